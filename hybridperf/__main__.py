@@ -1,0 +1,5 @@
+import sys
+
+from hybridperf.cli import main
+
+sys.exit(main())

@@ -1,0 +1,145 @@
+"""Python API mirroring the CLI, for notebooks and NAS loops.
+
+::
+
+    import hybridperf
+
+    pred = hybridperf.predict("resnet.onnx", "a100-sxm-80gb", batch=8)
+    pred.latency_s, pred.energy_j, pred.peak_memory_bytes
+
+    analyzed = hybridperf.analyze(candidate_proto, batch=1)         # device-independent, once
+    result = hybridperf.check(analyzed, ["a100-sxm-80gb", "t4"], max_latency="5ms", max_memory=256 * 2**20)
+    if not result:                                                   # CheckResult is falsy when over budget
+        ...
+
+``model`` is a file path, an ``onnx.ModelProto``, a Relax ``IRModule`` with
+static shapes, or an :class:`~hybridperf.predict.Analyzed` (re-used as is, so
+a model analysed once can be priced on many devices). ``shapes`` maps input
+names to shapes (tuples or ``"1x3x224x224"``). Budget limits are strings with
+a unit (``"20ms"``, ``"512MiB"``, ``"50mJ"``) or numbers in SI units (s, B, J).
+Errors are the same :class:`~hybridperf.errors.InputError` subclasses the CLI
+turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hybridperf.budget import Budget, CheckResult, Metric, Target, parse_limit, run_check
+from hybridperf.errors import InputError
+from hybridperf.predict import Analyzed, Prediction, predict_on
+from hybridperf.predict import analyze as _analyze
+from hybridperf.spec import DeviceSpec, load_spec
+
+ShapeArg = Mapping[str, "tuple[int, ...] | Sequence[int] | str"]
+
+
+def _shapes(shapes: ShapeArg | None) -> dict[str, tuple[int, ...]] | None:
+    if not shapes:
+        return None
+    out = {}
+    for name, s in shapes.items():
+        if isinstance(s, str):
+            parts = s.strip().replace(",", "x").split("x")
+            if not all(p.isdigit() for p in parts):
+                raise InputError(f"shapes[{name!r}] = {s!r}: write dimensions as 'DxDxD', e.g. '1x3x224x224'")
+            s = [int(p) for p in parts]
+        dims = tuple(s)
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
+            raise InputError(f"shapes[{name!r}] = {s!r}: dimensions must be positive integers")
+        out[name] = dims
+    return out
+
+
+def _is_onnx_proto(model: Any) -> bool:
+    return type(model).__name__ == "ModelProto" and hasattr(model, "graph")
+
+
+def analyze(
+    model: Any,
+    batch: int | None = None,
+    shapes: ShapeArg | None = None,
+    fused: bool = True,
+) -> Analyzed:
+    """Device-independent analysis (cost pass, kernel grouping, memory plan) of ``model``."""
+    if isinstance(model, Analyzed):
+        return model
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
+        raise InputError(f"batch must be a positive integer, got {batch!r}")
+    bound = _shapes(shapes)
+    if _is_onnx_proto(model):
+        # Through a file so that a proto takes exactly the path the CLI takes (check, normalize, import).
+        import onnx
+
+        fd, tmp = tempfile.mkstemp(suffix=".onnx", prefix="hybridperf-")
+        os.close(fd)
+        try:
+            onnx.save(model, tmp)
+            analyzed = _analyze(tmp, bound, batch, fused=fused)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        name = model.graph.name or "model"
+        return dataclasses.replace(analyzed, source=f"<onnx.ModelProto {name}>")
+    return _analyze(model, bound, batch, fused=fused)
+
+
+def predict(
+    model: Any,
+    device: str | Path | DeviceSpec,
+    batch: int | None = None,
+    shapes: ShapeArg | None = None,
+    precision: str | None = None,
+    fused: bool = True,
+    residual: Any = "auto",
+) -> Prediction:
+    """Predict latency, energy and peak memory of ``model`` on ``device`` (like ``hybridperf predict``)."""
+    spec = device if isinstance(device, DeviceSpec) else load_spec(device)  # a bad device fails fast
+    return predict_on(analyze(model, batch, shapes, fused), spec, precision, residual=residual)
+
+
+def check(
+    model: Any,
+    devices: str | Path | DeviceSpec | Sequence[str | Path | DeviceSpec],
+    max_latency: str | float | None = None,
+    max_memory: str | float | None = None,
+    max_energy: str | float | None = None,
+    batch: int | None = None,
+    shapes: ShapeArg | None = None,
+    precision: str | None = None,
+    fused: bool = True,
+    residual: Any = "auto",
+) -> CheckResult:
+    """Check ``model`` against a budget on each device (like ``hybridperf check``).
+
+    Returns
+    -------
+    CheckResult
+        ``.passed`` (also its truth value), ``.failures``, ``.checks`` (one per
+        device x metric), ``.predictions[(model, device)]``.
+    """
+    budget = Budget(
+        *(
+            None if raw is None else parse_limit(raw, metric, f"max_{metric.value}=", allow_number=True)
+            for metric, raw in zip(Metric, (max_latency, max_memory, max_energy))
+        )
+    )
+    if budget.empty:
+        raise InputError("check needs at least one of max_latency, max_memory, max_energy")
+    if isinstance(devices, (str, Path, DeviceSpec)):
+        devices = [devices]
+    specs = [d if isinstance(d, DeviceSpec) else load_spec(d) for d in devices]
+    if not specs:
+        raise InputError("check needs at least one device")
+    analyzed = analyze(model, batch, shapes, fused)
+    ids = tuple(dict.fromkeys(s.id for s in specs))
+    target = Target(analyzed.source, ids, {d: budget for d in ids}, batch, {}, precision)
+    by_id = {s.id: s for s in specs}
+    return run_check([target], analyzed={analyzed.source: analyzed}, specs=by_id, residual=residual)
+
+
+__all__ = ["analyze", "check", "predict"]

@@ -1,0 +1,155 @@
+"""Command-line entry point: ``hybridperf <command> ...``.
+
+Subcommands live in ``hybridperf/commands/<name>.py``; each module defines
+``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> ExitCode``.
+They are imported only when their command runs, so ``--help`` stays fast and
+never imports TVM.
+
+Exit codes (:class:`ExitCode`): 0 ok, 1 budget exceeded, 2 input or usage
+error, 3 internal error. Errors are one line on stderr; ``-v`` adds the
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import importlib
+import sys
+from collections.abc import Sequence
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, documented in README.md."""
+
+    OK = 0
+    BUDGET_EXCEEDED = 1
+    INPUT_ERROR = 2
+    INTERNAL_ERROR = 3
+
+
+#: command name -> module under hybridperf.commands
+COMMANDS: dict[str, str] = {
+    "predict": "predict",
+    "annotate": "annotate",
+    "devices": "devices",
+    "probe": "probe",
+    "measure": "measure",
+    "calibrate": "calibrate",
+    "check": "check",
+    "mig": "mig",
+    "report": "report",
+    "predict-many": "predict_many",
+}
+
+#: one-line help per command, kept here so ``--help`` imports nothing else
+HELP: dict[str, str] = {
+    "predict": "predict latency, energy, FLOPs and peak memory of a model on a device",
+    "annotate": "print the model's Relax IR with each binding's cost as a comment",
+    "devices": "list device spec sheets, or show one (devices show ID)",
+    "probe": "measure the spec of the machine this runs on and write a spec file",
+    "measure": "measure a model's real latency and memory with onnxruntime (ground truth)",
+    "calibrate": "train the LightGBM residual model of a device from measurements",
+    "check": "fail (exit 1) when a model exceeds a latency / memory / energy budget",
+    "mig": "suggest the smallest MIG profile that fits a model",
+    "report": "write a self-contained HTML report (roofline plot, per-layer bars)",
+    "predict-many": "predict every model in a directory, in parallel",
+}
+
+
+def _available_commands() -> dict[str, str]:
+    return {name: mod for name, mod in COMMANDS.items() if importlib.util.find_spec(f"hybridperf.commands.{mod}")}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the parser; with ``only`` set, import just that command's module."""
+    from hybridperf import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="hybridperf",
+        description="Predict how fast, how energy-hungry and how memory-hungry a model is on a device.",
+        epilog="exit codes: 0 ok, 1 budget exceeded, 2 input/usage error, 3 internal error",
+    )
+    parser.add_argument("--version", action="version", version=f"hybridperf {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, mod in _available_commands().items():
+        p = sub.add_parser(name, help=HELP.get(name, ""), description=HELP.get(name, ""))
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+        if only == name:
+            importlib.import_module(f"hybridperf.commands.{mod}").add_arguments(p)
+        else:
+            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _pick_command(argv: Sequence[str]) -> str | None:
+    for tok in argv:
+        if tok.startswith("-"):
+            continue
+        return tok
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit code (also used by ``python -m hybridperf``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmd = _pick_command(argv)
+    known = _available_commands()
+    if cmd is not None and cmd not in known:
+        import difflib
+
+        close = difflib.get_close_matches(cmd, list(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"hybridperf: error: unknown command {cmd!r}{hint} (see hybridperf --help)", file=sys.stderr)
+        return ExitCode.INPUT_ERROR
+    parser = build_parser(only=cmd)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return ExitCode.OK if exc.code in (0, None) else ExitCode.INPUT_ERROR
+    if args.command is None:
+        parser.print_help()
+        return ExitCode.INPUT_ERROR
+    module = importlib.import_module(f"hybridperf.commands.{known[args.command]}")
+    return run_guarded(module.run, args)
+
+
+def run_guarded(func, args) -> int:
+    """Call ``func(args)`` and map exceptions to exit codes and one-line messages."""
+    from hybridperf.errors import HybridperfError, InputError
+
+    verbose = getattr(args, "verbose", False)
+    try:
+        code = func(args)
+        return int(code if code is not None else ExitCode.OK)
+    except InputError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"hybridperf: error: {exc}", file=sys.stderr)
+        return ExitCode.INPUT_ERROR
+    except KeyboardInterrupt:
+        print("hybridperf: interrupted", file=sys.stderr)
+        return ExitCode.INTERNAL_ERROR
+    except BrokenPipeError:
+        return ExitCode.OK
+    except (HybridperfError, Exception) as exc:  # noqa: BLE001 - the one place that maps everything
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(
+            f"hybridperf: internal error: {type(exc).__name__}: {exc} (rerun with -v and report it)",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERNAL_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""``hybridperf annotate MODEL --device ID``: Relax IR with each binding's cost as a comment."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hybridperf.cli import ExitCode
+from hybridperf.commands._common import native_stderr_silenced, add_model_arguments, shapes_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p)
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    from hybridperf.annotate import annotate_text
+    from hybridperf.predict import analyze, predict_on
+    from hybridperf.spec import load_spec
+
+    spec = load_spec(args.device)
+    with native_stderr_silenced(not args.verbose):
+        analyzed = analyze(args.model, shapes_from_args(args), args.batch, fused=not args.no_fuse)
+    pred = predict_on(analyzed, spec, args.precision, residual=None)
+    sys.stdout.write(annotate_text(pred) + "\n")
+    return ExitCode.OK

@@ -1,0 +1,78 @@
+"""``hybridperf measure MODEL``: real latency and memory with onnxruntime on this CPU."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hybridperf.cli import ExitCode
+from hybridperf.commands._common import add_format_argument
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
+    p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=20, help="timed runs (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed warm-up runs (default %(default)s)")
+    p.add_argument("--profile", action="store_true", help="also time every node with onnxruntime's profiler")
+    p.add_argument("--device", default="host-xeon-2c", help="device id stored with the record (default %(default)s)")
+    p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row)")
+    add_format_argument(p)
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    import json
+    from pathlib import Path
+
+    from hybridperf.errors import InputError
+    from hybridperf.frontend import parse_shape_flags
+    from hybridperf.measure import csv_row, measure
+    from hybridperf.report import fmt_bytes, fmt_time, table
+
+    for flag in ("threads", "repeats"):
+        if getattr(args, flag) <= 0:
+            raise InputError(f"--{flag} must be a positive integer, got {getattr(args, flag)}")
+    if args.warmup < 0:
+        raise InputError(f"--warmup must be >= 0, got {args.warmup}")
+    if args.batch is not None and args.batch <= 0:
+        raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=args.threads, repeats=args.repeats,
+                warmup=args.warmup, profile=args.profile, device=args.device)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix == ".csv":
+            import csv
+
+            row = csv_row(m)
+            with out.open("w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(row))
+                w.writeheader()
+                w.writerow(row)
+        else:
+            out.write_text(json.dumps(m.to_dict(), indent=1) + "\n")
+    if args.format == "json":
+        sys.stdout.write(json.dumps(m.to_dict(), indent=1) + "\n")
+        return ExitCode.OK
+    shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
+    lines = [
+        f"model     {m.model}  inputs {shapes}",
+        f"runtime   {m.runtime} {m.runtime_version}, {m.threads} thread(s), {m.cpu_model}, load avg {m.load_avg_1m:.2f}",
+        f"latency   median {fmt_time(m.latency_s)}  p10 {fmt_time(m.latency_p10_s)}  p90 {fmt_time(m.latency_p90_s)}  "
+        f"std {fmt_time(m.latency_std_s)}  ({m.repeats} runs after {m.warmup} warm-up)",
+        f"memory    peak {fmt_bytes(m.peak_bytes)} = load {fmt_bytes(m.load_bytes)} + run {fmt_bytes(m.run_peak_bytes)} "
+        f"+ inputs {fmt_bytes(m.input_bytes)}  [{m.memory_method}]",
+        f"date      {m.date_utc}  hybridperf {m.hybridperf_version}",
+    ]
+    if m.nodes:
+        top = sorted(m.nodes, key=lambda n: n.duration_s, reverse=True)[:15]
+        tot = sum(n.duration_s for n in m.nodes) or 1.0
+        lines.append("")
+        lines.append(table([[n.name[:50], n.op_type, n.graph_node[:40] if n.graph_node else "(optimiser)",
+                             fmt_time(n.duration_s), f"{n.duration_s / tot:.1%}"] for n in top],
+                           ["node", "op", "graph node", "time", "share"], "lllrr"))
+        if len(m.nodes) > len(top):
+            lines.append(f"... {len(m.nodes) - len(top)} more nodes (use --format json)")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return ExitCode.OK

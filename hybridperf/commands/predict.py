@@ -1,0 +1,47 @@
+"""``hybridperf predict MODEL --device ID``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hybridperf.cli import ExitCode
+from hybridperf.commands._common import native_stderr_silenced, add_format_argument, add_model_arguments, shapes_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p)
+    add_format_argument(p)
+    p.add_argument("--top", type=int, default=15, help="kernels shown in the table (default %(default)s)")
+    p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+    p.add_argument("--strict", action="store_true", help="exit 2 when any op is unsupported or has a symbolic shape")
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    from hybridperf.predict import analyze, predict_on
+    from hybridperf.report import to_json, to_table
+    from hybridperf.spec import load_spec
+
+    spec = load_spec(args.device)  # a bad device fails before the slow import
+    shapes = shapes_from_args(args)
+    with native_stderr_silenced(not args.verbose):
+        analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse)
+    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto")
+    if args.strict:
+        check_coverage(analyzed.analysis)
+    out = to_json(pred) if args.format == "json" else to_table(pred, top=args.top)
+    sys.stdout.write(out + "\n")
+    return ExitCode.OK
+
+
+def check_coverage(analysis) -> None:
+    """Raise InputError when some op has no cost (for ``--strict``)."""
+    from hybridperf.costs import Status
+    from hybridperf.errors import InputError
+
+    missing = sorted({r.op for r in analysis.records if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC)})
+    if missing:
+        raise InputError(
+            f"--strict: {len(missing)} op types have no cost ({', '.join(missing)}); "
+            "add a cost rule or drop --strict to get a partial prediction"
+        )

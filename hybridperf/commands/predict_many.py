@@ -1,0 +1,174 @@
+"""``hybridperf predict-many DIR --device ID [--jobs N] [--batch N] [--format table|json]``.
+
+Predicts every ``*.onnx`` under DIR (recursively, sorted by path) on one
+device, in parallel: a ``ProcessPoolExecutor`` of ``--jobs`` workers (default:
+every core), each importing TVM once when it starts. ``--jobs 1`` runs in this
+process. A progress bar goes to stderr when stderr is a terminal.
+
+One row per model: latency, energy, peak memory, FLOPs, and ``ok`` or the
+error message. A model that fails is an error row, not a failed run.
+
+Exit code: 0 when at least one model was predicted (error rows included),
+2 when every model failed, DIR holds no ``.onnx`` file, or an argument is bad
+(unknown device: before any work starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hybridperf.cli import ExitCode
+from hybridperf.commands._common import add_format_argument
+from hybridperf.errors import InputError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", metavar="DIR", help="directory searched recursively for .onnx files")
+    p.add_argument("--device", "-d", required=True, help="device id from `hybridperf devices` or a spec file")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores; 1 = in this process)")
+    p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
+    p.add_argument("--precision", choices=["tf32", "fp16", "bf16", "fp8", "int8"], help="run float32 ops at this precision")
+    p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
+    add_format_argument(p)
+
+
+def find_models(directory: str | Path) -> list[Path]:
+    d = Path(directory)
+    if not d.exists():
+        raise InputError(f"directory not found: {d}; check the path")
+    if not d.is_dir():
+        raise InputError(f"{d} is not a directory; use `hybridperf predict` for one model file")
+    return sorted(p for p in d.rglob("*.onnx") if p.is_file())
+
+
+def _init_worker() -> None:
+    """Import TVM once per worker process."""
+    from hybridperf._tvm import tvm_modules
+
+    tvm_modules()
+
+
+def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | None, fused: bool) -> dict[str, Any]:
+    """Predict one model; never raises (an error becomes the row's ``error``)."""
+    from hybridperf.errors import InputError as _InputError
+
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"model": path, "status": "ok", "error": None}
+    try:
+        from hybridperf.predict import analyze, predict_on
+        from hybridperf.spec import load_spec
+
+        pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision)
+        row.update(
+            latency_s=pred.latency_s,
+            energy_j=pred.energy_j,
+            peak_memory_bytes=pred.peak_memory_bytes,
+            flops=pred.flops,
+            calibration=pred.calibration,
+        )
+    except _InputError as exc:
+        row.update(status="error", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - one bad model must not stop the others
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        row.update(status="error", error=f"internal error: {type(exc).__name__}: {first}")
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+class _Progress:
+    """A ``\\r`` progress bar on stderr, silent when stderr is not a terminal."""
+
+    def __init__(self, total: int, stream=None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.width = width
+        self.done = 0
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)()) and total > 0
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        filled = self.width * self.done // self.total
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {self.done}/{self.total} {Path(label).name[:40]:<40}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * (self.width + 56) + "\r")
+            self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    from hybridperf.spec import load_spec
+
+    if args.jobs is not None and args.jobs <= 0:
+        raise InputError(f"--jobs must be a positive integer, got {args.jobs}")
+    if args.batch is not None and args.batch <= 0:
+        raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    spec = load_spec(args.device)  # a bad device fails before any work
+    spec_ref = spec.path or args.device
+    models = find_models(args.directory)
+    if not models:
+        raise InputError(f"no .onnx files under {args.directory}")
+    jobs = min(args.jobs or os.cpu_count() or 1, len(models))
+    progress = _Progress(len(models))
+    call = (args.batch, args.precision, not args.no_fuse)
+    rows: dict[str, dict[str, Any]] = {}
+    try:
+        if jobs == 1:
+            for m in models:
+                rows[str(m)] = predict_row(str(m), spec_ref, *call)
+                progress.step(str(m))
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            # spawn: workers never inherit a half-initialised TVM (thread pools) from a parent that imported it
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+                futures = {pool.submit(predict_row, str(m), spec_ref, *call): str(m) for m in models}
+                for fut in as_completed(futures):
+                    rows[futures[fut]] = fut.result()
+                    progress.step(futures[fut])
+    finally:
+        progress.close()
+    ordered = [rows[str(m)] for m in models]
+    out = to_json(ordered, spec.id) if args.format == "json" else to_table(ordered, spec.id)
+    sys.stdout.write(out + "\n")
+    ok = sum(1 for r in ordered if r["status"] == "ok")
+    return ExitCode.OK if ok else ExitCode.INPUT_ERROR
+
+
+def to_json(rows: list[dict[str, Any]], device: str) -> str:
+    return json.dumps({"device": device, "models": rows}, indent=2)
+
+
+def to_table(rows: list[dict[str, Any]], device: str) -> str:
+    from hybridperf.report import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
+
+    body = []
+    for r in rows:
+        if r["status"] == "ok":
+            body.append(
+                [
+                    r["model"],
+                    fmt_time(r["latency_s"]),
+                    fmt_energy(r["energy_j"]),
+                    fmt_bytes(r["peak_memory_bytes"]),
+                    fmt_count(r["flops"]) + "FLOP",
+                    "ok",
+                ]
+            )
+        else:
+            body.append([r["model"], "-", "-", "-", "-", f"error: {r['error']}"])
+    failed = sum(1 for r in rows if r["status"] != "ok")
+    summary = f"{len(rows)} models on {device}: {len(rows) - failed} ok, {failed} failed"
+    return table(body, ["model", "latency", "energy", "peak memory", "flops", "status"], "lrrrrl") + "\n" + summary

@@ -1,0 +1,90 @@
+"""``hybridperf probe``: measure this machine and write its spec file.
+
+::
+
+    hybridperf probe --out hw_specs/my-box.yaml [--id my-box] [--name TEXT] [--quick] [--cpu-only]
+                     [--format table|json]
+
+CPU: numpy GEMM (fp32, fp64), onnxruntime MatMulInteger (int8), STREAM-like
+copy / triad, cache sizes from sysfs, onnxruntime dispatch overhead. Where
+``torch.cuda.is_available()`` the GPU is probed instead (GEMM per precision,
+device-to-device copy, launch overhead, NVML power) unless ``--cpu-only``.
+Progress goes to stderr, the summary to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from hybridperf.cli import ExitCode
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True,
+                        help="spec file to write (ID.yaml), or a directory to write ID.yaml into")
+    parser.add_argument("--id", default=None, help="device id (default: the --out file name)")
+    parser.add_argument("--name", default=None, help="human-readable device name (default: the CPU / GPU model)")
+    parser.add_argument("--quick", action="store_true", help="a few seconds instead of ~a minute; noisier figures")
+    parser.add_argument("--cpu-only", action="store_true", help="probe the CPU even where a CUDA GPU is available")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="summary format (default: table)")
+
+
+class _Bar:
+    """A one-line progress bar on stderr (one line per step when stderr is not a terminal)."""
+
+    def __init__(self, stream=None, width: int = 24):
+        self.stream = stream if stream is not None else sys.stderr  # looked up now, not at import
+        self.width = width
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        bar = "#" * filled + "." * (self.width - filled)
+        line = f"probe [{bar}] {done}/{total} {step}"
+        if self.tty:
+            end = "\n" if done >= total else ""
+            self.stream.write("\r" + line.ljust(72) + end)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    from hybridperf import probe
+    from hybridperf.commands.devices import format_si, format_table
+
+    out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
+    result = probe.probe(quick=args.quick, progress=_Bar(), use_gpu=False if args.cpu_only else None)
+    spec = probe.write_spec(result, out, device_id=device_id, name=args.name)
+
+    if args.format == "json":
+        data = asdict(result)
+        data["spec_path"] = str(out)
+        data["spec_id"] = spec.id
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        return ExitCode.OK
+
+    rows = []
+    for g in result.gemm:
+        unit = "OP/s" if g.precision.startswith("int") else "FLOP/s"
+        rows.append([f"peak {g.precision}", format_si(g.flops_per_s, unit), f"{g.n}^3 GEMM, {g.backend}"])
+    for b in result.bandwidth:
+        rows.append([f"{b.level} {b.kernel}", format_si(b.bytes_per_s, "B/s"),
+                     f"{b.threads} thread(s), {format_si(b.array_bytes, 'B', 3)} arrays"])
+    for c in result.caches:
+        rows.append([f"L{c.level} {c.type.lower()}", format_si(c.size_bytes, "B", 3),
+                     f"shared by {c.shared_cpu_count} CPU(s)"])
+    if result.dispatch is not None:
+        d = result.dispatch
+        rows.append(["dispatch per node", format_si(d.per_node_s, "s", 3), f"onnxruntime, 1 vs {d.nodes} Add nodes"])
+        rows.append(["dispatch per call", format_si(d.per_call_s, "s", 3), "onnxruntime session.run, 1 Add node"])
+    for k, v in result.errors.items():
+        rows.append([k, "-", v])
+    host = result.host
+    head = (f"{spec.id}: {spec.name}\n{host.usable_cpus} usable CPUs, governor {host.governor or 'not exposed'}, "
+            f"{result.source}{' (--quick)' if result.quick else ''}\n")
+    sys.stdout.write(head + format_table(["FIGURE", "VALUE", "HOW"], rows) + f"\nwrote {out}\n")
+    return ExitCode.OK

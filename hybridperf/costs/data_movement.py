@@ -1,0 +1,47 @@
+"""Data movement: no arithmetic, but real DRAM traffic (read inputs, write outputs).
+
+Views (reshape and friends) are free: TVM lowers them to a no-copy
+``memory.view`` (RewriteDataflowReshape) that shares the input's storage.
+Gathers read the selected rows, not the whole table.
+"""
+
+from __future__ import annotations
+
+from hybridperf.costs.registry import CostRegistry, OpContext, RuleResult
+
+COPY_OPS = [
+    "relax.permute_dims", "relax.concat", "relax.split", "relax.strided_slice", "relax.dynamic_strided_slice",
+    "relax.broadcast_to", "relax.tile", "relax.repeat", "relax.flip", "relax.nn.pad", "relax.layout_transform",
+    "relax.stack", "relax.nn.pixel_shuffle", "relax.tril", "relax.triu", "relax.reverse_sequence",
+    "relax.scatter_elements", "relax.scatter_nd", "relax.slice_scatter", "relax.index_put", "relax.one_hot",
+    "relax.zeros", "relax.ones", "relax.full", "relax.zeros_like", "relax.ones_like", "relax.full_like",
+    "relax.arange", "relax.eye", "relax.eye_like", "relax.meshgrid", "relax.nn.dropout",
+]
+VIEW_OPS = ["relax.reshape", "relax.squeeze", "relax.expand_dims", "relax.flatten", "relax.nn.batch_flatten"]
+SHAPE_OPS = ["relax.shape_of", "relax.shape_to_tensor", "relax.tensor_to_shape", "relax.size", "relax.hint_on_device"]
+
+
+def copy(ctx: OpContext) -> RuleResult:
+    return RuleResult(0)
+
+
+def gather(ctx: OpContext) -> RuleResult:
+    """Reads the index tensor plus one output-sized slice of the table."""
+    index_bytes = sum(i.nbytes for i in ctx.inputs[1:])
+    return RuleResult(0, bytes_read=index_bytes + ctx.out_bytes, note="gather: reads selected rows only")
+
+
+def resize(ctx: OpContext) -> RuleResult:
+    """Linear / cubic interpolation: 2^d or 4^d taps of (mul, add) per output element."""
+    method = ctx.attr("method", "linear")
+    dims = 2 if ctx.op.endswith("2d") else 3
+    taps = 1 if method == "nearest_neighbor" else (4**dims if method == "cubic" else 2**dims)
+    return RuleResult(2 * taps * ctx.out.numel if taps > 1 else 0)
+
+
+def register(reg: CostRegistry) -> None:
+    reg.add(COPY_OPS, copy, "data_movement")
+    reg.add(["relax.take", "relax.gather_elements", "relax.gather_nd", "relax.index_tensor"], gather, "gather")
+    reg.add(["relax.image.resize2d", "relax.image.resize3d"], resize, "resize")
+    reg.zero_cost(VIEW_OPS, "view: lowered to a no-copy memory.view sharing the input's storage")
+    reg.zero_cost(SHAPE_OPS, "shape metadata only, no tensor data is touched")

@@ -1,0 +1,184 @@
+"""Cost records and the rule registry keyed by full Relax op name.
+
+Convention, stated once: **one FLOP is one scalar arithmetic operation; a
+multiply-accumulate (MAC) is 2 FLOP** (:data:`FLOPS_PER_MAC`). Integer ops are
+counted the same way (OPs).
+
+Every op gets exactly one :class:`Status`:
+
+* ``counted``     a rule computed its cost from shapes,
+* ``estimated``   no rule; TVM's TIR FLOP estimate of the lowered kernel was used,
+* ``zero-cost``   explicitly free (a view, a shape query), with the reason,
+* ``symbolic``    a shape is not static, so no number can be given,
+* ``unsupported`` nothing covers the op; it is reported, never silently 0.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from hybridperf._tvm import TensorInfo
+
+#: A multiply-accumulate is two floating-point operations.
+FLOPS_PER_MAC = 2
+
+
+class Status(str, enum.Enum):
+    COUNTED = "counted"
+    ESTIMATED = "estimated"
+    ZERO_COST = "zero-cost"
+    SYMBOLIC = "symbolic"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """Cost of one op or kernel. Counts are ints; bytes are DRAM traffic assuming
+    each distinct input is read once and each output written once."""
+
+    flops: int = 0
+    bytes_read: int = 0
+    bytes_written: int = 0
+    weight_bytes: int = 0
+
+    @property
+    def bytes_total(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """FLOP per byte of DRAM traffic (0 when nothing moves)."""
+        return self.flops / self.bytes_total if self.bytes_total else 0.0
+
+    def __add__(self, other: OpCost) -> OpCost:
+        return OpCost(
+            self.flops + other.flops,
+            self.bytes_read + other.bytes_read,
+            self.bytes_written + other.bytes_written,
+            self.weight_bytes + other.weight_bytes,
+        )
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What a cost rule sees: shapes and attributes, never tensors."""
+
+    op: str
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    const_inputs: tuple[bool, ...] = ()
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        return self.attrs.get(name, default)
+
+    @property
+    def out(self) -> TensorInfo:
+        return self.outputs[0]
+
+    @property
+    def out_numel(self) -> int:
+        return sum(o.numel or 0 for o in self.outputs)
+
+    @property
+    def in_bytes(self) -> int:
+        return sum(i.nbytes or 0 for i in self.inputs)
+
+    @property
+    def out_bytes(self) -> int:
+        return sum(o.nbytes or 0 for o in self.outputs)
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum((i.nbytes or 0) for i, c in zip(self.inputs, self.const_inputs) if c)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """What a rule returns: FLOPs, and optionally a read-byte override (e.g. gather)."""
+
+    flops: int
+    bytes_read: int | None = None
+    note: str = ""
+
+
+Rule = Callable[[OpContext], RuleResult]
+
+
+class CostRegistry:
+    """Table of cost rules keyed by full Relax op name (``relax.nn.conv2d``).
+
+    Registration checks that the op exists in the installed TVM and rejects
+    duplicates, so a typo or a TVM rename fails loudly at start-up.
+    """
+
+    def __init__(self, check_exists: bool = True):
+        self._rules: dict[str, tuple[str, Rule]] = {}
+        self._zero: dict[str, str] = {}
+        self._check = check_exists
+        self._frozen = False
+
+    def _claim(self, name: str) -> None:
+        if self._frozen:
+            raise RuntimeError("registry is frozen")
+        if name in self._rules or name in self._zero:
+            raise ValueError(f"duplicate cost rule for {name}")
+        if self._check:
+            from hybridperf._tvm import op_exists
+
+            if not op_exists(name):
+                raise ValueError(f"{name} is not an op of the installed TVM")
+
+    def add(self, names: Iterable[str], rule: Rule, family: str) -> None:
+        for n in names:
+            self._claim(n)
+            self._rules[n] = (family, rule)
+
+    def register(self, names: Iterable[str], family: str) -> Callable[[Rule], Rule]:
+        """Decorator form of :meth:`add`."""
+
+        def deco(rule: Rule) -> Rule:
+            self.add(names, rule, family)
+            return rule
+
+        return deco
+
+    def zero_cost(self, names: Iterable[str], reason: str) -> None:
+        """Allow-list ops that truly cost nothing at run time, with the reason."""
+        for n in names:
+            self._claim(n)
+            self._zero[n] = reason
+
+    def freeze(self) -> CostRegistry:
+        self._frozen = True
+        self._rules = MappingProxyType(self._rules)  # type: ignore[assignment]
+        self._zero = MappingProxyType(self._zero)  # type: ignore[assignment]
+        return self
+
+    def rule(self, name: str) -> tuple[str, Rule] | None:
+        return self._rules.get(name)
+
+    def zero_reason(self, name: str) -> str | None:
+        return self._zero.get(name)
+
+    def family(self, name: str) -> str:
+        if name in self._rules:
+            return self._rules[name][0]
+        if name in self._zero:
+            return "view"
+        return "unknown"
+
+    @property
+    def counted_ops(self) -> frozenset[str]:
+        return frozenset(self._rules)
+
+    @property
+    def zero_cost_ops(self) -> frozenset[str]:
+        return frozenset(self._zero)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._rules or name in self._zero

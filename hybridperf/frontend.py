@@ -1,0 +1,112 @@
+"""Frontends: model files -> TVM Relax ``IRModule`` with static shapes.
+
+ONNX is the primary format. Input shapes come from the model, from explicit
+``--shape NAME=1x3x224x224`` flags, or from ``--batch N`` for a symbolic
+leading dimension; anything left symbolic is an error that names the flag.
+Before import, :mod:`hybridperf.normalize` lists every op TVM cannot import
+(all of them, in one line) and folds the shape subgraphs exporters emit.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybridperf.errors import InputError, ModelLoadError, UnsupportedModelError
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model lowered to Relax, with the shapes it was bound to."""
+
+    module: Any = field(repr=False)
+    input_shapes: Mapping[str, tuple[int, ...]]
+    source: str
+    format: str
+    node_count: int = 0
+
+
+def parse_shape_flags(flags: list[str] | None) -> dict[str, tuple[int, ...]]:
+    """Parse ``["x=1x3x224x224", "mask=1x128"]`` into a dict of shapes."""
+    out: dict[str, tuple[int, ...]] = {}
+    for flag in flags or []:
+        m = re.fullmatch(r"\s*([^=\s]+)\s*=\s*(\d+(?:[x,]\d+)*)\s*", flag)
+        if not m:
+            raise InputError(f"bad --shape {flag!r}: write NAME=DxDxD, e.g. --shape input=1x3x224x224")
+        out[m.group(1)] = tuple(int(d) for d in re.split("[x,]", m.group(2)))
+    return out
+
+
+def load_onnx_proto(path: str | Path):
+    """Read an ONNX file, raising :class:`ModelLoadError` with a one-line fix."""
+    import onnx
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(f"model file not found: {p}; check the path")
+    if p.is_dir():
+        raise ModelLoadError(f"{p} is a directory; pass an .onnx file (or use predict-many for a directory)")
+    try:
+        model = onnx.load(str(p), load_external_data=True)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
+        raise ModelLoadError(
+            f"cannot read {p} as ONNX ({type(exc).__name__}); the file is corrupt or not an ONNX model: re-export it"
+        ) from exc
+    if len(model.graph.node) == 0:
+        raise ModelLoadError(f"{p} holds no ONNX graph nodes; the file is corrupt or not an ONNX model: re-export it")
+    return model
+
+
+def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = "<memory>") -> LoadedModel:
+    """Import an ONNX ModelProto into Relax with static input shapes."""
+    from hybridperf._tvm import tvm_modules
+
+    tvm_modules()
+    from tvm.relax.frontend.onnx import from_onnx as _from_onnx
+
+    opset = None
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            opset = imp.version
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mod = _from_onnx(model, shape_dict={k: list(v) for k, v in input_shapes.items()}, opset=opset)
+    except Exception as exc:  # noqa: BLE001 - the frontend raises many kinds
+        msg = str(exc).strip().splitlines()
+        first = next((line for line in reversed(msg) if line.strip()), type(exc).__name__)
+        if "not supported" in " ".join(msg).lower() or isinstance(exc, NotImplementedError):
+            raise UnsupportedModelError(
+                f"{source}: TVM's ONNX frontend cannot import this model ({first.strip()[:200]}); "
+                f"{len(model.graph.node)} nodes"
+            ) from exc
+        raise ModelLoadError(f"{source}: import into TVM Relax failed ({first.strip()[:200]})") from exc
+    return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx", node_count=len(model.graph.node))
+
+
+def load_model(
+    path: str | Path,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    batch: int | None = None,
+) -> LoadedModel:
+    """Load a model file into Relax, dispatching on the file suffix."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".onnx" or (suffix not in (".tflite", ".pt2") and p.exists() and not p.is_dir()):
+        from hybridperf.normalize import check_supported, normalize
+
+        model = load_onnx_proto(p)
+        check_supported(model, str(p))
+        res = normalize(model, shapes, batch, inplace=True)
+        return from_onnx(res.model, res.input_shapes, source=str(p))
+    if suffix == ".tflite":
+        from hybridperf.frontends_extra import load_tflite  # noqa: PLC0415
+
+        return load_tflite(p, shapes, batch)
+    if not p.exists():
+        raise ModelLoadError(f"model file not found: {p}; check the path")
+    raise ModelLoadError(f"{p}: unknown model format {suffix!r}; pass an .onnx or .tflite file")

@@ -1,0 +1,452 @@
+"""Ground-truth measurements of PyTorch models on a CUDA GPU.
+
+Two entry points, both importing torch lazily (torch is an optional extra):
+
+* :func:`measure_cuda` times one model on one input: latency distribution from
+  CUDA events, peak allocated memory around one inference, and energy per
+  inference from NVML's cumulative energy counter.
+* :func:`probe_cuda` measures the device itself: dense GEMM throughput per
+  precision, device-to-device copy bandwidth, launch overhead, idle power.
+
+These numbers are the targets the roofline + residual model is calibrated
+against and the "measured" figures of a ``hw_specs/*-measured.yaml`` sheet.
+Nothing here prints or changes global state for longer than one call (the
+float32 matmul precision is restored after each use).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+FLOPS_PER_MAC = 2
+
+
+@dataclass(frozen=True)
+class TorchMeasurement:
+    """Measured cost of one model at one input shape on one CUDA device.
+
+    Latencies are per inference with the GPU synchronised after each one (the
+    latency a caller waiting for the result sees, launch overhead included).
+    Energy is the NVML counter delta over a back-to-back loop of at least
+    ``energy_window_s`` seconds, divided by ``energy_iterations``; it is the
+    whole board's energy (idle draw included), ``None`` without NVML.
+    """
+
+    latency_median_s: float
+    latency_mean_s: float
+    latency_p10_s: float
+    latency_p90_s: float
+    latency_min_s: float
+    latency_std_s: float
+    repeats: int
+    peak_memory_bytes: int  # max_memory_allocated during one inference (weights + inputs + activations)
+    activation_peak_bytes: int  # peak minus what was allocated just before the inference
+    weights_bytes: int  # parameters + buffers
+    energy_per_inference_j: float | None
+    avg_power_w: float | None
+    energy_iterations: int
+    energy_window_s: float
+    throughput_latency_s: float  # wall time per inference in the back-to-back energy loop
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _percentile(sorted_xs: list[float], q: float) -> float:
+    """Linear-interpolated percentile, ``q`` in [0, 100]."""
+    if len(sorted_xs) == 1:
+        return sorted_xs[0]
+    pos = (len(sorted_xs) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_xs) - 1)
+    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
+
+
+class _Nvml:
+    """Thin NVML handle for the current CUDA device; ``ok`` is False without NVML."""
+
+    def __init__(self, device_index: int):
+        self.ok = False
+        self.handle = None
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self.nvml = pynvml
+            try:
+                import torch
+
+                bus = torch.cuda.get_device_properties(device_index).pci_bus_id
+                self.handle = pynvml.nvmlDeviceGetHandleByPciBusId(bus)
+            except Exception:  # noqa: BLE001 - older torch has no pci_bus_id
+                self.handle = pynvml.nvmlDeviceGetHandleByIndex(device_index)
+            pynvml.nvmlDeviceGetTotalEnergyConsumption(self.handle)
+            self.ok = True
+        except Exception:  # noqa: BLE001 - no NVML, no energy: reported as None
+            self.ok = False
+
+    def energy_j(self) -> float:
+        return self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3  # mJ -> J
+
+    def power_w(self) -> float:
+        return self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1e3  # mW -> W
+
+    def info(self) -> dict[str, Any]:
+        if not self.ok:
+            return {}
+        n = self.nvml
+        out: dict[str, Any] = {}
+        for key, fn in (
+            ("driver_version", lambda: n.nvmlSystemGetDriverVersion()),
+            ("power_limit_w", lambda: n.nvmlDeviceGetEnforcedPowerLimit(self.handle) / 1e3),
+            ("power_limit_default_w", lambda: n.nvmlDeviceGetPowerManagementDefaultLimit(self.handle) / 1e3),
+            ("sm_clock_max_mhz", lambda: n.nvmlDeviceGetMaxClockInfo(self.handle, n.NVML_CLOCK_SM)),
+            ("mem_clock_max_mhz", lambda: n.nvmlDeviceGetMaxClockInfo(self.handle, n.NVML_CLOCK_MEM)),
+            ("sm_clock_now_mhz", lambda: n.nvmlDeviceGetClockInfo(self.handle, n.NVML_CLOCK_SM)),
+            ("temperature_c", lambda: n.nvmlDeviceGetTemperature(self.handle, n.NVML_TEMPERATURE_GPU)),
+        ):
+            try:
+                val = fn()
+                out[key] = val.decode() if isinstance(val, bytes) else val
+            except Exception:  # noqa: BLE001 - optional fields
+                pass
+        return out
+
+
+def _weights_bytes(model) -> int:
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    bufs = sum(b.numel() * b.element_size() for b in model.buffers())
+    return int(params + bufs)
+
+
+def measure_cuda(model, example_inputs: tuple, *, warmup: int = 10, repeats: int = 50,
+                 energy_min_s: float = 1.0, cuda_graph: bool = False) -> TorchMeasurement:
+    """Measure latency, peak memory and energy of ``model(*example_inputs)``.
+
+    Model and inputs must already be on the current CUDA device in the dtype
+    wanted. Runs under ``torch.inference_mode``.
+
+    Parameters
+    ----------
+    warmup : int
+        Untimed inferences first (cuDNN autotuning, allocator warm-up).
+    repeats : int
+        Timed inferences, each bracketed by CUDA events and followed by a
+        synchronisation.
+    energy_min_s : float
+        Minimum length of the back-to-back loop over which energy is read;
+        NVML's counter has millijoule resolution and updates every few tens of
+        milliseconds, so shorter windows are noisy. ``0`` skips energy.
+    cuda_graph : bool
+        Capture one inference in a CUDA graph and time its replays instead of
+        eager calls: this removes the Python dispatch and launch gaps, leaving
+        (close to) the GPU's own time. Peak memory is still taken from one
+        eager inference. Models that synchronise with the host (data-dependent
+        shapes, ``.item()``) cannot be captured and raise.
+    """
+    import torch
+
+    if repeats < 1:
+        raise ValueError("repeats must be >= 1")
+    dev = torch.cuda.current_device()
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(*example_inputs)
+        torch.cuda.synchronize()
+
+        # peak memory around exactly one (eager) inference
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        out = model(*example_inputs)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()
+        del out
+
+        graph = None
+        if cuda_graph:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(3):
+                    model(*example_inputs)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                graph_out = model(*example_inputs)  # noqa: F841 - keeps the graph's output alive
+            for _ in range(warmup):
+                graph.replay()
+            torch.cuda.synchronize()
+
+            def run():
+                graph.replay()
+        else:
+
+            def run():
+                model(*example_inputs)
+
+        times = []
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        for _ in range(repeats):
+            start.record()
+            run()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+        times.sort()
+        median = statistics.median(times)
+
+        nvml = _Nvml(dev) if energy_min_s > 0 else None
+        energy_j = power_w = None
+        iters = 0
+        window = 0.0
+        thr = median
+        if nvml is not None:
+            iters = max(3, math.ceil(energy_min_s / max(median, 1e-6)))
+            torch.cuda.synchronize()
+            e0 = nvml.energy_j() if nvml.ok else 0.0
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                run()
+            torch.cuda.synchronize()
+            window = time.perf_counter() - t0
+            thr = window / iters
+            if nvml.ok:
+                de = nvml.energy_j() - e0
+                energy_j = de / iters
+                power_w = de / window if window > 0 else None
+    return TorchMeasurement(
+        latency_median_s=median,
+        latency_mean_s=statistics.fmean(times),
+        latency_p10_s=_percentile(times, 10),
+        latency_p90_s=_percentile(times, 90),
+        latency_min_s=times[0],
+        latency_std_s=statistics.pstdev(times) if len(times) > 1 else 0.0,
+        repeats=repeats,
+        peak_memory_bytes=int(peak),
+        activation_peak_bytes=int(max(peak - base, 0)),
+        weights_bytes=_weights_bytes(model),
+        energy_per_inference_j=energy_j,
+        avg_power_w=power_w,
+        energy_iterations=iters,
+        energy_window_s=window,
+        throughput_latency_s=thr,
+    )
+
+
+# --------------------------------------------------------------------------- device probe
+
+
+@contextlib.contextmanager
+def _fp32_matmul_precision(precision: str):
+    import torch
+
+    old = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(precision)
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(old)
+
+
+def _time_cuda(fn, warmup: int, repeats: int) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` event-timed calls."""
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    for _ in range(repeats):
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return statistics.median(times)
+
+
+def _gemm_rate(precision: str, n: int, warmup: int, repeats: int) -> float:
+    """Dense n x n x n GEMM rate in FLOP/s (OP/s for int8) on random operands."""
+    import torch
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    if precision in ("fp32", "tf32", "fp64"):
+        dt = torch.float64 if precision == "fp64" else torch.float32
+        a = torch.randn(n, n, device="cuda", dtype=dt, generator=g)
+        b = torch.randn(n, n, device="cuda", dtype=dt, generator=g)
+        mode = "high" if precision == "tf32" else "highest"
+        with _fp32_matmul_precision(mode):
+            t = _time_cuda(lambda: torch.mm(a, b), warmup, repeats)
+    elif precision in ("fp16", "bf16"):
+        dt = torch.float16 if precision == "fp16" else torch.bfloat16
+        a = torch.randn(n, n, device="cuda", dtype=dt, generator=g)
+        b = torch.randn(n, n, device="cuda", dtype=dt, generator=g)
+        t = _time_cuda(lambda: torch.mm(a, b), warmup, repeats)
+    elif precision == "int8":
+        a = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g)
+        b = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g)
+        t = _time_cuda(lambda: torch._int_mm(a, b), warmup, repeats)
+        with contextlib.suppress(RuntimeError):  # column-major B (cuBLASLt's TN layout) is often faster
+            bt = b.t().contiguous().t()
+            t = min(t, _time_cuda(lambda: torch._int_mm(a, bt), warmup, repeats))
+    elif precision == "fp8":
+        f8 = torch.float8_e4m3fn
+        a = torch.randn(n, n, device="cuda", generator=g).to(f8)
+        b = torch.randn(n, n, device="cuda", generator=g).to(f8).t()  # column-major, as cuBLASLt wants
+        one = torch.ones((), device="cuda")
+        t = _time_cuda(lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16),
+                       warmup, repeats)
+    else:
+        raise ValueError(f"unknown precision {precision!r}")
+    return FLOPS_PER_MAC * n**3 / t
+
+
+def _copy_bandwidth(nbytes: int, warmup: int, repeats: int) -> float:
+    """Device-to-device copy rate in B/s, counting bytes read plus bytes written."""
+    import torch
+
+    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda").random_()
+    dst = torch.empty_like(src)
+    t = _time_cuda(lambda: dst.copy_(src), warmup, repeats)
+    return 2 * nbytes / t
+
+
+def _read_bandwidth(nbytes: int, reuse: int, warmup: int, repeats: int) -> float:
+    """Read rate in B/s of a full float32 sum over a buffer of ``nbytes`` seen ``reuse`` times.
+
+    With ``reuse`` > 1 the buffer is expanded (stride 0) so the same bytes are
+    re-read: when ``nbytes`` fits in L2 this measures L2 read bandwidth.
+    """
+    import torch
+
+    n = nbytes // 4
+    buf = torch.randn(n, device="cuda")
+    view = buf.expand(reuse, n) if reuse > 1 else buf
+    t = _time_cuda(lambda: view.sum(), warmup, repeats)
+    return reuse * n * 4 / t
+
+
+def _sustained_power(nvml: _Nvml, fn, seconds: float) -> float:
+    """Average board power while ``fn`` runs back-to-back for about ``seconds``."""
+    import torch
+
+    fn()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    torch.cuda.synchronize()
+    iters = max(3, math.ceil(seconds / max(time.perf_counter() - t0, 1e-6)))
+    e0, t0 = nvml.energy_j(), time.perf_counter()
+    for _ in range(iters):
+        fn()
+    torch.cuda.synchronize()
+    return (nvml.energy_j() - e0) / (time.perf_counter() - t0)
+
+
+def _launch_overhead(n: int = 2000) -> dict[str, float]:
+    """Per-launch cost of a one-element op: queued back-to-back, and synchronised each time."""
+    import torch
+
+    x = torch.zeros(1, device="cuda")
+    for _ in range(100):
+        x.add_(1.0)
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        x.add_(1.0)
+    torch.cuda.synchronize()
+    queued = (time.perf_counter() - t0) / n
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(n):
+        x.add_(1.0)
+    end.record()
+    end.synchronize()
+    gpu = start.elapsed_time(end) / 1e3 / n
+    t0 = time.perf_counter()
+    for _ in range(n // 4):
+        x.add_(1.0)
+        torch.cuda.synchronize()
+    synced = (time.perf_counter() - t0) / (n // 4)
+    return {"launch_queued_s": queued, "launch_gpu_span_s": gpu, "launch_sync_roundtrip_s": synced}
+
+
+def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int = 16 << 20, l2_reuse: int = 64,
+               idle_s: float = 1.0, power_s: float = 1.5, precisions: tuple[str, ...] = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8", "fp8"),
+               ) -> dict[str, Any]:
+    """Measure the current CUDA device's ceilings and describe it.
+
+    Returns a JSON-friendly dict: device description (name, SMs, L2, memory,
+    driver, torch / CUDA / cuDNN versions), ``peak_flops_per_s`` per precision
+    (dense square GEMM of size ``gemm_n`` on random data; fp32 with TF32 off),
+    ``gemm_errors`` for precisions that could not run, DRAM copy bandwidth
+    (read + write bytes), DRAM and L2-resident read bandwidth (a sum over a
+    buffer re-read ``l2_reuse`` times), launch overhead, idle power and the
+    sustained board power of a bf16 GEMM loop.
+    """
+    import torch
+
+    dev = torch.cuda.current_device()
+    props = torch.cuda.get_device_properties(dev)
+    nvml = _Nvml(dev)
+    out: dict[str, Any] = {
+        "device_name": props.name,
+        "compute_capability": f"{props.major}.{props.minor}",
+        "sm_count": props.multi_processor_count,
+        "l2_cache_bytes": getattr(props, "L2_cache_size", None),
+        "total_memory_bytes": props.total_memory,
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": torch.backends.cudnn.version(),
+        "nvml": nvml.ok,
+    }
+    out.update(nvml.info())
+
+    # idle power first, before anything heats the card
+    if nvml.ok and idle_s > 0:
+        torch.cuda.synchronize()
+        time.sleep(0.2)
+        e0, t0 = nvml.energy_j(), time.perf_counter()
+        samples = []
+        while time.perf_counter() - t0 < idle_s:
+            samples.append(nvml.power_w())
+            time.sleep(0.05)
+        out["idle_power_w"] = (nvml.energy_j() - e0) / (time.perf_counter() - t0)
+        out["idle_power_sampled_w"] = statistics.median(samples)
+
+    rates: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for prec in precisions:
+        try:
+            rates[prec] = _gemm_rate(prec, gemm_n, warmup=3, repeats=10)
+        except Exception as exc:  # noqa: BLE001 - unsupported precision is reported, not fatal
+            errors[prec] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+        torch.cuda.empty_cache()
+    out["gemm_n"] = gemm_n
+    out["peak_flops_per_s"] = rates
+    out["gemm_errors"] = errors
+    if nvml.ok and power_s > 0:
+        a = torch.randn(gemm_n, gemm_n, device="cuda", dtype=torch.bfloat16)
+        b = torch.randn(gemm_n, gemm_n, device="cuda", dtype=torch.bfloat16)
+        out["bf16_gemm_sustained_power_w"] = _sustained_power(nvml, lambda: torch.mm(a, b), power_s)
+        del a, b
+        torch.cuda.empty_cache()
+
+    out["copy_bytes"] = copy_bytes
+    out["dram_copy_bandwidth_bytes_per_s"] = _copy_bandwidth(copy_bytes, warmup=3, repeats=20)
+    out["dram_read_bandwidth_bytes_per_s"] = _read_bandwidth(copy_bytes, 1, warmup=3, repeats=20)
+    out["l2_read_bytes"] = l2_bytes
+    out["l2_read_reuse"] = l2_reuse
+    out["l2_read_bandwidth_bytes_per_s"] = _read_bandwidth(l2_bytes, l2_reuse, warmup=3, repeats=20)
+    torch.cuda.empty_cache()
+    out.update(_launch_overhead())
+    return out

@@ -1,0 +1,482 @@
+"""Device spec sheets: schema, units and loading.
+
+One YAML file per device in ``hw_specs/``; the file name (without ``.yaml``) is
+the device id. Every number is written as ``{value, unit, source}`` so that a
+unit mistake (``GB/s`` where ``TFLOP/s`` belongs) is caught at load time and
+every figure can be traced to where it came from. Schema version 1::
+
+    schema_version: 1
+    id: a100-sxm-80gb              # must equal the file name
+    name: NVIDIA A100 SXM4 80GB
+    kind: gpu                      # gpu | cpu | npu
+    peak_compute:                  # dense peaks, one entry per precision
+      fp32: {value: 19.5, unit: TFLOP/s, source: "NVIDIA A100 datasheet"}
+      int8: {value: 624, unit: TOPS, source: "..."}
+    sparsity:                      # optional, never folded into peak_compute
+      structured_2_4: {speedup: 2.0, source: "..."}
+    memory:                        # one entry per level: dram, l2, llc, sram, flash
+      dram:
+        bandwidth: {value: 2039, unit: GB/s, source: "..."}
+        capacity: {value: 80, unit: GB, source: "..."}
+        attainable_bandwidth: {value: 1700, unit: GB/s, source: "measured ...", measured: true}
+    launch_overhead: {value: 5, unit: us, source: "..."}
+    power:
+      idle: {value: 50, unit: W, source: "..."}
+      max: {value: 400, unit: W, source: "..."}
+    energy:
+      per_mac: {fp32: {value: 1.0, unit: pJ, source: "..."}}
+      per_byte: {dram: {value: 7.0, unit: pJ, source: "..."}}
+    mig_profiles:                  # optional
+      - {name: 1g.10gb, compute_slices: 1, total_slices: 7,
+         memory: {value: 10, unit: GB, source: "..."}}
+    notes: free text               # optional
+
+Precisions: fp64, fp32, tf32, fp16, bf16, fp8, int8, int4. Memory levels:
+dram, l2, llc, sram, flash. Quantity entries accept the keys ``value``,
+``unit``, ``source``, ``measured`` and ``note``; anything else is rejected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from hybridperf.errors import SpecError
+
+SCHEMA_VERSION = 1
+
+PRECISIONS = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")
+MEMORY_LEVELS = ("dram", "l2", "llc", "sram", "flash")
+KINDS = ("gpu", "cpu", "npu")
+
+#: When a device lists no peak for a precision, the next one in this chain is used.
+PRECISION_FALLBACK: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "fp64": ("fp64", "fp32"),
+        "fp32": ("fp32",),
+        "tf32": ("tf32", "fp32"),
+        "fp16": ("fp16", "bf16", "fp32"),
+        "bf16": ("bf16", "fp16", "fp32"),
+        "fp8": ("fp8", "int8", "fp16", "bf16", "fp32"),
+        "int8": ("int8", "fp16", "fp32"),
+        "int4": ("int4", "int8", "fp16", "fp32"),
+    }
+)
+
+# unit -> (category, factor to SI base unit)
+_UNITS: Mapping[str, tuple[str, float]] = MappingProxyType(
+    {
+        "FLOP/s": ("compute", 1.0),
+        "GFLOP/s": ("compute", 1e9),
+        "TFLOP/s": ("compute", 1e12),
+        "PFLOP/s": ("compute", 1e15),
+        "OP/s": ("compute", 1.0),
+        "GOPS": ("compute", 1e9),
+        "TOPS": ("compute", 1e12),
+        "POPS": ("compute", 1e15),
+        "B/s": ("bandwidth", 1.0),
+        "MB/s": ("bandwidth", 1e6),
+        "GB/s": ("bandwidth", 1e9),
+        "TB/s": ("bandwidth", 1e12),
+        "MiB/s": ("bandwidth", 2.0**20),
+        "GiB/s": ("bandwidth", 2.0**30),
+        "B": ("capacity", 1.0),
+        "KB": ("capacity", 1e3),
+        "MB": ("capacity", 1e6),
+        "GB": ("capacity", 1e9),
+        "TB": ("capacity", 1e12),
+        "KiB": ("capacity", 2.0**10),
+        "MiB": ("capacity", 2.0**20),
+        "GiB": ("capacity", 2.0**30),
+        "s": ("time", 1.0),
+        "ms": ("time", 1e-3),
+        "us": ("time", 1e-6),
+        "ns": ("time", 1e-9),
+        "W": ("power", 1.0),
+        "mW": ("power", 1e-3),
+        "pJ": ("energy", 1e-12),
+        "fJ": ("energy", 1e-15),
+        "nJ": ("energy", 1e-9),
+    }
+)
+
+_TOP_KEYS_REQUIRED = (
+    "schema_version",
+    "id",
+    "name",
+    "kind",
+    "peak_compute",
+    "memory",
+    "launch_overhead",
+    "power",
+    "energy",
+)
+_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "notes")
+_QUANTITY_KEYS = frozenset({"value", "unit", "source", "measured", "note"})
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """One level of the memory hierarchy. ``None`` where the sheet gives no figure."""
+
+    bandwidth_bytes_per_s: float | None
+    capacity_bytes: float | None
+    attainable_bandwidth_bytes_per_s: float | None = None
+
+    @property
+    def effective_bandwidth_bytes_per_s(self) -> float | None:
+        """Attainable (measured) bandwidth where known, else the sheet peak."""
+        if self.attainable_bandwidth_bytes_per_s is not None:
+            return self.attainable_bandwidth_bytes_per_s
+        return self.bandwidth_bytes_per_s
+
+
+@dataclass(frozen=True)
+class MigProfile:
+    """A Multi-Instance GPU partition."""
+
+    name: str
+    compute_slices: int
+    total_slices: int
+    memory_bytes: float
+
+    @property
+    def compute_fraction(self) -> float:
+        return self.compute_slices / self.total_slices
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A validated device spec sheet, all figures in SI units."""
+
+    id: str
+    name: str
+    kind: str
+    peak_flops_per_s: Mapping[str, float]
+    memory: Mapping[str, MemoryLevel]
+    launch_overhead_s: float
+    idle_power_w: float
+    max_power_w: float
+    energy_pj_per_mac: Mapping[str, float]
+    energy_pj_per_byte: Mapping[str, float]
+    sparsity_speedup: Mapping[str, float] = field(default_factory=dict)
+    mig_profiles: tuple[MigProfile, ...] = ()
+    sources: Mapping[str, str] = field(default_factory=dict)
+    measured: frozenset[str] = frozenset()
+    notes: str = ""
+    #: per-figure ``note`` texts, keyed like :attr:`sources` (``"peak_compute.fp64"``)
+    field_notes: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""
+
+    def peak_flops(self, precision: str) -> float:
+        """Dense peak FLOP/s (or OP/s) for ``precision``, following :data:`PRECISION_FALLBACK`."""
+        for p in PRECISION_FALLBACK.get(precision, (precision,)):
+            if p in self.peak_flops_per_s:
+                return self.peak_flops_per_s[p]
+        listed = ", ".join(sorted(self.peak_flops_per_s))
+        raise SpecError(
+            f"device {self.id!r} has no peak for {precision} (it lists {listed}); "
+            f"quantize the model or pick a device that supports {precision}"
+        )
+
+    def resolve_precision(self, precision: str) -> str:
+        """The precision whose peak :meth:`peak_flops` actually uses."""
+        for p in PRECISION_FALLBACK.get(precision, (precision,)):
+            if p in self.peak_flops_per_s:
+                return p
+        return precision
+
+    def energy_per_mac_pj(self, precision: str) -> float | None:
+        for p in PRECISION_FALLBACK.get(precision, (precision,)):
+            if p in self.energy_pj_per_mac:
+                return self.energy_pj_per_mac[p]
+        return None
+
+    @property
+    def dram(self) -> MemoryLevel:
+        return self.memory["dram"]
+
+    @property
+    def dram_bandwidth_bytes_per_s(self) -> float:
+        bw = self.dram.effective_bandwidth_bytes_per_s
+        assert bw is not None  # validated at load time
+        return bw
+
+
+def default_spec_dir() -> Path:
+    """``hw_specs/`` at the root of the source tree this package lives in."""
+    return Path(__file__).resolve().parent.parent / "hw_specs"
+
+
+def available_devices(spec_dir: Path | None = None) -> list[str]:
+    """Device ids (file stems) found in ``spec_dir``, sorted."""
+    d = spec_dir or default_spec_dir()
+    return sorted(p.stem for p in d.glob("*.yaml"))
+
+
+def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
+    """Load and validate a spec by device id or by path to a YAML file.
+
+    Raises
+    ------
+    SpecError
+        Unknown id (with a close-match suggestion), unreadable YAML, unknown or
+        missing keys, non-positive numbers, unit mistakes.
+    """
+    path = Path(device)
+    if path.suffix not in (".yaml", ".yml") or not path.exists():
+        d = spec_dir or default_spec_dir()
+        path = d / f"{device}.yaml"
+        if not path.exists():
+            import difflib
+
+            known = available_devices(d)
+            close = difflib.get_close_matches(str(device), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SpecError(
+                f"unknown device {str(device)!r}: {hint}run `hybridperf devices` to list the "
+                f"{len(known)} known ids, or pass a spec file path"
+            )
+    import yaml
+
+    try:
+        raw = yaml.load(path.read_text(), Loader=_strict_loader())
+    except (OSError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(f"{path}: cannot parse YAML ({first}); fix the file syntax") from exc
+    return parse_spec(raw, str(path))
+
+
+def _strict_loader():
+    """A ``yaml.SafeLoader`` that rejects duplicate mapping keys (PyYAML keeps the last silently)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+def parse_spec(raw: Any, where: str) -> DeviceSpec:
+    """Validate a parsed YAML mapping and build a :class:`DeviceSpec`."""
+    v = _Validator(where)
+    if not isinstance(raw, dict):
+        v.fail("", "top level must be a mapping")
+    v.keys(raw, "", _TOP_KEYS_REQUIRED, _TOP_KEYS_OPTIONAL)
+    if isinstance(raw["schema_version"], bool) or raw["schema_version"] != SCHEMA_VERSION:
+        v.fail("schema_version", f"is {raw['schema_version']!r}; this hybridperf reads {SCHEMA_VERSION}")
+    dev_id = v.string(raw, "id")
+    stem = Path(where).stem
+    if Path(where).suffix in (".yaml", ".yml") and stem != dev_id:
+        v.fail("id", f"is {dev_id!r} but the file is named {stem!r}; the file name must equal the id")
+    kind = v.string(raw, "kind")
+    if kind not in KINDS:
+        v.fail("kind", f"is {kind!r}; use one of {', '.join(KINDS)}")
+
+    peaks = v.section(raw, "peak_compute")
+    if not peaks:
+        v.fail("peak_compute", "must list at least one precision")
+    peak_flops = {}
+    for prec, q in peaks.items():
+        if prec not in PRECISIONS:
+            v.fail(f"peak_compute.{prec}", f"unknown precision; use one of {', '.join(PRECISIONS)}")
+        peak_flops[prec] = v.quantity(q, f"peak_compute.{prec}", "compute")
+
+    mem_raw = v.section(raw, "memory")
+    if "dram" not in mem_raw:
+        v.fail("memory.dram", "is required (bandwidth and capacity of main memory)")
+    memory = {}
+    for level, entry in mem_raw.items():
+        key = f"memory.{level}"
+        if level not in MEMORY_LEVELS:
+            v.fail(key, f"unknown memory level; use one of {', '.join(MEMORY_LEVELS)}")
+        if not isinstance(entry, dict):
+            v.fail(key, "must be a mapping with bandwidth / capacity")
+        v.keys(entry, key, (), ("bandwidth", "capacity", "attainable_bandwidth"))
+        memory[level] = MemoryLevel(
+            bandwidth_bytes_per_s=v.opt_quantity(entry, "bandwidth", key, "bandwidth"),
+            capacity_bytes=v.opt_quantity(entry, "capacity", key, "capacity"),
+            attainable_bandwidth_bytes_per_s=v.opt_quantity(entry, "attainable_bandwidth", key, "bandwidth"),
+        )
+    if memory["dram"].bandwidth_bytes_per_s is None:
+        v.fail("memory.dram.bandwidth", "is required")
+
+    launch = v.quantity(raw["launch_overhead"], "launch_overhead", "time")
+    power = v.section(raw, "power")
+    v.keys(power, "power", ("idle", "max"), ())
+    idle = v.quantity(power["idle"], "power.idle", "power")
+    pmax = v.quantity(power["max"], "power.max", "power")
+    if idle > pmax:
+        v.fail("power.idle", "is larger than power.max")
+
+    energy = v.section(raw, "energy")
+    v.keys(energy, "energy", ("per_mac", "per_byte"), ())
+    per_mac = {}
+    for prec, q in v.section(energy, "per_mac", "energy").items():
+        if prec not in PRECISIONS:
+            v.fail(f"energy.per_mac.{prec}", f"unknown precision; use one of {', '.join(PRECISIONS)}")
+        per_mac[prec] = v.quantity(q, f"energy.per_mac.{prec}", "energy") * 1e12
+    per_byte = {}
+    for level, q in v.section(energy, "per_byte", "energy").items():
+        if level not in MEMORY_LEVELS:
+            v.fail(f"energy.per_byte.{level}", f"unknown memory level; use one of {', '.join(MEMORY_LEVELS)}")
+        per_byte[level] = v.quantity(q, f"energy.per_byte.{level}", "energy") * 1e12
+
+    # energy must cover every precision the device computes in, and DRAM traffic:
+    # a missing entry would otherwise price that work at a silent 0 J
+    for prec in peak_flops:
+        if prec not in per_mac:
+            v.fail(f"energy.per_mac.{prec}", f"is missing; peak_compute lists {prec}, so give its pJ per MAC")
+    if "dram" not in per_byte:
+        v.fail("energy.per_byte.dram", "is missing; give the pJ per byte of DRAM traffic")
+
+    sparsity = {}
+    for name, entry in (v.section(raw, "sparsity") if "sparsity" in raw else {}).items():
+        key = f"sparsity.{name}"
+        if not isinstance(entry, dict):
+            v.fail(key, "must be a mapping {speedup, source}")
+        v.keys(entry, key, ("speedup", "source"), ())
+        sparsity[name] = v.positive(entry["speedup"], f"{key}.speedup")
+        v.sources[key] = v.string(entry, "source", key)
+
+    migs = []
+    mig_raw = raw.get("mig_profiles") or []
+    if not isinstance(mig_raw, list):
+        v.fail("mig_profiles", "must be a list of {name, compute_slices, total_slices, memory}")
+    for i, entry in enumerate(mig_raw):
+        key = f"mig_profiles[{i}]"
+        if not isinstance(entry, dict):
+            v.fail(key, "must be a mapping")
+        v.keys(entry, key, ("name", "compute_slices", "total_slices", "memory"), ())
+        cs = entry["compute_slices"]
+        ts = entry["total_slices"]
+        if not (isinstance(cs, int) and isinstance(ts, int) and 0 < cs <= ts):
+            v.fail(key, "compute_slices and total_slices must be integers with 0 < compute_slices <= total_slices")
+        migs.append(
+            MigProfile(
+                name=v.string(entry, "name", key),
+                compute_slices=cs,
+                total_slices=ts,
+                memory_bytes=v.quantity(entry["memory"], f"{key}.memory", "capacity"),
+            )
+        )
+    names = [m.name for m in migs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        v.fail("mig_profiles", f"profile {dup[0]!r} is listed twice")
+    notes = raw.get("notes") or ""
+    if not isinstance(notes, str):
+        v.fail("notes", "must be a string")
+
+    return DeviceSpec(
+        id=dev_id,
+        name=v.string(raw, "name"),
+        kind=kind,
+        peak_flops_per_s=MappingProxyType(peak_flops),
+        memory=MappingProxyType(memory),
+        launch_overhead_s=launch,
+        idle_power_w=idle,
+        max_power_w=pmax,
+        energy_pj_per_mac=MappingProxyType(per_mac),
+        energy_pj_per_byte=MappingProxyType(per_byte),
+        sparsity_speedup=MappingProxyType(sparsity),
+        mig_profiles=tuple(migs),
+        sources=MappingProxyType(dict(v.sources)),
+        measured=frozenset(v.measured),
+        notes=notes,
+        field_notes=MappingProxyType(dict(v.notes)),
+        path=where,
+    )
+
+
+class _Validator:
+    """Collects sources while checking; every failure names the file and key."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.sources: dict[str, str] = {}
+        self.measured: set[str] = set()
+        self.notes: dict[str, str] = {}
+
+    def fail(self, key: str, msg: str):
+        at = f" key {key!r}" if key else ""
+        raise SpecError(f"{self.where}:{at} {msg}")
+
+    def keys(self, d: dict, key: str, required, optional):
+        unknown = sorted(set(d) - set(required) - set(optional))
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], list(required) + list(optional), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"is not a known key{hint}")
+        for r in required:
+            if r not in d:
+                self.fail(f"{key}.{r}" if key else r, "is required but missing")
+
+    def section(self, d: dict, key: str, parent: str = "") -> dict:
+        val = d[key]
+        if not isinstance(val, dict):
+            self.fail(f"{parent}.{key}" if parent else key, "must be a mapping")
+        return val
+
+    def string(self, d: dict, key: str, parent: str = "") -> str:
+        val = d.get(key)
+        full = f"{parent}.{key}" if parent else key
+        if not isinstance(val, str) or not val.strip():
+            self.fail(full, "must be a non-empty string")
+        return val
+
+    def positive(self, val: Any, key: str) -> float:
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val <= 0:
+            self.fail(key, f"must be a positive number, got {val!r}")
+        return float(val)
+
+    def quantity(self, q: Any, key: str, category: str) -> float:
+        if not isinstance(q, dict):
+            self.fail(key, "must be a mapping {value, unit, source}")
+        unknown = sorted(set(q) - _QUANTITY_KEYS)
+        if unknown:
+            self.fail(f"{key}.{unknown[0]}", "is not a known key (use value, unit, source, measured, note)")
+        for r in ("value", "unit", "source"):
+            if r not in q:
+                self.fail(f"{key}.{r}", "is required but missing")
+        unit = q["unit"]
+        if unit not in _UNITS:
+            self.fail(f"{key}.unit", f"unknown unit {unit!r}; use one of {', '.join(u for u, (c, _) in _UNITS.items() if c == category)}")
+        cat, factor = _UNITS[unit]
+        if cat != category:
+            allowed = ", ".join(u for u, (c, _) in _UNITS.items() if c == category)
+            self.fail(f"{key}.unit", f"{unit!r} is a {cat} unit but this key needs {category} ({allowed})")
+        value = self.positive(q["value"], f"{key}.value")
+        src = q["source"]
+        if not isinstance(src, str) or not src.strip():
+            self.fail(f"{key}.source", "must name where the number comes from")
+        self.sources[key] = src
+        if not isinstance(q.get("measured", False), bool):
+            self.fail(f"{key}.measured", "must be true or false")
+        if q.get("measured", False) is True:
+            self.measured.add(key)
+        if "note" in q:
+            if not isinstance(q["note"], str):
+                self.fail(f"{key}.note", "must be a string")
+            self.notes[key] = q["note"]
+        return value * factor
+
+    def opt_quantity(self, d: dict, name: str, parent: str, category: str) -> float | None:
+        if name not in d:
+            return None
+        return self.quantity(d[name], f"{parent}.{name}", category)

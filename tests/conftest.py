@@ -1,0 +1,19 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """The hand-built test models saved as ONNX files (with symbolic batch N)."""
+    import onnx
+    import onnx_models
+
+    d = tmp_path_factory.mktemp("models")
+    for name in ("resnet_like", "mobilenetv2_like", "bert_like"):
+        m, _ = getattr(onnx_models, name)()
+        onnx.save(m, str(d / f"{name}.onnx"))
+    return d

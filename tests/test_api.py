@@ -1,0 +1,93 @@
+"""The Python API: ``hybridperf.predict / analyze / check``, lazily exported."""
+
+import subprocess
+import sys
+
+import pytest
+
+import hybridperf
+from hybridperf.budget import BudgetError, CheckResult, Metric
+from hybridperf.errors import DynamicShapeError, InputError, SpecError
+
+
+def test_import_is_cheap_and_lazy():
+    code = (
+        "import sys, hybridperf; "
+        "assert 'tvm' not in sys.modules and 'hybridperf.api' not in sys.modules, sorted(sys.modules); "
+        "assert {'predict', 'analyze', 'check'} <= set(dir(hybridperf)); "
+        "f = hybridperf.check; assert callable(f); assert 'tvm' not in sys.modules; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_predict_name_survives_submodule_import():
+    import hybridperf.predict  # noqa: F401 - the submodule of the same name
+    from hybridperf.predict import predict_on  # still importable from the submodule
+
+    assert callable(predict_on)
+    assert hybridperf.predict is hybridperf.api.predict
+    assert hybridperf.analyze is hybridperf.api.analyze
+    assert hybridperf.check is hybridperf.api.check
+    with pytest.raises(AttributeError):
+        hybridperf.no_such_thing  # noqa: B018
+
+
+@pytest.fixture(scope="module")
+def proto():
+    import onnx_models
+
+    return onnx_models.resnet_like(1)[0]
+
+
+@pytest.fixture(scope="module")
+def analyzed(proto):
+    return hybridperf.analyze(proto, batch=1)
+
+
+def test_path_and_proto_agree(model_dir, proto, analyzed):
+    from_file = hybridperf.predict(str(model_dir / "resnet_like.onnx"), "t4", batch=1, residual=None)
+    from_proto = hybridperf.predict(proto, "t4", batch=1, residual=None)
+    assert from_proto.analyzed.source.startswith("<onnx.ModelProto")
+    assert from_proto.latency_s == pytest.approx(from_file.latency_s)
+    assert from_proto.peak_memory_bytes == from_file.peak_memory_bytes
+    assert from_proto.flops == from_file.flops
+    again = hybridperf.predict(analyzed, "t4", residual=None)  # an Analyzed is re-used as is
+    assert again.analyzed is analyzed and again.latency_s == pytest.approx(from_file.latency_s)
+
+
+def test_shapes_argument(proto):
+    a = hybridperf.analyze(proto, shapes={"x": "2x3x32x32"})
+    b = hybridperf.analyze(proto, shapes={"x": (2, 3, 32, 32)})
+    assert a.input_shapes["x"] == b.input_shapes["x"] == (2, 3, 32, 32)
+    assert a.analysis.flops == b.analysis.flops
+    with pytest.raises(InputError, match="shapes\\['x'\\]"):
+        hybridperf.analyze(proto, shapes={"x": "2x3xN"})
+
+
+def test_check_strings_and_numbers(analyzed):
+    pred = hybridperf.predict(analyzed, "a100-sxm-80gb", residual=None)
+    res = hybridperf.check(analyzed, ["a100-sxm-80gb", "t4"], max_latency="1s", max_memory=2**30, residual=None)
+    assert isinstance(res, CheckResult) and res.passed and bool(res)
+    assert len(res.checks) == 2 * 3
+    assert res.predictions[(analyzed.source, "a100-sxm-80gb")].latency_s == pytest.approx(pred.latency_s)
+    at = hybridperf.check(analyzed, "a100-sxm-80gb", max_latency=pred.latency_s, residual=None)
+    assert at.passed  # exactly at the limit
+    over = hybridperf.check(analyzed, "a100-sxm-80gb", max_energy=pred.energy_j / 2, residual=None)
+    assert not over
+    (fail,) = over.failures
+    assert fail.metric is Metric.ENERGY and fail.over_by == pytest.approx(1.0)
+
+
+def test_errors(proto, analyzed):
+    with pytest.raises(BudgetError, match="max_latency= '20 msec'"):
+        hybridperf.check(analyzed, "t4", max_latency="20 msec")
+    with pytest.raises(InputError, match="at least one of max_latency"):
+        hybridperf.check(analyzed, "t4")
+    with pytest.raises(SpecError, match="did you mean 'a100-sxm-80gb'"):
+        hybridperf.predict(analyzed, "a100-sxm-80g")
+    with pytest.raises(DynamicShapeError):
+        hybridperf.analyze(proto)  # symbolic batch, no bound
+    with pytest.raises(InputError, match="batch must be a positive integer"):
+        hybridperf.analyze(proto, batch=0)

@@ -1,0 +1,185 @@
+"""``hybridperf check``: exit codes, formats, JUnit XML, config files, the pre-commit hook."""
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hybridperf.cli import ExitCode, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def resnet(model_dir):
+    return str(model_dir / "resnet_like.onnx")
+
+
+@pytest.fixture(scope="module")
+def truth(resnet):
+    """The predictions the command is checked against."""
+    from hybridperf.api import analyze
+    from hybridperf.predict import predict_on
+
+    an = analyze(resnet, batch=1)
+    return {d: predict_on(an, d) for d in ("a100-sxm-80gb", "t4")}
+
+
+def run(capsys, *argv):
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_within_budget(capsys, resnet, truth):
+    code, out, err = run(capsys, resnet, "--batch", "1", "-d", "a100-sxm-80gb", "-d", "t4", "--max-latency", "1s", "--max-memory", "1GiB", "--max-energy", "1J")
+    assert code == ExitCode.OK, err
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["model", "device", "metric", "predicted", "budget", "status"]
+    assert len(lines) == 2 + 6 + 1  # header, rule, 2 devices x 3 metrics, summary
+    assert lines[-1] == "6 limits checked on 2 model x device pairs: within budget"
+
+
+def test_over_budget_exit_1(capsys, resnet, truth):
+    lat = truth["a100-sxm-80gb"].latency_s
+    limit_us = lat * 1e6 / 2  # half the prediction: 100 % over
+    code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "a100-sxm-80gb", "--max-latency", f"{limit_us}us")
+    assert code == ExitCode.BUDGET_EXCEEDED
+    row = next(line for line in out.splitlines() if " latency " in line)
+    assert "OVER (+100%)" in row
+    assert "no budget" in next(line for line in out.splitlines() if " energy " in line)
+
+
+def test_limit_exactly_met(capsys, resnet, truth):
+    peak = truth["t4"].peak_memory_bytes
+    assert run(capsys, resnet, "--batch", "1", "-d", "t4", "--max-memory", f"{peak}B")[0] == ExitCode.OK
+    assert run(capsys, resnet, "--batch", "1", "-d", "t4", "--max-memory", f"{peak - 1}B")[0] == ExitCode.BUDGET_EXCEEDED
+
+
+def test_json(capsys, resnet, truth):
+    code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "t4", "--max-energy", "1uJ", "--format", "json")
+    assert code == ExitCode.BUDGET_EXCEEDED
+    d = json.loads(out)
+    assert d["schema_version"] == 1 and d["passed"] is False
+    energy = next(c for c in d["checks"] if c["metric"] == "energy")
+    assert energy == {
+        "model": resnet,
+        "device": "t4",
+        "metric": "energy",
+        "unit": "J",
+        "predicted": pytest.approx(truth["t4"].energy_j),
+        "budget": pytest.approx(1e-6),
+        "passed": False,
+        "skipped": False,
+    }
+    assert [c["skipped"] for c in d["checks"]] == [True, True, False]
+
+
+def test_github_annotations(capsys, resnet):
+    code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "t4", "--max-latency", "1us", "--max-memory", "1GiB", "--format", "github")
+    assert code == ExitCode.BUDGET_EXCEEDED
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"::error file={resnet},title=hybridperf%3A latency over budget on t4::latency ")
+    assert "exceeds the budget 1.0 us" in lines[0]
+    assert lines[1] == "2 limits checked on 1 model x device pairs: 1 over budget"
+
+
+def test_junit_xml(capsys, resnet, tmp_path):
+    path = tmp_path / "report.xml"
+    code, _, _ = run(capsys, resnet, "--batch", "1", "-d", "a100-sxm-80gb", "-d", "t4", "--max-latency", "1us", "--max-memory", "1GiB", "--junit-xml", str(path))
+    assert code == ExitCode.BUDGET_EXCEEDED
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("6", "2", "2")
+    cases = root.findall("testsuite/testcase")
+    assert [c.get("name") for c in cases] == [f"{d}.{m}" for d in ("a100-sxm-80gb", "t4") for m in ("latency", "memory", "energy")]
+    assert cases[0].find("failure").get("type") == "BudgetExceeded"
+    assert cases[1].find("failure") is None and cases[1].find("skipped") is None
+    assert cases[2].find("skipped") is not None
+    assert [p.name for p in tmp_path.iterdir()] == ["report.xml"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--max-latency", "20 msec"], "--max-latency '20 msec': unknown unit"),
+        (["--max-memory", "512MB/s"], "--max-memory '512MB/s'"),
+        (["--max-energy=-5mJ"], "must be positive"),
+        (["-d", "a100-sxm-80g", "--max-latency", "1s"], "did you mean 'a100-sxm-80gb'"),
+        (["--max-latency", "1s", "--config", "missing.toml"], "config file not found"),
+        ([], "no budget for"),
+    ],
+)
+def test_bad_input_exit_2_and_no_junit(capsys, resnet, tmp_path, monkeypatch, argv, fragment):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "report.xml"
+    dev = [] if "-d" in argv else ["-d", "t4"]
+    code, out, err = run(capsys, resnet, "--batch", "1", *dev, *argv, "--junit-xml", str(path))
+    assert code == ExitCode.INPUT_ERROR
+    assert out == ""
+    assert len(err.splitlines()) == 1 and fragment in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_model_leaves_no_junit(capsys, tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage\xff" * 10)
+    path = tmp_path / "report.xml"
+    code, out, err = run(capsys, str(bad), "-d", "t4", "--max-latency", "1s", "--junit-xml", str(path))
+    assert code == ExitCode.INPUT_ERROR and out == "" and len(err.splitlines()) == 1
+    assert not path.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.onnx"]
+
+
+def test_models_from_pyproject(capsys, resnet, truth, tmp_path, monkeypatch):
+    import shutil
+
+    (tmp_path / "models").mkdir()
+    shutil.copy(resnet, tmp_path / "models" / "r.onnx")
+    lat = truth["a100-sxm-80gb"].latency_s
+    (tmp_path / "pyproject.toml").write_text(
+        f"""
+[tool.hybridperf]
+batch = 1
+max-memory = "1GiB"
+
+[tool.hybridperf.budgets."models/r.onnx".devices."a100-sxm-80gb"]
+max-latency = "{lat * 2e6}us"
+
+[tool.hybridperf.budgets."models/r.onnx".devices."t4"]
+max-latency = "1us"
+"""
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "--format", "json")
+    assert code == ExitCode.BUDGET_EXCEEDED
+    checks = json.loads(out)["checks"]
+    assert {(c["model"], c["device"]) for c in checks} == {("models/r.onnx", "a100-sxm-80gb"), ("models/r.onnx", "t4")}
+    failed = [(c["device"], c["metric"]) for c in checks if not c["passed"]]
+    assert failed == [("t4", "latency")]
+    # a model named on the command line picks up its table too (the pre-commit hook's way)
+    code, out, _ = run(capsys, "models/r.onnx", "-d", "a100-sxm-80gb")
+    assert code == ExitCode.OK, out
+
+
+def test_pyproject_typo_exit_2(capsys, resnet, tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[tool.hybridperf.budgets."m.onnx"]\nmax-latncy = "5ms"\n')
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, resnet, "-d", "t4", "--max-latency", "1s")
+    assert code == ExitCode.INPUT_ERROR and out == ""
+    assert err.strip() == (
+        "hybridperf: error: pyproject.toml: [tool.hybridperf.budgets.\"m.onnx\"] unknown key 'max-latncy' "
+        "(did you mean 'max-latency'?)"
+    )
+
+
+def test_pre_commit_hook_definition():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    (hook,) = [h for h in hooks if h["id"] == "hybridperf-check"]
+    assert hook["entry"] == "hybridperf check"
+    assert hook["files"] == r"\.onnx$"
+    assert hook["language"] == "python"

@@ -1,0 +1,108 @@
+"""CLI happy paths: predict (table/json) and annotate on the bundled example."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hybridperf.cli import ExitCode, main
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "resnet_like.onnx"
+
+
+def test_help_lists_commands(capsys):
+    assert main(["--help"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    for cmd in ("predict", "annotate"):
+        assert cmd in out
+
+
+def test_unknown_command_suggests(capsys):
+    assert main(["prdict"]) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "predict" in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_table(capsys):
+    assert main(["predict", str(EXAMPLE), "--batch", "1", "--device", "a100-sxm-80gb"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "latency" in out and "peak" in out and "conv2d" in out
+
+
+def test_predict_json_report(capsys):
+    assert main(["predict", str(EXAMPLE), "--batch", "2", "--format", "json", "--roofline-only"]) == ExitCode.OK
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["schema_version"] == 1
+    assert rep["input_shapes"] == {"x": [2, 3, 32, 32]}
+    t = rep["totals"]
+    assert t["latency_s"] > 0 and t["flops"] > 0 and t["energy_j"] > 0
+    assert rep["memory"]["peak_bytes"] == (
+        rep["memory"]["planned_activation_bytes"] + rep["memory"]["weight_bytes"] + rep["memory"]["input_bytes"]
+    )
+    assert rep["coverage"]["unsupported_ops"] == []
+    # kernel latencies add up to the total
+    assert sum(k["latency_s"] for k in rep["kernels"]) == pytest.approx(t["latency_s"])
+    assert {op["status"] for op in rep["ops"]} <= {"counted", "estimated", "zero-cost"}
+
+
+def test_batch_scales_flops(capsys):
+    main(["predict", str(EXAMPLE), "--batch", "1", "--format", "json", "--roofline-only"])
+    one = json.loads(capsys.readouterr().out)["totals"]["flops"]
+    main(["predict", str(EXAMPLE), "--batch", "3", "--format", "json", "--roofline-only"])
+    three = json.loads(capsys.readouterr().out)["totals"]["flops"]
+    assert three == 3 * one
+
+
+def test_annotate_comments_every_costed_binding(capsys):
+    assert main(["annotate", str(EXAMPLE), "--batch", "1"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert out.startswith("# hybridperf:")
+    conv_lines = [line for line in out.splitlines() if "R.nn.conv2d(" in line]
+    assert conv_lines and all("FLOP" in line for line in conv_lines)
+
+
+def test_missing_batch_names_the_flag(capsys):
+    assert main(["predict", str(EXAMPLE)]) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert "--batch" in err and "--shape" in err and len(err.splitlines()) == 1
+
+
+def test_unknown_device(capsys):
+    assert main(["predict", str(EXAMPLE), "--batch", "1", "--device", "a100-sxm-80"]) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "a100-sxm-80gb" in err
+
+
+def test_corrupt_model(tmp_path, capsys):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00\x01garbage" * 10)
+    assert main(["predict", str(bad)]) == ExitCode.INPUT_ERROR
+    captured = capsys.readouterr()
+    assert "re-export" in captured.err and captured.out == ""
+
+
+def _unique_model(path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Unique", ["r"], ["y"], sorted=1)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def test_op_without_cost_is_a_visible_row_and_strict_fails(tmp_path, capsys):
+    p = tmp_path / "uniq.onnx"
+    _unique_model(p)
+    assert main(["predict", str(p), "--format", "json", "--roofline-only"]) == ExitCode.OK
+    rep = json.loads(capsys.readouterr().out)
+    statuses = {op["op"]: op["status"] for op in rep["ops"]}
+    assert statuses["relax.nn.relu"] == "counted"
+    assert statuses["relax.unique"] in ("unsupported", "symbolic")
+    assert rep["coverage"]["covered_share"] < 1.0
+    assert main(["predict", str(p), "--strict"]) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "relax.unique" in err and len(err.strip().splitlines()) == 1

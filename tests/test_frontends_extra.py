@@ -1,0 +1,428 @@
+"""PyTorch (torch.export) and TFLite frontends.
+
+The TFLite models are written here with the ``tflite`` package's generated
+flatbuffer builders (no TensorFlow needed): :func:`tflite_bytes` assembles a
+Model from tensors and CONV_2D / RESHAPE / FULLY_CONNECTED operators.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, UnsupportedModelError
+
+# ----------------------------------------------------------- TFLite builder ----
+
+_TENSOR_TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int8": 9}  # tflite.TensorType
+
+
+def _mod(name: str):
+    return importlib.import_module(f"tflite.{name}")
+
+
+def _ivec(b, start, vals):
+    start(b, len(vals))
+    for v in reversed(vals):
+        b.PrependInt32(int(v))
+    return b.EndVector()
+
+
+def _ovec(b, start, offs):
+    start(b, len(offs))
+    for x in reversed(offs):
+        b.PrependUOffsetTRelative(x)
+    return b.EndVector()
+
+
+def tflite_bytes(tensors: list[dict], ops: list[dict], inputs: list[int], outputs: list[int]) -> bytes:
+    """A one-subgraph TFLite flatbuffer.
+
+    ``tensors``: dicts with ``name, shape, dtype`` and optionally ``data`` (a
+    numpy array stored in its own buffer), ``scale``/``zp`` (quantization) and
+    ``signature`` (shape with -1 for dynamic dims). ``ops``: dicts with ``op``
+    (``CONV_2D``, ``RESHAPE``, ``FULLY_CONNECTED``, ``ADD``), ``inputs``, ``outputs``.
+    """
+    import flatbuffers
+
+    from tflite.BuiltinOperator import BuiltinOperator
+    from tflite.BuiltinOptions import BuiltinOptions
+
+    M, SG, T, OP, OC, BUF, C2D, FC, QP = (
+        _mod(n)
+        for n in ("Model", "SubGraph", "Tensor", "Operator", "OperatorCode", "Buffer", "Conv2DOptions", "FullyConnectedOptions", "QuantizationParameters")
+    )
+    b = flatbuffers.Builder(1024)
+    payloads: list[bytes | None] = [None]  # buffer 0 is the empty buffer by convention
+    buf_of = []
+    for t in tensors:
+        if t.get("data") is not None:
+            buf_of.append(len(payloads))
+            payloads.append(np.ascontiguousarray(t["data"]).tobytes())
+        else:
+            buf_of.append(0)
+    buf_offs = []
+    for d in payloads:
+        vec = b.CreateByteVector(d) if d is not None else None
+        BUF.BufferStart(b)
+        if vec is not None:
+            BUF.BufferAddData(b, vec)
+        buf_offs.append(BUF.BufferEnd(b))
+    t_offs = []
+    for t, bi in zip(tensors, buf_of):
+        name = b.CreateString(t["name"])
+        shape = _ivec(b, T.TensorStartShapeVector, t["shape"])
+        sig = _ivec(b, T.TensorStartShapeSignatureVector, t["signature"]) if t.get("signature") else None
+        q = None
+        if t.get("scale") is not None:
+            sc = np.atleast_1d(np.asarray(t["scale"], np.float32))
+            zp = np.atleast_1d(np.asarray(t.get("zp", 0), np.int64))
+            QP.QuantizationParametersStartScaleVector(b, len(sc))
+            for v in reversed(sc):
+                b.PrependFloat32(float(v))
+            scv = b.EndVector()
+            QP.QuantizationParametersStartZeroPointVector(b, len(zp))
+            for v in reversed(zp):
+                b.PrependInt64(int(v))
+            zpv = b.EndVector()
+            QP.QuantizationParametersStart(b)
+            QP.QuantizationParametersAddScale(b, scv)
+            QP.QuantizationParametersAddZeroPoint(b, zpv)
+            q = QP.QuantizationParametersEnd(b)
+        T.TensorStart(b)
+        T.TensorAddShape(b, shape)
+        if sig is not None:
+            T.TensorAddShapeSignature(b, sig)
+        T.TensorAddType(b, _TENSOR_TYPES[t["dtype"]])
+        T.TensorAddBuffer(b, bi)
+        T.TensorAddName(b, name)
+        if q is not None:
+            T.TensorAddQuantization(b, q)
+        t_offs.append(T.TensorEnd(b))
+    codes: list[str] = []
+    for o in ops:
+        if o["op"] not in codes:
+            codes.append(o["op"])
+    op_offs = []
+    for o in ops:
+        ins = _ivec(b, OP.OperatorStartInputsVector, o["inputs"])
+        outs = _ivec(b, OP.OperatorStartOutputsVector, o["outputs"])
+        opt = None
+        if o["op"] == "CONV_2D":
+            C2D.Conv2DOptionsStart(b)
+            C2D.Conv2DOptionsAddPadding(b, 0)  # SAME
+            C2D.Conv2DOptionsAddStrideW(b, 1)
+            C2D.Conv2DOptionsAddStrideH(b, 1)
+            C2D.Conv2DOptionsAddDilationWFactor(b, 1)
+            C2D.Conv2DOptionsAddDilationHFactor(b, 1)
+            C2D.Conv2DOptionsAddFusedActivationFunction(b, o.get("act", 0))
+            opt, opt_type = C2D.Conv2DOptionsEnd(b), BuiltinOptions.Conv2DOptions
+        elif o["op"] == "FULLY_CONNECTED":
+            FC.FullyConnectedOptionsStart(b)
+            FC.FullyConnectedOptionsAddFusedActivationFunction(b, o.get("act", 0))
+            opt, opt_type = FC.FullyConnectedOptionsEnd(b), BuiltinOptions.FullyConnectedOptions
+        OP.OperatorStart(b)
+        OP.OperatorAddOpcodeIndex(b, codes.index(o["op"]))
+        OP.OperatorAddInputs(b, ins)
+        OP.OperatorAddOutputs(b, outs)
+        if opt is not None:
+            OP.OperatorAddBuiltinOptionsType(b, opt_type)
+            OP.OperatorAddBuiltinOptions(b, opt)
+        op_offs.append(OP.OperatorEnd(b))
+    tv = _ovec(b, SG.SubGraphStartTensorsVector, t_offs)
+    ov = _ovec(b, SG.SubGraphStartOperatorsVector, op_offs)
+    iv = _ivec(b, SG.SubGraphStartInputsVector, inputs)
+    outv = _ivec(b, SG.SubGraphStartOutputsVector, outputs)
+    sg_name = b.CreateString("main")
+    SG.SubGraphStart(b)
+    SG.SubGraphAddTensors(b, tv)
+    SG.SubGraphAddOperators(b, ov)
+    SG.SubGraphAddInputs(b, iv)
+    SG.SubGraphAddOutputs(b, outv)
+    SG.SubGraphAddName(b, sg_name)
+    sg = SG.SubGraphEnd(b)
+    code_offs = []
+    for c in codes:
+        code = getattr(BuiltinOperator, c)
+        OC.OperatorCodeStart(b)
+        OC.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+        OC.OperatorCodeAddBuiltinCode(b, code)
+        OC.OperatorCodeAddVersion(b, 1)
+        code_offs.append(OC.OperatorCodeEnd(b))
+    cv = _ovec(b, M.ModelStartOperatorCodesVector, code_offs)
+    sv = _ovec(b, M.ModelStartSubgraphsVector, [sg])
+    bv = _ovec(b, M.ModelStartBuffersVector, buf_offs)
+    M.ModelStart(b)
+    M.ModelAddVersion(b, 3)
+    M.ModelAddOperatorCodes(b, cv)
+    M.ModelAddSubgraphs(b, sv)
+    M.ModelAddBuffers(b, bv)
+    b.Finish(M.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def conv_fc_tflite(batch: int = 1, hw: int = 8, cin: int = 3, cout: int = 4, ncls: int = 5, dynamic_batch: bool = False) -> bytes:
+    """NHWC input -> CONV_2D 3x3 SAME + ReLU -> RESHAPE -> FULLY_CONNECTED."""
+    rng = np.random.default_rng(0)
+    k = hw * hw * cout
+    tensors = [
+        dict(name="input", shape=[batch, hw, hw, cin], dtype="float32", signature=[-1, hw, hw, cin] if dynamic_batch else None),
+        dict(name="conv_w", shape=[cout, 3, 3, cin], dtype="float32", data=rng.standard_normal((cout, 3, 3, cin)).astype(np.float32)),
+        dict(name="conv_b", shape=[cout], dtype="float32", data=np.zeros(cout, np.float32)),
+        dict(name="conv_out", shape=[batch, hw, hw, cout], dtype="float32"),
+        dict(name="flat_shape", shape=[2], dtype="int32", data=np.array([-1, k], np.int32)),
+        dict(name="flat", shape=[batch, k], dtype="float32"),
+        dict(name="fc_w", shape=[ncls, k], dtype="float32", data=rng.standard_normal((ncls, k)).astype(np.float32)),
+        dict(name="fc_b", shape=[ncls], dtype="float32", data=np.zeros(ncls, np.float32)),
+        dict(name="logits", shape=[batch, ncls], dtype="float32"),
+    ]
+    ops = [
+        dict(op="CONV_2D", inputs=[0, 1, 2], outputs=[3], act=1),
+        dict(op="RESHAPE", inputs=[3, 4], outputs=[5]),
+        dict(op="FULLY_CONNECTED", inputs=[5, 6, 7], outputs=[8]),
+    ]
+    return tflite_bytes(tensors, ops, [0], [8])
+
+
+def int8_conv_tflite(hw: int = 8, cin: int = 3, cout: int = 4) -> bytes:
+    """A full-integer CONV_2D: int8 activations and weights, int32 bias."""
+    rng = np.random.default_rng(1)
+    tensors = [
+        dict(name="input", shape=[1, hw, hw, cin], dtype="int8", scale=0.05, zp=0),
+        dict(name="w", shape=[cout, 3, 3, cin], dtype="int8", data=rng.integers(-100, 100, (cout, 3, 3, cin)).astype(np.int8), scale=[0.01] * cout, zp=[0] * cout),
+        dict(name="b", shape=[cout], dtype="int32", data=np.zeros(cout, np.int32), scale=[0.0005] * cout, zp=[0] * cout),
+        dict(name="out", shape=[1, hw, hw, cout], dtype="int8", scale=0.1, zp=0),
+    ]
+    return tflite_bytes(tensors, [dict(op="CONV_2D", inputs=[0, 1, 2], outputs=[3])], [0], [3])
+
+
+@pytest.fixture
+def tiny_tflite(tmp_path):
+    pytest.importorskip("tflite")
+    p = tmp_path / "tiny.tflite"
+    p.write_bytes(conv_fc_tflite())
+    return p
+
+
+# ------------------------------------------------------------------ TFLite ----
+
+
+def test_tflite_loads_and_costs(tiny_tflite):
+    from hybridperf.frontend import load_model
+    from hybridperf.predict import analyze
+
+    loaded = load_model(tiny_tflite)
+    assert loaded.format == "tflite"
+    assert loaded.input_shapes == {"input": (1, 8, 8, 3)}
+    assert loaded.node_count == 3
+    a = analyze(tiny_tflite)
+    ops = [r.op for r in a.analysis.records]
+    assert "relax.nn.conv2d" in ops and "relax.matmul" in ops
+    conv = next(r for r in a.analysis.records if r.op == "relax.nn.conv2d")
+    assert conv.cost.flops == 2 * 1 * 4 * 8 * 8 * 3 * 3 * 3  # 2 * N*Cout*H*W * Cin*kh*kw
+    mm = next(r for r in a.analysis.records if r.op == "relax.matmul")
+    assert mm.cost.flops == 2 * 1 * 5 * 256  # 2 * M*N*K, K = 8*8*4
+    assert a.analysis.weight_bytes == (4 * 27 + 4 + 5 * 256 + 5) * 4
+    assert a.memory.planned_bytes > 0
+
+
+def test_tflite_batch_binds_dynamic_signature(tmp_path):
+    pytest.importorskip("tflite")
+    from hybridperf.frontends_extra import load_tflite
+
+    p = tmp_path / "dyn.tflite"
+    p.write_bytes(conv_fc_tflite(dynamic_batch=True))
+    assert load_tflite(p).input_shapes == {"input": (1, 8, 8, 3)}  # the stored placeholder size
+    loaded = load_tflite(p, batch=4)
+    assert loaded.input_shapes == {"input": (4, 8, 8, 3)}
+
+
+def test_tflite_shape_flag_names_unknown_input(tiny_tflite):
+    from hybridperf.frontends_extra import load_tflite
+
+    with pytest.raises(InputError, match="unknown input 'nope'"):
+        load_tflite(tiny_tflite, shapes={"nope": (1, 2)})
+
+
+def test_tflite_dynamic_dim_without_bound(tmp_path):
+    pytest.importorskip("tflite")
+    from hybridperf.frontends_extra import load_tflite
+
+    t = [dict(name="x", shape=[1, -1], dtype="float32", signature=[1, -1]),
+         dict(name="w", shape=[2, 4], dtype="float32", data=np.ones((2, 4), np.float32)),
+         dict(name="y", shape=[1, 2], dtype="float32")]
+    p = tmp_path / "d.tflite"
+    p.write_bytes(tflite_bytes(t, [dict(op="FULLY_CONNECTED", inputs=[0, 1, -1], outputs=[2])], [0], [2]))
+    with pytest.raises(DynamicShapeError, match="--shape x=1x1"):
+        load_tflite(p)
+
+
+@pytest.mark.parametrize("payload", [b"", b"not a flatbuffer at all", b"\x1c\x00\x00\x00TFL3" + b"\xff" * 12])
+def test_tflite_corrupt_is_model_load_error(tmp_path, payload):
+    pytest.importorskip("tflite")
+    from hybridperf.frontend import load_model
+
+    p = tmp_path / "bad.tflite"
+    p.write_bytes(payload)
+    with pytest.raises(ModelLoadError) as ei:
+        load_model(p)
+    msg = str(ei.value)
+    assert "\n" not in msg and "re-export" in msg
+
+
+def test_tflite_truncated_is_model_load_error(tmp_path):
+    pytest.importorskip("tflite")
+    from hybridperf.frontend import load_model
+
+    p = tmp_path / "trunc.tflite"
+    p.write_bytes(conv_fc_tflite()[:64])
+    with pytest.raises(ModelLoadError):
+        load_model(p)
+
+
+def test_tflite_missing_file(tmp_path):
+    from hybridperf.frontend import load_model
+
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_model(tmp_path / "nope.tflite")
+
+
+def test_tflite_int8_imports_as_qdq(tmp_path):
+    pytest.importorskip("tflite")
+    from hybridperf.predict import analyze
+
+    p = tmp_path / "q.tflite"
+    p.write_bytes(int8_conv_tflite())
+    a = analyze(p)
+    ops = [r.op for r in a.analysis.records]
+    assert ops.count("relax.dequantize") == 3 and ops[-1] == "relax.quantize"
+    assert a.input_shapes == {"input": (1, 8, 8, 3)}
+
+
+# ----------------------------------------------------------------- PyTorch ----
+
+
+@pytest.mark.torch
+def test_torch_small_cnn_keeps_single_ops():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from hybridperf.frontends_extra import analyze_torch
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.bn = nn.BatchNorm2d(8)
+            self.fc = nn.Linear(8, 10)
+
+        def forward(self, x):
+            y = nn.functional.gelu(torch.clamp(self.bn(self.conv(x)), 0, 6))
+            return self.fc(y.mean((2, 3)))
+
+    net = Net().train()
+    a = analyze_torch(net, torch.randn(2, 3, 16, 16))
+    assert net.training, "training flag restored after export"
+    assert a.source == "<torch Net>"
+    assert a.input_shapes == {"x": (2, 3, 16, 16)}
+    ops = {r.op for r in a.analysis.records}
+    assert {"relax.nn.conv2d", "relax.nn.batch_norm", "relax.clip", "relax.nn.gelu", "relax.matmul"} <= ops
+    assert not a.analysis.unsupported_ops
+    conv = next(r for r in a.analysis.records if r.op == "relax.nn.conv2d")
+    assert conv.cost.flops == 2 * 2 * 8 * 16 * 16 * 3 * 3 * 3  # 2 * N*Cout*H*W * Cin*kh*kw
+    assert a.memory.planned_bytes > 0
+    assert len(a.kernels) < len(a.analysis.records)
+
+
+@pytest.mark.torch
+def test_torch_sdpa_becomes_one_attention_op():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from hybridperf.frontends_extra import load_torch
+
+    class Attn(nn.Module):
+        def forward(self, q, k, v):
+            return nn.functional.scaled_dot_product_attention(q, k, v)
+
+    x = torch.randn(1, 4, 16, 32)
+    loaded = load_torch(Attn(), (x, x, x))
+    assert loaded.format == "torch.export"
+    from hybridperf.analysis import analyze_module
+
+    ops = [r.op for r in analyze_module(loaded.module).records]
+    assert ops.count("relax.nn.attention") == 1
+
+
+@pytest.mark.torch
+def test_torch_falls_back_to_decomposition():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from hybridperf.frontends_extra import load_torch
+
+    class RMS(nn.Module):
+        def forward(self, x):
+            return nn.functional.rms_norm(x, (8,))
+
+    loaded = load_torch(RMS(), torch.randn(2, 8))
+    assert loaded.format == "torch.export (decomposed)"
+
+
+@pytest.mark.torch
+def test_torch_unsupported_op_is_clean_error():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from hybridperf.frontends_extra import load_torch
+
+    class Amax(nn.Module):
+        def forward(self, x):
+            return x.amax(1)
+
+    with pytest.raises(UnsupportedModelError, match="amax") as ei:
+        load_torch(Amax(), torch.randn(2, 8))
+    assert "\n" not in str(ei.value)
+
+
+@pytest.mark.torch
+def test_torch_bad_arguments():
+    torch = pytest.importorskip("torch")
+    from hybridperf.frontends_extra import load_torch
+
+    with pytest.raises(InputError, match="torch.nn.Module"):
+        load_torch(lambda x: x, torch.randn(1))
+    with pytest.raises(InputError, match="example inputs"):
+        load_torch(torch.nn.ReLU(), ())
+
+
+@pytest.mark.torch
+def test_torch_export_failure_is_model_load_error():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from hybridperf.frontends_extra import load_torch
+
+    class DataDependent(nn.Module):
+        def forward(self, x):
+            return x[x > 0]  # data-dependent output shape
+
+    with pytest.raises((ModelLoadError, UnsupportedModelError)):
+        load_torch(DataDependent(), torch.randn(8))
+
+
+@pytest.mark.torch
+def test_pt2_roundtrip(tmp_path):
+    torch = pytest.importorskip("torch")
+    from hybridperf.frontends_extra import load_pt2
+
+    ep = torch.export.export(torch.nn.Linear(4, 3).eval(), (torch.randn(2, 4),))
+    p = tmp_path / "lin.pt2"
+    torch.export.save(ep, str(p))
+    loaded = load_pt2(p)
+    assert loaded.source == str(p)
+    assert list(loaded.input_shapes.values()) == [(2, 4)]
+    with pytest.raises(InputError, match="re-export"):
+        load_pt2(p, batch=3)

@@ -1,0 +1,119 @@
+"""The onnxruntime measurement harness on a tiny hand-built ONNX model (no torch)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from hybridperf.errors import InputError, ModelLoadError
+from hybridperf.measure import Measurement, csv_row, join_profile, measure
+
+
+def _tiny(path, symbolic=False):
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.random((16, 32), dtype=np.float32), "w")
+    b = numpy_helper.from_array(rng.random((32,), dtype=np.float32), "b")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["mm"], name="matmul_0"),
+        helper.make_node("Add", ["mm", "b"], ["add"], name="add_0"),
+        helper.make_node("Relu", ["add"], ["y"], name="relu_0"),
+    ]
+    batch = "N" if symbolic else 4
+    g = helper.make_graph(
+        nodes, "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 32])],
+        [w, b],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return _tiny(tmp_path_factory.mktemp("m") / "tiny.onnx")
+
+
+@pytest.fixture(scope="module")
+def record(tiny):
+    return measure(tiny, threads=1, repeats=5, warmup=1, profile=True, profile_runs=2)
+
+
+def test_record_fields(record):
+    m = record
+    assert m.latency_s > 0 and m.latency_p10_s <= m.latency_s <= m.latency_p90_s
+    assert m.latency_min_s <= m.latency_p10_s
+    assert m.runtime == "onnxruntime" and m.runtime_version
+    assert m.device == "host-xeon-2c" and m.threads == 1 and m.repeats == 5 and m.warmup == 1
+    assert m.cpu_model and m.hybridperf_version and "T" in m.date_utc and m.date_utc.endswith("+00:00")
+    assert m.input_shapes == {"x": (4, 16)} and m.batch == 4
+    assert m.input_bytes == 4 * 16 * 4  # float32
+    assert m.load_avg_1m >= 0
+
+
+def test_peak_memory_measured_in_subprocess(record):
+    assert record.peak_bytes is not None and record.peak_bytes >= record.input_bytes
+    assert record.peak_bytes == record.load_bytes + record.run_peak_bytes + record.input_bytes
+    assert "subprocess" in record.memory_method
+
+
+def test_profile_nodes_join_graph_nodes(record, tiny):
+    graph = {n.name for n in onnx.load(str(tiny)).graph.node}
+    assert record.nodes, "the profiler produced no node events"
+    joined = [n for n in record.nodes if n.graph_node is not None]
+    assert joined and all(n.graph_node in graph for n in joined)
+    assert all(n.duration_s >= 0 and n.op_type for n in record.nodes)
+    assert record.profile_total_s == pytest.approx(sum(n.duration_s for n in record.nodes))
+
+
+def test_round_trip_dict_and_csv(record):
+    again = Measurement.from_dict(record.to_dict())
+    assert again == record
+    row = csv_row(record, key="k")
+    assert row["input_shapes"] == "x=4x16" and row["batch"] == 4 and row["key"] == "k"
+
+
+def test_join_profile_prefix_and_optimiser_nodes():
+    ev = [
+        {"cat": "Node", "name": "conv_1_nchwc_kernel_time", "dur": 10, "args": {"op_name": "Conv"}},
+        {"cat": "Node", "name": "conv_1_nchwc_kernel_time", "dur": 30, "args": {"op_name": "Conv"}},
+        {"cat": "Node", "name": "reorder_token_3_kernel_time", "dur": 5, "args": {"op_name": "ReorderInput"}},
+        {"cat": "Node", "name": "fused relu_2/MatMulAddFusion_kernel_time", "dur": 7, "args": {"op_name": "FusedGemm"}},
+        {"cat": "Node", "name": "conv_1_nchwc_fence_before", "dur": 1, "args": {}},
+        {"cat": "Session", "name": "model_run", "dur": 99},
+    ]
+    nodes = join_profile(ev, ["conv_1", "conv_10", "relu_2"])
+    assert [(n.name, n.graph_node) for n in nodes] == [
+        ("conv_1_nchwc", "conv_1"), ("reorder_token_3", None), ("fused relu_2/MatMulAddFusion", "relu_2")]
+    assert nodes[0].duration_s == pytest.approx(20e-6)  # median of 10 and 30 us
+
+
+def test_symbolic_batch_needs_binding(tmp_path):
+    p = _tiny(tmp_path / "sym.onnx", symbolic=True)
+    with pytest.raises(InputError, match="--batch"):
+        measure(p, repeats=1, warmup=0, profile=False, isolate=False)
+    m = measure(p, batch=2, repeats=2, warmup=0, profile=False, isolate=False, threads=1)
+    assert m.input_shapes == {"x": (2, 16)}
+
+
+def test_missing_model_is_a_load_error(tmp_path):
+    with pytest.raises(ModelLoadError):
+        measure(tmp_path / "nope.onnx")
+
+
+def test_measure_cli_json(tiny, capsys):
+    import json
+
+    from hybridperf.cli import main
+
+    assert main(["measure", str(tiny), "--threads", "1", "--repeats", "3", "--warmup", "1", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["latency_s"] > 0 and d["runtime"] == "onnxruntime"
+    assert main(["measure", str(tiny), "--repeats", "0"]) == 2

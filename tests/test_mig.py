@@ -1,0 +1,122 @@
+"""MIG sizing: the scaling model as arithmetic, and each boundary (exact fit, one byte over, latency at budget)."""
+
+import json
+import math
+
+import pytest
+
+from hybridperf.cli import ExitCode, main
+from hybridperf.mig import (
+    DEFAULT_HEADROOM_BYTES,
+    NoMigProfilesError,
+    memory_fraction,
+    require_profiles,
+    scaled_latency_s,
+    suggest,
+)
+from hybridperf.roofline import ZERO, Bound, RooflineEstimate
+from hybridperf.spec import load_spec
+
+
+@pytest.fixture(scope="module")
+def pred(model_dir):
+    from hybridperf.api import predict
+
+    return predict(str(model_dir / "resnet_like.onnx"), "a100-sxm-80gb", batch=1, residual=None)
+
+
+def est(compute_s, memory_s, overhead_s=5e-6):
+    return RooflineEstimate(max(compute_s, memory_s) + overhead_s, compute_s, memory_s, overhead_s, Bound.COMPUTE, 0.0, 0.0, "fp32")
+
+
+def test_scaling_arithmetic():
+    # 1g.10gb on an A100 80GB: 1/7 of the compute, 10/80 = 1/8 of the bandwidth
+    ks = [est(1e-3, 0.5e-3), est(1e-5, 2e-4), ZERO]
+    got = scaled_latency_s(ks, 1 / 7, 1 / 8)
+    want = max(1e-3 * 7, 0.5e-3 * 8) + 5e-6 + max(1e-5 * 7, 2e-4 * 8) + 5e-6  # 7 ms + 1.6 ms + 2 launches
+    assert got == pytest.approx(want)
+    assert scaled_latency_s(ks, 1.0, 1.0) == pytest.approx(sum(k.latency_s for k in ks))
+
+
+def test_profiles_and_bandwidth_share():
+    spec = load_spec("a100-sxm-80gb")
+    profs = require_profiles(spec)
+    assert [p.name for p in profs] == ["1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"]
+    assert [memory_fraction(p, spec) for p in profs] == pytest.approx([1 / 8, 2 / 8, 2 / 8, 4 / 8, 4 / 8, 1.0])
+    with pytest.raises(NoMigProfilesError, match="'t4' lists no MIG profiles"):
+        require_profiles(load_spec("t4"))
+
+
+def test_full_gpu_profile_reproduces_prediction(pred):
+    full = suggest(pred).options[-1]
+    assert full.profile.name == "7g.80gb"
+    assert full.latency_s == pytest.approx(pred.latency_s, rel=1e-12)
+    lats = [o.latency_s for o in suggest(pred).options]
+    assert lats[0] > lats[-1]  # a smaller slice is never faster here
+
+
+def test_default_headroom(pred):
+    s = suggest(pred)
+    assert DEFAULT_HEADROOM_BYTES == 500 * 2**20
+    assert s.options[0].required_bytes == pred.peak_memory_bytes + 500 * 2**20
+    assert s.chosen.profile.name == "1g.10gb"
+
+
+def test_memory_exactly_fits_and_one_byte_over(pred):
+    small = 10 * 10**9  # 1g.10gb
+    exact = small - pred.peak_memory_bytes
+    s = suggest(pred, headroom_bytes=exact)
+    assert s.options[0].required_bytes == small and s.options[0].fits_memory
+    assert s.chosen.profile.name == "1g.10gb"
+    s = suggest(pred, headroom_bytes=exact + 1)
+    assert not s.options[0].fits_memory
+    assert s.chosen.profile.name == "1g.20gb"  # next smallest
+    s = suggest(pred, headroom_bytes=80 * 10**9 - pred.peak_memory_bytes + 1)
+    assert s.chosen is None and not any(o.fits_memory for o in s.options)
+
+
+def test_latency_exactly_at_budget(pred):
+    opts = suggest(pred, headroom_bytes=0).options
+    at = opts[0].latency_s
+    s = suggest(pred, headroom_bytes=0, max_latency_s=at)
+    assert s.options[0].meets_latency is True and s.chosen.profile.name == "1g.10gb"
+    below = math.nextafter(at, 0.0)
+    s = suggest(pred, headroom_bytes=0, max_latency_s=below)
+    assert s.options[0].meets_latency is False
+    assert s.chosen is not None and s.chosen.latency_s <= below
+    assert suggest(pred, max_latency_s=pred.latency_s / 2).chosen is None  # not even the whole GPU
+
+
+def test_cli_table(capsys, model_dir):
+    code = main(["mig", str(model_dir / "resnet_like.onnx"), "--batch", "1", "-d", "h100-sxm", "--max-latency", "1s"])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.OK and err == ""
+    lines = out.splitlines()
+    assert "headroom 500.00 MiB" in lines[0] and "latency budget 1.000 s" in lines[0]
+    assert lines[2].split()[:7] == ["profile", "compute", "bw", "share", "memory", "fits", "latency"]
+    assert lines[4].startswith("1g.10gb") and lines[4].rstrip().endswith("<- suggested")
+    assert lines[-1] == "suggested: 1g.10gb (smallest profile that fits and meets the budget)"
+
+
+def test_cli_json_and_nothing_fits(capsys, model_dir):
+    code = main(["mig", str(model_dir / "resnet_like.onnx"), "--batch", "1", "-d", "a100-sxm-80gb", "--headroom", "80GB", "--format", "json"])
+    out, _ = capsys.readouterr()
+    assert code == ExitCode.BUDGET_EXCEEDED
+    d = json.loads(out)
+    assert d["suggested"] is None and d["headroom_bytes"] == 80 * 10**9
+    assert [p["fits_memory"] for p in d["profiles"]] == [False] * 6
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["-d", "t4"], "device 't4' lists no MIG profiles"),
+        (["-d", "a100-sxm-80gb", "--max-latency", "5 msec"], "--max-latency '5 msec': unknown unit"),
+        (["-d", "a100-sxm-80gb", "--headroom", "lots"], "--headroom 'lots'"),
+    ],
+)
+def test_cli_bad_input(capsys, model_dir, argv, fragment):
+    code = main(["mig", str(model_dir / "resnet_like.onnx"), "--batch", "1", *argv])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.INPUT_ERROR and out == ""
+    assert len(err.splitlines()) == 1 and fragment in err

@@ -1,0 +1,252 @@
+"""``hybridperf probe``: a quick probe of this CPU agrees with an independent measurement, and its spec loads."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from hybridperf import probe
+from hybridperf.cli import ExitCode, main
+from hybridperf.errors import InputError
+from hybridperf.spec import load_spec, parse_spec
+
+
+def _best(fn, repeats: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def independent_sgemm_flops(n: int = 1024) -> float:
+    a = np.random.default_rng(1).random((n, n), dtype=np.float32)
+    b = np.random.default_rng(2).random((n, n), dtype=np.float32)
+    return 2 * n**3 / _best(lambda: a @ b, 5)  # FLOP = 2 x MAC, n^3 MACs
+
+
+def independent_copy_bandwidth(nbytes: int = 256 * 2**20) -> float:
+    src = np.ones(nbytes // 8)
+    dst = np.zeros_like(src)
+    return 2 * src.nbytes / _best(lambda: dst.__setitem__(slice(None), src), 3)  # read + write
+
+
+def independent_int8_ops(n: int = 1024) -> float:
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "g",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n]),
+         helper.make_tensor_value_info("B", TensorProto.INT8, [n, n])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {"A": np.full((n, n), 3, np.uint8), "B": np.full((n, n), -2, np.int8)}
+    return 2 * n**3 / _best(lambda: sess.run(None, feeds), 5)
+
+
+def within_factor_2(probed: float, reference, attempts: int = 3) -> tuple[bool, list[float]]:
+    """The host is shared and noisy: re-take the independent reference up to ``attempts`` times."""
+    seen = []
+    for _ in range(attempts):
+        ref = reference()
+        seen.append(ref)
+        if 0.5 <= probed / ref <= 2.0:
+            return True, seen
+    return False, seen
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("probe") / "host-test.yaml"
+    code = main(["probe", "--out", str(out), "--quick", "--cpu-only"])
+    assert code == ExitCode.OK
+    return out
+
+
+def test_probe_writes_a_loadable_measured_spec(probed):
+    spec = load_spec(probed)
+    assert spec.id == "host-test" and spec.kind == "cpu"
+    for key in ("peak_compute.fp32", "peak_compute.fp64", "memory.dram.bandwidth", "memory.dram.attainable_bandwidth",
+                "launch_overhead"):
+        assert key in spec.measured, key
+        assert spec.sources[key].startswith("measured by hybridperf probe 0.1.0 on 20"), spec.sources[key]
+    # not measured: power and energy, each says so
+    assert "power.max" not in spec.measured and "estimate" in spec.sources["power.max"]
+    assert spec.sources["energy.per_byte.dram"].startswith("estimate")
+    assert spec.peak_flops("fp64") < spec.peak_flops("fp32") * 1.5
+    assert spec.memory["l2"].capacity_bytes > 0
+    assert 10**-8 < spec.launch_overhead_s < 10**-3
+    raw = yaml.safe_load(probed.read_text())
+    assert raw["peak_compute"]["fp32"]["measured"] is True
+
+
+def test_probe_fp32_peak_within_2x_of_numpy(probed):
+    got = load_spec(probed).peak_flops("fp32")
+    ok, refs = within_factor_2(got, independent_sgemm_flops)
+    assert ok, (got, refs)
+
+
+def test_probe_bandwidth_within_2x_of_numpy_copy(probed):
+    got = load_spec(probed).dram_bandwidth_bytes_per_s
+    ok, refs = within_factor_2(got, independent_copy_bandwidth)
+    assert ok, (got, refs)
+
+
+def test_probe_int8_peak_within_2x_of_onnxruntime(probed):
+    spec = load_spec(probed)
+    if "int8" not in spec.peak_flops_per_s:
+        pytest.skip("onnxruntime not installed: int8 not probed")
+    ok, refs = within_factor_2(spec.peak_flops("int8"), independent_int8_ops)
+    assert ok, (spec.peak_flops("int8"), refs)
+
+
+def test_probe_progress_goes_to_stderr(tmp_path, capsys, monkeypatch):
+    fake = _fake_cpu_result()
+    monkeypatch.setattr(probe, "probe", lambda quick, progress, use_gpu: (progress("gemm", 0, 1), progress("done", 1, 1), fake)[-1])
+    assert main(["probe", "--out", str(tmp_path / "fake-box.yaml"), "--quick"]) == ExitCode.OK
+    out, err = capsys.readouterr()
+    assert "probe [" in err and "1/1 done" in err
+    assert "wrote" in out and "probe [" not in out
+    assert load_spec(tmp_path / "fake-box.yaml").peak_flops("fp32") == pytest.approx(100 * 10**9)
+
+
+def test_probe_rejects_id_that_differs_from_file_name_before_measuring(tmp_path, capsys):
+    t0 = time.perf_counter()
+    assert main(["probe", "--out", str(tmp_path / "a.yaml"), "--id", "b", "--quick"]) == ExitCode.INPUT_ERROR
+    assert time.perf_counter() - t0 < 2  # no benchmark ran
+    assert "differs from the file name" in capsys.readouterr().err
+
+
+def test_check_out_directory_and_bad_names(tmp_path):
+    assert probe.check_out(tmp_path, "my-box") == (tmp_path / "my-box.yaml", "my-box")
+    assert probe.check_out(str(tmp_path / "new") + "/") == (tmp_path / "new" / "host-probe.yaml", "host-probe")
+    with pytest.raises(InputError, match="must end in .yaml"):
+        probe.check_out(tmp_path / "x.json")
+    with pytest.raises(InputError, match="lower case"):
+        probe.check_out(tmp_path / "My Box.yaml")
+
+
+# --------------------------------------------------------------------------- pure pieces, no benchmarks
+
+
+def _fake_cpu_result() -> probe.ProbeResult:
+    host = probe.HostInfo(cpu_model="Toy CPU", logical_cpus=4, usable_cpus=4, memory_bytes=8 * 2**30, governor=None,
+                          machine="x86_64", python="3", numpy="2", blas="toyblas", onnxruntime="1")
+    caches = (probe.CacheLevel(1, "Data", 32 * 2**10, 1), probe.CacheLevel(2, "Unified", 2**20, 1),
+              probe.CacheLevel(3, "Unified", 32 * 2**20, 4))
+    return probe.ProbeResult(
+        date="2025-01-01", version="0.1.0", quick=True, kind="cpu", host=host, caches=caches,
+        gemm=(probe.GemmRate("fp32", 512, 100e9, 0.1, 3, "numpy"), probe.GemmRate("int8", 512, 400e9, 0.1, 3, "ort")),
+        bandwidth=(probe.Bandwidth("copy", "dram", 2**28, 1, 10e9, 3), probe.Bandwidth("triad", "dram", 2**28, 4, 12e9, 3),
+                   probe.Bandwidth("copy", "l2", 2**18, 1, 50e9, 3)),
+        dispatch=probe.DispatchOverhead(per_call_s=4e-6, per_node_s=0.5e-6, nodes=64, runs=100),
+    )
+
+
+def test_spec_dict_golden_values():
+    spec = parse_spec(probe.spec_dict(_fake_cpu_result(), "toy"), "<probe>")
+    assert spec.peak_flops("fp32") == pytest.approx(100 * 10**9)
+    assert spec.peak_flops("int8") == pytest.approx(400 * 10**9)
+    assert spec.dram_bandwidth_bytes_per_s == pytest.approx(12 * 10**9)  # best kernel: triad
+    assert spec.dram.capacity_bytes == pytest.approx(8 * 2**30)
+    assert spec.memory["l2"].capacity_bytes == 2**20
+    assert spec.memory["l2"].bandwidth_bytes_per_s == pytest.approx(50 * 10**9 * 4)  # per core x 4 cores
+    assert spec.memory["llc"].capacity_bytes == 32 * 2**20
+    assert spec.launch_overhead_s == pytest.approx(0.5 * 10**-6)  # per node, not per call
+    assert spec.max_power_w == pytest.approx(10 * 4)  # estimate: 10 W per core
+    assert spec.energy_pj_per_mac["fp32"] == pytest.approx(40 / (100 * 10**9 / 2) * 10**12)
+    assert spec.measured >= {"peak_compute.fp32", "memory.dram.bandwidth", "launch_overhead"}
+    assert "power.max" not in spec.measured
+
+
+def test_spec_dict_gpu_from_probe_cuda_output():
+    gpu = {
+        "device_name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0", "sm_count": 132,
+        "l2_cache_bytes": 50 * 2**20, "total_memory_bytes": 80 * 2**30, "torch_version": "2.5", "cuda_version": "12.4",
+        "power_limit_w": 700.0, "idle_power_w": 70.0, "gemm_n": 8192,
+        "peak_flops_per_s": {"fp32": 50e12, "fp16": 700e12, "int8": 1400e12},
+        "gemm_avg_power_w": {"fp16": 600.0}, "gemm_errors": {"fp8": "RuntimeError: no"},
+        "copy_bytes": 2**31, "dram_copy_bandwidth_bytes_per_s": 2.9e12,
+        "l2_copy_bytes": 8 << 20, "l2_copy_bandwidth_bytes_per_s": 7e12,
+        "launch_queued_s": 3e-6, "launch_gpu_span_s": 2e-6, "launch_sync_roundtrip_s": 9e-6,
+    }
+    host = _fake_cpu_result().host
+    gemm = tuple(probe.GemmRate(p, 8192, r, 2 * 8192**3 / r, 10, "torch") for p, r in gpu["peak_flops_per_s"].items())
+    result = probe.ProbeResult(
+        date="2025-01-01", version="0.1.0", quick=False, kind="gpu", host=host, caches=(), gemm=gemm,
+        bandwidth=(probe.Bandwidth("copy", "dram", 2**31, 1, 2.9e12, 20), probe.Bandwidth("copy", "l2", 8 << 20, 1, 7e12, 200)),
+        dispatch=None, errors=gpu["gemm_errors"], gpu=gpu)
+    spec = parse_spec(probe.spec_dict(result, "h100-probed"), "<probe>")
+    assert spec.kind == "gpu"
+    assert spec.peak_flops("fp16") == pytest.approx(700 * 10**12)
+    assert spec.dram_bandwidth_bytes_per_s == pytest.approx(2.9 * 10**12)
+    assert spec.dram.capacity_bytes == pytest.approx(80 * 2**30)
+    assert spec.launch_overhead_s == pytest.approx(3 * 10**-6)  # max(host enqueue, GPU span)
+    assert spec.idle_power_w == 70 and spec.max_power_w == 700
+    assert spec.energy_pj_per_mac["fp16"] == pytest.approx(600 / (700 * 10**12 / 2) * 10**12, rel=1e-3)  # measured power; 4 digits
+    assert "energy.per_mac.fp16" in spec.measured and "energy.per_mac.fp32" not in spec.measured
+    assert spec.energy_pj_per_byte["dram"] == pytest.approx(31)  # HBM part
+    assert "fp8" in spec.notes
+
+
+def test_read_caches_from_a_fake_sysfs(tmp_path):
+    for i, (level, ctype, size, shared) in enumerate(
+        [(1, "Data", "48K", "0"), (1, "Instruction", "32K", "0"), (2, "Unified", "2048K", "0"), (3, "Unified", "105M", "0-3,8")]
+    ):
+        d = tmp_path / f"index{i}"
+        d.mkdir()
+        for name, val in (("level", level), ("type", ctype), ("size", size), ("shared_cpu_list", shared)):
+            (d / name).write_text(f"{val}\n")
+    caches = probe.read_caches(tmp_path)
+    assert [(c.level, c.type) for c in caches] == [(1, "Data"), (1, "Instruction"), (2, "Unified"), (3, "Unified")]
+    assert caches[0].size_bytes == 48 * 2**10
+    assert caches[3].size_bytes == 105 * 2**20
+    assert caches[3].shared_cpu_count == 5
+
+
+def test_read_host_info_is_sane():
+    host = probe.read_host_info()
+    assert host.usable_cpus >= 1 and host.logical_cpus >= host.usable_cpus
+    assert host.cpu_model
+
+
+def test_stream_bandwidth_counts_bytes_moved():
+    bw = probe.stream_bandwidth("triad", 2**20, threads=2, repeats=2)
+    assert bw.array_bytes == 2**20 and bw.threads == 2 and bw.bytes_per_s > 0
+    with pytest.raises(InputError):
+        probe.stream_bandwidth("scale", 2**20)
+
+
+def test_gemm_rate_rejects_unmeasured_precision():
+    with pytest.raises(InputError, match="fp32, fp64 and int8"):
+        probe.gemm_rate("fp16", 64)
+
+
+def test_gpu_probe_calls_measure_torch_probe_cuda(tmp_path, monkeypatch):
+    """The CUDA path delegates to measure_torch.probe_cuda (faked here: no GPU needed) and writes a gpu spec."""
+    from hybridperf import measure_torch
+
+    calls = []
+
+    def fake_probe_cuda(**kw):
+        calls.append(kw)
+        return {"device_name": "NVIDIA L4", "total_memory_bytes": 24 * 10**9, "gemm_n": kw["gemm_n"],
+                "peak_flops_per_s": {"fp32": 25e12, "fp16": 100e12}, "gemm_errors": {}, "gemm_avg_power_w": {},
+                "copy_bytes": kw["copy_bytes"], "dram_copy_bandwidth_bytes_per_s": 250e9, "launch_queued_s": 4e-6}
+
+    monkeypatch.setattr(measure_torch, "probe_cuda", fake_probe_cuda)
+    result = probe.probe(quick=True, use_gpu=True)
+    assert calls and calls[0]["gemm_n"] == 4096
+    assert result.kind == "gpu" and result.peak("fp16").flops_per_s == 100e12
+    spec = probe.write_spec(result, tmp_path / "l4-probed.yaml")
+    assert spec.kind == "gpu" and spec.dram_bandwidth_bytes_per_s == pytest.approx(250 * 10**9)
+    assert spec.energy_pj_per_byte["dram"] == pytest.approx(112)  # GDDR estimate
+    assert "estimate" in spec.sources["power.max"]  # no NVML in the fake

@@ -1,0 +1,135 @@
+"""ResidualModel: fit / predict, persistence, NotFittedError, unseen families, few-shot."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("lightgbm")
+
+from hybridperf.errors import InputError, NotFittedError
+from hybridperf.features import KERNEL_FEATURES, MODEL_FEATURES
+from hybridperf.residual import KernelTable, ResidualModel, load_for_device
+
+LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
+
+
+def _synthetic(n=60, seed=0):
+    """Model rows whose true log ratio depends on two features; 6 kernels per model."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(MODEL_FEATURES)))
+    X[:, LOG_ROOF] = rng.uniform(np.log(1e-4), np.log(1e-1), n)
+    y = 0.8 + 0.5 * np.tanh(X[:, 0]) - 0.3 * (X[:, 1] > 0)
+    kx = rng.normal(size=(6 * n, len(KERNEL_FEATURES)))
+    kx[:, KERNEL_FEATURES.index("log_roofline_s")] = rng.uniform(-12, -6, 6 * n)
+    ky = 0.5 * kx[:, 0]
+    rows = np.repeat(np.arange(n), 6)
+    fams = [frozenset({"conv"} if i % 2 else {"matmul", "elementwise"}) for i in range(6 * n)]
+    groups = [f"g{i % 6}" for i in range(n)]
+    return X, y, KernelTable(kx, ky, rows, fams), groups
+
+
+def _small():
+    return ResidualModel(n_estimators=40, overhead_grid_s=(0.0, 1e-5))
+
+
+def test_fit_predict_round_trip():
+    X, y, kt, groups = _synthetic()
+    m = _small().fit(X, y, kernels=kt, groups=groups)
+    assert m is not None and hasattr(m, "booster_") and m.kernel_booster_ is not None
+    pred = m.predict(X, kt)
+    assert pred.shape == y.shape and np.isfinite(pred).all()
+    assert np.mean(np.abs(pred - y)) < np.mean(np.abs(y - y.mean()))  # learns something
+    assert set(m.metrics_) >= {"train_mape_pct", "roofline_mape_pct"}
+    assert m.overhead_s_ in (0.0, 1e-5)
+
+
+def test_fixed_seed_is_deterministic():
+    X, y, kt, groups = _synthetic()
+    a = _small().fit(X, y, kernels=kt, groups=groups).predict(X, kt)
+    b = _small().fit(X, y, kernels=kt, groups=groups).predict(X, kt)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_not_fitted():
+    m = ResidualModel()
+    with pytest.raises(NotFittedError):
+        m.predict(np.zeros((1, len(MODEL_FEATURES))))
+    with pytest.raises(NotFittedError):
+        m.save("/nonexistent")
+    assert isinstance(NotFittedError("x"), ValueError)  # scikit-learn convention
+
+
+def test_bad_shape_rejected():
+    with pytest.raises(ValueError, match="columns"):
+        ResidualModel().fit(np.zeros((5, 3)), np.zeros(5))
+
+
+def test_persistence_text_and_json(tmp_path):
+    X, y, kt, groups = _synthetic()
+    m = _small().fit(X, y, kernels=kt, groups=groups, families=[{"conv", "matmul", "elementwise"}] * len(y))
+    m.device = "host-xeon-2c"
+    d = m.save(tmp_path / "host-xeon-2c")
+    txt = (d / "residual.txt").read_text()
+    assert txt.startswith("tree") and "pickle" not in txt
+    meta = json.loads((d / "residual.json").read_text())
+    assert meta["schema_version"] == 1 and meta["device"] == "host-xeon-2c"
+    assert meta["model_features"] == list(MODEL_FEATURES) and meta["n_train"] == len(y)
+    assert {"lightgbm_version", "hybridperf_version", "trained_on", "metrics", "features_version"} <= set(meta)
+    again = ResidualModel.load(d)
+    np.testing.assert_array_equal(again.predict(X, kt), m.predict(X, kt))
+    assert again.seen_families_ == m.seen_families_
+    loaded = load_for_device("host-xeon-2c", calib_dir=tmp_path)
+    np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
+    assert load_for_device("no-such-device", calib_dir=tmp_path) is None
+
+
+def test_version_mismatch_refused(tmp_path):
+    X, y, _, groups = _synthetic()
+    d = _small().fit(X, y, groups=groups).save(tmp_path)
+    meta = json.loads((d / "residual.json").read_text())
+    meta["features_version"] = "0"
+    (d / "residual.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="features"):
+        ResidualModel.load(d)
+
+
+def test_few_shot_adapt_recovers_offset():
+    X, y, _, groups = _synthetic()
+    base = _small().fit(X, y, groups=groups)
+    Xn, yn, _, _ = _synthetic(seed=1)
+    shift = 1.2  # the new device is exp(1.2) = 3.3x slower than the base predicts
+    before = np.mean(np.abs(base.predict(Xn) - (yn + shift)))
+    base.adapt(Xn[:10], yn[:10] + shift, device="new-dev")
+    after = np.mean(np.abs(base.predict(Xn[10:]) - (yn[10:] + shift)))
+    assert base.adaptation_["k"] == 10 and base.adaptation_["method"] in ("offset", "offset+slope")
+    assert after < before / 2 and base.device == "new-dev"
+
+
+def test_unseen_family_falls_back_to_roofline(model_dir):
+    """A kernel whose op family was never trained keeps its roofline time, flagged uncalibrated."""
+    pytest.importorskip("tvm")
+    from hybridperf.features import featurize
+    from hybridperf.predict import analyze, predict_on
+
+    pred = predict_on(analyze(model_dir / "bert_like.onnx", batch=1), "host-xeon-2c", residual=None)
+    f = featurize(pred)
+    n = len(f.kernel_groups)
+    fams = sorted(set().union(*f.kernel_families))
+    unseen = "norm" if "norm" in fams else fams[-1]
+    rng = np.random.default_rng(0)
+    X = np.tile(f.model, (20, 1)) + rng.normal(scale=0.01, size=(20, len(MODEL_FEATURES)))
+    y = np.full(20, np.log(2.0))
+    m = ResidualModel(n_estimators=20, overhead_grid_s=(0.0,)).fit(
+        X, y, groups=[str(i % 4) for i in range(20)], families=[set(fams) - {unseen}] * 20)
+    out = m.apply(pred)
+    assert "uncalibrated" in out.calibration and out.calibration.startswith("lightgbm residual")
+    for j, i in enumerate(f.kernel_index):
+        kp = out.kernels[i]
+        if unseen in f.kernel_families[j]:
+            assert not kp.calibrated and kp.latency_s == pred.kernels[i].latency_s
+        else:
+            assert kp.calibrated
+    assert n and out.latency_s > pred.roofline_latency_s

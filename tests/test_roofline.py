@@ -1,0 +1,70 @@
+"""Roofline latency golden values, written as arithmetic."""
+
+import pytest
+
+from hybridperf.costs import OpCost
+from hybridperf.roofline import ZERO, Bound, roofline
+from hybridperf.spec import parse_spec
+
+
+def q(value, unit):
+    return {"value": value, "unit": unit, "source": "test"}
+
+
+@pytest.fixture()
+def spec():
+    return parse_spec(
+        {
+            "schema_version": 1,
+            "id": "toy",
+            "name": "Toy device",
+            "kind": "gpu",
+            "peak_compute": {"fp32": q(10, "TFLOP/s"), "fp16": q(100, "TFLOP/s")},
+            "memory": {"dram": {"bandwidth": q(1000, "GB/s"), "capacity": q(16, "GB")}},
+            "launch_overhead": q(5, "us"),
+            "power": {"idle": q(50, "W"), "max": q(300, "W")},
+            "energy": {"per_mac": {"fp32": q(2, "pJ"), "fp16": q(0.5, "pJ")}, "per_byte": {"dram": q(10, "pJ")}},
+        },
+        "<toy>",
+    )
+
+
+def test_compute_bound(spec):
+    c = OpCost(flops=2 * 10**9, bytes_read=10**6, bytes_written=10**6)
+    e = roofline(c, spec, "fp32")
+    assert e.compute_s == pytest.approx(2e9 / 10e12)
+    assert e.memory_s == pytest.approx(2e6 / 1000e9)
+    assert e.latency_s == pytest.approx(2e9 / 10e12 + 5e-6)
+    assert e.bound is Bound.COMPUTE
+
+
+def test_memory_bound(spec):
+    c = OpCost(flops=10**6, bytes_read=4 * 10**8, bytes_written=10**8)
+    e = roofline(c, spec, "fp32")
+    assert e.latency_s == pytest.approx(5e8 / 1000e9 + 5e-6)
+    assert e.bound is Bound.MEMORY
+
+
+def test_overhead_bound_and_zero(spec):
+    e = roofline(OpCost(flops=100, bytes_read=400), spec, "fp32")
+    assert e.bound is Bound.OVERHEAD
+    assert e.latency_s == pytest.approx(400 / 1000e9 + 5e-6)
+    assert roofline(OpCost(), spec, "fp32", launches=0) is ZERO
+    # launched but empty: pure overhead
+    assert roofline(OpCost(), spec, "fp32").latency_s == pytest.approx(5e-6)
+
+
+def test_precision_picks_its_peak_and_falls_back(spec):
+    c = OpCost(flops=10**12)
+    assert roofline(c, spec, "fp16").compute_s == pytest.approx(1e12 / 100e12)
+    # bf16 is not listed: falls back to fp16
+    e = roofline(c, spec, "bf16")
+    assert e.compute_s == pytest.approx(1e12 / 100e12) and e.precision == "fp16"
+
+
+def test_energy_dynamic_plus_idle(spec):
+    c = OpCost(flops=2 * 10**9, bytes_read=10**6, bytes_written=10**6)
+    e = roofline(c, spec, "fp32")
+    dyn = (10**9 * 2 + 2 * 10**6 * 10) * 1e-12  # MACs x 2 pJ + bytes x 10 pJ
+    assert e.dynamic_energy_j == pytest.approx(dyn)
+    assert e.energy_j == pytest.approx(dyn + 50 * e.latency_s)
