@@ -38,7 +38,7 @@ def cmd_featurize_h100(args) -> int:
     """Export + analyse each (model, batch, shape) of the H100 CSV once; price fp32 and fp16 rows."""
     from benchmarks.zoo import export
     from hybridperf.features import feature_rows
-    from hybridperf.predict import analyze, predict_on
+    from hybridperf.pipeline import analyze, predict_on
 
     out = Path(args.out)
     with H100_CSV.open() as fh:

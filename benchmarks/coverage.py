@@ -87,7 +87,7 @@ def _tvm_from_onnx(model, shape_dict=None):
 
 def _predict_fn():
     try:
-        from hybridperf.predict import predict
+        from hybridperf.pipeline import predict
     except ImportError:
         return None
     return predict

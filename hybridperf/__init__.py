@@ -13,16 +13,11 @@ Python API (loaded on first use, see :mod:`hybridperf.api`)::
 
 Importing this package is cheap: TVM is imported only when a model is analysed.
 
-``hybridperf.predict`` is the API function even though a submodule of the
-same name exists: import from the submodule with
-``from hybridperf.predict import analyze, predict_on`` (``import
-hybridperf.predict as m`` would bind the function).
+The pipeline stages behind the API live in :mod:`hybridperf.pipeline`
+(``analyze`` once, then ``predict_on`` for each device).
 """
 
 from __future__ import annotations
-
-import sys
-import types
 
 __version__ = "0.1.0"
 
@@ -42,20 +37,3 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_API))
-
-
-class _Package(types.ModuleType):
-    """Keeps ``hybridperf.predict`` the API function.
-
-    Importing the submodule ``hybridperf.predict`` makes the import system bind
-    it as an attribute of this package, which would shadow the lazy API
-    function; that binding is skipped (the submodule stays in ``sys.modules``).
-    """
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _API and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

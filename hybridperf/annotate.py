@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from hybridperf.costs import Status
-from hybridperf.predict import Prediction
+from hybridperf.pipeline import Prediction
 from hybridperf.report import fmt_bytes, fmt_count, fmt_time
 
 

@@ -13,7 +13,7 @@
         ...
 
 ``model`` is a file path, an ``onnx.ModelProto``, a Relax ``IRModule`` with
-static shapes, or an :class:`~hybridperf.predict.Analyzed` (re-used as is, so
+static shapes, or an :class:`~hybridperf.pipeline.Analyzed` (re-used as is, so
 a model analysed once can be priced on many devices). ``shapes`` maps input
 names to shapes (tuples or ``"1x3x224x224"``). Budget limits are strings with
 a unit (``"20ms"``, ``"512MiB"``, ``"50mJ"``) or numbers in SI units (s, B, J).
@@ -32,8 +32,8 @@ from typing import Any
 
 from hybridperf.budget import Budget, CheckResult, Metric, Target, parse_limit, run_check
 from hybridperf.errors import InputError
-from hybridperf.predict import Analyzed, Prediction, predict_on
-from hybridperf.predict import analyze as _analyze
+from hybridperf.pipeline import Analyzed, Prediction, predict_on
+from hybridperf.pipeline import analyze as _analyze
 from hybridperf.spec import DeviceSpec, load_spec
 
 ShapeArg = Mapping[str, "tuple[int, ...] | Sequence[int] | str"]

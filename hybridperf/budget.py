@@ -515,7 +515,7 @@ def run_check(
     id fails fast. ``analyzed`` (model -> Analyzed) and ``specs`` (id ->
     DeviceSpec) supply work already done.
     """
-    from hybridperf.predict import analyze, predict_on
+    from hybridperf.pipeline import analyze, predict_on
     from hybridperf.spec import load_spec
 
     specs = dict(specs or {})

@@ -1,6 +1,6 @@
 """The fixed, versioned feature list of the residual model: one :func:`featurize`.
 
-Features describe a :class:`~hybridperf.predict.Prediction` (a model priced on a
+Features describe a :class:`~hybridperf.pipeline.Prediction` (a model priced on a
 device by the roofline) at two levels:
 
 * per kernel (:data:`KERNEL_FEATURES`): the kernel's family group (one-hot),
@@ -160,7 +160,7 @@ def _batch_of(prediction: Any) -> int:
 
 
 def featurize(prediction: Any) -> Features:
-    """Model- and kernel-level features of a roofline :class:`~hybridperf.predict.Prediction`."""
+    """Model- and kernel-level features of a roofline :class:`~hybridperf.pipeline.Prediction`."""
     an = prediction.analyzed
     records = an.analysis.records
     spec = prediction.spec
@@ -296,7 +296,7 @@ def featurize_measured(measurements_csv: Path, profile_csv: Path | None, device:
     import csv
     import time
 
-    from hybridperf.predict import analyze, predict_on
+    from hybridperf.pipeline import analyze, predict_on
 
     with Path(measurements_csv).open() as fh:
         meas = list(csv.DictReader(fh))

@@ -34,7 +34,7 @@ from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, Uns
 from hybridperf.frontend import LoadedModel
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hybridperf.predict import Analyzed
+    from hybridperf.pipeline import Analyzed
 
 __all__ = ["analyze_torch", "load_exported_program", "load_pt2", "load_tflite", "load_torch", "tflite_input_specs"]
 
@@ -185,14 +185,14 @@ def load_pt2(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None = No
 
 
 def analyze_torch(module: Any, example_inputs: Sequence[Any] | Any, fused: bool = True) -> Analyzed:
-    """:func:`hybridperf.predict.analyze` for a PyTorch module.
+    """:func:`hybridperf.pipeline.analyze` for a PyTorch module.
 
     Examples
     --------
     >>> a = analyze_torch(torchvision.models.resnet18(), torch.randn(1, 3, 224, 224))  # doctest: +SKIP
     >>> predict_on(a, "a100-sxm-40gb").latency_s  # doctest: +SKIP
     """
-    from hybridperf.predict import analyze  # noqa: PLC0415
+    from hybridperf.pipeline import analyze  # noqa: PLC0415
 
     loaded = load_torch(module, example_inputs)
     analyzed = analyze(loaded.module, fused=fused)

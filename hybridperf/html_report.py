@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.costs import Status
-from hybridperf.predict import Prediction
+from hybridperf.pipeline import Prediction
 from hybridperf.report import fmt_bytes, fmt_count, fmt_energy, fmt_time, to_dict
 
 __all__ = ["render_html", "write_html"]

@@ -108,7 +108,7 @@ def suggest(
     headroom_bytes: int = DEFAULT_HEADROOM_BYTES,
     max_latency_s: float | None = None,
 ) -> MigSuggestion:
-    """Judge every MIG profile of ``pred.spec`` against a :class:`~hybridperf.predict.Prediction`."""
+    """Judge every MIG profile of ``pred.spec`` against a :class:`~hybridperf.pipeline.Prediction`."""
     spec = pred.spec
     profiles = require_profiles(spec)
     required = int(pred.peak_memory_bytes) + int(headroom_bytes)

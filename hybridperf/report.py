@@ -10,7 +10,7 @@ from typing import Any
 
 from hybridperf import __version__
 from hybridperf.costs import Status
-from hybridperf.predict import REPORT_SCHEMA_VERSION, Prediction
+from hybridperf.pipeline import REPORT_SCHEMA_VERSION, Prediction
 
 
 def fmt_time(s: float | None) -> str:

@@ -274,7 +274,7 @@ class ResidualModel:
         return s
 
     def apply(self, prediction: Any) -> Any:
-        """A new :class:`~hybridperf.predict.Prediction` with calibrated kernel and total latencies."""
+        """A new :class:`~hybridperf.pipeline.Prediction` with calibrated kernel and total latencies."""
         self._check()
         f = featurize(prediction)
         cal = np.array([fam <= self.seen_families_ if self.seen_families_ else True for fam in f.kernel_families], bool)

@@ -22,9 +22,8 @@ def test_import_is_cheap_and_lazy():
     assert out.stdout.strip() == "ok"
 
 
-def test_predict_name_survives_submodule_import():
-    import hybridperf.predict  # noqa: F401 - the submodule of the same name
-    from hybridperf.predict import predict_on  # still importable from the submodule
+def test_api_names_resolve_to_the_api_module():
+    from hybridperf.pipeline import predict_on  # the pipeline stages behind the API
 
     assert callable(predict_on)
     assert hybridperf.predict is hybridperf.api.predict

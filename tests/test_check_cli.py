@@ -21,7 +21,7 @@ def resnet(model_dir):
 def truth(resnet):
     """The predictions the command is checked against."""
     from hybridperf.api import analyze
-    from hybridperf.predict import predict_on
+    from hybridperf.pipeline import predict_on
 
     an = analyze(resnet, batch=1)
     return {d: predict_on(an, d) for d in ("a100-sxm-80gb", "t4")}

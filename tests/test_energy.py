@@ -119,7 +119,7 @@ def test_model_energy_is_sum_of_kernels(spec):
     import onnx_models
 
     from hybridperf.api import analyze
-    from hybridperf.predict import predict_on
+    from hybridperf.pipeline import predict_on
 
     model, _ = onnx_models.resnet_like(1)
     an = analyze(model, batch=1)

@@ -211,7 +211,7 @@ def tiny_tflite(tmp_path):
 
 def test_tflite_loads_and_costs(tiny_tflite):
     from hybridperf.frontend import load_model
-    from hybridperf.predict import analyze
+    from hybridperf.pipeline import analyze
 
     loaded = load_model(tiny_tflite)
     assert loaded.format == "tflite"
@@ -291,7 +291,7 @@ def test_tflite_missing_file(tmp_path):
 
 def test_tflite_int8_imports_as_qdq(tmp_path):
     pytest.importorskip("tflite")
-    from hybridperf.predict import analyze
+    from hybridperf.pipeline import analyze
 
     p = tmp_path / "q.tflite"
     p.write_bytes(int8_conv_tflite())

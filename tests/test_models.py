@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hybridperf.frontend import from_onnx
 from hybridperf.normalize import normalize
 from hybridperf.memory import tvm_planned_bytes
-from hybridperf.predict import analyze
+from hybridperf.pipeline import analyze
 
 BUILDERS = ["resnet_like", "mobilenetv2_like", "bert_like"]
 

@@ -83,7 +83,7 @@ def weight_only_matmul_model() -> onnx.ModelProto:
 
 @pytest.fixture(scope="module")
 def qdq_analyzed(tmp_path_factory):
-    from hybridperf.predict import analyze
+    from hybridperf.pipeline import analyze
 
     p = tmp_path_factory.mktemp("q") / "qdq_conv.onnx"
     onnx.save(qdq_conv_model(), str(p))
@@ -123,7 +123,7 @@ def test_qdq_folds_inner_dequantize_and_quantize(qdq_analyzed):
 
 
 def test_apply_int8_without_pattern_is_identity(model_dir):
-    from hybridperf.predict import analyze
+    from hybridperf.pipeline import analyze
 
     a = analyze(model_dir / "resnet_like.onnx", batch=1).analysis
     assert not find_int8(a)
@@ -131,7 +131,7 @@ def test_apply_int8_without_pattern_is_identity(model_dir):
 
 
 def test_int8_kernels_and_roofline(qdq_analyzed):
-    from hybridperf.predict import predict_on
+    from hybridperf.pipeline import predict_on
 
     kernels = apply_int8_kernels(qdq_analyzed.kernels, qdq_analyzed.analysis)
     assert len(kernels) == len(qdq_analyzed.kernels)
@@ -157,7 +157,7 @@ def test_int8_kernels_and_roofline(qdq_analyzed):
 
 
 def test_weight_only_int8(tmp_path):
-    from hybridperf.predict import analyze
+    from hybridperf.pipeline import analyze
 
     p = tmp_path / "wo.onnx"
     onnx.save(weight_only_matmul_model(), str(p))
@@ -175,7 +175,7 @@ def test_quantize_static_model(tmp_path):
     pytest.importorskip("onnxruntime")
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    from hybridperf.predict import analyze
+    from hybridperf.pipeline import analyze
 
     m = qdq_conv_model()
     # the float model: drop the hand-written Q/DQ
@@ -212,7 +212,7 @@ def test_tflite_int8_conv(tmp_path):
     pytest.importorskip("tflite")
     from test_frontends_extra import int8_conv_tflite
 
-    from hybridperf.predict import analyze
+    from hybridperf.pipeline import analyze
 
     p = tmp_path / "q.tflite"
     p.write_bytes(int8_conv_tflite())

@@ -112,7 +112,7 @@ def test_unseen_family_falls_back_to_roofline(model_dir):
     """A kernel whose op family was never trained keeps its roofline time, flagged uncalibrated."""
     pytest.importorskip("tvm")
     from hybridperf.features import featurize
-    from hybridperf.predict import analyze, predict_on
+    from hybridperf.pipeline import analyze, predict_on
 
     pred = predict_on(analyze(model_dir / "bert_like.onnx", batch=1), "host-xeon-2c", residual=None)
     f = featurize(pred)

@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.annotate import annotate_text
-    from hybridperf.predict import analyze, predict_on
+    from hybridperf.pipeline import analyze, predict_on
     from hybridperf.spec import load_spec
 
     spec = load_spec(args.device)

@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.budget import Metric, parse_limit
     from hybridperf.mig import require_profiles, suggest
-    from hybridperf.predict import analyze, predict_on
+    from hybridperf.pipeline import analyze, predict_on
     from hybridperf.spec import load_spec
 
     max_latency = None if args.max_latency is None else parse_limit(args.max_latency, Metric.LATENCY, "--max-latency", False)

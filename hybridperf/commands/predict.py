@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.predict import analyze, predict_on
+    from hybridperf.pipeline import analyze, predict_on
     from hybridperf.report import to_json, to_table
     from hybridperf.spec import load_spec
 

@@ -61,7 +61,7 @@ def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | No
     t0 = time.perf_counter()
     row: dict[str, Any] = {"model": path, "status": "ok", "error": None}
     try:
-        from hybridperf.predict import analyze, predict_on
+        from hybridperf.pipeline import analyze, predict_on
         from hybridperf.spec import load_spec
 
         pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision)

@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.html_report import write_html
-    from hybridperf.predict import analyze, predict_on
+    from hybridperf.pipeline import analyze, predict_on
     from hybridperf.report import fmt_bytes, fmt_time
     from hybridperf.spec import load_spec
 
