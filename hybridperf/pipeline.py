@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace, field
 from pathlib import Path
 from typing import Any
 
@@ -172,10 +172,14 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         preds.append(KernelPrediction(k, est, est.latency_s))
     roof = sum(p.latency_s for p in preds)
     energy = sum(p.estimate.energy_j for p in preds)
-    pred = Prediction(analyzed, spec, precision, tuple(preds), roof, roof, energy)
+    note = f"roofline only: no residual model for {spec.id} (train one with `hybridperf calibrate`)"
+    pred = Prediction(analyzed, spec, precision, tuple(preds), roof, roof, energy, note)
     model = _load_residual(spec) if residual == "auto" else residual
     if model is not None:
         pred = model.apply(pred)
+        # static energy follows the corrected latency; dynamic energy is work-bound and unchanged
+        dynamic = sum(p.estimate.dynamic_energy_j for p in preds)
+        pred = replace(pred, energy_j=dynamic + spec.idle_power_w * pred.latency_s)
     return pred
 
 

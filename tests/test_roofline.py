@@ -68,3 +68,26 @@ def test_energy_dynamic_plus_idle(spec):
     dyn = (10**9 * 2 + 2 * 10**6 * 10) * 1e-12  # MACs x 2 pJ + bytes x 10 pJ
     assert e.dynamic_energy_j == pytest.approx(dyn)
     assert e.energy_j == pytest.approx(dyn + 50 * e.latency_s)
+
+
+class _DoubleLatency:
+    """A stand-in residual: doubles every latency (the real one is tested in test_residual)."""
+
+    def apply(self, pred):
+        from dataclasses import replace
+
+        return replace(pred, latency_s=2 * pred.latency_s, calibration="x2")
+
+
+def test_calibrated_prediction_recomputes_static_energy(model_dir):
+    from hybridperf.pipeline import analyze, predict_on
+
+    analyzed = analyze(str(model_dir / "resnet_like.onnx"), batch=1)
+    roof = predict_on(analyzed, "t4", residual=None)
+    cal = predict_on(analyzed, "t4", residual=_DoubleLatency())
+    dynamic = sum(k.estimate.dynamic_energy_j for k in roof.kernels)
+    assert roof.calibration.startswith("roofline only: no residual model for t4")
+    assert roof.energy_j == pytest.approx(dynamic + roof.spec.idle_power_w * roof.latency_s)
+    assert cal.latency_s == pytest.approx(2 * roof.latency_s)
+    # the static part follows the corrected latency: idle W x (2 x roofline latency)
+    assert cal.energy_j == pytest.approx(dynamic + roof.spec.idle_power_w * 2 * roof.latency_s)
