@@ -60,6 +60,7 @@ class Row:
     predict_s: float = 0.0
     raw_error: str = ""
     error: str = ""
+    predict_note: str = ""
 
 
 def first_line(exc: BaseException) -> str:
@@ -144,7 +145,9 @@ def run_one(name: str, exporter: str, batch: int, out_dir: Path, device: str, do
 
     t0 = time.perf_counter()
     try:
-        mod = _tvm_from_onnx(res.model)
+        from hybridperf.frontend import from_onnx
+
+        mod = from_onnx(res.model, res.input_shapes, source=path.name).module
         row.import_norm_ok = True
     except Exception as exc:  # noqa: BLE001
         row.error = f"import: {first_line(exc)}"
@@ -158,8 +161,9 @@ def run_one(name: str, exporter: str, batch: int, out_dir: Path, device: str, do
     if predict is not None:
         t0 = time.perf_counter()
         try:
-            predict(mod, device)
+            pred = predict(mod, device)
             row.predict_ok = True
+            row.predict_note = pred.analyzed.fusion_note[:160]
         except Exception as exc:  # noqa: BLE001
             row.error = f"predict: {first_line(exc)}"
         row.predict_s = round(time.perf_counter() - t0, 2)
@@ -280,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-predict", action="store_true")
     p.add_argument("--no-raw", action="store_true", help="skip the import of the file as exported")
     p.add_argument("--resume", action="store_true", help="keep rows already in the CSV")
-    p.add_argument("--retry-failed", action="store_true", help="with --resume: redo exported rows that failed later")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume: redo every row that failed (export included)")
     p.add_argument("--isolate", action="store_true", help="one subprocess per row (survives crashes)")
     p.add_argument("--timeout", type=int, default=900, help="seconds per row with --isolate")
     p.add_argument("--one", help=argparse.SUPPRESS)  # NAME:EXPORTER, internal, prints one JSON row
@@ -302,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     exporters = args.exporters.split(",")
     rows = _read_csv(args.csv) if args.resume else []
     if args.retry_failed:
-        rows = [r for r in rows if not (r.export_ok and r.error)]
+        rows = [r for r in rows if not r.error]
     done = {(r.model, r.exporter) for r in rows}
     for exporter in exporters:
         for name in names:

@@ -151,9 +151,14 @@ def _wrappers():
             self.model = model
             self.input_name = input_name
             self.output = output
+            #: pass an all-ones attention mask (set by :func:`export` for legacy decoder exports)
+            self.full_attention_mask = False
 
         def forward(self, x):
-            out = self.model(**{self.input_name: x})
+            kwargs = {self.input_name: x}
+            if self.full_attention_mask:
+                kwargs["attention_mask"] = torch.ones_like(x)
+            out = self.model(**kwargs)
             return getattr(out, self.output)
 
     return DictOut, Detection, HFOut
@@ -429,10 +434,19 @@ def export(name: str, batch: int = 1, resolution: int | None = None, seq_len: in
     inputs = example_inputs(name, batch, resolution, seq_len)
     in_name = get(name).input.name
     tmp = path.with_suffix(".tmp.onnx")
+    fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         with torch.no_grad(), warnings.catch_warnings():
             if exp is Exporter.LEGACY:
                 warnings.filterwarnings("ignore", category=DeprecationWarning)
+                # Known-good workarounds for the TorchScript exporter, as a user would apply them:
+                # nn.MultiheadAttention's fused eval fast path (aten::_native_multi_head_attention,
+                # vit_b_16) has no ONNX symbolic: export the unfused math instead; and transformers
+                # decoders given no attention mask probe position_ids for packed sequences with
+                # aten::diff (no symbolic either): give them the all-ones mask of a plain prompt.
+                torch.backends.mha.set_fastpath_enabled(False)
+                if get(name).task == "decoder" and hasattr(model, "full_attention_mask"):
+                    model.full_attention_mask = True
                 torch.onnx.export(model, inputs, str(tmp), dynamo=False, opset_version=opset,
                                   input_names=[in_name], do_constant_folding=True)
             else:
@@ -444,6 +458,8 @@ def export(name: str, batch: int = 1, resolution: int | None = None, seq_len: in
             p.unlink()
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise ZooError(f"{exp.value} export of {name} failed: {type(exc).__name__}: {first}") from exc
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     tmp.replace(path)
     return path
 

@@ -61,12 +61,29 @@ def load_onnx_proto(path: str | Path):
     return model
 
 
+def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None):
+    """TVM's ``relax.frontend.onnx.from_onnx`` without its up-front ``onnx.checker`` run.
+
+    ``from_onnx`` first calls ``onnx.checker.check_model(model)``, which
+    serialises the whole model (weights included) to hand it to the C++
+    checker, and only *warns* on failure. On a 415 MB BERT-base export that is
+    1.7-3 s of a 4 s import, for warnings we suppress anyway; models reaching
+    this point were already checked op by op by :func:`hybridperf.normalize.check_supported`.
+    Everything else is the frontend's own importer, called as ``from_onnx`` calls it.
+    """
+    from tvm.relax.frontend.onnx import onnx_frontend
+
+    if model.ir_version < 3:
+        raise ValueError(f"Model IR version {model.ir_version} not supported. Must be at least after 1.1.0.")
+    importer = onnx_frontend.ONNXGraphImporter(shape_dict, "float32", keep_params_in_input=False, sanitize=True)
+    return importer.from_onnx(model.graph, opset if opset is not None else 1)
+
+
 def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = "<memory>") -> LoadedModel:
     """Import an ONNX ModelProto into Relax with static input shapes."""
     from hybridperf._tvm import tvm_modules
 
     tvm_modules()
-    from tvm.relax.frontend.onnx import from_onnx as _from_onnx
 
     opset = None
     for imp in model.opset_import:
@@ -75,10 +92,21 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mod = _from_onnx(model, shape_dict={k: list(v) for k, v in input_shapes.items()}, opset=opset)
+            mod = _relax_from_onnx(model, {k: list(v) for k, v in input_shapes.items()}, opset)
     except Exception as exc:  # noqa: BLE001 - the frontend raises many kinds
         msg = str(exc).strip().splitlines()
         first = next((line for line in reversed(msg) if line.strip()), type(exc).__name__)
+        from hybridperf.normalize import data_dependent_shape_ops  # noqa: PLC0415
+
+        dynamic = data_dependent_shape_ops(model)
+        if dynamic:
+            listed = ", ".join(f"{k} ({v})" for k, v in sorted(dynamic.items()))
+            raise UnsupportedModelError(
+                f"{source}: shapes depend on the input values ({listed} feed shape computations), "
+                f"so they stay dynamic at any input shape and TVM's ONNX frontend failed ({first.strip()[:120]}); "
+                f"{len(model.graph.node)} nodes; export the model without its data-dependent post-processing "
+                "(e.g. a detector's backbone and heads, without box selection / NMS)"
+            ) from exc
         if "not supported" in " ".join(msg).lower() or isinstance(exc, NotImplementedError):
             raise UnsupportedModelError(
                 f"{source}: TVM's ONNX frontend cannot import this model ({first.strip()[:200]}); "

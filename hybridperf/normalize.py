@@ -64,6 +64,7 @@ __all__ = [
     "NormalizeResult",
     "bind_input_shapes",
     "check_supported",
+    "data_dependent_shape_ops",
     "normalize",
     "real_inputs",
     "unsupported_ops",
@@ -484,6 +485,18 @@ class _Folder:
             return None
 
 
+def _small(t: onnx.TensorProto) -> bool:
+    """Whether ``t`` holds at most :data:`_SKELETON_MAX_BYTES` (decided from dims first).
+
+    ``ByteSize()`` walks the payload of the message; on a 400 MB model the
+    calls on the weights alone took 0.4 s, so large tensors are recognised
+    from their element count without touching their data.
+    """
+    if _numel(t.dims) > _SKELETON_MAX_BYTES:  # every dtype has at least one byte per element
+        return False
+    return t.ByteSize() <= _SKELETON_MAX_BYTES
+
+
 def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     """Copy of ``model`` with large initializers replaced by data-less stubs."""
     sk = onnx.ModelProto()
@@ -498,7 +511,7 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     g.value_info.extend(src.value_info)
     g.node.extend(src.node)
     for t in src.initializer:
-        if t.data_location != onnx.TensorProto.EXTERNAL and t.ByteSize() <= _SKELETON_MAX_BYTES:
+        if t.data_location != onnx.TensorProto.EXTERNAL and _small(t):
             g.initializer.append(t)
             continue
         stub = g.initializer.add()
@@ -768,3 +781,54 @@ def check_supported(model: onnx.ModelProto, source: str = "model") -> None:
         f"{source}: {sum(counts.values())} of {total} nodes use ops TVM's ONNX frontend cannot import: "
         f"{listed}; re-export without them (e.g. opset <= 22, no custom ops)"
     )
+
+
+#: ops whose output *shape* depends on the input *values*
+_DATA_DEPENDENT_SHAPE_OPS = frozenset({"NonZero", "NonMaxSuppression", "Unique", "Compress"})
+
+
+def data_dependent_shape_ops(model: onnx.ModelProto) -> dict[str, int]:
+    """Ops whose output shape depends on input values and reaches a shape computation.
+
+    Detection post-processing (``score > threshold -> NonZero``, NMS) makes the
+    number of boxes, and every shape computed from it (``TopK`` k, ``Slice``
+    ends), a run-time value. No input-shape binding makes those static, so
+    they cannot be folded and TVM's frontend fails on them with messages like
+    "Node ReduceMin cannot handle ShapeExpr inputs".
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        Model to check (top-level graph; usually after :func:`normalize`).
+
+    Returns
+    -------
+    dict of str to int
+        ``{"ai.onnx::NonZero": 180, ...}``: such ops with a ``Shape`` or
+        ``Size`` node downstream; empty when shapes are data-independent.
+    """
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in set(node.input) | _subgraph_inputs(node):
+            consumers.setdefault(name, []).append(node)
+
+    def reaches_shape(node: onnx.NodeProto) -> bool:
+        seen: set[str] = set()
+        todo = [o for o in node.output if o]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for c in consumers.get(name, ()):
+                if c.op_type in ("Shape", "Size"):
+                    return True
+                todo.extend(o for o in c.output if o)
+        return False
+
+    counts: dict[str, int] = {}
+    for node in model.graph.node:
+        if (node.domain or "") in _DEFAULT_DOMAINS and node.op_type in _DATA_DEPENDENT_SHAPE_OPS and reaches_shape(node):
+            key = _op_id(node)
+            counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -21,6 +21,7 @@ from hybridperf.normalize import (
     METHOD,
     bind_input_shapes,
     check_supported,
+    data_dependent_shape_ops,
     normalize,
     real_inputs,
     unsupported_ops,
@@ -131,6 +132,42 @@ def flatten_reshape():
     return make(nodes, [fin(["N", 3, 4, 4])], [fout(2)], inits), (2, 3, 4, 4)
 
 
+def reduce_min_resize():
+    """torchvision detection transform: scale = min(320 / min(H, W), 640 / max(H, W)), then Resize by it."""
+    nodes = [
+        h.make_node("Shape", ["x"], ["s"]),
+        h.make_node("Slice", ["s", "m2", "big"], ["hw"]),
+        h.make_node("Cast", ["hw"], ["hwf"], to=T.FLOAT),
+        h.make_node("ReduceMin", ["hwf"], ["mn"], keepdims=0),
+        h.make_node("ReduceMax", ["hwf"], ["mx"], keepdims=0),
+        h.make_node("Div", ["target", "mn"], ["s1"]),
+        h.make_node("Div", ["maxsz", "mx"], ["s2"]),
+        h.make_node("Min", ["s1", "s2"], ["sc"]),
+        h.make_node("Unsqueeze", ["sc", "ax0"], ["sc1"]),
+        h.make_node("Concat", ["ones2", "sc1", "sc1"], ["scales"], axis=0),
+        h.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest"),
+    ]
+    inits = [
+        i64("m2", [-2]), i64("big", [100]), f32("target", 320.0), f32("maxsz", 640.0), i64("ax0", [0]),
+        f32("ones2", [1.0, 1.0]),
+    ]
+    return make(nodes, [fin(["N", 3, "H", "W"])], [fout(4)], inits), (1, 3, 160, 200)
+
+
+def reduce_min_topk():
+    """k = min(4, W) as ReduceMin(Concat(4, Shape(x)[2])), then TopK(x, k): detection post-processing."""
+    nodes = [
+        h.make_node("Shape", ["x"], ["s"]),
+        h.make_node("Gather", ["s", "i2"], ["w"], axis=0),
+        h.make_node("Unsqueeze", ["w", "ax0"], ["w1"]),
+        h.make_node("Concat", ["four", "w1"], ["cands"], axis=0),
+        h.make_node("ReduceMin", ["cands"], ["k"], keepdims=1),
+        h.make_node("TopK", ["x", "k"], ["y", "idx"], axis=-1),
+    ]
+    inits = [i64("i2", 2), i64("ax0", [0]), i64("four", [4])]
+    return make(nodes, [fin(["N", 3, "W"])], [fout(3)], inits), (2, 3, 10)
+
+
 PATTERNS = {
     # builder, exception fragment raised by TVM's frontend on the raw export
     "dynamic_pad": (dynamic_pad, "Dynamic pads are not supported yet"),
@@ -138,6 +175,8 @@ PATTERNS = {
     "flatten_reshape": (flatten_reshape, "Reshape requires the input new shape to be Shape"),
     "chain_expand": (chain_expand, "cannot handle ShapeExpr inputs"),
     "chain_slice": (chain_slice, "Reshape expects the input tensor to have known shape"),
+    "reduce_min_resize": (reduce_min_resize, "for scale is currently unsupported"),
+    "reduce_min_topk": (reduce_min_topk, "cannot handle ShapeExpr inputs"),
 }
 
 
@@ -430,3 +469,64 @@ def test_stages_that_depend_on_earlier_folds_all_fold():
     assert [n.op_type for n in res.model.graph.node] == ["Reshape", "Pad"]
     tvm_import(res.model)
     assert_same_outputs(model, res.model, {"x": np.ones((2, 3, 5, 7), np.float32)})
+
+
+def nonzero_topk():
+    """k = min(4, number of positive x) -- NonZero makes it a run-time value at any input shape."""
+    nodes = [
+        h.make_node("Greater", ["x", "zero"], ["pos"]),
+        h.make_node("NonZero", ["pos"], ["nz"]),
+        h.make_node("Shape", ["nz"], ["s"]),
+        h.make_node("Slice", ["s", "one", "two"], ["n"]),
+        h.make_node("Concat", ["four", "n"], ["cands"], axis=0),
+        h.make_node("ReduceMin", ["cands"], ["k"], keepdims=1),
+        h.make_node("TopK", ["x", "k"], ["y", "idx"], axis=-1),
+    ]
+    inits = [f32("zero", 0.0), i64("one", [1]), i64("two", [2]), i64("four", [4])]
+    return make(nodes, [fin([1, 10])], [fout(2)], inits)
+
+
+def test_data_dependent_shapes_are_named_not_folded():
+    model = nonzero_topk()
+    res = normalize(model)
+    assert "NonZero" in [n.op_type for n in res.model.graph.node]  # not foldable
+    assert data_dependent_shape_ops(res.model) == {"ai.onnx::NonZero": 1}
+    assert data_dependent_shape_ops(reduce_min_topk()[0]) == {}  # no NonZero at all
+    # a NonZero whose result never feeds a shape computation is harmless
+    plain = make(
+        [h.make_node("NonZero", ["x"], ["y"])], [fin([2, 3])], [h.make_tensor_value_info("y", T.INT64, [2, "n"])]
+    )
+    assert data_dependent_shape_ops(plain) == {}
+
+
+def test_load_model_names_data_dependent_ops(tmp_path):
+    from hybridperf.frontend import load_model
+
+    path = tmp_path / "det.onnx"
+    onnx.save(nonzero_topk(), str(path))
+    with pytest.raises(UnsupportedModelError) as err:
+        load_model(path)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "ai.onnx::NonZero (1)" in msg and "shapes depend on the input values" in msg and "7 nodes" in msg
+
+
+def test_cli_unsupported_ops_exit_2_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    path = tmp_path / "lstm.onnx"
+    onnx.save(unsupported_model(), str(path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "hybridperf", "predict", str(path), "-d", "t4"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    # every unsupported op with its node count, and the model's node count (2 LSTM + 1 MyOp of 4)
+    assert "3 of 4 nodes" in line and "ai.onnx::LSTM (2)" in line and "com.example::MyOp (1)" in line
