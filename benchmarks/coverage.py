@@ -273,6 +273,78 @@ def format_summary(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _cause(err: str) -> str:
+    """Group key of an error: stage and message with file names and numbers kept short."""
+    return err.split(" (e.g.")[0][:160]
+
+
+def format_markdown(rows: list[Row], command: str) -> str:
+    """The coverage report: command, per-exporter shares, failures by cause, one row per model."""
+
+    def pct(k: int, n: int) -> str:
+        return f"{100.0 * k / n:.1f} %" if n else "-"
+
+    lines = [
+        "# Import coverage of the model zoo",
+        "",
+        "Command (resumable: rows already in the CSV are kept; `--retry-failed` redoes failures):",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        "Every zoo architecture (random weights, batch 1, default input size) is exported with both torch "
+        "exporters, imported into TVM Relax as exported (*raw*), normalised (`hybridperf.normalize`: bind "
+        "input shapes, fold shape subgraphs) and imported again (`hybridperf.frontend.from_onnx`), then "
+        "predicted on `h100-sxm` (`hybridperf.pipeline.predict`). Export failures are failures of the torch "
+        "exporter, listed apart; the shares below are of the exported files.",
+        "",
+        "| exporter | models | exported | imported raw | imported (normalised) | predicted | predict share |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    groups = [(exp, [r for r in rows if r.exporter == exp]) for exp in sorted({r.exporter for r in rows})]
+    groups.append(("all", rows))
+    for exp, sub in groups:
+        ex = [r for r in sub if r.export_ok]
+        lines.append(
+            f"| {exp} | {len(sub)} | {len(ex)} | {sum(r.import_raw_ok for r in ex)} | "
+            f"{sum(r.import_norm_ok for r in ex)} ({pct(sum(r.import_norm_ok for r in ex), len(ex))}) | "
+            f"{sum(r.predict_ok for r in ex)} | {pct(sum(r.predict_ok for r in ex), len(ex))} |"
+        )
+    lines += ["", "## Failures by cause", ""]
+    by_cause: dict[str, list[str]] = {}
+    for r in rows:
+        if r.error:
+            by_cause.setdefault(_cause(r.error), []).append(f"{r.model}/{r.exporter}")
+    if not by_cause:
+        lines.append("None.")
+    for cause, who in sorted(by_cause.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append(f"- **{len(who)} x** `{cause}`: {', '.join(who)}")
+    raw = Counter(_cause(r.raw_error) for r in rows if r.export_ok and r.raw_error)
+    lines += ["", "## Raw import failures fixed by normalisation", ""]
+    for cause, n in raw.most_common():
+        lines.append(f"- {n} x `{cause}`")
+    notes = Counter(r.predict_note for r in rows if r.predict_ok and r.predict_note)
+    if notes:
+        lines += ["", "## Predicted with a note", ""]
+        for note, n in notes.most_common():
+            lines.append(f"- {n} x {note}")
+    lines += [
+        "",
+        "## Per model",
+        "",
+        "| model | exporter | export | raw | normalised | predict | nodes before -> after | file MB | normalise s | import s | error |",
+        "|---|---|---|---|---|---|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        nodes = f"{r.nodes_before} -> {r.nodes_after}" if r.nodes_after else str(r.nodes_before or "")
+        lines.append(
+            f"| {r.model} | {r.exporter} | {_yn(r.export_ok)} | {_yn(r.import_raw_ok)} | {_yn(r.import_norm_ok)} | "
+            f"{_yn(r.predict_ok)} | {nodes} | {r.file_mb} | {r.normalize_s} | {r.import_s} | {r.error[:140]} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.coverage", description=__doc__.splitlines()[0])
     p.add_argument("--models", help="comma-separated zoo names (default: all)")
@@ -287,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--retry-failed", action="store_true", help="with --resume: redo every row that failed (export included)")
     p.add_argument("--isolate", action="store_true", help="one subprocess per row (survives crashes)")
     p.add_argument("--timeout", type=int, default=900, help="seconds per row with --isolate")
+    p.add_argument("--md", type=Path, help="also write the markdown report here")
+    p.add_argument("--report-only", action="store_true", help="run nothing: print/write the report of the CSV")
     p.add_argument("--one", help=argparse.SUPPRESS)  # NAME:EXPORTER, internal, prints one JSON row
     args = p.parse_args(argv)
 
@@ -304,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
 
     names = args.models.split(",") if args.models else [e.name for e in zoo.list_models()]
     exporters = args.exporters.split(",")
-    rows = _read_csv(args.csv) if args.resume else []
+    rows = _read_csv(args.csv) if (args.resume or args.report_only) else []
+    if args.report_only:
+        names = []
     if args.retry_failed:
         rows = [r for r in rows if not r.error]
     done = {(r.model, r.exporter) for r in rows}
@@ -327,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     print()
     print(format_summary(rows))
+    if args.md:
+        order = {(n, e): i for i, (e, n) in enumerate((e, n.name) for e in ("legacy", "dynamo") for n in zoo.list_models())}
+        rows.sort(key=lambda r: order.get((r.model, r.exporter), len(order)))
+        command = "taskset -c 1 nice python -m benchmarks.coverage --isolate --resume --md benchmarks/results/coverage.md"
+        args.md.write_text(format_markdown(rows, command))
     return 0
 
 

@@ -76,7 +76,18 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
     if model.ir_version < 3:
         raise ValueError(f"Model IR version {model.ir_version} not supported. Must be at least after 1.1.0.")
     importer = onnx_frontend.ONNXGraphImporter(shape_dict, "float32", keep_params_in_input=False, sanitize=True)
-    return importer.from_onnx(model.graph, opset if opset is not None else 1)
+    try:
+        return importer.from_onnx(model.graph, opset if opset is not None else 1)
+    except Exception:
+        # A converter that raises leaves the function's binding block and scope open; the C++
+        # BlockBuilder then prints "BlockBuilder destroyed with remaining blocks!" to stderr when
+        # it is freed, a second stderr line after our one-line error. Close them first.
+        try:
+            importer.bb._end_block()  # noqa: SLF001 - the counterpart of the frontend's own begin
+            importer.bb.end_scope()
+        except Exception:  # noqa: BLE001, S110 - failed before the function scope: nothing is open
+            pass
+        raise
 
 
 def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = "<memory>") -> LoadedModel:

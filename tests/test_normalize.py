@@ -511,7 +511,7 @@ def test_load_model_names_data_dependent_ops(tmp_path):
     assert "ai.onnx::NonZero (1)" in msg and "shapes depend on the input values" in msg and "7 nodes" in msg
 
 
-def test_cli_unsupported_ops_exit_2_one_line(tmp_path):
+def cli_predict(tmp_path, model):
     import os
     import subprocess
     import sys
@@ -519,12 +519,24 @@ def test_cli_unsupported_ops_exit_2_one_line(tmp_path):
 
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    path = tmp_path / "lstm.onnx"
-    onnx.save(unsupported_model(), str(path))
-    proc = subprocess.run(
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    return subprocess.run(
         [sys.executable, "-m", "hybridperf", "predict", str(path), "-d", "t4"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
     )
+
+
+def test_cli_data_dependent_shapes_exit_2_one_line(tmp_path):
+    proc = cli_predict(tmp_path, nonzero_topk())
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    (line,) = proc.stderr.splitlines()  # no TVM "BlockBuilder destroyed" line after ours
+    assert "ai.onnx::NonZero (1)" in line and "7 nodes" in line
+
+
+def test_cli_unsupported_ops_exit_2_one_line(tmp_path):
+    proc = cli_predict(tmp_path, unsupported_model())
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
     (line,) = proc.stderr.splitlines()
