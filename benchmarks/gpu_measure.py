@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 from benchmarks import zoo
-from hybridperf.measure_torch import measure_cuda, probe_cuda
+from hybridperf.measure_torch import _Nvml, measure_cuda, probe_cuda
 
 CSV_NAMES = {"eager": "torch-eager-fp32-fp16.csv", "graph": "torch-cudagraph-fp32-fp16.csv"}
 EXIT_CONTEXT_LOST = 3
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"[{time.perf_counter() - t_start:6.1f}s] probing device")
     if args.no_probe:
         probe = {"device_name": torch.cuda.get_device_name(), "torch_version": torch.__version__,
-                 "cuda_version": torch.version.cuda, "cudnn_version": torch.backends.cudnn.version()}
+                 "cuda_version": torch.version.cuda, "cudnn_version": torch.backends.cudnn.version(),
+                 **_Nvml(torch.cuda.current_device()).info()}  # driver version etc. for every row
     else:
         probe = probe_cuda()
         probe["date_utc"] = _now()

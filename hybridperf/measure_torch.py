@@ -273,8 +273,12 @@ def _time_cuda(fn, warmup: int, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _gemm_rate(precision: str, n: int, warmup: int, repeats: int) -> float:
-    """Dense n x n x n GEMM rate in FLOP/s (OP/s for int8) on random operands."""
+def _gemm_fn(precision: str, n: int):
+    """A zero-argument callable running one dense ``n x n x n`` GEMM of ``precision`` on random operands.
+
+    fp32 / fp64 run with TF32 off, tf32 with it on; the callable sets the
+    float32 matmul precision around each call and restores it.
+    """
     import torch
 
     g = torch.Generator(device="cuda").manual_seed(0)
@@ -283,30 +287,73 @@ def _gemm_rate(precision: str, n: int, warmup: int, repeats: int) -> float:
         a = torch.randn(n, n, device="cuda", dtype=dt, generator=g)
         b = torch.randn(n, n, device="cuda", dtype=dt, generator=g)
         mode = "high" if precision == "tf32" else "highest"
-        with _fp32_matmul_precision(mode):
-            t = _time_cuda(lambda: torch.mm(a, b), warmup, repeats)
-    elif precision in ("fp16", "bf16"):
+
+        def fn():
+            with _fp32_matmul_precision(mode):
+                return torch.mm(a, b)
+
+        return fn
+    if precision in ("fp16", "bf16"):
         dt = torch.float16 if precision == "fp16" else torch.bfloat16
         a = torch.randn(n, n, device="cuda", dtype=dt, generator=g)
         b = torch.randn(n, n, device="cuda", dtype=dt, generator=g)
-        t = _time_cuda(lambda: torch.mm(a, b), warmup, repeats)
-    elif precision == "int8":
+        return lambda: torch.mm(a, b)
+    if precision == "int8":
         a = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g)
         b = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g)
-        t = _time_cuda(lambda: torch._int_mm(a, b), warmup, repeats)
-        with contextlib.suppress(RuntimeError):  # column-major B (cuBLASLt's TN layout) is often faster
-            bt = b.t().contiguous().t()
-            t = min(t, _time_cuda(lambda: torch._int_mm(a, bt), warmup, repeats))
-    elif precision == "fp8":
+        return lambda: torch._int_mm(a, b)
+    if precision == "fp8":
         f8 = torch.float8_e4m3fn
         a = torch.randn(n, n, device="cuda", generator=g).to(f8)
         b = torch.randn(n, n, device="cuda", generator=g).to(f8).t()  # column-major, as cuBLASLt wants
         one = torch.ones((), device="cuda")
-        t = _time_cuda(lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16),
-                       warmup, repeats)
-    else:
-        raise ValueError(f"unknown precision {precision!r}")
+        return lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+    raise ValueError(f"unknown precision {precision!r}")
+
+
+def _gemm_rate(precision: str, n: int, warmup: int, repeats: int) -> float:
+    """Dense n x n x n GEMM rate in FLOP/s (OP/s for int8) on random operands."""
+    t = _time_cuda(_gemm_fn(precision, n), warmup, repeats)
+    if precision == "int8":  # column-major B (cuBLASLt's TN layout) is often faster
+        import torch
+
+        g = torch.Generator(device="cuda").manual_seed(0)
+        a = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g)
+        bt = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g).t().contiguous().t()
+        with contextlib.suppress(RuntimeError):
+            t = min(t, _time_cuda(lambda: torch._int_mm(a, bt), warmup, repeats))
     return FLOPS_PER_MAC * n**3 / t
+
+
+def _graph_of(fn, count: int):
+    """A CUDA graph of ``count`` back-to-back calls of ``fn`` (no launch gaps on replay)."""
+    import torch
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(count):
+            fn()
+    return graph
+
+
+def _l2_copy_bandwidth(nbytes: int, count: int, warmup: int, repeats: int) -> float:
+    """Copy rate in B/s (read + write) of a ``nbytes`` buffer pair that stays in L2.
+
+    ``count`` copies are captured in one CUDA graph so that the ~microsecond
+    copies run back to back, without the host's launch gaps between them.
+    """
+    import torch
+
+    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda").random_()
+    dst = torch.empty_like(src)
+    graph = _graph_of(lambda: dst.copy_(src), count)
+    t = _time_cuda(graph.replay, warmup, repeats)
+    return 2 * nbytes * count / t
 
 
 def _copy_bandwidth(nbytes: int, warmup: int, repeats: int) -> float:
@@ -381,6 +428,7 @@ def _launch_overhead(n: int = 2000) -> dict[str, float]:
 
 
 def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int = 16 << 20, l2_reuse: int = 64,
+               l2_copy_bytes: int = 8 << 20, l2_copy_count: int = 64,
                idle_s: float = 1.0, power_s: float = 1.5, precisions: tuple[str, ...] = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8", "fp8"),
                ) -> dict[str, Any]:
     """Measure the current CUDA device's ceilings and describe it.
@@ -390,8 +438,11 @@ def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int =
     (dense square GEMM of size ``gemm_n`` on random data; fp32 with TF32 off),
     ``gemm_errors`` for precisions that could not run, DRAM copy bandwidth
     (read + write bytes), DRAM and L2-resident read bandwidth (a sum over a
-    buffer re-read ``l2_reuse`` times), launch overhead, idle power and the
-    sustained board power of a bf16 GEMM loop.
+    buffer re-read ``l2_reuse`` times), L2-resident copy bandwidth (two
+    ``l2_copy_bytes`` buffers, ``l2_copy_count`` copies in one CUDA graph),
+    launch overhead, idle power, and with NVML the average board power of a
+    back-to-back loop of each precision's GEMM (``gemm_avg_power_w``, for about
+    ``power_s`` each) and of the DRAM copy (``dram_copy_avg_power_w``).
     """
     import torch
 
@@ -424,29 +475,41 @@ def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int =
         out["idle_power_sampled_w"] = statistics.median(samples)
 
     rates: dict[str, float] = {}
+    watts: dict[str, float] = {}
     errors: dict[str, str] = {}
     for prec in precisions:
         try:
             rates[prec] = _gemm_rate(prec, gemm_n, warmup=3, repeats=10)
+            if nvml.ok and power_s > 0:
+                watts[prec] = _sustained_power(nvml, _gemm_fn(prec, gemm_n), power_s)
         except Exception as exc:  # noqa: BLE001 - unsupported precision is reported, not fatal
             errors[prec] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
         torch.cuda.empty_cache()
     out["gemm_n"] = gemm_n
     out["peak_flops_per_s"] = rates
     out["gemm_errors"] = errors
-    if nvml.ok and power_s > 0:
-        a = torch.randn(gemm_n, gemm_n, device="cuda", dtype=torch.bfloat16)
-        b = torch.randn(gemm_n, gemm_n, device="cuda", dtype=torch.bfloat16)
-        out["bf16_gemm_sustained_power_w"] = _sustained_power(nvml, lambda: torch.mm(a, b), power_s)
-        del a, b
-        torch.cuda.empty_cache()
+    out["gemm_avg_power_w"] = watts
+    out["gemm_power_window_s"] = power_s if watts else 0.0
+    if "bf16" in watts:
+        out["bf16_gemm_sustained_power_w"] = watts["bf16"]  # the key earlier probes wrote
 
     out["copy_bytes"] = copy_bytes
     out["dram_copy_bandwidth_bytes_per_s"] = _copy_bandwidth(copy_bytes, warmup=3, repeats=20)
+    if nvml.ok and power_s > 0:
+        src = torch.empty(copy_bytes, dtype=torch.uint8, device="cuda")
+        dst = torch.empty_like(src)
+        out["dram_copy_avg_power_w"] = _sustained_power(nvml, lambda: dst.copy_(src), power_s)
+        del src, dst
     out["dram_read_bandwidth_bytes_per_s"] = _read_bandwidth(copy_bytes, 1, warmup=3, repeats=20)
     out["l2_read_bytes"] = l2_bytes
     out["l2_read_reuse"] = l2_reuse
     out["l2_read_bandwidth_bytes_per_s"] = _read_bandwidth(l2_bytes, l2_reuse, warmup=3, repeats=20)
+    try:
+        out["l2_copy_bandwidth_bytes_per_s"] = _l2_copy_bandwidth(l2_copy_bytes, l2_copy_count, warmup=3, repeats=20)
+        out["l2_copy_bytes"] = l2_copy_bytes
+        out["l2_copy_count"] = l2_copy_count
+    except RuntimeError as exc:  # graph capture unavailable: the figure is left out, the reason kept
+        out["l2_copy_error"] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
     torch.cuda.empty_cache()
     out.update(_launch_overhead())
     return out

@@ -498,13 +498,24 @@ def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, d
     from hybridperf import measure_torch
 
     report = progress or (lambda step, done, total: None)
-    report("cuda probe (gemm per precision, copy, launch, idle power)", 0, 1)
+    report("cuda probe (gemm + power per precision, copy, launch, idle power)", 0, 1)
     out = measure_torch.probe_cuda(
         gemm_n=4096 if quick else 8192,
         copy_bytes=(256 if quick else 2048) * 2**20,
         idle_s=0.5 if quick else 2.0,
+        power_s=0.5 if quick else 1.5,
     )
     report("done", 1, 1)
+    return result_from_cuda_probe(out, host=host, caches=caches, date=date, quick=quick)
+
+
+def result_from_cuda_probe(out: Mapping[str, Any], *, host: HostInfo, caches: tuple[CacheLevel, ...] = (),
+                           date: str, quick: bool = False, version: str = __version__) -> ProbeResult:
+    """A :class:`ProbeResult` from the dict of :func:`hybridperf.measure_torch.probe_cuda`.
+
+    The same conversion the CUDA probe uses, so a ``probe.json`` saved on a GPU
+    machine can be turned into a spec elsewhere (``spec_dict`` / ``write_spec``).
+    """
     gemm = tuple(
         GemmRate(precision=p, n=out["gemm_n"], flops_per_s=r, best_seconds=FLOPS_PER_MAC * out["gemm_n"] ** 3 / r,
                  repeats=10, backend=f"torch {out.get('torch_version')} CUDA {out.get('cuda_version')}")
@@ -514,9 +525,9 @@ def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, d
                      bytes_per_s=out["dram_copy_bandwidth_bytes_per_s"], repeats=20)]
     if out.get("l2_copy_bandwidth_bytes_per_s"):
         bws.append(Bandwidth(kernel="copy", level="l2", array_bytes=out["l2_copy_bytes"], threads=1,
-                             bytes_per_s=out["l2_copy_bandwidth_bytes_per_s"], repeats=200))
-    return ProbeResult(date=date, version=__version__, quick=quick, kind="gpu", host=host, caches=caches, gemm=gemm,
-                       bandwidth=tuple(bws), dispatch=None, errors=dict(out.get("gemm_errors", {})), gpu=out)
+                             bytes_per_s=out["l2_copy_bandwidth_bytes_per_s"], repeats=20))
+    return ProbeResult(date=date, version=version, quick=quick, kind="gpu", host=host, caches=caches, gemm=gemm,
+                       bandwidth=tuple(bws), dispatch=None, errors=dict(out.get("gemm_errors", {})), gpu=dict(out))
 
 
 # --------------------------------------------------------------------------- spec writing
@@ -680,7 +691,8 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
                                           f"{src}: L2_cache_size from torch.cuda.get_device_properties", True)
         if l2bw:
             memory["l2"]["bandwidth"] = _q(l2bw.bytes_per_s / 1e9, "GB/s",
-                                           f"{src}: L2-resident copy of {l2bw.array_bytes // 2**20} MiB (torch)", True)
+                                           f"{src}: L2-resident copy of {l2bw.array_bytes // 2**20} MiB, read + write bytes, "
+                                           f"{g.get('l2_copy_count', 'many')} copies in one CUDA graph (torch)", True)
     launch_s = max(g.get("launch_queued_s", 0.0), g.get("launch_gpu_span_s", 0.0)) or 5e-6
     launch = _q(launch_s * 1e6, "us",
                 f"{src}: per-kernel cost of back-to-back one-element adds, max of host enqueue "
@@ -695,26 +707,36 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
         power_idle = _q(idle, "W", f"{src}: NVML energy counter over an idle window", True)
     else:
         power_idle = _q(0.15 * pmax, "W", "estimate, not measured: 15% of max power")
+    # Dynamic energy only: the roofline adds idle power x latency itself, so
+    # the idle draw is taken off the board power before dividing by the rate.
+    idle_w = power_idle["value"]
     per_mac = {}
     for p, q in peaks.items():
         rate = q["value"] * 1e12
         watts = (g.get("gemm_avg_power_w") or {}).get(p)
-        if watts:
-            per_mac[p] = _q(watts / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
-                            f"{src}: NVML average power during the GEMM ({watts:.4g} W) / (measured rate / 2); "
-                            "whole-board energy, idle included", True)
+        if watts and watts > idle_w:
+            per_mac[p] = _q((watts - idle_w) / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
+                            f"{src}: (NVML average board power during a back-to-back {g.get('gemm_n')}^3 GEMM "
+                            f"loop, {watts:.4g} W, minus idle {idle_w:.4g} W) / (measured rate / 2)", True,
+                            "dynamic energy at full tensor-core / SIMT utilisation; idle power is priced separately")
         else:
             per_mac[p] = _q(pmax / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
                             f"derived: max power {pmax:g} W / (measured rate / 2), upper bound")
     dev_name = str(g.get("device_name", "CUDA GPU"))
     hbm = any(k in dev_name.upper() for k in ("A100", "H100", "H200", "H800", "A800", "B200", "V100", "GH200"))
     per_byte = _HBM_PJ_PER_BYTE if hbm else _GDDR_PJ_PER_BYTE
-    energy = {
-        "per_mac": per_mac,
-        "per_byte": {"dram": _q(per_byte, "pJ",
-                                "estimate, not measured: HBM2 ~3.9 pJ/bit x 8 (O'Connor et al., MICRO 2017)" if hbm else
-                                "estimate, not measured: GDDR5 ~14 pJ/bit x 8 (O'Connor et al., MICRO 2017), upper bound")},
-    }
+    copy_w = g.get("dram_copy_avg_power_w")
+    if copy_w and copy_w > idle_w:
+        dram_pj = _q((copy_w - idle_w) / dram.bytes_per_s * 1e12, "pJ",
+                     f"{src}: (NVML average board power during a back-to-back {dram.array_bytes // 2**20} MiB "
+                     f"device-to-device copy loop, {copy_w:.4g} W, minus idle {idle_w:.4g} W) / measured copy rate "
+                     "(read + write bytes)", True,
+                     "includes the L2 / SM / interconnect energy of moving each byte, not the HBM array alone")
+    else:
+        dram_pj = _q(per_byte, "pJ",
+                     "estimate, not measured: HBM2 ~3.9 pJ/bit x 8 (O'Connor et al., MICRO 2017)" if hbm else
+                     "estimate, not measured: GDDR5 ~14 pJ/bit x 8 (O'Connor et al., MICRO 2017), upper bound")
+    energy = {"per_mac": per_mac, "per_byte": {"dram": dram_pj}}
     extras = {k: g[k] for k in ("compute_capability", "sm_count", "driver_version", "cuda_version", "torch_version",
                                 "sm_clock_max_mhz") if g.get(k) is not None}
     notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''} on "

@@ -191,7 +191,8 @@ def test_spec_dict_gpu_from_probe_cuda_output():
     assert spec.dram.capacity_bytes == pytest.approx(80 * 2**30)
     assert spec.launch_overhead_s == pytest.approx(3 * 10**-6)  # max(host enqueue, GPU span)
     assert spec.idle_power_w == 70 and spec.max_power_w == 700
-    assert spec.energy_pj_per_mac["fp16"] == pytest.approx(600 / (700 * 10**12 / 2) * 10**12, rel=1e-3)  # measured power; 4 digits
+    # dynamic energy: (board power in the GEMM loop - idle) / MAC rate; 4 significant digits
+    assert spec.energy_pj_per_mac["fp16"] == pytest.approx((600 - 70) / (700 * 10**12 / 2) * 10**12, rel=1e-3)
     assert "energy.per_mac.fp16" in spec.measured and "energy.per_mac.fp32" not in spec.measured
     assert spec.energy_pj_per_byte["dram"] == pytest.approx(31)  # HBM part
     assert "fp8" in spec.notes
@@ -250,3 +251,24 @@ def test_gpu_probe_calls_measure_torch_probe_cuda(tmp_path, monkeypatch):
     assert spec.kind == "gpu" and spec.dram_bandwidth_bytes_per_s == pytest.approx(250 * 10**9)
     assert spec.energy_pj_per_byte["dram"] == pytest.approx(112)  # GDDR estimate
     assert "estimate" in spec.sources["power.max"]  # no NVML in the fake
+
+
+def test_result_from_cuda_probe_measures_dram_energy_from_copy_power():
+    """A saved probe_cuda dict (probe.json) becomes the same spec the CUDA probe writes."""
+    out = {
+        "device_name": "NVIDIA H100 80GB HBM3", "total_memory_bytes": 80 * 2**30, "power_limit_w": 700.0,
+        "idle_power_w": 100.0, "gemm_n": 4096, "peak_flops_per_s": {"fp32": 50e12, "bf16": 700e12},
+        "gemm_avg_power_w": {"fp32": 400.0, "bf16": 90.0}, "gemm_errors": {},
+        "copy_bytes": 2**30, "dram_copy_bandwidth_bytes_per_s": 3e12, "dram_copy_avg_power_w": 400.0,
+        "l2_copy_bytes": 8 << 20, "l2_copy_count": 64, "l2_copy_bandwidth_bytes_per_s": 8e12, "launch_queued_s": 1e-5,
+    }
+    result = probe.result_from_cuda_probe(out, host=_fake_cpu_result().host, date="2026-01-01")
+    assert result.kind == "gpu" and result.peak("bf16").n == 4096 and result.best_bandwidth("l2").bytes_per_s == 8e12
+    spec = parse_spec(probe.spec_dict(result, "h100-measured"), "<probe>")
+    assert spec.energy_pj_per_byte["dram"] == pytest.approx((400 - 100) / (3 * 10**12) * 10**12)  # 100 pJ/B
+    assert "energy.per_byte.dram" in spec.measured
+    assert spec.energy_pj_per_mac["fp32"] == pytest.approx((400 - 100) / (50 * 10**12 / 2) * 10**12)  # 12 pJ
+    # a GEMM loop that drew less than idle gives no dynamic figure: the max-power upper bound stands in
+    assert spec.energy_pj_per_mac["bf16"] == pytest.approx(700 / (700 * 10**12 / 2) * 10**12)
+    assert "energy.per_mac.bf16" not in spec.measured
+    assert spec.memory["l2"].bandwidth_bytes_per_s == pytest.approx(8 * 10**12)
