@@ -1,0 +1,349 @@
+"""Calibrate the H100 energy table against NVML energy (issue 5.2).
+
+The roofline prices one inference as (``hybridperf.roofline``)::
+
+    E = MACs x pJ/MAC[precision] + DRAM bytes x pJ/byte + P_static x t
+
+This script fits the four unknowns (pJ/MAC fp32, pJ/MAC fp16, pJ/DRAM byte,
+static W) to the whole-board NVML energy per inference measured on the H100
+(``calibration/h100-sxm/torch-{eager,cudagraph}-fp32-fp16.csv``), with MACs
+and bytes from the cost pass (``calibration/h100-sxm/features.csv``: the
+``log_flops`` / ``log_bytes`` of each exported zoo model) and ``t`` the
+measured wall time per inference of the back-to-back loop NVML was read
+over (``throughput_latency_s``). The fit is non-negative least squares on
+relative errors (each row divided by its measured energy), validated by
+leaving one model family out at a time.
+
+It prints (and writes to ``benchmarks/results/energy_h100.md``) the energy
+MAPE of the sheet table, of the probe's table and of the fitted one, and the
+fitted figures next to the sheet's; ``--write-spec`` puts the fitted figures
+into ``hw_specs/h100-sxm-measured.yaml`` (``energy.per_mac.fp32/fp16``,
+``energy.per_byte.dram``, ``power.idle``) with their source.
+
+Run from the repository root (no torch, no GPU)::
+
+    python -m benchmarks.energy_calibration [--write-spec]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+H100_DIR = ROOT / "calibration" / "h100-sxm"
+MEASURED = {"eager": H100_DIR / "torch-eager-fp32-fp16.csv", "graph": H100_DIR / "torch-cudagraph-fp32-fp16.csv"}
+SHEET_SPEC = ROOT / "hw_specs" / "h100-sxm.yaml"
+MEASURED_SPEC = ROOT / "hw_specs" / "h100-sxm-measured.yaml"
+PROBE_JSON = H100_DIR / "probe-2.json"  # the probe_cuda dict behind h100-sxm-measured.yaml
+RESULTS = ROOT / "benchmarks" / "results" / "energy_h100.md"
+FLOPS_PER_MAC = 2
+#: columns of the design matrix, in order
+TERMS = ("pj_per_mac_fp32", "pj_per_mac_fp16", "pj_per_dram_byte", "static_w")
+
+
+@dataclass(frozen=True)
+class EnergyRow:
+    """One measured inference: cost-pass counts, measured time and NVML energy."""
+
+    key: str
+    model: str
+    family: str
+    dtype: str  # fp32 | fp16
+    mode: str  # eager | graph
+    macs: float
+    dram_bytes: float
+    time_s: float  # wall time per inference in the NVML window
+    energy_j: float  # NVML whole-board energy per inference
+    pipeline_energy_j: float | None = None  # the pipeline's own prediction (sheet table, roofline latency)
+
+
+@dataclass(frozen=True)
+class EnergyTable:
+    """The four priced terms in SI-ish units (pJ, W)."""
+
+    pj_per_mac_fp32: float
+    pj_per_mac_fp16: float
+    pj_per_dram_byte: float
+    static_w: float
+
+    def as_vector(self) -> np.ndarray:
+        return np.array([getattr(self, t) for t in TERMS])
+
+    def energy_j(self, row: EnergyRow) -> float:
+        return float(design_row(row) @ self.as_vector())
+
+
+def design_row(row: EnergyRow) -> np.ndarray:
+    """``[MACs fp32 x 1e-12, MACs fp16 x 1e-12, bytes x 1e-12, t]``: dotted with an :class:`EnergyTable` gives J."""
+    fp16 = row.dtype == "fp16"
+    return np.array([0.0 if fp16 else row.macs * 1e-12, row.macs * 1e-12 if fp16 else 0.0,
+                     row.dram_bytes * 1e-12, row.time_s])
+
+
+def fit_table(rows: Sequence[EnergyRow]) -> EnergyTable:
+    """Non-negative least squares on relative error: minimise sum((E_pred / E_meas - 1)^2).
+
+    A term no row exercises (no fp16 rows, say) comes out as 0.
+    """
+    from scipy.optimize import nnls
+
+    a = np.array([design_row(r) / r.energy_j for r in rows])
+    scale = np.where(a.max(axis=0) > 0, a.max(axis=0), 1.0)  # condition the columns, undone below
+    coef, _ = nnls(a / scale, np.ones(len(rows)))
+    return EnergyTable(*(coef / scale))
+
+
+def mape(pred: Sequence[float], meas: Sequence[float]) -> float:
+    """Mean absolute percentage error, in percent."""
+    p, m = np.asarray(pred, float), np.asarray(meas, float)
+    return float(np.mean(np.abs(p - m) / m) * 100)
+
+
+def leave_family_out(rows: Sequence[EnergyRow]) -> tuple[np.ndarray, dict[str, EnergyTable]]:
+    """Predictions for every row from a table fitted on the other families."""
+    pred = np.zeros(len(rows))
+    tables = {}
+    for fam in sorted({r.family for r in rows}):
+        train = [r for r in rows if r.family != fam]
+        table = fit_table(train)
+        tables[fam] = table
+        for i, r in enumerate(rows):
+            if r.family == fam:
+                pred[i] = table.energy_j(r)
+    return pred, tables
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _key(model: str, batch: str, res: str, seq: str, dtype: str) -> str:
+    return f"{model}_b{batch}_{res or seq}_{dtype}"
+
+
+def load_rows(features: Path = H100_DIR / "features.csv", measured: dict[str, Path] = MEASURED) -> list[EnergyRow]:
+    """Join the cost pass (features.csv) with every ok NVML-energy row of the measured CSVs."""
+    with features.open() as fh:
+        feats = {r["key"]: r for r in csv.DictReader(fh)}
+    out = []
+    for mode, path in measured.items():
+        if not path.exists():
+            continue
+        with path.open() as fh:
+            for m in csv.DictReader(fh):
+                if m["status"] != "ok" or not m["energy_j"]:
+                    continue
+                f = feats.get(_key(m["model"], m["batch"], m["resolution"], m["seq_len"], m["dtype"]))
+                if f is None:
+                    continue
+                out.append(EnergyRow(
+                    key=f["key"], model=m["model"], family=f["family"], dtype=m["dtype"], mode=mode,
+                    macs=math.exp(float(f["log_flops"])) / FLOPS_PER_MAC, dram_bytes=math.exp(float(f["log_bytes"])),
+                    time_s=float(m["throughput_latency_s"]), energy_j=float(m["energy_j"]),
+                    pipeline_energy_j=float(f["predicted_energy_j"]) if mode == "eager" else None))
+    return out
+
+
+def table_of_spec(path: Path) -> EnergyTable:
+    from hybridperf.spec import load_spec
+
+    return _table(load_spec(path))
+
+
+def table_of_probe(path: Path = PROBE_JSON) -> EnergyTable:
+    """The table ``hybridperf probe`` derives from a saved probe_cuda dict (GEMM / copy loop power)."""
+    import json
+
+    from hybridperf import probe
+    from hybridperf.spec import parse_spec
+
+    host = probe.HostInfo(cpu_model="GPU machine's host", logical_cpus=1, usable_cpus=1, memory_bytes=None,
+                          governor=None, machine="x86_64", python="", numpy="", blas="", onnxruntime=None)
+    out = json.loads(path.read_text())
+    result = probe.result_from_cuda_probe(out, host=host, date=out.get("date_utc", "")[:10] or "unknown")
+    return _table(parse_spec(probe.spec_dict(result, "h100-probe"), str(path)))
+
+
+def _table(s) -> EnergyTable:
+    return EnergyTable(s.energy_pj_per_mac[s.resolve_precision("fp32")], s.energy_pj_per_mac[s.resolve_precision("fp16")],
+                       s.energy_pj_per_byte["dram"], s.idle_power_w)
+
+
+def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_families: int, lfo_mape: float,
+               date: str) -> None:
+    """Put the fitted figures into the measured spec's energy / power sections, keeping the probe's in notes."""
+    import yaml
+
+    from hybridperf.spec import parse_spec
+
+    text = path.read_text()
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    raw = yaml.safe_load(text)
+    src = (f"fitted to NVML energy, {n_models} models ({n_rows} rows, {n_families} families, eager + CUDA graph, "
+           f"fp32 + fp16), benchmarks/energy_calibration.py, {date}")
+    note_tail = f"non-negative least squares on relative error; leave-family-out energy MAPE {lfo_mape:.1f}%"
+
+    def put(section: dict, key: str, value: float, unit: str, what: str) -> None:
+        old = section.get(key, {})
+        if value <= 0:  # NNLS at the bound: the term is not identifiable from these rows; keep the probe's
+            old["note"] = f"{old.get('note', '')}; the NVML fit gave 0 for this term, so the probe's figure stays".lstrip("; ")
+            return
+        prev = f"probe figure before the fit: {old['value']:g} {old['unit']} ({old.get('source', '')})" if old else ""
+        section[key] = {"value": float(f"{value:.4g}"), "unit": unit, "source": src, "measured": True,
+                        "note": f"{what}; {note_tail}. {prev}".strip()}
+
+    put(raw["energy"]["per_mac"], "fp32", fitted.pj_per_mac_fp32, "pJ", "dynamic energy per fp32 MAC (TF32 off)")
+    put(raw["energy"]["per_mac"], "fp16", fitted.pj_per_mac_fp16, "pJ", "dynamic energy per fp16 MAC")
+    put(raw["energy"]["per_byte"], "dram", fitted.pj_per_dram_byte, "pJ", "dynamic energy per byte the cost pass counts")
+    put(raw["power"], "idle", fitted.static_w, "W",
+        "static power while a model runs (board draw not explained by MACs or bytes, times the wall time); "
+        "the roofline prices it as idle power x latency")
+    parse_spec(raw, str(path))  # never write an invalid spec
+    if "Energy calibrated" not in header:
+        header += (f"# Energy / power: fp32 + fp16 per-MAC, DRAM per-byte and static power fitted to NVML energy by "
+                   f"benchmarks/energy_calibration.py ({date}).\n")
+    path.write_text(header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=120))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable) -> tuple[str, EnergyTable, float]:
+    """The markdown report; returns (text, table fitted on all rows, leave-family-out MAPE)."""
+    meas = np.array([r.energy_j for r in rows])
+    fitted = fit_table(rows)
+    lfo, _ = leave_family_out(rows)
+    lfo_mape = mape(lfo, meas)
+    preds = {
+        "sheet table (h100-sxm.yaml), measured time": np.array([sheet.energy_j(r) for r in rows]),
+        "probe table (hybridperf probe: GEMM / copy loop power), measured time": np.array([probed.energy_j(r) for r in rows]),
+        "fitted, leave-family-out, measured time": lfo,
+        "fitted on all rows (in-sample), measured time": np.array([fitted.energy_j(r) for r in rows]),
+    }
+    subsets = {"all": np.ones(len(rows), bool),
+               "eager": np.array([r.mode == "eager" for r in rows]), "graph": np.array([r.mode == "graph" for r in rows]),
+               "fp32": np.array([r.dtype == "fp32" for r in rows]), "fp16": np.array([r.dtype == "fp16" for r in rows])}
+    lines = ["# Energy on H100 SXM: the table calibrated against NVML", "",
+             f"{len(rows)} measured inferences ({len({r.key.rsplit('_', 1)[0] for r in rows})} model x batch configs, "
+             f"{len({r.family for r in rows})} families; "
+             f"{int(subsets['eager'].sum())} eager + {int(subsets['graph'].sum())} CUDA-graph rows, fp32 with TF32 off and fp16). "
+             "Measured: NVML whole-board energy per inference over a back-to-back loop (>= 0.3-0.4 s). "
+             "Model: E = MACs x pJ/MAC[dtype] + DRAM bytes x pJ/byte + P_static x t, MACs and bytes from the cost pass "
+             "of the exported ONNX graph, t the measured wall time per inference in the NVML window. "
+             "Fit: non-negative least squares on relative error; validation: each family predicted by a table fitted on "
+             "the others.", "",
+             "## Energy MAPE", "",
+             "| energy table | " + " | ".join(f"{k} (n={int(m.sum())})" for k, m in subsets.items()) + " |",
+             "|---|" + "---:|" * len(subsets)]
+    for name, p in preds.items():
+        cells = [f"{mape(p[m], meas[m]):.1f}%" if m.any() else "-" for m in subsets.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    pe = [(r.pipeline_energy_j, r.energy_j) for r in rows if r.pipeline_energy_j is not None]
+    if pe:
+        lines += ["", f"For reference, the pipeline's own prediction (sheet table, *roofline* latency, no residual) on the "
+                      f"{len(pe)} eager rows: MAPE {mape([p for p, _ in pe], [m for _, m in pe]):.1f}% "
+                      "(the latency error dominates: eager inference on the H100 is mostly launch-bound, so "
+                      "P_static x t is most of the energy)."]
+    lines += ["", "## Fitted figures vs the sheet and the probe", "",
+              "| term | sheet (h100-sxm.yaml) | probe (GEMM / copy loops) | fitted (all rows) | fitted, range over leave-one-family-out folds |",
+              "|---|---:|---:|---:|---:|"]
+    _, tables = leave_family_out(rows)
+    for t, unit in zip(TERMS, ("pJ", "pJ", "pJ", "W")):
+        vals = [getattr(tab, t) for tab in tables.values()]
+        lines.append(f"| {t} ({unit}) | {_fmt(getattr(sheet, t))} | {_fmt(getattr(probed, t))} | "
+                     f"{_fmt(getattr(fitted, t))} | {_fmt(min(vals))} - {_fmt(max(vals))} |")
+    share = np.array([[*(design_row(r) * fitted.as_vector())] for r in rows])
+    share = share / share.sum(axis=1, keepdims=True)
+    lines += ["", "Share of the fitted energy per term, mean over rows: "
+              + ", ".join(f"{t} {s * 100:.0f}%" for t, s in zip(TERMS, share.mean(axis=0))) + ".", "",
+              "## Per family (leave-family-out)", "",
+              "| family | rows | MAPE sheet | MAPE fitted (held out) |", "|---|---:|---:|---:|"]
+    sheet_pred = preds["sheet table (h100-sxm.yaml), measured time"]
+    for fam in sorted({r.family for r in rows}):
+        m = np.array([r.family == fam for r in rows])
+        lines.append(f"| {fam} | {int(m.sum())} | {mape(sheet_pred[m], meas[m]):.1f}% | {mape(lfo[m], meas[m]):.1f}% |")
+    lines += ["", "Reproduce (no GPU needed; the measurements are committed): "
+              "`python -m benchmarks.accuracy featurize-h100 && python -m benchmarks.energy_calibration --write-spec`", ""]
+    return "\n".join(lines), fitted, lfo_mape
+
+
+def probe_vs_sheet(sheet_path: Path = SHEET_SPEC, probe_json: Path = PROBE_JSON) -> str:
+    """Markdown table: the probe's measured ceilings next to the datasheet's."""
+    import json
+
+    from hybridperf.spec import load_spec
+
+    sheet = load_spec(sheet_path)
+    out = json.loads(probe_json.read_text())
+    lines = ["## Probe (`hybridperf probe` on the lent H100) vs the datasheet", "",
+             f"{out.get('device_name')}, driver {out.get('driver_version')}, torch {out.get('torch_version')}, "
+             f"CUDA {out.get('cuda_version')}, power limit {out.get('power_limit_w')} W, probed {out.get('date_utc', '')[:10]}; "
+             f"dense {out.get('gemm_n')}^3 GEMMs on random data, fp32 with TF32 off.", "",
+             "| figure | sheet | probe | probe / sheet |", "|---|---:|---:|---:|"]
+    for prec, rate in out["peak_flops_per_s"].items():
+        ref = sheet.peak_flops_per_s.get(prec)
+        unit = "TOPS" if prec.startswith("int") else "TFLOP/s"
+        lines.append(f"| peak {prec} ({unit}) | {ref / 1e12:.4g} | {rate / 1e12:.4g} | {rate / ref:.2f} |" if ref else
+                     f"| peak {prec} ({unit}) | - | {rate / 1e12:.4g} | - |")
+    bw = out["dram_copy_bandwidth_bytes_per_s"]
+    ref = sheet.dram.bandwidth_bytes_per_s
+    lines.append(f"| DRAM bandwidth, copy read + write (GB/s) | {ref / 1e9:.4g} | {bw / 1e9:.4g} | {bw / ref:.2f} |")
+    if out.get("l2_copy_bandwidth_bytes_per_s"):
+        lines.append(f"| L2 copy bandwidth, {out['l2_copy_bytes'] >> 20} MiB in a CUDA graph (GB/s) | - | "
+                     f"{out['l2_copy_bandwidth_bytes_per_s'] / 1e9:.4g} | - |")
+    launch = max(out.get("launch_queued_s", 0), out.get("launch_gpu_span_s", 0))
+    lines.append(f"| launch overhead (us) | {sheet.launch_overhead_s * 1e6:.3g} | {launch * 1e6:.3g} | "
+                 f"{launch / sheet.launch_overhead_s:.2f} |")
+    lines.append(f"| idle power (W) | {sheet.idle_power_w:.4g} | {out['idle_power_w']:.4g} | "
+                 f"{out['idle_power_w'] / sheet.idle_power_w:.2f} |")
+    watts = out.get("gemm_avg_power_w", {})
+    if watts:
+        lines += ["", "Board power in each precision's back-to-back GEMM loop (NVML): "
+                  + ", ".join(f"{k} {v:.0f} W" for k, v in watts.items())
+                  + f"; DRAM copy loop {out.get('dram_copy_avg_power_w', float('nan')):.0f} W. Most GEMM loops sit at the "
+                  "700 W limit (clocks throttle), so their pJ/MAC is at power-capped clocks. The int8 loop (420 W) ran "
+                  "the row-major-B kernel while the rate is the faster of two layouts, so its pJ/MAC is a low estimate."]
+    lines += ["", "fp64 beats the sheet because the sheet lists the vector FP64 peak (33.5 TFLOP/s) while cuBLAS DGEMM "
+              "runs on the FP64 Tensor Cores (66.9 TFLOP/s peak). Every other peak lands at 0.47-0.79 of the sheet: "
+              "the sheet figures are at boost clock with no power cap, the loops here hit the 700 W limit."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.energy_calibration", description=__doc__.splitlines()[0])
+    ap.add_argument("--write-spec", action="store_true", help=f"write the fitted figures into {MEASURED_SPEC.name}")
+    ap.add_argument("--probe-json", type=Path, default=PROBE_JSON,
+                    help="saved probe_cuda dict whose table is compared (default: the one behind the measured spec)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    rows = load_rows()
+    if len(rows) < 2 * len(TERMS):
+        print(f"error: only {len(rows)} rows with both features and NVML energy; run "
+              "`python -m benchmarks.accuracy featurize-h100` first", file=sys.stderr)
+        return 2
+    text, fitted, lfo_mape = report(rows, table_of_spec(SHEET_SPEC), table_of_probe(args.probe_json))
+    text += "\n" + probe_vs_sheet(SHEET_SPEC, args.probe_json)
+    print(text)
+    args.out.write_text(text)
+    if args.write_spec:
+        date = dt.datetime.now(dt.timezone.utc).date().isoformat()
+        write_spec(MEASURED_SPEC, fitted, len(rows), len({r.model for r in rows}),
+                   len({r.family for r in rows}), lfo_mape, date)
+        print(f"wrote fitted figures into {MEASURED_SPEC.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
