@@ -314,7 +314,8 @@ def probe_vs_sheet(sheet_path: Path = SHEET_SPEC, probe_json: Path = PROBE_JSON)
                   + ", ".join(f"{k} {v:.0f} W" for k, v in watts.items())
                   + f"; DRAM copy loop {out.get('dram_copy_avg_power_w', float('nan')):.0f} W. Most GEMM loops sit at the "
                   "700 W limit (clocks throttle), so their pJ/MAC is at power-capped clocks. The int8 loop (420 W) ran "
-                  "the row-major-B kernel while the rate is the faster of two layouts, so its pJ/MAC is a low estimate."]
+                  "the row-major-B kernel while the rate is the faster of two layouts, so its pJ/MAC is a low estimate "
+                  "(the probe now times and powers the same column-major-B kernel; this probe predates that fix)."]
     lines += ["", "fp64 beats the sheet because the sheet lists the vector FP64 peak (33.5 TFLOP/s) while cuBLAS DGEMM "
               "runs on the FP64 Tensor Cores (66.9 TFLOP/s peak). Every other peak lands at 0.47-0.79 of the sheet: "
               "the sheet figures are at boost clock with no power cap, the loops here hit the 700 W limit."]

@@ -301,7 +301,12 @@ def _gemm_fn(precision: str, n: int):
     if precision == "int8":
         a = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g)
         b = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g)
-        return lambda: torch._int_mm(a, b)
+        bt = b.t().contiguous().t()  # column-major B (cuBLASLt's TN layout), usually the fast kernel
+        try:
+            torch._int_mm(a, bt)
+            return lambda: torch._int_mm(a, bt)
+        except RuntimeError:
+            return lambda: torch._int_mm(a, b)
     if precision == "fp8":
         f8 = torch.float8_e4m3fn
         a = torch.randn(n, n, device="cuda", generator=g).to(f8)
@@ -314,14 +319,6 @@ def _gemm_fn(precision: str, n: int):
 def _gemm_rate(precision: str, n: int, warmup: int, repeats: int) -> float:
     """Dense n x n x n GEMM rate in FLOP/s (OP/s for int8) on random operands."""
     t = _time_cuda(_gemm_fn(precision, n), warmup, repeats)
-    if precision == "int8":  # column-major B (cuBLASLt's TN layout) is often faster
-        import torch
-
-        g = torch.Generator(device="cuda").manual_seed(0)
-        a = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g)
-        bt = torch.randint(-64, 64, (n, n), device="cuda", dtype=torch.int8, generator=g).t().contiguous().t()
-        with contextlib.suppress(RuntimeError):
-            t = min(t, _time_cuda(lambda: torch._int_mm(a, bt), warmup, repeats))
     return FLOPS_PER_MAC * n**3 / t
 
 
