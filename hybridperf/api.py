@@ -13,8 +13,14 @@
         ...
 
 ``model`` is a file path, an ``onnx.ModelProto``, a Relax ``IRModule`` with
-static shapes, or an :class:`~hybridperf.pipeline.Analyzed` (re-used as is, so
-a model analysed once can be priced on many devices). ``shapes`` maps input
+static shapes, a ``torch.nn.Module`` with ``example_inputs`` (exported with
+``torch.export``; needs the ``torch`` extra), a ``torch.export.ExportedProgram``,
+or an :class:`~hybridperf.pipeline.Analyzed` (re-used as is, so a model
+analysed once can be priced on many devices)::
+
+    analyzed = hybridperf.analyze(net, torch.randn(8, 3, 224, 224))  # shapes come from the inputs
+    hybridperf.predict(net, "l4", example_inputs=torch.randn(8, 3, 224, 224))
+ ``shapes`` maps input
 names to shapes (tuples or ``"1x3x224x224"``). Budget limits are strings with
 a unit (``"20ms"``, ``"512MiB"``, ``"50mJ"``) or numbers in SI units (s, B, J).
 Errors are the same :class:`~hybridperf.errors.InputError` subclasses the CLI
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -60,15 +67,69 @@ def _is_onnx_proto(model: Any) -> bool:
     return type(model).__name__ == "ModelProto" and hasattr(model, "graph")
 
 
+def _torch_kind(model: Any) -> str | None:
+    """``"module"``, ``"exported"`` or None, without importing torch (a torch object means torch is loaded)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    if isinstance(model, torch.nn.Module):
+        return "module"
+    if isinstance(model, torch.export.ExportedProgram):
+        return "exported"
+    return None
+
+
+def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shapes: Any, fused: bool) -> Analyzed:
+    from hybridperf import frontends_extra  # noqa: PLC0415
+
+    if batch is not None or shapes:
+        raise InputError(
+            "a torch model has the shapes of its example inputs; drop batch/shapes and change example_inputs instead"
+        )
+    if kind == "module":
+        if example_inputs is None:
+            raise InputError(
+                "a torch.nn.Module needs example_inputs: hybridperf.analyze(module, torch.randn(1, 3, 224, 224))"
+            )
+        return frontends_extra.analyze_torch(model, example_inputs, fused=fused)
+    if example_inputs is not None:
+        raise InputError("an ExportedProgram has its shapes already; drop example_inputs")
+    loaded = frontends_extra.load_exported_program(model)
+    analyzed = _analyze(loaded.module, fused=fused)
+    return dataclasses.replace(analyzed, source=loaded.source, input_shapes=dict(loaded.input_shapes))
+
+
 def analyze(
     model: Any,
+    example_inputs: Any = None,
+    *,
     batch: int | None = None,
     shapes: ShapeArg | None = None,
     fused: bool = True,
 ) -> Analyzed:
-    """Device-independent analysis (cost pass, kernel grouping, memory plan) of ``model``."""
+    """Device-independent analysis (cost pass, kernel grouping, memory plan) of ``model``.
+
+    Parameters
+    ----------
+    model
+        See the module docstring for the accepted kinds.
+    example_inputs : tensor or tuple of tensors, optional
+        Only for a ``torch.nn.Module``: the inputs it is exported with (they fix every shape).
+    batch, shapes
+        Bind symbolic input dimensions of an ONNX/TFLite model.
+    fused : bool
+        Group ops into kernels with TVM's FuseOps (default) or one kernel per op.
+    """
     if isinstance(model, Analyzed):
+        if example_inputs is not None or batch is not None or shapes:
+            raise InputError("an Analyzed model is re-used as analysed; analyze the model again to change its inputs")
         return model
+    kind = _torch_kind(model)
+    if kind is not None:
+        return _analyze_torch(model, kind, example_inputs, batch, shapes, fused)
+    if example_inputs is not None:
+        hint = f"; to bind the batch write batch={example_inputs!r}" if isinstance(example_inputs, int) else ""
+        raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
         raise InputError(f"batch must be a positive integer, got {batch!r}")
     bound = _shapes(shapes)
@@ -91,6 +152,8 @@ def analyze(
 def predict(
     model: Any,
     device: str | Path | DeviceSpec,
+    *,
+    example_inputs: Any = None,
     batch: int | None = None,
     shapes: ShapeArg | None = None,
     precision: str | None = None,
@@ -99,15 +162,18 @@ def predict(
 ) -> Prediction:
     """Predict latency, energy and peak memory of ``model`` on ``device`` (like ``hybridperf predict``)."""
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)  # a bad device fails fast
-    return predict_on(analyze(model, batch, shapes, fused), spec, precision, residual=residual)
+    analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
+    return predict_on(analyzed, spec, precision, residual=residual)
 
 
 def check(
     model: Any,
     devices: str | Path | DeviceSpec | Sequence[str | Path | DeviceSpec],
+    *,
     max_latency: str | float | None = None,
     max_memory: str | float | None = None,
     max_energy: str | float | None = None,
+    example_inputs: Any = None,
     batch: int | None = None,
     shapes: ShapeArg | None = None,
     precision: str | None = None,
@@ -135,7 +201,7 @@ def check(
     specs = [d if isinstance(d, DeviceSpec) else load_spec(d) for d in devices]
     if not specs:
         raise InputError("check needs at least one device")
-    analyzed = analyze(model, batch, shapes, fused)
+    analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
     ids = tuple(dict.fromkeys(s.id for s in specs))
     target = Target(analyzed.source, ids, {d: budget for d in ids}, batch, {}, precision)
     by_id = {s.id: s for s in specs}

@@ -55,6 +55,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;font-size:12px}td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
 th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .warn{color:#b00020;font-weight:600}.ok{color:#1b7f3b}
+svg{max-width:100%;height:auto;display:block}
 svg text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}
 .note{font-size:12px;color:#555;max-width:1100px}
 """
@@ -146,8 +147,8 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
     top_peak = max(peaks.values())
     ridge_hi = top_peak / bw
     out.append(
-        f'<line x1="{_f(ax.x(x0))}" y1="{_f(ax.y(bw * x0))}" x2="{_f(ax.x(ridge_hi))}" y2="{_f(ax.y(top_peak))}" '
-        'stroke="#444" stroke-width="2"/>'
+        f'<line class="roof-bandwidth" x1="{_f(ax.x(x0))}" y1="{_f(ax.y(bw * x0))}" x2="{_f(ax.x(ridge_hi))}" '
+        f'y2="{_f(ax.y(top_peak))}" stroke="#444" stroke-width="2"/>'
     )
     extra = iter(_EXTRA_COLORS * 4)
     legend: list[tuple[str, str, str]] = []
@@ -155,14 +156,15 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         col = ROOF_COLORS.get(prec) or next(extra)
         ridge = peak / bw
         out.append(
-            f'<line x1="{_f(ax.x(ridge))}" y1="{_f(ax.y(peak))}" x2="{_f(ax.x(x1))}" y2="{_f(ax.y(peak))}" '
-            f'stroke="{col}" stroke-width="2" stroke-dasharray="{"" if prec == "fp32" else "6 3"}"/>'
+            f'<line class="roof" data-precision="{_e(prec)}" x1="{_f(ax.x(ridge))}" y1="{_f(ax.y(peak))}" '
+            f'x2="{_f(ax.x(x1))}" y2="{_f(ax.y(peak))}" stroke="{col}" stroke-width="2" '
+            f'stroke-dasharray="{"" if prec == "fp32" else "6 3"}"/>'
         )
-        legend.append((col, f"{prec} peak {fmt_count(peak)}FLOP/s (ridge {ridge:.3g} FLOP/B)", "line"))
-    legend.insert(0, ("#444", f"DRAM {bw / 1e9:.4g} GB/s", "line"))
+        legend.append((col, f"{prec} {_si(peak)}FLOP/s, ridge {ridge:.3g}", "" if prec == "fp32" else "6 3"))
+    legend.insert(0, ("#444", f"DRAM {bw / 1e9:.4g} GB/s", ""))
     # dots: area proportional to latency
     total = sum(kd["latency_s"] for _, kd, _, _ in pts) or 1.0
-    floor_x, floor_y = x0 * 1.15, y0 * 1.15
+    floor_x, floor_y = x0 * 1.4, y0 * 1.4
     for kp, kd, ai, perf in sorted(pts, key=lambda p: -p[1]["latency_s"]):
         share = kd["latency_s"] / total
         r = max(2.5, min(28.0, 3.0 + 40.0 * math.sqrt(share)))
@@ -177,14 +179,16 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
             + (f", AI {ai:.3g} FLOP/B" if ai else " (no FLOPs or no traffic: drawn at the axis floor)")
         )
         out.append(
-            f'<circle class="kernel" cx="{_f(px)}" cy="{_f(py)}" r="{_f(r)}" fill="{col}" fill-opacity="{fill_op}" '
+            f'<circle class="kernel" data-kernel="{_e(kd["name"])}" data-ai="{ai if ai else ""}" '
+            f'data-flops-per-s="{perf if perf else ""}" data-latency-s="{kd["latency_s"]!r}" '
+            f'cx="{_f(px)}" cy="{_f(py)}" r="{_f(r)}" fill="{col}" fill-opacity="{fill_op}" '
             f'stroke="{col}" stroke-width="1"><title>{_e(tip)}</title></circle>'
         )
     out.append("</g>")
     # legend (no circles, so that circles are exactly the kernels)
     lx, ly = ax.left + ax.width + 20, ax.top + 6
-    for col, label, _ in legend:
-        out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 22}" y2="{ly}" stroke="{col}" stroke-width="2"/>')
+    for col, label, dash in legend:
+        out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 22}" y2="{ly}" stroke="{col}" stroke-width="2" stroke-dasharray="{dash}"/>')
         out.append(f'<text x="{lx + 28}" y="{ly + 4}" font-size="11">{_e(label)}</text>')
         ly += 18
     ly += 8
@@ -192,8 +196,9 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         out.append(f'<rect x="{lx + 5}" y="{ly - 6}" width="12" height="12" fill="{BOUND_COLORS[bound]}" fill-opacity="0.6"/>')
         out.append(f'<text x="{lx + 28}" y="{ly + 4}" font-size="11">{bound}-bound kernel</text>')
         ly += 18
-    out.append(f'<text x="{lx}" y="{ly + 8}" font-size="11" fill="#555">dot area ~ share of latency;</text>')
-    out.append(f'<text x="{lx}" y="{ly + 22}" font-size="11" fill="#555">faint dots at the floor: 0 FLOP</text>')
+    for note in ("ridge in FLOP/byte;", "dot area ~ share of latency;", "faint dots at the floor: 0 FLOP"):
+        out.append(f'<text x="{lx}" y="{ly + 8}" font-size="11" fill="#555">{note}</text>')
+        ly += 14
     out.append("</svg>")
     return "".join(out)
 
@@ -231,10 +236,16 @@ def _bars_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         tip = f"{kd['name']}: {fmt_time(kd['latency_s'])}, {fmt_bytes(traffic)} traffic, {kd['status']}"
         if label:
             out.append(f'<text x="{name_w - 6}" y="{_f(y + h - 2)}" font-size="10" text-anchor="end">{_e(kd["name"][:42])}</text>')
-        out.append(f'<rect x="{x_lat}" y="{_f(y)}" width="{_f(max(lw, 0.5))}" height="{_f(h)}" fill="{col}"><title>{_e(tip)}</title></rect>')
+        out.append(
+            f'<rect class="bar-latency" data-kernel="{_e(kd["name"])}" data-latency-s="{kd["latency_s"]!r}" x="{x_lat}" '
+            f'y="{_f(y)}" width="{_f(max(lw, 0.5))}" height="{_f(h)}" fill="{col}"><title>{_e(tip)}</title></rect>'
+        )
         if label:
             out.append(f'<text x="{_f(x_lat + lw + 4)}" y="{_f(y + h - 2)}" font-size="9" fill="#444">{_e(fmt_time(kd["latency_s"]))}</text>')
-        out.append(f'<rect x="{x_mem}" y="{_f(y)}" width="{_f(max(mw, 0.5))}" height="{_f(h)}" fill="#9ecae1"><title>{_e(tip)}</title></rect>')
+        out.append(
+            f'<rect class="bar-traffic" data-kernel="{_e(kd["name"])}" data-bytes="{traffic}" x="{x_mem}" y="{_f(y)}" '
+            f'width="{_f(max(mw, 0.5))}" height="{_f(h)}" fill="#9ecae1"><title>{_e(tip)}</title></rect>'
+        )
         if ww > 0:
             out.append(f'<rect x="{x_mem}" y="{_f(y)}" width="{_f(ww)}" height="{_f(h)}" fill="#8c564b" fill-opacity="0.8"/>')
         if label:
@@ -281,13 +292,20 @@ def _memory_svg(pred: Prediction) -> str:
         pts.append(f"{_f(x_a)},{_f(Y(base + v))}")
         pts.append(f"{_f(x_b)},{_f(Y(base + v))}")
     pts.append(f"{_f(X(n - 1))},{_f(Y(base))}")
-    out.append(f'<polygon points="{" ".join(pts)}" fill="#1f77b4" fill-opacity="0.45" stroke="#1f77b4" stroke-width="1"/>')
+    out.append(
+        f'<polygon class="memory-curve" data-steps="{n}" data-peak-activation-bytes="{max(timeline)}" '
+        f'data-baseline-bytes="{base}" points="{" ".join(pts)}" fill="#1f77b4" fill-opacity="0.45" '
+        'stroke="#1f77b4" stroke-width="1"/>'
+    )
     lines = [
         (m.peak_bytes, "#d62728", f"runtime peak (TVM plan + weights + inputs) {fmt_bytes(m.peak_bytes)}"),
         (base + m.live_peak_bytes, "#2ca02c", f"live-set lower bound + weights + inputs {fmt_bytes(base + m.live_peak_bytes)}"),
     ]
     for v, col, _ in lines:
-        out.append(f'<line x1="{left}" y1="{_f(Y(v))}" x2="{left + width}" y2="{_f(Y(v))}" stroke="{col}" stroke-dasharray="6 3" stroke-width="1.5"/>')
+        out.append(
+            f'<line class="memory-level" data-bytes="{v}" x1="{left}" y1="{_f(Y(v))}" x2="{left + width}" y2="{_f(Y(v))}" '
+            f'stroke="{col}" stroke-dasharray="6 3" stroke-width="1.5"/>'
+        )
     for t in range(6):
         i = round((n - 1) * t / 5)
         out.append(f'<text x="{_f(X(i))}" y="{top + height + 16}" font-size="11" text-anchor="middle">{i}</text>')
@@ -366,21 +384,21 @@ def render_html(pred: Prediction, title: str | None = None) -> str:
     if an.fusion_note:
         parts.append(f'<p class="note">note: {_e(an.fusion_note)}</p>')
     parts += [
-        "<h2>Roofline</h2>",
+        '<h2 id="roofline">Roofline</h2>',
         '<p class="note">Each dot is one kernel (a fused group or a lone op) at its arithmetic intensity and the FLOP/s it '
         "attains in the prediction (FLOPs / predicted latency). Roofs: the device's dense peak per precision and the DRAM "
         "bandwidth slope. Hover a dot for the kernel.</p>",
         _roofline_svg(pred, rep),
-        "<h2>Per-kernel latency and memory traffic</h2>",
+        '<h2 id="kernel-bars">Per-kernel latency and memory traffic</h2>',
         '<p class="note">Kernels in execution order; bar colour = bound (blue compute, orange memory, grey launch overhead, '
         "red unsupported).</p>",
         _bars_svg(pred, rep),
-        "<h2>Memory over time</h2>",
+        '<h2 id="memory-over-time">Memory over time</h2>',
         f'<p class="note">Activation bytes live at each step of the memory-planned program (tensor lifetimes), on top of '
         f"weights and inputs. {_e(rep['memory']['planner'])}: planned activations {fmt_bytes(m.planned_bytes)}, "
         f"ideal live-set {fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}.</p>",
         _memory_svg(pred),
-        "<h2>Kernels</h2>",
+        '<h2 id="kernels">Kernels</h2>',
     ]
     rows = []
     for kd in rep["kernels"]:

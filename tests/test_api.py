@@ -90,3 +90,63 @@ def test_errors(proto, analyzed):
         hybridperf.analyze(proto)  # symbolic batch, no bound
     with pytest.raises(InputError, match="batch must be a positive integer"):
         hybridperf.analyze(proto, batch=0)
+    with pytest.raises(InputError, match="write batch=8"):
+        hybridperf.analyze(proto, 8)  # the second positional is example_inputs (torch only)
+    with pytest.raises(InputError, match="re-used as analysed"):
+        hybridperf.predict(analyzed, "t4", batch=2)
+
+
+# ----------------------------------------------------- torch end to end ----
+
+
+def _tiny_cnn(torch):
+    from torch import nn
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+    torch.manual_seed(0)
+    return Tiny().eval()
+
+
+@pytest.mark.torch
+def test_torch_module_predicted_end_to_end():
+    torch = pytest.importorskip("torch")
+    from hybridperf.pipeline import predict_on
+
+    net, x = _tiny_cnn(torch), torch.randn(2, 3, 16, 16)
+    analyzed = hybridperf.analyze(net, x)  # the spelling: module, example inputs
+    assert analyzed.source == "<torch Tiny>" and analyzed.input_shapes == {"x": (2, 3, 16, 16)}
+    conv = next(r for r in analyzed.analysis.records if r.op == "relax.nn.conv2d")
+    assert conv.cost.flops == 2 * 2 * 8 * 16 * 16 * 3 * 3 * 3  # 2 * N*Cout*H*W * Cin*kh*kw
+    pred = hybridperf.predict(net, "t4", example_inputs=x, residual=None)
+    assert pred.latency_s == pytest.approx(predict_on(analyzed, "t4", residual=None).latency_s, rel=1e-12)
+    assert pred.latency_s > 0 and pred.energy_j > 0
+    assert pred.peak_memory_bytes >= analyzed.memory.weight_bytes + 2 * 3 * 16 * 16 * 4  # weights + fp32 input
+    assert hybridperf.check(net, "t4", example_inputs=x, max_latency="1s", residual=None)
+    assert not hybridperf.check(net, "t4", example_inputs=x, max_latency=pred.latency_s / 2, residual=None)
+
+
+@pytest.mark.torch
+def test_torch_exported_program_and_errors():
+    torch = pytest.importorskip("torch")
+
+    net, x = _tiny_cnn(torch), torch.randn(1, 3, 8, 8)
+    ep = torch.export.export(net, (x,))
+    a = hybridperf.analyze(ep)
+    assert list(a.input_shapes.values()) == [(1, 3, 8, 8)]
+    assert hybridperf.predict(ep, "l4", residual=None).latency_s == pytest.approx(
+        hybridperf.predict(net, "l4", example_inputs=x, residual=None).latency_s, rel=1e-9
+    )
+    with pytest.raises(InputError, match="needs example_inputs"):
+        hybridperf.analyze(net)
+    with pytest.raises(InputError, match="drop batch/shapes"):
+        hybridperf.analyze(net, x, batch=4)
+    with pytest.raises(InputError, match="drop example_inputs"):
+        hybridperf.analyze(ep, x)

@@ -228,6 +228,23 @@ def test_tflite_loads_and_costs(tiny_tflite):
     assert a.memory.planned_bytes > 0
 
 
+def test_tflite_predicted_end_to_end_by_the_cli(tiny_tflite, capsys):
+    import json
+
+    from hybridperf.cli import ExitCode, main
+    from hybridperf.pipeline import analyze, predict_on
+
+    assert main(["predict", str(tiny_tflite), "-d", "t4", "--roofline-only", "--format", "json"]) == ExitCode.OK
+    d = json.loads(capsys.readouterr().out)
+    want = predict_on(analyze(tiny_tflite), "t4", residual=None)
+    assert d["model"] == str(tiny_tflite) and d["input_shapes"] == {"input": [1, 8, 8, 3]}
+    assert d["totals"]["latency_s"] == pytest.approx(want.latency_s, rel=1e-12) and want.latency_s > 0
+    assert d["totals"]["energy_j"] == pytest.approx(want.energy_j, rel=1e-12) and want.energy_j > 0
+    assert d["totals"]["flops"] >= 2 * 4 * 8 * 8 * 27 + 2 * 5 * 256  # conv + fully connected MACs x 2
+    assert d["memory"]["peak_bytes"] == want.peak_memory_bytes >= (4 * 27 + 4 + 5 * 256 + 5) * 4  # >= the fp32 weights
+    assert d["coverage"]["unsupported_ops"] == []
+
+
 def test_tflite_batch_binds_dynamic_signature(tmp_path):
     pytest.importorskip("tflite")
     from hybridperf.frontends_extra import load_tflite

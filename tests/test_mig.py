@@ -107,6 +107,19 @@ def test_cli_json_and_nothing_fits(capsys, model_dir):
     assert [p["fits_memory"] for p in d["profiles"]] == [False] * 6
 
 
+def test_cli_says_why_nothing_fits(capsys, model_dir, pred):
+    model = str(model_dir / "resnet_like.onnx")
+    code = main(["mig", model, "--batch", "1", "-d", "a100-sxm-80gb", "--max-latency", "10us"])
+    out, _ = capsys.readouterr()
+    assert code == ExitCode.BUDGET_EXCEEDED
+    assert out.splitlines()[-1].startswith("no profile meets the latency budget: even 7g.80gb (the whole GPU) is predicted at ")
+    assert out.splitlines()[-1].endswith("> 10.0 us; relax the budget or reduce the batch")
+    code = main(["mig", model, "--batch", "1", "-d", "a100-sxm-80gb", "--headroom", "80GB"])
+    out, _ = capsys.readouterr()
+    assert code == ExitCode.BUDGET_EXCEEDED
+    assert out.splitlines()[-1].startswith("no profile fits: even 7g.80gb holds 74.51 GiB < ")  # 80e9 B = 74.51 GiB
+
+
 @pytest.mark.parametrize(
     "argv, fragment",
     [

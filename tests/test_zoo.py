@@ -98,6 +98,7 @@ def test_tiny_bert_builds_with_seeded_weights():
     assert torch.equal(a, b)  # same seed, same weights
 
 
+@pytest.mark.torch
 def test_failed_export_is_reported_not_raised_raw(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     pytest.importorskip("torchvision")

@@ -63,10 +63,15 @@ def run(args: argparse.Namespace) -> ExitCode:
         parent = args.junit_xml.resolve().parent
         if not parent.is_dir():
             raise InputError(f"--junit-xml {args.junit_xml}: directory {parent} does not exist; create it first")
+        if args.junit_xml.is_dir():
+            raise InputError(f"--junit-xml {args.junit_xml} is a directory; name the file to write, e.g. {args.junit_xml / 'hybridperf.xml'}")
     result = run_check(targets, fused=not args.no_fuse, residual=None if args.roofline_only else "auto")
     render = {"table": to_table, "json": to_json, "github": to_github}[args.format]
     if args.junit_xml is not None:
-        write_atomic(args.junit_xml, to_junit_xml(result))
+        try:
+            write_atomic(args.junit_xml, to_junit_xml(result))
+        except OSError as exc:
+            raise InputError(f"cannot write --junit-xml {args.junit_xml}: {exc.strerror or exc}") from exc
     sys.stdout.write(render(result) + "\n")
     return ExitCode.OK if result.passed else ExitCode.BUDGET_EXCEEDED
 

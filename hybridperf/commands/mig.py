@@ -113,5 +113,17 @@ def to_table(s, model: str) -> str:
     if s.chosen is not None:
         tail = f"suggested: {s.chosen.profile.name} (smallest profile that fits{' and meets the budget' if budget else ''})"
     else:
-        tail = "no profile fits: reduce the batch or memory, relax the budget, or use the whole GPU"
+        full = s.options[-1] if s.options else None
+        if full is not None and not full.fits_memory:
+            tail = (
+                f"no profile fits: even {full.profile.name} holds {fmt_bytes(full.profile.memory_bytes)} < "
+                f"{fmt_bytes(full.required_bytes)} needed; reduce the batch or the --headroom"
+            )
+        elif full is not None:
+            tail = (
+                f"no profile meets the latency budget: even {full.profile.name} (the whole GPU) is predicted at "
+                f"{fmt_time(full.latency_s)} > {fmt_time(s.max_latency_s)}; relax the budget or reduce the batch"
+            )
+        else:
+            tail = "no profile fits: reduce the batch or memory, or relax the budget"
     return head + body + "\n" + tail

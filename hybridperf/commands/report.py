@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hybridperf.cli import ExitCode
 from hybridperf.commands._common import add_model_arguments, native_stderr_silenced, shapes_from_args
+from hybridperf.errors import InputError
+
+
+def _check_output_path(path: Path) -> None:
+    """Fail before the (slow) analysis when the page cannot be written there."""
+    if path.is_dir():
+        raise InputError(f"--html {path} is a directory; name the file to write, e.g. {path / 'report.html'}")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        raise InputError(f"--html {path}: {parent} is not a directory")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,11 +34,15 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.spec import load_spec
 
     spec = load_spec(args.device)  # a bad device fails before the slow import
+    _check_output_path(Path(args.html))
     shapes = shapes_from_args(args)
     with native_stderr_silenced(not args.verbose):
         analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse)
     pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto")
-    path = write_html(pred, args.html, title=args.title)
+    try:
+        path = write_html(pred, args.html, title=args.title)
+    except OSError as exc:
+        raise InputError(f"cannot write --html {args.html}: {exc.strerror or exc}") from exc
     sys.stdout.write(
         f"{path}  latency {fmt_time(pred.latency_s)}  peak memory {fmt_bytes(pred.peak_memory_bytes)}  "
         f"{sum(1 for k in pred.kernels if k.kernel.counts_toward_time)} kernels\n"
