@@ -183,3 +183,53 @@ def test_pre_commit_hook_definition():
     assert hook["entry"] == "hybridperf check"
     assert hook["files"] == r"\.onnx$"
     assert hook["language"] == "python"
+
+
+def test_internal_error_exit_3_and_no_junit(capsys, resnet, tmp_path, monkeypatch):
+    import hybridperf.budget
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("cost pass exploded")
+
+    monkeypatch.setattr(hybridperf.budget, "run_check", boom)
+    path = tmp_path / "report.xml"
+    code, out, err = run(capsys, resnet, "--batch", "1", "-d", "t4", "--max-latency", "1s", "--junit-xml", str(path))
+    assert code == ExitCode.INTERNAL_ERROR == 3
+    assert out == ""
+    assert err == "hybridperf: internal error: RuntimeError: cost pass exploded (rerun with -v and report it)\n"
+    assert not path.exists()
+
+
+def test_github_escapes_file_names_and_lists_every_failure(capsys, resnet, tmp_path):
+    import shutil
+
+    odd = tmp_path / "r,1:50%.onnx"
+    shutil.copy(resnet, odd)
+    code, out, _ = run(capsys, str(odd), "--batch", "1", "-d", "t4", "-d", "l4", "--max-memory", "1KiB", "--format", "github")
+    assert code == ExitCode.BUDGET_EXCEEDED
+    lines = out.splitlines()
+    assert len(lines) == 3  # one annotation per device, then the summary
+    escaped = str(odd).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
+    assert [line.split("::")[1] for line in lines[:2]] == [
+        f"error file={escaped},title=hybridperf%3A memory over budget on {d}" for d in ("t4", "l4")
+    ]
+    assert all("exceeds the budget 1.00 KiB" in line for line in lines[:2])
+    assert lines[2] == "2 limits checked on 2 model x device pairs: 2 over budget"
+
+
+def test_junit_counts_match_the_elements(capsys, resnet, tmp_path):
+    path = tmp_path / "j.xml"
+    run(capsys, resnet, "--batch", "1", "-d", "t4", "-d", "l4", "--max-latency", "1us", "--max-energy", "1J", "--junit-xml", str(path))
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites ')
+    root = ET.fromstring(text)
+    for suite in [root, *root.findall("testsuite")]:
+        cases = list(suite.iter("testcase"))
+        assert int(suite.get("tests")) == len(cases) == 6
+        assert int(suite.get("failures")) == sum(c.find("failure") is not None for c in cases) == 2
+        assert int(suite.get("skipped")) == sum(c.find("skipped") is not None for c in cases) == 2
+        assert suite.get("errors") == "0"
+    for case in root.iter("testcase"):
+        assert set(case.attrib) == {"classname", "name", "time"}
+        props = {p.get("name"): p.get("value") for p in case.find("properties")}
+        assert float(props["predicted"]) > 0 and props["unit"] in ("s", "B", "J")

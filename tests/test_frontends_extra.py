@@ -245,6 +245,21 @@ def test_tflite_predicted_end_to_end_by_the_cli(tiny_tflite, capsys):
     assert d["coverage"]["unsupported_ops"] == []
 
 
+def test_predict_many_takes_tflite_files(tiny_tflite, model_dir, capsys):
+    import json
+    import shutil
+
+    from hybridperf.cli import ExitCode, main
+
+    d = tiny_tflite.parent
+    shutil.copy(model_dir / "resnet_like.onnx", d / "r.onnx")
+    (d / "notes.txt").write_text("not a model")
+    assert main(["predict-many", str(d), "-d", "t4", "--batch", "1", "--jobs", "1", "--format", "json"]) == ExitCode.OK
+    rows = json.loads(capsys.readouterr().out)["models"]
+    assert [(r["model"], r["status"]) for r in rows] == [(str(d / "r.onnx"), "ok"), (str(tiny_tflite), "ok")]
+    assert all(r["latency_s"] > 0 for r in rows)
+
+
 def test_tflite_batch_binds_dynamic_signature(tmp_path):
     pytest.importorskip("tflite")
     from hybridperf.frontends_extra import load_tflite

@@ -1,15 +1,15 @@
 """``hybridperf predict-many DIR --device ID [--jobs N] [--batch N] [--format table|json]``.
 
-Predicts every ``*.onnx`` under DIR (recursively, sorted by path) on one
-device, in parallel: a ``ProcessPoolExecutor`` of ``--jobs`` workers (default:
-every core), each importing TVM once when it starts. ``--jobs 1`` runs in this
+Predicts every ``*.onnx`` and ``*.tflite`` under DIR (recursively, sorted by
+path) on one device, in parallel: a ``ProcessPoolExecutor`` of ``--jobs``
+workers (default: every core this process may run on), each importing TVM once when it starts. ``--jobs 1`` runs in this
 process. A progress bar goes to stderr when stderr is a terminal.
 
 One row per model: latency, energy, peak memory, FLOPs, and ``ok`` or the
 error message. A model that fails is an error row, not a failed run.
 
 Exit code: 0 when at least one model was predicted (error rows included),
-2 when every model failed, DIR holds no ``.onnx`` file, or an argument is bad
+2 when every model failed, DIR holds no model file, or an argument is bad
 (unknown device: before any work starts).
 """
 
@@ -27,11 +27,14 @@ from hybridperf.cli import ExitCode
 from hybridperf.commands._common import add_format_argument
 from hybridperf.errors import InputError
 
+#: file suffixes predicted (lower case); other files are ignored
+MODEL_SUFFIXES = (".onnx", ".tflite")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("directory", metavar="DIR", help="directory searched recursively for .onnx files")
+    p.add_argument("directory", metavar="DIR", help="directory searched recursively for .onnx and .tflite files")
     p.add_argument("--device", "-d", required=True, help="device id from `hybridperf devices` or a spec file")
-    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores; 1 = in this process)")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every usable core; 1 = in this process)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=["tf32", "fp16", "bf16", "fp8", "int8"], help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
@@ -44,7 +47,15 @@ def find_models(directory: str | Path) -> list[Path]:
         raise InputError(f"directory not found: {d}; check the path")
     if not d.is_dir():
         raise InputError(f"{d} is not a directory; use `hybridperf predict` for one model file")
-    return sorted(p for p in d.rglob("*.onnx") if p.is_file())
+    return sorted(p for p in d.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (respects taskset/cgroup CPU sets), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _init_worker() -> None:
@@ -117,8 +128,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     spec_ref = spec.path or args.device
     models = find_models(args.directory)
     if not models:
-        raise InputError(f"no .onnx files under {args.directory}")
-    jobs = min(args.jobs or os.cpu_count() or 1, len(models))
+        raise InputError(f"no .onnx files under {args.directory} (and no .tflite files)")
+    jobs = min(args.jobs or usable_cores(), len(models))
     progress = _Progress(len(models))
     call = (args.batch, args.precision, not args.no_fuse)
     rows: dict[str, dict[str, Any]] = {}
