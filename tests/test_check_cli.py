@@ -1,6 +1,7 @@
 """``hybridperf check``: exit codes, formats, JUnit XML, config files, the pre-commit hook."""
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -181,7 +182,9 @@ def test_pre_commit_hook_definition():
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     (hook,) = [h for h in hooks if h["id"] == "hybridperf-check"]
     assert hook["entry"] == "hybridperf check"
-    assert hook["files"] == r"\.onnx$"
+    assert hook["files"] == r"\.(onnx|tflite)$"
+    staged = ["models/a.onnx", "m/b.tflite", "c.onnx.data", "README.md", "x.onnx.bak"]
+    assert [f for f in staged if re.search(hook["files"], f)] == ["models/a.onnx", "m/b.tflite"]
     assert hook["language"] == "python"
 
 
