@@ -36,12 +36,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_GRAPHS = ["resnet_like", "mobilenetv2_like", "bert_like"]
+# cheapest first: untuned kernels at LLVM -O0 run slowly, so a long list takes an hour
 ZOO = [
-    "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
-    "squeezenet1_1", "shufflenet_v2_x1_0", "mnasnet1_0", "efficientnet_b0", "regnet_y_400mf",
-    "googlenet", "alexnet", "densenet121",
-    "bert_tiny", "bert_small", "electra_small", "distilbert_base", "gpt2", "llama_tiny",
-    "qwen2_tiny", "opt_125m", "hf_deit_small",
+    "resnet18", "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x1_0", "bert_tiny",
+    "electra_small", "llama_tiny", "qwen2_tiny", "mobilenet_v2", "mnasnet1_0", "regnet_y_400mf",
+    "efficientnet_b0", "mobilenet_v3_large", "bert_small", "googlenet", "resnet50",
+    "distilbert_base", "gpt2", "hf_deit_small", "densenet121", "opt_125m", "alexnet",
 ]
 SEQ_LEN = 64
 TORCH_PY = Path("/work/venvz/bin/python")
@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-ort", action="store_true")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per model and runtime")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--resume", action="store_true", help="keep the rows already in OUT's .json and skip them")
     args = ap.parse_args(argv)
     if args.worker:
         kind, spec = args.worker
@@ -227,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         specs.append({"kind": "zoo", "name": name, "model": name, "batch": 1, "fused": True, "path": str(path)})
     rows = []
+    if args.resume and args.out and args.out.with_suffix(".json").exists():
+        rows = json.loads(args.out.with_suffix(".json").read_text())
+        done = {(r["model"], r["fused"]) for r in rows}
+        specs = [s for s in specs if (s["model"], s["fused"]) not in done]
     for spec in specs:
         t0 = time.perf_counter()
         row = dict(spec, **_run_worker("tvm", spec, args.timeout))

@@ -16,9 +16,17 @@ pipeline for ``llvm``) and run once on TVM's Relax VM. Two measurements come out
   planned storage, the output, intermediate buffers inside kernels (workspace),
   allocator page rounding.
 
-``workspace_bytes`` is the static counterpart of the last part: the largest global
-allocation inside any one compiled kernel (``calculate_allocated_bytes`` of TIR),
-which TVM's planner and ``estimate_memory_usage`` do not count.
+``workspace_bytes`` is the static counterpart of the intra-kernel part: the largest
+global allocation inside any one compiled kernel (``calculate_allocated_bytes`` of
+TIR), which TVM's planner and ``estimate_memory_usage`` do not count.
+
+:func:`pooled_vm_bytes` predicts what TVM's pooled allocator holds: it reuses blocks
+that ``KillAfterLastUse`` frees, so the runtime can sit below the static plan.
+``pooled_vm_bytes + workspace_bytes`` is the predicted resident peak of the VM.
+
+The resident figure is exact only if freed memory goes back to the OS: measure in a
+fresh process started with ``MALLOC_MMAP_THRESHOLD_=4096`` (glibc), as
+``benchmarks/memory_accuracy.py`` does; otherwise heap reuse can hide pages.
 
 :func:`measure_onnxruntime_peak` gives the same resident-size figure for
 onnxruntime, which plans its own memory (memory pattern) and fuses differently.
@@ -30,6 +38,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,8 +258,6 @@ def measure_tvm(memory_module: Any, inputs: list[np.ndarray] | None = None, opt_
     inputs : list of numpy arrays, optional
         Arguments of ``main``; random ones by default.
     """
-    import time
-
     tvm, relax = _tvm.tvm_modules()
     t0 = time.perf_counter()
     ex = build_planned(memory_module, opt_level)
@@ -283,7 +290,7 @@ def measure_tvm(memory_module: Any, inputs: list[np.ndarray] | None = None, opt_
 
 
 def measure_onnxruntime_peak(model_path: str | Path, inputs: dict[str, np.ndarray]) -> int | None:
-    """Resident bytes onnxruntime (CPU, default session options) adds during one inference.
+    """Resident bytes onnxruntime (CPU, one thread, arena off, memory pattern on) adds during one inference.
 
     The session is created and warmed up first (weights, pre-packed weights and the
     learned memory pattern are resident), then the run is measured like
