@@ -1,102 +1,146 @@
-"""Collect onnxruntime ground truth for zoo models on this CPU, and their features.
+"""Collect onnxruntime ground truth for zoo models on one core of this CPU, and their features.
 
-Two steps, both resumable (rows already in the output are skipped):
+Device configuration: ``host-epyc-1c`` = one core of this AMD EPYC (Zen 3) host, onnxruntime with
+``intra_op_num_threads=1``, ``inter_op_num_threads=1``, sequential execution, the
+process pinned to one core (``taskset -c 0``) that no other job used while the
+measurements ran. Three subcommands, all resumable (keys already in an output are
+skipped):
 
-``measure`` (needs torch for the ONNX exports)
-    Exports each configuration of :data:`PLAN` with :mod:`benchmarks.zoo` and
-    measures it with :func:`hybridperf.measure.measure` (fresh subprocess,
-    ``threads=2``). Other processes may share the 2 cores, so every attempt
-    records the 1-minute load average and an attempt whose spread is large
-    (p90/p10 > ``--max-spread``) is repeated; the attempt with the lowest
-    p10 is kept. The training target is that p10 (``latency_p10_s``): on a shared
-    host the fastest decile is the least disturbed by other processes. Writes ``measurements.csv`` (one row per configuration)
-    and ``profile.csv`` (per-node onnxruntime profiler times).
+``export`` (needs torch: run it with the torch environment, on another core)
+    Exports every configuration of :data:`PLAN` with :func:`benchmarks.zoo.export`
+    (static shapes, cached in ``.zoo/``), batch 1 of every model first.
 
-``featurize`` (needs TVM, no torch)
-    Analyses every measured ONNX file with hybridperf, prices it on the device
-    (roofline only), and writes ``features.csv`` (one row per model: features
-    of :mod:`hybridperf.features` + target) and ``kernel_features.csv`` (one
-    row per kernel + the measured time of its family group from the profile).
+``run`` (no torch; run it pinned: ``taskset -c 0``)
+    Loops until every configuration is done: measures an exported,
+    not-yet-measured configuration with :func:`hybridperf.measure.measure` (fresh
+    subprocess, 1 thread) if there is one, else analyses a measured,
+    not-yet-featurized one with hybridperf, else waits for the exporter. One job at
+    a time, so analyses never overlap a measurement. ``--no-wait`` stops when
+    nothing is left instead of waiting.
+
+``featurize``
+    Only the analysis step of ``run`` (e.g. after changing the device spec: delete
+    ``features.csv`` and ``kernel_features.csv`` first).
+
+Files written to ``calibration/host-epyc-1c/``:
+
+``measurements.csv``
+    one row per configuration: ``key`` (``<zoo name>_b<batch>_<resolution or seq_len>``),
+    ``zoo_name``, ``family`` (architecture family: the held-out unit),
+    ``resolution``, ``seq_len``, then :data:`hybridperf.measure.CSV_FIELDS`
+    (device, runtime, runtime_version, threads, cpu_model, date_utc, repeats,
+    latency median / p10 / p90 / mean / std / min in seconds, ``load_avg_1m``,
+    peak memory), then ``pinned_cores`` (the process's CPU affinity) and
+    ``measure_wall_s`` (wall time of one measurement, process start to result) and
+    ``attempts``: a measurement whose p90/p10 exceeds ``--max-spread`` is repeated
+    (up to ``--max-attempts``) and the attempt with the lowest median is kept.
+    The training target is the median (``latency_s``).
+``profile.csv``
+    per-node onnxruntime profiler times (``key, node, op_type, duration_s, graph_node``).
+``features.csv`` / ``kernel_features.csv``
+    :func:`hybridperf.features.featurize_measured` rows: model features + target,
+    kernel features + the measured time of the kernel's group.
 
 Usage::
 
-    python -m benchmarks.collect_cpu measure  [--limit N] [--only resnet18,...]
-    python -m benchmarks.collect_cpu featurize
+    taskset -c 1 /work/venvz/bin/python -m benchmarks.collect_cpu export &
+    taskset -c 0 /work/venvz/bin/python -m benchmarks.collect_cpu run --export-idle
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import math
+import os
 import sys
 import time
 from pathlib import Path
 
-DEVICE = "host-xeon-2c"
+DEVICE = "host-epyc-1c"
+THREADS = 1
 OUT_DIR = Path("calibration") / DEVICE
 ZOO_DIR = Path(".zoo")
+EXPORT_DONE = "export.done"
+SKIP_SINGLE_RUN_S = 1.5
 
-#: (zoo name, batches, resolutions or seq_lens; None = default)
-PLAN: list[tuple[str, tuple[int, ...], tuple[int | None, ...]]] = [
-    ("resnet18", (1, 2, 4, 8), (224, 160)),
-    ("resnet50", (1, 2, 4), (224,)),
-    ("mobilenet_v2", (1, 2, 4, 8), (224, 160)),
-    ("mobilenet_v3_small", (1, 2, 4, 8), (224,)),
-    ("mobilenet_v3_large", (1, 2, 4, 8), (224,)),
-    ("mnasnet1_0", (1, 2, 4, 8), (224,)),
-    ("efficientnet_b0", (1, 2, 4), (224,)),
-    ("regnet_y_400mf", (1, 2, 4, 8), (224,)),
-    ("regnet_x_1_6gf", (1, 2, 4), (224,)),
-    ("densenet121", (1, 2, 4), (224,)),
-    ("squeezenet1_0", (1, 2, 4, 8), (224,)),
-    ("squeezenet1_1", (1, 2, 4, 8), (224, 160)),
-    ("shufflenet_v2_x1_0", (1, 2, 4, 8), (224,)),
-    ("vgg11", (1, 2), (224,)),
-    ("alexnet", (1, 2, 4, 8), (224,)),
-    ("googlenet", (1, 2, 4), (224,)),
-    ("convnext_tiny", (1, 2), (224,)),
+_CNN3 = (224, 160, 128)
+_CNN2 = (224, 160)
+_B3 = (1, 2, 4)
+_SEQ3 = (64, 128, 256)
+_SEQ2 = (64, 128)
+
+#: (zoo name, batches, resolutions or seq_lens)
+PLAN: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
+    ("resnet18", _B3, _CNN3),
+    ("resnet50", _B3, _CNN2),
+    ("resnext50_32x4d", (1, 2), _CNN2),
+    ("mobilenet_v2", _B3, _CNN3),
+    ("mobilenet_v3_small", _B3, _CNN2),
+    ("mobilenet_v3_large", _B3, _CNN2),
+    ("mnasnet1_0", _B3, _CNN2),
+    ("efficientnet_b0", _B3, _CNN2),
+    ("regnet_y_400mf", _B3, _CNN2),
+    ("regnet_x_1_6gf", (1, 2), _CNN2),
+    ("densenet121", (1, 2), _CNN2),
+    ("squeezenet1_0", _B3, _CNN2),
+    ("squeezenet1_1", _B3, _CNN2),
+    ("shufflenet_v2_x1_0", _B3, _CNN2),
+    ("vgg11", (1, 2), _CNN2),
+    ("alexnet", _B3, _CNN2),
+    ("googlenet", _B3, _CNN2),
+    ("inception_v3", (1,), (299,)),
+    ("convnext_tiny", (1, 2), _CNN2),
     ("vit_b_16", (1, 2), (224,)),
-    ("hf_deit_small", (1, 2, 4), (224,)),
+    ("hf_deit_small", _B3, (224,)),
     ("swin_t", (1, 2), (224,)),
-    ("bert_tiny", (1, 2, 4, 8), (128, 64, 256)),
-    ("bert_small", (1, 2, 4, 8), (128, 64)),
-    ("distilbert_base", (1, 2, 4), (128, 64)),
-    ("electra_small", (1, 2, 4, 8), (128, 64)),
-    ("t5_small_encoder", (1, 2, 4), (128, 64)),
-    ("gpt2", (1, 2, 4), (128, 64)),
-    ("opt_125m", (1, 2), (128, 64)),
-    ("llama_tiny", (1, 2, 4), (128, 64)),
-    ("qwen2_tiny", (1, 2), (128,)),
-    ("hf_mobilevit_small", (1, 2, 4), (256,)),
-    ("lraspp_mobilenet_v3_large", (1, 2), (512,)),
+    ("hf_mobilevit_small", (1, 2), (256,)),
+    ("lraspp_mobilenet_v3_large", (1, 2), (512, 256)),
+    ("deeplabv3_mobilenet_v3_large", (1,), (512, 256)),
+    ("hf_segformer_b0", (1,), (512, 256)),
+    ("bert_tiny", (1, 2, 4, 8), _SEQ3),
+    ("bert_small", _B3, _SEQ3),
+    ("bert_base", (1, 2), _SEQ2),
+    ("distilbert_base", _B3, _SEQ2),
+    ("roberta_base", (1,), _SEQ2),
+    ("albert_base", (1, 2), _SEQ2),
+    ("electra_small", _B3, _SEQ3),
+    ("t5_small_encoder", _B3, _SEQ2),
+    ("gpt2", (1, 2), _SEQ2),
+    ("opt_125m", (1, 2), _SEQ2),
+    ("llama_tiny", _B3, _SEQ2),
+    ("qwen2_tiny", (1, 2), _SEQ2),
 ]
 
 
-def key_of(name: str, batch: int, size: int | None) -> str:
+def key_of(name: str, batch: int, size: int) -> str:
     return f"{name}_b{batch}_{size}"
 
 
-def configs(only: set[str] | None = None):
-    from benchmarks.zoo import InputKind, get
+def configs(only: set[str] | None = None) -> list[dict]:
+    """Every configuration of :data:`PLAN`: batch 1 at the default size of every model first."""
+    from benchmarks.zoo import InputKind, get, onnx_path
 
+    out = []
     for name, batches, sizes in PLAN:
         if only and name not in only:
             continue
         entry = get(name)
         image = entry.input.kind is InputKind.IMAGE
-        # interleave: all models at batch 1 first so a partial run still covers every family
         for b in batches:
-            for s in sizes:
-                yield {"name": name, "family": entry.family, "batch": b,
-                       "resolution": s if image else None, "seq_len": None if image else s}
+            for si, s in enumerate(sizes):
+                res, seq = (s, None) if image else (None, s)
+                out.append({"key": key_of(name, b, s), "name": name, "family": entry.family, "batch": b,
+                            "resolution": res, "seq_len": seq, "order": (b * (si + 1), si),
+                            "path": onnx_path(name, b, res, seq, out_dir=ZOO_DIR)})
+    out.sort(key=lambda c: c["order"])
+    return out
 
 
-def _read_keys(path: Path) -> set[str]:
+def _read_keys(path: Path, column: str = "key") -> set[str]:
     if not path.exists():
         return set()
     with path.open() as f:
-        return {r["key"] for r in csv.DictReader(f)}
+        return {r[column] for r in csv.DictReader(f)}
 
 
 def _append(path: Path, rows: list[dict]) -> None:
@@ -110,89 +154,165 @@ def _append(path: Path, rows: list[dict]) -> None:
         w.writerows(rows)
 
 
-def cmd_measure(args) -> int:
+def cmd_export(args) -> int:
     from benchmarks.zoo import export
-    from hybridperf.measure import csv_row, measure, node_rows
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    mpath, ppath = out / "measurements.csv", out / "profile.csv"
-    done = _read_keys(mpath)
-    todo = [c for c in configs(set(args.only.split(",")) if args.only else None)]
-    todo.sort(key=lambda c: (c["batch"] > 1, c["batch"]))  # every model at batch 1 first
-    n = 0
-    for c in todo:
-        size = c["resolution"] or c["seq_len"]
-        key = key_of(c["name"], c["batch"], size)
-        if key in done:
+    (out / EXPORT_DONE).unlink(missing_ok=True)
+    only = set(args.only.split(",")) if args.only else None
+    failed = set()
+    for c in configs(only):
+        if c["path"].exists() or c["name"] in failed:
             continue
-        if args.limit and n >= args.limit:
-            break
         t0 = time.perf_counter()
         try:
-            path = export(c["name"], batch=c["batch"], resolution=c["resolution"], seq_len=c["seq_len"], out_dir=ZOO_DIR)
+            export(c["name"], batch=c["batch"], resolution=c["resolution"], seq_len=c["seq_len"], out_dir=ZOO_DIR)
         except Exception as exc:  # noqa: BLE001 - record and go on
-            print(f"{key}: export failed: {exc}", file=sys.stderr)
+            print(f"{c['key']}: export failed: {exc}", file=sys.stderr, flush=True)
+            failed.add(c["name"])
             continue
-        best, attempts = None, 0
-        for attempts in range(1, args.max_attempts + 1):
-            try:
-                m = measure(path, threads=2, repeats=args.repeats, warmup=2, profile=True, profile_runs=3,
-                            isolate=True, budget_s=args.budget_s)
-            except Exception as exc:  # noqa: BLE001
-                print(f"{key}: measure failed: {exc}", file=sys.stderr)
-                break
-            if best is None or m.latency_p10_s < best.latency_p10_s:
-                best = m
-            if m.latency_p90_s / max(m.latency_p10_s, 1e-9) <= args.max_spread:
-                break
-        if best is None:
+        print(f"{c['key']}: exported in {time.perf_counter() - t0:.1f} s", flush=True)
+    (out / EXPORT_DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+    return 0
+
+
+def _measure_one(c: dict, args, mpath: Path, ppath: Path) -> None:
+    from hybridperf.measure import csv_row, measure, node_rows
+
+    t0 = time.perf_counter()
+    m, attempts = None, 0
+    for attempts in range(1, args.max_attempts + 1):
+        try:
+            a = measure(c["path"], threads=THREADS, repeats=args.repeats, warmup=args.warmup, profile=True,
+                        profile_runs=3, isolate=True, budget_s=args.budget_s, device=DEVICE)
+        except Exception as exc:  # noqa: BLE001 - record as skipped
+            print(f"{c['key']}: measure failed: {exc}", file=sys.stderr, flush=True)
+            _append(Path(args.out) / "skipped.csv", [{"key": c["key"], "reason": f"measure failed: {str(exc)[:200]}"}])
+            return
+        if m is None or a.latency_s < m.latency_s:
+            m = a
+        if a.latency_p90_s / max(a.latency_p10_s, 1e-12) <= args.max_spread:
+            break
+    wall = time.perf_counter() - t0
+    row = {"key": c["key"], "zoo_name": c["name"], "family": c["family"], "resolution": c["resolution"] or "",
+           "seq_len": c["seq_len"] or "", **csv_row(m)}
+    row["pinned_cores"] = ",".join(str(x) for x in sorted(os.sched_getaffinity(0)))
+    row["measure_wall_s"] = round(wall / attempts, 3)
+    row["attempts"] = attempts
+    _append(mpath, [row])
+    _append(ppath, node_rows(m, c["key"]))
+    spread = m.latency_p90_s / max(m.latency_p10_s, 1e-12)
+    print(f"{c['key']}: {m.latency_s * 1e3:.3f} ms (p10 {m.latency_p10_s * 1e3:.3f}, p90 {m.latency_p90_s * 1e3:.3f}, "
+          f"spread {spread:.3f}, {m.repeats} runs, load {m.load_avg_1m:.2f}, {wall:.1f} s)", flush=True)
+
+
+def _featurize_keys(out: Path, keys: set[str], device: str) -> int:
+    from hybridperf.features import featurize_measured
+
+    with (out / "measurements.csv").open() as f:
+        todo = [r for r in csv.DictReader(f) if r["key"] in keys]
+    if not todo:
+        return 0
+    rows, krows = featurize_measured(todo, out / "profile.csv", device=device, precision=None, target="latency_s",
+                                     log=lambda s: print(s, file=sys.stderr, flush=True))
+    _append(out / "features.csv", rows)
+    _append(out / "kernel_features.csv", krows)
+    for k in keys - {r["key"] for r in rows}:
+        _append(out / "skipped.csv", [{"key": k, "reason": "analysis failed"}])
+    return len(rows)
+
+
+def _too_slow(c: dict, slow: dict[str, int]) -> bool:
+    """A bigger configuration of a model whose smaller one already exceeded the single-run cap."""
+    size = c["resolution"] or c["seq_len"]
+    return c["name"] in slow and c["batch"] * size >= slow[c["name"]]
+
+
+def _export_last(pending: list[dict], slow: dict[str, int]) -> bool:
+    """Export the last pending configuration (the ``export`` job works from the front); False if none."""
+    from benchmarks.zoo import export
+
+    for c in reversed(pending):
+        if c["path"].exists() or _too_slow(c, slow):
             continue
-        row = {"key": key, "zoo_name": c["name"], "family": c["family"], "resolution": c["resolution"] or "",
-               "seq_len": c["seq_len"] or "", "attempts": attempts, **csv_row(best)}
-        row["model"] = str(path)
-        _append(mpath, [row])
-        _append(ppath, node_rows(best, key))
-        n += 1
-        print(f"{key}: {best.latency_s * 1e3:.2f} ms (p10 {best.latency_p10_s * 1e3:.2f}, p90 "
-              f"{best.latency_p90_s * 1e3:.2f}, load {best.load_avg_1m:.2f}, {attempts} attempt(s), "
-              f"{time.perf_counter() - t0:.1f} s)", flush=True)
+        if c["path"].with_suffix(".tmp.onnx").exists():
+            return False  # the other exporter is on it: we have met in the middle
+        try:
+            export(c["name"], batch=c["batch"], resolution=c["resolution"], seq_len=c["seq_len"], out_dir=ZOO_DIR)
+        except Exception as exc:  # noqa: BLE001
+            print(f"{c['key']}: export failed: {exc}", file=sys.stderr, flush=True)
+            _append(Path("calibration") / DEVICE / "skipped.csv", [{"key": c["key"], "reason": "export failed"}])
+        return True
+    return False
+
+
+def cmd_run(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    mpath, ppath = out / "measurements.csv", out / "profile.csv"
+    only = set(args.only.split(",")) if args.only else None
+    while True:
+        done = _read_keys(mpath) | _read_keys(out / "skipped.csv")
+        featurized = _read_keys(out / "features.csv") | _read_keys(out / "skipped.csv")
+        slow: dict[str, int] = {}
+        if mpath.exists():
+            with mpath.open() as f:
+                for r in csv.DictReader(f):
+                    if float(r["latency_s"]) > SKIP_SINGLE_RUN_S:
+                        size = int(r["resolution"] or r["seq_len"])
+                        slow[r["zoo_name"]] = min(slow.get(r["zoo_name"], 10**9), int(r["batch"]) * size)
+        pending = [c for c in configs(only) if c["key"] not in done]
+        ready = [c for c in pending if c["path"].exists() and not _too_slow(c, slow)]
+        for c in pending:
+            if c["path"].exists() and _too_slow(c, slow):
+                _append(out / "skipped.csv", [{"key": c["key"], "reason": f"a smaller configuration ran > {SKIP_SINGLE_RUN_S} s"}])
+        if ready:
+            _measure_one(ready[0], args, mpath, ppath)
+            continue
+        unfeat = (_read_keys(mpath) - featurized) if mpath.exists() else set()
+        if unfeat:
+            # a handful at a time, so that new exports are measured soon
+            _featurize_keys(out, set(sorted(unfeat)[:4]), args.device)
+            continue
+        if args.no_wait or (out / EXPORT_DONE).exists() or not pending:
+            break
+        if args.export_idle and _export_last(pending, slow):
+            continue
+        time.sleep(2)
     return 0
 
 
 def cmd_featurize(args) -> int:
-    from hybridperf.features import featurize_measured
-
     out = Path(args.out)
-    rows, krows = featurize_measured(out / "measurements.csv", out / "profile.csv", device=args.device,
-                                     precision=None, log=lambda s: print(s, file=sys.stderr, flush=True))
-    for name, data in (("features.csv", rows), ("kernel_features.csv", krows)):
-        path = out / name
-        if data:
-            with path.open("w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(data[0]))
-                w.writeheader()
-                w.writerows(data)
-        print(f"wrote {path} ({len(data)} rows)")
+    keys = _read_keys(out / "measurements.csv") - _read_keys(out / "features.csv")
+    n = _featurize_keys(out, keys, args.device)
+    print(f"featurized {n} new configuration(s) into {out}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.collect_cpu", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    m = sub.add_parser("measure")
-    m.add_argument("--out", default=str(OUT_DIR))
-    m.add_argument("--only", help="comma-separated zoo names")
-    m.add_argument("--limit", type=int, default=0, help="stop after N new measurements")
-    m.add_argument("--repeats", type=int, default=30, help="at most this many timed runs")
-    m.add_argument("--budget-s", type=float, default=1.5, help="timed runs stop after about this long (min 5 runs)")
-    m.add_argument("--max-attempts", type=int, default=3)
-    m.add_argument("--max-spread", type=float, default=1.25, help="repeat when p90/p10 exceeds this")
+    e = sub.add_parser("export")
+    r = sub.add_parser("run")
     f = sub.add_parser("featurize")
-    f.add_argument("--out", default=str(OUT_DIR))
-    f.add_argument("--device", default=DEVICE)
+    for q in (e, r, f):
+        q.add_argument("--out", default=str(OUT_DIR))
+        q.add_argument("--only", help="comma-separated zoo names")
+    for q in (r, f):
+        q.add_argument("--device", default=DEVICE, help="device spec the features are priced on")
+    r.add_argument("--repeats", type=int, default=40, help="at most this many timed runs")
+    r.add_argument("--warmup", type=int, default=3)
+    r.add_argument("--budget-s", type=float, default=1.0, help="timed runs stop after about this long (min 5 runs)")
+    r.add_argument("--max-attempts", type=int, default=3)
+    r.add_argument("--max-spread", type=float, default=1.10,
+                   help="measure again (keeping the attempt with the lowest median) while p90/p10 exceeds this")
+    r.add_argument("--no-wait", action="store_true", help="stop when nothing is ready instead of waiting for exports")
+    r.add_argument("--export-idle", action="store_true",
+                   help="when nothing is ready, export the last pending configuration here (needs torch)")
     args = p.parse_args(argv)
-    return cmd_measure(args) if args.cmd == "measure" else cmd_featurize(args)
+    return {"export": cmd_export, "run": cmd_run, "featurize": cmd_featurize}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -282,13 +282,13 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
     return row, krows
 
 
-def featurize_measured(measurements_csv: Path, profile_csv: Path | None, device: str, precision: str | None = None,
+def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], profile_csv: Path | None, device: str, precision: str | None = None,
                        log: Callable[[str], None] | None = None,
-                       target: str = "latency_p10_s") -> tuple[list[dict], list[dict]]:
-    """Analyse every model of a measurements CSV and build the training tables.
+                       target: str = "latency_s") -> tuple[list[dict], list[dict]]:
+    """Analyse every model of a measurements CSV (a path, or its rows) and build the training tables.
 
-    ``target`` names the measured latency column used as ground truth (p10 of
-    the timed runs by default: see ``benchmarks/collect_cpu.py``).
+    ``target`` names the measured latency column used as ground truth (the
+    median of the timed runs by default: see ``benchmarks/collect_cpu.py``).
 
     Model rows also carry the measured and predicted peak memory and the
     analysis time (for the accuracy benchmark).
@@ -298,8 +298,11 @@ def featurize_measured(measurements_csv: Path, profile_csv: Path | None, device:
 
     from hybridperf.pipeline import analyze, predict_on
 
-    with Path(measurements_csv).open() as fh:
-        meas = list(csv.DictReader(fh))
+    if isinstance(measurements_csv, (str, Path)):
+        with Path(measurements_csv).open() as fh:
+            meas = list(csv.DictReader(fh))
+    else:
+        meas = list(measurements_csv)
     prof: dict[str, list[tuple[str, float]]] = {}
     if profile_csv is not None and Path(profile_csv).exists():
         with Path(profile_csv).open() as fh:

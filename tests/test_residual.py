@@ -11,7 +11,14 @@ pytest.importorskip("lightgbm")
 
 from hybridperf.errors import InputError, NotFittedError
 from hybridperf.features import KERNEL_FEATURES, MODEL_FEATURES
-from hybridperf.residual import KernelTable, ResidualModel, load_for_device
+from hybridperf.residual import (
+    CONTEXT_FEATURES,
+    SCHEMA_VERSION,
+    KernelTable,
+    ResidualModel,
+    kernel_context,
+    load_for_device,
+)
 
 LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
 
@@ -75,7 +82,8 @@ def test_persistence_text_and_json(tmp_path):
     txt = (d / "residual.txt").read_text()
     assert txt.startswith("tree") and "pickle" not in txt
     meta = json.loads((d / "residual.json").read_text())
-    assert meta["schema_version"] == 1 and meta["device"] == "host-xeon-2c"
+    assert meta["schema_version"] == SCHEMA_VERSION == 2 and meta["device"] == "host-xeon-2c"
+    assert meta["kernel_features"] == list(KERNEL_FEATURES) + list(CONTEXT_FEATURES)
     assert meta["model_features"] == list(MODEL_FEATURES) and meta["n_train"] == len(y)
     assert {"lightgbm_version", "hybridperf_version", "trained_on", "metrics", "features_version"} <= set(meta)
     again = ResidualModel.load(d)
@@ -133,3 +141,30 @@ def test_unseen_family_falls_back_to_roofline(model_dir):
         else:
             assert kp.calibrated
     assert n and out.latency_s > pred.roofline_latency_s
+
+
+def test_kernel_context_golden():
+    """Two models; model 0 has two conv kernels (1 ms, 3 ms) and one matmul (4 ms), model 1 one conv (2 ms)."""
+    conv, mm = KERNEL_FEATURES.index("group_conv"), KERNEL_FEATURES.index("group_matmul")
+    lr = KERNEL_FEATURES.index("log_roofline_s")
+    X = np.zeros((4, len(KERNEL_FEATURES)))
+    X[[0, 1, 3], conv] = 1.0
+    X[2, mm] = 1.0
+    X[:, lr] = np.log([1e-3, 3e-3, 4e-3, 2e-3])
+    out = kernel_context(X, np.array([0, 0, 0, 1]))
+    ctx = out[:, len(KERNEL_FEATURES):]
+    assert out.shape == (4, len(KERNEL_FEATURES) + len(CONTEXT_FEATURES))
+    np.testing.assert_allclose(np.exp(ctx[:, 0]), [4e-3, 4e-3, 4e-3, 2e-3])  # group time: 1+3 ms, 1+3, 4, 2
+    np.testing.assert_allclose(np.exp(ctx[:, 1]), [2, 2, 1, 1])  # kernels in the group
+    np.testing.assert_allclose(ctx[:, 2], [4 / 8, 4 / 8, 4 / 8, 2 / 2])  # group share of the model's 1+3+4 ms
+    np.testing.assert_allclose(np.exp(ctx[:, 3]), [8e-3, 8e-3, 8e-3, 2e-3])
+
+
+def test_constant_model_scale_round_trip(tmp_path):
+    """model_estimators=1: the model-level booster is a constant; persistence keeps the setting."""
+    X, y, kt, groups = _synthetic()
+    m = ResidualModel(n_estimators=40, overhead_grid_s=(0.0,), model_estimators=1).fit(X, y, kernels=kt, groups=groups)
+    assert m.booster_.num_trees() == 1
+    again = ResidualModel.load(m.save(tmp_path))
+    assert again.model_estimators == 1 and again.context
+    np.testing.assert_array_equal(again.predict(X, kt), m.predict(X, kt))

@@ -37,7 +37,14 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     import numpy as np
 
-    from hybridperf.residual import ResidualModel, default_calibration_dir, load_for_device, load_table, mape
+    from hybridperf.residual import (
+        CALIBRATION_PARAMS,
+        ResidualModel,
+        default_calibration_dir,
+        load_for_device,
+        load_table,
+        mape,
+    )
     from hybridperf.spec import load_spec
 
     spec = load_spec(args.device)
@@ -59,7 +66,8 @@ def run(args: argparse.Namespace) -> ExitCode:
             metrics["heldout_roofline_mape_pct"] = mape(np.ones(len(rest)), np.exp(y[rest]))
         model.metrics_ = {**model.metrics_, "few_shot": metrics}
     else:
-        model = ResidualModel(seed=args.seed, device=spec.id).fit(X, y, kernels=kt, groups=groups, families=families)
+        model = ResidualModel(**CALIBRATION_PARAMS, seed=args.seed, device=spec.id).fit(
+            X, y, kernels=kt, groups=groups, families=families)
         metrics = dict(model.metrics_)
     model.save(out)
     result = {"device": spec.id, "stored": str(out), "rows": int(len(y)), "kernel_rows": int(len(kt.y)) if kt is not None else 0,
