@@ -74,13 +74,11 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
 
 
 def _si(x: float, unit: str = "") -> str:
+    """``x`` with an SI prefix and 4 significant digits: 1.979e15 -> '1.979P'."""
     for p, f in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if x >= f:
-            v = x / f
-            return f"{v:g}{p}{unit}"
-    if x >= 1 or x == 0:
-        return f"{x:g}{unit}"
-    return f"{x:g}{unit}"
+            return f"{x / f:.4g}{p}{unit}"
+    return f"{x:.4g}{unit}"
 
 
 class _LogAxes:

@@ -186,3 +186,11 @@ def test_renders_in_headless_chromium(pred, tmp_path):
     png = screenshot(binary, path, tmp_path / "r.png", (1000, 700))
     assert png_size(png) == (1000, 700)
     assert png_nonwhite_share(png) > 0.05  # the cards, roofline axes and dots are drawn
+
+
+def test_axis_and_legend_numbers_are_short():
+    from hybridperf.html_report import _si
+
+    assert [_si(v) for v in (1.9789e15, 989.4e12, 33.5e12, 1e10, 1e3, 999.0, 0.1, 0.01)] == [
+        "1.979P", "989.4T", "33.5T", "10G", "1k", "999", "0.1", "0.01"
+    ]
