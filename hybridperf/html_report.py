@@ -410,15 +410,16 @@ def render_html(pred: Prediction, title: str | None = None) -> str:
                 kd["bound"],
                 fmt_time(kd["latency_s"]),
                 f"{share:.1%}",
+                fmt_energy(kd["energy_j"]),
                 f"{fmt_count(kd['flops'])}FLOP",
                 fmt_bytes(kd["bytes_read"] + kd["bytes_written"]),
             ]
         )
     parts.append(
         _table(
-            ["kernel", "ops", "status", "precision", "bound", "latency", "share", "flops", "traffic"],
+            ["kernel", "ops", "status", "precision", "bound", "latency", "share", "energy", "flops", "traffic"],
             rows,
-            [False, False, False, False, False, True, True, True, True],
+            [False, False, False, False, False, True, True, True, True, True],
         )
     )
     parts.append("</body></html>")

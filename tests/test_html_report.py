@@ -17,7 +17,7 @@ import pytest
 from benchmarks.render_report import check_dom, elements, find_chromium
 from hybridperf.cli import ExitCode, main
 from hybridperf.costs import Status
-from hybridperf.report import fmt_bytes, fmt_time
+from hybridperf.report import fmt_bytes, fmt_energy, fmt_time
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
 
@@ -84,8 +84,10 @@ def test_the_browser_check_passes_on_the_raw_markup(page, pred):
 def test_headline_numbers_are_the_prediction(page, pred):
     assert f'<div class="v">{fmt_time(pred.latency_s)}</div>' in page
     assert f'<div class="v">{fmt_bytes(pred.peak_memory_bytes)}</div>' in page
-    for k in pred.kernels:  # every kernel has a table row
+    for k in pred.kernels:  # every kernel has a table row, with its energy
         assert f"<td>{k.kernel.name[:60]}</td>" in page
+    energies = [f"<td class=n>{fmt_energy(k.estimate.energy_j)}</td>" for k in pred.kernels if k.estimate.energy_j > 0]
+    assert energies and all(e in page for e in energies)
 
 
 def test_roofline_dots_sit_at_their_arithmetic_intensity(page, pred):
