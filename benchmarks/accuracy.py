@@ -27,6 +27,8 @@ import numpy as np
 CPU_DIR = Path("calibration") / "host-epyc-1c"
 #: the earlier 2-thread onnxruntime measurements on a (different) Xeon host: a second device for few-shot adaptation
 XEON_DIR = Path("calibration") / "host-xeon-2c"
+#: the same core with onnxruntime's graph optimisations disabled (``python -m benchmarks.collect_cpu variant``)
+NOOPT_DIR = Path("calibration") / "host-epyc-1c-ort-disabled"
 H100_DIR = Path("calibration") / "h100-sxm"
 H100_CSV = H100_DIR / "torch-eager-fp32-fp16.csv"
 RESULTS = Path("benchmarks") / "results"
@@ -240,28 +242,38 @@ def report(data_dir: Path, title: str, device: str, out_md: Path, command: str, 
     return text
 
 
-def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 10, title: str | None = None) -> list[str]:
+def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 10, title: str | None = None,
+                     kernel_dir: Path | None = None) -> list[str]:
     """Adapt the base device's stored model with K whole-model measurements; evaluate on the rest."""
-    from hybridperf.residual import ResidualModel, load_table
+    from hybridperf.residual import ResidualModel, load_table, subset
 
     X, y, groups, families, _, rows = load_table(data_dir, kernels=False)
-    res = {"roofline": [], "base model": [], "offset/slope adapt (K=10)": [], "trained from scratch on K=10": []}
+    kt = None
+    if kernel_dir is not None:  # same models on the same core: the base's kernel rows apply
+        _, _, _, _, bkt, brows = load_table(kernel_dir)
+        index = {r["key"]: i for i, r in enumerate(brows)}
+        keep = [i for i, r in enumerate(rows) if r["key"] in index]
+        X, y, rows = X[keep], y[keep], [rows[i] for i in keep]
+        kt = subset(bkt, np.array([index[r["key"]] for r in rows]))
+    res = {"roofline": [], "base model": [], f"offset/slope adapt (K={k})": [], f"trained from scratch on K={k}": []}
     rng = np.random.default_rng(0)
     for _ in range(trials):
         pick = rng.choice(len(y), size=k, replace=False)
         rest = np.setdiff1d(np.arange(len(y)), pick)
         base = ResidualModel.load(base_dir)
         true = np.exp(y[rest])
+        k_rest, k_pick = subset(kt, rest), subset(kt, pick)
         res["roofline"].append(_stats(np.ones(len(rest)), true)["mape"])
-        res["base model"].append(_stats(np.exp(base.predict(X[rest])), true)["mape"])
-        base.adapt(X[pick], y[pick])
-        res["offset/slope adapt (K=10)"].append(_stats(np.exp(base.predict(X[rest])), true)["mape"])
+        res["base model"].append(_stats(np.exp(base.predict(X[rest], k_rest)), true)["mape"])
+        base.adapt(X[pick], y[pick], kernels=k_pick)
+        res[f"offset/slope adapt (K={k})"].append(_stats(np.exp(base.predict(X[rest], k_rest)), true)["mape"])
         small = ResidualModel(n_estimators=50, min_data_in_leaf=2, overhead_grid_s=(0.0,)).fit(X[pick], y[pick])
-        res["trained from scratch on K=10"].append(_stats(np.exp(small.predict(X[rest])), true)["mape"])
+        res[f"trained from scratch on K={k}"].append(_stats(np.exp(small.predict(X[rest])), true)["mape"])
     from hybridperf.report import table
 
     return [f"## Few-shot adaptation (K={k} whole-model measurements of {title or 'this device'})", "",
-            f"Base: the stored model of `{base_dir.name}`; {trials} random draws of K=10 rows, evaluated on the other rows.", "",
+            f"Base: the stored model of `{base_dir.name}`{' (with its kernel model: same models, same core)' if kt is not None else ''}; "
+            f"{trials} random draws of K={k} of the {len(y)} rows, evaluated on the other {len(y) - k}.", "",
             table([[name, _pct(float(np.mean(v))), _pct(float(np.min(v))), _pct(float(np.max(v)))] for name, v in res.items()],
                   ["predictor", "mean MAPE", "best draw", "worst draw"], "lrrr"), ""]
 
@@ -275,9 +287,20 @@ def cmd_report(args) -> int:
     if (CPU_DIR / "features.csv").exists():
         t = report(CPU_DIR, "Accuracy on host-epyc-1c (one AMD EPYC Zen 3 core, onnxruntime 1 thread, held-out families)",
                    "host-epyc-1c", RESULTS / "accuracy_cpu.md", CPU_COMMAND)
+        extra = []
+        if (NOOPT_DIR / "features.csv").exists() and (CPU_DIR / "residual.json").exists():
+            with (NOOPT_DIR / "measurements.csv").open() as fh:
+                slow = {r["key"]: float(r["latency_s"]) for r in csv.DictReader(fh)}
+            with (CPU_DIR / "measurements.csv").open() as fh:
+                ratio = [slow[r["key"]] / float(r["latency_s"]) for r in csv.DictReader(fh) if r["key"] in slow]
+            extra += few_shot_section(NOOPT_DIR, CPU_DIR, kernel_dir=CPU_DIR,
+                                      title=f"the same core with onnxruntime graph optimisations disabled (no fusions, no "
+                                      f"NCHWc layout: {min(ratio):.1f}x .. {max(ratio):.1f}x slower, by model), measured "
+                                      f"with `python -m benchmarks.collect_cpu variant`")
         if (XEON_DIR / "features.csv").exists() and (CPU_DIR / "residual.json").exists():
-            extra = few_shot_section(XEON_DIR, CPU_DIR, title="host-xeon-2c: an Intel Xeon host, onnxruntime 2 threads "
-                                     "(measured earlier on a shared machine, so noisy)")
+            extra += few_shot_section(XEON_DIR, CPU_DIR, title="host-xeon-2c: an Intel Xeon host, onnxruntime 2 threads "
+                                      "(measured earlier on a shared machine, so noisy)")
+        if extra:
             t += "\n" + "\n".join(extra)
             (RESULTS / "accuracy_cpu.md").write_text(t + "\n")
         print(t)
@@ -285,7 +308,7 @@ def cmd_report(args) -> int:
         base = CPU_DIR if (CPU_DIR / "residual.json").exists() else None
         t = report(H100_DIR, "Accuracy on H100 SXM (PyTorch eager fp32 / fp16, held-out families)", "h100-sxm",
                    RESULTS / "accuracy_h100.md", "python -m benchmarks.accuracy featurize-h100 && " + CPU_COMMAND,
-                   few_shot_base=base)
+                   few_shot_base=base, params={})  # no per-kernel ground truth on the GPU: the model booster does the work
         print(t)
     return 0
 

@@ -18,6 +18,12 @@ skipped):
     a time, so analyses never overlap a measurement. ``--no-wait`` stops when
     nothing is left instead of waiting.
 
+``variant``
+    Re-measures the batch-1 configurations under another onnxruntime setting
+    (``--graph-optimization disabled``: no fusions, no layout changes) into
+    ``calibration/host-epyc-1c-ort-disabled/``, a second measured "device" on the
+    same core for the few-shot benchmark (features = the base rows).
+
 ``featurize``
     Only the analysis step of ``run`` (e.g. after changing the device spec: delete
     ``features.csv`` and ``kernel_features.csv`` first).
@@ -283,6 +289,45 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_variant(args) -> int:
+    """Measure the batch-1 configurations of ``--base`` again under another onnxruntime setting (a second
+    "device" on the same core for few-shot adaptation) and write its measurements.csv + features.csv: the
+    features are the base's rows (same core, same spec), the measured latency is the new one."""
+    from hybridperf.measure import csv_row, measure
+
+    base, out = Path(args.base), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with (base / "features.csv").open() as f:
+        feats = {r["key"]: r for r in csv.DictReader(f)}
+    with (base / "measurements.csv").open() as f:
+        todo = [r for r in csv.DictReader(f) if r["key"] in feats and int(r["batch"]) in args.batches
+                and float(r["latency_s"]) < args.max_base_s]
+    done = _read_keys(out / "measurements.csv")
+    for r in todo:
+        if r["key"] in done:
+            continue
+        t0 = time.perf_counter()
+        try:
+            m = measure(r["model"], threads=THREADS, repeats=args.repeats, warmup=3, profile=False, isolate=True,
+                        budget_s=args.budget_s, device=f"{DEVICE}-ort-{args.graph_optimization}",
+                        graph_optimization=args.graph_optimization)
+        except Exception as exc:  # noqa: BLE001
+            print(f"{r['key']}: measure failed: {exc}", file=sys.stderr, flush=True)
+            continue
+        row = {"key": r["key"], "zoo_name": r["zoo_name"], "family": r["family"], "resolution": r["resolution"],
+               "seq_len": r["seq_len"], **csv_row(m), "graph_optimization": args.graph_optimization,
+               "pinned_cores": ",".join(str(x) for x in sorted(os.sched_getaffinity(0))),
+               "measure_wall_s": round(time.perf_counter() - t0, 3)}
+        _append(out / "measurements.csv", [row])
+        fr = dict(feats[r["key"]])
+        fr["measured_latency_s"] = m.latency_s
+        fr["measured_median_s"] = m.latency_s
+        fr["measure_wall_s"] = row["measure_wall_s"]
+        _append(out / "features.csv", [fr])
+        print(f"{r['key']}: {m.latency_s * 1e3:.3f} ms (base {float(r['latency_s']) * 1e3:.3f} ms)", flush=True)
+    return 0
+
+
 def cmd_featurize(args) -> int:
     out = Path(args.out)
     keys = _read_keys(out / "measurements.csv") - _read_keys(out / "features.csv")
@@ -311,8 +356,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--no-wait", action="store_true", help="stop when nothing is ready instead of waiting for exports")
     r.add_argument("--export-idle", action="store_true",
                    help="when nothing is ready, export the last pending configuration here (needs torch)")
+    v = sub.add_parser("variant", help="re-measure the base's batch-1 rows under another onnxruntime setting")
+    v.add_argument("--base", default=str(OUT_DIR))
+    v.add_argument("--out", default=str(OUT_DIR.with_name(DEVICE + "-ort-disabled")))
+    v.add_argument("--graph-optimization", default="disabled", choices=("all", "extended", "basic", "disabled"))
+    v.add_argument("--batches", type=lambda t: {int(x) for x in t.split(",")}, default={1})
+    v.add_argument("--max-base-s", type=float, default=0.5, help="skip configurations slower than this on the base")
+    v.add_argument("--repeats", type=int, default=30)
+    v.add_argument("--budget-s", type=float, default=0.7)
     args = p.parse_args(argv)
-    return {"export": cmd_export, "run": cmd_run, "featurize": cmd_featurize}[args.cmd](args)
+    return {"export": cmd_export, "run": cmd_run, "featurize": cmd_featurize, "variant": cmd_variant}[args.cmd](args)
 
 
 if __name__ == "__main__":

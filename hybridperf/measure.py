@@ -5,7 +5,9 @@ Latency
     (``time.perf_counter`` around each call); the record keeps the median, p10, p90,
     mean and standard deviation. Sessions use onnxruntime's defaults (graph
     optimisation level ALL, CPU arena on) with ``intra_op_num_threads=threads``
-    and sequential execution, i.e. what a deployment would run.
+    and sequential execution, i.e. what a deployment would run; ``graph_optimization``
+    (``all`` by default, or ``extended`` / ``basic`` / ``disabled``) sets onnxruntime's graph
+    optimisation level and is recorded in ``Measurement.extra``.
 
 Per-node times
     A second session with ``SessionOptions.enable_profiling`` runs
@@ -255,8 +257,15 @@ def join_profile(events: list[dict], graph_nodes: Sequence[str]) -> tuple[NodeTi
 # --------------------------------------------------------------------------- in-process measurement
 
 
-def _session_options(ort, threads: int, profile_prefix: str | None = None, arena: bool = True):
+#: ``graph_optimization`` argument -> onnxruntime GraphOptimizationLevel member
+GRAPH_OPTIMIZATION = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
+                      "disabled": "ORT_DISABLE_ALL"}
+
+
+def _session_options(ort, threads: int, profile_prefix: str | None = None, arena: bool = True,
+                     graph_optimization: str = "all"):
     so = ort.SessionOptions()
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_OPTIMIZATION[graph_optimization])
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -280,6 +289,7 @@ def measure_in_process(
     memory: bool = True,
     device: str = DEFAULT_DEVICE,
     budget_s: float | None = None,
+    graph_optimization: str = "all",
 ) -> Measurement:
     """Measure in this process (memory figures are only meaningful in a fresh one: see :func:`measure`)."""
     try:
@@ -302,7 +312,8 @@ def measure_in_process(
     if memory and _reset_hwm():
         base = _rss_kib().get("VmRSS", 0)
         try:
-            s = ort.InferenceSession(str(path), _session_options(ort, threads, arena=False), providers=providers)
+            s = ort.InferenceSession(str(path), _session_options(ort, threads, arena=False, graph_optimization=graph_optimization),
+                                     providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise ModelLoadError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0][:200]}") from exc
         _malloc_trim()
@@ -317,7 +328,8 @@ def measure_in_process(
         del s
 
     try:
-        sess = ort.InferenceSession(str(path), _session_options(ort, threads), providers=providers)
+        sess = ort.InferenceSession(str(path), _session_options(ort, threads, graph_optimization=graph_optimization),
+                                    providers=providers)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0][:200]}") from exc
     for _ in range(warmup):
@@ -338,7 +350,8 @@ def measure_in_process(
     if profile:
         with tempfile.TemporaryDirectory() as tmp:
             ps = ort.InferenceSession(
-                str(path), _session_options(ort, threads, os.path.join(tmp, "ort")), providers=providers
+                str(path), _session_options(ort, threads, os.path.join(tmp, "ort"), graph_optimization=graph_optimization),
+                providers=providers
             )
             for _ in range(max(1, profile_runs) + 1):
                 ps.run(None, feeds)
@@ -373,6 +386,7 @@ def measure_in_process(
         memory_method=MEMORY_METHOD if peak_b is not None else "not measured",
         profile_total_s=prof_total,
         nodes=nodes,
+        extra={"graph_optimization": graph_optimization},
     )
 
 
@@ -392,6 +406,7 @@ def measure(
     isolate: bool = True,
     timeout_s: float = 600.0,
     budget_s: float | None = None,
+    graph_optimization: str = "all",
 ) -> Measurement:
     """Measure ``model`` with onnxruntime on this CPU.
 
@@ -411,7 +426,7 @@ def measure(
     kwargs = dict(
         model=str(model), shapes={k: list(v) for k, v in (shapes or {}).items()} or None, batch=batch,
         threads=threads, repeats=repeats, warmup=warmup, profile=profile, profile_runs=profile_runs, device=device,
-        budget_s=budget_s,
+        budget_s=budget_s, graph_optimization=graph_optimization,
     )
     if not isolate:
         return measure_in_process(**kwargs)

@@ -255,18 +255,21 @@ class ResidualModel:
         return a["offset"] + a["slope"] * (X[:, _LOG_ROOF] - a["center"])
 
     # ------------------------------------------------------------------ few-shot
-    def adapt(self, X_new, y_new, device: str | None = None, ridge: float = 1.0) -> ResidualModel:
+    def adapt(self, X_new, y_new, device: str | None = None, ridge: float = 1.0,
+              kernels: KernelTable | None = None) -> ResidualModel:
         """Few-shot adaptation to a new device from K whole-model measurements.
 
         Fits ``y_new - predict(X_new)`` with either an offset or an offset +
         slope over centred log roofline time (ridge ``ridge`` on both), picking
-        the one with the lower leave-one-out error. Modifies and returns self.
+        the one with the lower leave-one-out error. ``kernels``: the kernel rows of
+        ``X_new`` (the base model's kernel term is then part of what is adapted).
+        Modifies and returns self.
         """
         self._check()
         X = np.atleast_2d(np.asarray(X_new, float))
         y = np.asarray(y_new, float)
         self.adaptation_ = None
-        r = y - self.predict(X)
+        r = y - self.predict(X, kernels)
         z = X[:, _LOG_ROOF]
         c = float(z.mean())
 

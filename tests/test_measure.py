@@ -117,3 +117,15 @@ def test_measure_cli_json(tiny, capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["latency_s"] > 0 and d["runtime"] == "onnxruntime"
     assert main(["measure", str(tiny), "--repeats", "0"]) == 2
+
+
+def test_graph_optimization_level_recorded(tiny):
+    """With optimisations disabled, MatMul+Add stay separate nodes (the default level fuses them into a Gemm-like node)."""
+    from hybridperf.measure import measure_in_process
+
+    off = measure_in_process(tiny, threads=1, repeats=3, warmup=1, profile=True, profile_runs=1, memory=False,
+                             graph_optimization="disabled")
+    assert off.extra == {"graph_optimization": "disabled"}
+    assert [n.op_type for n in off.nodes] == ["MatMul", "Add", "Relu"]
+    on = measure_in_process(tiny, threads=1, repeats=3, warmup=1, profile=True, profile_runs=1, memory=False)
+    assert on.extra == {"graph_optimization": "all"} and len(on.nodes) < 3
