@@ -258,3 +258,74 @@ def test_qoperator_is_clean_unsupported_error(tmp_path):
     from hybridperf.cli import main
 
     assert main(["predict", str(p)]) == 2
+
+
+def qoperator_model(seed: int = 0) -> onnx.ModelProto:
+    """QLinearConv (per-channel weight scales, int32 bias) -> QLinearMatMul, all int8."""
+    rng = np.random.default_rng(seed)
+    nodes = [
+        helper.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "b"], ["c"], name="qconv", pads=[1, 1, 1, 1]),
+        helper.make_node("QLinearMatMul", ["c", "sy", "zy", "w2", "sw2", "zw2", "sy", "zy"], ["y"], name="qmm"),
+    ]
+    inits = [
+        _s("sx", 0.1), _z("zx"), _s("sy", 0.2), _z("zy"), _s("sw2", 0.1), _z("zw2"),
+        numpy_helper.from_array(np.array([0.05, 0.1, 0.02, 0.08], np.float32), "sw"),
+        numpy_helper.from_array(np.zeros(4, np.int8), "zw"),
+        numpy_helper.from_array(rng.integers(-20, 20, (4, 3, 3, 3)).astype(np.int8), "w"),
+        numpy_helper.from_array(rng.integers(-500, 500, 4).astype(np.int32), "b"),
+        numpy_helper.from_array(rng.integers(-20, 20, (8, 5)).astype(np.int8), "w2"),
+    ]
+    g = helper.make_graph(
+        nodes, "qop",
+        [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 4, 8, 5])],
+        inits,
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def test_qlinear_rewrite_computes_the_same_int8_result():
+    ort = pytest.importorskip("onnxruntime")
+    from hybridperf.quant import qoperator_to_qdq
+
+    m = qoperator_model()
+    qdq = qoperator_to_qdq(m)
+    onnx.checker.check_model(qdq)
+    assert [n.op_type for n in qdq.graph.node] == [
+        "DequantizeLinear", "DequantizeLinear", "DequantizeLinear", "Conv", "QuantizeLinear",
+        "DequantizeLinear", "DequantizeLinear", "MatMul", "QuantizeLinear",
+    ]
+    assert [n.op_type for n in m.graph.node] == ["QLinearConv", "QLinearMatMul"]  # the input is not modified
+    x = np.random.default_rng(1).integers(-100, 100, (1, 3, 8, 8)).astype(np.int8)
+    run = [ort.InferenceSession(p.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0] for p in (m, qdq)]
+    assert run[0].dtype == run[1].dtype == np.int8
+    diff = np.abs(run[0].astype(int) - run[1].astype(int))
+    # ORT requantizes QLinearConv in fixed point, QDQ in float: the conv output may round one step apart,
+    # and the matmul after it carries that step through (scale 0.2 * 0.1 * |w2| <= 2 steps)
+    assert diff.max() <= 2 and (diff == 0).mean() > 0.8
+    assert (run[0] != 0).mean() > 0.5  # not a trivially saturated or zero result
+    assert qoperator_to_qdq(qdq_conv_model()) is not None and check_qoperator(qoperator_to_qdq(m)) is None
+
+
+def test_qlinear_model_priced_as_int8(tmp_path):
+    import dataclasses
+
+    from hybridperf.pipeline import analyze, predict_on
+    from hybridperf.quant import qoperator_to_qdq
+
+    p = tmp_path / "q.onnx"
+    onnx.save(qoperator_to_qdq(qoperator_model()), str(p))
+    a = analyze(p)
+    assert len(find_int8(a.analysis).by_kind("int8")) == 2  # the conv and the matmul
+    after = apply_int8(a.analysis)
+    conv = next(r for r in after.records if r.op == "relax.nn.conv2d")
+    mm = next(r for r in after.records if r.op == "relax.matmul")
+    assert conv.precision == mm.precision == "int8"
+    assert conv.cost.flops >= 2 * 4 * 8 * 8 * 3 * 3 * 3  # 2 * Cout*H*W * Cin*kh*kw (+ epilogue)
+    assert mm.cost.flops >= 2 * 4 * 8 * 5 * 8  # 2 * (4*8 rows) * 5 cols * K=8
+    assert conv.cost.bytes_read >= 3 * 8 * 8 + 4 * 27  # int8 input + int8 weights, 1 byte each
+    assert conv.cost.bytes_read < 4 * (3 * 8 * 8 + 4 * 27)  # not priced as float32
+    int8 = dataclasses.replace(a, analysis=after, kernels=apply_int8_kernels(a.kernels, a.analysis))
+    assert 0 < predict_on(int8, "t4", residual=None).latency_s < predict_on(a, "t4", residual=None).latency_s
