@@ -8,7 +8,10 @@ fp32 parameters, about 253 MB of ONNX) once, then times in *fresh* processes:
 * ``onnx_load_s``: reading the file (``onnx.load``),
 * ``check_s``: :func:`hybridperf.normalize.check_supported`,
 * ``normalize_s``: :func:`hybridperf.normalize.normalize` (in place),
-* ``from_onnx_s``: TVM's Relax ONNX frontend,
+* ``from_onnx_s``: TVM's Relax ONNX frontend as :func:`hybridperf.frontend.from_onnx`
+  calls it (without the frontend's up-front ``onnx.checker`` run),
+* ``tvm_public_from_onnx_s``: for comparison, ``tvm.relax.frontend.onnx.from_onnx``
+  on the same normalised model (with the checker, which serialises the model),
 * ``load_model_s``: :func:`hybridperf.frontend.load_model` end to end (the
   import time of the target: file -> Relax module),
 * ``analyze_s``: :func:`hybridperf.pipeline.analyze` end to end (load, cost
@@ -37,7 +40,6 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("tvm_import_s", "onnx_load_s", "check_s", "normalize_s", "from_onnx_s", "load_model_s", "analyze_s")
 
 
 def _child_stages(path: str, batch: int) -> dict[str, float]:
@@ -64,6 +66,16 @@ def _child_stages(path: str, batch: int) -> dict[str, float]:
     t0 = time.perf_counter()
     from_onnx(res.model, res.input_shapes, source=path)
     t["from_onnx_s"] = time.perf_counter() - t0
+    # for comparison: TVM's public from_onnx, which runs onnx.checker on the whole model first
+    import warnings
+
+    from tvm.relax.frontend.onnx import from_onnx as tvm_from_onnx
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tvm_from_onnx(res.model, shape_dict={k: list(v) for k, v in res.input_shapes.items()})
+    t["tvm_public_from_onnx_s"] = time.perf_counter() - t0
     del model, res
 
     t0 = time.perf_counter()
@@ -121,11 +133,28 @@ def _spawn(mode: str, path: Path, batch: int) -> dict[str, float]:
     raise RuntimeError(f"child {mode} failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
 
 
+def _spawn_baseline(pythonpath: Path, path: Path, batch: int) -> dict[str, float]:
+    """The ``stages`` child with another hybridperf checkout first on the path (e.g. an older commit)."""
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        f"import json, sys; sys.path.append({str(root)!r}); "
+        "from benchmarks.import_speed import _child_stages; "
+        f"print(json.dumps(_child_stages({str(path.resolve())!r}, {batch})))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(pythonpath.resolve()))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env, cwd="/")
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"baseline child failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+
+
 def _file_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
 
 
-def _markdown(command: str, path: Path, runs: list[dict[str, float]], target_s: float) -> str:
+def _markdown(command: str, path: Path, runs: list[dict[str, float]], target_s: float,
+              baseline: list[dict[str, float]], baseline_name: str, load: tuple[float, float]) -> str:
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if not k.startswith("nodes") and k != "kernels"}
     lines = [
         "# Import speed of a large transformer export",
@@ -140,13 +169,26 @@ def _markdown(command: str, path: Path, runs: list[dict[str, float]], target_s: 
         f"{int(runs[0]['kernels'])} kernels after fusion). Machine: {platform.machine()}, "
         f"{os.cpu_count()} CPUs (run pinned to one core), Python {platform.python_version()}. "
         f"Median of {len(runs)} fresh processes; TVM's own import is paid once per process and "
-        "is listed apart.",
+        f"is listed apart. Load average during the runs: {load[0]:.1f} at the start, {load[1]:.1f} at "
+        "the end (other jobs share the core, so these are upper bounds).",
         "",
         "| stage | seconds (median) | runs |",
         "|---|---:|---|",
     ]
     for k in med:
         lines.append(f"| {k} | {med[k]:.2f} | {', '.join(f'{r[k]:.2f}' for r in runs)} |")
+    if baseline:
+        bmed = {k: statistics.median(r[k] for r in baseline) for k in baseline[0] if k != "nodes"}
+        lines += [
+            "",
+            f"Baseline `{baseline_name}` (same file, same stages, {len(baseline)} fresh processes, run right "
+            "after the rows above):",
+            "",
+            "| stage | baseline s (median) | now s (median) |",
+            "|---|---:|---:|",
+        ]
+        for k in bmed:
+            lines.append(f"| {k} | {bmed[k]:.2f} | {med.get(k, float('nan')):.2f} |")
     verdict = "meets" if med["load_model_s"] < target_s else "MISSES"
     lines += [
         "",
@@ -170,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target-s", type=float, default=3.0)
     ap.add_argument("--md", type=Path, help="write the markdown report here")
     ap.add_argument("--profile", help="write a cProfile report of load_model to this file and exit")
+    ap.add_argument("--baseline", type=Path, help="also time the stages with the hybridperf package under this dir")
     ap.add_argument("--child", choices=["stages", "analyze"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -188,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"profile written to {args.profile}")
         return 0
     runs = []
+    load0 = os.getloadavg()[0]
     for i in range(args.repeat):
         r = _spawn("stages", path, args.batch)
         a = _spawn("analyze", path, args.batch)
@@ -195,8 +239,13 @@ def main(argv: list[str] | None = None) -> int:
         r.update(a)
         runs.append(r)
         print(f"run {i + 1}: " + ", ".join(f"{k}={v:.2f}" for k, v in r.items() if isinstance(v, float)), flush=True)
+    baseline = []
+    if args.baseline:
+        for i in range(args.repeat):
+            baseline.append(_spawn_baseline(args.baseline, path, args.batch))
+            print(f"baseline {i + 1}: load_model_s={baseline[-1]['load_model_s']:.2f}", flush=True)
     command = "taskset -c 1 python -m benchmarks.import_speed " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = _markdown(command, path, runs, args.target_s)
+    text = _markdown(command, path, runs, args.target_s, baseline, str(args.baseline), (load0, os.getloadavg()[0]))
     print(text)
     if args.md:
         args.md.parent.mkdir(parents=True, exist_ok=True)

@@ -456,12 +456,23 @@ def export(name: str, batch: int = 1, resolution: int | None = None, seq_len: in
     except Exception as exc:  # noqa: BLE001 - any exporter failure is reported, not raised raw
         for p in tmp.parent.glob(tmp.name + "*"):
             p.unlink()
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise ZooError(f"{exp.value} export of {name} failed: {type(exc).__name__}: {first}") from exc
+        first = _first_line(exc)
+        cause = exc.__cause__
+        if cause is not None:  # the dynamo exporter wraps the real error ("... step 1/3 of exporting ...")
+            first = f"{first} <- {type(cause).__name__}: {_first_line(cause)}"
+        raise ZooError(f"{exp.value} export of {name} failed: {type(exc).__name__}: {first[:300]}") from exc
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     tmp.replace(path)
     return path
+
+
+def _first_line(exc: BaseException) -> str:
+    """First non-empty line of an exception message, without terminal colour codes."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)[:200]
 
 
 def export_many(names: list[str] | None = None, batch: int = 1, exporter: str = "legacy",
