@@ -138,7 +138,9 @@ def load_model(
     if suffix == ".onnx" or (suffix not in (".tflite", ".pt2") and p.exists() and not p.is_dir()):
         from hybridperf.normalize import check_supported, normalize
 
-        model = load_onnx_proto(p)
+        from hybridperf.quant import qoperator_to_qdq
+
+        model = qoperator_to_qdq(load_onnx_proto(p))  # QLinear* ops -> QDQ, priced as int8
         check_supported(model, str(p))
         res = normalize(model, shapes, batch, inplace=True)
         return from_onnx(res.model, res.input_shapes, source=str(p))

@@ -78,6 +78,7 @@ def analyze(
     shapes: Mapping[str, tuple[int, ...]] | None = None,
     batch: int | None = None,
     fused: bool = True,
+    int8: bool = True,
 ) -> Analyzed:
     """Load (if a path), run the cost pass, group kernels and plan memory.
 
@@ -87,6 +88,9 @@ def analyze(
         An ONNX/TFLite file, or a Relax module with static shapes.
     fused : bool
         Group ops into kernels with TVM's FuseOps (default) or one kernel per op.
+    int8 : bool
+        Price quantize → op → dequantize (QDQ) patterns as int8 kernels at the
+        device's int8 peak with 1-byte tensors (default); False keeps the float view.
     """
     from hybridperf import lowering
     from hybridperf.frontend import load_model
@@ -124,6 +128,13 @@ def analyze(
             kernels = unfused_kernels(analysis)
             memory = MemoryPlan(0, (), 0, 0, 0, analysis.weight_bytes, input_bytes)
     t["lower_and_plan_s"] = time.perf_counter() - t0
+    if int8:
+        from hybridperf.quant import apply_int8, apply_int8_kernels, find_int8
+
+        plan = find_int8(analysis)
+        if plan:
+            kernels = apply_int8_kernels(kernels, analysis, plan)
+            analysis = apply_int8(analysis, plan)
     return Analyzed(
         source=source,
         input_shapes=dict(in_shapes),

@@ -87,7 +87,7 @@ def qdq_analyzed(tmp_path_factory):
 
     p = tmp_path_factory.mktemp("q") / "qdq_conv.onnx"
     onnx.save(qdq_conv_model(), str(p))
-    return analyze(p)
+    return analyze(p, int8=False)
 
 
 def _by_op(analysis, op):
@@ -161,7 +161,7 @@ def test_weight_only_int8(tmp_path):
 
     p = tmp_path / "wo.onnx"
     onnx.save(weight_only_matmul_model(), str(p))
-    a = analyze(p).analysis
+    a = analyze(p, int8=False).analysis
     plan = find_int8(a)
     kinds = sorted(o.kind for o in plan.ops.values())
     assert kinds == ["folded", "weight-only"]
@@ -201,7 +201,7 @@ def test_quantize_static_model(tmp_path):
             return next(self.it, None)
 
     quantize_static(str(fp), str(qp), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
-    a = analyze(qp).analysis
+    a = analyze(qp, int8=False).analysis
     conv = _by_op(apply_int8(a), "relax.nn.conv2d")[0]
     assert conv.precision == "int8"
     assert conv.cost.bytes_read == X_INT8 + W_INT8
@@ -216,7 +216,7 @@ def test_tflite_int8_conv(tmp_path):
 
     p = tmp_path / "q.tflite"
     p.write_bytes(int8_conv_tflite())
-    a = analyze(p).analysis
+    a = analyze(p, int8=False).analysis
     after = apply_int8(a)
     conv = _by_op(after, "relax.nn.conv2d")[0]
     assert conv.precision == "int8"
@@ -227,7 +227,7 @@ def test_tflite_int8_conv(tmp_path):
     assert all(r.status is Status.ZERO_COST for r in _by_op(after, "relax.quantize"))
 
 
-def test_qoperator_is_clean_unsupported_error(tmp_path):
+def test_qoperator_check_names_all_ops_and_the_pipeline_rewrites_them(tmp_path):
     from hybridperf.frontend import load_onnx_proto
 
     nodes = [
@@ -254,10 +254,11 @@ def test_qoperator_is_clean_unsupported_error(tmp_path):
     msg = str(ei.value)
     assert "QLinearConv" in msg and "QLinearMatMul" in msg and "QDQ" in msg and "\n" not in msg
     check_qoperator(qdq_conv_model())  # QDQ is fine
-    # the CLI path gives a clean input error (exit 2) too
-    from hybridperf.cli import main
+    # the CLI rewrites QLinear* ops to QDQ before import, so the same file predicts (exit 0) at int8
+    from hybridperf.pipeline import analyze
 
-    assert main(["predict", str(p)]) == 2
+    assert analyze(p).analysis.records  # loads through load_model's qoperator_to_qdq
+    assert {r.precision for r in analyze(p).analysis.records if r.op == "relax.nn.conv2d"} == {"int8"}
 
 
 def qoperator_model(seed: int = 0) -> onnx.ModelProto:
@@ -317,7 +318,7 @@ def test_qlinear_model_priced_as_int8(tmp_path):
 
     p = tmp_path / "q.onnx"
     onnx.save(qoperator_to_qdq(qoperator_model()), str(p))
-    a = analyze(p)
+    a = analyze(p, int8=False)
     assert len(find_int8(a.analysis).by_kind("int8")) == 2  # the conv and the matmul
     after = apply_int8(a.analysis)
     conv = next(r for r in after.records if r.op == "relax.nn.conv2d")
@@ -329,3 +330,16 @@ def test_qlinear_model_priced_as_int8(tmp_path):
     assert conv.cost.bytes_read < 4 * (3 * 8 * 8 + 4 * 27)  # not priced as float32
     int8 = dataclasses.replace(a, analysis=after, kernels=apply_int8_kernels(a.kernels, a.analysis))
     assert 0 < predict_on(int8, "t4", residual=None).latency_s < predict_on(a, "t4", residual=None).latency_s
+
+
+def test_pipeline_prices_qdq_as_int8_by_default(tmp_path):
+    from hybridperf.pipeline import analyze
+
+    p = tmp_path / "qdq_conv.onnx"
+    onnx.save(qdq_conv_model(), str(p))
+    default = analyze(p)  # int8=True: the pipeline applies the int8 plan itself
+    float_view = analyze(p, int8=False)
+    conv = _by_op(default.analysis, "relax.nn.conv2d")[0]
+    assert conv.precision == "int8"
+    assert _by_op(float_view.analysis, "relax.nn.conv2d")[0].precision != "int8"
+    assert conv.cost == _by_op(apply_int8(float_view.analysis), "relax.nn.conv2d")[0].cost
