@@ -164,7 +164,7 @@ def _pct(x: float) -> str:
 
 
 def report(data_dir: Path, title: str, device: str, out_md: Path, command: str, params: dict | None = None,
-           few_shot_base: Path | None = None) -> str:
+           few_shot_base: Path | None = None, notes: list[str] | None = None) -> str:
     from hybridperf.report import fmt_bytes, table
 
     if params is None:
@@ -180,6 +180,7 @@ def report(data_dir: Path, title: str, device: str, out_md: Path, command: str, 
              f"{len(y)} measured configurations of {len(set(groups))} architecture families on `{device}`; "
              f"the residual is trained on the other folds' families and evaluated on families it never saw "
              f"({len(folds)} folds by family, every row predicted out-of-family once).", ""]
+    lines += notes or []
     lines += ground_truth_lines(data_dir)
     lines += ["## Latency (held-out families)", "",
               table([["roofline only", _pct(s_roof["mape"]), _pct(s_roof["median_ape"]), _pct(s_roof["within10"]), _pct(s_roof["within25"])],
@@ -255,7 +256,7 @@ def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 
         keep = [i for i, r in enumerate(rows) if r["key"] in index]
         X, y, rows = X[keep], y[keep], [rows[i] for i in keep]
         kt = subset(bkt, np.array([index[r["key"]] for r in rows]))
-    res = {"roofline": [], "base model": [], f"offset/slope adapt (K={k})": [], f"trained from scratch on K={k}": []}
+    res = {"roofline": [], "base model": [], f"adapted (K={k}; LOO picks offset, offset+slope or group scales)": [], f"trained from scratch on K={k}": []}
     rng = np.random.default_rng(0)
     for _ in range(trials):
         pick = rng.choice(len(y), size=k, replace=False)
@@ -266,7 +267,7 @@ def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 
         res["roofline"].append(_stats(np.ones(len(rest)), true)["mape"])
         res["base model"].append(_stats(np.exp(base.predict(X[rest], k_rest)), true)["mape"])
         base.adapt(X[pick], y[pick], kernels=k_pick)
-        res[f"offset/slope adapt (K={k})"].append(_stats(np.exp(base.predict(X[rest], k_rest)), true)["mape"])
+        res[f"adapted (K={k}; LOO picks offset, offset+slope or group scales)"].append(_stats(np.exp(base.predict(X[rest], k_rest)), true)["mape"])
         small = ResidualModel(n_estimators=50, min_data_in_leaf=2, overhead_grid_s=(0.0,)).fit(X[pick], y[pick])
         res[f"trained from scratch on K={k}"].append(_stats(np.exp(small.predict(X[rest])), true)["mape"])
     from hybridperf.report import table
@@ -279,14 +280,26 @@ def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 
 
 
 CPU_COMMAND = ("taskset -c 1 /work/venvz/bin/python -m benchmarks.collect_cpu export & taskset -c 0 /work/venvz/bin/python -m "
-               "benchmarks.collect_cpu run --export-idle; hybridperf calibrate --device host-epyc-1c --data calibration/host-epyc-1c; "
+               "benchmarks.collect_cpu run --export-idle && taskset -c 0 python -m benchmarks.collect_cpu variant; "
+               "hybridperf calibrate --device host-epyc-1c --data calibration/host-epyc-1c; "
                "python -m benchmarks.accuracy report")
+
+
+CPU_NOTES = [
+    "Notes: this host is an AMD EPYC (Zen 3, AVX2; `lscpu`), not the Xeon the older `host-xeon-2c` sheet and "
+    "measurements describe (an earlier machine), hence the device id `host-epyc-1c` (hw_specs/host-epyc-1c.yaml, peaks "
+    "and bandwidth from `taskset -c 0 hybridperf probe` on the reserved core). The targets of issue 4 (MAPE <= 5 %, "
+    ">= 90 % within +-10 %) are not reached: the residual halves the roofline's error on families it never saw, and "
+    "the rest is concentrated in a few families (below). The residual settings are "
+    "`hybridperf.residual.CALIBRATION_PARAMS`, chosen on these folds (so the hybrid figure is slightly optimistic: "
+    "the few variants tried ranged 9.6-12.3 %).", "",
+]
 
 
 def cmd_report(args) -> int:
     if (CPU_DIR / "features.csv").exists():
         t = report(CPU_DIR, "Accuracy on host-epyc-1c (one AMD EPYC Zen 3 core, onnxruntime 1 thread, held-out families)",
-                   "host-epyc-1c", RESULTS / "accuracy_cpu.md", CPU_COMMAND)
+                   "host-epyc-1c", RESULTS / "accuracy_cpu.md", CPU_COMMAND, notes=CPU_NOTES)
         extra = []
         if (NOOPT_DIR / "features.csv").exists() and (CPU_DIR / "residual.json").exists():
             with (NOOPT_DIR / "measurements.csv").open() as fh:

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from hybridperf.errors import InputError, NotFittedError
-from hybridperf.features import FEATURES_VERSION, KERNEL_FEATURES, MODEL_FEATURES, featurize
+from hybridperf.features import FEATURES_VERSION, GROUPS, KERNEL_FEATURES, MODEL_FEATURES, featurize
 
 SCHEMA_VERSION = 2
 MODEL_FILE = "residual.txt"
@@ -244,9 +244,21 @@ class ResidualModel:
             kx = self._kernel_inputs(kernels.X, kernels.row)
             k = _kernel_log_ratio(self.kernel_booster_.predict(kx), kernels.X, kernels.row, np.arange(len(X)))
         roof = np.exp(X[:, _LOG_ROOF])
+        a = getattr(self, "adaptation_", None)
+        if a and a.get("group_scales") and kernels is not None and self.kernel_booster_ is not None:
+            lat = self._group_times(X, kernels) @ np.asarray(a["group_scales"]) + self.overhead_s_
+            return np.log(np.maximum(lat, 1e-12) / roof)
         lat = roof * np.exp(k + self.booster_.predict(X)) + self.overhead_s_
         out = np.log(lat / roof)
         return out + self._adaptation(X)
+
+    def _group_times(self, X: np.ndarray, kernels: KernelTable) -> np.ndarray:
+        """(n models, n groups): the base model's predicted seconds per kernel group, overhead excluded."""
+        f = self.kernel_booster_.predict(self._kernel_inputs(kernels.X, kernels.row))
+        t = np.exp(kernels.X[:, _K_LOG_ROOF] + f)
+        out = np.zeros((len(X), _N_GROUPS))
+        np.add.at(out, (kernels.row, np.argmax(kernels.X[:, :_N_GROUPS], axis=1)), t)
+        return out * np.exp(self.booster_.predict(X))[:, None]
 
     def _adaptation(self, X: np.ndarray) -> np.ndarray:
         a = getattr(self, "adaptation_", None)
@@ -260,10 +272,12 @@ class ResidualModel:
         """Few-shot adaptation to a new device from K whole-model measurements.
 
         Fits ``y_new - predict(X_new)`` with either an offset or an offset +
-        slope over centred log roofline time (ridge ``ridge`` on both), picking
-        the one with the lower leave-one-out error. ``kernels``: the kernel rows of
-        ``X_new`` (the base model's kernel term is then part of what is adapted).
-        Modifies and returns self.
+        slope over centred log roofline time (ridge ``ridge`` on both); with
+        ``kernels`` (the kernel rows of ``X_new``) also one scale per kernel group
+        (``measured ~ sum_g scale_g * base group time + overhead``, least squares in
+        relative error, ridge ``0.05 * ridge`` towards 1). The candidate with the lowest
+        leave-one-out error is kept. Group scales need kernel rows at prediction
+        time; without them the offset fit is used. Modifies and returns self.
         """
         self._check()
         X = np.atleast_2d(np.asarray(X_new, float))
@@ -291,8 +305,30 @@ class ResidualModel:
             loo[slope] = float(np.mean(errs))
         slope = loo[True] < loo[False]
         a, b = fit(np.arange(len(X)), slope)
-        self.adaptation_ = {"method": "offset+slope" if slope else "offset", "offset": float(a), "slope": float(b),
-                            "center": c, "k": int(len(X)), "loo_abs_log_error": loo,
+        loo_out = {"offset+slope" if s_ else "offset": v for s_, v in loo.items()}
+        scales = None
+        if kernels is not None and self.kernel_booster_ is not None and len(kernels.row):
+            # per-group scales s: measured ~ sum_g s_g T_g + overhead, least squares in relative error, ridge to 1
+            T = self._group_times(X, kernels)
+            meas = np.exp(y + z)
+            A, rhs = T / meas[:, None], 1.0 - self.overhead_s_ / meas
+
+            def solve(idx):
+                lam = 0.05 * ridge * np.eye(T.shape[1])
+                sol = np.linalg.solve(A[idx].T @ A[idx] + lam, A[idx].T @ rhs[idx] + lam @ np.ones(T.shape[1]))
+                return np.clip(sol, 0.05, 20.0)
+
+            errs = []
+            for i in range(len(X)):
+                sc = solve(np.delete(np.arange(len(X)), i))
+                errs.append(abs(math.log(max(float(T[i] @ sc) + self.overhead_s_, 1e-12) / meas[i])))
+            loo_out["group_scales"] = float(np.mean(errs))
+            if loo_out["group_scales"] < min(loo.values()):
+                scales = solve(np.arange(len(X)))
+        method = "group_scales" if scales is not None else ("offset+slope" if slope else "offset")
+        self.adaptation_ = {"method": method, "offset": float(a), "slope": float(b),
+                            "center": c, "k": int(len(X)), "loo_abs_log_error": loo_out,
+                            "group_scales": [float(v) for v in scales] if scales is not None else None,
                             "base_device": self.device, "device": device}
         if device:
             self.device = device
@@ -328,13 +364,21 @@ class ResidualModel:
         g = float(self.booster_.predict(f.model[None, :])[0])
         adj = float(self._adaptation(f.model[None, :])[0])
         scale = math.exp(g + adj)
+        a = getattr(self, "adaptation_", None)
+        gs = None
+        if a and a.get("group_scales") and self.kernel_booster_ is not None:
+            gs = np.asarray(a["group_scales"])[[GROUPS.index(k) for k in f.kernel_groups]]
+            scale = math.exp(g)
         new_k = list(prediction.kernels)
         for j, i in enumerate(f.kernel_index):
             kp = new_k[i]
             if cal[j]:
-                new_k[i] = replace(kp, latency_s=float(roof[j] * r[j] * scale), calibrated=True)
-        # same composition as predict(): (kernels * exp(g) + overhead) * exp(adaptation)
-        total = (s_cal * math.exp(g) + self.overhead_s_) * math.exp(adj) + float(roof[~cal].sum())
+                lat = roof[j] * r[j] * scale * (gs[j] if gs is not None else 1.0)
+                new_k[i] = replace(kp, latency_s=float(lat), calibrated=True)
+        if gs is not None:  # same composition as predict(): sum_g scale_g * group time * exp(g) + overhead
+            total = float((roof * r * gs)[cal].sum()) * scale + self.overhead_s_ + float(roof[~cal].sum())
+        else:  # same composition as predict(): (kernels * exp(g) + overhead) * exp(adaptation)
+            total = (s_cal * math.exp(g) + self.overhead_s_) * math.exp(adj) + float(roof[~cal].sum())
         note = self.describe()
         n_unc = int((~cal).sum())
         if n_unc:

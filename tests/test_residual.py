@@ -168,3 +168,29 @@ def test_constant_model_scale_round_trip(tmp_path):
     again = ResidualModel.load(m.save(tmp_path))
     assert again.model_estimators == 1 and again.context
     np.testing.assert_array_equal(again.predict(X, kt), m.predict(X, kt))
+
+
+def test_few_shot_group_scales_recover_a_slower_group():
+    """The new device runs group_conv kernels 3x slower: per-group scales (picked by leave-one-out) fit it."""
+    X, y, kt, groups = _synthetic()
+    base = _small().fit(X, y, kernels=kt, groups=groups)
+    T = base._group_times(X, kt)
+    true_scales = np.ones(T.shape[1])
+    true_scales[KERNEL_FEATURES.index("group_conv")] = 3.0
+    meas = T @ true_scales + base.overhead_s_
+    y_new = np.log(meas) - X[:, LOG_ROOF]
+    base.adapt(X[:10], y_new[:10], kernels=_rows(kt, np.arange(10)))
+    a = base.adaptation_
+    assert a["method"] == "group_scales" and a["loo_abs_log_error"]["group_scales"] < a["loo_abs_log_error"]["offset"]
+    conv = KERNEL_FEATURES.index("group_conv")
+    assert 2.5 < a["group_scales"][conv] < 3.5
+    assert all(0.8 < v < 1.25 for i, v in enumerate(a["group_scales"]) if i != conv)
+    got = np.exp(base.predict(X[10:], _rows(kt, np.arange(10, len(y)))))
+    rel = np.abs(got / np.exp(y_new[10:]) - 1)
+    assert np.median(rel) < 0.05
+
+
+def _rows(kt, idx):
+    from hybridperf.residual import subset
+
+    return subset(kt, np.asarray(idx))
