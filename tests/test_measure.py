@@ -117,6 +117,9 @@ def test_measure_cli_json(tiny, capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["latency_s"] > 0 and d["runtime"] == "onnxruntime"
     assert main(["measure", str(tiny), "--repeats", "0"]) == 2
+    assert main(["measure", str(tiny), "--threads", "1", "--repeats", "3", "--warmup", "1",
+                 "--graph-optimization", "disabled", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["extra"] == {"graph_optimization": "disabled"}
 
 
 def test_graph_optimization_level_recorded(tiny):

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=20, help="timed runs (default %(default)s)")
     p.add_argument("--warmup", type=int, default=5, help="untimed warm-up runs (default %(default)s)")
     p.add_argument("--profile", action="store_true", help="also time every node with onnxruntime's profiler")
+    p.add_argument("--graph-optimization", default="all", choices=("all", "extended", "basic", "disabled"),
+                   help="onnxruntime graph optimisation level (default %(default)s)")
     p.add_argument("--device", default="host-xeon-2c", help="device id stored with the record (default %(default)s)")
     p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row)")
     add_format_argument(p)
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.batch is not None and args.batch <= 0:
         raise InputError(f"--batch must be a positive integer, got {args.batch}")
     m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=args.threads, repeats=args.repeats,
-                warmup=args.warmup, profile=args.profile, device=args.device)
+                warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
     if args.out:
         out = Path(args.out)
         if out.suffix == ".csv":
