@@ -7,8 +7,8 @@ residual model trained on real measurements corrects device effects.
 
 Python API (loaded on first use, see :mod:`hybridperf.api`)::
 
-    hybridperf.predict(model, device, batch=None, shapes=None, precision=None) -> Prediction
-    hybridperf.analyze(model, batch=None, shapes=None) -> Analyzed
+    hybridperf.predict(model, device, *, batch=None, shapes=None, precision=None) -> Prediction
+    hybridperf.analyze(model, example_inputs=None, *, batch=None, shapes=None) -> Analyzed
     hybridperf.check(model, devices, max_latency=..., max_memory=..., max_energy=...) -> CheckResult
 
 Importing this package is cheap: TVM is imported only when a model is analysed.

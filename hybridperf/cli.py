@@ -132,7 +132,7 @@ def run_guarded(func, args) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"hybridperf: error: {exc}", file=sys.stderr)
+        print(f"hybridperf: error: {_one_line(exc)}", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     except KeyboardInterrupt:
         print("hybridperf: interrupted", file=sys.stderr)
@@ -145,10 +145,16 @@ def run_guarded(func, args) -> int:
 
             traceback.print_exc()
         print(
-            f"hybridperf: internal error: {type(exc).__name__}: {exc} (rerun with -v and report it)",
+            f"hybridperf: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with -v and report it)",
             file=sys.stderr,
         )
         return ExitCode.INTERNAL_ERROR
+
+
+def _one_line(exc: BaseException, limit: int = 400) -> str:
+    """The exception text on one line (TVM errors carry multi-line tracebacks), at most ``limit`` chars."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":  # pragma: no cover

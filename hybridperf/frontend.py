@@ -144,10 +144,14 @@ def load_model(
         check_supported(model, str(p))
         res = normalize(model, shapes, batch, inplace=True)
         return from_onnx(res.model, res.input_shapes, source=str(p))
+    if suffix == ".pt2":
+        from hybridperf.frontends_extra import load_pt2  # noqa: PLC0415
+
+        return load_pt2(p, shapes, batch)
     if suffix == ".tflite":
         from hybridperf.frontends_extra import load_tflite  # noqa: PLC0415
 
         return load_tflite(p, shapes, batch)
     if not p.exists():
         raise ModelLoadError(f"model file not found: {p}; check the path")
-    raise ModelLoadError(f"{p}: unknown model format {suffix!r}; pass an .onnx or .tflite file")
+    raise ModelLoadError(f"{p}: unknown model format {suffix!r}; pass an .onnx, .tflite or .pt2 (torch.export.save) file")

@@ -20,7 +20,9 @@ def fmt_time(s: float | None) -> str:
         return f"{s:.3f} s"
     if s >= 1e-3:
         return f"{s * 1e3:.3f} ms"
-    return f"{s * 1e6:.1f} us"
+    if s >= 1e-6 or s == 0:
+        return f"{s * 1e6:.1f} us"
+    return f"{s * 1e9:.1f} ns"
 
 
 def fmt_bytes(n: float | None) -> str:

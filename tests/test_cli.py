@@ -106,3 +106,46 @@ def test_op_without_cost_is_a_visible_row_and_strict_fails(tmp_path, capsys):
     assert main(["predict", str(p), "--strict"]) == ExitCode.INPUT_ERROR
     err = capsys.readouterr().err
     assert "relax.unique" in err and len(err.strip().splitlines()) == 1
+
+
+def test_error_message_is_one_line(capsys):
+    from hybridperf.cli import _one_line
+
+    assert _one_line(ValueError("a\n  b\tc")) == "a b c"
+    assert len(_one_line(ValueError("x" * 1000))) == 400
+
+
+def test_fmt_time_units():
+    from hybridperf.report import fmt_time
+
+    assert fmt_time(2.5) == "2.500 s"
+    assert fmt_time(2.5e-3) == "2.500 ms"
+    assert fmt_time(2.5e-6) == "2.5 us"
+    assert fmt_time(2.5e-9) == "2.5 ns"
+    assert fmt_time(0.0) == "0.0 us"
+
+
+def test_pt2_missing_file_is_an_input_error(tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "m.pt2"), "--device", "t4"]) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "not found" in err and err.count("\n") == 1
+
+
+@pytest.mark.torch
+def test_pt2_file_predicts_end_to_end(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(64, 32)
+
+        def forward(self, x):
+            return torch.relu(self.fc(x))
+
+    p = tmp_path / "net.pt2"
+    torch.export.save(torch.export.export(Net().eval(), (torch.randn(4, 64),)), str(p))
+    assert main(["predict", str(p), "--device", "t4", "--format", "json"]) == ExitCode.OK
+    report = json.loads(capsys.readouterr().out)
+    # Linear 4x64 -> 32: 2 * 4 * 64 * 32 FLOP for the matmul, + 4*32 bias adds + 4*32 relu
+    assert report["totals"]["flops"] == 2 * 4 * 64 * 32 + 4 * 32 + 4 * 32
