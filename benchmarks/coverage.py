@@ -306,8 +306,10 @@ def format_markdown(rows: list[Row], command: str) -> str:
     groups.append(("all", rows))
     for exp, sub in groups:
         ex = [r for r in sub if r.export_ok]
+        tried = [r for r in ex if r.import_raw_ok or r.raw_error]
+        raw = f"{sum(r.import_raw_ok for r in tried)} of {len(tried)} tried" if tried else "not run"
         lines.append(
-            f"| {exp} | {len(sub)} | {len(ex)} | {sum(r.import_raw_ok for r in ex)} | "
+            f"| {exp} | {len(sub)} | {len(ex)} | {raw} | "
             f"{sum(r.import_norm_ok for r in ex)} ({pct(sum(r.import_norm_ok for r in ex), len(ex))}) | "
             f"{sum(r.predict_ok for r in ex)} | {pct(sum(r.predict_ok for r in ex), len(ex))} |"
         )
@@ -338,8 +340,9 @@ def format_markdown(rows: list[Row], command: str) -> str:
     ]
     for r in rows:
         nodes = f"{r.nodes_before} -> {r.nodes_after}" if r.nodes_after else str(r.nodes_before or "")
+        raw = _yn(r.import_raw_ok) if (r.import_raw_ok or r.raw_error) else "-"
         lines.append(
-            f"| {r.model} | {r.exporter} | {_yn(r.export_ok)} | {_yn(r.import_raw_ok)} | {_yn(r.import_norm_ok)} | "
+            f"| {r.model} | {r.exporter} | {_yn(r.export_ok)} | {raw} | {_yn(r.import_norm_ok)} | "
             f"{_yn(r.predict_ok)} | {nodes} | {r.file_mb} | {r.normalize_s} | {r.import_s} | {r.error[:140]} |"
         )
     return "\n".join(lines) + "\n"

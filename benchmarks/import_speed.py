@@ -78,9 +78,11 @@ def _child_stages(path: str, batch: int) -> dict[str, float]:
     t["tvm_public_from_onnx_s"] = time.perf_counter() - t0
     del model, res
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     loaded = load_model(path, batch=batch)
     t["load_model_s"] = time.perf_counter() - t0
+    # CPU time of this process (user + system): what the wall time would be without other jobs on the core
+    t["load_model_cpu_s"] = time.process_time() - c0
     t["nodes"] = loaded.node_count
     return t
 
@@ -190,12 +192,16 @@ def _markdown(command: str, path: Path, runs: list[dict[str, float]], target_s: 
         for k in bmed:
             lines.append(f"| {k} | {bmed[k]:.2f} | {med.get(k, float('nan')):.2f} |")
     verdict = "meets" if med["load_model_s"] < target_s else "MISSES"
+    cpu = med.get("load_model_cpu_s", float("nan"))
+    cpu_verdict = "meets" if cpu < target_s else "misses"
     lines += [
         "",
         f"`load_model` (file -> Relax module: onnx.load + op check + normalize + TVM frontend) takes "
         f"**{med['load_model_s']:.2f} s**, which {verdict} the {target_s:.0f} s target; the full `analyze` "
         f"(load, cost pass, fusion, memory plan) takes **{med['analyze_s']:.2f} s**; `import tvm` "
-        f"takes {med['tvm_import_s']:.2f} s on top, once per process.",
+        f"takes {med['tvm_import_s']:.2f} s on top, once per process. The process's own CPU time for "
+        f"`load_model` (user + system, unaffected by waiting for the shared core) is **{cpu:.2f} s**, which "
+        f"{cpu_verdict} the target.",
         "",
     ]
     return "\n".join(lines)
