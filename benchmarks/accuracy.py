@@ -292,7 +292,12 @@ CPU_NOTES = [
     ">= 90 % within +-10 %) are not reached: the residual halves the roofline's error on families it never saw, and "
     "the rest is concentrated in a few families (below). The residual settings are "
     "`hybridperf.residual.CALIBRATION_PARAMS`, chosen on these folds (so the hybrid figure is slightly optimistic: "
-    "the few variants tried ranged 9.6-12.3 %).", "",
+    "the few variants tried ranged 9.6-12.3 %; leave-one-family-out instead of 8 folds: 9.7 %).", "",
+    "Worst family, deeplab (measured 0.6x the roofline): its ASPP 3x3 convolutions have dilation 12/24/36 on a "
+    "16x16 (256 px) or 32x32 (512 px) map, so most taps fall in the zero padding; onnxruntime's NCHWc convolution "
+    "(MLAS) skips out-of-bounds taps, while the cost pass counts nominal FLOPs (convs.1 at 256 px: 2*9*960*256*16*16 "
+    "= 1.13 GFLOP, timed at 5.8 ms = 194 GFLOP/s, above the core's peak). A cost rule for effective taps would fix it "
+    "at the source.", "",
 ]
 
 
