@@ -324,9 +324,15 @@ def cmd_report(args) -> int:
         print(t)
     if (H100_DIR / "features.csv").exists():
         base = CPU_DIR if (CPU_DIR / "residual.json").exists() else None
+        with H100_CSV.open() as fh:
+            n_ok = sum(1 for r in csv.DictReader(fh) if r["status"] == "ok")
+        with (H100_DIR / "features.csv").open() as fh:
+            n_feat = sum(1 for _ in csv.DictReader(fh))
+        h100_notes = [f"Coverage: {n_feat} of the {n_ok} `ok` rows of {H100_CSV} are featurized (`featurize-h100` "
+                      f"exports and analyses each configuration; the rest were not reached or failed analysis).", ""]
         t = report(H100_DIR, "Accuracy on H100 SXM (PyTorch eager fp32 / fp16, held-out families)", "h100-sxm",
                    RESULTS / "accuracy_h100.md", "python -m benchmarks.accuracy featurize-h100 && " + CPU_COMMAND,
-                   few_shot_base=base, params={})  # no per-kernel ground truth on the GPU: the model booster does the work
+                   few_shot_base=base, params={}, notes=h100_notes)  # no per-kernel ground truth on the GPU: the model booster does the work
         print(t)
     return 0
 
