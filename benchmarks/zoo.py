@@ -456,11 +456,11 @@ def export(name: str, batch: int = 1, resolution: int | None = None, seq_len: in
     except Exception as exc:  # noqa: BLE001 - any exporter failure is reported, not raised raw
         for p in tmp.parent.glob(tmp.name + "*"):
             p.unlink()
-        first = _first_line(exc)
+        first = f"{type(exc).__name__}: {_first_line(exc)}"
         cause = exc.__cause__
         if cause is not None:  # the dynamo exporter wraps the real error ("... step 1/3 of exporting ...")
-            first = f"{first} <- {type(cause).__name__}: {_first_line(cause)}"
-        raise ZooError(f"{exp.value} export of {name} failed: {type(exc).__name__}: {first[:300]}") from exc
+            first = f"{type(cause).__name__}: {_first_line(cause)} (in {type(exc).__name__})"
+        raise ZooError(f"{exp.value} export of {name} failed: {first[:300]}") from exc
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     tmp.replace(path)
