@@ -89,17 +89,35 @@ def design_row(row: EnergyRow) -> np.ndarray:
                      row.dram_bytes * 1e-12, row.time_s])
 
 
-def fit_table(rows: Sequence[EnergyRow]) -> EnergyTable:
+def fit_table(rows: Sequence[EnergyRow], upper: Sequence[float] | None = None) -> EnergyTable:
     """Non-negative least squares on relative error: minimise sum((E_pred / E_meas - 1)^2).
 
-    A term no row exercises (no fp16 rows, say) comes out as 0.
+    ``upper`` bounds each term (in :data:`TERMS` order, ``inf`` for none). A
+    term no row exercises (no fp16 rows, say) comes out as 0.
     """
-    from scipy.optimize import nnls
+    from scipy.optimize import lsq_linear
 
     a = np.array([design_row(r) / r.energy_j for r in rows])
     scale = np.where(a.max(axis=0) > 0, a.max(axis=0), 1.0)  # condition the columns, undone below
-    coef, _ = nnls(a / scale, np.ones(len(rows)))
+    ub = np.full(len(TERMS), np.inf) if upper is None else np.asarray(upper, float) * scale
+    coef = lsq_linear(a / scale, np.ones(len(rows)), bounds=(np.zeros(len(TERMS)), ub), method="bvls").x
     return EnergyTable(*(coef / scale))
+
+
+def physical_bounds(probe_json: Path) -> list[float]:
+    """Upper bounds from the probe: a MAC at peak rate cannot draw more than (power limit - idle).
+
+    ``pJ/MAC <= (P_max - P_idle) / (peak / 2)`` for fp32 and fp16; the byte
+    and static terms are left free (the cost pass counts the fused graph's
+    bytes, eager PyTorch moves more, so pJ/byte absorbs that).
+    """
+    import json
+
+    out = json.loads(probe_json.read_text())
+    room = out["power_limit_w"] - out["idle_power_w"]
+    peaks = out["peak_flops_per_s"]
+    return [room / (peaks["fp32"] / FLOPS_PER_MAC) * 1e12, room / (peaks["fp16"] / FLOPS_PER_MAC) * 1e12,
+            np.inf, np.inf]
 
 
 def mape(pred: Sequence[float], meas: Sequence[float]) -> float:
@@ -108,13 +126,14 @@ def mape(pred: Sequence[float], meas: Sequence[float]) -> float:
     return float(np.mean(np.abs(p - m) / m) * 100)
 
 
-def leave_family_out(rows: Sequence[EnergyRow]) -> tuple[np.ndarray, dict[str, EnergyTable]]:
+def leave_family_out(rows: Sequence[EnergyRow], upper: Sequence[float] | None = None
+                     ) -> tuple[np.ndarray, dict[str, EnergyTable]]:
     """Predictions for every row from a table fitted on the other families."""
     pred = np.zeros(len(rows))
     tables = {}
     for fam in sorted({r.family for r in rows}):
         train = [r for r in rows if r.family != fam]
-        table = fit_table(train)
+        table = fit_table(train, upper)
         tables[fam] = table
         for i, r in enumerate(rows):
             if r.family == fam:
@@ -207,7 +226,7 @@ def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_fa
         "static power while a model runs (board draw not explained by MACs or bytes, times the wall time); "
         "the roofline prices it as idle power x latency")
     parse_spec(raw, str(path))  # never write an invalid spec
-    if "Energy calibrated" not in header:
+    if "fitted to NVML energy by" not in header:
         header += (f"# Energy / power: fp32 + fp16 per-MAC, DRAM per-byte and static power fitted to NVML energy by "
                    f"benchmarks/energy_calibration.py ({date}).\n")
     path.write_text(header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=120))
@@ -220,11 +239,12 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable) -> tuple[str, EnergyTable, float]:
+def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable, upper: Sequence[float] | None = None
+           ) -> tuple[str, EnergyTable, float]:
     """The markdown report; returns (text, table fitted on all rows, leave-family-out MAPE)."""
     meas = np.array([r.energy_j for r in rows])
-    fitted = fit_table(rows)
-    lfo, _ = leave_family_out(rows)
+    fitted = fit_table(rows, upper)
+    lfo, _ = leave_family_out(rows, upper)
     lfo_mape = mape(lfo, meas)
     preds = {
         "sheet table (h100-sxm.yaml), measured time": np.array([sheet.energy_j(r) for r in rows]),
@@ -243,7 +263,10 @@ def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable) -> tu
              "Model: E = MACs x pJ/MAC[dtype] + DRAM bytes x pJ/byte + P_static x t, MACs and bytes from the cost pass "
              "of the exported ONNX graph, t the measured wall time per inference in the NVML window. "
              "Fit: non-negative least squares on relative error; validation: each family predicted by a table fitted on "
-             "the others.", "",
+             "the others. Bounds: pJ/MAC <= (power limit - idle) / (peak MAC rate) for fp32 and fp16 "
+             "(" + (", ".join(f"{t} <= {u:.4g}" for t, u in zip(TERMS, upper) if np.isfinite(u)) if upper is not None
+                    else "none") + "), so no precision's MACs at peak draw more than the board may; "
+             "the byte and static terms are free.", "",
              "## Energy MAPE", "",
              "| energy table | " + " | ".join(f"{k} (n={int(m.sum())})" for k, m in subsets.items()) + " |",
              "|---|" + "---:|" * len(subsets)]
@@ -259,7 +282,7 @@ def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable) -> tu
     lines += ["", "## Fitted figures vs the sheet and the probe", "",
               "| term | sheet (h100-sxm.yaml) | probe (GEMM / copy loops) | fitted (all rows) | fitted, range over leave-one-family-out folds |",
               "|---|---:|---:|---:|---:|"]
-    _, tables = leave_family_out(rows)
+    _, tables = leave_family_out(rows, upper)
     for t, unit in zip(TERMS, ("pJ", "pJ", "pJ", "W")):
         vals = [getattr(tab, t) for tab in tables.values()]
         lines.append(f"| {t} ({unit}) | {_fmt(getattr(sheet, t))} | {_fmt(getattr(probed, t))} | "
@@ -334,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: only {len(rows)} rows with both features and NVML energy; run "
               "`python -m benchmarks.accuracy featurize-h100` first", file=sys.stderr)
         return 2
-    text, fitted, lfo_mape = report(rows, table_of_spec(SHEET_SPEC), table_of_probe(args.probe_json))
+    text, fitted, lfo_mape = report(rows, table_of_spec(SHEET_SPEC), table_of_probe(args.probe_json),
+                                    physical_bounds(args.probe_json))
     text += "\n" + probe_vs_sheet(SHEET_SPEC, args.probe_json)
     print(text)
     args.out.write_text(text)

@@ -96,3 +96,22 @@ def test_probe_table_from_the_saved_probe_dict():
         (out["gemm_avg_power_w"]["fp16"] - idle) / (out["peak_flops_per_s"]["fp16"] / 2) * 1e12, rel=1e-3)
     assert table.pj_per_dram_byte == pytest.approx(
         (out["dram_copy_avg_power_w"] - idle) / out["dram_copy_bandwidth_bytes_per_s"] * 1e12, rel=1e-3)
+
+
+def test_upper_bound_caps_a_term_and_the_others_absorb_it():
+    rows = _rows()
+    fitted = ec.fit_table(rows, upper=[20.0, float("inf"), float("inf"), float("inf")])
+    assert fitted.pj_per_mac_fp32 == pytest.approx(20.0)  # true 30 pJ is out of bounds: pinned at the bound
+    unbounded = ec.fit_table(rows, upper=[1e9] * 4)
+    assert unbounded.pj_per_mac_fp32 == pytest.approx(30.0, rel=1e-6)
+
+
+def test_physical_bounds_from_the_probe():
+    import json
+
+    path = ROOT / "calibration" / "h100-sxm" / "probe-2.json"
+    out = json.loads(path.read_text())
+    ub = ec.physical_bounds(path)
+    room = out["power_limit_w"] - out["idle_power_w"]
+    assert ub[1] == pytest.approx(room / (out["peak_flops_per_s"]["fp16"] / 2) * 1e12)
+    assert ub[2] == float("inf") and ub[3] == float("inf")
