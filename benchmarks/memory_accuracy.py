@@ -213,7 +213,11 @@ def render(rows: list[dict], command: str) -> str:
         "Adding the largest kernel workspace closes most of the gap; what is left is page rounding, "
         "several workspace blocks held by TVM's workspace pool at once, and allocator bookkeeping.",
         "* TVM's pooled allocator reuses blocks freed by `KillAfterLastUse`, so the runtime can sit below the "
-        "static plan (see `tests/test_measure_memory.py`); on these models page rounding outweighs it.",
+        "static plan (shown on a chain of 4 MiB tensors in `tests/test_measure_memory.py`). On the CNNs page rounding "
+        "outweighs it; on the transformers the replay predicts reuse that the measured peak does not show "
+        "(planned + workspace is closer there), a gap in the replay whose cause is not yet isolated.",
+        "* So `Analyzed.memory.peak_bytes` (planned + weights + inputs) under-predicts the TVM VM's measured peak by "
+        "the kernel workspace; `hybridperf.measure_memory.kernel_workspace_bytes` computes that term statically.",
         "* onnxruntime fuses and plans differently (its own memory pattern, in-place ops), so the TVM plan "
         "is not an onnxruntime peak; the column is there for scale.",
         "* The test graphs are KiB-sized: a few resident pages of bookkeeping dominate them; "
