@@ -193,7 +193,9 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
 
     def request(tok: _Token) -> _Storage:
         pool = pools.setdefault((tok.scope, tok.dtype), [])
-        if tok.static:
+        # like TVM's TokenAllocator1D::RequestReuse: a tensor no kernel reads (0 references)
+        # gets fresh storage, never a pooled block
+        if tok.static and tok.refs > 0:
             size = tok.nbytes
             keys = [k for k, _, _ in pool]
             begin = bisect.bisect_left(keys, size // MATCH_RANGE)
