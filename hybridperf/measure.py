@@ -52,7 +52,7 @@ from typing import Any
 from hybridperf.errors import InputError, ModelLoadError
 
 MEASURE_SCHEMA_VERSION = 1
-DEFAULT_DEVICE = "host-xeon-2c"
+DEFAULT_DEVICE = "host-epyc-1c"
 MEMORY_METHOD = (
     "fresh subprocess (glibc MALLOC_MMAP_THRESHOLD_=64KiB, malloc_trim after load); /proc/self VmHWM after "
     "clear_refs reset; arena-disabled session; "

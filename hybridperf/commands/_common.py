@@ -6,7 +6,7 @@ import argparse
 
 from hybridperf.errors import InputError
 
-DEFAULT_DEVICE = "host-xeon-2c"
+DEFAULT_DEVICE = "host-epyc-1c"
 
 
 def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None:
