@@ -181,14 +181,14 @@ def pooled_vm_bytes(memory_module: Any, page_bytes: int = POOL_PAGE_BYTES, func_
     mod = tvm.transform.Sequential([T.StaticPlanBlockMemory(), T.LowerAllocTensor(), T.KillAfterLastUse()])(memory_module)
     free: dict[int, int] = {}
     refs: dict[int, int] = {}
-    owner: dict[str, int] = {}
+    owner: dict[Any, int] = {}  # keyed by Var identity: TVM reuses name hints
     total = 0
     next_id = 0
 
     def drop(expr: Any) -> None:
         if not _tvm.is_var(expr):
             return
-        block = owner.pop(_tvm.var_name(expr), None)
+        block = owner.pop(expr, None)
         if block is None:
             return
         refs[block] -= 1
@@ -198,10 +198,10 @@ def pooled_vm_bytes(memory_module: Any, page_bytes: int = POOL_PAGE_BYTES, func_
 
     sizes: dict[int, int] = {}
     for b in _tvm.bindings(mod[func_name]):
-        name = _tvm.var_name(b.var)
+        name = b.var
         v = b.value
-        if _tvm.is_var(v) and _tvm.var_name(v) in owner:
-            block = owner[_tvm.var_name(v)]
+        if _tvm.is_var(v) and v in owner:
+            block = owner[v]
             owner[name] = block
             refs[block] += 1
             continue
@@ -219,14 +219,14 @@ def pooled_vm_bytes(memory_module: Any, page_bytes: int = POOL_PAGE_BYTES, func_
                 total += size
             refs[block] = 1
             owner[name] = block
-        elif opn == "relax.memory.alloc_tensor" and _tvm.is_var(v.args[0]) and _tvm.var_name(v.args[0]) in owner:
-            block = owner[_tvm.var_name(v.args[0])]
+        elif opn == "relax.memory.alloc_tensor" and _tvm.is_var(v.args[0]) and v.args[0] in owner:
+            block = owner[v.args[0]]
             owner[name] = block
             refs[block] += 1
         elif opn in ("relax.memory.kill_storage", "relax.memory.kill_tensor"):
             drop(v.args[0])
-        elif opn in _VIEW_OPS and _tvm.is_var(v.args[0]) and _tvm.var_name(v.args[0]) in owner:
-            block = owner[_tvm.var_name(v.args[0])]
+        elif opn in _VIEW_OPS and _tvm.is_var(v.args[0]) and v.args[0] in owner:
+            block = owner[v.args[0]]
             owner[name] = block
             refs[block] += 1
     return total

@@ -134,12 +134,12 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
         return False
 
     # ---- phase 1: tokens and reference counts -----------------------------------
-    tokens: dict[str, Any] = {}
-    allocs: list[tuple[str, _Token]] = []
+    tokens: dict[Any, Any] = {}
+    allocs: list[tuple[Any, _Token]] = []
 
     def get(expr: Any) -> Any:
         if _tvm.is_var(expr):
-            return tokens.get(_tvm.var_name(expr))
+            return tokens.get(expr)
         if _tvm.is_tuple(expr):
             return [get(f) for f in expr.fields]
         if _tvm.is_tuple_get_item(expr):
@@ -153,7 +153,7 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
 
     for bi, block in enumerate(blocks):
         for b in block.bindings:
-            name = _tvm.var_name(b.var)
+            name = b.var  # Vars are keys by identity: TVM reuses name hints (lv4 can be bound twice)
             v = b.value
             if _tvm.is_call(v):
                 opn = _tvm.op_name(v)
@@ -184,12 +184,12 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     # ---- phase 2: allocation with size-matched reuse -----------------------------
     pools: dict[tuple[str, str], list[tuple[int, int, _Storage]]] = {}
     storages: list[_Storage] = []
-    current: dict[str, Any] = {}
+    current: dict[Any, Any] = {}
     seq = 0
     step = 0
-    first_use: dict[str, int] = {}
-    last_use: dict[str, int] = {}
-    alias_root: dict[str, str] = {}
+    first_use: dict[Any, int] = {}
+    last_use: dict[Any, int] = {}
+    alias_root: dict[Any, Any] = {}
 
     def request(tok: _Token) -> _Storage:
         pool = pools.setdefault((tok.scope, tok.dtype), [])
@@ -226,15 +226,15 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     st_scope: dict[int, tuple[str, str]] = {}
     unplanned = 0
     no_reuse = 0
-    lifetimes_raw: dict[str, tuple[int, str, bool]] = {}
+    lifetimes_raw: dict[Any, tuple[int, str, bool]] = {}
     for bi, block in enumerate(blocks):
         for b in block.bindings:
-            name = _tvm.var_name(b.var)
+            name = b.var
             v = b.value
             if not _tvm.is_call(v):
                 current[name] = _cur(current, v)
                 if _tvm.is_var(v):
-                    alias_root[name] = alias_root.get(_tvm.var_name(v), _tvm.var_name(v))
+                    alias_root[name] = alias_root.get(v, v)
                 continue
             opn = _tvm.op_name(v)
             if opn == "relax.builtin.alloc_tensor":
@@ -256,7 +256,7 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
                 current[name] = _cur(current, v.args[0])
                 src = v.args[0]
                 if _tvm.is_var(src):
-                    alias_root[name] = alias_root.get(_tvm.var_name(src), _tvm.var_name(src))
+                    alias_root[name] = alias_root.get(src, src)
                 continue
             # a call: every allocated tensor it touches is live at this step
             for a in v.args:
@@ -274,7 +274,7 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
 
     planned = sum(s.nbytes for s in storages) + unplanned
     lifetimes = tuple(
-        TensorLifetime(n, nb, dt, first_use[n], last_use[n], pl) for n, (nb, dt, pl) in lifetimes_raw.items()
+        TensorLifetime(_tvm.var_name(n), nb, dt, first_use[n], last_use[n], pl) for n, (nb, dt, pl) in lifetimes_raw.items()
     )
     timeline = [0] * max(step, 1)
     for lt in lifetimes:
@@ -293,9 +293,9 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     )
 
 
-def _cur(current: dict[str, Any], expr: Any) -> Any:
+def _cur(current: dict[Any, Any], expr: Any) -> Any:
     if _tvm.is_var(expr):
-        return current.get(_tvm.var_name(expr))
+        return current.get(expr)
     if _tvm.is_tuple(expr):
         return [_cur(current, f) for f in expr.fields]
     if _tvm.is_tuple_get_item(expr):
@@ -304,9 +304,9 @@ def _cur(current: dict[str, Any], expr: Any) -> Any:
     return None
 
 
-def _var_names(expr: Any) -> list[str]:
+def _var_names(expr: Any) -> list[Any]:
     if _tvm.is_var(expr):
-        return [_tvm.var_name(expr)]
+        return [expr]
     if _tvm.is_tuple(expr):
         out = []
         for f in expr.fields:

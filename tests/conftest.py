@@ -13,7 +13,7 @@ def model_dir(tmp_path_factory):
     import onnx_models
 
     d = tmp_path_factory.mktemp("models")
-    for name in ("resnet_like", "mobilenetv2_like", "bert_like"):
+    for name in ("resnet_like", "mobilenetv2_like", "bert_like", "densenet_like"):
         m, _ = getattr(onnx_models, name)()
         onnx.save(m, str(d / f"{name}.onnx"))
     return d

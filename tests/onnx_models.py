@@ -107,6 +107,49 @@ def resnet_like(batch: int = 1, hw: int = 32, width: int = 16, classes: int = 10
     return m, g.flops
 
 
+
+def densenet_like(batch: int = 1, hw: int = 16, growth: int = 8, layers: int = 3, classes: int = 10):
+    """Stem, max-pool, one dense block (each layer reads the concatenation of all earlier maps), GAP, FC.
+
+    The repeated concatenations make TVM's lowering reuse variable name hints
+    (``lv4`` bound twice), which the memory planner must not confuse.
+    """
+    g = _G(3)
+    n = batch
+    y, h = conv_bn_relu(g, "x", n, 3, 16, hw, 3, 1)
+    y = g.node("MaxPool", [y], kernel_shape=[2, 2], strides=[2, 2])
+    h //= 2
+    g.flops += n * 16 * h * h * 2 * 2
+    feats, c = [y], 16
+    for _ in range(layers):
+        x = g.node("Concat", feats, axis=1) if len(feats) > 1 else feats[0]
+        scale, bias = g.const(np.ones(c, np.float32)), g.const(np.zeros(c, np.float32))
+        mean, var = g.const(np.zeros(c, np.float32)), g.const(np.ones(c, np.float32))
+        x = g.node("BatchNormalization", [x, scale, bias, mean, var], epsilon=1e-5)
+        g.flops += 4 * n * c * h * h
+        x = g.node("Relu", [x])
+        g.flops += n * c * h * h
+        x, _ = conv_bn_relu(g, x, n, c, 4 * growth, h, 1, 1)
+        w = g.const(g.rng.standard_normal((growth, 4 * growth, 3, 3)).astype(np.float32) * 0.1)
+        x = g.node("Conv", [x, w], kernel_shape=[3, 3], pads=[1] * 4)
+        g.flops += 2 * n * growth * h * h * 4 * growth * 3 * 3
+        feats.append(x)
+        c += growth
+    y = g.node("Concat", feats, axis=1)
+    y = g.node("GlobalAveragePool", [y])
+    g.flops += n * c * h * h + n * c
+    y = g.node("Flatten", [y], axis=1)
+    w = g.const(g.rng.standard_normal((classes, c)).astype(np.float32))
+    b = g.const(np.zeros(classes, np.float32))
+    y = g.node("Gemm", [y, w, b], transB=1)
+    g.flops += 2 * n * classes * c + n * classes
+    g.nodes[-1].output[0] = "logits"
+    m = g.model(
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, hw, hw])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
+    )
+    return m, g.flops
+
 def mobilenetv2_like(batch: int = 1, hw: int = 32, classes: int = 10):
     """Stem, then inverted residual blocks (1x1 expand, 3x3 depthwise, 1x1 project) with ReLU6."""
     g = _G(1)

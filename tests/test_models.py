@@ -13,7 +13,7 @@ from hybridperf.normalize import normalize
 from hybridperf.memory import tvm_planned_bytes
 from hybridperf.pipeline import analyze
 
-BUILDERS = ["resnet_like", "mobilenetv2_like", "bert_like"]
+BUILDERS = ["resnet_like", "mobilenetv2_like", "bert_like", "densenet_like"]
 
 
 def _analyze(name, batch=1, fused=True):
