@@ -71,6 +71,23 @@ def conv_bn_relu(g: _G, x: str, n: int, cin: int, cout: int, hw: int, k: int, st
     return y, ho
 
 
+def classifier_head(g: _G, y: str, n: int, c: int, h: int, hw: int, classes: int):
+    """GAP, flatten, FC to ``logits``; returns the model (input ``x``: N x 3 x hw x hw) and its FLOPs."""
+    y = g.node("GlobalAveragePool", [y])
+    g.flops += n * c * h * h + n * c
+    y = g.node("Flatten", [y], axis=1)
+    w = g.const(g.rng.standard_normal((classes, c)).astype(np.float32))
+    b = g.const(np.zeros(classes, np.float32))
+    y = g.node("Gemm", [y, w, b], transB=1)
+    g.flops += 2 * n * classes * c + n * classes
+    g.nodes[-1].output[0] = "logits"
+    m = g.model(
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, hw, hw])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
+    )
+    return m, g.flops
+
+
 def resnet_like(batch: int = 1, hw: int = 32, width: int = 16, classes: int = 10):
     """Stem conv, max-pool, two basic residual blocks (one strided with a 1x1 shortcut), GAP, FC."""
     g = _G(0)
@@ -92,19 +109,7 @@ def resnet_like(batch: int = 1, hw: int = 32, width: int = 16, classes: int = 10
         y = g.node("Relu", [y])
         g.flops += n * cout * h2 * h2
         c, h = cout, h2
-    y = g.node("GlobalAveragePool", [y])
-    g.flops += n * c * h * h + n * c
-    y = g.node("Flatten", [y], axis=1)
-    w = g.const(g.rng.standard_normal((classes, c)).astype(np.float32))
-    b = g.const(np.zeros(classes, np.float32))
-    y = g.node("Gemm", [y, w, b], transB=1)
-    g.flops += 2 * n * classes * c + n * classes
-    g.nodes[-1].output[0] = "logits"
-    m = g.model(
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, hw, hw])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
-    )
-    return m, g.flops
+    return classifier_head(g, y, n, c, h, hw, classes)
 
 
 
@@ -136,19 +141,7 @@ def densenet_like(batch: int = 1, hw: int = 16, growth: int = 8, layers: int = 3
         feats.append(x)
         c += growth
     y = g.node("Concat", feats, axis=1)
-    y = g.node("GlobalAveragePool", [y])
-    g.flops += n * c * h * h + n * c
-    y = g.node("Flatten", [y], axis=1)
-    w = g.const(g.rng.standard_normal((classes, c)).astype(np.float32))
-    b = g.const(np.zeros(classes, np.float32))
-    y = g.node("Gemm", [y, w, b], transB=1)
-    g.flops += 2 * n * classes * c + n * classes
-    g.nodes[-1].output[0] = "logits"
-    m = g.model(
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, hw, hw])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
-    )
-    return m, g.flops
+    return classifier_head(g, y, n, c, h, hw, classes)
 
 def mobilenetv2_like(batch: int = 1, hw: int = 32, classes: int = 10):
     """Stem, then inverted residual blocks (1x1 expand, 3x3 depthwise, 1x1 project) with ReLU6."""
@@ -168,19 +161,7 @@ def mobilenetv2_like(batch: int = 1, hw: int = 32, classes: int = 10):
             z = g.node("Add", [z, inp])
             g.flops += n * cout * h2 * h2
         y, c, h = z, cout, h2
-    y = g.node("GlobalAveragePool", [y])
-    g.flops += n * c * h * h + n * c
-    y = g.node("Flatten", [y], axis=1)
-    w = g.const(g.rng.standard_normal((classes, c)).astype(np.float32))
-    b = g.const(np.zeros(classes, np.float32))
-    y = g.node("Gemm", [y, w, b], transB=1)
-    g.flops += 2 * n * classes * c + n * classes
-    g.nodes[-1].output[0] = "logits"
-    m = g.model(
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, hw, hw])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
-    )
-    return m, g.flops
+    return classifier_head(g, y, n, c, h, hw, classes)
 
 
 def bert_like(batch: int = 1, seq: int = 16, hidden: int = 32, heads: int = 2, layers: int = 2, ffn: int = 64):
