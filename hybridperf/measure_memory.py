@@ -35,7 +35,6 @@ Only Linux reports ``VmHWM``; elsewhere the resident figures are ``None``.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import threading
 import time
@@ -46,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from hybridperf import _tvm
+from hybridperf.measure import _malloc_trim, _reset_hwm, _rss_kib  # the /proc readers of the latency harness
 
 _VIEW_OPS = ("relax.reshape", "relax.memory.view", "relax.memory.ensure_zero_offset")
 
@@ -71,32 +71,6 @@ class RuntimeMemory:
     build_s: float
 
 
-def _status_kib(field_name: str) -> int | None:
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _trim_heap() -> None:
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def peak_rss_delta_bytes(run: Any) -> int | None:
     """Peak resident bytes added while ``run()`` executes on a new thread.
 
@@ -110,13 +84,13 @@ def peak_rss_delta_bytes(run: Any) -> int | None:
     def body() -> None:
         try:
             gc.collect()
-            _trim_heap()
-            base = _status_kib("VmRSS")
-            if base is None or not _reset_peak_rss():
+            _malloc_trim()
+            base = _rss_kib().get("VmRSS")
+            if base is None or not _reset_hwm():
                 run()
                 return
             keep = run()
-            peak = _status_kib("VmHWM")
+            peak = _rss_kib().get("VmHWM")
             del keep
             result[0] = None if peak is None else max(0, peak - base) * 1024
         except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
