@@ -33,6 +33,8 @@ class OpRecord:
     input_vars: tuple[str, ...]
     precision: str
     note: str = ""
+    #: the op's attributes as plain Python values (strides, dilation, groups, ...), where a cost rule read them
+    attrs: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def counts_toward_time(self) -> bool:
@@ -189,6 +191,7 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
 
         status, family, note = Status.COUNTED, reg.family(op), ""
         flops, bytes_read = 0, None
+        attrs: Mapping[str, Any] = {}
         symbolic = any(i.shape is None for i in in_infos + out_infos)
         if op.startswith("relax.call_tir"):
             family = "call_tir"
@@ -204,7 +207,8 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
             if symbolic:
                 status, note = Status.SYMBOLIC, "symbolic shape: bind it with --shape or --batch"
             else:
-                ctx = OpContext(op=op, inputs=ctx.inputs, outputs=ctx.outputs, const_inputs=ctx.const_inputs, attrs=_attrs_dict(value))
+                attrs = _attrs_dict(value)
+                ctx = OpContext(op=op, inputs=ctx.inputs, outputs=ctx.outputs, const_inputs=ctx.const_inputs, attrs=attrs)
                 res = reg.rule(op)[1](ctx)
                 flops, bytes_read, note = res.flops, res.bytes_read, res.note
         else:
@@ -239,6 +243,7 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
                 input_vars=tuple(in_vars),
                 precision=prec,
                 note=note,
+                attrs=attrs,
             )
         )
 

@@ -11,14 +11,15 @@ device by the roofline) at two levels:
   batch, planned activation bytes and the device's peak rate and bandwidth.
 
 Every log is ``log(x + eps)`` of an SI quantity. Changing a name, its order or
-its meaning bumps :data:`FEATURES_VERSION`; a stored model whose version differs
-is refused at load time.
+its meaning bumps :data:`FEATURES_VERSION` (model level) or
+:data:`KERNEL_FEATURES_VERSION` (kernel level); a stored model or training
+table whose version differs is refused.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from typing import Any
 import numpy as np
 
 FEATURES_VERSION = "1"
+#: version of :data:`KERNEL_FEATURES` (2: main-op shape, resize and transcendental features; per-kernel targets)
+KERNEL_FEATURES_VERSION = "2"
 
 #: coarse groups shared by our op families and onnxruntime's op types
 GROUPS = ("conv", "matmul", "norm", "pool", "elementwise", "data_movement")
@@ -85,7 +88,30 @@ KERNEL_FEATURES: tuple[str, ...] = (
     "n_ops",
     "precision",
     "log_batch",
+    # shape of the kernel's main op (the one with the most FLOPs; 0 where it does not apply)
+    "conv_kernel_area",
+    "conv_stride",
+    "conv_dilation",
+    "conv_depthwise",
+    "log_conv_groups",
+    "log_conv_in_per_group",
+    "log_conv_out_channels",
+    "log_conv_out_pixels",
+    "conv_valid_tap_fraction",
+    "log_mm_m",
+    "log_mm_n",
+    "log_mm_k",
+    "has_permute",
+    "has_resize",
+    "log_transcendental_elems",
 )
+
+#: ops evaluated with exp/erf/tanh-class math (much slower per element than add or max on a CPU)
+TRANSCENDENTAL_OPS = frozenset({
+    "relax.exp", "relax.sigmoid", "relax.tanh", "relax.erf", "relax.log", "relax.nn.gelu", "relax.nn.gelu_tanh",
+    "relax.nn.silu", "relax.nn.softmax", "relax.nn.log_softmax", "relax.power", "relax.sin", "relax.cos",
+    "relax.nn.softplus", "relax.nn.selu", "relax.nn.elu",
+})
 
 MODEL_FEATURES: tuple[str, ...] = (
     *(f"time_share_{g}" for g in GROUPS),
@@ -134,6 +160,57 @@ def kernel_group(families: Iterable[str]) -> str:
         if g in gs:
             return g
     return "elementwise"
+
+
+def valid_tap_fraction(in_size: int, out_size: int, kernel: int, stride: int, dilation: int, pad_lo: int) -> float:
+    """Share of (output position, kernel tap) pairs of one spatial axis that read the input, not the padding.
+
+    Nominal conv FLOPs count every tap; a kernel that skips taps landing in
+    the zero padding (onnxruntime's NCHWc convolution does) does this share
+    of them. Dilated 3x3 taps on a small map are mostly padding: dilation 36
+    on a 16-pixel axis with padding 36 leaves 16 / 48 of the taps.
+    """
+    if out_size <= 0 or kernel <= 0:
+        return 1.0
+    o = np.arange(out_size)[:, None] * stride - pad_lo + np.arange(kernel)[None, :] * dilation
+    return float(((o >= 0) & (o < in_size)).mean())
+
+
+def _main_op_features(records: Sequence[Any]) -> list[float]:
+    """The shape features (``conv_*``, ``log_mm_*``, ``has_permute``, ``has_resize``, ``log_transcendental_elems``)."""
+    main = max(records, key=lambda r: (r.cost.flops, r.cost.bytes_total))
+    conv = [0.0] * 9
+    mm = [0.0] * 3
+    attrs = getattr(main, "attrs", {}) or {}
+    if main.family == "conv" and len(main.inputs) >= 2 and main.inputs[0].shape and main.inputs[1].shape \
+            and main.outputs and main.outputs[0].shape and str(attrs.get("data_layout", "NCHW")).startswith("NC"):
+        x, w, y = main.inputs[0].shape, main.inputs[1].shape, main.outputs[0].shape
+        nsp = len(x) - 2
+        groups = int(attrs.get("groups", 1) or 1)
+        strides = list(attrs.get("strides", [1] * nsp) or [1] * nsp)
+        dil = list(attrs.get("dilation", [1] * nsp) or [1] * nsp)
+        pad = list(attrs.get("padding", [0] * (2 * nsp)) or [0] * (2 * nsp))
+        ks = list(w[2:])
+        frac = 1.0
+        if "transpose" not in main.op and len(ks) == nsp and len(y) == len(x):
+            for d in range(nsp):
+                frac *= valid_tap_fraction(int(x[2 + d]), int(y[2 + d]), int(ks[d]), int(strides[d] if d < len(strides) else 1),
+                                           int(dil[d] if d < len(dil) else 1), int(pad[d] if d < len(pad) else 0))
+        cin = int(x[1])
+        conv = [float(np.prod(ks)) if ks else 1.0, float(max(strides) if strides else 1), float(max(dil) if dil else 1),
+                1.0 if groups > 1 and groups == cin else 0.0, _log(groups), _log(cin / groups), _log(y[1]),
+                _log(float(np.prod(y[2:])) * y[0]), frac]
+    elif main.family in ("matmul", "linear", "attention") and len(main.inputs) >= 2 and main.inputs[0].shape \
+            and main.outputs and main.outputs[0].shape:
+        a = main.inputs[0].shape
+        k = int(a[-1]) if a else 1
+        m = float(np.prod(a)) / max(k, 1)
+        n = float(np.prod(main.outputs[0].shape)) / max(m, 1.0)
+        mm = [_log(m), _log(n), _log(k)]
+    permute = 1.0 if any(r.op == "relax.permute_dims" for r in records) else 0.0
+    resize = 1.0 if any(r.family == "resize" for r in records) else 0.0
+    trans = sum(o.numel or 0 for r in records if r.op in TRANSCENDENTAL_OPS for o in r.outputs[:1])
+    return [*conv, *mm, permute, resize, _log(trans)]
 
 
 @dataclass(frozen=True)
@@ -198,6 +275,7 @@ def featurize(prediction: Any) -> Features:
                 float(len(k.op_indices)),
                 float(pc),
                 _log(batch),
+                *_main_op_features([records[j] for j in k.op_indices]),
             ]
         )
         idx.append(i)
@@ -260,8 +338,99 @@ def measured_group_times(nodes: Iterable[tuple[str, float]], latency_s: float) -
     return out
 
 
+def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], latency_s: float
+                      ) -> list[tuple[int, float, float]]:
+    """Per-kernel ground truth from profiled source-graph nodes: ``(unit, unit_roofline_s, unit_measured_s)``.
+
+    ``node_times`` are ``(source node name, seconds)`` rows of a runtime
+    profile (onnxruntime's, joined to ONNX node names by
+    :func:`hybridperf.measure.join_profile`). The runtime fuses differently
+    from TVM, so times are matched through the source graph:
+
+    1. every Relax op knows the ONNX node it was converted from
+       (:attr:`~hybridperf.pipeline.Analyzed.source_nodes`); a kernel belongs
+       to the profiled nodes of its ops; a kernel none of whose nodes has a
+       profile row (the runtime fused them into a neighbour) belongs to the
+       profiled node of its ops' first consumer that has one, else of their
+       producers';
+    2. kernels and profiled nodes are joined (union-find) into
+       *units*; a unit's measured time is the sum of its nodes' times, its
+       roofline the sum of its kernels' roofline times;
+    3. times are scaled so that all units add up to ``latency_s`` (what the
+       profile does not attribute -- layout reorders, session overhead -- is
+       spread in proportion).
+
+    One row per timed kernel, in :attr:`Features.kernel_index` order. A kernel
+    with no profiled node gets measured time 0 (the runtime folded it away).
+    """
+    an = prediction.analyzed
+    records = an.analysis.records
+    src = an.source_nodes
+    timed: dict[str, float] = {}
+    for node, d in node_times:
+        if node:
+            timed[node] = timed.get(node, 0.0) + float(d)
+    by_var = {r.var: r.index for r in records}
+    consumers: dict[int, list[int]] = {}
+    for r in records:
+        for v in r.input_vars:
+            j = by_var.get(v)
+            if j is not None and j != r.index:
+                consumers.setdefault(j, []).append(r.index)
+    unit_node: list[str | None] = [None] * len(records)
+    for r in reversed(records):
+        own = src.get(r.var)
+        if own in timed:
+            unit_node[r.index] = own
+            continue
+        for c in sorted(consumers.get(r.index, ())):
+            if unit_node[c] is not None:
+                unit_node[r.index] = unit_node[c]
+                break
+    parent: dict[Any, Any] = {}
+
+    def find(a):
+        parent.setdefault(a, a)
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    kernel_ids = [i for i, kp in enumerate(prediction.kernels) if kp.kernel.counts_toward_time]
+    for i in kernel_ids:
+        find(("k", i))
+        ops = prediction.kernels[i].kernel.op_indices
+        own = {src.get(records[j].var) for j in ops} & timed.keys()
+        if not own:  # fused away by the runtime: into its consumer's node, else its producer's
+            own = {unit_node[j] for j in ops if unit_node[j] is not None}
+        if not own:
+            own = {unit_node[by_var[v]] for j in ops for v in records[j].input_vars
+                   if v in by_var and unit_node[by_var[v]] is not None}
+        for node in own:
+            parent[find(("k", i))] = find(("n", node))
+    comp_roof: dict[Any, float] = {}
+    for i in kernel_ids:
+        c = find(("k", i))
+        comp_roof[c] = comp_roof.get(c, 0.0) + prediction.kernels[i].estimate.latency_s
+    comp_meas: dict[Any, float] = {}
+    for node, d in timed.items():
+        if ("n", node) in parent:
+            c = find(("n", node))
+            if c in comp_roof:
+                comp_meas[c] = comp_meas.get(c, 0.0) + d
+    total = sum(comp_meas.values())
+    scale = latency_s / total if total > 0 else 0.0
+    ids: dict[Any, int] = {}
+    out = []
+    for i in kernel_ids:
+        c = find(("k", i))
+        out.append((ids.setdefault(c, len(ids)), comp_roof[c], comp_meas.get(c, 0.0) * scale))
+    return out
+
+
 def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
-                 group_times: Mapping[str, float] | None = None) -> tuple[dict, list[dict]]:
+                 group_times: Mapping[str, float] | None = None,
+                 node_times: Iterable[tuple[str, float]] | None = None) -> tuple[dict, list[dict]]:
     """One model row and kernel rows (CSV-ready dicts) for the training tables."""
     f = featurize(prediction)
     row = {"key": key, "features_version": f.version, "device": prediction.spec.id,
@@ -274,9 +443,12 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
         roof_g = dict.fromkeys(GROUPS, 0.0)
         for g, r in zip(f.kernel_groups, f.kernel_roofline_s):
             roof_g[g] += r
-        for n, (g, fam, r, x) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels)):
-            kr = {"key": key, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
-                  "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0)}
+        units = (kernel_unit_times(prediction, node_times, measured_s or 0.0) if node_times is not None
+                 else [("", "", "")] * len(f.kernel_index))
+        for n, (g, fam, r, x, u) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels, units)):
+            kr = {"key": key, "kernel_features_version": KERNEL_FEATURES_VERSION, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
+                  "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0),
+                  "unit": u[0], "unit_roofline_s": u[1], "unit_measured_s": u[2]}
             kr.update({nm: round(float(v), 6) for nm, v in zip(KERNEL_FEATURES, x)})
             krows.append(kr)
     return row, krows
@@ -304,10 +476,12 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
     else:
         meas = list(measurements_csv)
     prof: dict[str, list[tuple[str, float]]] = {}
+    prof_nodes: dict[str, list[tuple[str, float]]] = {}
     if profile_csv is not None and Path(profile_csv).exists():
         with Path(profile_csv).open() as fh:
             for r in csv.DictReader(fh):
                 prof.setdefault(r["key"], []).append((r["op_type"], float(r["duration_s"])))
+                prof_nodes.setdefault(r["key"], []).append((r.get("graph_node", ""), float(r["duration_s"])))
     rows, krows = [], []
     for m in meas:
         t0 = time.perf_counter()
@@ -321,7 +495,7 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
         dt = time.perf_counter() - t0
         lat = float(m.get(target) or m["latency_s"])
         gt = measured_group_times(prof[m["key"]], lat) if m["key"] in prof else None
-        row, kr = feature_rows(pred, m["key"], lat, gt)
+        row, kr = feature_rows(pred, m["key"], lat, gt, prof_nodes.get(m["key"]) if gt is not None else None)
         row = {
             "key": m["key"], "zoo_name": m.get("zoo_name", ""), "family": m.get("family", ""), "batch": m.get("batch", ""),
             **{k: v for k, v in row.items() if k != "key"},
@@ -339,6 +513,6 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
 
 
 __all__ = [
-    "FEATURES_VERSION", "GROUPS", "KERNEL_FEATURES", "MODEL_FEATURES", "Features", "featurize", "feature_rows",
-    "featurize_measured", "kernel_group", "measured_group_times", "ort_group",
+    "FEATURES_VERSION", "KERNEL_FEATURES_VERSION", "GROUPS", "KERNEL_FEATURES", "MODEL_FEATURES", "Features", "featurize", "feature_rows",
+    "featurize_measured", "kernel_group", "kernel_unit_times", "measured_group_times", "ort_group", "valid_tap_fraction",
 ]

@@ -28,6 +28,8 @@ class LoadedModel:
     source: str
     format: str
     node_count: int = 0
+    #: Relax binding var name -> the source graph node (ONNX node name) it was converted from
+    source_nodes: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_shape_flags(flags: list[str] | None) -> dict[str, tuple[int, ...]]:
@@ -61,6 +63,103 @@ def load_onnx_proto(path: str | Path):
     return model
 
 
+def _tracing_importer(base: type) -> type:
+    """``base`` (TVM's ONNX importer class) that also remembers which ONNX node produced which expression."""
+
+    class TracingImporter(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.hp_node_exprs: list[tuple[str, Any]] = []
+            self._hp_nodes: list[Any] = []
+            self._hp_next = 0
+
+        def from_onnx(self, graph, opset):
+            self._hp_nodes = list(graph.node)
+            return super().from_onnx(graph, opset)
+
+        def _convert_operator(self, op_name, inputs, attrs, opset):
+            sym = super()._convert_operator(op_name, inputs, attrs, opset)
+            name = str(attrs.get("tvm_custom", {}).get("name", ""))
+            # the importer converts the graph's nodes in order; an unnamed node is known by its first output
+            for k in range(self._hp_next, len(self._hp_nodes)):
+                node = self._hp_nodes[k]
+                if node.op_type == op_name and node.name == name:
+                    self._hp_next = k + 1
+                    if not name and node.output:
+                        name = f"output:{node.output[0]}"
+                    break
+            self.hp_node_exprs.append((name, sym))
+            return sym
+
+    return TracingImporter
+
+
+def source_nodes(mod: Any, node_exprs: list[tuple[str, Any]]) -> dict[str, str]:
+    """Relax binding var name -> name of the ONNX node whose conversion produced it.
+
+    A node's converter returns one expression (or a tuple of them): the binding
+    of that expression is the node's *anchor*. The bindings an anchor depends
+    on that are nobody's anchor and not yet owned (the converter's intermediate
+    steps, e.g. a Conv's bias reshape) belong to the same node; nodes are
+    visited in graph order so each binding has exactly one owner. Bindings with
+    no owner (none in the graphs tried) are left out.
+    """
+    from hybridperf import _tvm
+
+    func = mod["main"]
+    binds = list(_tvm.bindings(func))
+    by_value: dict[int, list[int]] = {}
+    by_var: dict[int, int] = {}
+    for i, b in enumerate(binds):
+        by_value.setdefault(hash(b.value), []).append(i)
+        by_var[hash(b.var)] = i
+    name_index = {_tvm.var_name(b.var): i for i, b in enumerate(binds)}
+
+    def anchors_of(expr: Any) -> list[int]:
+        if expr is None:
+            return []
+        if _tvm.is_tuple(expr):
+            return [a for f in expr.fields for a in anchors_of(f)]
+        out = [i for i in by_value.get(hash(expr), []) if binds[i].value.same_as(expr)]
+        j = by_var.get(hash(expr))
+        if j is not None and binds[j].var.same_as(expr):
+            out.append(j)
+        return out
+
+    node_anchors = [(name, anchors_of(expr)) for name, expr in node_exprs]
+    owner: dict[int, str] = {}
+    for name, anchors in node_anchors:
+        for a in anchors:
+            owner.setdefault(a, name)
+
+    def inputs_of(i: int) -> list[int]:
+        value = binds[i].value
+        stack, out = [value], []
+        while stack:
+            e = stack.pop()
+            if _tvm.is_var(e):
+                j = name_index.get(_tvm.var_name(e))
+                if j is not None and j != i:
+                    out.append(j)
+            elif _tvm.is_call(e):
+                stack.extend(_tvm.call_args(e))
+            elif _tvm.is_tuple(e):
+                stack.extend(e.fields)
+            elif _tvm.is_tuple_get_item(e):
+                stack.append(e.tuple_value if hasattr(e, "tuple_value") else e.tuple)
+        return out
+
+    for name, anchors in node_anchors:
+        stack = [j for a in anchors for j in inputs_of(a)]
+        while stack:
+            j = stack.pop()
+            if j in owner:
+                continue
+            owner[j] = name
+            stack.extend(inputs_of(j))
+    return {_tvm.var_name(binds[i].var): n for i, n in owner.items() if n}
+
+
 def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None):
     """TVM's ``relax.frontend.onnx.from_onnx`` without its up-front ``onnx.checker`` run.
 
@@ -75,9 +174,11 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
 
     if model.ir_version < 3:
         raise ValueError(f"Model IR version {model.ir_version} not supported. Must be at least after 1.1.0.")
-    importer = onnx_frontend.ONNXGraphImporter(shape_dict, "float32", keep_params_in_input=False, sanitize=True)
+    importer = _tracing_importer(onnx_frontend.ONNXGraphImporter)(
+        shape_dict, "float32", keep_params_in_input=False, sanitize=True)
     try:
-        return importer.from_onnx(model.graph, opset if opset is not None else 1)
+        mod = importer.from_onnx(model.graph, opset if opset is not None else 1)
+        return mod, source_nodes(mod, importer.hp_node_exprs)
     except Exception:
         # A converter that raises leaves the function's binding block and scope open; the C++
         # BlockBuilder then prints "BlockBuilder destroyed with remaining blocks!" to stderr when
@@ -103,7 +204,7 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mod = _relax_from_onnx(model, {k: list(v) for k, v in input_shapes.items()}, opset)
+            mod, nodes = _relax_from_onnx(model, {k: list(v) for k, v in input_shapes.items()}, opset)
     except Exception as exc:  # noqa: BLE001 - the frontend raises many kinds
         msg = str(exc).strip().splitlines()
         first = next((line for line in reversed(msg) if line.strip()), type(exc).__name__)
@@ -124,7 +225,8 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
                 f"{len(model.graph.node)} nodes"
             ) from exc
         raise ModelLoadError(f"{source}: import into TVM Relax failed ({first.strip()[:200]})") from exc
-    return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx", node_count=len(model.graph.node))
+    return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx",
+                       node_count=len(model.graph.node), source_nodes=nodes)
 
 
 def load_model(

@@ -37,6 +37,8 @@ class Analyzed:
     fusion_note: str = ""
     timings_s: Mapping[str, float] = field(default_factory=dict)
     memory_module: Any = field(default=None, repr=False, compare=False)
+    #: Relax binding var name -> source graph node name (ONNX models; empty for other formats)
+    source_nodes: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,9 @@ def analyze(
     if isinstance(model, (str, Path)):
         loaded = load_model(model, shapes, batch)
         mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
+        src_nodes = loaded.source_nodes
     else:
-        mod, source, in_shapes = model, "<module>", {}
+        mod, source, in_shapes, src_nodes = model, "<module>", {}, {}
     t["load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     analysis = analyze_module(mod)
@@ -145,6 +148,7 @@ def analyze(
         fusion_note=note,
         timings_s=t,
         memory_module=mem_mod,
+        source_nodes=src_nodes,
     )
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from hybridperf.errors import InputError, NotFittedError
-from hybridperf.features import FEATURES_VERSION, GROUPS, KERNEL_FEATURES, MODEL_FEATURES, featurize
+from hybridperf.features import FEATURES_VERSION, GROUPS, KERNEL_FEATURES_VERSION, KERNEL_FEATURES, MODEL_FEATURES, featurize
 
 SCHEMA_VERSION = 2
 MODEL_FILE = "residual.txt"
@@ -337,7 +337,7 @@ class ResidualModel:
     # ------------------------------------------------------------------ Prediction API
     @property
     def version(self) -> str:
-        return f"s{SCHEMA_VERSION}/f{FEATURES_VERSION}"
+        return f"s{SCHEMA_VERSION}/f{FEATURES_VERSION}.k{KERNEL_FEATURES_VERSION}"
 
     def describe(self) -> str:
         self._check()
@@ -404,6 +404,7 @@ class ResidualModel:
             "schema_version": SCHEMA_VERSION,
             "device": self.device,
             "features_version": FEATURES_VERSION,
+            "kernel_features_version": KERNEL_FEATURES_VERSION if self.kernel_booster_ is not None else None,
             "model_features": list(MODEL_FEATURES),
             "kernel_features": list(self._kernel_names()),
             "model_file": MODEL_FILE,
@@ -437,6 +438,11 @@ class ResidualModel:
             raise InputError(
                 f"{side}: schema {meta.get('schema_version')} / features {meta.get('features_version')} do not match "
                 f"this hybridperf (schema {SCHEMA_VERSION}, features {FEATURES_VERSION}); rerun hybridperf calibrate"
+            )
+        if meta.get("kernel_file") and meta.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
+            raise InputError(
+                f"{side}: kernel features {meta.get('kernel_features_version', '1')} do not match this hybridperf "
+                f"(kernel features {KERNEL_FEATURES_VERSION}); rerun hybridperf calibrate"
             )
         m = cls(**meta["params"])
         m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
@@ -560,9 +566,18 @@ def load_table(data_dir: str | Path, kernels: bool = True):
         kx, ky, kr, kf = [], [], [], []
         with kpath.open() as fh:
             for r in csv.DictReader(fh):
-                if r["key"] not in index or float(r["group_roofline_s"]) <= 0:
+                if r.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
+                    raise InputError(f"{kpath} was built with kernel features version {r.get('kernel_features_version', '1')}, "
+                                     f"this hybridperf uses {KERNEL_FEATURES_VERSION}; re-run featurize")
+                if r["key"] not in index:
                     continue
-                ratio = min(max(float(r["group_measured_s"]) / float(r["group_roofline_s"]), 1e-2), 1e3)
+                # per-kernel ground truth joined through the source graph (features.kernel_unit_times) when the
+                # profile had node names, else the kernel's family group's time in its model
+                meas, roof = ((r["unit_measured_s"], r["unit_roofline_s"]) if r.get("unit_roofline_s")
+                              else (r["group_measured_s"], r["group_roofline_s"]))
+                if float(roof) <= 0:
+                    continue
+                ratio = min(max(float(meas) / float(roof), 1e-2), 1e3)
                 kx.append([float(r[n]) for n in KERNEL_FEATURES])
                 ky.append(math.log(ratio))
                 kr.append(index[r["key"]])
