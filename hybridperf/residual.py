@@ -4,10 +4,12 @@ Structure (all in log space, target ``log(measured / roofline)``):
 
 1. **Kernel model** ``f`` (optional; where per-kernel ground truth exists). Trained
    on kernel rows (:data:`hybridperf.features.KERNEL_FEATURES`) whose target is
-   ``log(measured / roofline)`` of the kernel's family group in its model (the
-   onnxruntime profiler times, grouped by :func:`hybridperf.features.ort_group`),
-   weighted by the kernel's share of its model's roofline time. A kernel's
-   corrected time is ``roofline_k * exp(f(x_k))``.
+   ``log(measured / roofline)`` of the kernel's *unit*: the onnxruntime profiler's
+   node times joined to TVM's fused kernels through the ONNX source graph
+   (:func:`hybridperf.features.kernel_unit_times`; usually one kernel, one node).
+   Tables built before per-node joins fall back to the kernel's family group in
+   its model. Rows are weighted by the kernel's share of its model's roofline
+   time. A kernel's corrected time is ``roofline_k * exp(f(x_k))``.
 2. **Model model** ``g``: whole-model log ratio left after the kernel model,
    trained on :data:`hybridperf.features.MODEL_FEATURES` (kernel-model terms
    out-of-fold, so ``g`` sees honest errors).
@@ -59,8 +61,10 @@ KERNEL_INPUTS: tuple[str, ...] = (*KERNEL_FEATURES, *CONTEXT_FEATURES)
 #: Settings of the stored device models (``hybridperf calibrate``), chosen by leave-family-out cross-validation
 #: on calibration/host-epyc-1c (186 configurations, 28 families; benchmarks/results/accuracy_cpu.md): a kernel
 #: model with context features, regularised (few rounds, large leaves), and a constant model-level scale.
-#: Variants tried there (held-out MAPE): default settings (300 rounds + model booster) 12.3 %, these 9.6 %,
-#: without context features 9.6-10.2 %, measured-time kernel weights 9.7-10.9 %.
+#: Variants tried there with group-level kernel targets (held-out MAPE): default settings (300 rounds + model
+#: booster) 12.3 %, these 9.6 %, without context features 9.6-10.2 %, measured-time kernel weights 9.7-10.9 %.
+#: With per-kernel targets (kernel features v2): these 9.1 %, no context 9.1 %, 600 rounds x 15 leaves 9.1 %,
+#: 300 rounds x min leaf 20 9.6 %, a 50-round model booster 10.4 %, measured-time weights 11.1 %.
 CALIBRATION_PARAMS: dict[str, Any] = {"n_estimators": 150, "min_data_in_leaf": 40, "model_estimators": 1,
                                       "context": True, "measured_weights": False}
 
