@@ -377,6 +377,8 @@ def cmd_report(args) -> int:
                                       "(measured earlier on a shared machine, so noisy)")
         if (RETEST_DIR / "features.csv").exists() and (RETEST_DIR / "kernel_features.csv").exists():
             extra = retest_section(CPU_DIR, RETEST_DIR) + extra
+            extra += few_shot_section(RETEST_DIR, CPU_DIR, kernel_dir=CPU_DIR,
+                                      title="test-retest run 2 (the same core 2.5 h later, drifted; see above)")
         if extra:
             t += "\n" + "\n".join(extra)
             (RESULTS / "accuracy_cpu.md").write_text(t + "\n")

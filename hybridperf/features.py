@@ -486,13 +486,13 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
     for m in meas:
         t0 = time.perf_counter()
         try:
-            an = analyze(m["model"])
+            an = analyze(m["model"], provenance=True)
             pred = predict_on(an, device, precision, residual=None)
         except Exception as exc:  # noqa: BLE001 - a model hybridperf cannot analyse is reported and skipped
             if log:
                 log(f"{m['key']}: analysis failed: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
             continue
-        dt = time.perf_counter() - t0
+        dt = time.perf_counter() - t0 - an.timings_s.get("provenance_s", 0.0)  # what predict costs (no provenance)
         lat = float(m.get(target) or m["latency_s"])
         gt = measured_group_times(prof[m["key"]], lat) if m["key"] in prof else None
         row, kr = feature_rows(pred, m["key"], lat, gt, prof_nodes.get(m["key"]) if gt is not None else None)

@@ -81,6 +81,7 @@ def analyze(
     batch: int | None = None,
     fused: bool = True,
     int8: bool = True,
+    provenance: bool = False,
 ) -> Analyzed:
     """Load (if a path), run the cost pass, group kernels and plan memory.
 
@@ -93,6 +94,9 @@ def analyze(
     int8 : bool
         Price quantize → op → dequantize (QDQ) patterns as int8 kernels at the
         device's int8 peak with 1-byte tensors (default); False keeps the float view.
+    provenance : bool
+        Record which ONNX node each Relax op came from (:attr:`Analyzed.source_nodes`), to join
+        runtime profiles to kernels when building training tables; off by default (it costs time).
     """
     from hybridperf import lowering
     from hybridperf.frontend import load_model
@@ -100,9 +104,11 @@ def analyze(
     t = {}
     t0 = time.perf_counter()
     if isinstance(model, (str, Path)):
-        loaded = load_model(model, shapes, batch)
+        loaded = load_model(model, shapes, batch, provenance=provenance)
         mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
         src_nodes = loaded.source_nodes
+        if loaded.provenance_s:
+            t["provenance_s"] = loaded.provenance_s
     else:
         mod, source, in_shapes, src_nodes = model, "<module>", {}, {}
     t["load_s"] = time.perf_counter() - t0

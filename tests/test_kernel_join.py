@@ -24,7 +24,7 @@ def test_valid_tap_fraction_golden():
 @pytest.fixture(scope="module")
 def resnet(model_dir):
     path = model_dir / "resnet_like.onnx"
-    an = analyze(path, batch=1)
+    an = analyze(path, batch=1, provenance=True)
     return onnx.load(str(path)), an
 
 
@@ -40,6 +40,10 @@ def test_every_timed_op_knows_its_onnx_node(resnet):
             assert op_of_output[node.removeprefix("output:")] == "Conv"
         if r.op == "relax.nn.max_pool2d":
             assert op_of_output[node.removeprefix("output:")] == "MaxPool"
+
+
+def test_provenance_is_off_by_default(model_dir):
+    assert analyze(model_dir / "resnet_like.onnx", batch=1).source_nodes == {}
 
 
 def test_conv_shape_features(resnet):
