@@ -272,3 +272,18 @@ def test_result_from_cuda_probe_measures_dram_energy_from_copy_power():
     assert spec.energy_pj_per_mac["bf16"] == pytest.approx(700 / (700 * 10**12 / 2) * 10**12)
     assert "energy.per_mac.bf16" not in spec.measured
     assert spec.memory["l2"].bandwidth_bytes_per_s == pytest.approx(8 * 10**12)
+
+
+def test_best_seconds_times_at_least_min_total():
+    calls = []
+
+    def fn():
+        calls.append(1)
+        time.sleep(0.01)
+
+    best = probe._best_seconds(fn, repeats=2, warmup=1, min_total_s=0.05)
+    # 1 warm-up + timed calls until >= 0.05 s of timed work: at least 5 timed calls of >= 10 ms
+    assert len(calls) >= 1 + 5 and 0.01 <= best < 0.05
+    calls.clear()
+    probe._best_seconds(fn, repeats=2, warmup=0)
+    assert len(calls) == 2
