@@ -5,7 +5,11 @@ device by the roofline) at two levels:
 
 * per kernel (:data:`KERNEL_FEATURES`): the kernel's family group (one-hot),
   log FLOPs / bytes / weight bytes, arithmetic intensity, the roofline's
-  compute / memory / overhead times, op count, precision, batch;
+  compute / memory / overhead times, op count, precision, batch, and the shape
+  of its main op: convolution kernel area, stride, dilation, groups, channels,
+  output pixels and the share of taps that read the input rather than the
+  padding (:func:`valid_tap_fraction`); matmul M / N / K; whether it permutes
+  or resizes; how many elements pass through exp/erf/tanh-class math;
 * per model (:data:`MODEL_FEATURES`): roofline-time and FLOP shares per family
   group, totals, roofline parts, bound shares, kernel and op counts, precision,
   batch, planned activation bytes and the device's peak rate and bandwidth.
