@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 
 FEATURES_VERSION = "1"
-#: version of :data:`KERNEL_FEATURES` (2: main-op shape, resize and transcendental features; per-kernel targets)
-KERNEL_FEATURES_VERSION = "2"
+#: version of :data:`KERNEL_FEATURES` and their targets (2: main-op shape, resize and transcendental features,
+#: per-kernel targets; 3: renamed fused nodes shared by family group)
+KERNEL_FEATURES_VERSION = "3"
 
 #: coarse groups shared by our op families and onnxruntime's op types
 GROUPS = ("conv", "matmul", "norm", "pool", "elementwise", "data_movement")
@@ -346,8 +347,8 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
                       ) -> list[tuple[int, float, float]]:
     """Per-kernel ground truth from profiled source-graph nodes: ``(unit, unit_roofline_s, unit_measured_s)``.
 
-    ``node_times`` are ``(source node name, seconds)`` rows of a runtime
-    profile (onnxruntime's, joined to ONNX node names by
+    ``node_times`` are ``(source node name, seconds[, runtime op type])`` rows
+    of a runtime profile (onnxruntime's, joined to ONNX node names by
     :func:`hybridperf.measure.join_profile`). The runtime fuses differently
     from TVM, so times are matched through the source graph:
 
@@ -360,7 +361,11 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
     2. kernels and profiled nodes are joined (union-find) into
        *units*; a unit's measured time is the sum of its nodes' times, its
        roofline the sum of its kernels' roofline times;
-    3. times are scaled so that all units add up to ``latency_s`` (what the
+    3. a profiled node the runtime renamed when fusing (no source node name;
+       onnxruntime's SkipLayerNormalization, Gelu, Upsample) is shared among
+       the kernels of its op type's family group (:func:`ort_group`) in
+       proportion to their roofline time;
+    4. times are scaled so that all units add up to ``latency_s`` (what the
        profile does not attribute -- layout reorders, session overhead -- is
        spread in proportion).
 
@@ -371,9 +376,14 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
     records = an.analysis.records
     src = an.source_nodes
     timed: dict[str, float] = {}
-    for node, d in node_times:
+    unjoined: dict[str, float] = {}  # group -> seconds of profiled nodes whose names match no source node
+    for item in node_times:
+        node, d = item[0], float(item[1])
         if node:
-            timed[node] = timed.get(node, 0.0) + float(d)
+            timed[node] = timed.get(node, 0.0) + d
+        elif len(item) > 2 and item[2] and not str(item[2]).startswith("Reorder"):
+            g = ort_group(str(item[2]))
+            unjoined[g] = unjoined.get(g, 0.0) + d
     by_var = {r.var: r.index for r in records}
     consumers: dict[int, list[int]] = {}
     for r in records:
@@ -422,6 +432,15 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
             c = find(("n", node))
             if c in comp_roof:
                 comp_meas[c] = comp_meas.get(c, 0.0) + d
+    # fused nodes onnxruntime renamed (SkipLayerNormalization, Gelu, Upsample, ...): their time goes to the
+    # kernels of the same family group, in proportion to roofline time; with no such kernel it stays unattributed
+    groups = {i: kernel_group(records[j].family for j in prediction.kernels[i].kernel.op_indices) for i in kernel_ids}
+    for g, d in unjoined.items():
+        ks = [i for i in kernel_ids if groups[i] == g]
+        tot = sum(prediction.kernels[i].estimate.latency_s for i in ks)
+        for i in ks if tot > 0 else ():
+            c = find(("k", i))
+            comp_meas[c] = comp_meas.get(c, 0.0) + d * prediction.kernels[i].estimate.latency_s / tot
     total = sum(comp_meas.values())
     scale = latency_s / total if total > 0 else 0.0
     ids: dict[Any, int] = {}
@@ -485,7 +504,7 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
         with Path(profile_csv).open() as fh:
             for r in csv.DictReader(fh):
                 prof.setdefault(r["key"], []).append((r["op_type"], float(r["duration_s"])))
-                prof_nodes.setdefault(r["key"], []).append((r.get("graph_node", ""), float(r["duration_s"])))
+                prof_nodes.setdefault(r["key"], []).append((r.get("graph_node", ""), float(r["duration_s"]), r["op_type"]))
     rows, krows = [], []
     for m in meas:
         t0 = time.perf_counter()

@@ -88,3 +88,23 @@ def test_profile_join_gives_each_conv_kernel_its_node_time(resnet):
     # a unit's roofline is the sum of its kernels'
     for u, (r, _) in units.items():
         assert r == pytest.approx(sum(f.kernel_roofline_s[i] for i, row in enumerate(rows) if row[0] == u))
+
+
+def test_renamed_fused_node_is_shared_by_its_family_group(resnet):
+    """A profiled node whose name matches no source node (onnxruntime renames some fusions) goes to the
+    kernels of its op type's group; a layout reorder stays unattributed (spread by the final scale)."""
+    model, an = resnet
+    pred = predict_on(an, "host-epyc-1c", None, residual=None)
+    f = featurize(pred)
+    profile = [(f"output:{n.output[0]}", 1e-3) for n in model.graph.node]
+    latency = 0.1
+    base = kernel_unit_times(pred, profile, latency)
+    extra = kernel_unit_times(pred, [*profile, ("", 5e-3, "MaxPool"), ("", 7e-3, "ReorderOutput")], latency)
+    assert sum(m for _, _, m in {u: (u, r, m) for u, r, m in extra}.values()) == pytest.approx(latency)
+    pool = [i for i, g in enumerate(f.kernel_groups) if g == "pool"]
+    other = [i for i, g in enumerate(f.kernel_groups) if g != "pool" and base[i][2] > 0]
+    assert pool and other
+    c = extra[other[0]][2] / base[other[0]][2]
+    assert c < 1  # the same latency now covers more profiled time
+    assert all(extra[i][2] == pytest.approx(c * base[i][2]) for i in other)
+    assert all(extra[i][2] > c * base[i][2] * 1.5 for i in pool)
