@@ -64,7 +64,9 @@ KERNEL_INPUTS: tuple[str, ...] = (*KERNEL_FEATURES, *CONTEXT_FEATURES)
 #: Variants tried there with group-level kernel targets (held-out MAPE): default settings (300 rounds + model
 #: booster) 12.3 %, these 9.6 %, without context features 9.6-10.2 %, measured-time kernel weights 9.7-10.9 %.
 #: With per-kernel targets (kernel features v2): these 9.1 %, no context 9.1 %, 600 rounds x 15 leaves 9.1 %,
-#: 300 rounds x min leaf 20 9.6 %, a 50-round model booster 10.4 %, measured-time weights 11.1 %.
+#: 300 rounds x min leaf 20 9.6 %, a 50-round model booster 10.4 %, measured-time weights 11.1 %. Sharing
+#: renamed fused nodes by group (kernel features v3): 8.7 % (test-retest run 2: 12.0 %); also charging layout
+#: reorders to conv kernels: 8.9 % (run 2: 11.9 %), no clear gain, not kept.
 CALIBRATION_PARAMS: dict[str, Any] = {"n_estimators": 150, "min_data_in_leaf": 40, "model_estimators": 1,
                                       "context": True, "measured_weights": False}
 
