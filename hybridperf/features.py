@@ -171,8 +171,8 @@ def valid_tap_fraction(in_size: int, out_size: int, kernel: int, stride: int, di
     """Share of (output position, kernel tap) pairs of one spatial axis that read the input, not the padding.
 
     Nominal conv FLOPs count every tap; a kernel that skips taps landing in
-    the zero padding (onnxruntime's NCHWc convolution does) does this share
-    of them. Dilated 3x3 taps on a small map are mostly padding: dilation 36
+    the zero padding does only this share of them (onnxruntime's CPU
+    convolution skips much of that work: ``python -m benchmarks.dilated_conv``). Dilated 3x3 taps on a small map are mostly padding: dilation 36
     on a 16-pixel axis with padding 36 leaves 16 / 48 of the taps.
     """
     if out_size <= 0 or kernel <= 0:
@@ -186,7 +186,7 @@ def _main_op_features(records: Sequence[Any]) -> list[float]:
     main = max(records, key=lambda r: (r.cost.flops, r.cost.bytes_total))
     conv = [0.0] * 9
     mm = [0.0] * 3
-    attrs = getattr(main, "attrs", {}) or {}
+    attrs = main.attrs
     if main.family == "conv" and len(main.inputs) >= 2 and main.inputs[0].shape and main.inputs[1].shape \
             and main.outputs and main.outputs[0].shape and str(attrs.get("data_layout", "NCHW")).startswith("NC"):
         x, w, y = main.inputs[0].shape, main.inputs[1].shape, main.outputs[0].shape
@@ -498,13 +498,12 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
             meas = list(csv.DictReader(fh))
     else:
         meas = list(measurements_csv)
-    prof: dict[str, list[tuple[str, float]]] = {}
-    prof_nodes: dict[str, list[tuple[str, float]]] = {}
+    # key -> (graph node, seconds, onnxruntime op type) per profiled node
+    prof: dict[str, list[tuple[str, float, str]]] = {}
     if profile_csv is not None and Path(profile_csv).exists():
         with Path(profile_csv).open() as fh:
             for r in csv.DictReader(fh):
-                prof.setdefault(r["key"], []).append((r["op_type"], float(r["duration_s"])))
-                prof_nodes.setdefault(r["key"], []).append((r.get("graph_node", ""), float(r["duration_s"]), r["op_type"]))
+                prof.setdefault(r["key"], []).append((r.get("graph_node", ""), float(r["duration_s"]), r["op_type"]))
     rows, krows = [], []
     for m in meas:
         t0 = time.perf_counter()
@@ -515,10 +514,11 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
             if log:
                 log(f"{m['key']}: analysis failed: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
             continue
-        dt = time.perf_counter() - t0 - an.timings_s.get("provenance_s", 0.0)  # what predict costs (no provenance)
+        dt = time.perf_counter() - t0
         lat = float(m.get(target) or m["latency_s"])
-        gt = measured_group_times(prof[m["key"]], lat) if m["key"] in prof else None
-        row, kr = feature_rows(pred, m["key"], lat, gt, prof_nodes.get(m["key"]) if gt is not None else None)
+        nodes = prof.get(m["key"])
+        gt = measured_group_times([(op, d) for _, d, op in nodes], lat) if nodes is not None else None
+        row, kr = feature_rows(pred, m["key"], lat, gt, nodes)
         row = {
             "key": m["key"], "zoo_name": m.get("zoo_name", ""), "family": m.get("family", ""), "batch": m.get("batch", ""),
             **{k: v for k, v in row.items() if k != "key"},

@@ -96,7 +96,7 @@ def analyze(
         device's int8 peak with 1-byte tensors (default); False keeps the float view.
     provenance : bool
         Record which ONNX node each Relax op came from (:attr:`Analyzed.source_nodes`), to join
-        runtime profiles to kernels when building training tables; off by default (it costs time).
+        runtime profiles to kernels when building training tables; off by default (only they need it).
     """
     from hybridperf import lowering
     from hybridperf.frontend import load_model
@@ -107,8 +107,6 @@ def analyze(
         loaded = load_model(model, shapes, batch, provenance=provenance)
         mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
         src_nodes = loaded.source_nodes
-        if loaded.provenance_s:
-            t["provenance_s"] = loaded.provenance_s
     else:
         mod, source, in_shapes, src_nodes = model, "<module>", {}, {}
     t["load_s"] = time.perf_counter() - t0
