@@ -31,6 +31,13 @@ def _z(name: str) -> onnx.TensorProto:
     return numpy_helper.from_array(np.array(0, np.int8), name)
 
 
+def _model(nodes, name, inputs, outputs, inits) -> onnx.ModelProto:
+    """A one-graph model at opset 17, IR version 8 (``helper.make_graph``'s arguments)."""
+    m = helper.make_model(helper.make_graph(nodes, name, inputs, outputs, inits), opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
 def qdq_conv_model(relu: bool = True) -> onnx.ModelProto:
     """x -> Q -> DQ -> Conv(DQ(int8 W), bias) [-> Relu] -> Q -> DQ -> y."""
     rng = np.random.default_rng(0)
@@ -50,16 +57,13 @@ def qdq_conv_model(relu: bool = True) -> onnx.ModelProto:
         helper.make_node("QuantizeLinear", [last, "sy", "zy"], ["yq"]),
         helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["y"]),
     ]
-    g = helper.make_graph(
+    return _model(
         nodes,
         "qdq",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])],
         inits,
     )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    return m
 
 
 def weight_only_matmul_model() -> onnx.ModelProto:
@@ -69,16 +73,13 @@ def weight_only_matmul_model() -> onnx.ModelProto:
         helper.make_node("DequantizeLinear", ["w_q", "sw", "zw"], ["wd"]),
         helper.make_node("MatMul", ["x", "wd"], ["y"]),
     ]
-    g = helper.make_graph(
+    return _model(
         nodes,
         "wo",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 16])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
         [w, _s("sw", 0.1), _z("zw")],
     )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    return m
 
 
 @pytest.fixture(scope="module")
@@ -181,15 +182,13 @@ def test_quantize_static_model(tmp_path):
     # the float model: drop the hand-written Q/DQ
     rng = np.random.default_rng(0)
     w = numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.1, "w")
-    g = helper.make_graph(
+    fm = _model(
         [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])],
         "f",
         list(m.graph.input),
         list(m.graph.output),
         [w],
     )
-    fm = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    fm.ir_version = 8
     fp, qp = tmp_path / "f.onnx", tmp_path / "q.onnx"
     onnx.save(fm, str(fp))
 
@@ -239,14 +238,12 @@ def test_qoperator_check_names_all_ops_and_the_pipeline_rewrites_them(tmp_path):
         numpy_helper.from_array(np.ones((4, 3, 1, 1), np.int8), "w"),
         numpy_helper.from_array(np.ones((4, 4), np.int8), "w2"),
     ]
-    g = helper.make_graph(
+    m = _model(
         nodes, "qop",
         [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 3, 4, 4])],
         [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 4, 4, 4])],
         inits,
     )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
     p = tmp_path / "qop.onnx"
     onnx.save(m, str(p))
     with pytest.raises(UnsupportedModelError) as ei:
@@ -277,15 +274,12 @@ def qoperator_model(seed: int = 0) -> onnx.ModelProto:
         numpy_helper.from_array(rng.integers(-500, 500, 4).astype(np.int32), "b"),
         numpy_helper.from_array(rng.integers(-20, 20, (8, 5)).astype(np.int8), "w2"),
     ]
-    g = helper.make_graph(
+    return _model(
         nodes, "qop",
         [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 4, 8, 5])],
         inits,
     )
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    return m
 
 
 def test_qlinear_rewrite_computes_the_same_int8_result():
