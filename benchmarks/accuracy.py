@@ -263,10 +263,9 @@ def retest_section(first: Path, second: Path, params: dict | None = None) -> lis
     dates = {}
     for d in (first, second):
         with (d / "measurements.csv").open() as fh:
-            ds = sorted(r["date_utc"] for r in csv.DictReader(fh))
-        loads = []
-        with (d / "measurements.csv").open() as fh:
-            loads = [float(r["load_avg_1m"]) for r in csv.DictReader(fh)]
+            ms = list(csv.DictReader(fh))
+        ds = sorted(r["date_utc"] for r in ms)
+        loads = [float(r["load_avg_1m"]) for r in ms]
         dates[d] = f"{ds[0][:16]} .. {ds[-1][11:16]} UTC, 1-min load {min(loads):.1f} .. {max(loads):.1f}"
     rel = tb / ta
     fam = {}
