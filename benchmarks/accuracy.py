@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 CPU_DIR = Path("calibration") / "host-epyc-1c"
+#: the stored model trained on CPU_DIR, shipped in the package (``hybridperf calibrate ... --out CPU_MODEL_DIR``)
+CPU_MODEL_DIR = Path("hybridperf") / "data" / "models" / "host-epyc-1c"
 #: the earlier 2-thread onnxruntime measurements on a (different) Xeon host: a second device for few-shot adaptation
 XEON_DIR = Path("calibration") / "host-xeon-2c"
 #: the same configurations measured a second time, later, on the same core (test-retest)
@@ -330,13 +332,13 @@ def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 
 
 CPU_COMMAND = ("taskset -c 1 /work/venvz/bin/python -m benchmarks.collect_cpu export & taskset -c 0 /work/venvz/bin/python -m "
                "benchmarks.collect_cpu run --export-idle && taskset -c 0 python -m benchmarks.collect_cpu variant; "
-               "hybridperf calibrate --device host-epyc-1c --data calibration/host-epyc-1c; "
+               "hybridperf calibrate --device host-epyc-1c --data calibration/host-epyc-1c --out hybridperf/data/models/host-epyc-1c; "
                "python -m benchmarks.accuracy report")
 
 
 CPU_NOTES = [
     "Notes: this host is an AMD EPYC (Zen 3, AVX2; `lscpu`), not the Xeon the older `host-xeon-2c` sheet and "
-    "measurements describe (an earlier machine), hence the device id `host-epyc-1c` (hw_specs/host-epyc-1c.yaml, peaks "
+    "measurements describe (an earlier machine), hence the device id `host-epyc-1c` (hybridperf/data/hw_specs/host-epyc-1c.yaml, peaks "
     "and bandwidth from `taskset -c 0 hybridperf probe` on the reserved core). The targets of issue 4 (MAPE <= 5 %, "
     ">= 90 % within +-10 %) are not reached: the residual halves the roofline's error on families it never saw, and "
     "the rest is concentrated in a few families (below), and the test-retest section shows that this shared host's "
@@ -365,28 +367,28 @@ def cmd_report(args) -> int:
         t = report(CPU_DIR, "Accuracy on host-epyc-1c (one AMD EPYC Zen 3 core, onnxruntime 1 thread, held-out families)",
                    "host-epyc-1c", RESULTS / "accuracy_cpu.md", CPU_COMMAND, notes=CPU_NOTES)
         extra = []
-        if (NOOPT_DIR / "features.csv").exists() and (CPU_DIR / "residual.json").exists():
+        if (NOOPT_DIR / "features.csv").exists() and (CPU_MODEL_DIR / "residual.json").exists():
             with (NOOPT_DIR / "measurements.csv").open() as fh:
                 slow = {r["key"]: float(r["latency_s"]) for r in csv.DictReader(fh)}
             with (CPU_DIR / "measurements.csv").open() as fh:
                 ratio = [slow[r["key"]] / float(r["latency_s"]) for r in csv.DictReader(fh) if r["key"] in slow]
-            extra += few_shot_section(NOOPT_DIR, CPU_DIR, kernel_dir=CPU_DIR,
+            extra += few_shot_section(NOOPT_DIR, CPU_MODEL_DIR, kernel_dir=CPU_DIR,
                                       title=f"the same core with onnxruntime graph optimisations disabled (no fusions, no "
                                       f"NCHWc layout: {min(ratio):.1f}x .. {max(ratio):.1f}x slower, by model), measured "
                                       f"with `python -m benchmarks.collect_cpu variant`")
-        if (XEON_DIR / "features.csv").exists() and (CPU_DIR / "residual.json").exists():
-            extra += few_shot_section(XEON_DIR, CPU_DIR, title="host-xeon-2c: an Intel Xeon host, onnxruntime 2 threads "
+        if (XEON_DIR / "features.csv").exists() and (CPU_MODEL_DIR / "residual.json").exists():
+            extra += few_shot_section(XEON_DIR, CPU_MODEL_DIR, title="host-xeon-2c: an Intel Xeon host, onnxruntime 2 threads "
                                       "(measured earlier on a shared machine, so noisy)")
         if (RETEST_DIR / "features.csv").exists() and (RETEST_DIR / "kernel_features.csv").exists():
             extra = retest_section(CPU_DIR, RETEST_DIR) + extra
-            extra += few_shot_section(RETEST_DIR, CPU_DIR, kernel_dir=CPU_DIR,
+            extra += few_shot_section(RETEST_DIR, CPU_MODEL_DIR, kernel_dir=CPU_DIR,
                                       title="test-retest run 2 (the same core 2.5 h later, drifted; see above)")
         if extra:
             t += "\n" + "\n".join(extra)
             (RESULTS / "accuracy_cpu.md").write_text(t + "\n")
         print(t)
     if (H100_DIR / "features.csv").exists():
-        base = CPU_DIR if (CPU_DIR / "residual.json").exists() else None
+        base = CPU_MODEL_DIR if (CPU_MODEL_DIR / "residual.json").exists() else None
         with H100_CSV.open() as fh:
             n_ok = sum(1 for r in csv.DictReader(fh) if r["status"] == "ok")
         with (H100_DIR / "features.csv").open() as fh:

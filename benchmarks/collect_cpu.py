@@ -58,6 +58,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -122,24 +123,37 @@ def key_of(name: str, batch: int, size: int) -> str:
     return f"{name}_b{batch}_{size}"
 
 
-def configs(only: set[str] | None = None) -> list[dict]:
-    """Every configuration of :data:`PLAN`: batch 1 at the default size of every model first."""
+def configs(only: set[str] | None = None, batches: set[int] | None = None, default_size: bool = False) -> list[dict]:
+    """Every configuration of :data:`PLAN`: batch 1 at the default size of every model first.
+
+    ``batches`` keeps only those batch sizes; ``default_size`` only each model's default resolution or
+    sequence length (the smaller plan of ``rounds``: every family, a fraction of the time).
+    """
     from benchmarks.zoo import InputKind, get, onnx_path
 
     out = []
-    for name, batches, sizes in PLAN:
+    for name, plan_batches, sizes in PLAN:
         if only and name not in only:
             continue
         entry = get(name)
         image = entry.input.kind is InputKind.IMAGE
-        for b in batches:
+        default = entry.input.resolution if image else entry.input.seq_len
+        for b in plan_batches:
+            if batches and b not in batches:
+                continue
             for si, s in enumerate(sizes):
+                if default_size and s != default:
+                    continue
                 res, seq = (s, None) if image else (None, s)
                 out.append({"key": key_of(name, b, s), "name": name, "family": entry.family, "batch": b,
                             "resolution": res, "seq_len": seq, "order": (b * (si + 1), si),
                             "path": onnx_path(name, b, res, seq, out_dir=ZOO_DIR)})
     out.sort(key=lambda c: c["order"])
     return out
+
+
+def _int_set(text: str) -> set[int]:
+    return {int(x) for x in text.split(",") if x}
 
 
 def _read_keys(path: Path, column: str = "key") -> set[str]:
@@ -168,7 +182,7 @@ def cmd_export(args) -> int:
     (out / EXPORT_DONE).unlink(missing_ok=True)
     only = set(args.only.split(",")) if args.only else None
     failed = set()
-    for c in configs(only):
+    for c in configs(only, args.batches, args.default_size):
         if c["path"].exists() or c["name"] in failed:
             continue
         t0 = time.perf_counter()
@@ -213,14 +227,14 @@ def _measure_one(c: dict, args, mpath: Path, ppath: Path) -> None:
           f"spread {spread:.3f}, {m.repeats} runs, load {m.load_avg_1m:.2f}, {wall:.1f} s)", flush=True)
 
 
-def _featurize_keys(out: Path, keys: set[str], device: str) -> int:
+def _featurize_keys(out: Path, keys: set[str], device: str, target: str = "latency_s") -> int:
     from hybridperf.features import featurize_measured
 
     with (out / "measurements.csv").open() as f:
         todo = [r for r in csv.DictReader(f) if r["key"] in keys]
     if not todo:
         return 0
-    rows, krows = featurize_measured(todo, out / "profile.csv", device=device, precision=None, target="latency_s",
+    rows, krows = featurize_measured(todo, out / "profile.csv", device=device, precision=None, target=target,
                                      log=lambda s: print(s, file=sys.stderr, flush=True))
     _append(out / "features.csv", rows)
     _append(out / "kernel_features.csv", krows)
@@ -328,10 +342,136 @@ def cmd_variant(args) -> int:
     return 0
 
 
+ROUNDS_FILE = "rounds.csv"
+SPEED_FILE = "speed_index.csv"
+SAMPLES_FILE = "reference_samples.csv"
+MEASUREMENTS_FILE = "measurements.csv"
+#: per-configuration columns of measurements.csv in a rounds directory, copied from the configuration's first row
+_ROUND_COPY = ("key", "zoo_name", "family", "resolution", "seq_len", "model", "device", "runtime", "runtime_version",
+               "threads", "cpu_model", "cpu_vendor", "cpu_family", "cpu_model_id", "cpu_stepping", "cpu_isa",
+               "hybridperf_version", "input_shapes", "batch", "warmup", "peak_bytes", "load_bytes", "run_peak_bytes",
+               "input_bytes", "profile_total_s", "pinned_cores", "reference_version")
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _write(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` to ``path`` (replacing it) through a temporary file."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def summary_rows(raw: list[dict]) -> list[dict]:
+    """measurements.csv of a rounds directory: per configuration, the columns of its first round row
+    (:data:`_ROUND_COPY`), ``latency_s`` = median over rounds of the round medians (raw, the default
+    training target), the :class:`hybridperf.measure_rounds.ConfigSummary` columns by the round index,
+    ``latency_local_norm_s`` (normalised by the timings bracketing each measurement), ``latency_mean_norm_s``
+    (by every timing of its round), with their medians in reference units, ``repeats`` (sum),
+    ``load_avg_1m`` (median), ``measure_wall_s`` (median) and the first and last date."""
+    from hybridperf.measure_rounds import summarize
+
+    by_round = {s.key: s for s in summarize(raw)}
+    by_local = {s.key: s for s in summarize(raw, index_column="local_index_s")}
+    by_mean = {s.key: s for s in summarize(raw, index_column="round_mean_index_s")}
+    first: dict[str, dict] = {}
+    rows_of: dict[str, list[dict]] = {}
+    for r in sorted(raw, key=lambda r: (int(r["round"]), int(r["position"]))):
+        first.setdefault(r["key"], r)
+        rows_of.setdefault(r["key"], []).append(r)
+    out = []
+    for key, s in by_round.items():
+        rs, f = rows_of[key], first[key]
+        out.append({**{c: f.get(c, "") for c in _ROUND_COPY}, "latency_s": s.latency_median_s,
+                    **{k: v for k, v in s.as_row().items() if k != "key"},
+                    "latency_local_norm_s": by_local[key].latency_norm_s,
+                    "latency_local_norm_median": by_local[key].latency_norm_median,
+                    "latency_mean_norm_s": by_mean[key].latency_norm_s,
+                    "latency_mean_norm_median": by_mean[key].latency_norm_median,
+                    "repeats": sum(int(r["repeats"]) for r in rs),
+                    "load_avg_1m": statistics.median(float(r["load_avg_1m"]) for r in rs),
+                    "measure_wall_s": statistics.median(float(r["measure_wall_s"]) for r in rs),
+                    "date_first_utc": min(r["date_utc"] for r in rs), "date_last_utc": max(r["date_utc"] for r in rs)})
+    return out
+
+
+def _round_measure_fn(plan: dict[str, dict], args, profiled: set[str], profile_rows: list[dict],
+                      walls: dict[str, float]):
+    """``measure_one(key, round)`` for :func:`hybridperf.measure_rounds.run_round`: a fresh subprocess per
+    configuration; the per-node profile only for configurations not yet profiled."""
+    from hybridperf.measure import measure, node_rows
+
+    def measure_one(key: str, round_index: int):
+        c = plan[key]
+        t0 = time.perf_counter()
+        m = measure(c["path"], threads=THREADS, repeats=args.repeats, warmup=args.warmup,
+                    profile=key not in profiled, profile_runs=3, isolate=True, budget_s=args.budget_s,
+                    device=args.device)
+        walls[key] = round(time.perf_counter() - t0, 3)
+        if key not in profiled:
+            profile_rows.extend(node_rows(m, key))
+            profiled.add(key)
+        print(f"r{round_index} {key}: {m.latency_s * 1e3:.3f} ms ({m.repeats} runs, {walls[key]:.1f} s)", flush=True)
+        return m
+
+    return measure_one
+
+
+def cmd_rounds(args) -> int:
+    """Interleaved rounds (see :mod:`hybridperf.measure_rounds`): each round measures every exported
+    configuration once in a shuffled order between reference timings; the round's raw rows, its speed
+    index, the profiles of newly profiled configurations and the refreshed summary are written when the
+    round ends (an interrupted round is measured again)."""
+    from hybridperf.measure_rounds import ReferenceWorkload, round_rows, run_round, sample_rows, speed_row
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    only = set(args.only.split(",")) if args.only else None
+    plan = {c["key"]: c for c in configs(only, args.batches, args.default_size) if c["path"].exists()}
+    missing = [c["key"] for c in configs(only, args.batches, args.default_size) if c["key"] not in plan]
+    if missing:
+        print(f"{len(missing)} configuration(s) not exported, left out: {', '.join(missing)}", file=sys.stderr)
+    skipped = _read_keys(out / "skipped.csv")
+    plan = {k: c for k, c in plan.items() if k not in skipped}
+    done_rounds = {int(r["round"]) for r in _read_rows(out / SPEED_FILE)}
+    profiled = _read_keys(out / "profile.csv")
+    reference = ReferenceWorkload(threads=THREADS, runs=args.reference_runs)
+    cores = ",".join(str(x) for x in sorted(os.sched_getaffinity(0)))
+    extra = {k: {"zoo_name": c["name"], "family": c["family"], "resolution": c["resolution"] or "",
+                 "seq_len": c["seq_len"] or ""} for k, c in plan.items()}
+    for rnd in range(args.rounds):
+        if rnd in done_rounds:
+            continue
+        profile_rows: list[dict] = []
+        walls: dict[str, float] = {}
+        res = run_round(rnd, plan, _round_measure_fn(plan, args, profiled, profile_rows, walls), reference.time,
+                        seed=args.seed, reference_every=args.reference_every)
+        rows = [{**r, "pinned_cores": cores, "measure_wall_s": walls[r["key"]], "seed": args.seed}
+                for r in round_rows(res, extra)]
+        for key, why in res.failures:
+            _append(out / "skipped.csv", [{"key": key, "reason": f"measure failed: {why}"}])
+        _append(out / ROUNDS_FILE, rows)
+        _append(out / "profile.csv", profile_rows)
+        _append(out / SAMPLES_FILE, sample_rows(res))
+        _append(out / SPEED_FILE, [speed_row(res, device=args.device, configs=len(rows), seed=args.seed)])
+        _write(out / MEASUREMENTS_FILE, summary_rows(_read_rows(out / ROUNDS_FILE)))
+        print(f"round {rnd}: {len(rows)} configurations, speed index {res.index_s * 1e3:.3f} ms "
+              f"(start {res.start.index_s * 1e3:.3f}, end {res.end.index_s * 1e3:.3f})", flush=True)
+    return 0
+
+
 def cmd_featurize(args) -> int:
     out = Path(args.out)
     keys = _read_keys(out / "measurements.csv") - _read_keys(out / "features.csv")
-    n = _featurize_keys(out, keys, args.device)
+    n = _featurize_keys(out, keys, args.device, args.target)
     print(f"featurized {n} new configuration(s) into {out}")
     return 0
 
@@ -347,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--only", help="comma-separated zoo names")
     for q in (r, f):
         q.add_argument("--device", default=DEVICE, help="device spec the features are priced on")
+    e.add_argument("--batches", type=_int_set, help="comma-separated batch sizes to export (default: the whole plan)")
+    e.add_argument("--default-size", action="store_true", help="only each model's default resolution / seq_len")
     r.add_argument("--repeats", type=int, default=40, help="at most this many timed runs")
     r.add_argument("--warmup", type=int, default=3)
     r.add_argument("--budget-s", type=float, default=1.0, help="timed runs stop after about this long (min 5 runs)")
@@ -356,6 +498,22 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--no-wait", action="store_true", help="stop when nothing is ready instead of waiting for exports")
     r.add_argument("--export-idle", action="store_true",
                    help="when nothing is ready, export the last pending configuration here (needs torch)")
+    f.add_argument("--target", default="latency_s",
+                   help="measured column used as ground truth (rounds directories: also latency_norm_s, latency_min_s)")
+    o = sub.add_parser("rounds", help="interleaved rounds with a host speed index (hybridperf.measure_rounds)")
+    o.add_argument("--out", required=True, help="calibration directory of the device, e.g. calibration/host-epyc-zen4-1c")
+    o.add_argument("--device", required=True, help="device id recorded with every row (the id of its sheet)")
+    o.add_argument("--only", help="comma-separated zoo names")
+    o.add_argument("--batches", type=_int_set, help="comma-separated batch sizes (default: the whole plan)")
+    o.add_argument("--default-size", action="store_true", help="only each model's default resolution / seq_len")
+    o.add_argument("--rounds", type=int, default=4, help="rounds in all (rounds already in the directory are kept)")
+    o.add_argument("--seed", type=int, default=0, help="seed of the per-round shuffles")
+    o.add_argument("--repeats", type=int, default=30, help="at most this many timed runs per configuration and round")
+    o.add_argument("--warmup", type=int, default=3)
+    o.add_argument("--budget-s", type=float, default=0.8, help="timed runs stop after about this long (min 5 runs)")
+    o.add_argument("--reference-runs", type=int, default=25, help="timed runs of each reference kernel per timing")
+    o.add_argument("--reference-every", type=int, default=1,
+                   help="also time the reference after every N configurations (local index); 0: start and end only")
     v = sub.add_parser("variant", help="re-measure the base's batch-1 rows under another onnxruntime setting")
     v.add_argument("--base", default=str(OUT_DIR))
     v.add_argument("--out", default=str(OUT_DIR.with_name(DEVICE + "-ort-disabled")))
@@ -365,7 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--repeats", type=int, default=30)
     v.add_argument("--budget-s", type=float, default=0.7)
     args = p.parse_args(argv)
-    return {"export": cmd_export, "run": cmd_run, "featurize": cmd_featurize, "variant": cmd_variant}[args.cmd](args)
+    return {"export": cmd_export, "run": cmd_run, "featurize": cmd_featurize, "variant": cmd_variant,
+            "rounds": cmd_rounds}[args.cmd](args)
 
 
 if __name__ == "__main__":

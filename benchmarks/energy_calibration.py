@@ -17,7 +17,7 @@ leaving one model family out at a time.
 It prints (and writes to ``benchmarks/results/energy_h100.md``) the energy
 MAPE of the sheet table, of the probe's table and of the fitted one, and the
 fitted figures next to the sheet's; ``--write-spec`` puts the fitted figures
-into ``hw_specs/h100-sxm-measured.yaml`` (``energy.per_mac.fp32/fp16``,
+into ``hybridperf/data/hw_specs/h100-sxm-measured.yaml`` (``energy.per_mac.fp32/fp16``,
 ``energy.per_byte.dram``, ``power.idle``) with their source.
 
 Run from the repository root (no torch, no GPU)::
@@ -41,8 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 H100_DIR = ROOT / "calibration" / "h100-sxm"
 MEASURED = {"eager": H100_DIR / "torch-eager-fp32-fp16.csv", "graph": H100_DIR / "torch-cudagraph-fp32-fp16.csv"}
-SHEET_SPEC = ROOT / "hw_specs" / "h100-sxm.yaml"
-MEASURED_SPEC = ROOT / "hw_specs" / "h100-sxm-measured.yaml"
+SHEET_SPEC = ROOT / "hybridperf" / "data" / "hw_specs" / "h100-sxm.yaml"
+MEASURED_SPEC = ROOT / "hybridperf" / "data" / "hw_specs" / "h100-sxm-measured.yaml"
 PROBE_JSON = H100_DIR / "probe-2.json"  # the probe_cuda dict behind h100-sxm-measured.yaml
 RESULTS = ROOT / "benchmarks" / "results" / "energy_h100.md"
 FLOPS_PER_MAC = 2

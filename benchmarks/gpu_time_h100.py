@@ -56,7 +56,7 @@ def main() -> int:
         return 2
     lines = ["# H100: where the time goes (roofline vs GPU kernel time vs CUDA graph vs eager)", "",
              f"Configurations with a cost-pass row: {len(feats)} (model x batch x dtype; fp32 with TF32 off, fp16). "
-             "Roofline: the cost pass on the exported ONNX graph priced on `hw_specs/h100-sxm.yaml` (sheet), no residual. "
+             "Roofline: the cost pass on the exported ONNX graph priced on `hybridperf/data/hw_specs/h100-sxm.yaml` (sheet), no residual. "
              "Ratio = measured / roofline; spread = exp(std of log ratio); MAPE = mean |roofline / measured - 1|.", "",
              "| measured time | n | median measured / roofline | spread | within 2x | roofline MAPE |",
              "|---|---:|---:|---:|---:|---:|"]

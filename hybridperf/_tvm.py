@@ -82,6 +82,11 @@ def tensor_infos(ty: Any) -> list[TensorInfo]:
     return []
 
 
+def is_tuple_type(ty: Any) -> bool:
+    _, relax = tvm_modules()
+    return isinstance(ty, relax.TupleType)
+
+
 def expr_type(expr: Any):
     return expr.ty
 
@@ -175,6 +180,35 @@ def to_py(value: Any) -> Any:
 def const_array(expr: Any):
     """numpy array of a constant expression."""
     return expr.value.numpy()
+
+
+def error_line(exc: BaseException) -> str:
+    """The line of a TVM error that names the problem, with TVM's object dumps shortened.
+
+    TVM messages end with the problem after a C++ traceback, and its printer
+    writes an op as ``ir.Op(span=None, ..., name="relax.add", ...)`` (one
+    500-character line) and an extent as ``T.int64(3)``; this gives
+    ``relax.add`` and ``3``.
+    """
+    import re
+
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    text = lines[-1] if lines else type(exc).__name__
+    text = re.sub(r'ir\.Op\(.*?\bname="([^"]+)".*?support_level=\d+\)', r"\1", text)
+    text = re.sub(r"T\.u?int\d+\((-?\d+)\)", r"\1", text)
+    text = re.sub(r"R\.shape\(\[([^\]]*)\]\)", r"(\1)", text)
+    return " ".join(text.split())
+
+
+def empty_tensor(shape: tuple[int, ...], dtype: str) -> Any:
+    """A CPU tensor of ``shape`` and ``dtype`` that is allocated but never written.
+
+    Its contents are unspecified. The allocation is lazy (large blocks are
+    fresh anonymous pages), so a tensor nobody reads costs virtual memory only:
+    the stand-in for a weight left on disk.
+    """
+    tvm, _ = tvm_modules()
+    return tvm.runtime.empty(shape, dtype)
 
 
 def estimate_tir_flops(prim_func: Any) -> float:

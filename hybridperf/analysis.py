@@ -13,7 +13,7 @@ from typing import Any
 
 from hybridperf import _tvm
 from hybridperf._tvm import TensorInfo
-from hybridperf.costs import CostRegistry, OpContext, OpCost, Status, default_registry
+from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
 
 _FOLDED_NOTE = "constant subexpression: all inputs are constants, folded at compile time"
 
@@ -50,6 +50,8 @@ class ModelAnalysis:
     output_infos: tuple[TensorInfo, ...]
     weight_bytes: int
     module: Any = field(repr=False, compare=False, default=None)
+    #: ``weight_bytes`` split by dtype (what a precision override rescales)
+    weight_bytes_by_dtype: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> OpCost:
@@ -136,6 +138,7 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
     alias: dict[str, str] = {}
     records: list[OpRecord] = []
     weight_bytes = 0
+    weight_by_dtype: dict[str, int] = {}
     seen_consts: set[int] = set()
 
     def resolve(name: str) -> str:
@@ -183,6 +186,8 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
             if _tvm.is_constant(a) and hash(a) not in seen_consts:
                 seen_consts.add(hash(a))
                 weight_bytes += sum(i.nbytes or 0 for i in infos)
+                for i in infos:
+                    weight_by_dtype[i.dtype] = weight_by_dtype.get(i.dtype, 0) + (i.nbytes or 0)
         out_infos = _tvm.tensor_infos(_tvm.expr_type(var))
         prec = precision_of([i.dtype for i in in_infos] or [o.dtype for o in out_infos])
         ctx = OpContext(op=op, inputs=tuple(in_infos), outputs=tuple(out_infos), const_inputs=tuple(const_flags))
@@ -219,12 +224,7 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
             status, note, flops, bytes_read = Status.ZERO_COST, _FOLDED_NOTE, 0, 0
 
         if status in (Status.COUNTED, Status.ESTIMATED):
-            cost = OpCost(
-                flops=int(flops),
-                bytes_read=int(ctx.in_bytes if bytes_read is None else bytes_read),
-                bytes_written=int(ctx.out_bytes),
-                weight_bytes=int(ctx.weight_bytes),
-            )
+            cost = op_cost(ctx, RuleResult(flops, bytes_read))
         elif status is Status.UNSUPPORTED and not symbolic:
             # traffic is known from shapes even when the arithmetic is not
             cost = OpCost(0, int(ctx.in_bytes), int(ctx.out_bytes), int(ctx.weight_bytes))
@@ -255,4 +255,5 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
         output_infos=outputs,
         weight_bytes=weight_bytes,
         module=mod,
+        weight_bytes_by_dtype=weight_by_dtype,
     )

@@ -50,6 +50,6 @@ def annotate_text(pred: Prediction) -> str:
             lines.append(line)
     total = (
         f"# hybridperf: {pred.spec.id}: latency {fmt_time(pred.latency_s)}, "
-        f"peak memory {fmt_bytes(pred.memory.peak_bytes)}, {fmt_count(pred.flops)}FLOP"
+        f"peak memory {fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else 'unknown'}, {fmt_count(pred.flops)}FLOP"
     )
     return total + "\n" + "\n".join(lines)

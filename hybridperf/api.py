@@ -179,8 +179,13 @@ def check(
     precision: str | None = None,
     fused: bool = True,
     residual: Any = "auto",
+    allow_unsupported: bool = False,
 ) -> CheckResult:
     """Check ``model`` against a budget on each device (like ``hybridperf check``).
+
+    A figure that is unknown, or only a lower bound (ops without a cost), leaves its limit
+    undecided (``result.undecided``; the result is falsy) unless ``allow_unsupported`` judges
+    the lower bound. Memory is also checked against each device's capacity.
 
     Returns
     -------
@@ -205,7 +210,9 @@ def check(
     ids = tuple(dict.fromkeys(s.id for s in specs))
     target = Target(analyzed.source, ids, {d: budget for d in ids}, batch, {}, precision)
     by_id = {s.id: s for s in specs}
-    return run_check([target], analyzed={analyzed.source: analyzed}, specs=by_id, residual=residual)
+    return run_check(
+        [target], analyzed={analyzed.source: analyzed}, specs=by_id, residual=residual, allow_unsupported=allow_unsupported
+    )
 
 
 __all__ = ["analyze", "check", "predict"]

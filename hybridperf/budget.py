@@ -219,28 +219,60 @@ class Target:
 
 @dataclass(frozen=True)
 class MetricCheck:
-    """One model x device x metric comparison. ``limit`` None: no budget set (skipped)."""
+    """One model x device x metric comparison. ``limit`` None: no budget set (skipped).
+
+    Three outcomes besides a plain pass: *exceeded* (over the budget, or for memory over the
+    device's ``capacity`` even without a budget; exit 1), *undecided* (the figure is unknown,
+    or only a lower bound that is within the budget; exit 2 -- a check never passes a figure
+    it does not know, unless ``lower_bound_accepted`` (``--allow-unsupported``) takes the bound).
+    """
 
     model: str
     device: str
     metric: Metric
-    value: float
+    value: float | None
     limit: float | None
+    #: the device's memory capacity in bytes (memory checks only)
+    capacity: float | None = None
+    #: ``value`` is a lower bound (some ops have no cost): why, else ""
+    lower_bound: str = ""
+    lower_bound_accepted: bool = False
+    #: why ``value`` is None (unknown), else ""
+    unknown: str = ""
+
+    @property
+    def _limits(self) -> list[float]:
+        return [x for x in (self.limit, self.capacity) if x is not None]
+
+    @property
+    def exceeded(self) -> bool:
+        return self.value is not None and any(self.value > x for x in self._limits)
+
+    @property
+    def over_capacity(self) -> bool:
+        return self.value is not None and self.capacity is not None and self.value > self.capacity
 
     @property
     def skipped(self) -> bool:
-        return self.limit is None
+        return self.limit is None and not self.exceeded
+
+    @property
+    def undecided(self) -> bool:
+        if self.skipped or self.exceeded:
+            return False
+        return self.value is None or (bool(self.lower_bound) and not self.lower_bound_accepted)
 
     @property
     def passed(self) -> bool:
-        return self.limit is None or self.value <= self.limit
+        return self.skipped or not (self.exceeded or self.undecided)
 
     @property
     def over_by(self) -> float:
-        """Relative excess (0.25 = 25 % over); 0 within budget."""
-        if self.limit is None or self.value <= self.limit:
+        """Relative excess over the tightest limit exceeded (0.25 = 25 % over); 0 otherwise."""
+        if not self.exceeded:
             return 0.0
-        return self.value / self.limit - 1.0
+        assert self.value is not None
+        return self.value / min(self._limits) - 1.0
 
 
 @dataclass(frozen=True)
@@ -256,24 +288,54 @@ class CheckResult:
 
     @property
     def failures(self) -> tuple[MetricCheck, ...]:
-        return tuple(c for c in self.checks if not c.passed)
+        """Limits exceeded (exit 1)."""
+        return tuple(c for c in self.checks if c.exceeded)
+
+    @property
+    def undecided(self) -> tuple[MetricCheck, ...]:
+        """Limits that cannot be judged: unknown figures, or lower bounds not accepted (exit 2)."""
+        return tuple(c for c in self.checks if c.undecided)
 
     def __bool__(self) -> bool:
         return self.passed
 
 
-def value_of(pred: Any, metric: Metric) -> float:
-    """The predicted quantity a metric limits (latency_s, peak_memory_bytes, energy_j)."""
+def value_of(pred: Any, metric: Metric) -> float | None:
+    """The predicted quantity a metric limits (latency_s, peak_memory_bytes, energy_j); None when unknown."""
     if metric is Metric.LATENCY:
         return float(pred.latency_s)
     if metric is Metric.MEMORY:
-        return float(pred.peak_memory_bytes)
+        return None if pred.peak_memory_bytes is None else float(pred.peak_memory_bytes)
     return float(pred.energy_j)
 
 
-def compare(pred: Any, budget: Budget, model: str, device: str) -> tuple[MetricCheck, ...]:
-    """One :class:`MetricCheck` per metric (limit None where the budget sets none)."""
-    return tuple(MetricCheck(model, device, m, value_of(pred, m), budget.limit(m)) for m in Metric)
+def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
+    """(why the figure is a lower bound, why it is unknown) for ``metric`` of ``pred``."""
+    uncosted = list(getattr(pred, "uncosted_ops", []))
+    kinds = "op type has" if len(uncosted) == 1 else "op types have"
+    lower = f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})" if uncosted else ""
+    if metric is Metric.MEMORY:
+        plan = pred.memory
+        if not plan.known:
+            return "", f"no memory plan ({plan.unknown_reason or 'unknown'})"
+        return (lower if pred.analyzed.memory_is_lower_bound else ""), ""
+    return lower, ""
+
+
+def compare(
+    pred: Any, budget: Budget, model: str, device: str, allow_unsupported: bool = False
+) -> tuple[MetricCheck, ...]:
+    """One :class:`MetricCheck` per metric (limit None where the budget sets none).
+
+    Memory is also checked against the device's capacity. ``allow_unsupported`` accepts a
+    lower bound (a model with uncosted ops) as the figure to judge.
+    """
+    out = []
+    for m in Metric:
+        lower, unknown = _caveats(pred, m)
+        cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
+        out.append(MetricCheck(model, device, m, value_of(pred, m), budget.limit(m), cap, lower, allow_unsupported, unknown))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -508,12 +570,14 @@ def run_check(
     residual: Any = "auto",
     analyzed: Mapping[str, Any] | None = None,
     specs: Mapping[str, Any] | None = None,
+    allow_unsupported: bool = False,
 ) -> CheckResult:
     """Analyse each model once and price it on each of its devices.
 
     Every device spec is loaded before any model is analysed, so a bad device
     id fails fast. ``analyzed`` (model -> Analyzed) and ``specs`` (id ->
-    DeviceSpec) supply work already done.
+    DeviceSpec) supply work already done. ``allow_unsupported`` judges the lower
+    bound of a model with uncosted ops instead of leaving it undecided.
     """
     from hybridperf.pipeline import analyze, predict_on
     from hybridperf.spec import load_spec
@@ -533,7 +597,7 @@ def run_check(
         for dev in t.devices:
             pred = predict_on(an, specs[dev], t.precision, residual=residual)
             preds[(t.model, dev)] = pred
-            checks.extend(compare(pred, t.budgets[dev], t.model, dev))
+            checks.extend(compare(pred, t.budgets[dev], t.model, dev, allow_unsupported))
     return CheckResult(tuple(checks), preds)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import enum
 import importlib
+import importlib.util  # `import importlib` alone does not bind the submodule (it only works where something else imported it)
 import sys
 from collections.abc import Sequence
 

@@ -316,7 +316,7 @@ def featurize(prediction: Any) -> Features:
         bound_time["memory"] / roof,
         bound_time["overhead"] / roof,
         float(np.mean([_log(r) for r in roofs])) if roofs else _log(0),
-        _log(an.memory.planned_bytes),
+        _log(an.memory.planned_bytes or 0),  # unknown plan: the 0 the models were trained with
         float(max(prec_codes)) if prec_codes else 0.0,
         _log(batch),
         _log(spec.peak_flops(prediction.precision or "fp32")),

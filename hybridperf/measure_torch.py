@@ -9,7 +9,7 @@ Two entry points, both importing torch lazily (torch is an optional extra):
   precision, device-to-device copy bandwidth, launch overhead, idle power.
 
 These numbers are the targets the roofline + residual model is calibrated
-against and the "measured" figures of a ``hw_specs/*-measured.yaml`` sheet.
+against and the "measured" figures of a ``hybridperf/data/hw_specs/*-measured.yaml`` sheet.
 Nothing here prints or changes global state for longer than one call (the
 float32 matmul precision is restored after each use).
 """

@@ -21,7 +21,8 @@ Runtime peak = planned activations + weights + inputs.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybridperf import _tvm
@@ -45,26 +46,81 @@ class TensorLifetime:
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    """Activation memory of one function, and the model's runtime peak."""
+    """Activation memory of one function, and the model's runtime peak.
 
-    planned_bytes: int
+    The activation figures are ``None`` when no plan could be made (symbolic
+    shapes, lowering failed): unknown, never 0. :attr:`unknown_reason` says why.
+    """
+
+    planned_bytes: int | None
     storage_bytes: tuple[int, ...]
-    unplanned_bytes: int
-    no_reuse_bytes: int
-    live_peak_bytes: int
+    unplanned_bytes: int | None
+    no_reuse_bytes: int | None
+    live_peak_bytes: int | None
     weight_bytes: int
     input_bytes: int
     lifetimes: tuple[TensorLifetime, ...] = field(repr=False, default=())
     timeline_bytes: tuple[int, ...] = field(repr=False, default=())
+    #: dtype of each ``storage_bytes`` block (TVM pools storage per dtype)
+    storage_dtypes: tuple[str, ...] = field(repr=False, default=())
+    unknown_reason: str = ""
+
+    @classmethod
+    def unknown(cls, weight_bytes: int, input_bytes: int, reason: str) -> MemoryPlan:
+        """No activation plan: weights and inputs are known, activations (and so the peak) are not."""
+        return cls(None, (), None, None, None, weight_bytes, input_bytes, unknown_reason=reason)
 
     @property
-    def peak_bytes(self) -> int:
-        """Runtime peak: planned activations + weights + inputs."""
+    def known(self) -> bool:
+        return self.planned_bytes is not None
+
+    @property
+    def peak_bytes(self) -> int | None:
+        """Runtime peak: planned activations + weights + inputs (None when activations are unknown)."""
+        if self.planned_bytes is None:
+            return None
         return self.planned_bytes + self.weight_bytes + self.input_bytes
 
     @property
-    def live_peak_total_bytes(self) -> int:
+    def live_peak_total_bytes(self) -> int | None:
+        if self.live_peak_bytes is None:
+            return None
         return self.live_peak_bytes + self.weight_bytes + self.input_bytes
+
+    def resized(self, stored_bytes: Callable[[str, int], int], weight_bytes: int, input_bytes: int) -> MemoryPlan:
+        """This plan with every activation re-sized by ``stored_bytes(dtype, nbytes)`` (a precision
+        override storing float32 tensors in fewer bytes), and the given weight and input totals.
+
+        Each storage block is re-sized by its pool's dtype, the same as re-planning with the new
+        sizes (TVM's reuse window ``[size/16, size*16]`` is scale-free) up to integer rounding.
+        """
+        if not self.known:
+            return replace(self, weight_bytes=weight_bytes, input_bytes=input_bytes)
+        lifetimes = tuple(replace(lt, nbytes=stored_bytes(lt.dtype, lt.nbytes)) for lt in self.lifetimes)
+        storage = tuple(stored_bytes(dt, n) for dt, n in zip(self.storage_dtypes, self.storage_bytes))
+        unplanned = sum(lt.nbytes for lt in lifetimes if not lt.planned)
+        timeline = _timeline(lifetimes, len(self.timeline_bytes))
+        return replace(
+            self,
+            planned_bytes=sum(storage) + unplanned,
+            storage_bytes=storage,
+            unplanned_bytes=unplanned,
+            no_reuse_bytes=sum(lt.nbytes for lt in lifetimes),
+            live_peak_bytes=max(timeline) if timeline else 0,
+            weight_bytes=weight_bytes,
+            input_bytes=input_bytes,
+            lifetimes=lifetimes,
+            timeline_bytes=tuple(timeline),
+        )
+
+
+def _timeline(lifetimes: tuple[TensorLifetime, ...], steps: int) -> list[int]:
+    """Bytes alive at each call step (a tensor lives from its definition to its last use)."""
+    timeline = [0] * max(steps, 1)
+    for lt in lifetimes:
+        for t in range(lt.start, min(lt.end, len(timeline) - 1) + 1):
+            timeline[t] += lt.nbytes
+    return timeline
 
 
 class _Token:
@@ -276,10 +332,7 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     lifetimes = tuple(
         TensorLifetime(_tvm.var_name(n), nb, dt, first_use[n], last_use[n], pl) for n, (nb, dt, pl) in lifetimes_raw.items()
     )
-    timeline = [0] * max(step, 1)
-    for lt in lifetimes:
-        for t in range(lt.start, min(lt.end, len(timeline) - 1) + 1):
-            timeline[t] += lt.nbytes
+    timeline = _timeline(lifetimes, step)
     return MemoryPlan(
         planned_bytes=planned,
         storage_bytes=tuple(s.nbytes for s in storages),
@@ -290,6 +343,7 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
         input_bytes=input_bytes,
         lifetimes=lifetimes,
         timeline_bytes=tuple(timeline),
+        storage_dtypes=tuple(st_scope[s.sid][1] for s in storages),
     )
 
 

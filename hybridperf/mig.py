@@ -111,6 +111,13 @@ def suggest(
     """Judge every MIG profile of ``pred.spec`` against a :class:`~hybridperf.pipeline.Prediction`."""
     spec = pred.spec
     profiles = require_profiles(spec)
+    if pred.peak_memory_bytes is None:
+        from hybridperf.errors import InputError
+
+        raise InputError(
+            f"{pred.analyzed.source}: peak memory unknown (no memory plan: {pred.memory.unknown_reason}); "
+            "no MIG profile can be sized for it"
+        )
     required = int(pred.peak_memory_bytes) + int(headroom_bytes)
     calib = pred.latency_s / pred.roofline_latency_s if pred.roofline_latency_s else 1.0
     estimates = [kp.estimate for kp in pred.kernels]

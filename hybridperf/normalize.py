@@ -59,6 +59,26 @@ from onnx import numpy_helper
 
 from hybridperf.errors import DynamicShapeError, InputError
 
+#: the largest tensor a shape may make: a 48-bit virtual address space (256 TiB), what x86-64 and
+#: ARMv8 processes and CUDA's unified address space can map; beyond it a shape is absurd (and
+#: byte counts near 2^63 overflow TVM's int64 arithmetic)
+MAX_TENSOR_BYTES = 2**48
+
+
+def check_input_size(name: str, dims: Iterable[int], elem_type: int, flag: str = "--shape") -> None:
+    """Refuse a bound input larger than :data:`MAX_TENSOR_BYTES` (:class:`InputError`, exit 2)."""
+    dims = tuple(dims)
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        itemsize = 1
+    nbytes = _numel(dims) * itemsize
+    if nbytes > MAX_TENSOR_BYTES:
+        raise InputError(
+            f"{flag} {name}={'x'.join(map(str, dims))} is {nbytes:.3g} B, more than the 2^48 B (256 TiB) "
+            "any device can address; bind a smaller shape"
+        )
+
 __all__ = [
     "METHOD",
     "NormalizeResult",
@@ -253,6 +273,7 @@ def _bind_in_place(
                     raise DynamicShapeError(
                         f"input {vi.name!r} dim {i} ({d!r}) is symbolic; bind it with {flag}"
                     )
+        check_input_size(vi.name, bound, vi.type.tensor_type.elem_type, "--shape" if vi.name in shapes else "input")
         _set_shape(vi, bound)
         out[vi.name] = tuple(bound)
 

@@ -799,7 +799,7 @@ def write_spec(result: ProbeResult, path: Path, device_id: str | None = None, na
     raw = spec_dict(result, device_id, name)
     parse_spec(raw, str(path))  # fail before writing anything invalid
     header = (f"# Written by `hybridperf probe` {result.version} on {result.date}. Measured figures carry "
-              "`measured: true`;\n# everything else is an estimate whose source says so. See hw_specs/README.md.\n")
+              "`measured: true`;\n# everything else is an estimate whose source says so. See hybridperf/data/hw_specs/README.md.\n")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=120))

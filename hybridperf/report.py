@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 from hybridperf import __version__
-from hybridperf.costs import Status
-from hybridperf.pipeline import REPORT_SCHEMA_VERSION, Prediction
+from hybridperf.costs import OpCost, Status
+from hybridperf.pipeline import REPORT_SCHEMA_VERSION, STORAGE_BYTES, Prediction, priced_cost
 
 
 def fmt_time(s: float | None) -> str:
@@ -56,16 +56,67 @@ def coverage_dict(pred: Prediction) -> dict[str, Any]:
         "by_status": {s.value: n for s, n in a.by_status().items()},
         "covered_share": a.coverage,
         "unsupported_ops": a.unsupported_ops,
+        "uncosted_ops": pred.uncosted_ops,
     }
+
+
+def lower_bound_text(pred: Prediction) -> str:
+    """``"lower bound: 1 op type uncosted: relax.nonzero"``, or "" when every op has a cost."""
+    ops = pred.uncosted_ops
+    if not ops:
+        return ""
+    n = sum(1 for r in pred.analyzed.analysis.records if r.op in ops)
+    return f"lower bound: {n} op{'s' if n != 1 else ''} uncosted: {', '.join(o.removeprefix('relax.') for o in ops)}"
+
+
+def precision_dict(pred: Prediction) -> dict[str, Any]:
+    """The precision policy a prediction was priced under (``precision_override`` None: the model's own)."""
+    p = pred.precision
+    compute = sorted({kp.estimate.precision for kp in pred.kernels if kp.kernel.counts_toward_time})
+    return {
+        "override": p,
+        "float32_storage_bytes": STORAGE_BYTES[p] if p else 4,
+        "compute_precisions": compute,
+    }
+
+
+def _precision_text(pred: Prediction) -> str:
+    p = pred.precision
+    if not p:
+        return ""
+    text = f"  precision {p} (float32 ops at {p}, float32 tensors stored in {STORAGE_BYTES[p]} B"
+    fallback = sorted(
+        {kp.estimate.precision for kp in pred.kernels if kp.kernel.counts_toward_time and kp.kernel.precision == "fp32"} - {p}
+    )
+    if fallback:
+        text += f"; {pred.spec.id} has no {p} peak: compute priced at {', '.join(fallback)}"
+    return text + ")"
+
+
+def memory_text(pred: Prediction) -> str:
+    """The ``memory`` line of the table: the peak and its parts, or why it is unknown."""
+    m = pred.memory
+    if not m.known:
+        return (
+            f"peak unknown (no memory plan: {m.unknown_reason}); known parts: weights {fmt_bytes(m.weight_bytes)} "
+            f"+ inputs {fmt_bytes(m.input_bytes)}"
+        )
+    ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
+    return (
+        f"peak {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} (TVM plan; live-set bound "
+        f"{fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}) + weights {fmt_bytes(m.weight_bytes)} "
+        f"+ inputs {fmt_bytes(m.input_bytes)}"
+    )
 
 
 def to_dict(pred: Prediction) -> dict[str, Any]:
     """The JSON report (schema ``REPORT_SCHEMA_VERSION``)."""
     an = pred.analyzed
     a = an.analysis
-    m = an.memory
-    total = a.total
+    m = pred.memory
+    total = sum((priced_cost(r.cost, r.precision, pred.precision)[0] for r in a.records), OpCost())
     records = a.records
+    priced = [priced_cost(kp.kernel.cost, kp.kernel.precision, pred.precision) for kp in pred.kernels]
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "hybridperf_version": __version__,
@@ -73,18 +124,27 @@ def to_dict(pred: Prediction) -> dict[str, Any]:
         "input_shapes": {k: list(v) for k, v in an.input_shapes.items()},
         "device": {"id": pred.spec.id, "name": pred.spec.name, "kind": pred.spec.kind},
         "precision_override": pred.precision,
+        "precision": precision_dict(pred),
         "calibration": pred.calibration,
+        "warnings": list(pred.warnings),
         "totals": {
             "latency_s": pred.latency_s,
             "roofline_latency_s": pred.roofline_latency_s,
             "energy_j": pred.energy_j,
+            "energy_note": pred.energy_note or None,
+            "lower_bound": not pred.complete,
+            "lower_bound_reason": lower_bound_text(pred) or None,
             "flops": total.flops,
             "bytes_read": total.bytes_read,
             "bytes_written": total.bytes_written,
-            "weight_bytes": a.weight_bytes,
+            "weight_bytes": m.weight_bytes,
             "kernels": sum(1 for k in an.kernels if k.counts_toward_time),
         },
         "memory": {
+            "known": m.known,
+            "unknown_reason": m.unknown_reason or None,
+            "lower_bound": an.memory_is_lower_bound,
+            "device_capacity_bytes": pred.spec.dram.capacity_bytes,
             "peak_bytes": m.peak_bytes,
             "planned_activation_bytes": m.planned_bytes,
             "live_set_lower_bound_bytes": m.live_peak_bytes,
@@ -101,17 +161,18 @@ def to_dict(pred: Prediction) -> dict[str, Any]:
                 "ops": [records[i].op for i in kp.kernel.op_indices],
                 "vars": [records[i].var for i in kp.kernel.op_indices],
                 "status": kp.kernel.status.value,
-                "precision": kp.estimate.precision,
-                "flops": kp.kernel.cost.flops,
-                "bytes_read": kp.kernel.cost.bytes_read,
-                "bytes_written": kp.kernel.cost.bytes_written,
+                "precision": prec if kp.kernel.counts_toward_time else kp.estimate.precision,
+                "compute_precision": kp.estimate.precision,
+                "flops": cost.flops,
+                "bytes_read": cost.bytes_read,
+                "bytes_written": cost.bytes_written,
                 "latency_s": kp.latency_s,
                 "roofline_latency_s": kp.estimate.latency_s,
                 "bound": kp.estimate.bound.value,
                 "energy_j": kp.estimate.energy_j,
                 "calibrated": kp.calibrated,
             }
-            for kp in pred.kernels
+            for kp, (cost, prec) in zip(pred.kernels, priced)
         ],
         "ops": [
             {
@@ -153,17 +214,18 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None) ->
 def to_table(pred: Prediction, top: int = 15) -> str:
     an = pred.analyzed
     a = an.analysis
-    m = an.memory
     cov = coverage_dict(pred)
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
+    lower = lower_bound_text(pred)
+    ge = "≥ " if lower else ""
+    power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
         f"model     {an.source}  inputs {shapes}",
-        f"device    {pred.spec.id} ({pred.spec.name})" + (f"  precision {pred.precision}" if pred.precision else ""),
-        f"latency   {fmt_time(pred.latency_s)}   [{pred.calibration}; roofline {fmt_time(pred.roofline_latency_s)}]",
-        f"energy    {fmt_energy(pred.energy_j)}",
-        f"memory    peak {fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} (TVM plan; live-set bound "
-        f"{fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}) + weights {fmt_bytes(m.weight_bytes)} "
-        f"+ inputs {fmt_bytes(m.input_bytes)}",
+        f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
+        f"latency   {ge}{fmt_time(pred.latency_s)}" + (f"   ({lower})" if lower else "")
+        + f"   [{pred.calibration}; roofline {fmt_time(pred.roofline_latency_s)}]",
+        f"energy    {ge}{fmt_energy(pred.energy_j)}{power}",
+        f"memory    {memory_text(pred)}",
         f"compute   {fmt_count(a.flops)}FLOP (FLOP = 2 x MAC), {sum(1 for k in an.kernels if k.counts_toward_time)} kernels "
         f"from {len(a.records)} ops",
         f"coverage  {cov['covered_share']:.1%} of ops costed ("
@@ -174,6 +236,10 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"UNSUPPORTED {', '.join(cov['unsupported_ops'])} (shown as rows; latency excludes them)")
     if an.fusion_note:
         lines.append(f"note      {an.fusion_note}")
+    for w in pred.warnings:
+        lines.append(f"WARNING   {w}")
+    if top <= 0:  # --top 0: the summary lines only, no kernel table
+        return "\n".join(lines)
     ranked = sorted(pred.kernels, key=lambda kp: kp.latency_s, reverse=True)
     shown = [kp for kp in ranked if kp.kernel.status is not Status.ZERO_COST]
     unsupported = [kp for kp in shown if kp.kernel.status is Status.UNSUPPORTED]
@@ -183,6 +249,7 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         k = kp.kernel
         ops = "+".join(a.records[i].op.removeprefix("relax.").removeprefix("nn.") for i in k.op_indices)
         share = kp.latency_s / pred.latency_s if pred.latency_s else 0.0
+        cost = priced_cost(k.cost, k.precision, pred.precision)[0]
         rows.append(
             [
                 k.name[:40],
@@ -191,8 +258,8 @@ def to_table(pred: Prediction, top: int = 15) -> str:
                 fmt_time(kp.latency_s),
                 f"{share:.1%}",
                 kp.estimate.bound.value,
-                fmt_count(k.cost.flops) + "FLOP",
-                fmt_bytes(k.cost.bytes_total),
+                fmt_count(cost.flops) + "FLOP",
+                fmt_bytes(cost.bytes_total),
             ]
         )
     lines.append("")

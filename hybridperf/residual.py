@@ -71,9 +71,20 @@ CALIBRATION_PARAMS: dict[str, Any] = {"n_estimators": 150, "min_data_in_leaf": 4
                                       "context": True, "measured_weights": False}
 
 
-def default_calibration_dir() -> Path:
-    """``calibration/`` at the repository root (next to ``hw_specs/``)."""
-    return Path(__file__).resolve().parents[1] / "calibration"
+def user_model_dir() -> Path:
+    """Where ``hybridperf calibrate`` stores models by default: ``models/`` of the user data directory
+    (``$HYBRIDPERF_HOME``, else ``$XDG_DATA_HOME/hybridperf``, else ``~/.local/share/hybridperf``)."""
+    from hybridperf.data import user_data_dir
+
+    return user_data_dir() / "models"
+
+
+def model_search_path() -> tuple[Path, ...]:
+    """Directories holding ``<device id>/`` model directories, searched in order: the user's models
+    (:func:`user_model_dir`) before the ones shipped in the package (``hybridperf/data/models/``)."""
+    from hybridperf.data import packaged_dir
+
+    return (user_model_dir(), packaged_dir("models"))
 
 
 @dataclass(frozen=True)
@@ -603,15 +614,27 @@ def subset(kt: KernelTable | None, model_rows: np.ndarray) -> KernelTable | None
     return KernelTable(kt.X[sel], kt.y[sel], np.array([pos[int(r)] for r in kt.row[sel]], dtype=int), fam)
 
 
+def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path | None:
+    """The directory of ``device_id``'s stored model: ``calib_dir/<id>/`` when given, else the first
+    ``<id>/`` on :func:`model_search_path` holding a model; None if there is none."""
+    bases = (Path(calib_dir),) if calib_dir is not None else model_search_path()
+    for base in bases:
+        d = base / device_id
+        if (d / SIDECAR_FILE).exists() and (d / MODEL_FILE).exists():
+            return d
+    return None
+
+
 def load_for_device(device_id: str, calib_dir: str | Path | None = None) -> ResidualModel | None:
-    """The stored residual model of ``device_id`` (``calibration/<id>/``), or None if there is none."""
-    d = Path(calib_dir) if calib_dir is not None else default_calibration_dir()
-    d = d / device_id
-    side = d / SIDECAR_FILE
-    if not side.exists() or not (d / MODEL_FILE).exists():
+    """The stored residual model of ``device_id`` (see :func:`find_model_dir`), or None if there is none.
+
+    Cached per directory and sidecar mtime: do not modify the result (``adapt`` a fresh ``ResidualModel.load``).
+    """
+    d = find_model_dir(device_id, calib_dir)
+    if d is None:
         return None
-    return _load_cached(str(d), side.stat().st_mtime)
+    return _load_cached(str(d), (d / SIDECAR_FILE).stat().st_mtime)
 
 
-__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "kernel_context", "load_for_device", "load_table", "mape",
-           "subset", "SCHEMA_VERSION"]
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "load_for_device", "load_table", "mape",
+           "model_search_path", "subset", "user_model_dir", "SCHEMA_VERSION"]

@@ -1,6 +1,6 @@
 """Device spec sheets: schema, units and loading.
 
-One YAML file per device in ``hw_specs/``; the file name (without ``.yaml``) is
+One YAML file per device in ``hybridperf/data/hw_specs/``; the file name (without ``.yaml``) is
 the device id. Every number is written as ``{value, unit, source}`` so that a
 unit mistake (``GB/s`` where ``TFLOP/s`` belongs) is caught at load time and
 every figure can be traced to where it came from. Schema version 1::
@@ -29,6 +29,10 @@ every figure can be traced to where it came from. Schema version 1::
     mig_profiles:                  # optional
       - {name: 1g.10gb, compute_slices: 1, total_slices: 7,
          memory: {value: 10, unit: GB, source: "..."}}
+    compute_units:                 # optional; what the processor is built from
+      count: {value: 108, unit: SM, source: "..."}              # SMs, CUs or cores (integer)
+      fp32_lanes_per_unit: {value: 64, unit: lanes, source: "..."}
+      boost_clock: {value: 1410, unit: MHz, source: "..."}
     notes: free text               # optional
 
 Precisions: fp64, fp32, tf32, fp16, bf16, fp8, int8, int4. Memory levels:
@@ -101,6 +105,14 @@ _UNITS: Mapping[str, tuple[str, float]] = MappingProxyType(
         "pJ": ("energy", 1e-12),
         "fJ": ("energy", 1e-15),
         "nJ": ("energy", 1e-9),
+        "Hz": ("frequency", 1.0),
+        "MHz": ("frequency", 1e6),
+        "GHz": ("frequency", 1e9),
+        # counts (compute_units): the unit names what is counted; all are plain integers
+        "SM": ("count", 1.0),
+        "CU": ("count", 1.0),
+        "core": ("count", 1.0),
+        "lanes": ("count", 1.0),
     }
 )
 
@@ -115,7 +127,8 @@ _TOP_KEYS_REQUIRED = (
     "power",
     "energy",
 )
-_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "notes")
+_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "notes")
+_COMPUTE_UNIT_KEYS = ("count", "fp32_lanes_per_unit", "boost_clock")
 _QUANTITY_KEYS = frozenset({"value", "unit", "source", "measured", "note"})
 
 
@@ -171,6 +184,11 @@ class DeviceSpec:
     #: per-figure ``note`` texts, keyed like :attr:`sources` (``"peak_compute.fp64"``)
     field_notes: Mapping[str, str] = field(default_factory=dict)
     path: str = ""
+    #: optional ``compute_units`` figures (``None`` where the sheet gives none): streaming multiprocessors /
+    #: compute units / cores, FP32 lanes in each, and the boost clock
+    compute_unit_count: int | None = None
+    fp32_lanes_per_unit: int | None = None
+    boost_clock_hz: float | None = None
 
     def peak_flops(self, precision: str) -> float:
         """Dense peak FLOP/s (or OP/s) for ``precision``, following :data:`PRECISION_FALLBACK`."""
@@ -208,8 +226,10 @@ class DeviceSpec:
 
 
 def default_spec_dir() -> Path:
-    """``hw_specs/`` at the root of the source tree this package lives in."""
-    return Path(__file__).resolve().parent.parent / "hw_specs"
+    """The device sheets shipped in the package (``hybridperf/data/hw_specs/``)."""
+    from hybridperf.data import packaged_dir
+
+    return packaged_dir("hw_specs")
 
 
 def available_devices(spec_dir: Path | None = None) -> list[str]:
@@ -228,6 +248,8 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
         missing keys, non-positive numbers, unit mistakes.
     """
     path = Path(device)
+    if (path.suffix in (".yaml", ".yml") or "/" in str(device)) and not path.exists():  # a path, not an id
+        raise SpecError(f"device spec file not found: {path}; check the path, or pass a device id from `hybridperf devices`")
     if path.suffix not in (".yaml", ".yml") or not path.exists():
         d = spec_dir or default_spec_dir()
         path = d / f"{device}.yaml"
@@ -380,6 +402,17 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     notes = raw.get("notes") or ""
     if not isinstance(notes, str):
         v.fail("notes", "must be a string")
+    units: dict[str, float | None] = dict.fromkeys(_COMPUTE_UNIT_KEYS)
+    if "compute_units" in raw:
+        cu = v.section(raw, "compute_units")
+        v.keys(cu, "compute_units", (), _COMPUTE_UNIT_KEYS)
+        for name in ("count", "fp32_lanes_per_unit"):
+            if name in cu:
+                n = v.quantity(cu[name], f"compute_units.{name}", "count")
+                if n != int(n):
+                    v.fail(f"compute_units.{name}.value", f"must be a whole number, got {n!r}")
+                units[name] = n
+        units["boost_clock"] = v.opt_quantity(cu, "boost_clock", "compute_units", "frequency")
 
     return DeviceSpec(
         id=dev_id,
@@ -399,6 +432,9 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         notes=notes,
         field_notes=MappingProxyType(dict(v.notes)),
         path=where,
+        compute_unit_count=int(units["count"]) if units["count"] is not None else None,
+        fp32_lanes_per_unit=int(units["fp32_lanes_per_unit"]) if units["fp32_lanes_per_unit"] is not None else None,
+        boost_clock_hz=units["boost_clock"],
     )
 
 

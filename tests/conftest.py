@@ -17,3 +17,11 @@ def model_dir(tmp_path_factory):
         m, _ = getattr(onnx_models, name)()
         onnx.save(m, str(d / f"{name}.onnx"))
     return d
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_user_data_dir(tmp_path_factory):
+    """An empty HYBRIDPERF_HOME: models calibrated on this machine must not change the results."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HYBRIDPERF_HOME", str(tmp_path_factory.mktemp("hybridperf-home")))
+        yield

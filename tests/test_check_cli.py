@@ -75,6 +75,11 @@ def test_json(capsys, resnet, truth):
         "budget": pytest.approx(1e-6),
         "passed": False,
         "skipped": False,
+        "exceeded": True,
+        "undecided": False,
+        "device_capacity": None,  # only memory is checked against the device capacity
+        "lower_bound": None,
+        "unknown": None,
     }
     assert [c["skipped"] for c in d["checks"]] == [True, True, False]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import energy_calibration as ec
-from hybridperf.spec import load_spec
+from hybridperf.spec import default_spec_dir, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUE = ec.EnergyTable(pj_per_mac_fp32=30.0, pj_per_mac_fp16=3.0, pj_per_dram_byte=200.0, static_w=125.0)
@@ -61,7 +61,7 @@ def test_mape_in_percent():
 
 def test_write_spec_puts_the_fit_into_a_loadable_spec(tmp_path):
     path = tmp_path / "h100-sxm-measured.yaml"
-    shutil.copy(ROOT / "hw_specs" / "h100-sxm-measured.yaml", path)
+    shutil.copy(default_spec_dir() / "h100-sxm-measured.yaml", path)
     ec.write_spec(path, TRUE, n_rows=16, n_models=16, n_families=4, lfo_mape=5.0, date="2026-01-01")
     spec = load_spec(path)
     assert spec.energy_pj_per_mac["fp32"] == pytest.approx(30.0)
@@ -74,7 +74,7 @@ def test_write_spec_puts_the_fit_into_a_loadable_spec(tmp_path):
 
 def test_write_spec_keeps_the_probe_figure_for_a_zero_term(tmp_path):
     path = tmp_path / "h100-sxm-measured.yaml"
-    shutil.copy(ROOT / "hw_specs" / "h100-sxm-measured.yaml", path)
+    shutil.copy(default_spec_dir() / "h100-sxm-measured.yaml", path)
     before = load_spec(path)
     ec.write_spec(path, ec.EnergyTable(30.0, 0.0, 200.0, 125.0), n_rows=16, n_models=16, n_families=4, lfo_mape=5.0,
                   date="2026-01-01")

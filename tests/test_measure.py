@@ -119,7 +119,9 @@ def test_measure_cli_json(tiny, capsys):
     assert main(["measure", str(tiny), "--repeats", "0"]) == 2
     assert main(["measure", str(tiny), "--threads", "1", "--repeats", "3", "--warmup", "1",
                  "--graph-optimization", "disabled", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["extra"] == {"graph_optimization": "disabled"}
+    extra = json.loads(capsys.readouterr().out)["extra"]
+    assert extra["graph_optimization"] == "disabled"
+    assert set(extra["cpu"]) == {"cpu_model", "cpu_vendor", "cpu_family", "cpu_model_id", "cpu_stepping", "cpu_isa"}
 
 
 def test_graph_optimization_level_recorded(tiny):

@@ -370,8 +370,10 @@ def test_parse_spec_without_a_file_skips_the_name_check():
     assert set(spec.peak_flops_per_s) <= set(PRECISIONS)
 
 
-def test_default_spec_dir_is_hw_specs():
-    assert default_spec_dir().name == "hw_specs"
+def test_default_spec_dir_is_the_packaged_hw_specs():
+    import hybridperf
+
+    assert default_spec_dir() == Path(hybridperf.__file__).parent / "data" / "hw_specs"
     assert (default_spec_dir() / "README.md").exists()
 
 

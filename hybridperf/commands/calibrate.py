@@ -6,14 +6,16 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument
+from hybridperf.commands._common import add_format_argument, check_output_path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", "-d", required=True, help="device id the model is for (its spec must exist)")
     p.add_argument("--data", required=True, metavar="DIR",
                    help="calibration directory with features.csv (+ kernel_features.csv), e.g. calibration/ID/")
-    p.add_argument("--out", metavar="DIR", help="where to store the model (default: calibration/ID/)")
+    p.add_argument("--out", metavar="DIR",
+                   help="where to store the model (default: models/ID/ of the user data directory: $HYBRIDPERF_HOME, "
+                        "else $XDG_DATA_HOME/hybridperf, else ~/.local/share/hybridperf; predict looks there first)")
     p.add_argument("--few-shot", type=int, metavar="K",
                    help="adapt the model of --base-device with K measurements of --data instead of training from scratch")
     p.add_argument("--base-device", metavar="ID", help="device whose stored model --few-shot adapts")
@@ -34,27 +36,29 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError("--few-shot K and --base-device ID go together")
     if args.few_shot is not None and args.few_shot < 1:
         raise InputError(f"--few-shot must be >= 1, got {args.few_shot}")
+    if args.out:
+        check_output_path(args.out, "--out", directory=True)  # before the training, not after
 
     import numpy as np
 
     from hybridperf.residual import (
         CALIBRATION_PARAMS,
         ResidualModel,
-        default_calibration_dir,
-        load_for_device,
+        find_model_dir,
         load_table,
         mape,
+        user_model_dir,
     )
     from hybridperf.spec import load_spec
 
     spec = load_spec(args.device)
     X, y, groups, families, kt, rows = load_table(data)
-    out = Path(args.out) if args.out else default_calibration_dir() / spec.id
+    out = Path(args.out) if args.out else user_model_dir() / spec.id
     if args.few_shot is not None:
-        base = load_for_device(args.base_device)
-        if base is None:
+        base_dir = find_model_dir(args.base_device)
+        if base_dir is None:
             raise InputError(f"no stored residual model for {args.base_device}; run hybridperf calibrate --device {args.base_device} first")
-        base = ResidualModel.load(default_calibration_dir() / args.base_device)
+        base = ResidualModel.load(base_dir)  # a fresh copy: adapt() modifies it
         rng = np.random.default_rng(args.seed)
         k = min(args.few_shot, len(y))
         pick = np.sort(rng.choice(len(y), size=k, replace=False))

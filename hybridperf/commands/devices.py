@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     parser.add_argument(
-        "--spec-dir", type=Path, default=None, help="directory of spec files (default: hw_specs/ of this install)"
+        "--spec-dir", type=Path, default=None,
+        help="directory of spec files (default: the sheets shipped in the package, hybridperf/data/hw_specs/)",
     )
 
 

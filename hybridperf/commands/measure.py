@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument
+from hybridperf.commands._common import add_format_argument, check_output_path, write_atomic
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,7 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     import json
-    from pathlib import Path
 
     from hybridperf.errors import InputError
     from hybridperf.frontend import parse_shape_flags
@@ -40,20 +39,26 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--warmup must be >= 0, got {args.warmup}")
     if args.batch is not None and args.batch <= 0:
         raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
     m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=args.threads, repeats=args.repeats,
                 warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
-    if args.out:
-        out = Path(args.out)
+    if out is not None:
         if out.suffix == ".csv":
             import csv
+            import io
 
             row = csv_row(m)
-            with out.open("w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(row))
-                w.writeheader()
-                w.writerow(row)
+            buf = io.StringIO(newline="")
+            w = csv.DictWriter(buf, fieldnames=list(row))
+            w.writeheader()
+            w.writerow(row)
+            text = buf.getvalue()
         else:
-            out.write_text(json.dumps(m.to_dict(), indent=1) + "\n")
+            text = json.dumps(m.to_dict(), indent=1) + "\n"
+        try:
+            write_atomic(out, text)
+        except OSError as exc:
+            raise InputError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
     if args.format == "json":
         sys.stdout.write(json.dumps(m.to_dict(), indent=1) + "\n")
         return ExitCode.OK

@@ -12,7 +12,8 @@ from hybridperf.commands._common import native_stderr_silenced, add_format_argum
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     add_format_argument(p)
-    p.add_argument("--top", type=int, default=15, help="kernels shown in the table (default %(default)s)")
+    p.add_argument("--top", type=int, default=15, metavar="N",
+                   help="kernels shown in the table, slowest first (default %(default)s; 0: the summary only, no table)")
     p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
     p.add_argument("--strict", action="store_true", help="exit 2 when any op is unsupported or has a symbolic shape")
 
@@ -22,6 +23,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.report import to_json, to_table
     from hybridperf.spec import load_spec
 
+    if args.top < 0:
+        from hybridperf.errors import InputError
+
+        raise InputError(f"--top must be >= 0 (0 prints the summary without the kernel table), got {args.top}")
     spec = load_spec(args.device)  # a bad device fails before the slow import
     shapes = shapes_from_args(args)
     with native_stderr_silenced(not args.verbose):
@@ -31,6 +36,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         check_coverage(analyzed.analysis)
     out = to_json(pred) if args.format == "json" else to_table(pred, top=args.top)
     sys.stdout.write(out + "\n")
+    for w in pred.warnings:
+        print(f"hybridperf: warning: {w}", file=sys.stderr)
     return ExitCode.OK
 
 

@@ -5,12 +5,15 @@ path) on one device, in parallel: a ``ProcessPoolExecutor`` of ``--jobs``
 workers (default: every core this process may run on), each importing TVM once when it starts. ``--jobs 1`` runs in this
 process. A progress bar goes to stderr when stderr is a terminal.
 
-One row per model: latency, energy, peak memory, FLOPs, and ``ok`` or the
-error message. A model that fails is an error row, not a failed run.
+One row per model: latency, energy, peak memory, FLOPs, and a status: ``ok``,
+``lower bound`` (some ops have no cost rule: the figures are lower bounds, the
+ops are named) or the error message. Warnings (a batch the model cannot take,
+a peak above the device's memory) go to stderr and into the JSON rows.
 
-Exit code: 0 when at least one model was predicted (error rows included),
-2 when every model failed, DIR holds no model file, or an argument is bad
-(unknown device: before any work starts).
+Exit code: 0 when at least one model was predicted, even if others failed
+(their error rows say why); 2 when every model failed, DIR holds no model file,
+or an argument is bad (unknown device: before any work starts). With
+``--fail-on-error`` (for CI) any failed model exits 2.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=["tf32", "fp16", "bf16", "fp8", "int8"], help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
+    p.add_argument(
+        "--fail-on-error",
+        action="store_true",
+        help="exit 2 when any model fails (default: exit 0 when at least one model was predicted, 2 when none was)",
+    )
     add_format_argument(p)
 
 
@@ -75,6 +83,8 @@ def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | No
         from hybridperf.pipeline import analyze, predict_on
         from hybridperf.spec import load_spec
 
+        from hybridperf.report import lower_bound_text
+
         pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision)
         row.update(
             latency_s=pred.latency_s,
@@ -82,7 +92,11 @@ def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | No
             peak_memory_bytes=pred.peak_memory_bytes,
             flops=pred.flops,
             calibration=pred.calibration,
+            lower_bound=lower_bound_text(pred) or None,
+            warnings=list(pred.warnings),
         )
+        if not pred.complete:
+            row["status"] = "lower bound"
     except _InputError as exc:
         row.update(status="error", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - one bad model must not stop the others
@@ -154,8 +168,16 @@ def run(args: argparse.Namespace) -> ExitCode:
     ordered = [rows[str(m)] for m in models]
     out = to_json(ordered, spec.id) if args.format == "json" else to_table(ordered, spec.id)
     sys.stdout.write(out + "\n")
-    ok = sum(1 for r in ordered if r["status"] == "ok")
-    return ExitCode.OK if ok else ExitCode.INPUT_ERROR
+    for r in ordered:
+        for w in r.get("warnings") or ():
+            print(f"hybridperf: warning: {r['model']}: {w}", file=sys.stderr)
+    failed = sum(1 for r in ordered if r["status"] == "error")
+    if failed == len(ordered):
+        return ExitCode.INPUT_ERROR
+    if failed and args.fail_on_error:
+        print(f"hybridperf: error: {failed} of {len(ordered)} models failed (--fail-on-error)", file=sys.stderr)
+        return ExitCode.INPUT_ERROR
+    return ExitCode.OK
 
 
 def to_json(rows: list[dict[str, Any]], device: str) -> str:
@@ -167,19 +189,22 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
 
     body = []
     for r in rows:
-        if r["status"] == "ok":
+        if r["status"] != "error":
+            ge = "≥ " if r["lower_bound"] else ""
             body.append(
                 [
                     r["model"],
-                    fmt_time(r["latency_s"]),
-                    fmt_energy(r["energy_j"]),
-                    fmt_bytes(r["peak_memory_bytes"]),
+                    ge + fmt_time(r["latency_s"]),
+                    ge + fmt_energy(r["energy_j"]),
+                    "unknown" if r["peak_memory_bytes"] is None else fmt_bytes(r["peak_memory_bytes"]),
                     fmt_count(r["flops"]) + "FLOP",
-                    "ok",
+                    r["lower_bound"] or "ok",
                 ]
             )
         else:
             body.append([r["model"], "-", "-", "-", "-", f"error: {r['error']}"])
-    failed = sum(1 for r in rows if r["status"] != "ok")
-    summary = f"{len(rows)} models on {device}: {len(rows) - failed} ok, {failed} failed"
+    failed = sum(1 for r in rows if r["status"] == "error")
+    partial = sum(1 for r in rows if r["status"] == "lower bound")
+    bounds = f", {partial} lower bounds" if partial else ""
+    summary = f"{len(rows)} models on {device}: {len(rows) - failed - partial} ok{bounds}, {failed} failed"
     return table(body, ["model", "latency", "energy", "peak memory", "flops", "status"], "lrrrrl") + "\n" + summary

@@ -2,14 +2,16 @@
 
 ::
 
-    hybridperf probe --out hw_specs/my-box.yaml [--id my-box] [--name TEXT] [--quick] [--cpu-only]
+    hybridperf probe --out my-box.yaml [--id my-box] [--name TEXT] [--quick] [--cpu-only]
                      [--format table|json]
 
 CPU: numpy GEMM (fp32, fp64), onnxruntime MatMulInteger (int8), STREAM-like
 copy / triad, cache sizes from sysfs, onnxruntime dispatch overhead. Where
 ``torch.cuda.is_available()`` the GPU is probed instead (GEMM per precision,
 device-to-device copy, launch overhead, NVML power) unless ``--cpu-only``.
-Progress goes to stderr, the summary to stdout.
+Progress goes to stderr, the summary to stdout. Use the written sheet by path
+(``hybridperf predict MODEL --device my-box.yaml``); ``--out`` has no default, so
+nothing is written inside the installed package.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     except OSError as exc:
         raise InputError(f"cannot write --html {args.html}: {exc.strerror or exc}") from exc
     sys.stdout.write(
-        f"{path}  latency {fmt_time(pred.latency_s)}  peak memory {fmt_bytes(pred.peak_memory_bytes)}  "
+        f"{path}  latency {fmt_time(pred.latency_s)}  peak memory {fmt_bytes(pred.peak_memory_bytes) if pred.memory.known else 'unknown'}  "
         f"{sum(1 for k in pred.kernels if k.kernel.counts_toward_time)} kernels\n"
     )
     return ExitCode.OK

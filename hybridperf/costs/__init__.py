@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from hybridperf.costs.registry import FLOPS_PER_MAC, CostRegistry, OpContext, OpCost, RuleResult, Status
+from hybridperf.costs.registry import FLOPS_PER_MAC, CostRegistry, OpContext, OpCost, RuleResult, Status, op_cost
 
 FAMILY_MODULES = ("conv", "matmul", "attention", "pool", "elementwise", "norm", "reduce", "data_movement")
 
@@ -37,4 +37,5 @@ __all__ = [
     "Status",
     "build_registry",
     "default_registry",
+    "op_cost",
 ]

@@ -109,6 +109,17 @@ class RuleResult:
 Rule = Callable[[OpContext], RuleResult]
 
 
+def op_cost(ctx: OpContext, result: RuleResult) -> OpCost:
+    """The :class:`OpCost` of one op from its rule's result: every input read once (unless the rule
+    overrides the read bytes), every output written once, constant inputs counted as weights."""
+    return OpCost(
+        flops=int(result.flops),
+        bytes_read=int(ctx.in_bytes if result.bytes_read is None else result.bytes_read),
+        bytes_written=int(ctx.out_bytes),
+        weight_bytes=int(ctx.weight_bytes),
+    )
+
+
 class CostRegistry:
     """Table of cost rules keyed by full Relax op name (``relax.nn.conv2d``).
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The package as a user gets it: build the wheel, install it (not editable) into a fresh venv, run the CLI
+# and the Python API from an empty directory, and require the same prediction JSON as the editable install
+# (apart from paths). Prints the wheel size and the stage's wall time.
+#
+#   .ci/wheel_check.sh [EDITABLE_PYTHON]      (default: .venv/bin/python, the README's editable install)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+ref_py=${1:-$repo/.venv/bin/python}
+model=$repo/examples/squeezenet1_1.onnx
+device=host-epyc-1c   # the device with a stored residual model: exercises both kinds of package data
+start=$SECONDS
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+quiet_pip() { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }  # this host's pip.conf
+
+# setuptools' build/ and egg-info go to $tmp: no stale files from an earlier build in the wheel, none left here
+printf '[build]\nbuild_base = %s/build\n[egg_info]\negg_base = %s\n' "$tmp" "$tmp" > "$tmp/setup.cfg"
+DIST_EXTRA_CONFIG=$tmp/setup.cfg "$ref_py" -m pip wheel -q . --no-deps -w "$tmp/dist" 2> >(quiet_pip)
+whl=$(echo "$tmp"/dist/hybridperf-*.whl)
+echo "wheel: $(basename "$whl") $(stat -c %s "$whl") bytes ($(du -h "$whl" | cut -f1))"
+python3 -m venv "$tmp/venv"
+"$tmp/venv/bin/pip" install -q --no-compile "$whl" 2> >(quiet_pip)
+echo "installed with its dependencies in $((SECONDS - start)) s"
+
+mkdir "$tmp/empty" "$tmp/home"
+cd "$tmp/empty"
+export HYBRIDPERF_HOME=$tmp/home   # no user-calibrated models: only what the wheel ships
+hp=$tmp/venv/bin/hybridperf
+"$tmp/venv/bin/python" -c 'import hybridperf, sys; p = hybridperf.__file__; print("installed at", p); sys.exit("site-packages" not in p)'
+"$hp" devices
+"$hp" predict "$model" -d "$device" --format json > wheel.json
+"$hp" check "$model" -d "$device" --max-latency 1s --max-memory 1GiB
+rc=0; "$hp" check "$model" -d "$device" --max-latency 1us > /dev/null || rc=$?
+[ "$rc" = 1 ] || { echo "check over budget: expected exit 1, got $rc" >&2; exit 1; }
+"$tmp/venv/bin/python" - "$model" "$device" <<'EOF'
+import sys
+
+import hybridperf
+
+model, device = sys.argv[1:]
+pred = hybridperf.predict(model, device)
+assert pred.latency_s > 0 and "residual" in pred.calibration, pred.calibration
+report = hybridperf.check(model, device, max_latency="1s")
+assert report.passed, report
+print(f"API: predict {pred.latency_s * 1e3:.3f} ms on {device} [{pred.calibration}]; check passed")
+EOF
+"$ref_py" -m hybridperf predict "$model" -d "$device" --format json > editable.json
+"$tmp/venv/bin/python" - <<'EOF'
+import json
+
+
+def strip_paths(x):
+    """Drop values that name files (model, spec path) and the analysis' own wall times: they differ
+    between runs, nothing else may."""
+    if isinstance(x, dict):
+        return {k: strip_paths(v) for k, v in x.items() if k not in ("model", "path", "timings_s")}
+    if isinstance(x, list):
+        return [strip_paths(v) for v in x]
+    return x
+
+
+wheel, editable = (strip_paths(json.load(open(f))) for f in ("wheel.json", "editable.json"))
+if wheel != editable:
+    diff = sorted(k for k in set(wheel) | set(editable) if wheel.get(k) != editable.get(k))
+    raise SystemExit(f"wheel and editable predictions differ in {diff}")
+print(f"prediction JSON identical to the editable install's (latency {wheel['totals']['latency_s'] * 1e3:.3f} ms)")
+EOF
+[ -z "$(ls -A "$tmp/home")" ] || { echo "a read-only command wrote into HYBRIDPERF_HOME" >&2; exit 1; }
+echo "wheel stage: ok in $((SECONDS - start)) s"

@@ -1,0 +1,219 @@
+"""Test-retest of CPU ground truth (raw vs speed-index normalised) and the CPU cross-host baseline.
+
+Reads calibration directories written by ``python -m benchmarks.collect_cpu rounds`` (see
+:mod:`hybridperf.measure_rounds`) and prints, then writes to ``benchmarks/results/retest_cpu.md``:
+
+1. the host (CPU identity as recorded with the rows) and its speed index per round;
+2. split-half test-retest inside ``--test`` (the first half of its rounds against the second half);
+3. with ``--retest``, an independent run against ``--test`` (every round of each);
+4. for comparison, the older single-measurement protocol's test-retest (``--old-test`` / ``--old-retest``);
+5. with ``--baseline-device``, the CPU cross-host baseline: that device's stored residual model (trained on
+   another CPU) predicting ``--test``'s configurations, against the roofline on ``--test``'s own sheet.
+
+Each comparison is given for several figures per configuration: the raw median over rounds, the raw
+minimum, and the medians normalised by the round's speed index and by the timings bracketing each
+measurement. A statistic row: configurations compared, MAPE (retest against test), median ratio,
+share within +-3 % and +-10 %.
+
+Usage::
+
+    python -m benchmarks.retest_cpu --test calibration/host-epyc-zen4-1c \\
+        --retest calibration/host-epyc-zen4-1c-retest --baseline-device host-epyc-1c
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shlex
+import statistics
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+#: figure name -> how the summary gives it (first: raw, then normalised)
+FIGURES: dict[str, Callable] = {
+    "raw median": lambda s: s.latency_median_s,
+    "raw minimum": lambda s: s.latency_min_s,
+    "normalised median (round index)": lambda s: s.latency_norm_median,
+    "normalised minimum (round index)": lambda s: s.latency_norm_min,
+}
+#: figure name -> index column of the raw rows, for the other normalisations
+INDEX_FIGURES = {"normalised median (all timings of the round)": "round_mean_index_s",
+                 "normalised median (local index)": "local_index_s"}
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f} %"
+
+
+def figures(raw: Sequence[Mapping], rounds: Sequence[int] | None = None) -> dict[str, dict[str, float]]:
+    """Figure name -> {configuration key: value} from raw round rows (optionally some rounds only)."""
+    from hybridperf.measure_rounds import summarize
+
+    by_round = summarize(raw, rounds)
+    out = {name: {s.key: f(s) for s in by_round} for name, f in FIGURES.items()}
+    for name, column in INDEX_FIGURES.items():
+        if raw and column in raw[0]:
+            out[name] = {s.key: s.latency_norm_median for s in summarize(raw, rounds, index_column=column)}
+    return out
+
+
+def stats_rows(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]) -> list[list[str]]:
+    """One table row per figure both sides have: figure, n, MAPE, median ratio, within +-3 %, within +-10 %."""
+    from hybridperf.measure_rounds import retest
+
+    rows = []
+    for name in a:
+        if name not in b:
+            continue
+        s = retest(a[name], b[name])
+        w = dict(s.within)
+        rows.append([name, str(s.n), _pct(s.mape), f"{s.median_ratio:.3f}", _pct(w[0.03]), _pct(w[0.10])])
+    return rows
+
+
+STATS_HEADER = ["figure", "n", "MAPE", "median ratio", "within +-3 %", "within +-10 %"]
+
+
+def _block(text: str) -> list[str]:
+    return ["```", text, "```", ""]
+
+
+def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
+    """CPU identity and the speed index of every round of directory ``d``."""
+    from hybridperf.report import table
+
+    r0 = raw[0]
+    speed = _rows(d / "speed_index.csv")
+    keys = {r["key"] for r in raw}
+    dates = sorted(r["date_utc"] for r in raw)
+    ident = (f"`{r0.get('cpu_model', '')}` ({r0.get('cpu_vendor', '')} family {r0.get('cpu_family', '?')} model "
+             f"{r0.get('cpu_model_id', '?')} stepping {r0.get('cpu_stepping', '?')}; {r0.get('cpu_isa', '').replace('|', ', ')})")
+    rows = [[s["round"], s["start_utc"][11:16], f"{float(s['start_index_s']) * 1e3:.3f}",
+             f"{float(s['end_index_s']) * 1e3:.3f}", f"{float(s['speed_index_s']) * 1e3:.3f}",
+             f"{float(s['min_index_s']) * 1e3:.3f} .. {float(s['max_index_s']) * 1e3:.3f}", s["samples"],
+             f"{float(s['drift']):.3f}"] for s in speed]
+    return [f"### `{d}`", "",
+            f"{len(keys)} configurations x {len(speed)} rounds on {ident}, {r0['runtime']} {r0['runtime_version']}, "
+            f"{r0['threads']} thread(s), pinned to CPU {r0.get('pinned_cores', '?')}, {dates[0][:16]} .. {dates[-1][11:16]} UTC. "
+            f"Speed index (ms; geometric mean of a 512^3 GEMM, a 64-channel 56x56 3x3 convolution and a 4 Mi-element "
+            f"add, reference version {r0.get('reference_version', '?')}):", "",
+            *_block(table(rows, ["round", "start UTC", "start", "end", "round index", "all timings", "timings", "end/start"],
+                          "rrrrrrrr"))]
+
+
+def split_half_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
+    from hybridperf.report import table
+
+    rounds = sorted({int(r["round"]) for r in raw})
+    if len(rounds) < 2:
+        return []
+    half = len(rounds) // 2
+    first, second = rounds[:half], rounds[half:]
+    return [f"### Split half: `{d}` rounds {first} against rounds {second}", "",
+            *_block(table(stats_rows(figures(raw, first), figures(raw, second)), STATS_HEADER, "lrrrrr"))]
+
+
+def independent_section(test: Path, retest_dir: Path, raw_a: Sequence[Mapping], raw_b: Sequence[Mapping]) -> list[str]:
+    from hybridperf.report import table
+
+    ia = statistics.median(float(s["speed_index_s"]) for s in _rows(test / "speed_index.csv"))
+    ib = statistics.median(float(s["speed_index_s"]) for s in _rows(retest_dir / "speed_index.csv"))
+    return [f"### Independent runs: `{retest_dir}` against `{test}`", "",
+            f"Median speed index {ia * 1e3:.3f} ms, then {ib * 1e3:.3f} ms (the host was {ib / ia:.3f}x as slow).", "",
+            *_block(table(stats_rows(figures(raw_a), figures(raw_b)), STATS_HEADER, "lrrrrr"))]
+
+
+def old_protocol_section(old_test: Path, old_retest: Path) -> list[str]:
+    """The previous protocol: one measurement per configuration (median of up to 40 runs), two runs."""
+    from hybridperf.report import table
+
+    a = {r["key"]: float(r["latency_s"]) for r in _rows(old_test / "measurements.csv")}
+    b = {r["key"]: float(r["latency_s"]) for r in _rows(old_retest / "measurements.csv")}
+    return [f"### Previous protocol: `{old_retest}` against `{old_test}` (one measurement each, no speed index)", "",
+            *_block(table(stats_rows({"raw median": a}, {"raw median": b}), STATS_HEADER, "lrrrrr"))]
+
+
+def cross_host_section(test: Path, baseline_device: str) -> list[str]:
+    """The stored residual of ``baseline_device`` (another CPU) predicting ``test``'s configurations."""
+    import numpy as np
+
+    from hybridperf.report import table
+    from hybridperf.residual import ResidualModel, find_model_dir, load_table
+
+    model_dir = find_model_dir(baseline_device)
+    if model_dir is None:
+        return [f"(no stored model for {baseline_device})", ""]
+    model = ResidualModel.load(model_dir)
+    X, y, groups, _, kt, rows = load_table(test)
+    roof = np.array([float(r["roofline_latency_s"]) for r in rows])
+    meas = np.array([float(r["measured_latency_s"]) for r in rows])
+    preds = {"roofline on the new sheet": roof,
+             f"{baseline_device} residual (other CPU) on the new sheet's roofline": roof * np.exp(model.predict(X, kt))}
+    out = []
+    for name, p in preds.items():
+        err = np.abs(p - meas) / meas
+        ratio = meas / p
+        out.append([name, str(len(meas)), _pct(float(err.mean())), _pct(float(np.median(err))),
+                    f"{float(np.median(ratio)):.3f}", _pct(float((err <= 0.10).mean())), _pct(float((err <= 0.25).mean()))])
+    fams = len(set(groups))
+    return [f"## CPU cross-host baseline: `{baseline_device}`'s stored residual predicting `{test}`", "",
+            f"{len(meas)} configurations of {fams} families; features priced on `{rows[0]['device']}`'s sheet; "
+            f"target `measured_latency_s` of features.csv. The residual was trained on another CPU only.", "",
+            *_block(table(out, ["predictor", "n", "MAPE", "median APE", "measured / predicted", "within +-10 %",
+                                "within +-25 %"], "lrrrrrr"))]
+
+
+def report(args, command: str) -> str:
+    raw_a = _rows(Path(args.test) / "rounds.csv")
+    lines = ["# Test-retest of CPU ground truth, raw and normalised by the host speed index", "",
+             f"Reproduce: `{command}`", "",
+             "Protocol (`hybridperf.measure_rounds`, `python -m benchmarks.collect_cpu rounds`): every round measures "
+             "every configuration once (fresh onnxruntime process, 1 thread, median of up to 30 runs in ~0.8 s after 3 "
+             "warm-up runs) in a shuffled order, with the reference workload timed before the first, after every "
+             "configuration and after the last; normalised = latency / speed index (reference units). MAPE: mean "
+             "|retest / test - 1|.", "",
+             "## Hosts", ""]
+    lines += host_section(Path(args.test), raw_a)
+    raw_b = _rows(Path(args.retest) / "rounds.csv") if args.retest else None
+    if raw_b:
+        lines += host_section(Path(args.retest), raw_b)
+    lines += ["## Test-retest", ""]
+    lines += split_half_section(Path(args.test), raw_a)
+    if raw_b:
+        lines += split_half_section(Path(args.retest), raw_b)
+        lines += independent_section(Path(args.test), Path(args.retest), raw_a, raw_b)
+    if args.old_test and args.old_retest and Path(args.old_test).exists() and Path(args.old_retest).exists():
+        lines += old_protocol_section(Path(args.old_test), Path(args.old_retest))
+    if args.baseline_device and (Path(args.test) / "features.csv").exists():
+        lines += cross_host_section(Path(args.test), args.baseline_device)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.retest_cpu", description=__doc__.splitlines()[0])
+    p.add_argument("--test", required=True, help="a rounds directory (calibration/<device>)")
+    p.add_argument("--retest", help="a second, independent rounds directory of the same configurations")
+    p.add_argument("--old-test", default="calibration/host-epyc-1c", help="previous protocol, first run")
+    p.add_argument("--old-retest", default="calibration/host-epyc-1c-retest", help="previous protocol, second run")
+    p.add_argument("--baseline-device", help="device whose stored residual (another CPU) predicts --test")
+    p.add_argument("--out", default=str(RESULTS / "retest_cpu.md"), help="markdown file to write ('-': none)")
+    args = p.parse_args(argv)
+    command = "python -m benchmarks.retest_cpu " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    text = report(args, command)
+    print(text, end="")
+    if args.out != "-":
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

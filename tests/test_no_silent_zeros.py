@@ -1,0 +1,256 @@
+"""Issue 10 §2: no silent zeros, no silently ignored input.
+
+Each figure is either right or says why it is not: a lower bound (ops without a cost), unknown
+(no memory plan), refused (absurd shapes), warned about (an ignored batch, a peak above the
+device's memory), or bounded (energy above the device's maximum power).
+"""
+
+import dataclasses
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from test_energy import toy
+
+from hybridperf.api import analyze, check
+from hybridperf.cli import ExitCode, main
+from hybridperf.memory import MemoryPlan
+from hybridperf.pipeline import bounded_energy, predict_on
+from hybridperf.report import to_dict, to_table
+
+
+def _save(nodes, inputs, outputs, path, inits=()):
+    g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("silent")
+    f32 = TensorProto.FLOAT
+    out = {}
+    # Relu then NonZero: the second op has no cost rule and a data-dependent output shape
+    out["nonzero"] = _save(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["y"])],
+        [helper.make_tensor_value_info("x", f32, [4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, None)],
+        d / "nonzero.onnx",
+    )
+    # a fixed batch dim of 1
+    out["fixed"] = _save(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", f32, [1, 1024])],
+        [helper.make_tensor_value_info("y", f32, [1, 1024])],
+        d / "fixed.onnx",
+    )
+    # a symbolic batch dim N
+    out["dynamic"] = _save(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", f32, ["N", 3, 32, 32])],
+        [helper.make_tensor_value_info("y", f32, ["N", 3, 32, 32])],
+        d / "dynamic.onnx",
+    )
+    # x[1,64] @ W[64,32], then Relu: float32 activations, weights and inputs
+    w = numpy_helper.from_array(np.ones((64, 32), np.float32), "W")
+    out["matmul"] = _save(
+        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+        [helper.make_tensor_value_info("x", f32, [1, 64])],
+        [helper.make_tensor_value_info("y", f32, [1, 32])],
+        d / "matmul.onnx",
+        [w],
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- 1. uncosted ops
+
+
+def test_uncosted_op_makes_every_figure_a_lower_bound(models):
+    pred = predict_on(analyze(models["nonzero"]), toy(), residual=None)
+    assert pred.uncosted_ops == ["relax.nonzero"] and not pred.complete
+    d = to_dict(pred)
+    assert d["totals"]["lower_bound"] is True
+    assert d["totals"]["lower_bound_reason"] == "lower bound: 1 op uncosted: nonzero"
+    assert d["coverage"]["uncosted_ops"] == ["relax.nonzero"]
+    assert d["memory"]["lower_bound"] is True  # NonZero's output size is data-dependent
+    headline = to_table(pred).splitlines()[2]
+    assert headline.startswith("latency   ≥ ") and "(lower bound: 1 op uncosted: nonzero)" in headline
+
+
+def test_check_refuses_a_lower_bound_unless_allowed(models, capsys):
+    argv = ["check", models["nonzero"], "-d", "t4", "--max-latency", "1s", "--roofline-only"]
+    assert main(argv) == ExitCode.INPUT_ERROR
+    out, err = capsys.readouterr()
+    assert "UNDECIDED (lower bound)" in out
+    assert err.strip() == (
+        f"hybridperf: error: cannot judge 1 limit: latency of {models['nonzero']} on t4 (lower bound: 1 op type "
+        "has no cost (relax.nonzero)); add cost rules, or pass --allow-unsupported to judge the lower bound"
+    )
+    assert main([*argv, "--allow-unsupported"]) == ExitCode.OK
+    assert "ok (lower bound)" in capsys.readouterr().out
+    # a lower bound already over the limit is a definite failure
+    assert main(["check", models["nonzero"], "-d", "t4", "--max-latency", "1ns", "--roofline-only"]) == ExitCode.BUDGET_EXCEEDED
+
+
+def test_api_check_is_falsy_on_a_lower_bound(models):
+    result = check(models["nonzero"], "t4", max_latency="1s", residual=None)
+    assert not result and len(result.undecided) == 1 and result.failures == ()
+    assert check(models["nonzero"], "t4", max_latency="1s", residual=None, allow_unsupported=True)
+
+
+def test_predict_many_marks_lower_bounds(models, tmp_path, capsys):
+    import shutil
+
+    shutil.copy(models["nonzero"], tmp_path / "a.onnx")
+    assert main(["predict-many", str(tmp_path), "-d", "t4", "--jobs", "1", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["models"]
+    assert row["status"] == "lower bound" and row["lower_bound"] == "lower bound: 1 op uncosted: nonzero"
+
+
+# --------------------------------------------------------------------------- 2. unknown memory
+
+
+def test_unknown_memory_is_none_never_zero(models):
+    an = analyze(models["matmul"])
+    unknown = dataclasses.replace(an, memory=MemoryPlan.unknown(8192, 256, "TVM lowering failed (ValueError)"))
+    pred = predict_on(unknown, toy(), residual=None)
+    assert pred.peak_memory_bytes is None and pred.memory.live_peak_total_bytes is None
+    d = to_dict(pred)
+    assert d["memory"]["known"] is False and d["memory"]["peak_bytes"] is None
+    assert d["memory"]["weight_bytes"] == 64 * 32 * 4 and d["memory"]["input_bytes"] == 64 * 4
+    assert "memory    peak unknown (no memory plan: TVM lowering failed (ValueError))" in to_table(pred)
+    result = check(unknown, "t4", max_memory="1GiB", residual=None)
+    (mem,) = [c for c in result.checks if c.metric.value == "memory"]
+    assert not result and mem.undecided and mem.value is None and mem.unknown.startswith("no memory plan")
+
+
+# --------------------------------------------------------------------------- 3. absurd shapes
+
+
+def test_absurd_shape_is_exit_2(models, capsys):
+    code = main(["predict", models["dynamic"], "--shape", "x=99999999999x3x32x32"])
+    assert code == ExitCode.INPUT_ERROR
+    # 99999999999 * 3 * 32 * 32 * 4 B = 1.23e15 B > 2^48 B
+    assert capsys.readouterr().err.strip() == (
+        "hybridperf: error: --shape x=99999999999x3x32x32 is 1.23e+15 B, more than the 2^48 B (256 TiB) "
+        "any device can address; bind a smaller shape"
+    )
+    assert main(["predict", models["dynamic"], "--batch", str(2**70)]) == ExitCode.INPUT_ERROR
+    assert "input x=1180591620717411303424x3x32x32" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- 4. ignored batch
+
+
+def test_batch_on_a_fixed_batch_model_warns(models, capsys):
+    an = analyze(models["fixed"], batch=8)
+    assert an.input_shapes == {"x": (1, 1024)}
+    assert an.warnings == (
+        "batch 8 not applied: no input has a symbolic batch dim (x=1x1024); the figures are for these shapes "
+        "(re-export the model with a dynamic batch axis)",
+    )
+    assert analyze(models["dynamic"], batch=8).warnings == ()
+    assert main(["predict", models["fixed"], "-d", "t4", "--batch", "8", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["warnings"] == list(an.warnings)
+    assert err == f"hybridperf: warning: {an.warnings[0]}\n"
+
+
+# --------------------------------------------------------------------------- 5. one precision policy
+
+
+def test_precision_override_prices_traffic_memory_and_report_alike(models):
+    spec = toy()
+    an = analyze(models["matmul"])
+    full = predict_on(an, spec, residual=None)
+    half = predict_on(an, spec, "fp16", residual=None)
+    quarter = predict_on(an, spec, "int8", residual=None)
+    # weights 64*32*4 B, input 64*4 B: 2 B per element at fp16, 1 B at int8
+    assert (full.memory.weight_bytes, full.memory.input_bytes) == (64 * 32 * 4, 64 * 4)
+    assert (half.memory.weight_bytes, half.memory.input_bytes) == (64 * 32 * 2, 64 * 2)
+    assert (quarter.memory.weight_bytes, quarter.memory.input_bytes) == (64 * 32, 64)
+    # every tensor is float32, so every figure scales exactly
+    assert half.peak_memory_bytes * 2 == full.peak_memory_bytes == quarter.peak_memory_bytes * 4
+    assert half.memory.live_peak_bytes * 2 == full.memory.live_peak_bytes
+    d_full, d_half = to_dict(full), to_dict(half)
+    assert d_half["totals"]["bytes_read"] * 2 == d_full["totals"]["bytes_read"]
+    assert d_half["memory"]["peak_bytes"] == half.peak_memory_bytes
+    costed = [k for k in d_half["kernels"] if k["status"] == "counted"]
+    assert costed and {k["precision"] for k in costed} == {"fp16"} == {k["compute_precision"] for k in costed}
+    assert d_half["precision"] == {"override": "fp16", "float32_storage_bytes": 2, "compute_precisions": ["fp16"]}
+    # latency: the memory time of each kernel is its halved traffic over the bandwidth (1000 GB/s)
+    for kf, kh in zip(full.kernels, half.kernels):
+        assert kh.estimate.memory_s == pytest.approx(kf.estimate.memory_s / 2)
+        assert kh.estimate.memory_s == pytest.approx(kf.kernel.cost.bytes_total / 2 / 1000e9)
+
+
+def test_precision_without_a_peak_says_where_compute_runs(models):
+    spec = toy(peaks={"fp32": {"value": 10, "unit": "TFLOP/s", "source": "test"}})
+    pred = predict_on(analyze(models["matmul"]), spec, "fp16", residual=None)
+    header = to_table(pred).splitlines()[1]
+    assert header.endswith(
+        "precision fp16 (float32 ops at fp16, float32 tensors stored in 2 B; toy has no fp16 peak: compute priced at fp32)"
+    )
+    costed = [k for k in to_dict(pred)["kernels"] if k["status"] == "counted"]
+    assert {(k["precision"], k["compute_precision"]) for k in costed} == {("fp16", "fp32")}
+
+
+# --------------------------------------------------------------------------- 6. device capacity
+
+
+def test_peak_above_device_memory_warns_and_fails_check(models, capsys):
+    spec = toy()
+    small = dataclasses.replace(spec, memory={"dram": dataclasses.replace(spec.dram, capacity_bytes=1000.0)})
+    pred = predict_on(analyze(models["matmul"]), small, residual=None)
+    assert pred.peak_memory_bytes > 1000  # 8192 B of weights alone
+    gib = pred.peak_memory_bytes / 2**30
+    assert pred.warnings == (
+        f"predicted peak memory {gib:.2f} GiB exceeds toy's 0.00 GiB of memory; the model does not fit "
+        "(lower the batch or the precision)",
+    )
+    result = check(models["matmul"], small, max_latency="1s", residual=None)
+    (mem,) = result.failures
+    assert mem.metric.value == "memory" and mem.limit is None and mem.over_capacity
+    assert mem.over_by == pytest.approx(pred.peak_memory_bytes / 1000 - 1)
+    # the 16 GB sheet value: fits, and memory stays unbudgeted
+    assert check(models["matmul"], spec, max_latency="1s", residual=None)
+
+
+# --------------------------------------------------------------------------- 7. power bound
+
+
+def test_energy_is_bounded_by_max_power():
+    spec = toy()  # max 300 W
+    assert bounded_energy(1.0, 1e-3, spec) == (
+        pytest.approx(0.3),  # 300 W x 1 ms
+        "capped at max power 300 W x latency (the energy model implied 1000.0 W, above the sheet's maximum)",
+    )
+    assert bounded_energy(0.2, 1e-3, spec) == (0.2, "")
+
+
+def test_prediction_energy_never_implies_more_than_max_power(models):
+    spec = dataclasses.replace(toy(), idle_power_w=300.0)  # idle = max: any dynamic energy goes over
+    pred = predict_on(analyze(models["matmul"]), spec, residual=None)
+    assert pred.energy_j == pytest.approx(300.0 * pred.latency_s)
+    assert pred.energy_note.startswith("capped at max power 300 W x latency")
+    assert to_dict(pred)["totals"]["energy_note"] == pred.energy_note
+
+
+# --------------------------------------------------------------------------- 8. predict-many exit rule
+
+
+def test_predict_many_fail_on_error(models, tmp_path, capsys):
+    import shutil
+
+    shutil.copy(models["fixed"], tmp_path / "good.onnx")
+    (tmp_path / "bad.onnx").write_bytes(b"junk")
+    argv = ["predict-many", str(tmp_path), "-d", "t4", "--jobs", "1"]
+    assert main(argv) == ExitCode.OK  # one model predicted: the documented default
+    capsys.readouterr()
+    assert main([*argv, "--fail-on-error"]) == ExitCode.INPUT_ERROR
+    assert capsys.readouterr().err.strip().endswith("hybridperf: error: 1 of 2 models failed (--fail-on-error)")
