@@ -28,6 +28,15 @@ skipped):
     Only the analysis step of ``run`` (e.g. after changing the device spec: delete
     ``features.csv`` and ``kernel_features.csv`` first).
 
+``rounds`` (no torch; run it pinned, e.g. ``taskset -c 1``)
+    The reproducible protocol of :mod:`hybridperf.measure_rounds`: ``--rounds`` interleaved
+    rounds, each measuring every exported configuration once in a shuffled order, with a host
+    speed index (a fixed reference workload timed at the start and end of every round and,
+    with ``--reference-every N``, after every N configurations). Writes ``rounds.csv`` (raw rows),
+    ``speed_index.csv``, ``reference_samples.csv``, ``profile.csv`` (first round only) and the
+    per-configuration summary ``measurements.csv`` (see calibration/README.md) to ``--out``;
+    resumable by round. ``--batches 1,2 --default-size`` is the smaller plan (every family).
+
 Files written to ``calibration/host-epyc-1c/``:
 
 ``measurements.csv``
