@@ -151,7 +151,7 @@ def test_every_weight_stubbed_gives_identical_figures(tmp_path, monkeypatch, nam
     m, _ = getattr(onnx_models, name)()
     onnx.save(m, str(tmp_path / "mem.onnx"))
     _save_external(m, tmp_path / "ext.onnx", "w.bin")
-    monkeypatch.setattr(fe, "INLINE_EXTERNAL_BYTES", 0)
+    monkeypatch.setattr("hybridperf.frontend.INLINE_EXTERNAL_BYTES", 0)
     assert all(t.data_location == TensorProto.EXTERNAL for t in fe.load_onnx_proto(tmp_path / "ext.onnx").graph.initializer)
     assert _figures(analyze(tmp_path / "ext.onnx", batch=2)) == _figures(analyze(tmp_path / "mem.onnx", batch=2))
 
