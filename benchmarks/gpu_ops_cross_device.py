@@ -2,11 +2,17 @@
 
 For each of the five measured GPUs (P4, P100, T4, V100, A100), train
 :class:`hybridperf.cross_device.CrossDeviceModel` on the other four and predict the fifth from
-its spec sheet. Two ways to know the held-out device's PyTorch dispatch floor (a host/runtime
-property, see :func:`hybridperf.cross_device.dispatch_floors`):
+its spec sheet. Nothing is tuned on the held-out GPU: the LightGBM settings are chosen among
+:data:`CANDIDATES` by an inner leave-one-GPU-out over the four training GPUs (nested CV, inner
+score = zero-shot MAPE); the features and tiles are fixed a priori (see
+:mod:`hybridperf.device_features`). Three ways to know the held-out device's runtime
+(:class:`hybridperf.device_features.RuntimeProbe`, an execution-mode property):
 
-* **zero-shot**: the median floor of the training devices (nothing measured on the held-out GPU);
-* **floor probe**: its measured floor (2nd percentile of its ``add`` calls: one tiny-op probe).
+* **zero-shot**: nothing measured on the held-out GPU (training devices' median dispatch floor,
+  sheet bandwidth x their median attainable fraction);
+* **floor probe**: its measured dispatch floor (median over tiny element-wise ops of their
+  2nd-percentile latency), bandwidth as zero-shot;
+* **floor + stream probe**: also its attainable bandwidth from its largest ``add`` call.
 
 Prints a markdown table (MAPE and share within +-10 % per device and op family) and writes it to
 ``benchmarks/results/gpu_ops_cross_device.md`` headed by the command. With ``--save-model DIR`` also
@@ -23,11 +29,13 @@ import argparse
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from hybridperf.cross_device import CrossDeviceModel, dispatch_floors, featurize, mape
+from hybridperf.cross_device import CrossDeviceModel, baseline, featurize, mape, runtime_probes
+from hybridperf.device_features import RuntimeProbe
 from hybridperf.neusight import FAMILIES, GPUS, load_ops
 from hybridperf.spec import load_spec
 
@@ -36,6 +44,12 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "neusight"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "gpu_ops_cross_device.md"
 CITATION = ('NeuSight (sitar-lab/NeuSight, MIT licence): Lee et al., "Forecasting GPU Performance for Deep Learning '
             'Training and Inference", ASPLOS 2025.')
+#: LightGBM settings the inner leave-one-GPU-out chooses from: a flexible and a strongly regularised tree
+CANDIDATES: tuple[dict, ...] = (
+    {"num_leaves": 63, "min_data_in_leaf": 50},
+    {"num_leaves": 15, "min_data_in_leaf": 200},
+)
+MODES = ("zero-shot", "floor probe", "floor + stream probe")
 
 
 def within(pred, true, tol=0.10) -> float:
@@ -43,98 +57,149 @@ def within(pred, true, tol=0.10) -> float:
     return float(np.mean(np.abs(pred - true) / true <= tol) * 100)
 
 
-def _floors(rows) -> dict[str, float]:
-    fl = dispatch_floors(rows)
-    # NeuSight measured conv on an A100 80GB PCIe without element-wise rows: take the A100 40GB PCIe host's floor
-    if "a100-pcie-80gb" not in fl and "a100-pcie-40gb" in fl:
-        fl["a100-pcie-80gb"] = fl["a100-pcie-40gb"]
-    return fl
+def _probes(rows, specs) -> dict[str, RuntimeProbe]:
+    pr = runtime_probes(rows)
+    # NeuSight measured conv on an A100 80GB PCIe, with no element-wise rows: same host software and GPU die as the
+    # A100 40GB PCIe, so its floor; its bandwidth probe scaled by the two sheets' DRAM bandwidths
+    a40, a80 = "a100-pcie-40gb", "a100-pcie-80gb"
+    if a80 not in pr and a40 in pr and a80 in specs:
+        p = pr[a40]
+        ratio = specs[a80].dram_bandwidth_bytes_per_s / specs[a40].dram_bandwidth_bytes_per_s
+        pr[a80] = RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s * ratio if p.stream_bytes_per_s else None)
+    return pr
 
 
 def _sample(idx: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return idx if len(idx) <= n else np.sort(rng.choice(idx, n, replace=False))
 
 
+class _Data:
+    """Rows, sheets, probes, the probed features and targets of every row."""
+
+    def __init__(self, rows, specs, probes):
+        self.rows, self.specs, self.probes = rows, specs, probes
+        self.X = featurize(rows, specs, probes)
+        self.y = np.log(rows.measured_s / baseline(rows, specs, probes))
+
+    def fit(self, gpus, params, n_rows, seed) -> CrossDeviceModel:
+        devs = [d for g in gpus for d in GPUS[g]]
+        tr = _sample(np.where(np.isin(self.rows.device, devs))[0], n_rows, np.random.default_rng(seed))
+        train_devs = sorted(set(self.rows.device[tr]))
+        return CrossDeviceModel(**params).fit(self.X[tr], self.y[tr], devices=train_devs,
+                                              probes={d: self.probes[d] for d in train_devs}, specs=self.specs)
+
+    def predict(self, m: CrossDeviceModel, gpu: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """(row mask, predicted latency) of ``gpu``'s rows under ``mode``."""
+        te = np.isin(self.rows.device, GPUS[gpu])
+        sub = self.rows.take(te)
+        pr = {}
+        for d in GPUS[gpu]:
+            zs = m.zero_shot_probe(self.specs[d])
+            if mode == "zero-shot":
+                pr[d] = zs
+            elif mode == "floor probe":
+                pr[d] = RuntimeProbe(self.probes[d].dispatch_floor_s, zs.stream_bytes_per_s)
+            else:
+                pr[d] = self.probes[d]
+        return te, m.predict_latency(sub, self.specs, pr)
+
+
+def _choose(data: _Data, gpus: list[str], args) -> tuple[int, list[float]]:
+    """Index of the candidate with the lowest mean zero-shot MAPE over an inner leave-one-GPU-out on ``gpus``."""
+    scores = []
+    for params in CANDIDATES:
+        errs = []
+        for g in gpus:
+            m = data.fit([x for x in gpus if x != g], {**params, "n_estimators": args.estimators}, args.train_rows,
+                         args.seed)
+            te, p = data.predict(m, g, "zero-shot")
+            errs.append(mape(p, data.rows.measured_s[te]))
+        scores.append(float(np.mean(errs)))
+    return int(np.argmin(scores)), scores
+
+
 def run(args) -> str:
     t0 = time.time()
     rows = load_ops(args.data)
     specs = {d: load_spec(d) for d in np.unique(rows.device)}
-    floors = _floors(rows)
-    X = featurize(rows, specs, floors)
-    y = rows.target
+    data = _Data(rows, specs, _probes(rows, specs))
     print(f"priced {len(rows)} rows in {time.time() - t0:.0f} s", file=sys.stderr)
-    params = {"n_estimators": args.estimators}
-    lines = []
-    summary = []
+    lines, summary, chosen = [], [], {}
     imp_total: dict[str, float] = {}
-    for g, devs in GPUS.items():
-        rng = np.random.default_rng(args.seed)
-        te = np.isin(rows.device, devs)
-        tr = _sample(np.where(~te)[0], args.train_rows, rng)
-        train_devs = sorted(set(rows.device[tr]))
-        m = CrossDeviceModel(**params).fit(X[tr], y[tr], devices=train_devs, floors={d: floors[d] for d in train_devs})
+    for g in GPUS:
+        train_gpus = [x for x in GPUS if x != g]
+        best, scores = _choose(data, train_gpus, args) if not args.no_nested else (0, [float("nan")])
+        chosen[g] = (best, scores)
+        params = {**CANDIDATES[best], "n_estimators": args.estimators}
+        m = data.fit(train_gpus, params, args.train_rows, args.seed)
         for k, v in m.feature_importance().items():
             imp_total[k] = imp_total.get(k, 0.0) + v
-        Xp = X[te]
-        Xz = Xp.copy()
-        zf = m.default_floor_s_
-        Xz[:, -2] = np.log(zf)
-        Xz[:, -1] = np.log(zf) - np.log(rows.roofline_s[te])
-        roof = rows.roofline_s[te]
-        meas = rows.measured_s[te]
-        pz = roof * np.exp(m.predict(Xz))
-        pp = roof * np.exp(m.predict(Xp))
-        fam = rows.family[te]
+        preds = {}
+        for mode in MODES:
+            te, preds[mode] = data.predict(m, g, mode)
+        roof, meas, fam = rows.roofline_s[te], rows.measured_s[te], rows.family[te]
         for f in (*FAMILIES, "all"):
             s = np.ones(len(fam), bool) if f == "all" else fam == f
             if not s.any():
                 continue
-            r = [g, f, int(s.sum()), mape(roof[s], meas[s]), within(roof[s], meas[s]), mape(pz[s], meas[s]),
-                 within(pz[s], meas[s]), mape(pp[s], meas[s]), within(pp[s], meas[s])]
+            r = [g, f, int(s.sum()), mape(roof[s], meas[s]), within(roof[s], meas[s])]
+            for mode in MODES:
+                r += [mape(preds[mode][s], meas[s]), within(preds[mode][s], meas[s])]
             lines.append(r)
             if f == "all":
                 summary.append(r)
-        print(f"{g}: roofline {summary[-1][3]:.1f} %, zero-shot {summary[-1][5]:.1f} %, floor probe {summary[-1][7]:.1f} %"
-              f" ({time.time() - t0:.0f} s)", file=sys.stderr)
+        print(f"{g}: candidate {best} (inner {', '.join(f'{s:.1f}' for s in scores)}); roofline {summary[-1][3]:.1f} %, "
+              + ", ".join(f"{mode} {summary[-1][5 + 2 * i]:.1f} %" for i, mode in enumerate(MODES))
+              + f" ({time.time() - t0:.0f} s)", file=sys.stderr)
 
     def fmt(r):
-        return (f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.0f} | {r[5]:.1f} | {r[6]:.0f} | {r[7]:.1f} | {r[8]:.0f} |")
+        return "| " + " | ".join([r[0], r[1], str(r[2])] + [f"{v:.1f}" if i % 2 == 0 else f"{v:.0f}"
+                                                             for i, v in enumerate(r[3:])]) + " |"
 
-    head = ("| held-out GPU | family | rows | roofline MAPE % | roofline ±10 % | zero-shot MAPE % | zero-shot ±10 % "
-            "| floor-probe MAPE % | floor-probe ±10 % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    head = ("| held-out GPU | family | rows | roofline MAPE % | roofline ±10 % | "
+            + " | ".join(f"{m} MAPE % | {m} ±10 %" for m in MODES) + " |\n|---|---|---:|" + "---:|" * (2 + 2 * len(MODES)))
+    mean_row = ["mean", "all", int(sum(r[2] for r in summary))] + [float(np.mean([r[i] for r in summary]))
+                                                                   for i in range(3, len(summary[0]))]
     tot = sum(imp_total.values()) or 1.0
     top = sorted(imp_total.items(), key=lambda kv: -kv[1])[:12]
+    sel = [f"{g}: candidate {b} {CANDIDATES[b]} (inner zero-shot MAPE per candidate: "
+           f"{', '.join(f'{s:.1f} %' for s in sc)})" for g, (b, sc) in chosen.items()]
     out = [
-        "## Per held-out GPU (all op families)", "", head, *(fmt(r) for r in summary), "",
+        "## Per held-out GPU (all op families)", "", head, *(fmt(r) for r in summary), fmt(mean_row), "",
         "## Per held-out GPU and op family", "", head, *(fmt(r) for r in lines), "",
+        "## Settings chosen by the inner leave-one-GPU-out (four training GPUs only)", "",
+        *(f"- {s}" for s in sel), "",
         "## Feature importance (gain share, summed over the five folds)", "",
         "| feature | gain % |", "|---|---:|", *(f"| {k} | {v / tot * 100:.1f} |" for k, v in top), "",
-        f"Setup: {args.train_rows} training rows sampled from the four training GPUs per fold (seed {args.seed}), "
-        f"LightGBM {args.estimators} rounds, one thread; MAPE is the mean of |predicted - measured| / measured over "
-        "every measured row of the held-out GPU. The A100 fold holds out both A100 sheets (NeuSight measured conv on "
-        "an A100 80GB PCIe, every other op on an A100 40GB PCIe). Data: " + CITATION,
+        f"Setup: {args.train_rows} training rows sampled from the training GPUs per fit (seed {args.seed}), "
+        f"LightGBM {args.estimators} rounds, one thread; target log(measured / max(compute, memory, floor)); "
+        "MAPE is the mean of |predicted - measured| / measured over every measured row of the held-out GPU. "
+        "The A100 fold holds out both A100 sheets (NeuSight measured conv on an A100 80GB PCIe, every other op on an "
+        "A100 40GB PCIe; the 80GB's probe is the 40GB's floor and its bandwidth probe scaled by the sheets' DRAM "
+        "bandwidth ratio). Data: " + CITATION,
     ]
     text = "\n".join(out)
     if args.save_model:
-        train_devs = sorted(set(rows.device))
-        idx = _sample(np.arange(len(rows)), args.train_rows, np.random.default_rng(args.seed))
-        m = CrossDeviceModel(**params).fit(X[idx], y[idx], devices=train_devs, floors=floors)
-        loo = {r[0]: {"roofline_mape": r[3], "zero_shot_mape": r[5], "floor_probe_mape": r[7]} for r in summary}
+        best = Counter(b for b, _ in chosen.values()).most_common(1)[0][0]
+        m = data.fit(list(GPUS), {**CANDIDATES[best], "n_estimators": args.estimators}, args.train_rows, args.seed)
+        loo = {r[0]: {"roofline_mape": r[3], **{f"{mode}_mape": r[5 + 2 * i] for i, mode in enumerate(MODES)}}
+               for r in summary}
         d = m.save(args.save_model, metrics={"leave_one_gpu_out": loo, "data": CITATION})
         shutil.copyfile(Path(args.data) / "LICENSE", Path(d) / "NOTICE.txt")
         with (Path(d) / "NOTICE.txt").open("a") as fh:
             fh.write(f"\n\nThis model was trained on operator latencies from {CITATION}\n"
                      "The licence above is NeuSight's; it applies to the data this model is derived from.\n")
-        print(f"saved the all-GPU model to {d}", file=sys.stderr)
+        print(f"saved the all-GPU model (candidate {best}) to {d}", file=sys.stderr)
     return text
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NeuSight directory (holds ops/)")
-    ap.add_argument("--train-rows", type=int, default=60000, help="training rows sampled per fold")
+    ap.add_argument("--train-rows", type=int, default=60000, help="training rows sampled per fit")
     ap.add_argument("--estimators", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-nested", action="store_true", help="skip the inner selection (use the first candidate)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--save-model", type=Path, default=None, help="also train on all five GPUs and store the model here")
     args = ap.parse_args(argv)

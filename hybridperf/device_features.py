@@ -1,15 +1,19 @@
-"""Device features for a residual that works across devices: one fixed, versioned list.
+"""Device-relative kernel features for a residual that works across devices: one fixed, versioned list.
 
-A cross-device residual sees a kernel *and* the device it runs on, so a device
-known only from its spec sheet still gets a learned correction. Two parts:
+A cross-device residual sees a kernel *and* the device it runs on, so a device known only
+from its spec sheet still gets a learned correction. With a handful of training GPUs, raw
+device figures (log peak, SM count, clock, ...) let trees learn "which GPU" instead of "what
+the hardware does", and that does not transfer to a new device. So every device-dependent
+feature here is a dimensionless ratio of the kernel's work to the device's capacity, and the
+target is normalised by a physical baseline:
 
-* :data:`DEVICE_FEATURES` describe the device alone (from :class:`~hybridperf.spec.DeviceSpec`):
-  log peak FLOP/s per precision, log DRAM bandwidth, L2 capacity, compute-unit (SM) count,
-  FP32 lanes per unit, clock, launch overhead and the ridge point (peak / bandwidth);
-* :data:`DERIVED_FEATURES` combine a kernel's costs and GEMM view with the device and put
-  different hardware in the same units: roofline times, arithmetic intensity over the ridge
-  point, waves of output tiles over the SMs and the last wave's occupancy (the "tail") for a
-  fixed nominal tile, waves of element-wise blocks, and the working set over the L2 capacity.
+* **baseline** ``base_s = max(compute_s, memory_s, floor_s)`` with ``compute_s = flops / peak``
+  (sheet fp32 peak), ``memory_s = bytes / dram_bandwidth`` and ``floor_s`` the runtime's per-call
+  floor (:class:`RuntimeProbe`);
+* **features** (:data:`DERIVED_FEATURES`): work over the floor, compute over memory time
+  (arithmetic intensity over the ridge point), working set over L2, and for each nominal GEMM
+  tile in :data:`GEMM_TILES` the waves of output tiles over the SMs, the last wave's occupancy
+  ("tail") and the whole-wave time over the ideal compute time; waves of element-wise blocks.
 
 Waves, with ``T`` output tiles on ``U`` compute units::
 
@@ -19,7 +23,10 @@ e.g. a 512 x 512 GEMM in 128 x 128 tiles is 16 tiles: on 40 SMs 0.4 waves, tail 
 on 108 SMs 0.148 waves, tail 16/108. The *wave time* prices whole waves: each wave costs one
 tile's FLOPs (``2 x tile_m x tile_n x K``) at one SM's share of the peak, so
 ``wave_time = ceil(T / U) x 2 x tile_m x tile_n x K / (peak / U)`` (a GEMM that fills a tenth of
-one wave still takes a full wave's time).
+one wave still takes a full wave's time); the feature is ``wave_time / compute_s`` (>= 1).
+
+The tiles are fixed a priori (cuBLAS / cuDNN fp32 kernels on Pascal to Ampere are named by
+their C tile: 128x128, 128x64, 64x64, 256x128, 32x128), not chosen on data.
 
 Everything here is a pure function of numbers (numpy arrays broadcast), imports only
 :mod:`hybridperf.spec`, and every log is ``log(x + eps)`` of an SI quantity. Changing a name,
@@ -28,48 +35,27 @@ its order or its meaning bumps :data:`DEVICE_FEATURES_VERSION`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from hybridperf.spec import DeviceSpec
 
-DEVICE_FEATURES_VERSION = "1"
+DEVICE_FEATURES_VERSION = "2"
 
-#: output tiles of a nominal GEMM kernel (rows x columns of C per thread block): a large and a small one,
-#: since libraries pick among sizes like these and the two wave counts bracket the choice
-GEMM_TILES: tuple[tuple[int, int], ...] = ((128, 128), (64, 64))
-#: elements handled by one thread block of a nominal element-wise kernel (128 threads x 4 elements)
-ELEMENTWISE_BLOCK_ELEMS = 512
-#: precisions whose peak is a feature (fp16 falls back to fp32 where a device lists none)
-FEATURE_PRECISIONS = ("fp32", "fp16")
-
-DEVICE_FEATURES: tuple[str, ...] = (
-    "log_peak_fp32_flops_per_s",
-    "log_peak_fp16_flops_per_s",
-    "log_dram_bytes_per_s",
-    "log_l2_bytes",
-    "compute_units",
-    "fp32_lanes_per_unit",
-    "log_clock_hz",
-    "log_launch_overhead_s",
-    "log_ridge_flop_per_byte",
-)
+#: output tiles (rows x columns of C per thread block) of nominal GEMM kernels, fixed a priori
+GEMM_TILES: tuple[tuple[int, int], ...] = ((128, 128), (128, 64), (64, 64), (256, 128), (32, 128))
+#: elements per FP32 lane in one wave of a nominal element-wise kernel (a few resident threads per lane)
+ELEMENTWISE_ELEMS_PER_LANE = 8
 
 DERIVED_FEATURES: tuple[str, ...] = (
-    "log_roofline_s",
-    "log_compute_s",
-    "log_memory_s",
-    "log_launch_over_work",
-    "log_intensity_over_ridge",
+    "log_work_over_floor",
+    "log_compute_over_memory",
     "log_working_set_over_l2",
     *(f"log_waves_{m}x{n}" for m, n in GEMM_TILES),
     *(f"tail_{m}x{n}" for m, n in GEMM_TILES),
-    *(f"log_wave_time_{m}x{n}_over_roofline" for m, n in GEMM_TILES),
+    *(f"log_wave_time_{m}x{n}_over_compute" for m, n in GEMM_TILES),
     "log_waves_elementwise",
-    "tail_elementwise",
-    "log_flops_per_unit",
 )
 
 _EPS = 1e-12
@@ -87,30 +73,21 @@ class DeviceFigures:
     ----------
     peak_flops_per_s : float
         Dense peak of the priced precision.
-    peak_fp16_flops_per_s : float
-        Dense fp16 peak (fp32 where the sheet lists none, as :meth:`DeviceSpec.peak_flops` falls back).
     dram_bytes_per_s : float
-        Effective DRAM bandwidth (attainable where measured, else the sheet peak).
+        Effective DRAM bandwidth (attainable where the sheet gives one, else its peak).
     l2_bytes : float
         Last on-chip cache level (``l2``, else ``llc``); 0 where the sheet has none.
     compute_units : int
         SMs / CUs / cores; 1 where the sheet gives none.
     fp32_lanes_per_unit : int
-        FP32 lanes per compute unit; 0 where unknown.
-    clock_hz : float
-        Boost clock; 0 where unknown.
-    launch_overhead_s : float
-        The sheet's per-launch overhead.
+        FP32 lanes per compute unit; 64 where unknown.
     """
 
     peak_flops_per_s: float
-    peak_fp16_flops_per_s: float
     dram_bytes_per_s: float
     l2_bytes: float
     compute_units: int
     fp32_lanes_per_unit: int
-    clock_hz: float
-    launch_overhead_s: float
 
     @classmethod
     def from_spec(cls, spec: DeviceSpec, precision: str = "fp32") -> DeviceFigures:
@@ -118,13 +95,10 @@ class DeviceFigures:
         cache = spec.memory.get("l2") or spec.memory.get("llc")
         return cls(
             peak_flops_per_s=spec.peak_flops(precision),
-            peak_fp16_flops_per_s=spec.peak_flops("fp16"),
             dram_bytes_per_s=spec.dram_bandwidth_bytes_per_s,
             l2_bytes=float(cache.capacity_bytes or 0.0) if cache else 0.0,
             compute_units=int(spec.compute_unit_count or 1),
-            fp32_lanes_per_unit=int(spec.fp32_lanes_per_unit or 0),
-            clock_hz=float(spec.boost_clock_hz or 0.0),
-            launch_overhead_s=spec.launch_overhead_s,
+            fp32_lanes_per_unit=int(spec.fp32_lanes_per_unit or 64),
         )
 
     @property
@@ -133,22 +107,28 @@ class DeviceFigures:
         return self.peak_flops_per_s / self.dram_bytes_per_s
 
 
-def device_vector(figures: DeviceFigures) -> np.ndarray:
-    """The :data:`DEVICE_FEATURES` of one device, shape ``(len(DEVICE_FEATURES),)``."""
-    f = figures
-    return np.array(
-        [
-            math.log(f.peak_flops_per_s),
-            math.log(f.peak_fp16_flops_per_s),
-            math.log(f.dram_bytes_per_s),
-            math.log(f.l2_bytes + 1.0),
-            float(f.compute_units),
-            float(f.fp32_lanes_per_unit),
-            math.log(f.clock_hz + 1.0),
-            math.log(f.launch_overhead_s),
-            math.log(f.ridge_flop_per_byte),
-        ]
-    )
+@dataclass(frozen=True)
+class RuntimeProbe:
+    """What a runtime on a host adds to the sheet: measured once with tiny probes, or defaulted.
+
+    Attributes
+    ----------
+    dispatch_floor_s : float
+        Per-call floor of the execution mode (PyTorch eager: framework dispatch + one launch,
+        tens of microseconds; CUDA graphs: a few). Measured by timing a tiny element-wise op.
+    stream_bytes_per_s : float or None
+        Attainable DRAM bandwidth from one large element-wise op (a STREAM-like probe);
+        None: the sheet's bandwidth scaled by the training devices' median attainable fraction.
+    """
+
+    dispatch_floor_s: float
+    stream_bytes_per_s: float | None = None
+
+    def __post_init__(self):
+        if not self.dispatch_floor_s > 0:
+            raise ValueError(f"dispatch_floor_s must be > 0, got {self.dispatch_floor_s}")
+        if self.stream_bytes_per_s is not None and not self.stream_bytes_per_s > 0:
+            raise ValueError(f"stream_bytes_per_s must be > 0, got {self.stream_bytes_per_s}")
 
 
 def waves(tiles, units: int):
@@ -186,8 +166,20 @@ def wave_time_s(gemm_m, gemm_n, gemm_k, gemm_batch, tile_m: int, tile_n: int, fi
     return np.ceil(tiles / u) * per_tile / (figures.peak_flops_per_s / u)
 
 
+def work_times(flops, nbytes, figures: DeviceFigures, stream_bytes_per_s: float | None = None):
+    """``(compute_s, memory_s)``: FLOPs at the sheet peak, bytes at the probed (else sheet) bandwidth."""
+    bw = stream_bytes_per_s or figures.dram_bytes_per_s
+    return np.asarray(flops, float) / figures.peak_flops_per_s, np.asarray(nbytes, float) / bw
+
+
+def base_latency_s(flops, nbytes, figures: DeviceFigures, probe: RuntimeProbe) -> np.ndarray:
+    """The physical baseline the residual corrects: ``max(compute_s, memory_s, dispatch_floor_s)``."""
+    compute_s, memory_s = work_times(flops, nbytes, figures, probe.stream_bytes_per_s)
+    return np.maximum(np.maximum(compute_s, memory_s), probe.dispatch_floor_s)
+
+
 def derived_features(flops, nbytes, gemm_m, gemm_n, gemm_k, gemm_batch, elems, figures: DeviceFigures,
-                     roofline_s, compute_s, memory_s) -> np.ndarray:
+                     probe: RuntimeProbe) -> np.ndarray:
     """The :data:`DERIVED_FEATURES` of kernels on one device, shape ``(n, len(DERIVED_FEATURES))``.
 
     Parameters
@@ -196,47 +188,46 @@ def derived_features(flops, nbytes, gemm_m, gemm_n, gemm_k, gemm_batch, elems, f
         The kernels' FLOPs and DRAM bytes (from the cost rules).
     gemm_m, gemm_n, gemm_k, gemm_batch : arrays
         GEMM view (output rows, columns, reduction, batch); 0 rows for kernels that are not GEMMs,
-        whose GEMM waves and wave times are then 0 and tails 1.
+        whose GEMM waves are then 0, tails 1 and wave-time ratios 0.
     elems : arrays
-        Output elements (element-wise block waves).
+        Output elements (element-wise waves).
     figures : DeviceFigures
-    roofline_s, compute_s, memory_s : arrays
-        The roofline's total, compute and memory times of each kernel on this device.
+    probe : RuntimeProbe
+        Dispatch floor and (optional) attainable bandwidth of the runtime on this device.
     """
     f = figures
     flops, nbytes = np.asarray(flops, float), np.asarray(nbytes, float)
-    work = np.maximum(np.asarray(compute_s, float), np.asarray(memory_s, float))
-    intensity = flops / np.maximum(nbytes, 1.0)
+    compute_s, memory_s = work_times(flops, nbytes, f, probe.stream_bytes_per_s)
+    work = np.maximum(compute_s, memory_s)
     cols = [
-        _log(roofline_s),
-        _log(compute_s),
-        _log(memory_s),
-        _log(f.launch_overhead_s) - _log(work),
-        _log(intensity) - math.log(f.ridge_flop_per_byte),
-        _log(nbytes) - math.log(f.l2_bytes + 1.0),
+        _log(work) - np.log(probe.dispatch_floor_s),
+        _log(compute_s) - _log(memory_s),
+        _log(nbytes) - np.log(f.l2_bytes + 1.0),
     ]
-    wv, tl = [], []
+    wv, tl, wt = [], [], []
     for tm, tn in GEMM_TILES:
         w, t = waves(gemm_tiles(gemm_m, gemm_n, gemm_batch, tm, tn), f.compute_units)
         wv.append(_log(w))
         tl.append(t)
-    ew, et = waves(np.ceil(np.asarray(elems, float) / ELEMENTWISE_BLOCK_ELEMS), f.compute_units)
-    wt = [_log(wave_time_s(gemm_m, gemm_n, gemm_k, gemm_batch, tm, tn, f)) - _log(roofline_s) for tm, tn in GEMM_TILES]
-    cols += [*wv, *tl, *wt, _log(ew), et, _log(flops / f.compute_units)]
+        ideal = np.where(compute_s > 0, compute_s, 1.0)
+        wt.append(np.where(w > 0, _log(wave_time_s(gemm_m, gemm_n, gemm_k, gemm_batch, tm, tn, f) / ideal), 0.0))
+    lanes = f.compute_units * f.fp32_lanes_per_unit * ELEMENTWISE_ELEMS_PER_LANE
+    cols += [*wv, *tl, *wt, _log(np.asarray(elems, float) / lanes)]
     return np.column_stack([np.broadcast_to(np.asarray(c, float), flops.shape) for c in cols])
 
 
 __all__ = [
     "DERIVED_FEATURES",
-    "DEVICE_FEATURES",
     "DEVICE_FEATURES_VERSION",
     "DeviceFigures",
-    "ELEMENTWISE_BLOCK_ELEMS",
+    "ELEMENTWISE_ELEMS_PER_LANE",
     "GEMM_TILES",
+    "RuntimeProbe",
+    "base_latency_s",
     "conv_as_gemm",
     "derived_features",
-    "device_vector",
     "gemm_tiles",
     "wave_time_s",
     "waves",
+    "work_times",
 ]

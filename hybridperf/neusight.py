@@ -214,7 +214,7 @@ _DIM_KEYS = ("B", "M", "N", "K", "H", "Input_Channel", "Output_Channel", "Kernel
 
 
 def load_ops(data_dir: str | Path, ops: Iterable[str] | None = None, devices: Iterable[str] | None = None,
-             specs: Mapping[str, DeviceSpec] | None = None) -> PricedOps:
+             specs: Mapping[str, DeviceSpec] | None = None, registry: CostRegistry | None = None) -> PricedOps:
     """Read and price NeuSight operator rows.
 
     Parameters
@@ -227,6 +227,8 @@ def load_ops(data_dir: str | Path, ops: Iterable[str] | None = None, devices: It
         Subset of :data:`DEVICE_IDS` values (default all).
     specs : mapping id -> DeviceSpec, optional
         Sheets to price on (default :func:`hybridperf.spec.load_spec` of each id).
+    registry : CostRegistry, optional
+        Cost rules (default :func:`hybridperf.costs.default_registry`).
 
     Raises
     ------
@@ -238,7 +240,7 @@ def load_ops(data_dir: str | Path, ops: Iterable[str] | None = None, devices: It
         raise InputError(f"{root} not found; point --data at the NeuSight directory (it holds ops/<op>/<device>.csv.gz)")
     want_ops = list(ops) if ops is not None else list(OP_NAMES)
     want_dev = set(devices) if devices is not None else set(DEVICE_IDS.values())
-    reg = default_registry()
+    reg = registry or default_registry()
     cost_cache: dict[tuple, tuple[OpCost, tuple[float, ...]]] = {}
     spec_cache: dict[str, DeviceSpec] = dict(specs or {})
     cols: dict[str, list] = {k: [] for k in ("op", "family", "device", "measured_s", "flops", "bytes_total", "roofline_s",

@@ -18,15 +18,17 @@ of (:class:`RuntimePeak`). Each model states what it includes:
       weights (MLAS packs constant GEMM operands; NCHWc reorders conv weights to blocked layouts)
       replace the original, they do not add to it: on this data ``disable_prepacking`` changes
       load RSS by < 0.1 MiB;
-    * activations: onnxruntime's sequential allocation planner (aliasing ops share their input's
-      buffer, element-wise ops may run in place, a freed buffer of exactly the same size is
-      reused, most recently freed first) and its memory pattern, which places every planned
-      buffer at an offset by best fit between live blocks (onnxruntime
-      ``core/framework/mem_pattern_planner.h``) and, from the second run on, allocates the
-      pattern's peak as one block; graph outputs are allocated outside the pattern;
-    * ``session`` and ``run`` fixed overheads (code pages first touched, thread pool, session
-      objects, allocator book-keeping): constants fitted on training families
-      (``benchmarks/memory_runtime.py``), not derived.
+    * activations: onnxruntime's sequential allocation planner (``core/framework/allocation_planner.cc``:
+      aliasing ops share their input's buffer; ops declaring ``MayInplace`` write over an input that dies
+      at the node; otherwise the most recently freed buffer of the *same shape* and element size is
+      reused) and its memory pattern (``core/framework/mem_pattern_planner.h``: each buffer is placed at
+      an offset by best fit between live blocks, and the pattern's peak is allocated as one block). A
+      buffer kept for a later reuse stays in the pattern in between, so reuse can raise the peak above
+      the live set (checked against onnxruntime itself in ``tests/test_runtime_memory.py``); graph
+      outputs are allocated outside the pattern;
+    * ``session`` (fixed + per node of the optimised graph) and ``run`` overheads (code pages first
+      touched, thread pool, kernel objects, allocator book-keeping): constants fitted on training
+      families (``benchmarks/memory_runtime.py``), not derived.
 
     The CPU arena (BFC, ``kNextPowerOfTwo`` extension from a 1 MiB initial chunk) is *off* in the
     measured figure; :func:`bfc_arena_reserved_bytes` gives what it would reserve.
@@ -39,9 +41,14 @@ of (:class:`RuntimePeak`). Each model states what it includes:
     requests over 1 MiB come from 2 MiB-rounded or 20 MiB segments and keep a remainder below
     1 MiB unsplit).
 
+    Activations are TVM's static plan times a fitted factor: eager PyTorch's own op sequence and
+    cuDNN's workspaces are not modelled (the benchmark shows the gap this leaves).
+
 ``tvm`` (:func:`tvm_peak`)
-    TVM's exact static plan + the largest intra-kernel workspace + weights + inputs (3.6 % MAPE
-    against the VM's resident peak in ``benchmarks/results/memory.md``).
+    TVM's exact static plan + the largest intra-kernel workspace + weights + inputs (activations
+    3.6 % MAPE against the VM's resident peak in ``benchmarks/results/memory.md``).
+
+Measured accuracy on held-out families: ``benchmarks/results/memory_runtime.md``.
 """
 
 from __future__ import annotations
@@ -114,16 +121,20 @@ ORT_ALIGNMENT = 64
 
 #: ONNX ops whose onnxruntime CPU kernel returns a view of input 0 (no new buffer)
 ORT_ALIAS_OPS = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"})
-#: ops whose CPU kernel may write its output over an input that dies at this node (same size)
-ORT_INPLACE_OPS = frozenset({
-    "Relu", "Add", "Sub", "Mul", "Div", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "LeakyRelu", "Gelu",
-    "FastGelu", "QuickGelu", "Neg", "Not", "Cast", "Dropout", "Erf", "Sqrt", "Pow",
-})
+#: ops whose CPU kernel may write its output over an input that dies at this node (``MayInplace``):
+#: op type -> input positions; the NCHWc and fused convolutions write over their ``Sum`` / ``Z`` input
+ORT_INPLACE_INPUTS = {
+    **{op: (0,) for op in ("Relu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "LeakyRelu", "Gelu", "FastGelu",
+                           "QuickGelu", "Neg", "Not", "Cast", "Dropout", "Erf", "Sqrt")},
+    **{op: (0, 1) for op in ("Add", "Sub", "Mul", "Div", "Pow")},
+    "com.microsoft.nchwc.Conv": (3,), "com.microsoft.FusedConv": (3,),
+}
 
 # Fitted on training families by ``benchmarks/memory_runtime.py`` (onnxruntime 1.32, 1 thread,
 # Linux/glibc, measured by hybridperf.measure): what the structural model does not derive.
-ORT_SESSION_FIXED_BYTES = 10_700_000
-ORT_RUN_FIXED_BYTES = 600_000
+ORT_SESSION_FIXED_BYTES = 10_256_296
+ORT_SESSION_BYTES_PER_NODE = 13_427
+ORT_RUN_FIXED_BYTES = 575_024
 ORT_FIT_NOTE = "fixed overheads fitted on training families (benchmarks/memory_runtime.py), onnxruntime 1.32 / glibc"
 
 
@@ -165,9 +176,12 @@ def ort_optimized_model(model: Any, level: str = "all") -> tuple[Any, bool]:
         so.intra_op_num_threads = 1
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
+        # weights of 1 KiB and more go to a side file that is not read back: only their sizes are needed
+        so.add_session_config_entry("session.optimized_model_external_initializers_file_name", "opt.onnx.data")
+        so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
         try:
             ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
-            return onnx.load(out), True
+            return onnx.load(out, load_external_data=False), True
         except Exception:  # noqa: BLE001 - fall back to the graph as written
             return proto, False
 
@@ -241,12 +255,13 @@ def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n
     return None
 
 
-def ort_tensor_bytes(model: Any, block: int = 8) -> tuple[dict[str, int], tuple[str, ...]]:
+def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple[int, ...], int]], tuple[str, ...]]:
     """Bytes of every tensor of an (onnxruntime-optimised) graph with static shapes.
 
     Standard ops use ONNX's own shape inference node by node; onnxruntime's contrib and NCHWc
     ops have rules here (``block``: the NCHWc channel block, 8 with AVX2, 16 with AVX-512).
-    Returns the sizes and the ops whose output shape stayed unknown (sized as their largest input).
+    Returns ``{name: (shape, bytes)}`` and the ops whose output shape stayed unknown (given their
+    largest input's shape).
     """
     import onnx
     from onnx import helper, shape_inference
@@ -294,8 +309,8 @@ def ort_tensor_bytes(model: Any, block: int = 8) -> tuple[dict[str, int], tuple[
             if o and s is not None:
                 shapes[o] = [int(v) for v in s]
                 dtypes.setdefault(o, dt0)
-    sizes = {k: int(math.prod(v)) * _dtype_bytes(dtypes.get(k, 1)) for k, v in shapes.items()}
-    return sizes, tuple(unknown)
+    out = {k: (tuple(v), int(math.prod(v)) * _dtype_bytes(dtypes.get(k, 1))) for k, v in shapes.items()}
+    return out, tuple(unknown)
 
 
 @dataclass(frozen=True)
@@ -304,13 +319,15 @@ class OrtActivationPlan:
 
     ``pattern_bytes``: peak of the memory pattern (best-fit offsets), the block allocated from the
     second run on; ``live_peak_bytes``: most planned buffers alive at once (the first run, allocated
-    one by one); ``output_bytes``: graph outputs (outside the pattern); ``buffers``: planned buffers.
+    one by one); ``output_bytes``: graph outputs (outside the pattern); ``buffers``: planned buffers;
+    ``total_bytes``: their sum (no reuse).
     """
 
     pattern_bytes: int
     live_peak_bytes: int
     output_bytes: int
     buffers: int
+    total_bytes: int = 0
     timeline_bytes: tuple[int, ...] = field(repr=False, default=())
 
 
@@ -339,9 +356,22 @@ class _BestFitPattern:
         self.blocks = [b for b in self.blocks if b[2] != ident]
 
 
-def ort_activation_plan(model: Any, sizes: Mapping[str, int]) -> OrtActivationPlan:
+def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]]) -> OrtActivationPlan:
     """Replay onnxruntime's sequential allocation planner and memory pattern over ``model``'s nodes
-    (in their stored order, which is onnxruntime's execution order for an optimised model)."""
+    (in their stored order, which is onnxruntime's execution order for an optimised model).
+
+    ``tensors``: ``{name: (shape, bytes)}`` (:func:`ort_tensor_shapes`). Two steps, as in onnxruntime
+    (``core/framework/allocation_planner.cc``, ``mem_pattern_planner.h``):
+
+    1. plan: an aliasing op's output shares its input's buffer; an in-place capable op reuses an input
+       that dies at this node if it has the *same shape* and element size; otherwise the most
+       recently freed buffer of the same shape is reused; otherwise a new buffer;
+    2. pattern: each buffer is placed by best fit when its first value is defined and stays until
+       its *last* value dies, so a buffer kept for a later reuse is held in between (reuse can raise
+       the pattern above the live-set peak).
+
+    ``live_peak_bytes`` is the live set without any reuse (every value freed at its last use).
+    """
     g = model.graph
     outputs = {o.name for o in g.output}
     uses: dict[str, int] = {}
@@ -349,62 +379,86 @@ def ort_activation_plan(model: Any, sizes: Mapping[str, int]) -> OrtActivationPl
         for i in n.input:
             if i:
                 uses[i] = uses.get(i, 0) + 1
+    remaining = dict(uses)
     owner: dict[str, int] = {}
+    key_of: dict[int, tuple] = {}
     size_of: dict[int, int] = {}
     refs: dict[int, int] = {}
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
     free: list[int] = []  # freed buffers, most recent first
-    pattern = _BestFitPattern()
-    live = live_peak = out_bytes = 0
-    timeline = []
+    out_bytes = 0
+    value_alloc: dict[int, list[int]] = {}  # step -> sizes of values defined (no-reuse live set)
+    value_free: dict[int, list[int]] = {}
+    value_size: dict[str, int] = {}
 
-    def release(name: str) -> None:
-        nonlocal live
+    def release(name: str, step: int) -> None:
+        if name in value_size:
+            value_free.setdefault(step, []).append(value_size.pop(name))
         b = owner.pop(name, None)
         if b is None:
             return
         refs[b] -= 1
         if refs[b] == 0:
             free.insert(0, b)
-            pattern.free(b)
-            live -= size_of[b]
+            last[b] = step
 
-    for node in g.node:
+    for step, node in enumerate(g.node):
         for o in node.output:
             if not o:
                 continue
-            size = sizes.get(o, 0)
+            shape, size = tensors.get(o, ((), 0))
+            key = (shape, size)
             if o in outputs:
                 out_bytes += size
                 continue
             b = None
-            first = node.input[0] if node.input else ""
-            if node.op_type in ORT_ALIAS_OPS and first in owner:
-                b = owner[first]
-            elif node.op_type in ORT_INPLACE_OPS:
-                b = next((owner[i] for i in node.input[:2] if i in owner and uses.get(i) == 1
-                          and refs[owner[i]] == 1 and size_of[owner[i]] == size), None)
-            if b is None:
-                b = next((f for f in free if size_of[f] == size), None)
-                if b is not None:
-                    free.remove(b)
-                    refs[b] = 0
+            src = node.input[0] if node.input else ""
+            if node.op_type in ORT_ALIAS_OPS and src in owner:
+                b = owner[src]
+            else:
+                value_size[o] = size
+                value_alloc.setdefault(step, []).append(size)
+                slots = ORT_INPLACE_INPUTS.get(f"{node.domain}.{node.op_type}" if node.domain else node.op_type, ())
+                cands = [node.input[k] for k in slots if k < len(node.input)]
+                b = next((owner[i] for i in cands if i in owner and remaining.get(i) == 1
+                          and refs[owner[i]] == 1 and tensors.get(i, ((), 0)) == key), None)
+                if b is None and shape:
+                    b = next((f for f in free if key_of[f] == key), None)
+                    if b is not None:
+                        free.remove(b)
             if b is None:
                 b = len(size_of)
-                size_of[b], refs[b] = size, 0
-                pattern.alloc(b, size)
-                live += size
-                live_peak = max(live_peak, live)
+                size_of[b], key_of[b], refs[b], first[b] = size, key, 0, step
             owner[o] = b
             refs[b] += 1
-        timeline.append(live)
+            last.pop(b, None)
         for i in dict.fromkeys(x for x in node.input if x):
-            uses[i] -= list(node.input).count(i)
-            if uses[i] <= 0:
-                release(i)
+            remaining[i] -= list(node.input).count(i)
+            if remaining[i] <= 0:
+                release(i, step)
         for o in node.output:
             if o and o not in uses:
-                release(o)
-    return OrtActivationPlan(pattern.peak, live_peak, out_bytes, len(size_of), tuple(timeline))
+                release(o, step)
+    end = len(g.node)
+    pattern = _BestFitPattern()
+    starts: dict[int, list[int]] = {}
+    stops: dict[int, list[int]] = {}
+    for b in size_of:
+        starts.setdefault(first[b], []).append(b)
+        stops.setdefault(last.get(b, end), []).append(b)
+    live = live_peak = 0
+    timeline = []
+    for step in range(end + 1):
+        for b in starts.get(step, ()):
+            pattern.alloc(b, size_of[b])
+        live += sum(value_alloc.get(step, ()))
+        live_peak = max(live_peak, live)
+        timeline.append(live)
+        live -= sum(value_free.get(step, ()))
+        for b in stops.get(step, ()):
+            pattern.free(b)
+    return OrtActivationPlan(pattern.peak, live_peak, out_bytes, len(size_of), sum(size_of.values()), tuple(timeline[:end]))
 
 
 def ort_resident_initializer_bytes(model: Any) -> int:
@@ -431,26 +485,34 @@ class OrtFeatures:
     input_bytes: int
     optimised: bool
     unknown_ops: tuple[str, ...]
+    nodes: int = 0
+    initializers: int = 0
 
 
 def ort_features(model: Any, isa: Iterable[str] = (), level: str = "all") -> OrtFeatures:
     """Optimise ``model`` (path or ModelProto) as onnxruntime does, size its tensors and replay its planner."""
     opt, optimised = ort_optimized_model(model, level)
-    sizes, unknown = ort_tensor_bytes(opt, nchwc_block(isa))
+    tensors, unknown = ort_tensor_shapes(opt, nchwc_block(isa))
     init = {i.name for i in opt.graph.initializer}
-    inputs = sum(sizes.get(i.name, 0) for i in opt.graph.input if i.name not in init)
-    return OrtFeatures(ort_resident_initializer_bytes(opt), ort_activation_plan(opt, sizes), inputs, optimised, unknown)
+    inputs = sum(tensors[i.name][1] for i in opt.graph.input if i.name not in init and i.name in tensors)
+    return OrtFeatures(ort_resident_initializer_bytes(opt), ort_activation_plan(opt, tensors), inputs, optimised, unknown,
+                       len(opt.graph.node), len(opt.graph.initializer))
 
 
-ORT_INCLUDES = ("session fixed overhead + resident initializers of onnxruntime's optimised graph (pre-packed "
+ORT_INCLUDES = ("session overhead (fixed + per node) + resident initializers of onnxruntime's optimised graph (pre-packed "
                 "weights replace originals) + memory-pattern activation block (best fit, sequential planner) + "
                 "graph outputs + run fixed overhead + inputs; CPU arena off")
 ORT_MEASURED_AS = "hybridperf.measure: RSS growth at session load + VmHWM growth over 2 runs + input bytes"
 
 
 def onnxruntime_peak(feat: OrtFeatures, session_fixed_bytes: int = ORT_SESSION_FIXED_BYTES,
-                     run_fixed_bytes: int = ORT_RUN_FIXED_BYTES) -> RuntimePeak:
-    """onnxruntime CPU peak (the figure ``hybridperf.measure`` records) from :func:`ort_features`."""
+                     run_fixed_bytes: int = ORT_RUN_FIXED_BYTES,
+                     session_bytes_per_node: int = ORT_SESSION_BYTES_PER_NODE) -> RuntimePeak:
+    """onnxruntime CPU peak (the figure ``hybridperf.measure`` records) from :func:`ort_features`.
+
+    ``session`` = a fixed part + a part per node of the optimised graph (kernel objects, node
+    arguments, per-node state); both fitted, as is the run's fixed part.
+    """
     act = feat.activations
     run_block = max(act.pattern_bytes, act.live_peak_bytes)
     notes = []
@@ -460,7 +522,7 @@ def onnxruntime_peak(feat: OrtFeatures, session_fixed_bytes: int = ORT_SESSION_F
         notes.append(f"{len(feat.unknown_ops)} node(s) of unknown output shape sized as their largest input: "
                      + ", ".join(sorted(set(feat.unknown_ops))[:5]))
     return _make(Runtime.ONNXRUNTIME, [
-        ("session_fixed", session_fixed_bytes), ("initializers", feat.initializer_bytes),
+        ("session", session_fixed_bytes + session_bytes_per_node * feat.nodes), ("initializers", feat.initializer_bytes),
         ("activation_pattern", run_block), ("outputs", act.output_bytes), ("run_fixed", run_fixed_bytes),
         ("inputs", feat.input_bytes),
     ], ORT_INCLUDES, ORT_MEASURED_AS, notes + [ORT_FIT_NOTE])
@@ -504,8 +566,8 @@ CUDA_MIN_LARGE_ALLOC_BYTES = 10 << 20  # kMinLargeAlloc
 CUDA_ROUND_LARGE_BYTES = 2 << 20    # kRoundLarge: larger segments are rounded to 2 MiB
 
 # Fitted on the training families of calibration/h100-sxm/ (benchmarks/memory_runtime.py)
-TORCH_WORKSPACE_BYTES = 34_000_000  # cuBLAS workspace(s) kept from warm-up + context-side blocks
-TORCH_ACTIVATION_FACTOR = 1.0
+TORCH_WORKSPACE_BYTES = 38_296_716  # cuBLAS workspace(s) kept from warm-up (32 MiB on Hopper) + other blocks
+TORCH_ACTIVATION_FACTOR = 0.928
 TORCH_FIT_NOTE = "workspace and activation factor fitted on training families of calibration/h100-sxm (benchmarks/memory_runtime.py)"
 
 
@@ -530,18 +592,23 @@ TORCH_INCLUDES = ("weights + inputs as caching-allocator blocks + cuBLAS workspa
 TORCH_MEASURED_AS = "torch.cuda.max_memory_allocated() around one eager inference after warm-up"
 
 
-def torch_cuda_peak(weight_tensor_bytes: Iterable[int], input_tensor_bytes: Iterable[int], activation_bytes: int,
-                    workspace_bytes: int = TORCH_WORKSPACE_BYTES,
+def _blocks(tensors: int | Iterable[int]) -> int:
+    return cuda_block_bytes(tensors) if isinstance(tensors, int) else sum(cuda_block_bytes(n) for n in tensors)
+
+
+def torch_cuda_peak(weight_tensor_bytes: int | Iterable[int], input_tensor_bytes: int | Iterable[int],
+                    activation_bytes: int, workspace_bytes: int = TORCH_WORKSPACE_BYTES,
                     activation_factor: float = TORCH_ACTIVATION_FACTOR) -> RuntimePeak:
     """PyTorch CUDA ``max_memory_allocated`` for one eager inference.
 
-    ``weight_tensor_bytes`` / ``input_tensor_bytes``: one entry per tensor (each is a block);
-    ``activation_bytes``: the activation peak of eager execution (the live-set peak of the
-    unfused graph is the estimate used here).
+    ``weight_tensor_bytes`` / ``input_tensor_bytes``: one entry per tensor (each is one block), or a
+    total; ``activation_bytes``: an activation estimate (TVM's static plan here), scaled by
+    ``activation_factor`` for eager execution (fitted: eager PyTorch frees at reference-count zero
+    and runs ReLU in place, but cuDNN/cuBLAS transient workspaces add to it).
     """
     return _make(Runtime.TORCH, [
-        ("weights", sum(cuda_block_bytes(n) for n in weight_tensor_bytes)),
-        ("inputs", sum(cuda_block_bytes(n) for n in input_tensor_bytes)),
+        ("weights", _blocks(weight_tensor_bytes)),
+        ("inputs", _blocks(input_tensor_bytes)),
         ("cublas_workspace", workspace_bytes),
         ("activations", int(round(activation_bytes * activation_factor))),
     ], TORCH_INCLUDES, TORCH_MEASURED_AS, [TORCH_FIT_NOTE])
@@ -559,9 +626,90 @@ def tvm_peak(planned_bytes: int, workspace_bytes: int, weight_bytes: int, input_
                                ("weights", weight_bytes), ("inputs", input_bytes)], TVM_INCLUDES, TVM_MEASURED_AS)
 
 
+# =========================================================================== per prediction
+
+
+def host_isa() -> tuple[str, ...]:
+    """``("avx512f",)`` when this host has AVX-512 (onnxruntime's optimiser picks its NCHWc block here)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return ("avx512f",) if "avx512f" in line.split() else ()
+    except OSError:
+        pass
+    return ()
+
+
+def bind_input_shapes(proto: Any, shapes: Mapping[str, Sequence[int]]) -> Any:
+    """A copy of an ONNX model whose graph inputs have the given static shapes (symbolic batch bound)."""
+    import onnx
+
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    for vi in m.graph.input:
+        if vi.name in shapes:
+            dims = vi.type.tensor_type.shape.dim
+            for d, v in zip(dims, shapes[vi.name]):
+                d.Clear()
+                d.dim_value = int(v)
+    return m
+
+
+def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None, str]:
+    """The peak memory of ``pred`` (a :class:`hybridperf.pipeline.Prediction`) on ``runtime``.
+
+    Returns ``(peak, "")``, or ``(None, reason)`` when the runtime's model does not apply (no memory
+    plan; onnxruntime needs the ONNX file).
+    """
+    runtime = Runtime(runtime)
+    an, m = pred.analyzed, pred.memory
+    if runtime is Runtime.ONNXRUNTIME:
+        src = Path(str(an.source))
+        if src.suffix.lower() != ".onnx" or not src.is_file():
+            return None, "the onnxruntime model needs an ONNX file"
+        import onnx
+
+        proto = bind_input_shapes(onnx.load(str(src)), an.input_shapes)
+        peak = onnxruntime_peak(ort_features(proto, host_isa()))
+        if pred.precision is not None:
+            peak = RuntimePeak(peak.runtime, peak.peak_bytes, peak.parts, peak.includes, peak.measured_as,
+                               peak.notes + (f"onnxruntime CPU runs the graph as stored: --precision {pred.precision} "
+                                             "is not applied to this figure",))
+        return peak, ""
+    if not m.known:
+        return None, m.unknown_reason or "no memory plan"
+    if runtime is Runtime.TORCH:
+        return torch_cuda_peak(m.weight_bytes, m.input_bytes, m.planned_bytes), ""
+    workspace = 0
+    if an.memory_module is not None:
+        # static TIR analysis of the compiled kernels (lives beside the VM measurement it was checked against)
+        from hybridperf.measure_memory import kernel_workspace_bytes
+
+        workspace = kernel_workspace_bytes(an.memory_module)
+    return tvm_peak(m.planned_bytes, workspace, m.weight_bytes, m.input_bytes), ""
+
+
+def resolve_runtime(runtime: Runtime | str | None, device_kind: str) -> Runtime:
+    """``"auto"`` (or None) -> the device kind's default (:func:`default_runtime`), else the named runtime."""
+    return default_runtime(device_kind) if runtime in (None, "auto") else Runtime(runtime)
+
+
+def with_runtime(pred: Any, runtime: Runtime | str | None = "auto") -> Any:
+    """``pred`` with its peak memory on ``runtime`` attached (``runtime``, ``runtime_memory``,
+    ``runtime_memory_note`` of :class:`hybridperf.pipeline.Prediction`); where the runtime's model does not
+    apply, the note says why and the TVM plan's peak stands."""
+    from dataclasses import replace
+
+    rt = resolve_runtime(runtime, pred.spec.kind)
+    peak, why = runtime_peak(pred, rt)
+    return replace(pred, runtime=rt.value, runtime_memory=peak, runtime_memory_note=why)
+
+
 __all__ = [
     "Runtime", "RuntimePeak", "DEFAULT_RUNTIME_BY_KIND", "default_runtime",
-    "OrtActivationPlan", "OrtFeatures", "ort_optimized_model", "ort_tensor_bytes", "ort_activation_plan",
+    "OrtActivationPlan", "OrtFeatures", "ort_optimized_model", "ort_tensor_shapes", "ort_activation_plan",
     "ort_resident_initializer_bytes", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
-    "cuda_block_bytes", "torch_cuda_peak", "tvm_peak",
+    "cuda_block_bytes", "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
+    "resolve_runtime", "with_runtime",
 ]

@@ -9,25 +9,28 @@ import math
 import numpy as np
 import pytest
 
-from hybridperf.cross_device import FEATURES, CrossDeviceModel, dispatch_floors, featurize
+from hybridperf.costs import build_registry
+from hybridperf.cross_device import FEATURES, CrossDeviceModel, baseline, featurize, runtime_probes
 from hybridperf.device_features import (
     DERIVED_FEATURES,
-    DEVICE_FEATURES,
     DeviceFigures,
+    RuntimeProbe,
+    base_latency_s,
     conv_as_gemm,
     derived_features,
-    device_vector,
     gemm_tiles,
     wave_time_s,
     waves,
 )
-from hybridperf.errors import NotFittedError
+from hybridperf.errors import InputError, NotFittedError
 from hybridperf.neusight import conv_out_size, load_ops, price_op, shape_row
 from hybridperf.roofline import roofline
 from hybridperf.spec import load_spec
 
-T4 = DeviceFigures(peak_flops_per_s=8.1e12, peak_fp16_flops_per_s=65e12, dram_bytes_per_s=320e9, l2_bytes=4e6,
-                   compute_units=40, fp32_lanes_per_unit=64, clock_hz=1.59e9, launch_overhead_s=5e-6)
+T4 = DeviceFigures(peak_flops_per_s=8.1e12, dram_bytes_per_s=320e9, l2_bytes=4e6, compute_units=40,
+                   fp32_lanes_per_unit=64)
+#: cost rules without the TVM existence check (the rules are the same; building is faster)
+REG = build_registry(check_exists=False)
 
 
 # --------------------------------------------------------------------------- device features
@@ -60,17 +63,27 @@ def test_conv_as_gemm():
     assert conv_as_gemm(2, 3, 8, 3, 16) == (512, 8, 27)
 
 
-def test_ridge_and_device_vector_from_sheet():
-    spec = load_spec("t4")
-    fig = DeviceFigures.from_spec(spec)
+def test_figures_from_sheet():
+    fig = DeviceFigures.from_spec(load_spec("t4"))
     assert fig.ridge_flop_per_byte == pytest.approx(8.1e12 / 320e9)  # 25.3 FLOP/byte
-    assert fig.compute_units == 40 and fig.fp32_lanes_per_unit == 64 and fig.clock_hz == 1590e6
-    assert fig.l2_bytes == 4e6
-    v = device_vector(fig)
-    assert v.shape == (len(DEVICE_FEATURES),)
-    assert v[DEVICE_FEATURES.index("compute_units")] == 40
-    assert v[DEVICE_FEATURES.index("log_ridge_flop_per_byte")] == pytest.approx(math.log(8.1e12 / 320e9))
-    assert v[DEVICE_FEATURES.index("log_peak_fp16_flops_per_s")] == pytest.approx(math.log(65e12))
+    assert fig.compute_units == 40 and fig.fp32_lanes_per_unit == 64 and fig.l2_bytes == 4e6
+
+
+def test_runtime_probe_rejects_non_positive():
+    with pytest.raises(ValueError):
+        RuntimeProbe(0.0)
+    with pytest.raises(ValueError):
+        RuntimeProbe(2e-5, -1.0)
+
+
+def test_baseline_is_max_of_compute_memory_floor():
+    probe = RuntimeProbe(2e-5)
+    # 8.1e9 FLOP at 8.1e12 = 1 ms; 3.2e6 bytes at 320e9 = 10 us; floor 20 us -> compute
+    assert base_latency_s(8.1e9, 3.2e6, T4, probe) == pytest.approx(1e-3)
+    # tiny op: the floor
+    assert base_latency_s(10.0, 40.0, T4, probe) == pytest.approx(2e-5)
+    # memory-bound at the probed bandwidth (160 GB/s): 3.2e7 bytes -> 200 us
+    assert base_latency_s(1e3, 3.2e7, T4, RuntimeProbe(2e-5, 160e9)) == pytest.approx(3.2e7 / 160e9)
 
 
 def test_sheet_figures_agree_with_their_peak():
@@ -81,38 +94,57 @@ def test_sheet_figures_agree_with_their_peak():
             s.peak_flops("fp32"), rel=0.01), dev
 
 
-def test_derived_features_shape_and_ratio_to_ridge():
+def test_derived_features_golden():
     flops, nbytes = np.array([2.0 * 64**3]), np.array([3 * 64 * 64 * 4.0])
-    X = derived_features(flops, nbytes, [64], [64], [64], [1], [64 * 64], T4, [1e-5], [flops[0] / 8.1e12],
-                         [nbytes[0] / 320e9])
+    probe = RuntimeProbe(2e-5)
+    X = derived_features(flops, nbytes, [64], [64], [64], [1], [64 * 64], T4, probe)
     assert X.shape == (1, len(DERIVED_FEATURES))
+    col = {n: X[0, i] for i, n in enumerate(DERIVED_FEATURES)}
     ai = flops[0] / nbytes[0]  # 2*64^3 / (3*64*64*4) = 10.67 FLOP/byte
-    assert X[0, DERIVED_FEATURES.index("log_intensity_over_ridge")] == pytest.approx(math.log(ai / 25.3125), abs=1e-9)
-    assert X[0, DERIVED_FEATURES.index("tail_128x128")] == pytest.approx(1 / 40)  # one tile on 40 SMs
-    # not a GEMM (m = 0): no tiles, tail 1
-    Z = derived_features(flops, nbytes, [0], [0], [0], [0], [100], T4, [1e-5], [1e-6], [1e-6])
+    assert col["log_compute_over_memory"] == pytest.approx(math.log(ai / 25.3125), abs=1e-4)  # logs carry eps = 1e-12 s
+    memory_s = nbytes[0] / 320e9  # memory-bound: 0.154 us of work against a 20 us floor
+    assert col["log_work_over_floor"] == pytest.approx(math.log(memory_s / 2e-5), abs=1e-4)
+    assert col["log_working_set_over_l2"] == pytest.approx(math.log(nbytes[0] / (4e6 + 1)), abs=1e-4)
+    assert col["tail_128x128"] == pytest.approx(1 / 40)  # one tile on 40 SMs
+    assert col["log_waves_64x64"] == pytest.approx(math.log(1 / 40))
+    # one 128x128 tile of K = 64 at one SM's share of the peak over the ideal time: 128*128 / (64*64) * 40
+    assert col["log_wave_time_128x128_over_compute"] == pytest.approx(math.log(128 * 128 / (64 * 64) * 40), abs=1e-4)
+    # 4096 elements over 40 SMs x 64 lanes x 8 elements
+    assert col["log_waves_elementwise"] == pytest.approx(math.log(4096 / (40 * 64 * 8)), abs=1e-4)
+    # not a GEMM (m = 0): no tiles, tail 1, wave-time ratio 0
+    Z = derived_features(flops, nbytes, [0], [0], [0], [0], [100], T4, probe)
     assert Z[0, DERIVED_FEATURES.index("tail_64x64")] == 1.0
+    assert Z[0, DERIVED_FEATURES.index("log_wave_time_64x64_over_compute")] == 0.0
+
+
+def test_features_carry_no_absolute_device_figure():
+    # the same kernel on a device with everything twice as fast and a half floor has identical features
+    flops, nbytes = np.array([1e9]), np.array([1e7])
+    fast = DeviceFigures(2 * 8.1e12, 2 * 320e9, 4e6, 40, 64)
+    a = derived_features(flops, nbytes, [512], [512], [512], [1], [512 * 512], T4, RuntimeProbe(2e-5))
+    b = derived_features(flops, nbytes, [512], [512], [512], [1], [512 * 512], fast, RuntimeProbe(1e-5))
+    np.testing.assert_allclose(a, b, atol=1e-9)
 
 
 # --------------------------------------------------------------------------- NeuSight pricing
 
 
 def test_price_bmm_linear_conv_ln_rows():
-    c = price_op("bmm", {"B": 2, "M": 3, "N": 4, "K": 5})
+    c = price_op("bmm", {"B": 2, "M": 3, "N": 4, "K": 5}, REG)
     assert c.flops == 2 * 2 * 3 * 4 * 5  # FLOP = 2 x MAC; B*M*N outputs x K
     assert c.bytes_total == (2 * 3 * 5 + 2 * 5 * 4 + 2 * 3 * 4) * 4
-    lin = price_op("linear", {"B": 1, "M": 3, "N": 4, "K": 5})
+    lin = price_op("linear", {"B": 1, "M": 3, "N": 4, "K": 5}, REG)
     assert lin.flops == 2 * 3 * 4 * 5 + 3 * 4  # GEMM + bias add
     assert lin.bytes_total == (3 * 5 + 5 * 4 + 4 + 3 * 4) * 4 and lin.weight_bytes == (5 * 4 + 4) * 4
     dims = {"B": 1, "Input_Channel": 3, "Output_Channel": 8, "Kernel_Szie": 3, "Input_Size": 8, "Stride": 1, "Padding": 1}
-    cv = price_op("conv", dims)
+    cv = price_op("conv", dims, REG)
     assert conv_out_size(8, 3, 1, 1) == 8
     assert cv.flops == 2 * (1 * 8 * 8 * 8) * (3 * 3 * 3)  # outputs x C_in x k x k MACs
     assert cv.bytes_total == (3 * 8 * 8 + 8 * 3 * 3 * 3 + 8 * 8 * 8) * 4
-    ln = price_op("ln", {"B": 2, "H": 16})
+    ln = price_op("ln", {"B": 2, "H": 16}, REG)
     assert ln.flops == 8 * 2 * 16  # 8 FLOP per normalised element
     assert ln.bytes_total == (2 * 16 + 16 + 16 + 2 * 16) * 4
-    assert price_op("addu", {"B": 2, "H": 16}).bytes_total == (2 * 16 + 1 + 2 * 16) * 4  # scalar operand
+    assert price_op("addu", {"B": 2, "H": 16}, REG).bytes_total == (2 * 16 + 1 + 2 * 16) * 4  # scalar operand
     row = dict(zip(("batch", "gemm_m", "gemm_n", "gemm_k"), shape_row("conv", dims)[:4]))
     assert row == {"batch": 1, "gemm_m": 64, "gemm_n": 8, "gemm_k": 27}
 
@@ -134,10 +166,10 @@ def tiny_neusight(tmp_path):
         bmm, add = [], []
         for _ in range(60):
             b, m, n, k = (int(v) for v in rng.integers(1, 300, 4))
-            r = roofline(price_op("bmm", {"B": b, "M": m, "N": n, "K": k}), spec).latency_s
+            r = roofline(price_op("bmm", {"B": b, "M": m, "N": n, "K": k}, REG), spec).latency_s
             bmm.append(["bmm", (3 * r + 2e-5) * 1e3, b, m, n, k])
             b, h = (int(v) for v in rng.integers(1, 2000, 2))
-            r = roofline(price_op("add", {"B": b, "H": h}), spec).latency_s
+            r = roofline(price_op("add", {"B": b, "H": h}, REG), spec).latency_s
             add.append(["add", (3 * r + 2e-5) * 1e3, b, h])
         _write(tmp_path / "ops" / "bmm" / f"{dev_file}.csv.gz", ["OPName", "Latency", "B", "M", "N", "K"], bmm)
         _write(tmp_path / "ops" / "add" / f"{dev_file}.csv.gz", ["OPName", "Latency", "B", "H"], add)
@@ -145,12 +177,12 @@ def tiny_neusight(tmp_path):
 
 
 def test_load_ops_prices_rows_on_their_sheet(tiny_neusight):
-    rows = load_ops(tiny_neusight)
+    rows = load_ops(tiny_neusight, registry=REG)
     assert len(rows) == 2 * 2 * 60
     assert set(rows.device) == {"t4", "v100-pcie-32gb"}
     i = int(np.where((rows.op == "bmm") & (rows.device == "t4"))[0][0])
     b, m, n, k = (int(rows.shapes[c][i]) for c in ("batch", "gemm_m", "gemm_n", "gemm_k"))
-    est = roofline(price_op("bmm", {"B": b, "M": m, "N": n, "K": k}), load_spec("t4"))
+    est = roofline(price_op("bmm", {"B": b, "M": m, "N": n, "K": k}, REG), load_spec("t4"))
     assert rows.roofline_s[i] == pytest.approx(est.latency_s)
     assert rows.target[i] == pytest.approx(math.log(rows.measured_s[i] / est.latency_s))
 
@@ -158,27 +190,56 @@ def test_load_ops_prices_rows_on_their_sheet(tiny_neusight):
 # --------------------------------------------------------------------------- model
 
 
+def test_runtime_probes_golden(tiny_neusight):
+    rows = load_ops(tiny_neusight, registry=REG)
+    pr = runtime_probes(rows, floor_ops=("add",), quantile=0.0)
+    for dev in ("t4", "v100-pcie-32gb"):
+        on = (rows.device == dev) & (rows.op == "add")
+        assert pr[dev].dispatch_floor_s == pytest.approx(rows.measured_s[on].min())  # the smallest add
+        i = np.where(on)[0][np.argmax(rows.bytes_total[on])]  # the largest add: bytes / latency
+        assert pr[dev].stream_bytes_per_s == pytest.approx(rows.bytes_total[i] / rows.measured_s[i])
+
+
 def test_model_round_trip_and_a_sheet_without_measurements(tiny_neusight, tmp_path):
-    rows = load_ops(tiny_neusight)
+    rows = load_ops(tiny_neusight, registry=REG)
     specs = {d: load_spec(d) for d in ("t4", "v100-pcie-32gb", "l4")}
-    floors = dispatch_floors(rows, quantile=0.0)
-    X = featurize(rows, specs, floors)
+    probes = runtime_probes(rows, floor_ops=("add",), quantile=0.0)
+    X = featurize(rows, specs, probes)
+    y = np.log(rows.measured_s / baseline(rows, specs, probes))
     assert X.shape == (len(rows), len(FEATURES))
+    with pytest.raises(InputError):
+        featurize(rows, specs, {})  # every device needs a probe
     with pytest.raises(NotFittedError):
         CrossDeviceModel().predict(X)
-    m = CrossDeviceModel(n_estimators=20, num_leaves=7, min_data_in_leaf=5).fit(X, rows.target, devices=["t4", "v100-pcie-32gb"],
-                                                                               floors=floors)
-    assert m is not None and m.devices_ == ("t4", "v100-pcie-32gb")
+    m = CrossDeviceModel(n_estimators=20, num_leaves=7, min_data_in_leaf=5).fit(
+        X, y, devices=["t4", "v100-pcie-32gb"], probes=probes, specs=specs)
+    assert m.devices_ == ("t4", "v100-pcie-32gb")
     pred = m.predict(X)
-    assert np.mean(np.abs(pred - rows.target)) < np.mean(np.abs(rows.target - rows.target.mean()))
+    assert np.mean(np.abs(pred - y)) < np.mean(np.abs(y - y.mean()))
     d = m.save(tmp_path / "model")
     assert (d / "cross_device.txt").exists() and (d / "cross_device.json").exists()
     m2 = CrossDeviceModel.load(d)
     np.testing.assert_allclose(m2.predict(X), pred)
-    assert m2.floors_ == floors and m2.get_params() == m.get_params()
-    # an L4 has no measurement anywhere: it is priced from its sheet and the training devices' median floor
-    l4_rows = load_ops(tiny_neusight, devices=["t4"], specs={"t4": specs["l4"]}).take(np.arange(5))
+    assert m2.probes_ == probes and m2.get_params() == m.get_params()
+    # an L4 has no measurement anywhere ("zero-shot from spec"): the training devices' median floor and the
+    # L4 sheet bandwidth x their median attainable fraction
+    frac = np.median([probes[dv].stream_bytes_per_s / specs[dv].dram_bandwidth_bytes_per_s for dv in probes])
+    zs = m2.probe_for("l4", specs["l4"])
+    assert zs.dispatch_floor_s == pytest.approx(np.median([p.dispatch_floor_s for p in probes.values()]))
+    assert zs.stream_bytes_per_s == pytest.approx(frac * specs["l4"].dram_bandwidth_bytes_per_s)
+    assert m2.probe_for("t4", specs["t4"]) == probes["t4"]  # a trained device keeps its own probe
+    l4_rows = load_ops(tiny_neusight, devices=["t4"], specs={"t4": specs["l4"]}, registry=REG).take(np.arange(5))
     l4_rows = type(l4_rows)(**{**l4_rows.__dict__, "device": np.array(["l4"] * 5)})
     lat = m2.predict_latency(l4_rows, specs)
     assert lat.shape == (5,) and np.all(np.isfinite(lat)) and np.all(lat > 0)
-    assert m2.floor_for("l4") == pytest.approx(np.median(list(floors.values())))
+
+
+def test_stored_model_loads_and_predicts():
+    from pathlib import Path
+
+    import hybridperf
+
+    d = Path(hybridperf.__file__).parent / "data" / "models" / "cross-device"
+    m = CrossDeviceModel.load(d)
+    assert set(m.devices_) >= {"p4", "t4", "v100-pcie-32gb", "p100-pcie-16gb", "a100-pcie-40gb"}
+    assert m.stream_fraction_ < 1.0 and 1e-6 < m.default_floor_s_ < 1e-4

@@ -198,6 +198,7 @@ def test_reference_every_brackets_each_measurement_with_local_timings():
     assert res.local_index_s(11) == pytest.approx(math.sqrt(0.004 * 0.005))
     assert res.index_s == pytest.approx(math.sqrt(0.001 * 0.005))  # start and end only
     assert res.mean_index_s == pytest.approx((0.001 * 0.002 * 0.003 * 0.004 * 0.005) ** 0.2)
+    assert res.min_index_s == pytest.approx(0.001)
     rows = round_rows(res)
     by_key = {x.key: x for x in summarize(rows, index_column="local_index_s")}
     assert by_key[rows[0]["key"]].latency_norm_median == pytest.approx(0.01 / math.sqrt(0.001 * 0.002))
