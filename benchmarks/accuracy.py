@@ -45,8 +45,9 @@ N_FOLDS = 8
 def cmd_featurize_h100(args) -> int:
     """Export + analyse each (model, batch, shape) of the H100 CSV once; price fp32 and fp16 rows."""
     from benchmarks.zoo import export
-    from hybridperf.features import feature_rows
-    from hybridperf.pipeline import analyze, predict_on
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+    from hybridperf.residual.features import feature_rows
 
     out = Path(args.out)
     with H100_CSV.open() as fh:
@@ -117,7 +118,7 @@ def held_out_predictions(data_dir: Path, params: dict | None = None, use_kernels
 
     Returns (rows, roofline_ratio, hybrid_ratio, measured_ratio, fold_of_row).
     """
-    from hybridperf.residual import ResidualModel, _folds, load_table, subset
+    from hybridperf.residual.model import ResidualModel, _folds, load_table, subset
 
     X, y, groups, families, kt, rows = load_table(data_dir, kernels=use_kernels)
     folds = _folds(groups, N_FOLDS)
@@ -169,10 +170,10 @@ def _pct(x: float) -> str:
 
 def report(data_dir: Path, title: str, device: str, out_md: Path, command: str, params: dict | None = None,
            few_shot_base: Path | None = None, notes: list[str] | None = None) -> str:
-    from hybridperf.report import fmt_bytes, table
+    from hybridperf.report.text import fmt_bytes, table
 
     if params is None:
-        from hybridperf.residual import CALIBRATION_PARAMS
+        from hybridperf.residual.model import CALIBRATION_PARAMS
 
         params = CALIBRATION_PARAMS
     rows, X, y, pred, fold_of, groups, folds = held_out_predictions(data_dir, params)
@@ -250,8 +251,8 @@ def report(data_dir: Path, title: str, device: str, out_md: Path, command: str, 
 def retest_section(first: Path, second: Path, params: dict | None = None) -> list[str]:
     """The same configurations measured twice on the same core: how far apart the two runs are, and how the
     hybrid trained on the first run's other families predicts the second run (calibrate once, predict later)."""
-    from hybridperf.report import table
-    from hybridperf.residual import CALIBRATION_PARAMS
+    from hybridperf.report.text import table
+    from hybridperf.residual.model import CALIBRATION_PARAMS
 
     a_rows, Xa, ya, pa, *_ = held_out_predictions(first, params or CALIBRATION_PARAMS)
     b_rows, Xb, yb, pb, *_ = held_out_predictions(second, params or CALIBRATION_PARAMS)
@@ -297,7 +298,7 @@ def retest_section(first: Path, second: Path, params: dict | None = None) -> lis
 def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 10, title: str | None = None,
                      kernel_dir: Path | None = None) -> list[str]:
     """Adapt the base device's stored model with K whole-model measurements; evaluate on the rest."""
-    from hybridperf.residual import ResidualModel, load_table, subset
+    from hybridperf.residual.model import ResidualModel, load_table, subset
 
     X, y, groups, families, _, rows = load_table(data_dir, kernels=False)
     kt = None
@@ -321,7 +322,7 @@ def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 
         res[f"adapted (K={k}; LOO picks offset, offset+slope or group scales)"].append(_stats(np.exp(base.predict(X[rest], k_rest)), true)["mape"])
         small = ResidualModel(n_estimators=50, min_data_in_leaf=2, overhead_grid_s=(0.0,)).fit(X[pick], y[pick])
         res[f"trained from scratch on K={k}"].append(_stats(np.exp(small.predict(X[rest])), true)["mape"])
-    from hybridperf.report import table
+    from hybridperf.report.text import table
 
     return [f"## Few-shot adaptation (K={k} whole-model measurements of {title or 'this device'})", "",
             f"Base: the stored model of `{base_dir.name}`{' (with its kernel model: same models, same core)' if kt is not None else ''}; "
@@ -343,7 +344,7 @@ CPU_NOTES = [
     ">= 90 % within +-10 %) are not reached: the residual halves the roofline's error on families it never saw, and "
     "the rest is concentrated in a few families (below), and the test-retest section shows that this shared host's "
     "own run-to-run drift is larger than the target. The residual settings are "
-    "`hybridperf.residual.CALIBRATION_PARAMS`, chosen on these folds before the per-kernel join (so the hybrid "
+    "`hybridperf.residual.model.CALIBRATION_PARAMS`, chosen on these folds before the per-kernel join (so the hybrid "
     "figure is slightly optimistic; with the join, the variants tried ranged 9.1-11.1 % before the renamed-node "
     "rule).", "",
     "Worst family, deeplab (measured 0.6x the roofline): its ASPP 3x3 convolutions have dilation 12/24/36 on a "
@@ -355,7 +356,7 @@ CPU_NOTES = [
     "residual that never saw deeplab cannot learn this (the per-kernel features carry the valid-tap share); a "
     "cost rule for this runtime would.", "",
     "Per-kernel ground truth: onnxruntime's per-node profile is joined to TVM's fused kernels through the ONNX "
-    "source graph (`hybridperf.features.kernel_unit_times`; nodes onnxruntime renamed when fusing, such as "
+    "source graph (`hybridperf.residual.features.kernel_unit_times`; nodes onnxruntime renamed when fusing, such as "
     "SkipLayerNormalization and Gelu, are shared within their family group). With the same settings, held-out "
     "MAPE was 9.6 % when kernels were trained on their family group's time per model, 9.1 % with the join "
     "but renamed nodes spread over the whole model.", "",

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare_full:
         # the same CLI with the inline threshold raised above every tensor: every weight is read
         python = str(Path(args.hybridperf).with_name("python"))
-        snippet = ("import sys, hybridperf.frontend as f; f.INLINE_EXTERNAL_BYTES = 1 << 62; "
+        snippet = ("import sys, hybridperf.frontends.onnx_import as f; f.INLINE_EXTERNAL_BYTES = 1 << 62; "
                    "from hybridperf.cli import main; sys.exit(main(sys.argv[1:]))")
         full = measure([python, "-c", snippet, *cmd[1:]])
         if full["rc"] != 0:

@@ -12,7 +12,7 @@ skipped):
 
 ``run`` (no torch; run it pinned: ``taskset -c 0``)
     Loops until every configuration is done: measures an exported,
-    not-yet-measured configuration with :func:`hybridperf.measure.measure` (fresh
+    not-yet-measured configuration with :func:`hybridperf.measure.onnxruntime.measure` (fresh
     subprocess, 1 thread) if there is one, else analyses a measured,
     not-yet-featurized one with hybridperf, else waits for the exporter. One job at
     a time, so analyses never overlap a measurement. ``--no-wait`` stops when
@@ -29,7 +29,7 @@ skipped):
     ``features.csv`` and ``kernel_features.csv`` first).
 
 ``rounds`` (no torch; run it pinned and prioritised, e.g. ``nice -n -20 taskset -c 1``)
-    The reproducible protocol of :mod:`hybridperf.measure_rounds`: ``--rounds`` interleaved
+    The reproducible protocol of :mod:`hybridperf.measure.rounds`: ``--rounds`` interleaved
     rounds, each measuring every exported configuration once in a shuffled order, with a host
     speed index (a fixed reference workload timed at the start and end of every round and,
     with ``--reference-every N``, after every N configurations). Writes ``rounds.csv`` (raw rows),
@@ -42,7 +42,7 @@ Files written to ``calibration/host-epyc-1c/``:
 ``measurements.csv``
     one row per configuration: ``key`` (``<zoo name>_b<batch>_<resolution or seq_len>``),
     ``zoo_name``, ``family`` (architecture family: the held-out unit),
-    ``resolution``, ``seq_len``, then :data:`hybridperf.measure.CSV_FIELDS`
+    ``resolution``, ``seq_len``, then :data:`hybridperf.measure.onnxruntime.CSV_FIELDS`
     (device, runtime, runtime_version, threads, cpu_model, date_utc, repeats,
     latency median / p10 / p90 / mean / std / min in seconds, ``load_avg_1m``,
     peak memory), then ``pinned_cores`` (the process's CPU affinity) and
@@ -53,7 +53,7 @@ Files written to ``calibration/host-epyc-1c/``:
 ``profile.csv``
     per-node onnxruntime profiler times (``key, node, op_type, duration_s, graph_node``).
 ``features.csv`` / ``kernel_features.csv``
-    :func:`hybridperf.features.featurize_measured` rows: model features + target,
+    :func:`hybridperf.residual.features.featurize_measured` rows: model features + target,
     kernel features + the measured time of the kernel's group.
 
 Usage::
@@ -207,7 +207,7 @@ def cmd_export(args) -> int:
 
 
 def _measure_one(c: dict, args, mpath: Path, ppath: Path) -> None:
-    from hybridperf.measure import csv_row, measure, node_rows
+    from hybridperf.measure.onnxruntime import csv_row, measure, node_rows
 
     t0 = time.perf_counter()
     m, attempts = None, 0
@@ -237,7 +237,7 @@ def _measure_one(c: dict, args, mpath: Path, ppath: Path) -> None:
 
 
 def _featurize_keys(out: Path, keys: set[str], device: str, target: str = "latency_s") -> int:
-    from hybridperf.features import featurize_measured
+    from hybridperf.residual.features import featurize_measured
 
     with (out / "measurements.csv").open() as f:
         todo = [r for r in csv.DictReader(f) if r["key"] in keys]
@@ -316,7 +316,7 @@ def cmd_variant(args) -> int:
     """Measure the batch-1 configurations of ``--base`` again under another onnxruntime setting (a second
     "device" on the same core for few-shot adaptation) and write its measurements.csv + features.csv: the
     features are the base's rows (same core, same spec), the measured latency is the new one."""
-    from hybridperf.measure import csv_row, measure
+    from hybridperf.measure.onnxruntime import csv_row, measure
 
     base, out = Path(args.base), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -382,13 +382,13 @@ def _write(path: Path, rows: list[dict]) -> None:
 def summary_rows(raw: list[dict]) -> list[dict]:
     """measurements.csv of a rounds directory: per configuration, the columns of its first round row
     (:data:`_ROUND_COPY`), ``latency_s`` = median over rounds of the round medians (raw, the default
-    training target), the :class:`hybridperf.measure_rounds.ConfigSummary` columns by the round index,
+    training target), the :class:`hybridperf.measure.rounds.ConfigSummary` columns by the round index,
     ``latency_local_norm_s`` (normalised by the timings bracketing each measurement), ``latency_mean_norm_s``
     (by every timing of its round), with their medians in reference units, ``latency_min_norm_s`` (the
     fastest run of each round / the round's fastest reference timing, minimum over rounds, x the median
     of those timings: the most reproducible figure on a shared host), ``repeats`` (sum),
     ``load_avg_1m`` (median), ``measure_wall_s`` (median) and the first and last date."""
-    from hybridperf.measure_rounds import summarize
+    from hybridperf.measure.rounds import summarize
 
     by_round = {s.key: s for s in summarize(raw)}
     by_local = {s.key: s for s in summarize(raw, index_column="local_index_s")}
@@ -436,9 +436,9 @@ def cmd_summary(args) -> int:
 
 def _round_measure_fn(plan: dict[str, dict], args, profiled: set[str], profile_rows: list[dict],
                       walls: dict[str, float]):
-    """``measure_one(key, round)`` for :func:`hybridperf.measure_rounds.run_round`: a fresh subprocess per
+    """``measure_one(key, round)`` for :func:`hybridperf.measure.rounds.run_round`: a fresh subprocess per
     configuration; the per-node profile only for configurations not yet profiled."""
-    from hybridperf.measure import measure, node_rows
+    from hybridperf.measure.onnxruntime import measure, node_rows
 
     def measure_one(key: str, round_index: int):
         c = plan[key]
@@ -457,11 +457,11 @@ def _round_measure_fn(plan: dict[str, dict], args, profiled: set[str], profile_r
 
 
 def cmd_rounds(args) -> int:
-    """Interleaved rounds (see :mod:`hybridperf.measure_rounds`): each round measures every exported
+    """Interleaved rounds (see :mod:`hybridperf.measure.rounds`): each round measures every exported
     configuration once in a shuffled order between reference timings; the round's raw rows, its speed
     index, the profiles of newly profiled configurations and the refreshed summary are written when the
     round ends (an interrupted round is measured again)."""
-    from hybridperf.measure_rounds import ReferenceWorkload, round_rows, run_round, sample_rows, speed_row
+    from hybridperf.measure.rounds import ReferenceWorkload, round_rows, run_round, sample_rows, speed_row
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="when nothing is ready, export the last pending configuration here (needs torch)")
     f.add_argument("--target", default="latency_s",
                    help="measured column used as ground truth (rounds directories: also latency_norm_s, latency_min_s)")
-    o = sub.add_parser("rounds", help="interleaved rounds with a host speed index (hybridperf.measure_rounds)")
+    o = sub.add_parser("rounds", help="interleaved rounds with a host speed index (hybridperf.measure.rounds)")
     o.add_argument("--out", required=True, help="calibration directory of the device, e.g. calibration/host-epyc-zen4-1c")
     o.add_argument("--device", required=True, help="device id recorded with every row (the id of its sheet)")
     o.add_argument("--only", help="comma-separated zoo names")

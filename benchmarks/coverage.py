@@ -5,7 +5,7 @@ For every architecture of :mod:`benchmarks.zoo` and both torch exporters
 
 * the export works,
 * TVM's Relax ONNX frontend imports the file as exported ("raw"),
-* it imports after :func:`hybridperf.normalize.normalize`,
+* it imports after :func:`hybridperf.frontends.normalize.normalize`,
 * :func:`hybridperf.predict.predict` runs on the imported module,
 
 with timings, and prints a table plus a summary (shares, failures grouped by
@@ -76,7 +76,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def _tvm_from_onnx(model, shape_dict=None):
-    from hybridperf._tvm import tvm_modules
+    from hybridperf.ir.tvm_compat import tvm_modules
 
     tvm_modules()
     from tvm.relax.frontend.onnx import from_onnx
@@ -88,7 +88,7 @@ def _tvm_from_onnx(model, shape_dict=None):
 
 def _predict_fn():
     try:
-        from hybridperf.pipeline import predict
+        from hybridperf.api import predict
     except ImportError:
         return None
     return predict
@@ -99,7 +99,7 @@ def run_one(name: str, exporter: str, batch: int, out_dir: Path, device: str, do
     import onnx
 
     from benchmarks import zoo
-    from hybridperf.normalize import check_supported, normalize
+    from hybridperf.frontends.normalize import check_supported, normalize
 
     row = Row(name, exporter)
     t0 = time.perf_counter()
@@ -145,7 +145,7 @@ def run_one(name: str, exporter: str, batch: int, out_dir: Path, device: str, do
 
     t0 = time.perf_counter()
     try:
-        from hybridperf.frontend import from_onnx
+        from hybridperf.frontends.onnx_import import from_onnx
 
         mod = from_onnx(res.model, res.input_shapes, source=path.name).module
         row.import_norm_ok = True
@@ -294,9 +294,9 @@ def format_markdown(rows: list[Row], command: str) -> str:
         "```",
         "",
         "Every zoo architecture (random weights, batch 1, default input size) is exported with both torch "
-        "exporters, imported into TVM Relax as exported (*raw*), normalised (`hybridperf.normalize`: bind "
-        "input shapes, fold shape subgraphs) and imported again (`hybridperf.frontend.from_onnx`), then "
-        "predicted on `h100-sxm` (`hybridperf.pipeline.predict`). Export failures are failures of the torch "
+        "exporters, imported into TVM Relax as exported (*raw*), normalised (`hybridperf.frontends.normalize`: bind "
+        "input shapes, fold shape subgraphs) and imported again (`hybridperf.frontends.onnx_import.from_onnx`), then "
+        "predicted on `h100-sxm` (`hybridperf.api.predict`). Export failures are failures of the torch "
         "exporter, listed apart; the shares below are of the exported files.",
         "",
         "| exporter | models | exported | imported raw | imported (normalised) | predicted | predict share |",

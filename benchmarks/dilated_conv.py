@@ -2,7 +2,7 @@
 
 One 3x3 convolution (256 -> 256 channels, 32x32 map, padding = dilation) per
 dilation; nominal FLOPs are the same for every dilation, the share of taps that
-read the input (:func:`hybridperf.features.valid_tap_fraction`, both axes) falls
+read the input (:func:`hybridperf.residual.features.valid_tap_fraction`, both axes) falls
 from 0.96 to 0.11. Where the time follows the valid taps, a roofline over
 nominal FLOPs overestimates dilated convolutions (deeplab's ASPP) on this runtime.
 
@@ -45,8 +45,8 @@ def main() -> int:
     import onnx
     import onnxruntime as ort
 
-    from hybridperf.features import valid_tap_fraction
-    from hybridperf.report import table
+    from hybridperf.report.text import table
+    from hybridperf.residual.features import valid_tap_fraction
 
     flops = 2 * C * C * K * K * HW * HW
     rows = []

@@ -1,6 +1,6 @@
 """Calibrate the H100 energy table against NVML energy (issue 5.2).
 
-The roofline prices one inference as (``hybridperf.roofline``)::
+The roofline prices one inference as (``hybridperf.estimate.roofline``)::
 
     E = MACs x pJ/MAC[precision] + DRAM bytes x pJ/byte + P_static x t
 
@@ -172,7 +172,7 @@ def load_rows(features: Path = H100_DIR / "features.csv", measured: dict[str, Pa
 
 
 def table_of_spec(path: Path) -> EnergyTable:
-    from hybridperf.spec import load_spec
+    from hybridperf.device.spec import load_spec
 
     return _table(load_spec(path))
 
@@ -181,8 +181,8 @@ def table_of_probe(path: Path = PROBE_JSON) -> EnergyTable:
     """The table ``hybridperf probe`` derives from a saved probe_cuda dict (GEMM / copy loop power)."""
     import json
 
-    from hybridperf import probe
-    from hybridperf.spec import parse_spec
+    from hybridperf.device.spec import parse_spec
+    from hybridperf.measure import probe
 
     host = probe.HostInfo(cpu_model="GPU machine's host", logical_cpus=1, usable_cpus=1, memory_bytes=None,
                           governor=None, machine="x86_64", python="", numpy="", blas="", onnxruntime=None)
@@ -201,7 +201,7 @@ def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_fa
     """Put the fitted figures into the measured spec's energy / power sections, keeping the probe's in notes."""
     import yaml
 
-    from hybridperf.spec import parse_spec
+    from hybridperf.device.spec import parse_spec
 
     text = path.read_text()
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
@@ -306,7 +306,7 @@ def probe_vs_sheet(sheet_path: Path = SHEET_SPEC, probe_json: Path = PROBE_JSON)
     """Markdown table: the probe's measured ceilings next to the datasheet's."""
     import json
 
-    from hybridperf.spec import load_spec
+    from hybridperf.device.spec import load_spec
 
     sheet = load_spec(sheet_path)
     out = json.loads(probe_json.read_text())

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     common = {"torch_version": torch.__version__, "cuda_version": torch.version.cuda or "",
               "device_name": torch.cuda.get_device_name() if cuda else "cpu (dry run)", "driver_version": ""}
     if cuda:
-        from hybridperf.measure_torch import _Nvml
+        from hybridperf.measure.torch_cuda import _Nvml
 
         common["driver_version"] = _Nvml(torch.cuda.current_device()).info().get("driver_version", "")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ the entry's ``batches``, one row goes to ``OUT_DIR/torch-<mode>-fp32-fp16.csv``
 (written and flushed row by row, so a time-out keeps what was measured).
 Failures (out of memory, unsupported op in fp16...) are rows with
 ``status`` != ``ok``. ``OUT_DIR/probe.json`` holds the device probe
-(:func:`hybridperf.measure_torch.probe_cuda`) and ``OUT_DIR/metadata.json`` the
+(:func:`hybridperf.measure.torch_cuda.probe_cuda`) and ``OUT_DIR/metadata.json`` the
 settings, versions and what was skipped.
 
 Every row names the ONNX export that matches it (``onnx_file`` and
@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 from benchmarks import zoo
-from hybridperf.measure_torch import _Nvml, measure_cuda, probe_cuda
+from hybridperf.measure.torch_cuda import _Nvml, measure_cuda, probe_cuda
 
 CSV_NAMES = {"eager": "torch-eager-fp32-fp16.csv", "graph": "torch-cudagraph-fp32-fp16.csv"}
 EXIT_CONTEXT_LOST = 3

@@ -1,12 +1,12 @@
 """Leave-one-GPU-out on NeuSight's GPU operator data: roofline vs the cross-device residual.
 
 For each of the five measured GPUs (P4, P100, T4, V100, A100), train
-:class:`hybridperf.cross_device.CrossDeviceModel` on the other four and predict the fifth from
+:class:`hybridperf.residual.cross_device.CrossDeviceModel` on the other four and predict the fifth from
 its spec sheet. Nothing is tuned on the held-out GPU: the LightGBM settings are chosen among
 :data:`CANDIDATES` by an inner leave-one-GPU-out over the four training GPUs (nested CV, inner
 score = zero-shot MAPE); the features and tiles are fixed a priori (see
-:mod:`hybridperf.device_features`). Three ways to know the held-out device's runtime
-(:class:`hybridperf.device_features.RuntimeProbe`, an execution-mode property):
+:mod:`hybridperf.residual.device_features`). Three ways to know the held-out device's runtime
+(:class:`hybridperf.residual.device_features.RuntimeProbe`, an execution-mode property):
 
 * **zero-shot**: nothing measured on the held-out GPU (training devices' median dispatch floor,
   sheet bandwidth x their median attainable fraction);
@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridperf.cross_device import CrossDeviceModel, baseline, featurize, mape, runtime_probes
-from hybridperf.device_features import RuntimeProbe
-from hybridperf.neusight import FAMILIES, GPUS, load_ops
-from hybridperf.spec import load_spec
+from hybridperf.device.spec import load_spec
+from hybridperf.residual.cross_device import CrossDeviceModel, baseline, featurize, mape, runtime_probes
+from hybridperf.residual.device_features import RuntimeProbe
+from hybridperf.residual.neusight import FAMILIES, GPUS, load_ops
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "neusight"

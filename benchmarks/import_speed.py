@@ -6,15 +6,15 @@ fp32 parameters, about 253 MB of ONNX) once, then times in *fresh* processes:
 * ``tvm_import_s``: ``import tvm`` + ``tvm.relax`` (paid once per process,
   reported separately and excluded from the import time),
 * ``onnx_load_s``: reading the file (``onnx.load``),
-* ``check_s``: :func:`hybridperf.normalize.check_supported`,
-* ``normalize_s``: :func:`hybridperf.normalize.normalize` (in place),
-* ``from_onnx_s``: TVM's Relax ONNX frontend as :func:`hybridperf.frontend.from_onnx`
+* ``check_s``: :func:`hybridperf.frontends.normalize.check_supported`,
+* ``normalize_s``: :func:`hybridperf.frontends.normalize.normalize` (in place),
+* ``from_onnx_s``: TVM's Relax ONNX frontend as :func:`hybridperf.frontends.onnx_import.from_onnx`
   calls it (without the frontend's up-front ``onnx.checker`` run),
 * ``tvm_public_from_onnx_s``: for comparison, ``tvm.relax.frontend.onnx.from_onnx``
   on the same normalised model (with the checker, which serialises the model),
-* ``load_model_s``: :func:`hybridperf.frontend.load_model` end to end (the
+* ``load_model_s``: :func:`hybridperf.frontends.load.load_model` end to end (the
   import time of the target: file -> Relax module),
-* ``analyze_s``: :func:`hybridperf.pipeline.analyze` end to end (load, cost
+* ``analyze_s``: :func:`hybridperf.analysis.analyze.analyze` end to end (load, cost
   pass, fusion, memory plan), in a second fresh process.
 
 Each child prints one JSON line; the parent reports the median of ``--repeat``
@@ -45,7 +45,7 @@ from pathlib import Path
 def _import_tvm_s() -> float:
     """Seconds to import TVM (``tvm`` + ``tvm.relax``, through hybridperf's lazy loader) in this process."""
     t0 = time.perf_counter()
-    from hybridperf._tvm import tvm_modules
+    from hybridperf.ir.tvm_compat import tvm_modules
 
     tvm_modules()
     return time.perf_counter() - t0
@@ -55,8 +55,9 @@ def _child_stages(path: str, batch: int) -> dict[str, float]:
     """Time every stage of ``load_model`` separately, then ``load_model`` itself (fresh process)."""
     t = {"tvm_import_s": _import_tvm_s()}
 
-    from hybridperf.frontend import from_onnx, load_model, load_onnx_proto
-    from hybridperf.normalize import check_supported, normalize
+    from hybridperf.frontends.load import load_model
+    from hybridperf.frontends.normalize import check_supported, normalize
+    from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
 
     t0 = time.perf_counter()
     model = load_onnx_proto(path)
@@ -94,7 +95,7 @@ def _child_stages(path: str, batch: int) -> dict[str, float]:
 def _child_analyze(path: str, batch: int) -> dict[str, float]:
     """Time ``analyze`` end to end in a fresh process (TVM imported first, timed apart)."""
     t = {"tvm_import_s": _import_tvm_s()}
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     t0 = time.perf_counter()
     an = analyze(path, batch=batch)
@@ -111,7 +112,7 @@ def _profile(path: str, batch: int, out: str) -> None:
     import pstats
 
     _import_tvm_s()  # outside the profile
-    from hybridperf.frontend import load_model
+    from hybridperf.frontends.load import load_model
 
     prof = cProfile.Profile()
     prof.enable()

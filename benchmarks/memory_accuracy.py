@@ -3,11 +3,11 @@
 For each model (the hand-built test graphs and zoo models exported to ONNX) a fresh
 worker process, pinned by the caller, runs:
 
-* ``hybridperf.pipeline.analyze`` -> ``planned`` (activations planned by
-  :mod:`hybridperf.memory`) and ``workspace`` (largest intra-kernel buffer);
+* ``hybridperf.analysis.analyze.analyze`` -> ``planned`` (activations planned by
+  :mod:`hybridperf.analysis.memory`) and ``workspace`` (largest intra-kernel buffer);
 * ``relax.analysis.estimate_memory_usage`` on TVM's own ``StaticPlanBlockMemory``
   output -> ``tvm_est`` (its text, GiB to 4 significant digits);
-* :func:`hybridperf.measure_memory.measure_tvm` -> ``requested`` (VM allocation
+* :func:`hybridperf.measure.memory.measure_tvm` -> ``requested`` (VM allocation
   trace) and ``rss`` (resident peak added by one run on TVM's VM, activations only);
 * in a second fresh process, onnxruntime's resident peak added by one run.
 
@@ -58,16 +58,16 @@ def _estimate_bytes(memory_module) -> int:
 
 def worker_tvm(spec: dict) -> dict:
     """Analyse and measure one model on TVM's VM (runs inside the worker process)."""
-    from hybridperf.measure_memory import measure_tvm, pooled_vm_bytes
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.measure.memory import measure_tvm, pooled_vm_bytes
 
     t0 = time.perf_counter()
     if spec["kind"] == "test":
         sys.path.insert(0, str(ROOT / "tests"))
         import onnx_models
 
-        from hybridperf.frontend import from_onnx
-        from hybridperf.normalize import normalize
+        from hybridperf.frontends.normalize import normalize
+        from hybridperf.frontends.onnx_import import from_onnx
 
         model, _ = getattr(onnx_models, spec["name"])(batch=spec["batch"])
         res = normalize(model, batch=spec["batch"])
@@ -94,7 +94,7 @@ def worker_ort(spec: dict) -> dict:
     import onnx
     import onnxruntime as ort
 
-    from hybridperf.measure_memory import measure_onnxruntime_peak
+    from hybridperf.measure.memory import measure_onnxruntime_peak
 
     path = spec["path"]
     if spec["kind"] == "test":
@@ -164,12 +164,12 @@ def render(rows: list[dict], command: str) -> str:
         f"Reproduce: `{command}`", "",
         "All columns are **activation bytes only** (weights and inputs excluded; they are resident before the run), in MiB.",
         "",
-        "* **planned**: `hybridperf.memory.plan_memory` (`MemoryPlan.planned_bytes`); `Analyzed.memory.peak_bytes` adds weights + inputs.",
+        "* **planned**: `hybridperf.analysis.memory.plan_memory` (`MemoryPlan.planned_bytes`); `Analyzed.memory.peak_bytes` adds weights + inputs.",
         "* **TVM est.**: `relax.analysis.estimate_memory_usage` after TVM's `StaticPlanBlockMemory` ('with memory planning', printed in GiB to 4 digits).",
         "* **VM requested**: bytes TVM's Relax VM asked for through `vm.builtin.alloc_storage` during one run (VM instrument), after building the planned module for llvm.",
         "* **workspace**: largest buffer set inside one compiled kernel (TIR `calculate_allocated_bytes` after the llvm TIR pipeline); TVM's planner does not see it.",
         "* **VM RSS**: resident-set peak (`VmHWM`, reset via `/proc/self/clear_refs`) minus the resident size before one warm run on a fresh thread, pools cleared, `MALLOC_MMAP_THRESHOLD_=4096`.",
-        "* **VM pool**: `hybridperf.measure_memory.pooled_vm_bytes`, a replay of the built module's allocations and kills through TVM's pooled allocator (4 KiB pages, exact-size reuse of killed blocks); **pool+ws** adds the workspace: the predicted resident peak of TVM's VM.",
+        "* **VM pool**: `hybridperf.measure.memory.pooled_vm_bytes`, a replay of the built module's allocations and kills through TVM's pooled allocator (4 KiB pages, exact-size reuse of killed blocks); **pool+ws** adds the workspace: the predicted resident peak of TVM's VM.",
         "* **ORT RSS**: the same resident-peak measurement for onnxruntime 1 thread, arena off, memory pattern on (a different runtime: own fusion and planner).",
         "",
         "| model | fused | planned | TVM est. | VM requested | VM pool | workspace | VM RSS | planned vs RSS % | planned+ws vs RSS % | pool+ws vs RSS % | ORT RSS | planned vs ORT % |",
@@ -222,7 +222,7 @@ def render(rows: list[dict], command: str) -> str:
         "outweighs it; on the transformers the replay predicts reuse that the measured peak does not show "
         "(planned + workspace is closer there), a gap in the replay whose cause is not yet isolated.",
         "* So `Analyzed.memory.peak_bytes` (planned + weights + inputs) under-predicts the TVM VM's measured peak by "
-        "the kernel workspace; `hybridperf.measure_memory.kernel_workspace_bytes` computes that term statically.",
+        "the kernel workspace; `hybridperf.measure.memory.kernel_workspace_bytes` computes that term statically.",
         "* onnxruntime fuses and plans differently (its own memory pattern, in-place ops), so the TVM plan "
         "is not an onnxruntime peak; the column is there for scale.",
         "* The test graphs are KiB-sized: a few resident pages of bookkeeping dominate them; "

@@ -1,17 +1,17 @@
 """Peak memory per runtime: hybridperf's runtime models vs the measured peaks, on held-out families.
 
 * **onnxruntime CPU** (``calibration/host-epyc-1c/measurements.csv``, the figure of
-  ``hybridperf.measure``: RSS growth at load + VmHWM growth over two runs + inputs, arena off):
+  ``hybridperf.measure.onnxruntime``: RSS growth at load + VmHWM growth over two runs + inputs, arena off):
   before = ``MemoryPlan.peak_bytes`` (TVM plan + weights + inputs, the ``predicted_peak_bytes`` column of
-  ``features.csv``); after = :func:`hybridperf.runtime_memory.onnxruntime_peak`, whose two fixed
+  ``features.csv``); after = :func:`hybridperf.estimate.runtime_memory.onnxruntime_peak`, whose two fixed
   overheads are fitted on the other families' rows (8 family folds, sorted families dealt round-robin)
   and evaluated on the held-out fold. Rows whose ONNX file is missing from ``.zoo/`` are skipped
   (the structural part needs the graph).
 * **PyTorch CUDA** (``calibration/h100-sxm``: ``torch.cuda.max_memory_allocated`` around one eager
-  inference): before = TVM plan + weights + inputs; after = :func:`hybridperf.runtime_memory.torch_cuda_peak`
+  inference): before = TVM plan + weights + inputs; after = :func:`hybridperf.estimate.runtime_memory.torch_cuda_peak`
   with the workspace and activation factor fitted on the other folds.
 * **TVM** (``benchmarks/results/memory.json``, the VM's resident peak): before = plan + weights + inputs,
-  after = :func:`hybridperf.runtime_memory.tvm_peak` (plan + kernel workspace + weights + inputs); nothing fitted.
+  after = :func:`hybridperf.estimate.runtime_memory.tvm_peak` (plan + kernel workspace + weights + inputs); nothing fitted.
 
 Usage::
 
@@ -35,7 +35,7 @@ CPU_DIR = ROOT / "calibration" / "host-epyc-1c"
 H100_DIR = ROOT / "calibration" / "h100-sxm"
 RESULTS = ROOT / "benchmarks" / "results"
 ORT_CACHE = RESULTS / "memory_runtime_ort.json"
-#: the same measurement (hybridperf.measure, memory only) of the ONNX files in .zoo/ today: the zoo is
+#: the same measurement (hybridperf.measure.onnxruntime, memory only) of the ONNX files in .zoo/ today: the zoo is
 #: re-exported from time to time and some exports differ from the ones measured in CPU_DIR
 ORT_FRESH = RESULTS / "memory_runtime_ort_measured.json"
 N_FOLDS = 8
@@ -61,7 +61,7 @@ def summary(pred: np.ndarray, meas: np.ndarray) -> dict:
 
 def cmd_features(args) -> int:
     """Optimise every available measured model with onnxruntime and replay its planner (cached per file)."""
-    from hybridperf.runtime_memory import ort_features
+    from hybridperf.estimate.runtime_memory import ort_features
 
     cache = json.loads(ORT_CACHE.read_text()) if ORT_CACHE.exists() else {}
     with (CPU_DIR / "measurements.csv").open() as fh:
@@ -85,9 +85,9 @@ def cmd_features(args) -> int:
 
 
 def cmd_measure(args) -> int:
-    """Measure the peak (hybridperf.measure, 1 thread, memory figures; run pinned by the caller) of every
+    """Measure the peak (hybridperf.measure.onnxruntime, 1 thread, memory figures; run pinned by the caller) of every
     measured configuration whose file is in .zoo/ today (cached per file and size)."""
-    from hybridperf.measure import measure
+    from hybridperf.measure.onnxruntime import measure
 
     fresh = json.loads(ORT_FRESH.read_text()) if ORT_FRESH.exists() else {}
     with (CPU_DIR / "measurements.csv").open() as fh:
@@ -147,7 +147,7 @@ def fit_ort(rows: list[dict], source: str = "fresh") -> tuple[int, int, int]:
 
 
 def ort_predict(f: dict, fit: tuple[int, int, int]) -> int:
-    from hybridperf.runtime_memory import OrtActivationPlan, OrtFeatures, onnxruntime_peak
+    from hybridperf.estimate.runtime_memory import OrtActivationPlan, OrtFeatures, onnxruntime_peak
 
     feat = OrtFeatures(f["initializers"], OrtActivationPlan(f["pattern"], f["live_peak"], f["outputs"], 0), f["inputs"],
                        f["optimised"], tuple(f["unknown_ops"]), f["nodes"], f["n_init"])
@@ -208,7 +208,7 @@ def fit_torch(rows: list[dict]) -> tuple[int, float]:
 
 
 def torch_heldout(rows: list[dict]) -> list[dict]:
-    from hybridperf.runtime_memory import torch_cuda_peak
+    from hybridperf.estimate.runtime_memory import torch_cuda_peak
 
     out = []
     for fold in folds([r["family"] for r in rows]):
@@ -227,7 +227,7 @@ def render_torch(rows: list[dict]) -> list[str]:
     ws, k = fit_torch(rows)
     lines = ["", "## PyTorch CUDA (H100 SXM, eager, fp32 + fp16)", "",
              "Measured figure: `torch.cuda.max_memory_allocated()` around one eager inference after warm-up "
-             "(`hybridperf.measure_torch.measure_cuda`); weights, inputs and the cuBLAS workspace allocated during "
+             "(`hybridperf.measure.torch_cuda.measure_cuda`); weights, inputs and the cuBLAS workspace allocated during "
              "warm-up are resident before it.", "",
              "| predictor | n | MAPE | within ±10 % | median pred/meas | target |", "|---|---|---|---|---|---|",
              _row("before: TVM plan + weights + inputs (fp32 sizes)", sb, ""),
@@ -274,7 +274,7 @@ def render_torch(rows: list[dict]) -> list[str]:
 
 
 def render_tvm() -> list[str]:
-    from hybridperf.runtime_memory import tvm_peak
+    from hybridperf.estimate.runtime_memory import tvm_peak
 
     rows = [r for r in json.loads((RESULTS / "memory.json").read_text()) if r.get("kind") == "zoo" and "error" not in r]
     meas = np.array([r["rss"] + r["weights"] + r["inputs"] for r in rows], float)
@@ -316,7 +316,7 @@ def render_ort(rows: list[dict]) -> list[str]:
     drift = [r for r in held if abs(r["fresh"]["peak"] / r["measured"] - 1) > 0.01]
     lines = [
         "## onnxruntime CPU (host-epyc-1c, onnxruntime 1.32, 1 thread)", "",
-        "Measured figure: `hybridperf.measure` (RSS growth at session load + VmHWM growth over 2 runs + input bytes; "
+        "Measured figure: `hybridperf.measure.onnxruntime` (RSS growth at session load + VmHWM growth over 2 runs + input bytes; "
         "CPU arena off, glibc `MALLOC_MMAP_THRESHOLD_=65536`). It is resident memory, not arena statistics, so the "
         "model predicts resident pages: initializers page-rounded, the memory-pattern block, outputs, fixed overheads.", "",
         f"Ground truth: **today's files** = the same measurement of the ONNX files in `.zoo/` now "

@@ -5,7 +5,7 @@
     python -m benchmarks.render_report                      # squeezenet1_1 on t4
     python -m benchmarks.render_report MODEL --device l4 --png out.png
 
-Steps: predict the model, write the HTML page (:mod:`hybridperf.html_report`),
+Steps: predict the model, write the HTML page (:mod:`hybridperf.report.html`),
 load it in headless Chromium twice (``--dump-dom`` for the DOM the browser
 parsed, ``--screenshot`` for a PNG), then check
 
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     w, h = (int(v) for v in args.window.lower().split("x"))
 
     from hybridperf.api import predict
-    from hybridperf.html_report import write_html
+    from hybridperf.report.html import write_html
 
     pred = predict(args.model, args.device)
     with tempfile.TemporaryDirectory(prefix="hybridperf-report-") as tmp:

@@ -1,7 +1,7 @@
 """Test-retest of CPU ground truth (raw vs speed-index normalised) and the CPU cross-host baseline.
 
 Reads calibration directories written by ``python -m benchmarks.collect_cpu rounds`` (see
-:mod:`hybridperf.measure_rounds`) and prints, then writes to ``benchmarks/results/retest_cpu.md``:
+:mod:`hybridperf.measure.rounds`) and prints, then writes to ``benchmarks/results/retest_cpu.md``:
 
 1. the host (CPU identity as recorded with the rows) and its speed index per round;
 2. split-half test-retest inside ``--test`` (the first half of its rounds against the second half);
@@ -57,7 +57,7 @@ def _pct(x: float) -> str:
 
 def figures(raw: Sequence[Mapping], rounds: Sequence[int] | None = None) -> dict[str, dict[str, float]]:
     """Figure name -> {configuration key: value} from raw round rows (optionally some rounds only)."""
-    from hybridperf.measure_rounds import summarize
+    from hybridperf.measure.rounds import summarize
 
     by_round = summarize(raw, rounds)
     out = {name: {s.key: f(s) for s in by_round} for name, f in FIGURES.items()}
@@ -79,7 +79,7 @@ def rounds_rows(d: Path) -> list[dict]:
 
 def stats_rows(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]) -> list[list[str]]:
     """One table row per figure both sides have: figure, n, MAPE, median ratio, within +-3 %, within +-10 %."""
-    from hybridperf.measure_rounds import retest
+    from hybridperf.measure.rounds import retest
 
     rows = []
     for name in a:
@@ -100,7 +100,7 @@ def _block(text: str) -> list[str]:
 
 def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
     """CPU identity and the speed index of every round of directory ``d``."""
-    from hybridperf.report import table
+    from hybridperf.report.text import table
 
     r0 = raw[0]
     speed = _rows(d / "speed_index.csv")
@@ -122,7 +122,7 @@ def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
 
 
 def split_half_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
-    from hybridperf.report import table
+    from hybridperf.report.text import table
 
     rounds = sorted({int(r["round"]) for r in raw})
     if len(rounds) < 2:
@@ -134,7 +134,7 @@ def split_half_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
 
 
 def independent_section(test: Path, retest_dir: Path, raw_a: Sequence[Mapping], raw_b: Sequence[Mapping]) -> list[str]:
-    from hybridperf.report import table
+    from hybridperf.report.text import table
 
     ia = statistics.median(float(s["speed_index_s"]) for s in _rows(test / "speed_index.csv"))
     ib = statistics.median(float(s["speed_index_s"]) for s in _rows(retest_dir / "speed_index.csv"))
@@ -145,7 +145,7 @@ def independent_section(test: Path, retest_dir: Path, raw_a: Sequence[Mapping], 
 
 def old_protocol_section(old_test: Path, old_retest: Path) -> list[str]:
     """The previous protocol: one measurement per configuration (median of up to 40 runs), two runs."""
-    from hybridperf.report import table
+    from hybridperf.report.text import table
 
     a = {r["key"]: float(r["latency_s"]) for r in _rows(old_test / "measurements.csv")}
     b = {r["key"]: float(r["latency_s"]) for r in _rows(old_retest / "measurements.csv")}
@@ -157,8 +157,8 @@ def cross_host_section(test: Path, baseline_device: str) -> list[str]:
     """The stored residual of ``baseline_device`` (another CPU) predicting ``test``'s configurations."""
     import numpy as np
 
-    from hybridperf.report import table
-    from hybridperf.residual import ResidualModel, find_model_dir, load_table
+    from hybridperf.report.text import table
+    from hybridperf.residual.model import ResidualModel, find_model_dir, load_table
 
     model_dir = find_model_dir(baseline_device)
     if model_dir is None:
@@ -193,7 +193,7 @@ def report(args, command: str) -> str:
     raw_a = rounds_rows(Path(args.test))
     lines = ["# Test-retest of CPU ground truth, raw and normalised by the host speed index", "",
              f"Reproduce: `{command}`", "",
-             "Protocol (`hybridperf.measure_rounds`, `python -m benchmarks.collect_cpu rounds`): every round measures "
+             "Protocol (`hybridperf.measure.rounds`, `python -m benchmarks.collect_cpu rounds`): every round measures "
              "every configuration once (fresh onnxruntime process, 1 thread, median of up to 30 runs in ~0.8 s after 3 "
              "warm-up runs) in a shuffled order, with the reference workload timed before the first, after every "
              "configuration and after the last; normalised = latency / speed index (reference units). MAPE: mean "

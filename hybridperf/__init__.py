@@ -13,13 +13,14 @@ Python API (loaded on first use, see :mod:`hybridperf.api`)::
 
 Importing this package is cheap: TVM is imported only when a model is analysed.
 
-The pipeline stages behind the API live in :mod:`hybridperf.pipeline`
-(``analyze`` once, then ``predict_on`` for each device).
+The stages behind the API live in subpackages, in pipeline order: ``frontends`` ->
+``ir`` -> ``analysis`` (+ ``costs``) -> ``device`` -> ``estimate`` -> ``residual`` ->
+``measure`` -> ``report``; :mod:`hybridperf.api` composes them and ``cli`` / ``commands`` render.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from hybridperf._version import __version__
 
 #: public name -> attribute of hybridperf.api, imported on first access (PEP 562)
 _API = ("predict", "analyze", "check")

@@ -15,7 +15,7 @@
 ``model`` is a file path, an ``onnx.ModelProto``, a Relax ``IRModule`` with
 static shapes, a ``torch.nn.Module`` with ``example_inputs`` (exported with
 ``torch.export``; needs the ``torch`` extra), a ``torch.export.ExportedProgram``,
-or an :class:`~hybridperf.pipeline.Analyzed` (re-used as is, so a model
+or an :class:`~hybridperf.analysis.analyze.Analyzed` (re-used as is, so a model
 analysed once can be priced on many devices)::
 
     analyzed = hybridperf.analyze(net, torch.randn(8, 3, 224, 224))  # shapes come from the inputs
@@ -37,11 +37,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hybridperf.budget import Budget, CheckResult, Metric, Target, parse_limit, run_check
+from hybridperf.analysis.analyze import Analyzed, analyze as _analyze
+from hybridperf.device.spec import DeviceSpec, load_spec
 from hybridperf.errors import InputError
-from hybridperf.pipeline import Analyzed, Prediction, predict_on
-from hybridperf.pipeline import analyze as _analyze
-from hybridperf.spec import DeviceSpec, load_spec
+from hybridperf.estimate import pricing
+from hybridperf.estimate.budget import Budget, CheckResult, Metric, Target, parse_limit, MetricCheck, compare
+from hybridperf.estimate.pricing import Prediction
+from hybridperf.frontends.torch_export import load_torch
 
 ShapeArg = Mapping[str, "tuple[int, ...] | Sequence[int] | str"]
 
@@ -80,7 +82,7 @@ def _torch_kind(model: Any) -> str | None:
 
 
 def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shapes: Any, fused: bool) -> Analyzed:
-    from hybridperf import frontends_extra  # noqa: PLC0415
+    from hybridperf.frontends import torch_export  # noqa: PLC0415
 
     if batch is not None or shapes:
         raise InputError(
@@ -91,10 +93,10 @@ def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shape
             raise InputError(
                 "a torch.nn.Module needs example_inputs: hybridperf.analyze(module, torch.randn(1, 3, 224, 224))"
             )
-        return frontends_extra.analyze_torch(model, example_inputs, fused=fused)
+        return analyze_torch(model, example_inputs, fused=fused)
     if example_inputs is not None:
         raise InputError("an ExportedProgram has its shapes already; drop example_inputs")
-    loaded = frontends_extra.load_exported_program(model)
+    loaded = torch_export.load_exported_program(model)
     analyzed = _analyze(loaded.module, fused=fused)
     return dataclasses.replace(analyzed, source=loaded.source, input_shapes=dict(loaded.input_shapes))
 
@@ -215,4 +217,75 @@ def check(
     )
 
 
-__all__ = ["analyze", "check", "predict"]
+def analyze_torch(module: Any, example_inputs: Sequence[Any] | Any, fused: bool = True) -> Analyzed:
+    """:func:`hybridperf.analysis.analyze.analyze` for a PyTorch module.
+
+    Examples
+    --------
+    >>> a = analyze_torch(torchvision.models.resnet18(), torch.randn(1, 3, 224, 224))  # doctest: +SKIP
+    >>> predict_on(a, "a100-sxm-40gb").latency_s  # doctest: +SKIP
+    """
+    from hybridperf.analysis.analyze import analyze  # noqa: PLC0415
+
+    loaded = load_torch(module, example_inputs)
+    analyzed = analyze(loaded.module, fused=fused)
+    return dataclasses.replace(analyzed, source=loaded.source, input_shapes=dict(loaded.input_shapes))
+
+
+def _load_residual(spec: DeviceSpec):
+    try:
+        from hybridperf.residual.model import load_for_device
+    except ImportError:
+        return None
+    return load_for_device(spec.id)
+
+
+def run_check(
+    targets: Sequence[Target],
+    fused: bool = True,
+    residual: Any = "auto",
+    analyzed: Mapping[str, Any] | None = None,
+    specs: Mapping[str, Any] | None = None,
+    allow_unsupported: bool = False,
+) -> CheckResult:
+    """Analyse each model once and price it on each of its devices.
+
+    Every device spec is loaded before any model is analysed, so a bad device
+    id fails fast. ``analyzed`` (model -> Analyzed) and ``specs`` (id ->
+    DeviceSpec) supply work already done. ``allow_unsupported`` judges the lower
+    bound of a model with uncosted ops instead of leaving it undecided.
+    """
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.device.spec import load_spec
+
+    specs = dict(specs or {})
+    for t in targets:
+        for d in t.devices:
+            if d not in specs:
+                specs[d] = load_spec(d)
+    done = dict(analyzed or {})
+    checks: list[MetricCheck] = []
+    preds: dict[tuple[str, str], Any] = {}
+    for t in targets:
+        an = done.get(t.model)
+        if an is None:
+            an = analyze(t.model, t.shapes or None, t.batch, fused=fused)
+        for dev in t.devices:
+            pred = predict_on(an, specs[dev], t.precision, residual=residual)
+            preds[(t.model, dev)] = pred
+            checks.extend(compare(pred, t.budgets[dev], t.model, dev, allow_unsupported))
+    return CheckResult(tuple(checks), preds)
+
+
+def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = "auto") -> Prediction:
+    """Price an analysis on one device and apply the learned correction.
+
+    ``residual`` is a ``ResidualModel``, None (roofline only) or ``"auto"``: the device's
+    calibrated model if one exists. The pricing itself is :func:`hybridperf.estimate.pricing.predict_on`.
+    """
+    spec = device if isinstance(device, DeviceSpec) else load_spec(device)
+    model = _load_residual(spec) if isinstance(residual, str) and residual == "auto" else residual
+    return pricing.predict_on(analyzed, spec, precision, residual=model)
+
+
+__all__ = ["analyze", "analyze_torch", "check", "predict", "predict_on", "run_check"]

@@ -64,7 +64,7 @@ def _available_commands() -> dict[str, str]:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Build the parser; with ``only`` set, import just that command's module."""
-    from hybridperf import __version__
+    from hybridperf._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="hybridperf",
@@ -82,10 +82,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         else:
             p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
-
-
-class _UsageError(Exception):
-    pass
 
 
 def _pick_command(argv: Sequence[str]) -> str | None:

@@ -6,8 +6,8 @@ import sys
 import pytest
 
 import hybridperf
-from hybridperf.budget import BudgetError, CheckResult, Metric
 from hybridperf.errors import DynamicShapeError, InputError, SpecError
+from hybridperf.estimate.budget import BudgetError, CheckResult, Metric
 
 
 def test_import_is_cheap_and_lazy():
@@ -23,7 +23,7 @@ def test_import_is_cheap_and_lazy():
 
 
 def test_api_names_resolve_to_the_api_module():
-    from hybridperf.pipeline import predict_on  # the pipeline stages behind the API
+    from hybridperf.api import predict_on  # the pipeline stages behind the API
 
     assert callable(predict_on)
     assert hybridperf.predict is hybridperf.api.predict
@@ -118,7 +118,7 @@ def _tiny_cnn(torch):
 @pytest.mark.torch
 def test_torch_module_predicted_end_to_end():
     torch = pytest.importorskip("torch")
-    from hybridperf.pipeline import predict_on
+    from hybridperf.api import predict_on
 
     net, x = _tiny_cnn(torch), torch.randn(2, 3, 16, 16)
     analyzed = hybridperf.analyze(net, x)  # the spelling: module, example inputs

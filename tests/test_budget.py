@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridperf.budget import (
+from hybridperf.estimate.budget import (
     Budget,
     BudgetError,
     Metric,

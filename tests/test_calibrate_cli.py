@@ -34,7 +34,7 @@ def test_few_shot_needs_base(tmp_path, capsys):
 
 def test_train_and_store(tmp_path, capsys):
     pytest.importorskip("lightgbm")
-    from hybridperf.features import FEATURES_VERSION, MODEL_FEATURES
+    from hybridperf.residual.features import FEATURES_VERSION, MODEL_FEATURES
 
     rng = np.random.default_rng(0)
     data = tmp_path / "data"

@@ -21,8 +21,7 @@ def resnet(model_dir):
 @pytest.fixture(scope="module")
 def truth(resnet):
     """The predictions the command is checked against."""
-    from hybridperf.api import analyze
-    from hybridperf.pipeline import predict_on
+    from hybridperf.api import analyze, predict_on
 
     an = analyze(resnet, batch=1)
     return {d: predict_on(an, d) for d in ("a100-sxm-80gb", "t4")}
@@ -194,12 +193,13 @@ def test_pre_commit_hook_definition():
 
 
 def test_internal_error_exit_3_and_no_junit(capsys, resnet, tmp_path, monkeypatch):
-    import hybridperf.budget
+    import hybridperf.api
+    import hybridperf.estimate.budget
 
     def boom(*args, **kwargs):
         raise RuntimeError("cost pass exploded")
 
-    monkeypatch.setattr(hybridperf.budget, "run_check", boom)
+    monkeypatch.setattr(hybridperf.api, "run_check", boom)
     path = tmp_path / "report.xml"
     code, out, err = run(capsys, resnet, "--batch", "1", "-d", "t4", "--max-latency", "1s", "--junit-xml", str(path))
     assert code == ExitCode.INTERNAL_ERROR == 3

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hybridperf.analysis import analyze_module
+from hybridperf.analysis.cost_pass import analyze_module
 from hybridperf.costs import FLOPS_PER_MAC, CostRegistry, Status, build_registry, default_registry
 from hybridperf.costs.registry import OpContext, RuleResult
 
@@ -197,7 +197,7 @@ def test_build_registry_twice_is_independent():
 
 
 def test_opcontext_weight_bytes():
-    from hybridperf._tvm import TensorInfo
+    from hybridperf.ir.tvm_compat import TensorInfo
 
     ctx = OpContext("relax.add", (TensorInfo((2, 2), "float32"), TensorInfo((2,), "float16")), (TensorInfo((2, 2), "float32"),), (False, True))
     assert ctx.weight_bytes == 2 * 2

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from hybridperf.costs import build_registry
-from hybridperf.cross_device import FEATURES, CrossDeviceModel, baseline, featurize, runtime_probes
-from hybridperf.device_features import (
+from hybridperf.residual.cross_device import FEATURES, CrossDeviceModel, baseline, featurize, runtime_probes
+from hybridperf.residual.device_features import (
     DERIVED_FEATURES,
     DeviceFigures,
     RuntimeProbe,
@@ -22,10 +22,10 @@ from hybridperf.device_features import (
     wave_time_s,
     waves,
 )
+from hybridperf.device.spec import load_spec
 from hybridperf.errors import InputError, NotFittedError
-from hybridperf.neusight import conv_out_size, load_ops, price_op, shape_row
-from hybridperf.roofline import roofline
-from hybridperf.spec import load_spec
+from hybridperf.estimate.roofline import roofline
+from hybridperf.residual.neusight import conv_out_size, load_ops, price_op, shape_row
 
 T4 = DeviceFigures(peak_flops_per_s=8.1e12, dram_bytes_per_s=320e9, l2_bytes=4e6, compute_units=40,
                    fp32_lanes_per_unit=64)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from hybridperf.cli import ExitCode, main
-from hybridperf.spec import available_devices
+from hybridperf.device.spec import available_devices
 
 
 def test_list_table(capsys):
@@ -63,7 +63,7 @@ def test_show_json(capsys):
 
 
 def test_show_spec_file_path(tmp_path, capsys):
-    from hybridperf.spec import default_spec_dir
+    from hybridperf.device.spec import default_spec_dir
 
     raw = yaml.safe_load((default_spec_dir() / "host-xeon-2c.yaml").read_text())
     raw["id"] = "toy"

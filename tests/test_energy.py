@@ -7,8 +7,8 @@ with MACs = FLOPs / 2.
 import pytest
 
 from hybridperf.costs import OpCost
-from hybridperf.roofline import ZERO, Bound, energy_dynamic_j, roofline
-from hybridperf.spec import parse_spec
+from hybridperf.device.spec import parse_spec
+from hybridperf.estimate.roofline import ZERO, Bound, energy_dynamic_j, roofline
 
 PJ = 1e-12
 
@@ -118,8 +118,7 @@ def test_model_energy_is_sum_of_kernels(spec):
     """Model energy = sum over kernels = dynamic + idle power x roofline latency."""
     import onnx_models
 
-    from hybridperf.api import analyze
-    from hybridperf.pipeline import predict_on
+    from hybridperf.api import analyze, predict_on
 
     model, _ = onnx_models.resnet_like(1)
     an = analyze(model, batch=1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import energy_calibration as ec
-from hybridperf.spec import default_spec_dir, load_spec
+from hybridperf.device.spec import default_spec_dir, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUE = ec.EnergyTable(pj_per_mac_fp32=30.0, pj_per_mac_fp16=3.0, pj_per_dram_byte=200.0, static_w=125.0)

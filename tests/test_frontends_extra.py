@@ -210,8 +210,8 @@ def tiny_tflite(tmp_path):
 
 
 def test_tflite_loads_and_costs(tiny_tflite):
-    from hybridperf.frontend import load_model
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.frontends.load import load_model
 
     loaded = load_model(tiny_tflite)
     assert loaded.format == "tflite"
@@ -231,8 +231,9 @@ def test_tflite_loads_and_costs(tiny_tflite):
 def test_tflite_predicted_end_to_end_by_the_cli(tiny_tflite, capsys):
     import json
 
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
     from hybridperf.cli import ExitCode, main
-    from hybridperf.pipeline import analyze, predict_on
 
     assert main(["predict", str(tiny_tflite), "-d", "t4", "--roofline-only", "--format", "json"]) == ExitCode.OK
     d = json.loads(capsys.readouterr().out)
@@ -262,7 +263,7 @@ def test_predict_many_takes_tflite_files(tiny_tflite, model_dir, capsys):
 
 def test_tflite_batch_binds_dynamic_signature(tmp_path):
     pytest.importorskip("tflite")
-    from hybridperf.frontends_extra import load_tflite
+    from hybridperf.frontends.tflite import load_tflite
 
     p = tmp_path / "dyn.tflite"
     p.write_bytes(conv_fc_tflite(dynamic_batch=True))
@@ -272,7 +273,7 @@ def test_tflite_batch_binds_dynamic_signature(tmp_path):
 
 
 def test_tflite_shape_flag_names_unknown_input(tiny_tflite):
-    from hybridperf.frontends_extra import load_tflite
+    from hybridperf.frontends.tflite import load_tflite
 
     with pytest.raises(InputError, match="unknown input 'nope'"):
         load_tflite(tiny_tflite, shapes={"nope": (1, 2)})
@@ -280,7 +281,7 @@ def test_tflite_shape_flag_names_unknown_input(tiny_tflite):
 
 def test_tflite_dynamic_dim_without_bound(tmp_path):
     pytest.importorskip("tflite")
-    from hybridperf.frontends_extra import load_tflite
+    from hybridperf.frontends.tflite import load_tflite
 
     t = [dict(name="x", shape=[1, -1], dtype="float32", signature=[1, -1]),
          dict(name="w", shape=[2, 4], dtype="float32", data=np.ones((2, 4), np.float32)),
@@ -294,7 +295,7 @@ def test_tflite_dynamic_dim_without_bound(tmp_path):
 @pytest.mark.parametrize("payload", [b"", b"not a flatbuffer at all", b"\x1c\x00\x00\x00TFL3" + b"\xff" * 12])
 def test_tflite_corrupt_is_model_load_error(tmp_path, payload):
     pytest.importorskip("tflite")
-    from hybridperf.frontend import load_model
+    from hybridperf.frontends.load import load_model
 
     p = tmp_path / "bad.tflite"
     p.write_bytes(payload)
@@ -306,7 +307,7 @@ def test_tflite_corrupt_is_model_load_error(tmp_path, payload):
 
 def test_tflite_truncated_is_model_load_error(tmp_path):
     pytest.importorskip("tflite")
-    from hybridperf.frontend import load_model
+    from hybridperf.frontends.load import load_model
 
     p = tmp_path / "trunc.tflite"
     p.write_bytes(conv_fc_tflite()[:64])
@@ -315,7 +316,7 @@ def test_tflite_truncated_is_model_load_error(tmp_path):
 
 
 def test_tflite_missing_file(tmp_path):
-    from hybridperf.frontend import load_model
+    from hybridperf.frontends.load import load_model
 
     with pytest.raises(ModelLoadError, match="not found"):
         load_model(tmp_path / "nope.tflite")
@@ -323,7 +324,7 @@ def test_tflite_missing_file(tmp_path):
 
 def test_tflite_int8_imports_as_qdq(tmp_path):
     pytest.importorskip("tflite")
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     p = tmp_path / "q.tflite"
     p.write_bytes(int8_conv_tflite())
@@ -341,7 +342,7 @@ def test_torch_small_cnn_keeps_single_ops():
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    from hybridperf.frontends_extra import analyze_torch
+    from hybridperf.api import analyze_torch
 
     class Net(nn.Module):
         def __init__(self):
@@ -373,7 +374,7 @@ def test_torch_sdpa_becomes_one_attention_op():
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    from hybridperf.frontends_extra import load_torch
+    from hybridperf.frontends.torch_export import load_torch
 
     class Attn(nn.Module):
         def forward(self, q, k, v):
@@ -382,7 +383,7 @@ def test_torch_sdpa_becomes_one_attention_op():
     x = torch.randn(1, 4, 16, 32)
     loaded = load_torch(Attn(), (x, x, x))
     assert loaded.format == "torch.export"
-    from hybridperf.analysis import analyze_module
+    from hybridperf.analysis.cost_pass import analyze_module
 
     ops = [r.op for r in analyze_module(loaded.module).records]
     assert ops.count("relax.nn.attention") == 1
@@ -393,7 +394,7 @@ def test_torch_falls_back_to_decomposition():
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    from hybridperf.frontends_extra import load_torch
+    from hybridperf.frontends.torch_export import load_torch
 
     class RMS(nn.Module):
         def forward(self, x):
@@ -408,7 +409,7 @@ def test_torch_unsupported_op_is_clean_error():
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    from hybridperf.frontends_extra import load_torch
+    from hybridperf.frontends.torch_export import load_torch
 
     class Amax(nn.Module):
         def forward(self, x):
@@ -422,7 +423,7 @@ def test_torch_unsupported_op_is_clean_error():
 @pytest.mark.torch
 def test_torch_bad_arguments():
     torch = pytest.importorskip("torch")
-    from hybridperf.frontends_extra import load_torch
+    from hybridperf.frontends.torch_export import load_torch
 
     with pytest.raises(InputError, match="torch.nn.Module"):
         load_torch(lambda x: x, torch.randn(1))
@@ -435,7 +436,7 @@ def test_torch_export_failure_is_model_load_error():
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    from hybridperf.frontends_extra import load_torch
+    from hybridperf.frontends.torch_export import load_torch
 
     class DataDependent(nn.Module):
         def forward(self, x):
@@ -448,7 +449,7 @@ def test_torch_export_failure_is_model_load_error():
 @pytest.mark.torch
 def test_pt2_roundtrip(tmp_path):
     torch = pytest.importorskip("torch")
-    from hybridperf.frontends_extra import load_pt2
+    from hybridperf.frontends.torch_export import load_pt2
 
     ep = torch.export.export(torch.nn.Linear(4, 3).eval(), (torch.randn(2, 4),))
     p = tmp_path / "lin.pt2"

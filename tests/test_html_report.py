@@ -17,7 +17,7 @@ import pytest
 from benchmarks.render_report import check_dom, elements, find_chromium
 from hybridperf.cli import ExitCode, main
 from hybridperf.costs import Status
-from hybridperf.report import fmt_bytes, fmt_energy, fmt_time
+from hybridperf.report.text import fmt_bytes, fmt_energy, fmt_time
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
 
@@ -31,7 +31,7 @@ def pred(model_dir):
 
 @pytest.fixture(scope="module")
 def page(pred):
-    from hybridperf.html_report import render_html
+    from hybridperf.report.html import render_html
 
     return render_html(pred)
 
@@ -131,7 +131,7 @@ def test_bars_and_memory_curve_carry_the_plan(page, pred):
 
 
 def test_text_is_escaped(pred):
-    from hybridperf.html_report import render_html
+    from hybridperf.report.html import render_html
 
     page = render_html(pred, title='<script>alert("x")</script> & co')
     assert "<script" not in page
@@ -176,7 +176,7 @@ def test_cli_missing_html_flag_is_usage_error(model_dir, capsys):
 @pytest.mark.skipif(find_chromium() is None, reason="no chromium binary (install chromium to render the report)")
 def test_renders_in_headless_chromium(pred, tmp_path):
     from benchmarks.render_report import dump_dom, png_nonwhite_share, png_size, screenshot
-    from hybridperf.html_report import write_html
+    from hybridperf.report.html import write_html
 
     binary = find_chromium()
     path = write_html(pred, tmp_path / "r.html")
@@ -191,7 +191,7 @@ def test_renders_in_headless_chromium(pred, tmp_path):
 
 
 def test_axis_and_legend_numbers_are_short():
-    from hybridperf.html_report import _si
+    from hybridperf.report.html import _si
 
     assert [_si(v) for v in (1.9789e15, 989.4e12, 33.5e12, 1e10, 1e3, 999.0, 0.1, 0.01)] == [
         "1.979P", "989.4T", "33.5T", "10G", "1k", "999", "0.1", "0.01"

@@ -74,8 +74,8 @@ def _figures(analyzed):
 
 
 def test_external_weights_stay_on_disk_with_identical_figures(tmp_path):
-    from hybridperf.frontend import INLINE_EXTERNAL_BYTES, load_onnx_proto
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.frontends.onnx_import import INLINE_EXTERNAL_BYTES, load_onnx_proto
 
     m = _big_mlp()
     onnx.save(m, str(tmp_path / "mem.onnx"))
@@ -126,15 +126,15 @@ def _folded_weights():
 
 
 def test_weights_folded_by_type_give_identical_figures(tmp_path):
-    """Each op in frontend._TYPE_FOLDED_OPS on a weight left on disk prices like the loaded weight."""
-    from hybridperf import frontend
-    from hybridperf.pipeline import analyze
+    """Each op in onnx_import._TYPE_FOLDED_OPS on a weight left on disk prices like the loaded weight."""
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.frontends import onnx_import
 
     m = _folded_weights()
-    assert {n.op_type for n in m.graph.node} >= frontend._TYPE_FOLDED_OPS
+    assert {n.op_type for n in m.graph.node} >= onnx_import._TYPE_FOLDED_OPS
     onnx.save(m, str(tmp_path / "mem.onnx"))
     _save_external(m, tmp_path / "ext.onnx", "w.bin")
-    on_disk = [t.name for t in frontend.load_onnx_proto(tmp_path / "ext.onnx").graph.initializer if t.data_location == TensorProto.EXTERNAL]
+    on_disk = [t.name for t in onnx_import.load_onnx_proto(tmp_path / "ext.onnx").graph.initializer if t.data_location == TensorProto.EXTERNAL]
     assert on_disk == ["wt", "w16", "w3", "wflat"]
     full, ext = analyze(tmp_path / "mem.onnx"), analyze(tmp_path / "ext.onnx")
     assert _figures(ext) == _figures(full)
@@ -145,14 +145,14 @@ def test_weights_folded_by_type_give_identical_figures(tmp_path):
 @pytest.mark.parametrize("name", ["resnet_like", "mobilenetv2_like", "densenet_like"])
 def test_every_weight_stubbed_gives_identical_figures(tmp_path, monkeypatch, name):
     """With the inline threshold at 0 every initializer is a placeholder: conv nets still price the same."""
-    import hybridperf.frontend as fe
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.frontends import onnx_import
 
     m, _ = getattr(onnx_models, name)()
     onnx.save(m, str(tmp_path / "mem.onnx"))
     _save_external(m, tmp_path / "ext.onnx", "w.bin")
-    monkeypatch.setattr("hybridperf.frontend.INLINE_EXTERNAL_BYTES", 0)
-    assert all(t.data_location == TensorProto.EXTERNAL for t in fe.load_onnx_proto(tmp_path / "ext.onnx").graph.initializer)
+    monkeypatch.setattr("hybridperf.frontends.onnx_import.INLINE_EXTERNAL_BYTES", 0)
+    assert all(t.data_location == TensorProto.EXTERNAL for t in onnx_import.load_onnx_proto(tmp_path / "ext.onnx").graph.initializer)
     assert _figures(analyze(tmp_path / "ext.onnx", batch=2)) == _figures(analyze(tmp_path / "mem.onnx", batch=2))
 
 
@@ -202,12 +202,12 @@ def test_negative_limit_space_separated(capsys, model_dir):
 
 
 def test_measure_out_under_a_file_fails_before_measuring(tmp_path, capsys, model_dir, monkeypatch):
-    import hybridperf.measure
+    import hybridperf.measure.onnxruntime
 
     def boom(*a, **k):
         raise AssertionError("measured before validating --out")
 
-    monkeypatch.setattr(hybridperf.measure, "measure", boom)
+    monkeypatch.setattr(hybridperf.measure.onnxruntime, "measure", boom)
     (tmp_path / "afile").write_text("x")
     model = str(model_dir / "resnet_like.onnx")
     code, out, err = run(capsys, "measure", model, "--batch", "1", "--out", str(tmp_path / "afile" / "m.json"))
@@ -275,7 +275,7 @@ def test_junit_xml_mode_follows_umask(tmp_path, capsys, model_dir, umask, mode):
 
 
 def test_prediction_repr_is_short(model_dir):
-    from hybridperf.pipeline import predict
+    from hybridperf.api import predict
 
     pred = predict(str(model_dir / "resnet_like.onnx"), "t4", batch=1)
     text = repr(pred)

@@ -15,7 +15,13 @@ import pytest
 import hybridperf
 from hybridperf.cli import main
 from hybridperf.data import packaged_dir, user_data_dir
-from hybridperf.residual import SIDECAR_FILE, find_model_dir, load_for_device, model_search_path, user_model_dir
+from hybridperf.residual.model import (
+    SIDECAR_FILE,
+    find_model_dir,
+    load_for_device,
+    model_search_path,
+    user_model_dir,
+)
 
 PACKAGE = Path(hybridperf.__file__).parent
 ROOT = PACKAGE.parent

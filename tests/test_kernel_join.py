@@ -6,8 +6,9 @@ import numpy as np
 import onnx
 import pytest
 
-from hybridperf.features import KERNEL_FEATURES, featurize, kernel_unit_times, valid_tap_fraction
-from hybridperf.pipeline import analyze, predict_on
+from hybridperf.analysis.analyze import analyze
+from hybridperf.api import predict_on
+from hybridperf.residual.features import KERNEL_FEATURES, featurize, kernel_unit_times, valid_tap_fraction
 
 
 def test_valid_tap_fraction_golden():

@@ -11,7 +11,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from hybridperf.errors import InputError, ModelLoadError
-from hybridperf.measure import Measurement, csv_row, join_profile, measure
+from hybridperf.measure.onnxruntime import Measurement, csv_row, join_profile, measure
 
 
 def _tiny(path, symbolic=False):
@@ -126,7 +126,7 @@ def test_measure_cli_json(tiny, capsys):
 
 def test_graph_optimization_level_recorded(tiny):
     """With optimisations disabled, MatMul+Add stay separate nodes (the default level fuses them into a Gemm-like node)."""
-    from hybridperf.measure import measure_in_process
+    from hybridperf.measure.onnxruntime import measure_in_process
 
     off = measure_in_process(tiny, threads=1, repeats=3, warmup=1, profile=True, profile_runs=1, memory=False,
                              graph_optimization="disabled")

@@ -18,10 +18,10 @@ import onnx_models
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from hybridperf.frontend import from_onnx
-from hybridperf.measure_memory import kernel_workspace_bytes, measure_tvm, pooled_vm_bytes
-from hybridperf.normalize import normalize
-from hybridperf.pipeline import analyze
+from hybridperf.analysis.analyze import analyze
+from hybridperf.frontends.normalize import normalize
+from hybridperf.frontends.onnx_import import from_onnx
+from hybridperf.measure.memory import kernel_workspace_bytes, measure_tvm, pooled_vm_bytes
 
 
 def _analyze(model, batch=1, fused=True):
@@ -93,7 +93,7 @@ def test_pooled_allocator_reuses_killed_blocks():
 _RSS_SCRIPT = """
 import json
 from test_measure_memory import _analyze, _elementwise_chain
-from hybridperf.measure_memory import measure_tvm, pooled_vm_bytes
+from hybridperf.measure.memory import measure_tvm, pooled_vm_bytes
 an = _analyze(_elementwise_chain(1024, 1024), fused=False)
 r = measure_tvm(an.memory_module)
 print(json.dumps({"rss": r.rss_peak_bytes, "pooled": pooled_vm_bytes(an.memory_module), "ws": r.workspace_bytes}))

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from hybridperf.errors import ModelLoadError
-from hybridperf.measure import Measurement, parse_cpuinfo
-from hybridperf.measure_rounds import (
+from hybridperf.measure.onnxruntime import Measurement, parse_cpuinfo
+from hybridperf.measure.rounds import (
     RoundResult,
     SpeedSample,
     geometric_mean,

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from hybridperf.cli import ExitCode, main
-from hybridperf.mig import (
+from hybridperf.estimate.mig import (
     DEFAULT_HEADROOM_BYTES,
     NoMigProfilesError,
     memory_fraction,
@@ -14,8 +14,8 @@ from hybridperf.mig import (
     scaled_latency_s,
     suggest,
 )
-from hybridperf.roofline import ZERO, Bound, RooflineEstimate
-from hybridperf.spec import load_spec
+from hybridperf.device.spec import load_spec
+from hybridperf.estimate.roofline import ZERO, Bound, RooflineEstimate
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hybridperf.frontend import from_onnx
-from hybridperf.normalize import normalize
-from hybridperf.memory import tvm_planned_bytes
-from hybridperf.pipeline import analyze
+from hybridperf.analysis.analyze import analyze
+from hybridperf.analysis.memory import tvm_planned_bytes
+from hybridperf.frontends.normalize import normalize
+from hybridperf.frontends.onnx_import import from_onnx
 
 BUILDERS = ["resnet_like", "mobilenetv2_like", "bert_like", "densenet_like"]
 

@@ -14,11 +14,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from test_energy import toy
 
-from hybridperf.api import analyze, check
+from hybridperf.analysis.memory import MemoryPlan
+from hybridperf.api import analyze, check, predict_on
 from hybridperf.cli import ExitCode, main
-from hybridperf.memory import MemoryPlan
-from hybridperf.pipeline import bounded_energy, predict_on
-from hybridperf.report import to_dict, to_table
+from hybridperf.estimate.pricing import bounded_energy
+from hybridperf.report.text import to_dict, to_table
 
 
 def _save(nodes, inputs, outputs, path, inits=()):

@@ -1,4 +1,4 @@
-"""Tests for hybridperf.normalize: shape binding, shape-subgraph folding, op support.
+"""Tests for hybridperf.frontends.normalize: shape binding, shape-subgraph folding, op support.
 
 Each failure pattern seen on real torch exports is rebuilt as a tiny graph
 with onnx.helper, shown to fail TVM's ONNX frontend as exported, and to import
@@ -17,7 +17,7 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 from hybridperf.errors import DynamicShapeError, InputError, UnsupportedModelError
-from hybridperf.normalize import (
+from hybridperf.frontends.normalize import (
     METHOD,
     bind_input_shapes,
     check_supported,
@@ -500,7 +500,7 @@ def test_data_dependent_shapes_are_named_not_folded():
 
 
 def test_load_model_names_data_dependent_ops(tmp_path):
-    from hybridperf.frontend import load_model
+    from hybridperf.frontends.load import load_model
 
     path = tmp_path / "det.onnx"
     onnx.save(nonzero_topk(), str(path))

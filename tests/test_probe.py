@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from hybridperf import probe
 from hybridperf.cli import ExitCode, main
+from hybridperf.device.spec import load_spec, parse_spec
 from hybridperf.errors import InputError
-from hybridperf.spec import load_spec, parse_spec
+from hybridperf.measure import probe
 
 
 def _best(fn, repeats: int) -> float:
@@ -245,7 +245,7 @@ def test_gemm_rate_rejects_unmeasured_precision():
 
 def test_gpu_probe_calls_measure_torch_probe_cuda(tmp_path, monkeypatch):
     """The CUDA path delegates to measure_torch.probe_cuda (faked here: no GPU needed) and writes a gpu spec."""
-    from hybridperf import measure_torch
+    from hybridperf.measure import torch_cuda as measure_torch
 
     calls = []
 

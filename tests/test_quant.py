@@ -1,4 +1,4 @@
-"""Int8 QDQ detection (hybridperf.quant) on tiny hand-built models.
+"""Int8 QDQ detection (hybridperf.analysis.int8) on tiny hand-built models.
 
 Golden numbers: a QDQ Conv 3->8, 3x3, pad 1 on a 1x3x8x8 input.
 * FLOPs 2 * N*Cout*H*W * Cin*kh*kw = 2*1*8*8*8*3*3*3 = 27648
@@ -13,9 +13,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from hybridperf.analysis.int8 import FOLDED, apply_int8, apply_int8_kernels, find_int8
 from hybridperf.costs import Status
 from hybridperf.errors import UnsupportedModelError
-from hybridperf.quant import FOLDED, apply_int8, apply_int8_kernels, check_qoperator, find_int8
+from hybridperf.frontends.qoperator import check_qoperator
 
 CONV_FLOPS = 2 * 1 * 8 * 8 * 8 * 3 * 3 * 3
 X_INT8 = 1 * 3 * 8 * 8
@@ -84,7 +85,7 @@ def weight_only_matmul_model() -> onnx.ModelProto:
 
 @pytest.fixture(scope="module")
 def qdq_analyzed(tmp_path_factory):
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     p = tmp_path_factory.mktemp("q") / "qdq_conv.onnx"
     onnx.save(qdq_conv_model(), str(p))
@@ -124,7 +125,7 @@ def test_qdq_folds_inner_dequantize_and_quantize(qdq_analyzed):
 
 
 def test_apply_int8_without_pattern_is_identity(model_dir):
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     a = analyze(model_dir / "resnet_like.onnx", batch=1).analysis
     assert not find_int8(a)
@@ -132,7 +133,7 @@ def test_apply_int8_without_pattern_is_identity(model_dir):
 
 
 def test_int8_kernels_and_roofline(qdq_analyzed):
-    from hybridperf.pipeline import predict_on
+    from hybridperf.api import predict_on
 
     kernels = apply_int8_kernels(qdq_analyzed.kernels, qdq_analyzed.analysis)
     assert len(kernels) == len(qdq_analyzed.kernels)
@@ -158,7 +159,7 @@ def test_int8_kernels_and_roofline(qdq_analyzed):
 
 
 def test_weight_only_int8(tmp_path):
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     p = tmp_path / "wo.onnx"
     onnx.save(weight_only_matmul_model(), str(p))
@@ -176,7 +177,7 @@ def test_quantize_static_model(tmp_path):
     pytest.importorskip("onnxruntime")
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     m = qdq_conv_model()
     # the float model: drop the hand-written Q/DQ
@@ -211,7 +212,7 @@ def test_tflite_int8_conv(tmp_path):
     pytest.importorskip("tflite")
     from test_frontends_extra import int8_conv_tflite
 
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     p = tmp_path / "q.tflite"
     p.write_bytes(int8_conv_tflite())
@@ -227,7 +228,7 @@ def test_tflite_int8_conv(tmp_path):
 
 
 def test_qoperator_check_names_all_ops_and_the_pipeline_rewrites_them(tmp_path):
-    from hybridperf.frontend import load_onnx_proto
+    from hybridperf.frontends.onnx_import import load_onnx_proto
 
     nodes = [
         helper.make_node("QLinearConv", ["x", "sx", "zx", "w", "sw", "zw", "sy", "zy"], ["c"]),
@@ -252,7 +253,7 @@ def test_qoperator_check_names_all_ops_and_the_pipeline_rewrites_them(tmp_path):
     assert "QLinearConv" in msg and "QLinearMatMul" in msg and "QDQ" in msg and "\n" not in msg
     check_qoperator(qdq_conv_model())  # QDQ is fine
     # the CLI rewrites QLinear* ops to QDQ before import, so the same file predicts (exit 0) at int8
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     records = analyze(p).analysis.records  # loads through load_model's qoperator_to_qdq
     assert records
@@ -284,7 +285,7 @@ def qoperator_model(seed: int = 0) -> onnx.ModelProto:
 
 def test_qlinear_rewrite_computes_the_same_int8_result():
     ort = pytest.importorskip("onnxruntime")
-    from hybridperf.quant import qoperator_to_qdq
+    from hybridperf.frontends.qoperator import qoperator_to_qdq
 
     m = qoperator_model()
     qdq = qoperator_to_qdq(m)
@@ -308,8 +309,9 @@ def test_qlinear_rewrite_computes_the_same_int8_result():
 def test_qlinear_model_priced_as_int8(tmp_path):
     import dataclasses
 
-    from hybridperf.pipeline import analyze, predict_on
-    from hybridperf.quant import qoperator_to_qdq
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+    from hybridperf.frontends.qoperator import qoperator_to_qdq
 
     p = tmp_path / "q.onnx"
     onnx.save(qoperator_to_qdq(qoperator_model()), str(p))
@@ -328,7 +330,7 @@ def test_qlinear_model_priced_as_int8(tmp_path):
 
 
 def test_pipeline_prices_qdq_as_int8_by_default(tmp_path):
-    from hybridperf.pipeline import analyze
+    from hybridperf.analysis.analyze import analyze
 
     p = tmp_path / "qdq_conv.onnx"
     onnx.save(qdq_conv_model(), str(p))

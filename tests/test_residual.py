@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("lightgbm")
 
 from hybridperf.errors import InputError, NotFittedError
-from hybridperf.features import KERNEL_FEATURES, MODEL_FEATURES
-from hybridperf.residual import (
+from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
+from hybridperf.residual.model import (
     CONTEXT_FEATURES,
     SCHEMA_VERSION,
     KernelTable,
@@ -121,8 +121,9 @@ def test_few_shot_adapt_recovers_offset():
 def test_unseen_family_falls_back_to_roofline(model_dir):
     """A kernel whose op family was never trained keeps its roofline time, flagged uncalibrated."""
     pytest.importorskip("tvm")
-    from hybridperf.features import featurize
-    from hybridperf.pipeline import analyze, predict_on
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+    from hybridperf.residual.features import featurize
 
     pred = predict_on(analyze(model_dir / "bert_like.onnx", batch=1), "host-xeon-2c", residual=None)
     f = featurize(pred)
@@ -193,6 +194,6 @@ def test_few_shot_group_scales_recover_a_slower_group():
 
 
 def _rows(kt, idx):
-    from hybridperf.residual import subset
+    from hybridperf.residual.model import subset
 
     return subset(kt, np.asarray(idx))

@@ -3,8 +3,8 @@
 import pytest
 
 from hybridperf.costs import OpCost
-from hybridperf.roofline import ZERO, Bound, roofline
-from hybridperf.spec import parse_spec
+from hybridperf.device.spec import parse_spec
+from hybridperf.estimate.roofline import ZERO, Bound, roofline
 
 
 def q(value, unit):
@@ -80,7 +80,8 @@ class _DoubleLatency:
 
 
 def test_calibrated_prediction_recomputes_static_energy(model_dir):
-    from hybridperf.pipeline import analyze, predict_on
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
 
     analyzed = analyze(str(model_dir / "resnet_like.onnx"), batch=1)
     roof = predict_on(analyzed, "t4", residual=None)

@@ -1,4 +1,4 @@
-"""Peak memory per runtime (hybridperf.runtime_memory): golden arithmetic on tiny hand-built graphs."""
+"""Peak memory per runtime (hybridperf.estimate.runtime_memory): golden arithmetic on tiny hand-built graphs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
 
-from hybridperf.runtime_memory import (  # noqa: E402
+from hybridperf.estimate.runtime_memory import (
     Runtime,
     _BestFitPattern,
     bfc_arena_reserved_bytes,
@@ -178,12 +178,12 @@ def test_a_buffer_kept_for_reuse_is_held_in_the_pattern():
 
 
 def test_onnxruntime_measured_run_peak_is_the_pattern(tmp_path):
-    """onnxruntime itself (its resident peak over two runs, hybridperf.measure) against the replay: the
+    """onnxruntime itself (its resident peak over two runs, hybridperf.measure.onnxruntime) against the replay: the
     measured run peak is the pattern block + the output, and 16 MiB above the live set."""
     pytest.importorskip("onnxruntime")
     import sys
 
-    from hybridperf.measure import measure
+    from hybridperf.measure.onnxruntime import measure
 
     if not sys.platform.startswith("linux"):
         pytest.skip("resident-set figures need Linux /proc")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hybridperf.errors import InputError, SpecError
-from hybridperf.spec import (
+from hybridperf.device.spec import (
     PRECISIONS,
     DeviceSpec,
     available_devices,

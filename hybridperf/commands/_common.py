@@ -24,7 +24,7 @@ def add_format_argument(p: argparse.ArgumentParser, choices=("table", "json")) -
 
 
 def shapes_from_args(args: argparse.Namespace):
-    from hybridperf.frontend import parse_shape_flags
+    from hybridperf.units import parse_shape_flags
 
     if args.batch is not None and args.batch <= 0:
         raise InputError(f"--batch must be a positive integer, got {args.batch}")

@@ -14,9 +14,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.annotate import annotate_text
-    from hybridperf.pipeline import analyze, predict_on
-    from hybridperf.spec import load_spec
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+    from hybridperf.device.spec import load_spec
+    from hybridperf.report.annotate import annotate_text
 
     spec = load_spec(args.device)
     with native_stderr_silenced(not args.verbose):

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     import numpy as np
 
-    from hybridperf.residual import (
+    from hybridperf.residual.model import (
         CALIBRATION_PARAMS,
         ResidualModel,
         find_model_dir,
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         mape,
         user_model_dir,
     )
-    from hybridperf.spec import load_spec
+    from hybridperf.device.spec import load_spec
 
     spec = load_spec(args.device)
     X, y, groups, families, kt, rows = load_table(data)

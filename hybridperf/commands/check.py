@@ -8,7 +8,7 @@ plan) or only a lower bound (ops without a cost rule, named on stderr). A lower
 bound above its limit still fails with 1; ``--allow-unsupported`` judges lower
 bounds as they are and marks them ``(lower bound)``. Limits
 also come from ``[tool.hybridperf]`` in ``pyproject.toml`` (schema and
-precedence: :mod:`hybridperf.budget`). Each model is analysed once and priced
+precedence: :mod:`hybridperf.estimate.budget`). Each model is analysed once and priced
 on each device.
 
 Output formats: ``table`` (one row per model x device x metric), ``json``,
@@ -64,8 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.budget import Budget, load_config, resolve_targets, run_check
+    from hybridperf.api import run_check
     from hybridperf.commands._common import shapes_from_args
+    from hybridperf.estimate.budget import Budget, load_config, resolve_targets
 
     # Validate everything cheap before the slow analysis: limits, config, devices, output path.
     cli_budget = Budget.parse(args.max_latency, args.max_memory, args.max_energy, allow_number=False)
@@ -112,8 +113,8 @@ def _undecided_line(checks) -> str:
 
 
 def _fmt(metric, value: float | None) -> str:
-    from hybridperf.budget import Metric
-    from hybridperf.report import fmt_bytes, fmt_energy, fmt_time
+    from hybridperf.estimate.budget import Metric
+    from hybridperf.report.text import fmt_bytes, fmt_energy, fmt_time
 
     if value is None:
         return "-"
@@ -166,7 +167,7 @@ def _summary(result) -> str:
 
 
 def to_table(result) -> str:
-    from hybridperf.report import table
+    from hybridperf.report.text import table
 
     rows = [
         [c.model, c.device, c.metric.value, _predicted(c), _limit_text(c), _status(c)]

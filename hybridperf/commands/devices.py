@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 def list_devices(spec_dir: Path | None = None) -> list[dict[str, Any]]:
     """One row per spec file, numbers in SI units; raises SpecError on an invalid file."""
-    from hybridperf.spec import available_devices, default_spec_dir, load_spec
+    from hybridperf.device.spec import available_devices, default_spec_dir, load_spec
 
     d = spec_dir or default_spec_dir()
     if not d.is_dir():
@@ -87,7 +87,7 @@ def list_devices(spec_dir: Path | None = None) -> list[dict[str, Any]]:
 
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one spec with unit (SI), source and measured flag."""
-    from hybridperf.spec import load_spec
+    from hybridperf.device.spec import load_spec
 
     spec = load_spec(device, spec_dir)
 

@@ -28,9 +28,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     import json
 
     from hybridperf.errors import InputError
-    from hybridperf.frontend import parse_shape_flags
-    from hybridperf.measure import csv_row, measure
-    from hybridperf.report import fmt_bytes, fmt_time, table
+    from hybridperf.measure.onnxruntime import csv_row, measure
+    from hybridperf.report.text import fmt_bytes, fmt_time, table
+    from hybridperf.units import parse_shape_flags
 
     for flag in ("threads", "repeats"):
         if getattr(args, flag) <= 0:

@@ -2,7 +2,7 @@
 
 Prints one row per MIG profile of the device (fits memory? predicted latency,
 meets the budget?) and the smallest suitable profile; the scaling model is in
-:mod:`hybridperf.mig`. Exit 0 with a suggestion, 1 when no profile fits the
+:mod:`hybridperf.estimate.mig`. Exit 0 with a suggestion, 1 when no profile fits the
 memory and latency budget, 2 on bad input (including a device without MIG
 profiles).
 """
@@ -32,10 +32,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.budget import Metric, parse_limit
-    from hybridperf.mig import require_profiles, suggest
-    from hybridperf.pipeline import analyze, predict_on
-    from hybridperf.spec import load_spec
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+    from hybridperf.device.spec import load_spec
+    from hybridperf.estimate.budget import Metric, parse_limit
+    from hybridperf.estimate.mig import require_profiles, suggest
 
     max_latency = None if args.max_latency is None else parse_limit(args.max_latency, Metric.LATENCY, "--max-latency", False)
     zero = re.fullmatch(r"\s*0+(?:\.0*)?\s*(?:B|KB|MB|GB|KiB|MiB|GiB)?\s*", args.headroom)
@@ -81,7 +82,7 @@ def to_json(s, model: str) -> str:
 
 
 def to_table(s, model: str) -> str:
-    from hybridperf.report import fmt_bytes, fmt_time, table
+    from hybridperf.report.text import fmt_bytes, fmt_time, table
 
     def yn(v):
         return "-" if v is None else ("yes" if v else "no")

@@ -6,7 +6,12 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import native_stderr_silenced, add_format_argument, add_model_arguments, shapes_from_args
+from hybridperf.commands._common import (
+    native_stderr_silenced,
+    add_format_argument,
+    add_model_arguments,
+    shapes_from_args,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,9 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.pipeline import analyze, predict_on
-    from hybridperf.report import to_json, to_table
-    from hybridperf.spec import load_spec
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+    from hybridperf.device.spec import load_spec
+    from hybridperf.report.text import to_json, to_table
 
     if args.top < 0:
         from hybridperf.errors import InputError

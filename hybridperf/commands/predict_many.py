@@ -68,7 +68,7 @@ def usable_cores() -> int:
 
 def _init_worker() -> None:
     """Import TVM once per worker process."""
-    from hybridperf._tvm import tvm_modules
+    from hybridperf.ir.tvm_compat import tvm_modules
 
     tvm_modules()
 
@@ -80,10 +80,11 @@ def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | No
     t0 = time.perf_counter()
     row: dict[str, Any] = {"model": path, "status": "ok", "error": None}
     try:
-        from hybridperf.pipeline import analyze, predict_on
-        from hybridperf.spec import load_spec
+        from hybridperf.analysis.analyze import analyze
+        from hybridperf.api import predict_on
+        from hybridperf.device.spec import load_spec
 
-        from hybridperf.report import lower_bound_text
+        from hybridperf.report.text import lower_bound_text
 
         pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision)
         row.update(
@@ -132,7 +133,7 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.spec import load_spec
+    from hybridperf.device.spec import load_spec
 
     if args.jobs is not None and args.jobs <= 0:
         raise InputError(f"--jobs must be a positive integer, got {args.jobs}")
@@ -185,7 +186,7 @@ def to_json(rows: list[dict[str, Any]], device: str) -> str:
 
 
 def to_table(rows: list[dict[str, Any]], device: str) -> str:
-    from hybridperf.report import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
+    from hybridperf.report.text import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
 
     body = []
     for r in rows:

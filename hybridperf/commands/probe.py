@@ -55,8 +55,8 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf import probe
     from hybridperf.commands.devices import format_si, format_table
+    from hybridperf.measure import probe
 
     out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
     result = probe.probe(quick=args.quick, progress=_Bar(), use_gpu=False if args.cpu_only else None)

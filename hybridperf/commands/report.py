@@ -28,10 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.html_report import write_html
-    from hybridperf.pipeline import analyze, predict_on
-    from hybridperf.report import fmt_bytes, fmt_time
-    from hybridperf.spec import load_spec
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+    from hybridperf.device.spec import load_spec
+    from hybridperf.report.html import write_html
+    from hybridperf.report.text import fmt_bytes, fmt_time
 
     spec = load_spec(args.device)  # a bad device fails before the slow import
     _check_output_path(Path(args.html))

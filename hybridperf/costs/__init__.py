@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import functools
 
-from hybridperf.costs.registry import FLOPS_PER_MAC, CostRegistry, OpContext, OpCost, RuleResult, Status, op_cost
+from hybridperf.costs.registry import (
+    FLOPS_PER_MAC,
+    CostRegistry,
+    OpContext,
+    OpCost,
+    RuleResult,
+    Status,
+    op_cost,
+)
 
 FAMILY_MODULES = ("conv", "matmul", "attention", "pool", "elementwise", "norm", "reduce", "data_movement")
 

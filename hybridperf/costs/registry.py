@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from hybridperf._tvm import TensorInfo
+from hybridperf.ir.tvm_compat import TensorInfo
 
 #: A multiply-accumulate is two floating-point operations.
 FLOPS_PER_MAC = 2
@@ -139,7 +139,7 @@ class CostRegistry:
         if name in self._rules or name in self._zero:
             raise ValueError(f"duplicate cost rule for {name}")
         if self._check:
-            from hybridperf._tvm import op_exists
+            from hybridperf.ir.tvm_compat import op_exists
 
             if not op_exists(name):
                 raise ValueError(f"{name} is not an op of the installed TVM")

@@ -1,0 +1,3 @@
+"""The package version (foundation: imports nothing)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,164 @@
+"""The device-independent stage: load (if a path), cost pass, kernel grouping, memory plan, int8.
+
+``analyze`` runs once per model; :mod:`hybridperf.estimate.pricing` then prices the result
+on each device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+import time
+
+from hybridperf.analysis.cost_pass import ModelAnalysis, analyze_module
+from hybridperf.analysis.kernels import Kernel, group_kernels, unfused_kernels
+from hybridperf.analysis.memory import MemoryPlan, plan_memory
+from hybridperf.costs import Status
+
+
+__all__ = ["Analyzed", "analyze"]
+
+
+@dataclass(frozen=True)
+class Analyzed:
+    """Device-independent analysis of one model."""
+
+    source: str
+    input_shapes: Mapping[str, tuple[int, ...]]
+    analysis: ModelAnalysis
+    kernels: tuple[Kernel, ...]
+    memory: MemoryPlan
+    fused: bool
+    fusion_note: str = ""
+    timings_s: Mapping[str, float] = field(default_factory=dict)
+    memory_module: Any = field(default=None, repr=False, compare=False)
+    #: Relax binding var name -> source graph node name (ONNX models; empty for other formats)
+    source_nodes: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: input the analysis could not honour (e.g. a batch the model's fixed batch dim ignores)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def memory_is_lower_bound(self) -> bool:
+        """A plan exists but some op's output size is data-dependent (NonZero, Unique): not counted."""
+        return self.memory.known and any(o.shape is None for r in self.analysis.records for o in r.outputs)
+
+    @property
+    def uncosted_ops(self) -> list[str]:
+        """Op types without a cost (unsupported or symbolic): every total is then a lower bound."""
+        return sorted({r.op for r in self.analysis.records if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC)})
+
+
+def analyze(
+    model: str | Path | Any,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    batch: int | None = None,
+    fused: bool = True,
+    int8: bool = True,
+    provenance: bool = False,
+) -> Analyzed:
+    """Load (if a path), run the cost pass, group kernels and plan memory.
+
+    Parameters
+    ----------
+    model : path or tvm.IRModule
+        An ONNX/TFLite file, or a Relax module with static shapes.
+    fused : bool
+        Group ops into kernels with TVM's FuseOps (default) or one kernel per op.
+    int8 : bool
+        Price quantize → op → dequantize (QDQ) patterns as int8 kernels at the
+        device's int8 peak with 1-byte tensors (default); False keeps the float view.
+    provenance : bool
+        Record which ONNX node each Relax op came from (:attr:`Analyzed.source_nodes`), to join
+        runtime profiles to kernels when building training tables; off by default (only they need it).
+    """
+    from hybridperf.frontends.load import load_model
+    from hybridperf.ir import lowering
+
+    t = {}
+    t0 = time.perf_counter()
+    if isinstance(model, (str, Path)):
+        loaded = load_model(model, shapes, batch, provenance=provenance)
+        mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
+        src_nodes = loaded.source_nodes
+    else:
+        mod, source, in_shapes, src_nodes = model, "<module>", {}, {}
+    t["load_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    analysis = analyze_module(mod)
+    t["cost_pass_s"] = time.perf_counter() - t0
+    if not in_shapes:
+        in_shapes = {k: v.shape for k, v in analysis.input_infos.items() if v.shape is not None}
+    check_tensor_sizes(analysis, in_shapes)
+    warnings = []
+    if batch is not None and in_shapes and not any(s and s[0] == batch for s in in_shapes.values()):
+        warnings.append(
+            f"batch {batch} not applied: no input has a symbolic batch dim ({_shapes_text(in_shapes)}); "
+            "the figures are for these shapes (re-export the model with a dynamic batch axis)"
+        )
+    input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
+    t0 = time.perf_counter()
+    note = ""
+    mem_mod = None
+    if any(r.status is Status.SYMBOLIC for r in analysis.records):
+        note = "symbolic shapes: no fusion or memory plan"
+        kernels = unfused_kernels(analysis)
+        memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, "symbolic shapes")
+    else:
+        try:
+            tagged = lowering.tag_and_legalize(mod, [r.var for r in analysis.records])
+            lowered = lowering.fuse(tagged) if fused else tagged
+            kernels = group_kernels(analysis, lowered) if fused else unfused_kernels(analysis)
+            mem_mod = lowering.to_memory_plannable(lowered, fused)
+            memory = plan_memory(mem_mod, analysis.weight_bytes, input_bytes)
+        except Exception as exc:  # noqa: BLE001 - lowering is best effort; costs still stand
+            first = str(exc).splitlines()[0][:120] if str(exc) else ""
+            note = f"lowering failed ({type(exc).__name__}: {first}); one kernel per op, no memory plan"
+            kernels = unfused_kernels(analysis)
+            memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, f"TVM lowering failed ({type(exc).__name__})")
+    t["lower_and_plan_s"] = time.perf_counter() - t0
+    if int8:
+        from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
+
+        plan = find_int8(analysis)
+        if plan:
+            kernels = apply_int8_kernels(kernels, analysis, plan)
+            analysis = apply_int8(analysis, plan)
+    return Analyzed(
+        source=source,
+        input_shapes=dict(in_shapes),
+        analysis=analysis,
+        kernels=kernels,
+        memory=memory,
+        fused=fused,
+        fusion_note=note,
+        timings_s=t,
+        memory_module=mem_mod,
+        source_nodes=src_nodes,
+        warnings=tuple(warnings),
+    )
+
+
+def _shapes_text(shapes: Mapping[str, tuple[int, ...]]) -> str:
+    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
+
+
+def check_tensor_sizes(analysis: ModelAnalysis, input_shapes: Mapping[str, tuple[int, ...]]) -> None:
+    """Refuse shapes that make some tensor larger than :data:`MAX_TENSOR_BYTES`.
+
+    Such a model cannot run anywhere, and its byte counts overflow TVM's integer arithmetic, so
+    every figure would be meaningless (raises :class:`~hybridperf.errors.InputError`, exit 2).
+    """
+    from hybridperf.errors import InputError
+    from hybridperf.frontends.normalize import MAX_TENSOR_BYTES
+
+    named = [(f"input {k}", v) for k, v in analysis.input_infos.items()]
+    named += [(f"{r.var} ({r.op})", o) for r in analysis.records for o in r.outputs]
+    for what, info in named:
+        if info.nbytes is not None and info.nbytes > MAX_TENSOR_BYTES:
+            shape = "x".join(map(str, info.shape or ()))
+            raise InputError(
+                f"shapes too large: {what} would be {shape} {info.dtype} = {info.nbytes:.3g} B, more than the "
+                f"2^48 B (256 TiB) any device can address (inputs {_shapes_text(input_shapes)}); bind smaller shapes"
+            )

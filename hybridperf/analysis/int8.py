@@ -1,0 +1,408 @@
+"""Int8 QDQ detection: price quantized models as int8 kernels, not as float ops.
+
+ONNX QDQ models (``QuantizeLinear``/``DequantizeLinear`` around each op) and
+full-integer TFLite models both import into Relax as
+``dequantize -> float op -> quantize``. Taken literally that is a float32
+conv that reads float32 tensors plus separate (de)quantize kernels; an int8
+runtime instead runs one int8 kernel that reads and writes int8 tensors and
+requantizes in its epilogue. :func:`find_int8` recognises the pattern on a
+:class:`~hybridperf.analysis.cost_pass.ModelAnalysis`; :func:`apply_int8` rewrites the
+records:
+
+* **int8 op** -- a conv / matmul whose data and weight inputs are
+  dequantized int8 tensors, or any other op (add, pool, concat, ...) whose
+  every tensor input is a dequantized int8 tensor and whose result goes
+  straight to a ``quantize``: precision ``int8``; each dequantized input is
+  read at its stored size (1 byte/elem for int8 instead of 4 for float32);
+  when the output reaches a ``quantize`` it is written at 1 byte/elem.
+* **weight-only int8** -- a conv / matmul with int8 weights but a float
+  activation: weight traffic at 1 byte/elem, compute stays float.
+* **epilogue** -- single-consumer elementwise ops between an int8 conv /
+  matmul and its ``quantize`` (bias add, ReLU, clip): zero-cost, their FLOPs
+  are added to the int8 op (a fused requantization epilogue).
+* ``dequantize`` whose every consumer (through views) is an int8 op, and
+  ``quantize`` that ends an int8 op or epilogue, plus ``dequantize -> views
+  -> quantize`` round trips: zero-cost, reason :data:`FOLDED`.
+
+QOperator-format models cannot be imported by TVM as they are.
+:func:`qoperator_to_qdq` rewrites the standard ONNX ``QLinearConv`` and
+``QLinearMatMul`` into the equivalent QDQ form (then priced as above); for the
+rest (``QGemm``, the ``com.microsoft`` ``QLinearAdd`` family...)
+:func:`check_qoperator` raises a clean
+:class:`~hybridperf.errors.UnsupportedModelError` that names them and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+import dataclasses
+
+from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, _FOLDED_NOTE
+from hybridperf.costs import OpCost, Status
+
+
+__all__ = ["FOLDED", "Int8Op", "Int8Plan", "apply_int8", "apply_int8_kernels", "find_int8"]
+
+
+#: reason given to dequantize / quantize / epilogue ops absorbed by an int8 kernel
+FOLDED = "folded into int8 kernel"
+
+QUANTIZE = "relax.quantize"
+
+DEQUANTIZE = "relax.dequantize"
+
+#: ops that run as int8 kernels when both data and weight are dequantized int8
+ANCHOR_OPS = frozenset(
+    {
+        "relax.nn.conv1d",
+        "relax.nn.conv2d",
+        "relax.nn.conv3d",
+        "relax.nn.conv1d_transpose",
+        "relax.nn.conv2d_transpose",
+        "relax.nn.conv3d_transpose",
+        "relax.matmul",
+    }
+)
+
+#: zero-cost ops that pass a tensor through unchanged in content (traced through)
+VIEW_OPS = frozenset({"relax.reshape", "relax.squeeze", "relax.expand_dims", "relax.flatten", "relax.permute_dims"})
+
+#: elementwise ops an int8 kernel can fuse as epilogue (with constant other operands)
+EPILOGUE_OPS = frozenset(
+    {"relax.add", "relax.subtract", "relax.multiply", "relax.nn.relu", "relax.clip", "relax.maximum", "relax.minimum", "relax.nn.leakyrelu"}
+)
+
+_INT8_DTYPES = frozenset({"int8", "uint8"})
+
+
+@dataclass(frozen=True)
+class Int8Input:
+    """One operand of an int8 op that an int8 runtime reads at its stored size."""
+
+    var: str
+    dequantize_index: int
+    float_bytes: int
+    stored_bytes: int
+    constant: bool
+
+    @property
+    def saved_bytes(self) -> int:
+        return self.float_bytes - self.stored_bytes
+
+
+@dataclass(frozen=True)
+class Int8Op:
+    """How one record changes under int8 execution."""
+
+    index: int
+    kind: str  # "int8", "weight-only", "epilogue", "folded"
+    precision: str
+    cost: OpCost
+    note: str
+    inputs: tuple[Int8Input, ...] = ()
+    output_saved_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Int8Plan:
+    """Result of :func:`find_int8`: the changed records, by record index."""
+
+    ops: Mapping[int, Int8Op]
+
+    def __bool__(self) -> bool:
+        return bool(self.ops)
+
+    def by_kind(self, kind: str) -> list[Int8Op]:
+        return [o for o in self.ops.values() if o.kind == kind]
+
+
+def _output_vars(analysis: ModelAnalysis) -> set[str]:
+    mod = analysis.module
+    if mod is None:
+        return set()
+    from hybridperf.ir import tvm_compat as _tvm
+
+    body = mod["main"].body.body
+    out: set[str] = set()
+
+    def walk(e: Any) -> None:
+        if _tvm.is_var(e):
+            out.add(_tvm.var_name(e))
+        elif _tvm.is_tuple(e):
+            for f in e.fields:
+                walk(f)
+
+    walk(body)
+    return out
+
+
+def _is_int8_dequantize(r: OpRecord) -> bool:
+    return r.op == DEQUANTIZE and bool(r.inputs) and r.inputs[0].dtype in _INT8_DTYPES and r.status is not Status.SYMBOLIC
+
+
+def find_int8(analysis: ModelAnalysis) -> Int8Plan:
+    """Find the QDQ int8 pattern; see the module docstring for the rules.
+
+    Returns an :class:`Int8Plan` mapping record index -> :class:`Int8Op`
+    (empty when the model has no int8 QDQ pattern).
+    """
+    records = analysis.records
+    producer: dict[str, int] = {r.var: r.index for r in records}
+    consumers: dict[str, list[int]] = {}
+    for r in records:
+        for v in dict.fromkeys(r.input_vars):
+            consumers.setdefault(v, []).append(r.index)
+    outputs = _output_vars(analysis)
+
+    def is_view(r: OpRecord) -> bool:
+        return r.op in VIEW_OPS and r.status is Status.ZERO_COST and len(set(r.input_vars)) <= 1
+
+    def source_dequantize(var: str) -> int | None:
+        """The int8 dequantize a var comes from, through zero-cost views."""
+        seen = 0
+        while var in producer and seen < 64:
+            r = records[producer[var]]
+            if _is_int8_dequantize(r):
+                return r.index
+            if is_view(r) and r.input_vars:
+                var = r.input_vars[0]
+                seen += 1
+                continue
+            return None
+        return None
+
+    def final_consumers(var: str) -> list[int] | None:
+        """Consumers through views; None when the value leaves the function."""
+        out: list[int] = []
+        stack = [var]
+        while stack:
+            v = stack.pop()
+            if v in outputs:
+                return None
+            for c in consumers.get(v, []):
+                rc = records[c]
+                if is_view(rc):
+                    stack.append(rc.var)
+                else:
+                    out.append(c)
+        return out
+
+    def is_const_var(var: str) -> bool:
+        return var in producer and records[producer[var]].note == _FOLDED_NOTE
+
+    def single_consumer(var: str) -> int | None:
+        if var in outputs:
+            return None
+        cs = consumers.get(var, [])
+        return cs[0] if len(cs) == 1 else None
+
+    def int8_inputs(r: OpRecord) -> tuple[list[Int8Input], list[str]]:
+        found, other = [], []
+        for v in r.input_vars:
+            d = source_dequantize(v)
+            if d is None:
+                other.append(v)
+                continue
+            dr = records[d]
+            found.append(
+                Int8Input(
+                    var=v,
+                    dequantize_index=d,
+                    float_bytes=dr.outputs[0].nbytes or 0,
+                    stored_bytes=dr.inputs[0].nbytes or 0,
+                    constant=not dr.input_vars,
+                )
+            )
+        return found, other
+
+    ops: dict[int, Int8Op] = {}
+    int8_ops: set[int] = set()
+
+    # 1. int8 ops and weight-only ops ---------------------------------------------
+    for r in records:
+        if r.status not in (Status.COUNTED, Status.ESTIMATED) or not r.input_vars or r.op in (QUANTIZE, DEQUANTIZE):
+            continue
+        found, other = int8_inputs(r)
+        if not found:
+            continue
+        deq_vars = {i.var for i in found}
+        data_weight = list(r.input_vars[:2])
+        if r.op in ANCHOR_OPS:
+            if all(v in deq_vars for v in data_weight):
+                kind = "int8"
+            elif any(i.constant for i in found):
+                kind = "weight-only"
+            else:
+                continue
+        else:
+            nxt = single_consumer(r.var)
+            if other or nxt is None or records[nxt].op != QUANTIZE:
+                continue
+            kind = "int8"
+        saved = sum(i.saved_bytes for i in found)
+        saved_w = sum(i.saved_bytes for i in found if i.constant)
+        cost = OpCost(
+            r.cost.flops,
+            max(0, r.cost.bytes_read - saved),
+            r.cost.bytes_written,
+            max(0, r.cost.weight_bytes - saved_w),
+        )
+        prec = "int8" if kind == "int8" else r.precision
+        note = "int8 kernel: dequantized inputs read as int8" if kind == "int8" else "weight-only int8: weights read as int8, compute in float"
+        ops[r.index] = Int8Op(r.index, kind, prec, cost, note, tuple(found))
+        if kind == "int8":
+            int8_ops.add(r.index)
+
+    # 2. epilogues: int8 op -> single-consumer elementwise chain -> quantize -------
+    folded_quantize: dict[int, str] = {}
+    for idx in sorted(int8_ops):
+        r = records[idx]
+        chain: list[int] = []
+        cur = r
+        q = None
+        while True:
+            nxt = single_consumer(cur.var)
+            if nxt is None:
+                break
+            rn = records[nxt]
+            if rn.op == QUANTIZE and rn.outputs and rn.outputs[0].dtype in _INT8_DTYPES:
+                q = rn
+                break
+            others = [v for v in rn.input_vars if v != cur.var]
+            if rn.op in EPILOGUE_OPS and rn.status is Status.COUNTED and all(is_const_var(v) for v in others):
+                chain.append(nxt)
+                cur = rn
+                continue
+            break
+        if q is None:
+            continue
+        op = ops[idx]
+        extra_flops = sum(records[c].cost.flops for c in chain)
+        extra_weight = sum(records[c].cost.weight_bytes for c in chain)
+        out_float = r.cost.bytes_written
+        out_int8 = q.cost.bytes_written
+        cost = OpCost(
+            op.cost.flops + extra_flops,
+            op.cost.bytes_read + extra_weight,
+            out_int8,
+            op.cost.weight_bytes + extra_weight,
+        )
+        note = op.note + f"; writes int8 through {q.var}" + (f" (+{len(chain)} epilogue ops)" if chain else "")
+        ops[idx] = dataclasses.replace(op, cost=cost, note=note, output_saved_bytes=max(0, out_float - out_int8))
+        for c in chain:
+            ops[c] = Int8Op(c, "epilogue", "int8", OpCost(), f"{FOLDED}: epilogue of {r.var}")
+        folded_quantize[q.index] = r.var
+
+    # 3. dequantize -> views -> quantize round trips (int8 data movement) ---------
+    for r in records:
+        if not _is_int8_dequantize(r) or not r.input_vars:
+            continue
+        fc = final_consumers(r.var)
+        if fc and all(records[c].op == QUANTIZE and records[c].outputs[0].dtype == r.inputs[0].dtype for c in fc):
+            for c in fc:
+                folded_quantize.setdefault(c, r.var)
+
+    # 4. fold quantize and dequantize records --------------------------------------
+    for qi, owner in folded_quantize.items():
+        ops[qi] = Int8Op(qi, "folded", "int8", OpCost(), f"{FOLDED} ({owner})")
+    absorbing = int8_ops | {i for i, o in ops.items() if o.kind == "weight-only"} | set(folded_quantize)
+    for r in records:
+        if not _is_int8_dequantize(r):
+            continue
+        fc = final_consumers(r.var)
+        if fc and all(c in absorbing for c in fc):
+            ops[r.index] = Int8Op(r.index, "folded", "int8", OpCost(), FOLDED)
+    return Int8Plan(ops)
+
+
+def apply_int8(analysis: ModelAnalysis, plan: Int8Plan | None = None) -> ModelAnalysis:
+    """A new analysis whose QDQ-wrapped ops are priced as int8 kernels.
+
+    Returns ``analysis`` itself when there is no int8 pattern. The model's
+    ``weight_bytes`` is unchanged: it already counts constants at their stored
+    (int8) size; per-op ``weight_bytes`` drop from float to stored size.
+    """
+    plan = plan if plan is not None else find_int8(analysis)
+    if not plan:
+        return analysis
+    records = list(analysis.records)
+    for idx, op in plan.ops.items():
+        r = records[idx]
+        if op.kind in ("folded", "epilogue"):
+            records[idx] = dataclasses.replace(r, status=Status.ZERO_COST, cost=OpCost(), note=op.note, precision=op.precision)
+        else:
+            records[idx] = dataclasses.replace(r, cost=op.cost, precision=op.precision, note=op.note)
+    # analysis.weight_bytes already counts the constants at their stored (int8) size
+    return dataclasses.replace(analysis, records=tuple(records))
+
+
+def apply_int8_kernels(kernels: Iterable[Any], analysis: ModelAnalysis, plan: Int8Plan | None = None) -> tuple[Any, ...]:
+    """Re-price kernels (from :mod:`hybridperf.analysis.kernels`) of the *original* ``analysis``.
+
+    Fused kernels measure traffic at their boundary in the lowered module,
+    where dequantized tensors are float32; this subtracts the int8 savings of
+    operands whose dequantize lies outside the kernel and of outputs that
+    an int8 runtime keeps in int8, and drops kernels made only of folded ops.
+    """
+    from hybridperf.analysis.kernels import Kernel
+
+    plan = plan if plan is not None else find_int8(analysis)
+    kernels = tuple(kernels)
+    if not plan:
+        return kernels
+    records = analysis.records
+    consumers: dict[str, set[int]] = {}
+    for r in records:
+        for v in r.input_vars:
+            consumers.setdefault(v, set()).add(r.index)
+    outputs = _output_vars(analysis)
+    out: list[Kernel] = []
+    for k in kernels:
+        members = set(k.op_indices)
+        changed = [plan.ops[i] for i in k.op_indices if i in plan.ops]
+        if not changed:
+            out.append(k)
+            continue
+        if len(k.op_indices) == 1:
+            op = changed[0]
+            if op.kind in ("folded", "epilogue"):
+                out.append(dataclasses.replace(k, status=Status.ZERO_COST, cost=OpCost(), precision=op.precision))
+            else:
+                out.append(dataclasses.replace(k, cost=op.cost, precision=op.precision))
+            continue
+        live = [i for i in k.op_indices if not (i in plan.ops and plan.ops[i].kind in ("folded", "epilogue"))]
+        live = [i for i in live if records[i].status is not Status.ZERO_COST]
+        if not live:
+            out.append(dataclasses.replace(k, status=Status.ZERO_COST, cost=OpCost()))
+            continue
+        read_saved = weight_saved = 0
+        flops = 0
+        for i in k.op_indices:
+            op = plan.ops.get(i)
+            if op is None:
+                flops += records[i].cost.flops
+                continue
+            flops += op.cost.flops if op.kind in ("int8", "weight-only") else 0
+            for inp in op.inputs:
+                if inp.dequantize_index not in members:
+                    read_saved += inp.saved_bytes
+                    weight_saved += inp.saved_bytes if inp.constant else 0
+        # epilogue FLOPs were moved onto the int8 op; do not count them twice
+        written_saved = 0
+        for i in k.op_indices:
+            r = records[i]
+            escapes = r.var in outputs or bool(consumers.get(r.var, set()) - members)
+            if not escapes:
+                continue
+            op = plan.ops.get(i)
+            if op is not None and op.kind == "folded" and r.op == DEQUANTIZE and r.inputs:
+                written_saved += (r.outputs[0].nbytes or 0) - (r.inputs[0].nbytes or 0)
+            elif op is not None and op.kind == "int8":
+                written_saved += op.output_saved_bytes
+        c = k.cost
+        cost = OpCost(flops, max(0, c.bytes_read - read_saved), max(0, c.bytes_written - written_saved), max(0, c.weight_bytes - weight_saved))
+        prec = "int8" if any(o.kind == "int8" for o in changed) else k.precision
+        out.append(dataclasses.replace(k, cost=cost, precision=prec))
+    return tuple(out)

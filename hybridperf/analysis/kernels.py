@@ -1,0 +1,136 @@
+"""Kernel grouping after TVM's fusion (``FuseOps``).
+
+A kernel is one launch: either a fused group of ops or a single op. Its
+FLOPs are the sum of its ops'; its DRAM traffic is only what crosses the
+kernel boundary (external inputs and outputs) since intermediates inside a
+fused kernel stay in registers / cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, precision_of
+from hybridperf.costs import OpCost, Status
+from hybridperf.ir import tvm_compat as _tvm
+from hybridperf.ir.lowering import origin_of
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One launched kernel: a fused group (or a lone op) of the analysed module."""
+
+    index: int
+    name: str
+    op_indices: tuple[int, ...]
+    status: Status
+    cost: OpCost
+    precision: str
+
+    @property
+    def counts_toward_time(self) -> bool:
+        return self.status in (Status.COUNTED, Status.ESTIMATED)
+
+
+def _kernel_status(members: list[OpRecord]) -> Status:
+    statuses = {m.status for m in members}
+    for s in (Status.UNSUPPORTED, Status.SYMBOLIC):
+        if s in statuses:
+            return s
+    if statuses <= {Status.ZERO_COST}:
+        return Status.ZERO_COST
+    if Status.ESTIMATED in statuses:
+        return Status.ESTIMATED
+    return Status.COUNTED
+
+
+def _arg_infos(args: list[Any]) -> list[tuple[_tvm.TensorInfo, bool]]:
+    out = []
+    for a in args:
+        if not hasattr(a, "ty"):
+            continue
+        for info in _tvm.tensor_infos(_tvm.expr_type(a)):
+            out.append((info, _tvm.is_constant(a)))
+    return out
+
+
+def group_kernels(analysis: ModelAnalysis, fused_module: Any) -> tuple[Kernel, ...]:
+    """Read kernels off a tagged, fused module (see :mod:`hybridperf.ir.lowering`)."""
+    _, relax = _tvm.tvm_modules()
+    records = analysis.records
+    kernels: list[Kernel] = []
+    claimed: set[int] = set()
+    for b in _tvm.bindings(fused_module["main"]):
+        value = b.value
+        if not _tvm.is_call(value):
+            continue
+        name = _tvm.op_name(value)
+        members: list[int] = []
+        if name == "relax.call_tir":
+            o = origin_of(fused_module, value.args[0])
+            if o is not None and o >= 0:
+                members = [o]
+            args = _tvm.call_args(value)
+            kname = value.args[0].name_hint
+        elif hasattr(value.op, "name_hint") and isinstance(fused_module[value.op], relax.Function):
+            inner = fused_module[value.op]
+            for ib in _tvm.bindings(inner):
+                if _tvm.is_call(ib.value) and _tvm.op_name(ib.value) == "relax.call_tir":
+                    o = origin_of(fused_module, ib.value.args[0])
+                    if o is not None and o >= 0 and o not in members:
+                        members.append(o)
+            args = list(value.args)
+            kname = value.op.name_hint
+        else:
+            # an op TVM could not legalize: it stays a lone high-level call
+            var = _tvm.var_name(b.var)
+            members = [r.index for r in records if r.var == var]
+            args = _tvm.call_args(value)
+            kname = name
+        members = [m for m in members if m not in claimed]
+        if not members:
+            continue
+        claimed.update(members)
+        kernels.append(_make_kernel(len(kernels), kname, members, records, args, b.var))
+    # records that produced no kernel (views folded away, pure shape ops) stay visible
+    for r in records:
+        if r.index not in claimed and r.status is not Status.ZERO_COST:
+            kernels.append(Kernel(len(kernels), r.var, (r.index,), r.status, r.cost, r.precision))
+    return tuple(kernels)
+
+
+def _make_kernel(idx: int, name: str, members: list[int], records, args, out_var) -> Kernel:
+    recs = [records[m] for m in members]
+    status = _kernel_status(recs)
+    if len(recs) == 1:
+        r = recs[0]
+        return Kernel(idx, name, (r.index,), status, r.cost, r.precision)
+    flops = sum(r.cost.flops for r in recs)
+    ins = _arg_infos(args)
+    bytes_read = sum(i.nbytes or 0 for i, _ in ins)
+    weight = sum(i.nbytes or 0 for i, c in ins if c)
+    # a gather inside the kernel reads selected rows, not its whole table
+    for r in recs:
+        if r.family == "gather" and r.inputs and r.inputs[0].nbytes:
+            table = r.inputs[0]
+            if any(i == table for i, _ in ins):
+                bytes_read += r.cost.bytes_read - (table.nbytes or 0)
+    outs = _tvm.tensor_infos(_tvm.expr_type(out_var))
+    bytes_written = sum(o.nbytes or 0 for o in outs)
+    prec = precision_of([i.dtype for r in recs if r.counts_toward_time for i in r.inputs]) if any(
+        r.counts_toward_time for r in recs
+    ) else recs[0].precision
+    if status is Status.ZERO_COST:
+        cost = OpCost()
+    else:
+        cost = OpCost(flops, max(0, bytes_read), bytes_written, weight)
+    return Kernel(idx, name, tuple(members), status, cost, prec)
+
+
+def unfused_kernels(analysis: ModelAnalysis) -> tuple[Kernel, ...]:
+    """One kernel per op with a cost (the granularity of an unfused runtime)."""
+    return tuple(
+        Kernel(i, r.var, (r.index,), r.status, r.cost, r.precision)
+        for i, r in enumerate(r for r in analysis.records if r.status is not Status.ZERO_COST)
+    )

@@ -1,0 +1,391 @@
+"""Exact peak memory from tensor lifetimes.
+
+Works on the module exactly as TVM's ``StaticPlanBlockMemory`` sees it (after
+``CallTIRRewrite``: explicit ``builtin.alloc_tensor`` + calls to PrimFuncs).
+
+Three figures are reported for activations:
+
+* ``planned_bytes``  what TVM's planner allocates: the same token / reference
+  count / size-matched reuse policy (pool per storage scope and dtype, reuse
+  window ``[size/16, size*16]``, larger-or-equal block first, else the largest
+  smaller block enlarged), plus tensors it does not plan (function outputs).
+  It equals the sum of ``memory.alloc_storage`` sizes after TVM's pass, i.e.
+  the "with memory planning" figure of ``relax.analysis.estimate_memory_usage``.
+* ``live_peak_bytes`` the ideal lower bound: the largest sum of tensors alive
+  at once (definition to last use, in execution order).
+* ``no_reuse_bytes`` every allocation kept for the whole run.
+
+Runtime peak = planned activations + weights + inputs.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hybridperf.ir import tvm_compat as _tvm
+
+MATCH_RANGE = 16
+
+_VIEW_OPS = ("relax.reshape", "relax.memory.view", "relax.memory.ensure_zero_offset")
+
+
+@dataclass(frozen=True)
+class TensorLifetime:
+    """One allocated activation tensor: bytes and [first, last] call step."""
+
+    name: str
+    nbytes: int
+    dtype: str
+    start: int
+    end: int
+    planned: bool
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Activation memory of one function, and the model's runtime peak.
+
+    The activation figures are ``None`` when no plan could be made (symbolic
+    shapes, lowering failed): unknown, never 0. :attr:`unknown_reason` says why.
+    """
+
+    planned_bytes: int | None
+    storage_bytes: tuple[int, ...]
+    unplanned_bytes: int | None
+    no_reuse_bytes: int | None
+    live_peak_bytes: int | None
+    weight_bytes: int
+    input_bytes: int
+    lifetimes: tuple[TensorLifetime, ...] = field(repr=False, default=())
+    timeline_bytes: tuple[int, ...] = field(repr=False, default=())
+    #: dtype of each ``storage_bytes`` block (TVM pools storage per dtype)
+    storage_dtypes: tuple[str, ...] = field(repr=False, default=())
+    unknown_reason: str = ""
+
+    @classmethod
+    def unknown(cls, weight_bytes: int, input_bytes: int, reason: str) -> MemoryPlan:
+        """No activation plan: weights and inputs are known, activations (and so the peak) are not."""
+        return cls(None, (), None, None, None, weight_bytes, input_bytes, unknown_reason=reason)
+
+    @property
+    def known(self) -> bool:
+        return self.planned_bytes is not None
+
+    @property
+    def peak_bytes(self) -> int | None:
+        """Runtime peak: planned activations + weights + inputs (None when activations are unknown)."""
+        if self.planned_bytes is None:
+            return None
+        return self.planned_bytes + self.weight_bytes + self.input_bytes
+
+    @property
+    def live_peak_total_bytes(self) -> int | None:
+        if self.live_peak_bytes is None:
+            return None
+        return self.live_peak_bytes + self.weight_bytes + self.input_bytes
+
+    def resized(self, stored_bytes: Callable[[str, int], int], weight_bytes: int, input_bytes: int) -> MemoryPlan:
+        """This plan with every activation re-sized by ``stored_bytes(dtype, nbytes)`` (a precision
+        override storing float32 tensors in fewer bytes), and the given weight and input totals.
+
+        Each storage block is re-sized by its pool's dtype, the same as re-planning with the new
+        sizes (TVM's reuse window ``[size/16, size*16]`` is scale-free) up to integer rounding.
+        """
+        if not self.known:
+            return replace(self, weight_bytes=weight_bytes, input_bytes=input_bytes)
+        lifetimes = tuple(replace(lt, nbytes=stored_bytes(lt.dtype, lt.nbytes)) for lt in self.lifetimes)
+        storage = tuple(stored_bytes(dt, n) for dt, n in zip(self.storage_dtypes, self.storage_bytes))
+        unplanned = sum(lt.nbytes for lt in lifetimes if not lt.planned)
+        timeline = _timeline(lifetimes, len(self.timeline_bytes))
+        return replace(
+            self,
+            planned_bytes=sum(storage) + unplanned,
+            storage_bytes=storage,
+            unplanned_bytes=unplanned,
+            no_reuse_bytes=sum(lt.nbytes for lt in lifetimes),
+            live_peak_bytes=max(timeline) if timeline else 0,
+            weight_bytes=weight_bytes,
+            input_bytes=input_bytes,
+            lifetimes=lifetimes,
+            timeline_bytes=tuple(timeline),
+        )
+
+
+def _timeline(lifetimes: tuple[TensorLifetime, ...], steps: int) -> list[int]:
+    """Bytes alive at each call step (a tensor lives from its definition to its last use)."""
+    timeline = [0] * max(steps, 1)
+    for lt in lifetimes:
+        for t in range(lt.start, min(lt.end, len(timeline) - 1) + 1):
+            timeline[t] += lt.nbytes
+    return timeline
+
+
+class _Token:
+    __slots__ = ("nbytes", "dtype", "scope", "block", "refs", "discarded", "storage", "static")
+
+    def __init__(self, nbytes: int | None, dtype: str, scope: str, block: int):
+        self.nbytes = nbytes if nbytes is not None else -1
+        self.static = nbytes is not None
+        self.dtype = dtype
+        self.scope = scope
+        self.block = block
+        self.refs = 0
+        self.discarded = False
+        self.storage: _Storage | None = None
+
+
+class _Storage:
+    __slots__ = ("nbytes", "refs", "sid")
+
+    def __init__(self, nbytes: int, sid: int):
+        self.nbytes = nbytes
+        self.refs = 0
+        self.sid = sid
+
+
+def _leaves(tok: Any) -> list[Any]:
+    if tok is None:
+        return []
+    if isinstance(tok, list):
+        out = []
+        for t in tok:
+            out.extend(_leaves(t))
+        return out
+    return [tok]
+
+
+def _alloc_info(call: Any) -> tuple[int | None, str, str]:
+    infos = _tvm.tensor_infos(_tvm.expr_type(call))
+    info = infos[0]
+    scope = _tvm.to_py(call.args[3]) if len(call.args) > 3 else "global"
+    return info.nbytes, info.dtype, str(scope)
+
+
+def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_name: str = "main") -> MemoryPlan:
+    """Plan activation memory of ``lowered[func_name]`` and measure lifetimes.
+
+    Parameters
+    ----------
+    lowered : tvm.IRModule
+        Output of :func:`hybridperf.ir.lowering.to_memory_plannable`.
+    """
+    tvm, relax = _tvm.tvm_modules()
+    func = lowered[func_name]
+    blocks = list(func.body.blocks)
+
+    def is_prim_call(call: Any) -> bool:
+        op = call.op
+        if isinstance(op, relax.ExternFunc):
+            return True
+        if _tvm.op_name(call) == "relax.vm.call_tir_dyn":
+            return True
+        if isinstance(op, tvm.ir.GlobalVar):
+            try:
+                return _tvm.is_prim_func(lowered[op])
+            except Exception:  # noqa: BLE001
+                return False
+        return False
+
+    # ---- phase 1: tokens and reference counts -----------------------------------
+    tokens: dict[Any, Any] = {}
+    allocs: list[tuple[Any, _Token]] = []
+
+    def get(expr: Any) -> Any:
+        if _tvm.is_var(expr):
+            return tokens.get(expr)
+        if _tvm.is_tuple(expr):
+            return [get(f) for f in expr.fields]
+        if _tvm.is_tuple_get_item(expr):
+            t = get(expr.tuple_value if hasattr(expr, "tuple_value") else expr.tuple)
+            return t[expr.index] if isinstance(t, list) else None
+        return None
+
+    def discard(tok: Any) -> None:
+        for t in _leaves(tok):
+            t.discarded = True
+
+    for bi, block in enumerate(blocks):
+        for b in block.bindings:
+            name = b.var  # Vars are keys by identity: TVM reuses name hints (lv4 can be bound twice)
+            v = b.value
+            if _tvm.is_call(v):
+                opn = _tvm.op_name(v)
+                if opn == "relax.builtin.alloc_tensor":
+                    nbytes, dtype, scope = _alloc_info(v)
+                    tok = _Token(nbytes, dtype, scope, bi)
+                    tokens[name] = tok
+                    allocs.append((name, tok))
+                    continue
+                if opn in _VIEW_OPS:
+                    tokens[name] = get(v.args[0])
+                    continue
+                if is_prim_call(v):
+                    for a in v.args:
+                        for t in _leaves(get(a)):
+                            if t.block != bi:
+                                t.discarded = True
+                            else:
+                                t.refs += 1
+                else:
+                    for a in v.args:
+                        discard(get(a))
+                tokens[name] = None
+            else:
+                tokens[name] = get(v)
+    discard(get(func.body.body))
+
+    # ---- phase 2: allocation with size-matched reuse -----------------------------
+    pools: dict[tuple[str, str], list[tuple[int, int, _Storage]]] = {}
+    storages: list[_Storage] = []
+    current: dict[Any, Any] = {}
+    seq = 0
+    step = 0
+    first_use: dict[Any, int] = {}
+    last_use: dict[Any, int] = {}
+    alias_root: dict[Any, Any] = {}
+
+    def request(tok: _Token) -> _Storage:
+        pool = pools.setdefault((tok.scope, tok.dtype), [])
+        # like TVM's TokenAllocator1D::RequestReuse: a tensor no kernel reads (0 references)
+        # gets fresh storage, never a pooled block
+        if tok.static and tok.refs > 0:
+            size = tok.nbytes
+            keys = [k for k, _, _ in pool]
+            begin = bisect.bisect_left(keys, size // MATCH_RANGE)
+            mid = bisect.bisect_left(keys, size)
+            end = bisect.bisect_right(keys, size * MATCH_RANGE)
+            if mid != end:
+                _, _, st = pool.pop(mid)
+                st.refs = tok.refs
+                return st
+            if mid != begin:
+                _, _, st = pool.pop(mid - 1)
+                st.nbytes = size
+                st.refs = tok.refs
+                return st
+        st = _Storage(tok.nbytes, len(storages))
+        st.refs = tok.refs
+        storages.append(st)
+        return st
+
+    def release(st: _Storage) -> None:
+        nonlocal seq
+        ents = pools.setdefault(st_scope[st.sid], [])
+        keys = [k for k, _, _ in ents]
+        pos = bisect.bisect_right(keys, st.nbytes)  # multimap: after equal keys
+        ents.insert(pos, (st.nbytes, seq, st))
+        seq += 1
+
+    st_scope: dict[int, tuple[str, str]] = {}
+    unplanned = 0
+    no_reuse = 0
+    lifetimes_raw: dict[Any, tuple[int, str, bool]] = {}
+    for bi, block in enumerate(blocks):
+        for b in block.bindings:
+            name = b.var
+            v = b.value
+            if not _tvm.is_call(v):
+                current[name] = _cur(current, v)
+                if _tvm.is_var(v):
+                    alias_root[name] = alias_root.get(v, v)
+                continue
+            opn = _tvm.op_name(v)
+            if opn == "relax.builtin.alloc_tensor":
+                tok = tokens[name]
+                nbytes = tok.nbytes if tok.static else 0
+                no_reuse += nbytes
+                lifetimes_raw[name] = (nbytes, tok.dtype, not tok.discarded)
+                first_use[name] = step
+                last_use[name] = step
+                if tok.discarded or not tok.static:
+                    unplanned += nbytes
+                    current[name] = None
+                    continue
+                st = request(tok)
+                st_scope[st.sid] = (tok.scope, tok.dtype)
+                current[name] = st
+                continue
+            if opn in _VIEW_OPS:
+                current[name] = _cur(current, v.args[0])
+                src = v.args[0]
+                if _tvm.is_var(src):
+                    alias_root[name] = alias_root.get(src, src)
+                continue
+            # a call: every allocated tensor it touches is live at this step
+            for a in v.args:
+                for n in _var_names(a):
+                    root = alias_root.get(n, n)
+                    if root in last_use:
+                        last_use[root] = step
+            for a in v.args:
+                for st in _leaves(_cur(current, a)):
+                    st.refs -= 1
+                    if st.refs == 0:
+                        release(st)
+            current[name] = None
+            step += 1
+
+    planned = sum(s.nbytes for s in storages) + unplanned
+    lifetimes = tuple(
+        TensorLifetime(_tvm.var_name(n), nb, dt, first_use[n], last_use[n], pl) for n, (nb, dt, pl) in lifetimes_raw.items()
+    )
+    timeline = _timeline(lifetimes, step)
+    return MemoryPlan(
+        planned_bytes=planned,
+        storage_bytes=tuple(s.nbytes for s in storages),
+        unplanned_bytes=unplanned,
+        no_reuse_bytes=no_reuse,
+        live_peak_bytes=max(timeline) if timeline else 0,
+        weight_bytes=weight_bytes,
+        input_bytes=input_bytes,
+        lifetimes=lifetimes,
+        timeline_bytes=tuple(timeline),
+        storage_dtypes=tuple(st_scope[s.sid][1] for s in storages),
+    )
+
+
+def _cur(current: dict[Any, Any], expr: Any) -> Any:
+    if _tvm.is_var(expr):
+        return current.get(expr)
+    if _tvm.is_tuple(expr):
+        return [_cur(current, f) for f in expr.fields]
+    if _tvm.is_tuple_get_item(expr):
+        t = _cur(current, expr.tuple_value if hasattr(expr, "tuple_value") else expr.tuple)
+        return t[expr.index] if isinstance(t, list) else None
+    return None
+
+
+def _var_names(expr: Any) -> list[Any]:
+    if _tvm.is_var(expr):
+        return [expr]
+    if _tvm.is_tuple(expr):
+        out = []
+        for f in expr.fields:
+            out.extend(_var_names(f))
+        return out
+    return []
+
+
+def tvm_planned_bytes(lowered: Any, func_name: str = "main") -> int:
+    """Ground truth from TVM itself: run ``StaticPlanBlockMemory`` and sum what it allocates.
+
+    Sums ``memory.alloc_storage`` sizes plus the ``builtin.alloc_tensor`` it left
+    unplanned, the same quantity ``relax.analysis.estimate_memory_usage`` prints
+    (in GiB) as "with memory planning".
+    """
+    tvm, relax = _tvm.tvm_modules()
+    planned = relax.transform.StaticPlanBlockMemory()(lowered)
+    total = 0
+    for b in _tvm.bindings(planned[func_name]):
+        v = b.value
+        if not _tvm.is_call(v):
+            continue
+        opn = _tvm.op_name(v)
+        if opn == "relax.memory.alloc_storage":
+            total += int(v.args[0].values[0].value)
+        elif opn == "relax.builtin.alloc_tensor":
+            total += _tvm.tensor_infos(_tvm.expr_type(v))[0].nbytes or 0
+    return total

@@ -1,0 +1,571 @@
+"""Budgets: parse limits, read them from ``pyproject.toml``, check predictions.
+
+A budget caps a model's predicted latency, peak memory and energy on one
+device. Limits are written as a positive number and a unit:
+
+* latency: ``s``, ``ms``, ``us`` (or ``µs``), ``ns`` -- e.g. ``20ms``, ``1.5 s``
+* memory: ``B``, ``KB``, ``MB``, ``GB``, ``TB`` (powers of 1000) and ``KiB``,
+  ``MiB``, ``GiB``, ``TiB`` (powers of 1024) -- e.g. ``512MiB``
+* energy: ``J``, ``mJ``, ``uJ`` (or ``µJ``) -- e.g. ``50mJ``
+
+Anything else (``20 msec``, ``-5ms``, ``512MB/s``, a bare ``20``) is an
+:class:`BudgetError` naming the flag or key and the accepted units. The Python
+API also takes plain numbers, read in SI base units (s, B, J).
+
+Configuration schema (``[tool.hybridperf]`` in ``pyproject.toml``)
+-------------------------------------------------------------------
+::
+
+    [tool.hybridperf]
+    devices = ["a100-sxm-80gb"]      # default devices of every model (optional)
+    batch = 1                        # default binding of a symbolic batch dim (optional)
+    max-latency = "50ms"             # default limits of every model (optional)
+    max-memory = "2GiB"
+    max-energy = "1J"
+
+    [tool.hybridperf.budgets."models/resnet.onnx"]   # path relative to this file
+    batch = 8                        # optional, overrides the default
+    shapes = {input = "8x3x224x224"} # optional, like --shape input=8x3x224x224
+    precision = "fp16"               # optional, like --precision
+    max-latency = "20ms"             # optional, overrides the default
+    max-memory = "512MiB"
+    max-energy = "50mJ"
+    devices = ["a100-sxm-80gb", "t4"]          # EITHER a list of device ids ...
+
+    # ... OR a table of device id -> overrides; each key is a device to check:
+    # [tool.hybridperf.budgets."models/resnet.onnx".devices."a100-sxm-80gb"]
+    # max-latency = "5ms"
+    # [tool.hybridperf.budgets."models/resnet.onnx".devices."t4"]
+    # (an empty table checks t4 with the model's limits)
+
+Keys are exactly those above; any other key is rejected with a suggestion
+(``pyproject.toml: [tool.hybridperf.budgets."m.onnx"] unknown key 'max-latncy'
+(did you mean 'max-latency'?)``). Limits in the file must carry a unit.
+
+Precedence, highest first: command-line flag (``--max-latency``, ``--device``,
+``--batch``, ``--shape``, ``--precision``), per-device table, model table,
+``[tool.hybridperf]`` defaults. A model named on the command line but absent
+from the file gets the defaults; with no model on the command line every model
+of the file is checked. A limit is met when ``predicted <= limit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+import difflib
+import enum
+import math
+import re
+
+from hybridperf.errors import InputError
+
+
+__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "UNITS", "compare", "load_config", "parse_config", "parse_limit", "resolve_targets", "value_of"]
+
+
+class BudgetError(InputError):
+    """A malformed limit or budget configuration (exit code 2)."""
+
+
+class Metric(str, enum.Enum):
+    """What a budget limits, with the prediction field it reads."""
+
+    LATENCY = "latency"
+    MEMORY = "memory"
+    ENERGY = "energy"
+
+    @property
+    def flag(self) -> str:
+        return f"--max-{self.value}"
+
+    @property
+    def key(self) -> str:
+        return f"max-{self.value}"
+
+    @property
+    def si_unit(self) -> str:
+        return {"latency": "s", "memory": "B", "energy": "J"}[self.value]
+
+
+#: accepted units per metric -> factor to the SI base unit
+UNITS: Mapping[Metric, Mapping[str, float]] = {
+    Metric.LATENCY: {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9},
+    Metric.MEMORY: {
+        "B": 1.0,
+        "KB": 1e3,
+        "MB": 1e6,
+        "GB": 1e9,
+        "TB": 1e12,
+        "KiB": 2.0**10,
+        "MiB": 2.0**20,
+        "GiB": 2.0**30,
+        "TiB": 2.0**40,
+    },
+    Metric.ENERGY: {"J": 1.0, "mJ": 1e-3, "uJ": 1e-6, "µJ": 1e-6},
+}
+
+_EXAMPLE = {Metric.LATENCY: "20ms", Metric.MEMORY: "512MiB", Metric.ENERGY: "50mJ"}
+
+_QUANTITY = re.compile(r"\s*(?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?) ?(?P<unit>[A-Za-zµ]+)\s*")
+
+
+def _units_text(metric: Metric) -> str:
+    return ", ".join(u for u in UNITS[metric] if "µ" not in u)
+
+
+def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allow_number: bool = True) -> float:
+    """Parse ``"20ms"`` / ``"512MiB"`` / ``"50mJ"`` (or a number in SI units) to SI units.
+
+    Parameters
+    ----------
+    value : str or float
+        The limit; numbers are read in s, B or J.
+    metric : Metric or str
+        Which unit family applies.
+    where : str, optional
+        How the user wrote it (``--max-latency``, ``pyproject.toml: key 'max-latency'``),
+        used in the error message; defaults to the metric's flag.
+    allow_number : bool
+        Accept plain numbers (the Python API does, the CLI and config files do not).
+
+    Raises
+    ------
+    BudgetError
+        One line naming ``where``, the text given, and the accepted units.
+    """
+    metric = Metric(metric)
+    where = where or metric.flag
+    units = UNITS[metric]
+    accepted = f"write a positive number and one of {_units_text(metric)}, e.g. {_EXAMPLE[metric]}"
+    if isinstance(value, bool):
+        raise BudgetError(f"{where} {value!r}: {accepted}")
+    if isinstance(value, (int, float)):
+        if not allow_number:
+            raise BudgetError(f"{where} {value!r}: a limit needs a unit; {accepted}")
+        if not math.isfinite(value) or value <= 0:
+            raise BudgetError(f"{where} {value!r}: must be positive; {accepted}")
+        return float(value)
+    if not isinstance(value, str):
+        raise BudgetError(f"{where} {value!r}: {accepted}")
+    m = _QUANTITY.fullmatch(value)
+    if not m:
+        if value.strip().startswith("-"):
+            raise BudgetError(f"{where} {value!r}: must be positive; {accepted}")
+        raise BudgetError(f"{where} {value!r}: {accepted}")
+    unit = m.group("unit")
+    if unit not in units:
+        close = [u for u in units if u.lower() == unit.lower()] or difflib.get_close_matches(unit, list(units), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise BudgetError(f"{where} {value!r}: unknown unit {unit!r}{hint}; {accepted}")
+    number = float(m.group("num"))
+    if number <= 0 or not math.isfinite(number):
+        raise BudgetError(f"{where} {value!r}: must be positive; {accepted}")
+    # exact decimal arithmetic, so that "100us" is the float nearest 1e-4, not 100 * 1e-6
+    return float(Fraction(m.group("num")) * Fraction(repr(units[unit])))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits in SI units; ``None`` means unlimited."""
+
+    max_latency_s: float | None = None
+    max_memory_bytes: float | None = None
+    max_energy_j: float | None = None
+
+    def limit(self, metric: Metric) -> float | None:
+        return {
+            Metric.LATENCY: self.max_latency_s,
+            Metric.MEMORY: self.max_memory_bytes,
+            Metric.ENERGY: self.max_energy_j,
+        }[metric]
+
+    @property
+    def empty(self) -> bool:
+        return all(self.limit(m) is None for m in Metric)
+
+    def over(self, other: Budget) -> Budget:
+        """This budget's limits where set, else ``other``'s."""
+        return Budget(
+            *(self.limit(m) if self.limit(m) is not None else other.limit(m) for m in Metric)
+        )
+
+    @classmethod
+    def parse(
+        cls,
+        max_latency: Any = None,
+        max_memory: Any = None,
+        max_energy: Any = None,
+        where: str = "",
+        allow_number: bool = True,
+    ) -> Budget:
+        """Build from strings/numbers; ``where`` prefixes key names in errors (empty: flags)."""
+        vals = []
+        for metric, raw in zip(Metric, (max_latency, max_memory, max_energy)):
+            loc = f"{where}{metric.key}" if where else metric.flag
+            vals.append(None if raw is None else parse_limit(raw, metric, loc, allow_number))
+        return cls(*vals)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model to check: where it is, how to bind it, and its limits per device."""
+
+    model: str
+    devices: tuple[str, ...]
+    budgets: Mapping[str, Budget]  # device id -> effective limits
+    batch: int | None = None
+    shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    precision: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricCheck:
+    """One model x device x metric comparison. ``limit`` None: no budget set (skipped).
+
+    Three outcomes besides a plain pass: *exceeded* (over the budget, or for memory over the
+    device's ``capacity`` even without a budget; exit 1), *undecided* (the figure is unknown,
+    or only a lower bound that is within the budget; exit 2 -- a check never passes a figure
+    it does not know, unless ``lower_bound_accepted`` (``--allow-unsupported``) takes the bound).
+    """
+
+    model: str
+    device: str
+    metric: Metric
+    value: float | None
+    limit: float | None
+    #: the device's memory capacity in bytes (memory checks only)
+    capacity: float | None = None
+    #: ``value`` is a lower bound (some ops have no cost): why, else ""
+    lower_bound: str = ""
+    lower_bound_accepted: bool = False
+    #: why ``value`` is None (unknown), else ""
+    unknown: str = ""
+
+    @property
+    def _limits(self) -> list[float]:
+        return [x for x in (self.limit, self.capacity) if x is not None]
+
+    @property
+    def exceeded(self) -> bool:
+        return self.value is not None and any(self.value > x for x in self._limits)
+
+    @property
+    def over_capacity(self) -> bool:
+        return self.value is not None and self.capacity is not None and self.value > self.capacity
+
+    @property
+    def skipped(self) -> bool:
+        return self.limit is None and not self.exceeded
+
+    @property
+    def undecided(self) -> bool:
+        if self.skipped or self.exceeded:
+            return False
+        return self.value is None or (bool(self.lower_bound) and not self.lower_bound_accepted)
+
+    @property
+    def passed(self) -> bool:
+        return self.skipped or not (self.exceeded or self.undecided)
+
+    @property
+    def over_by(self) -> float:
+        """Relative excess over the tightest limit exceeded (0.25 = 25 % over); 0 otherwise."""
+        if not self.exceeded:
+            return 0.0
+        assert self.value is not None
+        return self.value / min(self._limits) - 1.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Every comparison of a check, with the predictions behind them."""
+
+    checks: tuple[MetricCheck, ...]
+    predictions: Mapping[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> tuple[MetricCheck, ...]:
+        """Limits exceeded (exit 1)."""
+        return tuple(c for c in self.checks if c.exceeded)
+
+    @property
+    def undecided(self) -> tuple[MetricCheck, ...]:
+        """Limits that cannot be judged: unknown figures, or lower bounds not accepted (exit 2)."""
+        return tuple(c for c in self.checks if c.undecided)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def value_of(pred: Any, metric: Metric) -> float | None:
+    """The predicted quantity a metric limits (latency_s, peak_memory_bytes, energy_j); None when unknown."""
+    if metric is Metric.LATENCY:
+        return float(pred.latency_s)
+    if metric is Metric.MEMORY:
+        return None if pred.peak_memory_bytes is None else float(pred.peak_memory_bytes)
+    return float(pred.energy_j)
+
+
+def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
+    """(why the figure is a lower bound, why it is unknown) for ``metric`` of ``pred``."""
+    uncosted = list(getattr(pred, "uncosted_ops", []))
+    kinds = "op type has" if len(uncosted) == 1 else "op types have"
+    lower = f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})" if uncosted else ""
+    if metric is Metric.MEMORY:
+        plan = pred.memory
+        if not plan.known:
+            return "", f"no memory plan ({plan.unknown_reason or 'unknown'})"
+        return (lower if pred.analyzed.memory_is_lower_bound else ""), ""
+    return lower, ""
+
+
+def compare(
+    pred: Any, budget: Budget, model: str, device: str, allow_unsupported: bool = False
+) -> tuple[MetricCheck, ...]:
+    """One :class:`MetricCheck` per metric (limit None where the budget sets none).
+
+    Memory is also checked against the device's capacity. ``allow_unsupported`` accepts a
+    lower bound (a model with uncosted ops) as the figure to judge.
+    """
+    out = []
+    for m in Metric:
+        lower, unknown = _caveats(pred, m)
+        cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
+        out.append(MetricCheck(model, device, m, value_of(pred, m), budget.limit(m), cap, lower, allow_unsupported, unknown))
+    return tuple(out)
+
+
+_LIMIT_KEYS = tuple(m.key for m in Metric)
+
+_TOP_KEYS = ("devices", "batch", "precision", "budgets", *_LIMIT_KEYS)
+
+_MODEL_KEYS = ("devices", "batch", "shapes", "precision", *_LIMIT_KEYS)
+
+_DEVICE_KEYS = _LIMIT_KEYS
+
+_PRECISIONS = ("tf32", "fp16", "bf16", "fp8", "int8")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One ``[tool.hybridperf.budgets."PATH"]`` table, validated."""
+
+    key: str
+    path: Path
+    budget: Budget
+    devices: tuple[str, ...] | None
+    device_budgets: Mapping[str, Budget]
+    batch: int | None
+    shapes: Mapping[str, tuple[int, ...]]
+    precision: str | None
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """``[tool.hybridperf]`` of one file; empty when the file has no such table."""
+
+    path: Path | None = None
+    budget: Budget = Budget()
+    devices: tuple[str, ...] = ()
+    batch: int | None = None
+    precision: str | None = None
+    models: tuple[ModelEntry, ...] = ()
+
+    def entry_for(self, model: str | Path) -> ModelEntry | None:
+        p = Path(model).resolve()
+        for e in self.models:
+            if e.path == p:
+                return e
+        return None
+
+
+class _Where:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, table: str, msg: str):
+        raise BudgetError(f"{self.path}: [{table}] {msg}")
+
+    def keys(self, d: Mapping[str, Any], table: str, allowed: Sequence[str]) -> None:
+        for k in d:
+            if k not in allowed:
+                close = difflib.get_close_matches(k, list(allowed), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(allowed)})"
+                self.fail(table, f"unknown key {k!r}{hint}")
+
+    def limit(self, d: Mapping[str, Any], table: str) -> Budget:
+        return Budget.parse(
+            d.get("max-latency"),
+            d.get("max-memory"),
+            d.get("max-energy"),
+            where=f"{self.path}: [{table}] key ",
+            allow_number=False,
+        )
+
+    def batch(self, d: Mapping[str, Any], table: str) -> int | None:
+        b = d.get("batch")
+        if b is not None and (isinstance(b, bool) or not isinstance(b, int) or b <= 0):
+            self.fail(table, f"key 'batch' must be a positive integer, got {b!r}")
+        return b
+
+    def precision(self, d: Mapping[str, Any], table: str) -> str | None:
+        p = d.get("precision")
+        if p is not None and p not in _PRECISIONS:
+            self.fail(table, f"key 'precision' is {p!r}; use one of {', '.join(_PRECISIONS)}")
+        return p
+
+    def device_list(self, v: Any, table: str) -> tuple[str, ...]:
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+            self.fail(table, "key 'devices' must be a non-empty list of device ids or a table of device id -> limits")
+        return tuple(v)
+
+
+def load_config(path: str | Path | None = None, required: bool = False) -> BudgetConfig:
+    """Read ``[tool.hybridperf]`` from ``path`` (default ``./pyproject.toml``).
+
+    A missing default file, or a file without ``[tool.hybridperf]``, gives an
+    empty :class:`BudgetConfig`; a missing file named explicitly (``required``)
+    is an error.
+    """
+    import tomllib
+
+    p = Path(path) if path is not None else Path("pyproject.toml")
+    if not p.is_file():
+        if required or path is not None:
+            raise BudgetError(f"config file not found: {p}; check --config")
+        return BudgetConfig()
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BudgetError(f"{p}: cannot parse TOML ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    section = data.get("tool", {}).get("hybridperf")
+    if section is None:
+        return BudgetConfig(path=p)
+    return parse_config(section, p)
+
+
+def parse_config(section: Any, path: Path) -> BudgetConfig:
+    """Validate a parsed ``[tool.hybridperf]`` table (see the module docstring)."""
+    w = _Where(path)
+    top = "tool.hybridperf"
+    if not isinstance(section, dict):
+        w.fail(top, "must be a table")
+    w.keys(section, top, _TOP_KEYS)
+    budget = w.limit(section, top)
+    devices = w.device_list(section["devices"], top) if "devices" in section else ()
+    batch = w.batch(section, top)
+    precision = w.precision(section, top)
+    models = []
+    budgets = section.get("budgets", {})
+    if not isinstance(budgets, dict):
+        w.fail(top, "key 'budgets' must be a table of model path -> limits")
+    for key, entry in budgets.items():
+        table = f'{top}.budgets."{key}"'
+        if not isinstance(entry, dict):
+            w.fail(table, "must be a table of limits")
+        w.keys(entry, table, _MODEL_KEYS)
+        m_devices: tuple[str, ...] | None = None
+        overrides: dict[str, Budget] = {}
+        raw_dev = entry.get("devices")
+        if isinstance(raw_dev, dict):
+            if not raw_dev:
+                w.fail(table, "key 'devices' is an empty table; list at least one device")
+            for dev, over in raw_dev.items():
+                dtable = f'{table}.devices."{dev}"'
+                if not isinstance(over, dict):
+                    w.fail(dtable, "must be a table of limits (max-latency, max-memory, max-energy)")
+                w.keys(over, dtable, _DEVICE_KEYS)
+                overrides[dev] = w.limit(over, dtable)
+            m_devices = tuple(raw_dev)
+        elif raw_dev is not None:
+            m_devices = w.device_list(raw_dev, table)
+        shapes = {}
+        raw_shapes = entry.get("shapes", {})
+        if not isinstance(raw_shapes, dict):
+            w.fail(table, 'key \'shapes\' must be a table of input name -> "DxDxD"')
+        for name, s in raw_shapes.items():
+            if not isinstance(s, str) or not re.fullmatch(r"\d+(x\d+)*", s.strip()):
+                w.fail(table, f'key \'shapes\' entry {name!r} must be a string like "1x3x224x224", got {s!r}')
+            shapes[name] = tuple(int(d) for d in s.strip().split("x"))
+        models.append(
+            ModelEntry(
+                key=key,
+                path=(path.parent / key).resolve(),
+                budget=w.limit(entry, table),
+                devices=m_devices,
+                device_budgets=overrides,
+                batch=w.batch(entry, table),
+                shapes=shapes,
+                precision=w.precision(entry, table),
+            )
+        )
+    return BudgetConfig(path, budget, devices, batch, precision, tuple(models))
+
+
+def resolve_targets(
+    models: Sequence[str],
+    config: BudgetConfig,
+    cli_budget: Budget = Budget(),
+    cli_devices: Sequence[str] = (),
+    cli_batch: int | None = None,
+    cli_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    cli_precision: str | None = None,
+) -> list[Target]:
+    """Combine command-line values and the config into one :class:`Target` per model.
+
+    Raises
+    ------
+    BudgetError
+        No model given and none configured; a model with no device; a
+        model x device with no limit at all.
+    """
+    if models:
+        chosen: list[tuple[str, ModelEntry | None]] = [(m, config.entry_for(m)) for m in dict.fromkeys(models)]
+    else:
+        if not config.models:
+            where = f" in [tool.hybridperf.budgets] of {config.path}" if config.path else ""
+            raise BudgetError(f"no model to check: pass MODEL paths or list models{where} (see `hybridperf check --help`)")
+        chosen = [(_display_path(e.path), e) for e in config.models]
+    targets = []
+    for model, entry in chosen:
+        devices = tuple(cli_devices) or (entry.devices if entry and entry.devices else config.devices)
+        if not devices:
+            raise BudgetError(f"no device for {model}: pass --device ID or set devices in [tool.hybridperf]")
+        base = (entry.budget if entry else Budget()).over(config.budget)
+        budgets = {}
+        for dev in dict.fromkeys(devices):
+            over = entry.device_budgets.get(dev, Budget()) if entry else Budget()
+            b = cli_budget.over(over).over(base)
+            if b.empty:
+                raise BudgetError(
+                    f"no budget for {model} on {dev}: pass --max-latency/--max-memory/--max-energy "
+                    f"or set them in [tool.hybridperf] of pyproject.toml"
+                )
+            budgets[dev] = b
+        targets.append(
+            Target(
+                model=model,
+                devices=tuple(budgets),
+                budgets=budgets,
+                batch=cli_batch if cli_batch is not None else (entry.batch if entry and entry.batch else config.batch),
+                shapes=dict(cli_shapes) if cli_shapes else dict(entry.shapes if entry else {}),
+                precision=cli_precision or (entry.precision if entry else None) or config.precision,
+            )
+        )
+    return targets
+
+
+def _display_path(p: Path) -> str:
+    """``p`` relative to the working directory when below it (what CI annotations expect)."""
+    try:
+        return str(p.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)

@@ -1,0 +1,152 @@
+"""Multi-Instance GPU sizing: the smallest MIG profile that fits a model.
+
+A profile *fits* when ``peak_memory + headroom <= profile memory``. The
+headroom (default :data:`DEFAULT_HEADROOM_BYTES`, 500 MiB) stands for what the
+runtime itself holds on the instance: the CUDA context, cuBLAS/cuDNN
+workspaces, the allocator's slack.
+
+Latency scaling model
+---------------------
+A profile with ``compute_slices / total_slices = f_c`` of the GPU's compute
+and ``memory / dram capacity = f_m`` of its memory gets the same share of
+peak FLOP/s and of DRAM bandwidth (MIG partitions memory controllers with the
+memory: on an A100 80GB each 10 GB memory slice is 1/8 of the bandwidth).
+Each kernel's roofline terms are rescaled and the roofline re-applied::
+
+    latency_profile = sum over kernels of
+        max(compute_s / f_c, memory_s / f_m) + launch overhead (unchanged)
+
+``f_m`` is capped at 1 and falls back to ``f_c`` when the spec has no DRAM
+capacity. When the prediction carries a calibrated residual, the profile
+latency is multiplied by ``latency_s / roofline_latency_s`` of the full GPU.
+The full-GPU profile (``7g.80gb`` on an 80 GB part) therefore reproduces the
+full-GPU prediction. L2 cache, which MIG also partitions, is not modelled.
+
+The suggestion is the first profile, ordered by (memory, compute slices),
+that fits and, when a latency budget is given, meets it
+(``latency_profile <= max_latency``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hybridperf.device.spec import DeviceSpec, MigProfile
+from hybridperf.errors import InputError
+
+#: runtime memory kept free on the instance besides the model's peak (CUDA context etc.)
+DEFAULT_HEADROOM_BYTES = 500 * 2**20
+
+
+class NoMigProfilesError(InputError):
+    """The device spec lists no MIG profiles."""
+
+
+@dataclass(frozen=True)
+class MigOption:
+    """One profile judged against one prediction."""
+
+    profile: MigProfile
+    compute_fraction: float
+    memory_fraction: float
+    required_bytes: int
+    fits_memory: bool
+    latency_s: float
+    meets_latency: bool | None  # None: no latency budget
+
+    @property
+    def suitable(self) -> bool:
+        return self.fits_memory and self.meets_latency is not False
+
+
+@dataclass(frozen=True)
+class MigSuggestion:
+    """Every profile's verdict, smallest first, and the chosen one (None if none fits)."""
+
+    device: str
+    peak_memory_bytes: int
+    headroom_bytes: int
+    max_latency_s: float | None
+    options: tuple[MigOption, ...]
+
+    @property
+    def chosen(self) -> MigOption | None:
+        return next((o for o in self.options if o.suitable), None)
+
+
+def require_profiles(spec: DeviceSpec) -> tuple[MigProfile, ...]:
+    """The spec's profiles, smallest first; :class:`NoMigProfilesError` when it lists none."""
+    if not spec.mig_profiles:
+        raise NoMigProfilesError(
+            f"device {spec.id!r} lists no MIG profiles; MIG sizing needs a device with mig_profiles "
+            f"(e.g. a100-sxm-80gb, h100-sxm)"
+        )
+    return tuple(sorted(spec.mig_profiles, key=lambda p: (p.memory_bytes, p.compute_slices)))
+
+
+def memory_fraction(profile: MigProfile, spec: DeviceSpec) -> float:
+    """Share of DRAM bandwidth a profile gets: its memory over the device's DRAM capacity (<= 1)."""
+    cap = spec.dram.capacity_bytes
+    if not cap:
+        return profile.compute_fraction
+    return min(1.0, profile.memory_bytes / cap)
+
+
+def scaled_latency_s(estimates: Iterable, compute_fraction: float, memory_fraction: float) -> float:
+    """Sum of ``max(compute_s / f_c, memory_s / f_m) + overhead_s`` over roofline estimates."""
+    total = 0.0
+    for e in estimates:
+        if e.latency_s == 0.0:
+            continue
+        total += max(e.compute_s / compute_fraction, e.memory_s / memory_fraction) + e.overhead_s
+    return total
+
+
+def suggest(
+    pred,
+    headroom_bytes: int = DEFAULT_HEADROOM_BYTES,
+    max_latency_s: float | None = None,
+) -> MigSuggestion:
+    """Judge every MIG profile of ``pred.spec`` against a :class:`~hybridperf.estimate.pricing.Prediction`."""
+    spec = pred.spec
+    profiles = require_profiles(spec)
+    if pred.peak_memory_bytes is None:
+        from hybridperf.errors import InputError
+
+        raise InputError(
+            f"{pred.analyzed.source}: peak memory unknown (no memory plan: {pred.memory.unknown_reason}); "
+            "no MIG profile can be sized for it"
+        )
+    required = int(pred.peak_memory_bytes) + int(headroom_bytes)
+    calib = pred.latency_s / pred.roofline_latency_s if pred.roofline_latency_s else 1.0
+    estimates = [kp.estimate for kp in pred.kernels]
+    options = []
+    for prof in profiles:
+        fc = prof.compute_fraction
+        fm = memory_fraction(prof, spec)
+        lat = scaled_latency_s(estimates, fc, fm) * calib
+        options.append(
+            MigOption(
+                profile=prof,
+                compute_fraction=fc,
+                memory_fraction=fm,
+                required_bytes=required,
+                fits_memory=required <= prof.memory_bytes,
+                latency_s=lat,
+                meets_latency=None if max_latency_s is None else lat <= max_latency_s,
+            )
+        )
+    return MigSuggestion(spec.id, int(pred.peak_memory_bytes), int(headroom_bytes), max_latency_s, tuple(options))
+
+
+__all__ = [
+    "DEFAULT_HEADROOM_BYTES",
+    "MigOption",
+    "MigSuggestion",
+    "NoMigProfilesError",
+    "memory_fraction",
+    "require_profiles",
+    "scaled_latency_s",
+    "suggest",
+]

@@ -1,0 +1,173 @@
+"""Price an analysis on one device: a roofline per kernel, summed, with an optional learned
+correction passed in by the caller (resolved at the API edge, :func:`hybridperf.api.predict_on`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hybridperf.analysis.analyze import Analyzed
+from hybridperf.analysis.kernels import Kernel
+from hybridperf.analysis.memory import MemoryPlan
+from hybridperf.costs import OpCost
+from hybridperf.device.spec import DeviceSpec, load_spec
+from hybridperf.estimate.roofline import RooflineEstimate, roofline
+
+
+__all__ = ["KernelPrediction", "Prediction", "STORAGE_BYTES", "bounded_energy", "predict_on", "priced_cost", "priced_memory", "stored_bytes"]
+
+
+#: The precision policy: a ``precision`` override runs float32 ops at that precision and stores
+#: float32 tensors (activations, weights, inputs) in this many bytes per element. One table drives
+#: latency, traffic, energy, peak memory and the report (``tf32`` is a compute mode: 4 bytes).
+STORAGE_BYTES = {"tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+
+
+@dataclass(frozen=True)
+class KernelPrediction:
+    kernel: Kernel
+    estimate: RooflineEstimate
+    latency_s: float
+    calibrated: bool = False
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model priced on one device."""
+
+    analyzed: Analyzed
+    spec: DeviceSpec
+    precision: str | None
+    kernels: tuple[KernelPrediction, ...]
+    roofline_latency_s: float
+    latency_s: float
+    energy_j: float
+    calibration: str = "none (roofline only)"
+    #: the memory plan at this prediction's precision (None: the analysis's own plan)
+    memory_plan: MemoryPlan | None = field(default=None, repr=False)
+    #: why ``energy_j`` is not the plain energy model (capped at the device's max power), else ""
+    energy_note: str = ""
+
+    @property
+    def memory(self) -> MemoryPlan:
+        return self.memory_plan if self.memory_plan is not None else self.analyzed.memory
+
+    @property
+    def peak_memory_bytes(self) -> int | None:
+        """Runtime peak in bytes; None when no memory plan could be made (unknown, never 0)."""
+        return self.memory.peak_bytes
+
+    @property
+    def uncosted_ops(self) -> list[str]:
+        return self.analyzed.uncosted_ops
+
+    @property
+    def complete(self) -> bool:
+        """Every op has a cost; when False, latency, energy and traffic are lower bounds."""
+        return not self.uncosted_ops
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Input that was not honoured, and figures the device cannot meet (one line each)."""
+        out = list(self.analyzed.warnings)
+        peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
+        if peak is not None and cap is not None and peak > cap:
+            out.append(
+                f"predicted peak memory {peak / 2**30:.2f} GiB exceeds {self.spec.id}'s {cap / 2**30:.2f} GiB of memory; "
+                "the model does not fit (lower the batch or the precision)"
+            )
+        return tuple(out)
+
+    @property
+    def flops(self) -> int:
+        return self.analyzed.analysis.flops
+
+    def __repr__(self) -> str:
+        # the generated repr would print every kernel, op record and the Relax module (~100 k characters)
+        peak = self.peak_memory_bytes
+        return (f"Prediction(source={self.analyzed.source!r}, device={self.spec.id!r}, precision={self.precision!r}, "
+                f"latency_s={self.latency_s:.6g}, energy_j={self.energy_j:.6g}, "
+                f"peak_memory_bytes={peak if peak is None else int(peak)}, flops={self.flops}, "
+                f"kernels={len(self.kernels)}, calibration={self.calibration!r})")
+
+
+def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
+    """Bytes a tensor of ``dtype`` takes under the precision override (:data:`STORAGE_BYTES`)."""
+    if precision is None or dtype != "float32":
+        return nbytes
+    return nbytes * STORAGE_BYTES[precision] // 4
+
+
+def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple[OpCost, str]:
+    """An op's or kernel's cost and precision under the override: float32 work runs at ``precision``
+    and its traffic shrinks with :data:`STORAGE_BYTES`; other precisions are left as they are."""
+    if precision is None or op_precision != "fp32":
+        return cost, op_precision
+    size = STORAGE_BYTES[precision]
+    return OpCost(
+        cost.flops, cost.bytes_read * size // 4, cost.bytes_written * size // 4, cost.weight_bytes * size // 4
+    ), precision
+
+
+def priced_memory(analyzed: Analyzed, precision: str | None) -> MemoryPlan:
+    """The memory plan with float32 tensors stored as the precision override says."""
+    if precision is None:
+        return analyzed.memory
+    a = analyzed.analysis
+    by_dtype = a.weight_bytes_by_dtype or {"float32": a.weight_bytes}
+    weights = sum(stored_bytes(dt, n, precision) for dt, n in by_dtype.items())
+    inputs = sum(stored_bytes(i.dtype, i.nbytes or 0, precision) for i in a.input_infos.values())
+    return analyzed.memory.resized(lambda dt, n: stored_bytes(dt, n, precision), weights, inputs)
+
+
+def bounded_energy(energy_j: float, latency_s: float, spec: DeviceSpec) -> tuple[float, str]:
+    """Cap energy at ``max power x latency``: a device cannot average more than its maximum power.
+
+    The sheets' pJ/MAC are upper bounds (maximum power over peak MAC rate) and idle power is added
+    on top, so small or memory-bound models can imply more than the maximum; then the bound holds.
+    """
+    cap = spec.max_power_w * latency_s
+    if latency_s > 0 and energy_j > cap:
+        return cap, (
+            f"capped at max power {spec.max_power_w:g} W x latency (the energy model implied "
+            f"{energy_j / latency_s:.1f} W, above the sheet's maximum)"
+        )
+    return energy_j, ""
+
+
+def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = None) -> Prediction:
+    """Price an analysis on one device.
+
+    Parameters
+    ----------
+    precision : str, optional
+        Run float32 ops at this precision instead (``tf32``, ``fp16``, ``bf16``, ``fp8``, ``int8``) and
+        store float32 tensors as :data:`STORAGE_BYTES` says: traffic, energy and peak memory follow.
+    residual : ResidualModel or None
+        The learned correction (:func:`hybridperf.api.predict_on` resolves ``\"auto\"``).
+    """
+    spec = device if isinstance(device, DeviceSpec) else load_spec(device)
+    preds = []
+    for k in analyzed.kernels:
+        if not k.counts_toward_time:
+            from hybridperf.estimate.roofline import ZERO
+
+            preds.append(KernelPrediction(k, ZERO, 0.0))
+            continue
+        cost, prec = priced_cost(k.cost, k.precision, precision)
+        est = roofline(cost, spec, prec)
+        preds.append(KernelPrediction(k, est, est.latency_s))
+    roof = sum(p.latency_s for p in preds)
+    energy = sum(p.estimate.energy_j for p in preds)
+    note = (f"roofline only: no residual model for {spec.id} (train one with `hybridperf calibrate`)"
+            if residual is not None else "roofline only (--roofline-only)")
+    pred = Prediction(analyzed, spec, precision, tuple(preds), roof, roof, energy, note, priced_memory(analyzed, precision))
+    model = residual
+    if model is not None:
+        pred = model.apply(pred)
+        # static energy follows the corrected latency; dynamic energy is work-bound and unchanged
+        dynamic = sum(p.estimate.dynamic_energy_j for p in preds)
+        pred = replace(pred, energy_j=dynamic + spec.idle_power_w * pred.latency_s)
+    energy_j, energy_note = bounded_energy(pred.energy_j, pred.latency_s, spec)
+    return replace(pred, energy_j=energy_j, energy_note=energy_note)

@@ -1,0 +1,87 @@
+"""Roofline latency and energy of one op or kernel: pure functions of (cost, spec).
+
+latency = max(flops / peak_flops[precision], bytes / dram_bandwidth) + launch overhead
+
+energy  = MACs x pJ/MAC[precision] + bytes x pJ/byte[dram]     (dynamic)
+        + idle_power x latency                                  (static)
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from hybridperf.costs import FLOPS_PER_MAC, OpCost
+from hybridperf.device.spec import DeviceSpec
+
+
+class Bound(str, enum.Enum):
+    COMPUTE = "compute"
+    MEMORY = "memory"
+    OVERHEAD = "overhead"
+    NONE = "none"  # zero-cost: nothing launched
+
+
+@dataclass(frozen=True)
+class RooflineEstimate:
+    """Latency and energy of one op or kernel on one device."""
+
+    latency_s: float
+    compute_s: float
+    memory_s: float
+    overhead_s: float
+    bound: Bound
+    energy_j: float
+    dynamic_energy_j: float
+    precision: str
+
+
+ZERO = RooflineEstimate(0.0, 0.0, 0.0, 0.0, Bound.NONE, 0.0, 0.0, "none")
+
+
+def roofline(cost: OpCost, spec: DeviceSpec, precision: str = "fp32", launches: int = 1) -> RooflineEstimate:
+    """Roofline estimate for ``cost`` executed as ``launches`` kernel launches.
+
+    An op with neither FLOPs nor bytes that is still launched costs the launch
+    overhead (bound ``overhead``); pass ``launches=0`` for work that is not
+    launched at all (views), which returns :data:`ZERO`.
+    """
+    if launches == 0:
+        return ZERO
+    peak = spec.peak_flops(precision)
+    bw = spec.dram_bandwidth_bytes_per_s
+    compute_s = cost.flops / peak if cost.flops else 0.0
+    memory_s = cost.bytes_total / bw if cost.bytes_total else 0.0
+    overhead_s = spec.launch_overhead_s * launches
+    work_s = max(compute_s, memory_s)
+    if work_s < overhead_s:
+        bound = Bound.OVERHEAD
+    elif compute_s >= memory_s:
+        bound = Bound.COMPUTE
+    else:
+        bound = Bound.MEMORY
+    latency_s = work_s + overhead_s
+    dyn = energy_dynamic_j(cost, spec, precision)
+    return RooflineEstimate(
+        latency_s=latency_s,
+        compute_s=compute_s,
+        memory_s=memory_s,
+        overhead_s=overhead_s,
+        bound=bound,
+        energy_j=dyn + spec.idle_power_w * latency_s,
+        dynamic_energy_j=dyn,
+        precision=spec.resolve_precision(precision),
+    )
+
+
+def energy_dynamic_j(cost: OpCost, spec: DeviceSpec, precision: str) -> float:
+    """Dynamic energy: MACs x pJ/MAC + DRAM bytes x pJ/byte.
+
+    The pJ/MAC is that of the precision the compute actually runs at
+    (:meth:`DeviceSpec.resolve_precision`); spec loading guarantees an entry for
+    every precision with a peak and for DRAM, so nothing is priced at 0 J.
+    """
+    pj_mac = spec.energy_pj_per_mac[spec.resolve_precision(precision)]
+    pj_byte = spec.energy_pj_per_byte["dram"]
+    macs = cost.flops / FLOPS_PER_MAC
+    return (macs * pj_mac + cost.bytes_total * pj_byte) * 1e-12

@@ -1,0 +1,715 @@
+"""Peak memory per runtime: what onnxruntime (CPU), PyTorch (CUDA) and TVM's VM actually hold.
+
+:mod:`hybridperf.analysis.memory` plans activations exactly as TVM's ``StaticPlanBlockMemory`` does.
+A deployment runs on some runtime, and each allocates differently; this module predicts the
+peak *as each runtime's ground truth in this project measures it*, with the parts it is made
+of (:class:`RuntimePeak`). Each model states what it includes:
+
+``onnxruntime`` (CPU, :func:`onnxruntime_peak`)
+    Modelled figure: :data:`hybridperf.measure.onnxruntime.MEMORY_METHOD`, i.e. resident-set growth of a
+    fresh process (arena disabled, glibc large blocks mmap'd): ``load`` (RSS growth while the
+    session is created) + ``run`` (``VmHWM`` growth over two runs) + input bytes.
+
+    * the graph onnxruntime runs: its own optimiser at level ALL (constant folding, Conv+BN/Act
+      fusion, Gemm/MatMul fusions, LayerNorm/Gelu fusions, NCHWc blocked layouts), taken from
+      onnxruntime itself when it is installed (``SessionOptions.optimized_model_filepath``),
+      else the ONNX graph as written;
+    * resident initializers of that graph, each its own allocation (page-rounded). Pre-packed
+      weights (MLAS packs constant GEMM operands; NCHWc reorders conv weights to blocked layouts)
+      replace the original, they do not add to it: on this data ``disable_prepacking`` changes
+      load RSS by < 0.1 MiB;
+    * activations: onnxruntime's sequential allocation planner (``core/framework/allocation_planner.cc``:
+      aliasing ops share their input's buffer; ops declaring ``MayInplace`` write over an input that dies
+      at the node; otherwise the most recently freed buffer of the *same shape* and element size is
+      reused) and its memory pattern (``core/framework/mem_pattern_planner.h``: each buffer is placed at
+      an offset by best fit between live blocks, and the pattern's peak is allocated as one block). A
+      buffer kept for a later reuse stays in the pattern in between, so reuse can raise the peak above
+      the live set (checked against onnxruntime itself in ``tests/test_runtime_memory.py``); graph
+      outputs are allocated outside the pattern;
+    * ``session`` (fixed + per node of the optimised graph) and ``run`` overheads (code pages first
+      touched, thread pool, kernel objects, allocator book-keeping): constants fitted on training
+      families (``benchmarks/memory_runtime.py``), not derived.
+
+    The CPU arena (BFC, ``kNextPowerOfTwo`` extension from a 1 MiB initial chunk) is *off* in the
+    measured figure; :func:`bfc_arena_reserved_bytes` gives what it would reserve.
+
+``torch`` (CUDA, :func:`torch_cuda_peak`)
+    Modelled figure: ``torch.cuda.max_memory_allocated()`` around one eager inference after
+    warm-up (``hybridperf.measure.torch_cuda.measure_cuda``): weights + inputs resident, the
+    cuBLAS workspace allocated in warm-up (kept by the caching allocator), plus the
+    activation peak. Every block is rounded as the caching allocator does (512-byte granularity;
+    requests over 1 MiB come from 2 MiB-rounded or 20 MiB segments and keep a remainder below
+    1 MiB unsplit).
+
+    Activations are TVM's static plan times a fitted factor: eager PyTorch's own op sequence and
+    cuDNN's workspaces are not modelled (the benchmark shows the gap this leaves).
+
+``tvm`` (:func:`tvm_peak`)
+    TVM's exact static plan + the largest intra-kernel workspace + weights + inputs (activations
+    3.6 % MAPE against the VM's resident peak in ``benchmarks/results/memory.md``).
+
+Measured accuracy on held-out families: ``benchmarks/results/memory_runtime.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+
+class Runtime(str, Enum):
+    """The runtime whose peak memory is predicted."""
+
+    ONNXRUNTIME = "onnxruntime"
+    TORCH = "torch"
+    TVM = "tvm"
+
+
+#: default runtime per device kind: what the project's measurements on such devices use
+#: (CPU sheets: ``hybridperf measure`` = onnxruntime; GPU sheets: ``benchmarks/gpu_measure.py`` = PyTorch).
+DEFAULT_RUNTIME_BY_KIND = {"cpu": Runtime.ONNXRUNTIME, "gpu": Runtime.TORCH}
+
+
+def default_runtime(device_kind: str) -> Runtime:
+    """The runtime a device's measurements are made with: onnxruntime on CPUs, PyTorch on GPUs, else TVM."""
+    return DEFAULT_RUNTIME_BY_KIND.get(device_kind, Runtime.TVM)
+
+
+@dataclass(frozen=True)
+class RuntimePeak:
+    """Predicted peak memory of one inference on one runtime (bytes).
+
+    ``parts`` are ``(name, bytes)`` and add up to ``peak_bytes``; ``includes`` says in words what the
+    figure counts and ``measured_as`` which measurement it models.
+    """
+
+    runtime: str
+    peak_bytes: int
+    parts: tuple[tuple[str, int], ...]
+    includes: str
+    measured_as: str
+    notes: tuple[str, ...] = ()
+
+    def part(self, name: str) -> int:
+        return dict(self.parts).get(name, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runtime": self.runtime, "peak_bytes": self.peak_bytes, "parts": dict(self.parts),
+                "includes": self.includes, "measured_as": self.measured_as, "notes": list(self.notes)}
+
+
+def _make(runtime: Runtime, parts: Sequence[tuple[str, int]], includes: str, measured_as: str,
+          notes: Iterable[str] = ()) -> RuntimePeak:
+    parts = tuple((k, int(v)) for k, v in parts)
+    return RuntimePeak(runtime.value, sum(v for _, v in parts), parts, includes, measured_as, tuple(notes))
+
+
+# =========================================================================== onnxruntime (CPU)
+
+PAGE_BYTES = 4096
+#: glibc's mmap threshold in the measurement worker (``MALLOC_MMAP_THRESHOLD_=65536``): larger
+#: blocks are whole pages of their own
+MMAP_THRESHOLD_BYTES = 65536
+#: onnxruntime aligns every planned tensor to 64 bytes (``kAllocAlignment``)
+ORT_ALIGNMENT = 64
+
+#: ONNX ops whose onnxruntime CPU kernel returns a view of input 0 (no new buffer)
+ORT_ALIAS_OPS = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"})
+#: ops whose CPU kernel may write its output over an input that dies at this node (``MayInplace``):
+#: op type -> input positions; the NCHWc and fused convolutions write over their ``Sum`` / ``Z`` input
+ORT_INPLACE_INPUTS = {
+    **{op: (0,) for op in ("Relu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "LeakyRelu", "Gelu", "FastGelu",
+                           "QuickGelu", "Neg", "Not", "Cast", "Dropout", "Erf", "Sqrt")},
+    **{op: (0, 1) for op in ("Add", "Sub", "Mul", "Div", "Pow")},
+    "com.microsoft.nchwc.Conv": (3,), "com.microsoft.FusedConv": (3,),
+}
+
+# Fitted on training families by ``benchmarks/memory_runtime.py`` (onnxruntime 1.32, 1 thread,
+# Linux/glibc, measured by hybridperf.measure.onnxruntime): what the structural model does not derive.
+ORT_SESSION_FIXED_BYTES = 10_256_296
+ORT_SESSION_BYTES_PER_NODE = 13_427
+ORT_RUN_FIXED_BYTES = 575_024
+ORT_FIT_NOTE = "fixed overheads fitted on training families (benchmarks/memory_runtime.py), onnxruntime 1.32 / glibc"
+
+
+def _dtype_bytes(elem_type: int) -> int:
+    from onnx import helper
+
+    return int(helper.tensor_dtype_to_np_dtype(elem_type).itemsize)
+
+
+def _tensor_bytes(t: Any) -> int:
+    n = math.prod(t.dims) if len(t.dims) else 1
+    return int(n) * _dtype_bytes(t.data_type)
+
+
+def ort_optimized_model(model: Any, level: str = "all") -> tuple[Any, bool]:
+    """The graph onnxruntime runs: ``(ModelProto, True)`` from onnxruntime's own optimiser, or
+    ``(model, False)`` when onnxruntime is not installed or cannot optimise it.
+
+    ``model`` is a path or a ``ModelProto``. Only the optimiser runs (session creation,
+    one thread); no inference.
+    """
+    import onnx
+
+    proto = model if not isinstance(model, (str, Path)) else onnx.load(str(model))
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return proto, False
+    levels = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
+              "disabled": "ORT_DISABLE_ALL"}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = str(model) if isinstance(model, (str, Path)) else os.path.join(tmp, "in.onnx")
+        if not isinstance(model, (str, Path)):
+            onnx.save(proto, src)
+        out = os.path.join(tmp, "opt.onnx")
+        so = ort.SessionOptions()
+        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, levels[level])
+        so.optimized_model_filepath = out
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        # weights of 1 KiB and more go to a side file that is not read back: only their sizes are needed
+        so.add_session_config_entry("session.optimized_model_external_initializers_file_name", "opt.onnx.data")
+        so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+        try:
+            ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+            return onnx.load(out, load_external_data=False), True
+        except Exception:  # noqa: BLE001 - fall back to the graph as written
+            return proto, False
+
+
+def _conv_spatial(x: Sequence[int], kernel: Sequence[int], attrs: Mapping[str, Any]) -> list[int]:
+    sp = list(x[2:])
+    nd = len(sp)
+    strides = attrs.get("strides") or [1] * nd
+    dil = attrs.get("dilations") or [1] * nd
+    pads = attrs.get("pads") or [0] * (2 * nd)
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    out = []
+    for i, d in enumerate(sp):
+        ek = (kernel[i] - 1) * dil[i] + 1
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            out.append(-(-d // strides[i]))
+        elif auto_pad == "VALID":
+            out.append((d - ek) // strides[i] + 1)
+        else:
+            num = d + pads[i] + pads[i + nd] - ek
+            out.append((-(-num // strides[i]) if attrs.get("ceil_mode", 0) else num // strides[i]) + 1)
+    return out
+
+
+def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n_out: int,
+                    block: int) -> list | None:
+    """Output shapes of the onnxruntime-specific ops its optimiser inserts (None: not one of them)."""
+    x = ins[0] if ins else None
+    if domain == "com.microsoft.nchwc":
+        if op == "Conv":
+            return [[x[0], ins[1][0], *_conv_spatial(x, ins[1][2:], attrs)]]
+        if op in ("MaxPool", "AveragePool"):
+            return [[x[0], x[1], *_conv_spatial(x, attrs["kernel_shape"], attrs)]]
+        if op in ("GlobalAveragePool", "GlobalMaxPool"):
+            return [[x[0], x[1], *([1] * (len(x) - 2))]]
+        if op == "ReorderInput":  # channels padded to the NCHWc block
+            if attrs.get("channels_last", 0):
+                x = [x[0], x[-1], *x[1:-1]]
+            return [[x[0], -(-x[1] // block) * block, *x[2:]]]
+        if op == "ReorderOutput":
+            c = attrs["channels"]
+            return [[x[0], *x[2:], c]] if attrs.get("channels_last", 0) else [[x[0], c, *x[2:]]]
+        if op == "Upsample":
+            return [[d * s for d, s in zip(x, attrs["scales"])]]
+        return None
+    if domain == "com.microsoft":
+        if op == "FusedConv":
+            return [[x[0], ins[1][0], *_conv_spatial(x, ins[1][2:], attrs)]]
+        if op == "FusedGemm":
+            a, b = ins[0], ins[1]
+            return [[a[1] if attrs.get("transA", 0) else a[0], b[0] if attrs.get("transB", 0) else b[1]]]
+        if op == "FusedMatMul":
+            import numpy as np
+
+            a, b = list(ins[0]), list(ins[1])
+            if attrs.get("transA", 0):
+                a[-1], a[-2] = a[-2], a[-1]
+            if attrs.get("transB", 0):
+                b[-1], b[-2] = b[-2], b[-1]
+            return [[*np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])), a[-2], b[-1]]]
+        if op in ("Gelu", "FastGelu", "QuickGelu", "BiasGelu", "BiasSoftmax", "BiasAdd"):
+            return [x]
+        if op in ("SkipLayerNormalization", "SkipSimplifiedLayerNormalization"):
+            red = [*x[:-1], 1]
+            return [x, red, red, x][:n_out]
+        return None
+    if op in ("LayerNormalization", "SimplifiedLayerNormalization"):
+        red = [*x[:-1], 1]
+        return [x, red, red][:n_out]
+    return None
+
+
+def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple[int, ...], int]], tuple[str, ...]]:
+    """Bytes of every tensor of an (onnxruntime-optimised) graph with static shapes.
+
+    Standard ops use ONNX's own shape inference node by node; onnxruntime's contrib and NCHWc
+    ops have rules here (``block``: the NCHWc channel block, 8 with AVX2, 16 with AVX-512).
+    Returns ``{name: (shape, bytes)}`` and the ops whose output shape stayed unknown (given their
+    largest input's shape).
+    """
+    import onnx
+    from onnx import helper, shape_inference
+
+    g = model.graph
+    init = {i.name: i for i in g.initializer}
+    shapes: dict[str, list[int]] = {i.name: list(i.dims) for i in g.initializer}
+    dtypes: dict[str, int] = {i.name: i.data_type for i in g.initializer}
+    for vi in g.input:
+        if vi.name in init:
+            continue
+        tt = vi.type.tensor_type
+        shapes[vi.name] = [d.dim_value for d in tt.shape.dim]
+        dtypes[vi.name] = tt.elem_type
+    opset = {o.domain: o.version for o in model.opset_import}
+    unknown: list[str] = []
+    for node in g.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        ins = [shapes.get(i) if i else None for i in node.input]
+        dt0 = dtypes.get(node.input[0], 1) if node.input else 1
+        outs = None
+        try:
+            outs = _contrib_shapes(node.domain, node.op_type, ins, attrs, len(node.output), block)
+            if outs is None and node.domain in ("", "ai.onnx"):
+                schema = onnx.defs.get_schema(node.op_type, opset.get("", opset.get("ai.onnx", 17)), "")
+                types = {n: helper.make_tensor_type_proto(dtypes[n], shapes[n]) for n in node.input if n}
+                data = {n: init[n] for n in node.input if n in init}
+                res = shape_inference.infer_node_outputs(schema, node, types, data)
+                outs = []
+                for o in node.output:
+                    tp = res.get(o)
+                    dims = None
+                    if tp is not None and tp.tensor_type.HasField("shape"):
+                        dims = [d.dim_value if d.HasField("dim_value") else None for d in tp.tensor_type.shape.dim]
+                        dtypes[o] = tp.tensor_type.elem_type
+                    outs.append(None if dims is None or None in dims else dims)
+        except Exception:  # noqa: BLE001 - unknown op or shape: sized below
+            outs = None
+        if not outs or outs[0] is None:
+            unknown.append(f"{node.domain}.{node.op_type}" if node.domain else node.op_type)
+            known = [s for s in ins if s is not None]
+            largest = max(known, key=math.prod) if known else [1]
+            outs = [largest] * len(node.output)
+        for o, s in zip(node.output, outs):
+            if o and s is not None:
+                shapes[o] = [int(v) for v in s]
+                dtypes.setdefault(o, dt0)
+    out = {k: (tuple(v), int(math.prod(v)) * _dtype_bytes(dtypes.get(k, 1))) for k, v in shapes.items()}
+    return out, tuple(unknown)
+
+
+@dataclass(frozen=True)
+class OrtActivationPlan:
+    """onnxruntime's activation memory for one run (bytes).
+
+    ``pattern_bytes``: peak of the memory pattern (best-fit offsets), the block allocated from the
+    second run on; ``live_peak_bytes``: most planned buffers alive at once (the first run, allocated
+    one by one); ``output_bytes``: graph outputs (outside the pattern); ``buffers``: planned buffers;
+    ``total_bytes``: their sum (no reuse).
+    """
+
+    pattern_bytes: int
+    live_peak_bytes: int
+    output_bytes: int
+    buffers: int
+    total_bytes: int = 0
+    timeline_bytes: tuple[int, ...] = field(repr=False, default=())
+
+
+class _BestFitPattern:
+    """onnxruntime's memory-pattern trace: each new buffer goes into the smallest gap between live
+    blocks that holds it, else after the last live block; the peak is the highest end offset."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[int, int, int]] = []  # (offset, size, id), sorted by offset
+        self.peak = 0
+
+    def alloc(self, ident: int, size: int) -> None:
+        size = -(-size // ORT_ALIGNMENT) * ORT_ALIGNMENT
+        end = self.blocks[-1][0] + self.blocks[-1][1] if self.blocks else 0
+        best_off, pos, waste, cur = end, len(self.blocks), None, 0
+        for i, (off, sz, _) in enumerate(self.blocks):
+            if off >= cur:
+                gap = off - cur
+                if gap >= size and (waste is None or gap - size < waste):
+                    waste, best_off, pos = gap - size, cur, i
+            cur = off + sz
+        self.blocks.insert(pos, (best_off, size, ident))
+        self.peak = max(self.peak, best_off + size)
+
+    def free(self, ident: int) -> None:
+        self.blocks = [b for b in self.blocks if b[2] != ident]
+
+
+def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]]) -> OrtActivationPlan:
+    """Replay onnxruntime's sequential allocation planner and memory pattern over ``model``'s nodes
+    (in their stored order, which is onnxruntime's execution order for an optimised model).
+
+    ``tensors``: ``{name: (shape, bytes)}`` (:func:`ort_tensor_shapes`). Two steps, as in onnxruntime
+    (``core/framework/allocation_planner.cc``, ``mem_pattern_planner.h``):
+
+    1. plan: an aliasing op's output shares its input's buffer; an in-place capable op reuses an input
+       that dies at this node if it has the *same shape* and element size; otherwise the most
+       recently freed buffer of the same shape is reused; otherwise a new buffer;
+    2. pattern: each buffer is placed by best fit when its first value is defined and stays until
+       its *last* value dies, so a buffer kept for a later reuse is held in between (reuse can raise
+       the pattern above the live-set peak).
+
+    ``live_peak_bytes`` is the live set without any reuse (every value freed at its last use).
+    """
+    g = model.graph
+    outputs = {o.name for o in g.output}
+    uses: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            if i:
+                uses[i] = uses.get(i, 0) + 1
+    remaining = dict(uses)
+    owner: dict[str, int] = {}
+    key_of: dict[int, tuple] = {}
+    size_of: dict[int, int] = {}
+    refs: dict[int, int] = {}
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    free: list[int] = []  # freed buffers, most recent first
+    out_bytes = 0
+    value_alloc: dict[int, list[int]] = {}  # step -> sizes of values defined (no-reuse live set)
+    value_free: dict[int, list[int]] = {}
+    value_size: dict[str, int] = {}
+
+    def release(name: str, step: int) -> None:
+        if name in value_size:
+            value_free.setdefault(step, []).append(value_size.pop(name))
+        b = owner.pop(name, None)
+        if b is None:
+            return
+        refs[b] -= 1
+        if refs[b] == 0:
+            free.insert(0, b)
+            last[b] = step
+
+    for step, node in enumerate(g.node):
+        for o in node.output:
+            if not o:
+                continue
+            shape, size = tensors.get(o, ((), 0))
+            key = (shape, size)
+            if o in outputs:
+                out_bytes += size
+                continue
+            b = None
+            src = node.input[0] if node.input else ""
+            if node.op_type in ORT_ALIAS_OPS and src in owner:
+                b = owner[src]
+            else:
+                value_size[o] = size
+                value_alloc.setdefault(step, []).append(size)
+                slots = ORT_INPLACE_INPUTS.get(f"{node.domain}.{node.op_type}" if node.domain else node.op_type, ())
+                cands = [node.input[k] for k in slots if k < len(node.input)]
+                b = next((owner[i] for i in cands if i in owner and remaining.get(i) == 1
+                          and refs[owner[i]] == 1 and tensors.get(i, ((), 0)) == key), None)
+                if b is None and shape:
+                    b = next((f for f in free if key_of[f] == key), None)
+                    if b is not None:
+                        free.remove(b)
+            if b is None:
+                b = len(size_of)
+                size_of[b], key_of[b], refs[b], first[b] = size, key, 0, step
+            owner[o] = b
+            refs[b] += 1
+            last.pop(b, None)
+        for i in dict.fromkeys(x for x in node.input if x):
+            remaining[i] -= list(node.input).count(i)
+            if remaining[i] <= 0:
+                release(i, step)
+        for o in node.output:
+            if o and o not in uses:
+                release(o, step)
+    end = len(g.node)
+    pattern = _BestFitPattern()
+    starts: dict[int, list[int]] = {}
+    stops: dict[int, list[int]] = {}
+    for b in size_of:
+        starts.setdefault(first[b], []).append(b)
+        stops.setdefault(last.get(b, end), []).append(b)
+    live = live_peak = 0
+    timeline = []
+    for step in range(end + 1):
+        for b in starts.get(step, ()):
+            pattern.alloc(b, size_of[b])
+        live += sum(value_alloc.get(step, ()))
+        live_peak = max(live_peak, live)
+        timeline.append(live)
+        live -= sum(value_free.get(step, ()))
+        for b in stops.get(step, ()):
+            pattern.free(b)
+    return OrtActivationPlan(pattern.peak, live_peak, out_bytes, len(size_of), sum(size_of.values()), tuple(timeline[:end]))
+
+
+def ort_resident_initializer_bytes(model: Any) -> int:
+    """Initializers of the optimised graph as resident pages: each tensor is its own allocation,
+    those of at least :data:`MMAP_THRESHOLD_BYTES` whole pages."""
+    total = 0
+    for t in model.graph.initializer:
+        n = _tensor_bytes(t)
+        total += -(-n // PAGE_BYTES) * PAGE_BYTES if n >= MMAP_THRESHOLD_BYTES else n
+    return total
+
+
+def nchwc_block(isa: Iterable[str] = ()) -> int:
+    """MLAS's NCHWc channel block: 16 floats with AVX-512, else 8."""
+    return 16 if "avx512f" in set(isa) else 8
+
+
+@dataclass(frozen=True)
+class OrtFeatures:
+    """What :func:`onnxruntime_peak` derives from the graph onnxruntime runs (bytes)."""
+
+    initializer_bytes: int
+    activations: OrtActivationPlan
+    input_bytes: int
+    optimised: bool
+    unknown_ops: tuple[str, ...]
+    nodes: int = 0
+    initializers: int = 0
+
+
+def ort_features(model: Any, isa: Iterable[str] = (), level: str = "all") -> OrtFeatures:
+    """Optimise ``model`` (path or ModelProto) as onnxruntime does, size its tensors and replay its planner."""
+    opt, optimised = ort_optimized_model(model, level)
+    tensors, unknown = ort_tensor_shapes(opt, nchwc_block(isa))
+    init = {i.name for i in opt.graph.initializer}
+    inputs = sum(tensors[i.name][1] for i in opt.graph.input if i.name not in init and i.name in tensors)
+    return OrtFeatures(ort_resident_initializer_bytes(opt), ort_activation_plan(opt, tensors), inputs, optimised, unknown,
+                       len(opt.graph.node), len(opt.graph.initializer))
+
+
+ORT_INCLUDES = ("session overhead (fixed + per node) + resident initializers of onnxruntime's optimised graph (pre-packed "
+                "weights replace originals) + memory-pattern activation block (best fit, sequential planner) + "
+                "graph outputs + run fixed overhead + inputs; CPU arena off")
+ORT_MEASURED_AS = "hybridperf.measure.onnxruntime: RSS growth at session load + VmHWM growth over 2 runs + input bytes"
+
+
+def onnxruntime_peak(feat: OrtFeatures, session_fixed_bytes: int = ORT_SESSION_FIXED_BYTES,
+                     run_fixed_bytes: int = ORT_RUN_FIXED_BYTES,
+                     session_bytes_per_node: int = ORT_SESSION_BYTES_PER_NODE) -> RuntimePeak:
+    """onnxruntime CPU peak (the figure ``hybridperf.measure.onnxruntime`` records) from :func:`ort_features`.
+
+    ``session`` = a fixed part + a part per node of the optimised graph (kernel objects, node
+    arguments, per-node state); both fitted, as is the run's fixed part.
+    """
+    act = feat.activations
+    run_block = max(act.pattern_bytes, act.live_peak_bytes)
+    notes = []
+    if not feat.optimised:
+        notes.append("onnxruntime not installed: the ONNX graph as written stands in for its optimised graph")
+    if feat.unknown_ops:
+        notes.append(f"{len(feat.unknown_ops)} node(s) of unknown output shape sized as their largest input: "
+                     + ", ".join(sorted(set(feat.unknown_ops))[:5]))
+    return _make(Runtime.ONNXRUNTIME, [
+        ("session", session_fixed_bytes + session_bytes_per_node * feat.nodes), ("initializers", feat.initializer_bytes),
+        ("activation_pattern", run_block), ("outputs", act.output_bytes), ("run_fixed", run_fixed_bytes),
+        ("inputs", feat.input_bytes),
+    ], ORT_INCLUDES, ORT_MEASURED_AS, notes + [ORT_FIT_NOTE])
+
+
+# onnxruntime's BFC arena defaults (OrtArenaCfg; mirrored in onnxruntime/test/autoep/library/ep_arena.h)
+ARENA_INITIAL_CHUNK_BYTES = 1 << 20
+ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES = 1 << 30
+ARENA_ROUNDING_BYTES = 256
+
+
+def bfc_arena_reserved_bytes(requests: Iterable[int]) -> int:
+    """Bytes a BFC arena with the ``kNextPowerOfTwo`` extend strategy reserves for ``requests``
+    made one after another and all kept alive (the worst case: nothing freed in between).
+
+    Each request is rounded up to 256 bytes. When the free space of the regions reserved so far
+    cannot hold it, a new region of ``max(next_region, request)`` is reserved; ``next_region``
+    starts at the 1 MiB initial chunk and doubles after every extension, up to 1 GiB.
+    """
+    reserved = free = 0
+    next_region = ARENA_INITIAL_CHUNK_BYTES
+    for r in requests:
+        r = -(-int(r) // ARENA_ROUNDING_BYTES) * ARENA_ROUNDING_BYTES
+        if r > free:
+            region = max(next_region, r)
+            reserved += region
+            free = region  # the tail of the previous region is too small (not reused: conservative)
+            next_region = min(next_region * 2, ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES)
+        free -= r
+    return reserved
+
+
+# =========================================================================== PyTorch (CUDA)
+
+#: caching-allocator constants (c10/cuda/CUDACachingAllocator.cpp)
+CUDA_MIN_BLOCK_BYTES = 512          # kMinBlockSize: every request rounded up to a multiple
+CUDA_SMALL_SIZE_BYTES = 1 << 20     # kSmallSize: requests up to 1 MiB come from the small pool
+CUDA_SMALL_BUFFER_BYTES = 2 << 20   # kSmallBuffer: small-pool segments are 2 MiB
+CUDA_LARGE_BUFFER_BYTES = 20 << 20  # kLargeBuffer: requests in (1, 10) MiB get a 20 MiB segment
+CUDA_MIN_LARGE_ALLOC_BYTES = 10 << 20  # kMinLargeAlloc
+CUDA_ROUND_LARGE_BYTES = 2 << 20    # kRoundLarge: larger segments are rounded to 2 MiB
+
+# Fitted on the training families of calibration/h100-sxm/ (benchmarks/memory_runtime.py)
+TORCH_WORKSPACE_BYTES = 38_296_716  # cuBLAS workspace(s) kept from warm-up (32 MiB on Hopper) + other blocks
+TORCH_ACTIVATION_FACTOR = 0.928
+TORCH_FIT_NOTE = "workspace and activation factor fitted on training families of calibration/h100-sxm (benchmarks/memory_runtime.py)"
+
+
+def cuda_block_bytes(request: int) -> int:
+    """Bytes ``max_memory_allocated`` counts for one request (the block handed out).
+
+    Rounded up to 512 bytes; a large-pool block is split off its segment only when the remainder
+    exceeds 1 MiB, else the whole segment is the block.
+    """
+    size = max(CUDA_MIN_BLOCK_BYTES, -(-int(request) // CUDA_MIN_BLOCK_BYTES) * CUDA_MIN_BLOCK_BYTES)
+    if size <= CUDA_SMALL_SIZE_BYTES:
+        return size
+    if size < CUDA_MIN_LARGE_ALLOC_BYTES:
+        segment = CUDA_LARGE_BUFFER_BYTES
+    else:
+        segment = -(-size // CUDA_ROUND_LARGE_BYTES) * CUDA_ROUND_LARGE_BYTES
+    return size if segment - size > CUDA_SMALL_SIZE_BYTES else segment
+
+
+TORCH_INCLUDES = ("weights + inputs as caching-allocator blocks + cuBLAS workspace kept from warm-up + "
+                  "activation peak of eager execution (live set of the unfused graph, blocks rounded)")
+TORCH_MEASURED_AS = "torch.cuda.max_memory_allocated() around one eager inference after warm-up"
+
+
+def _blocks(tensors: int | Iterable[int]) -> int:
+    return cuda_block_bytes(tensors) if isinstance(tensors, int) else sum(cuda_block_bytes(n) for n in tensors)
+
+
+def torch_cuda_peak(weight_tensor_bytes: int | Iterable[int], input_tensor_bytes: int | Iterable[int],
+                    activation_bytes: int, workspace_bytes: int = TORCH_WORKSPACE_BYTES,
+                    activation_factor: float = TORCH_ACTIVATION_FACTOR) -> RuntimePeak:
+    """PyTorch CUDA ``max_memory_allocated`` for one eager inference.
+
+    ``weight_tensor_bytes`` / ``input_tensor_bytes``: one entry per tensor (each is one block), or a
+    total; ``activation_bytes``: an activation estimate (TVM's static plan here), scaled by
+    ``activation_factor`` for eager execution (fitted: eager PyTorch frees at reference-count zero
+    and runs ReLU in place, but cuDNN/cuBLAS transient workspaces add to it).
+    """
+    return _make(Runtime.TORCH, [
+        ("weights", _blocks(weight_tensor_bytes)),
+        ("inputs", _blocks(input_tensor_bytes)),
+        ("cublas_workspace", workspace_bytes),
+        ("activations", int(round(activation_bytes * activation_factor))),
+    ], TORCH_INCLUDES, TORCH_MEASURED_AS, [TORCH_FIT_NOTE])
+
+
+# =========================================================================== TVM
+
+TVM_INCLUDES = "TVM's exact static plan (StaticPlanBlockMemory) + largest intra-kernel workspace + weights + inputs"
+TVM_MEASURED_AS = "resident peak of TVM's Relax VM (benchmarks/memory_accuracy.py: VM RSS + weights + inputs)"
+
+
+def tvm_peak(planned_bytes: int, workspace_bytes: int, weight_bytes: int, input_bytes: int) -> RuntimePeak:
+    """TVM VM peak: the exact plan plus the kernel workspace no Relax-level planner sees."""
+    return _make(Runtime.TVM, [("planned_activations", planned_bytes), ("kernel_workspace", workspace_bytes),
+                               ("weights", weight_bytes), ("inputs", input_bytes)], TVM_INCLUDES, TVM_MEASURED_AS)
+
+
+# =========================================================================== per prediction
+
+
+def host_isa() -> tuple[str, ...]:
+    """``("avx512f",)`` when this host has AVX-512 (onnxruntime's optimiser picks its NCHWc block here)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return ("avx512f",) if "avx512f" in line.split() else ()
+    except OSError:
+        pass
+    return ()
+
+
+def bind_input_shapes(proto: Any, shapes: Mapping[str, Sequence[int]]) -> Any:
+    """A copy of an ONNX model whose graph inputs have the given static shapes (symbolic batch bound)."""
+    import onnx
+
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    for vi in m.graph.input:
+        if vi.name in shapes:
+            dims = vi.type.tensor_type.shape.dim
+            for d, v in zip(dims, shapes[vi.name]):
+                d.Clear()
+                d.dim_value = int(v)
+    return m
+
+
+def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None, str]:
+    """The peak memory of ``pred`` (a :class:`hybridperf.estimate.pricing.Prediction`) on ``runtime``.
+
+    Returns ``(peak, "")``, or ``(None, reason)`` when the runtime's model does not apply (no memory
+    plan; onnxruntime needs the ONNX file).
+    """
+    runtime = Runtime(runtime)
+    an, m = pred.analyzed, pred.memory
+    if runtime is Runtime.ONNXRUNTIME:
+        src = Path(str(an.source))
+        if src.suffix.lower() != ".onnx" or not src.is_file():
+            return None, "the onnxruntime model needs an ONNX file"
+        import onnx
+
+        proto = bind_input_shapes(onnx.load(str(src)), an.input_shapes)
+        peak = onnxruntime_peak(ort_features(proto, host_isa()))
+        if pred.precision is not None:
+            peak = RuntimePeak(peak.runtime, peak.peak_bytes, peak.parts, peak.includes, peak.measured_as,
+                               peak.notes + (f"onnxruntime CPU runs the graph as stored: --precision {pred.precision} "
+                                             "is not applied to this figure",))
+        return peak, ""
+    if not m.known:
+        return None, m.unknown_reason or "no memory plan"
+    if runtime is Runtime.TORCH:
+        return torch_cuda_peak(m.weight_bytes, m.input_bytes, m.planned_bytes), ""
+    workspace = 0
+    if an.memory_module is not None:
+        # static TIR analysis of the compiled kernels (lives beside the VM measurement it was checked against)
+        from hybridperf.measure.memory import kernel_workspace_bytes
+
+        workspace = kernel_workspace_bytes(an.memory_module)
+    return tvm_peak(m.planned_bytes, workspace, m.weight_bytes, m.input_bytes), ""
+
+
+def resolve_runtime(runtime: Runtime | str | None, device_kind: str) -> Runtime:
+    """``"auto"`` (or None) -> the device kind's default (:func:`default_runtime`), else the named runtime."""
+    return default_runtime(device_kind) if runtime in (None, "auto") else Runtime(runtime)
+
+
+def with_runtime(pred: Any, runtime: Runtime | str | None = "auto") -> Any:
+    """``pred`` with its peak memory on ``runtime`` attached (``runtime``, ``runtime_memory``,
+    ``runtime_memory_note`` of :class:`hybridperf.estimate.pricing.Prediction`); where the runtime's model does not
+    apply, the note says why and the TVM plan's peak stands."""
+    from dataclasses import replace
+
+    rt = resolve_runtime(runtime, pred.spec.kind)
+    peak, why = runtime_peak(pred, rt)
+    return replace(pred, runtime=rt.value, runtime_memory=peak, runtime_memory_note=why)
+
+
+__all__ = [
+    "Runtime", "RuntimePeak", "DEFAULT_RUNTIME_BY_KIND", "default_runtime",
+    "OrtActivationPlan", "OrtFeatures", "ort_optimized_model", "ort_tensor_shapes", "ort_activation_plan",
+    "ort_resident_initializer_bytes", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
+    "cuda_block_bytes", "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
+    "resolve_runtime", "with_runtime",
+]

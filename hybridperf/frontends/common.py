@@ -1,0 +1,43 @@
+"""What every frontend shares: the :class:`LoadedModel` record and two small helpers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model lowered to Relax, with the shapes it was bound to."""
+
+    module: Any = field(repr=False)
+    input_shapes: Mapping[str, tuple[int, ...]]
+    source: str
+    format: str
+    node_count: int = 0
+    #: Relax binding var name -> the source graph node (ONNX node name) it was converted from
+    source_nodes: Mapping[str, str] = field(default_factory=dict)
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    msg = lines[-1] if lines else type(exc).__name__
+    for ln in lines:  # prefer the line that names the problem
+        low = ln.lower()
+        if "unsupported" in low or "not supported" in low:
+            msg = ln
+            break
+    return msg[:limit]
+
+
+def _param_shapes(mod: Any) -> dict[str, tuple[int, ...]]:
+    from hybridperf.ir import tvm_compat as _tvm
+
+    out: dict[str, tuple[int, ...]] = {}
+    for p in mod["main"].params:
+        infos = _tvm.tensor_infos(_tvm.expr_type(p))
+        if infos and infos[0].shape is not None:
+            out[_tvm.var_name(p)] = tuple(int(d) for d in infos[0].shape)
+    return out

@@ -1,0 +1,50 @@
+"""Load any supported model file: dispatch on the suffix to the ONNX, torch.export or TFLite frontend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from hybridperf.errors import ModelLoadError
+from hybridperf.frontends.common import LoadedModel
+from hybridperf.frontends.onnx_import import _is_export_archive, from_onnx, load_onnx_proto
+
+
+def load_model(
+    path: str | Path,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    batch: int | None = None,
+    provenance: bool = False,
+) -> LoadedModel:
+    """Load a model file into Relax, dispatching on the file suffix (``provenance``: see :func:`from_onnx`)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".pt", ".pth") and p.is_file():
+        if not _is_export_archive(p):
+            raise ModelLoadError(
+                f"{p}: torch.save pickles ({suffix}) hold weights, not a graph, and are not supported; "
+                "export the model with torch.export.save(torch.export.export(model, example_args), 'model.pt2') "
+                "and pass the .pt2 file (or export to ONNX)"
+            )
+        suffix = ".pt2"  # a torch.export.save archive under another name
+    if suffix == ".onnx" or (suffix not in (".tflite", ".pt2") and p.exists() and not p.is_dir()):
+        from hybridperf.frontends.normalize import check_supported, normalize
+
+        from hybridperf.frontends.qoperator import qoperator_to_qdq
+
+        model = qoperator_to_qdq(load_onnx_proto(p))  # QLinear* ops -> QDQ, priced as int8
+        check_supported(model, str(p))
+        res = normalize(model, shapes, batch, inplace=True)
+        return from_onnx(res.model, res.input_shapes, source=str(p), provenance=provenance)
+    if suffix == ".pt2":
+        from hybridperf.frontends.torch_export import load_pt2  # noqa: PLC0415
+
+        return load_pt2(p, shapes, batch)
+    if suffix == ".tflite":
+        from hybridperf.frontends.tflite import load_tflite  # noqa: PLC0415
+
+        return load_tflite(p, shapes, batch)
+    if not p.exists():
+        raise ModelLoadError(f"model file not found: {p}; check the path")
+    raise ModelLoadError(f"{p}: unknown model format {suffix!r}; pass an .onnx, .tflite or .pt2 (torch.export.save) file")

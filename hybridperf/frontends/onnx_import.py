@@ -1,0 +1,412 @@
+"""Frontends: model files -> TVM Relax ``IRModule`` with static shapes.
+
+ONNX is the primary format. Input shapes come from the model, from explicit
+``--shape NAME=1x3x224x224`` flags, or from ``--batch N`` for a symbolic
+leading dimension; anything left symbolic is an error that names the flag.
+Before import, :mod:`hybridperf.frontends.normalize` lists every op TVM cannot import
+(all of them, in one line) and folds the shape subgraphs exporters emit.
+Weights stored as ONNX external data are never read (:func:`load_onnx_proto`):
+they import as placeholder constants of the right shape and dtype, so a 5 GB
+export is analysed in about 0.3 GB of memory with the figures of a full load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+import contextlib
+import io
+import re
+import warnings
+
+from hybridperf.errors import ModelLoadError, UnsupportedModelError
+from hybridperf.frontends.common import LoadedModel
+
+
+#: external tensors up to this many bytes are read into memory (shape arithmetic and quantisation
+#: scales need their values); larger ones (the weights) stay on disk: analysis reads only dims and dtype
+INLINE_EXTERNAL_BYTES = 1 << 16
+
+
+def load_onnx_proto(path: str | Path):
+    """Read an ONNX file, raising :class:`ModelLoadError` with a one-line fix.
+
+    Weights stored as ONNX external data are not read: every external tensor is
+    checked (its file exists and holds ``offset + length`` bytes), tensors of at
+    most :data:`INLINE_EXTERNAL_BYTES` are loaded, and the rest stay on disk
+    (``data_location == EXTERNAL``); :func:`from_onnx` imports them as
+    placeholders of the right shape and dtype. Memory then scales with the
+    graph, not with the weights (a 5 GB export: see ``benchmarks/big_export.py``).
+    """
+    import onnx
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(f"model file not found: {p}; check the path")
+    if p.is_dir():
+        raise ModelLoadError(f"{p} is a directory; pass an .onnx file (or use predict-many for a directory)")
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
+        raise ModelLoadError(
+            f"cannot read {p} as ONNX ({type(exc).__name__}); the file is corrupt or not an ONNX model: re-export it"
+        ) from exc
+    if len(model.graph.node) == 0:
+        raise ModelLoadError(f"{p} holds no ONNX graph nodes; the file is corrupt or not an ONNX model: re-export it")
+    _load_small_external_data(model, p)
+    return model
+
+
+def _all_tensors(graph) -> Iterator[Any]:
+    """Every TensorProto of ``graph``: initializers, sparse initializers, node attributes, subgraphs."""
+    import onnx
+
+    yield from graph.initializer
+    for sp in graph.sparse_initializer:
+        yield sp.values
+        yield sp.indices
+    for node in graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                yield a.t
+            elif a.type == onnx.AttributeProto.TENSORS:
+                yield from a.tensors
+            elif a.type == onnx.AttributeProto.GRAPH:
+                yield from _all_tensors(a.g)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    yield from _all_tensors(g)
+
+
+def _expected_bytes(t) -> int | None:
+    """Bytes of ``t``'s payload from dims x element size (None: strings, unknown dtypes)."""
+    import numpy as np
+    import onnx
+
+    if t.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
+        return None
+    try:
+        itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    except Exception:  # noqa: BLE001 - an exotic dtype: the length field alone decides
+        return None
+    bits = {onnx.TensorProto.INT4: 4, onnx.TensorProto.UINT4: 4}.get(t.data_type)
+    n = 1
+    for d in t.dims:
+        n *= int(d)
+    return (n * bits + 7) // 8 if bits else n * itemsize
+
+
+def _load_small_external_data(model, path: Path) -> None:
+    """Check every external tensor's file and bounds; read the small ones (see :func:`load_onnx_proto`)."""
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_tensor
+
+    base = path.parent
+    sizes: dict[str, int] = {}
+    for t in _all_tensors(model.graph):
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        try:
+            info = ExternalDataInfo(t)
+        except ValueError as exc:
+            raise ModelLoadError(f"{path}: tensor {t.name!r} has a bad external-data entry ({exc}); re-export the model") from exc
+        location = info.location
+        if location not in sizes:
+            f = base / location
+            if not location or not f.is_file():
+                raise ModelLoadError(
+                    f"{path}: external data file {location!r} not found (looked for {f}, needed by tensor {t.name!r}); "
+                    "copy it next to the model, or re-export the model"
+                )
+            sizes[location] = f.stat().st_size
+        offset = info.offset or 0
+        need = info.length if info.length is not None else _expected_bytes(t)
+        if need is not None and offset + need > sizes[location]:
+            raise ModelLoadError(
+                f"{path}: external data file {location!r} is truncated ({sizes[location]} bytes, tensor {t.name!r} "
+                f"needs bytes {offset}..{offset + need}); copy it again, or re-export the model"
+            )
+        if need is not None and need <= INLINE_EXTERNAL_BYTES:
+            try:
+                load_external_data_for_tensor(t, str(base))
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(f"{path}: cannot read external data of tensor {t.name!r} from {location!r} ({exc}); re-export the model") from exc
+
+
+#: ``onnx.TensorProto.EXTERNAL`` (onnx is imported lazily)
+_ONNX_EXTERNAL = 1
+
+#: ops that TVM's ONNX converters fold with numpy when their data input is a constant and whose
+#: result only depends on the input's type: on a weight left on disk they are folded by type
+#: (tests pin that each gives the figures of the fully loaded model)
+_TYPE_FOLDED_OPS = frozenset({"Transpose", "Cast", "Reshape", "Unsqueeze", "Squeeze", "Neg", "Abs"})
+
+
+def _onnx_dtype(data_type: int) -> str:
+    """numpy / TVM dtype name of an ONNX element type (``1`` -> ``"float32"``), as TVM's importer derives it."""
+    import numpy as np
+    import onnx
+
+    return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type)).name
+
+
+def _tracing_importer(base: type) -> type:
+    """``base`` (TVM's ONNX importer class) that also remembers which ONNX node produced which expression."""
+
+    class TracingImporter(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.hp_node_exprs: list[tuple[str, Any]] = []
+            #: (op type, node name) of the node whose conversion raised
+            self.hp_failed_node: tuple[str, str] | None = None
+            self._hp_nodes: list[Any] = []
+            self._hp_next = 0
+            #: hash -> placeholder constant standing in for a weight left on disk (or derived from one)
+            self._hp_placeholders: dict[int, Any] = {}
+
+        def from_onnx(self, graph, opset):
+            self._hp_nodes = list(graph.node)
+            return super().from_onnx(graph, opset)
+
+        def _parse_array(self, tensor_proto):
+            # a weight left on disk (see load_onnx_proto): a placeholder of its shape and dtype. Nothing
+            # reads constant values after import (costs, kernels and memory use types only), and the
+            # runtime allocates the placeholder lazily, so its pages are never touched.
+            if tensor_proto.data_location == _ONNX_EXTERNAL:
+                from hybridperf.ir.tvm_compat import empty_tensor  # noqa: PLC0415
+
+                return empty_tensor(tuple(int(d) for d in tensor_proto.dims), _onnx_dtype(tensor_proto.data_type))
+            return super()._parse_array(tensor_proto)
+
+        def _parse_graph_initializers(self, graph):
+            super()._parse_graph_initializers(graph)
+            for t in graph.initializer:
+                if t.data_location == _ONNX_EXTERNAL:
+                    self._hp_placeholders[hash(self._nodes[t.name])] = self._nodes[t.name]
+
+        def _hp_is_placeholder(self, expr) -> bool:
+            known = self._hp_placeholders.get(hash(expr)) if expr is not None else None
+            return known is not None and known.same_as(expr)
+
+        def _hp_placeholder(self, ty):
+            """A new placeholder constant of Relax type ``ty`` (None unless one static tensor)."""
+            from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
+
+            infos = _tvm.tensor_infos(ty) if not _tvm.is_tuple_type(ty) else []
+            if len(infos) != 1 or infos[0].shape is None:
+                return None
+            _, relax = _tvm.tvm_modules()
+            const = relax.const(_tvm.empty_tensor(infos[0].shape, infos[0].dtype))
+            self._hp_placeholders[hash(const)] = const
+            return const
+
+        def _hp_fold_by_type(self, op_name, inputs, attrs, opset):
+            """The constant TVM's converter would fold ``op_name`` into, as a placeholder of its type.
+
+            The converter runs on variables standing in for the placeholders, in a scratch
+            builder; its (unfolded) result gives the type without computing any value.
+            """
+            from tvm.relax.frontend.onnx import onnx_frontend  # noqa: PLC0415
+
+            from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
+
+            _, relax = _tvm.tvm_modules()
+            stand_ins = [relax.Var(f"hp_placeholder{k}", x.ty) if self._hp_is_placeholder(x) else x
+                         for k, x in enumerate(inputs)]
+            convert = onnx_frontend._get_convert_map()[op_name].get_converter(opset)  # noqa: SLF001
+            bb = relax.BlockBuilder()
+            try:
+                with bb.function("hp_type_fold", params=[v for v in stand_ins if isinstance(v, relax.Var)]):
+                    with bb.dataflow():
+                        out = bb.normalize(convert(bb, stand_ins, dict(attrs), [self._nodes, self._params]))
+                        ty = _tvm.expr_type(out)
+                        res = bb.emit_output(out)
+                    bb.emit_func_output(res)
+            except Exception:  # noqa: BLE001 - the converter's own run (with the values) decides
+                return None
+            return self._hp_placeholder(ty)
+
+        def _convert_operator(self, op_name, inputs, attrs, opset):
+            from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
+
+            name = str(attrs.get("tvm_custom", {}).get("name", ""))
+            sym = None
+            try:
+                # an op on weights left on disk, with nothing else but constants: TVM's converter would
+                # fold it with numpy, reading every weight; fold by type instead (or drop the values after)
+                on_placeholders = any(self._hp_is_placeholder(x) for x in inputs) and all(
+                    x is None or _tvm.is_constant(x) for x in inputs)
+                if on_placeholders and op_name in _TYPE_FOLDED_OPS:
+                    sym = self._hp_fold_by_type(op_name, inputs, attrs, opset)
+                if sym is None:
+                    sym = super()._convert_operator(op_name, inputs, attrs, opset)
+                    if on_placeholders and _tvm.is_constant(sym):
+                        sym = self._hp_placeholder(_tvm.expr_type(sym)) or sym
+            except Exception:
+                self.hp_failed_node = (op_name, name)
+                raise
+            # the importer converts the graph's nodes in order; an unnamed node is known by its first output
+            for k in range(self._hp_next, len(self._hp_nodes)):
+                node = self._hp_nodes[k]
+                if node.op_type == op_name and node.name == name:
+                    self._hp_next = k + 1
+                    if not name and node.output:
+                        name = f"output:{node.output[0]}"
+                    break
+            self.hp_node_exprs.append((name, sym))
+            return sym
+
+    return TracingImporter
+
+
+def source_nodes(mod: Any, node_exprs: list[tuple[str, Any]]) -> dict[str, str]:
+    """Relax binding var name -> name of the ONNX node whose conversion produced it.
+
+    A node's converter returns one expression (or a tuple of them): the binding
+    of that expression is the node's *anchor*. The bindings an anchor depends
+    on that are nobody's anchor and not yet owned (the converter's intermediate
+    steps, e.g. a Conv's bias reshape) belong to the same node; nodes are
+    visited in graph order so each binding has exactly one owner. Bindings with
+    no owner (none in the graphs tried) are left out.
+    """
+    from tvm import relax
+
+    from hybridperf.ir import tvm_compat as _tvm
+
+    binds = list(_tvm.bindings(mod["main"]))
+    by_value: dict[int, list[int]] = {}
+    for i, b in enumerate(binds):
+        by_value.setdefault(hash(b.value), []).append(i)
+    name_index = {_tvm.var_name(b.var): i for i, b in enumerate(binds)}
+
+    def anchors_of(expr: Any) -> list[int]:
+        if expr is None:
+            return []
+        if _tvm.is_tuple(expr):
+            return [a for f in expr.fields for a in anchors_of(f)]
+        out = [i for i in by_value.get(hash(expr), []) if binds[i].value.same_as(expr)]
+        if _tvm.is_var(expr):  # the converter emitted its result itself
+            j = name_index.get(_tvm.var_name(expr))
+            if j is not None and binds[j].var.same_as(expr):
+                out.append(j)
+        return out
+
+    node_anchors = [(name, anchors_of(expr)) for name, expr in node_exprs]
+    owner: dict[int, str] = {}
+    for name, anchors in node_anchors:
+        for a in anchors:
+            owner.setdefault(a, name)
+
+    def inputs_of(i: int) -> list[int]:
+        found = (name_index.get(_tvm.var_name(v)) for v in relax.analysis.free_vars(binds[i].value))
+        return [j for j in found if j is not None and j != i]
+
+    for name, anchors in node_anchors:
+        stack = [j for a in anchors for j in inputs_of(a)]
+        while stack:
+            j = stack.pop()
+            if j in owner:
+                continue
+            owner[j] = name
+            stack.extend(inputs_of(j))
+    return {_tvm.var_name(binds[i].var): n for i, n in owner.items() if n}
+
+
+def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None):
+    """TVM's ``relax.frontend.onnx.from_onnx`` without its up-front ``onnx.checker`` run.
+
+    ``from_onnx`` first calls ``onnx.checker.check_model(model)``, which
+    serialises the whole model (weights included) to hand it to the C++
+    checker, and only *warns* on failure. On a 415 MB BERT-base export that is
+    1.7-3 s of a 4 s import, for warnings we suppress anyway; models reaching
+    this point were already checked op by op by :func:`hybridperf.frontends.normalize.check_supported`.
+    Everything else is the frontend's own importer, called as ``from_onnx`` calls it.
+    """
+    from tvm.relax.frontend.onnx import onnx_frontend
+
+    if model.ir_version < 3:
+        raise ValueError(f"Model IR version {model.ir_version} not supported. Must be at least after 1.1.0.")
+    importer = _tracing_importer(onnx_frontend.ONNXGraphImporter)(
+        shape_dict, "float32", keep_params_in_input=False, sanitize=True)
+    try:
+        # the frontend print()s "Error converting operator ..." before re-raising: keep it off our stdout
+        with contextlib.redirect_stdout(io.StringIO()):
+            mod = importer.from_onnx(model.graph, opset if opset is not None else 1)
+        return mod, importer.hp_node_exprs
+    except Exception as exc:
+        exc.hp_failed_node = importer.hp_failed_node  # read by from_onnx's one-line message
+        # A converter that raises leaves the function's binding block and scope open; the C++
+        # BlockBuilder then prints "BlockBuilder destroyed with remaining blocks!" to stderr when
+        # it is freed, a second stderr line after our one-line error. Close them first.
+        try:
+            importer.bb._end_block()  # noqa: SLF001 - the counterpart of the frontend's own begin
+            importer.bb.end_scope()
+        except Exception:  # noqa: BLE001, S110 - failed before the function scope: nothing is open
+            pass
+        raise
+
+
+def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = "<memory>",
+              provenance: bool = False) -> LoadedModel:
+    """Import an ONNX ModelProto into Relax with static input shapes.
+
+    ``provenance`` also fills :attr:`LoadedModel.source_nodes` (Relax var -> ONNX node;
+    used to join runtime profiles to kernels when building training tables; about 6 ms
+    on a BERT-base export whose analysis takes 1.3 s).
+    """
+    from hybridperf.ir.tvm_compat import tvm_modules
+
+    tvm_modules()
+
+    opset = None
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            opset = imp.version
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mod, node_exprs = _relax_from_onnx(model, {k: list(v) for k, v in input_shapes.items()}, opset)
+    except Exception as exc:  # noqa: BLE001 - the frontend raises many kinds
+        from hybridperf.ir.tvm_compat import error_line  # noqa: PLC0415
+
+        msg = str(exc).strip().splitlines()
+        first = error_line(exc)
+        from hybridperf.frontends.normalize import data_dependent_shape_ops  # noqa: PLC0415
+
+        dynamic = data_dependent_shape_ops(model)
+        if dynamic:
+            listed = ", ".join(f"{k} ({v})" for k, v in sorted(dynamic.items()))
+            raise UnsupportedModelError(
+                f"{source}: shapes depend on the input values ({listed} feed shape computations), "
+                f"so they stay dynamic at any input shape and TVM's ONNX frontend failed ({first.strip()[:120]}); "
+                f"{len(model.graph.node)} nodes; export the model without its data-dependent post-processing "
+                "(e.g. a detector's backbone and heads, without box selection / NMS)"
+            ) from exc
+        if "not supported" in " ".join(msg).lower() or isinstance(exc, NotImplementedError):
+            raise UnsupportedModelError(
+                f"{source}: TVM's ONNX frontend cannot import this model ({first.strip()[:200]}); "
+                f"{len(model.graph.node)} nodes"
+            ) from exc
+        failed = getattr(exc, "hp_failed_node", None)
+        where = f" at node {failed[1]!r} ({failed[0]})" if failed and failed[1] else f" at a {failed[0]} node" if failed else ""
+        fix = "; re-export the model, or report it"
+        if re.search(r"shape|broadcast|dimension|reduction length|rank", first, re.IGNORECASE):
+            bound = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in input_shapes.items())
+            fix = f"; the input shapes ({bound}) do not fit the model: check the --shape / --batch values"
+        raise ModelLoadError(f"{source}: import into TVM Relax failed{where}: {first[:240].rstrip('.')}{fix}") from exc
+    return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx",
+                       node_count=len(model.graph.node),
+                       source_nodes=source_nodes(mod, node_exprs) if provenance else {})
+
+
+def _is_export_archive(path: Path) -> bool:
+    """Whether ``path`` is a ``torch.export.save`` archive (a zip with a serialized program), not a pickle."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.rsplit("/", 1)[-1] in ("archive_format", "serialized_exported_program.json")
+                       or "serialized_exported_program" in n for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False

@@ -1,0 +1,135 @@
+"""QOperator-format int8 ONNX models: detect them, and rewrite ``QLinearConv`` / ``QLinearMatMul``
+as ``DequantizeLinear -> Conv/MatMul -> QuantizeLinear`` (QDQ) so that TVM can import them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+import numpy as np
+
+
+__all__ = ["QOPERATOR_OPS", "check_qoperator", "qoperator_to_qdq"]
+
+
+#: ONNX QOperator / integer ops TVM's ONNX frontend cannot import
+QOPERATOR_OPS = frozenset(
+    {
+        "QLinearConv",
+        "QLinearMatMul",
+        "QGemm",
+        "QLinearAdd",
+        "QLinearMul",
+        "QLinearSigmoid",
+        "QLinearLeakyRelu",
+        "QLinearAveragePool",
+        "QLinearGlobalAveragePool",
+        "QLinearConcat",
+        "QLinearSoftmax",
+        "QLinearWhere",
+        "QAttention",
+        "ConvInteger",
+        "MatMulInteger",
+        "DynamicQuantizeMatMul",
+        "MatMulIntegerToFloat",
+    }
+)
+
+
+def check_qoperator(model: Any, source: str = "model") -> None:
+    """Raise :class:`UnsupportedModelError` when an ONNX model uses QOperator int8 ops.
+
+    Uses :func:`hybridperf.frontends.normalize.unsupported_ops`; call it before the
+    generic check so that the message gives the QDQ fix.
+    """
+    from hybridperf.errors import UnsupportedModelError
+    from hybridperf.frontends.normalize import unsupported_ops
+
+    ids = unsupported_ops(model)
+    q = sorted({i for i in ids if i.rsplit("::", 1)[-1] in QOPERATOR_OPS})
+    if not q:
+        return
+    others = [i for i in ids if i not in q]
+    more = f"; also unsupported: {', '.join(others)}" if others else ""
+    raise UnsupportedModelError(
+        f"{source}: QOperator-format int8 ops cannot be imported by TVM: {', '.join(q)}{more}; "
+        "re-quantize in QDQ format (onnxruntime.quantization.quantize_static(..., quant_format=QuantFormat.QDQ))"
+    )
+
+
+def _initializer_array(model: Any, name: str):
+    from onnx import numpy_helper  # noqa: PLC0415
+
+    for t in model.graph.initializer:
+        if t.name == name:
+            return numpy_helper.to_array(t)
+    return None
+
+
+def qoperator_to_qdq(model: Any) -> Any:
+    """Rewrite ``QLinearConv`` / ``QLinearMatMul`` nodes as ``DequantizeLinear -> Conv/MatMul -> QuantizeLinear``.
+
+    The QDQ form is what TVM imports and what :func:`find_int8` prices as
+    int8 kernels; the arithmetic is the same (ONNX defines both QLinear ops as
+    dequantize, float op, quantize). The int32 ``QLinearConv`` bias becomes a
+    ``DequantizeLinear`` with scale ``x_scale * w_scale`` (per output channel
+    when the weight scale is). Other QOperator ops (the ``com.microsoft``
+    ``QLinearAdd`` family) are left as they are, so :func:`check_qoperator`
+    still names them.
+
+    Returns
+    -------
+    onnx.ModelProto
+        ``model`` itself when it has no such node, else a rewritten copy.
+    """
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    if not any(n.op_type in ("QLinearConv", "QLinearMatMul") and n.domain in ("", "ai.onnx") for n in model.graph.node):
+        return model
+    out = type(model)()
+    out.CopyFrom(model)
+    g = out.graph
+    nodes, extra_inits = [], []
+
+    def fresh(base: str) -> str:
+        return f"{base}__hp{len(nodes) + len(extra_inits)}"
+
+    def dq(x, scale, zp, axis: int | None, tag: str) -> str:
+        y = fresh(f"{tag}_dq")
+        ins = [x, scale] + ([zp] if zp else [])
+        kw = {} if axis is None else {"axis": axis}
+        nodes.append(helper.make_node("DequantizeLinear", ins, [y], name=y, **kw))
+        return y
+
+    for n in g.node:
+        if n.domain not in ("", "ai.onnx") or n.op_type not in ("QLinearConv", "QLinearMatMul"):
+            nodes.append(n)
+            continue
+        ins = list(n.input) + [""] * (9 - len(n.input))
+        x, xs, xz, w, ws, wz, ys, yz, bias = ins[:9]
+        w_scale = _initializer_array(out, ws)
+        per_channel = w_scale is not None and w_scale.ndim == 1 and w_scale.size > 1
+        xf = dq(x, xs, xz, None, n.name or x)
+        if n.op_type == "QLinearConv":
+            wf = dq(w, ws, wz, 0 if per_channel else None, n.name or w)
+            conv_in = [xf, wf]
+            if bias:
+                x_scale = _initializer_array(out, xs)
+                if x_scale is None or w_scale is None:
+                    raise ValueError(f"{n.name or 'QLinearConv'}: bias scale needs constant x_scale and w_scale")
+                bs = fresh(f"{n.name or 'conv'}_bias_scale")
+                extra_inits.append(numpy_helper.from_array((x_scale * w_scale).astype(np.float32).reshape(w_scale.shape), bs))
+                conv_in.append(dq(bias, bs, "", 0 if per_channel else None, n.name or bias))
+            yf = fresh(f"{n.name or 'conv'}_out")
+            conv = helper.make_node("Conv", conv_in, [yf], name=yf)
+            conv.attribute.extend(n.attribute)
+            nodes.append(conv)
+        else:
+            wf = dq(w, ws, wz, None, n.name or w)  # default axis 1: per-column scales of a 2-D B
+            yf = fresh(f"{n.name or 'matmul'}_out")
+            nodes.append(helper.make_node("MatMul", [xf, wf], [yf], name=yf))
+        q = helper.make_node("QuantizeLinear", [yf, ys, yz], [n.output[0]], name=fresh(f"{n.name or n.op_type}_q"))
+        nodes.append(q)
+    del g.node[:]
+    g.node.extend(nodes)
+    g.initializer.extend(extra_inits)
+    return out

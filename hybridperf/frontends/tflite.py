@@ -1,0 +1,161 @@
+"""TFLite frontend: ``.tflite`` flatbuffers to Relax.
+
+Needs the optional extra ``pip install 'hybridperf[tflite]'`` (``tflite``, the generated
+flatbuffer reader that TVM's TFLite frontend parses the file with).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+import dataclasses
+import warnings
+
+from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, UnsupportedModelError
+from hybridperf.frontends.common import LoadedModel, _first_line
+
+
+__all__ = ["load_tflite", "tflite_input_specs"]
+
+
+#: TFLite flatbuffer file identifier (bytes 4..8 of every .tflite file)
+TFLITE_IDENTIFIER = b"TFL3"
+
+_TFLITE_HINT = "install the optional extra: pip install 'hybridperf[tflite]'"
+
+
+@dataclasses.dataclass(frozen=True)
+class TFLiteInput:
+    """One graph input of a TFLite model: stored shape, signature (-1 = dynamic) and dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    signature: tuple[int, ...] | None
+    dtype: str
+
+
+def _read_tflite(p: Path) -> Any:
+    if not p.exists():
+        raise ModelLoadError(f"model file not found: {p}; check the path")
+    if p.is_dir():
+        raise ModelLoadError(f"{p} is a directory; pass a .tflite file")
+    try:
+        import tflite  # noqa: PLC0415
+    except ImportError as exc:
+        raise ModelLoadError(f"{p}: reading .tflite files needs the 'tflite' package; {_TFLITE_HINT}") from exc
+    data = p.read_bytes()
+    if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
+        raise ModelLoadError(
+            f"{p} is not a TFLite flatbuffer (no {TFLITE_IDENTIFIER.decode()} identifier); the file is corrupt or "
+            "not a .tflite model: re-export it with the TFLite converter"
+        )
+    try:
+        model = tflite.Model.GetRootAsModel(data, 0)
+        if model.SubgraphsLength() < 1:
+            raise ValueError("no subgraphs")
+        sg = model.Subgraphs(0)
+        for i in range(sg.InputsLength()):
+            sg.Tensors(sg.Inputs(i)).ShapeAsNumpy()
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - flatbuffers raises IndexError, struct.error, ...
+        raise ModelLoadError(
+            f"cannot read {p} as TFLite ({type(exc).__name__}); the file is corrupt or truncated: re-export it"
+        ) from exc
+    return model
+
+
+def tflite_input_specs(model: Any) -> list[TFLiteInput]:
+    """Graph inputs of subgraph 0 of a parsed ``tflite.Model``."""
+    from tvm.relax.frontend.tflite.tflite_frontend import _decode_type, get_tensor_name  # noqa: PLC0415
+
+    sg = model.Subgraphs(0)
+    out = []
+    for i in range(sg.InputsLength()):
+        idx = sg.Inputs(i)
+        t = sg.Tensors(idx)
+        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        sig = tuple(int(d) for d in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else None
+        out.append(TFLiteInput(get_tensor_name(sg, idx), shape, sig, _decode_type(t.Type())))
+    return out
+
+
+def _bind_tflite_shapes(
+    specs: list[TFLiteInput], shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, source: str
+) -> dict[str, tuple[int, ...]]:
+    shapes = dict(shapes or {})
+    names = {s.name for s in specs}
+    for n in shapes:
+        if n not in names:
+            raise InputError(f"--shape names unknown input {n!r}; the model's inputs are {', '.join(sorted(names))}")
+    out: dict[str, tuple[int, ...]] = {}
+    for s in specs:
+        if s.name in shapes:
+            out[s.name] = tuple(shapes[s.name])
+            continue
+        dims = list(s.signature) if s.signature is not None else list(s.shape)
+        for axis, d in enumerate(dims):
+            if d > 0:
+                continue
+            if axis == 0 and batch is not None:
+                dims[0] = int(batch)
+            elif s.signature is not None and axis < len(s.shape) and s.shape[axis] > 0:
+                dims[axis] = s.shape[axis]  # dynamic in the signature, stored with a placeholder size
+            else:
+                example = "x".join(str(x) if x > 0 else "1" for x in dims)
+                raise DynamicShapeError(
+                    f"{source}: input {s.name!r} has a dynamic dim at axis {axis}; pass --shape {s.name}={example} or --batch N"
+                )
+        if batch is not None and s.signature is not None and s.signature and s.signature[0] < 0:
+            dims[0] = int(batch)
+        out[s.name] = tuple(dims)
+    return out
+
+
+def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None = None, batch: int | None = None) -> LoadedModel:
+    """Import a ``.tflite`` flatbuffer (float or full-integer) into Relax.
+
+    Parameters
+    ----------
+    shapes : mapping, optional
+        Input name -> shape, overriding the stored shapes.
+    batch : int, optional
+        Binds a dynamic leading dimension (signature ``-1``) of every input.
+
+    Raises
+    ------
+    ModelLoadError
+        The file is missing, not a TFLite flatbuffer, corrupt, or ``tflite`` is not installed.
+    UnsupportedModelError
+        TVM's TFLite frontend has no converter for some operators (listed).
+    """
+    p = Path(path)
+    source = str(p)
+    model = _read_tflite(p)
+    specs = tflite_input_specs(model)
+    input_shapes = _bind_tflite_shapes(specs, shapes, batch, source)
+    from hybridperf.ir.tvm_compat import tvm_modules
+
+    tvm_modules()
+    from tvm.relax.frontend.tflite import from_tflite  # noqa: PLC0415
+
+    sg = model.Subgraphs(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mod = from_tflite(
+                model,
+                shape_dict={k: tuple(v) for k, v in input_shapes.items()},
+                dtype_dict={s.name: s.dtype for s in specs},
+            )
+    except Exception as exc:  # noqa: BLE001 - the frontend raises OpNotImplemented, AssertionError, ValueError...
+        text = " ".join(str(exc).split())
+        low = text.lower()
+        if "not supported" in low or "dynamic range quantization" in low or type(exc).__name__ == "OpNotImplemented":
+            raise UnsupportedModelError(
+                f"{source}: TVM's TFLite frontend cannot import this model ({_first_line(exc)}); "
+                f"{sg.OperatorsLength()} operators"
+            ) from exc
+        raise ModelLoadError(f"{source}: import into TVM Relax failed ({type(exc).__name__}: {_first_line(exc)})") from exc
+    return LoadedModel(module=mod, input_shapes=input_shapes, source=source, format="tflite", node_count=sg.OperatorsLength())

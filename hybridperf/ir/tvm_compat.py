@@ -1,0 +1,213 @@
+"""The one place that touches TVM's Python API (pinned to apache-tvm 0.27).
+
+TVM's Relax API changes every minor release (0.26: ``expr.ty``; 0.27:
+``GenericConst``, ``tvm.tirx``, ``tvm.s_tir``). Everything version-specific
+lives here so the rest of the package reads plain Python values.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@functools.cache
+def tvm_modules():
+    """Import TVM lazily (about 1-2 s); returns ``(tvm, relax)``."""
+    import tvm
+    from tvm import relax
+
+    return tvm, relax
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Static shape and dtype of one tensor; ``shape`` is None when symbolic."""
+
+    shape: tuple[int, ...] | None
+    dtype: str
+    symbolic_dims: tuple[str, ...] = ()
+
+    @property
+    def numel(self) -> int | None:
+        if self.shape is None:
+            return None
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int | None:
+        n = self.numel
+        return None if n is None else n * dtype_bytes(self.dtype)
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Bytes per element of a TVM dtype string (``float32`` -> 4, ``bool`` -> 1)."""
+    if dtype == "bool":
+        return 1
+    digits = "".join(ch for ch in dtype if ch.isdigit())
+    if not digits:
+        return 0
+    bits = int(digits.split("x")[0]) if digits else 0
+    return max(1, (bits + 7) // 8)
+
+
+def tensor_infos(ty: Any) -> list[TensorInfo]:
+    """Flatten a Relax type (tensor or nested tuple) into :class:`TensorInfo` leaves."""
+    tvm, relax = tvm_modules()
+    if isinstance(ty, relax.TupleType):
+        out: list[TensorInfo] = []
+        for f in ty.fields:
+            out.extend(tensor_infos(f))
+        return out
+    if isinstance(ty, relax.TensorType):
+        dtype = str(ty.dtype)
+        shape_expr = ty.shape
+        if shape_expr is None or not hasattr(shape_expr, "values"):
+            return [TensorInfo(None, dtype, ("?",))]
+        dims: list[int] = []
+        sym: list[str] = []
+        for v in shape_expr.values:
+            if isinstance(v, tvm.tirx.IntImm):
+                dims.append(int(v.value))
+            else:
+                sym.append(str(v))
+        if sym:
+            return [TensorInfo(None, dtype, tuple(sym))]
+        return [TensorInfo(tuple(dims), dtype)]
+    return []
+
+
+def is_tuple_type(ty: Any) -> bool:
+    _, relax = tvm_modules()
+    return isinstance(ty, relax.TupleType)
+
+
+def expr_type(expr: Any):
+    return expr.ty
+
+
+def is_constant(expr: Any) -> bool:
+    tvm, relax = tvm_modules()
+    return isinstance(expr, (tvm.ir.GenericConst, relax.Constant)) if hasattr(relax, "Constant") else isinstance(expr, tvm.ir.GenericConst)
+
+
+def is_var(expr: Any) -> bool:
+    _, relax = tvm_modules()
+    return isinstance(expr, relax.Var)
+
+
+def is_call(expr: Any) -> bool:
+    _, relax = tvm_modules()
+    return isinstance(expr, relax.Call)
+
+
+def is_tuple(expr: Any) -> bool:
+    _, relax = tvm_modules()
+    return isinstance(expr, relax.Tuple)
+
+
+def is_tuple_get_item(expr: Any) -> bool:
+    _, relax = tvm_modules()
+    return isinstance(expr, relax.TupleGetItem)
+
+
+def op_name(call: Any) -> str:
+    """``relax.nn.conv2d`` for an op call, the global name for a function call."""
+    op = call.op
+    if hasattr(op, "name") and isinstance(op.name, str):
+        return op.name
+    if hasattr(op, "name_hint"):
+        return str(op.name_hint)
+    return type(op).__name__
+
+
+def op_exists(name: str) -> bool:
+    tvm, _ = tvm_modules()
+    try:
+        tvm.ir.Op.get(name)
+    except Exception:  # noqa: BLE001 - TVM raises AttributeError/TVMError depending on build
+        return False
+    return True
+
+
+def var_name(var: Any) -> str:
+    return str(var.name)
+
+
+def bindings(func: Any) -> Iterator[Any]:
+    """All bindings of a Relax function body, in execution order."""
+    for block in func.body.blocks:
+        yield from block.bindings
+
+
+def call_args(call: Any) -> list[Any]:
+    """Flattened data arguments of a call (``call_tir``'s args tuple unpacked)."""
+    _, relax = tvm_modules()
+    args = list(call.args)
+    if op_name(call) in ("relax.call_tir", "relax.call_tir_inplace", "relax.call_dps_packed") and len(args) >= 2:
+        inner = args[1]
+        return list(inner.fields) if isinstance(inner, relax.Tuple) else [inner]
+    return args
+
+
+def to_py(value: Any) -> Any:
+    tvm, _ = tvm_modules()
+    if value is None:
+        return None
+    if isinstance(value, (int, float, str, bool)):
+        return value
+    if hasattr(value, "value") and isinstance(getattr(value, "value"), (int, float, str, bool)):
+        return value.value
+    try:
+        return [to_py(v) for v in value]
+    except TypeError:
+        return str(value)
+
+
+def error_line(exc: BaseException) -> str:
+    """The line of a TVM error that names the problem, with TVM's object dumps shortened.
+
+    TVM messages end with the problem after a C++ traceback, and its printer
+    writes an op as ``ir.Op(span=None, ..., name="relax.add", ...)`` (one
+    500-character line) and an extent as ``T.int64(3)``; this gives
+    ``relax.add`` and ``3``.
+    """
+    import re
+
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    text = lines[-1] if lines else type(exc).__name__
+    text = re.sub(r'ir\.Op\(.*?\bname="([^"]+)".*?support_level=\d+\)', r"\1", text)
+    text = re.sub(r"T\.u?int\d+\((-?\d+)\)", r"\1", text)
+    text = re.sub(r"R\.shape\(\[([^\]]*)\]\)", r"(\1)", text)
+    return " ".join(text.split())
+
+
+def empty_tensor(shape: tuple[int, ...], dtype: str) -> Any:
+    """A CPU tensor of ``shape`` and ``dtype`` that is allocated but never written.
+
+    Its contents are unspecified. The allocation is lazy (large blocks are
+    fresh anonymous pages), so a tensor nobody reads costs virtual memory only:
+    the stand-in for a weight left on disk.
+    """
+    tvm, _ = tvm_modules()
+    return tvm.runtime.empty(shape, dtype)
+
+
+def estimate_tir_flops(prim_func: Any) -> float:
+    """TVM's FLOP estimate of a PrimFunc (2 per MAC; transcendentals count 0)."""
+    tvm, _ = tvm_modules()
+    from tvm.s_tir.analysis import estimate_tir_flops as _est
+
+    return float(_est(tvm.IRModule({"main": prim_func})))
+
+
+def is_prim_func(func: Any) -> bool:
+    tvm, _ = tvm_modules()
+    return isinstance(func, tvm.tirx.PrimFunc)
+
+

@@ -1,0 +1,560 @@
+"""Ground truth on this CPU: real latency, per-node times and peak memory with onnxruntime.
+
+Latency
+    ``warmup`` untimed runs, then ``repeats`` timed runs of ``InferenceSession.run``
+    (``time.perf_counter`` around each call); the record keeps the median, p10, p90,
+    mean and standard deviation. Sessions use onnxruntime's defaults (graph
+    optimisation level ALL, CPU arena on) with ``intra_op_num_threads=threads``
+    and sequential execution, i.e. what a deployment would run; ``graph_optimization``
+    (``all`` by default, or ``extended`` / ``basic`` / ``disabled``) sets onnxruntime's graph
+    optimisation level and is recorded in ``Measurement.extra``.
+
+Per-node times
+    A second session with ``SessionOptions.enable_profiling`` runs
+    ``profile_runs`` times; for every ``*_kernel_time`` event the median duration
+    over runs is kept. Profile names are those of onnxruntime's *optimised* graph;
+    each is joined to the original graph node with the same name, else to the
+    longest original node name it starts with (after a ``fused `` prefix) (``graph_node=None`` for nodes the
+    optimiser created, e.g. layout reorders).
+
+Peak memory (:data:`MEMORY_METHOD`)
+    Measured in a fresh subprocess (``isolate=True``) from Linux ``/proc/self/status``:
+    the baseline is the RSS after importing onnxruntime and allocating the inputs;
+    ``/proc/self/clear_refs`` (``5``) resets the high-water mark (VmHWM) before
+    each phase. A session with the CPU arena *disabled* (so RSS follows real
+    allocations rather than arena chunks) is created (``load_bytes`` = RSS growth:
+    weights, pre-packed weights and session state) and run twice
+    (``run_peak_bytes`` = HWM growth over the post-load RSS: activations plus
+    onnxruntime's workspace). ``peak_bytes = load_bytes + run_peak_bytes + input
+    bytes`` is comparable with :attr:`hybridperf.analysis.memory.MemoryPlan.peak_bytes`
+    (activations + weights + inputs). Pages freed by the allocator but kept by
+    the process would hide growth, so the worker runs with glibc's
+    ``MALLOC_MMAP_THRESHOLD_=65536`` (large blocks are unmapped when freed) and
+    calls ``malloc_trim(0)`` after loading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hybridperf.errors import InputError, ModelLoadError
+
+MEASURE_SCHEMA_VERSION = 1
+DEFAULT_DEVICE = "host-epyc-1c"
+MEMORY_METHOD = (
+    "fresh subprocess (glibc MALLOC_MMAP_THRESHOLD_=64KiB, malloc_trim after load); /proc/self VmHWM after "
+    "clear_refs reset; arena-disabled session; "
+    "peak = (RSS growth at session load) + (HWM growth over 2 runs) + input bytes"
+)
+
+_NP_DTYPES = {
+    1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "int64",
+    9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+}
+
+
+@dataclass(frozen=True)
+class NodeTime:
+    """One node of onnxruntime's optimised graph with its median run time."""
+
+    name: str
+    op_type: str
+    duration_s: float
+    graph_node: str | None  # the original ONNX node it maps to; None if created by the optimiser
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured model configuration on one device (SI units)."""
+
+    model: str
+    device: str
+    runtime: str
+    runtime_version: str
+    threads: int
+    cpu_model: str
+    date_utc: str
+    hybridperf_version: str
+    input_shapes: Mapping[str, tuple[int, ...]]
+    repeats: int
+    warmup: int
+    latency_s: float  # median
+    latency_p10_s: float
+    latency_p90_s: float
+    latency_mean_s: float
+    latency_std_s: float
+    load_avg_1m: float
+    latency_min_s: float | None = None
+    peak_bytes: int | None = None
+    load_bytes: int | None = None
+    run_peak_bytes: int | None = None
+    input_bytes: int = 0
+    memory_method: str = ""
+    profile_total_s: float | None = None
+    nodes: tuple[NodeTime, ...] = ()
+    schema_version: int = MEASURE_SCHEMA_VERSION
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def batch(self) -> int | None:
+        for shape in self.input_shapes.values():
+            return shape[0] if shape else None
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["input_shapes"] = {k: list(v) for k, v in self.input_shapes.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Measurement:
+        d = dict(d)
+        d["input_shapes"] = {k: tuple(v) for k, v in d.get("input_shapes", {}).items()}
+        d["nodes"] = tuple(NodeTime(**n) for n in d.get("nodes", ()))
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+#: ISA flags that change which kernels a runtime picks (recorded with every measurement)
+KEY_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve")
+
+
+@dataclass(frozen=True)
+class CpuIdentity:
+    """What identifies a CPU beyond its marketing name (one "AMD EPYC" may be Zen 3 or Zen 4).
+
+    Attributes
+    ----------
+    model_name : str
+        ``model name`` of /proc/cpuinfo.
+    vendor : str
+        ``vendor_id`` (``AuthenticAMD``, ``GenuineIntel``); empty if unknown.
+    family, model, stepping : int or None
+        ``cpu family``, ``model`` and ``stepping`` of /proc/cpuinfo.
+    isa : tuple of str
+        The :data:`KEY_ISA_FLAGS` the CPU reports, in that order.
+    """
+
+    model_name: str
+    vendor: str = ""
+    family: int | None = None
+    model: int | None = None
+    stepping: int | None = None
+    isa: tuple[str, ...] = ()
+
+    def as_row(self) -> dict[str, Any]:
+        """CSV columns ``cpu_model, cpu_vendor, cpu_family, cpu_model_id, cpu_stepping, cpu_isa``."""
+        def num(x: int | None) -> int | str:
+            return "" if x is None else x
+
+        return {"cpu_model": self.model_name, "cpu_vendor": self.vendor, "cpu_family": num(self.family),
+                "cpu_model_id": num(self.model), "cpu_stepping": num(self.stepping), "cpu_isa": "|".join(self.isa)}
+
+
+def parse_cpuinfo(text: str) -> CpuIdentity:
+    """The :class:`CpuIdentity` of the first processor block of a /proc/cpuinfo text."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break  # end of the first processor block
+            continue
+        k, _, v = line.partition(":")
+        fields.setdefault(k.strip(), v.strip())
+
+    def num(key: str) -> int | None:
+        v = fields.get(key, "")
+        return int(v) if v.isdigit() else None
+
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    return CpuIdentity(model_name=fields.get("model name", ""), vendor=fields.get("vendor_id", ""),
+                       family=num("cpu family"), model=num("model"), stepping=num("stepping"),
+                       isa=tuple(f for f in KEY_ISA_FLAGS if f in flags))
+
+
+def cpu_identity() -> CpuIdentity:
+    """This machine's :class:`CpuIdentity` (model name only where /proc/cpuinfo is missing)."""
+    try:
+        ident = parse_cpuinfo(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return CpuIdentity(model_name=cpu_model())
+    return ident if ident.model_name else CpuIdentity(cpu_model(), ident.vendor, ident.family, ident.model,
+                                                      ident.stepping, ident.isa)
+
+
+def _rss_kib() -> dict[str, int]:
+    out = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out[line.split(":")[0]] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
+def _reset_hwm() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _malloc_trim() -> None:
+    """Return freed heap pages to the OS (glibc) so RSS counts only live memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, batch: int | None):
+    import onnx
+
+    try:
+        m = onnx.load(str(model_path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad model file
+        raise ModelLoadError(f"cannot read {model_path}: {exc}") from exc
+    inits = {i.name for i in m.graph.initializer}
+    specs = {}
+    for vi in m.graph.input:
+        if vi.name in inits:
+            continue
+        tt = vi.type.tensor_type
+        dtype = _NP_DTYPES.get(tt.elem_type)
+        if dtype is None:
+            raise InputError(f"input {vi.name!r} of {model_path} has an unsupported element type {tt.elem_type}")
+        if shapes and vi.name in shapes:
+            specs[vi.name] = (tuple(int(x) for x in shapes[vi.name]), dtype)
+            continue
+        dims = []
+        for i, d in enumerate(tt.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                dims.append(d.dim_value)
+            elif i == 0 and batch is not None:
+                dims.append(batch)
+            else:
+                raise InputError(
+                    f"input {vi.name!r} has a symbolic dimension {d.dim_param or '?'} at axis {i}; "
+                    f"bind it with --shape {vi.name}=DxD.. (or --batch for axis 0)"
+                )
+        specs[vi.name] = (tuple(dims), dtype)
+    return specs
+
+
+def make_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], seed: int = 0) -> dict[str, Any]:
+    """Random inputs: floats in [0, 1), integers in [0, 100) (valid token ids for any vocabulary)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, (shape, dtype) in specs.items():
+        if dtype.startswith("float"):
+            out[name] = rng.random(shape, dtype=np.float32).astype(dtype)
+        elif dtype == "bool":
+            out[name] = np.ones(shape, dtype=bool)
+        else:
+            out[name] = rng.integers(0, 100, size=shape).astype(dtype)
+    return out
+
+
+def _graph_node_names(model_path: Path) -> list[str]:
+    import onnx
+
+    m = onnx.load(str(model_path), load_external_data=False)
+    return [n.name for n in m.graph.node if n.name]
+
+
+def join_profile(events: list[dict], graph_nodes: Sequence[str]) -> tuple[NodeTime, ...]:
+    """Median duration per optimised node, joined to original graph node names."""
+    durs: dict[str, list[float]] = {}
+    ops: dict[str, str] = {}
+    order: list[str] = []
+    for ev in events:
+        if ev.get("cat") != "Node" or not str(ev.get("name", "")).endswith("_kernel_time"):
+            continue
+        name = ev["name"][: -len("_kernel_time")]
+        if name not in durs:
+            durs[name] = []
+            order.append(name)
+        durs[name].append(float(ev.get("dur", 0)) * 1e-6)
+        ops[name] = ev.get("args", {}).get("op_name", "")
+    exact = set(graph_nodes)
+    by_len = sorted(graph_nodes, key=len, reverse=True)
+    out = []
+    for name in order:
+        base = name.removeprefix("fused ")  # e.g. "fused matmul_0/MatMulAddFusion"
+        if base in exact:
+            g = base
+        else:
+            g = next((c for c in by_len if base.startswith(c)), None)
+        out.append(NodeTime(name, ops[name], statistics.median(durs[name]), g))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- in-process measurement
+
+
+#: ``graph_optimization`` argument -> onnxruntime GraphOptimizationLevel member
+GRAPH_OPTIMIZATION = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
+                      "disabled": "ORT_DISABLE_ALL"}
+
+
+def _session_options(ort, threads: int, profile_prefix: str | None = None, arena: bool = True,
+                     graph_optimization: str = "all"):
+    so = ort.SessionOptions()
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_OPTIMIZATION[graph_optimization])
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.enable_cpu_mem_arena = arena
+    so.log_severity_level = 3
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    return so
+
+
+def measure_in_process(
+    model: str | Path,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    batch: int | None = None,
+    threads: int = 2,
+    repeats: int = 20,
+    warmup: int = 5,
+    profile: bool = True,
+    profile_runs: int = 5,
+    memory: bool = True,
+    device: str = DEFAULT_DEVICE,
+    budget_s: float | None = None,
+    graph_optimization: str = "all",
+) -> Measurement:
+    """Measure in this process (memory figures are only meaningful in a fresh one: see :func:`measure`)."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise InputError("onnxruntime is not installed; pip install 'hybridperf[measure]'") from exc
+    import numpy as np
+
+    from hybridperf._version import __version__
+
+    path = Path(model)
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} does not exist")
+    specs = _input_specs(path, shapes, batch)
+    feeds = make_inputs(specs)
+    input_bytes = int(sum(a.nbytes for a in feeds.values()))
+    providers = ["CPUExecutionProvider"]
+
+    load_b = run_b = peak_b = None
+    if memory and _reset_hwm():
+        base = _rss_kib().get("VmRSS", 0)
+        try:
+            s = ort.InferenceSession(str(path), _session_options(ort, threads, arena=False, graph_optimization=graph_optimization),
+                                     providers=providers)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise ModelLoadError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0][:200]}") from exc
+        _malloc_trim()
+        loaded = _rss_kib().get("VmRSS", 0)
+        _reset_hwm()
+        for _ in range(2):
+            s.run(None, feeds)
+        hwm = _rss_kib().get("VmHWM", 0)
+        load_b = max(0, loaded - base) * 1024
+        run_b = max(0, hwm - loaded) * 1024
+        peak_b = load_b + run_b + input_bytes
+        del s
+
+    try:
+        sess = ort.InferenceSession(str(path), _session_options(ort, threads, graph_optimization=graph_optimization),
+                                    providers=providers)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0][:200]}") from exc
+    for _ in range(warmup):
+        sess.run(None, feeds)
+    times = []
+    t_start = time.perf_counter()
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        times.append(time.perf_counter() - t0)
+        if budget_s is not None and i + 1 >= min(5, repeats) and time.perf_counter() - t_start > budget_s:
+            break
+    del sess
+    arr = np.asarray(times)
+
+    nodes: tuple[NodeTime, ...] = ()
+    prof_total = None
+    if profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            ps = ort.InferenceSession(
+                str(path), _session_options(ort, threads, os.path.join(tmp, "ort"), graph_optimization=graph_optimization),
+                providers=providers
+            )
+            for _ in range(max(1, profile_runs) + 1):
+                ps.run(None, feeds)
+            pfile = ps.end_profiling()
+            events = json.loads(Path(pfile).read_text())
+        nodes = join_profile(events, _graph_node_names(path))
+        prof_total = float(sum(n.duration_s for n in nodes))
+
+    return Measurement(
+        model=str(path),
+        device=device,
+        runtime="onnxruntime",
+        runtime_version=ort.__version__,
+        threads=threads,
+        cpu_model=cpu_model(),
+        date_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        hybridperf_version=__version__,
+        input_shapes={k: tuple(v[0]) for k, v in specs.items()},
+        repeats=len(times),
+        warmup=warmup,
+        latency_s=float(np.median(arr)),
+        latency_p10_s=float(np.percentile(arr, 10)),
+        latency_p90_s=float(np.percentile(arr, 90)),
+        latency_mean_s=float(arr.mean()),
+        latency_std_s=float(arr.std()),
+        latency_min_s=float(arr.min()),
+        load_avg_1m=float(os.getloadavg()[0]) if hasattr(os, "getloadavg") else -1.0,
+        peak_bytes=peak_b,
+        load_bytes=load_b,
+        run_peak_bytes=run_b,
+        input_bytes=input_bytes,
+        memory_method=MEMORY_METHOD if peak_b is not None else "not measured",
+        profile_total_s=prof_total,
+        nodes=nodes,
+        extra={"graph_optimization": graph_optimization, "cpu": cpu_identity().as_row()},
+    )
+
+
+# --------------------------------------------------------------------------- isolated measurement
+
+
+def measure(
+    model: str | Path,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    batch: int | None = None,
+    threads: int = 2,
+    repeats: int = 20,
+    warmup: int = 5,
+    profile: bool = True,
+    profile_runs: int = 5,
+    device: str = DEFAULT_DEVICE,
+    isolate: bool = True,
+    timeout_s: float = 600.0,
+    budget_s: float | None = None,
+    graph_optimization: str = "all",
+) -> Measurement:
+    """Measure ``model`` with onnxruntime on this CPU.
+
+    ``repeats`` timed runs follow ``warmup`` runs; with ``budget_s`` the timed
+    runs stop once they have taken that long (at least 5 runs).
+    With ``isolate=True`` (default) the measurement runs in a fresh Python
+    subprocess so that the peak-memory figures see only this model (see the
+    module docstring); latency is measured there too.
+
+    Raises
+    ------
+    ModelLoadError
+        The file is missing or onnxruntime cannot load it.
+    InputError
+        A symbolic input dimension is not bound, or onnxruntime is missing.
+    """
+    kwargs = dict(
+        model=str(model), shapes={k: list(v) for k, v in (shapes or {}).items()} or None, batch=batch,
+        threads=threads, repeats=repeats, warmup=warmup, profile=profile, profile_runs=profile_runs, device=device,
+        budget_s=budget_s, graph_optimization=graph_optimization,
+    )
+    if not isolate:
+        return measure_in_process(**kwargs)
+    if not Path(model).is_file():
+        raise ModelLoadError(f"model file {model} does not exist")
+    with tempfile.TemporaryDirectory() as tmp:
+        req, res = Path(tmp) / "req.json", Path(tmp) / "res.json"
+        req.write_text(json.dumps(kwargs))
+        # large blocks via mmap so that freed memory leaves RSS at once (see MEMORY_METHOD)
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MALLOC_MMAP_THRESHOLD_="65536")
+        proc = subprocess.run(
+            [sys.executable, "-m", "hybridperf.measure.onnxruntime", str(req), str(res)],
+            capture_output=True, text=True, timeout=timeout_s, env=env,
+        )
+        if not res.exists():
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
+            raise ModelLoadError(f"measurement of {model} failed in the worker: {tail}")
+        payload = json.loads(res.read_text())
+    if "error" in payload:
+        cls = {"ModelLoadError": ModelLoadError}.get(payload["error_type"], InputError)
+        raise cls(payload["error"])
+    return Measurement.from_dict(payload)
+
+
+def _worker(req: str, res: str) -> int:
+    kwargs = json.loads(Path(req).read_text())
+    try:
+        m = measure_in_process(**kwargs)
+        payload = m.to_dict()
+    except InputError as exc:
+        payload = {"error": str(exc), "error_type": type(exc).__name__}
+    Path(res).write_text(json.dumps(payload))
+    return 0
+
+
+# --------------------------------------------------------------------------- output
+
+CSV_FIELDS = (
+    "model", "device", "runtime", "runtime_version", "threads", "cpu_model", "date_utc", "hybridperf_version",
+    "input_shapes", "batch", "repeats", "warmup", "latency_s", "latency_p10_s", "latency_p90_s", "latency_mean_s",
+    "latency_std_s", "latency_min_s", "load_avg_1m", "peak_bytes", "load_bytes", "run_peak_bytes", "input_bytes", "profile_total_s",
+)
+
+
+def csv_row(m: Measurement, **extra: Any) -> dict[str, Any]:
+    """A flat row (no per-node data) for CSV files; ``extra`` columns are appended."""
+    d = m.to_dict()
+    row = {k: d.get(k) for k in CSV_FIELDS if k not in ("input_shapes", "batch")}
+    row["input_shapes"] = ";".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
+    row["batch"] = m.batch
+    row.update(extra)
+    return {**{k: row.get(k) for k in CSV_FIELDS}, **extra}
+
+
+def node_rows(m: Measurement, key: str) -> list[dict[str, Any]]:
+    """Per-node rows (``key`` identifies the measurement) for the profile CSV."""
+    return [
+        {"key": key, "node": n.name, "op_type": n.op_type, "duration_s": f"{n.duration_s:.3e}", "graph_node": n.graph_node or ""}
+        for n in m.nodes
+    ]
+
+
+if __name__ == "__main__":  # the isolated worker: python -m hybridperf.measure.onnxruntime REQ.json RES.json
+    sys.exit(_worker(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,799 @@
+"""Derive the spec sheet of the machine this runs on, by microbenchmarks.
+
+The pieces are pure functions returning frozen dataclasses:
+
+* :func:`read_host_info` and :func:`read_caches`: CPU model, usable cores,
+  memory, frequency governor, cache sizes from ``/sys/devices/system/cpu``.
+* :func:`gemm_rate`: best square-GEMM rate for fp32 / fp64 (numpy BLAS) and
+  int8 (onnxruntime ``MatMulInteger``).
+* :func:`stream_bandwidth`: STREAM-like ``copy`` and ``triad`` over numpy
+  arrays, split across threads (numpy releases the GIL in these loops).
+* :func:`dispatch_overhead`: onnxruntime per-call and per-node overhead from a
+  chain of tiny ``Add`` nodes (median of many runs).
+* :func:`probe` runs them all (or, where ``torch.cuda.is_available()``, the
+  CUDA probe of :mod:`hybridperf.measure.torch_cuda`) and returns a
+  :class:`ProbeResult`; :func:`spec_dict` turns that into a schema-valid spec
+  mapping (measured figures carry ``measured: true``, unmeasured ones a
+  conservative estimate that says so) and :func:`write_spec` validates and
+  writes it.
+
+Bandwidths count the bytes a kernel names (STREAM convention: copy moves
+2 x 8 B per element, read + write; write-allocate traffic is not counted).
+numpy's triad ``a = b + s * c`` takes two passes, so it is counted as the
+5 x 8 B per element those passes actually move.
+
+Nothing here prints; progress goes to an optional ``progress(step, done, total)``
+callback.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybridperf._version import __version__
+from hybridperf.errors import InputError
+
+FLOPS_PER_MAC = 2
+Progress = Callable[[str, int, int], None]
+
+_CPU_ROOT = Path("/sys/devices/system/cpu")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class CacheLevel:
+    """One cache of cpu0, from ``/sys/devices/system/cpu/cpu0/cache/index*``."""
+
+    level: int
+    type: str  # Data | Instruction | Unified
+    size_bytes: int
+    shared_cpu_count: int
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """What the machine says about itself; no benchmark involved."""
+
+    cpu_model: str
+    logical_cpus: int
+    usable_cpus: int  # CPUs this process may run on (affinity / cgroup slice)
+    memory_bytes: int | None
+    governor: str | None  # cpufreq scaling governor, None where not exposed (VMs)
+    machine: str
+    python: str
+    numpy: str
+    blas: str
+    onnxruntime: str | None
+
+
+@dataclass(frozen=True)
+class GemmRate:
+    """Best rate of an ``n x n x n`` GEMM: ``2 n^3 / best_seconds``."""
+
+    precision: str
+    n: int
+    flops_per_s: float
+    best_seconds: float
+    repeats: int
+    backend: str
+
+
+@dataclass(frozen=True)
+class Bandwidth:
+    """Best rate of a STREAM-like kernel over arrays of ``array_bytes`` each."""
+
+    kernel: str  # copy | triad
+    level: str  # dram | l2
+    array_bytes: int
+    threads: int
+    bytes_per_s: float
+    repeats: int
+
+
+@dataclass(frozen=True)
+class DispatchOverhead:
+    """onnxruntime overhead: per ``session.run`` call and per extra graph node."""
+
+    per_call_s: float  # median run time of a one-node Add model
+    per_node_s: float  # slope between a 1-node and an ``nodes``-node chain
+    nodes: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Everything one probe measured, plus when and with what."""
+
+    date: str
+    version: str
+    quick: bool
+    kind: str  # cpu | gpu
+    host: HostInfo
+    caches: tuple[CacheLevel, ...]
+    gemm: tuple[GemmRate, ...]
+    bandwidth: tuple[Bandwidth, ...]
+    dispatch: DispatchOverhead | None
+    errors: Mapping[str, str] = field(default_factory=dict)
+    gpu: Mapping[str, Any] | None = None  # measure_torch.probe_cuda() output on a CUDA machine
+
+    @property
+    def source(self) -> str:
+        return f"measured by hybridperf probe {self.version} on {self.date}"
+
+    def peak(self, precision: str) -> GemmRate | None:
+        rates = [g for g in self.gemm if g.precision == precision]
+        return max(rates, key=lambda g: g.flops_per_s) if rates else None
+
+    def best_bandwidth(self, level: str = "dram") -> Bandwidth | None:
+        bws = [b for b in self.bandwidth if b.level == level]
+        return max(bws, key=lambda b: b.bytes_per_s) if bws else None
+
+
+# --------------------------------------------------------------------------- host facts
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _size_bytes(text: str) -> int:
+    """``"48K"`` / ``"2048K"`` / ``"1M"`` (sysfs cache sizes, binary prefixes) -> bytes."""
+    text = text.strip().upper()
+    mult = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in "KMG" else text
+    return int(digits) * mult
+
+
+def _cpu_list_count(text: str) -> int:
+    """``"0-3,8"`` -> 5."""
+    n = 0
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-")
+            n += int(hi) - int(lo) + 1
+        else:
+            n += 1
+    return n
+
+
+def read_caches(root: Path | None = None) -> tuple[CacheLevel, ...]:
+    """Caches of cpu0, sorted by level then type; empty where sysfs has none."""
+    root = root or _CPU_ROOT / "cpu0" / "cache"
+    out = []
+    for idx in sorted(root.glob("index*")):
+        level, ctype, size = _read(idx / "level"), _read(idx / "type"), _read(idx / "size")
+        if not (level and ctype and size):
+            continue
+        shared = _read(idx / "shared_cpu_list")
+        out.append(
+            CacheLevel(
+                level=int(level),
+                type=ctype,
+                size_bytes=_size_bytes(size),
+                shared_cpu_count=_cpu_list_count(shared) if shared else 1,
+            )
+        )
+    return tuple(sorted(out, key=lambda c: (c.level, c.type)))
+
+
+def _cpu_model() -> str:
+    text = _read(Path("/proc/cpuinfo")) or ""
+    for line in text.splitlines():
+        key, _, val = line.partition(":")
+        if key.strip() in ("model name", "Model", "Hardware", "cpu model") and val.strip():
+            return val.strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _memory_bytes() -> int | None:
+    text = _read(Path("/proc/meminfo")) or ""
+    for line in text.splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _blas_name() -> str:
+    import numpy as np
+
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    except Exception:  # noqa: BLE001 - old numpy: informational only
+        return "unknown"
+
+
+def read_host_info() -> HostInfo:
+    """CPU model, core counts, memory, governor and library versions."""
+    import numpy as np
+
+    try:
+        import onnxruntime
+
+        ort_version: str | None = onnxruntime.__version__
+    except ImportError:
+        ort_version = None
+    return HostInfo(
+        cpu_model=_cpu_model(),
+        logical_cpus=os.cpu_count() or 1,
+        usable_cpus=_usable_cpus(),
+        memory_bytes=_memory_bytes(),
+        governor=_read(_CPU_ROOT / "cpu0" / "cpufreq" / "scaling_governor"),
+        machine=platform.machine(),
+        python=platform.python_version(),
+        numpy=np.__version__,
+        blas=_blas_name(),
+        onnxruntime=ort_version,
+    )
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def _best_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1, min_total_s: float = 0.0,
+                  max_repeats: int = 200) -> float:
+    """Fastest of at least ``repeats`` timed calls, going on (up to ``max_repeats``) until the timed calls
+    add up to ``min_total_s``: on a shared host a best-of over a few milliseconds can land entirely in
+    somebody else's burst (a quick int8 probe once read 90 GOPS on a core that does 200)."""
+    for _ in range(warmup):
+        fn()
+    best, total, n = float("inf"), 0.0, 0
+    while n < repeats or (total < min_total_s and n < max_repeats):
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        best, total, n = min(best, dt), total + dt, n + 1
+    return best
+
+
+def _ort_session(model_bytes: bytes, threads: int | None = None, optimize: bool = True):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    if threads is not None:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+
+
+def _onnx_model(nodes, inputs, outputs, initializers=()) -> bytes:
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, "probe", inputs, outputs, initializer=list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="hybridperf-probe")
+    model.ir_version = 8  # readable by every onnxruntime >= 1.14
+    return model.SerializeToString()
+
+
+def gemm_rate(precision: str, n: int, repeats: int = 3) -> GemmRate:
+    """Best ``n x n x n`` GEMM rate on this CPU.
+
+    fp32 / fp64 use numpy (its BLAS, all threads it is given); int8 uses
+    onnxruntime ``MatMulInteger`` (uint8 x int8 -> int32, the VNNI / AMX path).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    if precision in ("fp32", "fp64"):
+        dt = np.float32 if precision == "fp32" else np.float64
+        a = rng.standard_normal((n, n)).astype(dt)
+        b = rng.standard_normal((n, n)).astype(dt)
+        c = np.empty((n, n), dt)
+        t = _best_seconds(lambda: np.matmul(a, b, out=c), repeats, min_total_s=0.25)
+        backend = f"numpy {np.__version__} matmul ({_blas_name()})"
+    elif precision == "int8":
+        from onnx import TensorProto, helper
+
+        model = _onnx_model(
+            [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
+            [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n]),
+             helper.make_tensor_value_info("B", TensorProto.INT8, [n, n])],
+            [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])],
+        )
+        sess = _ort_session(model)
+        feeds = {
+            "A": rng.integers(0, 256, (n, n), dtype=np.uint8),
+            "B": rng.integers(-128, 128, (n, n), dtype=np.int8),
+        }
+        t = _best_seconds(lambda: sess.run(None, feeds), repeats, min_total_s=0.25)
+        import onnxruntime
+
+        backend = f"onnxruntime {onnxruntime.__version__} MatMulInteger (uint8 x int8)"
+    else:
+        raise InputError(f"the CPU probe measures fp32, fp64 and int8, not {precision!r}")
+    return GemmRate(precision=precision, n=n, flops_per_s=FLOPS_PER_MAC * n**3 / t, best_seconds=t,
+                    repeats=repeats, backend=backend)
+
+
+def stream_bandwidth(kernel: str, array_bytes: int, threads: int = 1, repeats: int = 5,
+                     level: str = "dram", inner: int = 1) -> Bandwidth:
+    """Best STREAM-like rate over float64 arrays of ``array_bytes`` each.
+
+    ``copy``: ``b[:] = a`` (2 x 8 B per element). ``triad``: ``a = b + s * c``
+    in numpy's two passes (5 x 8 B per element). With ``threads > 1`` each
+    thread works on its own contiguous slice. ``inner`` repeats the kernel
+    inside one timed call (for cache-resident sizes, where one call is short).
+    """
+    import numpy as np
+
+    if kernel not in ("copy", "triad"):
+        raise InputError(f"unknown stream kernel {kernel!r}; use copy or triad")
+    n = max(array_bytes // 8, threads)
+    a = np.ones(n)
+    b = np.full(n, 2.0)
+    c = np.full(n, 0.5) if kernel == "triad" else None
+    bounds = [(i * n // threads, (i + 1) * n // threads) for i in range(threads)]
+
+    def work(lo: int, hi: int) -> None:
+        for _ in range(inner):
+            if kernel == "copy":
+                np.copyto(b[lo:hi], a[lo:hi])
+            else:
+                np.multiply(c[lo:hi], 3.0, out=a[lo:hi])
+                np.add(a[lo:hi], b[lo:hi], out=a[lo:hi])
+
+    if threads == 1:
+        t = _best_seconds(lambda: work(0, n), repeats)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            t = _best_seconds(lambda: list(pool.map(lambda lh: work(*lh), bounds)), repeats)
+    moved = (2 if kernel == "copy" else 5) * 8 * n * inner
+    return Bandwidth(kernel=kernel, level=level, array_bytes=8 * n, threads=threads,
+                     bytes_per_s=moved / t, repeats=repeats)
+
+
+def dispatch_overhead(runs: int = 2000, nodes: int = 64) -> DispatchOverhead:
+    """Median onnxruntime ``session.run`` time of a 1-node and an ``nodes``-node Add chain.
+
+    One thread, graph optimisations off (so the chain is not fused away),
+    one-element float tensors, so the time is dispatch, not arithmetic.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    def chain(k: int):
+        made, prev = [], "X"
+        for i in range(k):
+            made.append(helper.make_node("Add", [prev, "one"], [f"y{i}"]))
+            prev = f"y{i}"
+        model = _onnx_model(
+            made,
+            [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1])],
+            [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1])],
+            [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])],
+        )
+        return _ort_session(model, threads=1, optimize=False)
+
+    feeds = {"X": np.zeros(1, np.float32)}
+
+    def median_run(sess) -> float:
+        for _ in range(max(runs // 20, 10)):
+            sess.run(None, feeds)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            sess.run(None, feeds)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    one = median_run(chain(1))
+    many = median_run(chain(nodes))
+    slope = (many - one) / (nodes - 1)
+    return DispatchOverhead(per_call_s=one, per_node_s=slope, nodes=nodes, runs=runs)
+
+
+# --------------------------------------------------------------------------- whole probe
+
+
+def _cuda_available() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001 - a broken torch install means: no CUDA probe
+        return False
+
+
+def _llc_bytes(caches: tuple[CacheLevel, ...]) -> int:
+    data = [c for c in caches if c.type in ("Data", "Unified")]
+    return max((c.size_bytes for c in data), default=32 * 2**20)
+
+
+def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool | None = None) -> ProbeResult:
+    """Probe this machine. ``use_gpu=None`` probes CUDA where ``torch.cuda.is_available()``.
+
+    ``quick`` keeps the whole CPU probe to a few seconds (smaller GEMMs and
+    arrays, fewer repeats); figures are then noisier but still within a small
+    factor of the full probe.
+    """
+    if use_gpu is None:
+        use_gpu = _cuda_available()
+    host = read_host_info()
+    caches = read_caches()
+    date = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    if use_gpu:
+        return _probe_gpu(quick, progress, host, caches, date)
+
+    report = progress or (lambda step, done, total: None)
+    threads = host.usable_cpus
+    llc = _llc_bytes(caches)
+    mem = host.memory_bytes or 8 * 2**30
+    # arrays well past the last-level cache (its whole size, up to the cap) but a small share of RAM
+    cap = (256 if quick else 1024) * 2**20
+    dram_array = int(min(max(2 * llc, 64 * 2**20), cap, mem // 16))
+    l2 = [c for c in caches if c.level == 2 and c.type in ("Data", "Unified")]
+    n_gemm = 1024 if quick else 2048
+    gemm_repeats = 3 if quick else 5
+
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("gemm fp64", lambda: gemm_rate("fp64", n_gemm, gemm_repeats)),
+        ("gemm fp32", lambda: gemm_rate("fp32", n_gemm, gemm_repeats)),
+        ("gemm int8", lambda: gemm_rate("int8", n_gemm, gemm_repeats)),
+        ("copy 1 thread", lambda: stream_bandwidth("copy", dram_array, 1, 3 if quick else 5)),
+        (f"copy {threads} threads", lambda: stream_bandwidth("copy", dram_array, threads, 3 if quick else 5)),
+        (f"triad {threads} threads", lambda: stream_bandwidth("triad", dram_array, threads, 3 if quick else 5)),
+    ]
+    if l2:
+        l2_array = l2[0].size_bytes // 4  # two arrays fill half of one core's L2
+        steps.append(("copy l2", lambda: stream_bandwidth("copy", l2_array, 1, 5 if quick else 20, level="l2",
+                                                          inner=20 if quick else 50)))
+    steps.append(("dispatch", lambda: dispatch_overhead(runs=500 if quick else 3000)))
+
+    gemm, bws, errors = [], [], {}
+    dispatch = None
+    for i, (name, fn) in enumerate(steps):
+        report(name, i, len(steps))
+        try:
+            out = fn()
+        except Exception as exc:  # noqa: BLE001 - see below
+            # int8 GEMM and dispatch need onnxruntime: without it (or where it fails) that
+            # figure is skipped, recorded, and estimated; numpy failures are real errors
+            if not (isinstance(exc, ImportError) or name in ("gemm int8", "dispatch")):
+                raise
+            errors[name] = f"skipped: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+            continue
+        if isinstance(out, GemmRate):
+            gemm.append(out)
+        elif isinstance(out, Bandwidth):
+            bws.append(out)
+        else:
+            dispatch = out
+    report("done", len(steps), len(steps))
+    return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
+                       gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors)
+
+
+def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str) -> ProbeResult:
+    from hybridperf.measure import torch_cuda as measure_torch
+
+    report = progress or (lambda step, done, total: None)
+    report("cuda probe (gemm + power per precision, copy, launch, idle power)", 0, 1)
+    out = measure_torch.probe_cuda(
+        gemm_n=4096 if quick else 8192,
+        copy_bytes=(256 if quick else 2048) * 2**20,
+        idle_s=0.5 if quick else 2.0,
+        power_s=0.5 if quick else 1.5,
+    )
+    report("done", 1, 1)
+    return result_from_cuda_probe(out, host=host, caches=caches, date=date, quick=quick)
+
+
+def result_from_cuda_probe(out: Mapping[str, Any], *, host: HostInfo, caches: tuple[CacheLevel, ...] = (),
+                           date: str, quick: bool = False, version: str = __version__) -> ProbeResult:
+    """A :class:`ProbeResult` from the dict of :func:`hybridperf.measure.torch_cuda.probe_cuda`.
+
+    The same conversion the CUDA probe uses, so a ``probe.json`` saved on a GPU
+    machine can be turned into a spec elsewhere (``spec_dict`` / ``write_spec``).
+    """
+    gemm = tuple(
+        GemmRate(precision=p, n=out["gemm_n"], flops_per_s=r, best_seconds=FLOPS_PER_MAC * out["gemm_n"] ** 3 / r,
+                 repeats=10, backend=f"torch {out.get('torch_version')} CUDA {out.get('cuda_version')}")
+        for p, r in out["peak_flops_per_s"].items()
+    )
+    bws = [Bandwidth(kernel="copy", level="dram", array_bytes=out["copy_bytes"], threads=1,
+                     bytes_per_s=out["dram_copy_bandwidth_bytes_per_s"], repeats=20)]
+    if out.get("l2_copy_bandwidth_bytes_per_s"):
+        bws.append(Bandwidth(kernel="copy", level="l2", array_bytes=out["l2_copy_bytes"], threads=1,
+                             bytes_per_s=out["l2_copy_bandwidth_bytes_per_s"], repeats=20))
+    return ProbeResult(date=date, version=version, quick=quick, kind="gpu", host=host, caches=caches, gemm=gemm,
+                       bandwidth=tuple(bws), dispatch=None, errors=dict(out.get("gemm_errors", {})), gpu=dict(out))
+
+
+# --------------------------------------------------------------------------- spec writing
+
+
+def _sig(x: float, digits: int = 4) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def _q(value: float, unit: str, source: str, measured: bool = False, note: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": _sig(value), "unit": unit, "source": source}
+    if measured:
+        out["measured"] = True
+    if note:
+        out["note"] = note
+    return out
+
+
+#: conservative estimates for figures a probe cannot measure
+_CPU_WATTS_PER_CORE = 10.0
+_DRAM_PJ_PER_BYTE = 160.0
+_HBM_PJ_PER_BYTE = 31.0
+_GDDR_PJ_PER_BYTE = 112.0
+
+
+def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> dict[str, Any]:
+    """A schema-v1 spec mapping for ``result`` (validate with :func:`hybridperf.device.spec.parse_spec`)."""
+    if result.kind == "gpu":
+        return _gpu_spec_dict(result, device_id, name)
+    src = result.source
+    host = result.host
+    cores = host.usable_cpus
+    peaks: dict[str, Any] = {}
+    for g in sorted(result.gemm, key=lambda g: ("fp64", "fp32", "int8").index(g.precision)):
+        unit, scale = ("GOPS", 1e9) if g.precision == "int8" else ("GFLOP/s", 1e9)
+        peaks[g.precision] = _q(g.flops_per_s / scale, unit, f"{src}: best of {g.repeats} {g.n}^3 GEMM, {g.backend}",
+                                measured=True)
+    if not peaks:
+        raise InputError("the probe measured no GEMM rate; install numpy (and onnxruntime for int8)")
+
+    memory: dict[str, Any] = {}
+    dram = result.best_bandwidth("dram")
+    if dram is None:
+        raise InputError("the probe measured no memory bandwidth")
+    dram_src = (f"{src}: best STREAM-like {dram.kernel}, {dram.threads} thread(s), {dram.array_bytes // 2**20} MiB "
+                f"arrays (numpy)")
+    memory["dram"] = {
+        "bandwidth": _q(dram.bytes_per_s / 1e9, "GB/s", dram_src, measured=True,
+                        note="no sheet figure for this machine: the attainable rate stands in for the peak (a lower bound)"),
+        "attainable_bandwidth": _q(dram.bytes_per_s / 1e9, "GB/s", dram_src, measured=True),
+    }
+    if host.memory_bytes:
+        memory["dram"]["capacity"] = _q(host.memory_bytes / 2**30, "GiB", f"{src}: MemTotal in /proc/meminfo",
+                                        measured=True)
+    caches = {c.level: c for c in result.caches if c.type in ("Data", "Unified")}
+    l2bw = result.best_bandwidth("l2")
+    if 2 in caches or l2bw:
+        memory["l2"] = {}
+        if 2 in caches:
+            memory["l2"]["capacity"] = _q(caches[2].size_bytes / 2**10, "KiB",
+                                          f"{src}: /sys/devices/system/cpu/cpu0/cache, L2 of one core", measured=True)
+        if l2bw:
+            total = l2bw.bytes_per_s * cores
+            memory["l2"]["bandwidth"] = _q(
+                total / 1e9, "GB/s",
+                f"{src}: single-thread copy of {l2bw.array_bytes // 2**10} KiB arrays x {cores} cores (derived: "
+                f"{l2bw.bytes_per_s / 1e9:.4g} GB/s per core x {cores})", measured=True)
+    top = max(caches) if caches else 0
+    if top >= 3:
+        memory["llc"] = {"capacity": _q(caches[top].size_bytes / 2**20, "MiB",
+                                        f"{src}: /sys/devices/system/cpu/cpu0/cache, L{top} (shared by "
+                                        f"{caches[top].shared_cpu_count} CPUs visible here)", measured=True)}
+
+    if result.dispatch is not None and result.dispatch.per_node_s > 0:
+        d = result.dispatch
+        launch = _q(d.per_node_s * 1e6, "us",
+                    f"{src}: onnxruntime per-node dispatch, slope of median session.run over a 1- vs {d.nodes}-node "
+                    f"Add chain ({d.runs} runs each; per call {d.per_call_s * 1e6:.3g} us)", measured=True)
+    elif result.dispatch is not None:
+        launch = _q(result.dispatch.per_call_s * 1e6, "us",
+                    f"{src}: onnxruntime per-call dispatch of a 1-node Add model, median of {result.dispatch.runs} runs",
+                    measured=True)
+    else:
+        launch = _q(2, "us", "estimate: onnxruntime per-node dispatch on a server CPU, a few us (onnxruntime not "
+                             "installed, not measured)")
+
+    pmax = _CPU_WATTS_PER_CORE * cores
+    power = {
+        "idle": _q(0.3 * pmax, "W", f"estimate, not measured: 30% of the {pmax:g} W max estimate"),
+        "max": _q(pmax, "W", f"estimate, not measured: {_CPU_WATTS_PER_CORE:g} W per core x {cores} cores "
+                             "(x86 server / desktop cores draw 5-15 W each at full load)"),
+    }
+    per_mac = {}
+    for p, q in peaks.items():
+        rate = q["value"] * 1e9
+        per_mac[p] = _q(pmax / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
+                        f"derived: estimated max power {pmax:g} W / (measured {q['value']:g} {q['unit']} / 2), "
+                        "upper bound")
+    energy = {
+        "per_mac": per_mac,
+        "per_byte": {"dram": _q(_DRAM_PJ_PER_BYTE, "pJ", "estimate, not measured: DRAM access ~20 pJ/bit incl. I/O "
+                                                           "(Horowitz, ISSCC 2014) x 8, upper bound")},
+    }
+    notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''}. "
+             f"CPU: {host.cpu_model}; {cores} usable of {host.logical_cpus} logical CPUs; governor "
+             f"{host.governor or 'not exposed'}; {host.machine}; Python {host.python}; numpy {host.numpy} ({host.blas}); "
+             f"onnxruntime {host.onnxruntime or 'not installed'}. Power and energy are estimates, not measurements.")
+    if result.errors:
+        notes += " Skipped: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
+    return {
+        "schema_version": 1,
+        "id": device_id,
+        "name": name or f"{host.cpu_model} ({cores} CPUs, probed)",
+        "kind": "cpu",
+        "peak_compute": peaks,
+        "memory": memory,
+        "launch_overhead": launch,
+        "power": power,
+        "energy": energy,
+        "notes": notes,
+    }
+
+
+def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dict[str, Any]:
+    src = result.source
+    g = result.gpu or {}
+    peaks: dict[str, Any] = {}
+    order = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
+    for rate in sorted(result.gemm, key=lambda r: order.index(r.precision) if r.precision in order else 99):
+        unit = "TOPS" if rate.precision == "int8" else "TFLOP/s"
+        note = "TF32 Tensor Cores off (float32 matmul precision 'highest')" if rate.precision == "fp32" else None
+        peaks[rate.precision] = _q(rate.flops_per_s / 1e12, unit,
+                                   f"{src}: median of 10 dense {rate.n}^3 GEMMs, {rate.backend}", True, note)
+    if not peaks:
+        raise InputError(f"the CUDA probe measured no GEMM rate ({g.get('gemm_errors')})")
+    dram = result.best_bandwidth("dram")
+    dsrc = f"{src}: device-to-device copy of {dram.array_bytes // 2**20} MiB, read + write bytes (torch)"
+    memory: dict[str, Any] = {
+        "dram": {
+            "bandwidth": _q(dram.bytes_per_s / 1e9, "GB/s", dsrc, True,
+                            "no sheet figure in a probed spec: the attainable rate stands in (a lower bound)"),
+            "attainable_bandwidth": _q(dram.bytes_per_s / 1e9, "GB/s", dsrc, True),
+            "capacity": _q(g["total_memory_bytes"] / 2**30, "GiB",
+                           f"{src}: total_memory from torch.cuda.get_device_properties", True),
+        }
+    }
+    l2bw = result.best_bandwidth("l2")
+    if g.get("l2_cache_bytes") or l2bw:
+        memory["l2"] = {}
+        if g.get("l2_cache_bytes"):
+            memory["l2"]["capacity"] = _q(g["l2_cache_bytes"] / 2**20, "MiB",
+                                          f"{src}: L2_cache_size from torch.cuda.get_device_properties", True)
+        if l2bw:
+            memory["l2"]["bandwidth"] = _q(l2bw.bytes_per_s / 1e9, "GB/s",
+                                           f"{src}: L2-resident copy of {l2bw.array_bytes // 2**20} MiB, read + write bytes, "
+                                           f"{g.get('l2_copy_count', 'many')} copies in one CUDA graph (torch)", True)
+    launch_s = max(g.get("launch_queued_s", 0.0), g.get("launch_gpu_span_s", 0.0)) or 5e-6
+    launch = _q(launch_s * 1e6, "us",
+                f"{src}: per-kernel cost of back-to-back one-element adds, max of host enqueue "
+                f"({g.get('launch_queued_s', 0) * 1e6:.3g} us) and GPU span ({g.get('launch_gpu_span_s', 0) * 1e6:.3g} us)",
+                bool(g.get("launch_queued_s")))
+    limit = g.get("power_limit_w")
+    pmax = limit or 300.0
+    power_max = _q(pmax, "W", f"{src}: enforced power limit (NVML)" if limit else
+                   "estimate, not measured (no NVML): 300 W, a typical data-centre GPU board", bool(limit))
+    idle = g.get("idle_power_w")
+    if idle and idle < pmax:
+        power_idle = _q(idle, "W", f"{src}: NVML energy counter over an idle window", True)
+    else:
+        power_idle = _q(0.15 * pmax, "W", "estimate, not measured: 15% of max power")
+    # Dynamic energy only: the roofline adds idle power x latency itself, so
+    # the idle draw is taken off the board power before dividing by the rate.
+    idle_w = power_idle["value"]
+    per_mac = {}
+    for p, q in peaks.items():
+        rate = q["value"] * 1e12
+        watts = (g.get("gemm_avg_power_w") or {}).get(p)
+        if watts and watts > idle_w:
+            per_mac[p] = _q((watts - idle_w) / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
+                            f"{src}: (NVML average board power during a back-to-back {g.get('gemm_n')}^3 GEMM "
+                            f"loop, {watts:.4g} W, minus idle {idle_w:.4g} W) / (measured rate / 2)", True,
+                            "dynamic energy at full tensor-core / SIMT utilisation; idle power is priced separately")
+        else:
+            per_mac[p] = _q(pmax / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
+                            f"derived: max power {pmax:g} W / (measured rate / 2), upper bound")
+    dev_name = str(g.get("device_name", "CUDA GPU"))
+    hbm = any(k in dev_name.upper() for k in ("A100", "H100", "H200", "H800", "A800", "B200", "V100", "GH200"))
+    per_byte = _HBM_PJ_PER_BYTE if hbm else _GDDR_PJ_PER_BYTE
+    copy_w = g.get("dram_copy_avg_power_w")
+    if copy_w and copy_w > idle_w:
+        dram_pj = _q((copy_w - idle_w) / dram.bytes_per_s * 1e12, "pJ",
+                     f"{src}: (NVML average board power during a back-to-back {dram.array_bytes // 2**20} MiB "
+                     f"device-to-device copy loop, {copy_w:.4g} W, minus idle {idle_w:.4g} W) / measured copy rate "
+                     "(read + write bytes)", True,
+                     "includes the L2 / SM / interconnect energy of moving each byte, not the HBM array alone")
+    else:
+        dram_pj = _q(per_byte, "pJ",
+                     "estimate, not measured: HBM2 ~3.9 pJ/bit x 8 (O'Connor et al., MICRO 2017)" if hbm else
+                     "estimate, not measured: GDDR5 ~14 pJ/bit x 8 (O'Connor et al., MICRO 2017), upper bound")
+    energy = {"per_mac": per_mac, "per_byte": {"dram": dram_pj}}
+    extras = {k: g[k] for k in ("compute_capability", "sm_count", "driver_version", "cuda_version", "torch_version",
+                                "sm_clock_max_mhz") if g.get(k) is not None}
+    notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''} on "
+             f"{dev_name}: " + ", ".join(f"{k} {v}" for k, v in extras.items()) + f". Host CPU: {result.host.cpu_model}.")
+    if result.errors:
+        notes += " Precisions that did not run: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
+    return {
+        "schema_version": 1,
+        "id": device_id,
+        "name": name or f"{dev_name} (probed)",
+        "kind": "gpu",
+        "peak_compute": peaks,
+        "memory": memory,
+        "launch_overhead": launch,
+        "power": {"idle": power_idle, "max": power_max},
+        "energy": energy,
+        "notes": notes,
+    }
+
+
+def check_out(path: Path | str, device_id: str | None = None) -> tuple[Path, str]:
+    """Check an output path and id before probing; returns ``(path, id)``.
+
+    ``path`` may be a directory (existing, or written with a trailing slash):
+    the file is then ``<dir>/<id>.yaml`` with ``id`` defaulting to ``host-probe``.
+    """
+    import re
+
+    text = str(path)
+    path = Path(path)
+    if path.is_dir() or text.endswith(("/", "\\")):
+        path = path / f"{device_id or 'host-probe'}.yaml"
+    if path.suffix not in (".yaml", ".yml"):
+        raise InputError(f"--out {str(path)!r} must end in .yaml (the file name is the device id) or be a directory")
+    device_id = device_id or path.stem
+    if device_id != path.stem:
+        raise InputError(f"--id {device_id!r} differs from the file name {path.stem!r}; "
+                         f"name the file {device_id}.yaml or drop --id")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", device_id):
+        raise InputError(f"device id {device_id!r} must be lower case letters, digits, '.', '_' or '-'")
+    return path, device_id
+
+
+def write_spec(result: ProbeResult, path: Path, device_id: str | None = None, name: str | None = None):
+    """Validate the spec of ``result`` and write it to ``path``; returns the loaded :class:`DeviceSpec`.
+
+    The id defaults to the file name; an explicit id that differs from it is an
+    error, because the loader requires the two to match.
+    """
+    import yaml
+
+    from hybridperf.device.spec import load_spec, parse_spec
+
+    path, device_id = check_out(path, device_id)
+    raw = spec_dict(result, device_id, name)
+    parse_spec(raw, str(path))  # fail before writing anything invalid
+    header = (f"# Written by `hybridperf probe` {result.version} on {result.date}. Measured figures carry "
+              "`measured: true`;\n# everything else is an estimate whose source says so. See hybridperf/data/hw_specs/README.md.\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=120))
+    except OSError as exc:
+        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
+    return load_spec(path)

@@ -1,0 +1,55 @@
+"""Relax module text with each binding's cost appended as a comment."""
+
+from __future__ import annotations
+
+import re
+
+from hybridperf.costs import Status
+from hybridperf.estimate.pricing import Prediction
+from hybridperf.report.text import fmt_bytes, fmt_count, fmt_time
+
+
+def binding_comments(pred: Prediction) -> dict[str, str]:
+    """Comment text per bound variable name of ``main``."""
+    a = pred.analyzed.analysis
+    op_latency: dict[int, tuple[float, str, int]] = {}
+    for kp in pred.kernels:
+        members = kp.kernel.op_indices
+        for i in members:
+            op_latency[i] = (kp.latency_s, kp.kernel.name, len(members))
+    out = {}
+    for r in a.records:
+        if r.status is Status.ZERO_COST:
+            out[r.var] = f"# zero-cost: {r.note}"
+            continue
+        if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC):
+            out[r.var] = f"# {r.status.value.upper()}: {r.note}"
+            continue
+        lat, kname, n = op_latency.get(r.index, (0.0, "", 1))
+        kern = f"kernel {kname} ({n} ops) {fmt_time(lat)}" if n > 1 else f"{fmt_time(lat)}"
+        est = " (TIR estimate)" if r.status is Status.ESTIMATED else ""
+        out[r.var] = (
+            f"# {fmt_count(r.cost.flops)}FLOP{est}, read {fmt_bytes(r.cost.bytes_read)}, "
+            f"write {fmt_bytes(r.cost.bytes_written)}, {kern}"
+        )
+    return out
+
+
+def annotate_text(pred: Prediction) -> str:
+    """``main`` printed as TVMScript, each binding line followed by its cost."""
+    mod = pred.analyzed.analysis.module
+    text = mod["main"].script(show_meta=False)
+    comments = binding_comments(pred)
+    lines = []
+    pat = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[:=]")
+    for line in text.splitlines():
+        m = pat.match(line)
+        if m and m.group(1) in comments:
+            lines.append(f"{line}  {comments[m.group(1)]}")
+        else:
+            lines.append(line)
+    total = (
+        f"# hybridperf: {pred.spec.id}: latency {fmt_time(pred.latency_s)}, "
+        f"peak memory {fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else 'unknown'}, {fmt_count(pred.flops)}FLOP"
+    )
+    return total + "\n" + "\n".join(lines)

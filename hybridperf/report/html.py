@@ -1,0 +1,446 @@
+"""Self-contained HTML report of one prediction: inline SVG charts, no scripts.
+
+The page holds, in order: totals and coverage (unsupported ops listed), the
+roofline plot (log-log arithmetic intensity vs attained FLOP/s, one roof per
+precision the device lists plus the DRAM bandwidth slope, one dot per kernel
+with area proportional to its time), per-kernel latency and DRAM traffic bars
+in execution order, the activation-memory-over-time curve on top of the
+weights + inputs baseline, and a table of every kernel.
+
+Nothing is fetched: no JavaScript, no external CSS, fonts or images, and no
+URL in any attribute, so the file renders offline and can be attached to a CI
+run. Numbers come from :func:`hybridperf.report.text.to_dict` and the memory plan;
+formatting uses the helpers of :mod:`hybridperf.report.text`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hybridperf.costs import Status
+from hybridperf.estimate.pricing import Prediction
+from hybridperf.report.text import fmt_bytes, fmt_count, fmt_energy, fmt_time, to_dict
+
+__all__ = ["render_html", "write_html"]
+
+#: dot / bar colour per roofline bound
+BOUND_COLORS = {"compute": "#1f77b4", "memory": "#ff7f0e", "overhead": "#7f7f7f", "none": "#bbbbbb"}
+#: roof colour per precision (unlisted precisions cycle through _EXTRA_COLORS)
+ROOF_COLORS = {
+    "fp64": "#6a3d9a",
+    "fp32": "#2ca02c",
+    "tf32": "#17becf",
+    "fp16": "#d62728",
+    "bf16": "#e377c2",
+    "fp8": "#8c564b",
+    "int8": "#bcbd22",
+    "int4": "#9467bd",
+}
+_EXTRA_COLORS = ("#393b79", "#637939", "#8c6d31", "#843c39")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1240px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.sub{color:#555;font-size:13px;margin-bottom:14px}
+.cards{display:flex;flex-wrap:wrap;gap:10px}
+.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:150px}
+.card .k{font-size:11px;color:#666;text-transform:uppercase;letter-spacing:.04em}.card .v{font-size:19px;font-weight:600}
+.card .d{font-size:11px;color:#666}
+table{border-collapse:collapse;font-size:12px}td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
+th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.warn{color:#b00020;font-weight:600}.ok{color:#1b7f3b}
+svg{max-width:100%;height:auto;display:block}
+svg text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}
+.note{font-size:12px;color:#555;max-width:1100px}
+"""
+
+
+def _e(s: Any) -> str:
+    return html.escape(str(s), quote=True)
+
+
+def _f(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    return [10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
+
+
+def _si(x: float, unit: str = "") -> str:
+    """``x`` with an SI prefix and 4 significant digits: 1.979e15 -> '1.979P'."""
+    for p, f in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= f:
+            return f"{x / f:.4g}{p}{unit}"
+    return f"{x:.4g}{unit}"
+
+
+class _LogAxes:
+    """Maps data (log10 both axes) to SVG pixels inside a plot box."""
+
+    def __init__(self, x0: float, x1: float, y0: float, y1: float, box: tuple[float, float, float, float]):
+        self.lx0, self.lx1 = math.log10(x0), math.log10(x1)
+        self.ly0, self.ly1 = math.log10(y0), math.log10(y1)
+        self.left, self.top, self.width, self.height = box
+
+    def x(self, v: float) -> float:
+        return self.left + (math.log10(v) - self.lx0) / (self.lx1 - self.lx0) * self.width
+
+    def y(self, v: float) -> float:
+        return self.top + self.height - (math.log10(v) - self.ly0) / (self.ly1 - self.ly0) * self.height
+
+
+def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
+    spec = pred.spec
+    bw = spec.dram_bandwidth_bytes_per_s
+    peaks = dict(sorted(spec.peak_flops_per_s.items(), key=lambda kv: kv[1]))
+    kernels = [(kp, k) for kp, k in zip(pred.kernels, rep["kernels"]) if kp.kernel.counts_toward_time]
+    pts = []
+    for kp, kd in kernels:
+        flops, traffic = kd["flops"], kd["bytes_read"] + kd["bytes_written"]
+        ai = flops / traffic if traffic and flops else None
+        perf = flops / kd["latency_s"] if flops and kd["latency_s"] > 0 else None
+        pts.append((kp, kd, ai, perf))
+    ais = [p[2] for p in pts if p[2]] + [min(peaks.values()) / bw, max(peaks.values()) / bw]
+    perfs = [p[3] for p in pts if p[3]] + list(peaks.values())
+    x0 = 10 ** math.floor(math.log10(min(ais) / 2))
+    x1 = 10 ** math.ceil(math.log10(max(ais) * 4))
+    y0 = 10 ** math.floor(math.log10(min(perfs) / 2))
+    y1 = 10 ** math.ceil(math.log10(max(perfs) * 2))
+    if x1 / x0 < 100:
+        x1 = x0 * 100
+    if y1 / y0 < 100:
+        y0 = y1 / 100
+    W, H = 1180, 560
+    ax = _LogAxes(x0, x1, y0, y1, (80, 20, 840, 480))
+    out = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="roofline plot">']
+    out.append(f'<rect x="{ax.left}" y="{ax.top}" width="{ax.width}" height="{ax.height}" fill="#fcfcfc" stroke="#999"/>')
+    for t in _log_ticks(x0, x1):
+        if x0 <= t <= x1:
+            px = ax.x(t)
+            out.append(f'<line x1="{_f(px)}" y1="{ax.top}" x2="{_f(px)}" y2="{ax.top + ax.height}" stroke="#e4e4e4"/>')
+            out.append(f'<text x="{_f(px)}" y="{ax.top + ax.height + 16}" font-size="11" text-anchor="middle">{_e(_si(t))}</text>')
+    for t in _log_ticks(y0, y1):
+        if y0 <= t <= y1:
+            py = ax.y(t)
+            out.append(f'<line x1="{ax.left}" y1="{_f(py)}" x2="{ax.left + ax.width}" y2="{_f(py)}" stroke="#e4e4e4"/>')
+            out.append(f'<text x="{ax.left - 6}" y="{_f(py + 4)}" font-size="11" text-anchor="end">{_e(_si(t))}</text>')
+    out.append(
+        f'<text x="{ax.left + ax.width / 2}" y="{ax.top + ax.height + 36}" font-size="13" text-anchor="middle">'
+        "arithmetic intensity (FLOP / DRAM byte)</text>"
+    )
+    out.append(
+        f'<text x="18" y="{ax.top + ax.height / 2}" font-size="13" text-anchor="middle" '
+        f'transform="rotate(-90 18 {ax.top + ax.height / 2})">attained FLOP/s</text>'
+    )
+    # roofs: bandwidth slope up to the highest peak, then one flat roof per precision
+    out.append(f'<clipPath id="plotclip"><rect x="{ax.left}" y="{ax.top}" width="{ax.width}" height="{ax.height}"/></clipPath>')
+    out.append('<g clip-path="url(#plotclip)">')
+    top_peak = max(peaks.values())
+    ridge_hi = top_peak / bw
+    out.append(
+        f'<line class="roof-bandwidth" x1="{_f(ax.x(x0))}" y1="{_f(ax.y(bw * x0))}" x2="{_f(ax.x(ridge_hi))}" '
+        f'y2="{_f(ax.y(top_peak))}" stroke="#444" stroke-width="2"/>'
+    )
+    extra = iter(_EXTRA_COLORS * 4)
+    legend: list[tuple[str, str, str]] = []
+    for prec, peak in peaks.items():
+        col = ROOF_COLORS.get(prec) or next(extra)
+        ridge = peak / bw
+        out.append(
+            f'<line class="roof" data-precision="{_e(prec)}" x1="{_f(ax.x(ridge))}" y1="{_f(ax.y(peak))}" '
+            f'x2="{_f(ax.x(x1))}" y2="{_f(ax.y(peak))}" stroke="{col}" stroke-width="2" '
+            f'stroke-dasharray="{"" if prec == "fp32" else "6 3"}"/>'
+        )
+        legend.append((col, f"{prec} {_si(peak)}FLOP/s, ridge {ridge:.3g}", "" if prec == "fp32" else "6 3"))
+    legend.insert(0, ("#444", f"DRAM {bw / 1e9:.4g} GB/s", ""))
+    # dots: area proportional to latency
+    total = sum(kd["latency_s"] for _, kd, _, _ in pts) or 1.0
+    floor_x, floor_y = x0 * 1.4, y0 * 1.4
+    for kp, kd, ai, perf in sorted(pts, key=lambda p: -p[1]["latency_s"]):
+        share = kd["latency_s"] / total
+        r = max(2.5, min(28.0, 3.0 + 40.0 * math.sqrt(share)))
+        px = ax.x(ai) if ai else ax.x(floor_x)
+        py = ax.y(perf) if perf else ax.y(floor_y)
+        col = BOUND_COLORS.get(kd["bound"], "#999")
+        fill_op = "0.55" if ai else "0.15"
+        tip = (
+            f"{kd['name']} [{'+'.join(o.removeprefix('relax.') for o in kd['ops'])[:120]}]\n"
+            f"latency {fmt_time(kd['latency_s'])} ({share:.1%}), {kd['bound']}-bound, {kd['precision']}\n"
+            f"{fmt_count(kd['flops'])}FLOP, {fmt_bytes(kd['bytes_read'] + kd['bytes_written'])} DRAM"
+            + (f", AI {ai:.3g} FLOP/B" if ai else " (no FLOPs or no traffic: drawn at the axis floor)")
+        )
+        out.append(
+            f'<circle class="kernel" data-kernel="{_e(kd["name"])}" data-ai="{ai if ai else ""}" '
+            f'data-flops-per-s="{perf if perf else ""}" data-latency-s="{kd["latency_s"]!r}" '
+            f'cx="{_f(px)}" cy="{_f(py)}" r="{_f(r)}" fill="{col}" fill-opacity="{fill_op}" '
+            f'stroke="{col}" stroke-width="1"><title>{_e(tip)}</title></circle>'
+        )
+    out.append("</g>")
+    # legend (no circles, so that circles are exactly the kernels)
+    lx, ly = ax.left + ax.width + 20, ax.top + 6
+    for col, label, dash in legend:
+        out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 22}" y2="{ly}" stroke="{col}" stroke-width="2" stroke-dasharray="{dash}"/>')
+        out.append(f'<text x="{lx + 28}" y="{ly + 4}" font-size="11">{_e(label)}</text>')
+        ly += 18
+    ly += 8
+    for bound in ("compute", "memory", "overhead"):
+        out.append(f'<rect x="{lx + 5}" y="{ly - 6}" width="12" height="12" fill="{BOUND_COLORS[bound]}" fill-opacity="0.6"/>')
+        out.append(f'<text x="{lx + 28}" y="{ly + 4}" font-size="11">{bound}-bound kernel</text>')
+        ly += 18
+    for note in ("ridge in FLOP/byte;", "dot area ~ share of latency;", "faint dots at the floor: 0 FLOP"):
+        out.append(f'<text x="{lx}" y="{ly + 8}" font-size="11" fill="#555">{note}</text>')
+        ly += 14
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _bars_svg(pred: Prediction, rep: dict[str, Any]) -> str:
+    rows = [(kp, kd) for kp, kd in zip(pred.kernels, rep["kernels"]) if kp.kernel.status is not Status.ZERO_COST]
+    n = max(1, len(rows))
+    row_h = max(3.0, min(16.0, 1400.0 / n))
+    label = row_h >= 10
+    name_w = 260 if label else 10
+    bar_w = 420
+    gap = 40
+    top = 34
+    H = int(top + row_h * n + 24)
+    W = name_w + 2 * bar_w + gap + 170
+    max_lat = max((kd["latency_s"] for _, kd in rows), default=0.0) or 1.0
+    max_traffic = max((kd["bytes_read"] + kd["bytes_written"] for _, kd in rows), default=0) or 1
+    x_lat = name_w
+    x_mem = name_w + bar_w + gap + 80
+    out = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="per-kernel latency and memory bars">']
+    out.append(f'<text x="{x_lat}" y="14" font-size="12" font-weight="600">latency per kernel (max {_e(fmt_time(max_lat))})</text>')
+    out.append(f'<text x="{x_mem}" y="14" font-size="12" font-weight="600">DRAM traffic per kernel (max {_e(fmt_bytes(max_traffic))})</text>')
+    out.append(
+        f'<text x="{x_mem}" y="28" font-size="10" fill="#555">■ activations read+written  </text>'
+        f'<text x="{x_mem + 150}" y="28" font-size="10" fill="#8c564b">■ of which weights</text>'
+    )
+    for i, (kp, kd) in enumerate(rows):
+        y = top + i * row_h
+        h = max(1.0, row_h - (2 if row_h >= 6 else 0.5))
+        col = BOUND_COLORS.get(kd["bound"], "#999") if kp.kernel.counts_toward_time else "#b00020"
+        lw = bar_w * kd["latency_s"] / max_lat
+        traffic = kd["bytes_read"] + kd["bytes_written"]
+        mw = bar_w * traffic / max_traffic
+        ww = bar_w * min(kp.kernel.cost.weight_bytes, traffic) / max_traffic
+        tip = f"{kd['name']}: {fmt_time(kd['latency_s'])}, {fmt_bytes(traffic)} traffic, {kd['status']}"
+        if label:
+            out.append(f'<text x="{name_w - 6}" y="{_f(y + h - 2)}" font-size="10" text-anchor="end">{_e(kd["name"][:42])}</text>')
+        out.append(
+            f'<rect class="bar-latency" data-kernel="{_e(kd["name"])}" data-latency-s="{kd["latency_s"]!r}" x="{x_lat}" '
+            f'y="{_f(y)}" width="{_f(max(lw, 0.5))}" height="{_f(h)}" fill="{col}"><title>{_e(tip)}</title></rect>'
+        )
+        if label:
+            out.append(f'<text x="{_f(x_lat + lw + 4)}" y="{_f(y + h - 2)}" font-size="9" fill="#444">{_e(fmt_time(kd["latency_s"]))}</text>')
+        out.append(
+            f'<rect class="bar-traffic" data-kernel="{_e(kd["name"])}" data-bytes="{traffic}" x="{x_mem}" y="{_f(y)}" '
+            f'width="{_f(max(mw, 0.5))}" height="{_f(h)}" fill="#9ecae1"><title>{_e(tip)}</title></rect>'
+        )
+        if ww > 0:
+            out.append(f'<rect x="{x_mem}" y="{_f(y)}" width="{_f(ww)}" height="{_f(h)}" fill="#8c564b" fill-opacity="0.8"/>')
+        if label:
+            out.append(f'<text x="{_f(x_mem + mw + 4)}" y="{_f(y + h - 2)}" font-size="9" fill="#444">{_e(fmt_bytes(traffic))}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _memory_svg(pred: Prediction) -> str:
+    m = pred.memory
+    timeline = list(m.timeline_bytes)
+    base = m.weight_bytes + m.input_bytes
+    W, H = 1180, 340
+    left, top, width, height = 90, 20, 820, 270
+    if not timeline or max(timeline) == 0:
+        return (
+            f'<svg width="{W}" height="80" viewBox="0 0 {W} 80" role="img" aria-label="memory over time">'
+            f'<text x="10" y="40" font-size="13">no memory timeline (no memory plan: {_e(pred.analyzed.fusion_note or "empty model")})</text></svg>'
+        )
+    peak_total = max(m.peak_bytes, base + max(timeline), 1)
+    ymax = peak_total * 1.08
+    n = len(timeline)
+
+    def X(i: float) -> float:
+        return left + (i / max(n - 1, 1)) * width
+
+    def Y(v: float) -> float:
+        return top + height - v / ymax * height
+
+    out = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="memory over time">']
+    out.append(f'<rect x="{left}" y="{top}" width="{width}" height="{height}" fill="#fcfcfc" stroke="#999"/>')
+    for k in range(6):
+        v = ymax * k / 5
+        out.append(f'<line x1="{left}" y1="{_f(Y(v))}" x2="{left + width}" y2="{_f(Y(v))}" stroke="#eee"/>')
+        out.append(f'<text x="{left - 6}" y="{_f(Y(v) + 4)}" font-size="11" text-anchor="end">{_e(fmt_bytes(v))}</text>')
+    # baseline band: weights + inputs
+    if base > 0:
+        out.append(f'<rect x="{left}" y="{_f(Y(base))}" width="{width}" height="{_f(Y(0) - Y(base))}" fill="#8c564b" fill-opacity="0.35"/>')
+    # activations on top of the baseline (step curve)
+    pts = [f"{_f(X(0))},{_f(Y(base))}"]
+    for i, v in enumerate(timeline):
+        x_a = X(i - 0.5) if i else X(0)
+        x_b = X(i + 0.5) if i < n - 1 else X(n - 1)
+        pts.append(f"{_f(x_a)},{_f(Y(base + v))}")
+        pts.append(f"{_f(x_b)},{_f(Y(base + v))}")
+    pts.append(f"{_f(X(n - 1))},{_f(Y(base))}")
+    out.append(
+        f'<polygon class="memory-curve" data-steps="{n}" data-peak-activation-bytes="{max(timeline)}" '
+        f'data-baseline-bytes="{base}" points="{" ".join(pts)}" fill="#1f77b4" fill-opacity="0.45" '
+        'stroke="#1f77b4" stroke-width="1"/>'
+    )
+    lines = [
+        (m.peak_bytes, "#d62728", f"runtime peak (TVM plan + weights + inputs) {fmt_bytes(m.peak_bytes)}"),
+        (base + m.live_peak_bytes, "#2ca02c", f"live-set lower bound + weights + inputs {fmt_bytes(base + m.live_peak_bytes)}"),
+    ]
+    for v, col, _ in lines:
+        out.append(
+            f'<line class="memory-level" data-bytes="{v}" x1="{left}" y1="{_f(Y(v))}" x2="{left + width}" y2="{_f(Y(v))}" '
+            f'stroke="{col}" stroke-dasharray="6 3" stroke-width="1.5"/>'
+        )
+    for t in range(6):
+        i = round((n - 1) * t / 5)
+        out.append(f'<text x="{_f(X(i))}" y="{top + height + 16}" font-size="11" text-anchor="middle">{i}</text>')
+    out.append(f'<text x="{left + width / 2}" y="{top + height + 34}" font-size="13" text-anchor="middle">execution step (kernel call)</text>')
+    lx, ly = left + width + 16, top + 10
+    legend = [
+        ("#1f77b4", f"live activations (peak {fmt_bytes(max(timeline))})"),
+        ("#8c564b", f"weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}"),
+    ] + [(col, label) for _, col, label in lines]
+    for col, label in legend:
+        out.append(f'<rect x="{lx}" y="{ly - 8}" width="12" height="10" fill="{col}" fill-opacity="0.6"/>')
+        words = label.split(" ")
+        line, lines_out = "", []
+        for w in words:
+            if len(line) + len(w) > 30:
+                lines_out.append(line)
+                line = w
+            else:
+                line = f"{line} {w}".strip()
+        lines_out.append(line)
+        for j, t in enumerate(lines_out):
+            out.append(f'<text x="{lx + 18}" y="{ly + j * 13}" font-size="11">{_e(t)}</text>')
+        ly += 13 * len(lines_out) + 8
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _card(key: str, value: str, detail: str = "") -> str:
+    return f'<div class="card"><div class="k">{_e(key)}</div><div class="v">{_e(value)}</div><div class="d">{_e(detail)}</div></div>'
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool]) -> str:
+    out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"]
+    for r in rows:
+        out.append("<tr>" + "".join(f'<td{" class=n" if num else ""}>{_e(c)}</td>' for c, num in zip(r, numeric)) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def render_html(pred: Prediction, title: str | None = None) -> str:
+    """The report page as one HTML string (UTF-8, no external resources)."""
+    rep = to_dict(pred)
+    an = pred.analyzed
+    m = pred.memory
+    tot = rep["totals"]
+    cov = rep["coverage"]
+    shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
+    title = title or f"hybridperf: {Path(an.source).name} on {pred.spec.id}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<div class="sub">model {_e(an.source)} &middot; inputs {_e(shapes or "-")} &middot; device {_e(pred.spec.name)} '
+        f'({_e(pred.spec.kind)}) &middot; {_e(pred.calibration)}'
+        + (f" &middot; precision override {_e(pred.precision)}" if pred.precision else "")
+        + f" &middot; hybridperf {_e(rep['hybridperf_version'])}</div>",
+        '<div class="cards">',
+        _card("latency", fmt_time(tot["latency_s"]), f"roofline {fmt_time(tot['roofline_latency_s'])}"),
+        _card("energy", fmt_energy(tot["energy_j"])),
+        _card("peak memory", fmt_bytes(m.peak_bytes) if m.known else "unknown", f"activations {fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}"),
+        _card("compute", f"{fmt_count(tot['flops'])}FLOP", "FLOP = 2 x MAC"),
+        _card("DRAM traffic", fmt_bytes(tot["bytes_read"] + tot["bytes_written"]), "sum over ops, unfused"),
+        _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops" + (" (fused)" if an.fused else " (unfused)")),
+        _card("coverage", f"{cov['covered_share']:.1%}", ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)),
+        "</div>",
+    ]
+    if cov["unsupported_ops"]:
+        parts.append(
+            f'<p class="warn">Unsupported ops (no cost rule; shown as red rows, latency excludes their compute): '
+            f'{_e(", ".join(cov["unsupported_ops"]))}</p>'
+        )
+    else:
+        parts.append('<p class="ok">Every op is costed or explicitly zero-cost.</p>')
+    if an.fusion_note:
+        parts.append(f'<p class="note">note: {_e(an.fusion_note)}</p>')
+    parts += [
+        '<h2 id="roofline">Roofline</h2>',
+        '<p class="note">Each dot is one kernel (a fused group or a lone op) at its arithmetic intensity and the FLOP/s it '
+        "attains in the prediction (FLOPs / predicted latency). Roofs: the device's dense peak per precision and the DRAM "
+        "bandwidth slope. Hover a dot for the kernel.</p>",
+        _roofline_svg(pred, rep),
+        '<h2 id="kernel-bars">Per-kernel latency and memory traffic</h2>',
+        '<p class="note">Kernels in execution order; bar colour = bound (blue compute, orange memory, grey launch overhead, '
+        "red unsupported).</p>",
+        _bars_svg(pred, rep),
+        '<h2 id="memory-over-time">Memory over time</h2>',
+        f'<p class="note">Activation bytes live at each step of the memory-planned program (tensor lifetimes), on top of '
+        f"weights and inputs. {_e(rep['memory']['planner'])}: planned activations {fmt_bytes(m.planned_bytes)}, "
+        f"ideal live-set {fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}.</p>",
+        _memory_svg(pred),
+        '<h2 id="kernels">Kernels</h2>',
+    ]
+    rows = []
+    for kd in rep["kernels"]:
+        share = kd["latency_s"] / tot["latency_s"] if tot["latency_s"] else 0.0
+        rows.append(
+            [
+                kd["name"][:60],
+                "+".join(o.removeprefix("relax.").removeprefix("nn.") for o in kd["ops"])[:70],
+                kd["status"],
+                kd["precision"],
+                kd["bound"],
+                fmt_time(kd["latency_s"]),
+                f"{share:.1%}",
+                fmt_energy(kd["energy_j"]),
+                f"{fmt_count(kd['flops'])}FLOP",
+                fmt_bytes(kd["bytes_read"] + kd["bytes_written"]),
+            ]
+        )
+    parts.append(
+        _table(
+            ["kernel", "ops", "status", "precision", "bound", "latency", "share", "energy", "flops", "traffic"],
+            rows,
+            [False, False, False, False, False, True, True, True, True, True],
+        )
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> Path:
+    """Render and write the page atomically (temporary file in the same folder, then rename)."""
+    p = Path(path)
+    text = render_html(pred, title)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p

@@ -1,0 +1,273 @@
+"""Formatting of predictions: versioned JSON and plain-text tables.
+
+The only module that turns numbers into human units.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hybridperf._version import __version__
+from hybridperf.costs import OpCost, Status
+from hybridperf.estimate.pricing import STORAGE_BYTES, Prediction, priced_cost
+
+REPORT_SCHEMA_VERSION = 1
+
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s >= 1:
+        return f"{s:.3f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3f} ms"
+    if s >= 1e-6 or s == 0:
+        return f"{s * 1e6:.1f} us"
+    return f"{s * 1e9:.1f} ns"
+
+
+def fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit, f in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= f:
+            return f"{n / f:.2f} {unit}"
+    return f"{int(n)} B"
+
+
+def fmt_count(n: float) -> str:
+    for unit, f in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= f:
+            return f"{n / f:.3f} {unit}"
+    return f"{n:.0f} "
+
+
+def fmt_energy(j: float) -> str:
+    if j >= 1:
+        return f"{j:.3f} J"
+    if j >= 1e-3:
+        return f"{j * 1e3:.3f} mJ"
+    return f"{j * 1e6:.1f} uJ"
+
+
+def coverage_dict(pred: Prediction) -> dict[str, Any]:
+    a = pred.analyzed.analysis
+    return {
+        "ops": len(a.records),
+        "by_status": {s.value: n for s, n in a.by_status().items()},
+        "covered_share": a.coverage,
+        "unsupported_ops": a.unsupported_ops,
+        "uncosted_ops": pred.uncosted_ops,
+    }
+
+
+def lower_bound_text(pred: Prediction) -> str:
+    """``"lower bound: 1 op type uncosted: relax.nonzero"``, or "" when every op has a cost."""
+    ops = pred.uncosted_ops
+    if not ops:
+        return ""
+    n = sum(1 for r in pred.analyzed.analysis.records if r.op in ops)
+    return f"lower bound: {n} op{'s' if n != 1 else ''} uncosted: {', '.join(o.removeprefix('relax.') for o in ops)}"
+
+
+def precision_dict(pred: Prediction) -> dict[str, Any]:
+    """The precision policy a prediction was priced under (``precision_override`` None: the model's own)."""
+    p = pred.precision
+    compute = sorted({kp.estimate.precision for kp in pred.kernels if kp.kernel.counts_toward_time})
+    return {
+        "override": p,
+        "float32_storage_bytes": STORAGE_BYTES[p] if p else 4,
+        "compute_precisions": compute,
+    }
+
+
+def _precision_text(pred: Prediction) -> str:
+    p = pred.precision
+    if not p:
+        return ""
+    text = f"  precision {p} (float32 ops at {p}, float32 tensors stored in {STORAGE_BYTES[p]} B"
+    fallback = sorted(
+        {kp.estimate.precision for kp in pred.kernels if kp.kernel.counts_toward_time and kp.kernel.precision == "fp32"} - {p}
+    )
+    if fallback:
+        text += f"; {pred.spec.id} has no {p} peak: compute priced at {', '.join(fallback)}"
+    return text + ")"
+
+
+def memory_text(pred: Prediction) -> str:
+    """The ``memory`` line of the table: the peak and its parts, or why it is unknown."""
+    m = pred.memory
+    if not m.known:
+        return (
+            f"peak unknown (no memory plan: {m.unknown_reason}); known parts: weights {fmt_bytes(m.weight_bytes)} "
+            f"+ inputs {fmt_bytes(m.input_bytes)}"
+        )
+    ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
+    return (
+        f"peak {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} (TVM plan; live-set bound "
+        f"{fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}) + weights {fmt_bytes(m.weight_bytes)} "
+        f"+ inputs {fmt_bytes(m.input_bytes)}"
+    )
+
+
+def to_dict(pred: Prediction) -> dict[str, Any]:
+    """The JSON report (schema ``REPORT_SCHEMA_VERSION``)."""
+    an = pred.analyzed
+    a = an.analysis
+    m = pred.memory
+    total = sum((priced_cost(r.cost, r.precision, pred.precision)[0] for r in a.records), OpCost())
+    records = a.records
+    priced = [priced_cost(kp.kernel.cost, kp.kernel.precision, pred.precision) for kp in pred.kernels]
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "hybridperf_version": __version__,
+        "model": an.source,
+        "input_shapes": {k: list(v) for k, v in an.input_shapes.items()},
+        "device": {"id": pred.spec.id, "name": pred.spec.name, "kind": pred.spec.kind},
+        "precision_override": pred.precision,
+        "precision": precision_dict(pred),
+        "calibration": pred.calibration,
+        "warnings": list(pred.warnings),
+        "totals": {
+            "latency_s": pred.latency_s,
+            "roofline_latency_s": pred.roofline_latency_s,
+            "energy_j": pred.energy_j,
+            "energy_note": pred.energy_note or None,
+            "lower_bound": not pred.complete,
+            "lower_bound_reason": lower_bound_text(pred) or None,
+            "flops": total.flops,
+            "bytes_read": total.bytes_read,
+            "bytes_written": total.bytes_written,
+            "weight_bytes": m.weight_bytes,
+            "kernels": sum(1 for k in an.kernels if k.counts_toward_time),
+        },
+        "memory": {
+            "known": m.known,
+            "unknown_reason": m.unknown_reason or None,
+            "lower_bound": an.memory_is_lower_bound,
+            "device_capacity_bytes": pred.spec.dram.capacity_bytes,
+            "peak_bytes": m.peak_bytes,
+            "planned_activation_bytes": m.planned_bytes,
+            "live_set_lower_bound_bytes": m.live_peak_bytes,
+            "no_reuse_activation_bytes": m.no_reuse_bytes,
+            "weight_bytes": m.weight_bytes,
+            "input_bytes": m.input_bytes,
+            "planner": "TVM StaticPlanBlockMemory policy, " + ("fused (FuseOps+FuseTIR)" if an.fused else "unfused"),
+        },
+        "coverage": coverage_dict(pred),
+        "fusion_note": an.fusion_note,
+        "kernels": [
+            {
+                "name": kp.kernel.name,
+                "ops": [records[i].op for i in kp.kernel.op_indices],
+                "vars": [records[i].var for i in kp.kernel.op_indices],
+                "status": kp.kernel.status.value,
+                "precision": prec if kp.kernel.counts_toward_time else kp.estimate.precision,
+                "compute_precision": kp.estimate.precision,
+                "flops": cost.flops,
+                "bytes_read": cost.bytes_read,
+                "bytes_written": cost.bytes_written,
+                "latency_s": kp.latency_s,
+                "roofline_latency_s": kp.estimate.latency_s,
+                "bound": kp.estimate.bound.value,
+                "energy_j": kp.estimate.energy_j,
+                "calibrated": kp.calibrated,
+            }
+            for kp, (cost, prec) in zip(pred.kernels, priced)
+        ],
+        "ops": [
+            {
+                "var": r.var,
+                "op": r.op,
+                "family": r.family,
+                "status": r.status.value,
+                "flops": r.cost.flops,
+                "bytes_read": r.cost.bytes_read,
+                "bytes_written": r.cost.bytes_written,
+                "weight_bytes": r.cost.weight_bytes,
+                "output_shapes": [list(o.shape) if o.shape else None for o in r.outputs],
+                "dtype": r.outputs[0].dtype if r.outputs else None,
+                "note": r.note,
+            }
+            for r in records
+        ],
+        "timings_s": dict(an.timings_s),
+    }
+
+
+def to_json(pred: Prediction) -> str:
+    return json.dumps(to_dict(pred), indent=2)
+
+
+def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
+    """Plain-text table; ``align`` is one of 'l'/'r' per column."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    align = align or "l" * len(header)
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w) for c, w, a in zip(cells, widths, align))
+
+    out = [line(header), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in rows)
+    return "\n".join(out)
+
+
+def to_table(pred: Prediction, top: int = 15) -> str:
+    an = pred.analyzed
+    a = an.analysis
+    cov = coverage_dict(pred)
+    shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
+    lower = lower_bound_text(pred)
+    ge = "≥ " if lower else ""
+    power = f"   [{pred.energy_note}]" if pred.energy_note else ""
+    lines = [
+        f"model     {an.source}  inputs {shapes}",
+        f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
+        f"latency   {ge}{fmt_time(pred.latency_s)}" + (f"   ({lower})" if lower else "")
+        + f"   [{pred.calibration}; roofline {fmt_time(pred.roofline_latency_s)}]",
+        f"energy    {ge}{fmt_energy(pred.energy_j)}{power}",
+        f"memory    {memory_text(pred)}",
+        f"compute   {fmt_count(a.flops)}FLOP (FLOP = 2 x MAC), {sum(1 for k in an.kernels if k.counts_toward_time)} kernels "
+        f"from {len(a.records)} ops",
+        f"coverage  {cov['covered_share']:.1%} of ops costed ("
+        + ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)
+        + ")",
+    ]
+    if cov["unsupported_ops"]:
+        lines.append(f"UNSUPPORTED {', '.join(cov['unsupported_ops'])} (shown as rows; latency excludes them)")
+    if an.fusion_note:
+        lines.append(f"note      {an.fusion_note}")
+    for w in pred.warnings:
+        lines.append(f"WARNING   {w}")
+    if top <= 0:  # --top 0: the summary lines only, no kernel table
+        return "\n".join(lines)
+    ranked = sorted(pred.kernels, key=lambda kp: kp.latency_s, reverse=True)
+    shown = [kp for kp in ranked if kp.kernel.status is not Status.ZERO_COST]
+    unsupported = [kp for kp in shown if kp.kernel.status is Status.UNSUPPORTED]
+    shown = [kp for kp in shown if kp.kernel.status is not Status.UNSUPPORTED][:top] + unsupported
+    rows = []
+    for kp in shown:
+        k = kp.kernel
+        ops = "+".join(a.records[i].op.removeprefix("relax.").removeprefix("nn.") for i in k.op_indices)
+        share = kp.latency_s / pred.latency_s if pred.latency_s else 0.0
+        cost = priced_cost(k.cost, k.precision, pred.precision)[0]
+        rows.append(
+            [
+                k.name[:40],
+                ops[:48],
+                k.status.value,
+                fmt_time(kp.latency_s),
+                f"{share:.1%}",
+                kp.estimate.bound.value,
+                fmt_count(cost.flops) + "FLOP",
+                fmt_bytes(cost.bytes_total),
+            ]
+        )
+    lines.append("")
+    lines.append(table(rows, ["kernel", "ops", "status", "latency", "share", "bound", "flops", "traffic"], "lllrrlrr"))
+    hidden = len([kp for kp in ranked if kp.kernel.status is not Status.ZERO_COST]) - len(shown)
+    if hidden > 0:
+        lines.append(f"... {hidden} more kernels (use --top N or --format json)")
+    return "\n".join(lines)

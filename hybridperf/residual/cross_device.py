@@ -1,0 +1,319 @@
+"""A residual across GPUs: LightGBM on device-relative kernel features -> log(measured / baseline).
+
+One model for every device. The baseline is physical,
+``base_s = max(flops / peak, bytes / bandwidth, dispatch_floor)`` on the device's sheet and its
+runtime probe (:class:`~hybridperf.residual.device_features.RuntimeProbe`); the model learns
+``log(measured / base_s)`` from the kernel's device-independent shape
+(:data:`KERNEL_SHAPE_FEATURES`: op, reduction length, row length, conv kernel / stride / channels)
+and dimensionless kernel-vs-device ratios
+(:data:`hybridperf.residual.device_features.DERIVED_FEATURES`: work over the floor, intensity over the
+ridge, working set over L2, GEMM waves / tails / whole-wave time for fixed tiles, element-wise
+waves). No absolute device figure is a feature, so trees cannot key on "which GPU".
+
+The runtime probe is an execution-mode property, explicit rather than a hidden bias:
+
+* **zero-shot from spec** (nothing measured on the device): the training devices' median
+  dispatch floor and the sheet bandwidth times their median attainable fraction;
+* **probed**: the floor measured with a tiny element-wise op and, optionally, the attainable
+  bandwidth with one large element-wise op (two measurements, seconds on the device).
+
+Prediction: ``latency = base_s x exp(f(x))``.
+
+Persistence: ``cross_device.txt`` (LightGBM text) + ``cross_device.json`` (feature names and
+versions, training devices, their probes, zero-shot defaults, metrics); never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybridperf.residual.device_features import (
+    DERIVED_FEATURES,
+    DEVICE_FEATURES_VERSION,
+    DeviceFigures,
+    RuntimeProbe,
+    base_latency_s,
+    derived_features,
+)
+from hybridperf.device.spec import DeviceSpec
+from hybridperf.errors import InputError, NotFittedError
+from hybridperf.residual.neusight import OP_NAMES, PricedOps
+
+SCHEMA_VERSION = 2
+#: version of the whole feature list (bump on any change of names, order or meaning)
+FEATURES_VERSION = f"2.d{DEVICE_FEATURES_VERSION}"
+MODEL_FILE = "cross_device.txt"
+SIDECAR_FILE = "cross_device.json"
+
+#: device-independent kernel shape: nothing here scales with the problem's total size, so with the
+#: device-relative ratios it cannot reconstruct a device constant
+KERNEL_SHAPE_FEATURES: tuple[str, ...] = (
+    "op",  # categorical: index into hybridperf.residual.neusight.OP_NAMES
+    "conv_kernel",
+    "conv_stride",
+    "log_gemm_k",
+    "log_row",
+    "log_conv_in_channels",
+    "log_conv_out_channels",
+)
+FEATURES: tuple[str, ...] = (*KERNEL_SHAPE_FEATURES, *DERIVED_FEATURES)
+_CATEGORICAL = ("op",)
+_EPS = 1e-12
+#: tiny element-wise ops whose smallest calls measure the dispatch floor (a median over them is robust
+#: to one op's kernel having a slow path on one device)
+FLOOR_OPS: tuple[str, ...] = ("add", "addu", "mul", "relu", "gelu", "tanh")
+
+
+def _log(x) -> np.ndarray:
+    return np.log(np.maximum(np.asarray(x, float), 0.0) + _EPS)
+
+
+def runtime_probes(rows: PricedOps, floor_ops: Iterable[str] = FLOOR_OPS, quantile: float = 0.02,
+                   stream_op: str = "add") -> dict[str, RuntimeProbe]:
+    """Per device, the :class:`RuntimeProbe` that two probes on that device would give.
+
+    * dispatch floor: the median over ``floor_ops`` of the ``quantile`` of each op's latencies
+      (the smallest calls: framework dispatch + one launch);
+    * stream bandwidth: bytes / latency of the largest ``stream_op`` call (a STREAM-like add).
+
+    Devices without ``floor_ops`` rows get no probe.
+    """
+    out = {}
+    floor_ops = tuple(floor_ops)
+    for dev in np.unique(rows.device):
+        on = rows.device == dev
+        qs = [float(np.quantile(rows.measured_s[on & (rows.op == o)], quantile)) for o in floor_ops
+              if (on & (rows.op == o)).any()]
+        if not qs:
+            continue
+        stream = None
+        s = np.where(on & (rows.op == stream_op))[0]
+        if len(s):
+            i = s[np.argmax(rows.bytes_total[s])]
+            stream = float(rows.bytes_total[i] / rows.measured_s[i])
+        out[str(dev)] = RuntimeProbe(float(np.median(qs)), stream)
+    return out
+
+
+def _kernel_columns(rows: PricedOps) -> np.ndarray:
+    s = rows.shapes
+    op_index = {o: i for i, o in enumerate(OP_NAMES)}
+    return np.column_stack([
+        np.array([op_index[o] for o in rows.op], float), s["conv_kernel"], s["conv_stride"], _log(s["gemm_k"]),
+        _log(s["row"]), _log(s["conv_in_channels"]), _log(s["conv_out_channels"]),
+    ])
+
+
+def _per_device(rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Mapping[str, RuntimeProbe]):
+    for dev in np.unique(rows.device):
+        if dev not in specs:
+            raise InputError(f"no device sheet for {dev!r}; pass its DeviceSpec")
+        if dev not in probes:
+            raise InputError(f"no runtime probe for {dev!r}; give one or use CrossDeviceModel.probe_for()")
+        yield rows.device == dev, DeviceFigures.from_spec(specs[dev], "fp32"), probes[dev]
+
+
+def baseline(rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Mapping[str, RuntimeProbe]) -> np.ndarray:
+    """``max(compute_s, memory_s, dispatch_floor_s)`` of each row on its device (fp32 sheet peak)."""
+    out = np.zeros(len(rows))
+    for sel, fig, probe in _per_device(rows, specs, probes):
+        out[sel] = base_latency_s(rows.flops[sel], rows.bytes_total[sel], fig, probe)
+    return out
+
+
+def featurize(rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Mapping[str, RuntimeProbe]) -> np.ndarray:
+    """The :data:`FEATURES` matrix of ``rows`` (each priced on its device's sheet in ``specs``).
+
+    ``probes`` maps device id -> :class:`RuntimeProbe` (see :func:`runtime_probes`,
+    :meth:`CrossDeviceModel.probe_for`); every device of ``rows`` needs one.
+    """
+    s = rows.shapes
+    X = np.zeros((len(rows), len(FEATURES)))
+    nk = len(KERNEL_SHAPE_FEATURES)
+    X[:, :nk] = _kernel_columns(rows)
+    for sel, fig, probe in _per_device(rows, specs, probes):
+        X[sel, nk:] = derived_features(
+            rows.flops[sel], rows.bytes_total[sel], s["gemm_m"][sel], s["gemm_n"][sel], s["gemm_k"][sel], s["batch"][sel],
+            s["elems"][sel], fig, probe)
+    return X
+
+
+def mape(pred, true) -> float:
+    pred, true = np.asarray(pred, float), np.asarray(true, float)
+    return float(np.mean(np.abs(pred - true) / true) * 100)
+
+
+class CrossDeviceModel:
+    """LightGBM over :data:`FEATURES` predicting ``log(measured / baseline)``, scikit-learn style.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves, min_data_in_leaf, lambda_l2, feature_fraction : LightGBM settings
+    objective : str
+        LightGBM objective on the log ratio (``"l2"``, or ``"l1"`` for a median fit).
+    seed : int
+        Seed of every random choice (``deterministic=True``).
+    n_jobs : int
+        LightGBM threads.
+    """
+
+    def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 63,
+                 min_data_in_leaf: int = 50, lambda_l2: float = 1.0, feature_fraction: float = 0.8,
+                 objective: str = "l2", seed: int = 0, n_jobs: int = 1):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_data_in_leaf = min_data_in_leaf
+        self.lambda_l2 = lambda_l2
+        self.feature_fraction = feature_fraction
+        self.objective = objective
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf",
+                                              "lambda_l2", "feature_fraction", "objective", "seed", "n_jobs")}
+
+    def fit(self, X: np.ndarray, y: np.ndarray, devices: Sequence[str] = (),
+            probes: Mapping[str, RuntimeProbe] | None = None, specs: Mapping[str, DeviceSpec] | None = None,
+            sample_weight: np.ndarray | None = None) -> CrossDeviceModel:
+        """Fit on a :func:`featurize` matrix ``X`` and targets ``y = log(measured / baseline)``.
+
+        ``devices`` (training device ids) and ``probes`` (their runtime probes) are recorded; the
+        zero-shot defaults for an unmeasured device are the median probed floor and the median
+        attainable fraction ``stream / sheet bandwidth`` (that needs ``specs`` of the devices).
+        """
+        import lightgbm as lgb
+
+        X, y = np.asarray(X, float), np.asarray(y, float)
+        if X.ndim != 2 or X.shape[1] != len(FEATURES):
+            raise InputError(f"X has {X.shape[-1] if X.ndim == 2 else '?'} columns; featurize() gives {len(FEATURES)}")
+        params = {
+            "objective": self.objective, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf, "lambda_l2": self.lambda_l2,
+            "feature_fraction": self.feature_fraction, "seed": self.seed, "deterministic": True,
+            "num_threads": self.n_jobs, "verbose": -1,
+        }
+        data = lgb.Dataset(X, y, weight=sample_weight, feature_name=list(FEATURES),
+                           categorical_feature=list(_CATEGORICAL), free_raw_data=True)
+        self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
+        self.devices_ = tuple(sorted(set(devices)))
+        self.probes_ = dict(probes or {})
+        floors = [p.dispatch_floor_s for p in self.probes_.values()]
+        self.default_floor_s_ = float(np.median(floors)) if floors else 3e-5
+        fractions = [p.stream_bytes_per_s / DeviceFigures.from_spec(specs[d]).dram_bytes_per_s
+                     for d, p in self.probes_.items() if p.stream_bytes_per_s and specs and d in specs]
+        self.stream_fraction_ = float(np.median(fractions)) if fractions else 1.0
+        self.n_train_ = int(len(y))
+        self.metrics_: dict[str, Any] = {"train_mae_log": float(np.mean(np.abs(self.predict(X) - y)))}
+        self.trained_on_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("this CrossDeviceModel is not fitted; call fit() or load() first")
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted ``log(measured / baseline)`` of each row of ``X``."""
+        self._check()
+        return self.booster_.predict(np.asarray(X, float))
+
+    def zero_shot_probe(self, spec: DeviceSpec) -> RuntimeProbe:
+        """The probe assumed for a device measured nowhere: median training floor, sheet bandwidth x
+        the training devices' median attainable fraction."""
+        self._check()
+        return RuntimeProbe(self.default_floor_s_,
+                            self.stream_fraction_ * DeviceFigures.from_spec(spec).dram_bytes_per_s)
+
+    def probe_for(self, device: str, spec: DeviceSpec) -> RuntimeProbe:
+        """The runtime probe of ``device``: recorded at training, else :meth:`zero_shot_probe`."""
+        self._check()
+        return self.probes_.get(device) or self.zero_shot_probe(spec)
+
+    def predict_latency(self, rows: PricedOps, specs: Mapping[str, DeviceSpec],
+                        probes: Mapping[str, RuntimeProbe] | None = None) -> np.ndarray:
+        """Predicted latency (seconds) of priced rows; devices without a given probe use :meth:`probe_for`."""
+        self._check()
+        pr = {str(d): (probes or {}).get(str(d)) or self.probe_for(str(d), specs[str(d)]) for d in np.unique(rows.device)
+              if str(d) in specs}
+        return baseline(rows, specs, pr) * np.exp(self.predict(featurize(rows, specs, pr)))
+
+    def feature_importance(self) -> dict[str, float]:
+        """Total gain of each feature, largest first."""
+        self._check()
+        gain = self.booster_.feature_importance("gain")
+        return dict(sorted(zip(FEATURES, map(float, gain)), key=lambda kv: -kv[1]))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path, metrics: Mapping[str, Any] | None = None) -> Path:
+        """Write :data:`MODEL_FILE` and :data:`SIDECAR_FILE` into ``directory``."""
+        import lightgbm
+
+        from hybridperf._version import __version__
+
+        self._check()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(d / MODEL_FILE))
+        if metrics:
+            self.metrics_ = {**self.metrics_, **metrics}
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "features_version": FEATURES_VERSION,
+            "features": list(FEATURES),
+            "categorical": list(_CATEGORICAL),
+            "ops": list(OP_NAMES),
+            "target": "log(measured latency / max(flops / fp32 peak, bytes / bandwidth, dispatch floor))",
+            "model_file": MODEL_FILE,
+            "params": self.get_params(),
+            "training_devices": list(self.devices_),
+            "runtime_probes": {k: {"dispatch_floor_s": p.dispatch_floor_s, "stream_bytes_per_s": p.stream_bytes_per_s}
+                               for k, p in self.probes_.items()},
+            "default_floor_s": self.default_floor_s_,
+            "stream_fraction": self.stream_fraction_,
+            "n_train": self.n_train_,
+            "metrics": self.metrics_,
+            "trained_on": self.trained_on_,
+            "lightgbm_version": lightgbm.__version__,
+            "hybridperf_version": __version__,
+        }
+        (d / SIDECAR_FILE).write_text(json.dumps(meta, indent=1, default=float) + "\n")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> CrossDeviceModel:
+        """Load a model written by :meth:`save`; refuses other schema or feature versions."""
+        import lightgbm as lgb
+
+        d = Path(directory)
+        side = d / SIDECAR_FILE
+        if not side.exists() or not (d / MODEL_FILE).exists():
+            raise InputError(f"no cross-device model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE})")
+        meta = json.loads(side.read_text())
+        if meta.get("schema_version") != SCHEMA_VERSION or meta.get("features_version") != FEATURES_VERSION \
+                or meta.get("features") != list(FEATURES):
+            raise InputError(
+                f"{side}: schema {meta.get('schema_version')} / features {meta.get('features_version')} do not match "
+                f"this hybridperf (schema {SCHEMA_VERSION}, features {FEATURES_VERSION}); retrain the model")
+        m = cls(**meta["params"])
+        m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
+        m.devices_ = tuple(meta["training_devices"])
+        m.probes_ = {k: RuntimeProbe(float(v["dispatch_floor_s"]),
+                                     None if v.get("stream_bytes_per_s") is None else float(v["stream_bytes_per_s"]))
+                     for k, v in meta["runtime_probes"].items()}
+        m.default_floor_s_ = float(meta["default_floor_s"])
+        m.stream_fraction_ = float(meta["stream_fraction"])
+        m.n_train_ = int(meta["n_train"])
+        m.metrics_ = meta.get("metrics", {})
+        m.trained_on_ = meta.get("trained_on", "")
+        return m
+
+
+__all__ = ["FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel", "baseline",
+           "featurize", "mape", "runtime_probes"]

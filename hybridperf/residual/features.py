@@ -1,0 +1,542 @@
+"""The fixed, versioned feature list of the residual model: one :func:`featurize`.
+
+Features describe a :class:`~hybridperf.estimate.pricing.Prediction` (a model priced on a
+device by the roofline) at two levels:
+
+* per kernel (:data:`KERNEL_FEATURES`): the kernel's family group (one-hot),
+  log FLOPs / bytes / weight bytes, arithmetic intensity, the roofline's
+  compute / memory / overhead times, op count, precision, batch, and the shape
+  of its main op: convolution kernel area, stride, dilation, groups, channels,
+  output pixels and the share of taps that read the input rather than the
+  padding (:func:`valid_tap_fraction`); matmul M / N / K; whether it permutes
+  or resizes; how many elements pass through exp/erf/tanh-class math;
+* per model (:data:`MODEL_FEATURES`): roofline-time and FLOP shares per family
+  group, totals, roofline parts, bound shares, kernel and op counts, precision,
+  batch, planned activation bytes and the device's peak rate and bandwidth.
+
+Every log is ``log(x + eps)`` of an SI quantity. Changing a name, its order or
+its meaning bumps :data:`FEATURES_VERSION` (model level) or
+:data:`KERNEL_FEATURES_VERSION` (kernel level); a stored model or training
+table whose version differs is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FEATURES_VERSION = "1"
+#: version of :data:`KERNEL_FEATURES` and their targets (2: main-op shape, resize and transcendental features,
+#: per-kernel targets; 3: renamed fused nodes shared by family group)
+KERNEL_FEATURES_VERSION = "3"
+
+#: coarse groups shared by our op families and onnxruntime's op types
+GROUPS = ("conv", "matmul", "norm", "pool", "elementwise", "data_movement")
+
+#: hybridperf cost family -> group
+FAMILY_GROUP: Mapping[str, str] = {
+    "conv": "conv",
+    "linear": "matmul",
+    "matmul": "matmul",
+    "attention": "matmul",
+    "norm": "norm",
+    "pool": "pool",
+    "reduce": "pool",
+    "elementwise": "elementwise",
+    "activation": "elementwise",
+    "softmax": "elementwise",
+    "cast": "elementwise",
+    "quantize": "elementwise",
+    "data_movement": "data_movement",
+    "gather": "data_movement",
+    "resize": "data_movement",
+    "sort": "data_movement",
+    "view": "data_movement",
+}
+
+#: a fused kernel belongs to the first group of this order that it contains
+_GROUP_PRIORITY = ("conv", "matmul", "norm", "pool", "elementwise", "data_movement")
+
+_ORT_GROUP: Mapping[str, str] = {
+    **{op: "conv" for op in ("Conv", "FusedConv", "NhwcConv", "ConvTranspose", "NhwcFusedConv", "QLinearConv")},
+    **{op: "matmul" for op in ("MatMul", "Gemm", "FusedMatMul", "FusedGemm", "MatMulNBits", "Attention",
+                               "MultiHeadAttention", "MatMulInteger", "QGemm", "DynamicQuantizeMatMul", "Einsum")},
+    **{op: "norm" for op in ("LayerNormalization", "SkipLayerNormalization", "SimplifiedLayerNormalization",
+                             "SkipSimplifiedLayerNormalization", "BatchNormalization", "InstanceNormalization",
+                             "GroupNorm", "EmbedLayerNormalization", "RMSNormalization", "GroupNormalization")},
+    **{op: "pool" for op in ("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean",
+                             "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ArgMax", "ArgMin")},
+    **{op: "data_movement" for op in ("ReorderInput", "ReorderOutput", "Transpose", "Reshape", "Concat", "Split",
+                                      "Slice", "Gather", "GatherElements", "GatherND", "Expand", "Pad", "Resize",
+                                      "Upsample", "Shape", "Unsqueeze", "Squeeze", "Flatten", "Tile", "Identity",
+                                      "ScatterND", "ScatterElements", "DepthToSpace", "SpaceToDepth", "TopK",
+                                      "Range", "ConstantOfShape", "NonZero", "Trilu", "CumSum")},
+}
+
+PRECISION_CODE: Mapping[str, int] = {"fp64": -1, "fp32": 0, "tf32": 1, "fp16": 2, "bf16": 2, "fp8": 3, "int8": 3}
+
+KERNEL_FEATURES: tuple[str, ...] = (
+    *(f"group_{g}" for g in GROUPS),
+    "log_flops",
+    "log_bytes",
+    "log_weight_bytes",
+    "log_intensity",
+    "log_roofline_s",
+    "log_compute_s",
+    "log_memory_s",
+    "log_compute_over_memory",
+    "n_ops",
+    "precision",
+    "log_batch",
+    # shape of the kernel's main op (the one with the most FLOPs; 0 where it does not apply)
+    "conv_kernel_area",
+    "conv_stride",
+    "conv_dilation",
+    "conv_depthwise",
+    "log_conv_groups",
+    "log_conv_in_per_group",
+    "log_conv_out_channels",
+    "log_conv_out_pixels",
+    "conv_valid_tap_fraction",
+    "log_mm_m",
+    "log_mm_n",
+    "log_mm_k",
+    "has_permute",
+    "has_resize",
+    "log_transcendental_elems",
+)
+
+#: ops evaluated with exp/erf/tanh-class math (much slower per element than add or max on a CPU)
+TRANSCENDENTAL_OPS = frozenset({
+    "relax.exp", "relax.sigmoid", "relax.tanh", "relax.erf", "relax.log", "relax.nn.gelu", "relax.nn.gelu_tanh",
+    "relax.nn.silu", "relax.nn.softmax", "relax.nn.log_softmax", "relax.power", "relax.sin", "relax.cos",
+    "relax.nn.softplus", "relax.nn.selu", "relax.nn.elu",
+})
+
+MODEL_FEATURES: tuple[str, ...] = (
+    *(f"time_share_{g}" for g in GROUPS),
+    *(f"flop_share_{g}" for g in GROUPS),
+    "log_flops",
+    "log_bytes",
+    "log_weight_bytes",
+    "log_intensity",
+    "log_roofline_s",
+    "log_compute_s",
+    "log_memory_s",
+    "log_overhead_s",
+    "log_kernels",
+    "log_ops",
+    "share_compute_bound",
+    "share_memory_bound",
+    "share_overhead_bound",
+    "mean_log_kernel_s",
+    "log_activation_bytes",
+    "precision",
+    "log_batch",
+    "log_device_peak_flops",
+    "log_device_bandwidth",
+)
+
+_EPS = 1e-12
+
+
+def _log(x: float) -> float:
+    return math.log(max(float(x), 0.0) + _EPS)
+
+
+def ort_group(op_type: str) -> str:
+    """The group of an onnxruntime op type (anything unlisted is elementwise)."""
+    return _ORT_GROUP.get(op_type, "elementwise")
+
+
+def family_group(family: str) -> str:
+    return FAMILY_GROUP.get(family, "elementwise")
+
+
+def kernel_group(families: Iterable[str]) -> str:
+    """Group of a (possibly fused) kernel from its ops' cost families."""
+    gs = {family_group(f) for f in families}
+    for g in _GROUP_PRIORITY:
+        if g in gs:
+            return g
+    return "elementwise"
+
+
+def valid_tap_fraction(in_size: int, out_size: int, kernel: int, stride: int, dilation: int, pad_lo: int) -> float:
+    """Share of (output position, kernel tap) pairs of one spatial axis that read the input, not the padding.
+
+    Nominal conv FLOPs count every tap; a kernel that skips taps landing in
+    the zero padding does only this share of them (onnxruntime's CPU
+    convolution skips much of that work: ``python -m benchmarks.dilated_conv``). Dilated 3x3 taps on a small map are mostly padding: dilation 36
+    on a 16-pixel axis with padding 36 leaves 16 / 48 of the taps.
+    """
+    if out_size <= 0 or kernel <= 0:
+        return 1.0
+    o = np.arange(out_size)[:, None] * stride - pad_lo + np.arange(kernel)[None, :] * dilation
+    return float(((o >= 0) & (o < in_size)).mean())
+
+
+def _main_op_features(records: Sequence[Any]) -> list[float]:
+    """The shape features (``conv_*``, ``log_mm_*``, ``has_permute``, ``has_resize``, ``log_transcendental_elems``)."""
+    main = max(records, key=lambda r: (r.cost.flops, r.cost.bytes_total))
+    conv = [0.0] * 9
+    mm = [0.0] * 3
+    attrs = main.attrs
+    if main.family == "conv" and len(main.inputs) >= 2 and main.inputs[0].shape and main.inputs[1].shape \
+            and main.outputs and main.outputs[0].shape and str(attrs.get("data_layout", "NCHW")).startswith("NC"):
+        x, w, y = main.inputs[0].shape, main.inputs[1].shape, main.outputs[0].shape
+        nsp = len(x) - 2
+        groups = int(attrs.get("groups", 1) or 1)
+        strides = list(attrs.get("strides", [1] * nsp) or [1] * nsp)
+        dil = list(attrs.get("dilation", [1] * nsp) or [1] * nsp)
+        pad = list(attrs.get("padding", [0] * (2 * nsp)) or [0] * (2 * nsp))
+        ks = list(w[2:])
+        frac = 1.0
+        if "transpose" not in main.op and len(ks) == nsp and len(y) == len(x):
+            for d in range(nsp):
+                frac *= valid_tap_fraction(int(x[2 + d]), int(y[2 + d]), int(ks[d]), int(strides[d] if d < len(strides) else 1),
+                                           int(dil[d] if d < len(dil) else 1), int(pad[d] if d < len(pad) else 0))
+        cin = int(x[1])
+        conv = [float(np.prod(ks)) if ks else 1.0, float(max(strides) if strides else 1), float(max(dil) if dil else 1),
+                1.0 if groups > 1 and groups == cin else 0.0, _log(groups), _log(cin / groups), _log(y[1]),
+                _log(float(np.prod(y[2:])) * y[0]), frac]
+    elif main.family in ("matmul", "linear", "attention") and len(main.inputs) >= 2 and main.inputs[0].shape \
+            and main.outputs and main.outputs[0].shape:
+        a = main.inputs[0].shape
+        k = int(a[-1]) if a else 1
+        m = float(np.prod(a)) / max(k, 1)
+        n = float(np.prod(main.outputs[0].shape)) / max(m, 1.0)
+        mm = [_log(m), _log(n), _log(k)]
+    permute = 1.0 if any(r.op == "relax.permute_dims" for r in records) else 0.0
+    resize = 1.0 if any(r.family == "resize" for r in records) else 0.0
+    trans = sum(o.numel or 0 for r in records if r.op in TRANSCENDENTAL_OPS for o in r.outputs[:1])
+    return [*conv, *mm, permute, resize, _log(trans)]
+
+
+@dataclass(frozen=True)
+class Features:
+    """Features of one prediction: one model row and one row per timed kernel.
+
+    ``kernel_index[i]`` is the position in ``prediction.kernels`` of kernel row ``i``.
+    """
+
+    version: str
+    model: np.ndarray  # shape (len(MODEL_FEATURES),)
+    kernels: np.ndarray  # shape (n, len(KERNEL_FEATURES))
+    kernel_index: tuple[int, ...]
+    kernel_groups: tuple[str, ...]
+    kernel_families: tuple[frozenset[str], ...]
+    kernel_roofline_s: np.ndarray
+
+
+def _batch_of(prediction: Any) -> int:
+    for shape in prediction.analyzed.input_shapes.values():
+        if shape:
+            return int(shape[0])
+    return 1
+
+
+def featurize(prediction: Any) -> Features:
+    """Model- and kernel-level features of a roofline :class:`~hybridperf.estimate.pricing.Prediction`."""
+    an = prediction.analyzed
+    records = an.analysis.records
+    spec = prediction.spec
+    batch = _batch_of(prediction)
+    rows, idx, groups, fams, roofs = [], [], [], [], []
+    time_by_group = dict.fromkeys(GROUPS, 0.0)
+    flops_by_group = dict.fromkeys(GROUPS, 0.0)
+    bound_time = {"compute": 0.0, "memory": 0.0, "overhead": 0.0}
+    tot_flops = tot_bytes = tot_w = comp = mem = ovh = 0.0
+    prec_codes = []
+    for i, kp in enumerate(prediction.kernels):
+        k = kp.kernel
+        if not k.counts_toward_time:
+            continue
+        est = kp.estimate
+        families = frozenset(records[j].family for j in k.op_indices)
+        g = kernel_group(families)
+        cost = k.cost
+        # the priced cost (precision override may halve bytes) is what the roofline saw
+        bw = spec.dram_bandwidth_bytes_per_s
+        nbytes = est.memory_s * bw if est.memory_s else float(cost.bytes_total)
+        pc = PRECISION_CODE.get(est.precision, 0)
+        prec_codes.append(pc)
+        rows.append(
+            [
+                *(1.0 if g == gg else 0.0 for gg in GROUPS),
+                _log(cost.flops),
+                _log(nbytes),
+                _log(cost.weight_bytes),
+                _log(cost.flops / nbytes) if nbytes else _log(cost.flops),
+                _log(est.latency_s),
+                _log(est.compute_s),
+                _log(est.memory_s),
+                _log(est.compute_s) - _log(est.memory_s),
+                float(len(k.op_indices)),
+                float(pc),
+                _log(batch),
+                *_main_op_features([records[j] for j in k.op_indices]),
+            ]
+        )
+        idx.append(i)
+        groups.append(g)
+        fams.append(families)
+        roofs.append(est.latency_s)
+        time_by_group[g] += est.latency_s
+        flops_by_group[g] += cost.flops
+        if est.bound.value in bound_time:
+            bound_time[est.bound.value] += est.latency_s
+        tot_flops += cost.flops
+        tot_bytes += nbytes
+        tot_w += cost.weight_bytes
+        comp += est.compute_s
+        mem += est.memory_s
+        ovh += est.overhead_s
+    roof = sum(roofs) or _EPS
+    fl = tot_flops or 1.0
+    model = [
+        *(time_by_group[g] / roof for g in GROUPS),
+        *(flops_by_group[g] / fl for g in GROUPS),
+        _log(tot_flops),
+        _log(tot_bytes),
+        _log(tot_w),
+        _log(tot_flops / tot_bytes) if tot_bytes else _log(tot_flops),
+        _log(roof),
+        _log(comp),
+        _log(mem),
+        _log(ovh),
+        _log(len(rows)),
+        _log(len(records)),
+        bound_time["compute"] / roof,
+        bound_time["memory"] / roof,
+        bound_time["overhead"] / roof,
+        float(np.mean([_log(r) for r in roofs])) if roofs else _log(0),
+        _log(an.memory.planned_bytes or 0),  # unknown plan: the 0 the models were trained with
+        float(max(prec_codes)) if prec_codes else 0.0,
+        _log(batch),
+        _log(spec.peak_flops(prediction.precision or "fp32")),
+        _log(spec.dram_bandwidth_bytes_per_s),
+    ]
+    karr = np.asarray(rows, dtype=float).reshape(len(rows), len(KERNEL_FEATURES))
+    return Features(
+        FEATURES_VERSION, np.asarray(model, dtype=float), karr, tuple(idx), tuple(groups), tuple(fams),
+        np.asarray(roofs, dtype=float),
+    )
+
+
+# --------------------------------------------------------------------------- training tables
+
+
+def measured_group_times(nodes: Iterable[tuple[str, float]], latency_s: float) -> dict[str, float]:
+    """Measured seconds per group from ``(op_type, duration_s)`` profile rows, scaled to sum to ``latency_s``."""
+    out = dict.fromkeys(GROUPS, 0.0)
+    for op, d in nodes:
+        out[ort_group(op)] += d
+    tot = sum(out.values())
+    if tot > 0:
+        out = {g: v * latency_s / tot for g, v in out.items()}
+    return out
+
+
+def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], latency_s: float
+                      ) -> list[tuple[int, float, float]]:
+    """Per-kernel ground truth from profiled source-graph nodes: ``(unit, unit_roofline_s, unit_measured_s)``.
+
+    ``node_times`` are ``(source node name, seconds[, runtime op type])`` rows
+    of a runtime profile (onnxruntime's, joined to ONNX node names by
+    :func:`hybridperf.measure.onnxruntime.join_profile`). The runtime fuses differently
+    from TVM, so times are matched through the source graph:
+
+    1. every Relax op knows the ONNX node it was converted from
+       (:attr:`~hybridperf.analysis.analyze.Analyzed.source_nodes`); a kernel belongs
+       to the profiled nodes of its ops; a kernel none of whose nodes has a
+       profile row (the runtime fused them into a neighbour) belongs to the
+       profiled node of its ops' first consumer that has one, else of their
+       producers';
+    2. kernels and profiled nodes are joined (union-find) into
+       *units*; a unit's measured time is the sum of its nodes' times, its
+       roofline the sum of its kernels' roofline times;
+    3. a profiled node the runtime renamed when fusing (no source node name;
+       onnxruntime's SkipLayerNormalization, Gelu, Upsample) is shared among
+       the kernels of its op type's family group (:func:`ort_group`) in
+       proportion to their roofline time;
+    4. times are scaled so that all units add up to ``latency_s`` (what the
+       profile does not attribute -- layout reorders, session overhead -- is
+       spread in proportion).
+
+    One row per timed kernel, in :attr:`Features.kernel_index` order. A kernel
+    with no profiled node gets measured time 0 (the runtime folded it away).
+    """
+    an = prediction.analyzed
+    records = an.analysis.records
+    src = an.source_nodes
+    timed: dict[str, float] = {}
+    unjoined: dict[str, float] = {}  # group -> seconds of profiled nodes whose names match no source node
+    for item in node_times:
+        node, d = item[0], float(item[1])
+        if node:
+            timed[node] = timed.get(node, 0.0) + d
+        elif len(item) > 2 and item[2] and not str(item[2]).startswith("Reorder"):
+            g = ort_group(str(item[2]))
+            unjoined[g] = unjoined.get(g, 0.0) + d
+    by_var = {r.var: r.index for r in records}
+    consumers: dict[int, list[int]] = {}
+    for r in records:
+        for v in r.input_vars:
+            j = by_var.get(v)
+            if j is not None and j != r.index:
+                consumers.setdefault(j, []).append(r.index)
+    unit_node: list[str | None] = [None] * len(records)
+    for r in reversed(records):
+        own = src.get(r.var)
+        if own in timed:
+            unit_node[r.index] = own
+            continue
+        for c in sorted(consumers.get(r.index, ())):
+            if unit_node[c] is not None:
+                unit_node[r.index] = unit_node[c]
+                break
+    parent: dict[Any, Any] = {}
+
+    def find(a):
+        parent.setdefault(a, a)
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    kernel_ids = [i for i, kp in enumerate(prediction.kernels) if kp.kernel.counts_toward_time]
+    for i in kernel_ids:
+        find(("k", i))
+        ops = prediction.kernels[i].kernel.op_indices
+        own = {src.get(records[j].var) for j in ops} & timed.keys()
+        if not own:  # fused away by the runtime: into its consumer's node, else its producer's
+            own = {unit_node[j] for j in ops if unit_node[j] is not None}
+        if not own:
+            own = {unit_node[by_var[v]] for j in ops for v in records[j].input_vars
+                   if v in by_var and unit_node[by_var[v]] is not None}
+        for node in own:
+            parent[find(("k", i))] = find(("n", node))
+    comp_roof: dict[Any, float] = {}
+    for i in kernel_ids:
+        c = find(("k", i))
+        comp_roof[c] = comp_roof.get(c, 0.0) + prediction.kernels[i].estimate.latency_s
+    comp_meas: dict[Any, float] = {}
+    for node, d in timed.items():
+        if ("n", node) in parent:
+            c = find(("n", node))
+            if c in comp_roof:
+                comp_meas[c] = comp_meas.get(c, 0.0) + d
+    # fused nodes onnxruntime renamed (SkipLayerNormalization, Gelu, Upsample, ...): their time goes to the
+    # kernels of the same family group, in proportion to roofline time; with no such kernel it stays unattributed
+    groups = {i: kernel_group(records[j].family for j in prediction.kernels[i].kernel.op_indices) for i in kernel_ids}
+    for g, d in unjoined.items():
+        ks = [i for i in kernel_ids if groups[i] == g]
+        tot = sum(prediction.kernels[i].estimate.latency_s for i in ks)
+        for i in ks if tot > 0 else ():
+            c = find(("k", i))
+            comp_meas[c] = comp_meas.get(c, 0.0) + d * prediction.kernels[i].estimate.latency_s / tot
+    total = sum(comp_meas.values())
+    scale = latency_s / total if total > 0 else 0.0
+    ids: dict[Any, int] = {}
+    out = []
+    for i in kernel_ids:
+        c = find(("k", i))
+        out.append((ids.setdefault(c, len(ids)), comp_roof[c], comp_meas.get(c, 0.0) * scale))
+    return out
+
+
+def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
+                 group_times: Mapping[str, float] | None = None,
+                 node_times: Iterable[tuple[str, float]] | None = None) -> tuple[dict, list[dict]]:
+    """One model row and kernel rows (CSV-ready dicts) for the training tables."""
+    f = featurize(prediction)
+    row = {"key": key, "features_version": f.version, "device": prediction.spec.id,
+           "precision_override": prediction.precision or "",
+           "roofline_latency_s": prediction.roofline_latency_s, "measured_latency_s": measured_s if measured_s else "",
+           "op_families": "|".join(sorted(set().union(*f.kernel_families))) if f.kernel_families else ""}
+    row.update({n: round(float(v), 6) for n, v in zip(MODEL_FEATURES, f.model)})
+    krows = []
+    if group_times is not None:
+        roof_g = dict.fromkeys(GROUPS, 0.0)
+        for g, r in zip(f.kernel_groups, f.kernel_roofline_s):
+            roof_g[g] += r
+        units = (kernel_unit_times(prediction, node_times, measured_s or 0.0) if node_times is not None
+                 else [("", "", "")] * len(f.kernel_index))
+        for n, (g, fam, r, x, u) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels, units)):
+            kr = {"key": key, "kernel_features_version": KERNEL_FEATURES_VERSION, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
+                  "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0),
+                  "unit": u[0], "unit_roofline_s": u[1], "unit_measured_s": u[2]}
+            kr.update({nm: round(float(v), 6) for nm, v in zip(KERNEL_FEATURES, x)})
+            krows.append(kr)
+    return row, krows
+
+
+def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], profile_csv: Path | None, device: str, precision: str | None = None,
+                       log: Callable[[str], None] | None = None,
+                       target: str = "latency_s") -> tuple[list[dict], list[dict]]:
+    """Analyse every model of a measurements CSV (a path, or its rows) and build the training tables.
+
+    ``target`` names the measured latency column used as ground truth (the
+    median of the timed runs by default: see ``benchmarks/collect_cpu.py``).
+
+    Model rows also carry the measured and predicted peak memory and the
+    analysis time (for the accuracy benchmark).
+    """
+    import csv
+    import time
+
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.estimate.pricing import predict_on
+
+    if isinstance(measurements_csv, (str, Path)):
+        with Path(measurements_csv).open() as fh:
+            meas = list(csv.DictReader(fh))
+    else:
+        meas = list(measurements_csv)
+    # key -> (graph node, seconds, onnxruntime op type) per profiled node
+    prof: dict[str, list[tuple[str, float, str]]] = {}
+    if profile_csv is not None and Path(profile_csv).exists():
+        with Path(profile_csv).open() as fh:
+            for r in csv.DictReader(fh):
+                prof.setdefault(r["key"], []).append((r.get("graph_node", ""), float(r["duration_s"]), r["op_type"]))
+    rows, krows = [], []
+    for m in meas:
+        t0 = time.perf_counter()
+        try:
+            an = analyze(m["model"], provenance=True)
+            pred = predict_on(an, device, precision, residual=None)
+        except Exception as exc:  # noqa: BLE001 - a model hybridperf cannot analyse is reported and skipped
+            if log:
+                log(f"{m['key']}: analysis failed: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
+            continue
+        dt = time.perf_counter() - t0
+        lat = float(m.get(target) or m["latency_s"])
+        nodes = prof.get(m["key"])
+        gt = measured_group_times([(op, d) for _, d, op in nodes], lat) if nodes is not None else None
+        row, kr = feature_rows(pred, m["key"], lat, gt, nodes)
+        row = {
+            "key": m["key"], "zoo_name": m.get("zoo_name", ""), "family": m.get("family", ""), "batch": m.get("batch", ""),
+            **{k: v for k, v in row.items() if k != "key"},
+            "measured_peak_bytes": m.get("peak_bytes", ""), "predicted_peak_bytes": an.memory.peak_bytes,
+            "measured_run_peak_bytes": m.get("run_peak_bytes", ""), "predicted_activation_bytes": an.memory.planned_bytes,
+            "analysis_s": round(dt, 4), "measure_wall_s": m.get("measure_wall_s", ""),
+            "repeats": m.get("repeats", ""), "measured_median_s": m.get("latency_s", ""),
+            "load_avg_1m": m.get("load_avg_1m", ""),
+        }
+        rows.append(row)
+        krows.extend(kr)
+        if log:
+            log(f"{m['key']}: roofline {pred.roofline_latency_s * 1e3:.2f} ms, measured {lat * 1e3:.2f} ms")
+    return rows, krows
+
+
+__all__ = [
+    "FEATURES_VERSION", "KERNEL_FEATURES_VERSION", "GROUPS", "KERNEL_FEATURES", "MODEL_FEATURES", "Features", "featurize", "feature_rows",
+    "featurize_measured", "kernel_group", "kernel_unit_times", "measured_group_times", "ort_group", "valid_tap_fraction",
+]

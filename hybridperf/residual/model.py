@@ -1,0 +1,647 @@
+"""The learned residual: LightGBM corrections on top of the roofline.
+
+Structure (all in log space, target ``log(measured / roofline)``):
+
+1. **Kernel model** ``f`` (optional; where per-kernel ground truth exists). Trained
+   on kernel rows (:data:`hybridperf.residual.features.KERNEL_FEATURES`) whose target is
+   ``log(measured / roofline)`` of the kernel's *unit*: the onnxruntime profiler's
+   node times joined to TVM's fused kernels through the ONNX source graph
+   (:func:`hybridperf.residual.features.kernel_unit_times`; usually one kernel, one node).
+   Tables built before per-node joins fall back to the kernel's family group in
+   its model. Rows are weighted by the kernel's share of its model's roofline
+   time. A kernel's corrected time is ``roofline_k * exp(f(x_k))``.
+2. **Model model** ``g``: whole-model log ratio left after the kernel model,
+   trained on :data:`hybridperf.residual.features.MODEL_FEATURES` (kernel-model terms
+   out-of-fold, so ``g`` sees honest errors).
+3. **Per-model overhead** ``o`` (seconds, learned): a fixed cost per inference
+   (session run, input binding) picked by grouped cross-validation from a grid.
+
+``latency = exp(g(x)) * sum_k roofline_k * exp(f(x_k)) + o``
+
+Kernels containing an op family never seen in training keep their roofline
+time and are flagged ``calibrated=False``.
+
+Few-shot adaptation (:meth:`ResidualModel.adapt`) fits a per-device offset
+(or offset + slope over log roofline time, chosen by leave-one-out on the K
+samples) in log space on top of the base model.
+
+Persistence: LightGBM text files (``Booster.save_model``) plus a JSON sidecar;
+never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybridperf.errors import InputError, NotFittedError
+from hybridperf.residual.features import (
+    FEATURES_VERSION,
+    GROUPS,
+    KERNEL_FEATURES_VERSION,
+    KERNEL_FEATURES,
+    MODEL_FEATURES,
+    featurize,
+)
+
+SCHEMA_VERSION = 2
+MODEL_FILE = "residual.txt"
+KERNEL_FILE = "residual_kernel.txt"
+SIDECAR_FILE = "residual.json"
+_OVERHEAD_GRID_S = (0.0, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
+_LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
+_K_LOG_ROOF = KERNEL_FEATURES.index("log_roofline_s")
+_N_GROUPS = sum(1 for n in KERNEL_FEATURES if n.startswith("group_"))
+#: context columns appended to every kernel row by :func:`kernel_context` (derived from the kernel rows of its model)
+CONTEXT_FEATURES: tuple[str, ...] = ("log_group_roofline_s", "log_group_kernels", "group_time_share", "log_model_roofline_s")
+KERNEL_INPUTS: tuple[str, ...] = (*KERNEL_FEATURES, *CONTEXT_FEATURES)
+
+
+#: Settings of the stored device models (``hybridperf calibrate``), chosen by leave-family-out cross-validation
+#: on calibration/host-epyc-1c (186 configurations, 28 families; benchmarks/results/accuracy_cpu.md): a kernel
+#: model with context features, regularised (few rounds, large leaves), and a constant model-level scale.
+#: Variants tried there with group-level kernel targets (held-out MAPE): default settings (300 rounds + model
+#: booster) 12.3 %, these 9.6 %, without context features 9.6-10.2 %, measured-time kernel weights 9.7-10.9 %.
+#: With per-kernel targets (kernel features v2): these 9.1 %, no context 9.1 %, 600 rounds x 15 leaves 9.1 %,
+#: 300 rounds x min leaf 20 9.6 %, a 50-round model booster 10.4 %, measured-time weights 11.1 %. Sharing
+#: renamed fused nodes by group (kernel features v3): 8.7 % (test-retest run 2: 12.0 %); also charging layout
+#: reorders to conv kernels: 8.9 % (run 2: 11.9 %), no clear gain, not kept.
+CALIBRATION_PARAMS: dict[str, Any] = {"n_estimators": 150, "min_data_in_leaf": 40, "model_estimators": 1,
+                                      "context": True, "measured_weights": False}
+
+
+def user_model_dir() -> Path:
+    """Where ``hybridperf calibrate`` stores models by default: ``models/`` of the user data directory
+    (``$HYBRIDPERF_HOME``, else ``$XDG_DATA_HOME/hybridperf``, else ``~/.local/share/hybridperf``)."""
+    from hybridperf.data import user_data_dir
+
+    return user_data_dir() / "models"
+
+
+def model_search_path() -> tuple[Path, ...]:
+    """Directories holding ``<device id>/`` model directories, searched in order: the user's models
+    (:func:`user_model_dir`) before the ones shipped in the package (``hybridperf/data/models/``)."""
+    from hybridperf.data import packaged_dir
+
+    return (user_model_dir(), packaged_dir("models"))
+
+
+@dataclass(frozen=True)
+class KernelTable:
+    """Per-kernel training rows.
+
+    Attributes
+    ----------
+    X : (n, len(KERNEL_FEATURES)) array
+    y : (n,) array, log(measured group time / roofline group time)
+    row : (n,) int array, index of the kernel's model in the model-level ``X``
+    families : op families of each kernel (for the unseen-family rule), optional
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    row: np.ndarray
+    families: Sequence[Iterable[str]] | None = None
+
+
+def mape(pred: np.ndarray, true: np.ndarray) -> float:
+    pred, true = np.asarray(pred, float), np.asarray(true, float)
+    return float(np.mean(np.abs(pred - true) / true) * 100)
+
+
+class ResidualModel:
+    """LightGBM residual over the roofline, scikit-learn style.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves, min_data_in_leaf, lambda_l2 : LightGBM settings of both boosters
+    model_estimators : int, optional
+        Boosting rounds of the model-level booster ``g`` (default ``n_estimators``); 1 makes ``g`` a
+        constant scale, i.e. whole-model predictions are the calibrated kernel sum plus the overhead.
+    context : bool
+        Append :data:`CONTEXT_FEATURES` to the kernel rows (see :func:`kernel_context`).
+    measured_weights : bool
+        Weight kernel rows by their share of the model's measured time (default) instead of its roofline time.
+    linear_tree : bool
+        Piecewise-linear leaves (extrapolate better to unseen model sizes).
+    overhead_grid_s : tuple of float
+        Candidate per-inference overheads; chosen by grouped CV when ``groups`` are given to ``fit``.
+    seed : int
+        Seed of every random choice (LightGBM ``seed``, ``deterministic=True``, one thread).
+    """
+
+    def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 7,
+                 min_data_in_leaf: int = 5, lambda_l2: float = 1.0, linear_tree: bool = False,
+                 overhead_grid_s: tuple[float, ...] = _OVERHEAD_GRID_S, seed: int = 0, device: str | None = None,
+                 model_estimators: int | None = None, context: bool = True, measured_weights: bool = True):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_data_in_leaf = min_data_in_leaf
+        self.lambda_l2 = lambda_l2
+        self.linear_tree = linear_tree
+        self.overhead_grid_s = overhead_grid_s
+        self.seed = seed
+        self.device = device
+        self.model_estimators = model_estimators
+        self.context = context
+        self.measured_weights = measured_weights
+
+    # ------------------------------------------------------------------ LightGBM
+    def _params(self) -> dict[str, Any]:
+        return {
+            "objective": "regression", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf, "min_data_in_bin": 1, "lambda_l2": self.lambda_l2,
+            "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "linear_tree": self.linear_tree,
+            "seed": self.seed, "deterministic": True, "num_threads": 1, "verbose": -1, "force_col_wise": True,
+        }
+
+    def _train(self, X, y, w=None, names=MODEL_FEATURES):
+        import lightgbm as lgb
+
+        ds = lgb.Dataset(np.asarray(X, float), np.asarray(y, float), weight=w, feature_name=list(names),
+                         free_raw_data=False, params={"min_data_in_bin": 1, "verbose": -1})
+        rounds = self.n_estimators
+        if names is MODEL_FEATURES and self.model_estimators is not None:
+            rounds = max(1, self.model_estimators)
+        return lgb.train(self._params(), ds, num_boost_round=rounds)
+
+    def _kernel_names(self) -> tuple[str, ...]:
+        return KERNEL_INPUTS if self.context else KERNEL_FEATURES
+
+    def _kernel_inputs(self, Xk, rows) -> np.ndarray:
+        return kernel_context(Xk, rows) if self.context else np.asarray(Xk, float)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, kernels: KernelTable | None = None, groups: Sequence[str] | None = None,
+            families: Sequence[Iterable[str]] | None = None) -> ResidualModel:
+        """Fit on model rows ``X`` with targets ``y = log(measured / roofline)``.
+
+        Parameters
+        ----------
+        kernels : KernelTable, optional
+            Per-kernel rows for the kernel model.
+        groups : sequence of str, optional
+            Architecture family of each model row: the overhead and the
+            out-of-fold kernel terms use folds that never split a family.
+        families : sequence of iterables of str, optional
+            Op families present in each model (the unseen-family rule).
+        """
+        X = np.asarray(X, float)
+        y = np.asarray(y, float)
+        if X.ndim != 2 or X.shape[1] != len(MODEL_FEATURES):
+            raise ValueError(f"X must have {len(MODEL_FEATURES)} columns (MODEL_FEATURES v{FEATURES_VERSION}), got {X.shape}")
+        if len(y) != len(X) or len(X) < 2:
+            raise ValueError("X and y must have the same length (at least 2 rows)")
+        seen: set[str] = set()
+        for fam in families or ():
+            seen.update(fam)
+        if kernels is not None and kernels.families is not None:
+            for fam in kernels.families:
+                seen.update(fam)
+        self.seen_families_ = frozenset(seen)
+        folds = _folds(groups if groups is not None else [str(i % 5) for i in range(len(X))])
+
+        # kernel model, and its out-of-fold per-model log ratio K
+        self.kernel_booster_ = None
+        k_oof = np.zeros(len(X))
+        if kernels is not None and len(kernels.y) >= 10:
+            kw = _kernel_weights(kernels, len(X), measured=self.measured_weights)
+            kx = self._kernel_inputs(kernels.X, kernels.row)
+            self.kernel_booster_ = self._train(kx, kernels.y, kw, self._kernel_names())
+            for test in folds:
+                tr = ~np.isin(kernels.row, test)
+                if tr.sum() < 10:
+                    continue
+                b = self._train(kx[tr], kernels.y[tr], kw[tr], self._kernel_names())
+                te = np.isin(kernels.row, test)
+                k_oof[test] = _kernel_log_ratio(b.predict(kx[te]), kernels.X[te], kernels.row[te], test)
+
+        # per-model overhead by grouped CV, then the model booster on what is left
+        roof = np.exp(X[:, _LOG_ROOF])
+        measured = roof * np.exp(y)
+        best, scores = 0.0, {}
+        for o in self.overhead_grid_s:
+            if len(folds) < 2:
+                break
+            pred = np.empty(len(X))
+            for test in folds:
+                tr = np.setdiff1d(np.arange(len(X)), test)
+                b = self._train(X[tr], _model_target(measured[tr], roof[tr], k_oof[tr], o))
+                pred[test] = roof[test] * np.exp(k_oof[test] + b.predict(X[test])) + o
+            scores[o] = mape(pred, measured)
+        if scores:
+            best = min(scores, key=scores.get)
+        self.overhead_s_ = float(best)
+        self.booster_ = self._train(X, _model_target(measured, roof, k_oof, self.overhead_s_))
+        self.n_train_ = int(len(X))
+        self.n_kernel_train_ = int(len(kernels.y)) if kernels is not None else 0
+        train_pred = np.exp(self.predict(X, kernels))
+        self.metrics_ = {
+            "train_mape_pct": mape(train_pred, np.exp(y)),
+            "cv_mape_pct_by_overhead": {f"{k:g}": v for k, v in scores.items()},
+            "roofline_mape_pct": mape(np.ones(len(y)), np.exp(y)),
+        }
+        self.adaptation_ = None
+        self.trained_on_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def _check(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("this ResidualModel is not fitted; call fit(X, y) or load it with ResidualModel.load(dir)")
+
+    def predict(self, X, kernels: KernelTable | None = None) -> np.ndarray:
+        """Predicted ``log(latency / roofline)`` of each model row."""
+        self._check()
+        X = np.atleast_2d(np.asarray(X, float))
+        k = np.zeros(len(X))
+        if kernels is not None and self.kernel_booster_ is not None and len(kernels.row):
+            kx = self._kernel_inputs(kernels.X, kernels.row)
+            k = _kernel_log_ratio(self.kernel_booster_.predict(kx), kernels.X, kernels.row, np.arange(len(X)))
+        roof = np.exp(X[:, _LOG_ROOF])
+        a = getattr(self, "adaptation_", None)
+        if a and a.get("group_scales") and kernels is not None and self.kernel_booster_ is not None:
+            lat = self._group_times(X, kernels) @ np.asarray(a["group_scales"]) + self.overhead_s_
+            return np.log(np.maximum(lat, 1e-12) / roof)
+        lat = roof * np.exp(k + self.booster_.predict(X)) + self.overhead_s_
+        out = np.log(lat / roof)
+        return out + self._adaptation(X)
+
+    def _group_times(self, X: np.ndarray, kernels: KernelTable) -> np.ndarray:
+        """(n models, n groups): the base model's predicted seconds per kernel group, overhead excluded."""
+        f = self.kernel_booster_.predict(self._kernel_inputs(kernels.X, kernels.row))
+        t = np.exp(kernels.X[:, _K_LOG_ROOF] + f)
+        out = np.zeros((len(X), _N_GROUPS))
+        np.add.at(out, (kernels.row, np.argmax(kernels.X[:, :_N_GROUPS], axis=1)), t)
+        return out * np.exp(self.booster_.predict(X))[:, None]
+
+    def _adaptation(self, X: np.ndarray) -> np.ndarray:
+        a = getattr(self, "adaptation_", None)
+        if not a:
+            return np.zeros(len(X))
+        return a["offset"] + a["slope"] * (X[:, _LOG_ROOF] - a["center"])
+
+    # ------------------------------------------------------------------ few-shot
+    def adapt(self, X_new, y_new, device: str | None = None, ridge: float = 1.0,
+              kernels: KernelTable | None = None) -> ResidualModel:
+        """Few-shot adaptation to a new device from K whole-model measurements.
+
+        Fits ``y_new - predict(X_new)`` with either an offset or an offset +
+        slope over centred log roofline time (ridge ``ridge`` on both); with
+        ``kernels`` (the kernel rows of ``X_new``) also one scale per kernel group
+        (``measured ~ sum_g scale_g * base group time + overhead``, least squares in
+        relative error, ridge ``0.05 * ridge`` towards 1). The candidate with the lowest
+        leave-one-out error is kept. Group scales need kernel rows at prediction
+        time; without them the offset fit is used. Modifies and returns self.
+        """
+        self._check()
+        X = np.atleast_2d(np.asarray(X_new, float))
+        y = np.asarray(y_new, float)
+        self.adaptation_ = None
+        r = y - self.predict(X, kernels)
+        z = X[:, _LOG_ROOF]
+        c = float(z.mean())
+
+        def fit(idx, slope):
+            A = np.column_stack([np.ones(len(idx)), (z[idx] - c) if slope else np.zeros(len(idx))])
+            coef = np.linalg.solve(A.T @ A + ridge * np.diag([0.1, 1.0]), A.T @ r[idx])
+            return coef
+
+        loo = {}
+        for slope in (False, True):
+            errs = []
+            for i in range(len(X)):
+                idx = np.delete(np.arange(len(X)), i)
+                if len(idx) == 0:
+                    errs.append(abs(r[i]))
+                    continue
+                a, b = fit(idx, slope)
+                errs.append(abs(r[i] - a - b * (z[i] - c)))
+            loo[slope] = float(np.mean(errs))
+        slope = loo[True] < loo[False]
+        a, b = fit(np.arange(len(X)), slope)
+        loo_out = {"offset+slope" if s_ else "offset": v for s_, v in loo.items()}
+        scales = None
+        if kernels is not None and self.kernel_booster_ is not None and len(kernels.row):
+            # per-group scales s: measured ~ sum_g s_g T_g + overhead, least squares in relative error, ridge to 1
+            T = self._group_times(X, kernels)
+            meas = np.exp(y + z)
+            A, rhs = T / meas[:, None], 1.0 - self.overhead_s_ / meas
+
+            def solve(idx):
+                lam = 0.05 * ridge * np.eye(T.shape[1])
+                sol = np.linalg.solve(A[idx].T @ A[idx] + lam, A[idx].T @ rhs[idx] + lam @ np.ones(T.shape[1]))
+                return np.clip(sol, 0.05, 20.0)
+
+            errs = []
+            for i in range(len(X)):
+                sc = solve(np.delete(np.arange(len(X)), i))
+                errs.append(abs(math.log(max(float(T[i] @ sc) + self.overhead_s_, 1e-12) / meas[i])))
+            loo_out["group_scales"] = float(np.mean(errs))
+            if loo_out["group_scales"] < min(loo.values()):
+                scales = solve(np.arange(len(X)))
+        method = "group_scales" if scales is not None else ("offset+slope" if slope else "offset")
+        self.adaptation_ = {"method": method, "offset": float(a), "slope": float(b),
+                            "center": c, "k": int(len(X)), "loo_abs_log_error": loo_out,
+                            "group_scales": [float(v) for v in scales] if scales is not None else None,
+                            "base_device": self.device, "device": device}
+        if device:
+            self.device = device
+        return self
+
+    # ------------------------------------------------------------------ Prediction API
+    @property
+    def version(self) -> str:
+        return f"s{SCHEMA_VERSION}/f{FEATURES_VERSION}.k{KERNEL_FEATURES_VERSION}"
+
+    def describe(self) -> str:
+        self._check()
+        date = (self.trained_on_ or "")[:10]
+        s = f"lightgbm residual {self.version} trained on {self.n_train_} measurements ({date})"
+        if self.adaptation_:
+            s += f", few-shot adapted with {self.adaptation_['k']} ({self.adaptation_['method']})"
+        return s
+
+    def apply(self, prediction: Any) -> Any:
+        """A new :class:`~hybridperf.estimate.pricing.Prediction` with calibrated kernel and total latencies."""
+        self._check()
+        f = featurize(prediction)
+        cal = np.array([fam <= self.seen_families_ if self.seen_families_ else True for fam in f.kernel_families], bool)
+        roof = f.kernel_roofline_s
+        if len(roof) == 0 or not cal.any():
+            return replace(prediction, calibration=self.describe() + "; no kernel of a trained op family: roofline only")
+        if self.kernel_booster_ is not None:
+            r = np.exp(self.kernel_booster_.predict(self._kernel_inputs(f.kernels, np.zeros(len(roof), int))))
+        else:
+            r = np.ones(len(roof))
+        r = np.where(cal, r, 1.0)
+        s_cal = float((roof * r)[cal].sum())
+        g = float(self.booster_.predict(f.model[None, :])[0])
+        adj = float(self._adaptation(f.model[None, :])[0])
+        scale = math.exp(g + adj)
+        a = getattr(self, "adaptation_", None)
+        gs = None
+        if a and a.get("group_scales") and self.kernel_booster_ is not None:
+            gs = np.asarray(a["group_scales"])[[GROUPS.index(k) for k in f.kernel_groups]]
+            scale = math.exp(g)
+        new_k = list(prediction.kernels)
+        for j, i in enumerate(f.kernel_index):
+            kp = new_k[i]
+            if cal[j]:
+                lat = roof[j] * r[j] * scale * (gs[j] if gs is not None else 1.0)
+                new_k[i] = replace(kp, latency_s=float(lat), calibrated=True)
+        if gs is not None:  # same composition as predict(): sum_g scale_g * group time * exp(g) + overhead
+            total = float((roof * r * gs)[cal].sum()) * scale + self.overhead_s_ + float(roof[~cal].sum())
+        else:  # same composition as predict(): (kernels * exp(g) + overhead) * exp(adaptation)
+            total = (s_cal * math.exp(g) + self.overhead_s_) * math.exp(adj) + float(roof[~cal].sum())
+        note = self.describe()
+        n_unc = int((~cal).sum())
+        if n_unc:
+            note += f"; {n_unc} kernel(s) of untrained op families at roofline (uncalibrated)"
+        return replace(prediction, kernels=tuple(new_k), latency_s=total, calibration=note)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``residual.txt`` (+ ``residual_kernel.txt``) and ``residual.json`` into ``directory``."""
+        import lightgbm
+
+        from hybridperf._version import __version__
+
+        self._check()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(d / MODEL_FILE))
+        if self.kernel_booster_ is not None:
+            self.kernel_booster_.save_model(str(d / KERNEL_FILE))
+        elif (d / KERNEL_FILE).exists():
+            (d / KERNEL_FILE).unlink()
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "device": self.device,
+            "features_version": FEATURES_VERSION,
+            "kernel_features_version": KERNEL_FEATURES_VERSION if self.kernel_booster_ is not None else None,
+            "model_features": list(MODEL_FEATURES),
+            "kernel_features": list(self._kernel_names()),
+            "model_file": MODEL_FILE,
+            "kernel_file": KERNEL_FILE if self.kernel_booster_ is not None else None,
+            "target": "log(measured latency / roofline latency)",
+            "params": self.get_params(),
+            "overhead_s": self.overhead_s_,
+            "seen_families": sorted(self.seen_families_),
+            "n_train": self.n_train_,
+            "n_kernel_train": self.n_kernel_train_,
+            "metrics": self.metrics_,
+            "adaptation": self.adaptation_,
+            "trained_on": self.trained_on_,
+            "lightgbm_version": lightgbm.__version__,
+            "hybridperf_version": __version__,
+        }
+        (d / SIDECAR_FILE).write_text(json.dumps(meta, indent=1, default=float) + "\n")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ResidualModel:
+        """Load a model written by :meth:`save`; refuses other schema / feature versions."""
+        import lightgbm as lgb
+
+        d = Path(directory)
+        side = d / SIDECAR_FILE
+        if not side.exists() or not (d / MODEL_FILE).exists():
+            raise InputError(f"no residual model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE}); run hybridperf calibrate")
+        meta = json.loads(side.read_text())
+        if meta.get("schema_version") != SCHEMA_VERSION or meta.get("features_version") != FEATURES_VERSION:
+            raise InputError(
+                f"{side}: schema {meta.get('schema_version')} / features {meta.get('features_version')} do not match "
+                f"this hybridperf (schema {SCHEMA_VERSION}, features {FEATURES_VERSION}); rerun hybridperf calibrate"
+            )
+        if meta.get("kernel_file") and meta.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
+            raise InputError(
+                f"{side}: kernel features {meta.get('kernel_features_version', '1')} do not match this hybridperf "
+                f"(kernel features {KERNEL_FEATURES_VERSION}); rerun hybridperf calibrate"
+            )
+        m = cls(**meta["params"])
+        m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
+        m.kernel_booster_ = lgb.Booster(model_file=str(d / meta["kernel_file"])) if meta.get("kernel_file") else None
+        m.overhead_s_ = float(meta["overhead_s"])
+        m.seen_families_ = frozenset(meta["seen_families"])
+        m.n_train_ = int(meta["n_train"])
+        m.n_kernel_train_ = int(meta.get("n_kernel_train", 0))
+        m.metrics_ = meta.get("metrics", {})
+        m.adaptation_ = meta.get("adaptation")
+        m.trained_on_ = meta.get("trained_on", "")
+        return m
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "n_estimators": self.n_estimators, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf, "lambda_l2": self.lambda_l2, "linear_tree": self.linear_tree,
+            "overhead_grid_s": list(self.overhead_grid_s), "seed": self.seed, "device": self.device,
+            "model_estimators": self.model_estimators, "context": self.context,
+            "measured_weights": self.measured_weights,
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _folds(groups: Sequence[str], n: int = 5) -> list[np.ndarray]:
+    """Up to ``n`` folds that never split a group (deterministic: groups sorted, dealt round-robin)."""
+    g = np.asarray([str(x) for x in groups])
+    uniq = sorted(set(g))
+    if len(uniq) < 2:
+        return []
+    k = min(n, len(uniq))
+    return [np.where(np.isin(g, uniq[i::k]))[0] for i in range(k)]
+
+
+def kernel_context(Xk: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``Xk`` with :data:`CONTEXT_FEATURES` appended: the roofline time and kernel count of the kernel's
+    group in its model, the group's share of the model's roofline time, and the model's roofline time.
+
+    The measured ground truth is per group (onnxruntime's fusions differ from TVM's), so how much of a
+    model a group is, and in how many kernels, is what a kernel's ratio depends on beyond its own shape.
+    """
+    Xk = np.asarray(Xk, float)
+    rows = np.asarray(rows, int)
+    if len(Xk) == 0:
+        return np.zeros((0, len(KERNEL_INPUTS)))
+    g = np.argmax(Xk[:, :_N_GROUPS], axis=1)
+    roof = np.exp(Xk[:, _K_LOG_ROOF])
+    key = rows * _N_GROUPS + g
+    _, inv = np.unique(key, return_inverse=True)
+    g_roof = np.bincount(inv, weights=roof)[inv]
+    g_n = np.bincount(inv)[inv].astype(float)
+    _, minv = np.unique(rows, return_inverse=True)
+    m_roof = np.bincount(minv, weights=roof)[minv]
+    eps = 1e-12
+    ctx = np.column_stack([np.log(g_roof + eps), np.log(g_n), g_roof / np.maximum(m_roof, eps), np.log(m_roof + eps)])
+    return np.hstack([Xk, ctx])
+
+
+def _kernel_weights(kt: KernelTable, n_models: int, measured: bool = True) -> np.ndarray:
+    """Weight of each kernel row: its share of its model's measured time (``roofline_k * exp(y_k)``), or of
+    its roofline time. A log error ``e`` on a kernel moves its model's log latency by about share x ``e``,
+    so measured shares weight the errors as the whole-model target sees them."""
+    t = np.exp(kt.X[:, _K_LOG_ROOF])
+    if measured:
+        t = t * np.exp(kt.y)
+    tot = np.bincount(kt.row, weights=t, minlength=n_models)
+    return t / np.maximum(tot[kt.row], 1e-30)
+
+
+def _kernel_log_ratio(fk: np.ndarray, Xk: np.ndarray, rows: np.ndarray, model_rows: np.ndarray) -> np.ndarray:
+    """log(sum roof_k e^f_k / sum roof_k) for each of ``model_rows`` (0 where a model has no kernel rows)."""
+    roof = np.exp(Xk[:, _K_LOG_ROOF])
+    out = np.zeros(len(model_rows))
+    for j, m in enumerate(model_rows):
+        sel = rows == m
+        if sel.any():
+            out[j] = math.log(float((roof[sel] * np.exp(fk[sel])).sum()) / float(roof[sel].sum()))
+    return out
+
+
+def _model_target(measured, roof, k, overhead):
+    return np.log(np.maximum(measured - overhead, 0.05 * measured) / roof) - k
+
+
+@lru_cache(maxsize=16)
+def _load_cached(path: str, mtime: float) -> ResidualModel:
+    return ResidualModel.load(path)
+
+
+def load_table(data_dir: str | Path, kernels: bool = True):
+    """Read ``features.csv`` (+ ``kernel_features.csv``) of a calibration directory.
+
+    Returns ``(X, y, groups, families, kernel_table, rows)`` with ``y =
+    log(measured / roofline)``; rows without a measurement are dropped.
+    """
+    import csv
+
+    d = Path(data_dir)
+    fpath = d / "features.csv"
+    if not fpath.exists():
+        raise InputError(
+            f"{fpath} not found; build it from measurements with `python -m benchmarks.collect_cpu featurize --out {d}`"
+        )
+    with fpath.open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("measured_latency_s")]
+    if not rows:
+        raise InputError(f"{fpath} has no measured rows")
+    bad = {r.get("features_version") for r in rows} - {FEATURES_VERSION}
+    if bad:
+        raise InputError(f"{fpath} was built with features version {sorted(bad)}, this hybridperf uses {FEATURES_VERSION}; re-run featurize")
+    X = np.array([[float(r[n]) for n in MODEL_FEATURES] for r in rows])
+    y = np.log(np.array([float(r["measured_latency_s"]) / float(r["roofline_latency_s"]) for r in rows]))
+    groups = [r.get("family") or r["key"] for r in rows]
+    families = [frozenset(filter(None, r.get("op_families", "").split("|"))) for r in rows]
+    kt = None
+    kpath = d / "kernel_features.csv"
+    if kernels and kpath.exists():
+        index = {r["key"]: i for i, r in enumerate(rows)}
+        kx, ky, kr, kf = [], [], [], []
+        with kpath.open() as fh:
+            for r in csv.DictReader(fh):
+                if r.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
+                    raise InputError(f"{kpath} was built with kernel features version {r.get('kernel_features_version', '1')}, "
+                                     f"this hybridperf uses {KERNEL_FEATURES_VERSION}; re-run featurize")
+                if r["key"] not in index:
+                    continue
+                # per-kernel ground truth joined through the source graph (features.kernel_unit_times) when the
+                # profile had node names, else the kernel's family group's time in its model
+                meas, roof = ((r["unit_measured_s"], r["unit_roofline_s"]) if r.get("unit_roofline_s")
+                              else (r["group_measured_s"], r["group_roofline_s"]))
+                if float(roof) <= 0:
+                    continue
+                ratio = min(max(float(meas) / float(roof), 1e-2), 1e3)
+                kx.append([float(r[n]) for n in KERNEL_FEATURES])
+                ky.append(math.log(ratio))
+                kr.append(index[r["key"]])
+                kf.append(frozenset(r["families"].split("|")))
+        if kx:
+            kt = KernelTable(np.array(kx), np.array(ky), np.array(kr, dtype=int), kf)
+    return X, y, groups, families, kt, rows
+
+
+def subset(kt: KernelTable | None, model_rows: np.ndarray) -> KernelTable | None:
+    """The kernel rows of ``model_rows``, renumbered to positions in ``model_rows``."""
+    if kt is None:
+        return None
+    pos = {int(m): i for i, m in enumerate(model_rows)}
+    sel = np.array([int(r) in pos for r in kt.row], bool)
+    fam = [f for f, s in zip(kt.families, sel) if s] if kt.families is not None else None
+    return KernelTable(kt.X[sel], kt.y[sel], np.array([pos[int(r)] for r in kt.row[sel]], dtype=int), fam)
+
+
+def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path | None:
+    """The directory of ``device_id``'s stored model: ``calib_dir/<id>/`` when given, else the first
+    ``<id>/`` on :func:`model_search_path` holding a model; None if there is none."""
+    bases = (Path(calib_dir),) if calib_dir is not None else model_search_path()
+    for base in bases:
+        d = base / device_id
+        if (d / SIDECAR_FILE).exists() and (d / MODEL_FILE).exists():
+            return d
+    return None
+
+
+def load_for_device(device_id: str, calib_dir: str | Path | None = None) -> ResidualModel | None:
+    """The stored residual model of ``device_id`` (see :func:`find_model_dir`), or None if there is none.
+
+    Cached per directory and sidecar mtime: do not modify the result (``adapt`` a fresh ``ResidualModel.load``).
+    """
+    d = find_model_dir(device_id, calib_dir)
+    if d is None:
+        return None
+    return _load_cached(str(d), (d / SIDECAR_FILE).stat().st_mtime)
+
+
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "load_for_device", "load_table", "mape",
+           "model_search_path", "subset", "user_model_dir", "SCHEMA_VERSION"]
