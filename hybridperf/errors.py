@@ -32,3 +32,19 @@ class SpecError(InputError):
 
 class NotFittedError(HybridperfError, ValueError):
     """A residual model was used before ``fit``."""
+
+
+def error_line(exc: BaseException, limit: int | None = None, *, last: bool = False) -> str:
+    """The one line of an exception's message that names the problem, cut to ``limit`` characters.
+
+    Python messages name the problem first; TVM's and its frontends' end with it after a
+    traceback, so ``last=True`` takes the last line, or the first that says something is
+    (not) supported. An empty message gives the exception's class name.
+    """
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__[:limit]
+    text = lines[0]
+    if last:
+        text = next((ln for ln in lines if "unsupported" in ln.lower() or "not supported" in ln.lower()), lines[-1])
+    return text[:limit]

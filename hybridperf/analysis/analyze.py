@@ -16,6 +16,7 @@ from hybridperf.analysis.cost_pass import ModelAnalysis, analyze_module
 from hybridperf.analysis.kernels import Kernel, group_kernels, unfused_kernels
 from hybridperf.analysis.memory import MemoryPlan, plan_memory
 from hybridperf.costs import Status
+from hybridperf.errors import error_line
 
 
 __all__ = ["Analyzed", "analyze"]
@@ -113,7 +114,7 @@ def analyze(
             mem_mod = lowering.to_memory_plannable(lowered, fused)
             memory = plan_memory(mem_mod, analysis.weight_bytes, input_bytes)
         except Exception as exc:  # noqa: BLE001 - lowering is best effort; costs still stand
-            first = str(exc).splitlines()[0][:120] if str(exc) else ""
+            first = error_line(exc, 120)
             note = f"lowering failed ({type(exc).__name__}: {first}); one kernel per op, no memory plan"
             kernels = unfused_kernels(analysis)
             memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, f"TVM lowering failed ({type(exc).__name__})")

@@ -28,7 +28,7 @@ from typing import Any
 
 from hybridperf.cli import ExitCode
 from hybridperf.commands._common import add_format_argument
-from hybridperf.errors import InputError
+from hybridperf.errors import InputError, error_line
 
 #: file suffixes predicted (lower case); other files are ignored
 MODEL_SUFFIXES = (".onnx", ".tflite")
@@ -99,10 +99,9 @@ def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | No
         if not pred.complete:
             row["status"] = "lower bound"
     except _InputError as exc:
-        row.update(status="error", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        row.update(status="error", error=error_line(exc))
     except Exception as exc:  # noqa: BLE001 - one bad model must not stop the others
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        row.update(status="error", error=f"internal error: {type(exc).__name__}: {first}")
+        row.update(status="error", error=f"internal error: {type(exc).__name__}: {error_line(exc, 200)}")
     row["wall_s"] = time.perf_counter() - t0
     return row
 

@@ -49,7 +49,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hybridperf.errors import SpecError
+from hybridperf.errors import SpecError, error_line
 
 SCHEMA_VERSION = 1
 
@@ -268,8 +268,7 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
     try:
         raw = yaml.load(path.read_text(), Loader=_strict_loader())
     except (OSError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpecError(f"{path}: cannot parse YAML ({first}); fix the file syntax") from exc
+        raise SpecError(f"{path}: cannot parse YAML ({error_line(exc)}); fix the file syntax") from exc
     return parse_spec(raw, str(path))
 
 

@@ -61,7 +61,7 @@ import enum
 import math
 import re
 
-from hybridperf.errors import InputError
+from hybridperf.errors import InputError, error_line
 
 
 __all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "UNITS", "compare", "load_config", "parse_config", "parse_limit", "resolve_targets", "value_of"]
@@ -445,7 +445,7 @@ def load_config(path: str | Path | None = None, required: bool = False) -> Budge
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BudgetError(f"{p}: cannot parse TOML ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+        raise BudgetError(f"{p}: cannot parse TOML ({error_line(exc)})") from exc
     section = data.get("tool", {}).get("hybridperf")
     if section is None:
         return BudgetConfig(path=p)

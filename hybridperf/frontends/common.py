@@ -1,4 +1,4 @@
-"""What every frontend shares: the :class:`LoadedModel` record and two small helpers.
+"""What every frontend shares: the :class:`LoadedModel` record and a small helper.
 """
 
 from __future__ import annotations
@@ -19,17 +19,6 @@ class LoadedModel:
     node_count: int = 0
     #: Relax binding var name -> the source graph node (ONNX node name) it was converted from
     source_nodes: Mapping[str, str] = field(default_factory=dict)
-
-
-def _first_line(exc: BaseException, limit: int = 200) -> str:
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    msg = lines[-1] if lines else type(exc).__name__
-    for ln in lines:  # prefer the line that names the problem
-        low = ln.lower()
-        if "unsupported" in low or "not supported" in low:
-            msg = ln
-            break
-    return msg[:limit]
 
 
 def _param_shapes(mod: Any) -> dict[str, tuple[int, ...]]:

@@ -12,8 +12,8 @@ from typing import Any
 import dataclasses
 import warnings
 
-from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, UnsupportedModelError
-from hybridperf.frontends.common import LoadedModel, _first_line
+from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, UnsupportedModelError, error_line
+from hybridperf.frontends.common import LoadedModel
 
 
 __all__ = ["load_tflite", "tflite_input_specs"]
@@ -154,8 +154,8 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
         low = text.lower()
         if "not supported" in low or "dynamic range quantization" in low or type(exc).__name__ == "OpNotImplemented":
             raise UnsupportedModelError(
-                f"{source}: TVM's TFLite frontend cannot import this model ({_first_line(exc)}); "
+                f"{source}: TVM's TFLite frontend cannot import this model ({error_line(exc, 200, last=True)}); "
                 f"{sg.OperatorsLength()} operators"
             ) from exc
-        raise ModelLoadError(f"{source}: import into TVM Relax failed ({type(exc).__name__}: {_first_line(exc)})") from exc
+        raise ModelLoadError(f"{source}: import into TVM Relax failed ({type(exc).__name__}: {error_line(exc, 200, last=True)})") from exc
     return LoadedModel(module=mod, input_shapes=input_shapes, source=source, format="tflite", node_count=sg.OperatorsLength())

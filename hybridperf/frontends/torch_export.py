@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 import warnings
 
-from hybridperf.errors import InputError, ModelLoadError, UnsupportedModelError
-from hybridperf.frontends.common import LoadedModel, _first_line, _param_shapes
+from hybridperf.errors import InputError, ModelLoadError, UnsupportedModelError, error_line
+from hybridperf.frontends.common import LoadedModel, _param_shapes
 
 
 __all__ = ["load_exported_program", "load_pt2", "load_torch"]
@@ -67,7 +67,7 @@ def load_exported_program(ep: Any, source: str = "<torch.export>") -> LoadedMode
     # report the undecomposed failure when it names unsupported ops: that list is the actionable one
     unsupported = [e for e in errors if "unsupported function types" in str(e).lower()]
     exc = unsupported[0] if unsupported else errors[-1]
-    msg = _first_line(exc)
+    msg = error_line(exc, 200, last=True)
     if unsupported:
         raise UnsupportedModelError(
             f"{source}: TVM's PyTorch importer cannot convert this model ({msg}); "
@@ -110,7 +110,7 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
             ep = torch.export.export(module, example_inputs)
     except Exception as exc:  # noqa: BLE001 - export raises many kinds (Unsupported, UserError, ...)
         raise ModelLoadError(
-            f"{source}: torch.export.export failed ({type(exc).__name__}: {_first_line(exc)}); "
+            f"{source}: torch.export.export failed ({type(exc).__name__}: {error_line(exc, 200, last=True)}); "
             "make the model exportable (no data-dependent control flow) or export it to ONNX"
         ) from exc
     finally:

@@ -179,8 +179,9 @@ def error_line(exc: BaseException) -> str:
     """
     import re
 
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    text = lines[-1] if lines else type(exc).__name__
+    from hybridperf.errors import error_line as _error_line
+
+    text = _error_line(exc, last=True)
     text = re.sub(r'ir\.Op\(.*?\bname="([^"]+)".*?support_level=\d+\)', r"\1", text)
     text = re.sub(r"T\.u?int\d+\((-?\d+)\)", r"\1", text)
     text = re.sub(r"R\.shape\(\[([^\]]*)\]\)", r"(\1)", text)

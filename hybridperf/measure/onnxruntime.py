@@ -49,7 +49,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hybridperf.errors import InputError, ModelLoadError
+from hybridperf.errors import InputError, ModelLoadError, error_line
 
 MEASURE_SCHEMA_VERSION = 1
 DEFAULT_DEVICE = "host-epyc-1c"
@@ -382,7 +382,7 @@ def measure_in_process(
             s = ort.InferenceSession(str(path), _session_options(ort, threads, arena=False, graph_optimization=graph_optimization),
                                      providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ModelLoadError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0][:200]}") from exc
+            raise ModelLoadError(f"onnxruntime cannot load {path}: {error_line(exc, 200)}") from exc
         _malloc_trim()
         loaded = _rss_kib().get("VmRSS", 0)
         _reset_hwm()
@@ -398,7 +398,7 @@ def measure_in_process(
         sess = ort.InferenceSession(str(path), _session_options(ort, threads, graph_optimization=graph_optimization),
                                     providers=providers)
     except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0][:200]}") from exc
+        raise ModelLoadError(f"onnxruntime cannot load {path}: {error_line(exc, 200)}") from exc
     for _ in range(warmup):
         sess.run(None, feeds)
     times = []

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from hybridperf.errors import error_line
+
 FEATURES_VERSION = "1"
 #: version of :data:`KERNEL_FEATURES` and their targets (2: main-op shape, resize and transcendental features,
 #: per-kernel targets; 3: renamed fused nodes shared by family group)
@@ -513,7 +515,7 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
             pred = predict_on(an, device, precision, residual=None)
         except Exception as exc:  # noqa: BLE001 - a model hybridperf cannot analyse is reported and skipped
             if log:
-                log(f"{m['key']}: analysis failed: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
+                log(f"{m['key']}: analysis failed: {type(exc).__name__}: {error_line(exc, 150)}")
             continue
         dt = time.perf_counter() - t0
         lat = float(m.get(target) or m["latency_s"])
