@@ -44,6 +44,7 @@ from hybridperf.estimate import pricing
 from hybridperf.estimate.budget import Budget, CheckResult, Metric, Target, parse_limit, MetricCheck, compare
 from hybridperf.estimate.pricing import Prediction
 from hybridperf.frontends.torch_export import load_torch
+from hybridperf.units import parse_dims
 
 ShapeArg = Mapping[str, "tuple[int, ...] | Sequence[int] | str"]
 
@@ -54,10 +55,10 @@ def _shapes(shapes: ShapeArg | None) -> dict[str, tuple[int, ...]] | None:
     out = {}
     for name, s in shapes.items():
         if isinstance(s, str):
-            parts = s.strip().replace(",", "x").split("x")
-            if not all(p.isdigit() for p in parts):
+            parsed = parse_dims(s)
+            if parsed is None:
                 raise InputError(f"shapes[{name!r}] = {s!r}: write dimensions as 'DxDxD', e.g. '1x3x224x224'")
-            s = [int(p) for p in parts]
+            s = list(parsed)
         dims = tuple(s)
         if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
             raise InputError(f"shapes[{name!r}] = {s!r}: dimensions must be positive integers")

@@ -5,16 +5,87 @@ but :mod:`hybridperf.errors`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from hybridperf.errors import InputError
+
+#: unit -> (quantity, factor to the SI base unit): the one table that device sheets and budgets read.
+#: A spelling with "µ" is an alias of the "u" one and is not listed in messages (see :func:`units_of`).
+UNITS: Mapping[str, tuple[str, float]] = MappingProxyType(
+    {
+        "FLOP/s": ("compute", 1.0),
+        "GFLOP/s": ("compute", 1e9),
+        "TFLOP/s": ("compute", 1e12),
+        "PFLOP/s": ("compute", 1e15),
+        "OP/s": ("compute", 1.0),
+        "GOPS": ("compute", 1e9),
+        "TOPS": ("compute", 1e12),
+        "POPS": ("compute", 1e15),
+        "B/s": ("bandwidth", 1.0),
+        "MB/s": ("bandwidth", 1e6),
+        "GB/s": ("bandwidth", 1e9),
+        "TB/s": ("bandwidth", 1e12),
+        "MiB/s": ("bandwidth", 2.0**20),
+        "GiB/s": ("bandwidth", 2.0**30),
+        "B": ("capacity", 1.0),
+        "KB": ("capacity", 1e3),
+        "MB": ("capacity", 1e6),
+        "GB": ("capacity", 1e9),
+        "TB": ("capacity", 1e12),
+        "KiB": ("capacity", 2.0**10),
+        "MiB": ("capacity", 2.0**20),
+        "GiB": ("capacity", 2.0**30),
+        "TiB": ("capacity", 2.0**40),
+        "s": ("time", 1.0),
+        "ms": ("time", 1e-3),
+        "us": ("time", 1e-6),
+        "µs": ("time", 1e-6),
+        "ns": ("time", 1e-9),
+        "W": ("power", 1.0),
+        "mW": ("power", 1e-3),
+        "J": ("energy", 1.0),
+        "mJ": ("energy", 1e-3),
+        "uJ": ("energy", 1e-6),
+        "µJ": ("energy", 1e-6),
+        "nJ": ("energy", 1e-9),
+        "pJ": ("energy", 1e-12),
+        "fJ": ("energy", 1e-15),
+        "Hz": ("frequency", 1.0),
+        "MHz": ("frequency", 1e6),
+        "GHz": ("frequency", 1e9),
+        # counts (compute_units): the unit names what is counted; all are plain integers
+        "SM": ("count", 1.0),
+        "CU": ("count", 1.0),
+        "core": ("count", 1.0),
+        "lanes": ("count", 1.0),
+    }
+)
+
+
+def units_of(quantity: str, aliases: bool = False) -> tuple[str, ...]:
+    """The units of one quantity (``"time"``, ``"capacity"``, ...) in table order; the "µ"
+    aliases only with ``aliases=True``."""
+    return tuple(u for u, (q, _) in UNITS.items() if q == quantity and (aliases or "µ" not in u))
+
+
+_DIMS = r"\d+(?:[x,]\d+)*"
+
+
+def parse_dims(text: str) -> tuple[int, ...] | None:
+    """``"1x3x224x224"`` (or ``"1,3,224,224"``) -> ``(1, 3, 224, 224)``; None when not of that form.
+    The one shape syntax of ``--shape`` flags, budget files and the Python API."""
+    m = re.fullmatch(rf"\s*({_DIMS})\s*", text)
+    return tuple(int(d) for d in re.split("[x,]", m.group(1))) if m else None
 
 
 def parse_shape_flags(flags: list[str] | None) -> dict[str, tuple[int, ...]]:
     """Parse ``["x=1x3x224x224", "mask=1x128"]`` into a dict of shapes."""
     out: dict[str, tuple[int, ...]] = {}
     for flag in flags or []:
-        m = re.fullmatch(r"\s*([^=\s]+)\s*=\s*(\d+(?:[x,]\d+)*)\s*", flag)
-        if not m:
+        name, _, dims = flag.partition("=")
+        shape = parse_dims(dims) if name.strip() and not any(c.isspace() for c in name.strip()) else None
+        if shape is None:
             raise InputError(f"bad --shape {flag!r}: write NAME=DxDxD, e.g. --shape input=1x3x224x224")
-        out[m.group(1)] = tuple(int(d) for d in re.split("[x,]", m.group(2)))
+        out[name.strip()] = shape
     return out

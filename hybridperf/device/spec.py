@@ -50,6 +50,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.errors import SpecError, error_line
+from hybridperf.units import UNITS, units_of
 
 SCHEMA_VERSION = 1
 
@@ -68,51 +69,6 @@ PRECISION_FALLBACK: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "fp8": ("fp8", "int8", "fp16", "bf16", "fp32"),
         "int8": ("int8", "fp16", "fp32"),
         "int4": ("int4", "int8", "fp16", "fp32"),
-    }
-)
-
-# unit -> (category, factor to SI base unit)
-_UNITS: Mapping[str, tuple[str, float]] = MappingProxyType(
-    {
-        "FLOP/s": ("compute", 1.0),
-        "GFLOP/s": ("compute", 1e9),
-        "TFLOP/s": ("compute", 1e12),
-        "PFLOP/s": ("compute", 1e15),
-        "OP/s": ("compute", 1.0),
-        "GOPS": ("compute", 1e9),
-        "TOPS": ("compute", 1e12),
-        "POPS": ("compute", 1e15),
-        "B/s": ("bandwidth", 1.0),
-        "MB/s": ("bandwidth", 1e6),
-        "GB/s": ("bandwidth", 1e9),
-        "TB/s": ("bandwidth", 1e12),
-        "MiB/s": ("bandwidth", 2.0**20),
-        "GiB/s": ("bandwidth", 2.0**30),
-        "B": ("capacity", 1.0),
-        "KB": ("capacity", 1e3),
-        "MB": ("capacity", 1e6),
-        "GB": ("capacity", 1e9),
-        "TB": ("capacity", 1e12),
-        "KiB": ("capacity", 2.0**10),
-        "MiB": ("capacity", 2.0**20),
-        "GiB": ("capacity", 2.0**30),
-        "s": ("time", 1.0),
-        "ms": ("time", 1e-3),
-        "us": ("time", 1e-6),
-        "ns": ("time", 1e-9),
-        "W": ("power", 1.0),
-        "mW": ("power", 1e-3),
-        "pJ": ("energy", 1e-12),
-        "fJ": ("energy", 1e-15),
-        "nJ": ("energy", 1e-9),
-        "Hz": ("frequency", 1.0),
-        "MHz": ("frequency", 1e6),
-        "GHz": ("frequency", 1e9),
-        # counts (compute_units): the unit names what is counted; all are plain integers
-        "SM": ("count", 1.0),
-        "CU": ("count", 1.0),
-        "core": ("count", 1.0),
-        "lanes": ("count", 1.0),
     }
 )
 
@@ -490,11 +446,11 @@ class _Validator:
             if r not in q:
                 self.fail(f"{key}.{r}", "is required but missing")
         unit = q["unit"]
-        if unit not in _UNITS:
-            self.fail(f"{key}.unit", f"unknown unit {unit!r}; use one of {', '.join(u for u, (c, _) in _UNITS.items() if c == category)}")
-        cat, factor = _UNITS[unit]
+        if unit not in UNITS:
+            self.fail(f"{key}.unit", f"unknown unit {unit!r}; use one of {', '.join(units_of(category))}")
+        cat, factor = UNITS[unit]
         if cat != category:
-            allowed = ", ".join(u for u, (c, _) in _UNITS.items() if c == category)
+            allowed = ", ".join(units_of(category))
             self.fail(f"{key}.unit", f"{unit!r} is a {cat} unit but this key needs {category} ({allowed})")
         value = self.positive(q["value"], f"{key}.value")
         src = q["source"]

@@ -62,9 +62,10 @@ import math
 import re
 
 from hybridperf.errors import InputError, error_line
+from hybridperf.units import UNITS, parse_dims, units_of
 
 
-__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "UNITS", "compare", "load_config", "parse_config", "parse_limit", "resolve_targets", "value_of"]
+__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "parse_config", "parse_limit", "resolve_targets", "value_of"]
 
 
 class BudgetError(InputError):
@@ -87,26 +88,14 @@ class Metric(str, enum.Enum):
         return f"max-{self.value}"
 
     @property
+    def quantity(self) -> str:
+        """The quantity of :data:`hybridperf.units.UNITS` that this metric's limits are written in."""
+        return {"latency": "time", "memory": "capacity", "energy": "energy"}[self.value]
+
+    @property
     def si_unit(self) -> str:
         return {"latency": "s", "memory": "B", "energy": "J"}[self.value]
 
-
-#: accepted units per metric -> factor to the SI base unit
-UNITS: Mapping[Metric, Mapping[str, float]] = {
-    Metric.LATENCY: {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9},
-    Metric.MEMORY: {
-        "B": 1.0,
-        "KB": 1e3,
-        "MB": 1e6,
-        "GB": 1e9,
-        "TB": 1e12,
-        "KiB": 2.0**10,
-        "MiB": 2.0**20,
-        "GiB": 2.0**30,
-        "TiB": 2.0**40,
-    },
-    Metric.ENERGY: {"J": 1.0, "mJ": 1e-3, "uJ": 1e-6, "µJ": 1e-6},
-}
 
 _EXAMPLE = {Metric.LATENCY: "20ms", Metric.MEMORY: "512MiB", Metric.ENERGY: "50mJ"}
 
@@ -114,7 +103,7 @@ _QUANTITY = re.compile(r"\s*(?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0
 
 
 def _units_text(metric: Metric) -> str:
-    return ", ".join(u for u in UNITS[metric] if "µ" not in u)
+    return ", ".join(units_of(metric.quantity))
 
 
 def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allow_number: bool = True) -> float:
@@ -139,7 +128,7 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     """
     metric = Metric(metric)
     where = where or metric.flag
-    units = UNITS[metric]
+    units = {u: UNITS[u][1] for u in units_of(metric.quantity, aliases=True)}
     accepted = f"write a positive number and one of {_units_text(metric)}, e.g. {_EXAMPLE[metric]}"
     if isinstance(value, bool):
         raise BudgetError(f"{where} {value!r}: {accepted}")
@@ -492,9 +481,10 @@ def parse_config(section: Any, path: Path) -> BudgetConfig:
         if not isinstance(raw_shapes, dict):
             w.fail(table, 'key \'shapes\' must be a table of input name -> "DxDxD"')
         for name, s in raw_shapes.items():
-            if not isinstance(s, str) or not re.fullmatch(r"\d+(x\d+)*", s.strip()):
+            dims = parse_dims(s) if isinstance(s, str) else None
+            if dims is None:
                 w.fail(table, f'key \'shapes\' entry {name!r} must be a string like "1x3x224x224", got {s!r}')
-            shapes[name] = tuple(int(d) for d in s.strip().split("x"))
+            shapes[name] = dims
         models.append(
             ModelEntry(
                 key=key,
