@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         user_model_dir,
     )
     from hybridperf.device.spec import load_spec
+    from hybridperf.report.calibration import calibration_text
 
     spec = load_spec(args.device)
     X, y, groups, families, kt, rows = load_table(data)
@@ -79,15 +80,5 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK
-    lines = [f"calibrated {spec.id}: {model.describe()}", f"stored     {out}",
-             f"data       {len(y)} model rows, {result['kernel_rows']} kernel rows from {data}"]
-    for key, val in metrics.items():
-        if isinstance(val, float):
-            lines.append(f"{key:<28} {val:.2f}")
-        elif not isinstance(val, dict):
-            lines.append(f"{key:<28} {val}")
-    if isinstance(metrics.get("cv_mape_pct_by_overhead"), dict) and metrics["cv_mape_pct_by_overhead"]:
-        cv = metrics["cv_mape_pct_by_overhead"]
-        lines.append(f"{'grouped-CV MAPE (best)':<28} {min(cv.values()):.2f} % at overhead {model.overhead_s_ * 1e6:g} us")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(calibration_text(model, result, metrics, data) + "\n")
     return ExitCode.OK

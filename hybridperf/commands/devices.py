@@ -19,11 +19,6 @@ from typing import Any
 from hybridperf.cli import ExitCode
 from hybridperf.errors import InputError
 
-#: the precisions shown as columns of the list view
-LIST_PRECISIONS = ("fp32", "fp16", "int8")
-_INT_PRECISIONS = frozenset({"int8", "int4"})
-_SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -40,19 +35,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
+    from hybridperf.report.devices import list_table, show_table
+
     words = list(args.words)
     if words and words[0] == "list":
         words = words[1:]
         if words:
             raise InputError(f"`devices list` takes no argument (got {' '.join(words)!r}); use `devices show ID`")
     if not words:
-        _emit(list_devices(args.spec_dir), args.format, _list_table)
+        _emit(list_devices(args.spec_dir), args.format, list_table)
         return ExitCode.OK
     if words[0] == "show":
         words = words[1:]
     if len(words) != 1:
         raise InputError("usage: hybridperf devices show ID (one device id or spec file; `hybridperf devices` lists the ids)")
-    _emit(show_device(words[0], args.spec_dir), args.format, _show_table)
+    _emit(show_device(words[0], args.spec_dir), args.format, show_table)
     return ExitCode.OK
 
 
@@ -88,6 +85,7 @@ def list_devices(spec_dir: Path | None = None) -> list[dict[str, Any]]:
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one spec with unit (SI), source and measured flag."""
     from hybridperf.device.spec import load_spec
+    from hybridperf.report.devices import INT_PRECISIONS
 
     spec = load_spec(device, spec_dir)
 
@@ -113,7 +111,7 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         "kind": spec.kind,
         "path": spec.path,
         "peak_compute": {
-            p: q(f"peak_compute.{p}", v, "OP/s" if p in _INT_PRECISIONS else "FLOP/s")
+            p: q(f"peak_compute.{p}", v, "OP/s" if p in INT_PRECISIONS else "FLOP/s")
             for p, v in spec.peak_flops_per_s.items()
         },
         "sparsity": {
@@ -140,85 +138,8 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- formatting
-
-
-def format_si(value: float | None, unit: str, digits: int = 4) -> str:
-    """``19.5e12, "FLOP/s"`` -> ``"19.5 TFLOP/s"``; bytes use decimal prefixes, as datasheets do."""
-    if value is None:
-        return "-"
-    if unit == "s":
-        for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
-            if abs(value) >= factor:
-                return f"{value / factor:.{digits}g} {prefix}s"
-        return f"{value:.{digits}g} s"
-    if unit in ("pJ", "W"):
-        return f"{value:.{digits}g} {unit}"
-    for factor, prefix in _SI:
-        if abs(value) >= factor:
-            return f"{value / factor:.{digits}g} {prefix}{unit}"
-    return f"{value:.{digits}g} {unit}"
-
-
-def format_table(headers: list[str], rows: list[list[str]]) -> str:
-    """Plain left-aligned columns separated by two spaces."""
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [headers, *rows]]
-    return "\n".join(lines)
-
-
 def _emit(data: Any, fmt: str, table) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(table(data) + "\n")
-
-
-def _list_table(rows: list[dict[str, Any]]) -> str:
-    headers = ["ID", "NAME", "KIND", *(p.upper() for p in LIST_PRECISIONS), "DRAM BW", "DRAM"]
-    body = []
-    for r in rows:
-        peaks = [
-            format_si(r["peak_flops_per_s"].get(p), "OP/s" if p in _INT_PRECISIONS else "FLOP/s", 3)
-            for p in LIST_PRECISIONS
-        ]
-        bw = r["dram_attainable_bandwidth_bytes_per_s"] or r["dram_bandwidth_bytes_per_s"]
-        name = r["name"] if len(r["name"]) <= 48 else r["name"][:47] + "~"
-        body.append([r["id"], name, r["kind"], *peaks, format_si(bw, "B/s", 4), format_si(r["dram_capacity_bytes"], "B", 3)])
-    foot = f"\n{len(rows)} devices; peaks are dense ('-': not listed, falls back to another precision); `hybridperf devices show ID` for sources"
-    return format_table(headers, body) + foot
-
-
-def _show_table(d: dict[str, Any]) -> str:
-    rows: list[list[str]] = []
-
-    def add(key: str, q: dict[str, Any] | None, unit: str) -> None:
-        if q is None:
-            return
-        flag = " [measured]" if q.get("measured") else ""
-        src = q["source"] + (f" (note: {q['note']})" if q.get("note") else "")
-        rows.append([key, format_si(q["value"], unit) + flag, src])
-
-    for p, q in d["peak_compute"].items():
-        add(f"peak_compute.{p}", q, q["unit"])
-    for name, s in d["sparsity"].items():
-        rows.append([f"sparsity.{name}", f"x{s['speedup']:g} (not in peaks)", s["source"]])
-    for level, m in d["memory"].items():
-        for k in ("bandwidth", "attainable_bandwidth", "capacity"):
-            if k in m:
-                add(f"memory.{level}.{k}", m[k], m[k]["unit"])
-    add("launch_overhead", d["launch_overhead"], "s")
-    add("power.idle", d["power"]["idle"], "W")
-    add("power.max", d["power"]["max"], "W")
-    for p, q in d["energy"]["per_mac"].items():
-        add(f"energy.per_mac.{p}", q, "pJ")
-    for lv, q in d["energy"]["per_byte"].items():
-        add(f"energy.per_byte.{lv}", q, "pJ")
-    for m in d["mig_profiles"]:
-        rows.append(
-            [f"mig.{m['name']}", f"{m['compute_slices']}/{m['total_slices']} compute, {format_si(m['memory']['value'], 'B', 3)}",
-             m["memory"]["source"]]
-        )
-    head = f"{d['id']}: {d['name']} ({d['kind']})\nfile: {d['path']}\n"
-    tail = f"\nnotes: {d['notes']}" if d["notes"] else ""
-    return head + format_table(["KEY", "VALUE", "SOURCE"], rows) + tail

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.errors import InputError
     from hybridperf.measure.onnxruntime import csv_row, measure
-    from hybridperf.report.text import fmt_bytes, fmt_time, table
+    from hybridperf.report.measurement import to_text
     from hybridperf.units import parse_shape_flags
 
     for flag in ("threads", "repeats"):
@@ -62,24 +62,5 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.format == "json":
         sys.stdout.write(json.dumps(m.to_dict(), indent=1) + "\n")
         return ExitCode.OK
-    shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
-    lines = [
-        f"model     {m.model}  inputs {shapes}",
-        f"runtime   {m.runtime} {m.runtime_version}, {m.threads} thread(s), {m.cpu_model}, load avg {m.load_avg_1m:.2f}",
-        f"latency   median {fmt_time(m.latency_s)}  p10 {fmt_time(m.latency_p10_s)}  p90 {fmt_time(m.latency_p90_s)}  "
-        f"std {fmt_time(m.latency_std_s)}  ({m.repeats} runs after {m.warmup} warm-up)",
-        f"memory    peak {fmt_bytes(m.peak_bytes)} = load {fmt_bytes(m.load_bytes)} + run {fmt_bytes(m.run_peak_bytes)} "
-        f"+ inputs {fmt_bytes(m.input_bytes)}  [{m.memory_method}]",
-        f"date      {m.date_utc}  hybridperf {m.hybridperf_version}",
-    ]
-    if m.nodes:
-        top = sorted(m.nodes, key=lambda n: n.duration_s, reverse=True)[:15]
-        tot = sum(n.duration_s for n in m.nodes) or 1.0
-        lines.append("")
-        lines.append(table([[n.name[:50], n.op_type, n.graph_node[:40] if n.graph_node else "(optimiser)",
-                             fmt_time(n.duration_s), f"{n.duration_s / tot:.1%}"] for n in top],
-                           ["node", "op", "graph node", "time", "share"], "lllrr"))
-        if len(m.nodes) > len(top):
-            lines.append(f"... {len(m.nodes) - len(top)} more nodes (use --format json)")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(to_text(m) + "\n")
     return ExitCode.OK

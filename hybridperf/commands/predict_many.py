@@ -19,7 +19,6 @@ or an argument is bad (unknown device: before any work starts). With
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -133,6 +132,7 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
+    from hybridperf.report.many import to_json, to_table
 
     if args.jobs is not None and args.jobs <= 0:
         raise InputError(f"--jobs must be a positive integer, got {args.jobs}")
@@ -178,33 +178,3 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: error: {failed} of {len(ordered)} models failed (--fail-on-error)", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     return ExitCode.OK
-
-
-def to_json(rows: list[dict[str, Any]], device: str) -> str:
-    return json.dumps({"device": device, "models": rows}, indent=2)
-
-
-def to_table(rows: list[dict[str, Any]], device: str) -> str:
-    from hybridperf.report.text import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
-
-    body = []
-    for r in rows:
-        if r["status"] != "error":
-            ge = "≥ " if r["lower_bound"] else ""
-            body.append(
-                [
-                    r["model"],
-                    ge + fmt_time(r["latency_s"]),
-                    ge + fmt_energy(r["energy_j"]),
-                    "unknown" if r["peak_memory_bytes"] is None else fmt_bytes(r["peak_memory_bytes"]),
-                    fmt_count(r["flops"]) + "FLOP",
-                    r["lower_bound"] or "ok",
-                ]
-            )
-        else:
-            body.append([r["model"], "-", "-", "-", "-", f"error: {r['error']}"])
-    failed = sum(1 for r in rows if r["status"] == "error")
-    partial = sum(1 for r in rows if r["status"] == "lower bound")
-    bounds = f", {partial} lower bounds" if partial else ""
-    summary = f"{len(rows)} models on {device}: {len(rows) - failed - partial} ok{bounds}, {failed} failed"
-    return table(body, ["model", "latency", "energy", "peak memory", "flops", "status"], "lrrrrl") + "\n" + summary

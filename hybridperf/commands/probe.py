@@ -55,8 +55,8 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.commands.devices import format_si, format_table
     from hybridperf.measure import probe
+    from hybridperf.report.probe import to_table
 
     out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
     result = probe.probe(quick=args.quick, progress=_Bar(), use_gpu=False if args.cpu_only else None)
@@ -69,24 +69,5 @@ def run(args: argparse.Namespace) -> ExitCode:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return ExitCode.OK
 
-    rows = []
-    for g in result.gemm:
-        unit = "OP/s" if g.precision.startswith("int") else "FLOP/s"
-        rows.append([f"peak {g.precision}", format_si(g.flops_per_s, unit), f"{g.n}^3 GEMM, {g.backend}"])
-    for b in result.bandwidth:
-        rows.append([f"{b.level} {b.kernel}", format_si(b.bytes_per_s, "B/s"),
-                     f"{b.threads} thread(s), {format_si(b.array_bytes, 'B', 3)} arrays"])
-    for c in result.caches:
-        rows.append([f"L{c.level} {c.type.lower()}", format_si(c.size_bytes, "B", 3),
-                     f"shared by {c.shared_cpu_count} CPU(s)"])
-    if result.dispatch is not None:
-        d = result.dispatch
-        rows.append(["dispatch per node", format_si(d.per_node_s, "s", 3), f"onnxruntime, 1 vs {d.nodes} Add nodes"])
-        rows.append(["dispatch per call", format_si(d.per_call_s, "s", 3), "onnxruntime session.run, 1 Add node"])
-    for k, v in result.errors.items():
-        rows.append([k, "-", v])
-    host = result.host
-    head = (f"{spec.id}: {spec.name}\n{host.usable_cpus} usable CPUs, governor {host.governor or 'not exposed'}, "
-            f"{result.source}{' (--quick)' if result.quick else ''}\n")
-    sys.stdout.write(head + format_table(["FIGURE", "VALUE", "HOW"], rows) + f"\nwrote {out}\n")
+    sys.stdout.write(to_table(result, spec, out) + "\n")
     return ExitCode.OK

@@ -31,8 +31,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.analysis.analyze import analyze
     from hybridperf.api import predict_on
     from hybridperf.device.spec import load_spec
-    from hybridperf.report.html import write_html
-    from hybridperf.report.text import fmt_bytes, fmt_time
+    from hybridperf.report.html import write_html, written_line
 
     spec = load_spec(args.device)  # a bad device fails before the slow import
     _check_output_path(Path(args.html))
@@ -44,8 +43,5 @@ def run(args: argparse.Namespace) -> ExitCode:
         path = write_html(pred, args.html, title=args.title)
     except OSError as exc:
         raise InputError(f"cannot write --html {args.html}: {exc.strerror or exc}") from exc
-    sys.stdout.write(
-        f"{path}  latency {fmt_time(pred.latency_s)}  peak memory {fmt_bytes(pred.peak_memory_bytes) if pred.memory.known else 'unknown'}  "
-        f"{sum(1 for k in pred.kernels if k.kernel.counts_toward_time)} kernels\n"
-    )
+    sys.stdout.write(written_line(pred, path) + "\n")
     return ExitCode.OK

@@ -444,3 +444,11 @@ def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> 
             pass
         raise
     return p
+
+
+def written_line(pred: Prediction, path: Path) -> str:
+    """The one line ``hybridperf report`` prints: where the page went and the headline figures."""
+    return (
+        f"{path}  latency {fmt_time(pred.latency_s)}  peak memory {fmt_bytes(pred.peak_memory_bytes) if pred.memory.known else 'unknown'}  "
+        f"{sum(1 for k in pred.kernels if k.kernel.counts_toward_time)} kernels"
+    )

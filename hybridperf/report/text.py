@@ -16,6 +16,9 @@ REPORT_SCHEMA_VERSION = 1
 
 
 
+_SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
 def fmt_time(s: float | None) -> str:
     if s is None:
         return "-"
@@ -50,6 +53,23 @@ def fmt_energy(j: float) -> str:
     if j >= 1e-3:
         return f"{j * 1e3:.3f} mJ"
     return f"{j * 1e6:.1f} uJ"
+
+
+def format_si(value: float | None, unit: str, digits: int = 4) -> str:
+    """``19.5e12, "FLOP/s"`` -> ``"19.5 TFLOP/s"``; bytes use decimal prefixes, as datasheets do."""
+    if value is None:
+        return "-"
+    if unit == "s":
+        for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
+            if abs(value) >= factor:
+                return f"{value / factor:.{digits}g} {prefix}s"
+        return f"{value:.{digits}g} s"
+    if unit in ("pJ", "W"):
+        return f"{value:.{digits}g} {unit}"
+    for factor, prefix in _SI:
+        if abs(value) >= factor:
+            return f"{value / factor:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}"
 
 
 def coverage_dict(pred: Prediction) -> dict[str, Any]:
@@ -201,15 +221,17 @@ def to_json(pred: Prediction) -> str:
     return json.dumps(to_dict(pred), indent=2)
 
 
-def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
-    """Plain-text table; ``align`` is one of 'l'/'r' per column."""
+def table(rows: list[list[str]], header: list[str], align: str | None = None, rule: bool = True) -> str:
+    """The one plain-text table renderer: columns two spaces apart, ``align`` one of 'l'/'r' per
+    column (default all left), a rule of dashes under the header unless ``rule=False``; no
+    trailing blanks."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     align = align or "l" * len(header)
 
     def line(cells):
-        return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w) for c, w, a in zip(cells, widths, align))
+        return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
 
-    out = [line(header), "  ".join("-" * w for w in widths)]
+    out = [line(header)] + (["  ".join("-" * w for w in widths)] if rule else [])
     out.extend(line(r) for r in rows)
     return "\n".join(out)
 

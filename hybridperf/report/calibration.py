@@ -1,0 +1,21 @@
+"""Rendering of a calibration run (``hybridperf calibrate``) as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def calibration_text(model: Any, result: dict[str, Any], metrics: dict[str, Any], data: Path) -> str:
+    """What was fitted and stored, the data it came from, then one line per scalar metric."""
+    lines = [f"calibrated {result['device']}: {model.describe()}", f"stored     {result['stored']}",
+             f"data       {result['rows']} model rows, {result['kernel_rows']} kernel rows from {data}"]
+    for key, val in metrics.items():
+        if isinstance(val, float):
+            lines.append(f"{key:<28} {val:.2f}")
+        elif not isinstance(val, dict):
+            lines.append(f"{key:<28} {val}")
+    if isinstance(metrics.get("cv_mape_pct_by_overhead"), dict) and metrics["cv_mape_pct_by_overhead"]:
+        cv = metrics["cv_mape_pct_by_overhead"]
+        lines.append(f"{'grouped-CV MAPE (best)':<28} {min(cv.values()):.2f} % at overhead {model.overhead_s_ * 1e6:g} us")
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""Rendering of the device sheets for ``hybridperf devices``: the list and one sheet with its sources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hybridperf.report.text import format_si, table
+
+#: the precisions shown as columns of the list view
+LIST_PRECISIONS = ("fp32", "fp16", "int8")
+INT_PRECISIONS = frozenset({"int8", "int4"})
+
+
+def list_table(rows: list[dict[str, Any]]) -> str:
+    headers = ["ID", "NAME", "KIND", *(p.upper() for p in LIST_PRECISIONS), "DRAM BW", "DRAM"]
+    body = []
+    for r in rows:
+        peaks = [
+            format_si(r["peak_flops_per_s"].get(p), "OP/s" if p in INT_PRECISIONS else "FLOP/s", 3)
+            for p in LIST_PRECISIONS
+        ]
+        bw = r["dram_attainable_bandwidth_bytes_per_s"] or r["dram_bandwidth_bytes_per_s"]
+        name = r["name"] if len(r["name"]) <= 48 else r["name"][:47] + "~"
+        body.append([r["id"], name, r["kind"], *peaks, format_si(bw, "B/s", 4), format_si(r["dram_capacity_bytes"], "B", 3)])
+    foot = f"\n{len(rows)} devices; peaks are dense ('-': not listed, falls back to another precision); `hybridperf devices show ID` for sources"
+    return table(body, headers, rule=False) + foot
+
+
+def show_table(d: dict[str, Any]) -> str:
+    rows: list[list[str]] = []
+
+    def add(key: str, q: dict[str, Any] | None, unit: str) -> None:
+        if q is None:
+            return
+        flag = " [measured]" if q.get("measured") else ""
+        src = q["source"] + (f" (note: {q['note']})" if q.get("note") else "")
+        rows.append([key, format_si(q["value"], unit) + flag, src])
+
+    for p, q in d["peak_compute"].items():
+        add(f"peak_compute.{p}", q, q["unit"])
+    for name, s in d["sparsity"].items():
+        rows.append([f"sparsity.{name}", f"x{s['speedup']:g} (not in peaks)", s["source"]])
+    for level, m in d["memory"].items():
+        for k in ("bandwidth", "attainable_bandwidth", "capacity"):
+            if k in m:
+                add(f"memory.{level}.{k}", m[k], m[k]["unit"])
+    add("launch_overhead", d["launch_overhead"], "s")
+    add("power.idle", d["power"]["idle"], "W")
+    add("power.max", d["power"]["max"], "W")
+    for p, q in d["energy"]["per_mac"].items():
+        add(f"energy.per_mac.{p}", q, "pJ")
+    for lv, q in d["energy"]["per_byte"].items():
+        add(f"energy.per_byte.{lv}", q, "pJ")
+    for m in d["mig_profiles"]:
+        rows.append(
+            [f"mig.{m['name']}", f"{m['compute_slices']}/{m['total_slices']} compute, {format_si(m['memory']['value'], 'B', 3)}",
+             m["memory"]["source"]]
+        )
+    head = f"{d['id']}: {d['name']} ({d['kind']})\nfile: {d['path']}\n"
+    tail = f"\nnotes: {d['notes']}" if d["notes"] else ""
+    return head + table(rows, ["KEY", "VALUE", "SOURCE"], rule=False) + tail

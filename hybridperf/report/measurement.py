@@ -1,0 +1,31 @@
+"""Rendering of an onnxruntime measurement (:class:`~hybridperf.measure.onnxruntime.Measurement`) as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hybridperf.report.text import fmt_bytes, fmt_time, table
+
+
+def to_text(m: Any) -> str:
+    """Model, runtime, latency percentiles, memory and date; then the slowest nodes when profiled."""
+    shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
+    lines = [
+        f"model     {m.model}  inputs {shapes}",
+        f"runtime   {m.runtime} {m.runtime_version}, {m.threads} thread(s), {m.cpu_model}, load avg {m.load_avg_1m:.2f}",
+        f"latency   median {fmt_time(m.latency_s)}  p10 {fmt_time(m.latency_p10_s)}  p90 {fmt_time(m.latency_p90_s)}  "
+        f"std {fmt_time(m.latency_std_s)}  ({m.repeats} runs after {m.warmup} warm-up)",
+        f"memory    peak {fmt_bytes(m.peak_bytes)} = load {fmt_bytes(m.load_bytes)} + run {fmt_bytes(m.run_peak_bytes)} "
+        f"+ inputs {fmt_bytes(m.input_bytes)}  [{m.memory_method}]",
+        f"date      {m.date_utc}  hybridperf {m.hybridperf_version}",
+    ]
+    if m.nodes:
+        top = sorted(m.nodes, key=lambda n: n.duration_s, reverse=True)[:15]
+        tot = sum(n.duration_s for n in m.nodes) or 1.0
+        lines.append("")
+        lines.append(table([[n.name[:50], n.op_type, n.graph_node[:40] if n.graph_node else "(optimiser)",
+                             fmt_time(n.duration_s), f"{n.duration_s / tot:.1%}"] for n in top],
+                           ["node", "op", "graph node", "time", "share"], "lllrr"))
+        if len(m.nodes) > len(top):
+            lines.append(f"... {len(m.nodes) - len(top)} more nodes (use --format json)")
+    return "\n".join(lines)

@@ -1,0 +1,32 @@
+"""Rendering of a device probe (:class:`~hybridperf.measure.probe.ProbeResult`) as a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hybridperf.report.text import format_si, table
+
+
+def to_table(result: Any, spec: Any, out: Path) -> str:
+    """The measured figures, one row each, under the host line, then the path of the written spec."""
+    rows = []
+    for g in result.gemm:
+        unit = "OP/s" if g.precision.startswith("int") else "FLOP/s"
+        rows.append([f"peak {g.precision}", format_si(g.flops_per_s, unit), f"{g.n}^3 GEMM, {g.backend}"])
+    for b in result.bandwidth:
+        rows.append([f"{b.level} {b.kernel}", format_si(b.bytes_per_s, "B/s"),
+                     f"{b.threads} thread(s), {format_si(b.array_bytes, 'B', 3)} arrays"])
+    for c in result.caches:
+        rows.append([f"L{c.level} {c.type.lower()}", format_si(c.size_bytes, "B", 3),
+                     f"shared by {c.shared_cpu_count} CPU(s)"])
+    if result.dispatch is not None:
+        d = result.dispatch
+        rows.append(["dispatch per node", format_si(d.per_node_s, "s", 3), f"onnxruntime, 1 vs {d.nodes} Add nodes"])
+        rows.append(["dispatch per call", format_si(d.per_call_s, "s", 3), "onnxruntime session.run, 1 Add node"])
+    for k, v in result.errors.items():
+        rows.append([k, "-", v])
+    host = result.host
+    head = (f"{spec.id}: {spec.name}\n{host.usable_cpus} usable CPUs, governor {host.governor or 'not exposed'}, "
+            f"{result.source}{' (--quick)' if result.quick else ''}\n")
+    return head + table(rows, ["FIGURE", "VALUE", "HOW"], rule=False) + f"\nwrote {out}"
