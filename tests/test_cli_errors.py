@@ -149,7 +149,7 @@ def test_predict_many_process_pool(zoo):
 def test_progress_bar_only_on_a_terminal():
     import io
 
-    from hybridperf.commands.predict_many import _Progress
+    from hybridperf.report.progress import ProgressBar as _Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -157,8 +157,8 @@ def test_progress_bar_only_on_a_terminal():
 
     tty = Tty()
     bar = _Progress(4, stream=tty, width=8)
-    bar.step("m/a.onnx")
-    bar.step("m/b.onnx")
+    bar.step("a.onnx")
+    bar.step("b.onnx")
     bar.close()
     text = tty.getvalue()
     assert "\r[##......] 1/4 a.onnx" in text and "\r[####....] 2/4 b.onnx" in text

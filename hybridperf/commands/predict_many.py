@@ -105,34 +105,10 @@ def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | No
     return row
 
 
-class _Progress:
-    """A ``\\r`` progress bar on stderr, silent when stderr is not a terminal."""
-
-    def __init__(self, total: int, stream=None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.total = total
-        self.width = width
-        self.done = 0
-        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)()) and total > 0
-
-    def step(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        filled = self.width * self.done // self.total
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {self.done}/{self.total} {Path(label).name[:40]:<40}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * (self.width + 56) + "\r")
-            self.stream.flush()
-
-
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
     from hybridperf.report.many import to_json, to_table
+    from hybridperf.report.progress import ProgressBar
 
     if args.jobs is not None and args.jobs <= 0:
         raise InputError(f"--jobs must be a positive integer, got {args.jobs}")
@@ -144,14 +120,14 @@ def run(args: argparse.Namespace) -> ExitCode:
     if not models:
         raise InputError(f"no .onnx files under {args.directory} (and no .tflite files)")
     jobs = min(args.jobs or usable_cores(), len(models))
-    progress = _Progress(len(models))
+    progress = ProgressBar(len(models))
     call = (args.batch, args.precision, not args.no_fuse)
     rows: dict[str, dict[str, Any]] = {}
     try:
         if jobs == 1:
             for m in models:
                 rows[str(m)] = predict_row(str(m), spec_ref, *call)
-                progress.step(str(m))
+                progress.step(m.name[:40])
         else:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -162,7 +138,7 @@ def run(args: argparse.Namespace) -> ExitCode:
                 futures = {pool.submit(predict_row, str(m), spec_ref, *call): str(m) for m in models}
                 for fut in as_completed(futures):
                     rows[futures[fut]] = fut.result()
-                    progress.step(futures[fut])
+                    progress.step(Path(futures[fut]).name[:40])
     finally:
         progress.close()
     ordered = [rows[str(m)] for m in models]

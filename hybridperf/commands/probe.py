@@ -34,32 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table", help="summary format (default: table)")
 
 
-class _Bar:
-    """A one-line progress bar on stderr (one line per step when stderr is not a terminal)."""
-
-    def __init__(self, stream=None, width: int = 24):
-        self.stream = stream if stream is not None else sys.stderr  # looked up now, not at import
-        self.width = width
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-
-    def __call__(self, step: str, done: int, total: int) -> None:
-        filled = self.width * done // max(total, 1)
-        bar = "#" * filled + "." * (self.width - filled)
-        line = f"probe [{bar}] {done}/{total} {step}"
-        if self.tty:
-            end = "\n" if done >= total else ""
-            self.stream.write("\r" + line.ljust(72) + end)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.measure import probe
     from hybridperf.report.probe import to_table
+    from hybridperf.report.progress import ProgressBar
 
     out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
-    result = probe.probe(quick=args.quick, progress=_Bar(), use_gpu=False if args.cpu_only else None)
+    bar = ProgressBar(prefix="probe ", width=24, log=True)
+    try:
+        result = probe.probe(quick=args.quick, progress=bar, use_gpu=False if args.cpu_only else None)
+    finally:
+        bar.close()
     spec = probe.write_spec(result, out, device_id=device_id, name=args.name)
 
     if args.format == "json":
