@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import write_atomic
+from hybridperf.files import write_atomic
 from hybridperf.errors import InputError
 
 

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument, check_output_path, write_atomic
+from hybridperf.commands._common import add_format_argument, check_output_path
+from hybridperf.files import write_atomic
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

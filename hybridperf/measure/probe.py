@@ -785,6 +785,7 @@ def write_spec(result: ProbeResult, path: Path, device_id: str | None = None, na
     import yaml
 
     from hybridperf.device.spec import load_spec, parse_spec
+    from hybridperf.files import write_atomic
 
     path, device_id = check_out(path, device_id)
     raw = spec_dict(result, device_id, name)
@@ -793,7 +794,7 @@ def write_spec(result: ProbeResult, path: Path, device_id: str | None = None, na
               "`measured: true`;\n# everything else is an estimate whose source says so. See hybridperf/data/hw_specs/README.md.\n")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=120))
+        write_atomic(path, header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=120))
     except OSError as exc:
         raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
     return load_spec(path)

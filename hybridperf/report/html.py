@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
+from hybridperf.files import write_atomic
 from hybridperf.report.text import fmt_bytes, fmt_count, fmt_energy, fmt_time, to_dict
 
 __all__ = ["render_html", "write_html"]
@@ -431,18 +430,7 @@ def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> 
     p = Path(path)
     text = render_html(pred, title)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(p, text, mode=0o644)  # a report is meant to be shared
     return p
 
 

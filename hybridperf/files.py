@@ -1,0 +1,46 @@
+"""Foundation: writing files so that no reader sees half of one (imports nothing of hybridperf)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux reports it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic read-by-setting, restored at once
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, text: str, mode: int | None = None) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename, so a
+    reader never sees half a file; returns the path.
+
+    The file gets ``mode``, else the mode a plain ``open(path, "w")`` would give it: the
+    existing file's mode, else 0666 less the umask (``mkstemp`` alone would leave it 0600).
+    """
+    path = Path(path)
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
