@@ -38,7 +38,7 @@ class OpRecord:
 
     @property
     def counts_toward_time(self) -> bool:
-        return self.status in (Status.COUNTED, Status.ESTIMATED)
+        return self.status.counts_toward_time
 
 
 @dataclass(frozen=True)

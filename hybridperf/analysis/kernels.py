@@ -30,7 +30,7 @@ class Kernel:
 
     @property
     def counts_toward_time(self) -> bool:
-        return self.status in (Status.COUNTED, Status.ESTIMATED)
+        return self.status.counts_toward_time
 
 
 def _kernel_status(members: list[OpRecord]) -> Status:

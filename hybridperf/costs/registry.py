@@ -34,6 +34,11 @@ class Status(str, enum.Enum):
     SYMBOLIC = "symbolic"
     UNSUPPORTED = "unsupported"
 
+    @property
+    def counts_toward_time(self) -> bool:
+        """An op or kernel in this status is priced (counted or estimated); the others add no time."""
+        return self in (Status.COUNTED, Status.ESTIMATED)
+
 
 @dataclass(frozen=True)
 class OpCost:
