@@ -41,6 +41,7 @@ import dataclasses
 
 from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, _FOLDED_NOTE
 from hybridperf.costs import OpCost, Status
+from hybridperf.costs.data_movement import VIEW_OPS
 
 
 __all__ = ["FOLDED", "Int8Op", "Int8Plan", "apply_int8", "apply_int8_kernels", "find_int8"]
@@ -65,9 +66,6 @@ ANCHOR_OPS = frozenset(
         "relax.matmul",
     }
 )
-
-#: zero-cost ops that pass a tensor through unchanged in content (traced through)
-VIEW_OPS = frozenset({"relax.reshape", "relax.squeeze", "relax.expand_dims", "relax.flatten", "relax.permute_dims"})
 
 #: elementwise ops an int8 kernel can fuse as epilogue (with constant other operands)
 EPILOGUE_OPS = frozenset(

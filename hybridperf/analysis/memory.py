@@ -26,10 +26,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybridperf.ir import tvm_compat as _tvm
+from hybridperf.ir import lowering
+from hybridperf.ir.lowering import ALIAS_OPS
 
 MATCH_RANGE = 16
 
-_VIEW_OPS = ("relax.reshape", "relax.memory.view", "relax.memory.ensure_zero_offset")
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
                     tokens[name] = tok
                     allocs.append((name, tok))
                     continue
-                if opn in _VIEW_OPS:
+                if opn in ALIAS_OPS:
                     tokens[name] = get(v.args[0])
                     continue
                 if is_prim_call(v):
@@ -308,7 +309,7 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
                 st_scope[st.sid] = (tok.scope, tok.dtype)
                 current[name] = st
                 continue
-            if opn in _VIEW_OPS:
+            if opn in ALIAS_OPS:
                 current[name] = _cur(current, v.args[0])
                 src = v.args[0]
                 if _tvm.is_var(src):

@@ -17,7 +17,8 @@ COPY_OPS = [
     "relax.zeros", "relax.ones", "relax.full", "relax.zeros_like", "relax.ones_like", "relax.full_like",
     "relax.arange", "relax.eye", "relax.eye_like", "relax.meshgrid", "relax.nn.dropout",
 ]
-VIEW_OPS = ["relax.reshape", "relax.squeeze", "relax.expand_dims", "relax.flatten", "relax.nn.batch_flatten"]
+#: ops that only reinterpret a tensor's shape: zero cost here, and traced through by the int8 pass
+VIEW_OPS = ("relax.reshape", "relax.squeeze", "relax.expand_dims", "relax.flatten", "relax.nn.batch_flatten")
 SHAPE_OPS = ["relax.shape_of", "relax.shape_to_tensor", "relax.tensor_to_shape", "relax.size", "relax.hint_on_device"]
 
 

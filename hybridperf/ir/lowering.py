@@ -17,6 +17,9 @@ from hybridperf.ir import tvm_compat as _tvm
 
 ORIGIN_ATTR = "hybridperf.origin"
 
+#: ops of a lowered module whose result aliases their first argument's storage (no new buffer)
+ALIAS_OPS = frozenset({"relax.reshape", "relax.memory.view", "relax.memory.ensure_zero_offset"})
+
 
 def _origin_per_call_tir(legalized_main: Any, record_vars: list[str]) -> list[int]:
     """Record index of every ``call_tir`` binding of the legalized ``main``, in order.

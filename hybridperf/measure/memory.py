@@ -45,13 +45,12 @@ from typing import Any
 import numpy as np
 
 from hybridperf.ir import tvm_compat as _tvm
+from hybridperf.ir.lowering import ALIAS_OPS
 from hybridperf.measure.onnxruntime import (  # the /proc readers of the latency harness
     _malloc_trim,
     _reset_hwm,
     _rss_kib,
 )
-
-_VIEW_OPS = ("relax.reshape", "relax.memory.view", "relax.memory.ensure_zero_offset")
 
 _FINALIZE_PASSES = (
     "StaticPlanBlockMemory",
@@ -203,7 +202,7 @@ def pooled_vm_bytes(memory_module: Any, page_bytes: int = POOL_PAGE_BYTES, func_
             refs[block] += 1
         elif opn in ("relax.memory.kill_storage", "relax.memory.kill_tensor"):
             drop(v.args[0])
-        elif opn in _VIEW_OPS and _tvm.is_var(v.args[0]) and v.args[0] in owner:
+        elif opn in ALIAS_OPS and _tvm.is_var(v.args[0]) and v.args[0] in owner:
             block = owner[v.args[0]]
             owner[name] = block
             refs[block] += 1
