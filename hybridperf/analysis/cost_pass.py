@@ -161,8 +161,8 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
             # aliases, tuples, tuple fields and constants carry data flow only
             if _tvm.is_var(value):
                 alias[name] = _tvm.var_name(value)
-            elif _tvm.is_tuple_get_item(value) and _tvm.is_var(value.tuple_value if hasattr(value, "tuple_value") else value.tuple):
-                src = value.tuple_value if hasattr(value, "tuple_value") else value.tuple
+            elif _tvm.is_tuple_get_item(value) and _tvm.is_var(_tvm.tuple_of(value)):
+                src = _tvm.tuple_of(value)
                 if resolve(_tvm.var_name(src)) in const_vars:
                     const_vars.add(name)
             elif _tvm.is_constant(value):
@@ -176,7 +176,7 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
         const_flags: list[bool] = []
         in_vars: list[str] = []
         for a in args:
-            infos = _tvm.tensor_infos(_tvm.expr_type(a)) if hasattr(a, "ty") else []
+            infos = _tvm.tensor_infos(_tvm.expr_type(a)) if _tvm.has_type(a) else []
             c = is_const(a)
             for info in infos:
                 in_infos.append(info)
@@ -191,7 +191,7 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
         out_infos = _tvm.tensor_infos(_tvm.expr_type(var))
         prec = precision_of([i.dtype for i in in_infos] or [o.dtype for o in out_infos])
         ctx = OpContext(op=op, inputs=tuple(in_infos), outputs=tuple(out_infos), const_inputs=tuple(const_flags))
-        tensor_args = [a for a in args if hasattr(a, "ty") and _tvm.tensor_infos(_tvm.expr_type(a))]
+        tensor_args = [a for a in args if _tvm.has_type(a) and _tvm.tensor_infos(_tvm.expr_type(a))]
         all_const = bool(tensor_args) and all(is_const(a) for a in tensor_args)
 
         status, family, note = Status.COUNTED, reg.family(op), ""

@@ -48,7 +48,7 @@ def _kernel_status(members: list[OpRecord]) -> Status:
 def _arg_infos(args: list[Any]) -> list[tuple[_tvm.TensorInfo, bool]]:
     out = []
     for a in args:
-        if not hasattr(a, "ty"):
+        if not _tvm.has_type(a):
             continue
         for info in _tvm.tensor_infos(_tvm.expr_type(a)):
             out.append((info, _tvm.is_constant(a)))
@@ -57,7 +57,6 @@ def _arg_infos(args: list[Any]) -> list[tuple[_tvm.TensorInfo, bool]]:
 
 def group_kernels(analysis: ModelAnalysis, fused_module: Any) -> tuple[Kernel, ...]:
     """Read kernels off a tagged, fused module (see :mod:`hybridperf.ir.lowering`)."""
-    _, relax = _tvm.tvm_modules()
     records = analysis.records
     kernels: list[Kernel] = []
     claimed: set[int] = set()
@@ -73,7 +72,7 @@ def group_kernels(analysis: ModelAnalysis, fused_module: Any) -> tuple[Kernel, .
                 members = [o]
             args = _tvm.call_args(value)
             kname = value.args[0].name_hint
-        elif hasattr(value.op, "name_hint") and isinstance(fused_module[value.op], relax.Function):
+        elif _tvm.is_global_var(value.op) and _tvm.is_relax_function(fused_module[value.op]):
             inner = fused_module[value.op]
             for ib in _tvm.bindings(inner):
                 if _tvm.is_call(ib.value) and _tvm.op_name(ib.value) == "relax.call_tir":

@@ -173,17 +173,16 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     lowered : tvm.IRModule
         Output of :func:`hybridperf.ir.lowering.to_memory_plannable`.
     """
-    tvm, relax = _tvm.tvm_modules()
     func = lowered[func_name]
     blocks = list(func.body.blocks)
 
     def is_prim_call(call: Any) -> bool:
         op = call.op
-        if isinstance(op, relax.ExternFunc):
+        if _tvm.is_extern_func(op):
             return True
         if _tvm.op_name(call) == "relax.vm.call_tir_dyn":
             return True
-        if isinstance(op, tvm.ir.GlobalVar):
+        if _tvm.is_global_var(op):
             try:
                 return _tvm.is_prim_func(lowered[op])
             except Exception:  # noqa: BLE001
@@ -200,7 +199,7 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
         if _tvm.is_tuple(expr):
             return [get(f) for f in expr.fields]
         if _tvm.is_tuple_get_item(expr):
-            t = get(expr.tuple_value if hasattr(expr, "tuple_value") else expr.tuple)
+            t = get(_tvm.tuple_of(expr))
             return t[expr.index] if isinstance(t, list) else None
         return None
 
@@ -354,7 +353,7 @@ def _cur(current: dict[Any, Any], expr: Any) -> Any:
     if _tvm.is_tuple(expr):
         return [_cur(current, f) for f in expr.fields]
     if _tvm.is_tuple_get_item(expr):
-        t = _cur(current, expr.tuple_value if hasattr(expr, "tuple_value") else expr.tuple)
+        t = _cur(current, _tvm.tuple_of(expr))
         return t[expr.index] if isinstance(t, list) else None
     return None
 
@@ -377,8 +376,7 @@ def tvm_planned_bytes(lowered: Any, func_name: str = "main") -> int:
     unplanned, the same quantity ``relax.analysis.estimate_memory_usage`` prints
     (in GiB) as "with memory planning".
     """
-    tvm, relax = _tvm.tvm_modules()
-    planned = relax.transform.StaticPlanBlockMemory()(lowered)
+    planned = lowering.plan_block_memory(lowered)
     total = 0
     for b in _tvm.bindings(planned[func_name]):
         v = b.value

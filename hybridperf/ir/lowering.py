@@ -95,6 +95,12 @@ def to_memory_plannable(mod: Any, fused: bool) -> Any:
     return tvm.transform.Sequential(passes)(mod)
 
 
+def plan_block_memory(mod: Any) -> Any:
+    """TVM's own ``StaticPlanBlockMemory`` on the output of :func:`to_memory_plannable`."""
+    _, relax = _tvm.tvm_modules()
+    return relax.transform.StaticPlanBlockMemory()(mod)
+
+
 def origin_of(mod: Any, gvar: Any) -> int | None:
     func = mod[gvar]
     if func.attrs is None or ORIGIN_ATTR not in func.attrs:

@@ -91,6 +91,16 @@ def expr_type(expr: Any):
     return expr.ty
 
 
+def has_type(expr: Any) -> bool:
+    """Whether ``expr`` carries a Relax type (a global or extern function does not)."""
+    return hasattr(expr, "ty")
+
+
+def tuple_of(item: Any) -> Any:
+    """The tuple a ``TupleGetItem`` reads (``tuple_value`` in 0.27, ``tuple`` before)."""
+    return item.tuple_value if hasattr(item, "tuple_value") else item.tuple
+
+
 def is_constant(expr: Any) -> bool:
     tvm, relax = tvm_modules()
     return isinstance(expr, (tvm.ir.GenericConst, relax.Constant)) if hasattr(relax, "Constant") else isinstance(expr, tvm.ir.GenericConst)
@@ -114,6 +124,21 @@ def is_tuple(expr: Any) -> bool:
 def is_tuple_get_item(expr: Any) -> bool:
     _, relax = tvm_modules()
     return isinstance(expr, relax.TupleGetItem)
+
+
+def is_global_var(expr: Any) -> bool:
+    tvm, _ = tvm_modules()
+    return isinstance(expr, tvm.ir.GlobalVar)
+
+
+def is_extern_func(expr: Any) -> bool:
+    _, relax = tvm_modules()
+    return isinstance(expr, relax.ExternFunc)
+
+
+def is_relax_function(func: Any) -> bool:
+    _, relax = tvm_modules()
+    return isinstance(func, relax.Function)
 
 
 def op_name(call: Any) -> str:
