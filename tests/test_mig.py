@@ -11,11 +11,12 @@ from hybridperf.estimate.mig import (
     NoMigProfilesError,
     memory_fraction,
     require_profiles,
-    scaled_latency_s,
+    slice_latency_s,
     suggest,
 )
 from hybridperf.device.spec import load_spec
-from hybridperf.estimate.roofline import ZERO, Bound, RooflineEstimate
+from hybridperf.costs import OpCost
+from hybridperf.estimate.pricing import price
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +26,22 @@ def pred(model_dir):
     return predict(str(model_dir / "resnet_like.onnx"), "a100-sxm-80gb", batch=1, residual=None)
 
 
-def est(compute_s, memory_s, overhead_s=5e-6):
-    return RooflineEstimate(max(compute_s, memory_s) + overhead_s, compute_s, memory_s, overhead_s, Bound.COMPUTE, 0.0, 0.0, "fp32")
-
-
 def test_scaling_arithmetic():
-    # 1g.10gb on an A100 80GB: 1/7 of the compute, 10/80 = 1/8 of the bandwidth
-    ks = [est(1e-3, 0.5e-3), est(1e-5, 2e-4), ZERO]
-    got = scaled_latency_s(ks, 1 / 7, 1 / 8)
-    want = max(1e-3 * 7, 0.5e-3 * 8) + 5e-6 + max(1e-5 * 7, 2e-4 * 8) + 5e-6  # 7 ms + 1.6 ms + 2 launches
+    # 1g.10gb on an A100 80GB: 1/7 of the compute, 10/80 = 1/8 of the bandwidth; the slice divides
+    # each roofline term by its share, the launch overhead stays
+    spec = load_spec("a100-sxm-80gb")
+    peak, bw, launch = spec.peak_flops("fp32"), spec.dram_bandwidth_bytes_per_s, spec.launch_overhead_s
+    compute_bound = OpCost(flops=int(1e-3 * peak), bytes_read=int(0.5e-3 * bw))  # 1 ms compute, 0.5 ms memory
+    memory_bound = OpCost(flops=int(1e-5 * peak), bytes_read=int(2e-4 * bw))  # 10 us compute, 0.2 ms memory
+    got = [price(c, "fp32", spec, compute_share=1 / 7, memory_share=1 / 8).latency_s for c in (compute_bound, memory_bound)]
+    want = [max(1e-3 * 7, 0.5e-3 * 8) + launch, max(1e-5 * 7, 2e-4 * 8) + launch]  # 7 ms, 1.6 ms, + a launch each
     assert got == pytest.approx(want)
-    assert scaled_latency_s(ks, 1.0, 1.0) == pytest.approx(sum(k.latency_s for k in ks))
+    whole = [price(c, "fp32", spec).latency_s for c in (compute_bound, memory_bound)]
+    assert whole == pytest.approx([1e-3 + launch, 2e-4 + launch])
+
+
+def test_full_gpu_slice_reproduces_the_prediction(pred):
+    assert slice_latency_s(pred, 1.0, 1.0) == pred.roofline_latency_s  # same arithmetic, so exactly
 
 
 def test_profiles_and_bandwidth_share():

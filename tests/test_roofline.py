@@ -92,3 +92,26 @@ def test_calibrated_prediction_recomputes_static_energy(model_dir):
     assert cal.latency_s == pytest.approx(2 * roof.latency_s)
     # the static part follows the corrected latency: idle W x (2 x roofline latency)
     assert cal.energy_j == pytest.approx(dynamic + roof.spec.idle_power_w * 2 * roof.latency_s)
+
+
+def test_precision_override_prices_float32_work_at_the_override(spec):
+    from hybridperf.estimate.pricing import price
+
+    c = OpCost(flops=2 * 10**12, bytes_read=4 * 10**9, bytes_written=4 * 10**9, weight_bytes=10**9)
+    e = price(c, "fp32", spec, "fp16")  # fp32 op, override fp16: fp16 peak, float32 bytes halved
+    assert e.precision == "fp16"
+    assert e.compute_s == pytest.approx(2e12 / 100e12)  # 20 ms at 100 TFLOP/s
+    assert e.memory_s == pytest.approx((4e9 + 4e9) * 2 / 4 / 1000e9)  # 8 GB -> 4 GB at 1000 GB/s: 4 ms
+    assert e.latency_s == pytest.approx(2e12 / 100e12 + 5e-6)
+    assert e.dynamic_energy_j == pytest.approx((1e12 * 0.5 + 4e9 * 10) * 1e-12)  # MACs x 0.5 pJ + bytes x 10 pJ
+    same = price(c, "fp16", spec, "int8")  # only float32 work follows the override
+    assert same == roofline(c, spec, "fp16")
+    assert price(c, "fp32", spec) == roofline(c, spec, "fp32")  # no override: the plain roofline
+
+
+def test_slice_shares_divide_each_term(spec):
+    c = OpCost(flops=10**9, bytes_read=10**6)
+    e = roofline(c, spec, "fp32", compute_share=0.5, memory_share=0.25)
+    assert e.compute_s == pytest.approx(1e9 / 10e12 / 0.5)
+    assert e.memory_s == pytest.approx(1e6 / 1000e9 / 0.25)
+    assert e.latency_s == pytest.approx(1e9 / 10e12 / 0.5 + 5e-6)  # the launch overhead is not shared

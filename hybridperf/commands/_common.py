@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hybridperf.errors import InputError
+from hybridperf.precision import OVERRIDES
 
 DEFAULT_DEVICE = "host-epyc-1c"
 
@@ -16,7 +17,7 @@ def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape, e.g. --shape input=1x3x224x224 (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
-    p.add_argument("--precision", choices=["tf32", "fp16", "bf16", "fp8", "int8"], help="run float32 ops at this precision and store float32 tensors in its size (fp16/bf16 2 B, fp8/int8 1 B; tf32 4 B): latency, traffic, energy and memory follow")
+    p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision and store float32 tensors in its size (fp16/bf16 2 B, fp8/int8 1 B; tf32 4 B): latency, traffic, energy and memory follow")
 
 
 def add_format_argument(p: argparse.ArgumentParser, choices=("table", "json")) -> None:

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 
 from hybridperf.cli import ExitCode
+from hybridperf.precision import OVERRIDES
 from hybridperf.files import write_atomic
 from hybridperf.errors import InputError
 
@@ -44,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-energy", metavar="E", help="energy limit per inference: J, mJ, uJ (e.g. 50mJ)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
-    p.add_argument("--precision", choices=["tf32", "fp16", "bf16", "fp8", "int8"], help="run float32 ops at this precision")
+    p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
     p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
     p.add_argument(

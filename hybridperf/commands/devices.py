@@ -85,7 +85,7 @@ def list_devices(spec_dir: Path | None = None) -> list[dict[str, Any]]:
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one spec with unit (SI), source and measured flag."""
     from hybridperf.device.spec import load_spec
-    from hybridperf.report.devices import INT_PRECISIONS
+    from hybridperf.precision import Precision
 
     spec = load_spec(device, spec_dir)
 
@@ -111,7 +111,7 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         "kind": spec.kind,
         "path": spec.path,
         "peak_compute": {
-            p: q(f"peak_compute.{p}", v, "OP/s" if p in INT_PRECISIONS else "FLOP/s")
+            p: q(f"peak_compute.{p}", v, "OP/s" if Precision(p).is_integer else "FLOP/s")
             for p, v in spec.peak_flops_per_s.items()
         },
         "sparsity": {

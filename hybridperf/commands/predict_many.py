@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.cli import ExitCode
+from hybridperf.precision import OVERRIDES
 from hybridperf.commands._common import add_format_argument
 from hybridperf.errors import InputError, error_line
 
@@ -38,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", "-d", required=True, help="device id from `hybridperf devices` or a spec file")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every usable core; 1 = in this process)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
-    p.add_argument("--precision", choices=["tf32", "fp16", "bf16", "fp8", "int8"], help="run float32 ops at this precision")
+    p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
     p.add_argument(
         "--fail-on-error",

@@ -50,27 +50,13 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.errors import SpecError, error_line
+from hybridperf.precision import PRECISIONS, fallback_chain
 from hybridperf.units import UNITS, units_of
 
 SCHEMA_VERSION = 1
 
-PRECISIONS = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4")
 MEMORY_LEVELS = ("dram", "l2", "llc", "sram", "flash")
 KINDS = ("gpu", "cpu", "npu")
-
-#: When a device lists no peak for a precision, the next one in this chain is used.
-PRECISION_FALLBACK: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "fp64": ("fp64", "fp32"),
-        "fp32": ("fp32",),
-        "tf32": ("tf32", "fp32"),
-        "fp16": ("fp16", "bf16", "fp32"),
-        "bf16": ("bf16", "fp16", "fp32"),
-        "fp8": ("fp8", "int8", "fp16", "bf16", "fp32"),
-        "int8": ("int8", "fp16", "fp32"),
-        "int4": ("int4", "int8", "fp16", "fp32"),
-    }
-)
 
 _TOP_KEYS_REQUIRED = (
     "schema_version",
@@ -147,8 +133,8 @@ class DeviceSpec:
     boost_clock_hz: float | None = None
 
     def peak_flops(self, precision: str) -> float:
-        """Dense peak FLOP/s (or OP/s) for ``precision``, following :data:`PRECISION_FALLBACK`."""
-        for p in PRECISION_FALLBACK.get(precision, (precision,)):
+        """Dense peak FLOP/s (or OP/s) for ``precision``, following :attr:`~hybridperf.precision.Precision.fallback`."""
+        for p in fallback_chain(precision):
             if p in self.peak_flops_per_s:
                 return self.peak_flops_per_s[p]
         listed = ", ".join(sorted(self.peak_flops_per_s))
@@ -159,13 +145,13 @@ class DeviceSpec:
 
     def resolve_precision(self, precision: str) -> str:
         """The precision whose peak :meth:`peak_flops` actually uses."""
-        for p in PRECISION_FALLBACK.get(precision, (precision,)):
+        for p in fallback_chain(precision):
             if p in self.peak_flops_per_s:
                 return p
         return precision
 
     def energy_per_mac_pj(self, precision: str) -> float | None:
-        for p in PRECISION_FALLBACK.get(precision, (precision,)):
+        for p in fallback_chain(precision):
             if p in self.energy_pj_per_mac:
                 return self.energy_pj_per_mac[p]
         return None

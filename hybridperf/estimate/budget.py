@@ -62,6 +62,7 @@ import math
 import re
 
 from hybridperf.errors import InputError, error_line
+from hybridperf.precision import OVERRIDES
 from hybridperf.units import UNITS, parse_dims, units_of
 
 
@@ -340,8 +341,6 @@ _MODEL_KEYS = ("devices", "batch", "shapes", "precision", *_LIMIT_KEYS)
 
 _DEVICE_KEYS = _LIMIT_KEYS
 
-_PRECISIONS = ("tf32", "fp16", "bf16", "fp8", "int8")
-
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -407,8 +406,8 @@ class _Where:
 
     def precision(self, d: Mapping[str, Any], table: str) -> str | None:
         p = d.get("precision")
-        if p is not None and p not in _PRECISIONS:
-            self.fail(table, f"key 'precision' is {p!r}; use one of {', '.join(_PRECISIONS)}")
+        if p is not None and p not in OVERRIDES:
+            self.fail(table, f"key 'precision' is {p!r}; use one of {', '.join(OVERRIDES)}")
         return p
 
     def device_list(self, v: Any, table: str) -> tuple[str, ...]:

@@ -11,7 +11,8 @@ A profile with ``compute_slices / total_slices = f_c`` of the GPU's compute
 and ``memory / dram capacity = f_m`` of its memory gets the same share of
 peak FLOP/s and of DRAM bandwidth (MIG partitions memory controllers with the
 memory: on an A100 80GB each 10 GB memory slice is 1/8 of the bandwidth).
-Each kernel's roofline terms are rescaled and the roofline re-applied::
+Each kernel is priced again on the slice (:func:`hybridperf.estimate.pricing.price` with
+``compute_share=f_c, memory_share=f_m``)::
 
     latency_profile = sum over kernels of
         max(compute_s / f_c, memory_s / f_m) + launch overhead (unchanged)
@@ -29,11 +30,11 @@ that fits and, when a latency budget is given, meets it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hybridperf.device.spec import DeviceSpec, MigProfile
 from hybridperf.errors import InputError
+from hybridperf.estimate.pricing import price
 
 #: runtime memory kept free on the instance besides the model's peak (CUDA context etc.)
 DEFAULT_HEADROOM_BYTES = 500 * 2**20
@@ -93,14 +94,14 @@ def memory_fraction(profile: MigProfile, spec: DeviceSpec) -> float:
     return min(1.0, profile.memory_bytes / cap)
 
 
-def scaled_latency_s(estimates: Iterable, compute_fraction: float, memory_fraction: float) -> float:
-    """Sum of ``max(compute_s / f_c, memory_s / f_m) + overhead_s`` over roofline estimates."""
-    total = 0.0
-    for e in estimates:
-        if e.latency_s == 0.0:
-            continue
-        total += max(e.compute_s / compute_fraction, e.memory_s / memory_fraction) + e.overhead_s
-    return total
+def slice_latency_s(pred, compute_fraction: float, memory_fraction: float) -> float:
+    """Roofline latency of a :class:`~hybridperf.estimate.pricing.Prediction`'s kernels on a slice of
+    its device with these shares of compute and bandwidth (kernels that add no time stay at 0)."""
+    return sum(
+        price(kp.kernel.cost, kp.kernel.precision, pred.spec, pred.precision, compute_fraction, memory_fraction).latency_s
+        for kp in pred.kernels
+        if kp.kernel.counts_toward_time
+    )
 
 
 def suggest(
@@ -120,12 +121,11 @@ def suggest(
         )
     required = int(pred.peak_memory_bytes) + int(headroom_bytes)
     calib = pred.latency_s / pred.roofline_latency_s if pred.roofline_latency_s else 1.0
-    estimates = [kp.estimate for kp in pred.kernels]
     options = []
     for prof in profiles:
         fc = prof.compute_fraction
         fm = memory_fraction(prof, spec)
-        lat = scaled_latency_s(estimates, fc, fm) * calib
+        lat = slice_latency_s(pred, fc, fm) * calib
         options.append(
             MigOption(
                 profile=prof,
@@ -147,6 +147,6 @@ __all__ = [
     "NoMigProfilesError",
     "memory_fraction",
     "require_profiles",
-    "scaled_latency_s",
+    "slice_latency_s",
     "suggest",
 ]

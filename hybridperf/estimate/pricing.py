@@ -13,15 +13,10 @@ from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.costs import OpCost
 from hybridperf.device.spec import DeviceSpec, load_spec
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
+from hybridperf.precision import storage_bytes
 
 
-__all__ = ["KernelPrediction", "Prediction", "STORAGE_BYTES", "bounded_energy", "predict_on", "priced_cost", "priced_memory", "stored_bytes"]
-
-
-#: The precision policy: a ``precision`` override runs float32 ops at that precision and stores
-#: float32 tensors (activations, weights, inputs) in this many bytes per element. One table drives
-#: latency, traffic, energy, peak memory and the report (``tf32`` is a compute mode: 4 bytes).
-STORAGE_BYTES = {"tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+__all__ = ["KernelPrediction", "Prediction", "bounded_energy", "predict_on", "price", "priced_cost", "priced_memory", "stored_bytes"]
 
 
 @dataclass(frozen=True)
@@ -93,18 +88,33 @@ class Prediction:
 
 
 def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
-    """Bytes a tensor of ``dtype`` takes under the precision override (:data:`STORAGE_BYTES`)."""
+    """Bytes a tensor of ``dtype`` takes under the precision override (:attr:`Precision.storage_bytes`)."""
     if precision is None or dtype != "float32":
         return nbytes
-    return nbytes * STORAGE_BYTES[precision] // 4
+    return nbytes * storage_bytes(precision) // 4
+
+
+def price(
+    cost: OpCost,
+    op_precision: str,
+    spec: DeviceSpec,
+    precision: str | None = None,
+    compute_share: float = 1.0,
+    memory_share: float = 1.0,
+) -> RooflineEstimate:
+    """The one pricing function: an op's or kernel's ``cost`` (run at ``op_precision``) under the
+    precision override (:func:`priced_cost`) on ``spec``, or on a slice of it holding
+    ``compute_share`` of its compute and ``memory_share`` of its bandwidth (a MIG profile)."""
+    cost, prec = priced_cost(cost, op_precision, precision)
+    return roofline(cost, spec, prec, compute_share=compute_share, memory_share=memory_share)
 
 
 def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple[OpCost, str]:
     """An op's or kernel's cost and precision under the override: float32 work runs at ``precision``
-    and its traffic shrinks with :data:`STORAGE_BYTES`; other precisions are left as they are."""
+    and its traffic shrinks with :attr:`Precision.storage_bytes`; other precisions are left as they are."""
     if precision is None or op_precision != "fp32":
         return cost, op_precision
-    size = STORAGE_BYTES[precision]
+    size = storage_bytes(precision)
     return OpCost(
         cost.flops, cost.bytes_read * size // 4, cost.bytes_written * size // 4, cost.weight_bytes * size // 4
     ), precision
@@ -143,7 +153,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     ----------
     precision : str, optional
         Run float32 ops at this precision instead (``tf32``, ``fp16``, ``bf16``, ``fp8``, ``int8``) and
-        store float32 tensors as :data:`STORAGE_BYTES` says: traffic, energy and peak memory follow.
+        store float32 tensors as :attr:`Precision.storage_bytes` says: traffic, energy and peak memory follow.
     residual : ResidualModel or None
         The learned correction (:func:`hybridperf.api.predict_on` resolves ``\"auto\"``).
     """
@@ -155,8 +165,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
 
             preds.append(KernelPrediction(k, ZERO, 0.0))
             continue
-        cost, prec = priced_cost(k.cost, k.precision, precision)
-        est = roofline(cost, spec, prec)
+        est = price(k.cost, k.precision, spec, precision)
         preds.append(KernelPrediction(k, est, est.latency_s))
     roof = sum(p.latency_s for p in preds)
     energy = sum(p.estimate.energy_j for p in preds)

@@ -2,6 +2,10 @@
 
 latency = max(flops / peak_flops[precision], bytes / dram_bandwidth) + launch overhead
 
+On a slice of the device (a MIG profile) holding ``compute_share`` of its compute and
+``memory_share`` of its DRAM bandwidth, the two terms are divided by those shares; the
+launch overhead is unchanged.
+
 energy  = MACs x pJ/MAC[precision] + bytes x pJ/byte[dram]     (dynamic)
         + idle_power x latency                                  (static)
 """
@@ -39,8 +43,16 @@ class RooflineEstimate:
 ZERO = RooflineEstimate(0.0, 0.0, 0.0, 0.0, Bound.NONE, 0.0, 0.0, "none")
 
 
-def roofline(cost: OpCost, spec: DeviceSpec, precision: str = "fp32", launches: int = 1) -> RooflineEstimate:
-    """Roofline estimate for ``cost`` executed as ``launches`` kernel launches.
+def roofline(
+    cost: OpCost,
+    spec: DeviceSpec,
+    precision: str = "fp32",
+    launches: int = 1,
+    compute_share: float = 1.0,
+    memory_share: float = 1.0,
+) -> RooflineEstimate:
+    """Roofline estimate for ``cost`` executed as ``launches`` kernel launches, on the whole
+    device or on a slice with ``compute_share`` / ``memory_share`` of it (both in (0, 1]).
 
     An op with neither FLOPs nor bytes that is still launched costs the launch
     overhead (bound ``overhead``); pass ``launches=0`` for work that is not
@@ -50,8 +62,8 @@ def roofline(cost: OpCost, spec: DeviceSpec, precision: str = "fp32", launches: 
         return ZERO
     peak = spec.peak_flops(precision)
     bw = spec.dram_bandwidth_bytes_per_s
-    compute_s = cost.flops / peak if cost.flops else 0.0
-    memory_s = cost.bytes_total / bw if cost.bytes_total else 0.0
+    compute_s = cost.flops / peak / compute_share if cost.flops else 0.0
+    memory_s = cost.bytes_total / bw / memory_share if cost.bytes_total else 0.0
     overhead_s = spec.launch_overhead_s * launches
     work_s = max(compute_s, memory_s)
     if work_s < overhead_s:

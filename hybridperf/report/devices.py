@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hybridperf.precision import Precision
 from hybridperf.report.text import format_si, table
 
 #: the precisions shown as columns of the list view
 LIST_PRECISIONS = ("fp32", "fp16", "int8")
-INT_PRECISIONS = frozenset({"int8", "int4"})
 
 
 def list_table(rows: list[dict[str, Any]]) -> str:
@@ -16,7 +16,7 @@ def list_table(rows: list[dict[str, Any]]) -> str:
     body = []
     for r in rows:
         peaks = [
-            format_si(r["peak_flops_per_s"].get(p), "OP/s" if p in INT_PRECISIONS else "FLOP/s", 3)
+            format_si(r["peak_flops_per_s"].get(p), "OP/s" if Precision(p).is_integer else "FLOP/s", 3)
             for p in LIST_PRECISIONS
         ]
         bw = r["dram_attainable_bandwidth_bytes_per_s"] or r["dram_bandwidth_bytes_per_s"]

@@ -10,7 +10,8 @@ from typing import Any
 
 from hybridperf._version import __version__
 from hybridperf.costs import OpCost, Status
-from hybridperf.estimate.pricing import STORAGE_BYTES, Prediction, priced_cost
+from hybridperf.estimate.pricing import Prediction, priced_cost
+from hybridperf.precision import storage_bytes
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -98,7 +99,7 @@ def precision_dict(pred: Prediction) -> dict[str, Any]:
     compute = sorted({kp.estimate.precision for kp in pred.kernels if kp.kernel.counts_toward_time})
     return {
         "override": p,
-        "float32_storage_bytes": STORAGE_BYTES[p] if p else 4,
+        "float32_storage_bytes": storage_bytes(p) if p else 4,
         "compute_precisions": compute,
     }
 
@@ -107,7 +108,7 @@ def _precision_text(pred: Prediction) -> str:
     p = pred.precision
     if not p:
         return ""
-    text = f"  precision {p} (float32 ops at {p}, float32 tensors stored in {STORAGE_BYTES[p]} B"
+    text = f"  precision {p} (float32 ops at {p}, float32 tensors stored in {storage_bytes(p)} B"
     fallback = sorted(
         {kp.estimate.precision for kp in pred.kernels if kp.kernel.counts_toward_time and kp.kernel.precision == "fp32"} - {p}
     )
