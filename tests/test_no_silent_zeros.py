@@ -119,7 +119,7 @@ def test_unknown_memory_is_none_never_zero(models):
     an = analyze(models["matmul"])
     unknown = dataclasses.replace(an, memory=MemoryPlan.unknown(8192, 256, "TVM lowering failed (ValueError)"))
     pred = predict_on(unknown, toy(), residual=None)
-    assert pred.peak_memory_bytes is None and pred.memory.live_peak_total_bytes is None
+    assert pred.peak_memory_bytes is None and pred.memory.live_peak_bytes is None
     d = to_dict(pred)
     assert d["memory"]["known"] is False and d["memory"]["peak_bytes"] is None
     assert d["memory"]["weight_bytes"] == 64 * 32 * 4 and d["memory"]["input_bytes"] == 64 * 4

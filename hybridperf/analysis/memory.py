@@ -32,7 +32,6 @@ from hybridperf.ir.lowering import ALIAS_OPS
 MATCH_RANGE = 16
 
 
-
 @dataclass(frozen=True)
 class TensorLifetime:
     """One allocated activation tensor: bytes and [first, last] call step."""
@@ -81,12 +80,6 @@ class MemoryPlan:
         if self.planned_bytes is None:
             return None
         return self.planned_bytes + self.weight_bytes + self.input_bytes
-
-    @property
-    def live_peak_total_bytes(self) -> int | None:
-        if self.live_peak_bytes is None:
-            return None
-        return self.live_peak_bytes + self.weight_bytes + self.input_bytes
 
     def resized(self, stored_bytes: Callable[[str, int], int], weight_bytes: int, input_bytes: int) -> MemoryPlan:
         """This plan with every activation re-sized by ``stored_bytes(dtype, nbytes)`` (a precision
@@ -166,7 +159,10 @@ def _alloc_info(call: Any) -> tuple[int | None, str, str]:
 
 
 def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_name: str = "main") -> MemoryPlan:
-    """Plan activation memory of ``lowered[func_name]`` and measure lifetimes.
+    """Plan activation memory of ``lowered[func_name]`` and measure lifetimes, in TVM's three
+    steps: count the references of every allocation (:func:`_count_references`), then walk the
+    calls allocating with size-matched reuse (:class:`_Allocator`) while sweeping live ranges
+    (:func:`_sweep`).
 
     Parameters
     ----------
@@ -175,23 +171,49 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     """
     func = lowered[func_name]
     blocks = list(func.body.blocks)
+    tokens = _count_references(lowered, func, blocks)
+    allocator = _Allocator()
+    sweep = _sweep(blocks, tokens, allocator)
+    storages = allocator.storages
+    lifetimes = tuple(
+        TensorLifetime(_tvm.var_name(n), nb, dt, sweep.first_use[n], sweep.last_use[n], pl)
+        for n, (nb, dt, pl) in sweep.lifetimes.items()
+    )
+    timeline = _timeline(lifetimes, sweep.steps)
+    return MemoryPlan(
+        planned_bytes=sum(s.nbytes for s in storages) + sweep.unplanned_bytes,
+        storage_bytes=tuple(s.nbytes for s in storages),
+        unplanned_bytes=sweep.unplanned_bytes,
+        no_reuse_bytes=sweep.no_reuse_bytes,
+        live_peak_bytes=max(timeline) if timeline else 0,
+        weight_bytes=weight_bytes,
+        input_bytes=input_bytes,
+        lifetimes=lifetimes,
+        timeline_bytes=tuple(timeline),
+        storage_dtypes=tuple(allocator.pool_of[s.sid][1] for s in storages),
+    )
 
-    def is_prim_call(call: Any) -> bool:
-        op = call.op
-        if _tvm.is_extern_func(op):
-            return True
-        if _tvm.op_name(call) == "relax.vm.call_tir_dyn":
-            return True
-        if _tvm.is_global_var(op):
-            try:
-                return _tvm.is_prim_func(lowered[op])
-            except Exception:  # noqa: BLE001
-                return False
-        return False
 
-    # ---- phase 1: tokens and reference counts -----------------------------------
+def _is_prim_call(lowered: Any, call: Any) -> bool:
+    """A call into a kernel (PrimFunc, extern or dynamic ``call_tir``), as TVM's planner tells them."""
+    op = call.op
+    if _tvm.is_extern_func(op):
+        return True
+    if _tvm.op_name(call) == "relax.vm.call_tir_dyn":
+        return True
+    if _tvm.is_global_var(op):
+        try:
+            return _tvm.is_prim_func(lowered[op])
+        except Exception:  # noqa: BLE001
+            return False
+    return False
+
+
+def _count_references(lowered: Any, func: Any, blocks: list[Any]) -> dict[Any, Any]:
+    """Step 1: a token per ``alloc_tensor`` with the number of kernel calls that read it; a token
+    reaching anything else (another block, a non-kernel call, the function's result) is discarded
+    (never planned). Returns var -> token, list of tokens or None."""
     tokens: dict[Any, Any] = {}
-    allocs: list[tuple[Any, _Token]] = []
 
     def get(expr: Any) -> Any:
         if _tvm.is_var(expr):
@@ -215,14 +237,12 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
                 opn = _tvm.op_name(v)
                 if opn == "relax.builtin.alloc_tensor":
                     nbytes, dtype, scope = _alloc_info(v)
-                    tok = _Token(nbytes, dtype, scope, bi)
-                    tokens[name] = tok
-                    allocs.append((name, tok))
+                    tokens[name] = _Token(nbytes, dtype, scope, bi)
                     continue
                 if opn in ALIAS_OPS:
                     tokens[name] = get(v.args[0])
                     continue
-                if is_prim_call(v):
+                if _is_prim_call(lowered, v):
                     for a in v.args:
                         for t in _leaves(get(a)):
                             if t.block != bi:
@@ -236,19 +256,22 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
             else:
                 tokens[name] = get(v)
     discard(get(func.body.body))
+    return tokens
 
-    # ---- phase 2: allocation with size-matched reuse -----------------------------
-    pools: dict[tuple[str, str], list[tuple[int, int, _Storage]]] = {}
-    storages: list[_Storage] = []
-    current: dict[Any, Any] = {}
-    seq = 0
-    step = 0
-    first_use: dict[Any, int] = {}
-    last_use: dict[Any, int] = {}
-    alias_root: dict[Any, Any] = {}
 
-    def request(tok: _Token) -> _Storage:
-        pool = pools.setdefault((tok.scope, tok.dtype), [])
+class _Allocator:
+    """Step 2: storage blocks pooled per (scope, dtype), reused within ``[size/16, size*16]``:
+    an equal-or-larger block first, else the largest smaller one enlarged (TVM's
+    ``TokenAllocator1D``)."""
+
+    def __init__(self) -> None:
+        self.pools: dict[tuple[str, str], list[tuple[int, int, _Storage]]] = {}
+        self.storages: list[_Storage] = []
+        self.pool_of: dict[int, tuple[str, str]] = {}
+        self.seq = 0
+
+    def request(self, tok: _Token) -> _Storage:
+        pool = self.pools.setdefault((tok.scope, tok.dtype), [])
         # like TVM's TokenAllocator1D::RequestReuse: a tensor no kernel reads (0 references)
         # gets fresh storage, never a pooled block
         if tok.static and tok.refs > 0:
@@ -260,30 +283,49 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
             if mid != end:
                 _, _, st = pool.pop(mid)
                 st.refs = tok.refs
-                return st
+                return self._owned(st, tok)
             if mid != begin:
                 _, _, st = pool.pop(mid - 1)
                 st.nbytes = size
                 st.refs = tok.refs
-                return st
-        st = _Storage(tok.nbytes, len(storages))
+                return self._owned(st, tok)
+        st = _Storage(tok.nbytes, len(self.storages))
         st.refs = tok.refs
-        storages.append(st)
+        self.storages.append(st)
+        return self._owned(st, tok)
+
+    def _owned(self, st: _Storage, tok: _Token) -> _Storage:
+        self.pool_of[st.sid] = (tok.scope, tok.dtype)
         return st
 
-    def release(st: _Storage) -> None:
-        nonlocal seq
-        ents = pools.setdefault(st_scope[st.sid], [])
+    def release(self, st: _Storage) -> None:
+        ents = self.pools.setdefault(self.pool_of[st.sid], [])
         keys = [k for k, _, _ in ents]
         pos = bisect.bisect_right(keys, st.nbytes)  # multimap: after equal keys
-        ents.insert(pos, (st.nbytes, seq, st))
-        seq += 1
+        ents.insert(pos, (st.nbytes, self.seq, st))
+        self.seq += 1
 
-    st_scope: dict[int, tuple[str, str]] = {}
-    unplanned = 0
-    no_reuse = 0
-    lifetimes_raw: dict[Any, tuple[int, str, bool]] = {}
-    for bi, block in enumerate(blocks):
+
+@dataclass
+class _Sweep:
+    """What step 3 found: per allocation (bytes, dtype, planned) and its first / last call step."""
+
+    lifetimes: dict[Any, tuple[int, str, bool]] = field(default_factory=dict)
+    first_use: dict[Any, int] = field(default_factory=dict)
+    last_use: dict[Any, int] = field(default_factory=dict)
+    unplanned_bytes: int = 0
+    no_reuse_bytes: int = 0
+    steps: int = 0
+
+
+def _sweep(blocks: list[Any], tokens: dict[Any, Any], allocator: _Allocator) -> _Sweep:
+    """Step 3: walk the calls in order, giving each planned allocation its storage and each
+    storage back when its last reader ran, and record every allocation's live range."""
+    out = _Sweep()
+    current: dict[Any, Any] = {}
+    alias_root: dict[Any, Any] = {}
+    step = 0
+    for block in blocks:
         for b in block.bindings:
             name = b.var
             v = b.value
@@ -296,17 +338,15 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
             if opn == "relax.builtin.alloc_tensor":
                 tok = tokens[name]
                 nbytes = tok.nbytes if tok.static else 0
-                no_reuse += nbytes
-                lifetimes_raw[name] = (nbytes, tok.dtype, not tok.discarded)
-                first_use[name] = step
-                last_use[name] = step
+                out.no_reuse_bytes += nbytes
+                out.lifetimes[name] = (nbytes, tok.dtype, not tok.discarded)
+                out.first_use[name] = step
+                out.last_use[name] = step
                 if tok.discarded or not tok.static:
-                    unplanned += nbytes
+                    out.unplanned_bytes += nbytes
                     current[name] = None
                     continue
-                st = request(tok)
-                st_scope[st.sid] = (tok.scope, tok.dtype)
-                current[name] = st
+                current[name] = allocator.request(tok)
                 continue
             if opn in ALIAS_OPS:
                 current[name] = _cur(current, v.args[0])
@@ -318,33 +358,17 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
             for a in v.args:
                 for n in _var_names(a):
                     root = alias_root.get(n, n)
-                    if root in last_use:
-                        last_use[root] = step
+                    if root in out.last_use:
+                        out.last_use[root] = step
             for a in v.args:
                 for st in _leaves(_cur(current, a)):
                     st.refs -= 1
                     if st.refs == 0:
-                        release(st)
+                        allocator.release(st)
             current[name] = None
             step += 1
-
-    planned = sum(s.nbytes for s in storages) + unplanned
-    lifetimes = tuple(
-        TensorLifetime(_tvm.var_name(n), nb, dt, first_use[n], last_use[n], pl) for n, (nb, dt, pl) in lifetimes_raw.items()
-    )
-    timeline = _timeline(lifetimes, step)
-    return MemoryPlan(
-        planned_bytes=planned,
-        storage_bytes=tuple(s.nbytes for s in storages),
-        unplanned_bytes=unplanned,
-        no_reuse_bytes=no_reuse,
-        live_peak_bytes=max(timeline) if timeline else 0,
-        weight_bytes=weight_bytes,
-        input_bytes=input_bytes,
-        lifetimes=lifetimes,
-        timeline_bytes=tuple(timeline),
-        storage_dtypes=tuple(st_scope[s.sid][1] for s in storages),
-    )
+    out.steps = step
+    return out
 
 
 def _cur(current: dict[Any, Any], expr: Any) -> Any:
