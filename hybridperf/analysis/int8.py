@@ -143,67 +143,86 @@ def _is_int8_dequantize(r: OpRecord) -> bool:
 def find_int8(analysis: ModelAnalysis) -> Int8Plan:
     """Find the QDQ int8 pattern; see the module docstring for the rules.
 
+    Four passes over the records: int8 and weight-only ops (:func:`_int8_ops`), their
+    epilogues up to a quantize (:func:`_fold_epilogues`), dequantize -> views -> quantize
+    round trips (:func:`_round_trips`), then the quantize / dequantize records they absorb
+    (:func:`_fold_qdq`).
+
     Returns an :class:`Int8Plan` mapping record index -> :class:`Int8Op`
     (empty when the model has no int8 QDQ pattern).
     """
-    records = analysis.records
-    producer: dict[str, int] = {r.var: r.index for r in records}
-    consumers: dict[str, list[int]] = {}
-    for r in records:
-        for v in dict.fromkeys(r.input_vars):
-            consumers.setdefault(v, []).append(r.index)
-    outputs = _output_vars(analysis)
+    g = _Dataflow(analysis)
+    ops = _int8_ops(g)
+    int8_ops = {i for i, o in ops.items() if o.kind == "int8"}
+    folded_quantize = _fold_epilogues(g, ops, int8_ops)
+    _round_trips(g, folded_quantize)
+    _fold_qdq(g, ops, int8_ops, folded_quantize)
+    return Int8Plan(ops)
 
+
+class _Dataflow:
+    """Producers and consumers of the records' vars, read through zero-cost views."""
+
+    def __init__(self, analysis: ModelAnalysis):
+        self.records = records = analysis.records
+        self.producer: dict[str, int] = {r.var: r.index for r in records}
+        self.consumers: dict[str, list[int]] = {}
+        for r in records:
+            for v in dict.fromkeys(r.input_vars):
+                self.consumers.setdefault(v, []).append(r.index)
+        self.outputs = _output_vars(analysis)
+
+    @staticmethod
     def is_view(r: OpRecord) -> bool:
         return r.op in VIEW_OPS and r.status is Status.ZERO_COST and len(set(r.input_vars)) <= 1
 
-    def source_dequantize(var: str) -> int | None:
+    def source_dequantize(self, var: str) -> int | None:
         """The int8 dequantize a var comes from, through zero-cost views."""
         seen = 0
-        while var in producer and seen < 64:
-            r = records[producer[var]]
+        while var in self.producer and seen < 64:
+            r = self.records[self.producer[var]]
             if _is_int8_dequantize(r):
                 return r.index
-            if is_view(r) and r.input_vars:
+            if self.is_view(r) and r.input_vars:
                 var = r.input_vars[0]
                 seen += 1
                 continue
             return None
         return None
 
-    def final_consumers(var: str) -> list[int] | None:
+    def final_consumers(self, var: str) -> list[int] | None:
         """Consumers through views; None when the value leaves the function."""
         out: list[int] = []
         stack = [var]
         while stack:
             v = stack.pop()
-            if v in outputs:
+            if v in self.outputs:
                 return None
-            for c in consumers.get(v, []):
-                rc = records[c]
-                if is_view(rc):
+            for c in self.consumers.get(v, []):
+                rc = self.records[c]
+                if self.is_view(rc):
                     stack.append(rc.var)
                 else:
                     out.append(c)
         return out
 
-    def is_const_var(var: str) -> bool:
-        return var in producer and records[producer[var]].note == _FOLDED_NOTE
+    def is_const_var(self, var: str) -> bool:
+        return var in self.producer and self.records[self.producer[var]].note == _FOLDED_NOTE
 
-    def single_consumer(var: str) -> int | None:
-        if var in outputs:
+    def single_consumer(self, var: str) -> int | None:
+        if var in self.outputs:
             return None
-        cs = consumers.get(var, [])
+        cs = self.consumers.get(var, [])
         return cs[0] if len(cs) == 1 else None
 
-    def int8_inputs(r: OpRecord) -> tuple[list[Int8Input], list[str]]:
+    def int8_inputs(self, r: OpRecord) -> tuple[list[Int8Input], list[str]]:
         found, other = [], []
         for v in r.input_vars:
-            d = source_dequantize(v)
+            d = self.source_dequantize(v)
             if d is None:
                 other.append(v)
                 continue
-            dr = records[d]
+            dr = self.records[d]
             found.append(
                 Int8Input(
                     var=v,
@@ -215,14 +234,16 @@ def find_int8(analysis: ModelAnalysis) -> Int8Plan:
             )
         return found, other
 
-    ops: dict[int, Int8Op] = {}
-    int8_ops: set[int] = set()
 
-    # 1. int8 ops and weight-only ops ---------------------------------------------
+def _int8_ops(g: _Dataflow) -> dict[int, Int8Op]:
+    """Pass 1: int8 ops (every data operand dequantized, or an elementwise op feeding a
+    quantize) and weight-only ops (an anchor op with a dequantized constant weight)."""
+    records = g.records
+    ops: dict[int, Int8Op] = {}
     for r in records:
         if r.status not in (Status.COUNTED, Status.ESTIMATED) or not r.input_vars or r.op in (QUANTIZE, DEQUANTIZE):
             continue
-        found, other = int8_inputs(r)
+        found, other = g.int8_inputs(r)
         if not found:
             continue
         deq_vars = {i.var for i in found}
@@ -235,7 +256,7 @@ def find_int8(analysis: ModelAnalysis) -> Int8Plan:
             else:
                 continue
         else:
-            nxt = single_consumer(r.var)
+            nxt = g.single_consumer(r.var)
             if other or nxt is None or records[nxt].op != QUANTIZE:
                 continue
             kind = "int8"
@@ -250,10 +271,14 @@ def find_int8(analysis: ModelAnalysis) -> Int8Plan:
         prec = "int8" if kind == "int8" else r.precision
         note = "int8 kernel: dequantized inputs read as int8" if kind == "int8" else "weight-only int8: weights read as int8, compute in float"
         ops[r.index] = Int8Op(r.index, kind, prec, cost, note, tuple(found))
-        if kind == "int8":
-            int8_ops.add(r.index)
+    return ops
 
-    # 2. epilogues: int8 op -> single-consumer elementwise chain -> quantize -------
+
+def _fold_epilogues(g: _Dataflow, ops: dict[int, Int8Op], int8_ops: set[int]) -> dict[int, str]:
+    """Pass 2: an int8 op -> single-consumer elementwise chain (constant other operands) ->
+    int8 quantize runs as one int8 kernel writing int8. Updates ``ops``; returns the folded
+    quantize records (index -> the var of the op that owns them)."""
+    records = g.records
     folded_quantize: dict[int, str] = {}
     for idx in sorted(int8_ops):
         r = records[idx]
@@ -261,7 +286,7 @@ def find_int8(analysis: ModelAnalysis) -> Int8Plan:
         cur = r
         q = None
         while True:
-            nxt = single_consumer(cur.var)
+            nxt = g.single_consumer(cur.var)
             if nxt is None:
                 break
             rn = records[nxt]
@@ -269,7 +294,7 @@ def find_int8(analysis: ModelAnalysis) -> Int8Plan:
                 q = rn
                 break
             others = [v for v in rn.input_vars if v != cur.var]
-            if rn.op in EPILOGUE_OPS and rn.status is Status.COUNTED and all(is_const_var(v) for v in others):
+            if rn.op in EPILOGUE_OPS and rn.status is Status.COUNTED and all(g.is_const_var(v) for v in others):
                 chain.append(nxt)
                 cur = rn
                 continue
@@ -292,27 +317,35 @@ def find_int8(analysis: ModelAnalysis) -> Int8Plan:
         for c in chain:
             ops[c] = Int8Op(c, "epilogue", "int8", OpCost(), f"{FOLDED}: epilogue of {r.var}")
         folded_quantize[q.index] = r.var
+    return folded_quantize
 
-    # 3. dequantize -> views -> quantize round trips (int8 data movement) ---------
+
+def _round_trips(g: _Dataflow, folded_quantize: dict[int, str]) -> None:
+    """Pass 3: dequantize -> views -> quantize to the same dtype is int8 data movement; its
+    quantizes fold (added to ``folded_quantize``)."""
+    records = g.records
     for r in records:
         if not _is_int8_dequantize(r) or not r.input_vars:
             continue
-        fc = final_consumers(r.var)
+        fc = g.final_consumers(r.var)
         if fc and all(records[c].op == QUANTIZE and records[c].outputs[0].dtype == r.inputs[0].dtype for c in fc):
             for c in fc:
                 folded_quantize.setdefault(c, r.var)
 
-    # 4. fold quantize and dequantize records --------------------------------------
+
+def _fold_qdq(g: _Dataflow, ops: dict[int, Int8Op], int8_ops: set[int], folded_quantize: dict[int, str]) -> None:
+    """Pass 4: the folded quantizes, and every int8 dequantize whose consumers all absorb it,
+    become zero-cost records of ``ops``."""
+    records = g.records
     for qi, owner in folded_quantize.items():
         ops[qi] = Int8Op(qi, "folded", "int8", OpCost(), f"{FOLDED} ({owner})")
     absorbing = int8_ops | {i for i, o in ops.items() if o.kind == "weight-only"} | set(folded_quantize)
     for r in records:
         if not _is_int8_dequantize(r):
             continue
-        fc = final_consumers(r.var)
+        fc = g.final_consumers(r.var)
         if fc and all(c in absorbing for c in fc):
             ops[r.index] = Int8Op(r.index, "folded", "int8", OpCost(), FOLDED)
-    return Int8Plan(ops)
 
 
 def apply_int8(analysis: ModelAnalysis, plan: Int8Plan | None = None) -> ModelAnalysis:
