@@ -114,6 +114,28 @@ class RuleResult:
 Rule = Callable[[OpContext], RuleResult]
 
 
+@dataclass(frozen=True)
+class CountedRule:
+    """A registry entry: an op whose cost a rule computes from shapes and attributes."""
+
+    family: str
+    rule: Rule
+
+    def __call__(self, ctx: OpContext) -> RuleResult:
+        return self.rule(ctx)
+
+
+@dataclass(frozen=True)
+class ZeroCost:
+    """A registry entry: an op that truly costs nothing at run time, and why."""
+
+    reason: str
+    family: str = "view"
+
+
+Entry = CountedRule | ZeroCost
+
+
 def op_cost(ctx: OpContext, result: RuleResult) -> OpCost:
     """The :class:`OpCost` of one op from its rule's result: every input read once (unless the rule
     overrides the read bytes), every output written once, constant inputs counted as weights."""
@@ -133,15 +155,14 @@ class CostRegistry:
     """
 
     def __init__(self, check_exists: bool = True):
-        self._rules: dict[str, tuple[str, Rule]] = {}
-        self._zero: dict[str, str] = {}
+        self._entries: dict[str, Entry] = {}
         self._check = check_exists
         self._frozen = False
 
     def _claim(self, name: str) -> None:
         if self._frozen:
             raise RuntimeError("registry is frozen")
-        if name in self._rules or name in self._zero:
+        if name in self._entries:
             raise ValueError(f"duplicate cost rule for {name}")
         if self._check:
             from hybridperf.ir.tvm_compat import op_exists
@@ -152,49 +173,42 @@ class CostRegistry:
     def add(self, names: Iterable[str], rule: Rule, family: str) -> None:
         for n in names:
             self._claim(n)
-            self._rules[n] = (family, rule)
-
-    def register(self, names: Iterable[str], family: str) -> Callable[[Rule], Rule]:
-        """Decorator form of :meth:`add`."""
-
-        def deco(rule: Rule) -> Rule:
-            self.add(names, rule, family)
-            return rule
-
-        return deco
+            self._entries[n] = CountedRule(family, rule)
 
     def zero_cost(self, names: Iterable[str], reason: str) -> None:
         """Allow-list ops that truly cost nothing at run time, with the reason."""
         for n in names:
             self._claim(n)
-            self._zero[n] = reason
+            self._entries[n] = ZeroCost(reason)
 
     def freeze(self) -> CostRegistry:
         self._frozen = True
-        self._rules = MappingProxyType(self._rules)  # type: ignore[assignment]
-        self._zero = MappingProxyType(self._zero)  # type: ignore[assignment]
+        self._entries = MappingProxyType(self._entries)  # type: ignore[assignment]
         return self
 
-    def rule(self, name: str) -> tuple[str, Rule] | None:
-        return self._rules.get(name)
+    def entry(self, name: str) -> Entry | None:
+        """The op's :class:`CountedRule` or :class:`ZeroCost`; None when it has neither."""
+        return self._entries.get(name)
+
+    def rule(self, name: str) -> CountedRule | None:
+        e = self._entries.get(name)
+        return e if isinstance(e, CountedRule) else None
 
     def zero_reason(self, name: str) -> str | None:
-        return self._zero.get(name)
+        e = self._entries.get(name)
+        return e.reason if isinstance(e, ZeroCost) else None
 
     def family(self, name: str) -> str:
-        if name in self._rules:
-            return self._rules[name][0]
-        if name in self._zero:
-            return "view"
-        return "unknown"
+        e = self._entries.get(name)
+        return e.family if e is not None else "unknown"
 
     @property
     def counted_ops(self) -> frozenset[str]:
-        return frozenset(self._rules)
+        return frozenset(n for n, e in self._entries.items() if isinstance(e, CountedRule))
 
     @property
     def zero_cost_ops(self) -> frozenset[str]:
-        return frozenset(self._zero)
+        return frozenset(n for n, e in self._entries.items() if isinstance(e, ZeroCost))
 
     def __contains__(self, name: str) -> bool:
-        return name in self._rules or name in self._zero
+        return name in self._entries

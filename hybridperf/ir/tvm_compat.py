@@ -170,6 +170,32 @@ def bindings(func: Any) -> Iterator[Any]:
         yield from block.bindings
 
 
+@functools.cache
+def _binding_visitor() -> type:
+    from tvm.relax.expr_functor import PyExprVisitor, visitor
+
+    @visitor
+    class BindingVisitor(PyExprVisitor):
+        """Hands every binding to a callback and does not descend into bound values."""
+
+        def __init__(self, on_binding) -> None:
+            self.on_binding = on_binding
+
+        def visit_var_binding_(self, binding) -> None:
+            self.on_binding(binding)
+
+        def visit_match_cast_(self, binding) -> None:
+            self.on_binding(binding)
+
+    return BindingVisitor
+
+
+def visit_bindings(func: Any, on_binding: Any) -> None:
+    """Call ``on_binding(binding)`` for every binding of a Relax function, in execution order,
+    from a Relax ``PyExprVisitor`` (the same bindings as :func:`bindings`)."""
+    _binding_visitor()(on_binding).visit_expr(func)
+
+
 def call_args(call: Any) -> list[Any]:
     """Flattened data arguments of a call (``call_tir``'s args tuple unpacked)."""
     _, relax = tvm_modules()

@@ -179,9 +179,9 @@ def price_op(op: str, dims: Mapping[str, int], registry: CostRegistry | None = N
         found = reg.rule(ctx.op)
         if found is None:
             raise InputError(f"no cost rule for {ctx.op} (NeuSight op {op!r})")
-        flops += found[1](ctx).flops
+        flops += found(ctx).flops
     first = ctxs[0]
-    base = op_cost(first, reg.rule(first.op)[1](first))
+    base = op_cost(first, reg.rule(first.op)(first))
     return OpCost(flops, base.bytes_read, base.bytes_written, base.weight_bytes)
 
 
