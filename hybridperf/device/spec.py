@@ -234,8 +234,48 @@ def _strict_loader():
 
 
 def parse_spec(raw: Any, where: str) -> DeviceSpec:
-    """Validate a parsed YAML mapping and build a :class:`DeviceSpec`."""
+    """Validate a parsed YAML mapping and build a :class:`DeviceSpec`, one section at a time
+    (each reader fails with the file and key at the first problem)."""
     v = _Validator(where)
+    dev_id, kind = _identity(v, raw, where)
+    peak_flops = _peaks(v, raw)
+    memory = _memory_levels(v, raw)
+    launch = v.quantity(raw["launch_overhead"], "launch_overhead", "time")
+    idle, pmax = _power(v, raw)
+    per_mac, per_byte = _energy(v, raw, peak_flops)
+    sparsity = _sparsity(v, raw)
+    migs = _mig_profiles(v, raw)
+    notes = raw.get("notes") or ""
+    if not isinstance(notes, str):
+        v.fail("notes", "must be a string")
+    units = _compute_units(v, raw)
+
+    return DeviceSpec(
+        id=dev_id,
+        name=v.string(raw, "name"),
+        kind=kind,
+        peak_flops_per_s=MappingProxyType(peak_flops),
+        memory=MappingProxyType(memory),
+        launch_overhead_s=launch,
+        idle_power_w=idle,
+        max_power_w=pmax,
+        energy_pj_per_mac=MappingProxyType(per_mac),
+        energy_pj_per_byte=MappingProxyType(per_byte),
+        sparsity_speedup=MappingProxyType(sparsity),
+        mig_profiles=tuple(migs),
+        sources=MappingProxyType(dict(v.sources)),
+        measured=frozenset(v.measured),
+        notes=notes,
+        field_notes=MappingProxyType(dict(v.notes)),
+        path=where,
+        compute_unit_count=int(units["count"]) if units["count"] is not None else None,
+        fp32_lanes_per_unit=int(units["fp32_lanes_per_unit"]) if units["fp32_lanes_per_unit"] is not None else None,
+        boost_clock_hz=units["boost_clock"],
+    )
+
+
+def _identity(v: _Validator, raw: Any, where: str) -> tuple[str, str]:
+    """Top-level keys, schema version, id (= the file name) and kind."""
     if not isinstance(raw, dict):
         v.fail("", "top level must be a mapping")
     v.keys(raw, "", _TOP_KEYS_REQUIRED, _TOP_KEYS_OPTIONAL)
@@ -248,7 +288,11 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     kind = v.string(raw, "kind")
     if kind not in KINDS:
         v.fail("kind", f"is {kind!r}; use one of {', '.join(KINDS)}")
+    return dev_id, kind
 
+
+def _peaks(v: _Validator, raw: dict) -> dict[str, float]:
+    """``peak_compute``: FLOP/s (or OP/s) per known precision, at least one."""
     peaks = v.section(raw, "peak_compute")
     if not peaks:
         v.fail("peak_compute", "must list at least one precision")
@@ -257,7 +301,11 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         if prec not in PRECISIONS:
             v.fail(f"peak_compute.{prec}", f"unknown precision; use one of {', '.join(PRECISIONS)}")
         peak_flops[prec] = v.quantity(q, f"peak_compute.{prec}", "compute")
+    return peak_flops
 
+
+def _memory_levels(v: _Validator, raw: dict) -> dict[str, MemoryLevel]:
+    """``memory``: bandwidth and capacity per known level; DRAM and its bandwidth are required."""
     mem_raw = v.section(raw, "memory")
     if "dram" not in mem_raw:
         v.fail("memory.dram", "is required (bandwidth and capacity of main memory)")
@@ -276,15 +324,23 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         )
     if memory["dram"].bandwidth_bytes_per_s is None:
         v.fail("memory.dram.bandwidth", "is required")
+    return memory
 
-    launch = v.quantity(raw["launch_overhead"], "launch_overhead", "time")
+
+def _power(v: _Validator, raw: dict) -> tuple[float, float]:
+    """``power``: idle and max watts, idle <= max."""
     power = v.section(raw, "power")
     v.keys(power, "power", ("idle", "max"), ())
     idle = v.quantity(power["idle"], "power.idle", "power")
     pmax = v.quantity(power["max"], "power.max", "power")
     if idle > pmax:
         v.fail("power.idle", "is larger than power.max")
+    return idle, pmax
 
+
+def _energy(v: _Validator, raw: dict, peak_flops: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """``energy``: pJ per MAC by precision and per byte by memory level, covering every
+    precision with a peak and DRAM."""
     energy = v.section(raw, "energy")
     v.keys(energy, "energy", ("per_mac", "per_byte"), ())
     per_mac = {}
@@ -305,7 +361,11 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
             v.fail(f"energy.per_mac.{prec}", f"is missing; peak_compute lists {prec}, so give its pJ per MAC")
     if "dram" not in per_byte:
         v.fail("energy.per_byte.dram", "is missing; give the pJ per byte of DRAM traffic")
+    return per_mac, per_byte
 
+
+def _sparsity(v: _Validator, raw: dict) -> dict[str, float]:
+    """``sparsity``: speed-ups kept apart from the dense peaks, each with a source."""
     sparsity = {}
     for name, entry in (v.section(raw, "sparsity") if "sparsity" in raw else {}).items():
         key = f"sparsity.{name}"
@@ -314,7 +374,11 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         v.keys(entry, key, ("speedup", "source"), ())
         sparsity[name] = v.positive(entry["speedup"], f"{key}.speedup")
         v.sources[key] = v.string(entry, "source", key)
+    return sparsity
 
+
+def _mig_profiles(v: _Validator, raw: dict) -> list[MigProfile]:
+    """``mig_profiles``: Multi-Instance GPU partitions, names unique."""
     migs = []
     mig_raw = raw.get("mig_profiles") or []
     if not isinstance(mig_raw, list):
@@ -340,9 +404,11 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         v.fail("mig_profiles", f"profile {dup[0]!r} is listed twice")
-    notes = raw.get("notes") or ""
-    if not isinstance(notes, str):
-        v.fail("notes", "must be a string")
+    return migs
+
+
+def _compute_units(v: _Validator, raw: dict) -> dict[str, float | None]:
+    """``compute_units``: unit count, FP32 lanes per unit (whole numbers) and boost clock."""
     units: dict[str, float | None] = dict.fromkeys(_COMPUTE_UNIT_KEYS)
     if "compute_units" in raw:
         cu = v.section(raw, "compute_units")
@@ -354,29 +420,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
                     v.fail(f"compute_units.{name}.value", f"must be a whole number, got {n!r}")
                 units[name] = n
         units["boost_clock"] = v.opt_quantity(cu, "boost_clock", "compute_units", "frequency")
-
-    return DeviceSpec(
-        id=dev_id,
-        name=v.string(raw, "name"),
-        kind=kind,
-        peak_flops_per_s=MappingProxyType(peak_flops),
-        memory=MappingProxyType(memory),
-        launch_overhead_s=launch,
-        idle_power_w=idle,
-        max_power_w=pmax,
-        energy_pj_per_mac=MappingProxyType(per_mac),
-        energy_pj_per_byte=MappingProxyType(per_byte),
-        sparsity_speedup=MappingProxyType(sparsity),
-        mig_profiles=tuple(migs),
-        sources=MappingProxyType(dict(v.sources)),
-        measured=frozenset(v.measured),
-        notes=notes,
-        field_notes=MappingProxyType(dict(v.notes)),
-        path=where,
-        compute_unit_count=int(units["count"]) if units["count"] is not None else None,
-        fp32_lanes_per_unit=int(units["fp32_lanes_per_unit"]) if units["fp32_lanes_per_unit"] is not None else None,
-        boost_clock_hz=units["boost_clock"],
-    )
+    return units
 
 
 class _Validator:
