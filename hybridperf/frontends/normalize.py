@@ -621,17 +621,42 @@ def normalize(
         out = onnx.ModelProto()
         out.CopyFrom(model)
     nodes_before = len(out.graph.node)
-    if len(out.functions):
-        from onnx import inliner  # noqa: PLC0415
-
-        inlined = inliner.inline_local_functions(out)
-        out.graph.ClearField("node")
-        out.graph.node.extend(inlined.graph.node)
-        out.ClearField("functions")
+    _inline_functions(out)
     input_shapes = _bind_in_place(out, shapes, batch)
-
     folder = _Folder(out, max_fold_elements)
     sk = _skeleton(out)
+    inferred, folded = _fold_to_fixpoint(out, sk, folder)
+    graph = out.graph
+    live, dead = _keep_live(graph, sk, folder)
+    _refresh_types(graph, live, inferred)
+
+    counts = tuple(sorted(folded.items(), key=lambda kv: (-kv[1], kv[0])))
+    return NormalizeResult(
+        model=out,
+        nodes_before=nodes_before,
+        nodes_after=len(graph.node),
+        folded_op_types=counts,
+        dead_nodes_removed=dead,
+        input_shapes=input_shapes,
+    )
+
+
+def _inline_functions(out: onnx.ModelProto) -> None:
+    """Inline the model's local functions into its graph (the frontend reads only the graph)."""
+    if not len(out.functions):
+        return
+    from onnx import inliner  # noqa: PLC0415
+
+    inlined = inliner.inline_local_functions(out)
+    out.graph.ClearField("node")
+    out.graph.node.extend(inlined.graph.node)
+    out.ClearField("functions")
+
+
+def _fold_to_fixpoint(out: onnx.ModelProto, sk: onnx.ModelProto, folder: _Folder) -> tuple[onnx.ModelProto, dict[str, int]]:
+    """Fold what static shapes and constants decide, re-inferring shapes after each round, until
+    nothing more folds; ``sk`` loses the folded nodes. Returns the last inferred model and the
+    folded op types with their counts."""
     folded: dict[str, int] = {}
     in_skeleton: set[str] = set()
     inferred = sk
@@ -672,8 +697,12 @@ def normalize(
             if name not in in_skeleton:
                 sk.graph.initializer.append(numpy_helper.from_array(arr, name))
                 in_skeleton.add(name)
+    return inferred, folded
 
-    graph = out.graph
+
+def _keep_live(graph: onnx.GraphProto, sk: onnx.ModelProto, folder: _Folder) -> tuple[list[onnx.NodeProto], int]:
+    """Give ``graph`` the nodes of ``sk`` that reach an output and the initializers they read
+    (folded ones added, unread ones dropped); returns the live nodes and how many were dead."""
     graph_outputs = [o.name for o in graph.output]
     live = _live_nodes(list(sk.graph.node), graph_outputs)
     dead = len(sk.graph.node) - len(live)
@@ -695,7 +724,11 @@ def normalize(
         del graph.initializer[i]
     for i in reversed([i for i, v in enumerate(graph.input) if v.name in unused_names]):
         del graph.input[i]
+    return live, dead
 
+
+def _refresh_types(graph: onnx.GraphProto, live: list[onnx.NodeProto], inferred: onnx.ModelProto) -> None:
+    """Value infos of the live nodes and static output types from the last shape inference."""
     produced = {o for n in live for o in n.output}
     graph.ClearField("value_info")
     graph.value_info.extend(vi for vi in inferred.graph.value_info if vi.name in produced)
@@ -703,16 +736,6 @@ def normalize(
     for o in graph.output:
         if o.name in inferred_out and _dims(inferred_out[o.name]) is not None:
             o.type.CopyFrom(inferred_out[o.name].type)
-
-    counts = tuple(sorted(folded.items(), key=lambda kv: (-kv[1], kv[0])))
-    return NormalizeResult(
-        model=out,
-        nodes_before=nodes_before,
-        nodes_after=len(graph.node),
-        folded_op_types=counts,
-        dead_nodes_removed=dead,
-        input_shapes=input_shapes,
-    )
 
 
 # --------------------------------------------------------------------------- support check
