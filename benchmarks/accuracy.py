@@ -318,8 +318,8 @@ def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 
         k_rest, k_pick = subset(kt, rest), subset(kt, pick)
         res["roofline"].append(_stats(np.ones(len(rest)), true)["mape"])
         res["base model"].append(_stats(np.exp(base.predict(X[rest], k_rest)), true)["mape"])
-        base.adapt(X[pick], y[pick], kernels=k_pick)
-        res[f"adapted (K={k}; LOO picks offset, offset+slope or group scales)"].append(_stats(np.exp(base.predict(X[rest], k_rest)), true)["mape"])
+        adapted = base.adapt(X[pick], y[pick], kernels=k_pick)
+        res[f"adapted (K={k}; LOO picks offset, offset+slope or group scales)"].append(_stats(np.exp(adapted.predict(X[rest], k_rest)), true)["mape"])
         small = ResidualModel(n_estimators=50, min_data_in_leaf=2, overhead_grid_s=(0.0,)).fit(X[pick], y[pick])
         res[f"trained from scratch on K={k}"].append(_stats(np.exp(small.predict(X[rest])), true)["mape"])
     from hybridperf.report.text import table

@@ -112,10 +112,13 @@ def test_few_shot_adapt_recovers_offset():
     Xn, yn, _, _ = _synthetic(seed=1)
     shift = 1.2  # the new device is exp(1.2) = 3.3x slower than the base predicts
     before = np.mean(np.abs(base.predict(Xn) - (yn + shift)))
-    base.adapt(Xn[:10], yn[:10] + shift, device="new-dev")
-    after = np.mean(np.abs(base.predict(Xn[10:]) - (yn[10:] + shift)))
-    assert base.adaptation_["k"] == 10 and base.adaptation_["method"] in ("offset", "offset+slope")
-    assert after < before / 2 and base.device == "new-dev"
+    adapted = base.adapt(Xn[:10], yn[:10] + shift, device="new-dev")
+    after = np.mean(np.abs(adapted.predict(Xn[10:]) - (yn[10:] + shift)))
+    assert adapted.adaptation_["k"] == 10 and adapted.adaptation_["method"] in ("offset", "offset+slope")
+    assert after < before / 2 and adapted.device == "new-dev"
+    # the base model is unchanged
+    assert base.adaptation_ is None and base.device != "new-dev"
+    assert np.mean(np.abs(base.predict(Xn) - (yn + shift))) == before
 
 
 def test_unseen_family_falls_back_to_roofline(model_dir):
@@ -182,13 +185,13 @@ def test_few_shot_group_scales_recover_a_slower_group():
     true_scales[KERNEL_FEATURES.index("group_conv")] = 3.0
     meas = T @ true_scales + base.overhead_s_
     y_new = np.log(meas) - X[:, LOG_ROOF]
-    base.adapt(X[:10], y_new[:10], kernels=_rows(kt, np.arange(10)), ridge=0.1)  # conv is ~1/6 of each model: light shrinkage
-    a = base.adaptation_
+    adapted = base.adapt(X[:10], y_new[:10], kernels=_rows(kt, np.arange(10)), ridge=0.1)  # conv is ~1/6 of each model: light shrinkage
+    a = adapted.adaptation_
     assert a["method"] == "group_scales" and a["loo_abs_log_error"]["group_scales"] < a["loo_abs_log_error"]["offset"]
     conv = KERNEL_FEATURES.index("group_conv")
     assert 2.5 < a["group_scales"][conv] < 3.5
     assert all(0.8 < v < 1.25 for i, v in enumerate(a["group_scales"]) if i != conv)
-    got = np.exp(base.predict(X[10:], _rows(kt, np.arange(10, len(y)))))
+    got = np.exp(adapted.predict(X[10:], _rows(kt, np.arange(10, len(y)))))
     rel = np.abs(got / np.exp(y_new[10:]) - 1)
     assert np.median(rel) < 0.05
 

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         base_dir = find_model_dir(args.base_device)
         if base_dir is None:
             raise InputError(f"no stored residual model for {args.base_device}; run hybridperf calibrate --device {args.base_device} first")
-        base = ResidualModel.load(base_dir)  # a fresh copy: adapt() modifies it
+        base = ResidualModel.load(base_dir)
         rng = np.random.default_rng(args.seed)
         k = min(args.few_shot, len(y))
         pick = np.sort(rng.choice(len(y), size=k, replace=False))

@@ -31,6 +31,7 @@ never pickle.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -301,13 +302,15 @@ class ResidualModel:
         (``measured ~ sum_g scale_g * base group time + overhead``, least squares in
         relative error, ridge ``0.05 * ridge`` towards 1). The candidate with the lowest
         leave-one-out error is kept. Group scales need kernel rows at prediction
-        time; without them the offset fit is used. Modifies and returns self.
+        time; without them the offset fit is used. Returns a new model (it shares this one's
+        boosters, which nothing modifies); this one is unchanged.
         """
         self._check()
         X = np.atleast_2d(np.asarray(X_new, float))
         y = np.asarray(y_new, float)
-        self.adaptation_ = None
-        r = y - self.predict(X, kernels)
+        new = copy.copy(self)
+        new.adaptation_ = None  # adapt the base model, not an earlier adaptation of it
+        r = y - new.predict(X, kernels)
         z = X[:, _LOG_ROOF]
         c = float(z.mean())
 
@@ -350,13 +353,13 @@ class ResidualModel:
             if loo_out["group_scales"] < min(loo.values()):
                 scales = solve(np.arange(len(X)))
         method = "group_scales" if scales is not None else ("offset+slope" if slope else "offset")
-        self.adaptation_ = {"method": method, "offset": float(a), "slope": float(b),
+        new.adaptation_ = {"method": method, "offset": float(a), "slope": float(b),
                             "center": c, "k": int(len(X)), "loo_abs_log_error": loo_out,
                             "group_scales": [float(v) for v in scales] if scales is not None else None,
                             "base_device": self.device, "device": device}
         if device:
-            self.device = device
-        return self
+            new.device = device
+        return new
 
     # ------------------------------------------------------------------ Prediction API
     @property
