@@ -30,9 +30,7 @@ turns into exit code 2.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,10 +62,6 @@ def _shapes(shapes: ShapeArg | None) -> dict[str, tuple[int, ...]] | None:
             raise InputError(f"shapes[{name!r}] = {s!r}: dimensions must be positive integers")
         out[name] = dims
     return out
-
-
-def _is_onnx_proto(model: Any) -> bool:
-    return type(model).__name__ == "ModelProto" and hasattr(model, "graph")
 
 
 def _torch_kind(model: Any) -> str | None:
@@ -135,21 +129,7 @@ def analyze(
         raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
         raise InputError(f"batch must be a positive integer, got {batch!r}")
-    bound = _shapes(shapes)
-    if _is_onnx_proto(model):
-        # Through a file so that a proto takes exactly the path the CLI takes (check, normalize, import).
-        import onnx
-
-        fd, tmp = tempfile.mkstemp(suffix=".onnx", prefix="hybridperf-")
-        os.close(fd)
-        try:
-            onnx.save(model, tmp)
-            analyzed = _analyze(tmp, bound, batch, fused=fused)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        name = model.graph.name or "model"
-        return dataclasses.replace(analyzed, source=f"<onnx.ModelProto {name}>")
-    return _analyze(model, bound, batch, fused=fused)
+    return _analyze(model, _shapes(shapes), batch, fused=fused)
 
 
 def predict(

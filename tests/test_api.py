@@ -56,6 +56,17 @@ def test_path_and_proto_agree(model_dir, proto, analyzed):
     assert again.analyzed is analyzed and again.latency_s == pytest.approx(from_file.latency_s)
 
 
+def test_proto_is_read_in_memory_and_left_unchanged(proto, tmp_path, monkeypatch):
+    import tempfile
+
+    before = proto.SerializeToString()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # any temporary file would land here
+    from_proto = hybridperf.predict(proto, "t4", batch=1, residual=None)
+    assert proto.SerializeToString() == before  # shapes bound and folded in a copy
+    assert list(tmp_path.iterdir()) == []
+    assert from_proto.analyzed.input_shapes == {"x": (1, 3, 32, 32)}
+
+
 def test_shapes_argument(proto):
     a = hybridperf.analyze(proto, shapes={"x": "2x3x32x32"})
     b = hybridperf.analyze(proto, shapes={"x": (2, 3, 32, 32)})

@@ -1,4 +1,4 @@
-"""What every frontend shares: the :class:`LoadedModel` record and a small helper.
+"""What every frontend shares: the :class:`LoadedModel` record and two small helpers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ class LoadedModel:
     node_count: int = 0
     #: Relax binding var name -> the source graph node (ONNX node name) it was converted from
     source_nodes: Mapping[str, str] = field(default_factory=dict)
+
+
+def is_onnx_proto(model: Any) -> bool:
+    """Whether ``model`` is an ``onnx.ModelProto`` (told without importing onnx)."""
+    return type(model).__name__ == "ModelProto" and hasattr(model, "graph")
 
 
 def _param_shapes(mod: Any) -> dict[str, tuple[int, ...]]:

@@ -1,23 +1,31 @@
-"""Load any supported model file: dispatch on the suffix to the ONNX, torch.export or TFLite frontend.
+"""Load any supported model file (dispatch on the suffix to the ONNX, torch.export or TFLite
+frontend) or an in-memory ``onnx.ModelProto``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from hybridperf.errors import ModelLoadError
-from hybridperf.frontends.common import LoadedModel
+from hybridperf.frontends.common import LoadedModel, is_onnx_proto
 from hybridperf.frontends.onnx_import import _is_export_archive, from_onnx, load_onnx_proto
 
 
 def load_model(
-    path: str | Path,
+    path: str | Path | Any,
     shapes: Mapping[str, tuple[int, ...]] | None = None,
     batch: int | None = None,
     provenance: bool = False,
 ) -> LoadedModel:
-    """Load a model file into Relax, dispatching on the file suffix (``provenance``: see :func:`from_onnx`)."""
+    """Load a model file into Relax, dispatching on the file suffix, or an ``onnx.ModelProto``
+    (left unchanged) the same way as an ONNX file (``provenance``: see :func:`from_onnx`)."""
+    if is_onnx_proto(path):
+        source = f"<onnx.ModelProto {path.graph.name or 'model'}>"
+        if len(path.graph.node) == 0:
+            raise ModelLoadError(f"{source} holds no ONNX graph nodes; pass a model with a graph")
+        return _load_onnx(path, shapes, batch, provenance, source, inplace=False)
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".pt", ".pth") and p.is_file():
@@ -29,14 +37,7 @@ def load_model(
             )
         suffix = ".pt2"  # a torch.export.save archive under another name
     if suffix == ".onnx" or (suffix not in (".tflite", ".pt2") and p.exists() and not p.is_dir()):
-        from hybridperf.frontends.normalize import check_supported, normalize
-
-        from hybridperf.frontends.qoperator import qoperator_to_qdq
-
-        model = qoperator_to_qdq(load_onnx_proto(p))  # QLinear* ops -> QDQ, priced as int8
-        check_supported(model, str(p))
-        res = normalize(model, shapes, batch, inplace=True)
-        return from_onnx(res.model, res.input_shapes, source=str(p), provenance=provenance)
+        return _load_onnx(load_onnx_proto(p), shapes, batch, provenance, str(p), inplace=True)
     if suffix == ".pt2":
         from hybridperf.frontends.torch_export import load_pt2  # noqa: PLC0415
 
@@ -48,3 +49,15 @@ def load_model(
     if not p.exists():
         raise ModelLoadError(f"model file not found: {p}; check the path")
     raise ModelLoadError(f"{p}: unknown model format {suffix!r}; pass an .onnx, .tflite or .pt2 (torch.export.save) file")
+
+
+def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, provenance: bool,
+               source: str, inplace: bool) -> LoadedModel:
+    """QOperator -> QDQ, support check, normalisation (in ``model`` itself with ``inplace``), import."""
+    from hybridperf.frontends.normalize import check_supported, normalize
+    from hybridperf.frontends.qoperator import qoperator_to_qdq
+
+    model = qoperator_to_qdq(model)  # QLinear* ops -> QDQ, priced as int8 (a copy when it rewrites)
+    check_supported(model, source)
+    res = normalize(model, shapes, batch, inplace=inplace)
+    return from_onnx(res.model, res.input_shapes, source=source, provenance=provenance)
