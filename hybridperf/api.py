@@ -33,6 +33,7 @@ import dataclasses
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from hybridperf.analysis.analyze import Analyzed, analyze as _analyze
@@ -93,7 +94,7 @@ def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shape
         raise InputError("an ExportedProgram has its shapes already; drop example_inputs")
     loaded = torch_export.load_exported_program(model)
     analyzed = _analyze(loaded.module, fused=fused)
-    return dataclasses.replace(analyzed, source=loaded.source, input_shapes=dict(loaded.input_shapes))
+    return dataclasses.replace(analyzed, source=loaded.source, input_shapes=MappingProxyType(dict(loaded.input_shapes)))
 
 
 def analyze(
@@ -210,7 +211,7 @@ def analyze_torch(module: Any, example_inputs: Sequence[Any] | Any, fused: bool 
 
     loaded = load_torch(module, example_inputs)
     analyzed = analyze(loaded.module, fused=fused)
-    return dataclasses.replace(analyzed, source=loaded.source, input_shapes=dict(loaded.input_shapes))
+    return dataclasses.replace(analyzed, source=loaded.source, input_shapes=MappingProxyType(dict(loaded.input_shapes)))
 
 
 def _load_residual(spec: DeviceSpec):

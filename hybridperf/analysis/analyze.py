@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 import time
 
@@ -130,15 +131,15 @@ def analyze(
             analysis = apply_int8(analysis, plan)
     return Analyzed(
         source=source,
-        input_shapes=dict(in_shapes),
+        input_shapes=MappingProxyType(dict(in_shapes)),
         analysis=analysis,
         kernels=kernels,
         memory=memory,
         fused=fused,
         fusion_note=note,
-        timings_s=t,
+        timings_s=MappingProxyType(t),
         memory_module=mem_mod,
-        source_nodes=src_nodes,
+        source_nodes=MappingProxyType(dict(src_nodes)),
         warnings=tuple(warnings),
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
@@ -54,6 +55,8 @@ class ModelAnalysis:
     module: Any = field(repr=False, compare=False, default=None)
     #: ``weight_bytes`` split by dtype (what a precision override rescales)
     weight_bytes_by_dtype: Mapping[str, int] = field(default_factory=dict)
+    #: the vars ``main`` returns (a value that leaves the function cannot stay int8 inside it)
+    output_vars: frozenset[str] = frozenset()
 
     @property
     def total(self) -> OpCost:
@@ -144,12 +147,22 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
     outputs = tuple(_tvm.tensor_infos(_tvm.expr_type(func.body.body)))
     return ModelAnalysis(
         records=tuple(cost_pass.records),
-        input_infos=inputs,
+        input_infos=MappingProxyType(inputs),
         output_infos=outputs,
         weight_bytes=cost_pass.weight_bytes,
         module=mod,
-        weight_bytes_by_dtype=cost_pass.weight_by_dtype,
+        weight_bytes_by_dtype=MappingProxyType(cost_pass.weight_by_dtype),
+        output_vars=frozenset(_returned_vars(func.body.body)),
     )
+
+
+def _returned_vars(expr: Any) -> list[str]:
+    """Names of the vars in a function's result (a var or a nested tuple of them)."""
+    if _tvm.is_var(expr):
+        return [_tvm.var_name(expr)]
+    if _tvm.is_tuple(expr):
+        return [n for f in expr.fields for n in _returned_vars(f)]
+    return []
 
 
 class _CostPass:
@@ -254,7 +267,7 @@ class _CostPass:
             input_vars=tuple(in_vars),
             precision=prec,
             note=priced.note,
-            attrs=priced.attrs,
+            attrs=MappingProxyType(dict(priced.attrs)),
         )
 
     def _price(self, op: str, call: Any, ctx: OpContext, symbolic: bool) -> _Priced:

@@ -116,26 +116,6 @@ class Int8Plan:
         return [o for o in self.ops.values() if o.kind == kind]
 
 
-def _output_vars(analysis: ModelAnalysis) -> set[str]:
-    mod = analysis.module
-    if mod is None:
-        return set()
-    from hybridperf.ir import tvm_compat as _tvm
-
-    body = mod["main"].body.body
-    out: set[str] = set()
-
-    def walk(e: Any) -> None:
-        if _tvm.is_var(e):
-            out.add(_tvm.var_name(e))
-        elif _tvm.is_tuple(e):
-            for f in e.fields:
-                walk(f)
-
-    walk(body)
-    return out
-
-
 def _is_int8_dequantize(r: OpRecord) -> bool:
     return r.op == DEQUANTIZE and bool(r.inputs) and r.inputs[0].dtype in _INT8_DTYPES and r.status is not Status.SYMBOLIC
 
@@ -170,7 +150,7 @@ class _Dataflow:
         for r in records:
             for v in dict.fromkeys(r.input_vars):
                 self.consumers.setdefault(v, []).append(r.index)
-        self.outputs = _output_vars(analysis)
+        self.outputs = analysis.output_vars
 
     @staticmethod
     def is_view(r: OpRecord) -> bool:
@@ -388,7 +368,7 @@ def apply_int8_kernels(kernels: Iterable[Any], analysis: ModelAnalysis, plan: In
     for r in records:
         for v in r.input_vars:
             consumers.setdefault(v, set()).add(r.index)
-    outputs = _output_vars(analysis)
+    outputs = analysis.output_vars
     out: list[Kernel] = []
     for k in kernels:
         members = set(k.op_indices)
