@@ -35,7 +35,34 @@ def test_predict_json_report(capsys):
     assert rep["schema_version"] == 1
     assert rep["input_shapes"] == {"x": [2, 3, 32, 32]}
     t = rep["totals"]
-    assert t["latency_s"] > 0 and t["flops"] > 0 and t["energy_j"] > 0
+    # resnet_like(batch 2, 32x32, width 16): conv 2*N*Cout*H*W*Cin*K*K, batch norm 4 per element,
+    # relu / add 1 per element, 2x2 max-pool 4 per output, mean = sum + divide, FC = matmul + bias
+    n = 2
+    convs = 2 * n * (16 * 32 * 32 * 3 * 9 + 2 * 16 * 16 * 16 * 16 * 9 + 32 * 8 * 8 * 16 * 9 + 32 * 8 * 8 * 32 * 9 + 32 * 8 * 8 * 16)
+    norms = 4 * n * (16 * 32 * 32 + 2 * 16 * 16 * 16 + 3 * 32 * 8 * 8)
+    relu_add = n * (16 * 32 * 32 + 3 * 16 * 16 * 16 + 3 * 32 * 8 * 8)
+    pool = 4 * n * 16 * 16 * 16
+    head = n * 32 * 8 * 8 + n * 32 + 2 * n * 32 * 10 + n * 10
+    assert t["flops"] == convs + norms + relu_add + pool + head == 10_511_700
+    # weights: conv kernels, FC weight + bias, 4 batch-norm parameters per channel, all float32
+    conv_w = 16 * 3 * 9 + 2 * 16 * 16 * 9 + 32 * 16 * 9 + 32 * 32 * 9 + 32 * 16
+    assert rep["memory"]["weight_bytes"] == 4 * (conv_w + 32 * 10 + 10 + 4 * (3 * 16 + 3 * 32)) == 81_128
+    assert rep["memory"]["input_bytes"] == 4 * n * 3 * 32 * 32
+    # every counted kernel is its roofline on the default device, and energy is capped at max power
+    from hybridperf.device.spec import load_spec
+
+    spec = load_spec("host-epyc-1c")
+    for k in rep["kernels"]:
+        if k["status"] != "counted":
+            continue
+        compute_s = k["flops"] / spec.peak_flops(k["compute_precision"])
+        memory_s = (k["bytes_read"] + k["bytes_written"]) / spec.dram_bandwidth_bytes_per_s
+        assert k["latency_s"] == pytest.approx(max(compute_s, memory_s) + spec.launch_overhead_s)
+        work_s = max(compute_s, memory_s)
+        want = "overhead" if work_s < spec.launch_overhead_s else ("compute" if compute_s >= memory_s else "memory")
+        assert k["bound"] == want
+    assert rep["device"]["id"] == "host-epyc-1c" and t["energy_note"].startswith("capped at max power")
+    assert t["energy_j"] == pytest.approx(spec.max_power_w * t["latency_s"])
     assert rep["memory"]["peak_bytes"] == (
         rep["memory"]["planned_activation_bytes"] + rep["memory"]["weight_bytes"] + rep["memory"]["input_bytes"]
     )

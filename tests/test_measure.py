@@ -55,7 +55,18 @@ def test_record_fields(record):
     assert m.cpu_model and m.hybridperf_version and "T" in m.date_utc and m.date_utc.endswith("+00:00")
     assert m.input_shapes == {"x": (4, 16)} and m.batch == 4
     assert m.input_bytes == 4 * 16 * 4  # float32
-    assert m.load_avg_1m >= 0
+
+
+def test_load_average_is_the_hosts_at_measurement_time(tiny, monkeypatch):
+    import os
+
+    from hybridperf.measure.onnxruntime import measure_in_process
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.25, 2.5, 1.75))
+    m = measure_in_process(tiny, threads=1, repeats=3, warmup=1, memory=False)
+    assert m.load_avg_1m == 3.25  # the 1-minute figure, not the 5- or 15-minute one
+    monkeypatch.delattr(os, "getloadavg")  # a platform without it: recorded as -1, never a made-up 0
+    assert measure_in_process(tiny, threads=1, repeats=3, warmup=1, memory=False).load_avg_1m == -1.0
 
 
 def test_peak_memory_measured_in_subprocess(record):
