@@ -108,6 +108,11 @@ def precision_of(dtypes: list[str]) -> str:
     return "fp32"
 
 
+def is_tir_call(op: str) -> bool:
+    """``call_tir`` and its variants: priced by TVM's estimate of the called PrimFunc (status estimated)."""
+    return op.startswith("relax.call_tir")
+
+
 def _attrs_dict(call: Any) -> dict[str, Any]:
     attrs = call.attrs
     if attrs is None:
@@ -273,7 +278,7 @@ class _CostPass:
     def _price(self, op: str, call: Any, ctx: OpContext, symbolic: bool) -> _Priced:
         """Status, FLOPs and read bytes of one call from its registry entry (or TVM's TIR estimate
         for ``call_tir``)."""
-        if op.startswith("relax.call_tir"):
+        if is_tir_call(op):
             if symbolic:
                 return _Priced(Status.SYMBOLIC, "call_tir", "symbolic shape")
             gvar = call.args[0]
