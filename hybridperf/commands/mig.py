@@ -37,9 +37,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.estimate.budget import Metric, parse_limit
     from hybridperf.estimate.mig import require_profiles, suggest
     from hybridperf.report.mig import to_json, to_table
+    from hybridperf.units import units_of
 
     max_latency = None if args.max_latency is None else parse_limit(args.max_latency, Metric.LATENCY, "--max-latency", False)
-    zero = re.fullmatch(r"\s*0+(?:\.0*)?\s*(?:B|KB|MB|GB|KiB|MiB|GiB)?\s*", args.headroom)
+    zero = re.fullmatch(rf"\s*0+(?:\.0*)?\s*(?:{'|'.join(units_of('capacity'))})?\s*", args.headroom)
     headroom = 0 if zero else int(parse_limit(args.headroom, Metric.MEMORY, "--headroom", False))
     spec = load_spec(args.device)
     require_profiles(spec)  # a device without MIG fails before the slow analysis
