@@ -64,9 +64,9 @@ def analyze(
 
     Parameters
     ----------
-    model : path, onnx.ModelProto or tvm.IRModule
-        A model file or ONNX proto (see :func:`~hybridperf.frontends.load.load_model`), or a
-        Relax module with static shapes.
+    model : path, onnx.ModelProto, LoadedModel or tvm.IRModule
+        A model file or ONNX proto (see :func:`~hybridperf.frontends.load.load_model`), a model
+        already loaded, or a Relax module with static shapes.
     fused : bool
         Group ops into kernels with TVM's FuseOps (default) or one kernel per op.
     int8 : bool
@@ -76,14 +76,16 @@ def analyze(
         Record which ONNX node each Relax op came from (:attr:`Analyzed.source_nodes`), to join
         runtime profiles to kernels when building training tables; off by default (only they need it).
     """
-    from hybridperf.frontends.common import is_onnx_proto
+    from hybridperf.frontends.common import LoadedModel, is_onnx_proto
     from hybridperf.frontends.load import load_model
     from hybridperf.ir import lowering
 
     t = {}
     t0 = time.perf_counter()
     if isinstance(model, (str, Path)) or is_onnx_proto(model):
-        loaded = load_model(model, shapes, batch, provenance=provenance)
+        model = load_model(model, shapes, batch, provenance=provenance)
+    if isinstance(model, LoadedModel):
+        loaded = model
         mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
         src_nodes = loaded.source_nodes
     else:

@@ -52,7 +52,6 @@ class ModelAnalysis:
     input_infos: Mapping[str, TensorInfo]
     output_infos: tuple[TensorInfo, ...]
     weight_bytes: int
-    module: Any = field(repr=False, compare=False, default=None)
     #: ``weight_bytes`` split by dtype (what a precision override rescales)
     weight_bytes_by_dtype: Mapping[str, int] = field(default_factory=dict)
     #: the vars ``main`` returns (a value that leaves the function cannot stay int8 inside it)
@@ -155,7 +154,6 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
         input_infos=MappingProxyType(inputs),
         output_infos=outputs,
         weight_bytes=cost_pass.weight_bytes,
-        module=mod,
         weight_bytes_by_dtype=MappingProxyType(cost_pass.weight_by_dtype),
         output_vars=frozenset(_returned_vars(func.body.body)),
     )

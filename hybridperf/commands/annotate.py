@@ -17,11 +17,13 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.analysis.analyze import analyze
     from hybridperf.api import predict_on
     from hybridperf.device.spec import load_spec
+    from hybridperf.frontends.load import load_model
     from hybridperf.report.annotate import annotate_text
 
     spec = load_spec(args.device)
     with native_stderr_silenced(not args.verbose):
-        analyzed = analyze(args.model, shapes_from_args(args), args.batch, fused=not args.no_fuse)
+        loaded = load_model(args.model, shapes_from_args(args), args.batch)
+        analyzed = analyze(loaded, fused=not args.no_fuse)
     pred = predict_on(analyzed, spec, args.precision, residual=None)
-    sys.stdout.write(annotate_text(pred) + "\n")
+    sys.stdout.write(annotate_text(pred, loaded.module) + "\n")
     return ExitCode.OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
@@ -35,10 +36,10 @@ def binding_comments(pred: Prediction) -> dict[str, str]:
     return out
 
 
-def annotate_text(pred: Prediction) -> str:
-    """``main`` printed as TVMScript, each binding line followed by its cost."""
-    mod = pred.analyzed.analysis.module
-    text = mod["main"].script(show_meta=False)
+def annotate_text(pred: Prediction, module: Any) -> str:
+    """``main`` of ``module`` (the Relax module ``pred`` was analysed from) printed as TVMScript,
+    each binding line followed by its cost."""
+    text = module["main"].script(show_meta=False)
     comments = binding_comments(pred)
     lines = []
     pat = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[:=]")
