@@ -1,0 +1,198 @@
+"""Where the time of one prediction goes, and predictions per second per core in steady state.
+
+Breaks ``hybridperf predict`` into its stages and times each, in one process with TVM already
+imported, over several repeats (min and median per stage):
+
+* ``load``: ``onnx.load`` without external weights, QOperator -> QDQ, the op support check,
+* ``normalize``: shape binding and shape-subgraph folding (:func:`hybridperf.frontends.normalize.normalize`),
+* ``import``: TVM's Relax ONNX frontend (:func:`hybridperf.frontends.onnx_import.from_onnx`),
+* ``cost_pass``: :func:`hybridperf.analysis.cost_pass.analyze_module` (+ tensor-size check, int8 patterns),
+* ``legalize``: ``LegalizeOps`` + one tagged PrimFunc per call site (:func:`hybridperf.ir.lowering.tag_and_legalize`),
+* ``fusion``: ``AnnotateTIROpPattern`` + ``FuseOps`` and the kernel grouping,
+* ``memory_plan``: the passes before ``StaticPlanBlockMemory`` and our planner,
+* ``residual``: roofline pricing and the device's LightGBM residual,
+* ``report``: the JSON report.
+
+``--mode cold`` times the plain pipeline (every prediction starts from scratch: the figures
+before issue 14); ``--mode session`` times the same stages through one
+:class:`hybridperf.api.Session` whose caches persist across repeats (the steady state of a
+sweep: the first repeat fills the caches and is excluded from the steady-state figures).
+
+The ratio to measuring: ``measure_wall_s`` of the same zoo model in
+``calibration/host-epyc-1c/measurements.csv`` (onnxruntime on one core, warm-up + repeats,
+the wall time one measurement took) divided by the median prediction time.
+
+Usage::
+
+    taskset -c 0 python -m benchmarks.predict_speed --mode cold --md benchmarks/results/predict_speed.md
+    taskset -c 0 python -m benchmarks.predict_speed --mode session --md benchmarks/results/predict_speed.md --append
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ZOO = Path(os.environ.get("HYBRIDPERF_ZOO", "/work/main/.zoo"))
+#: (label, zoo file, key in the measurement CSV, repeats)
+MODELS = (
+    ("squeezenet1_1", "squeezenet1_1_b1_r224_legacy.onnx", "squeezenet1_1_b1_224", 6),
+    ("mobilenet_v3_large", "mobilenet_v3_large_b1_r224_legacy.onnx", "mobilenet_v3_large_b1_224", 6),
+    ("efficientnet_b0", "efficientnet_b0_b1_r224_legacy.onnx", "efficientnet_b0_b1_224", 6),
+    ("bert_base", "bert_base_b1_s128_legacy.onnx", "bert_base_b1_128", 4),
+    ("opt_1.3b", "opt-1.3b/model.onnx", None, 3),
+)
+STAGES = ("load", "normalize", "import", "cost_pass", "legalize", "fusion", "memory_plan", "residual", "report")
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "calibration" / "host-epyc-1c" / "measurements.csv"
+
+
+def _stages_cold(path: str, device: str, session=None) -> dict[str, float]:
+    """One prediction of ``path`` on ``device``, stage by stage (``session``: its caches are used)."""
+    from hybridperf.analysis.analyze import check_tensor_sizes
+    from hybridperf.analysis.cost_pass import analyze_module
+    from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
+    from hybridperf.analysis.kernels import group_kernels
+    from hybridperf.analysis.memory import plan_memory
+    from hybridperf.analysis.analyze import Analyzed
+    from hybridperf.estimate import pricing
+    from hybridperf.frontends.normalize import check_supported, normalize
+    from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
+    from hybridperf.frontends.qoperator import qoperator_to_qdq
+    from hybridperf.ir import lowering
+    from hybridperf.report.text import to_json
+
+    cache = session.cache if session is not None else None
+    t: dict[str, float] = {}
+    c = time.perf_counter
+    t0 = c()
+    proto = qoperator_to_qdq(load_onnx_proto(path))
+    check_supported(proto, path)
+    t1 = c()
+    res = normalize(proto, None, None, inplace=True)
+    t2 = c()
+    loaded = from_onnx(res.model, res.input_shapes, source=path)
+    t3 = c()
+    mod = loaded.module
+    analysis = analyze_module(mod)
+    check_tensor_sizes(analysis, loaded.input_shapes)
+    input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
+    t4 = c()
+    record_vars = [r.var for r in analysis.records]
+    tagged = (lowering.tag_and_legalize(mod, record_vars, cache=cache.legalize) if cache is not None
+              else lowering.tag_and_legalize(mod, record_vars))
+    t5 = c()
+    fused = lowering.fuse(tagged)
+    kernels = group_kernels(analysis, fused)
+    t6 = c()
+    mem_mod = lowering.to_memory_plannable(fused, True)
+    memory = plan_memory(mem_mod, analysis.weight_bytes, input_bytes)
+    plan = find_int8(analysis)
+    if plan:
+        kernels = apply_int8_kernels(kernels, analysis, plan)
+        analysis = apply_int8(analysis, plan)
+    analyzed = Analyzed(path, dict(loaded.input_shapes), analysis, kernels, memory, True)
+    t7 = c()
+    if session is not None:
+        pred = session.predict_on(analyzed, device)
+    else:
+        from hybridperf.api import predict_on
+
+        pred = predict_on(analyzed, device)
+    t8 = c()
+    to_json(pred)
+    t9 = c()
+    marks = (t0, t1, t2, t3, t4, t5, t6, t7, t8, t9)
+    for i, s in enumerate(STAGES):
+        t[s] = marks[i + 1] - marks[i]
+    t["total"] = t9 - t0
+    t["latency_s"] = pred.latency_s
+    return t
+
+
+def _measure_wall() -> dict[str, float]:
+    if not MEASUREMENTS.exists():
+        return {}
+    with MEASUREMENTS.open() as fh:
+        return {r["key"]: float(r["measure_wall_s"]) for r in csv.DictReader(fh) if r.get("measure_wall_s")}
+
+
+def _fmt_ms(x: float) -> str:
+    return f"{x * 1e3:.0f}" if x >= 0.01 else f"{x * 1e3:.1f}"
+
+
+def run(mode: str, device: str, only: list[str] | None) -> list[str]:
+    from hybridperf.ir.tvm_compat import tvm_modules
+
+    tvm_modules()
+    session = None
+    if mode == "session":
+        from hybridperf.api import Session
+
+        session = Session()
+    walls = _measure_wall()
+    lines = [
+        f"### mode `{mode}`, device `{device}`",
+        "",
+        "Per stage: min / median ms over the steady-state repeats"
+        + (" (repeat 1 fills the session's caches and is not counted)" if mode == "session" else "") + ".",
+        "",
+        "| model | repeats | " + " | ".join(STAGES) + " | total min / median ms | predictions/s/core (median) | measure wall s | ratio |",
+        "|---|---:|" + "---:|" * len(STAGES) + "---:|---:|---:|---:|",
+    ]
+    for label, rel, key, reps in MODELS:
+        if only and label not in only:
+            continue
+        path = ZOO / rel
+        if not path.exists():
+            lines.append(f"| {label} | - | " + " | ".join("-" for _ in STAGES) + f" | not in {ZOO} | | | |")
+            continue
+        runs = [_stages_cold(str(path), device, session) for _ in range(reps)]
+        if session is not None:
+            first, runs = runs[0], runs[1:]
+            print(f"{label}: first (cache-filling) prediction {first['total']:.3f} s", file=sys.stderr)
+        cells = []
+        for s in STAGES:
+            v = [r[s] for r in runs]
+            cells.append(f"{_fmt_ms(min(v))} / {_fmt_ms(statistics.median(v))}")
+        tot = [r["total"] for r in runs]
+        med = statistics.median(tot)
+        wall = walls.get(key) if key else None
+        ratio = f"{wall / med:.2f}x" if wall else "-"
+        lines.append(f"| {label} | {len(runs)} | " + " | ".join(cells)
+                     + f" | {_fmt_ms(min(tot))} / {_fmt_ms(med)} | {1 / med:.2f} | {wall if wall else '-'} | {ratio} |")
+        print(lines[-1], file=sys.stderr)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=["cold", "session"], default="cold")
+    ap.add_argument("--device", default="host-epyc-1c")
+    ap.add_argument("--models", nargs="*", help="labels to run (default: all)")
+    ap.add_argument("--md", type=Path, help="write (or with --append, extend) this markdown file")
+    ap.add_argument("--append", action="store_true")
+    args = ap.parse_args(argv)
+    cmd = "taskset -c 0 python -m benchmarks.predict_speed " + " ".join(argv if argv is not None else sys.argv[1:])
+    lines = run(args.mode, args.device, args.models)
+    text = "\n".join(lines) + "\n"
+    if args.md:
+        head = ""
+        if not (args.append and args.md.exists()):
+            head = (f"# Prediction speed (issue 14)\n\nCommands: `{cmd}` (and the other mode).\n\n"
+                    f"Host: {platform.machine()}, Python {platform.python_version()}, measured on core 0 of a shared "
+                    "2-core host (other sessions running: expect noise; min is the better estimate).\n\n")
+        mode = "a" if args.append else "w"
+        with args.md.open(mode) as fh:
+            fh.write(head + (f"\nCommand: `{cmd}`\n\n" if args.append else "") + text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
