@@ -23,7 +23,7 @@ from __future__ import annotations
 from hybridperf._version import __version__
 
 #: public name -> attribute of hybridperf.api, imported on first access (PEP 562)
-_API = ("predict", "analyze", "check")
+_API = ("predict", "analyze", "check", "Session")
 
 __all__ = ["__version__", *_API]
 

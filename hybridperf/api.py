@@ -104,6 +104,7 @@ def analyze(
     batch: int | None = None,
     shapes: ShapeArg | None = None,
     fused: bool = True,
+    cache: Any = None,
 ) -> Analyzed:
     """Device-independent analysis (cost pass, kernel grouping, memory plan) of ``model``.
 
@@ -117,6 +118,8 @@ def analyze(
         Bind symbolic input dimensions of an ONNX/TFLite model.
     fused : bool
         Group ops into kernels with TVM's FuseOps (default) or one kernel per op.
+    cache : AnalysisCache, optional
+        Work kept across a sweep (:class:`Session` passes its own); figures are the same without it.
     """
     if isinstance(model, Analyzed):
         if example_inputs is not None or batch is not None or shapes:
@@ -130,7 +133,7 @@ def analyze(
         raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
         raise InputError(f"batch must be a positive integer, got {batch!r}")
-    return _analyze(model, _shapes(shapes), batch, fused=fused)
+    return _analyze(model, _shapes(shapes), batch, fused=fused, cache=cache)
 
 
 def predict(
@@ -270,4 +273,95 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     return pricing.predict_on(analyzed, spec, precision, residual=model)
 
 
-__all__ = ["analyze", "analyze_torch", "check", "predict", "predict_on", "run_check"]
+class Session:
+    """Predictions that share work: the object a sweep (NAS loop, ``predict-many`` worker) keeps.
+
+    Holds every cache explicitly (no module state): the analysis cache (legalized PrimFuncs by
+    op signature, :class:`~hybridperf.analysis.cache.AnalysisCache`), device sheets parsed once
+    per id, each device's residual model loaded once, and the analysis of each model file
+    (keyed by path, size, mtime, shapes, batch and fusion) so a model priced on several devices
+    is analysed once. Every figure is the same as :func:`predict`'s.
+
+    Examples
+    --------
+    >>> s = Session()  # doctest: +SKIP
+    >>> for path in candidates:  # doctest: +SKIP
+    ...     for dev in ("host-epyc-1c", "t4", "a100-sxm-80gb"):
+    ...         s.predict(path, dev).latency_s
+    """
+
+    def __init__(self, keep_analyses: int = 8) -> None:
+        from hybridperf.analysis.cache import AnalysisCache
+
+        self.cache = AnalysisCache()
+        self.keep_analyses = keep_analyses
+        self._specs: dict[str, DeviceSpec] = {}
+        self._residuals: dict[str, Any] = {}
+        self._analyses: dict[tuple, Analyzed] = {}
+
+    def spec(self, device: str | Path | DeviceSpec) -> DeviceSpec:
+        """The device sheet, parsed on first use."""
+        if isinstance(device, DeviceSpec):
+            return device
+        key = str(device)
+        if key not in self._specs:
+            self._specs[key] = load_spec(device)
+        return self._specs[key]
+
+    def residual(self, spec: DeviceSpec) -> Any:
+        """The device's stored residual model (None if it has none), loaded on first use."""
+        if spec.id not in self._residuals:
+            self._residuals[spec.id] = _load_residual(spec)
+        return self._residuals[spec.id]
+
+    def analyze(self, model: Any, example_inputs: Any = None, *, batch: int | None = None,
+                shapes: ShapeArg | None = None, fused: bool = True) -> Analyzed:
+        """:func:`analyze` with this session's caches (a model file analysed before is re-used)."""
+        key = None
+        if isinstance(model, (str, Path)) and example_inputs is None:
+            p = Path(model)
+            try:
+                st = p.stat()
+            except OSError:
+                st = None
+            if st is not None:
+                frozen = tuple(sorted((k, str(v)) for k, v in (shapes or {}).items()))
+                key = (str(p.resolve()), st.st_size, st.st_mtime_ns, frozen, batch, fused)
+                if key in self._analyses:
+                    return self._analyses[key]
+        analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused, cache=self.cache)
+        if key is not None and self.keep_analyses > 0:
+            while len(self._analyses) >= self.keep_analyses:
+                self._analyses.pop(next(iter(self._analyses)))
+            self._analyses[key] = analyzed
+        return analyzed
+
+    def predict_on(self, analyzed: Analyzed, device: str | Path | DeviceSpec, precision: str | None = None,
+                   residual: Any = "auto") -> Prediction:
+        """:func:`predict_on` with the session's device sheets and residual models."""
+        spec = self.spec(device)
+        model = self.residual(spec) if isinstance(residual, str) and residual == "auto" else residual
+        return pricing.predict_on(analyzed, spec, precision, residual=model)
+
+    def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
+                batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,
+                fused: bool = True, residual: Any = "auto") -> Prediction:
+        """:func:`predict` with this session's caches."""
+        spec = self.spec(device)  # a bad device fails fast
+        analyzed = self.analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
+        return self.predict_on(analyzed, spec, precision, residual=residual)
+
+    def predict_many(self, models: Sequence[Any], devices: Sequence[str | Path | DeviceSpec], *,
+                     batch: int | None = None, precision: str | None = None, fused: bool = True,
+                     residual: Any = "auto") -> dict[tuple[int, str], Prediction]:
+        """Every model on every device: ``{(model index, device id): Prediction}``, each model analysed once."""
+        specs = [self.spec(d) for d in devices]
+        out: dict[tuple[int, str], Prediction] = {}
+        for i, m in enumerate(models):
+            analyzed = self.analyze(m, batch=batch, fused=fused)
+            for spec in specs:
+                out[(i, spec.id)] = self.predict_on(analyzed, spec, precision, residual=residual)
+        return out
+
+
+__all__ = ["Session", "analyze", "analyze_torch", "check", "predict", "predict_on", "run_check"]

@@ -59,6 +59,7 @@ def analyze(
     fused: bool = True,
     int8: bool = True,
     provenance: bool = False,
+    cache: Any = None,
 ) -> Analyzed:
     """Load (if a path), run the cost pass, group kernels and plan memory.
 
@@ -75,6 +76,9 @@ def analyze(
     provenance : bool
         Record which ONNX node each Relax op came from (:attr:`Analyzed.source_nodes`), to join
         runtime profiles to kernels when building training tables; off by default (only they need it).
+    cache : AnalysisCache, optional
+        Work kept across the models of a sweep (:class:`hybridperf.analysis.cache.AnalysisCache`);
+        the result is the same with or without it.
     """
     from hybridperf.frontends.common import LoadedModel, is_onnx_proto
     from hybridperf.frontends.load import load_model
@@ -113,7 +117,8 @@ def analyze(
         memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, "symbolic shapes")
     else:
         try:
-            tagged = lowering.tag_and_legalize(mod, [r.var for r in analysis.records])
+            tagged = lowering.tag_and_legalize(mod, [r.var for r in analysis.records],
+                                               cache=cache.legalize if cache is not None else None)
             lowered = lowering.fuse(tagged) if fused else tagged
             kernels = group_kernels(analysis, lowered) if fused else unfused_kernels(analysis)
             mem_mod = lowering.to_memory_plannable(lowered, fused)

@@ -263,3 +263,17 @@ def is_prim_func(func: Any) -> bool:
     return isinstance(func, tvm.tirx.PrimFunc)
 
 
+
+
+def structural_hash(node: Any) -> int:
+    """TVM's structural hash of an IR node (0.27: ``tvm_ffi.structural_hash``)."""
+    import tvm_ffi
+
+    return int(tvm_ffi.structural_hash(node))
+
+
+def structural_equal(a: Any, b: Any) -> bool:
+    """TVM's structural equality of two IR nodes (0.27: ``tvm_ffi.structural_equal``)."""
+    import tvm_ffi
+
+    return bool(tvm_ffi.structural_equal(a, b))

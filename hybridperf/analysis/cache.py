@@ -1,0 +1,34 @@
+"""Work re-used across the models of a sweep, held in one explicit object.
+
+An :class:`AnalysisCache` is passed to :func:`hybridperf.analysis.analyze.analyze` (usually by
+:class:`hybridperf.api.Session`); without one every analysis starts from scratch. What it keeps
+never changes a figure: each entry is keyed by everything its result depends on, and
+``tests/test_session.py`` compares cached and uncached predictions field by field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hybridperf.ir.lowering import LegalizeCache
+
+__all__ = ["AnalysisCache"]
+
+
+@dataclass
+class AnalysisCache:
+    """Caches of the device-independent stage.
+
+    Attributes
+    ----------
+    legalize : LegalizeCache
+        Legalized PrimFuncs by op signature (the slow part of lowering).
+    """
+
+    legalize: LegalizeCache = field(default_factory=LegalizeCache)
+
+    def stats(self) -> dict[str, int]:
+        """Hit / miss counters, for benchmarks and logs."""
+        lc = self.legalize
+        return {"legalize_entries": len(lc), "legalize_hits": lc.hits, "legalize_misses": lc.misses,
+                "legalize_uncached": lc.uncached}
