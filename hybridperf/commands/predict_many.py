@@ -1,9 +1,18 @@
-"""``hybridperf predict-many DIR --device ID [--jobs N] [--batch N] [--format table|json]``.
+"""``hybridperf predict-many DIR --device ID [--jobs N] [--batch N] [--backend local|ray] [--output FILE.jsonl]``.
 
 Predicts every ``*.onnx`` and ``*.tflite`` under DIR (recursively, sorted by
 path) on one device, in parallel: a ``ProcessPoolExecutor`` of ``--jobs``
 workers (default: every core this process may run on), each importing TVM once when it starts. ``--jobs 1`` runs in this
-process. A progress bar goes to stderr when stderr is a terminal.
+process (through one :class:`hybridperf.api.Session`, whose caches serve every model). A progress bar goes to
+stderr when stderr is a terminal.
+
+``--backend ray`` spreads the models over a Ray cluster (``pip install 'hybridperf[ray]'``):
+``--address`` names a running cluster (``auto``, ``ray://head:10001``), else a local Ray
+instance with ``--jobs`` CPUs is started. Each worker is an actor that imports TVM once and
+keeps one :class:`~hybridperf.api.Session` (caches) for all its models; model paths must be
+readable by the workers (a shared file system). ``--output FILE.jsonl`` writes each row as it
+arrives (any backend); run the same command again after an interruption and the models
+already in the file (same device, batch, precision and fusion) are not predicted again.
 
 One row per model: latency, energy, peak memory, FLOPs, and a status: ``ok``,
 ``lower bound`` (some ops have no cost rule: the figures are lower bounds, the
@@ -19,6 +28,7 @@ or an argument is bad (unknown device: before any work starts). With
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -41,6 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local process pool (default) or a Ray cluster (the optional ray extra)")
+    p.add_argument("--address", help="with --backend ray: a running cluster (auto, ray://HOST:10001); default: start a local one")
+    p.add_argument("--output", "-o", type=Path, metavar="FILE.jsonl",
+                   help="append one JSON row per model as it finishes; rows already there are not redone (resume)")
     p.add_argument(
         "--fail-on-error",
         action="store_true",
@@ -73,8 +88,13 @@ def _init_worker() -> None:
     tvm_modules()
 
 
-def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | None, fused: bool) -> dict[str, Any]:
-    """Predict one model; never raises (an error becomes the row's ``error``)."""
+def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
+                session: Any = None) -> dict[str, Any]:
+    """Predict one model; never raises (an error becomes the row's ``error``).
+
+    ``spec_ref`` is a device id, a spec file or a ``DeviceSpec``; ``session`` (a
+    :class:`hybridperf.api.Session`) keeps caches across the calls of one worker.
+    """
     from hybridperf.errors import InputError as _InputError
 
     t0 = time.perf_counter()
@@ -86,7 +106,10 @@ def predict_row(path: str, spec_ref: str, batch: int | None, precision: str | No
 
         from hybridperf.report.text import lower_bound_text
 
-        pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision)
+        if session is not None:
+            pred = session.predict(path, spec_ref, batch=batch, precision=precision, fused=fused)
+        else:
+            pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision)
         row.update(
             latency_s=pred.latency_s,
             energy_j=pred.energy_j,
@@ -120,28 +143,25 @@ def run(args: argparse.Namespace) -> ExitCode:
     models = find_models(args.directory)
     if not models:
         raise InputError(f"no .onnx files under {args.directory} (and no .tflite files)")
-    jobs = min(args.jobs or usable_cores(), len(models))
-    progress = ProgressBar(len(models))
     call = (args.batch, args.precision, not args.no_fuse)
-    rows: dict[str, dict[str, Any]] = {}
+    settings = {"device": spec.id, "batch": args.batch, "precision": args.precision, "fused": not args.no_fuse}
+    rows: dict[str, dict[str, Any]] = load_done(args.output, [str(m) for m in models], settings) if args.output else {}
+    todo = [m for m in models if str(m) not in rows]
+    progress = ProgressBar(len(todo))
+    sink = args.output.open("a") if args.output else None
+    if sink is not None and sink.tell() and not args.output.read_bytes().endswith(b"\n"):
+        sink.write("\n")  # after a line torn by an interruption
     try:
-        if jobs == 1:
-            for m in models:
-                rows[str(m)] = predict_row(str(m), spec_ref, *call)
-                progress.step(m.name[:40])
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            # spawn: workers never inherit a half-initialised TVM (thread pools) from a parent that imported it
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-                futures = {pool.submit(predict_row, str(m), spec_ref, *call): str(m) for m in models}
-                for fut in as_completed(futures):
-                    rows[futures[fut]] = fut.result()
-                    progress.step(Path(futures[fut]).name[:40])
+        for path, row in _results(args, todo, spec, spec_ref, call):
+            rows[path] = row
+            if sink is not None:
+                sink.write(json.dumps({**row, **settings}) + "\n")
+                sink.flush()
+            progress.step(Path(path).name[:40])
     finally:
         progress.close()
+        if sink is not None:
+            sink.close()
     ordered = [rows[str(m)] for m in models]
     out = to_json(ordered, spec.id) if args.format == "json" else to_table(ordered, spec.id)
     sys.stdout.write(out + "\n")
@@ -155,3 +175,51 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: error: {failed} of {len(ordered)} models failed (--fail-on-error)", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     return ExitCode.OK
+
+
+def _results(args: argparse.Namespace, models: list[Path], spec: Any, spec_ref: str, call: tuple):
+    """``(path, row)`` for each model, in the order they finish, from the chosen backend."""
+    if not models:
+        return
+    if args.backend == "ray":
+        from hybridperf.commands.ray_backend import predict_rows
+
+        yield from predict_rows([str(m) for m in models], spec, call, address=args.address, workers=args.jobs)
+        return
+    jobs = min(args.jobs or usable_cores(), len(models))
+    if jobs == 1:
+        from hybridperf.api import Session
+
+        session = Session(keep_analyses=0)
+        for m in models:
+            yield str(m), predict_row(str(m), spec_ref, *call, session=session)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: workers never inherit a half-initialised TVM (thread pools) from a parent that imported it
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+        futures = {pool.submit(predict_row, str(m), spec_ref, *call): str(m) for m in models}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
+def load_done(path: Path, models: list[str], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rows of ``models`` already in the JSONL file ``path`` with the same ``settings`` (resume).
+
+    A torn last line (the run was killed while writing it) is ignored; its model is redone.
+    """
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    wanted = set(models)
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("model") in wanted and all(row.get(k) == v for k, v in settings.items()):
+            done[row["model"]] = {k: v for k, v in row.items() if k not in settings}
+    return done
+

@@ -1,0 +1,103 @@
+"""The Ray backend of ``predict-many``: models spread over a Ray cluster's actors.
+
+Each actor (:class:`_Worker`) imports TVM once when it starts and keeps one
+:class:`hybridperf.api.Session` (legalized PrimFuncs, device sheets, residual models) for every
+model it is given. Results come back as they finish (:func:`predict_rows` yields them), so the
+caller can show progress and write them incrementally.
+
+Pointing it at a cluster: ``--address auto`` on a node of a running cluster (``ray start
+--head`` / ``ray start --address HEAD:6379``), or ``--address ray://HEAD:10001`` through Ray
+Client. Every node needs the same hybridperf (and TVM) installed, and the model paths must be
+readable on every node (a shared file system). Without ``--address`` a local instance with
+``--jobs`` CPUs (default: every usable core) is started and stopped again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from hybridperf.errors import InputError
+
+#: tasks queued per actor beyond the one it runs, so no actor waits for the driver
+_QUEUE_PER_WORKER = 2
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise InputError("--backend ray needs Ray: pip install 'hybridperf[ray]' (or pip install ray)") from exc
+    return ray
+
+
+class _Worker:
+    """One Ray actor: TVM imported once, one Session for all its models."""
+
+    def __init__(self) -> None:
+        from hybridperf.api import Session
+        from hybridperf.ir.tvm_compat import tvm_modules
+
+        tvm_modules()
+        self.session = Session(keep_analyses=0)
+
+    def predict(self, path: str, spec: Any, batch: int | None, precision: str | None, fused: bool) -> dict[str, Any]:
+        from hybridperf.commands.predict_many import predict_row
+
+        return predict_row(path, spec, batch, precision, fused, session=self.session)
+
+
+def predict_rows(models: Sequence[str], spec: Any, call: tuple, address: str | None = None,
+                 workers: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(path, row)`` for every model as its prediction finishes on the cluster.
+
+    Parameters
+    ----------
+    spec : DeviceSpec
+        Sent to the workers as parsed (a spec file need not exist on the workers).
+    call : tuple
+        ``(batch, precision, fused)`` as :func:`hybridperf.commands.predict_many.predict_row` takes them.
+    address : str, optional
+        A running cluster; None starts a local instance for this call.
+    workers : int, optional
+        Actors to start (default: the cluster's CPUs, at most one per model).
+    """
+    ray = _import_ray()
+    started = False
+    pool: list[Any] = []
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            from hybridperf.commands.predict_many import usable_cores
+
+            ray.init(num_cpus=workers or usable_cores(), include_dashboard=False, log_to_driver=False)
+        started = True
+    try:
+        n = workers or int(ray.cluster_resources().get("CPU", 1))
+        n = max(1, min(n, len(models)))
+        actor = ray.remote(num_cpus=1)(_Worker)
+        pool = [actor.remote() for _ in range(n)]
+        todo = list(models)[::-1]
+        running: dict[Any, tuple[str, Any]] = {}
+
+        def submit(w: Any) -> None:
+            path = todo.pop()
+            running[w.predict.remote(path, spec, *call)] = (path, w)
+
+        for _ in range(_QUEUE_PER_WORKER):
+            for w in pool:
+                if todo:
+                    submit(w)
+        while running:
+            ready, _ = ray.wait(list(running), num_returns=1)
+            path, w = running.pop(ready[0])
+            row = ray.get(ready[0])
+            if todo:
+                submit(w)
+            yield path, row
+    finally:
+        for w in pool:  # end the actors now, not when the handles are collected (Ray reports that as a death)
+            ray.kill(w, no_restart=True)
+        if started:
+            ray.shutdown()
