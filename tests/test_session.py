@@ -94,3 +94,28 @@ def test_session_reuses_specs_and_analyses(model_dir):
 @pytest.mark.skipif(not all((ZOO / m).exists() for m in ZOO_MODELS), reason="zoo exports not present")
 def test_session_equal_uncached_on_zoo():
     _compare([ZOO / m for m in ZOO_MODELS])
+
+
+def test_legalize_cache_keeps_repeated_arguments_apart(tmp_path):
+    """``x * x`` and ``x * y`` have the same shapes but are separate cache entries."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from hybridperf.analysis.cost_pass import analyze_module
+    from hybridperf.frontends.load import load_model
+    from hybridperf.ir import lowering
+    from hybridperf.ir.tvm_compat import structural_equal
+
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 8]) for n in ("x", "y", "out")]
+    nodes = [helper.make_node("Mul", ["x", "x"], ["sq"]), helper.make_node("Mul", ["x", "y"], ["xy"]),
+             helper.make_node("Add", ["sq", "xy"], ["out"])]
+    model = helper.make_model(helper.make_graph(nodes, "alias", vi[:2], vi[2:]), opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "alias.onnx"
+    onnx.save(model, str(path))
+    mod = load_model(path).module
+    record_vars = [r.var for r in analyze_module(mod).records]
+    cache = lowering.LegalizeCache()
+    for _ in range(2):
+        cached = lowering.tag_and_legalize(mod, record_vars, cache=cache)
+        assert structural_equal(lowering.tag_and_legalize(mod, record_vars), cached)
+    assert len(cache) == 3 and cache.hits == 3

@@ -189,12 +189,15 @@ def _arg_key(a: Any) -> Any:
 
 
 def _signature(call: Any) -> Any:
-    tvm, _ = _tvm.tvm_modules()
+    """The cache key of an op call: op, attributes, argument shapes/values and which arguments
+    are the same expression (``mul(x, x)`` legalizes to a different PrimFunc than ``mul(x, y)``)."""
     args = tuple(_arg_key(a) for a in call.args)
     if any(k is None for k in args):
         return None
+    leaves = [f for a in call.args for f in (a.fields if _tvm.is_tuple(a) else (a,))]
+    aliases = tuple(next(j for j, g in enumerate(leaves) if g.same_as(f)) for f in leaves)
     attrs = 0 if call.attrs is None else _tvm.structural_hash(call.attrs)
-    return (call.op.name, attrs, args)
+    return (call.op.name, attrs, args, aliases)
 
 
 def _pick(args: Any, path: tuple[int, ...]) -> Any:
