@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 ref_py=${1:-$repo/.venv/bin/python}
+case $ref_py in /*) ;; *) ref_py=$repo/$ref_py ;; esac   # the checks below run from an empty directory
 model=$repo/examples/squeezenet1_1.onnx
 device=host-epyc-1c   # the device with a stored residual model: exercises both kinds of package data
 start=$SECONDS
