@@ -69,4 +69,22 @@ if wheel != editable:
 print(f"prediction JSON identical to the editable install's (latency {wheel['totals']['latency_s'] * 1e3:.3f} ms)")
 EOF
 [ -z "$(ls -A "$tmp/home")" ] || { echo "a read-only command wrote into HYBRIDPERF_HOME" >&2; exit 1; }
+# the default device `host` (this machine): the wheel run probes it once into $HYBRIDPERF_HOME/hosts/, the
+# editable run finds that probe (same HYBRIDPERF_HOME) and must predict the same
+"$hp" predict "$model" --format json > wheel-host.json
+"$ref_py" -m hybridperf predict "$model" --format json > editable-host.json
+[ "$(ls -A "$tmp/home")" = hosts ] || { echo "predict --device host wrote more than hosts/ into HYBRIDPERF_HOME" >&2; exit 1; }
+"$tmp/venv/bin/python" - <<'EOF'
+import json
+
+def strip(x):
+    if isinstance(x, dict):
+        return {k: strip(v) for k, v in x.items() if k not in ("model", "path", "timings_s")}
+    return [strip(v) for v in x] if isinstance(x, list) else x
+
+wheel, editable = (strip(json.load(open(f))) for f in ("wheel-host.json", "editable-host.json"))
+assert wheel == editable, "wheel and editable predictions on host differ"
+assert "zero-shot from spec" in json.dumps(wheel), "host is not predicted by the cross-host model"
+print(f"host: prediction JSON identical to the editable install's (latency {wheel['totals']['latency_s'] * 1e3:.3f} ms)")
+EOF
 echo "wheel stage: ok in $((SECONDS - start)) s"

@@ -232,7 +232,7 @@ def render_torch(rows: list[dict]) -> list[str]:
              "| predictor | n | MAPE | within ±10 % | median pred/meas | target |", "|---|---|---|---|---|---|",
              _row("before: TVM plan + weights + inputs (fp32 sizes)", sb, ""),
              _row("after: caching-allocator model, held-out families", sa, "≤ 5 %"), "",
-             f"Fitted on all rows (the constants in `hybridperf/runtime_memory.py`): workspace {ws / 2**20:.1f} MiB, "
+             f"Fitted on all rows (the constants in `hybridperf/estimate/runtime_memory.py`): workspace {ws / 2**20:.1f} MiB, "
              f"activation factor {k:.3f}.", "", "Worst held-out rows:", ""]
     for r in sorted(held, key=lambda r: -abs(r["after"] / r["measured"] - 1))[:8]:
         lines.append(f"* {r['key']}: predicted {_mib(r['after'])} MiB, measured {_mib(r['measured'])} MiB "
@@ -339,7 +339,7 @@ def render_ort(rows: list[dict]) -> list[str]:
                      f"{x['median_ratio']:.3f} | {'≤ 5 %, ≥ 90 %' if 'after' in label else ''} |")
     lines += [
         "",
-        f"Overheads fitted on all rows of today's files (the constants in `hybridperf/runtime_memory.py`): session "
+        f"Overheads fitted on all rows of today's files (the constants in `hybridperf/estimate/runtime_memory.py`): session "
         f"{fit[0] / 2**20:.2f} MiB + {fit[1] / 1024:.1f} KiB per node of the optimised graph, run {fit[2] / 2**20:.2f} MiB. "
         "Everything else is derived: onnxruntime's optimised graph (its own optimiser), tensor shapes, the sequential "
         "planner's reuse (same shape only, in place when the input dies) and the memory pattern's best-fit offsets.", "",

@@ -146,11 +146,12 @@ def predict(
     precision: str | None = None,
     fused: bool = True,
     residual: Any = "auto",
+    runtime: Any = None,
 ) -> Prediction:
     """Predict latency, energy and peak memory of ``model`` on ``device`` (like ``hybridperf predict``)."""
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)  # a bad device fails fast
     analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
-    return predict_on(analyzed, spec, precision, residual=residual)
+    return predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
 
 
 def check(
@@ -217,12 +218,30 @@ def analyze_torch(module: Any, example_inputs: Sequence[Any] | Any, fused: bool 
     return dataclasses.replace(analyzed, source=loaded.source, input_shapes=MappingProxyType(dict(loaded.input_shapes)))
 
 
-def _load_residual(spec: DeviceSpec):
+def _host_residual(spec: DeviceSpec):
+    """The residual of the ``host`` sheet: what ``calibrate --device host`` stored, else the packaged
+    cross-host CPU model zero-shot from ``spec`` (:mod:`hybridperf.measure.host`)."""
+    from hybridperf.measure.host import host_model_dir, host_threads
+    from hybridperf.residual.cross_host import CrossHostModel, base_model
+    from hybridperf.residual.model import MODEL_FILE, SIDECAR_FILE
+
+    mine = host_model_dir()
+    if (mine / SIDECAR_FILE).exists() and (mine / MODEL_FILE).exists():
+        return CrossHostModel.load(mine)
+    return base_model(spec, host_threads())
+
+
+def _load_residual(spec: DeviceSpec, runtime: Any = None):
+    """The device's stored residual; else, for a GPU, the cross-device model (zero-shot from spec, or
+    adapted where a few-shot adaptation for ``runtime`` is stored); else None."""
+    if spec.id == "host":  # this machine (--device host): its calibrated model, else the cross-host CPU model
+        return _host_residual(spec)
     try:
         from hybridperf.residual.model import load_for_device
+        from hybridperf.residual.zero_shot import for_device
     except ImportError:
         return None
-    return load_for_device(spec.id)
+    return load_for_device(spec.id) or for_device(spec, runtime)
 
 
 def run_check(
@@ -232,13 +251,15 @@ def run_check(
     analyzed: Mapping[str, Any] | None = None,
     specs: Mapping[str, Any] | None = None,
     allow_unsupported: bool = False,
+    runtime: Any = None,
 ) -> CheckResult:
     """Analyse each model once and price it on each of its devices.
 
     Every device spec is loaded before any model is analysed, so a bad device
     id fails fast. ``analyzed`` (model -> Analyzed) and ``specs`` (id ->
     DeviceSpec) supply work already done. ``allow_unsupported`` judges the lower
-    bound of a model with uncosted ops instead of leaving it undecided.
+    bound of a model with uncosted ops instead of leaving it undecided. ``runtime`` (see :func:`predict_on`)
+    judges memory on that runtime's peak.
     """
     from hybridperf.analysis.analyze import analyze
     from hybridperf.device.spec import load_spec
@@ -256,21 +277,46 @@ def run_check(
         if an is None:
             an = analyze(t.model, t.shapes or None, t.batch, fused=fused)
         for dev in t.devices:
-            pred = predict_on(an, specs[dev], t.precision, residual=residual)
+            pred = predict_on(an, specs[dev], t.precision, residual=residual, runtime=runtime)
             preds[(t.model, dev)] = pred
             checks.extend(compare(pred, t.budgets[dev], t.model, dev, allow_unsupported))
     return CheckResult(tuple(checks), preds)
 
 
-def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = "auto") -> Prediction:
+def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = "auto",
+               runtime: Any = None) -> Prediction:
     """Price an analysis on one device and apply the learned correction.
 
     ``residual`` is a ``ResidualModel``, None (roofline only) or ``"auto"``: the device's
-    calibrated model if one exists. The pricing itself is :func:`hybridperf.estimate.pricing.predict_on`.
+    calibrated model if one exists, else on a GPU the cross-device model (zero-shot from spec).
+    ``runtime`` (:class:`~hybridperf.estimate.runtime_memory.Runtime` or its name, e.g. ``"torch-cudagraph"``)
+    is the execution mode of that GPU prediction (default: the device kind's). The pricing itself is
+    :func:`hybridperf.estimate.pricing.predict_on`. A ``runtime`` (or ``"auto"``) also makes that runtime's peak
+    memory the prediction's peak (:func:`hybridperf.estimate.runtime_memory.with_runtime`); None keeps the
+    TVM plan's peak.
     """
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)
-    model = _load_residual(spec) if isinstance(residual, str) and residual == "auto" else residual
-    return pricing.predict_on(analyzed, spec, precision, residual=model)
+    runtime = _resolve_auto(runtime, spec)
+    model = _load_residual(spec, runtime) if isinstance(residual, str) and residual == "auto" else residual
+    return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model), runtime)
+
+
+def _resolve_auto(runtime: Any, spec: DeviceSpec) -> Any:
+    """``"auto"`` -> the runtime of ``spec``'s device kind (a ``check`` over several devices passes one value)."""
+    if isinstance(runtime, str) and runtime == "auto":
+        from hybridperf.estimate.runtime_memory import default_runtime
+
+        return default_runtime(spec.kind).value
+    return runtime
+
+
+def _with_runtime_memory(pred: Prediction, runtime: Any) -> Prediction:
+    """``pred`` with ``runtime``'s peak memory as its peak (``"auto"``: the device kind's runtime); None: unchanged."""
+    if runtime is None:
+        return pred
+    from hybridperf.estimate.runtime_memory import with_runtime
+
+    return with_runtime(pred, runtime)
 
 
 class Session:
@@ -308,11 +354,12 @@ class Session:
             self._specs[key] = load_spec(device)
         return self._specs[key]
 
-    def residual(self, spec: DeviceSpec) -> Any:
-        """The device's stored residual model (None if it has none), loaded on first use."""
-        if spec.id not in self._residuals:
-            self._residuals[spec.id] = _load_residual(spec)
-        return self._residuals[spec.id]
+    def residual(self, spec: DeviceSpec, runtime: Any = None) -> Any:
+        """The device's stored residual model (or a GPU's cross-device model; None if neither), loaded on first use."""
+        key = (spec.id, None if runtime is None else str(getattr(runtime, "value", runtime)))
+        if key not in self._residuals:
+            self._residuals[key] = _load_residual(spec, runtime)
+        return self._residuals[key]
 
     def analyze(self, model: Any, example_inputs: Any = None, *, batch: int | None = None,
                 shapes: ShapeArg | None = None, fused: bool = True) -> Analyzed:
@@ -337,11 +384,12 @@ class Session:
         return analyzed
 
     def predict_on(self, analyzed: Analyzed, device: str | Path | DeviceSpec, precision: str | None = None,
-                   residual: Any = "auto") -> Prediction:
+                   residual: Any = "auto", runtime: Any = None) -> Prediction:
         """:func:`predict_on` with the session's device sheets and residual models."""
         spec = self.spec(device)
-        model = self.residual(spec) if isinstance(residual, str) and residual == "auto" else residual
-        return pricing.predict_on(analyzed, spec, precision, residual=model)
+        runtime = _resolve_auto(runtime, spec)
+        model = self.residual(spec, runtime) if isinstance(residual, str) and residual == "auto" else residual
+        return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model), runtime)
 
     def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
                 batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,

@@ -24,4 +24,9 @@ def _own_user_data_dir(tmp_path_factory):
     """An empty HYBRIDPERF_HOME: models calibrated on this machine must not change the results."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HYBRIDPERF_HOME", str(tmp_path_factory.mktemp("hybridperf-home")))
+        # the default device `host` is this machine; give it a stored sheet so no test probes (~15 s)
+        from hybridperf.device.spec import default_spec_dir
+        from hybridperf.measure.host import install_host_spec
+
+        install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
         yield

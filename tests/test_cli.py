@@ -30,7 +30,8 @@ def test_predict_table(capsys):
 
 
 def test_predict_json_report(capsys):
-    assert main(["predict", str(EXAMPLE), "--batch", "2", "--format", "json", "--roofline-only"]) == ExitCode.OK
+    assert main(["predict", str(EXAMPLE), "--batch", "2", "--format", "json", "--roofline-only",
+                 "--device", "host-epyc-1c"]) == ExitCode.OK
     rep = json.loads(capsys.readouterr().out)
     assert rep["schema_version"] == 1
     assert rep["input_shapes"] == {"x": [2, 3, 32, 32]}
@@ -48,7 +49,7 @@ def test_predict_json_report(capsys):
     conv_w = 16 * 3 * 9 + 2 * 16 * 16 * 9 + 32 * 16 * 9 + 32 * 32 * 9 + 32 * 16
     assert rep["memory"]["weight_bytes"] == 4 * (conv_w + 32 * 10 + 10 + 4 * (3 * 16 + 3 * 32)) == 81_128
     assert rep["memory"]["input_bytes"] == 4 * n * 3 * 32 * 32
-    # every counted kernel is its roofline on the default device, and energy is capped at max power
+    # every counted kernel is its roofline on the device, and energy is capped at max power
     from hybridperf.device.spec import load_spec
 
     spec = load_spec("host-epyc-1c")

@@ -281,3 +281,18 @@ def test_prediction_repr_is_short(model_dir):
     text = repr(pred)
     assert len(text) < 400, len(text)
     assert text.startswith("Prediction(source=") and "device='t4'" in text and f"flops={pred.flops}" in text
+
+
+def test_onnxruntime_memory_of_a_model_over_the_optimiser_limit_never_reads_weights(tmp_path, monkeypatch):
+    """Above ORT_OPTIMISE_MAX_BYTES the onnxruntime peak is sized from the graph as written: weights
+    stay on disk (a deleted data file would make any read fail), and the report says which graph it used."""
+    from hybridperf.api import predict
+    from hybridperf.estimate import runtime_memory
+
+    _save_external(_big_mlp(), tmp_path / "ext.onnx", "w.bin")
+    monkeypatch.setattr(runtime_memory, "ORT_OPTIMISE_MAX_BYTES", 1024)
+    pred = predict(tmp_path / "ext.onnx", "host-epyc-1c", runtime="onnxruntime")
+    (tmp_path / "w.bin").unlink()  # analysis is done; the runtime model must not need the data either
+    peak, why = runtime_memory.runtime_peak(pred, "onnxruntime")
+    assert why == "" and peak.part("initializers") >= (256 * 512 * 4 + 512 * 4 + 512 * 128 * 2)
+    assert any("as written" in n for n in peak.notes)

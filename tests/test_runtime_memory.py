@@ -193,3 +193,76 @@ def test_onnxruntime_measured_run_peak_is_the_pattern(tmp_path):
     if meas.run_peak_bytes is None:
         pytest.skip("no VmHWM on this system")
     assert abs(meas.run_peak_bytes - (48 + 8) * MiB) < 2 * MiB  # pattern + output, plus a little fixed overhead
+
+
+# --------------------------------------------------------------------------- --runtime on the CLI
+
+def _predict_json(capsys, *args):
+    import json
+
+    from hybridperf.cli import ExitCode, main
+
+    assert main(["predict", str(EXAMPLE), "--batch", "1", "--format", "json", "--roofline-only", *args]) == ExitCode.OK
+    return json.loads(capsys.readouterr().out)
+
+
+EXAMPLE = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples" / "resnet_like.onnx"
+
+
+def test_runtime_defaults_follow_the_device_kind(capsys):
+    gpu = _predict_json(capsys, "-d", "t4")
+    assert gpu["runtime_memory"]["runtime"] == "torch"
+    assert gpu["runtime_memory"]["peak_bytes"] == sum(gpu["runtime_memory"]["parts"].values())
+    assert gpu["memory"]["peak_bytes"] == (gpu["memory"]["planned_activation_bytes"] + gpu["memory"]["weight_bytes"]
+                                           + gpu["memory"]["input_bytes"])  # the TVM plan stays beside it
+    pytest.importorskip("onnxruntime")
+    cpu = _predict_json(capsys, "-d", "host-epyc-1c")
+    rt = cpu["runtime_memory"]
+    assert rt["runtime"] == "onnxruntime" and rt["applied"]
+    assert set(rt["parts"]) == {"session", "initializers", "activation_pattern", "outputs", "run_fixed", "inputs"}
+    assert rt["parts"]["inputs"] == 1 * 3 * 32 * 32 * 4  # the symbolic batch bound to 1 in onnxruntime's graph too
+
+
+def test_runtime_tvm_is_plan_plus_workspace(capsys):
+    rep = _predict_json(capsys, "-d", "t4", "--runtime", "tvm")
+    rt, m = rep["runtime_memory"], rep["memory"]
+    assert rt["runtime"] == "tvm"
+    assert rt["parts"]["planned_activations"] == m["planned_activation_bytes"]
+    assert rt["peak_bytes"] == m["peak_bytes"] + rt["parts"]["kernel_workspace"]
+
+
+def test_check_max_memory_judges_the_runtime_peak(capsys):
+    from hybridperf.cli import ExitCode, main
+
+    peak = _predict_json(capsys, "-d", "t4")["runtime_memory"]["peak_bytes"]
+    args = ["check", str(EXAMPLE), "--batch", "1", "-d", "t4", "--roofline-only"]
+    assert main([*args, "--max-memory", f"{peak}B"]) == ExitCode.OK
+    assert main([*args, "--max-memory", f"{peak - 1}B"]) == ExitCode.BUDGET_EXCEEDED
+    assert main([*args, "--runtime", "tvm", "--max-memory", f"{peak}B"]) == ExitCode.OK  # tvm: smaller here
+    capsys.readouterr()
+
+
+def test_table_headline_names_the_runtime(capsys):
+    from hybridperf.cli import ExitCode, main
+
+    assert main(["predict", str(EXAMPLE), "--batch", "1", "-d", "t4", "--roofline-only"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("memory"))
+    assert " on torch = " in line and "TVM plan: peak" in out
+
+
+def test_mig_and_mixed_device_check_use_each_devices_runtime(capsys):
+    import json
+
+    from hybridperf.cli import ExitCode, main
+
+    gpu_peak = _predict_json(capsys, "-d", "a100-sxm-80gb")["runtime_memory"]["peak_bytes"]
+    assert main(["mig", str(EXAMPLE), "--batch", "1", "-d", "a100-sxm-80gb", "--roofline-only", "--format", "json"]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["peak_memory_bytes"] == gpu_peak
+    pytest.importorskip("onnxruntime")
+    cpu_peak = _predict_json(capsys, "-d", "host-epyc-1c")["runtime_memory"]["peak_bytes"]
+    assert cpu_peak < gpu_peak  # no 32 MiB cuBLAS workspace on the CPU
+    code = main(["check", str(EXAMPLE), "--batch", "1", "-d", "host-epyc-1c", "-d", "a100-sxm-80gb", "--roofline-only",
+                 "--max-memory", f"{cpu_peak}B", "--format", "json"])
+    assert code == ExitCode.BUDGET_EXCEEDED  # within on the CPU (onnxruntime), over on the GPU (PyTorch)
+    capsys.readouterr()

@@ -7,17 +7,56 @@ import argparse
 from hybridperf.errors import InputError
 from hybridperf.precision import OVERRIDES
 
-DEFAULT_DEVICE = "host-epyc-1c"
+#: this machine, probed once and cached under the user data directory (:mod:`hybridperf.measure.host`)
+DEFAULT_DEVICE = "host"
 
 
 def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None:
     p.add_argument("model", help="model file (.onnx; .tflite)")
     if device:
-        p.add_argument("--device", "-d", default=DEFAULT_DEVICE, help=f"device id from `hybridperf devices` or a spec file (default {DEFAULT_DEVICE})")
+        p.add_argument("--device", "-d", default=DEFAULT_DEVICE, help=f"device id from `hybridperf devices` or a spec file (default {DEFAULT_DEVICE}: this machine, "
+                       "probed once (a few seconds) and cached, predicted zero-shot until `hybridperf calibrate --device host`)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape, e.g. --shape input=1x3x224x224 (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision and store float32 tensors in its size (fp16/bf16 2 B, fp8/int8 1 B; tf32 4 B): latency, traffic, energy and memory follow")
+
+
+def resolve_device(device):
+    """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet, probed first
+    (progress on stderr) when there is none; anything else is returned unchanged."""
+    from hybridperf.measure.host import HOST_ID
+
+    if str(device) != HOST_ID:
+        return device
+    import sys
+
+    from hybridperf.measure.host import ensure_host_spec, host_spec_path
+
+    if not host_spec_path().exists():
+        print("hybridperf: device host: probing this machine once (a few seconds; cached under the user data directory)",
+              file=sys.stderr)
+    return ensure_host_spec()
+
+
+#: ``--runtime``: the runtime the model will run on (execution mode on a GPU; whose peak memory is the headline)
+RUNTIME_CHOICES = ("auto", "torch", "torch-eager", "torch-cudagraph", "onnxruntime", "tvm")
+
+
+def add_runtime_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=RUNTIME_CHOICES, default="auto",
+                   help="the runtime the model runs on: on a GPU the execution mode priced (kernel granularity, "
+                        "per-launch host floor, how host and GPU time compose); on every device whose peak memory is "
+                        "the headline and what --max-memory, the capacity check and MIG judge (onnxruntime: CPU "
+                        "session + memory pattern; torch: CUDA caching allocator; tvm: exact plan + kernel workspace). "
+                        "Default auto: the device kind's (CPU onnxruntime, GPU eager torch, else tvm)")
+
+
+def runtime_from_args(args: argparse.Namespace, spec) -> str:
+    """The ``--runtime`` value with ``auto`` resolved for ``spec``'s device kind."""
+    from hybridperf.estimate.runtime_memory import resolve_runtime
+
+    return resolve_runtime(getattr(args, "runtime", None), spec.kind).value
 
 
 def add_format_argument(p: argparse.ArgumentParser, choices=("table", "json")) -> None:

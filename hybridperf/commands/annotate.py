@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.frontends.load import load_model
     from hybridperf.report.annotate import annotate_text
 
-    spec = load_spec(args.device)
+    from hybridperf.commands._common import resolve_device
+
+    spec = load_spec(resolve_device(args.device))
     with native_stderr_silenced(not args.verbose):
         loaded = load_model(args.model, shapes_from_args(args), args.batch)
         analyzed = analyze(loaded, fused=not args.no_fuse)

@@ -1,4 +1,14 @@
-"""``hybridperf calibrate --device ID --data DIR``: train and store a device's residual model."""
+"""``hybridperf calibrate``: store a device's residual model.
+
+::
+
+    hybridperf calibrate --device ID --measure MODEL.onnx ... | DIR [--shots K]   # on the machine itself
+    hybridperf calibrate --device ID --data DIR [--few-shot K --base-device ID]   # from collected tables
+
+``--measure`` (CPU): measure the models here with onnxruntime (interleaved rounds, :mod:`hybridperf.measure.rounds`),
+featurize, adapt the cross-host CPU model to them (few-shot) and store it under the user data directory; prints
+the held-out error on the measured models. ``--device host`` is this machine (:mod:`hybridperf.measure.host`).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +21,18 @@ from hybridperf.commands._common import add_format_argument, check_output_path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", "-d", required=True, help="device id the model is for (its spec must exist)")
-    p.add_argument("--data", required=True, metavar="DIR",
-                   help="calibration directory with features.csv (+ kernel_features.csv), e.g. calibration/ID/")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", metavar="DIR",
+                     help="calibration directory with features.csv (+ kernel_features.csv), e.g. calibration/ID/")
+    src.add_argument("--measure", nargs="+", metavar="MODEL",
+                     help="ONNX models (or directories of them) to measure on this machine and adapt the cross-host "
+                          "CPU model to (at least 2; a few seconds each)")
+    p.add_argument("--shots", type=int, metavar="K",
+                   help="with --measure: adapt on K random models and hold out the rest (default: adapt on all, "
+                        "held-out error by leave-one-out)")
+    p.add_argument("--rounds", type=int, default=2, help="with --measure: interleaved measurement rounds (default %(default)s)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="with --measure: onnxruntime threads (default: the CPUs this process may use)")
     p.add_argument("--out", metavar="DIR",
                    help="where to store the model (default: models/ID/ of the user data directory: $HYBRIDPERF_HOME, "
                         "else $XDG_DATA_HOME/hybridperf, else ~/.local/share/hybridperf; predict looks there first)")
@@ -29,6 +49,8 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.errors import InputError
 
+    if args.measure is not None:
+        return run_measure(args)
     data = Path(args.data)
     if not data.is_dir():
         raise InputError(f"data directory {data} does not exist; collect measurements first (see benchmarks/collect_cpu.py)")
@@ -81,4 +103,71 @@ def run(args: argparse.Namespace) -> ExitCode:
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK
     sys.stdout.write(calibration_text(model, result, metrics, data) + "\n")
+    return ExitCode.OK
+
+
+def run_measure(args: argparse.Namespace) -> ExitCode:
+    """``--measure``: validate, measure, featurize, adapt, store, print the held-out error."""
+    import json
+    from pathlib import Path
+
+    from hybridperf.errors import InputError
+
+    if args.few_shot is not None or args.base_device is not None:
+        raise InputError("--few-shot/--base-device go with --data; with --measure use --shots K")
+    if args.shots is not None and args.shots < 1:
+        raise InputError(f"--shots must be >= 1, got {args.shots}")
+    if args.rounds < 1:
+        raise InputError(f"--rounds must be >= 1, got {args.rounds}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be >= 1, got {args.threads}")
+    if args.out:
+        check_output_path(args.out, "--out", directory=True)
+    from hybridperf.commands._common import resolve_device
+    from hybridperf.device.spec import load_spec
+    from hybridperf.measure.calibrate import collect_models, measure_rounds, write_tables
+    from hybridperf.residual.cross_host import adapt_cross_host
+    from hybridperf.measure.host import HOST_ID, host_dir, host_model_dir, host_threads
+    from hybridperf.residual.model import user_model_dir
+
+    models = collect_models(args.measure)  # before any probe or measurement
+    if args.shots is not None and args.shots >= len(models):
+        raise InputError(f"--shots {args.shots} leaves no model to hold out of the {len(models)} given; "
+                         f"use at most {len(models) - 1}, or drop --shots for leave-one-out")
+    spec_ref = resolve_device(args.device)
+    spec = load_spec(spec_ref)
+    if spec.kind != "cpu":
+        raise InputError(f"--measure calibrates CPUs (onnxruntime CPU provider); {spec.id} is a {spec.kind}")
+    is_host = spec.id == HOST_ID
+    threads = args.threads or host_threads()
+    out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / spec.id)
+    from hybridperf.data import user_data_dir
+
+    data = host_dir() / "calibration" if is_host else user_data_dir() / "calibration" / spec.id
+
+    def progress(key: str, rnd: int, latency_s: float) -> None:
+        print(f"calibrate: round {rnd + 1}/{args.rounds} {key}: {latency_s * 1e3:.3f} ms", file=sys.stderr, flush=True)
+
+    rows, profile, failures = measure_rounds(models, spec.id, threads, rounds=args.rounds, seed=args.seed,
+                                             on_measured=progress)
+    for key, why in failures:
+        print(f"hybridperf: warning: {key}: not measured: {why}", file=sys.stderr)
+    n = write_tables(data, rows, profile, spec_ref,
+                     log=(lambda s: print(f"calibrate: {s}", file=sys.stderr, flush=True)) if getattr(args, "verbose", False) else None)
+    if n < 2:
+        raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2")
+    res = adapt_cross_host(data, spec, threads, shots=args.shots, seed=args.seed)
+    res.model.save(out)
+    result = {"device": spec.id, "stored": str(out), "data": str(data), "models": res.n, "adapted_on": res.k,
+              "threads": threads, "heldout": res.heldout, "calibration": res.model.describe(),
+              "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
+                                   "adapted": res.adapted_mape_pct},
+              "per_model": [dict(zip(("key", "measured_s", "roofline_s", "zero_shot_s", "adapted_s"), r))
+                            for r in res.per_model]}
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
+        return ExitCode.OK
+    from hybridperf.report.calibration import measure_calibration_text
+
+    sys.stdout.write(measure_calibration_text(result) + "\n")
     return ExitCode.OK

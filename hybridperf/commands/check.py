@@ -38,8 +38,10 @@ from hybridperf.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from hybridperf.commands._common import add_runtime_argument
+
     p.add_argument("models", nargs="*", metavar="MODEL", help="model files (default: every model in [tool.hybridperf.budgets])")
-    p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable)")
+    p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; default: the devices of [tool.hybridperf], else host, this machine)")
     p.add_argument("--max-latency", metavar="T", help="latency limit: s, ms, us, ns (e.g. 20ms)")
     p.add_argument("--max-memory", metavar="M", help="peak memory limit: B, KB, MB, GB, KiB, MiB, GiB (e.g. 512MiB)")
     p.add_argument("--max-energy", metavar="E", help="energy limit per inference: J, mJ, uJ (e.g. 50mJ)")
@@ -48,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
     p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+    add_runtime_argument(p)
     p.add_argument(
         "--allow-unsupported",
         action="store_true",
@@ -70,7 +73,16 @@ def run(args: argparse.Namespace) -> ExitCode:
     cli_budget = Budget.parse(args.max_latency, args.max_memory, args.max_energy, allow_number=False)
     shapes = shapes_from_args(args)
     config = load_config(args.config, required=args.config is not None)
-    targets = resolve_targets(args.models, config, cli_budget, args.device, args.batch, shapes, args.precision)
+    devices = list(args.device)
+    if not devices and not (config and (config.devices or any(m.devices for m in config.models))):
+        devices = ["host"]  # no device anywhere: this machine (hybridperf.measure.host)
+    targets = resolve_targets(args.models, config, cli_budget, devices, args.batch, shapes, args.precision)
+    specs = None
+    if any("host" in t.devices for t in targets):
+        from hybridperf.commands._common import resolve_device
+        from hybridperf.device.spec import load_spec
+
+        specs = {"host": load_spec(resolve_device("host"))}
     if args.junit_xml is not None:
         parent = args.junit_xml.resolve().parent
         if not parent.is_dir():
@@ -78,7 +90,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         if args.junit_xml.is_dir():
             raise InputError(f"--junit-xml {args.junit_xml} is a directory; name the file to write, e.g. {args.junit_xml / 'hybridperf.xml'}")
     result = run_check(
-        targets, fused=not args.no_fuse, residual=None if args.roofline_only else "auto", allow_unsupported=args.allow_unsupported
+        targets, fused=not args.no_fuse, residual=None if args.roofline_only else "auto", allow_unsupported=args.allow_unsupported,
+        specs=specs, runtime=args.runtime,
     )
     from hybridperf.report.check import to_github, to_json, to_junit_xml, to_table, undecided_line
 

@@ -14,11 +14,18 @@ import re
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument, add_model_arguments, shapes_from_args
+from hybridperf.commands._common import (
+    add_format_argument,
+    add_model_arguments,
+    add_runtime_argument,
+    runtime_from_args,
+    shapes_from_args,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
+    add_runtime_argument(p)
     add_format_argument(p)
     p.add_argument("--max-latency", metavar="T", help="latency budget: s, ms, us, ns (e.g. 5ms)")
     p.add_argument(
@@ -46,7 +53,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     require_profiles(spec)  # a device without MIG fails before the slow analysis
     shapes = shapes_from_args(args)
     analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse)
-    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto")
+    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
+                      runtime=runtime_from_args(args, spec))
     s = suggest(pred, headroom, max_latency)
     sys.stdout.write((to_json(s, analyzed.source) if args.format == "json" else to_table(s, analyzed.source)) + "\n")
     return ExitCode.OK if s.chosen is not None else ExitCode.BUDGET_EXCEEDED

@@ -10,6 +10,8 @@ from hybridperf.commands._common import (
     native_stderr_silenced,
     add_format_argument,
     add_model_arguments,
+    add_runtime_argument,
+    runtime_from_args,
     shapes_from_args,
 )
 
@@ -20,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=15, metavar="N",
                    help="kernels shown in the table, slowest first (default %(default)s; 0: the summary only, no table)")
     p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+    add_runtime_argument(p)
     p.add_argument("--strict", action="store_true", help="exit 2 when any op is unsupported or has a symbolic shape")
 
 
@@ -33,11 +36,14 @@ def run(args: argparse.Namespace) -> ExitCode:
         from hybridperf.errors import InputError
 
         raise InputError(f"--top must be >= 0 (0 prints the summary without the kernel table), got {args.top}")
-    spec = load_spec(args.device)  # a bad device fails before the slow import
+    from hybridperf.commands._common import resolve_device
+
+    spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
     shapes = shapes_from_args(args)
     with native_stderr_silenced(not args.verbose):
         analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse)
-    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto")
+    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
+                      runtime=runtime_from_args(args, spec))
     if args.strict:
         check_coverage(analyzed.analysis)
     out = to_json(pred) if args.format == "json" else to_table(pred, top=args.top)

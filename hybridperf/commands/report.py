@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_model_arguments, native_stderr_silenced, shapes_from_args
+from hybridperf.commands._common import (
+    add_model_arguments,
+    add_runtime_argument,
+    native_stderr_silenced,
+    runtime_from_args,
+    shapes_from_args,
+)
 from hybridperf.errors import InputError
 
 
@@ -22,6 +28,7 @@ def _check_output_path(path: Path) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
+    add_runtime_argument(p)
     p.add_argument("--html", required=True, metavar="PATH", help="write the report page here (written atomically)")
     p.add_argument("--title", help="page title (default: model and device)")
     p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
@@ -33,12 +40,15 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
     from hybridperf.report.html import write_html, written_line
 
-    spec = load_spec(args.device)  # a bad device fails before the slow import
+    from hybridperf.commands._common import resolve_device
+
+    spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
     _check_output_path(Path(args.html))
     shapes = shapes_from_args(args)
     with native_stderr_silenced(not args.verbose):
         analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse)
-    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto")
+    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
+                      runtime=runtime_from_args(args, spec))
     try:
         path = write_html(pred, args.html, title=args.title)
     except OSError as exc:

@@ -43,6 +43,16 @@ class Prediction:
     memory_plan: MemoryPlan | None = field(default=None, repr=False)
     #: why ``energy_j`` is not the plain energy model (capped at the device's max power), else ""
     energy_note: str = ""
+    #: how host and device time were composed (:class:`~hybridperf.estimate.execution.ExecutionSummary`),
+    #: None for a roofline-only or per-device residual prediction
+    execution: Any = None
+    #: the runtime whose peak memory is the headline (``--runtime``); None: the TVM plan's peak
+    runtime: str | None = None
+    #: that runtime's peak and its parts (:class:`~hybridperf.estimate.runtime_memory.RuntimePeak`);
+    #: None when no runtime was asked for or its model does not apply
+    runtime_memory: Any = field(default=None, repr=False)
+    #: why the runtime's model does not apply (the TVM plan's peak stands), else ""
+    runtime_memory_note: str = ""
 
     @property
     def memory(self) -> MemoryPlan:
@@ -50,7 +60,10 @@ class Prediction:
 
     @property
     def peak_memory_bytes(self) -> int | None:
-        """Runtime peak in bytes; None when no memory plan could be made (unknown, never 0)."""
+        """Peak memory in bytes: the chosen runtime's (:attr:`runtime_memory`) when there is one, else the
+        TVM plan's (activations + weights + inputs); None when no memory plan could be made (never 0)."""
+        if self.runtime_memory is not None:
+            return self.runtime_memory.peak_bytes
         return self.memory.peak_bytes
 
     @property

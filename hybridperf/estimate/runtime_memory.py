@@ -67,8 +67,13 @@ class Runtime(str, Enum):
     """The runtime whose peak memory is predicted."""
 
     ONNXRUNTIME = "onnxruntime"
-    TORCH = "torch"
+    TORCH = "torch"  # PyTorch eager (also spelled "torch-eager")
+    TORCH_CUDAGRAPH = "torch-cudagraph"  # PyTorch replaying a captured CUDA graph; memory as TORCH
     TVM = "tvm"
+
+    @classmethod
+    def _missing_(cls, value):
+        return cls.TORCH if value == "torch-eager" else None
 
 
 #: default runtime per device kind: what the project's measurements on such devices use
@@ -122,7 +127,9 @@ ORT_ALIGNMENT = 64
 #: ONNX ops whose onnxruntime CPU kernel returns a view of input 0 (no new buffer)
 ORT_ALIAS_OPS = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"})
 #: ops whose CPU kernel may write its output over an input that dies at this node (``MayInplace``):
-#: op type -> input positions; the NCHWc and fused convolutions write over their ``Sum`` / ``Z`` input
+#: op type -> input positions; the NCHWc and fused convolutions write over their ``Sum`` / ``Z`` input.
+#: This module's reading of onnxruntime's kernel declarations for the ops its optimiser leaves in the
+#: zoo, confirmed by the measured peaks (benchmarks/memory_runtime.py), not an exhaustive list.
 ORT_INPLACE_INPUTS = {
     **{op: (0,) for op in ("Relu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "LeakyRelu", "Gelu", "FastGelu",
                            "QuickGelu", "Neg", "Not", "Cast", "Dropout", "Erf", "Sqrt")},
@@ -149,6 +156,16 @@ def _tensor_bytes(t: Any) -> int:
     return int(n) * _dtype_bytes(t.data_type)
 
 
+#: models whose weights exceed this are not run through onnxruntime's optimiser, which
+#: reads every weight into memory: their graph is priced as written (issue 10: big exports stay on disk)
+ORT_OPTIMISE_MAX_BYTES = 1 << 30
+
+
+def _model_bytes(proto: Any) -> int:
+    """Bytes of every initializer of ``proto`` (inline or external, from dims x dtype, never read)."""
+    return sum(_tensor_bytes(t) for t in proto.graph.initializer)
+
+
 def ort_optimized_model(model: Any, level: str = "all") -> tuple[Any, bool]:
     """The graph onnxruntime runs: ``(ModelProto, True)`` from onnxruntime's own optimiser, or
     ``(model, False)`` when onnxruntime is not installed or cannot optimise it.
@@ -158,7 +175,10 @@ def ort_optimized_model(model: Any, level: str = "all") -> tuple[Any, bool]:
     """
     import onnx
 
-    proto = model if not isinstance(model, (str, Path)) else onnx.load(str(model))
+    # weights stay on disk: only their sizes are read (a multi-GB export must not be loaded here)
+    proto = model if not isinstance(model, (str, Path)) else onnx.load(str(model), load_external_data=False)
+    if _model_bytes(proto) > ORT_OPTIMISE_MAX_BYTES:
+        return proto, False  # onnxruntime's optimiser would load every weight: graph as written
     try:
         import onnxruntime as ort
     except ImportError:
@@ -517,7 +537,8 @@ def onnxruntime_peak(feat: OrtFeatures, session_fixed_bytes: int = ORT_SESSION_F
     run_block = max(act.pattern_bytes, act.live_peak_bytes)
     notes = []
     if not feat.optimised:
-        notes.append("onnxruntime not installed: the ONNX graph as written stands in for its optimised graph")
+        notes.append("the ONNX graph as written stands in for onnxruntime's optimised graph (onnxruntime is not "
+                     "installed, could not optimise it, or the weights exceed 1 GiB and its optimiser would read them all)")
     if feat.unknown_ops:
         notes.append(f"{len(feat.unknown_ops)} node(s) of unknown output shape sized as their largest input: "
                      + ", ".join(sorted(set(feat.unknown_ops))[:5]))
@@ -670,7 +691,14 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
             return None, "the onnxruntime model needs an ONNX file"
         import onnx
 
-        proto = bind_input_shapes(onnx.load(str(src)), an.input_shapes)
+        proto = onnx.load(str(src), load_external_data=False)
+        if _model_bytes(proto) <= ORT_OPTIMISE_MAX_BYTES:  # small enough for onnxruntime's optimiser to read
+            onnx.load_external_data_for_model(proto, str(src.parent))
+        proto = bind_input_shapes(proto, an.input_shapes)
+        inits = {t.name for t in proto.graph.initializer}
+        if any(d.dim_value <= 0 for vi in proto.graph.input if vi.name not in inits
+               for d in vi.type.tensor_type.shape.dim):
+            return None, "symbolic input shapes (bind them with --batch / --shape)"
         peak = onnxruntime_peak(ort_features(proto, host_isa()))
         if pred.precision is not None:
             peak = RuntimePeak(peak.runtime, peak.peak_bytes, peak.parts, peak.includes, peak.measured_as,
@@ -679,12 +707,11 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
         return peak, ""
     if not m.known:
         return None, m.unknown_reason or "no memory plan"
-    if runtime is Runtime.TORCH:
+    if runtime in (Runtime.TORCH, Runtime.TORCH_CUDAGRAPH):  # a captured graph is measured on one eager inference
         return torch_cuda_peak(m.weight_bytes, m.input_bytes, m.planned_bytes), ""
     workspace = 0
     if an.memory_module is not None:
-        # static TIR analysis of the compiled kernels (lives beside the VM measurement it was checked against)
-        from hybridperf.measure.memory import kernel_workspace_bytes
+        from hybridperf.ir.workspace import kernel_workspace_bytes
 
         workspace = kernel_workspace_bytes(an.memory_module)
     return tvm_peak(m.planned_bytes, workspace, m.weight_bytes, m.input_bytes), ""

@@ -118,26 +118,8 @@ def build_planned(memory_module: Any, opt_level: int = 0) -> Any:
     return relax.build(memory_module, target=target, relax_pipeline=finalize)
 
 
-def kernel_workspace_bytes(memory_module: Any) -> int:
-    """Largest intra-kernel allocation: global-scope buffers of one PrimFunc after the llvm
-    TIR pipeline up to ``MakePackedAPI`` (``StorageRewrite`` has merged what it can).
-
-    Buffers of at most 1 KiB end up on the stack in LLVM code but are counted here.
-    """
-    tvm, _ = _tvm.tvm_modules()
-    from tvm.s_tir.analysis import calculate_allocated_bytes
-
-    prims = {gv: f.with_attr("global_symbol", gv.name_hint) for gv, f in memory_module.functions_items() if _tvm.is_prim_func(f)}
-    if not prims:
-        return 0
-    target = tvm.target.Target({"kind": "llvm", "num-cores": 1})
-    tir_mod = tvm.tirx.transform.BindTarget(target.with_host(target))(tvm.IRModule(prims))
-    lowered = tvm.tirx.get_tir_pipeline("default")[0](tir_mod)
-    best = 0
-    for _, func in lowered.functions_items():
-        for scopes in calculate_allocated_bytes(func).values():
-            best = max(best, int(scopes.get("global", 0)))
-    return best
+# moved to the IR layer, where the TVM runtime's predicted peak reads it too; re-exported here
+from hybridperf.ir.workspace import kernel_workspace_bytes  # noqa: E402,F401
 
 
 POOL_PAGE_BYTES = 4096

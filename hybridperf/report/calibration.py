@@ -19,3 +19,24 @@ def calibration_text(model: Any, result: dict[str, Any], metrics: dict[str, Any]
         cv = metrics["cv_mape_pct_by_overhead"]
         lines.append(f"{'grouped-CV MAPE (best)':<28} {min(cv.values()):.2f} % at overhead {model.overhead_s_ * 1e6:g} us")
     return "\n".join(lines)
+
+
+def measure_calibration_text(result: dict[str, Any]) -> str:
+    """The summary of ``hybridperf calibrate --measure``: held-out error per predictor and per model."""
+    from hybridperf.report.text import format_si, table
+
+    h = result["heldout_mape_pct"]
+    rows = [[r["key"], format_si(r["measured_s"], "s"), format_si(r["roofline_s"], "s"), format_si(r["zero_shot_s"], "s"),
+             format_si(r["adapted_s"], "s")] for r in result["per_model"]]
+    lines = [
+        f"calibrated {result['device']} on {result['models']} measured models ({result['threads']} thread(s)); "
+        f"stored in {result['stored']}",
+        f"held-out error ({result['heldout']}): roofline {h['roofline']:.1f} %, cross-host zero-shot "
+        f"{h['zero_shot']:.1f} %, adapted {h['adapted']:.1f} % MAPE",
+        "",
+        table(rows, ["model", "measured", "roofline", "zero-shot", "adapted (held out)"], "lrrrr"),
+        "",
+        f"model: {result['calibration']}",
+        f"measurements and training tables: {result['data']}",
+    ]
+    return "\n".join(lines)

@@ -364,7 +364,11 @@ def render_html(pred: Prediction, title: str | None = None) -> str:
         '<div class="cards">',
         _card("latency", fmt_time(tot["latency_s"]), f"roofline {fmt_time(tot['roofline_latency_s'])}"),
         _card("energy", fmt_energy(tot["energy_j"])),
-        _card("peak memory", fmt_bytes(m.peak_bytes) if m.known else "unknown", f"activations {fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}"),
+        (_card("peak memory", fmt_bytes(pred.runtime_memory.peak_bytes),
+               f"on {pred.runtime_memory.runtime}; TVM plan {fmt_bytes(m.peak_bytes) if m.known else 'unknown'} = activations "
+               f"{fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")
+         if pred.runtime_memory is not None else
+         _card("peak memory", fmt_bytes(m.peak_bytes) if m.known else "unknown", f"activations {fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")),
         _card("compute", f"{fmt_count(tot['flops'])}FLOP", "FLOP = 2 x MAC"),
         _card("DRAM traffic", fmt_bytes(tot["bytes_read"] + tot["bytes_written"]), "sum over ops, unfused"),
         _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops" + (" (fused)" if an.fused else " (unfused)")),

@@ -118,19 +118,38 @@ def _precision_text(pred: Prediction) -> str:
 
 
 def memory_text(pred: Prediction) -> str:
-    """The ``memory`` line of the table: the peak and its parts, or why it is unknown."""
+    """The ``memory`` line(s) of the table: the chosen runtime's peak and its parts (``--runtime``), then
+    the TVM plan's peak with the live-set lower bound and the no-reuse total; or why a figure is unknown."""
     m = pred.memory
     if not m.known:
-        return (
+        tvm = (
             f"peak unknown (no memory plan: {m.unknown_reason}); known parts: weights {fmt_bytes(m.weight_bytes)} "
             f"+ inputs {fmt_bytes(m.input_bytes)}"
         )
-    ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
-    return (
-        f"peak {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} (TVM plan; live-set bound "
-        f"{fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}) + weights {fmt_bytes(m.weight_bytes)} "
-        f"+ inputs {fmt_bytes(m.input_bytes)}"
-    )
+    else:
+        ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
+        tvm = (
+            f"peak {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} (TVM plan; live-set bound "
+            f"{fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}) + weights {fmt_bytes(m.weight_bytes)} "
+            f"+ inputs {fmt_bytes(m.input_bytes)}"
+        )
+    rt = pred.runtime_memory
+    if rt is not None:
+        parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
+        return f"peak {fmt_bytes(rt.peak_bytes)} on {rt.runtime} = {parts}\n{'':10}TVM plan: {tvm}"
+    if pred.runtime is not None and pred.runtime_memory_note:
+        return f"{tvm} ({pred.runtime}'s peak not modelled: {pred.runtime_memory_note})"
+    return tvm
+
+
+def runtime_memory_dict(pred: Prediction) -> dict[str, Any] | None:
+    """The chosen runtime's peak and its parts (``--runtime``); None when no runtime was chosen."""
+    if pred.runtime is None:
+        return None
+    rt = pred.runtime_memory
+    if rt is None:
+        return {"runtime": pred.runtime, "applied": False, "peak_bytes": None, "reason": pred.runtime_memory_note}
+    return {**rt.to_dict(), "applied": True}
 
 
 def to_dict(pred: Prediction) -> dict[str, Any]:
@@ -150,6 +169,7 @@ def to_dict(pred: Prediction) -> dict[str, Any]:
         "precision_override": pred.precision,
         "precision": precision_dict(pred),
         "calibration": pred.calibration,
+        "execution": pred.execution.to_dict() if pred.execution is not None else None,
         "warnings": list(pred.warnings),
         "totals": {
             "latency_s": pred.latency_s,
@@ -177,6 +197,7 @@ def to_dict(pred: Prediction) -> dict[str, Any]:
             "input_bytes": m.input_bytes,
             "planner": "TVM StaticPlanBlockMemory policy, " + ("fused (FuseOps+FuseTIR)" if an.fused else "unfused"),
         },
+        "runtime_memory": runtime_memory_dict(pred),
         "coverage": coverage_dict(pred),
         "fusion_note": an.fusion_note,
         "kernels": [
@@ -237,6 +258,12 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None, ru
     return "\n".join(out)
 
 
+def _execution_text(ex) -> str:
+    """One line: runtime, launches (learned / roofline), host and device sums."""
+    return (f"runtime   {ex.runtime}: {ex.launches} kernels ({ex.covered} learned, {ex.launches - ex.covered} roofline), "
+            f"host {fmt_time(ex.host_s)}, device {fmt_time(ex.device_s)}, latency = {ex.composition}")
+
+
 def to_table(pred: Prediction, top: int = 15) -> str:
     an = pred.analyzed
     a = an.analysis
@@ -250,6 +277,7 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
         f"latency   {ge}{fmt_time(pred.latency_s)}" + (f"   ({lower})" if lower else "")
         + f"   [{pred.calibration}; roofline {fmt_time(pred.roofline_latency_s)}]",
+        *([_execution_text(pred.execution)] if pred.execution is not None else []),
         f"energy    {ge}{fmt_energy(pred.energy_j)}{power}",
         f"memory    {memory_text(pred)}",
         f"compute   {fmt_count(a.flops)}FLOP (FLOP = 2 x MAC), {sum(1 for k in an.kernels if k.counts_toward_time)} kernels "

@@ -187,7 +187,8 @@ class CrossDeviceModel:
 
         ``devices`` (training device ids) and ``probes`` (their runtime probes) are recorded; the
         zero-shot defaults for an unmeasured device are the median probed floor and the median
-        attainable fraction ``stream / sheet bandwidth`` (that needs ``specs`` of the devices).
+        attainable fraction ``stream / sheet bandwidth`` (that needs ``specs`` of the devices), each over
+        distinct values (sheets sharing one host's probe vote once).
         """
         import lightgbm as lgb
 
@@ -205,10 +206,12 @@ class CrossDeviceModel:
         self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
         self.devices_ = tuple(sorted(set(devices)))
         self.probes_ = dict(probes or {})
-        floors = [p.dispatch_floor_s for p in self.probes_.values()]
+        # one vote per distinct value: two sheets measured on one host (NeuSight's A100 40GB and 80GB PCIe)
+        # share a probe and must not count twice
+        floors = sorted({p.dispatch_floor_s for p in self.probes_.values()})
         self.default_floor_s_ = float(np.median(floors)) if floors else 3e-5
-        fractions = [p.stream_bytes_per_s / DeviceFigures.from_spec(specs[d]).dram_bytes_per_s
-                     for d, p in self.probes_.items() if p.stream_bytes_per_s and specs and d in specs]
+        fractions = sorted({round(p.stream_bytes_per_s / DeviceFigures.from_spec(specs[d]).dram_bytes_per_s, 9)
+                            for d, p in self.probes_.items() if p.stream_bytes_per_s and specs and d in specs})
         self.stream_fraction_ = float(np.median(fractions)) if fractions else 1.0
         self.n_train_ = int(len(y))
         self.metrics_: dict[str, Any] = {"train_mae_log": float(np.mean(np.abs(self.predict(X) - y)))}

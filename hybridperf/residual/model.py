@@ -558,7 +558,9 @@ def _model_target(measured, roof, k, overhead):
 
 @lru_cache(maxsize=16)
 def _load_cached(path: str, mtime: float) -> ResidualModel:
-    return ResidualModel.load(path)
+    from hybridperf.residual.cross_host import CrossHostModel, is_cross_host  # a model `calibrate --measure` stored
+
+    return CrossHostModel.load(path) if is_cross_host(path) else ResidualModel.load(path)
 
 
 def load_table(data_dir: str | Path, kernels: bool = True):

@@ -9,10 +9,12 @@ dimensions as columns.
 Each row becomes a *priced row*: the op is described as the Relax op (or fused op group)
 that PyTorch's kernel computes, its FLOPs and bytes come from the registered cost rules
 (:func:`hybridperf.costs.op_cost`, the same code path the model analysis uses), the roofline
-time from :func:`hybridperf.estimate.roofline.roofline` on the matching device sheet, and the target
-is ``log(measured / roofline)``. Only shapes and the device sheet enter the features; the
-kernel names, grids and occupancies NeuSight recorded are measurements of the device and
-are not used.
+time from :func:`hybridperf.estimate.roofline.roofline` on the matching device sheet
+(:attr:`PricedOps.target` is ``log(measured / roofline)``; the cross-device model normalises by
+its own baseline, see :func:`hybridperf.residual.cross_device.baseline`). Only shapes and the
+device sheet enter the features; the kernel names, grids and occupancies NeuSight recorded are
+measurements of the device and are not used (they were read once to check which algorithms ran:
+the A100 conv rows use FP32 kernels, not TF32).
 """
 
 from __future__ import annotations

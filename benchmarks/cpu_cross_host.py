@@ -1,0 +1,187 @@
+"""CPU cross-host prediction, leave one host out: predict a CPU from its spec sheet alone, then from K=10 measurements.
+
+For each of the three calibration hosts (Zen 3 ``host-epyc-1c``, Sapphire Rapids ``host-xeon-2c``, Zen 4
+``host-epyc-zen4-1c``) the other two are the training hosts; on the held-out host it reports MAPE and the share
+within +-10 % of
+
+* the roofline of the host's sheet;
+* the per-device residual of another host (:data:`~hybridperf.residual.model.CALIBRATION_PARAMS`, trained on the
+  largest training host's rows) applied as is (what a user got before: a model of some other machine);
+* the cross-host model (:mod:`hybridperf.residual.cross_host`), zero-shot from the held-out host's sheet;
+* that model adapted with K=10 measured models of the held-out host (10 random draws, scored on the rest);
+* a per-device residual trained on those 10 rows alone (same draws).
+
+Settings are fixed a priori (:data:`~hybridperf.residual.cross_host.CROSS_HOST_PARAMS`), never tuned on a
+held-out host. Test-retest of the same configurations (run vs retest, same host) is stated beside the table.
+
+Usage::
+
+    taskset -c 0 python -m benchmarks.cpu_cross_host   # writes benchmarks/results/cpu_cross_host.md
+    taskset -c 0 python -m benchmarks.cpu_cross_host --save-model hybridperf/data/models/cross-host-cpu
+        # the packaged model (all three hosts), used by --device host and calibrate --measure
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CALIB = Path("calibration")
+#: held-out order, and the threads onnxruntime ran with on each (measurements.csv ``threads``)
+HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1}
+LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xeon Sapphire Rapids (2 threads)",
+          "host-epyc-zen4-1c": "AMD EPYC Zen 4 (1 thread)"}
+RETESTS = {"host-epyc-1c": ("host-epyc-1c-retest", "latency_s"),
+           "host-epyc-zen4-1c": ("host-epyc-zen4-1c-retest", "latency_s")}
+K = 10
+TRIALS = 10
+RESULTS = Path("benchmarks") / "results"
+COMMAND = "taskset -c 0 python -m benchmarks.cpu_cross_host"
+
+
+def _stats(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    err = np.abs(np.asarray(pred) - np.asarray(true)) / np.asarray(true)
+    return float(err.mean() * 100), float((err <= 0.10).mean() * 100)
+
+
+def load_hosts():
+    """host -> (X, y, kernels, groups, HostFigures, rows)."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import host_figures
+    from hybridperf.residual.model import load_table
+
+    out = {}
+    for host, threads in HOSTS.items():
+        X, y, groups, _, kt, rows = load_table(CALIB / host)
+        out[host] = (X, y, kt, groups, host_figures(load_spec(host), threads), rows)
+    return out
+
+
+def evaluate(data) -> dict[str, dict[str, tuple[float, float]]]:
+    """host -> predictor -> (MAPE %, within +-10 %), leave one host out."""
+    from hybridperf.residual import cross_host as ch
+    from hybridperf.residual.model import CALIBRATION_PARAMS, ResidualModel, subset
+
+    results = {}
+    for held in HOSTS:
+        X, y, kt, groups, fig, _ = data[held]
+        train = {h: data[h][:5] for h in HOSTS if h != held}
+        true = np.exp(y)
+        res = {"roofline": _stats(np.ones(len(y)), true)}
+        other = max(train, key=lambda h: len(train[h][1]))
+        Xo, yo, kto, go, _ = train[other]
+        per_dev = ResidualModel(**CALIBRATION_PARAMS, device=other).fit(Xo, yo, kto, groups=go)
+        res[f"per-device model of {other}"] = _stats(np.exp(per_dev.predict(X, kt)), true)
+        zs = ch.train(train).for_host(fig)
+        kth = ch.with_host(kt, fig)
+        res["cross-host, zero-shot from spec"] = _stats(np.exp(zs.predict(X, kth)), true)
+        few, alone, zs_rest = [], [], []
+        rng = np.random.default_rng(0)
+        for _ in range(TRIALS):
+            pick = rng.choice(len(y), size=K, replace=False)
+            rest = np.setdiff1d(np.arange(len(y)), pick)
+            ad = zs.adapt(X[pick], y[pick], kernels=subset(kth, pick))
+            few.append(_stats(np.exp(ad.predict(X[rest], subset(kth, rest))), true[rest]))
+            zs_rest.append(_stats(np.exp(zs.predict(X[rest], subset(kth, rest))), true[rest]))
+            small = ResidualModel(**{**CALIBRATION_PARAMS, "min_data_in_leaf": 2}, overhead_grid_s=(0.0,)).fit(
+                X[pick], y[pick], subset(kt, pick), groups=[groups[i] for i in pick])
+            alone.append(_stats(np.exp(small.predict(X[rest], subset(kt, rest))), true[rest]))
+        res[f"cross-host, zero-shot, on the same {len(y) - K}-row rests"] = tuple(np.mean(zs_rest, axis=0))
+        res[f"cross-host + few-shot K={K}"] = tuple(np.mean(few, axis=0))
+        res[f"trained on the K={K} rows alone"] = tuple(np.mean(alone, axis=0))
+        results[held] = res
+    return results
+
+
+def retest_lines() -> list[str]:
+    """Run vs retest of the same configurations on the same host (raw latencies and, where stored, normalised)."""
+    lines = []
+    for host, (rt, col) in RETESTS.items():
+        a = {r["key"]: r for r in csv.DictReader((CALIB / host / "measurements.csv").open())}
+        b = {r["key"]: r for r in csv.DictReader((CALIB / rt / "measurements.csv").open())}
+        keys = sorted(set(a) & set(b))
+        parts = []
+        for c in (col, "latency_min_norm_s"):
+            if keys and c in a[keys[0]] and c in b[keys[0]]:
+                ra = np.array([float(a[k][c]) for k in keys])
+                rb = np.array([float(b[k][c]) for k in keys])
+                m, w = _stats(rb, ra)
+                parts.append(f"`{c}` MAPE {m:.1f} %, {w:.0f} % within +-10 %")
+        lines.append(f"- {LABELS[host]} (`{host}` vs `{rt}`, {len(keys)} configurations): " + "; ".join(parts))
+    return lines
+
+
+def report(results, data) -> str:
+    from hybridperf.report.text import table
+    from hybridperf.residual.cross_host import CROSS_HOST_PARAMS, HOST_FEATURES
+
+    out = ["# CPU cross-host prediction (leave one host out)", "", f"Reproduce: `{COMMAND}`", "",
+           "Train on two hosts' calibration rows (model + per-kernel rows, pooled), predict the third from its "
+           "spec sheet (zero-shot), then adapt with K=10 of its measured models "
+           f"({TRIALS} random draws, seed 0, scored on the rest). Kernel rows carry the host's figures "
+           f"({', '.join(f'`{n}`' for n in HOST_FEATURES)}). Settings fixed a priori: `{CROSS_HOST_PARAMS}`; "
+           "nothing was tuned on a held-out host (with two training hosts, an inner leave-one-host-out trains on one "
+           "host, where every host column is constant, so it cannot choose between host-feature variants either). Few-shot adaptation is `ResidualModel.adapt` (leave-one-out over "
+           "the K rows picks an offset, offset + slope, or per-group scales).", ""]
+    for host, res in results.items():
+        fig = data[host][4]
+        out += [f"## Held out: {LABELS[host]} — `{host}`, {len(data[host][1])} configurations", "",
+                f"Sheet figures: fp32 {fig.fp32_flops_per_s / 1e9:.0f} GFLOP/s, int8 {fig.int8_ops_per_s / 1e9:.0f} GOPS, "
+                f"DRAM {fig.dram_bytes_per_s / 1e9:.1f} GB/s, L2 {fig.l2_bytes / 2**10:.0f} KiB, "
+                f"LLC {fig.llc_bytes / 2**20:.0f} MiB, {fig.threads} thread(s), AVX-512 {'yes' if fig.avx512 else 'no'}.", "",
+                table([[name, f"{m:.1f} %", f"{w:.0f} %"] for name, (m, w) in res.items()],
+                      ["predictor", "MAPE", "within +-10 %"], "lrr"), ""]
+    out += ["## Test-retest (same configurations, same host, measured again later)", "", *retest_lines(), ""]
+    out += ["## Notes", "",
+            "- `host-xeon-2c` is the odd host: its sheet is derived from lscpu (333 GFLOP/s for 2 vCPUs, not probed) "
+            "while its 2-thread measurements ran on a shared 2-vCPU slice about 3x slower than that roofline "
+            "(roofline MAPE 75 %). Nothing learned on the two probed EPYC sheets can know that the Xeon's sheet "
+            "overstates it, and as a training host it pulls the model for the held-out Zen 3 away from the EPYC "
+            "pattern (zero-shot on Zen 3 is worse than the Zen 4 per-device model). Its 25 rows were re-featurized "
+            "for this benchmark (kernel features v3; the 10 configurations whose ONNX exports are no longer in "
+            "`.zoo/` are left out). It was an earlier development host, not available here to probe.",
+            "- Zen 3's test-retest (18 % raw) is the old protocol (one pass, 2.5 h apart); Zen 4's uses interleaved "
+            "rounds with a reference workload (`benchmarks/results/retest_cpu.md`). The ground truth of the Zen 3 "
+            "and Xeon tables is therefore only good to about its own test-retest error.",
+            "- Few-shot adaptation can keep the zero-shot model unchanged when, by leave-one-out over the K rows, "
+            "no correction predicts them better (`CrossHostModel.adapt`), and the slope over log roofline time is "
+            "held constant outside the K rows' range.", ""]
+    out += ["## Targets", ""]
+    for host, res in results.items():
+        zs = res["cross-host, zero-shot from spec"][0]
+        few = res[f"cross-host + few-shot K={K}"][0]
+        alone = res[f"trained on the K={K} rows alone"][0]
+        zs_rest = res[f"cross-host, zero-shot, on the same {len(data[host][1]) - K}-row rests"][0]
+        out.append(f"- `{host}`: zero-shot {zs:.1f} % (target <= 15 %: {'met' if zs <= 15 else 'not met'}); "
+                   f"K={K} {few:.1f} % (target <= 8 %: {'met' if few <= 8 else 'not met'}; beats zero-shot "
+                   f"{zs_rest:.1f} %: {'yes' if few < zs_rest else 'no'}, beats 10 rows alone {alone:.1f} %: "
+                   f"{'yes' if few < alone else 'no'})")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(RESULTS / "cpu_cross_host.md"))
+    p.add_argument("--save-model", metavar="DIR", help="instead: train on all hosts and store the model in DIR")
+    args = p.parse_args(argv)
+    data = load_hosts()
+    if args.save_model:
+        from hybridperf.residual import cross_host as ch
+
+        m = ch.train({h: data[h][:5] for h in HOSTS})
+        m.metrics_ = {**m.metrics_, "hosts": {h: int(len(data[h][1])) for h in HOSTS}}
+        m.save(args.save_model)
+        print(f"stored {m.describe()} in {args.save_model}")
+        return 0
+    text = report(evaluate(data), data)
+    Path(args.out).write_text(text)
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

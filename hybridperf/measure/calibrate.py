@@ -1,0 +1,152 @@
+"""Calibrate a CPU from its own measurements: measure ONNX models, featurize, adapt the cross-host model.
+
+The flow behind ``hybridperf calibrate --device ID --measure MODEL ... [--shots K]``:
+
+1. :func:`measure_rounds`: every model once per round in a shuffled order between timings of the
+   reference workload (:mod:`hybridperf.measure.rounds`); few rounds, short budgets; the per-model
+   figure is the median over rounds of each round's median.
+2. :func:`write_tables`: ``measurements.csv`` / ``profile.csv`` and the training tables
+   (``features.csv``, ``kernel_features.csv``, :func:`hybridperf.residual.features.featurize_measured`)
+   in a calibration directory of the user data directory.
+3. :func:`hybridperf.residual.cross_host.adapt_cross_host` (not here: nothing in measure predicts): the packaged cross-host CPU model, zero-shot for the device's sheet, adapted
+   with K of the measured models (``ResidualModel.adapt``); held-out error by leave-one-out over the
+   measured models (each one predicted by an adaptation that never saw it).
+
+Imports: :mod:`hybridperf.measure`, :mod:`hybridperf.residual.features` (the training tables).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hybridperf.errors import InputError
+
+
+def model_key(path: Path, taken: set[str]) -> str:
+    """A unique key for a model file (its stem; ``stem-2`` ... on collisions)."""
+    key, n = path.stem, 1
+    while key in taken:
+        n += 1
+        key = f"{path.stem}-{n}"
+    taken.add(key)
+    return key
+
+
+def collect_models(items: Sequence[str | Path]) -> list[Path]:
+    """The ``.onnx`` files named by ``items`` (files, or directories searched one level deep), checked to exist."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(p.glob("*.onnx"))
+            if not found:
+                raise InputError(f"--measure {p}: no .onnx file in this directory")
+            out.extend(found)
+        elif not p.exists():
+            raise InputError(f"--measure {p}: file not found; check the path")
+        elif p.suffix != ".onnx":
+            raise InputError(f"--measure {p}: not an .onnx file (calibration measures with onnxruntime)")
+        else:
+            out.append(p)
+    for p in out:
+        _check_static(p)
+    if len(out) < 2:
+        raise InputError(f"--measure needs at least 2 models (got {len(out)}): held-out error needs one to hold out")
+    return out
+
+
+def _check_static(path: Path) -> None:
+    """Refuse a model whose inputs have symbolic dimensions (measurement and analysis need the same shapes)."""
+    import onnx
+
+    try:
+        m = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
+        raise InputError(f"--measure {path}: not a readable ONNX model ({type(exc).__name__})") from exc
+    inits = {i.name for i in m.graph.initializer}
+    for inp in m.graph.input:
+        if inp.name in inits:
+            continue
+        for axis, d in enumerate(inp.type.tensor_type.shape.dim):
+            if not d.HasField("dim_value"):
+                raise InputError(f"--measure {path}: input {inp.name!r} has a symbolic dimension at axis {axis}; "
+                                 "calibration needs static shapes (export the model with fixed input shapes)")
+
+
+def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: int = 2, repeats: int = 10,
+                   budget_s: float = 0.3, seed: int = 0,
+                   on_measured: Callable[[str, int, float], None] | None = None):
+    """Measure every model once per round (:func:`hybridperf.measure.rounds.run_round`).
+
+    Returns ``(summary rows, profile rows, failures)``: one row per model that was measured in every round
+    with ``key``, ``model``, ``latency_s`` (median over rounds of the round medians), ``latency_min_s``,
+    ``latency_norm_median``, ``round_spread``, ``rounds``, ``threads``, ``device``.
+    """
+    from hybridperf.measure.onnxruntime import measure, node_rows
+    from hybridperf.measure.rounds import ReferenceWorkload, round_rows, run_round, summarize
+
+    taken: set[str] = set()
+    plan = {model_key(m, taken): m for m in models}
+    reference = ReferenceWorkload(threads=threads, runs=5, warmup=1)
+    raw, profile, failures = [], [], []
+
+    for rnd in range(rounds):
+        def one(key: str, r: int):
+            m = measure(plan[key], threads=threads, repeats=repeats, warmup=2, profile=(r == 0), profile_runs=2,
+                        isolate=False, budget_s=budget_s, device=device)
+            if r == 0:
+                profile.extend(node_rows(m, key))
+            if on_measured is not None:
+                on_measured(key, r, m.latency_s)
+            return m
+
+        res = run_round(rnd, list(plan), one, reference.time, seed=seed)
+        raw.extend(round_rows(res))
+        failures.extend(res.failures)
+    out = []
+    for s in summarize(raw):
+        if s.rounds < rounds:
+            continue
+        out.append({"key": s.key, "model": str(plan[s.key]), "latency_s": s.latency_median_s,
+                    "latency_min_s": s.latency_min_s, "latency_norm_median": s.latency_norm_median,
+                    "round_spread": s.round_spread, "rounds": s.rounds, "threads": threads, "device": device})
+    return out, profile, failures
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    from hybridperf.files import write_atomic
+
+    if not rows:
+        return
+    fields: list[str] = []
+    for r in rows:
+        fields.extend(k for k in r if k not in fields)
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(path, buf.getvalue())
+
+
+def write_tables(directory: Path, rows, profile, device: str | Path,
+                 log: Callable[[str], None] | None = None) -> int:
+    """Write the measurements and their training tables into ``directory``; returns the rows featurized."""
+    from hybridperf.residual.features import featurize_measured
+
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_csv(directory / "measurements.csv", rows)
+    _write_csv(directory / "profile.csv", profile)
+    feats, krows = featurize_measured(rows, directory / "profile.csv", device=device, log=log)
+    for name in ("features.csv", "kernel_features.csv"):
+        (directory / name).unlink(missing_ok=True)
+    _write_csv(directory / "features.csv", feats)
+    _write_csv(directory / "kernel_features.csv", krows)
+    return len(feats)
+
+
+__all__ = ["collect_models", "measure_rounds", "model_key", "write_tables"]

@@ -1,0 +1,129 @@
+"""The device ``host``: this machine, probed once and cached under the user data directory.
+
+``--device host`` (the default of ``predict`` / ``check`` / ``report``) resolves to a spec sheet that
+``hybridperf probe --quick`` settings wrote for this CPU on first use (a few seconds), kept in
+``<user data dir>/hosts/<key>/host.yaml`` where ``key`` names the CPU identity (vendor, family, model,
+stepping, key ISA flags) and the thread count, so a different machine or a different CPU slice sharing the
+same home gets its own probe. Nothing is written inside the installed package.
+
+Predictions for ``host`` (``hybridperf.api``) use the model stored by ``hybridperf calibrate --device host``
+in :func:`host_model_dir` when there is one, else the packaged cross-host CPU model zero-shot from the probed
+sheet (:mod:`hybridperf.residual.cross_host`).
+
+Imports: :mod:`hybridperf.data`, :mod:`hybridperf.device`, and :mod:`hybridperf.measure.probe` /
+:mod:`hybridperf.measure.onnxruntime` (probing, CPU identity).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: the device id of this machine
+HOST_ID = "host"
+SPEC_FILE = "host.yaml"
+IDENTITY_FILE = "identity.json"
+
+
+def host_threads() -> int:
+    """Threads a prediction for ``host`` assumes: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def host_identity() -> dict[str, Any]:
+    """This CPU's identity (vendor, family, model, stepping, key ISA flags, model name) and thread count."""
+    from hybridperf.measure.onnxruntime import cpu_identity
+
+    ident = cpu_identity()
+    return {"model_name": ident.model_name, "vendor": ident.vendor, "family": ident.family, "model": ident.model,
+            "stepping": ident.stepping, "isa": list(ident.isa), "threads": host_threads()}
+
+
+def host_key(identity: dict[str, Any] | None = None) -> str:
+    """A directory name for the identity, e.g. ``authenticamd-f25-m17-s1-avx2.avx512f-1t``."""
+    i = identity or host_identity()
+    vendor = re.sub(r"[^a-z0-9]+", "", (i.get("vendor") or i.get("model_name") or "cpu").lower())[:24] or "cpu"
+    num = lambda k, p: f"{p}{i[k]}" if i.get(k) is not None else f"{p}x"  # noqa: E731
+    isa = ".".join(i.get("isa") or ()) or "base"
+    return f"{vendor}-{num('family', 'f')}-{num('model', 'm')}-{num('stepping', 's')}-{isa}-{i.get('threads', 1)}t"
+
+
+def host_dir(identity: dict[str, Any] | None = None) -> Path:
+    """``<user data dir>/hosts/<key>/``: the cached sheet and the calibrated model of this host."""
+    from hybridperf.data import user_data_dir
+
+    return user_data_dir() / "hosts" / host_key(identity)
+
+
+def host_spec_path(identity: dict[str, Any] | None = None) -> Path:
+    return host_dir(identity) / SPEC_FILE
+
+
+def host_model_dir(identity: dict[str, Any] | None = None) -> Path:
+    """Where ``hybridperf calibrate --device host`` stores this host's adapted model."""
+    return host_dir(identity) / "model"
+
+
+def describe_host(identity: dict[str, Any], date: str) -> str:
+    """``AMD EPYC family 25 model 17 (probed 2026-12-01)``."""
+    name = identity.get("model_name") or identity.get("vendor") or "CPU"
+    fam = f" family {identity['family']} model {identity['model']}" if identity.get("family") is not None else ""
+    return f"{name}{fam} (probed {date})"
+
+
+def _write_identity(d: Path, identity: dict[str, Any], date: str, source: str) -> None:
+    from hybridperf.files import write_atomic
+
+    write_atomic(d / IDENTITY_FILE, json.dumps({**identity, "probed": date, "source": source}, indent=1) + "\n")
+
+
+def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None) -> Path:
+    """Use an existing CPU sheet as this host's (no probing): tests, or a sheet from a full ``hybridperf probe``.
+
+    The sheet is copied with its id set to ``host``; returns the cached path.
+    """
+    import datetime as _dt
+
+    import yaml
+
+    from hybridperf.device.spec import load_spec, parse_spec
+    from hybridperf.files import write_atomic
+
+    identity = identity or host_identity()
+    src = load_spec(sheet)  # validates the sheet (a missing file or bad key fails here, naming it)
+    raw = yaml.safe_load(Path(sheet).read_text())
+    raw["id"] = HOST_ID
+    date = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    raw["name"] = f"{describe_host(identity, date)}; figures of {src.id}"
+    out = host_spec_path(identity)
+    parse_spec(raw, str(out))  # validate before writing
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, yaml.safe_dump(raw, sort_keys=False))
+    _write_identity(out.parent, identity, date, f"sheet {sheet}")
+    return out
+
+
+def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) -> Path:
+    """The cached sheet of this host, probing it first (quick CPU probe, ~10-20 s) when there is none."""
+    identity = host_identity()
+    out = host_spec_path(identity)
+    if out.exists():
+        return out
+    from hybridperf.measure import probe
+
+    result = probe.probe(quick=True, progress=progress, use_gpu=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_spec(result, out, device_id=HOST_ID, name=describe_host(identity, result.date))
+    _write_identity(out.parent, identity, result.date, "hybridperf probe --quick --cpu-only")
+    return out
+
+
+__all__ = ["HOST_ID", "describe_host", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
+           "host_spec_path", "host_threads", "install_host_spec"]

@@ -1,0 +1,339 @@
+"""A CPU residual across hosts: the kernel model sees the host's own figures next to the kernel.
+
+:class:`CrossHostModel` is a :class:`~hybridperf.residual.model.ResidualModel` whose kernel rows
+carry :data:`HOST_FEATURES` (from the host's spec sheet or probe, :func:`host_figures`) after
+:data:`~hybridperf.residual.features.KERNEL_FEATURES`, so it is trained on several hosts at once
+and predicts a host it never saw from its sheet alone ("zero-shot from spec"). ``adapt`` (few-shot
+on K measured models) and ``save`` / ``load`` are the base class's; the host the model predicts for
+is stored in the sidecar (``"host"``).
+
+Host features are per thread where they scale with threads (a 2-thread slice of a Xeon is compared
+with one core of an EPYC by what one thread gets), plus dimensionless ratios of the kernel to the host
+(bytes over L2 / LLC per thread, intensity over the ridge point) that carry over to a new host better
+than absolute figures. Changing a name, its order or its meaning bumps :data:`HOST_FEATURES_VERSION`.
+
+Imports: :mod:`hybridperf.device.spec`, :mod:`hybridperf.residual.features`, :mod:`hybridperf.residual.model`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+from pathlib import Path
+
+import numpy as np
+
+from hybridperf.device.spec import DeviceSpec
+from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
+from hybridperf.residual.model import CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel, kernel_context
+
+HOST_FEATURES_VERSION = "1"
+#: the packaged model trained on every calibration host (``hybridperf/data/models/<id>/``;
+#: ``python -m benchmarks.cpu_cross_host --save-model``)
+PACKAGED_MODEL_ID = "cross-host-cpu"
+
+#: per-host figures, then kernel-to-host ratios; appended to every kernel row in this order
+HOST_FEATURES: tuple[str, ...] = (
+    "host_log_fp32_per_thread",
+    "host_log_int8_over_fp32",
+    "host_log_dram_per_thread",
+    "host_log_l2_per_thread",
+    "host_log_llc_per_thread",
+    "host_log_ridge",
+    "host_log_threads",
+    "host_avx512",
+    "log_bytes_over_l2",
+    "log_bytes_over_llc",
+    "log_intensity_over_ridge",
+)
+_LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
+_N_HOST = 8  # the first _N_HOST entries of HOST_FEATURES are per host, the rest per kernel
+_LOG_BYTES = KERNEL_FEATURES.index("log_bytes")
+_LOG_INTENSITY = KERNEL_FEATURES.index("log_intensity")
+
+#: settings fixed a priori (not tuned on any held-out host): those of the per-device models
+#: (:data:`~hybridperf.residual.model.CALIBRATION_PARAMS`, chosen on host-epyc-1c alone), with larger
+#: leaves because rows of two or more hosts are pooled
+CROSS_HOST_PARAMS = {"n_estimators": 150, "min_data_in_leaf": 60, "model_estimators": 1, "context": True,
+                     "measured_weights": False}
+
+_AVX512 = re.compile(r"avx-?512", re.I)
+
+
+@dataclass(frozen=True)
+class HostFigures:
+    """What the cross-host model knows about a CPU: its sheet's figures and how many threads run the model.
+
+    Attributes
+    ----------
+    device : sheet id
+    threads : onnxruntime intra-op threads of the measurements / predictions
+    fp32_flops_per_s, int8_ops_per_s : peaks of the sheet (whole device as run, all ``threads``)
+    dram_bytes_per_s : attainable DRAM bandwidth if measured, else the sheet's
+    l2_bytes, llc_bytes : cache capacities (L2 per core as in the sheet; 0 when the sheet has none)
+    avx512 : whether the sheet names AVX-512 (name, notes or an ``isa`` entry)
+    """
+
+    device: str
+    threads: int
+    fp32_flops_per_s: float
+    int8_ops_per_s: float
+    dram_bytes_per_s: float
+    l2_bytes: float
+    llc_bytes: float
+    avx512: bool
+
+    def vector(self) -> np.ndarray:
+        t = max(self.threads, 1)
+        fp32 = self.fp32_flops_per_s
+        ridge = fp32 / max(self.dram_bytes_per_s, 1.0)
+        return np.array([
+            math.log(fp32 / t), math.log(max(self.int8_ops_per_s, 1.0) / fp32), math.log(self.dram_bytes_per_s / t),
+            math.log(self.l2_bytes + 1.0), math.log(self.llc_bytes / t + 1.0), math.log(ridge), math.log(t),
+            float(self.avx512),
+        ])
+
+
+def host_figures(spec: DeviceSpec, threads: int = 1) -> HostFigures:
+    """The :class:`HostFigures` of a CPU sheet run with ``threads`` threads."""
+    fp32 = spec.peak_flops("fp32")
+    try:
+        int8 = spec.peak_flops("int8")
+    except Exception:  # a sheet without an int8 peak: same rate as fp32
+        int8 = fp32
+    dram = spec.memory.get("dram")
+    bw = (dram.effective_bandwidth_bytes_per_s if dram is not None else None) or spec.dram_bandwidth_bytes_per_s
+    l2 = spec.memory.get("l2")
+    llc = spec.memory.get("llc")
+    text = " ".join([spec.name, spec.notes])
+    return HostFigures(
+        device=spec.id, threads=int(threads), fp32_flops_per_s=float(fp32), int8_ops_per_s=float(int8),
+        dram_bytes_per_s=float(bw), l2_bytes=float(l2.capacity_bytes or 0.0) if l2 else 0.0,
+        llc_bytes=float(llc.capacity_bytes or 0.0) if llc else 0.0, avx512=bool(_AVX512.search(text)),
+    )
+
+
+def host_columns(Xk: np.ndarray, host: HostFigures) -> np.ndarray:
+    """The :data:`HOST_FEATURES` columns of kernel rows ``Xk`` (``KERNEL_FEATURES``) run on ``host``."""
+    Xk = np.atleast_2d(np.asarray(Xk, float))
+    h = host.vector()
+    t = max(host.threads, 1)
+    log_b = Xk[:, _LOG_BYTES]
+    ratios = np.column_stack([
+        log_b - math.log(host.l2_bytes + 1.0),
+        log_b - math.log(host.llc_bytes / t + 1.0),
+        Xk[:, _LOG_INTENSITY] - h[5],
+    ])
+    return np.hstack([np.repeat(h[None, :], len(Xk), axis=0), ratios])
+
+
+def with_host(kernels: KernelTable | None, host: HostFigures) -> KernelTable | None:
+    """``kernels`` with :data:`HOST_FEATURES` appended (the rows a :class:`CrossHostModel` trains on)."""
+    if kernels is None:
+        return None
+    return KernelTable(np.hstack([kernels.X, host_columns(kernels.X, host)]), kernels.y, kernels.row,
+                       kernels.families)
+
+
+def stack(tables: Sequence[tuple[np.ndarray, np.ndarray, KernelTable | None]]):
+    """Pool per-host ``(X, y, kernels)`` (kernels already :func:`with_host`) into one ``(X, y, kernels)``."""
+    X = np.vstack([t[0] for t in tables])
+    y = np.concatenate([t[1] for t in tables])
+    kx, ky, kr, kf, off = [], [], [], [], 0
+    for Xh, _, kt in tables:
+        if kt is not None:
+            kx.append(kt.X)
+            ky.append(kt.y)
+            kr.append(kt.row + off)
+            kf.extend(kt.families or [frozenset()] * len(kt.y))
+        off += len(Xh)
+    kt = KernelTable(np.vstack(kx), np.concatenate(ky), np.concatenate(kr), kf) if kx else None
+    return X, y, kt
+
+
+class CrossHostModel(ResidualModel):
+    """A :class:`ResidualModel` whose kernel booster also reads :data:`HOST_FEATURES`.
+
+    Train with kernel tables built by :func:`with_host` (one per host, pooled by :func:`stack`); then
+    :meth:`for_host` says which host to predict, which ``apply`` (kernel rows without host columns)
+    needs. ``predict`` and ``adapt`` take kernel tables with host columns.
+    """
+
+    host_: HostFigures | None = None
+
+    def _kernel_names(self) -> tuple[str, ...]:
+        base = (*KERNEL_FEATURES, *HOST_FEATURES)
+        return (*base, *CONTEXT_FEATURES) if self.context else base
+
+    def _kernel_inputs(self, Xk, rows) -> np.ndarray:
+        Xk = np.asarray(Xk, float)
+        if Xk.ndim == 2 and Xk.shape[1] == len(KERNEL_FEATURES):
+            if self.host_ is None:
+                raise ValueError("kernel rows without host columns: call for_host(figures) first")
+            Xk = np.hstack([Xk, host_columns(Xk, self.host_)])
+        # 4 decimals: training rows come from CSV text, live rows from the analysis; unrounded, differences of
+        # 1e-7 between the two moved kernels across split thresholds (one row set: 0.3 in log space)
+        Xk = np.round(Xk, 4)
+        return kernel_context(Xk, rows) if self.context else Xk
+
+    def for_host(self, host: HostFigures, device: str | None = None) -> CrossHostModel:
+        """A copy that predicts ``host`` (its ``device`` set to ``device`` or the host's sheet id)."""
+        new = copy.copy(self)
+        new.host_ = host
+        new.device = device or host.device
+        return new
+
+    def adapt(self, X_new, y_new, device: str | None = None, ridge: float = 1.0,
+              kernels: KernelTable | None = None) -> CrossHostModel:
+        """:meth:`ResidualModel.adapt`, plus one more candidate for the leave-one-out choice: no change
+        (the zero-shot prediction), kept when no correction predicts the held-out rows better."""
+        new = super().adapt(X_new, y_new, device=device, ridge=ridge, kernels=kernels)
+        a = new.adaptation_
+        base = copy.copy(self)
+        base.adaptation_ = None
+        r = np.asarray(y_new, float) - base.predict(X_new, kernels)
+        keep = float(np.mean(np.abs(r)))
+        a["loo_abs_log_error"]["none"] = keep
+        if keep <= min(v for k, v in a["loo_abs_log_error"].items() if k != "none"):
+            a.update({"method": "none", "offset": 0.0, "slope": 0.0, "group_scales": None})
+        z = np.atleast_2d(np.asarray(X_new, float))[:, _LOG_ROOF]
+        a["log_roofline_range"] = [float(z.min()), float(z.max())]
+        return new
+
+    def _adaptation(self, X: np.ndarray) -> np.ndarray:
+        """The offset + slope correction, the slope held constant outside the log roofline range of the
+        K adaptation rows (a slope fitted on tiny models must not extrapolate to big ones)."""
+        a = getattr(self, "adaptation_", None)
+        if not a:
+            return np.zeros(len(X))
+        lo, hi = a.get("log_roofline_range") or (-np.inf, np.inf)
+        return a["offset"] + a["slope"] * (np.clip(X[:, _LOG_ROOF], lo, hi) - a["center"])
+
+    def describe(self) -> str:
+        s = super().describe().replace("lightgbm residual", "cross-host lightgbm residual", 1)
+        if self.host_ is not None and not self.adaptation_:
+            s += f", zero-shot from spec for {self.host_.device} ({self.host_.threads} thread(s))"
+        return s
+
+    def save(self, directory: str | Path) -> Path:
+        d = super().save(directory)
+        side = d / SIDECAR_FILE
+        meta = json.loads(side.read_text())
+        meta["cross_host"] = {"host_features_version": HOST_FEATURES_VERSION,
+                              "host": asdict(self.host_) if self.host_ is not None else None}
+        side.write_text(json.dumps(meta, indent=1, default=float) + "\n")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> CrossHostModel:
+        from hybridperf.errors import InputError
+
+        m = super().load(directory)
+        meta = json.loads((Path(directory) / SIDECAR_FILE).read_text())
+        ch = meta.get("cross_host")
+        if not ch or ch.get("host_features_version") != HOST_FEATURES_VERSION:
+            raise InputError(f"{directory}: not a cross-host model of host features v{HOST_FEATURES_VERSION}; "
+                             "rerun hybridperf calibrate")
+        m.host_ = HostFigures(**ch["host"]) if ch.get("host") else None
+        return m
+
+
+def is_cross_host(directory: str | Path) -> bool:
+    """Whether the model stored in ``directory`` is a :class:`CrossHostModel`."""
+    side = Path(directory) / SIDECAR_FILE
+    try:
+        return "cross_host" in json.loads(side.read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def train(tables: Mapping[str, tuple[np.ndarray, np.ndarray, KernelTable | None, Sequence[str], HostFigures]],
+          params: Mapping | None = None) -> CrossHostModel:
+    """Fit a :class:`CrossHostModel` on ``{host: (X, y, kernels, groups, figures)}`` (kernels without host columns)."""
+    pooled, groups, fams = [], [], []
+    for name, (X, y, kt, g, fig) in sorted(tables.items()):
+        pooled.append((X, y, with_host(kt, fig)))
+        groups.extend(g)
+    X, y, kt = stack(pooled)
+    m = CrossHostModel(**{**CROSS_HOST_PARAMS, **dict(params or {})}, device="cross-host")
+    return m.fit(X, y, kt, groups=groups)
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """What :func:`adapt_cross_host` fitted and how well it predicts models it did not see (percent)."""
+
+    model: Any
+    n: int
+    k: int
+    heldout: str  # how the held-out error was obtained
+    roofline_mape_pct: float
+    zero_shot_mape_pct: float
+    adapted_mape_pct: float
+    per_model: tuple[tuple[str, float, float, float, float], ...]  # key, measured, roofline, zero-shot, adapted (s)
+
+
+def base_model(spec, threads: int):
+    """The packaged cross-host CPU model, zero-shot for ``spec`` run with ``threads`` threads."""
+    from hybridperf.data import packaged_dir
+
+    d = packaged_dir("models") / PACKAGED_MODEL_ID
+    return CrossHostModel.load(d).for_host(host_figures(spec, threads), device=spec.id)
+
+
+def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = None, seed: int = 0) -> CalibrationResult:
+    """Adapt the cross-host model to the measurements in ``data_dir`` (see the module docstring).
+
+    ``shots`` K < n: adapt on K random models, held-out error on the other n - K; else adapt on all and
+    report leave-one-out error (each model predicted by an adaptation on the other n - 1).
+    """
+    from hybridperf.errors import InputError
+    from hybridperf.residual.model import load_table, mape, subset
+
+    X, y, _, _, kt, rows = load_table(data_dir)
+    base = base_model(spec, threads)
+    kth = with_host(kt, base.host_)
+    n = len(y)
+    if n < 2:
+        raise InputError(f"only {n} model(s) could be analysed and measured; calibration needs at least 2")
+    idx = np.arange(n)
+    if shots is not None and shots < n:
+        pick = np.sort(np.random.default_rng(seed).choice(n, size=shots, replace=False))
+        test = np.setdiff1d(idx, pick)
+        model = base.adapt(X[pick], y[pick], device=spec.id, kernels=subset(kth, pick))
+        pred = model.predict(X[test], subset(kth, test))
+        heldout, k = f"{shots} models adapted on, the other {len(test)} held out", shots
+    else:
+        test, pred = idx, np.zeros(n)
+        for i in idx:
+            tr = np.delete(idx, i)
+            m = base.adapt(X[tr], y[tr], device=spec.id, kernels=subset(kth, tr))
+            pred[i] = m.predict(X[[i]], subset(kth, np.array([i])))[0]
+        model = base.adapt(X, y, device=spec.id, kernels=kth)
+        heldout, k = f"leave-one-out over the {n} models", n
+    zs = base.predict(X[test], subset(kth, test))
+    true = np.exp(y[test])
+    roof = np.exp(X[test, :][:, _log_roof_index()])
+    per = tuple((rows[i]["key"], float(roof[j] * true[j]), float(roof[j]), float(roof[j] * np.exp(zs[j])),
+                 float(roof[j] * np.exp(pred[j]))) for j, i in enumerate(test))
+    model.metrics_ = {**model.metrics_, "calibrate": {"n": n, "k": k, "heldout": heldout,
+                                                      "heldout_mape_pct": mape(np.exp(pred), true),
+                                                      "heldout_zero_shot_mape_pct": mape(np.exp(zs), true),
+                                                      "heldout_roofline_mape_pct": mape(np.ones(len(test)), true)}}
+    return CalibrationResult(model, n, k, heldout, mape(np.ones(len(test)), true), mape(np.exp(zs), true),
+                             mape(np.exp(pred), true), per)
+
+
+def _log_roof_index() -> int:
+    from hybridperf.residual.features import MODEL_FEATURES
+
+    return MODEL_FEATURES.index("log_roofline_s")
+
+
+__all__ = ["CalibrationResult", "PACKAGED_MODEL_ID", "adapt_cross_host", "base_model", "CROSS_HOST_PARAMS", "CrossHostModel", "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostFigures",
+           "host_columns", "host_figures", "is_cross_host", "stack", "train", "with_host"]

@@ -1,0 +1,226 @@
+"""The CPU cross-host residual (host figures as features), the device ``host`` and ``calibrate --measure``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybridperf.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "squeezenet1_1.onnx"
+ZEN4 = ROOT / "calibration" / "host-epyc-zen4-1c"
+
+
+# --------------------------------------------------------------------------- host figures
+
+
+def test_host_figures_from_sheets():
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import HOST_FEATURES, host_figures
+
+    zen4 = host_figures(load_spec("host-epyc-zen4-1c"), threads=1)
+    assert zen4.fp32_flops_per_s == pytest.approx(101.9e9)
+    assert zen4.int8_ops_per_s == pytest.approx(357.1e9)
+    assert zen4.dram_bytes_per_s == pytest.approx(36.79e9)
+    assert zen4.l2_bytes == 1024 * 2**10 and zen4.llc_bytes == 32 * 2**20
+    assert zen4.avx512  # "AVX-512" in the sheet's name
+    assert not host_figures(load_spec("host-epyc-1c")).avx512  # Zen 3: AVX2
+    xeon = host_figures(load_spec("host-xeon-2c"), threads=2)
+    v = xeon.vector()
+    assert len(v) == 8 < len(HOST_FEATURES)
+    assert v[0] == pytest.approx(math.log(333e9 / 2))  # fp32 per thread
+    assert v[2] == pytest.approx(math.log(20e9 / 2))  # DRAM per thread
+    assert v[5] == pytest.approx(math.log(333e9 / 20e9))  # ridge point, FLOP per byte
+    assert v[6] == pytest.approx(math.log(2)) and v[7] == 1.0
+
+
+def test_host_columns_ratios():
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import HOST_FEATURES, host_columns, host_figures
+    from hybridperf.residual.features import KERNEL_FEATURES
+
+    fig = host_figures(load_spec("host-epyc-zen4-1c"))
+    Xk = np.zeros((3, len(KERNEL_FEATURES)))
+    Xk[:, KERNEL_FEATURES.index("log_bytes")] = math.log(2**20)  # 1 MiB through the kernel
+    Xk[:, KERNEL_FEATURES.index("log_intensity")] = math.log(10.0)
+    cols = host_columns(Xk, fig)
+    assert cols.shape == (3, len(HOST_FEATURES))
+    named = dict(zip(HOST_FEATURES, cols[0]))
+    assert named["log_bytes_over_l2"] == pytest.approx(math.log(2**20) - math.log(2**20 + 1))  # 1 MiB / 1 MiB L2
+    assert named["log_intensity_over_ridge"] == pytest.approx(math.log(10.0) - math.log(101.9e9 / 36.79e9))
+    assert (cols[:, :8] == cols[0, :8]).all()  # host part constant across kernels
+
+
+# --------------------------------------------------------------------------- the packaged model
+
+
+def _packaged():
+    from hybridperf.data import packaged_dir
+    from hybridperf.residual.cross_host import CrossHostModel
+
+    return CrossHostModel.load(packaged_dir("models") / "cross-host-cpu")
+
+
+def test_packaged_model_is_shipped_and_cross_host():
+    from hybridperf.data import packaged_dir
+    from hybridperf.residual.cross_host import HOST_FEATURES, is_cross_host
+
+    d = packaged_dir("models") / "cross-host-cpu"
+    assert is_cross_host(d)
+    meta = json.loads((d / "residual.json").read_text())
+    assert set(HOST_FEATURES) <= set(meta["kernel_features"])
+    assert meta["cross_host"]["host"] is None  # trained across hosts: no host of its own
+
+
+def test_zero_shot_on_a_sheet_without_measurements():
+    """A CPU known only from its sheet (no calibration data anywhere) gets a learned prediction."""
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.device.spec import load_spec
+    from hybridperf.estimate.pricing import predict_on
+    from hybridperf.residual.cross_host import host_figures
+
+    spec = load_spec("ryzen-9-7950x")
+    model = _packaged()
+    with pytest.raises(ValueError, match="for_host"):
+        predict_on(analyze(EXAMPLE), spec, None, residual=model)
+    zs = model.for_host(host_figures(spec, 1))
+    pred = predict_on(analyze(EXAMPLE), spec, None, residual=zs)
+    assert "zero-shot from spec for ryzen-9-7950x" in pred.calibration
+    assert pred.latency_s > 0 and math.isfinite(pred.latency_s)
+    assert pred.latency_s != pytest.approx(pred.roofline_latency_s, rel=1e-6)
+
+
+def test_adapt_save_load_roundtrip(tmp_path):
+    """Few-shot adaptation on stored Zen 4 rows; the stored model predicts the same and keeps its host."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import CrossHostModel, host_figures, with_host
+    from hybridperf.residual.model import load_table, subset
+
+    X, y, _, _, kt, _ = load_table(ZEN4)
+    fig = host_figures(load_spec("host-epyc-zen4-1c"))
+    base = _packaged().for_host(fig)
+    kth = with_host(kt, fig)
+    pick = np.arange(10)
+    ad = base.adapt(X[pick], y[pick], device="zen4-test", kernels=subset(kth, pick))
+    assert ad.adaptation_["k"] == 10 and "none" in ad.adaptation_["loo_abs_log_error"]
+    assert base.adaptation_ is None  # adapt returns a new model
+    rest = np.arange(10, 20)
+    p1 = ad.predict(X[rest], subset(kth, rest))
+    ad.save(tmp_path / "m")
+    back = CrossHostModel.load(tmp_path / "m")
+    assert back.host_ == fig and back.device == "zen4-test"
+    np.testing.assert_allclose(back.predict(X[rest], subset(kth, rest)), p1)
+
+
+def test_adaptation_slope_does_not_extrapolate():
+    m = _packaged()
+    m.adaptation_ = {"offset": 0.1, "slope": 2.0, "center": 0.0, "log_roofline_range": [-1.0, 1.0]}
+    from hybridperf.residual.features import MODEL_FEATURES
+
+    X = np.zeros((3, len(MODEL_FEATURES)))
+    X[:, MODEL_FEATURES.index("log_roofline_s")] = [-5.0, 0.5, 5.0]
+    np.testing.assert_allclose(m._adaptation(X), [0.1 - 2.0, 0.1 + 1.0, 0.1 + 2.0])
+
+
+# --------------------------------------------------------------------------- the device `host`
+
+
+def test_host_key_names_identity_and_threads():
+    from hybridperf.measure.host import host_key
+
+    ident = {"vendor": "AuthenticAMD", "family": 25, "model": 17, "stepping": 1, "isa": ["avx2", "avx512f"], "threads": 4}
+    assert host_key(ident) == "authenticamd-f25-m17-s1-avx2.avx512f-4t"
+    assert host_key({**ident, "model": 1}) != host_key(ident)
+    assert host_key({**ident, "threads": 1}) != host_key(ident)
+
+
+def test_default_device_is_host(capsys):
+    """conftest installed a sheet as this host's (no probe): predict without --device uses it, zero-shot."""
+    from hybridperf.measure.host import host_spec_path
+
+    assert host_spec_path().exists()
+    assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "device    host (" in out and "(probed " in out
+    assert "zero-shot from spec for host" in out
+
+
+def test_check_defaults_to_host(capsys):
+    assert main(["check", str(EXAMPLE), "--max-latency", "10s"]) == 0
+    assert "host" in capsys.readouterr().out
+
+
+def test_install_host_spec_rejects_bad_sheet(tmp_path):
+    from hybridperf.errors import HybridperfError
+    from hybridperf.measure.host import install_host_spec
+
+    with pytest.raises(HybridperfError):
+        install_host_spec(tmp_path / "missing.yaml")
+
+
+# --------------------------------------------------------------------------- calibrate --measure
+
+
+def _tiny_models(d: Path) -> Path:
+    import onnx
+    import onnx_models
+
+    d.mkdir()
+    for name in ("resnet_like", "mobilenetv2_like", "bert_like", "densenet_like"):
+        m, _ = getattr(onnx_models, name)()
+        for io in [*m.graph.input, *m.graph.output]:
+            for dim in io.type.tensor_type.shape.dim:
+                if dim.HasField("dim_param"):
+                    dim.dim_value = 1
+        onnx.save(m, str(d / f"{name}.onnx"))
+    return d
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--measure", "nope.onnx", "also-nope.onnx"], "file not found"),
+    (["--measure", str(EXAMPLE)], "at least 2 models"),
+    (["--measure", str(EXAMPLE), str(EXAMPLE), "--shots", "2"], "leaves no model to hold out"),
+    (["--measure", str(EXAMPLE), str(EXAMPLE), "--shots", "0"], "--shots must be >= 1"),
+    (["--measure", str(EXAMPLE), str(EXAMPLE), "--few-shot", "3"], "--few-shot/--base-device go with --data"),
+])
+def test_measure_inputs_checked_before_measuring(argv, msg, capsys):
+    code = main(["calibrate", "--device", "host", *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and msg in err, err
+
+
+def test_measure_symbolic_input_refused(model_dir, capsys):
+    code = main(["calibrate", "--device", "host", "--measure", str(model_dir / "resnet_like.onnx"), str(EXAMPLE)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "symbolic dimension" in err and len(err.splitlines()) == 1
+
+
+def test_measure_gpu_device_refused(tmp_path, capsys):
+    d = _tiny_models(tmp_path / "m")
+    code = main(["calibrate", "--device", "a100-sxm-80gb", "--measure", str(d)])
+    assert code == 2 and "calibrates CPUs" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_measure_adapt_store(tmp_path, capsys, monkeypatch):
+    """Measure 4 tiny models here, adapt the cross-host model, store it under the user data dir, use it."""
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    from hybridperf.device.spec import default_spec_dir
+    from hybridperf.measure.host import host_model_dir, install_host_spec
+
+    install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
+    d = _tiny_models(tmp_path / "m")
+    assert main(["calibrate", "--device", "host", "--measure", str(d), "--format", "json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["models"] == 4 and res["adapted_on"] == 4 and "leave-one-out" in res["heldout"]
+    assert {r["key"] for r in res["per_model"]} == {"resnet_like", "mobilenetv2_like", "bert_like", "densenet_like"}
+    assert all(r["measured_s"] > 0 and r["adapted_s"] > 0 for r in res["per_model"])
+    assert Path(res["stored"]) == host_model_dir() and (host_model_dir() / "residual.json").exists()
+    assert str(tmp_path / "home") in res["data"]
+    assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
+    assert "few-shot adapted with 4" in capsys.readouterr().out
