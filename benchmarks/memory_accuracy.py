@@ -58,7 +58,7 @@ def _estimate_bytes(memory_module) -> int:
 
 def worker_tvm(spec: dict) -> dict:
     """Analyse and measure one model on TVM's VM (runs inside the worker process)."""
-    from hybridperf.analysis.analyze import analyze
+    from hybridperf.analysis.analyze import analyze_with_memory_module
     from hybridperf.measure.memory import measure_tvm, pooled_vm_bytes
 
     t0 = time.perf_counter()
@@ -71,15 +71,15 @@ def worker_tvm(spec: dict) -> dict:
 
         model, _ = getattr(onnx_models, spec["name"])(batch=spec["batch"])
         res = normalize(model, batch=spec["batch"])
-        an = analyze(from_onnx(res.model, res.input_shapes).module, fused=spec["fused"])
+        an, mem_mod = analyze_with_memory_module(from_onnx(res.model, res.input_shapes).module, fused=spec["fused"])
     else:
-        an = analyze(spec["path"], batch=spec["batch"], fused=spec["fused"])
-    if an.memory_module is None:
+        an, mem_mod = analyze_with_memory_module(spec["path"], batch=spec["batch"], fused=spec["fused"])
+    if mem_mod is None:
         return {"error": an.fusion_note or "no memory plan"}
     analyze_s = time.perf_counter() - t0
-    est = _estimate_bytes(an.memory_module)
-    pooled = pooled_vm_bytes(an.memory_module)
-    r = measure_tvm(an.memory_module)
+    est = _estimate_bytes(mem_mod)
+    pooled = pooled_vm_bytes(mem_mod)
+    r = measure_tvm(mem_mod)
     m = an.memory
     return {
         "planned": m.planned_bytes, "live_peak": m.live_peak_bytes, "weights": m.weight_bytes,

@@ -18,7 +18,7 @@ import onnx_models
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from hybridperf.analysis.analyze import analyze
+from hybridperf.analysis.analyze import analyze_with_memory_module
 from hybridperf.frontends.normalize import normalize
 from hybridperf.frontends.onnx_import import from_onnx
 from hybridperf.measure.memory import kernel_workspace_bytes, measure_tvm, pooled_vm_bytes
@@ -26,7 +26,7 @@ from hybridperf.measure.memory import kernel_workspace_bytes, measure_tvm, poole
 
 def _analyze(model, batch=1, fused=True):
     res = normalize(model, batch=batch)
-    return analyze(from_onnx(res.model, res.input_shapes).module, fused=fused)
+    return analyze_with_memory_module(from_onnx(res.model, res.input_shapes).module, fused=fused)
 
 
 def _graph(nodes, inputs, outputs, inits=()):
@@ -56,8 +56,8 @@ def _padded_conv(c=8, hw=32):
 
 
 def test_vm_requests_exactly_the_planned_bytes_small_graph():
-    an = _analyze(_elementwise_chain(64, 64), fused=False)
-    r = measure_tvm(an.memory_module)
+    an, mem_mod = _analyze(_elementwise_chain(64, 64), fused=False)
+    r = measure_tvm(mem_mod)
     assert r.requested_bytes == an.memory.planned_bytes
     # unfused: a, b, c alternate between two planned blocks; y is the unplanned output
     assert an.memory.planned_bytes == 3 * 64 * 64 * 4
@@ -69,34 +69,34 @@ def test_vm_requests_exactly_the_planned_bytes_small_graph():
 @pytest.mark.parametrize("fused", [True, False])
 def test_vm_requests_exactly_the_planned_bytes(name, fused):
     model, _ = getattr(onnx_models, name)(batch=2)
-    an = _analyze(model, batch=2, fused=fused)
-    assert measure_tvm(an.memory_module).requested_bytes == an.memory.planned_bytes
+    an, mem_mod = _analyze(model, batch=2, fused=fused)
+    assert measure_tvm(mem_mod).requested_bytes == an.memory.planned_bytes
 
 
 def test_padded_conv_workspace_is_the_padded_input():
-    an = _analyze(_padded_conv(c=8, hw=32))
+    an, mem_mod = _analyze(_padded_conv(c=8, hw=32))
     # conv2d legalizes to a pad buffer 1 x 8 x (32+2) x (32+2) float32 inside the kernel
-    assert kernel_workspace_bytes(an.memory_module) == 1 * 8 * 34 * 34 * 4
+    assert kernel_workspace_bytes(mem_mod) == 1 * 8 * 34 * 34 * 4
     # the planner sees only the output, which is the function's (unplanned) result
     assert an.memory.planned_bytes == 1 * 8 * 32 * 32 * 4
 
 
 def test_pooled_allocator_reuses_killed_blocks():
-    an = _analyze(_elementwise_chain(1024, 1024), fused=False)
+    an, mem_mod = _analyze(_elementwise_chain(1024, 1024), fused=False)
     # planned: a/c share one block, b another, the output y a third
     assert an.memory.planned_bytes == 3 * 1024 * 1024 * 4
     # at run time b's block is killed before y is allocated and the pool hands it to y
-    assert pooled_vm_bytes(an.memory_module) == 2 * 1024 * 1024 * 4
-    assert pooled_vm_bytes(an.memory_module) == an.memory.live_peak_bytes
+    assert pooled_vm_bytes(mem_mod) == 2 * 1024 * 1024 * 4
+    assert pooled_vm_bytes(mem_mod) == an.memory.live_peak_bytes
 
 
 _RSS_SCRIPT = """
 import json
 from test_measure_memory import _analyze, _elementwise_chain
 from hybridperf.measure.memory import measure_tvm, pooled_vm_bytes
-an = _analyze(_elementwise_chain(1024, 1024), fused=False)
-r = measure_tvm(an.memory_module)
-print(json.dumps({"rss": r.rss_peak_bytes, "pooled": pooled_vm_bytes(an.memory_module), "ws": r.workspace_bytes}))
+an, mem_mod = _analyze(_elementwise_chain(1024, 1024), fused=False)
+r = measure_tvm(mem_mod)
+print(json.dumps({"rss": r.rss_peak_bytes, "pooled": pooled_vm_bytes(mem_mod), "ws": r.workspace_bytes}))
 """
 
 

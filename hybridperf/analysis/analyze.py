@@ -20,7 +20,7 @@ from hybridperf.costs import Status
 from hybridperf.errors import error_line
 
 
-__all__ = ["Analyzed", "analyze"]
+__all__ = ["Analyzed", "analyze", "analyze_with_memory_module"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,6 @@ class Analyzed:
     fused: bool
     fusion_note: str = ""
     timings_s: Mapping[str, float] = field(default_factory=dict)
-    memory_module: Any = field(default=None, repr=False, compare=False)
     #: Relax binding var name -> source graph node name (ONNX models; empty for other formats)
     source_nodes: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     #: input the analysis could not honour (e.g. a batch the model's fixed batch dim ignores)
@@ -80,6 +79,20 @@ def analyze(
         Work kept across the models of a sweep (:class:`hybridperf.analysis.cache.AnalysisCache`);
         the result is the same with or without it.
     """
+    return analyze_with_memory_module(model, shapes, batch, fused, int8, provenance)[0]
+
+
+def analyze_with_memory_module(
+    model: str | Path | Any,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    batch: int | None = None,
+    fused: bool = True,
+    int8: bool = True,
+    provenance: bool = False,
+) -> tuple[Analyzed, Any]:
+    """:func:`analyze`, also returning the lowered Relax module its memory plan was made on (None
+    when there is no plan): the IR that memory measurements build and run
+    (:mod:`hybridperf.measure.memory`), kept out of the frozen :class:`Analyzed`."""
     from hybridperf.frontends.common import LoadedModel, is_onnx_proto
     from hybridperf.frontends.load import load_model
     from hybridperf.ir import lowering
@@ -145,10 +158,9 @@ def analyze(
         fused=fused,
         fusion_note=note,
         timings_s=MappingProxyType(t),
-        memory_module=mem_mod,
         source_nodes=MappingProxyType(dict(src_nodes)),
         warnings=tuple(warnings),
-    )
+    ), mem_mod
 
 
 def _shapes_text(shapes: Mapping[str, tuple[int, ...]]) -> str:

@@ -1,6 +1,6 @@
 """Measure the activation memory a real runtime uses, to check :mod:`hybridperf.analysis.memory`.
 
-The module that :func:`hybridperf.analysis.memory.plan_memory` plans (``Analyzed.memory_module``,
+The module that :func:`hybridperf.analysis.memory.plan_memory` plans (:func:`~hybridperf.analysis.analyze.analyze_with_memory_module`,
 the state just before ``StaticPlanBlockMemory``) is compiled with the rest of TVM's
 CPU build (``StaticPlanBlockMemory`` ... ``AttachGlobalSymbol``, then the TIR
 pipeline for ``llvm``) and run once on TVM's Relax VM. Two measurements come out:
