@@ -105,6 +105,7 @@ def analyze(
     shapes: ShapeArg | None = None,
     fused: bool = True,
     cache: Any = None,
+    workspace: bool = False,
 ) -> Analyzed:
     """Device-independent analysis (cost pass, kernel grouping, memory plan) of ``model``.
 
@@ -133,7 +134,7 @@ def analyze(
         raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
         raise InputError(f"batch must be a positive integer, got {batch!r}")
-    return _analyze(model, _shapes(shapes), batch, fused=fused, cache=cache)
+    return _analyze(model, _shapes(shapes), batch, fused=fused, cache=cache, workspace=workspace)
 
 
 def predict(
@@ -150,8 +151,18 @@ def predict(
 ) -> Prediction:
     """Predict latency, energy and peak memory of ``model`` on ``device`` (like ``hybridperf predict``)."""
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)  # a bad device fails fast
-    analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
+    analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused,
+                       workspace=_needs_workspace(runtime, [spec]))
     return predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
+
+
+def _needs_workspace(runtime: Any, specs: Sequence[DeviceSpec]) -> bool:
+    """Whether the TVM runtime's peak is asked for on one of ``specs`` (it needs the kernel workspace)."""
+    if runtime is None:
+        return False
+    from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime
+
+    return any(resolve_runtime(runtime, s.kind) is Runtime.TVM for s in specs)
 
 
 def check(
@@ -275,7 +286,8 @@ def run_check(
     for t in targets:
         an = done.get(t.model)
         if an is None:
-            an = analyze(t.model, t.shapes or None, t.batch, fused=fused)
+            an = analyze(t.model, t.shapes or None, t.batch, fused=fused,
+                         workspace=_needs_workspace(runtime, [specs[d] for d in t.devices]))
         for dev in t.devices:
             pred = predict_on(an, specs[dev], t.precision, residual=residual, runtime=runtime)
             preds[(t.model, dev)] = pred

@@ -6,6 +6,8 @@ on each device.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,7 @@ def analyze(
     int8: bool = True,
     provenance: bool = False,
     cache: Any = None,
+    workspace: bool = False,
 ) -> Analyzed:
     """Load (if a path), run the cost pass, group kernels and plan memory.
 
@@ -78,8 +81,11 @@ def analyze(
     cache : AnalysisCache, optional
         Work kept across the models of a sweep (:class:`hybridperf.analysis.cache.AnalysisCache`);
         the result is the same with or without it.
+    workspace : bool
+        Also size the kernels' internal workspace (:attr:`MemoryPlan.workspace_bytes`), which the TVM
+        runtime's peak needs; off by default because it lowers every kernel.
     """
-    return analyze_with_memory_module(model, shapes, batch, fused, int8, provenance)[0]
+    return analyze_with_memory_module(model, shapes, batch, fused, int8, provenance, cache, workspace)[0]
 
 
 def analyze_with_memory_module(
@@ -89,6 +95,8 @@ def analyze_with_memory_module(
     fused: bool = True,
     int8: bool = True,
     provenance: bool = False,
+    cache: Any = None,
+    workspace: bool = False,
 ) -> tuple[Analyzed, Any]:
     """:func:`analyze`, also returning the lowered Relax module its memory plan was made on (None
     when there is no plan): the IR that memory measurements build and run
@@ -136,6 +144,12 @@ def analyze_with_memory_module(
             kernels = group_kernels(analysis, lowered) if fused else unfused_kernels(analysis)
             mem_mod = lowering.to_memory_plannable(lowered, fused)
             memory = plan_memory(mem_mod, analysis.weight_bytes, input_bytes)
+            if workspace:
+                from hybridperf.ir.workspace import kernel_workspace_bytes
+
+                memory = dataclasses.replace(memory, workspace_bytes=kernel_workspace_bytes(mem_mod))
+        except (NameError, UnboundLocalError):
+            raise  # a bug of ours, never reported as a lowering failure
         except Exception as exc:  # noqa: BLE001 - lowering is best effort; costs still stand
             first = error_line(exc, 120)
             note = f"lowering failed ({type(exc).__name__}: {first}); one kernel per op, no memory plan"

@@ -64,6 +64,9 @@ class MemoryPlan:
     #: dtype of each ``storage_bytes`` block (TVM pools storage per dtype)
     storage_dtypes: tuple[str, ...] = field(repr=False, default=())
     unknown_reason: str = ""
+    #: largest buffer one compiled kernel allocates inside itself (TVM runtime peak); None when not
+    #: computed (``analyze(..., workspace=True)``: it lowers every kernel, ~0.5-2 s)
+    workspace_bytes: int | None = None
 
     @classmethod
     def unknown(cls, weight_bytes: int, input_bytes: int, reason: str) -> MemoryPlan:

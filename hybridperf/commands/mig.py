@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     spec = load_spec(args.device)
     require_profiles(spec)  # a device without MIG fails before the slow analysis
     shapes = shapes_from_args(args)
-    analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse)
+    analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse,
+                           workspace=runtime_from_args(args, spec) == "tvm")
     pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
                       runtime=runtime_from_args(args, spec))
     s = suggest(pred, headroom, max_latency)

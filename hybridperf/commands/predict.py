@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
     shapes = shapes_from_args(args)
     with native_stderr_silenced(not args.verbose):
-        analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse)
+        analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse,
+                           workspace=runtime_from_args(args, spec) == "tvm")
     pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
                       runtime=runtime_from_args(args, spec))
     if args.strict:

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     _check_output_path(Path(args.html))
     shapes = shapes_from_args(args)
     with native_stderr_silenced(not args.verbose):
-        analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse)
+        analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse,
+                           workspace=runtime_from_args(args, spec) == "tvm")
     pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
                       runtime=runtime_from_args(args, spec))
     try:

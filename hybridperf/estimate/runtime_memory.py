@@ -709,12 +709,9 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
         return None, m.unknown_reason or "no memory plan"
     if runtime in (Runtime.TORCH, Runtime.TORCH_CUDAGRAPH):  # a captured graph is measured on one eager inference
         return torch_cuda_peak(m.weight_bytes, m.input_bytes, m.planned_bytes), ""
-    workspace = 0
-    if an.memory_module is not None:
-        from hybridperf.ir.workspace import kernel_workspace_bytes
-
-        workspace = kernel_workspace_bytes(an.memory_module)
-    return tvm_peak(m.planned_bytes, workspace, m.weight_bytes, m.input_bytes), ""
+    if m.workspace_bytes is None:
+        return None, "kernel workspace not sized: analyze with workspace=True (the CLI does for --runtime tvm)"
+    return tvm_peak(m.planned_bytes, m.workspace_bytes, m.weight_bytes, m.input_bytes), ""
 
 
 def resolve_runtime(runtime: Runtime | str | None, device_kind: str) -> Runtime:
