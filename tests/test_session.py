@@ -44,6 +44,7 @@ def _compare(paths, batches=(None,)):
                 plain = api.predict_on(analyzed, dev)
                 cached = session.predict(str(path), dev, batch=batch)
                 a, b = figures(plain), figures(cached)
+                assert plain.memory.known, f"{path}: no memory plan ({plain.memory.unknown_reason})"
                 for key in a:
                     assert a[key] == b[key], f"{path} batch {batch} on {dev}: {key} differs"
     return session
