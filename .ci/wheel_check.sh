@@ -83,7 +83,9 @@ def strip(x):
     return [strip(v) for v in x] if isinstance(x, list) else x
 
 wheel, editable = (strip(json.load(open(f))) for f in ("wheel-host.json", "editable-host.json"))
-assert wheel == editable, "wheel and editable predictions on host differ"
+if wheel != editable:
+    diff = sorted(k for k in set(wheel) | set(editable) if wheel.get(k) != editable.get(k))
+    raise SystemExit(f"wheel and editable predictions on host differ in {diff}")
 assert "zero-shot from spec" in json.dumps(wheel), "host is not predicted by the cross-host model"
 print(f"host: prediction JSON identical to the editable install's (latency {wheel['totals']['latency_s'] * 1e3:.3f} ms)")
 EOF
