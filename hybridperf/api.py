@@ -309,8 +309,17 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     """
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)
     runtime = _resolve_auto(runtime, spec)
-    model = _load_residual(spec, runtime) if isinstance(residual, str) and residual == "auto" else residual
-    return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model), runtime)
+    auto = isinstance(residual, str) and residual == "auto"
+    model = _load_residual(spec, runtime) if auto else residual
+    return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
+                                                   roofline_note=_roofline_note(spec, auto)), runtime)
+
+
+def _roofline_note(spec: DeviceSpec, auto: bool) -> str:
+    """Why a prediction is the roofline's: no model found for the device (``"auto"``), or none asked for."""
+    if auto:
+        return f"roofline only: no residual model for {spec.id} (train one with `hybridperf calibrate`)"
+    return "roofline only (--roofline-only)"
 
 
 def _resolve_auto(runtime: Any, spec: DeviceSpec) -> Any:
@@ -400,8 +409,10 @@ class Session:
         """:func:`predict_on` with the session's device sheets and residual models."""
         spec = self.spec(device)
         runtime = _resolve_auto(runtime, spec)
-        model = self.residual(spec, runtime) if isinstance(residual, str) and residual == "auto" else residual
-        return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model), runtime)
+        auto = isinstance(residual, str) and residual == "auto"
+        model = self.residual(spec, runtime) if auto else residual
+        return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
+                                                       roofline_note=_roofline_note(spec, auto)), runtime)
 
     def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
                 batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,

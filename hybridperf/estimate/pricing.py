@@ -97,7 +97,7 @@ class Prediction:
         return (f"Prediction(source={self.analyzed.source!r}, device={self.spec.id!r}, precision={self.precision!r}, "
                 f"latency_s={self.latency_s:.6g}, energy_j={self.energy_j:.6g}, "
                 f"peak_memory_bytes={peak if peak is None else int(peak)}, flops={self.flops}, "
-                f"kernels={len(self.kernels)}, calibration={self.calibration!r})")
+                f"kernels={len(self.kernels)}, calibration={self.calibration.split(';')[0]!r})")  # first clause only
 
 
 def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
@@ -159,7 +159,8 @@ def bounded_energy(energy_j: float, latency_s: float, spec: DeviceSpec) -> tuple
     return energy_j, ""
 
 
-def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = None) -> Prediction:
+def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = None,
+               roofline_note: str = "roofline only (--roofline-only)") -> Prediction:
     """Price an analysis on one device.
 
     Parameters
@@ -169,6 +170,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         store float32 tensors as :attr:`Precision.storage_bytes` says: traffic, energy and peak memory follow.
     residual : ResidualModel or None
         The learned correction (:func:`hybridperf.api.predict_on` resolves ``\"auto\"``).
+    roofline_note : str
+        What the report says when ``residual`` is None: why the figure is the roofline's.
     """
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)
     preds = []
@@ -182,9 +185,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         preds.append(KernelPrediction(k, est, est.latency_s))
     roof = sum(p.latency_s for p in preds)
     energy = sum(p.estimate.energy_j for p in preds)
-    note = (f"roofline only: no residual model for {spec.id} (train one with `hybridperf calibrate`)"
-            if residual is not None else "roofline only (--roofline-only)")
-    pred = Prediction(analyzed, spec, precision, tuple(preds), roof, roof, energy, note, priced_memory(analyzed, precision))
+    pred = Prediction(analyzed, spec, precision, tuple(preds), roof, roof, energy, roofline_note,
+                      priced_memory(analyzed, precision))
     model = residual
     if model is not None:
         pred = model.apply(pred)
