@@ -248,7 +248,7 @@ def _load_residual(spec: DeviceSpec, runtime: Any = None):
     if spec.id == "host":  # this machine (--device host): its calibrated model, else the cross-host CPU model
         return _host_residual(spec)
     try:
-        from hybridperf.residual.model import load_for_device
+        from hybridperf.residual.store import load_for_device
         from hybridperf.residual.zero_shot import for_device
     except ImportError:
         return None
@@ -416,11 +416,11 @@ class Session:
 
     def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
                 batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,
-                fused: bool = True, residual: Any = "auto") -> Prediction:
+                fused: bool = True, residual: Any = "auto", runtime: Any = None) -> Prediction:
         """:func:`predict` with this session's caches."""
         spec = self.spec(device)  # a bad device fails fast
         analyzed = self.analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
-        return self.predict_on(analyzed, spec, precision, residual=residual)
+        return self.predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
 
     def predict_many(self, models: Sequence[Any], devices: Sequence[str | Path | DeviceSpec], *,
                      batch: int | None = None, precision: str | None = None, fused: bool = True,

@@ -98,11 +98,10 @@ def test_predict_many_partial_failure_is_ok(zoo, capsys):
     assert rows[0]["flops"] == 10_511_700 // 2  # resnet_like at batch 1: half the batch-2 arithmetic of test_cli
     from hybridperf.api import predict
 
-    ref = predict(str(zoo / "a.onnx"), "t4", batch=1)  # a row is what predict gives for that file
+    ref = predict(str(zoo / "a.onnx"), "t4", batch=1, runtime="auto")  # a row is what `hybridperf predict` gives
     assert rows[0]["latency_s"] == ref.latency_s and rows[0]["energy_j"] == ref.energy_j
-    assert rows[0]["peak_memory_bytes"] == ref.peak_memory_bytes == (
-        ref.memory.planned_bytes + 81_128 + 4 * 3 * 32 * 32  # activations + weights + one 3x32x32 float32 input
-    )
+    assert rows[0]["peak_memory_bytes"] == ref.peak_memory_bytes == ref.runtime_memory.peak_bytes  # t4: torch's peak
+    assert ref.memory.peak_bytes == ref.memory.planned_bytes + 81_128 + 4 * 3 * 32 * 32  # TVM plan + weights + 3x32x32 input
 
 
 def test_predict_many_all_fail_is_exit_2(tmp_path, capsys):
@@ -148,7 +147,7 @@ def test_predict_many_process_pool(zoo):
     assert [r["status"] for r in rows] == ["ok", "error", "ok"]
     from hybridperf.api import predict
 
-    ref = predict(str(zoo / "sub" / "b.onnx"), "t4", batch=1)
+    ref = predict(str(zoo / "sub" / "b.onnx"), "t4", batch=1, runtime="auto")
     assert rows[2]["latency_s"] == pytest.approx(ref.latency_s)
     assert rows[2]["peak_memory_bytes"] == ref.peak_memory_bytes
 

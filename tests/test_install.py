@@ -18,10 +18,10 @@ from hybridperf.data import packaged_dir, user_data_dir
 from hybridperf.residual.model import (
     SIDECAR_FILE,
     find_model_dir,
-    load_for_device,
     model_search_path,
     user_model_dir,
 )
+from hybridperf.residual.store import load_for_device
 
 PACKAGE = Path(hybridperf.__file__).parent
 ROOT = PACKAGE.parent

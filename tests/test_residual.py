@@ -17,8 +17,8 @@ from hybridperf.residual.model import (
     KernelTable,
     ResidualModel,
     kernel_context,
-    load_for_device,
 )
+from hybridperf.residual.store import load_for_device
 
 LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
 

@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from hybridperf.cli import ExitCode
 from hybridperf.precision import OVERRIDES
 from hybridperf.commands._common import add_format_argument
+from hybridperf.commands._sweep import _init_worker, predict_row, usable_cores
 from hybridperf.errors import InputError, error_line
 
 #: file suffixes predicted (lower case); other files are ignored
@@ -71,62 +70,6 @@ def find_models(directory: str | Path) -> list[Path]:
     if not d.is_dir():
         raise InputError(f"{d} is not a directory; use `hybridperf predict` for one model file")
     return sorted(p for p in d.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (respects taskset/cgroup CPU sets), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _init_worker() -> None:
-    """Import TVM once per worker process."""
-    from hybridperf.ir.tvm_compat import tvm_modules
-
-    tvm_modules()
-
-
-def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
-                session: Any = None) -> dict[str, Any]:
-    """Predict one model; never raises (an error becomes the row's ``error``).
-
-    ``spec_ref`` is a device id, a spec file or a ``DeviceSpec``; ``session`` (a
-    :class:`hybridperf.api.Session`) keeps caches across the calls of one worker.
-    """
-    from hybridperf.errors import InputError as _InputError
-
-    t0 = time.perf_counter()
-    row: dict[str, Any] = {"model": path, "status": "ok", "error": None}
-    try:
-        from hybridperf.analysis.analyze import analyze
-        from hybridperf.api import predict_on
-        from hybridperf.device.spec import load_spec
-
-        from hybridperf.report.text import lower_bound_text
-
-        if session is not None:
-            pred = session.predict(path, spec_ref, batch=batch, precision=precision, fused=fused)
-        else:
-            pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision)
-        row.update(
-            latency_s=pred.latency_s,
-            energy_j=pred.energy_j,
-            peak_memory_bytes=pred.peak_memory_bytes,
-            flops=pred.flops,
-            calibration=pred.calibration,
-            lower_bound=lower_bound_text(pred) or None,
-            warnings=list(pred.warnings),
-        )
-        if not pred.complete:
-            row["status"] = "lower bound"
-    except _InputError as exc:
-        row.update(status="error", error=error_line(exc))
-    except Exception as exc:  # noqa: BLE001 - one bad model must not stop the others
-        row.update(status="error", error=f"internal error: {type(exc).__name__}: {error_line(exc, 200)}")
-    row["wall_s"] = time.perf_counter() - t0
-    return row
 
 
 def run(args: argparse.Namespace) -> ExitCode:

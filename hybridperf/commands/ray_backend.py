@@ -42,7 +42,7 @@ class _Worker:
         self.session = Session(keep_analyses=0)
 
     def predict(self, path: str, spec: Any, batch: int | None, precision: str | None, fused: bool) -> dict[str, Any]:
-        from hybridperf.commands.predict_many import predict_row
+        from hybridperf.commands._sweep import predict_row
 
         return predict_row(path, spec, batch, precision, fused, session=self.session)
 
@@ -56,7 +56,7 @@ def predict_rows(models: Sequence[str], spec: Any, call: tuple, address: str | N
     spec : DeviceSpec
         Sent to the workers as parsed (a spec file need not exist on the workers).
     call : tuple
-        ``(batch, precision, fused)`` as :func:`hybridperf.commands.predict_many.predict_row` takes them.
+        ``(batch, precision, fused)`` as :func:`hybridperf.commands._sweep.predict_row` takes them.
     address : str, optional
         A running cluster; None starts a local instance for this call.
     workers : int, optional
@@ -69,7 +69,7 @@ def predict_rows(models: Sequence[str], spec: Any, call: tuple, address: str | N
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            from hybridperf.commands.predict_many import usable_cores
+            from hybridperf.commands._sweep import usable_cores
 
             ray.init(num_cpus=workers or usable_cores(), include_dashboard=False, log_to_driver=False)
         started = True

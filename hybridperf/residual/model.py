@@ -37,7 +37,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -556,13 +555,6 @@ def _model_target(measured, roof, k, overhead):
     return np.log(np.maximum(measured - overhead, 0.05 * measured) / roof) - k
 
 
-@lru_cache(maxsize=16)
-def _load_cached(path: str, mtime: float) -> ResidualModel:
-    from hybridperf.residual.cross_host import CrossHostModel, is_cross_host  # a model `calibrate --measure` stored
-
-    return CrossHostModel.load(path) if is_cross_host(path) else ResidualModel.load(path)
-
-
 def load_table(data_dir: str | Path, kernels: bool = True):
     """Read ``features.csv`` (+ ``kernel_features.csv``) of a calibration directory.
 
@@ -637,16 +629,5 @@ def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path 
     return None
 
 
-def load_for_device(device_id: str, calib_dir: str | Path | None = None) -> ResidualModel | None:
-    """The stored residual model of ``device_id`` (see :func:`find_model_dir`), or None if there is none.
-
-    Cached per directory and sidecar mtime: do not modify the result (``adapt`` a fresh ``ResidualModel.load``).
-    """
-    d = find_model_dir(device_id, calib_dir)
-    if d is None:
-        return None
-    return _load_cached(str(d), (d / SIDECAR_FILE).stat().st_mtime)
-
-
-__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "load_for_device", "load_table", "mape",
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "load_table", "mape",
            "model_search_path", "subset", "user_model_dir", "SCHEMA_VERSION"]

@@ -1,0 +1,72 @@
+"""One row of a sweep (``predict-many``): the work a local worker process or a Ray actor does per model.
+
+Below both backends (:mod:`hybridperf.commands.predict_many`, :mod:`hybridperf.commands.ray_backend`).
+The peak memory is the device's default runtime's, as in ``hybridperf predict``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from hybridperf.errors import error_line
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (respects taskset/cgroup CPU sets), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _init_worker() -> None:
+    """Import TVM once per worker process."""
+    from hybridperf.ir.tvm_compat import tvm_modules
+
+    tvm_modules()
+
+
+def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
+                session: Any = None) -> dict[str, Any]:
+    """Predict one model; never raises (an error becomes the row's ``error``).
+
+    ``spec_ref`` is a device id, a spec file or a ``DeviceSpec``; ``session`` (a
+    :class:`hybridperf.api.Session`) keeps caches across the calls of one worker.
+    """
+    from hybridperf.errors import InputError as _InputError
+
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"model": path, "status": "ok", "error": None}
+    try:
+        from hybridperf.analysis.analyze import analyze
+        from hybridperf.api import predict_on
+        from hybridperf.device.spec import load_spec
+
+        from hybridperf.report.text import lower_bound_text
+
+        if session is not None:
+            pred = session.predict(path, spec_ref, batch=batch, precision=precision, fused=fused, runtime="auto")
+        else:
+            pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision, runtime="auto")
+        row.update(
+            latency_s=pred.latency_s,
+            energy_j=pred.energy_j,
+            peak_memory_bytes=pred.peak_memory_bytes,
+            flops=pred.flops,
+            calibration=pred.calibration,
+            lower_bound=lower_bound_text(pred) or None,
+            warnings=list(pred.warnings),
+        )
+        if not pred.complete:
+            row["status"] = "lower bound"
+    except _InputError as exc:
+        row.update(status="error", error=error_line(exc))
+    except Exception as exc:  # noqa: BLE001 - one bad model must not stop the others
+        row.update(status="error", error=f"internal error: {type(exc).__name__}: {error_line(exc, 200)}")
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+__all__ = ["predict_row", "usable_cores"]
