@@ -103,7 +103,6 @@ def analyze_with_memory_module(
     (:mod:`hybridperf.measure.memory`), kept out of the frozen :class:`Analyzed`."""
     from hybridperf.frontends.common import LoadedModel, is_onnx_proto
     from hybridperf.frontends.load import load_model
-    from hybridperf.ir import lowering
 
     t = {}
     t0 = time.perf_counter()
@@ -130,6 +129,36 @@ def analyze_with_memory_module(
         )
     input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
     t0 = time.perf_counter()
+    note, kernels, memory, mem_mod = _lower_and_plan(mod, analysis, input_bytes, fused, cache, workspace)
+    t["lower_and_plan_s"] = time.perf_counter() - t0
+    if int8:
+        from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
+
+        plan = find_int8(analysis)
+        if plan:
+            kernels = apply_int8_kernels(kernels, analysis, plan)
+            analysis = apply_int8(analysis, plan)
+    return Analyzed(
+        source=source,
+        input_shapes=MappingProxyType(dict(in_shapes)),
+        analysis=analysis,
+        kernels=kernels,
+        memory=memory,
+        fused=fused,
+        fusion_note=note,
+        timings_s=MappingProxyType(t),
+        source_nodes=MappingProxyType(dict(src_nodes)),
+        warnings=tuple(warnings),
+    ), mem_mod
+
+
+def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, workspace: bool
+                    ) -> tuple[str, Any, MemoryPlan, Any]:
+    """Legalize, fuse and memory-plan ``mod`` (best effort): ``(fusion note, kernels, memory plan,
+    lowered memory module or None)``; symbolic shapes or a lowering failure give one kernel per op
+    and an unknown plan."""
+    from hybridperf.ir import lowering
+
     note = ""
     mem_mod = None
     if any(r.status is Status.SYMBOLIC for r in analysis.records):
@@ -155,26 +184,7 @@ def analyze_with_memory_module(
             note = f"lowering failed ({type(exc).__name__}: {first}); one kernel per op, no memory plan"
             kernels = unfused_kernels(analysis)
             memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, f"TVM lowering failed ({type(exc).__name__})")
-    t["lower_and_plan_s"] = time.perf_counter() - t0
-    if int8:
-        from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
-
-        plan = find_int8(analysis)
-        if plan:
-            kernels = apply_int8_kernels(kernels, analysis, plan)
-            analysis = apply_int8(analysis, plan)
-    return Analyzed(
-        source=source,
-        input_shapes=MappingProxyType(dict(in_shapes)),
-        analysis=analysis,
-        kernels=kernels,
-        memory=memory,
-        fused=fused,
-        fusion_note=note,
-        timings_s=MappingProxyType(t),
-        source_nodes=MappingProxyType(dict(src_nodes)),
-        warnings=tuple(warnings),
-    ), mem_mod
+    return note, kernels, memory, mem_mod
 
 
 def _shapes_text(shapes: Mapping[str, tuple[int, ...]]) -> str:

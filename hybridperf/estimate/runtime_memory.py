@@ -399,6 +399,20 @@ def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...],
         for i in n.input:
             if i:
                 uses[i] = uses.get(i, 0) + 1
+    size_of, first, last, value_alloc, value_free, out_bytes = _ort_plan_buffers(g, tensors, outputs, uses)
+    end = len(g.node)
+    peak, live_peak, timeline = _ort_memory_pattern(size_of, first, last, value_alloc, value_free, end)
+    return OrtActivationPlan(peak, live_peak, out_bytes, len(size_of), sum(size_of.values()), tuple(timeline[:end]))
+
+
+def _ort_plan_buffers(g: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]], outputs: set[str],
+                      uses: dict[str, int]) -> tuple:
+    """Step 1 of :func:`ort_activation_plan`: assign every value a buffer (alias, in place, reuse or new).
+
+    Returns ``(size_of, first, last, value_alloc, value_free, out_bytes)``: per buffer its size, first
+    and last step (a buffer never freed has no ``last``), per step the sizes of the values defined and
+    freed (the no-reuse live set), and the bytes of the graph outputs.
+    """
     remaining = dict(uses)
     owner: dict[str, int] = {}
     key_of: dict[int, tuple] = {}
@@ -460,7 +474,16 @@ def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...],
         for o in node.output:
             if o and o not in uses:
                 release(o, step)
-    end = len(g.node)
+    return size_of, first, last, value_alloc, value_free, out_bytes
+
+
+def _ort_memory_pattern(size_of: dict[int, int], first: dict[int, int], last: dict[int, int],
+                        value_alloc: dict[int, list[int]], value_free: dict[int, list[int]], end: int
+                        ) -> tuple[int, int, list[int]]:
+    """Step 2 of :func:`ort_activation_plan`: best-fit placement of the buffers over their lifetimes.
+
+    Returns ``(pattern peak, no-reuse live-set peak, live bytes per step)``.
+    """
     pattern = _BestFitPattern()
     starts: dict[int, list[int]] = {}
     stops: dict[int, list[int]] = {}
@@ -478,7 +501,7 @@ def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...],
         live -= sum(value_free.get(step, ()))
         for b in stops.get(step, ()):
             pattern.free(b)
-    return OrtActivationPlan(pattern.peak, live_peak, out_bytes, len(size_of), sum(size_of.values()), tuple(timeline[:end]))
+    return pattern.peak, live_peak, timeline
 
 
 def ort_resident_initializer_bytes(model: Any) -> int:

@@ -344,6 +344,68 @@ def _session_options(ort, threads: int, profile_prefix: str | None = None, arena
     return so
 
 
+def _measure_memory(ort: Any, path: Path, feeds: dict, threads: int, graph_optimization: str, providers: list[str],
+                    input_bytes: int) -> tuple[int, int, int]:
+    """``(load, run peak, peak)`` bytes from the RSS of a session without the memory arena
+    (the high-water mark was just reset by the caller)."""
+    base = _rss_kib().get("VmRSS", 0)
+    try:
+        s = ort.InferenceSession(str(path), _session_options(ort, threads, arena=False, graph_optimization=graph_optimization),
+                                 providers=providers)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelLoadError(f"onnxruntime cannot load {path}: {error_line(exc, 200)}") from exc
+    _malloc_trim()
+    loaded = _rss_kib().get("VmRSS", 0)
+    _reset_hwm()
+    for _ in range(2):
+        s.run(None, feeds)
+    hwm = _rss_kib().get("VmHWM", 0)
+    load_b = max(0, loaded - base) * 1024
+    run_b = max(0, hwm - loaded) * 1024
+    peak_b = load_b + run_b + input_bytes
+    del s
+    return load_b, run_b, peak_b
+
+
+def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimization: str, providers: list[str],
+               warmup: int, repeats: int, budget_s: float | None) -> list[float]:
+    """Wall time of each timed run after ``warmup`` untimed ones (at least ``min(5, repeats)`` runs
+    when ``budget_s`` cuts the series short)."""
+    try:
+        sess = ort.InferenceSession(str(path), _session_options(ort, threads, graph_optimization=graph_optimization),
+                                    providers=providers)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"onnxruntime cannot load {path}: {error_line(exc, 200)}") from exc
+    for _ in range(warmup):
+        sess.run(None, feeds)
+    times = []
+    t_start = time.perf_counter()
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        times.append(time.perf_counter() - t0)
+        if budget_s is not None and i + 1 >= min(5, repeats) and time.perf_counter() - t_start > budget_s:
+            break
+    del sess
+    return times
+
+
+def _profile_nodes(ort: Any, path: Path, feeds: dict, threads: int, graph_optimization: str, providers: list[str],
+                   profile_runs: int) -> tuple[NodeTime, ...]:
+    """Per-node times from onnxruntime's profiler over ``profile_runs`` runs (plus one warm-up),
+    joined to the model's node names."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ps = ort.InferenceSession(
+            str(path), _session_options(ort, threads, os.path.join(tmp, "ort"), graph_optimization=graph_optimization),
+            providers=providers
+        )
+        for _ in range(max(1, profile_runs) + 1):
+            ps.run(None, feeds)
+        pfile = ps.end_profiling()
+        events = json.loads(Path(pfile).read_text())
+    return join_profile(events, _graph_node_names(path))
+
+
 def measure_in_process(
     model: str | Path,
     shapes: Mapping[str, Sequence[int]] | None = None,
@@ -377,54 +439,14 @@ def measure_in_process(
 
     load_b = run_b = peak_b = None
     if memory and _reset_hwm():
-        base = _rss_kib().get("VmRSS", 0)
-        try:
-            s = ort.InferenceSession(str(path), _session_options(ort, threads, arena=False, graph_optimization=graph_optimization),
-                                     providers=providers)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ModelLoadError(f"onnxruntime cannot load {path}: {error_line(exc, 200)}") from exc
-        _malloc_trim()
-        loaded = _rss_kib().get("VmRSS", 0)
-        _reset_hwm()
-        for _ in range(2):
-            s.run(None, feeds)
-        hwm = _rss_kib().get("VmHWM", 0)
-        load_b = max(0, loaded - base) * 1024
-        run_b = max(0, hwm - loaded) * 1024
-        peak_b = load_b + run_b + input_bytes
-        del s
-
-    try:
-        sess = ort.InferenceSession(str(path), _session_options(ort, threads, graph_optimization=graph_optimization),
-                                    providers=providers)
-    except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"onnxruntime cannot load {path}: {error_line(exc, 200)}") from exc
-    for _ in range(warmup):
-        sess.run(None, feeds)
-    times = []
-    t_start = time.perf_counter()
-    for i in range(repeats):
-        t0 = time.perf_counter()
-        sess.run(None, feeds)
-        times.append(time.perf_counter() - t0)
-        if budget_s is not None and i + 1 >= min(5, repeats) and time.perf_counter() - t_start > budget_s:
-            break
-    del sess
+        load_b, run_b, peak_b = _measure_memory(ort, path, feeds, threads, graph_optimization, providers, input_bytes)
+    times = _time_runs(ort, path, feeds, threads, graph_optimization, providers, warmup, repeats, budget_s)
     arr = np.asarray(times)
 
     nodes: tuple[NodeTime, ...] = ()
     prof_total = None
     if profile:
-        with tempfile.TemporaryDirectory() as tmp:
-            ps = ort.InferenceSession(
-                str(path), _session_options(ort, threads, os.path.join(tmp, "ort"), graph_optimization=graph_optimization),
-                providers=providers
-            )
-            for _ in range(max(1, profile_runs) + 1):
-                ps.run(None, feeds)
-            pfile = ps.end_profiling()
-            events = json.loads(Path(pfile).read_text())
-        nodes = join_profile(events, _graph_node_names(path))
+        nodes = _profile_nodes(ort, path, feeds, threads, graph_optimization, providers, profile_runs)
         prof_total = float(sum(n.duration_s for n in nodes))
 
     return Measurement(

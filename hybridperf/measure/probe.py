@@ -565,6 +565,33 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
     src = result.source
     host = result.host
     cores = host.usable_cpus
+    peaks = _cpu_peaks(result, src)
+    memory = _cpu_memory(result, src, cores)
+    launch = _cpu_launch(result, src)
+    pmax = _CPU_WATTS_PER_CORE * cores
+    power, energy = _cpu_power_energy(peaks, pmax, cores)
+    notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''}. "
+             f"CPU: {host.cpu_model}; {cores} usable of {host.logical_cpus} logical CPUs; governor "
+             f"{host.governor or 'not exposed'}; {host.machine}; Python {host.python}; numpy {host.numpy} ({host.blas}); "
+             f"onnxruntime {host.onnxruntime or 'not installed'}. Power and energy are estimates, not measurements.")
+    if result.errors:
+        notes += " Skipped: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
+    return {
+        "schema_version": 1,
+        "id": device_id,
+        "name": name or f"{host.cpu_model} ({cores} CPUs, probed)",
+        "kind": "cpu",
+        "peak_compute": peaks,
+        "memory": memory,
+        "launch_overhead": launch,
+        "power": power,
+        "energy": energy,
+        "notes": notes,
+    }
+
+
+def _cpu_peaks(result: ProbeResult, src: str) -> dict[str, Any]:
+    """``peak_compute`` from the measured GEMM rates (fp64, fp32, int8 order); InputError when none."""
     peaks: dict[str, Any] = {}
     for g in sorted(result.gemm, key=lambda g: ("fp64", "fp32", "int8").index(g.precision)):
         unit, scale = ("GOPS", 1e9) if g.precision == "int8" else ("GFLOP/s", 1e9)
@@ -573,6 +600,12 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
     if not peaks:
         raise InputError("the probe measured no GEMM rate; install numpy (and onnxruntime for int8)")
 
+    return peaks
+
+
+def _cpu_memory(result: ProbeResult, src: str, cores: int) -> dict[str, Any]:
+    """``memory``: DRAM (measured bandwidth, capacity), L2 and last-level cache; InputError with no bandwidth."""
+    host = result.host
     memory: dict[str, Any] = {}
     dram = result.best_bandwidth("dram")
     if dram is None:
@@ -606,6 +639,11 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
                                         f"{src}: /sys/devices/system/cpu/cpu0/cache, L{top} (shared by "
                                         f"{caches[top].shared_cpu_count} CPUs visible here)", measured=True)}
 
+    return memory
+
+
+def _cpu_launch(result: ProbeResult, src: str) -> dict[str, Any]:
+    """``launch_overhead``: onnxruntime's measured per-node (else per-call) dispatch, else a 2 us estimate."""
     if result.dispatch is not None and result.dispatch.per_node_s > 0:
         d = result.dispatch
         launch = _q(d.per_node_s * 1e6, "us",
@@ -619,7 +657,11 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         launch = _q(2, "us", "estimate: onnxruntime per-node dispatch on a server CPU, a few us (onnxruntime not "
                              "installed, not measured)")
 
-    pmax = _CPU_WATTS_PER_CORE * cores
+    return launch
+
+
+def _cpu_power_energy(peaks: dict[str, Any], pmax: float, cores: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``power`` and ``energy`` estimates (not measured) from a per-core power figure and the measured peaks."""
     power = {
         "idle": _q(0.3 * pmax, "W", f"estimate, not measured: 30% of the {pmax:g} W max estimate"),
         "max": _q(pmax, "W", f"estimate, not measured: {_CPU_WATTS_PER_CORE:g} W per core x {cores} cores "
@@ -636,29 +678,40 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         "per_byte": {"dram": _q(_DRAM_PJ_PER_BYTE, "pJ", "estimate, not measured: DRAM access ~20 pJ/bit incl. I/O "
                                                            "(Horowitz, ISSCC 2014) x 8, upper bound")},
     }
-    notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''}. "
-             f"CPU: {host.cpu_model}; {cores} usable of {host.logical_cpus} logical CPUs; governor "
-             f"{host.governor or 'not exposed'}; {host.machine}; Python {host.python}; numpy {host.numpy} ({host.blas}); "
-             f"onnxruntime {host.onnxruntime or 'not installed'}. Power and energy are estimates, not measurements.")
-    if result.errors:
-        notes += " Skipped: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
-    return {
-        "schema_version": 1,
-        "id": device_id,
-        "name": name or f"{host.cpu_model} ({cores} CPUs, probed)",
-        "kind": "cpu",
-        "peak_compute": peaks,
-        "memory": memory,
-        "launch_overhead": launch,
-        "power": power,
-        "energy": energy,
-        "notes": notes,
-    }
+    return power, energy
 
 
 def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dict[str, Any]:
     src = result.source
     g = result.gpu or {}
+    peaks = _gpu_peaks(result, src, g)
+    dram = result.best_bandwidth("dram")
+    memory = _gpu_memory(result, src, g, dram)
+    launch = _gpu_launch(src, g)
+    pmax, power_max, power_idle = _gpu_power(src, g)
+    energy, dev_name = _gpu_energy(src, g, peaks, pmax, power_idle, dram)
+    extras = {k: g[k] for k in ("compute_capability", "sm_count", "driver_version", "cuda_version", "torch_version",
+                                "sm_clock_max_mhz") if g.get(k) is not None}
+    notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''} on "
+             f"{dev_name}: " + ", ".join(f"{k} {v}" for k, v in extras.items()) + f". Host CPU: {result.host.cpu_model}.")
+    if result.errors:
+        notes += " Precisions that did not run: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
+    return {
+        "schema_version": 1,
+        "id": device_id,
+        "name": name or f"{dev_name} (probed)",
+        "kind": "gpu",
+        "peak_compute": peaks,
+        "memory": memory,
+        "launch_overhead": launch,
+        "power": {"idle": power_idle, "max": power_max},
+        "energy": energy,
+        "notes": notes,
+    }
+
+
+def _gpu_peaks(result: ProbeResult, src: str, g: dict[str, Any]) -> dict[str, Any]:
+    """``peak_compute`` from the measured GEMM rates, widest precision first; InputError when none."""
     peaks: dict[str, Any] = {}
     order = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
     for rate in sorted(result.gemm, key=lambda r: order.index(r.precision) if r.precision in order else 99):
@@ -668,7 +721,11 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
                                    f"{src}: median of 10 dense {rate.n}^3 GEMMs, {rate.backend}", True, note)
     if not peaks:
         raise InputError(f"the CUDA probe measured no GEMM rate ({g.get('gemm_errors')})")
-    dram = result.best_bandwidth("dram")
+    return peaks
+
+
+def _gpu_memory(result: ProbeResult, src: str, g: dict[str, Any], dram: Any) -> dict[str, Any]:
+    """``memory``: DRAM (measured copy rate, capacity) and L2 (capacity, L2-resident copy rate)."""
     dsrc = f"{src}: device-to-device copy of {dram.array_bytes // 2**20} MiB, read + write bytes (torch)"
     memory: dict[str, Any] = {
         "dram": {
@@ -689,11 +746,21 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
             memory["l2"]["bandwidth"] = _q(l2bw.bytes_per_s / 1e9, "GB/s",
                                            f"{src}: L2-resident copy of {l2bw.array_bytes // 2**20} MiB, read + write bytes, "
                                            f"{g.get('l2_copy_count', 'many')} copies in one CUDA graph (torch)", True)
+    return memory
+
+
+def _gpu_launch(src: str, g: dict[str, Any]) -> dict[str, Any]:
+    """``launch_overhead``: the larger of host enqueue time and GPU span per kernel (5 us when neither ran)."""
     launch_s = max(g.get("launch_queued_s", 0.0), g.get("launch_gpu_span_s", 0.0)) or 5e-6
     launch = _q(launch_s * 1e6, "us",
                 f"{src}: per-kernel cost of back-to-back one-element adds, max of host enqueue "
                 f"({g.get('launch_queued_s', 0) * 1e6:.3g} us) and GPU span ({g.get('launch_gpu_span_s', 0) * 1e6:.3g} us)",
                 bool(g.get("launch_queued_s")))
+    return launch
+
+
+def _gpu_power(src: str, g: dict[str, Any]) -> tuple[float, dict[str, Any], dict[str, Any]]:
+    """``(max watts, power max, power idle)``: NVML's enforced limit and idle reading, else estimates."""
     limit = g.get("power_limit_w")
     pmax = limit or 300.0
     power_max = _q(pmax, "W", f"{src}: enforced power limit (NVML)" if limit else
@@ -703,6 +770,13 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
         power_idle = _q(idle, "W", f"{src}: NVML energy counter over an idle window", True)
     else:
         power_idle = _q(0.15 * pmax, "W", "estimate, not measured: 15% of max power")
+    return pmax, power_max, power_idle
+
+
+def _gpu_energy(src: str, g: dict[str, Any], peaks: dict[str, Any], pmax: float, power_idle: dict[str, Any],
+                dram: Any) -> tuple[dict[str, Any], str]:
+    """``(energy, device name)``: dynamic energy per MAC and per DRAM byte from NVML power during the
+    GEMM and copy loops (idle power taken off), else derived upper bounds / literature estimates."""
     # Dynamic energy only: the roofline adds idle power x latency itself, so
     # the idle draw is taken off the board power before dividing by the rate.
     idle_w = power_idle["value"]
@@ -733,24 +807,7 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
                      "estimate, not measured: HBM2 ~3.9 pJ/bit x 8 (O'Connor et al., MICRO 2017)" if hbm else
                      "estimate, not measured: GDDR5 ~14 pJ/bit x 8 (O'Connor et al., MICRO 2017), upper bound")
     energy = {"per_mac": per_mac, "per_byte": {"dram": dram_pj}}
-    extras = {k: g[k] for k in ("compute_capability", "sm_count", "driver_version", "cuda_version", "torch_version",
-                                "sm_clock_max_mhz") if g.get(k) is not None}
-    notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''} on "
-             f"{dev_name}: " + ", ".join(f"{k} {v}" for k, v in extras.items()) + f". Host CPU: {result.host.cpu_model}.")
-    if result.errors:
-        notes += " Precisions that did not run: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
-    return {
-        "schema_version": 1,
-        "id": device_id,
-        "name": name or f"{dev_name} (probed)",
-        "kind": "gpu",
-        "peak_compute": peaks,
-        "memory": memory,
-        "launch_overhead": launch,
-        "power": {"idle": power_idle, "max": power_max},
-        "energy": energy,
-        "notes": notes,
-    }
+    return energy, dev_name
 
 
 def check_out(path: Path | str, device_id: str | None = None) -> tuple[Path, str]:

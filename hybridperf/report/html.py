@@ -99,6 +99,26 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
     spec = pred.spec
     bw = spec.dram_bandwidth_bytes_per_s
     peaks = dict(sorted(spec.peak_flops_per_s.items(), key=lambda kv: kv[1]))
+    pts = _roofline_points(pred, rep)
+    x0, x1, y0, y1 = _roofline_ranges(pts, peaks, bw)
+    W, H = 1180, 560
+    ax = _LogAxes(x0, x1, y0, y1, (80, 20, 840, 480))
+    out = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="roofline plot">']
+    out.append(f'<rect x="{ax.left}" y="{ax.top}" width="{ax.width}" height="{ax.height}" fill="#fcfcfc" stroke="#999"/>')
+    out += _roofline_grid(ax, x0, x1, y0, y1)
+    # roofs: bandwidth slope up to the highest peak, then one flat roof per precision
+    out.append(f'<clipPath id="plotclip"><rect x="{ax.left}" y="{ax.top}" width="{ax.width}" height="{ax.height}"/></clipPath>')
+    out.append('<g clip-path="url(#plotclip)">')
+    legend = _roofline_roofs(out, ax, peaks, bw, x0, x1)
+    out += _roofline_dots(pts, ax, x0, y0)
+    out.append("</g>")
+    out += _roofline_legend(ax, legend)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _roofline_points(pred: Prediction, rep: dict[str, Any]) -> list[tuple]:
+    """(kernel prediction, kernel dict, arithmetic intensity or None, attained FLOP/s or None) per timed kernel."""
     kernels = [(kp, k) for kp, k in zip(pred.kernels, rep["kernels"]) if kp.kernel.counts_toward_time]
     pts = []
     for kp, kd in kernels:
@@ -106,6 +126,11 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         ai = flops / traffic if traffic and flops else None
         perf = flops / kd["latency_s"] if flops and kd["latency_s"] > 0 else None
         pts.append((kp, kd, ai, perf))
+    return pts
+
+
+def _roofline_ranges(pts: list[tuple], peaks: dict[str, float], bw: float) -> tuple[float, float, float, float]:
+    """Decade-aligned axis limits (x0, x1, y0, y1), each axis spanning at least two decades."""
     ais = [p[2] for p in pts if p[2]] + [min(peaks.values()) / bw, max(peaks.values()) / bw]
     perfs = [p[3] for p in pts if p[3]] + list(peaks.values())
     x0 = 10 ** math.floor(math.log10(min(ais) / 2))
@@ -116,10 +141,12 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         x1 = x0 * 100
     if y1 / y0 < 100:
         y0 = y1 / 100
-    W, H = 1180, 560
-    ax = _LogAxes(x0, x1, y0, y1, (80, 20, 840, 480))
-    out = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="roofline plot">']
-    out.append(f'<rect x="{ax.left}" y="{ax.top}" width="{ax.width}" height="{ax.height}" fill="#fcfcfc" stroke="#999"/>')
+    return x0, x1, y0, y1
+
+
+def _roofline_grid(ax: _LogAxes, x0: float, x1: float, y0: float, y1: float) -> list[str]:
+    """Grid lines, tick labels and the two axis titles."""
+    out = []
     for t in _log_ticks(x0, x1):
         if x0 <= t <= x1:
             px = ax.x(t)
@@ -138,9 +165,12 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         f'<text x="18" y="{ax.top + ax.height / 2}" font-size="13" text-anchor="middle" '
         f'transform="rotate(-90 18 {ax.top + ax.height / 2})">attained FLOP/s</text>'
     )
-    # roofs: bandwidth slope up to the highest peak, then one flat roof per precision
-    out.append(f'<clipPath id="plotclip"><rect x="{ax.left}" y="{ax.top}" width="{ax.width}" height="{ax.height}"/></clipPath>')
-    out.append('<g clip-path="url(#plotclip)">')
+    return out
+
+
+def _roofline_roofs(out: list[str], ax: _LogAxes, peaks: dict[str, float], bw: float, x0: float, x1: float
+                    ) -> list[tuple[str, str, str]]:
+    """Append the bandwidth slope and one flat roof per precision to ``out``; return the legend entries."""
     top_peak = max(peaks.values())
     ridge_hi = top_peak / bw
     out.append(
@@ -159,7 +189,12 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         )
         legend.append((col, f"{prec} {_si(peak)}FLOP/s, ridge {ridge:.3g}", "" if prec == "fp32" else "6 3"))
     legend.insert(0, ("#444", f"DRAM {bw / 1e9:.4g} GB/s", ""))
-    # dots: area proportional to latency
+    return legend
+
+
+def _roofline_dots(pts: list[tuple], ax: _LogAxes, x0: float, y0: float) -> list[str]:
+    """One circle per kernel, area proportional to its latency share, largest first."""
+    out = []
     total = sum(kd["latency_s"] for _, kd, _, _ in pts) or 1.0
     floor_x, floor_y = x0 * 1.4, y0 * 1.4
     for kp, kd, ai, perf in sorted(pts, key=lambda p: -p[1]["latency_s"]):
@@ -181,8 +216,12 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
             f'cx="{_f(px)}" cy="{_f(py)}" r="{_f(r)}" fill="{col}" fill-opacity="{fill_op}" '
             f'stroke="{col}" stroke-width="1"><title>{_e(tip)}</title></circle>'
         )
-    out.append("</g>")
-    # legend (no circles, so that circles are exactly the kernels)
+    return out
+
+
+def _roofline_legend(ax: _LogAxes, legend: list[tuple[str, str, str]]) -> list[str]:
+    """The legend to the right of the plot (no circles, so that circles are exactly the kernels)."""
+    out = []
     lx, ly = ax.left + ax.width + 20, ax.top + 6
     for col, label, dash in legend:
         out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 22}" y2="{ly}" stroke="{col}" stroke-width="2" stroke-dasharray="{dash}"/>')
@@ -196,8 +235,7 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
     for note in ("ridge in FLOP/byte;", "dot area ~ share of latency;", "faint dots at the floor: 0 FLOP"):
         out.append(f'<text x="{lx}" y="{ly + 8}" font-size="11" fill="#555">{note}</text>')
         ly += 14
-    out.append("</svg>")
-    return "".join(out)
+    return out
 
 
 def _bars_svg(pred: Prediction, rep: dict[str, Any]) -> str:
@@ -346,11 +384,21 @@ def render_html(pred: Prediction, title: str | None = None) -> str:
     """The report page as one HTML string (UTF-8, no external resources)."""
     rep = to_dict(pred)
     an = pred.analyzed
+    title = title or f"hybridperf: {Path(an.source).name} on {pred.spec.id}"
+    parts = _header_parts(pred, rep, title)
+    parts += _chart_parts(pred, rep)
+    parts.append(_kernel_table(rep))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
+    """The page head, the summary cards and the coverage / fusion notes."""
+    an = pred.analyzed
     m = pred.memory
     tot = rep["totals"]
     cov = rep["coverage"]
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
-    title = title or f"hybridperf: {Path(an.source).name} on {pred.spec.id}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -384,7 +432,13 @@ def render_html(pred: Prediction, title: str | None = None) -> str:
         parts.append('<p class="ok">Every op is costed or explicitly zero-cost.</p>')
     if an.fusion_note:
         parts.append(f'<p class="note">note: {_e(an.fusion_note)}</p>')
-    parts += [
+    return parts
+
+
+def _chart_parts(pred: Prediction, rep: dict) -> list[str]:
+    """The roofline, per-kernel bar and memory-over-time sections (up to the kernel table's heading)."""
+    m = pred.memory
+    return [
         '<h2 id="roofline">Roofline</h2>',
         '<p class="note">Each dot is one kernel (a fused group or a lone op) at its arithmetic intensity and the FLOP/s it '
         "attains in the prediction (FLOPs / predicted latency). Roofs: the device's dense peak per precision and the DRAM "
@@ -401,6 +455,11 @@ def render_html(pred: Prediction, title: str | None = None) -> str:
         _memory_svg(pred),
         '<h2 id="kernels">Kernels</h2>',
     ]
+
+
+def _kernel_table(rep: dict) -> str:
+    """The per-kernel table, one row per kernel in execution order."""
+    tot = rep["totals"]
     rows = []
     for kd in rep["kernels"]:
         share = kd["latency_s"] / tot["latency_s"] if tot["latency_s"] else 0.0
@@ -418,15 +477,11 @@ def render_html(pred: Prediction, title: str | None = None) -> str:
                 fmt_bytes(kd["bytes_read"] + kd["bytes_written"]),
             ]
         )
-    parts.append(
-        _table(
-            ["kernel", "ops", "status", "precision", "bound", "latency", "share", "energy", "flops", "traffic"],
-            rows,
-            [False, False, False, False, False, True, True, True, True, True],
-        )
+    return _table(
+        ["kernel", "ops", "status", "precision", "bound", "latency", "share", "energy", "flops", "traffic"],
+        rows,
+        [False, False, False, False, False, True, True, True, True, True],
     )
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
 
 
 def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> Path:

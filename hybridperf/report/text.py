@@ -155,11 +155,7 @@ def runtime_memory_dict(pred: Prediction) -> dict[str, Any] | None:
 def to_dict(pred: Prediction) -> dict[str, Any]:
     """The JSON report (schema ``REPORT_SCHEMA_VERSION``)."""
     an = pred.analyzed
-    a = an.analysis
-    m = pred.memory
-    total = sum((priced_cost(r.cost, r.precision, pred.precision)[0] for r in a.records), OpCost())
-    records = a.records
-    priced = [priced_cost(kp.kernel.cost, kp.kernel.precision, pred.precision) for kp in pred.kernels]
+    records = an.analysis.records
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "hybridperf_version": __version__,
@@ -171,71 +167,94 @@ def to_dict(pred: Prediction) -> dict[str, Any]:
         "calibration": pred.calibration,
         "execution": pred.execution.to_dict() if pred.execution is not None else None,
         "warnings": list(pred.warnings),
-        "totals": {
-            "latency_s": pred.latency_s,
-            "roofline_latency_s": pred.roofline_latency_s,
-            "energy_j": pred.energy_j,
-            "energy_note": pred.energy_note or None,
-            "lower_bound": not pred.complete,
-            "lower_bound_reason": lower_bound_text(pred) or None,
-            "flops": total.flops,
-            "bytes_read": total.bytes_read,
-            "bytes_written": total.bytes_written,
-            "weight_bytes": m.weight_bytes,
-            "kernels": sum(1 for k in an.kernels if k.counts_toward_time),
-        },
-        "memory": {
-            "known": m.known,
-            "unknown_reason": m.unknown_reason or None,
-            "lower_bound": an.memory_is_lower_bound,
-            "device_capacity_bytes": pred.spec.dram.capacity_bytes,
-            "peak_bytes": m.peak_bytes,
-            "planned_activation_bytes": m.planned_bytes,
-            "live_set_lower_bound_bytes": m.live_peak_bytes,
-            "no_reuse_activation_bytes": m.no_reuse_bytes,
-            "weight_bytes": m.weight_bytes,
-            "input_bytes": m.input_bytes,
-            "planner": "TVM StaticPlanBlockMemory policy, " + ("fused (FuseOps+FuseTIR)" if an.fused else "unfused"),
-        },
+        "totals": _totals_dict(pred),
+        "memory": _memory_dict(pred),
         "runtime_memory": runtime_memory_dict(pred),
         "coverage": coverage_dict(pred),
         "fusion_note": an.fusion_note,
-        "kernels": [
-            {
-                "name": kp.kernel.name,
-                "ops": [records[i].op for i in kp.kernel.op_indices],
-                "vars": [records[i].var for i in kp.kernel.op_indices],
-                "status": kp.kernel.status.value,
-                "precision": prec if kp.kernel.counts_toward_time else kp.estimate.precision,
-                "compute_precision": kp.estimate.precision,
-                "flops": cost.flops,
-                "bytes_read": cost.bytes_read,
-                "bytes_written": cost.bytes_written,
-                "latency_s": kp.latency_s,
-                "roofline_latency_s": kp.estimate.latency_s,
-                "bound": kp.estimate.bound.value,
-                "energy_j": kp.estimate.energy_j,
-                "calibrated": kp.calibrated,
-            }
-            for kp, (cost, prec) in zip(pred.kernels, priced)
-        ],
-        "ops": [
-            {
-                "var": r.var,
-                "op": r.op,
-                "family": r.family,
-                "status": r.status.value,
-                "flops": r.cost.flops,
-                "bytes_read": r.cost.bytes_read,
-                "bytes_written": r.cost.bytes_written,
-                "weight_bytes": r.cost.weight_bytes,
-                "output_shapes": [list(o.shape) if o.shape else None for o in r.outputs],
-                "dtype": r.outputs[0].dtype if r.outputs else None,
-                "note": r.note,
-            }
-            for r in records
-        ],
+        "kernels": _kernel_dicts(pred),
+        "ops": [_op_dict(r) for r in records],
         "timings_s": dict(an.timings_s),
+    }
+
+
+def _totals_dict(pred: Prediction) -> dict[str, Any]:
+    """The report's ``totals``: latency, energy, summed op cost and the timed kernel count."""
+    an = pred.analyzed
+    total = sum((priced_cost(r.cost, r.precision, pred.precision)[0] for r in an.analysis.records), OpCost())
+    return {
+        "latency_s": pred.latency_s,
+        "roofline_latency_s": pred.roofline_latency_s,
+        "energy_j": pred.energy_j,
+        "energy_note": pred.energy_note or None,
+        "lower_bound": not pred.complete,
+        "lower_bound_reason": lower_bound_text(pred) or None,
+        "flops": total.flops,
+        "bytes_read": total.bytes_read,
+        "bytes_written": total.bytes_written,
+        "weight_bytes": pred.memory.weight_bytes,
+        "kernels": sum(1 for k in an.kernels if k.counts_toward_time),
+    }
+
+
+def _memory_dict(pred: Prediction) -> dict[str, Any]:
+    """The report's ``memory``: the static (TVM-policy) memory plan."""
+    an = pred.analyzed
+    m = pred.memory
+    return {
+        "known": m.known,
+        "unknown_reason": m.unknown_reason or None,
+        "lower_bound": an.memory_is_lower_bound,
+        "device_capacity_bytes": pred.spec.dram.capacity_bytes,
+        "peak_bytes": m.peak_bytes,
+        "planned_activation_bytes": m.planned_bytes,
+        "live_set_lower_bound_bytes": m.live_peak_bytes,
+        "no_reuse_activation_bytes": m.no_reuse_bytes,
+        "weight_bytes": m.weight_bytes,
+        "input_bytes": m.input_bytes,
+        "planner": "TVM StaticPlanBlockMemory policy, " + ("fused (FuseOps+FuseTIR)" if an.fused else "unfused"),
+    }
+
+
+def _kernel_dicts(pred: Prediction) -> list[dict[str, Any]]:
+    """The report's ``kernels``: one record per kernel in execution order, costs priced at its precision."""
+    records = pred.analyzed.analysis.records
+    priced = [priced_cost(kp.kernel.cost, kp.kernel.precision, pred.precision) for kp in pred.kernels]
+    return [
+        {
+            "name": kp.kernel.name,
+            "ops": [records[i].op for i in kp.kernel.op_indices],
+            "vars": [records[i].var for i in kp.kernel.op_indices],
+            "status": kp.kernel.status.value,
+            "precision": prec if kp.kernel.counts_toward_time else kp.estimate.precision,
+            "compute_precision": kp.estimate.precision,
+            "flops": cost.flops,
+            "bytes_read": cost.bytes_read,
+            "bytes_written": cost.bytes_written,
+            "latency_s": kp.latency_s,
+            "roofline_latency_s": kp.estimate.latency_s,
+            "bound": kp.estimate.bound.value,
+            "energy_j": kp.estimate.energy_j,
+            "calibrated": kp.calibrated,
+        }
+        for kp, (cost, prec) in zip(pred.kernels, priced)
+    ]
+
+
+def _op_dict(r) -> dict[str, Any]:
+    """The report's record of one op (an ``OpRecord``)."""
+    return {
+        "var": r.var,
+        "op": r.op,
+        "family": r.family,
+        "status": r.status.value,
+        "flops": r.cost.flops,
+        "bytes_read": r.cost.bytes_read,
+        "bytes_written": r.cost.bytes_written,
+        "weight_bytes": r.cost.weight_bytes,
+        "output_shapes": [list(o.shape) if o.shape else None for o in r.outputs],
+        "dtype": r.outputs[0].dtype if r.outputs else None,
+        "note": r.note,
     }
 
 

@@ -268,23 +268,7 @@ def featurize(prediction: Any) -> Features:
         nbytes = est.memory_s * bw if est.memory_s else float(cost.bytes_total)
         pc = PRECISION_CODE.get(est.precision, 0)
         prec_codes.append(pc)
-        rows.append(
-            [
-                *(1.0 if g == gg else 0.0 for gg in GROUPS),
-                _log(cost.flops),
-                _log(nbytes),
-                _log(cost.weight_bytes),
-                _log(cost.flops / nbytes) if nbytes else _log(cost.flops),
-                _log(est.latency_s),
-                _log(est.compute_s),
-                _log(est.memory_s),
-                _log(est.compute_s) - _log(est.memory_s),
-                float(len(k.op_indices)),
-                float(pc),
-                _log(batch),
-                *_main_op_features([records[j] for j in k.op_indices]),
-            ]
-        )
+        rows.append(_kernel_feature_row(k, est, g, nbytes, pc, batch, records))
         idx.append(i)
         groups.append(g)
         fams.append(families)
@@ -300,8 +284,50 @@ def featurize(prediction: Any) -> Features:
         mem += est.memory_s
         ovh += est.overhead_s
     roof = sum(roofs) or _EPS
+    model = _model_feature_vector(
+        prediction, time_by_group, flops_by_group, bound_time, (tot_flops, tot_bytes, tot_w, comp, mem, ovh),
+        roofs, roof, len(rows), prec_codes, batch,
+    )
+    karr = np.asarray(rows, dtype=float).reshape(len(rows), len(KERNEL_FEATURES))
+    return Features(
+        FEATURES_VERSION, np.asarray(model, dtype=float), karr, tuple(idx), tuple(groups), tuple(fams),
+        np.asarray(roofs, dtype=float),
+    )
+
+
+def _kernel_feature_row(k: Any, est: Any, g: str, nbytes: float, pc: int, batch: float, records: list) -> list[float]:
+    """One kernel's :data:`KERNEL_FEATURES` row (``nbytes``: the priced DRAM traffic the roofline saw)."""
+    cost = k.cost
+    return [
+        *(1.0 if g == gg else 0.0 for gg in GROUPS),
+        _log(cost.flops),
+        _log(nbytes),
+        _log(cost.weight_bytes),
+        _log(cost.flops / nbytes) if nbytes else _log(cost.flops),
+        _log(est.latency_s),
+        _log(est.compute_s),
+        _log(est.memory_s),
+        _log(est.compute_s) - _log(est.memory_s),
+        float(len(k.op_indices)),
+        float(pc),
+        _log(batch),
+        *_main_op_features([records[j] for j in k.op_indices]),
+    ]
+
+
+def _model_feature_vector(prediction: Any, time_by_group: dict[str, float], flops_by_group: dict[str, float],
+                          bound_time: dict[str, float], totals: tuple[float, ...], roofs: list[float], roof: float,
+                          n_kernels: int, prec_codes: list[int], batch: float) -> list[float]:
+    """The :data:`MODEL_FEATURES` vector from the per-kernel sums of :func:`featurize`.
+
+    ``totals`` is ``(flops, bytes, weight bytes, compute s, memory s, overhead s)``
+    summed over the timed kernels; ``roof`` the summed roofline time (never 0).
+    """
+    tot_flops, tot_bytes, tot_w, comp, mem, ovh = totals
+    an = prediction.analyzed
+    spec = prediction.spec
     fl = tot_flops or 1.0
-    model = [
+    return [
         *(time_by_group[g] / roof for g in GROUPS),
         *(flops_by_group[g] / fl for g in GROUPS),
         _log(tot_flops),
@@ -312,8 +338,8 @@ def featurize(prediction: Any) -> Features:
         _log(comp),
         _log(mem),
         _log(ovh),
-        _log(len(rows)),
-        _log(len(records)),
+        _log(n_kernels),
+        _log(len(an.analysis.records)),
         bound_time["compute"] / roof,
         bound_time["memory"] / roof,
         bound_time["overhead"] / roof,
@@ -324,11 +350,6 @@ def featurize(prediction: Any) -> Features:
         _log(spec.peak_flops(prediction.precision or "fp32")),
         _log(spec.dram_bandwidth_bytes_per_s),
     ]
-    karr = np.asarray(rows, dtype=float).reshape(len(rows), len(KERNEL_FEATURES))
-    return Features(
-        FEATURES_VERSION, np.asarray(model, dtype=float), karr, tuple(idx), tuple(groups), tuple(fams),
-        np.asarray(roofs, dtype=float),
-    )
 
 
 # --------------------------------------------------------------------------- training tables
@@ -377,6 +398,45 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
     an = prediction.analyzed
     records = an.analysis.records
     src = an.source_nodes
+    timed, unjoined = _split_node_times(node_times)
+    by_var = {r.var: r.index for r in records}
+    unit_node = _record_unit_nodes(records, by_var, src, timed)
+    parent: dict[Any, Any] = {}
+    kernel_ids = [i for i, kp in enumerate(prediction.kernels) if kp.kernel.counts_toward_time]
+    _join_kernels_to_nodes(prediction, kernel_ids, by_var, src, timed, unit_node, parent)
+    comp_roof: dict[Any, float] = {}
+    for i in kernel_ids:
+        c = _find(parent, ("k", i))
+        comp_roof[c] = comp_roof.get(c, 0.0) + prediction.kernels[i].estimate.latency_s
+    comp_meas: dict[Any, float] = {}
+    for node, d in timed.items():
+        if ("n", node) in parent:
+            c = _find(parent, ("n", node))
+            if c in comp_roof:
+                comp_meas[c] = comp_meas.get(c, 0.0) + d
+    _share_unjoined(prediction, kernel_ids, unjoined, parent, comp_meas)
+    total = sum(comp_meas.values())
+    scale = latency_s / total if total > 0 else 0.0
+    ids: dict[Any, int] = {}
+    out = []
+    for i in kernel_ids:
+        c = _find(parent, ("k", i))
+        out.append((ids.setdefault(c, len(ids)), comp_roof[c], comp_meas.get(c, 0.0) * scale))
+    return out
+
+
+def _find(parent: dict[Any, Any], a: Any) -> Any:
+    """Union-find root of ``a`` in ``parent`` (adding ``a`` as its own root if new; halves paths)."""
+    parent.setdefault(a, a)
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+def _split_node_times(node_times: Iterable[tuple]) -> tuple[dict[str, float], dict[str, float]]:
+    """Profile rows summed per source node name (``timed``) and, for rows with no node name,
+    per family group of their runtime op type (``unjoined``; layout reorders dropped)."""
     timed: dict[str, float] = {}
     unjoined: dict[str, float] = {}  # group -> seconds of profiled nodes whose names match no source node
     for item in node_times:
@@ -386,7 +446,12 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
         elif len(item) > 2 and item[2] and not str(item[2]).startswith("Reorder"):
             g = ort_group(str(item[2]))
             unjoined[g] = unjoined.get(g, 0.0) + d
-    by_var = {r.var: r.index for r in records}
+    return timed, unjoined
+
+
+def _record_unit_nodes(records: list, by_var: dict[str, int], src: dict[str, str], timed: dict[str, float]
+                       ) -> list[str | None]:
+    """Per op record: its own profiled source node, else that of its first consumer (by index) that has one."""
     consumers: dict[int, list[int]] = {}
     for r in records:
         for v in r.input_vars:
@@ -403,18 +468,15 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
             if unit_node[c] is not None:
                 unit_node[r.index] = unit_node[c]
                 break
-    parent: dict[Any, Any] = {}
+    return unit_node
 
-    def find(a):
-        parent.setdefault(a, a)
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
 
-    kernel_ids = [i for i, kp in enumerate(prediction.kernels) if kp.kernel.counts_toward_time]
+def _join_kernels_to_nodes(prediction: Any, kernel_ids: list[int], by_var: dict[str, int], src: dict[str, str],
+                           timed: dict[str, float], unit_node: list[str | None], parent: dict[Any, Any]) -> None:
+    """Union each timed kernel with the profiled nodes of its ops (step 1-2 of :func:`kernel_unit_times`)."""
+    records = prediction.analyzed.analysis.records
     for i in kernel_ids:
-        find(("k", i))
+        _find(parent, ("k", i))
         ops = prediction.kernels[i].kernel.op_indices
         own = {src.get(records[j].var) for j in ops} & timed.keys()
         if not own:  # fused away by the runtime: into its consumer's node, else its producer's
@@ -423,17 +485,13 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
             own = {unit_node[by_var[v]] for j in ops for v in records[j].input_vars
                    if v in by_var and unit_node[by_var[v]] is not None}
         for node in own:
-            parent[find(("k", i))] = find(("n", node))
-    comp_roof: dict[Any, float] = {}
-    for i in kernel_ids:
-        c = find(("k", i))
-        comp_roof[c] = comp_roof.get(c, 0.0) + prediction.kernels[i].estimate.latency_s
-    comp_meas: dict[Any, float] = {}
-    for node, d in timed.items():
-        if ("n", node) in parent:
-            c = find(("n", node))
-            if c in comp_roof:
-                comp_meas[c] = comp_meas.get(c, 0.0) + d
+            parent[_find(parent, ("k", i))] = _find(parent, ("n", node))
+
+
+def _share_unjoined(prediction: Any, kernel_ids: list[int], unjoined: dict[str, float], parent: dict[Any, Any],
+                    comp_meas: dict[Any, float]) -> None:
+    """Add the renamed fused nodes' time to ``comp_meas`` (step 3 of :func:`kernel_unit_times`)."""
+    records = prediction.analyzed.analysis.records
     # fused nodes onnxruntime renamed (SkipLayerNormalization, Gelu, Upsample, ...): their time goes to the
     # kernels of the same family group, in proportion to roofline time; with no such kernel it stays unattributed
     groups = {i: kernel_group(records[j].family for j in prediction.kernels[i].kernel.op_indices) for i in kernel_ids}
@@ -441,16 +499,8 @@ def kernel_unit_times(prediction: Any, node_times: Iterable[tuple[str, float]], 
         ks = [i for i in kernel_ids if groups[i] == g]
         tot = sum(prediction.kernels[i].estimate.latency_s for i in ks)
         for i in ks if tot > 0 else ():
-            c = find(("k", i))
+            c = _find(parent, ("k", i))
             comp_meas[c] = comp_meas.get(c, 0.0) + d * prediction.kernels[i].estimate.latency_s / tot
-    total = sum(comp_meas.values())
-    scale = latency_s / total if total > 0 else 0.0
-    ids: dict[Any, int] = {}
-    out = []
-    for i in kernel_ids:
-        c = find(("k", i))
-        out.append((ids.setdefault(c, len(ids)), comp_roof[c], comp_meas.get(c, 0.0) * scale))
-    return out
 
 
 def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
