@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hybridperf.costs import OpCost, Status
+from hybridperf.costs import Status
 from hybridperf.estimate.execution import Composition, Granularity, execution
 from hybridperf.estimate.runtime_memory import Runtime
 from hybridperf.ir.tvm_compat import TensorInfo
-from hybridperf.residual.zero_shot import ZERO_SHOT_NOTE, Breakdown, ZeroShotGpu, for_device, neusight_view
+from hybridperf.residual.zero_shot import ZERO_SHOT_NOTE, Breakdown, for_device, neusight_view
 
 
 def _t(*shape):
@@ -180,3 +180,12 @@ def test_cli_predict_runtime_json(model_dir, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["execution"]["runtime"] == "torch-cudagraph" and out["execution"]["zero_shot"]
     assert out["calibration"].startswith(ZERO_SHOT_NOTE)
+
+
+def test_fused_runtime_launches_tvm_kernels(analyzed):
+    from hybridperf.api import predict_on
+
+    pred = predict_on(analyzed, "t4", runtime="tvm")
+    fused = sum(1 for k in analyzed.kernels if k.counts_toward_time and k.status is not Status.ZERO_COST)
+    assert pred.execution.runtime == "tvm" and pred.execution.launches == fused
+    assert pred.execution.host_s == 0.0

@@ -33,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from hybridperf.analysis.analyze import Analyzed
+from hybridperf.analysis.kernels import Kernel
 from hybridperf.costs import OpCost, Status
 from hybridperf.device.spec import DeviceSpec
-from hybridperf.errors import InputError
+from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate.execution import Execution, Granularity, execution
 from hybridperf.estimate.pricing import priced_cost, price
 
@@ -83,6 +84,8 @@ class Launch:
     precision: str
     op: str | None
     dims: Mapping[str, int] = field(default_factory=dict)
+    #: indices of the op records the kernel computes
+    op_indices: tuple[int, ...] = ()
 
     @property
     def group(self) -> str:
@@ -196,12 +199,12 @@ def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None
                 small, total = min(_numel(i.shape) for i in r.inputs), sum(_numel(i.shape) for i in r.inputs)
                 bias = c.bytes_read * small // max(1, total)
                 out[prev] = replace(p, cost=OpCost(p.cost.flops + c.flops, p.cost.bytes_read + bias, p.cost.bytes_written,
-                                                   p.cost.weight_bytes + bias))
+                                                   p.cost.weight_bytes + bias), op_indices=(*p.op_indices, r.index))
                 by_var[r.var] = prev
                 continue
             c, prec = priced_cost(r.cost, r.precision, precision)
             view = neusight_view(r)
-            out.append(Launch(r.var, len(out), c, prec, *(view or (None, {}))))
+            out.append(Launch(r.var, len(out), c, prec, *(view or (None, {})), (r.index,)))
             by_var[r.var] = len(out) - 1
         return tuple(out)
     rank = {"conv": 0, "linear": 0, "bmm": 0, "ln": 1, "softmax": 1}
@@ -211,7 +214,7 @@ def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None
         views = [v for v in (neusight_view(recs[i]) for i in k.op_indices) if v is not None]
         view = min(views, key=lambda v: rank.get(v[0], 2)) if views else None
         c, prec = priced_cost(k.cost, k.precision, precision)
-        out.append(Launch(k.name, len(out), c, prec, *(view or (None, {}))))
+        out.append(Launch(k.name, len(out), c, prec, *(view or (None, {})), k.op_indices))
     return tuple(out)
 
 
@@ -306,7 +309,7 @@ class ZeroShotGpu:
             idx = [i for i, ln in enumerate(ls) if ln.op is not None and ln.precision == prec]
             try:
                 view = spec_at(spec, prec)
-            except Exception:  # noqa: BLE001 - a precision the sheet has no peak for stays at roofline
+            except SpecError:  # a precision the sheet has no peak for stays at roofline
                 continue
             shapes = np.array([shape_row(ls[i].op, ls[i].dims) for i in idx], float).reshape(-1, len(SHAPE_COLUMNS))
             n = len(idx)
@@ -351,9 +354,7 @@ class ZeroShotGpu:
         rows = []
         for ln, t in zip(ls, scaled):
             est = price(ln.cost, ln.precision, spec)
-            from hybridperf.analysis.kernels import Kernel
-
-            k = Kernel(ln.kernel_index, ln.name, (), Status.COUNTED, ln.cost, ln.precision)
+            k = Kernel(ln.kernel_index, ln.name, ln.op_indices, Status.COUNTED, ln.cost, ln.precision)
             rows.append(KernelPrediction(k, est, float(t), calibrated=ln.op is not None))
         summary = ExecutionSummary(bd.execution.runtime.value, len(ls), bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
