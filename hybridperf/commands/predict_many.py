@@ -37,7 +37,7 @@ from hybridperf.cli import ExitCode
 from hybridperf.precision import OVERRIDES
 from hybridperf.commands._common import add_format_argument
 from hybridperf.commands._sweep import _init_worker, predict_row, usable_cores
-from hybridperf.errors import InputError, error_line
+from hybridperf.errors import InputError
 
 #: file suffixes predicted (lower case); other files are ignored
 MODEL_SUFFIXES = (".onnx", ".tflite")

@@ -10,7 +10,6 @@ every ``call_tir`` site its own PrimFunc copy tagged with the index of the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from hybridperf.ir import tvm_compat as _tvm

@@ -25,7 +25,6 @@ versions, training devices, their probes, zero-shot defaults, metrics); never pi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +43,7 @@ from hybridperf.residual.device_features import (
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, NotFittedError
 from hybridperf.residual.neusight import OP_NAMES, PricedOps
+from hybridperf.residual.sidecar import read_sidecar, write_sidecar
 
 SCHEMA_VERSION = 2
 #: version of the whole feature list (bump on any change of names, order or meaning)
@@ -256,10 +256,6 @@ class CrossDeviceModel:
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, metrics: Mapping[str, Any] | None = None) -> Path:
         """Write :data:`MODEL_FILE` and :data:`SIDECAR_FILE` into ``directory``."""
-        import lightgbm
-
-        from hybridperf._version import __version__
-
         self._check()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -283,10 +279,8 @@ class CrossDeviceModel:
             "n_train": self.n_train_,
             "metrics": self.metrics_,
             "trained_on": self.trained_on_,
-            "lightgbm_version": lightgbm.__version__,
-            "hybridperf_version": __version__,
         }
-        (d / SIDECAR_FILE).write_text(json.dumps(meta, indent=1, default=float) + "\n")
+        write_sidecar(d / SIDECAR_FILE, meta)
         return d
 
     @classmethod
@@ -296,9 +290,7 @@ class CrossDeviceModel:
 
         d = Path(directory)
         side = d / SIDECAR_FILE
-        if not side.exists() or not (d / MODEL_FILE).exists():
-            raise InputError(f"no cross-device model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE})")
-        meta = json.loads(side.read_text())
+        meta = read_sidecar(d, MODEL_FILE, SIDECAR_FILE, f"no cross-device model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE})")
         if meta.get("schema_version") != SCHEMA_VERSION or meta.get("features_version") != FEATURES_VERSION \
                 or meta.get("features") != list(FEATURES):
             raise InputError(

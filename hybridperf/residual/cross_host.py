@@ -220,27 +220,18 @@ class CrossHostModel(ResidualModel):
             s += f", zero-shot from spec for {self.host_.device} ({self.host_.threads} thread(s))"
         return s
 
-    def save(self, directory: str | Path) -> Path:
-        d = super().save(directory)
-        side = d / SIDECAR_FILE
-        meta = json.loads(side.read_text())
-        meta["cross_host"] = {"host_features_version": HOST_FEATURES_VERSION,
-                              "host": asdict(self.host_) if self.host_ is not None else None}
-        side.write_text(json.dumps(meta, indent=1, default=float) + "\n")
-        return d
+    def _sidecar_extra(self) -> dict[str, Any]:
+        return {"cross_host": {"host_features_version": HOST_FEATURES_VERSION,
+                               "host": asdict(self.host_) if self.host_ is not None else None}}
 
-    @classmethod
-    def load(cls, directory: str | Path) -> CrossHostModel:
+    def _read_sidecar_extra(self, meta: dict[str, Any], directory: Path) -> None:
         from hybridperf.errors import InputError
 
-        m = super().load(directory)
-        meta = json.loads((Path(directory) / SIDECAR_FILE).read_text())
         ch = meta.get("cross_host")
         if not ch or ch.get("host_features_version") != HOST_FEATURES_VERSION:
             raise InputError(f"{directory}: not a cross-host model of host features v{HOST_FEATURES_VERSION}; "
                              "rerun hybridperf calibrate")
-        m.host_ = HostFigures(**ch["host"]) if ch.get("host") else None
-        return m
+        self.host_ = HostFigures(**ch["host"]) if ch.get("host") else None
 
 
 def is_cross_host(directory: str | Path) -> bool:
@@ -255,7 +246,7 @@ def is_cross_host(directory: str | Path) -> bool:
 def train(tables: Mapping[str, tuple[np.ndarray, np.ndarray, KernelTable | None, Sequence[str], HostFigures]],
           params: Mapping | None = None) -> CrossHostModel:
     """Fit a :class:`CrossHostModel` on ``{host: (X, y, kernels, groups, figures)}`` (kernels without host columns)."""
-    pooled, groups, fams = [], [], []
+    pooled, groups = [], []
     for name, (X, y, kt, g, fig) in sorted(tables.items()):
         pooled.append((X, y, with_host(kt, fig)))
         groups.extend(g)

@@ -32,7 +32,6 @@ never pickle.
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from hybridperf.errors import InputError, NotFittedError
+from hybridperf.residual.sidecar import read_sidecar, write_sidecar
 from hybridperf.residual.features import (
     FEATURES_VERSION,
     GROUPS,
@@ -414,10 +414,6 @@ class ResidualModel:
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
         """Write ``residual.txt`` (+ ``residual_kernel.txt``) and ``residual.json`` into ``directory``."""
-        import lightgbm
-
-        from hybridperf._version import __version__
-
         self._check()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -444,11 +440,17 @@ class ResidualModel:
             "metrics": self.metrics_,
             "adaptation": self.adaptation_,
             "trained_on": self.trained_on_,
-            "lightgbm_version": lightgbm.__version__,
-            "hybridperf_version": __version__,
+            **self._sidecar_extra(),
         }
-        (d / SIDECAR_FILE).write_text(json.dumps(meta, indent=1, default=float) + "\n")
+        write_sidecar(d / SIDECAR_FILE, meta)
         return d
+
+    def _sidecar_extra(self) -> dict[str, Any]:
+        """Sidecar keys a subclass adds (:class:`~hybridperf.residual.cross_host.CrossHostModel`)."""
+        return {}
+
+    def _read_sidecar_extra(self, meta: dict[str, Any], directory: Path) -> None:
+        """Read back what :meth:`_sidecar_extra` wrote (on a fresh model inside :meth:`load`)."""
 
     @classmethod
     def load(cls, directory: str | Path) -> ResidualModel:
@@ -457,9 +459,8 @@ class ResidualModel:
 
         d = Path(directory)
         side = d / SIDECAR_FILE
-        if not side.exists() or not (d / MODEL_FILE).exists():
-            raise InputError(f"no residual model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE}); run hybridperf calibrate")
-        meta = json.loads(side.read_text())
+        meta = read_sidecar(d, MODEL_FILE, SIDECAR_FILE,
+                            f"no residual model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE}); run hybridperf calibrate")
         if meta.get("schema_version") != SCHEMA_VERSION or meta.get("features_version") != FEATURES_VERSION:
             raise InputError(
                 f"{side}: schema {meta.get('schema_version')} / features {meta.get('features_version')} do not match "
@@ -480,6 +481,7 @@ class ResidualModel:
         m.metrics_ = meta.get("metrics", {})
         m.adaptation_ = meta.get("adaptation")
         m.trained_on_ = meta.get("trained_on", "")
+        m._read_sidecar_extra(meta, d)
         return m
 
     def get_params(self) -> dict[str, Any]:
