@@ -170,7 +170,7 @@ def _pct(x: float) -> str:
 
 def report(data_dir: Path, title: str, device: str, out_md: Path, command: str, params: dict | None = None,
            few_shot_base: Path | None = None, notes: list[str] | None = None) -> str:
-    from hybridperf.report.text import fmt_bytes, table
+    from hybridperf.report.format import fmt_bytes, table
 
     if params is None:
         from hybridperf.residual.model import CALIBRATION_PARAMS
@@ -251,7 +251,7 @@ def report(data_dir: Path, title: str, device: str, out_md: Path, command: str, 
 def retest_section(first: Path, second: Path, params: dict | None = None) -> list[str]:
     """The same configurations measured twice on the same core: how far apart the two runs are, and how the
     hybrid trained on the first run's other families predicts the second run (calibrate once, predict later)."""
-    from hybridperf.report.text import table
+    from hybridperf.report.format import table
     from hybridperf.residual.model import CALIBRATION_PARAMS
 
     a_rows, Xa, ya, pa, *_ = held_out_predictions(first, params or CALIBRATION_PARAMS)
@@ -322,7 +322,7 @@ def few_shot_section(data_dir: Path, base_dir: Path, k: int = 10, trials: int = 
         res[f"adapted (K={k}; LOO picks offset, offset+slope or group scales)"].append(_stats(np.exp(adapted.predict(X[rest], k_rest)), true)["mape"])
         small = ResidualModel(n_estimators=50, min_data_in_leaf=2, overhead_grid_s=(0.0,)).fit(X[pick], y[pick])
         res[f"trained from scratch on K={k}"].append(_stats(np.exp(small.predict(X[rest])), true)["mape"])
-    from hybridperf.report.text import table
+    from hybridperf.report.format import table
 
     return [f"## Few-shot adaptation (K={k} whole-model measurements of {title or 'this device'})", "",
             f"Base: the stored model of `{base_dir.name}`{' (with its kernel model: same models, same core)' if kt is not None else ''}; "

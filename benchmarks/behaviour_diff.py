@@ -14,11 +14,20 @@ time) and paths are removed, the records are written to a JSON file per ref,
 and the two sets are diffed: a table of models x devices compared, identical
 count, and for each difference the JSON path of the first differing key.
 
+With ``--text`` it also compares every text rendering (what formatting can
+change): ``predict --format table`` of each model x device, ``devices``, and per
+device ``devices show``, ``check``, ``mig``, ``predict-many`` and ``report --html``
+on the examples. A ref may also be a directory holding a checkout (e.g. a
+``git worktree`` with one change applied), used as it stands: that compares one
+uncommitted change in isolation.
+
 Exit 0 when everything is identical, 1 otherwise.
 
 Usage::
 
     taskset -c 0 .venv/bin/python benchmarks/behaviour_diff.py fc23f8b 0285c04 --zoo .zoo
+    git worktree add --detach /tmp/wt HEAD && git diff -- FILES | git -C /tmp/wt apply
+    taskset -c 0 .venv/bin/python benchmarks/behaviour_diff.py HEAD /tmp/wt --zoo .zoo --text
 """
 
 from __future__ import annotations
@@ -94,6 +103,18 @@ for model, path, extra in spec["models"]:
             js = None
         res["predict"][model + " @ " + dev] = {"exit": rc, "json": js, "stdout": None if js is not None else out, "stderr": err}
         print(f"{model} @ {dev}: exit {rc} ({time.perf_counter() - t0:.1f} s)", file=sys.__stderr__, flush=True)
+if spec.get("text"):  # every rendering of a result: what formatting can change
+    res["text"] = {}
+    for label, argv in spec["text"]:
+        html = argv[argv.index("--html") + 1] if "--html" in argv else None
+        rc, out, err = call(argv)
+        if html is not None:
+            try:
+                out = open(html).read()
+            except OSError:
+                out = None
+        res["text"][label] = {"exit": rc, "stdout": out, "stderr": err}
+        print(f"text {label}: exit {rc}", file=sys.__stderr__, flush=True)
 json.dump(res, open(spec["out"], "w"))
 '''
 
@@ -155,7 +176,9 @@ def first_diff(a, b, path="$"):
             la, lb = a.splitlines(), b.splitlines()
             for i, (x, y) in enumerate(zip(la, lb)):
                 if x != y:
-                    return f"{path} line {i + 1}", f"{x.strip()!r} vs {y.strip()!r}"
+                    at = next((j for j, (u, v) in enumerate(zip(x, y)) if u != v), min(len(x), len(y)))
+                    lo = max(0, at - 40)  # a window around the first differing character of a long line
+                    return f"{path} line {i + 1}", f"{x[lo:at + 40].strip()!r} vs {y[lo:at + 40].strip()!r}"
             return f"{path} line {min(len(la), len(lb)) + 1}", f"{len(la)} vs {len(lb)} lines"
         return path, f"{_short(a)} vs {_short(b)}"
     return None
@@ -181,13 +204,23 @@ def _short(v, n=90):
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
-def run_ref(ref: str, models: list[tuple[str, str, bool]], devices, out_dir: Path, zoo: Path | None) -> dict:
-    wt = Path(tempfile.mkdtemp(prefix=f"behdiff-{ref}-", dir="/tmp"))
-    wt.rmdir()
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(wt), ref], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _label(ref: str) -> str:
+    """A ref's name in file names: a directory ref by its folder name."""
+    return Path(ref).name if Path(ref).is_dir() else ref
+
+
+def run_ref(ref: str, models: list[tuple[str, str, bool]], devices, out_dir: Path, zoo: Path | None,
+            text: list | None = None) -> dict:
+    """Run one ref's package over every model x device (and the text views when ``text``)."""
+    given = Path(ref).is_dir()  # a checkout as it stands, uncommitted changes included: used, not removed
+    wt = Path(ref).resolve() if given else Path(tempfile.mkdtemp(prefix=f"behdiff-{ref}-", dir="/tmp"))
+    if not given:
+        wt.rmdir()
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(wt), ref], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        raw = out_dir / f"raw_{ref}.json"
+        raw = out_dir / f"raw_{_label(ref)}.json"
+        (out_dir / _label(ref)).mkdir(exist_ok=True)
         model_args = [(label, (f"examples/{name}" if in_examples else str(zoo / name)), extra)
                       for label, name, extra, in_examples in models]
         spec = {
@@ -196,6 +229,8 @@ def run_ref(ref: str, models: list[tuple[str, str, bool]], devices, out_dir: Pat
             "devices": list(devices),
             "models": model_args,
             "help": [["--help"]] + [[c, "--help"] for c in SUBCOMMANDS],
+            "text": [(label, [a.replace("{out}", str(out_dir / _label(ref))).replace("{zoo}", str(zoo)) for a in argv])
+                     for label, argv in text or []],
         }
         env = dict(os.environ, PYTHONPATH=str(wt), COLUMNS="100", PYTHONHASHSEED="0")
         env.pop("VIRTUAL_ENV", None)
@@ -204,19 +239,45 @@ def run_ref(ref: str, models: list[tuple[str, str, bool]], devices, out_dir: Pat
         subprocess.run([PYTHON, "-c", CHILD, json.dumps(spec)], cwd=wt, env=env, check=True)
         print(f"[{ref}] done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         res = json.loads(raw.read_text())
-        prefixes = [str(wt) + "/", str(wt)] + ([str(zoo) + "/", str(zoo)] if zoo else [])
+        prefixes = ([str(out_dir / _label(ref)) + "/", str(wt) + "/", str(wt)]
+                    + ([str(zoo) + "/", str(zoo)] if zoo else []))
         res = scrub(res, prefixes)
-        (out_dir / f"behaviour_{ref}.json").write_text(json.dumps(res, indent=1, sort_keys=False))
+        (out_dir / f"behaviour_{_label(ref)}.json").write_text(json.dumps(res, indent=1, sort_keys=False))
         raw.unlink()
         return res
     finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(wt)], check=False)
+        if not given:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(wt)], check=False)
+
+
+def _text_views(models, examples: list[str], devices) -> list[tuple[str, list[str]]]:
+    """(label, argv) of every text rendering compared with --text; ``{out}`` is the ref's output folder."""
+    views = [("devices", ["devices"])]
+    for label, path, extra, in_examples in models:
+        arg = f"examples/{path}" if in_examples else None
+        for dev in devices:
+            views.append((f"predict table {label} @ {dev}",
+                          ["predict", arg or "{zoo}/" + path, "-d", dev, "--format", "table"] + extra))
+    ex = [f"examples/{n}" for n in examples]
+    for dev in devices:
+        views += [
+            (f"devices show {dev}", ["devices", "show", dev]),
+            (f"check @ {dev}", ["check", *ex, "--batch", "1", "-d", dev, "--max-latency", "1ms", "--max-memory", "64MiB",
+                                "--max-energy", "5mJ"]),
+            (f"mig @ {dev}", ["mig", ex[-1], "-d", dev]),
+            (f"predict-many @ {dev}", ["predict-many", "examples", "--batch", "1", "-d", dev]),
+            (f"report --html @ {dev}", ["report", ex[-1], "-d", dev, "--html", "{out}/report_" + dev + ".html"]),
+        ]
+    return views
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("ref_a")
-    ap.add_argument("ref_b")
+    ap.add_argument("ref_a", help="a git ref, or a directory holding a checkout (used as it stands)")
+    ap.add_argument("ref_b", help="likewise")
+    ap.add_argument("--text", action="store_true",
+                    help="also compare every text rendering: predict --format table of each model x device, and per device "
+                         "devices show, check, mig, predict-many and report --html on the examples")
     ap.add_argument("--zoo", type=Path, default=None, help="directory of zoo .onnx files (e.g. .zoo)")
     ap.add_argument("--zoo-models", nargs="*", default=DEFAULT_ZOO, help="file names under --zoo (default: 22 small-to-medium)")
     ap.add_argument("--devices", nargs="*", default=list(DEVICES))
@@ -224,9 +285,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    examples_a = set(subprocess.run(["git", "-C", str(REPO), "ls-tree", "--name-only", args.ref_a, "examples/"],
-                                    capture_output=True, text=True, check=True).stdout.split())
-    examples = sorted(Path(p).name for p in examples_a if p.endswith(".onnx"))
+    if Path(args.ref_a).is_dir():
+        examples = sorted(p.name for p in (Path(args.ref_a) / "examples").glob("*.onnx"))
+    else:
+        examples_a = set(subprocess.run(["git", "-C", str(REPO), "ls-tree", "--name-only", args.ref_a, "examples/"],
+                                        capture_output=True, text=True, check=True).stdout.split())
+        examples = sorted(Path(p).name for p in examples_a if p.endswith(".onnx"))
     # (label, file, extra argv, from examples/): each example plain and with --batch 1, which binds
     # a symbolic batch dim (resnet_like's N) so its prediction is compared and not only its error
     models = [m for n in examples for m in ((n, n, [], True), (f"{n} --batch 1", n, ["--batch", "1"], True))]
@@ -237,11 +301,12 @@ def main(argv=None) -> int:
                 ap.error(f"zoo model not found: {zoo / n}")
             models.append((n, n, [], False))
 
-    res = {ref: run_ref(ref, models, args.devices, args.out_dir, zoo) for ref in (args.ref_a, args.ref_b)}
+    text = _text_views(models, examples, args.devices) if args.text else None
+    res = {ref: run_ref(ref, models, args.devices, args.out_dir, zoo, text) for ref in (args.ref_a, args.ref_b)}
     a, b = res[args.ref_a], res[args.ref_b]
 
     rows, diffs = [], []
-    for section in ("predict", "help"):
+    for section in ("predict", "help") + (("text",) if args.text else ()):
         keys = list(a[section]) + [k for k in b[section] if k not in a[section]]
         same = 0
         for k in keys:
@@ -265,7 +330,9 @@ def main(argv=None) -> int:
     print("| compared | items | identical | differing |")
     print("| --- | ---: | ---: | ---: |")
     for section, n, same, bad in rows:
-        label = f"predict --format json ({n_models} model runs x {len(args.devices)} devices, exit codes incl.)" if section == "predict" else "--help texts + exit codes (hybridperf and each subcommand)"
+        label = {"predict": f"predict --format json ({n_models} model runs x {len(args.devices)} devices, exit codes incl.)",
+                 "help": "--help texts + exit codes (hybridperf and each subcommand)",
+                 "text": "text views (predict table per model x device; devices, check, mig, predict-many, HTML per device)"}[section]
         print(f"| {label} | {n} | {same} | {bad} |")
     exits = {}
     for k, v in a["predict"].items():

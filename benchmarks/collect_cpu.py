@@ -386,7 +386,9 @@ def summary_rows(raw: list[dict]) -> list[dict]:
     ``latency_local_norm_s`` (normalised by the timings bracketing each measurement), ``latency_mean_norm_s``
     (by every timing of its round), with their medians in reference units, ``latency_min_norm_s`` (the
     fastest run of each round / the round's fastest reference timing, minimum over rounds, x the median
-    of those timings: the most reproducible figure on a shared host), ``repeats`` (sum),
+    of those timings: the most reproducible figure on a shared host), ``latency_min_run_norm_s`` (where the
+    reference's fastest runs were recorded: the fastest run of each round / the round's fastest reference
+    runs, minimum over rounds, x the median of those indices), ``repeats`` (sum),
     ``load_avg_1m`` (median), ``measure_wall_s`` (median) and the first and last date."""
     from hybridperf.measure.rounds import summarize
 
@@ -394,6 +396,8 @@ def summary_rows(raw: list[dict]) -> list[dict]:
     by_local = {s.key: s for s in summarize(raw, index_column="local_index_s")}
     by_mean = {s.key: s for s in summarize(raw, index_column="round_mean_index_s")}
     by_best = {s.key: s for s in summarize(raw, index_column="round_min_index_s")}
+    has_runs = bool(raw) and all(r.get("round_min_run_index_s") for r in raw)
+    by_runs = {s.key: s for s in summarize(raw, index_column="round_min_run_index_s")} if has_runs else {}
     first: dict[str, dict] = {}
     rows_of: dict[str, list[dict]] = {}
     for r in sorted(raw, key=lambda r: (int(r["round"]), int(r["position"]))):
@@ -410,6 +414,8 @@ def summary_rows(raw: list[dict]) -> list[dict]:
                     "latency_mean_norm_median": by_mean[key].latency_norm_median,
                     "latency_min_norm_s": by_best[key].latency_norm_min * by_best[key].reference_index_s,
                     "latency_min_norm": by_best[key].latency_norm_min,
+                    **({"latency_min_run_norm_s": by_runs[key].latency_norm_min * by_runs[key].reference_index_s,
+                        "latency_min_run_norm": by_runs[key].latency_norm_min} if has_runs else {}),
                     "repeats": sum(int(r["repeats"]) for r in rs),
                     "load_avg_1m": statistics.median(float(r["load_avg_1m"]) for r in rs),
                     "measure_wall_s": statistics.median(float(r["measure_wall_s"]) for r in rs),

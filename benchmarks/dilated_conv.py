@@ -45,7 +45,7 @@ def main() -> int:
     import onnx
     import onnxruntime as ort
 
-    from hybridperf.report.text import table
+    from hybridperf.report.format import table
     from hybridperf.residual.features import valid_tap_fraction
 
     flops = 2 * C * C * K * K * HW * HW

@@ -2,17 +2,21 @@
 
 For each of the five measured GPUs (P4, P100, T4, V100, A100), train
 :class:`hybridperf.residual.cross_device.CrossDeviceModel` on the other four and predict the fifth from
-its spec sheet. Nothing is tuned on the held-out GPU: the LightGBM settings are chosen among
-:data:`CANDIDATES` by an inner leave-one-GPU-out over the four training GPUs (nested CV, inner
-score = zero-shot MAPE); the features and tiles are fixed a priori (see
-:mod:`hybridperf.residual.device_features`). Three ways to know the held-out device's runtime
-(:class:`hybridperf.residual.device_features.RuntimeProbe`, an execution-mode property):
+its spec sheet. Nothing is tuned on the held-out GPU: the LightGBM settings and whether matmuls are priced
+at a GEMM rate (``gemm_probe``) are chosen among :data:`CANDIDATES` by an inner leave-one-GPU-out over
+the four training GPUs (nested CV, inner score = mean of the zero-shot and the all-probes MAPE); the
+features and tiles are fixed a priori (see :mod:`hybridperf.residual.device_features`). Four ways to know
+the held-out device's runtime (:class:`hybridperf.residual.device_features.RuntimeProbe`):
 
 * **zero-shot**: nothing measured on the held-out GPU (training devices' median dispatch floor,
   sheet bandwidth x their median attainable fraction);
 * **floor probe**: its measured dispatch floor (median over tiny element-wise ops of their
   2nd-percentile latency), bandwidth as zero-shot;
-* **floor + stream probe**: also its attainable bandwidth from its largest ``add`` call.
+* **floor + stream probe**: also its attainable bandwidth from its largest ``add`` call;
+* **+ GEMM probe**: also its sustained GEMM rate, the median rate of the 20 largest ``bmm`` shapes that
+  all five GPUs measured (:func:`hybridperf.residual.cross_device.gemm_probe_rows`; those rows are left
+  out of every score). Only a ``gemm_probe`` model uses it; without it, such a model assumes the sheet
+  peak x the training GPUs' median GEMM efficiency.
 
 Prints a markdown table (MAPE and share within +-10 % per device and op family) and writes it to
 ``benchmarks/results/gpu_ops_cross_device.md`` headed by the command. With ``--save-model DIR`` also
@@ -35,7 +39,14 @@ from pathlib import Path
 import numpy as np
 
 from hybridperf.device.spec import load_spec
-from hybridperf.residual.cross_device import CrossDeviceModel, baseline, featurize, mape, runtime_probes
+from hybridperf.residual.cross_device import (
+    CrossDeviceModel,
+    baseline,
+    featurize,
+    gemm_probe_rows,
+    mape,
+    runtime_probes,
+)
 from hybridperf.residual.device_features import RuntimeProbe
 from hybridperf.residual.neusight import FAMILIES, GPUS, load_ops
 
@@ -44,12 +55,17 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "neusight"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "gpu_ops_cross_device.md"
 CITATION = ('NeuSight (sitar-lab/NeuSight, MIT licence): Lee et al., "Forecasting GPU Performance for Deep Learning '
             'Training and Inference", ASPLOS 2025.')
-#: LightGBM settings the inner leave-one-GPU-out chooses from: a flexible and a strongly regularised tree
+#: settings the inner leave-one-GPU-out chooses from: a flexible and a strongly regularised tree, each with
+#: matmuls priced at the sheet peak or at a GEMM rate
 CANDIDATES: tuple[dict, ...] = (
-    {"num_leaves": 63, "min_data_in_leaf": 50},
-    {"num_leaves": 15, "min_data_in_leaf": 200},
+    {"num_leaves": 63, "min_data_in_leaf": 50, "gemm_probe": False},
+    {"num_leaves": 15, "min_data_in_leaf": 200, "gemm_probe": False},
+    {"num_leaves": 63, "min_data_in_leaf": 50, "gemm_probe": True},
+    {"num_leaves": 15, "min_data_in_leaf": 200, "gemm_probe": True},
 )
-MODES = ("zero-shot", "floor probe", "floor + stream probe")
+MODES = ("zero-shot", "floor probe", "floor + stream probe", "+ GEMM probe")
+#: latency buckets of the error profile (seconds, lower edges)
+BUCKETS_S = (0.0, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
 
 
 def within(pred, true, tol=0.10) -> float:
@@ -57,15 +73,16 @@ def within(pred, true, tol=0.10) -> float:
     return float(np.mean(np.abs(pred - true) / true <= tol) * 100)
 
 
-def _probes(rows, specs) -> dict[str, RuntimeProbe]:
-    pr = runtime_probes(rows)
+def _probes(rows, specs, gemm_rows) -> dict[str, RuntimeProbe]:
+    pr = runtime_probes(rows, gemm_rows=gemm_rows)
     # NeuSight measured conv on an A100 80GB PCIe, with no element-wise rows: same host software and GPU die as the
     # A100 40GB PCIe, so its floor; its bandwidth probe scaled by the two sheets' DRAM bandwidths
     a40, a80 = "a100-pcie-40gb", "a100-pcie-80gb"
     if a80 not in pr and a40 in pr and a80 in specs:
         p = pr[a40]
         ratio = specs[a80].dram_bandwidth_bytes_per_s / specs[a40].dram_bandwidth_bytes_per_s
-        pr[a80] = RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s * ratio if p.stream_bytes_per_s else None)
+        pr[a80] = RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s * ratio if p.stream_bytes_per_s else None,
+                               p.gemm_flops_per_s)
     return pr
 
 
@@ -74,57 +91,79 @@ def _sample(idx: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 class _Data:
-    """Rows, sheets, probes, the probed features and targets of every row."""
+    """Rows, sheets, probes, the probed features and targets of every row (with and without GEMM pricing)."""
 
-    def __init__(self, rows, specs, probes):
-        self.rows, self.specs, self.probes = rows, specs, probes
-        self.X = featurize(rows, specs, probes)
-        self.y = np.log(rows.measured_s / baseline(rows, specs, probes))
+    def __init__(self, rows, specs, probes, scored):
+        self.rows, self.specs, self.probes, self.scored = rows, specs, probes, scored
+        plain = {d: RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s) for d, p in probes.items()}
+        self.Xy = {}
+        for gemm, pr in ((False, plain), (True, probes)):
+            self.Xy[gemm] = (featurize(rows, specs, pr), np.log(rows.measured_s / baseline(rows, specs, pr)))
 
     def fit(self, gpus, params, n_rows, seed) -> CrossDeviceModel:
         devs = [d for g in gpus for d in GPUS[g]]
         tr = _sample(np.where(np.isin(self.rows.device, devs))[0], n_rows, np.random.default_rng(seed))
         train_devs = sorted(set(self.rows.device[tr]))
-        return CrossDeviceModel(**params).fit(self.X[tr], self.y[tr], devices=train_devs,
+        X, y = self.Xy[bool(params.get("gemm_probe"))]
+        return CrossDeviceModel(**params).fit(X[tr], y[tr], devices=train_devs,
                                               probes={d: self.probes[d] for d in train_devs}, specs=self.specs)
 
     def predict(self, m: CrossDeviceModel, gpu: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        """(row mask, predicted latency) of ``gpu``'s rows under ``mode``."""
-        te = np.isin(self.rows.device, GPUS[gpu])
+        """(row mask, predicted latency) of ``gpu``'s scored rows under ``mode`` (what the probes measured)."""
+        te = np.isin(self.rows.device, GPUS[gpu]) & self.scored
         sub = self.rows.take(te)
         pr = {}
         for d in GPUS[gpu]:
-            zs = m.zero_shot_probe(self.specs[d])
-            if mode == "zero-shot":
-                pr[d] = zs
-            elif mode == "floor probe":
-                pr[d] = RuntimeProbe(self.probes[d].dispatch_floor_s, zs.stream_bytes_per_s)
-            else:
-                pr[d] = self.probes[d]
+            p = self.probes[d]
+            pr[d] = {"zero-shot": RuntimeProbe(m.default_floor_s_), "floor probe": RuntimeProbe(p.dispatch_floor_s),
+                     "floor + stream probe": RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s)}.get(mode, p)
         return te, m.predict_latency(sub, self.specs, pr)
 
 
 def _choose(data: _Data, gpus: list[str], args) -> tuple[int, list[float]]:
-    """Index of the candidate with the lowest mean zero-shot MAPE over an inner leave-one-GPU-out on ``gpus``."""
+    """Index of the candidate with the lowest inner score over a leave-one-GPU-out on ``gpus``: the mean over
+    the inner held-out GPUs of the zero-shot and the all-probes MAPE."""
     scores = []
     for params in CANDIDATES:
         errs = []
         for g in gpus:
             m = data.fit([x for x in gpus if x != g], {**params, "n_estimators": args.estimators}, args.train_rows,
                          args.seed)
-            te, p = data.predict(m, g, "zero-shot")
-            errs.append(mape(p, data.rows.measured_s[te]))
+            for mode in (MODES[0], MODES[-1]):
+                te, p = data.predict(m, g, mode)
+                errs.append(mape(p, data.rows.measured_s[te]))
         scores.append(float(np.mean(errs)))
     return int(np.argmin(scores)), scores
+
+
+def _profile_table(profile) -> list[str]:
+    """Rows ``family x latency bucket`` of ``zero-shot / all-probes`` MAPE (row count) over every fold."""
+    meas, fam, zs, full = (np.concatenate(c) for c in zip(*profile))
+    edges = (*BUCKETS_S, np.inf)
+    names = [f"{lo * 1e6:.0f}-{hi * 1e6:.0f} µs" if np.isfinite(hi) else f">= {lo * 1e6:.0f} µs"
+             for lo, hi in zip(edges[:-1], edges[1:])]
+    out = ["zero-shot / " + MODES[-1] + " MAPE % (rows)", "",
+           "| family | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for f in FAMILIES:
+        cells = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            s = (fam == f) & (meas >= lo) & (meas < hi)
+            cells.append(f"{mape(zs[s], meas[s]):.0f} / {mape(full[s], meas[s]):.0f} ({int(s.sum())})"
+                         if s.any() else "")
+        out.append(f"| {f} | " + " | ".join(cells) + " |")
+    return out
 
 
 def run(args) -> str:
     t0 = time.time()
     rows = load_ops(args.data)
     specs = {d: load_spec(d) for d in np.unique(rows.device)}
-    data = _Data(rows, specs, _probes(rows, specs))
+    gemm_rows = gemm_probe_rows(rows)
+    scored = np.ones(len(rows), bool)
+    scored[gemm_rows] = False
+    data = _Data(rows, specs, _probes(rows, specs, gemm_rows), scored)
     print(f"priced {len(rows)} rows in {time.time() - t0:.0f} s", file=sys.stderr)
-    lines, summary, chosen = [], [], {}
+    lines, summary, chosen, profile = [], [], {}, []
     imp_total: dict[str, float] = {}
     for g in GPUS:
         train_gpus = [x for x in GPUS if x != g]
@@ -138,6 +177,7 @@ def run(args) -> str:
         for mode in MODES:
             te, preds[mode] = data.predict(m, g, mode)
         roof, meas, fam = rows.roofline_s[te], rows.measured_s[te], rows.family[te]
+        profile.append((meas, fam, preds[MODES[0]], preds[MODES[-1]]))
         for f in (*FAMILIES, "all"):
             s = np.ones(len(fam), bool) if f == "all" else fam == f
             if not s.any():
@@ -162,18 +202,27 @@ def run(args) -> str:
                                                                    for i in range(3, len(summary[0]))]
     tot = sum(imp_total.values()) or 1.0
     top = sorted(imp_total.items(), key=lambda kv: -kv[1])[:12]
-    sel = [f"{g}: candidate {b} {CANDIDATES[b]} (inner zero-shot MAPE per candidate: "
+    sel = [f"{g}: candidate {b} {CANDIDATES[b]} (inner score per candidate: "
            f"{', '.join(f'{s:.1f} %' for s in sc)})" for g, (b, sc) in chosen.items()]
     out = [
         "## Per held-out GPU (all op families)", "", head, *(fmt(r) for r in summary), fmt(mean_row), "",
         "## Per held-out GPU and op family", "", head, *(fmt(r) for r in lines), "",
         "## Settings chosen by the inner leave-one-GPU-out (four training GPUs only)", "",
         *(f"- {s}" for s in sel), "",
+        "## Where the error is: MAPE % by op family and measured latency, all five held-out GPUs", "",
+        *_profile_table(profile), "",
+        "## Device figures (probes from the data)", "",
+        "| sheet | dispatch floor µs | stream GB/s (sheet) | GEMM probe TFLOP/s (sheet fp32 peak) |",
+        "|---|---:|---:|---:|",
+        *(f"| {d} | {p.dispatch_floor_s * 1e6:.1f} | {p.stream_bytes_per_s / 1e9:.0f} "
+          f"({specs[d].dram_bandwidth_bytes_per_s / 1e9:.0f}) | {p.gemm_flops_per_s / 1e12:.2f} "
+          f"({specs[d].peak_flops('fp32') / 1e12:.1f}) |" for d, p in sorted(data.probes.items())), "",
         "## Feature importance (gain share, summed over the five folds)", "",
         "| feature | gain % |", "|---|---:|", *(f"| {k} | {v / tot * 100:.1f} |" for k, v in top), "",
         f"Setup: {args.train_rows} training rows sampled from the training GPUs per fit (seed {args.seed}), "
-        f"LightGBM {args.estimators} rounds, one thread; target log(measured / max(compute, memory, floor)); "
-        "MAPE is the mean of |predicted - measured| / measured over every measured row of the held-out GPU. "
+        f"LightGBM {args.estimators} rounds, one thread; target log(measured / max(compute, memory, floor)) (with "
+        "gemm_probe the bmm rows' compute time at the GEMM rate); MAPE is the mean of |predicted - measured| / "
+        f"measured over every measured row of the held-out GPU except the {int((~scored).sum())} GEMM-probe rows. "
         "The A100 fold holds out both A100 sheets (NeuSight measured conv on an A100 80GB PCIe, every other op on an "
         "A100 40GB PCIe; the 80GB's probe is the 40GB's floor and its bandwidth probe scaled by the sheets' DRAM "
         "bandwidth ratio). Data: " + CITATION,

@@ -7,7 +7,8 @@ imported, over several repeats (min and median per stage):
 * ``normalize``: shape binding and shape-subgraph folding (:func:`hybridperf.frontends.normalize.normalize`),
 * ``import``: TVM's Relax ONNX frontend (:func:`hybridperf.frontends.onnx_import.from_onnx`),
 * ``cost_pass``: :func:`hybridperf.analysis.cost_pass.analyze_module` (+ tensor-size check, int8 patterns),
-* ``legalize``: ``LegalizeOps`` + one tagged PrimFunc per call site (:func:`hybridperf.ir.lowering.tag_and_legalize`),
+* ``legalize``: ``LegalizeOps`` + one tagged PrimFunc per call site (:func:`hybridperf.ir.lowering.tag_and_legalize`;
+  with a session's cache, one ``LegalizeOps`` run that adds the tagged copies itself),
 * ``fusion``: ``AnnotateTIROpPattern`` + ``FuseOps`` and the kernel grouping,
 * ``memory_plan``: the passes before ``StaticPlanBlockMemory`` and our planner,
 * ``residual``: roofline pricing and the device's LightGBM residual,
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import statistics
@@ -126,7 +128,7 @@ def _fmt_ms(x: float) -> str:
     return f"{x * 1e3:.0f}" if x >= 0.01 else f"{x * 1e3:.1f}"
 
 
-def run(mode: str, device: str, only: list[str] | None) -> list[str]:
+def run(mode: str, device: str, only: list[str] | None, raw: Path | None = None) -> list[str]:
     from hybridperf.ir.tvm_compat import tvm_modules
 
     tvm_modules()
@@ -156,6 +158,10 @@ def run(mode: str, device: str, only: list[str] | None) -> list[str]:
         if session is not None:
             first, runs = runs[0], runs[1:]
             print(f"{label}: first (cache-filling) prediction {first['total']:.3f} s", file=sys.stderr)
+        if raw is not None:
+            with raw.open("a") as fh:
+                for r in runs:
+                    fh.write(json.dumps({"model": label, "mode": mode, **r}) + "\n")
         cells = []
         for s in STAGES:
             v = [r[s] for r in runs]
@@ -170,6 +176,31 @@ def run(mode: str, device: str, only: list[str] | None) -> list[str]:
     return lines
 
 
+def compare(before: Path, after: Path) -> list[str]:
+    """A before -> after table from two ``--raw`` files (min / median ms per stage over all their repeats)."""
+    def load(p: Path) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for line in p.read_text().splitlines():
+            r = json.loads(line)
+            out.setdefault(r["model"], []).append(r)
+        return out
+
+    b, a = load(before), load(after)
+    lines = ["| model | repeats before / after | " + " | ".join(STAGES) + " | total | predictions/s/core (median) |",
+             "|---|---:|" + "---:|" * len(STAGES) + "---:|---:|"]
+    for label, *_ in MODELS:
+        if label not in b or label not in a:
+            continue
+        cells = []
+        for s in (*STAGES, "total"):
+            vb, va = [r[s] for r in b[label]], [r[s] for r in a[label]]
+            cells.append(f"{_fmt_ms(min(vb))} → {_fmt_ms(min(va))} (med {_fmt_ms(statistics.median(vb))} → "
+                         f"{_fmt_ms(statistics.median(va))})" if s == "total" else f"{_fmt_ms(min(vb))} → {_fmt_ms(min(va))}")
+        rate = f"{1 / statistics.median(r['total'] for r in b[label]):.2f} → {1 / statistics.median(r['total'] for r in a[label]):.2f}"
+        lines.append(f"| {label} | {len(b[label])} / {len(a[label])} | " + " | ".join(cells) + f" | {rate} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mode", choices=["cold", "session"], default="cold")
@@ -177,9 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="*", help="labels to run (default: all)")
     ap.add_argument("--md", type=Path, help="write (or with --append, extend) this markdown file")
     ap.add_argument("--append", action="store_true")
+    ap.add_argument("--raw", type=Path, help="also append every steady-state repeat's stage times here (JSON lines)")
+    ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
+                    help="print a before -> after table (min ms per stage) from two --raw files, and measure nothing")
     args = ap.parse_args(argv)
+    if args.compare:
+        print("\n".join(compare(*args.compare)))
+        return 0
     cmd = "taskset -c 0 python -m benchmarks.predict_speed " + " ".join(argv if argv is not None else sys.argv[1:])
-    lines = run(args.mode, args.device, args.models)
+    lines = run(args.mode, args.device, args.models, args.raw)
     text = "\n".join(lines) + "\n"
     if args.md:
         head = ""

@@ -340,14 +340,30 @@ def _with_runtime_memory(pred: Prediction, runtime: Any) -> Prediction:
     return with_runtime(pred, runtime)
 
 
+#: onnxruntime peaks a :class:`Session` keeps (a few hundred bytes each)
+_KEEP_RUNTIME_PEAKS = 4096
+
+
+def _onnx_file_key(source: str) -> tuple[str, str] | None:
+    """``(folder, content digest)`` of an ONNX model file (its folder holds any external data), else None."""
+    import hashlib
+
+    p = Path(str(source))
+    if p.suffix.lower() != ".onnx" or not p.is_file():
+        return None
+    return str(p.resolve().parent), hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
+
+
 class Session:
     """Predictions that share work: the object a sweep (NAS loop, ``predict-many`` worker) keeps.
 
     Holds every cache explicitly (no module state): the analysis cache (legalized PrimFuncs by
     op signature, :class:`~hybridperf.analysis.cache.AnalysisCache`), device sheets parsed once
-    per id, each device's residual model loaded once, and the analysis of each model file
+    per id, each device's residual model loaded once, the analysis of each model file
     (keyed by path, size, mtime, shapes, batch and fusion) so a model priced on several devices
-    is analysed once. Every figure is the same as :func:`predict`'s.
+    is analysed once, and onnxruntime's peak memory of each model file (by content; its graph
+    optimiser is the slow part of ``runtime="onnxruntime"``). Every figure is the same as
+    :func:`predict`'s.
 
     Examples
     --------
@@ -365,6 +381,7 @@ class Session:
         self._specs: dict[str, DeviceSpec] = {}
         self._residuals: dict[str, Any] = {}
         self._analyses: dict[tuple, Analyzed] = {}
+        self._runtime_peaks: dict[tuple, tuple[Any, str]] = {}
 
     def spec(self, device: str | Path | DeviceSpec) -> DeviceSpec:
         """The device sheet, parsed on first use."""
@@ -411,8 +428,33 @@ class Session:
         runtime = _resolve_auto(runtime, spec)
         auto = isinstance(residual, str) and residual == "auto"
         model = self.residual(spec, runtime) if auto else residual
-        return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
-                                                       roofline_note=_roofline_note(spec, auto)), runtime)
+        return self._with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
+                                                            roofline_note=_roofline_note(spec, auto)), runtime)
+
+    def _with_runtime_memory(self, pred: Prediction, runtime: Any) -> Prediction:
+        """:func:`_with_runtime_memory`, with onnxruntime's peak (its graph optimiser runs once per
+        model, 0.2-15 s) kept per model file content, input shapes and precision, what it depends on."""
+        if runtime is None:
+            return pred
+        from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime, runtime_peak
+
+        rt = resolve_runtime(runtime, pred.spec.kind)
+        file_key = _onnx_file_key(pred.analyzed.source) if rt is Runtime.ONNXRUNTIME else None
+        if file_key is None:
+            return _with_runtime_memory(pred, runtime)
+        key = (file_key, tuple(sorted(pred.analyzed.input_shapes.items())), pred.precision)
+        got = self._runtime_peaks.get(key)
+        if got is None:
+            while len(self._runtime_peaks) >= _KEEP_RUNTIME_PEAKS:
+                self._runtime_peaks.pop(next(iter(self._runtime_peaks)))
+            got = self._runtime_peaks[key] = runtime_peak(pred, rt)
+        peak, why = got
+        return dataclasses.replace(pred, runtime=rt.value, runtime_memory=peak, runtime_memory_note=why)
+
+    def stats(self) -> dict[str, int]:
+        """Sizes and hit counters of the session's caches, for benchmarks and logs."""
+        return {**self.cache.stats(), "analyses": len(self._analyses), "specs": len(self._specs),
+                "residuals": len(self._residuals), "runtime_peaks": len(self._runtime_peaks)}
 
     def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
                 batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,

@@ -144,7 +144,7 @@ def test_error_message_is_one_line(capsys):
 
 
 def test_fmt_time_units():
-    from hybridperf.report.text import fmt_time
+    from hybridperf.report.format import fmt_time
 
     assert fmt_time(2.5) == "2.500 s"
     assert fmt_time(2.5e-3) == "2.500 ms"

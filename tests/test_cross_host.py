@@ -75,6 +75,8 @@ def test_packaged_model_is_shipped_and_cross_host():
     meta = json.loads((d / "residual.json").read_text())
     assert set(HOST_FEATURES) <= set(meta["kernel_features"])
     assert meta["cross_host"]["host"] is None  # trained across hosts: no host of its own
+    hosts = {e["figures"]["device"] for e in meta["cross_host"]["host_effects"]}
+    assert hosts == {"host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c"}  # one offset per training CPU
 
 
 def test_zero_shot_on_a_sheet_without_measurements():
@@ -115,6 +117,39 @@ def test_adapt_save_load_roundtrip(tmp_path):
     back = CrossHostModel.load(tmp_path / "m")
     assert back.host_ == fig and back.device == "zen4-test"
     np.testing.assert_allclose(back.predict(X[rest], subset(kth, rest)), p1)
+
+
+def test_train_removes_each_host_offset_and_predicts_with_the_nearest_host(tmp_path):
+    """Host effects: each training host's median log ratio is removed before training and kept; a new host
+    gets the offset of the training host nearest in host figures, also after a save / load."""
+    from hybridperf.residual.cross_host import CrossHostModel, HostFigures, train
+    from hybridperf.residual.features import MODEL_FEATURES
+
+    rng = np.random.default_rng(0)
+
+    def host(name, fp32, ratio):
+        X = rng.normal(size=(40, len(MODEL_FEATURES)))
+        X[:, MODEL_FEATURES.index("log_roofline_s")] = rng.uniform(-6.0, -2.0, 40)
+        y = math.log(ratio) + 0.01 * rng.normal(size=40)
+        fig = HostFigures(name, 1, fp32, fp32, 20e9, 2**20, 32 * 2**20, False)
+        return X, y, None, [f"family{i % 5}" for i in range(40)], fig
+
+    tables = {"slow": host("slow", 50e9, 3.0), "fast": host("fast", 100e9, 1.2)}
+    m = train(tables)
+    offsets = {f.device: o for f, o in m.host_effects_}
+    assert offsets["slow"] == pytest.approx(float(np.median(tables["slow"][1])))  # about log 3
+    assert offsets["fast"] == pytest.approx(float(np.median(tables["fast"][1])))  # about log 1.2
+    assert m.host_offset() == 0.0  # no host chosen yet
+    new = HostFigures("new", 1, 90e9, 90e9, 20e9, 2**20, 32 * 2**20, False)  # fp32 nearer the fast host's
+    zs = m.for_host(new)
+    assert zs.nearest_host()[0].device == "fast"
+    assert "nearest training CPU fast (x1.20)" in zs.describe()
+    X_fast = tables["fast"][0]
+    assert float(np.median(zs.predict(X_fast))) == pytest.approx(math.log(1.2), abs=0.05)
+    zs.save(tmp_path / "m")
+    back = CrossHostModel.load(tmp_path / "m")
+    assert back.host_effects_ == zs.host_effects_ and back.host_ == new
+    np.testing.assert_allclose(back.predict(X_fast), zs.predict(X_fast))
 
 
 def test_adaptation_slope_does_not_extrapolate():

@@ -243,3 +243,105 @@ def test_stored_model_loads_and_predicts():
     m = CrossDeviceModel.load(d)
     assert set(m.devices_) >= {"p4", "t4", "v100-pcie-32gb", "p100-pcie-16gb", "a100-pcie-40gb"}
     assert m.stream_fraction_ < 1.0 and 1e-6 < m.default_floor_s_ < 1e-4
+
+
+# --------------------------------------------------------------------------- GEMM probe
+
+
+def _priced(ops, devices, measured_s, flops, shapes):
+    """Hand-made priced rows: ``shapes`` rows of (batch, m, n, k); bytes 0, other shape columns 0."""
+    from types import MappingProxyType
+
+    from hybridperf.residual.neusight import SHAPE_COLUMNS, PricedOps
+
+    n = len(ops)
+    cols = {c: np.zeros(n) for c in SHAPE_COLUMNS}
+    for j, c in enumerate(("batch", "gemm_m", "gemm_n", "gemm_k")):
+        cols[c] = np.array([s[j] for s in shapes], float)
+    z = np.zeros(n)
+    return PricedOps(np.array(ops), np.array(["bmm"] * n), np.array(devices), np.array(measured_s, float),
+                     np.array(flops, float), z, z + 1.0, z, z, MappingProxyType(cols))
+
+
+def test_runtime_probe_gemm_figures():
+    assert RuntimeProbe(2e-5).gemm_figures(T4) == T4  # no GEMM probe: the sheet
+    fig = RuntimeProbe(2e-5, None, 3e12).gemm_figures(T4)
+    assert fig.peak_flops_per_s == 3e12 and fig.dram_bytes_per_s == T4.dram_bytes_per_s
+    with pytest.raises(ValueError):
+        RuntimeProbe(2e-5, None, 0.0)
+
+
+def test_gemm_probe_rows_and_rate_golden():
+    from hybridperf.residual.cross_device import gemm_probe_rows
+
+    big, mid, small, only_t4 = (1, 100, 100, 100), (2, 50, 50, 50), (1, 10, 10, 10), (4, 100, 100, 100)
+    shapes = [big, mid, small, only_t4, big, mid, small]
+    devices = ["t4"] * 4 + ["v100"] * 3
+    flops = [2 * b * m * n * k for b, m, n, k in shapes]
+    measured = [1e-3, 1e-4, 1e-5, 1e-3, 5e-4, 2e-4, 1e-5]
+    rows = _priced(["bmm"] * 7, devices, measured, flops, shapes)
+    # the largest shapes both devices measured: `only_t4` (4 x 100^3) is not common; top 2 = big (2e6 FLOP), mid (5e5)
+    got = gemm_probe_rows(rows, top=2)
+    assert sorted(got.tolist()) == [0, 1, 4, 5]
+    pr = runtime_probes(rows.take(np.arange(7)), floor_ops=("bmm",), quantile=0.0, stream_op="none", gemm_rows=got)
+    # t4: median of 2e6 / 1e-3 and 5e5 / 1e-4 = (2e9 + 5e9) / 2
+    assert pr["t4"].gemm_flops_per_s == pytest.approx((2e6 / 1e-3 + 5e5 / 1e-4) / 2)
+    assert pr["v100"].gemm_flops_per_s == pytest.approx((2e6 / 5e-4 + 5e5 / 2e-4) / 2)
+    assert runtime_probes(rows, floor_ops=("bmm",), quantile=0.0)["t4"].gemm_flops_per_s is None
+
+
+def test_baseline_prices_bmm_at_the_gemm_probe(tiny_neusight):
+    rows = load_ops(tiny_neusight, registry=REG)
+    specs = {d: load_spec(d) for d in ("t4", "v100-pcie-32gb")}
+    probes = runtime_probes(rows, floor_ops=("add",), quantile=0.0)
+    slow = {d: RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s, 1e9) for d, p in probes.items()}  # 1 GFLOP/s
+    a, b = baseline(rows, specs, probes), baseline(rows, specs, slow)
+    i = int(np.where((rows.op == "bmm") & (rows.device == "t4"))[0][0])
+    bw = probes["t4"].stream_bytes_per_s
+    assert b[i] == pytest.approx(max(rows.flops[i] / 1e9, rows.bytes_total[i] / bw, probes["t4"].dispatch_floor_s))
+    assert a[i] == pytest.approx(max(rows.flops[i] / 8.1e12, rows.bytes_total[i] / bw, probes["t4"].dispatch_floor_s))
+    add = rows.op == "add"
+    np.testing.assert_allclose(a[add], b[add])  # element-wise rows keep the sheet peak
+
+
+def test_gemm_probe_model_defaults_and_round_trip(tiny_neusight, tmp_path):
+    rows = load_ops(tiny_neusight, registry=REG)
+    specs = {d: load_spec(d) for d in ("t4", "v100-pcie-32gb", "l4")}
+    base = runtime_probes(rows, floor_ops=("add",), quantile=0.0)
+    gemm = {"t4": 4.05e12, "v100-pcie-32gb": 10.5e12}  # 50 % and 75 % of the sheet fp32 peaks (8.1, 14 TFLOP/s)
+    probes = {d: RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s, gemm[d]) for d, p in base.items()}
+    X = featurize(rows, specs, probes)
+    y = np.log(rows.measured_s / baseline(rows, specs, probes))
+    with pytest.raises(InputError):  # gemm_probe without GEMM rates
+        CrossDeviceModel(n_estimators=5, gemm_probe=True).fit(X, y, devices=list(base), probes=base, specs=specs)
+    m = CrossDeviceModel(n_estimators=20, num_leaves=7, min_data_in_leaf=5, gemm_probe=True).fit(
+        X, y, devices=list(probes), probes=probes, specs=specs)
+    assert m.gemm_efficiency_ == pytest.approx((0.5 + 0.75) / 2)
+    m2 = CrossDeviceModel.load(m.save(tmp_path / "model"))
+    assert m2.probes_ == probes and m2.gemm_efficiency_ == pytest.approx(0.625)
+    # zero-shot on an L4 sheet: GEMM rate = sheet fp32 peak x the median efficiency
+    zs = m2.probe_for("l4", specs["l4"])
+    assert zs.gemm_flops_per_s == pytest.approx(0.625 * specs["l4"].peak_flops("fp32"))
+    # a given probe keeps its figures, missing ones are filled the zero-shot way
+    given = m2.complete_probe(RuntimeProbe(3e-5, None, 2e12), specs["l4"])
+    assert given.gemm_flops_per_s == 2e12 and given.stream_bytes_per_s == pytest.approx(zs.stream_bytes_per_s)
+    # a model without gemm_probe drops a GEMM rate
+    plain = CrossDeviceModel(n_estimators=5).fit(X, y, devices=list(probes), probes=probes, specs=specs)
+    assert plain.complete_probe(RuntimeProbe(3e-5, None, 2e12), specs["l4"]).gemm_flops_per_s is None
+
+
+def test_probed_sheet_gives_its_gemm_rate(tiny_neusight):
+    from dataclasses import replace
+
+    rows = load_ops(tiny_neusight, registry=REG)
+    specs = {d: load_spec(d) for d in ("t4", "v100-pcie-32gb")}
+    base = runtime_probes(rows, floor_ops=("add",), quantile=0.0)
+    probes = {d: RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s, 0.5 * specs[d].peak_flops("fp32"))
+              for d, p in base.items()}
+    m = CrossDeviceModel(n_estimators=5, num_leaves=7, min_data_in_leaf=5, gemm_probe=True).fit(
+        featurize(rows, specs, probes), np.log(rows.measured_s / baseline(rows, specs, probes)),
+        devices=list(probes), probes=probes, specs=specs)
+    l4 = load_spec("l4")
+    probed = replace(l4, id="my-l4", measured=frozenset({"peak_compute.fp32"}))  # as `hybridperf probe` writes it
+    assert m.probe_for("my-l4", probed).gemm_flops_per_s == l4.peak_flops("fp32")
+    assert m.probe_for("l4", l4).gemm_flops_per_s == pytest.approx(0.5 * l4.peak_flops("fp32"))

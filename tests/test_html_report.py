@@ -17,7 +17,7 @@ import pytest
 from benchmarks.render_report import check_dom, elements, find_chromium
 from hybridperf.cli import ExitCode, main
 from hybridperf.costs import Status
-from hybridperf.report.text import fmt_bytes, fmt_energy, fmt_time
+from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_time
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
 
@@ -191,8 +191,8 @@ def test_renders_in_headless_chromium(pred, tmp_path):
 
 
 def test_axis_and_legend_numbers_are_short():
-    from hybridperf.report.html import _si
+    from hybridperf.report.format import format_si
 
-    assert [_si(v) for v in (1.9789e15, 989.4e12, 33.5e12, 1e10, 1e3, 999.0, 0.1, 0.01)] == [
+    assert [format_si(v, "", sep="") for v in (1.9789e15, 989.4e12, 33.5e12, 1e10, 1e3, 999.0, 0.1, 0.01)] == [
         "1.979P", "989.4T", "33.5T", "10G", "1k", "999", "0.1", "0.01"
     ]

@@ -231,3 +231,25 @@ def test_parse_cpuinfo_keeps_family_model_stepping_and_key_isa_flags():
 def test_parse_cpuinfo_without_numbers():
     ident = parse_cpuinfo("model name : Toy\nFeatures : asimd\n")
     assert ident.family is None and ident.isa == ("asimd",) and ident.as_row()["cpu_family"] == ""
+
+
+# --------------------------------------------------------------------------- fastest reference runs
+
+
+def test_speed_sample_keeps_the_fastest_runs_index():
+    s = SpeedSample(0.002, 0.004, 0.001, "t", gemm_min_s=0.001, conv_min_s=0.002, stream_min_s=0.0005)
+    assert s.index_min_s == pytest.approx((0.001 * 0.002 * 0.0005) ** (1 / 3))  # cube root of the minima
+    assert SpeedSample(0.002, 0.004, 0.001).index_min_s == SpeedSample(0.002, 0.004, 0.001).index_s  # not recorded
+
+
+def test_round_rows_carry_the_rounds_fastest_reference_runs():
+    from hybridperf.measure.rounds import sample_rows
+
+    samples = (SpeedSample(0.004, 0.004, 0.004, "t0", 0.003, 0.003, 0.003),
+               SpeedSample(0.004, 0.004, 0.004, "t1", 0.002, 0.002, 0.002))
+    res = RoundResult(0, samples, (("k", _measurement(0.010)),), (0,))
+    assert res.min_run_index_s == pytest.approx(0.002)  # the second timing's minima
+    row = round_rows(res)[0]
+    assert row["round_min_run_index_s"] == pytest.approx(0.002)
+    assert [r["index_min_s"] for r in sample_rows(res)] == pytest.approx([0.003, 0.002])
+    assert speed_row(res)["min_run_index_s"] == pytest.approx(0.002)

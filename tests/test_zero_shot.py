@@ -13,7 +13,15 @@ from hybridperf.costs import Status
 from hybridperf.estimate.execution import Composition, Granularity, execution
 from hybridperf.estimate.runtime_memory import Runtime
 from hybridperf.ir.tvm_compat import TensorInfo
-from hybridperf.residual.zero_shot import ZERO_SHOT_NOTE, Breakdown, for_device, neusight_view
+from hybridperf.residual.zero_shot import (
+    HOST_WEIGHT,
+    ZERO_SHOT_NOTE,
+    Breakdown,
+    ResidualKernel,
+    activation_groups,
+    for_device,
+    neusight_view,
+)
 
 
 def _t(*shape):
@@ -145,10 +153,10 @@ def test_adapt_returns_a_new_model_and_is_stored(analyzed, tmp_path):
     base = for_device(spec, "torch-cudagraph")
     bd, _ = base.breakdown(analyzed, spec)
     measured = 2.0 * bd.latency_s()  # the device runs everything twice as slow as predicted
-    adapted = base.adapt([(bd, measured)] * 5, ridge=0.01)
-    assert base.log_scale == {} and base.adapted_on == 0  # never mutated
+    adapted = base.adapt([(bd, measured)] * 5)
+    assert base.log_scale == {} and base.adapted_on == 0 and base.kernel is None  # never mutated
     assert adapted.adapted_on == 5
-    assert bd.latency_s(adapted.log_scale) == pytest.approx(measured, rel=0.05)
+    assert adapted.latency_s(bd) == pytest.approx(measured, rel=0.05)
     path = adapted.save_adaptation("t4")  # under the user data dir (conftest: an empty HYBRIDPERF_HOME)
     assert path.name == "gpu_adaptation-torch-cudagraph.json"
     assert json.loads(path.read_text())["adapted_on"] == 5
@@ -189,3 +197,170 @@ def test_fused_runtime_launches_tvm_kernels(analyzed):
     fused = sum(1 for k in analyzed.kernels if k.counts_toward_time and k.status is not Status.ZERO_COST)
     assert pred.execution.runtime == "tvm" and pred.execution.launches == fused
     assert pred.execution.host_s == 0.0
+
+
+# --------------------------------------------------------------------------- kernels PyTorch launches
+
+
+def _r(i, op, var, input_vars, shape=(1, 8, 4, 4), note=""):
+    return SimpleNamespace(index=i, op=op, var=var, input_vars=tuple(input_vars), outputs=(_t(*shape),), note=note)
+
+
+def test_hardswish_chain_is_one_kernel():
+    # ONNX HardSwish as Relax writes it: x * clip(x + 3, 0, 6) / 6 (constants are not variables)
+    recs = [_r(0, "relax.nn.conv2d", "x", ["in"]), _r(1, "relax.add", "a", ["x"]), _r(2, "relax.clip", "c", ["a"]),
+            _r(3, "relax.divide", "d", ["c"]), _r(4, "relax.multiply", "y", ["x", "d"]),
+            _r(5, "relax.nn.conv2d", "z", ["y"])]
+    assert activation_groups(recs) == {"y": (1, 2, 3, 4)}
+
+
+def test_gelu_silu_and_relu6_chains_but_not_a_written_out_tanh_gelu():
+    gelu = [_r(0, "relax.divide", "a", ["x"]), _r(1, "relax.erf", "b", ["a"]), _r(2, "relax.add", "c", ["b"]),
+            _r(3, "relax.multiply", "d", ["x", "c"]), _r(4, "relax.multiply", "e", ["d"])]
+    assert activation_groups(gelu) == {"e": (0, 1, 2, 3, 4)}
+    silu = [_r(0, "relax.sigmoid", "s", ["x"]), _r(1, "relax.multiply", "y", ["x", "s"])]
+    assert activation_groups(silu) == {"y": (0, 1)}
+    # ReLU6 with tensor bounds: two TIR calls whose bounds are folded constants ("k0", "k1" host-side)
+    relu6 = [_r(0, "relax.call_tir", "m", ["x", "k0"], note="TVM TIR estimate of maximum3"),
+             _r(1, "relax.call_tir", "n", ["m", "k1"], note="TVM TIR estimate of minimum3")]
+    assert activation_groups(relu6, skip={"k0", "k1"}) == {"n": (0, 1)}
+    # GPT-2's gelu_new is Python arithmetic around tanh: one kernel per op in eager PyTorch, no marker
+    tanh = [_r(0, "relax.multiply", "a", ["x"]), _r(1, "relax.tanh", "b", ["a"]), _r(2, "relax.add", "c", ["b"]),
+            _r(3, "relax.multiply", "d", ["x", "c"])]
+    assert activation_groups(tanh) == {}
+
+
+def test_chain_value_used_elsewhere_is_not_merged():
+    # the sigmoid's output also feeds another op: PyTorch must materialise it
+    recs = [_r(0, "relax.sigmoid", "s", ["x"]), _r(1, "relax.multiply", "y", ["x", "s"]),
+            _r(2, "relax.add", "z", ["s", "y"])]
+    assert activation_groups(recs) == {}
+
+
+def test_slices_and_same_dtype_casts_launch_nothing():
+    from hybridperf.residual.zero_shot import _host_side
+
+    recs = [SimpleNamespace(index=0, op="relax.strided_slice", var="s", input_vars=("x",), inputs=(_t(1, 8, 4),),
+                            outputs=(_t(1, 4, 4),)),
+            SimpleNamespace(index=1, op="relax.astype", var="c", input_vars=("x",), inputs=(_t(1, 8, 4),),
+                            outputs=(_t(1, 8, 4),))]
+    assert _host_side(recs) == {"s", "c"}
+    # under a precision override an fp32 -> fp32 cast of the export is the fp16 model's real up-cast
+    assert _host_side(recs, same_dtype_casts_free=False) == {"s"}
+
+
+# --------------------------------------------------------------------------- few-shot
+
+
+def test_weighted_host_only_on_request():
+    ex = execution("torch", "gpu")
+    w = (HOST_WEIGHT["linear"], HOST_WEIGHT["add"])
+    bd = Breakdown((1e-6, 1e-6), ("gemm", "elementwise"), 20e-6, ex, host_weights=w)
+    assert bd.host_s() == pytest.approx(2 * 20e-6)  # zero-shot: one floor per launch
+    assert bd.host_s(weighted_host=True) == pytest.approx(20e-6 * (2.07 + 0.93))
+
+
+def test_eager_adapt_fits_the_weighted_host_level():
+    from hybridperf.residual.zero_shot import ZeroShotGpu
+
+    ex = execution("torch", "gpu")
+    rows = []
+    for n_lin, n_add in ((10, 40), (30, 20), (5, 80), (20, 20)):
+        w = (HOST_WEIGHT["linear"],) * n_lin + (HOST_WEIGHT["add"],) * n_add
+        bd = Breakdown((1e-7,) * len(w), ("gemm",) * n_lin + ("elementwise",) * n_add, 20e-6, ex, host_weights=w)
+        # host-bound: measured = 1.5 x the weighted host time (+ sync)
+        rows.append((bd, 1.5 * bd.host_s(weighted_host=True) + ex.sync_s))
+    adapted = ZeroShotGpu(None, "torch").adapt(rows)
+    assert adapted.weighted_host and adapted.adapted_on == 4
+    for bd, m in rows:
+        assert adapted.latency_s(bd) == pytest.approx(m, rel=0.05)
+
+
+def test_residual_kernel_corrects_similar_models_and_round_trips():
+    ex = execution("torch-cudagraph", "gpu")
+    conv_heavy = [Breakdown((a, 1e-5), ("conv", "elementwise"), 0.0, ex) for a in (1e-4, 2e-4, 4e-4, 8e-4)]
+    tiny_heavy = [Breakdown((1e-5, a), ("conv", "elementwise"), 0.0, ex) for a in (1e-4, 2e-4, 4e-4, 8e-4)]
+    comps = np.array([b.composition() for b in conv_heavy + tiny_heavy])
+    # conv-heavy models run 1.5x slower than predicted, element-wise-heavy ones 0.7x
+    r = np.log([1.5] * 4 + [0.7] * 4)
+    k = ResidualKernel.fit(comps, r)
+    assert k is not None
+    probe_conv = Breakdown((3e-4, 1e-5), ("conv", "elementwise"), 0.0, ex)
+    probe_tiny = Breakdown((1e-5, 3e-4), ("conv", "elementwise"), 0.0, ex)
+    assert k(probe_conv) > 0.2 and k(probe_tiny) < -0.15
+    again = ResidualKernel.from_dict(json.loads(json.dumps(k.to_dict())))
+    assert again(probe_conv) == pytest.approx(k(probe_conv))
+    # nothing to correct: no kernel
+    assert ResidualKernel.fit(comps, np.zeros(8)) is None
+
+
+# --------------------------------------------------------------------------- hybridperf calibrate on a GPU
+
+
+def _h100_rows(tmp_path, model_dir, runtime_csv="torch-cudagraph-fp32-fp16.csv"):
+    """Three measured H100 rows (their latencies as measured) re-pointed at the test models."""
+    import csv
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "calibration" / "h100-sxm" / runtime_csv
+    with open(src, newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, [r for r in reader if r["status"] == "ok" and r["batch"] == "1"
+                                           and r["dtype"] == "fp32"][:3]
+    for r, name in zip(rows, ("resnet_like", "mobilenetv2_like", "densenet_like")):
+        r["onnx_file"] = f"{name}.onnx"
+    out = tmp_path / "rows.csv"
+    with open(out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    return out
+
+
+def test_cli_calibrate_gpu_from_measured_rows_then_predict_says_adapted(model_dir, tmp_path, capsys):
+    from hybridperf.cli import main
+    from hybridperf.residual.model import user_model_dir
+
+    rows = _h100_rows(tmp_path, model_dir)
+    stored = user_model_dir() / "h100-sxm" / "gpu_adaptation-torch-cudagraph.json"
+    try:
+        rc = main(["calibrate", "--device", "h100-sxm", "--runtime", "torch-cudagraph", "--data", str(rows),
+                   "--models", str(model_dir), "--format", "json"])
+        assert rc == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["adapted_on"] == 3 and out["stored"] == str(stored) and stored.exists()
+        assert len(out["per_model"]) == 3 and out["heldout_mape_pct"]["adapted"] >= 0
+        rc = main(["predict", str(model_dir / "resnet_like.onnx"), "--batch", "1", "-d", "h100-sxm", "--runtime",
+                   "torch-cudagraph", "--format", "json"])
+        assert rc == 0
+        pred = json.loads(capsys.readouterr().out)
+        assert "few-shot adapted on 3 measured models" in pred["calibration"] and not pred["execution"]["zero_shot"]
+        # eager stays zero-shot: the adaptation is per runtime
+        assert main(["predict", str(model_dir / "resnet_like.onnx"), "--batch", "1", "-d", "h100-sxm",
+                     "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["execution"]["zero_shot"]
+    finally:
+        if stored.exists():
+            stored.unlink()
+
+
+def test_cli_calibrate_gpu_errors_exit_2(model_dir, tmp_path, capsys):
+    from hybridperf.cli import main
+    from hybridperf.measure.gpu_calibration import cuda_unavailable
+
+    # too few usable rows (the files are not where the CSV says)
+    rows = _h100_rows(tmp_path, model_dir)
+    assert main(["calibrate", "--device", "h100-sxm", "--runtime", "torch", "--data", str(rows),
+                 "--models", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs at least 2" in err[0]
+    # a CPU sheet with --runtime
+    assert main(["calibrate", "--device", "host-epyc-1c", "--runtime", "torch", "--data", str(rows)]) == 2
+    capsys.readouterr()
+    if cuda_unavailable() is None:
+        pytest.skip("this machine has CUDA: --measure would measure")
+    prog = tmp_path / "m.pt2"
+    prog.write_bytes(b"")
+    assert main(["calibrate", "--device", "h100-sxm", "--runtime", "torch", "--measure", str(prog), str(prog)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs PyTorch with CUDA" in err[0]

@@ -53,16 +53,8 @@ class Analyzed:
         return sorted({r.op for r in self.analysis.records if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC)})
 
 
-def analyze(
-    model: str | Path | Any,
-    shapes: Mapping[str, tuple[int, ...]] | None = None,
-    batch: int | None = None,
-    fused: bool = True,
-    int8: bool = True,
-    provenance: bool = False,
-    cache: Any = None,
-    workspace: bool = False,
-) -> Analyzed:
+def analyze(model: str | Path | Any, shapes: Mapping[str, tuple[int, ...]] | None = None, batch: int | None = None,
+            **options: Any) -> Analyzed:
     """Load (if a path), run the cost pass, group kernels and plan memory.
 
     Parameters
@@ -70,6 +62,8 @@ def analyze(
     model : path, onnx.ModelProto, LoadedModel or tvm.IRModule
         A model file or ONNX proto (see :func:`~hybridperf.frontends.load.load_model`), a model
         already loaded, or a Relax module with static shapes.
+    **options
+        The keywords below (:func:`analyze_with_memory_module` takes the same parameters).
     fused : bool
         Group ops into kernels with TVM's FuseOps (default) or one kernel per op.
     int8 : bool
@@ -85,7 +79,7 @@ def analyze(
         Also size the kernels' internal workspace (:attr:`MemoryPlan.workspace_bytes`), which the TVM
         runtime's peak needs; off by default because it lowers every kernel.
     """
-    return analyze_with_memory_module(model, shapes, batch, fused, int8, provenance, cache, workspace)[0]
+    return analyze_with_memory_module(model, shapes, batch, **options)[0]
 
 
 def analyze_with_memory_module(
@@ -98,9 +92,11 @@ def analyze_with_memory_module(
     cache: Any = None,
     workspace: bool = False,
 ) -> tuple[Analyzed, Any]:
-    """:func:`analyze`, also returning the lowered Relax module its memory plan was made on (None
-    when there is no plan): the IR that memory measurements build and run
-    (:mod:`hybridperf.measure.memory`), kept out of the frozen :class:`Analyzed`."""
+    """Load (if a path), run the cost pass, group kernels and plan memory; return the
+    :class:`Analyzed` and the lowered Relax module its memory plan was made on (None when there is
+    no plan): the IR that memory measurements build and run (:mod:`hybridperf.measure.memory`),
+    kept out of the frozen record. Parameters: those of :func:`analyze`, which returns the record alone.
+    """
     from hybridperf.frontends.common import LoadedModel, is_onnx_proto
     from hybridperf.frontends.load import load_model
 

@@ -31,4 +31,4 @@ class AnalysisCache:
         """Hit / miss counters, for benchmarks and logs."""
         lc = self.legalize
         return {"legalize_entries": len(lc), "legalize_hits": lc.hits, "legalize_misses": lc.misses,
-                "legalize_uncached": lc.uncached}
+                "legalize_uncached": lc.uncached, "legalize_one_pass": lc.one_pass}

@@ -8,8 +8,9 @@ pick tuple fields carry data flow but produce no record.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -38,6 +39,9 @@ class OpRecord:
     note: str = ""
     #: the op's attributes as plain Python values (strides, dilation, groups, ...), where a cost rule read them
     attrs: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: every record var (or graph input) whose value the op reads, through tuples and tuple fields too
+    #: (``input_vars`` lists direct var arguments only): the data flow a runtime's lifetimes follow
+    read_vars: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def counts_toward_time(self) -> bool:
@@ -112,14 +116,25 @@ def is_tir_call(op: str) -> bool:
     return op.startswith("relax.call_tir")
 
 
+_NOT_ATTRS = frozenset(("same_as", "get_int", "get_int_tuple", "get_str", "id_", "is_", "script", "show", "span"))
+
+
+@functools.cache
+def _attr_names(attrs_type: type) -> tuple[str, ...]:
+    """Candidate attribute names of one TVM attrs class (``dir`` once per class)."""
+    return tuple(n for n in dir(attrs_type) if not n.startswith("_") and n not in _NOT_ATTRS)
+
+
 def _attrs_dict(call: Any) -> dict[str, Any]:
     attrs = call.attrs
     if attrs is None:
         return {}
     out = {}
-    for name in dir(attrs):
-        if name.startswith("_") or name in ("same_as", "get_int", "get_int_tuple", "get_str", "id_", "is_", "script", "show", "span"):
-            continue
+    names = _attr_names(type(attrs))
+    extra = getattr(attrs, "__dict__", None)
+    if extra:  # names set on the instance itself (dir would list them too)
+        names = tuple(sorted(set(names) | {n for n in extra if not n.startswith("_") and n not in _NOT_ATTRS}))
+    for name in names:
         try:
             val = getattr(attrs, name)
         except Exception:  # noqa: BLE001 - some attrs raise on access in TVM
@@ -181,6 +196,23 @@ class _CostPass:
         self.weight_bytes = 0
         self.weight_by_dtype: dict[str, int] = {}
         self.seen_consts: set[int] = set()
+        #: tuple / tuple-field vars -> the record vars (or inputs) they hold
+        self.reads_of: dict[str, tuple[str, ...]] = {}
+        self._infos: dict[int, list[TensorInfo]] = {}
+        self._alive: list[Any] = []
+
+    def infos(self, e: Any) -> list[TensorInfo]:
+        """Tensor leaves of ``e``'s type (none for an expression without one), read once per type
+        node: a var's type is read at its binding and at each use."""
+        if not _tvm.has_type(e):
+            return []
+        ty = _tvm.expr_type(e)
+        key = _tvm.node_id(ty)
+        got = self._infos.get(key)
+        if got is None:
+            got = self._infos[key] = _tvm.tensor_infos(ty)
+            self._alive.append(ty)  # keeps the node (and so its id) alive while the pass runs
+        return got
 
     def resolve(self, name: str) -> str:
         while name in self.alias:
@@ -202,8 +234,21 @@ class _CostPass:
         else:
             self._data_flow(name, value)
 
+    def reads(self, e: Any) -> list[str]:
+        """Record vars (or graph inputs) an argument reads: a var, the fields of a tuple, a tuple field."""
+        if _tvm.is_var(e):
+            name = self.resolve(_tvm.var_name(e))
+            return list(self.reads_of.get(name, (name,)))
+        if _tvm.is_tuple(e):
+            return [v for f in e.fields for v in self.reads(f)]
+        if _tvm.is_tuple_get_item(e):
+            return self.reads(_tvm.tuple_of(e))
+        return []
+
     def _data_flow(self, name: str, value: Any) -> None:
         """Aliases, tuples, tuple fields and constants carry data flow only."""
+        if _tvm.is_tuple(value) or _tvm.is_tuple_get_item(value):
+            self.reads_of[name] = tuple(self.reads(value))
         if _tvm.is_var(value):
             self.alias[name] = _tvm.var_name(value)
         elif _tvm.is_tuple_get_item(value) and _tvm.is_var(_tvm.tuple_of(value)):
@@ -221,7 +266,7 @@ class _CostPass:
         const_flags: list[bool] = []
         in_vars: list[str] = []
         for a in args:
-            infos = _tvm.tensor_infos(_tvm.expr_type(a)) if _tvm.has_type(a) else []
+            infos = self.infos(a)
             c = self.is_const(a)
             for info in infos:
                 in_infos.append(info)
@@ -239,10 +284,10 @@ class _CostPass:
         op = _tvm.op_name(value)
         args = _tvm.call_args(value)
         in_infos, const_flags, in_vars = self._operands(args)
-        out_infos = _tvm.tensor_infos(_tvm.expr_type(var))
+        out_infos = self.infos(var)
         prec = precision_of([i.dtype for i in in_infos] or [o.dtype for o in out_infos])
         ctx = OpContext(op=op, inputs=tuple(in_infos), outputs=tuple(out_infos), const_inputs=tuple(const_flags))
-        tensor_args = [a for a in args if _tvm.has_type(a) and _tvm.tensor_infos(_tvm.expr_type(a))]
+        tensor_args = [a for a in args if self.infos(a)]
         all_const = bool(tensor_args) and all(self.is_const(a) for a in tensor_args)
         symbolic = any(i.shape is None for i in in_infos + out_infos)
 
@@ -268,6 +313,7 @@ class _CostPass:
             inputs=tuple(in_infos),
             outputs=tuple(out_infos),
             input_vars=tuple(in_vars),
+            read_vars=tuple(dict.fromkeys(v for a in args for v in self.reads(a))),
             precision=prec,
             note=priced.note,
             attrs=MappingProxyType(dict(priced.attrs)),
@@ -289,7 +335,7 @@ class _CostPass:
             if symbolic:
                 return _Priced(Status.SYMBOLIC, entry.family, "symbolic shape: bind it with --shape or --batch")
             attrs = _attrs_dict(call)
-            res = entry(replace(ctx, attrs=attrs))
+            res = entry(OpContext(ctx.op, ctx.inputs, ctx.outputs, ctx.const_inputs, attrs))
             return _Priced(Status.COUNTED, entry.family, res.note, res.flops, res.bytes_read, attrs)
         return _Priced(Status.UNSUPPORTED, "unknown", "no cost rule for this op")
 

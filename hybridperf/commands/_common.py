@@ -59,6 +59,24 @@ def runtime_from_args(args: argparse.Namespace, spec) -> str:
     return resolve_runtime(getattr(args, "runtime", None), spec.kind).value
 
 
+def add_roofline_only_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+
+
+def predict_from_args(args: argparse.Namespace, spec):
+    """``args.model`` analysed (``--shape``, ``--batch``, ``--no-fuse``; TVM's native log silenced
+    unless ``-v``) and priced on ``spec`` (``--precision``, ``--runtime``, ``--roofline-only``): the
+    model-to-prediction step of predict, mig and report."""
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+
+    shapes = shapes_from_args(args)
+    runtime = runtime_from_args(args, spec)
+    with native_stderr_silenced(not args.verbose):
+        analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse, workspace=runtime == "tvm")
+    return predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto", runtime=runtime)
+
+
 def add_format_argument(p: argparse.ArgumentParser, choices=("table", "json")) -> None:
     p.add_argument("--format", choices=choices, default=choices[0], help="output format (default %(default)s)")
 

@@ -4,6 +4,7 @@
 
     hybridperf calibrate --device ID --measure MODEL.onnx ... | DIR [--shots K]   # on the machine itself
     hybridperf calibrate --device ID --data DIR [--few-shot K --base-device ID]   # from collected tables
+    hybridperf calibrate --device GPU --runtime torch|torch-cudagraph --data ROWS.csv | --measure M.pt2 ...  # GPU
 
 ``--measure`` (CPU): measure the models here with onnxruntime (interleaved rounds, :mod:`hybridperf.measure.rounds`),
 featurize, adapt the cross-host CPU model to them (few-shot) and store it under the user data directory; prints
@@ -23,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", "-d", required=True, help="device id the model is for (its spec must exist)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", metavar="DIR",
-                     help="calibration directory with features.csv (+ kernel_features.csv), e.g. calibration/ID/")
+                     help="calibration directory with features.csv (+ kernel_features.csv), e.g. calibration/ID/; "
+                          "for a GPU: a CSV of measured rows (calibration/h100-sxm/torch-*-fp32-fp16.csv format)")
     src.add_argument("--measure", nargs="+", metavar="MODEL",
                      help="ONNX models (or directories of them) to measure on this machine and adapt the cross-host "
                           "CPU model to (at least 2; a few seconds each)")
@@ -40,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="adapt the model of --base-device with K measurements of --data instead of training from scratch")
     p.add_argument("--base-device", metavar="ID", help="device whose stored model --few-shot adapts")
     p.add_argument("--seed", type=int, default=0, help="seed of LightGBM and of the few-shot sample (default %(default)s)")
+    from hybridperf.commands.calibrate_gpu import add_gpu_arguments
+
+    add_gpu_arguments(p)
     add_format_argument(p)
 
 
@@ -49,6 +54,10 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.errors import InputError
 
+    from hybridperf.commands.calibrate_gpu import is_gpu_calibration, run_gpu
+
+    if is_gpu_calibration(args):
+        return run_gpu(args)
     if args.measure is not None:
         return run_measure(args)
     data = Path(args.data)
@@ -128,6 +137,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     from hybridperf.measure.calibrate import collect_models, measure_rounds, write_tables
     from hybridperf.residual.cross_host import adapt_cross_host
     from hybridperf.measure.host import HOST_ID, host_dir, host_model_dir, host_threads
+    from hybridperf.report.format import fmt_time
     from hybridperf.residual.model import user_model_dir
 
     models = collect_models(args.measure)  # before any probe or measurement
@@ -146,7 +156,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     data = host_dir() / "calibration" if is_host else user_data_dir() / "calibration" / spec.id
 
     def progress(key: str, rnd: int, latency_s: float) -> None:
-        print(f"calibrate: round {rnd + 1}/{args.rounds} {key}: {latency_s * 1e3:.3f} ms", file=sys.stderr, flush=True)
+        print(f"calibrate: round {rnd + 1}/{args.rounds} {key}: {fmt_time(latency_s)}", file=sys.stderr, flush=True)
 
     rows, profile, failures = measure_rounds(models, spec.id, threads, rounds=args.rounds, seed=args.seed,
                                              on_measured=progress)

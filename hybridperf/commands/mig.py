@@ -14,13 +14,8 @@ import re
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import (
-    add_format_argument,
-    add_model_arguments,
-    add_runtime_argument,
-    runtime_from_args,
-    shapes_from_args,
-)
+from hybridperf.commands._common import (add_format_argument, add_model_arguments, add_roofline_only_argument,
+                                         add_runtime_argument, predict_from_args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,12 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="500MiB",
         help="memory kept free on the instance for the CUDA context and workspaces (default %(default)s)",
     )
-    p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+    add_roofline_only_argument(p)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.analysis.analyze import analyze
-    from hybridperf.api import predict_on
     from hybridperf.device.spec import load_spec
     from hybridperf.estimate.budget import Metric, parse_limit
     from hybridperf.estimate.mig import require_profiles, suggest
@@ -51,11 +44,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     headroom = 0 if zero else int(parse_limit(args.headroom, Metric.MEMORY, "--headroom", False))
     spec = load_spec(args.device)
     require_profiles(spec)  # a device without MIG fails before the slow analysis
-    shapes = shapes_from_args(args)
-    analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse,
-                           workspace=runtime_from_args(args, spec) == "tvm")
-    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
-                      runtime=runtime_from_args(args, spec))
+    pred = predict_from_args(args, spec)
     s = suggest(pred, headroom, max_latency)
-    sys.stdout.write((to_json(s, analyzed.source) if args.format == "json" else to_table(s, analyzed.source)) + "\n")
+    source = pred.analyzed.source
+    sys.stdout.write((to_json(s, source) if args.format == "json" else to_table(s, source)) + "\n")
     return ExitCode.OK if s.chosen is not None else ExitCode.BUDGET_EXCEEDED

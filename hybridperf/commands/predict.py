@@ -6,14 +6,8 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import (
-    native_stderr_silenced,
-    add_format_argument,
-    add_model_arguments,
-    add_runtime_argument,
-    runtime_from_args,
-    shapes_from_args,
-)
+from hybridperf.commands._common import (add_format_argument, add_model_arguments, add_roofline_only_argument,
+                                         add_runtime_argument, predict_from_args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,14 +15,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_format_argument(p)
     p.add_argument("--top", type=int, default=15, metavar="N",
                    help="kernels shown in the table, slowest first (default %(default)s; 0: the summary only, no table)")
-    p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+    add_roofline_only_argument(p)
     add_runtime_argument(p)
     p.add_argument("--strict", action="store_true", help="exit 2 when any op is unsupported or has a symbolic shape")
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.analysis.analyze import analyze
-    from hybridperf.api import predict_on
     from hybridperf.device.spec import load_spec
     from hybridperf.report.text import to_json, to_table
 
@@ -39,14 +31,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.commands._common import resolve_device
 
     spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
-    shapes = shapes_from_args(args)
-    with native_stderr_silenced(not args.verbose):
-        analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse,
-                           workspace=runtime_from_args(args, spec) == "tvm")
-    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
-                      runtime=runtime_from_args(args, spec))
+    pred = predict_from_args(args, spec)
     if args.strict:
-        check_coverage(analyzed.analysis)
+        check_coverage(pred.analyzed.analysis)
     out = to_json(pred) if args.format == "json" else to_table(pred, top=args.top)
     sys.stdout.write(out + "\n")
     for w in pred.warnings:

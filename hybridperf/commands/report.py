@@ -7,18 +7,14 @@ import sys
 from pathlib import Path
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import (
-    add_model_arguments,
-    add_runtime_argument,
-    native_stderr_silenced,
-    runtime_from_args,
-    shapes_from_args,
-)
+from hybridperf.commands._common import (add_model_arguments, add_roofline_only_argument,
+                                         add_runtime_argument, predict_from_args)
 from hybridperf.errors import InputError
 
 
 def _check_output_path(path: Path) -> None:
-    """Fail before the (slow) analysis when the page cannot be written there."""
+    """Fail before the (slow) analysis when the page cannot be written there (missing folders are
+    created, unlike :func:`~hybridperf.commands._common.check_output_path`)."""
     if path.is_dir():
         raise InputError(f"--html {path} is a directory; name the file to write, e.g. {path / 'report.html'}")
     parent = next((p for p in path.absolute().parents if p.exists()), None)
@@ -31,12 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_runtime_argument(p)
     p.add_argument("--html", required=True, metavar="PATH", help="write the report page here (written atomically)")
     p.add_argument("--title", help="page title (default: model and device)")
-    p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+    add_roofline_only_argument(p)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.analysis.analyze import analyze
-    from hybridperf.api import predict_on
     from hybridperf.device.spec import load_spec
     from hybridperf.report.html import write_html, written_line
 
@@ -44,12 +38,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
     _check_output_path(Path(args.html))
-    shapes = shapes_from_args(args)
-    with native_stderr_silenced(not args.verbose):
-        analyzed = analyze(args.model, shapes, args.batch, fused=not args.no_fuse,
-                           workspace=runtime_from_args(args, spec) == "tvm")
-    pred = predict_on(analyzed, spec, args.precision, residual=None if args.roofline_only else "auto",
-                      runtime=runtime_from_args(args, spec))
+    pred = predict_from_args(args, spec)
     try:
         path = write_html(pred, args.html, title=args.title)
     except OSError as exc:

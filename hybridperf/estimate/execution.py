@@ -87,9 +87,17 @@ class Execution:
             return d + self.sync_s
         return h + d + self.sync_s
 
-    def host_times(self, launches: int, host_floor_s: float) -> list[float]:
-        """Host time of each of ``launches`` kernels under a per-launch dispatch floor ``host_floor_s``."""
-        return [host_floor_s if self.host_per_launch else 0.0] * launches
+    def host_times(self, launches: int, host_floor_s: float, weights: Sequence[float] = ()) -> list[float]:
+        """Host time of each of ``launches`` kernels under a per-launch dispatch floor ``host_floor_s``.
+
+        ``weights`` (one per launch, default 1): the op's dispatch cost in units of the floor (a cuBLAS /
+        cuDNN call costs the host more than an element-wise op).
+        """
+        if not self.host_per_launch:
+            return [0.0] * launches
+        if not weights:
+            return [host_floor_s] * launches
+        return [host_floor_s * w for w in weights]
 
     def to_dict(self) -> dict:
         return {"runtime": self.runtime.value, "granularity": self.granularity.value,

@@ -36,13 +36,16 @@ of (:class:`RuntimePeak`). Each model states what it includes:
 ``torch`` (CUDA, :func:`torch_cuda_peak`)
     Modelled figure: ``torch.cuda.max_memory_allocated()`` around one eager inference after
     warm-up (``hybridperf.measure.torch_cuda.measure_cuda``): weights + inputs resident, the
-    cuBLAS workspace allocated in warm-up (kept by the caching allocator), plus the
-    activation peak. Every block is rounded as the caching allocator does (512-byte granularity;
-    requests over 1 MiB come from 2 MiB-rounded or 20 MiB segments and keep a remainder below
-    1 MiB unsplit).
+    cuBLAS (32 MiB on compute capability 9.x) and cuBLASLt (1 MiB) workspaces allocated in warm-up
+    (kept by the caching allocator), plus the activation peak. Every block is rounded as the caching
+    allocator does (512-byte granularity; requests over 1 MiB come from 2 MiB-rounded or 20 MiB segments
+    and keep a remainder of 1 MiB or less unsplit).
 
-    Activations are TVM's static plan times a fitted factor: eager PyTorch's own op sequence and
-    cuDNN's workspaces are not modelled (the benchmark shows the gap this leaves).
+    Activations follow eager PyTorch (:func:`torch_eager_activation_bytes`): one kernel per Relax op in
+    execution order, each output a block freed after its last reader, views and weight-only ops free,
+    ``silu`` / ``gelu`` written out in ONNX run as one kernel, transformer layers holding their input and
+    attention probabilities until they return. Graphs without transformer layers are scaled by one fitted
+    factor (what their Python frames hold and cuDNN's workspaces, neither in the graph).
 
 ``tvm`` (:func:`tvm_peak`)
     TVM's exact static plan + the largest intra-kernel workspace + weights + inputs (activations
@@ -609,10 +612,33 @@ CUDA_LARGE_BUFFER_BYTES = 20 << 20  # kLargeBuffer: requests in (1, 10) MiB get 
 CUDA_MIN_LARGE_ALLOC_BYTES = 10 << 20  # kMinLargeAlloc
 CUDA_ROUND_LARGE_BYTES = 2 << 20    # kRoundLarge: larger segments are rounded to 2 MiB
 
-# Fitted on the training families of calibration/h100-sxm/ (benchmarks/memory_runtime.py)
-TORCH_WORKSPACE_BYTES = 38_296_716  # cuBLAS workspace(s) kept from warm-up (32 MiB on Hopper) + other blocks
-TORCH_ACTIVATION_FACTOR = 0.928
-TORCH_FIT_NOTE = "workspace and activation factor fitted on training families of calibration/h100-sxm (benchmarks/memory_runtime.py)"
+#: cuBLAS workspace PyTorch allocates through the caching allocator on the first GEMM of a (handle,
+#: stream) and keeps: ``CUBLAS_WORKSPACE_CONFIG`` default ``:4096:8`` (32 MiB) on compute capability 9.x,
+#: ``:4096:2:16:8`` (8 MiB + 128 KiB) elsewhere (ATen ``CublasHandlePool.cpp``, cuBLAS' recommendation)
+CUBLAS_WORKSPACE_BYTES_HOPPER = 4096 * 8 << 10
+CUBLAS_WORKSPACE_BYTES_OTHER = (4096 * 2 + 16 * 8) << 10
+#: device-sheet ids of compute capability 9.x parts (the 32 MiB default)
+HOPPER_IDS = ("h100", "h200", "gh200")
+#: cuBLASLt workspace (``CUBLASLT_WORKSPACE_SIZE`` default 1024 KiB; ``addmm`` with a bias and the fp16
+#: GEMMs go through cuBLASLt), also kept once allocated
+CUBLASLT_WORKSPACE_BYTES = 1024 << 10
+
+#: Relax ops whose PyTorch eager counterpart returns a view of its first input (``view``/``reshape`` of a
+#: contiguous tensor, ``squeeze``/``unsqueeze``/``flatten``, ``expand``, slicing, ``split``/``chunk``): no block
+TORCH_VIEW_OPS = frozenset({"relax.reshape", "relax.squeeze", "relax.expand_dims", "relax.flatten",
+                            "relax.broadcast_to", "relax.strided_slice", "relax.split", "relax.memory.view"})
+
+TORCH_INCLUDES = ("weights + inputs as caching-allocator blocks + cuBLAS/cuBLASLt workspaces kept from warm-up + "
+                  "eager activation peak (one PyTorch kernel per Relax op in execution order, each output a rounded "
+                  "block freed after its last use, views and weight-only ops free, silu/gelu one kernel, transformer "
+                  "layers holding their input and attention probabilities; cuDNN workspaces not modelled)")
+#: Fitted on calibration/h100-sxm (``benchmarks/memory_runtime.py``, all rows): the activation factor of graphs
+#: without transformer layers, for what their Python frames hold past a tensor's last read (a block's input
+#: until the block returns, a function's locals) and cuDNN's convolution workspaces, neither seen in the graph
+TORCH_ACTIVATION_FACTOR = 1.155
+TORCH_FIT_NOTE = (f"activations of graphs without transformer layers x {TORCH_ACTIVATION_FACTOR}, fitted on "
+                  "calibration/h100-sxm (benchmarks/memory_runtime.py)")
+TORCH_MEASURED_AS = "torch.cuda.max_memory_allocated() around one eager inference after warm-up"
 
 
 def cuda_block_bytes(request: int) -> int:
@@ -631,31 +657,250 @@ def cuda_block_bytes(request: int) -> int:
     return size if segment - size > CUDA_SMALL_SIZE_BYTES else segment
 
 
-TORCH_INCLUDES = ("weights + inputs as caching-allocator blocks + cuBLAS workspace kept from warm-up + "
-                  "activation peak of eager execution (live set of the unfused graph, blocks rounded)")
-TORCH_MEASURED_AS = "torch.cuda.max_memory_allocated() around one eager inference after warm-up"
+def blas_workspace_bytes(device_id: str = "h100-sxm") -> int:
+    """cuBLAS + cuBLASLt workspaces PyTorch holds after the first GEMM on ``device_id``'s architecture."""
+    hopper = device_id.lower().startswith(HOPPER_IDS)
+    return (CUBLAS_WORKSPACE_BYTES_HOPPER if hopper else CUBLAS_WORKSPACE_BYTES_OTHER) + CUBLASLT_WORKSPACE_BYTES
 
 
-def _blocks(tensors: int | Iterable[int]) -> int:
-    return cuda_block_bytes(tensors) if isinstance(tensors, int) else sum(cuda_block_bytes(n) for n in tensors)
+@dataclass(frozen=True)
+class EagerOp:
+    """One op as eager PyTorch runs it: one kernel, its outputs allocated before it runs.
+
+    ``var`` names the result, ``input_vars`` the activations it reads (weights are not listed),
+    ``output_bytes`` one entry per output tensor, ``workspace_bytes`` a temporary block held while
+    the kernel runs (cuDNN / cuBLAS scratch outside the kept workspace).
+    """
+
+    op: str
+    var: str
+    input_vars: tuple[str, ...]
+    output_bytes: tuple[int, ...]
+    workspace_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class EagerActivationPlan:
+    """Activation blocks of one eager inference (bytes as the caching allocator counts them).
+
+    ``peak_bytes``: the largest sum of live blocks (+ the running op's workspace), reached while op
+    ``peak_op`` runs (-1: no op allocates); ``timeline_bytes``: live blocks while each op runs;
+    ``views`` / ``weight_only``: ops that allocate nothing (a view of their input; computed from
+    weights and shapes alone, which PyTorch never materialises).
+    """
+
+    peak_bytes: int
+    peak_op: int
+    timeline_bytes: tuple[int, ...] = field(repr=False, default=())
+    views: int = 0
+    weight_only: int = 0
+
+
+def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], output_vars: Iterable[str],
+                            view_ops: frozenset[str] = TORCH_VIEW_OPS,
+                            held_until: Mapping[str, int] | None = None) -> EagerActivationPlan:
+    """Peak of activation blocks when ``ops`` run one by one as eager PyTorch runs them.
+
+    The rules (PyTorch's documented semantics, nothing fitted):
+
+    1. an op's outputs are allocated before its kernel runs, each as one caching-allocator block
+       (:func:`cuda_block_bytes`); a view op (``view_ops``, and a cast to the same size) allocates nothing and
+       shares its first input's block;
+    2. an op reading no activation (only weights, constants, shapes) allocates nothing: PyTorch uses the
+       weight as stored (no run-time transpose or reshape of weights);
+    3. a block is freed when its last reader has run (the tensor's last reference dies; a view keeps its base
+       alive); the graph's outputs stay alive to the end; graph inputs are resident, not counted here;
+    4. while an op runs, live blocks + its outputs + its workspace are held: the peak is the maximum over ops.
+
+    ``held_until`` maps a var to an op index its block lives at least until (a Python frame holding it:
+    :func:`transformer_layer_holds`).
+    """
+    # var -> the block it lives in: "" for graph inputs (resident) and their views, None for weights and shapes
+    root: dict[str, str | None] = {v: "" for v in input_vars}
+    size: dict[str, int] = {}
+    alloc: list[tuple[str, int]] = []  # (block, bytes) each op allocates
+    views = weight_only = 0
+    for i, o in enumerate(ops):
+        if all(root.get(v) is None for v in o.input_vars):
+            root[o.var], weight_only = None, weight_only + 1  # weights / shapes only
+            alloc.append(("", 0))
+        elif o.op in view_ops or (o.op == "relax.astype" and _same_size_cast(o, root, size)):
+            first = next(v for v in o.input_vars if root.get(v) is not None)
+            root[o.var], views = root[first], views + 1
+            alloc.append(("", 0))
+        else:
+            blk = f"#{i}"
+            root[o.var] = blk
+            size[blk] = sum(cuda_block_bytes(b) for b in o.output_bytes if b)
+            alloc.append((blk, size[blk]))
+    last: dict[str, int] = {blk: i for i, (blk, _) in enumerate(alloc) if blk}  # unused outputs die at once
+    for i, o in enumerate(ops):
+        for v in o.input_vars:
+            blk = root.get(v)
+            if blk:
+                last[blk] = max(last[blk], i)
+    for v, i in (held_until or {}).items():
+        blk = root.get(v)
+        if blk:
+            last[blk] = max(last[blk], min(i, len(ops) - 1))
+    keep = {root.get(v) for v in output_vars} - {None, ""}
+    dies: dict[int, list[str]] = {}
+    for blk, i in last.items():
+        if blk not in keep:
+            dies.setdefault(i, []).append(blk)
+    live = peak = 0
+    peak_op = -1
+    timeline = []
+    for i, o in enumerate(ops):
+        live += alloc[i][1]
+        held = live + (o.workspace_bytes and cuda_block_bytes(o.workspace_bytes))
+        timeline.append(held)
+        if held > peak:
+            peak, peak_op = held, i
+        live -= sum(size[b] for b in dies.get(i, ()))
+    return EagerActivationPlan(peak, peak_op, tuple(timeline), views, weight_only)
+
+
+#: Relax ops that are elementwise (each output element from the same-index input elements and constants)
+_ELEMENTWISE = frozenset({"relax.add", "relax.subtract", "relax.multiply", "relax.divide", "relax.power",
+                          "relax.sigmoid", "relax.erf", "relax.tanh", "relax.exp", "relax.sqrt", "relax.negative",
+                          "relax.clip", "relax.minimum", "relax.maximum", "relax.nn.relu"})
+#: the op that marks an activation PyTorch runs as one kernel but ONNX (opset <= 19) writes out in several:
+#: ``F.silu`` as ``x * sigmoid(x)``, ``F.gelu`` (exact) as ``x * 0.5 * (1 + erf(x / sqrt(2)))``. The tanh form
+#: of GELU is left as written: it mostly comes from Python code that runs op by op (HF ``gelu_new``).
+TORCH_FUSED_ACTIVATION_MARKERS = frozenset({"relax.sigmoid", "relax.erf"})
+
+
+def _same_size_cast(o: EagerOp, root: Mapping[str, str | None], size: Mapping[str, int]) -> bool:
+    """A cast whose output is as large as its input's block: to the same dtype, which ``Tensor.to`` returns as is."""
+    blk = root.get(o.input_vars[0]) if o.input_vars else None
+    return bool(blk) and sum(cuda_block_bytes(b) for b in o.output_bytes if b) == size.get(blk)
+
+
+def fuse_torch_activations(ops: Sequence[EagerOp]) -> list[EagerOp]:
+    """``ops`` with each decomposed ``silu`` / ``gelu`` collapsed into its last op (one PyTorch kernel reading x).
+
+    A marker op (:data:`TORCH_FUSED_ACTIVATION_MARKERS`) reads ``x`` directly or through one elementwise op;
+    elementwise ops follow it one reader at a time until one reads ``x`` again (the gate); elementwise ops
+    with constants only after the gate (``* 0.5``) join too. Every op of the chain but the last allocates
+    nothing; the last reads ``x`` only. An intermediate with a second reader stops the chain, and a marker
+    whose chain never reads ``x`` again (a squeeze-excitation gate on another tensor) is left alone.
+    """
+    ops = list(ops)
+    index = {o.var: i for i, o in enumerate(ops)}
+    readers: dict[str, list[int]] = {}
+    for i, o in enumerate(ops):
+        for v in dict.fromkeys(o.input_vars):
+            readers.setdefault(v, []).append(i)
+
+    def single_reader(i: int) -> int | None:
+        r = readers.get(ops[i].var, [])
+        return r[0] if len(r) == 1 and ops[r[0]].op in _ELEMENTWISE else None
+
+    fused: dict[int, EagerOp] = {}
+    for m, o in enumerate(ops):
+        if o.op not in TORCH_FUSED_ACTIVATION_MARKERS or len(o.input_vars) != 1 or m in fused:
+            continue
+        chain, v = [m], o.input_vars[0]
+        p = index.get(v)
+        if p is not None and ops[p].op in _ELEMENTWISE and len(ops[p].input_vars) == 1 and readers.get(v) == [m]:
+            chain, v = [p, m], ops[p].input_vars[0]  # e.g. x / sqrt(2) before erf
+        x, gated, cur = v, False, m
+        while (nxt := single_reader(cur)) is not None:
+            reads = set(ops[nxt].input_vars)
+            if reads == {ops[cur].var} and (not gated or ops[nxt].op in ("relax.multiply", "relax.divide")):
+                chain.append(nxt)
+            elif not gated and reads == {ops[cur].var, x}:
+                chain.append(nxt)
+                gated = True
+            else:
+                break
+            cur = nxt
+        if not gated:
+            continue
+        last = chain[-1]
+        for i in chain[:-1]:
+            fused[i] = EagerOp(ops[i].op, ops[i].var, (), ())
+        fused[last] = EagerOp(ops[last].op, ops[last].var, (x,), ops[last].output_bytes, ops[last].workspace_bytes)
+    return [fused.get(i, o) for i, o in enumerate(ops)]
+
+
+def transformer_layer_holds(ops: Sequence[EagerOp]) -> dict[str, int]:
+    """Tensors a transformer layer's Python frame holds past their last read (Hugging Face's layer code):
+    the layer's input until the layer returns, and the attention probabilities, which the attention module
+    returns to the layer with its output, likewise. (In BERT-style models the model also holds the embedding
+    output through the whole encoder; the second operand held at each residual add stands in for it: one
+    hidden state, same size, checked on the H100 rows.) A layer is delimited by residual adds (``relax.add`` of
+    two computed activations): both operands of a residual add are held until the next residual add, a
+    softmax's
+    output until the second residual add after it. Only in graphs with two softmax ops or more (attention
+    layers); nothing otherwise. Returns ``{var: op index}``.
+    """
+    blocks = set()
+    for o in ops:
+        if o.output_bytes and any(o.output_bytes):
+            blocks.add(o.var)
+    if sum(o.op == "relax.nn.softmax" for o in ops) < 2:
+        return {}  # not a transformer (one softmax at most: a classifier's)
+    residual = [i for i, o in enumerate(ops)
+                if o.op == "relax.add" and len({v for v in o.input_vars if v in blocks}) == 2]
+    held: dict[str, int] = {}
+    for k, i in enumerate(residual):
+        nxt = residual[k + 1] if k + 1 < len(residual) else len(ops)
+        for v in ops[i].input_vars:
+            held[v] = max(held.get(v, 0), nxt)
+    for i, o in enumerate(ops):
+        if o.op == "relax.nn.softmax":
+            after = [r for r in residual if r > i]
+            held[o.var] = after[1] if len(after) > 1 else len(ops)
+    return held
+
+
+def eager_ops(records: Iterable[Any], precision: str | None = None) -> list[EagerOp]:
+    """:class:`EagerOp` of each analysed Relax op (:class:`hybridperf.analysis.cost_pass.OpRecord`), float32
+    tensors stored as ``precision`` says (``model.half()`` for ``fp16``)."""
+    from hybridperf.estimate.pricing import stored_bytes
+
+    out = []
+    for r in records:
+        sizes = tuple(stored_bytes(t.dtype, t.nbytes or 0, precision) for t in r.outputs)
+        out.append(EagerOp(r.op, r.var, tuple(getattr(r, "read_vars", ()) or r.input_vars), sizes))
+    return out
+
+
+def torch_eager_activation_bytes(records: Iterable[Any], input_vars: Iterable[str], output_vars: Iterable[str],
+                                 precision: str | None = None,
+                                 activation_factor: float = TORCH_ACTIVATION_FACTOR) -> tuple[int, EagerActivationPlan]:
+    """Eager activation peak of analysed records as :func:`torch_cuda_peak` takes it, and the plan it comes from.
+
+    The steps: :func:`eager_ops` -> :func:`fuse_torch_activations` -> :func:`transformer_layer_holds` ->
+    :func:`torch_eager_activations`; graphs without transformer layers are scaled by ``activation_factor``.
+    """
+    ops = fuse_torch_activations(eager_ops(records, precision))
+    holds = transformer_layer_holds(ops)
+    plan = torch_eager_activations(ops, input_vars, output_vars, held_until=holds)
+    return (plan.peak_bytes if holds else int(round(plan.peak_bytes * activation_factor))), plan
 
 
 def torch_cuda_peak(weight_tensor_bytes: int | Iterable[int], input_tensor_bytes: int | Iterable[int],
-                    activation_bytes: int, workspace_bytes: int = TORCH_WORKSPACE_BYTES,
-                    activation_factor: float = TORCH_ACTIVATION_FACTOR) -> RuntimePeak:
+                    activation_bytes: int, workspace_bytes: int | None = None,
+                    notes: Iterable[str] = ()) -> RuntimePeak:
     """PyTorch CUDA ``max_memory_allocated`` for one eager inference.
 
     ``weight_tensor_bytes`` / ``input_tensor_bytes``: one entry per tensor (each is one block), or a
-    total; ``activation_bytes``: an activation estimate (TVM's static plan here), scaled by
-    ``activation_factor`` for eager execution (fitted: eager PyTorch frees at reference-count zero
-    and runs ReLU in place, but cuDNN/cuBLAS transient workspaces add to it).
+    total; ``activation_bytes``: the eager activation peak (:func:`torch_eager_activations`);
+    ``workspace_bytes``: BLAS workspaces kept from warm-up (default :func:`blas_workspace_bytes` of a Hopper part).
     """
     return _make(Runtime.TORCH, [
         ("weights", _blocks(weight_tensor_bytes)),
         ("inputs", _blocks(input_tensor_bytes)),
-        ("cublas_workspace", workspace_bytes),
-        ("activations", int(round(activation_bytes * activation_factor))),
-    ], TORCH_INCLUDES, TORCH_MEASURED_AS, [TORCH_FIT_NOTE])
+        ("blas_workspace", blas_workspace_bytes() if workspace_bytes is None else workspace_bytes),
+        ("activations", int(activation_bytes)),
+    ], TORCH_INCLUDES, TORCH_MEASURED_AS, notes)
+
+
+def _blocks(tensors: int | Iterable[int]) -> int:
+    return cuda_block_bytes(tensors) if isinstance(tensors, int) else sum(cuda_block_bytes(n) for n in tensors)
 
 
 # =========================================================================== TVM
@@ -731,7 +976,10 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
     if not m.known:
         return None, m.unknown_reason or "no memory plan"
     if runtime in (Runtime.TORCH, Runtime.TORCH_CUDAGRAPH):  # a captured graph is measured on one eager inference
-        return torch_cuda_peak(m.weight_bytes, m.input_bytes, m.planned_bytes), ""
+        act, _ = torch_eager_activation_bytes(an.analysis.records, an.analysis.input_infos, an.analysis.output_vars,
+                                              pred.precision)
+        return torch_cuda_peak(m.weight_bytes, m.input_bytes, act, blas_workspace_bytes(pred.spec.id),
+                               [TORCH_FIT_NOTE]), ""
     if m.workspace_bytes is None:
         return None, "kernel workspace not sized: analyze with workspace=True (the CLI does for --runtime tvm)"
     return tvm_peak(m.planned_bytes, m.workspace_bytes, m.weight_bytes, m.input_bytes), ""
@@ -757,6 +1005,8 @@ __all__ = [
     "Runtime", "RuntimePeak", "DEFAULT_RUNTIME_BY_KIND", "default_runtime",
     "OrtActivationPlan", "OrtFeatures", "ort_optimized_model", "ort_tensor_shapes", "ort_activation_plan",
     "ort_resident_initializer_bytes", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
-    "cuda_block_bytes", "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
+    "cuda_block_bytes", "blas_workspace_bytes", "EagerOp", "EagerActivationPlan", "torch_eager_activations",
+    "fuse_torch_activations", "transformer_layer_holds", "eager_ops", "torch_eager_activation_bytes",
+    "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
     "resolve_runtime", "with_runtime",
 ]

@@ -10,6 +10,7 @@ every ``call_tir`` site its own PrimFunc copy tagged with the index of the
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hybridperf.ir import tvm_compat as _tvm
@@ -45,8 +46,21 @@ def tag_and_legalize(mod: Any, record_vars: list[str], cache: LegalizeCache | No
     """``LegalizeOps`` plus one tagged PrimFunc copy per ``call_tir`` site.
 
     ``cache`` (a :class:`LegalizeCache`) re-uses the PrimFunc of every op signature legalized
-    before, in this model or an earlier one; the module is the same as without it.
+    before, in this model or an earlier one; without one, a cache for this module alone still
+    legalizes each signature once (BERT's twelve layers: once, not twelve times). Where it
+    applies, the tagged copies are added during ``LegalizeOps`` itself
+    (:meth:`LegalizeCache.tag_and_legalize`), else by :func:`legalize_then_tag`; the module is
+    the one :func:`legalize_then_tag` builds without a cache (TVM's own legalization).
     """
+    tagged = (LegalizeCache() if cache is None else cache).tag_and_legalize(mod, record_vars)
+    if tagged is not None:
+        return tagged
+    return legalize_then_tag(mod, record_vars, cache)
+
+
+def legalize_then_tag(mod: Any, record_vars: list[str], cache: LegalizeCache | None = None) -> Any:
+    """``LegalizeOps`` (with ``cache``'s PrimFuncs, if given), then a pass giving every ``call_tir``
+    site its tagged PrimFunc copy: the general path of :func:`tag_and_legalize`."""
     tvm, relax = _tvm.tvm_modules()
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
@@ -104,10 +118,15 @@ class LegalizeCache:
     ----------
     hits, misses, uncached : int
         Lookups answered from the cache, signatures legalized and kept, ops legalized by TVM.
+    one_pass : int
+        Modules legalized and tagged in one pass (:meth:`tag_and_legalize`).
     """
 
     def __init__(self) -> None:
         self._entries: dict[Any, Any] = {}
+        self._by_hash: dict[int, list[_Entry]] = {}  # structural hash of a PrimFunc -> one entry per class
+        self._classes = 0
+        self.one_pass = 0
         self.hits = 0
         self.misses = 0
         self.uncached = 0
@@ -129,6 +148,95 @@ class LegalizeCache:
                 out[v.op.name] = self._wrap(default, added)
         return out
 
+    def tag_and_legalize(self, mod: Any, record_vars: list[str]) -> Any:
+        """:func:`tag_and_legalize` in one ``LegalizeOps`` run, or None where this path does not apply.
+
+        Every op call of ``main`` is looked up (and legalized on a miss) before the pass runs, and
+        its tagged PrimFunc copy made: named ``{name}_k{site}`` after the name TVM's builder gives
+        the untagged PrimFunc (:class:`_Names`: the builder's unique naming, with structurally
+        equal PrimFuncs sharing the first one's name and body, as ``add_func`` de-duplicates).
+        The pass's callbacks only return the ``call_tir`` on each copy (ops that are not cached,
+        such as ``shape_to_tensor``, are legalized by TVM in the pass); the copies join the module
+        in one step. The module is the one :func:`legalize_then_tag` builds (tested equal, names
+        included). None (the caller takes that path) when the module has other functions, a
+        ``call_tir`` already, or an op not cached whose legalization adds a kernel.
+        """
+        tvm, relax = _tvm.tvm_modules()
+        items = list(mod.functions_items())
+        if len(items) != 1 or items[0][0].name_hint != "main":
+            return None
+        index_of = {name: i for i, name in enumerate(record_vars)}
+        # per call LegalizeOps legalizes, in order: (op, entry, tagged GlobalVar) or (op, None, FLegalize)
+        plan: list[tuple[str, _Entry | None, Any]] = []
+        funcs: dict[Any, Any] = {}
+        names = _Names()
+        defaults: dict[str, Any] = {}
+        hits = 0
+        for b in _tvm.bindings(mod["main"]):
+            v = b.value
+            if not _tvm.is_call(v):
+                continue
+            if not isinstance(v.op, tvm.ir.Op):
+                return None
+            name = v.op.name
+            if name.startswith("relax.call_tir") or name == "relax.call_dps_packed":
+                return None
+            default = defaults.get(name)
+            if default is None:
+                default = v.op.get_attr("FLegalize")
+                if default is None:
+                    continue
+                defaults[name] = default
+            origin = index_of.get(_tvm.var_name(b.var))
+            if origin is None:
+                return None
+            key = _signature(v)
+            entry = self._entries.get(key) if key is not None else _UNCACHEABLE
+            if entry is None:
+                entry = self._entries[key] = self._new_entry(v, default)
+                if entry is not _UNCACHEABLE:
+                    self.misses += 1
+            elif entry is not _UNCACHEABLE:
+                hits += 1
+            if entry is _UNCACHEABLE:  # TVM legalizes it in the pass: checked below to add no kernel
+                plan.append((name, None, default))
+                continue
+            untagged, func = names.add(entry)
+            gvar = _tvm.global_var(f"{untagged}_k{len(funcs)}", entry.ty)
+            funcs[gvar] = func.with_attr(ORIGIN_ATTR, origin)
+            plan.append((name, entry, gvar))
+        if names.clash(funcs):
+            return None
+        state = _TagState(plan)
+        leg = relax.transform.LegalizeOps({name: state.legalize for name in defaults})(mod)
+        if not state.complete:
+            return None
+        if len(funcs) < len(plan) and not _only_planned_kernels(leg, len(funcs)):
+            return None
+        self.hits += hits
+        self.one_pass += 1
+        self.uncached += len(plan) - len(funcs)
+        leg.update(tvm.IRModule(funcs))
+        return relax.transform.DeadCodeElimination(["main"])(leg)
+
+    def _new_entry(self, call: Any, default: Any) -> Any:
+        """Legalize ``call`` in a scratch builder; the entry (with its class of structurally equal
+        PrimFuncs among all entries), or ``_UNCACHEABLE``."""
+        entry = _scratch_legalize(call, default)
+        if entry is _UNCACHEABLE:
+            return entry
+        h = _tvm.structural_hash(entry.func)
+        same = self._by_hash.setdefault(h, [])
+        for other in same:
+            if _tvm.structural_equal(other.func, entry.func):
+                entry.cls = other.cls
+                break
+        else:
+            entry.cls = self._classes
+            self._classes += 1
+            same.append(entry)
+        return entry
+
     def _wrap(self, default: Any, added: dict[int, Any]) -> Any:
         def legalize(bb: Any, call: Any) -> Any:
             return self._legalize(bb, call, default, added)
@@ -140,7 +248,7 @@ class LegalizeCache:
         key = _signature(call)
         entry = self._entries.get(key, None) if key is not None else _UNCACHEABLE
         if entry is None:
-            entry = _scratch_legalize(call, default)
+            entry = self._new_entry(call, default)
             self._entries[key] = entry
             if entry is not _UNCACHEABLE:
                 self.misses += 1
@@ -149,12 +257,103 @@ class LegalizeCache:
         if entry is _UNCACHEABLE:
             self.uncached += 1
             return default(bb, call)
-        func, hint, template, op, attrs, sinfo = entry
         gvar = added.get(id(entry))
         if gvar is None:  # the builder de-duplicates structurally and names uniquely, as for call_te
-            gvar = added[id(entry)] = bb.add_func(func, hint)
-        args = [_pick(call.args, path) for path in template]
-        return relax.Call(op, [gvar, relax.Tuple(args)], attrs, sinfo)
+            gvar = added[id(entry)] = bb.add_func(entry.func, entry.hint)
+        return entry.call(call, gvar)
+
+
+class _Entry:
+    """One cached legalization: the PrimFunc, its name hint and type, and the ``call_tir`` to build."""
+
+    __slots__ = ("func", "hint", "ty", "template", "op", "attrs", "sinfo", "cls")
+
+    def __init__(self, func: Any, hint: str, ty: Any, template: tuple, op: Any, attrs: Any, sinfo: Any) -> None:
+        self.func, self.hint, self.ty, self.template = func, hint, ty, template
+        self.op, self.attrs, self.sinfo = op, attrs, sinfo
+        self.cls = -1  # class of structurally equal PrimFuncs (the builder de-duplicates them)
+
+    def call(self, call: Any, gvar: Any) -> Any:
+        """The ``call_tir`` on ``gvar`` that replaces ``call``."""
+        _, relax = _tvm.tvm_modules()
+        args = [_pick(call.args, path) for path in self.template]
+        return relax.Call(self.op, [gvar, relax.Tuple(args)], self.attrs, self.sinfo)
+
+
+class _Names:
+    """The names a ``BlockBuilder`` gives the PrimFuncs added to a module holding only ``main``.
+
+    ``add_func`` returns the existing GlobalVar for a PrimFunc structurally equal to one added
+    before, else a fresh name: the hint (``.`` -> ``_``) if unused, else the hint followed by
+    the hint's next counter value that is unused (TVM's ``NameSupply``).
+    """
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = {"main": 0}
+        self.of_class: dict[int, tuple[str, Any]] = {}
+
+    def add(self, entry: _Entry) -> tuple[str, Any]:
+        """(name, PrimFunc kept under it) of ``entry``'s PrimFunc."""
+        got = self.of_class.get(entry.cls)
+        if got is None:
+            got = self.of_class[entry.cls] = (self._fresh(entry.hint), entry.func)
+        return got
+
+    def _fresh(self, hint: str) -> str:
+        name = hint.replace(".", "_")
+        if name not in self.counters:
+            self.counters[name] = 0
+            return name
+        new = name
+        while new in self.counters:
+            self.counters[name] += 1
+            new = f"{name}{self.counters[name]}"
+        self.counters[new] = 0
+        return new
+
+    def clash(self, funcs: dict[Any, Any]) -> bool:
+        """Whether a tagged name is also an untagged one (the builder would rename it)."""
+        return any(gv.name_hint in self.counters for gv in funcs)
+
+
+class _TagState:
+    """One :meth:`LegalizeCache.tag_and_legalize` run: the planned call sites, in order."""
+
+    def __init__(self, plan: list[tuple[str, _Entry | None, Any]]) -> None:
+        self.plan = plan
+        self.site = 0
+        self.failed = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and self.site == len(self.plan)
+
+    def legalize(self, bb: Any, call: Any) -> Any:
+        k = self.site
+        if self.failed or k >= len(self.plan) or self.plan[k][0] != call.op.name:
+            self.failed = True  # not the order planned: the result is dropped
+            return call
+        _, entry, gvar = self.plan[k]
+        self.site += 1
+        if entry is None:  # not cached: TVM's own legalization (``gvar`` is its FLegalize)
+            return gvar(bb, call)
+        return entry.call(call, gvar)
+
+
+def _only_planned_kernels(leg: Any, n: int) -> bool:
+    """Whether the ops TVM legalized in :meth:`LegalizeCache.tag_and_legalize` added no function
+    and no kernel call: ``leg`` holds only ``main``, with ``n`` ``call_tir`` (the planned ones)."""
+    if len(list(leg.functions_items())) != 1:
+        return False
+    calls = sum(1 for b in _tvm.bindings(leg["main"])
+                if _tvm.is_call(b.value) and _tvm.op_name(b.value).startswith("relax.call_tir"))
+    return calls == n
+
+
+#: constants this small are keyed by value: TVM's legalizations read them (a 0-d operand of a binary
+#: op becomes an immediate in the PrimFunc, NMS reads its box count); larger ones (a bias) are
+#: PrimFunc arguments, keyed by shape and dtype alone
+_INLINED_CONSTANT_ELEMS = 1
 
 
 def _arg_key(a: Any) -> Any:
@@ -162,18 +361,27 @@ def _arg_key(a: Any) -> Any:
     tvm, relax = _tvm.tvm_modules()
     if _tvm.is_var(a) or _tvm.is_constant(a):
         si = _tvm.expr_type(a)
+        if isinstance(si, relax.ShapeType):  # shape_to_tensor's argument: its values are the key
+            values = None if si.values is None else _tvm.items(si.values)
+            if values is None or not all(isinstance(d, tvm.tirx.IntImm) for d in values):
+                return None
+            return ("V", tuple(int(d.value) for d in values))
         if not isinstance(si, relax.TensorType) or si.shape is None or not hasattr(si.shape, "values"):
             return None
         dims = []
-        for d in si.shape.values:
+        for d in _tvm.items(si.shape.values):
             if not isinstance(d, tvm.tirx.IntImm):
                 return None
             dims.append(int(d.value))
+        if _tvm.is_constant(a) and math.prod(dims) <= _INLINED_CONSTANT_ELEMS:
+            # legalizations inline small constants' values (a scalar operand becomes an immediate)
+            return ("C", tuple(dims), str(si.dtype), _tvm.constant_bytes(a))
         return ("T", tuple(dims), str(si.dtype))
     if isinstance(a, relax.ShapeExpr):
-        if not all(isinstance(d, tvm.tirx.IntImm) for d in a.values):
+        values = _tvm.items(a.values)
+        if not all(isinstance(d, tvm.tirx.IntImm) for d in values):
             return None
-        return ("S", tuple(int(d.value) for d in a.values))
+        return ("S", tuple(int(d.value) for d in values))
     if isinstance(a, relax.Tuple):
         keys = tuple(_arg_key(f) for f in a.fields)
         return None if any(k is None for k in keys) else ("U", keys)
@@ -230,7 +438,7 @@ def _scratch_legalize(call: Any, default: Any) -> Any:
         if path is None:
             return _UNCACHEABLE
         template.append(path)
-    return (func, gvar.name_hint, tuple(template), out.op, out.attrs, out.ty_args)
+    return _Entry(func, gvar.name_hint, _tvm.expr_type(gvar), tuple(template), out.op, out.attrs, out.ty_args)
 
 
 def fuse(tagged: Any) -> Any:

@@ -45,6 +45,7 @@ class TensorInfo:
         return None if n is None else n * dtype_bytes(self.dtype)
 
 
+@functools.cache
 def dtype_bytes(dtype: str) -> int:
     """Bytes per element of a TVM dtype string (``float32`` -> 4, ``bool`` -> 1)."""
     if dtype == "bool":
@@ -54,6 +55,17 @@ def dtype_bytes(dtype: str) -> int:
         return 0
     bits = int(digits.split("x")[0]) if digits else 0
     return max(1, (bits + 7) // 8)
+
+
+def items(array: Any) -> list[Any]:
+    """The elements of a TVM array as a list, in one slice (iterating reads them one index check at a time)."""
+    return array[:]
+
+
+def node_id(node: Any) -> int:
+    """Identity of the IR node behind a Python handle (two handles of one node share it); valid
+    while the node is alive."""
+    return node.__chandle__()
 
 
 def tensor_infos(ty: Any) -> list[TensorInfo]:
@@ -71,7 +83,7 @@ def tensor_infos(ty: Any) -> list[TensorInfo]:
             return [TensorInfo(None, dtype, ("?",))]
         dims: list[int] = []
         sym: list[str] = []
-        for v in shape_expr.values:
+        for v in items(shape_expr.values):
             if isinstance(v, tvm.tirx.IntImm):
                 dims.append(int(v.value))
             else:
@@ -256,6 +268,21 @@ def estimate_tir_flops(prim_func: Any) -> float:
     from tvm.s_tir.analysis import estimate_tir_flops as _est
 
     return float(_est(tvm.IRModule({"main": prim_func})))
+
+
+def constant_bytes(const: Any) -> bytes:
+    """The raw contents of a Relax constant."""
+    return const.value.numpy().tobytes()
+
+
+def global_var(name: str, ty: Any) -> Any:
+    """A ``GlobalVar`` named ``name`` with Relax type ``ty`` (what ``BlockBuilder.add_func`` sets)."""
+    tvm, relax = tvm_modules()
+    from tvm.relax.expr import _update_type
+
+    gvar = tvm.ir.GlobalVar(name)
+    _update_type(gvar, ty)
+    return gvar
 
 
 def is_prim_func(func: Any) -> bool:

@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf._version import __version__
-from hybridperf.errors import InputError
+from hybridperf.costs import FLOPS_PER_MAC
+from hybridperf.errors import InputError, error_line
+from hybridperf.precision import Precision
 
-FLOPS_PER_MAC = 2
 Progress = Callable[[str, int, int], None]
 
 _CPU_ROOT = Path("/sys/devices/system/cpu")
@@ -486,7 +487,7 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
             # figure is skipped, recorded, and estimated; numpy failures are real errors
             if not (isinstance(exc, ImportError) or name in ("gemm int8", "dispatch")):
                 raise
-            errors[name] = f"skipped: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+            errors[name] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
             continue
         if isinstance(out, GemmRate):
             gemm.append(out)
@@ -590,11 +591,16 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
     }
 
 
+def _widest_first(rate: Any) -> int:
+    """Sort key of a measured GEMM rate: its precision's place in :class:`Precision` (widest first)."""
+    return list(Precision).index(Precision(rate.precision))
+
+
 def _cpu_peaks(result: ProbeResult, src: str) -> dict[str, Any]:
     """``peak_compute`` from the measured GEMM rates (fp64, fp32, int8 order); InputError when none."""
     peaks: dict[str, Any] = {}
-    for g in sorted(result.gemm, key=lambda g: ("fp64", "fp32", "int8").index(g.precision)):
-        unit, scale = ("GOPS", 1e9) if g.precision == "int8" else ("GFLOP/s", 1e9)
+    for g in sorted(result.gemm, key=_widest_first):
+        unit, scale = ("GOPS", 1e9) if Precision(g.precision).is_integer else ("GFLOP/s", 1e9)
         peaks[g.precision] = _q(g.flops_per_s / scale, unit, f"{src}: best of {g.repeats} {g.n}^3 GEMM, {g.backend}",
                                 measured=True)
     if not peaks:
@@ -713,9 +719,8 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
 def _gpu_peaks(result: ProbeResult, src: str, g: dict[str, Any]) -> dict[str, Any]:
     """``peak_compute`` from the measured GEMM rates, widest precision first; InputError when none."""
     peaks: dict[str, Any] = {}
-    order = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8")
-    for rate in sorted(result.gemm, key=lambda r: order.index(r.precision) if r.precision in order else 99):
-        unit = "TOPS" if rate.precision == "int8" else "TFLOP/s"
+    for rate in sorted(result.gemm, key=_widest_first):
+        unit = "TOPS" if Precision(rate.precision).is_integer else "TFLOP/s"
         note = "TF32 Tensor Cores off (float32 matmul precision 'highest')" if rate.precision == "fp32" else None
         peaks[rate.precision] = _q(rate.flops_per_s / 1e12, unit,
                                    f"{src}: median of 10 dense {rate.n}^3 GEMMs, {rate.backend}", True, note)

@@ -14,7 +14,11 @@ Host speed index
     session options) is timed at the start and at the end of every round (:class:`ReferenceWorkload`).
     A timing's index is the geometric mean of its three kernels' medians, in seconds
     (:attr:`SpeedSample.index_s`); the round's index is the geometric mean of its start and end
-    timings (:func:`round_speed_index`). A slower host has a larger index.
+    timings (:func:`round_speed_index`). A slower host has a larger index. Each timing also keeps every
+    kernel's fastest run (:attr:`SpeedSample.index_min_s`; the round's smallest:
+    :attr:`RoundResult.min_run_index_s`), to pair with a configuration's fastest run. On the 2-vCPU
+    development host the streaming add follows DRAM contention from the other core much more than
+    single-thread models do, so ``benchmarks/retest_cpu.py`` also normalises by the GEMM and conv runs alone.
 Normalisation
     A latency in *reference units* is ``latency_s / index_s`` (:func:`normalise`): dimensionless, and
     comparable between runs on the same CPU taken at different host speeds.
@@ -47,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from hybridperf.errors import HybridperfError
+from hybridperf.errors import HybridperfError, error_line
 from hybridperf.measure.onnxruntime import Measurement, csv_row
 
 #: bump when the reference workload's shapes, values or timing change (indices are then not comparable)
@@ -93,17 +97,27 @@ def round_order(keys: Iterable[str], round_index: int, seed: int = 0) -> list[st
 
 @dataclass(frozen=True)
 class SpeedSample:
-    """One timing of the reference workload: the median seconds of each reference kernel."""
+    """One timing of the reference workload: the median seconds of each reference kernel, and optionally
+    the fastest run of each (``*_min_s``; 0 where not recorded)."""
 
     gemm_s: float
     conv_s: float
     stream_s: float
     date_utc: str = ""
+    gemm_min_s: float = 0.0
+    conv_min_s: float = 0.0
+    stream_min_s: float = 0.0
 
     @property
     def index_s(self) -> float:
         """Geometric mean of the three kernels' medians (seconds)."""
         return geometric_mean((self.gemm_s, self.conv_s, self.stream_s))
+
+    @property
+    def index_min_s(self) -> float:
+        """Geometric mean of the three kernels' fastest runs (seconds); :attr:`index_s` where not recorded."""
+        lows = (self.gemm_min_s, self.conv_min_s, self.stream_min_s)
+        return geometric_mean(lows) if min(lows) > 0 else self.index_s
 
 
 def geometric_mean(values: Sequence[float]) -> float:
@@ -209,7 +223,7 @@ class ReferenceWorkload:
         """Time every reference kernel now (median of :attr:`runs` runs each)."""
         if self._sessions is None:
             self._sessions = self._open()
-        medians = {}
+        medians, lows = {}, {}
         for name, (sess, feeds) in self._sessions.items():
             for _ in range(self.warmup):
                 sess.run(None, feeds)
@@ -219,8 +233,10 @@ class ReferenceWorkload:
                 sess.run(None, feeds)
                 times.append(time.perf_counter() - t0)
             medians[name] = statistics.median(times)
+            lows[name] = min(times)
         return SpeedSample(gemm_s=medians["gemm"], conv_s=medians["conv"], stream_s=medians["stream"],
-                           date_utc=_now())
+                           date_utc=_now(), gemm_min_s=lows["gemm"], conv_min_s=lows["conv"],
+                           stream_min_s=lows["stream"])
 
 
 def _now() -> str:
@@ -278,6 +294,12 @@ class RoundResult:
         """The fastest reference timing of the round (the host's best speed in it; pairs with minimum latencies)."""
         return min(x.index_s for x in self.samples)
 
+    @property
+    def min_run_index_s(self) -> float:
+        """The fastest runs' index of the round: minimum over its timings of :attr:`SpeedSample.index_min_s`
+        (pairs a configuration's fastest run with the reference's fastest runs)."""
+        return min(x.index_min_s for x in self.samples)
+
     def local_index_s(self, position: int) -> float:
         """Speed index around measurement ``position``: geometric mean of the timings bracketing it."""
         b = self.brackets[position]
@@ -314,7 +336,7 @@ def run_round(round_index: int, keys: Iterable[str], measure_one: Callable[[str,
         try:
             m = measure_one(key, round_index)
         except HybridperfError as exc:
-            failed.append((key, (str(exc).splitlines() or [type(exc).__name__])[0][:200]))
+            failed.append((key, error_line(exc, 200)))
         else:
             done.append((key, m))
             brackets.append(len(samples) - 1)
@@ -331,7 +353,8 @@ def run_round(round_index: int, keys: Iterable[str], measure_one: Callable[[str,
 #: columns of a speed-index row (one per round)
 SPEED_FIELDS = ("round", "reference_version", "start_utc", "end_utc", "start_gemm_s", "start_conv_s",
                 "start_stream_s", "start_index_s", "end_gemm_s", "end_conv_s", "end_stream_s", "end_index_s",
-                "speed_index_s", "samples", "mean_index_s", "min_index_s", "max_index_s", "drift")
+                "speed_index_s", "samples", "mean_index_s", "min_index_s", "max_index_s", "drift",
+                "min_run_index_s")
 
 
 def speed_row(result: RoundResult, **extra: Any) -> dict[str, Any]:
@@ -343,13 +366,15 @@ def speed_row(result: RoundResult, **extra: Any) -> dict[str, Any]:
             "start_index_s": s.index_s, "end_gemm_s": e.gemm_s, "end_conv_s": e.conv_s, "end_stream_s": e.stream_s,
             "end_index_s": e.index_s, "speed_index_s": result.index_s, "samples": len(idx),
             "mean_index_s": result.mean_index_s, "min_index_s": min(idx), "max_index_s": max(idx),
-            "drift": e.index_s / s.index_s, **extra}
+            "drift": e.index_s / s.index_s, "min_run_index_s": result.min_run_index_s, **extra}
 
 
 def sample_rows(result: RoundResult) -> list[dict[str, Any]]:
-    """Every reference timing of the round, one row each (``round, sample, date_utc, *_s, index_s``)."""
+    """Every reference timing of the round, one row each (``round, sample, date_utc, *_s, index_s``, then the
+    fastest runs ``*_min_s`` and ``index_min_s``)."""
     return [{"round": result.round_index, "sample": i, "date_utc": x.date_utc, "gemm_s": x.gemm_s, "conv_s": x.conv_s,
-             "stream_s": x.stream_s, "index_s": x.index_s} for i, x in enumerate(result.samples)]
+             "stream_s": x.stream_s, "index_s": x.index_s, "gemm_min_s": x.gemm_min_s, "conv_min_s": x.conv_min_s,
+             "stream_min_s": x.stream_min_s, "index_min_s": x.index_min_s} for i, x in enumerate(result.samples)]
 
 
 def round_rows(result: RoundResult, extra: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -359,7 +384,7 @@ def round_rows(result: RoundResult, extra: Mapping[str, Mapping[str, Any]] | Non
     :func:`hybridperf.measure.onnxruntime.csv_row`, the CPU identity, then ``speed_index_s`` (the round's index),
     ``local_index_s`` (the timings bracketing this measurement), ``round_mean_index_s`` (every timing of
     the round, :attr:`RoundResult.mean_index_s`), ``round_min_index_s`` (its fastest timing),
-    ``reference_version``,
+    ``round_min_run_index_s`` (the reference's fastest runs, :attr:`RoundResult.min_run_index_s`), ``reference_version``,
     ``latency_norm`` and ``latency_min_norm`` (by the round's index, reference units).
     """
     idx = result.index_s
@@ -369,7 +394,7 @@ def round_rows(result: RoundResult, extra: Mapping[str, Mapping[str, Any]] | Non
         row.update(m.extra.get("cpu", {}))
         row.update({"speed_index_s": idx, "local_index_s": result.local_index_s(pos),
                     "round_mean_index_s": result.mean_index_s, "round_min_index_s": result.min_index_s,
-                    "reference_version": REFERENCE_VERSION, "latency_norm": normalise(m.latency_s, idx),
+                    "round_min_run_index_s": result.min_run_index_s, "reference_version": REFERENCE_VERSION, "latency_norm": normalise(m.latency_s, idx),
                     "latency_min_norm": normalise(m.latency_min_s or m.latency_s, idx)})
         rows.append(row)
     return rows
@@ -436,8 +461,8 @@ def summarize(rows: Iterable[Mapping[str, Any]], rounds: Iterable[int] | None = 
     index_column : str
         The speed index each row is normalised by: the round's (``speed_index_s``), the timings
         bracketing the measurement (``local_index_s``), every timing of the round
-        (``round_mean_index_s``) or its fastest timing (``round_min_index_s``). ``reference_index_s`` is
-        the median of it.
+        (``round_mean_index_s``), its fastest timing (``round_min_index_s``) or the reference's fastest runs
+        (``round_min_run_index_s``). ``reference_index_s`` is the median of it.
 
     Returns
     -------

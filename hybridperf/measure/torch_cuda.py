@@ -23,7 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FLOPS_PER_MAC = 2
+from hybridperf.costs import FLOPS_PER_MAC
+from hybridperf.errors import error_line
 
 
 @dataclass(frozen=True)
@@ -488,7 +489,7 @@ def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int =
             if nvml.ok and power_s > 0:
                 watts[prec] = _sustained_power(nvml, _gemm_fn(prec, gemm_n), power_s)
         except Exception as exc:  # noqa: BLE001 - unsupported precision is reported, not fatal
-            errors[prec] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+            errors[prec] = f"{type(exc).__name__}: {error_line(exc, 200)}"
         torch.cuda.empty_cache()
     out["gemm_n"] = gemm_n
     out["peak_flops_per_s"] = rates
@@ -514,7 +515,7 @@ def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int =
         out["l2_copy_bytes"] = l2_copy_bytes
         out["l2_copy_count"] = l2_copy_count
     except RuntimeError as exc:  # graph capture unavailable: the figure is left out, the reason kept
-        out["l2_copy_error"] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+        out["l2_copy_error"] = f"{type(exc).__name__}: {error_line(exc, 200)}"
     torch.cuda.empty_cache()
     out.update(_launch_overhead())
     return out

@@ -1,7 +1,7 @@
-"""Report: every rendering of a result. Owns the text / JSON formatters and the one table renderer
-(:mod:`.text`), the views of each command's result (:mod:`.check` with GitHub and JUnit output,
-:mod:`.mig`, :mod:`.devices`, :mod:`.many`, :mod:`.probe`, :mod:`.measurement`, :mod:`.calibration`),
-the progress bar (:mod:`.progress`), the HTML report (:mod:`.html`) and source annotation
-(:mod:`.annotate`). May import :mod:`hybridperf.estimate` and everything below it; it computes
-nothing new.
+"""Report: every rendering of a result. Owns the one set of unit formatters and the one table
+renderer (:mod:`.format`), a prediction's JSON and text views (:mod:`.text`), the views of each
+command's result (:mod:`.check` with GitHub and JUnit output, :mod:`.mig`, :mod:`.devices`,
+:mod:`.many`, :mod:`.probe`, :mod:`.measurement`, :mod:`.calibration`), the progress bar
+(:mod:`.progress`), the HTML report (:mod:`.html`) and source annotation (:mod:`.annotate`).
+May import :mod:`hybridperf.estimate` and everything below it; it computes nothing new.
 """

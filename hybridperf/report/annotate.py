@@ -7,7 +7,7 @@ from typing import Any
 
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
-from hybridperf.report.text import fmt_bytes, fmt_count, fmt_time
+from hybridperf.report.format import fmt_bytes, fmt_count, fmt_time
 
 
 def binding_comments(pred: Prediction) -> dict[str, str]:

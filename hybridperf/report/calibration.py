@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hybridperf.report.format import format_si, table
+
 
 def calibration_text(model: Any, result: dict[str, Any], metrics: dict[str, Any], data: Path) -> str:
     """What was fitted and stored, the data it came from, then one line per scalar metric."""
@@ -17,14 +19,12 @@ def calibration_text(model: Any, result: dict[str, Any], metrics: dict[str, Any]
             lines.append(f"{key:<28} {val}")
     if isinstance(metrics.get("cv_mape_pct_by_overhead"), dict) and metrics["cv_mape_pct_by_overhead"]:
         cv = metrics["cv_mape_pct_by_overhead"]
-        lines.append(f"{'grouped-CV MAPE (best)':<28} {min(cv.values()):.2f} % at overhead {model.overhead_s_ * 1e6:g} us")
+        lines.append(f"{'grouped-CV MAPE (best)':<28} {min(cv.values()):.2f} % at overhead {format_si(model.overhead_s_, 's', 6)}")
     return "\n".join(lines)
 
 
 def measure_calibration_text(result: dict[str, Any]) -> str:
     """The summary of ``hybridperf calibrate --measure``: held-out error per predictor and per model."""
-    from hybridperf.report.text import format_si, table
-
     h = result["heldout_mape_pct"]
     rows = [[r["key"], format_si(r["measured_s"], "s"), format_si(r["roofline_s"], "s"), format_si(r["zero_shot_s"], "s"),
              format_si(r["adapted_s"], "s")] for r in result["per_model"]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from hybridperf.estimate.budget import Metric
-from hybridperf.report.text import fmt_bytes, fmt_energy, fmt_time, table
+from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_time, table
 
 CHECK_SCHEMA_VERSION = 1
 

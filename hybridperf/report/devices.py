@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hybridperf.precision import Precision
-from hybridperf.report.text import format_si, table
+from hybridperf.report.format import format_si, table
 
 #: the precisions shown as columns of the list view
 LIST_PRECISIONS = ("fp32", "fp16", "int8")

@@ -10,7 +10,7 @@ weights + inputs baseline, and a table of every kernel.
 Nothing is fetched: no JavaScript, no external CSS, fonts or images, and no
 URL in any attribute, so the file renders offline and can be attached to a CI
 run. Numbers come from :func:`hybridperf.report.text.to_dict` and the memory plan;
-formatting uses the helpers of :mod:`hybridperf.report.text`.
+formatting uses :mod:`hybridperf.report.format`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import Any
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
 from hybridperf.files import write_atomic
-from hybridperf.report.text import fmt_bytes, fmt_count, fmt_energy, fmt_time, to_dict
+from hybridperf.report.format import fmt_bytes, fmt_count, fmt_energy, fmt_time, format_si
+from hybridperf.report.text import to_dict
 
 __all__ = ["render_html", "write_html"]
 
@@ -70,14 +71,6 @@ def _f(x: float) -> str:
 
 def _log_ticks(lo: float, hi: float) -> list[float]:
     return [10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
-
-
-def _si(x: float, unit: str = "") -> str:
-    """``x`` with an SI prefix and 4 significant digits: 1.979e15 -> '1.979P'."""
-    for p, f in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= f:
-            return f"{x / f:.4g}{p}{unit}"
-    return f"{x:.4g}{unit}"
 
 
 class _LogAxes:
@@ -151,12 +144,12 @@ def _roofline_grid(ax: _LogAxes, x0: float, x1: float, y0: float, y1: float) -> 
         if x0 <= t <= x1:
             px = ax.x(t)
             out.append(f'<line x1="{_f(px)}" y1="{ax.top}" x2="{_f(px)}" y2="{ax.top + ax.height}" stroke="#e4e4e4"/>')
-            out.append(f'<text x="{_f(px)}" y="{ax.top + ax.height + 16}" font-size="11" text-anchor="middle">{_e(_si(t))}</text>')
+            out.append(f'<text x="{_f(px)}" y="{ax.top + ax.height + 16}" font-size="11" text-anchor="middle">{_e(format_si(t, "", sep=""))}</text>')
     for t in _log_ticks(y0, y1):
         if y0 <= t <= y1:
             py = ax.y(t)
             out.append(f'<line x1="{ax.left}" y1="{_f(py)}" x2="{ax.left + ax.width}" y2="{_f(py)}" stroke="#e4e4e4"/>')
-            out.append(f'<text x="{ax.left - 6}" y="{_f(py + 4)}" font-size="11" text-anchor="end">{_e(_si(t))}</text>')
+            out.append(f'<text x="{ax.left - 6}" y="{_f(py + 4)}" font-size="11" text-anchor="end">{_e(format_si(t, "", sep=""))}</text>')
     out.append(
         f'<text x="{ax.left + ax.width / 2}" y="{ax.top + ax.height + 36}" font-size="13" text-anchor="middle">'
         "arithmetic intensity (FLOP / DRAM byte)</text>"
@@ -187,8 +180,8 @@ def _roofline_roofs(out: list[str], ax: _LogAxes, peaks: dict[str, float], bw: f
             f'x2="{_f(ax.x(x1))}" y2="{_f(ax.y(peak))}" stroke="{col}" stroke-width="2" '
             f'stroke-dasharray="{"" if prec == "fp32" else "6 3"}"/>'
         )
-        legend.append((col, f"{prec} {_si(peak)}FLOP/s, ridge {ridge:.3g}", "" if prec == "fp32" else "6 3"))
-    legend.insert(0, ("#444", f"DRAM {bw / 1e9:.4g} GB/s", ""))
+        legend.append((col, f"{prec} {format_si(peak, 'FLOP/s', sep='')}, ridge {ridge:.3g}", "" if prec == "fp32" else "6 3"))
+    legend.insert(0, ("#444", f"DRAM {format_si(bw, 'B/s')}", ""))
     return legend
 
 

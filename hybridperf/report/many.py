@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hybridperf.report.text import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
+from hybridperf.report.format import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
 
 
 def to_json(rows: list[dict[str, Any]], device: str) -> str:

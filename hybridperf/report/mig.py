@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hybridperf.report.text import fmt_bytes, fmt_time, table
+from hybridperf.report.format import fmt_bytes, fmt_time, table
 
 
 def to_dict(s, model: str) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hybridperf.report.text import format_si, table
+from hybridperf.report.format import format_si, table
 
 
 def to_table(result: Any, spec: Any, out: Path) -> str:

@@ -1,6 +1,6 @@
-"""Formatting of predictions: versioned JSON and plain-text tables.
+"""A prediction's views: the versioned JSON report and the plain-text summary and kernel table.
 
-The only module that turns numbers into human units.
+Numbers become text through :mod:`hybridperf.report.format` (units and the table renderer).
 """
 
 from __future__ import annotations
@@ -12,65 +12,9 @@ from hybridperf._version import __version__
 from hybridperf.costs import OpCost, Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.precision import storage_bytes
+from hybridperf.report.format import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
 
 REPORT_SCHEMA_VERSION = 1
-
-
-
-_SI = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
-
-def fmt_time(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s >= 1:
-        return f"{s:.3f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.3f} ms"
-    if s >= 1e-6 or s == 0:
-        return f"{s * 1e6:.1f} us"
-    return f"{s * 1e9:.1f} ns"
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "-"
-    for unit, f in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= f:
-            return f"{n / f:.2f} {unit}"
-    return f"{int(n)} B"
-
-
-def fmt_count(n: float) -> str:
-    for unit, f in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= f:
-            return f"{n / f:.3f} {unit}"
-    return f"{n:.0f} "
-
-
-def fmt_energy(j: float) -> str:
-    if j >= 1:
-        return f"{j:.3f} J"
-    if j >= 1e-3:
-        return f"{j * 1e3:.3f} mJ"
-    return f"{j * 1e6:.1f} uJ"
-
-
-def format_si(value: float | None, unit: str, digits: int = 4) -> str:
-    """``19.5e12, "FLOP/s"`` -> ``"19.5 TFLOP/s"``; bytes use decimal prefixes, as datasheets do."""
-    if value is None:
-        return "-"
-    if unit == "s":
-        for factor, prefix in ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
-            if abs(value) >= factor:
-                return f"{value / factor:.{digits}g} {prefix}s"
-        return f"{value:.{digits}g} s"
-    if unit in ("pJ", "W"):
-        return f"{value:.{digits}g} {unit}"
-    for factor, prefix in _SI:
-        if abs(value) >= factor:
-            return f"{value / factor:.{digits}g} {prefix}{unit}"
-    return f"{value:.{digits}g} {unit}"
 
 
 def coverage_dict(pred: Prediction) -> dict[str, Any]:
@@ -260,21 +204,6 @@ def _op_dict(r) -> dict[str, Any]:
 
 def to_json(pred: Prediction) -> str:
     return json.dumps(to_dict(pred), indent=2)
-
-
-def table(rows: list[list[str]], header: list[str], align: str | None = None, rule: bool = True) -> str:
-    """The one plain-text table renderer: columns two spaces apart, ``align`` one of 'l'/'r' per
-    column (default all left), a rule of dashes under the header unless ``rule=False``; no
-    trailing blanks."""
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    align = align or "l" * len(header)
-
-    def line(cells):
-        return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
-
-    out = [line(header)] + (["  ".join("-" * w for w in widths)] if rule else [])
-    out.extend(line(r) for r in rows)
-    return "\n".join(out)
 
 
 def _execution_text(ex) -> str:

@@ -15,7 +15,16 @@ The runtime probe is an execution-mode property, explicit rather than a hidden b
 * **zero-shot from spec** (nothing measured on the device): the training devices' median
   dispatch floor and the sheet bandwidth times their median attainable fraction;
 * **probed**: the floor measured with a tiny element-wise op and, optionally, the attainable
-  bandwidth with one large element-wise op (two measurements, seconds on the device).
+  bandwidth with one large element-wise op and the attainable fp32 rate of one large GEMM
+  (``hybridperf probe``; seconds on the device).
+
+A model fitted with ``gemm_probe=True`` prices the matmuls of two activations (:data:`GEMM_PROBE_OPS`)
+at the device's probed GEMM rate instead of its sheet peak: sustained GEMM throughput is a device
+figure the sheets do not carry (power-capped cards run large GEMMs at 36-54 % of their sheet peak,
+HBM cards at 75-81 %; NeuSight data). Without a GEMM probe the rate is the sheet peak times the
+training devices' median GEMM efficiency. Linear layers (``x @ W^T``, another cuBLAS layout and kernel
+choice) and convolutions keep the sheet peak: one probe shape does not carry over to them (a P4 runs
+large ``linear`` calls at 14 % of its peak and large ``bmm`` at 54 %).
 
 Prediction: ``latency = base_s x exp(f(x))``.
 
@@ -45,9 +54,9 @@ from hybridperf.errors import InputError, NotFittedError
 from hybridperf.residual.neusight import OP_NAMES, PricedOps
 from hybridperf.residual.sidecar import read_sidecar, write_sidecar
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: version of the whole feature list (bump on any change of names, order or meaning)
-FEATURES_VERSION = f"2.d{DEVICE_FEATURES_VERSION}"
+FEATURES_VERSION = f"3.d{DEVICE_FEATURES_VERSION}"
 MODEL_FILE = "cross_device.txt"
 SIDECAR_FILE = "cross_device.json"
 
@@ -68,24 +77,52 @@ _EPS = 1e-12
 #: tiny element-wise ops whose smallest calls measure the dispatch floor (a median over them is robust
 #: to one op's kernel having a slow path on one device)
 FLOOR_OPS: tuple[str, ...] = ("add", "addu", "mul", "relu", "gelu", "tanh")
+#: ops priced at the probed GEMM rate (the probe's layout: a matmul of two activations, ``torch.matmul``)
+GEMM_PROBE_OPS: tuple[str, ...] = ("bmm",)
 
 
 def _log(x) -> np.ndarray:
     return np.log(np.maximum(np.asarray(x, float), 0.0) + _EPS)
 
 
+def gemm_probe_rows(rows: PricedOps, op: str = "bmm", top: int = 20) -> np.ndarray:
+    """Positions of the rows of the ``top`` largest-FLOP ``op`` shapes that every device of ``rows`` measured.
+
+    They stand in for ``hybridperf probe``'s one large GEMM on data without one (NeuSight has no square
+    shapes: its largest common ``bmm`` calls, 10^11 FLOP, run at the devices' sustained GEMM rate); a
+    benchmark leaves them out of its scores.
+    """
+    s = rows.shapes
+    sel = np.where(rows.op == op)[0]
+    if not len(sel):
+        return sel
+    keys = np.stack([s["batch"][sel], s["gemm_m"][sel], s["gemm_n"][sel], s["gemm_k"][sel]], 1)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    n_dev = len(np.unique(rows.device[sel]))
+    seen = np.array([len(np.unique(rows.device[sel][inv == u])) for u in range(len(uniq))])
+    common = np.where(seen == n_dev)[0]
+    chosen = common[np.argsort(-np.prod(uniq[common], axis=1), kind="stable")[:top]]
+    return sel[np.isin(inv, chosen)]
+
+
 def runtime_probes(rows: PricedOps, floor_ops: Iterable[str] = FLOOR_OPS, quantile: float = 0.02,
-                   stream_op: str = "add") -> dict[str, RuntimeProbe]:
-    """Per device, the :class:`RuntimeProbe` that two probes on that device would give.
+                   stream_op: str = "add", gemm_rows: np.ndarray | None = None) -> dict[str, RuntimeProbe]:
+    """Per device, the :class:`RuntimeProbe` that probes on that device would give.
 
     * dispatch floor: the median over ``floor_ops`` of the ``quantile`` of each op's latencies
       (the smallest calls: framework dispatch + one launch);
-    * stream bandwidth: bytes / latency of the largest ``stream_op`` call (a STREAM-like add).
+    * stream bandwidth: bytes / latency of the largest ``stream_op`` call (a STREAM-like add);
+    * GEMM rate (only with ``gemm_rows``, e.g. :func:`gemm_probe_rows`): the median FLOPs / latency of the
+      device's rows among ``gemm_rows``.
 
     Devices without ``floor_ops`` rows get no probe.
     """
     out = {}
     floor_ops = tuple(floor_ops)
+    in_gemm = np.zeros(len(rows), bool)
+    if gemm_rows is not None:
+        in_gemm[np.asarray(gemm_rows, int)] = True
     for dev in np.unique(rows.device):
         on = rows.device == dev
         qs = [float(np.quantile(rows.measured_s[on & (rows.op == o)], quantile)) for o in floor_ops
@@ -97,7 +134,9 @@ def runtime_probes(rows: PricedOps, floor_ops: Iterable[str] = FLOOR_OPS, quanti
         if len(s):
             i = s[np.argmax(rows.bytes_total[s])]
             stream = float(rows.bytes_total[i] / rows.measured_s[i])
-        out[str(dev)] = RuntimeProbe(float(np.median(qs)), stream)
+        g = on & in_gemm
+        gemm = float(np.median(rows.flops[g] / rows.measured_s[g])) if g.any() else None
+        out[str(dev)] = RuntimeProbe(float(np.median(qs)), stream, gemm)
     return out
 
 
@@ -111,16 +150,26 @@ def _kernel_columns(rows: PricedOps) -> np.ndarray:
 
 
 def _per_device(rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Mapping[str, RuntimeProbe]):
+    """``(row mask, figures, probe)`` per device; with a GEMM probe, :data:`GEMM_PROBE_OPS` rows are a
+    group of their own whose figures carry the probed GEMM rate as peak."""
+    gemm = np.isin(rows.op, GEMM_PROBE_OPS)
     for dev in np.unique(rows.device):
         if dev not in specs:
             raise InputError(f"no device sheet for {dev!r}; pass its DeviceSpec")
         if dev not in probes:
             raise InputError(f"no runtime probe for {dev!r}; give one or use CrossDeviceModel.probe_for()")
-        yield rows.device == dev, DeviceFigures.from_spec(specs[dev], "fp32"), probes[dev]
+        on, fig, probe = rows.device == dev, DeviceFigures.from_spec(specs[dev], "fp32"), probes[dev]
+        if probe.gemm_flops_per_s is None:
+            yield on, fig, probe
+            continue
+        for sel, f in ((on & ~gemm, fig), (on & gemm, probe.gemm_figures(fig))):
+            if sel.any():
+                yield sel, f, probe
 
 
 def baseline(rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Mapping[str, RuntimeProbe]) -> np.ndarray:
-    """``max(compute_s, memory_s, dispatch_floor_s)`` of each row on its device (fp32 sheet peak)."""
+    """``max(compute_s, memory_s, dispatch_floor_s)`` of each row on its device (fp32 sheet peak; the probed
+    GEMM rate for :data:`GEMM_PROBE_OPS` rows where the device's probe has one)."""
     out = np.zeros(len(rows))
     for sel, fig, probe in _per_device(rows, specs, probes):
         out[sel] = base_latency_s(rows.flops[sel], rows.bytes_total[sel], fig, probe)
@@ -157,6 +206,10 @@ class CrossDeviceModel:
     n_estimators, learning_rate, num_leaves, min_data_in_leaf, lambda_l2, feature_fraction : LightGBM settings
     objective : str
         LightGBM objective on the log ratio (``"l2"``, or ``"l1"`` for a median fit).
+    gemm_probe : bool
+        Price :data:`GEMM_PROBE_OPS` at a GEMM rate (probed, else the sheet peak x the training devices'
+        median GEMM efficiency); False: at the sheet peak, GEMM probes ignored. ``fit`` expects features
+        made with the matching probes (:meth:`complete_probe`).
     seed : int
         Seed of every random choice (``deterministic=True``).
     n_jobs : int
@@ -165,7 +218,7 @@ class CrossDeviceModel:
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 63,
                  min_data_in_leaf: int = 50, lambda_l2: float = 1.0, feature_fraction: float = 0.8,
-                 objective: str = "l2", seed: int = 0, n_jobs: int = 1):
+                 objective: str = "l2", gemm_probe: bool = False, seed: int = 0, n_jobs: int = 1):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -173,12 +226,14 @@ class CrossDeviceModel:
         self.lambda_l2 = lambda_l2
         self.feature_fraction = feature_fraction
         self.objective = objective
+        self.gemm_probe = gemm_probe
         self.seed = seed
         self.n_jobs = n_jobs
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf",
-                                              "lambda_l2", "feature_fraction", "objective", "seed", "n_jobs")}
+                                              "lambda_l2", "feature_fraction", "objective", "gemm_probe", "seed",
+                                              "n_jobs")}
 
     def fit(self, X: np.ndarray, y: np.ndarray, devices: Sequence[str] = (),
             probes: Mapping[str, RuntimeProbe] | None = None, specs: Mapping[str, DeviceSpec] | None = None,
@@ -188,7 +243,8 @@ class CrossDeviceModel:
         ``devices`` (training device ids) and ``probes`` (their runtime probes) are recorded; the
         zero-shot defaults for an unmeasured device are the median probed floor and the median
         attainable fraction ``stream / sheet bandwidth`` (that needs ``specs`` of the devices), each over
-        distinct values (sheets sharing one host's probe vote once).
+        distinct values (sheets sharing one host's probe vote once); with ``gemm_probe`` also the median
+        GEMM efficiency ``probed GEMM rate / sheet fp32 peak``.
         """
         import lightgbm as lgb
 
@@ -213,6 +269,11 @@ class CrossDeviceModel:
         fractions = sorted({round(p.stream_bytes_per_s / DeviceFigures.from_spec(specs[d]).dram_bytes_per_s, 9)
                             for d, p in self.probes_.items() if p.stream_bytes_per_s and specs and d in specs})
         self.stream_fraction_ = float(np.median(fractions)) if fractions else 1.0
+        effs = sorted({round(p.gemm_flops_per_s / DeviceFigures.from_spec(specs[d]).peak_flops_per_s, 9)
+                       for d, p in self.probes_.items() if p.gemm_flops_per_s and specs and d in specs})
+        if self.gemm_probe and not effs:
+            raise InputError("gemm_probe=True needs training probes with gemm_flops_per_s and their specs")
+        self.gemm_efficiency_ = float(np.median(effs)) if effs else 1.0
         self.n_train_ = int(len(y))
         self.metrics_: dict[str, Any] = {"train_mae_log": float(np.mean(np.abs(self.predict(X) - y)))}
         self.trained_on_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -229,22 +290,44 @@ class CrossDeviceModel:
 
     def zero_shot_probe(self, spec: DeviceSpec) -> RuntimeProbe:
         """The probe assumed for a device measured nowhere: median training floor, sheet bandwidth x
-        the training devices' median attainable fraction."""
+        the training devices' median attainable fraction (and, with ``gemm_probe``, sheet fp32 peak x their
+        median GEMM efficiency)."""
         self._check()
-        return RuntimeProbe(self.default_floor_s_,
-                            self.stream_fraction_ * DeviceFigures.from_spec(spec).dram_bytes_per_s)
+        return self.complete_probe(RuntimeProbe(self.default_floor_s_), spec)
+
+    def complete_probe(self, probe: RuntimeProbe, spec: DeviceSpec) -> RuntimeProbe:
+        """``probe`` with the figures it lacks filled from ``spec`` the zero-shot way (see :meth:`zero_shot_probe`);
+        its GEMM rate dropped when the model is not ``gemm_probe``."""
+        self._check()
+        fig = DeviceFigures.from_spec(spec)
+        stream = probe.stream_bytes_per_s or self.stream_fraction_ * fig.dram_bytes_per_s
+        gemm = (probe.gemm_flops_per_s or self.gemm_efficiency_ * fig.peak_flops_per_s) if self.gemm_probe else None
+        return RuntimeProbe(probe.dispatch_floor_s, stream, gemm)
 
     def probe_for(self, device: str, spec: DeviceSpec) -> RuntimeProbe:
-        """The runtime probe of ``device``: recorded at training, else :meth:`zero_shot_probe`."""
+        """The runtime probe of ``device``: recorded at training, else :meth:`zero_shot_probe`.
+
+        A sheet written by ``hybridperf probe`` on the GPU (its fp32 peak marked ``measured``) carries a
+        measured GEMM rate: a ``gemm_probe`` model uses it as the device's GEMM probe.
+        """
         self._check()
-        return self.probes_.get(device) or self.zero_shot_probe(spec)
+        if device in self.probes_:
+            return self.complete_probe(self.probes_[device], spec)
+        probe = self.zero_shot_probe(spec)
+        if self.gemm_probe and "peak_compute.fp32" in spec.measured:
+            probe = RuntimeProbe(probe.dispatch_floor_s, probe.stream_bytes_per_s, spec.peak_flops("fp32"))
+        return probe
 
     def predict_latency(self, rows: PricedOps, specs: Mapping[str, DeviceSpec],
                         probes: Mapping[str, RuntimeProbe] | None = None) -> np.ndarray:
-        """Predicted latency (seconds) of priced rows; devices without a given probe use :meth:`probe_for`."""
+        """Predicted latency (seconds) of priced rows; devices without a given probe use :meth:`probe_for`,
+        given probes are completed by :meth:`complete_probe`."""
         self._check()
-        pr = {str(d): (probes or {}).get(str(d)) or self.probe_for(str(d), specs[str(d)]) for d in np.unique(rows.device)
-              if str(d) in specs}
+        pr = {}
+        for d in map(str, np.unique(rows.device)):
+            if d in specs:
+                given = (probes or {}).get(d)
+                pr[d] = self.complete_probe(given, specs[d]) if given is not None else self.probe_for(d, specs[d])
         return baseline(rows, specs, pr) * np.exp(self.predict(featurize(rows, specs, pr)))
 
     def feature_importance(self) -> dict[str, float]:
@@ -268,14 +351,17 @@ class CrossDeviceModel:
             "features": list(FEATURES),
             "categorical": list(_CATEGORICAL),
             "ops": list(OP_NAMES),
-            "target": "log(measured latency / max(flops / fp32 peak, bytes / bandwidth, dispatch floor))",
+            "target": "log(measured latency / max(flops / fp32 peak, bytes / bandwidth, dispatch floor)); with "
+                      "gemm_probe the peak of bmm rows is the probed GEMM rate",
+            "gemm_probe_ops": list(GEMM_PROBE_OPS),
             "model_file": MODEL_FILE,
             "params": self.get_params(),
             "training_devices": list(self.devices_),
-            "runtime_probes": {k: {"dispatch_floor_s": p.dispatch_floor_s, "stream_bytes_per_s": p.stream_bytes_per_s}
-                               for k, p in self.probes_.items()},
+            "runtime_probes": {k: {"dispatch_floor_s": p.dispatch_floor_s, "stream_bytes_per_s": p.stream_bytes_per_s,
+                                   "gemm_flops_per_s": p.gemm_flops_per_s} for k, p in self.probes_.items()},
             "default_floor_s": self.default_floor_s_,
             "stream_fraction": self.stream_fraction_,
+            "gemm_efficiency": self.gemm_efficiency_,
             "n_train": self.n_train_,
             "metrics": self.metrics_,
             "trained_on": self.trained_on_,
@@ -299,16 +385,17 @@ class CrossDeviceModel:
         m = cls(**meta["params"])
         m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
         m.devices_ = tuple(meta["training_devices"])
-        m.probes_ = {k: RuntimeProbe(float(v["dispatch_floor_s"]),
-                                     None if v.get("stream_bytes_per_s") is None else float(v["stream_bytes_per_s"]))
-                     for k, v in meta["runtime_probes"].items()}
+        opt = lambda v: None if v is None else float(v)  # noqa: E731
+        m.probes_ = {k: RuntimeProbe(float(v["dispatch_floor_s"]), opt(v.get("stream_bytes_per_s")),
+                                     opt(v.get("gemm_flops_per_s"))) for k, v in meta["runtime_probes"].items()}
         m.default_floor_s_ = float(meta["default_floor_s"])
         m.stream_fraction_ = float(meta["stream_fraction"])
+        m.gemm_efficiency_ = float(meta["gemm_efficiency"])
         m.n_train_ = int(meta["n_train"])
         m.metrics_ = meta.get("metrics", {})
         m.trained_on_ = meta.get("trained_on", "")
         return m
 
 
-__all__ = ["FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel", "baseline",
-           "featurize", "mape", "runtime_probes"]
+__all__ = ["FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel",
+           "baseline", "featurize", "gemm_probe_rows", "mape", "runtime_probes"]

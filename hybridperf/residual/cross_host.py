@@ -7,6 +7,13 @@ and predicts a host it never saw from its sheet alone ("zero-shot from spec"). `
 on K measured models) and ``save`` / ``load`` are the base class's; the host the model predicts for
 is stored in the sidecar (``"host"``).
 
+Host effects: each training host's median ``log(measured / roofline)`` (its *offset*: how far that CPU
+runs from its sheet's roofline, which two or three hosts cannot teach a model to read off a sheet) is
+removed from its rows before training, so the boosters learn the kernel-level pattern the hosts share
+rather than which host is which. A host is then predicted with the offset of the nearest training host
+(Euclidean distance of :meth:`HostFigures.vector`): zero-shot, a new CPU is assumed to run as far from its
+roofline as the most similar CPU measured; few-shot adaptation corrects that offset from K measurements.
+
 Host features are per thread where they scale with threads (a 2-thread slice of a Xeon is compared
 with one core of an EPYC by what one thread gets), plus dimensionless ratios of the kernel to the host
 (bytes over L2 / LLC per thread, intensity over the ridge point) that carry over to a new host better
@@ -32,7 +39,7 @@ from hybridperf.device.spec import DeviceSpec
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
 from hybridperf.residual.model import CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel, kernel_context
 
-HOST_FEATURES_VERSION = "1"
+HOST_FEATURES_VERSION = "2"  # 2: host effects (per-host offsets, nearest training host)
 #: the packaged model trained on every calibration host (``hybridperf/data/models/<id>/``;
 #: ``python -m benchmarks.cpu_cross_host --save-model``)
 PACKAGED_MODEL_ID = "cross-host-cpu"
@@ -165,6 +172,22 @@ class CrossHostModel(ResidualModel):
     """
 
     host_: HostFigures | None = None
+    #: ``((figures, offset), ...)`` of the training hosts: each one's median log(measured / roofline), removed
+    #: from its rows before training (:func:`train`); empty for a model trained without host effects
+    host_effects_: tuple[tuple[HostFigures, float], ...] = ()
+
+    def nearest_host(self) -> tuple[HostFigures, float] | None:
+        """The training host nearest to :attr:`host_` (Euclidean distance of :meth:`HostFigures.vector`) and its
+        offset; None without host effects or without a host."""
+        if not self.host_effects_ or self.host_ is None:
+            return None
+        v = self.host_.vector()
+        return min(self.host_effects_, key=lambda e: float(np.linalg.norm(e[0].vector() - v)))
+
+    def host_offset(self) -> float:
+        """The log offset added to every prediction for :attr:`host_`: the nearest training host's (0 if none)."""
+        near = self.nearest_host()
+        return near[1] if near is not None else 0.0
 
     def _kernel_names(self) -> tuple[str, ...]:
         base = (*KERNEL_FEATURES, *HOST_FEATURES)
@@ -206,23 +229,30 @@ class CrossHostModel(ResidualModel):
         return new
 
     def _adaptation(self, X: np.ndarray) -> np.ndarray:
-        """The offset + slope correction, the slope held constant outside the log roofline range of the
-        K adaptation rows (a slope fitted on tiny models must not extrapolate to big ones)."""
+        """The host offset (:meth:`host_offset`) plus the offset + slope correction of an adaptation, the slope
+        held constant outside the log roofline range of the K adaptation rows (a slope fitted on tiny models
+        must not extrapolate to big ones). Group-scale adaptations do not use it: their scales absorb the
+        offset."""
         a = getattr(self, "adaptation_", None)
+        base = self.host_offset()
         if not a:
-            return np.zeros(len(X))
+            return np.full(len(X), base)
         lo, hi = a.get("log_roofline_range") or (-np.inf, np.inf)
-        return a["offset"] + a["slope"] * (np.clip(X[:, _LOG_ROOF], lo, hi) - a["center"])
+        return base + a["offset"] + a["slope"] * (np.clip(X[:, _LOG_ROOF], lo, hi) - a["center"])
 
     def describe(self) -> str:
         s = super().describe().replace("lightgbm residual", "cross-host lightgbm residual", 1)
         if self.host_ is not None and not self.adaptation_:
             s += f", zero-shot from spec for {self.host_.device} ({self.host_.threads} thread(s))"
+            near = self.nearest_host()
+            if near is not None:
+                s += f" with the offset of the nearest training CPU {near[0].device} (x{math.exp(near[1]):.2f})"
         return s
 
     def _sidecar_extra(self) -> dict[str, Any]:
         return {"cross_host": {"host_features_version": HOST_FEATURES_VERSION,
-                               "host": asdict(self.host_) if self.host_ is not None else None}}
+                               "host": asdict(self.host_) if self.host_ is not None else None,
+                               "host_effects": [{"figures": asdict(f), "log_offset": o} for f, o in self.host_effects_]}}
 
     def _read_sidecar_extra(self, meta: dict[str, Any], directory: Path) -> None:
         from hybridperf.errors import InputError
@@ -232,6 +262,7 @@ class CrossHostModel(ResidualModel):
             raise InputError(f"{directory}: not a cross-host model of host features v{HOST_FEATURES_VERSION}; "
                              "rerun hybridperf calibrate")
         self.host_ = HostFigures(**ch["host"]) if ch.get("host") else None
+        self.host_effects_ = tuple((HostFigures(**e["figures"]), float(e["log_offset"])) for e in ch.get("host_effects", ()))
 
 
 def is_cross_host(directory: str | Path) -> bool:
@@ -245,14 +276,24 @@ def is_cross_host(directory: str | Path) -> bool:
 
 def train(tables: Mapping[str, tuple[np.ndarray, np.ndarray, KernelTable | None, Sequence[str], HostFigures]],
           params: Mapping | None = None) -> CrossHostModel:
-    """Fit a :class:`CrossHostModel` on ``{host: (X, y, kernels, groups, figures)}`` (kernels without host columns)."""
-    pooled, groups = [], []
+    """Fit a :class:`CrossHostModel` on ``{host: (X, y, kernels, groups, figures)}`` (kernels without host columns).
+
+    Each host's median ``y`` (its offset) is removed from its model and kernel rows first and kept in
+    :attr:`CrossHostModel.host_effects_` (see the module docstring)."""
+    pooled, groups, effects = [], [], []
     for name, (X, y, kt, g, fig) in sorted(tables.items()):
-        pooled.append((X, y, with_host(kt, fig)))
+        off = float(np.median(y))
+        kth = with_host(kt, fig)
+        if kth is not None:
+            kth = KernelTable(kth.X, kth.y - off, kth.row, kth.families)
+        pooled.append((X, np.asarray(y, float) - off, kth))
         groups.extend(g)
+        effects.append((fig, off))
     X, y, kt = stack(pooled)
     m = CrossHostModel(**{**CROSS_HOST_PARAMS, **dict(params or {})}, device="cross-host")
-    return m.fit(X, y, kt, groups=groups)
+    m.fit(X, y, kt, groups=groups)
+    m.host_effects_ = tuple(effects)
+    return m
 
 
 @dataclass(frozen=True)

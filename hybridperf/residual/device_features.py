@@ -8,8 +8,9 @@ feature here is a dimensionless ratio of the kernel's work to the device's capac
 target is normalised by a physical baseline:
 
 * **baseline** ``base_s = max(compute_s, memory_s, floor_s)`` with ``compute_s = flops / peak``
-  (sheet fp32 peak), ``memory_s = bytes / dram_bandwidth`` and ``floor_s`` the runtime's per-call
-  floor (:class:`RuntimeProbe`);
+  (sheet fp32 peak; for matmuls of two activations the probed GEMM rate where the caller passes
+  :meth:`RuntimeProbe.gemm_figures`), ``memory_s = bytes / dram_bandwidth`` and ``floor_s`` the
+  runtime's per-call floor (:class:`RuntimeProbe`);
 * **features** (:data:`DERIVED_FEATURES`): work over the floor, compute over memory time
   (arithmetic intensity over the ridge point), working set over L2, and for each nominal GEMM
   tile in :data:`GEMM_TILES` the waves of output tiles over the SMs, the last wave's occupancy
@@ -35,13 +36,13 @@ its order or its meaning bumps :data:`DEVICE_FEATURES_VERSION`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from hybridperf.device.spec import DeviceSpec
 
-DEVICE_FEATURES_VERSION = "2"
+DEVICE_FEATURES_VERSION = "3"
 
 #: output tiles (rows x columns of C per thread block) of nominal GEMM kernels, fixed a priori
 GEMM_TILES: tuple[tuple[int, int], ...] = ((128, 128), (128, 64), (64, 64), (256, 128), (32, 128))
@@ -119,16 +120,30 @@ class RuntimeProbe:
     stream_bytes_per_s : float or None
         Attainable DRAM bandwidth from one large element-wise op (a STREAM-like probe);
         None: the sheet's bandwidth scaled by the training devices' median attainable fraction.
+    gemm_flops_per_s : float or None
+        Attainable fp32 throughput of one large GEMM of two activations (``hybridperf probe``:
+        square ``n = 8192`` ``torch.matmul``, TF32 off). Where given, matmuls in that layout are priced
+        at it instead of the sheet peak (:meth:`gemm_figures`); None: the sheet peak scaled by the
+        training devices' median GEMM efficiency (probe / sheet peak).
     """
 
     dispatch_floor_s: float
     stream_bytes_per_s: float | None = None
+    gemm_flops_per_s: float | None = None
 
     def __post_init__(self):
         if not self.dispatch_floor_s > 0:
             raise ValueError(f"dispatch_floor_s must be > 0, got {self.dispatch_floor_s}")
-        if self.stream_bytes_per_s is not None and not self.stream_bytes_per_s > 0:
-            raise ValueError(f"stream_bytes_per_s must be > 0, got {self.stream_bytes_per_s}")
+        for name in ("stream_bytes_per_s", "gemm_flops_per_s"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ValueError(f"{name} must be > 0, got {v}")
+
+    def gemm_figures(self, figures: DeviceFigures) -> DeviceFigures:
+        """``figures`` with the peak replaced by the probed GEMM rate (unchanged without a GEMM probe)."""
+        if self.gemm_flops_per_s is None:
+            return figures
+        return replace(figures, peak_flops_per_s=self.gemm_flops_per_s)
 
 
 def waves(tiles, units: int):

@@ -22,6 +22,7 @@ table whose version differs is refused.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -82,8 +83,8 @@ _ORT_GROUP: Mapping[str, str] = {
 
 PRECISION_CODE: Mapping[str, int] = {"fp64": -1, "fp32": 0, "tf32": 1, "fp16": 2, "bf16": 2, "fp8": 3, "int8": 3}
 
-KERNEL_FEATURES: tuple[str, ...] = (
-    *(f"group_{g}" for g in GROUPS),
+#: the roofline's own terms, the first features of a kernel and of a model after their op-group columns
+ROOFLINE_TERMS: tuple[str, ...] = (
     "log_flops",
     "log_bytes",
     "log_weight_bytes",
@@ -91,6 +92,11 @@ KERNEL_FEATURES: tuple[str, ...] = (
     "log_roofline_s",
     "log_compute_s",
     "log_memory_s",
+)
+
+KERNEL_FEATURES: tuple[str, ...] = (
+    *(f"group_{g}" for g in GROUPS),
+    *ROOFLINE_TERMS,
     "log_compute_over_memory",
     "n_ops",
     "precision",
@@ -123,13 +129,7 @@ TRANSCENDENTAL_OPS = frozenset({
 MODEL_FEATURES: tuple[str, ...] = (
     *(f"time_share_{g}" for g in GROUPS),
     *(f"flop_share_{g}" for g in GROUPS),
-    "log_flops",
-    "log_bytes",
-    "log_weight_bytes",
-    "log_intensity",
-    "log_roofline_s",
-    "log_compute_s",
-    "log_memory_s",
+    *ROOFLINE_TERMS,
     "log_overhead_s",
     "log_kernels",
     "log_ops",
@@ -169,6 +169,7 @@ def kernel_group(families: Iterable[str]) -> str:
     return "elementwise"
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of six ints, asked again for every conv of a sweep
 def valid_tap_fraction(in_size: int, out_size: int, kernel: int, stride: int, dilation: int, pad_lo: int) -> float:
     """Share of (output position, kernel tap) pairs of one spatial axis that read the input, not the padding.
 

@@ -12,16 +12,23 @@ Precision: the operator data is fp32 only. A kernel priced at another precision 
 of the sheet whose fp32 peak is that precision's peak (and its bytes shrink as the precision
 override says); the note says so.
 
-Few-shot: :meth:`ZeroShotGpu.adapt` fits per-op-group log-scale corrections (and one for the
-host floor) on a handful of measured models, with ridge shrinkage toward 0, and returns a new
-object; :meth:`ZeroShotGpu.save_adaptation` stores it under the user data directory next to
-the per-device residuals (``<models>/<device id>/gpu_adaptation-<runtime>.json``).
+Kernels PyTorch launches (:func:`launches`, per-op runtimes): one per Relax op, except views and
+host-side shape arithmetic, the bias add a conv / linear carries, and the element-wise chains an
+ONNX export writes for one activation function (:func:`activation_groups`: ``F.gelu``,
+``hardswish``, ``hardsigmoid``, ``silu``, ``ReLU6``), which PyTorch runs as one kernel each.
+
+Few-shot: :meth:`ZeroShotGpu.adapt` returns a new object corrected by a handful of measured
+models (eager: op-dependent host dispatch cost with a fitted level; CUDA graphs: a kernel-ridge
+correction by similar measured models, :class:`ResidualKernel`), every strength chosen by
+leave-one-out on those models only; :meth:`ZeroShotGpu.save_adaptation` stores it under the user
+data directory next to the per-device residuals (``<models>/<device id>/gpu_adaptation-<runtime>.json``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -45,7 +52,7 @@ TRAINED_ON = "P4, P100, T4, V100, A100"
 ZERO_SHOT_NOTE = f"zero-shot from spec (cross-device model trained on {TRAINED_ON} operators)"
 #: the cross-device model's directory under the model search path
 MODEL_ID = "cross-device"
-ADAPTATION_SCHEMA = 1
+ADAPTATION_SCHEMA = 2
 
 #: groups of launched kernels that few-shot adaptation scales separately; ``roofline`` = not covered
 GROUPS: tuple[str, ...] = ("gemm", "conv", "norm", "elementwise", "roofline")
@@ -72,6 +79,19 @@ OP_MAP: Mapping[str, str] = MappingProxyType({
     "relax.sqrt": "tanh", "relax.rsqrt": "tanh", "relax.log": "tanh",
 })
 _BINARY = {"add", "mul", "div", "pow"}
+
+
+#: host dispatch cost of one launch in eager PyTorch, in units of the tiny element-wise floor, per NeuSight
+#: operator type: the 2 % latency quantile of each type over the floor
+#: (:data:`~hybridperf.residual.cross_device.FLOOR_OPS` median), median over NeuSight's five training GPUs
+#: (``linear`` 1.94-2.24, ``ln`` 1.07-1.72, ``softmax`` 1.16-1.34, ``bmm`` 1.14-1.22, element-wise 0.91-1.27).
+#: ``conv``: NeuSight has no tiny convolutions; a cuDNN call is priced like the cuBLAS call of ``linear``.
+#: Other launches (pooling, copies, reductions): 1. Used by few-shot adaptation only (:meth:`ZeroShotGpu.adapt`).
+HOST_WEIGHT: Mapping[str, float] = MappingProxyType({
+    "linear": 2.07, "conv": 2.07, "ln": 1.68, "softmax": 1.18, "bmm": 1.16,
+    "add": 0.93, "mul": 0.93, "div": 0.93, "pow": 0.94, "tanh": 0.91, "gelu": 1.07, "relu": 1.13,
+    "addu": 1.09, "mulu": 1.09, "divu": 1.09, "powu": 1.03,
+})
 
 
 @dataclass(frozen=True)
@@ -143,14 +163,17 @@ def neusight_view(rec) -> tuple[str, dict[str, int]] | None:
 _SHAPE_SOURCES = frozenset({"relax.shape_of", "relax.shape_to_tensor"})
 
 
-def _host_side(recs) -> set[str]:
+def _host_side(recs, same_dtype_casts_free: bool = True) -> set[str]:
     """Variables of op records that launch no kernel in PyTorch eager / CUDA graphs.
 
     * shape arithmetic: ops whose every variable input comes from ``shape_of`` (Python ints in PyTorch);
     * constants: ops on scalar constants only (folded by any runtime);
     * views: ``permute_dims`` not followed by a ``reshape`` (``torch.permute`` is a strided view that
-      cuBLAS and element-wise kernels read as is; ``reshape`` of it copies), and ``take`` of one index
-      (``x[i]`` selects a view).
+      cuBLAS and element-wise kernels read as is; ``reshape`` of it copies), ``take`` of one index
+      (``x[i]`` selects a view) and ``strided_slice`` (basic slicing returns a view);
+    * casts to the dtype the tensor already has (``Tensor.to`` returns ``self``), when
+      ``same_dtype_casts_free`` (no precision override: under one, an fp32-to-fp32 cast of the exported
+      graph is the fp16 model's real up-cast).
     """
     host: set[str] = set()
     consumers: dict[str, list[str]] = {}
@@ -169,24 +192,124 @@ def _host_side(recs) -> set[str]:
             host.add(r.var)
         elif r.op == "relax.take" and len(r.inputs) == 2 and _numel(r.inputs[1].shape) == 1:
             host.add(r.var)
+        elif r.op == "relax.strided_slice":
+            host.add(r.var)
+        elif (same_dtype_casts_free and r.op == "relax.astype" and r.inputs and r.outputs
+              and r.inputs[0].dtype == r.outputs[0].dtype):
+            host.add(r.var)
     return host
+
+
+#: element-wise ops an activation function decomposes into (ONNX export / Relax import)
+_POINTWISE = frozenset({
+    "relax.add", "relax.subtract", "relax.multiply", "relax.divide", "relax.clip", "relax.erf", "relax.sigmoid",
+    "relax.nn.relu", "relax.tanh", "relax.maximum", "relax.minimum",
+})
+#: ops that mark a pointwise chain as one of PyTorch's activation functions: ``erf`` (``F.gelu``, exported as
+#: ``x * 0.5 * (1 + erf(x / sqrt 2))``), ``clip`` (``hardsigmoid`` / ``hardswish``: ``x * clip(x + 3, 0, 6) / 6``),
+#: ``sigmoid`` (``F.silu``: ``x * sigmoid(x)``). ``tanh`` is deliberately not one: a tanh chain is usually written
+#: out in Python (GPT-2's ``gelu_new``) and runs as one kernel per op in eager PyTorch.
+_ACTIVATION_MARKERS = frozenset({"relax.erf", "relax.clip", "relax.sigmoid", "relax.maximum", "relax.minimum"})
+#: TIR functions the ONNX importer emits for ``Clip`` with tensor bounds (``ReLU6``: maximum then minimum);
+#: the cost pass names them in the note (``TVM TIR estimate of maximum``, ``... maximum1``, ...)
+_TIR_POINTWISE = re.compile(r"TVM TIR estimate of (maximum|minimum)\d*$")
+
+
+def _pointwise_op(r) -> str:
+    """The element-wise op a record computes (``call_tir`` of a known TIR function named by its note)."""
+    m = _TIR_POINTWISE.match(r.note) if r.op == "relax.call_tir" else None
+    return f"relax.{m.group(1)}" if m else r.op
+
+
+def activation_groups(recs, skip: set[str] = frozenset()) -> dict[str, tuple[int, ...]]:
+    """Chains of element-wise records that compute one PyTorch activation function of one tensor.
+
+    PyTorch runs ``F.gelu``, ``F.hardswish``, ``F.hardsigmoid`` and ``F.silu`` as one kernel each
+    (``GeluCUDAKernelImpl``, ``hardswish_kernel``, ``hardsigmoid_kernel``, ``silu_kernel``); an ONNX
+    export followed by Relax import writes them as 2-5 element-wise ops. A chain is grown around a
+    marker op (:data:`_ACTIVATION_MARKERS`): backwards through single-input element-wise producers used
+    only by the chain, forwards through element-wise consumers whose variable inputs are the chain's
+    values or its input ``x``. Returns ``{var of the chain's last record: record indices}`` for
+    chains of two or more records; the others compute nothing of their own.
+    """
+    by_var = {r.var: r for r in recs}
+    consumers: dict[str, list] = {}
+    for r in recs:
+        for v in r.input_vars:
+            consumers.setdefault(v, []).append(r)
+
+    def same_shape(r, ref) -> bool:
+        return bool(r.outputs) and r.outputs[0].shape is not None and tuple(r.outputs[0].shape) == ref
+
+    out: dict[str, tuple[int, ...]] = {}
+    taken: set[str] = set()
+    for t in recs:
+        if (_pointwise_op(t) not in _ACTIVATION_MARKERS or t.var in taken or t.var in skip or not t.outputs
+                or t.outputs[0].shape is None):
+            continue
+        ref = tuple(t.outputs[0].shape)
+        chain = [t]
+        while True:  # backwards: a single-variable element-wise producer used only by the chain's head
+            head = chain[0]
+            vs = [v for v in head.input_vars if v not in skip]
+            if len(vs) != 1 or vs[0] not in by_var:
+                break
+            p = by_var[vs[0]]
+            if (_pointwise_op(p) not in _POINTWISE or p.var in taken or len(consumers.get(p.var, ())) != 1
+                    or not same_shape(p, ref) or len([v for v in p.input_vars if v not in skip]) != 1):
+                break
+            chain.insert(0, p)
+        x = [v for v in chain[0].input_vars if v not in skip]
+        if len(x) != 1:
+            continue
+        allowed = {x[0], *(r.var for r in chain)}
+        while True:  # forwards: the tail's only consumer, if it combines chain values and x only
+            cs = consumers.get(chain[-1].var, ())
+            if len(cs) != 1:
+                break
+            c = cs[0]
+            if _pointwise_op(c) not in _POINTWISE or c.var in taken or not same_shape(c, ref) \
+                    or not all(v in allowed or v in skip for v in c.input_vars):
+                break
+            chain.append(c)
+            allowed.add(c.var)
+        # every value but the tail's must stay inside the chain
+        if len(chain) < 2 or any(any(c.var not in allowed for c in consumers.get(r.var, ())) for r in chain[:-1]):
+            continue
+        taken.update(r.var for r in chain)
+        out[chain[-1].var] = tuple(r.index for r in chain)
+    return out
 
 
 def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> tuple[Launch, ...]:
     """The kernels a runtime of ``granularity`` launches for ``analyzed``.
 
-    Per-op: one per Relax op with a cost, except zero-cost ops (views) and a bias ``add`` of a constant
+    Per-op: one per Relax op with a cost, except zero-cost ops (views), a bias ``add`` of a constant
     right after a conv2d / matmul (PyTorch's conv and linear kernels carry their bias): its FLOPs and
-    bytes join that kernel. Fused: TVM's kernels, each described by its heaviest mapped op.
+    bytes join that kernel, and the element-wise chains of one activation function
+    (:func:`activation_groups`: one kernel reading ``x`` once and writing once). Fused: TVM's kernels,
+    each described by its heaviest mapped op.
     """
     recs = analyzed.analysis.records
     out: list[Launch] = []
     if granularity is Granularity.PER_OP:
         by_var: dict[str, int] = {}
         with_bias: set[int] = set()
-        host_side = _host_side(recs)
+        host_side = _host_side(recs, precision in (None, "fp32"))
+        groups = activation_groups(recs, host_side)
+        inside = {i for g in groups.values() for i in g[:-1]}
         for r in recs:
-            if r.status is Status.ZERO_COST or not r.counts_toward_time or r.var in host_side:
+            if r.status is Status.ZERO_COST or not r.counts_toward_time or r.var in host_side or r.index in inside:
+                continue
+            if r.var in groups:
+                members = [recs[i] for i in groups[r.var]]
+                priced = [priced_cost(m.cost, m.precision, precision) for m in members]
+                c = OpCost(sum(p.flops for p, _ in priced), min(p.bytes_read for p, _ in priced),
+                           priced[-1][0].bytes_written, sum(p.weight_bytes for p, _ in priced))
+                marker = next(m for m in members if _pointwise_op(m) in _ACTIVATION_MARKERS)
+                view = neusight_view(replace(marker, op=_pointwise_op(marker)))
+                out.append(Launch(r.var, len(out), c, priced[-1][1], *(view or (None, {})), groups[r.var]))
+                by_var[r.var] = len(out) - 1
                 continue
             prev = by_var.get(r.input_vars[0]) if len(r.input_vars) == 1 else None
             if (r.op == "relax.add" and prev is not None and prev not in with_bias and len(r.inputs) == 2
@@ -238,6 +361,8 @@ class Breakdown:
     host_floor_s: float
     execution: Execution
     precisions: tuple[str, ...] = ()
+    #: per launch, its host dispatch cost in floors (:data:`HOST_WEIGHT`; empty: 1 each)
+    host_weights: tuple[float, ...] = ()
 
     @property
     def covered(self) -> int:
@@ -254,12 +379,86 @@ class Breakdown:
         """Summed device time per :data:`GROUPS` entry."""
         return dict(self._group_sums)
 
-    def latency_s(self, log_scale: Mapping[str, float] | None = None) -> float:
+    def host_s(self, log_scale: Mapping[str, float] | None = None, weighted_host: bool = False) -> float:
+        """Summed host dispatch time: per-launch floor x ``exp(host)`` (x :attr:`host_weights` when ``weighted_host``)."""
+        floor = self.host_floor_s * math.exp((log_scale or {}).get("host", 0.0))
+        return float(sum(self.execution.host_times(len(self.device_s), floor,
+                                                   self.host_weights if weighted_host else ())))
+
+    def composition(self) -> np.ndarray:
+        """What a model is made of, device-independent of its size: each :data:`GROUPS` entry's share of the
+        device time, log device time and log launches (the features of :class:`ResidualKernel`)."""
+        gt = dict(self._group_sums)
+        total = max(sum(gt.values()), 1e-12)
+        return np.array([gt[g] / total for g in GROUPS] + [math.log(total), math.log(max(len(self.device_s), 1))])
+
+    def latency_s(self, log_scale: Mapping[str, float] | None = None, weighted_host: bool = False) -> float:
         """Composed latency with optional per-group (and ``host``) log-scale corrections."""
         s = log_scale or {}
         dev = [t * math.exp(s.get(g, 0.0)) for g, t in self._group_sums]
-        host = sum(self.execution.host_times(len(self.device_s), self.host_floor_s * math.exp(s.get("host", 0.0))))
-        return self.execution.compose([host], dev)
+        return self.execution.compose([self.host_s(s, weighted_host)], dev)
+
+
+@dataclass(frozen=True)
+class ResidualKernel:
+    """Few-shot correction ``log(measured / predicted)`` as kernel ridge regression over :meth:`Breakdown.composition`.
+
+    A model is corrected by the residuals of the measured models that resemble it (Gaussian kernel on
+    standardised composition, length ``length`` x sqrt(features)); far from all of them the correction
+    returns to 0 (the prediction it corrects). ``bias`` adds a constant kernel (a shared device factor).
+    Values only: ``center``/``scale`` standardise, ``points`` the measured models, ``alpha`` the weights.
+    """
+
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+    points: tuple[tuple[float, ...], ...]
+    alpha: tuple[float, ...]
+    length: float
+    bias: float
+
+    def _k(self, z: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        d2 = ((pts - z) ** 2).sum(-1)
+        return np.exp(-d2 / (2 * self.length ** 2 * pts.shape[-1])) + self.bias
+
+    def __call__(self, bd: Breakdown) -> float:
+        z = (bd.composition() - np.asarray(self.center)) / np.asarray(self.scale)
+        return float(self._k(z, np.asarray(self.points)) @ np.asarray(self.alpha))
+
+    def to_dict(self) -> dict:
+        return {"center": list(self.center), "scale": list(self.scale), "points": [list(p) for p in self.points],
+                "alpha": list(self.alpha), "length": self.length, "bias": self.bias}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ResidualKernel:
+        return cls(tuple(d["center"]), tuple(d["scale"]), tuple(tuple(p) for p in d["points"]), tuple(d["alpha"]),
+                   float(d["length"]), float(d["bias"]))
+
+    @classmethod
+    def fit(cls, compositions: np.ndarray, residuals: np.ndarray) -> ResidualKernel | None:
+        """Hyper-parameters from :data:`KERNEL_GRID` by closed-form leave-one-out (mean |pred / measured - 1|);
+        None when no correction beats leaving the predictions as they are."""
+        F, r = np.asarray(compositions, float), np.asarray(residuals, float)
+        center, scale = F.mean(0), F.std(0) + 1e-9
+        Z = (F - center) / scale
+        d2 = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+        best_err, best = float(np.mean(np.abs(np.exp(-r) - 1))), None
+        for length, noise, bias in KERNEL_GRID:
+            K = np.exp(-d2 / (2 * length ** 2 * Z.shape[1])) + bias + noise * np.eye(len(r))
+            Ki = np.linalg.inv(K)
+            loo = r - (Ki @ r) / np.diag(Ki)  # prediction of each residual from the others
+            err = float(np.mean(np.abs(np.exp(loo - r) - 1)))
+            if err < best_err:
+                best_err, best = err, (length, noise, bias, Ki @ r)
+        if best is None:
+            return None
+        length, _, bias, alpha = best
+        return cls(tuple(map(float, center)), tuple(map(float, scale)), tuple(tuple(map(float, z)) for z in Z),
+                   tuple(map(float, alpha)), float(length), float(bias))
+
+
+#: (length, noise, bias) tried by :meth:`ResidualKernel.fit`: noise is the ridge relative to the kernel's unit variance
+KERNEL_GRID: tuple[tuple[float, float, float], ...] = tuple(
+    (length, noise, bias) for length in (0.3, 1.0, 3.0) for noise in (0.1, 0.3, 1.0, 3.0) for bias in (0.0, 1.0))
 
 
 class ZeroShotGpu:
@@ -275,15 +474,27 @@ class ZeroShotGpu:
         Few-shot corrections per :data:`GROUPS` entry and ``host`` (0 = none).
     adapted_on : int
         Number of measured models the corrections were fitted on (0: zero-shot).
+    weighted_host : bool
+        Host dispatch per launch x :data:`HOST_WEIGHT` of its op type (few-shot on eager runtimes; zero-shot
+        uses one floor per launch).
+    kernel : ResidualKernel, optional
+        Few-shot correction by similar measured models (CUDA-graph / compiled runtimes).
     """
 
     def __init__(self, model: Any, runtime: Any = None, log_scale: Mapping[str, float] | None = None,
-                 adapted_on: int = 0, host_floor_s: float | None = None):
+                 adapted_on: int = 0, host_floor_s: float | None = None, weighted_host: bool = False,
+                 kernel: ResidualKernel | None = None):
         self.model = model
         self.runtime = runtime
         self.log_scale = MappingProxyType(dict(log_scale or {}))
         self.adapted_on = adapted_on
         self.host_floor_s = host_floor_s
+        self.weighted_host = weighted_host
+        self.kernel = kernel
+
+    def latency_s(self, bd: Breakdown) -> float:
+        """The model's latency from its :meth:`breakdown`, with this object's corrections."""
+        return bd.latency_s(self.log_scale, self.weighted_host) * math.exp(self.kernel(bd) if self.kernel else 0.0)
 
     def execution_for(self, spec: DeviceSpec) -> Execution:
         return execution(self.runtime, spec.kind)
@@ -296,7 +507,6 @@ class ZeroShotGpu:
 
     def breakdown(self, analyzed: Analyzed, spec: DeviceSpec, precision: str | None = None) -> tuple[Breakdown, tuple[Launch, ...]]:
         """Per-kernel device times of ``analyzed`` on ``spec`` (before composition) and the launches."""
-        from hybridperf.residual.device_features import RuntimeProbe
         from hybridperf.residual.neusight import PricedOps, SHAPE_COLUMNS, shape_row
 
         ex = self.execution_for(spec)
@@ -321,11 +531,11 @@ class ZeroShotGpu:
                 roofline_s=dev[idx], compute_s=np.zeros(n), memory_s=np.zeros(n),
                 shapes=MappingProxyType({c: shapes[:, j] for j, c in enumerate(SHAPE_COLUMNS)}),
             )
-            stream = self.model.probe_for(spec.id, view).stream_bytes_per_s
-            probe = RuntimeProbe(ex.device_floor_s, stream)
+            # the device's probe (measured, or the zero-shot defaults: bandwidth, GEMM rate) at this runtime's floor
+            probe = replace(self.model.probe_for(spec.id, view), dispatch_floor_s=ex.device_floor_s)
             dev[idx] = self.model.predict_latency(rows, {spec.id: view}, {spec.id: probe})
         bd = Breakdown(tuple(float(t) for t in dev), tuple(ln.group for ln in ls), self._host_floor(spec), ex,
-                       tuple(ln.precision for ln in ls))
+                       tuple(ln.precision for ln in ls), tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls))
         return bd, ls
 
     def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None) -> str:
@@ -347,9 +557,11 @@ class ZeroShotGpu:
 
         spec = prediction.spec
         bd, ls = self.breakdown(prediction.analyzed, spec, prediction.precision)
-        total = bd.latency_s(self.log_scale)
-        scaled = [t * math.exp(self.log_scale.get(g, 0.0)) for t, g in zip(bd.device_s, bd.group)]
-        host = bd.execution.host_times(len(ls), bd.host_floor_s * math.exp(self.log_scale.get("host", 0.0)))
+        total = self.latency_s(bd)
+        k = math.exp(self.kernel(bd)) if self.kernel else 1.0
+        scaled = [t * k * math.exp(self.log_scale.get(g, 0.0)) for t, g in zip(bd.device_s, bd.group)]
+        floor = bd.host_floor_s * math.exp(self.log_scale.get("host", 0.0))
+        host = [h * k for h in bd.execution.host_times(len(ls), floor, bd.host_weights if self.weighted_host else ())]
         # the report's kernel table: one row per launched kernel
         rows = []
         for ln, t in zip(ls, scaled):
@@ -362,24 +574,34 @@ class ZeroShotGpu:
                        calibration=self.describe(spec, bd, prediction.precision), execution=summary)
 
     # ------------------------------------------------------------------ few-shot
-    def adapt(self, rows: Sequence[tuple[Breakdown, float]], ridge: float | None = None) -> ZeroShotGpu:
-        """A new model with per-group log-scale corrections fitted on measured models.
+    def adapt(self, rows: Sequence[tuple[Breakdown, float]]) -> ZeroShotGpu:
+        """A new model corrected by measured models of the device; ``self`` is unchanged.
 
         ``rows`` are ``(breakdown, measured latency s)`` pairs (:meth:`breakdown` of each measured model on
-        the device). Minimises ``sum (log pred - log measured)^2 + ridge * sum theta^2`` over one
-        ``theta`` per group present in the rows and ``host`` (eager runtimes). ``ridge`` None: chosen from
-        :data:`RIDGE_GRID` by leave-one-out over ``rows`` (only the given rows are used). ``self`` is unchanged.
+        the device under this runtime). Two steps, each chosen by leave-one-out over ``rows`` only:
+
+        * eager runtimes (host dispatch per launch): the host cost per launch becomes op-dependent
+          (:data:`HOST_WEIGHT`), its level starting where the weighted host time of ``rows`` equals the
+          zero-shot one and moving toward the measurements with ridge strength from :data:`RIDGE_GRID`;
+        * other runtimes: a :class:`ResidualKernel` on the remaining log residuals (none when it does not
+          help in leave-one-out).
         """
         rows = list(rows)
         if not rows:
             raise InputError("adapt needs at least one measured model")
-        names = [g for g in GROUPS if any(g in bd.group for bd, _ in rows)]
         if any(bd.execution.host_per_launch for bd, _ in rows):
-            names.append("host")
-        if ridge is None:
-            ridge = _loo_ridge(rows, names) if len(rows) >= 3 else max(RIDGE_GRID)
-        theta = _fit_log_scales(rows, names, ridge)
-        return ZeroShotGpu(self.model, self.runtime, theta, len(rows), self.host_floor_s)
+            n = sum(len(bd.host_weights) for bd, _ in rows)
+            w = sum(sum(bd.host_weights) for bd, _ in rows)
+            h0 = math.log(n / w) if n and w > 0 else 0.0
+            ridge = _loo_ridge(rows, h0) if len(rows) >= 3 else max(RIDGE_GRID)
+            h = _fit_host_level(rows, h0, ridge)
+            return ZeroShotGpu(self.model, self.runtime, {"host": h}, len(rows), self.host_floor_s, weighted_host=True)
+        kernel = None
+        if len(rows) >= 3:
+            kernel = ResidualKernel.fit(np.array([bd.composition() for bd, _ in rows]),
+                                        np.array([math.log(m / self.latency_s(bd)) for bd, m in rows]))
+        return ZeroShotGpu(self.model, self.runtime, dict(self.log_scale), len(rows), self.host_floor_s,
+                           self.weighted_host, kernel)
 
     def save_adaptation(self, device: str, directory: str | Path | None = None) -> Path:
         """Write the corrections to ``<directory or user models>/<device>/gpu_adaptation-<runtime>.json``."""
@@ -393,39 +615,39 @@ class ZeroShotGpu:
         path = d / adaptation_file(rt)
         meta = {"schema_version": ADAPTATION_SCHEMA, "device": device, "runtime": rt, "base_model": MODEL_ID,
                 "base_features_version": getattr(self.model, "trained_on_", ""), "log_scale": dict(self.log_scale),
+                "weighted_host": self.weighted_host, "kernel": self.kernel.to_dict() if self.kernel else None,
                 "adapted_on": self.adapted_on, "saved_on": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         path.write_text(json.dumps(meta, indent=1) + "\n")
         return path
 
 
-#: ridge strengths tried by leave-one-out in :meth:`ZeroShotGpu.adapt` (penalty per squared log-scale)
-RIDGE_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+#: ridge strengths tried by leave-one-out in :meth:`ZeroShotGpu.adapt` (penalty per squared log-scale of the host
+#: level's move away from its start; 1e6 keeps the start)
+RIDGE_GRID: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0, 30.0, 1e6)
 
 
-def _fit_log_scales(rows, names: Sequence[str], ridge: float) -> dict[str, float]:
-    """Log-scale corrections minimising squared log error + ``ridge`` x squared corrections."""
-    from scipy.optimize import minimize
+def _fit_host_level(rows, h0: float, ridge: float) -> float:
+    """Host log-level minimising squared log error + ``ridge`` x (level - ``h0``)^2 (weighted host)."""
+    from scipy.optimize import minimize_scalar
 
     y = np.log([m for _, m in rows])
 
-    def loss(theta):
-        sc = dict(zip(names, theta))
-        p = np.log([bd.latency_s(sc) for bd, _ in rows])
-        return float(np.sum((p - y) ** 2) + ridge * np.sum(np.asarray(theta) ** 2))
+    def loss(h: float) -> float:
+        p = np.log([bd.latency_s({"host": h}, True) for bd, _ in rows])
+        return float(np.sum((p - y) ** 2) + ridge * (h - h0) ** 2)
 
-    res = minimize(loss, np.zeros(len(names)), method="Powell", options={"xtol": 1e-3, "ftol": 1e-6})
-    return dict(zip(names, map(float, np.atleast_1d(res.x))))
+    return float(minimize_scalar(loss, bounds=(h0 - 3.0, h0 + 3.0), method="bounded").x)
 
 
-def _loo_ridge(rows, names: Sequence[str]) -> float:
-    """The :data:`RIDGE_GRID` entry with the smallest leave-one-out squared log error over ``rows``."""
+def _loo_ridge(rows, h0: float) -> float:
+    """The :data:`RIDGE_GRID` entry with the smallest leave-one-out mean |pred / measured - 1| over ``rows``."""
     best, best_err = RIDGE_GRID[-1], math.inf
     for lam in RIDGE_GRID:
         err = 0.0
         for i in range(len(rows)):
-            th = _fit_log_scales(rows[:i] + rows[i + 1:], names, lam)
+            h = _fit_host_level(rows[:i] + rows[i + 1:], h0, lam)
             bd, m = rows[i]
-            err += (math.log(bd.latency_s(th)) - math.log(m)) ** 2
+            err += abs(bd.latency_s({"host": h}, True) / m - 1)
         if err < best_err:
             best, best_err = lam, err
     return best
@@ -472,9 +694,12 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
         if p.exists():
             meta = json.loads(p.read_text())
             if meta.get("schema_version") == ADAPTATION_SCHEMA:
-                return ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]))
+                kernel = ResidualKernel.from_dict(meta["kernel"]) if meta.get("kernel") else None
+                return ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]),
+                                   weighted_host=bool(meta.get("weighted_host")), kernel=kernel)
     return ZeroShotGpu(model, rt)
 
 
-__all__ = ["Breakdown", "GROUPS", "Launch", "OP_MAP", "TRAINED_ON", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file",
-           "for_device", "launches", "load_cross_device", "neusight_view", "spec_at"]
+__all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "OP_MAP", "RIDGE_GRID", "ResidualKernel",
+           "TRAINED_ON", "ZERO_SHOT_NOTE", "ZeroShotGpu", "activation_groups", "adaptation_file", "for_device",
+           "launches", "load_cross_device", "neusight_view", "spec_at"]

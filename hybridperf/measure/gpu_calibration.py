@@ -1,0 +1,203 @@
+"""GPU calibration: adapt the zero-shot GPU model (:mod:`hybridperf.residual.zero_shot`) to measured models.
+
+Two sources of measured models, one adaptation:
+
+* :func:`read_rows`: rows already measured (the CSV format of ``calibration/h100-sxm/torch-*-fp32-fp16.csv``:
+  ``model``, ``batch``, ``dtype``, ``status``, ``latency_median_s``, ``onnx_file``), each analysed from its
+  ONNX file;
+* :func:`measure_models`: ``.pt2`` programs (``torch.export.save``) measured here with PyTorch on CUDA
+  (:func:`hybridperf.measure.torch_cuda.measure_cuda`, eager or CUDA-graph replay).
+
+:func:`adapt_gpu` prices every measured model zero-shot on the device sheet, fits the few-shot corrections
+(:meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.adapt`) on all of them and reports the held-out error by
+leave-one-out (each model predicted by an adaptation fitted on the others alone, its own choices included).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybridperf.device.spec import DeviceSpec
+from hybridperf.errors import InputError
+
+#: columns a measured-rows CSV must have
+CSV_COLUMNS: tuple[str, ...] = ("model", "batch", "dtype", "status", "latency_median_s", "onnx_file")
+#: the runtimes a GPU calibration adapts (CUDA graphs and eager PyTorch)
+GPU_RUNTIMES: tuple[str, ...] = ("torch", "torch-cudagraph")
+
+
+@dataclass(frozen=True)
+class MeasuredModel:
+    """One measured configuration: where its graph is, its precision and its measured latency."""
+
+    key: str
+    path: Path
+    dtype: str
+    measured_s: float
+    #: the batch the model was measured at (fills a symbolic batch dimension; None: the file's own shapes)
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
+class GpuCalibration:
+    """Result of :func:`adapt_gpu` (values for the report layer).
+
+    ``per_model`` rows are ``(key, measured_s, zero_shot_s, held_out_s)``; ``held_out_s`` is the
+    leave-one-out prediction. MAPEs in percent.
+    """
+
+    model: object  # the adapted ZeroShotGpu
+    runtime: str
+    per_model: tuple[tuple[str, float, float, float], ...]
+    skipped: tuple[tuple[str, str], ...]
+    zero_shot_mape_pct: float
+    held_out_mape_pct: float
+
+    @property
+    def n(self) -> int:
+        return len(self.per_model)
+
+
+def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[list[MeasuredModel], list[tuple[str, str]]]:
+    """Measured rows of a CSV, with their ONNX files found; ``(rows, skipped (key, why))``.
+
+    ``onnx_file`` is looked up in ``models_dir`` (when given), the CSV's folder and ``./.zoo``. Rows whose
+    status is not ``ok`` or whose file is missing are skipped (listed, not fatal).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"measured rows {p} do not exist (a CSV with columns {', '.join(CSV_COLUMNS)})")
+    with open(p, newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise InputError(f"{p}: missing column(s) {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}")
+        raw = list(reader)
+    dirs = list(dict.fromkeys(Path(d) for d in (models_dir, p.parent, Path(".zoo")) if d is not None))
+    rows, skipped = [], []
+    for r in raw:
+        key = f"{r['model']} b{r['batch']} {r['dtype']}"
+        if r["status"] != "ok":
+            skipped.append((key, f"status {r['status']}"))
+            continue
+        found = next((d / r["onnx_file"] for d in dirs if r["onnx_file"] and (d / r["onnx_file"]).is_file()), None)
+        if found is None:
+            skipped.append((key, f"{r['onnx_file'] or 'no onnx_file'} not found in {', '.join(map(str, dirs))}"))
+            continue
+        try:
+            latency = float(r["latency_median_s"])
+        except ValueError:
+            skipped.append((key, f"latency_median_s {r['latency_median_s']!r} is not a number"))
+            continue
+        if not latency > 0:
+            skipped.append((key, "latency_median_s is not positive"))
+            continue
+        rows.append(MeasuredModel(key, found, r["dtype"], latency, int(r["batch"]) if r["batch"].isdigit() else None))
+    return rows, skipped
+
+
+def cuda_unavailable() -> str | None:
+    """Why PyTorch cannot measure on a CUDA GPU here (None when it can)."""
+    try:
+        import torch
+    except ImportError:
+        return "PyTorch is not installed (pip install torch with CUDA)"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is visible to PyTorch (torch.cuda.is_available() is False)"
+    return None
+
+
+def collect_programs(items: Sequence[str | Path]) -> list[Path]:
+    """The ``.pt2`` files named by ``items`` (files, or directories searched one level deep), checked to exist."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(p.glob("*.pt2"))
+            if not found:
+                raise InputError(f"--measure {p}: no .pt2 file in this directory")
+            out.extend(found)
+        elif not p.exists():
+            raise InputError(f"--measure {p}: file not found; check the path")
+        else:
+            out.append(p)
+    return out
+
+
+def measure_models(paths: Sequence[str | Path], runtime: str, dtype: str = "fp32",
+                   on_measured: Callable[[str, float], None] | None = None) -> list[MeasuredModel]:
+    """Measure ``.pt2`` programs here with PyTorch on CUDA (``runtime`` ``torch``: eager; ``torch-cudagraph``: replay).
+
+    Inputs are zeros of the program's example-input shapes. Raises :class:`InputError` without CUDA or for
+    files PyTorch cannot run (ONNX: export the model with ``torch.export.save`` instead).
+    """
+    why = cuda_unavailable()
+    if why:
+        raise InputError(f"cannot measure on a GPU here: {why}; pass measured rows with --data FILE.csv instead")
+    import torch
+
+    from hybridperf.measure.torch_cuda import measure_cuda
+
+    torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype)
+    if torch_dtype is None:
+        raise InputError(f"--dtype {dtype}: use fp32, fp16 or bf16")
+    out = []
+    for p in map(Path, paths):
+        if p.suffix != ".pt2":
+            raise InputError(f"{p}: PyTorch measures torch.export programs (.pt2); export it with torch.export.save "
+                             "or measure elsewhere and pass the rows with --data FILE.csv")
+        ep = torch.export.load(str(p))
+        module = ep.module().to("cuda")
+        args, _ = ep.example_inputs if getattr(ep, "example_inputs", None) else ((), {})
+        inputs = tuple(a.to("cuda", torch_dtype if a.is_floating_point() else a.dtype) for a in args)
+        if torch_dtype is not torch.float32:
+            module = module.to(torch_dtype)
+        m = measure_cuda(module, inputs, cuda_graph=runtime == "torch-cudagraph", energy_min_s=0.0)
+        row = MeasuredModel(p.stem, p, dtype, float(m.latency_median_s))
+        if on_measured:
+            on_measured(row.key, row.measured_s)
+        out.append(row)
+    return out
+
+
+def adapt_gpu(rows: Sequence[MeasuredModel], spec: DeviceSpec, runtime: str,
+              on_analysed: Callable[[str], None] | None = None) -> GpuCalibration:
+    """Price ``rows`` zero-shot on ``spec`` under ``runtime``, adapt on all of them, and score by leave-one-out."""
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.residual.zero_shot import ZeroShotGpu, load_cross_device
+
+    if spec.kind != "gpu":
+        raise InputError(f"{spec.id} is a {spec.kind}; GPU calibration needs a GPU sheet")
+    if runtime not in GPU_RUNTIMES:
+        raise InputError(f"--runtime {runtime}: a GPU calibration adapts {' or '.join(GPU_RUNTIMES)}")
+    base = load_cross_device()
+    if base is None:
+        raise InputError("no cross-device model installed (hybridperf/data/models/cross-device); reinstall hybridperf")
+    zs = ZeroShotGpu(base, runtime)
+    priced, skipped = [], []
+    for r in rows:
+        if on_analysed:
+            on_analysed(r.key)
+        try:
+            bd, _ = zs.breakdown(analyze(str(r.path), batch=r.batch), spec, None if r.dtype == "fp32" else r.dtype)
+        except InputError as exc:
+            skipped.append((r.key, str(exc).splitlines()[0]))
+            continue
+        priced.append((r, bd))
+    if len(priced) < 2:
+        raise InputError(f"{len(priced)} measured model(s) could be analysed; a GPU calibration needs at least 2")
+    pairs = [(bd, r.measured_s) for r, bd in priced]
+    adapted = zs.adapt(pairs)
+    per_model = []
+    for i, (r, bd) in enumerate(priced):  # leave-one-out: the whole adaptation, its own choices included, without row i
+        held = zs.adapt(pairs[:i] + pairs[i + 1:])
+        per_model.append((r.key, r.measured_s, zs.latency_s(bd), held.latency_s(bd)))
+    mape = lambda j: 100.0 * sum(abs(p[j] / p[1] - 1) for p in per_model) / len(per_model)  # noqa: E731
+    return GpuCalibration(adapted, runtime, tuple(per_model), tuple(skipped), mape(2), mape(3))
+
+
+__all__ = ["CSV_COLUMNS", "GPU_RUNTIMES", "GpuCalibration", "MeasuredModel", "adapt_gpu", "collect_programs", "cuda_unavailable",
+           "measure_models", "read_rows"]

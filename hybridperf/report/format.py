@@ -1,0 +1,99 @@
+"""Numbers into text: the one home of every unit formatter and of the plain-text table renderer.
+
+Every report (predict, check, mig, devices, predict-many, probe, measure, calibrate, annotate,
+HTML) and every command's progress line formats quantities through this module. Messages made
+below the report layer (an error, a prediction's warning, a probed sheet's source note) cannot
+import it and write their figure in the one unit they name (``1.50 GiB``, ``12.3 us``).
+All formatters pick the first prefix a value's magnitude reaches (:func:`_prefix`) from one of
+three tables, in one of two styles:
+
+* fixed decimals, for a prediction's own figures: :func:`fmt_time` (``2.500 ms``),
+  :func:`fmt_bytes` (binary prefixes, ``1.50 GiB``), :func:`fmt_count` (``1.234 G``, followed by
+  the unit by the caller), :func:`fmt_energy` (``2.000 mJ``);
+* significant digits with decimal prefixes, as datasheets print them: :func:`format_si`
+  (``19.5 TFLOP/s``, ``80 GB``) for device sheets, probes, calibration and the HTML roofline axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["fmt_bytes", "fmt_count", "fmt_energy", "fmt_time", "format_si", "table"]
+
+_Prefixes = Sequence[tuple[float, str]]
+
+#: decimal multiples (FLOP, FLOP/s, B and B/s on datasheets)
+DECIMAL: _Prefixes = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+#: binary multiples (bytes of a prediction)
+BINARY: _Prefixes = ((2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki"))
+#: the unit and its decimal sub-multiples (seconds, joules)
+SUBMULTIPLE: _Prefixes = ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"))
+
+_NONE = (1.0, "")
+
+
+def _prefix(value: float, prefixes: _Prefixes, below: tuple[float, str] = _NONE) -> tuple[float, str]:
+    """The first ``(factor, prefix)`` of ``prefixes`` that ``|value|`` reaches, else ``below``."""
+    for factor, prefix in prefixes:
+        if abs(value) >= factor:
+            return factor, prefix
+    return below
+
+
+def fmt_time(s: float | None) -> str:
+    """Seconds: ``2.500 s``, ``2.500 ms``, ``2.5 us``, ``2.5 ns``; zero is ``0.0 us``, None ``-``."""
+    if s is None:
+        return "-"
+    factor, prefix = _prefix(s, SUBMULTIPLE, below=SUBMULTIPLE[-1]) if s else SUBMULTIPLE[2]
+    return f"{s / factor:.{3 if factor >= 1e-3 else 1}f} {prefix}s"
+
+
+def fmt_energy(j: float) -> str:
+    """Joules: ``2.000 J``, ``2.000 mJ``, else microjoules with one decimal (``0.0 uJ``)."""
+    factor, prefix = _prefix(j, SUBMULTIPLE[:2], below=SUBMULTIPLE[2])
+    return f"{j / factor:.{3 if factor >= 1e-3 else 1}f} {prefix}J"
+
+
+def fmt_bytes(n: float | None) -> str:
+    """Bytes with binary prefixes and two decimals (``1.50 GiB``); under 1 KiB a whole number (``512 B``)."""
+    if n is None:
+        return "-"
+    factor, prefix = _prefix(n, BINARY)
+    return f"{n / factor:.2f} {prefix}B" if prefix else f"{int(n)} B"
+
+
+def fmt_count(n: float) -> str:
+    """A count with a decimal prefix up to T and three decimals, the unit left to the caller:
+    ``fmt_count(2.5e9) + "FLOP"`` -> ``2.500 GFLOP``; under 1000 a whole number (``12 FLOP``)."""
+    factor, prefix = _prefix(n, DECIMAL[1:])
+    return f"{n / factor:.{3 if prefix else 0}f} {prefix}"
+
+
+def format_si(value: float | None, unit: str, digits: int = 4, sep: str = " ") -> str:
+    """``19.5e12, "FLOP/s"`` -> ``"19.5 TFLOP/s"``: ``digits`` significant digits, decimal prefixes
+    (bytes too, as datasheets do); seconds take sub-multiples, ``pJ`` and ``W`` none; ``sep`` goes
+    between number and unit (``""`` for axis ticks)."""
+    if value is None:
+        return "-"
+    if unit == "s":
+        factor, prefix = _prefix(value, SUBMULTIPLE)
+    elif unit in ("pJ", "W"):
+        factor, prefix = _NONE
+    else:
+        factor, prefix = _prefix(value, DECIMAL)
+    return f"{value / factor:.{digits}g}{sep}{prefix}{unit}"
+
+
+def table(rows: list[list[str]], header: list[str], align: str | None = None, rule: bool = True) -> str:
+    """The one plain-text table renderer: columns two spaces apart, ``align`` one of 'l'/'r' per
+    column (default all left), a rule of dashes under the header unless ``rule=False``; no
+    trailing blanks."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    align = align or "l" * len(header)
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
+
+    out = [line(header)] + (["  ".join("-" * w for w in widths)] if rule else [])
+    out.extend(line(r) for r in rows)
+    return "\n".join(out)
