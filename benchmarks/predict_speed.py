@@ -201,6 +201,29 @@ def compare(before: Path, after: Path) -> list[str]:
     return lines
 
 
+def ort_peak(device: str, only: list[str] | None) -> list[str]:
+    """What ``runtime="onnxruntime"`` (the CLI's default on a CPU sheet) adds to one prediction:
+    onnxruntime's graph optimiser and planner replay, uncached and from a :class:`Session`'s cache."""
+    from hybridperf import api
+    from hybridperf.ir.tvm_compat import tvm_modules
+
+    tvm_modules()
+    lines = ["| model | pricing ms | with the onnxruntime peak ms | session, second call ms |", "|---|---:|---:|---:|"]
+    for label, rel, _, _ in MODELS:
+        path = ZOO / rel
+        if (only and label not in only) or not path.exists():
+            continue
+        s = api.Session()
+        a = s.analyze(str(path))
+        api.predict_on(a, device)  # loads the residual model
+        c = time.perf_counter
+        t0 = c(); api.predict_on(a, device); t1 = c(); api.predict_on(a, device, runtime="onnxruntime"); t2 = c()
+        s.predict_on(a, device, runtime="onnxruntime")
+        t3 = c(); s.predict_on(a, device, runtime="onnxruntime"); t4 = c()
+        lines.append(f"| {label} | {_fmt_ms(t1 - t0)} | {_fmt_ms(t2 - t1)} | {_fmt_ms(t4 - t3)} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mode", choices=["cold", "session"], default="cold")
@@ -211,7 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--raw", type=Path, help="also append every steady-state repeat's stage times here (JSON lines)")
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
                     help="print a before -> after table (min ms per stage) from two --raw files, and measure nothing")
+    ap.add_argument("--ort-peak", action="store_true",
+                    help="time onnxruntime's peak-memory model (runtime=onnxruntime) instead of the stages")
     args = ap.parse_args(argv)
+    if args.ort_peak:
+        print("\n".join(ort_peak(args.device, args.models)))
+        return 0
     if args.compare:
         print("\n".join(compare(*args.compare)))
         return 0

@@ -344,14 +344,17 @@ def _with_runtime_memory(pred: Prediction, runtime: Any) -> Prediction:
 _KEEP_RUNTIME_PEAKS = 4096
 
 
-def _onnx_file_key(source: str) -> tuple[str, str] | None:
-    """``(folder, content digest)`` of an ONNX model file (its folder holds any external data), else None."""
-    import hashlib
-
+def _onnx_file_key(source: str) -> tuple[str, int, int] | None:
+    """``(path, size, mtime)`` of an ONNX model file, as :meth:`Session.analyze` keys a file (hashing
+    the content would cost seconds on a large export), else None."""
     p = Path(str(source))
-    if p.suffix.lower() != ".onnx" or not p.is_file():
+    if p.suffix.lower() != ".onnx":
         return None
-    return str(p.resolve().parent), hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return str(p.resolve()), st.st_size, st.st_mtime_ns
 
 
 class Session:
@@ -361,7 +364,7 @@ class Session:
     op signature, :class:`~hybridperf.analysis.cache.AnalysisCache`), device sheets parsed once
     per id, each device's residual model loaded once, the analysis of each model file
     (keyed by path, size, mtime, shapes, batch and fusion) so a model priced on several devices
-    is analysed once, and onnxruntime's peak memory of each model file (by content; its graph
+    is analysed once, and onnxruntime's peak memory of each model file (same key; its graph
     optimiser is the slow part of ``runtime="onnxruntime"``). Every figure is the same as
     :func:`predict`'s.
 
@@ -433,7 +436,7 @@ class Session:
 
     def _with_runtime_memory(self, pred: Prediction, runtime: Any) -> Prediction:
         """:func:`_with_runtime_memory`, with onnxruntime's peak (its graph optimiser runs once per
-        model, 0.2-15 s) kept per model file content, input shapes and precision, what it depends on."""
+        model, 0.2-15 s) kept per model file, input shapes and precision, what it depends on."""
         if runtime is None:
             return pred
         from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime, runtime_peak
