@@ -48,6 +48,20 @@ from hybridperf.units import parse_dims
 ShapeArg = Mapping[str, "tuple[int, ...] | Sequence[int] | str"]
 
 
+def device_spec(device: str | Path | DeviceSpec) -> DeviceSpec:
+    """The sheet of ``device``: a :class:`DeviceSpec`, a known id, a spec file, or ``host`` (this machine:
+    its cached probe, probed once, without output, when there is none; as ``--device host`` in the CLI)."""
+    if isinstance(device, DeviceSpec):
+        return device
+    from hybridperf.measure.host import HOST_ID
+
+    if str(device) == HOST_ID:
+        from hybridperf.measure.host import ensure_host_spec
+
+        return load_spec(ensure_host_spec())
+    return load_spec(device)
+
+
 def _shapes(shapes: ShapeArg | None) -> dict[str, tuple[int, ...]] | None:
     if not shapes:
         return None
@@ -150,7 +164,7 @@ def predict(
     runtime: Any = None,
 ) -> Prediction:
     """Predict latency, energy and peak memory of ``model`` on ``device`` (like ``hybridperf predict``)."""
-    spec = device if isinstance(device, DeviceSpec) else load_spec(device)  # a bad device fails fast
+    spec = device_spec(device)  # a bad device fails fast
     analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused,
                        workspace=_needs_workspace(runtime, [spec]))
     return predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
@@ -202,7 +216,7 @@ def check(
         raise InputError("check needs at least one of max_latency, max_memory, max_energy")
     if isinstance(devices, (str, Path, DeviceSpec)):
         devices = [devices]
-    specs = [d if isinstance(d, DeviceSpec) else load_spec(d) for d in devices]
+    specs = [device_spec(d) for d in devices]
     if not specs:
         raise InputError("check needs at least one device")
     analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
@@ -273,13 +287,12 @@ def run_check(
     judges memory on that runtime's peak.
     """
     from hybridperf.analysis.analyze import analyze
-    from hybridperf.device.spec import load_spec
 
     specs = dict(specs or {})
     for t in targets:
         for d in t.devices:
             if d not in specs:
-                specs[d] = load_spec(d)
+                specs[d] = device_spec(d)
     done = dict(analyzed or {})
     checks: list[MetricCheck] = []
     preds: dict[tuple[str, str], Any] = {}
@@ -307,7 +320,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     memory the prediction's peak (:func:`hybridperf.estimate.runtime_memory.with_runtime`); None keeps the
     TVM plan's peak.
     """
-    spec = device if isinstance(device, DeviceSpec) else load_spec(device)
+    spec = device_spec(device)
     runtime = _resolve_auto(runtime, spec)
     auto = isinstance(residual, str) and residual == "auto"
     model = _load_residual(spec, runtime) if auto else residual
@@ -392,7 +405,7 @@ class Session:
             return device
         key = str(device)
         if key not in self._specs:
-            self._specs[key] = load_spec(device)
+            self._specs[key] = device_spec(device)
         return self._specs[key]
 
     def residual(self, spec: DeviceSpec, runtime: Any = None) -> Any:

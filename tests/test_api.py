@@ -56,6 +56,20 @@ def test_path_and_proto_agree(model_dir, proto, analyzed):
     assert again.analyzed is analyzed and again.latency_s == pytest.approx(from_file.latency_s)
 
 
+def test_host_is_a_device_in_the_api_as_in_the_cli(analyzed):
+    """``host`` (the CLI's default device) names this machine's stored sheet in the Python API too."""
+    from hybridperf.api import Session
+    from hybridperf.device.spec import load_spec
+    from hybridperf.measure.host import host_spec_path
+
+    by_id = hybridperf.predict(analyzed, "host")
+    by_sheet = hybridperf.predict(analyzed, load_spec(host_spec_path()))
+    assert by_id.spec.id == "host" and "zero-shot from spec" in by_id.calibration
+    assert by_id.latency_s == by_sheet.latency_s and by_id.peak_memory_bytes == by_sheet.peak_memory_bytes
+    assert Session().predict_on(analyzed, "host").latency_s == by_id.latency_s
+    assert hybridperf.check(analyzed, "host", max_latency="10s").passed
+
+
 def test_proto_is_read_in_memory_and_left_unchanged(proto, tmp_path, monkeypatch):
     import tempfile
 
