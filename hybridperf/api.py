@@ -53,13 +53,9 @@ def device_spec(device: str | Path | DeviceSpec) -> DeviceSpec:
     its cached probe, probed once, without output, when there is none; as ``--device host`` in the CLI)."""
     if isinstance(device, DeviceSpec):
         return device
-    from hybridperf.measure.host import HOST_ID
+    from hybridperf.measure.host import device_ref
 
-    if str(device) == HOST_ID:
-        from hybridperf.measure.host import ensure_host_spec
-
-        return load_spec(ensure_host_spec())
-    return load_spec(device)
+    return load_spec(device_ref(device))
 
 
 def _shapes(shapes: ShapeArg | None) -> dict[str, tuple[int, ...]] | None:

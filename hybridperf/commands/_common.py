@@ -25,18 +25,14 @@ def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None
 def resolve_device(device):
     """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet, probed first
     (progress on stderr) when there is none; anything else is returned unchanged."""
-    from hybridperf.measure.host import HOST_ID
+    from hybridperf.measure.host import HOST_ID, device_ref, host_spec_path
 
-    if str(device) != HOST_ID:
-        return device
-    import sys
+    if str(device) == HOST_ID and not host_spec_path().exists():
+        import sys
 
-    from hybridperf.measure.host import ensure_host_spec, host_spec_path
-
-    if not host_spec_path().exists():
         print("hybridperf: device host: probing this machine once (a few seconds; cached under the user data directory)",
               file=sys.stderr)
-    return ensure_host_spec()
+    return device_ref(device)
 
 
 #: ``--runtime``: the runtime the model will run on (execution mode on a GPU; whose peak memory is the headline)

@@ -35,22 +35,30 @@ def model_key(path: Path, taken: set[str]) -> str:
     return key
 
 
-def collect_models(items: Sequence[str | Path]) -> list[Path]:
-    """The ``.onnx`` files named by ``items`` (files, or directories searched one level deep), checked to exist."""
+def collect_files(items: Sequence[str | Path], suffix: str, wrong_suffix: str | None = None) -> list[Path]:
+    """The ``suffix`` files named by ``items`` (files, or directories searched one level deep), checked to
+    exist; a file with another suffix is refused with ``wrong_suffix`` as the reason (None: taken as named)."""
     out: list[Path] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found = sorted(p.glob("*.onnx"))
+            found = sorted(p.glob(f"*{suffix}"))
             if not found:
-                raise InputError(f"--measure {p}: no .onnx file in this directory")
+                raise InputError(f"--measure {p}: no {suffix} file in this directory")
             out.extend(found)
         elif not p.exists():
             raise InputError(f"--measure {p}: file not found; check the path")
-        elif p.suffix != ".onnx":
-            raise InputError(f"--measure {p}: not an .onnx file (calibration measures with onnxruntime)")
+        elif wrong_suffix is not None and p.suffix != suffix:
+            raise InputError(f"--measure {p}: not an {suffix} file ({wrong_suffix})")
         else:
             out.append(p)
+    return out
+
+
+def collect_models(items: Sequence[str | Path]) -> list[Path]:
+    """The ``.onnx`` files named by ``items`` (files, or directories searched one level deep), checked to exist
+    and to have static input shapes."""
+    out = collect_files(items, ".onnx", "calibration measures with onnxruntime")
     for p in out:
         _check_static(p)
     if len(out) < 2:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError
+from hybridperf.measure.calibrate import collect_files
 
 #: columns a measured-rows CSV must have
 CSV_COLUMNS: tuple[str, ...] = ("model", "batch", "dtype", "status", "latency_median_s", "onnx_file")
@@ -112,19 +113,7 @@ def cuda_unavailable() -> str | None:
 
 def collect_programs(items: Sequence[str | Path]) -> list[Path]:
     """The ``.pt2`` files named by ``items`` (files, or directories searched one level deep), checked to exist."""
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(p.glob("*.pt2"))
-            if not found:
-                raise InputError(f"--measure {p}: no .pt2 file in this directory")
-            out.extend(found)
-        elif not p.exists():
-            raise InputError(f"--measure {p}: file not found; check the path")
-        else:
-            out.append(p)
-    return out
+    return collect_files(items, ".pt2")
 
 
 def measure_models(paths: Sequence[str | Path], runtime: str, dtype: str = "fp32",

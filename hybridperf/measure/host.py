@@ -125,5 +125,11 @@ def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) ->
     return out
 
 
-__all__ = ["HOST_ID", "describe_host", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
+def device_ref(device: Any) -> Any:
+    """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet (probed first, without
+    output, when there is none); anything else is returned unchanged."""
+    return ensure_host_spec() if str(device) == HOST_ID else device
+
+
+__all__ = ["HOST_ID", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
            "host_spec_path", "host_threads", "install_host_spec"]

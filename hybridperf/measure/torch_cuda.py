@@ -194,16 +194,7 @@ def measure_cuda(model, example_inputs: tuple, *, warmup: int = 10, repeats: int
             def run():
                 model(*example_inputs)
 
-        times = []
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        for _ in range(repeats):
-            start.record()
-            run()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) / 1e3)
-        times.sort()
+        times = sorted(_event_times_s(run, repeats))
         median = statistics.median(times)
 
         nvml = _Nvml(dev) if energy_min_s > 0 else None
@@ -259,13 +250,10 @@ def _fp32_matmul_precision(precision: str):
         torch.set_float32_matmul_precision(old)
 
 
-def _time_cuda(fn, warmup: int, repeats: int) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` event-timed calls."""
+def _event_times_s(fn, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn()``, timed with CUDA events around the call."""
     import torch
 
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
     times = []
     start = torch.cuda.Event(enable_timing=True)
     end = torch.cuda.Event(enable_timing=True)
@@ -275,7 +263,17 @@ def _time_cuda(fn, warmup: int, repeats: int) -> float:
         end.record()
         end.synchronize()
         times.append(start.elapsed_time(end) / 1e3)
-    return statistics.median(times)
+    return times
+
+
+def _time_cuda(fn, warmup: int, repeats: int) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` event-timed calls."""
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    return statistics.median(_event_times_s(fn, repeats))
 
 
 def _gemm_fn(precision: str, n: int):
