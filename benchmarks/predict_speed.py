@@ -10,7 +10,9 @@ imported, over several repeats (min and median per stage):
 * ``legalize``: ``LegalizeOps`` + one tagged PrimFunc per call site (:func:`hybridperf.ir.lowering.tag_and_legalize`;
   with a session's cache, one ``LegalizeOps`` run that adds the tagged copies itself),
 * ``fusion``: ``AnnotateTIROpPattern`` + ``FuseOps`` and the kernel grouping,
-* ``memory_plan``: the passes before ``StaticPlanBlockMemory`` and our planner,
+* ``memory_plan``: our planner on the fused module's call stream
+  (:func:`hybridperf.analysis.analyze.plan_lowered_memory`; before issue 14's third round: on the
+  output of the passes that precede ``StaticPlanBlockMemory``),
 * ``residual``: roofline pricing and the device's LightGBM residual,
 * ``report``: the JSON report.
 
@@ -36,6 +38,7 @@ import csv
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -60,8 +63,7 @@ def _stages_cold(path: str, device: str, session=None) -> dict[str, float]:
     from hybridperf.analysis.cost_pass import analyze_module
     from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
     from hybridperf.analysis.kernels import group_kernels
-    from hybridperf.analysis.memory import plan_memory
-    from hybridperf.analysis.analyze import Analyzed
+    from hybridperf.analysis.analyze import Analyzed, plan_lowered_memory
     from hybridperf.estimate import pricing
     from hybridperf.frontends.normalize import check_supported, normalize
     from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
@@ -92,8 +94,7 @@ def _stages_cold(path: str, device: str, session=None) -> dict[str, float]:
     fused = lowering.fuse(tagged)
     kernels = group_kernels(analysis, fused)
     t6 = c()
-    mem_mod = lowering.to_memory_plannable(fused, True)
-    memory = plan_memory(mem_mod, analysis.weight_bytes, input_bytes)
+    memory, _ = plan_lowered_memory(fused, analysis, input_bytes, True, cache)
     plan = find_int8(analysis)
     if plan:
         kernels = apply_int8_kernels(kernels, analysis, plan)
@@ -233,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--append", action="store_true")
     ap.add_argument("--raw", type=Path, help="also append every steady-state repeat's stage times here (JSON lines)")
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
-                    help="print a before -> after table (min ms per stage) from two --raw files, and measure nothing")
+                    help="print a before -> after table (min ms per stage) from two --raw files (and write it to "
+                         "--md, with --title), and measure nothing")
+    ap.add_argument("--title", help="with --compare and --md: the heading of the table written")
     ap.add_argument("--ort-peak", action="store_true",
                     help="time onnxruntime's peak-memory model (runtime=onnxruntime) instead of the stages")
     args = ap.parse_args(argv)
@@ -241,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(ort_peak(args.device, args.models)))
         return 0
     if args.compare:
-        print("\n".join(compare(*args.compare)))
+        text = "\n".join(compare(*args.compare)) + "\n"
+        if args.md:
+            cmd = "python -m benchmarks.predict_speed " + shlex.join(argv if argv is not None else sys.argv[1:])
+            head = f"\n## {args.title}\n\n" if args.title else "\n"
+            with args.md.open("a" if args.append else "w") as fh:
+                fh.write(head + f"Command: `{cmd}`\n\n" + text)
+        print(text)
         return 0
     cmd = "taskset -c 0 python -m benchmarks.predict_speed " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = run(args.mode, args.device, args.models, args.raw)

@@ -152,6 +152,73 @@ def test_train_removes_each_host_offset_and_predicts_with_the_nearest_host(tmp_p
     np.testing.assert_allclose(back.predict(X_fast), zs.predict(X_fast))
 
 
+def _zen4_rows():
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import host_figures, with_host
+    from hybridperf.residual.model import load_table
+
+    X, y, _, _, kt, _ = load_table(ZEN4)
+    fig = host_figures(load_spec("host-epyc-zen4-1c"))
+    return X, y, with_host(kt, fig), _packaged().for_host(fig)
+
+
+def test_kernel_correction_learns_a_slower_op_group(tmp_path):
+    """A CPU whose convolutions run 2x slower than the zero-shot model says (every other kernel as predicted):
+    the few-shot kernel trees learn it from 10 models' kernel rows and carry it to models they did not see,
+    which a model-level offset cannot; the grown kernel booster survives save / load."""
+    from hybridperf.residual.cross_host import CrossHostModel
+    from hybridperf.residual.features import GROUPS, KERNEL_FEATURES
+    from hybridperf.residual.model import KernelTable, _kernel_log_ratio, subset
+
+    X, y, kth, base = _zen4_rows()
+    n_groups = sum(1 for f in KERNEL_FEATURES if f.startswith("group_"))
+    conv = np.argmax(kth.X[:, :n_groups], axis=1) == GROUPS.index("conv")
+    assert conv.any() and not conv.all()
+    f = base.kernel_booster_.predict(base._kernel_inputs(kth.X, kth.row)) + base.host_offset()
+    ky = f + np.where(conv, math.log(2.0), 0.0)  # measured kernel ratios: the model's, convolutions doubled
+    kt2 = KernelTable(kth.X, ky, kth.row, kth.families)
+    idx = np.arange(len(y))
+    # whole-model truth with the same composition as predict(): the zero-shot model plus the doubled conv time
+    y2 = base.predict(X, kth) + _kernel_log_ratio(ky, kth.X, kth.row, idx) - _kernel_log_ratio(f, kth.X, kth.row, idx)
+    pick, rest = idx[::7][:10], np.setdiff1d(idx, idx[::7][:10])
+    ad = base.adapt(X[pick], y2[pick], kernels=subset(kt2, pick))
+    a = ad.adaptation_
+    assert a["method"].startswith("kernels+offset") and a["kernel_rounds"] > 0
+    assert a["loo_abs_log_error"][a["method"]] < min(a["loo_abs_log_error"]["offset"], a["loo_abs_log_error"]["none"])
+    err = lambda m: float(np.mean(np.abs(m.predict(X[rest], subset(kt2, rest)) - y2[rest])))  # noqa: E731
+    zs_rest = base.predict(X[rest], subset(kt2, rest))
+    offset = float(np.mean(y2[pick] - base.predict(X[pick], subset(kt2, pick))))
+    assert err(ad) < 0.5 * float(np.mean(np.abs(zs_rest + offset - y2[rest])))  # a model-level offset alone
+    assert err(ad) < 0.5 * float(np.mean(np.abs(zs_rest - y2[rest])))  # zero-shot
+    assert base.kernel_booster_.current_iteration() < ad.kernel_booster_.current_iteration()  # trees added to a copy
+    ad.save(tmp_path / "m")
+    back = CrossHostModel.load(tmp_path / "m")
+    assert back.adaptation_["kernel_rounds"] == a["kernel_rounds"]
+    np.testing.assert_allclose(back.predict(X[rest], subset(kt2, rest)), ad.predict(X[rest], subset(kt2, rest)))
+
+
+def test_adapt_keeps_an_exact_zero_shot_model():
+    """When the zero-shot model already predicts the K models and their kernels exactly, adaptation changes nothing."""
+    from hybridperf.residual.model import KernelTable, subset
+
+    X, y, kth, base = _zen4_rows()
+    f = base.kernel_booster_.predict(base._kernel_inputs(kth.X, kth.row)) + base.host_offset()
+    kt2 = KernelTable(kth.X, f, kth.row, kth.families)
+    pick = np.arange(10)
+    y2 = base.predict(X, kth)
+    ad = base.adapt(X[pick], y2[pick], kernels=subset(kt2, pick))
+    assert ad.adaptation_["method"] == "none" and ad.adaptation_["loo_abs_log_error"]["none"] < 1e-12
+    np.testing.assert_allclose(ad.predict(X, kth), y2)
+
+
+def test_loo_folds_cover_every_model_once():
+    from hybridperf.residual.cross_host import ADAPT_FOLDS, _loo_folds
+
+    assert [f.tolist() for f in _loo_folds(3)] == [[0], [1], [2]]  # K <= ADAPT_FOLDS: leave one model out
+    folds = _loo_folds(25)
+    assert len(folds) == ADAPT_FOLDS and sorted(np.concatenate(folds).tolist()) == list(range(25))
+
+
 def test_adaptation_slope_does_not_extrapolate():
     m = _packaged()
     m.adaptation_ = {"offset": 0.1, "slope": 2.0, "center": 0.0, "log_roofline_range": [-1.0, 1.0]}

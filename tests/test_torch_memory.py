@@ -182,6 +182,80 @@ def test_fp16_halves_float32_tensors_and_the_factor_scales_graphs_without_transf
     # a = relu(x) [1, 1024, 1024] fp32 = 4 MiB; b = relu(a) 4 MiB (output): peak a + b = 8 MiB
     recs = [rec("relax.nn.relu", "a", ["x"], (1, 1024, 1024)), rec("relax.nn.relu", "b", ["a"], (1, 1024, 1024))]
     act, plan = torch_eager_activation_bytes(recs, ["x"], ["b"], activation_factor=1.5)
-    assert plan.peak_bytes == 8 * MiB and act == 12 * MiB  # 8 MiB x 1.5: no transformer layers
+    assert plan.peak_bytes == act == 12 * MiB  # live 8 MiB x 1.5: no transformer layers, no workspace
     act16, plan16 = torch_eager_activation_bytes(recs, ["x"], ["b"], "fp16", activation_factor=1.0)
     assert plan16.peak_bytes == act16 == 4 * MiB  # model.half(): 2 MiB each
+
+
+# --------------------------------------------------------------------------- branch holds, conv workspace
+
+
+def test_block_input_is_held_until_a_downsampling_shortcut_joins():
+    from hybridperf.estimate.runtime_memory import branch_input_holds
+
+    # x 2 MiB (block input); c1 = conv(x), c2 = conv(c1), d = conv(x) (shortcut), s = c2 + d: 4 MiB each.
+    # The graph's last read of x is d (op 3); forward(self, x) holds x until the block returns (the add, op 4).
+    ops = [_op("relax.nn.relu", "x", ["in"], 2 * MiB), _op("relax.nn.conv2d", "c1", ["x"], 4 * MiB),
+           _op("relax.nn.conv2d", "c2", ["c1"], 4 * MiB), _op("relax.nn.conv2d", "d", ["x"], 4 * MiB),
+           _op("relax.add", "s", ["c2", "d"], 4 * MiB)]
+    holds = branch_input_holds(ops)
+    assert holds == {"x": 4}
+    free = torch_eager_activations(ops, ["in"], ["s"])
+    held = torch_eager_activations(ops, ["in"], ["s"], held_until=holds)
+    assert free.peak_bytes == 4 * MiB + 4 * MiB + 4 * MiB  # c2 + d + s while the add runs; x died at op 3
+    assert held.peak_bytes == 2 * MiB + 4 * MiB + 4 * MiB + 4 * MiB  # x + c2 + d + s
+
+
+def test_identity_shortcut_and_gate_holds_change_nothing():
+    from hybridperf.estimate.runtime_memory import branch_input_holds
+
+    # identity shortcut: s = x + conv(conv(x)); the common ancestor is x, an operand of the add itself
+    ops = [_op("relax.nn.relu", "x", ["in"], 2 * MiB), _op("relax.nn.conv2d", "c1", ["x"], 2 * MiB),
+           _op("relax.nn.conv2d", "c2", ["c1"], 2 * MiB), _op("relax.add", "s", ["x", "c2"], 2 * MiB)]
+    holds = branch_input_holds(ops)
+    assert holds == {"x": 3}
+    assert (torch_eager_activations(ops, ["in"], ["s"], held_until=holds).timeline_bytes
+            == torch_eager_activations(ops, ["in"], ["s"]).timeline_bytes)
+    # an add of one activation and a weight-only value is no join
+    assert branch_input_holds([_op("relax.nn.relu", "x", ["in"], MiB), _op("relax.reshape", "b", [], 512),
+                               _op("relax.add", "y", ["x", "b"], MiB)]) == {}
+
+
+@pytest.mark.parametrize("weight_shape, groups, itemsize, expected", [
+    # fp16 3x3, 64 -> 64 channels: NHWC copies of x, the filter and y
+    ((64, 64, 3, 3), 1, 2, 3 * MiB + 5 * MiB + 64 * 64 * 3 * 3 * 2),
+    ((128, 4, 3, 3), 32, 2, 3 * MiB + 5 * MiB + 128 * 4 * 3 * 3 * 2),  # grouped (not depthwise): counted
+    ((64, 1, 3, 3), 64, 2, 0),  # depthwise: PyTorch's own kernel or an NCHW engine
+    ((64, 64, 1, 1), 1, 2, 0),  # 1x1: a GEMM on NCHW as stored
+    ((64, 64, 3, 3), 1, 4, 0),  # fp32 without TF32: NCHW kernels
+])
+def test_cudnn_nhwc_workspace(weight_shape, groups, itemsize, expected):
+    from hybridperf.estimate.runtime_memory import cudnn_nhwc_workspace_bytes
+
+    assert cudnn_nhwc_workspace_bytes(3 * MiB, 5 * MiB, weight_shape, groups, itemsize) == expected
+
+
+def test_factor_scales_live_blocks_not_the_workspace():
+    # a = conv(x) 4 MiB with a 2 MiB workspace; b = relu(a) 4 MiB (output)
+    ops = [EagerOp("relax.nn.conv2d", "a", ("x",), (4 * MiB,), 2 * MiB), _op("relax.nn.relu", "b", ["a"], 4 * MiB)]
+    plan = torch_eager_activations(ops, ["x"], ["b"], activation_factor=1.5)
+    assert plan.timeline_bytes == (6 * MiB + 2 * MiB, 12 * MiB)  # 1.5 x 4 MiB + 2 MiB; 1.5 x (4 + 4) MiB
+    assert plan.peak_bytes == 12 * MiB and plan.peak_op == 1
+
+
+def test_fp16_conv_record_adds_its_nhwc_workspace_while_it_runs():
+    from types import SimpleNamespace as NS
+
+    from hybridperf.estimate.runtime_memory import conv_workspace_bytes, torch_eager_activation_bytes
+    from hybridperf.ir.tvm_compat import TensorInfo
+
+    x, y = TensorInfo((8, 64, 32, 32), "float32"), TensorInfo((8, 64, 32, 32), "float32")  # 2 MiB each in fp32
+    conv = NS(op="relax.nn.conv2d", var="y", input_vars=("x",), read_vars=("x",), outputs=(y,), attrs={"groups": 1},
+              inputs=(x, TensorInfo((64, 64, 3, 3), "float32")))
+    assert conv_workspace_bytes(conv) == 0  # fp32: no Tensor Core copies
+    ws16 = 1 * MiB + 1 * MiB + 64 * 64 * 3 * 3 * 2  # x and y stored at fp16 (1 MiB each) + the fp16 filter
+    assert conv_workspace_bytes(conv, "fp16") == ws16
+    act, plan = torch_eager_activation_bytes([conv], ["x"], ["y"], "fp16", activation_factor=1.0)
+    # while the conv runs: y 1 MiB + the workspace block of 2 MiB + 72 KiB (split off a 20 MiB segment: the
+    # remainder exceeds 1 MiB, so the block is the request rounded to 512 bytes, which it already is)
+    assert act == plan.peak_bytes == 1 * MiB + ws16

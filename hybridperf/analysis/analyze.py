@@ -17,12 +17,12 @@ import time
 
 from hybridperf.analysis.cost_pass import ModelAnalysis, analyze_module
 from hybridperf.analysis.kernels import Kernel, group_kernels, unfused_kernels
-from hybridperf.analysis.memory import MemoryPlan, plan_memory
+from hybridperf.analysis.memory import MemoryPlan, plan_memory, plan_stream
 from hybridperf.costs import Status
 from hybridperf.errors import error_line
 
 
-__all__ = ["Analyzed", "analyze", "analyze_with_memory_module"]
+__all__ = ["Analyzed", "analyze", "analyze_with_memory_module", "plan_lowered_memory"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def analyze(model: str | Path | Any, shapes: Mapping[str, tuple[int, ...]] | Non
         Also size the kernels' internal workspace (:attr:`MemoryPlan.workspace_bytes`), which the TVM
         runtime's peak needs; off by default because it lowers every kernel.
     """
-    return analyze_with_memory_module(model, shapes, batch, **options)[0]
+    return analyze_with_memory_module(model, shapes, batch, memory_module=False, **options)[0]
 
 
 def analyze_with_memory_module(
@@ -91,11 +91,14 @@ def analyze_with_memory_module(
     provenance: bool = False,
     cache: Any = None,
     workspace: bool = False,
+    memory_module: bool = True,
 ) -> tuple[Analyzed, Any]:
     """Load (if a path), run the cost pass, group kernels and plan memory; return the
     :class:`Analyzed` and the lowered Relax module its memory plan was made on (None when there is
     no plan): the IR that memory measurements build and run (:mod:`hybridperf.measure.memory`),
-    kept out of the frozen record. Parameters: those of :func:`analyze`, which returns the record alone.
+    kept out of the frozen record. Parameters: those of :func:`analyze`, which returns the record alone,
+    and ``memory_module``: False plans memory without lowering where
+    :func:`hybridperf.ir.call_stream.of_fused` can (the same plan; the module returned is then None).
     """
     from hybridperf.frontends.common import LoadedModel, is_onnx_proto
     from hybridperf.frontends.load import load_model
@@ -125,7 +128,8 @@ def analyze_with_memory_module(
         )
     input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
     t0 = time.perf_counter()
-    note, kernels, memory, mem_mod = _lower_and_plan(mod, analysis, input_bytes, fused, cache, workspace)
+    note, kernels, memory, mem_mod = _lower_and_plan(mod, analysis, input_bytes, fused, cache,
+                                                     workspace or memory_module, workspace)
     t["lower_and_plan_s"] = time.perf_counter() - t0
     if int8:
         from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
@@ -148,11 +152,13 @@ def analyze_with_memory_module(
     ), mem_mod
 
 
-def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, workspace: bool
-                    ) -> tuple[str, Any, MemoryPlan, Any]:
+def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, lower: bool,
+                    workspace: bool = False) -> tuple[str, Any, MemoryPlan, Any]:
     """Legalize, fuse and memory-plan ``mod`` (best effort): ``(fusion note, kernels, memory plan,
     lowered memory module or None)``; symbolic shapes or a lowering failure give one kernel per op
-    and an unknown plan."""
+    and an unknown plan. ``lower``: run the passes before TVM's memory planner and return their
+    module; else plan from the fused module where :func:`~hybridperf.ir.call_stream.of_fused`
+    can (the same plan). ``workspace``: also size the kernels' workspace (needs ``lower``)."""
     from hybridperf.ir import lowering
 
     note = ""
@@ -167,8 +173,7 @@ def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cach
                                                cache=cache.legalize if cache is not None else None)
             lowered = lowering.fuse(tagged) if fused else tagged
             kernels = group_kernels(analysis, lowered) if fused else unfused_kernels(analysis)
-            mem_mod = lowering.to_memory_plannable(lowered, fused)
-            memory = plan_memory(mem_mod, analysis.weight_bytes, input_bytes)
+            memory, mem_mod = plan_lowered_memory(lowered, analysis, input_bytes, fused, cache, lower)
             if workspace:
                 from hybridperf.ir.workspace import kernel_workspace_bytes
 
@@ -181,6 +186,26 @@ def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cach
             kernels = unfused_kernels(analysis)
             memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, f"TVM lowering failed ({type(exc).__name__})")
     return note, kernels, memory, mem_mod
+
+
+def plan_lowered_memory(module: Any, analysis: ModelAnalysis, input_bytes: int, fused: bool, cache: Any = None,
+                        lower: bool = False) -> tuple[MemoryPlan, Any]:
+    """The memory plan of ``module`` (the output of :func:`hybridperf.ir.lowering.fuse`, or the
+    tagged module when unfused) and the module it was planned on.
+
+    Without ``lower``, the plan comes from ``module``'s call stream
+    (:func:`hybridperf.ir.call_stream.of_fused`: no TVM pass runs) and the module returned is
+    None; with it, or where that stream does not apply, from the output of
+    :func:`~hybridperf.ir.lowering.to_memory_plannable`. Both give the same plan.
+    """
+    from hybridperf.ir import call_stream, lowering
+
+    if not lower:
+        stream = call_stream.of_fused(module, cache.reshape_patterns if cache is not None else None)
+        if stream is not None:
+            return plan_stream(stream, analysis.weight_bytes, input_bytes), None
+    mem_mod = lowering.to_memory_plannable(module, fused)
+    return plan_memory(mem_mod, analysis.weight_bytes, input_bytes), mem_mod
 
 
 def _shapes_text(shapes: Mapping[str, tuple[int, ...]]) -> str:

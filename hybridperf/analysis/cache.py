@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hybridperf.ir.call_stream import ReshapePatterns
 from hybridperf.ir.lowering import LegalizeCache
 
 __all__ = ["AnalysisCache"]
@@ -23,12 +24,16 @@ class AnalysisCache:
     ----------
     legalize : LegalizeCache
         Legalized PrimFuncs by op signature (the slow part of lowering).
+    reshape_patterns : ReshapePatterns
+        Which of those PrimFuncs are reshapes (what the memory plan asks of each unfused kernel).
     """
 
     legalize: LegalizeCache = field(default_factory=LegalizeCache)
+    reshape_patterns: ReshapePatterns = field(default_factory=ReshapePatterns)
 
     def stats(self) -> dict[str, int]:
         """Hit / miss counters, for benchmarks and logs."""
         lc = self.legalize
         return {"legalize_entries": len(lc), "legalize_hits": lc.hits, "legalize_misses": lc.misses,
-                "legalize_uncached": lc.uncached, "legalize_one_pass": lc.one_pass}
+                "legalize_uncached": lc.uncached, "legalize_one_pass": lc.one_pass,
+                "reshape_patterns": len(self.reshape_patterns)}

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hybridperf.ir import call_stream, lowering
 from hybridperf.ir import tvm_compat as _tvm
-from hybridperf.ir import lowering
-from hybridperf.ir.lowering import ALIAS_OPS
+from hybridperf.ir.call_stream import CallStream, Item, Kind
 
 MATCH_RANGE = 16
 
@@ -154,33 +154,37 @@ def _leaves(tok: Any) -> list[Any]:
     return [tok]
 
 
-def _alloc_info(call: Any) -> tuple[int | None, str, str]:
-    infos = _tvm.tensor_infos(_tvm.expr_type(call))
-    info = infos[0]
-    scope = _tvm.to_py(call.args[3]) if len(call.args) > 3 else "global"
-    return info.nbytes, info.dtype, str(scope)
-
-
 def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_name: str = "main") -> MemoryPlan:
-    """Plan activation memory of ``lowered[func_name]`` and measure lifetimes, in TVM's three
-    steps: count the references of every allocation (:func:`_count_references`), then walk the
-    calls allocating with size-matched reuse (:class:`_Allocator`) while sweeping live ranges
-    (:func:`_sweep`).
+    """Plan activation memory of ``lowered[func_name]`` and measure lifetimes (:func:`plan_stream`
+    on its :func:`~hybridperf.ir.call_stream.of_lowered` stream).
 
     Parameters
     ----------
     lowered : tvm.IRModule
         Output of :func:`hybridperf.ir.lowering.to_memory_plannable`.
     """
-    func = lowered[func_name]
-    blocks = list(func.body.blocks)
-    tokens = _count_references(lowered, func, blocks)
+    return plan_stream(call_stream.of_lowered(lowered, func_name), weight_bytes, input_bytes)
+
+
+def plan_stream(stream: CallStream, weight_bytes: int = 0, input_bytes: int = 0) -> MemoryPlan:
+    """Plan activation memory of a call stream and measure lifetimes, in TVM's three steps: count
+    the references of every allocation (:func:`_count_references`), then walk the calls
+    allocating with size-matched reuse (:class:`_Allocator`) while sweeping live ranges
+    (:func:`_sweep`).
+
+    Parameters
+    ----------
+    stream : CallStream
+        What TVM's planner walks: :func:`hybridperf.ir.call_stream.of_lowered` of the lowered
+        module, or :func:`~hybridperf.ir.call_stream.of_fused` (the same, without lowering).
+    """
+    tokens = _count_references(stream)
     allocator = _Allocator()
-    sweep = _sweep(blocks, tokens, allocator)
+    sweep = _sweep(stream, tokens, allocator)
     storages = allocator.storages
     lifetimes = tuple(
-        TensorLifetime(_tvm.var_name(n), nb, dt, sweep.first_use[n], sweep.last_use[n], pl)
-        for n, (nb, dt, pl) in sweep.lifetimes.items()
+        TensorLifetime(nm, nb, dt, sweep.first_use[n], sweep.last_use[n], pl)
+        for n, (nb, dt, pl, nm) in sweep.lifetimes.items()
     )
     timeline = _timeline(lifetimes, sweep.steps)
     return MemoryPlan(
@@ -197,68 +201,52 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     )
 
 
-def _is_prim_call(lowered: Any, call: Any) -> bool:
-    """A call into a kernel (PrimFunc, extern or dynamic ``call_tir``), as TVM's planner tells them."""
-    op = call.op
-    if _tvm.is_extern_func(op):
-        return True
-    if _tvm.op_name(call) == "relax.vm.call_tir_dyn":
-        return True
-    if _tvm.is_global_var(op):
-        try:
-            return _tvm.is_prim_func(lowered[op])
-        except Exception:  # noqa: BLE001
-            return False
-    return False
+def _is_var_key(expr: Any) -> bool:
+    """Whether a stream expression is a variable (not a tuple, tuple item or other value)."""
+    return expr is not None and type(expr) is not tuple and type(expr) is not Item
 
 
-def _count_references(lowered: Any, func: Any, blocks: list[Any]) -> dict[Any, Any]:
+def _count_references(stream: CallStream) -> dict[Any, Any]:
     """Step 1: a token per ``alloc_tensor`` with the number of kernel calls that read it; a token
     reaching anything else (another block, a non-kernel call, the function's result) is discarded
     (never planned). Returns var -> token, list of tokens or None."""
     tokens: dict[Any, Any] = {}
 
     def get(expr: Any) -> Any:
-        if _tvm.is_var(expr):
-            return tokens.get(expr)
-        if _tvm.is_tuple(expr):
-            return [get(f) for f in expr.fields]
-        if _tvm.is_tuple_get_item(expr):
-            t = get(_tvm.tuple_of(expr))
+        if expr is None:
+            return None
+        kind = type(expr)
+        if kind is tuple:
+            return [get(f) for f in expr]
+        if kind is Item:
+            t = get(expr.of)
             return t[expr.index] if isinstance(t, list) else None
-        return None
+        return tokens.get(expr)  # Vars are keys by identity: TVM reuses name hints (lv4 can be bound twice)
 
     def discard(tok: Any) -> None:
         for t in _leaves(tok):
             t.discarded = True
 
-    for bi, block in enumerate(blocks):
-        for b in block.bindings:
-            name = b.var  # Vars are keys by identity: TVM reuses name hints (lv4 can be bound twice)
-            v = b.value
-            if _tvm.is_call(v):
-                opn = _tvm.op_name(v)
-                if opn == "relax.builtin.alloc_tensor":
-                    nbytes, dtype, scope = _alloc_info(v)
-                    tokens[name] = _Token(nbytes, dtype, scope, bi)
-                    continue
-                if opn in ALIAS_OPS:
-                    tokens[name] = get(v.args[0])
-                    continue
-                if _is_prim_call(lowered, v):
-                    for a in v.args:
-                        for t in _leaves(get(a)):
-                            if t.block != bi:
-                                t.discarded = True
-                            else:
-                                t.refs += 1
-                else:
-                    for a in v.args:
-                        discard(get(a))
-                tokens[name] = None
-            else:
-                tokens[name] = get(v)
-    discard(get(func.body.body))
+    for bi, block in enumerate(stream.blocks):
+        for b in block:
+            kind = b.kind
+            if kind is Kind.ALLOC:
+                tokens[b.var] = _Token(b.nbytes, b.dtype, b.scope, bi)
+            elif kind is Kind.KERNEL:
+                for a in b.args:
+                    for t in _leaves(get(a)):
+                        if t.block != bi:
+                            t.discarded = True
+                        else:
+                            t.refs += 1
+                tokens[b.var] = None
+            elif kind is Kind.CALL:
+                for a in b.args:
+                    discard(get(a))
+                tokens[b.var] = None
+            else:  # an alias of its argument's storage, or a value
+                tokens[b.var] = get(b.args[0])
+    discard(get(stream.output))
     return tokens
 
 
@@ -311,9 +299,9 @@ class _Allocator:
 
 @dataclass
 class _Sweep:
-    """What step 3 found: per allocation (bytes, dtype, planned) and its first / last call step."""
+    """What step 3 found: per allocation (bytes, dtype, planned, name) and its first / last call step."""
 
-    lifetimes: dict[Any, tuple[int, str, bool]] = field(default_factory=dict)
+    lifetimes: dict[Any, tuple[int, str, bool, str]] = field(default_factory=dict)
     first_use: dict[Any, int] = field(default_factory=dict)
     last_use: dict[Any, int] = field(default_factory=dict)
     unplanned_bytes: int = 0
@@ -321,28 +309,28 @@ class _Sweep:
     steps: int = 0
 
 
-def _sweep(blocks: list[Any], tokens: dict[Any, Any], allocator: _Allocator) -> _Sweep:
+def _sweep(stream: CallStream, tokens: dict[Any, Any], allocator: _Allocator) -> _Sweep:
     """Step 3: walk the calls in order, giving each planned allocation its storage and each
     storage back when its last reader ran, and record every allocation's live range."""
     out = _Sweep()
     current: dict[Any, Any] = {}
     alias_root: dict[Any, Any] = {}
     step = 0
-    for block in blocks:
-        for b in block.bindings:
+    for block in stream.blocks:
+        for b in block:
             name = b.var
-            v = b.value
-            if not _tvm.is_call(v):
+            kind = b.kind
+            if kind is Kind.VALUE or kind is Kind.ALIAS:
+                v = b.args[0]
                 current[name] = _cur(current, v)
-                if _tvm.is_var(v):
+                if _is_var_key(v):
                     alias_root[name] = alias_root.get(v, v)
                 continue
-            opn = _tvm.op_name(v)
-            if opn == "relax.builtin.alloc_tensor":
+            if kind is Kind.ALLOC:
                 tok = tokens[name]
                 nbytes = tok.nbytes if tok.static else 0
                 out.no_reuse_bytes += nbytes
-                out.lifetimes[name] = (nbytes, tok.dtype, not tok.discarded)
+                out.lifetimes[name] = (nbytes, tok.dtype, not tok.discarded, b.name)
                 out.first_use[name] = step
                 out.last_use[name] = step
                 if tok.discarded or not tok.static:
@@ -351,19 +339,13 @@ def _sweep(blocks: list[Any], tokens: dict[Any, Any], allocator: _Allocator) -> 
                     continue
                 current[name] = allocator.request(tok)
                 continue
-            if opn in ALIAS_OPS:
-                current[name] = _cur(current, v.args[0])
-                src = v.args[0]
-                if _tvm.is_var(src):
-                    alias_root[name] = alias_root.get(src, src)
-                continue
             # a call: every allocated tensor it touches is live at this step
-            for a in v.args:
+            for a in b.args:
                 for n in _var_names(a):
                     root = alias_root.get(n, n)
                     if root in out.last_use:
                         out.last_use[root] = step
-            for a in v.args:
+            for a in b.args:
                 for st in _leaves(_cur(current, a)):
                     st.refs -= 1
                     if st.refs == 0:
@@ -375,25 +357,24 @@ def _sweep(blocks: list[Any], tokens: dict[Any, Any], allocator: _Allocator) -> 
 
 
 def _cur(current: dict[Any, Any], expr: Any) -> Any:
-    if _tvm.is_var(expr):
-        return current.get(expr)
-    if _tvm.is_tuple(expr):
-        return [_cur(current, f) for f in expr.fields]
-    if _tvm.is_tuple_get_item(expr):
-        t = _cur(current, _tvm.tuple_of(expr))
+    if expr is None:
+        return None
+    kind = type(expr)
+    if kind is tuple:
+        return [_cur(current, f) for f in expr]
+    if kind is Item:
+        t = _cur(current, expr.of)
         return t[expr.index] if isinstance(t, list) else None
-    return None
+    return current.get(expr)
 
 
 def _var_names(expr: Any) -> list[Any]:
-    if _tvm.is_var(expr):
-        return [expr]
-    if _tvm.is_tuple(expr):
+    if type(expr) is tuple:
         out = []
-        for f in expr.fields:
+        for f in expr:
             out.extend(_var_names(f))
         return out
-    return []
+    return [expr] if _is_var_key(expr) else []
 
 
 def tvm_planned_bytes(lowered: Any, func_name: str = "main") -> int:

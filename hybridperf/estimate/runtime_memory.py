@@ -43,9 +43,14 @@ of (:class:`RuntimePeak`). Each model states what it includes:
 
     Activations follow eager PyTorch (:func:`torch_eager_activation_bytes`): one kernel per Relax op in
     execution order, each output a block freed after its last reader, views and weight-only ops free,
-    ``silu`` / ``gelu`` written out in ONNX run as one kernel, transformer layers holding their input and
-    attention probabilities until they return. Graphs without transformer layers are scaled by one fitted
-    factor (what their Python frames hold and cuDNN's workspaces, neither in the graph).
+    activation functions written out in ONNX (``gelu``, ``silu``, ``hardswish``, ...) one kernel (which ops launch
+    which kernels: :mod:`hybridperf.estimate.torch_eager`), transformer layers holding their input and
+    attention probabilities until they return; in other graphs a block's input held until its branches join
+    (:func:`branch_input_holds`). fp16 / bf16 convolutions with a spatial kernel add cuDNN's NHWC copies of
+    input, filter and output as one workspace block while they run (:func:`cudnn_nhwc_workspace_bytes`); cuDNN's
+    other algorithm workspaces (FFT, Winograd), chosen by its heuristics per shape, are not modelled. The live
+    blocks of graphs without transformer layers are scaled by one fitted factor (what their Python frames hold
+    beyond the branch holds, less what in-place ops save; neither is in the graph).
 
 ``tvm`` (:func:`tvm_peak`)
     TVM's exact static plan + the largest intra-kernel workspace + weights + inputs (activations
@@ -64,6 +69,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+from hybridperf.estimate.torch_eager import TORCH_VIEW_OPS, EagerOp, eager_ops, fuse_torch_activations
 
 
 class Runtime(str, Enum):
@@ -623,20 +630,22 @@ HOPPER_IDS = ("h100", "h200", "gh200")
 #: GEMMs go through cuBLASLt), also kept once allocated
 CUBLASLT_WORKSPACE_BYTES = 1024 << 10
 
-#: Relax ops whose PyTorch eager counterpart returns a view of its first input (``view``/``reshape`` of a
-#: contiguous tensor, ``squeeze``/``unsqueeze``/``flatten``, ``expand``, slicing, ``split``/``chunk``): no block
-TORCH_VIEW_OPS = frozenset({"relax.reshape", "relax.squeeze", "relax.expand_dims", "relax.flatten",
-                            "relax.broadcast_to", "relax.strided_slice", "relax.split", "relax.memory.view"})
+#: Relax convolutions (PyTorch ``F.conv1d`` / ``F.conv2d`` / ``F.conv3d`` on cuDNN)
+TORCH_CONV_OPS = frozenset({"relax.nn.conv1d", "relax.nn.conv2d", "relax.nn.conv3d"})
 
 TORCH_INCLUDES = ("weights + inputs as caching-allocator blocks + cuBLAS/cuBLASLt workspaces kept from warm-up + "
                   "eager activation peak (one PyTorch kernel per Relax op in execution order, each output a rounded "
-                  "block freed after its last use, views and weight-only ops free, silu/gelu one kernel, transformer "
-                  "layers holding their input and attention probabilities; cuDNN workspaces not modelled)")
-#: Fitted on calibration/h100-sxm (``benchmarks/memory_runtime.py``, all rows): the activation factor of graphs
-#: without transformer layers, for what their Python frames hold past a tensor's last read (a block's input
-#: until the block returns, a function's locals) and cuDNN's convolution workspaces, neither seen in the graph
-TORCH_ACTIVATION_FACTOR = 1.155
-TORCH_FIT_NOTE = (f"activations of graphs without transformer layers x {TORCH_ACTIVATION_FACTOR}, fitted on "
+                  "block freed after its last use, views and weight-only ops free, written-out activations one kernel, "
+                  "transformer layers holding their input and attention probabilities, other graphs holding a branch's "
+                  "input until the branches join; fp16/bf16 convolutions with a spatial kernel adding cuDNN's NHWC copies "
+                  "of input, filter and output as one workspace block; other cuDNN algorithm workspaces (FFT, "
+                  "Winograd) not modelled)")
+#: Fitted on calibration/h100-sxm (``benchmarks/memory_runtime.py``, all rows): the factor on the live activation
+#: blocks (not on convolution workspaces) of graphs without transformer layers, for what their Python frames hold
+#: past a tensor's last read beyond the branch holds (a ``Sequential``'s input until it returns, an unfused
+#: BatchNorm's second tensor) less what in-place ops (``ReLU(inplace=True)``, a convolution's own bias) save
+TORCH_ACTIVATION_FACTOR = 1.102
+TORCH_FIT_NOTE = (f"live activation blocks of graphs without transformer layers x {TORCH_ACTIVATION_FACTOR}, fitted on "
                   "calibration/h100-sxm (benchmarks/memory_runtime.py)")
 TORCH_MEASURED_AS = "torch.cuda.max_memory_allocated() around one eager inference after warm-up"
 
@@ -664,22 +673,6 @@ def blas_workspace_bytes(device_id: str = "h100-sxm") -> int:
 
 
 @dataclass(frozen=True)
-class EagerOp:
-    """One op as eager PyTorch runs it: one kernel, its outputs allocated before it runs.
-
-    ``var`` names the result, ``input_vars`` the activations it reads (weights are not listed),
-    ``output_bytes`` one entry per output tensor, ``workspace_bytes`` a temporary block held while
-    the kernel runs (cuDNN / cuBLAS scratch outside the kept workspace).
-    """
-
-    op: str
-    var: str
-    input_vars: tuple[str, ...]
-    output_bytes: tuple[int, ...]
-    workspace_bytes: int = 0
-
-
-@dataclass(frozen=True)
 class EagerActivationPlan:
     """Activation blocks of one eager inference (bytes as the caching allocator counts them).
 
@@ -698,7 +691,8 @@ class EagerActivationPlan:
 
 def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], output_vars: Iterable[str],
                             view_ops: frozenset[str] = TORCH_VIEW_OPS,
-                            held_until: Mapping[str, int] | None = None) -> EagerActivationPlan:
+                            held_until: Mapping[str, int] | None = None,
+                            activation_factor: float = 1.0) -> EagerActivationPlan:
     """Peak of activation blocks when ``ops`` run one by one as eager PyTorch runs them.
 
     The rules (PyTorch's documented semantics, nothing fitted):
@@ -713,7 +707,8 @@ def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], o
     4. while an op runs, live blocks + its outputs + its workspace are held: the peak is the maximum over ops.
 
     ``held_until`` maps a var to an op index its block lives at least until (a Python frame holding it:
-    :func:`transformer_layer_holds`).
+    :func:`transformer_layer_holds`, :func:`branch_input_holds`). ``activation_factor`` scales the live blocks
+    (not the workspace): what is held while op *i* runs is ``round(activation_factor x live_i) + workspace_i``.
     """
     # var -> the block it lives in: "" for graph inputs (resident) and their views, None for weights and shapes
     root: dict[str, str | None] = {v: "" for v in input_vars}
@@ -753,7 +748,7 @@ def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], o
     timeline = []
     for i, o in enumerate(ops):
         live += alloc[i][1]
-        held = live + (o.workspace_bytes and cuda_block_bytes(o.workspace_bytes))
+        held = int(round(activation_factor * live)) + (o.workspace_bytes and cuda_block_bytes(o.workspace_bytes))
         timeline.append(held)
         if held > peak:
             peak, peak_op = held, i
@@ -761,68 +756,10 @@ def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], o
     return EagerActivationPlan(peak, peak_op, tuple(timeline), views, weight_only)
 
 
-#: Relax ops that are elementwise (each output element from the same-index input elements and constants)
-_ELEMENTWISE = frozenset({"relax.add", "relax.subtract", "relax.multiply", "relax.divide", "relax.power",
-                          "relax.sigmoid", "relax.erf", "relax.tanh", "relax.exp", "relax.sqrt", "relax.negative",
-                          "relax.clip", "relax.minimum", "relax.maximum", "relax.nn.relu"})
-#: the op that marks an activation PyTorch runs as one kernel but ONNX (opset <= 19) writes out in several:
-#: ``F.silu`` as ``x * sigmoid(x)``, ``F.gelu`` (exact) as ``x * 0.5 * (1 + erf(x / sqrt(2)))``. The tanh form
-#: of GELU is left as written: it mostly comes from Python code that runs op by op (HF ``gelu_new``).
-TORCH_FUSED_ACTIVATION_MARKERS = frozenset({"relax.sigmoid", "relax.erf"})
-
-
 def _same_size_cast(o: EagerOp, root: Mapping[str, str | None], size: Mapping[str, int]) -> bool:
     """A cast whose output is as large as its input's block: to the same dtype, which ``Tensor.to`` returns as is."""
     blk = root.get(o.input_vars[0]) if o.input_vars else None
     return bool(blk) and sum(cuda_block_bytes(b) for b in o.output_bytes if b) == size.get(blk)
-
-
-def fuse_torch_activations(ops: Sequence[EagerOp]) -> list[EagerOp]:
-    """``ops`` with each decomposed ``silu`` / ``gelu`` collapsed into its last op (one PyTorch kernel reading x).
-
-    A marker op (:data:`TORCH_FUSED_ACTIVATION_MARKERS`) reads ``x`` directly or through one elementwise op;
-    elementwise ops follow it one reader at a time until one reads ``x`` again (the gate); elementwise ops
-    with constants only after the gate (``* 0.5``) join too. Every op of the chain but the last allocates
-    nothing; the last reads ``x`` only. An intermediate with a second reader stops the chain, and a marker
-    whose chain never reads ``x`` again (a squeeze-excitation gate on another tensor) is left alone.
-    """
-    ops = list(ops)
-    index = {o.var: i for i, o in enumerate(ops)}
-    readers: dict[str, list[int]] = {}
-    for i, o in enumerate(ops):
-        for v in dict.fromkeys(o.input_vars):
-            readers.setdefault(v, []).append(i)
-
-    def single_reader(i: int) -> int | None:
-        r = readers.get(ops[i].var, [])
-        return r[0] if len(r) == 1 and ops[r[0]].op in _ELEMENTWISE else None
-
-    fused: dict[int, EagerOp] = {}
-    for m, o in enumerate(ops):
-        if o.op not in TORCH_FUSED_ACTIVATION_MARKERS or len(o.input_vars) != 1 or m in fused:
-            continue
-        chain, v = [m], o.input_vars[0]
-        p = index.get(v)
-        if p is not None and ops[p].op in _ELEMENTWISE and len(ops[p].input_vars) == 1 and readers.get(v) == [m]:
-            chain, v = [p, m], ops[p].input_vars[0]  # e.g. x / sqrt(2) before erf
-        x, gated, cur = v, False, m
-        while (nxt := single_reader(cur)) is not None:
-            reads = set(ops[nxt].input_vars)
-            if reads == {ops[cur].var} and (not gated or ops[nxt].op in ("relax.multiply", "relax.divide")):
-                chain.append(nxt)
-            elif not gated and reads == {ops[cur].var, x}:
-                chain.append(nxt)
-                gated = True
-            else:
-                break
-            cur = nxt
-        if not gated:
-            continue
-        last = chain[-1]
-        for i in chain[:-1]:
-            fused[i] = EagerOp(ops[i].op, ops[i].var, (), ())
-        fused[last] = EagerOp(ops[last].op, ops[last].var, (x,), ops[last].output_bytes, ops[last].workspace_bytes)
-    return [fused.get(i, o) for i, o in enumerate(ops)]
 
 
 def transformer_layer_holds(ops: Sequence[EagerOp]) -> dict[str, int]:
@@ -856,16 +793,92 @@ def transformer_layer_holds(ops: Sequence[EagerOp]) -> dict[str, int]:
     return held
 
 
-def eager_ops(records: Iterable[Any], precision: str | None = None) -> list[EagerOp]:
-    """:class:`EagerOp` of each analysed Relax op (:class:`hybridperf.analysis.cost_pass.OpRecord`), float32
-    tensors stored as ``precision`` says (``model.half()`` for ``fp16``)."""
+#: ops where the branches of a block join: a residual add, a gate's multiply, an inception / dense concat
+TORCH_JOIN_OPS = frozenset({"relax.add", "relax.multiply", "relax.concat"})
+
+
+def branch_input_holds(ops: Sequence[EagerOp]) -> dict[str, int]:
+    """The input of each block whose branches join, held until the join (``{var: op index}``).
+
+    A module's ``forward(self, x)`` frame references ``x`` until it returns, and CPython frees a tensor only
+    when its last reference dies. Where two or more computed activations join (:data:`TORCH_JOIN_OPS`: a
+    residual add after a downsampling shortcut, an inception block's concat), the block's input is their latest
+    common ancestor; it stays alive until the join although the graph's last read of it (the shortcut
+    convolution, the last branch's first op) comes earlier. Where the input is itself an operand of the join
+    (an identity shortcut, a gate) the hold changes nothing. Ops reading no activation are not ancestors.
+    """
+    index = {o.var: i for i, o in enumerate(ops)}
+    blocks = {o.var for o in ops if o.output_bytes and any(o.output_bytes)}
+    anc: list[int] = []  # bit j set: op j is an ancestor (or the op itself)
+    for i, o in enumerate(ops):
+        m = 1 << i if o.input_vars else 0
+        for v in o.input_vars:
+            j = index.get(v)
+            if j is not None and j < i:
+                m |= anc[j]
+        anc.append(m)
+    held: dict[str, int] = {}
+    for i, o in enumerate(ops):
+        if o.op not in TORCH_JOIN_OPS:
+            continue
+        operands = [index[v] for v in dict.fromkeys(o.input_vars) if v in blocks and v in index]
+        if len(operands) < 2:
+            continue
+        common = anc[operands[0]]
+        for j in operands[1:]:
+            common &= anc[j]
+        if common:
+            fork = ops[common.bit_length() - 1].var
+            held[fork] = max(held.get(fork, 0), i)
+    return held
+
+
+#: float types of the graph as analysed (a precision override then decides the stored width)
+_FLOAT_DTYPES = ("float16", "bfloat16", "float32")
+
+
+def cudnn_nhwc_workspace_bytes(input_bytes: int, output_bytes: int, weight_shape: Sequence[int], groups: int,
+                               itemsize: int) -> int:
+    """Workspace cuDNN takes to run a convolution of NCHW tensors on Tensor Cores: NHWC copies of input, filter
+    and output (bytes of the one block PyTorch allocates for it, before the allocator's rounding).
+
+    cuDNN documents that it "may use padding, folding, and NCHW-to-NHWC transformations to call the Tensor
+    Core operations" (cuDNN Developer Guide, Legacy API, "Data and Filter Formats"); PyTorch allocates the
+    plan's workspace through the caching allocator for the call (``Conv_v8.cpp``) and, with
+    ``cudnn.benchmark=False``, takes the first plan of cuDNN's heuristics whose workspace it can allocate
+    (pytorch/pytorch#49207), so the copies count in ``max_memory_allocated``. The rule: 2-byte floats
+    (``itemsize == 2``: fp16 / bf16; fp32 reaches Tensor Cores only through TF32, which the measurements disable
+    and this rule leaves out, although PyTorch's default ``cudnn.allow_tf32=True`` enables it) and a kernel with
+    more than one tap; a depthwise convolution (``weight_shape[1] == 1``, ``groups > 1``: PyTorch's own
+    ``conv_depthwise2d`` kernel or a cuDNN NCHW engine) and a 1x1 convolution (a GEMM on NCHW as stored) take
+    none. This module's reading of the kernels traced on the H100 (``nchwToNhwcKernel`` / ``nhwcToNchwKernel``
+    around ``sm90_xmma_fprop_implicit_gemm_*_nhwc`` kernels in ``calibration/h100-sxm/torch-kernels-by-name.csv``),
+    not a cuDNN guarantee: its heuristics choose per shape. The two exclusions were chosen on the scored H100
+    rows (``benchmarks/results/memory_runtime.md``); ``benchmarks/cudnn_conv_workspace.py`` measures the rule
+    convolution by convolution where a GPU is at hand.
+    """
+    depthwise = groups > 1 and len(weight_shape) > 1 and weight_shape[1] == 1
+    taps = math.prod(weight_shape[2:]) if len(weight_shape) > 2 else 1
+    if itemsize != 2 or depthwise or taps <= 1:
+        return 0
+    return int(input_bytes) + int(output_bytes) + math.prod(weight_shape) * itemsize
+
+
+def conv_workspace_bytes(record: Any, precision: str | None = None) -> int:
+    """:func:`cudnn_nhwc_workspace_bytes` of one analysed record (0 for anything but a convolution), tensors
+    stored as ``precision`` says."""
     from hybridperf.estimate.pricing import stored_bytes
 
-    out = []
-    for r in records:
-        sizes = tuple(stored_bytes(t.dtype, t.nbytes or 0, precision) for t in r.outputs)
-        out.append(EagerOp(r.op, r.var, tuple(getattr(r, "read_vars", ()) or r.input_vars), sizes))
-    return out
+    ins, outs = getattr(record, "inputs", ()), getattr(record, "outputs", ())
+    if record.op not in TORCH_CONV_OPS or len(ins) < 2 or not outs:
+        return 0
+    x, w, y = ins[0], ins[1], outs[0]
+    n = math.prod(x.shape) if x.shape else 0
+    if not x.nbytes or not y.nbytes or not n or x.dtype not in _FLOAT_DTYPES:
+        return 0
+    xb = stored_bytes(x.dtype, x.nbytes, precision)
+    groups = int((getattr(record, "attrs", None) or {}).get("groups", 1))
+    return cudnn_nhwc_workspace_bytes(xb, stored_bytes(y.dtype, y.nbytes, precision), tuple(w.shape), groups, xb // n)
 
 
 def torch_eager_activation_bytes(records: Iterable[Any], input_vars: Iterable[str], output_vars: Iterable[str],
@@ -873,13 +886,22 @@ def torch_eager_activation_bytes(records: Iterable[Any], input_vars: Iterable[st
                                  activation_factor: float = TORCH_ACTIVATION_FACTOR) -> tuple[int, EagerActivationPlan]:
     """Eager activation peak of analysed records as :func:`torch_cuda_peak` takes it, and the plan it comes from.
 
-    The steps: :func:`eager_ops` -> :func:`fuse_torch_activations` -> :func:`transformer_layer_holds` ->
-    :func:`torch_eager_activations`; graphs without transformer layers are scaled by ``activation_factor``.
+    The steps: :func:`eager_ops` with each convolution's :func:`conv_workspace_bytes` ->
+    :func:`fuse_torch_activations` -> :func:`transformer_layer_holds` (or, in graphs without transformer layers,
+    :func:`branch_input_holds`) -> :func:`torch_eager_activations`, whose live blocks in graphs without transformer
+    layers are scaled by ``activation_factor`` (workspaces are not).
     """
-    ops = fuse_torch_activations(eager_ops(records, precision))
+    from dataclasses import replace
+
+    records = list(records)
+    ops = [replace(o, workspace_bytes=ws) if (ws := conv_workspace_bytes(r, precision)) else o
+           for o, r in zip(eager_ops(records, precision), records)]
+    ops = fuse_torch_activations(ops)
     holds = transformer_layer_holds(ops)
-    plan = torch_eager_activations(ops, input_vars, output_vars, held_until=holds)
-    return (plan.peak_bytes if holds else int(round(plan.peak_bytes * activation_factor))), plan
+    factor = 1.0 if holds else activation_factor
+    plan = torch_eager_activations(ops, input_vars, output_vars, held_until=holds or branch_input_holds(ops),
+                                   activation_factor=factor)
+    return plan.peak_bytes, plan
 
 
 def torch_cuda_peak(weight_tensor_bytes: int | Iterable[int], input_tensor_bytes: int | Iterable[int],
@@ -1006,6 +1028,7 @@ __all__ = [
     "OrtActivationPlan", "OrtFeatures", "ort_optimized_model", "ort_tensor_shapes", "ort_activation_plan",
     "ort_resident_initializer_bytes", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
     "cuda_block_bytes", "blas_workspace_bytes", "EagerOp", "EagerActivationPlan", "torch_eager_activations",
+    "branch_input_holds", "cudnn_nhwc_workspace_bytes", "conv_workspace_bytes",
     "fuse_torch_activations", "transformer_layer_holds", "eager_ops", "torch_eager_activation_bytes",
     "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
     "resolve_runtime", "with_runtime",

@@ -29,7 +29,7 @@ from hybridperf.frontends.common import LoadedModel
 INLINE_EXTERNAL_BYTES = 1 << 16
 
 
-def load_onnx_proto(path: str | Path):
+def load_onnx_proto(path: str | Path, read_weights: bool = False):
     """Read an ONNX file, raising :class:`ModelLoadError` with a one-line fix.
 
     Weights stored as ONNX external data are not read: every external tensor is
@@ -38,6 +38,11 @@ def load_onnx_proto(path: str | Path):
     (``data_location == EXTERNAL``); :func:`from_onnx` imports them as
     placeholders of the right shape and dtype. Memory then scales with the
     graph, not with the weights (a 5 GB export: see ``benchmarks/big_export.py``).
+
+    Weights stored inside the file are treated the same unless ``read_weights``: a tensor
+    whose ``raw_data`` exceeds :data:`INLINE_EXTERNAL_BYTES` is left in the file, as an
+    external-data reference to its own bytes there (:func:`_parse_leaving_weights`), so a
+    415 MB BERT-base export is parsed without reading its weights.
     """
     import onnx
 
@@ -46,8 +51,10 @@ def load_onnx_proto(path: str | Path):
         raise ModelLoadError(f"model file not found: {p}; check the path")
     if p.is_dir():
         raise ModelLoadError(f"{p} is a directory; pass an .onnx file (or use predict-many for a directory)")
+    model = None if read_weights else _parse_leaving_weights(p)
     try:
-        model = onnx.load(str(p), load_external_data=False)
+        if model is None:
+            model = onnx.load(str(p), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
         raise ModelLoadError(
             f"cannot read {p} as ONNX ({type(exc).__name__}); the file is corrupt or not an ONNX model: re-export it"
@@ -56,6 +63,119 @@ def load_onnx_proto(path: str | Path):
         raise ModelLoadError(f"{p} holds no ONNX graph nodes; the file is corrupt or not an ONNX model: re-export it")
     _load_small_external_data(model, p)
     return model
+
+
+def _varint(buf: Any, pos: int) -> tuple[int, int]:
+    """The protobuf varint at ``buf[pos]`` and the position after it."""
+    value, shift = 0, 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _fields(buf: Any, start: int, end: int) -> Iterator[tuple[int, int, int, int, int]]:
+    """``(field number, wire type, field start, value start, value end)`` of each field of the
+    protobuf message ``buf[start:end]``."""
+    pos = start
+    while pos < end:
+        first = pos
+        key, pos = _varint(buf, pos)
+        wire = key & 7
+        if wire == 0:
+            _, after = _varint(buf, pos)
+        elif wire == 1:
+            after = pos + 8
+        elif wire == 2:
+            n, pos = _varint(buf, pos)
+            after = pos + n
+        elif wire == 5:
+            after = pos + 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        if after > end:
+            raise ValueError("field runs past its message")
+        yield key >> 3, wire, first, pos, after
+        pos = after
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    return _encode_varint(field << 3 | 2) + _encode_varint(len(payload)) + payload
+
+
+#: field numbers in onnx.proto3 (ModelProto.graph, GraphProto.initializer, TensorProto.raw_data /
+#: external_data / data_location, StringStringEntryProto.key / value)
+_MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_RAW_DATA, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 7, 5, 9, 13, 14
+
+
+def _tensor_left_in_file(buf: Any, start: int, end: int, location: str) -> bytes | None:
+    """The TensorProto ``buf[start:end]`` with its ``raw_data`` replaced by an external-data
+    reference to those bytes in ``location`` (the model file itself), or None when it has no
+    ``raw_data`` above :data:`INLINE_EXTERNAL_BYTES`."""
+    raw = None
+    kept = []
+    for field, _, first, vs, ve in _fields(buf, start, end):
+        if field == _TENSOR_RAW_DATA:
+            raw = (vs, ve)
+        elif field not in (_TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION):
+            kept.append(buf[first:ve])
+    if raw is None or raw[1] - raw[0] <= INLINE_EXTERNAL_BYTES:
+        return None
+    for key, value in (("location", location), ("offset", str(raw[0])), ("length", str(raw[1] - raw[0]))):
+        kept.append(_length_delimited(_TENSOR_EXTERNAL_DATA, _length_delimited(1, key.encode()) + _length_delimited(2, value.encode())))
+    kept.append(_encode_varint(_TENSOR_DATA_LOCATION << 3) + _encode_varint(_ONNX_EXTERNAL))
+    return b"".join(kept)
+
+
+def _parse_leaving_weights(path: Path):
+    """The ModelProto in ``path`` with every initializer whose ``raw_data`` exceeds
+    :data:`INLINE_EXTERNAL_BYTES` left in the file as external data (``location`` = the file's
+    own name, ``offset`` / ``length`` = where its bytes are): only the protobuf's field headers
+    are walked (memory-mapped), the weights are never read. None (the caller parses the file
+    as usual) when the file is not a well-formed ModelProto or has no such tensor."""
+    import mmap
+
+    import onnx
+
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            out, changed = [], False
+            for field, wire, first, vs, ve in _fields(buf, 0, len(buf)):
+                if field != _MODEL_GRAPH or wire != 2:
+                    out.append(buf[first:ve])
+                    continue
+                graph = []
+                for gfield, gwire, gfirst, gvs, gve in _fields(buf, vs, ve):
+                    left = None
+                    if gfield == _GRAPH_INITIALIZER and gwire == 2 and gve - gvs > INLINE_EXTERNAL_BYTES:
+                        left = _tensor_left_in_file(buf, gvs, gve, path.name)
+                    if left is None:
+                        graph.append(buf[gfirst:gve])
+                    else:
+                        graph.append(_length_delimited(_GRAPH_INITIALIZER, left))
+                        changed = True
+                out.append(_length_delimited(_MODEL_GRAPH, b"".join(graph)))
+            if not changed:
+                return None
+            model = onnx.ModelProto()
+            model.ParseFromString(b"".join(out))
+            return model
+    except Exception:  # noqa: BLE001 - malformed or unreadable: onnx.load reports it as usual
+        return None
 
 
 def _all_tensors(graph) -> Iterator[Any]:
@@ -151,6 +271,69 @@ def _onnx_dtype(data_type: int) -> str:
     return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type)).name
 
 
+def _conv2d_type(expr: Any) -> Any:
+    """The type TVM infers for ``expr``, a ``relax.nn.conv2d`` call not yet typed, in the plain case
+    (NCHW data, OIHW weight, NCHW output, one dtype, static shapes, channels that match); else None
+    (TVM infers it, or reports the error).
+
+    TVM's inference builds three layout maps per call (about 0.5 ms: half of importing a
+    MobileNet); the output shape is TVM's arithmetic, ``(H + pad - dilation * (k - 1) - 1) //
+    stride + 1`` per spatial axis. ``tests/test_onnx_import_fast.py`` checks that imported modules
+    are structurally equal either way.
+    """
+    from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
+
+    tvm, relax = _tvm.tvm_modules()
+    if (not _tvm.is_call(expr) or not isinstance(expr.op, tvm.ir.Op) or expr.op.name != "relax.nn.conv2d"
+            or len(expr.args) != 2 or _tvm.is_typed(expr)):
+        return None
+    a = expr.attrs
+    if (a.data_layout, a.kernel_layout, a.out_layout) != ("NCHW", "OIHW", "NCHW") or a.out_dtype is not None:
+        return None
+    data, weight = (getattr(x, "ty", None) for x in expr.args)
+    if not isinstance(data, relax.TensorType) or not isinstance(weight, relax.TensorType):
+        return None
+    if data.vdevice is not None or weight.vdevice is not None or str(data.dtype) != str(weight.dtype):
+        return None
+    (d,), (w,) = _tvm.tensor_infos(data) or (None,), _tvm.tensor_infos(weight) or (None,)
+    if d is None or w is None or d.shape is None or w.shape is None or len(d.shape) != 4 or len(w.shape) != 4:
+        return None
+    (n, c, h, wd), (o, i, kh, kw) = d.shape, w.shape
+    groups, (sh, sw), (pt, pl, pb, pr), (dh, dw) = a.groups, a.strides, a.padding, a.dilation
+    if groups <= 0 or c != i * groups or o % groups:
+        return None
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        return None
+    return relax.TensorType([n, o, oh, ow], str(data.dtype))
+
+
+class _TypingBuilder:
+    """The importer's ``BlockBuilder`` as a converter sees it, typing plain ``conv2d`` calls itself
+    (:func:`_conv2d_type`) before the builder normalises them; everything else is the builder's."""
+
+    def __init__(self, bb: Any) -> None:
+        self._bb = bb
+
+    def normalize(self, expr: Any) -> Any:
+        ty = _conv2d_type(expr)
+        if ty is not None:
+            from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
+
+            _, relax = _tvm.tvm_modules()
+            if not all(_tvm.is_var(a) or _tvm.is_constant(a) for a in expr.args):
+                # the builder binds a nested argument before the call (and rebuilds the call, untyped):
+                # bind them first, in the same order and through the same memo, as a tuple's fields
+                args = self._bb.normalize(relax.Tuple(list(expr.args))).fields
+                expr = relax.Call(expr.op, list(args), expr.attrs, expr.ty_args)
+            _tvm.set_type(expr, ty)
+        return self._bb.normalize(expr)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bb, name)
+
+
 def _tracing_importer(base: type) -> type:
     """``base`` (TVM's ONNX importer class) that also remembers which ONNX node produced which expression."""
     # Long by design (STYLE.md 16): the body is one class definition, a subclass of the importer class
@@ -231,6 +414,17 @@ def _tracing_importer(base: type) -> type:
                 return None
             return self._hp_placeholder(ty)
 
+        def _hp_convert(self, op_name, inputs, attrs, opset):
+            """TVM's converter; a Conv's sees a builder that types its ``conv2d`` (:class:`_TypingBuilder`)."""
+            if op_name != "Conv":
+                return super()._convert_operator(op_name, inputs, attrs, opset)
+            bb = self.bb
+            self.bb = _TypingBuilder(bb)
+            try:
+                return super()._convert_operator(op_name, inputs, attrs, opset)
+            finally:
+                self.bb = bb
+
         def _convert_operator(self, op_name, inputs, attrs, opset):
             from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
 
@@ -244,7 +438,7 @@ def _tracing_importer(base: type) -> type:
                 if on_placeholders and op_name in _TYPE_FOLDED_OPS:
                     sym = self._hp_fold_by_type(op_name, inputs, attrs, opset)
                 if sym is None:
-                    sym = super()._convert_operator(op_name, inputs, attrs, opset)
+                    sym = self._hp_convert(op_name, inputs, attrs, opset)
                     if on_placeholders and _tvm.is_constant(sym):
                         sym = self._hp_placeholder(_tvm.expr_type(sym)) or sym
             except Exception:

@@ -285,6 +285,21 @@ def global_var(name: str, ty: Any) -> Any:
     return gvar
 
 
+def is_typed(expr: Any) -> bool:
+    """Whether ``expr`` already has a Relax type (a call fresh from an op constructor has none yet:
+    0.27 gives it a bare ``ir.Type``)."""
+    tvm, _ = tvm_modules()
+    ty = getattr(expr, "ty", None)
+    return ty is not None and type(ty) is not tvm.ir.Type
+
+
+def set_type(expr: Any, ty: Any) -> None:
+    """Give an untyped ``expr`` its Relax type ``ty`` (a ``BlockBuilder`` then keeps it instead of inferring one)."""
+    from tvm.relax.expr import _update_type
+
+    _update_type(expr, ty)
+
+
 def is_prim_func(func: Any) -> bool:
     tvm, _ = tvm_modules()
     return isinstance(func, tvm.tirx.PrimFunc)

@@ -4,18 +4,21 @@ For a GPU with no stored per-device residual, each launched kernel (granularity 
 :mod:`hybridperf.estimate.execution`) is described as the NeuSight operator type whose PyTorch
 kernel computes it (:data:`OP_MAP`: matmul -> ``bmm``/``linear`` with B, M, N, K; conv2d ->
 ``conv``; layer norm, softmax, element-wise), priced by
-:class:`~hybridperf.residual.cross_device.CrossDeviceModel` on the sheet, and the per-kernel
-device times are composed with the runtime's host floor (eager: ``max(host sum, device sum)``).
+:class:`~hybridperf.residual.kernel_time.KernelTimeModel` on the sheet (kernel time: its eager-timed
+training data less each op's host dispatch; without that model installed, the
+:class:`~hybridperf.residual.cross_device.CrossDeviceModel` at the runtime's device floor), and the
+per-kernel device times are composed with the runtime's host floor (eager: ``max(host sum, device sum)``;
+CUDA graphs: device sum).
 Kernels of other op types keep their roofline time and are counted as such in the note.
 
 Precision: the operator data is fp32 only. A kernel priced at another precision uses a view
 of the sheet whose fp32 peak is that precision's peak (and its bytes shrink as the precision
 override says); the note says so.
 
-Kernels PyTorch launches (:func:`launches`, per-op runtimes): one per Relax op, except views and
-host-side shape arithmetic, the bias add a conv / linear carries, and the element-wise chains an
-ONNX export writes for one activation function (:func:`activation_groups`: ``F.gelu``,
-``hardswish``, ``hardsigmoid``, ``silu``, ``ReLU6``), which PyTorch runs as one kernel each.
+Kernels PyTorch launches (:func:`launches`, per-op runtimes): one per Relax op, except what
+:mod:`hybridperf.estimate.torch_eager` says launches nothing or one kernel for several ops (views,
+host-side shape arithmetic, the element-wise chains an ONNX export writes for one activation function)
+and the bias add a conv / linear carries.
 
 Few-shot: :meth:`ZeroShotGpu.adapt` returns a new object corrected by a handful of measured
 models (eager: op-dependent host dispatch cost with a fitted level; CUDA graphs: a kernel-ridge
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -44,6 +46,7 @@ from hybridperf.analysis.kernels import Kernel
 from hybridperf.costs import OpCost, Status
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, SpecError
+from hybridperf.estimate import torch_eager
 from hybridperf.estimate.execution import Execution, Granularity, execution
 from hybridperf.estimate.pricing import priced_cost, price
 
@@ -52,6 +55,8 @@ TRAINED_ON = "P4, P100, T4, V100, A100"
 ZERO_SHOT_NOTE = f"zero-shot from spec (cross-device model trained on {TRAINED_ON} operators)"
 #: the cross-device model's directory under the model search path
 MODEL_ID = "cross-device"
+#: the kernel-time model's directory (:mod:`hybridperf.residual.kernel_time`)
+KERNEL_MODEL_ID = "cross-device-kernel"
 ADAPTATION_SCHEMA = 2
 
 #: groups of launched kernels that few-shot adaptation scales separately; ``roofline`` = not covered
@@ -159,144 +164,24 @@ def neusight_view(rec) -> tuple[str, dict[str, int]] | None:
     return op, {"B": b, "H": h}
 
 
-#: ops that ``shape_of`` starts: shape arithmetic, which PyTorch does in Python on the host
-_SHAPE_SOURCES = frozenset({"relax.shape_of", "relax.shape_to_tensor"})
-
-
-def _host_side(recs, same_dtype_casts_free: bool = True) -> set[str]:
-    """Variables of op records that launch no kernel in PyTorch eager / CUDA graphs.
-
-    * shape arithmetic: ops whose every variable input comes from ``shape_of`` (Python ints in PyTorch);
-    * constants: ops on scalar constants only (folded by any runtime);
-    * views: ``permute_dims`` not followed by a ``reshape`` (``torch.permute`` is a strided view that
-      cuBLAS and element-wise kernels read as is; ``reshape`` of it copies), ``take`` of one index
-      (``x[i]`` selects a view) and ``strided_slice`` (basic slicing returns a view);
-    * casts to the dtype the tensor already has (``Tensor.to`` returns ``self``), when
-      ``same_dtype_casts_free`` (no precision override: under one, an fp32-to-fp32 cast of the exported
-      graph is the fp16 model's real up-cast).
-    """
-    host: set[str] = set()
-    consumers: dict[str, list[str]] = {}
-    for r in recs:
-        for v in r.input_vars:
-            consumers.setdefault(v, []).append(r.op)
-    for r in recs:
-        if r.op in _SHAPE_SOURCES:
-            host.add(r.var)
-        elif r.input_vars and all(v in host for v in r.input_vars):
-            host.add(r.var)
-        elif not r.input_vars and r.inputs and all(_numel(i.shape) <= 1 for i in r.inputs):
-            host.add(r.var)  # scalar constants (tuple inputs such as concat's list no variables: not this rule)
-    for r in recs:
-        if r.op == "relax.permute_dims" and "relax.reshape" not in consumers.get(r.var, ()):
-            host.add(r.var)
-        elif r.op == "relax.take" and len(r.inputs) == 2 and _numel(r.inputs[1].shape) == 1:
-            host.add(r.var)
-        elif r.op == "relax.strided_slice":
-            host.add(r.var)
-        elif (same_dtype_casts_free and r.op == "relax.astype" and r.inputs and r.outputs
-              and r.inputs[0].dtype == r.outputs[0].dtype):
-            host.add(r.var)
-    return host
-
-
-#: element-wise ops an activation function decomposes into (ONNX export / Relax import)
-_POINTWISE = frozenset({
-    "relax.add", "relax.subtract", "relax.multiply", "relax.divide", "relax.clip", "relax.erf", "relax.sigmoid",
-    "relax.nn.relu", "relax.tanh", "relax.maximum", "relax.minimum",
-})
-#: ops that mark a pointwise chain as one of PyTorch's activation functions: ``erf`` (``F.gelu``, exported as
-#: ``x * 0.5 * (1 + erf(x / sqrt 2))``), ``clip`` (``hardsigmoid`` / ``hardswish``: ``x * clip(x + 3, 0, 6) / 6``),
-#: ``sigmoid`` (``F.silu``: ``x * sigmoid(x)``). ``tanh`` is deliberately not one: a tanh chain is usually written
-#: out in Python (GPT-2's ``gelu_new``) and runs as one kernel per op in eager PyTorch.
-_ACTIVATION_MARKERS = frozenset({"relax.erf", "relax.clip", "relax.sigmoid", "relax.maximum", "relax.minimum"})
-#: TIR functions the ONNX importer emits for ``Clip`` with tensor bounds (``ReLU6``: maximum then minimum);
-#: the cost pass names them in the note (``TVM TIR estimate of maximum``, ``... maximum1``, ...)
-_TIR_POINTWISE = re.compile(r"TVM TIR estimate of (maximum|minimum)\d*$")
-
-
-def _pointwise_op(r) -> str:
-    """The element-wise op a record computes (``call_tir`` of a known TIR function named by its note)."""
-    m = _TIR_POINTWISE.match(r.note) if r.op == "relax.call_tir" else None
-    return f"relax.{m.group(1)}" if m else r.op
-
-
-def activation_groups(recs, skip: set[str] = frozenset()) -> dict[str, tuple[int, ...]]:
-    """Chains of element-wise records that compute one PyTorch activation function of one tensor.
-
-    PyTorch runs ``F.gelu``, ``F.hardswish``, ``F.hardsigmoid`` and ``F.silu`` as one kernel each
-    (``GeluCUDAKernelImpl``, ``hardswish_kernel``, ``hardsigmoid_kernel``, ``silu_kernel``); an ONNX
-    export followed by Relax import writes them as 2-5 element-wise ops. A chain is grown around a
-    marker op (:data:`_ACTIVATION_MARKERS`): backwards through single-input element-wise producers used
-    only by the chain, forwards through element-wise consumers whose variable inputs are the chain's
-    values or its input ``x``. Returns ``{var of the chain's last record: record indices}`` for
-    chains of two or more records; the others compute nothing of their own.
-    """
-    by_var = {r.var: r for r in recs}
-    consumers: dict[str, list] = {}
-    for r in recs:
-        for v in r.input_vars:
-            consumers.setdefault(v, []).append(r)
-
-    def same_shape(r, ref) -> bool:
-        return bool(r.outputs) and r.outputs[0].shape is not None and tuple(r.outputs[0].shape) == ref
-
-    out: dict[str, tuple[int, ...]] = {}
-    taken: set[str] = set()
-    for t in recs:
-        if (_pointwise_op(t) not in _ACTIVATION_MARKERS or t.var in taken or t.var in skip or not t.outputs
-                or t.outputs[0].shape is None):
-            continue
-        ref = tuple(t.outputs[0].shape)
-        chain = [t]
-        while True:  # backwards: a single-variable element-wise producer used only by the chain's head
-            head = chain[0]
-            vs = [v for v in head.input_vars if v not in skip]
-            if len(vs) != 1 or vs[0] not in by_var:
-                break
-            p = by_var[vs[0]]
-            if (_pointwise_op(p) not in _POINTWISE or p.var in taken or len(consumers.get(p.var, ())) != 1
-                    or not same_shape(p, ref) or len([v for v in p.input_vars if v not in skip]) != 1):
-                break
-            chain.insert(0, p)
-        x = [v for v in chain[0].input_vars if v not in skip]
-        if len(x) != 1:
-            continue
-        allowed = {x[0], *(r.var for r in chain)}
-        while True:  # forwards: the tail's only consumer, if it combines chain values and x only
-            cs = consumers.get(chain[-1].var, ())
-            if len(cs) != 1:
-                break
-            c = cs[0]
-            if _pointwise_op(c) not in _POINTWISE or c.var in taken or not same_shape(c, ref) \
-                    or not all(v in allowed or v in skip for v in c.input_vars):
-                break
-            chain.append(c)
-            allowed.add(c.var)
-        # every value but the tail's must stay inside the chain
-        if len(chain) < 2 or any(any(c.var not in allowed for c in consumers.get(r.var, ())) for r in chain[:-1]):
-            continue
-        taken.update(r.var for r in chain)
-        out[chain[-1].var] = tuple(r.index for r in chain)
-    return out
-
-
 def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> tuple[Launch, ...]:
     """The kernels a runtime of ``granularity`` launches for ``analyzed``.
 
     Per-op: one per Relax op with a cost, except zero-cost ops (views), a bias ``add`` of a constant
     right after a conv2d / matmul (PyTorch's conv and linear kernels carry their bias): its FLOPs and
     bytes join that kernel, and the element-wise chains of one activation function
-    (:func:`activation_groups`: one kernel reading ``x`` once and writing once). Fused: TVM's kernels,
-    each described by its heaviest mapped op.
+    (:func:`hybridperf.estimate.torch_eager.activation_groups`: one kernel reading ``x`` once and writing
+    once). Fused: TVM's kernels, each described by its heaviest mapped op.
     """
     recs = analyzed.analysis.records
     out: list[Launch] = []
     if granularity is Granularity.PER_OP:
         by_var: dict[str, int] = {}
         with_bias: set[int] = set()
-        host_side = _host_side(recs, precision in (None, "fp32"))
-        groups = activation_groups(recs, host_side)
+        ops = torch_eager.eager_ops(recs)  # their ops named as computed (a call_tir of maximum is maximum)
+        host_side = torch_eager.host_side(recs)
+        groups = torch_eager.activation_groups(ops, host_side)
+        host_side |= torch_eager.views(recs, same_dtype_casts_free=precision in (None, "fp32"))
         inside = {i for g in groups.values() for i in g[:-1]}
         for r in recs:
             if r.status is Status.ZERO_COST or not r.counts_toward_time or r.var in host_side or r.index in inside:
@@ -306,8 +191,8 @@ def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None
                 priced = [priced_cost(m.cost, m.precision, precision) for m in members]
                 c = OpCost(sum(p.flops for p, _ in priced), min(p.bytes_read for p, _ in priced),
                            priced[-1][0].bytes_written, sum(p.weight_bytes for p, _ in priced))
-                marker = next(m for m in members if _pointwise_op(m) in _ACTIVATION_MARKERS)
-                view = neusight_view(replace(marker, op=_pointwise_op(marker)))
+                marker = next(m for m in members if ops[m.index].op in torch_eager.ACTIVATION_MARKERS)
+                view = neusight_view(replace(marker, op=ops[marker.index].op))
                 out.append(Launch(r.var, len(out), c, priced[-1][1], *(view or (None, {})), groups[r.var]))
                 by_var[r.var] = len(out) - 1
                 continue
@@ -436,24 +321,45 @@ class ResidualKernel:
     @classmethod
     def fit(cls, compositions: np.ndarray, residuals: np.ndarray) -> ResidualKernel | None:
         """Hyper-parameters from :data:`KERNEL_GRID` by closed-form leave-one-out (mean |pred / measured - 1|);
-        None when no correction beats leaving the predictions as they are."""
+        None when no correction beats leaving the predictions as they are, or when the whole choice (grid point
+        or none), itself left out one model at a time, does not: the best of many leave-one-out scores on a few
+        models is optimistic."""
         F, r = np.asarray(compositions, float), np.asarray(residuals, float)
-        center, scale = F.mean(0), F.std(0) + 1e-9
-        Z = (F - center) / scale
-        d2 = ((Z[:, None] - Z[None]) ** 2).sum(-1)
-        best_err, best = float(np.mean(np.abs(np.exp(-r) - 1))), None
-        for length, noise, bias in KERNEL_GRID:
-            K = np.exp(-d2 / (2 * length ** 2 * Z.shape[1])) + bias + noise * np.eye(len(r))
-            Ki = np.linalg.inv(K)
-            loo = r - (Ki @ r) / np.diag(Ki)  # prediction of each residual from the others
-            err = float(np.mean(np.abs(np.exp(loo - r) - 1)))
-            if err < best_err:
-                best_err, best = err, (length, noise, bias, Ki @ r)
-        if best is None:
+        best = _select_kernel(F, r)
+        if best is None or len(r) < 4:
             return None
-        length, _, bias, alpha = best
+        nested = []
+        for i in range(len(r)):  # the selection itself, scored on the model it did not see
+            keep = np.arange(len(r)) != i
+            sel = _select_kernel(F[keep], r[keep])
+            pred = 0.0
+            if sel is not None:
+                center, scale, Z, length, bias, alpha = sel
+                z = (F[i] - center) / scale
+                pred = float((np.exp(-((Z - z) ** 2).sum(-1) / (2 * length ** 2 * Z.shape[1])) + bias) @ alpha)
+            nested.append(abs(math.exp(pred - r[i]) - 1))
+        if np.mean(nested) >= np.mean(np.abs(np.exp(-r) - 1)):
+            return None
+        center, scale, Z, length, bias, alpha = best
         return cls(tuple(map(float, center)), tuple(map(float, scale)), tuple(tuple(map(float, z)) for z in Z),
                    tuple(map(float, alpha)), float(length), float(bias))
+
+
+def _select_kernel(F: np.ndarray, r: np.ndarray):
+    """The :data:`KERNEL_GRID` point with the smallest closed-form leave-one-out error on ``(F, r)``, fitted:
+    ``(center, scale, Z, length, bias, alpha)``; None when none beats no correction."""
+    center, scale = F.mean(0), F.std(0) + 1e-9
+    Z = (F - center) / scale
+    d2 = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+    best_err, best = float(np.mean(np.abs(np.exp(-r) - 1))), None
+    for length, noise, bias in KERNEL_GRID:
+        K = np.exp(-d2 / (2 * length ** 2 * Z.shape[1])) + bias + noise * np.eye(len(r))
+        Ki = np.linalg.inv(K)
+        loo = r - (Ki @ r) / np.diag(Ki)  # prediction of each residual from the others
+        err = float(np.mean(np.abs(np.exp(loo - r) - 1)))
+        if err < best_err:
+            best_err, best = err, (center, scale, Z, length, bias, Ki @ r)
+    return best
 
 
 #: (length, noise, bias) tried by :meth:`ResidualKernel.fit`: noise is the ridge relative to the kernel's unit variance
@@ -479,12 +385,16 @@ class ZeroShotGpu:
         uses one floor per launch).
     kernel : ResidualKernel, optional
         Few-shot correction by similar measured models (CUDA-graph / compiled runtimes).
+    kernel_time : KernelTimeModel, optional
+        Prices each mapped kernel's device time without the eager dispatch its training data includes
+        (:mod:`hybridperf.residual.kernel_time`); None: ``model`` at the runtime's device floor.
     """
 
     def __init__(self, model: Any, runtime: Any = None, log_scale: Mapping[str, float] | None = None,
                  adapted_on: int = 0, host_floor_s: float | None = None, weighted_host: bool = False,
-                 kernel: ResidualKernel | None = None):
+                 kernel: ResidualKernel | None = None, kernel_time: Any = None):
         self.model = model
+        self.kernel_time = kernel_time
         self.runtime = runtime
         self.log_scale = MappingProxyType(dict(log_scale or {}))
         self.adapted_on = adapted_on
@@ -531,6 +441,10 @@ class ZeroShotGpu:
                 roofline_s=dev[idx], compute_s=np.zeros(n), memory_s=np.zeros(n),
                 shapes=MappingProxyType({c: shapes[:, j] for j, c in enumerate(SHAPE_COLUMNS)}),
             )
+            if self.kernel_time is not None:  # kernel time: the eager dispatch in the training data taken out
+                probe = self.kernel_time.probe_for(spec.id, view)
+                dev[idx] = self.kernel_time.kernel_s(rows, {spec.id: view}, {spec.id: probe}, ex.device_floor_s)
+                continue
             # the device's probe (measured, or the zero-shot defaults: bandwidth, GEMM rate) at this runtime's floor
             probe = replace(self.model.probe_for(spec.id, view), dispatch_floor_s=ex.device_floor_s)
             dev[idx] = self.model.predict_latency(rows, {spec.id: view}, {spec.id: probe})
@@ -543,6 +457,8 @@ class ZeroShotGpu:
         note = ZERO_SHOT_NOTE if not self.adapted_on else (
             f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}")
         note += f"; runtime {ex.runtime.value} ({ex.granularity.value} kernels, {ex.composition.value})"
+        if self.kernel_time is not None:
+            note += "; kernel times without the eager dispatch of the operator data"
         unc = len(bd.group) - bd.covered
         if unc:
             note += f"; {unc} of {len(bd.group)} kernels at roofline (op types without operator data)"
@@ -595,13 +511,14 @@ class ZeroShotGpu:
             h0 = math.log(n / w) if n and w > 0 else 0.0
             ridge = _loo_ridge(rows, h0) if len(rows) >= 3 else max(RIDGE_GRID)
             h = _fit_host_level(rows, h0, ridge)
-            return ZeroShotGpu(self.model, self.runtime, {"host": h}, len(rows), self.host_floor_s, weighted_host=True)
+            return ZeroShotGpu(self.model, self.runtime, {"host": h}, len(rows), self.host_floor_s, weighted_host=True,
+                               kernel_time=self.kernel_time)
         kernel = None
         if len(rows) >= 3:
             kernel = ResidualKernel.fit(np.array([bd.composition() for bd, _ in rows]),
                                         np.array([math.log(m / self.latency_s(bd)) for bd, m in rows]))
         return ZeroShotGpu(self.model, self.runtime, dict(self.log_scale), len(rows), self.host_floor_s,
-                           self.weighted_host, kernel)
+                           self.weighted_host, kernel, self.kernel_time)
 
     def save_adaptation(self, device: str, directory: str | Path | None = None) -> Path:
         """Write the corrections to ``<directory or user models>/<device>/gpu_adaptation-<runtime>.json``."""
@@ -676,6 +593,25 @@ def load_cross_device():
     return None
 
 
+@lru_cache(maxsize=4)
+def _load_kernel_time(directory: str, mtime: float):
+    from hybridperf.residual.kernel_time import KernelTimeModel
+
+    return KernelTimeModel.load(directory)
+
+
+def load_kernel_time():
+    """The stored kernel-time model (first ``cross-device-kernel/`` on the model search path), or None."""
+    from hybridperf.residual.kernel_time import SIDECAR_FILE
+    from hybridperf.residual.model import model_search_path
+
+    for base in model_search_path():
+        d = base / KERNEL_MODEL_ID
+        if (d / SIDECAR_FILE).exists():
+            return _load_kernel_time(str(d), (d / SIDECAR_FILE).stat().st_mtime)
+    return None
+
+
 def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
     """The GPU model for ``spec``: zero-shot, or adapted when a stored adaptation for its runtime exists.
 
@@ -696,10 +632,11 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
             if meta.get("schema_version") == ADAPTATION_SCHEMA:
                 kernel = ResidualKernel.from_dict(meta["kernel"]) if meta.get("kernel") else None
                 return ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]),
-                                   weighted_host=bool(meta.get("weighted_host")), kernel=kernel)
-    return ZeroShotGpu(model, rt)
+                                   weighted_host=bool(meta.get("weighted_host")), kernel=kernel,
+                                   kernel_time=load_kernel_time())
+    return ZeroShotGpu(model, rt, kernel_time=load_kernel_time())
 
 
 __all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "OP_MAP", "RIDGE_GRID", "ResidualKernel",
-           "TRAINED_ON", "ZERO_SHOT_NOTE", "ZeroShotGpu", "activation_groups", "adaptation_file", "for_device",
-           "launches", "load_cross_device", "neusight_view", "spec_at"]
+           "TRAINED_ON", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file", "for_device",
+           "launches", "load_cross_device", "load_kernel_time", "neusight_view", "spec_at"]
