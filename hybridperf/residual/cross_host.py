@@ -3,16 +3,18 @@
 :class:`CrossHostModel` is a :class:`~hybridperf.residual.model.ResidualModel` whose kernel rows
 carry :data:`HOST_FEATURES` (from the host's spec sheet or probe, :func:`host_figures`) after
 :data:`~hybridperf.residual.features.KERNEL_FEATURES`, so it is trained on several hosts at once
-and predicts a host it never saw from its sheet alone ("zero-shot from spec"). ``adapt`` (few-shot
-on K measured models) and ``save`` / ``load`` are the base class's; the host the model predicts for
-is stored in the sidecar (``"host"``).
+and predicts a host it never saw from its sheet alone ("zero-shot from spec"). ``adapt`` (few-shot on K
+measured models of the host) grows a few LightGBM trees on the kernel booster from their kernel rows and
+refits a model-level offset (:meth:`CrossHostModel.adapt`); ``save`` / ``load`` are the base class's,
+and the host the model predicts for is stored in the sidecar (``"host"``).
 
 Host effects: each training host's median ``log(measured / roofline)`` (its *offset*: how far that CPU
 runs from its sheet's roofline, which two or three hosts cannot teach a model to read off a sheet) is
 removed from its rows before training, so the boosters learn the kernel-level pattern the hosts share
 rather than which host is which. A host is then predicted with the offset of the nearest training host
 (Euclidean distance of :meth:`HostFigures.vector`): zero-shot, a new CPU is assumed to run as far from its
-roofline as the most similar CPU measured; few-shot adaptation corrects that offset from K measurements.
+roofline as the most similar CPU measured; few-shot adaptation corrects that offset, and the kernel
+model, from K measurements.
 
 Host features are per thread where they scale with threads (a 2-thread slice of a Xeon is compared
 with one core of an EPYC by what one thread gets), plus dimensionless ratios of the kernel to the host
