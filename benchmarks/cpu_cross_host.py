@@ -1,7 +1,7 @@
 """CPU cross-host prediction, leave one host out: predict a CPU from its spec sheet alone, then from K=10 measurements.
 
 For each of the three calibration hosts (Zen 3 ``host-epyc-1c``, Sapphire Rapids ``host-xeon-2c``, Zen 4
-``host-epyc-zen4-1c``) the other two are the training hosts; on the held-out host it reports MAPE and the share
+``host-epyc-zen4-1c``, rows of its quieter second run, :data:`DATA_DIRS`) the other two are the training hosts; on the held-out host it reports MAPE and the share
 within +-10 % of
 
 * the roofline of the host's sheet;

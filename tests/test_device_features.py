@@ -234,6 +234,36 @@ def test_model_round_trip_and_a_sheet_without_measurements(tiny_neusight, tmp_pa
     assert lat.shape == (5,) and np.all(np.isfinite(lat)) and np.all(lat > 0)
 
 
+def test_device_bag_is_the_mean_of_the_model_and_one_per_left_out_group(tiny_neusight, tmp_path):
+    rows = load_ops(tiny_neusight, registry=REG)
+    specs = {d: load_spec(d) for d in ("t4", "v100-pcie-32gb")}
+    probes = runtime_probes(rows, floor_ops=("add",), quantile=0.0)
+    X = featurize(rows, specs, probes)
+    y = np.log(rows.measured_s / baseline(rows, specs, probes))
+    params = {"n_estimators": 20, "num_leaves": 7, "min_data_in_leaf": 5}
+    with pytest.raises(InputError):
+        CrossDeviceModel(**params, device_bagging=True).fit(X, y, probes=probes, specs=specs)  # no groups
+    with pytest.raises(InputError):
+        CrossDeviceModel(**params, device_bagging=True).fit(X, y, probes=probes, specs=specs,
+                                                            groups=["t4"] * len(y))  # one group leaves nothing
+    m = CrossDeviceModel(**params, device_bagging=True).fit(
+        X, y, devices=["t4", "v100-pcie-32gb"], probes=probes, specs=specs, groups=rows.device)
+    assert m.bag_groups_ == ("t4", "v100-pcie-32gb") and len(m.bag_) == 2  # 1 + 2 boosters
+    # each left-out member equals a plain model fitted without that group's rows
+    for g, member in zip(m.bag_groups_, m.bag_):
+        keep = rows.device != g
+        alone = CrossDeviceModel(**params).fit(X[keep], y[keep], probes=probes, specs=specs)
+        np.testing.assert_allclose(member.predict(X), alone.predict(X))
+    full = CrossDeviceModel(**params).fit(X, y, probes=probes, specs=specs).predict(X)
+    np.testing.assert_allclose(m.predict(X), (full + m.bag_[0].predict(X) + m.bag_[1].predict(X)) / 3)
+    d = m.save(tmp_path / "bag")
+    assert sorted(f.name for f in d.glob("cross_device.bag*.txt")) == ["cross_device.bag1.txt", "cross_device.bag2.txt"]
+    np.testing.assert_allclose(CrossDeviceModel.load(d).predict(X), m.predict(X))
+    # a single model saved over it leaves no stale bag members behind
+    CrossDeviceModel(**params).fit(X, y, probes=probes, specs=specs).save(d)
+    assert not list(d.glob("cross_device.bag*.txt")) and CrossDeviceModel.load(d).bag_ == []
+
+
 def test_stored_model_loads_and_predicts():
     from pathlib import Path
 

@@ -143,10 +143,11 @@ def activation_groups(ops: Sequence[EagerOp], skip: Iterable[str] = frozenset())
     A chain is grown around a marker op (:data:`ACTIVATION_MARKERS`): backwards through single-input
     element-wise producers used only by the chain, forwards through element-wise consumers whose inputs are
     the chain's values or its input ``x``; every op of a chain has the same output size. Vars in ``skip``
-    (host-side values, :func:`host_side`; what else a caller does not count as a tensor input) are not counted. Returns ``{var of the chain's last op:
-    positions in ops}`` for chains of two ops or more, whose values other than the last are read only inside
-    the chain; the others compute nothing of their own. A marker whose chain reads a tensor other than its own
-    input (a squeeze-excitation gate ``x * sigmoid(s)``) stays alone.
+    (host-side values, :func:`host_side`; what else a caller does not count as a tensor input) are not
+    counted. Returns ``{var of the chain's last op: positions in ops}`` for chains of two ops or more, whose
+    values other than the last are read only inside the chain; the others compute nothing of their own. A
+    marker whose chain reads a tensor other than its own input (a squeeze-excitation gate ``x * sigmoid(s)``)
+    stays alone.
     """
     skip = frozenset(skip)
     pos = {o.var: i for i, o in enumerate(ops)}
@@ -203,7 +204,8 @@ def chain_input(ops: Sequence[EagerOp], chain: Sequence[int], skip: Iterable[str
     return next(v for v in ops[chain[0]].input_vars if v not in frozenset(skip))
 
 
-def fuse_torch_activations(ops: Sequence[EagerOp], groups: Mapping[str, tuple[int, ...]] | None = None) -> list[EagerOp]:
+def fuse_torch_activations(ops: Sequence[EagerOp],
+                           groups: Mapping[str, tuple[int, ...]] | None = None) -> list[EagerOp]:
     """``ops`` with each :func:`activation_groups` chain collapsed into its last op (one PyTorch kernel reading x).
 
     Every op of a chain but the last reads and allocates nothing; the last reads ``x`` only.

@@ -28,8 +28,16 @@ large ``linear`` calls at 14 % of its peak and large ``bmm`` at 54 %).
 
 Prediction: ``latency = base_s x exp(f(x))``.
 
-Persistence: ``cross_device.txt`` (LightGBM text) + ``cross_device.json`` (feature names and
-versions, training devices, their probes, zero-shot defaults, metrics); never pickle.
+**Device bag** (``device_bagging=True``): with a handful of training GPUs, one model also learns each
+GPU's own kernel quirks (a cuBLAS layout one architecture runs slowly, a power-capped card's clock), and a
+new GPU has a different set. So ``f`` is the mean, in log space, of the model on every training GPU and one
+model per training GPU left out (``1 + G`` boosters for ``G`` groups): a quirk that only one training GPU
+shows is outvoted. Chosen on the training GPUs only (``benchmarks/gpu_ops_cross_device.py``: three-GPU
+training, the fourth GPU predicted, 20 such pairs).
+
+Persistence: ``cross_device.txt`` (LightGBM text; the bag's other members ``cross_device.bag<i>.txt``) +
+``cross_device.json`` (feature names and versions, training devices, their probes, zero-shot defaults,
+the bag's files and left-out groups, metrics); never pickle.
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ SCHEMA_VERSION = 3
 FEATURES_VERSION = f"3.d{DEVICE_FEATURES_VERSION}"
 MODEL_FILE = "cross_device.txt"
 SIDECAR_FILE = "cross_device.json"
+#: file name of the device bag's ``i``-th left-out model (``i`` from 1)
+BAG_FILE = "cross_device.bag{}.txt"
 
 #: device-independent kernel shape: nothing here scales with the problem's total size, so with the
 #: device-relative ratios it cannot reconstruct a device constant
@@ -210,15 +220,23 @@ class CrossDeviceModel:
         Price :data:`GEMM_PROBE_OPS` at a GEMM rate (probed, else the sheet peak x the training devices'
         median GEMM efficiency); False: at the sheet peak, GEMM probes ignored. ``fit`` expects features
         made with the matching probes (:meth:`complete_probe`).
+    device_bagging : bool
+        Also fit one model per training group (GPU) left out and predict the mean log ratio of all of them
+        (module docstring); ``fit`` then needs ``groups``.
     seed : int
         Seed of every random choice (``deterministic=True``).
     n_jobs : int
         LightGBM threads.
+
+    Fitted attributes: ``booster_`` (the model on every row), ``bag_`` (the left-out models, empty without
+    ``device_bagging``), ``bag_groups_`` (the group each of them left out), ``devices_``, ``probes_``, the
+    zero-shot defaults ``default_floor_s_``, ``stream_fraction_``, ``gemm_efficiency_``.
     """
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 63,
                  min_data_in_leaf: int = 50, lambda_l2: float = 1.0, feature_fraction: float = 0.8,
-                 objective: str = "l2", gemm_probe: bool = False, seed: int = 0, n_jobs: int = 1):
+                 objective: str = "l2", gemm_probe: bool = False, device_bagging: bool = False, seed: int = 0,
+                 n_jobs: int = 1):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -227,18 +245,22 @@ class CrossDeviceModel:
         self.feature_fraction = feature_fraction
         self.objective = objective
         self.gemm_probe = gemm_probe
+        self.device_bagging = device_bagging
         self.seed = seed
         self.n_jobs = n_jobs
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf",
-                                              "lambda_l2", "feature_fraction", "objective", "gemm_probe", "seed",
-                                              "n_jobs")}
+                                              "lambda_l2", "feature_fraction", "objective", "gemm_probe",
+                                              "device_bagging", "seed", "n_jobs")}
 
     def fit(self, X: np.ndarray, y: np.ndarray, devices: Sequence[str] = (),
             probes: Mapping[str, RuntimeProbe] | None = None, specs: Mapping[str, DeviceSpec] | None = None,
-            sample_weight: np.ndarray | None = None) -> CrossDeviceModel:
+            sample_weight: np.ndarray | None = None, groups: Sequence[str] | None = None) -> CrossDeviceModel:
         """Fit on a :func:`featurize` matrix ``X`` and targets ``y = log(measured / baseline)``.
+
+        ``groups`` (one label per row: the GPU it was measured on, sheets of one GPU sharing a label) is
+        what ``device_bagging`` leaves out in turn; it needs at least two groups.
 
         ``devices`` (training device ids) and ``probes`` (their runtime probes) are recorded; the
         zero-shot defaults for an unmeasured device are the median probed floor and the median
@@ -257,9 +279,25 @@ class CrossDeviceModel:
             "feature_fraction": self.feature_fraction, "seed": self.seed, "deterministic": True,
             "num_threads": self.n_jobs, "verbose": -1,
         }
-        data = lgb.Dataset(X, y, weight=sample_weight, feature_name=list(FEATURES),
-                           categorical_feature=list(_CATEGORICAL), free_raw_data=True)
-        self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
+
+        def train(keep: np.ndarray | None):
+            rows = slice(None) if keep is None else keep
+            w = None if sample_weight is None else np.asarray(sample_weight, float)[rows]
+            data = lgb.Dataset(X[rows], y[rows], weight=w, feature_name=list(FEATURES),
+                               categorical_feature=list(_CATEGORICAL), free_raw_data=True)
+            return lgb.train(params, data, num_boost_round=self.n_estimators)
+
+        bag_groups: list[str] = []
+        if self.device_bagging:
+            if groups is None or len(groups) != len(y):
+                raise InputError("device_bagging needs groups: one label per row of X (the GPU it was measured on)")
+            labels = np.asarray(groups).astype(str)
+            bag_groups = sorted(set(labels))
+            if len(bag_groups) < 2:
+                raise InputError(f"device_bagging needs at least two groups, got {bag_groups}")
+        self.booster_ = train(None)
+        self.bag_ = [train(labels != g) for g in bag_groups]
+        self.bag_groups_ = tuple(bag_groups)
         self.devices_ = tuple(sorted(set(devices)))
         self.probes_ = dict(probes or {})
         # one vote per distinct value: two sheets measured on one host (NeuSight's A100 40GB and 80GB PCIe)
@@ -284,9 +322,10 @@ class CrossDeviceModel:
             raise NotFittedError("this CrossDeviceModel is not fitted; call fit() or load() first")
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predicted ``log(measured / baseline)`` of each row of ``X``."""
+        """Predicted ``log(measured / baseline)`` of each row of ``X`` (the bag's mean with ``device_bagging``)."""
         self._check()
-        return self.booster_.predict(np.asarray(X, float))
+        X = np.asarray(X, float)
+        return np.mean([b.predict(X) for b in (self.booster_, *self.bag_)], axis=0)
 
     def zero_shot_probe(self, spec: DeviceSpec) -> RuntimeProbe:
         """The probe assumed for a device measured nowhere: median training floor, sheet bandwidth x
@@ -343,6 +382,11 @@ class CrossDeviceModel:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         self.booster_.save_model(str(d / MODEL_FILE))
+        for stale in d.glob(BAG_FILE.format("*")):  # an earlier bag in this directory
+            stale.unlink()
+        bag_files = [BAG_FILE.format(i) for i in range(1, len(self.bag_) + 1)]
+        for b, name in zip(self.bag_, bag_files):
+            b.save_model(str(d / name))
         if metrics:
             self.metrics_ = {**self.metrics_, **metrics}
         meta = {
@@ -355,6 +399,8 @@ class CrossDeviceModel:
                       "gemm_probe the peak of bmm rows is the probed GEMM rate",
             "gemm_probe_ops": list(GEMM_PROBE_OPS),
             "model_file": MODEL_FILE,
+            "bag_files": bag_files,
+            "bag_left_out": list(self.bag_groups_),
             "params": self.get_params(),
             "training_devices": list(self.devices_),
             "runtime_probes": {k: {"dispatch_floor_s": p.dispatch_floor_s, "stream_bytes_per_s": p.stream_bytes_per_s,
@@ -384,6 +430,11 @@ class CrossDeviceModel:
                 f"this hybridperf (schema {SCHEMA_VERSION}, features {FEATURES_VERSION}); retrain the model")
         m = cls(**meta["params"])
         m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
+        missing = [f for f in meta.get("bag_files", []) if not (d / f).exists()]
+        if missing:
+            raise InputError(f"{side} names bag members that are not in {d}: {', '.join(missing)}; retrain the model")
+        m.bag_ = [lgb.Booster(model_file=str(d / f)) for f in meta.get("bag_files", [])]
+        m.bag_groups_ = tuple(meta.get("bag_left_out", []))
         m.devices_ = tuple(meta["training_devices"])
         opt = lambda v: None if v is None else float(v)  # noqa: E731
         m.probes_ = {k: RuntimeProbe(float(v["dispatch_floor_s"]), opt(v.get("stream_bytes_per_s")),
@@ -397,5 +448,5 @@ class CrossDeviceModel:
         return m
 
 
-__all__ = ["FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel",
+__all__ = ["BAG_FILE", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel",
            "baseline", "featurize", "gemm_probe_rows", "mape", "runtime_probes"]

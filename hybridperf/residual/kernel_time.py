@@ -55,7 +55,8 @@ _TARGET = ("log(max(kernel - kernel_floor, work) / work), kernel = max(measured 
 
 
 def dispatch_costs(rows: PricedOps, same_host: Mapping[str, str] | None = None) -> dict[tuple[str, str], float]:
-    """``{(device, op): host dispatch seconds}``: each op's :data:`DISPATCH_QUANTILE` latency less :data:`KERNEL_FLOOR_S`.
+    """``{(device, op): host dispatch seconds}``: each op's :data:`DISPATCH_QUANTILE` latency less
+    :data:`KERNEL_FLOOR_S`.
 
     ``same_host`` maps a device with missing ops to one measured on the same host software (NeuSight's A100
     80GB conv rows -> its A100 40GB rows); ops in :data:`DISPATCH_AS` take the named op's cost.
