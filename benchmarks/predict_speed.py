@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
                 fh.write(head + f"Command: `{cmd}`\n\n" + text)
         print(text)
         return 0
-    cmd = "taskset -c 0 python -m benchmarks.predict_speed " + " ".join(argv if argv is not None else sys.argv[1:])
+    cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    cmd = f"taskset -c {cores} python -m benchmarks.predict_speed " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = run(args.mode, args.device, args.models, args.raw)
     text = "\n".join(lines) + "\n"
     if args.md:

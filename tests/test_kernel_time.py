@@ -106,16 +106,25 @@ def test_fit_predict_round_trip_and_eager_recomposition(serial_neusight, tmp_pat
     X, y = kernel_targets(rows, specs, probes, dispatch)
     with pytest.raises(NotFittedError):
         KernelTimeModel().kernel_s(rows, specs, probes)
-    m = KernelTimeModel(n_estimators=30, num_leaves=7, min_data_in_leaf=5).fit(X, y, list(probes), probes, specs,
-                                                                              dispatch)
+    m = KernelTimeModel(bag=2, train_rows=200, n_estimators=30, num_leaves=7, min_data_in_leaf=5).fit(
+        X, y, list(probes), probes, specs, dispatch)
+    assert len(m.members_) == 2 and m.members_[1].seed == 1
     # the tiny calls' dispatch is recovered (one element: a roofline time of nanoseconds on top of the floor)
     for (dev, op), host in dispatch.items():
         assert host == pytest.approx(HOST_S[op], rel=0.01), (dev, op)
     assert m.dispatch_weights_["bmm"] == pytest.approx(np.median([dispatch[(d, "bmm")] / probes[d].dispatch_floor_s
                                                                   for d in probes]))
     m2 = KernelTimeModel.load(m.save(tmp_path / "kt"))
+    assert len(m2.members_) == 2 and (tmp_path / "kt" / "kernel_member_1.txt").exists()
     k1, k2 = m.kernel_s(rows, specs, probes), m2.kernel_s(rows, specs, probes)
     np.testing.assert_allclose(k1, k2)
+    # the bag's log prediction is the members' mean
+    one = KernelTimeModel(bag=1, train_rows=200, n_estimators=30, num_leaves=7, min_data_in_leaf=5)
+    one.members_, one.dispatch_weights_ = m.members_[1:], m.dispatch_weights_
+    k_second = one.kernel_s(rows, specs, probes)
+    one.members_ = m.members_[:1]
+    k_first = one.kernel_s(rows, specs, probes)
+    np.testing.assert_allclose(k1 - KERNEL_FLOOR_S, np.sqrt((k_first - KERNEL_FLOOR_S) * (k_second - KERNEL_FLOOR_S)))
     assert (k1 >= KERNEL_FLOOR_S).all()
     # the kernel excludes the dispatch (true kernel: measured - HOST_S); dispatch + kernel recovers the eager latency
     true_kernel = rows.measured_s - np.array([HOST_S[o] for o in rows.op])
@@ -141,11 +150,15 @@ def analyzed(model_dir):
 
 
 def test_zero_shot_prices_kernels_with_the_kernel_time_model(analyzed):
-    from hybridperf.residual.zero_shot import ZeroShotGpu, load_cross_device, load_kernel_time
+    from pathlib import Path
 
-    base, kt = load_cross_device(), load_kernel_time()
+    from hybridperf.residual.zero_shot import ZeroShotGpu, for_device, load_cross_device, load_kernel_time
+
+    saved = Path(__file__).resolve().parents[1] / "benchmarks" / "models" / "cross-device-kernel"
+    base, kt = load_cross_device(), load_kernel_time(saved)
     if kt is None:
-        pytest.fail("the kernel-time model is not installed (hybridperf/data/models/cross-device-kernel)")
+        pytest.fail(f"the kernel-time model is missing ({saved}; benchmarks/gpu_kernel_time.py --save-model)")
+    assert for_device(load_spec("t4")).kernel_time is None  # the product prices with the cross-device model
     spec = load_spec("t4")
     with_kt, ls = ZeroShotGpu(base, "torch-cudagraph", kernel_time=kt).breakdown(analyzed, spec)
     without, _ = ZeroShotGpu(base, "torch-cudagraph").breakdown(analyzed, spec)

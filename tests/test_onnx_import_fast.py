@@ -18,14 +18,18 @@ ZOO_MODELS = ("mobilenet_v3_small_b1_r224_legacy.onnx", "squeezenet1_1_b1_r224_l
 
 
 def _both(path, monkeypatch, batch=None):
-    """(module with the shortcuts, module without them)."""
+    """(module with the ``conv2d`` shortcut, module without it), both with their weights read (a weight
+    left in the file imports as a placeholder whose contents, and so structural equality, vary)."""
     from hybridperf.frontends import onnx_import
     from hybridperf.frontends.load import load_model
 
-    fast = load_model(path, batch=batch).module
+    def load():
+        return load_model(onnx_import.load_onnx_proto(path, read_weights=True), batch=batch).module
+
+    fast = load()
     with monkeypatch.context() as m:
         m.setattr(onnx_import, "_conv2d_type", lambda expr: None)
-        plain = load_model(path, batch=batch).module
+        plain = load()
     return fast, plain
 
 

@@ -15,8 +15,9 @@ module learns the kernel part, so the execution mode is explicit instead of bake
 * **model**: kernel = ``KERNEL_FLOOR_S + work x exp(f(x))`` with ``work = max(flops / peak, bytes / bandwidth)``
   (sheet peak, probed or defaulted bandwidth and GEMM rate, as the cross-device baseline) and ``f`` the
   cross-device LightGBM (:class:`~hybridperf.residual.cross_device.CrossDeviceModel`: same features, their
-  floor the kernel floor) fitted on ``log(max(kernel - KERNEL_FLOOR_S, work) / work)``. A kernel far below
-  one floor of work stays near the floor instead of a multiple of it.
+  floor the kernel floor) fitted on ``log(max(kernel - KERNEL_FLOOR_S, work) / work)``, averaged over a bag of
+  fits on different row samples and seeds. A kernel far below one floor of work stays near the floor instead of
+  a multiple of it.
 
 An eager latency is recovered as dispatch + kernel (:meth:`KernelTimeModel.eager_latency_s`, what the
 leave-one-GPU-out check in ``benchmarks/gpu_kernel_time.py`` scores). Persistence: the LightGBM model as the
@@ -42,7 +43,7 @@ from hybridperf.residual.cross_device import CrossDeviceModel, baseline, featuri
 from hybridperf.residual.device_features import RuntimeProbe
 from hybridperf.residual.neusight import PricedOps
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SIDECAR_FILE = "kernel_time.json"
 #: smallest device time of one kernel when the host is not in the way (the runtime's per-kernel floor)
 KERNEL_FLOOR_S = GPU_KERNEL_FLOOR_S
@@ -107,41 +108,65 @@ def kernel_targets(rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Map
 
 
 class KernelTimeModel:
-    """Kernel time of operators on any GPU sheet; :class:`CrossDeviceModel` settings as its parameters.
+    """Kernel time of operators on any GPU sheet: a bag of :class:`CrossDeviceModel` fits, scikit-learn style.
 
-    Fitted attributes: ``model_`` (the LightGBM half), ``dispatch_weights_`` (per op, its dispatch cost in
+    Parameters
+    ----------
+    bag : int
+        Members, each fitted on its own sample of ``train_rows`` rows with its own seed (``seed + k``); their
+        log predictions are averaged (one fit's extrapolation to a new device moves with its seed).
+    train_rows : int
+        Rows sampled per member (all rows when fewer).
+    seed : int
+        Seed of the first member.
+    **params
+        :class:`CrossDeviceModel` settings (its ``seed`` excepted).
+
+    Fitted attributes: ``members_`` (the LightGBM fits), ``dispatch_weights_`` (per op, its dispatch cost in
     dispatch floors, median over the training devices), ``default_floor_s_`` (the training devices' median
     floor, for :meth:`eager_latency_s` on a device measured nowhere).
     """
 
-    def __init__(self, **params: Any):
+    def __init__(self, bag: int = 5, train_rows: int = 60000, seed: int = 0, **params: Any):
+        self.bag = bag
+        self.train_rows = train_rows
+        self.seed = seed
         self.params = params
 
     def fit(self, X: np.ndarray, y: np.ndarray, devices, probes: Mapping[str, RuntimeProbe],
             specs: Mapping[str, DeviceSpec], dispatch: Mapping[tuple[str, str], float]) -> KernelTimeModel:
+        """Fit on :func:`kernel_targets` of the rows of ``devices`` (training device ids)."""
         devs = sorted(set(map(str, devices)))
-        self.model_ = CrossDeviceModel(**self.params).fit(X, y, devices=devs, probes={d: probes[d] for d in devs},
-                                                          specs=specs)
+        X, y = np.asarray(X, float), np.asarray(y, float)
+        self.members_ = []
+        for k in range(self.bag):
+            rng = np.random.default_rng(self.seed + k)
+            idx = np.arange(len(y)) if len(y) <= self.train_rows else np.sort(
+                rng.choice(len(y), self.train_rows, replace=False))
+            self.members_.append(CrossDeviceModel(**self.params, seed=self.seed + k).fit(
+                X[idx], y[idx], devices=devs, probes={d: probes[d] for d in devs}, specs=specs))
         self.dispatch_weights_ = dispatch_weights(dispatch, probes, devs)
-        self.default_floor_s_ = self.model_.default_floor_s_
+        self.default_floor_s_ = self.members_[0].default_floor_s_
         return self
 
     def _check(self) -> None:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "members_"):
             raise NotFittedError("this KernelTimeModel is not fitted; call fit() or load() first")
 
     def probe_for(self, device: str, spec: DeviceSpec) -> RuntimeProbe:
         """The runtime probe of ``device`` (recorded at training, else the zero-shot defaults)."""
         self._check()
-        return self.model_.probe_for(device, spec)
+        return self.members_[0].probe_for(device, spec)
 
     def kernel_s(self, rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Mapping[str, RuntimeProbe],
                  floor_s: float = KERNEL_FLOOR_S) -> np.ndarray:
-        """Predicted kernel time of each row: ``floor_s + work x exp(f)`` (``probes`` completed the zero-shot way)."""
+        """Predicted kernel time of each row: ``floor_s + work x exp(mean f)`` (``probes`` completed the zero-shot
+        way)."""
         self._check()
-        pr = {d: self.model_.complete_probe(p, specs[d]) for d, p in probes.items()}
+        pr = {d: self.members_[0].complete_probe(p, specs[d]) for d, p in probes.items()}
         work = _work_s(rows, specs, pr)
-        return floor_s + work * np.exp(self.model_.predict(featurize(rows, specs, _kernel_probes(pr))))
+        X = featurize(rows, specs, _kernel_probes(pr))
+        return floor_s + work * np.exp(np.mean([m.predict(X) for m in self.members_], axis=0))
 
     def eager_latency_s(self, rows: PricedOps, specs: Mapping[str, DeviceSpec],
                         probes: Mapping[str, RuntimeProbe]) -> np.ndarray:
@@ -152,17 +177,28 @@ class KernelTimeModel:
         return host + self.kernel_s(rows, specs, probes)
 
     def save(self, directory: str | Path, metrics: Mapping[str, Any] | None = None) -> Path:
-        """The LightGBM half as :meth:`CrossDeviceModel.save` writes it, plus :data:`SIDECAR_FILE`."""
+        """The first member as :meth:`CrossDeviceModel.save` writes it, the others' LightGBM text, and
+        :data:`SIDECAR_FILE`."""
         self._check()
-        d = self.model_.save(directory, metrics)
+        d = Path(self.members_[0].save(directory, metrics))
+        files = []
+        for k, m in enumerate(self.members_[1:], start=1):
+            files.append(f"kernel_member_{k}.txt")
+            m.booster_.save_model(str(d / files[-1]))
         meta = {"schema_version": SCHEMA_VERSION, "target": _TARGET, "kernel_floor_s": KERNEL_FLOOR_S,
                 "dispatch_quantile": DISPATCH_QUANTILE, "dispatch_as": dict(DISPATCH_AS),
-                "dispatch_weights": self.dispatch_weights_}
-        (Path(d) / SIDECAR_FILE).write_text(json.dumps(meta, indent=1) + "\n")
-        return Path(d)
+                "dispatch_weights": self.dispatch_weights_, "bag": self.bag, "train_rows": self.train_rows,
+                "seed": self.seed, "member_files": files}
+        (d / SIDECAR_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+        return d
 
     @classmethod
     def load(cls, directory: str | Path) -> KernelTimeModel:
+        """Load a model written by :meth:`save`; refuses other schema versions or kernel floors."""
+        import copy
+
+        import lightgbm as lgb
+
         d = Path(directory)
         side = d / SIDECAR_FILE
         if not side.exists():
@@ -171,11 +207,16 @@ class KernelTimeModel:
         if meta.get("schema_version") != SCHEMA_VERSION or meta.get("kernel_floor_s") != KERNEL_FLOOR_S:
             raise InputError(f"{side}: schema {meta.get('schema_version')} / kernel floor {meta.get('kernel_floor_s')} "
                              f"do not match this hybridperf ({SCHEMA_VERSION}, {KERNEL_FLOOR_S}); retrain the model")
-        m = cls()
-        m.model_ = CrossDeviceModel.load(d)
-        m.params = m.model_.get_params()
+        first = CrossDeviceModel.load(d)
+        params = {k: v for k, v in first.get_params().items() if k != "seed"}
+        m = cls(int(meta["bag"]), int(meta["train_rows"]), int(meta["seed"]), **params)
+        m.members_ = [first]
+        for name in meta["member_files"]:
+            member = copy.copy(first)  # same training devices, probes and defaults; its own trees only
+            member.booster_, member.bag_ = lgb.Booster(model_file=str(d / name)), []
+            m.members_.append(member)
         m.dispatch_weights_ = {k: float(v) for k, v in meta["dispatch_weights"].items()}
-        m.default_floor_s_ = m.model_.default_floor_s_
+        m.default_floor_s_ = first.default_floor_s_
         return m
 
 

@@ -4,9 +4,10 @@ For a GPU with no stored per-device residual, each launched kernel (granularity 
 :mod:`hybridperf.estimate.execution`) is described as the NeuSight operator type whose PyTorch
 kernel computes it (:data:`OP_MAP`: matmul -> ``bmm``/``linear`` with B, M, N, K; conv2d ->
 ``conv``; layer norm, softmax, element-wise), priced by
-:class:`~hybridperf.residual.kernel_time.KernelTimeModel` on the sheet (kernel time: its eager-timed
-training data less each op's host dispatch; without that model installed, the
-:class:`~hybridperf.residual.cross_device.CrossDeviceModel` at the runtime's device floor), and the
+the :class:`~hybridperf.residual.cross_device.CrossDeviceModel` at the runtime's device floor (an
+explicitly passed :class:`~hybridperf.residual.kernel_time.KernelTimeModel` prices kernel time instead:
+its eager-timed training data less each op's host dispatch; an experiment, not shipped, see
+``benchmarks/gpu_kernel_time.py``), and the
 per-kernel device times are composed with the runtime's host floor (eager: ``max(host sum, device sum)``;
 CUDA graphs: device sum).
 Kernels of other op types keep their roofline time and are counted as such in the note.
@@ -55,8 +56,6 @@ TRAINED_ON = "P4, P100, T4, V100, A100"
 ZERO_SHOT_NOTE = f"zero-shot from spec (cross-device model trained on {TRAINED_ON} operators)"
 #: the cross-device model's directory under the model search path
 MODEL_ID = "cross-device"
-#: the kernel-time model's directory (:mod:`hybridperf.residual.kernel_time`)
-KERNEL_MODEL_ID = "cross-device-kernel"
 ADAPTATION_SCHEMA = 2
 
 #: groups of launched kernels that few-shot adaptation scales separately; ``roofline`` = not covered
@@ -600,15 +599,19 @@ def _load_kernel_time(directory: str, mtime: float):
     return KernelTimeModel.load(directory)
 
 
-def load_kernel_time():
-    """The stored kernel-time model (first ``cross-device-kernel/`` on the model search path), or None."""
-    from hybridperf.residual.kernel_time import SIDECAR_FILE
-    from hybridperf.residual.model import model_search_path
+def load_kernel_time(directory) -> Any:
+    """The kernel-time model saved in ``directory`` (:mod:`hybridperf.residual.kernel_time`), or None when absent.
 
-    for base in model_search_path():
-        d = base / KERNEL_MODEL_ID
-        if (d / SIDECAR_FILE).exists():
-            return _load_kernel_time(str(d), (d / SIDECAR_FILE).stat().st_mtime)
+    Not shipped and not used by :func:`for_device`: on NeuSight's leave-one-GPU-out it is less accurate than the
+    cross-device model (``benchmarks/results/gpu_kernel_time.md``); ``benchmarks/h100_zero_shot.py`` evaluates it.
+    """
+    from pathlib import Path
+
+    from hybridperf.residual.kernel_time import SIDECAR_FILE
+
+    d = Path(directory)
+    if (d / SIDECAR_FILE).exists():
+        return _load_kernel_time(str(d), (d / SIDECAR_FILE).stat().st_mtime)
     return None
 
 
@@ -632,9 +635,8 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
             if meta.get("schema_version") == ADAPTATION_SCHEMA:
                 kernel = ResidualKernel.from_dict(meta["kernel"]) if meta.get("kernel") else None
                 return ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]),
-                                   weighted_host=bool(meta.get("weighted_host")), kernel=kernel,
-                                   kernel_time=load_kernel_time())
-    return ZeroShotGpu(model, rt, kernel_time=load_kernel_time())
+                                   weighted_host=bool(meta.get("weighted_host")), kernel=kernel)
+    return ZeroShotGpu(model, rt)
 
 
 __all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "OP_MAP", "RIDGE_GRID", "ResidualKernel",
