@@ -64,7 +64,6 @@ def _stages_cold(path: str, device: str, session=None) -> dict[str, float]:
     from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
     from hybridperf.analysis.kernels import group_kernels
     from hybridperf.analysis.analyze import Analyzed, plan_lowered_memory
-    from hybridperf.estimate import pricing
     from hybridperf.frontends.normalize import check_supported, normalize
     from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
     from hybridperf.frontends.qoperator import qoperator_to_qdq

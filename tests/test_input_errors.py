@@ -85,7 +85,7 @@ def test_external_weights_stay_on_disk_with_identical_figures(tmp_path):
     assert INLINE_EXTERNAL_BYTES == 65536
     assert where == {"w1": (TensorProto.EXTERNAL, 0), "w2": (TensorProto.EXTERNAL, 0), "b1": (TensorProto.DEFAULT, 512 * 4)}
 
-    full, ext = analyze(tmp_path / "mem.onnx"), analyze(tmp_path / "ext.onnx")
+    full, ext = analyze(onnx.load(str(tmp_path / "mem.onnx"))), analyze(tmp_path / "ext.onnx")
     assert _figures(ext) == _figures(full)
     assert ext.analysis.weight_bytes == 256 * 512 * 4 + 512 * 4 + 512 * 128 * 2  # w1 fp32 + b1 fp32 + w2 fp16
     assert ext.analysis.flops == full.analysis.flops > 2 * 256 * 512 + 2 * 512 * 128  # both matmuls, 2 x MAC, + add/relu
@@ -136,7 +136,7 @@ def test_weights_folded_by_type_give_identical_figures(tmp_path):
     _save_external(m, tmp_path / "ext.onnx", "w.bin")
     on_disk = [t.name for t in onnx_import.load_onnx_proto(tmp_path / "ext.onnx").graph.initializer if t.data_location == TensorProto.EXTERNAL]
     assert on_disk == ["wt", "w16", "w3", "wflat"]
-    full, ext = analyze(tmp_path / "mem.onnx"), analyze(tmp_path / "ext.onnx")
+    full, ext = analyze(onnx.load(str(tmp_path / "mem.onnx"))), analyze(tmp_path / "ext.onnx")
     assert _figures(ext) == _figures(full)
     # the folded constants are what the matmuls read: wt^T fp32, w16 as fp32, w3 squeezed, wflat as 1x256x256
     assert full.analysis.weight_bytes == (256 * 512 + 256 * 256 + 256 * 256 + 65536) * 4
@@ -153,7 +153,7 @@ def test_every_weight_stubbed_gives_identical_figures(tmp_path, monkeypatch, nam
     _save_external(m, tmp_path / "ext.onnx", "w.bin")
     monkeypatch.setattr("hybridperf.frontends.onnx_import.INLINE_EXTERNAL_BYTES", 0)
     assert all(t.data_location == TensorProto.EXTERNAL for t in onnx_import.load_onnx_proto(tmp_path / "ext.onnx").graph.initializer)
-    assert _figures(analyze(tmp_path / "ext.onnx", batch=2)) == _figures(analyze(tmp_path / "mem.onnx", batch=2))
+    assert _figures(analyze(tmp_path / "ext.onnx", batch=2)) == _figures(analyze(onnx.load(str(tmp_path / "mem.onnx")), batch=2))
 
 
 def test_missing_external_data_file_is_named(tmp_path, capsys):
