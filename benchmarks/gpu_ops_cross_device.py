@@ -19,7 +19,12 @@ the held-out device's runtime (:class:`hybridperf.residual.device_features.Runti
 * **+ GEMM probe**: also its sustained GEMM rate, the median rate of the 20 largest ``bmm`` shapes that
   all five GPUs measured (:func:`hybridperf.residual.cross_device.gemm_probe_rows`; those rows are left
   out of every score). Only a ``gemm_probe`` model uses it; without it, such a model assumes the sheet
-  peak x the training GPUs' median GEMM efficiency.
+  peak x the training GPUs' median GEMM efficiency;
+* **+ family probes**: also four fixed shapes per op family measured on the held-out GPU
+  (:func:`hybridperf.residual.cross_device.family_probe_rows`, left out of every score): each family's
+  prediction is rescaled by the shrunk log offset of its probes vs the model's prediction for them
+  (:func:`hybridperf.residual.cross_device.family_offsets`); the shrink and the slope shrink are chosen
+  among :data:`FAMILY_GRID` by the same inner leave-one-GPU-out (for the chosen candidate).
 
 Prints a markdown table (MAPE and share within +-10 % per device and op family) and writes it to
 ``benchmarks/results/gpu_ops_cross_device.md`` headed by the command. With ``--save-model DIR`` also
@@ -45,6 +50,8 @@ from hybridperf.device.spec import load_spec
 from hybridperf.residual.cross_device import (
     CrossDeviceModel,
     baseline,
+    family_offsets,
+    family_probe_rows,
     featurize,
     gemm_probe_rows,
     mape,
@@ -66,6 +73,12 @@ CANDIDATES: tuple[dict, ...] = (
     {"num_leaves": 63, "min_data_in_leaf": 50, "gemm_probe": True},
 )
 MODES = ("zero-shot", "floor probe", "floor + stream probe", "+ GEMM probe")
+#: the mode that also measures each family's probe shapes on the held-out GPU (on top of every other probe)
+FAMILY_MODE = "+ family probes"
+#: (shrink, slope shrink) of :func:`hybridperf.residual.cross_device.family_offsets` the inner selection chooses from
+FAMILY_GRID: tuple[tuple[float, float], ...] = ((0.5, 0.0), (0.75, 0.0), (1.0, 0.0), (0.5, 0.5), (0.75, 0.5),
+                                               (1.0, 0.5), (0.75, 1.0), (1.0, 1.0))
+ALL_MODES = (*MODES, FAMILY_MODE)
 #: latency buckets of the error profile (seconds, lower edges)
 BUCKETS_S = (0.0, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
 
@@ -95,8 +108,9 @@ def _sample(idx: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 class _Data:
     """Rows, sheets, probes, the probed features and targets of every row (with and without GEMM pricing)."""
 
-    def __init__(self, rows, specs, probes, scored):
+    def __init__(self, rows, specs, probes, scored, family_probe):
         self.rows, self.specs, self.probes, self.scored = rows, specs, probes, scored
+        self.family_probe = family_probe
         plain = {d: RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s) for d, p in probes.items()}
         self.Xy = {}
         for gemm, pr in ((False, plain), (True, probes)):
@@ -123,21 +137,45 @@ class _Data:
                      "floor + stream probe": RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s)}.get(mode, p)
         return te, m.predict_latency(sub, self.specs, pr)
 
+    def family_predictions(self, m: CrossDeviceModel, gpu: str) -> tuple[np.ndarray, list]:
+        """(scored-row mask, one predicted latency array per :data:`FAMILY_GRID` point) of ``gpu`` with every
+        probe and its family probes."""
+        on = np.isin(self.rows.device, GPUS[gpu]) & (self.scored | self.family_probe)
+        sub = self.rows.take(on)
+        pred = m.predict_latency(sub, self.specs, {d: self.probes[d] for d in GPUS[gpu]})
+        resid = np.log(sub.measured_s / pred)
+        probe, keep = self.family_probe[on], self.scored[on]
+        # per device: the A100's conv rows are another sheet (its own probe rows)
+        out = []
+        for shrink, slope in FAMILY_GRID:
+            off = np.zeros(len(sub))
+            for d in np.unique(sub.device):
+                s = sub.device == d
+                off[s] = family_offsets(sub.family[s], np.log(sub.roofline_s[s]), resid[s], probe[s], shrink, slope)
+            out.append((pred * np.exp(off))[keep])
+        te = np.isin(self.rows.device, GPUS[gpu]) & self.scored
+        return te, out
 
-def _choose(data: _Data, gpus: list[str], args) -> tuple[int, list[float]]:
-    """Index of the candidate with the lowest inner score over a leave-one-GPU-out on ``gpus``: the mean over
-    the inner held-out GPUs of the zero-shot and the all-probes MAPE."""
-    scores = []
+
+def _choose(data: _Data, gpus: list[str], args) -> tuple[int, list[float], int, list[float]]:
+    """Index of the candidate with the lowest inner score over a leave-one-GPU-out on ``gpus`` (the mean over
+    the inner held-out GPUs of the zero-shot and the all-probes MAPE), its scores, and for that candidate the
+    index of the :data:`FAMILY_GRID` point with the lowest inner family-probe MAPE and those MAPEs."""
+    scores, fam_scores = [], []
     for params in CANDIDATES:
-        errs = []
+        errs, ferrs = [], []
         for g in gpus:
             m = data.fit([x for x in gpus if x != g], {**params, "n_estimators": args.estimators}, args.train_rows,
                          args.seed)
             for mode in (MODES[0], MODES[-1]):
                 te, p = data.predict(m, g, mode)
                 errs.append(mape(p, data.rows.measured_s[te]))
+            te, fp = data.family_predictions(m, g)
+            ferrs.append([mape(p, data.rows.measured_s[te]) for p in fp])
         scores.append(float(np.mean(errs)))
-    return int(np.argmin(scores)), scores
+        fam_scores.append(np.mean(ferrs, axis=0).tolist())
+    best = int(np.argmin(scores))
+    return best, scores, int(np.argmin(fam_scores[best])), fam_scores[best]
 
 
 def _profile_table(profile) -> list[str]:
@@ -163,16 +201,19 @@ def run(args) -> str:
     rows = load_ops(args.data)
     specs = {d: load_spec(d) for d in np.unique(rows.device)}
     gemm_rows = gemm_probe_rows(rows)
-    scored = np.ones(len(rows), bool)
+    family_probe = np.zeros(len(rows), bool)
+    family_probe[family_probe_rows(rows)] = True
+    scored = ~family_probe
     scored[gemm_rows] = False
-    data = _Data(rows, specs, _probes(rows, specs, gemm_rows), scored)
+    data = _Data(rows, specs, _probes(rows, specs, gemm_rows), scored, family_probe)
     print(f"priced {len(rows)} rows in {time.time() - t0:.0f} s", file=sys.stderr)
     lines, summary, chosen, profile = [], [], {}, []
     imp_total: dict[str, float] = {}
     for g in GPUS:
         train_gpus = [x for x in GPUS if x != g]
-        best, scores = _choose(data, train_gpus, args) if not args.no_nested else (0, [float("nan")])
-        chosen[g] = (best, scores)
+        best, scores, fbest, fscores = (_choose(data, train_gpus, args) if not args.no_nested
+                                        else (0, [float("nan")], 0, [float("nan")]))
+        chosen[g] = (best, scores, fbest, fscores)
         params = {**CANDIDATES[best], "n_estimators": args.estimators, "device_bagging": not args.no_bag}
         m = data.fit(train_gpus, params, args.train_rows, args.seed)
         for k, v in m.feature_importance().items():
@@ -180,6 +221,8 @@ def run(args) -> str:
         preds = {}
         for mode in MODES:
             te, preds[mode] = data.predict(m, g, mode)
+        _, fp = data.family_predictions(m, g)
+        preds[FAMILY_MODE] = fp[fbest]
         roof, meas, fam = rows.roofline_s[te], rows.measured_s[te], rows.family[te]
         profile.append((meas, fam, preds[MODES[0]], preds[MODES[-1]]))
         for f in (*FAMILIES, "all"):
@@ -187,13 +230,13 @@ def run(args) -> str:
             if not s.any():
                 continue
             r = [g, f, int(s.sum()), mape(roof[s], meas[s]), within(roof[s], meas[s])]
-            for mode in MODES:
+            for mode in ALL_MODES:
                 r += [mape(preds[mode][s], meas[s]), within(preds[mode][s], meas[s])]
             lines.append(r)
             if f == "all":
                 summary.append(r)
         print(f"{g}: candidate {best} (inner {', '.join(f'{s:.1f}' for s in scores)}); roofline {summary[-1][3]:.1f} %, "
-              + ", ".join(f"{mode} {summary[-1][5 + 2 * i]:.1f} %" for i, mode in enumerate(MODES))
+              + ", ".join(f"{mode} {summary[-1][5 + 2 * i]:.1f} %" for i, mode in enumerate(ALL_MODES))
               + f" ({time.time() - t0:.0f} s)", file=sys.stderr)
 
     def fmt(r):
@@ -201,13 +244,16 @@ def run(args) -> str:
                                                              for i, v in enumerate(r[3:])]) + " |"
 
     head = ("| held-out GPU | family | rows | roofline MAPE % | roofline ±10 % | "
-            + " | ".join(f"{m} MAPE % | {m} ±10 %" for m in MODES) + " |\n|---|---|---:|" + "---:|" * (2 + 2 * len(MODES)))
+            + " | ".join(f"{m} MAPE % | {m} ±10 %" for m in ALL_MODES) + " |\n|---|---|---:|"
+            + "---:|" * (2 + 2 * len(ALL_MODES)))
     mean_row = ["mean", "all", int(sum(r[2] for r in summary))] + [float(np.mean([r[i] for r in summary]))
                                                                    for i in range(3, len(summary[0]))]
     tot = sum(imp_total.values()) or 1.0
     top = sorted(imp_total.items(), key=lambda kv: -kv[1])[:12]
     sel = [f"{g}: candidate {b} {CANDIDATES[b]} (inner score per candidate: "
-           f"{', '.join(f'{s:.1f} %' for s in sc)})" for g, (b, sc) in chosen.items()]
+           f"{', '.join(f'{s:.1f} %' for s in sc)}); family probes (shrink, slope shrink) {FAMILY_GRID[fb]} "
+           f"(inner family-probe MAPE per grid point: {', '.join(f'{s:.1f} %' for s in fsc)})"
+           for g, (b, sc, fb, fsc) in chosen.items()]
     out = [
         "## Per held-out GPU (all op families)", "", head, *(fmt(r) for r in summary), fmt(mean_row), "",
         "## Per held-out GPU and op family", "", head, *(fmt(r) for r in lines), "",
@@ -228,24 +274,27 @@ def run(args) -> str:
         + ("single model" if args.no_bag else "device bag (the model on all training GPUs and one per training GPU "
            "left out, mean log ratio)") + "; target log(measured / max(compute, memory, floor)) (with "
         "gemm_probe the bmm rows' compute time at the GEMM rate); MAPE is the mean of |predicted - measured| / "
-        f"measured over every measured row of the held-out GPU except the {int((~scored).sum())} GEMM-probe rows. "
+        f"measured over every measured row of the held-out GPU except the {int((~scored).sum())} GEMM-probe and "
+        f"family-probe rows ({FAMILY_MODE}: the grid {FAMILY_GRID} of (shrink, slope shrink), log roofline as size). "
         "The A100 fold holds out both A100 sheets (NeuSight measured conv on an A100 80GB PCIe, every other op on an "
         "A100 40GB PCIe; the 80GB's probe is the 40GB's floor and its bandwidth probe scaled by the sheets' DRAM "
         "bandwidth ratio). Data: " + CITATION,
     ]
     text = "\n".join(out)
     if args.save_model:
-        best = Counter(b for b, _ in chosen.values()).most_common(1)[0][0]
-        m = data.fit(list(GPUS), {**CANDIDATES[best], "n_estimators": args.estimators, "device_bagging": not args.no_bag},
-                     args.train_rows, args.seed)
-        loo = {r[0]: {"roofline_mape": r[3], **{f"{mode}_mape": r[5 + 2 * i] for i, mode in enumerate(MODES)}}
+        best = Counter(c[0] for c in chosen.values()).most_common(1)[0][0]
+        shrink, slope = FAMILY_GRID[Counter(c[2] for c in chosen.values()).most_common(1)[0][0]]
+        m = data.fit(list(GPUS), {**CANDIDATES[best], "n_estimators": args.estimators, "device_bagging": not args.no_bag,
+                                  "family_shrink": shrink, "family_slope_shrink": slope}, args.train_rows, args.seed)
+        loo = {r[0]: {"roofline_mape": r[3], **{f"{mode}_mape": r[5 + 2 * i] for i, mode in enumerate(ALL_MODES)}}
                for r in summary}
         d = m.save(args.save_model, metrics={"leave_one_gpu_out": loo, "data": CITATION})
         shutil.copyfile(Path(args.data) / "LICENSE", Path(d) / "NOTICE.txt")
         with (Path(d) / "NOTICE.txt").open("a") as fh:
             fh.write(f"\n\nThis model was trained on operator latencies from {CITATION}\n"
                      "The licence above is NeuSight's; it applies to the data this model is derived from.\n")
-        print(f"saved the all-GPU model (candidate {best}) to {d}", file=sys.stderr)
+        print(f"saved the all-GPU model (candidate {best}, family probes (shrink, slope shrink) {(shrink, slope)}) "
+              f"to {d}", file=sys.stderr)
     return text
 
 

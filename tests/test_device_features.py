@@ -375,3 +375,95 @@ def test_probed_sheet_gives_its_gemm_rate(tiny_neusight):
     probed = replace(l4, id="my-l4", measured=frozenset({"peak_compute.fp32"}))  # as `hybridperf probe` writes it
     assert m.probe_for("my-l4", probed).gemm_flops_per_s == l4.peak_flops("fp32")
     assert m.probe_for("l4", l4).gemm_flops_per_s == pytest.approx(0.5 * l4.peak_flops("fp32"))
+
+
+# --------------------------------------------------------------------------- family probes
+
+
+def test_family_probe_rows_picks_common_shapes_at_work_quantiles():
+    from hybridperf.residual.cross_device import family_probe_rows
+
+    # four bmm shapes both devices measured (work 2 x 10^3, 2 x 20^3, 2 x 30^3, 2 x 40^3 FLOP) and one only t4 measured
+    common = [(1, n, n, n) for n in (10, 20, 30, 40)]
+    shapes = common + [(1, 50, 50, 50)] + common
+    devices = ["t4"] * 5 + ["v100"] * 4
+    flops = [2 * b * m * n * k for b, m, n, k in shapes]
+    rows = _priced(["bmm"] * 9, devices, [1e-4] * 9, flops, shapes)
+    # one per family: the quantile 0.5 of 4 common shapes = index int(0.5 x 4) = 2 (30^3), on both devices
+    assert family_probe_rows(rows, per_family=1).tolist() == [2, 7]
+    # two: quantiles 0.25 and 0.75 -> indices 1 (20^3) and 3 (40^3)
+    assert family_probe_rows(rows, per_family=2).tolist() == [1, 3, 6, 8]
+
+
+def test_family_offsets_golden():
+    from hybridperf.residual.cross_device import family_offsets
+
+    family = np.array(["bmm", "bmm", "bmm", "bmm", "conv", "softmax"])
+    log_size = np.array([0.0, 2.0, 1.0, 5.0, 0.0, 0.0])
+    resid = np.array([0.1, 0.3, 9.0, 9.0, 9.0, 0.2])
+    probe = np.array([True, True, False, False, False, True])
+    # bmm probes: residuals 0.1, 0.3 (median 0.2) at sizes 0, 2 (slope 0.1, median size 1); conv has no probe
+    got = family_offsets(family, log_size, resid, probe, shrink=0.5)
+    assert got.tolist() == pytest.approx([0.5 * 0.2] * 4 + [0.0, 0.5 * 0.2])
+    got = family_offsets(family, log_size, resid, probe, shrink=1.0, slope_shrink=1.0)
+    # size 5 is clipped to the probes' largest, 2
+    assert got.tolist() == pytest.approx([0.2 + 0.1 * (0 - 1), 0.2 + 0.1 * (2 - 1), 0.2, 0.2 + 0.1 * (2 - 1), 0.0, 0.2])
+
+
+def test_family_probe_shapes_are_four_per_family_in_work_order():
+    from hybridperf.measure.torch_cuda import FAMILY_PROBE_CALLS
+    from hybridperf.residual.cross_device import FAMILY_PROBE_OPS, FAMILY_PROBE_SHAPES, family_probe_ops
+
+    assert [op for op, _ in FAMILY_PROBE_SHAPES] == [op for op in FAMILY_PROBE_OPS.values() for _ in range(4)]
+    assert set(FAMILY_PROBE_OPS.values()) <= set(FAMILY_PROBE_CALLS)  # the GPU probe can run every shape
+    rows = family_probe_ops("t4", load_spec("t4"), [1e-4] * len(FAMILY_PROBE_SHAPES))
+    assert list(rows.family) == [f for f in FAMILY_PROBE_OPS for _ in range(4)]
+    for f in FAMILY_PROBE_OPS:  # increasing work, as family_probe_rows picks them (FLOPs for matmuls / conv)
+        work = (rows.flops if f in ("bmm", "linear", "conv") else rows.bytes_total)[rows.family == f]
+        assert np.all(np.diff(work) > 0)
+    # golden: the smallest bmm (32 x 75x288 @ 288x30) and the largest linear (360 x 38679 -> 7821, with bias)
+    assert rows.flops[0] == 2 * 32 * 75 * 30 * 288
+    assert rows.flops[7] == 2 * 360 * 7821 * 38679 + 360 * 7821
+    conv = rows.family == "conv"
+    assert np.all(rows.shapes["conv_out_size"][conv] == rows.shapes["conv_in_size"][conv])  # 3 x 3, padding 1
+    with pytest.raises(InputError):
+        family_probe_ops("t4", load_spec("t4"), [1e-4])
+
+
+def test_family_probe_shapes_are_what_family_probe_rows_picks_on_neusight():
+    from pathlib import Path
+
+    from hybridperf.residual.cross_device import FAMILY_PROBE_SHAPES, family_probe_rows
+
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "neusight"
+    if not (data / "ops").is_dir():
+        pytest.skip("NeuSight data not present")
+    ops = ("ln", "softmax", "mul")  # the small families (loading bmm / linear / conv takes a minute)
+    rows = load_ops(data, ops=ops)
+    picked = {(str(rows.op[i]), int(rows.shapes["batch"][i]), int(rows.shapes["row"][i]))
+              for i in family_probe_rows(rows)}
+    assert picked == {(op, d["B"], d["H"]) for op, d in FAMILY_PROBE_SHAPES if op in ops}
+
+
+def test_family_probes_rescale_their_family(tiny_neusight, tmp_path):
+    from hybridperf.residual.cross_device import FAMILY_PROBE_SHAPES, family_probe_ops
+
+    rows = load_ops(tiny_neusight, registry=REG)
+    specs = {d: load_spec(d) for d in ("t4", "v100-pcie-32gb")}
+    probes = runtime_probes(rows, floor_ops=("add",), quantile=0.0)
+    X, y = featurize(rows, specs, probes), np.log(rows.measured_s / baseline(rows, specs, probes))
+    m = CrossDeviceModel(n_estimators=20, num_leaves=7, min_data_in_leaf=5, family_shrink=0.5).fit(
+        X, y, devices=list(specs), probes=probes, specs=specs)
+    t4 = rows.take(rows.device == "t4")
+    plain = m.predict_latency(t4, specs)
+    # every bmm probe measured at twice the model's prediction; no other family probed
+    shapes = [s for s in FAMILY_PROBE_SHAPES if s[0] == "bmm"]
+    pred = m.predict_latency(family_probe_ops("t4", specs["t4"], [1.0] * 4, shapes), specs)
+    fp = family_probe_ops("t4", specs["t4"], 2 * pred, shapes)
+    got = m.predict_latency(t4, specs, family_probes={"t4": fp})
+    bmm = t4.family == "bmm"
+    np.testing.assert_allclose(got[bmm], plain[bmm] * 2 ** 0.5)  # shrink 0.5 of the log offset log 2
+    np.testing.assert_allclose(got[~bmm], plain[~bmm])  # add: no probe of its family
+    m2 = CrossDeviceModel.load(m.save(tmp_path / "m"))
+    np.testing.assert_allclose(m2.predict_latency(t4, specs, family_probes={"t4": fp}), got)
+    assert CrossDeviceModel(n_estimators=20).get_params()["family_shrink"] == 0.0  # off unless chosen

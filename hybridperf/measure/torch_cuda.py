@@ -427,6 +427,65 @@ def _launch_overhead(n: int = 2000) -> dict[str, float]:
     return {"launch_queued_s": queued, "launch_gpu_span_s": gpu, "launch_sync_roundtrip_s": synced}
 
 
+#: NeuSight ops :func:`family_probe_fn` can run
+FAMILY_PROBE_CALLS: tuple[str, ...] = ("bmm", "linear", "conv", "ln", "softmax", "mul")
+
+
+def family_probe_fn(op: str, dims: dict[str, int]):
+    """A zero-argument callable running one fp32 call of a family-probe shape
+    (:data:`hybridperf.residual.cross_device.FAMILY_PROBE_SHAPES`, NeuSight's dims) on random CUDA tensors,
+    as NeuSight's PyTorch calls: ``torch.bmm``, ``linear`` (with bias), ``conv2d`` (with bias; cuDNN at PyTorch's
+    defaults), ``layer_norm`` over the last dim, ``softmax`` over the last dim, ``mul`` of two tensors.
+    Matmuls run with TF32 off."""
+    if op not in FAMILY_PROBE_CALLS:
+        raise ValueError(f"no family probe for op {op!r}; known: {', '.join(FAMILY_PROBE_CALLS)}")
+    import torch
+    import torch.nn.functional as F
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+
+    def rnd(*shape):
+        return torch.randn(*shape, device="cuda", dtype=torch.float32, generator=g)
+
+    if op == "bmm":
+        a, b = rnd(dims["B"], dims["M"], dims["K"]), rnd(dims["B"], dims["K"], dims["N"])
+        call = lambda: torch.bmm(a, b)  # noqa: E731
+    elif op == "linear":
+        x, w, bias = rnd(dims["B"], dims["M"], dims["K"]), rnd(dims["N"], dims["K"]), rnd(dims["N"])
+        call = lambda: F.linear(x, w, bias)  # noqa: E731
+    elif op == "conv":
+        n, k = dims["Input_Size"], dims["Kernel_Szie"]
+        x = rnd(dims["B"], dims["Input_Channel"], n, n)
+        w, bias = rnd(dims["Output_Channel"], dims["Input_Channel"], k, k), rnd(dims["Output_Channel"])
+        call = lambda: F.conv2d(x, w, bias, stride=dims["Stride"], padding=dims["Padding"])  # noqa: E731
+    else:
+        x, y = rnd(dims["B"], dims["H"]), rnd(dims["B"], dims["H"])
+        call = {"ln": lambda: F.layer_norm(x, (dims["H"],)), "softmax": lambda: torch.softmax(x, -1),
+                "mul": lambda: torch.mul(x, y)}[op]
+
+    def fn():
+        with _fp32_matmul_precision("highest"):
+            return call()
+
+    return fn
+
+
+def probe_families(warmup: int = 3, repeats: int = 20) -> list[dict[str, Any]]:
+    """Median latency (seconds, CUDA events) of each family-probe shape on the current CUDA device:
+    ``[{"op", "dims", "latency_s"}]`` in :data:`hybridperf.residual.cross_device.FAMILY_PROBE_SHAPES` order
+    (:func:`hybridperf.residual.cross_device.family_probe_ops` prices them for the cross-device model)."""
+    import torch
+
+    from hybridperf.residual.cross_device import FAMILY_PROBE_SHAPES
+
+    out = []
+    for op, dims in FAMILY_PROBE_SHAPES:
+        out.append({"op": op, "dims": dict(dims), "latency_s": _time_cuda(family_probe_fn(op, dict(dims)), warmup,
+                                                                           repeats)})
+        torch.cuda.empty_cache()
+    return out
+
+
 def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int = 16 << 20, l2_reuse: int = 64,
                l2_copy_bytes: int = 8 << 20, l2_copy_count: int = 64,
                idle_s: float = 1.0, power_s: float = 1.5, precisions: tuple[str, ...] = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8", "fp8"),
@@ -440,7 +499,8 @@ def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int =
     (read + write bytes), DRAM and L2-resident read bandwidth (a sum over a
     buffer re-read ``l2_reuse`` times), L2-resident copy bandwidth (two
     ``l2_copy_bytes`` buffers, ``l2_copy_count`` copies in one CUDA graph),
-    launch overhead, idle power, and with NVML the average board power of a
+    launch overhead, the family probes' latencies (:func:`probe_families`, ``family_probe_latency_s``), idle
+    power, and with NVML the average board power of a
     back-to-back loop of each precision's GEMM (``gemm_avg_power_w``, for about
     ``power_s`` each) and of the DRAM copy (``dram_copy_avg_power_w``).
     """
@@ -514,6 +574,11 @@ def probe_cuda(*, gemm_n: int = 8192, copy_bytes: int = 1 << 31, l2_bytes: int =
         out["l2_copy_count"] = l2_copy_count
     except RuntimeError as exc:  # graph capture unavailable: the figure is left out, the reason kept
         out["l2_copy_error"] = f"{type(exc).__name__}: {error_line(exc, 200)}"
+    torch.cuda.empty_cache()
+    try:
+        out["family_probe_latency_s"] = probe_families()
+    except RuntimeError as exc:  # e.g. out of memory on a small card: the figures are left out, the reason kept
+        out["family_probe_error"] = f"{type(exc).__name__}: {error_line(exc, 200)}"
     torch.cuda.empty_cache()
     out.update(_launch_overhead())
     return out

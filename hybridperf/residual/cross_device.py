@@ -28,6 +28,12 @@ large ``linear`` calls at 14 % of its peak and large ``bmm`` at 54 %).
 
 Prediction: ``latency = base_s x exp(f(x))``.
 
+**Family probes** (optional, :data:`FAMILY_PROBE_SHAPES`: four fixed shapes each of bmm, linear, conv, layer norm,
+softmax and multiply, timed on the device by ``hybridperf probe``): how fast a GPU runs each op family is what
+transfers worst between GPUs (a V100 runs large ``linear`` calls at about its ``bmm`` rate, a P4 at a third of it).
+With them, each family's prediction is rescaled by the shrunk log offset of its probes' measured vs predicted
+latency (:func:`family_offsets`; ``family_shrink``, ``family_slope_shrink``).
+
 **Device bag** (``device_bagging=True``): with a handful of training GPUs, one model also learns each
 GPU's own kernel quirks (a cuBLAS layout one architecture runs slowly, a power-capped card's clock), and a
 new GPU has a different set. So ``f`` is the mean, in log space, of the model on every training GPU and one
@@ -45,6 +51,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -59,7 +66,8 @@ from hybridperf.residual.device_features import (
 )
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, NotFittedError
-from hybridperf.residual.neusight import OP_NAMES, PricedOps
+from hybridperf.estimate.roofline import roofline
+from hybridperf.residual.neusight import OP_NAMES, OPS, SHAPE_COLUMNS, PricedOps, price_op, shape_row
 from hybridperf.residual.sidecar import read_sidecar, write_sidecar
 
 SCHEMA_VERSION = 3
@@ -114,6 +122,109 @@ def gemm_probe_rows(rows: PricedOps, op: str = "bmm", top: int = 20) -> np.ndarr
     common = np.where(seen == n_dev)[0]
     chosen = common[np.argsort(-np.prod(uniq[common], axis=1), kind="stable")[:top]]
     return sel[np.isin(inv, chosen)]
+
+
+#: family -> the op whose shapes are that family's probes (element-wise: the binary multiply)
+FAMILY_PROBE_OPS: Mapping[str, str] = MappingProxyType({
+    "bmm": "bmm", "linear": "linear", "conv": "conv", "layer_norm": "ln", "softmax": "softmax", "elementwise": "mul",
+})
+#: probe shapes per family (fixed a priori; more did not help on three-GPU training pairs)
+FAMILY_PROBES_PER_FAMILY = 4
+#: families whose probe size is their FLOPs (the others': their bytes)
+_COMPUTE_FAMILIES = ("bmm", "linear", "conv")
+
+
+#: the family probes in NeuSight's dims: the shapes :func:`family_probe_rows` picks on NeuSight's five GPUs
+#: (``linear``: ``B x M`` rows of ``K`` in, ``N`` out; ``conv``: square, 3 x 3, stride 1, padding 1); ``hybridperf
+#: probe`` times them on a CUDA device and :meth:`CrossDeviceModel.predict_latency` rescales each family by them
+FAMILY_PROBE_SHAPES: tuple[tuple[str, Mapping[str, int]], ...] = tuple((op, MappingProxyType(d)) for op, d in (
+    ("bmm", {"B": 32, "M": 75, "N": 30, "K": 288}),
+    ("bmm", {"B": 60, "M": 34, "N": 117, "K": 746}),
+    ("bmm", {"B": 669, "M": 59, "N": 483, "K": 46}),
+    ("bmm", {"B": 248, "M": 228, "N": 238, "K": 480}),
+    ("linear", {"B": 1, "M": 564, "N": 67, "K": 4334}),
+    ("linear", {"B": 1, "M": 265, "N": 12547, "K": 666}),
+    ("linear", {"B": 1, "M": 1878, "N": 27650, "K": 261}),
+    ("linear", {"B": 1, "M": 360, "N": 7821, "K": 38679}),
+    *(("conv", {"B": b, "Input_Channel": ci, "Output_Channel": co, "Kernel_Szie": 3, "Input_Size": n, "Stride": 1,
+                "Padding": 1}) for b, ci, co, n in ((41, 200, 375, 5), (45, 464, 201, 9), (26, 77, 457, 30),
+                                                     (50, 962, 1481, 5))),
+    *(("ln", {"B": b, "H": h}) for b, h in ((60, 3120), (448, 1996), (3560, 852), (14796, 800))),
+    *((op, {"B": b, "H": h}) for op in ("softmax", "mul") for b, h in ((341, 252), (799, 663), (491, 4068),
+                                                                        (2485, 3668))),
+))
+
+
+def family_probe_ops(device: str, spec: DeviceSpec, measured_s: Sequence[float],
+                     shapes: Sequence[tuple[str, Mapping[str, int]]] = FAMILY_PROBE_SHAPES) -> PricedOps:
+    """The family probes measured on ``device`` as priced rows (fp32 roofline on ``spec``), ready for
+    :meth:`CrossDeviceModel.predict_latency`'s ``family_probes``; ``measured_s`` holds one latency per shape."""
+    if len(measured_s) != len(shapes):
+        raise InputError(f"{len(measured_s)} family-probe latencies for {len(shapes)} shapes")
+    cols: dict[str, list] = {k: [] for k in ("flops", "bytes", "roof", "comp", "mem", "shape")}
+    for op, dims in shapes:
+        cost = price_op(op, dims)
+        est = roofline(cost, spec, "fp32")
+        for k, v in zip(cols, (cost.flops, cost.bytes_total, est.latency_s, est.compute_s, est.memory_s,
+                               shape_row(op, dims))):
+            cols[k].append(v)
+    shape = np.array(cols["shape"], float).reshape(len(shapes), len(SHAPE_COLUMNS))
+    ops = np.array([op for op, _ in shapes])
+    return PricedOps(ops, np.array([OPS[o][1] for o in ops]), np.array([device] * len(shapes)),
+                     np.asarray(measured_s, float), *(np.array(cols[k], float) for k in ("flops", "bytes", "roof",
+                                                                                          "comp", "mem")),
+                     MappingProxyType({c: shape[:, i] for i, c in enumerate(SHAPE_COLUMNS)}))
+
+
+def family_probe_rows(rows: PricedOps, per_family: int = FAMILY_PROBES_PER_FAMILY) -> np.ndarray:
+    """Positions of the rows of each family's probe shapes: ``per_family`` shapes of its
+    :data:`FAMILY_PROBE_OPS` op that every device measuring that op measured, at the evenly spaced
+    quantiles ``(i + 0.5) / per_family`` of their work (FLOPs for matmuls and convolutions, bytes otherwise).
+
+    A benchmark leaves them out of its scores; on a new device they are measured (``family probes``) and
+    :func:`family_offsets` rescales each family by them.
+    """
+    keys = np.stack([rows.shapes[c] for c in SHAPE_COLUMNS], 1)
+    out = []
+    for fam, op in FAMILY_PROBE_OPS.items():
+        sel = np.where(rows.op == op)[0]
+        if not len(sel):
+            continue
+        uniq, first, inv = np.unique(keys[sel], axis=0, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        n_dev = len(np.unique(rows.device[sel]))
+        seen = np.array([len(np.unique(rows.device[sel][inv == u])) for u in range(len(uniq))])
+        common = np.where(seen == n_dev)[0]
+        if not len(common):
+            continue
+        work = (rows.flops if fam in _COMPUTE_FAMILIES else rows.bytes_total)[sel][first]
+        order = common[np.lexsort((common, work[common]))]
+        pick = {int(order[min(len(order) - 1, int((i + 0.5) / per_family * len(order)))]) for i in range(per_family)}
+        out.append(sel[np.isin(inv, sorted(pick))])
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, int)
+
+
+def family_offsets(family: np.ndarray, log_size: np.ndarray, residual_log: np.ndarray, probe: np.ndarray,
+                   shrink: float = 1.0, slope_shrink: float = 0.0) -> np.ndarray:
+    """Log correction of every row from its family's probe rows on the same device.
+
+    For each family with probe rows (``probe`` true), ``residual_log = log(measured / predicted)`` of those
+    rows gives an offset ``shrink x (median residual + slope_shrink x b x (clip(x) - median probe x))``,
+    where ``x = log_size`` (e.g. the row's log roofline), ``b`` the least-squares slope of the residual on
+    ``x`` over the probe rows and ``clip`` limits ``x`` to the probes' range. Rows of families without
+    probe rows get 0. ``residual_log`` is read on probe rows only.
+    """
+    family, x, r, probe = (np.asarray(a) for a in (family, log_size, residual_log, probe))
+    x, r = x.astype(float), r.astype(float)
+    out = np.zeros(len(family))
+    for f in np.unique(family[probe.astype(bool)]):
+        m, on = probe.astype(bool) & (family == f), family == f
+        off = np.full(int(on.sum()), float(np.median(r[m])))
+        if slope_shrink and np.ptp(x[m]) > 0:
+            b = float(np.polyfit(x[m], r[m], 1)[0])
+            off += slope_shrink * b * (np.clip(x[on], x[m].min(), x[m].max()) - float(np.median(x[m])))
+        out[on] = shrink * off
+    return out
 
 
 def runtime_probes(rows: PricedOps, floor_ops: Iterable[str] = FLOOR_OPS, quantile: float = 0.02,
@@ -223,6 +334,9 @@ class CrossDeviceModel:
     device_bagging : bool
         Also fit one model per training group (GPU) left out and predict the mean log ratio of all of them
         (module docstring); ``fit`` then needs ``groups``.
+    family_shrink, family_slope_shrink : float
+        How :meth:`predict_latency` rescales each op family by family probes measured on the device
+        (:func:`family_offsets`; 0: family probes ignored). Chosen by the benchmark's inner leave-one-GPU-out.
     seed : int
         Seed of every random choice (``deterministic=True``).
     n_jobs : int
@@ -236,7 +350,7 @@ class CrossDeviceModel:
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 63,
                  min_data_in_leaf: int = 50, lambda_l2: float = 1.0, feature_fraction: float = 0.8,
                  objective: str = "l2", gemm_probe: bool = False, device_bagging: bool = False, seed: int = 0,
-                 n_jobs: int = 1):
+                 n_jobs: int = 1, family_shrink: float = 0.0, family_slope_shrink: float = 0.0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -248,11 +362,14 @@ class CrossDeviceModel:
         self.device_bagging = device_bagging
         self.seed = seed
         self.n_jobs = n_jobs
+        self.family_shrink = family_shrink
+        self.family_slope_shrink = family_slope_shrink
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf",
                                               "lambda_l2", "feature_fraction", "objective", "gemm_probe",
-                                              "device_bagging", "seed", "n_jobs")}
+                                              "device_bagging", "seed", "n_jobs", "family_shrink",
+                                              "family_slope_shrink")}
 
     def fit(self, X: np.ndarray, y: np.ndarray, devices: Sequence[str] = (),
             probes: Mapping[str, RuntimeProbe] | None = None, specs: Mapping[str, DeviceSpec] | None = None,
@@ -358,16 +475,34 @@ class CrossDeviceModel:
         return probe
 
     def predict_latency(self, rows: PricedOps, specs: Mapping[str, DeviceSpec],
-                        probes: Mapping[str, RuntimeProbe] | None = None) -> np.ndarray:
+                        probes: Mapping[str, RuntimeProbe] | None = None,
+                        family_probes: Mapping[str, PricedOps] | None = None) -> np.ndarray:
         """Predicted latency (seconds) of priced rows; devices without a given probe use :meth:`probe_for`,
-        given probes are completed by :meth:`complete_probe`."""
+        given probes are completed by :meth:`complete_probe`.
+
+        ``family_probes`` maps a device to its measured family probes (:func:`family_probe_ops`): each family's
+        rows on that device are rescaled by :func:`family_offsets` of those probes' ``log(measured / predicted)``
+        (log roofline as size; ``family_shrink``, ``family_slope_shrink``).
+        """
         self._check()
         pr = {}
         for d in map(str, np.unique(rows.device)):
             if d in specs:
                 given = (probes or {}).get(d)
                 pr[d] = self.complete_probe(given, specs[d]) if given is not None else self.probe_for(d, specs[d])
-        return baseline(rows, specs, pr) * np.exp(self.predict(featurize(rows, specs, pr)))
+        out = baseline(rows, specs, pr) * np.exp(self.predict(featurize(rows, specs, pr)))
+        for d, fp in (family_probes or {}).items():
+            on = rows.device == d
+            if not on.any() or not len(fp) or not self.family_shrink:
+                continue
+            resid = np.log(fp.measured_s / self.predict_latency(fp, specs, {d: pr[d]}))
+            n = len(fp)
+            off = family_offsets(np.concatenate([fp.family, rows.family[on]]),
+                                 np.log(np.concatenate([fp.roofline_s, rows.roofline_s[on]])),
+                                 np.concatenate([resid, np.zeros(int(on.sum()))]),
+                                 np.arange(n + int(on.sum())) < n, self.family_shrink, self.family_slope_shrink)
+            out[on] *= np.exp(off[n:])
+        return out
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain of each feature, largest first."""
@@ -402,6 +537,7 @@ class CrossDeviceModel:
             "bag_files": bag_files,
             "bag_left_out": list(self.bag_groups_),
             "params": self.get_params(),
+            "family_probe_shapes": [[op, dict(d)] for op, d in FAMILY_PROBE_SHAPES],
             "training_devices": list(self.devices_),
             "runtime_probes": {k: {"dispatch_floor_s": p.dispatch_floor_s, "stream_bytes_per_s": p.stream_bytes_per_s,
                                    "gemm_flops_per_s": p.gemm_flops_per_s} for k, p in self.probes_.items()},
@@ -448,5 +584,5 @@ class CrossDeviceModel:
         return m
 
 
-__all__ = ["BAG_FILE", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel",
-           "baseline", "featurize", "gemm_probe_rows", "mape", "runtime_probes"]
+__all__ = ["BAG_FILE", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel",
+           "baseline", "family_offsets", "family_probe_ops", "family_probe_rows", "featurize", "gemm_probe_rows", "mape", "runtime_probes"]
