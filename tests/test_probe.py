@@ -286,6 +286,59 @@ def test_result_from_cuda_probe_measures_dram_energy_from_copy_power():
     assert spec.memory["l2"].bandwidth_bytes_per_s == pytest.approx(8 * 10**12)
 
 
+def _fake_cuda_probe(**extra) -> dict:
+    """A probe_cuda dict of an L4-like card (no GPU needed), with ``extra`` keys added."""
+    return {"device_name": "NVIDIA L4", "total_memory_bytes": 24 * 10**9, "gemm_n": 4096,
+            "peak_flops_per_s": {"fp32": 25e12, "fp16": 100e12}, "gemm_errors": {}, "gemm_avg_power_w": {},
+            "copy_bytes": 2**30, "dram_copy_bandwidth_bytes_per_s": 250e9, "launch_queued_s": 4e-6,
+            "torch_version": "2.5", **extra}
+
+
+def test_family_probes_round_trip_through_the_sheet(tmp_path):
+    """probe_cuda's family_probe_latency_s -> ProbeResult -> written sheet -> DeviceSpec, measured and dated."""
+    from hybridperf.device.spec import FamilyProbe
+
+    timed = [{"op": "bmm", "dims": {"B": 32, "M": 75, "N": 30, "K": 288}, "latency_s": 3 * 10**-5},
+             {"op": "ln", "dims": {"B": 60, "H": 3120}, "latency_s": 12.5 * 10**-6}]
+    result = probe.result_from_cuda_probe(_fake_cuda_probe(family_probe_latency_s=timed),
+                                          host=_fake_cpu_result().host, date="2026-01-01")
+    spec = probe.write_spec(result, tmp_path / "l4-probed.yaml")
+    assert spec.family_probes_measured_on == "2026-01-01"
+    assert [(p.op, p.dims) for p in spec.family_probes] == [
+        ("bmm", (("B", 32), ("M", 75), ("N", 30), ("K", 288))), ("ln", (("B", 60), ("H", 3120)))]
+    assert [p.latency_s for p in spec.family_probes] == pytest.approx([30 * 10**-6, 12.5 * 10**-6])  # written in us
+    assert {"family_probes.shapes.0.latency", "family_probes.shapes.1.latency"} <= spec.measured
+    assert "2026-01-01" in spec.sources["family_probes.shapes.0.latency"]
+    # the file reads back to the same spec, and a sheet without the section has none
+    assert load_spec(tmp_path / "l4-probed.yaml") == spec
+    assert isinstance(spec.family_probes[0], FamilyProbe)
+    plain = probe.write_spec(probe.result_from_cuda_probe(_fake_cuda_probe(), host=_fake_cpu_result().host,
+                                                          date="2026-01-01"), tmp_path / "plain.yaml")
+    assert plain.family_probes == () and plain.family_probes_measured_on == ""
+
+
+def test_family_probe_error_is_noted_and_no_section_written():
+    result = probe.result_from_cuda_probe(_fake_cuda_probe(family_probe_error="OutOfMemoryError: CUDA out of memory"),
+                                          host=_fake_cpu_result().host, date="2026-01-01")
+    raw = probe.spec_dict(result, "l4-probed")
+    assert "family_probes" not in raw and "Family probes did not run: OutOfMemoryError" in raw["notes"]
+
+
+@pytest.mark.parametrize("entry, key", [
+    ({"op": "bmm", "dims": {"B": 0}, "latency": {"value": 1, "unit": "us", "source": "x"}}, "dims.B"),
+    ({"op": "bmm", "dims": {"B": 1}, "latency": {"value": 1, "unit": "GB/s", "source": "x"}}, "latency.unit"),
+    ({"op": "bmm", "dims": {"B": 1}, "latency": {"value": 1, "unit": "us", "source": "x"}, "extra": 1}, "extra"),
+])
+def test_family_probes_section_is_validated(entry, key):
+    from hybridperf.errors import SpecError
+
+    raw = probe.spec_dict(probe.result_from_cuda_probe(_fake_cuda_probe(), host=_fake_cpu_result().host,
+                                                       date="2026-01-01"), "l4-probed")
+    raw["family_probes"] = {"measured_on": "2026-01-01", "shapes": [entry]}
+    with pytest.raises(SpecError, match=f"family_probes.shapes.0.{key}"):
+        parse_spec(raw, "l4-probed.yaml")
+
+
 class _Clock:
     """A fake ``time`` for the probe: each call of :meth:`work` takes the next of ``steps`` seconds."""
 

@@ -169,6 +169,76 @@ def test_adapt_returns_a_new_model_and_is_stored(analyzed, tmp_path):
         shutil.rmtree(path.parent)
 
 
+def _probed_gpu_sheet(directory, family_probe_latency_s=None):
+    """A sheet ``hybridperf probe`` writes on a CUDA device (faked probe_cuda dict, no GPU needed)."""
+    from hybridperf.measure import probe
+
+    out = {"device_name": "NVIDIA L4", "total_memory_bytes": 24 * 10**9, "gemm_n": 4096,
+           "peak_flops_per_s": {"fp32": 25e12, "fp16": 100e12}, "gemm_errors": {}, "gemm_avg_power_w": {},
+           "copy_bytes": 2**30, "dram_copy_bandwidth_bytes_per_s": 250e9, "launch_queued_s": 4e-6}
+    if family_probe_latency_s is not None:
+        out["family_probe_latency_s"] = family_probe_latency_s
+    host = probe.HostInfo(cpu_model="Toy CPU", logical_cpus=4, usable_cpus=4, memory_bytes=8 * 2**30, governor=None,
+                          machine="x86_64", python="3", numpy="2", blas="toyblas", onnxruntime="1")
+    result = probe.result_from_cuda_probe(out, host=host, date="2026-01-01")
+    directory.mkdir(exist_ok=True)
+    return probe.write_spec(result, directory / "probed-gpu.yaml")
+
+
+def test_family_probes_from_a_probed_sheet_rescale_their_family(analyzed, tmp_path):
+    """Family probes travel probe_cuda dict -> ProbeResult -> sheet -> DeviceSpec -> zero-shot: convolutions
+    measured 2x slower than the model predicts them get slower by 2 ** family_shrink, the rest stay put."""
+    from dataclasses import replace
+
+    from hybridperf.api import predict_on
+    from hybridperf.residual.cross_device import FAMILY_PROBE_SHAPES, family_probe_ops
+
+    plain = _probed_gpu_sheet(tmp_path / "plain")
+    zs = for_device(plain, "torch-cudagraph")
+    # what the model predicts for the probe shapes on this sheet at this runtime's device floor
+    ex = zs.execution_for(plain)
+    probe = replace(zs.model.probe_for(plain.id, plain), dispatch_floor_s=ex.device_floor_s)
+    fp = family_probe_ops(plain.id, plain, [1.0] * len(FAMILY_PROBE_SHAPES))
+    predicted = zs.model.predict_latency(fp, {plain.id: plain}, {plain.id: probe})
+    timed = [{"op": op, "dims": dict(d), "latency_s": float(t) * (2 if op == "conv" else 1)}
+             for (op, d), t in zip(FAMILY_PROBE_SHAPES, predicted)]
+    probed = _probed_gpu_sheet(tmp_path / "probed", timed)
+    assert len(probed.family_probes) == len(FAMILY_PROBE_SHAPES)
+
+    before, ls = zs.breakdown(analyzed, plain)
+    after, _ = zs.breakdown(analyzed, probed)
+    ratio = np.array(after.device_s) / np.array(before.device_s)
+    conv = np.array([ln.op == "conv" for ln in ls])
+    assert conv.any() and (~conv).any()
+    # median log(2) x shrink; the sheet keeps 4 significant digits of each latency
+    assert ratio[conv] == pytest.approx(2 ** zs.model.family_shrink, rel=1e-3)
+    assert ratio[~conv] == pytest.approx(1, rel=1e-3)
+
+    pred_before = predict_on(analyzed, plain, runtime="torch-cudagraph")
+    pred_after = predict_on(analyzed, probed, runtime="torch-cudagraph")
+    assert pred_after.latency_s > pred_before.latency_s
+    assert "family probes measured on 2026-01-01" in pred_after.calibration
+    assert "family probes" not in pred_before.calibration
+
+
+def test_sheet_without_family_probes_prices_as_without_them(analyzed):
+    """Unknown stays unknown: t4 has no family probes, and pricing it equals a model that ignores them."""
+    import copy
+
+    from hybridperf.device.spec import load_spec
+
+    spec = load_spec("t4")
+    assert spec.family_probes == ()
+    for runtime in ("torch", "torch-cudagraph"):
+        zs = for_device(spec, runtime)
+        off = copy.copy(zs.model)
+        off.family_shrink = 0.0
+        bd, _ = zs.breakdown(analyzed, spec)
+        bd_off, _ = type(zs)(off, zs.runtime).breakdown(analyzed, spec)
+        assert bd.device_s == bd_off.device_s  # exactly
+        assert "family probes" not in zs.describe(spec, bd, None)
+
+
 def test_breakdown_groups_and_composition():
     ex = execution("torch", "gpu")
     bd = Breakdown((1e-3, 2e-3, 5e-6), ("gemm", "conv", "roofline"), 20e-6, ex)

@@ -33,6 +33,11 @@ every figure can be traced to where it came from. Schema version 1::
       count: {value: 108, unit: SM, source: "..."}              # SMs, CUs or cores (integer)
       fp32_lanes_per_unit: {value: 64, unit: lanes, source: "..."}
       boost_clock: {value: 1410, unit: MHz, source: "..."}
+    family_probes:                 # optional; written by `hybridperf probe` on a CUDA device
+      measured_on: "2026-12-01"
+      shapes:                      # one fixed operator shape each (NeuSight op type and dims), timed fp32
+        - {op: bmm, dims: {B: 32, M: 75, N: 30, K: 288},
+           latency: {value: 21.5, unit: us, source: "...", measured: true}}
     notes: free text               # optional
 
 Precisions: fp64, fp32, tf32, fp16, bf16, fp8, int8, int4. Memory levels:
@@ -69,7 +74,8 @@ _TOP_KEYS_REQUIRED = (
     "power",
     "energy",
 )
-_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "notes")
+_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "family_probes", "notes")
+_FAMILY_PROBE_KEYS = ("op", "dims", "latency")
 _COMPUTE_UNIT_KEYS = ("count", "fp32_lanes_per_unit", "boost_clock")
 _QUANTITY_KEYS = frozenset({"value", "unit", "source", "measured", "note"})
 
@@ -105,6 +111,15 @@ class MigProfile:
 
 
 @dataclass(frozen=True)
+class FamilyProbe:
+    """One fixed operator shape timed on the device (fp32): a NeuSight op type, its dims, the latency."""
+
+    op: str
+    dims: tuple[tuple[str, int], ...]
+    latency_s: float
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     """A validated device spec sheet, all figures in SI units."""
 
@@ -131,6 +146,10 @@ class DeviceSpec:
     compute_unit_count: int | None = None
     fp32_lanes_per_unit: int | None = None
     boost_clock_hz: float | None = None
+    #: optional ``family_probes``: fixed operator shapes timed on the device by ``hybridperf probe`` (empty: none),
+    #: and the date they were measured on
+    family_probes: tuple[FamilyProbe, ...] = ()
+    family_probes_measured_on: str = ""
 
     def peak_flops(self, precision: str) -> float:
         """Dense peak FLOP/s (or OP/s) for ``precision``, following :attr:`~hybridperf.precision.Precision.fallback`."""
@@ -249,6 +268,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     if not isinstance(notes, str):
         v.fail("notes", "must be a string")
     units = _compute_units(v, raw)
+    family_probes, measured_on = _family_probes(v, raw)
 
     return DeviceSpec(
         id=dev_id,
@@ -271,6 +291,8 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         compute_unit_count=int(units["count"]) if units["count"] is not None else None,
         fp32_lanes_per_unit=int(units["fp32_lanes_per_unit"]) if units["fp32_lanes_per_unit"] is not None else None,
         boost_clock_hz=units["boost_clock"],
+        family_probes=family_probes,
+        family_probes_measured_on=measured_on,
     )
 
 
@@ -421,6 +443,36 @@ def _compute_units(v: _Validator, raw: dict) -> dict[str, float | None]:
                 units[name] = n
         units["boost_clock"] = v.opt_quantity(cu, "boost_clock", "compute_units", "frequency")
     return units
+
+
+def _family_probes(v: _Validator, raw: dict) -> tuple[tuple[FamilyProbe, ...], str]:
+    """``family_probes``: the date and, per shape, an op name, whole positive dims and a measured latency."""
+    if "family_probes" not in raw:
+        return (), ""
+    fp = v.section(raw, "family_probes")
+    v.keys(fp, "family_probes", ("measured_on", "shapes"), ())
+    measured_on = fp["measured_on"]
+    if not isinstance(measured_on, str):  # YAML reads an unquoted ISO date as a date
+        measured_on = str(measured_on)
+    if not measured_on.strip():
+        v.fail("family_probes.measured_on", "must be a non-empty date")
+    shapes = fp["shapes"]
+    if not isinstance(shapes, list) or not shapes:
+        v.fail("family_probes.shapes", "must be a non-empty list")
+    out = []
+    for i, entry in enumerate(shapes):
+        key = f"family_probes.shapes.{i}"
+        if not isinstance(entry, dict):
+            v.fail(key, "must be a mapping {op, dims, latency}")
+        v.keys(entry, key, _FAMILY_PROBE_KEYS, ())
+        op = v.string(entry, "op", key)
+        dims = v.section(entry, "dims", key)
+        for name, n in dims.items():
+            if not isinstance(name, str) or isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+                v.fail(f"{key}.dims.{name}", f"must be a positive whole number, got {n!r}")
+        latency = v.quantity(entry["latency"], f"{key}.latency", "time")
+        out.append(FamilyProbe(op=op, dims=tuple(dims.items()), latency_s=latency))
+    return tuple(out), measured_on
 
 
 class _Validator:

@@ -29,6 +29,7 @@ callback.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 import statistics
@@ -702,7 +703,10 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
              f"{dev_name}: " + ", ".join(f"{k} {v}" for k, v in extras.items()) + f". Host CPU: {result.host.cpu_model}.")
     if result.errors:
         notes += " Precisions that did not run: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
-    return {
+    family = _gpu_family_probes(result, src, g)
+    if family is None and g.get("family_probe_error"):
+        notes += f" Family probes did not run: {g['family_probe_error']}."
+    out = {
         "schema_version": 1,
         "id": device_id,
         "name": name or f"{dev_name} (probed)",
@@ -712,8 +716,24 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
         "launch_overhead": launch,
         "power": {"idle": power_idle, "max": power_max},
         "energy": energy,
-        "notes": notes,
     }
+    if family is not None:
+        out["family_probes"] = family
+    out["notes"] = notes
+    return out
+
+
+def _gpu_family_probes(result: ProbeResult, src: str, g: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``family_probes``: the fixed operator shapes :func:`hybridperf.measure.torch_cuda.probe_families` timed
+    (``family_probe_latency_s``), or None where the probe has none (or any latency is not a positive number)."""
+    timed = g.get("family_probe_latency_s") or []
+    if not timed or any(not isinstance(t.get("latency_s"), (int, float)) or not math.isfinite(t["latency_s"])
+                        or t["latency_s"] <= 0 for t in timed):
+        return None
+    fsrc = f"{src}: median of CUDA-event timings of one fp32 call, torch {g.get('torch_version')}"
+    return {"measured_on": result.date,
+            "shapes": [{"op": str(t["op"]), "dims": {str(k): int(v) for k, v in t["dims"].items()},
+                        "latency": _q(t["latency_s"] * 1e6, "us", fsrc, True)} for t in timed]}
 
 
 def _gpu_peaks(result: ProbeResult, src: str, g: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,10 @@ its eager-timed training data less each op's host dispatch; an experiment, not s
 per-kernel device times are composed with the runtime's host floor (eager: ``max(host sum, device sum)``;
 CUDA graphs: device sum).
 Kernels of other op types keep their roofline time and are counted as such in the note.
+A sheet written by ``hybridperf probe`` on the GPU may carry ``family_probes`` (fixed operator shapes timed
+there): the fp32 kernels of each probed family are then rescaled by them
+(:meth:`~hybridperf.residual.cross_device.CrossDeviceModel.predict_latency`) and the note says when they were
+measured; a sheet without them is priced as before.
 
 Precision: the operator data is fp32 only. A kernel priced at another precision uses a view
 of the sheet whose fp32 peak is that precision's peak (and its bytes shrink as the precision
@@ -416,7 +420,7 @@ class ZeroShotGpu:
 
     def breakdown(self, analyzed: Analyzed, spec: DeviceSpec, precision: str | None = None) -> tuple[Breakdown, tuple[Launch, ...]]:
         """Per-kernel device times of ``analyzed`` on ``spec`` (before composition) and the launches."""
-        from hybridperf.residual.neusight import PricedOps, SHAPE_COLUMNS, shape_row
+        from hybridperf.residual.neusight import OPS, PricedOps, SHAPE_COLUMNS, shape_row
 
         ex = self.execution_for(spec)
         ls = launches(analyzed, ex.granularity, precision)
@@ -433,7 +437,7 @@ class ZeroShotGpu:
             shapes = np.array([shape_row(ls[i].op, ls[i].dims) for i in idx], float).reshape(-1, len(SHAPE_COLUMNS))
             n = len(idx)
             rows = PricedOps(
-                op=np.array([ls[i].op for i in idx]), family=np.array([ls[i].group for i in idx]),
+                op=np.array([ls[i].op for i in idx]), family=np.array([OPS[ls[i].op][1] for i in idx]),
                 device=np.array([spec.id] * n), measured_s=np.full(n, np.nan),
                 flops=np.array([ls[i].cost.flops for i in idx], float),
                 bytes_total=np.array([ls[i].cost.bytes_total for i in idx], float),
@@ -446,10 +450,34 @@ class ZeroShotGpu:
                 continue
             # the device's probe (measured, or the zero-shot defaults: bandwidth, GEMM rate) at this runtime's floor
             probe = replace(self.model.probe_for(spec.id, view), dispatch_floor_s=ex.device_floor_s)
-            dev[idx] = self.model.predict_latency(rows, {spec.id: view}, {spec.id: probe})
+            # family probes are fp32 timings: they rescale the fp32 kernels only
+            family = self._family_probes(spec) if prec == "fp32" else None
+            dev[idx] = self.model.predict_latency(rows, {spec.id: view}, {spec.id: probe},
+                                                  family_probes={spec.id: family} if family is not None else None)
         bd = Breakdown(tuple(float(t) for t in dev), tuple(ln.group for ln in ls), self._host_floor(spec), ex,
                        tuple(ln.precision for ln in ls), tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls))
         return bd, ls
+
+    def _family_probes(self, spec: DeviceSpec) -> Any:
+        """The sheet's family probes (``family_probes``, written by ``hybridperf probe`` on the GPU) as priced
+        rows for the cross-device model, or None where the sheet has none or the model does not use them."""
+        from hybridperf.residual.cross_device import family_probe_ops
+        from hybridperf.residual.neusight import OPS
+
+        if not spec.family_probes or not getattr(self.model, "family_shrink", 0.0) or self.kernel_time is not None:
+            return None
+        known = [p for p in spec.family_probes if p.op in OPS]
+        if not known:
+            return None
+        try:
+            return family_probe_ops(spec.id, spec, [p.latency_s for p in known], [(p.op, dict(p.dims)) for p in known])
+        except (KeyError, ValueError, InputError) as exc:
+            raise SpecError(f"{spec.path or spec.id}: key 'family_probes' cannot be priced: {exc}") from exc
+
+    def _uses_family_probes(self, spec: DeviceSpec, bd: Breakdown) -> bool:
+        """Whether :meth:`breakdown` rescaled some of ``bd``'s kernels by the sheet's family probes."""
+        covered_fp32 = any(g != "roofline" and p == "fp32" for g, p in zip(bd.group, bd.precisions))
+        return covered_fp32 and self._family_probes(spec) is not None
 
     def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None) -> str:
         ex = bd.execution
@@ -458,6 +486,9 @@ class ZeroShotGpu:
         note += f"; runtime {ex.runtime.value} ({ex.granularity.value} kernels, {ex.composition.value})"
         if self.kernel_time is not None:
             note += "; kernel times without the eager dispatch of the operator data"
+        if self._uses_family_probes(spec, bd):
+            note += (f"; fp32 kernels rescaled by family probes measured on {spec.family_probes_measured_on} "
+                     f"({len(spec.family_probes)} shapes)")
         unc = len(bd.group) - bd.covered
         if unc:
             note += f"; {unc} of {len(bd.group)} kernels at roofline (op types without operator data)"
