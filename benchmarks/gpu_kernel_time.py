@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.gpu_ops_cross_device import CITATION, DEFAULT_DATA, _probes, _sample, within
+from benchmarks.gpu_ops_cross_device import CITATION, DEFAULT_DATA, _probes, _sample, within, write_doc
 from hybridperf.device.spec import load_spec
 from hybridperf.residual.cross_device import CrossDeviceModel, baseline, featurize, gemm_probe_rows, mape
 from hybridperf.residual.kernel_time import (
@@ -124,11 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save-model", type=Path, default=None, help="also train on all five GPUs and store the model here")
     args = ap.parse_args(argv)
     text, _ = run(args)
-    cmd = "taskset -c 0 .venv/bin/python -m benchmarks.gpu_kernel_time " + " ".join(argv if argv is not None else sys.argv[1:])
-    doc = f"# Kernel time from eager-timed operators, leave-one-GPU-out (NeuSight data)\n\nCommand: `{cmd.strip()}`\n\n{text}\n"
-    print(doc)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(doc)
+    write_doc("Kernel time from eager-timed operators, leave-one-GPU-out (NeuSight data)",
+              "taskset -c 0 .venv/bin/python -m benchmarks.gpu_kernel_time", argv, text, args.out)
     return 0
 
 

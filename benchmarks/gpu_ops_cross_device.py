@@ -309,13 +309,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--save-model", type=Path, default=None, help="also train on all five GPUs and store the model here")
     args = ap.parse_args(argv)
-    text = run(args)
-    cmd = "taskset -c 0 python -m benchmarks.gpu_ops_cross_device " + " ".join(argv if argv is not None else sys.argv[1:])
-    doc = f"# GPU operators, leave-one-GPU-out (NeuSight data)\n\nCommand: `{cmd.strip()}`\n\n{text}\n"
-    print(doc)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(doc)
+    write_doc("GPU operators, leave-one-GPU-out (NeuSight data)", "taskset -c 0 python -m benchmarks.gpu_ops_cross_device",
+              argv, run(args), args.out)
     return 0
+
+
+def write_doc(title: str, command: str, argv, text: str, out: Path) -> None:
+    """Print and write a results file: the title, the command that made it (with ``argv``), the text."""
+    cmd = command + " " + " ".join(argv if argv is not None else sys.argv[1:])
+    doc = f"# {title}\n\nCommand: `{cmd.strip()}`\n\n{text}\n"
+    print(doc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(doc)
 
 
 if __name__ == "__main__":
