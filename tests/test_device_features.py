@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 import math
 
 import numpy as np
 import pytest
+from neusight_fake import write_ops
 
 from hybridperf.costs import build_registry
 from hybridperf.residual.cross_device import FEATURES, CrossDeviceModel, baseline, featurize, runtime_probes
@@ -149,14 +148,6 @@ def test_price_bmm_linear_conv_ln_rows():
     assert row == {"batch": 1, "gemm_m": 64, "gemm_n": 8, "gemm_k": 27}
 
 
-def _write(path, header, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-
-
 @pytest.fixture
 def tiny_neusight(tmp_path):
     """Two devices, bmm + add; measured = 3 x roofline + 20 us (so the model has something to learn)."""
@@ -171,8 +162,7 @@ def tiny_neusight(tmp_path):
             b, h = (int(v) for v in rng.integers(1, 2000, 2))
             r = roofline(price_op("add", {"B": b, "H": h}, REG), spec).latency_s
             add.append(["add", (3 * r + 2e-5) * 1e3, b, h])
-        _write(tmp_path / "ops" / "bmm" / f"{dev_file}.csv.gz", ["OPName", "Latency", "B", "M", "N", "K"], bmm)
-        _write(tmp_path / "ops" / "add" / f"{dev_file}.csv.gz", ["OPName", "Latency", "B", "H"], add)
+        write_ops(tmp_path, dev_file, {"bmm": bmm, "add": add})
     return tmp_path
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 import math
 from types import MappingProxyType
 
 import numpy as np
 import pytest
+from neusight_fake import write_ops
 
 from hybridperf.costs import build_registry
 from hybridperf.device.spec import load_spec
@@ -66,14 +65,6 @@ def test_kernel_target_removes_dispatch_and_never_goes_below_the_work():
     assert y[1] == 0.0  # 1 us left after the dispatch: at least the work
 
 
-def _write(path, header, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-
-
 def _work(cost, spec) -> float:
     est = roofline(cost, spec)
     return max(est.compute_s, est.memory_s)
@@ -93,8 +84,7 @@ def serial_neusight(tmp_path):
             b, h = (1, 1) if i < 5 else (int(v) for v in rng.integers(1, 2000, 2))
             r = _work(price_op("add", {"B": b, "H": h}, REG), spec)
             add.append(["add", (HOST_S["add"] + KERNEL_FLOOR_S + 3 * r) * 1e3, b, h])
-        _write(tmp_path / "ops" / "bmm" / f"{dev_file}.csv.gz", ["OPName", "Latency", "B", "M", "N", "K"], bmm)
-        _write(tmp_path / "ops" / "add" / f"{dev_file}.csv.gz", ["OPName", "Latency", "B", "H"], add)
+        write_ops(tmp_path, dev_file, {"bmm": bmm, "add": add})
     return tmp_path
 
 
