@@ -458,16 +458,21 @@ class ZeroShotGpu:
                        tuple(ln.precision for ln in ls), tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls))
         return bd, ls
 
-    def _family_probes(self, spec: DeviceSpec) -> Any:
-        """The sheet's family probes (``family_probes``, written by ``hybridperf probe`` on the GPU) as priced
-        rows for the cross-device model, or None where the sheet has none or the model does not use them."""
-        from hybridperf.residual.cross_device import family_probe_ops
+    def _family_probe_shapes(self, spec: DeviceSpec) -> list | None:
+        """The sheet's family probes of known op types, or None where it has none or the model does not use them."""
         from hybridperf.residual.neusight import OPS
 
         if not spec.family_probes or not getattr(self.model, "family_shrink", 0.0) or self.kernel_time is not None:
             return None
-        known = [p for p in spec.family_probes if p.op in OPS]
-        if not known:
+        return [p for p in spec.family_probes if p.op in OPS] or None
+
+    def _family_probes(self, spec: DeviceSpec) -> Any:
+        """The sheet's family probes (``family_probes``, written by ``hybridperf probe`` on the GPU) as priced
+        rows for the cross-device model, or None where the sheet has none or the model does not use them."""
+        from hybridperf.residual.cross_device import family_probe_ops
+
+        known = self._family_probe_shapes(spec)
+        if known is None:
             return None
         try:
             return family_probe_ops(spec.id, spec, [p.latency_s for p in known], [(p.op, dict(p.dims)) for p in known])
@@ -477,7 +482,7 @@ class ZeroShotGpu:
     def _uses_family_probes(self, spec: DeviceSpec, bd: Breakdown) -> bool:
         """Whether :meth:`breakdown` rescaled some of ``bd``'s kernels by the sheet's family probes."""
         covered_fp32 = any(g != "roofline" and p == "fp32" for g, p in zip(bd.group, bd.precisions))
-        return covered_fp32 and self._family_probes(spec) is not None
+        return covered_fp32 and self._family_probe_shapes(spec) is not None
 
     def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None) -> str:
         ex = bd.execution
