@@ -324,6 +324,14 @@ def test_family_probe_error_is_noted_and_no_section_written():
     assert "family_probes" not in raw and "Family probes did not run: OutOfMemoryError" in raw["notes"]
 
 
+def test_family_probes_with_a_bad_latency_are_noted_and_not_written():
+    bad = [{"op": "bmm", "dims": {"B": 1, "M": 1, "N": 1, "K": 1}, "latency_s": 0.0}]
+    result = probe.result_from_cuda_probe(_fake_cuda_probe(family_probe_latency_s=bad),
+                                          host=_fake_cpu_result().host, date="2026-01-01")
+    raw = probe.spec_dict(result, "l4-probed")
+    assert "family_probes" not in raw and "Family probes not kept: a timed latency was not a positive" in raw["notes"]
+
+
 @pytest.mark.parametrize("entry, key", [
     ({"op": "bmm", "dims": {"B": 0}, "latency": {"value": 1, "unit": "us", "source": "x"}}, "dims.B"),
     ({"op": "bmm", "dims": {"B": 1}, "latency": {"value": 1, "unit": "GB/s", "source": "x"}}, "latency.unit"),

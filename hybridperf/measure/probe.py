@@ -706,6 +706,8 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
     family = _gpu_family_probes(result, src, g)
     if family is None and g.get("family_probe_error"):
         notes += f" Family probes did not run: {g['family_probe_error']}."
+    elif family is None and g.get("family_probe_latency_s"):
+        notes += " Family probes not kept: a timed latency was not a positive finite number."
     out = {
         "schema_version": 1,
         "id": device_id,
