@@ -59,6 +59,7 @@ def measure_model(torch, name: str, batch: int, dtype: str) -> tuple[list[dict],
     """Per-convolution workspaces and the whole-model peaks of one configuration."""
     from benchmarks import zoo
     from hybridperf.estimate.runtime_memory import cuda_block_bytes, cudnn_nhwc_workspace_bytes
+    from hybridperf.measure.torch_cuda import peak_around_one_inference
 
     tdt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     res, seq = _shape_for(name)
@@ -93,14 +94,10 @@ def measure_model(torch, name: str, batch: int, dtype: str) -> tuple[list[dict],
         for _ in range(3):  # warm-up: handles, cuBLAS workspaces, cuDNN's plan cache
             model(*x)
         torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        out = model(*x)
-        torch.cuda.synchronize()
-        whole = {"model": name, "batch": batch, "dtype": dtype, "max_memory_allocated": torch.cuda.max_memory_allocated(),
-                 "max_memory_reserved": torch.cuda.max_memory_reserved(), "allocated_before": base,
-                 "activation_peak_bytes": torch.cuda.max_memory_allocated() - base, "status": "ok", "error": ""}
-        del out
+        p = peak_around_one_inference(model, x)
+        whole = {"model": name, "batch": batch, "dtype": dtype, "max_memory_allocated": p.max_allocated_bytes,
+                 "max_memory_reserved": p.max_reserved_bytes, "allocated_before": p.allocated_before_bytes,
+                 "activation_peak_bytes": p.max_allocated_bytes - p.allocated_before_bytes, "status": "ok", "error": ""}
         state["names"] = {m: n for n, m in model.named_modules() if isinstance(m, convs)}
         handles = [m.register_forward_pre_hook(pre) for m in state["names"]]
         handles += [m.register_forward_hook(post) for m in state["names"]]

@@ -176,7 +176,8 @@ def ort_heldout(rows: list[dict], source: str) -> list[dict]:
 # --------------------------------------------------------------------------- PyTorch CUDA
 
 #: compact Relax op lists of the H100 rows' models (``torch-graphs``): per ONNX file, the analysed records
-#: (op, var, vars read, output bytes and dtypes), graph inputs and outputs, and one entry per initializer
+#: (op, var, vars read, output bytes and dtypes), graph inputs and outputs, one entry per initializer and the vars eager
+#: PyTorch returns as views (:func:`_view_sets`)
 TORCH_GRAPHS = RESULTS / "memory_runtime_torch_graphs.json"
 #: where ``torch-graphs`` looks for the rows' ONNX files (``python -m benchmarks.zoo --export NAME --batch B
 #: --out-dir .zoo/h100`` in an environment with torch writes the ones ``.zoo/`` lacks)
@@ -222,7 +223,7 @@ def cmd_torch_graphs(args) -> int:
             "records": [[r.op, r.var, list(r.read_vars or r.input_vars), [o.nbytes or 0 for o in r.outputs],
                          [o.dtype for o in r.outputs]] for r in a.records],
             "inputs": {k: [v.nbytes or 0, v.dtype] for k, v in a.input_infos.items()},
-            "outputs": sorted(a.output_vars), "weights": weights}
+            "outputs": sorted(a.output_vars), "weights": weights, **_view_sets(a.records)}
         TORCH_GRAPHS.write_text(json.dumps(cache, separators=(",", ":")))
         print(f"{name}: {len(a.records)} ops, {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     from hybridperf.estimate.runtime_memory import TORCH_CONV_OPS
@@ -239,9 +240,28 @@ def cmd_torch_graphs(args) -> int:
                   file=sys.stderr)
             continue
         g["convs"], added = convs, added + 1
+    for name, g in cache.items():  # graphs cached before the view sets were
+        path = next((d / name for d in ZOO_DIRS if (d / name).exists()), None)
+        if "views" in g or path is None:
+            continue
+        recs = analyze_module(load_model(path).module).records
+        if [r.var for r in recs] != [r[1] for r in g["records"]]:
+            print(f"{name}: the file in .zoo/ is not the one cached: no view sets", file=sys.stderr)
+            continue
+        g.update(_view_sets(recs))
+        TORCH_GRAPHS.write_text(json.dumps(cache, separators=(",", ":")))
+        print(f"{name}: view sets", file=sys.stderr, flush=True)
     if added:
         TORCH_GRAPHS.write_text(json.dumps(cache, separators=(",", ":")))
     return 0
+
+
+def _view_sets(records) -> dict:
+    """Vars eager PyTorch returns as views (:func:`hybridperf.estimate.torch_eager.views`): ``views`` for the model as
+    exported, ``views_half`` under ``model.half()`` (a cast to the dtype the export has is then a real cast)."""
+    from hybridperf.estimate.torch_eager import views
+
+    return {"views": sorted(views(records)), "views_half": sorted(views(records, same_dtype_casts_free=False))}
 
 
 def _onnx_convs(path: Path) -> list[list]:
@@ -368,6 +388,9 @@ def torch_prediction(g1: dict, g2: dict | None, batch: int, half: bool, device_i
               for k, (n, dt) in g1["inputs"].items()}
     size = dict(inputs)
     convs = iter(g1.get("convs") or ())
+    if "views" not in g1:
+        raise SystemExit("a graph of torch-graphs has no view sets: run `python -m benchmarks.memory_runtime torch-graphs`")
+    view_vars = set(g1["views_half" if half else "views"])
     ops = []
     for i, (op, var, reads, out1, dts) in enumerate(g1["records"]):
         out2 = recs2[i][3] if recs2 else [None] * len(out1)
@@ -379,7 +402,7 @@ def torch_prediction(g1: dict, g2: dict | None, batch: int, half: bool, device_i
             itemsize = 2 if half else 4  # the zoo's exports are float32
             if nhwc and reads:
                 ws = cudnn_nhwc_workspace_bytes(size.get(reads[0], 0), sum(out), w_shape, groups, itemsize)
-        ops.append(EagerOp(op, var, tuple(reads), out, ws))
+        ops.append(EagerOp(op, var, tuple(reads), out, ws, view=var in view_vars))
     fused = fuse_torch_activations(ops)
     holds = transformer_layer_holds(fused)
     if not holds and branch:

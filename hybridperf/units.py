@@ -5,7 +5,7 @@ but :mod:`hybridperf.errors`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from hybridperf.errors import InputError
@@ -77,6 +77,15 @@ def parse_dims(text: str) -> tuple[int, ...] | None:
     The one shape syntax of ``--shape`` flags, budget files and the Python API."""
     m = re.fullmatch(rf"\s*({_DIMS})\s*", text)
     return tuple(int(d) for d in re.split("[x,]", m.group(1))) if m else None
+
+
+def numel(dims: Iterable[int]) -> int:
+    """Elements of a tensor of shape ``dims`` (1 for a scalar's ``()``), as a Python int: the one element count of
+    every stage (:attr:`hybridperf.ir.tvm_compat.TensorInfo.numel` is this of a static shape)."""
+    n = 1
+    for d in dims:
+        n *= int(d)
+    return n
 
 
 def parse_shape_flags(flags: list[str] | None) -> dict[str, tuple[int, ...]]:

@@ -95,6 +95,9 @@ def test_views_slices_shape_arithmetic_and_same_dtype_casts_launch_nothing():
     assert views(recs) == {"s", "c", "v", "p", "qr", "i"}
     # under a precision override an fp32 -> fp32 cast of the export is the fp16 model's real up-cast
     assert "c" not in views(recs, same_dtype_casts_free=False)
+    # eager_ops carries the same decision (the memory model reads EagerOp.view): casts free only without an override
+    assert {o.var for o in eager_ops(recs) if o.view} == views(recs)
+    assert {o.var for o in eager_ops(recs, "fp16") if o.view} == views(recs, same_dtype_casts_free=False)
     # expand is a view unless a reshape copies it (repeat_kv); a view of a weight is the weight as stored
     kv = [r("relax.broadcast_to", "e", ["k"], [_t(1, 2, 1, 8)], [_t(1, 2, 4, 8)]),
           r("relax.reshape", "er", ["e"], [_t(1, 2, 4, 8)], [_t(1, 8, 8)]),

@@ -48,7 +48,7 @@ def test_views_and_weight_only_ops_allocate_nothing():
     # wt = permute(weight) reads no activation (PyTorch uses the weight as stored); r = reshape(a) is a view
     # of a and keeps it alive until r's reader has run
     ops = [_op("relax.permute_dims", "wt", [], 64 * MiB), _op("relax.nn.relu", "a", ["x"], 3 * MiB),
-           _op("relax.reshape", "r", ["a"], 3 * MiB), _op("relax.matmul", "m", ["r", "wt"], MiB),
+           EagerOp("relax.reshape", "r", ("a",), (3 * MiB,), view=True), _op("relax.matmul", "m", ["r", "wt"], MiB),
            _op("relax.nn.relu", "o", ["m"], MiB)]
     plan = torch_eager_activations(ops, ["x"], ["o"])
     assert (plan.views, plan.weight_only) == (1, 1)
@@ -135,13 +135,29 @@ def test_relax_records_read_through_tuples():
     assert plan.peak_bytes == MiB + MiB + 2 * MiB
 
 
-def test_a_cast_to_the_same_size_is_the_tensor_itself():
-    # Tensor.to(same dtype) returns the tensor: no block; a widening cast is a new block
-    ops = [_op("relax.nn.relu", "a", ["x"], 2 * MiB), _op("relax.astype", "b", ["a"], 2 * MiB),
-           _op("relax.astype", "c", ["b"], 4 * MiB), _op("relax.nn.relu", "d", ["c"], 4 * MiB)]
-    plan = torch_eager_activations(ops, ["x"], ["d"])
-    assert plan.views == 1
-    assert plan.timeline_bytes == (2 * MiB, 2 * MiB, 2 * MiB + 4 * MiB, 4 * MiB + 4 * MiB)
+def test_a_cast_to_the_same_dtype_is_the_tensor_itself():
+    # Tensor.to(same dtype) returns the tensor: no block; a widening cast, or a cast to another dtype of the same
+    # size, is a new block (views decided by hybridperf.estimate.torch_eager.views, through eager_ops)
+    from types import SimpleNamespace as NS
+
+    from hybridperf.estimate.runtime_memory import eager_ops
+    from hybridperf.ir.tvm_compat import TensorInfo
+
+    f32, f64, i32 = (TensorInfo((512, 1024), dt) for dt in ("float32", "float64", "int32"))  # 2, 4, 2 MiB
+
+    def rec(op, var, read, x, y):
+        return NS(op=op, var=var, input_vars=(read,), read_vars=(read,), inputs=(x,), outputs=(y,))
+
+    recs = [rec("relax.nn.relu", "a", "x", f32, f32), rec("relax.astype", "b", "a", f32, f32),
+            rec("relax.astype", "c", "b", f32, f64), rec("relax.astype", "i", "a", f32, i32),
+            rec("relax.nn.relu", "d", "c", f64, f64)]
+    plan = torch_eager_activations(eager_ops(recs), ["x"], ["d", "i"])
+    assert plan.views == 1  # b only
+    # a; a (b is a); a + c; a + c + i (a dies: its last reader); c + i + d
+    assert plan.timeline_bytes == (2 * MiB, 2 * MiB, 2 * MiB + 4 * MiB, 2 * MiB + 4 * MiB + 2 * MiB,
+                                   4 * MiB + 2 * MiB + 4 * MiB)
+    # under a precision override an fp32 -> fp32 cast of the export is the half model's real up-cast: a block
+    assert torch_eager_activations(eager_ops(recs, "fp16"), ["x"], ["d", "i"]).views == 0
 
 
 def _layer(i, x):
@@ -259,3 +275,27 @@ def test_fp16_conv_record_adds_its_nhwc_workspace_while_it_runs():
     # while the conv runs: y 1 MiB + the workspace block of 2 MiB + 72 KiB (split off a 20 MiB segment: the
     # remainder exceeds 1 MiB, so the block is the request rounded to 512 bytes, which it already is)
     assert act == plan.peak_bytes == 1 * MiB + ws16
+
+
+def test_peak_around_one_inference_resets_before_and_reads_after_the_call(monkeypatch):
+    # a fake torch.cuda (no GPU here): the inference allocates 3 MiB on top of 5 MiB resident, 2 MiB stays reserved
+    import sys
+    from types import SimpleNamespace as NS
+
+    from hybridperf.measure.torch_cuda import InferencePeak, peak_around_one_inference
+
+    calls = []
+    state = {"allocated": 5 * MiB, "peak": 9 * MiB}
+    cuda = NS(memory_allocated=lambda: state["allocated"],
+              reset_peak_memory_stats=lambda: (calls.append("reset"), state.update(peak=state["allocated"])),
+              synchronize=lambda: calls.append("sync"),
+              max_memory_allocated=lambda: state["peak"], max_memory_reserved=lambda: state["peak"] + 2 * MiB)
+    monkeypatch.setitem(sys.modules, "torch", NS(cuda=cuda))
+
+    def model(x):
+        calls.append(f"model({x})")
+        state["peak"] = state["allocated"] + 3 * MiB
+        return object()
+
+    assert peak_around_one_inference(model, ("x",)) == InferencePeak(5 * MiB, 5 * MiB + 3 * MiB, 5 * MiB + 5 * MiB)
+    assert calls == ["reset", "model(x)", "sync"]

@@ -70,7 +70,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from hybridperf.estimate.torch_eager import TORCH_VIEW_OPS, EagerOp, eager_ops, fuse_torch_activations
+from hybridperf.estimate.torch_eager import EagerOp, eager_ops, fuse_torch_activations
 
 
 class Runtime(str, Enum):
@@ -690,7 +690,6 @@ class EagerActivationPlan:
 
 
 def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], output_vars: Iterable[str],
-                            view_ops: frozenset[str] = TORCH_VIEW_OPS,
                             held_until: Mapping[str, int] | None = None,
                             activation_factor: float = 1.0) -> EagerActivationPlan:
     """Peak of activation blocks when ``ops`` run one by one as eager PyTorch runs them.
@@ -698,8 +697,8 @@ def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], o
     The rules (PyTorch's documented semantics, nothing fitted):
 
     1. an op's outputs are allocated before its kernel runs, each as one caching-allocator block
-       (:func:`cuda_block_bytes`); a view op (``view_ops``, and a cast to the same size) allocates nothing and
-       shares its first input's block;
+       (:func:`cuda_block_bytes`); a view (:attr:`EagerOp.view`, which :func:`hybridperf.estimate.torch_eager.views`
+       decides) allocates nothing and shares its first input's block;
     2. an op reading no activation (only weights, constants, shapes) allocates nothing: PyTorch uses the
        weight as stored (no run-time transpose or reshape of weights);
     3. a block is freed when its last reader has run (the tensor's last reference dies; a view keeps its base
@@ -719,7 +718,7 @@ def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], o
         if all(root.get(v) is None for v in o.input_vars):
             root[o.var], weight_only = None, weight_only + 1  # weights / shapes only
             alloc.append(("", 0))
-        elif o.op in view_ops or (o.op == "relax.astype" and _same_size_cast(o, root, size)):
+        elif o.view:
             first = next(v for v in o.input_vars if root.get(v) is not None)
             root[o.var], views = root[first], views + 1
             alloc.append(("", 0))
@@ -754,12 +753,6 @@ def torch_eager_activations(ops: Sequence[EagerOp], input_vars: Iterable[str], o
             peak, peak_op = held, i
         live -= sum(size[b] for b in dies.get(i, ()))
     return EagerActivationPlan(peak, peak_op, tuple(timeline), views, weight_only)
-
-
-def _same_size_cast(o: EagerOp, root: Mapping[str, str | None], size: Mapping[str, int]) -> bool:
-    """A cast whose output is as large as its input's block: to the same dtype, which ``Tensor.to`` returns as is."""
-    blk = root.get(o.input_vars[0]) if o.input_vars else None
-    return bool(blk) and sum(cuda_block_bytes(b) for b in o.output_bytes if b) == size.get(blk)
 
 
 def transformer_layer_holds(ops: Sequence[EagerOp]) -> dict[str, int]:

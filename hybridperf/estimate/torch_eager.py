@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hybridperf.units import numel
+
 #: Relax ops whose PyTorch eager counterpart returns a view of its first input (``view``/``reshape`` of a
 #: contiguous tensor, ``squeeze``/``unsqueeze``/``flatten``, ``expand``, slicing, ``split``/``chunk``): no kernel,
 #: no block
@@ -59,7 +61,8 @@ class EagerOp:
 
     ``var`` names the result, ``input_vars`` the activations it reads (weights are not listed),
     ``output_bytes`` one entry per output tensor, ``workspace_bytes`` a temporary block held while
-    the kernel runs (cuDNN / cuBLAS scratch outside the kept workspace).
+    the kernel runs (cuDNN / cuBLAS scratch outside the kept workspace), ``view``: eager PyTorch returns the
+    result as a view of its first input (:func:`views`): no kernel, no block of its own.
     """
 
     op: str
@@ -67,6 +70,7 @@ class EagerOp:
     input_vars: tuple[str, ...]
     output_bytes: tuple[int, ...]
     workspace_bytes: int = 0
+    view: bool = False
 
 
 def pointwise_op(op: str, note: str = "") -> str:
@@ -78,22 +82,18 @@ def pointwise_op(op: str, note: str = "") -> str:
 def eager_ops(records: Iterable[Any], precision: str | None = None) -> list[EagerOp]:
     """:class:`EagerOp` of each analysed Relax op (:class:`hybridperf.analysis.cost_pass.OpRecord`), float32
     tensors stored as ``precision`` says (``model.half()`` for ``fp16``); a ``call_tir`` of a known element-wise
-    TIR function is named by its op (:func:`pointwise_op`)."""
+    TIR function is named by its op (:func:`pointwise_op`); ``view`` as :func:`views` says (a cast to the dtype the
+    tensor has is free only without a precision override, or under ``fp32``)."""
     from hybridperf.estimate.pricing import stored_bytes
 
+    records = list(records)
+    view_vars = views(records, same_dtype_casts_free=precision in (None, "fp32"))
     out = []
     for r in records:
         sizes = tuple(stored_bytes(t.dtype, t.nbytes or 0, precision) for t in r.outputs)
         reads = tuple(getattr(r, "read_vars", ()) or r.input_vars)
-        out.append(EagerOp(pointwise_op(r.op, getattr(r, "note", "")), r.var, reads, sizes))
+        out.append(EagerOp(pointwise_op(r.op, getattr(r, "note", "")), r.var, reads, sizes, view=r.var in view_vars))
     return out
-
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape or ():
-        n *= int(d)
-    return n
 
 
 def host_side(records: Sequence[Any]) -> set[str]:
@@ -105,7 +105,7 @@ def host_side(records: Sequence[Any]) -> set[str]:
             host.add(r.var)
         elif r.input_vars and all(v in host for v in r.input_vars):
             host.add(r.var)
-        elif not r.input_vars and r.inputs and all(_numel(i.shape) <= 1 for i in r.inputs):
+        elif not r.input_vars and r.inputs and all(numel(i.shape or ()) <= 1 for i in r.inputs):
             host.add(r.var)  # scalar constants (tuple inputs such as concat's list no variables: not this rule)
     return host
 
@@ -129,7 +129,7 @@ def views(records: Sequence[Any], same_dtype_casts_free: bool = True) -> set[str
                 out.add(r.var)
         elif r.op in TORCH_VIEW_OPS:
             out.add(r.var)
-        elif r.op == "relax.take" and len(r.inputs) == 2 and _numel(r.inputs[1].shape) == 1:
+        elif r.op == "relax.take" and len(r.inputs) == 2 and numel(r.inputs[1].shape or ()) == 1:
             out.add(r.var)
         elif (same_dtype_casts_free and r.op == "relax.astype" and r.inputs and r.outputs
               and r.inputs[0].dtype == r.outputs[0].dtype):

@@ -58,6 +58,7 @@ import onnx
 from onnx import numpy_helper
 
 from hybridperf.errors import DynamicShapeError, InputError
+from hybridperf.units import numel
 
 #: the largest tensor a shape may make: a 48-bit virtual address space (256 TiB), what x86-64 and
 #: ARMv8 processes and CUDA's unified address space can map; beyond it a shape is absurd (and
@@ -72,7 +73,7 @@ def check_input_size(name: str, dims: Iterable[int], elem_type: int, flag: str =
         itemsize = onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
     except (KeyError, TypeError, ValueError):
         itemsize = 1
-    nbytes = _numel(dims) * itemsize
+    nbytes = numel(dims) * itemsize
     if nbytes > MAX_TENSOR_BYTES:
         raise InputError(
             f"{flag} {name}={'x'.join(map(str, dims))} is {nbytes:.3g} B, more than the 2^48 B (256 TiB) "
@@ -336,13 +337,6 @@ def bind_input_shapes(
 # --------------------------------------------------------------------------- folding
 
 
-def _numel(dims: Iterable[int]) -> int:
-    n = 1
-    for d in dims:
-        n *= int(d)
-    return n
-
-
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
@@ -435,7 +429,7 @@ class _Folder:
         t = self.inits.get(name)
         if t is None or t.data_location == onnx.TensorProto.EXTERNAL:
             return None
-        if _numel(t.dims) > self.max_elements or t.data_type == onnx.TensorProto.STRING:
+        if numel(t.dims) > self.max_elements or t.data_type == onnx.TensorProto.STRING:
             return None
         try:
             arr = numpy_helper.to_array(t)
@@ -456,7 +450,7 @@ class _Folder:
             if shape is None:
                 return False
             if node.op_type == "Size":
-                outs = [np.array(_numel(shape), dtype=np.int64)]
+                outs = [np.array(numel(shape), dtype=np.int64)]
             else:
                 a = _attrs(node)
                 start, end = a.get("start", 0), a.get("end", None)
@@ -513,7 +507,7 @@ def _small(t: onnx.TensorProto) -> bool:
     calls on the weights alone took 0.4 s, so large tensors are recognised
     from their element count without touching their data.
     """
-    if _numel(t.dims) > _SKELETON_MAX_BYTES:  # every dtype has at least one byte per element
+    if numel(t.dims) > _SKELETON_MAX_BYTES:  # every dtype has at least one byte per element
         return False
     return t.ByteSize() <= _SKELETON_MAX_BYTES
 

@@ -119,6 +119,32 @@ class _Nvml:
         return out
 
 
+@dataclass(frozen=True)
+class InferencePeak:
+    """CUDA caching-allocator figures around one inference (:func:`peak_around_one_inference`), in bytes."""
+
+    allocated_before_bytes: int  # memory_allocated() just before the inference (weights, inputs, kept workspaces)
+    max_allocated_bytes: int  # max_memory_allocated() during it
+    max_reserved_bytes: int  # max_memory_reserved() during it (the allocator's segments: what nvidia-smi sees)
+
+
+def peak_around_one_inference(model, example_inputs: tuple) -> InferencePeak:
+    """Peak memory around exactly one eager ``model(*example_inputs)``: the one home of the measured memory figure.
+
+    Call it inside ``torch.inference_mode()`` after warm-up and a ``torch.cuda.synchronize()``; the peak statistics
+    are reset first and read after a synchronisation, and the output is released afterwards.
+    """
+    import torch
+
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    out = model(*example_inputs)
+    torch.cuda.synchronize()
+    peak = InferencePeak(int(base), int(torch.cuda.max_memory_allocated()), int(torch.cuda.max_memory_reserved()))
+    del out
+    return peak
+
+
 def _weights_bytes(model) -> int:
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     bufs = sum(b.numel() * b.element_size() for b in model.buffers())
@@ -164,13 +190,8 @@ def measure_cuda(model, example_inputs: tuple, *, warmup: int = 10, repeats: int
             model(*example_inputs)
         torch.cuda.synchronize()
 
-        # peak memory around exactly one (eager) inference
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        out = model(*example_inputs)
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated()
-        del out
+        mem = peak_around_one_inference(model, example_inputs)
+        base, peak = mem.allocated_before_bytes, mem.max_allocated_bytes
 
         graph = None
         if cuda_graph:

@@ -39,8 +39,8 @@ import numpy as np
 
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
-from hybridperf.residual.model import (CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel, _kernel_weights,
-                                       kernel_context)
+from hybridperf.residual.model import (CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel, kernel_context,
+                                       kernel_weights as _kernel_weights)
 
 HOST_FEATURES_VERSION = "2"  # 2: host effects (per-host offsets, nearest training host)
 #: the packaged model trained on every calibration host (``hybridperf/data/models/<id>/``;

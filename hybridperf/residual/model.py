@@ -214,7 +214,7 @@ class ResidualModel:
         self.kernel_booster_ = None
         k_oof = np.zeros(len(X))
         if kernels is not None and len(kernels.y) >= 10:
-            kw = _kernel_weights(kernels, len(X), measured=self.measured_weights)
+            kw = kernel_weights(kernels, len(X), measured=self.measured_weights)
             kx = self._kernel_inputs(kernels.X, kernels.row)
             self.kernel_booster_ = self._train(kx, kernels.y, kw, self._kernel_names())
             for test in folds:
@@ -531,10 +531,27 @@ def kernel_context(Xk: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.hstack([Xk, ctx])
 
 
-def _kernel_weights(kt: KernelTable, n_models: int, measured: bool = True) -> np.ndarray:
-    """Weight of each kernel row: its share of its model's measured time (``roofline_k * exp(y_k)``), or of
-    its roofline time. A log error ``e`` on a kernel moves its model's log latency by about share x ``e``,
-    so measured shares weight the errors as the whole-model target sees them."""
+def kernel_weights(kt: KernelTable, n_models: int, measured: bool = True) -> np.ndarray:
+    """Training weight of each kernel row: its share of its model's time.
+
+    A log error ``e`` on a kernel moves its model's log latency by about share x ``e``, so measured shares
+    weight the errors as the whole-model target sees them. Used by :class:`ResidualModel` and the cross-host
+    model (:mod:`hybridperf.residual.cross_host`).
+
+    Parameters
+    ----------
+    kt : KernelTable
+        Kernel rows; ``kt.row`` is each row's model index, ``kt.y`` its log(measured / roofline).
+    n_models : int
+        Number of models (``kt.row`` < ``n_models``).
+    measured : bool
+        Share of the measured time (``roofline_k * exp(y_k)``) when True, else of the roofline time.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per kernel row; the weights of one model's rows add up to 1.
+    """
     t = np.exp(kt.X[:, _K_LOG_ROOF])
     if measured:
         t = t * np.exp(kt.y)
@@ -631,5 +648,5 @@ def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path 
     return None
 
 
-__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "load_table", "mape",
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "kernel_weights", "load_table", "mape",
            "model_search_path", "subset", "user_model_dir", "SCHEMA_VERSION"]

@@ -54,6 +54,7 @@ from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate import torch_eager
 from hybridperf.estimate.execution import Execution, Granularity, execution
 from hybridperf.estimate.pricing import priced_cost, price
+from hybridperf.units import numel
 
 #: trained-on GPUs as the headline names them
 TRAINED_ON = "P4, P100, T4, V100, A100"
@@ -122,10 +123,6 @@ class Launch:
         return _GROUP_OF.get(self.op, "elementwise")
 
 
-def _numel(shape) -> int:
-    return int(np.prod(shape)) if shape else 1
-
-
 def neusight_view(rec) -> tuple[str, dict[str, int]] | None:
     """``(NeuSight op, dims)`` of one op record, or None when no measured operator type covers it."""
     op = OP_MAP.get(rec.op)
@@ -142,9 +139,9 @@ def neusight_view(rec) -> tuple[str, dict[str, int]] | None:
         k = a[-1]
         m = a[-2] if len(a) >= 2 else 1
         n = b[-1] if len(b) >= 2 else 1
-        if len(b) >= 3 and _numel(b[:-2]) > 1:
-            return "bmm", {"B": _numel(out[:-2]), "M": m, "N": n, "K": k}
-        return "linear", {"B": _numel(a[:-2]), "M": m, "N": n, "K": k}
+        if len(b) >= 3 and numel(b[:-2]) > 1:
+            return "bmm", {"B": numel(out[:-2]), "M": m, "N": n, "K": k}
+        return "linear", {"B": numel(a[:-2]), "M": m, "N": n, "K": k}
     if op == "conv":
         a = rec.attrs
         if int(a.get("groups", 1) or 1) != 1 or len(ins) < 2 or len(ins[0]) != 4 or len(ins[1]) != 4:
@@ -160,9 +157,9 @@ def neusight_view(rec) -> tuple[str, dict[str, int]] | None:
         return "conv", {"B": nb, "Input_Channel": ci, "Output_Channel": co, "Kernel_Szie": kh, "Input_Size": h,
                         "Stride": int(st[0]), "Padding": int(pad[0])}
     h = out[-1] if out else 1
-    b = max(1, _numel(out) // max(h, 1))
-    if op in _BINARY and len(ins) == 2 and _numel(ins[1]) != _numel(out) or \
-            op in _BINARY and len(ins) == 2 and _numel(ins[0]) != _numel(out):
+    b = max(1, numel(out) // max(h, 1))
+    if op in _BINARY and len(ins) == 2 and numel(ins[1]) != numel(out) or \
+            op in _BINARY and len(ins) == 2 and numel(ins[0]) != numel(out):
         op = op + "u"
     return op, {"B": b, "H": h}
 
@@ -202,12 +199,13 @@ def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None
             prev = by_var.get(r.input_vars[0]) if len(r.input_vars) == 1 else None
             if (r.op == "relax.add" and prev is not None and prev not in with_bias and len(r.inputs) == 2
                     and out[prev].op in ("conv", "linear", "bmm")
-                    and min(_numel(i.shape) for i in r.inputs) < _numel(r.outputs[0].shape)):
+                    and min(numel(i.shape or ()) for i in r.inputs) < numel(r.outputs[0].shape or ())):
                 with_bias.add(prev)
                 p = out[prev]
                 c, _ = priced_cost(r.cost, r.precision, precision)
                 # the kernel reads the bias once and writes its output once: add the FLOPs and the bias bytes
-                small, total = min(_numel(i.shape) for i in r.inputs), sum(_numel(i.shape) for i in r.inputs)
+                small, total = (min(numel(i.shape or ()) for i in r.inputs),
+                                sum(numel(i.shape or ()) for i in r.inputs))
                 bias = c.bytes_read * small // max(1, total)
                 out[prev] = replace(p, cost=OpCost(p.cost.flops + c.flops, p.cost.bytes_read + bias, p.cost.bytes_written,
                                                    p.cost.weight_bytes + bias), op_indices=(*p.op_indices, r.index))
