@@ -234,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--daz", action="store_true", help="measure with onnxruntime's denormals-as-zero")
     ap.add_argument("--only-measured", action="store_true",
                     help="predict and measure only the --measure variants (a re-measurement; no throughput figures)")
+    ap.add_argument("--no-block-cache", action="store_true",
+                    help="analyse every variant whole (the session's block cache off: the figures before it)")
     ap.add_argument("--md", type=Path)
     args = ap.parse_args(argv)
     cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     archs = variants(args.n, args.seed)
     rng = random.Random(args.seed + 1)
     chosen = set(rng.sample(range(len(archs)), min(args.measure, len(archs))))
-    session = Session(keep_analyses=0)
+    session = Session(keep_analyses=0, block_cache=not args.no_block_cache)
     rows: list[dict] = []
     scratch = Path(tempfile.mkdtemp(prefix="hybridperf-nas-"))
     keep: dict[int, Path] = {}
@@ -265,11 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         onnx.save(build(arch, seed=i), str(path))
         t1 = time.perf_counter()
         analyzed = session.analyze(path)
+        t1b = time.perf_counter()
         row = {"i": i, "key": arch.key, "flops": analyzed.analysis.flops,
                "peak_memory_bytes": analyzed.memory.peak_bytes}
         for dev in args.devices:
             row[dev] = session.predict_on(analyzed, dev).latency_s
         t2 = time.perf_counter()
+        row["stages_s"] = {**analyzed.timings_s, "pricing_s": t2 - t1b}
         build_s += t1 - t0
         predict_s += t2 - t1
         row["predict_s"] = t2 - t1
@@ -301,18 +305,29 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(per) * 1e3:.0f} ms, min {min(per) * 1e3:.0f} ms; after the first {warm}: median "
         f"{statistics.median(tail) * 1e3:.0f} ms -> {1 / statistics.median(tail):.2f} variants/s/core, "
         f"{len(args.devices) / statistics.median(tail):.2f} predictions/s/core",
+        f"- median ms per stage after the first {warm} ({'whole-model path' if args.no_block_cache else 'block cache'}): "
+        + ", ".join(f"{k.removesuffix('_s')} {statistics.median(r['stages_s'].get(k, 0.0) for r in rows[warm:]) * 1e3:.1f}"
+                    for k in dict.fromkeys(k for r in rows[warm:] for k in r["stages_s"])),
         f"- building + writing the ONNX files: {build_s:.0f} s in all; sweep wall time {wall:.0f} s",
-        f"- caches at the end: {session.cache.stats()}",
+        f"- caches at the end: {session.stats()}",
     ]
     if keep:
         idx = sorted(keep)
+        import onnxruntime  # noqa: F401 - imported before the clock starts (a process does it once)
+
+        t_meas = time.perf_counter()
         meas = measure([keep[i] for i in idx], args.rounds, args.runs, args.daz)
+        meas_wall = (time.perf_counter() - t_meas) / len(idx)
         by_i = {r["i"]: r for r in rows}
         roof_tau = kendall_tau([by_i[i]["flops"] for i in idx], meas)
         lines += [
             "", f"## {len(idx)} random variants measured with onnxruntime (1 thread, {args.rounds} interleaved rounds x "
             f"{args.runs} runs, minimum{', denormals as zero' if args.daz else ''})", "",
             f"- FLOPs alone: Kendall tau {roof_tau:.3f}",
+            f"- measuring wall time per variant (session creation, warm-up, {args.rounds} x {args.runs} timed runs): "
+            f"{meas_wall:.3f} s; ratio to the median prediction time after warm-up: "
+            f"{meas_wall / statistics.median(tail):.1f}x ({meas_wall / statistics.median(tail) * len(args.devices):.1f}x "
+            "per device prediction)",
         ]
         for d in args.devices:  # a GPU device's tau only says how alike its ranking is to this CPU's
             dp = [by_i[i][d] for i in idx]

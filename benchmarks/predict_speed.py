@@ -29,6 +29,7 @@ Usage::
 
     taskset -c 0 python -m benchmarks.predict_speed --mode cold --md benchmarks/results/predict_speed.md
     taskset -c 0 python -m benchmarks.predict_speed --mode session --md benchmarks/results/predict_speed.md --append
+    taskset -c 1 python -m benchmarks.predict_speed --mode blocks --md benchmarks/results/predict_speed.md --append
 """
 
 from __future__ import annotations
@@ -117,6 +118,30 @@ def _stages_cold(path: str, device: str, session=None) -> dict[str, float]:
     return t
 
 
+#: ``--mode blocks``: the stages of a model composed from the session's block cache
+#: (:mod:`hybridperf.analysis.blocks`; ``segments``: cutting, keying and looking up the segments,
+#: ``compose``: records, kernels and call stream renumbered into the whole model's)
+BLOCK_STAGES = ("load", "normalize", "segments", "compose", "memory_plan", "residual", "report")
+def _stages_session(path: str, device: str, session) -> dict[str, float]:
+    """One prediction through ``session.analyze`` (its block cache) and ``session.predict_on``,
+    with the stage times the analysis records (``path``: which path the model took)."""
+    from hybridperf.report.text import to_json
+
+    c = time.perf_counter
+    before = session.cache.blocks.stats()["block_models_composed"]
+    t0 = c()
+    analyzed = session.analyze(path)
+    t1 = c()
+    pred = session.predict_on(analyzed, device)
+    t2 = c()
+    to_json(pred)
+    t3 = c()
+    t = {k.removesuffix("_s"): v for k, v in analyzed.timings_s.items()}
+    t.update(residual=t2 - t1, report=t3 - t2, total=t3 - t0, latency_s=pred.latency_s)
+    t["path"] = "blocks" if session.cache.blocks.stats()["block_models_composed"] > before else "whole"
+    return t
+
+
 def _measure_wall() -> dict[str, float]:
     if not MEASUREMENTS.exists():
         return {}
@@ -133,19 +158,26 @@ def run(mode: str, device: str, only: list[str] | None, raw: Path | None = None)
 
     tvm_modules()
     session = None
-    if mode == "session":
+    stages = STAGES
+    if mode in ("session", "blocks"):
         from hybridperf.api import Session
 
-        session = Session()
+        # blocks: keep no whole analysis, so each repeat composes the model again from its segments
+        session = Session(keep_analyses=0) if mode == "blocks" else Session(block_cache=False)
+    if mode == "blocks":
+        stages = BLOCK_STAGES
     walls = _measure_wall()
     lines = [
         f"### mode `{mode}`, device `{device}`",
         "",
         "Per stage: min / median ms over the steady-state repeats"
-        + (" (repeat 1 fills the session's caches and is not counted)" if mode == "session" else "") + ".",
+        + (" (repeat 1 fills the session's caches and is not counted)" if session is not None else "") + "."
+        + (" A model the block cache does not compose takes the whole-model path (row marked `whole`: "
+           "`load` is then load + normalize + import; its cost pass and lowering + memory plan are listed "
+           "in the `compose` column)." if mode == "blocks" else ""),
         "",
-        "| model | repeats | " + " | ".join(STAGES) + " | total min / median ms | predictions/s/core (median) | measure wall s | ratio |",
-        "|---|---:|" + "---:|" * len(STAGES) + "---:|---:|---:|---:|",
+        "| model | repeats | " + " | ".join(stages) + " | total min / median ms | predictions/s/core (median) | measure wall s | ratio |",
+        "|---|---:|" + "---:|" * len(stages) + "---:|---:|---:|---:|",
     ]
     for label, rel, key, reps in MODELS:
         if only and label not in only:
@@ -154,7 +186,11 @@ def run(mode: str, device: str, only: list[str] | None, raw: Path | None = None)
         if not path.exists():
             lines.append(f"| {label} | - | " + " | ".join("-" for _ in STAGES) + f" | not in {ZOO} | | | |")
             continue
-        runs = [_stages_cold(str(path), device, session) for _ in range(reps)]
+        stage_fn = _stages_session if mode == "blocks" else _stages_cold
+        runs = [stage_fn(str(path), device, session) for _ in range(reps)]
+        whole = mode == "blocks" and runs[-1]["path"] == "whole"
+        if whole:
+            label = f"{label} (whole)"
         if session is not None:
             first, runs = runs[0], runs[1:]
             print(f"{label}: first (cache-filling) prediction {first['total']:.3f} s", file=sys.stderr)
@@ -163,7 +199,15 @@ def run(mode: str, device: str, only: list[str] | None, raw: Path | None = None)
                 for r in runs:
                     fh.write(json.dumps({"model": label, "mode": mode, **r}) + "\n")
         cells = []
-        for s in STAGES:
+        for s in stages:
+            if whole and s in ("normalize", "segments", "memory_plan"):
+                cells.append("-")
+                continue
+            if whole and s == "compose":  # the whole-model path's own stages
+                cells.append("whole path: " + ", ".join(
+                    f"{w.replace('_', ' ')} {_fmt_ms(min(r[w] for r in runs))} / {_fmt_ms(statistics.median(r[w] for r in runs))}"
+                    for w in ("cost_pass", "lower_and_plan")))
+                continue
             v = [r[s] for r in runs]
             cells.append(f"{_fmt_ms(min(v))} / {_fmt_ms(statistics.median(v))}")
         tot = [r["total"] for r in runs]
@@ -226,7 +270,9 @@ def ort_peak(device: str, only: list[str] | None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mode", choices=["cold", "session"], default="cold")
+    ap.add_argument("--mode", choices=["cold", "session", "blocks"], default="cold",
+                    help="cold: no caches; session: a Session's caches (block cache off); blocks: "
+                         "Session.analyze with the block cache (each repeat composed from segments)")
     ap.add_argument("--device", default="host-epyc-1c")
     ap.add_argument("--models", nargs="*", help="labels to run (default: all)")
     ap.add_argument("--md", type=Path, help="write (or with --append, extend) this markdown file")

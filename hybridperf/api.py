@@ -370,7 +370,9 @@ class Session:
     """Predictions that share work: the object a sweep (NAS loop, ``predict-many`` worker) keeps.
 
     Holds every cache explicitly (no module state): the analysis cache (legalized PrimFuncs by
-    op signature, :class:`~hybridperf.analysis.cache.AnalysisCache`), device sheets parsed once
+    op signature and, unless ``block_cache=False``, the results of each ONNX graph segment, from
+    which a model that repeats known blocks is composed without importing it whole:
+    :class:`~hybridperf.analysis.cache.AnalysisCache`, :mod:`hybridperf.analysis.blocks`), device sheets parsed once
     per id, each device's residual model loaded once, the analysis of each model file
     (keyed by path, size, mtime, shapes, batch and fusion) so a model priced on several devices
     is analysed once, and onnxruntime's peak memory of each model file (same key; its graph
@@ -385,10 +387,10 @@ class Session:
     ...         s.predict(path, dev).latency_s
     """
 
-    def __init__(self, keep_analyses: int = 8) -> None:
+    def __init__(self, keep_analyses: int = 8, block_cache: bool = True) -> None:
         from hybridperf.analysis.cache import AnalysisCache
 
-        self.cache = AnalysisCache()
+        self.cache = AnalysisCache() if block_cache else AnalysisCache(blocks=None)
         self.keep_analyses = keep_analyses
         self._specs: dict[str, DeviceSpec] = {}
         self._residuals: dict[str, Any] = {}

@@ -105,6 +105,14 @@ def analyze_with_memory_module(
 
     t = {}
     t0 = time.perf_counter()
+    if (getattr(cache, "blocks", None) is not None and fused and not provenance and not workspace
+            and not memory_module and _block_source(model)):
+        from hybridperf.analysis.blocks import Composed, analyze_segments
+
+        got = analyze_segments(model, shapes, batch, cache)
+        if isinstance(got, Composed):
+            return _from_composed(got, batch, int8), None
+        model = got  # no safe cut (or a segment outside the composed cases): the whole model, loaded
     if isinstance(model, (str, Path)) or is_onnx_proto(model):
         model = load_model(model, shapes, batch, provenance=provenance)
     if isinstance(model, LoadedModel):
@@ -120,12 +128,7 @@ def analyze_with_memory_module(
     if not in_shapes:
         in_shapes = {k: v.shape for k, v in analysis.input_infos.items() if v.shape is not None}
     check_tensor_sizes(analysis, in_shapes)
-    warnings = []
-    if batch is not None and in_shapes and not any(s and s[0] == batch for s in in_shapes.values()):
-        warnings.append(
-            f"batch {batch} not applied: no input has a symbolic batch dim ({_shapes_text(in_shapes)}); "
-            "the figures are for these shapes (re-export the model with a dynamic batch axis)"
-        )
+    warnings = _batch_warnings(batch, in_shapes)
     input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
     t0 = time.perf_counter()
     note, kernels, memory, mem_mod = _lower_and_plan(mod, analysis, input_bytes, fused, cache,
@@ -150,6 +153,42 @@ def analyze_with_memory_module(
         source_nodes=MappingProxyType(dict(src_nodes)),
         warnings=tuple(warnings),
     ), mem_mod
+
+
+def _block_source(model: Any) -> bool:
+    """Whether the block cache (:mod:`hybridperf.analysis.blocks`) may compose ``model``: an ONNX
+    file (``.onnx``) or an ``onnx.ModelProto`` with nodes; other inputs take the whole-model path."""
+    from hybridperf.frontends.common import is_onnx_proto
+
+    if is_onnx_proto(model):
+        return len(model.graph.node) > 0
+    return isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".onnx" and Path(model).is_file()
+
+
+def _batch_warnings(batch: int | None, in_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+    if batch is not None and in_shapes and not any(s and s[0] == batch for s in in_shapes.values()):
+        return [
+            f"batch {batch} not applied: no input has a symbolic batch dim ({_shapes_text(in_shapes)}); "
+            "the figures are for these shapes (re-export the model with a dynamic batch axis)"
+        ]
+    return []
+
+
+def _from_composed(got: Any, batch: int | None, int8: bool) -> Analyzed:
+    """The :class:`Analyzed` of a model composed from cached segments: the whole-model path's
+    checks, warnings and int8 step on the composed records (the same records, so the same result)."""
+    analysis, kernels, in_shapes = got.analysis, got.kernels, got.input_shapes
+    check_tensor_sizes(analysis, in_shapes)
+    warnings = _batch_warnings(batch, in_shapes)
+    if int8:
+        from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
+
+        plan = find_int8(analysis)
+        if plan:
+            kernels = apply_int8_kernels(kernels, analysis, plan)
+            analysis = apply_int8(analysis, plan)
+    return Analyzed(source=got.source, input_shapes=in_shapes, analysis=analysis, kernels=kernels, memory=got.memory,
+                    fused=True, timings_s=got.timings_s, source_nodes=MappingProxyType({}), warnings=tuple(warnings))
 
 
 def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, lower: bool,

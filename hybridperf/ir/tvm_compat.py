@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from hybridperf.units import numel
+
 
 @functools.cache
 def tvm_modules():
@@ -32,12 +34,7 @@ class TensorInfo:
 
     @property
     def numel(self) -> int | None:
-        if self.shape is None:
-            return None
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return None if self.shape is None else numel(self.shape)
 
     @property
     def nbytes(self) -> int | None:

@@ -1,0 +1,754 @@
+"""The block cache: price each repeated block of an ONNX graph once, compose whole models exactly.
+
+Architecture-search variants repeat the same blocks (same ops, attributes and shapes) in new
+combinations. :func:`analyze_segments` cuts the normalised ONNX graph at *safe cuts* into
+segments, keys each segment by a structural hash, runs the whole pipeline (import -> cost
+pass -> one-pass legalize -> fuse -> kernel grouping -> call stream) once per new segment, and
+composes a model from its segments' cached results: records and kernels renumbered and renamed
+as the whole-model pipeline names them, and TVM's memory planner
+(:func:`hybridperf.analysis.memory.plan_stream`) run on the *composed* call stream, so the
+peak is the whole model's. ``tests/test_block_cache.py`` and ``benchmarks/block_cache_equality.py``
+compare composed and whole-model analyses field by field.
+
+A cut before node ``p`` (graph order, which the importer follows) is safe when:
+
+* one to :data:`MAX_LIVE` tensors cross it, none a graph input or output, each computed from
+  the graph input (not a constant the importer could fold) and each with a declared static type;
+* each crossing tensor is read straight into a ``kOutEWiseFusable`` kernel by some node
+  (:func:`_read_as_operand`: a 2-D ``Conv``'s data, a ``Gemm``'s A, a ``MatMul`` operand; the ops
+  of :data:`CUT_CONSUMERS`). TVM's ``FuseOps`` (``GraphPartitioner::RunFuse``) fuses a node only
+  into its immediate post-dominator, and only when the pattern of every edge on the way, combined,
+  is ``kElemWise`` (a conv-like group), at most ``kInjective`` or ``kCommReduce`` (an elementwise or
+  broadcast group), or when every node on the way is at most ``kInjective`` (an injective group).
+  An edge into such a kernel carries ``kOutEWiseFusable``, so the producer of a crossing tensor,
+  and anything before it whose post-dominator lies past the cut, fuses with nothing past the cut
+  (checked on the zoo and the sweep by ``benchmarks/block_cache_equality.py``);
+* the importer binds a node's result where it is first read: a result of the segment that nothing
+  in it reads must be the first input of the next segment's first node (at most one such result);
+* the crossing tensors are not views (``Flatten``, ``Reshape``, ...: alone, a view is a kernel);
+* no initializer is read on both sides (weights are counted once per constant).
+
+A model takes the whole-model path (same figures, no reuse) when it has no safe cut, holds
+quantize / dequantize or control-flow nodes, or when a segment's pipeline leaves the cases
+composed here (a legalization outside the one-pass path, symbolic shapes, a name that is not the
+importer's ``lv`` counter, a stream with several blocks): then the normalised model is imported
+whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, analyze_module
+from hybridperf.analysis.kernels import Kernel, group_kernels
+from hybridperf.analysis.memory import MemoryPlan, plan_stream
+from hybridperf.costs import Status
+from hybridperf.ir import tvm_compat as _tvm
+from hybridperf.ir.call_stream import Binding, CallStream, Item, Kind
+
+__all__ = ["BlockCache", "Composed", "CUT_CONSUMERS", "MAX_LIVE", "analyze_segments", "plan_cuts"]
+
+#: ONNX ops whose Relax kernels TVM's FuseOps never fuses a producer into (``kOutEWiseFusable``)
+CUT_CONSUMERS = frozenset({"Conv", "MatMul", "Gemm"})
+#: most tensors live across one cut (an inverted-residual block: its input and the shortcut)
+MAX_LIVE = 2
+#: float initializers up to this many elements are keyed by value (clip bounds, resize scales, pad
+#: values: what TVM's converters read); larger ones (a bias, a weight) by shape and dtype, as the
+#: pipeline reads them (legalization inlines one-element constants alone); integer ones always by value
+VALUE_KEYED_ELEMS = 8
+#: ops that send a model down the whole-model path (int8 QDQ matching, control flow)
+_WHOLE_ONLY_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Loop", "If", "Scan"})
+#: ops whose result may be a view of their input (never cut after: a lone view is a kernel)
+_VIEW_OPS = frozenset({"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
+_LV = re.compile(r"lv(\d*)\Z")
+_TAGGED = re.compile(r"(.*)_k(\d+)\Z")
+
+
+@dataclass(frozen=True)
+class Composed:
+    """What :func:`analyze_segments` hands back to :func:`hybridperf.analysis.analyze.analyze`."""
+
+    analysis: ModelAnalysis
+    kernels: tuple[Kernel, ...]
+    memory: MemoryPlan
+    input_shapes: Mapping[str, tuple[int, ...]]
+    source: str
+    segments: int
+    timings_s: Mapping[str, float]
+
+
+class BlockCache:
+    """Segment results by structural key (at most ``keep``, least recently used dropped first).
+
+    Attributes
+    ----------
+    hits, misses : int
+        Segments answered from the cache / run through the pipeline.
+    composed, whole, fallbacks : int
+        Models composed from segments; models with no safe cut (whole-model path); models whose
+        segments left the composed cases (whole-model path).
+    """
+
+    def __init__(self, keep: int = 4096) -> None:
+        self.keep = keep
+        self._entries: OrderedDict[bytes, _Segment | None] = OrderedDict()
+        self.hits = self.misses = self.composed = self.whole = self.fallbacks = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: bytes) -> Any:
+        got = self._entries.get(key, _MISSING)
+        if got is not _MISSING:
+            self._entries.move_to_end(key)
+        return got
+
+    def put(self, key: bytes, seg: _Segment | None) -> None:
+        while len(self._entries) >= self.keep:
+            self._entries.popitem(last=False)
+        self._entries[key] = seg
+
+    def stats(self) -> dict[str, int]:
+        return {"block_entries": len(self), "block_hits": self.hits, "block_misses": self.misses,
+                "block_models_composed": self.composed, "block_models_whole": self.whole,
+                "block_fallbacks": self.fallbacks}
+
+
+_MISSING = object()
+
+
+# --------------------------------------------------------------------------- cutting
+
+
+def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
+    """Safe cuts of a normalised ONNX graph: ``(node position, tensors crossing it)``, in order."""
+    nodes = list(graph.node)
+    inits = {t.name for t in graph.initializer}
+    inputs = {vi.name for vi in graph.input if vi.name not in inits}
+    outputs = {o.name for o in graph.output}
+    typed = {vi.name for vi in graph.value_info if _static(vi)}
+    if any(n.op_type in _WHOLE_ONLY_OPS or any(a.type in (5, 10) for a in n.attribute) for n in nodes):
+        return []  # QDQ int8 matching and subgraphs look across the whole graph
+    last_use: dict[str, int] = {}
+    init_first: dict[str, int] = {}
+    cut_ok: set[str] = set()
+    rank = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in graph.value_info if _static(vi)}
+    for i, n in enumerate(nodes):
+        for x in n.input:
+            if x in inits:
+                init_first.setdefault(x, i)
+            last_use[x] = i
+        cut_ok.update(_read_as_operand(n, rank))
+    # positions p where an initializer is read both before and after
+    blocked = [0] * (len(nodes) + 1)
+    for name, first in init_first.items():
+        blocked[first + 1] += 1
+        blocked[last_use[name] + 1] -= 1
+    dynamic = set(inputs)
+    live: dict[str, None] = dict.fromkeys(x for x in inputs if x in last_use)
+    cuts = []
+    shared = 0
+    producer = {y: i for i, n in enumerate(nodes) for y in n.output}
+    consumers: dict[str, list[int]] = {}
+    for i, n in enumerate(nodes):
+        for x in dict.fromkeys(n.input):
+            consumers.setdefault(x, []).append(i)
+    start = 0
+    for p in range(1, len(nodes)):
+        n = nodes[p - 1]
+        if any(x in dynamic for x in n.input) and n.op_type != "Constant":
+            dynamic.update(n.output)
+        for y in n.output:
+            if y in last_use or y in outputs:
+                live[y] = None
+        for x in set(n.input):
+            if last_use.get(x) == p - 1 and x in live and x not in outputs:
+                del live[x]
+        shared += blocked[p]
+        if shared or not 0 < len(live) <= MAX_LIVE:
+            continue
+        if not all(t in dynamic and t in cut_ok and t in typed and t not in inputs and t not in outputs
+                   and nodes[producer[t]].op_type not in _VIEW_OPS for t in live):
+            continue
+        # The importer binds a node's result where it is first read. One result of the segment
+        # [start, p) that nothing in it reads is bound last when the segment is imported alone, so
+        # the next node must read it first (its first input) for the whole model's binding order
+        unread = [t for t in live if producer[t] >= start and consumers[t][0] >= p]
+        if len(unread) > 1 or (unread and nodes[p].input[0] != unread[0]):
+            continue
+        cuts.append((p, tuple(live)))
+        start = p
+    return cuts
+
+
+def _read_as_operand(node: Any, rank: Mapping[str, int]) -> list[str]:
+    """The inputs ``node`` reads straight into a ``kOutEWiseFusable`` kernel, with no layout op
+    the importer could put between (which could fuse with the producer): a 2-D ``Conv``'s data,
+    a ``Gemm``'s A without ``transA``, a ``MatMul``'s operands of rank 2 or more."""
+    op, ins = node.op_type, list(node.input)
+    if op not in CUT_CONSUMERS:
+        return []
+    if op == "Conv" and ins and rank.get(ins[0]) == 4:
+        return ins[:1]
+    if op == "Gemm" and ins and not any(a.name == "transA" and a.i for a in node.attribute):
+        return ins[:1]
+    if op == "MatMul":
+        return [x for x in ins[:2] if rank.get(x, 0) >= 2]
+    return []
+
+
+def _static(vi: Any) -> bool:
+    tt = vi.type.tensor_type
+    return vi.type.HasField("tensor_type") and tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim)
+
+
+def _dims(vi: Any) -> tuple[int, ...]:
+    return tuple(int(d.dim_value) for d in vi.type.tensor_type.shape.dim)
+
+
+def _segment_key(nodes: list[Any], ins: tuple[str, ...], in_types: list[Any], first: bool, opset: bytes,
+                 init_of: Mapping[str, Any], key_of_init: dict[str, bytes]) -> bytes:
+    """Structural key of one segment: op types, attributes, which tensor each input is (a segment
+    input, an earlier node's output, an initializer by :func:`_init_key`), input types."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(opset)
+    tok: dict[str, str] = {}
+    for k, (name, vi) in enumerate(zip(ins, in_types)):
+        tok[name] = f"i{k}"
+        h.update(f"in{k}:{name if first else ''}:".encode())
+        h.update(vi.type.SerializeToString())
+    weights: dict[str, int] = {}
+    for j, n in enumerate(nodes):
+        h.update(f"|{n.domain}:{n.op_type}:".encode())
+        for a in n.attribute:
+            h.update(a.SerializeToString())
+        h.update(b"(")
+        for x in n.input:
+            t = tok.get(x)
+            if t is None:
+                if x in init_of:
+                    w = weights.setdefault(x, len(weights))
+                    kb = key_of_init.get(x)
+                    if kb is None:
+                        kb = key_of_init[x] = _init_key(init_of[x])
+                    h.update(f"w{w}:".encode())
+                    h.update(kb)
+                    continue
+                t = "-" if not x else f"?{x}"  # an empty optional input, or (never) a name from outside
+            h.update(f"{t},".encode())
+        h.update(b")")
+        for m, y in enumerate(n.output):
+            tok[y] = f"n{j}.{m}"
+            h.update(b"o" if y else b"_")
+    return h.digest()
+
+
+def _init_key(t: Any) -> bytes:
+    """An initializer's shape and dtype, and its value where small or not floating point."""
+    n = 1
+    for d in t.dims:
+        n *= d
+    head = f"{tuple(t.dims)}:{t.data_type}:".encode()
+    if n <= VALUE_KEYED_ELEMS or t.data_type not in (1, 10, 11, 16):  # float, float16, double, bfloat16
+        return head + hashlib.blake2b(t.SerializeToString(), digest_size=16).digest()
+    return head
+
+
+# --------------------------------------------------------------------------- one segment
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """One segment's pipeline results, in its own names (the importer's ``lv`` counter from 0)."""
+
+    records: tuple[OpRecord, ...]
+    #: parameter names of the segment's ``main`` (its input tensors, in order)
+    params: tuple[str, ...]
+    #: ``lv`` names the segment's import used
+    n_lv: int
+    #: whether the output binding ``gv`` is an op (else a var or tuple of vars)
+    bound_last: bool
+    #: name code (:func:`_code`) of the record var of each output tensor
+    out_codes: tuple[int, ...]
+    #: each record's var, input vars and read vars as name codes (:func:`_code`)
+    rec_codes: tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]
+    output_infos: tuple[Any, ...]
+    #: name codes of the vars ``main`` returns
+    output_codes: tuple[int, ...]
+    input_infos: Mapping[str, Any]
+    weight_bytes: int
+    weight_bytes_by_dtype: Mapping[str, int]
+    #: (name hint, structural class) of the legalized PrimFunc of each ``call_tir`` site
+    sites: tuple[tuple[str, int], ...]
+    #: kernels of the loop in :func:`group_kernels`, then those of records left without one:
+    #: (name template, op indices, status, cost, precision)
+    kernels: tuple[tuple[Any, tuple[int, ...], Status, Any, str], ...]
+    n_main_kernels: int
+    #: call stream with integer keys (>= 0 local, -1-k the k-th input), the output binding last
+    stream: tuple[Binding, ...]
+    out_keys: tuple[int, ...]
+    n_keys: int
+    n_allocs: int
+
+
+class _Unusable(Exception):
+    """A segment (or composition) outside the cases composed here: the model goes whole."""
+
+
+def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: list[Any], outs: list[str],
+                 out_types: dict[str, Any], init_of: Mapping[str, Any], cache: Any) -> _Segment:
+    """The whole pipeline on one segment (a model of its own), in the form :func:`_compose` reads."""
+    from hybridperf.ir import call_stream, lowering
+
+    mod = _import(model, nodes, in_types, outs, out_types, init_of)
+    analysis = analyze_module(mod)
+    if any(r.status is Status.SYMBOLIC for r in analysis.records):
+        raise _Unusable("symbolic")
+    legalize = cache.legalize
+    one_pass = legalize.one_pass
+    tagged = lowering.tag_and_legalize(mod, [r.var for r in analysis.records], cache=legalize)
+    if legalize.one_pass != one_pass + 1:
+        raise _Unusable("not the one-pass legalization")
+    fused = lowering.fuse(tagged)
+    kernels = group_kernels(analysis, fused)
+    stream = call_stream.of_fused(fused, cache.reshape_patterns)
+    if stream is None or len(stream.blocks) != 1:
+        raise _Unusable("call stream")
+    main = mod["main"]
+    params = tuple(_tvm.var_name(p) for p in main.params)
+    if len(params) != len(ins):
+        raise _Unusable("parameters")
+    n_lv, bound_last, out_vars = _outputs(main, analysis)
+    if bound_last and _ends_in_view(fused, cache.reshape_patterns):
+        raise _Unusable("a view bound as the output (a kernel alone, a view in the whole model)")
+    sites = _sites(main, legalize)
+    pidx = {nm: k for k, nm in enumerate(params)}
+    templates, n_main = _kernel_templates(analysis, kernels, fused, sites, pidx)
+    local, out_keys, n_keys, n_allocs = _int_stream(stream, main.params, bound_last)
+    rec_codes = tuple((_code(r.var, pidx), tuple(_code(v, pidx) for v in r.input_vars),
+                       tuple(_code(v, pidx) for v in r.read_vars)) for r in analysis.records)
+    return _Segment(
+        records=analysis.records, params=params, n_lv=n_lv, bound_last=bound_last,
+        out_codes=tuple(_code(v, pidx) for v in out_vars), rec_codes=rec_codes, output_infos=analysis.output_infos,
+        output_codes=tuple(_code(v, pidx) for v in sorted(analysis.output_vars)),
+        input_infos=analysis.input_infos, weight_bytes=analysis.weight_bytes,
+        weight_bytes_by_dtype=analysis.weight_bytes_by_dtype, sites=sites, kernels=templates, n_main_kernels=n_main,
+        stream=local, out_keys=out_keys, n_keys=n_keys, n_allocs=n_allocs,
+    )
+
+
+def _import(model: Any, nodes: list[Any], in_types: list[Any], outs: list[str], out_types: dict[str, Any],
+            init_of: Mapping[str, Any]) -> Any:
+    """The segment as an ONNX model of its own (its inputs typed as in the whole graph), imported."""
+    import onnx
+    from onnx import helper
+
+    from hybridperf.frontends.onnx_import import from_onnx
+
+    used = dict.fromkeys(x for n in nodes for x in n.input if x in init_of)
+    g = helper.make_graph(nodes, "segment", list(in_types),
+                          [out_types.get(y) or helper.make_empty_tensor_value_info(y) for y in outs],
+                          [init_of[x] for x in used])
+    sub = onnx.ModelProto()
+    sub.ir_version = model.ir_version
+    sub.opset_import.extend(model.opset_import)
+    sub.graph.CopyFrom(g)
+    return from_onnx(sub, {vi.name: _dims(vi) for vi in in_types}, source="<segment>").module
+
+
+def _outputs(main: Any, analysis: ModelAnalysis) -> tuple[int, bool, tuple[str, ...]]:
+    """``lv`` names used, whether the output binding is an op, and the record var of each output.
+
+    ``gv = op(...)``: the one result nothing in the segment reads, bound as the output (in the
+    whole model: as the next ``lv``, where the next segment's first node reads it); else
+    ``gv = lv`` or ``gv = (lv, ...)``, a binding the whole model does not have.
+    """
+    binds = list(_tvm.bindings(main))
+    names = [_tvm.var_name(b.var) for b in binds]
+    if not names or names[-1] != "gv" or any(_LV.match(nm) is None or _lv_index(nm) != i for i, nm in enumerate(names[:-1])):
+        raise _Unusable("var names")
+    out_expr = binds[-1].value
+    bound_last = _tvm.is_call(out_expr)
+    out_list = [binds[-1].var] if bound_last else list(out_expr.fields) if _tvm.is_tuple(out_expr) else [out_expr]
+    by_var = {r.var: r for r in analysis.records}
+    out_vars = []
+    for e in out_list:
+        r = by_var.get(_tvm.var_name(e)) if _tvm.is_var(e) else None
+        if r is None or r.status is Status.ZERO_COST or len(r.outputs) != 1:
+            raise _Unusable("output")
+        out_vars.append(r.var)
+    return len(names) - 1, bound_last, tuple(out_vars)
+
+
+def _kernel_templates(analysis: ModelAnalysis, kernels: tuple[Kernel, ...], fused: Any,
+                      sites: tuple[tuple[str, int], ...], pidx: Mapping[str, int]) -> tuple[tuple, int]:
+    """Each kernel with its name as a template (``("fused", sites)``, ``("tir", site)``,
+    ``("var", code)``, ``("op", name)``) after checking the segment's own names follow it; and the
+    number of kernels of :func:`group_kernels`'s loop (the rest: records left without a kernel)."""
+    tagged_site = {}
+    for b in _tvm.bindings(fused["main"]):
+        v = b.value
+        if _tvm.is_call(v) and _tvm.op_name(v) == "relax.call_tir":
+            tagged_site[v.args[0].name_hint] = _site_of(v.args[0].name_hint, len(sites))
+    fused_sites = {}
+    for gv, f in fused.functions_items():
+        if _tvm.is_relax_function(f) and gv.name_hint != "main":
+            fused_sites[gv.name_hint] = tuple(
+                _site_of(ib.value.args[0].name_hint, len(sites)) for ib in _tvm.bindings(f)
+                if _tvm.is_call(ib.value) and _tvm.op_name(ib.value) == "relax.call_tir")
+    local_names = _Names()
+    local_tagged = [f"{local_names(site)}_k{j}" for j, site in enumerate(sites)]
+    rec_vars = {r.var for r in analysis.records}
+    n_main = sum(1 for k in kernels if k.name not in rec_vars)
+    out = []
+    for i, k in enumerate(kernels):
+        if i >= n_main:
+            if k.name not in rec_vars:
+                raise _Unusable("kernel order")
+            tmpl = ("var", _code(k.name, pidx))
+        elif k.name in fused_sites:
+            tmpl = ("fused", fused_sites[k.name])
+            if k.name != "fused_" + "_".join(local_tagged[x] for x in fused_sites[k.name]):
+                raise _Unusable("fused name")
+        elif k.name in tagged_site:
+            tmpl = ("tir", tagged_site[k.name])
+            if k.name != local_tagged[tagged_site[k.name]]:
+                raise _Unusable("tagged name")
+        elif k.name.startswith("relax."):
+            tmpl = ("op", k.name)
+        else:
+            raise _Unusable("kernel name")
+        out.append((tmpl, k.op_indices, k.status, k.cost, k.precision))
+    return tuple(out), n_main
+
+
+#: the name code of ``gv`` (:func:`_code`)
+_GV = -(1 << 30)
+
+
+def _code(name: str, params: Mapping[str, int]) -> int:
+    """A segment's var name as an int: ``lv{i}`` -> i, the k-th parameter -> -1-k, ``gv`` -> :data:`_GV`."""
+    k = params.get(name)
+    if k is not None:
+        return -1 - k
+    if name == "gv":
+        return _GV
+    if _LV.match(name) is None:
+        raise _Unusable(f"var {name}")
+    return _lv_index(name)
+
+
+def _lv_index(name: str) -> int:
+    digits = name[2:]
+    return int(digits) if digits else 0
+
+
+def _site_of(tagged: str, n: int) -> int:
+    m = _TAGGED.match(tagged)
+    if m is None or int(m.group(2)) >= n:
+        raise _Unusable("tagged name")
+    return int(m.group(2))
+
+
+def _sites(main: Any, legalize: Any) -> tuple[tuple[str, int], ...]:
+    """(hint, class) of each cached legalization, in the order the one-pass path tags them
+    (:meth:`hybridperf.ir.lowering.LegalizeCache.tag_and_legalize`; it keys the same signatures)."""
+    from hybridperf.ir import lowering
+
+    tvm, _ = _tvm.tvm_modules()
+    out = []
+    for b in _tvm.bindings(main):
+        v = b.value
+        if not _tvm.is_call(v) or not isinstance(v.op, tvm.ir.Op) or v.op.get_attr("FLegalize") is None:
+            continue
+        key = lowering._signature(v)  # noqa: SLF001 - the one-pass path's own key
+        entry = legalize._entries.get(key) if key is not None else None  # noqa: SLF001
+        if entry is None or not isinstance(entry, lowering._Entry):  # noqa: SLF001 - uncached: no site
+            continue
+        out.append((entry.hint, entry.cls))
+    return tuple(out)
+
+
+def _ends_in_view(fused: Any, reshape_pattern: Any) -> bool:
+    """Whether the last binding of ``fused``'s ``main`` is a lone ``call_tir`` of a reshape-pattern
+    PrimFunc (``RewriteDataflowReshape`` makes it a view only when it binds a dataflow var)."""
+    *_, last = _tvm.bindings(fused["main"])
+    v = last.value
+    return (_tvm.is_call(v) and _tvm.op_name(v) == "relax.call_tir" and _tvm.is_global_var(v.args[0])
+            and bool(reshape_pattern(fused[v.args[0]])))
+
+
+def _int_stream(stream: CallStream, params: Any, bound_last: bool) -> tuple[tuple[Binding, ...], tuple[int, ...], int, int]:
+    """The stream with integer keys (params -> -1-k), alloc names -> their index, and the keys of
+    the segment's outputs: ``gv`` itself where ``bound_last``, else what ``gv`` (the last binding) refers to."""
+    ids: dict[Any, int] = {}  # TVM vars hash and compare as the node they refer to; other keys by identity
+    for k, p in enumerate(params):
+        ids[p] = -1 - k
+
+    def key(e: Any) -> Any:
+        if e is None:
+            return None
+        t = type(e)
+        if t is tuple:
+            return tuple(key(f) for f in e)
+        if t is Item:
+            return Item(key(e.of), e.index)
+        got = ids.get(e)
+        if got is None:
+            raise _Unusable("stream reads a value defined nowhere")
+        return got
+
+    out = []
+    allocs = 0
+    (block,) = stream.blocks
+    for b in block:
+        args = tuple(key(a) for a in b.args)
+        new = len(ids) - len(params)
+        ids[b.var] = new
+        name = b.name
+        if b.kind is Kind.ALLOC:
+            if name != ("alloc" if allocs == 0 else f"alloc{allocs}"):
+                raise _Unusable("alloc name")
+            name = allocs
+            allocs += 1
+        out.append(Binding(new, b.kind, args, name, b.nbytes, b.dtype, b.scope))
+    last = out[-1]
+    if last.kind is not Kind.VALUE:
+        raise _Unusable("output binding")
+    (val,) = last.args
+    out_keys = (last.var,) if bound_last else val if type(val) is tuple else (val,)
+    if not all(isinstance(k, int) and k >= 0 for k in out_keys) or key(stream.output) != last.var:
+        raise _Unusable("output binding")
+    return tuple(out), tuple(out_keys), len(out), allocs
+
+
+# --------------------------------------------------------------------------- composing
+
+
+class _Names:
+    """The untagged PrimFunc names of the one-pass path (:class:`hybridperf.ir.lowering._Names`:
+    TVM's ``NameSupply``, structurally equal PrimFuncs sharing the first one's name)."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = {"main": 0}
+        self.of_class: dict[int, str] = {}
+
+    def __call__(self, site: tuple[str, int]) -> str:
+        hint, cls = site
+        got = self.of_class.get(cls)
+        if got is None:
+            name = hint.replace(".", "_")
+            if name not in self.counters:
+                self.counters[name] = 0
+                got = name
+            else:
+                new = name
+                while new in self.counters:
+                    self.counters[name] += 1
+                    new = f"{name}{self.counters[name]}"
+                self.counters[new] = 0
+                got = new
+            self.of_class[cls] = got
+        return got
+
+
+def _lv(i: int) -> str:
+    return "lv" if i == 0 else f"lv{i}"
+
+
+def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]) -> tuple[ModelAnalysis, tuple[Kernel, ...], CallStream]:
+    """Records, kernels and call stream of the whole model from its segments (``parts``: each
+    segment and, per input, the (segment, output position) it reads; the first reads the graph inputs)."""
+    records: list[OpRecord] = []
+    main_k: list[Kernel] = []
+    rest_k: list[tuple] = []
+    bindings: list[Binding] = []
+    names = _Names()
+    tagged_names: list[str] = []
+    out_names: list[tuple[str, ...]] = []  # per segment: global var name of each output
+    out_keys: list[tuple[int, ...]] = []
+    first = parts[0][0]
+    n_in = len(first.params)
+    lv_off = rec_off = site_off = alloc_off = 0
+    key_off = n_in  # keys 0 .. n_in - 1: the graph inputs
+    weight = 0
+    by_dtype: dict[str, int] = {}
+    last = len(parts) - 1
+    for s, (seg, src) in enumerate(parts):
+        in_names = [out_names[a][b] for a, b in src] if s else list(seg.params)
+        in_keys = [out_keys[a][b] for a, b in src] if s else list(range(n_in))
+        gv = "gv" if s == last else _lv(seg.n_lv + lv_off)
+
+        def rn(c: int, _off: int = lv_off, _in: list = in_names, _gv: str = gv) -> str:
+            if c >= 0:
+                c += _off
+                return f"lv{c}" if c else "lv"
+            return _gv if c == _GV else _in[-1 - c]
+
+        for r, (v, iv, rv) in zip(seg.records, seg.rec_codes):
+            records.append(OpRecord(
+                r.index + rec_off, rn(v), r.op, r.family, r.status, r.cost, r.inputs, r.outputs,
+                tuple([rn(c) for c in iv]), r.precision, r.note, r.attrs, tuple([rn(c) for c in rv])))
+        for site in seg.sites:
+            tagged_names.append(f"{names(site)}_k{len(tagged_names)}")
+        for i, (tmpl, ops, status, cost, prec) in enumerate(seg.kernels):
+            kind, what = tmpl
+            if kind == "fused":
+                name = "fused_" + "_".join([tagged_names[site_off + x] for x in what])
+            elif kind == "tir":
+                name = tagged_names[site_off + what]
+            elif kind == "var":
+                name = rn(what)
+            else:
+                name = what
+            idx = tuple([o + rec_off for o in ops])
+            if i < seg.n_main_kernels:
+                main_k.append(Kernel(len(main_k), name, idx, status, cost, prec))
+            else:
+                rest_k.append((name, idx, status, cost, prec))
+
+        def rk(e: Any, _koff: int = key_off, _in: list = in_keys) -> Any:
+            t = type(e)
+            if t is int:
+                return e + _koff if e >= 0 else _in[-1 - e]
+            if e is None:
+                return None
+            if t is tuple:
+                return tuple([rk(f) for f in e])
+            return Item(rk(e.of), e.index)
+
+        body = seg.stream if s == last or seg.bound_last else seg.stream[:-1]
+        for b in body:
+            kind = b.kind
+            if kind is Kind.ALLOC:
+                k = b.name + alloc_off
+                bindings.append(Binding(b.var + key_off, kind, (), f"alloc{k}" if k else "alloc", b.nbytes, b.dtype, b.scope))
+            else:
+                bindings.append(Binding(b.var + key_off, kind, tuple([rk(a) for a in b.args])))
+        out_keys.append(tuple(k + key_off for k in seg.out_keys))
+        out_names.append(tuple(rn(c) for c in seg.out_codes))
+        for k, v in seg.weight_bytes_by_dtype.items():
+            by_dtype[k] = by_dtype.get(k, 0) + v
+        weight += seg.weight_bytes
+        lv_off += seg.n_lv + seg.bound_last
+        rec_off += len(seg.records)
+        site_off += len(seg.sites)
+        key_off += seg.n_keys
+        alloc_off += seg.n_allocs
+        if s == last:
+            out_vars = frozenset(rn(c) for c in seg.output_codes)
+    if set(tagged_names) & set(names.counters):
+        raise _Unusable("a tagged name is also an untagged one")
+    analysis = ModelAnalysis(
+        records=tuple(records), input_infos=first.input_infos, output_infos=parts[-1][0].output_infos,
+        weight_bytes=weight, weight_bytes_by_dtype=MappingProxyType(by_dtype), output_vars=out_vars)
+    kernels = tuple(main_k) + tuple(Kernel(len(main_k) + i, *k) for i, k in enumerate(rest_k))
+    return analysis, kernels, CallStream((tuple(bindings),), bindings[-1].var)
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None,
+                     cache: Any) -> Composed | Any:
+    """Load and normalise ``model`` (an ONNX file path or ``onnx.ModelProto``), then compose it
+    from cached segments; returns a :class:`Composed`, or the whole model imported
+    (:class:`~hybridperf.frontends.common.LoadedModel`) where it takes the whole-model path."""
+    from hybridperf.frontends.common import is_onnx_proto
+    from hybridperf.frontends.normalize import check_supported, normalize
+    from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
+    from hybridperf.frontends.qoperator import qoperator_to_qdq
+
+    blocks: BlockCache = cache.blocks
+    t: dict[str, float] = {}
+    c = time.perf_counter
+    t0 = c()
+    if is_onnx_proto(model):
+        source, proto, inplace = f"<onnx.ModelProto {model.graph.name or 'model'}>", model, False
+    else:
+        source, proto, inplace = str(Path(model)), load_onnx_proto(model), True
+    proto = qoperator_to_qdq(proto)
+    check_supported(proto, source)
+    t1 = c()
+    res = normalize(proto, shapes, batch, inplace=inplace)
+    t2 = c()
+    t["load_s"], t["normalize_s"] = t1 - t0, t2 - t1
+    norm = res.model
+    graph = norm.graph
+    cuts = plan_cuts(graph)
+    if not cuts:
+        blocks.whole += 1
+        return from_onnx(norm, res.input_shapes, source=source)
+    try:
+        parts = _segments(norm, cuts, cache)
+        t3 = c()
+        analysis, kernels, stream = _compose(parts)
+        t4 = c()
+        input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
+        memory = plan_stream(stream, analysis.weight_bytes, input_bytes)
+        t5 = c()
+    except _Unusable:
+        blocks.fallbacks += 1
+        return from_onnx(norm, res.input_shapes, source=source)
+    blocks.composed += 1
+    t["segments_s"], t["compose_s"], t["memory_plan_s"] = t3 - t2, t4 - t3, t5 - t4
+    return Composed(analysis, kernels, memory, MappingProxyType(dict(res.input_shapes)), source, len(parts),
+                    MappingProxyType(t))
+
+
+def _segments(norm: Any, cuts: list[tuple[int, tuple[str, ...]]], cache: Any) -> list:
+    """Each segment's cached result (running the pipeline on a miss) and where its inputs come from."""
+    graph = norm.graph
+    blocks: BlockCache = cache.blocks
+    nodes = list(graph.node)
+    init_of = {t.name: t for t in graph.initializer}
+    inits = set(init_of)
+    types = {vi.name: vi for vi in graph.value_info}
+    graph_inputs = tuple(vi.name for vi in graph.input if vi.name not in inits)
+    in_types0 = [vi for vi in graph.input if vi.name not in inits]
+    opset = b"".join(o.SerializeToString() for o in norm.opset_import)
+    bounds = [(0, graph_inputs)] + cuts
+    where: dict[str, tuple[int, int]] = {}  # tensor -> (segment, output position)
+    parts = []
+    key_of_init: dict[str, bytes] = {}
+    n_seg = len(bounds)
+    for s, (start, ins) in enumerate(bounds):
+        end = bounds[s + 1][0] if s + 1 < n_seg else len(nodes)
+        seg_nodes = nodes[start:end]
+        pos = {y: (j, m) for j, n in enumerate(seg_nodes) for m, y in enumerate(n.output)}
+        # what the segment hands on: the tensors crossing the next cut that it computes (the others pass by)
+        outs = [o for o in bounds[s + 1][1] if o in pos] if s + 1 < n_seg else [o.name for o in graph.output]
+        if any(o not in pos for o in outs):
+            raise _Unusable("a graph output not computed in the last segment")
+        if s:  # the tensors it reads (others crossing its first cut pass it by)
+            read = {x for n in seg_nodes for x in n.input}
+            ins = tuple(x for x in ins if x in read)
+        in_types = in_types0 if s == 0 else [types[x] for x in ins]
+        key = _segment_key(seg_nodes, ins, in_types, s == 0, opset, init_of, key_of_init)
+        key += repr((s + 1 == n_seg, [pos[o] for o in outs])).encode()
+        seg = blocks.get(key)
+        if seg is _MISSING:
+            blocks.misses += 1
+            out_types = {o.name: o for o in graph.output} if s + 1 == n_seg else types
+            try:
+                seg = _run_segment(norm, seg_nodes, ins, in_types, outs, out_types, init_of, cache)
+            except Exception:  # noqa: BLE001 - _Unusable, or an error the whole-model path reports (or survives)
+                seg = None
+            blocks.put(key, seg)
+        else:
+            blocks.hits += 1
+        if seg is None:
+            raise _Unusable("segment")
+        src = tuple(where[x] for x in ins) if s else ()
+        for m, y in enumerate(outs):
+            where[y] = (s, m)
+        parts.append((seg, src))
+    return parts
