@@ -94,3 +94,15 @@ def test_block_cache_off_and_stats():
 
     assert "block_hits" in api.Session().stats()
     assert "block_hits" not in api.Session(block_cache=False).stats()
+
+
+def test_primfunc_names_follow_the_builder():
+    """The names composed segments get (:class:`hybridperf.ir.lowering.PrimFuncNames`): one per class of
+    structurally equal PrimFuncs, a used hint numbered by its own counter, ``.`` -> ``_``."""
+    from hybridperf.ir.lowering import PrimFuncNames
+
+    names = PrimFuncNames()
+    assert [names.name(h, c) for h, c in [("add", 0), ("add", 1), ("add", 0), ("main", 2), ("nn.relu", 3)]] == [
+        "add", "add1", "add", "main1", "nn_relu"]
+    assert names.clash(["add_k0", "add1_k1"]) is False
+    assert names.clash(["add_k0", "add1"]) is True

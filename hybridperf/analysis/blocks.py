@@ -41,7 +41,7 @@ import hashlib
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -51,6 +51,7 @@ from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, analyze_modul
 from hybridperf.analysis.kernels import Kernel, group_kernels
 from hybridperf.analysis.memory import MemoryPlan, plan_stream
 from hybridperf.costs import Status
+from hybridperf.ir import call_stream, lowering
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.call_stream import Binding, CallStream, Item, Kind
 
@@ -99,22 +100,22 @@ class BlockCache:
 
     def __init__(self, keep: int = 4096) -> None:
         self.keep = keep
-        self._entries: OrderedDict[bytes, _Segment | None] = OrderedDict()
+        self._by_key: OrderedDict[bytes, _Segment | None] = OrderedDict()
         self.hits = self.misses = self.composed = self.whole = self.fallbacks = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._by_key)
 
     def get(self, key: bytes) -> Any:
-        got = self._entries.get(key, _MISSING)
+        got = self._by_key.get(key, _MISSING)
         if got is not _MISSING:
-            self._entries.move_to_end(key)
+            self._by_key.move_to_end(key)
         return got
 
     def put(self, key: bytes, seg: _Segment | None) -> None:
-        while len(self._entries) >= self.keep:
-            self._entries.popitem(last=False)
-        self._entries[key] = seg
+        while len(self._by_key) >= self.keep:
+            self._by_key.popitem(last=False)
+        self._by_key[key] = seg
 
     def stats(self) -> dict[str, int]:
         return {"block_entries": len(self), "block_hits": self.hits, "block_misses": self.misses,
@@ -306,22 +307,11 @@ class _Unusable(Exception):
 def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: list[Any], outs: list[str],
                  out_types: dict[str, Any], init_of: Mapping[str, Any], cache: Any) -> _Segment:
     """The whole pipeline on one segment (a model of its own), in the form :func:`_compose` reads."""
-    from hybridperf.ir import call_stream, lowering
-
     mod = _import(model, nodes, in_types, outs, out_types, init_of)
     analysis = analyze_module(mod)
     if any(r.status is Status.SYMBOLIC for r in analysis.records):
         raise _Unusable("symbolic")
-    legalize = cache.legalize
-    one_pass = legalize.one_pass
-    tagged = lowering.tag_and_legalize(mod, [r.var for r in analysis.records], cache=legalize)
-    if legalize.one_pass != one_pass + 1:
-        raise _Unusable("not the one-pass legalization")
-    fused = lowering.fuse(tagged)
-    kernels = group_kernels(analysis, fused)
-    stream = call_stream.of_fused(fused, cache.reshape_patterns)
-    if stream is None or len(stream.blocks) != 1:
-        raise _Unusable("call stream")
+    fused, kernels, stream = _lower(mod, analysis, cache)
     main = mod["main"]
     params = tuple(_tvm.var_name(p) for p in main.params)
     if len(params) != len(ins):
@@ -329,7 +319,7 @@ def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: l
     n_lv, bound_last, out_vars = _outputs(main, analysis)
     if bound_last and _ends_in_view(fused, cache.reshape_patterns):
         raise _Unusable("a view bound as the output (a kernel alone, a view in the whole model)")
-    sites = _sites(main, legalize)
+    sites = _sites(main, cache.legalize)
     pidx = {nm: k for k, nm in enumerate(params)}
     templates, n_main = _kernel_templates(analysis, kernels, fused, sites, pidx)
     local, out_keys, n_keys, n_allocs = _int_stream(stream, main.params, bound_last)
@@ -343,6 +333,22 @@ def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: l
         weight_bytes_by_dtype=analysis.weight_bytes_by_dtype, sites=sites, kernels=templates, n_main_kernels=n_main,
         stream=local, out_keys=out_keys, n_keys=n_keys, n_allocs=n_allocs,
     )
+
+
+def _lower(mod: Any, analysis: ModelAnalysis, cache: Any) -> tuple[Any, tuple[Kernel, ...], CallStream]:
+    """The segment legalized in one pass, fused, its kernels grouped and its call stream read: the
+    whole-model path's steps, within the cases composed here."""
+    legalize = cache.legalize
+    one_pass = legalize.one_pass
+    tagged = lowering.tag_and_legalize(mod, [r.var for r in analysis.records], cache=legalize)
+    if legalize.one_pass != one_pass + 1:
+        raise _Unusable("not the one-pass legalization")
+    fused = lowering.fuse(tagged)
+    kernels = group_kernels(analysis, fused)
+    stream = call_stream.of_fused(fused, cache.reshape_patterns)
+    if stream is None or len(stream.blocks) != 1:
+        raise _Unusable("call stream")
+    return fused, kernels, stream
 
 
 def _import(model: Any, nodes: list[Any], in_types: list[Any], outs: list[str], out_types: dict[str, Any],
@@ -404,8 +410,7 @@ def _kernel_templates(analysis: ModelAnalysis, kernels: tuple[Kernel, ...], fuse
             fused_sites[gv.name_hint] = tuple(
                 _site_of(ib.value.args[0].name_hint, len(sites)) for ib in _tvm.bindings(f)
                 if _tvm.is_call(ib.value) and _tvm.op_name(ib.value) == "relax.call_tir")
-    local_names = _Names()
-    local_tagged = [f"{local_names(site)}_k{j}" for j, site in enumerate(sites)]
+    local_tagged = _tagged_names(sites, lowering.PrimFuncNames(), 0)
     rec_vars = {r.var for r in analysis.records}
     n_main = sum(1 for k in kernels if k.name not in rec_vars)
     out = []
@@ -414,20 +419,34 @@ def _kernel_templates(analysis: ModelAnalysis, kernels: tuple[Kernel, ...], fuse
             if k.name not in rec_vars:
                 raise _Unusable("kernel order")
             tmpl = ("var", _code(k.name, pidx))
-        elif k.name in fused_sites:
-            tmpl = ("fused", fused_sites[k.name])
-            if k.name != "fused_" + "_".join(local_tagged[x] for x in fused_sites[k.name]):
-                raise _Unusable("fused name")
-        elif k.name in tagged_site:
-            tmpl = ("tir", tagged_site[k.name])
-            if k.name != local_tagged[tagged_site[k.name]]:
-                raise _Unusable("tagged name")
+        elif k.name in fused_sites or k.name in tagged_site:
+            tmpl = ("fused", fused_sites[k.name]) if k.name in fused_sites else ("tir", tagged_site[k.name])
+            if _kernel_name(tmpl, local_tagged, None) != k.name:
+                raise _Unusable(f"{tmpl[0]} name")
         elif k.name.startswith("relax."):
             tmpl = ("op", k.name)
         else:
             raise _Unusable("kernel name")
         out.append((tmpl, k.op_indices, k.status, k.cost, k.precision))
     return tuple(out), n_main
+
+
+def _tagged_names(sites: tuple[tuple[str, int], ...], names: lowering.PrimFuncNames, first: int) -> list[str]:
+    """The tagged PrimFunc names (``{name}_k{site}``) of ``sites``, numbered from ``first``."""
+    return [f"{names.name(*site)}_k{first + j}" for j, site in enumerate(sites)]
+
+
+def _kernel_name(tmpl: tuple[str, Any], tagged: list[str], var_name: Callable[[int], str] | None) -> str:
+    """A kernel's name from its template (:func:`_kernel_templates`), ``tagged`` naming the
+    segment's sites and ``var_name`` its var name codes."""
+    kind, what = tmpl
+    if kind == "fused":
+        return "fused_" + "_".join([tagged[x] for x in what])
+    if kind == "tir":
+        return tagged[what]
+    if kind == "var":
+        return var_name(what)
+    return what
 
 
 #: the name code of ``gv`` (:func:`_code`)
@@ -461,19 +480,15 @@ def _site_of(tagged: str, n: int) -> int:
 def _sites(main: Any, legalize: Any) -> tuple[tuple[str, int], ...]:
     """(hint, class) of each cached legalization, in the order the one-pass path tags them
     (:meth:`hybridperf.ir.lowering.LegalizeCache.tag_and_legalize`; it keys the same signatures)."""
-    from hybridperf.ir import lowering
-
     tvm, _ = _tvm.tvm_modules()
     out = []
     for b in _tvm.bindings(main):
         v = b.value
         if not _tvm.is_call(v) or not isinstance(v.op, tvm.ir.Op) or v.op.get_attr("FLegalize") is None:
             continue
-        key = lowering._signature(v)  # noqa: SLF001 - the one-pass path's own key
-        entry = legalize._entries.get(key) if key is not None else None  # noqa: SLF001
-        if entry is None or not isinstance(entry, lowering._Entry):  # noqa: SLF001 - uncached: no site
-            continue
-        out.append((entry.hint, entry.cls))
+        site = legalize.cached_site(v)
+        if site is not None:  # else uncached: no site
+            out.append(site)
     return tuple(out)
 
 
@@ -515,7 +530,7 @@ def _int_stream(stream: CallStream, params: Any, bound_last: bool) -> tuple[tupl
         ids[b.var] = new
         name = b.name
         if b.kind is Kind.ALLOC:
-            if name != ("alloc" if allocs == 0 else f"alloc{allocs}"):
+            if name != _alloc(allocs):
                 raise _Unusable("alloc name")
             name = allocs
             allocs += 1
@@ -533,125 +548,121 @@ def _int_stream(stream: CallStream, params: Any, bound_last: bool) -> tuple[tupl
 # --------------------------------------------------------------------------- composing
 
 
-class _Names:
-    """The untagged PrimFunc names of the one-pass path (:class:`hybridperf.ir.lowering._Names`:
-    TVM's ``NameSupply``, structurally equal PrimFuncs sharing the first one's name)."""
-
-    def __init__(self) -> None:
-        self.counters: dict[str, int] = {"main": 0}
-        self.of_class: dict[int, str] = {}
-
-    def __call__(self, site: tuple[str, int]) -> str:
-        hint, cls = site
-        got = self.of_class.get(cls)
-        if got is None:
-            name = hint.replace(".", "_")
-            if name not in self.counters:
-                self.counters[name] = 0
-                got = name
-            else:
-                new = name
-                while new in self.counters:
-                    self.counters[name] += 1
-                    new = f"{name}{self.counters[name]}"
-                self.counters[new] = 0
-                got = new
-            self.of_class[cls] = got
-        return got
-
-
 def _lv(i: int) -> str:
     return "lv" if i == 0 else f"lv{i}"
+
+
+def _alloc(i: int) -> str:
+    return "alloc" if i == 0 else f"alloc{i}"
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where one segment's vars and call stream keys land in the composed model: the first ``lv``
+    and key it takes, what its inputs are there, and the name of its output binding."""
+
+    lv_off: int
+    key_off: int
+    in_names: tuple[str, ...]
+    in_keys: tuple[int, ...]
+    gv: str
+
+    def name(self, c: int) -> str:
+        """The composed name of the segment's var with name code ``c`` (:func:`_code`)."""
+        if c >= 0:
+            return _lv(c + self.lv_off)
+        return self.gv if c == _GV else self.in_names[-1 - c]
+
+    def key(self, e: Any) -> Any:
+        """The composed call stream key of the segment's key ``e`` (an int, None, a tuple or an Item)."""
+        t = type(e)
+        if t is int:
+            return e + self.key_off if e >= 0 else self.in_keys[-1 - e]
+        if e is None:
+            return None
+        if t is tuple:
+            return tuple([self.key(f) for f in e])
+        return Item(self.key(e.of), e.index)
 
 
 def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]) -> tuple[ModelAnalysis, tuple[Kernel, ...], CallStream]:
     """Records, kernels and call stream of the whole model from its segments (``parts``: each
     segment and, per input, the (segment, output position) it reads; the first reads the graph inputs)."""
     records: list[OpRecord] = []
-    main_k: list[Kernel] = []
+    main_k: list[tuple] = []
     rest_k: list[tuple] = []
     bindings: list[Binding] = []
-    names = _Names()
+    names = lowering.PrimFuncNames()
     tagged_names: list[str] = []
     out_names: list[tuple[str, ...]] = []  # per segment: global var name of each output
     out_keys: list[tuple[int, ...]] = []
     first = parts[0][0]
     n_in = len(first.params)
-    lv_off = rec_off = site_off = alloc_off = 0
+    lv_off = rec_off = alloc_off = 0
     key_off = n_in  # keys 0 .. n_in - 1: the graph inputs
-    weight = 0
-    by_dtype: dict[str, int] = {}
     last = len(parts) - 1
     for s, (seg, src) in enumerate(parts):
-        in_names = [out_names[a][b] for a, b in src] if s else list(seg.params)
-        in_keys = [out_keys[a][b] for a, b in src] if s else list(range(n_in))
-        gv = "gv" if s == last else _lv(seg.n_lv + lv_off)
-
-        def rn(c: int, _off: int = lv_off, _in: list = in_names, _gv: str = gv) -> str:
-            if c >= 0:
-                c += _off
-                return f"lv{c}" if c else "lv"
-            return _gv if c == _GV else _in[-1 - c]
-
-        for r, (v, iv, rv) in zip(seg.records, seg.rec_codes):
-            records.append(OpRecord(
-                r.index + rec_off, rn(v), r.op, r.family, r.status, r.cost, r.inputs, r.outputs,
-                tuple([rn(c) for c in iv]), r.precision, r.note, r.attrs, tuple([rn(c) for c in rv])))
-        for site in seg.sites:
-            tagged_names.append(f"{names(site)}_k{len(tagged_names)}")
+        place = _Place(
+            lv_off, key_off,
+            tuple([out_names[a][b] for a, b in src]) if s else seg.params,
+            tuple([out_keys[a][b] for a, b in src]) if s else tuple(range(n_in)),
+            "gv" if s == last else _lv(seg.n_lv + lv_off))
+        records.extend(_placed_records(seg, place, rec_off))
+        seg_tagged = _tagged_names(seg.sites, names, len(tagged_names))
+        tagged_names += seg_tagged
         for i, (tmpl, ops, status, cost, prec) in enumerate(seg.kernels):
-            kind, what = tmpl
-            if kind == "fused":
-                name = "fused_" + "_".join([tagged_names[site_off + x] for x in what])
-            elif kind == "tir":
-                name = tagged_names[site_off + what]
-            elif kind == "var":
-                name = rn(what)
-            else:
-                name = what
-            idx = tuple([o + rec_off for o in ops])
-            if i < seg.n_main_kernels:
-                main_k.append(Kernel(len(main_k), name, idx, status, cost, prec))
-            else:
-                rest_k.append((name, idx, status, cost, prec))
-
-        def rk(e: Any, _koff: int = key_off, _in: list = in_keys) -> Any:
-            t = type(e)
-            if t is int:
-                return e + _koff if e >= 0 else _in[-1 - e]
-            if e is None:
-                return None
-            if t is tuple:
-                return tuple([rk(f) for f in e])
-            return Item(rk(e.of), e.index)
-
-        body = seg.stream if s == last or seg.bound_last else seg.stream[:-1]
-        for b in body:
-            kind = b.kind
-            if kind is Kind.ALLOC:
-                k = b.name + alloc_off
-                bindings.append(Binding(b.var + key_off, kind, (), f"alloc{k}" if k else "alloc", b.nbytes, b.dtype, b.scope))
-            else:
-                bindings.append(Binding(b.var + key_off, kind, tuple([rk(a) for a in b.args])))
+            kernel = (_kernel_name(tmpl, seg_tagged, place.name), tuple([o + rec_off for o in ops]), status, cost, prec)
+            (main_k if i < seg.n_main_kernels else rest_k).append(kernel)
+        bindings += _placed_bindings(seg, place, alloc_off, whole=s == last or seg.bound_last)
         out_keys.append(tuple(k + key_off for k in seg.out_keys))
-        out_names.append(tuple(rn(c) for c in seg.out_codes))
+        out_names.append(tuple(place.name(c) for c in seg.out_codes))
+        lv_off += seg.n_lv + seg.bound_last
+        rec_off += len(seg.records)
+        key_off += seg.n_keys
+        alloc_off += seg.n_allocs
+    if names.clash(tagged_names):
+        raise _Unusable("a tagged name is also an untagged one")
+    weight, by_dtype = _weights(part[0] for part in parts)
+    out_vars = frozenset(place.name(c) for c in seg.output_codes)  # seg, place: the last segment's
+    analysis = ModelAnalysis(
+        records=tuple(records), input_infos=first.input_infos, output_infos=seg.output_infos,
+        weight_bytes=weight, weight_bytes_by_dtype=MappingProxyType(by_dtype), output_vars=out_vars)
+    kernels = tuple(Kernel(i, *k) for i, k in enumerate(main_k + rest_k))
+    return analysis, kernels, CallStream((tuple(bindings),), bindings[-1].var)
+
+
+def _placed_records(seg: _Segment, place: _Place, off: int) -> list[OpRecord]:
+    """The segment's records, renamed as the whole model's and numbered from ``off``."""
+    rn = place.name
+    return [OpRecord(r.index + off, rn(v), r.op, r.family, r.status, r.cost, r.inputs, r.outputs,
+                     tuple([rn(c) for c in iv]), r.precision, r.note, r.attrs, tuple([rn(c) for c in rv]))
+            for r, (v, iv, rv) in zip(seg.records, seg.rec_codes)]
+
+
+def _placed_bindings(seg: _Segment, place: _Place, alloc_off: int, whole: bool) -> list[Binding]:
+    """The segment's call stream with the whole model's keys and alloc names (numbered from
+    ``alloc_off``); without its output binding unless ``whole`` (the last segment's, or one bound as
+    an op: a binding the whole model has)."""
+    out = []
+    key_off, rk = place.key_off, place.key
+    for b in seg.stream if whole else seg.stream[:-1]:
+        kind = b.kind
+        if kind is Kind.ALLOC:
+            out.append(Binding(b.var + key_off, kind, (), _alloc(b.name + alloc_off), b.nbytes, b.dtype, b.scope))
+        else:
+            out.append(Binding(b.var + key_off, kind, tuple([rk(a) for a in b.args])))
+    return out
+
+
+def _weights(segs: Iterable[_Segment]) -> tuple[int, dict[str, int]]:
+    """Weight bytes of the segments, in all and by dtype (each initializer is read in one segment)."""
+    weight = 0
+    by_dtype: dict[str, int] = {}
+    for seg in segs:
         for k, v in seg.weight_bytes_by_dtype.items():
             by_dtype[k] = by_dtype.get(k, 0) + v
         weight += seg.weight_bytes
-        lv_off += seg.n_lv + seg.bound_last
-        rec_off += len(seg.records)
-        site_off += len(seg.sites)
-        key_off += seg.n_keys
-        alloc_off += seg.n_allocs
-        if s == last:
-            out_vars = frozenset(rn(c) for c in seg.output_codes)
-    if set(tagged_names) & set(names.counters):
-        raise _Unusable("a tagged name is also an untagged one")
-    analysis = ModelAnalysis(
-        records=tuple(records), input_infos=first.input_infos, output_infos=parts[-1][0].output_infos,
-        weight_bytes=weight, weight_bytes_by_dtype=MappingProxyType(by_dtype), output_vars=out_vars)
-    kernels = tuple(main_k) + tuple(Kernel(len(main_k) + i, *k) for i, k in enumerate(rest_k))
-    return analysis, kernels, CallStream((tuple(bindings),), bindings[-1].var)
+    return weight, by_dtype
 
 
 # --------------------------------------------------------------------------- the stage

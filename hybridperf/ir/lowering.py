@@ -11,6 +11,7 @@ every ``call_tir`` site its own PrimFunc copy tagged with the index of the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from hybridperf.ir import tvm_compat as _tvm
@@ -153,7 +154,7 @@ class LegalizeCache:
 
         Every op call of ``main`` is looked up (and legalized on a miss) before the pass runs, and
         its tagged PrimFunc copy made: named ``{name}_k{site}`` after the name TVM's builder gives
-        the untagged PrimFunc (:class:`_Names`: the builder's unique naming, with structurally
+        the untagged PrimFunc (:class:`PrimFuncNames`: the builder's unique naming, with structurally
         equal PrimFuncs sharing the first one's name and body, as ``add_func`` de-duplicates).
         The pass's callbacks only return the ``call_tir`` on each copy (ops that are not cached,
         such as ``shape_to_tensor``, are legalized by TVM in the pass); the copies join the module
@@ -169,7 +170,7 @@ class LegalizeCache:
         # per call LegalizeOps legalizes, in order: (op, entry, tagged GlobalVar) or (op, None, FLegalize)
         plan: list[tuple[str, _Entry | None, Any]] = []
         funcs: dict[Any, Any] = {}
-        names = _Names()
+        names = PrimFuncNames()
         defaults: dict[str, Any] = {}
         hits = 0
         for b in _tvm.bindings(mod["main"]):
@@ -205,7 +206,7 @@ class LegalizeCache:
             gvar = _tvm.global_var(f"{untagged}_k{len(funcs)}", entry.ty)
             funcs[gvar] = func.with_attr(ORIGIN_ATTR, origin)
             plan.append((name, entry, gvar))
-        if names.clash(funcs):
+        if names.clash(gv.name_hint for gv in funcs):
             return None
         state = _TagState(plan)
         leg = relax.transform.LegalizeOps({name: state.legalize for name in defaults})(mod)
@@ -218,6 +219,27 @@ class LegalizeCache:
         self.uncached += len(plan) - len(funcs)
         leg.update(tvm.IRModule(funcs))
         return relax.transform.DeadCodeElimination(["main"])(leg)
+
+    def cached_site(self, call: Any) -> tuple[str, int] | None:
+        """The name hint and class of the PrimFunc kept for ``call``'s signature, if one is kept.
+
+        Parameters
+        ----------
+        call : relax.Call
+            An op call, keyed as :meth:`tag_and_legalize` keys it.
+
+        Returns
+        -------
+        tuple of (str, int) or None
+            ``(hint, cls)``: the name hint TVM's legalization gave the PrimFunc and its class of
+            structurally equal PrimFuncs (the argument of :meth:`PrimFuncNames.name`); None where
+            the signature was never legalized here or is one TVM legalizes every time.
+        """
+        key = _signature(call)
+        entry = self._entries.get(key) if key is not None else None
+        if not isinstance(entry, _Entry):
+            return None
+        return entry.hint, entry.cls
 
     def _new_entry(self, call: Any, default: Any) -> Any:
         """Legalize ``call`` in a scratch builder; the entry (with its class of structurally equal
@@ -280,40 +302,73 @@ class _Entry:
         return relax.Call(self.op, [gvar, relax.Tuple(args)], self.attrs, self.sinfo)
 
 
-class _Names:
+class PrimFuncNames:
     """The names a ``BlockBuilder`` gives the PrimFuncs added to a module holding only ``main``.
 
     ``add_func`` returns the existing GlobalVar for a PrimFunc structurally equal to one added
     before, else a fresh name: the hint (``.`` -> ``_``) if unused, else the hint followed by
-    the hint's next counter value that is unused (TVM's ``NameSupply``).
+    the hint's next counter value that is unused (TVM's ``NameSupply``). Used by
+    :meth:`LegalizeCache.tag_and_legalize` and by the block cache
+    (:mod:`hybridperf.analysis.blocks`), which renames composed segments the same way.
     """
 
     def __init__(self) -> None:
-        self.counters: dict[str, int] = {"main": 0}
-        self.of_class: dict[int, tuple[str, Any]] = {}
+        self._counters: dict[str, int] = {"main": 0}
+        self._of_class: dict[int, str] = {}
+        self._func_of_class: dict[int, Any] = {}
+
+    def name(self, hint: str, cls: int) -> str:
+        """The name of a PrimFunc added with name hint ``hint``.
+
+        Parameters
+        ----------
+        hint : str
+            The name hint TVM's legalization gives the PrimFunc.
+        cls : int
+            Its class of structurally equal PrimFuncs (:meth:`LegalizeCache.cached_site`): a class
+            named before keeps its first name.
+
+        Returns
+        -------
+        str
+            The name the builder gives it.
+        """
+        got = self._of_class.get(cls)
+        if got is None:
+            got = self._of_class[cls] = self._fresh(hint)
+        return got
 
     def add(self, entry: _Entry) -> tuple[str, Any]:
         """(name, PrimFunc kept under it) of ``entry``'s PrimFunc."""
-        got = self.of_class.get(entry.cls)
-        if got is None:
-            got = self.of_class[entry.cls] = (self._fresh(entry.hint), entry.func)
-        return got
+        func = self._func_of_class.setdefault(entry.cls, entry.func)
+        return self.name(entry.hint, entry.cls), func
 
     def _fresh(self, hint: str) -> str:
         name = hint.replace(".", "_")
-        if name not in self.counters:
-            self.counters[name] = 0
+        if name not in self._counters:
+            self._counters[name] = 0
             return name
         new = name
-        while new in self.counters:
-            self.counters[name] += 1
-            new = f"{name}{self.counters[name]}"
-        self.counters[new] = 0
+        while new in self._counters:
+            self._counters[name] += 1
+            new = f"{name}{self._counters[name]}"
+        self._counters[new] = 0
         return new
 
-    def clash(self, funcs: dict[Any, Any]) -> bool:
-        """Whether a tagged name is also an untagged one (the builder would rename it)."""
-        return any(gv.name_hint in self.counters for gv in funcs)
+    def clash(self, names: Iterable[str]) -> bool:
+        """Whether one of ``names`` (tagged names) is also an untagged one (the builder would rename it).
+
+        Parameters
+        ----------
+        names : iterable of str
+            Names to check against those given (and ``main``).
+
+        Returns
+        -------
+        bool
+            True where any of them is taken.
+        """
+        return any(nm in self._counters for nm in names)
 
 
 class _TagState:
