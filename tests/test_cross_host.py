@@ -39,6 +39,28 @@ def test_host_figures_from_sheets():
     assert v[6] == pytest.approx(math.log(2)) and v[7] == 1.0
 
 
+def test_probed_sheet_names_avx512():
+    """A probed sheet names the CPU's ISA flags, so host_figures reads AVX-512 from it as from a curated sheet
+    (before: a probed Zen 4 `host` read as a non-AVX-512 CPU, unlike its training sheet)."""
+    import dataclasses
+
+    from hybridperf.device.spec import parse_spec
+    from hybridperf.measure import probe
+    from hybridperf.residual.cross_host import host_figures
+    host = probe.HostInfo(cpu_model="Toy CPU", logical_cpus=1, usable_cpus=1, memory_bytes=2**33, governor=None,
+                          machine="x86_64", python="3", numpy="2", blas="toyblas", onnxruntime="1")
+    res = probe.ProbeResult(date="2025-01-01", version="0.1.0", quick=True, kind="cpu", host=host,
+                            caches=(probe.CacheLevel(2, "Unified", 2**20, 1),),
+                            gemm=(probe.GemmRate("fp32", 512, 100e9, 0.1, 3, "numpy"),),
+                            bandwidth=(probe.Bandwidth("copy", "dram", 2**28, 1, 10e9, 3),), dispatch=None)
+    plain = parse_spec(probe.spec_dict(res, "toy"), "<probe>")
+    assert not host_figures(plain).avx512
+    res = dataclasses.replace(res, host=dataclasses.replace(res.host, isa=("avx2", "avx512f")))
+    sheet = probe.spec_dict(res, "toy")
+    assert "ISA flags: avx2 avx512f." in sheet["notes"]
+    assert host_figures(parse_spec(sheet, "<probe>")).avx512
+
+
 def test_host_columns_ratios():
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import HOST_FEATURES, host_columns, host_figures
@@ -217,6 +239,44 @@ def test_loo_folds_cover_every_model_once():
     assert [f.tolist() for f in _loo_folds(3)] == [[0], [1], [2]]  # K <= ADAPT_FOLDS: leave one model out
     folds = _loo_folds(25)
     assert len(folds) == ADAPT_FOLDS and sorted(np.concatenate(folds).tolist()) == list(range(25))
+
+
+def test_shrink_trees_scales_only_the_added_trees():
+    """Shrinkage multiplies what the trees after ``start`` add (leaf values), so the booster predicts
+    first-trees + lam x (all trees - first trees), and its text form keeps that."""
+    import lightgbm as lgb
+
+    from hybridperf.residual.cross_host import _method, _shrink_trees
+
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 3))
+    b = lgb.train({"verbose": -1, "num_leaves": 4, "num_threads": 1, "seed": 0, "deterministic": True},
+                  lgb.Dataset(x, x[:, 0] + x[:, 1] ** 2), num_boost_round=8)
+    first, full = b.predict(x, num_iteration=3), b.predict(x)
+    shrunk = _shrink_trees(b, 3, 0.25)
+    np.testing.assert_allclose(shrunk.predict(x), first + 0.25 * (full - first), atol=1e-12)
+    np.testing.assert_allclose(lgb.Booster(model_str=shrunk.model_to_string()).predict(x), shrunk.predict(x))
+    assert _method(0) == "offset" and _method(30, 0.4) == "kernels+offset (30 trees) x0.4"
+
+
+def test_adapt_shrinks_a_noisy_correction():
+    """K models whose kernels run as the zero-shot model says and whose whole-model times are its prediction times
+    independent noise (nothing to learn): the adaptation keeps the zero-shot model or shrinks the correction, and
+    stays close to zero-shot on the rest."""
+    from hybridperf.residual.cross_host import ADAPT_SHRINK
+    from hybridperf.residual.model import KernelTable, subset
+
+    X, y, kth, base = _zen4_rows()
+    f = base.kernel_booster_.predict(base._kernel_inputs(kth.X, kth.row)) + base.host_offset()
+    kth = KernelTable(kth.X, f, kth.row, kth.families)
+    zs = base.predict(X, kth)
+    noisy = zs + np.random.default_rng(3).normal(0.0, 0.1, len(zs))
+    pick, rest = np.arange(10), np.arange(10, len(zs))
+    ad = base.adapt(X[pick], noisy[pick], kernels=subset(kth, pick))
+    a = ad.adaptation_
+    assert a["method"] == "none" or a["shrink"] < 1.0
+    assert a["shrink"] in (0.0, *ADAPT_SHRINK)
+    assert float(np.mean(np.abs(ad.predict(X[rest], subset(kth, rest)) - zs[rest]))) < 0.05
 
 
 def test_adaptation_slope_does_not_extrapolate():

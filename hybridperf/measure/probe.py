@@ -76,6 +76,9 @@ class HostInfo:
     numpy: str
     blas: str
     onnxruntime: str | None
+    #: key ISA flags of /proc/cpuinfo (:data:`~hybridperf.measure.onnxruntime.KEY_ISA_FLAGS`), named in the sheet's
+    #: notes: the cross-host CPU model reads AVX-512 from a sheet's text (``residual.cross_host.host_figures``)
+    isa: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,7 +256,17 @@ def read_host_info() -> HostInfo:
         numpy=np.__version__,
         blas=_blas_name(),
         onnxruntime=ort_version,
+        isa=_isa_flags(),
     )
+
+
+def _isa_flags() -> tuple[str, ...]:
+    from hybridperf.measure.onnxruntime import cpu_identity
+
+    try:
+        return tuple(cpu_identity().isa)
+    except Exception:  # noqa: BLE001 - informational only (no /proc/cpuinfo)
+        return ()
 
 
 # --------------------------------------------------------------------------- benchmarks
@@ -575,7 +588,9 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
     notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''}. "
              f"CPU: {host.cpu_model}; {cores} usable of {host.logical_cpus} logical CPUs; governor "
              f"{host.governor or 'not exposed'}; {host.machine}; Python {host.python}; numpy {host.numpy} ({host.blas}); "
-             f"onnxruntime {host.onnxruntime or 'not installed'}. Power and energy are estimates, not measurements.")
+             f"onnxruntime {host.onnxruntime or 'not installed'}. "
+             + (f"ISA flags: {' '.join(host.isa)}. " if host.isa else "")
+             + "Power and energy are estimates, not measurements.")
     if result.errors:
         notes += " Skipped: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
     return {

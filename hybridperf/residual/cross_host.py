@@ -5,8 +5,8 @@ carry :data:`HOST_FEATURES` (from the host's spec sheet or probe, :func:`host_fi
 :data:`~hybridperf.residual.features.KERNEL_FEATURES`, so it is trained on several hosts at once
 and predicts a host it never saw from its sheet alone ("zero-shot from spec"). ``adapt`` (few-shot on K
 measured models of the host) grows a few LightGBM trees on the kernel booster from their kernel rows and
-refits a model-level offset (:meth:`CrossHostModel.adapt`); ``save`` / ``load`` are the base class's,
-and the host the model predicts for is stored in the sidecar (``"host"``).
+refits a model-level offset, both shrunk towards the zero-shot model (:meth:`CrossHostModel.adapt`); ``save`` /
+``load`` are the base class's, and the host the model predicts for is stored in the sidecar (``"host"``).
 
 Host effects: each training host's median ``log(measured / roofline)`` (its *offset*: how far that CPU
 runs from its sheet's roofline, which two or three hosts cannot teach a model to read off a sheet) is
@@ -82,6 +82,16 @@ CROSS_HOST_PARAMS = {"n_estimators": 150, "min_data_in_leaf": 60, "model_estimat
 #: took Xeon -> Zen 3 from 18.5 to 13.6 %; min_data_in_leaf 10 moved no pair by more than 0.3 points, up to 1000
 #: trees or learning rate 0.05 (tried before that centring) by at most 1.1; not kept.
 ADAPT_ROUNDS: tuple[int, ...] = (0, 10, 30, 100, 300)
+#: shrinkage of a few-shot correction towards the zero-shot model, chosen with the rounds by the same leave-one-model-out
+#: (0 is "none"): the added trees' leaf values and the offset are multiplied by it. Chosen on the same host pairs
+#: (``benchmarks.cpu_cross_host --pairs``: 30 draws of K=10, seed 1, 2026-12-01): picking rounds alone, the correction
+#: made Zen 3 -> Zen 4 worse than zero-shot (8.7 against 8.2 %); with shrinkage 8.1 %, four of the six pairs beat both
+#: zero-shot and 10 rows alone (before: three) and their mean went from 18.4 to 18.2 %. The two Xeon-trained pairs
+#: still lose to 10 rows alone (Xeon -> Zen 3 13.7 against 10.5 %, -> Zen 4 15.0 against 12.1 %), before and after;
+#: a kernel booster trained on the K rows alone as a further candidate narrowed those two (to 11.7-12.7 %) without
+#: beating 10 rows alone, and lost Zen 3 -> Zen 4 (8.8 %) and Zen 3 -> Xeon (33.8 against 33.4 %); not kept. A stricter
+#: rule (change only if the leave-one-out gain exceeds 1 or 2 standard errors) or a 1-SE choice lost other pairs.
+ADAPT_SHRINK: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ADAPT_PARAMS: dict[str, Any] = {"objective": "regression", "learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 20,
                                 "lambda_l2": 10.0, "feature_fraction": 1.0, "bagging_fraction": 1.0, "verbose": -1,
                                 "num_threads": 1, "seed": 0, "deterministic": True}
@@ -237,9 +247,12 @@ class CrossHostModel(ResidualModel):
         With ``kernels`` (the K models' kernel rows, with their measured per-kernel ratios): a *kernel
         correction*, LightGBM trees (:data:`ADAPT_PARAMS`) added to the kernel booster and fitted to what it
         gets wrong on those kernel rows (continued training, so the adapted kernel booster is one LightGBM
-        text file), then a model-level offset (the mean log residual of the K models). The number of added
-        trees comes from :data:`ADAPT_ROUNDS` (0: the offset alone), or no change at all ("none"), whichever
-        has the lowest leave-models-out mean absolute log error over the K models (:func:`_loo_folds`).
+        text file), then a model-level offset (the mean log residual of the K models), both shrunk towards the
+        zero-shot model by a factor from :data:`ADAPT_SHRINK` (the added trees' leaf values and the offset times
+        it). The number of added trees (:data:`ADAPT_ROUNDS`, 0: the offset alone) and the shrinkage, or no change
+        at all ("none"), are those with the lowest leave-models-out mean absolute log error over the K models
+        (:func:`_loo_folds`): with K=10 the correction is often mostly noise, and shrinking it is what keeps a
+        good zero-shot model from being made worse.
         Without kernel rows: :meth:`ResidualModel.adapt` (offset, offset + slope or group scales), plus the
         "none" candidate.
         """
@@ -285,36 +298,38 @@ class CrossHostModel(ResidualModel):
                              params={"min_data_in_bin": 1, "verbose": -1})
             return lgb.train(ADAPT_PARAMS, ds, num_boost_round=rounds, init_model=self.kernel_booster_)
 
-        def with_trees(booster, rounds: int) -> CrossHostModel:
+        def with_kernels(f: np.ndarray) -> CrossHostModel:
             m = copy.copy(base)
-            if rounds:
-                m.kernel_booster_ = _FirstTrees(booster, start + rounds)
+            m.kernel_booster_ = _Fixed(f)
             return m
 
+        cands = [(r, lam) for r in ADAPT_ROUNDS for lam in ADAPT_SHRINK]
         errs: dict[str, list[float]] = {"none": list(np.abs(y - base.predict(X, kernels)))}
-        errs.update({_method(r): [] for r in ADAPT_ROUNDS})
+        errs.update({_method(r, lam): [] for r, lam in cands})
         for test in _loo_folds(n):
             fit = np.setdiff1d(np.arange(n), test)
             if len(fit) == 0:
                 continue
             grown = grow(fit, max(ADAPT_ROUNDS)) if max(ADAPT_ROUNDS) else None
             for r in ADAPT_ROUNDS:
-                p = with_trees(grown, r).predict(X, kernels)
-                a = float(np.mean(y[fit] - p[fit]))
-                errs[_method(r)].extend(np.abs(y[test] - p[test] - a))
+                fr = grown.predict(kx, num_iteration=start + r) if r else f0
+                for lam in ADAPT_SHRINK:
+                    p = with_kernels(f0 + lam * (fr - f0)).predict(X, kernels)
+                    a = lam * float(np.mean(y[fit] - p[fit]))
+                    errs[_method(r, lam)].extend(np.abs(y[test] - p[test] - a))
         loo = {k: float(np.mean(v)) for k, v in errs.items() if v}
-        order = ["none", *(_method(r) for r in ADAPT_ROUNDS)]
+        order = ["none", *(_method(r, lam) for r, lam in cands)]
         best = min((k for k in order if k in loo), key=lambda k: (loo[k], order.index(k)))
         new = copy.copy(base)
-        offset, rounds = 0.0, 0
+        offset, rounds, lam = 0.0, 0, 0.0
         if best != "none":
-            rounds = ADAPT_ROUNDS[[_method(r) for r in ADAPT_ROUNDS].index(best)]
+            rounds, lam = cands[order.index(best) - 1]
             if rounds:
-                new.kernel_booster_ = grow(np.arange(n), rounds)
-            offset = float(np.mean(y - new.predict(X, kernels)))
+                new.kernel_booster_ = _shrink_trees(grow(np.arange(n), rounds), start, lam)
+            offset = lam * float(np.mean(y - new.predict(X, kernels)))
         new.adaptation_ = {"method": best, "offset": offset, "slope": 0.0, "center": float(X[:, _LOG_ROOF].mean()),
-                           "k": int(n), "kernel_rounds": int(rounds), "loo_abs_log_error": loo, "group_scales": None,
-                           "base_device": self.device}
+                           "k": int(n), "kernel_rounds": int(rounds), "shrink": float(lam), "loo_abs_log_error": loo,
+                           "group_scales": None, "base_device": self.device}
         return new
 
     def _adaptation(self, X: np.ndarray) -> np.ndarray:
@@ -354,19 +369,32 @@ class CrossHostModel(ResidualModel):
         self.host_effects_ = tuple((HostFigures(**e["figures"]), float(e["log_offset"])) for e in ch.get("host_effects", ()))
 
 
-class _FirstTrees:
-    """A LightGBM booster that predicts with its first ``n`` trees only (the leave-out choice of rounds)."""
+class _Fixed:
+    """Stands in for a kernel booster whose predictions on the adaptation rows are already known."""
 
-    def __init__(self, booster, n: int):
-        self.booster, self.n = booster, n
+    def __init__(self, f: np.ndarray):
+        self.f = f
 
     def predict(self, x):
-        return self.booster.predict(x, num_iteration=self.n)
+        return self.f
 
 
-def _method(rounds: int) -> str:
-    """The adaptation method named by its kernel-correction rounds: ``offset`` (0) or ``kernels+offset (R trees)``."""
-    return "offset" if rounds == 0 else f"kernels+offset ({rounds} trees)"
+def _shrink_trees(booster, start: int, lam: float):
+    """``booster`` (changed in place, returned) with the leaf values of its trees from ``start`` on times ``lam``: its
+    predictions become those of its first ``start`` trees plus ``lam`` times what the later ones add."""
+    if lam != 1.0:
+        info = booster.dump_model()["tree_info"]
+        for t in range(start, len(info)):
+            for leaf in range(info[t]["num_leaves"]):
+                booster.set_leaf_output(t, leaf, lam * booster.get_leaf_output(t, leaf))
+    return booster
+
+
+def _method(rounds: int, shrink: float = 1.0) -> str:
+    """The adaptation method named by its kernel-correction rounds and shrinkage: ``offset`` (0 rounds),
+    ``kernels+offset (R trees)``, with `` x0.5`` appended when shrunk."""
+    name = "offset" if rounds == 0 else f"kernels+offset ({rounds} trees)"
+    return name if shrink == 1.0 else f"{name} x{shrink:.1f}"
 
 
 def _loo_folds(n: int) -> list[np.ndarray]:
