@@ -23,7 +23,8 @@ the held-out device's runtime (:class:`hybridperf.residual.device_features.Runti
 * **+ family probes**: also four fixed shapes per op family measured on the held-out GPU
   (:func:`hybridperf.residual.cross_device.family_probe_rows`, left out of every score): each family's
   prediction is rescaled by the shrunk log offset of its probes vs the model's prediction for them
-  (:func:`hybridperf.residual.cross_device.family_offsets`); the shrink and the slope shrink are chosen
+  (:func:`hybridperf.residual.cross_device.family_offsets`, slope along
+  :func:`hybridperf.residual.cross_device.family_probe_size`); the shrink and the slope shrink are chosen
   among :data:`FAMILY_GRID` by the same inner leave-one-GPU-out (for the chosen candidate).
 
 Prints a markdown table (MAPE and share within +-10 % per device and op family) and writes it to
@@ -48,10 +49,12 @@ import numpy as np
 
 from hybridperf.device.spec import load_spec
 from hybridperf.residual.cross_device import (
+    FAMILY_PROBE_INTENSITY_AXIS,
     CrossDeviceModel,
     baseline,
     family_offsets,
     family_probe_rows,
+    family_probe_size,
     featurize,
     gemm_probe_rows,
     mape,
@@ -144,14 +147,14 @@ class _Data:
         sub = self.rows.take(on)
         pred = m.predict_latency(sub, self.specs, {d: self.probes[d] for d in GPUS[gpu]})
         resid = np.log(sub.measured_s / pred)
-        probe, keep = self.family_probe[on], self.scored[on]
+        probe, keep, size = self.family_probe[on], self.scored[on], family_probe_size(sub)
         # per device: the A100's conv rows are another sheet (its own probe rows)
         out = []
         for shrink, slope in FAMILY_GRID:
             off = np.zeros(len(sub))
             for d in np.unique(sub.device):
                 s = sub.device == d
-                off[s] = family_offsets(sub.family[s], np.log(sub.roofline_s[s]), resid[s], probe[s], shrink, slope)
+                off[s] = family_offsets(sub.family[s], size[s], resid[s], probe[s], shrink, slope)
             out.append((pred * np.exp(off))[keep])
         te = np.isin(self.rows.device, GPUS[gpu]) & self.scored
         return te, out
@@ -275,7 +278,8 @@ def run(args) -> str:
            "left out, mean log ratio)") + "; target log(measured / max(compute, memory, floor)) (with "
         "gemm_probe the bmm rows' compute time at the GEMM rate); MAPE is the mean of |predicted - measured| / "
         f"measured over every measured row of the held-out GPU except the {int((~scored).sum())} GEMM-probe and "
-        f"family-probe rows ({FAMILY_MODE}: the grid {FAMILY_GRID} of (shrink, slope shrink), log roofline as size). "
+        f"family-probe rows ({FAMILY_MODE}: the grid {FAMILY_GRID} of (shrink, slope shrink); slope along the log "
+        f"roofline, for {', '.join(FAMILY_PROBE_INTENSITY_AXIS)} along log(compute / memory time)). "
         "The A100 fold holds out both A100 sheets (NeuSight measured conv on an A100 80GB PCIe, every other op on an "
         "A100 40GB PCIe; the 80GB's probe is the 40GB's floor and its bandwidth probe scaled by the sheets' DRAM "
         "bandwidth ratio). Data: " + CITATION,

@@ -400,6 +400,19 @@ def test_family_offsets_golden():
     assert got.tolist() == pytest.approx([0.2 + 0.1 * (0 - 1), 0.2 + 0.1 * (2 - 1), 0.2, 0.2 + 0.1 * (2 - 1), 0.0, 0.2])
 
 
+def test_family_probe_size_is_intensity_for_bmm_and_log_roofline_otherwise():
+    from hybridperf.residual.cross_device import FAMILY_PROBE_SHAPES, family_probe_ops, family_probe_size
+
+    rows = family_probe_ops("t4", load_spec("t4"), [1e-4] * len(FAMILY_PROBE_SHAPES))
+    size = family_probe_size(rows)
+    # the smallest bmm probe, 32 x (75x288 @ 288x30) on a T4 sheet (8.1 TFLOP/s fp32, 320 GB/s):
+    # log(compute_s / memory_s) = log((2*32*75*30*288 / 8.1e12) / (4*(32*75*288 + 32*288*30 + 32*75*30) / 320e9))
+    flops, nbytes = 2 * 32 * 75 * 30 * 288, 4 * (32 * 75 * 288 + 32 * 288 * 30 + 32 * 75 * 30)
+    assert size[0] == pytest.approx(math.log((flops / 8.1e12) / (nbytes / 320e9)), rel=1e-6)  # logs of x + 1e-12
+    other = rows.family != "bmm"
+    np.testing.assert_allclose(size[other], np.log(rows.roofline_s[other]), rtol=1e-6)
+
+
 def test_family_probe_shapes_are_four_per_family_in_work_order():
     from hybridperf.measure.torch_cuda import FAMILY_PROBE_CALLS
     from hybridperf.residual.cross_device import FAMILY_PROBE_OPS, FAMILY_PROBE_SHAPES, family_probe_ops

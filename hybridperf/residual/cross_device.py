@@ -32,7 +32,8 @@ Prediction: ``latency = base_s x exp(f(x))``.
 softmax and multiply, timed on the device by ``hybridperf probe``): how fast a GPU runs each op family is what
 transfers worst between GPUs (a V100 runs large ``linear`` calls at about its ``bmm`` rate, a P4 at a third of it).
 With them, each family's prediction is rescaled by the shrunk log offset of its probes' measured vs predicted
-latency (:func:`family_offsets`; ``family_shrink``, ``family_slope_shrink``).
+latency and a shrunk slope (:func:`family_offsets`; ``family_shrink``, ``family_slope_shrink``) along the
+log roofline, or for batched matmuls along the log compute-over-memory time (:func:`family_probe_size`).
 
 **Device bag** (``device_bagging=True``): with a handful of training GPUs, one model also learns each
 GPU's own kernel quirks (a cuBLAS layout one architecture runs slowly, a power-capped card's clock), and a
@@ -202,6 +203,21 @@ def family_probe_rows(rows: PricedOps, per_family: int = FAMILY_PROBES_PER_FAMIL
         pick = {int(order[min(len(order) - 1, int((i + 0.5) / per_family * len(order)))]) for i in range(per_family)}
         out.append(sel[np.isin(inv, sorted(pick))])
     return np.sort(np.concatenate(out)) if out else np.zeros(0, int)
+
+
+#: families whose family-probe slope runs along the log compute-over-memory time (arithmetic intensity over the
+#: ridge) instead of the log roofline (:func:`family_probe_size`): a batched matmul's error on a new GPU follows
+#: its regime (memory- vs compute-bound) more than its size. Chosen on three-GPU training sets predicting a fourth
+#: (never the outer held-out GPU): inner family-probe MAPE 14.6 -> 13.8 %, bmm 22.8 -> 20.4 %, every outer fold
+#: lower; ``linear`` and ``conv`` along it were worse (their probes span too little intensity).
+FAMILY_PROBE_INTENSITY_AXIS: tuple[str, ...] = ("bmm",)
+
+
+def family_probe_size(rows: PricedOps) -> np.ndarray:
+    """The size axis :func:`family_offsets` fits its slope on, per row: ``log(compute_s / memory_s)`` (sheet
+    roofline times) for the families in :data:`FAMILY_PROBE_INTENSITY_AXIS`, ``log(roofline_s)`` otherwise."""
+    intensity = np.isin(rows.family, FAMILY_PROBE_INTENSITY_AXIS)
+    return np.where(intensity, _log(rows.compute_s) - _log(rows.memory_s), _log(rows.roofline_s))
 
 
 def family_offsets(family: np.ndarray, log_size: np.ndarray, residual_log: np.ndarray, probe: np.ndarray,
@@ -482,7 +498,7 @@ class CrossDeviceModel:
 
         ``family_probes`` maps a device to its measured family probes (:func:`family_probe_ops`): each family's
         rows on that device are rescaled by :func:`family_offsets` of those probes' ``log(measured / predicted)``
-        (log roofline as size; ``family_shrink``, ``family_slope_shrink``).
+        (size axis :func:`family_probe_size`; ``family_shrink``, ``family_slope_shrink``).
         """
         self._check()
         pr = {}
@@ -498,7 +514,7 @@ class CrossDeviceModel:
             resid = np.log(fp.measured_s / self.predict_latency(fp, specs, {d: pr[d]}))
             n = len(fp)
             off = family_offsets(np.concatenate([fp.family, rows.family[on]]),
-                                 np.log(np.concatenate([fp.roofline_s, rows.roofline_s[on]])),
+                                 np.concatenate([family_probe_size(fp), family_probe_size(rows)[on]]),
                                  np.concatenate([resid, np.zeros(int(on.sum()))]),
                                  np.arange(n + int(on.sum())) < n, self.family_shrink, self.family_slope_shrink)
             out[on] *= np.exp(off[n:])
@@ -538,6 +554,7 @@ class CrossDeviceModel:
             "bag_left_out": list(self.bag_groups_),
             "params": self.get_params(),
             "family_probe_shapes": [[op, dict(d)] for op, d in FAMILY_PROBE_SHAPES],
+            "family_probe_intensity_axis": list(FAMILY_PROBE_INTENSITY_AXIS),
             "training_devices": list(self.devices_),
             "runtime_probes": {k: {"dispatch_floor_s": p.dispatch_floor_s, "stream_bytes_per_s": p.stream_bytes_per_s,
                                    "gemm_flops_per_s": p.gemm_flops_per_s} for k, p in self.probes_.items()},
@@ -584,5 +601,5 @@ class CrossDeviceModel:
         return m
 
 
-__all__ = ["BAG_FILE", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel",
-           "baseline", "family_offsets", "family_probe_ops", "family_probe_rows", "featurize", "gemm_probe_rows", "mape", "runtime_probes"]
+__all__ = ["BAG_FILE", "FAMILY_PROBE_INTENSITY_AXIS", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel",
+           "baseline", "family_offsets", "family_probe_ops", "family_probe_size", "family_probe_rows", "featurize", "gemm_probe_rows", "mape", "runtime_probes"]
