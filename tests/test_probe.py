@@ -405,3 +405,70 @@ def test_stream_bandwidth_is_bytes_moved_over_the_best_time(monkeypatch):
     triad = probe.stream_bandwidth("triad", 2**20, threads=2)
     assert triad.bytes_per_s == 5 * 2**20 / 0.25  # numpy's two passes: 3 reads + 2 writes of 1 MiB
     assert triad.array_bytes == 2**20 and triad.threads == 2
+
+
+def test_interleaved_trials_keep_each_kernels_fastest_call(monkeypatch):
+    """Rounds call every kernel once in turn; a kernel's figure is its fastest call over all rounds."""
+    clock = _Clock([0.5, 0.125, 0.25, 0.25])  # a's calls: 0.5, 0.25, 0.5, ...; b's: 0.125, 0.25, 0.125, ...
+    monkeypatch.setattr(probe, "time", clock)
+    order = []
+    kernels = {"a": lambda: (order.append("a"), clock.work()), "b": lambda: (order.append("b"), clock.work())}
+    best, rounds = probe._interleaved_best_seconds(kernels, min_rounds=3, budget_s=0.0)
+    assert rounds == 3 and order == ["a", "b"] * 3
+    assert best == {"a": 0.25, "b": 0.125}
+
+
+def test_interleaved_trials_go_on_until_the_budget_is_spent(monkeypatch):
+    clock = _Clock([0.125])
+    monkeypatch.setattr(probe, "time", clock)
+    _, rounds = probe._interleaved_best_seconds({"a": clock.work, "b": clock.work}, min_rounds=2, budget_s=1.0)
+    assert rounds == 4  # 0.25 s a round (2 x 0.125 s): the 4th round ends at 1.0 s
+    _, rounds = probe._interleaved_best_seconds({"a": clock.work}, min_rounds=2, budget_s=10.0, max_rounds=5)
+    assert rounds == 5
+
+
+def test_interleaved_trials_rewarm_cache_resident_kernels_untimed(monkeypatch):
+    clock = _Clock([1.0, 0.125])  # a cold call takes 1 s, the warm one after it 0.125 s
+    monkeypatch.setattr(probe, "time", clock)
+    best, rounds = probe._interleaved_best_seconds({"l2": clock.work}, min_rounds=2, budget_s=0.0,
+                                                   warm={"l2": clock.work})
+    assert best == {"l2": 0.125} and clock.calls == 2 * rounds
+
+
+def _small_kernels(monkeypatch, usable_cpus: int):
+    """The quick CPU probe on this machine, shrunk: 64^3 GEMMs, 1 MiB arrays, no time budget, 3 rounds."""
+    gemm, arrays = probe._gemm_kernel, probe._stream_arrays
+    monkeypatch.setattr(probe, "_gemm_kernel", lambda precision, n: gemm(precision, 64))
+    monkeypatch.setattr(probe, "_stream_arrays", lambda nbytes, threads=1: arrays(min(nbytes, 2**20), threads))
+    monkeypatch.setattr(probe, "CPU_TRIAL_BUDGET_S", {True: 0.0, False: 0.0})
+    monkeypatch.setattr(probe, "CPU_TRIAL_MIN_ROUNDS", 3)
+    host = probe.read_host_info()
+    monkeypatch.setattr(probe, "read_host_info", lambda: probe.HostInfo(**{**host.__dict__, "usable_cpus": usable_cpus}))
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_cpu_probe_times_every_kernel_in_the_same_rounds(monkeypatch, cpus):
+    pytest.importorskip("onnxruntime")
+    _small_kernels(monkeypatch, cpus)
+    steps = []
+    result = probe.probe(quick=True, progress=lambda step, done, total: steps.append(step), use_gpu=False)
+    assert {g.precision for g in result.gemm} == {"fp64", "fp32", "int8"}
+    dram = [(b.kernel, b.threads) for b in result.bandwidth if b.level == "dram"]
+    # one thread: a single copy figure (no second "copy 1 threads" run)
+    assert dram == ([("copy", 1), ("copy", 2), ("triad", 2)] if cpus == 2 else [("copy", 1), ("triad", 1)])
+    assert {g.repeats for g in result.gemm} | {b.repeats for b in result.bandwidth} == {3}  # the rounds
+    assert all(b.array_bytes == 2**20 for b in result.bandwidth if b.level == "dram")  # one shared set of arrays
+    assert steps[-3].startswith("interleaved trials") and steps[-2:] == ["dispatch", "done"]
+
+
+def test_probe_int8_session_leaves_no_thread_spinning():
+    """Idle onnxruntime threads busy-wait after a run by default; in the probe they would halve the rate of
+    the kernel timed next on the same core (a STREAM triad read 16 instead of 33 GB/s after a MatMulInteger)."""
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    model = probe._onnx_model([helper.make_node("Identity", ["X"], ["Y"])],
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1])])
+    opts = probe._ort_session(model, threads=1, spin=False).get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"

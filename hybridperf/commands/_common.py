@@ -24,14 +24,17 @@ def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None
 
 def resolve_device(device):
     """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet, probed first
-    (progress on stderr) when there is none; anything else is returned unchanged."""
-    from hybridperf.measure.host import HOST_ID, device_ref, host_spec_path
+    (one line on stderr) when there is none or an older probe wrote it; anything else is returned unchanged."""
+    from hybridperf.measure.host import HOST_ID, CacheState, device_ref, host_spec_path, host_spec_state
 
-    if str(device) == HOST_ID and not host_spec_path().exists():
+    state = host_spec_state() if str(device) == HOST_ID else CacheState.CURRENT
+    if state is not CacheState.CURRENT:
         import sys
 
-        print("hybridperf: device host: probing this machine once (a few seconds; cached under the user data directory)",
-              file=sys.stderr)
+        why = ("probing this machine once (a few seconds; cached under the user data directory)"
+               if state is CacheState.MISSING else
+               f"the cached sheet {host_spec_path()} was written by an older probe; probing this machine again (a few seconds)")
+        print(f"hybridperf: device host: {why}", file=sys.stderr)
     return device_ref(device)
 
 

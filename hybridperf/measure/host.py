@@ -4,7 +4,9 @@
 ``hybridperf probe --quick`` settings wrote for this CPU on first use (a few seconds), kept in
 ``<user data dir>/hosts/<key>/host.yaml`` where ``key`` names the CPU identity (vendor, family, model,
 stepping, key ISA flags) and the thread count, so a different machine or a different CPU slice sharing the
-same home gets its own probe. Nothing is written inside the installed package.
+same home gets its own probe. Nothing is written inside the installed package. ``identity.json`` beside the sheet
+records the probe's :data:`HOST_SHEET_FORMAT`; a cache of another format (written by an older probe) is probed
+again on next use (:func:`host_spec_state`).
 
 Predictions for ``host`` (``hybridperf.api``) use the model stored by ``hybridperf calibrate --device host``
 in :func:`host_model_dir` when there is one, else the packaged cross-host CPU model zero-shot from the probed
@@ -16,6 +18,7 @@ Imports: :mod:`hybridperf.data`, :mod:`hybridperf.device`, and :mod:`hybridperf.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import re
@@ -27,6 +30,18 @@ from typing import Any
 HOST_ID = "host"
 SPEC_FILE = "host.yaml"
 IDENTITY_FILE = "identity.json"
+#: format of the cached sheet, kept as ``format`` in its identity.json (none there: format 1). A cache of another
+#: format is probed again. 2: the notes name the ISA flags (AVX-512) the cross-host model reads (e54722d);
+#: 3: peak GEMM and bandwidth figures are the best of interleaved trials, so a busy neighbour does not set them.
+HOST_SHEET_FORMAT = 3
+
+
+class CacheState(enum.Enum):
+    """What the user data directory holds for this host (:func:`host_spec_state`)."""
+
+    CURRENT = "current"
+    MISSING = "missing"
+    STALE = "stale"  # a sheet of another HOST_SHEET_FORMAT (an older probe), or without a readable identity.json
 
 
 def host_threads() -> int:
@@ -71,6 +86,18 @@ def host_model_dir(identity: dict[str, Any] | None = None) -> Path:
     return host_dir(identity) / "model"
 
 
+def host_spec_state(identity: dict[str, Any] | None = None) -> CacheState:
+    """Whether this host's cached sheet is there and of the current :data:`HOST_SHEET_FORMAT`."""
+    out = host_spec_path(identity)
+    if not out.exists():
+        return CacheState.MISSING
+    try:
+        fmt = json.loads((out.parent / IDENTITY_FILE).read_text()).get("format", 1)
+    except (OSError, ValueError, AttributeError):  # missing, not JSON, not a mapping
+        return CacheState.STALE
+    return CacheState.CURRENT if fmt == HOST_SHEET_FORMAT else CacheState.STALE
+
+
 def describe_host(identity: dict[str, Any], date: str) -> str:
     """``AMD EPYC family 25 model 17 (probed 2026-12-01)``."""
     name = identity.get("model_name") or identity.get("vendor") or "CPU"
@@ -81,7 +108,8 @@ def describe_host(identity: dict[str, Any], date: str) -> str:
 def _write_identity(d: Path, identity: dict[str, Any], date: str, source: str) -> None:
     from hybridperf.files import write_atomic
 
-    write_atomic(d / IDENTITY_FILE, json.dumps({**identity, "probed": date, "source": source}, indent=1) + "\n")
+    record = {**identity, "probed": date, "source": source, "format": HOST_SHEET_FORMAT}
+    write_atomic(d / IDENTITY_FILE, json.dumps(record, indent=1) + "\n")
 
 
 def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None) -> Path:
@@ -111,10 +139,11 @@ def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None)
 
 
 def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """The cached sheet of this host, probing it first (quick CPU probe, ~10-20 s) when there is none."""
+    """The cached sheet of this host, probing it first (quick CPU probe, about 3.5 s) when there is none or it is of
+    an older :data:`HOST_SHEET_FORMAT` (:func:`host_spec_state`)."""
     identity = host_identity()
     out = host_spec_path(identity)
-    if out.exists():
+    if host_spec_state(identity) is CacheState.CURRENT:
         return out
     from hybridperf.measure import probe
 
@@ -127,9 +156,9 @@ def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) ->
 
 def device_ref(device: Any) -> Any:
     """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet (probed first, without
-    output, when there is none); anything else is returned unchanged."""
+    output, when there is none or it is stale); anything else is returned unchanged."""
     return ensure_host_spec() if str(device) == HOST_ID else device
 
 
-__all__ = ["HOST_ID", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
-           "host_spec_path", "host_threads", "install_host_spec"]
+__all__ = ["HOST_ID", "HOST_SHEET_FORMAT", "CacheState", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
+           "host_spec_path", "host_spec_state", "host_threads", "install_host_spec"]

@@ -290,7 +290,8 @@ def _best_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1, min_tota
 
 
 def _interleaved_best_seconds(kernels: Mapping[str, Callable[[], Any]], min_rounds: int, budget_s: float,
-                              max_rounds: int = 1000, rewarm: frozenset[str] = frozenset()) -> tuple[dict[str, float], int]:
+                              max_rounds: int = 1000,
+                              warm: Mapping[str, Callable[[], Any]] | None = None) -> tuple[dict[str, float], int]:
     """Fastest timed call of each kernel over rounds that call every kernel once in turn; ``(best seconds by name,
     rounds)``.
 
@@ -298,15 +299,16 @@ def _interleaved_best_seconds(kernels: Mapping[str, Callable[[], Any]], min_roun
     every call it overlaps, for tens to hundreds of milliseconds, so a best-of over back-to-back calls can land
     entirely inside one. Interleaving spreads each kernel's calls over the whole window; the fastest is kept.
     Rounds go on until ``min_rounds`` are done and ``budget_s`` has passed (or ``max_rounds``), so the time is
-    about ``max(budget_s, min_rounds x one round)``. Kernels in ``rewarm`` get an untimed call before their timed
-    one each round (cache-resident kernels, whose data the others evicted). Kernels are expected warm.
+    about ``max(budget_s, min_rounds x one round)``. ``warm[name]``, where given, is called untimed before each
+    timed call of ``name``: it brings back into cache the data the other kernels evicted. Kernels are expected warm.
     """
+    warm = warm or {}
     best = {name: math.inf for name in kernels}
     start, rounds = time.perf_counter(), 0
     while rounds < min_rounds or (rounds < max_rounds and time.perf_counter() - start < budget_s):
         for name, fn in kernels.items():
-            if name in rewarm:
-                fn()
+            if name in warm:
+                warm[name]()
             t0 = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - t0)
@@ -340,9 +342,12 @@ def _onnx_model(nodes, inputs, outputs, initializers=()) -> bytes:
     return model.SerializeToString()
 
 
-def _gemm_kernel(precision: str, n: int) -> tuple[Callable[[], Any], str]:
-    """``(one call of an n x n x n GEMM at precision, backend name)``: numpy for fp32 / fp64, onnxruntime
-    ``MatMulInteger`` for int8; InputError for any other precision."""
+def _gemm_kernel(precision: str, n: int) -> tuple[Callable[[], Any], Callable[[], Any], str]:
+    """``(one call of an n x n x n GEMM at precision, a read of its operands, backend name)``: numpy for fp32 /
+    fp64, onnxruntime ``MatMulInteger`` for int8; InputError for any other precision.
+
+    The read brings the operands back into cache after other kernels evicted them (cold operands cost a 1024^3
+    fp32 GEMM about 2 % on a Zen 4), far cheaper than an untimed GEMM."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -351,7 +356,8 @@ def _gemm_kernel(precision: str, n: int) -> tuple[Callable[[], Any], str]:
         a = rng.standard_normal((n, n)).astype(dt)
         b = rng.standard_normal((n, n)).astype(dt)
         c = np.empty((n, n), dt)
-        return (lambda: np.matmul(a, b, out=c)), f"numpy {np.__version__} matmul ({_blas_name()})"
+        return (lambda: np.matmul(a, b, out=c)), (lambda: (a.sum(), b.sum(), c.sum())), \
+            f"numpy {np.__version__} matmul ({_blas_name()})"
     if precision == "int8":
         import onnxruntime
         from onnx import TensorProto, helper
@@ -368,7 +374,8 @@ def _gemm_kernel(precision: str, n: int) -> tuple[Callable[[], Any], str]:
             "A": rng.integers(0, 256, (n, n), dtype=np.uint8),
             "B": rng.integers(-128, 128, (n, n), dtype=np.int8),
         }
-        return (lambda: sess.run(None, feeds)), f"onnxruntime {onnxruntime.__version__} MatMulInteger (uint8 x int8)"
+        return (lambda: sess.run(None, feeds)), (lambda: [f.sum() for f in feeds.values()]), \
+            f"onnxruntime {onnxruntime.__version__} MatMulInteger (uint8 x int8)"
     raise InputError(f"the CPU probe measures fp32, fp64 and int8, not {precision!r}")
 
 
@@ -383,7 +390,7 @@ def gemm_rate(precision: str, n: int, repeats: int = 3) -> GemmRate:
     fp32 / fp64 use numpy (its BLAS, all threads it is given); int8 uses
     onnxruntime ``MatMulInteger`` (uint8 x int8 -> int32, the VNNI / AMX path).
     """
-    run, backend = _gemm_kernel(precision, n)
+    run, _, backend = _gemm_kernel(precision, n)
     return _gemm_result(precision, n, _best_seconds(run, repeats, min_total_s=0.25), repeats, backend)
 
 
@@ -516,16 +523,23 @@ def _llc_bytes(caches: tuple[CacheLevel, ...]) -> int:
 
 #: the CPU probe times its GEMM and STREAM kernels in interleaved rounds (:func:`_interleaved_best_seconds`) for
 #: at least this many seconds (``quick`` -> budget) and this many rounds; with ``--quick`` the whole CPU probe
-#: takes about 3 s on a 1-core slice of a Zen 4 (about 25 rounds)
+#: takes about 3.5 s on a 1-core slice of a Zen 4 (about 22 rounds, 2.1 s of them timed)
 CPU_TRIAL_BUDGET_S = {True: 2.0, False: 6.0}
 CPU_TRIAL_MIN_ROUNDS = 5
 
-_Trial = tuple[Callable[[], Any], Callable[[float, int], Any]]  # (one timed call, (best s, calls) -> figure)
+@dataclass(frozen=True)
+class _Trial:
+    """A prepared kernel of the CPU probe: ``run`` is one timed call, ``warm`` (untimed, before each timed call)
+    brings its data back into cache, ``figure(best seconds, calls)`` the :class:`GemmRate` / :class:`Bandwidth`."""
+
+    run: Callable[[], Any]
+    figure: Callable[[float, int], Any]
+    warm: Callable[[], Any] | None = None
 
 
 def _cpu_trial_steps(quick: bool, threads: int, caches: tuple[CacheLevel, ...], memory_bytes: int | None,
                      pool: Any) -> list[tuple[str, Callable[[], _Trial]]]:
-    """The CPU probe's kernels as ``(name, prepare)``; ``prepare()`` builds the data and returns a :data:`_Trial`."""
+    """The CPU probe's kernels as ``(name, prepare)``; ``prepare()`` builds the data and returns a :class:`_Trial`."""
     llc = _llc_bytes(caches)
     mem = memory_bytes or 8 * 2**30
     # arrays well past the last-level cache (its whole size, up to the cap) but a small share of RAM
@@ -535,15 +549,17 @@ def _cpu_trial_steps(quick: bool, threads: int, caches: tuple[CacheLevel, ...], 
     dram: list[Any] = []  # one set of arrays for every DRAM kernel, made by the first
 
     def gemm(precision: str) -> _Trial:
-        run, backend = _gemm_kernel(precision, n_gemm)
-        return run, lambda t, calls: _gemm_result(precision, n_gemm, t, calls, backend)
+        run, touch, backend = _gemm_kernel(precision, n_gemm)
+        return _Trial(run, lambda t, calls: _gemm_result(precision, n_gemm, t, calls, backend), touch)
 
     def stream(kernel: str, k: int, level: str = "dram", array_bytes: int = 0, inner: int = 1) -> _Trial:
         if level == "dram" and not dram:
             dram.extend(_stream_arrays(dram_array, threads))
         arrays = tuple(dram) if level == "dram" else _stream_arrays(array_bytes, k)
         run = _stream_kernel(kernel, arrays, k, inner, pool)
-        return run, lambda t, calls: _stream_result(kernel, level, len(arrays[0]), k, inner, t, calls)
+        # a cache-resident kernel is warmed by one untimed call; DRAM kernels start cold anyway
+        return _Trial(run, lambda t, calls: _stream_result(kernel, level, len(arrays[0]), k, inner, t, calls),
+                      run if level != "dram" else None)
 
     steps: list[tuple[str, Callable[[], _Trial]]] = [(f"gemm {p}", lambda p=p: gemm(p)) for p in ("fp64", "fp32", "int8")]
     steps.append(("copy 1 thread", lambda: stream("copy", 1)))
@@ -568,7 +584,7 @@ def _prepare_trials(steps: list[tuple[str, Callable[[], _Trial]]], report: Progr
         report(name, i, total)
         try:
             trial = prepare()
-            trial[0]()
+            trial.run()
         except Exception as exc:  # noqa: BLE001 - see the docstring
             if not (isinstance(exc, ImportError) or name == "gemm int8"):
                 raise
@@ -604,10 +620,10 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         total = len(steps) + 2
         trials, errors = _prepare_trials(steps, report, total)
         report(f"interleaved trials (>= {CPU_TRIAL_BUDGET_S[quick]:g} s)", len(steps), total)
-        best, rounds = _interleaved_best_seconds({name: run for name, (run, _) in trials.items()},
+        best, rounds = _interleaved_best_seconds({name: t.run for name, t in trials.items()},
                                                  min_rounds=CPU_TRIAL_MIN_ROUNDS, budget_s=CPU_TRIAL_BUDGET_S[quick],
-                                                 rewarm=frozenset(n for n in trials if n.endswith(" l2")))
-    figures = [result(best[name], rounds) for name, (_, result) in trials.items()]
+                                                 warm={name: t.warm for name, t in trials.items() if t.warm})
+    figures = [t.figure(best[name], rounds) for name, t in trials.items()]
     gemm = [f for f in figures if isinstance(f, GemmRate)]
     bws = [f for f in figures if isinstance(f, Bandwidth)]
     report("dispatch", len(steps) + 1, total)

@@ -1,0 +1,88 @@
+"""The device ``host``: its cached sheet is versioned, and a sheet of an older probe format is probed again.
+
+Every test runs in its own empty ``HYBRIDPERF_HOME`` and fakes the probe (a real one takes seconds).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_probe import _fake_cpu_result
+
+from hybridperf.cli import main
+from hybridperf.device.spec import default_spec_dir, load_spec
+from hybridperf.measure import probe
+from hybridperf.measure.host import (HOST_SHEET_FORMAT, IDENTITY_FILE, CacheState, ensure_host_spec, host_spec_path,
+                                     host_spec_state, install_host_spec)
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty user data directory and a fake quick probe that counts its calls."""
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    calls = []
+
+    def fake_probe(quick=False, progress=None, use_gpu=None):
+        calls.append((quick, use_gpu))
+        return _fake_cpu_result()
+
+    monkeypatch.setattr(probe, "probe", fake_probe)
+    return calls
+
+
+def _make_old(identity_update: dict | None = None, drop_format: bool = True) -> None:
+    """Turn the cached sheet into one an older probe wrote: identity.json without ``format`` (or changed)."""
+    path = host_spec_path().parent / IDENTITY_FILE
+    record = json.loads(path.read_text())
+    if drop_format:
+        del record["format"]
+    record.update(identity_update or {})
+    path.write_text(json.dumps(record))
+
+
+def test_a_fresh_cache_records_the_current_format(home):
+    assert host_spec_state() is CacheState.MISSING
+    path = ensure_host_spec()
+    assert home == [(True, False)] and host_spec_state() is CacheState.CURRENT
+    assert json.loads((path.parent / IDENTITY_FILE).read_text())["format"] == HOST_SHEET_FORMAT
+    assert ensure_host_spec() == path and len(home) == 1  # cached: not probed again
+
+
+def test_a_cache_of_an_older_format_is_probed_again(home):
+    install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
+    assert host_spec_state() is CacheState.CURRENT and home == []
+    _make_old()  # as written before the format was recorded (format 1: no ISA flags in its notes)
+    assert host_spec_state() is CacheState.STALE
+    path = ensure_host_spec()
+    assert len(home) == 1 and host_spec_state() is CacheState.CURRENT
+    assert load_spec(path).peak_flops("fp32") == 100e9  # the (fake) probe's sheet replaced the installed one
+    _make_old({"format": HOST_SHEET_FORMAT - 1}, drop_format=False)
+    assert host_spec_state() is CacheState.STALE
+
+
+@pytest.mark.parametrize("identity_text", ["", "not json", "[1, 2]"])
+def test_a_cache_without_a_readable_identity_is_stale(home, identity_text):
+    path = install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
+    (path.parent / IDENTITY_FILE).write_text(identity_text)
+    assert host_spec_state() is CacheState.STALE
+
+
+def test_cli_says_once_on_stderr_that_it_probes_again(home, capsys):
+    install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
+    _make_old()
+    assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "written by an older probe; probing this machine again" in err
+    assert str(host_spec_path()) in err and len(home) == 1
+    assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
+    assert capsys.readouterr().err == "" and len(home) == 1  # now current: no line, no probe
+
+
+def test_cli_says_once_on_stderr_that_it_probes_a_new_host(home, capsys):
+    assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "probing this machine once" in err and len(home) == 1
