@@ -376,7 +376,10 @@ class Session:
     per id, each device's residual model loaded once, the analysis of each model file
     (keyed by path, size, mtime, shapes, batch and fusion) so a model priced on several devices
     is analysed once, and onnxruntime's peak memory of each model file (same key; its graph
-    optimiser is the slow part of ``runtime="onnxruntime"``). Every figure is the same as
+    optimiser is the slow part of ``runtime="onnxruntime"``), and for each GPU model the cross-device model's
+    scores of the kernels it priced (at most ``keep_kernel_scores`` rows per device and runtime, 0: none;
+    :class:`~hybridperf.residual.cross_device.PredictionCache`) and the last analysis's kernel launches, shared
+    by the GPUs it is priced on (:class:`~hybridperf.residual.zero_shot.LaunchMemo`). Every figure is the same as
     :func:`predict`'s.
 
     Examples
@@ -387,11 +390,13 @@ class Session:
     ...         s.predict(path, dev).latency_s
     """
 
-    def __init__(self, keep_analyses: int = 8, block_cache: bool = True) -> None:
+    def __init__(self, keep_analyses: int = 8, block_cache: bool = True, keep_kernel_scores: int = 50_000) -> None:
         from hybridperf.analysis.cache import AnalysisCache
 
         self.cache = AnalysisCache() if block_cache else AnalysisCache(blocks=None)
         self.keep_analyses = keep_analyses
+        self.keep_kernel_scores = keep_kernel_scores
+        self._launch_memo: Any = None  # the last analysis's GPU kernel launches, shared by the GPU models
         self._specs: dict[str, DeviceSpec] = {}
         self._residuals: dict[str, Any] = {}
         self._analyses: dict[tuple, Analyzed] = {}
@@ -410,7 +415,15 @@ class Session:
         """The device's stored residual model (or a GPU's cross-device model; None if neither), loaded on first use."""
         key = (spec.id, None if runtime is None else str(getattr(runtime, "value", runtime)))
         if key not in self._residuals:
-            self._residuals[key] = _load_residual(spec, runtime)
+            model = _load_residual(spec, runtime)
+            if self.keep_kernel_scores > 0 and hasattr(model, "with_cache"):  # a GPU's cross-device model
+                from hybridperf.residual.cross_device import PredictionCache
+                from hybridperf.residual.zero_shot import LaunchMemo
+
+                if self._launch_memo is None:
+                    self._launch_memo = LaunchMemo()
+                model = model.with_cache(PredictionCache(self.keep_kernel_scores), self._launch_memo)
+            self._residuals[key] = model
         return self._residuals[key]
 
     def analyze(self, model: Any, example_inputs: Any = None, *, batch: int | None = None,
@@ -468,7 +481,9 @@ class Session:
     def stats(self) -> dict[str, int]:
         """Sizes and hit counters of the session's caches, for benchmarks and logs."""
         return {**self.cache.stats(), "analyses": len(self._analyses), "specs": len(self._specs),
-                "residuals": len(self._residuals), "runtime_peaks": len(self._runtime_peaks)}
+                "residuals": len(self._residuals), "runtime_peaks": len(self._runtime_peaks),
+                "kernel_scores": sum(len(c) for c in (getattr(m, "cache", None) for m in self._residuals.values())
+                                     if c is not None)}
 
     def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
                 batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,

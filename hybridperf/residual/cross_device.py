@@ -335,6 +335,59 @@ def mape(pred, true) -> float:
     return float(np.mean(np.abs(pred - true) / true) * 100)
 
 
+class PredictionCache:
+    """The booster scores of feature rows already predicted, keyed by the row's bytes: what a sweep keeps
+    (:class:`hybridperf.api.Session`) so that kernels seen before are not scored again.
+
+    A row's score is a function of its :data:`FEATURES` values alone (LightGBM scores rows one at a time),
+    so :meth:`CrossDeviceModel.predict` with a cache gives the same numbers as without. One cache serves one
+    model (the first it is used with); at most ``max_rows`` rows are kept, the oldest dropped first.
+    """
+
+    def __init__(self, max_rows: int = 50_000):
+        if max_rows < 1:
+            raise InputError(f"PredictionCache needs max_rows >= 1, got {max_rows}")
+        self.max_rows = max_rows
+        self._model: CrossDeviceModel | None = None
+        self._rows: dict[bytes, np.ndarray] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def scores(self, model: CrossDeviceModel, boosters: Sequence[Any], X: np.ndarray) -> np.ndarray:
+        """``(len(boosters), len(X))`` scores of ``X``'s rows by ``model``'s ``boosters``; unseen rows scored in one
+        call per booster."""
+        if self._model is None:
+            self._model = model
+        elif self._model is not model:
+            raise InputError("this PredictionCache holds another model's scores; use one cache per model")
+        X = np.ascontiguousarray(X, float)
+        keys = [row.tobytes() for row in X]
+        out = np.empty((len(boosters), len(keys)))
+        new: dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            got = self._rows.get(k)
+            if got is not None:
+                out[:, i] = got
+            elif k not in new:
+                new[k] = i
+        self.hits += len(keys) - len(new)
+        self.misses += len(new)
+        if new:
+            first = list(new.values())
+            scored = np.stack([b.predict(X[first]) for b in boosters])
+            fresh = dict(zip(new, scored.T.copy()))
+            for i, k in enumerate(keys):
+                if k in fresh:
+                    out[:, i] = fresh[k]
+            self._rows.update(fresh)
+            while len(self._rows) > self.max_rows:
+                self._rows.pop(next(iter(self._rows)))
+        return out
+
+
 class CrossDeviceModel:
     """LightGBM over :data:`FEATURES` predicting ``log(measured / baseline)``, scikit-learn style.
 
@@ -454,11 +507,17 @@ class CrossDeviceModel:
         if not hasattr(self, "booster_"):
             raise NotFittedError("this CrossDeviceModel is not fitted; call fit() or load() first")
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Predicted ``log(measured / baseline)`` of each row of ``X`` (the bag's mean with ``device_bagging``)."""
+    def predict(self, X: np.ndarray, cache: PredictionCache | None = None) -> np.ndarray:
+        """Predicted ``log(measured / baseline)`` of each row of ``X`` (the bag's mean with ``device_bagging``).
+
+        ``cache`` keeps each row's booster scores (:class:`PredictionCache`); the result is the same number.
+        """
         self._check()
         X = np.asarray(X, float)
-        return np.mean([b.predict(X) for b in (self.booster_, *self.bag_)], axis=0)
+        boosters = (self.booster_, *self.bag_)
+        if cache is None:
+            return np.mean([b.predict(X) for b in boosters], axis=0)
+        return np.mean(cache.scores(self, boosters, X), axis=0)
 
     def zero_shot_probe(self, spec: DeviceSpec) -> RuntimeProbe:
         """The probe assumed for a device measured nowhere: median training floor, sheet bandwidth x
@@ -492,9 +551,10 @@ class CrossDeviceModel:
 
     def predict_latency(self, rows: PricedOps, specs: Mapping[str, DeviceSpec],
                         probes: Mapping[str, RuntimeProbe] | None = None,
-                        family_probes: Mapping[str, PricedOps] | None = None) -> np.ndarray:
+                        family_probes: Mapping[str, PricedOps] | None = None,
+                        cache: PredictionCache | None = None) -> np.ndarray:
         """Predicted latency (seconds) of priced rows; devices without a given probe use :meth:`probe_for`,
-        given probes are completed by :meth:`complete_probe`.
+        given probes are completed by :meth:`complete_probe`; ``cache``: see :meth:`predict`.
 
         ``family_probes`` maps a device to its measured family probes (:func:`family_probe_ops`): each family's
         rows on that device are rescaled by :func:`family_offsets` of those probes' ``log(measured / predicted)``
@@ -506,12 +566,12 @@ class CrossDeviceModel:
             if d in specs:
                 given = (probes or {}).get(d)
                 pr[d] = self.complete_probe(given, specs[d]) if given is not None else self.probe_for(d, specs[d])
-        out = baseline(rows, specs, pr) * np.exp(self.predict(featurize(rows, specs, pr)))
+        out = baseline(rows, specs, pr) * np.exp(self.predict(featurize(rows, specs, pr), cache))
         for d, fp in (family_probes or {}).items():
             on = rows.device == d
             if not on.any() or not len(fp) or not self.family_shrink:
                 continue
-            resid = np.log(fp.measured_s / self.predict_latency(fp, specs, {d: pr[d]}))
+            resid = np.log(fp.measured_s / self.predict_latency(fp, specs, {d: pr[d]}, cache=cache))
             n = len(fp)
             off = family_offsets(np.concatenate([fp.family, rows.family[on]]),
                                  np.concatenate([family_probe_size(fp), family_probe_size(rows)[on]]),
@@ -601,5 +661,5 @@ class CrossDeviceModel:
         return m
 
 
-__all__ = ["BAG_FILE", "FAMILY_PROBE_INTENSITY_AXIS", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel",
+__all__ = ["BAG_FILE", "FAMILY_PROBE_INTENSITY_AXIS", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel", "PredictionCache",
            "baseline", "family_offsets", "family_probe_ops", "family_probe_size", "family_probe_rows", "featurize", "gemm_probe_rows", "mape", "runtime_probes"]

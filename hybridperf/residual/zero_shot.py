@@ -227,6 +227,28 @@ def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None
     return tuple(out)
 
 
+class LaunchMemo:
+    """The :func:`launches` of the analysis priced last, per granularity and precision: what a
+    :class:`~hybridperf.api.Session` shares between the GPUs it prices one analysis on.
+
+    The analysis itself is the key (by identity, held while it is the last one), so a memo never answers
+    for another; :func:`launches` is a function of the analysis, granularity and precision alone.
+    """
+
+    def __init__(self) -> None:
+        self._analyzed: Analyzed | None = None
+        self._launches: dict[tuple[Granularity, str | None], tuple[Launch, ...]] = {}
+
+    def launches(self, analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> tuple[Launch, ...]:
+        """:func:`launches`, computed once per analysis, granularity and precision."""
+        if analyzed is not self._analyzed:
+            self._analyzed, self._launches = analyzed, {}
+        key = (granularity, precision)
+        if key not in self._launches:
+            self._launches[key] = launches(analyzed, granularity, precision)
+        return self._launches[key]
+
+
 def spec_at(spec: DeviceSpec, precision: str) -> DeviceSpec:
     """``spec`` with its fp32 peak replaced by ``precision``'s (the operator model prices at the fp32 peak)."""
     if precision == "fp32":
@@ -389,12 +411,20 @@ class ZeroShotGpu:
     kernel_time : KernelTimeModel, optional
         Prices each mapped kernel's device time without the eager dispatch its training data includes
         (:mod:`hybridperf.residual.kernel_time`); None: ``model`` at the runtime's device floor.
+    cache : PredictionCache, optional
+        Keeps ``model``'s scores of kernels priced before (:class:`~hybridperf.residual.cross_device.PredictionCache`,
+        held by a :class:`~hybridperf.api.Session`); the same numbers as without.
+    memo : LaunchMemo, optional
+        Shares the last analysis's :func:`launches` with the other GPUs of a Session; the same launches as without.
     """
 
     def __init__(self, model: Any, runtime: Any = None, log_scale: Mapping[str, float] | None = None,
                  adapted_on: int = 0, host_floor_s: float | None = None, weighted_host: bool = False,
-                 kernel: ResidualKernel | None = None, kernel_time: Any = None):
+                 kernel: ResidualKernel | None = None, kernel_time: Any = None, cache: Any = None,
+                 memo: LaunchMemo | None = None):
         self.model = model
+        self.cache = cache
+        self.memo = memo
         self.kernel_time = kernel_time
         self.runtime = runtime
         self.log_scale = MappingProxyType(dict(log_scale or {}))
@@ -402,6 +432,12 @@ class ZeroShotGpu:
         self.host_floor_s = host_floor_s
         self.weighted_host = weighted_host
         self.kernel = kernel
+
+    def with_cache(self, cache: Any, memo: LaunchMemo | None = None) -> ZeroShotGpu:
+        """A copy of this object that keeps ``model``'s kernel scores in ``cache`` (a
+        :class:`~hybridperf.residual.cross_device.PredictionCache` of this model) and takes launches from ``memo``."""
+        return ZeroShotGpu(self.model, self.runtime, dict(self.log_scale), self.adapted_on, self.host_floor_s,
+                           self.weighted_host, self.kernel, self.kernel_time, cache, memo)
 
     def latency_s(self, bd: Breakdown) -> float:
         """The model's latency from its :meth:`breakdown`, with this object's corrections."""
@@ -418,13 +454,18 @@ class ZeroShotGpu:
 
     def breakdown(self, analyzed: Analyzed, spec: DeviceSpec, precision: str | None = None) -> tuple[Breakdown, tuple[Launch, ...]]:
         """Per-kernel device times of ``analyzed`` on ``spec`` (before composition) and the launches."""
+        bd, ls, _ = self._breakdown(analyzed, spec, precision)
+        return bd, ls
+
+    def _breakdown(self, analyzed: Analyzed, spec: DeviceSpec, precision: str | None):
+        """:meth:`breakdown` and each launch's roofline estimate on ``spec``."""
         from hybridperf.residual.neusight import OPS, PricedOps, SHAPE_COLUMNS, shape_row
 
         ex = self.execution_for(spec)
-        ls = launches(analyzed, ex.granularity, precision)
+        ls = (self.memo.launches if self.memo is not None else launches)(analyzed, ex.granularity, precision)
         dev = np.zeros(len(ls))
-        for i, ln in enumerate(ls):  # roofline work for every kernel first, at least the runtime's device floor
-            est = price(ln.cost, ln.precision, spec)
+        ests = [price(ln.cost, ln.precision, spec) for ln in ls]
+        for i, est in enumerate(ests):  # roofline work for every kernel first, at least the runtime's device floor
             dev[i] = max(est.compute_s, est.memory_s, ex.device_floor_s)
         for prec in sorted({ln.precision for ln in ls if ln.op is not None}):
             idx = [i for i, ln in enumerate(ls) if ln.op is not None and ln.precision == prec]
@@ -451,10 +492,11 @@ class ZeroShotGpu:
             # family probes are fp32 timings: they rescale the fp32 kernels only
             family = self._family_probes(spec) if prec == "fp32" else None
             dev[idx] = self.model.predict_latency(rows, {spec.id: view}, {spec.id: probe},
-                                                  family_probes={spec.id: family} if family is not None else None)
+                                                  family_probes={spec.id: family} if family is not None else None,
+                                                  cache=self.cache)
         bd = Breakdown(tuple(float(t) for t in dev), tuple(ln.group for ln in ls), self._host_floor(spec), ex,
                        tuple(ln.precision for ln in ls), tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls))
-        return bd, ls
+        return bd, ls, ests
 
     def _family_probe_shapes(self, spec: DeviceSpec) -> list | None:
         """The sheet's family probes of known op types, or None where it has none or the model does not use them."""
@@ -505,7 +547,7 @@ class ZeroShotGpu:
         from hybridperf.estimate.pricing import KernelPrediction
 
         spec = prediction.spec
-        bd, ls = self.breakdown(prediction.analyzed, spec, prediction.precision)
+        bd, ls, ests = self._breakdown(prediction.analyzed, spec, prediction.precision)
         total = self.latency_s(bd)
         k = math.exp(self.kernel(bd)) if self.kernel else 1.0
         scaled = [t * k * math.exp(self.log_scale.get(g, 0.0)) for t, g in zip(bd.device_s, bd.group)]
@@ -513,8 +555,7 @@ class ZeroShotGpu:
         host = [h * k for h in bd.execution.host_times(len(ls), floor, bd.host_weights if self.weighted_host else ())]
         # the report's kernel table: one row per launched kernel
         rows = []
-        for ln, t in zip(ls, scaled):
-            est = price(ln.cost, ln.precision, spec)
+        for ln, t, est in zip(ls, scaled, ests):
             k = Kernel(ln.kernel_index, ln.name, ln.op_indices, Status.COUNTED, ln.cost, ln.precision)
             rows.append(KernelPrediction(k, est, float(t), calibrated=ln.op is not None))
         summary = ExecutionSummary(bd.execution.runtime.value, len(ls), bd.covered, float(sum(host)),
@@ -673,6 +714,6 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
     return ZeroShotGpu(model, rt)
 
 
-__all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "OP_MAP", "RIDGE_GRID", "ResidualKernel",
+__all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "LaunchMemo", "OP_MAP", "RIDGE_GRID", "ResidualKernel",
            "TRAINED_ON", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file", "for_device",
            "launches", "load_cross_device", "load_kernel_time", "neusight_view", "spec_at"]
