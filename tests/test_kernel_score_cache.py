@@ -1,5 +1,5 @@
 """The Session's cache of cross-device kernel scores never changes a figure: GPU predictions with and
-without it compared with ``==`` (latency, energy, every kernel row, the notes)."""
+without it compared with ``==`` (every figure: :func:`prediction_figures.figures`)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,10 @@ import dataclasses
 import numpy as np
 import onnx
 import pytest
+from prediction_figures import figures
 
 #: (device, runtime) pairs priced zero-shot by the cross-device model
 GPUS = (("t4", None), ("a100-sxm-80gb", None), ("h100-sxm", "torch-eager"))
-
-
-def figures(pred) -> dict:
-    return {
-        "latency_s": pred.latency_s,
-        "roofline_latency_s": pred.roofline_latency_s,
-        "energy_j": pred.energy_j,
-        "energy_note": pred.energy_note,
-        "calibration": pred.calibration,
-        "execution": pred.execution,
-        "kernels": [(k.kernel, k.estimate, k.latency_s, k.calibrated) for k in pred.kernels],
-        "warnings": pred.warnings,
-    }
 
 
 @pytest.fixture(scope="module")

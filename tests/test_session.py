@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
+from prediction_figures import figures
 
 DEVICES = ("host-epyc-1c", "t4", "a100-sxm-80gb")
 ZOO = Path("/work/main/.zoo")
 ZOO_MODELS = ("squeezenet1_1_b1_r224_legacy.onnx", "mobilenet_v3_small_b1_r224_legacy.onnx")
-
-
-def figures(pred) -> dict:
-    """Every figure of a prediction (the analysis's stage timings excluded: they are wall times)."""
-    a = pred.analyzed
-    return {
-        "latency_s": pred.latency_s,
-        "roofline_latency_s": pred.roofline_latency_s,
-        "energy_j": pred.energy_j,
-        "energy_note": pred.energy_note,
-        "calibration": pred.calibration,
-        "peak_memory_bytes": pred.peak_memory_bytes,
-        "memory": pred.memory,
-        "kernels": [(k.kernel, k.estimate, k.latency_s, k.calibrated) for k in pred.kernels],
-        "records": a.analysis.records,
-        "weight_bytes": a.analysis.weight_bytes,
-        "inputs": dict(a.analysis.input_infos),
-        "outputs": a.analysis.output_infos,
-        "analyzed": dataclasses.replace(a, timings_s={}),
-        "warnings": pred.warnings,
-    }
 
 
 def _compare(paths, batches=(None,)):
