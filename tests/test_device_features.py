@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from neusight_fake import write_ops
+from neusight_fake import write_tree
 
 from hybridperf.costs import build_registry
 from hybridperf.residual.cross_device import FEATURES, CrossDeviceModel, baseline, featurize, runtime_probes
@@ -151,19 +151,7 @@ def test_price_bmm_linear_conv_ln_rows():
 @pytest.fixture
 def tiny_neusight(tmp_path):
     """Two devices, bmm + add; measured = 3 x roofline + 20 us (so the model has something to learn)."""
-    rng = np.random.default_rng(0)
-    for dev_file, dev in (("Tesla_T4", "t4"), ("Tesla_V100-PCIE-32GB", "v100-pcie-32gb")):
-        spec = load_spec(dev)
-        bmm, add = [], []
-        for _ in range(60):
-            b, m, n, k = (int(v) for v in rng.integers(1, 300, 4))
-            r = roofline(price_op("bmm", {"B": b, "M": m, "N": n, "K": k}, REG), spec).latency_s
-            bmm.append(["bmm", (3 * r + 2e-5) * 1e3, b, m, n, k])
-            b, h = (int(v) for v in rng.integers(1, 2000, 2))
-            r = roofline(price_op("add", {"B": b, "H": h}, REG), spec).latency_s
-            add.append(["add", (3 * r + 2e-5) * 1e3, b, h])
-        write_ops(tmp_path, dev_file, {"bmm": bmm, "add": add})
-    return tmp_path
+    return write_tree(tmp_path, 60, lambda op, cost, spec: 3 * roofline(cost, spec).latency_s + 2e-5)
 
 
 def test_load_ops_prices_rows_on_their_sheet(tiny_neusight):

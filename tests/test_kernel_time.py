@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
-from neusight_fake import write_ops
+from neusight_fake import write_tree
 
 from hybridperf.costs import build_registry
 from hybridperf.device.spec import load_spec
@@ -72,20 +72,10 @@ def _work(cost, spec) -> float:
 
 @pytest.fixture
 def serial_neusight(tmp_path):
-    """Two devices, bmm + add; measured = dispatch (HOST_S) + kernel floor + 3 x work: an eager call timed serially."""
-    rng = np.random.default_rng(0)
-    for dev_file, dev in (("Tesla_T4", "t4"), ("Tesla_V100-PCIE-32GB", "v100-pcie-32gb")):
-        spec = load_spec(dev)
-        bmm, add = [], []
-        for i in range(80):  # the first 5 calls of each op are tiny (1 element): dispatch + kernel floor
-            b, m, n, k = (1, 1, 1, 1) if i < 5 else (int(v) for v in rng.integers(1, 300, 4))
-            r = _work(price_op("bmm", {"B": b, "M": m, "N": n, "K": k}, REG), spec)
-            bmm.append(["bmm", (HOST_S["bmm"] + KERNEL_FLOOR_S + 3 * r) * 1e3, b, m, n, k])
-            b, h = (1, 1) if i < 5 else (int(v) for v in rng.integers(1, 2000, 2))
-            r = _work(price_op("add", {"B": b, "H": h}, REG), spec)
-            add.append(["add", (HOST_S["add"] + KERNEL_FLOOR_S + 3 * r) * 1e3, b, h])
-        write_ops(tmp_path, dev_file, {"bmm": bmm, "add": add})
-    return tmp_path
+    """Two devices, bmm + add; measured = dispatch (HOST_S) + kernel floor + 3 x work: an eager call timed serially
+    (the first 5 calls of each op are tiny, 1 element: dispatch + kernel floor)."""
+    return write_tree(tmp_path, 80, lambda op, cost, spec: HOST_S[op] + KERNEL_FLOOR_S + 3 * _work(cost, spec),
+                      tiny=5)
 
 
 def test_fit_predict_round_trip_and_eager_recomposition(serial_neusight, tmp_path):
