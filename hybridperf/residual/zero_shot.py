@@ -34,6 +34,7 @@ data directory next to the per-device residuals (``<models>/<device id>/gpu_adap
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -436,8 +437,9 @@ class ZeroShotGpu:
     def with_cache(self, cache: Any, memo: LaunchMemo | None = None) -> ZeroShotGpu:
         """A copy of this object that keeps ``model``'s kernel scores in ``cache`` (a
         :class:`~hybridperf.residual.cross_device.PredictionCache` of this model) and takes launches from ``memo``."""
-        return ZeroShotGpu(self.model, self.runtime, dict(self.log_scale), self.adapted_on, self.host_floor_s,
-                           self.weighted_host, self.kernel, self.kernel_time, cache, memo)
+        out = copy.copy(self)
+        out.cache, out.memo = cache, memo
+        return out
 
     def latency_s(self, bd: Breakdown) -> float:
         """The model's latency from its :meth:`breakdown`, with this object's corrections."""
