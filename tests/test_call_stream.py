@@ -8,11 +8,9 @@ its stream must be the plan made on the module those passes return (itself pinne
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from zoo_exports import ZOO
 
-ZOO = Path("/work/main/.zoo")
 ZOO_MODELS = ("mobilenet_v3_small_b1_r224_legacy.onnx", "bert_tiny_b1_s128_legacy.onnx", "gpt2_b1_s128_legacy.onnx",
               "efficientnet_b0_b1_r224_legacy.onnx", "densenet121_b1_r224_legacy.onnx")
 

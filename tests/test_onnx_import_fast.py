@@ -8,11 +8,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from zoo_exports import ZOO
 
-ZOO = Path("/work/main/.zoo")
 ZOO_MODELS = ("mobilenet_v3_small_b1_r224_legacy.onnx", "squeezenet1_1_b1_r224_legacy.onnx",
               "shufflenet_v2_x1_0_b1_r224_legacy.onnx", "regnet_y_400mf_b1_r224_legacy.onnx")
 

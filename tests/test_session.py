@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from prediction_figures import figures
+from zoo_exports import ZOO
 
 DEVICES = ("host-epyc-1c", "t4", "a100-sxm-80gb")
-ZOO = Path("/work/main/.zoo")
 ZOO_MODELS = ("squeezenet1_1_b1_r224_legacy.onnx", "mobilenet_v3_small_b1_r224_legacy.onnx")
 
 
