@@ -379,8 +379,9 @@ class Session:
     optimiser is the slow part of ``runtime="onnxruntime"``), and for each GPU model the cross-device model's
     scores of the kernels it priced (at most ``keep_kernel_scores`` rows per device and runtime, 0: none;
     :class:`~hybridperf.residual.cross_device.PredictionCache`) and the last analysis's kernel launches, shared
-    by the GPUs it is priced on (:class:`~hybridperf.residual.zero_shot.LaunchMemo`). Every figure is the same as
-    :func:`predict`'s.
+    by the GPUs it is priced on (:class:`~hybridperf.residual.zero_shot.LaunchMemo`), and each device sheet's
+    roofline estimate of every kernel cost it priced (at most ``keep_rooflines`` per sheet, 0: none;
+    :class:`~hybridperf.estimate.pricing.RooflineMemo`). Every figure is the same as :func:`predict`'s.
 
     Examples
     --------
@@ -390,12 +391,14 @@ class Session:
     ...         s.predict(path, dev).latency_s
     """
 
-    def __init__(self, keep_analyses: int = 8, block_cache: bool = True, keep_kernel_scores: int = 50_000) -> None:
+    def __init__(self, keep_analyses: int = 8, block_cache: bool = True, keep_kernel_scores: int = 50_000,
+                 keep_rooflines: int = 50_000) -> None:
         from hybridperf.analysis.cache import AnalysisCache
 
         self.cache = AnalysisCache() if block_cache else AnalysisCache(blocks=None)
         self.keep_analyses = keep_analyses
         self.keep_kernel_scores = keep_kernel_scores
+        self._rooflines = pricing.RooflineMemo(keep_rooflines) if keep_rooflines > 0 else None
         self._launch_memo: Any = None  # the last analysis's GPU kernel launches, shared by the GPU models
         self._specs: dict[str, DeviceSpec] = {}
         self._residuals: dict[str, Any] = {}
@@ -422,7 +425,7 @@ class Session:
 
                 if self._launch_memo is None:
                     self._launch_memo = LaunchMemo()
-                model = model.with_cache(PredictionCache(self.keep_kernel_scores), self._launch_memo)
+                model = model.with_cache(PredictionCache(self.keep_kernel_scores), self._launch_memo, self._rooflines)
             self._residuals[key] = model
         return self._residuals[key]
 
@@ -456,7 +459,8 @@ class Session:
         auto = isinstance(residual, str) and residual == "auto"
         model = self.residual(spec, runtime) if auto else residual
         return self._with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
-                                                            roofline_note=_roofline_note(spec, auto)), runtime)
+                                                            roofline_note=_roofline_note(spec, auto),
+                                                            rooflines=self._rooflines), runtime)
 
     def _with_runtime_memory(self, pred: Prediction, runtime: Any) -> Prediction:
         """:func:`_with_runtime_memory`, with onnxruntime's peak (its graph optimiser runs once per
@@ -482,6 +486,7 @@ class Session:
         """Sizes and hit counters of the session's caches, for benchmarks and logs."""
         return {**self.cache.stats(), "analyses": len(self._analyses), "specs": len(self._specs),
                 "residuals": len(self._residuals), "runtime_peaks": len(self._runtime_peaks),
+                "rooflines": len(self._rooflines) if self._rooflines is not None else 0,
                 "kernel_scores": sum(len(c) for c in (getattr(m, "cache", None) for m in self._residuals.values())
                                      if c is not None)}
 

@@ -132,22 +132,28 @@ _MISSING = object()
 def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
     """Safe cuts of a normalised ONNX graph: ``(node position, tensors crossing it)``, in order."""
     nodes = list(graph.node)
+    # each node's fields read once (a protobuf field read builds a new container each time)
+    ins = [tuple(n.input) for n in nodes]
+    outs = [tuple(n.output) for n in nodes]
+    op_types = [n.op_type for n in nodes]
     inits = {t.name for t in graph.initializer}
     inputs = {vi.name for vi in graph.input if vi.name not in inits}
     outputs = {o.name for o in graph.output}
-    typed = {vi.name for vi in graph.value_info if _static(vi)}
-    if any(n.op_type in _WHOLE_ONLY_OPS or any(a.type in (5, 10) for a in n.attribute) for n in nodes):
+    static = [vi for vi in graph.value_info if _static(vi)]
+    typed = {vi.name for vi in static}
+    if any(op in _WHOLE_ONLY_OPS or any(a.type in (5, 10) for a in n.attribute) for op, n in zip(op_types, nodes)):
         return []  # QDQ int8 matching and subgraphs look across the whole graph
     last_use: dict[str, int] = {}
     init_first: dict[str, int] = {}
     cut_ok: set[str] = set()
-    rank = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in graph.value_info if _static(vi)}
+    rank = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in static}
     for i, n in enumerate(nodes):
-        for x in n.input:
+        for x in ins[i]:
             if x in inits:
                 init_first.setdefault(x, i)
             last_use[x] = i
-        cut_ok.update(_read_as_operand(n, rank))
+        if op_types[i] in CUT_CONSUMERS:
+            cut_ok.update(_read_as_operand(n, rank))
     # positions p where an initializer is read both before and after
     blocked = [0] * (len(nodes) + 1)
     for name, first in init_first.items():
@@ -157,33 +163,33 @@ def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
     live: dict[str, None] = dict.fromkeys(x for x in inputs if x in last_use)
     cuts = []
     shared = 0
-    producer = {y: i for i, n in enumerate(nodes) for y in n.output}
+    producer = {y: i for i, o in enumerate(outs) for y in o}
     consumers: dict[str, list[int]] = {}
-    for i, n in enumerate(nodes):
-        for x in dict.fromkeys(n.input):
+    for i, xs in enumerate(ins):
+        for x in dict.fromkeys(xs):
             consumers.setdefault(x, []).append(i)
     start = 0
     for p in range(1, len(nodes)):
-        n = nodes[p - 1]
-        if any(x in dynamic for x in n.input) and n.op_type != "Constant":
-            dynamic.update(n.output)
-        for y in n.output:
+        n_in, n_out = ins[p - 1], outs[p - 1]
+        if any(x in dynamic for x in n_in) and op_types[p - 1] != "Constant":
+            dynamic.update(n_out)
+        for y in n_out:
             if y in last_use or y in outputs:
                 live[y] = None
-        for x in set(n.input):
+        for x in set(n_in):
             if last_use.get(x) == p - 1 and x in live and x not in outputs:
                 del live[x]
         shared += blocked[p]
         if shared or not 0 < len(live) <= MAX_LIVE:
             continue
         if not all(t in dynamic and t in cut_ok and t in typed and t not in inputs and t not in outputs
-                   and nodes[producer[t]].op_type not in _VIEW_OPS for t in live):
+                   and op_types[producer[t]] not in _VIEW_OPS for t in live):
             continue
         # The importer binds a node's result where it is first read. One result of the segment
         # [start, p) that nothing in it reads is bound last when the segment is imported alone, so
         # the next node must read it first (its first input) for the whole model's binding order
         unread = [t for t in live if producer[t] >= start and consumers[t][0] >= p]
-        if len(unread) > 1 or (unread and nodes[p].input[0] != unread[0]):
+        if len(unread) > 1 or (unread and ins[p][0] != unread[0]):
             continue
         cuts.append((p, tuple(live)))
         start = p

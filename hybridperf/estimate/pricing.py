@@ -12,11 +12,13 @@ from hybridperf.analysis.kernels import Kernel
 from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.costs import OpCost
 from hybridperf.device.spec import DeviceSpec, load_spec
+from hybridperf.errors import InputError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
 from hybridperf.precision import storage_bytes
 
 
-__all__ = ["KernelPrediction", "Prediction", "bounded_energy", "predict_on", "price", "priced_cost", "priced_memory", "stored_bytes"]
+__all__ = ["KernelPrediction", "Prediction", "RooflineMemo", "bounded_energy", "predict_on", "price", "priced_cost",
+           "priced_memory", "stored_bytes"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,62 @@ def price(
     return roofline(cost, spec, prec, compute_share=compute_share, memory_share=memory_share)
 
 
+class RooflineMemo:
+    """The :func:`price` of each cost priced before on a device sheet (whole device): what a
+    :class:`~hybridperf.api.Session` keeps so that the kernels a sweep's models share are priced once per sheet.
+
+    :func:`price` is a pure function of the cost, its precision, the precision override and the sheet, so the memo
+    answers with the very estimate :func:`price` returned (the same figures as without). A sheet is keyed by its id
+    and held by identity: another sheet object with that id (an edited copy) starts that id's memo afresh. At most
+    ``max_entries`` estimates per sheet (the oldest dropped first) and ``max_sheets`` sheets (the least recently
+    added dropped first).
+
+    Parameters
+    ----------
+    max_entries : int
+        Estimates kept per sheet (a few hundred bytes each).
+    max_sheets : int
+        Sheets kept.
+    """
+
+    def __init__(self, max_entries: int = 50_000, max_sheets: int = 16) -> None:
+        if max_entries < 1 or max_sheets < 1:
+            raise InputError(f"RooflineMemo needs max_entries >= 1 and max_sheets >= 1, got {max_entries}, {max_sheets}")
+        self.max_entries = max_entries
+        self.max_sheets = max_sheets
+        self._sheets: dict[str, tuple[DeviceSpec, dict[tuple[OpCost, str, str | None], RooflineEstimate]]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return sum(len(m) for _, m in self._sheets.values())
+
+    def estimates(self, spec: DeviceSpec) -> dict[tuple[OpCost, str, str | None], RooflineEstimate]:
+        """The estimates kept for ``spec`` (keyed by ``(cost, op precision, precision override)``), emptied when
+        ``spec`` is not the sheet they were priced on."""
+        got = self._sheets.get(spec.id)
+        if got is None or got[0] is not spec:
+            self._sheets.pop(spec.id, None)
+            while len(self._sheets) >= self.max_sheets:
+                self._sheets.pop(next(iter(self._sheets)))
+            got = self._sheets[spec.id] = (spec, {})
+        return got[1]
+
+    def price(self, cost: OpCost, op_precision: str, spec: DeviceSpec, precision: str | None = None) -> RooflineEstimate:
+        """:func:`price` on the whole device, computed once per cost, precisions and sheet."""
+        memo = self.estimates(spec)
+        key = (cost, op_precision, precision)
+        est = memo.get(key)
+        if est is not None:
+            self.hits += 1
+            return est
+        self.misses += 1
+        est = memo[key] = price(cost, op_precision, spec, precision)
+        while len(memo) > self.max_entries:
+            memo.pop(next(iter(memo)))
+        return est
+
+
 def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple[OpCost, str]:
     """An op's or kernel's cost and precision under the override: float32 work runs at ``precision``
     and its traffic shrinks with :attr:`Precision.storage_bytes`; other precisions are left as they are."""
@@ -160,7 +218,7 @@ def bounded_energy(energy_j: float, latency_s: float, spec: DeviceSpec) -> tuple
 
 
 def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = None,
-               roofline_note: str = "roofline only (--roofline-only)") -> Prediction:
+               roofline_note: str = "roofline only (--roofline-only)", rooflines: RooflineMemo | None = None) -> Prediction:
     """Price an analysis on one device.
 
     Parameters
@@ -172,8 +230,11 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         The learned correction (:func:`hybridperf.api.predict_on` resolves ``\"auto\"``).
     roofline_note : str
         What the report says when ``residual`` is None: why the figure is the roofline's.
+    rooflines : RooflineMemo, optional
+        Estimates of costs priced before (a :class:`~hybridperf.api.Session`'s); the same figures as without.
     """
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)
+    priced = rooflines.price if rooflines is not None else price
     preds = []
     for k in analyzed.kernels:
         if not k.counts_toward_time:
@@ -181,7 +242,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
 
             preds.append(KernelPrediction(k, ZERO, 0.0))
             continue
-        est = price(k.cost, k.precision, spec, precision)
+        est = priced(k.cost, k.precision, spec, precision)
         preds.append(KernelPrediction(k, est, est.latency_s))
     roof = sum(p.latency_s for p in preds)
     energy = sum(p.estimate.energy_j for p in preds)

@@ -54,7 +54,7 @@ from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate import torch_eager
 from hybridperf.estimate.execution import Execution, Granularity, execution
-from hybridperf.estimate.pricing import priced_cost, price
+from hybridperf.estimate.pricing import RooflineMemo, priced_cost, price
 from hybridperf.units import numel
 
 #: trained-on GPUs as the headline names them
@@ -228,8 +228,71 @@ def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class MappedLaunches:
+    """The launches of one precision that have a NeuSight view, as the device-independent columns of
+    :class:`~hybridperf.residual.neusight.PricedOps` (read-only arrays, one entry per launch).
+
+    ``index``: their positions among the launches; ``op``, ``family``, ``flops``, ``bytes_total`` and ``shapes``
+    as :class:`~hybridperf.residual.neusight.PricedOps` has them.
+    """
+
+    precision: str
+    index: np.ndarray
+    op: np.ndarray
+    family: np.ndarray
+    flops: np.ndarray
+    bytes_total: np.ndarray
+    shapes: Mapping[str, np.ndarray]
+
+    @classmethod
+    def of(cls, ls: Sequence[Launch], precision: str) -> MappedLaunches:
+        """The launches of ``ls`` at ``precision`` with a NeuSight view."""
+        from hybridperf.residual.neusight import OPS, SHAPE_COLUMNS, shape_row
+
+        idx = [i for i, ln in enumerate(ls) if ln.op is not None and ln.precision == precision]
+        shapes = np.array([shape_row(ls[i].op, ls[i].dims) for i in idx], float).reshape(-1, len(SHAPE_COLUMNS))
+        cols = (np.array(idx, dtype=np.intp), np.array([ls[i].op for i in idx]), np.array([OPS[ls[i].op][1] for i in idx]),
+                np.array([ls[i].cost.flops for i in idx], float), np.array([ls[i].cost.bytes_total for i in idx], float),
+                shapes)
+        for a in cols:
+            a.setflags(write=False)
+        return cls(precision, *cols[:5], MappingProxyType({c: shapes[:, j] for j, c in enumerate(SHAPE_COLUMNS)}))
+
+
+@dataclass(frozen=True)
+class LaunchTable:
+    """The :func:`launches` of one analysis with what pricing them on any GPU reuses (device-independent).
+
+    ``mapped``: the launches with a NeuSight view, one :class:`MappedLaunches` per precision (sorted);
+    ``kernels``: the report's :class:`~hybridperf.analysis.kernels.Kernel` of each launch.
+    """
+
+    launches: tuple[Launch, ...]
+    group: tuple[str, ...]
+    precisions: tuple[str, ...]
+    #: per launch, its host dispatch cost in floors (:data:`HOST_WEIGHT`)
+    host_weights: tuple[float, ...]
+    calibrated: tuple[bool, ...]
+    kernels: tuple[Kernel, ...]
+    mapped: tuple[MappedLaunches, ...]
+
+    @classmethod
+    def of(cls, ls: Sequence[Launch]) -> LaunchTable:
+        ls = tuple(ls)
+        return cls(ls, tuple(ln.group for ln in ls), tuple(ln.precision for ln in ls),
+                   tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls), tuple(ln.op is not None for ln in ls),
+                   tuple(Kernel(ln.kernel_index, ln.name, ln.op_indices, Status.COUNTED, ln.cost, ln.precision) for ln in ls),
+                   tuple(MappedLaunches.of(ls, p) for p in sorted({ln.precision for ln in ls if ln.op is not None})))
+
+
+def launch_table(analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> LaunchTable:
+    """:class:`LaunchTable` of :func:`launches`."""
+    return LaunchTable.of(launches(analyzed, granularity, precision))
+
+
 class LaunchMemo:
-    """The :func:`launches` of the analysis priced last, per granularity and precision: what a
+    """The :func:`launch_table` of the analysis priced last, per granularity and precision: what a
     :class:`~hybridperf.api.Session` shares between the GPUs it prices one analysis on.
 
     The analysis itself is the key (by identity, held while it is the last one), so a memo never answers
@@ -238,16 +301,20 @@ class LaunchMemo:
 
     def __init__(self) -> None:
         self._analyzed: Analyzed | None = None
-        self._launches: dict[tuple[Granularity, str | None], tuple[Launch, ...]] = {}
+        self._tables: dict[tuple[Granularity, str | None], LaunchTable] = {}
+
+    def table(self, analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> LaunchTable:
+        """:func:`launch_table`, computed once per analysis, granularity and precision."""
+        if analyzed is not self._analyzed:
+            self._analyzed, self._tables = analyzed, {}
+        key = (granularity, precision)
+        if key not in self._tables:
+            self._tables[key] = launch_table(analyzed, granularity, precision)
+        return self._tables[key]
 
     def launches(self, analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> tuple[Launch, ...]:
         """:func:`launches`, computed once per analysis, granularity and precision."""
-        if analyzed is not self._analyzed:
-            self._analyzed, self._launches = analyzed, {}
-        key = (granularity, precision)
-        if key not in self._launches:
-            self._launches[key] = launches(analyzed, granularity, precision)
-        return self._launches[key]
+        return self.table(analyzed, granularity, precision).launches
 
 
 def spec_at(spec: DeviceSpec, precision: str) -> DeviceSpec:
@@ -417,15 +484,19 @@ class ZeroShotGpu:
         held by a :class:`~hybridperf.api.Session`); the same numbers as without.
     memo : LaunchMemo, optional
         Shares the last analysis's :func:`launches` with the other GPUs of a Session; the same launches as without.
+    rooflines : RooflineMemo, optional
+        Keeps the roofline estimate of each launch cost priced before on a sheet
+        (:class:`~hybridperf.estimate.pricing.RooflineMemo`, held by a Session); the same estimates as without.
     """
 
     def __init__(self, model: Any, runtime: Any = None, log_scale: Mapping[str, float] | None = None,
                  adapted_on: int = 0, host_floor_s: float | None = None, weighted_host: bool = False,
                  kernel: ResidualKernel | None = None, kernel_time: Any = None, cache: Any = None,
-                 memo: LaunchMemo | None = None):
+                 memo: LaunchMemo | None = None, rooflines: RooflineMemo | None = None):
         self.model = model
         self.cache = cache
         self.memo = memo
+        self.rooflines = rooflines
         self.kernel_time = kernel_time
         self.runtime = runtime
         self.log_scale = MappingProxyType(dict(log_scale or {}))
@@ -434,11 +505,12 @@ class ZeroShotGpu:
         self.weighted_host = weighted_host
         self.kernel = kernel
 
-    def with_cache(self, cache: Any, memo: LaunchMemo | None = None) -> ZeroShotGpu:
+    def with_cache(self, cache: Any, memo: LaunchMemo | None = None, rooflines: RooflineMemo | None = None) -> ZeroShotGpu:
         """A copy of this object that keeps ``model``'s kernel scores in ``cache`` (a
-        :class:`~hybridperf.residual.cross_device.PredictionCache` of this model) and takes launches from ``memo``."""
+        :class:`~hybridperf.residual.cross_device.PredictionCache` of this model), takes launches from ``memo`` and
+        roofline estimates from ``rooflines``."""
         out = copy.copy(self)
-        out.cache, out.memo = cache, memo
+        out.cache, out.memo, out.rooflines = cache, memo, rooflines
         return out
 
     def latency_s(self, bd: Breakdown) -> float:
@@ -456,34 +528,31 @@ class ZeroShotGpu:
 
     def breakdown(self, analyzed: Analyzed, spec: DeviceSpec, precision: str | None = None) -> tuple[Breakdown, tuple[Launch, ...]]:
         """Per-kernel device times of ``analyzed`` on ``spec`` (before composition) and the launches."""
-        bd, ls, _ = self._breakdown(analyzed, spec, precision)
-        return bd, ls
+        bd, _, table = self._breakdown(analyzed, spec, precision)
+        return bd, table.launches
 
     def _breakdown(self, analyzed: Analyzed, spec: DeviceSpec, precision: str | None):
-        """:meth:`breakdown` and each launch's roofline estimate on ``spec``."""
-        from hybridperf.residual.neusight import OPS, PricedOps, SHAPE_COLUMNS, shape_row
+        """:meth:`breakdown`, each launch's roofline estimate on ``spec`` and the :class:`LaunchTable`."""
+        from hybridperf.residual.neusight import PricedOps
 
         ex = self.execution_for(spec)
-        ls = (self.memo.launches if self.memo is not None else launches)(analyzed, ex.granularity, precision)
-        dev = np.zeros(len(ls))
-        ests = [price(ln.cost, ln.precision, spec) for ln in ls]
-        for i, est in enumerate(ests):  # roofline work for every kernel first, at least the runtime's device floor
-            dev[i] = max(est.compute_s, est.memory_s, ex.device_floor_s)
-        for prec in sorted({ln.precision for ln in ls if ln.op is not None}):
-            idx = [i for i, ln in enumerate(ls) if ln.op is not None and ln.precision == prec]
+        table = (self.memo.table if self.memo is not None else launch_table)(analyzed, ex.granularity, precision)
+        ls = table.launches
+        priced = self.rooflines.price if self.rooflines is not None else price
+        ests = [priced(ln.cost, ln.precision, spec) for ln in ls]
+        floor = ex.device_floor_s  # roofline work for every kernel first, at least the runtime's device floor
+        dev = np.array([max(est.compute_s, est.memory_s, floor) for est in ests], float)
+        for m in table.mapped:
+            idx = m.index
             try:
-                view = spec_at(spec, prec)
+                view = spec_at(spec, m.precision)
             except SpecError:  # a precision the sheet has no peak for stays at roofline
                 continue
-            shapes = np.array([shape_row(ls[i].op, ls[i].dims) for i in idx], float).reshape(-1, len(SHAPE_COLUMNS))
             n = len(idx)
             rows = PricedOps(
-                op=np.array([ls[i].op for i in idx]), family=np.array([OPS[ls[i].op][1] for i in idx]),
-                device=np.array([spec.id] * n), measured_s=np.full(n, np.nan),
-                flops=np.array([ls[i].cost.flops for i in idx], float),
-                bytes_total=np.array([ls[i].cost.bytes_total for i in idx], float),
-                roofline_s=dev[idx], compute_s=np.zeros(n), memory_s=np.zeros(n),
-                shapes=MappingProxyType({c: shapes[:, j] for j, c in enumerate(SHAPE_COLUMNS)}),
+                op=m.op, family=m.family, device=np.array([spec.id] * n), measured_s=np.full(n, np.nan),
+                flops=m.flops, bytes_total=m.bytes_total, roofline_s=dev[idx], compute_s=np.zeros(n),
+                memory_s=np.zeros(n), shapes=m.shapes,
             )
             if self.kernel_time is not None:  # kernel time: the eager dispatch in the training data taken out
                 probe = self.kernel_time.probe_for(spec.id, view)
@@ -492,13 +561,12 @@ class ZeroShotGpu:
             # the device's probe (measured, or the zero-shot defaults: bandwidth, GEMM rate) at this runtime's floor
             probe = replace(self.model.probe_for(spec.id, view), dispatch_floor_s=ex.device_floor_s)
             # family probes are fp32 timings: they rescale the fp32 kernels only
-            family = self._family_probes(spec) if prec == "fp32" else None
+            family = self._family_probes(spec) if m.precision == "fp32" else None
             dev[idx] = self.model.predict_latency(rows, {spec.id: view}, {spec.id: probe},
                                                   family_probes={spec.id: family} if family is not None else None,
                                                   cache=self.cache)
-        bd = Breakdown(tuple(float(t) for t in dev), tuple(ln.group for ln in ls), self._host_floor(spec), ex,
-                       tuple(ln.precision for ln in ls), tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls))
-        return bd, ls, ests
+        bd = Breakdown(tuple(dev.tolist()), table.group, self._host_floor(spec), ex, table.precisions, table.host_weights)
+        return bd, ests, table
 
     def _family_probe_shapes(self, spec: DeviceSpec) -> list | None:
         """The sheet's family probes of known op types, or None where it has none or the model does not use them."""
@@ -549,20 +617,19 @@ class ZeroShotGpu:
         from hybridperf.estimate.pricing import KernelPrediction
 
         spec = prediction.spec
-        bd, ls, ests = self._breakdown(prediction.analyzed, spec, prediction.precision)
+        bd, ests, table = self._breakdown(prediction.analyzed, spec, prediction.precision)
+        n = len(table.launches)
         total = self.latency_s(bd)
         k = math.exp(self.kernel(bd)) if self.kernel else 1.0
         scaled = [t * k * math.exp(self.log_scale.get(g, 0.0)) for t, g in zip(bd.device_s, bd.group)]
         floor = bd.host_floor_s * math.exp(self.log_scale.get("host", 0.0))
-        host = [h * k for h in bd.execution.host_times(len(ls), floor, bd.host_weights if self.weighted_host else ())]
+        host = [h * k for h in bd.execution.host_times(n, floor, bd.host_weights if self.weighted_host else ())]
         # the report's kernel table: one row per launched kernel
-        rows = []
-        for ln, t, est in zip(ls, scaled, ests):
-            k = Kernel(ln.kernel_index, ln.name, ln.op_indices, Status.COUNTED, ln.cost, ln.precision)
-            rows.append(KernelPrediction(k, est, float(t), calibrated=ln.op is not None))
-        summary = ExecutionSummary(bd.execution.runtime.value, len(ls), bd.covered, float(sum(host)),
+        rows = tuple(KernelPrediction(kn, est, float(t), calibrated=c)
+                     for kn, t, est, c in zip(table.kernels, scaled, ests, table.calibrated))
+        summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
-        return replace(prediction, kernels=tuple(rows), latency_s=float(total),
+        return replace(prediction, kernels=rows, latency_s=float(total),
                        calibration=self.describe(spec, bd, prediction.precision), execution=summary)
 
     # ------------------------------------------------------------------ few-shot
@@ -716,6 +783,6 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
     return ZeroShotGpu(model, rt)
 
 
-__all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "LaunchMemo", "OP_MAP", "RIDGE_GRID", "ResidualKernel",
-           "TRAINED_ON", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file", "for_device",
-           "launches", "load_cross_device", "load_kernel_time", "neusight_view", "spec_at"]
+__all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "LaunchMemo", "LaunchTable", "MappedLaunches",
+           "OP_MAP", "RIDGE_GRID", "ResidualKernel", "TRAINED_ON", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file", "for_device",
+           "launch_table", "launches", "load_cross_device", "load_kernel_time", "neusight_view", "spec_at"]
