@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 import numpy as np
 
 from benchmarks.block_cache_equality import differences, prediction_differences
+from sweep_variants import write_variants
 
 DEVICES = ("host-epyc-1c",)
 
@@ -34,21 +35,14 @@ def test_test_models_equal(model_dir):
 
 
 def test_sweep_variants_composed_and_equal(tmp_path):
-    from benchmarks.nas_sweep import Arch, build
     from hybridperf import api
 
     session = api.Session(keep_analyses=0)
-    archs = [  # small inputs keep it fast; blocks repeat across the variants
-        Arch(64, (2, 2, 2, 2, 2), ((3, 5),) * 5, ((3, 4),) * 5),
-        Arch(64, (2, 3, 2, 2, 3), ((5, 3), (3, 3, 7), (3, 5), (7, 7), (3, 5, 3)), ((4, 3), (3, 4, 6), (3, 4), (4, 4), (3, 4, 3))),
-        Arch(64, (2, 2, 2, 2, 2), ((3, 5),) * 5, ((3, 4),) * 5),
-    ]
-    for i, arch in enumerate(archs):
-        p = tmp_path / f"v{i}.onnx"
-        onnx.save(build(arch, seed=i), str(p))
+    paths = write_variants(tmp_path, (0, 1, 0))  # the last repeats the first's blocks
+    for p in paths:
         _assert_same(session, p)
     stats = session.stats()
-    assert stats["block_models_composed"] == len(archs)
+    assert stats["block_models_composed"] == len(paths)
     assert stats["block_fallbacks"] == 0
     assert stats["block_hits"] > stats["block_misses"]  # the last variant repeats the first: all hits
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import onnx
 import pytest
 from prediction_figures import figures
+from sweep_variants import write_variants
 
 #: (device, runtime) pairs priced zero-shot by the cross-device model
 GPUS = (("t4", None), ("a100-sxm-80gb", None), ("h100-sxm", "torch-eager"))
@@ -16,20 +16,7 @@ GPUS = (("t4", None), ("a100-sxm-80gb", None), ("h100-sxm", "torch-eager"))
 
 @pytest.fixture(scope="module")
 def variants(tmp_path_factory):
-    from benchmarks.nas_sweep import Arch, build
-
-    d = tmp_path_factory.mktemp("variants")
-    archs = [  # small inputs keep it fast; blocks (and so kernels) repeat across the variants
-        Arch(64, (2, 2, 2, 2, 2), ((3, 5),) * 5, ((3, 4),) * 5),
-        Arch(64, (2, 3, 2, 2, 3), ((5, 3), (3, 3, 7), (3, 5), (7, 7), (3, 5, 3)), ((4, 3), (3, 4, 6), (3, 4), (4, 4), (3, 4, 3))),
-        Arch(96, (3, 2, 2, 2, 2), ((7, 3, 5), (5, 5), (3, 7), (3, 3), (5, 7)), ((6, 3, 4), (4, 6), (3, 3), (6, 4), (4, 6))),
-    ]
-    paths = []
-    for i, arch in enumerate(archs):
-        p = d / f"v{i}.onnx"
-        onnx.save(build(arch, seed=i), str(p))
-        paths.append(p)
-    return paths
+    return write_variants(tmp_path_factory.mktemp("variants"), (0, 1, 2))
 
 
 def _cache(session, device, runtime=None):

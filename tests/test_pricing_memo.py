@@ -6,28 +6,16 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import onnx
 import pytest
 from prediction_figures import figures
+from sweep_variants import write_variants
 
 DEVICES = ("host-epyc-zen4-1c", "t4", "a100-sxm-80gb")
 
 
 @pytest.fixture(scope="module")
 def variants(tmp_path_factory):
-    from benchmarks.nas_sweep import Arch, build
-
-    d = tmp_path_factory.mktemp("memo_variants")
-    archs = [  # small inputs keep it fast; blocks (and so kernel costs) repeat across the variants
-        Arch(64, (2, 2, 2, 2, 2), ((3, 5),) * 5, ((3, 4),) * 5),
-        Arch(64, (2, 3, 2, 2, 3), ((5, 3), (3, 3, 7), (3, 5), (7, 7), (3, 5, 3)), ((4, 3), (3, 4, 6), (3, 4), (4, 4), (3, 4, 3))),
-    ]
-    paths = []
-    for i, arch in enumerate(archs):
-        p = d / f"v{i}.onnx"
-        onnx.save(build(arch, seed=i), str(p))
-        paths.append(p)
-    return paths
+    return write_variants(tmp_path_factory.mktemp("memo_variants"), (0, 1))
 
 
 def test_roofline_memo_answers_as_price_and_is_bounded():
