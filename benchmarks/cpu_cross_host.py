@@ -45,7 +45,8 @@ LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xe
 #: (host, test directory, retest directory): the same configurations measured twice on the same host
 RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
-           ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r2-retest"))
+           ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r2-retest"),
+           ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3", "host-epyc-zen4-1c-r3-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), for runs
 #: with no independent retest of the same configurations
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"),)
