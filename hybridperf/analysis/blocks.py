@@ -41,7 +41,7 @@ import hashlib
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -152,8 +152,7 @@ def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
             if x in inits:
                 init_first.setdefault(x, i)
             last_use[x] = i
-        if op_types[i] in CUT_CONSUMERS:
-            cut_ok.update(_read_as_operand(n, rank))
+        cut_ok.update(_read_as_operand(n, op_types[i], ins[i], rank))
     # positions p where an initializer is read both before and after
     blocked = [0] * (len(nodes) + 1)
     for name, first in init_first.items():
@@ -196,11 +195,11 @@ def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
     return cuts
 
 
-def _read_as_operand(node: Any, rank: Mapping[str, int]) -> list[str]:
-    """The inputs ``node`` reads straight into a ``kOutEWiseFusable`` kernel, with no layout op
-    the importer could put between (which could fuse with the producer): a 2-D ``Conv``'s data,
-    a ``Gemm``'s A without ``transA``, a ``MatMul``'s operands of rank 2 or more."""
-    op, ins = node.op_type, list(node.input)
+def _read_as_operand(node: Any, op: str, ins: Sequence[str], rank: Mapping[str, int]) -> Sequence[str]:
+    """The inputs ``node`` (of type ``op``, inputs ``ins``: its fields, read once by the caller) reads straight
+    into a ``kOutEWiseFusable`` kernel, with no layout op the importer could put between (which could fuse with
+    the producer): a 2-D ``Conv``'s data, a ``Gemm``'s A without ``transA``, a ``MatMul``'s operands of rank 2
+    or more."""
     if op not in CUT_CONSUMERS:
         return []
     if op == "Conv" and ins and rank.get(ins[0]) == 4:

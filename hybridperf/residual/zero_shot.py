@@ -273,7 +273,6 @@ class LaunchTable:
     precisions: tuple[str, ...]
     #: per launch, its host dispatch cost in floors (:data:`HOST_WEIGHT`)
     host_weights: tuple[float, ...]
-    calibrated: tuple[bool, ...]
     kernels: tuple[Kernel, ...]
     mapped: tuple[MappedLaunches, ...]
 
@@ -281,7 +280,7 @@ class LaunchTable:
     def of(cls, ls: Sequence[Launch]) -> LaunchTable:
         ls = tuple(ls)
         return cls(ls, tuple(ln.group for ln in ls), tuple(ln.precision for ln in ls),
-                   tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls), tuple(ln.op is not None for ln in ls),
+                   tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls),
                    tuple(Kernel(ln.kernel_index, ln.name, ln.op_indices, Status.COUNTED, ln.cost, ln.precision) for ln in ls),
                    tuple(MappedLaunches.of(ls, p) for p in sorted({ln.precision for ln in ls if ln.op is not None})))
 
@@ -311,10 +310,6 @@ class LaunchMemo:
         if key not in self._tables:
             self._tables[key] = launch_table(analyzed, granularity, precision)
         return self._tables[key]
-
-    def launches(self, analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> tuple[Launch, ...]:
-        """:func:`launches`, computed once per analysis, granularity and precision."""
-        return self.table(analyzed, granularity, precision).launches
 
 
 def spec_at(spec: DeviceSpec, precision: str) -> DeviceSpec:
@@ -625,8 +620,8 @@ class ZeroShotGpu:
         floor = bd.host_floor_s * math.exp(self.log_scale.get("host", 0.0))
         host = [h * k for h in bd.execution.host_times(n, floor, bd.host_weights if self.weighted_host else ())]
         # the report's kernel table: one row per launched kernel
-        rows = tuple(KernelPrediction(kn, est, float(t), calibrated=c)
-                     for kn, t, est, c in zip(table.kernels, scaled, ests, table.calibrated))
+        rows = tuple(KernelPrediction(kn, est, float(t), calibrated=ln.op is not None)
+                     for ln, kn, t, est in zip(table.launches, table.kernels, scaled, ests))
         summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
         return replace(prediction, kernels=rows, latency_s=float(total),
