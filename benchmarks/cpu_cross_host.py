@@ -47,8 +47,8 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r2-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3", "host-epyc-zen4-1c-r3-retest"))
-#: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), for runs
-#: with no independent retest of the same configurations
+#: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
+#: beside the run's independent retest in :data:`RETESTS`
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"),)
 #: figures of :func:`benchmarks.retest_cpu.figures` compared by the split-half lines
 SPLIT_FIGURES = ("raw median", "raw minimum")
@@ -193,19 +193,15 @@ def retest_lines() -> list[str]:
 
 def split_half_lines() -> list[str]:
     """Split half inside each run of :data:`SPLIT_HALVES`: its first half of rounds against the second half."""
-    from benchmarks.retest_cpu import figures, rounds_rows
+    from benchmarks.retest_cpu import rounds_rows, split_half
     from hybridperf.measure.rounds import retest
 
     lines = []
     for host, d in SPLIT_HALVES:
-        if not (CALIB / d / "rounds.csv").exists():
+        halves = split_half(rounds_rows(CALIB / d)) if (CALIB / d / "rounds.csv").exists() else None
+        if halves is None:
             continue
-        raw = rounds_rows(CALIB / d)
-        rounds = sorted({int(r["round"]) for r in raw})
-        if len(rounds) < 2:
-            continue
-        first, second = rounds[:len(rounds) // 2], rounds[len(rounds) // 2:]
-        a, b = figures(raw, first), figures(raw, second)
+        first, second, a, b = halves
         stats = [(name, retest(a[name], b[name])) for name in SPLIT_FIGURES]
         parts = [f"{name} MAPE {s.mape * 100:.1f} %, {dict(s.within)[0.10] * 100:.0f} % within +-10 %" for name, s in stats]
         lines.append(f"- {LABELS[host]} (`{d}` split half: rounds {first} against rounds {second}, "
@@ -275,7 +271,7 @@ def report(results, data, dirs: dict[str, str] | None = None) -> str:
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
               + ("(`DATA_DIRS`): the whole plan, the same configurations as Zen 3's rows, measured with interleaved "
                  "rounds; chosen before its figures were seen because it covers the same configuration space as Zen 3 "
-                 "(the earlier `-r2` rows: 72 default-size configurations; split-half test-retest above)."
+                 "(the earlier `-r2` rows: 72 default-size configurations; test-retest above)."
                  if DATA_DIRS.get(h) == d else "(`--data`).") for h, d in dirs.items() if d != h), ""]
     out += ["## Targets", ""]
     for host, res in results.items():

@@ -145,16 +145,26 @@ def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
                           "rrrrrrrr"))]
 
 
+def split_half(raw: Sequence[Mapping]) -> tuple[list[int], list[int], dict, dict] | None:
+    """A run's split half: its first half of rounds, the second half, and :func:`figures` of each; None with fewer
+    than two rounds."""
+    rounds = sorted({int(r["round"]) for r in raw})
+    if len(rounds) < 2:
+        return None
+    half = len(rounds) // 2
+    first, second = rounds[:half], rounds[half:]
+    return first, second, figures(raw, first), figures(raw, second)
+
+
 def split_half_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
     from hybridperf.report.format import table
 
-    rounds = sorted({int(r["round"]) for r in raw})
-    if len(rounds) < 2:
+    halves = split_half(raw)
+    if halves is None:
         return []
-    half = len(rounds) // 2
-    first, second = rounds[:half], rounds[half:]
+    first, second, a, b = halves
     return [f"### Split half: `{d}` rounds {first} against rounds {second}", "",
-            *_block(table(stats_rows(figures(raw, first), figures(raw, second)), STATS_HEADER, "lrrrrr"))]
+            *_block(table(stats_rows(a, b), STATS_HEADER, "lrrrrr"))]
 
 
 def independent_section(test: Path, retest_dir: Path, raw_a: Sequence[Mapping], raw_b: Sequence[Mapping]) -> list[str]:
