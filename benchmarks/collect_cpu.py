@@ -49,7 +49,9 @@ Files written to ``calibration/host-epyc-1c/``:
     ``measure_wall_s`` (wall time of one measurement, process start to result) and
     ``attempts``: a measurement whose p90/p10 exceeds ``--max-spread`` is repeated
     (up to ``--max-attempts``) and the attempt with the lowest median is kept.
-    The training target is the median (``latency_s``).
+    ``features.csv``'s label is the median (``latency_s``; ``featurize --target``); CPU models are trained
+    on the fastest run instead (:data:`hybridperf.residual.model.CPU_TARGET`), read from this file by key
+    (:func:`hybridperf.residual.model.load_table`).
 ``profile.csv``
     per-node onnxruntime profiler times (``key, node, op_type, duration_s, graph_node``).
 ``features.csv`` / ``kernel_features.csv``
@@ -381,8 +383,8 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 def summary_rows(raw: list[dict]) -> list[dict]:
     """measurements.csv of a rounds directory: per configuration, the columns of its first round row
-    (:data:`_ROUND_COPY`), ``latency_s`` = median over rounds of the round medians (raw, the default
-    training target), the :class:`hybridperf.measure.rounds.ConfigSummary` columns by the round index,
+    (:data:`_ROUND_COPY`), ``latency_s`` = median over rounds of the round medians (raw, ``featurize``'s
+    default label), the :class:`hybridperf.measure.rounds.ConfigSummary` columns by the round index,
     ``latency_local_norm_s`` (normalised by the timings bracketing each measurement), ``latency_mean_norm_s``
     (by every timing of its round), with their medians in reference units, ``latency_min_norm_s`` (the
     fastest run of each round / the round's fastest reference timing, minimum over rounds, x the median

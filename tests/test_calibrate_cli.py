@@ -32,26 +32,70 @@ def test_few_shot_needs_base(tmp_path, capsys):
     assert code == 2 and "--base-device" in capsys.readouterr().err
 
 
-def test_train_and_store(tmp_path, capsys):
-    pytest.importorskip("lightgbm")
+def _write_table(data, n: int = 30, with_measurements: bool = True) -> None:
+    """A features.csv labelled 2x roofline and, optionally, a measurements.csv whose fastest run is 1.5x roofline."""
     from hybridperf.residual.features import FEATURES_VERSION, MODEL_FEATURES
 
     rng = np.random.default_rng(0)
-    data = tmp_path / "data"
     data.mkdir()
-    with (data / "features.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["key", "family", "features_version", "roofline_latency_s", "measured_latency_s",
-                                           "op_families", *MODEL_FEATURES])
-        w.writeheader()
-        for i in range(30):
-            feats = dict(zip(MODEL_FEATURES, rng.normal(size=len(MODEL_FEATURES))))
-            roof = 10 ** rng.uniform(-4, -1)
-            feats["log_roofline_s"] = np.log(roof)
-            w.writerow({"key": f"m{i}", "family": f"f{i % 5}", "features_version": FEATURES_VERSION,
-                        "roofline_latency_s": roof, "measured_latency_s": roof * 2, "op_families": "conv|elementwise", **feats})
+    feat, meas = [], []
+    for i in range(n):
+        feats = dict(zip(MODEL_FEATURES, rng.normal(size=len(MODEL_FEATURES))))
+        roof = 10 ** rng.uniform(-4, -1)
+        feats["log_roofline_s"] = np.log(roof)
+        feat.append({"key": f"m{i}", "family": f"f{i % 5}", "features_version": FEATURES_VERSION,
+                     "roofline_latency_s": roof, "measured_latency_s": roof * 2, "op_families": "conv|elementwise", **feats})
+        meas.append({"key": f"m{i}", "latency_s": roof * 2, "latency_min_s": roof * 1.5})
+    tables = [("features.csv", feat)] + ([("measurements.csv", meas)] if with_measurements else [])
+    for name, rows in tables:
+        with (data / name).open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+
+
+def test_train_and_store(tmp_path, capsys):
+    pytest.importorskip("lightgbm")
+    from hybridperf.residual.model import ResidualModel, load_table
+
+    data = tmp_path / "data"
+    _write_table(data)
     out = tmp_path / "model"
     code = main(["calibrate", "--device", "host-xeon-2c", "--data", str(data), "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0, text
     assert "trained on 30 measurements" in text and "train_mape_pct" in text
+    assert "latency = fastest timed run" in text
     assert (out / "residual.txt").exists() and (out / "residual.json").exists()
+    # trained on the fastest run (1.5x roofline), not features.csv's median (2x)
+    model = ResidualModel.load(out)
+    X, *_ = load_table(data)
+    assert model.label == "latency_min_s"
+    assert np.allclose(np.exp(model.predict(X)), 1.5, rtol=0.02)
+
+
+def test_train_on_features_label(tmp_path, capsys):
+    """Without measurements.csv the CPU label cannot be read: exit 2 naming the file and --target; with
+    ``--target measured_latency_s`` features.csv's own label (2x roofline) is learnt."""
+    pytest.importorskip("lightgbm")
+    from hybridperf.residual.model import ResidualModel, load_table
+
+    data = tmp_path / "data"
+    _write_table(data, with_measurements=False)
+    out = tmp_path / "model"
+    code = main(["calibrate", "--device", "host-xeon-2c", "--data", str(data), "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "measurements.csv not found" in err and "--target measured_latency_s" in err
+    assert len(err.splitlines()) == 1
+    code = main(["calibrate", "--device", "host-xeon-2c", "--data", str(data), "--out", str(out),
+                 "--target", "measured_latency_s"])
+    assert code == 0, capsys.readouterr()
+    model = ResidualModel.load(out)
+    X, *_ = load_table(data)
+    assert model.label == "measured_latency_s"
+    assert np.allclose(np.exp(model.predict(X)), 2.0, rtol=0.02)
+
+
+def test_target_with_measure_refused(tmp_path, capsys):
+    code = main(["calibrate", "--device", "host", "--measure", str(tmp_path), "--target", "latency_s"])
+    assert code == 2 and "--target goes with --data" in capsys.readouterr().err

@@ -99,6 +99,7 @@ def test_packaged_model_is_shipped_and_cross_host():
     assert meta["cross_host"]["host"] is None  # trained across hosts: no host of its own
     hosts = {e["figures"]["device"] for e in meta["cross_host"]["host_effects"]}
     assert hosts == {"host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c"}  # one offset per training CPU
+    assert meta["params"]["label"] == "latency_min_s"  # CPU models predict the fastest run (model.CPU_TARGET)
 
 
 def test_zero_shot_on_a_sheet_without_measurements():
@@ -139,6 +140,39 @@ def test_adapt_save_load_roundtrip(tmp_path):
     back = CrossHostModel.load(tmp_path / "m")
     assert back.host_ == fig and back.device == "zen4-test"
     np.testing.assert_allclose(back.predict(X[rest], subset(kth, rest)), p1)
+
+
+def test_calibration_adapts_to_the_fastest_run(tmp_path):
+    """``calibrate --measure``'s adaptation (``adapt_cross_host``) is labelled by measurements.csv's fastest run:
+    the per-model ``measured`` figures are ``latency_min_s``, and the stored model says so."""
+    import csv
+
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import adapt_cross_host
+    from hybridperf.residual.model import CPU_TARGET, ResidualModel
+
+    d = tmp_path / "cal"
+    d.mkdir()
+    keys = None
+    for name in ("features.csv", "kernel_features.csv", "measurements.csv"):
+        with (ZEN4 / name).open() as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+        keys = keys or [r["key"] for r in rows[:4]]
+        with (d / name).open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=reader.fieldnames)
+            w.writeheader()
+            w.writerows(r for r in rows if r["key"] in keys)
+    fastest = {r["key"]: float(r[CPU_TARGET]) for r in csv.DictReader((d / "measurements.csv").open())}
+    median = {r["key"]: float(r["latency_s"]) for r in csv.DictReader((d / "measurements.csv").open())}
+    assert all(fastest[k] < median[k] for k in keys)
+    res = adapt_cross_host(d, load_spec("host-epyc-zen4-1c"), threads=1)
+    assert res.n == 4 and res.model.label == CPU_TARGET
+    # roofline x exp(label / roofline) with the roofline's log rounded to 6 decimals in features.csv
+    assert {r[0]: r[1] for r in res.per_model} == pytest.approx(fastest, rel=1e-5)
+    assert {r[0]: r[1] for r in res.per_model} != pytest.approx(median, rel=1e-5)
+    res.model.save(tmp_path / "m")
+    assert ResidualModel.load(tmp_path / "m").describe().endswith("latency = fastest timed run")
 
 
 def test_train_removes_each_host_offset_and_predicts_with_the_nearest_host(tmp_path):
@@ -371,6 +405,8 @@ def test_measure_gpu_device_refused(tmp_path, capsys):
 @pytest.mark.slow
 def test_measure_adapt_store(tmp_path, capsys, monkeypatch):
     """Measure 4 tiny models here, adapt the cross-host model, store it under the user data dir, use it."""
+    import csv
+
     monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
     from hybridperf.device.spec import default_spec_dir
     from hybridperf.measure.host import host_model_dir, install_host_spec
@@ -384,5 +420,8 @@ def test_measure_adapt_store(tmp_path, capsys, monkeypatch):
     assert all(r["measured_s"] > 0 and r["adapted_s"] > 0 for r in res["per_model"])
     assert Path(res["stored"]) == host_model_dir() and (host_model_dir() / "residual.json").exists()
     assert str(tmp_path / "home") in res["data"]
+    fastest = {r["key"]: float(r["latency_min_s"]) for r in csv.DictReader((Path(res["data"]) / "measurements.csv").open())}
+    assert {r["key"]: r["measured_s"] for r in res["per_model"]} == pytest.approx(fastest, rel=1e-5)
     assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
-    assert "few-shot adapted with 4" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "few-shot adapted with 4" in out and "latency = fastest timed run" in out

@@ -127,12 +127,25 @@ def test_measure_cli_json(tiny, capsys):
     assert main(["measure", str(tiny), "--threads", "1", "--repeats", "3", "--warmup", "1", "--format", "json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["latency_s"] > 0 and d["runtime"] == "onnxruntime"
+    assert 0 < d["latency_min_s"] <= d["latency_s"]  # the fastest run, what CPU models predict
     assert main(["measure", str(tiny), "--repeats", "0"]) == 2
     assert main(["measure", str(tiny), "--threads", "1", "--repeats", "3", "--warmup", "1",
                  "--graph-optimization", "disabled", "--format", "json"]) == 0
     extra = json.loads(capsys.readouterr().out)["extra"]
     assert extra["graph_optimization"] == "disabled"
     assert set(extra["cpu"]) == {"cpu_model", "cpu_vendor", "cpu_family", "cpu_model_id", "cpu_stepping", "cpu_isa"}
+
+
+def test_text_shows_the_fastest_run_beside_the_median(record):
+    """The table shows the fastest run (CPU models' label) after the median; a record without one omits it."""
+    from dataclasses import replace
+
+    from hybridperf.report.format import fmt_time
+    from hybridperf.report.measurement import to_text
+
+    line = next(x for x in to_text(record).splitlines() if x.startswith("latency"))
+    assert line.startswith(f"latency   median {fmt_time(record.latency_s)}  fastest {fmt_time(record.latency_min_s)}  p10 ")
+    assert "fastest" not in to_text(replace(record, latency_min_s=None))
 
 
 def test_graph_optimization_level_recorded(tiny):

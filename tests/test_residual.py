@@ -200,3 +200,81 @@ def _rows(kt, idx):
     from hybridperf.residual.model import subset
 
     return subset(kt, np.asarray(idx))
+
+
+def test_label_round_trip_and_legacy_sidecar(tmp_path):
+    """The sidecar records the label (``params.label``); a sidecar written before labels were recorded loads as
+    the median (``latency_s``), the label those models were trained on."""
+    X, y, _, groups = _synthetic()
+    d = ResidualModel(n_estimators=20, overhead_grid_s=(0.0,), label="latency_min_s").fit(X, y, groups=groups).save(tmp_path)
+    meta = json.loads((d / "residual.json").read_text())
+    assert meta["params"]["label"] == "latency_min_s"
+    m = ResidualModel.load(d)
+    assert m.label == "latency_min_s" and m.describe().endswith("latency = fastest timed run")
+    del meta["params"]["label"]
+    (d / "residual.json").write_text(json.dumps(meta))
+    legacy = ResidualModel.load(d)
+    assert legacy.label == "latency_s" and legacy.describe().endswith("latency = median timed run")
+    np.testing.assert_array_equal(legacy.predict(X), m.predict(X))
+
+
+def test_packaged_per_device_cpu_model_uses_the_cpu_label():
+    from hybridperf.data import packaged_dir
+    from hybridperf.residual.model import CPU_TARGET
+
+    assert ResidualModel.load(packaged_dir("models") / "host-epyc-1c").label == CPU_TARGET == "latency_min_s"
+
+
+def _calibration_dir(d, measurements=True):
+    """Two models (roofline 1 ms, features.csv label 2 ms), one kernel each (unit: roofline 0.5 ms, measured
+    1.2 ms of its model's 2 ms); measurements.csv: fastest runs 1.5 ms (a) and 1 ms (b), b listed first."""
+    import csv
+
+    from hybridperf.residual.features import FEATURES_VERSION, KERNEL_FEATURES_VERSION
+
+    d.mkdir()
+    feats = [{"key": k, "family": "f", "features_version": FEATURES_VERSION, "roofline_latency_s": 1e-3,
+              "measured_latency_s": 2e-3, "op_families": "conv", **dict.fromkeys(MODEL_FEATURES, 0.0)} for k in "ab"]
+    kern = [{"key": k, "kernel_features_version": KERNEL_FEATURES_VERSION, "families": "conv", "unit_roofline_s": 5e-4,
+             "unit_measured_s": 1.2e-3, "group_roofline_s": 5e-4, "group_measured_s": 1.2e-3,
+             **dict.fromkeys(KERNEL_FEATURES, 0.0)} for k in "ab"]
+    meas = [{"key": "b", "latency_s": 2e-3, "latency_min_s": 1e-3}, {"key": "a", "latency_s": 2e-3, "latency_min_s": 1.5e-3}]
+    for name, rows in (("features.csv", feats), ("kernel_features.csv", kern), ("measurements.csv", meas))[:3 if measurements else 2]:
+        with (d / name).open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    return d
+
+
+def test_load_table_target_by_key_rescales_kernel_labels(tmp_path):
+    from hybridperf.residual.model import load_table
+
+    d = _calibration_dir(tmp_path / "cal")
+    _, y, _, _, kt, rows = load_table(d)  # features.csv's label: 2 ms over a 1 ms roofline
+    np.testing.assert_allclose(np.exp(y), [2.0, 2.0])
+    np.testing.assert_allclose(np.exp(kt.y), [1.2e-3 / 5e-4] * 2)
+    _, y, _, _, kt, rows = load_table(d, target="latency_min_s")
+    assert [r["key"] for r in rows] == ["a", "b"]
+    np.testing.assert_allclose(np.exp(y), [1.5, 1.0])  # 1.5 ms / 1 ms, 1 ms / 1 ms
+    np.testing.assert_allclose([float(r["measured_latency_s"]) for r in rows], [1.5e-3, 1e-3])
+    # kernel times scale with their model's label: 1.2 ms x (1.5 / 2) / 0.5 ms = 1.8, 1.2 ms x (1 / 2) / 0.5 ms = 1.2
+    np.testing.assert_allclose(np.exp(kt.y), [1.8, 1.2])
+    with pytest.raises(InputError, match="no `latency_min_norm_s` column"):
+        load_table(d, target="latency_min_norm_s")
+    with pytest.raises(InputError, match="measurements.csv not found"):
+        load_table(_calibration_dir(tmp_path / "bare", measurements=False), target="latency_min_s")
+
+
+def test_load_table_routes_agree_on_a_calibration_directory():
+    """On a directory featurized with the median, reading ``latency_s`` from measurements.csv by key gives
+    features.csv's own labels, model and kernel rows alike."""
+    from pathlib import Path
+
+    from hybridperf.residual.model import load_table
+
+    d = Path(__file__).resolve().parents[1] / "calibration" / "host-epyc-1c"
+    a, b = load_table(d), load_table(d, target="latency_s")
+    np.testing.assert_allclose(b[1], a[1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b[4].y, a[4].y, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(b[4].X, a[4].X)

@@ -3,12 +3,14 @@
 ::
 
     hybridperf calibrate --device ID --measure MODEL.onnx ... | DIR [--shots K]   # on the machine itself
-    hybridperf calibrate --device ID --data DIR [--few-shot K --base-device ID]   # from collected tables
+    hybridperf calibrate --device ID --data DIR [--target COLUMN] [--few-shot K --base-device ID]   # from tables
     hybridperf calibrate --device GPU --runtime torch|torch-cudagraph --data ROWS.csv | --measure M.pt2 ...  # GPU
 
 ``--measure`` (CPU): measure the models here with onnxruntime (interleaved rounds, :mod:`hybridperf.measure.rounds`),
 featurize, adapt the cross-host CPU model to them (few-shot) and store it under the user data directory; prints
 the held-out error on the measured models. ``--device host`` is this machine (:mod:`hybridperf.measure.host`).
+CPU models are labelled by the fastest timed run (:data:`hybridperf.residual.model.CPU_TARGET`; ``--data``:
+``--target`` picks another column of ``DIR/measurements.csv``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="adapt the model of --base-device with K measurements of --data instead of training from scratch")
     p.add_argument("--base-device", metavar="ID", help="device whose stored model --few-shot adapts")
     p.add_argument("--seed", type=int, default=0, help="seed of LightGBM and of the few-shot sample (default %(default)s)")
+    p.add_argument("--target", metavar="COLUMN",
+                   help="with --data (CPU): the column of DIR/measurements.csv that labels the rows (default: "
+                        "latency_min_s, the fastest timed run, the label of every CPU model; measured_latency_s: "
+                        "features.csv's own label)")
     from hybridperf.commands.calibrate_gpu import add_gpu_arguments
 
     add_gpu_arguments(p)
@@ -59,6 +65,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     if is_gpu_calibration(args):
         return run_gpu(args)
     if args.measure is not None:
+        if args.target is not None:
+            raise InputError("--target goes with --data; --measure adapts to the fastest run (latency_min_s)")
         return run_measure(args)
     data = Path(args.data)
     if not data.is_dir():
@@ -74,6 +82,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.residual.model import (
         CALIBRATION_PARAMS,
+        CPU_TARGET,
         ResidualModel,
         find_model_dir,
         load_table,
@@ -84,7 +93,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.report.calibration import calibration_text
 
     spec = load_spec(args.device)
-    X, y, groups, families, kt, rows = load_table(data)
+    target = args.target or CPU_TARGET
+    X, y, groups, families, kt, rows = load_table(data, target=target)
     out = Path(args.out) if args.out else user_model_dir() / spec.id
     if args.few_shot is not None:
         base_dir = find_model_dir(args.base_device)
@@ -95,6 +105,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         k = min(args.few_shot, len(y))
         pick = np.sort(rng.choice(len(y), size=k, replace=False))
         model = base.adapt(X[pick], y[pick], device=spec.id)
+        model.label = target
         rest = np.setdiff1d(np.arange(len(y)), pick)
         metrics = {"k": int(k), "method": model.adaptation_["method"]}
         if len(rest):
@@ -102,12 +113,12 @@ def run(args: argparse.Namespace) -> ExitCode:
             metrics["heldout_roofline_mape_pct"] = mape(np.ones(len(rest)), np.exp(y[rest]))
         model.metrics_ = {**model.metrics_, "few_shot": metrics}
     else:
-        model = ResidualModel(**CALIBRATION_PARAMS, seed=args.seed, device=spec.id).fit(
+        model = ResidualModel(**CALIBRATION_PARAMS, seed=args.seed, device=spec.id, label=target).fit(
             X, y, kernels=kt, groups=groups, families=families)
         metrics = dict(model.metrics_)
     model.save(out)
     result = {"device": spec.id, "stored": str(out), "rows": int(len(y)), "kernel_rows": int(len(kt.y)) if kt is not None else 0,
-              "calibration": model.describe(), "metrics": metrics}
+              "calibration": model.describe(), "label": model.label, "metrics": metrics}
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK
@@ -169,7 +180,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     res = adapt_cross_host(data, spec, threads, shots=args.shots, seed=args.seed)
     res.model.save(out)
     result = {"device": spec.id, "stored": str(out), "data": str(data), "models": res.n, "adapted_on": res.k,
-              "threads": threads, "heldout": res.heldout, "calibration": res.model.describe(),
+              "threads": threads, "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
               "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
                                    "adapted": res.adapted_mape_pct},
               "per_model": [dict(zip(("key", "measured_s", "roofline_s", "zero_shot_s", "adapted_s"), r))

@@ -3,8 +3,9 @@
 The flow behind ``hybridperf calibrate --device ID --measure MODEL ... [--shots K]``:
 
 1. :func:`measure_rounds`: every model once per round in a shuffled order between timings of the
-   reference workload (:mod:`hybridperf.measure.rounds`); few rounds, short budgets; the per-model
-   figure is the median over rounds of each round's median.
+   reference workload (:mod:`hybridperf.measure.rounds`); few rounds, short budgets; per model the median
+   over rounds of each round's median (``latency_s``) and the fastest run over rounds (``latency_min_s``,
+   the label calibration adapts to: :data:`hybridperf.residual.model.CPU_TARGET`).
 2. :func:`write_tables`: ``measurements.csv`` / ``profile.csv`` and the training tables
    (``features.csv``, ``kernel_features.csv``, :func:`hybridperf.residual.features.featurize_measured`)
    in a calibration directory of the user data directory.

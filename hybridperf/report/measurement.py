@@ -8,12 +8,15 @@ from hybridperf.report.format import fmt_bytes, fmt_time, table
 
 
 def to_text(m: Any) -> str:
-    """Model, runtime, latency percentiles, memory and date; then the slowest nodes when profiled."""
+    """Model, runtime, latency (median, fastest run: what CPU models predict, percentiles), memory and date; then
+    the slowest nodes when profiled."""
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
     lines = [
         f"model     {m.model}  inputs {shapes}",
         f"runtime   {m.runtime} {m.runtime_version}, {m.threads} thread(s), {m.cpu_model}, load avg {m.load_avg_1m:.2f}",
-        f"latency   median {fmt_time(m.latency_s)}  p10 {fmt_time(m.latency_p10_s)}  p90 {fmt_time(m.latency_p90_s)}  "
+        f"latency   median {fmt_time(m.latency_s)}"
+        + (f"  fastest {fmt_time(m.latency_min_s)}" if m.latency_min_s is not None else "")
+        + f"  p10 {fmt_time(m.latency_p10_s)}  p90 {fmt_time(m.latency_p90_s)}  "
         f"std {fmt_time(m.latency_std_s)}  ({m.repeats} runs after {m.warmup} warm-up)",
         f"memory    peak {fmt_bytes(m.peak_bytes)} = load {fmt_bytes(m.load_bytes)} + run {fmt_bytes(m.run_peak_bytes)} "
         f"+ inputs {fmt_bytes(m.input_bytes)}  [{m.memory_method}]",

@@ -344,8 +344,8 @@ class CrossHostModel(ResidualModel):
         lo, hi = a.get("log_roofline_range") or (-np.inf, np.inf)
         return base + a["offset"] + a["slope"] * (np.clip(X[:, _LOG_ROOF], lo, hi) - a["center"])
 
-    def describe(self) -> str:
-        s = super().describe().replace("lightgbm residual", "cross-host lightgbm residual", 1)
+    def _summary(self) -> str:
+        s = super()._summary().replace("lightgbm residual", "cross-host lightgbm residual", 1)
         if self.host_ is not None and not self.adaptation_:
             s += f", zero-shot from spec for {self.host_.device} ({self.host_.threads} thread(s))"
             near = self.nearest_host()
@@ -459,12 +459,14 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
     """Adapt the cross-host model to the measurements in ``data_dir`` (see the module docstring).
 
     ``shots`` K < n: adapt on K random models, held-out error on the other n - K; else adapt on all and
-    report leave-one-out error (each model predicted by an adaptation on the other n - 1).
+    report leave-one-out error (each model predicted by an adaptation on the other n - 1). The labels are the
+    CPU label :data:`~hybridperf.residual.model.CPU_TARGET` of ``data_dir/measurements.csv`` (the fastest run),
+    recorded as the adapted model's ``label``.
     """
     from hybridperf.errors import InputError
-    from hybridperf.residual.model import load_table, mape, subset
+    from hybridperf.residual.model import CPU_TARGET, load_table, mape, subset
 
-    X, y, _, _, kt, rows = load_table(data_dir)
+    X, y, _, _, kt, rows = load_table(data_dir, target=CPU_TARGET)
     base = base_model(spec, threads)
     kth = with_host(kt, base.host_)
     n = len(y)
@@ -485,6 +487,7 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
             pred[i] = m.predict(X[[i]], subset(kth, np.array([i])))[0]
         model = base.adapt(X, y, device=spec.id, kernels=kth)
         heldout, k = f"leave-one-out over the {n} models", n
+    model.label = CPU_TARGET  # what it was adapted to, whatever the packaged model's label
     zs = base.predict(X[test], subset(kth, test))
     true = np.exp(y[test])
     roof = np.exp(X[test, :][:, _log_roof_index()])

@@ -77,6 +77,20 @@ KERNEL_INPUTS: tuple[str, ...] = (*KERNEL_FEATURES, *CONTEXT_FEATURES)
 CALIBRATION_PARAMS: dict[str, Any] = {"n_estimators": 150, "min_data_in_leaf": 40, "model_estimators": 1,
                                       "context": True, "measured_weights": False}
 
+#: The measured column (``measurements.csv``) that labels every CPU model: the packaged cross-host model, the
+#: per-device CPU models (``hybridperf calibrate --data``) and ``hybridperf calibrate --measure``. The fastest
+#: timed run (old one-pass protocol: the minimum over its timed runs; interleaved rounds: the minimum over
+#: rounds of each round's fastest run), because it reproduces better than the median on every host measured
+#: twice (test-retest MAPE, fastest vs median, when it was chosen: Zen 3 15.6 vs 18.1 %, Zen 4 r2 2.5 vs 4.2 %,
+#: Zen 4 r3 3.1 vs 5.9 %; ``benchmarks/results/cpu_cross_host.md``). Fixed on 2026-12-02 before any model was
+#: scored with it.
+CPU_TARGET = "latency_min_s"
+#: the label of a model whose sidecar does not record one (written before labels were recorded): the median
+LEGACY_LABEL = "latency_s"
+#: what a label means, in words (the ``describe`` line of a model and of the predictions it calibrates)
+LABEL_WORDS: dict[str, str] = {"latency_min_s": "fastest timed run", "latency_s": "median timed run",
+                               "measured_latency_s": "the training table's measured latency"}
+
 
 def user_model_dir() -> Path:
     """Where ``hybridperf calibrate`` stores models by default: ``models/`` of the user data directory
@@ -136,12 +150,17 @@ class ResidualModel:
         Candidate per-inference overheads; chosen by grouped CV when ``groups`` are given to ``fit``.
     seed : int
         Seed of every random choice (LightGBM ``seed``, ``deterministic=True``, one thread).
+    label : str, optional
+        The measured column the latency labels came from (:data:`CPU_TARGET` for CPU models; see
+        :func:`load_table`); stored with the sidecar's ``params``, where a sidecar without it (written
+        before labels were recorded) loads as :data:`LEGACY_LABEL`. None: not recorded.
     """
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 7,
                  min_data_in_leaf: int = 5, lambda_l2: float = 1.0, linear_tree: bool = False,
                  overhead_grid_s: tuple[float, ...] = _OVERHEAD_GRID_S, seed: int = 0, device: str | None = None,
-                 model_estimators: int | None = None, context: bool = True, measured_weights: bool = True):
+                 model_estimators: int | None = None, context: bool = True, measured_weights: bool = True,
+                 label: str | None = None):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -154,6 +173,7 @@ class ResidualModel:
         self.model_estimators = model_estimators
         self.context = context
         self.measured_weights = measured_weights
+        self.label = label
 
     # ------------------------------------------------------------------ LightGBM
     def _params(self) -> dict[str, Any]:
@@ -366,7 +386,13 @@ class ResidualModel:
         return f"s{SCHEMA_VERSION}/f{FEATURES_VERSION}.k{KERNEL_FEATURES_VERSION}"
 
     def describe(self) -> str:
+        """One line: what the model is, what it was trained and adapted on, then what its latency means (its
+        label, e.g. ``latency = fastest timed run``); the calibration note of the predictions it makes."""
         self._check()
+        return self._summary() + (f", latency = {LABEL_WORDS.get(self.label, self.label)}" if self.label else "")
+
+    def _summary(self) -> str:
+        """:meth:`describe` without the label."""
         date = (self.trained_on_ or "")[:10]
         s = f"lightgbm residual {self.version} trained on {self.n_train_} measurements ({date})"
         if self.adaptation_:
@@ -471,7 +497,8 @@ class ResidualModel:
                 f"{side}: kernel features {meta.get('kernel_features_version', '1')} do not match this hybridperf "
                 f"(kernel features {KERNEL_FEATURES_VERSION}); rerun hybridperf calibrate"
             )
-        m = cls(**meta["params"])
+        # params of a sidecar written before labels were recorded lack "label": those models learnt the median
+        m = cls(**{"label": LEGACY_LABEL, **meta["params"]})
         m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
         m.kernel_booster_ = lgb.Booster(model_file=str(d / meta["kernel_file"])) if meta.get("kernel_file") else None
         m.overhead_s_ = float(meta["overhead_s"])
@@ -490,7 +517,7 @@ class ResidualModel:
             "min_data_in_leaf": self.min_data_in_leaf, "lambda_l2": self.lambda_l2, "linear_tree": self.linear_tree,
             "overhead_grid_s": list(self.overhead_grid_s), "seed": self.seed, "device": self.device,
             "model_estimators": self.model_estimators, "context": self.context,
-            "measured_weights": self.measured_weights,
+            "measured_weights": self.measured_weights, "label": self.label,
         }
 
 
@@ -574,11 +601,28 @@ def _model_target(measured, roof, k, overhead):
     return np.log(np.maximum(measured - overhead, 0.05 * measured) / roof) - k
 
 
-def load_table(data_dir: str | Path, kernels: bool = True):
+def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = None):
     """Read ``features.csv`` (+ ``kernel_features.csv``) of a calibration directory.
 
-    Returns ``(X, y, groups, families, kernel_table, rows)`` with ``y =
-    log(measured / roofline)``; rows without a measurement are dropped.
+    Parameters
+    ----------
+    data_dir : path
+        The calibration directory.
+    kernels : bool
+        Also read the per-kernel rows (``kernel_features.csv``, where present).
+    target : str, optional
+        The column of the directory's ``measurements.csv`` that labels the rows (:data:`CPU_TARGET` for CPU
+        models), read by ``key``, so a directory whose measurements were extended needs no new featurize.
+        Kernel labels (kernel times scaled to add up to ``features.csv``'s ``measured_latency_s``:
+        :func:`hybridperf.residual.features.kernel_unit_times`, ``measured_group_times``) are rescaled by
+        ``target / measured_latency_s``, what ``featurize --target COLUMN`` writes. None or
+        ``"measured_latency_s"``: ``features.csv``'s own label, as featurized.
+
+    Returns
+    -------
+    tuple
+        ``(X, y, groups, families, kernel_table, rows)`` with ``y = log(label / roofline)``; rows without a
+        label are dropped. ``rows`` are the ``features.csv`` rows with ``measured_latency_s`` set to the label.
     """
     import csv
 
@@ -595,6 +639,14 @@ def load_table(data_dir: str | Path, kernels: bool = True):
     bad = {r.get("features_version") for r in rows} - {FEATURES_VERSION}
     if bad:
         raise InputError(f"{fpath} was built with features version {sorted(bad)}, this hybridperf uses {FEATURES_VERSION}; re-run featurize")
+    scale: dict[str, float] = {}  # key -> label / features.csv's measured latency (absent: 1)
+    if target not in (None, "measured_latency_s"):
+        labels = _measured_column(d, target)
+        rows = [r for r in rows if labels.get(r["key"])]
+        if not rows:
+            raise InputError(f"{d / 'measurements.csv'}: no row of {fpath} has a `{target}` value")
+        scale = {r["key"]: labels[r["key"]] / float(r["measured_latency_s"]) for r in rows}
+        rows = [{**r, "measured_latency_s": repr(labels[r["key"]])} for r in rows]
     X = np.array([[float(r[n]) for n in MODEL_FEATURES] for r in rows])
     y = np.log(np.array([float(r["measured_latency_s"]) / float(r["roofline_latency_s"]) for r in rows]))
     groups = [r.get("family") or r["key"] for r in rows]
@@ -617,7 +669,7 @@ def load_table(data_dir: str | Path, kernels: bool = True):
                               else (r["group_measured_s"], r["group_roofline_s"]))
                 if float(roof) <= 0:
                     continue
-                ratio = min(max(float(meas) / float(roof), 1e-2), 1e3)
+                ratio = min(max(float(meas) * scale.get(r["key"], 1.0) / float(roof), 1e-2), 1e3)
                 kx.append([float(r[n]) for n in KERNEL_FEATURES])
                 ky.append(math.log(ratio))
                 kr.append(index[r["key"]])
@@ -625,6 +677,22 @@ def load_table(data_dir: str | Path, kernels: bool = True):
         if kx:
             kt = KernelTable(np.array(kx), np.array(ky), np.array(kr, dtype=int), kf)
     return X, y, groups, families, kt, rows
+
+
+def _measured_column(directory: Path, column: str) -> dict[str, float]:
+    """key -> ``column`` of ``directory/measurements.csv`` (rows with an empty value left out)."""
+    import csv
+
+    mpath = directory / "measurements.csv"
+    if not mpath.exists():
+        raise InputError(f"{mpath} not found: the label `{column}` is read from it by key; to train on "
+                         "features.csv's own label instead, pass --target measured_latency_s")
+    with mpath.open() as fh:
+        reader = csv.DictReader(fh)
+        if column not in (reader.fieldnames or ()):
+            raise InputError(f"{mpath} has no `{column}` column; remeasure (hybridperf calibrate --measure, "
+                             "python -m benchmarks.collect_cpu) or pass --target with a column it has")
+        return {r["key"]: float(r[column]) for r in reader if r.get(column)}
 
 
 def subset(kt: KernelTable | None, model_rows: np.ndarray) -> KernelTable | None:
@@ -648,5 +716,5 @@ def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path 
     return None
 
 
-__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "kernel_weights", "load_table", "mape",
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "kernel_weights", "load_table", "mape",
            "model_search_path", "subset", "user_model_dir", "SCHEMA_VERSION"]
