@@ -166,8 +166,9 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     data = host_dir() / "calibration" if is_host else user_data_dir() / "calibration" / spec.id
 
-    def progress(key: str, rnd: int, latency_s: float) -> None:
-        print(f"calibrate: round {rnd + 1}/{args.rounds} {key}: {fmt_time(latency_s)}", file=sys.stderr, flush=True)
+    def progress(key: str, rnd: int, median_s: float, fastest_s: float) -> None:
+        print(f"calibrate: round {rnd + 1}/{args.rounds} {key}: median {fmt_time(median_s)}, fastest {fmt_time(fastest_s)}",
+              file=sys.stderr, flush=True)
 
     rows, profile, failures = measure_rounds(models, spec.id, threads, rounds=args.rounds, seed=args.seed,
                                              on_measured=progress)

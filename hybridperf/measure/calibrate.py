@@ -87,12 +87,13 @@ def _check_static(path: Path) -> None:
 
 def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: int = 2, repeats: int = 10,
                    budget_s: float = 0.3, seed: int = 0,
-                   on_measured: Callable[[str, int, float], None] | None = None):
+                   on_measured: Callable[[str, int, float, float], None] | None = None):
     """Measure every model once per round (:func:`hybridperf.measure.rounds.run_round`).
 
     Returns ``(summary rows, profile rows, failures)``: one row per model that was measured in every round
     with ``key``, ``model``, ``latency_s`` (median over rounds of the round medians), ``latency_min_s``,
-    ``latency_norm_median``, ``round_spread``, ``rounds``, ``threads``, ``device``.
+    ``latency_norm_median``, ``round_spread``, ``rounds``, ``threads``, ``device``. ``on_measured(key, round,
+    median_s, fastest_s)`` is called after each measurement.
     """
     from hybridperf.measure.onnxruntime import measure, node_rows
     from hybridperf.measure.rounds import ReferenceWorkload, round_rows, run_round, summarize
@@ -109,7 +110,7 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
             if r == 0:
                 profile.extend(node_rows(m, key))
             if on_measured is not None:
-                on_measured(key, r, m.latency_s)
+                on_measured(key, r, m.latency_s, m.latency_min_s)
             return m
 
         res = run_round(rnd, list(plan), one, reference.time, seed=seed)
