@@ -538,7 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--export-idle", action="store_true",
                    help="when nothing is ready, export the last pending configuration here (needs torch)")
     f.add_argument("--target", default="latency_s",
-                   help="measured column used as ground truth (rounds directories: also latency_norm_s, latency_min_s)")
+                   help="measured column that labels features.csv (rounds directories: also latency_norm_s, "
+                        "latency_min_s); a row without a value is refused, naming its key (CPU models read "
+                        "latency_min_s from measurements.csv by key whatever features.csv's label)")
     o = sub.add_parser("rounds", help="interleaved rounds with a host speed index (hybridperf.measure.rounds)")
     o.add_argument("--out", required=True, help="calibration directory of the device, e.g. calibration/host-epyc-zen4-1c")
     o.add_argument("--device", required=True, help="device id recorded with every row (the id of its sheet)")

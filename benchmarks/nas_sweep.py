@@ -15,9 +15,16 @@ Then ``--measure`` random variants are measured with onnxruntime on this CPU (on
 several interleaved rounds of timed runs, the minimum per variant) and compared with the
 ``host-epyc-1c`` predictions: Kendall's tau and MAPE.
 
+The measured figure is the fastest timed run (the minimum over rounds x runs), the label of every CPU model
+(:data:`hybridperf.residual.model.CPU_TARGET`). ``--rescore FILE.md`` measures nothing: it re-predicts the
+variants of an earlier results file's per-variant table on ``--devices`` with the current models and scores
+them against that table's measured column (as rounded there, 0.01 ms).
+
 Usage::
 
     taskset -c 0 python -m benchmarks.nas_sweep --n 1000 --measure 30 --md benchmarks/results/nas_sweep.md
+    taskset -c 0 python -m benchmarks.nas_sweep --rescore benchmarks/results/nas_sweep_blocks.md \
+        --devices host-epyc-zen4-1c --md benchmarks/results/nas_sweep_blocks_rescore.md
 """
 
 from __future__ import annotations
@@ -177,6 +184,63 @@ def kendall_tau(a: list[float], b: list[float]) -> float:
     return (conc - disc) / denom if denom else float("nan")
 
 
+def measured_table(md: Path) -> tuple[list[tuple[str, float]], str]:
+    """(variant key, measured seconds) of every row of a results file's per-variant table, and its heading that
+    says how they were measured."""
+    rows, how = [], ""
+    for line in md.read_text().splitlines():
+        if line.startswith("## ") and "measured with onnxruntime" in line:
+            how = line[3:]
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| r") and len(cells) == 5:
+            rows.append((cells[0], float(cells[3]) * 1e-3))
+    if not rows:
+        raise SystemExit(f"{md}: no per-variant table (| variant | MFLOP | predicted ms | measured ms | error |)")
+    return rows, how
+
+
+def rescore(args, cmd: str) -> str:
+    """Re-predict the measured variants of ``args.rescore`` on ``args.devices`` (current models) and score them
+    against its measured column: Kendall tau, MAPE, the median predicted / measured and the MAPE after dividing
+    by it (one scale factor)."""
+    import onnx
+
+    from hybridperf.api import Session
+
+    measured, how = measured_table(args.rescore)
+    archs = variants(args.n, args.seed)
+    index = {a.key: i for i, a in enumerate(archs)}
+    unknown = [k for k, _ in measured if k not in index]
+    if unknown:
+        raise SystemExit(f"{args.rescore}: {len(unknown)} variant(s) not among --n {args.n} --seed {args.seed}: {unknown[:3]}")
+    session = Session(keep_analyses=0, block_cache=not args.no_block_cache)
+    scratch = Path(tempfile.mkdtemp(prefix="hybridperf-nas-"))
+    flops, preds = [], {d: [] for d in args.devices}
+    for key, _ in measured:
+        i = index[key]
+        path = scratch / f"{i:04d}_{key}.onnx"
+        onnx.save(build(archs[i], seed=i), str(path))
+        analyzed = session.analyze(path)
+        flops.append(analyzed.analysis.flops)
+        for d in args.devices:
+            preds[d].append(session.predict_on(analyzed, d).latency_s)
+        path.unlink()
+    scratch.rmdir()
+    meas = [m for _, m in measured]
+    lines = ["# NAS sweep re-scored (no measurement)", "", f"Command: `{cmd}`", "",
+             f"{len(meas)} variants of `{args.rescore}` ({how or 'measured with onnxruntime'}), re-predicted with the "
+             "models of this checkout and scored against that file's measured column (the fastest timed run, the label "
+             "of every CPU model, `hybridperf.residual.model.CPU_TARGET`; as rounded there, 0.01 ms).", "",
+             f"- FLOPs alone: Kendall tau {kendall_tau(flops, meas):.3f}"]
+    for d in args.devices:
+        ratio = statistics.median(p / m for p, m in zip(preds[d], meas))
+        err = statistics.mean(abs(p - m) / m for p, m in zip(preds[d], meas)) * 100
+        scaled = statistics.mean(abs(p / ratio - m) / m for p, m in zip(preds[d], meas)) * 100
+        lines.append(f"- predicted on `{d}`: Kendall tau **{kendall_tau(preds[d], meas):.3f}**, MAPE **{err:.1f} %**; "
+                     f"median predicted / measured {ratio:.3f}, MAPE after dividing by it {scaled:.1f} %")
+    return "\n".join(lines) + "\n"
+
+
 def _cpu_model() -> str:
     """``lscpu``'s model name (with family and model numbers when the name is as short as "AMD EPYC")."""
     try:
@@ -236,10 +300,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="predict and measure only the --measure variants (a re-measurement; no throughput figures)")
     ap.add_argument("--no-block-cache", action="store_true",
                     help="analyse every variant whole (the session's block cache off: the figures before it)")
+    ap.add_argument("--rescore", type=Path, metavar="FILE.md",
+                    help="measure nothing: re-predict FILE's measured variants on --devices and score them against "
+                         "its measured column")
     ap.add_argument("--md", type=Path)
     args = ap.parse_args(argv)
     cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     cmd = f"taskset -c {cores} python -m benchmarks.nas_sweep " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.rescore is not None:
+        text = rescore(args, cmd)
+        if args.md:
+            args.md.write_text(text)
+        print(text)
+        return 0
 
     import onnx
 

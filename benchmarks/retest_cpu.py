@@ -8,7 +8,8 @@ Reads calibration directories written by ``python -m benchmarks.collect_cpu roun
 3. with ``--retest``, an independent run against ``--test`` (every round of each);
 4. for comparison, the older single-measurement protocol's test-retest (``--old-test`` / ``--old-retest``);
 5. with ``--baseline-device``, the CPU cross-host baseline: that device's stored residual model (trained on
-   another CPU) predicting ``--test``'s configurations, against the roofline on ``--test``'s own sheet.
+   another CPU) predicting ``--test``'s configurations, against the roofline on ``--test``'s own sheet, scored
+   against the CPU label (:data:`hybridperf.residual.model.CPU_TARGET`, the fastest timed run).
 
 Each comparison is given for several figures per configuration: the raw median over rounds, the raw
 minimum, and the medians normalised by the round's speed index and by the timings bracketing each
@@ -178,32 +179,36 @@ def independent_section(test: Path, retest_dir: Path, raw_a: Sequence[Mapping], 
 
 
 def old_protocol_section(old_test: Path, old_retest: Path) -> list[str]:
-    """The previous protocol: one measurement per configuration (median of up to 40 runs), two runs."""
+    """The previous protocol: one measurement per configuration (median and fastest of up to 40 runs), two runs."""
     from hybridperf.report.format import table
 
-    a = {r["key"]: float(r["latency_s"]) for r in _rows(old_test / "measurements.csv")}
-    b = {r["key"]: float(r["latency_s"]) for r in _rows(old_retest / "measurements.csv")}
+    def columns(d: Path) -> dict[str, dict[str, float]]:
+        rows = _rows(d / "measurements.csv")
+        return {name: {r["key"]: float(r[col]) for r in rows if r.get(col)}
+                for name, col in (("raw median", "latency_s"), ("raw minimum", "latency_min_s"))}
+
     return [f"### Previous protocol: `{old_retest}` against `{old_test}` (one measurement each, no speed index)", "",
-            *_block(table(stats_rows({"raw median": a}, {"raw median": b}), STATS_HEADER, "lrrrrr"))]
+            *_block(table(stats_rows(columns(old_test), columns(old_retest)), STATS_HEADER, "lrrrrr"))]
 
 
 def cross_host_section(test: Path, baseline_device: str) -> list[str]:
-    """The stored residual of ``baseline_device`` (another CPU) predicting ``test``'s configurations."""
+    """The stored residual of ``baseline_device`` (another CPU) predicting ``test``'s configurations, scored against
+    the CPU label (:data:`~hybridperf.residual.model.CPU_TARGET`) and the min-normalised figure."""
     import numpy as np
 
     from hybridperf.report.format import table
-    from hybridperf.residual.model import ResidualModel, find_model_dir, load_table
+    from hybridperf.residual.model import CPU_TARGET, LABEL_WORDS, ResidualModel, find_model_dir, load_table
 
     model_dir = find_model_dir(baseline_device)
     if model_dir is None:
         return [f"(no stored model for {baseline_device})", ""]
     model = ResidualModel.load(model_dir)
-    X, y, groups, _, kt, rows = load_table(test)
+    X, y, groups, _, kt, rows = load_table(test, target=CPU_TARGET)
     roof = np.array([float(r["roofline_latency_s"]) for r in rows])
-    meas = np.array([float(r["measured_latency_s"]) for r in rows])
+    meas = np.array([float(r["measured_latency_s"]) for r in rows])  # the CPU_TARGET column, by key
     preds = {"roofline on the new sheet": roof,
              f"{baseline_device} residual (other CPU) on the new sheet's roofline": roof * np.exp(model.predict(X, kt))}
-    truths = {"features.csv `measured_latency_s`": meas}
+    truths = {f"measurements.csv `{CPU_TARGET}`": meas}
     summary = {r["key"]: r for r in _rows(test / "measurements.csv")}
     if all(summary.get(r["key"], {}).get("latency_min_norm_s") for r in rows):
         truths["measurements.csv `latency_min_norm_s`"] = np.array([float(summary[r["key"]]["latency_min_norm_s"]) for r in rows])
@@ -217,8 +222,10 @@ def cross_host_section(test: Path, baseline_device: str) -> list[str]:
     fams = len(set(groups))
     return [f"## CPU cross-host baseline: `{baseline_device}`'s stored residual predicting `{test}`", "",
             f"{len(meas)} configurations of {fams} families; features priced on `{rows[0]['device']}`'s sheet. "
-            f"The residual was trained on another CPU only (zero-shot on this host). Ground truth: the median over "
-            f"rounds (as the residual's training target), and the min-normalised figure.", "",
+            f"The residual was trained on another CPU only (zero-shot on this host); its label: "
+            f"{LABEL_WORDS.get(model.label, model.label)} (`{model.label}`). Ground truth: `{CPU_TARGET}`, the "
+            f"{LABEL_WORDS[CPU_TARGET]} (the CPU label, `hybridperf.residual.model.CPU_TARGET`; rounds: the fastest "
+            f"over rounds of each round's fastest run), and the min-normalised figure.", "",
             *_block(table(out, ["ground truth", "predictor", "n", "MAPE", "median APE", "measured / predicted",
                                 "within +-10 %", "within +-25 %"], "llrrrrrr"))]
 
@@ -228,10 +235,12 @@ def report(args, command: str) -> str:
     lines = ["# Test-retest of CPU ground truth, raw and normalised by the host speed index", "",
              f"Reproduce: `{command}`", "",
              "Protocol (`hybridperf.measure.rounds`, `python -m benchmarks.collect_cpu rounds`): every round measures "
-             "every configuration once (fresh onnxruntime process, 1 thread, median of up to 30 runs in ~0.8 s after 3 "
-             "warm-up runs) in a shuffled order, with the reference workload timed before the first, after every "
-             "configuration and after the last; normalised = latency / speed index (reference units). MAPE: mean "
-             "|retest / test - 1|.", "",
+             "every configuration once (fresh onnxruntime process, 1 thread, up to 30 runs in ~0.8 s after 3 warm-up "
+             "runs, their median and fastest kept) in a shuffled order, with the reference workload timed before the "
+             "first, after every configuration and after the last; normalised = latency / speed index (reference "
+             "units). MAPE: mean |retest / test - 1|. The raw minimum is the CPU label "
+             "(`hybridperf.residual.model.CPU_TARGET`, `latency_min_s`: the label of every CPU model since "
+             "2026-12-02); the raw median was the label before.", "",
              "## Hosts", ""]
     lines += host_section(Path(args.test), raw_a)
     raw_b = rounds_rows(Path(args.retest)) if args.retest else None

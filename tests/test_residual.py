@@ -278,3 +278,29 @@ def test_load_table_routes_agree_on_a_calibration_directory():
     np.testing.assert_allclose(b[1], a[1], rtol=0, atol=1e-12)
     np.testing.assert_allclose(b[4].y, a[4].y, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(b[4].X, a[4].X)
+
+
+def test_featurize_measured_labels_by_target_and_refuses_a_missing_one(tmp_path):
+    """Rows are labelled by the ``target`` column; a row without a value raises, naming its key, before any
+    analysis (no other column stands in for it)."""
+    import onnx
+    import onnx_models
+
+    from hybridperf.residual.features import featurize_measured
+
+    m, _ = onnx_models.resnet_like()
+    for io in [*m.graph.input, *m.graph.output]:
+        for dim in io.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                dim.dim_value = 1
+    onnx.save(m, str(tmp_path / "r.onnx"))
+    row = {"key": "r", "model": str(tmp_path / "r.onnx"), "latency_s": "0.002", "latency_min_s": "0.0015"}
+    rows, _ = featurize_measured([row], None, "host-epyc-1c", target="latency_min_s")
+    assert [(r["key"], float(r["measured_latency_s"]), r["measured_median_s"]) for r in rows] == [("r", 1.5e-3, "0.002")]
+    logs: list[str] = []
+    missing = {"key": "nope", "model": str(tmp_path / "absent.onnx"), "latency_s": "0.002", "latency_min_s": ""}
+    with pytest.raises(InputError, match=r"1 row\(s\) have no `latency_min_s` value \(nope\); remeasure"):
+        featurize_measured([row, missing], None, "host-epyc-1c", target="latency_min_s", log=logs.append)
+    assert logs == []  # refused before analysing anything
+    with pytest.raises(InputError, match="no `latency_mn_s` value"):  # a misspelt column labels nothing
+        featurize_measured([row], None, "host-epyc-1c", target="latency_mn_s")

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from hybridperf.errors import error_line
+from hybridperf.errors import InputError, error_line
 
 FEATURES_VERSION = "1"
 #: version of :data:`KERNEL_FEATURES` and their targets (2: main-op shape, resize and transcendental features,
@@ -535,8 +535,12 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
                        target: str = "latency_s") -> tuple[list[dict], list[dict]]:
     """Analyse every model of a measurements CSV (a path, or its rows) and build the training tables.
 
-    ``target`` names the measured latency column used as ground truth (the
-    median of the timed runs by default: see ``benchmarks/collect_cpu.py``).
+    ``target`` names the measured latency column that labels the rows (the
+    median of the timed runs by default: see ``benchmarks/collect_cpu.py``; CPU
+    models are relabelled by key, :func:`hybridperf.residual.model.load_table`).
+    Every row must have a ``target`` value: a row without one raises
+    :class:`~hybridperf.errors.InputError` naming its key before anything is
+    analysed (no other column stands in for it).
 
     Model rows also carry the measured and predicted peak memory and the
     analysis time (for the accuracy benchmark).
@@ -552,6 +556,13 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
             meas = list(csv.DictReader(fh))
     else:
         meas = list(measurements_csv)
+    unlabelled = [m.get("key", "?") for m in meas if not m.get(target)]
+    if unlabelled:
+        where = measurements_csv if isinstance(measurements_csv, (str, Path)) else "measurements"
+        raise InputError(
+            f"{where}: {len(unlabelled)} row(s) have no `{target}` value ({', '.join(unlabelled[:5])}"
+            f"{', ...' if len(unlabelled) > 5 else ''}); remeasure them, or featurize with a target column every "
+            "row has (e.g. latency_s, the median)")
     # key -> (graph node, seconds, onnxruntime op type) per profiled node
     prof: dict[str, list[tuple[str, float, str]]] = {}
     if profile_csv is not None and Path(profile_csv).exists():
@@ -569,7 +580,7 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
                 log(f"{m['key']}: analysis failed: {type(exc).__name__}: {error_line(exc, 150)}")
             continue
         dt = time.perf_counter() - t0
-        lat = float(m.get(target) or m["latency_s"])
+        lat = float(m[target])
         nodes = prof.get(m["key"])
         gt = measured_group_times([(op, d) for _, d, op in nodes], lat) if nodes is not None else None
         row, kr = feature_rows(pred, m["key"], lat, gt, nodes)
