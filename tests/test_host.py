@@ -86,3 +86,42 @@ def test_cli_says_once_on_stderr_that_it_probes_a_new_host(home, capsys):
     assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "probing this machine once" in err and len(home) == 1
+
+
+def test_probe_host_replaces_the_cached_sheet(home, capsys):
+    curated = default_spec_dir() / "host-epyc-zen4-1c.yaml"
+    install_host_spec(curated)
+    assert load_spec(host_spec_path()).peak_flops("fp32") == load_spec(curated).peak_flops("fp32") != 100e9
+    assert main(["probe", "--host", "--quick"]) == 0
+    assert home == [(True, False)]  # probed once, the CPU, with the quick settings asked for
+    assert load_spec(host_spec_path()).peak_flops("fp32") == 100e9  # the (fake) probe's sheet replaced it
+    record = json.loads((host_spec_path().parent / IDENTITY_FILE).read_text())
+    assert record["format"] == HOST_SHEET_FORMAT and record["source"] == "hybridperf probe --quick --cpu-only"
+    out, err = capsys.readouterr()
+    assert str(host_spec_path()) in out and "calibrated" not in err
+    assert main(["probe", "--host"]) == 0 and home[-1] == (False, False)  # the full probe without --quick
+
+
+def test_probe_host_says_a_calibrated_model_predates_the_new_sheet(home, capsys):
+    from hybridperf.measure.host import host_model_dir
+
+    ensure_host_spec()
+    host_model_dir().mkdir(parents=True)
+    assert main(["probe", "--host", "--quick"]) == 0
+    err = capsys.readouterr().err
+    assert "adapted with the previous sheet" in err and str(host_model_dir()) in err
+
+
+@pytest.mark.parametrize("extra, why", [(["--id", "box"], "--id / --name go with --out"),
+                                        (["--name", "box"], "--id / --name go with --out")])
+def test_probe_host_refuses_options_of_out_before_probing(home, capsys, extra, why):
+    assert main(["probe", "--host", *extra]) == 2
+    err = capsys.readouterr().err
+    assert why in err and err.count("\n") == 1 and home == []
+    assert not host_spec_path().exists()
+
+
+def test_probe_host_and_out_are_exclusive(home, tmp_path, capsys):
+    assert main(["probe", "--host", "--out", str(tmp_path / "box.yaml")]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err and home == []
+    assert not (tmp_path / "box.yaml").exists() and not host_spec_path().exists()

@@ -4,6 +4,7 @@
 
     hybridperf probe --out my-box.yaml [--id my-box] [--name TEXT] [--quick] [--cpu-only]
                      [--format table|json]
+    hybridperf probe --host [--quick] [--format table|json]
 
 CPU: numpy GEMM (fp32, fp64), onnxruntime MatMulInteger (int8), STREAM-like
 copy / triad, cache sizes from sysfs, onnxruntime dispatch overhead. Where
@@ -12,6 +13,11 @@ device-to-device copy, launch overhead, NVML power) unless ``--cpu-only``.
 Progress goes to stderr, the summary to stdout. Use the written sheet by path
 (``hybridperf predict MODEL --device my-box.yaml``); ``--out`` has no default, so
 nothing is written inside the installed package.
+
+``--host`` probes this machine's CPU again and replaces the cached sheet that ``--device host`` uses (first
+written by a quick probe on first use; see :mod:`hybridperf.measure.host`), e.g. when that first probe ran while
+the machine was busy. A model stored by ``hybridperf calibrate --device host`` is kept; it was adapted with the
+previous sheet, which this command says.
 """
 
 from __future__ import annotations
@@ -25,8 +31,11 @@ from hybridperf.cli import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True,
-                        help="spec file to write (ID.yaml), or a directory to write ID.yaml into")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="spec file to write (ID.yaml), or a directory to write ID.yaml into")
+    where.add_argument("--host", action="store_true",
+                       help="probe this machine's CPU again and replace the cached sheet of `--device host` (under the "
+                            "user data directory)")
     parser.add_argument("--id", default=None, help="device id (default: the --out file name)")
     parser.add_argument("--name", default=None, help="human-readable device name (default: the CPU / GPU model)")
     parser.add_argument("--quick", action="store_true", help="a few seconds instead of ~a minute; noisier figures")
@@ -36,9 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.measure import probe
-    from hybridperf.report.probe import to_table
     from hybridperf.report.progress import ProgressBar
 
+    if args.host:
+        return _run_host(args)
     out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
     bar = ProgressBar(prefix="probe ", width=24, log=True)
     try:
@@ -46,6 +56,33 @@ def run(args: argparse.Namespace) -> ExitCode:
     finally:
         bar.close()
     spec = probe.write_spec(result, out, device_id=device_id, name=args.name)
+    return _summary(args, result, spec, out)
+
+
+def _run_host(args: argparse.Namespace) -> ExitCode:
+    """``--host``: re-probe this machine's cached ``host`` sheet (the CPU; ``--cpu-only`` is implied)."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.errors import InputError
+    from hybridperf.measure.host import host_model_dir, probe_host_spec
+    from hybridperf.report.progress import ProgressBar
+
+    if args.id is not None or args.name is not None:
+        raise InputError("--id / --name go with --out; the sheet --host writes is always the device `host`")
+    bar = ProgressBar(prefix="probe ", width=24, log=True)
+    try:
+        out, result = probe_host_spec(quick=args.quick, progress=bar)
+    finally:
+        bar.close()
+    model = host_model_dir()
+    if model.exists():
+        print(f"hybridperf: note: the model calibrated for host ({model}) was adapted with the previous sheet; "
+              "rerun `hybridperf calibrate --device host --measure ...` to adapt it to this one", file=sys.stderr)
+    return _summary(args, result, load_spec(out), out)
+
+
+def _summary(args: argparse.Namespace, result, spec, out) -> ExitCode:
+    """The probe's summary on stdout (table, or JSON with the sheet's path and id)."""
+    from hybridperf.report.probe import to_table
 
     if args.format == "json":
         data = asdict(result)

@@ -145,13 +145,26 @@ def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) ->
     out = host_spec_path(identity)
     if host_spec_state(identity) is CacheState.CURRENT:
         return out
+    return probe_host_spec(quick=True, progress=progress, identity=identity)[0]
+
+
+def probe_host_spec(quick: bool = True, progress: Callable[[str, int, int], None] | None = None,
+                    identity: dict[str, Any] | None = None):
+    """Probe this machine now (CPU) and write its cached sheet, whatever the cache held (``hybridperf probe
+    --host``: e.g. after a first probe while the machine was busy); ``(sheet path, ProbeResult)``.
+
+    ``quick``: the settings of a first use (:func:`ensure_host_spec`); else the full probe (about a minute,
+    less noisy). A model stored by ``hybridperf calibrate --device host`` (:func:`host_model_dir`) is kept.
+    """
     from hybridperf.measure import probe
 
-    result = probe.probe(quick=True, progress=progress, use_gpu=False)
+    identity = identity or host_identity()
+    out = host_spec_path(identity)
+    result = probe.probe(quick=quick, progress=progress, use_gpu=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     probe.write_spec(result, out, device_id=HOST_ID, name=describe_host(identity, result.date))
-    _write_identity(out.parent, identity, result.date, "hybridperf probe --quick --cpu-only")
-    return out
+    _write_identity(out.parent, identity, result.date, f"hybridperf probe{' --quick' if quick else ''} --cpu-only")
+    return out, result
 
 
 def device_ref(device: Any) -> Any:
