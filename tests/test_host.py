@@ -125,3 +125,23 @@ def test_probe_host_and_out_are_exclusive(home, tmp_path, capsys):
     assert main(["probe", "--host", "--out", str(tmp_path / "box.yaml")]) == 2
     assert "not allowed with argument" in capsys.readouterr().err and home == []
     assert not (tmp_path / "box.yaml").exists() and not host_spec_path().exists()
+
+
+def test_first_use_warns_once_when_the_probe_ran_on_a_busy_cpu(tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from hybridperf.measure.host import host_probe_warning
+
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    busy = replace(_fake_cpu_result(), contention=probe.contention_between((0.0, 0.0, 0), (2.0, 1.0, 250), cpus=1))
+    monkeypatch.setattr(probe, "probe", lambda quick=False, progress=None, use_gpu=None: busy)
+    assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith("hybridperf: device host: probing this machine once")
+    assert err[1] == ("hybridperf: warning: device host: another process competed for the CPU during the probe "
+                      "(preempted 125 times a second; it got 50% of its CPU time): its figures may be low; rerun "
+                      "`hybridperf probe --host` when the machine is idle")
+    assert host_probe_warning() == busy.contention.describe()
+    assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0 and capsys.readouterr().err == ""  # cached: no repeat
+    monkeypatch.setattr(probe, "probe", lambda quick=False, progress=None, use_gpu=None: _fake_cpu_result())
+    assert main(["probe", "--host", "--quick"]) == 0 and host_probe_warning() is None  # a quiet re-probe clears it

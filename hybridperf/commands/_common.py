@@ -25,7 +25,8 @@ def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None
 def resolve_device(device):
     """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet, probed first
     (one line on stderr) when there is none or an older probe wrote it; anything else is returned unchanged."""
-    from hybridperf.measure.host import HOST_ID, CacheState, device_ref, host_spec_path, host_spec_state
+    from hybridperf.measure.host import (HOST_ID, CacheState, device_ref, host_probe_warning, host_spec_path,
+                                         host_spec_state)
 
     state = host_spec_state() if str(device) == HOST_ID else CacheState.CURRENT
     if state is not CacheState.CURRENT:
@@ -35,6 +36,12 @@ def resolve_device(device):
                if state is CacheState.MISSING else
                f"the cached sheet {host_spec_path()} was written by an older probe; probing this machine again (a few seconds)")
         print(f"hybridperf: device host: {why}", file=sys.stderr)
+        ref = device_ref(device)
+        warning = host_probe_warning()
+        if warning:
+            print(f"hybridperf: warning: device host: {warning}; rerun `hybridperf probe --host` when the machine is "
+                  "idle", file=sys.stderr)
+        return ref
     return device_ref(device)
 
 

@@ -81,8 +81,14 @@ def _run_host(args: argparse.Namespace) -> ExitCode:
 
 
 def _summary(args: argparse.Namespace, result, spec, out) -> ExitCode:
-    """The probe's summary on stdout (table, or JSON with the sheet's path and id)."""
+    """The probe's summary on stdout (table, or JSON with the sheet's path and id); a busy CPU during the probe
+    is one warning line on stderr."""
     from hybridperf.report.probe import to_table
+
+    if result.contention is not None and result.contention.busy:
+        again = "hybridperf probe --host" if args.host else "the probe"
+        print(f"hybridperf: warning: {result.contention.describe()}; rerun {again} when the machine is idle",
+              file=sys.stderr)
 
     if args.format == "json":
         data = asdict(result)

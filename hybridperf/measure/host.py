@@ -105,11 +105,22 @@ def describe_host(identity: dict[str, Any], date: str) -> str:
     return f"{name}{fam} (probed {date})"
 
 
-def _write_identity(d: Path, identity: dict[str, Any], date: str, source: str) -> None:
+def _write_identity(d: Path, identity: dict[str, Any], date: str, source: str, warning: str | None = None) -> None:
     from hybridperf.files import write_atomic
 
-    record = {**identity, "probed": date, "source": source, "format": HOST_SHEET_FORMAT}
+    record = {**identity, "probed": date, "source": source, "format": HOST_SHEET_FORMAT,
+              **({"warning": warning} if warning else {})}
     write_atomic(d / IDENTITY_FILE, json.dumps(record, indent=1) + "\n")
+
+
+def host_probe_warning(identity: dict[str, Any] | None = None) -> str | None:
+    """What the probe that wrote this host's cached sheet warned about (a busy CPU: its figures may be low), or
+    None."""
+    try:
+        record = json.loads((host_spec_path(identity).parent / IDENTITY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return record.get("warning") if isinstance(record, dict) else None
 
 
 def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None) -> Path:
@@ -163,7 +174,9 @@ def probe_host_spec(quick: bool = True, progress: Callable[[str, int, int], None
     result = probe.probe(quick=quick, progress=progress, use_gpu=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     probe.write_spec(result, out, device_id=HOST_ID, name=describe_host(identity, result.date))
-    _write_identity(out.parent, identity, result.date, f"hybridperf probe{' --quick' if quick else ''} --cpu-only")
+    busy = result.contention is not None and result.contention.busy
+    _write_identity(out.parent, identity, result.date, f"hybridperf probe{' --quick' if quick else ''} --cpu-only",
+                    warning=result.contention.describe() if busy else None)
     return out, result
 
 
