@@ -3,6 +3,8 @@ default run) a quick probe of this CPU against an independent measurement."""
 
 from __future__ import annotations
 
+import re
+
 import time
 
 import numpy as np
@@ -496,9 +498,11 @@ def test_a_busy_probe_says_so_in_the_sheet_and_on_stderr(tmp_path, capsys, monke
     assert "competed" not in probe.spec_dict(quiet, "toy")["notes"]
     monkeypatch.setattr(probe, "probe", lambda quick, progress, use_gpu: busy)
     assert main(["probe", "--out", str(tmp_path / "busy-box.yaml"), "--quick"]) == ExitCode.OK
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert re.search(r"\npreemptions +200/s +by other processes while timing \(2\.0 s\): BUSY\n", out)
     assert "hybridperf: warning: another process competed for the CPU during the probe (preempted 200 times a second)" in err
     assert "rerun the probe when the machine is idle" in err
     monkeypatch.setattr(probe, "probe", lambda quick, progress, use_gpu: quiet)
     assert main(["probe", "--out", str(tmp_path / "quiet-box.yaml"), "--quick"]) == ExitCode.OK
-    assert "warning" not in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "warning" not in err and re.search(r"\npreemptions +0/s +by other", out) and "BUSY" not in out

@@ -26,6 +26,11 @@ def to_table(result: Any, spec: Any, out: Path) -> str:
         rows.append(["dispatch per call", format_si(d.per_call_s, "s", 3), "onnxruntime session.run, 1 Add node"])
     for k, v in result.errors.items():
         rows.append([k, "-", v])
+    c = getattr(result, "contention", None)
+    if c is not None:
+        share = f", {c.cpu_share:.0%} of its CPU time" if c.usable_cpus == 1 else ""
+        rows.append(["preemptions", f"{c.preemptions_per_s:.0f}/s",
+                     f"by other processes while timing ({c.window_s:.1f} s{share}){': BUSY' if c.busy else ''}"])
     host = result.host
     head = (f"{spec.id}: {spec.name}\n{host.usable_cpus} usable CPUs, governor {host.governor or 'not exposed'}, "
             f"{result.source}{' (--quick)' if result.quick else ''}\n")
