@@ -4,7 +4,6 @@ default run) a quick probe of this CPU against an independent measurement."""
 from __future__ import annotations
 
 import re
-
 import time
 
 import numpy as np
