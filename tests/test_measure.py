@@ -158,3 +158,34 @@ def test_graph_optimization_level_recorded(tiny):
     assert [n.op_type for n in off.nodes] == ["MatMul", "Add", "Relu"]
     on = measure_in_process(tiny, threads=1, repeats=3, warmup=1, profile=True, profile_runs=1, memory=False)
     assert on.extra["graph_optimization"] == "all" and len(on.nodes) < 3
+
+
+def test_record_carries_the_contention_of_its_timed_runs(record):
+    """The isolated worker measures the timed runs' contention and it survives the JSON round trip."""
+    from hybridperf.measure.contention import Contention
+
+    c = record.contention
+    assert isinstance(c, Contention) and c.window_s > 0 and c.preemptions_per_s >= 0 and 0 <= c.cpu_share <= 1
+    assert Measurement.from_dict(record.to_dict()) == record
+
+
+def test_a_busy_measurement_warns_and_says_so_in_the_table(tiny, capsys, monkeypatch):
+    from dataclasses import replace
+
+    import hybridperf.measure.onnxruntime as ortm
+    from hybridperf.cli import main
+    from hybridperf.measure.contention import contention_between
+
+    real = ortm.measure(tiny, threads=1, repeats=3, warmup=1, profile=False)
+    busy = replace(real, contention=contention_between((0.0, 0.0, 0), (1.0, 0.5, 125), cpus=1))
+    monkeypatch.setattr(ortm, "measure", lambda *a, **k: busy)
+    assert main(["measure", str(tiny)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ("hybridperf: warning: another process competed for the CPU during the timed runs (preempted 125 "
+                   "times a second; it got 50% of its CPU time): the latency figures are slow and noisy; measure "
+                   "again when the machine is idle\n")
+    assert ", preempted 125/s while timing, 50% of its CPU: BUSY" in out
+    monkeypatch.setattr(ortm, "measure", lambda *a, **k: replace(real, contention=None))
+    assert main(["measure", str(tiny)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "preempted" not in out  # unknown is not shown as a figure

@@ -14,6 +14,7 @@ from hybridperf.cli import ExitCode, main
 from hybridperf.device.spec import load_spec, parse_spec
 from hybridperf.errors import InputError
 from hybridperf.measure import probe
+from hybridperf.measure.contention import BUSY_PREEMPTIONS_PER_S, contention_between
 
 
 def _best(fn, repeats: int) -> float:
@@ -477,22 +478,22 @@ def test_probe_int8_session_leaves_no_thread_spinning():
 
 def test_contention_between_two_usage_readings():
     # 2 s window, 1 s of CPU on one usable CPU, 250 involuntary switches: sharing the CPU with a busy process
-    c = probe.contention_between((10.0, 3.0, 100), (12.0, 4.0, 350), cpus=1)
+    c = contention_between((10.0, 3.0, 100), (12.0, 4.0, 350), cpus=1)
     assert (c.window_s, c.preemptions_per_s, c.cpu_share) == (2.0, 250 / 2.0, 1.0 / 2.0)
     assert c.busy and "preempted 125 times a second; it got 50% of its CPU time" in c.describe()
-    alone = probe.contention_between((0.0, 0.0, 0), (2.0, 2.0, 2), cpus=1)  # about once a second: alone
+    alone = contention_between((0.0, 0.0, 0), (2.0, 2.0, 2), cpus=1)  # about once a second: alone
     assert not alone.busy and alone.cpu_share == 1.0
-    switches = probe.contention_between((0.0, 0.0, 0), (2.0, 1.98, 60), cpus=1)  # switched often, yet 99 % of the CPU
-    assert switches.preemptions_per_s > probe.BUSY_PREEMPTIONS_PER_S and not switches.busy
-    four = probe.contention_between((0.0, 0.0, 0), (2.0, 3.0, 100), cpus=4)  # 3 s of CPU over 2 s x 4 CPUs
+    switches = contention_between((0.0, 0.0, 0), (2.0, 1.98, 60), cpus=1)  # switched often, yet 99 % of the CPU
+    assert switches.preemptions_per_s > BUSY_PREEMPTIONS_PER_S and not switches.busy
+    four = contention_between((0.0, 0.0, 0), (2.0, 3.0, 100), cpus=4)  # 3 s of CPU over 2 s x 4 CPUs
     assert four.cpu_share == 3.0 / (2.0 * 4) and four.busy and "of its CPU time" not in four.describe()
 
 
 def test_a_busy_probe_says_so_in_the_sheet_and_on_stderr(tmp_path, capsys, monkeypatch):
     from dataclasses import replace
 
-    busy = replace(_fake_cpu_result(), contention=probe.contention_between((0.0, 0.0, 0), (2.0, 4.0, 400), cpus=4))
-    quiet = replace(_fake_cpu_result(), contention=probe.contention_between((0.0, 0.0, 0), (2.0, 8.0, 1), cpus=4))
+    busy = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 4.0, 400), cpus=4))
+    quiet = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 8.0, 1), cpus=4))
     assert "competed for the CPU" in probe.spec_dict(busy, "toy")["notes"]
     assert "competed" not in probe.spec_dict(quiet, "toy")["notes"]
     monkeypatch.setattr(probe, "probe", lambda quick, progress, use_gpu: busy)

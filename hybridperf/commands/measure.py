@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
     m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=args.threads, repeats=args.repeats,
                 warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
+    if m.contention is not None and m.contention.busy:
+        print("hybridperf: warning: " + m.contention.describe("the timed runs", "the latency figures are slow and "
+              "noisy; measure again when the machine is idle"), file=sys.stderr)
     if out is not None:
         if out.suffix == ".csv":
             import csv

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.errors import InputError, ModelLoadError, error_line
+from hybridperf.measure.contention import Contention, contention_between, usage
 
 MEASURE_SCHEMA_VERSION = 1
 DEFAULT_DEVICE = "host-epyc-1c"
@@ -106,6 +107,8 @@ class Measurement:
     nodes: tuple[NodeTime, ...] = ()
     schema_version: int = MEASURE_SCHEMA_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: how much another process competed for the CPU during the timed runs (None: not measured)
+    contention: Contention | None = None
 
     @property
     def batch(self) -> int | None:
@@ -123,6 +126,8 @@ class Measurement:
         d = dict(d)
         d["input_shapes"] = {k: tuple(v) for k, v in d.get("input_shapes", {}).items()}
         d["nodes"] = tuple(NodeTime(**n) for n in d.get("nodes", ()))
+        if d.get("contention") is not None:
+            d["contention"] = Contention(**d["contention"])
         return cls(**d)
 
 
@@ -368,9 +373,10 @@ def _measure_memory(ort: Any, path: Path, feeds: dict, threads: int, graph_optim
 
 
 def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimization: str, providers: list[str],
-               warmup: int, repeats: int, budget_s: float | None) -> list[float]:
+               warmup: int, repeats: int, budget_s: float | None) -> tuple[list[float], Contention | None]:
     """Wall time of each timed run after ``warmup`` untimed ones (at least ``min(5, repeats)`` runs
-    when ``budget_s`` cuts the series short)."""
+    when ``budget_s`` cuts the series short), and the contention over the timed runs
+    (:mod:`hybridperf.measure.contention`)."""
     try:
         sess = ort.InferenceSession(str(path), _session_options(ort, threads, graph_optimization=graph_optimization),
                                     providers=providers)
@@ -379,6 +385,7 @@ def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimizati
     for _ in range(warmup):
         sess.run(None, feeds)
     times = []
+    start = usage()
     t_start = time.perf_counter()
     for i in range(repeats):
         t0 = time.perf_counter()
@@ -386,8 +393,17 @@ def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimizati
         times.append(time.perf_counter() - t0)
         if budget_s is not None and i + 1 >= min(5, repeats) and time.perf_counter() - t_start > budget_s:
             break
+    contention = contention_between(start, usage(), _usable_cpus())
     del sess
-    return times
+    return times, contention
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _profile_nodes(ort: Any, path: Path, feeds: dict, threads: int, graph_optimization: str, providers: list[str],
@@ -440,7 +456,7 @@ def measure_in_process(
     load_b = run_b = peak_b = None
     if memory and _reset_hwm():
         load_b, run_b, peak_b = _measure_memory(ort, path, feeds, threads, graph_optimization, providers, input_bytes)
-    times = _time_runs(ort, path, feeds, threads, graph_optimization, providers, warmup, repeats, budget_s)
+    times, contention = _time_runs(ort, path, feeds, threads, graph_optimization, providers, warmup, repeats, budget_s)
     arr = np.asarray(times)
 
     nodes: tuple[NodeTime, ...] = ()
@@ -476,6 +492,7 @@ def measure_in_process(
         profile_total_s=prof_total,
         nodes=nodes,
         extra={"graph_optimization": graph_optimization, "cpu": cpu_identity().as_row()},
+        contention=contention,
     )
 
 

@@ -43,6 +43,7 @@ from typing import Any
 from hybridperf._version import __version__
 from hybridperf.costs import FLOPS_PER_MAC
 from hybridperf.errors import InputError, error_line
+from hybridperf.measure.contention import Contention, contention_between, usage
 from hybridperf.precision import Precision
 
 Progress = Callable[[str, int, int], None]
@@ -114,58 +115,6 @@ class DispatchOverhead:
     per_node_s: float  # slope between a 1-node and an ``nodes``-node chain
     nodes: int
     runs: int
-
-
-#: involuntary context switches per second of the trials above which the CPU counts as busy: a process alone on
-#: its CPU is preempted about once a second; sharing it with one CPU-bound process, about 125 times a second
-#: (measured on this project's Zen 4 host with a busy loop pinned to the same core: 1 vs 125 per second)
-BUSY_PREEMPTIONS_PER_S = 20.0
-#: on one usable CPU: the share of it below which the probe counts as having shared it (alone: 0.99-1.0)
-BUSY_CPU_SHARE = 0.9
-
-
-@dataclass(frozen=True)
-class Contention:
-    """How much the probe had to share its CPUs while it timed its kernels (``getrusage`` over the trials).
-
-    A best-of-rounds figure filters out a neighbour's bursts, not a neighbour that runs the whole time: then every
-    call is slowed and the sheet's figures (and every prediction priced on it) come out low. ``cpu_share`` is the
-    CPU time the probe got per second per usable CPU (1.0 alone on one CPU; about 0.5 sharing it with one busy
-    process; below 1 also when a multi-CPU probe runs single-thread kernels, so it is only stated, not judged).
-    """
-
-    window_s: float
-    preemptions_per_s: float  # involuntary context switches of the probe's threads per second
-    cpu_share: float  # process CPU time / (window x usable CPUs)
-    usable_cpus: int
-
-    @property
-    def busy(self) -> bool:
-        """Another process competed for the probe's CPU(s): preempted more than :data:`BUSY_PREEMPTIONS_PER_S`
-        times a second and, on one usable CPU (where the share is exact), given less than
-        :data:`BUSY_CPU_SHARE` of it."""
-        return self.preemptions_per_s > BUSY_PREEMPTIONS_PER_S and (self.usable_cpus > 1
-                                                                    or self.cpu_share < BUSY_CPU_SHARE)
-
-    def describe(self) -> str:
-        """One clause for notes and warnings."""
-        share = f"; it got {self.cpu_share:.0%} of its CPU time" if self.usable_cpus == 1 else ""
-        return (f"another process competed for the CPU during the probe (preempted {self.preemptions_per_s:.0f} "
-                f"times a second{share}): its figures may be low")
-
-
-def _usage() -> tuple[float, float, int]:
-    """(wall, process CPU seconds, involuntary context switches) now."""
-    import resource
-
-    return time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
-
-
-def contention_between(start: tuple[float, float, int], end: tuple[float, float, int], cpus: int) -> Contention:
-    """:class:`Contention` of the window between two :func:`_usage` readings."""
-    window = max(end[0] - start[0], 1e-9)
-    return Contention(window_s=window, preemptions_per_s=(end[2] - start[2]) / window,
-                      cpu_share=min((end[1] - start[1]) / (window * max(cpus, 1)), 1.0), usable_cpus=cpus)
 
 
 @dataclass(frozen=True)
@@ -673,11 +622,11 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         total = len(steps) + 2
         trials, errors = _prepare_trials(steps, report, total)
         report(f"interleaved trials (>= {CPU_TRIAL_BUDGET_S[quick]:g} s)", len(steps), total)
-        start = _usage()
+        start = usage()
         best, rounds = _interleaved_best_seconds({name: t.run for name, t in trials.items()},
                                                  min_rounds=CPU_TRIAL_MIN_ROUNDS, budget_s=CPU_TRIAL_BUDGET_S[quick],
                                                  warm={name: t.warm for name, t in trials.items() if t.warm})
-        contention = contention_between(start, _usage(), threads)
+        contention = contention_between(start, usage(), threads)
     figures = [t.figure(best[name], rounds) for name, t in trials.items()]
     gemm = [f for f in figures if isinstance(f, GemmRate)]
     bws = [f for f in figures if isinstance(f, Bandwidth)]

@@ -7,13 +7,22 @@ from typing import Any
 from hybridperf.report.format import fmt_bytes, fmt_time, table
 
 
+def _contention(c: Any) -> str:
+    """``, preempted N/s (share)`` of the timed runs, ``: BUSY`` where another process competed; empty if unknown."""
+    if c is None:
+        return ""
+    share = f", {c.cpu_share:.0%} of its CPU" if c.usable_cpus == 1 else ""
+    return f", preempted {c.preemptions_per_s:.0f}/s while timing{share}{': BUSY' if c.busy else ''}"
+
+
 def to_text(m: Any) -> str:
     """Model, runtime, latency (median, fastest run: what CPU models predict, percentiles), memory and date; then
     the slowest nodes when profiled."""
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
     lines = [
         f"model     {m.model}  inputs {shapes}",
-        f"runtime   {m.runtime} {m.runtime_version}, {m.threads} thread(s), {m.cpu_model}, load avg {m.load_avg_1m:.2f}",
+        f"runtime   {m.runtime} {m.runtime_version}, {m.threads} thread(s), {m.cpu_model}, load avg {m.load_avg_1m:.2f}"
+        + _contention(getattr(m, "contention", None)),
         f"latency   median {fmt_time(m.latency_s)}"
         + (f"  fastest {fmt_time(m.latency_min_s)}" if m.latency_min_s is not None else "")
         + f"  p10 {fmt_time(m.latency_p10_s)}  p90 {fmt_time(m.latency_p90_s)}  "
