@@ -51,7 +51,7 @@ def test_record_fields(record):
     assert m.latency_s > 0 and m.latency_p10_s <= m.latency_s <= m.latency_p90_s
     assert m.latency_min_s <= m.latency_p10_s
     assert m.runtime == "onnxruntime" and m.runtime_version
-    assert m.device == "host-epyc-1c" and m.threads == 1 and m.repeats == 5 and m.warmup == 1
+    assert m.device == "host" and m.threads == 1 and m.repeats == 5 and m.warmup == 1
     assert m.cpu_model and m.hybridperf_version and "T" in m.date_utc and m.date_utc.endswith("+00:00")
     assert m.input_shapes == {"x": (4, 16)} and m.batch == 4
     assert m.input_bytes == 4 * 16 * 4  # float32

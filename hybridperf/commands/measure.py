@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", action="store_true", help="also time every node with onnxruntime's profiler")
     p.add_argument("--graph-optimization", default="all", choices=("all", "extended", "basic", "disabled"),
                    help="onnxruntime graph optimisation level (default %(default)s)")
-    p.add_argument("--device", default="host-epyc-1c", help="device id stored with the record (default %(default)s)")
+    p.add_argument("--device", default="host", help="device id stored with the record (default %(default)s: this machine)")
     p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row)")
     add_format_argument(p)
 

@@ -53,7 +53,8 @@ from hybridperf.errors import InputError, ModelLoadError, error_line
 from hybridperf.measure.contention import Contention, contention_between, usage
 
 MEASURE_SCHEMA_VERSION = 1
-DEFAULT_DEVICE = "host-epyc-1c"
+#: the device id a measurement records by default: this machine (the id `--device host` predicts)
+DEFAULT_DEVICE = "host"
 MEMORY_METHOD = (
     "fresh subprocess (glibc MALLOC_MMAP_THRESHOLD_=64KiB, malloc_trim after load); /proc/self VmHWM after "
     "clear_refs reset; arena-disabled session; "
