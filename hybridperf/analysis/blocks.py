@@ -224,19 +224,20 @@ def _segment_key(nodes: list[Any], ins: tuple[str, ...], in_types: list[Any], fi
                  init_of: Mapping[str, Any], key_of_init: dict[str, bytes]) -> bytes:
     """Structural key of one segment: op types, attributes, which tensor each input is (a segment
     input, an earlier node's output, an initializer by :func:`_init_key`), input types."""
-    h = hashlib.blake2b(digest_size=20)
-    h.update(opset)
+    # the pieces hashed as one string (the digest of their concatenation: the same as one update each)
+    chunks: list[bytes] = [opset]
+    add = chunks.append
     tok: dict[str, str] = {}
     for k, (name, vi) in enumerate(zip(ins, in_types)):
         tok[name] = f"i{k}"
-        h.update(f"in{k}:{name if first else ''}:".encode())
-        h.update(vi.type.SerializeToString())
+        add(f"in{k}:{name if first else ''}:".encode())
+        add(vi.type.SerializeToString())
     weights: dict[str, int] = {}
     for j, n in enumerate(nodes):
-        h.update(f"|{n.domain}:{n.op_type}:".encode())
+        add(f"|{n.domain}:{n.op_type}:".encode())
         for a in n.attribute:
-            h.update(a.SerializeToString())
-        h.update(b"(")
+            add(a.SerializeToString())
+        add(b"(")
         for x in n.input:
             t = tok.get(x)
             if t is None:
@@ -245,16 +246,16 @@ def _segment_key(nodes: list[Any], ins: tuple[str, ...], in_types: list[Any], fi
                     kb = key_of_init.get(x)
                     if kb is None:
                         kb = key_of_init[x] = _init_key(init_of[x])
-                    h.update(f"w{w}:".encode())
-                    h.update(kb)
+                    add(f"w{w}:".encode())
+                    add(kb)
                     continue
                 t = "-" if not x else f"?{x}"  # an empty optional input, or (never) a name from outside
-            h.update(f"{t},".encode())
-        h.update(b")")
+            add(f"{t},".encode())
+        add(b")")
         for m, y in enumerate(n.output):
             tok[y] = f"n{j}.{m}"
-            h.update(b"o" if y else b"_")
-    return h.digest()
+            add(b"o" if y else b"_")
+    return hashlib.blake2b(b"".join(chunks), digest_size=20).digest()
 
 
 def _init_key(t: Any) -> bytes:
@@ -638,10 +639,23 @@ def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]) -> tuple
 
 def _placed_records(seg: _Segment, place: _Place, off: int) -> list[OpRecord]:
     """The segment's records, renamed as the whole model's and numbered from ``off``."""
-    rn = place.name
-    return [OpRecord(r.index + off, rn(v), r.op, r.family, r.status, r.cost, r.inputs, r.outputs,
-                     tuple([rn(c) for c in iv]), r.precision, r.note, r.attrs, tuple([rn(c) for c in rv]))
+    rn = _Names(place)
+    return [OpRecord(r.index + off, rn[v], r.op, r.family, r.status, r.cost, r.inputs, r.outputs,
+                     tuple([rn[c] for c in iv]), r.precision, r.note, r.attrs, tuple([rn[c] for c in rv]))
             for r, (v, iv, rv) in zip(seg.records, seg.rec_codes)]
+
+
+class _Names(dict):
+    """Name code -> composed name in one place (:meth:`_Place.name`), each worked out once: a var
+    is read by several records."""
+
+    def __init__(self, place: _Place) -> None:
+        super().__init__()
+        self.place = place
+
+    def __missing__(self, c: int) -> str:
+        name = self[c] = self.place.name(c)
+        return name
 
 
 def _placed_bindings(seg: _Segment, place: _Place, alloc_off: int, whole: bool) -> list[Binding]:

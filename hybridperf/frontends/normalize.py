@@ -551,7 +551,7 @@ def _infer(sk: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, tuple[int, .
         if dims is not None and all(isinstance(d, int) for d in dims):
             shapes[vi.name] = tuple(dims)
     for t in g.initializer:
-        shapes[t.name] = tuple(int(d) for d in t.dims)
+        shapes[t.name] = tuple(t.dims)  # ints already
     return inferred, shapes
 
 
@@ -559,7 +559,15 @@ def _subgraph_inputs(node: onnx.NodeProto) -> set[str]:
     """Names a node's subgraphs read from the enclosing scope (superset)."""
     names: set[str] = set()
     for a in node.attribute:
-        graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
+        # the type says which field holds graphs (reading ``graphs`` of every attribute builds a
+        # container each, and normalisation asks twice per node); UNDEFINED: old files
+        t = a.type
+        if t == onnx.AttributeProto.GRAPH:
+            graphs = [a.g]
+        elif t == onnx.AttributeProto.GRAPHS or t == onnx.AttributeProto.UNDEFINED:
+            graphs = a.graphs
+        else:
+            continue
         for sub in graphs:
             for n in sub.node:
                 names.update(n.input)
@@ -567,7 +575,8 @@ def _subgraph_inputs(node: onnx.NodeProto) -> set[str]:
     return names
 
 
-def _live_nodes(nodes: list[onnx.NodeProto], outputs: Iterable[str]) -> list[onnx.NodeProto]:
+def _live_nodes(nodes: list[onnx.NodeProto], outputs: Iterable[str]) -> tuple[list[onnx.NodeProto], set[str]]:
+    """The nodes that reach ``outputs``, in order, and the names they and ``outputs`` need."""
     needed = set(outputs)
     keep: list[onnx.NodeProto] = []
     for node in reversed(nodes):
@@ -576,7 +585,7 @@ def _live_nodes(nodes: list[onnx.NodeProto], outputs: Iterable[str]) -> list[onn
             needed.update(i for i in node.input if i)
             needed.update(_subgraph_inputs(node))
     keep.reverse()
-    return keep
+    return keep, needed
 
 
 def normalize(
@@ -698,12 +707,8 @@ def _keep_live(graph: onnx.GraphProto, sk: onnx.ModelProto, folder: _Folder) -> 
     """Give ``graph`` the nodes of ``sk`` that reach an output and the initializers they read
     (folded ones added, unread ones dropped); returns the live nodes and how many were dead."""
     graph_outputs = [o.name for o in graph.output]
-    live = _live_nodes(list(sk.graph.node), graph_outputs)
+    live, needed = _live_nodes(list(sk.graph.node), graph_outputs)
     dead = len(sk.graph.node) - len(live)
-    needed = set(graph_outputs)
-    for n in live:
-        needed.update(i for i in n.input if i)
-        needed.update(_subgraph_inputs(n))
 
     graph.ClearField("node")
     graph.node.extend(live)
