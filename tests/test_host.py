@@ -134,7 +134,7 @@ def test_first_use_warns_once_when_the_probe_ran_on_a_busy_cpu(tmp_path, monkeyp
     from hybridperf.measure.host import host_probe_warning
 
     monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
-    busy = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 1.0, 250), cpus=1))
+    busy = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 1.0, 250), threads=1))
     monkeypatch.setattr(probe, "probe", lambda quick=False, progress=None, use_gpu=None: busy)
     assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
     err = capsys.readouterr().err.splitlines()

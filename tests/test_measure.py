@@ -177,7 +177,7 @@ def test_a_busy_measurement_warns_and_says_so_in_the_table(tiny, capsys, monkeyp
     from hybridperf.measure.contention import contention_between
 
     real = ortm.measure(tiny, threads=1, repeats=3, warmup=1, profile=False)
-    busy = replace(real, contention=contention_between((0.0, 0.0, 0), (1.0, 0.5, 125), cpus=1))
+    busy = replace(real, contention=contention_between((0.0, 0.0, 0), (1.0, 0.5, 125), threads=1))
     monkeypatch.setattr(ortm, "measure", lambda *a, **k: busy)
     assert main(["measure", str(tiny)]) == 0
     out, err = capsys.readouterr()

@@ -394,17 +394,9 @@ def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimizati
         times.append(time.perf_counter() - t0)
         if budget_s is not None and i + 1 >= min(5, repeats) and time.perf_counter() - t_start > budget_s:
             break
-    contention = contention_between(start, usage(), _usable_cpus())
+    contention = contention_between(start, usage(), threads)
     del sess
     return times, contention
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _profile_nodes(ort: Any, path: Path, feeds: dict, threads: int, graph_optimization: str, providers: list[str],

@@ -8,11 +8,13 @@ from hybridperf.report.format import fmt_bytes, fmt_time, table
 
 
 def _contention(c: Any) -> str:
-    """``, preempted N/s (share)`` of the timed runs, ``: BUSY`` where another process competed; empty if unknown."""
+    """``, preempted N/s (share)`` of the timed runs, ``: BUSY`` where another process competed with single-thread
+    runs (several threads are not judged); empty if unknown."""
     if c is None:
         return ""
-    share = f", {c.cpu_share:.0%} of its CPU" if c.usable_cpus == 1 else ""
-    return f", preempted {c.preemptions_per_s:.0f}/s while timing{share}{': BUSY' if c.busy else ''}"
+    share = f", {c.cpu_share:.0%} of its CPU" if c.judged else ""
+    judged = ": BUSY" if c.busy else "" if c.judged else f" ({c.threads} threads: not judged)"
+    return f", preempted {c.preemptions_per_s:.0f}/s while timing{share}{judged}"
 
 
 def to_text(m: Any) -> str:
