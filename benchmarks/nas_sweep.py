@@ -303,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rescore", type=Path, metavar="FILE.md",
                     help="measure nothing: re-predict FILE's measured variants on --devices and score them against "
                          "its measured column")
-    ap.add_argument("--md", type=Path)
+    ap.add_argument("--md", type=lambda v: None if v == "-" else Path(v),
+                    help="markdown file to write (the same text goes to stdout; '-': none)")
     args = ap.parse_args(argv)
     cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     cmd = f"taskset -c {cores} python -m benchmarks.nas_sweep " + " ".join(argv if argv is not None else sys.argv[1:])
