@@ -184,7 +184,7 @@ def test_a_busy_measurement_warns_and_says_so_in_the_table(tiny, capsys, monkeyp
     assert err == ("hybridperf: warning: another process competed for the CPU during the timed runs (preempted 125 "
                    "times a second; it got 50% of its CPU time): the latency figures are slow and noisy; measure "
                    "again when the machine is idle\n")
-    assert ", preempted 125/s while timing, 50% of its CPU: BUSY" in out
+    assert ", preempted 125/s while timing (1.0 s, 50% of its CPU time): BUSY" in out
     monkeypatch.setattr(ortm, "measure", lambda *a, **k: replace(real, contention=None))
     assert main(["measure", str(tiny)]) == 0
     out, err = capsys.readouterr()

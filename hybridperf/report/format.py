@@ -16,9 +16,11 @@ three tables, in one of two styles:
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Sequence
 
-__all__ = ["fmt_bytes", "fmt_count", "fmt_energy", "fmt_time", "format_si", "table"]
+__all__ = ["fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_time", "format_si", "table"]
 
 _Prefixes = Sequence[tuple[float, str]]
 
@@ -67,6 +69,15 @@ def fmt_count(n: float) -> str:
     ``fmt_count(2.5e9) + "FLOP"`` -> ``2.500 GFLOP``; under 1000 a whole number (``12 FLOP``)."""
     factor, prefix = _prefix(n, DECIMAL[1:])
     return f"{n / factor:.{3 if prefix else 0}f} {prefix}"
+
+
+def fmt_contention(c: Any) -> str:
+    """What a timing window's :class:`~hybridperf.measure.contention.Contention` says after its rate of
+    preemptions: ``while timing (2.2 s, 50% of its CPU time): BUSY``; with several threads ``while timing (2.0 s);
+    2 threads: not judged``."""
+    share = f", {c.cpu_share:.0%} of its CPU time" if c.judged else ""
+    verdict = ": BUSY" if c.busy else "" if c.judged else f"; {c.threads} threads: not judged"
+    return f"while timing ({c.window_s:.1f} s{share}){verdict}"
 
 
 def format_si(value: float | None, unit: str, digits: int = 4, sep: str = " ") -> str:

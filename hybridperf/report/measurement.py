@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hybridperf.report.format import fmt_bytes, fmt_time, table
+from hybridperf.report.format import fmt_bytes, fmt_contention, fmt_time, table
 
 
 def _contention(c: Any) -> str:
-    """``, preempted N/s (share)`` of the timed runs, ``: BUSY`` where another process competed with single-thread
-    runs (several threads are not judged); empty if unknown."""
-    if c is None:
-        return ""
-    share = f", {c.cpu_share:.0%} of its CPU" if c.judged else ""
-    judged = ": BUSY" if c.busy else "" if c.judged else f" ({c.threads} threads: not judged)"
-    return f", preempted {c.preemptions_per_s:.0f}/s while timing{share}{judged}"
+    """``, preempted N/s while timing (...)`` of the timed runs (:func:`fmt_contention`); empty if unknown."""
+    return "" if c is None else f", preempted {c.preemptions_per_s:.0f}/s {fmt_contention(c)}"
 
 
 def to_text(m: Any) -> str:

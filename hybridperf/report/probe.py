@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hybridperf.report.format import format_si, table
+from hybridperf.report.format import fmt_contention, format_si, table
 
 
 def to_table(result: Any, spec: Any, out: Path) -> str:
@@ -28,10 +28,7 @@ def to_table(result: Any, spec: Any, out: Path) -> str:
         rows.append([k, "-", v])
     c = getattr(result, "contention", None)
     if c is not None:
-        share = f", {c.cpu_share:.0%} of its CPU time" if c.judged else ""
-        rows.append(["preemptions", f"{c.preemptions_per_s:.0f}/s",
-                     f"while timing ({c.window_s:.1f} s{share})"
-                     + (": BUSY" if c.busy else "" if c.judged else f"; {c.threads} threads: not judged")])
+        rows.append(["preemptions", f"{c.preemptions_per_s:.0f}/s", fmt_contention(c)])
     host = result.host
     head = (f"{spec.id}: {spec.name}\n{host.usable_cpus} usable CPUs, governor {host.governor or 'not exposed'}, "
             f"{result.source}{' (--quick)' if result.quick else ''}\n")
