@@ -146,3 +146,22 @@ def test_first_use_warns_once_when_the_probe_ran_on_a_busy_cpu(tmp_path, monkeyp
     assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0 and capsys.readouterr().err == ""  # cached: no repeat
     monkeypatch.setattr(probe, "probe", lambda quick=False, progress=None, use_gpu=None: _fake_cpu_result())
     assert main(["probe", "--host", "--quick"]) == 0 and host_probe_warning() is None  # a quiet re-probe clears it
+
+
+@pytest.mark.parametrize("command", [["predict"], ["report", "--html", "out.html"], ["annotate"],
+                                     ["check", "--max-latency", "1s"]])
+def test_a_mistyped_model_path_fails_before_the_host_probe(home, tmp_path, capsys, command):
+    missing = tmp_path / "missng.onnx"
+    argv = [command[0], str(missing), *command[1:]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"hybridperf: error: model file not found: {missing}; check the path\n"
+    assert home == [] and not host_spec_path().exists()
+
+
+def test_a_directory_is_not_a_model(tmp_path):
+    from hybridperf.errors import ModelLoadError
+    from hybridperf.frontends.load import load_model
+
+    with pytest.raises(ModelLoadError, match=r"is a directory; pass a model file \(.onnx, .tflite or .pt2\)"):
+        load_model(tmp_path)

@@ -22,6 +22,9 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.commands._common import resolve_device
 
+    from hybridperf.frontends.load import check_model_file
+
+    check_model_file(args.model)  # a mistyped path fails before a host probe
     spec = load_spec(resolve_device(args.device))
     with native_stderr_silenced(not args.verbose):
         loaded = load_model(args.model, shapes_from_args(args), args.batch)

@@ -77,6 +77,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     if not devices and not (config and (config.devices or any(m.devices for m in config.models))):
         devices = ["host"]  # no device anywhere: this machine (hybridperf.measure.host)
     targets = resolve_targets(args.models, config, cli_budget, devices, args.batch, shapes, args.precision)
+    from hybridperf.frontends.load import check_model_file
+
+    for t in targets:
+        check_model_file(t.model)  # a mistyped path fails before a host probe
     specs = None
     if any("host" in t.devices for t in targets):
         from hybridperf.commands._common import resolve_device

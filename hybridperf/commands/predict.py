@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--top must be >= 0 (0 prints the summary without the kernel table), got {args.top}")
     from hybridperf.commands._common import resolve_device
 
+    from hybridperf.frontends.load import check_model_file
+
+    check_model_file(args.model)  # a mistyped path fails before a host probe
     spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
     pred = predict_from_args(args, spec)
     if args.strict:

@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.commands._common import resolve_device
 
+    from hybridperf.frontends.load import check_model_file
+
+    check_model_file(args.model)  # a mistyped path fails before a host probe
     spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
     _check_output_path(Path(args.html))
     pred = predict_from_args(args, spec)

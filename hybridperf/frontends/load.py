@@ -13,6 +13,19 @@ from hybridperf.frontends.common import LoadedModel, is_onnx_proto
 from hybridperf.frontends.onnx_import import _is_export_archive, from_onnx, load_onnx_proto
 
 
+def check_model_file(path: str | Path | Any) -> None:
+    """Raise :class:`~hybridperf.errors.ModelLoadError` when ``path`` names no model file (missing, or a
+    directory); an ``onnx.ModelProto`` passes. Cheap: the commands call it before a device probe or the TVM
+    import, so a mistyped path fails at once."""
+    if is_onnx_proto(path):
+        return
+    p = Path(path)
+    if not p.exists():
+        raise ModelLoadError(f"model file not found: {p}; check the path")
+    if p.is_dir():
+        raise ModelLoadError(f"{p} is a directory; pass a model file (.onnx, .tflite or .pt2)")
+
+
 def load_model(
     path: str | Path | Any,
     shapes: Mapping[str, tuple[int, ...]] | None = None,
@@ -46,8 +59,7 @@ def load_model(
         from hybridperf.frontends.tflite import load_tflite  # noqa: PLC0415
 
         return load_tflite(p, shapes, batch)
-    if not p.exists():
-        raise ModelLoadError(f"model file not found: {p}; check the path")
+    check_model_file(p)
     raise ModelLoadError(f"{p}: unknown model format {suffix!r}; pass an .onnx, .tflite or .pt2 (torch.export.save) file")
 
 
