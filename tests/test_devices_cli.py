@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from hybridperf.cli import ExitCode, main
-from hybridperf.device.spec import available_devices
+from hybridperf.device.spec import available_devices, load_spec
 
 
 def test_list_table(capsys):
@@ -26,7 +26,7 @@ def test_list_table(capsys):
 def test_list_json(capsys):
     assert main(["devices", "--format", "json"]) == ExitCode.OK
     rows = json.loads(capsys.readouterr().out)
-    assert [r["id"] for r in rows] == available_devices()
+    assert [r["id"] for r in rows] == ["host", *available_devices()]
     h100 = next(r for r in rows if r["id"] == "h100-sxm")
     assert h100["kind"] == "gpu"
     assert h100["peak_flops_per_s"]["fp32"] == pytest.approx(66.9 * 10**12)
@@ -102,3 +102,34 @@ def test_invalid_spec_in_dir_exits_2_naming_file_and_key(tmp_path, capsys):
 def test_missing_spec_dir_exits_2(tmp_path, capsys):
     assert main(["devices", "--spec-dir", str(tmp_path / "nope")]) == ExitCode.INPUT_ERROR
     assert "--spec-dir" in capsys.readouterr().err
+
+
+def test_host_is_listed_first_unknown_until_probed_and_show_probes_it(tmp_path, monkeypatch, capsys):
+    from hybridperf.measure import probe
+    from hybridperf.measure.host import install_host_spec
+
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    calls = []
+    monkeypatch.setattr(probe, "probe", lambda **kw: calls.append(kw) or pytest.fail("listing must not probe"))
+    assert main(["devices", "--format", "json"]) == ExitCode.OK
+    host = json.loads(capsys.readouterr().out)[0]
+    assert host["id"] == "host" and "not probed yet" in host["name"]
+    assert host["peak_flops_per_s"] == {} and host["dram_bandwidth_bytes_per_s"] is None  # unknown, not 0
+    assert main(["devices"]) == ExitCode.OK
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith("host ") and line.split()[-5:] == ["-"] * 5 and calls == []
+
+    install_host_spec(available_devices_path("host-epyc-zen4-1c"))  # as a probe would leave it
+    fp32 = load_spec("host-epyc-zen4-1c").peak_flops_per_s["fp32"]
+    assert main(["devices", "--format", "json"]) == ExitCode.OK
+    host = json.loads(capsys.readouterr().out)[0]
+    assert host["id"] == "host" and host["peak_flops_per_s"]["fp32"] == fp32
+    assert main(["devices", "show", "host", "--format", "json"]) == ExitCode.OK
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == "host" and shown["peak_compute"]["fp32"]["value"] == fp32 and calls == []
+
+
+def available_devices_path(device_id: str):
+    from hybridperf.device.spec import default_spec_dir
+
+    return default_spec_dir() / f"{device_id}.yaml"

@@ -5,7 +5,9 @@
     hybridperf devices [--format table|json] [--spec-dir DIR]
     hybridperf devices show ID [--format table|json] [--spec-dir DIR]
 
-``ID`` may also be a path to a spec file (``devices show ./my-board.yaml``).
+``ID`` may also be a path to a spec file (``devices show ./my-board.yaml``). The list starts with ``host``, this
+machine (the commands' default device): its cached probe's figures, or ``not probed yet`` with no figures;
+``devices show host`` probes it first when there is no cached sheet, as ``predict`` does.
 """
 
 from __future__ import annotations
@@ -63,23 +65,37 @@ def list_devices(spec_dir: Path | None = None) -> list[dict[str, Any]]:
     d = spec_dir or default_spec_dir()
     if not d.is_dir():
         raise InputError(f"spec directory {str(d)!r} does not exist; pass --spec-dir DIR")
-    rows = []
+    rows = [] if spec_dir is not None else [_host_row()]
     for dev_id in available_devices(d):
-        spec = load_spec(dev_id, d)
-        dram = spec.dram
-        rows.append(
-            {
-                "id": spec.id,
-                "name": spec.name,
-                "kind": spec.kind,
-                "peak_flops_per_s": dict(spec.peak_flops_per_s),
-                "dram_bandwidth_bytes_per_s": dram.bandwidth_bytes_per_s,
-                "dram_attainable_bandwidth_bytes_per_s": dram.attainable_bandwidth_bytes_per_s,
-                "dram_capacity_bytes": dram.capacity_bytes,
-                "measured": bool(spec.measured),
-            }
-        )
+        rows.append(_row(load_spec(dev_id, d)))
     return rows
+
+
+def _row(spec) -> dict[str, Any]:
+    dram = spec.dram
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "kind": spec.kind,
+        "peak_flops_per_s": dict(spec.peak_flops_per_s),
+        "dram_bandwidth_bytes_per_s": dram.bandwidth_bytes_per_s,
+        "dram_attainable_bandwidth_bytes_per_s": dram.attainable_bandwidth_bytes_per_s,
+        "dram_capacity_bytes": dram.capacity_bytes,
+        "measured": bool(spec.measured),
+    }
+
+
+def _host_row() -> dict[str, Any]:
+    """``host``: this machine's cached sheet, or a row with unknown (None) figures when it was not probed yet
+    (listing never probes)."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.measure.host import HOST_ID, CacheState, host_spec_path, host_spec_state
+
+    if host_spec_state() is CacheState.CURRENT:
+        return _row(load_spec(host_spec_path()))
+    return {"id": HOST_ID, "name": "this machine, not probed yet (probe --host)",
+            "kind": "cpu", "peak_flops_per_s": {}, "dram_bandwidth_bytes_per_s": None,
+            "dram_attainable_bandwidth_bytes_per_s": None, "dram_capacity_bytes": None, "measured": False}
 
 
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
@@ -87,6 +103,10 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     from hybridperf.device.spec import load_spec
     from hybridperf.precision import Precision
 
+    if spec_dir is None:
+        from hybridperf.commands._common import resolve_device
+
+        device = resolve_device(device)  # host: this machine's cached sheet, probed first when there is none
     spec = load_spec(device, spec_dir)
 
     def q(key: str, value: float | None, unit: str) -> dict[str, Any] | None:
