@@ -241,6 +241,22 @@ def test_prediction_energy_never_implies_more_than_max_power(models):
     assert to_dict(pred)["totals"]["energy_note"] == pred.energy_note
 
 
+def test_energy_on_an_estimated_power_figure_says_so(models):
+    from types import MappingProxyType
+
+    from hybridperf.device.spec import load_spec
+
+    assert load_spec("host-epyc-zen4-1c").power_estimated and load_spec("raspberry-pi-4b").power_estimated
+    assert not load_spec("t4").power_estimated and not load_spec("ryzen-9-7950x").power_estimated  # datasheet figures
+    spec = toy()
+    sources = MappingProxyType({**spec.sources, "power.max": "estimate, not measured: 300 W, a typical board"})
+    guessed = predict_on(analyze(models["matmul"]), dataclasses.replace(spec, sources=sources), residual=None)
+    plain = predict_on(analyze(models["matmul"]), spec, residual=None)
+    assert guessed.energy_j == plain.energy_j and plain.energy_note == ""
+    assert guessed.energy_note == f"power of {spec.id} estimated, not measured: `hybridperf devices show {spec.id}`"
+    assert to_dict(guessed)["totals"]["energy_note"] == guessed.energy_note
+
+
 # --------------------------------------------------------------------------- 8. predict-many exit rule
 
 

@@ -180,6 +180,13 @@ class DeviceSpec:
         return self.memory["dram"]
 
     @property
+    def power_estimated(self) -> bool:
+        """Whether the sheet's maximum power is an estimate (its source starts ``estimate``: a probe without a power
+        reading, a board with no published figure) rather than a datasheet figure or a measurement; energy priced
+        on it is an estimate too."""
+        return self.sources.get("power.max", "").startswith("estimate")
+
+    @property
     def dram_bandwidth_bytes_per_s(self) -> float:
         bw = self.dram.effective_bandwidth_bytes_per_s
         assert bw is not None  # validated at load time

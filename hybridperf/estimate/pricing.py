@@ -43,7 +43,8 @@ class Prediction:
     calibration: str = "none (roofline only)"
     #: the memory plan at this prediction's precision (None: the analysis's own plan)
     memory_plan: MemoryPlan | None = field(default=None, repr=False)
-    #: why ``energy_j`` is not the plain energy model (capped at the device's max power), else ""
+    #: what qualifies ``energy_j``: capped at the device's max power, and/or priced on a sheet whose power figures
+    #: are estimates (:attr:`~hybridperf.device.spec.DeviceSpec.power_estimated`); else ""
     energy_note: str = ""
     #: how host and device time were composed (:class:`~hybridperf.estimate.execution.ExecutionSummary`),
     #: None for a roofline-only or per-device residual prediction
@@ -255,4 +256,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         dynamic = sum(p.estimate.dynamic_energy_j for p in preds)
         pred = replace(pred, energy_j=dynamic + spec.idle_power_w * pred.latency_s)
     energy_j, energy_note = bounded_energy(pred.energy_j, pred.latency_s, spec)
+    if spec.power_estimated:
+        estimated = f"power of {spec.id} estimated, not measured: `hybridperf devices show {spec.id}`"
+        energy_note = f"{energy_note}; {estimated}" if energy_note else estimated
     return replace(pred, energy_j=energy_j, energy_note=energy_note)
