@@ -189,3 +189,16 @@ def test_a_busy_measurement_warns_and_says_so_in_the_table(tiny, capsys, monkeyp
     assert main(["measure", str(tiny)]) == 0
     out, err = capsys.readouterr()
     assert err == "" and "preempted" not in out  # unknown is not shown as a figure
+
+
+def test_measure_refuses_a_gpu_sheet_and_names_the_device_it_records(tiny, capsys, record):
+    """onnxruntime on this CPU is never recorded as a GPU's timing; an id without a sheet is the user's own label."""
+    from hybridperf.cli import main
+    from hybridperf.report.measurement import to_text
+
+    assert main(["measure", str(tiny), "--device", "t4"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("hybridperf: error: --device t4 is a gpu sheet, but measure times onnxruntime on this "
+                                 "CPU: run it on the machine itself, or leave --device out (this machine: host)\n")
+    runtime = next(x for x in to_text(record).splitlines() if x.startswith("runtime"))
+    assert runtime.startswith(f"runtime   onnxruntime {record.runtime_version} on {record.device} ({record.cpu_model}), ")

@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", action="store_true", help="also time every node with onnxruntime's profiler")
     p.add_argument("--graph-optimization", default="all", choices=("all", "extended", "basic", "disabled"),
                    help="onnxruntime graph optimisation level (default %(default)s)")
-    p.add_argument("--device", default="host", help="device id stored with the record (default %(default)s: this machine)")
+    p.add_argument("--device", default="host", help="device id stored with the record (default %(default)s: this machine); "
+                   "the timing is always onnxruntime on this CPU, so a sheet of another kind (a GPU, an NPU) is refused")
     p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row)")
     add_format_argument(p)
 
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--warmup must be >= 0, got {args.warmup}")
     if args.batch is not None and args.batch <= 0:
         raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    _check_device(args.device)
     out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
     m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=args.threads, repeats=args.repeats,
                 warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
@@ -68,3 +70,20 @@ def run(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     sys.stdout.write(to_text(m) + "\n")
     return ExitCode.OK
+
+
+def _check_device(device: str) -> None:
+    """Refuse a ``--device`` whose sheet is not a CPU: the record would call a CPU timing a GPU's. An id with no
+    sheet is the user's own label for this machine and is kept as given."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.errors import InputError, SpecError
+
+    if device == "host":
+        return
+    try:
+        kind = load_spec(device).kind
+    except SpecError:
+        return
+    if kind != "cpu":
+        raise InputError(f"--device {device} is a {kind} sheet, but measure times onnxruntime on this CPU: run it on "
+                         "the machine itself, or leave --device out (this machine: host)")

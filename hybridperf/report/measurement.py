@@ -18,7 +18,8 @@ def to_text(m: Any) -> str:
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
     lines = [
         f"model     {m.model}  inputs {shapes}",
-        f"runtime   {m.runtime} {m.runtime_version}, {m.threads} thread(s), {m.cpu_model}, load avg {m.load_avg_1m:.2f}"
+        f"runtime   {m.runtime} {m.runtime_version} on {m.device} ({m.cpu_model}), {m.threads} thread(s), "
+        f"load avg {m.load_avg_1m:.2f}"
         + _contention(getattr(m, "contention", None)),
         f"latency   median {fmt_time(m.latency_s)}"
         + (f"  fastest {fmt_time(m.latency_min_s)}" if m.latency_min_s is not None else "")
