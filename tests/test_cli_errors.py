@@ -120,6 +120,7 @@ def test_predict_many_all_fail_is_exit_2(tmp_path, capsys):
     [
         (["-d", "t5"], "unknown device 't5'"),
         (["-d", "t4", "--jobs", "0"], "--jobs must be a positive integer"),
+        (["-d", "t4", "-d", "l4"], "predict-many prices one device per run (got -d t4 -d l4)"),  # never the last only
     ],
 )
 def test_predict_many_bad_input(zoo, capsys, argv, fragment):

@@ -165,3 +165,15 @@ def test_a_directory_is_not_a_model(tmp_path):
 
     with pytest.raises(ModelLoadError, match=r"is a directory; pass a model file \(.onnx, .tflite or .pt2\)"):
         load_model(tmp_path)
+
+
+def test_predict_many_defaults_to_host_like_predict(home, tmp_path, capsys):
+    import shutil
+
+    shutil.copy(EXAMPLE, tmp_path / "squeezenet.onnx")
+    assert main(["predict-many", str(tmp_path), "-j", "1", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    single = main(["predict", str(EXAMPLE), "--format", "json"])
+    one = json.loads(capsys.readouterr().out)
+    assert single == 0 and len(home) == 1  # probed once, on first use
+    assert rows["device"] == "host" and rows["models"][0]["latency_s"] == one["totals"]["latency_s"]

@@ -45,7 +45,8 @@ MODEL_SUFFIXES = (".onnx", ".tflite")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", metavar="DIR", help="directory searched recursively for .onnx and .tflite files")
-    p.add_argument("--device", "-d", required=True, help="device id from `hybridperf devices` or a spec file")
+    p.add_argument("--device", "-d", action="append", help="device id from `hybridperf devices` or a spec file (default "
+                   "host: this machine, probed once and cached); one per run")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every usable core; 1 = in this process)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
@@ -81,9 +82,15 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--jobs must be a positive integer, got {args.jobs}")
     if args.batch is not None and args.batch <= 0:
         raise InputError(f"--batch must be a positive integer, got {args.batch}")
-    spec = load_spec(args.device)  # a bad device fails before any work
-    spec_ref = spec.path or args.device
-    models = find_models(args.directory)
+    devices = args.device or ["host"]
+    if len(devices) > 1:
+        raise InputError(f"predict-many prices one device per run (got {' '.join('-d ' + d for d in devices)}); run it "
+                         "once per device: its rows carry the device id, so one --output file can hold them all")
+    models = find_models(args.directory)  # a bad directory fails before a host probe
+    from hybridperf.commands._common import resolve_device
+
+    spec = load_spec(resolve_device(devices[0]))  # a bad device fails before any work
+    spec_ref = spec.path or devices[0]
     if not models:
         raise InputError(f"no .onnx files under {args.directory} (and no .tflite files)")
     call = (args.batch, args.precision, not args.no_fuse)
