@@ -53,6 +53,20 @@ def test_over_budget_exit_1(capsys, resnet, truth):
     assert "no budget" in next(line for line in out.splitlines() if " energy " in line)
 
 
+def test_energy_on_an_estimated_power_figure_is_judged_and_flagged(capsys, resnet):
+    """raspberry-pi-4b's max power is an estimate: its energy is checked, and every format says it is estimated."""
+    code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "raspberry-pi-4b", "-d", "t4", "--max-energy", "1J")
+    assert code == ExitCode.OK
+    rows = {line.split()[1]: line for line in out.splitlines() if " energy " in line}
+    assert rows["raspberry-pi-4b"].endswith("ok (estimated power)") and rows["t4"].endswith(" ok")
+    code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "raspberry-pi-4b", "--max-energy", "1uJ", "--format", "json")
+    energy = next(c for c in json.loads(out)["checks"] if c["metric"] == "energy")
+    assert code == ExitCode.BUDGET_EXCEEDED and energy["exceeded"]
+    assert energy["estimated"] == "power of raspberry-pi-4b estimated, not measured"
+    code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "raspberry-pi-4b", "--max-energy", "1uJ", "--format", "github")
+    assert out.splitlines()[0].endswith("on raspberry-pi-4b (power of raspberry-pi-4b estimated, not measured)")
+
+
 def test_limit_exactly_met(capsys, resnet, truth):
     peak = truth["t4"].peak_memory_bytes
     assert run(capsys, resnet, "--batch", "1", "-d", "t4", "--max-memory", f"{peak}B")[0] == ExitCode.OK
@@ -79,6 +93,7 @@ def test_json(capsys, resnet, truth):
         "device_capacity": None,  # only memory is checked against the device capacity
         "lower_bound": None,
         "unknown": None,
+        "estimated": None,  # t4's max power is its datasheet TDP
     }
     assert [c["skipped"] for c in d["checks"]] == [True, True, False]
 

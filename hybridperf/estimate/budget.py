@@ -232,6 +232,9 @@ class MetricCheck:
     #: ``value`` is a lower bound (some ops have no cost): why, else ""
     lower_bound: str = ""
     lower_bound_accepted: bool = False
+    #: why ``value`` rests on an estimated device figure (energy on a sheet whose power is an estimate), else "";
+    #: it is judged all the same, and the reports say so beside the status
+    estimated: str = ""
     #: why ``value`` is None (unknown), else ""
     unknown: str = ""
 
@@ -329,7 +332,10 @@ def compare(
     for m in Metric:
         lower, unknown = _caveats(pred, m)
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
-        out.append(MetricCheck(model, device, m, value_of(pred, m), budget.limit(m), cap, lower, allow_unsupported, unknown))
+        estimated = (f"power of {pred.spec.id} estimated, not measured"
+                     if m is Metric.ENERGY and pred.spec.power_estimated else "")
+        out.append(MetricCheck(model, device, m, value_of(pred, m), budget.limit(m), cap, lower, allow_unsupported,
+                               unknown=unknown, estimated=estimated))
     return tuple(out)
 
 

@@ -29,6 +29,11 @@ def _fmt(metric, value: float | None) -> str:
 
 
 def _status(c) -> str:
+    status = _verdict(c)
+    return f"{status} (estimated power)" if c.estimated and not c.skipped else status
+
+
+def _verdict(c) -> str:
     if c.skipped:
         return "no budget"
     if c.undecided:
@@ -59,7 +64,7 @@ def _message(c) -> str:
         )
     return (
         f"{c.metric.value} {_predicted(c)} exceeds the budget {_fmt(c.metric, c.limit)} "
-        f"by {c.over_by:.1%} on {c.device}"
+        f"by {c.over_by:.1%} on {c.device}" + (f" ({c.estimated})" if c.estimated else "")
     )
 
 
@@ -100,6 +105,7 @@ def to_dict(result) -> dict:
                 "device_capacity": c.capacity,
                 "lower_bound": c.lower_bound or None,
                 "unknown": c.unknown or None,
+                "estimated": c.estimated or None,
             }
             for c in result.checks
         ],
