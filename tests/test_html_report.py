@@ -196,3 +196,22 @@ def test_axis_and_legend_numbers_are_short():
     assert [format_si(v, "", sep="") for v in (1.9789e15, 989.4e12, 33.5e12, 1e10, 1e3, 999.0, 0.1, 0.01)] == [
         "1.979P", "989.4T", "33.5T", "10G", "1k", "999", "0.1", "0.01"
     ]
+
+
+def test_a_lower_bound_and_an_energy_note_reach_the_cards(tmp_path):
+    """An uncosted op makes latency and energy lower bounds (``≥``, with the reason); the energy note is shown."""
+    from onnx import TensorProto, helper, save
+
+    from hybridperf.api import predict
+    from hybridperf.report.html import render_html
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, None)])
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "nonzero.onnx")
+    pred = predict(str(tmp_path / "nonzero.onnx"), "raspberry-pi-4b", residual=None)
+    page = render_html(pred)
+    assert f'<div class="v">≥ {fmt_time(pred.latency_s)}</div>' in page
+    assert f'<div class="v">≥ {fmt_energy(pred.energy_j)}</div>' in page
+    assert "lower bound: 1 op uncosted: nonzero" in page
+    assert "power of raspberry-pi-4b estimated, not measured" in pred.energy_note and pred.energy_note in page
