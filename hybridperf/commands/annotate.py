@@ -13,22 +13,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
 
 
+#: what the header says of the figures: the roofline's, per binding and in total
+ROOFLINE_NOTE = "roofline: every binding priced by the roofline; `hybridperf predict` adds the learned correction"
+
+
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.analysis.analyze import analyze
-    from hybridperf.api import predict_on
-    from hybridperf.device.spec import load_spec
-    from hybridperf.frontends.load import load_model
-    from hybridperf.report.annotate import annotate_text
-
     from hybridperf.commands._common import resolve_device
-
-    from hybridperf.frontends.load import check_model_file
+    from hybridperf.device.spec import load_spec
+    from hybridperf.estimate.pricing import predict_on
+    from hybridperf.frontends.load import check_model_file, load_model
+    from hybridperf.report.annotate import annotate_text
 
     check_model_file(args.model)  # a mistyped path fails before a host probe
     spec = load_spec(resolve_device(args.device))
     with native_stderr_silenced(not args.verbose):
         loaded = load_model(args.model, shapes_from_args(args), args.batch)
         analyzed = analyze(loaded, fused=not args.no_fuse)
-    pred = predict_on(analyzed, spec, args.precision, residual=None)
+    pred = predict_on(analyzed, spec, args.precision, residual=None, roofline_note=ROOFLINE_NOTE)
     sys.stdout.write(annotate_text(pred, loaded.module) + "\n")
     return ExitCode.OK

@@ -50,7 +50,7 @@ def annotate_text(pred: Prediction, module: Any) -> str:
         else:
             lines.append(line)
     total = (
-        f"# hybridperf: {pred.spec.id}: latency {fmt_time(pred.latency_s)}, "
-        f"peak memory {fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else 'unknown'}, {fmt_count(pred.flops)}FLOP"
+        f"# hybridperf: {pred.spec.id}: latency {fmt_time(pred.latency_s)} [{pred.calibration}], TVM plan peak memory "
+        f"{fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else 'unknown'}, {fmt_count(pred.flops)}FLOP"
     )
     return total + "\n" + "\n".join(lines)
