@@ -130,6 +130,7 @@ def test_cli_says_why_nothing_fits(capsys, model_dir, pred):
     "argv, fragment",
     [
         (["-d", "t4"], "device 't4' lists no MIG profiles"),
+        ([], "pass --device with MIG profiles (e.g. a100-sxm-80gb, h100-sxm); the default device, host, is this"),
         (["-d", "a100-sxm-80gb", "--max-latency", "5 msec"], "--max-latency '5 msec': unknown unit"),
         (["-d", "a100-sxm-80gb", "--headroom", "lots"], "--headroom 'lots'"),
     ],

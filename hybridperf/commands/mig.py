@@ -42,6 +42,11 @@ def run(args: argparse.Namespace) -> ExitCode:
     max_latency = None if args.max_latency is None else parse_limit(args.max_latency, Metric.LATENCY, "--max-latency", False)
     zero = re.fullmatch(rf"\s*0+(?:\.0*)?\s*(?:{'|'.join(units_of('capacity'))})?\s*", args.headroom)
     headroom = 0 if zero else int(parse_limit(args.headroom, Metric.MEMORY, "--headroom", False))
+    if args.device == "host":
+        from hybridperf.errors import InputError
+
+        raise InputError("mig sizes a MIG partition of a GPU: pass --device with MIG profiles (e.g. a100-sxm-80gb, "
+                         "h100-sxm); the default device, host, is this machine's CPU")
     spec = load_spec(args.device)
     require_profiles(spec)  # a device without MIG fails before the slow analysis
     pred = predict_from_args(args, spec)
