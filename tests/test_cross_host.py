@@ -396,6 +396,24 @@ def test_measure_symbolic_input_refused(model_dir, capsys):
     assert code == 2 and "symbolic dimension" in err and len(err.splitlines()) == 1
 
 
+def test_measure_batch_binds_a_symbolic_leading_dim_for_measuring_and_featurizing(model_dir, capsys):
+    """``calibrate --measure ... --batch N``: the check passes, and the rows' ``batch`` reaches the analysis."""
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.measure.calibrate import collect_models
+    from hybridperf.residual.features import featurize_measured
+
+    dynamic = model_dir / "resnet_like.onnx"
+    assert collect_models([dynamic, EXAMPLE], batch=3) == [dynamic, EXAMPLE]
+    code = main(["calibrate", "--device", "host", "--measure", str(dynamic), str(EXAMPLE)])
+    assert code == 2 and "has a symbolic dimension at axis 0; pass --batch N to bind it" in capsys.readouterr().err
+    assert main(["calibrate", "--device", "host", "--data", str(model_dir), "--batch", "3"]) == 2
+    assert "--batch goes with --measure" in capsys.readouterr().err
+    row = {"key": "r", "model": str(dynamic), "latency_s": "1e-3", "latency_min_s": "1e-3", "batch": "3"}
+    feats, _ = featurize_measured([row], None, device="host-epyc-zen4-1c", target="latency_min_s")
+    assert feats[0]["batch"] == "3"
+    assert float(feats[0]["log_flops"]) == pytest.approx(math.log(analyze(dynamic, batch=3).analysis.flops))
+
+
 def test_measure_gpu_device_refused(tmp_path, capsys):
     d = _tiny_models(tmp_path / "m")
     code = main(["calibrate", "--device", "a100-sxm-80gb", "--measure", str(d)])

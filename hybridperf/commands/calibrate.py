@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shots", type=int, metavar="K",
                    help="with --measure: adapt on K random models and hold out the rest (default: adapt on all, "
                         "held-out error by leave-one-out)")
+    p.add_argument("--batch", type=int, metavar="N",
+                   help="with --measure: bind a symbolic leading (batch) dimension of the models' inputs (measured and "
+                        "analysed at N, as `predict --batch N`)")
     p.add_argument("--rounds", type=int, default=2, help="with --measure: interleaved measurement rounds (default %(default)s)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="with --measure: onnxruntime threads (default: the CPUs this process may use)")
@@ -64,6 +67,8 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     if is_gpu_calibration(args):
         return run_gpu(args)
+    if args.measure is None and args.batch is not None:
+        raise InputError("--batch goes with --measure (the rows of --data carry their own shapes)")
     if args.measure is not None:
         if args.target is not None:
             raise InputError("--target goes with --data; --measure adapts to the fastest run (latency_min_s)")
@@ -151,7 +156,9 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     from hybridperf.report.format import fmt_time
     from hybridperf.residual.model import user_model_dir
 
-    models = collect_models(args.measure)  # before any probe or measurement
+    if args.batch is not None and args.batch <= 0:
+        raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    models = collect_models(args.measure, args.batch)  # before any probe or measurement
     if args.shots is not None and args.shots >= len(models):
         raise InputError(f"--shots {args.shots} leaves no model to hold out of the {len(models)} given; "
                          f"use at most {len(models) - 1}, or drop --shots for leave-one-out")
@@ -171,7 +178,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
               file=sys.stderr, flush=True)
 
     rows, profile, failures = measure_rounds(models, spec.id, threads, rounds=args.rounds, seed=args.seed,
-                                             on_measured=progress)
+                                             on_measured=progress, batch=args.batch)
     for key, why in failures:
         print(f"hybridperf: warning: {key}: not measured: {why}", file=sys.stderr)
     n = write_tables(data, rows, profile, spec_ref,

@@ -56,19 +56,20 @@ def collect_files(items: Sequence[str | Path], suffix: str, wrong_suffix: str | 
     return out
 
 
-def collect_models(items: Sequence[str | Path]) -> list[Path]:
+def collect_models(items: Sequence[str | Path], batch: int | None = None) -> list[Path]:
     """The ``.onnx`` files named by ``items`` (files, or directories searched one level deep), checked to exist
-    and to have static input shapes."""
+    and to have static input shapes once ``batch`` (if given) binds a symbolic leading dimension."""
     out = collect_files(items, ".onnx", "calibration measures with onnxruntime")
     for p in out:
-        _check_static(p)
+        _check_static(p, batch)
     if len(out) < 2:
         raise InputError(f"--measure needs at least 2 models (got {len(out)}): held-out error needs one to hold out")
     return out
 
 
-def _check_static(path: Path) -> None:
-    """Refuse a model whose inputs have symbolic dimensions (measurement and analysis need the same shapes)."""
+def _check_static(path: Path, batch: int | None = None) -> None:
+    """Refuse a model whose inputs have symbolic dimensions (measurement and analysis need the same shapes); with
+    ``batch``, a symbolic leading dimension is bound by it (as ``--batch`` does in ``predict``)."""
     import onnx
 
     try:
@@ -80,20 +81,22 @@ def _check_static(path: Path) -> None:
         if inp.name in inits:
             continue
         for axis, d in enumerate(inp.type.tensor_type.shape.dim):
-            if not d.HasField("dim_value"):
-                raise InputError(f"--measure {path}: input {inp.name!r} has a symbolic dimension at axis {axis}; "
-                                 "calibration needs static shapes (export the model with fixed input shapes)")
+            if not d.HasField("dim_value") and not (axis == 0 and batch is not None):
+                fix = ("pass --batch N to bind it" if axis == 0 else
+                       "calibration needs static shapes: export the model with fixed input shapes")
+                raise InputError(f"--measure {path}: input {inp.name!r} has a symbolic dimension at axis {axis}; {fix}")
 
 
 def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: int = 2, repeats: int = 10,
                    budget_s: float = 0.3, seed: int = 0,
-                   on_measured: Callable[[str, int, float, float], None] | None = None):
+                   on_measured: Callable[[str, int, float, float], None] | None = None, batch: int | None = None):
     """Measure every model once per round (:func:`hybridperf.measure.rounds.run_round`).
 
     Returns ``(summary rows, profile rows, failures)``: one row per model that was measured in every round
     with ``key``, ``model``, ``latency_s`` (median over rounds of the round medians), ``latency_min_s``,
-    ``latency_norm_median``, ``round_spread``, ``rounds``, ``threads``, ``device``. ``on_measured(key, round,
-    median_s, fastest_s)`` is called after each measurement.
+    ``latency_norm_median``, ``round_spread``, ``rounds``, ``threads``, ``device`` (and ``batch`` when one binds the
+    models' symbolic leading dimension). ``on_measured(key, round, median_s, fastest_s)`` is called after each
+    measurement.
     """
     from hybridperf.measure.onnxruntime import measure, node_rows
     from hybridperf.measure.rounds import ReferenceWorkload, round_rows, run_round, summarize
@@ -105,7 +108,7 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
 
     for rnd in range(rounds):
         def one(key: str, r: int):
-            m = measure(plan[key], threads=threads, repeats=repeats, warmup=2, profile=(r == 0), profile_runs=2,
+            m = measure(plan[key], batch=batch, threads=threads, repeats=repeats, warmup=2, profile=(r == 0), profile_runs=2,
                         isolate=False, budget_s=budget_s, device=device)
             if r == 0:
                 profile.extend(node_rows(m, key))
@@ -122,7 +125,8 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
             continue
         out.append({"key": s.key, "model": str(plan[s.key]), "latency_s": s.latency_median_s,
                     "latency_min_s": s.latency_min_s, "latency_norm_median": s.latency_norm_median,
-                    "round_spread": s.round_spread, "rounds": s.rounds, "threads": threads, "device": device})
+                    "round_spread": s.round_spread, "rounds": s.rounds, "threads": threads, "device": device,
+                    **({"batch": batch} if batch is not None else {})})
     return out, profile, failures
 
 

@@ -573,7 +573,7 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
     for m in meas:
         t0 = time.perf_counter()
         try:
-            an = analyze(m["model"], provenance=True)
+            an = analyze(m["model"], batch=int(m["batch"]) if m.get("batch") else None, provenance=True)
             pred = predict_on(an, device, precision, residual=None)
         except Exception as exc:  # noqa: BLE001 - a model hybridperf cannot analyse is reported and skipped
             if log:
