@@ -29,7 +29,8 @@ ZOO = Path(os.environ.get("HYBRIDPERF_ZOO", "/work/main/.zoo"))
 def differences(whole, composed) -> list[str]:
     """Fields (``Analyzed`` and records) where two analyses differ; empty when identical."""
     a, b = dataclasses.replace(whole, timings_s={}), dataclasses.replace(composed, timings_s={})
-    out = [f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)]
+    # ``segments`` says where a composed model's segments lie (None when analysed whole): no figure
+    out = [f.name for f in dataclasses.fields(a) if f.name != "segments" and getattr(a, f.name) != getattr(b, f.name)]
     ra, rb = whole.analysis.records, composed.analysis.records
     if len(ra) == len(rb):
         for x, y in zip(ra, rb):

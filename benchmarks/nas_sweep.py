@@ -18,13 +18,18 @@ several interleaved rounds of timed runs, the minimum per variant) and compared 
 The measured figure is the fastest timed run (the minimum over rounds x runs), the label of every CPU model
 (:data:`hybridperf.residual.model.CPU_TARGET`). ``--rescore FILE.md`` measures nothing: it re-predicts the
 variants of an earlier results file's per-variant table on ``--devices`` with the current models and scores
-them against that table's measured column (as rounded there, 0.01 ms).
+them against that table's measured column (as rounded there, 0.01 ms). ``--table`` prices the variants with a
+:class:`hybridperf.block_table.BlockTable` keyed by :func:`block_keys` (a variant with an unknown block is built and
+predicted through the session, which teaches the table its blocks; known ones are priced from the table alone) and
+compares ``--check`` of them with ``Session.predict``.
 
 Usage::
 
     taskset -c 0 python -m benchmarks.nas_sweep --n 1000 --measure 30 --md benchmarks/results/nas_sweep.md
     taskset -c 0 python -m benchmarks.nas_sweep --rescore benchmarks/results/nas_sweep_blocks.md \
         --devices host-epyc-zen4-1c --md benchmarks/results/nas_sweep_blocks_rescore.md
+    taskset -c 1 python -m benchmarks.nas_sweep --table --n 1000 --check 1000 \
+        --devices host-epyc-zen4-1c t4 a100-sxm-80gb --md benchmarks/results/nas_sweep_table.md
 """
 
 from __future__ import annotations
@@ -121,12 +126,26 @@ class _Builder:
         return self.node("Mul", [x, s])
 
 
+def block_keys(arch: Arch) -> tuple[tuple, ...]:
+    """The blocks of ``arch`` in the search space's own encoding (what :func:`build_blocks` builds each from):
+    the stem, ``(stage, first in stage, kernel, expansion, resolution)`` per inverted-residual block, the head."""
+    r = arch.resolution
+    return (("stem", r), *((s, i == 0, k, e, r) for s, (ks, es) in enumerate(zip(arch.kernels, arch.expands))
+                           for i, (k, e) in enumerate(zip(ks, es))), ("head", r))
+
+
 def build(arch: Arch, seed: int = 0):
     """The ONNX model (opset 14, input ``pixel_values`` 1x3xRxR) of ``arch``."""
+    return build_blocks(arch, seed)[0]
+
+
+def build_blocks(arch: Arch, seed: int = 0):
+    """:func:`build`'s model and the tensors between its blocks (:func:`block_keys`; one fewer)."""
     from onnx import TensorProto, helper
 
     b = _Builder(seed)
     x = b.act(b.conv("pixel_values", 3, 16, 3, 2), "hswish")
+    boundaries = [x]
     cin = 16
     for (cout, stride, act, se), depth, ks, es in zip(STAGES, arch.depths, arch.kernels, arch.expands):
         for i in range(depth):
@@ -138,6 +157,7 @@ def build(arch: Arch, seed: int = 0):
                 y = b.se(y, mid)
             y = b.conv(y, mid, cout, 1)
             x = b.node("Add", [x, y]) if s == 1 and cin == cout else y
+            boundaries.append(x)
             cin = cout
     x = b.act(b.conv(x, cin, 960, 1), "hswish")
     x = b.node("GlobalAveragePool", [x])
@@ -151,7 +171,7 @@ def build(arch: Arch, seed: int = 0):
                               [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, 1000])], b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], producer_name="hybridperf.nas_sweep")
     model.ir_version = 8
-    return model
+    return model, boundaries
 
 
 def variants(n: int, seed: int) -> list[Arch]:
@@ -241,6 +261,103 @@ def rescore(args, cmd: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: wall time of measuring one variant with onnxruntime (session, warm-up, 5 x 3 timed runs), from
+#: benchmarks/results/nas_sweep_blocks.md (core 1, 2026-12-01 22:31 UTC)
+MEASURE_S = 0.138
+
+
+def table_sweep(args, cmd: str, cores: str) -> str:
+    """Sweep with a :class:`hybridperf.block_table.BlockTable`: one pass over the variants in order (a variant
+    with an unknown block is built and predicted through the session, which teaches the table its blocks), then
+    ``--repeat`` timed passes over all of them (every block known: priced from the table alone), and ``--check``
+    random variants predicted through a fresh session (no table) and compared value by value."""
+    from hybridperf.api import Session
+    from hybridperf.block_table import BlockTable
+    from hybridperf.ir.tvm_compat import tvm_modules
+
+    tvm_modules()
+    archs = variants(args.n, args.seed)
+    keys = [block_keys(a) for a in archs]
+    table = BlockTable(args.devices, Session(keep_analyses=0))
+    builds = [lambda a=a, i=i: build_blocks(a, seed=i) for i, a in enumerate(archs)]  # called only when needed
+    first: list[tuple[float, bool]] = []
+    t_all = time.perf_counter()
+    for k, b in zip(keys, builds):
+        t0 = time.perf_counter()
+        got = table.predict(k, b)
+        first.append((time.perf_counter() - t0, next(iter(got.values())).from_table))
+    first_wall = time.perf_counter() - t_all
+    passes = []
+    last: list[dict] = []
+    for _ in range(args.repeat):
+        per, last = [], []
+        t0 = time.perf_counter()
+        for k, b in zip(keys, builds):
+            t1 = time.perf_counter()
+            last.append(table.predict(k, b))
+            per.append(time.perf_counter() - t1)
+        passes.append((time.perf_counter() - t0, per))
+    all_per = [t for _, per in passes for t in per]
+    med = statistics.median(all_per)
+    batch = min(w for w, _ in passes) / len(keys)
+    many_s = []
+    for _ in range(args.repeat):  # all variants in one predict_many call: the ordered sums vectorised over them
+        t0 = time.perf_counter()
+        many = table.predict_many(list(zip(keys, builds)))
+        many_s.append((time.perf_counter() - t0) / len(keys))
+    many_same = sum(m == p for m, p in zip(many, last))
+    # equality: a fresh session (block cache on, as the sweep's) against the table's figures
+    rng = random.Random(args.seed + 2)
+    sample = sorted(rng.sample(range(len(archs)), min(args.check, len(archs))))
+    ref = Session(keep_analyses=0)
+    same = total = 0
+    worst = 0.0
+    for i in sample:
+        analyzed = ref.analyze(build(archs[i], seed=i))
+        for d in args.devices:
+            p, t = ref.predict_on(analyzed, d), last[i][table.session.spec(d).id]
+            for x, y in ((p.latency_s, t.latency_s), (p.energy_j, t.energy_j), (p.flops, t.flops)):
+                total += 1
+                same += x == y
+                worst = max(worst, abs(x - y) / abs(x) if x else abs(y))
+            if t.from_table and t.peak_memory_bytes is not None:
+                raise SystemExit(f"variant {i}: a table prediction reported a peak memory")
+    learned = [t for t, hit in first if not hit]
+    hits = [t for t, hit in first if hit]
+    lines = [
+        "# NAS sweep with a block table (issue 14.2, goal >= 1000x vs measuring)", "", f"Command: `{cmd}`", "",
+        "Search space as `benchmarks/results/nas_sweep.md` (Once-for-All MobileNetV3). Each variant is described by "
+        "its block keys (`benchmarks.nas_sweep.block_keys`: stem and head by resolution, each inverted-residual "
+        "block by (stage, first in stage, kernel, expansion, resolution)); `hybridperf.block_table.BlockTable` "
+        f"prices it on {', '.join(args.devices)} (table-priced: {', '.join(table.table_devices()) or 'none'}). "
+        f"Timed on core(s) {cores} of a shared {os.cpu_count()}-core host ({_cpu_model()}).", "",
+        f"- variants: {len(archs)}; first pass in order: {len(learned)} built and predicted through the session "
+        f"(they hold an unknown block; median {statistics.median(learned) * 1e3:.1f} ms each"
+        + (f"), {len(hits)} priced from the table" if hits else ")")
+        + f"; {first_wall:.1f} s in all ({first_wall / len(archs) * 1e3:.1f} ms per variant including the learning, "
+        f"{MEASURE_S * len(archs) / first_wall:.1f}x measuring them all); table at the end: {len(table)} block groups, "
+        f"{table.stats()}",
+        f"- steady state (every block known, {args.repeat} passes over all {len(keys)} variants, "
+        f"{len(args.devices)} devices each; block keys computed before the clock starts"
+        + ("" if len(table.table_devices()) == len(args.devices) else
+           "; the devices not table-priced build and predict every variant through the session") + "): median "
+        f"**{med * 1e6:.1f} us per variant** (min {min(all_per) * 1e6:.1f}, "
+        f"max {max(all_per) * 1e6:.1f}); fastest pass {batch * 1e6:.1f} us per variant",
+        f"- **{1 / med:,.0f} variants/s/core** ({len(args.devices) / med:,.0f} predictions/s/core)",
+        f"- all {len(keys)} variants in one `predict_many` call ({args.repeat} calls): median "
+        f"**{statistics.median(many_s) * 1e6:.1f} us per variant** (min {min(many_s) * 1e6:.1f}) -> "
+        f"{1 / statistics.median(many_s):,.0f} variants/s/core, {MEASURE_S / statistics.median(many_s):,.0f}x measuring; "
+        f"{many_same} of {len(keys)} variants' predictions identical (`==`) to the one-by-one calls'",
+        f"- ratio to measuring one variant with onnxruntime ({MEASURE_S} s: session, warm-up, 5 x 3 timed runs; "
+        f"`benchmarks/results/nas_sweep_blocks.md`): **{MEASURE_S / med:,.0f}x** per variant "
+        f"({MEASURE_S / med * len(args.devices):,.0f}x per device prediction)",
+        f"- equality with `Session.predict` (a fresh session) on {len(sample)} random variants: **{same} of {total}** "
+        f"values identical (latency, energy, FLOPs per device; largest relative difference {worst:.3g}); "
+        "peak memory reported unknown (None) for every table-priced prediction",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _cpu_model() -> str:
     """``lscpu``'s model name (with family and model numbers when the name is as short as "AMD EPYC")."""
     try:
@@ -303,13 +420,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rescore", type=Path, metavar="FILE.md",
                     help="measure nothing: re-predict FILE's measured variants on --devices and score them against "
                          "its measured column")
+    ap.add_argument("--table", action="store_true",
+                    help="price with a block table (hybridperf.block_table): learn blocks through the session, then "
+                         "price known variants from the table alone; --check variants compared with Session.predict")
+    ap.add_argument("--check", type=int, default=50, help="with --table: variants compared with Session.predict")
+    ap.add_argument("--repeat", type=int, default=5, help="with --table: timed passes over all (known) variants")
     ap.add_argument("--md", type=lambda v: None if v == "-" else Path(v),
                     help="markdown file to write (the same text goes to stdout; '-': none)")
     args = ap.parse_args(argv)
     cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     cmd = f"taskset -c {cores} python -m benchmarks.nas_sweep " + " ".join(argv if argv is not None else sys.argv[1:])
-    if args.rescore is not None:
-        text = rescore(args, cmd)
+    if args.rescore is not None or args.table:
+        text = rescore(args, cmd) if args.rescore is not None else table_sweep(args, cmd, cores)
         if args.md:
             args.md.write_text(text)
         print(text)

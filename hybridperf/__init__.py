@@ -16,6 +16,8 @@ Importing this package is cheap: TVM is imported only when a model is analysed.
 The stages behind the API live in subpackages, in pipeline order: ``frontends`` ->
 ``ir`` -> ``analysis`` (+ ``costs``) -> ``device`` -> ``estimate`` -> ``residual`` ->
 ``measure`` -> ``report``; :mod:`hybridperf.api` composes them and ``cli`` / ``commands`` render.
+:mod:`hybridperf.block_table` (on top of a ``Session``) prices architecture-search variants from a table of
+their blocks.
 """
 
 from __future__ import annotations

@@ -41,6 +41,9 @@ class Analyzed:
     source_nodes: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     #: input the analysis could not honour (e.g. a batch the model's fixed batch dim ignores)
     warnings: tuple[str, ...] = ()
+    #: where each segment of a model composed by the block cache lies in it
+    #: (:class:`hybridperf.analysis.blocks.Segments`); None for a model analysed whole
+    segments: Any = field(default=None, repr=False, compare=False)
 
     @property
     def memory_is_lower_bound(self) -> bool:
@@ -187,8 +190,10 @@ def _from_composed(got: Any, batch: int | None, int8: bool) -> Analyzed:
         if plan:
             kernels = apply_int8_kernels(kernels, analysis, plan)
             analysis = apply_int8(analysis, plan)
+    spans = got.spans if kernels is got.kernels else None  # int8 kernels regrouped: no longer the segments'
     return Analyzed(source=got.source, input_shapes=in_shapes, analysis=analysis, kernels=kernels, memory=got.memory,
-                    fused=True, timings_s=got.timings_s, source_nodes=MappingProxyType({}), warnings=tuple(warnings))
+                    fused=True, timings_s=got.timings_s, source_nodes=MappingProxyType({}), warnings=tuple(warnings),
+                    segments=spans)
 
 
 def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, lower: bool,

@@ -55,7 +55,7 @@ from hybridperf.ir import call_stream, lowering
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.call_stream import Binding, CallStream, Item, Kind
 
-__all__ = ["BlockCache", "Composed", "CUT_CONSUMERS", "MAX_LIVE", "analyze_segments", "plan_cuts"]
+__all__ = ["BlockCache", "Composed", "CUT_CONSUMERS", "MAX_LIVE", "Segments", "analyze_segments", "plan_cuts"]
 
 #: ONNX ops whose Relax kernels TVM's FuseOps never fuses a producer into (``kOutEWiseFusable``)
 CUT_CONSUMERS = frozenset({"Conv", "MatMul", "Gemm"})
@@ -74,6 +74,30 @@ _TAGGED = re.compile(r"(.*)_k(\d+)\Z")
 
 
 @dataclass(frozen=True)
+class Segments:
+    """Where each segment of a composed model lies in it: what a caller needs to attribute the model's
+    records and kernels to its own blocks (:class:`hybridperf.block_table.BlockTable`).
+
+    Attributes
+    ----------
+    cut_tensors : tuple of tuple of str
+        The tensors (names of the normalised ONNX graph) crossing the cut after each segment but the last.
+    record_spans : tuple of (int, int)
+        Each segment's records: ``analysis.records[start:end]``.
+    kernel_segments : tuple of int
+        The segment of each kernel, in :attr:`Composed.kernels` order (every kernel lies in one segment).
+    first_rest_kernel : int
+        Kernels from here on are those of records left without a kernel of :func:`group_kernels`'s loop
+        (each segment's, in segment order, after every segment's others).
+    """
+
+    cut_tensors: tuple[tuple[str, ...], ...]
+    record_spans: tuple[tuple[int, int], ...]
+    kernel_segments: tuple[int, ...]
+    first_rest_kernel: int
+
+
+@dataclass(frozen=True)
 class Composed:
     """What :func:`analyze_segments` hands back to :func:`hybridperf.analysis.analyze.analyze`."""
 
@@ -84,6 +108,8 @@ class Composed:
     source: str
     segments: int
     timings_s: Mapping[str, float]
+    #: where each segment's records and kernels lie (:class:`Segments`)
+    spans: Segments | None = None
 
 
 class BlockCache:
@@ -591,12 +617,17 @@ class _Place:
         return Item(self.key(e.of), e.index)
 
 
-def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]) -> tuple[ModelAnalysis, tuple[Kernel, ...], CallStream]:
+def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]
+             ) -> tuple[ModelAnalysis, tuple[Kernel, ...], CallStream, tuple[tuple[tuple[int, int], ...], tuple[int, ...], int]]:
     """Records, kernels and call stream of the whole model from its segments (``parts``: each
-    segment and, per input, the (segment, output position) it reads; the first reads the graph inputs)."""
+    segment and, per input, the (segment, output position) it reads; the first reads the graph inputs),
+    and where each segment's records lie and the segment of each kernel (:class:`Segments`)."""
     records: list[OpRecord] = []
     main_k: list[tuple] = []
     rest_k: list[tuple] = []
+    main_s: list[int] = []
+    rest_s: list[int] = []
+    rec_spans: list[tuple[int, int]] = []
     bindings: list[Binding] = []
     names = lowering.PrimFuncNames()
     tagged_names: list[str] = []
@@ -619,6 +650,8 @@ def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]) -> tuple
         for i, (tmpl, ops, status, cost, prec) in enumerate(seg.kernels):
             kernel = (_kernel_name(tmpl, seg_tagged, place.name), tuple([o + rec_off for o in ops]), status, cost, prec)
             (main_k if i < seg.n_main_kernels else rest_k).append(kernel)
+            (main_s if i < seg.n_main_kernels else rest_s).append(s)
+        rec_spans.append((rec_off, rec_off + len(seg.records)))
         bindings += _placed_bindings(seg, place, alloc_off, whole=s == last or seg.bound_last)
         out_keys.append(tuple(k + key_off for k in seg.out_keys))
         out_names.append(tuple(place.name(c) for c in seg.out_codes))
@@ -634,7 +667,7 @@ def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]) -> tuple
         records=tuple(records), input_infos=first.input_infos, output_infos=seg.output_infos,
         weight_bytes=weight, weight_bytes_by_dtype=MappingProxyType(by_dtype), output_vars=out_vars)
     kernels = tuple(Kernel(i, *k) for i, k in enumerate(main_k + rest_k))
-    return analysis, kernels, CallStream((tuple(bindings),), bindings[-1].var)
+    return analysis, kernels, CallStream((tuple(bindings),), bindings[-1].var), (tuple(rec_spans), tuple(main_s + rest_s), len(main_s))
 
 
 def _placed_records(seg: _Segment, place: _Place, off: int) -> list[OpRecord]:
@@ -720,7 +753,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     try:
         parts = _segments(norm, cuts, cache)
         t3 = c()
-        analysis, kernels, stream = _compose(parts)
+        analysis, kernels, stream, where = _compose(parts)
         t4 = c()
         input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
         memory = plan_stream(stream, analysis.weight_bytes, input_bytes)
@@ -731,7 +764,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     blocks.composed += 1
     t["segments_s"], t["compose_s"], t["memory_plan_s"] = t3 - t2, t4 - t3, t5 - t4
     return Composed(analysis, kernels, memory, MappingProxyType(dict(res.input_shapes)), source, len(parts),
-                    MappingProxyType(t))
+                    MappingProxyType(t), Segments(tuple(live for _, live in cuts), *where))
 
 
 def _segments(norm: Any, cuts: list[tuple[int, tuple[str, ...]]], cache: Any) -> list:

@@ -1,0 +1,671 @@
+"""A block table: price search-space variants from their blocks' figures, without reading a graph.
+
+Architecture search describes a variant by its own encoding: a sequence of blocks, each a hashable key
+(e.g. ``(stage, first_in_stage, kernel, expansion, resolution)``). A :class:`BlockTable` keeps, per key, the
+block's share of what a :class:`~hybridperf.api.Session` prediction is made of, and prices a variant whose
+blocks are all known from those shares alone: no ONNX model is built, loaded or analysed.
+
+The first time a variant holds a block the table does not know, it is built (the caller's ``build``) and
+predicted through the session (block cache, whole pipeline): that prediction is the answer, and the table
+learns each block's share from it. A block's share is what the session's composition of the model from
+graph segments (:class:`hybridperf.analysis.blocks.Segments`) attributes to the segments lying between the
+cuts at its ends:
+
+* its op records' FLOPs;
+* on every device, each fused kernel's roofline estimate (:func:`hybridperf.estimate.pricing.price`): its
+  latency, energy and dynamic energy, kernels of the segments' main grouping loop apart from the rest;
+* on a GPU priced by the cross-device model (:class:`~hybridperf.residual.zero_shot.ZeroShotGpu`), each
+  launched kernel's device time by group and its host weight (its :class:`Breakdown` row).
+
+A variant's figures are then formed exactly as :func:`hybridperf.estimate.pricing.predict_on` forms them, from
+the same numbers in the same order: the roofline latency and energy are the Python ``sum`` of the kernels'
+values in kernel order (each block's main kernels, then each block's rest); a GPU's latency is its model's
+:meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.latency_s`, step by step as
+:meth:`~hybridperf.residual.zero_shot.Breakdown.latency_s` takes it (each group's device times added in
+launch order from 0.0, the host floor once per launch, the runtime's composition); its energy the dynamic
+energy plus idle power x latency; every energy capped by :func:`~hybridperf.estimate.pricing.bounded_energy`.
+So a table prediction is ``==`` to ``Session.predict``'s on the same variant. :meth:`BlockTable.predict_many`
+vectorises those ordered sums over many variants with ``np.add.accumulate`` (the same additions in the same
+order; where Python's ``sum`` compensates rounding, 3.12 on, it composes each variant alone). Each variant learned is composed from the table right away and compared; a device
+whose figures do not come out identical is priced through the session from then on (never a figure the
+session would not give).
+
+What is not composed:
+
+* **peak memory** (TVM's planner over the whole call stream is not a sum of blocks):
+  :attr:`TablePrediction.peak_memory_bytes` is None (unknown) for a table-priced variant; a variant that ran
+  through the session carries the session's peak;
+* a device whose residual is another kind (a per-device :class:`~hybridperf.residual.model.ResidualModel` or
+  the cross-host CPU model: their kernel rows carry whole-model context features and their model-level
+  booster reads :data:`~hybridperf.residual.features.MODEL_FEATURES`, among them the memory plan's planned
+  bytes, which no sum of blocks gives; an adapted GPU model with a :class:`ResidualKernel`): every variant is
+  predicted through the session on it (exact, at the session's speed);
+* a model the block cache analyses whole (no safe cut, int8 regrouping): nothing is learned from it.
+
+Blocks whose graph segments straddle a block boundary (no cut crossed by the boundary tensor alone, or a
+kernel launched across it) are kept together: the group is keyed by the tuple of their keys, and a variant
+is priced from the table only where its key sequence splits into known groups (the longest known group
+first at each position). The caller's keys must determine each block's nodes, attributes, shapes, and so
+where the graph is cut at its ends: the table checks this whenever a variant runs through the session (a
+key known with other figures, or known alone but now inside a group, is an
+:class:`~hybridperf.errors.InputError`), and ``verify_every`` re-runs every n-th table-priced variant
+through the session and compares.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import chain
+from types import MappingProxyType
+from typing import Any
+
+from hybridperf.analysis.analyze import Analyzed
+from hybridperf.errors import InputError
+from hybridperf.estimate.pricing import bounded_energy, price
+from hybridperf.estimate.roofline import ZERO
+
+__all__ = ["BlockTable", "TablePrediction"]
+
+#: a variant's model and the tensors between its blocks (one fewer than blocks), built on demand
+Build = Callable[[], tuple[Any, Sequence[str]]]
+
+
+@dataclass(frozen=True)
+class TablePrediction:
+    """A variant priced on one device.
+
+    Attributes
+    ----------
+    device : str
+        The device sheet's id.
+    latency_s, energy_j : float
+        As :class:`~hybridperf.estimate.pricing.Prediction` has them (identical values).
+    flops : int
+        FLOPs of the variant (FLOP = 2 x MAC).
+    peak_memory_bytes : int or None
+        The session's peak where the variant ran through it; None (unknown) where it was priced from the
+        table: TVM's memory plan over the whole stream is not composed from blocks.
+    from_table : bool
+        Whether the figures were composed from the table (else the session predicted the built model).
+    """
+
+    device: str
+    latency_s: float
+    energy_j: float
+    flops: int
+    peak_memory_bytes: int | None
+    from_table: bool
+
+
+@dataclass(frozen=True)
+class _Share:
+    """One block group's share of a prediction on one device: per fused kernel (its main grouping loop's, then
+    the rest, each in kernel order) the roofline latency, energy and dynamic energy; for a GPU priced by the
+    cross-device model, its launched kernels' device times per :data:`~hybridperf.residual.zero_shot.GROUPS`
+    entry (launch order) and host weights (launch order)."""
+
+    latency_s: tuple[tuple[float, ...], tuple[float, ...]]
+    energy_j: tuple[tuple[float, ...], tuple[float, ...]]
+    dynamic_j: tuple[tuple[float, ...], tuple[float, ...]]
+    launch_s: tuple[tuple[float, ...], ...] = ()
+    host_weights: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    flops: int
+    #: device id -> share
+    shares: Mapping[str, _Share]
+    #: position in the table's :class:`_Pool` (-1: not in the table)
+    index: int = field(default=-1, compare=False)
+
+
+@dataclass
+class _Device:
+    """How one device is priced: ``kind`` "roofline" (no residual), "zero_shot" (the cross-device GPU model)
+    or "session" (anything else: every variant through the session)."""
+
+    spec: Any
+    kind: str
+    model: Any = None
+    #: from a learned variant's breakdown (GPU): host floor and execution mode, what composing needs
+    host_floor_s: float | None = None
+    execution: Any = None
+
+
+class BlockTable:
+    """Predictions of search-space variants from a table of their blocks (see the module docstring).
+
+    Parameters
+    ----------
+    devices : sequence of str, Path or DeviceSpec
+        Devices every variant is priced on.
+    session : Session, optional
+        Where unknown variants are predicted (a new one with the block cache by default; it must keep it on).
+    precision : str, optional
+        Precision override, as :func:`hybridperf.api.predict`'s.
+    verify_every : int
+        Also predict every n-th table-priced variant through the session and raise
+        :class:`~hybridperf.errors.InputError` on any difference (0: never).
+
+    Attributes
+    ----------
+    hits, learned, unlearnable, verified : int
+        Variants priced from the table; variants predicted through the session whose blocks were learned;
+        variants predicted through the session with nothing learned (analysed whole); table-priced variants
+        re-checked through the session.
+
+    Examples
+    --------
+    >>> table = BlockTable(["host-epyc-zen4-1c", "t4"])  # doctest: +SKIP
+    >>> preds = table.predict(arch.block_keys, lambda: build_with_boundaries(arch))  # doctest: +SKIP
+    >>> preds["t4"].latency_s  # doctest: +SKIP
+    """
+
+    def __init__(self, devices: Sequence[Any], session: Any = None, precision: str | None = None,
+                 verify_every: int = 0) -> None:
+        from hybridperf.api import Session
+
+        if not devices:
+            raise InputError("BlockTable needs at least one device")
+        self.session = session if session is not None else Session(keep_analyses=0)
+        if self.session.cache.blocks is None:
+            raise InputError("BlockTable needs a Session with its block cache (Session(block_cache=True))")
+        self.precision = precision
+        self.verify_every = verify_every
+        self._devices = [self._device(d) for d in devices]
+        ids = [d.spec.id for d in self._devices]
+        if len(set(ids)) != len(ids):
+            raise InputError(f"BlockTable devices repeat an id: {ids}")
+        self._groups: dict[tuple, _Entry] = {}
+        #: key -> lengths of the known groups starting with it, longest first
+        self._starts: dict[Hashable, tuple[int, ...]] = {}
+        #: keys known only inside a group of several blocks
+        self._grouped: set[Hashable] = set()
+        self.hits = self.learned = self.unlearnable = self.verified = 0
+        self._pool = _Pool()
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        return tuple(d.spec.id for d in self._devices)
+
+    def __len__(self) -> int:
+        """Known block groups."""
+        return len(self._groups)
+
+    def table_devices(self) -> tuple[str, ...]:
+        """The devices priced from the table (the others go through the session for every variant)."""
+        return tuple(d.spec.id for d in self._devices if d.kind != "session")
+
+    def known(self, keys: Sequence[Hashable]) -> bool:
+        """Whether ``keys`` would be priced from the table (every block in a known group)."""
+        return self._split(tuple(keys)) is not None
+
+    def predict(self, keys: Sequence[Hashable], build: Build) -> dict[str, TablePrediction]:
+        """The variant of block ``keys`` on every device: from the table when its blocks are known, else
+        through the session on ``build()`` (``(ONNX model or path, tensors between blocks)``), learning them.
+
+        Returns
+        -------
+        dict
+            device id -> :class:`TablePrediction`.
+        """
+        keys = tuple(keys)
+        if not keys:
+            raise InputError("a variant needs at least one block key")
+        for k in keys:
+            hash(k)  # an unhashable key fails here, with Python's message
+        groups = self._split(keys)
+        if groups is None or any(d.kind == "session" for d in self._devices):
+            return self._through_session(keys, build, groups)
+        out = self._compose(groups)
+        self.hits += 1
+        if self.verify_every and self.hits % self.verify_every == 0:
+            self._verify(keys, build, out)
+        return out
+
+    def predict_many(self, variants: Iterable[tuple[Sequence[Hashable], Build]]) -> list[dict[str, TablePrediction]]:
+        """:meth:`predict` of each ``(keys, build)``, in order; the known variants between two unknown ones are
+        composed together, each figure's ordered sum vectorised over them with numpy (``np.add.accumulate``
+        along the kernel order: the same additions in the same order as Python's ``sum``; where ``sum``
+        compensates rounding, Python >= 3.12, each variant is composed alone)."""
+        out: list[dict[str, TablePrediction] | None] = []
+        known: list[tuple[int, tuple, Build, list[_Entry]]] = []
+        batch = _SEQUENTIAL_SUM is not None and not any(d.kind == "session" for d in self._devices)
+        for keys, build in variants:
+            keys = tuple(keys)
+            groups = self._split(keys) if batch and keys else None
+            if groups is None:
+                self._flush(known, out)
+                out.append(self.predict(keys, build))
+            else:
+                known.append((len(out), keys, build, groups))
+                out.append(None)
+        self._flush(known, out)
+        return out  # type: ignore[return-value]
+
+    def _flush(self, known: list, out: list) -> None:
+        """Compose the variants of ``known`` together into their places in ``out``, and empty it."""
+        if not known:
+            return
+        got = self._compose_batch([g for _, _, _, g in known])
+        for (i, keys, build, _), preds in zip(known, got):
+            out[i] = preds
+            self.hits += 1
+            if self.verify_every and self.hits % self.verify_every == 0:
+                self._verify(keys, build, preds)
+        known.clear()
+
+    def _compose_batch(self, variants: list[list[_Entry]]) -> list[dict[str, TablePrediction]]:
+        """:meth:`_compose` of many variants, each ordered sum vectorised over them (:meth:`_Pool.sums`)."""
+        from hybridperf.residual.zero_shot import GROUPS
+
+        ids = [[e.index for e in v] for v in variants]
+        batch = _Batch.of(ids)
+        flops = [sum([e.flops for e in v]) for v in variants]
+        out: list[dict[str, TablePrediction]] = [{} for _ in variants]
+        pool = self._pool
+        for dev in self._devices:
+            did = dev.spec.id
+            if dev.kind == "zero_shot" and not dev.model.weighted_host:
+                dynamic = pool.sums(did, "dynamic_j", batch).tolist()
+                groups = [pool.sums(did, ("launch", gi), batch).tolist() for gi in range(len(GROUPS))]
+                ex = dev.execution
+                floor = dev.host_floor_s * math.exp(dev.model.log_scale.get("host", 0.0))
+                host = pool.host_sums(floor if ex.host_per_launch else 0.0, pool.launches(did, ids))  # host_times
+                scale = [math.exp(dev.model.log_scale.get(g, 0.0)) for g in GROUPS]
+                for v in range(len(variants)):
+                    # ZeroShotGpu.latency_s: Breakdown.latency_s's composition, times exp(0.0) without a kernel
+                    device = [groups[gi][v] * scale[gi] for gi in range(len(GROUPS))]
+                    latency = float(ex.compose([host[v]], device) * math.exp(0.0))
+                    energy, _ = bounded_energy(dynamic[v] + dev.spec.idle_power_w * latency, latency, dev.spec)
+                    out[v][did] = TablePrediction(did, latency, energy, flops[v], None, True)
+            elif dev.kind == "zero_shot":
+                for v, entries in enumerate(variants):
+                    out[v][did] = self._compose(entries)[did]
+            else:
+                latency = pool.sums(did, "latency_s", batch).tolist()
+                energy = pool.sums(did, "energy_j", batch).tolist()
+                for v in range(len(variants)):
+                    e, _ = bounded_energy(energy[v], latency[v], dev.spec)
+                    out[v][did] = TablePrediction(did, latency[v], e, flops[v], None, True)
+        return out
+
+    def stats(self) -> dict[str, int]:
+        return {"table_groups": len(self._groups), "table_hits": self.hits, "table_learned": self.learned,
+                "table_unlearnable": self.unlearnable, "table_verified": self.verified}
+
+    # ------------------------------------------------------------------ devices
+
+    def _device(self, device: Any) -> _Device:
+        from hybridperf.residual.zero_shot import ZeroShotGpu
+
+        spec = self.session.spec(device)
+        model = self.session.residual(spec, None)
+        if model is None:
+            return _Device(spec, "roofline")
+        if type(model) is ZeroShotGpu and model.kernel_time is None and model.kernel is None:
+            return _Device(spec, "zero_shot", model)
+        return _Device(spec, "session", model)
+
+    # ------------------------------------------------------------------ composing
+
+    def _split(self, keys: tuple) -> list[_Entry] | None:
+        """The known groups ``keys`` splits into (the longest known group first at each position), or None."""
+        out = []
+        i, n = 0, len(keys)
+        groups, starts = self._groups, self._starts
+        while i < n:
+            for length in starts.get(keys[i], ()):
+                e = groups.get(keys[i:i + length])
+                if e is not None:
+                    out.append(e)
+                    i += length
+                    break
+            else:
+                return None
+        return out
+
+    def _compose(self, entries: list[_Entry]) -> dict[str, TablePrediction]:
+        """The figures of the variant made of ``entries``, formed as the session forms them (module docstring)."""
+        flops = sum([e.flops for e in entries])
+        out = {}
+        for dev in self._devices:
+            did = dev.spec.id
+            shares = [e.shares[did] for e in entries]
+            if dev.kind == "zero_shot":
+                latency = self._gpu_latency(dev, shares)
+                dynamic = sum(_in_order(shares, "dynamic_j"))
+                energy = dynamic + dev.spec.idle_power_w * latency
+            else:
+                latency = sum(_in_order(shares, "latency_s"))
+                energy = sum(_in_order(shares, "energy_j"))
+            energy, _ = bounded_energy(energy, latency, dev.spec)
+            out[did] = TablePrediction(did, latency, energy, flops, None, True)
+        return out
+
+    @staticmethod
+    def _gpu_latency(dev: _Device, shares: list[_Share]) -> float:
+        """:meth:`ZeroShotGpu.latency_s` of the :class:`Breakdown` of the blocks' launches, step by step as
+        :meth:`Breakdown.latency_s` takes them (no :class:`ResidualKernel`: such a model is priced by the session)."""
+        from hybridperf.residual.zero_shot import GROUPS
+
+        model, scale = dev.model, dev.model.log_scale
+        parts = [s.launch_s for s in shares]
+        # Breakdown._group_sums: out[g] += t in launch order, from 0.0
+        group_sums = [(g, _fold(chain.from_iterable([p[gi] for p in parts]))) for gi, g in enumerate(GROUPS)]
+        n = sum([len(s.host_weights) for s in shares])
+        weights = list(chain.from_iterable([s.host_weights for s in shares])) if model.weighted_host else ()
+        floor = dev.host_floor_s * math.exp(scale.get("host", 0.0))
+        host = float(sum(dev.execution.host_times(n, floor, weights)))
+        device = [t * math.exp(scale.get(g, 0.0)) for g, t in group_sums]
+        return float(dev.execution.compose([host], device) * math.exp(0.0))
+
+    # ------------------------------------------------------------------ the session path
+
+    def _through_session(self, keys: tuple, build: Build, groups: list[_Entry] | None) -> dict[str, TablePrediction]:
+        model, boundaries = build()
+        boundaries = tuple(boundaries)
+        if len(boundaries) != len(keys) - 1:
+            raise InputError(f"{len(keys)} block keys need {len(keys) - 1} tensors between blocks; "
+                             f"build() gave {len(boundaries)}")
+        s = self.session
+        analyzed = s.analyze(model)
+        preds = {d.spec.id: s.predict_on(analyzed, d.spec, self.precision) for d in self._devices}
+        out = {i: TablePrediction(i, p.latency_s, p.energy_j, p.flops, p.peak_memory_bytes, False)
+               for i, p in preds.items()}
+        if groups is None:
+            if self._learn(keys, boundaries, analyzed, out):
+                self.learned += 1
+            else:
+                self.unlearnable += 1
+        return out
+
+    def _verify(self, keys: tuple, build: Build, got: dict[str, TablePrediction]) -> None:
+        model, _ = build()
+        analyzed = self.session.analyze(model)
+        self.verified += 1
+        for dev in self._devices:
+            p = self.session.predict_on(analyzed, dev.spec, self.precision)
+            t = got[dev.spec.id]
+            if (p.latency_s, p.energy_j, p.flops) != (t.latency_s, t.energy_j, t.flops):
+                raise InputError(f"block table differs from the session on {dev.spec.id} for {keys!r}: latency "
+                                 f"{t.latency_s!r} vs {p.latency_s!r}; the block keys do not determine the blocks")
+
+    # ------------------------------------------------------------------ learning
+
+    def _learn(self, keys: tuple, boundaries: tuple[str, ...], analyzed: Analyzed,
+               session_preds: dict[str, TablePrediction]) -> bool:
+        """Learn the block groups of one variant predicted through the session; False when it was analysed whole
+        (nothing to learn) or a device's composition of it is not the session's (that device leaves the table)."""
+        seg = analyzed.segments
+        if seg is None or analyzed.uncosted_ops:
+            return False
+        # a block boundary is a cut crossed by its tensor alone
+        cut_at = {live[0]: c for c, live in enumerate(seg.cut_tensors) if len(live) == 1}
+        open_ = {i for i, t in enumerate(boundaries) if t not in cut_at}
+        bounds = [cut_at.get(t) for t in boundaries]
+        launches = {}
+        for dev in self._devices:
+            if dev.kind == "zero_shot":
+                bd, ls = dev.model.breakdown(analyzed, dev.spec, self.precision)
+                dev.host_floor_s, dev.execution = bd.host_floor_s, bd.execution
+                launches[dev.spec.id] = (bd, ls)
+        while True:
+            runs = _runs(len(keys), open_)
+            groups = _segment_groups(runs, bounds, len(seg.record_spans))
+            if groups is None:
+                return False
+            rec_group = [g for (a, b), g in zip(seg.record_spans, groups) for _ in range(b - a)]
+            crossing = _crossing(launches.values(), rec_group, runs)
+            if not crossing:
+                break
+            open_ |= crossing
+        entries = self._entries(runs, groups, rec_group, analyzed, launches)
+        for (a, b), entry in zip(runs, entries):
+            self._add(keys[a:b], entry)
+        # composing the variant from what was just learned, alone and as a batch, must give the session's figures
+        pooled = [self._groups[keys[a:b]] for a, b in runs]
+        for again in (self._compose(pooled), self._compose_batch([pooled])[0]):
+            for dev in self._devices:
+                p, t = session_preds[dev.spec.id], again[dev.spec.id]
+                if dev.kind != "session" and (p.latency_s, p.energy_j, p.flops) != (t.latency_s, t.energy_j, t.flops):
+                    dev.kind = "session"  # never a figure the session would not give
+        return True
+
+    def _entries(self, runs: list[tuple[int, int]], seg_group: list[int], rec_group: list[int], analyzed: Analyzed,
+                 launches: dict[str, Any]) -> list[_Entry]:
+        """Each run's share of the variant: FLOPs, and per device its kernels' and launches' values."""
+        seg = analyzed.segments
+        records = analyzed.analysis.records
+        n = len(runs)
+        flops = [0] * n
+        for r, g in zip(records, rec_group):
+            flops[g] += r.cost.flops
+        from hybridperf.residual.zero_shot import GROUPS
+
+        kernel_group = [seg_group[s] for s in seg.kernel_segments]
+        shares: list[dict[str, _Share]] = [{} for _ in range(n)]
+        for dev in self._devices:
+            did = dev.spec.id
+            cols: list[list[list]] = [[[] for _ in range(6)] for _ in range(n)]
+            for i, (k, g) in enumerate(zip(analyzed.kernels, kernel_group)):
+                est = price(k.cost, k.precision, dev.spec, self.precision) if k.counts_toward_time else ZERO
+                rest = 1 if i >= seg.first_rest_kernel else 0
+                c = cols[g]
+                c[0 + rest].append(est.latency_s)
+                c[2 + rest].append(est.energy_j)
+                c[4 + rest].append(est.dynamic_energy_j)
+            lcols: list[list[list]] = [[[] for _ in GROUPS] for _ in range(n)]
+            weights: list[list[float]] = [[] for _ in range(n)]
+            if did in launches:
+                bd, ls = launches[did]
+                hw = bd.host_weights or (1.0,) * len(ls)
+                for j, ln in enumerate(ls):
+                    g = rec_group[ln.op_indices[0]]
+                    lcols[g][GROUPS.index(bd.group[j])].append(bd.device_s[j])
+                    weights[g].append(hw[j])
+            for g in range(n):
+                c = [tuple(x) for x in cols[g]]
+                shares[g][did] = _Share((c[0], c[1]), (c[2], c[3]), (c[4], c[5]), tuple(tuple(x) for x in lcols[g]),
+                                        tuple(weights[g]))
+        return [_Entry(f, MappingProxyType(s)) for f, s in zip(flops, shares)]
+
+    def _add(self, group: tuple, entry: _Entry) -> None:
+        known = self._groups.get(group)
+        if known is not None:
+            if known != entry:
+                raise InputError(f"block group {group!r} priced differently in two variants: the block keys do not "
+                                 "determine the blocks")
+            return
+        if len(group) > 1:
+            alone = [k for k in group if (k,) in self._groups]
+            if alone:
+                raise InputError(f"block {alone[0]!r} was cut alone before and is now inside group {group!r}: the "
+                                 "block keys do not determine where the graph is cut")
+            self._grouped.update(group)
+        elif group[0] in self._grouped:
+            raise InputError(f"block {group[0]!r} was inside a group before and is now cut alone: the block keys do "
+                             "not determine where the graph is cut")
+        entry = replace(entry, index=self._pool.add(entry))
+        self._groups[group] = entry
+        lengths = set(self._starts.get(group[0], ())) | {len(group)}
+        self._starts[group[0]] = tuple(sorted(lengths, reverse=True))
+
+
+class _Pool:
+    """The table's figures as flat arrays, for composing many variants at once (:meth:`BlockTable.predict_many`).
+
+    Per device and figure, every entry's values lie in one float array (position 0 holds 0.0, the start of every
+    sum), each entry's at ``(start, length)``; a figure with main and rest kernels has both parts (``(name, 0)``,
+    ``(name, 1)``).
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple, list[float]] = {}
+        self._ranges: dict[tuple, list[tuple[int, int]]] = {}
+        self._launches: dict[str, list[int]] = {}
+        self._arrays: dict[tuple, tuple[Any, Any, Any]] = {}
+        self.n = 0
+
+    def _put(self, key: tuple, values: Sequence[float]) -> None:
+        vals = self._values.setdefault(key, [0.0])
+        self._ranges.setdefault(key, []).append((len(vals), len(values)))
+        vals.extend(values)
+        self._arrays.pop(key, None)
+
+    def add(self, entry: _Entry) -> int:
+        """Put ``entry``'s figures in; its index."""
+        for did, s in entry.shares.items():
+            for name in ("latency_s", "energy_j", "dynamic_j"):
+                for part in (0, 1):
+                    self._put((did, name, part), getattr(s, name)[part])
+            for gi, times in enumerate(s.launch_s):
+                self._put((did, ("launch", gi), 0), times)
+            self._launches.setdefault(did, []).append(len(s.host_weights))
+            self._arrays.pop((did, "launches"), None)
+        self.n += 1
+        return self.n - 1
+
+    def _array(self, key: tuple) -> tuple[Any, Any, Any]:
+        got = self._arrays.get(key)
+        if got is None:
+            import numpy as np
+
+            r = np.array(self._ranges[key], dtype=np.int64).reshape(-1, 2)
+            got = self._arrays[key] = (np.array(self._values[key], dtype=np.float64), r[:, 0], r[:, 1])
+        return got
+
+    def launches(self, did: str, ids: list[list[int]]) -> list[int]:
+        """Launched kernels of each variant (entries ``ids``) on ``did``."""
+        counts = self._launches[did]
+        return [sum([counts[i] for i in v]) for v in ids]
+
+    @staticmethod
+    def host_sums(floor: float, n: list[int]) -> list[float]:
+        """``sum([floor] * k)`` for each ``k`` in ``n`` (:meth:`Breakdown.host_s`: the per-launch host time, 0.0
+        where the runtime launches from one host call, added in turn)."""
+        import numpy as np
+
+        acc = np.add.accumulate(np.concatenate([[0.0], np.full(max(n, default=0), floor)]))
+        return acc[n].tolist()
+
+    def sums(self, did: str, name: Any, batch: _Batch) -> Any:
+        """Per variant of ``batch``, ``0.0 + x0 + x1 + ...`` of figure ``name`` in the composed order: every entry's
+        main part, then (figures with two parts) every entry's rest; vectorised over the variants
+        (``np.add.accumulate`` down the kernel order, one vector addition per position: the recurrence, no
+        reassociation; a shorter variant's padding adds 0.0)."""
+        import numpy as np
+
+        flat, var_of = batch.flat, batch.var_of
+        ranges = []
+        base = 0
+        values = []
+        for part in (0, 1):
+            key = (did, name, part)
+            if key not in self._ranges:
+                continue
+            vals, st, ln = self._array(key)
+            ln = ln[flat]
+            if part and not ln.any():
+                continue  # no rest kernels in these variants
+            ranges.append((st[flat] + base, ln))
+            values.append(vals)
+            base += len(vals)
+        if len(ranges) == 1:
+            st, ln = ranges[0]
+            own = var_of
+        else:  # order by variant, then part; entries keep their order within a part (stable sort)
+            order = np.argsort(np.concatenate([var_of, var_of]), kind="stable")
+            st = np.concatenate([r[0] for r in ranges])[order]
+            ln = np.concatenate([r[1] for r in ranges])[order]
+            own = np.concatenate([var_of, var_of])[order]
+        pool = values[0] if len(values) == 1 else np.concatenate(values)
+        ends = np.cumsum(ln)
+        begin = ends - ln
+        total = np.bincount(own, weights=ln, minlength=batch.n).astype(np.int64)
+        first = np.cumsum(total) - total  # each variant's first element among all variants' elements
+        rep = np.repeat(np.arange(len(ln)), ln)
+        intra = np.arange(int(ends[-1]) if len(ends) else 0) - begin[rep]
+        idx = np.zeros((int(total.max(initial=0)) + 1, batch.n), dtype=np.int64)  # row 0: the 0.0 sums start from
+        idx[begin[rep] - first[own[rep]] + intra + 1, own[rep]] = st[rep] + intra
+        return np.add.accumulate(pool[idx], axis=0)[-1]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Variants composed together: each one's entries (:attr:`_Entry.index`) flat, and whose each is."""
+
+    n: int
+    flat: Any
+    var_of: Any
+
+    @classmethod
+    def of(cls, ids: list[list[int]]) -> _Batch:
+        import numpy as np
+
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64)
+        return cls(len(ids), flat, np.repeat(np.arange(len(ids)), [len(v) for v in ids]))
+
+
+def _in_order(shares: list[_Share], field: str) -> list[float]:
+    """A kernel figure of every block, in the composed model's kernel order: each block's main kernels, then
+    each block's rest (:attr:`hybridperf.analysis.blocks.Segments.first_rest_kernel`)."""
+    parts = [getattr(s, field) for s in shares]
+    return list(chain(chain.from_iterable([p[0] for p in parts]), chain.from_iterable([p[1] for p in parts])))
+
+
+def _fold(values: Iterable[float]) -> float:
+    """``0.0 + values[0] + values[1] + ...`` from left to right (a loop's ``+=``): ``sum`` where it adds that way
+    (Python < 3.12; 3.12 compensates rounding), else :func:`functools.reduce`."""
+    return _SEQUENTIAL_SUM(values, 0.0) if _SEQUENTIAL_SUM is not None else functools.reduce(operator.add, values, 0.0)
+
+
+#: ``sum`` when it adds floats from left to right without compensation, else None
+_SEQUENTIAL_SUM = sum if sum([1.0, 1e100, 1.0, -1e100]) == 0.0 else None
+
+
+def _runs(n_blocks: int, open_: set[int]) -> list[tuple[int, int]]:
+    """Maximal runs of blocks ``[a, b)`` not separated by a cut (``open_``: boundaries without one)."""
+    runs, a = [], 0
+    for i in range(n_blocks - 1):
+        if i not in open_:
+            runs.append((a, i + 1))
+            a = i + 1
+    runs.append((a, n_blocks))
+    return runs
+
+
+def _segment_groups(runs: list[tuple[int, int]], bounds: list[int | None], n_segments: int) -> list[int] | None:
+    """The run (block group) of each graph segment: those between the cuts at the run's ends (``bounds``: the cut
+    of each boundary, None where there is none); None when the boundaries' cuts are not in graph order."""
+    out: list[int] = []
+    for g, (a, b) in enumerate(runs):
+        first = 0 if a == 0 else bounds[a - 1] + 1
+        end = n_segments if b == len(bounds) + 1 else bounds[b - 1] + 1
+        if first != len(out) or end <= first:
+            return None
+        out.extend([g] * (end - first))
+    return out if len(out) == n_segments else None
+
+
+def _crossing(launch_sets: Iterable[tuple[Any, Any]], rec_group: list[int], runs: list[tuple[int, int]]) -> set[int]:
+    """Boundaries (between runs) that a launched kernel spans, or that launches cross out of order."""
+    out: set[int] = set()
+    for _, ls in launch_sets:
+        last = 0
+        for ln in ls:
+            gs = sorted({rec_group[i] for i in ln.op_indices})
+            lo, hi = min(gs[0], last), max(gs[-1], last)  # spanning runs, or back into an earlier one
+            if gs[0] >= last:
+                lo = gs[0]
+            for g in range(lo, hi):
+                out.add(runs[g][1] - 1)  # the boundary after run g
+            last = max(last, gs[-1])
+    return out

@@ -1,0 +1,125 @@
+"""The block table (:mod:`hybridperf.block_table`): variants priced from their blocks' figures equal the session's."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.nas_sweep import Arch, block_keys, build_blocks
+from hybridperf.api import Session
+from hybridperf.block_table import BlockTable
+from hybridperf.errors import InputError
+from sweep_variants import SMALL
+
+#: the sweep's devices: a CPU sheet without a residual (roofline), two GPUs priced by the cross-device model
+DEVICES = ("host-epyc-zen4-1c", "t4", "a100-sxm-80gb")
+#: every block of this variant is in SMALL[0] or SMALL[1] (stages 0 and 2 as SMALL[1]'s, the rest as SMALL[0]'s)
+MIXED = Arch(64, (2, 2, 2, 2, 2), ((5, 3), (3, 5), (3, 5), (3, 5), (3, 5)), ((4, 3), (3, 4), (3, 4), (3, 4), (3, 4)))
+#: MIXED with one block never seen (kernel 7, expansion 6 in stage 3)
+NEW = Arch(64, (2, 2, 2, 2, 2), ((5, 3), (3, 5), (3, 5), (3, 7), (3, 5)), ((4, 3), (3, 4), (3, 4), (3, 6), (3, 4)))
+
+
+class _Builds:
+    """``build`` callables that count their calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def of(self, arch: Arch, seed: int):
+        def build():
+            self.calls += 1
+            return build_blocks(arch, seed)
+        return build
+
+
+@pytest.fixture(scope="module")
+def learned():
+    """A table that learned SMALL[0] and SMALL[1] through its session, and their predictions."""
+    table = BlockTable(DEVICES)
+    builds = _Builds()
+    first = [table.predict(block_keys(Arch(*SMALL[i])), builds.of(Arch(*SMALL[i]), i)) for i in (0, 1)]
+    return table, builds, first
+
+
+def _session_figures(arch: Arch, seed: int) -> dict[str, tuple]:
+    s = Session(keep_analyses=0)
+    analyzed = s.analyze(build_blocks(arch, seed)[0])
+    out = {}
+    for d in DEVICES:
+        p = s.predict_on(analyzed, d)
+        out[p.spec.id] = (p.latency_s, p.energy_j, p.flops)
+    return out
+
+
+def test_known_variant_priced_from_the_table_equals_session(learned):
+    table, builds, first = learned
+    assert table.table_devices() == DEVICES
+    assert [p.from_table for f in first for p in f.values()] == [False] * 6  # learned through the session
+    assert all(p.peak_memory_bytes > 0 for f in first for p in f.values())  # the session's peak
+    assert builds.calls == 2
+    assert table.known(block_keys(MIXED))
+    got = table.predict(block_keys(MIXED), builds.of(MIXED, 7))
+    assert builds.calls == 2  # no model built
+    want = _session_figures(MIXED, 7)
+    for d in DEVICES:
+        p = got[d]
+        assert p.from_table
+        assert (p.latency_s, p.energy_j, p.flops) == want[d]  # identical, not close
+        assert p.peak_memory_bytes is None  # TVM's plan of the whole stream is not composed: unknown
+
+
+def test_unknown_block_goes_through_the_session_and_is_learned(learned):
+    table, builds, _ = learned
+    assert not table.known(block_keys(NEW))
+    calls = builds.calls
+    got = table.predict(block_keys(NEW), builds.of(NEW, 8))
+    assert builds.calls == calls + 1
+    assert not any(p.from_table for p in got.values())
+    assert table.known(block_keys(NEW))
+    again = table.predict(block_keys(NEW), builds.of(NEW, 9))
+    assert builds.calls == calls + 1
+    assert all(p.from_table for p in again.values())
+    assert {d: (p.latency_s, p.energy_j, p.flops) for d, p in again.items()} == \
+        {d: (p.latency_s, p.energy_j, p.flops) for d, p in got.items()}
+
+
+def test_block_count_must_match_the_build(learned):
+    table, builds, _ = learned
+    keys = (*block_keys(NEW)[:-1], ("head", 96))  # an unknown head: the table builds the model
+    with pytest.raises(InputError) as err:
+        table.predict((*keys, ("extra",)), builds.of(NEW, 10))
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith(f"{len(keys) + 1} block keys need {len(keys)} tensors between blocks")
+
+
+def test_bad_table_arguments():
+    with pytest.raises(InputError, match="at least one device"):
+        BlockTable([])
+    with pytest.raises(InputError, match="block cache"):
+        BlockTable(["t4"], Session(block_cache=False))
+    with pytest.raises(InputError, match="repeat"):
+        BlockTable(["t4", "t4"])
+    with pytest.raises(InputError, match="at least one block key"):
+        BlockTable(["t4"]).predict((), lambda: None)
+
+
+def test_keys_that_do_not_determine_the_blocks_are_an_error(learned):
+    table, builds, _ = learned
+    keys = (*block_keys(MIXED)[:-1], ("head", 999))  # an unknown head: the table builds the model ...
+    wrong = Arch(64, (2, 2, 2, 2, 2), ((5, 3), (3, 5), (3, 5), (3, 3), (3, 5)), ((4, 3), (3, 4), (3, 4), (3, 3), (3, 4)))
+    with pytest.raises(InputError, match="priced differently in two variants"):  # ... whose stage 3 is not MIXED's
+        table.predict(keys, builds.of(wrong, 11))
+
+
+def test_predict_many_equals_one_by_one(learned):
+    table, builds, _ = learned
+    # SMALL[0]'s stages 0-3 and SMALL[1]'s stage 4
+    other = Arch(64, (2, 2, 2, 2, 3), ((3, 5), (3, 5), (3, 5), (3, 5), (3, 5, 3)), ((3, 4), (3, 4), (3, 4), (3, 4), (3, 4, 3)))
+    later = Arch(96, *SMALL[2][1:])  # unknown: learned through the session between the known ones
+    archs = [MIXED, other, later, Arch(*SMALL[0]), MIXED]
+    calls = builds.calls
+    many = table.predict_many([(block_keys(a), builds.of(a, 20 + i)) for i, a in enumerate(archs)])
+    assert builds.calls == calls + 1  # only `later` is built
+    assert [all(p.from_table for p in m.values()) for m in many] == [True, True, False, True, True]
+    one = [table.predict(block_keys(a), builds.of(a, 30 + i)) for i, a in enumerate(archs)]
+    assert many[:2] + many[3:] == one[:2] + one[3:]  # every field identical (`==`), the composed ones included
+    assert many[0] == many[4]
