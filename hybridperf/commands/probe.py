@@ -45,16 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.measure import probe
-    from hybridperf.report.progress import ProgressBar
 
     if args.host:
         return _run_host(args)
     out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
-    bar = ProgressBar(prefix="probe ", width=24, log=True)
-    try:
-        result = probe.probe(quick=args.quick, progress=bar, use_gpu=False if args.cpu_only else None)
-    finally:
-        bar.close()
+    result = _with_progress(lambda bar: probe.probe(quick=args.quick, progress=bar,
+                                                    use_gpu=False if args.cpu_only else None))
     spec = probe.write_spec(result, out, device_id=device_id, name=args.name)
     return _summary(args, result, spec, out)
 
@@ -64,20 +60,26 @@ def _run_host(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
     from hybridperf.errors import InputError
     from hybridperf.measure.host import host_model_dir, probe_host_spec
-    from hybridperf.report.progress import ProgressBar
 
     if args.id is not None or args.name is not None:
         raise InputError("--id / --name go with --out; the sheet --host writes is always the device `host`")
-    bar = ProgressBar(prefix="probe ", width=24, log=True)
-    try:
-        out, result = probe_host_spec(quick=args.quick, progress=bar)
-    finally:
-        bar.close()
+    out, result = _with_progress(lambda bar: probe_host_spec(quick=args.quick, progress=bar))
     model = host_model_dir()
     if model.exists():
         print(f"hybridperf: note: the model calibrated for host ({model}) was adapted with the previous sheet; "
               "rerun `hybridperf calibrate --device host --measure ...` to adapt it to this one", file=sys.stderr)
     return _summary(args, result, load_spec(out), out)
+
+
+def _with_progress(run_probe):
+    """``run_probe(bar)`` with the probe's progress bar on stderr, closed whatever happens."""
+    from hybridperf.report.progress import ProgressBar
+
+    bar = ProgressBar(prefix="probe ", width=24, log=True)
+    try:
+        return run_probe(bar)
+    finally:
+        bar.close()
 
 
 def _summary(args: argparse.Namespace, result, spec, out) -> ExitCode:
