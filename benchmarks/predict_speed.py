@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         head = ""
         if not (args.append and args.md.exists()):
             head = (f"# Prediction speed (issue 14)\n\nCommands: `{cmd}` (and the other mode).\n\n"
-                    f"Host: {platform.machine()}, Python {platform.python_version()}, measured on core 0 of a shared "
+                    f"Host: {platform.machine()}, Python {platform.python_version()}, measured on core(s) {cores} of a shared "
                     "2-core host (other sessions running: expect noise; min is the better estimate).\n\n")
         mode = "a" if args.append else "w"
         with args.md.open(mode) as fh:

@@ -73,7 +73,8 @@ def _chain(ops: list[str], shared_weight: bool = False) -> onnx.ModelProto:
 @pytest.mark.parametrize(("ops", "shared", "cuts"), [
     (["Conv", "Relu", "Conv", "Relu", "Conv"], False, [2, 4]),  # before each Conv reading a Relu
     (["Conv", "Relu", "Add", "Relu", "Conv"], False, [4]),  # a tensor read by Add alone: no cut
-    (["Conv", "Relu", "Conv", "Relu", "Conv"], True, []),  # one weight read on both sides: no cut
+    # one weight read on both sides, passed on by every Conv: cut, the weight counted once (test below)
+    (["Conv", "Relu", "Conv", "Relu", "Conv"], True, [2, 4]),
 ])
 def test_plan_cuts(ops, shared, cuts):
     from hybridperf.analysis.blocks import plan_cuts
@@ -100,3 +101,81 @@ def test_primfunc_names_follow_the_builder():
         "add", "add1", "add", "main1", "nn_relu"]
     assert names.clash(["add_k0", "add1_k1"]) is False
     assert names.clash(["add_k0", "add1"]) is True
+
+
+def test_shared_conv_weight_counted_once(tmp_path):
+    from hybridperf import api
+
+    path = tmp_path / "shared.onnx"
+    onnx.save(_chain(["Conv", "Relu", "Conv", "Relu", "Conv"], shared_weight=True), str(path))
+    session = api.Session(keep_analyses=0)
+    _assert_same(session, path)
+    assert session.stats()["block_models_composed"] == 1
+    assert session.analyze(str(path)).analysis.weight_bytes == 8 * 8 * 3 * 3 * 4  # one 8x8x3x3 float32 weight
+
+
+def _pre_norm(layers: int = 3, seq: int = 8, d: int = 16, ffn: int = 32, pow_exponent: bool = False) -> onnx.ModelProto:
+    """A pre-norm transformer MLP stack, 1 x seq x d: ``x += W2 relu(W1 LN(x))`` per layer, every
+    LayerNorm reading one shared scale and bias (as a random-weight export de-duplicates them); with
+    ``pow_exponent`` each layer also squares its FFN activation with ``Pow`` reading one shared exponent."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(np.ones(d, np.float32), "ln_scale"),
+             numpy_helper.from_array(np.zeros(d, np.float32), "ln_bias"),
+             numpy_helper.from_array(np.array(2.0, np.float32), "two")]
+    nodes = []
+    x = "x"
+    for i in range(layers):
+        inits.append(numpy_helper.from_array(rng.standard_normal((d, ffn)).astype(np.float32), f"w1_{i}"))
+        inits.append(numpy_helper.from_array(rng.standard_normal((ffn, d)).astype(np.float32), f"w2_{i}"))
+        nodes += [helper.make_node("LayerNormalization", [x, "ln_scale", "ln_bias"], [f"h{i}"], axis=-1),
+                  helper.make_node("MatMul", [f"h{i}", f"w1_{i}"], [f"u{i}"]),
+                  helper.make_node("Relu", [f"u{i}"], [f"r{i}"])]
+        act = f"r{i}"
+        if pow_exponent:
+            nodes.append(helper.make_node("Pow", [act, "two"], [f"q{i}"]))
+            act = f"q{i}"
+        nodes += [helper.make_node("MatMul", [act, f"w2_{i}"], [f"v{i}"]),
+                  helper.make_node("Add", [x, f"v{i}"], [f"x{i}"])]
+        x = f"x{i}"
+    graph = helper.make_graph(nodes, "pre_norm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, seq, d])],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, seq, d])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_pre_norm_transformer_cut_at_layer_norm():
+    """The residual stream, read by the next LayerNorm (then a MatMul) and by the residual Add, is fenced:
+    cut before each layer's LayerNorm; the LayerNorm scale and bias read by every layer do not block it."""
+    from hybridperf.analysis.blocks import plan_cuts
+    from hybridperf.frontends.normalize import normalize
+
+    graph = normalize(_pre_norm()).model.graph
+    ops = [n.op_type for n in graph.node]
+    at_norm = [p for p, _ in plan_cuts(graph) if ops[p] == "LayerNormalization"]
+    assert at_norm == [5, 10]  # five nodes a layer
+    assert dict(plan_cuts(graph))[5] == ("x0",)
+    # a shared initializer read by Pow (not passed on as an operand) blocks every cut it spans
+    graph = normalize(_pre_norm(pow_exponent=True)).model.graph
+    reads = [j for j, n in enumerate(graph.node) if "two" in n.input]
+    assert len(reads) == 3
+    assert [p for p, _ in plan_cuts(graph) if reads[0] < p <= reads[-1]] == []
+
+
+def test_transformers_composed_and_equal(tmp_path):
+    """A post-norm encoder (tests/onnx_models.py's bert_like: Reshape shapes shared among layers) and a
+    pre-norm stack with a shared LayerNorm scale and bias: composed from segments, every figure equal."""
+    import onnx_models
+
+    from hybridperf import api
+
+    session = api.Session(keep_analyses=0)
+    paths = [tmp_path / "bert_like.onnx", tmp_path / "pre_norm.onnx", tmp_path / "pre_norm_again.onnx"]
+    onnx.save(onnx_models.bert_like(layers=3)[0], str(paths[0]))
+    onnx.save(_pre_norm(), str(paths[1]))
+    onnx.save(_pre_norm(), str(paths[2]))
+    for p in paths:
+        _assert_same(session, p)
+    stats = session.stats()
+    assert stats["block_models_composed"] == 3 and stats["block_fallbacks"] == 0
+    assert stats["block_hits"] > 0  # repeated layers, and the repeated model, answered from the cache
+    # weights: per layer W1 16x32 and W2 32x16, plus one LayerNorm scale and bias of 16 (float32)
+    assert session.analyze(str(paths[1])).analysis.weight_bytes == (3 * (16 * 32 + 32 * 16) + 2 * 16) * 4

@@ -123,3 +123,78 @@ def test_predict_many_equals_one_by_one(learned):
     one = [table.predict(block_keys(a), builds.of(a, 30 + i)) for i, a in enumerate(archs)]
     assert many[:2] + many[3:] == one[:2] + one[3:]  # every field identical (`==`), the composed ones included
     assert many[0] == many[4]
+
+
+def _transformer(layers: tuple[tuple[int, int], ...], seed: int = 0):
+    """A pre-norm transformer encoder, 1 x 8 tokens x 16 (HAT / AutoFormer-style space): per layer its
+    ``(heads, mlp width)``, heads of 8; every LayerNorm reads one scale and bias, every attention one
+    softmax scale and its heads' Reshape shapes (as a random-weight export shares them). Returns the
+    model and the residual stream between layers (:meth:`BlockTable.predict`'s ``build``)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    seq, d, hd = 8, 16, 8
+    inits = {"ln_s": np.ones(d, np.float32), "ln_b": np.zeros(d, np.float32),
+             "scale": np.array(hd ** -0.5, np.float32), "merged": np.array([1, seq, -1], np.int64)}
+    nodes = []
+
+    def node(op, ins, **attrs):
+        y = f"t{len(nodes)}"
+        nodes.append(helper.make_node(op, ins, [y], **attrs))
+        return y
+
+    def weight(*shape):
+        name = f"w{len(inits)}"
+        inits[name] = (rng.standard_normal(shape) * 0.1).astype(np.float32)
+        return name
+
+    x, between = "x", []
+    for heads, mlp in layers:
+        split = f"split{heads}"
+        inits.setdefault(split, np.array([1, seq, heads, hd], np.int64))
+        h = node("LayerNormalization", [x, "ln_s", "ln_b"], axis=-1)
+        q, k, v = (node("Transpose", [node("Reshape", [node("MatMul", [h, weight(d, heads * hd)]), split])],
+                        perm=[0, 2, 1, 3]) for _ in range(3))
+        att = node("Softmax", [node("Mul", [node("MatMul", [q, node("Transpose", [k], perm=[0, 1, 3, 2])]), "scale"])],
+                   axis=-1)
+        ctx = node("Reshape", [node("Transpose", [node("MatMul", [att, v])], perm=[0, 2, 1, 3]), "merged"])
+        x = node("Add", [x, node("MatMul", [ctx, weight(heads * hd, d)])])
+        h = node("LayerNormalization", [x, "ln_s", "ln_b"], axis=-1)
+        x = node("Add", [x, node("MatMul", [node("Relu", [node("MatMul", [h, weight(d, mlp)])]), weight(mlp, d)])])
+        between.append(x)
+    graph = helper.make_graph(nodes, "transformer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, seq, d])],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, seq, d])],
+                              [numpy_helper.from_array(a, n) for n, a in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), between[:-1]
+
+
+def _transformer_keys(layers):
+    return tuple((i == 0, heads, mlp) for i, (heads, mlp) in enumerate(layers))
+
+
+def test_transformer_space_priced_from_the_table_equals_session():
+    """Layers of varying heads and MLP width: the residual stream between layers is a safe cut, so a
+    variant made of layers seen in two others is priced from the table, each figure identical to the session's."""
+    table = BlockTable(DEVICES)
+    built = []
+
+    def of(layers, seed):
+        def build():
+            built.append(layers)
+            return _transformer(layers, seed)
+        return build
+
+    seen = [((2, 32), (2, 32), (2, 32)), ((4, 64), (4, 64), (4, 64))]
+    for i, layers in enumerate(seen):
+        assert not any(p.from_table for p in table.predict(_transformer_keys(layers), of(layers, i)).values())
+    mixed = ((2, 32), (4, 64), (2, 32))
+    got = table.predict(_transformer_keys(mixed), of(mixed, 5))
+    assert built == seen  # the mixed variant is not built
+    s = Session(keep_analyses=0)
+    analyzed = s.analyze(_transformer(mixed, 5)[0])
+    assert s.stats()["block_models_composed"] == 1
+    for d in DEVICES:
+        p, want = got[d], s.predict_on(analyzed, d)
+        assert p.from_table
+        assert (p.latency_s, p.energy_j, p.flops) == (want.latency_s, want.energy_j, want.flops)

@@ -14,19 +14,32 @@ A cut before node ``p`` (graph order, which the importer follows) is safe when:
 
 * one to :data:`MAX_LIVE` tensors cross it, none a graph input or output, each computed from
   the graph input (not a constant the importer could fold) and each with a declared static type;
-* each crossing tensor is read straight into a ``kOutEWiseFusable`` kernel by some node
-  (:func:`_read_as_operand`: a 2-D ``Conv``'s data, a ``Gemm``'s A, a ``MatMul`` operand; the ops
-  of :data:`CUT_CONSUMERS`). TVM's ``FuseOps`` (``GraphPartitioner::RunFuse``) fuses a node only
-  into its immediate post-dominator, and only when the pattern of every edge on the way, combined,
-  is ``kElemWise`` (a conv-like group), at most ``kInjective`` or ``kCommReduce`` (an elementwise or
-  broadcast group), or when every node on the way is at most ``kInjective`` (an injective group).
-  An edge into such a kernel carries ``kOutEWiseFusable``, so the producer of a crossing tensor,
-  and anything before it whose post-dominator lies past the cut, fuses with nothing past the cut
+* each crossing tensor is *fenced* (:func:`_fenced`): read straight into a ``kOutEWiseFusable``
+  kernel by some node (:func:`_read_as_operand`: a 2-D ``Conv``'s data, a ``Gemm``'s A, a ``MatMul``
+  operand; the ops of :data:`CUT_CONSUMERS`), or read by several nodes, one path from it reaching
+  such a read (within :data:`FENCE_HOPS` nodes) before its last reader: a pre-norm transformer's
+  residual stream, read by the next ``LayerNormalization`` (whose result a ``MatMul`` reads) and by
+  the residual ``Add`` after the attention. TVM's ``FuseOps`` (``GraphPartitioner::RunFuse``) fuses a
+  node only into its immediate post-dominator, and only when the pattern of every edge on the way,
+  combined, is ``kElemWise`` (a conv-like group), at most ``kInjective`` or ``kCommReduce`` (an
+  elementwise or broadcast group), or when every node on the way is at most ``kInjective`` (an
+  injective group). An edge into such a kernel carries ``kOutEWiseFusable``. The post-dominator of
+  a fenced tensor's producer lies on the path through its last reader, so after the fencing read in
+  graph order (the importer's binding order): that edge lies on the way, and the producer, and
+  anything before it whose post-dominator lies past the cut, fuses with nothing past the cut
   (checked on the zoo and the sweep by ``benchmarks/block_cache_equality.py``);
 * the importer binds a node's result where it is first read: a result of the segment that nothing
   in it reads must be the first input of the next segment's first node (at most one such result);
-* the crossing tensors are not views (``Flatten``, ``Reshape``, ...: alone, a view is a kernel);
-* no initializer is read on both sides (weights are counted once per constant).
+* the crossing tensors are not views (:func:`_views`: ``Flatten``, ``Reshape``, ..., a ``Cast`` to its
+  own type, a ``Transpose`` of extent-1 axes: alone, a view is a kernel), and no graph output is one
+  (the last segment would return it: not composed);
+* an initializer read on both sides is either passed on as an operand by every node reading it
+  (:data:`_PASSING_READERS`, another operand computed from the graph input): the importer's one
+  constant of it, which the whole model's weights count once and each segment reading it counts
+  once, so :func:`_weights` takes it off all but the first; or read only as a ``Reshape``'s shape
+  (a value: no weights anywhere) (:func:`_initializer_reads`). Any other read on both sides blocks
+  the cut. (torch's exporter de-duplicates equal initializers, so a random-weight export reads one
+  all-ones and one all-zeros initializer per shape in every layer: LayerNorm scales, biases.)
 
 A model takes the whole-model path (same figures, no reuse) when it has no safe cut, holds
 quantize / dequantize or control-flow nodes, or when a segment's pipeline leaves the cases
@@ -61,12 +74,19 @@ __all__ = ["BlockCache", "Composed", "CUT_CONSUMERS", "MAX_LIVE", "Segments", "a
 CUT_CONSUMERS = frozenset({"Conv", "MatMul", "Gemm"})
 #: most tensors live across one cut (an inverted-residual block: its input and the shortcut)
 MAX_LIVE = 2
+#: longest path :func:`_fenced` follows from a crossing tensor to a ``kOutEWiseFusable`` read (a
+#: pre-norm transformer: residual -> LayerNormalization [-> Reshape] -> MatMul / Gemm)
+FENCE_HOPS = 3
 #: float initializers up to this many elements are keyed by value (clip bounds, resize scales, pad
 #: values: what TVM's converters read); larger ones (a bias, a weight) by shape and dtype, as the
 #: pipeline reads them (legalization inlines one-element constants alone); integer ones always by value
 VALUE_KEYED_ELEMS = 8
 #: ops that send a model down the whole-model path (int8 QDQ matching, control flow)
 _WHOLE_ONLY_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Loop", "If", "Scan"})
+#: ops whose TVM converters pass an initializer operand on, as the importer's one constant of it, to a
+#: call (when another operand is computed from the graph input: no folding), so every segment reading
+#: it counts it once as weights; only such reads may lie on both sides of a cut (:func:`_weights`)
+_PASSING_READERS = frozenset({"Add", "Sub", "Mul", "Div", "MatMul", "Gemm", "Conv", "LayerNormalization"})
 #: ops whose result may be a view of their input (never cut after: a lone view is a kernel)
 _VIEW_OPS = frozenset({"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 _LV = re.compile(r"lv(\d*)\Z")
@@ -171,28 +191,34 @@ def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
         return []  # QDQ int8 matching and subgraphs look across the whole graph
     last_use: dict[str, int] = {}
     init_first: dict[str, int] = {}
-    cut_ok: set[str] = set()
+    operand_at: dict[str, int] = {}  # tensor -> first node reading it straight into a kOutEWiseFusable kernel
     rank = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in static}
     for i, n in enumerate(nodes):
         for x in ins[i]:
             if x in inits:
                 init_first.setdefault(x, i)
             last_use[x] = i
-        cut_ok.update(_read_as_operand(n, op_types[i], ins[i], rank))
-    # positions p where an initializer is read both before and after
+        for x in _read_as_operand(n, op_types[i], ins[i], rank):
+            operand_at.setdefault(x, i)
+    passed, shapes = _initializer_reads(ins, outs, op_types, inits, inputs)
+    # positions p where an initializer neither passed on nor read as a shape is read both before and after
     blocked = [0] * (len(nodes) + 1)
-    for name, first in init_first.items():
-        blocked[first + 1] += 1
+    for name in init_first.keys() - passed - shapes:
+        blocked[init_first[name] + 1] += 1
         blocked[last_use[name] + 1] -= 1
+    shared = 0
     dynamic = set(inputs)
     live: dict[str, None] = dict.fromkeys(x for x in inputs if x in last_use)
     cuts = []
-    shared = 0
     producer = {y: i for i, o in enumerate(outs) for y in o}
     consumers: dict[str, list[int]] = {}
     for i, xs in enumerate(ins):
         for x in dict.fromkeys(xs):
             consumers.setdefault(x, []).append(i)
+    fenced = _fenced(operand_at, consumers, outs, last_use)
+    views = _views(nodes, ins, op_types, graph)
+    if any(producer.get(o) in views for o in outputs):
+        return []  # the last segment would return a view (a zero-cost record): not composed (_outputs)
     start = 0
     for p in range(1, len(nodes)):
         n_in, n_out = ins[p - 1], outs[p - 1]
@@ -207,8 +233,8 @@ def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
         shared += blocked[p]
         if shared or not 0 < len(live) <= MAX_LIVE:
             continue
-        if not all(t in dynamic and t in cut_ok and t in typed and t not in inputs and t not in outputs
-                   and op_types[producer[t]] not in _VIEW_OPS for t in live):
+        if not all(t in dynamic and t in fenced and t in typed and t not in inputs and t not in outputs
+                   and producer[t] not in views for t in live):
             continue
         # The importer binds a node's result where it is first read. One result of the segment
         # [start, p) that nothing in it reads is bound last when the segment is imported alone, so
@@ -219,6 +245,88 @@ def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
         cuts.append((p, tuple(live)))
         start = p
     return cuts
+
+
+def _views(nodes: list[Any], ins: Sequence[Sequence[str]], op_types: Sequence[str], graph: Any) -> set[int]:
+    """Positions of the nodes whose result may be a view of their input: the ops of :data:`_VIEW_OPS`,
+    a ``Cast`` to its input's own type (T5's and Llama's RMSNorm cast the residual stream so), a ``Transpose``
+    that moves only axes of extent 1 (a ViT's sequence-first layout at batch 1): reshapes to TVM."""
+    types = {vi.name: vi.type.tensor_type for vi in (*graph.input, *graph.value_info)}
+    out = set()
+    for i, (n, op) in enumerate(zip(nodes, op_types)):
+        tt = types.get(ins[i][0]) if ins[i] else None
+        if op in _VIEW_OPS:
+            out.add(i)
+        elif op == "Cast" and tt is not None and any(a.name == "to" and a.i == tt.elem_type for a in n.attribute):
+            out.add(i)
+        elif op == "Transpose" and tt is not None and tt.HasField("shape"):
+            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim]
+            perm = next((list(a.ints) for a in n.attribute if a.name == "perm"), None) or list(range(len(dims)))[::-1]
+            moved = [a for a in perm if dims[a] != 1]
+            if moved == sorted(moved):
+                out.add(i)
+    return out
+
+
+def _initializer_reads(ins: Sequence[Sequence[str]], outs: Sequence[Sequence[str]], op_types: Sequence[str],
+                       inits: set[str], inputs: set[str]) -> tuple[set[str], set[str]]:
+    """The initializers every node reading them passes on as an operand (:data:`_PASSING_READERS`, with
+    another operand computed from the graph input, so the converter folds nothing): the importer's one
+    constant of each, which every segment reading it counts once as weights; and those read only as a
+    ``Reshape``'s shape (a value the converter reads: no constant, no weights). Only these may be read on
+    both sides of a cut; :func:`_weights` counts the first kind once."""
+    computed = set(inputs)  # computed from the graph input (not foldable)
+    passed: set[str] = set()
+    shapes: set[str] = set()
+    other: set[str] = set()
+    for xs, ys, op in zip(ins, outs, op_types):
+        live_in = any(x in computed for x in xs)
+        if live_in and op != "Constant":
+            computed.update(ys)
+        for k, x in enumerate(xs):
+            if x not in inits:
+                continue
+            if op == "Reshape" and k == 1:
+                shapes.add(x)
+            elif op in _PASSING_READERS and live_in:
+                passed.add(x)
+            else:
+                other.add(x)
+    return passed - shapes - other, shapes - passed - other
+
+
+def _fenced(operand_at: Mapping[str, int], consumers: Mapping[str, list[int]], outs: Sequence[Sequence[str]],
+            last_use: Mapping[str, int]) -> set[str]:
+    """The tensors whose producer ``FuseOps`` fuses into nothing: a ``kOutEWiseFusable`` edge lies on a path
+    from it to its immediate post-dominator ``D`` (see the module docstring).
+
+    A tensor read straight into a ``kOutEWiseFusable`` kernel (``operand_at``: the edge leaves the producer);
+    or one from which a path of at most :data:`FENCE_HOPS` nodes leads to such a read by node ``k`` while
+    another node reads it after ``k``. ``D`` lies on every path from the producer, that later reader's
+    among them, so after ``k`` in graph order (the importer's binding order), and the path through ``k``
+    reaches ``D`` through the edge into ``k``.
+    """
+    out = set(operand_at)
+    for t, readers in consumers.items():
+        if t in out or len(readers) < 2:
+            continue
+        last = last_use[t]
+        frontier, seen = [t], {t}
+        for _ in range(FENCE_HOPS):
+            nxt = []
+            for u in frontier:
+                for i in consumers.get(u, ()):
+                    if i >= last:
+                        continue
+                    for y in outs[i]:
+                        if y not in seen:
+                            seen.add(y)
+                            nxt.append(y)
+            if any(operand_at.get(y, last) < last for y in nxt):
+                out.add(t)
+                break
+            frontier = nxt
+    return out
 
 
 def _read_as_operand(node: Any, op: str, ins: Sequence[str], rank: Mapping[str, int]) -> Sequence[str]:
@@ -617,10 +725,11 @@ class _Place:
         return Item(self.key(e.of), e.index)
 
 
-def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]
+def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...], tuple[tuple[str, int, str], ...]]]
              ) -> tuple[ModelAnalysis, tuple[Kernel, ...], CallStream, tuple[tuple[tuple[int, int], ...], tuple[int, ...], int]]:
     """Records, kernels and call stream of the whole model from its segments (``parts``: each
-    segment and, per input, the (segment, output position) it reads; the first reads the graph inputs),
+    segment, per input the (segment, output position) it reads (the first reads the graph inputs), and
+    the initializers it passes on (:func:`_initializer_reads`): name, bytes, dtype),
     and where each segment's records lie and the segment of each kernel (:class:`Segments`)."""
     records: list[OpRecord] = []
     main_k: list[tuple] = []
@@ -638,7 +747,7 @@ def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]
     lv_off = rec_off = alloc_off = 0
     key_off = n_in  # keys 0 .. n_in - 1: the graph inputs
     last = len(parts) - 1
-    for s, (seg, src) in enumerate(parts):
+    for s, (seg, src, _) in enumerate(parts):
         place = _Place(
             lv_off, key_off,
             tuple([out_names[a][b] for a, b in src]) if s else seg.params,
@@ -661,7 +770,7 @@ def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...]]]
         alloc_off += seg.n_allocs
     if names.clash(tagged_names):
         raise _Unusable("a tagged name is also an untagged one")
-    weight, by_dtype = _weights(part[0] for part in parts)
+    weight, by_dtype = _weights([(part[0], part[2]) for part in parts])
     out_vars = frozenset(place.name(c) for c in seg.output_codes)  # seg, place: the last segment's
     analysis = ModelAnalysis(
         records=tuple(records), input_infos=first.input_infos, output_infos=seg.output_infos,
@@ -706,14 +815,24 @@ def _placed_bindings(seg: _Segment, place: _Place, alloc_off: int, whole: bool) 
     return out
 
 
-def _weights(segs: Iterable[_Segment]) -> tuple[int, dict[str, int]]:
-    """Weight bytes of the segments, in all and by dtype (each initializer is read in one segment)."""
+def _weights(segs: Iterable[tuple[_Segment, tuple[tuple[str, int, str], ...]]]) -> tuple[int, dict[str, int]]:
+    """Weight bytes of the segments (each with the initializers it reads), in all and by dtype: an
+    initializer read in several segments (on both sides of a cut: only as an operand passed on,
+    :data:`_PASSING_READERS`, so each segment counts it) counts once, as the whole model's one constant of it does."""
     weight = 0
     by_dtype: dict[str, int] = {}
-    for seg in segs:
+    counted: set[str] = set()
+    for seg, reads in segs:
         for k, v in seg.weight_bytes_by_dtype.items():
             by_dtype[k] = by_dtype.get(k, 0) + v
         weight += seg.weight_bytes
+        for name, nbytes, dtype in reads:
+            if name in counted and nbytes:
+                if by_dtype.get(dtype, 0) < nbytes:
+                    raise _Unusable(f"weights of {dtype}")  # (never on the zoo) a dtype named otherwise
+                weight -= nbytes
+                by_dtype[dtype] -= nbytes
+            counted.add(name)
     return weight, by_dtype
 
 
@@ -767,6 +886,20 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
                     MappingProxyType(t), Segments(tuple(live for _, live in cuts), *where))
 
 
+def _init_bytes(t: Any) -> tuple[int, str]:
+    """An initializer's bytes and dtype, as the cost pass counts its constant (:class:`TensorInfo`)."""
+    from onnx import helper
+
+    try:
+        dtype = helper.tensor_dtype_to_np_dtype(t.data_type)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise _Unusable("initializer dtype") from exc
+    n = 1
+    for d in t.dims:
+        n *= d
+    return n * dtype.itemsize, str(dtype)
+
+
 def _segments(norm: Any, cuts: list[tuple[int, tuple[str, ...]]], cache: Any) -> list:
     """Each segment's cached result (running the pipeline on a miss) and where its inputs come from."""
     graph = norm.graph
@@ -778,6 +911,8 @@ def _segments(norm: Any, cuts: list[tuple[int, tuple[str, ...]]], cache: Any) ->
     graph_inputs = tuple(vi.name for vi in graph.input if vi.name not in inits)
     in_types0 = [vi for vi in graph.input if vi.name not in inits]
     opset = b"".join(o.SerializeToString() for o in norm.opset_import)
+    passed, _ = _initializer_reads([tuple(n.input) for n in nodes], [tuple(n.output) for n in nodes],
+                                   [n.op_type for n in nodes], inits, set(graph_inputs))
     bounds = [(0, graph_inputs)] + cuts
     where: dict[str, tuple[int, int]] = {}  # tensor -> (segment, output position)
     parts = []
@@ -813,5 +948,6 @@ def _segments(norm: Any, cuts: list[tuple[int, tuple[str, ...]]], cache: Any) ->
         src = tuple(where[x] for x in ins) if s else ()
         for m, y in enumerate(outs):
             where[y] = (s, m)
-        parts.append((seg, src))
+        reads = dict.fromkeys(x for n in seg_nodes for x in n.input if x in passed)
+        parts.append((seg, src, tuple((x, *_init_bytes(init_of[x])) for x in reads)))
     return parts
