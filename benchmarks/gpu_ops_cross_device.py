@@ -25,7 +25,11 @@ the held-out device's runtime (:class:`hybridperf.residual.device_features.Runti
   prediction is rescaled by the shrunk log offset of its probes vs the model's prediction for them
   (:func:`hybridperf.residual.cross_device.family_offsets`, slope along
   :func:`hybridperf.residual.cross_device.family_probe_size`); the shrink and the slope shrink are chosen
-  among :data:`FAMILY_GRID` by the same inner leave-one-GPU-out (for the chosen candidate).
+  among :data:`FAMILY_GRID` by the same inner leave-one-GPU-out (for the chosen candidate). The outer model also
+  holds one model per training GPU alone (device specialists, ``--no-specialists`` to drop them): every member is
+  rescaled by the probes and the members are weighed per family by how well one offset fits their probes
+  (:func:`hybridperf.residual.cross_device.probe_weighted`, :data:`FAMILY_WEIGHT_TAU`; a design chosen on
+  three-GPU training sets, module docstring of :mod:`hybridperf.residual.cross_device`).
 
 Prints a markdown table (MAPE and share within +-10 % per device and op family) and writes it to
 ``benchmarks/results/gpu_ops_cross_device.md`` headed by the command. With ``--save-model DIR`` also
@@ -50,9 +54,9 @@ import numpy as np
 from hybridperf.device.spec import load_spec
 from hybridperf.residual.cross_device import (
     FAMILY_PROBE_INTENSITY_AXIS,
+    probe_weighted,
     CrossDeviceModel,
     baseline,
-    family_offsets,
     family_probe_rows,
     family_probe_size,
     featurize,
@@ -82,6 +86,9 @@ FAMILY_MODE = "+ family probes"
 FAMILY_GRID: tuple[tuple[float, float], ...] = ((0.5, 0.0), (0.75, 0.0), (1.0, 0.0), (0.5, 0.5), (0.75, 0.5),
                                                (1.0, 0.5), (0.75, 1.0), (1.0, 1.0))
 ALL_MODES = (*MODES, FAMILY_MODE)
+#: temperature of :func:`hybridperf.residual.cross_device.probe_weighted` in the family-probe mode of a model with
+#: device specialists (fixed a priori from the three-GPU-train pairs; see the module docstring)
+FAMILY_WEIGHT_TAU = 0.05
 #: latency buckets of the error profile (seconds, lower edges)
 BUCKETS_S = (0.0, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
 
@@ -145,19 +152,31 @@ class _Data:
         probe and its family probes."""
         on = np.isin(self.rows.device, GPUS[gpu]) & (self.scored | self.family_probe)
         sub = self.rows.take(on)
-        pred = m.predict_latency(sub, self.specs, {d: self.probes[d] for d in GPUS[gpu]})
-        resid = np.log(sub.measured_s / pred)
+        pr = {d: m.complete_probe(self.probes[d], self.specs[d]) for d in GPUS[gpu]}
+        weighted = bool(m.specialists_) and m.family_weight_tau > 0
+        if weighted:  # every member rescaled by the probes and weighed by them (probe_weighted)
+            log_pred = np.log(baseline(sub, self.specs, pr)) + m.predict_members(featurize(sub, self.specs, pr))
+        else:  # one prediction rescaled by the probes (probe_weighted of one member is family_offsets)
+            log_pred = np.log(m.predict_latency(sub, self.specs, pr))[None]
+        main, tau = (1 + len(m.bag_), m.family_weight_tau) if weighted else (1, 1.0)
         probe, keep, size = self.family_probe[on], self.scored[on], family_probe_size(sub)
         # per device: the A100's conv rows are another sheet (its own probe rows)
         out = []
         for shrink, slope in FAMILY_GRID:
-            off = np.zeros(len(sub))
+            pred = np.zeros(len(sub))
             for d in np.unique(sub.device):
                 s = sub.device == d
-                off[s] = family_offsets(sub.family[s], size[s], resid[s], probe[s], shrink, slope)
-            out.append((pred * np.exp(off))[keep])
+                pred[s] = probe_weighted(log_pred[:, s], sub.family[s], size[s], np.log(sub.measured_s[s]), probe[s],
+                                         shrink, slope, tau, main)
+            out.append(np.exp(pred)[keep])
         te = np.isin(self.rows.device, GPUS[gpu]) & self.scored
         return te, out
+
+
+def _specialists(args) -> dict:
+    """Model settings for device specialists weighed by family probes (off with ``--no-specialists``)."""
+    on = not args.no_specialists
+    return {"device_specialists": on, "family_weight_tau": FAMILY_WEIGHT_TAU if on else 0.0}
 
 
 def _choose(data: _Data, gpus: list[str], args) -> tuple[int, list[float], int, list[float]]:
@@ -217,7 +236,8 @@ def run(args) -> str:
         best, scores, fbest, fscores = (_choose(data, train_gpus, args) if not args.no_nested
                                         else (0, [float("nan")], 0, [float("nan")]))
         chosen[g] = (best, scores, fbest, fscores)
-        params = {**CANDIDATES[best], "n_estimators": args.estimators, "device_bagging": not args.no_bag}
+        params = {**CANDIDATES[best], "n_estimators": args.estimators, "device_bagging": not args.no_bag,
+                  **_specialists(args)}
         m = data.fit(train_gpus, params, args.train_rows, args.seed)
         for k, v in m.feature_importance().items():
             imp_total[k] = imp_total.get(k, 0.0) + v
@@ -275,7 +295,11 @@ def run(args) -> str:
         f"Setup: {args.train_rows} training rows sampled from the training GPUs per fit (seed {args.seed}), "
         f"LightGBM {args.estimators} rounds, one thread, "
         + ("single model" if args.no_bag else "device bag (the model on all training GPUs and one per training GPU "
-           "left out, mean log ratio)") + "; target log(measured / max(compute, memory, floor)) (with "
+           "left out, mean log ratio)")
+        + ("" if args.no_specialists else f"; in {FAMILY_MODE} also one model per training GPU alone (device "
+           "specialists), each member rescaled by the family probes and the members weighed per family by how well "
+           f"one offset fits its probes (probe_weighted, tau {FAMILY_WEIGHT_TAU})")
+        + "; target log(measured / max(compute, memory, floor)) (with "
         "gemm_probe the bmm rows' compute time at the GEMM rate); MAPE is the mean of |predicted - measured| / "
         f"measured over every measured row of the held-out GPU except the {int((~scored).sum())} GEMM-probe and "
         f"family-probe rows ({FAMILY_MODE}: the grid {FAMILY_GRID} of (shrink, slope shrink); slope along the log "
@@ -289,7 +313,8 @@ def run(args) -> str:
         best = Counter(c[0] for c in chosen.values()).most_common(1)[0][0]
         shrink, slope = FAMILY_GRID[Counter(c[2] for c in chosen.values()).most_common(1)[0][0]]
         m = data.fit(list(GPUS), {**CANDIDATES[best], "n_estimators": args.estimators, "device_bagging": not args.no_bag,
-                                  "family_shrink": shrink, "family_slope_shrink": slope}, args.train_rows, args.seed)
+                                  "family_shrink": shrink, "family_slope_shrink": slope, **_specialists(args)},
+                     args.train_rows, args.seed)
         loo = {r[0]: {"roofline_mape": r[3], **{f"{mode}_mape": r[5 + 2 * i] for i, mode in enumerate(ALL_MODES)}}
                for r in summary}
         d = m.save(args.save_model, metrics={"leave_one_gpu_out": loo, "data": CITATION})
@@ -310,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-nested", action="store_true", help="skip the inner selection (use the first candidate)")
     ap.add_argument("--no-bag", action="store_true", help="one model per fold instead of the device bag")
+    ap.add_argument("--no-specialists", action="store_true",
+                    help="no device specialists: family probes rescale the bag's mean only")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--save-model", type=Path, default=None, help="also train on all five GPUs and store the model here")
     args = ap.parse_args(argv)

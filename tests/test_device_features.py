@@ -458,3 +458,83 @@ def test_family_probes_rescale_their_family(tiny_neusight, tmp_path):
     m2 = CrossDeviceModel.load(m.save(tmp_path / "m"))
     np.testing.assert_allclose(m2.predict_latency(t4, specs, family_probes={"t4": fp}), got)
     assert CrossDeviceModel(n_estimators=20).get_params()["family_shrink"] == 0.0  # off unless chosen
+
+
+def test_probe_weighted_golden():
+    from hybridperf.residual.cross_device import family_offsets, probe_weighted
+
+    log_pred = np.array([[0.0, 0.0, 0.0, 5.0], [0.0, 1.0, 0.0, 7.0]])  # two members
+    family = np.array(["bmm", "bmm", "bmm", "conv"])
+    probe = np.array([True, True, False, False])
+    log_meas = np.array([1.0, 1.0, 0.0, 0.0])
+    size = np.zeros(4)
+    # member 0: probe residuals 1, 1 (median 1, deviation e = 0): its bmm row 0 + 1 = 1
+    # member 1: probe residuals 1, 0 (median 0.5, e = 0.5): its bmm row 0 + 0.5; weight exp(-0.5 / 0.25) = e^-2
+    got = probe_weighted(log_pred, family, size, log_meas, probe, tau=0.25, main=1)
+    w = math.exp(-2)
+    assert got[2] == pytest.approx((1.0 + w * 0.5) / (1 + w))
+    assert got[3] == 5.0  # conv has no probe: the mean of the first `main` members
+    assert probe_weighted(log_pred, family, size, log_meas, probe, tau=0.25)[3] == 6.0  # main: all members
+    # one member: its prediction rescaled by family_offsets
+    one = probe_weighted(log_pred[1:], family, size, log_meas, probe, shrink=0.5)
+    np.testing.assert_allclose(one, log_pred[1] + family_offsets(family, size, log_meas - log_pred[1], probe, 0.5))
+    with pytest.raises(InputError):
+        probe_weighted(log_pred, family, size, log_meas, probe, tau=0.0)
+
+
+def test_device_specialists_are_weighed_by_family_probes_and_round_trip(tiny_neusight, tmp_path):
+    from hybridperf.residual.cross_device import (
+        FAMILY_PROBE_SHAPES,
+        family_probe_ops,
+        family_probe_size,
+        probe_weighted,
+    )
+
+    rows = load_ops(tiny_neusight, registry=REG)
+    specs = {d: load_spec(d) for d in ("t4", "v100-pcie-32gb")}
+    probes = runtime_probes(rows, floor_ops=("add",), quantile=0.0)
+    X, y = featurize(rows, specs, probes), np.log(rows.measured_s / baseline(rows, specs, probes))
+    small = {"n_estimators": 20, "num_leaves": 7, "min_data_in_leaf": 5}
+    params = {**small, "device_bagging": True, "family_shrink": 1.0}
+    with pytest.raises(InputError):  # specialists need groups
+        CrossDeviceModel(**small, device_specialists=True).fit(X, y, probes=probes, specs=specs)
+    bag = CrossDeviceModel(**params).fit(X, y, probes=probes, specs=specs, groups=rows.device)
+    m = CrossDeviceModel(**params, device_specialists=True, family_weight_tau=0.05).fit(
+        X, y, devices=list(specs), probes=probes, specs=specs, groups=rows.device)
+    assert m.specialist_groups_ == ("t4", "v100-pcie-32gb") and len(m.specialists_) == 2
+    for g, member in zip(m.specialist_groups_, m.specialists_):  # a plain model on its group's rows alone
+        keep = rows.device == g
+        alone = CrossDeviceModel(**small).fit(X[keep], y[keep], probes=probes, specs=specs)
+        np.testing.assert_allclose(member.predict(X), alone.predict(X))
+    np.testing.assert_allclose(m.predict(X), bag.predict(X))  # specialists stay out of plain predictions
+    assert m.predict_members(X).shape == (5, len(X))  # model, 2 left-out, 2 specialists
+    t4 = rows.take(rows.device == "t4")
+    plain = m.predict_latency(t4, specs)
+    np.testing.assert_allclose(plain, bag.predict_latency(t4, specs))
+    shapes = [s for s in FAMILY_PROBE_SHAPES if s[0] == "bmm"]
+    pred = m.predict_latency(family_probe_ops("t4", specs["t4"], [1.0] * 4, shapes), specs)
+    fp = family_probe_ops("t4", specs["t4"], pred * np.array([2.0, 2.0, 3.0, 1.5]), shapes)
+    got = m.predict_latency(t4, specs, family_probes={"t4": fp})
+    pr = {"t4": m.probe_for("t4", specs["t4"])}
+
+    def log_members(r):
+        return np.log(baseline(r, specs, pr)) + m.predict_members(featurize(r, specs, pr))
+
+    n, k = len(fp), len(t4)
+    want = probe_weighted(np.concatenate([log_members(fp), log_members(t4)], axis=1),
+                          np.concatenate([fp.family, t4.family]),
+                          np.concatenate([family_probe_size(fp), family_probe_size(t4)]),
+                          np.concatenate([np.log(fp.measured_s), np.zeros(k)]), np.arange(n + k) < n, 1.0, 0.0, 0.05,
+                          main=3)[n:]
+    np.testing.assert_allclose(got, np.exp(want))
+    bmm = t4.family == "bmm"
+    assert not np.allclose(got[bmm], plain[bmm])
+    np.testing.assert_allclose(got[~bmm], plain[~bmm])  # no probe of their family: the bag's prediction
+    d = m.save(tmp_path / "m")
+    assert sorted(f.name for f in d.glob("cross_device.specialist*.txt")) == [
+        "cross_device.specialist1.txt", "cross_device.specialist2.txt"]
+    m2 = CrossDeviceModel.load(d)
+    assert m2.get_params() == m.get_params() and m2.specialist_groups_ == m.specialist_groups_
+    np.testing.assert_allclose(m2.predict_latency(t4, specs, family_probes={"t4": fp}), got)
+    bag.save(d)  # a model without specialists saved over it leaves none behind
+    assert not list(d.glob("cross_device.specialist*.txt")) and len(CrossDeviceModel.load(d).specialists_) == 0

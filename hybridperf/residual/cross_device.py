@@ -42,7 +42,20 @@ model per training GPU left out (``1 + G`` boosters for ``G`` groups): a quirk t
 shows is outvoted. Chosen on the training GPUs only (``benchmarks/gpu_ops_cross_device.py``: three-GPU
 training, the fourth GPU predicted, 20 such pairs).
 
-Persistence: ``cross_device.txt`` (LightGBM text; the bag's other members ``cross_device.bag<i>.txt``) +
+**Device specialists** (``device_specialists=True``, ``family_weight_tau > 0``): which training GPU a new GPU
+resembles, family by family, is what its family probes can tell. So the model also holds one model per training GPU
+alone; with family probes, every member (the model, the bag, the specialists) is rescaled by the probes
+(:func:`family_offsets`) and, per family, the members are averaged in log space with weights
+``exp(-(e - min e) / tau)``, ``e`` the mean absolute deviation of that member's probe residuals from their median:
+how well one offset fits the family's probes under that member (:func:`probe_weighted`). Without family probes the
+specialists are not used. Chosen on three-GPU training sets predicting a fourth (20 pairs, never an outer held-out
+GPU; benchmark settings, shrink 0.75, slope shrink 1): family-probe MAPE 12.70 -> 12.52 % at ``tau = 0.05``
+(0.03-0.1 within 0.05 points; 12 of the 20 pairs lower; bmm 18.4 -> 17.9 %, linear 18.1 -> 17.4 %, conv
+19.2 -> 19.6 %). Not kept: choosing the one member that fits the probes best (13.4 %), specialists instead of the bag
+(12.6 %), anchoring each matmul / conv at the measured rate of its nearest family probe (14.6-18.8 %).
+
+Persistence: ``cross_device.txt`` (LightGBM text; the bag's other members ``cross_device.bag<i>.txt``, the device
+specialists ``cross_device.specialist<i>.txt``) +
 ``cross_device.json`` (feature names and versions, training devices, their probes, zero-shot defaults,
 the bag's files and left-out groups, metrics); never pickle.
 """
@@ -78,6 +91,8 @@ MODEL_FILE = "cross_device.txt"
 SIDECAR_FILE = "cross_device.json"
 #: file name of the device bag's ``i``-th left-out model (``i`` from 1)
 BAG_FILE = "cross_device.bag{}.txt"
+#: file name of the ``i``-th device specialist (``i`` from 1)
+SPECIALIST_FILE = "cross_device.specialist{}.txt"
 
 #: device-independent kernel shape: nothing here scales with the problem's total size, so with the
 #: device-relative ratios it cannot reconstruct a device constant
@@ -243,6 +258,44 @@ def family_offsets(family: np.ndarray, log_size: np.ndarray, residual_log: np.nd
     return out
 
 
+def probe_weighted(log_pred: np.ndarray, family: np.ndarray, log_size: np.ndarray, log_measured: np.ndarray,
+                   probe: np.ndarray, shrink: float = 1.0, slope_shrink: float = 0.0, tau: float = 0.05,
+                   main: int | None = None) -> np.ndarray:
+    """One log prediction per row from several models' (members') log predictions and the family probes.
+
+    Each member's rows are rescaled by :func:`family_offsets` of that member's own probe residuals
+    ``log_measured - log_pred`` (``shrink``, ``slope_shrink``); then, per family with probe rows, the rescaled
+    members are averaged in log space with weights ``exp(-(e - min e) / tau)``, where ``e`` is the mean absolute
+    deviation of the member's probe residuals from their median: how well one offset fits the family's probes
+    under that member. Rows of families without probe rows get the plain mean of the first ``main`` members (all
+    by default). With one member this is ``log_pred + family_offsets(...)``.
+
+    Parameters
+    ----------
+    log_pred : array (members, rows)
+    family, log_size, probe : arrays (rows,)
+        As for :func:`family_offsets`.
+    log_measured : array (rows,)
+        Log measured latency; read on probe rows only.
+    tau : float
+        Weight temperature in log units (> 0).
+    """
+    P = np.atleast_2d(np.asarray(log_pred, float))
+    family, probe = np.asarray(family), np.asarray(probe, bool)
+    if not tau > 0:
+        raise InputError(f"probe_weighted needs tau > 0, got {tau}")
+    resid = np.where(probe, np.asarray(log_measured, float), 0.0) - P
+    out = P[: len(P) if main is None else main].mean(axis=0)
+    rescaled = np.stack([p + family_offsets(family, log_size, r, probe, shrink, slope_shrink)
+                         for p, r in zip(P, resid)])
+    for f in np.unique(family[probe]):
+        m, on = probe & (family == f), family == f
+        e = np.array([np.mean(np.abs(r[m] - np.median(r[m]))) for r in resid])
+        w = np.exp(-(e - e.min()) / tau)
+        out[on] = (w / w.sum()) @ rescaled[:, on]
+    return out
+
+
 def runtime_probes(rows: PricedOps, floor_ops: Iterable[str] = FLOOR_OPS, quantile: float = 0.02,
                    stream_op: str = "add", gemm_rows: np.ndarray | None = None) -> dict[str, RuntimeProbe]:
     """Per device, the :class:`RuntimeProbe` that probes on that device would give.
@@ -364,7 +417,9 @@ class PredictionCache:
         elif self._model is not model:
             raise InputError("this PredictionCache holds another model's scores; use one cache per model")
         X = np.ascontiguousarray(X, float)
-        keys = [row.tobytes() for row in X]
+        # the booster count is part of the key: the plain bag and all members (with device specialists) differ
+        tag = len(boosters).to_bytes(4, "little")
+        keys = [tag + row.tobytes() for row in X]
         out = np.empty((len(boosters), len(keys)))
         new: dict[bytes, int] = {}
         for i, k in enumerate(keys):
@@ -388,6 +443,26 @@ class PredictionCache:
         return out
 
 
+class _LazyBoosters(Sequence):
+    """LightGBM boosters read from their text files on first use: the device specialists, which only a prediction
+    with family probes uses (reading the five shipped files, ~1.7 MB each, added ~0.13 s to every GPU prediction's
+    model load). ``len`` and truth do not read them."""
+
+    def __init__(self, paths: Sequence[Path]):
+        self._paths = tuple(paths)
+        self._boosters: list | None = None
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __getitem__(self, i):
+        if self._boosters is None:
+            import lightgbm as lgb
+
+            self._boosters = [lgb.Booster(model_file=str(p)) for p in self._paths]
+        return self._boosters[i]
+
+
 class CrossDeviceModel:
     """LightGBM over :data:`FEATURES` predicting ``log(measured / baseline)``, scikit-learn style.
 
@@ -403,23 +478,32 @@ class CrossDeviceModel:
     device_bagging : bool
         Also fit one model per training group (GPU) left out and predict the mean log ratio of all of them
         (module docstring); ``fit`` then needs ``groups``.
+    device_specialists : bool
+        Also fit one model per training group (GPU) on that group's rows alone; they enter only predictions with
+        family probes and ``family_weight_tau > 0`` (module docstring); ``fit`` then needs ``groups``.
     family_shrink, family_slope_shrink : float
         How :meth:`predict_latency` rescales each op family by family probes measured on the device
         (:func:`family_offsets`; 0: family probes ignored). Chosen by the benchmark's inner leave-one-GPU-out.
+    family_weight_tau : float
+        With device specialists and family probes: the temperature of :func:`probe_weighted` over all members
+        (the model, the bag and the specialists); 0: the bag's mean rescaled by :func:`family_offsets`.
     seed : int
         Seed of every random choice (``deterministic=True``).
     n_jobs : int
         LightGBM threads.
 
     Fitted attributes: ``booster_`` (the model on every row), ``bag_`` (the left-out models, empty without
-    ``device_bagging``), ``bag_groups_`` (the group each of them left out), ``devices_``, ``probes_``, the
+    ``device_bagging``), ``bag_groups_`` (the group each of them left out), ``specialists_`` and
+    ``specialist_groups_`` (the models on one group each; empty without ``device_specialists``), ``devices_``,
+    ``probes_``, the
     zero-shot defaults ``default_floor_s_``, ``stream_fraction_``, ``gemm_efficiency_``.
     """
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 63,
                  min_data_in_leaf: int = 50, lambda_l2: float = 1.0, feature_fraction: float = 0.8,
                  objective: str = "l2", gemm_probe: bool = False, device_bagging: bool = False, seed: int = 0,
-                 n_jobs: int = 1, family_shrink: float = 0.0, family_slope_shrink: float = 0.0):
+                 n_jobs: int = 1, family_shrink: float = 0.0, family_slope_shrink: float = 0.0,
+                 device_specialists: bool = False, family_weight_tau: float = 0.0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -433,12 +517,14 @@ class CrossDeviceModel:
         self.n_jobs = n_jobs
         self.family_shrink = family_shrink
         self.family_slope_shrink = family_slope_shrink
+        self.device_specialists = device_specialists
+        self.family_weight_tau = family_weight_tau
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf",
                                               "lambda_l2", "feature_fraction", "objective", "gemm_probe",
                                               "device_bagging", "seed", "n_jobs", "family_shrink",
-                                              "family_slope_shrink")}
+                                              "family_slope_shrink", "device_specialists", "family_weight_tau")}
 
     def fit(self, X: np.ndarray, y: np.ndarray, devices: Sequence[str] = (),
             probes: Mapping[str, RuntimeProbe] | None = None, specs: Mapping[str, DeviceSpec] | None = None,
@@ -474,16 +560,19 @@ class CrossDeviceModel:
             return lgb.train(params, data, num_boost_round=self.n_estimators)
 
         bag_groups: list[str] = []
-        if self.device_bagging:
+        if self.device_bagging or self.device_specialists:
+            what = "device_bagging" if self.device_bagging else "device_specialists"
             if groups is None or len(groups) != len(y):
-                raise InputError("device_bagging needs groups: one label per row of X (the GPU it was measured on)")
+                raise InputError(f"{what} needs groups: one label per row of X (the GPU it was measured on)")
             labels = np.asarray(groups).astype(str)
             bag_groups = sorted(set(labels))
             if len(bag_groups) < 2:
-                raise InputError(f"device_bagging needs at least two groups, got {bag_groups}")
+                raise InputError(f"{what} needs at least two groups, got {bag_groups}")
         self.booster_ = train(None)
-        self.bag_ = [train(labels != g) for g in bag_groups]
-        self.bag_groups_ = tuple(bag_groups)
+        self.bag_groups_ = tuple(bag_groups) if self.device_bagging else ()
+        self.bag_ = [train(labels != g) for g in self.bag_groups_]
+        self.specialist_groups_ = tuple(bag_groups) if self.device_specialists else ()
+        self.specialists_ = [train(labels == g) for g in self.specialist_groups_]
         self.devices_ = tuple(sorted(set(devices)))
         self.probes_ = dict(probes or {})
         # one vote per distinct value: two sheets measured on one host (NeuSight's A100 40GB and 80GB PCIe)
@@ -518,6 +607,16 @@ class CrossDeviceModel:
         if cache is None:
             return np.mean([b.predict(X) for b in boosters], axis=0)
         return np.mean(cache.scores(self, boosters, X), axis=0)
+
+    def predict_members(self, X: np.ndarray, cache: PredictionCache | None = None) -> np.ndarray:
+        """``(members, rows)`` predicted ``log(measured / baseline)`` of each member: the model, the bag's
+        left-out models, then the device specialists (:meth:`predict` is the mean of the first ``1 + len(bag_)``)."""
+        self._check()
+        X = np.asarray(X, float)
+        boosters = (self.booster_, *self.bag_, *self.specialists_)
+        if cache is None:
+            return np.stack([b.predict(X) for b in boosters])
+        return cache.scores(self, boosters, X)
 
     def zero_shot_probe(self, spec: DeviceSpec) -> RuntimeProbe:
         """The probe assumed for a device measured nowhere: median training floor, sheet bandwidth x
@@ -558,7 +657,9 @@ class CrossDeviceModel:
 
         ``family_probes`` maps a device to its measured family probes (:func:`family_probe_ops`): each family's
         rows on that device are rescaled by :func:`family_offsets` of those probes' ``log(measured / predicted)``
-        (size axis :func:`family_probe_size`; ``family_shrink``, ``family_slope_shrink``).
+        (size axis :func:`family_probe_size`; ``family_shrink``, ``family_slope_shrink``). A model with device
+        specialists and ``family_weight_tau > 0`` rescales every member so and weighs them by its probes
+        (:func:`probe_weighted`).
         """
         self._check()
         pr = {}
@@ -566,6 +667,8 @@ class CrossDeviceModel:
             if d in specs:
                 given = (probes or {}).get(d)
                 pr[d] = self.complete_probe(given, specs[d]) if given is not None else self.probe_for(d, specs[d])
+        if family_probes and self.family_shrink and self.family_weight_tau > 0 and self.specialists_:
+            return self._probe_weighted_latency(rows, specs, pr, family_probes, cache)
         out = baseline(rows, specs, pr) * np.exp(self.predict(featurize(rows, specs, pr), cache))
         for d, fp in (family_probes or {}).items():
             on = rows.device == d
@@ -579,6 +682,28 @@ class CrossDeviceModel:
                                  np.arange(n + int(on.sum())) < n, self.family_shrink, self.family_slope_shrink)
             out[on] *= np.exp(off[n:])
         return out
+
+    def _probe_weighted_latency(self, rows: PricedOps, specs: Mapping[str, DeviceSpec],
+                                probes: Mapping[str, RuntimeProbe], family_probes: Mapping[str, PricedOps],
+                                cache: PredictionCache | None) -> np.ndarray:
+        """:meth:`predict_latency` with family probes weighing every member (:func:`probe_weighted`);
+        ``probes`` complete for every device of ``rows``."""
+        main = 1 + len(self.bag_)
+        log_pred = np.log(baseline(rows, specs, probes)) + self.predict_members(featurize(rows, specs, probes), cache)
+        out = log_pred[:main].mean(axis=0)
+        for d, fp in family_probes.items():
+            on = rows.device == d
+            if not on.any() or not len(fp):
+                continue
+            pd = {d: probes[d]}
+            fp_pred = np.log(baseline(fp, specs, pd)) + self.predict_members(featurize(fp, specs, pd), cache)
+            n, k = len(fp), int(on.sum())
+            out[on] = probe_weighted(
+                np.concatenate([fp_pred, log_pred[:, on]], axis=1), np.concatenate([fp.family, rows.family[on]]),
+                np.concatenate([family_probe_size(fp), family_probe_size(rows)[on]]),
+                np.concatenate([np.log(fp.measured_s), np.zeros(k)]), np.arange(n + k) < n, self.family_shrink,
+                self.family_slope_shrink, self.family_weight_tau, main)[n:]
+        return np.exp(out)
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain of each feature, largest first."""
@@ -598,6 +723,11 @@ class CrossDeviceModel:
         bag_files = [BAG_FILE.format(i) for i in range(1, len(self.bag_) + 1)]
         for b, name in zip(self.bag_, bag_files):
             b.save_model(str(d / name))
+        for stale in d.glob(SPECIALIST_FILE.format("*")):
+            stale.unlink()
+        specialist_files = [SPECIALIST_FILE.format(i) for i in range(1, len(self.specialists_) + 1)]
+        for b, name in zip(self.specialists_, specialist_files):
+            b.save_model(str(d / name))
         if metrics:
             self.metrics_ = {**self.metrics_, **metrics}
         meta = {
@@ -612,6 +742,8 @@ class CrossDeviceModel:
             "model_file": MODEL_FILE,
             "bag_files": bag_files,
             "bag_left_out": list(self.bag_groups_),
+            "specialist_files": specialist_files,
+            "specialist_groups": list(self.specialist_groups_),
             "params": self.get_params(),
             "family_probe_shapes": [[op, dict(d)] for op, d in FAMILY_PROBE_SHAPES],
             "family_probe_intensity_axis": list(FAMILY_PROBE_INTENSITY_AXIS),
@@ -648,6 +780,12 @@ class CrossDeviceModel:
             raise InputError(f"{side} names bag members that are not in {d}: {', '.join(missing)}; retrain the model")
         m.bag_ = [lgb.Booster(model_file=str(d / f)) for f in meta.get("bag_files", [])]
         m.bag_groups_ = tuple(meta.get("bag_left_out", []))
+        missing = [f for f in meta.get("specialist_files", []) if not (d / f).exists()]
+        if missing:
+            raise InputError(f"{side} names device specialists that are not in {d}: {', '.join(missing)}; "
+                             "retrain the model")
+        m.specialists_ = _LazyBoosters([d / f for f in meta.get("specialist_files", [])])
+        m.specialist_groups_ = tuple(meta.get("specialist_groups", []))
         m.devices_ = tuple(meta["training_devices"])
         opt = lambda v: None if v is None else float(v)  # noqa: E731
         m.probes_ = {k: RuntimeProbe(float(v["dispatch_floor_s"]), opt(v.get("stream_bytes_per_s")),
@@ -661,5 +799,5 @@ class CrossDeviceModel:
         return m
 
 
-__all__ = ["BAG_FILE", "FAMILY_PROBE_INTENSITY_AXIS", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel", "PredictionCache",
-           "baseline", "family_offsets", "family_probe_ops", "family_probe_size", "family_probe_rows", "featurize", "gemm_probe_rows", "mape", "runtime_probes"]
+__all__ = ["BAG_FILE", "SPECIALIST_FILE", "FAMILY_PROBE_INTENSITY_AXIS", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel", "PredictionCache",
+           "baseline", "family_offsets", "family_probe_ops", "family_probe_size", "family_probe_rows", "featurize", "gemm_probe_rows", "mape", "probe_weighted", "runtime_probes"]
