@@ -179,3 +179,76 @@ def test_transformers_composed_and_equal(tmp_path):
     assert stats["block_hits"] > 0  # repeated layers, and the repeated model, answered from the cache
     # weights: per layer W1 16x32 and W2 32x16, plus one LayerNorm scale and bias of 16 (float32)
     assert session.analyze(str(paths[1])).analysis.weight_bytes == (3 * (16 * 32 + 32 * 16) + 2 * 16) * 4
+
+
+def _rms_stack(layers: int = 3, seq: int = 8, d: int = 16, ffn: int = 32) -> onnx.ModelProto:
+    """T5 / Llama's shape, 1 x seq x d: per layer ``c = Cast(x)`` to its own type (float), an RMSNorm of ``c``,
+    ``x = c + W2 relu(W1 norm(c))``; then GPT-2's end, a ``Reshape`` to 1 x seq*d as the graph output (a view).
+    Each layer's scalars (exponent, epsilon, one) are initializers of their own names, equal in value
+    (as a GPT-2 export names each layer's attention scale and Reshape shapes apart)."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(np.array([1, seq * d], np.int64), "out_shape")]
+    nodes = []
+    x = "x"
+    for i in range(layers):
+        inits += [numpy_helper.from_array(np.array(v, np.float32), f"{k}_{i}") for k, v in
+                  (("two", 2.0), ("eps", 1e-6), ("one", 1.0))]
+        inits += [numpy_helper.from_array(np.ones(d, np.float32), f"g_{i}"),
+                  numpy_helper.from_array(rng.standard_normal((d, ffn)).astype(np.float32), f"w1_{i}"),
+                  numpy_helper.from_array(rng.standard_normal((ffn, d)).astype(np.float32), f"w2_{i}")]
+        c = f"c{i}"
+        nodes += [helper.make_node("Cast", [x], [c], to=TensorProto.FLOAT),
+                  helper.make_node("Pow", [c, f"two_{i}"], [f"p{i}"]),
+                  helper.make_node("ReduceMean", [f"p{i}"], [f"m{i}"], axes=[-1], keepdims=1),
+                  helper.make_node("Add", [f"m{i}", f"eps_{i}"], [f"e{i}"]),
+                  helper.make_node("Sqrt", [f"e{i}"], [f"s{i}"]),
+                  helper.make_node("Div", [f"one_{i}", f"s{i}"], [f"d{i}"]),
+                  helper.make_node("Mul", [c, f"d{i}"], [f"n{i}"]),
+                  helper.make_node("Mul", [f"g_{i}", f"n{i}"], [f"h{i}"]),
+                  helper.make_node("MatMul", [f"h{i}", f"w1_{i}"], [f"u{i}"]),
+                  helper.make_node("Relu", [f"u{i}"], [f"a{i}"]),
+                  helper.make_node("MatMul", [f"a{i}", f"w2_{i}"], [f"v{i}"]),
+                  helper.make_node("Add", [c, f"v{i}"], [f"x{i}"])]
+        x = f"x{i}"
+    nodes.append(helper.make_node("Reshape", [x, "out_shape"], ["y"]))
+    graph = helper.make_graph(nodes, "rms_stack", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, seq, d])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, seq * d])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_cut_after_a_cast_the_residual_add_fuses_into():
+    """A ``Cast`` to its own type is a view (a lone reshape-pattern kernel) unless its producer fuses into it:
+    no cut after the first layer's (it reads the graph input); cuts after the later layers' (the residual
+    ``Add``, read by the ``Cast`` alone, fuses into it); a graph output that is a view does not stop cutting."""
+    from hybridperf.analysis.blocks import plan_cuts
+    from hybridperf.frontends.normalize import normalize
+
+    graph = normalize(_rms_stack()).model.graph
+    ops = [n.op_type for n in graph.node]
+    assert ops[:2] == ["Cast", "Pow"] and ops[-1] == "Reshape" and len(ops) == 3 * 12 + 1  # twelve nodes a layer
+    cuts = plan_cuts(graph)
+    assert [p for p, _ in cuts if ops[p - 1] == "Cast"] == [13, 25]  # not 1: that Cast reads the graph input
+    assert dict(cuts)[13] == ("c1",)
+    # before each MatMul reading the norm's or the FFN's output, but in the first layer, where the residual
+    # crossing with it is the first Cast, a view
+    assert [p for p, _ in cuts if ops[p] == "MatMul"] == [20, 22, 32, 34]
+
+
+def test_cast_residual_and_view_output_composed_and_equal(tmp_path):
+    """The T5 / Llama-shaped stack ending in a Reshape (GPT-2's end): composed with no fallback, every figure
+    equal to the whole-model path's; the layers, whose equal scalars are named apart, answered from the cache."""
+    from hybridperf import api
+
+    session = api.Session(keep_analyses=0)
+    paths = [tmp_path / "rms3.onnx", tmp_path / "rms4.onnx"]
+    onnx.save(_rms_stack(layers=3), str(paths[0]))
+    onnx.save(_rms_stack(layers=4), str(paths[1]))
+    for p in paths:
+        _assert_same(session, p)
+    stats = session.stats()
+    assert stats["block_models_composed"] == 2 and stats["block_fallbacks"] == 0
+    assert stats["block_hits"] > stats["block_misses"]
+    composed = session.analyze(str(paths[0]))
+    assert composed.segments is not None and composed.analysis.records[-1].op == "relax.reshape"
+    # weights: per layer W1 16x32, W2 32x16, g 16 and three scalars (float32); the Reshape's shape is a value
+    assert composed.analysis.weight_bytes == 3 * (16 * 32 + 32 * 16 + 16 + 3) * 4

@@ -30,9 +30,17 @@ A cut before node ``p`` (graph order, which the importer follows) is safe when:
   (checked on the zoo and the sweep by ``benchmarks/block_cache_equality.py``);
 * the importer binds a node's result where it is first read: a result of the segment that nothing
   in it reads must be the first input of the next segment's first node (at most one such result);
-* the crossing tensors are not views (:func:`_views`: ``Flatten``, ``Reshape``, ..., a ``Cast`` to its
-  own type, a ``Transpose`` of extent-1 axes: alone, a view is a kernel), and no graph output is one
-  (the last segment would return it: not composed);
+* the crossing tensors are not views (:func:`_views`: ``Flatten``, ``Reshape``, ..., a ``Transpose`` of
+  extent-1 axes, a ``Cast`` to its own type unless its producer fuses into it: a segment binds its
+  output to ``gv``, not a dataflow var, so there a lone view is a kernel, where the whole model's
+  ``RewriteDataflowReshape`` makes it a view). T5's, Llama's and Qwen2's RMSNorm casts the residual
+  stream to its own type right after the residual ``Add``; that ``Add``, read by the ``Cast`` alone, fuses
+  into it (:func:`_fuses_into_cast`), so the segment ends in one computing kernel, as the whole model
+  has it, and the cut after the ``Cast`` stands. A segment ending in a lone reshape-pattern kernel all
+  the same is refused (:func:`_ends_in_view`: the model goes whole). A graph output may be a view
+  (GPT-2's last ``Reshape``, SqueezeNet's ``Flatten``): the last segment's output binding is the
+  whole model's own ``gv`` binding, in neither a dataflow var, so its lone kernel and zero-cost
+  record are the whole model's (:func:`_outputs` with ``last``);
 * an initializer read on both sides is either passed on as an operand by every node reading it
   (:data:`_PASSING_READERS`, another operand computed from the graph input): the importer's one
   constant of it, which the whole model's weights count once and each segment reading it counts
@@ -89,6 +97,8 @@ _WHOLE_ONLY_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuant
 _PASSING_READERS = frozenset({"Add", "Sub", "Mul", "Div", "MatMul", "Gemm", "Conv", "LayerNormalization"})
 #: ops whose result may be a view of their input (never cut after: a lone view is a kernel)
 _VIEW_OPS = frozenset({"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
+#: elementwise ops whose result, read by a ``Cast`` to its own type alone, fuses into it (:func:`_fuses_into_cast`)
+_CAST_FUSERS = frozenset({"Add", "Sub", "Mul", "Div"})
 _LV = re.compile(r"lv(\d*)\Z")
 _TAGGED = re.compile(r"(.*)_k(\d+)\Z")
 
@@ -216,9 +226,7 @@ def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
         for x in dict.fromkeys(xs):
             consumers.setdefault(x, []).append(i)
     fenced = _fenced(operand_at, consumers, outs, last_use)
-    views = _views(nodes, ins, op_types, graph)
-    if any(producer.get(o) in views for o in outputs):
-        return []  # the last segment would return a view (a zero-cost record): not composed (_outputs)
+    views = _views(nodes, ins, op_types, graph, producer, consumers)
     start = 0
     for p in range(1, len(nodes)):
         n_in, n_out = ins[p - 1], outs[p - 1]
@@ -247,10 +255,12 @@ def plan_cuts(graph: Any) -> list[tuple[int, tuple[str, ...]]]:
     return cuts
 
 
-def _views(nodes: list[Any], ins: Sequence[Sequence[str]], op_types: Sequence[str], graph: Any) -> set[int]:
+def _views(nodes: list[Any], ins: Sequence[Sequence[str]], op_types: Sequence[str], graph: Any,
+           producer: Mapping[str, int], consumers: Mapping[str, list[int]]) -> set[int]:
     """Positions of the nodes whose result may be a view of their input: the ops of :data:`_VIEW_OPS`,
-    a ``Cast`` to its input's own type (T5's and Llama's RMSNorm cast the residual stream so), a ``Transpose``
-    that moves only axes of extent 1 (a ViT's sequence-first layout at batch 1): reshapes to TVM."""
+    a ``Cast`` to its input's own type (T5's and Llama's RMSNorm cast the residual stream so) unless its
+    producer fuses into it (:func:`_fuses_into_cast`), a ``Transpose`` that moves only axes of extent 1 (a
+    ViT's sequence-first layout at batch 1): reshapes to TVM."""
     types = {vi.name: vi.type.tensor_type for vi in (*graph.input, *graph.value_info)}
     out = set()
     for i, (n, op) in enumerate(zip(nodes, op_types)):
@@ -258,7 +268,8 @@ def _views(nodes: list[Any], ins: Sequence[Sequence[str]], op_types: Sequence[st
         if op in _VIEW_OPS:
             out.add(i)
         elif op == "Cast" and tt is not None and any(a.name == "to" and a.i == tt.elem_type for a in n.attribute):
-            out.add(i)
+            if not _fuses_into_cast(ins[i][0], producer, op_types, consumers):
+                out.add(i)
         elif op == "Transpose" and tt is not None and tt.HasField("shape"):
             dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim]
             perm = next((list(a.ints) for a in n.attribute if a.name == "perm"), None) or list(range(len(dims)))[::-1]
@@ -266,6 +277,19 @@ def _views(nodes: list[Any], ins: Sequence[Sequence[str]], op_types: Sequence[st
             if moved == sorted(moved):
                 out.add(i)
     return out
+
+
+def _fuses_into_cast(x: str, producer: Mapping[str, int], op_types: Sequence[str],
+                     consumers: Mapping[str, list[int]]) -> bool:
+    """Whether the producer of ``x``, read by a ``Cast`` to its own type alone, fuses into that ``Cast``, so
+    the ``Cast`` is no lone kernel (no view): ``x`` comes from an elementwise op of :data:`_CAST_FUSERS` (a
+    residual ``Add``) and nothing else reads it. The ``Cast``, the one reader, is the producer's immediate
+    post-dominator, the one edge on the way is ``kElemWise`` and the producer's group is at most
+    ``kBroadcast`` (or ``kOutEWiseFusable``, a ``MatMul`` fused with it), so ``FuseOps`` phase 0 fuses it into
+    the ``Cast``'s group: one computing kernel (``fused_add_astype``), no reshape pattern. A segment
+    ending in a lone reshape-pattern kernel all the same is refused (:func:`_ends_in_view`)."""
+    p = producer.get(x)
+    return p is not None and op_types[p] in _CAST_FUSERS and len(consumers.get(x, ())) == 1
 
 
 def _initializer_reads(ins: Sequence[Sequence[str]], outs: Sequence[Sequence[str]], op_types: Sequence[str],
@@ -393,14 +417,26 @@ def _segment_key(nodes: list[Any], ins: tuple[str, ...], in_types: list[Any], fi
 
 
 def _init_key(t: Any) -> bytes:
-    """An initializer's shape and dtype, and its value where small or not floating point."""
+    """An initializer's shape and dtype, and its value where small or not floating point (not its name: a
+    GPT-2 export names each layer's attention scale and Reshape shapes apart, equal values all the same;
+    which initializers a segment shares is keyed by :func:`_segment_key`'s ``w{k}`` tokens)."""
     n = 1
     for d in t.dims:
         n *= d
     head = f"{tuple(t.dims)}:{t.data_type}:".encode()
     if n <= VALUE_KEYED_ELEMS or t.data_type not in (1, 10, 11, 16):  # float, float16, double, bfloat16
+        if t.name:
+            t = _nameless(t)
         return head + hashlib.blake2b(t.SerializeToString(), digest_size=16).digest()
     return head
+
+
+def _nameless(t: Any) -> Any:
+    """A copy of the ``TensorProto`` ``t`` without its name."""
+    c = type(t)()
+    c.CopyFrom(t)
+    c.ClearField("name")
+    return c
 
 
 # --------------------------------------------------------------------------- one segment
@@ -445,8 +481,9 @@ class _Unusable(Exception):
 
 
 def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: list[Any], outs: list[str],
-                 out_types: dict[str, Any], init_of: Mapping[str, Any], cache: Any) -> _Segment:
-    """The whole pipeline on one segment (a model of its own), in the form :func:`_compose` reads."""
+                 out_types: dict[str, Any], init_of: Mapping[str, Any], cache: Any, last: bool) -> _Segment:
+    """The whole pipeline on one segment (a model of its own), in the form :func:`_compose` reads;
+    ``last``: the model's last segment (its output binding the whole model's)."""
     mod = _import(model, nodes, in_types, outs, out_types, init_of)
     analysis = analyze_module(mod)
     if any(r.status is Status.SYMBOLIC for r in analysis.records):
@@ -456,8 +493,8 @@ def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: l
     params = tuple(_tvm.var_name(p) for p in main.params)
     if len(params) != len(ins):
         raise _Unusable("parameters")
-    n_lv, bound_last, out_vars = _outputs(main, analysis)
-    if bound_last and _ends_in_view(fused, cache.reshape_patterns):
+    n_lv, bound_last, out_vars = _outputs(main, analysis, last)
+    if bound_last and not last and _ends_in_view(fused, cache.reshape_patterns):
         raise _Unusable("a view bound as the output (a kernel alone, a view in the whole model)")
     sites = _sites(main, cache.legalize)
     pidx = {nm: k for k, nm in enumerate(params)}
@@ -510,12 +547,14 @@ def _import(model: Any, nodes: list[Any], in_types: list[Any], outs: list[str], 
     return from_onnx(sub, {vi.name: _dims(vi) for vi in in_types}, source="<segment>").module
 
 
-def _outputs(main: Any, analysis: ModelAnalysis) -> tuple[int, bool, tuple[str, ...]]:
+def _outputs(main: Any, analysis: ModelAnalysis, last: bool) -> tuple[int, bool, tuple[str, ...]]:
     """``lv`` names used, whether the output binding is an op, and the record var of each output.
 
     ``gv = op(...)``: the one result nothing in the segment reads, bound as the output (in the
     whole model: as the next ``lv``, where the next segment's first node reads it); else
-    ``gv = lv`` or ``gv = (lv, ...)``, a binding the whole model does not have.
+    ``gv = lv`` or ``gv = (lv, ...)``, a binding the whole model does not have. The ``last`` segment's
+    output binding is the whole model's: it may be a zero-cost record (a view op such as GPT-2's
+    final ``Reshape``), no later segment reading it.
     """
     binds = list(_tvm.bindings(main))
     names = [_tvm.var_name(b.var) for b in binds]
@@ -528,7 +567,7 @@ def _outputs(main: Any, analysis: ModelAnalysis) -> tuple[int, bool, tuple[str, 
     out_vars = []
     for e in out_list:
         r = by_var.get(_tvm.var_name(e)) if _tvm.is_var(e) else None
-        if r is None or r.status is Status.ZERO_COST or len(r.outputs) != 1:
+        if r is None or (r.status is Status.ZERO_COST and not last) or len(r.outputs) != 1:
             raise _Unusable("output")
         out_vars.append(r.var)
     return len(names) - 1, bound_last, tuple(out_vars)
@@ -937,7 +976,7 @@ def _segments(norm: Any, cuts: list[tuple[int, tuple[str, ...]]], cache: Any) ->
             blocks.misses += 1
             out_types = {o.name: o for o in graph.output} if s + 1 == n_seg else types
             try:
-                seg = _run_segment(norm, seg_nodes, ins, in_types, outs, out_types, init_of, cache)
+                seg = _run_segment(norm, seg_nodes, ins, in_types, outs, out_types, init_of, cache, s + 1 == n_seg)
             except Exception:  # noqa: BLE001 - _Unusable, or an error the whole-model path reports (or survives)
                 seg = None
             blocks.put(key, seg)
