@@ -90,9 +90,24 @@ def add_format_argument(p: argparse.ArgumentParser, choices=("table", "json")) -
 def shapes_from_args(args: argparse.Namespace):
     from hybridperf.units import parse_shape_flags
 
-    if args.batch is not None and args.batch <= 0:
-        raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    check_batch(args.batch)
     return parse_shape_flags(args.shape)
+
+
+def check_batch(batch: int | None) -> None:
+    """Refuse a ``--batch`` below 1 (None: not given)."""
+    if batch is not None and batch <= 0:
+        raise InputError(f"--batch must be a positive integer, got {batch}")
+
+
+def model_device_spec(args: argparse.Namespace):
+    """The spec of ``args.device`` for a command on ``args.model``: a mistyped model path fails first (before a
+    host probe), then a bad device (before the slow import)."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.frontends.load import check_model_file
+
+    check_model_file(args.model)
+    return load_spec(resolve_device(args.device))
 
 
 class native_stderr_silenced:

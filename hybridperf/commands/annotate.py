@@ -19,14 +19,12 @@ ROOFLINE_NOTE = "roofline: every binding priced by the roofline; `hybridperf pre
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.analysis.analyze import analyze
-    from hybridperf.commands._common import resolve_device
-    from hybridperf.device.spec import load_spec
+    from hybridperf.commands._common import model_device_spec
     from hybridperf.estimate.pricing import predict_on
-    from hybridperf.frontends.load import check_model_file, load_model
+    from hybridperf.frontends.load import load_model
     from hybridperf.report.annotate import annotate_text
 
-    check_model_file(args.model)  # a mistyped path fails before a host probe
-    spec = load_spec(resolve_device(args.device))
+    spec = model_device_spec(args)
     with native_stderr_silenced(not args.verbose):
         loaded = load_model(args.model, shapes_from_args(args), args.batch)
         analyzed = analyze(loaded, fused=not args.no_fuse)

@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument, check_output_path
+from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -156,8 +156,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     from hybridperf.report.format import fmt_time
     from hybridperf.residual.model import user_model_dir
 
-    if args.batch is not None and args.batch <= 0:
-        raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    check_batch(args.batch)
     models = collect_models(args.measure, args.batch)  # before any probe or measurement
     if args.shots is not None and args.shots >= len(models):
         raise InputError(f"--shots {args.shots} leaves no model to hold out of the {len(models)} given; "

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument, check_output_path
+from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
 from hybridperf.files import write_atomic
 
 
@@ -39,8 +39,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             raise InputError(f"--{flag} must be a positive integer, got {getattr(args, flag)}")
     if args.warmup < 0:
         raise InputError(f"--warmup must be >= 0, got {args.warmup}")
-    if args.batch is not None and args.batch <= 0:
-        raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    check_batch(args.batch)
     _check_device(args.device)
     out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
     m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=args.threads, repeats=args.repeats,

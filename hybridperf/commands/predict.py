@@ -21,19 +21,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.device.spec import load_spec
     from hybridperf.report.text import to_json, to_table
 
     if args.top < 0:
         from hybridperf.errors import InputError
 
         raise InputError(f"--top must be >= 0 (0 prints the summary without the kernel table), got {args.top}")
-    from hybridperf.commands._common import resolve_device
+    from hybridperf.commands._common import model_device_spec
 
-    from hybridperf.frontends.load import check_model_file
-
-    check_model_file(args.model)  # a mistyped path fails before a host probe
-    spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
+    spec = model_device_spec(args)
     pred = predict_from_args(args, spec)
     if args.strict:
         check_coverage(pred.analyzed.analysis)

@@ -35,7 +35,7 @@ from typing import Any
 
 from hybridperf.cli import ExitCode
 from hybridperf.precision import OVERRIDES
-from hybridperf.commands._common import add_format_argument
+from hybridperf.commands._common import add_format_argument, check_batch
 from hybridperf.commands._sweep import _init_worker, predict_row, usable_cores
 from hybridperf.errors import InputError
 
@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     if args.jobs is not None and args.jobs <= 0:
         raise InputError(f"--jobs must be a positive integer, got {args.jobs}")
-    if args.batch is not None and args.batch <= 0:
-        raise InputError(f"--batch must be a positive integer, got {args.batch}")
+    check_batch(args.batch)
     devices = args.device or ["host"]
     if len(devices) > 1:
         raise InputError(f"predict-many prices one device per run (got {' '.join('-d ' + d for d in devices)}); run it "

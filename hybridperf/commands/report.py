@@ -31,15 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.device.spec import load_spec
     from hybridperf.report.html import write_html, written_line
 
-    from hybridperf.commands._common import resolve_device
+    from hybridperf.commands._common import model_device_spec
 
-    from hybridperf.frontends.load import check_model_file
-
-    check_model_file(args.model)  # a mistyped path fails before a host probe
-    spec = load_spec(resolve_device(args.device))  # a bad device fails before the slow import
+    spec = model_device_spec(args)
     _check_output_path(Path(args.html))
     pred = predict_from_args(args, spec)
     try:

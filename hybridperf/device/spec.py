@@ -187,6 +187,12 @@ class DeviceSpec:
         return self.sources.get("power.max", "").startswith("estimate")
 
     @property
+    def power_note(self) -> str:
+        """``power of ID estimated, not measured`` where :attr:`power_estimated`, else "": what an energy priced on
+        this sheet says of itself (the prediction's note, a budget check)."""
+        return f"power of {self.id} estimated, not measured" if self.power_estimated else ""
+
+    @property
     def dram_bandwidth_bytes_per_s(self) -> float:
         bw = self.dram.effective_bandwidth_bytes_per_s
         assert bw is not None  # validated at load time

@@ -332,8 +332,7 @@ def compare(
     for m in Metric:
         lower, unknown = _caveats(pred, m)
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
-        estimated = (f"power of {pred.spec.id} estimated, not measured"
-                     if m is Metric.ENERGY and pred.spec.power_estimated else "")
+        estimated = pred.spec.power_note if m is Metric.ENERGY else ""
         out.append(MetricCheck(model, device, m, value_of(pred, m), budget.limit(m), cap, lower, allow_unsupported,
                                unknown=unknown, estimated=estimated))
     return tuple(out)

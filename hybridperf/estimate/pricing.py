@@ -257,6 +257,6 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         pred = replace(pred, energy_j=dynamic + spec.idle_power_w * pred.latency_s)
     energy_j, energy_note = bounded_energy(pred.energy_j, pred.latency_s, spec)
     if spec.power_estimated:
-        estimated = f"power of {spec.id} estimated, not measured: `hybridperf devices show {spec.id}`"
+        estimated = f"{spec.power_note}: `hybridperf devices show {spec.id}`"
         energy_note = f"{energy_note}; {estimated}" if energy_note else estimated
     return replace(pred, energy_j=energy_j, energy_note=energy_note)

@@ -443,6 +443,25 @@ class PredictionCache:
         return out
 
 
+def _save_members(d: Path, pattern: str, boosters: Sequence[Any]) -> list[str]:
+    """Write ``boosters`` into ``d`` as ``pattern.format(1)``, ... (an earlier set of that pattern removed first);
+    their file names."""
+    for stale in d.glob(pattern.format("*")):
+        stale.unlink()
+    names = [pattern.format(i) for i in range(1, len(boosters) + 1)]
+    for b, name in zip(boosters, names):
+        b.save_model(str(d / name))
+    return names
+
+
+def _member_paths(d: Path, names: Sequence[str], what: str) -> list[Path]:
+    """The paths of the member files the sidecar names; every one must be in ``d``."""
+    missing = [f for f in names if not (d / f).exists()]
+    if missing:
+        raise InputError(f"{d / SIDECAR_FILE} names {what} that are not in {d}: {', '.join(missing)}; retrain the model")
+    return [d / f for f in names]
+
+
 class _LazyBoosters(Sequence):
     """LightGBM boosters read from their text files on first use: the device specialists, which only a prediction
     with family probes uses (reading the five shipped files, ~1.7 MB each, added ~0.13 s to every GPU prediction's
@@ -718,16 +737,8 @@ class CrossDeviceModel:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         self.booster_.save_model(str(d / MODEL_FILE))
-        for stale in d.glob(BAG_FILE.format("*")):  # an earlier bag in this directory
-            stale.unlink()
-        bag_files = [BAG_FILE.format(i) for i in range(1, len(self.bag_) + 1)]
-        for b, name in zip(self.bag_, bag_files):
-            b.save_model(str(d / name))
-        for stale in d.glob(SPECIALIST_FILE.format("*")):
-            stale.unlink()
-        specialist_files = [SPECIALIST_FILE.format(i) for i in range(1, len(self.specialists_) + 1)]
-        for b, name in zip(self.specialists_, specialist_files):
-            b.save_model(str(d / name))
+        bag_files = _save_members(d, BAG_FILE, self.bag_)
+        specialist_files = _save_members(d, SPECIALIST_FILE, self.specialists_)
         if metrics:
             self.metrics_ = {**self.metrics_, **metrics}
         meta = {
@@ -775,16 +786,9 @@ class CrossDeviceModel:
                 f"this hybridperf (schema {SCHEMA_VERSION}, features {FEATURES_VERSION}); retrain the model")
         m = cls(**meta["params"])
         m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
-        missing = [f for f in meta.get("bag_files", []) if not (d / f).exists()]
-        if missing:
-            raise InputError(f"{side} names bag members that are not in {d}: {', '.join(missing)}; retrain the model")
-        m.bag_ = [lgb.Booster(model_file=str(d / f)) for f in meta.get("bag_files", [])]
+        m.bag_ = [lgb.Booster(model_file=str(p)) for p in _member_paths(d, meta.get("bag_files", []), "bag members")]
         m.bag_groups_ = tuple(meta.get("bag_left_out", []))
-        missing = [f for f in meta.get("specialist_files", []) if not (d / f).exists()]
-        if missing:
-            raise InputError(f"{side} names device specialists that are not in {d}: {', '.join(missing)}; "
-                             "retrain the model")
-        m.specialists_ = _LazyBoosters([d / f for f in meta.get("specialist_files", [])])
+        m.specialists_ = _LazyBoosters(_member_paths(d, meta.get("specialist_files", []), "device specialists"))
         m.specialist_groups_ = tuple(meta.get("specialist_groups", []))
         m.devices_ = tuple(meta["training_devices"])
         opt = lambda v: None if v is None else float(v)  # noqa: E731
