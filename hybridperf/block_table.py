@@ -91,6 +91,9 @@ class TablePrediction:
         table: TVM's memory plan over the whole stream is not composed from blocks.
     from_table : bool
         Whether the figures were composed from the table (else the session predicted the built model).
+    uncosted_ops : tuple of str
+        Op types without a cost rule (then every figure is a lower bound, as the session's prediction says); only
+        a variant predicted through the session can have any: the table learns from complete predictions only.
     """
 
     device: str
@@ -99,6 +102,7 @@ class TablePrediction:
     flops: int
     peak_memory_bytes: int | None
     from_table: bool
+    uncosted_ops: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -378,7 +382,8 @@ class BlockTable:
         s = self.session
         analyzed = s.analyze(model)
         preds = {d.spec.id: s.predict_on(analyzed, d.spec, self.precision) for d in self._devices}
-        out = {i: TablePrediction(i, p.latency_s, p.energy_j, p.flops, p.peak_memory_bytes, False)
+        out = {i: TablePrediction(i, p.latency_s, p.energy_j, p.flops, p.peak_memory_bytes, False,
+                                  tuple(p.uncosted_ops))
                for i, p in preds.items()}
         if groups is None:
             if self._learn(keys, boundaries, analyzed, out):

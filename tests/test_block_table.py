@@ -198,3 +198,17 @@ def test_transformer_space_priced_from_the_table_equals_session():
         p, want = got[d], s.predict_on(analyzed, d)
         assert p.from_table
         assert (p.latency_s, p.energy_j, p.flops) == (want.latency_s, want.energy_j, want.flops)
+
+
+def test_a_variant_with_an_uncosted_op_says_so_and_is_not_learned():
+    """NonZero has no cost rule: the session's figures are lower bounds, the table passes that on and learns nothing."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    table = BlockTable(["t4"])
+    got = table.predict(("relu", "nonzero"), lambda: (model, ["r"]))["t4"]
+    assert got.uncosted_ops == ("relax.nonzero",) and not got.from_table
+    assert len(table) == 0 and not table.known(("relu", "nonzero")) and table.learned == 0
