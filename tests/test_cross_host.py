@@ -131,14 +131,15 @@ def test_adapt_save_load_roundtrip(tmp_path):
     base = _packaged().for_host(fig)
     kth = with_host(kt, fig)
     pick = np.arange(10)
-    ad = base.adapt(X[pick], y[pick], device="zen4-test", kernels=subset(kth, pick))
+    ad = base.adapt(X[pick], y[pick], device="zen4-test", kernels=subset(kth, pick), label="latency_s")
     assert ad.adaptation_["k"] == 10 and "none" in ad.adaptation_["loo_abs_log_error"]
+    assert ad.label == "latency_s" and base.label == "latency_min_s"  # label= names the rows' column
     assert base.adaptation_ is None  # adapt returns a new model
     rest = np.arange(10, 20)
     p1 = ad.predict(X[rest], subset(kth, rest))
     ad.save(tmp_path / "m")
     back = CrossHostModel.load(tmp_path / "m")
-    assert back.host_ == fig and back.device == "zen4-test"
+    assert back.host_ == fig and back.device == "zen4-test" and back.label == "latency_s"
     np.testing.assert_allclose(back.predict(X[rest], subset(kth, rest)), p1)
 
 

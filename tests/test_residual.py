@@ -119,6 +119,10 @@ def test_few_shot_adapt_recovers_offset():
     # the base model is unchanged
     assert base.adaptation_ is None and base.device != "new-dev"
     assert np.mean(np.abs(base.predict(Xn) - (yn + shift))) == before
+    # the label: the base model's unless the rows measured another column
+    assert adapted.label == base.label
+    relabelled = base.adapt(Xn[:10], yn[:10] + shift, label="latency_min_s")
+    assert relabelled.label == "latency_min_s" and base.label != "latency_min_s"
 
 
 def test_unseen_family_falls_back_to_roofline(model_dir):

@@ -109,8 +109,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         rng = np.random.default_rng(args.seed)
         k = min(args.few_shot, len(y))
         pick = np.sort(rng.choice(len(y), size=k, replace=False))
-        model = base.adapt(X[pick], y[pick], device=spec.id)
-        model.label = target
+        model = base.adapt(X[pick], y[pick], device=spec.id, label=target)
         rest = np.setdiff1d(np.arange(len(y)), pick)
         metrics = {"k": int(k), "method": model.adaptation_["method"]}
         if len(rest):

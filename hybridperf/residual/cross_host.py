@@ -241,7 +241,7 @@ class CrossHostModel(ResidualModel):
         return new
 
     def adapt(self, X_new, y_new, device: str | None = None, ridge: float = 1.0,
-              kernels: KernelTable | None = None) -> CrossHostModel:
+              kernels: KernelTable | None = None, label: str | None = None) -> CrossHostModel:
         """Few-shot adaptation to K measured models of :attr:`host_`; returns a new model, this one is unchanged.
 
         With ``kernels`` (the K models' kernel rows, with their measured per-kernel ratios): a *kernel
@@ -254,7 +254,7 @@ class CrossHostModel(ResidualModel):
         (:func:`_loo_folds`): with K=10 the correction is often mostly noise, and shrinking it is what keeps a
         good zero-shot model from being made worse.
         Without kernel rows: :meth:`ResidualModel.adapt` (offset, offset + slope or group scales), plus the
-        "none" candidate.
+        "none" candidate. ``label`` as for :meth:`ResidualModel.adapt`.
         """
         X = np.atleast_2d(np.asarray(X_new, float))
         y = np.asarray(y_new, float)
@@ -271,6 +271,8 @@ class CrossHostModel(ResidualModel):
             new = self._adapt_kernels(base, X, y, kernels)
         if device:
             new.device = device
+        if label is not None:
+            new.label = label
         new.adaptation_["device"] = device
         z = X[:, _LOG_ROOF]
         new.adaptation_["log_roofline_range"] = [float(z.min()), float(z.max())]
@@ -476,7 +478,7 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
     if shots is not None and shots < n:
         pick = np.sort(np.random.default_rng(seed).choice(n, size=shots, replace=False))
         test = np.setdiff1d(idx, pick)
-        model = base.adapt(X[pick], y[pick], device=spec.id, kernels=subset(kth, pick))
+        model = base.adapt(X[pick], y[pick], device=spec.id, kernels=subset(kth, pick), label=CPU_TARGET)
         pred = model.predict(X[test], subset(kth, test))
         heldout, k = f"{shots} models adapted on, the other {len(test)} held out", shots
     else:
@@ -485,9 +487,8 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
             tr = np.delete(idx, i)
             m = base.adapt(X[tr], y[tr], device=spec.id, kernels=subset(kth, tr))
             pred[i] = m.predict(X[[i]], subset(kth, np.array([i])))[0]
-        model = base.adapt(X, y, device=spec.id, kernels=kth)
+        model = base.adapt(X, y, device=spec.id, kernels=kth, label=CPU_TARGET)
         heldout, k = f"leave-one-out over the {n} models", n
-    model.label = CPU_TARGET  # what it was adapted to, whatever the packaged model's label
     zs = base.predict(X[test], subset(kth, test))
     true = np.exp(y[test])
     roof = np.exp(X[test, :][:, _log_roof_index()])

@@ -312,7 +312,7 @@ class ResidualModel:
 
     # ------------------------------------------------------------------ few-shot
     def adapt(self, X_new, y_new, device: str | None = None, ridge: float = 1.0,
-              kernels: KernelTable | None = None) -> ResidualModel:
+              kernels: KernelTable | None = None, label: str | None = None) -> ResidualModel:
         """Few-shot adaptation to a new device from K whole-model measurements.
 
         Fits ``y_new - predict(X_new)`` with either an offset or an offset +
@@ -322,7 +322,9 @@ class ResidualModel:
         relative error, ridge ``0.05 * ridge`` towards 1). The candidate with the lowest
         leave-one-out error is kept. Group scales need kernel rows at prediction
         time; without them the offset fit is used. Returns a new model (it shares this one's
-        boosters, which nothing modifies); this one is unchanged.
+        boosters, which nothing modifies); this one is unchanged. ``label``: the measured column
+        ``y_new`` was taken from (e.g. :data:`CPU_TARGET`), stored as the new model's :attr:`label`;
+        None keeps this model's.
         """
         self._check()
         X = np.atleast_2d(np.asarray(X_new, float))
@@ -378,6 +380,8 @@ class ResidualModel:
                             "base_device": self.device, "device": device}
         if device:
             new.device = device
+        if label is not None:
+            new.label = label
         return new
 
     # ------------------------------------------------------------------ Prediction API
