@@ -54,6 +54,22 @@ GPU; benchmark settings, shrink 0.75, slope shrink 1): family-probe MAPE 12.70 -
 19.2 -> 19.6 %). Not kept: choosing the one member that fits the probes best (13.4 %), specialists instead of the bag
 (12.6 %), anchoring each matmul / conv at the measured rate of its nearest family probe (14.6-18.8 %).
 
+**Where the rest of the error is** (``benchmarks/gpu_ops_ceiling.py`` -> ``benchmarks/results/gpu_ops_ceiling.md``;
+no H100 row, no outer choice):
+
+* *Features, not transfer, for conv and linear*: trained on all five GPUs with 20 % of the (op, shape) keys held out
+  on every GPU, the same model (60,000 rows, 300 rounds, one model) scores 9.3 % (bmm 12.3, linear 15.6, conv
+  19.1 %; T4 11.0 %), 7.7 % with every row and 1,000 rounds. A model trained on 80 % of one GPU's own rows: bmm
+  6.8, linear 8.8, conv 16.0 %. Ground-truth repeatability: 1.7 % (75 repeated element-wise / norm shapes).
+* *The kernel's tile is not the missing feature*: features of the tile and grid each GPU really ran (parsed from
+  NeuSight's ``Kernel Name`` and grid columns: an oracle no unseen GPU has) lower leave-one-GPU-out + family
+  probes by 0.8 points (13.5 -> 12.8 % for one model; bmm 1.7, linear 0.4, conv 1.0; three seeds). bmm runs one
+  tile per GPU on the A100 (128x128) and the Pascals (128x64), so tile and GPU cannot be told apart.
+* *Zero-shot runtimes* (inner pairs, scratch run): averaging members that each assume one training GPU's floor,
+  bandwidth fraction and GEMM efficiency instead of their median: 21.01 -> 20.82 % (gemm_probe off; on:
+  20.33 -> 20.37 %), within the pairs' spread; one training GPU's specialist as the new GPU's "analogue": 22.7 %.
+  Neither kept.
+
 Persistence: ``cross_device.txt`` (LightGBM text; the bag's other members ``cross_device.bag<i>.txt``, the device
 specialists ``cross_device.specialist<i>.txt``) +
 ``cross_device.json`` (feature names and versions, training devices, their probes, zero-shot defaults,
