@@ -1,9 +1,12 @@
 """H100 as a device never trained on: roofline vs zero-shot vs few-shot K=10 vs 10 rows alone.
 
 The cross-device operator model (``hybridperf/data/models/cross-device``) is trained on NeuSight's
-P4, P100, T4, V100 and A100 operators only; no H100 row enters it. Each measured configuration of
-``calibration/h100-sxm/`` whose ONNX file (``onnx_file`` column) is present under ``.zoo/`` is
-analysed once and priced on the ``h100-sxm`` sheet:
+P4, P100, T4, V100 and A100 operators only; no H100 row enters it. H100 is a test set: it is evaluated,
+never tuned on. Every ``status == ok`` row of ``calibration/h100-sxm/torch-cudagraph-fp32-fp16.csv`` and
+``torch-eager-fp32-fp16.csv`` (batch 1, 8 and 32) is scored: each row's ONNX file (``onnx_file`` column) is
+analysed once, from ``.zoo/`` or ``.zoo/h100/`` (:data:`ZOO_DIRS`) or, with ``--export-missing PYTHON``,
+exported first by the row's ``onnx_export_cmd`` run with that interpreter (one with torch; cwd the
+repository, into ``.zoo/``), and priced on the ``h100-sxm`` sheet:
 
 * **roofline**: ``hybridperf predict --roofline-only`` (TVM-fused kernels, sheet launch overhead);
 * **zero-shot**: :class:`hybridperf.residual.zero_shot.ZeroShotGpu` with the measured runtime
@@ -18,17 +21,32 @@ analysed once and priced on the ``h100-sxm`` sheet:
   fitted on the same 10 rows, scored on the same others.
 
 fp16 rows: the operator data is fp32 only; fp16 kernels are priced with the sheet's fp16 peak.
-fp32 and fp16 are reported separately. Writes ``benchmarks/results/h100_zero_shot.md``::
+fp32 and fp16 are reported separately, all batches together and per batch.
 
-    taskset -c 0 .venv/bin/python -m benchmarks.h100_zero_shot
+The per-configuration prices are cached (``--cache``, JSON, default ``.zoo/h100_zero_shot_cache.json``, out of
+git) under a fingerprint of what they depend on (:func:`fingerprint`: every file of the package that pricing reads,
+sources, sheets and the shipped model, and the kernel-time model's files); a cache written under another
+fingerprint is ignored. Without ``--export-missing``, a configuration with neither an ONNX file nor a
+cache entry is an error that names its export command. A configuration that cannot be exported or analysed is
+recorded in the cache with the reason and listed in the results as excluded (never dropped silently); with
+``--export-missing`` it is tried again. ``--drop-exports`` deletes each ONNX file this run exported once it is
+priced (files that were there before are never deleted). Writes ``benchmarks/results/h100_zero_shot.md``::
+
+    taskset -c 0,1 nice -n 5 .venv/bin/python -m benchmarks.h100_zero_shot \\
+        --export-missing .venv-bench/bin/python --drop-exports
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
+import shlex
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,51 +54,181 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 H100 = ROOT / "calibration" / "h100-sxm"
 ZOO = ROOT / ".zoo"
+#: where a row's ONNX file is looked for, in order (``.zoo/h100/``: the H100 exports ``benchmarks.memory_runtime``
+#: reads, written by the same ``benchmarks.zoo`` commands with ``--out-dir .zoo/h100``)
+ZOO_DIRS = (ZOO, ZOO / "h100")
+CACHE = ZOO / "h100_zero_shot_cache.json"
 OUT = ROOT / "benchmarks" / "results" / "h100_zero_shot.md"
 KERNEL_TIME_DIR = ROOT / "benchmarks" / "models" / "cross-device-kernel"
+#: the package whose pricing files :func:`fingerprint` hashes
+PACKAGE = ROOT / "hybridperf"
 SETS = (("torch-cudagraph", "torch-cudagraph-fp32-fp16.csv", "CUDA graphs (latency ~ GPU time)", 12.0),
         ("torch", "torch-eager-fp32-fp16.csv", "eager (host dispatch + GPU)", 15.0))
+BATCHES = ("1", "8", "32")
 K, DRAWS, RIDGE = 10, 10, 1.0
-COMMAND = "taskset -c 0 .venv/bin/python -m benchmarks.h100_zero_shot"
+MIN_FREE_GB = 4.0
+COMMAND = ("taskset -c 0,1 nice -n 5 .venv/bin/python -m benchmarks.h100_zero_shot --cache "
+           ".zoo/h100_zero_shot_cache.json --export-missing .venv-bench/bin/python --drop-exports")
+EXPORT_PREFIX = ["python", "-m", "benchmarks.zoo", "--export"]
 
 
-def _rows(name: str) -> list[dict]:
+def _all_rows(name: str) -> list[dict]:
+    """Every ``status == ok`` row of one H100 calibration file."""
     with open(H100 / name, newline="") as fh:
-        return [r for r in csv.DictReader(fh) if r["status"] == "ok" and (ZOO / r["onnx_file"]).exists()]
+        return [r for r in csv.DictReader(fh) if r["status"] == "ok"]
 
 
-def _price_all(cache_path: Path | None, kernel_time_dir: Path | None = None) -> dict:
-    """``{(onnx, runtime, dtype): {"device_s", "group", "host_floor_s", "roofline_s", "kt_device_s"}}`` (cached as JSON)."""
-    cache = json.loads(cache_path.read_text()) if cache_path and cache_path.exists() else {}
+def _rows(name: str, failed: dict | None = None) -> list[dict]:
+    """The rows scored: every ok row except those whose configuration is in ``failed`` (listed as excluded)."""
+    return [r for r in _all_rows(name) if r["onnx_file"] not in (failed or {})]
+
+
+def _configs() -> dict[str, dict]:
+    """``{onnx_file: {"cmd": export command, "combos": {(runtime, dtype)}}}`` over both sets."""
+    need: dict[str, dict] = {}
+    for rt, name, _, _ in SETS:
+        for r in _all_rows(name):
+            c = need.setdefault(r["onnx_file"], {"cmd": r["onnx_export_cmd"], "combos": set()})
+            if c["cmd"] != r["onnx_export_cmd"]:
+                raise SystemExit(f"error: {r['onnx_file']} has two export commands: {c['cmd']!r}, "
+                                 f"{r['onnx_export_cmd']!r}")
+            c["combos"].add((rt, r["dtype"]))
+    return need
+
+
+#: subpackages of ``hybridperf`` a price does not depend on (the command line, reports, measuring)
+_NOT_PRICING = ("commands", "report", "measure")
+
+
+def fingerprint(kernel_time_dir: Path | None = None) -> str:
+    """sha256 over what a cached price depends on: every file of the ``hybridperf`` package that pricing reads
+    (sources, device sheets, the shipped cross-device model; all but :data:`_NOT_PRICING`) and the kernel-time
+    model's files (when priced). Any edit there, a docstring included, makes the cache stale: a rerun prices again."""
+    h = hashlib.sha256()
+    pkg = PACKAGE
+    files = [("hybridperf", p) for p in sorted(pkg.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+             and p.relative_to(pkg).parts[0] not in _NOT_PRICING]
+    if kernel_time_dir:
+        files += [("kernel-time", p) for p in sorted(Path(kernel_time_dir).iterdir()) if p.is_file()]
+    for tag, p in files:
+        h.update(f"{tag}/{p.relative_to(pkg) if tag == 'hybridperf' else p.name}\n".encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def load_cache(path: Path | None, fp: str) -> dict:
+    """``{"fingerprint", "entries", "failed"}`` from ``path``; empty when absent or written under another fingerprint."""
+    empty = {"fingerprint": fp, "entries": {}, "failed": {}}
+    if not path or not path.exists():
+        return empty
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or data.get("fingerprint") != fp:
+        print(f"{path}: written under another fingerprint (model, sheet or analysis changed): ignored",
+              file=sys.stderr, flush=True)
+        return empty
+    return {"fingerprint": fp, "entries": data.get("entries", {}), "failed": data.get("failed", {})}
+
+
+def _save(cache: dict, path: Path | None) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache))
+        tmp.replace(path)
+
+
+def _locate(onnx: str) -> Path | None:
+    return next((d / onnx for d in ZOO_DIRS if (d / onnx).exists()), None)
+
+
+def _export(onnx: str, cmd: str, python: str) -> tuple[Path | None, str]:
+    """Run ``cmd`` (``python -m benchmarks.zoo --export ...``) with ``python``; ``(path, "")`` or ``(None, reason)``."""
+    argv = shlex.split(cmd)
+    if argv[:4] != EXPORT_PREFIX or "--out-dir" in argv:
+        return None, f"unexpected export command {cmd!r}"
+    t0 = time.perf_counter()
+    res = subprocess.run([python, *argv[1:]], cwd=ROOT, capture_output=True, text=True)
+    if res.returncode != 0:
+        tail = (res.stderr.strip().splitlines() or [f"exit {res.returncode}"])[-1]
+        return None, f"export failed: {tail[:300]}"
+    path = ZOO / onnx
+    if not path.exists():
+        return None, f"the export command wrote no .zoo/{onnx} (stdout: {res.stdout.strip()[:200]})"
+    print(f"  exported in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return path, ""
+
+
+def _price_one(path: Path, combos, spec, model, kernel_time) -> dict:
     from hybridperf.analysis.analyze import analyze
     from hybridperf.api import predict_on
+    from hybridperf.residual.zero_shot import ZeroShotGpu
+
+    analyzed = analyze(str(path))
+    out = {}
+    for rt, dt in sorted(combos):
+        prec = None if dt == "fp32" else dt
+        bd, _ = ZeroShotGpu(model, rt).breakdown(analyzed, spec, prec)
+        roof = predict_on(analyzed, spec, prec, residual=None).latency_s
+        e = {"device_s": list(bd.device_s), "group": list(bd.group), "host_floor_s": bd.host_floor_s,
+             "host_weights": list(bd.host_weights), "roofline_s": roof}
+        if kernel_time is not None:
+            kt, _ = ZeroShotGpu(model, rt, kernel_time=kernel_time).breakdown(analyzed, spec, prec)
+            e["kt_device_s"] = list(kt.device_s)
+        out[f"{path.name}|{rt}|{dt}"] = e
+    return out
+
+
+def _price_all(cache_path: Path | None, kernel_time_dir: Path | None = None, export_python: str | None = None,
+               drop_exports: bool = False, min_free_gb: float = MIN_FREE_GB) -> dict:
+    """Price every configuration; the cache ``{"fingerprint", "entries": {"onnx|runtime|dtype": {"device_s", "group",
+    "host_floor_s", "host_weights", "roofline_s", "kt_device_s"}}, "failed": {onnx: reason}}`` (saved after each)."""
+    cache = load_cache(cache_path, fingerprint(kernel_time_dir))
+    entries, failed = cache["entries"], cache["failed"]
+    need = _configs()
+    todo = {o: c for o, c in sorted(need.items())
+            if not all(f"{o}|{rt}|{dt}" in entries for rt, dt in c["combos"])
+            and (export_python or o not in failed)}
+    missing = [c["cmd"] for o, c in todo.items() if _locate(o) is None]
+    if missing and not export_python:
+        raise SystemExit(f"error: {len(missing)} configuration(s) have no ONNX file under .zoo/ or .zoo/h100/ and no cache entry; "
+                         "export them (an interpreter with torch, from the repository root) or pass "
+                         "--export-missing PYTHON:\n  " + "\n  ".join(missing))
+    if not todo:
+        return cache
     from hybridperf.device.spec import load_spec
-    from hybridperf.residual.zero_shot import ZeroShotGpu, load_cross_device, load_kernel_time
+    from hybridperf.residual.zero_shot import load_cross_device, load_kernel_time
 
     spec = load_spec("h100-sxm")
     model = load_cross_device()
     kernel_time = load_kernel_time(kernel_time_dir) if kernel_time_dir else None
-    need: dict[str, set] = {}
-    for rt, name, _, _ in SETS:
-        for r in _rows(name):
-            need.setdefault(r["onnx_file"], set()).add((rt, r["dtype"]))
-    for i, (onnx, combos) in enumerate(sorted(need.items())):
-        keys = {f"{onnx}|{rt}|{dt}": (rt, dt) for rt, dt in combos}
-        if all(k in cache for k in keys):
-            continue
-        print(f"[{i + 1}/{len(need)}] {onnx}", file=sys.stderr, flush=True)
-        analyzed = analyze(str(ZOO / onnx))
-        for key, (rt, dt) in keys.items():
-            prec = None if dt == "fp32" else dt
-            bd, _ = ZeroShotGpu(model, rt).breakdown(analyzed, spec, prec)
-            roof = predict_on(analyzed, spec, prec, residual=None).latency_s
-            cache[key] = {"device_s": list(bd.device_s), "group": list(bd.group), "host_floor_s": bd.host_floor_s,
-                          "host_weights": list(bd.host_weights), "roofline_s": roof}
-            if kernel_time is not None:
-                kt, _ = ZeroShotGpu(model, rt, kernel_time=kernel_time).breakdown(analyzed, spec, prec)
-                cache[key]["kt_device_s"] = list(kt.device_s)
-        if cache_path:
-            cache_path.write_text(json.dumps(cache))
+    for i, (onnx, c) in enumerate(todo.items()):
+        print(f"[{i + 1}/{len(todo)}] {onnx}", file=sys.stderr, flush=True)
+        path, exported = _locate(onnx), False
+        try:
+            if path is None:
+                free_gb = shutil.disk_usage(ZOO).free / 1e9
+                if free_gb < min_free_gb:
+                    print(f"  not exported: {free_gb:.1f} GB free < {min_free_gb:g} GB", file=sys.stderr, flush=True)
+                    failed[onnx] = f"not exported: {free_gb:.1f} GB disk free < {min_free_gb:g} GB"
+                    continue
+                path, reason = _export(onnx, c["cmd"], export_python)
+                if path is None:
+                    failed[onnx] = reason
+                    continue
+                exported = True
+            t0 = time.perf_counter()
+            try:
+                entries.update(_price_one(path, c["combos"], spec, model, kernel_time))
+                failed.pop(onnx, None)
+            except Exception as exc:  # noqa: BLE001 - recorded and listed as excluded, not raised
+                first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+                first = first.replace(f"{ROOT}/", "")
+                failed[onnx] = f"analysis failed: {type(exc).__name__}: {first[:600]}"
+            print(f"  priced in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        finally:
+            if exported and drop_exports:
+                path.unlink(missing_ok=True)
+            _save(cache, cache_path)
     return cache
 
 
@@ -128,41 +276,61 @@ def eager_retest() -> tuple[int, float, float]:
 
 
 def launch_counts(cache: dict) -> list[tuple[str, int, int]]:
-    """``(model, launches predicted, kernels the profiler counted)`` for the CUDA-graph fp32 rows."""
+    """``(model, launches predicted, kernels the profiler counted)`` for the CUDA-graph fp32 rows the profiler has."""
     with open(H100 / "torch-kernels-fp32-fp16.csv", newline="") as fh:
         prof = {(r["model"], r["batch"], r["dtype"]): float(r["kernels_per_inference"]) for r in csv.DictReader(fh)
                 if r["status"] == "ok"}
     out = []
-    for r in _rows("torch-cudagraph-fp32-fp16.csv"):
+    for r in _rows("torch-cudagraph-fp32-fp16.csv", cache["failed"]):
         k = (r["model"], r["batch"], r["dtype"])
         if r["dtype"] == "fp32" and k in prof:
-            out.append((r["model"], len(cache[f"{r['onnx_file']}|torch-cudagraph|fp32"]["device_s"]), int(prof[k])))
+            n = len(cache["entries"][f"{r['onnx_file']}|torch-cudagraph|fp32"]["device_s"])
+            out.append((r["model"], n, int(prof[k])))
     return out
 
 
+def excluded(cache: dict) -> list[tuple[str, str, int]]:
+    """``(onnx file, reason, rows it removes)`` for each configuration that could not be exported or analysed."""
+    n = {}
+    for _, name, _, _ in SETS:
+        for r in _all_rows(name):
+            n[r["onnx_file"]] = n.get(r["onnx_file"], 0) + 1
+    return [(o, reason, n.get(o, 0)) for o, reason in sorted(cache["failed"].items()) if o in n]
+
+
 def evaluate(cache: dict) -> list[dict]:
+    """Scores per runtime and dtype over every priced row, with a per-batch breakdown (``per_batch``)."""
     from hybridperf.residual.zero_shot import ZeroShotGpu, load_cross_device
 
     base = load_cross_device()
     out = []
     for rt, name, label, target in SETS:
         for dt in ("fp32", "fp16"):
-            rows = [r for r in _rows(name) if r["dtype"] == dt]
+            rows = [r for r in _rows(name, cache["failed"]) if r["dtype"] == dt]
             if not rows:
                 continue
-            ents = [cache[f"{r['onnx_file']}|{rt}|{dt}"] for r in rows]
+            ents = [cache["entries"][f"{r['onnx_file']}|{rt}|{dt}"] for r in rows]
             y = np.array([float(r["latency_median_s"]) for r in rows])
             bds = [_breakdown(e, rt) for e in ents]
             roof = np.array([e["roofline_s"] for e in ents])
             zs = np.array([b.latency_s() for b in bds])
-            kt = (_scores([_breakdown(e, rt, "kt_device_s").latency_s() for e in ents], y)
-                  if all("kt_device_s" in e for e in ents) else None)
             probed = None
             if rt == "torch":  # host floor from the device's 2-second launch probe instead of the training median
                 from dataclasses import replace
 
                 floor = json.loads((H100 / "probe.json").read_text())["launch_queued_s"]
                 probed = _scores([replace(b, host_floor_s=floor).latency_s() for b in bds], y)
+            kts = (np.array([_breakdown(e, rt, "kt_device_s").latency_s() for e in ents])
+                   if all("kt_device_s" in e for e in ents) else None)
+            kt = _scores(kts, y) if kts is not None else None
+            batch = np.array([r["batch"] for r in rows])
+            per_batch = {}
+            for b in BATCHES:
+                m = batch == b
+                if m.any():
+                    per_batch[b] = {"n": int(m.sum()), "roofline": _scores(roof[m], y[m]),
+                                    "zero_shot": _scores(zs[m], y[m]),
+                                    "kernel_time": _scores(kts[m], y[m]) if kts is not None else None}
             nk = np.array([len(b.device_s) for b in bds], float)
             rng = np.random.default_rng(0)
             few, alone, zs_held = [], [], []
@@ -176,7 +344,7 @@ def evaluate(cache: dict) -> list[dict]:
             out.append({
                 "set": label, "runtime": rt, "dtype": dt, "n": len(y), "target": target,
                 "roofline": _scores(roof, y), "zero_shot": _scores(zs, y), "kernel_time": kt,
-                "probed": probed,
+                "probed": probed, "per_batch": per_batch,
                 "host_floor_s": bds[0].host_floor_s,
                 "zero_shot_held": tuple(np.mean(zs_held, axis=0)), "few_shot": tuple(np.mean(few, axis=0)),
                 "alone": tuple(np.mean(alone, axis=0)),
@@ -185,11 +353,14 @@ def evaluate(cache: dict) -> list[dict]:
     return out
 
 
-def render(res: list[dict], counts: list | None = None, retest: tuple | None = None) -> str:
+def render(res: list[dict], counts: list | None = None, retest: tuple | None = None,
+           excl: list[tuple[str, str, int]] | None = None) -> str:
     L = ["# H100 zero-shot: a GPU never trained on\n", f"Command: `{COMMAND}`\n",
          "Device sheet `h100-sxm` (spec only). Cross-device operator model trained on NeuSight's P4, P100, T4, V100, "
-         "A100 fp32 operators (no H100 row). Ground truth: `calibration/h100-sxm/` rows whose ONNX file is present "
-         "under `.zoo/` (batch-1 default-size configurations; nothing exported for this benchmark). Model-level "
+         "A100 fp32 operators (no H100 row). Ground truth: every `status == ok` row of `calibration/h100-sxm/"
+         "torch-cudagraph-fp32-fp16.csv` and `torch-eager-fp32-fp16.csv` (batch 1, 8 and 32; each row's ONNX export "
+         "taken from `.zoo/` or made by its `onnx_export_cmd`; configurations that cannot be exported or analysed are "
+         "listed below as excluded). H100 is a test set: nothing is tuned on it. Model-level "
          "MAPE = mean |pred / measured - 1|; `±10 %` = share of configurations within 10 %. fp16 rows: the operator "
          "data is fp32 only, fp16 kernels are priced with the sheet's fp16 peak (989 TFLOP/s dense tensor) and "
          "halved traffic.\n",
@@ -214,7 +385,24 @@ def render(res: list[dict], counts: list | None = None, retest: tuple | None = N
         L.append(f"| {r['runtime']} | {r['dtype']} | {r['n']} | {f(r['roofline'])} | {f(r['zero_shot'])} | "
                  f"{f(r['kernel_time']) if r['kernel_time'] else '-'} | {f(r['zero_shot_held'])} | {f(r['few_shot'])} | {f(r['alone'])} | ≤ {r['target']:.0f} % "
                  f"({'met' if r['zero_shot'][0] <= r['target'] else 'not met'}) | {r['covered'] * 100:.0f} % |")
+    L += ["", "Per batch (the same rows and predictions as above, split by batch size; batch 1 is the set the earlier "
+          "versions of this benchmark scored):", "",
+          "| runtime | dtype | batch | n | roofline MAPE / ±10 % | zero-shot MAPE / ±10 % | kernel-time variant |",
+          "|---|---|---:|---:|---:|---:|---:|"]
+    for r in res:
+        for b, pb in r["per_batch"].items():
+            L.append(f"| {r['runtime']} | {r['dtype']} | {b} | {pb['n']} | {f(pb['roofline'])} | {f(pb['zero_shot'])} | "
+                     f"{f(pb['kernel_time']) if pb['kernel_time'] else '-'} |")
     L.append("")
+    sizes = ", ".join(f"{r['runtime']} {r['dtype']} {r['n']} ("
+                      + " / ".join(f"b{b}: {pb['n']}" for b, pb in r["per_batch"].items()) + ")" for r in res)
+    L.append(f"- Rows scored: {sizes}.")
+    if excl:
+        L.append(f"- Excluded ({len(excl)} configuration(s), {sum(n for _, _, n in excl)} rows over both files; "
+                 "never scored):")
+        L += [f"  - `{o}` ({n} rows): {reason}" for o, reason, n in excl]
+    else:
+        L.append("- Excluded: none (every ok row is scored).")
     for r in res:
         if r["probed"] is not None:
             L.append(f"- {r['runtime']} {r['dtype']}: zero-shot host floor {r['host_floor_s'] * 1e6:.1f} us per launch (the "
@@ -222,14 +410,15 @@ def render(res: list[dict], counts: list | None = None, retest: tuple | None = N
                      f"(`calibration/h100-sxm/probe.json` launch_queued_s, a 2-second probe, no model measured): "
                      f"{r['probed'][0]:.1f} % / {r['probed'][1]:.0f} %.")
     if retest:
-        L.append(f"- Eager ground truth is noisy: {retest[0]} models whose fp32 and fp16 eager runs are both host-bound "
+        L.append(f"- Eager ground truth is noisy: {retest[0]} models whose fp32 and fp16 eager runs (batch 1) are both host-bound "
                  f"(GPU busy < 50 %) with the same kernel count (±10 %), i.e. the same host work, differ by "
                  f"{retest[1]:.1f} % on average (median {retest[2]:.1f} %; `calibration/h100-sxm/torch-eager-fp32-fp16.csv`, "
                  "`torch-kernels-fp32-fp16.csv`): noise of the order of the 15 % eager target.")
     if counts:
         e = [abs(p / m - 1) for _, p, m in counts]
-        L.append(f"- Launches predicted vs kernels the profiler counted (CUDA graphs, fp32, {len(counts)} models): median "
-                 f"|ratio - 1| {np.median(e) * 100:.1f} %, within ±5 % for {np.mean(np.array(e) <= 0.05) * 100:.0f} % of models "
+        L.append(f"- Launches predicted vs kernels the profiler counted (CUDA graphs, fp32, {len(counts)} configurations the "
+                 f"profiler has): median |ratio - 1| {np.median(e) * 100:.1f} %, within ±5 % for "
+                 f"{np.mean(np.array(e) <= 0.05) * 100:.0f} % of them "
                  "(checked only, never fitted: the profiler data is H100's).")
     L.append("")
     for r in res:
@@ -242,13 +431,24 @@ def render(res: list[dict], counts: list | None = None, retest: tuple | None = N
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cache", type=Path, default=None, help="JSON cache of the per-configuration breakdowns")
+    ap.add_argument("--cache", type=Path, default=CACHE,
+                    help="JSON cache of the per-configuration breakdowns, keyed by fingerprint (default %(default)s)")
+    ap.add_argument("--no-cache", action="store_true", help="price everything afresh and write no cache")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--kernel-time", type=Path, default=KERNEL_TIME_DIR,
                     help="a saved kernel-time model to price as the extra column (benchmarks/gpu_kernel_time.py)")
+    ap.add_argument("--export-missing", metavar="PYTHON",
+                    help="an interpreter with torch: run a row's onnx_export_cmd with it when its ONNX file is missing "
+                         "and not cached (cwd the repository, into .zoo/); also retries configurations that failed")
+    ap.add_argument("--drop-exports", action="store_true",
+                    help="delete each ONNX file this run exported once it is priced (never files that were there)")
+    ap.add_argument("--min-free-gb", type=float, default=MIN_FREE_GB,
+                    help="export nothing while the disk under .zoo/ has less free space (default %(default)s GB); "
+                         "such configurations are listed as excluded")
     args = ap.parse_args(argv)
-    cache = _price_all(args.cache, args.kernel_time)
-    text = render(evaluate(cache), launch_counts(cache), eager_retest())
+    cache = _price_all(None if args.no_cache else args.cache, args.kernel_time, args.export_missing,
+                       args.drop_exports, args.min_free_gb)
+    text = render(evaluate(cache), launch_counts(cache), eager_retest(), excluded(cache))
     args.out.write_text(text)
     print(text)
     return 0
