@@ -22,10 +22,18 @@ transfer to an unseen GPU is taken away or when the kernel choice is handed to t
    mean over the five folds and :data:`ORACLE_SEEDS`.
 4. **Ground-truth repeatability**: rows of one (device, op, shape) measured more than once; MAPE of each such row
    against the mean of the others (leave-self-out).
+5. **Measurement drift along each file**: NeuSight's latencies drift with the row's place in its file (the same
+   shapes come in the same order on every GPU, so the drift looks like a shape effect that agrees across GPUs).
+   Per GPU and family, the correlation of section 1's held-out log errors ``log(measured / predicted)`` with the
+   row's relative position in its file (:func:`file_position`, rows matched to the file by latency) and their mean
+   per file fifth; Spearman correlations of log FLOPs and of the conv dimensions with the position (conv's shapes
+   do not trend, so its drift is not a size effect; bmm, linear and layer norm shapes grow along their files, so
+   there position and size are confounded); and, as a diagnostic only (a new op has no place in NeuSight's
+   files), section 1 again with the position as one more feature.
 
 Prints a markdown report and writes it to ``benchmarks/results/gpu_ops_ceiling.md`` headed by the command.
-About 7 minutes on one core (load 1, in-distribution 2 of which 1.5 the every-row fits, same-GPU 0.5,
-oracle 4).
+About 5.5 minutes on one core (load 0.5, in-distribution 1 of which 0.9 the every-row fits, same-GPU 0.5,
+oracle 3, position diagnostic 0.2).
 
 Run (pinned to one core)::
 
@@ -82,19 +90,22 @@ ORACLE_FAMILY = (1.0, 1.0)
 #: NeuSight ops whose kernel the oracle describes, and their families (the summary's columns)
 KERNEL_OPS = ("bmm", "linear", "conv")
 KERNEL_FAMILIES = ("bmm", "linear", "conv")
+#: families of the shape-trend check (section 5) and the file fifths of the drift table
+DRIFT_FAMILIES = ("bmm", "linear", "conv", "layer_norm")
+DRIFT_BINS = 5
+#: conv dimensions whose trend along the file section 5 shows (NeuSight's batch is ``gemm_m / out size**2``;
+#: its kernel, stride and padding are 3, 1, 1 on every row)
+CONV_DIMS = ("batch", "conv_in_channels", "conv_out_channels", "conv_in_size")
 _ARCH_PREFIX = re.compile(r"^(ampere|volta|maxwell|turing)_")
 _TILE = re.compile(r"(\d+)x(\d+)")
 
 
-# -- the real kernels (oracle features) ---------------------------------------------------------------------------
+# -- the source files (kernels for the oracle, each row's place in its file) ------------------------------------
 
-def read_kernels(data_dir: Path, rows: PricedOps) -> dict[str, np.ndarray]:
-    """Kernel name, all kernel names, grid blocks, block threads and kernel count of every :data:`KERNEL_OPS` row,
-    aligned with ``rows`` (empty elsewhere); latencies are checked against ``rows``."""
-    n = len(rows)
-    out = {"name": np.full(n, "", dtype=object), "kernels": np.full(n, "", dtype=object), "blocks": np.zeros(n),
-           "block_threads": np.zeros(n), "n_kernels": np.zeros(n)}
-    for op in KERNEL_OPS:
+def _source_rows(data_dir: Path, rows: PricedOps, ops: Sequence[str]):
+    """``(row indices, CSV records)`` of every NeuSight file of ``ops``, the indices of ``rows`` that file's rows are,
+    in file order; the latencies are checked against ``rows``."""
+    for op in ops:
         for path in sorted((Path(data_dir) / "ops" / op).glob("*.csv.gz")):
             dev = DEVICE_IDS.get(path.name[: -len(".csv.gz")])
             if dev is None:
@@ -105,12 +116,32 @@ def read_kernels(data_dir: Path, rows: PricedOps) -> dict[str, np.ndarray]:
             lat = np.array([float(r["Latency"]) * 1e-3 for r in recs])
             if len(recs) != len(at) or not np.allclose(lat, rows.measured_s[at]):
                 raise RuntimeError(f"{path}: rows do not line up with load_ops")
-            for i, r in zip(at, recs):
-                allk = r.get("Kernels") or r["Kernel Name"]
-                out["name"][i], out["kernels"][i] = r["Kernel Name"], allk
-                out["blocks"][i] = float(r["Grid x"] or 0) * float(r["Grid y"] or 0) * float(r["Grid z"] or 0)
-                out["block_threads"][i] = float(r["Block x"] or 0)
-                out["n_kernels"][i] = len([k for k in allk.split(";") if k])
+            yield at, recs
+
+
+def file_position(data_dir: Path, rows: PricedOps) -> np.ndarray:
+    """Relative position of each row in its NeuSight file (first row 0, last row 1), aligned with ``rows``."""
+    pos = np.full(len(rows), np.nan)
+    for at, _ in _source_rows(data_dir, rows, np.unique(rows.op).tolist()):
+        pos[at] = np.arange(len(at)) / max(len(at) - 1, 1)
+    if np.isnan(pos).any():
+        raise RuntimeError(f"{int(np.isnan(pos).sum())} rows were found in no NeuSight file")
+    return pos
+
+
+def read_kernels(data_dir: Path, rows: PricedOps) -> dict[str, np.ndarray]:
+    """Kernel name, all kernel names, grid blocks, block threads and kernel count of every :data:`KERNEL_OPS` row,
+    aligned with ``rows`` (empty elsewhere); latencies are checked against ``rows``."""
+    n = len(rows)
+    out = {"name": np.full(n, "", dtype=object), "kernels": np.full(n, "", dtype=object), "blocks": np.zeros(n),
+           "block_threads": np.zeros(n), "n_kernels": np.zeros(n)}
+    for at, recs in _source_rows(data_dir, rows, KERNEL_OPS):
+        for i, r in zip(at, recs):
+            allk = r.get("Kernels") or r["Kernel Name"]
+            out["name"][i], out["kernels"][i] = r["Kernel Name"], allk
+            out["blocks"][i] = float(r["Grid x"] or 0) * float(r["Grid y"] or 0) * float(r["Grid z"] or 0)
+            out["block_threads"][i] = float(r["Block x"] or 0)
+            out["n_kernels"][i] = len([k for k in allk.split(";") if k])
     return out
 
 
@@ -224,16 +255,22 @@ def _cell_table(cells: dict) -> list[str]:
 
 # -- sections -------------------------------------------------------------------------------------------------------
 
-def in_distribution(data: _Data, gpu: np.ndarray, n_rows: int, estimators: int) -> dict:
-    """Section 1: every GPU in training, :data:`HOLD_OUT` of the shape keys held out on all of them."""
+def _held_out(key: np.ndarray, seed: int) -> np.ndarray:
+    """Rows whose shape key section 1 holds out under split seed ``seed``."""
+    return (np.random.default_rng(100 + seed).random(key.max() + 1) < HOLD_OUT)[key]
+
+
+def in_distribution(data: _Data, gpu: np.ndarray, n_rows: int, estimators: int) -> tuple[dict, list]:
+    """Section 1: every GPU in training, :data:`HOLD_OUT` of the shape keys held out on all of them; the cells and
+    the runs (scored-row mask, predictions) of each split seed."""
     key = _shape_keys(data.rows)
     runs = []
     for seed in SPLIT_SEEDS:
-        hold = (np.random.default_rng(100 + seed).random(key.max() + 1) < HOLD_OUT)[key]
+        hold = _held_out(key, seed)
         m = _fit(data, np.where(~hold)[0], n_rows, estimators, seed)
         te = hold & data.scored
         runs.append((te, _predict(data, m, te)))
-    return _cells(data.rows, gpu, runs)
+    return _cells(data.rows, gpu, runs), runs
 
 
 def same_gpu(data: _Data, gpu: np.ndarray, n_rows: int, estimators: int) -> dict:
@@ -323,7 +360,105 @@ def repeatability(rows: PricedOps) -> list[tuple[str, int, int, float, float]]:
     return out
 
 
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks of ``x`` (ties share their mean rank)."""
+    r = np.empty(len(x))
+    r[np.argsort(x, kind="mergesort")] = np.arange(len(x))
+    inv = np.unique(x, return_inverse=True)[1].reshape(-1)
+    return (np.bincount(inv, r) / np.bincount(inv))[inv]
+
+
+def _corr(a: np.ndarray, b: np.ndarray, rank: bool) -> float:
+    """Pearson correlation of ``a`` and ``b`` (Spearman with ``rank``); NaN when either is constant."""
+    if rank:
+        a, b = _ranks(a), _ranks(b)
+    return float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and a.std() > 0 and b.std() > 0 else float("nan")
+
+
+def drift(rows: PricedOps, gpu: np.ndarray, pos: np.ndarray, runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """Section 5: ``(family, GPU) -> (Pearson r, Spearman rho, mean per file fifth %)`` of the held-out rows' log
+    error ``log(measured / predicted)`` against their relative file position, each the mean over ``runs``; a
+    fifth's figure is ``exp(mean log error) - 1`` in % (positive: slower than predicted)."""
+    out = {}
+    for f in FAMILIES:
+        for g in GPUS:
+            vals = []
+            for mask, pred in runs:
+                s = (rows.family[mask] == f) & (gpu[mask] == g)
+                if s.sum() < 10:
+                    continue
+                err, p = np.log(rows.measured_s[mask][s] / pred[s]), pos[mask][s]
+                fifth = np.minimum((p * DRIFT_BINS).astype(int), DRIFT_BINS - 1)
+                vals.append([_corr(err, p, False), _corr(err, p, True),
+                             *((np.exp(err[fifth == k].mean()) - 1) * 100 if (fifth == k).any() else np.nan
+                               for k in range(DRIFT_BINS))])
+            if vals:
+                v = np.nanmean(vals, axis=0)
+                out[(f, g)] = (v[0], v[1], tuple(v[2:]))
+    return out
+
+
+def shape_trend(rows: PricedOps, gpu: np.ndarray, pos: np.ndarray) -> list[tuple[str, str, dict[str, float]]]:
+    """Section 5: ``(family, quantity, GPU -> Spearman rho)`` of a shape quantity against the file position over
+    every row of the family: log FLOPs of each :data:`DRIFT_FAMILIES` family, and each conv dimension."""
+    quantities = [(f, "log FLOPs", lambda s: np.log(rows.flops[s] + 1)) for f in DRIFT_FAMILIES]
+    dims = {**rows.shapes, "batch": rows.shapes["gemm_m"] / np.maximum(rows.shapes["conv_out_size"], 1) ** 2}
+    quantities += [("conv", c, lambda s, c=c: dims[c][s]) for c in CONV_DIMS]
+    out = []
+    for f, label, value in quantities:
+        rho = {}
+        for g in GPUS:
+            s = (rows.family == f) & (gpu == g)
+            if s.any():
+                rho[g] = _corr(value(s), pos[s], True)
+        out.append((f, label, rho))
+    return out
+
+
+def position_oracle(data: _Data, gpu: np.ndarray, pos: np.ndarray, n_rows: int, estimators: int) -> dict:
+    """Section 5 (diagnostic): section 1's splits and training samples with the relative file position as an extra
+    feature, trained by the LightGBM call :class:`CrossDeviceModel` makes with :data:`SETTINGS`."""
+    import lightgbm as lgb
+
+    X0, y = data.Xy[True]
+    X, names = np.column_stack([X0, pos]), [*FEATURES, "file_position"]
+    key = _shape_keys(data.rows)
+    runs = []
+    for seed in SPLIT_SEEDS:
+        hold = _held_out(key, seed)
+        tr = _sample(np.where(~hold)[0], n_rows, np.random.default_rng(seed))
+        bst = lgb.train(_lgb_params(), lgb.Dataset(X[tr], y[tr], feature_name=names, categorical_feature=["op"]),
+                        num_boost_round=estimators)
+        te = hold & data.scored
+        runs.append((te, data.rows.measured_s[te] * np.exp(bst.predict(X[te]) - y[te])))
+    return _cells(data.rows, gpu, runs)
+
+
+def _drift_table(res: dict) -> list[str]:
+    head = ["Pearson r", "Spearman rho", *(f"fifth {k + 1}" for k in range(DRIFT_BINS))]
+    lines = ["| family | GPU | " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(head)]
+    for (f, g), (r, rho, fifths) in res.items():
+        lines.append(f"| {f} | {g} | {r:+.2f} | {rho:+.2f} | " + " | ".join(f"{v:+.1f}" for v in fifths) + " |")
+    return lines
+
+
+def _trend_table(res: list[tuple[str, str, dict[str, float]]]) -> list[str]:
+    lines = ["| family | quantity | " + " | ".join(GPUS) + " |", "|---|---|" + "---:|" * len(GPUS)]
+    for f, label, rho in res:
+        lines.append(f"| {f} | {label} | " + " | ".join(f"{rho.get(g, np.nan):+.2f}" for g in GPUS) + " |")
+    return lines
+
+
 # -- report ---------------------------------------------------------------------------------------------------------
+
+def _pos_table(res: dict, base: dict) -> list[str]:
+    cols = (*GPUS, "mean")
+    lines = ["| family | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for f in (*FAMILIES, "all"):
+        lines.append(f"| {f} | " + " | ".join(f"{res[(f, g)][0]:.1f} / {res[(f, g)][1]:.0f} ({base[(f, g)][0]:.1f})"
+                                             if (f, g) in res else "" for g in cols) + " |")
+    return lines
+
 
 def _oracle_table(res: dict[str, dict[str, dict]]) -> list[str]:
     arms, modes = list(res), list(next(iter(res.values())))
@@ -351,13 +486,14 @@ def run(args) -> str:
     data = _Data(rows, specs, _probes(rows, specs, gemm_rows), scored, family_probe)
     gpu = _gpu_of(rows)
     kern = read_kernels(args.data, rows)
-    note(f"priced {len(rows)} rows and read their kernels")
+    pos = file_position(args.data, rows)
+    note(f"priced {len(rows)} rows and read their kernels and file positions")
 
-    ind = in_distribution(data, gpu, args.train_rows, args.estimators)
+    ind, ind_runs = in_distribution(data, gpu, args.train_rows, args.estimators)
     note(f"in-distribution: {ind[('all', 'mean')][0]:.2f} %")
     ind_full = None
     if not args.no_full:
-        ind_full = in_distribution(data, gpu, len(rows), args.full_estimators)
+        ind_full, _ = in_distribution(data, gpu, len(rows), args.full_estimators)
         note(f"in-distribution, every row, {args.full_estimators} rounds: {ind_full[('all', 'mean')][0]:.2f} %")
     same = same_gpu(data, gpu, args.train_rows, args.estimators)
     note("same GPU: " + ", ".join(f"{f} {same[(f, 'mean')][0]:.1f} %" for f in (*KERNEL_FAMILIES, "all")))
@@ -367,6 +503,10 @@ def run(args) -> str:
     note("oracle, + family probes: " + ", ".join(
         f"{a} {orc[a]['+ family probes'][('all', 'mean')][0]:.2f} %" for a in orc))
     rep = repeatability(rows)
+    dri, trend = drift(rows, gpu, pos, ind_runs), shape_trend(rows, gpu, pos)
+    ind_pos = position_oracle(data, gpu, pos, args.train_rows, args.estimators)
+    note("in-distribution + file position: " + ", ".join(f"{f} {ind_pos[(f, 'mean')][0]:.1f} %"
+                                                         for f in (*KERNEL_FAMILIES, "all")))
 
     base, top = orc["shape features"], "+ real kernel (oracle)"
     gain = {f: base["+ family probes"][(f, "mean")][0] - orc[top]["+ family probes"][(f, "mean")][0]
@@ -381,7 +521,8 @@ def run(args) -> str:
                              if ind_full else ()),
                            ("same-GPU model (80 / 20 rows of one GPU)", same),
                            ("leave-one-GPU-out + family probes, single model (section 3)", base["+ family probes"]),
-                           ("same + real kernel (ORACLE)", orc[top]["+ family probes"]))),
+                           ("same + real kernel (ORACLE)", orc[top]["+ family probes"]),
+                           ("in-distribution + file position (DIAGNOSTIC, section 5)", ind_pos))),
         "| oracle gain, points | " + " | ".join(f"{gain[f]:.2f}" for f in (*KERNEL_FAMILIES, "all")) + " |",
         "", f"Ground-truth repeatability: {rep_all[3]:.1f} % leave-self-out MAPE over {rep_all[1]} rows in "
         f"{rep_all[2]} repeated (device, op, shape) groups.", "",
@@ -403,6 +544,20 @@ def run(args) -> str:
         "## 4. Ground-truth repeatability", "",
         "| rows of | rows | groups | leave-self-out MAPE % | median % |", "|---|---:|---:|---:|---:|",
         *(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} |" for r in rep), "",
+        "## 5. Measurement drift along each file", "",
+        "Section 1's held-out rows (its model, both split seeds; mean over them): correlation of the log error "
+        "log(measured / predicted) with the row's relative position in its NeuSight file (first row 0, last 1), and "
+        "exp(mean log error) - 1 in % per fifth of the file (positive: slower than the model predicts).", "",
+        *_drift_table(dri), "",
+        "### Shapes along the file: Spearman rho with the relative file position (every row of the family)", "",
+        "NeuSight's conv kernel, stride and padding are 3, 1 and 1 on every row; its conv batch is gemm_m / out "
+        "size^2.", "", *_trend_table(trend), "",
+        f"### In-distribution + file position (DIAGNOSTIC, not a predictor: an op has no place in NeuSight's files): "
+        f"MAPE % / share within ±10 % ({args.train_rows} training rows, {args.estimators} rounds)", "",
+        "Section 1's splits and training samples with the relative file position as one more feature (the same "
+        "LightGBM call CrossDeviceModel makes), scored at each held-out row's true position. Section 1 in "
+        "brackets.", "",
+        *_pos_table(ind_pos, ind), "",
         f"Setup: model settings {dict(SETTINGS)} (candidate 1 of benchmarks/gpu_ops_cross_device.py), single model "
         f"(no bag, no specialists), LightGBM one thread and seed 0; training rows sampled per fit "
         f"({args.train_rows} unless stated; numpy seed = split seed); target log(measured / max(compute, memory, "
@@ -413,7 +568,9 @@ def run(args) -> str:
         "both arms with the same lightgbm.train call and the model's settings (CrossDeviceModel takes its FEATURES "
         f"only); the oracle features are NaN outside {', '.join(KERNEL_OPS)}; 'tile and grid only' drops the "
         "algorithm and the kernel count. Repeatability: each repeated row against the mean of the other rows with "
-        "its (device, op, shape). Data: " + CITATION,
+        "its (device, op, shape). Section 5: file position = index of the row in its NeuSight CSV / (rows - 1), "
+        "rows matched to load_ops by latency; the A100's conv rows are their own file (A100 80GB). Data: "
+        + CITATION,
     ]
     note("done")
     return "\n".join(out)
