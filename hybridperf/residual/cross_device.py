@@ -61,6 +61,13 @@ no H100 row, no outer choice):
   on every GPU, the same model (60,000 rows, 300 rounds, one model) scores 9.3 % (bmm 12.3, linear 15.6, conv
   19.1 %; T4 11.0 %), 7.7 % with every row and 1,000 rounds. A model trained on 80 % of one GPU's own rows: bmm
   6.8, linear 8.8, conv 16.0 %. Ground-truth repeatability: 1.7 % (75 repeated element-wise / norm shapes).
+* *Conv's ground truth drifts along NeuSight's files*: the in-distribution model's log error on conv rows
+  correlates +0.51 to +0.72 with the row's position in its file on every GPU (first fifth -6 to -25 %, last fifth
+  +4 to +36 %) while no conv dimension trends with the position (the same shape order on every GPU, measured
+  separately on each: a property of the collection, cause unknown); the position as a diagnostic feature takes
+  in-distribution conv 19.1 -> 13.6 %. Linear and layer norm drift on P100 and V100 (|r| 0.25-0.69). Shape features
+  tried against it on the inner pairs (conv batch, log M, power-of-two alignment of channels / M / N / K) moved
+  family-probe MAPE by at most 0.14 points; more capacity (every row, up to 1,000 rounds) by 0.04 points.
 * *The kernel's tile is not the missing feature*: features of the tile and grid each GPU really ran (parsed from
   NeuSight's ``Kernel Name`` and grid columns: an oracle no unseen GPU has) lower leave-one-GPU-out + family
   probes by 0.8 points (13.5 -> 12.8 % for one model; bmm 1.7, linear 0.4, conv 1.0; three seeds). bmm runs one
