@@ -244,12 +244,14 @@ def _cells(rows: PricedOps, gpu: np.ndarray, runs: Sequence[tuple[np.ndarray, np
     return out
 
 
-def _cell_table(cells: dict) -> list[str]:
+def _cell_table(cells: dict, base: dict | None = None) -> list[str]:
+    """MAPE / share within 10 % per family x GPU; with ``base``, its MAPE in brackets after each cell."""
     cols = (*GPUS, "mean")
     lines = ["| family | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for f in (*FAMILIES, "all"):
-        lines.append(f"| {f} | " + " | ".join(f"{cells[(f, g)][0]:.1f} / {cells[(f, g)][1]:.0f}"
-                                             if (f, g) in cells else "" for g in cols) + " |")
+        lines.append(f"| {f} | " + " | ".join(
+            f"{cells[(f, g)][0]:.1f} / {cells[(f, g)][1]:.0f}" + (f" ({base[(f, g)][0]:.1f})" if base else "")
+            if (f, g) in cells else "" for g in cols) + " |")
     return lines
 
 
@@ -451,15 +453,6 @@ def _trend_table(res: list[tuple[str, str, dict[str, float]]]) -> list[str]:
 
 # -- report ---------------------------------------------------------------------------------------------------------
 
-def _pos_table(res: dict, base: dict) -> list[str]:
-    cols = (*GPUS, "mean")
-    lines = ["| family | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-    for f in (*FAMILIES, "all"):
-        lines.append(f"| {f} | " + " | ".join(f"{res[(f, g)][0]:.1f} / {res[(f, g)][1]:.0f} ({base[(f, g)][0]:.1f})"
-                                             if (f, g) in res else "" for g in cols) + " |")
-    return lines
-
-
 def _oracle_table(res: dict[str, dict[str, dict]]) -> list[str]:
     arms, modes = list(res), list(next(iter(res.values())))
     head = [f"{a}, {m}" for m in modes for a in arms]
@@ -557,7 +550,7 @@ def run(args) -> str:
         "Section 1's splits and training samples with the relative file position as one more feature (the same "
         "LightGBM call CrossDeviceModel makes), scored at each held-out row's true position. Section 1 in "
         "brackets.", "",
-        *_pos_table(ind_pos, ind), "",
+        *_cell_table(ind_pos, ind), "",
         f"Setup: model settings {dict(SETTINGS)} (candidate 1 of benchmarks/gpu_ops_cross_device.py), single model "
         f"(no bag, no specialists), LightGBM one thread and seed 0; training rows sampled per fit "
         f"({args.train_rows} unless stated; numpy seed = split seed); target log(measured / max(compute, memory, "
