@@ -293,21 +293,13 @@ def same_gpu(data: _Data, gpu: np.ndarray, n_rows: int, estimators: int) -> dict
     return _cells(data.rows, gpu, runs)
 
 
-def _lgb_params() -> dict:
-    """The LightGBM settings :class:`CrossDeviceModel` trains with under :data:`SETTINGS`."""
-    p = CrossDeviceModel(**SETTINGS).get_params()
-    return {"objective": p["objective"], "learning_rate": p["learning_rate"], "num_leaves": p["num_leaves"],
-            "min_data_in_leaf": p["min_data_in_leaf"], "lambda_l2": p["lambda_l2"],
-            "feature_fraction": p["feature_fraction"], "seed": p["seed"], "deterministic": True,
-            "num_threads": p["n_jobs"], "verbose": -1}
-
-
 def oracle(data: _Data, gpu: np.ndarray, arms: Mapping[str, dict[str, np.ndarray]], n_rows: int,
            estimators: int) -> dict[str, dict[str, dict]]:
     """Section 3: leave-one-GPU-out per arm (extra feature columns), ``arm -> mode -> cells``."""
     import lightgbm as lgb
 
     rows = data.rows
+    params = CrossDeviceModel(**SETTINGS).lgb_params()
     X0, y = data.Xy[True]
     log_base = np.log(rows.measured_s) - y
     size = family_probe_size(rows)
@@ -321,8 +313,8 @@ def oracle(data: _Data, gpu: np.ndarray, arms: Mapping[str, dict[str, np.ndarray
             full, fam, scored = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows), bool)
             for g in GPUS:
                 tr = _sample(np.where(gpu != g)[0], n_rows, np.random.default_rng(seed))
-                bst = lgb.train(_lgb_params(), lgb.Dataset(X[tr], y[tr], feature_name=names,
-                                                               categorical_feature=cat), num_boost_round=estimators)
+                bst = lgb.train(params, lgb.Dataset(X[tr], y[tr], feature_name=names, categorical_feature=cat),
+                                num_boost_round=estimators)
                 on = (gpu == g) & (data.scored | data.family_probe)
                 lp = log_base[on] + bst.predict(X[on])
                 lf = np.zeros(int(on.sum()))
@@ -422,6 +414,7 @@ def position_oracle(data: _Data, gpu: np.ndarray, pos: np.ndarray, n_rows: int, 
     feature, trained by the LightGBM call :class:`CrossDeviceModel` makes with :data:`SETTINGS`."""
     import lightgbm as lgb
 
+    params = CrossDeviceModel(**SETTINGS).lgb_params()
     X0, y = data.Xy[True]
     X, names = np.column_stack([X0, pos]), [*FEATURES, "file_position"]
     key = _shape_keys(data.rows)
@@ -429,7 +422,7 @@ def position_oracle(data: _Data, gpu: np.ndarray, pos: np.ndarray, n_rows: int, 
     for seed in SPLIT_SEEDS:
         hold = _held_out(key, seed)
         tr = _sample(np.where(~hold)[0], n_rows, np.random.default_rng(seed))
-        bst = lgb.train(_lgb_params(), lgb.Dataset(X[tr], y[tr], feature_name=names, categorical_feature=["op"]),
+        bst = lgb.train(params, lgb.Dataset(X[tr], y[tr], feature_name=names, categorical_feature=["op"]),
                         num_boost_round=estimators)
         te = hold & data.scored
         runs.append((te, data.rows.measured_s[te] * np.exp(bst.predict(X[te]) - y[te])))

@@ -130,11 +130,11 @@ def load_cache(path: Path | None, fp: str) -> dict:
 
 
 def _save(cache: dict, path: Path | None) -> None:
+    from hybridperf.files import write_atomic
+
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cache))
-        tmp.replace(path)
+        write_atomic(path, json.dumps(cache))
 
 
 def _locate(onnx: str) -> Path | None:

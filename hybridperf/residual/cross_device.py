@@ -57,7 +57,7 @@ GPU; benchmark settings, shrink 0.75, slope shrink 1): family-probe MAPE 12.70 -
 **Where the rest of the error is** (``benchmarks/gpu_ops_ceiling.py`` -> ``benchmarks/results/gpu_ops_ceiling.md``;
 no H100 row, no outer choice):
 
-* *Features, not transfer, for conv and linear*: trained on all five GPUs with 20 % of the (op, shape) keys held out
+* *Not transfer, for conv and linear*: trained on all five GPUs with 20 % of the (op, shape) keys held out
   on every GPU, the same model (60,000 rows, 300 rounds, one model) scores 9.3 % (bmm 12.3, linear 15.6, conv
   19.1 %; T4 11.0 %), 7.7 % with every row and 1,000 rounds. A model trained on 80 % of one GPU's own rows: bmm
   6.8, linear 8.8, conv 16.0 %. Ground-truth repeatability: 1.7 % (75 repeated element-wise / norm shapes).
@@ -568,6 +568,15 @@ class CrossDeviceModel:
                                               "device_bagging", "seed", "n_jobs", "family_shrink",
                                               "family_slope_shrink", "device_specialists", "family_weight_tau")}
 
+    def lgb_params(self) -> dict[str, Any]:
+        """The ``lightgbm.train`` parameters every booster of :meth:`fit` is trained with."""
+        return {
+            "objective": self.objective, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf, "lambda_l2": self.lambda_l2,
+            "feature_fraction": self.feature_fraction, "seed": self.seed, "deterministic": True,
+            "num_threads": self.n_jobs, "verbose": -1,
+        }
+
     def fit(self, X: np.ndarray, y: np.ndarray, devices: Sequence[str] = (),
             probes: Mapping[str, RuntimeProbe] | None = None, specs: Mapping[str, DeviceSpec] | None = None,
             sample_weight: np.ndarray | None = None, groups: Sequence[str] | None = None) -> CrossDeviceModel:
@@ -587,12 +596,7 @@ class CrossDeviceModel:
         X, y = np.asarray(X, float), np.asarray(y, float)
         if X.ndim != 2 or X.shape[1] != len(FEATURES):
             raise InputError(f"X has {X.shape[-1] if X.ndim == 2 else '?'} columns; featurize() gives {len(FEATURES)}")
-        params = {
-            "objective": self.objective, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf, "lambda_l2": self.lambda_l2,
-            "feature_fraction": self.feature_fraction, "seed": self.seed, "deterministic": True,
-            "num_threads": self.n_jobs, "verbose": -1,
-        }
+        params = self.lgb_params()
 
         def train(keep: np.ndarray | None):
             rows = slice(None) if keep is None else keep
