@@ -155,7 +155,7 @@ class _Data:
         pr = {d: m.complete_probe(self.probes[d], self.specs[d]) for d in GPUS[gpu]}
         weighted = bool(m.specialists_) and m.family_weight_tau > 0
         if weighted:  # every member rescaled by the probes and weighed by them (probe_weighted)
-            log_pred = np.log(baseline(sub, self.specs, pr)) + m.predict_members(featurize(sub, self.specs, pr))
+            log_pred = m.log_member_latency(sub, self.specs, pr)
         else:  # one prediction rescaled by the probes (probe_weighted of one member is family_offsets)
             log_pred = np.log(m.predict_latency(sub, self.specs, pr))[None]
         main, tau = (1 + len(m.bag_), m.family_weight_tau) if weighted else (1, 1.0)

@@ -664,6 +664,12 @@ class CrossDeviceModel:
             return np.stack([b.predict(X) for b in boosters])
         return cache.scores(self, boosters, X)
 
+    def log_member_latency(self, rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Mapping[str, RuntimeProbe],
+                           cache: PredictionCache | None = None) -> np.ndarray:
+        """``(members, rows)`` log predicted latency of each member (:meth:`predict_members` on the baseline);
+        ``probes`` complete for every device of ``rows``."""
+        return np.log(baseline(rows, specs, probes)) + self.predict_members(featurize(rows, specs, probes), cache)
+
     def zero_shot_probe(self, spec: DeviceSpec) -> RuntimeProbe:
         """The probe assumed for a device measured nowhere: median training floor, sheet bandwidth x
         the training devices' median attainable fraction (and, with ``gemm_probe``, sheet fp32 peak x their
@@ -735,14 +741,13 @@ class CrossDeviceModel:
         """:meth:`predict_latency` with family probes weighing every member (:func:`probe_weighted`);
         ``probes`` complete for every device of ``rows``."""
         main = 1 + len(self.bag_)
-        log_pred = np.log(baseline(rows, specs, probes)) + self.predict_members(featurize(rows, specs, probes), cache)
+        log_pred = self.log_member_latency(rows, specs, probes, cache)
         out = log_pred[:main].mean(axis=0)
         for d, fp in family_probes.items():
             on = rows.device == d
             if not on.any() or not len(fp):
                 continue
-            pd = {d: probes[d]}
-            fp_pred = np.log(baseline(fp, specs, pd)) + self.predict_members(featurize(fp, specs, pd), cache)
+            fp_pred = self.log_member_latency(fp, specs, {d: probes[d]}, cache)
             n, k = len(fp), int(on.sum())
             out[on] = probe_weighted(
                 np.concatenate([fp_pred, log_pred[:, on]], axis=1), np.concatenate([fp.family, rows.family[on]]),
