@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import statistics
 import sys
@@ -372,13 +373,14 @@ def _read_rows(path: Path) -> list[dict]:
 
 
 def _write(path: Path, rows: list[dict]) -> None:
-    """Write ``rows`` to ``path`` (replacing it) through a temporary file."""
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(path)
+    """Write ``rows`` to ``path`` (replacing it; :func:`hybridperf.files.write_atomic`)."""
+    from hybridperf.files import write_atomic
+
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(path, buf.getvalue())
 
 
 def summary_rows(raw: list[dict]) -> list[dict]:

@@ -1,7 +1,9 @@
 """CPU cross-host prediction, leave one host out: predict a CPU from its spec sheet alone, then from K=10 measurements.
 
-For each of the three calibration hosts (Zen 3 ``host-epyc-1c``, Sapphire Rapids ``host-xeon-2c``, Zen 4
-``host-epyc-zen4-1c``, rows of its whole-plan run, :data:`DATA_DIRS`) the other two are the training hosts; on the held-out host it reports MAPE and the share
+For each of the four calibration hosts (Zen 3 ``host-epyc-1c``, Sapphire Rapids ``host-xeon-2c``, Zen 4
+``host-epyc-zen4-1c``, rows of its whole-plan run, :data:`DATA_DIRS`; Zen 5 ``host-epyc-zen5-1c``, first measured
+2026-12-02, after every design choice here) the other three are the training hosts; on the held-out host it reports
+MAPE and the share
 within +-10 % of
 
 * the roofline of the host's sheet;
@@ -20,7 +22,7 @@ Usage::
 
     taskset -c 0 python -m benchmarks.cpu_cross_host   # writes benchmarks/results/cpu_cross_host.md
     taskset -c 0 python -m benchmarks.cpu_cross_host --save-model hybridperf/data/models/cross-host-cpu
-        # the packaged model (all three hosts), used by --device host and calibrate --measure
+        # the packaged model (all four hosts), used by --device host and calibrate --measure
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ import numpy as np
 
 CALIB = Path("calibration")
 #: held-out order, and the threads onnxruntime ran with on each (measurements.csv ``threads``)
-HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1}
+HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1, "host-epyc-zen5-1c": 1}
+#: the hosts of the few-shot design set (``--pairs``): Zen 5 was measured after that design was fixed and is a test
+#: host only (its rows never chose a setting)
+PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
 #: the calibration directory of each host's rows where it is not ``calibration/<host>``: Zen 4's whole-plan run of
 #: the interleaved-rounds protocol (``-r3``: the same 186 configurations as Zen 3's rows, larger resolutions,
 #: sequence lengths and batches included), chosen before its figures were seen because it covers the same
@@ -43,15 +48,16 @@ HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1}
 #: 72-configuration rows).
 DATA_DIRS = {"host-epyc-zen4-1c": "host-epyc-zen4-1c-r3"}
 LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xeon Sapphire Rapids (2 threads)",
-          "host-epyc-zen4-1c": "AMD EPYC Zen 4 (1 thread)"}
+          "host-epyc-zen4-1c": "AMD EPYC Zen 4 (1 thread)", "host-epyc-zen5-1c": "AMD EPYC Zen 5 (1 thread)"}
 #: (host, test directory, retest directory): the same configurations measured twice on the same host
 RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r2-retest"),
-           ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3", "host-epyc-zen4-1c-r3-retest"))
+           ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3", "host-epyc-zen4-1c-r3-retest"),
+           ("host-epyc-zen5-1c", "host-epyc-zen5-1c", "host-epyc-zen5-1c-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
 #: beside the run's independent retest in :data:`RETESTS`
-SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"),)
+SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-1c", "host-epyc-zen5-1c"))
 #: figures of :func:`benchmarks.retest_cpu.figures` compared by the split-half lines
 SPLIT_FIGURES = ("raw median", "raw minimum")
 #: figures compared by the test-retest lines, where both directories have them
@@ -132,9 +138,9 @@ def evaluate_pairs(data) -> dict[tuple[str, str], dict[str, float]]:
     from hybridperf.residual.model import CALIBRATION_PARAMS, ResidualModel, subset
 
     out = {}
-    for src in HOSTS:
+    for src in PAIR_HOSTS:
         model = ch.train({src: data[src][:5]})
-        for dst in HOSTS:
+        for dst in PAIR_HOSTS:
             if dst == src:
                 continue
             X, y, kt, groups, fig, _ = data[dst]
@@ -230,14 +236,15 @@ def report(results, data, dirs: dict[str, str] | None = None) -> str:
     dirs = DATA_DIRS if dirs is None else dirs
     offset = {h: float(np.exp(np.median(data[h][1]))) for h in data}  # median measured / roofline
     out = ["# CPU cross-host prediction (leave one host out)", "", f"Reproduce: `{COMMAND}`", "",
-           "Train on two hosts' calibration rows (model + per-kernel rows, pooled), predict the third from its "
+           "Train on the other hosts' calibration rows (model + per-kernel rows, pooled), predict the held-out one from its "
            "spec sheet (zero-shot), then adapt with K=10 of its measured models "
            f"({TRIALS} random draws, seed 0, scored on the rest). Kernel rows carry the host's figures "
            f"({', '.join(f'`{n}`' for n in HOST_FEATURES)}). Host effects: each training host's median "
            "log(measured / roofline) is removed from its rows before training, and a held-out host is predicted with "
            f"the offset of the training host nearest in those figures (`CrossHostModel.nearest_host`). Settings fixed a priori: `{CROSS_HOST_PARAMS}`; "
-           "nothing was tuned on a held-out host (with two training hosts, an inner leave-one-host-out trains on one "
-           "host, where every host column is constant, so it cannot choose between host-feature variants either). Few-shot "
+           "nothing was tuned on a held-out host (when they were fixed there were three hosts: with two training hosts, an "
+           "inner leave-one-host-out trains on one host, where every host column is constant, so it cannot choose between "
+           "host-feature variants either; Zen 5 was first measured after every setting and design here was fixed). Few-shot "
            "adaptation is `CrossHostModel.adapt`: LightGBM trees added to the kernel booster, fitted to its errors on the "
            f"K models' kernel rows, then a model-level offset, both shrunk towards the zero-shot model (trees' leaf "
            f"values and offset times {ADAPT_SHRINK[0]:g}-{ADAPT_SHRINK[-1]:g}); the number of trees "
@@ -256,7 +263,7 @@ def report(results, data, dirs: dict[str, str] | None = None) -> str:
     out += ["## Test-retest (same configurations, same host, measured again later)", "", *retest_lines(), ""]
     out += ["## Notes", "",
             f"- `host-xeon-2c` is the odd host: its measurements run a median {offset['host-xeon-2c']:.1f}x above its "
-            f"sheet's roofline (the EPYCs: {offset['host-epyc-1c']:.2f}x and {offset['host-epyc-zen4-1c']:.2f}x). The sheet itself is consistent with its sources (2 cores x 2 AVX-512 FMA "
+            f"sheet's roofline (the EPYCs: {', '.join(f'{offset[h]:.2f}x' for h in HOSTS if h != 'host-xeon-2c')}). The sheet itself is consistent with its sources (2 cores x 2 AVX-512 FMA "
             "ports x 16 lanes x 2 FLOP x 2.6 GHz = 333 GFLOP/s; numpy sgemm measured 295 GFLOP/s on that host; its L2 "
             "was corrected from the 4 MiB total of `lscpu` to 2 MiB per core on 2026-12-01). The measurements are "
             "what is off: 2 onnxruntime threads on a 2-vCPU slice whose 1-minute load average was 3.6-4.6 while they "
@@ -284,6 +291,13 @@ def report(results, data, dirs: dict[str, str] | None = None) -> str:
             "no longer kept Zen 4 from getting worse (K=10 9.4 % against zero-shot 8.5 %). Neither the design nor "
             "its settings were revisited on these figures or when the label became the fastest run (2026-12-02; "
             "Targets below).",
+            "- Zen 5 (`host-epyc-zen5-1c`, family 26 model 2) is the first CPU measured after the cross-host model, its "
+            "settings and its few-shot design were fixed: its sheet was probed and its configurations measured on "
+            "2026-12-02 (interleaved rounds on core 1; `calibration/host-epyc-zen5-1c`, independent retest in "
+            "`-retest`), and nothing was changed after its figures were seen. Held out, it is predicted by a model of "
+            "the three earlier hosts, the training set of the packaged model before 2026-12-02: its zero-shot row is "
+            "what `hybridperf predict` said about this CPU before it was measured. It is not in the design pairs "
+            "(`PAIR_HOSTS`).",
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
               + ("(`DATA_DIRS`): the whole plan, the same configurations as Zen 3's rows, measured with interleaved "
                  "rounds; chosen before its figures were seen because it covers the same configuration space as Zen 3 "
