@@ -444,3 +444,84 @@ def test_measure_adapt_store(tmp_path, capsys, monkeypatch):
     assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
     out = capsys.readouterr().out
     assert "few-shot adapted with 4" in out and "latency = fastest timed run" in out
+
+
+def _fake_rounds(latencies: dict[Path, float], failures=()):
+    """A stand-in for ``measure_rounds``: the given fastest runs (seconds), no profile, ``failures`` as reported."""
+    def fake(models, device, threads, rounds=2, seed=0, on_measured=None, batch=None):
+        rows = [{"key": p.stem, "model": str(p), "latency_s": t * 1.1, "latency_min_s": t, "latency_norm_median": 1.0,
+                 "round_spread": 0.0, "rounds": rounds, "threads": threads, "device": device}
+                for p, t in latencies.items()]
+        return rows, [], list(failures)
+    return fake
+
+
+@pytest.fixture
+def zen4_host(tmp_path, monkeypatch):
+    """An empty user data directory whose ``host`` is the Zen 4 sheet (no probe), and one host thread."""
+    import hybridperf.measure.host as host
+
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(host, "host_threads", lambda: 1)
+    from hybridperf.device.spec import default_spec_dir
+
+    host.install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
+    return host
+
+
+def test_measure_threads_other_than_the_hosts_refused_before_measuring(zen4_host, monkeypatch, capsys):
+    """``host`` predicts for the CPUs this process may use, and its model is stored for that count: a calibration
+    measured at another count would be stored for it silently."""
+    import hybridperf.measure.calibrate as cal
+
+    monkeypatch.setattr(cal, "measure_rounds", lambda *a, **k: pytest.fail("measured"))
+    assert main(["calibrate", "--device", "host", "--measure", str(EXAMPLE), str(EXAMPLE), "--threads", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("hybridperf: error: --threads 2: device host predicts for 1 thread(s), the CPUs this "
+                                 "process may use, and its model is stored for that count; drop --threads, or run "
+                                 "under `taskset -c` with 2 CPUs\n")
+
+
+def test_a_failed_calibration_leaves_the_user_data_directory_as_it_was(zen4_host, tmp_path, monkeypatch, capsys):
+    """One of two models fails in both rounds: one warning (not one per round), exit 2, and the previous
+    calibration's tables are untouched, with no model stored (before: its tables were replaced by the failed run's,
+    beside the model fitted to the old ones)."""
+    import hybridperf.measure.calibrate as cal
+
+    d = _tiny_models(tmp_path / "m")
+    previous = zen4_host.host_dir() / "calibration"
+    previous.mkdir()
+    (previous / "measurements.csv").write_text("key,latency_min_s\nold,1e-3\n")
+    before = sorted(p.relative_to(zen4_host.host_dir()) for p in zen4_host.host_dir().rglob("*"))
+    why = "onnxruntime cannot load it"
+    monkeypatch.setattr(cal, "measure_rounds", _fake_rounds({d / "resnet_like.onnx": 1e-3},
+                                                            [("bert_like", why), ("bert_like", why)]))
+    assert main(["calibrate", "--device", "host", "--measure", str(d / "resnet_like.onnx"),
+                 str(d / "bert_like.onnx")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"hybridperf: warning: bert_like: not measured: {why}",
+        "hybridperf: error: only 1 of 2 models could be measured and analysed; calibration needs 2"]
+    assert sorted(p.relative_to(zen4_host.host_dir()) for p in zen4_host.host_dir().rglob("*")) == before
+    assert (previous / "measurements.csv").read_text() == "key,latency_min_s\nold,1e-3\n"
+
+
+def test_a_calibration_replaces_the_previous_tables_whole(zen4_host, tmp_path, monkeypatch, capsys):
+    """A calibration that succeeds stores its model and swaps its tables in for the previous ones (no leftovers)."""
+    import csv
+
+    import hybridperf.measure.calibrate as cal
+
+    d = _tiny_models(tmp_path / "m")
+    previous = zen4_host.host_dir() / "calibration"
+    previous.mkdir()
+    (previous / "stale.csv").write_text("x\n")
+    latencies = {d / "resnet_like.onnx": 2e-3, d / "mobilenetv2_like.onnx": 1e-3, d / "bert_like.onnx": 5e-4}
+    monkeypatch.setattr(cal, "measure_rounds", _fake_rounds(latencies))
+    assert main(["calibrate", "--device", "host", "--measure", *map(str, latencies), "--format", "json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["models"] == 3 and res["threads"] == 1 and Path(res["data"]) == previous
+    assert (zen4_host.host_model_dir() / "residual.json").exists()
+    assert sorted(p.name for p in previous.iterdir()) == ["features.csv", "measurements.csv"]  # no profile: no kernels
+    rows = list(csv.DictReader((previous / "measurements.csv").open()))
+    assert {r["key"]: float(r["latency_min_s"]) for r in rows} == {p.stem: t for p, t in latencies.items()}
+    assert sorted(p.name for p in zen4_host.host_dir().iterdir()) == ["calibration", "host.yaml", "identity.json", "model"]

@@ -159,6 +159,17 @@ def test_a_mistyped_model_path_fails_before_the_host_probe(home, tmp_path, capsy
     assert home == [] and not host_spec_path().exists()
 
 
+@pytest.mark.parametrize("name", ["junk.onnx", "notes.txt"])
+def test_a_file_that_is_not_onnx_fails_before_the_host_probe(home, tmp_path, capsys, name):
+    """First use on a file that is not ONNX: one error line, no probe (its seconds, its stderr line, its cache)."""
+    junk = tmp_path / name
+    junk.write_text("not a model")
+    assert main(["predict", str(junk)]) == 2
+    assert capsys.readouterr().err == (f"hybridperf: error: cannot read {junk} as ONNX (DecodeError); the file is "
+                                       "corrupt or not an ONNX model: re-export it\n")
+    assert home == [] and not host_spec_path().exists()
+
+
 def test_a_directory_is_not_a_model(tmp_path):
     from hybridperf.errors import ModelLoadError
     from hybridperf.frontends.load import load_model

@@ -202,3 +202,39 @@ def test_measure_refuses_a_gpu_sheet_and_names_the_device_it_records(tiny, capsy
                                  "CPU: run it on the machine itself, or leave --device out (this machine: host)\n")
     runtime = next(x for x in to_text(record).splitlines() if x.startswith("runtime"))
     assert runtime.startswith(f"runtime   onnxruntime {record.runtime_version} on {record.device} ({record.cpu_model}), ")
+
+
+def test_measure_times_the_threads_host_predicts_for_and_says_when_it_does_not(tiny, capsys, monkeypatch, record):
+    """Default ``--threads``: the CPUs this process may use, the count predictions for ``host`` assume (before: 2
+    everywhere: on one usable CPU two threads shared it, 2x the median of one). Another count says so on stderr."""
+    import hybridperf.measure.host as host
+    import hybridperf.measure.onnxruntime as ortm
+    from hybridperf.cli import main
+
+    seen = []
+    monkeypatch.setattr(host, "host_threads", lambda: 3)
+    monkeypatch.setattr(ortm, "measure", lambda *a, threads, **k: seen.append(threads) or record)
+    assert main(["measure", str(tiny)]) == 0 and seen == [3]
+    assert capsys.readouterr().err == ""
+    assert main(["measure", str(tiny), "--threads", "4"]) == 0 and seen == [3, 4]
+    assert capsys.readouterr().err == (
+        "hybridperf: warning: --threads 4: predictions for device host assume 3 thread(s), the CPUs this process may "
+        "use (more threads share them); compare them with a measurement at --threads 3\n")
+    assert main(["measure", str(tiny), "--threads", "4", "--device", "my-box"]) == 0  # another machine's label
+    assert capsys.readouterr().err == ""
+
+
+def test_measure_names_the_fix_for_a_directory_a_missing_file_and_a_non_onnx_file(tmp_path, capsys):
+    from hybridperf.cli import main
+
+    junk = tmp_path / "junk.onnx"
+    junk.write_text("not a model")
+    for path, line in [
+        (tmp_path, f"{tmp_path} is a directory; pass an .onnx file (`hybridperf calibrate --device host --measure DIR` "
+                   "measures a directory)"),
+        (tmp_path / "missng.onnx", f"model file not found: {tmp_path / 'missng.onnx'}; check the path"),
+        (junk, f"cannot read {junk} as ONNX (DecodeError); the file is corrupt or not an ONNX model: re-export it"),
+    ]:
+        assert main(["measure", str(path), "--threads", "1"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err == f"hybridperf: error: {line}\n"

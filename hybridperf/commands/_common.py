@@ -102,11 +102,21 @@ def check_batch(batch: int | None) -> None:
 
 def model_device_spec(args: argparse.Namespace):
     """The spec of ``args.device`` for a command on ``args.model``: a mistyped model path fails first (before a
-    host probe), then a bad device (before the slow import)."""
+    host probe), then a bad device (before the slow import). When ``host`` is still to be probed, an ONNX file is
+    read first too, so a file that is not ONNX fails without the probe's seconds and its line on stderr."""
+    from pathlib import Path
+
     from hybridperf.device.spec import load_spec
     from hybridperf.frontends.load import check_model_file
+    from hybridperf.measure.host import HOST_ID, CacheState, host_spec_state
 
     check_model_file(args.model)
+    if (str(args.device) == HOST_ID and isinstance(args.model, (str, Path))
+            and Path(args.model).suffix.lower() not in (".tflite", ".pt2", ".pt", ".pth")  # load_model's ONNX case
+            and host_spec_state() is not CacheState.CURRENT):
+        from hybridperf.frontends.onnx_import import load_onnx_proto
+
+        load_onnx_proto(args.model)
     return load_spec(resolve_device(args.device))
 
 

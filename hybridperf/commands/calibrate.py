@@ -131,8 +131,10 @@ def run(args: argparse.Namespace) -> ExitCode:
 
 
 def run_measure(args: argparse.Namespace) -> ExitCode:
-    """``--measure``: validate, measure, featurize, adapt, store, print the held-out error."""
+    """``--measure``: validate, measure, featurize, adapt, store, print the held-out error. The measurement tables
+    are written to a scratch directory first: a run that fails leaves the user data directory as it was."""
     import json
+    import tempfile
     from pathlib import Path
 
     from hybridperf.errors import InputError
@@ -147,7 +149,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
     if args.out:
         check_output_path(args.out, "--out", directory=True)
-    from hybridperf.commands._common import resolve_device
+    from hybridperf.commands._common import native_stderr_silenced, resolve_device
     from hybridperf.device.spec import load_spec
     from hybridperf.measure.calibrate import collect_models, measure_rounds, write_tables
     from hybridperf.residual.cross_host import adapt_cross_host
@@ -156,6 +158,10 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     from hybridperf.residual.model import user_model_dir
 
     check_batch(args.batch)
+    if args.device == HOST_ID and args.threads is not None and args.threads != host_threads():
+        raise InputError(f"--threads {args.threads}: device host predicts for {host_threads()} thread(s), the CPUs this "
+                         "process may use, and its model is stored for that count; drop --threads, or run under "
+                         f"`taskset -c` with {args.threads} CPUs")
     models = collect_models(args.measure, args.batch)  # before any probe or measurement
     if args.shots is not None and args.shots >= len(models):
         raise InputError(f"--shots {args.shots} leaves no model to hold out of the {len(models)} given; "
@@ -177,14 +183,19 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     rows, profile, failures = measure_rounds(models, spec.id, threads, rounds=args.rounds, seed=args.seed,
                                              on_measured=progress, batch=args.batch)
-    for key, why in failures:
+    for key, why in dict.fromkeys(failures):  # a model that fails does so in every round: say it once
         print(f"hybridperf: warning: {key}: not measured: {why}", file=sys.stderr)
-    n = write_tables(data, rows, profile, spec_ref,
-                     log=(lambda s: print(f"calibrate: {s}", file=sys.stderr, flush=True)) if getattr(args, "verbose", False) else None)
-    if n < 2:
-        raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2")
-    res = adapt_cross_host(data, spec, threads, shots=args.shots, seed=args.seed)
-    res.model.save(out)
+    verbose = getattr(args, "verbose", False)
+    with tempfile.TemporaryDirectory(prefix="hybridperf-calibrate-") as tmp:
+        staged = Path(tmp) / "calibration"  # the tables replace those in `data` only once the model is stored
+        with native_stderr_silenced(not verbose):  # TVM's C++ warnings while featurizing (as predict does)
+            n = write_tables(staged, rows, profile, spec_ref,
+                             log=(lambda s: print(f"calibrate: {s}", file=sys.stderr, flush=True)) if verbose else None)
+        if n < 2:
+            raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2")
+        res = adapt_cross_host(staged, spec, threads, shots=args.shots, seed=args.seed)
+        res.model.save(out)
+        _replace_dir(staged, data)
     result = {"device": spec.id, "stored": str(out), "data": str(data), "models": res.n, "adapted_on": res.k,
               "threads": threads, "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
               "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
@@ -198,3 +209,19 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     sys.stdout.write(measure_calibration_text(result) + "\n")
     return ExitCode.OK
+
+
+def _replace_dir(src, dest) -> None:
+    """Put the directory ``src`` in place of ``dest`` (created with its parents when missing): copied beside
+    ``dest`` first, then swapped in by renames, so ``dest`` is never half-written."""
+    import shutil
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    new, old = dest.with_name(dest.name + ".new"), dest.with_name(dest.name + ".old")
+    for stale in (new, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    shutil.copytree(src, new)
+    if dest.exists():
+        dest.rename(old)
+    new.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)

@@ -14,7 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="ONNX model file")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
-    p.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (default %(default)s)")
+    p.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: the CPUs this process may use, "
+                   "the count that predictions for device host assume)")
     p.add_argument("--repeats", type=int, default=20, help="timed runs (default %(default)s)")
     p.add_argument("--warmup", type=int, default=5, help="untimed warm-up runs (default %(default)s)")
     p.add_argument("--profile", action="store_true", help="also time every node with onnxruntime's profiler")
@@ -30,19 +31,27 @@ def run(args: argparse.Namespace) -> ExitCode:
     import json
 
     from hybridperf.errors import InputError
+    from hybridperf.measure.host import HOST_ID, host_threads
     from hybridperf.measure.onnxruntime import csv_row, measure
     from hybridperf.report.measurement import to_text
     from hybridperf.units import parse_shape_flags
 
     for flag in ("threads", "repeats"):
-        if getattr(args, flag) <= 0:
+        if getattr(args, flag) is not None and getattr(args, flag) <= 0:
             raise InputError(f"--{flag} must be a positive integer, got {getattr(args, flag)}")
     if args.warmup < 0:
         raise InputError(f"--warmup must be >= 0, got {args.warmup}")
     check_batch(args.batch)
+    _check_model_file(args.model)
     _check_device(args.device)
     out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
-    m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=args.threads, repeats=args.repeats,
+    usable = host_threads()
+    threads = args.threads or usable
+    if args.device == HOST_ID and threads != usable:
+        print(f"hybridperf: warning: --threads {threads}: predictions for device host assume {usable} thread(s), the "
+              f"CPUs this process may use{' (more threads share them)' if threads > usable else ''}; compare them "
+              f"with a measurement at --threads {usable}", file=sys.stderr)
+    m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=threads, repeats=args.repeats,
                 warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
     if m.contention is not None and m.contention.busy:
         print("hybridperf: warning: " + m.contention.describe("the timed runs", "the latency figures are slow and "
@@ -86,3 +95,17 @@ def _check_device(device: str) -> None:
     if kind != "cpu":
         raise InputError(f"--device {device} is a {kind} sheet, but measure times onnxruntime on this CPU: run it on "
                          "the machine itself, or leave --device out (this machine: host)")
+
+
+def _check_model_file(model: str) -> None:
+    """Refuse a missing path or a directory at once, naming the fix (before any timing)."""
+    from pathlib import Path
+
+    from hybridperf.errors import InputError
+
+    p = Path(model)
+    if p.is_dir():
+        raise InputError(f"{p} is a directory; pass an .onnx file (`hybridperf calibrate --device host --measure DIR` "
+                         "measures a directory)")
+    if not p.exists():
+        raise InputError(f"model file not found: {p}; check the path")

@@ -249,7 +249,8 @@ def _input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, b
     try:
         m = onnx.load(str(model_path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a bad model file
-        raise ModelLoadError(f"cannot read {model_path}: {exc}") from exc
+        raise ModelLoadError(f"cannot read {model_path} as ONNX ({type(exc).__name__}); the file is corrupt or not an "
+                             "ONNX model: re-export it") from exc
     inits = {i.name for i in m.graph.initializer}
     specs = {}
     for vi in m.graph.input:
