@@ -3,7 +3,11 @@ default run) a quick probe of this CPU against an independent measurement."""
 
 from __future__ import annotations
 
+import gc
+import os
 import re
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -28,6 +32,11 @@ def _best(fn, repeats: int) -> float:
 
 
 def independent_sgemm_flops(n: int = 1024) -> float:
+    if os.environ.get("OPENBLAS_CORETYPE"):  # forced kernels (not this CPU's): time numpy in an interpreter without
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        code = f"import test_probe as t; print(t.independent_sgemm_flops({n}))"
+        return float(subprocess.run([sys.executable, "-c", code], env=env, cwd=os.path.dirname(__file__),
+                                    capture_output=True, text=True, check=True).stdout)
     a = np.random.default_rng(1).random((n, n), dtype=np.float32)
     b = np.random.default_rng(2).random((n, n), dtype=np.float32)
     return 2 * n**3 / _best(lambda: a @ b, 5)  # FLOP = 2 x MAC, n^3 MACs
@@ -50,7 +59,10 @@ def independent_int8_ops(n: int = 1024) -> float:
         [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = len(os.sched_getaffinity(0))  # the probe's threads: by default onnxruntime takes
+    # every physical core, whatever this process's affinity (taskset -c 0 ran it on two cores)
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
     feeds = {"A": np.full((n, n), 3, np.uint8), "B": np.full((n, n), -2, np.int8)}
     return 2 * n**3 / _best(lambda: sess.run(None, feeds), 5)
 
@@ -440,7 +452,7 @@ def test_interleaved_trials_rewarm_cache_resident_kernels_untimed(monkeypatch):
 def _small_kernels(monkeypatch, usable_cpus: int):
     """The quick CPU probe on this machine, shrunk: 64^3 GEMMs, 1 MiB arrays, no time budget, 3 rounds."""
     gemm, arrays = probe._gemm_kernel, probe._stream_arrays
-    monkeypatch.setattr(probe, "_gemm_kernel", lambda precision, n: gemm(precision, 64))
+    monkeypatch.setattr(probe, "_gemm_kernel", lambda precision, n, children=None: gemm(precision, 64, children))
     monkeypatch.setattr(probe, "_stream_arrays", lambda nbytes, threads=1: arrays(min(nbytes, 2**20), threads))
     monkeypatch.setattr(probe, "CPU_TRIAL_BUDGET_S", {True: 0.0, False: 0.0})
     monkeypatch.setattr(probe, "CPU_TRIAL_MIN_ROUNDS", 3)
@@ -512,3 +524,117 @@ def test_a_busy_probe_says_so_in_the_sheet_and_on_stderr(tmp_path, capsys, monke
         assert main(["probe", "--out", str(tmp_path / "quiet-box.yaml"), "--quick"]) == ExitCode.OK
         out, err = capsys.readouterr()
         assert err == "" and re.search(row, out) and "BUSY" not in out
+
+
+# --------------------------------------------------------------------------- numpy's OpenBLAS kernels
+
+
+def _fresh_blas_core() -> str:
+    """The core a fresh interpreter's numpy OpenBLAS picks for this CPU, ``OPENBLAS_CORETYPE`` removed."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    out = subprocess.run([sys.executable, "-c", "from hybridperf.measure.probe import _blas_core; print(_blas_core())"],
+                         env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def _gone(proc: subprocess.Popen) -> bool:
+    return proc.poll() is not None and not os.path.exists(f"/proc/{proc.pid}")
+
+
+def test_blas_core_names_the_kernels_of_numpys_openblas():
+    assert "openblas" in probe._blas_name().lower()  # numpy's wheels bundle scipy-openblas
+    core = probe._blas_core()
+    assert isinstance(core, str) and core  # e.g. "SkylakeX", "Haswell", "Zen"
+
+
+def test_blas_core_is_none_where_openblas_names_no_core(monkeypatch):
+    monkeypatch.setattr(probe, "_CORENAME_SYMBOLS", ("no_such_symbol",))
+    assert probe._blas_core() is None
+
+
+def test_forced_coretype_gemm_runs_in_a_child_with_the_kernels_for_this_cpu(monkeypatch):
+    """``OPENBLAS_CORETYPE=Haswell`` made numpy run AVX2 kernels on an AVX-512 Zen 5 (110 vs 205 GFLOP/s fp32): the
+    GEMM is timed in a child without it, whose core is the one a fresh interpreter without it picks."""
+    import numpy as np
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    with probe._GemmChildren() as children:
+        run, touch, backend = probe._gemm_kernel("fp32", 64, children)
+        child = run.__self__
+        assert isinstance(child, probe._BlasChild) and child.pid != os.getpid()
+        run()
+        touch()
+        assert child._proc.poll() is None  # alive while the trials run
+    assert _gone(child._proc)
+    fresh = _fresh_blas_core()
+    assert child.core == fresh
+    assert backend == (f"numpy {np.__version__} matmul ({probe._blas_name()}, {fresh} kernels; timed in a child "
+                       "process without OPENBLAS_CORETYPE=Haswell)")
+
+
+def test_unforced_gemm_runs_here_and_names_its_kernels(monkeypatch):
+    import numpy as np
+
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    run, _, backend = probe._gemm_kernel("fp64", 8)
+    assert not hasattr(run, "__self__")  # a numpy call in this process, no child
+    assert backend == f"numpy {np.__version__} matmul ({probe._blas_name()}, {probe._blas_core()} kernels)"
+
+
+def test_gemm_child_that_dies_says_why(monkeypatch):
+    monkeypatch.setattr(probe, "_CHILD_PROGRAM", "import sys; sys.exit('no numpy here')")
+    with pytest.raises(RuntimeError, match="failed on 'gemm fp32 8': it exited with code 1: no numpy here"):
+        probe._BlasChild("fp32", 8)
+
+
+def test_gemm_child_reports_failures_and_ends_when_dropped():
+    child = probe._BlasChild("fp64", 8)
+    with pytest.raises(RuntimeError, match="failed on 'bogus': KeyError"):
+        child._ask("bogus")
+    child.run()  # still serving after a failed request
+    proc = child._proc
+    del child
+    gc.collect()
+    assert _gone(proc)
+    with probe._BlasChild("fp32", 8) as closed:
+        pass
+    with pytest.raises(RuntimeError, match="gone"):
+        closed.run()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_cpu_probe_ends_its_gemm_children_when_it_ends_or_raises(monkeypatch, fails):
+    pytest.importorskip("onnxruntime")
+    _small_kernels(monkeypatch, 1)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    started = []
+
+    class Recorded(probe._BlasChild):
+        def __init__(self, precision, n):
+            super().__init__(precision, n)
+            started.append(self._proc)
+
+    monkeypatch.setattr(probe, "_BlasChild", Recorded)
+    if fails:  # the first STREAM kernel, prepared after both GEMMs
+        monkeypatch.setattr(probe, "_stream_kernel", lambda *a, **k: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            probe.probe(quick=True, use_gpu=False)
+    else:
+        result = probe.probe(quick=True, use_gpu=False)
+        in_child = {g.precision for g in result.gemm if "child process without OPENBLAS_CORETYPE=Haswell" in g.backend}
+        assert in_child == {"fp64", "fp32"}  # not int8: onnxruntime picks its kernels by CPUID
+    assert len(started) == 2 and all(_gone(p) for p in started)  # fp64 and fp32
+
+
+def test_gemm_children_count_in_the_probes_cpu_usage():
+    """The contention check must see the CPU time of the GEMMs the children run (else a quiet probe reads busy)."""
+    from hybridperf.measure.contention import usage
+
+    with probe._GemmChildren() as children:
+        child = probe._BlasChild("fp32", 64)
+        children.add(child)
+        child.run()
+        ours, both = usage(), children.usage()
+        assert child.usage()[0] > 0.01  # at least its imports of numpy and hybridperf
+        assert both[1] > ours[1] + 0.01 and both[2] >= ours[2]
+    assert _gone(child._proc)

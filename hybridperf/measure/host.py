@@ -32,8 +32,10 @@ SPEC_FILE = "host.yaml"
 IDENTITY_FILE = "identity.json"
 #: format of the cached sheet, kept as ``format`` in its identity.json (none there: format 1). A cache of another
 #: format is probed again. 2: the notes name the ISA flags (AVX-512) the cross-host model reads (e54722d);
-#: 3: peak GEMM and bandwidth figures are the best of interleaved trials, so a busy neighbour does not set them.
-HOST_SHEET_FORMAT = 3
+#: 3: peak GEMM and bandwidth figures are the best of interleaved trials, so a busy neighbour does not set them;
+#: 4: fp32 / fp64 GEMMs run the OpenBLAS kernels picked for this CPU even where OPENBLAS_CORETYPE forces others
+#: (timed in a child process without it; a Zen 5 core read ~110 instead of ~205 GFLOP/s fp32 with Haswell's).
+HOST_SHEET_FORMAT = 4
 
 
 class CacheState(enum.Enum):

@@ -5,7 +5,9 @@ The pieces are pure functions returning frozen dataclasses:
 * :func:`read_host_info` and :func:`read_caches`: CPU model, usable cores,
   memory, frequency governor, cache sizes from ``/sys/devices/system/cpu``.
 * :func:`gemm_rate`: best square-GEMM rate for fp32 / fp64 (numpy BLAS) and
-  int8 (onnxruntime ``MatMulInteger``).
+  int8 (onnxruntime ``MatMulInteger``). Where ``OPENBLAS_CORETYPE`` forces
+  numpy's OpenBLAS kernels, fp32 / fp64 are timed in a child process without
+  it (:class:`_BlasChild`), and the backend names the kernels (:func:`_blas_core`).
 * :func:`stream_bandwidth`: STREAM-like ``copy`` and ``triad`` over numpy
   arrays, split across threads (numpy releases the GIL in these loops).
 * :func:`dispatch_overhead`: onnxruntime per-call and per-node overhead from a
@@ -43,7 +45,7 @@ from typing import Any
 from hybridperf._version import __version__
 from hybridperf.costs import FLOPS_PER_MAC
 from hybridperf.errors import InputError, error_line
-from hybridperf.measure.contention import Contention, contention_between, usage
+from hybridperf.measure.contention import Contention, Usage, contention_between, usage
 from hybridperf.precision import Precision
 
 Progress = Callable[[str, int, int], None]
@@ -344,22 +346,30 @@ def _onnx_model(nodes, inputs, outputs, initializers=()) -> bytes:
     return model.SerializeToString()
 
 
-def _gemm_kernel(precision: str, n: int) -> tuple[Callable[[], Any], Callable[[], Any], str]:
+def _gemm_kernel(precision: str, n: int,
+                 children: _GemmChildren | None = None) -> tuple[Callable[[], Any], Callable[[], Any], str]:
     """``(one call of an n x n x n GEMM at precision, a read of its operands, backend name)``: numpy for fp32 /
     fp64, onnxruntime ``MatMulInteger`` for int8; InputError for any other precision.
 
     The read brings the operands back into cache after other kernels evicted them (cold operands cost a 1024^3
-    fp32 GEMM about 2 % on a Zen 4), far cheaper than an untimed GEMM."""
+    fp32 GEMM about 2 % on a Zen 4), far cheaper than an untimed GEMM.
+
+    Where ``OPENBLAS_CORETYPE`` is set, numpy's OpenBLAS runs the kernels it names, not the ones it would pick for
+    this CPU (``Haswell``'s AVX2 kernels read about 110 instead of 200-210 GFLOP/s fp32 on one Zen 5 core, while
+    onnxruntime's MLAS picks its kernels by CPUID): fp32 / fp64 are then served by a :class:`_BlasChild` without
+    the variable, added to ``children`` where given (else ended when the returned callables are dropped)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     if precision in ("fp32", "fp64"):
-        dt = np.float32 if precision == "fp32" else np.float64
-        a = rng.standard_normal((n, n)).astype(dt)
-        b = rng.standard_normal((n, n)).astype(dt)
-        c = np.empty((n, n), dt)
-        return (lambda: np.matmul(a, b, out=c)), (lambda: (a.sum(), b.sum(), c.sum())), \
-            f"numpy {np.__version__} matmul ({_blas_name()})"
+        forced = os.environ.get("OPENBLAS_CORETYPE")
+        if forced:
+            child = _BlasChild(precision, n)
+            if children is not None:
+                children.add(child)
+            return child.run, child.touch, _numpy_backend(child.core, forced)
+        run, touch = _numpy_gemm(precision, n)
+        return run, touch, _numpy_backend(_blas_core())
     if precision == "int8":
         import onnxruntime
         from onnx import TensorProto, helper
@@ -381,6 +391,222 @@ def _gemm_kernel(precision: str, n: int) -> tuple[Callable[[], Any], Callable[[]
     raise InputError(f"the CPU probe measures fp32, fp64 and int8, not {precision!r}")
 
 
+def _numpy_gemm(precision: str, n: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """``(one numpy matmul of n x n operands at fp32 / fp64, a read of its operands)`` in this process."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    dt = np.float32 if precision == "fp32" else np.float64
+    a = rng.standard_normal((n, n)).astype(dt)
+    b = rng.standard_normal((n, n)).astype(dt)
+    c = np.empty((n, n), dt)
+    return (lambda: np.matmul(a, b, out=c)), (lambda: (a.sum(), b.sum(), c.sum()))
+
+
+def _numpy_backend(core: str | None, forced: str | None = None) -> str:
+    """``numpy 2.4.6 matmul (scipy-openblas 0.3.31.188.0, SkylakeX kernels[; timed in a child process without
+    OPENBLAS_CORETYPE=Haswell])``: the backend of a numpy GEMM figure, naming the OpenBLAS kernels where known."""
+    import numpy as np
+
+    kernels = f", {core} kernels" if core else ""
+    child = f"; timed in a child process without OPENBLAS_CORETYPE={forced}" if forced else ""
+    return f"numpy {np.__version__} matmul ({_blas_name()}{kernels}{child})"
+
+
+#: what OpenBLAS exports to name the kernel set ("core") it picked at load time: scipy-openblas, numpy's wheels
+#: (``scipy_`` prefix, ``64_`` suffix of its 64-bit-integer build), and plain OpenBLAS builds
+_CORENAME_SYMBOLS = ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
+                     "openblas_get_corename")
+
+
+def _blas_core() -> str | None:
+    """The OpenBLAS core whose kernels numpy's BLAS runs in this process (``"SkylakeX"``, ``"Haswell"``, ...).
+
+    Read from the OpenBLAS library this process has loaded (listed in ``/proc/self/maps``, numpy's own first);
+    None where numpy's BLAS is not OpenBLAS, the library exports no core name, or the maps cannot be read (not
+    Linux). Never raises: the name is informational."""
+    try:
+        import ctypes
+
+        import numpy  # noqa: F401 - loads its BLAS
+
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(maxsplit=5)[-1].strip() for line in maps if "openblas" in line.lower()}
+        for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):
+            lib = ctypes.CDLL(path)
+            for symbol in _CORENAME_SYMBOLS:
+                fn = getattr(lib, symbol, None)
+                if fn is None:
+                    continue
+                fn.argtypes, fn.restype = [], ctypes.c_char_p
+                name = (fn() or b"").decode(errors="replace").strip()
+                if name:
+                    return name
+    except Exception:  # noqa: BLE001 - no maps, a library ctypes cannot open: the name stays unknown
+        return None
+    return None
+
+
+#: the child's program: this hybridperf first on its path (the parent's package, whatever the child's cwd holds)
+_CHILD_PROGRAM = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                  "from hybridperf.measure.probe import _serve_gemm; _serve_gemm()")
+
+
+class _BlasChild:
+    """One numpy GEMM of ``n x n`` operands at ``precision``, run on request in a child process of this interpreter
+    started without ``OPENBLAS_CORETYPE`` (so its OpenBLAS picks the kernels for this CPU); CPU affinity and the
+    rest of the environment (``OPENBLAS_L2_SIZE``, thread counts) are inherited.
+
+    One request line per call over a pipe, answered when the matmul is done, so a timed :meth:`run` is one GEMM
+    plus a round trip. Measured on one Zen 5 core, parent and child pinned to it: a 1x1 GEMM takes 8.0 us at best
+    (median 8.3 us over 5000 calls) through the child against 1 us in-process, so the round trip is about 7 us,
+    0.07 % of the 10.3 ms of a 1024^3 fp32 GEMM there (0.03 % of the 25 ms of fp64). ``OPENBLAS_L2_SIZE=512``
+    stays: with and without it the child's 2048^3 GEMMs read the same within noise (fp32 200-213 GFLOP/s, fp64
+    88-94 GFLOP/s, two runs each). ``core``: the child's OpenBLAS core (None: unknown).
+
+    A context manager; :meth:`close` (or dropping the object, or this interpreter exiting) closes the child's
+    stdin, on which it exits (it also does when this process dies)."""
+
+    def __init__(self, precision: str, n: int) -> None:
+        import subprocess
+        import sys
+        import tempfile
+        import weakref
+
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        root = str(Path(__file__).resolve().parents[2])
+        self._stderr = tempfile.TemporaryFile()  # read back only where the child fails (a pipe could fill up)
+        self._proc = subprocess.Popen([sys.executable, "-c", _CHILD_PROGRAM, root], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        self._close = weakref.finalize(self, _end_child, self._proc, self._stderr)
+        try:
+            self.core: str | None = self._ask(f"gemm {precision} {n}") or None
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def _ask(self, request: str) -> str:
+        """Send one request line; the answer's text after ``ok``. RuntimeError where the child failed or is gone."""
+        try:
+            self._proc.stdin.write(request.encode() + b"\n")
+            self._proc.stdin.flush()
+            reply = self._proc.stdout.readline().decode(errors="replace")
+        except (OSError, ValueError) as exc:  # a broken pipe, or a closed one
+            raise RuntimeError(f"the numpy GEMM child process is gone ({type(exc).__name__})") from exc
+        if not reply.startswith("ok"):
+            why = reply.removeprefix("error").strip() or self._exit_reason()
+            raise RuntimeError(f"the numpy GEMM child process failed on {request!r}: {why}")
+        return reply[2:].strip()
+
+    def _exit_reason(self) -> str:
+        """``it exited with code 1: <the last line it wrote to stderr>`` (it has closed its stdout)."""
+        import subprocess
+
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        last = "no message"
+        with contextlib.suppress(OSError, ValueError):
+            self._stderr.seek(0)
+            last = (self._stderr.read().decode(errors="replace").strip().splitlines() or [last])[-1]
+        return f"it exited with code {self._proc.poll()}: {last}"
+
+    def run(self) -> None:
+        self._ask("run")
+
+    def touch(self) -> None:
+        self._ask("touch")
+
+    def usage(self) -> tuple[float, int] | None:
+        """The child's (CPU seconds, involuntary context switches) so far; None where it cannot read them."""
+        fields = self._ask("usage").split()
+        return (float(fields[0]), int(fields[1])) if len(fields) == 2 else None
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self) -> _BlasChild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _end_child(proc: Any, stderr: Any) -> None:
+    """Close a :class:`_BlasChild` process's pipes and wait for it to exit (killed if it has not within 30 s)."""
+    import subprocess
+
+    for pipe in (proc.stdin, proc.stdout, stderr):
+        with contextlib.suppress(OSError):
+            pipe.close()
+    try:
+        proc.wait(timeout=30)  # it ends its GEMM in progress, reads end-of-file and exits
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class _GemmChildren(contextlib.ExitStack):
+    """The :class:`_BlasChild` processes of one probe: ended together when the ``with`` block ends (or raises), and
+    counted in its :meth:`usage`, so the contention check (:func:`~hybridperf.measure.contention.contention_between`)
+    sees the CPU time of the GEMMs they run (without it a quiet 1-core probe read 32 % of its CPU: busy). Their round
+    trips add involuntary switches (on a shared core the woken process preempts the one that woke it: a quiet quick
+    probe with two children counts 152 a second instead of 33), so there the CPU share is what tells a busy window."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[_BlasChild] = []
+
+    def add(self, child: _BlasChild) -> None:
+        self.enter_context(child)
+        self.started.append(child)
+
+    def usage(self) -> Usage | None:
+        """:func:`~hybridperf.measure.contention.usage` of this process plus its children's CPU seconds and
+        involuntary context switches; None where a reading is missing."""
+        now = usage()
+        if now is None:
+            return None
+        wall, cpu, switches = now
+        for child in self.started:
+            theirs = child.usage()
+            if theirs is None:
+                return None
+            cpu, switches = cpu + theirs[0], switches + theirs[1]
+        return wall, cpu, switches
+
+
+def _serve_gemm() -> None:
+    """The loop of a :class:`_BlasChild` process: one request line on stdin, one answer line on stdout.
+
+    ``gemm PRECISION N`` prepares the operands and answers ``ok CORE``; ``run`` (one matmul) and ``touch`` (a read
+    of the operands) answer ``ok``; ``usage`` answers ``ok CPU_SECONDS INVOLUNTARY_SWITCHES`` (``ok`` where not
+    known); a failure answers ``error MESSAGE``. Exits at end of input."""
+    import sys
+
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    calls: dict[str, Callable[[], Any]] = {}
+    for line in iter(inp.readline, b""):
+        try:
+            request, *args = line.decode().split()
+            if request == "gemm":
+                calls["run"], calls["touch"] = _numpy_gemm(args[0], int(args[1]))
+                answer = f"ok {_blas_core() or ''}"
+            elif request == "usage":
+                now = usage()
+                answer = f"ok {now[1]!r} {now[2]}" if now else "ok"
+            else:
+                calls[request]()
+                answer = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            answer = f"error {type(exc).__name__}: {error_line(exc, 160)}"
+        out.write(answer.encode() + b"\n")
+        out.flush()
+
+
 def _gemm_result(precision: str, n: int, seconds: float, repeats: int, backend: str) -> GemmRate:
     return GemmRate(precision=precision, n=n, flops_per_s=FLOPS_PER_MAC * n**3 / seconds, best_seconds=seconds,
                     repeats=repeats, backend=backend)
@@ -392,8 +618,9 @@ def gemm_rate(precision: str, n: int, repeats: int = 3) -> GemmRate:
     fp32 / fp64 use numpy (its BLAS, all threads it is given); int8 uses
     onnxruntime ``MatMulInteger`` (uint8 x int8 -> int32, the VNNI / AMX path).
     """
-    run, _, backend = _gemm_kernel(precision, n)
-    return _gemm_result(precision, n, _best_seconds(run, repeats, min_total_s=0.25), repeats, backend)
+    with _GemmChildren() as children:
+        run, _, backend = _gemm_kernel(precision, n, children)
+        return _gemm_result(precision, n, _best_seconds(run, repeats, min_total_s=0.25), repeats, backend)
 
 
 _STREAM_KERNELS = ("copy", "triad")
@@ -540,8 +767,9 @@ class _Trial:
 
 
 def _cpu_trial_steps(quick: bool, threads: int, caches: tuple[CacheLevel, ...], memory_bytes: int | None,
-                     pool: Any) -> list[tuple[str, Callable[[], _Trial]]]:
-    """The CPU probe's kernels as ``(name, prepare)``; ``prepare()`` builds the data and returns a :class:`_Trial`."""
+                     pool: Any, children: _GemmChildren | None = None) -> list[tuple[str, Callable[[], _Trial]]]:
+    """The CPU probe's kernels as ``(name, prepare)``; ``prepare()`` builds the data and returns a :class:`_Trial`.
+    GEMM child processes (:class:`_BlasChild`) are added to ``children``."""
     llc = _llc_bytes(caches)
     mem = memory_bytes or 8 * 2**30
     # arrays well past the last-level cache (its whole size, up to the cap) but a small share of RAM
@@ -551,7 +779,7 @@ def _cpu_trial_steps(quick: bool, threads: int, caches: tuple[CacheLevel, ...], 
     dram: list[Any] = []  # one set of arrays for every DRAM kernel, made by the first
 
     def gemm(precision: str) -> _Trial:
-        run, touch, backend = _gemm_kernel(precision, n_gemm)
+        run, touch, backend = _gemm_kernel(precision, n_gemm, children)
         return _Trial(run, lambda t, calls: _gemm_result(precision, n_gemm, t, calls, backend), touch)
 
     def stream(kernel: str, k: int, level: str = "dram", array_bytes: int = 0, inner: int = 1) -> _Trial:
@@ -617,16 +845,18 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
     threads = host.usable_cpus
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext() as pool:
-        steps = _cpu_trial_steps(quick, threads, caches, host.memory_bytes, pool)
+    # the GEMM child processes (where OPENBLAS_CORETYPE is set) end with the trials, before dispatch is timed
+    with ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext() as pool, \
+            _GemmChildren() as children:
+        steps = _cpu_trial_steps(quick, threads, caches, host.memory_bytes, pool, children)
         total = len(steps) + 2
         trials, errors = _prepare_trials(steps, report, total)
         report(f"interleaved trials (>= {CPU_TRIAL_BUDGET_S[quick]:g} s)", len(steps), total)
-        start = usage()
+        start = children.usage()
         best, rounds = _interleaved_best_seconds({name: t.run for name, t in trials.items()},
                                                  min_rounds=CPU_TRIAL_MIN_ROUNDS, budget_s=CPU_TRIAL_BUDGET_S[quick],
                                                  warm={name: t.warm for name, t in trials.items() if t.warm})
-        contention = contention_between(start, usage(), threads)
+        contention = contention_between(start, children.usage(), threads)
     figures = [t.figure(best[name], rounds) for name, t in trials.items()]
     gemm = [f for f in figures if isinstance(f, GemmRate)]
     bws = [f for f in figures if isinstance(f, Bandwidth)]
