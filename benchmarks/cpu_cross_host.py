@@ -78,7 +78,9 @@ def _stats(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
 
 def load_hosts(dirs: dict[str, str] | None = None):
     """host -> (X, y, kernels, groups, HostFigures, rows), each host's rows from ``CALIB / dirs[host]`` (default
-    :data:`DATA_DIRS`, else the host's id)."""
+    :data:`DATA_DIRS`, else the host's id). The host's figures come from its sheet in ``hw_specs/``, or from the
+    directory's own ``<host>.yaml`` where it has one (the sheet its tables were priced on, when that is not the
+    shipped one)."""
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import host_figures
     from hybridperf.residual.model import CPU_TARGET, load_table
@@ -86,8 +88,10 @@ def load_hosts(dirs: dict[str, str] | None = None):
     dirs = DATA_DIRS if dirs is None else dirs
     out = {}
     for host, threads in HOSTS.items():
-        X, y, groups, _, kt, rows = load_table(CALIB / dirs.get(host, host), target=CPU_TARGET)
-        out[host] = (X, y, kt, groups, host_figures(load_spec(host), threads), rows)
+        d = CALIB / dirs.get(host, host)
+        X, y, groups, _, kt, rows = load_table(d, target=CPU_TARGET)
+        sheet = d / f"{host}.yaml"
+        out[host] = (X, y, kt, groups, host_figures(load_spec(sheet if sheet.exists() else host), threads), rows)
     return out
 
 
