@@ -233,13 +233,13 @@ def split_half_lines() -> list[str]:
     return lines
 
 
-def report(results, data, dirs: dict[str, str] | None = None) -> str:
+def report(results, data, dirs: dict[str, str] | None = None, command: str = COMMAND) -> str:
     from hybridperf.report.format import table
     from hybridperf.residual.cross_host import ADAPT_ROUNDS, ADAPT_SHRINK, CROSS_HOST_PARAMS, HOST_FEATURES
 
     dirs = DATA_DIRS if dirs is None else dirs
     offset = {h: float(np.exp(np.median(data[h][1]))) for h in data}  # median measured / roofline
-    out = ["# CPU cross-host prediction (leave one host out)", "", f"Reproduce: `{COMMAND}`", "",
+    out = ["# CPU cross-host prediction (leave one host out)", "", f"Reproduce: `{command}`", "",
            "Train on the other hosts' calibration rows (model + per-kernel rows, pooled), predict the held-out one from its "
            "spec sheet (zero-shot), then adapt with K=10 of its measured models "
            f"({TRIALS} random draws, seed 0, scored on the rest). Kernel rows carry the host's figures "
@@ -347,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(text)
         sys.stdout.write(text)
         return 0
-    text = report(evaluate(data), data, dirs)
+    extra = [f"--data {a}" for a in args.data] + ([f"--out {args.out}"] if args.out != p.get_default("out") else [])
+    text = report(evaluate(data), data, dirs, " ".join([COMMAND, *extra]))
     Path(args.out).write_text(text)
     sys.stdout.write(text)
     return 0
