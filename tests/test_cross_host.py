@@ -98,7 +98,7 @@ def test_packaged_model_is_shipped_and_cross_host():
     assert set(HOST_FEATURES) <= set(meta["kernel_features"])
     assert meta["cross_host"]["host"] is None  # trained across hosts: no host of its own
     hosts = {e["figures"]["device"] for e in meta["cross_host"]["host_effects"]}
-    assert hosts == {"host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c"}  # one offset per training CPU
+    assert hosts == {"host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c", "host-epyc-zen5-1c"}  # one offset per training CPU
     assert meta["params"]["label"] == "latency_min_s"  # CPU models predict the fastest run (model.CPU_TARGET)
 
 
