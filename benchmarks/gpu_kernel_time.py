@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.gpu_ops_cross_device import CITATION, DEFAULT_DATA, _probes, _sample, within, write_doc
+from benchmarks.gpu_ops_cross_device import CITATION, _probes, _sample, add_fit_arguments, within, write_doc
 from hybridperf.device.spec import load_spec
 from hybridperf.residual.cross_device import CrossDeviceModel, baseline, featurize, gemm_probe_rows, mape
 from hybridperf.residual.kernel_time import (
@@ -117,9 +117,7 @@ def run(args) -> tuple[str, KernelTimeModel | None]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NeuSight directory (holds ops/)")
-    ap.add_argument("--train-rows", type=int, default=60000, help="training rows sampled per fit")
-    ap.add_argument("--seed", type=int, default=0)
+    add_fit_arguments(ap, estimators=False)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--save-model", type=Path, default=None, help="also train on all five GPUs and store the model here")
     args = ap.parse_args(argv)

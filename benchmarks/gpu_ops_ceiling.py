@@ -54,9 +54,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.gpu_ops_cross_device import (
+    add_fit_arguments,
     CANDIDATES,
     CITATION,
-    DEFAULT_DATA,
     _Data,
     _probes,
     _sample,
@@ -564,9 +564,7 @@ def run(args) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NeuSight directory (holds ops/)")
-    ap.add_argument("--train-rows", type=int, default=60000, help="training rows sampled per fit")
-    ap.add_argument("--estimators", type=int, default=300)
+    add_fit_arguments(ap, seed=False)
     ap.add_argument("--full-estimators", type=int, default=1000,
                     help="rounds of the section-1 fit on every training row")
     ap.add_argument("--no-full", action="store_true", help="skip the section-1 fit on every training row")

@@ -327,12 +327,20 @@ def run(args) -> str:
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_fit_arguments(ap: argparse.ArgumentParser, estimators: bool = True, seed: bool = True) -> None:
+    """The NeuSight benchmarks' shared options: ``--data`` and ``--train-rows``, and where asked ``--estimators``
+    (LightGBM rounds) and ``--seed`` (row sampling)."""
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NeuSight directory (holds ops/)")
     ap.add_argument("--train-rows", type=int, default=60000, help="training rows sampled per fit")
-    ap.add_argument("--estimators", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
+    if estimators:
+        ap.add_argument("--estimators", type=int, default=300)
+    if seed:
+        ap.add_argument("--seed", type=int, default=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_fit_arguments(ap)
     ap.add_argument("--no-nested", action="store_true", help="skip the inner selection (use the first candidate)")
     ap.add_argument("--no-bag", action="store_true", help="one model per fold instead of the device bag")
     ap.add_argument("--no-specialists", action="store_true",

@@ -47,8 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.gpu_ops_cross_device import (
+    add_fit_arguments,
     CANDIDATES,
-    DEFAULT_DATA,
     FAMILY_WEIGHT_TAU,
     _Data,
     _probes,
@@ -330,10 +330,7 @@ def run(args) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NeuSight directory (holds ops/)")
-    ap.add_argument("--train-rows", type=int, default=60000, help="training rows sampled per fit")
-    ap.add_argument("--estimators", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
+    add_fit_arguments(ap)
     ap.add_argument("--cache", type=Path, default=None,
                     help="npz of the members' predictions: read when it holds these settings, else written")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
