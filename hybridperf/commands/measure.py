@@ -47,12 +47,12 @@ def run(args: argparse.Namespace) -> ExitCode:
     out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
     usable = host_threads()
     threads = args.threads or usable
-    if args.device == HOST_ID and threads != usable:
+    m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=threads, repeats=args.repeats,
+                warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
+    if args.device == HOST_ID and threads != usable:  # after the run: a bad model gets its one error line alone
         print(f"hybridperf: warning: --threads {threads}: predictions for device host assume {usable} thread(s), the "
               f"CPUs this process may use{' (more threads share them)' if threads > usable else ''}; compare them "
               f"with a measurement at --threads {usable}", file=sys.stderr)
-    m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=threads, repeats=args.repeats,
-                warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
     if m.contention is not None and m.contention.busy:
         print("hybridperf: warning: " + m.contention.describe("the timed runs", "the latency figures are slow and "
               "noisy; measure again when the machine is idle"), file=sys.stderr)
