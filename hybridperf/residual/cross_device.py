@@ -76,6 +76,11 @@ no H100 row, no outer choice):
   bandwidth fraction and GEMM efficiency instead of their median: 21.01 -> 20.82 % (gemm_probe off; on:
   20.33 -> 20.37 %), within the pairs' spread; one training GPU's specialist as the new GPU's "analogue": 22.7 %.
   Neither kept.
+* *What would reach 10 %: denser probes with a local correction* (``benchmarks/gpu_ops_probe_density.py``, inner
+  pairs only, not shipped): more probe shapes alone barely move one offset and slope per family (k = 4: 12.51 %,
+  k = 64: 12.13 %), but smoothing the probes' leftover log errors over standardised log shape features (Gaussian
+  kernel, shrunk; bandwidth and shrinkage chosen nested) gives 10.45 % at k = 32 and 9.73 % at k = 64 (bmm 17.9 ->
+  12.9 %, linear 17.4 -> 13.0 %; conv barely moves), at about 90 s of probe timing per GPU for k = 32.
 
 Persistence: ``cross_device.txt`` (LightGBM text; the bag's other members ``cross_device.bag<i>.txt``, the device
 specialists ``cross_device.specialist<i>.txt``) +
