@@ -152,7 +152,7 @@ def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None)
 
 
 def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """The cached sheet of this host, probing it first (quick CPU probe, about 3.5 s) when there is none or it is of
+    """The cached sheet of this host, probing it first (quick CPU probe, about 5 s) when there is none or it is of
     an older :data:`HOST_SHEET_FORMAT` (:func:`host_spec_state`)."""
     identity = host_identity()
     out = host_spec_path(identity)

@@ -752,7 +752,7 @@ def _llc_bytes(caches: tuple[CacheLevel, ...]) -> int:
 
 #: the CPU probe times its GEMM and STREAM kernels in interleaved rounds (:func:`_interleaved_best_seconds`) for
 #: at least this many seconds (``quick`` -> budget) and this many rounds; with ``--quick`` the whole CPU probe
-#: takes about 3.5 s on a 1-core slice of a Zen 4 (about 22 rounds, 2.1 s of them timed)
+#: took about 3.5 s on a 1-core slice of a Zen 4 with 1024^3 GEMMs, 4.8-5.3 s on a Zen 5 core with 2048^3 (2026-12-02)
 CPU_TRIAL_BUDGET_S = {True: 2.0, False: 6.0}
 CPU_TRIAL_MIN_ROUNDS = 5
 
@@ -775,7 +775,10 @@ def _cpu_trial_steps(quick: bool, threads: int, caches: tuple[CacheLevel, ...], 
     # arrays well past the last-level cache (its whole size, up to the cap) but a small share of RAM
     cap = (256 if quick else 1024) * 2**20
     dram_array = int(min(max(2 * llc, 64 * 2**20), cap, mem // 16))
-    n_gemm = 1024 if quick else 2048
+    # 2048^3 either way: the size of every shipped CPU sheet's GEMM figures, which the cross-host model was trained
+    # on. A smaller quick GEMM read a different figure, not a noisier one: on one Zen 5 core int8 MatMulInteger ran
+    # 720-730 GOPS at 1024^3 against 300-306 at 2048^3, fp32 181-186 against 200-207 GFLOP/s (2026-12-02).
+    n_gemm = 2048
     dram: list[Any] = []  # one set of arrays for every DRAM kernel, made by the first
 
     def gemm(precision: str) -> _Trial:
@@ -827,9 +830,9 @@ def _prepare_trials(steps: list[tuple[str, Callable[[], _Trial]]], report: Progr
 def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool | None = None) -> ProbeResult:
     """Probe this machine. ``use_gpu=None`` probes CUDA where ``torch.cuda.is_available()``.
 
-    ``quick`` keeps the whole CPU probe to a few seconds (smaller GEMMs and
-    arrays, a 2 s instead of 6 s trial budget); figures are then noisier but
-    still within a small factor of the full probe. The GEMM and STREAM figures
+    ``quick`` keeps the whole CPU probe to a few seconds (smaller DRAM arrays,
+    fewer L2 passes, a 2 s instead of 6 s trial budget; the same 2048^3 GEMMs as
+    the full probe and the shipped sheets); figures are then noisier. The GEMM and STREAM figures
     are the fastest call of each kernel over interleaved rounds
     (:func:`_interleaved_best_seconds`), so a busy neighbour does not set them.
     """
