@@ -147,10 +147,9 @@ def probe_masks(rows) -> dict[str, np.ndarray]:
     return out
 
 
-def probe_seconds(rows, mask: np.ndarray, devices) -> dict[str, float]:
+def probe_seconds(rows, keys: np.ndarray, mask: np.ndarray, devices) -> dict[str, float]:
     """Per family, the device seconds of one call of each probe shape on ``devices`` (the median of the rows
-    of that shape)."""
-    keys = np.stack([rows.shapes[c] for c in SHAPE_COLUMNS], 1)
+    of that shape); ``keys``: the rows' shape columns (:data:`SHAPE_COLUMNS`) side by side."""
     out = {}
     for f in FAMILIES:
         tot = 0.0
@@ -277,8 +276,8 @@ def report(rows, res, pairs, n_scored, masks, args) -> str:
     for h, c in LOCAL_GRID:
         grid.append(f"| {h}, {c} | " + " | ".join(
             f"{np.mean([r['all'] for r in res[f'{n} + local h={h} c={c}']]):.2f}" for n in masks) + " |")
-    secs = {n: {g: probe_seconds(rows, m, GPUS[g]) for g in GPUS} for n, m in masks.items()}
     keys = np.stack([rows.shapes[c] for c in SHAPE_COLUMNS], 1)
+    secs = {n: {g: probe_seconds(rows, keys, m, GPUS[g]) for g in GPUS} for n, m in masks.items()}
     shapes = {n: {f: len(np.unique(keys[m & (rows.family == f)], axis=0)) for f in FAMILIES} for n, m in masks.items()}
     cost = ["| probe set | shapes (" + " / ".join(FAMILIES) + ") | " + " | ".join(f"{f} ms" for f in FAMILIES)
             + " | " + " | ".join(f"{g} s" for g in GPUS) + f" | mean s | mean s x{SHIPPED_CALLS} | "

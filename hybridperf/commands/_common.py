@@ -107,12 +107,11 @@ def model_device_spec(args: argparse.Namespace):
     from pathlib import Path
 
     from hybridperf.device.spec import load_spec
-    from hybridperf.frontends.load import check_model_file
+    from hybridperf.frontends.load import check_model_file, is_onnx_file
     from hybridperf.measure.host import HOST_ID, CacheState, host_spec_state
 
     check_model_file(args.model)
-    if (str(args.device) == HOST_ID and isinstance(args.model, (str, Path))
-            and Path(args.model).suffix.lower() not in (".tflite", ".pt2", ".pt", ".pth")  # load_model's ONNX case
+    if (str(args.device) == HOST_ID and isinstance(args.model, (str, Path)) and is_onnx_file(args.model)
             and host_spec_state() is not CacheState.CURRENT):
         from hybridperf.frontends.onnx_import import load_onnx_proto
 

@@ -98,14 +98,14 @@ def _check_device(device: str) -> None:
 
 
 def _check_model_file(model: str) -> None:
-    """Refuse a missing path or a directory at once, naming the fix (before any timing)."""
+    """Refuse a directory (naming the command that measures one) or a missing path at once, before any timing."""
     from pathlib import Path
 
     from hybridperf.errors import InputError
+    from hybridperf.frontends.load import check_model_file
 
     p = Path(model)
     if p.is_dir():
-        raise InputError(f"{p} is a directory; pass an .onnx file (`hybridperf calibrate --device host --measure DIR` "
-                         "measures a directory)")
-    if not p.exists():
-        raise InputError(f"model file not found: {p}; check the path")
+        raise InputError(f"{p} is a directory; pass an .onnx file (`hybridperf calibrate --device host --measure "
+                         "DIR` measures a directory)")
+    check_model_file(p)

@@ -26,6 +26,14 @@ def check_model_file(path: str | Path | Any) -> None:
         raise ModelLoadError(f"{p} is a directory; pass a model file (.onnx, .tflite or .pt2)")
 
 
+def is_onnx_file(path: str | Path) -> bool:
+    """Whether :func:`load_model` reads ``path`` with the ONNX frontend: an ``.onnx`` file, or an existing file of
+    any suffix but ``.tflite``, ``.pt2`` and ``.pt`` / ``.pth`` (torch archives)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    return suffix == ".onnx" or (suffix not in (".tflite", ".pt2", ".pt", ".pth") and p.exists() and not p.is_dir())
+
+
 def load_model(
     path: str | Path | Any,
     shapes: Mapping[str, tuple[int, ...]] | None = None,
@@ -49,7 +57,7 @@ def load_model(
                 "and pass the .pt2 file (or export to ONNX)"
             )
         suffix = ".pt2"  # a torch.export.save archive under another name
-    if suffix == ".onnx" or (suffix not in (".tflite", ".pt2") and p.exists() and not p.is_dir()):
+    if is_onnx_file(p):
         return _load_onnx(load_onnx_proto(p), shapes, batch, provenance, str(p), inplace=True)
     if suffix == ".pt2":
         from hybridperf.frontends.torch_export import load_pt2  # noqa: PLC0415
