@@ -20,7 +20,7 @@ the held-out device's runtime (:class:`hybridperf.residual.device_features.Runti
   all five GPUs measured (:func:`hybridperf.residual.cross_device.gemm_probe_rows`; those rows are left
   out of every score). Only a ``gemm_probe`` model uses it; without it, such a model assumes the sheet
   peak x the training GPUs' median GEMM efficiency;
-* **+ family probes**: also four fixed shapes per op family measured on the held-out GPU
+* **+ family probes**: also the shipped family-probe shapes (64 per op family) measured on the held-out GPU
   (:func:`hybridperf.residual.cross_device.family_probe_rows`, left out of every score): each family's
   prediction is rescaled by the shrunk log offset of its probes vs the model's prediction for them
   (:func:`hybridperf.residual.cross_device.family_offsets`, slope along
@@ -29,7 +29,11 @@ the held-out device's runtime (:class:`hybridperf.residual.device_features.Runti
   holds one model per training GPU alone (device specialists, ``--no-specialists`` to drop them): every member is
   rescaled by the probes and the members are weighed per family by how well one offset fits their probes
   (:func:`hybridperf.residual.cross_device.probe_weighted`, :data:`FAMILY_WEIGHT_TAU`; a design chosen on
-  three-GPU training sets, module docstring of :mod:`hybridperf.residual.cross_device`).
+  three-GPU training sets, module docstring of :mod:`hybridperf.residual.cross_device`). Then what the probes'
+  residuals keep is smoothed onto nearby shapes (:func:`hybridperf.residual.cross_device.local_offsets`,
+  :data:`LOCAL_BANDWIDTH`, :data:`LOCAL_PRIOR`, standardised on the training GPUs' rows; fixed a priori from the
+  three-GPU-train pairs of ``benchmarks/gpu_ops_probe_density.py``; ``--no-local`` to drop it). The column
+  ``+ family probes, no local`` is the same prediction without that last step.
 
 Prints a markdown table (MAPE and share within +-10 % per device and op family) and writes it to
 ``benchmarks/results/gpu_ops_cross_device.md`` headed by the command. With ``--save-model DIR`` also
@@ -54,13 +58,17 @@ import numpy as np
 from hybridperf.device.spec import load_spec
 from hybridperf.residual.cross_device import (
     FAMILY_PROBE_INTENSITY_AXIS,
+    FAMILY_PROBES_PER_FAMILY,
     probe_weighted,
     CrossDeviceModel,
     baseline,
     family_probe_rows,
     family_probe_size,
+    family_scales,
     featurize,
     gemm_probe_rows,
+    local_features,
+    local_offsets,
     mape,
     runtime_probes,
 )
@@ -82,13 +90,20 @@ CANDIDATES: tuple[dict, ...] = (
 MODES = ("zero-shot", "floor probe", "floor + stream probe", "+ GEMM probe")
 #: the mode that also measures each family's probe shapes on the held-out GPU (on top of every other probe)
 FAMILY_MODE = "+ family probes"
+#: the family-probe mode without the local correction (family offsets and member weights only)
+FAMILY_NO_LOCAL = "+ family probes, no local"
 #: (shrink, slope shrink) of :func:`hybridperf.residual.cross_device.family_offsets` the inner selection chooses from
 FAMILY_GRID: tuple[tuple[float, float], ...] = ((0.5, 0.0), (0.75, 0.0), (1.0, 0.0), (0.5, 0.5), (0.75, 0.5),
                                                (1.0, 0.5), (0.75, 1.0), (1.0, 1.0))
-ALL_MODES = (*MODES, FAMILY_MODE)
+ALL_MODES = (*MODES, FAMILY_NO_LOCAL, FAMILY_MODE)
 #: temperature of :func:`hybridperf.residual.cross_device.probe_weighted` in the family-probe mode of a model with
 #: device specialists (fixed a priori from the three-GPU-train pairs; see the module docstring)
 FAMILY_WEIGHT_TAU = 0.05
+#: bandwidth (standard deviations) and prior weight of the local correction in the family-probe mode: fixed a priori
+#: from the three-GPU-train pairs (``benchmarks/gpu_ops_probe_density.py``, 64 shapes per family: h 0.25 best at every
+#: c; c 0.001-0.03 within 0.04 points, 0.01 the middle rather than the grid's edge)
+LOCAL_BANDWIDTH = 0.25
+LOCAL_PRIOR = 0.01
 #: latency buckets of the error profile (seconds, lower edges)
 BUCKETS_S = (0.0, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
 
@@ -121,6 +136,7 @@ class _Data:
     def __init__(self, rows, specs, probes, scored, family_probe):
         self.rows, self.specs, self.probes, self.scored = rows, specs, probes, scored
         self.family_probe = family_probe
+        self.local_features = local_features(rows)
         plain = {d: RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s) for d, p in probes.items()}
         self.Xy = {}
         for gemm, pr in ((False, plain), (True, probes)):
@@ -132,9 +148,11 @@ class _Data:
         train_devs = sorted(set(self.rows.device[tr]))
         X, y = self.Xy[bool(params.get("gemm_probe"))]
         gpu_of = {d: g for g, ds in GPUS.items() for d in ds}
+        on = np.isin(self.rows.device, devs)  # the local correction's scales: every row of the training GPUs
+        scales = family_scales(self.local_features[on], self.rows.family[on]) if params.get("local_bandwidth") else None
         return CrossDeviceModel(**params).fit(X[tr], y[tr], devices=train_devs,
                                               probes={d: self.probes[d] for d in train_devs}, specs=self.specs,
-                                              groups=[gpu_of[d] for d in self.rows.device[tr]])
+                                              groups=[gpu_of[d] for d in self.rows.device[tr]], shape_scales=scales)
 
     def predict(self, m: CrossDeviceModel, gpu: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
         """(row mask, predicted latency) of ``gpu``'s scored rows under ``mode`` (what the probes measured)."""
@@ -147,9 +165,9 @@ class _Data:
                      "floor + stream probe": RuntimeProbe(p.dispatch_floor_s, p.stream_bytes_per_s)}.get(mode, p)
         return te, m.predict_latency(sub, self.specs, pr)
 
-    def family_predictions(self, m: CrossDeviceModel, gpu: str) -> tuple[np.ndarray, list]:
-        """(scored-row mask, one predicted latency array per :data:`FAMILY_GRID` point) of ``gpu`` with every
-        probe and its family probes."""
+    def family_predictions(self, m: CrossDeviceModel, gpu: str) -> tuple[np.ndarray, list, list]:
+        """(scored-row mask, one predicted latency array per :data:`FAMILY_GRID` point, the same without the local
+        correction) of ``gpu`` with every probe and its family probes."""
         on = np.isin(self.rows.device, GPUS[gpu]) & (self.scored | self.family_probe)
         sub = self.rows.take(on)
         pr = {d: m.complete_probe(self.probes[d], self.specs[d]) for d in GPUS[gpu]}
@@ -160,23 +178,33 @@ class _Data:
             log_pred = np.log(m.predict_latency(sub, self.specs, pr))[None]
         main, tau = (1 + len(m.bag_), m.family_weight_tau) if weighted else (1, 1.0)
         probe, keep, size = self.family_probe[on], self.scored[on], family_probe_size(sub)
+        feats, logm = self.local_features[on], np.log(sub.measured_s)
         # per device: the A100's conv rows are another sheet (its own probe rows)
-        out = []
+        out, no_local = [], []
         for shrink, slope in FAMILY_GRID:
-            pred = np.zeros(len(sub))
+            pred, local = np.zeros(len(sub)), np.zeros(len(sub))
             for d in np.unique(sub.device):
                 s = sub.device == d
-                pred[s] = probe_weighted(log_pred[:, s], sub.family[s], size[s], np.log(sub.measured_s[s]), probe[s],
-                                         shrink, slope, tau, main)
-            out.append(np.exp(pred)[keep])
+                pred[s] = probe_weighted(log_pred[:, s], sub.family[s], size[s], logm[s], probe[s], shrink, slope, tau,
+                                         main)
+                if m.local_bandwidth:  # the probes' leftover residuals smoothed onto nearby shapes
+                    local[s] = local_offsets(feats[s], sub.family[s], np.where(probe[s], logm[s] - pred[s], 0.0),
+                                             probe[s], m.local_scales_, m.local_bandwidth, m.local_prior)
+            out.append(np.exp(pred + local)[keep])
+            no_local.append(np.exp(pred)[keep])
         te = np.isin(self.rows.device, GPUS[gpu]) & self.scored
-        return te, out
+        return te, out, no_local
 
 
 def _specialists(args) -> dict:
     """Model settings for device specialists weighed by family probes (off with ``--no-specialists``)."""
     on = not args.no_specialists
     return {"device_specialists": on, "family_weight_tau": FAMILY_WEIGHT_TAU if on else 0.0}
+
+
+def _local(args) -> dict:
+    """Model settings of the local correction (off with ``--no-local``)."""
+    return {} if args.no_local else {"local_bandwidth": LOCAL_BANDWIDTH, "local_prior": LOCAL_PRIOR}
 
 
 def _choose(data: _Data, gpus: list[str], args) -> tuple[int, list[float], int, list[float]]:
@@ -187,12 +215,12 @@ def _choose(data: _Data, gpus: list[str], args) -> tuple[int, list[float], int, 
     for params in CANDIDATES:
         errs, ferrs = [], []
         for g in gpus:
-            m = data.fit([x for x in gpus if x != g], {**params, "n_estimators": args.estimators}, args.train_rows,
-                         args.seed)
+            m = data.fit([x for x in gpus if x != g], {**params, "n_estimators": args.estimators, **_local(args)},
+                         args.train_rows, args.seed)
             for mode in (MODES[0], MODES[-1]):
                 te, p = data.predict(m, g, mode)
                 errs.append(mape(p, data.rows.measured_s[te]))
-            te, fp = data.family_predictions(m, g)
+            te, fp, _ = data.family_predictions(m, g)
             ferrs.append([mape(p, data.rows.measured_s[te]) for p in fp])
         scores.append(float(np.mean(errs)))
         fam_scores.append(np.mean(ferrs, axis=0).tolist())
@@ -237,15 +265,15 @@ def run(args) -> str:
                                         else (0, [float("nan")], 0, [float("nan")]))
         chosen[g] = (best, scores, fbest, fscores)
         params = {**CANDIDATES[best], "n_estimators": args.estimators, "device_bagging": not args.no_bag,
-                  **_specialists(args)}
+                  **_specialists(args), **_local(args)}
         m = data.fit(train_gpus, params, args.train_rows, args.seed)
         for k, v in m.feature_importance().items():
             imp_total[k] = imp_total.get(k, 0.0) + v
         preds = {}
         for mode in MODES:
             te, preds[mode] = data.predict(m, g, mode)
-        _, fp = data.family_predictions(m, g)
-        preds[FAMILY_MODE] = fp[fbest]
+        _, fp, fp_no_local = data.family_predictions(m, g)
+        preds[FAMILY_MODE], preds[FAMILY_NO_LOCAL] = fp[fbest], fp_no_local[fbest]
         roof, meas, fam = rows.roofline_s[te], rows.measured_s[te], rows.family[te]
         profile.append((meas, fam, preds[MODES[0]], preds[MODES[-1]]))
         for f in (*FAMILIES, "all"):
@@ -299,6 +327,9 @@ def run(args) -> str:
         + ("" if args.no_specialists else f"; in {FAMILY_MODE} also one model per training GPU alone (device "
            "specialists), each member rescaled by the family probes and the members weighed per family by how well "
            f"one offset fits its probes (probe_weighted, tau {FAMILY_WEIGHT_TAU})")
+        + ("" if args.no_local else f"; then the probes' leftover log residuals smoothed onto nearby shapes "
+           f"(local_offsets, bandwidth {LOCAL_BANDWIDTH} sd, prior {LOCAL_PRIOR}, {FAMILY_PROBES_PER_FAMILY} probe "
+           f"shapes per family; {FAMILY_NO_LOCAL}: without this step)")
         + "; target log(measured / max(compute, memory, floor)) (with "
         "gemm_probe the bmm rows' compute time at the GEMM rate); MAPE is the mean of |predicted - measured| / "
         f"measured over every measured row of the held-out GPU except the {int((~scored).sum())} GEMM-probe and "
@@ -313,7 +344,8 @@ def run(args) -> str:
         best = Counter(c[0] for c in chosen.values()).most_common(1)[0][0]
         shrink, slope = FAMILY_GRID[Counter(c[2] for c in chosen.values()).most_common(1)[0][0]]
         m = data.fit(list(GPUS), {**CANDIDATES[best], "n_estimators": args.estimators, "device_bagging": not args.no_bag,
-                                  "family_shrink": shrink, "family_slope_shrink": slope, **_specialists(args)},
+                                  "family_shrink": shrink, "family_slope_shrink": slope, **_specialists(args),
+                                  **_local(args)},
                      args.train_rows, args.seed)
         loo = {r[0]: {"roofline_mape": r[3], **{f"{mode}_mape": r[5 + 2 * i] for i, mode in enumerate(ALL_MODES)}}
                for r in summary}
@@ -345,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-bag", action="store_true", help="one model per fold instead of the device bag")
     ap.add_argument("--no-specialists", action="store_true",
                     help="no device specialists: family probes rescale the bag's mean only")
+    ap.add_argument("--no-local", action="store_true", help="no local correction after the family probes' rescaling")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--save-model", type=Path, default=None, help="also train on all five GPUs and store the model here")
     args = ap.parse_args(argv)

@@ -391,9 +391,10 @@ def test_family_offsets_golden():
 def test_family_probe_size_is_intensity_for_bmm_and_log_roofline_otherwise():
     from hybridperf.residual.cross_device import FAMILY_PROBE_SHAPES, family_probe_ops, family_probe_size
 
-    rows = family_probe_ops("t4", load_spec("t4"), [1e-4] * len(FAMILY_PROBE_SHAPES))
+    shapes = [("bmm", {"B": 32, "M": 75, "N": 30, "K": 288}), *FAMILY_PROBE_SHAPES]
+    rows = family_probe_ops("t4", load_spec("t4"), [1e-4] * len(shapes), shapes)
     size = family_probe_size(rows)
-    # the smallest bmm probe, 32 x (75x288 @ 288x30) on a T4 sheet (8.1 TFLOP/s fp32, 320 GB/s):
+    # a small bmm, 32 x (75x288 @ 288x30) on a T4 sheet (8.1 TFLOP/s fp32, 320 GB/s):
     # log(compute_s / memory_s) = log((2*32*75*30*288 / 8.1e12) / (4*(32*75*288 + 32*288*30 + 32*75*30) / 320e9))
     flops, nbytes = 2 * 32 * 75 * 30 * 288, 4 * (32 * 75 * 288 + 32 * 288 * 30 + 32 * 75 * 30)
     assert size[0] == pytest.approx(math.log((flops / 8.1e12) / (nbytes / 320e9)), rel=1e-6)  # logs of x + 1e-12
@@ -401,22 +402,26 @@ def test_family_probe_size_is_intensity_for_bmm_and_log_roofline_otherwise():
     np.testing.assert_allclose(size[other], np.log(rows.roofline_s[other]), rtol=1e-6)
 
 
-def test_family_probe_shapes_are_four_per_family_in_work_order():
+def test_family_probe_shapes_are_per_family_count_in_work_order():
     from hybridperf.measure.torch_cuda import FAMILY_PROBE_CALLS
-    from hybridperf.residual.cross_device import FAMILY_PROBE_OPS, FAMILY_PROBE_SHAPES, family_probe_ops
+    from hybridperf.residual.cross_device import (
+        FAMILY_PROBE_OPS,
+        FAMILY_PROBE_SHAPES,
+        FAMILY_PROBES_PER_FAMILY as k,
+        family_probe_ops,
+    )
 
-    assert [op for op, _ in FAMILY_PROBE_SHAPES] == [op for op in FAMILY_PROBE_OPS.values() for _ in range(4)]
+    assert k == 64
+    assert [op for op, _ in FAMILY_PROBE_SHAPES] == [op for op in FAMILY_PROBE_OPS.values() for _ in range(k)]
     assert set(FAMILY_PROBE_OPS.values()) <= set(FAMILY_PROBE_CALLS)  # the GPU probe can run every shape
     rows = family_probe_ops("t4", load_spec("t4"), [1e-4] * len(FAMILY_PROBE_SHAPES))
-    assert list(rows.family) == [f for f in FAMILY_PROBE_OPS for _ in range(4)]
+    assert list(rows.family) == [f for f in FAMILY_PROBE_OPS for _ in range(k)]
     for f in FAMILY_PROBE_OPS:  # increasing work, as family_probe_rows picks them (FLOPs for matmuls / conv)
         work = (rows.flops if f in ("bmm", "linear", "conv") else rows.bytes_total)[rows.family == f]
         assert np.all(np.diff(work) > 0)
-    # golden: the smallest bmm (32 x 75x288 @ 288x30) and the largest linear (360 x 38679 -> 7821, with bias)
-    assert rows.flops[0] == 2 * 32 * 75 * 30 * 288
-    assert rows.flops[7] == 2 * 360 * 7821 * 38679 + 360 * 7821
-    conv = rows.family == "conv"
-    assert np.all(rows.shapes["conv_out_size"][conv] == rows.shapes["conv_in_size"][conv])  # 3 x 3, padding 1
+    # golden: the smallest bmm (9 x 318x89 @ 89x3) and the largest linear (5278 x 7911 -> 25463, with bias)
+    assert rows.flops[0] == 2 * 9 * 318 * 3 * 89
+    assert rows.flops[2 * k - 1] == 2 * 5278 * 25463 * 7911 + 5278 * 25463
     with pytest.raises(InputError):
         family_probe_ops("t4", load_spec("t4"), [1e-4])
 
@@ -448,7 +453,7 @@ def test_family_probes_rescale_their_family(tiny_neusight, tmp_path):
     t4 = rows.take(rows.device == "t4")
     plain = m.predict_latency(t4, specs)
     # every bmm probe measured at twice the model's prediction; no other family probed
-    shapes = [s for s in FAMILY_PROBE_SHAPES if s[0] == "bmm"]
+    shapes = [s for s in FAMILY_PROBE_SHAPES if s[0] == "bmm"][::16]
     pred = m.predict_latency(family_probe_ops("t4", specs["t4"], [1.0] * 4, shapes), specs)
     fp = family_probe_ops("t4", specs["t4"], 2 * pred, shapes)
     got = m.predict_latency(t4, specs, family_probes={"t4": fp})
@@ -511,7 +516,7 @@ def test_device_specialists_are_weighed_by_family_probes_and_round_trip(tiny_neu
     t4 = rows.take(rows.device == "t4")
     plain = m.predict_latency(t4, specs)
     np.testing.assert_allclose(plain, bag.predict_latency(t4, specs))
-    shapes = [s for s in FAMILY_PROBE_SHAPES if s[0] == "bmm"]
+    shapes = [s for s in FAMILY_PROBE_SHAPES if s[0] == "bmm"][::16]
     pred = m.predict_latency(family_probe_ops("t4", specs["t4"], [1.0] * 4, shapes), specs)
     fp = family_probe_ops("t4", specs["t4"], pred * np.array([2.0, 2.0, 3.0, 1.5]), shapes)
     got = m.predict_latency(t4, specs, family_probes={"t4": fp})

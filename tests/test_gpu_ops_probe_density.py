@@ -1,4 +1,4 @@
-"""The local correction of benchmarks/gpu_ops_probe_density.py on tiny arrays (no data files)."""
+"""The local correction grid of benchmarks/gpu_ops_probe_density.py on tiny arrays (no data files)."""
 
 from __future__ import annotations
 
@@ -38,10 +38,18 @@ def test_distance_is_a_mean_over_the_features_that_vary():
         np.testing.assert_allclose(three[hc], one[hc])
 
 
-def test_scales_come_from_the_reference_rows_only():
+def test_scales_come_from_the_rows_given():
+    from hybridperf.residual.cross_device import family_scales
+
     x = np.array([[0.0], [2.0], [10.0], [5.0]])
-    scales = pd.family_scales(x, FAMILY, np.array([True, True, False, True]))
+    ref = np.array([True, True, False, True])  # the benchmark passes the training GPUs' rows only
+    scales = family_scales(x[ref], FAMILY[ref])
     mean, sd = scales["a"]
     assert mean[0] == pytest.approx(1.0)  # (0 + 2) / 2; row 2 (10) is not a reference row
     assert sd[0] == pytest.approx(1.0)  # sqrt(((0 - 1)^2 + (2 - 1)^2) / 2)
     assert scales["b"][1][0] == 0.0  # one row: constant, dropped from the distance
+
+
+def test_shipped_probe_calls_count_the_first_call():
+    assert pd.shipped_calls(1e-6) == 1 + 2 + 20  # first call, 2 more warm-up, 20 timed
+    assert pd.shipped_calls(1.0) == 1 + 0 + 3

@@ -491,18 +491,39 @@ def family_probe_fn(op: str, dims: dict[str, int]):
     return fn
 
 
-def probe_families(warmup: int = 3, repeats: int = 20) -> list[dict[str, Any]]:
+def probe_calls(first_s: float, warmup: int, repeats: int, budget_s: float) -> tuple[int, int]:
+    """``(further warm-up calls, timed calls)`` of one family-probe shape whose first call took ``first_s``:
+    ``warmup - 1`` and ``repeats`` while they fit in ``budget_s``; else as many timed calls as fit, at least 3,
+    and warm-up calls only with what is left (the first call is a warm-up already)."""
+    fit = int(budget_s / first_s + 1e-9) if first_s > 0 else warmup - 1 + repeats
+    if fit >= warmup - 1 + repeats:
+        return warmup - 1, repeats
+    timed = max(3, min(repeats, fit))
+    return max(0, min(warmup - 1, fit - timed)), timed
+
+
+def probe_families(warmup: int = 3, repeats: int = 20, budget_s: float = 0.25) -> list[dict[str, Any]]:
     """Median latency (seconds, CUDA events) of each family-probe shape on the current CUDA device:
     ``[{"op", "dims", "latency_s"}]`` in :data:`hybridperf.residual.cross_device.FAMILY_PROBE_SHAPES` order
-    (:func:`hybridperf.residual.cross_device.family_probe_ops` prices them for the cross-device model)."""
+    (:func:`hybridperf.residual.cross_device.family_probe_ops` prices them for the cross-device model).
+
+    Each shape gets ``warmup`` untimed and ``repeats`` timed calls, fewer where its first call says they would take
+    more than ``budget_s`` (:func:`probe_calls`; at least 3 timed): 384 shapes, large ``linear`` calls run for tens
+    of milliseconds on old GPUs."""
     import torch
 
     from hybridperf.residual.cross_device import FAMILY_PROBE_SHAPES
 
     out = []
     for op, dims in FAMILY_PROBE_SHAPES:
-        out.append({"op": op, "dims": dict(dims), "latency_s": _time_cuda(family_probe_fn(op, dict(dims)), warmup,
-                                                                           repeats)})
+        fn = family_probe_fn(op, dict(dims))
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        warm, timed = probe_calls(time.perf_counter() - t0, warmup, repeats, budget_s)
+        out.append({"op": op, "dims": dict(dims), "latency_s": _time_cuda(fn, warm, timed)})
+        del fn
         torch.cuda.empty_cache()
     return out
 

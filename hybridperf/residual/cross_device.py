@@ -28,12 +28,17 @@ large ``linear`` calls at 14 % of its peak and large ``bmm`` at 54 %).
 
 Prediction: ``latency = base_s x exp(f(x))``.
 
-**Family probes** (optional, :data:`FAMILY_PROBE_SHAPES`: four fixed shapes each of bmm, linear, conv, layer norm,
+**Family probes** (optional, :data:`FAMILY_PROBE_SHAPES`: 64 fixed shapes each of bmm, linear, conv, layer norm,
 softmax and multiply, timed on the device by ``hybridperf probe``): how fast a GPU runs each op family is what
 transfers worst between GPUs (a V100 runs large ``linear`` calls at about its ``bmm`` rate, a P4 at a third of it).
 With them, each family's prediction is rescaled by the shrunk log offset of its probes' measured vs predicted
 latency and a shrunk slope (:func:`family_offsets`; ``family_shrink``, ``family_slope_shrink``) along the
 log roofline, or for batched matmuls along the log compute-over-memory time (:func:`family_probe_size`).
+**Local correction** (``local_bandwidth > 0``): what the probes' log residuals keep after that is smoothed onto
+nearby shapes (:func:`local_offsets`: a Gaussian kernel over the shape features of :func:`local_features`,
+standardised per family on the training rows, shrunk towards 0 where no probe is near). One offset and slope per
+family cannot follow how a GPU's speed varies within a family (a cuBLAS kernel choice that one range of shapes
+hits); dense probes and a local smooth can.
 
 **Device bag** (``device_bagging=True``): with a handful of training GPUs, one model also learns each
 GPU's own kernel quirks (a cuBLAS layout one architecture runs slowly, a power-capped card's clock), and a
@@ -76,11 +81,11 @@ no H100 row, no outer choice):
   bandwidth fraction and GEMM efficiency instead of their median: 21.01 -> 20.82 % (gemm_probe off; on:
   20.33 -> 20.37 %), within the pairs' spread; one training GPU's specialist as the new GPU's "analogue": 22.7 %.
   Neither kept.
-* *What would reach 10 %: denser probes with a local correction* (``benchmarks/gpu_ops_probe_density.py``, inner
-  pairs only, not shipped): more probe shapes alone barely move one offset and slope per family (k = 4: 12.51 %,
-  k = 64: 12.13 %), but smoothing the probes' leftover log errors over standardised log shape features (Gaussian
-  kernel, shrunk; bandwidth and shrinkage chosen nested) gives 10.45 % at k = 32 and 9.73 % at k = 64 (bmm 17.9 ->
-  12.9 %, linear 17.4 -> 13.0 %; conv barely moves), at about 90 s of probe timing per GPU for k = 32.
+* *Denser probes with a local correction* (``benchmarks/gpu_ops_probe_density.py``, inner pairs only; shipped):
+  more probe shapes alone barely move one offset and slope per family (k = 4: 12.51 %, k = 64: 12.13 %), but
+  smoothing the probes' leftover log errors (:func:`local_offsets`; bandwidth and prior chosen nested) gives
+  10.36 % at k = 32 and 9.71 % at k = 64 (bmm 17.9 -> 12.8 %, linear 17.4 -> 13.0 %; conv barely moves). k = 64
+  costs about 8-50 s of probe timing per GPU (A100 to P4, from NeuSight's latencies and the probe's call budget).
 
 Persistence: ``cross_device.txt`` (LightGBM text; the bag's other members ``cross_device.bag<i>.txt``, the device
 specialists ``cross_device.specialist<i>.txt``) +
@@ -172,31 +177,29 @@ def gemm_probe_rows(rows: PricedOps, op: str = "bmm", top: int = 20) -> np.ndarr
 FAMILY_PROBE_OPS: Mapping[str, str] = MappingProxyType({
     "bmm": "bmm", "linear": "linear", "conv": "conv", "layer_norm": "ln", "softmax": "softmax", "elementwise": "mul",
 })
-#: probe shapes per family (fixed a priori; more did not help on three-GPU training pairs)
-FAMILY_PROBES_PER_FAMILY = 4
 #: families whose probe size is their FLOPs (the others': their bytes)
 _COMPUTE_FAMILIES = ("bmm", "linear", "conv")
+#: the packaged file of the family-probe shapes (``hybridperf/data/probes/``; written by
+#: ``python -m benchmarks.family_probe_shapes`` from NeuSight's data)
+PROBE_SHAPES_FILE = "family_probe_shapes.json"
 
 
-#: the family probes in NeuSight's dims: the shapes :func:`family_probe_rows` picks on NeuSight's five GPUs
-#: (``linear``: ``B x M`` rows of ``K`` in, ``N`` out; ``conv``: square, 3 x 3, stride 1, padding 1); ``hybridperf
-#: probe`` times them on a CUDA device and :meth:`CrossDeviceModel.predict_latency` rescales each family by them
-FAMILY_PROBE_SHAPES: tuple[tuple[str, Mapping[str, int]], ...] = tuple((op, MappingProxyType(d)) for op, d in (
-    ("bmm", {"B": 32, "M": 75, "N": 30, "K": 288}),
-    ("bmm", {"B": 60, "M": 34, "N": 117, "K": 746}),
-    ("bmm", {"B": 669, "M": 59, "N": 483, "K": 46}),
-    ("bmm", {"B": 248, "M": 228, "N": 238, "K": 480}),
-    ("linear", {"B": 1, "M": 564, "N": 67, "K": 4334}),
-    ("linear", {"B": 1, "M": 265, "N": 12547, "K": 666}),
-    ("linear", {"B": 1, "M": 1878, "N": 27650, "K": 261}),
-    ("linear", {"B": 1, "M": 360, "N": 7821, "K": 38679}),
-    *(("conv", {"B": b, "Input_Channel": ci, "Output_Channel": co, "Kernel_Szie": 3, "Input_Size": n, "Stride": 1,
-                "Padding": 1}) for b, ci, co, n in ((41, 200, 375, 5), (45, 464, 201, 9), (26, 77, 457, 30),
-                                                     (50, 962, 1481, 5))),
-    *(("ln", {"B": b, "H": h}) for b, h in ((60, 3120), (448, 1996), (3560, 852), (14796, 800))),
-    *((op, {"B": b, "H": h}) for op in ("softmax", "mul") for b, h in ((341, 252), (799, 663), (491, 4068),
-                                                                        (2485, 3668))),
-))
+def _packaged_probe_shapes() -> tuple[int, tuple[tuple[str, Mapping[str, int]], ...]]:
+    import json
+
+    from hybridperf.data import packaged_dir
+
+    doc = json.loads((packaged_dir("probes") / PROBE_SHAPES_FILE).read_text())
+    return int(doc["per_family"]), tuple((str(s["op"]), MappingProxyType({str(k): int(v) for k, v in s["dims"].items()}))
+                                         for s in doc["shapes"])
+
+
+#: probe shapes per family, and the family probes in NeuSight's dims: the shapes :func:`family_probe_rows` picks on
+#: NeuSight's five GPUs with ``per_family`` = this count (``linear``: ``B x M`` rows of ``K`` in, ``N`` out; ``conv``:
+#: NeuSight's conv dims), read from the packaged :data:`PROBE_SHAPES_FILE`; ``hybridperf probe`` times them on a CUDA
+#: device and :meth:`CrossDeviceModel.predict_latency` rescales each family by them. 64 per family: chosen on
+#: three-GPU training sets predicting a fourth (``benchmarks/gpu_ops_probe_density.py``; 4, 16, 32, 64 compared)
+FAMILY_PROBES_PER_FAMILY, FAMILY_PROBE_SHAPES = _packaged_probe_shapes()
 
 
 def family_probe_ops(device: str, spec: DeviceSpec, measured_s: Sequence[float],
@@ -283,6 +286,53 @@ def family_offsets(family: np.ndarray, log_size: np.ndarray, residual_log: np.nd
             b = float(np.polyfit(x[m], r[m], 1)[0])
             off += slope_shrink * b * (np.clip(x[on], x[m].min(), x[m].max()) - float(np.median(x[m])))
         out[on] = shrink * off
+    return out
+
+
+def local_features(rows: PricedOps) -> np.ndarray:
+    """``(rows, len(SHAPE_COLUMNS) + 2)`` shape features of :func:`local_offsets`: ``log(1 + x)`` of every shape
+    column (:data:`hybridperf.residual.neusight.SHAPE_COLUMNS`), of the FLOPs and of the bytes; no device figure."""
+    cols = [np.log1p(np.asarray(rows.shapes[c], float)) for c in SHAPE_COLUMNS]
+    return np.column_stack(cols + [np.log1p(rows.flops), np.log1p(rows.bytes_total)]).astype(float)
+
+
+def family_scales(features: np.ndarray, family: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per family, ``(mean, sd)`` of the rows' ``features`` (:func:`local_features`): the standardisation of
+    :func:`local_offsets`, taken from training rows (never the target device's). A feature constant in a family gets
+    sd 0 and is left out of that family's distance."""
+    family = np.asarray(family)
+    return {str(f): (features[family == f].mean(axis=0), features[family == f].std(axis=0))
+            for f in np.unique(family)}
+
+
+def local_offsets(features: np.ndarray, family: np.ndarray, residual_log: np.ndarray, probe: np.ndarray,
+                  scales: Mapping[str, tuple[np.ndarray, np.ndarray]], bandwidth: float, prior: float) -> np.ndarray:
+    """Log correction of every row from its family's nearby probe rows: a kernel smooth of the probes' leftover
+    residuals, shrunk towards 0 where no probe is near.
+
+    Per family with probe rows and a scale: features standardised by ``scales[family]`` (features with sd 0
+    dropped), ``d2_ij`` the mean squared difference between row i and probe row j, ``w_ij = exp(-d2_ij / (2 h^2))``
+    with ``h = bandwidth`` (in standard deviations) and the correction ``sum_j w_ij r_j / (sum_j w_ij + prior)``,
+    ``r = residual_log`` on the probe rows (read there only). Other rows get 0.
+    """
+    if not bandwidth > 0 or prior < 0:
+        raise InputError(f"local_offsets needs bandwidth > 0 and prior >= 0, got {bandwidth}, {prior}")
+    family, probe = np.asarray(family), np.asarray(probe, bool)
+    r_all = np.asarray(residual_log, float)
+    out = np.zeros(len(family))
+    for f in np.unique(family[probe]):
+        if str(f) not in scales:
+            continue
+        mean, sd = (np.asarray(a, float) for a in scales[str(f)])
+        keep = sd > 0
+        if not keep.any():
+            continue
+        on, m = family == f, probe & (family == f)
+        Z = (features[on][:, keep] - mean[keep]) / sd[keep]
+        P = (features[m][:, keep] - mean[keep]) / sd[keep]
+        d2 = np.maximum((Z ** 2).sum(1)[:, None] + (P ** 2).sum(1)[None] - 2.0 * Z @ P.T, 0.0) / int(keep.sum())
+        w = np.exp(-0.5 * d2 / bandwidth ** 2)
+        out[on] = (w @ r_all[m]) / (w.sum(axis=1) + prior)
     return out
 
 
@@ -534,6 +584,10 @@ class CrossDeviceModel:
     family_weight_tau : float
         With device specialists and family probes: the temperature of :func:`probe_weighted` over all members
         (the model, the bag and the specialists); 0: the bag's mean rescaled by :func:`family_offsets`.
+    local_bandwidth, local_prior : float
+        With family probes: after the family rescaling, each row also gets :func:`local_offsets` of the probes'
+        leftover residuals (bandwidth ``h`` in standard deviations, prior weight ``c``); ``local_bandwidth`` 0: off.
+        ``fit`` then needs ``shape_scales``.
     seed : int
         Seed of every random choice (``deterministic=True``).
     n_jobs : int
@@ -543,14 +597,16 @@ class CrossDeviceModel:
     ``device_bagging``), ``bag_groups_`` (the group each of them left out), ``specialists_`` and
     ``specialist_groups_`` (the models on one group each; empty without ``device_specialists``), ``devices_``,
     ``probes_``, the
-    zero-shot defaults ``default_floor_s_``, ``stream_fraction_``, ``gemm_efficiency_``.
+    zero-shot defaults ``default_floor_s_``, ``stream_fraction_``, ``gemm_efficiency_``, and ``local_scales_`` (the
+    :func:`family_scales` of the training rows; empty without ``local_bandwidth``).
     """
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 63,
                  min_data_in_leaf: int = 50, lambda_l2: float = 1.0, feature_fraction: float = 0.8,
                  objective: str = "l2", gemm_probe: bool = False, device_bagging: bool = False, seed: int = 0,
                  n_jobs: int = 1, family_shrink: float = 0.0, family_slope_shrink: float = 0.0,
-                 device_specialists: bool = False, family_weight_tau: float = 0.0):
+                 device_specialists: bool = False, family_weight_tau: float = 0.0, local_bandwidth: float = 0.0,
+                 local_prior: float = 0.01):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -566,12 +622,15 @@ class CrossDeviceModel:
         self.family_slope_shrink = family_slope_shrink
         self.device_specialists = device_specialists
         self.family_weight_tau = family_weight_tau
+        self.local_bandwidth = local_bandwidth
+        self.local_prior = local_prior
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves", "min_data_in_leaf",
                                               "lambda_l2", "feature_fraction", "objective", "gemm_probe",
                                               "device_bagging", "seed", "n_jobs", "family_shrink",
-                                              "family_slope_shrink", "device_specialists", "family_weight_tau")}
+                                              "family_slope_shrink", "device_specialists", "family_weight_tau",
+                                              "local_bandwidth", "local_prior")}
 
     def lgb_params(self) -> dict[str, Any]:
         """The ``lightgbm.train`` parameters every booster of :meth:`fit` is trained with."""
@@ -584,7 +643,8 @@ class CrossDeviceModel:
 
     def fit(self, X: np.ndarray, y: np.ndarray, devices: Sequence[str] = (),
             probes: Mapping[str, RuntimeProbe] | None = None, specs: Mapping[str, DeviceSpec] | None = None,
-            sample_weight: np.ndarray | None = None, groups: Sequence[str] | None = None) -> CrossDeviceModel:
+            sample_weight: np.ndarray | None = None, groups: Sequence[str] | None = None,
+            shape_scales: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> CrossDeviceModel:
         """Fit on a :func:`featurize` matrix ``X`` and targets ``y = log(measured / baseline)``.
 
         ``groups`` (one label per row: the GPU it was measured on, sheets of one GPU sharing a label) is
@@ -595,6 +655,9 @@ class CrossDeviceModel:
         attainable fraction ``stream / sheet bandwidth`` (that needs ``specs`` of the devices), each over
         distinct values (sheets sharing one host's probe vote once); with ``gemm_probe`` also the median
         GEMM efficiency ``probed GEMM rate / sheet fp32 peak``.
+
+        ``shape_scales`` (:func:`family_scales` of the training devices' rows) is what :func:`local_offsets`
+        standardises by; needed with ``local_bandwidth``.
         """
         import lightgbm as lgb
 
@@ -610,6 +673,9 @@ class CrossDeviceModel:
                                categorical_feature=list(_CATEGORICAL), free_raw_data=True)
             return lgb.train(params, data, num_boost_round=self.n_estimators)
 
+        if self.local_bandwidth and not shape_scales:
+            raise InputError("local_bandwidth > 0 needs shape_scales: family_scales(local_features(rows), rows.family) "
+                             "of the training rows")
         bag_groups: list[str] = []
         if self.device_bagging or self.device_specialists:
             what = "device_bagging" if self.device_bagging else "device_specialists"
@@ -625,6 +691,8 @@ class CrossDeviceModel:
         self.specialist_groups_ = tuple(bag_groups) if self.device_specialists else ()
         self.specialists_ = [train(labels == g) for g in self.specialist_groups_]
         self.devices_ = tuple(sorted(set(devices)))
+        self.local_scales_ = ({str(f): (np.asarray(a, float), np.asarray(b, float)) for f, (a, b) in shape_scales.items()}
+                              if self.local_bandwidth else {})
         self.probes_ = dict(probes or {})
         # one vote per distinct value: two sheets measured on one host (NeuSight's A100 40GB and 80GB PCIe)
         # share a probe and must not count twice
@@ -716,7 +784,8 @@ class CrossDeviceModel:
         rows on that device are rescaled by :func:`family_offsets` of those probes' ``log(measured / predicted)``
         (size axis :func:`family_probe_size`; ``family_shrink``, ``family_slope_shrink``). A model with device
         specialists and ``family_weight_tau > 0`` rescales every member so and weighs them by its probes
-        (:func:`probe_weighted`).
+        (:func:`probe_weighted`). With ``local_bandwidth``, what the probes' residuals keep after that is smoothed
+        onto nearby shapes (:func:`local_offsets`).
         """
         self._check()
         pr = {}
@@ -737,8 +806,19 @@ class CrossDeviceModel:
                                  np.concatenate([family_probe_size(fp), family_probe_size(rows)[on]]),
                                  np.concatenate([resid, np.zeros(int(on.sum()))]),
                                  np.arange(n + int(on.sum())) < n, self.family_shrink, self.family_slope_shrink)
-            out[on] *= np.exp(off[n:])
+            out[on] *= np.exp(off[n:] + self._local(fp, rows.take(on), resid - off[:n]))
         return out
+
+    def _local(self, fp: PricedOps, rows: PricedOps, residual_log: np.ndarray) -> np.ndarray | float:
+        """:func:`local_offsets` of ``rows`` from the family probes ``fp`` and their residuals left after the family
+        rescaling (0 without ``local_bandwidth``)."""
+        if not self.local_bandwidth:
+            return 0.0
+        n = len(fp)
+        return local_offsets(np.vstack([local_features(fp), local_features(rows)]),
+                             np.concatenate([fp.family, rows.family]),
+                             np.concatenate([residual_log, np.zeros(len(rows))]), np.arange(n + len(rows)) < n,
+                             self.local_scales_, self.local_bandwidth, self.local_prior)[n:]
 
     def _probe_weighted_latency(self, rows: PricedOps, specs: Mapping[str, DeviceSpec],
                                 probes: Mapping[str, RuntimeProbe], family_probes: Mapping[str, PricedOps],
@@ -754,11 +834,12 @@ class CrossDeviceModel:
                 continue
             fp_pred = self.log_member_latency(fp, specs, {d: probes[d]}, cache)
             n, k = len(fp), int(on.sum())
-            out[on] = probe_weighted(
+            full = probe_weighted(
                 np.concatenate([fp_pred, log_pred[:, on]], axis=1), np.concatenate([fp.family, rows.family[on]]),
                 np.concatenate([family_probe_size(fp), family_probe_size(rows)[on]]),
                 np.concatenate([np.log(fp.measured_s), np.zeros(k)]), np.arange(n + k) < n, self.family_shrink,
-                self.family_slope_shrink, self.family_weight_tau, main)[n:]
+                self.family_slope_shrink, self.family_weight_tau, main)
+            out[on] = full[n:] + self._local(fp, rows.take(on), np.log(fp.measured_s) - full[:n])
         return np.exp(out)
 
     def feature_importance(self) -> dict[str, float]:
@@ -795,6 +876,8 @@ class CrossDeviceModel:
             "params": self.get_params(),
             "family_probe_shapes": [[op, dict(d)] for op, d in FAMILY_PROBE_SHAPES],
             "family_probe_intensity_axis": list(FAMILY_PROBE_INTENSITY_AXIS),
+            "local_features": [*(f"log1p({c})" for c in SHAPE_COLUMNS), "log1p(flops)", "log1p(bytes)"],
+            "local_scales": {f: {"mean": a.tolist(), "sd": b.tolist()} for f, (a, b) in self.local_scales_.items()},
             "training_devices": list(self.devices_),
             "runtime_probes": {k: {"dispatch_floor_s": p.dispatch_floor_s, "stream_bytes_per_s": p.stream_bytes_per_s,
                                    "gemm_flops_per_s": p.gemm_flops_per_s} for k, p in self.probes_.items()},
@@ -831,6 +914,10 @@ class CrossDeviceModel:
         opt = lambda v: None if v is None else float(v)  # noqa: E731
         m.probes_ = {k: RuntimeProbe(float(v["dispatch_floor_s"]), opt(v.get("stream_bytes_per_s")),
                                      opt(v.get("gemm_flops_per_s"))) for k, v in meta["runtime_probes"].items()}
+        m.local_scales_ = {f: (np.asarray(v["mean"], float), np.asarray(v["sd"], float))
+                           for f, v in meta.get("local_scales", {}).items()}
+        if m.local_bandwidth and not m.local_scales_:
+            raise InputError(f"{side}: local_bandwidth {m.local_bandwidth} but no local_scales; retrain the model")
         m.default_floor_s_ = float(meta["default_floor_s"])
         m.stream_fraction_ = float(meta["stream_fraction"])
         m.gemm_efficiency_ = float(meta["gemm_efficiency"])
@@ -841,4 +928,6 @@ class CrossDeviceModel:
 
 
 __all__ = ["BAG_FILE", "SPECIALIST_FILE", "FAMILY_PROBE_INTENSITY_AXIS", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel", "PredictionCache",
-           "baseline", "family_offsets", "family_probe_ops", "family_probe_size", "family_probe_rows", "featurize", "gemm_probe_rows", "mape", "probe_weighted", "runtime_probes"]
+           "PROBE_SHAPES_FILE", "baseline", "family_offsets", "family_probe_ops", "family_probe_size", "family_probe_rows",
+           "family_scales", "featurize", "gemm_probe_rows", "local_features", "local_offsets", "mape", "probe_weighted",
+           "runtime_probes"]

@@ -215,6 +215,20 @@ def _read(path: Path) -> list[dict[str, str]]:
 _DIM_KEYS = ("B", "M", "N", "K", "H", "Input_Channel", "Output_Channel", "Kernel_Szie", "Input_Size", "Stride", "Padding")
 
 
+def op_dims(data_dir: str | Path, op: str) -> dict[tuple[float, ...], dict[str, int]]:
+    """Every distinct shape NeuSight measured of ``op`` (on any device): :func:`shape_row` -> its dims (the
+    first row met of each shape, files in name order). A reader of NeuSight's own columns for what the priced
+    rows (:func:`load_ops`) no longer hold, e.g. to time a chosen row's shape again."""
+    if op not in OPS:
+        raise InputError(f"unknown NeuSight op {op!r}; known: {', '.join(OP_NAMES)}")
+    out: dict[tuple[float, ...], dict[str, int]] = {}
+    for path in sorted((Path(data_dir) / "ops" / op).glob("*.csv.gz")):
+        for r in _read(path):
+            dims = {k: int(r[k]) for k in _DIM_KEYS if r.get(k)}
+            out.setdefault(shape_row(op, dims), dims)
+    return out
+
+
 def load_ops(data_dir: str | Path, ops: Iterable[str] | None = None, devices: Iterable[str] | None = None,
              specs: Mapping[str, DeviceSpec] | None = None, registry: CostRegistry | None = None) -> PricedOps:
     """Read and price NeuSight operator rows.
@@ -294,4 +308,4 @@ def concat(parts: Sequence[PricedOps]) -> PricedOps:
 
 
 __all__ = ["DEVICE_IDS", "FAMILIES", "GPUS", "OPS", "OP_NAMES", "PricedOps", "SHAPE_COLUMNS", "concat", "conv_out_size",
-           "load_ops", "op_context", "price_op", "shape_row"]
+           "load_ops", "op_context", "op_dims", "price_op", "shape_row"]

@@ -544,10 +544,12 @@ class ZeroShotGpu:
             except SpecError:  # a precision the sheet has no peak for stays at roofline
                 continue
             n = len(idx)
+            # compute and memory time: the size axis of a family probe's slope (family_probe_size) reads them
             rows = PricedOps(
                 op=m.op, family=m.family, device=np.array([spec.id] * n), measured_s=np.full(n, np.nan),
-                flops=m.flops, bytes_total=m.bytes_total, roofline_s=dev[idx], compute_s=np.zeros(n),
-                memory_s=np.zeros(n), shapes=m.shapes,
+                flops=m.flops, bytes_total=m.bytes_total, roofline_s=dev[idx],
+                compute_s=np.array([ests[i].compute_s for i in idx], float),
+                memory_s=np.array([ests[i].memory_s for i in idx], float), shapes=m.shapes,
             )
             if self.kernel_time is not None:  # kernel time: the eager dispatch in the training data taken out
                 probe = self.kernel_time.probe_for(spec.id, view)
