@@ -1,8 +1,8 @@
 """Data files shipped inside the package, and the per-user data directory.
 
 Owns ``hw_specs/`` (one device sheet per file; schema in ``hw_specs/README.md``) and
-``models/<device id>/`` (the stored residual models that ``hybridperf predict`` applies),
-both read through :mod:`importlib.resources`, so an editable checkout and an installed
+``models/<device id>/`` (the stored residual models that ``hybridperf predict`` applies) and
+``probes/`` (the GPU family-probe shapes ``hybridperf probe`` times), all read through :mod:`importlib.resources`, so an editable checkout and an installed
 wheel find them the same way; and :func:`user_data_dir`, where commands write what a user
 makes (``hybridperf calibrate``), never inside the installed package. Imports nothing
 from hybridperf.
@@ -19,7 +19,7 @@ HOME_ENV = "HYBRIDPERF_HOME"
 
 
 def packaged_dir(name: str) -> Path:
-    """The directory ``name`` (``"hw_specs"``, ``"models"``) shipped in this package.
+    """The directory ``name`` (``"hw_specs"``, ``"models"``, ``"probes"``) shipped in this package.
 
     Raises
     ------
