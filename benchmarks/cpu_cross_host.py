@@ -189,7 +189,8 @@ def pairs_report(pairs) -> str:
         "# CPU cross-host few-shot: host pairs (the design set)", "", f"Reproduce: `{COMMAND} --pairs`", "",
         f"Train the cross-host model on one host, adapt it to another with K={K} of that host's models "
         f"({PAIR_TRIALS} draws, seed {PAIR_SEED}), score on the target's other models (MAPE, mean over draws). The "
-        "few-shot design (`CrossHostModel.adapt`: rounds and shrinkage by leave-one-model-out) was chosen on these "
+        "few-shot design (`CrossHostModel.adapt`: rounds, shrinkage and the blend weight of a model of the K rows alone, "
+        "by leave-one-model-out) was chosen on these "
         "pairs, not on the leave-one-host-out table of `cpu_cross_host.md`. With one training host every host column "
         "is constant and the zero-shot offset is that host's, so a Xeon-trained model starts 4x off on an EPYC.", "",
         label_line(), "", table(rows, head, "lrrrl"), ""])
@@ -235,7 +236,8 @@ def split_half_lines() -> list[str]:
 
 def report(results, data, dirs: dict[str, str] | None = None, command: str = COMMAND) -> str:
     from hybridperf.report.format import table
-    from hybridperf.residual.cross_host import ADAPT_ROUNDS, ADAPT_SHRINK, CROSS_HOST_PARAMS, HOST_FEATURES
+    from hybridperf.residual.cross_host import (ADAPT_ALONE_MARGIN, ADAPT_ALONE_WEIGHTS, ADAPT_ROUNDS, ADAPT_SHRINK,
+                                                CROSS_HOST_PARAMS, HOST_FEATURES)
 
     dirs = DATA_DIRS if dirs is None else dirs
     offset = {h: float(np.exp(np.median(data[h][1]))) for h in data}  # median measured / roofline
@@ -253,7 +255,10 @@ def report(results, data, dirs: dict[str, str] | None = None, command: str = COM
            f"K models' kernel rows, then a model-level offset, both shrunk towards the zero-shot model (trees' leaf "
            f"values and offset times {ADAPT_SHRINK[0]:g}-{ADAPT_SHRINK[-1]:g}); the number of trees "
            f"({', '.join(map(str, ADAPT_ROUNDS))}; 0 = the offset alone) and the shrinkage, or no change, are chosen by "
-           "leave-one-model-out over the K rows only.", "", label_line(), ""]
+           "leave-one-model-out over the K rows only; then the result is blended in log space with a residual trained on "
+           f"the K rows alone, weight {', '.join(f'{w:g}' for w in ADAPT_ALONE_WEIGHTS)} by the same leave-one-model-out "
+           f"(alone model refitted per fold), a weight above 0 only where it lowers that error by {ADAPT_ALONE_MARGIN:.0%} "
+           "(chosen on the host pairs, 2026-12-02).", "", label_line(), ""]
     for host, res in results.items():
         fig = data[host][4]
         src = dirs.get(host, host)

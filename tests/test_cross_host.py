@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -169,6 +170,7 @@ def test_calibration_adapts_to_the_fastest_run(tmp_path):
     assert all(fastest[k] < median[k] for k in keys)
     res = adapt_cross_host(d, load_spec("host-epyc-zen4-1c"), threads=1)
     assert res.n == 4 and res.model.label == CPU_TARGET
+    assert res.model.adaptation_["alone_weight"] == 0.0 and res.model.alone_ is None  # too few models (ALONE_MIN_MODELS)
     # roofline x exp(label / roofline) with the roofline's log rounded to 6 decimals in features.csv
     assert {r[0]: r[1] for r in res.per_model} == pytest.approx(fastest, rel=1e-5)
     assert {r[0]: r[1] for r in res.per_model} != pytest.approx(median, rel=1e-5)
@@ -312,6 +314,105 @@ def test_adapt_shrinks_a_noisy_correction():
     assert a["method"] == "none" or a["shrink"] < 1.0
     assert a["shrink"] in (0.0, *ADAPT_SHRINK)
     assert float(np.mean(np.abs(ad.predict(X[rest], subset(kth, rest)) - zs[rest]))) < 0.05
+
+
+def test_adapt_without_the_alone_blend_is_unchanged(monkeypatch):
+    """The blend with a model of the K rows alone is chosen after the rounds and shrinkage, so it does not move them:
+    with weight 0 only, an adaptation is the one before the blend existed (values of 2026-12-02, Zen 4 rows 0-9), and
+    with the grid, the adapted model is that one blended in log space with its alone model."""
+    from hybridperf.residual import cross_host as ch
+    from hybridperf.residual.model import subset
+
+    X, y, kth, base = _zen4_rows()
+    pick, rows = np.arange(10), np.arange(20, 25)
+    full = base.adapt(X[pick], y[pick], kernels=subset(kth, pick))
+    monkeypatch.setattr(ch, "ADAPT_ALONE_WEIGHTS", (0.0,))
+    ad = base.adapt(X[pick], y[pick], kernels=subset(kth, pick))
+    a = ad.adaptation_
+    assert (a["method"], a["kernel_rounds"], a["shrink"]) == ("kernels+offset (10 trees)", 10, 1.0)
+    assert a["offset"] == pytest.approx(0.1563730623419421, abs=1e-6)
+    assert a["loo_abs_log_error"][a["method"]] == pytest.approx(0.045240869298571774, abs=1e-6)
+    assert a["alone_weight"] == 0.0 and ad.alone_ is None and a["alone_model"] is None
+    assert a["alone_loo_abs_log_error"] == {"0": a["loo_abs_log_error"][a["method"]]}
+    p0 = ad.predict(X[rows], subset(kth, rows))
+    np.testing.assert_allclose(p0, [0.25348561254000257, 0.09233197750525005, 0.08245950958363499,
+                                    0.21204283265830842, 0.193047929737791], atol=1e-6)
+    for key in ("method", "offset", "kernel_rounds", "shrink", "loo_abs_log_error"):
+        assert full.adaptation_[key] == a[key]
+    w = full.adaptation_["alone_weight"]
+    assert set(full.adaptation_["alone_loo_abs_log_error"]) == {"0", "0.25", "0.5", "0.75", "1"}
+    alone = full.alone_.predict(X[rows], ch._kernel_only(subset(kth, rows))) if w else 0.0
+    np.testing.assert_allclose(full.predict(X[rows], subset(kth, rows)), (1 - w) * p0 + w * alone, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def mirrored():
+    """Zen 4 rows whose kernels run the mirror image of what the zero-shot model says (its slowest kernel ratios the
+    fastest): a base model far off in its kernel pattern, not only in its offset; adapted on every seventh model."""
+    from hybridperf.residual.model import KernelTable, _kernel_log_ratio, subset
+
+    X, y, kth, base = _zen4_rows()
+    f = base.kernel_booster_.predict(base._kernel_inputs(kth.X, kth.row)) + base.host_offset()
+    ky = 2.0 * f.mean() - f
+    kt2 = KernelTable(kth.X, ky, kth.row, kth.families)
+    idx = np.arange(len(y))
+    y2 = base.predict(X, kth) + _kernel_log_ratio(ky, kth.X, kth.row, idx) - _kernel_log_ratio(f, kth.X, kth.row, idx)
+    pick = idx[::7][:10]
+    return X, y2, kt2, base, base.adapt(X[pick], y2[pick], kernels=subset(kt2, pick)), np.setdiff1d(idx, pick)
+
+
+def test_adapt_blends_in_the_rows_alone_when_the_base_model_is_far_off(mirrored):
+    """Trees grown on a mirrored kernel pattern leave much of it; the leave-models-out blend weight moves towards the
+    model of the K rows alone, and that predicts the other models better than the adaptation without it."""
+    from hybridperf.residual.model import subset
+
+    X, y2, kt2, base, ad, rest = mirrored
+    a = ad.adaptation_
+    assert a["alone_weight"] >= 0.5 and ad.alone_ is not None and a["alone_model"] == "few_shot_alone"
+    loo = a["alone_loo_abs_log_error"]
+    assert loo[f"{a['alone_weight']:g}"] == min(loo.values()) < loo["0"] == a["loo_abs_log_error"][a["method"]]
+    without = copy.copy(ad)
+    without.adaptation_ = {**a, "alone_weight": 0.0}
+    err = lambda m: float(np.mean(np.abs(m.predict(X[rest], subset(kt2, rest)) - y2[rest])))  # noqa: E731
+    assert err(ad) < 0.7 * err(without) and err(ad) < 0.1 * err(base)
+    assert "blended" in ad.describe()
+
+
+def test_alone_blend_save_load_and_apply(mirrored, tmp_path):
+    """The alone model is stored as LightGBM text + sidecar in ``few_shot_alone/`` (no pickle) and read back with the
+    adaptation's weight; ``apply`` composes as ``predict``: adapted ** (1 - w) * alone ** w, kernels and total; a
+    later adaptation without a blend saved there leaves no alone model behind."""
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.device.spec import load_spec
+    from hybridperf.estimate.pricing import predict_on
+    from hybridperf.residual.cross_host import CrossHostModel
+    from hybridperf.residual.model import subset
+
+    X, y2, kt2, base, ad, rest = mirrored
+    ad.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m" / "few_shot_alone").iterdir()) == [
+        "residual.json", "residual.txt", "residual_kernel.txt"]
+    meta = json.loads((tmp_path / "m" / "residual.json").read_text())
+    assert meta["adaptation"]["alone_weight"] == ad.adaptation_["alone_weight"]
+    back = CrossHostModel.load(tmp_path / "m")
+    assert back.alone_ is not None and back.adaptation_ == json.loads(json.dumps(ad.adaptation_))
+    np.testing.assert_allclose(back.predict(X[rest], subset(kt2, rest)), ad.predict(X[rest], subset(kt2, rest)))
+    half = copy.copy(back)
+    half.adaptation_ = {**back.adaptation_, "alone_weight": 0.5}
+    without = copy.copy(back)
+    without.adaptation_ = {**back.adaptation_, "alone_weight": 0.0}
+    spec, a = load_spec("host-epyc-zen4-1c"), analyze(EXAMPLE)
+    p, p0, pa = (predict_on(a, spec, None, residual=m) for m in (half, without, back.alone_))
+    assert p.latency_s == pytest.approx(math.sqrt(p0.latency_s * pa.latency_s), rel=1e-9)
+    for k, k0, ka in zip(p.kernels, p0.kernels, pa.kernels):
+        assert k.latency_s == pytest.approx(math.sqrt(k0.latency_s * ka.latency_s) if k.calibrated else k0.latency_s)
+    assert predict_on(a, spec, None, residual=back).latency_s == pytest.approx(
+        predict_on(a, spec, None, residual=ad).latency_s, rel=1e-12)
+    without.save(tmp_path / "m")
+    assert not (tmp_path / "m" / "few_shot_alone").exists() and CrossHostModel.load(tmp_path / "m").alone_ is None
+    half.alone_ = None
+    with pytest.raises(ValueError, match="missing"):
+        half.predict(X[rest], subset(kt2, rest))
 
 
 def test_adaptation_slope_does_not_extrapolate():

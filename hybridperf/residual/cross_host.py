@@ -5,8 +5,10 @@ carry :data:`HOST_FEATURES` (from the host's spec sheet or probe, :func:`host_fi
 :data:`~hybridperf.residual.features.KERNEL_FEATURES`, so it is trained on several hosts at once
 and predicts a host it never saw from its sheet alone ("zero-shot from spec"). ``adapt`` (few-shot on K
 measured models of the host) grows a few LightGBM trees on the kernel booster from their kernel rows and
-refits a model-level offset, both shrunk towards the zero-shot model (:meth:`CrossHostModel.adapt`); ``save`` /
-``load`` are the base class's, and the host the model predicts for is stored in the sidecar (``"host"``).
+refits a model-level offset, both shrunk towards the zero-shot model, and where that is still far off blends in a
+residual trained on the K models alone (:meth:`CrossHostModel.adapt`); ``save`` / ``load`` are the base class's
+(plus that alone model's files in a sub-directory), and the host the model predicts for is stored in the sidecar
+(``"host"``).
 
 Host effects: each training host's median ``log(measured / roofline)`` (its *offset*: how far that CPU
 runs from its sheet's roofline, which two or three hosts cannot teach a model to read off a sheet) is
@@ -39,8 +41,8 @@ import numpy as np
 
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
-from hybridperf.residual.model import (CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel, kernel_context,
-                                       kernel_weights as _kernel_weights)
+from hybridperf.residual.model import (CALIBRATION_PARAMS, CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel,
+                                       kernel_context, kernel_weights as _kernel_weights, subset)
 
 HOST_FEATURES_VERSION = "2"  # 2: host effects (per-host offsets, nearest training host)
 #: the packaged model trained on every calibration host (``hybridperf/data/models/<id>/``;
@@ -97,6 +99,27 @@ ADAPT_PARAMS: dict[str, Any] = {"objective": "regression", "learning_rate": 0.1,
                                 "num_threads": 1, "seed": 0, "deterministic": True}
 #: at most this many leave-models-out folds when choosing the rounds (K <= 10: leave one model out)
 ADAPT_FOLDS = 10
+#: weights ``w`` of the blend ``(1 - w) * adapted + w * alone`` (log space) of a few-shot adaptation with a residual
+#: trained on the K models alone (:data:`ALONE_PARAMS`), chosen after the rounds and shrinkage by the same
+#: leave-models-out, the alone model refitted without the left-out models (0: the adaptation as is). A weight above 0
+#: is taken only where its leave-models-out error is below ``1 - ADAPT_ALONE_MARGIN`` times the adaptation's: with
+#: K=10 that error is noisy, and a plain minimum blended in the alone model where it hurt. Chosen on the host pairs
+#: (``benchmarks.cpu_cross_host --pairs``, 30 draws of K=10, seed 1, 2026-12-02; 6 grids x 6 margins compared offline
+#: on the same draws): with margin 0.3, Xeon -> Zen 3 18.5 -> 12.9 % and Xeon -> Zen 4 19.6 -> 13.3 % (10 rows
+#: alone: 10.0 / 10.7 %), no other pair moved by more than 0.02 points; the plain minimum (margin 0) took those two
+#: to 10.5 / 11.2 % but made Zen 3 -> Xeon 55.4 -> 56.3 % and Zen 4 -> Xeon 49.5 -> 50.7 %, margins 0.05-0.2 still
+#: +0.5-0.7 on Zen 4 -> Xeon; grids (0, 0.5, 1), (0, 0.25, 0.5), (0, 1) did no better.
+ADAPT_ALONE_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+ADAPT_ALONE_MARGIN = 0.3
+#: the residual trained on the K models alone (no host columns, no overhead): the per-device settings
+#: (:data:`~hybridperf.residual.model.CALIBRATION_PARAMS`) with leaves of 2 rows, the "rows alone" of
+#: ``benchmarks.cpu_cross_host``
+ALONE_PARAMS: dict[str, Any] = {**CALIBRATION_PARAMS, "min_data_in_leaf": 2, "overhead_grid_s": (0.0,)}
+#: the fewest models an alone model is trained on (its out-of-fold kernel terms use 5 folds): with fewer adaptation
+#: models left in a leave-models-out fold, no blend
+ALONE_MIN_MODELS = 5
+#: the sub-directory of a saved model that holds its alone model (:meth:`CrossHostModel.save`)
+ALONE_DIR = "few_shot_alone"
 
 _AVX512 = re.compile(r"avx-?512", re.I)
 
@@ -204,6 +227,9 @@ class CrossHostModel(ResidualModel):
     #: ``((figures, offset), ...)`` of the training hosts: each one's median log(measured / roofline), removed
     #: from its rows before training (:func:`train`); empty for a model trained without host effects
     host_effects_: tuple[tuple[HostFigures, float], ...] = ()
+    #: the residual trained on the K adaptation models alone, blended in with ``adaptation_["alone_weight"]``
+    #: (:meth:`adapt`); None when that weight is 0
+    alone_: ResidualModel | None = None
 
     def nearest_host(self) -> tuple[HostFigures, float] | None:
         """The training host nearest to :attr:`host_` (Euclidean distance of :meth:`HostFigures.vector`) and its
@@ -252,7 +278,12 @@ class CrossHostModel(ResidualModel):
         it). The number of added trees (:data:`ADAPT_ROUNDS`, 0: the offset alone) and the shrinkage, or no change
         at all ("none"), are those with the lowest leave-models-out mean absolute log error over the K models
         (:func:`_loo_folds`): with K=10 the correction is often mostly noise, and shrinking it is what keeps a
-        good zero-shot model from being made worse.
+        good zero-shot model from being made worse. Then, where the base model is far off, the K rows may speak for
+        themselves: the result is blended in log space with a residual trained on the K models alone,
+        ``(1 - w) * adapted + w * alone`` (:data:`ADAPT_ALONE_WEIGHTS`, chosen by the same leave-models-out with
+        the alone model refitted in each fold, taken only when it beats the adaptation by
+        :data:`ADAPT_ALONE_MARGIN`; at least :data:`ALONE_MIN_MODELS` models per fold). The weight is
+        ``adaptation_["alone_weight"]``, the alone model :attr:`alone_` (saved in :data:`ALONE_DIR`).
         Without kernel rows: :meth:`ResidualModel.adapt` (offset, offset + slope or group scales), plus the
         "none" candidate. ``label`` as for :meth:`ResidualModel.adapt`.
         """
@@ -260,6 +291,7 @@ class CrossHostModel(ResidualModel):
         y = np.asarray(y_new, float)
         base = copy.copy(self)
         base.adaptation_ = None
+        base.alone_ = None
         if kernels is None or self.kernel_booster_ is None or not len(kernels.row) or len(y) < 2:
             new = super().adapt(X, y, device=device, ridge=ridge, kernels=kernels)
             a = new.adaptation_
@@ -306,22 +338,31 @@ class CrossHostModel(ResidualModel):
             return m
 
         cands = [(r, lam) for r in ADAPT_ROUNDS for lam in ADAPT_SHRINK]
-        errs: dict[str, list[float]] = {"none": list(np.abs(y - base.predict(X, kernels)))}
-        errs.update({_method(r, lam): [] for r, lam in cands})
-        for test in _loo_folds(n):
+        # leave-models-out predictions of each candidate (and of the alone model) for the K models
+        loo_pred: dict[str, np.ndarray] = {"none": base.predict(X, kernels)}
+        loo_pred.update({_method(r, lam): np.full(n, np.nan) for r, lam in cands})
+        alone_pred = np.full(n, np.nan)
+        folds = _loo_folds(n)
+        blend = max(ADAPT_ALONE_WEIGHTS) > 0 and n - max(len(f) for f in folds) >= ALONE_MIN_MODELS
+        for test in folds:
             fit = np.setdiff1d(np.arange(n), test)
-            if len(fit) == 0:
-                continue
             grown = grow(fit, max(ADAPT_ROUNDS)) if max(ADAPT_ROUNDS) else None
             for r in ADAPT_ROUNDS:
                 fr = grown.predict(kx, num_iteration=start + r) if r else f0
                 for lam in ADAPT_SHRINK:
                     p = with_kernels(f0 + lam * (fr - f0)).predict(X, kernels)
                     a = lam * float(np.mean(y[fit] - p[fit]))
-                    errs[_method(r, lam)].extend(np.abs(y[test] - p[test] - a))
-        loo = {k: float(np.mean(v)) for k, v in errs.items() if v}
+                    loo_pred[_method(r, lam)][test] = p[test] + a
+            if blend:
+                alone_pred[test] = _fit_alone(X, y, kernels, fit).predict(X[test], _kernel_only(subset(kernels, test)))
+        loo = {k: float(np.mean(np.abs(y - v))) for k, v in loo_pred.items()}
         order = ["none", *(_method(r, lam) for r, lam in cands)]
-        best = min((k for k in order if k in loo), key=lambda k: (loo[k], order.index(k)))
+        best = min(order, key=lambda k: (loo[k], order.index(k)))
+        # then the blend with the alone model, for the chosen candidate (w = 0 first: kept on a tie)
+        loo_w = {w: float(np.mean(np.abs(y - ((1.0 - w) * loo_pred[best] + w * alone_pred)))) if w else loo[best]
+                 for w in ADAPT_ALONE_WEIGHTS if blend or not w}
+        ok = {w: e for w, e in loo_w.items() if not w or e < (1.0 - ADAPT_ALONE_MARGIN) * loo[best]}
+        weight = min(ok, key=lambda w: (ok[w], w))
         new = copy.copy(base)
         offset, rounds, lam = 0.0, 0, 0.0
         if best != "none":
@@ -329,10 +370,65 @@ class CrossHostModel(ResidualModel):
             if rounds:
                 new.kernel_booster_ = _shrink_trees(grow(np.arange(n), rounds), start, lam)
             offset = lam * float(np.mean(y - new.predict(X, kernels)))
+        if weight:
+            new.alone_ = _fit_alone(X, y, kernels, np.arange(n))
+            new.alone_.seen_families_ = self.seen_families_  # apply() calibrates the same kernels with both
         new.adaptation_ = {"method": best, "offset": offset, "slope": 0.0, "center": float(X[:, _LOG_ROOF].mean()),
                            "k": int(n), "kernel_rounds": int(rounds), "shrink": float(lam), "loo_abs_log_error": loo,
-                           "group_scales": None, "base_device": self.device}
+                           "alone_weight": float(weight),
+                           "alone_loo_abs_log_error": {f"{w:g}": v for w, v in loo_w.items()},
+                           "alone_model": ALONE_DIR if weight else None, "group_scales": None,
+                           "base_device": self.device}
         return new
+
+    def _alone_weight(self) -> float:
+        """The adaptation's blend weight of :attr:`alone_` (0 without one); refuses a weight whose model is missing."""
+        a = getattr(self, "adaptation_", None)
+        w = float(a.get("alone_weight") or 0.0) if a else 0.0
+        if w and self.alone_ is None:
+            raise ValueError("this adaptation blends in a model of its K rows alone (alone_weight "
+                             f"{w:g}) that is missing; rerun hybridperf calibrate")
+        return w
+
+    def predict(self, X, kernels: KernelTable | None = None) -> np.ndarray:
+        """Predicted ``log(latency / roofline)`` of each model row (kernel rows with host columns); an adaptation
+        that blends in a model of its K rows alone (:meth:`adapt`) mixes the two here, in log space."""
+        out = super().predict(X, kernels)
+        w = self._alone_weight()
+        if w:
+            out = (1.0 - w) * out + w * self.alone_.predict(X, _kernel_only(kernels))
+        return out
+
+    def apply(self, prediction: Any) -> Any:
+        """As :meth:`ResidualModel.apply`; with an alone blend (:meth:`adapt`) each calibrated kernel's latency and
+        the total are ``adapted ** (1 - w) * alone ** w``, the composition of :meth:`predict`."""
+        from dataclasses import replace
+
+        out = super().apply(prediction)
+        w = self._alone_weight()
+        if not w:
+            return out
+        alone = self.alone_.apply(prediction)
+        kernels = tuple(replace(k, latency_s=float(k.latency_s ** (1.0 - w) * a.latency_s ** w)) if k.calibrated else k
+                        for k, a in zip(out.kernels, alone.kernels))
+        total = float(out.latency_s ** (1.0 - w) * alone.latency_s ** w)
+        return replace(out, kernels=kernels, latency_s=total)
+
+    def save(self, directory: str | Path) -> Path:
+        """:meth:`ResidualModel.save`, plus the alone model of an alone blend in :data:`ALONE_DIR` (its own
+        LightGBM text files and sidecar)."""
+        d = super().save(directory)
+        sub = d / ALONE_DIR
+        if self.alone_ is not None and self._alone_weight():
+            self.alone_.save(sub)
+        elif sub.is_dir():  # a stale one of an earlier adaptation saved here
+            from hybridperf.residual.model import KERNEL_FILE, MODEL_FILE
+
+            for name in (MODEL_FILE, KERNEL_FILE, SIDECAR_FILE):
+                (sub / name).unlink(missing_ok=True)
+            if not any(sub.iterdir()):
+                sub.rmdir()
+        return d
 
     def _adaptation(self, X: np.ndarray) -> np.ndarray:
         """The host offset (:meth:`host_offset`) plus the offset + slope correction of an adaptation, the slope
@@ -353,6 +449,8 @@ class CrossHostModel(ResidualModel):
             near = self.nearest_host()
             if near is not None:
                 s += f" with the offset of the nearest training CPU {near[0].device} (x{math.exp(near[1]):.2f})"
+        if self.adaptation_ and self.adaptation_.get("alone_weight"):
+            s += f", blended {self.adaptation_['alone_weight']:g} with a model of those {self.adaptation_['k']} alone"
         return s
 
     def _sidecar_extra(self) -> dict[str, Any]:
@@ -369,6 +467,8 @@ class CrossHostModel(ResidualModel):
                              "rerun hybridperf calibrate")
         self.host_ = HostFigures(**ch["host"]) if ch.get("host") else None
         self.host_effects_ = tuple((HostFigures(**e["figures"]), float(e["log_offset"])) for e in ch.get("host_effects", ()))
+        a = meta.get("adaptation") or {}
+        self.alone_ = ResidualModel.load(directory / a["alone_model"]) if a.get("alone_weight") else None
 
 
 class _Fixed:
@@ -379,6 +479,20 @@ class _Fixed:
 
     def predict(self, x):
         return self.f
+
+
+def _kernel_only(kernels: KernelTable | None) -> KernelTable | None:
+    """``kernels`` without their host columns (:data:`~hybridperf.residual.features.KERNEL_FEATURES` only)."""
+    if kernels is None:
+        return None
+    return KernelTable(kernels.X[:, :len(KERNEL_FEATURES)], kernels.y, kernels.row, kernels.families)
+
+
+def _fit_alone(X: np.ndarray, y: np.ndarray, kernels: KernelTable, models: np.ndarray) -> ResidualModel:
+    """A residual (:data:`ALONE_PARAMS`) trained on ``models`` of the adaptation rows alone, their kernel rows without
+    host columns; without architecture families, its out-of-fold kernel terms use folds of every fifth model."""
+    return ResidualModel(**ALONE_PARAMS, device="few-shot alone").fit(X[models], y[models],
+                                                                     _kernel_only(subset(kernels, models)))
 
 
 def _shrink_trees(booster, start: int, lam: float):
