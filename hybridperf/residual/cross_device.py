@@ -185,6 +185,7 @@ PROBE_SHAPES_FILE = "family_probe_shapes.json"
 
 
 def _packaged_probe_shapes() -> tuple[int, tuple[tuple[str, Mapping[str, int]], ...]]:
+    """``(per_family, ((op, dims), ...))`` of the packaged :data:`PROBE_SHAPES_FILE` (read-only mappings)."""
     import json
 
     from hybridperf.data import packaged_dir
