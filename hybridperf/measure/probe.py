@@ -452,10 +452,18 @@ _CHILD_PROGRAM = ("import sys; sys.path.insert(0, sys.argv[1]); "
                   "from hybridperf.measure.probe import _serve_gemm; _serve_gemm()")
 
 
+#: ``OPENBLAS_THREAD_TIMEOUT`` of a :class:`_BlasChild` (OpenBLAS's smallest, 2^4 cycles of busy-wait before a worker
+#: thread sleeps). Measured on 2 Zen 5 vCPUs: a 2048^3 fp32 GEMM right after the fp64 child's ran at 165-193 GFLOP/s
+#: with OpenBLAS's default and 275-340 GFLOP/s with this (one child alone: 370-390); the quick probe of ``host``
+#: recorded 181-193 GFLOP/s for 2 threads before
+_BLAS_THREAD_TIMEOUT = 4
+
+
 class _BlasChild:
     """One numpy GEMM of ``n x n`` operands at ``precision``, run on request in a child process of this interpreter
-    started without ``OPENBLAS_CORETYPE`` (so its OpenBLAS picks the kernels for this CPU); CPU affinity and the
-    rest of the environment (``OPENBLAS_L2_SIZE``, thread counts) are inherited.
+    started without ``OPENBLAS_CORETYPE`` (so its OpenBLAS picks the kernels for this CPU) and with
+    ``OPENBLAS_THREAD_TIMEOUT`` :data:`_BLAS_THREAD_TIMEOUT` unless set; CPU affinity and the rest of the environment
+    (``OPENBLAS_L2_SIZE``, thread counts) are inherited.
 
     One request line per call over a pipe, answered when the matmul is done, so a timed :meth:`run` is one GEMM
     plus a round trip. Measured on one Zen 5 core, parent and child pinned to it: a 1x1 GEMM takes 8.0 us at best
@@ -474,6 +482,9 @@ class _BlasChild:
         import weakref
 
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        # OpenBLAS worker threads busy-wait after a GEMM (about 2^28 cycles by default): with two children (fp32,
+        # fp64) on 2 CPUs, one's spinning worker halved the other's GEMM. 2^4 cycles puts them to sleep at once.
+        env.setdefault("OPENBLAS_THREAD_TIMEOUT", str(_BLAS_THREAD_TIMEOUT))
         root = str(Path(__file__).resolve().parents[2])
         self._stderr = tempfile.TemporaryFile()  # read back only where the child fails (a pipe could fill up)
         self._proc = subprocess.Popen([sys.executable, "-c", _CHILD_PROGRAM, root], stdin=subprocess.PIPE,
