@@ -17,12 +17,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.gpu_ops_cross_device import CITATION, DEFAULT_DATA
 from hybridperf.files import write_atomic
-from hybridperf.residual.cross_device import FAMILY_PROBE_OPS, PROBE_SHAPES_FILE, family_probe_rows
-from hybridperf.residual.neusight import SHAPE_COLUMNS, load_ops, op_dims
+from hybridperf.residual.cross_device import FAMILY_PROBE_OPS, PROBE_SHAPES_FILE, family_probe_rows, family_probe_work
+from hybridperf.residual.neusight import load_ops, op_dims
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "hybridperf" / "data" / "probes" / PROBE_SHAPES_FILE
@@ -35,8 +33,7 @@ def probe_shapes(data: Path, per_family: int) -> list[dict]:
     for op in FAMILY_PROBE_OPS.values():
         rows = load_ops(data, ops=[op])
         picked = family_probe_rows(rows, per_family)
-        keys = np.stack([rows.shapes[c] for c in SHAPE_COLUMNS], 1)[picked]
-        work = (rows.flops if op in ("bmm", "linear", "conv") else rows.bytes_total)[picked]
+        keys, work = rows.shape_matrix()[picked], family_probe_work(rows)[picked]
         dims = op_dims(data, op)
         seen: dict[tuple, float] = {}
         for k, w in zip(map(tuple, keys.tolist()), work.tolist()):

@@ -73,7 +73,7 @@ from hybridperf.residual.cross_device import (
     mape,
     probe_weighted,
 )
-from hybridperf.residual.neusight import DEVICE_IDS, FAMILIES, GPUS, SHAPE_COLUMNS, PricedOps, load_ops
+from hybridperf.residual.neusight import DEVICE_IDS, FAMILIES, GPUS, PricedOps, load_ops
 
 #: family-probe shapes per family this study was run with (the set shipped before 64 were; its published results
 #: are for it)
@@ -209,7 +209,7 @@ def _gpu_of(rows: PricedOps) -> np.ndarray:
 def _shape_keys(rows: PricedOps) -> np.ndarray:
     """Index of each row's distinct (op, shape) key (the same shape on every device shares it)."""
     op = np.unique(rows.op, return_inverse=True)[1].reshape(-1, 1)
-    keys = np.concatenate([op, np.stack([rows.shapes[c] for c in SHAPE_COLUMNS], 1)], 1)
+    keys = np.concatenate([op, rows.shape_matrix()], 1)
     return np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1)
 
 
@@ -339,7 +339,7 @@ def repeatability(rows: PricedOps) -> list[tuple[str, int, int, float, float]]:
     over rows whose (device, op, shape) was measured more than once."""
     key = np.column_stack([np.unique(rows.device, return_inverse=True)[1].reshape(-1),
                            np.unique(rows.op, return_inverse=True)[1].reshape(-1),
-                           *(rows.shapes[c] for c in SHAPE_COLUMNS)])
+                           rows.shape_matrix()])
     _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
     inv = inv.reshape(-1)
     dup = cnt[inv] > 1

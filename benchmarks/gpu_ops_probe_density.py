@@ -58,8 +58,7 @@ from benchmarks.gpu_ops_cross_device import (
     write_doc,
 )
 from hybridperf.device.spec import load_spec
-from hybridperf.measure.torch_cuda import probe_families
-from hybridperf.measure.torch_cuda import probe_calls
+from hybridperf.measure.torch_cuda import probe_calls, probe_families
 from hybridperf.residual.cross_device import (
     family_probe_rows,
     family_probe_size,
@@ -70,7 +69,7 @@ from hybridperf.residual.cross_device import (
     mape,
     probe_weighted,
 )
-from hybridperf.residual.neusight import FAMILIES, GPUS, SHAPE_COLUMNS, load_ops
+from hybridperf.residual.neusight import FAMILIES, GPUS, load_ops
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "gpu_ops_probe_density.md"
@@ -118,7 +117,7 @@ def probe_masks(rows) -> dict[str, np.ndarray]:
 def probe_seconds(rows, keys: np.ndarray, mask: np.ndarray, devices) -> tuple[dict[str, float], float]:
     """Per family, the device seconds of one call of each probe shape on ``devices`` (the median of the rows
     of that shape); and the seconds of the shipped probe's calls of them all (:func:`shipped_calls`). ``keys``: the
-    rows' shape columns (:data:`SHAPE_COLUMNS`) side by side."""
+    rows' :meth:`~hybridperf.residual.neusight.PricedOps.shape_matrix`."""
     out, shipped = {}, 0.0
     for f in FAMILIES:
         tot = 0.0
@@ -248,7 +247,7 @@ def report(rows, res, pairs, n_scored, masks, args) -> str:
     for h, c in LOCAL_GRID:
         grid.append(f"| {h}, {c} | " + " | ".join(
             f"{np.mean([r['all'] for r in res[f'{n} + local h={h} c={c}']]):.2f}" for n in masks) + " |")
-    keys = np.stack([rows.shapes[c] for c in SHAPE_COLUMNS], 1)
+    keys = rows.shape_matrix()
     secs = {n: {g: probe_seconds(rows, keys, m, GPUS[g]) for g in GPUS} for n, m in masks.items()}
     shapes = {n: {f: len(np.unique(keys[m & (rows.family == f)], axis=0)) for f in FAMILIES} for n, m in masks.items()}
     cost = ["| probe set | shapes (" + " / ".join(FAMILIES) + ") | " + " | ".join(f"{f} ms" for f in FAMILIES)

@@ -224,6 +224,12 @@ def family_probe_ops(device: str, spec: DeviceSpec, measured_s: Sequence[float],
                      MappingProxyType({c: shape[:, i] for i, c in enumerate(SHAPE_COLUMNS)}))
 
 
+def family_probe_work(rows: PricedOps) -> np.ndarray:
+    """The work :func:`family_probe_rows` ranks each row's shape by: its FLOPs in the matmul and convolution families,
+    its bytes otherwise."""
+    return np.where(np.isin(rows.family, _COMPUTE_FAMILIES), rows.flops, rows.bytes_total)
+
+
 def family_probe_rows(rows: PricedOps, per_family: int = FAMILY_PROBES_PER_FAMILY) -> np.ndarray:
     """Positions of the rows of each family's probe shapes: ``per_family`` shapes of its
     :data:`FAMILY_PROBE_OPS` op that every device measuring that op measured, at the evenly spaced
@@ -232,7 +238,8 @@ def family_probe_rows(rows: PricedOps, per_family: int = FAMILY_PROBES_PER_FAMIL
     A benchmark leaves them out of its scores; on a new device they are measured (``family probes``) and
     :func:`family_offsets` rescales each family by them.
     """
-    keys = np.stack([rows.shapes[c] for c in SHAPE_COLUMNS], 1)
+    keys = rows.shape_matrix()
+    work_all = family_probe_work(rows)
     out = []
     for fam, op in FAMILY_PROBE_OPS.items():
         sel = np.where(rows.op == op)[0]
@@ -245,7 +252,7 @@ def family_probe_rows(rows: PricedOps, per_family: int = FAMILY_PROBES_PER_FAMIL
         common = np.where(seen == n_dev)[0]
         if not len(common):
             continue
-        work = (rows.flops if fam in _COMPUTE_FAMILIES else rows.bytes_total)[sel][first]
+        work = work_all[sel][first]
         order = common[np.lexsort((common, work[common]))]
         pick = {int(order[min(len(order) - 1, int((i + 0.5) / per_family * len(order)))]) for i in range(per_family)}
         out.append(sel[np.isin(inv, sorted(pick))])
@@ -293,8 +300,7 @@ def family_offsets(family: np.ndarray, log_size: np.ndarray, residual_log: np.nd
 def local_features(rows: PricedOps) -> np.ndarray:
     """``(rows, len(SHAPE_COLUMNS) + 2)`` shape features of :func:`local_offsets`: ``log(1 + x)`` of every shape
     column (:data:`hybridperf.residual.neusight.SHAPE_COLUMNS`), of the FLOPs and of the bytes; no device figure."""
-    cols = [np.log1p(np.asarray(rows.shapes[c], float)) for c in SHAPE_COLUMNS]
-    return np.column_stack(cols + [np.log1p(rows.flops), np.log1p(rows.bytes_total)]).astype(float)
+    return np.column_stack([np.log1p(rows.shape_matrix()), np.log1p(rows.flops), np.log1p(rows.bytes_total)]).astype(float)
 
 
 def family_scales(features: np.ndarray, family: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -929,6 +935,6 @@ class CrossDeviceModel:
 
 
 __all__ = ["BAG_FILE", "SPECIALIST_FILE", "FAMILY_PROBE_INTENSITY_AXIS", "FAMILY_PROBE_OPS", "FAMILY_PROBE_SHAPES", "FAMILY_PROBES_PER_FAMILY", "FEATURES", "FEATURES_VERSION", "FLOOR_OPS", "GEMM_PROBE_OPS", "KERNEL_SHAPE_FEATURES", "CrossDeviceModel", "PredictionCache",
-           "PROBE_SHAPES_FILE", "baseline", "family_offsets", "family_probe_ops", "family_probe_size", "family_probe_rows",
+           "PROBE_SHAPES_FILE", "baseline", "family_offsets", "family_probe_ops", "family_probe_size", "family_probe_rows", "family_probe_work",
            "family_scales", "featurize", "gemm_probe_rows", "local_features", "local_offsets", "mape", "probe_weighted",
            "runtime_probes"]

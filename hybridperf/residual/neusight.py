@@ -121,6 +121,11 @@ class PricedOps:
         """``log(measured / roofline)``."""
         return np.log(self.measured_s / self.roofline_s)
 
+    def shape_matrix(self) -> np.ndarray:
+        """``(rows, len(SHAPE_COLUMNS))``: the shape columns side by side, in :data:`SHAPE_COLUMNS` order (one row per
+        measurement; the same shape on two devices gives the same row)."""
+        return np.stack([self.shapes[c] for c in SHAPE_COLUMNS], 1)
+
     def take(self, index) -> PricedOps:
         """The rows at ``index`` (a boolean mask or integer positions)."""
         return PricedOps(
@@ -215,6 +220,11 @@ def _read(path: Path) -> list[dict[str, str]]:
 _DIM_KEYS = ("B", "M", "N", "K", "H", "Input_Channel", "Output_Channel", "Kernel_Szie", "Input_Size", "Stride", "Padding")
 
 
+def _row_dims(r: Mapping[str, str]) -> dict[str, int]:
+    """The operator dims of one NeuSight CSV row (the :data:`_DIM_KEYS` it fills)."""
+    return {k: int(r[k]) for k in _DIM_KEYS if r.get(k)}
+
+
 def op_dims(data_dir: str | Path, op: str) -> dict[tuple[float, ...], dict[str, int]]:
     """Every distinct shape NeuSight measured of ``op`` (on any device): :func:`shape_row` -> its dims (the
     first row met of each shape, files in name order). A reader of NeuSight's own columns for what the priced
@@ -224,7 +234,7 @@ def op_dims(data_dir: str | Path, op: str) -> dict[tuple[float, ...], dict[str, 
     out: dict[tuple[float, ...], dict[str, int]] = {}
     for path in sorted((Path(data_dir) / "ops" / op).glob("*.csv.gz")):
         for r in _read(path):
-            dims = {k: int(r[k]) for k in _DIM_KEYS if r.get(k)}
+            dims = _row_dims(r)
             out.setdefault(shape_row(op, dims), dims)
     return out
 
@@ -270,7 +280,7 @@ def load_ops(data_dir: str | Path, ops: Iterable[str] | None = None, devices: It
                 continue
             spec = spec_cache.get(dev) or spec_cache.setdefault(dev, load_spec(dev))
             for r in _read(path):
-                dims = {k: int(r[k]) for k in _DIM_KEYS if r.get(k)}
+                dims = _row_dims(r)
                 key = (op, tuple(sorted(dims.items())))
                 hit = cost_cache.get(key)
                 if hit is None:
