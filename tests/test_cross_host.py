@@ -211,6 +211,33 @@ def test_train_removes_each_host_offset_and_predicts_with_the_nearest_host(tmp_p
     np.testing.assert_allclose(back.predict(X_fast), zs.predict(X_fast))
 
 
+def test_only_hosts_with_reproducible_timings_lend_their_offset():
+    """``offset_hosts``: a host left out still trains the boosters on its offset-free rows, but a new host never
+    gets its offset, even when it is the nearest; naming no host, or an unknown one, is an error."""
+    from hybridperf.residual.cross_host import HostFigures, train
+    from hybridperf.residual.features import MODEL_FEATURES
+
+    rng = np.random.default_rng(1)
+
+    def host(name, fp32, ratio):
+        X = rng.normal(size=(40, len(MODEL_FEATURES)))
+        y = math.log(ratio) + 0.01 * rng.normal(size=40)
+        return X, y, None, [f"family{i % 5}" for i in range(40)], HostFigures(name, 1, fp32, fp32, 20e9, 2**20,
+                                                                              32 * 2**20, False)
+
+    tables = {"loaded": host("loaded", 100e9, 3.6), "quiet": host("quiet", 50e9, 1.15)}
+    new = HostFigures("new", 1, 95e9, 95e9, 20e9, 2**20, 32 * 2**20, False)  # nearest: the loaded host
+    assert train(tables).for_host(new).nearest_host()[0].device == "loaded"
+    m = train(tables, offset_hosts={"quiet"})
+    assert [f.device for f, _ in m.host_effects_] == ["quiet"]
+    zs = m.for_host(new)
+    assert zs.nearest_host()[0].device == "quiet"
+    assert zs.host_offset() == pytest.approx(float(np.median(tables["quiet"][1])))  # about log 1.15
+    for bad in (set(), {"elsewhere"}):
+        with pytest.raises(ValueError, match="offset_hosts"):
+            train(tables, offset_hosts=bad)
+
+
 def _zen4_rows():
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import host_figures, with_host

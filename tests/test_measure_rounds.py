@@ -253,3 +253,15 @@ def test_round_rows_carry_the_rounds_fastest_reference_runs():
     assert row["round_min_run_index_s"] == pytest.approx(0.002)
     assert [r["index_min_s"] for r in sample_rows(res)] == pytest.approx([0.003, 0.002])
     assert speed_row(res)["min_run_index_s"] == pytest.approx(0.002)
+
+
+def test_timing_spread_is_the_median_p90_over_p10():
+    from hybridperf.errors import InputError
+    from hybridperf.measure.rounds import timing_spread
+
+    rows = [{"latency_p10_s": "1.0", "latency_p90_s": str(r)} for r in (1.05, 1.10, 1.48)]
+    rows.append({"latency_p10_s": "", "latency_p90_s": ""})  # a row without the figures is skipped
+    assert timing_spread(rows) == pytest.approx(1.10)
+    assert timing_spread([{"latency_p10_s": 0.002, "latency_p90_s": 0.003}]) == pytest.approx(3 / 2)
+    with pytest.raises(InputError, match="latency_p10_s"):
+        timing_spread([{"key": "a"}])

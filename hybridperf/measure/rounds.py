@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from hybridperf.errors import HybridperfError, error_line
+from hybridperf.errors import HybridperfError, InputError, error_line
 from hybridperf.measure.onnxruntime import Measurement, csv_row
 
 #: bump when the reference workload's shapes, values or timing change (indices are then not comparable)
@@ -495,6 +495,27 @@ def summarize(rows: Iterable[Mapping[str, Any]], rounds: Iterable[int] | None = 
     return out
 
 
+def timing_spread(rows: Iterable[Mapping[str, Any]]) -> float:
+    """How reproducible a calibration run's timings are: the median over rows of p90 / p10 of the timed runs.
+
+    ``rows`` are ``measurements.csv`` rows of the one-pass protocol or ``rounds.csv`` rows of this one (one per
+    configuration and round), each with ``latency_p10_s`` and ``latency_p90_s`` (strings allowed); rows without
+    them are skipped. 1.0 is perfectly steady; the 2-vCPU development hosts measured 1.06-1.11 with nothing else
+    running and 1.48 under a load average of 3.6-4.6 (``calibration/``).
+
+    Raises
+    ------
+    InputError
+        No row has both figures.
+    """
+    ratios = [float(r["latency_p90_s"]) / float(r["latency_p10_s"]) for r in rows
+              if r.get("latency_p10_s") and r.get("latency_p90_s") and float(r["latency_p10_s"]) > 0]
+    if not ratios:
+        raise InputError("no row with latency_p10_s and latency_p90_s: pass the measurements.csv or rounds.csv rows "
+                         "of a calibration run")
+    return statistics.median(ratios)
+
+
 # --------------------------------------------------------------------------- test-retest
 
 
@@ -544,5 +565,5 @@ __all__ = [
     "CONV_SHAPE", "GEMM_SIZE", "REFERENCE_VERSION", "SPEED_FIELDS", "STREAM_ELEMENTS", "WITHIN", "ConfigSummary",
     "ReferenceWorkload", "RetestStats", "RoundResult", "SpeedSample", "geometric_mean", "normalise",
     "reference_models", "retest", "round_order", "round_rows", "round_speed_index", "run_round", "sample_rows", "speed_row",
-    "summarize",
+    "summarize", "timing_spread",
 ]

@@ -16,7 +16,9 @@ removed from its rows before training, so the boosters learn the kernel-level pa
 rather than which host is which. A host is then predicted with the offset of the nearest training host
 (Euclidean distance of :meth:`HostFigures.vector`): zero-shot, a new CPU is assumed to run as far from its
 roofline as the most similar CPU measured; few-shot adaptation corrects that offset, and the kernel
-model, from K measurements.
+model, from K measurements. Only hosts whose timings reproduce lend their offset (``train(offset_hosts=...)``,
+:data:`MAX_OFFSET_SPREAD`): a host measured under load trains the boosters on its offset-free rows, but its
+offset is what the load did, not what the CPU does, and would be handed to every CPU that resembles it.
 
 Host features are per thread where they scale with threads (a 2-thread slice of a Xeon is compared
 with one core of an EPYC by what one thread gets), plus dimensionless ratios of the kernel to the host
@@ -32,7 +34,7 @@ import copy
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from pathlib import Path
@@ -67,6 +69,12 @@ _LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
 _N_HOST = 8  # the first _N_HOST entries of HOST_FEATURES are per host, the rest per kernel
 _LOG_BYTES = KERNEL_FEATURES.index("log_bytes")
 _LOG_INTENSITY = KERNEL_FEATURES.index("log_intensity")
+
+#: a training host lends its offset to the hosts nearest it only if the median p90 / p10 of its timed runs
+#: (:func:`hybridperf.measure.rounds.timing_spread`) is at most this: the development hosts read 1.06-1.11 when
+#: quiet, the Xeon slice measured under a load average of 3.6-4.6 read 1.48 (set 2026-12-02 before any figure of
+#: the CPU it first applied to, host-xeon-1c, was computed)
+MAX_OFFSET_SPREAD = 1.25
 
 #: settings fixed a priori (not tuned on any held-out host): those of the per-device models
 #: (:data:`~hybridperf.residual.model.CALIBRATION_PARAMS`, chosen on host-epyc-1c alone), with larger
@@ -528,11 +536,21 @@ def is_cross_host(directory: str | Path) -> bool:
 
 
 def train(tables: Mapping[str, tuple[np.ndarray, np.ndarray, KernelTable | None, Sequence[str], HostFigures]],
-          params: Mapping | None = None) -> CrossHostModel:
+          params: Mapping | None = None, offset_hosts: Collection[str] | None = None) -> CrossHostModel:
     """Fit a :class:`CrossHostModel` on ``{host: (X, y, kernels, groups, figures)}`` (kernels without host columns).
 
-    Each host's median ``y`` (its offset) is removed from its model and kernel rows first and kept in
-    :attr:`CrossHostModel.host_effects_` (see the module docstring)."""
+    Each host's median ``y`` (its offset) is removed from its model and kernel rows first; the offsets of the
+    hosts in ``offset_hosts`` (default: every host) are kept in :attr:`CrossHostModel.host_effects_`, the
+    candidates of :meth:`CrossHostModel.nearest_host` (see the module docstring; :data:`MAX_OFFSET_SPREAD`).
+
+    Raises
+    ------
+    ValueError
+        ``offset_hosts`` names a host not in ``tables``, or none of them.
+    """
+    lend = set(tables) if offset_hosts is None else set(offset_hosts)
+    if not lend or not lend <= set(tables):
+        raise ValueError(f"offset_hosts must name some of the training hosts {sorted(tables)}, got {sorted(lend)}")
     pooled, groups, effects = [], [], []
     for name, (X, y, kt, g, fig) in sorted(tables.items()):
         off = float(np.median(y))
@@ -541,7 +559,8 @@ def train(tables: Mapping[str, tuple[np.ndarray, np.ndarray, KernelTable | None,
             kth = KernelTable(kth.X, kth.y - off, kth.row, kth.families)
         pooled.append((X, np.asarray(y, float) - off, kth))
         groups.extend(g)
-        effects.append((fig, off))
+        if name in lend:
+            effects.append((fig, off))
     X, y, kt = stack(pooled)
     m = CrossHostModel(**{**CROSS_HOST_PARAMS, **dict(params or {})}, device="cross-host")
     m.fit(X, y, kt, groups=groups)
@@ -622,5 +641,5 @@ def _log_roof_index() -> int:
     return MODEL_FEATURES.index("log_roofline_s")
 
 
-__all__ = ["CalibrationResult", "PACKAGED_MODEL_ID", "adapt_cross_host", "base_model", "CROSS_HOST_PARAMS", "CrossHostModel", "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostFigures",
+__all__ = ["CalibrationResult", "PACKAGED_MODEL_ID", "adapt_cross_host", "base_model", "CROSS_HOST_PARAMS", "CrossHostModel", "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostFigures", "MAX_OFFSET_SPREAD",
            "host_columns", "host_figures", "is_cross_host", "stack", "train", "with_host"]
