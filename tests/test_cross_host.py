@@ -99,7 +99,9 @@ def test_packaged_model_is_shipped_and_cross_host():
     assert set(HOST_FEATURES) <= set(meta["kernel_features"])
     assert meta["cross_host"]["host"] is None  # trained across hosts: no host of its own
     hosts = {e["figures"]["device"] for e in meta["cross_host"]["host_effects"]}
-    assert hosts == {"host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c", "host-epyc-zen5-1c"}  # one offset per training CPU
+    # one offset per training CPU whose timings reproduce (host-xeon-2c, measured under load, lends none)
+    assert hosts == {"host-epyc-1c", "host-epyc-zen4-1c", "host-epyc-zen5-1c", "host-xeon-1c"}
+    assert set(meta["metrics"]["hosts"]) == hosts | {"host-xeon-2c"}
     assert meta["params"]["label"] == "latency_min_s"  # CPU models predict the fastest run (model.CPU_TARGET)
 
 
@@ -345,8 +347,9 @@ def test_adapt_shrinks_a_noisy_correction():
 
 def test_adapt_without_the_alone_blend_is_unchanged(monkeypatch):
     """The blend with a model of the K rows alone is chosen after the rounds and shrinkage, so it does not move them:
-    with weight 0 only, an adaptation is the one before the blend existed (values of 2026-12-02, Zen 4 rows 0-9), and
-    with the grid, the adapted model is that one blended in log space with its alone model."""
+    with weight 0 only, an adaptation has no alone model and its own leave-one-out error, and with the grid, the
+    adapted model is that one blended in log space with its alone model (Zen 4 rows 0-9). The exact figures of the
+    pre-blend code were pinned here on the packaged model of 2026-12-02 15:00 UTC and held until it was retrained."""
     from hybridperf.residual import cross_host as ch
     from hybridperf.residual.model import subset
 
@@ -356,14 +359,9 @@ def test_adapt_without_the_alone_blend_is_unchanged(monkeypatch):
     monkeypatch.setattr(ch, "ADAPT_ALONE_WEIGHTS", (0.0,))
     ad = base.adapt(X[pick], y[pick], kernels=subset(kth, pick))
     a = ad.adaptation_
-    assert (a["method"], a["kernel_rounds"], a["shrink"]) == ("kernels+offset (10 trees)", 10, 1.0)
-    assert a["offset"] == pytest.approx(0.1563730623419421, abs=1e-6)
-    assert a["loo_abs_log_error"][a["method"]] == pytest.approx(0.045240869298571774, abs=1e-6)
     assert a["alone_weight"] == 0.0 and ad.alone_ is None and a["alone_model"] is None
     assert a["alone_loo_abs_log_error"] == {"0": a["loo_abs_log_error"][a["method"]]}
     p0 = ad.predict(X[rows], subset(kth, rows))
-    np.testing.assert_allclose(p0, [0.25348561254000257, 0.09233197750525005, 0.08245950958363499,
-                                    0.21204283265830842, 0.193047929737791], atol=1e-6)
     for key in ("method", "offset", "kernel_rounds", "shrink", "loo_abs_log_error"):
         assert full.adaptation_[key] == a[key]
     w = full.adaptation_["alone_weight"]
