@@ -453,7 +453,7 @@ def _round_measure_fn(plan: dict[str, dict], args, profiled: set[str], profile_r
     def measure_one(key: str, round_index: int):
         c = plan[key]
         t0 = time.perf_counter()
-        m = measure(c["path"], threads=THREADS, repeats=args.repeats, warmup=args.warmup,
+        m = measure(c["path"], threads=args.threads, repeats=args.repeats, warmup=args.warmup,
                     profile=key not in profiled, profile_runs=3, isolate=True, budget_s=args.budget_s,
                     device=args.device)
         walls[key] = round(time.perf_counter() - t0, 3)
@@ -484,7 +484,7 @@ def cmd_rounds(args) -> int:
     plan = {k: c for k, c in plan.items() if k not in skipped}
     done_rounds = {int(r["round"]) for r in _read_rows(out / SPEED_FILE)}
     profiled = _read_keys(out / "profile.csv")
-    reference = ReferenceWorkload(threads=THREADS, runs=args.reference_runs)
+    reference = ReferenceWorkload(threads=args.threads, runs=args.reference_runs)
     cores = ",".join(str(x) for x in sorted(os.sched_getaffinity(0)))
     extra = {k: {"zoo_name": c["name"], "family": c["family"], "resolution": c["resolution"] or "",
                  "seq_len": c["seq_len"] or ""} for k, c in plan.items()}
@@ -551,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--default-size", action="store_true", help="only each model's default resolution / seq_len")
     o.add_argument("--rounds", type=int, default=4, help="rounds in all (rounds already in the directory are kept)")
     o.add_argument("--seed", type=int, default=0, help="seed of the per-round shuffles")
+    o.add_argument("--threads", type=int, default=THREADS,
+                   help="onnxruntime intra-op threads of every timing and of the reference (pin the process to as "
+                        "many cores, e.g. taskset -c 0,1)")
     o.add_argument("--repeats", type=int, default=30, help="at most this many timed runs per configuration and round")
     o.add_argument("--warmup", type=int, default=3)
     o.add_argument("--budget-s", type=float, default=0.8, help="timed runs stop after about this long (min 5 runs)")

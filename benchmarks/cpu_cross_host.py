@@ -112,14 +112,6 @@ def timing_spreads(dirs: dict[str, str] | None = None) -> dict[str, float]:
     return out
 
 
-def offset_hosts(hosts, spreads: dict[str, float]) -> set[str]:
-    """The hosts among ``hosts`` whose timings reproduce well enough to lend their offset
-    (:data:`~hybridperf.residual.cross_host.MAX_OFFSET_SPREAD`)."""
-    from hybridperf.residual.cross_host import MAX_OFFSET_SPREAD
-
-    return {h for h in hosts if spreads[h] <= MAX_OFFSET_SPREAD}
-
-
 #: the zero-shot row with every training host's offset a candidate, whatever its timing spread (the rule until
 #: 2026-12-02, kept beside the current one)
 ANY_OFFSET_ROW = "zero-shot, nearest offset of any host (until 2026-12-02)"
@@ -127,8 +119,6 @@ ANY_OFFSET_ROW = "zero-shot, nearest offset of any host (until 2026-12-02)"
 
 def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float, float]]]:
     """host -> predictor -> (MAPE %, within +-10 %), leave one host out."""
-    import copy
-
     from hybridperf.residual import cross_host as ch
     from hybridperf.residual.model import CALIBRATION_PARAMS, ResidualModel, subset
 
@@ -142,11 +132,11 @@ def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float
         Xo, yo, kto, go, _ = train[other]
         per_dev = ResidualModel(**CALIBRATION_PARAMS, device=other).fit(Xo, yo, kto, groups=go)
         res[f"per-device model of {other}"] = _stats(np.exp(per_dev.predict(X, kt)), true)
-        zs = ch.train(train, offset_hosts=offset_hosts(train, spreads)).for_host(fig)
+        model = ch.train(train, spreads={h: spreads[h] for h in train})
+        zs = model.for_host(fig)
         kth = ch.with_host(kt, fig)
         res["cross-host, zero-shot from spec"] = _stats(np.exp(zs.predict(X, kth)), true)
-        anyo = copy.copy(zs)  # the same boosters; every training host's offset a candidate
-        anyo.host_effects_ = tuple((train[h][4], float(np.median(train[h][1]))) for h in sorted(train))
+        anyo = model.lending(train).for_host(fig)  # the same boosters; every training host's offset a candidate
         res[ANY_OFFSET_ROW] = _stats(np.exp(anyo.predict(X, kth)), true)
         few, alone, zs_rest = [], [], []
         rng = np.random.default_rng(0)
@@ -388,8 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         from hybridperf.residual.model import CPU_TARGET
 
         spreads = timing_spreads(dirs)
-        m = ch.train({h: data[h][:5] for h in HOSTS}, params={"label": CPU_TARGET},
-                     offset_hosts=offset_hosts(HOSTS, spreads))
+        m = ch.train({h: data[h][:5] for h in HOSTS}, params={"label": CPU_TARGET}, spreads=spreads)
         m.metrics_ = {**m.metrics_, "hosts": {h: int(len(data[h][1])) for h in HOSTS},
                       "data": {h: f"calibration/{dirs.get(h, h)}" for h in HOSTS},
                       "timing_spread": {h: round(v, 4) for h, v in spreads.items()}}

@@ -254,15 +254,20 @@ def _host_residual(spec: DeviceSpec):
 
 def _load_residual(spec: DeviceSpec, runtime: Any = None):
     """The device's stored residual; else, for a GPU, the cross-device model (zero-shot from spec, or
-    adapted where a few-shot adaptation for ``runtime`` is stored); else None."""
+    adapted where a few-shot adaptation for ``runtime`` is stored), for a CPU sheet the cross-host CPU model
+    (zero-shot from spec, run with the sheet's core count); else None."""
     if spec.id == "host":  # this machine (--device host): its calibrated model, else the cross-host CPU model
         return _host_residual(spec)
     try:
+        from hybridperf.residual.cross_host import for_sheet
         from hybridperf.residual.store import load_for_device
         from hybridperf.residual.zero_shot import for_device
     except ImportError:
         return None
-    return load_for_device(spec.id) or for_device(spec, runtime)
+    stored = load_for_device(spec.id)
+    if stored is not None:
+        return stored
+    return for_sheet(spec) if spec.kind == "cpu" else for_device(spec, runtime)
 
 
 def run_check(
@@ -309,7 +314,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     """Price an analysis on one device and apply the learned correction.
 
     ``residual`` is a ``ResidualModel``, None (roofline only) or ``"auto"``: the device's
-    calibrated model if one exists, else on a GPU the cross-device model (zero-shot from spec).
+    calibrated model if one exists, else on a GPU the cross-device model and on a CPU the cross-host model
+    (zero-shot from spec).
     ``runtime`` (:class:`~hybridperf.estimate.runtime_memory.Runtime` or its name, e.g. ``"torch-cudagraph"``)
     is the execution mode of that GPU prediction (default: the device kind's). The pricing itself is
     :func:`hybridperf.estimate.pricing.predict_on`. A ``runtime`` (or ``"auto"``) also makes that runtime's peak
@@ -415,7 +421,8 @@ class Session:
         return self._specs[key]
 
     def residual(self, spec: DeviceSpec, runtime: Any = None) -> Any:
-        """The device's stored residual model (or a GPU's cross-device model; None if neither), loaded on first use."""
+        """The device's stored residual model (else a GPU's cross-device or a CPU's cross-host model; None if neither),
+        loaded on first use."""
         key = (spec.id, None if runtime is None else str(getattr(runtime, "value", runtime)))
         if key not in self._residuals:
             model = _load_residual(spec, runtime)

@@ -56,6 +56,7 @@ def test_probed_sheet_names_avx512():
                             bandwidth=(probe.Bandwidth("copy", "dram", 2**28, 1, 10e9, 3),), dispatch=None)
     plain = parse_spec(probe.spec_dict(res, "toy"), "<probe>")
     assert not host_figures(plain).avx512
+    assert plain.compute_unit_count == 1  # the usable CPUs: the threads a named probed sheet is predicted with
     res = dataclasses.replace(res, host=dataclasses.replace(res.host, isa=("avx2", "avx512f")))
     sheet = probe.spec_dict(res, "toy")
     assert "ISA flags: avx2 avx512f." in sheet["notes"]
@@ -98,10 +99,12 @@ def test_packaged_model_is_shipped_and_cross_host():
     meta = json.loads((d / "residual.json").read_text())
     assert set(HOST_FEATURES) <= set(meta["kernel_features"])
     assert meta["cross_host"]["host"] is None  # trained across hosts: no host of its own
-    hosts = {e["figures"]["device"] for e in meta["cross_host"]["host_effects"]}
-    # one offset per training CPU whose timings reproduce (host-xeon-2c, measured under load, lends none)
-    assert hosts == {"host-epyc-1c", "host-epyc-zen4-1c", "host-epyc-zen5-1c", "host-xeon-1c"}
-    assert set(meta["metrics"]["hosts"]) == hosts | {"host-xeon-2c"}
+    effects = {e["figures"]["device"]: e for e in meta["cross_host"]["host_effects"]}
+    assert set(effects) == set(meta["metrics"]["hosts"])  # one offset per training CPU
+    # lent to other CPUs only by those whose timings reproduce (host-xeon-2c, measured under load, lends none)
+    lenders = {h for h, e in effects.items() if e["lends"]}
+    assert lenders == {"host-epyc-1c", "host-epyc-zen4-1c", "host-epyc-zen5-1c", "host-xeon-1c"}
+    assert all(e["lends"] == (e["timing_spread"] <= 1.25) for e in effects.values())
     assert meta["params"]["label"] == "latency_min_s"  # CPU models predict the fastest run (model.CPU_TARGET)
 
 
@@ -197,13 +200,13 @@ def test_train_removes_each_host_offset_and_predicts_with_the_nearest_host(tmp_p
 
     tables = {"slow": host("slow", 50e9, 3.0), "fast": host("fast", 100e9, 1.2)}
     m = train(tables)
-    offsets = {f.device: o for f, o in m.host_effects_}
+    offsets = {e.figures.device: e.log_offset for e in m.host_effects_}
     assert offsets["slow"] == pytest.approx(float(np.median(tables["slow"][1])))  # about log 3
     assert offsets["fast"] == pytest.approx(float(np.median(tables["fast"][1])))  # about log 1.2
     assert m.host_offset() == 0.0  # no host chosen yet
     new = HostFigures("new", 1, 90e9, 90e9, 20e9, 2**20, 32 * 2**20, False)  # fp32 nearer the fast host's
     zs = m.for_host(new)
-    assert zs.nearest_host()[0].device == "fast"
+    assert zs.nearest_host().figures.device == "fast"
     assert "nearest training CPU fast (x1.20)" in zs.describe()
     X_fast = tables["fast"][0]
     assert float(np.median(zs.predict(X_fast))) == pytest.approx(math.log(1.2), abs=0.05)
@@ -213,10 +216,11 @@ def test_train_removes_each_host_offset_and_predicts_with_the_nearest_host(tmp_p
     np.testing.assert_allclose(back.predict(X_fast), zs.predict(X_fast))
 
 
-def test_only_hosts_with_reproducible_timings_lend_their_offset():
-    """``offset_hosts``: a host left out still trains the boosters on its offset-free rows, but a new host never
-    gets its offset, even when it is the nearest; naming no host, or an unknown one, is an error."""
-    from hybridperf.residual.cross_host import HostFigures, train
+def test_only_hosts_with_reproducible_timings_lend_their_offset(tmp_path):
+    """``spreads``: a host whose timed runs spread above MAX_OFFSET_SPREAD still trains the boosters on its
+    offset-free rows and keeps its offset for its own sheet, but a new host never gets it, even when it is the
+    nearest; a spread missing for a training host, or no lending host at all, is an error."""
+    from hybridperf.residual.cross_host import MAX_OFFSET_SPREAD, CrossHostModel, HostFigures, train
     from hybridperf.residual.features import MODEL_FEATURES
 
     rng = np.random.default_rng(1)
@@ -229,15 +233,69 @@ def test_only_hosts_with_reproducible_timings_lend_their_offset():
 
     tables = {"loaded": host("loaded", 100e9, 3.6), "quiet": host("quiet", 50e9, 1.15)}
     new = HostFigures("new", 1, 95e9, 95e9, 20e9, 2**20, 32 * 2**20, False)  # nearest: the loaded host
-    assert train(tables).for_host(new).nearest_host()[0].device == "loaded"
-    m = train(tables, offset_hosts={"quiet"})
-    assert [f.device for f, _ in m.host_effects_] == ["quiet"]
+    assert train(tables).for_host(new).nearest_host().figures.device == "loaded"  # no spreads: every host lends
+    m = train(tables, spreads={"loaded": MAX_OFFSET_SPREAD + 0.01, "quiet": MAX_OFFSET_SPREAD})
+    assert {e.figures.device: e.lends for e in m.host_effects_} == {"loaded": False, "quiet": True}
     zs = m.for_host(new)
-    assert zs.nearest_host()[0].device == "quiet"
+    assert zs.nearest_host().figures.device == "quiet"
     assert zs.host_offset() == pytest.approx(float(np.median(tables["quiet"][1])))  # about log 1.15
-    for bad in (set(), {"elsewhere"}):
-        with pytest.raises(ValueError, match="offset_hosts"):
-            train(tables, offset_hosts=bad)
+    assert "zero-shot from spec for new" in zs.describe()
+    # the loaded host's own sheet: its own offset (a fit to its rows, not zero-shot), lent or not
+    own = m.for_host(tables["loaded"][4])
+    assert own.own_host() is own.nearest_host() and own.nearest_host().figures.device == "loaded"
+    assert own.host_offset() == pytest.approx(float(np.median(tables["loaded"][1])))  # about log 3.6
+    assert "one of its training CPUs: with its own offset (x3.60)" in own.describe()
+    assert "zero-shot" not in own.describe()
+    # the same boosters with every host lending: the benchmark's row for the rule before
+    assert m.lending({"loaded", "quiet"}).for_host(new).nearest_host().figures.device == "loaded"
+    with pytest.raises(ValueError, match="not training hosts"):
+        m.lending({"elsewhere"})
+    m.save(tmp_path / "m")
+    back = CrossHostModel.load(tmp_path / "m")
+    assert back.host_effects_ == m.host_effects_
+    with pytest.raises(ValueError, match="no timing spread for"):
+        train(tables, spreads={"quiet": 1.1})
+    with pytest.raises(ValueError, match="no training host lends"):
+        train(tables, spreads={"loaded": 2.0, "quiet": 1.5})
+
+
+def test_named_cpu_sheets_get_the_cross_host_model(tmp_path):
+    """Every CPU sheet without a model of its own is priced by the packaged cross-host model: zero-shot from spec
+    with the sheet's core count as threads, a training host's sheet with its own offset, a sheet without a core
+    count with 1 thread and a note saying so; never "roofline only"."""
+    import yaml
+
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.api import predict_on
+
+    an = analyze(EXAMPLE)
+    ryzen = predict_on(an, "ryzen-9-7950x")
+    assert "zero-shot from spec for ryzen-9-7950x (16 thread(s))" in ryzen.calibration
+    assert ryzen.latency_s != pytest.approx(ryzen.roofline_latency_s, rel=1e-6)
+    for dev in ("host-xeon-1c", "host-xeon-2c"):  # training CPUs; host-xeon-2c lends its offset to none
+        pred = predict_on(an, dev)
+        assert f"for {dev} (" in pred.calibration and "one of its training CPUs" in pred.calibration, pred.calibration
+        assert "roofline only" not in pred.calibration
+    raw = yaml.safe_load((ROOT / "hybridperf" / "data" / "hw_specs" / "ryzen-9-7950x.yaml").read_text())
+    del raw["compute_units"]
+    raw["id"] = "no-core-count"
+    sheet = tmp_path / "no-core-count.yaml"
+    sheet.write_text(yaml.safe_dump(raw))
+    pred = predict_on(an, str(sheet))
+    assert "(1 thread(s), 1 assumed: the sheet gives no compute_units.count)" in pred.calibration
+    assert predict_on(an, "t4").calibration.find("cross-host") == -1  # GPUs keep the cross-device model
+
+
+def test_training_sheets_match_the_packaged_host_figures():
+    """The packaged model's training hosts were priced on the shipped sheets with their core counts as threads:
+    a named training sheet is predicted with exactly the figures its rows were trained with."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import host_figures, sheet_threads
+
+    for e in _packaged().host_effects_:
+        spec = load_spec(e.figures.device)
+        threads, given = sheet_threads(spec)
+        assert given and host_figures(spec, threads) == e.figures
 
 
 def _zen4_rows():

@@ -976,6 +976,9 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         "launch_overhead": launch,
         "power": power,
         "energy": energy,
+        "compute_units": {"count": {"value": cores, "unit": "core",
+                                    "source": f"{src}: the CPUs the probe could run on (its affinity), each one "
+                                              "thread of the measured peaks"}},
         "notes": notes,
     }
 

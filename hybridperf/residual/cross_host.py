@@ -16,9 +16,11 @@ removed from its rows before training, so the boosters learn the kernel-level pa
 rather than which host is which. A host is then predicted with the offset of the nearest training host
 (Euclidean distance of :meth:`HostFigures.vector`): zero-shot, a new CPU is assumed to run as far from its
 roofline as the most similar CPU measured; few-shot adaptation corrects that offset, and the kernel
-model, from K measurements. Only hosts whose timings reproduce lend their offset (``train(offset_hosts=...)``,
-:data:`MAX_OFFSET_SPREAD`): a host measured under load trains the boosters on its offset-free rows, but its
-offset is what the load did, not what the CPU does, and would be handed to every CPU that resembles it.
+model, from K measurements. Only hosts whose timings reproduce lend their offset (``train(spreads=...)``,
+:func:`lends_offset`): a host measured under load trains the boosters on its offset-free rows, but its
+offset is what the load did, not what the CPU does, and would be handed to every CPU that resembles it. Every
+training host's offset is kept (:class:`HostEffect`, with whether it lends): the sheet of a training host itself
+(same id and threads) is predicted with its own offset, which is then a fit to its measurements, not zero-shot.
 
 Host features are per thread where they scale with threads (a 2-thread slice of a Xeon is compared
 with one core of an EPYC by what one thread gets), plus dimensionless ratios of the kernel to the host
@@ -166,6 +168,31 @@ class HostFigures:
         ])
 
 
+@dataclass(frozen=True)
+class HostEffect:
+    """One training host of a :class:`CrossHostModel`: its figures, its offset (median ``log(measured / roofline)``,
+    removed from its rows before training), the median p90 / p10 of its timed runs (None: not given to
+    :func:`train`) and whether that offset is lent to other CPUs (:func:`lends_offset`)."""
+
+    figures: HostFigures
+    log_offset: float
+    lends: bool = True
+    timing_spread: float | None = None
+
+
+def lends_offset(timing_spread: float) -> bool:
+    """Whether a training host whose timed runs spread by ``timing_spread`` (median p90 / p10,
+    :func:`hybridperf.measure.rounds.timing_spread`) lends its offset to other CPUs: at most :data:`MAX_OFFSET_SPREAD`."""
+    return timing_spread <= MAX_OFFSET_SPREAD
+
+
+def sheet_threads(spec: DeviceSpec) -> tuple[int, bool]:
+    """The threads a named CPU sheet is predicted with: its core count (``compute_units.count``, the cores its
+    peaks cover), and whether the sheet gave one (False: 1 thread assumed)."""
+    n = spec.compute_unit_count
+    return (int(n), True) if n else (1, False)
+
+
 def host_figures(spec: DeviceSpec, threads: int = 1) -> HostFigures:
     """The :class:`HostFigures` of a CPU sheet run with ``threads`` threads."""
     fp32 = spec.peak_flops("fp32")
@@ -232,25 +259,57 @@ class CrossHostModel(ResidualModel):
     """
 
     host_: HostFigures | None = None
-    #: ``((figures, offset), ...)`` of the training hosts: each one's median log(measured / roofline), removed
-    #: from its rows before training (:func:`train`); empty for a model trained without host effects
-    host_effects_: tuple[tuple[HostFigures, float], ...] = ()
+    #: the training hosts (:class:`HostEffect`): each one's median log(measured / roofline), removed from its rows
+    #: before training (:func:`train`), and whether it lends it; empty for a model trained without host effects
+    host_effects_: tuple[HostEffect, ...] = ()
+    #: a note on :attr:`host_` for :meth:`describe` (e.g. that a sheet gave no core count), set by :func:`for_sheet`
+    host_note_: str = ""
     #: the residual trained on the K adaptation models alone, blended in with ``adaptation_["alone_weight"]``
     #: (:meth:`adapt`); None when that weight is 0
     alone_: ResidualModel | None = None
 
-    def nearest_host(self) -> tuple[HostFigures, float] | None:
-        """The training host nearest to :attr:`host_` (Euclidean distance of :meth:`HostFigures.vector`) and its
-        offset; None without host effects or without a host."""
-        if not self.host_effects_ or self.host_ is None:
+    def own_host(self) -> HostEffect | None:
+        """The training host that :attr:`host_` is (same sheet id and threads), lending or not; else None."""
+        h = self.host_
+        if h is None:
+            return None
+        return next((e for e in self.host_effects_
+                     if e.figures.device == h.device and e.figures.threads == h.threads), None)
+
+    def nearest_host(self) -> HostEffect | None:
+        """The host whose offset :attr:`host_` is predicted with: itself where it is a training host
+        (:meth:`own_host`), else the lending training host nearest to it (Euclidean distance of
+        :meth:`HostFigures.vector`); None without a host or without a lending training host."""
+        own = self.own_host()
+        if own is not None:
+            return own
+        lenders = [e for e in self.host_effects_ if e.lends]
+        if not lenders or self.host_ is None:
             return None
         v = self.host_.vector()
-        return min(self.host_effects_, key=lambda e: float(np.linalg.norm(e[0].vector() - v)))
+        return min(lenders, key=lambda e: float(np.linalg.norm(e.figures.vector() - v)))
+
+    def lending(self, hosts: Collection[str]) -> CrossHostModel:
+        """A copy (same boosters) in which exactly the training hosts named in ``hosts`` lend their offset.
+
+        Raises
+        ------
+        ValueError
+            ``hosts`` names a host that is not a training host.
+        """
+        from dataclasses import replace
+
+        known = {e.figures.device for e in self.host_effects_}
+        if not set(hosts) <= known:
+            raise ValueError(f"not training hosts: {sorted(set(hosts) - known)} (training hosts: {sorted(known)})")
+        new = copy.copy(self)
+        new.host_effects_ = tuple(replace(e, lends=e.figures.device in hosts) for e in self.host_effects_)
+        return new
 
     def host_offset(self) -> float:
-        """The log offset added to every prediction for :attr:`host_`: the nearest training host's (0 if none)."""
+        """The log offset added to every prediction for :attr:`host_` (:meth:`nearest_host`'s; 0 if none)."""
         near = self.nearest_host()
-        return near[1] if near is not None else 0.0
+        return near.log_offset if near is not None else 0.0
 
     def _kernel_names(self) -> tuple[str, ...]:
         base = (*KERNEL_FEATURES, *HOST_FEATURES)
@@ -271,6 +330,7 @@ class CrossHostModel(ResidualModel):
         """A copy that predicts ``host`` (its ``device`` set to ``device`` or the host's sheet id)."""
         new = copy.copy(self)
         new.host_ = host
+        new.host_note_ = ""
         new.device = device or host.device
         return new
 
@@ -453,10 +513,15 @@ class CrossHostModel(ResidualModel):
     def _summary(self) -> str:
         s = super()._summary().replace("lightgbm residual", "cross-host lightgbm residual", 1)
         if self.host_ is not None and not self.adaptation_:
-            s += f", zero-shot from spec for {self.host_.device} ({self.host_.threads} thread(s))"
-            near = self.nearest_host()
-            if near is not None:
-                s += f" with the offset of the nearest training CPU {near[0].device} (x{math.exp(near[1]):.2f})"
+            h, near = self.host_, self.nearest_host()
+            if near is not None and near is self.own_host():
+                s += (f", for {h.device} ({h.threads} thread(s)), one of its training CPUs: with its own offset "
+                      f"(x{math.exp(near.log_offset):.2f})")
+            else:
+                s += f", zero-shot from spec for {h.device} ({h.threads} thread(s){self.host_note_})"
+                if near is not None:
+                    s += (f" with the offset of the nearest training CPU {near.figures.device} "
+                          f"(x{math.exp(near.log_offset):.2f})")
         if self.adaptation_ and self.adaptation_.get("alone_weight"):
             s += f", blended {self.adaptation_['alone_weight']:g} with a model of those {self.adaptation_['k']} alone"
         return s
@@ -464,7 +529,10 @@ class CrossHostModel(ResidualModel):
     def _sidecar_extra(self) -> dict[str, Any]:
         return {"cross_host": {"host_features_version": HOST_FEATURES_VERSION,
                                "host": asdict(self.host_) if self.host_ is not None else None,
-                               "host_effects": [{"figures": asdict(f), "log_offset": o} for f, o in self.host_effects_]}}
+                               "host_note": self.host_note_,
+                               "host_effects": [{"figures": asdict(e.figures), "log_offset": e.log_offset,
+                                                 "lends": e.lends, "timing_spread": e.timing_spread}
+                                                for e in self.host_effects_]}}
 
     def _read_sidecar_extra(self, meta: dict[str, Any], directory: Path) -> None:
         from hybridperf.errors import InputError
@@ -474,7 +542,11 @@ class CrossHostModel(ResidualModel):
             raise InputError(f"{directory}: not a cross-host model of host features v{HOST_FEATURES_VERSION}; "
                              "rerun hybridperf calibrate")
         self.host_ = HostFigures(**ch["host"]) if ch.get("host") else None
-        self.host_effects_ = tuple((HostFigures(**e["figures"]), float(e["log_offset"])) for e in ch.get("host_effects", ()))
+        self.host_note_ = str(ch.get("host_note") or "")
+        self.host_effects_ = tuple(
+            HostEffect(HostFigures(**e["figures"]), float(e["log_offset"]), bool(e.get("lends", True)),
+                       None if e.get("timing_spread") is None else float(e["timing_spread"]))
+            for e in ch.get("host_effects", ()))
         a = meta.get("adaptation") or {}
         self.alone_ = ResidualModel.load(directory / a["alone_model"]) if a.get("alone_weight") else None
 
@@ -536,21 +608,21 @@ def is_cross_host(directory: str | Path) -> bool:
 
 
 def train(tables: Mapping[str, tuple[np.ndarray, np.ndarray, KernelTable | None, Sequence[str], HostFigures]],
-          params: Mapping | None = None, offset_hosts: Collection[str] | None = None) -> CrossHostModel:
+          params: Mapping | None = None, spreads: Mapping[str, float] | None = None) -> CrossHostModel:
     """Fit a :class:`CrossHostModel` on ``{host: (X, y, kernels, groups, figures)}`` (kernels without host columns).
 
-    Each host's median ``y`` (its offset) is removed from its model and kernel rows first; the offsets of the
-    hosts in ``offset_hosts`` (default: every host) are kept in :attr:`CrossHostModel.host_effects_`, the
-    candidates of :meth:`CrossHostModel.nearest_host` (see the module docstring; :data:`MAX_OFFSET_SPREAD`).
+    Each host's median ``y`` (its offset) is removed from its model and kernel rows first and kept in
+    :attr:`CrossHostModel.host_effects_`. ``spreads`` (host -> median p90 / p10 of its timed runs,
+    :func:`hybridperf.measure.rounds.timing_spread`) says which hosts lend their offset to other CPUs
+    (:func:`lends_offset`); without it every host lends (see the module docstring).
 
     Raises
     ------
     ValueError
-        ``offset_hosts`` names a host not in ``tables``, or none of them.
+        ``spreads`` lacks a training host, or no host lends its offset.
     """
-    lend = set(tables) if offset_hosts is None else set(offset_hosts)
-    if not lend or not lend <= set(tables):
-        raise ValueError(f"offset_hosts must name some of the training hosts {sorted(tables)}, got {sorted(lend)}")
+    if spreads is not None and set(tables) - set(spreads):
+        raise ValueError(f"spreads has no timing spread for {sorted(set(tables) - set(spreads))}")
     pooled, groups, effects = [], [], []
     for name, (X, y, kt, g, fig) in sorted(tables.items()):
         off = float(np.median(y))
@@ -559,8 +631,11 @@ def train(tables: Mapping[str, tuple[np.ndarray, np.ndarray, KernelTable | None,
             kth = KernelTable(kth.X, kth.y - off, kth.row, kth.families)
         pooled.append((X, np.asarray(y, float) - off, kth))
         groups.extend(g)
-        if name in lend:
-            effects.append((fig, off))
+        spread = None if spreads is None else float(spreads[name])
+        effects.append(HostEffect(fig, off, spread is None or lends_offset(spread), spread))
+    if not any(e.lends for e in effects):
+        raise ValueError(f"no training host lends its offset: every timing spread is above {MAX_OFFSET_SPREAD} "
+                         f"({ {e.figures.device: e.timing_spread for e in effects} })")
     X, y, kt = stack(pooled)
     m = CrossHostModel(**{**CROSS_HOST_PARAMS, **dict(params or {})}, device="cross-host")
     m.fit(X, y, kt, groups=groups)
@@ -588,6 +663,20 @@ def base_model(spec, threads: int):
 
     d = packaged_dir("models") / PACKAGED_MODEL_ID
     return CrossHostModel.load(d).for_host(host_figures(spec, threads), device=spec.id)
+
+
+def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
+    """The packaged cross-host CPU model for a named CPU sheet (not ``host``, which is run with this machine's
+    threads): zero-shot from the sheet, run with its core count (:func:`sheet_threads`; where the sheet gives none,
+    1 thread, and :meth:`~CrossHostModel.describe` says so), or with its own offset where the sheet is one of the
+    model's training hosts. None for a sheet that is not a CPU's."""
+    if spec.kind != "cpu":
+        return None
+    threads, given = sheet_threads(spec)
+    model = base_model(spec, threads)
+    if not given:
+        model.host_note_ = ", 1 assumed: the sheet gives no compute_units.count"
+    return model
 
 
 def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = None, seed: int = 0) -> CalibrationResult:
@@ -641,5 +730,6 @@ def _log_roof_index() -> int:
     return MODEL_FEATURES.index("log_roofline_s")
 
 
-__all__ = ["CalibrationResult", "PACKAGED_MODEL_ID", "adapt_cross_host", "base_model", "CROSS_HOST_PARAMS", "CrossHostModel", "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostFigures", "MAX_OFFSET_SPREAD",
-           "host_columns", "host_figures", "is_cross_host", "stack", "train", "with_host"]
+__all__ = ["CalibrationResult", "PACKAGED_MODEL_ID", "adapt_cross_host", "base_model", "CROSS_HOST_PARAMS", "CrossHostModel",
+           "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostEffect", "HostFigures", "MAX_OFFSET_SPREAD", "for_sheet",
+           "host_columns", "host_figures", "is_cross_host", "lends_offset", "sheet_threads", "stack", "train", "with_host"]
