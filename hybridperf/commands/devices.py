@@ -145,6 +145,11 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},
             "per_byte": {lv: q(f"energy.per_byte.{lv}", v, "pJ") for lv, v in spec.energy_pj_per_byte.items()},
         },
+        "compute_units": {k: v for k, v in {
+            "count": q("compute_units.count", spec.compute_unit_count, "units"),
+            "fp32_lanes_per_unit": q("compute_units.fp32_lanes_per_unit", spec.fp32_lanes_per_unit, "lanes"),
+            "boost_clock": q("compute_units.boost_clock", spec.boost_clock_hz, "Hz"),
+        }.items() if v is not None},
         "mig_profiles": [
             {
                 "name": m.name,

@@ -51,6 +51,12 @@ def show_table(d: dict[str, Any]) -> str:
         add(f"energy.per_mac.{p}", q, "pJ")
     for lv, q in d["energy"]["per_byte"].items():
         add(f"energy.per_byte.{lv}", q, "pJ")
+    for k, q in d.get("compute_units", {}).items():
+        if k == "boost_clock":
+            add(f"compute_units.{k}", q, "Hz")
+        else:
+            flag = " [measured]" if q.get("measured") else ""
+            rows.append([f"compute_units.{k}", f"{int(q['value'])}{flag}", q["source"]])
     for m in d["mig_profiles"]:
         rows.append(
             [f"mig.{m['name']}", f"{m['compute_slices']}/{m['total_slices']} compute, {format_si(m['memory']['value'], 'B', 3)}",
