@@ -232,10 +232,11 @@ def cross_host_section(test: Path, baseline_device: str) -> list[str]:
 
 def report(args, command: str) -> str:
     raw_a = rounds_rows(Path(args.test))
+    threads = sorted({r.get("threads") or "1" for r in raw_a})
     lines = ["# Test-retest of CPU ground truth, raw and normalised by the host speed index", "",
              f"Reproduce: `{command}`", "",
              "Protocol (`hybridperf.measure.rounds`, `python -m benchmarks.collect_cpu rounds`): every round measures "
-             "every configuration once (fresh onnxruntime process, 1 thread, up to 30 runs in ~0.8 s after 3 warm-up "
+             f"every configuration once (fresh onnxruntime process, {'/'.join(threads)} thread(s), up to 30 runs in ~0.8 s after 3 warm-up "
              "runs, their median and fastest kept) in a shuffled order, with the reference workload timed before the "
              "first, after every configuration and after the last; normalised = latency / speed index (reference "
              "units). MAPE: mean |retest / test - 1|. The raw minimum is the CPU label "
