@@ -1,9 +1,10 @@
 """CPU cross-host prediction, leave one host out: predict a CPU from its spec sheet alone, then from K=10 measurements.
 
-For each of the four calibration hosts (Zen 3 ``host-epyc-1c``, Sapphire Rapids ``host-xeon-2c``, Zen 4
-``host-epyc-zen4-1c``, rows of its whole-plan run, :data:`DATA_DIRS`; Zen 5 ``host-epyc-zen5-1c``, first measured
-2026-12-02, after every design choice here) the other three are the training hosts; on the held-out host it reports
-MAPE and the share
+For each calibration host (Zen 3 ``host-epyc-1c``, Sapphire Rapids ``host-xeon-2c``, Zen 4 ``host-epyc-zen4-1c``,
+rows of its whole-plan run, :data:`DATA_DIRS`; Zen 5 ``host-epyc-zen5-1c``, first measured 2026-12-02, after every
+design choice here; an Intel Xeon with AMX, one thread ``host-xeon-1c`` and two threads ``host-xeon-amx-2c``, both
+measured after every design choice) the hosts of the other CPUs are the training hosts (one CPU measured at two
+thread counts is held out whole, :data:`SAME_CPU`); on the held-out host it reports MAPE and the share
 within +-10 % of
 
 * the roofline of the host's sheet;
@@ -22,7 +23,7 @@ Usage::
 
     taskset -c 0 python -m benchmarks.cpu_cross_host   # writes benchmarks/results/cpu_cross_host.md
     taskset -c 0 python -m benchmarks.cpu_cross_host --save-model hybridperf/data/models/cross-host-cpu
-        # the packaged model (all four hosts), used by --device host and calibrate --measure
+        # the packaged model (every host), used by CPU sheets, --device host and calibrate --measure
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ import numpy as np
 
 CALIB = Path("calibration")
 #: held-out order, and the threads onnxruntime ran with on each (measurements.csv ``threads``)
-HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1, "host-epyc-zen5-1c": 1, "host-xeon-1c": 1}
+HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1, "host-epyc-zen5-1c": 1, "host-xeon-1c": 1,
+         "host-xeon-amx-2c": 2}
+#: hosts that are the same physical CPU run with other threads: held out together (leave one *CPU* out), so the
+#: zero-shot rows are those of a CPU never measured; the row :data:`SAME_CPU_ROW` adds the other thread count back
+SAME_CPU = {"host-xeon-1c": ("host-xeon-amx-2c",), "host-xeon-amx-2c": ("host-xeon-1c",)}
 #: the hosts of the few-shot design set (``--pairs``): Zen 5 and the AMX Xeon core were measured after that design
 #: was fixed and are test hosts only (their rows never chose a setting)
 PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
@@ -49,18 +54,19 @@ PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
 DATA_DIRS = {"host-epyc-zen4-1c": "host-epyc-zen4-1c-r3"}
 LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xeon Sapphire Rapids (2 threads)",
           "host-epyc-zen4-1c": "AMD EPYC Zen 4 (1 thread)", "host-epyc-zen5-1c": "AMD EPYC Zen 5 (1 thread)",
-          "host-xeon-1c": "Intel Xeon with AMX (1 thread)"}
+          "host-xeon-1c": "Intel Xeon with AMX (1 thread)", "host-xeon-amx-2c": "Intel Xeon with AMX (2 threads)"}
 #: (host, test directory, retest directory): the same configurations measured twice on the same host
 RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r2-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3", "host-epyc-zen4-1c-r3-retest"),
            ("host-epyc-zen5-1c", "host-epyc-zen5-1c", "host-epyc-zen5-1c-retest"),
-           ("host-xeon-1c", "host-xeon-1c", "host-xeon-1c-retest"))
+           ("host-xeon-1c", "host-xeon-1c", "host-xeon-1c-retest"),
+           ("host-xeon-amx-2c", "host-xeon-amx-2c", "host-xeon-amx-2c-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
 #: beside the run's independent retest in :data:`RETESTS`
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-1c", "host-epyc-zen5-1c"),
-                ("host-xeon-1c", "host-xeon-1c"))
+                ("host-xeon-1c", "host-xeon-1c"), ("host-xeon-amx-2c", "host-xeon-amx-2c"))
 #: figures of :func:`benchmarks.retest_cpu.figures` compared by the split-half lines
 SPLIT_FIGURES = ("raw median", "raw minimum")
 #: figures compared by the test-retest lines, where both directories have them
@@ -115,6 +121,9 @@ def timing_spreads(dirs: dict[str, str] | None = None) -> dict[str, float]:
 #: the zero-shot row with every training host's offset a candidate, whatever its timing spread (the rule until
 #: 2026-12-02, kept beside the current one)
 ANY_OFFSET_ROW = "zero-shot, nearest offset of any host (until 2026-12-02)"
+#: the zero-shot row of a host whose CPU was also measured with another thread count (:data:`SAME_CPU`), with that
+#: host among the training hosts: what ``--device host`` gives on a machine calibrated at another thread count
+SAME_CPU_ROW = "zero-shot, same CPU at its other thread count trained on"
 
 
 def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -125,7 +134,7 @@ def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float
     results = {}
     for held in HOSTS:
         X, y, kt, groups, fig, _ = data[held]
-        train = {h: data[h][:5] for h in HOSTS if h != held}
+        train = {h: data[h][:5] for h in HOSTS if h != held and h not in SAME_CPU.get(held, ())}
         true = np.exp(y)
         res = {"roofline": _stats(np.ones(len(y)), true)}
         other = max(train, key=lambda h: len(train[h][1]))
@@ -138,6 +147,10 @@ def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float
         res["cross-host, zero-shot from spec"] = _stats(np.exp(zs.predict(X, kth)), true)
         anyo = model.lending(train).for_host(fig)  # the same boosters; every training host's offset a candidate
         res[ANY_OFFSET_ROW] = _stats(np.exp(anyo.predict(X, kth)), true)
+        if held in SAME_CPU:
+            both = {h: data[h][:5] for h in HOSTS if h != held}
+            same = ch.train(both, spreads={h: spreads[h] for h in both}).for_host(fig)
+            res[SAME_CPU_ROW] = _stats(np.exp(same.predict(X, kth)), true)
         few, alone, zs_rest = [], [], []
         rng = np.random.default_rng(0)
         for _ in range(TRIALS):
@@ -259,16 +272,18 @@ def split_half_lines() -> list[str]:
     return lines
 
 
-def report(results, data, dirs: dict[str, str] | None = None, command: str = COMMAND,
-           spreads: dict[str, float] | None = None) -> str:
+def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None = None,
+           command: str = COMMAND) -> str:
     from hybridperf.report.format import table
     from hybridperf.residual.cross_host import (ADAPT_ALONE_MARGIN, ADAPT_ALONE_WEIGHTS, ADAPT_ROUNDS, ADAPT_SHRINK,
                                                 CROSS_HOST_PARAMS, HOST_FEATURES, MAX_OFFSET_SPREAD)
 
     dirs = DATA_DIRS if dirs is None else dirs
     offset = {h: float(np.exp(np.median(data[h][1]))) for h in data}  # median measured / roofline
-    out = ["# CPU cross-host prediction (leave one host out)", "", f"Reproduce: `{command}`", "",
-           "Train on the other hosts' calibration rows (model + per-kernel rows, pooled), predict the held-out one from its "
+    out = ["# CPU cross-host prediction (leave one CPU out)", "", f"Reproduce: `{command}`", "",
+           "Train on the other CPUs' calibration rows (model + per-kernel rows, pooled; a CPU measured at two thread "
+           f"counts is left out whole, `SAME_CPU`, and the row \"{SAME_CPU_ROW}\" adds its other thread count back), "
+           "predict the held-out one from its "
            "spec sheet (zero-shot), then adapt with K=10 of its measured models "
            f"({TRIALS} random draws, seed 0, scored on the rest). Kernel rows carry the host's figures "
            f"({', '.join(f'`{n}`' for n in HOST_FEATURES)}). Host effects: each training host's median "
@@ -276,7 +291,7 @@ def report(results, data, dirs: dict[str, str] | None = None, command: str = COM
            f"the offset of the training host nearest in those figures (`CrossHostModel.nearest_host`) among those whose "
            f"timings reproduce: median p90/p10 of the timed runs at most {MAX_OFFSET_SPREAD:g} (`MAX_OFFSET_SPREAD`, since "
            "2026-12-02; "
-           + (", ".join(f"`{h}` {v:.2f}" for h, v in spreads.items()) if spreads else "")
+           + ", ".join(f"`{h}` {v:.2f}" for h, v in spreads.items())
            + f"; the row \"{ANY_OFFSET_ROW}\" is the rule before). Settings fixed a priori: `{CROSS_HOST_PARAMS}`; "
            "nothing was tuned on a held-out host (when they were fixed there were three hosts: with two training hosts, an "
            "inner leave-one-host-out trains on one host, where every host column is constant, so it cannot choose between "
@@ -344,6 +359,16 @@ def report(results, data, dirs: dict[str, str] | None = None, command: str = COM
             "(`MAX_OFFSET_SPREAD`) was set before any of its errors was computed, once its sheet showed that the "
             "training host nearest it is `host-xeon-2c`, whose offset is the load it was measured under; the row "
             f"\"{ANY_OFFSET_ROW}\" shows what the rule before gave. It is not in the design pairs.",
+            "- `host-xeon-amx-2c` is the same CPU as `host-xeon-1c` run with 2 onnxruntime threads on both vCPUs (the "
+            "setting of `--device host` there), measured 2026-12-03 with interleaved rounds (4 rounds and an "
+            "independent 4-round retest, `calibration/host-xeon-amx-2c`, `-retest`), its sheet probed with 2 threads "
+            "after the runs. Both are held out together (`SAME_CPU`): the main rows are a CPU never measured. Its "
+            f"offset ({offset.get('host-xeon-amx-2c', float('nan')):.2f}x) is not its 1-thread core's "
+            f"({offset.get('host-xeon-1c', float('nan')):.2f}x): its 2-thread sheet's peaks were measured with 2 threads, "
+            "yet onnxruntime's 2-thread runs lose more to synchronisation and to the shared host than the probe's "
+            f"GEMMs, so the row \"{SAME_CPU_ROW}\" (each predicted with the other's offset, the nearest lending host "
+            "in sheet figures) is worse than leaving it out. Its ground truth is also the noisiest of the quiet hosts: "
+            "2 threads on a 2-vCPU host share the cores with everything else on it (test-retest above).",
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
               + ("(`DATA_DIRS`): the whole plan, the same configurations as Zen 3's rows, measured with interleaved "
                  "rounds; chosen before its figures were seen because it covers the same configuration space as Zen 3 "
@@ -393,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     extra = [f"--data {a}" for a in args.data] + ([f"--out {args.out}"] if args.out != p.get_default("out") else [])
     spreads = timing_spreads(dirs)
-    text = report(evaluate(data, spreads), data, dirs, " ".join([COMMAND, *extra]), spreads)
+    text = report(evaluate(data, spreads), data, spreads, dirs, " ".join([COMMAND, *extra]))
     Path(args.out).write_text(text)
     sys.stdout.write(text)
     return 0

@@ -29,7 +29,12 @@ Usage::
     taskset -c 0 python -m benchmarks.nas_sweep --rescore benchmarks/results/nas_sweep_blocks.md \
         --devices host-epyc-zen4-1c --md benchmarks/results/nas_sweep_blocks_rescore.md
     taskset -c 1 python -m benchmarks.nas_sweep --table --n 1000 --check 1000 \
-        --devices host-epyc-zen4-1c t4 a100-sxm-80gb --md benchmarks/results/nas_sweep_table.md
+        --devices host-epyc-zen4-1c t4 a100-sxm-80gb --roofline-only host-epyc-zen4-1c \
+        --md benchmarks/results/nas_sweep_table.md
+
+Until 2026-12-03 the CPU sheet ``host-epyc-zen4-1c`` had no residual and was priced by its roofline; since then every
+CPU sheet has the cross-host CPU model, so the results files written before that name it without
+``--roofline-only``: add it to reproduce them.
 """
 
 from __future__ import annotations
@@ -243,7 +248,7 @@ def rescore(args, cmd: str) -> str:
         analyzed = session.analyze(path)
         flops.append(analyzed.analysis.flops)
         for d in args.devices:
-            preds[d].append(session.predict_on(analyzed, d).latency_s)
+            preds[d].append(session.predict_on(analyzed, d, residual=_residual(args, d)).latency_s)
         path.unlink()
     scratch.rmdir()
     meas = [m for _, m in measured]
@@ -278,7 +283,7 @@ def table_sweep(args, cmd: str, cores: str) -> str:
     tvm_modules()
     archs = variants(args.n, args.seed)
     keys = [block_keys(a) for a in archs]
-    table = BlockTable(args.devices, Session(keep_analyses=0))
+    table = BlockTable(args.devices, Session(keep_analyses=0), roofline_only=args.roofline_only)
     builds = [lambda a=a, i=i: build_blocks(a, seed=i) for i, a in enumerate(archs)]  # called only when needed
     first: list[tuple[float, bool]] = []
     t_all = time.perf_counter()
@@ -315,7 +320,7 @@ def table_sweep(args, cmd: str, cores: str) -> str:
     for i in sample:
         analyzed = ref.analyze(build(archs[i], seed=i))
         for d in args.devices:
-            p, t = ref.predict_on(analyzed, d), last[i][table.session.spec(d).id]
+            p, t = ref.predict_on(analyzed, d, residual=_residual(args, d)), last[i][table.session.spec(d).id]
             for x, y in ((p.latency_s, t.latency_s), (p.energy_j, t.energy_j), (p.flops, t.flops)):
                 total += 1
                 same += x == y
@@ -401,10 +406,18 @@ def measure(paths: list[Path], rounds: int, runs: int, daz: bool = False) -> lis
     return best
 
 
+def _residual(args, device: str):
+    """``residual`` of a sweep prediction on ``device``: None (roofline) where ``--roofline-only`` names it."""
+    return None if device in args.roofline_only else "auto"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000, help="variants (default %(default)s)")
     ap.add_argument("--devices", nargs="+", default=["host-epyc-1c", "t4", "a100-sxm-80gb"])
+    ap.add_argument("--roofline-only", nargs="+", default=[], metavar="ID",
+                    help="devices among --devices priced by their roofline alone, as `predict --roofline-only` (before "
+                         "2026-12-03 every CPU sheet but the calibrated ones was; now they have the cross-host model)")
     ap.add_argument("--measure", type=int, default=30, help="random variants measured with onnxruntime (0: none)")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved measurement rounds")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per variant per round")
@@ -467,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {"i": i, "key": arch.key, "flops": analyzed.analysis.flops,
                "peak_memory_bytes": analyzed.memory.peak_bytes}
         for dev in args.devices:
-            row[dev] = session.predict_on(analyzed, dev).latency_s
+            row[dev] = session.predict_on(analyzed, dev, residual=_residual(args, dev)).latency_s
         t2 = time.perf_counter()
         row["stages_s"] = {**analyzed.timings_s, "pricing_s": t2 - t1b}
         build_s += t1 - t0

@@ -155,6 +155,11 @@ class BlockTable:
     verify_every : int
         Also predict every n-th table-priced variant through the session and raise
         :class:`~hybridperf.errors.InputError` on any difference (0: never).
+    roofline_only : collection of str
+        Ids of devices priced by their sheet's roofline alone, as ``predict --roofline-only`` (and so from the
+        table), even where a learned model would price them: every CPU sheet has the cross-host model, whose
+        whole-model features send each variant through the session. Naming a device not in ``devices`` is an
+        :class:`~hybridperf.errors.InputError`.
 
     Attributes
     ----------
@@ -171,7 +176,7 @@ class BlockTable:
     """
 
     def __init__(self, devices: Sequence[Any], session: Any = None, precision: str | None = None,
-                 verify_every: int = 0) -> None:
+                 verify_every: int = 0, roofline_only: Iterable[str] = ()) -> None:
         from hybridperf.api import Session
 
         if not devices:
@@ -181,10 +186,14 @@ class BlockTable:
             raise InputError("BlockTable needs a Session with its block cache (Session(block_cache=True))")
         self.precision = precision
         self.verify_every = verify_every
+        self._roofline_only = frozenset(roofline_only)
         self._devices = [self._device(d) for d in devices]
         ids = [d.spec.id for d in self._devices]
         if len(set(ids)) != len(ids):
             raise InputError(f"BlockTable devices repeat an id: {ids}")
+        if not self._roofline_only <= set(ids):
+            raise InputError(f"roofline_only names devices not in the table: {sorted(self._roofline_only - set(ids))} "
+                             f"(devices: {ids})")
         self._groups: dict[tuple, _Entry] = {}
         #: key -> lengths of the known groups starting with it, longest first
         self._starts: dict[Hashable, tuple[int, ...]] = {}
@@ -311,12 +320,19 @@ class BlockTable:
         from hybridperf.residual.zero_shot import ZeroShotGpu
 
         spec = self.session.spec(device)
+        if spec.id in self._roofline_only:
+            return _Device(spec, "roofline")
         model = self.session.residual(spec, None)
         if model is None:
             return _Device(spec, "roofline")
         if type(model) is ZeroShotGpu and model.kernel_time is None and model.kernel is None:
             return _Device(spec, "zero_shot", model)
         return _Device(spec, "session", model)
+
+    def _residual(self, dev: _Device) -> Any:
+        """The ``residual`` argument of the session's prediction on ``dev``: None (roofline) for a
+        ``roofline_only`` device, else ``"auto"``."""
+        return None if dev.spec.id in self._roofline_only else "auto"
 
     # ------------------------------------------------------------------ composing
 
@@ -381,7 +397,8 @@ class BlockTable:
                              f"build() gave {len(boundaries)}")
         s = self.session
         analyzed = s.analyze(model)
-        preds = {d.spec.id: s.predict_on(analyzed, d.spec, self.precision) for d in self._devices}
+        preds = {d.spec.id: s.predict_on(analyzed, d.spec, self.precision, residual=self._residual(d))
+                 for d in self._devices}
         out = {i: TablePrediction(i, p.latency_s, p.energy_j, p.flops, p.peak_memory_bytes, False,
                                   tuple(p.uncosted_ops))
                for i, p in preds.items()}
@@ -397,7 +414,7 @@ class BlockTable:
         analyzed = self.session.analyze(model)
         self.verified += 1
         for dev in self._devices:
-            p = self.session.predict_on(analyzed, dev.spec, self.precision)
+            p = self.session.predict_on(analyzed, dev.spec, self.precision, residual=self._residual(dev))
             t = got[dev.spec.id]
             if (p.latency_s, p.energy_j, p.flops) != (t.latency_s, t.energy_j, t.flops):
                 raise InputError(f"block table differs from the session on {dev.spec.id} for {keys!r}: latency "

@@ -10,8 +10,14 @@ from hybridperf.block_table import BlockTable
 from hybridperf.errors import InputError
 from sweep_variants import SMALL
 
-#: the sweep's devices: a CPU sheet without a residual (roofline), two GPUs priced by the cross-device model
+#: the sweep's devices: a CPU sheet priced by its roofline (``roofline_only``: it has the cross-host model), two GPUs
+#: priced by the cross-device model
 DEVICES = ("host-epyc-zen4-1c", "t4", "a100-sxm-80gb")
+ROOFLINE = ("host-epyc-zen4-1c",)
+
+
+def _residual(device):
+    return None if device in ROOFLINE else "auto"
 #: every block of this variant is in SMALL[0] or SMALL[1] (stages 0 and 2 as SMALL[1]'s, the rest as SMALL[0]'s)
 MIXED = Arch(64, (2, 2, 2, 2, 2), ((5, 3), (3, 5), (3, 5), (3, 5), (3, 5)), ((4, 3), (3, 4), (3, 4), (3, 4), (3, 4)))
 #: MIXED with one block never seen (kernel 7, expansion 6 in stage 3)
@@ -34,7 +40,7 @@ class _Builds:
 @pytest.fixture(scope="module")
 def learned():
     """A table that learned SMALL[0] and SMALL[1] through its session, and their predictions."""
-    table = BlockTable(DEVICES)
+    table = BlockTable(DEVICES, roofline_only=ROOFLINE)
     builds = _Builds()
     first = [table.predict(block_keys(Arch(*SMALL[i])), builds.of(Arch(*SMALL[i]), i)) for i in (0, 1)]
     return table, builds, first
@@ -45,7 +51,7 @@ def _session_figures(arch: Arch, seed: int) -> dict[str, tuple]:
     analyzed = s.analyze(build_blocks(arch, seed)[0])
     out = {}
     for d in DEVICES:
-        p = s.predict_on(analyzed, d)
+        p = s.predict_on(analyzed, d, residual=_residual(d))
         out[p.spec.id] = (p.latency_s, p.energy_j, p.flops)
     return out
 
@@ -100,6 +106,15 @@ def test_bad_table_arguments():
         BlockTable(["t4", "t4"])
     with pytest.raises(InputError, match="at least one block key"):
         BlockTable(["t4"]).predict((), lambda: None)
+    with pytest.raises(InputError, match="roofline_only names devices not in the table"):
+        BlockTable(["t4"], roofline_only=["host-epyc-zen4-1c"])
+
+
+def test_a_cpu_sheet_with_its_learned_model_goes_through_the_session():
+    """Without ``roofline_only`` a CPU sheet is priced by the cross-host model (whole-model features): not from
+    the table; with it, from the table at its roofline."""
+    assert BlockTable(DEVICES).table_devices() == DEVICES[1:]
+    assert BlockTable(DEVICES, roofline_only=ROOFLINE).table_devices() == DEVICES
 
 
 def test_keys_that_do_not_determine_the_blocks_are_an_error(learned):
@@ -176,7 +191,7 @@ def _transformer_keys(layers):
 def test_transformer_space_priced_from_the_table_equals_session():
     """Layers of varying heads and MLP width: the residual stream between layers is a safe cut, so a
     variant made of layers seen in two others is priced from the table, each figure identical to the session's."""
-    table = BlockTable(DEVICES)
+    table = BlockTable(DEVICES, roofline_only=ROOFLINE)
     built = []
 
     def of(layers, seed):
@@ -195,7 +210,7 @@ def test_transformer_space_priced_from_the_table_equals_session():
     analyzed = s.analyze(_transformer(mixed, 5)[0])
     assert s.stats()["block_models_composed"] == 1
     for d in DEVICES:
-        p, want = got[d], s.predict_on(analyzed, d)
+        p, want = got[d], s.predict_on(analyzed, d, residual=_residual(d))
         assert p.from_table
         assert (p.latency_s, p.energy_j, p.flops) == (want.latency_s, want.energy_j, want.flops)
 
