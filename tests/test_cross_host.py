@@ -575,6 +575,24 @@ def test_measure_inputs_checked_before_measuring(argv, msg, capsys):
     assert code == 2 and len(err.splitlines()) == 1 and msg in err, err
 
 
+def test_measure_on_a_named_sheet_runs_its_core_count(capsys, monkeypatch):
+    """A named CPU sheet is measured with as many threads as it has cores (what its predictions assume): another
+    --threads, or fewer usable CPUs than that, is refused before anything is measured."""
+    import hybridperf.measure.host as host
+    from hybridperf.commands.calibrate import _sheet_measure_threads
+    from hybridperf.device.spec import load_spec
+
+    code = main(["calibrate", "--device", "host-xeon-1c", "--measure", str(EXAMPLE), str(EXAMPLE), "--threads", "2"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "covers 1 core(s)" in err, err
+    monkeypatch.setattr(host, "host_threads", lambda: 2)
+    code = main(["calibrate", "--device", "ryzen-9-7950x", "--measure", str(EXAMPLE), str(EXAMPLE)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "covers 16 core(s) but this process may use 2 CPU(s)" in err, err
+    assert _sheet_measure_threads(load_spec("host-xeon-amx-2c"), None, 2) == 2
+    assert _sheet_measure_threads(load_spec("host-xeon-1c"), None, 2) == 1  # one core of this machine
+
+
 def test_measure_symbolic_input_refused(model_dir, capsys):
     code = main(["calibrate", "--device", "host", "--measure", str(model_dir / "resnet_like.onnx"), str(EXAMPLE)])
     err = capsys.readouterr().err.strip()

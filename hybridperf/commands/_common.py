@@ -66,7 +66,7 @@ def runtime_from_args(args: argparse.Namespace, spec) -> str:
 
 
 def add_roofline_only_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+    p.add_argument("--roofline-only", action="store_true", help="price by the roofline alone: no learned model (calibrated, or zero-shot from spec)")
 
 
 def predict_from_args(args: argparse.Namespace, spec):

@@ -39,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "analysed at N, as `predict --batch N`)")
     p.add_argument("--rounds", type=int, default=2, help="with --measure: interleaved measurement rounds (default %(default)s)")
     p.add_argument("--threads", type=int, metavar="N",
-                   help="with --measure: onnxruntime threads (default: the CPUs this process may use)")
+                   help="with --measure: onnxruntime threads (default: the CPUs this process may use; a named CPU "
+                        "sheet with a core count: that count, the only one allowed)")
     p.add_argument("--out", metavar="DIR",
                    help="where to store the model (default: models/ID/ of the user data directory: $HYBRIDPERF_HOME, "
                         "else $XDG_DATA_HOME/hybridperf, else ~/.local/share/hybridperf; predict looks there first)")
@@ -171,7 +172,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     if spec.kind != "cpu":
         raise InputError(f"--measure calibrates CPUs (onnxruntime CPU provider); {spec.id} is a {spec.kind}")
     is_host = spec.id == HOST_ID
-    threads = args.threads or host_threads()
+    threads = (args.threads or host_threads()) if is_host else _sheet_measure_threads(spec, args.threads, host_threads())
     out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / spec.id)
     from hybridperf.data import user_data_dir
 
@@ -209,6 +210,31 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     sys.stdout.write(measure_calibration_text(result) + "\n")
     return ExitCode.OK
+
+
+def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:
+    """The onnxruntime threads ``calibrate --measure`` runs a named CPU sheet's models with: the cores its peaks
+    cover (``compute_units.count``, as its predictions assume), else ``asked`` or the ``usable`` CPUs.
+
+    Raises
+    ------
+    InputError
+        ``asked`` differs from the sheet's core count, or fewer CPUs are usable than it has cores.
+    """
+    from hybridperf.errors import InputError
+
+    cores = spec.compute_unit_count
+    if not cores:
+        return asked or usable
+    if asked is not None and asked != cores:
+        raise InputError(f"--threads {asked}: the sheet {spec.id} covers {cores} core(s) (compute_units.count), the "
+                         f"threads its predictions assume; drop --threads, or probe a sheet of {asked} core(s) "
+                         f"(`taskset -c` with {asked} CPUs, then `hybridperf probe --out ID.yaml`) and calibrate that")
+    if usable < cores:
+        raise InputError(f"the sheet {spec.id} covers {cores} core(s) but this process may use {usable} CPU(s); run "
+                         "it where that many are free, or probe this machine (`hybridperf probe --out ID.yaml`) and "
+                         "calibrate that sheet")
+    return int(cores)
 
 
 def _replace_dir(src, dest) -> None:

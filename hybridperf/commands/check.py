@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
-    p.add_argument("--roofline-only", action="store_true", help="ignore a calibrated residual model")
+    p.add_argument("--roofline-only", action="store_true", help="price by the roofline alone: no learned model (calibrated, or zero-shot from spec)")
     add_runtime_argument(p)
     p.add_argument(
         "--allow-unsupported",
