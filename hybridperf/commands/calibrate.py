@@ -213,8 +213,9 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
 
 def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:
-    """The onnxruntime threads ``calibrate --measure`` runs a named CPU sheet's models with: the cores its peaks
-    cover (``compute_units.count``, as its predictions assume), else ``asked`` or the ``usable`` CPUs.
+    """The onnxruntime threads ``calibrate --measure`` runs a named CPU sheet's models with: those its predictions
+    assume (:func:`~hybridperf.residual.cross_host.sheet_threads`, its core count), else ``asked`` or the ``usable``
+    CPUs.
 
     Raises
     ------
@@ -222,9 +223,10 @@ def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:
         ``asked`` differs from the sheet's core count, or fewer CPUs are usable than it has cores.
     """
     from hybridperf.errors import InputError
+    from hybridperf.residual.cross_host import sheet_threads
 
-    cores = spec.compute_unit_count
-    if not cores:
+    cores, given = sheet_threads(spec)
+    if not given:
         return asked or usable
     if asked is not None and asked != cores:
         raise InputError(f"--threads {asked}: the sheet {spec.id} covers {cores} core(s) (compute_units.count), the "
@@ -234,7 +236,7 @@ def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:
         raise InputError(f"the sheet {spec.id} covers {cores} core(s) but this process may use {usable} CPU(s); run "
                          "it where that many are free, or probe this machine (`hybridperf probe --out ID.yaml`) and "
                          "calibrate that sheet")
-    return int(cores)
+    return cores
 
 
 def _replace_dir(src, dest) -> None:

@@ -513,11 +513,12 @@ class CrossHostModel(ResidualModel):
     def _summary(self) -> str:
         s = super()._summary().replace("lightgbm residual", "cross-host lightgbm residual", 1)
         if self.host_ is not None and not self.adaptation_:
-            h, near = self.host_, self.nearest_host()
-            if near is not None and near is self.own_host():
+            h, own = self.host_, self.own_host()
+            if own is not None:
                 s += (f", for {h.device} ({h.threads} thread(s)), one of its training CPUs: with its own offset "
-                      f"(x{math.exp(near.log_offset):.2f})")
+                      f"(x{math.exp(own.log_offset):.2f})")
             else:
+                near = self.nearest_host()
                 s += f", zero-shot from spec for {h.device} ({h.threads} thread(s){self.host_note_})"
                 if near is not None:
                     s += (f" with the offset of the nearest training CPU {near.figures.device} "
