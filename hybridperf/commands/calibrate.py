@@ -173,6 +173,10 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--measure calibrates CPUs (onnxruntime CPU provider); {spec.id} is a {spec.kind}")
     is_host = spec.id == HOST_ID
     threads = (args.threads or host_threads()) if is_host else _sheet_measure_threads(spec, args.threads, host_threads())
+    models, collapsed = _without_subnormal_hazards(models, args.batch)  # one run each, after the cheap checks
+    if args.shots is not None and args.shots >= len(models):
+        raise InputError(f"--shots {args.shots} leaves no model to hold out of the {len(models)} whose timing is of "
+                         f"the model; use at most {len(models) - 1}, or drop --shots for leave-one-out")
     out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / spec.id)
     from hybridperf.data import user_data_dir
 
@@ -198,7 +202,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         res.model.save(out)
         _replace_dir(staged, data)
     result = {"device": spec.id, "stored": str(out), "data": str(data), "models": res.n, "adapted_on": res.k,
-              "threads": threads, "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
+              "threads": threads, "left_out_subnormal": [str(p) for p in collapsed], "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
               "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
                                    "adapted": res.adapted_mape_pct},
               "per_model": [dict(zip(("key", "measured_s", "roofline_s", "zero_shot_s", "adapted_s"), r))
@@ -210,6 +214,33 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     sys.stdout.write(measure_calibration_text(result) + "\n")
     return ExitCode.OK
+
+
+def _without_subnormal_hazards(models, batch: int | None):
+    """The models whose timing would be of the model, not of subnormal assists (:mod:`hybridperf.measure.subnormal`):
+    each hazard is named on stderr and left out before any measurement; fewer than 2 left is an input error.
+    Returns ``(kept, left out)``."""
+    from hybridperf.errors import InputError
+    from hybridperf.measure.subnormal import scan_inputs
+
+    kept, out = [], []
+    for path in models:
+        try:
+            s = scan_inputs(path, None, batch)
+        except Exception as exc:  # noqa: BLE001 - the measurement reports a model onnxruntime cannot run
+            print(f"hybridperf: warning: {path}: not scanned for subnormal activations ({type(exc).__name__})",
+                  file=sys.stderr)
+            kept.append(path)
+            continue
+        if s.hazard:
+            print(s.warning(str(path), "left out of the calibration"), file=sys.stderr)
+            out.append(path)
+        else:
+            kept.append(path)
+    if len(kept) < 2:
+        raise InputError(f"only {len(kept)} of {len(models)} models time the model rather than subnormal assists; "
+                         "calibration needs 2: pass exports with trained weights")
+    return kept, out
 
 
 def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:

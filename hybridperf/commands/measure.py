@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: warning: --threads {threads}: predictions for device host assume {usable} thread(s), the "
               f"CPUs this process may use{' (more threads share them)' if threads > usable else ''}; compare them "
               f"with a measurement at --threads {usable}", file=sys.stderr)
+    m = _scan_subnormals(m, args.model, parse_shape_flags(args.shape), args.batch)
     if m.contention is not None and m.contention.busy:
         print("hybridperf: warning: " + m.contention.describe("the timed runs", "the latency figures are slow and "
               "noisy; measure again when the machine is idle"), file=sys.stderr)
@@ -78,6 +79,24 @@ def run(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     sys.stdout.write(to_text(m) + "\n")
     return ExitCode.OK
+
+
+def _scan_subnormals(m, model: str, shapes, batch: int | None):
+    """``m`` with ``extra["subnormal_activations"]`` (:mod:`hybridperf.measure.subnormal`), warning on stderr when the
+    timing is of subnormal assists; a model the scan cannot run keeps its record as measured, with the reason."""
+    from dataclasses import replace
+
+    from hybridperf.measure.subnormal import scan_inputs
+
+    try:
+        s = scan_inputs(model, shapes, batch)
+    except Exception as exc:  # noqa: BLE001 - the timing stands; the scan is a check on it
+        print(f"hybridperf: warning: {model}: not scanned for subnormal activations ({type(exc).__name__}: {exc})",
+              file=sys.stderr)
+        return replace(m, extra={**m.extra, "subnormal_activations": None})
+    if s.hazard:
+        print(s.warning(model, "measure an export with trained weights"), file=sys.stderr)
+    return replace(m, extra={**m.extra, "subnormal_activations": s.to_dict()})
 
 
 def _check_device(device: str) -> None:

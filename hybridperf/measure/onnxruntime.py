@@ -243,7 +243,11 @@ def _malloc_trim() -> None:
         pass
 
 
-def _input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, batch: int | None):
+def input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, batch: int | None):
+    """Input name -> (shape, numpy dtype) of a model's graph inputs; ``shapes`` / ``batch`` bind symbolic dimensions.
+
+    Raises :class:`~hybridperf.errors.InputError` for a dimension left unbound or an unsupported element type.
+    """
     import onnx
 
     try:
@@ -442,7 +446,7 @@ def measure_in_process(
     path = Path(model)
     if not path.is_file():
         raise ModelLoadError(f"model file {path} does not exist")
-    specs = _input_specs(path, shapes, batch)
+    specs = input_specs(path, shapes, batch)
     feeds = make_inputs(specs)
     input_bytes = int(sum(a.nbytes for a in feeds.values()))
     providers = ["CPUExecutionProvider"]

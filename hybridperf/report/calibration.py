@@ -39,4 +39,7 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
         f"model: {result['calibration']}",
         f"measurements and training tables: {result['data']}",
     ]
+    if result.get("left_out_subnormal"):
+        lines.append("left out (collapsed, subnormal activations: their timing is of microcode assists): "
+                     + ", ".join(result["left_out_subnormal"]))
     return "\n".join(lines)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -605,7 +605,7 @@ def _model_target(measured, roof, k, overhead):
     return np.log(np.maximum(measured - overhead, 0.05 * measured) / roof) - k
 
 
-def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = None):
+def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = None, exclude: Collection[str] = ()):
     """Read ``features.csv`` (+ ``kernel_features.csv``) of a calibration directory.
 
     Parameters
@@ -621,6 +621,9 @@ def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = 
         :func:`hybridperf.residual.features.kernel_unit_times`, ``measured_group_times``) are rescaled by
         ``target / measured_latency_s``, what ``featurize --target COLUMN`` writes. None or
         ``"measured_latency_s"``: ``features.csv``'s own label, as featurized.
+    exclude : collection of str
+        Keys of rows to leave out (with their kernel rows), e.g. configurations whose timing is of subnormal
+        assists (:mod:`hybridperf.measure.subnormal`).
 
     Returns
     -------
@@ -637,7 +640,7 @@ def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = 
             f"{fpath} not found; build it from measurements with `python -m benchmarks.collect_cpu featurize --out {d}`"
         )
     with fpath.open() as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("measured_latency_s")]
+        rows = [r for r in csv.DictReader(fh) if r.get("measured_latency_s") and r["key"] not in exclude]
     if not rows:
         raise InputError(f"{fpath} has no measured rows")
     bad = {r.get("features_version") for r in rows} - {FEATURES_VERSION}
