@@ -85,11 +85,11 @@ def _stats(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     return float(err.mean() * 100), float((err <= 0.10).mean() * 100)
 
 
-def load_hosts(dirs: dict[str, str] | None = None):
+def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = frozenset()):
     """host -> (X, y, kernels, groups, HostFigures, rows), each host's rows from ``CALIB / dirs[host]`` (default
-    :data:`DATA_DIRS`, else the host's id). The host's figures come from its sheet in ``hw_specs/``, or from the
-    directory's own ``<host>.yaml`` where it has one (the sheet its tables were priced on, when that is not the
-    shipped one)."""
+    :data:`DATA_DIRS`, else the host's id), less the configurations keyed in ``exclude``. The host's figures come
+    from its sheet in ``hw_specs/``, or from the directory's own ``<host>.yaml`` where it has one (the sheet its
+    tables were priced on, when that is not the shipped one)."""
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import host_figures
     from hybridperf.residual.model import CPU_TARGET, load_table
@@ -98,15 +98,16 @@ def load_hosts(dirs: dict[str, str] | None = None):
     out = {}
     for host, threads in HOSTS.items():
         d = CALIB / dirs.get(host, host)
-        X, y, groups, _, kt, rows = load_table(d, target=CPU_TARGET)
+        X, y, groups, _, kt, rows = load_table(d, target=CPU_TARGET, exclude=exclude)
         sheet = d / f"{host}.yaml"
         out[host] = (X, y, kt, groups, host_figures(load_spec(sheet if sheet.exists() else host), threads), rows)
     return out
 
 
-def timing_spreads(dirs: dict[str, str] | None = None) -> dict[str, float]:
+def timing_spreads(dirs: dict[str, str] | None = None, exclude: frozenset[str] = frozenset()) -> dict[str, float]:
     """host -> median p90 / p10 of its timed runs (:func:`hybridperf.measure.rounds.timing_spread`), from the
-    directory's ``rounds.csv`` where it has one (one row per configuration and round), else ``measurements.csv``."""
+    directory's ``rounds.csv`` where it has one (one row per configuration and round), else ``measurements.csv``;
+    the configurations keyed in ``exclude`` left out."""
     from hybridperf.measure.rounds import timing_spread
 
     dirs = DATA_DIRS if dirs is None else dirs
@@ -114,7 +115,7 @@ def timing_spreads(dirs: dict[str, str] | None = None) -> dict[str, float]:
     for host in HOSTS:
         d = CALIB / dirs.get(host, host)
         with (d / "rounds.csv" if (d / "rounds.csv").exists() else d / "measurements.csv").open() as f:
-            out[host] = timing_spread(csv.DictReader(f))
+            out[host] = timing_spread(r for r in csv.DictReader(f) if r["key"] not in exclude)
     return out
 
 
@@ -234,15 +235,16 @@ def pairs_report(pairs) -> str:
         label_line(), "", table(rows, head, "lrrrl"), ""])
 
 
-def retest_lines() -> list[str]:
-    """Run vs retest of the same configurations on the same host (raw latencies and, where stored, normalised)."""
+def retest_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
+    """Run vs retest of the same configurations on the same host (raw latencies and, where stored, normalised),
+    the configurations keyed in ``exclude`` left out."""
     lines = []
     for host, test, rt in RETESTS:
         if not (CALIB / test / "measurements.csv").exists() or not (CALIB / rt / "measurements.csv").exists():
             continue
         a = {r["key"]: r for r in csv.DictReader((CALIB / test / "measurements.csv").open())}
         b = {r["key"]: r for r in csv.DictReader((CALIB / rt / "measurements.csv").open())}
-        keys = sorted(set(a) & set(b))
+        keys = sorted((set(a) & set(b)) - exclude)
         parts = []
         for c in RETEST_COLUMNS:
             if keys and a[keys[0]].get(c) and b[keys[0]].get(c):
@@ -251,17 +253,18 @@ def retest_lines() -> list[str]:
                 m, w = _stats(rb, ra)
                 parts.append(f"`{c}` MAPE {m:.1f} %, {w:.0f} % within +-10 %")
         lines.append(f"- {LABELS[host]} (`{test}` vs `{rt}`, {len(keys)} configurations): " + "; ".join(parts))
-    return lines + split_half_lines()
+    return lines + split_half_lines(exclude)
 
 
-def split_half_lines() -> list[str]:
+def split_half_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
     """Split half inside each run of :data:`SPLIT_HALVES`: its first half of rounds against the second half."""
     from benchmarks.retest_cpu import rounds_rows, split_half
     from hybridperf.measure.rounds import retest
 
     lines = []
     for host, d in SPLIT_HALVES:
-        halves = split_half(rounds_rows(CALIB / d)) if (CALIB / d / "rounds.csv").exists() else None
+        halves = (split_half([r for r in rounds_rows(CALIB / d) if r["key"] not in exclude])
+                  if (CALIB / d / "rounds.csv").exists() else None)
         if halves is None:
             continue
         first, second, a, b = halves
@@ -273,7 +276,7 @@ def split_half_lines() -> list[str]:
 
 
 def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None = None,
-           command: str = COMMAND) -> str:
+           command: str = COMMAND, exclude: frozenset[str] = frozenset()) -> str:
     from hybridperf.report.format import table
     from hybridperf.residual.cross_host import (ADAPT_ALONE_MARGIN, ADAPT_ALONE_WEIGHTS, ADAPT_ROUNDS, ADAPT_SHRINK,
                                                 CROSS_HOST_PARAMS, HOST_FEATURES, MAX_OFFSET_SPREAD)
@@ -303,7 +306,12 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
            "leave-one-model-out over the K rows only; then the result is blended in log space with a residual trained on "
            f"the K rows alone, weight {', '.join(f'{w:g}' for w in ADAPT_ALONE_WEIGHTS)} by the same leave-one-model-out "
            f"(alone model refitted per fold), a weight above 0 only where it lowers that error by {ADAPT_ALONE_MARGIN:.0%} "
-           "(chosen on the host pairs, 2026-12-02).", "", label_line(), ""]
+           "(chosen on the host pairs, 2026-12-02).", "", label_line(), "",
+           (f"Left out of training and scoring: the {len(exclude)} configuration key(s) whose activations collapse to "
+            f"subnormal floats ({', '.join(f'`{k}`' for k in sorted(exclude))}: random-initialised weights; on x86 "
+            "their timing is of microcode assists, not of the model; `benchmarks/results/subnormal_scan.md`, "
+            "`hybridperf.measure.subnormal`; since 2026-12-03, `--keep-subnormal` keeps them)." if exclude else
+            "Every configuration kept (`--keep-subnormal`), those with collapsed, subnormal activations included."), ""]
     for host, res in results.items():
         fig = data[host][4]
         src = dirs.get(host, host)
@@ -314,7 +322,7 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
                 f"LLC {fig.llc_bytes / 2**20:.0f} MiB, {fig.threads} thread(s), AVX-512 {'yes' if fig.avx512 else 'no'}.", "",
                 table([[name, f"{m:.1f} %", f"{w:.0f} %"] for name, (m, w) in res.items()],
                       ["predictor", "MAPE", "within +-10 %"], "lrr"), ""]
-    out += ["## Test-retest (same configurations, same host, measured again later)", "", *retest_lines(), ""]
+    out += ["## Test-retest (same configurations, same host, measured again later)", "", *retest_lines(exclude), ""]
     out += ["## Notes", "",
             f"- `host-xeon-2c` is the odd host: its measurements run a median {offset['host-xeon-2c']:.1f}x above its "
             f"sheet's roofline (the others: {', '.join(f'{offset[h]:.2f}x' for h in HOSTS if h != 'host-xeon-2c')}). The sheet itself is consistent with its sources (2 cores x 2 AVX-512 FMA "
@@ -395,17 +403,24 @@ def main(argv: list[str] | None = None) -> int:
                    help="instead: the host-pair few-shot table (the design set), to cpu_cross_host_pairs.md")
     p.add_argument("--data", action="append", default=[], metavar="HOST=DIR",
                    help="read HOST's rows from calibration/DIR (default: DATA_DIRS)")
+    p.add_argument("--keep-subnormal", action="store_true",
+                   help="keep the configurations whose activations collapse to subnormals (left out by default: "
+                        "benchmarks/results/subnormal_scan.csv; the tables before 2026-12-03 kept them)")
     args = p.parse_args(argv)
     dirs = {**DATA_DIRS, **dict(a.split("=", 1) for a in args.data)}
-    data = load_hosts(dirs)
+    from benchmarks.subnormal_scan import hazard_keys
+
+    exclude = frozenset() if args.keep_subnormal else hazard_keys()
+    data = load_hosts(dirs, exclude)
     if args.save_model:
         from hybridperf.residual import cross_host as ch
         from hybridperf.residual.model import CPU_TARGET
 
-        spreads = timing_spreads(dirs)
+        spreads = timing_spreads(dirs, exclude)
         m = ch.train({h: data[h][:5] for h in HOSTS}, params={"label": CPU_TARGET}, spreads=spreads)
         m.metrics_ = {**m.metrics_, "hosts": {h: int(len(data[h][1])) for h in HOSTS},
                       "data": {h: f"calibration/{dirs.get(h, h)}" for h in HOSTS},
+                      "left_out": {"subnormal activations (benchmarks/results/subnormal_scan.csv)": sorted(exclude)},
                       "timing_spread": {h: round(v, 4) for h, v in spreads.items()}}
         m.save(args.save_model)
         print(f"stored {m.describe()} in {args.save_model}")
@@ -416,9 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(text)
         sys.stdout.write(text)
         return 0
-    extra = [f"--data {a}" for a in args.data] + ([f"--out {args.out}"] if args.out != p.get_default("out") else [])
-    spreads = timing_spreads(dirs)
-    text = report(evaluate(data, spreads), data, spreads, dirs, " ".join([COMMAND, *extra]))
+    extra = ([f"--data {a}" for a in args.data] + (["--keep-subnormal"] if args.keep_subnormal else [])
+             + ([f"--out {args.out}"] if args.out != p.get_default("out") else []))
+    spreads = timing_spreads(dirs, exclude)
+    text = report(evaluate(data, spreads), data, spreads, dirs, " ".join([COMMAND, *extra]), exclude)
     Path(args.out).write_text(text)
     sys.stdout.write(text)
     return 0
