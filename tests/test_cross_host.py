@@ -357,6 +357,19 @@ def test_adapt_keeps_an_exact_zero_shot_model():
     np.testing.assert_allclose(ad.predict(X, kth), y2)
 
 
+def test_adapt_on_one_model_changes_nothing():
+    """One measured model leaves nothing to leave out, so no correction can be chosen: the adaptation keeps the
+    zero-shot model ("none"), however far off that model is (here 3x: a group-scale fit would take it as fact)."""
+    from hybridperf.residual.model import subset
+
+    X, y, kth, base = _zen4_rows()
+    one = np.array([0])
+    ad = base.adapt(X[one], base.predict(X[one], subset(kth, one)) + math.log(3.0), kernels=subset(kth, one))
+    assert ad.adaptation_["method"] == "none" and ad.adaptation_["k"] == 1
+    assert "group_scales" not in ad.adaptation_["loo_abs_log_error"]
+    np.testing.assert_allclose(ad.predict(X, kth), base.predict(X, kth))
+
+
 def test_loo_folds_cover_every_model_once():
     from hybridperf.residual.cross_host import ADAPT_FOLDS, _loo_folds
 
@@ -380,7 +393,7 @@ def test_shrink_trees_scales_only_the_added_trees():
     shrunk = _shrink_trees(b, 3, 0.25)
     np.testing.assert_allclose(shrunk.predict(x), first + 0.25 * (full - first), atol=1e-12)
     np.testing.assert_allclose(lgb.Booster(model_str=shrunk.model_to_string()).predict(x), shrunk.predict(x))
-    assert _method(0) == "offset" and _method(30, 0.4) == "kernels+offset (30 trees) x0.4"
+    assert _method(0) == "offset" and _method(30, 0.4) == "kernels+offset (30 trees), shrunk x0.4"
 
 
 def test_adapt_shrinks_a_noisy_correction():

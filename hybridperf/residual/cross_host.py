@@ -589,9 +589,9 @@ def _shrink_trees(booster, start: int, lam: float):
 
 def _method(rounds: int, shrink: float = 1.0) -> str:
     """The adaptation method named by its kernel-correction rounds and shrinkage: ``offset`` (0 rounds),
-    ``kernels+offset (R trees)``, with `` x0.5`` appended when shrunk."""
+    ``kernels+offset (R trees)``, with ``, shrunk x0.5`` appended when shrunk towards the zero-shot model."""
     name = "offset" if rounds == 0 else f"kernels+offset ({rounds} trees)"
-    return name if shrink == 1.0 else f"{name} x{shrink:.1f}"
+    return name if shrink == 1.0 else f"{name}, shrunk x{shrink:.1f}"
 
 
 def _loo_folds(n: int) -> list[np.ndarray]:

@@ -355,8 +355,9 @@ class ResidualModel:
         a, b = fit(np.arange(len(X)), slope)
         loo_out = {"offset+slope" if s_ else "offset": v for s_, v in loo.items()}
         scales = None
-        if kernels is not None and self.kernel_booster_ is not None and len(kernels.row):
+        if kernels is not None and self.kernel_booster_ is not None and len(kernels.row) and len(X) >= 2:
             # per-group scales s: measured ~ sum_g s_g T_g + overhead, least squares in relative error, ridge to 1
+            # (one scale per group from one model has no leave-one-out to choose it by: never from fewer than 2)
             T = self._group_times(X, kernels)
             meas = np.exp(y + z)
             A, rhs = T / meas[:, None], 1.0 - self.overhead_s_ / meas
