@@ -270,6 +270,20 @@ def _load_residual(spec: DeviceSpec, runtime: Any = None):
     return for_sheet(spec) if spec.kind == "cpu" else for_device(spec, runtime)
 
 
+def latency_model(device: str | DeviceSpec, runtime: Any = "auto") -> str:
+    """How :func:`predict_on` prices latency on ``device`` with the default ``residual="auto"``, in the words its
+    report uses: the stored or packaged model (zero-shot, the device's own, or adapted) and, on a GPU, the runtime;
+    or that the roofline alone does."""
+    spec = device_spec(device)
+    runtime = _resolve_auto(runtime, spec)
+    model = _load_residual(spec, runtime)
+    if model is None:
+        return _roofline_note(spec, True)
+    if hasattr(model, "summary"):
+        return model.summary(spec)
+    return model.describe()
+
+
 def run_check(
     targets: Sequence[Target],
     fused: bool = True,
@@ -518,4 +532,4 @@ class Session:
         return out
 
 
-__all__ = ["Session", "analyze", "analyze_torch", "check", "predict", "predict_on", "run_check"]
+__all__ = ["Session", "analyze", "analyze_torch", "check", "latency_model", "predict", "predict_on", "run_check"]

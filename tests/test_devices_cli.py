@@ -73,6 +73,24 @@ def test_show_compute_units_of_a_cpu_sheet(capsys):
     assert row.split()[1] == "16"
 
 
+@pytest.mark.parametrize("device, words", [
+    ("ryzen-9-7950x", ("zero-shot from spec for ryzen-9-7950x (16 thread(s))", "nearest training CPU")),
+    ("host-xeon-1c", ("one of its training CPUs: with its own offset",)),
+    ("host-epyc-1c", ("lightgbm residual", "trained on 186 measurements")),
+    ("t4", ("zero-shot from spec (cross-device model", "runtime torch (per-op kernels")),
+    ("ethos-u55", ("roofline only: no residual model for ethos-u55",)),
+])
+def test_show_says_how_latency_is_priced(device, words, capsys):
+    """`devices show` names the latency model `predict` uses there, in the words of predict's report."""
+    from hybridperf.api import latency_model
+
+    assert main(["devices", "show", device, "--format", "json"]) == ExitCode.OK
+    text = json.loads(capsys.readouterr().out)["latency_model"]
+    assert text == latency_model(device) and all(w in text for w in words), text
+    assert main(["devices", "show", device]) == ExitCode.OK
+    assert capsys.readouterr().out.splitlines()[2] == f"latency: {text}"
+
+
 def test_show_spec_file_path(tmp_path, capsys):
     from hybridperf.device.spec import default_spec_dir
 

@@ -125,11 +125,14 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
             "capacity": q(f"memory.{level}.capacity", m.capacity_bytes, "B"),
         }
         memory[level] = {k: v for k, v in entry.items() if v is not None}
+    from hybridperf.api import latency_model
+
     return {
         "id": spec.id,
         "name": spec.name,
         "kind": spec.kind,
         "path": spec.path,
+        "latency_model": latency_model(spec),
         "peak_compute": {
             p: q(f"peak_compute.{p}", v, "OP/s" if Precision(p).is_integer else "FLOP/s")
             for p, v in spec.peak_flops_per_s.items()

@@ -62,6 +62,6 @@ def show_table(d: dict[str, Any]) -> str:
             [f"mig.{m['name']}", f"{m['compute_slices']}/{m['total_slices']} compute, {format_si(m['memory']['value'], 'B', 3)}",
              m["memory"]["source"]]
         )
-    head = f"{d['id']}: {d['name']} ({d['kind']})\nfile: {d['path']}\n"
+    head = f"{d['id']}: {d['name']} ({d['kind']})\nfile: {d['path']}\nlatency: {d['latency_model']}\n"
     tail = f"\nnotes: {d['notes']}" if d["notes"] else ""
     return head + table(rows, ["KEY", "VALUE", "SOURCE"], rule=False) + tail

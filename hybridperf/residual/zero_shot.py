@@ -591,11 +591,16 @@ class ZeroShotGpu:
         covered_fp32 = any(g != "roofline" and p == "fp32" for g, p in zip(bd.group, bd.precisions))
         return covered_fp32 and self._family_probe_shapes(spec) is not None
 
-    def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None) -> str:
-        ex = bd.execution
+    def summary(self, spec: DeviceSpec, ex: Execution | None = None) -> str:
+        """How this model prices ``spec`` whatever the graph: zero-shot or adapted, and the runtime (``ex``,
+        default :meth:`execution_for`); :meth:`describe` adds what one prediction used."""
+        ex = ex or self.execution_for(spec)
         note = ZERO_SHOT_NOTE if not self.adapted_on else (
             f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}")
-        note += f"; runtime {ex.runtime.value} ({ex.granularity.value} kernels, {ex.composition.value})"
+        return note + f"; runtime {ex.runtime.value} ({ex.granularity.value} kernels, {ex.composition.value})"
+
+    def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None) -> str:
+        note = self.summary(spec, bd.execution)
         if self.kernel_time is not None:
             note += "; kernel times without the eager dispatch of the operator data"
         if self._uses_family_probes(spec, bd):
