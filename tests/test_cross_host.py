@@ -286,6 +286,45 @@ def test_named_cpu_sheets_get_the_cross_host_model(tmp_path):
     assert predict_on(an, "t4").calibration.find("cross-host") == -1  # GPUs keep the cross-device model
 
 
+@pytest.mark.parametrize("text, isa", [
+    ("AMD Ryzen 9 7950X (16 cores, Zen 4)", "x86-64"),
+    ("Intel(R) Xeon(R) Processor family 6 model 167", "x86-64"),
+    ("probed; ISA flags: avx2 avx512f", "x86-64"),
+    ("Raspberry Pi 4 Model B (4GB, BCM2711, 4x Cortex-A72 at 1.5 GHz)", "arm"),
+    ("AWS Graviton3 (Neoverse-V1)", "arm"),
+    ("a CPU", ""),
+    ("an Arm core beside an AMD one", ""),  # both named: unknown, never a guess
+    ("warm-up notes; swarm", ""),  # words, not substrings
+])
+def test_sheet_isa(text, isa):
+    from hybridperf.residual.cross_host import sheet_isa
+
+    assert sheet_isa(text) == isa
+
+
+def test_a_cpu_of_another_instruction_set_is_marked_unverified():
+    """The training CPUs are all x86-64: an ARM sheet still gets the model's figure, marked unverified; an x86-64
+    sheet and a sheet whose instruction set is unknown are not marked; a model whose training hosts carry no
+    instruction set (a sidecar from before it was stored) marks nothing."""
+    import dataclasses
+
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import for_sheet
+
+    note = "unverified (its training CPUs are all x86-64: no arm CPU measured)"
+    assert {e.figures.isa for e in _packaged().host_effects_} == {"x86-64"}
+    for dev in ("raspberry-pi-4b", "snapdragon-855"):
+        assert note in for_sheet(load_spec(dev)).describe()
+    assert "unverified" not in for_sheet(load_spec("ryzen-9-7950x")).describe()
+    pi = for_sheet(load_spec("raspberry-pi-4b"))
+    unknown = pi.for_host(dataclasses.replace(pi.host_, isa=""))
+    assert "unverified" not in unknown.describe()
+    old = copy.copy(pi)
+    old.host_effects_ = tuple(dataclasses.replace(e, figures=dataclasses.replace(e.figures, isa=""))
+                              for e in pi.host_effects_)
+    assert "unverified" not in old.describe()
+
+
 def test_training_sheets_match_the_packaged_host_figures():
     """The packaged model's training hosts were priced on the shipped sheets with their core counts as threads:
     a named training sheet is predicted with exactly the figures its rows were trained with."""

@@ -132,6 +132,18 @@ ALONE_MIN_MODELS = 5
 ALONE_DIR = "few_shot_alone"
 
 _AVX512 = re.compile(r"avx-?512", re.I)
+#: words of a CPU sheet's name or notes (a probed sheet's notes list the ``lscpu`` flags) that name its instruction set
+_ISA_WORDS = {
+    "x86-64": re.compile(r"\b(x86|x86[-_]64|amd64|intel|amd|xeon|epyc|ryzen|threadripper|core i[3579]|avx2?|sse4)\b", re.I),
+    "arm": re.compile(r"\b(arm|arm64|aarch64|cortex|neoverse|kryo|snapdragon|graviton|ampere|apple m\d)\b", re.I),
+}
+
+
+def sheet_isa(text: str) -> str:
+    """The instruction set a CPU sheet's text names (:data:`_ISA_WORDS`): ``"x86-64"``, ``"arm"``, or ``""`` when it
+    names none or both."""
+    found = [isa for isa, words in _ISA_WORDS.items() if words.search(text)]
+    return found[0] if len(found) == 1 else ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,8 @@ class HostFigures:
     dram_bytes_per_s : attainable DRAM bandwidth if measured, else the sheet's
     l2_bytes, llc_bytes : cache capacities (L2 per core as in the sheet; 0 when the sheet has none)
     avx512 : whether the sheet names AVX-512 (name, notes or an ``isa`` entry)
+    isa : the instruction set the sheet names (:func:`sheet_isa`; ``""``: unknown); not a feature, it says whether
+        a CPU is of a kind the model was trained on
     """
 
     device: str
@@ -156,6 +170,7 @@ class HostFigures:
     l2_bytes: float
     llc_bytes: float
     avx512: bool
+    isa: str = ""
 
     def vector(self) -> np.ndarray:
         t = max(self.threads, 1)
@@ -209,6 +224,7 @@ def host_figures(spec: DeviceSpec, threads: int = 1) -> HostFigures:
         device=spec.id, threads=int(threads), fp32_flops_per_s=float(fp32), int8_ops_per_s=float(int8),
         dram_bytes_per_s=float(bw), l2_bytes=float(l2.capacity_bytes or 0.0) if l2 else 0.0,
         llc_bytes=float(llc.capacity_bytes or 0.0) if llc else 0.0, avx512=bool(_AVX512.search(text)),
+        isa=sheet_isa(text),
     )
 
 
@@ -523,6 +539,9 @@ class CrossHostModel(ResidualModel):
                 if near is not None:
                     s += (f" with the offset of the nearest training CPU {near.figures.device} "
                           f"(x{math.exp(near.log_offset):.2f})")
+                trained = sorted({e.figures.isa for e in self.host_effects_})
+                if h.isa and "" not in trained and h.isa not in trained:
+                    s += f", unverified (its training CPUs are all {' / '.join(trained)}: no {h.isa} CPU measured)"
         if self.adaptation_ and self.adaptation_.get("alone_weight"):
             s += f", blended {self.adaptation_['alone_weight']:g} with a model of those {self.adaptation_['k']} alone"
         return s
@@ -733,4 +752,5 @@ def _log_roof_index() -> int:
 
 __all__ = ["CalibrationResult", "PACKAGED_MODEL_ID", "adapt_cross_host", "base_model", "CROSS_HOST_PARAMS", "CrossHostModel",
            "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostEffect", "HostFigures", "MAX_OFFSET_SPREAD", "for_sheet",
-           "host_columns", "host_figures", "is_cross_host", "lends_offset", "sheet_threads", "stack", "train", "with_host"]
+           "host_columns", "host_figures", "is_cross_host", "lends_offset", "sheet_isa", "sheet_threads", "stack", "train",
+           "with_host"]
