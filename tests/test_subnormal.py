@@ -93,6 +93,10 @@ def test_measure_warns_and_records(tmp_path, capsys):
     out = capsys.readouterr()
     assert json.loads(out.out)["extra"]["subnormal_activations"]["hazard"] is False
     assert "subnormal" not in out.err
+    assert main(["measure", str(path), "--threads", "1", "--repeats", "2", "--warmup", "0", "--no-subnormal-scan",
+                 "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["extra"]["subnormal_activations"] is None and "subnormal" not in out.err
 
 
 def test_calibrate_leaves_collapsed_models_out_before_measuring(tmp_path, capsys, monkeypatch):

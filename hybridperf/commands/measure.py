@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="onnxruntime graph optimisation level (default %(default)s)")
     p.add_argument("--device", default="host", help="device id stored with the record (default %(default)s: this machine); "
                    "the timing is always onnxruntime on this CPU, so a sheet of another kind (a GPU, an NPU) is refused")
+    p.add_argument("--no-subnormal-scan", action="store_true",
+                   help="skip the extra run that checks the timing is of the model and not of subnormal assists "
+                        "(JSON extra.subnormal_activations is then null)")
     p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row)")
     add_format_argument(p)
 
@@ -53,7 +56,12 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: warning: --threads {threads}: predictions for device host assume {usable} thread(s), the "
               f"CPUs this process may use{' (more threads share them)' if threads > usable else ''}; compare them "
               f"with a measurement at --threads {usable}", file=sys.stderr)
-    m = _scan_subnormals(m, args.model, parse_shape_flags(args.shape), args.batch)
+    if args.no_subnormal_scan:
+        from dataclasses import replace
+
+        m = replace(m, extra={**m.extra, "subnormal_activations": None})
+    else:
+        m = _scan_subnormals(m, args.model, parse_shape_flags(args.shape), args.batch)
     if m.contention is not None and m.contention.busy:
         print("hybridperf: warning: " + m.contention.describe("the timed runs", "the latency figures are slow and "
               "noisy; measure again when the machine is idle"), file=sys.stderr)

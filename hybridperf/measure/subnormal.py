@@ -98,20 +98,15 @@ class SubnormalScan:
 
 
 def _activation_inputs(model: Any) -> list[tuple[str, list[str]]]:
-    """(node name, float32 activation inputs) of every top-level :data:`MAC_OPS` node."""
-    import onnx
-
-    inferred = onnx.shape_inference.infer_shapes(model)
-    float_names = {vi.name for vi in list(inferred.graph.value_info) + list(inferred.graph.input)
-                   + list(inferred.graph.output)
-                   if vi.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
+    """(node name, activation inputs: neither initializers nor constants) of every top-level :data:`MAC_OPS` node;
+    their element types are read off the run (only float32 ones are counted)."""
     weights = {i.name for i in model.graph.initializer}
     weights |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
     out = []
     for i, node in enumerate(model.graph.node):
         if node.op_type not in MAC_OPS:
             continue
-        acts = [x for x in node.input[:2] if x and x not in weights and x in float_names]
+        acts = [x for x in node.input[:2] if x and x not in weights]
         if acts:
             out.append((node.name or f"{node.op_type}_{i}", acts))
     return out
@@ -136,18 +131,20 @@ def scan(model_path: Path | str, feeds: Mapping[str, Any]) -> SubnormalScan:
     import numpy as np
     import onnx
     import onnxruntime as ort
-    from onnx import helper
 
     model = onnx.load(str(model_path))
     nodes = _activation_inputs(model)
     wanted = sorted({x for _, acts in nodes for x in acts} - {o.name for o in model.graph.output}
                     - {i.name for i in model.graph.input})
-    for name in wanted:
-        model.graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    for name in wanted:  # untyped: onnxruntime infers each output's type from the node that computes it
+        model.graph.output.append(onnx.ValueInfoProto(name=name))
+    data = model.SerializeToString()
+    del model  # the weights once in memory (as bytes) while onnxruntime builds its session, not twice
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    del data
     names = [o.name for o in sess.get_outputs()]
     values = dict(zip(names, sess.run(None, dict(feeds)), strict=True))
     values.update({k: np.asarray(v) for k, v in feeds.items()})
