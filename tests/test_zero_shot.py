@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from hybridperf.costs import Status
+from hybridperf.device.spec import load_spec
+from hybridperf.report.format import fmt_time
 from hybridperf.estimate.execution import Composition, Granularity, execution
 from hybridperf.estimate.runtime_memory import Runtime
 from hybridperf.ir.tvm_compat import TensorInfo
@@ -127,6 +129,20 @@ def test_shipped_gpu_sheets_are_zero_shot(analyzed, device):
 
     pred = predict_on(analyzed, device)
     assert "zero-shot from spec" in pred.calibration and pred.execution.zero_shot
+
+
+def test_eager_note_says_where_the_host_floor_comes_from():
+    """Eager (one host dispatch per launch): a GPU of the operator data uses its own measured floor, any other GPU the
+    data's median, and the note says which; CUDA graphs have no per-launch host cost to explain."""
+    from hybridperf.api import latency_model
+    from hybridperf.residual.zero_shot import for_device
+
+    t4, orin = latency_model("t4"), latency_model("jetson-agx-orin-64gb")
+    assert "per launch (its dispatch floor in the operator data)" in t4
+    assert "per launch (the operator data's median dispatch floor: this device's host was never timed)" in orin
+    model = for_device(load_spec("jetson-agx-orin-64gb"))
+    assert f"host {fmt_time(model.model.default_floor_s_)} per launch" in orin
+    assert "per launch" not in latency_model("jetson-agx-orin-64gb", runtime="torch-cudagraph")
 
 
 def test_device_with_stored_measurements_keeps_its_model(analyzed):

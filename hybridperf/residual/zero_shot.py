@@ -597,7 +597,18 @@ class ZeroShotGpu:
         ex = ex or self.execution_for(spec)
         note = ZERO_SHOT_NOTE if not self.adapted_on else (
             f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}")
-        return note + f"; runtime {ex.runtime.value} ({ex.granularity.value} kernels, {ex.composition.value})"
+        note += f"; runtime {ex.runtime.value} ({ex.granularity.value} kernels, {ex.composition.value})"
+        if ex.host_per_launch and not self.adapted_on:
+            from hybridperf.report.format import fmt_time
+
+            if self.host_floor_s is not None:
+                where = "as given"
+            elif spec.id in self.model.probes_:
+                where = "its dispatch floor in the operator data"
+            else:
+                where = "the operator data's median dispatch floor: this device's host was never timed"
+            note += f", host {fmt_time(self._host_floor(spec))} per launch ({where})"
+        return note
 
     def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None) -> str:
         note = self.summary(spec, bd.execution)
