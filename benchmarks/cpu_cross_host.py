@@ -217,7 +217,17 @@ def label_line() -> str:
             "lines of `cpu_cross_host.md`.")
 
 
-def pairs_report(pairs) -> str:
+def _left_out_line(exclude: frozenset[str]) -> str:
+    """The report line on the configurations left out of training and scoring (or that none were)."""
+    if not exclude:
+        return "Every configuration kept (`--keep-subnormal`), those with collapsed, subnormal activations included."
+    return (f"Left out of training and scoring: the {len(exclude)} configuration key(s) whose activations collapse to "
+            f"subnormal floats ({', '.join(f'`{k}`' for k in sorted(exclude))}: random-initialised weights; on x86 "
+            "their timing is of microcode assists, not of the model; `benchmarks/results/subnormal_scan.md`, "
+            "`hybridperf.measure.subnormal`; since 2026-12-03, `--keep-subnormal` keeps them).")
+
+
+def pairs_report(pairs, exclude: frozenset[str] = frozenset(), command: str = COMMAND) -> str:
     from hybridperf.report.format import table
 
     rows = [[f"{a} -> {b}", *(f"{v:.1f} %" for v in res.values()),
@@ -225,14 +235,14 @@ def pairs_report(pairs) -> str:
             for (a, b), res in pairs.items()]
     head = ["trained on -> adapted to", *next(iter(pairs.values())), "K beats both"]
     return "\n".join([
-        "# CPU cross-host few-shot: host pairs (the design set)", "", f"Reproduce: `{COMMAND} --pairs`", "",
+        "# CPU cross-host few-shot: host pairs (the design set)", "", f"Reproduce: `{command} --pairs`", "",
         f"Train the cross-host model on one host, adapt it to another with K={K} of that host's models "
         f"({PAIR_TRIALS} draws, seed {PAIR_SEED}), score on the target's other models (MAPE, mean over draws). The "
         "few-shot design (`CrossHostModel.adapt`: rounds, shrinkage and the blend weight of a model of the K rows alone, "
         "by leave-one-model-out) was chosen on these "
         "pairs, not on the leave-one-host-out table of `cpu_cross_host.md`. With one training host every host column "
         "is constant and the zero-shot offset is that host's, so a Xeon-trained model starts 4x off on an EPYC.", "",
-        label_line(), "", table(rows, head, "lrrrl"), ""])
+        label_line(), "", _left_out_line(exclude), "", table(rows, head, "lrrrl"), ""])
 
 
 def retest_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
@@ -306,12 +316,7 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
            "leave-one-model-out over the K rows only; then the result is blended in log space with a residual trained on "
            f"the K rows alone, weight {', '.join(f'{w:g}' for w in ADAPT_ALONE_WEIGHTS)} by the same leave-one-model-out "
            f"(alone model refitted per fold), a weight above 0 only where it lowers that error by {ADAPT_ALONE_MARGIN:.0%} "
-           "(chosen on the host pairs, 2026-12-02).", "", label_line(), "",
-           (f"Left out of training and scoring: the {len(exclude)} configuration key(s) whose activations collapse to "
-            f"subnormal floats ({', '.join(f'`{k}`' for k in sorted(exclude))}: random-initialised weights; on x86 "
-            "their timing is of microcode assists, not of the model; `benchmarks/results/subnormal_scan.md`, "
-            "`hybridperf.measure.subnormal`; since 2026-12-03, `--keep-subnormal` keeps them)." if exclude else
-            "Every configuration kept (`--keep-subnormal`), those with collapsed, subnormal activations included."), ""]
+           "(chosen on the host pairs, 2026-12-02).", "", label_line(), "", _left_out_line(exclude), ""]
     for host, res in results.items():
         fig = data[host][4]
         src = dirs.get(host, host)
@@ -427,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.pairs:
         out = Path(args.out).with_name("cpu_cross_host_pairs.md") if args.out == p.get_default("out") else Path(args.out)
-        text = pairs_report(evaluate_pairs(data))
+        text = pairs_report(evaluate_pairs(data), exclude,
+                            " ".join([COMMAND, *(["--keep-subnormal"] if args.keep_subnormal else [])]))
         out.write_text(text)
         sys.stdout.write(text)
         return 0
