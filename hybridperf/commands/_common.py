@@ -186,3 +186,22 @@ def check_output_path(path, flag: str, directory: bool = False):
     if not os.access(above, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {p}: no permission to write in {above}")
     return p
+
+
+def scan_subnormals(model, shapes=None, batch: int | None = None, consequence: str = ""):
+    """:func:`hybridperf.measure.subnormal.scan_inputs` of ``model`` for a command: a hazard is named on stderr with
+    ``consequence``; a model the scan cannot run gets one warning and ``None`` (its timing, or its measurement's
+    failure, stands on its own)."""
+    import sys
+
+    from hybridperf.measure.subnormal import scan_inputs
+
+    try:
+        s = scan_inputs(model, shapes, batch)
+    except Exception as exc:  # noqa: BLE001 - the scan is a check on a timing, never a reason to lose it
+        print(f"hybridperf: warning: {model}: not scanned for subnormal activations ({type(exc).__name__}: {exc})",
+              file=sys.stderr)
+        return None
+    if s.hazard:
+        print(s.warning(str(model), consequence), file=sys.stderr)
+    return s

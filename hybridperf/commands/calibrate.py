@@ -164,9 +164,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
                          "process may use, and its model is stored for that count; drop --threads, or run under "
                          f"`taskset -c` with {args.threads} CPUs")
     models = collect_models(args.measure, args.batch)  # before any probe or measurement
-    if args.shots is not None and args.shots >= len(models):
-        raise InputError(f"--shots {args.shots} leaves no model to hold out of the {len(models)} given; "
-                         f"use at most {len(models) - 1}, or drop --shots for leave-one-out")
+    _check_shots(args.shots, len(models), "given")
     spec_ref = resolve_device(args.device)
     spec = load_spec(spec_ref)
     if spec.kind != "cpu":
@@ -174,9 +172,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     is_host = spec.id == HOST_ID
     threads = (args.threads or host_threads()) if is_host else _sheet_measure_threads(spec, args.threads, host_threads())
     models, collapsed = _without_subnormal_hazards(models, args.batch)  # one run each, after the cheap checks
-    if args.shots is not None and args.shots >= len(models):
-        raise InputError(f"--shots {args.shots} leaves no model to hold out of the {len(models)} whose timing is of "
-                         f"the model; use at most {len(models) - 1}, or drop --shots for leave-one-out")
+    _check_shots(args.shots, len(models), "whose timing is of the model")
     out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / spec.id)
     from hybridperf.data import user_data_dir
 
@@ -216,24 +212,26 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def _check_shots(shots: int | None, n: int, which: str) -> None:
+    """``--shots K`` must leave at least one of the ``n`` models (those ``which``) to hold out."""
+    from hybridperf.errors import InputError
+
+    if shots is not None and shots >= n:
+        raise InputError(f"--shots {shots} leaves no model to hold out of the {n} {which}; "
+                         f"use at most {n - 1}, or drop --shots for leave-one-out")
+
+
 def _without_subnormal_hazards(models, batch: int | None):
     """The models whose timing would be of the model, not of subnormal assists (:mod:`hybridperf.measure.subnormal`):
     each hazard is named on stderr and left out before any measurement; fewer than 2 left is an input error.
     Returns ``(kept, left out)``."""
+    from hybridperf.commands._common import scan_subnormals
     from hybridperf.errors import InputError
-    from hybridperf.measure.subnormal import scan_inputs
 
     kept, out = [], []
     for path in models:
-        try:
-            s = scan_inputs(path, None, batch)
-        except Exception as exc:  # noqa: BLE001 - the measurement reports a model onnxruntime cannot run
-            print(f"hybridperf: warning: {path}: not scanned for subnormal activations ({type(exc).__name__})",
-                  file=sys.stderr)
-            kept.append(path)
-            continue
-        if s.hazard:
-            print(s.warning(str(path), "left out of the calibration"), file=sys.stderr)
+        s = scan_subnormals(path, None, batch, "left out of the calibration")  # None: measuring reports the failure
+        if s is not None and s.hazard:
             out.append(path)
         else:
             kept.append(path)

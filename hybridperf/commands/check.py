@@ -38,7 +38,7 @@ from hybridperf.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from hybridperf.commands._common import add_runtime_argument
+    from hybridperf.commands._common import add_roofline_only_argument, add_runtime_argument
 
     p.add_argument("models", nargs="*", metavar="MODEL", help="model files (default: every model in [tool.hybridperf.budgets])")
     p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; default: the devices of [tool.hybridperf], else host, this machine)")
@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
-    p.add_argument("--roofline-only", action="store_true", help="price by the roofline alone: no learned model (calibrated, or zero-shot from spec)")
+    add_roofline_only_argument(p)
     add_runtime_argument(p)
     p.add_argument(
         "--allow-unsupported",

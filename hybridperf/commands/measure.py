@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
+from hybridperf.commands._common import add_format_argument, check_batch, check_output_path, scan_subnormals
 from hybridperf.files import write_atomic
 
 
@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> ExitCode:
     import json
+    from dataclasses import replace
 
     from hybridperf.errors import InputError
     from hybridperf.measure.host import HOST_ID, host_threads
@@ -50,18 +51,17 @@ def run(args: argparse.Namespace) -> ExitCode:
     out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
     usable = host_threads()
     threads = args.threads or usable
-    m = measure(args.model, parse_shape_flags(args.shape), args.batch, threads=threads, repeats=args.repeats,
+    shapes = parse_shape_flags(args.shape)
+    m = measure(args.model, shapes, args.batch, threads=threads, repeats=args.repeats,
                 warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
     if args.device == HOST_ID and threads != usable:  # after the run: a bad model gets its one error line alone
         print(f"hybridperf: warning: --threads {threads}: predictions for device host assume {usable} thread(s), the "
               f"CPUs this process may use{' (more threads share them)' if threads > usable else ''}; compare them "
               f"with a measurement at --threads {usable}", file=sys.stderr)
-    if args.no_subnormal_scan:
-        from dataclasses import replace
-
-        m = replace(m, extra={**m.extra, "subnormal_activations": None})
-    else:
-        m = _scan_subnormals(m, args.model, parse_shape_flags(args.shape), args.batch)
+    # the record keeps the scan (JSON null: skipped, or the scan could not run the model)
+    scan = None if args.no_subnormal_scan else scan_subnormals(args.model, shapes, args.batch,
+                                                               "measure an export with trained weights")
+    m = replace(m, extra={**m.extra, "subnormal_activations": scan.to_dict() if scan is not None else None})
     if m.contention is not None and m.contention.busy:
         print("hybridperf: warning: " + m.contention.describe("the timed runs", "the latency figures are slow and "
               "noisy; measure again when the machine is idle"), file=sys.stderr)
@@ -87,24 +87,6 @@ def run(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     sys.stdout.write(to_text(m) + "\n")
     return ExitCode.OK
-
-
-def _scan_subnormals(m, model: str, shapes, batch: int | None):
-    """``m`` with ``extra["subnormal_activations"]`` (:mod:`hybridperf.measure.subnormal`), warning on stderr when the
-    timing is of subnormal assists; a model the scan cannot run keeps its record as measured, with the reason."""
-    from dataclasses import replace
-
-    from hybridperf.measure.subnormal import scan_inputs
-
-    try:
-        s = scan_inputs(model, shapes, batch)
-    except Exception as exc:  # noqa: BLE001 - the timing stands; the scan is a check on it
-        print(f"hybridperf: warning: {model}: not scanned for subnormal activations ({type(exc).__name__}: {exc})",
-              file=sys.stderr)
-        return replace(m, extra={**m.extra, "subnormal_activations": None})
-    if s.hazard:
-        print(s.warning(model, "measure an export with trained weights"), file=sys.stderr)
-    return replace(m, extra={**m.extra, "subnormal_activations": s.to_dict()})
 
 
 def _check_device(device: str) -> None:

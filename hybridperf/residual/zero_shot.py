@@ -516,10 +516,16 @@ class ZeroShotGpu:
         return execution(self.runtime, spec.kind)
 
     def _host_floor(self, spec: DeviceSpec) -> float:
+        return self._host_floor_source(spec)[0]
+
+    def _host_floor_source(self, spec: DeviceSpec) -> tuple[float, str]:
+        """The eager host cost per launch on ``spec`` and where it comes from (the words of :meth:`summary`)."""
         if self.host_floor_s is not None:
-            return self.host_floor_s
+            return self.host_floor_s, "as given"
         probe = self.model.probes_.get(spec.id)
-        return probe.dispatch_floor_s if probe is not None else self.model.default_floor_s_
+        if probe is not None:
+            return probe.dispatch_floor_s, "its dispatch floor in the operator data"
+        return self.model.default_floor_s_, "the operator data's median dispatch floor: this device's host was never timed"
 
     def breakdown(self, analyzed: Analyzed, spec: DeviceSpec, precision: str | None = None) -> tuple[Breakdown, tuple[Launch, ...]]:
         """Per-kernel device times of ``analyzed`` on ``spec`` (before composition) and the launches."""
@@ -601,13 +607,8 @@ class ZeroShotGpu:
         if ex.host_per_launch and not self.adapted_on:
             from hybridperf.report.format import fmt_time
 
-            if self.host_floor_s is not None:
-                where = "as given"
-            elif spec.id in self.model.probes_:
-                where = "its dispatch floor in the operator data"
-            else:
-                where = "the operator data's median dispatch floor: this device's host was never timed"
-            note += f", host {fmt_time(self._host_floor(spec))} per launch ({where})"
+            floor, where = self._host_floor_source(spec)
+            note += f", host {fmt_time(floor)} per launch ({where})"
         return note
 
     def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None) -> str:
