@@ -103,7 +103,8 @@ def test_packaged_model_is_shipped_and_cross_host():
     assert set(effects) == set(meta["metrics"]["hosts"])  # one offset per training CPU
     # lent to other CPUs only by those whose timings reproduce (host-xeon-2c, measured under load, lends none)
     lenders = {h for h, e in effects.items() if e["lends"]}
-    assert lenders == {"host-epyc-1c", "host-epyc-zen4-1c", "host-epyc-zen5-1c", "host-xeon-1c", "host-xeon-amx-2c"}
+    assert lenders == {"host-epyc-1c", "host-epyc-zen4-1c", "host-epyc-zen5-1c", "host-xeon-1c", "host-xeon-amx-2c",
+                       "host-epyc-zen4-2c"}
     assert all(e["lends"] == (e["timing_spread"] <= 1.25) for e in effects.values())
     assert meta["params"]["label"] == "latency_min_s"  # CPU models predict the fastest run (model.CPU_TARGET)
 
@@ -183,9 +184,10 @@ def test_calibration_adapts_to_the_fastest_run(tmp_path):
     assert ResidualModel.load(tmp_path / "m").describe().endswith("latency = fastest timed run")
 
 
-def test_train_removes_each_host_offset_and_predicts_with_the_nearest_host(tmp_path):
+def test_train_removes_each_host_offset_and_predicts_with_the_median_offset(tmp_path):
     """Host effects: each training host's median log ratio is removed before training and kept; a new host
-    gets the offset of the training host nearest in host figures, also after a save / load."""
+    gets the median of the training hosts' offsets (not the nearest one's, the rule until 2026-12-03), also after a
+    save / load."""
     from hybridperf.residual.cross_host import CrossHostModel, HostFigures, train
     from hybridperf.residual.features import MODEL_FEATURES
 
@@ -206,10 +208,13 @@ def test_train_removes_each_host_offset_and_predicts_with_the_nearest_host(tmp_p
     assert m.host_offset() == 0.0  # no host chosen yet
     new = HostFigures("new", 1, 90e9, 90e9, 20e9, 2**20, 32 * 2**20, False)  # fp32 nearer the fast host's
     zs = m.for_host(new)
-    assert zs.nearest_host().figures.device == "fast"
-    assert "nearest training CPU fast (x1.20)" in zs.describe()
+    assert zs.nearest_host().figures.device == "fast"  # the rule before
+    both = (offsets["slow"] + offsets["fast"]) / 2  # the median of two offsets: about log sqrt(3.0 x 1.2)
+    assert zs.lent_offset() == pytest.approx(both) and zs.host_offset() == pytest.approx(both)
+    assert f"with the median offset of its 2 lending training CPUs (x{math.exp(both):.2f})" in zs.describe()
+    assert f"(x{math.sqrt(3.0 * 1.2):.2f})" in zs.describe()
     X_fast = tables["fast"][0]
-    assert float(np.median(zs.predict(X_fast))) == pytest.approx(math.log(1.2), abs=0.05)
+    assert float(np.median(zs.predict(X_fast))) == pytest.approx(math.log(math.sqrt(3.0 * 1.2)), abs=0.05)
     zs.save(tmp_path / "m")
     back = CrossHostModel.load(tmp_path / "m")
     assert back.host_effects_ == zs.host_effects_ and back.host_ == new
@@ -305,24 +310,45 @@ def test_sheet_isa(text, isa):
 def test_a_cpu_of_another_instruction_set_is_marked_unverified():
     """The training CPUs are all x86-64: an ARM sheet still gets the model's figure, marked unverified; an x86-64
     sheet and a sheet whose instruction set is unknown are not marked; a model whose training hosts carry no
-    instruction set (a sidecar from before it was stored) marks nothing."""
+    instruction set (a sidecar from before it was stored) marks none (the 4-core board is still marked for its
+    threads: `test_more_threads_than_any_training_cpu_is_marked_unverified`)."""
     import dataclasses
 
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import for_sheet
 
-    note = "unverified (its training CPUs are all x86-64: no arm CPU measured)"
+    note = "unverified (its training CPUs are all x86-64: no arm CPU measured"
     assert {e.figures.isa for e in _packaged().host_effects_} == {"x86-64"}
     for dev in ("raspberry-pi-4b", "snapdragon-855"):
         assert note in for_sheet(load_spec(dev)).describe()
-    assert "unverified" not in for_sheet(load_spec("ryzen-9-7950x")).describe()
+    assert "x86-64" not in for_sheet(load_spec("ryzen-9-7950x")).describe()
     pi = for_sheet(load_spec("raspberry-pi-4b"))
-    unknown = pi.for_host(dataclasses.replace(pi.host_, isa=""))
+    unknown = pi.for_host(dataclasses.replace(pi.host_, isa="", threads=1))
     assert "unverified" not in unknown.describe()
     old = copy.copy(pi)
     old.host_effects_ = tuple(dataclasses.replace(e, figures=dataclasses.replace(e.figures, isa=""))
                               for e in pi.host_effects_)
-    assert "unverified" not in old.describe()
+    assert "CPU measured" not in old.describe()
+
+
+def test_more_threads_than_any_training_cpu_is_marked_unverified():
+    """A sheet run with more threads than any training CPU ran (the 16-core Ryzen desktop; the 4-core ARM board,
+    beside its instruction set) is marked unverified, naming both counts; a sheet within the training range is
+    not."""
+    import dataclasses
+
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import for_sheet
+
+    ran = sorted({e.figures.threads for e in _packaged().host_effects_})
+    assert ran == [1, 2]
+    ryzen = for_sheet(load_spec("ryzen-9-7950x"))
+    assert ryzen.host_.threads == 16
+    assert ", unverified (16 threads: its training CPUs ran 1-2)" in ryzen.describe()
+    pi = for_sheet(load_spec("raspberry-pi-4b"))
+    assert "no arm CPU measured; 4 threads: its training CPUs ran 1-2)" in pi.describe()
+    two = ryzen.for_host(dataclasses.replace(ryzen.host_, threads=2))
+    assert "unverified" not in two.describe()
 
 
 def test_training_sheets_match_the_packaged_host_figures():
