@@ -3,9 +3,9 @@
 For each calibration host (Zen 3 ``host-epyc-1c``, Sapphire Rapids ``host-xeon-2c``, Zen 4 ``host-epyc-zen4-1c``,
 rows of its whole-plan run, :data:`DATA_DIRS`; Zen 5 ``host-epyc-zen5-1c``, first measured 2026-12-02, after every
 design choice here; an Intel Xeon with AMX, one thread ``host-xeon-1c`` and two threads ``host-xeon-amx-2c``, both
-measured after every design choice; the Zen 4 CPU with two threads, ``host-epyc-zen4-2c``, measured 2026-12-03) the hosts of the other CPUs are the training hosts (one CPU measured at two
-thread counts is held out whole, :data:`SAME_CPU`); on the held-out host it reports MAPE and the share
-within +-10 % of
+measured after every design choice; the Zen 4 CPU with two threads, ``host-epyc-zen4-2c``, measured 2026-12-03) the
+hosts of the other CPUs are the training hosts (one CPU measured at two thread counts is held out whole,
+:data:`SAME_CPU`); on the held-out host it reports MAPE and the share within +-10 % of
 
 * the roofline of the host's sheet;
 * the per-device residual of another host (:data:`~hybridperf.residual.model.CALIBRATION_PARAMS`, trained on the

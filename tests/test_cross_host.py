@@ -245,6 +245,7 @@ def test_only_hosts_with_reproducible_timings_lend_their_offset(tmp_path):
     assert zs.nearest_host().figures.device == "quiet"
     assert zs.host_offset() == pytest.approx(float(np.median(tables["quiet"][1])))  # about log 1.15
     assert "zero-shot from spec for new" in zs.describe()
+    assert f"with the offset of its lending training CPU (x{math.exp(zs.lent_offset()):.2f})" in zs.describe()
     # the loaded host's own sheet: its own offset (a fit to its rows, not zero-shot), lent or not
     own = m.for_host(tables["loaded"][4])
     assert own.own_host() is own.nearest_host() and own.nearest_host().figures.device == "loaded"

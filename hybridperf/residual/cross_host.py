@@ -554,7 +554,8 @@ class CrossHostModel(ResidualModel):
                 s += f", zero-shot from spec for {h.device} ({h.threads} thread(s){self.host_note_})"
                 if lent is not None:
                     n = sum(e.lends for e in self.host_effects_)
-                    s += f" with the median offset of its {n} lending training CPUs (x{math.exp(lent):.2f})"
+                    whose = f"median offset of its {n} lending training CPUs" if n > 1 else "offset of its lending training CPU"
+                    s += f" with the {whose} (x{math.exp(lent):.2f})"
                 why = self._unverified()
                 if why:
                     s += f", unverified ({'; '.join(why)})"
