@@ -714,8 +714,11 @@ def test_measure_adapt_store(tmp_path, capsys, monkeypatch):
     install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
     d = _tiny_models(tmp_path / "m")
     assert main(["calibrate", "--device", "host", "--measure", str(d), "--format", "json"]) == 0
-    res = json.loads(capsys.readouterr().out)
+    cap = capsys.readouterr()
+    res = json.loads(cap.out)
     assert res["models"] == 4 and res["adapted_on"] == 4 and "leave-one-out" in res["heldout"]
+    h = res["heldout_mape_pct"]
+    assert ("is above the zero-shot model's" in cap.err) == (h["adapted"] > h["zero_shot"])
     assert {r["key"] for r in res["per_model"]} == {"resnet_like", "mobilenetv2_like", "bert_like", "densenet_like"}
     assert all(r["measured_s"] > 0 and r["adapted_s"] > 0 for r in res["per_model"])
     assert Path(res["stored"]) == host_model_dir() and (host_model_dir() / "residual.json").exists()
@@ -725,6 +728,19 @@ def test_measure_adapt_store(tmp_path, capsys, monkeypatch):
     assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
     out = capsys.readouterr().out
     assert "few-shot adapted with 4" in out and "latency = fastest timed run" in out
+
+
+def test_an_adaptation_worse_than_zero_shot_is_said_on_stderr(capsys):
+    """The held-out errors of a calibration: adapted above zero-shot is one warning line on stderr naming both;
+    equal or below, nothing."""
+    from hybridperf.commands._common import warn_if_adaptation_worse
+
+    warn_if_adaptation_worse({"roofline": 28.1, "zero_shot": 14.8, "adapted": 15.4})
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "held-out error (15.4 %) is above the zero-shot model's (14.8 %)" in err
+    for adapted in (14.8, 9.0):
+        warn_if_adaptation_worse({"zero_shot": 14.8, "adapted": adapted})
+        assert capsys.readouterr().err == ""
 
 
 def _fake_rounds(latencies: dict[Path, float], failures=()):

@@ -374,9 +374,12 @@ def test_cli_calibrate_gpu_from_measured_rows_then_predict_says_adapted(model_di
         rc = main(["calibrate", "--device", "h100-sxm", "--runtime", "torch-cudagraph", "--data", str(rows),
                    "--models", str(model_dir), "--format", "json"])
         assert rc == 0
-        out = json.loads(capsys.readouterr().out)
+        cap = capsys.readouterr()
+        out = json.loads(cap.out)
         assert out["adapted_on"] == 3 and out["stored"] == str(stored) and stored.exists()
         assert len(out["per_model"]) == 3 and out["heldout_mape_pct"]["adapted"] >= 0
+        worse = out["heldout_mape_pct"]["adapted"] > out["heldout_mape_pct"]["zero_shot"]
+        assert ("is above the zero-shot model's" in cap.err) == worse  # said on stderr exactly when it is worse
         rc = main(["predict", str(model_dir / "resnet_like.onnx"), "--batch", "1", "-d", "h100-sxm", "--runtime",
                    "torch-cudagraph", "--format", "json"])
         assert rc == 0

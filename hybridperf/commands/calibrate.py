@@ -203,6 +203,9 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
                                    "adapted": res.adapted_mape_pct},
               "per_model": [dict(zip(("key", "measured_s", "roofline_s", "zero_shot_s", "adapted_s"), r))
                             for r in res.per_model]}
+    from hybridperf.commands._common import warn_if_adaptation_worse
+
+    warn_if_adaptation_worse(result["heldout_mape_pct"])
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK

@@ -53,7 +53,7 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
     import json
     from pathlib import Path
 
-    from hybridperf.commands._common import check_output_path
+    from hybridperf.commands._common import check_output_path, warn_if_adaptation_worse
     from hybridperf.device.spec import load_spec
     from hybridperf.errors import InputError
     from hybridperf.measure.gpu_calibration import adapt_gpu, collect_programs, cuda_unavailable, measure_models, read_rows
@@ -90,6 +90,7 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
               "skipped": [{"key": k, "why": w} for k, w in (*skipped, *res.skipped)],
               "heldout_mape_pct": {"zero_shot": res.zero_shot_mape_pct, "adapted": res.held_out_mape_pct},
               "per_model": [dict(zip(("key", "measured_s", "zero_shot_s", "adapted_s"), r)) for r in res.per_model]}
+    warn_if_adaptation_worse(result["heldout_mape_pct"])
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK
