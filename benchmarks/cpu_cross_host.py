@@ -101,6 +101,8 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
     :data:`DATA_DIRS`, else the host's id), less the configurations keyed in ``exclude``. The host's figures come
     from its sheet in ``hw_specs/``, or from the directory's own ``<host>.yaml`` where it has one (the sheet its
     tables were priced on, when that is not the shipped one)."""
+    from dataclasses import replace
+
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import host_figures
     from hybridperf.residual.model import CPU_TARGET, load_table
@@ -111,8 +113,44 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
         d = CALIB / dirs.get(host, host)
         X, y, groups, _, kt, rows = load_table(d, target=CPU_TARGET, exclude=exclude)
         sheet = d / f"{host}.yaml"
-        out[host] = (X, y, kt, groups, host_figures(load_spec(sheet if sheet.exists() else host), threads), rows)
+        fig = replace(host_figures(load_spec(sheet if sheet.exists() else host), threads), cpu=measured_cpu(d))
+        out[host] = (X, y, kt, groups, fig, rows)
     return out
+
+
+def measured_cpu(d: Path) -> str:
+    """The CPU a calibration directory was measured on (:func:`~hybridperf.residual.cross_host.cpu_label` of its
+    ``measurements.csv`` columns ``cpu_vendor``, ``cpu_family``, ``cpu_model_id``, ``cpu_stepping``); ``""`` where
+    they are missing (rows from before they were recorded) or differ between rows."""
+    from hybridperf.residual.cross_host import cpu_label
+
+    with (d / "measurements.csv").open() as f:
+        labels = {cpu_label(r.get("cpu_vendor"), r.get("cpu_family"), r.get("cpu_model_id"), r.get("cpu_stepping"))
+                  for r in csv.DictReader(f)}
+    return labels.pop() if len(labels) == 1 else ""
+
+
+#: runs of one CPU at one thread count on different days (calibration directories with training tables): how far
+#: a training host's offset carries to another run of the same CPU, the case of ``--device host`` on a machine whose
+#: CPU the model was trained on (:meth:`~hybridperf.residual.cross_host.CrossHostModel.own_host`)
+SAME_CPU_RUNS = {"host-epyc-zen4-1c": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r3")}
+
+
+def same_cpu_run_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
+    """The offset (median measured / roofline, fastest runs) of each run in :data:`SAME_CPU_RUNS`."""
+    from hybridperf.residual.model import CPU_TARGET, load_table
+
+    lines = []
+    for host, runs in SAME_CPU_RUNS.items():
+        parts = []
+        for d in runs:
+            _, y, _, _, _, rows = load_table(CALIB / d, target=CPU_TARGET, exclude=exclude)
+            with (CALIB / d / "measurements.csv").open() as f:
+                days = sorted({(r.get("date_first_utc") or r.get("date_utc") or "")[:10] for r in csv.DictReader(f)} - {""})
+            parts.append(f"`{d}` ({len(y)} configurations, {', '.join(days) or 'date not recorded'}) "
+                         f"x{float(np.exp(np.median(y))):.3f}")
+        lines.append(f"- {LABELS[host]}, {measured_cpu(CALIB / runs[0]) or 'CPU not recorded'}: " + "; ".join(parts))
+    return lines
 
 
 def timing_spreads(dirs: dict[str, str] | None = None, exclude: frozenset[str] = frozenset()) -> dict[str, float]:
@@ -345,6 +383,11 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
                 table([[name, f"{m:.1f} %", f"{w:.0f} %"] for name, (m, w) in res.items()],
                       ["predictor", "MAPE", "within +-10 %"], "lrr"), ""]
     out += ["## Test-retest (same configurations, same host, measured again later)", "", *retest_lines(exclude), ""]
+    out += ["## The same CPU on other days: its offset", "",
+            "A machine whose CPU (vendor, family, model, stepping) and threads are those of a training host is priced "
+            "with that host's offset, not the median (`CrossHostModel.own_host`, since 2026-12-03; `--device host` on "
+            "such a machine). How far one run's offset carries to another run of the same CPU:", "",
+            *same_cpu_run_lines(exclude), ""]
     out += ["## Notes", "",
             f"- `host-xeon-2c` is the odd host: its measurements run a median {offset['host-xeon-2c']:.1f}x above its "
             f"sheet's roofline (the others: {', '.join(f'{offset[h]:.2f}x' for h in HOSTS if h != 'host-xeon-2c')}). The sheet itself is consistent with its sources (2 cores x 2 AVX-512 FMA "

@@ -358,10 +358,41 @@ def test_training_sheets_match_the_packaged_host_figures():
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import host_figures, sheet_threads
 
+    import dataclasses
+
     for e in _packaged().host_effects_:
         spec = load_spec(e.figures.device)
         threads, given = sheet_threads(spec)
-        assert given and host_figures(spec, threads) == e.figures
+        assert given and host_figures(spec, threads) == dataclasses.replace(e.figures, cpu="")
+
+
+def test_a_machine_with_a_training_cpu_gets_that_hosts_offset():
+    """The training hosts carry the CPU their rows were measured on (none for the two whose rows predate it); a
+    machine with that CPU and the same threads (``--device host`` there) gets that host's offset and the report
+    says so, not "zero-shot"; other threads, another CPU or an unknown one: the median offset, zero-shot."""
+    import dataclasses
+
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.cross_host import base_model, cpu_label
+
+    zen4 = cpu_label("AuthenticAMD", "25", "17", "1")
+    assert zen4 == "AuthenticAMD family 25 model 17 stepping 1" and cpu_label("AuthenticAMD", None, 17, 1) == ""
+    cpus = {e.figures.device: e.figures.cpu for e in _packaged().host_effects_}
+    assert cpus["host-epyc-zen4-1c"] == cpus["host-epyc-zen4-2c"] == zen4
+    assert cpus["host-epyc-1c"] == cpus["host-xeon-2c"] == ""
+    two = {e.figures.device: e for e in _packaged().host_effects_}["host-epyc-zen4-2c"]
+    sheet = load_spec("host-epyc-zen4-2c")  # stands in for this machine's probed sheet
+    mine = base_model(dataclasses.replace(sheet, id="host"), 2, zen4)
+    assert mine.own_host() is not None and mine.own_host().figures.device == "host-epyc-zen4-2c"
+    assert mine.host_offset() == pytest.approx(two.log_offset)
+    text = mine.describe()
+    assert (f"for host (2 thread(s)), the CPU of its training host host-epyc-zen4-2c ({zen4}, the same threads): "
+            f"with that host's offset (x{math.exp(two.log_offset):.2f}), not zero-shot") in text
+    assert "zero-shot from spec" not in text
+    for threads, cpu in ((4, zen4), (2, cpu_label("GenuineIntel", 6, 143, 8)), (2, "")):
+        other = base_model(dataclasses.replace(sheet, id="host"), threads, cpu)
+        assert other.own_host() is None and other.host_offset() == pytest.approx(other.lent_offset())
+        assert "zero-shot from spec for host" in other.describe()
 
 
 def _zen4_rows():
@@ -613,6 +644,24 @@ def test_default_device_is_host(capsys):
 def test_check_defaults_to_host(capsys):
     assert main(["check", str(EXAMPLE), "--max-latency", "10s"]) == 0
     assert "host" in capsys.readouterr().out
+
+
+def test_host_on_a_training_cpu_is_priced_with_its_offset(tmp_path, monkeypatch, capsys):
+    """``--device host`` on a machine whose CPU and threads are a training host's (faked here: the 2-thread Zen 4's
+    identity and sheet) says so in the report and is not zero-shot; predict and devices show agree."""
+    import hybridperf.measure.host as host
+    from hybridperf.device.spec import default_spec_dir
+
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(host, "host_threads", lambda: 2)
+    monkeypatch.setattr(host, "host_cpu", lambda identity=None: "AuthenticAMD family 25 model 17 stepping 1")
+    host.install_host_spec(default_spec_dir() / "host-epyc-zen4-2c.yaml")
+    assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "the CPU of its training host host-epyc-zen4-2c (AuthenticAMD family 25 model 17 stepping 1" in out
+    assert "not zero-shot" in out and "zero-shot from spec" not in out
+    assert main(["devices", "show", "host"]) == 0
+    assert "the CPU of its training host host-epyc-zen4-2c" in capsys.readouterr().out
 
 
 def test_install_host_spec_rejects_bad_sheet(tmp_path):

@@ -154,7 +154,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
     from hybridperf.measure.calibrate import collect_models, measure_rounds, write_tables
     from hybridperf.residual.cross_host import adapt_cross_host
-    from hybridperf.measure.host import HOST_ID, host_dir, host_model_dir, host_threads
+    from hybridperf.measure.host import HOST_ID, host_cpu, host_dir, host_model_dir, host_threads
     from hybridperf.report.format import fmt_time
     from hybridperf.residual.model import user_model_dir
 
@@ -194,7 +194,8 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
                              log=(lambda s: print(f"calibrate: {s}", file=sys.stderr, flush=True)) if verbose else None)
         if n < 2:
             raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2")
-        res = adapt_cross_host(staged, spec, threads, shots=args.shots, seed=args.seed)
+        res = adapt_cross_host(staged, spec, threads, shots=args.shots, seed=args.seed,
+                               cpu=host_cpu() if is_host else "")
         res.model.save(out)
         _replace_dir(staged, data)
     result = {"device": spec.id, "stored": str(out), "data": str(data), "models": res.n, "adapted_on": res.k,

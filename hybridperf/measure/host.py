@@ -63,6 +63,15 @@ def host_identity() -> dict[str, Any]:
             "stepping": ident.stepping, "isa": list(ident.isa), "threads": host_threads()}
 
 
+def host_cpu(identity: dict[str, Any] | None = None) -> str:
+    """This machine's CPU in the words of the cross-host model's training hosts
+    (:func:`hybridperf.residual.cross_host.cpu_label`); ``""`` where ``lscpu`` does not say."""
+    from hybridperf.residual.cross_host import cpu_label
+
+    i = identity or host_identity()
+    return cpu_label(i.get("vendor"), i.get("family"), i.get("model"), i.get("stepping"))
+
+
 def host_key(identity: dict[str, Any] | None = None) -> str:
     """A directory name for the identity, e.g. ``authenticamd-f25-m17-s1-avx2.avx512f-1t``."""
     i = identity or host_identity()

@@ -166,6 +166,9 @@ class HostFigures:
     avx512 : whether the sheet names AVX-512 (name, notes or an ``isa`` entry)
     isa : the instruction set the sheet names (:func:`sheet_isa`; ``""``: unknown); not a feature, it says whether
         a CPU is of a kind the model was trained on
+    cpu : the CPU's identity as :func:`cpu_label` writes it (vendor, family, model, stepping; ``""``: unknown): a
+        training host's from its measurements, ``host``'s from this machine; not a feature, it says whether a
+        machine is a CPU the model was trained on (:meth:`CrossHostModel.own_host`)
     """
 
     device: str
@@ -177,6 +180,7 @@ class HostFigures:
     llc_bytes: float
     avx512: bool
     isa: str = ""
+    cpu: str = ""
 
     def vector(self) -> np.ndarray:
         t = max(self.threads, 1)
@@ -199,6 +203,15 @@ class HostEffect:
     log_offset: float
     lends: bool = True
     timing_spread: float | None = None
+
+
+def cpu_label(vendor: str | None, family: Any, model: Any, stepping: Any) -> str:
+    """A CPU's identity in words, e.g. ``"AuthenticAMD family 25 model 17 stepping 1"`` (``lscpu``'s vendor ID,
+    CPU family, model and stepping); ``""`` when any of them is unknown."""
+    parts = [vendor, family, model, stepping]
+    if any(p is None or str(p).strip() == "" for p in parts):
+        return ""
+    return f"{str(vendor).strip()} family {int(family)} model {int(model)} stepping {int(stepping)}"
 
 
 def lends_offset(timing_spread: float) -> bool:
@@ -291,12 +304,16 @@ class CrossHostModel(ResidualModel):
     alone_: ResidualModel | None = None
 
     def own_host(self) -> HostEffect | None:
-        """The training host that :attr:`host_` is (same sheet id and threads), lending or not; else None."""
+        """The training host that :attr:`host_` is, lending or not: the same sheet id and threads, else the same CPU
+        (:attr:`HostFigures.cpu`, known on both sides) run with the same threads, e.g. ``host`` on a machine whose CPU
+        model was measured (on one Zen 4 CPU model, three runs on two days read offsets within 2 %:
+        ``benchmarks/results/cpu_cross_host.md``); else None."""
         h = self.host_
         if h is None:
             return None
-        return next((e for e in self.host_effects_
-                     if e.figures.device == h.device and e.figures.threads == h.threads), None)
+        same = [e for e in self.host_effects_ if e.figures.threads == h.threads]
+        return next((e for e in same if e.figures.device == h.device),
+                    next((e for e in same if h.cpu and e.figures.cpu == h.cpu), None))
 
     def nearest_host(self) -> HostEffect | None:
         """The host whose offset :attr:`host_` was predicted with until 2026-12-03 (now :meth:`host_offset`): itself
@@ -546,9 +563,13 @@ class CrossHostModel(ResidualModel):
         s = super()._summary().replace("lightgbm residual", "cross-host lightgbm residual", 1)
         if self.host_ is not None and not self.adaptation_:
             h, own = self.host_, self.own_host()
-            if own is not None:
+            if own is not None and own.figures.device == h.device:
                 s += (f", for {h.device} ({h.threads} thread(s)), one of its training CPUs: with its own offset "
                       f"(x{math.exp(own.log_offset):.2f})")
+            elif own is not None:
+                s += (f", for {h.device} ({h.threads} thread(s)), the CPU of its training host {own.figures.device} "
+                      f"({h.cpu}, the same threads): with that host's offset (x{math.exp(own.log_offset):.2f}), "
+                      "not zero-shot")
             else:
                 lent = self.lent_offset()
                 s += f", zero-shot from spec for {h.device} ({h.threads} thread(s){self.host_note_})"
@@ -708,12 +729,16 @@ class CalibrationResult:
     per_model: tuple[tuple[str, float, float, float, float], ...]  # key, measured, roofline, zero-shot, adapted (s)
 
 
-def base_model(spec, threads: int):
-    """The packaged cross-host CPU model, zero-shot for ``spec`` run with ``threads`` threads."""
+def base_model(spec, threads: int, cpu: str = ""):
+    """The packaged cross-host CPU model, zero-shot for ``spec`` run with ``threads`` threads; ``cpu``
+    (:func:`cpu_label`) names the machine's CPU where it is known (``host``), so that a CPU the model was trained on
+    gets that training host's offset (:meth:`CrossHostModel.own_host`)."""
+    from dataclasses import replace
+
     from hybridperf.data import packaged_dir
 
     d = packaged_dir("models") / PACKAGED_MODEL_ID
-    return CrossHostModel.load(d).for_host(host_figures(spec, threads), device=spec.id)
+    return CrossHostModel.load(d).for_host(replace(host_figures(spec, threads), cpu=cpu), device=spec.id)
 
 
 def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
@@ -730,8 +755,10 @@ def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
     return model
 
 
-def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = None, seed: int = 0) -> CalibrationResult:
-    """Adapt the cross-host model to the measurements in ``data_dir`` (see the module docstring).
+def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = None, seed: int = 0,
+                     cpu: str = "") -> CalibrationResult:
+    """Adapt the cross-host model to the measurements in ``data_dir`` (see the module docstring); ``cpu`` as for
+    :func:`base_model`.
 
     ``shots`` K < n: adapt on K random models, held-out error on the other n - K; else adapt on all and
     report leave-one-out error (each model predicted by an adaptation on the other n - 1). The labels are the
@@ -742,7 +769,7 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
     from hybridperf.residual.model import CPU_TARGET, load_table, mape, subset
 
     X, y, _, _, kt, rows = load_table(data_dir, target=CPU_TARGET)
-    base = base_model(spec, threads)
+    base = base_model(spec, threads, cpu)
     kth = with_host(kt, base.host_)
     n = len(y)
     if n < 2:
