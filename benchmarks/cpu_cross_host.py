@@ -62,6 +62,7 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r2-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3", "host-epyc-zen4-1c-r3-retest"),
+           ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r4"),  # two days apart (12-01, 12-03)
            ("host-epyc-zen5-1c", "host-epyc-zen5-1c", "host-epyc-zen5-1c-retest"),
            ("host-xeon-1c", "host-xeon-1c", "host-xeon-1c-retest"),
            ("host-xeon-amx-2c", "host-xeon-amx-2c", "host-xeon-amx-2c-retest"),
@@ -133,7 +134,8 @@ def measured_cpu(d: Path) -> str:
 #: runs of one CPU at one thread count on different days (calibration directories with training tables): how far
 #: a training host's offset carries to another run of the same CPU, the case of ``--device host`` on a machine whose
 #: CPU the model was trained on (:meth:`~hybridperf.residual.cross_host.CrossHostModel.own_host`)
-SAME_CPU_RUNS = {"host-epyc-zen4-1c": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r3")}
+SAME_CPU_RUNS = {"host-epyc-zen4-1c": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r3",
+                                       "host-epyc-zen4-1c-r4")}
 
 
 def same_cpu_run_lines(exclude: frozenset[str] = frozenset()) -> list[str]:

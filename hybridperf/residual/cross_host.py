@@ -306,7 +306,7 @@ class CrossHostModel(ResidualModel):
     def own_host(self) -> HostEffect | None:
         """The training host that :attr:`host_` is, lending or not: the same sheet id and threads, else the same CPU
         (:attr:`HostFigures.cpu`, known on both sides) run with the same threads, e.g. ``host`` on a machine whose CPU
-        model was measured (on one Zen 4 CPU model, three runs on two days read offsets within 2 %:
+        model was measured (one core of a Zen 4 EPYC, four runs on two days, 2026-12-01 and -03: offsets x1.078-1.106,
         ``benchmarks/results/cpu_cross_host.md``); else None."""
         h = self.host_
         if h is None:
