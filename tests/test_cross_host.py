@@ -377,6 +377,7 @@ def test_a_machine_with_a_training_cpu_gets_that_hosts_offset():
 
     zen4 = cpu_label("AuthenticAMD", "25", "17", "1")
     assert zen4 == "AuthenticAMD family 25 model 17 stepping 1" and cpu_label("AuthenticAMD", None, 17, 1) == ""
+    assert cpu_label("AuthenticAMD", "0x19", 17, 1) == cpu_label("", 25, 17, 1) == cpu_label(None, 25, 17, 1) == ""
     cpus = {e.figures.device: e.figures.cpu for e in _packaged().host_effects_}
     assert cpus["host-epyc-zen4-1c"] == cpus["host-epyc-zen4-2c"] == zen4
     assert cpus["host-epyc-1c"] == cpus["host-xeon-2c"] == ""

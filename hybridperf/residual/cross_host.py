@@ -208,10 +208,12 @@ class HostEffect:
 def cpu_label(vendor: str | None, family: Any, model: Any, stepping: Any) -> str:
     """A CPU's identity in words, e.g. ``"AuthenticAMD family 25 model 17 stepping 1"`` (``lscpu``'s vendor ID,
     CPU family, model and stepping); ``""`` when any of them is unknown."""
-    parts = [vendor, family, model, stepping]
-    if any(p is None or str(p).strip() == "" for p in parts):
+    try:
+        nums = [int(str(p).strip()) for p in (family, model, stepping)]
+    except (TypeError, ValueError):  # missing or not a number: unknown, never a guess
         return ""
-    return f"{str(vendor).strip()} family {int(family)} model {int(model)} stepping {int(stepping)}"
+    v = str(vendor or "").strip()
+    return f"{v} family {nums[0]} model {nums[1]} stepping {nums[2]}" if v else ""
 
 
 def lends_offset(timing_spread: float) -> bool:
