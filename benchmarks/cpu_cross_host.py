@@ -85,11 +85,17 @@ RESULTS = Path("benchmarks") / "results"
 COMMAND = "taskset -c 0 python -m benchmarks.cpu_cross_host"
 
 
+def _measurements(d: Path) -> dict[str, dict]:
+    """A calibration directory's ``measurements.csv`` rows by configuration key."""
+    with (d / "measurements.csv").open() as f:
+        return {r["key"]: r for r in csv.DictReader(f)}
+
+
 def _speedup(slow: str, fast: str) -> float:
     """Median ratio of the fastest runs of the configurations measured in both ``calibration/`` directories."""
-    a = {r["key"]: float(r["latency_min_s"]) for r in csv.DictReader((CALIB / slow / "measurements.csv").open())}
-    b = {r["key"]: float(r["latency_min_s"]) for r in csv.DictReader((CALIB / fast / "measurements.csv").open())}
-    return float(np.median([a[k] / b[k] for k in sorted(set(a) & set(b))]))
+    a, b = _measurements(CALIB / slow), _measurements(CALIB / fast)
+    keys = sorted(set(a) & set(b))
+    return float(np.median([float(a[k]["latency_min_s"]) / float(b[k]["latency_min_s"]) for k in keys]))
 
 
 def _stats(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
@@ -102,8 +108,6 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
     :data:`DATA_DIRS`, else the host's id), less the configurations keyed in ``exclude``. The host's figures come
     from its sheet in ``hw_specs/``, or from the directory's own ``<host>.yaml`` where it has one (the sheet its
     tables were priced on, when that is not the shipped one)."""
-    from dataclasses import replace
-
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import host_figures
     from hybridperf.residual.model import CPU_TARGET, load_table
@@ -114,7 +118,7 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
         d = CALIB / dirs.get(host, host)
         X, y, groups, _, kt, rows = load_table(d, target=CPU_TARGET, exclude=exclude)
         sheet = d / f"{host}.yaml"
-        fig = replace(host_figures(load_spec(sheet if sheet.exists() else host), threads), cpu=measured_cpu(d))
+        fig = host_figures(load_spec(sheet if sheet.exists() else host), threads, measured_cpu(d))
         out[host] = (X, y, kt, groups, fig, rows)
     return out
 
@@ -125,9 +129,8 @@ def measured_cpu(d: Path) -> str:
     they are missing (rows from before they were recorded) or differ between rows."""
     from hybridperf.residual.cross_host import cpu_label
 
-    with (d / "measurements.csv").open() as f:
-        labels = {cpu_label(r.get("cpu_vendor"), r.get("cpu_family"), r.get("cpu_model_id"), r.get("cpu_stepping"))
-                  for r in csv.DictReader(f)}
+    labels = {cpu_label(r.get("cpu_vendor"), r.get("cpu_family"), r.get("cpu_model_id"), r.get("cpu_stepping"))
+              for r in _measurements(d).values()}
     return labels.pop() if len(labels) == 1 else ""
 
 
@@ -147,8 +150,8 @@ def same_cpu_run_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
         parts = []
         for d in runs:
             _, y, _, _, _, rows = load_table(CALIB / d, target=CPU_TARGET, exclude=exclude)
-            with (CALIB / d / "measurements.csv").open() as f:
-                days = sorted({(r.get("date_first_utc") or r.get("date_utc") or "")[:10] for r in csv.DictReader(f)} - {""})
+            days = sorted({(r.get("date_first_utc") or r.get("date_utc") or "")[:10]
+                           for r in _measurements(CALIB / d).values()} - {""})
             parts.append(f"`{d}` ({len(y)} configurations, {', '.join(days) or 'date not recorded'}) "
                          f"x{float(np.exp(np.median(y))):.3f}")
         lines.append(f"- {LABELS[host]}, {measured_cpu(CALIB / runs[0]) or 'CPU not recorded'}: " + "; ".join(parts))
@@ -309,8 +312,7 @@ def retest_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
     for host, test, rt in RETESTS:
         if not (CALIB / test / "measurements.csv").exists() or not (CALIB / rt / "measurements.csv").exists():
             continue
-        a = {r["key"]: r for r in csv.DictReader((CALIB / test / "measurements.csv").open())}
-        b = {r["key"]: r for r in csv.DictReader((CALIB / rt / "measurements.csv").open())}
+        a, b = _measurements(CALIB / test), _measurements(CALIB / rt)
         keys = sorted((set(a) & set(b)) - exclude)
         parts = []
         for c in RETEST_COLUMNS:

@@ -243,14 +243,15 @@ def _host_residual(spec: DeviceSpec):
     """The residual of the ``host`` sheet: what ``calibrate --device host`` stored, else the packaged
     cross-host CPU model for ``spec`` (:mod:`hybridperf.measure.host`): zero-shot, or with a training host's offset
     where this machine's CPU and threads are one the model was trained on."""
-    from hybridperf.measure.host import host_cpu, host_model_dir, host_threads
+    from hybridperf.measure.host import host_cpu, host_identity, host_model_dir, host_threads
     from hybridperf.residual.cross_host import CrossHostModel, base_model
     from hybridperf.residual.model import MODEL_FILE, SIDECAR_FILE
 
-    mine = host_model_dir()
+    identity = host_identity()  # read once: it names both the stored model's directory and the CPU
+    mine = host_model_dir(identity)
     if (mine / SIDECAR_FILE).exists() and (mine / MODEL_FILE).exists():
         return CrossHostModel.load(mine)
-    return base_model(spec, host_threads(), host_cpu())
+    return base_model(spec, host_threads(), host_cpu(identity))
 
 
 def _load_residual(spec: DeviceSpec, runtime: Any = None):

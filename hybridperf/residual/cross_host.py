@@ -229,8 +229,9 @@ def sheet_threads(spec: DeviceSpec) -> tuple[int, bool]:
     return (int(n), True) if n else (1, False)
 
 
-def host_figures(spec: DeviceSpec, threads: int = 1) -> HostFigures:
-    """The :class:`HostFigures` of a CPU sheet run with ``threads`` threads."""
+def host_figures(spec: DeviceSpec, threads: int = 1, cpu: str = "") -> HostFigures:
+    """The :class:`HostFigures` of a CPU sheet run with ``threads`` threads on the CPU ``cpu`` (:func:`cpu_label`;
+    ``""``: not known)."""
     fp32 = spec.peak_flops("fp32")
     try:
         int8 = spec.peak_flops("int8")
@@ -245,7 +246,7 @@ def host_figures(spec: DeviceSpec, threads: int = 1) -> HostFigures:
         device=spec.id, threads=int(threads), fp32_flops_per_s=float(fp32), int8_ops_per_s=float(int8),
         dram_bytes_per_s=float(bw), l2_bytes=float(l2.capacity_bytes or 0.0) if l2 else 0.0,
         llc_bytes=float(llc.capacity_bytes or 0.0) if llc else 0.0, avx512=bool(_AVX512.search(text)),
-        isa=sheet_isa(text),
+        isa=sheet_isa(text), cpu=cpu,
     )
 
 
@@ -735,12 +736,10 @@ def base_model(spec, threads: int, cpu: str = ""):
     """The packaged cross-host CPU model, zero-shot for ``spec`` run with ``threads`` threads; ``cpu``
     (:func:`cpu_label`) names the machine's CPU where it is known (``host``), so that a CPU the model was trained on
     gets that training host's offset (:meth:`CrossHostModel.own_host`)."""
-    from dataclasses import replace
-
     from hybridperf.data import packaged_dir
 
     d = packaged_dir("models") / PACKAGED_MODEL_ID
-    return CrossHostModel.load(d).for_host(replace(host_figures(spec, threads), cpu=cpu), device=spec.id)
+    return CrossHostModel.load(d).for_host(host_figures(spec, threads, cpu), device=spec.id)
 
 
 def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
