@@ -5,7 +5,8 @@ Reads calibration directories written by ``python -m benchmarks.collect_cpu roun
 
 1. the host (CPU identity as recorded with the rows) and its speed index per round;
 2. split-half test-retest inside ``--test`` (the first half of its rounds against the second half);
-3. with ``--retest``, an independent run against ``--test`` (every round of each);
+3. with ``--retest``, an independent run against ``--test`` (every round of each), and how that test-retest
+   error falls with the number of rounds kept (the first k rounds of each side);
 4. for comparison, the older single-measurement protocol's test-retest (``--old-test`` / ``--old-retest``);
 5. with ``--baseline-device``, the CPU cross-host baseline: that device's stored residual model (trained on
    another CPU) predicting ``--test``'s configurations, against the roofline on ``--test``'s own sheet, scored
@@ -15,6 +16,9 @@ Each comparison is given for several figures per configuration: the raw median o
 minimum, and the medians normalised by the round's speed index and by the timings bracketing each
 measurement. A statistic row: configurations compared, MAPE (retest against test), median ratio,
 share within +-3 % and +-10 %.
+
+``--test`` and ``--retest`` each take one or more directories of the same configurations and settings; the
+rounds of a later directory are appended after those of the earlier ones (one longer run, in time order).
 
 Usage::
 
@@ -102,6 +106,17 @@ def rounds_rows(d: Path) -> list[dict]:
     return raw
 
 
+def pooled_rows(dirs: Sequence[Path]) -> list[dict]:
+    """:func:`rounds_rows` of several directories as one run: each directory's rounds are numbered after those of
+    the directories before it."""
+    out: list[dict] = []
+    for d in dirs:
+        raw = rounds_rows(d)
+        shift = 1 + max((int(r["round"]) for r in out), default=-1)
+        out += [{**r, "round": str(int(r["round"]) + shift)} for r in raw]
+    return out
+
+
 def stats_rows(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]) -> list[list[str]]:
     """One table row per figure both sides have: figure, n, MAPE, median ratio, within +-3 %, within +-10 %."""
     from hybridperf.measure.rounds import retest
@@ -157,7 +172,7 @@ def split_half(raw: Sequence[Mapping]) -> tuple[list[int], list[int], dict, dict
     return first, second, figures(raw, first), figures(raw, second)
 
 
-def split_half_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
+def split_half_section(d: Path | str, raw: Sequence[Mapping]) -> list[str]:
     from hybridperf.report.format import table
 
     halves = split_half(raw)
@@ -168,14 +183,44 @@ def split_half_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
             *_block(table(stats_rows(a, b), STATS_HEADER, "lrrrrr"))]
 
 
-def independent_section(test: Path, retest_dir: Path, raw_a: Sequence[Mapping], raw_b: Sequence[Mapping]) -> list[str]:
+def _names(dirs: Sequence[Path]) -> str:
+    return " + ".join(f"`{d}`" for d in dirs)
+
+
+def independent_section(test: Sequence[Path], retest_dirs: Sequence[Path], raw_a: Sequence[Mapping],
+                        raw_b: Sequence[Mapping]) -> list[str]:
     from hybridperf.report.format import table
 
-    ia = statistics.median(float(s["speed_index_s"]) for s in _rows(test / "speed_index.csv"))
-    ib = statistics.median(float(s["speed_index_s"]) for s in _rows(retest_dir / "speed_index.csv"))
-    return [f"### Independent runs: `{retest_dir}` against `{test}`", "",
+    ia = statistics.median(float(s["speed_index_s"]) for d in test for s in _rows(d / "speed_index.csv"))
+    ib = statistics.median(float(s["speed_index_s"]) for d in retest_dirs for s in _rows(d / "speed_index.csv"))
+    return [f"### Independent runs: {_names(retest_dirs)} against {_names(test)}", "",
             f"Median speed index {ia * 1e3:.3f} ms, then {ib * 1e3:.3f} ms (the host was {ib / ia:.3f}x as slow).", "",
             *_block(table(stats_rows(figures(raw_a), figures(raw_b)), STATS_HEADER, "lrrrrr"))]
+
+
+#: the figures of the rounds-kept table: the CPU label and its best normalised variant
+ROUNDS_FIGURES = ("raw minimum", "normalised minimum (fastest reference runs of the round)")
+
+
+def rounds_kept_section(raw_a: Sequence[Mapping], raw_b: Sequence[Mapping]) -> list[str]:
+    """Independent test-retest when each side keeps only its first k rounds, k = 1 .. the shorter side's rounds."""
+    from hybridperf.measure.rounds import retest
+    from hybridperf.report.format import table
+
+    ra = sorted({int(r["round"]) for r in raw_a})
+    rb = sorted({int(r["round"]) for r in raw_b})
+    rows = []
+    for k in range(1, min(len(ra), len(rb)) + 1):
+        fa, fb = figures(raw_a, ra[:k]), figures(raw_b, rb[:k])
+        for name in ROUNDS_FIGURES:
+            if name in fa and name in fb:
+                s = retest(fa[name], fb[name])
+                w = dict(s.within)
+                rows.append([str(k), name, str(s.n), _pct(s.mape), f"{s.median_ratio:.3f}", _pct(w[0.03]), _pct(w[0.10])])
+    return ["### Independent runs, first k rounds of each", "",
+            "The same two runs, each side keeping only its first k rounds (in time order): what the protocol's "
+            "round count buys.", "",
+            *_block(table(rows, ["rounds", *STATS_HEADER], "rlrrrrr"))]
 
 
 def old_protocol_section(old_test: Path, old_retest: Path) -> list[str]:
@@ -231,7 +276,9 @@ def cross_host_section(test: Path, baseline_device: str) -> list[str]:
 
 
 def report(args, command: str) -> str:
-    raw_a = rounds_rows(Path(args.test))
+    tests = [Path(d) for d in args.test]
+    retests = [Path(d) for d in args.retest or []]
+    raw_a = pooled_rows(tests)
     threads = sorted({r.get("threads") or "1" for r in raw_a})
     lines = ["# Test-retest of CPU ground truth, raw and normalised by the host speed index", "",
              f"Reproduce: `{command}`", "",
@@ -243,26 +290,29 @@ def report(args, command: str) -> str:
              "(`hybridperf.residual.model.CPU_TARGET`, `latency_min_s`: the label of every CPU model since "
              "2026-12-02); the raw median was the label before.", "",
              "## Hosts", ""]
-    lines += host_section(Path(args.test), raw_a)
-    raw_b = rounds_rows(Path(args.retest)) if args.retest else None
-    if raw_b:
-        lines += host_section(Path(args.retest), raw_b)
+    for d in tests:
+        lines += host_section(d, rounds_rows(d))
+    raw_b = pooled_rows(retests) if retests else None
+    for d in retests:
+        lines += host_section(d, rounds_rows(d))
     lines += ["## Test-retest", ""]
-    lines += split_half_section(Path(args.test), raw_a)
+    lines += split_half_section(" + ".join(map(str, tests)), raw_a)
     if raw_b:
-        lines += split_half_section(Path(args.retest), raw_b)
-        lines += independent_section(Path(args.test), Path(args.retest), raw_a, raw_b)
+        lines += split_half_section(" + ".join(map(str, retests)), raw_b)
+        lines += independent_section(tests, retests, raw_a, raw_b)
+        lines += rounds_kept_section(raw_a, raw_b)
     if args.old_test and args.old_retest and Path(args.old_test).exists() and Path(args.old_retest).exists():
         lines += old_protocol_section(Path(args.old_test), Path(args.old_retest))
-    if args.baseline_device and (Path(args.test) / "features.csv").exists():
-        lines += cross_host_section(Path(args.test), args.baseline_device)
+    if args.baseline_device and (tests[0] / "features.csv").exists():
+        lines += cross_host_section(tests[0], args.baseline_device)
     return "\n".join(lines).rstrip() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.retest_cpu", description=__doc__.splitlines()[0])
-    p.add_argument("--test", required=True, help="a rounds directory (calibration/<device>)")
-    p.add_argument("--retest", help="a second, independent rounds directory of the same configurations")
+    p.add_argument("--test", required=True, nargs="+",
+                   help="a rounds directory (calibration/<device>); several: one run, their rounds in this order")
+    p.add_argument("--retest", nargs="+", help="a second, independent run of the same configurations (directories)")
     p.add_argument("--old-test", default="calibration/host-epyc-1c", help="previous protocol, first run")
     p.add_argument("--old-retest", default="calibration/host-epyc-1c-retest", help="previous protocol, second run")
     p.add_argument("--baseline-device", help="device whose stored residual (another CPU) predicts --test")
