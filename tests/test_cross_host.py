@@ -773,8 +773,17 @@ def test_measure_adapt_store(tmp_path, capsys, monkeypatch):
     assert all(r["measured_s"] > 0 and r["adapted_s"] > 0 for r in res["per_model"])
     assert Path(res["stored"]) == host_model_dir() and (host_model_dir() / "residual.json").exists()
     assert str(tmp_path / "home") in res["data"]
-    fastest = {r["key"]: float(r["latency_min_s"]) for r in csv.DictReader((Path(res["data"]) / "measurements.csv").open())}
+    with (Path(res["data"]) / "measurements.csv").open() as f:
+        measured = list(csv.DictReader(f))
+    fastest = {r["key"]: float(r["latency_min_s"]) for r in measured}
     assert {r["key"]: r["measured_s"] for r in res["per_model"]} == pytest.approx(fastest, rel=1e-5)
+    # the run's own test-retest: round 2's fastest runs against round 1's, as stored beside the label
+    halves = [float(r["latency_min_second_half_s"]) / float(r["latency_min_first_half_s"]) for r in measured]
+    assert all(min(float(r["latency_min_first_half_s"]), float(r["latency_min_second_half_s"]))
+               == pytest.approx(float(r["latency_min_s"]), rel=1e-9) for r in measured)
+    mr = res["measurement_retest"]
+    assert mr["rounds"] == 2 and mr["halves"] == [[1, 1], [2, 2]] and mr["models"] == 4
+    assert mr["mape_pct"] == pytest.approx(100 * sum(abs(q - 1) for q in halves) / 4)
     assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
     out = capsys.readouterr().out
     assert "few-shot adapted with 4" in out and "latency = fastest timed run" in out
@@ -793,14 +802,42 @@ def test_an_adaptation_worse_than_zero_shot_is_said_on_stderr(capsys):
         assert capsys.readouterr().err == ""
 
 
-def _fake_rounds(latencies: dict[Path, float], failures=()):
-    """A stand-in for ``measure_rounds``: the given fastest runs (seconds), no profile, ``failures`` as reported."""
+def _fake_rounds(latencies: dict[Path, float], failures=(), second_half: float = 1.0):
+    """A stand-in for ``measure_rounds``: the given fastest runs (seconds), no profile, ``failures`` as reported;
+    with two rounds or more the second half of the rounds ran ``second_half`` times the first's fastest run."""
     def fake(models, device, threads, rounds=2, seed=0, on_measured=None, batch=None):
+        def halves(t: float) -> dict:
+            return {"latency_min_first_half_s": t, "latency_min_second_half_s": t * second_half} if rounds >= 2 else {}
+
         rows = [{"key": p.stem, "model": str(p), "latency_s": t * 1.1, "latency_min_s": t, "latency_norm_median": 1.0,
-                 "round_spread": 0.0, "rounds": rounds, "threads": threads, "device": device}
+                 "round_spread": 0.0, "rounds": rounds, "threads": threads, "device": device, **halves(t)}
                 for p, t in latencies.items()]
         return rows, [], list(failures)
     return fake
+
+
+def test_a_calibration_says_how_well_its_own_measurements_reproduce(zen4_host, tmp_path, monkeypatch, capsys):
+    """Beside the held-out errors, the measurements' own test-retest (second half of the rounds against the first):
+    4 % when every model's second half ran 1.04x; unknown with one round (never 0)."""
+    import hybridperf.measure.calibrate as cal
+
+    d = _tiny_models(tmp_path / "m")
+    latencies = {d / "resnet_like.onnx": 2e-3, d / "mobilenetv2_like.onnx": 1e-3, d / "bert_like.onnx": 5e-4}
+    monkeypatch.setattr(cal, "measure_rounds", _fake_rounds(latencies, second_half=1.04))
+    argv = ["calibrate", "--device", "host", "--measure", *map(str, latencies)]
+    assert main([*argv, "--format", "json"]) == 0
+    r = json.loads(capsys.readouterr().out)["measurement_retest"]
+    assert r == {"rounds": 2, "halves": [[1, 1], [2, 2]], "models": 3, "mape_pct": pytest.approx(4.0),
+                 "within_10_pct": 100.0}
+    assert main([*argv, "--rounds", "4"]) == 0
+    assert ("measurement test-retest (fastest run, rounds 3-4 against rounds 1-2, 3 models): 4.0 % MAPE, 100 % "
+            "within +-10 %") in capsys.readouterr().out
+    assert main([*argv, "--rounds", "1", "--format", "json"]) == 0
+    r = json.loads(capsys.readouterr().out)["measurement_retest"]
+    assert r == {"rounds": 1, "halves": None, "models": None, "mape_pct": None, "within_10_pct": None}
+    assert main([*argv, "--rounds", "1"]) == 0
+    assert ("measurement test-retest: unknown (1 round; --rounds 2 or more compares the halves)"
+            in capsys.readouterr().out)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from hybridperf.measure.rounds import (
     round_speed_index,
     run_round,
     speed_row,
+    split_half_min,
     summarize,
 )
 
@@ -129,6 +130,19 @@ def test_retest_statistics():
     assert s.mape == pytest.approx((0.02 + 0.10 + 0.0) / 3)
     assert s.median_ratio == pytest.approx(1.02)  # ratios 1.02, 1.10, 1.00
     assert dict(s.within) == pytest.approx({0.03: 2 / 3, 0.10: 1.0})
+
+
+def test_split_half_min_compares_the_halves_fastest_runs_and_is_unknown_without_halves():
+    """A calibration's own test-retest: the second half's fastest run against the first's (CSV strings too);
+    rows without both halves (one round) leave it unknown, never 0."""
+    rows = [{"key": "a", "latency_min_first_half_s": "1e-3", "latency_min_second_half_s": "1.05e-3"},
+            {"key": "b", "latency_min_first_half_s": 2e-3, "latency_min_second_half_s": 1.6e-3},
+            {"key": "c", "latency_min_first_half_s": "", "latency_min_second_half_s": "1e-3"}]
+    s = split_half_min(rows)
+    assert s.n == 2 and s.mape == pytest.approx((0.05 + 0.2) / 2)
+    assert dict(s.within)[0.10] == pytest.approx(1 / 2)
+    assert split_half_min(rows[:1]) is None
+    assert split_half_min([{"key": "a", "latency_min_s": 1e-3}, {"key": "b", "latency_min_s": 2e-3}]) is None
 
 
 def test_retest_needs_common_positive_keys():

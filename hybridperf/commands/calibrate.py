@@ -198,10 +198,20 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
                                cpu=host_cpu() if is_host else "")
         res.model.save(out)
         _replace_dir(staged, data)
+    from hybridperf.measure.rounds import split_half_min
+
+    own = split_half_min(rows)
+    half = args.rounds // 2
     result = {"device": spec.id, "stored": str(out), "data": str(data), "models": res.n, "adapted_on": res.k,
               "threads": threads, "left_out_subnormal": [str(p) for p in collapsed], "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
               "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
                                    "adapted": res.adapted_mape_pct},
+              # the measurements' own test-retest (None: unknown, one round); held-out differences below it are noise
+              "measurement_retest": {"rounds": args.rounds,
+                                     "halves": [[1, half], [half + 1, args.rounds]] if args.rounds >= 2 else None,
+                                     "models": own.n if own else None,
+                                     "mape_pct": own.mape * 100.0 if own else None,
+                                     "within_10_pct": dict(own.within)[0.10] * 100.0 if own else None},
               "per_model": [dict(zip(("key", "measured_s", "roofline_s", "zero_shot_s", "adapted_s"), r))
                             for r in res.per_model]}
     from hybridperf.commands._common import warn_if_adaptation_worse

@@ -95,8 +95,10 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
     Returns ``(summary rows, profile rows, failures)``: one row per model that was measured in every round
     with ``key``, ``model``, ``latency_s`` (median over rounds of the round medians), ``latency_min_s``,
     ``latency_norm_median``, ``round_spread``, ``rounds``, ``threads``, ``device`` (and ``batch`` when one binds the
-    models' symbolic leading dimension). ``on_measured(key, round, median_s, fastest_s)`` is called after each
-    measurement.
+    models' symbolic leading dimension); with two rounds or more also ``latency_min_first_half_s`` and
+    ``latency_min_second_half_s``, the fastest run over the first and over the second half of the rounds (their
+    agreement is the run's own test-retest: :func:`hybridperf.measure.rounds.split_half_min`).
+    ``on_measured(key, round, median_s, fastest_s)`` is called after each measurement.
     """
     from hybridperf.measure.onnxruntime import measure, node_rows
     from hybridperf.measure.rounds import ReferenceWorkload, round_rows, run_round, summarize
@@ -119,6 +121,12 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
         res = run_round(rnd, list(plan), one, reference.time, seed=seed)
         raw.extend(round_rows(res))
         failures.extend(res.failures)
+    halves: dict[str, dict[str, float]] = {}
+    if rounds >= 2:
+        first = list(range(rounds // 2))
+        halves = {name: {s.key: s.latency_min_s for s in summarize(raw, part)}
+                  for name, part in (("latency_min_first_half_s", first),
+                                     ("latency_min_second_half_s", range(rounds // 2, rounds)))}
     out = []
     for s in summarize(raw):
         if s.rounds < rounds:
@@ -126,6 +134,7 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
         out.append({"key": s.key, "model": str(plan[s.key]), "latency_s": s.latency_median_s,
                     "latency_min_s": s.latency_min_s, "latency_norm_median": s.latency_norm_median,
                     "round_spread": s.round_spread, "rounds": s.rounds, "threads": threads, "device": device,
+                    **{name: v[s.key] for name, v in halves.items()},
                     **({"batch": batch} if batch is not None else {})})
     return out, profile, failures
 

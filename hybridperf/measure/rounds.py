@@ -561,9 +561,24 @@ def retest(a: Mapping[str, float], b: Mapping[str, float], thresholds: Sequence[
     return RetestStats(n=len(keys), mape=sum(errs) / len(errs), median_ratio=statistics.median(ratios), within=within)
 
 
+def split_half_min(rows: Iterable[Mapping[str, Any]]) -> RetestStats | None:
+    """The run's own test-retest: the fastest run over the second half of its rounds against the first half's.
+
+    ``rows``: one per configuration with ``key``, ``latency_min_first_half_s`` and ``latency_min_second_half_s``
+    (:func:`hybridperf.measure.calibrate.measure_rounds` with two rounds or more). None (unknown) when fewer than
+    two configurations have both figures: one round has no halves.
+    """
+    first, second = {}, {}
+    for r in rows:
+        a, b = r.get("latency_min_first_half_s"), r.get("latency_min_second_half_s")
+        if a not in (None, "") and b not in (None, ""):
+            first[r["key"]], second[r["key"]] = float(a), float(b)
+    return retest(first, second) if len(first) >= 2 else None
+
+
 __all__ = [
     "CONV_SHAPE", "GEMM_SIZE", "REFERENCE_VERSION", "SPEED_FIELDS", "STREAM_ELEMENTS", "WITHIN", "ConfigSummary",
     "ReferenceWorkload", "RetestStats", "RoundResult", "SpeedSample", "geometric_mean", "normalise",
     "reference_models", "retest", "round_order", "round_rows", "round_speed_index", "run_round", "sample_rows", "speed_row",
-    "summarize", "timing_spread",
+    "split_half_min", "summarize", "timing_spread",
 ]

@@ -23,6 +23,20 @@ def calibration_text(model: Any, result: dict[str, Any], metrics: dict[str, Any]
     return "\n".join(lines)
 
 
+def _retest_line(r: dict[str, Any] | None) -> str:
+    """The measurements' own test-retest beside the held-out error (unknown with one round)."""
+    if not r or r.get("mape_pct") is None:
+        why = ("fewer than 2 models measured in both halves of the rounds" if r and r["rounds"] >= 2 else
+               f"{r['rounds'] if r else 'one'} round; --rounds 2 or more compares the halves")
+        return f"measurement test-retest: unknown ({why}): differences between the errors above may be noise"
+    (a, b), (c, d) = r["halves"]
+    first = f"round {a}" if a == b else f"rounds {a}-{b}"
+    second = f"round {c}" if c == d else f"rounds {c}-{d}"
+    return (f"measurement test-retest (fastest run, {second} against {first}, {r['models']} models): "
+            f"{r['mape_pct']:.1f} % MAPE, {r['within_10_pct']:.0f} % within +-10 %: differences between the errors "
+            "above smaller than that are noise")
+
+
 def measure_calibration_text(result: dict[str, Any]) -> str:
     """The summary of ``hybridperf calibrate --measure``: held-out error per predictor and per model."""
     h = result["heldout_mape_pct"]
@@ -33,6 +47,7 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
         f"stored in {result['stored']}",
         f"held-out error ({result['heldout']}): roofline {h['roofline']:.1f} %, cross-host zero-shot "
         f"{h['zero_shot']:.1f} %, adapted {h['adapted']:.1f} % MAPE",
+        _retest_line(result.get("measurement_retest")),
         "",
         table(rows, ["model", "measured", "roofline", "zero-shot", "adapted (held out)"], "lrrrr"),
         "",
