@@ -23,7 +23,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    """An empty user data directory and a fake quick probe that counts its calls."""
+    """An empty user data directory and a fake probe that records its calls' ``(quick, use_gpu)``."""
     monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
     calls = []
 
@@ -48,7 +48,8 @@ def _make_old(identity_update: dict | None = None, drop_format: bool = True) -> 
 def test_a_fresh_cache_records_the_current_format(home):
     assert host_spec_state() is CacheState.MISSING
     path = ensure_host_spec()
-    assert home == [(True, False)] and host_spec_state() is CacheState.CURRENT
+    assert home == [(False, False)] and host_spec_state() is CacheState.CURRENT  # the full probe, the CPU only
+    assert json.loads((path.parent / IDENTITY_FILE).read_text())["source"] == "hybridperf probe --cpu-only"
     assert json.loads((path.parent / IDENTITY_FILE).read_text())["format"] == HOST_SHEET_FORMAT
     assert ensure_host_spec() == path and len(home) == 1  # cached: not probed again
 

@@ -15,7 +15,7 @@ def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None
     p.add_argument("model", help="model file (.onnx; .tflite)")
     if device:
         p.add_argument("--device", "-d", default=DEFAULT_DEVICE, help=f"device id from `hybridperf devices` or a spec file (default {DEFAULT_DEVICE}: this machine, "
-                       "probed once (a few seconds) and cached, predicted zero-shot until `hybridperf calibrate --device host`)")
+                       "probed once (about 10 s) and cached, predicted zero-shot until `hybridperf calibrate --device host`)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape, e.g. --shape input=1x3x224x224 (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
@@ -32,9 +32,9 @@ def resolve_device(device):
     if state is not CacheState.CURRENT:
         import sys
 
-        why = ("probing this machine once (a few seconds; cached under the user data directory)"
+        why = ("probing this machine once (about 10 s; cached under the user data directory)"
                if state is CacheState.MISSING else
-               f"the cached sheet {host_spec_path()} was written by an older probe; probing this machine again (a few seconds)")
+               f"the cached sheet {host_spec_path()} was written by an older probe; probing this machine again (about 10 s)")
         print(f"hybridperf: device host: {why}", file=sys.stderr)
         ref = device_ref(device)
         warning = host_probe_warning()

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "user data directory)")
     parser.add_argument("--id", default=None, help="device id (default: the --out file name)")
     parser.add_argument("--name", default=None, help="human-readable device name (default: the CPU / GPU model)")
-    parser.add_argument("--quick", action="store_true", help="a few seconds instead of ~a minute; noisier figures")
+    parser.add_argument("--quick", action="store_true", help="about 4 s instead of about 8 s (CPU): noisier figures")
     parser.add_argument("--cpu-only", action="store_true", help="probe the CPU even where a CUDA GPU is available")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="summary format (default: table)")
 

@@ -1,7 +1,7 @@
 """The device ``host``: this machine, probed once and cached under the user data directory.
 
 ``--device host`` (the default of ``predict`` / ``check`` / ``report``) resolves to a spec sheet that
-``hybridperf probe --quick`` settings wrote for this CPU on first use (a few seconds), kept in
+the full ``hybridperf probe --cpu-only`` wrote for this CPU on first use (about 8 s), kept in
 ``<user data dir>/hosts/<key>/host.yaml`` where ``key`` names the CPU identity (vendor, family, model,
 stepping, key ISA flags) and the thread count, so a different machine or a different CPU slice sharing the
 same home gets its own probe. Nothing is written inside the installed package. ``identity.json`` beside the sheet
@@ -161,22 +161,30 @@ def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None)
 
 
 def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """The cached sheet of this host, probing it first (quick CPU probe, about 5 s) when there is none or it is of
-    an older :data:`HOST_SHEET_FORMAT` (:func:`host_spec_state`)."""
+    """The cached sheet of this host, probing it first (the full CPU probe, about 8 s) when there is none or it is
+    of an older :data:`HOST_SHEET_FORMAT` (:func:`host_spec_state`).
+
+    The full probe, not the quick one (until 2026-12-03): every zero-shot prediction for ``host`` scales with the
+    sheet's fp32 GEMM figure, and on a 2-thread Zen 4 slice 8 quick probes (best of 5-6 GEMMs, about 4 s) read
+    157-199 GFLOP/s against 157-203 for 8 full ones interleaved with them (best of 16, about 8 s); the zero-shot
+    error on 70 configurations measured there was a median 13.5 % from a quick sheet and 9.4 % from a full one
+    (``benchmarks/results/probe_stability.md``). The training hosts' sheets are full probes too.
+    """
     identity = host_identity()
     out = host_spec_path(identity)
     if host_spec_state(identity) is CacheState.CURRENT:
         return out
-    return probe_host_spec(quick=True, progress=progress, identity=identity)[0]
+    return probe_host_spec(quick=False, progress=progress, identity=identity)[0]
 
 
-def probe_host_spec(quick: bool = True, progress: Callable[[str, int, int], None] | None = None,
+def probe_host_spec(quick: bool = False, progress: Callable[[str, int, int], None] | None = None,
                     identity: dict[str, Any] | None = None):
     """Probe this machine now (CPU) and write its cached sheet, whatever the cache held (``hybridperf probe
     --host``: e.g. after a first probe while the machine was busy); ``(sheet path, ProbeResult)``.
 
-    ``quick``: the settings of a first use (:func:`ensure_host_spec`); else the full probe (about a minute,
-    less noisy). A model stored by ``hybridperf calibrate --device host`` (:func:`host_model_dir`) is kept.
+    ``quick``: ``hybridperf probe --quick`` (about 4 s, noisier); else the full probe of a first use
+    (:func:`ensure_host_spec`, about 8 s). A model stored by ``hybridperf calibrate --device host``
+    (:func:`host_model_dir`) is kept.
     """
     from hybridperf.measure import probe
 
