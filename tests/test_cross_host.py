@@ -777,12 +777,12 @@ def test_measure_adapt_store(tmp_path, capsys, monkeypatch):
         measured = list(csv.DictReader(f))
     fastest = {r["key"]: float(r["latency_min_s"]) for r in measured}
     assert {r["key"]: r["measured_s"] for r in res["per_model"]} == pytest.approx(fastest, rel=1e-5)
-    # the run's own test-retest: round 2's fastest runs against round 1's, as stored beside the label
+    # the run's own test-retest: rounds 3-4's fastest runs against rounds 1-2's, as stored beside the label
     halves = [float(r["latency_min_second_half_s"]) / float(r["latency_min_first_half_s"]) for r in measured]
     assert all(min(float(r["latency_min_first_half_s"]), float(r["latency_min_second_half_s"]))
                == pytest.approx(float(r["latency_min_s"]), rel=1e-9) for r in measured)
     mr = res["measurement_retest"]
-    assert mr["rounds"] == 2 and mr["halves"] == [[1, 1], [2, 2]] and mr["models"] == 4
+    assert mr["rounds"] == 4 and mr["halves"] == [[1, 2], [3, 4]] and mr["models"] == 4
     assert mr["mape_pct"] == pytest.approx(100 * sum(abs(q - 1) for q in halves) / 4)
     assert main(["predict", str(EXAMPLE), "--top", "0"]) == 0
     out = capsys.readouterr().out
@@ -826,11 +826,11 @@ def test_a_calibration_says_how_well_its_own_measurements_reproduce(zen4_host, t
     monkeypatch.setattr(cal, "measure_rounds", _fake_rounds(latencies, second_half=1.04))
     argv = ["calibrate", "--device", "host", "--measure", *map(str, latencies)]
     assert main([*argv, "--format", "json"]) == 0
-    r = json.loads(capsys.readouterr().out)["measurement_retest"]
-    assert r == {"rounds": 2, "halves": [[1, 1], [2, 2]], "models": 3, "mape_pct": pytest.approx(4.0),
+    r = json.loads(capsys.readouterr().out)["measurement_retest"]  # 4 rounds by default
+    assert r == {"rounds": 4, "halves": [[1, 2], [3, 4]], "models": 3, "mape_pct": pytest.approx(4.0),
                  "within_10_pct": 100.0}
-    assert main([*argv, "--rounds", "4"]) == 0
-    assert ("measurement test-retest (fastest run, rounds 3-4 against rounds 1-2, 3 models): 4.0 % MAPE, 100 % "
+    assert main([*argv, "--rounds", "2"]) == 0
+    assert ("measurement test-retest (fastest run, round 2 against round 1, 3 models): 4.0 % MAPE, 100 % "
             "within +-10 %") in capsys.readouterr().out
     assert main([*argv, "--rounds", "1", "--format", "json"]) == 0
     r = json.loads(capsys.readouterr().out)["measurement_retest"]

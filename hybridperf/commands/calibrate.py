@@ -37,7 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, metavar="N",
                    help="with --measure: bind a symbolic leading (batch) dimension of the models' inputs (measured and "
                         "analysed at N, as `predict --batch N`)")
-    p.add_argument("--rounds", type=int, default=2, help="with --measure: interleaved measurement rounds (default %(default)s)")
+    # 4: on the 2-thread Zen 4 slice the fastest run of 1 / 2 / 4 / 8 rounds reproduced to 18.2 / 11.7 / 6.8 / 4.9 %
+    # (benchmarks/results/retest_cpu_zen4_2t_rounds.md); 2 until 2026-12-03. 4 rounds of 12 models add about 25 s.
+    p.add_argument("--rounds", type=int, default=4, help="with --measure: interleaved measurement rounds (default %(default)s)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="with --measure: onnxruntime threads (default: the CPUs this process may use; a named CPU "
                         "sheet with a core count: that count, the only one allowed)")

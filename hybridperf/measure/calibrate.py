@@ -87,7 +87,7 @@ def _check_static(path: Path, batch: int | None = None) -> None:
                 raise InputError(f"--measure {path}: input {inp.name!r} has a symbolic dimension at axis {axis}; {fix}")
 
 
-def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: int = 2, repeats: int = 10,
+def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: int = 4, repeats: int = 10,
                    budget_s: float = 0.3, seed: int = 0,
                    on_measured: Callable[[str, int, float, float], None] | None = None, batch: int | None = None):
     """Measure every model once per round (:func:`hybridperf.measure.rounds.run_round`).
