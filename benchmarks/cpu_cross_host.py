@@ -138,7 +138,9 @@ def measured_cpu(d: Path) -> str:
 #: a training host's offset carries to another run of the same CPU, the case of ``--device host`` on a machine whose
 #: CPU the model was trained on (:meth:`~hybridperf.residual.cross_host.CrossHostModel.own_host`)
 SAME_CPU_RUNS = {"host-epyc-zen4-1c": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r3",
-                                       "host-epyc-zen4-1c-r4")}
+                                       "host-epyc-zen4-1c-r4"),
+                 # 2 threads: 4 rounds, then 8 rounds 2.5 h later on the same virtual machine
+                 "host-epyc-zen4-2c": ("host-epyc-zen4-2c", "host-epyc-zen4-2c-r2")}
 
 
 def same_cpu_run_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
@@ -387,7 +389,7 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
                 table([[name, f"{m:.1f} %", f"{w:.0f} %"] for name, (m, w) in res.items()],
                       ["predictor", "MAPE", "within +-10 %"], "lrr"), ""]
     out += ["## Test-retest (same configurations, same host, measured again later)", "", *retest_lines(exclude), ""]
-    out += ["## The same CPU on other days: its offset", "",
+    out += ["## The same CPU in other runs: its offset", "",
             "A machine whose CPU (vendor, family, model, stepping) and threads are those of a training host is priced "
             "with that host's offset, not the median (`CrossHostModel.own_host`, since 2026-12-03; `--device host` on "
             "such a machine). How far one run's offset carries to another run of the same CPU:", "",
