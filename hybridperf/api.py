@@ -172,7 +172,7 @@ def _needs_workspace(runtime: Any, specs: Sequence[DeviceSpec]) -> bool:
         return False
     from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime
 
-    return any(resolve_runtime(runtime, s.kind) is Runtime.TVM for s in specs)
+    return any(resolve_runtime(runtime, s.kind, s.id) is Runtime.TVM for s in specs)
 
 
 def check(
@@ -492,7 +492,7 @@ class Session:
             return pred
         from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime, runtime_peak
 
-        rt = resolve_runtime(runtime, pred.spec.kind)
+        rt = resolve_runtime(runtime, pred.spec.kind, pred.spec.id)
         file_key = _onnx_file_key(pred.analyzed.source) if rt is Runtime.ONNXRUNTIME else None
         if file_key is None:
             return _with_runtime_memory(pred, runtime)

@@ -232,3 +232,17 @@ def bert_like(batch: int = 1, seq: int = 16, hidden: int = 32, heads: int = 2, l
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, [b, s, d])],
     )
     return m, g.flops
+
+
+def batches_taken(path, batches):
+    """The ``batches`` a saved model's inputs can take: all of them where some input's leading dimension is
+    symbolic, else only its fixed one (``--batch`` that no input takes is an input error)."""
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    inits = {t.name for t in m.graph.initializer}
+    leading = [vi.type.tensor_type.shape.dim[0] for vi in m.graph.input
+               if vi.name not in inits and vi.type.tensor_type.shape.dim]
+    if any(not d.HasField("dim_value") for d in leading):
+        return tuple(batches)
+    return tuple(b for b in batches if b is None or any(d.dim_value == b for d in leading))

@@ -352,6 +352,23 @@ def test_more_threads_than_any_training_cpu_is_marked_unverified():
     assert "unverified" not in two.describe()
 
 
+def test_check_says_an_unverified_latency_beside_its_verdict(capsys):
+    """``check`` judges an unverified zero-shot latency all the same, and says so beside the verdict (table and
+    JSON ``estimated``); a training CPU's sheet (its own offset) is not marked (before: the mark was in ``predict``
+    only, and ``check`` printed a plain "ok")."""
+    argv = ["check", str(EXAMPLE), "--max-latency", "1s"]
+    assert main([*argv, "-d", "ryzen-9-7950x"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert row.split()[2] == "latency" and row.endswith(" ok (unverified)")
+    assert main(["check", str(EXAMPLE), "--max-latency", "1us", "-d", "raspberry-pi-4b", "--format", "json"]) == 1
+    lat = json.loads(capsys.readouterr().out)["checks"][0]
+    assert lat["metric"] == "latency" and lat["exceeded"]
+    assert lat["estimated"] == ("unverified: its training CPUs are all x86-64: no arm CPU measured; 4 threads: its "
+                                "training CPUs ran 1-2")
+    assert main([*argv, "-d", "host-epyc-zen5-1c"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].endswith(" ok")
+
+
 def test_training_sheets_match_the_packaged_host_figures():
     """The packaged model's training hosts were priced on the shipped sheets with their core counts as threads:
     a named training sheet is predicted with exactly the figures its rows were trained with."""

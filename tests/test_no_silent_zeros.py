@@ -17,6 +17,7 @@ from test_energy import toy
 from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.api import analyze, check, predict_on
 from hybridperf.cli import ExitCode, main
+from hybridperf.errors import InputError
 from hybridperf.estimate.pricing import bounded_energy
 from hybridperf.report.text import to_dict, to_table
 
@@ -147,18 +148,25 @@ def test_absurd_shape_is_exit_2(models, capsys):
 # --------------------------------------------------------------------------- 4. ignored batch
 
 
-def test_batch_on_a_fixed_batch_model_warns(models, capsys):
-    an = analyze(models["fixed"], batch=8)
-    assert an.input_shapes == {"x": (1, 1024)}
-    assert an.warnings == (
-        "batch 8 not applied: no input has a symbolic batch dim (x=1x1024); the figures are for these shapes "
-        "(re-export the model with a dynamic batch axis)",
-    )
+def test_batch_that_no_input_takes_is_exit_2_before_any_figure(models, capsys):
+    """``--batch`` on a fixed-batch model (or against a batch bound by ``--shape``) would price another batch, and
+    ``check`` would judge a budget on it: one line, exit 2 (a warning until 2026-12-03, when ``check --batch 64``
+    passed on the batch-1 figure)."""
+    with pytest.raises(InputError, match=r"^--batch 8 cannot be applied: no input has a symbolic batch dim "
+                                         r"\(x=1x1024\); drop --batch"):
+        analyze(models["fixed"], batch=8)
+    assert analyze(models["fixed"], batch=1).warnings == ()  # the batch it has
     assert analyze(models["dynamic"], batch=8).warnings == ()
-    assert main(["predict", models["fixed"], "-d", "t4", "--batch", "8", "--format", "json"]) == 0
-    out, err = capsys.readouterr()
-    assert json.loads(out)["warnings"] == list(an.warnings)
-    assert err == f"hybridperf: warning: {an.warnings[0]}\n"
+    for argv in (["predict", models["fixed"], "-d", "t4", "--batch", "8", "--format", "json"],
+                 ["check", models["fixed"], "-d", "t4", "--batch", "8", "--max-latency", "1s"]):
+        assert main(argv) == ExitCode.INPUT_ERROR
+        out, err = capsys.readouterr()
+        assert out == "" and err == ("hybridperf: error: --batch 8 cannot be applied: no input has a symbolic batch "
+                                     "dim (x=1x1024); drop --batch (these shapes are fixed), or re-export the model "
+                                     "with a dynamic batch axis\n")
+    assert main(["predict", models["dynamic"], "--shape", "x=2x3x32x32", "--batch", "8"]) == ExitCode.INPUT_ERROR
+    assert capsys.readouterr().err == ("hybridperf: error: --batch 8 disagrees with the shapes bound (x=2x3x32x32): "
+                                       "drop --batch, or give the batch in --shape\n")
 
 
 # --------------------------------------------------------------------------- 5. one precision policy

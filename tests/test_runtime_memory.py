@@ -223,6 +223,24 @@ def test_runtime_defaults_follow_the_device_kind(capsys):
     assert rt["parts"]["inputs"] == 1 * 3 * 32 * 32 * 4  # the symbolic batch bound to 1 in onnxruntime's graph too
 
 
+def test_a_runtime_of_another_device_kind_is_exit_2(capsys):
+    """``--runtime torch-cudagraph`` on a CPU sheet (a cuBLAS workspace on a CPU) or ``onnxruntime`` on a GPU (the
+    CPU provider's arenas) would price another device kind: one line naming the runtimes that fit, exit 2, before any
+    analysis; ``tvm`` fits both kinds."""
+    from hybridperf.cli import ExitCode, main
+
+    for dev, rt, fits, auto in (("host-epyc-1c", "torch-cudagraph", "onnxruntime or tvm", "onnxruntime"),
+                                ("t4", "onnxruntime", "torch or torch-cudagraph or tvm", "torch")):
+        for cmd in (["predict", str(EXAMPLE), "--batch", "1"], ["check", str(EXAMPLE), "--batch", "1", "--max-latency", "1s"]):
+            assert main([*cmd, "-d", dev, "--runtime", rt]) == ExitCode.INPUT_ERROR
+            out, err = capsys.readouterr()
+            kind = "gpu" if dev == "host-epyc-1c" else "cpu"
+            assert out == "" and err == (f"hybridperf: error: --runtime {rt} runs on {kind} devices and {dev} is a "
+                                         f"{'cpu' if kind == 'gpu' else 'gpu'}: use --runtime {fits}, or leave it out "
+                                         f"(auto: {auto})\n")
+    assert _predict_json(capsys, "-d", "host-epyc-1c", "--runtime", "tvm")["runtime_memory"]["runtime"] == "tvm"
+
+
 def test_runtime_tvm_is_plan_plus_workspace(capsys):
     rep = _predict_json(capsys, "-d", "t4", "--runtime", "tvm")
     rt, m = rep["runtime_memory"], rep["memory"]

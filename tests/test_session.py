@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from onnx_models import batches_taken
 from prediction_figures import figures
 from zoo_exports import ZOO
 
@@ -15,7 +16,7 @@ def _compare(paths, batches=(None,)):
 
     session = api.Session()
     for path in paths:
-        for batch in batches:
+        for batch in batches_taken(path, batches):
             analyzed = api.analyze(str(path), batch=batch)  # the uncached path (api.predict = analyze + predict_on)
             for dev in DEVICES:
                 plain = api.predict_on(analyzed, dev)

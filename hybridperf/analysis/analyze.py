@@ -114,7 +114,7 @@ def analyze_with_memory_module(
 
         got = analyze_segments(model, shapes, batch, cache)
         if isinstance(got, Composed):
-            return _from_composed(got, batch, int8), None
+            return _from_composed(got, batch, int8, shapes), None
         model = got  # no safe cut (or a segment outside the composed cases): the whole model, loaded
     if isinstance(model, (str, Path)) or is_onnx_proto(model):
         model = load_model(model, shapes, batch, provenance=provenance)
@@ -131,7 +131,7 @@ def analyze_with_memory_module(
     if not in_shapes:
         in_shapes = {k: v.shape for k, v in analysis.input_infos.items() if v.shape is not None}
     check_tensor_sizes(analysis, in_shapes)
-    warnings = _batch_warnings(batch, in_shapes)
+    warnings = _batch_warnings(batch, in_shapes, shapes)
     input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
     t0 = time.perf_counter()
     note, kernels, memory, mem_mod = _lower_and_plan(mod, analysis, input_bytes, fused, cache,
@@ -168,21 +168,31 @@ def _block_source(model: Any) -> bool:
     return isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".onnx" and Path(model).is_file()
 
 
-def _batch_warnings(batch: int | None, in_shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+def _batch_warnings(batch: int | None, in_shapes: Mapping[str, tuple[int, ...]],
+                    shapes: Mapping[str, tuple[int, ...]] | None = None) -> list[str]:
+    """Refuse a ``batch`` that no input's leading dimension took (raises
+    :class:`~hybridperf.errors.InputError`, exit 2): every figure would be for another batch, and ``check`` would
+    judge a budget on it (until 2026-12-03 a warning; ``check --batch 64`` then passed on the batch-1 figure).
+    Returns no warnings."""
     if batch is not None and in_shapes and not any(s and s[0] == batch for s in in_shapes.values()):
-        return [
-            f"batch {batch} not applied: no input has a symbolic batch dim ({_shapes_text(in_shapes)}); "
-            "the figures are for these shapes (re-export the model with a dynamic batch axis)"
-        ]
+        from hybridperf.errors import InputError
+
+        if shapes and any(name in in_shapes for name in shapes):
+            raise InputError(f"--batch {batch} disagrees with the shapes bound ({_shapes_text(in_shapes)}): drop "
+                             "--batch, or give the batch in --shape")
+        raise InputError(f"--batch {batch} cannot be applied: no input has a symbolic batch dim "
+                         f"({_shapes_text(in_shapes)}); drop --batch (these shapes are fixed), or re-export the model "
+                         "with a dynamic batch axis")
     return []
 
 
-def _from_composed(got: Any, batch: int | None, int8: bool) -> Analyzed:
+def _from_composed(got: Any, batch: int | None, int8: bool,
+                   shapes: Mapping[str, tuple[int, ...]] | None = None) -> Analyzed:
     """The :class:`Analyzed` of a model composed from cached segments: the whole-model path's
     checks, warnings and int8 step on the composed records (the same records, so the same result)."""
     analysis, kernels, in_shapes = got.analysis, got.kernels, got.input_shapes
     check_tensor_sizes(analysis, in_shapes)
-    warnings = _batch_warnings(batch, in_shapes)
+    warnings = _batch_warnings(batch, in_shapes, shapes)
     if int8:
         from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
 

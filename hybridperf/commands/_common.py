@@ -62,7 +62,7 @@ def runtime_from_args(args: argparse.Namespace, spec) -> str:
     """The ``--runtime`` value with ``auto`` resolved for ``spec``'s device kind."""
     from hybridperf.estimate.runtime_memory import resolve_runtime
 
-    return resolve_runtime(getattr(args, "runtime", None), spec.kind).value
+    return resolve_runtime(getattr(args, "runtime", None), spec.kind, spec.id).value
 
 
 def add_roofline_only_argument(p: argparse.ArgumentParser) -> None:

@@ -22,7 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--graph-optimization", default="all", choices=("all", "extended", "basic", "disabled"),
                    help="onnxruntime graph optimisation level (default %(default)s)")
     p.add_argument("--device", default="host", help="device id stored with the record (default %(default)s: this machine); "
-                   "the timing is always onnxruntime on this CPU, so a sheet of another kind (a GPU, an NPU) is refused")
+                   "the timing is always onnxruntime on this CPU, so a sheet of another kind (a GPU, an NPU) is refused, "
+                   "and a CPU sheet is timed with the threads its predictions assume (its cores, compute_units.count): "
+                   "run it on that machine, where that many CPUs are free")
     p.add_argument("--no-subnormal-scan", action="store_true",
                    help="skip the extra run that checks the timing is of the model and not of subnormal assists "
                         "(JSON extra.subnormal_activations is then null)")
@@ -47,10 +49,12 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--warmup must be >= 0, got {args.warmup}")
     check_batch(args.batch)
     _check_model_file(args.model)
-    _check_device(args.device)
+    spec = _check_device(args.device)
     out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
     usable = host_threads()
-    threads = args.threads or usable
+    # a named CPU sheet: the threads its predictions assume; refused here when this cannot be that machine
+    assumed = _sheet_threads(args.device, spec, usable) if spec is not None else None
+    threads = args.threads or assumed or usable
     shapes = parse_shape_flags(args.shape)
     m = measure(args.model, shapes, args.batch, threads=threads, repeats=args.repeats,
                 warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
@@ -58,6 +62,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: warning: --threads {threads}: predictions for device host assume {usable} thread(s), the "
               f"CPUs this process may use{' (more threads share them)' if threads > usable else ''}; compare them "
               f"with a measurement at --threads {usable}", file=sys.stderr)
+    elif assumed is not None and threads != assumed:
+        print(f"hybridperf: warning: --threads {threads}: predictions for device {args.device} assume {assumed} "
+              f"thread(s), its cores (compute_units.count); compare them with a measurement at --threads {assumed}",
+              file=sys.stderr)
     # the record keeps the scan (JSON null: skipped, or the scan could not run the model)
     scan = None if args.no_subnormal_scan else scan_subnormals(args.model, shapes, args.batch,
                                                                "measure an export with trained weights")
@@ -89,21 +97,40 @@ def run(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-def _check_device(device: str) -> None:
+def _check_device(device: str):
     """Refuse a ``--device`` whose sheet is not a CPU: the record would call a CPU timing a GPU's. An id with no
-    sheet is the user's own label for this machine and is kept as given."""
+    sheet is the user's own label for this machine and is kept as given. Returns the CPU sheet, ``None`` for
+    ``host`` or a label."""
     from hybridperf.device.spec import load_spec
     from hybridperf.errors import InputError, SpecError
 
     if device == "host":
-        return
+        return None
     try:
-        kind = load_spec(device).kind
+        spec = load_spec(device)
     except SpecError:
-        return
-    if kind != "cpu":
-        raise InputError(f"--device {device} is a {kind} sheet, but measure times onnxruntime on this CPU: run it on "
-                         "the machine itself, or leave --device out (this machine: host)")
+        return None
+    if spec.kind != "cpu":
+        raise InputError(f"--device {device} is a {spec.kind} sheet, but measure times onnxruntime on this CPU: run it "
+                         "on the machine itself, or leave --device out (this machine: host)")
+    return spec
+
+
+def _sheet_threads(device: str, spec, usable: int) -> int | None:
+    """The threads a named CPU sheet's predictions assume (its core count, as ``calibrate --measure`` runs it with;
+    ``None``: the sheet gives none). A process with fewer usable CPUs is not that machine with its cores free, and
+    its timing would be recorded as the sheet's: refused, as calibrate refuses it."""
+    from hybridperf.errors import InputError
+    from hybridperf.residual.cross_host import sheet_threads
+
+    cores, given = sheet_threads(spec)
+    if not given:
+        return None
+    if usable < cores:
+        raise InputError(f"--device {device}: its sheet covers {cores} core(s) (compute_units.count) but this process "
+                         f"may use {usable} CPU(s), and measure times this machine: run it on that machine with its "
+                         "cores free, or leave --device out (this machine: host)")
+    return cores
 
 
 def _check_model_file(model: str) -> None:

@@ -35,7 +35,7 @@ from typing import Any
 
 from hybridperf.cli import ExitCode
 from hybridperf.precision import OVERRIDES
-from hybridperf.commands._common import add_format_argument, check_batch
+from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
 from hybridperf.commands._sweep import _init_worker, predict_row, usable_cores
 from hybridperf.errors import InputError
 
@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     if len(devices) > 1:
         raise InputError(f"predict-many prices one device per run (got {' '.join('-d ' + d for d in devices)}); run it "
                          "once per device: its rows carry the device id, so one --output file can hold them all")
+    if args.output is not None:  # before any work: appended to (resume), so its folder must exist and it not be one
+        check_output_path(args.output, "--output")
     models = find_models(args.directory)  # a bad directory fails before a host probe
     from hybridperf.commands._common import resolve_device
 

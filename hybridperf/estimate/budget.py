@@ -232,7 +232,8 @@ class MetricCheck:
     #: ``value`` is a lower bound (some ops have no cost): why, else ""
     lower_bound: str = ""
     lower_bound_accepted: bool = False
-    #: why ``value`` rests on an estimated device figure (energy on a sheet whose power is an estimate), else "";
+    #: why ``value`` rests on an estimated device figure (energy on a sheet whose power is an estimate; latency of an
+    #: unverified zero-shot model, :attr:`~hybridperf.estimate.pricing.Prediction.latency_note`), else "";
     #: it is judged all the same, and the reports say so beside the status
     estimated: str = ""
     #: why ``value`` is None (unknown), else ""
@@ -332,7 +333,7 @@ def compare(
     for m in Metric:
         lower, unknown = _caveats(pred, m)
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
-        estimated = pred.spec.power_note if m is Metric.ENERGY else ""
+        estimated = {Metric.ENERGY: pred.spec.power_note, Metric.LATENCY: pred.latency_note}.get(m, "")
         out.append(MetricCheck(model, device, m, value_of(pred, m), budget.limit(m), cap, lower, allow_unsupported,
                                unknown=unknown, estimated=estimated))
     return tuple(out)

@@ -56,6 +56,10 @@ class Prediction:
     runtime_memory: Any = field(default=None, repr=False)
     #: why the runtime's model does not apply (the TVM plan's peak stands), else ""
     runtime_memory_note: str = ""
+    #: what qualifies ``latency_s`` beyond :attr:`calibration`: ``unverified: ...`` where a zero-shot model prices a
+    #: device unlike any it was trained on (:meth:`hybridperf.residual.cross_host.CrossHostModel.unverified_reason`);
+    #: ``check`` reports it beside the verdict; else ""
+    latency_note: str = ""
 
     @property
     def memory(self) -> MemoryPlan:

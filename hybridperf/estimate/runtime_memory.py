@@ -1000,9 +1000,34 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
     return tvm_peak(m.planned_bytes, m.workspace_bytes, m.weight_bytes, m.input_bytes), ""
 
 
-def resolve_runtime(runtime: Runtime | str | None, device_kind: str) -> Runtime:
-    """``"auto"`` (or None) -> the device kind's default (:func:`default_runtime`), else the named runtime."""
-    return default_runtime(device_kind) if runtime in (None, "auto") else Runtime(runtime)
+#: the device kinds each runtime's latency and memory models are for: onnxruntime's memory model is its CPU
+#: provider's arenas, PyTorch's the CUDA caching allocator (with a cuBLAS workspace); TVM's plan is any kind's
+RUNTIME_KINDS: dict[Runtime, frozenset[str]] = {Runtime.ONNXRUNTIME: frozenset({"cpu"}),
+                                                Runtime.TORCH: frozenset({"gpu"}),
+                                                Runtime.TORCH_CUDAGRAPH: frozenset({"gpu"}),
+                                                Runtime.TVM: frozenset({"cpu", "gpu", "npu"})}
+
+
+def resolve_runtime(runtime: Runtime | str | None, device_kind: str, device: str = "") -> Runtime:
+    """``"auto"`` (or None) -> the device kind's default (:func:`default_runtime`), else the named runtime.
+
+    Raises
+    ------
+    InputError
+        The named runtime does not run on ``device_kind`` (:data:`RUNTIME_KINDS`): its figures would be another
+        device kind's (until 2026-12-03 ``--runtime torch-cudagraph`` on a CPU sheet priced a cuBLAS workspace).
+    """
+    if runtime in (None, "auto"):
+        return default_runtime(device_kind)
+    rt = Runtime(runtime)
+    if device_kind not in RUNTIME_KINDS[rt]:
+        from hybridperf.errors import InputError
+
+        fits = [r.value for r, kinds in RUNTIME_KINDS.items() if device_kind in kinds]
+        raise InputError(f"--runtime {rt.value} runs on {' / '.join(sorted(RUNTIME_KINDS[rt]))} devices and "
+                         f"{device or 'this device'} is a {device_kind}: use --runtime {' or '.join(fits)}, or leave "
+                         f"it out (auto: {default_runtime(device_kind).value})")
+    return rt
 
 
 def with_runtime(pred: Any, runtime: Runtime | str | None = "auto") -> Any:
@@ -1011,7 +1036,7 @@ def with_runtime(pred: Any, runtime: Runtime | str | None = "auto") -> Any:
     apply, the note says why and the TVM plan's peak stands."""
     from dataclasses import replace
 
-    rt = resolve_runtime(runtime, pred.spec.kind)
+    rt = resolve_runtime(runtime, pred.spec.kind, pred.spec.id)
     peak, why = runtime_peak(pred, rt)
     return replace(pred, runtime=rt.value, runtime_memory=peak, runtime_memory_note=why)
 
@@ -1024,5 +1049,5 @@ __all__ = [
     "branch_input_holds", "cudnn_nhwc_workspace_bytes", "conv_workspace_bytes",
     "fuse_torch_activations", "transformer_layer_holds", "eager_ops", "torch_eager_activation_bytes",
     "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
-    "resolve_runtime", "with_runtime",
+    "RUNTIME_KINDS", "resolve_runtime", "with_runtime",
 ]

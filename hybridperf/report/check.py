@@ -30,7 +30,9 @@ def _fmt(metric, value: float | None) -> str:
 
 def _status(c) -> str:
     status = _verdict(c)
-    return f"{status} (estimated power)" if c.estimated and not c.skipped else status
+    if not c.estimated or c.skipped:
+        return status
+    return f"{status} (unverified)" if c.metric is Metric.LATENCY else f"{status} (estimated power)"
 
 
 def _verdict(c) -> str:

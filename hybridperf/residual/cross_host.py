@@ -525,6 +525,9 @@ class CrossHostModel(ResidualModel):
         from dataclasses import replace
 
         out = super().apply(prediction)
+        why = self.unverified_reason()
+        if why:
+            out = replace(out, latency_note=f"unverified: {why}")
         w = self._alone_weight()
         if not w:
             return out
@@ -580,12 +583,19 @@ class CrossHostModel(ResidualModel):
                     n = sum(e.lends for e in self.host_effects_)
                     whose = f"median offset of its {n} lending training CPUs" if n > 1 else "offset of its lending training CPU"
                     s += f" with the {whose} (x{math.exp(lent):.2f})"
-                why = self._unverified()
+                why = self.unverified_reason()
                 if why:
-                    s += f", unverified ({'; '.join(why)})"
+                    s += f", unverified ({why})"
         if self.adaptation_ and self.adaptation_.get("alone_weight"):
             s += f", blended {self.adaptation_['alone_weight']:g} with a model of those {self.adaptation_['k']} alone"
         return s
+
+    def unverified_reason(self) -> str:
+        """Why no measurement checks this model's zero-shot figures for :attr:`host_` (:meth:`_unverified`, joined);
+        "" when they are checked, or when the model is adapted or priced with a training host's own offset."""
+        if self.host_ is None or self.adaptation_ or self.own_host() is not None:
+            return ""
+        return "; ".join(self._unverified())
 
     def _unverified(self) -> list[str]:
         """Why no measurement checks a zero-shot figure for :attr:`host_`: an instruction set none of the training
