@@ -4,7 +4,12 @@ Prints one row per MIG profile of the device (fits memory? predicted latency,
 meets the budget?) and the smallest suitable profile; the scaling model is in
 :mod:`hybridperf.estimate.mig`. Exit 0 with a suggestion, 1 when no profile fits the
 memory and latency budget, 2 on bad input (including a device without MIG
-profiles).
+profiles) and when the choice rests on a figure that is only a lower bound
+(ops without a cost rule, or a memory plan that is a lower bound): the
+table is printed with ``≥`` (``unknown`` when nothing was priced), no profile
+is suggested and stderr names the ops. ``--allow-unsupported`` suggests on
+the lower bounds, as ``check --allow-unsupported`` judges them; a latency
+budget cannot be judged on an unknown latency even then.
 """
 
 from __future__ import annotations
@@ -30,13 +35,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="memory kept free on the instance for the CUDA context and workspaces (default %(default)s)",
     )
     add_roofline_only_argument(p)
+    p.add_argument(
+        "--allow-unsupported",
+        action="store_true",
+        help="suggest a profile for a model with uncosted ops on its lower-bound figures (default: exit 2 naming the ops)",
+    )
+
+
+def caveats(pred, s, allow_unsupported: bool):
+    """The :class:`~hybridperf.report.mig.Caveats` of suggestion ``s`` for prediction ``pred``: which figures are
+    lower bounds or unknown, and why the suggestion is undecided (exit 2), if it is."""
+    from hybridperf.report.mig import Caveats, latency_unknown
+    from hybridperf.report.text import lower_bound_text
+
+    c = Caveats(lower_bound_text(pred), pred.analyzed.memory_is_lower_bound, accepted=allow_unsupported)
+    if s.chosen is None:  # nothing fits even on the lower bounds: a definite "no"
+        return c
+    uncosted = pred.uncosted_ops
+    kinds = "op type has" if len(uncosted) == 1 else "op types have"
+    ops = f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})"
+    if latency_unknown(s, c) and s.max_latency_s is not None:
+        why = f"latency unknown on every profile (no op priced: {ops}); no latency budget can be checked against it"
+    elif (c.lower_bound or c.memory_lower_bound) and not allow_unsupported:
+        latency = "latency unknown (no op priced)" if latency_unknown(s, c) else "latency only a lower bound"
+        parts = ((latency, c.lower_bound), ("memory only a lower bound", c.memory_lower_bound))
+        what = ", ".join(w for w, on in parts if on)
+        why = (what + (f" ({ops})" if uncosted else "")
+               + "; add cost rules, or pass --allow-unsupported to size on the lower bound")
+    else:
+        return c
+    return Caveats(c.lower_bound, c.memory_lower_bound, why, allow_unsupported)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
     from hybridperf.estimate.budget import Metric, parse_limit
     from hybridperf.estimate.mig import require_profiles, suggest
-    from hybridperf.report.mig import to_json, to_table
+    from hybridperf.report.mig import suggested, to_json, to_table
     from hybridperf.units import units_of
 
     max_latency = None if args.max_latency is None else parse_limit(args.max_latency, Metric.LATENCY, "--max-latency", False)
@@ -51,6 +86,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     require_profiles(spec)  # a device without MIG fails before the slow analysis
     pred = predict_from_args(args, spec)
     s = suggest(pred, headroom, max_latency)
+    c = caveats(pred, s, args.allow_unsupported)
     source = pred.analyzed.source
-    sys.stdout.write((to_json(s, source) if args.format == "json" else to_table(s, source)) + "\n")
-    return ExitCode.OK if s.chosen is not None else ExitCode.BUDGET_EXCEEDED
+    sys.stdout.write((to_json(s, source, c) if args.format == "json" else to_table(s, source, c)) + "\n")
+    if c.undecided:
+        print(f"hybridperf: error: cannot size a MIG profile for {source} on {s.device}: {c.undecided}", file=sys.stderr)
+        return ExitCode.INPUT_ERROR
+    return ExitCode.OK if suggested(s, c) is not None else ExitCode.BUDGET_EXCEEDED

@@ -7,7 +7,8 @@ from typing import Any
 
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
-from hybridperf.report.format import fmt_bytes, fmt_count, fmt_time
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_time
+from hybridperf.report.text import lower_bound_text
 
 
 def binding_comments(pred: Prediction) -> dict[str, str]:
@@ -49,8 +50,19 @@ def annotate_text(pred: Prediction, module: Any) -> str:
             lines.append(f"{line}  {comments[m.group(1)]}")
         else:
             lines.append(line)
-    total = (
-        f"# hybridperf: {pred.spec.id}: latency {fmt_time(pred.latency_s)} [{pred.calibration}], TVM plan peak memory "
-        f"{fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else 'unknown'}, {fmt_count(pred.flops)}FLOP"
+    return header_line(pred) + "\n" + "\n".join(lines)
+
+
+def header_line(pred: Prediction) -> str:
+    """The ``# hybridperf:`` line: total latency, peak memory and FLOPs; with uncosted ops the latency and
+    FLOPs are lower bounds (``≥``), or ``unknown`` when nothing was priced, and the ops are named."""
+    lower = lower_bound_text(pred)
+    lb = bool(lower)
+    mem_ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
+    memory = mem_ge + fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else "unknown"
+    flops = "FLOP unknown" if lb and not pred.flops else fmt_bound(pred.flops, lambda n: f"{fmt_count(n)}FLOP", lb)
+    return (
+        f"# hybridperf: {pred.spec.id}: latency {fmt_bound(pred.latency_s, fmt_time, lb)}"
+        + (f" ({lower})" if lower else "")
+        + f" [{pred.calibration}], TVM plan peak memory {memory}, {flops}"
     )
-    return total + "\n" + "\n".join(lines)

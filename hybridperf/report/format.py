@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-__all__ = ["fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_time", "format_si", "table"]
+__all__ = ["fmt_bound", "fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_time", "format_si", "table"]
 
 _Prefixes = Sequence[tuple[float, str]]
 
@@ -71,6 +71,15 @@ def fmt_count(n: float) -> str:
     return f"{n / factor:.{3 if prefix else 0}f} {prefix}"
 
 
+def fmt_bound(value: float, fmt: Callable[[float], str], lower_bound: bool) -> str:
+    """A figure that may be only a lower bound (some ops have no cost, so their share is missing):
+    ``fmt(value)`` when exact, ``≥ fmt(value)`` when a lower bound, and ``unknown`` for a lower bound of
+    zero (nothing was priced: "≥ 0" says nothing). ``fmt_bound(0, fmt_time, True)`` -> ``unknown``."""
+    if lower_bound and not value:
+        return "unknown"
+    return ("≥ " if lower_bound else "") + fmt(value)
+
+
 def fmt_contention(c: Any) -> str:
     """What a timing window's :class:`~hybridperf.measure.contention.Contention` says after its rate of
     preemptions: ``while timing (2.2 s, 50% of its CPU time): BUSY``; with several threads ``while timing (2.0 s);
@@ -105,6 +114,6 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None, ru
     def line(cells):
         return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
 
-    out = [line(header)] + (["  ".join("-" * w for w in widths)] if rule else [])
+    out = [line(header)] + (["  ".join("-" * w for w in widths).rstrip()] if rule else [])
     out.extend(line(r) for r in rows)
     return "\n".join(out)

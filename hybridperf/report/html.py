@@ -24,7 +24,7 @@ from typing import Any
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
 from hybridperf.files import write_atomic
-from hybridperf.report.format import fmt_bytes, fmt_count, fmt_energy, fmt_time, format_si
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_time, format_si
 from hybridperf.report.text import lower_bound_text, to_dict
 
 __all__ = ["render_html", "write_html"]
@@ -392,8 +392,8 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
     tot = rep["totals"]
     cov = rep["coverage"]
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
-    lower = lower_bound_text(pred)  # some op has no cost: every time and energy figure is a lower bound
-    ge = "≥ " if lower else ""
+    lower = lower_bound_text(pred)  # some op has no cost: time, energy, FLOPs and traffic are lower bounds
+    lb = bool(lower)
     mem_ge = "≥ " if an.memory_is_lower_bound else ""
     parts = [
         "<!DOCTYPE html>",
@@ -406,16 +406,16 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         + (f" &middot; precision override {_e(pred.precision)}" if pred.precision else "")
         + f" &middot; hybridperf {_e(rep['hybridperf_version'])}</div>",
         '<div class="cards">',
-        _card("latency", ge + fmt_time(tot["latency_s"]),
-              f"roofline {fmt_time(tot['roofline_latency_s'])}" + (f"; {lower}" if lower else "")),
-        _card("energy", ge + fmt_energy(tot["energy_j"]), pred.energy_note),
+        _card("latency", fmt_bound(tot["latency_s"], fmt_time, lb),
+              f"roofline {fmt_bound(tot['roofline_latency_s'], fmt_time, lb)}" + (f"; {lower}" if lower else "")),
+        _card("energy", fmt_bound(tot["energy_j"], fmt_energy, lb), pred.energy_note),
         (_card("peak memory", mem_ge + fmt_bytes(pred.runtime_memory.peak_bytes),
                f"on {pred.runtime_memory.runtime}; TVM plan {fmt_bytes(m.peak_bytes) if m.known else 'unknown'} = activations "
                f"{fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")
          if pred.runtime_memory is not None else
          _card("peak memory", mem_ge + fmt_bytes(m.peak_bytes) if m.known else "unknown", f"activations {fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")),
-        _card("compute", f"{fmt_count(tot['flops'])}FLOP", "FLOP = 2 x MAC"),
-        _card("DRAM traffic", fmt_bytes(tot["bytes_read"] + tot["bytes_written"]), "sum over ops, unfused"),
+        _card("compute", fmt_bound(tot["flops"], lambda n: f"{fmt_count(n)}FLOP", lb), "FLOP = 2 x MAC"),
+        _card("DRAM traffic", fmt_bound(tot["bytes_read"] + tot["bytes_written"], fmt_bytes, lb), "sum over ops, unfused"),
         _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops" + (" (fused)" if an.fused else " (unfused)")),
         _card("coverage", f"{cov['covered_share']:.1%}", ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)),
         "</div>",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hybridperf.report.format import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_time, table
 
 
 def to_json(rows: list[dict[str, Any]], device: str) -> str:
@@ -16,14 +16,14 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
     body = []
     for r in rows:
         if r["status"] != "error":
-            ge = "≥ " if r["lower_bound"] else ""
+            lb = bool(r["lower_bound"])  # some op has no cost: time, energy and FLOPs are lower bounds (0: unknown)
             body.append(
                 [
                     r["model"],
-                    ge + fmt_time(r["latency_s"]),
-                    ge + fmt_energy(r["energy_j"]),
+                    fmt_bound(r["latency_s"], fmt_time, lb),
+                    fmt_bound(r["energy_j"], fmt_energy, lb),
                     "unknown" if r["peak_memory_bytes"] is None else fmt_bytes(r["peak_memory_bytes"]),
-                    fmt_count(r["flops"]) + "FLOP",
+                    fmt_bound(r["flops"], lambda n: fmt_count(n) + "FLOP", lb),
                     r["lower_bound"] or "ok",
                 ]
             )

@@ -1,14 +1,53 @@
-"""Rendering of a MIG suggestion (:class:`~hybridperf.estimate.mig.MigSuggestion`): a table or JSON."""
+"""Rendering of a MIG suggestion (:class:`~hybridperf.estimate.mig.MigSuggestion`): a table or JSON.
+
+A model with uncosted ops (:class:`Caveats`) has only lower bounds for its profile latencies (``≥``), or none at
+all when nothing was priced (``unknown``); a memory plan can be a lower bound too. A suggestion resting on such a
+figure is withheld (``undecided``) unless ``--allow-unsupported`` accepts the bound.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
-from hybridperf.report.format import fmt_bytes, fmt_time, table
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_time, table
 
 
-def to_dict(s, model: str) -> dict:
-    chosen = s.chosen
+@dataclass(frozen=True)
+class Caveats:
+    """What a suggestion's figures are: exact, lower bounds or unknown, and whether a suggestion can be made.
+
+    lower_bound : str
+        Why every profile latency is a lower bound (``"lower bound: 1 op uncosted: nonzero"``), else "".
+    memory_lower_bound : bool
+        The peak memory (so each "fits") is a lower bound.
+    undecided : str
+        Why no profile is suggested though one may fit (exit 2), else "".
+    accepted : bool
+        ``--allow-unsupported``: the suggestion is judged on the lower bounds.
+    """
+
+    lower_bound: str = ""
+    memory_lower_bound: bool = False
+    undecided: str = ""
+    accepted: bool = False
+
+
+EXACT = Caveats()
+
+
+def latency_unknown(s, c: Caveats) -> bool:
+    """Every profile's latency is a lower bound of 0: nothing was priced."""
+    return bool(c.lower_bound) and not any(o.latency_s for o in s.options)
+
+
+def suggested(s, c: Caveats = EXACT):
+    """The suggested option, or None (none suitable, or the choice is undecided)."""
+    return None if c.undecided else s.chosen
+
+
+def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
+    chosen = suggested(s, c)
     return {
         "model": model,
         "device": s.device,
@@ -16,6 +55,12 @@ def to_dict(s, model: str) -> dict:
         "headroom_bytes": s.headroom_bytes,
         "max_latency_s": s.max_latency_s,
         "suggested": chosen.profile.name if chosen else None,
+        "lower_bound": bool(c.lower_bound),
+        "lower_bound_reason": c.lower_bound or None,
+        "memory_lower_bound": c.memory_lower_bound,
+        # latency_s of every profile is a lower bound of 0 (nothing priced): the number stays, it is unknown
+        "unknown_fields": ["latency_s"] if latency_unknown(s, c) else [],
+        "undecided": c.undecided or None,
         "profiles": [
             {
                 "name": o.profile.name,
@@ -25,7 +70,7 @@ def to_dict(s, model: str) -> dict:
                 "required_bytes": o.required_bytes,
                 "fits_memory": o.fits_memory,
                 "latency_s": o.latency_s,
-                "meets_latency": o.meets_latency,
+                "meets_latency": None if latency_unknown(s, c) else o.meets_latency,
                 "suitable": o.suitable,
             }
             for o in s.options
@@ -33,31 +78,38 @@ def to_dict(s, model: str) -> dict:
     }
 
 
-def to_json(s, model: str) -> str:
-    return json.dumps(to_dict(s, model), indent=2)
+def to_json(s, model: str, c: Caveats = EXACT) -> str:
+    return json.dumps(to_dict(s, model, c), indent=2)
 
 
-def to_table(s, model: str) -> str:
-    def yn(v):
-        return "-" if v is None else ("yes" if v else "no")
+def _yes_no(v: bool | None, lower: bool) -> str:
+    """``yes``/``no``/``-``; a ``yes`` judged on a lower bound says so (a ``no`` on a lower bound is definite)."""
+    if v is None:
+        return "-"
+    return ("yes (lower bound)" if lower else "yes") if v else "no"
 
+
+def to_table(s, model: str, c: Caveats = EXACT) -> str:
+    lower, unknown = bool(c.lower_bound), latency_unknown(s, c)
+    chosen = suggested(s, c)
     rows = [
         [
             o.profile.name,
             f"{o.profile.compute_slices}/{o.profile.total_slices}",
             f"{o.memory_fraction:.3f}",
             fmt_bytes(o.profile.memory_bytes),
-            yn(o.fits_memory),
-            fmt_time(o.latency_s),
-            yn(o.meets_latency),
-            "<- suggested" if o is s.chosen else "",
+            _yes_no(o.fits_memory, c.memory_lower_bound),
+            fmt_bound(o.latency_s, fmt_time, lower),
+            "unknown" if unknown and o.meets_latency is not None else _yes_no(o.meets_latency, lower),
+            "<- suggested" if o is chosen else "",
         ]
         for o in s.options
     ]
     budget = f", latency budget {fmt_time(s.max_latency_s)}" if s.max_latency_s is not None else ""
+    ge = "≥ " if c.memory_lower_bound else ""
     head = (
-        f"model {model} on {s.device}: needs {fmt_bytes(s.peak_memory_bytes + s.headroom_bytes)} = peak "
-        f"{fmt_bytes(s.peak_memory_bytes)} + headroom {fmt_bytes(s.headroom_bytes)}{budget}\n"
+        f"model {model} on {s.device}: needs {ge}{fmt_bytes(s.peak_memory_bytes + s.headroom_bytes)} = peak "
+        f"{ge}{fmt_bytes(s.peak_memory_bytes)} + headroom {fmt_bytes(s.headroom_bytes)}{budget}\n"
         "latency = sum over kernels of max(compute / compute share, memory / bandwidth share) + launch overhead\n"
     )
     body = table(
@@ -65,20 +117,34 @@ def to_table(s, model: str) -> str:
         ["profile", "compute", "bw share", "memory", "fits", "latency", "meets budget", ""],
         "lrrrlrll",
     )
+    ops = c.lower_bound.removeprefix("lower bound: ")
+    note = f"\n{'latency unknown (nothing priced)' if unknown else 'latencies are lower bounds'}: {ops}" if lower else ""
+    return head + body + note + "\n" + _tail(s, c, budget, unknown)
+
+
+def _tail(s, c: Caveats, budget: str, unknown: bool) -> str:
+    """The last line: the suggestion and what it rests on, why none is made, or why none fits."""
+    if c.undecided:
+        return f"no suggestion: {c.undecided}"
     if s.chosen is not None:
-        tail = f"suggested: {s.chosen.profile.name} (smallest profile that fits{' and meets the budget' if budget else ''})"
-    else:
-        full = s.options[-1] if s.options else None
-        if full is not None and not full.fits_memory:
-            tail = (
-                f"no profile fits: even {full.profile.name} holds {fmt_bytes(full.profile.memory_bytes)} < "
-                f"{fmt_bytes(full.required_bytes)} needed; reduce the batch or the --headroom"
-            )
-        elif full is not None:
-            tail = (
-                f"no profile meets the latency budget: even {full.profile.name} (the whole GPU) is predicted at "
-                f"{fmt_time(full.latency_s)} > {fmt_time(s.max_latency_s)}; relax the budget or reduce the batch"
-            )
-        else:
-            tail = "no profile fits: reduce the batch or memory, or relax the budget"
-    return head + body + "\n" + tail
+        judged = " and meets the budget" if budget else ""
+        if c.lower_bound and budget:
+            judged = " and whose latency lower bound meets the budget"
+        if c.memory_lower_bound:
+            judged = " on its memory lower bound" + judged
+        if c.lower_bound and not budget:
+            judged += f"; latency {'unknown' if unknown else 'only a lower bound'}, not judged"
+        return f"suggested: {s.chosen.profile.name} (smallest profile that fits{judged})"
+    full = s.options[-1] if s.options else None
+    if full is not None and not full.fits_memory:
+        return (
+            f"no profile fits: even {full.profile.name} holds {fmt_bytes(full.profile.memory_bytes)} < "
+            f"{fmt_bytes(full.required_bytes)} needed; reduce the batch or the --headroom"
+        )
+    if full is not None:
+        ge = "≥ " if c.lower_bound else ""
+        return (
+            f"no profile meets the latency budget: even {full.profile.name} (the whole GPU) is predicted at "
+            f"{ge}{fmt_time(full.latency_s)} > {fmt_time(s.max_latency_s)}; relax the budget or reduce the batch"
+        )
+    return "no profile fits: reduce the batch or memory, or relax the budget"

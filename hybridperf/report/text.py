@@ -12,9 +12,13 @@ from hybridperf._version import __version__
 from hybridperf.costs import OpCost, Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.precision import storage_bytes
-from hybridperf.report.format import fmt_bytes, fmt_count, fmt_energy, fmt_time, table
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_time, table
 
 REPORT_SCHEMA_VERSION = 1
+
+#: the ``totals`` that are lower bounds when some op has no cost (``totals.lower_bound``); one of them that is
+#: 0 then is unknown (nothing was priced) and is listed in ``totals.unknown_fields``
+LOWER_BOUND_TOTALS = ("latency_s", "roofline_latency_s", "energy_j", "flops", "bytes_read", "bytes_written")
 
 
 def coverage_dict(pred: Prediction) -> dict[str, Any]:
@@ -80,7 +84,8 @@ def memory_text(pred: Prediction) -> str:
     rt = pred.runtime_memory
     if rt is not None:
         parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
-        return f"peak {fmt_bytes(rt.peak_bytes)} on {rt.runtime} = {parts}\n{'':10}TVM plan: {tvm}"
+        ge = "≥ " if m.known and pred.analyzed.memory_is_lower_bound else ""
+        return f"peak {ge}{fmt_bytes(rt.peak_bytes)} on {rt.runtime} = {parts}\n{'':10}TVM plan: {tvm}"
     if pred.runtime is not None and pred.runtime_memory_note:
         return f"{tvm} ({pred.runtime}'s peak not modelled: {pred.runtime_memory_note})"
     return tvm
@@ -126,7 +131,7 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
     """The report's ``totals``: latency, energy, summed op cost and the timed kernel count."""
     an = pred.analyzed
     total = sum((priced_cost(r.cost, r.precision, pred.precision)[0] for r in an.analysis.records), OpCost())
-    return {
+    totals = {
         "latency_s": pred.latency_s,
         "roofline_latency_s": pred.roofline_latency_s,
         "energy_j": pred.energy_j,
@@ -139,6 +144,9 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "weight_bytes": pred.memory.weight_bytes,
         "kernels": sum(1 for k in an.kernels if k.counts_toward_time),
     }
+    # a lower bound of 0 says nothing: the number stays (the schema's type), the field is named unknown
+    totals["unknown_fields"] = [k for k in LOWER_BOUND_TOTALS if totals["lower_bound"] and not totals[k]]
+    return totals
 
 
 def _memory_dict(pred: Prediction) -> dict[str, Any]:
@@ -206,10 +214,15 @@ def to_json(pred: Prediction) -> str:
     return json.dumps(to_dict(pred), indent=2)
 
 
-def _execution_text(ex) -> str:
-    """One line: runtime, launches (learned / roofline), host and device sums."""
-    return (f"runtime   {ex.runtime}: {ex.launches} kernels ({ex.covered} learned, {ex.launches - ex.covered} roofline), "
-            f"host {fmt_time(ex.host_s)}, device {fmt_time(ex.device_s)}, latency = {ex.composition}")
+def _execution_text(ex, pred: Prediction) -> str:
+    """One line: runtime, launches (learned / roofline) and the ops left unpriced, host and device sums
+    (lower bounds, or unknown, when some op has no cost)."""
+    lower = not pred.complete
+    n = sum(1 for r in pred.analyzed.analysis.records if r.op in pred.uncosted_ops)
+    uncosted = f" + {n} uncosted op{'s' if n != 1 else ''}" if lower else ""
+    return (f"runtime   {ex.runtime}: {ex.launches} kernels ({ex.covered} learned, {ex.launches - ex.covered} roofline)"
+            f"{uncosted}, host {fmt_bound(ex.host_s, fmt_time, lower)}, device {fmt_bound(ex.device_s, fmt_time, lower)}, "
+            f"latency = {ex.composition}")
 
 
 def to_table(pred: Prediction, top: int = 15) -> str:
@@ -218,17 +231,16 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     cov = coverage_dict(pred)
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
     lower = lower_bound_text(pred)
-    ge = "≥ " if lower else ""
     power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
         f"model     {an.source}  inputs {shapes}",
         f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
-        f"latency   {ge}{fmt_time(pred.latency_s)}" + (f"   ({lower})" if lower else "")
-        + f"   [{pred.calibration}; roofline {fmt_time(pred.roofline_latency_s)}]",
-        *([_execution_text(pred.execution)] if pred.execution is not None else []),
-        f"energy    {ge}{fmt_energy(pred.energy_j)}{power}",
+        f"latency   {fmt_bound(pred.latency_s, fmt_time, bool(lower))}" + (f"   ({lower})" if lower else "")
+        + f"   [{pred.calibration}; roofline {fmt_bound(pred.roofline_latency_s, fmt_time, bool(lower))}]",
+        *([_execution_text(pred.execution, pred)] if pred.execution is not None else []),
+        f"energy    {fmt_bound(pred.energy_j, fmt_energy, bool(lower))}{power}",
         f"memory    {memory_text(pred)}",
-        f"compute   {fmt_count(a.flops)}FLOP (FLOP = 2 x MAC), {sum(1 for k in an.kernels if k.counts_toward_time)} kernels "
+        f"compute   {fmt_bound(a.flops, lambda n: fmt_count(n) + 'FLOP', bool(lower))} (FLOP = 2 x MAC), {sum(1 for k in an.kernels if k.counts_toward_time)} kernels "
         f"from {len(a.records)} ops",
         f"coverage  {cov['covered_share']:.1%} of ops costed ("
         + ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)
