@@ -18,10 +18,18 @@ Each kernel is priced again on the slice (:func:`hybridperf.estimate.pricing.pri
         max(compute_s / f_c, memory_s / f_m) + launch overhead (unchanged)
 
 ``f_m`` is capped at 1 and falls back to ``f_c`` when the spec has no DRAM
-capacity. When the prediction carries a calibrated residual, the profile
-latency is multiplied by ``latency_s / roofline_latency_s`` of the full GPU.
-The full-GPU profile (``7g.80gb`` on an 80 GB part) therefore reproduces the
-full-GPU prediction. L2 cache, which MIG also partitions, is not modelled.
+capacity. The profile's latency is the prediction's, scaled by this slowdown
+of the kernels' roofline on the slice against the whole GPU::
+
+    latency_s(profile) = pred.latency_s * latency_profile / latency_profile(f_c = f_m = 1)
+
+so the full-GPU profile (``7g.80gb`` on an 80 GB part) reproduces the full-GPU
+prediction, whatever prices it (a residual, the cross-device model and its
+runtime's host time). Until 2026-12-03 the factor was
+``latency_s / roofline_latency_s``, and where the prediction's roofline
+differs from the kernels' sum (a runtime's launches and host time) the
+full profile read 5.543 ms against ``predict``'s 2.535 ms (SqueezeNet 1.1 on
+``a100-sxm-80gb``). L2 cache, which MIG also partitions, is not modelled.
 
 The suggestion is the first profile, ordered by (memory, compute slices),
 that fits and, when a latency budget is given, meets it
@@ -120,12 +128,12 @@ def suggest(
             "no MIG profile can be sized for it"
         )
     required = int(pred.peak_memory_bytes) + int(headroom_bytes)
-    calib = pred.latency_s / pred.roofline_latency_s if pred.roofline_latency_s else 1.0
+    whole = slice_latency_s(pred, 1.0, 1.0)
     options = []
     for prof in profiles:
         fc = prof.compute_fraction
         fm = memory_fraction(prof, spec)
-        lat = slice_latency_s(pred, fc, fm) * calib
+        lat = pred.latency_s * slice_latency_s(pred, fc, fm) / whole if whole else 0.0  # nothing priced: unknown
         options.append(
             MigOption(
                 profile=prof,
