@@ -208,7 +208,28 @@ def test_precision_without_a_peak_says_where_compute_runs(models):
     assert {(k["precision"], k["compute_precision"]) for k in costed} == {("fp16", "fp32")}
 
 
+def test_a_precision_the_sheet_lacks_is_a_warning_naming_the_peak_used(models):
+    """``--precision fp16`` on a sheet without an fp16 peak is priced at its fallback's: the precision line says so,
+    and since 2026-12-03 so do the warnings (JSON ``warnings``, stderr), as for every input not honoured as given."""
+    spec = toy(peaks={"fp32": {"value": 10, "unit": "TFLOP/s", "source": "test"}})
+    pred = predict_on(analyze(models["matmul"]), spec, precision="fp16", residual=None)
+    assert pred.warnings == ("--precision fp16: toy lists no fp16 peak; its kernels are priced at its fp32 peak",)
+    assert predict_on(analyze(models["matmul"]), toy(), precision="fp16", residual=None).warnings == ()  # it has one
+
+
 # --------------------------------------------------------------------------- 6. device capacity
+
+
+def test_inputs_alone_above_device_memory_warn_when_no_plan_could_be_made(models):
+    """A batch so large that no memory plan is made (the peak is unknown) still says the model cannot fit when its
+    inputs alone exceed the device's memory (before: no warning, a latency of over an hour on a 16 GB T4)."""
+    spec = toy()
+    small = dataclasses.replace(spec, memory={"dram": dataclasses.replace(spec.dram, capacity_bytes=1000.0)})
+    pred = predict_on(analyze(models["matmul"]), small, residual=None)
+    unplanned = dataclasses.replace(pred, memory_plan=MemoryPlan.unknown(pred.memory.weight_bytes, 4096, "no plan"))
+    assert unplanned.peak_memory_bytes is None
+    assert unplanned.warnings == ("the inputs alone (0.00 GiB) exceed toy's 0.00 GiB of memory; the model does not "
+                                  "fit (lower the batch or the precision)",)
 
 
 def test_peak_above_device_memory_warns_and_fails_check(models, capsys):

@@ -86,11 +86,22 @@ class Prediction:
     def warnings(self) -> tuple[str, ...]:
         """Input that was not honoured, and figures the device cannot meet (one line each)."""
         out = list(self.analyzed.warnings)
+        if self.precision is not None:  # e.g. fp16 on a CPU sheet that lists bf16, fp8 on a T4 (int8)
+            used = sorted({kp.estimate.precision for kp in self.kernels if kp.kernel.counts_toward_time
+                           and kp.kernel.precision in ("fp32", self.precision)} - {self.precision, "none"})
+            if used:
+                out.append(f"--precision {self.precision}: {self.spec.id} lists no {self.precision} peak; its kernels "
+                           f"are priced at its {', '.join(used)} peak")
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
         if peak is not None and cap is not None and peak > cap:
             out.append(
                 f"predicted peak memory {peak / 2**30:.2f} GiB exceeds {self.spec.id}'s {cap / 2**30:.2f} GiB of memory; "
                 "the model does not fit (lower the batch or the precision)"
+            )
+        elif peak is None and cap is not None and self.memory.input_bytes > cap:  # no plan, yet the inputs alone
+            out.append(
+                f"the inputs alone ({self.memory.input_bytes / 2**30:.2f} GiB) exceed {self.spec.id}'s "
+                f"{cap / 2**30:.2f} GiB of memory; the model does not fit (lower the batch or the precision)"
             )
         return tuple(out)
 
