@@ -62,11 +62,21 @@ def _available_commands() -> dict[str, str]:
     return {name: mod for name, mod in COMMANDS.items() if importlib.util.find_spec(f"hybridperf.commands.{mod}")}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error convention: one line on stderr naming the fix, exit 2 (argparse's own prints
+    the whole usage block first: eight lines for ``predict --batch 2.5``)."""
+
+    def error(self, message: str):
+        where = self.prog.removeprefix("hybridperf").strip()
+        print(f"hybridperf: error: {where + ': ' if where else ''}{message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(ExitCode.INPUT_ERROR)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """Build the parser; with ``only`` set, import just that command's module."""
     from hybridperf._version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hybridperf",
         description="Predict how fast, how energy-hungry and how memory-hungry a model is on a device.",
         epilog="exit codes: 0 ok, 1 budget exceeded, 2 input/usage error, 3 internal error",
@@ -110,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return ExitCode.OK if exc.code in (0, None) else ExitCode.INPUT_ERROR
     if args.command is None:
-        parser.print_help()
+        print("hybridperf: error: no command given; `hybridperf --help` lists them (e.g. `hybridperf predict "
+              "MODEL.onnx`)", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     module = importlib.import_module(f"hybridperf.commands.{known[args.command]}")
     return run_guarded(module.run, args)

@@ -175,3 +175,27 @@ def test_progress_bar_only_on_a_terminal():
     quiet.step("a.onnx")
     quiet.close()
     assert pipe.getvalue() == ""
+
+
+SQUEEZENET = str(Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx")
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["predict", SQUEEZENET, "--batch", "2.5"],
+     "hybridperf: error: predict: argument --batch: invalid int value: '2.5' (see `hybridperf predict --help`)"),
+    (["calibrate"], "hybridperf: error: calibrate: the following arguments are required: --device/-d "
+                    "(see `hybridperf calibrate --help`)"),
+    ([], "hybridperf: error: no command given; `hybridperf --help` lists them (e.g. `hybridperf predict MODEL.onnx`)"),
+    (["check", SQUEEZENET, "-d", "t4", "--max-latency", "1ms", "--max-latency", "100ms"],
+     "hybridperf: error: check: --max-latency given twice (1ms and 100ms); give it once (see `hybridperf check --help`)"),
+    (["predict", SQUEEZENET, "-d", "t4", "--shape", "pixel_values=1x3x224x224", "--shape", "pixel_values=2x3x224x224"],
+     "hybridperf: error: --shape pixel_values given twice (1x3x224x224 and 2x3x224x224); give each input one shape"),
+])
+def test_usage_errors_are_one_line_naming_the_fix(argv, line, capsys):
+    """argparse's errors follow the CLI's rule (one stderr line, exit 2; argparse printed the usage block first), and
+    a flag or input shape given twice with different values is refused (the last one won silently before)."""
+    from hybridperf.cli import main
+
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == line + "\n"

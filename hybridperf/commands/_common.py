@@ -7,6 +7,17 @@ import argparse
 from hybridperf.errors import InputError
 from hybridperf.precision import OVERRIDES
 
+
+class StoreOnce(argparse.Action):
+    """``store`` that refuses a flag given twice with different values (a budget set twice in one command line:
+    until 2026-12-03 the last one won silently, so ``--max-latency 1ms --max-latency 100ms`` judged 100 ms)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        before = getattr(namespace, self.dest, None)
+        if before is not None and before != values:
+            parser.error(f"{option_string} given twice ({before} and {values}); give it once")
+        setattr(namespace, self.dest, values)
+
 #: this machine, probed once and cached under the user data directory (:mod:`hybridperf.measure.host`)
 DEFAULT_DEVICE = "host"
 

@@ -38,13 +38,13 @@ from hybridperf.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from hybridperf.commands._common import add_roofline_only_argument, add_runtime_argument
+    from hybridperf.commands._common import StoreOnce, add_roofline_only_argument, add_runtime_argument
 
     p.add_argument("models", nargs="*", metavar="MODEL", help="model files (default: every model in [tool.hybridperf.budgets])")
     p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; default: the devices of [tool.hybridperf], else host, this machine)")
-    p.add_argument("--max-latency", metavar="T", help="latency limit: s, ms, us, ns (e.g. 20ms)")
-    p.add_argument("--max-memory", metavar="M", help="peak memory limit: B, KB, MB, GB, KiB, MiB, GiB (e.g. 512MiB)")
-    p.add_argument("--max-energy", metavar="E", help="energy limit per inference: J, mJ, uJ (e.g. 50mJ)")
+    p.add_argument("--max-latency", action=StoreOnce, metavar="T", help="latency limit: s, ms, us, ns (e.g. 20ms)")
+    p.add_argument("--max-memory", action=StoreOnce, metavar="M", help="peak memory limit: B, KB, MB, GB, KiB, MiB, GiB (e.g. 512MiB)")
+    p.add_argument("--max-energy", action=StoreOnce, metavar="E", help="energy limit per inference: J, mJ, uJ (e.g. 50mJ)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")

@@ -19,7 +19,7 @@ import re
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import (add_format_argument, add_model_arguments, add_roofline_only_argument,
+from hybridperf.commands._common import (StoreOnce, add_format_argument, add_model_arguments, add_roofline_only_argument,
                                          add_runtime_argument, predict_from_args)
 
 
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     add_runtime_argument(p)
     add_format_argument(p)
-    p.add_argument("--max-latency", metavar="T", help="latency budget: s, ms, us, ns (e.g. 5ms)")
+    p.add_argument("--max-latency", action=StoreOnce, metavar="T", help="latency budget: s, ms, us, ns (e.g. 5ms)")
     p.add_argument(
         "--headroom",
         metavar="M",
