@@ -5,7 +5,7 @@ but :mod:`hybridperf.errors`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from hybridperf.errors import InputError
@@ -86,6 +86,27 @@ def numel(dims: Iterable[int]) -> int:
     for d in dims:
         n *= int(d)
     return n
+
+
+def check_batch_taken(batch: int | None, in_shapes: Mapping[str, Sequence[int]],
+                      shapes: Mapping[str, Sequence[int]] | None = None) -> None:
+    """Refuse a ``--batch`` that no input's leading dimension took (``in_shapes``: the inputs as bound): every figure
+    would be for another batch, and ``check`` would judge a budget on it (until 2026-12-03 a warning, and
+    ``annotate`` / ``measure`` ignored it silently). ``shapes``: the ``--shape`` bindings, which may have set it.
+
+    Raises
+    ------
+    InputError
+        One line naming the fix.
+    """
+    if batch is None or not in_shapes or any(s and s[0] == batch for s in in_shapes.values()):
+        return
+    text = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in in_shapes.items())
+    if shapes and any(name in in_shapes for name in shapes):
+        raise InputError(f"--batch {batch} disagrees with the shapes bound ({text}): drop --batch, or give the batch "
+                         "in --shape")
+    raise InputError(f"--batch {batch} cannot be applied: no input has a symbolic batch dim ({text}); drop --batch "
+                     "(these shapes are fixed), or re-export the model with a dynamic batch axis")
 
 
 def parse_shape_flags(flags: list[str] | None) -> dict[str, tuple[int, ...]]:

@@ -99,3 +99,28 @@ def test_train_on_features_label(tmp_path, capsys):
 def test_target_with_measure_refused(tmp_path, capsys):
     code = main(["calibrate", "--device", "host", "--measure", str(tmp_path), "--target", "latency_s"])
     assert code == 2 and "--target goes with --data" in capsys.readouterr().err
+
+
+def test_data_errors_name_what_data_takes(tmp_path, capsys):
+    """``--data`` with ``host`` (said "unknown device 'host'"), a directory for a GPU (said its rows "do not exist"),
+    and a directory without tables (named a benchmarks script only): one line each, exit 2, naming the fix."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases = [
+        (["--device", "host", "--data", str(empty)],
+         "--data trains on tables featurized for a named CPU sheet; for this machine measure instead: hybridperf "
+         "calibrate --device host --measure MODEL.onnx ..."),
+        (["--device", "h100-sxm", "--data", str(empty)],
+         f"--data {empty} is a directory; for a GPU it takes the CSV file of measured rows (columns model, batch, "
+         "dtype, status, latency_median_s, onnx_file)"),
+        (["--device", "host-xeon-2c", "--data", str(tmp_path / "nope")],
+         f"data directory {tmp_path / 'nope'} does not exist; measure with `hybridperf calibrate --device host-xeon-2c "
+         "--measure MODEL.onnx ...` on that machine instead"),
+    ]
+    for argv, line in cases:
+        assert main(["calibrate", *argv]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err == f"hybridperf: error: {line}\n"
+    assert main(["calibrate", "--device", "host-xeon-2c", "--data", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "features.csv not found" in err and "--measure MODEL.onnx" in err

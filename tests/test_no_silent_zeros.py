@@ -167,6 +167,13 @@ def test_batch_that_no_input_takes_is_exit_2_before_any_figure(models, capsys):
     assert main(["predict", models["dynamic"], "--shape", "x=2x3x32x32", "--batch", "8"]) == ExitCode.INPUT_ERROR
     assert capsys.readouterr().err == ("hybridperf: error: --batch 8 disagrees with the shapes bound (x=2x3x32x32): "
                                        "drop --batch, or give the batch in --shape\n")
+    # annotate and measure ignored it silently until then
+    for argv in (["annotate", models["fixed"], "-d", "t4", "--batch", "8"],
+                 ["measure", models["fixed"], "--batch", "8", "--repeats", "2"]):
+        assert main(argv) == ExitCode.INPUT_ERROR
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("hybridperf: error: --batch 8 cannot be applied: no input has a symbolic "
+                                            "batch dim (x=1x1024)") and err.count("\n") == 1
 
 
 # --------------------------------------------------------------------------- 5. one precision policy

@@ -170,19 +170,11 @@ def _block_source(model: Any) -> bool:
 
 def _batch_warnings(batch: int | None, in_shapes: Mapping[str, tuple[int, ...]],
                     shapes: Mapping[str, tuple[int, ...]] | None = None) -> list[str]:
-    """Refuse a ``batch`` that no input's leading dimension took (raises
-    :class:`~hybridperf.errors.InputError`, exit 2): every figure would be for another batch, and ``check`` would
-    judge a budget on it (until 2026-12-03 a warning; ``check --batch 64`` then passed on the batch-1 figure).
-    Returns no warnings."""
-    if batch is not None and in_shapes and not any(s and s[0] == batch for s in in_shapes.values()):
-        from hybridperf.errors import InputError
+    """Refuse a ``batch`` that no input's leading dimension took (:func:`hybridperf.units.check_batch_taken`, exit 2;
+    until 2026-12-03 a warning, and ``check --batch 64`` passed on the batch-1 figure). Returns no warnings."""
+    from hybridperf.units import check_batch_taken
 
-        if shapes and any(name in in_shapes for name in shapes):
-            raise InputError(f"--batch {batch} disagrees with the shapes bound ({_shapes_text(in_shapes)}): drop "
-                             "--batch, or give the batch in --shape")
-        raise InputError(f"--batch {batch} cannot be applied: no input has a symbolic batch dim "
-                         f"({_shapes_text(in_shapes)}); drop --batch (these shapes are fixed), or re-export the model "
-                         "with a dynamic batch axis")
+    check_batch_taken(batch, in_shapes, shapes)
     return []
 
 

@@ -26,8 +26,9 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     spec = model_device_spec(args)
     with native_stderr_silenced(not args.verbose):
-        loaded = load_model(args.model, shapes_from_args(args), args.batch)
-        analyzed = analyze(loaded, fused=not args.no_fuse)
+        shapes = shapes_from_args(args)
+        loaded = load_model(args.model, shapes, args.batch)
+        analyzed = analyze(loaded, shapes=shapes, batch=args.batch, fused=not args.no_fuse)  # refuses an untaken batch
     pred = predict_on(analyzed, spec, args.precision, residual=None, roofline_note=ROOFLINE_NOTE)
     sys.stdout.write(annotate_text(pred, loaded.module) + "\n")
     return ExitCode.OK

@@ -76,9 +76,15 @@ def run(args: argparse.Namespace) -> ExitCode:
         if args.target is not None:
             raise InputError("--target goes with --data; --measure adapts to the fastest run (latency_min_s)")
         return run_measure(args)
+    from hybridperf.measure.host import HOST_ID
+
+    if args.device == HOST_ID:  # load_spec said "unknown device 'host'" until 2026-12-03
+        raise InputError("--data trains on tables featurized for a named CPU sheet; for this machine measure instead: "
+                         "hybridperf calibrate --device host --measure MODEL.onnx ...")
     data = Path(args.data)
     if not data.is_dir():
-        raise InputError(f"data directory {data} does not exist; collect measurements first (see benchmarks/collect_cpu.py)")
+        raise InputError(f"data directory {data} does not exist; measure with `hybridperf calibrate --device "
+                         f"{args.device} --measure MODEL.onnx ...` on that machine instead")
     if (args.few_shot is None) != (args.base_device is None):
         raise InputError("--few-shot K and --base-device ID go together")
     if args.few_shot is not None and args.few_shot < 1:

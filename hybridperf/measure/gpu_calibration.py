@@ -69,6 +69,9 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
     status is not ``ok`` or whose file is missing are skipped (listed, not fatal).
     """
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"--data {p} is a directory; for a GPU it takes the CSV file of measured rows (columns "
+                         f"{', '.join(CSV_COLUMNS)})")
     if not p.is_file():
         raise InputError(f"measured rows {p} do not exist (a CSV with columns {', '.join(CSV_COLUMNS)})")
     with open(p, newline="") as fh:

@@ -279,6 +279,9 @@ def input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, ba
                     f"bind it with --shape {vi.name}=DxD.. (or --batch for axis 0)"
                 )
         specs[vi.name] = (tuple(dims), dtype)
+    from hybridperf.units import check_batch_taken
+
+    check_batch_taken(batch, {k: v[0] for k, v in specs.items()}, shapes)
     return specs
 
 

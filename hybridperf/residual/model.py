@@ -638,7 +638,9 @@ def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = 
     fpath = d / "features.csv"
     if not fpath.exists():
         raise InputError(
-            f"{fpath} not found; build it from measurements with `python -m benchmarks.collect_cpu featurize --out {d}`"
+            f"{fpath} not found; --data takes a directory of featurized tables (`python -m benchmarks.collect_cpu "
+            f"featurize --out {d}` in a source checkout); on the machine itself `hybridperf calibrate --device ID "
+            "--measure MODEL.onnx ...` measures and featurizes in one step"
         )
     with fpath.open() as fh:
         rows = [r for r in csv.DictReader(fh) if r.get("measured_latency_s") and r["key"] not in exclude]
