@@ -9,10 +9,10 @@ Two models: NonMaxSuppression alone (nothing priced) and Relu -> NonZero (the Re
 import json
 import shutil
 
-import onnx
 import pytest
 from onnx import TensorProto, helper
 from test_energy import toy
+from test_no_silent_zeros import _save
 
 from hybridperf.api import analyze, predict_on
 from hybridperf.cli import ExitCode, main
@@ -21,13 +21,6 @@ from hybridperf.report.html import render_html
 from hybridperf.report.text import to_dict, to_table
 
 NMS_OP = "relax.vision.all_class_non_max_suppression"
-
-
-def _save(nodes, inputs, outputs, path):
-    m = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs), opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    onnx.save(m, str(path))
-    return str(path)
 
 
 @pytest.fixture(scope="module")
