@@ -428,3 +428,29 @@ def test_residual_kernel_refuses_a_correction_that_only_fits_noise():
     noise = rng.normal(0.0, 0.3, 10)
     assert _select_kernel(comps, noise) is not None  # one leave-one-out over the grid takes it
     assert ResidualKernel.fit(comps, noise) is None
+
+
+def test_a_gpu_unlike_the_training_gpus_is_marked_unverified(capsys):
+    """A sheet figure more than 10 % outside the training GPUs' range (fp32 5.5-19.5 TFLOP/s, DRAM 192-1935 GB/s,
+    20-108 SMs) marks its zero-shot figure unverified in predict and check, as the CPU model marks a CPU unlike its
+    training hosts; a training GPU and the A100 SXM (2039 GB/s, 5 % above) are not marked."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.zero_shot import unverified_reason
+
+    assert unverified_reason(load_spec("t4")) == "" and unverified_reason(load_spec("a100-sxm-80gb")) == ""
+    assert unverified_reason(load_spec("h100-sxm")) == (
+        "its fp32 peak 66.9 TFLOP/s is outside the training GPUs' 5.5-19.5; its DRAM bandwidth 3.35e+03 GB/s is "
+        "outside the training GPUs' 192-1.94e+03; its SM count 132 SMs is outside the training GPUs' 20-108")
+    assert "DRAM bandwidth 102 GB/s" in unverified_reason(load_spec("jetson-orin-nano-8gb"))
+    from pathlib import Path
+
+    from hybridperf.cli import main
+
+    example = str(Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx")
+    assert main(["predict", example, "-d", "l4", "--format", "json"]) == 0
+    assert ", unverified (its fp32 peak 30.3 TFLOP/s is outside the training GPUs' 5.5-19.5)" in json.loads(
+        capsys.readouterr().out)["calibration"]
+    assert main(["check", example, "-d", "l4", "--max-latency", "1s"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].endswith(" ok (unverified)")
+    assert main(["check", example, "-d", "t4", "--max-latency", "1s"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].endswith(" ok")

@@ -62,6 +62,41 @@ TRAINED_ON = "P4, P100, T4, V100, A100"
 ZERO_SHOT_NOTE = f"zero-shot from spec (cross-device model trained on {TRAINED_ON} operators)"
 #: the cross-device model's directory under the model search path
 MODEL_ID = "cross-device"
+#: a sheet figure more than this factor outside the training GPUs' range makes a zero-shot figure "unverified"
+#: (:func:`unverified_reason`): the A100 SXM's 2039 GB/s, 5 % above the A100 PCIe 80GB's 1935, is not flagged
+UNVERIFIED_MARGIN = 1.1
+
+
+@lru_cache(maxsize=1)
+def _training_ranges() -> dict[str, tuple[float, float, str]]:
+    """Figure name -> (lowest, highest, unit) over the training GPUs' sheets (:data:`~hybridperf.residual.neusight.GPUS`)."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.residual.neusight import GPUS
+
+    sheets = [load_spec(i) for ids in GPUS.values() for i in ids]
+    out = {}
+    for name, unit, get in _FIGURES:
+        vals = [v for v in (get(s) for s in sheets) if v]
+        out[name] = (min(vals), max(vals), unit)
+    return out
+
+
+_FIGURES = (("fp32 peak", "TFLOP/s", lambda s: s.peak_flops_per_s.get("fp32", 0.0) / 1e12),
+            ("DRAM bandwidth", "GB/s", lambda s: (s.dram.bandwidth_bytes_per_s or 0.0) / 1e9),
+            ("SM count", "SMs", lambda s: float(s.compute_unit_count or 0)))
+
+
+def unverified_reason(spec: DeviceSpec) -> str:
+    """Why no measurement checks a zero-shot figure for GPU ``spec``: each sheet figure more than
+    :data:`UNVERIFIED_MARGIN` outside the training GPUs' range (an H100's 66.9 TFLOP/s fp32 against their 5.5-19.5,
+    a Jetson's 102 GB/s against their 192-1935), joined; "" when every figure is inside (or unknown)."""
+    why = []
+    for name, unit, get in _FIGURES:
+        v = get(spec)
+        lo, hi, _ = _training_ranges()[name]
+        if v and not lo / UNVERIFIED_MARGIN <= v <= hi * UNVERIFIED_MARGIN:
+            why.append(f"its {name} {v:.3g} {unit} is outside the training GPUs' {lo:.3g}-{hi:.3g}")
+    return "; ".join(why)
 ADAPTATION_SCHEMA = 2
 
 #: groups of launched kernels that few-shot adaptation scales separately; ``roofline`` = not covered
@@ -603,6 +638,9 @@ class ZeroShotGpu:
         ex = ex or self.execution_for(spec)
         note = ZERO_SHOT_NOTE if not self.adapted_on else (
             f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}")
+        why = "" if self.adapted_on else unverified_reason(spec)
+        if why:
+            note += f", unverified ({why})"
         note += f"; runtime {ex.runtime.value} ({ex.granularity.value} kernels, {ex.composition.value})"
         if ex.host_per_launch and not self.adapted_on:
             from hybridperf.report.format import fmt_time
@@ -643,8 +681,10 @@ class ZeroShotGpu:
                      for ln, kn, t, est in zip(table.launches, table.kernels, scaled, ests))
         summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
+        why = "" if self.adapted_on else unverified_reason(spec)
         return replace(prediction, kernels=rows, latency_s=float(total),
-                       calibration=self.describe(spec, bd, prediction.precision), execution=summary)
+                       calibration=self.describe(spec, bd, prediction.precision), execution=summary,
+                       latency_note=f"unverified: {why}" if why else prediction.latency_note)
 
     # ------------------------------------------------------------------ few-shot
     def adapt(self, rows: Sequence[tuple[Breakdown, float]]) -> ZeroShotGpu:
@@ -798,5 +838,6 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
 
 
 __all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "LaunchMemo", "LaunchTable", "MappedLaunches",
-           "OP_MAP", "RIDGE_GRID", "ResidualKernel", "TRAINED_ON", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file", "for_device",
-           "launch_table", "launches", "load_cross_device", "load_kernel_time", "neusight_view", "spec_at"]
+           "OP_MAP", "RIDGE_GRID", "ResidualKernel", "TRAINED_ON", "UNVERIFIED_MARGIN", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file", "for_device",
+           "launch_table", "launches", "load_cross_device", "load_kernel_time", "neusight_view", "spec_at",
+           "unverified_reason"]
