@@ -137,3 +137,17 @@ def test_measure_under_a_one_core_sheet_on_one_cpu_records_that_sheet(model_dir,
     out, err = capsys.readouterr()
     rec = json.loads(out)
     assert err == "" and rec["device"] == "host-epyc-1c" and rec["threads"] == 1
+
+
+def test_measure_out_names_json_or_csv_before_timing(model_dir, capsys, timed, tmp_path):
+    """``--out x.txt`` wrote JSON though the help names FILE.json or FILE.csv: refused before timing, nothing
+    written; ``.CSV`` is a CSV (the suffix was compared case-sensitively)."""
+    from hybridperf.cli import main
+
+    model = str(model_dir / "resnet_like.onnx")
+    assert main(["measure", model, "--batch", "1", "--out", str(tmp_path / "x.txt")]) == 2
+    assert capsys.readouterr() == ("", f"hybridperf: error: --out {tmp_path / 'x.txt'}: name FILE.json (the full "
+                                       "record) or FILE.csv (one row)\n")
+    assert timed == [] and not (tmp_path / "x.txt").exists()
+    assert main(["measure", model, "--batch", "1", "--out", str(tmp_path / "m.CSV"), "--no-subnormal-scan"]) == 0
+    assert (tmp_path / "m.CSV").read_text().startswith("model,")

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     _check_model_file(args.model)
     spec = _check_device(args.device)
     out = check_output_path(args.out, "--out") if args.out else None  # before the measuring, not after
+    if out is not None and out.suffix.lower() not in (".json", ".csv"):  # it wrote JSON under any name
+        raise InputError(f"--out {args.out}: name FILE.json (the full record) or FILE.csv (one row)")
     usable = host_threads()
     # a named CPU sheet: the threads its predictions assume; refused here when this cannot be that machine
     assumed = _sheet_threads(args.device, spec, usable) if spec is not None else None
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         print("hybridperf: warning: " + m.contention.describe("the timed runs", "the latency figures are slow and "
               "noisy; measure again when the machine is idle"), file=sys.stderr)
     if out is not None:
-        if out.suffix == ".csv":
+        if out.suffix.lower() == ".csv":
             import csv
             import io
 
