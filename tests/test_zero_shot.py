@@ -439,8 +439,8 @@ def test_a_gpu_unlike_the_training_gpus_is_marked_unverified(capsys):
 
     assert unverified_reason(load_spec("t4")) == "" and unverified_reason(load_spec("a100-sxm-80gb")) == ""
     assert unverified_reason(load_spec("h100-sxm")) == (
-        "its fp32 peak 66.9 TFLOP/s is outside the training GPUs' 5.5-19.5; its DRAM bandwidth 3.35e+03 GB/s is "
-        "outside the training GPUs' 192-1.94e+03; its SM count 132 SMs is outside the training GPUs' 20-108")
+        "its fp32 peak 66.9 TFLOP/s is outside the training GPUs' 5.5-19.5; its DRAM bandwidth 3350 GB/s is "
+        "outside the training GPUs' 192-1935; its SM count 132 is outside the training GPUs' 20-108")
     assert "DRAM bandwidth 102 GB/s" in unverified_reason(load_spec("jetson-orin-nano-8gb"))
     from pathlib import Path
 

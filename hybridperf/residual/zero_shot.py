@@ -83,7 +83,7 @@ def _training_ranges() -> dict[str, tuple[float, float, str]]:
 
 _FIGURES = (("fp32 peak", "TFLOP/s", lambda s: s.peak_flops_per_s.get("fp32", 0.0) / 1e12),
             ("DRAM bandwidth", "GB/s", lambda s: (s.dram.bandwidth_bytes_per_s or 0.0) / 1e9),
-            ("SM count", "SMs", lambda s: float(s.compute_unit_count or 0)))
+            ("SM count", "", lambda s: float(s.compute_unit_count or 0)))
 
 
 def unverified_reason(spec: DeviceSpec) -> str:
@@ -95,7 +95,7 @@ def unverified_reason(spec: DeviceSpec) -> str:
         v = get(spec)
         lo, hi, _ = _training_ranges()[name]
         if v and not lo / UNVERIFIED_MARGIN <= v <= hi * UNVERIFIED_MARGIN:
-            why.append(f"its {name} {v:.3g} {unit} is outside the training GPUs' {lo:.3g}-{hi:.3g}")
+            why.append(f"its {name} {v:.4g}{' ' + unit if unit else ''} is outside the training GPUs' {lo:.4g}-{hi:.4g}")
     return "; ".join(why)
 ADAPTATION_SCHEMA = 2
 
