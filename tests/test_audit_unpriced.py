@@ -181,3 +181,19 @@ def test_mig_lower_bound(models, capsys):
     code, out, _ = _mig(capsys, models["nonzero"], "--max-latency", "1us")
     assert code == ExitCode.BUDGET_EXCEEDED
     assert out[-1].startswith("no profile meets the latency budget: even 7g.80gb (the whole GPU) is predicted at ≥ ")
+
+
+def test_predict_many_json_rows_name_their_unknown_figures(models, tmp_path, capsys):
+    """predict-many's JSON rows carry flops 0 for a model with nothing priced: ``unknown_fields`` names it (as the
+    predict report's ``totals.unknown_fields``); a partly priced model has none."""
+    d = tmp_path / "m"
+    d.mkdir()
+    for p in models.values():
+        shutil.copy(p, d)
+    out = tmp_path / "rows.jsonl"
+    assert main(["predict-many", str(d), "-d", "t4", "--jobs", "1", "--output", str(out)]) == ExitCode.OK
+    capsys.readouterr()
+    rows = {r["model"].rsplit("/", 1)[-1]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert rows["nms.onnx"]["flops"] == 0 and "flops" in rows["nms.onnx"]["unknown_fields"]
+    assert rows["nonzero.onnx"]["unknown_fields"] == [] and rows["nonzero.onnx"]["flops"] == 32
+    assert all(isinstance(r["memory_lower_bound"], bool) for r in rows.values())

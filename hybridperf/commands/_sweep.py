@@ -57,8 +57,11 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             flops=pred.flops,
             calibration=pred.calibration,
             lower_bound=lower_bound_text(pred) or None,
+            memory_lower_bound=bool(pred.analyzed.memory_is_lower_bound),
             warnings=list(pred.warnings),
         )
+        # a lower bound of 0 is unknown (nothing priced), as the predict report's totals.unknown_fields
+        row["unknown_fields"] = [k for k in ("latency_s", "energy_j", "flops") if row["lower_bound"] and not row[k]]
         if not pred.complete:
             row["status"] = "lower bound"
     except _InputError as exc:

@@ -51,9 +51,10 @@ def caveats(pred, s, allow_unsupported: bool):
     c = Caveats(lower_bound_text(pred), pred.analyzed.memory_is_lower_bound, accepted=allow_unsupported)
     if s.chosen is None:  # nothing fits even on the lower bounds: a definite "no"
         return c
+    from hybridperf.estimate.budget import uncosted_text
+
     uncosted = pred.uncosted_ops
-    kinds = "op type has" if len(uncosted) == 1 else "op types have"
-    ops = f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})"
+    ops = uncosted_text(pred)
     if latency_unknown(s, c) and s.max_latency_s is not None:
         why = f"latency unknown on every profile (no op priced: {ops}); no latency budget can be checked against it"
     elif (c.lower_bound or c.memory_lower_bound) and not allow_unsupported:

@@ -66,7 +66,7 @@ from hybridperf.precision import OVERRIDES
 from hybridperf.units import UNITS, parse_dims, units_of
 
 
-__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "parse_config", "parse_limit", "resolve_targets", "value_of"]
+__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
 
 
 class BudgetError(InputError):
@@ -308,11 +308,17 @@ def value_of(pred: Any, metric: Metric) -> float | None:
     return float(pred.energy_j)
 
 
-def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
-    """(why the figure is a lower bound, why it is unknown) for ``metric`` of ``pred``."""
+def uncosted_text(pred: Any) -> str:
+    """``"2 op types have no cost (a, b)"`` for a prediction with uncosted ops, else "" (why its latency, energy and
+    traffic are lower bounds; ``check`` and ``mig`` say it alike)."""
     uncosted = list(getattr(pred, "uncosted_ops", []))
     kinds = "op type has" if len(uncosted) == 1 else "op types have"
-    lower = f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})" if uncosted else ""
+    return f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})" if uncosted else ""
+
+
+def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
+    """(why the figure is a lower bound, why it is unknown) for ``metric`` of ``pred``."""
+    lower = uncosted_text(pred)
     if metric is Metric.MEMORY:
         plan = pred.memory
         if not plan.known:
