@@ -168,7 +168,8 @@ def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) ->
     sheet's fp32 GEMM figure, and on a 2-thread Zen 4 slice 8 quick probes (best of 5-6 GEMMs, about 4 s) read
     157-199 GFLOP/s against 157-203 for 8 full ones interleaved with them (best of 16, about 8 s); the zero-shot
     error on 70 configurations measured there was a median 13.5 % from a quick sheet and 9.4 % from a full one
-    (``benchmarks/results/probe_stability.md``). The training hosts' sheets are full probes too.
+    (``benchmarks/results/probe_stability.md``); with one thread the two were alike (median 7.4 and 7.3 %,
+    ``probe_stability_1t.md``). The training hosts' sheets are full probes too.
     """
     identity = host_identity()
     out = host_spec_path(identity)
