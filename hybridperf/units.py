@@ -88,6 +88,11 @@ def numel(dims: Iterable[int]) -> int:
     return n
 
 
+def shapes_text(shapes: Mapping[str, Sequence[int]]) -> str:
+    """``"x=1x3x224x224, mask=1x128"``: input shapes as the CLI writes them."""
+    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
+
+
 def check_batch_taken(batch: int | None, in_shapes: Mapping[str, Sequence[int]],
                       shapes: Mapping[str, Sequence[int]] | None = None) -> None:
     """Refuse a ``--batch`` that no input's leading dimension took (``in_shapes``: the inputs as bound): every figure
@@ -101,7 +106,7 @@ def check_batch_taken(batch: int | None, in_shapes: Mapping[str, Sequence[int]],
     """
     if batch is None or not in_shapes or any(s and s[0] == batch for s in in_shapes.values()):
         return
-    text = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in in_shapes.items())
+    text = shapes_text(in_shapes)
     if shapes and any(name in in_shapes for name in shapes):
         raise InputError(f"--batch {batch} disagrees with the shapes bound ({text}): drop --batch, or give the batch "
                          "in --shape")

@@ -20,6 +20,7 @@ from hybridperf.analysis.kernels import Kernel, group_kernels, unfused_kernels
 from hybridperf.analysis.memory import MemoryPlan, plan_memory, plan_stream
 from hybridperf.costs import Status
 from hybridperf.errors import error_line
+from hybridperf.units import check_batch_taken, shapes_text
 
 
 __all__ = ["Analyzed", "analyze", "analyze_with_memory_module", "plan_lowered_memory"]
@@ -39,8 +40,6 @@ class Analyzed:
     timings_s: Mapping[str, float] = field(default_factory=dict)
     #: Relax binding var name -> source graph node name (ONNX models; empty for other formats)
     source_nodes: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-    #: input the analysis could not honour (e.g. a batch the model's fixed batch dim ignores)
-    warnings: tuple[str, ...] = ()
     #: where each segment of a model composed by the block cache lies in it
     #: (:class:`hybridperf.analysis.blocks.Segments`); None for a model analysed whole
     segments: Any = field(default=None, repr=False, compare=False)
@@ -131,7 +130,7 @@ def analyze_with_memory_module(
     if not in_shapes:
         in_shapes = {k: v.shape for k, v in analysis.input_infos.items() if v.shape is not None}
     check_tensor_sizes(analysis, in_shapes)
-    warnings = _batch_warnings(batch, in_shapes, shapes)
+    check_batch_taken(batch, in_shapes, shapes)  # a --batch no input took is exit 2 (a warning until 2026-12-03)
     input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
     t0 = time.perf_counter()
     note, kernels, memory, mem_mod = _lower_and_plan(mod, analysis, input_bytes, fused, cache,
@@ -154,7 +153,6 @@ def analyze_with_memory_module(
         fusion_note=note,
         timings_s=MappingProxyType(t),
         source_nodes=MappingProxyType(dict(src_nodes)),
-        warnings=tuple(warnings),
     ), mem_mod
 
 
@@ -168,23 +166,13 @@ def _block_source(model: Any) -> bool:
     return isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".onnx" and Path(model).is_file()
 
 
-def _batch_warnings(batch: int | None, in_shapes: Mapping[str, tuple[int, ...]],
-                    shapes: Mapping[str, tuple[int, ...]] | None = None) -> list[str]:
-    """Refuse a ``batch`` that no input's leading dimension took (:func:`hybridperf.units.check_batch_taken`, exit 2;
-    until 2026-12-03 a warning, and ``check --batch 64`` passed on the batch-1 figure). Returns no warnings."""
-    from hybridperf.units import check_batch_taken
-
-    check_batch_taken(batch, in_shapes, shapes)
-    return []
-
-
 def _from_composed(got: Any, batch: int | None, int8: bool,
                    shapes: Mapping[str, tuple[int, ...]] | None = None) -> Analyzed:
     """The :class:`Analyzed` of a model composed from cached segments: the whole-model path's
-    checks, warnings and int8 step on the composed records (the same records, so the same result)."""
+    checks and int8 step on the composed records (the same records, so the same result)."""
     analysis, kernels, in_shapes = got.analysis, got.kernels, got.input_shapes
     check_tensor_sizes(analysis, in_shapes)
-    warnings = _batch_warnings(batch, in_shapes, shapes)
+    check_batch_taken(batch, in_shapes, shapes)
     if int8:
         from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
 
@@ -194,8 +182,7 @@ def _from_composed(got: Any, batch: int | None, int8: bool,
             analysis = apply_int8(analysis, plan)
     spans = got.spans if kernels is got.kernels else None  # int8 kernels regrouped: no longer the segments'
     return Analyzed(source=got.source, input_shapes=in_shapes, analysis=analysis, kernels=kernels, memory=got.memory,
-                    fused=True, timings_s=got.timings_s, source_nodes=MappingProxyType({}), warnings=tuple(warnings),
-                    segments=spans)
+                    fused=True, timings_s=got.timings_s, source_nodes=MappingProxyType({}), segments=spans)
 
 
 def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, lower: bool,
@@ -254,10 +241,6 @@ def plan_lowered_memory(module: Any, analysis: ModelAnalysis, input_bytes: int, 
     return plan_memory(mem_mod, analysis.weight_bytes, input_bytes), mem_mod
 
 
-def _shapes_text(shapes: Mapping[str, tuple[int, ...]]) -> str:
-    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
-
-
 def check_tensor_sizes(analysis: ModelAnalysis, input_shapes: Mapping[str, tuple[int, ...]]) -> None:
     """Refuse shapes that make some tensor larger than :data:`MAX_TENSOR_BYTES`.
 
@@ -274,5 +257,5 @@ def check_tensor_sizes(analysis: ModelAnalysis, input_shapes: Mapping[str, tuple
             shape = "x".join(map(str, info.shape or ()))
             raise InputError(
                 f"shapes too large: {what} would be {shape} {info.dtype} = {info.nbytes:.3g} B, more than the "
-                f"2^48 B (256 TiB) any device can address (inputs {_shapes_text(input_shapes)}); bind smaller shapes"
+                f"2^48 B (256 TiB) any device can address (inputs {shapes_text(input_shapes)}); bind smaller shapes"
             )

@@ -44,7 +44,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
         from hybridperf.api import predict_on
         from hybridperf.device.spec import load_spec
 
-        from hybridperf.report.text import lower_bound_text
+        from hybridperf.report.text import lower_bound_text, unknown_fields
 
         if session is not None:
             pred = session.predict(path, spec_ref, batch=batch, precision=precision, fused=fused, runtime="auto")
@@ -60,8 +60,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             memory_lower_bound=bool(pred.analyzed.memory_is_lower_bound),
             warnings=list(pred.warnings),
         )
-        # a lower bound of 0 is unknown (nothing priced), as the predict report's totals.unknown_fields
-        row["unknown_fields"] = [k for k in ("latency_s", "energy_j", "flops") if row["lower_bound"] and not row[k]]
+        row["unknown_fields"] = unknown_fields(row, bool(row["lower_bound"]), ("latency_s", "energy_j", "flops"))
         if not pred.complete:
             row["status"] = "lower bound"
     except _InputError as exc:

@@ -53,7 +53,6 @@ def caveats(pred, s, allow_unsupported: bool):
         return c
     from hybridperf.estimate.budget import uncosted_text
 
-    uncosted = pred.uncosted_ops
     ops = uncosted_text(pred)
     if latency_unknown(s, c) and s.max_latency_s is not None:
         why = f"latency unknown on every profile (no op priced: {ops}); no latency budget can be checked against it"
@@ -61,7 +60,7 @@ def caveats(pred, s, allow_unsupported: bool):
         latency = "latency unknown (no op priced)" if latency_unknown(s, c) else "latency only a lower bound"
         parts = ((latency, c.lower_bound), ("memory only a lower bound", c.memory_lower_bound))
         what = ", ".join(w for w, on in parts if on)
-        why = (what + (f" ({ops})" if uncosted else "")
+        why = (what + (f" ({ops})" if ops else "")
                + "; add cost rules, or pass --allow-unsupported to size on the lower bound")
     else:
         return c

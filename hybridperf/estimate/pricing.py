@@ -85,7 +85,7 @@ class Prediction:
     @property
     def warnings(self) -> tuple[str, ...]:
         """Input that was not honoured, and figures the device cannot meet (one line each)."""
-        out = list(self.analyzed.warnings)
+        out: list[str] = []
         if self.precision is not None:  # e.g. fp16 on a CPU sheet that lists bf16, fp8 on a T4 (int8)
             used = sorted({kp.estimate.precision for kp in self.kernels if kp.kernel.counts_toward_time
                            and kp.kernel.precision in ("fp32", self.precision)} - {self.precision, "none"})

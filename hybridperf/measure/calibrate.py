@@ -121,12 +121,10 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
         res = run_round(rnd, list(plan), one, reference.time, seed=seed)
         raw.extend(round_rows(res))
         failures.extend(res.failures)
-    halves: dict[str, dict[str, float]] = {}
-    if rounds >= 2:
-        first = list(range(rounds // 2))
-        halves = {name: {s.key: s.latency_min_s for s in summarize(raw, part)}
-                  for name, part in (("latency_min_first_half_s", first),
-                                     ("latency_min_second_half_s", range(rounds // 2, rounds)))}
+    half = rounds // 2
+    halves = {name: {s.key: s.latency_min_s for s in summarize(raw, part)}
+              for name, part in (("latency_min_first_half_s", range(half)),
+                                 ("latency_min_second_half_s", range(half, rounds)))} if half else {}
     out = []
     for s in summarize(raw):
         if s.rounds < rounds:

@@ -7,7 +7,7 @@ from typing import Any
 
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_time
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_flops, fmt_time
 from hybridperf.report.text import lower_bound_text
 
 
@@ -60,7 +60,7 @@ def header_line(pred: Prediction) -> str:
     lb = bool(lower)
     mem_ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
     memory = mem_ge + fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else "unknown"
-    flops = "FLOP unknown" if lb and not pred.flops else fmt_bound(pred.flops, lambda n: f"{fmt_count(n)}FLOP", lb)
+    flops = "FLOP unknown" if lb and not pred.flops else fmt_bound(pred.flops, fmt_flops, lb)
     return (
         f"# hybridperf: {pred.spec.id}: latency {fmt_bound(pred.latency_s, fmt_time, lb)}"
         + (f" ({lower})" if lower else "")

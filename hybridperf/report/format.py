@@ -20,7 +20,8 @@ from typing import Any
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["fmt_bound", "fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_time", "format_si", "table"]
+__all__ = ["fmt_bound", "fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_flops", "fmt_time", "format_si",
+           "table"]
 
 _Prefixes = Sequence[tuple[float, str]]
 
@@ -69,6 +70,11 @@ def fmt_count(n: float) -> str:
     ``fmt_count(2.5e9) + "FLOP"`` -> ``2.500 GFLOP``; under 1000 a whole number (``12 FLOP``)."""
     factor, prefix = _prefix(n, DECIMAL[1:])
     return f"{n / factor:.{3 if prefix else 0}f} {prefix}"
+
+
+def fmt_flops(n: float) -> str:
+    """:func:`fmt_count` with its unit: ``2.500 GFLOP``."""
+    return fmt_count(n) + "FLOP"
 
 
 def fmt_bound(value: float, fmt: Callable[[float], str], lower_bound: bool) -> str:

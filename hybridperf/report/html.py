@@ -24,7 +24,7 @@ from typing import Any
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
 from hybridperf.files import write_atomic
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_time, format_si
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time, format_si
 from hybridperf.report.text import lower_bound_text, to_dict
 
 __all__ = ["render_html", "write_html"]
@@ -414,7 +414,7 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
                f"{fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")
          if pred.runtime_memory is not None else
          _card("peak memory", mem_ge + fmt_bytes(m.peak_bytes) if m.known else "unknown", f"activations {fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")),
-        _card("compute", fmt_bound(tot["flops"], lambda n: f"{fmt_count(n)}FLOP", lb), "FLOP = 2 x MAC"),
+        _card("compute", fmt_bound(tot["flops"], fmt_flops, lb), "FLOP = 2 x MAC"),
         _card("DRAM traffic", fmt_bound(tot["bytes_read"] + tot["bytes_written"], fmt_bytes, lb), "sum over ops, unfused"),
         _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops" + (" (fused)" if an.fused else " (unfused)")),
         _card("coverage", f"{cov['covered_share']:.1%}", ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_time, table
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_energy, fmt_flops, fmt_time, table
 
 
 def to_json(rows: list[dict[str, Any]], device: str) -> str:
@@ -23,7 +23,7 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
                     fmt_bound(r["latency_s"], fmt_time, lb),
                     fmt_bound(r["energy_j"], fmt_energy, lb),
                     "unknown" if r["peak_memory_bytes"] is None else fmt_bytes(r["peak_memory_bytes"]),
-                    fmt_bound(r["flops"], lambda n: fmt_count(n) + "FLOP", lb),
+                    fmt_bound(r["flops"], fmt_flops, lb),
                     r["lower_bound"] or "ok",
                 ]
             )

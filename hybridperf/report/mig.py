@@ -47,7 +47,7 @@ def suggested(s, c: Caveats = EXACT):
 
 
 def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
-    chosen = suggested(s, c)
+    chosen, unknown = suggested(s, c), latency_unknown(s, c)
     return {
         "model": model,
         "device": s.device,
@@ -59,7 +59,7 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
         "lower_bound_reason": c.lower_bound or None,
         "memory_lower_bound": c.memory_lower_bound,
         # latency_s of every profile is a lower bound of 0 (nothing priced): the number stays, it is unknown
-        "unknown_fields": ["latency_s"] if latency_unknown(s, c) else [],
+        "unknown_fields": ["latency_s"] if unknown else [],
         "undecided": c.undecided or None,
         "profiles": [
             {
@@ -70,7 +70,7 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
                 "required_bytes": o.required_bytes,
                 "fits_memory": o.fits_memory,
                 "latency_s": o.latency_s,
-                "meets_latency": None if latency_unknown(s, c) else o.meets_latency,
+                "meets_latency": None if unknown else o.meets_latency,
                 "suitable": o.suitable,
             }
             for o in s.options

@@ -6,13 +6,14 @@ Numbers become text through :mod:`hybridperf.report.format` (units and the table
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hybridperf._version import __version__
 from hybridperf.costs import OpCost, Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.precision import storage_bytes
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_time, table
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time, table
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -144,9 +145,14 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "weight_bytes": pred.memory.weight_bytes,
         "kernels": sum(1 for k in an.kernels if k.counts_toward_time),
     }
-    # a lower bound of 0 says nothing: the number stays (the schema's type), the field is named unknown
-    totals["unknown_fields"] = [k for k in LOWER_BOUND_TOTALS if totals["lower_bound"] and not totals[k]]
+    totals["unknown_fields"] = unknown_fields(totals, bool(totals["lower_bound"]))
     return totals
+
+
+def unknown_fields(figures: Mapping[str, Any], lower_bound: bool, keys: Sequence[str] = LOWER_BOUND_TOTALS) -> list[str]:
+    """The ``keys`` of ``figures`` that are a lower bound of 0: unknown (nothing was priced). The number stays (the
+    schema's type); the field is named unknown (``totals.unknown_fields``, predict-many's rows)."""
+    return [k for k in keys if lower_bound and not figures[k]]
 
 
 def _memory_dict(pred: Prediction) -> dict[str, Any]:
@@ -240,7 +246,7 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         *([_execution_text(pred.execution, pred)] if pred.execution is not None else []),
         f"energy    {fmt_bound(pred.energy_j, fmt_energy, bool(lower))}{power}",
         f"memory    {memory_text(pred)}",
-        f"compute   {fmt_bound(a.flops, lambda n: fmt_count(n) + 'FLOP', bool(lower))} (FLOP = 2 x MAC), {sum(1 for k in an.kernels if k.counts_toward_time)} kernels "
+        f"compute   {fmt_bound(a.flops, fmt_flops, bool(lower))} (FLOP = 2 x MAC), {sum(1 for k in an.kernels if k.counts_toward_time)} kernels "
         f"from {len(a.records)} ops",
         f"coverage  {cov['covered_share']:.1%} of ops costed ("
         + ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)

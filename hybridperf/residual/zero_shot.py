@@ -68,16 +68,16 @@ UNVERIFIED_MARGIN = 1.1
 
 
 @lru_cache(maxsize=1)
-def _training_ranges() -> dict[str, tuple[float, float, str]]:
-    """Figure name -> (lowest, highest, unit) over the training GPUs' sheets (:data:`~hybridperf.residual.neusight.GPUS`)."""
+def _training_ranges() -> dict[str, tuple[float, float]]:
+    """Figure name -> (lowest, highest) over the training GPUs' sheets (:data:`~hybridperf.residual.neusight.GPUS`)."""
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.neusight import GPUS
 
     sheets = [load_spec(i) for ids in GPUS.values() for i in ids]
     out = {}
-    for name, unit, get in _FIGURES:
+    for name, _, get in _FIGURES:
         vals = [v for v in (get(s) for s in sheets) if v]
-        out[name] = (min(vals), max(vals), unit)
+        out[name] = (min(vals), max(vals))
     return out
 
 
@@ -93,7 +93,7 @@ def unverified_reason(spec: DeviceSpec) -> str:
     why = []
     for name, unit, get in _FIGURES:
         v = get(spec)
-        lo, hi, _ = _training_ranges()[name]
+        lo, hi = _training_ranges()[name]
         if v and not lo / UNVERIFIED_MARGIN <= v <= hi * UNVERIFIED_MARGIN:
             why.append(f"its {name} {v:.4g}{' ' + unit if unit else ''} is outside the training GPUs' {lo:.4g}-{hi:.4g}")
     return "; ".join(why)
