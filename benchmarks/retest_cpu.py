@@ -106,12 +106,11 @@ def rounds_rows(d: Path) -> list[dict]:
     return raw
 
 
-def pooled_rows(dirs: Sequence[Path]) -> list[dict]:
-    """:func:`rounds_rows` of several directories as one run: each directory's rounds are numbered after those of
-    the directories before it."""
+def pooled_rows(runs: Sequence[Sequence[Mapping]]) -> list[dict]:
+    """Several directories' :func:`rounds_rows` as one run: each one's rounds are numbered after those of the ones
+    before it."""
     out: list[dict] = []
-    for d in dirs:
-        raw = rounds_rows(d)
+    for raw in runs:
         shift = 1 + max((int(r["round"]) for r in out), default=-1)
         out += [{**r, "round": str(int(r["round"]) + shift)} for r in raw]
     return out
@@ -278,7 +277,8 @@ def cross_host_section(test: Path, baseline_device: str) -> list[str]:
 def report(args, command: str) -> str:
     tests = [Path(d) for d in args.test]
     retests = [Path(d) for d in args.retest or []]
-    raw_a = pooled_rows(tests)
+    raws = {d: rounds_rows(d) for d in (*tests, *retests)}  # each directory read once
+    raw_a = pooled_rows([raws[d] for d in tests])
     threads = sorted({r.get("threads") or "1" for r in raw_a})
     lines = ["# Test-retest of CPU ground truth, raw and normalised by the host speed index", "",
              f"Reproduce: `{command}`", "",
@@ -290,11 +290,9 @@ def report(args, command: str) -> str:
              "(`hybridperf.residual.model.CPU_TARGET`, `latency_min_s`: the label of every CPU model since "
              "2026-12-02); the raw median was the label before.", "",
              "## Hosts", ""]
-    for d in tests:
-        lines += host_section(d, rounds_rows(d))
-    raw_b = pooled_rows(retests) if retests else None
-    for d in retests:
-        lines += host_section(d, rounds_rows(d))
+    for d in (*tests, *retests):
+        lines += host_section(d, raws[d])
+    raw_b = pooled_rows([raws[d] for d in retests]) if retests else None
     lines += ["## Test-retest", ""]
     lines += split_half_section(" + ".join(map(str, tests)), raw_a)
     if raw_b:
