@@ -105,7 +105,7 @@ def test_github_annotations(capsys, resnet):
     assert len(lines) == 2
     assert lines[0].startswith(f"::error file={resnet},title=hybridperf%3A latency over budget on t4::latency ")
     assert "exceeds the budget 1.0 us" in lines[0]
-    assert lines[1] == "2 limits checked on 1 model x device pairs: 1 over budget"
+    assert lines[1] == "2 limits checked on 1 model x device pair: 1 over budget, 1 within budget"
 
 
 def test_junit_xml(capsys, resnet, tmp_path):

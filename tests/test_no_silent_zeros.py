@@ -88,6 +88,7 @@ def test_check_refuses_a_lower_bound_unless_allowed(models, capsys):
     assert main(argv) == ExitCode.INPUT_ERROR
     out, err = capsys.readouterr()
     assert "UNDECIDED (lower bound)" in out
+    assert out.splitlines()[-1] == "1 limit checked on 1 model x device pair: 1 cannot be judged"  # not "within budget"
     assert err.strip() == (
         f"hybridperf: error: cannot judge 1 limit: latency of {models['nonzero']} on t4 (lower bound: 1 op type "
         "has no cost (relax.nonzero)); add cost rules, or pass --allow-unsupported to judge the lower bound"

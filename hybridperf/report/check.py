@@ -74,10 +74,18 @@ def _summary(result) -> str:
     budgeted = [c for c in result.checks if not c.skipped]
     over = result.failures
     pairs = {(c.model, c.device) for c in result.checks}
-    verdict = "within budget" if not over else f"{len(over)} over budget"
-    if result.undecided:
-        verdict += f", {len(result.undecided)} cannot be judged"
-    return f"{len(budgeted)} limits checked on {len(pairs)} model x device pairs: {verdict}"
+    undecided = result.undecided
+    if not over and not undecided:
+        verdict = "within budget"
+    else:  # the three outcomes are exclusive; name each that occurred
+        within = len(budgeted) - len(over) - len(undecided)
+        parts = [f"{len(over)} over budget"] if over else []
+        parts += [f"{len(undecided)} cannot be judged"] if undecided else []
+        parts += [f"{within} within budget"] if within else []
+        verdict = ", ".join(parts)
+    limits = "limit" if len(budgeted) == 1 else "limits"
+    pair_s = "pair" if len(pairs) == 1 else "pairs"
+    return f"{len(budgeted)} {limits} checked on {len(pairs)} model x device {pair_s}: {verdict}"
 
 
 def to_table(result) -> str:
