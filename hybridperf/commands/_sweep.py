@@ -44,7 +44,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
         from hybridperf.api import predict_on
         from hybridperf.device.spec import load_spec
 
-        from hybridperf.report.text import lower_bound_text, unknown_fields
+        from hybridperf.report.text import unknown_fields
 
         if session is not None:
             pred = session.predict(path, spec_ref, batch=batch, precision=precision, fused=fused, runtime="auto")
@@ -56,7 +56,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             peak_memory_bytes=pred.peak_memory_bytes,
             flops=pred.flops,
             calibration=pred.calibration,
-            lower_bound=lower_bound_text(pred) or None,
+            lower_bound=pred.lower_bound_reason or None,
             memory_lower_bound=bool(pred.analyzed.memory_is_lower_bound),
             warnings=list(pred.warnings),
         )

@@ -42,35 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def caveats(pred, s, allow_unsupported: bool):
-    """The :class:`~hybridperf.report.mig.Caveats` of suggestion ``s`` for prediction ``pred``: which figures are
-    lower bounds or unknown, and why the suggestion is undecided (exit 2), if it is."""
-    from hybridperf.report.mig import Caveats, latency_unknown
-    from hybridperf.report.text import lower_bound_text
-
-    c = Caveats(lower_bound_text(pred), pred.analyzed.memory_is_lower_bound, accepted=allow_unsupported)
-    if s.chosen is None:  # nothing fits even on the lower bounds: a definite "no"
-        return c
-    from hybridperf.estimate.budget import uncosted_text
-
-    ops = uncosted_text(pred)
-    if latency_unknown(s, c) and s.max_latency_s is not None:
-        why = f"latency unknown on every profile (no op priced: {ops}); no latency budget can be checked against it"
-    elif (c.lower_bound or c.memory_lower_bound) and not allow_unsupported:
-        latency = "latency unknown (no op priced)" if latency_unknown(s, c) else "latency only a lower bound"
-        parts = ((latency, c.lower_bound), ("memory only a lower bound", c.memory_lower_bound))
-        what = ", ".join(w for w, on in parts if on)
-        why = (what + (f" ({ops})" if ops else "")
-               + "; add cost rules, or pass --allow-unsupported to size on the lower bound")
-    else:
-        return c
-    return Caveats(c.lower_bound, c.memory_lower_bound, why, allow_unsupported)
-
-
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
     from hybridperf.estimate.budget import Metric, parse_limit
-    from hybridperf.estimate.mig import require_profiles, suggest
+    from hybridperf.estimate.mig import caveats, require_profiles, suggest
     from hybridperf.report.mig import suggested, to_json, to_table
     from hybridperf.units import units_of
 

@@ -148,11 +148,66 @@ def suggest(
     return MigSuggestion(spec.id, int(pred.peak_memory_bytes), int(headroom_bytes), max_latency_s, tuple(options))
 
 
+@dataclass(frozen=True)
+class Caveats:
+    """What a suggestion's figures are: exact, lower bounds or unknown, and whether a suggestion can be made.
+
+    lower_bound : str
+        Why every profile latency is a lower bound (``"lower bound: 1 op uncosted: nonzero"``), else "".
+    memory_lower_bound : bool
+        The peak memory (so each "fits") is a lower bound.
+    undecided : str
+        Why no profile is suggested though one may fit (exit 2), else "".
+    accepted : bool
+        ``--allow-unsupported``: the suggestion is judged on the lower bounds.
+    """
+
+    lower_bound: str = ""
+    memory_lower_bound: bool = False
+    undecided: str = ""
+    accepted: bool = False
+
+
+EXACT = Caveats()
+
+
+def latency_unknown(s: MigSuggestion, c: Caveats) -> bool:
+    """Every profile's latency is a lower bound of 0: nothing was priced."""
+    return bool(c.lower_bound) and not any(o.latency_s for o in s.options)
+
+
+def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
+    """The :class:`Caveats` of suggestion ``s`` for prediction ``pred``: which figures are lower bounds or unknown,
+    and why the suggestion is undecided (exit 2), if it is. ``allow_unsupported`` accepts lower bounds (a latency
+    budget still cannot be judged on an unknown latency)."""
+    from hybridperf.estimate.budget import uncosted_text
+
+    c = Caveats(pred.lower_bound_reason, pred.analyzed.memory_is_lower_bound, accepted=allow_unsupported)
+    if s.chosen is None:  # nothing fits even on the lower bounds: a definite "no"
+        return c
+    ops = uncosted_text(pred)
+    if latency_unknown(s, c) and s.max_latency_s is not None:
+        why = f"latency unknown on every profile (no op priced: {ops}); no latency budget can be checked against it"
+    elif (c.lower_bound or c.memory_lower_bound) and not allow_unsupported:
+        latency = "latency unknown (no op priced)" if latency_unknown(s, c) else "latency only a lower bound"
+        parts = ((latency, c.lower_bound), ("memory only a lower bound", c.memory_lower_bound))
+        what = ", ".join(w for w, on in parts if on)
+        why = (what + (f" ({ops})" if ops else "")
+               + "; add cost rules, or pass --allow-unsupported to size on the lower bound")
+    else:
+        return c
+    return Caveats(c.lower_bound, c.memory_lower_bound, why, allow_unsupported)
+
+
 __all__ = [
+    "Caveats",
     "DEFAULT_HEADROOM_BYTES",
+    "EXACT",
     "MigOption",
     "MigSuggestion",
     "NoMigProfilesError",
+    "caveats",
+    "latency_unknown",
     "memory_fraction",
     "require_profiles",
     "slice_latency_s",

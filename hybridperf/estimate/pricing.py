@@ -83,6 +83,16 @@ class Prediction:
         return not self.uncosted_ops
 
     @property
+    def lower_bound_reason(self) -> str:
+        """Why latency, energy and traffic are lower bounds (``"lower bound: 1 op uncosted: nonzero"``), or "" when
+        every op has a cost."""
+        ops = self.uncosted_ops
+        if not ops:
+            return ""
+        n = sum(1 for r in self.analyzed.analysis.records if r.op in ops)
+        return f"lower bound: {n} op{'s' if n != 1 else ''} uncosted: {', '.join(o.removeprefix('relax.') for o in ops)}"
+
+    @property
     def warnings(self) -> tuple[str, ...]:
         """Input that was not honoured, and figures the device cannot meet (one line each)."""
         out: list[str] = []

@@ -8,7 +8,6 @@ from typing import Any
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_flops, fmt_time
-from hybridperf.report.text import lower_bound_text
 
 
 def binding_comments(pred: Prediction) -> dict[str, str]:
@@ -56,7 +55,7 @@ def annotate_text(pred: Prediction, module: Any) -> str:
 def header_line(pred: Prediction) -> str:
     """The ``# hybridperf:`` line: total latency, peak memory and FLOPs; with uncosted ops the latency and
     FLOPs are lower bounds (``≥``), or ``unknown`` when nothing was priced, and the ops are named."""
-    lower = lower_bound_text(pred)
+    lower = pred.lower_bound_reason
     lb = bool(lower)
     mem_ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
     memory = mem_ge + fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else "unknown"

@@ -25,7 +25,7 @@ from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
 from hybridperf.files import write_atomic
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time, format_si
-from hybridperf.report.text import lower_bound_text, to_dict
+from hybridperf.report.text import to_dict
 
 __all__ = ["render_html", "write_html"]
 
@@ -392,7 +392,7 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
     tot = rep["totals"]
     cov = rep["coverage"]
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
-    lower = lower_bound_text(pred)  # some op has no cost: time, energy, FLOPs and traffic are lower bounds
+    lower = pred.lower_bound_reason  # some op has no cost: time, energy, FLOPs and traffic are lower bounds
     lb = bool(lower)
     mem_ge = "≥ " if an.memory_is_lower_bound else ""
     parts = [

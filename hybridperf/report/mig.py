@@ -1,44 +1,16 @@
 """Rendering of a MIG suggestion (:class:`~hybridperf.estimate.mig.MigSuggestion`): a table or JSON.
 
-A model with uncosted ops (:class:`Caveats`) has only lower bounds for its profile latencies (``≥``), or none at
-all when nothing was priced (``unknown``); a memory plan can be a lower bound too. A suggestion resting on such a
-figure is withheld (``undecided``) unless ``--allow-unsupported`` accepts the bound.
+A model with uncosted ops has only lower bounds for its profile latencies (``≥``), or none at all when nothing
+was priced (``unknown``); a memory plan can be a lower bound too. A suggestion resting on such a figure is withheld
+(``undecided``) unless ``--allow-unsupported`` accepts the bound: :func:`hybridperf.estimate.mig.caveats`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
+from hybridperf.estimate.mig import EXACT, Caveats, latency_unknown
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_time, table
-
-
-@dataclass(frozen=True)
-class Caveats:
-    """What a suggestion's figures are: exact, lower bounds or unknown, and whether a suggestion can be made.
-
-    lower_bound : str
-        Why every profile latency is a lower bound (``"lower bound: 1 op uncosted: nonzero"``), else "".
-    memory_lower_bound : bool
-        The peak memory (so each "fits") is a lower bound.
-    undecided : str
-        Why no profile is suggested though one may fit (exit 2), else "".
-    accepted : bool
-        ``--allow-unsupported``: the suggestion is judged on the lower bounds.
-    """
-
-    lower_bound: str = ""
-    memory_lower_bound: bool = False
-    undecided: str = ""
-    accepted: bool = False
-
-
-EXACT = Caveats()
-
-
-def latency_unknown(s, c: Caveats) -> bool:
-    """Every profile's latency is a lower bound of 0: nothing was priced."""
-    return bool(c.lower_bound) and not any(o.latency_s for o in s.options)
 
 
 def suggested(s, c: Caveats = EXACT):

@@ -33,15 +33,6 @@ def coverage_dict(pred: Prediction) -> dict[str, Any]:
     }
 
 
-def lower_bound_text(pred: Prediction) -> str:
-    """``"lower bound: 1 op type uncosted: relax.nonzero"``, or "" when every op has a cost."""
-    ops = pred.uncosted_ops
-    if not ops:
-        return ""
-    n = sum(1 for r in pred.analyzed.analysis.records if r.op in ops)
-    return f"lower bound: {n} op{'s' if n != 1 else ''} uncosted: {', '.join(o.removeprefix('relax.') for o in ops)}"
-
-
 def precision_dict(pred: Prediction) -> dict[str, Any]:
     """The precision policy a prediction was priced under (``precision_override`` None: the model's own)."""
     p = pred.precision
@@ -138,7 +129,7 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "energy_j": pred.energy_j,
         "energy_note": pred.energy_note or None,
         "lower_bound": not pred.complete,
-        "lower_bound_reason": lower_bound_text(pred) or None,
+        "lower_bound_reason": pred.lower_bound_reason or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,
@@ -236,7 +227,7 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     a = an.analysis
     cov = coverage_dict(pred)
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
-    lower = lower_bound_text(pred)
+    lower = pred.lower_bound_reason
     power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
         f"model     {an.source}  inputs {shapes}",
