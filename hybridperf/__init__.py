@@ -10,6 +10,9 @@ Python API (loaded on first use, see :mod:`hybridperf.api`)::
     hybridperf.predict(model, device, *, batch=None, shapes=None, precision=None) -> Prediction
     hybridperf.analyze(model, example_inputs=None, *, batch=None, shapes=None) -> Analyzed
     hybridperf.check(model, devices, max_latency=..., max_memory=..., max_energy=...) -> CheckResult
+    hybridperf.report_dict(prediction) -> dict   # the JSON report of `hybridperf predict --format json`
+
+and ``Session``, ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch``.
 
 Importing this package is cheap: TVM is imported only when a model is analysed.
 
@@ -25,7 +28,8 @@ from __future__ import annotations
 from hybridperf._version import __version__
 
 #: public name -> attribute of hybridperf.api, imported on first access (PEP 562)
-_API = ("predict", "analyze", "check", "Session")
+_API = ("predict", "analyze", "check", "Session", "predict_on", "device_spec", "latency_model", "analyze_torch",
+        "report_dict")
 
 __all__ = ["__version__", *_API]
 

@@ -20,16 +20,31 @@ analysed once can be priced on many devices)::
 
     analyzed = hybridperf.analyze(net, torch.randn(8, 3, 224, 224))  # shapes come from the inputs
     hybridperf.predict(net, "l4", example_inputs=torch.randn(8, 3, 224, 224))
- ``shapes`` maps input
-names to shapes (tuples or ``"1x3x224x224"``). Budget limits are strings with
-a unit (``"20ms"``, ``"512MiB"``, ``"50mJ"``) or numbers in SI units (s, B, J).
-Errors are the same :class:`~hybridperf.errors.InputError` subclasses the CLI
+
+``shapes`` maps input names to shapes (tuples of ints or ``"1x3x224x224"``).
+Budget limits are strings with a unit (``"20ms"``, ``"512MiB"``, ``"50mJ"``)
+or numbers in SI units (s, B, J). ``precision`` is one of
+:data:`hybridperf.precision.OVERRIDES` or None; ``runtime`` a
+:class:`~hybridperf.estimate.runtime_memory.Runtime` name, ``"auto"`` (the
+device kind's, as the CLI's default) or None (the TVM plan's peak memory; the
+default of :func:`predict` and :class:`Session`, so their
+``peak_memory_bytes`` is the TVM plan's where the CLI's headline is the
+runtime's: pass ``runtime="auto"`` for the CLI's figure). Errors for bad
+input are the same :class:`~hybridperf.errors.InputError` subclasses the CLI
 turns into exit code 2.
+
+``import hybridperf`` exports ``predict``, ``analyze``, ``check``, ``Session``,
+``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch`` and
+``report_dict`` (a prediction as the JSON report of ``hybridperf predict
+--format json``: ``json.dumps(hybridperf.report_dict(pred))``); ``run_check``
+is imported from ``hybridperf.api``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -53,26 +68,62 @@ def device_spec(device: str | Path | DeviceSpec) -> DeviceSpec:
     its cached probe, probed once, without output, when there is none; as ``--device host`` in the CLI)."""
     if isinstance(device, DeviceSpec):
         return device
+    if not isinstance(device, (str, os.PathLike)):
+        raise InputError(f"device must be a device id such as 't4', a spec file path or a DeviceSpec, got "
+                         f"{type(device).__name__} {device!r}; `hybridperf devices` lists the ids")
     from hybridperf.measure.host import device_ref
 
     return load_spec(device_ref(device))
 
 
 def _shapes(shapes: ShapeArg | None) -> dict[str, tuple[int, ...]] | None:
-    if not shapes:
+    """``shapes`` checked and normalised to ``{name: tuple of int}`` (numpy integers taken as ints); None when empty."""
+    if shapes is None:
         return None
+    if not isinstance(shapes, Mapping):
+        raise InputError(f"shapes must map input names to shapes, e.g. shapes={{'input': (1, 3, 224, 224)}}, got "
+                         f"{type(shapes).__name__}")
     out = {}
     for name, s in shapes.items():
+        if not isinstance(name, str):
+            raise InputError(f"shapes keys are input names (str), got {name!r}")
         if isinstance(s, str):
             parsed = parse_dims(s)
             if parsed is None:
                 raise InputError(f"shapes[{name!r}] = {s!r}: write dimensions as 'DxDxD', e.g. '1x3x224x224'")
             s = list(parsed)
-        dims = tuple(s)
-        if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
+        try:
+            dims = tuple(s)
+        except TypeError:
+            raise InputError(f"shapes[{name!r}] = {s!r}: give the whole shape, e.g. (1, 3, 224, 224) or "
+                             "'1x3x224x224'") from None
+        if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in dims):
             raise InputError(f"shapes[{name!r}] = {s!r}: dimensions must be positive integers")
-        out[name] = dims
-    return out
+        out[name] = tuple(int(d) for d in dims)
+    return out or None
+
+
+def _precision(precision: Any) -> str | None:
+    """``precision`` checked: None or one of :data:`hybridperf.precision.OVERRIDES` (as its string)."""
+    if precision is None:
+        return None
+    from hybridperf.precision import OVERRIDES
+
+    value = getattr(precision, "value", precision)
+    if not isinstance(value, str) or value not in OVERRIDES:
+        hint = f"; did you mean {value.lower()!r}?" if isinstance(value, str) and value.lower() in OVERRIDES else ""
+        raise InputError(f"precision={precision!r} is not an override: use one of {', '.join(OVERRIDES)}, or None to "
+                         f"price each op at the model's own precision{hint}")
+    return value
+
+
+def _residual(residual: Any) -> None:
+    """Refuse a ``residual`` that is neither ``"auto"``, None nor a model with ``apply``."""
+    if residual is None or (isinstance(residual, str) and residual == "auto"):
+        return
+    if isinstance(residual, (str, bool)) or not callable(getattr(residual, "apply", None)):
+        raise InputError(f"residual={residual!r}: use 'auto' (the device's learned model), None (roofline only) or "
+                         "a fitted residual model")
 
 
 def _torch_kind(model: Any) -> str | None:
@@ -144,7 +195,27 @@ def analyze(
         raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
         raise InputError(f"batch must be a positive integer, got {batch!r}")
-    return _analyze(model, _shapes(shapes), batch, fused=fused, cache=cache, workspace=workspace)
+    bound = _shapes(shapes)
+    _check_model_kind(model, bound)
+    return _analyze(model, bound, batch, fused=fused, cache=cache, workspace=workspace)
+
+
+def _check_model_kind(model: Any, shapes: Mapping[str, Any] | None) -> None:
+    """Refuse a ``model`` no frontend takes (and ``shapes`` for a Relax module, whose shapes are its own)."""
+    from hybridperf.frontends.common import LoadedModel, is_onnx_proto
+
+    if isinstance(model, (str, os.PathLike)) or is_onnx_proto(model) or isinstance(model, LoadedModel):
+        return
+    from tvm.ir import IRModule
+
+    if isinstance(model, IRModule):
+        if shapes:
+            raise InputError("shapes do not apply to a Relax IRModule (its shapes are its own); bind them before "
+                             "importing, or pass the ONNX model")
+        return
+    raise InputError(f"cannot analyze a model of type {type(model).__name__}: pass a model file path (.onnx, "
+                     ".tflite, .pt2), an onnx.ModelProto, a Relax IRModule, a torch.nn.Module with example_inputs, a "
+                     "torch.export.ExportedProgram or an Analyzed")
 
 
 def predict(
@@ -159,8 +230,17 @@ def predict(
     residual: Any = "auto",
     runtime: Any = None,
 ) -> Prediction:
-    """Predict latency, energy and peak memory of ``model`` on ``device`` (like ``hybridperf predict``)."""
+    """Predict latency, energy and peak memory of ``model`` on ``device`` (like ``hybridperf predict``).
+
+    Latency, energy and warnings are the CLI's for the same inputs. ``runtime=None`` (the default) makes
+    ``peak_memory_bytes`` the TVM plan's; ``runtime="auto"`` gives the CLI's headline peak (the device kind's
+    runtime: onnxruntime on a CPU, PyTorch on a GPU). ``precision``, ``residual`` and ``runtime``: see
+    :func:`predict_on`.
+    """
     spec = device_spec(device)  # a bad device fails fast
+    precision = _precision(precision)
+    _residual(residual)
+    runtime = _resolve_auto(runtime, spec)
     analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused,
                        workspace=_needs_workspace(runtime, [spec]))
     return predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
@@ -189,12 +269,15 @@ def check(
     fused: bool = True,
     residual: Any = "auto",
     allow_unsupported: bool = False,
+    runtime: Any = "auto",
 ) -> CheckResult:
     """Check ``model`` against a budget on each device (like ``hybridperf check``).
 
     A figure that is unknown, or only a lower bound (ops without a cost), leaves its limit
     undecided (``result.undecided``; the result is falsy) unless ``allow_unsupported`` judges
     the lower bound. Memory is also checked against each device's capacity.
+    ``runtime`` (default ``"auto"``, as the CLI's ``--runtime``): memory is judged on that runtime's
+    peak (each device kind's own runtime); None judges the TVM plan's peak.
 
     Returns
     -------
@@ -215,12 +298,18 @@ def check(
     specs = [device_spec(d) for d in devices]
     if not specs:
         raise InputError("check needs at least one device")
-    analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
+    precision = _precision(precision)
+    _residual(residual)
+    for s in specs:
+        _resolve_auto(runtime, s)  # a runtime of another device kind fails before the analysis
+    analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused,
+                       workspace=_needs_workspace(runtime, specs))
     ids = tuple(dict.fromkeys(s.id for s in specs))
     target = Target(analyzed.source, ids, {d: budget for d in ids}, batch, {}, precision)
     by_id = {s.id: s for s in specs}
     return run_check(
-        [target], analyzed={analyzed.source: analyzed}, specs=by_id, residual=residual, allow_unsupported=allow_unsupported
+        [target], analyzed={analyzed.source: analyzed}, specs=by_id, residual=residual,
+        allow_unsupported=allow_unsupported, runtime=runtime,
     )
 
 
@@ -340,6 +429,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     """
     spec = device_spec(device)
     runtime = _resolve_auto(runtime, spec)
+    precision = _precision(precision)
+    _residual(residual)
     auto = isinstance(residual, str) and residual == "auto"
     model = _load_residual(spec, runtime) if auto else residual
     return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
@@ -353,13 +444,25 @@ def _roofline_note(spec: DeviceSpec, auto: bool) -> str:
     return "roofline only (--roofline-only)"
 
 
-def _resolve_auto(runtime: Any, spec: DeviceSpec) -> Any:
-    """``"auto"`` -> the runtime of ``spec``'s device kind (a ``check`` over several devices passes one value)."""
-    if isinstance(runtime, str) and runtime == "auto":
-        from hybridperf.estimate.runtime_memory import default_runtime
+def _resolve_auto(runtime: Any, spec: DeviceSpec) -> str | None:
+    """``runtime`` checked for ``spec`` and named by its value: ``"auto"`` -> the runtime of ``spec``'s device kind (a
+    ``check`` over several devices passes one value), None stays None (the TVM plan's peak).
 
-        return default_runtime(spec.kind).value
-    return runtime
+    Raises
+    ------
+    InputError
+        An unknown runtime name, or one of another device kind (``"onnxruntime"`` on a GPU).
+    """
+    if runtime is None:
+        return None
+    from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime
+
+    try:
+        return resolve_runtime(runtime, spec.kind, spec.id).value
+    except (ValueError, TypeError):
+        names = ", ".join(repr(r.value) for r in Runtime)
+        raise InputError(f"runtime={runtime!r} is not a runtime: use one of {names}, 'auto' (the device kind's) or "
+                         "None (the TVM plan's peak memory)") from None
 
 
 def _with_runtime_memory(pred: Prediction, runtime: Any) -> Prediction:
@@ -438,9 +541,12 @@ class Session:
 
     def residual(self, spec: DeviceSpec, runtime: Any = None) -> Any:
         """The device's stored residual model (else a GPU's cross-device or a CPU's cross-host model; None if neither),
-        loaded on first use."""
+        loaded on first use. Keyed by the sheet's id and held by identity, as the roofline memo is: another sheet
+        object with that id (an edited copy, e.g. another core count) loads its own (a CPU's cross-host model is
+        built from its sheet)."""
         key = (spec.id, None if runtime is None else str(getattr(runtime, "value", runtime)))
-        if key not in self._residuals:
+        got = self._residuals.get(key)
+        if got is None or got[0] is not spec:
             model = _load_residual(spec, runtime)
             if self.keep_kernel_scores > 0 and hasattr(model, "with_cache"):  # a GPU's cross-device model
                 from hybridperf.residual.cross_device import PredictionCache
@@ -449,12 +555,13 @@ class Session:
                 if self._launch_memo is None:
                     self._launch_memo = LaunchMemo()
                 model = model.with_cache(PredictionCache(self.keep_kernel_scores), self._launch_memo, self._rooflines)
-            self._residuals[key] = model
-        return self._residuals[key]
+            got = self._residuals[key] = (spec, model)
+        return got[1]
 
     def analyze(self, model: Any, example_inputs: Any = None, *, batch: int | None = None,
-                shapes: ShapeArg | None = None, fused: bool = True) -> Analyzed:
-        """:func:`analyze` with this session's caches (a model file analysed before is re-used)."""
+                shapes: ShapeArg | None = None, fused: bool = True, workspace: bool = False) -> Analyzed:
+        """:func:`analyze` with this session's caches (a model file analysed before is re-used); ``workspace``: also
+        size the kernels' workspace (what ``runtime="tvm"`` needs)."""
         key = None
         if isinstance(model, (str, Path)) and example_inputs is None:
             p = Path(model)
@@ -464,10 +571,11 @@ class Session:
                 st = None
             if st is not None:
                 frozen = tuple(sorted((k, str(v)) for k, v in (shapes or {}).items()))
-                key = (str(p.resolve()), st.st_size, st.st_mtime_ns, frozen, batch, fused)
+                key = (str(p.resolve()), st.st_size, st.st_mtime_ns, frozen, batch, fused, workspace)
                 if key in self._analyses:
                     return self._analyses[key]
-        analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused, cache=self.cache)
+        analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused, cache=self.cache,
+                           workspace=workspace)
         if key is not None and self.keep_analyses > 0:
             while len(self._analyses) >= self.keep_analyses:
                 self._analyses.pop(next(iter(self._analyses)))
@@ -479,6 +587,8 @@ class Session:
         """:func:`predict_on` with the session's device sheets and residual models."""
         spec = self.spec(device)
         runtime = _resolve_auto(runtime, spec)
+        precision = _precision(precision)
+        _residual(residual)
         auto = isinstance(residual, str) and residual == "auto"
         model = self.residual(spec, runtime) if auto else residual
         return self._with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
@@ -510,7 +620,7 @@ class Session:
         return {**self.cache.stats(), "analyses": len(self._analyses), "specs": len(self._specs),
                 "residuals": len(self._residuals), "runtime_peaks": len(self._runtime_peaks),
                 "rooflines": len(self._rooflines) if self._rooflines is not None else 0,
-                "kernel_scores": sum(len(c) for c in (getattr(m, "cache", None) for m in self._residuals.values())
+                "kernel_scores": sum(len(c) for c in (getattr(m, "cache", None) for _, m in self._residuals.values())
                                      if c is not None)}
 
     def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
@@ -518,7 +628,11 @@ class Session:
                 fused: bool = True, residual: Any = "auto", runtime: Any = None) -> Prediction:
         """:func:`predict` with this session's caches."""
         spec = self.spec(device)  # a bad device fails fast
-        analyzed = self.analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)
+        precision = _precision(precision)
+        _residual(residual)
+        runtime = _resolve_auto(runtime, spec)
+        analyzed = self.analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused,
+                                workspace=_needs_workspace(runtime, [spec]))
         return self.predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
 
     def predict_many(self, models: Sequence[Any], devices: Sequence[str | Path | DeviceSpec], *,
@@ -534,4 +648,13 @@ class Session:
         return out
 
 
-__all__ = ["Session", "analyze", "analyze_torch", "check", "latency_model", "predict", "predict_on", "run_check"]
+def report_dict(pred: Prediction) -> dict[str, Any]:
+    """``pred`` as the versioned JSON report that ``hybridperf predict --format json`` prints (plain types only:
+    ``json.dumps`` takes it); unknown figures are None there, as in the CLI's output."""
+    from hybridperf.report.text import to_dict
+
+    return to_dict(pred)
+
+
+__all__ = ["Session", "analyze", "analyze_torch", "check", "device_spec", "latency_model", "predict", "predict_on",
+           "report_dict", "run_check"]

@@ -65,6 +65,16 @@ def models(tmp_path_factory):
         d / "matmul.onnx",
         [w],
     )
+    # the same MatMul + Relu in float16 (weights, activations and inputs)
+    f16 = TensorProto.FLOAT16
+    w16 = numpy_helper.from_array(np.ones((64, 32), np.float16), "W")
+    out["matmul_fp16"] = _save(
+        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+        [helper.make_tensor_value_info("x", f16, [1, 64])],
+        [helper.make_tensor_value_info("y", f16, [1, 32])],
+        d / "matmul_fp16.onnx",
+        [w16],
+    )
     return out
 
 
@@ -225,6 +235,20 @@ def test_a_precision_the_sheet_lacks_is_a_warning_naming_the_peak_used(models):
     assert predict_on(analyze(models["matmul"]), toy(), precision="fp16", residual=None).warnings == ()  # it has one
 
 
+def test_a_precision_override_with_no_float32_op_to_reprice_is_a_warning(models):
+    """``--precision int8`` on an fp16 model re-prices nothing (the override applies to float32 ops): since 2026-12-03
+    a warning says so; before, the prediction was the fp16 one with no word that the input was not honoured."""
+    analyzed = analyze(models["matmul_fp16"])
+    plain = predict_on(analyzed, toy(), residual=None)
+    pred = predict_on(analyzed, toy(), precision="int8", residual=None)
+    assert pred.latency_s == plain.latency_s  # nothing was re-priced
+    assert pred.warnings == ("--precision int8: the model has no float32 op to re-price (its ops are fp16); it is "
+                             "priced at its own precision",)
+    assert predict_on(analyzed, toy(), precision="fp16", residual=None).warnings == ()  # what it is already
+    f32 = predict_on(analyze(models["matmul"]), toy(), precision="fp16", residual=None)
+    assert f32.warnings == () and f32.latency_s != predict_on(analyze(models["matmul"]), toy(), residual=None).latency_s
+
+
 # --------------------------------------------------------------------------- 6. device capacity
 
 
@@ -250,7 +274,7 @@ def test_peak_above_device_memory_warns_and_fails_check(models, capsys):
         f"predicted peak memory {gib:.2f} GiB exceeds toy's 0.00 GiB of memory; the model does not fit "
         "(lower the batch or the precision)",
     )
-    result = check(models["matmul"], small, max_latency="1s", residual=None)
+    result = check(models["matmul"], small, max_latency="1s", residual=None, runtime=None)  # the TVM plan's peak
     (mem,) = result.failures
     assert mem.metric.value == "memory" and mem.limit is None and mem.over_capacity
     assert mem.over_by == pytest.approx(pred.peak_memory_bytes / 1000 - 1)

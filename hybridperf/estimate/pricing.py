@@ -96,6 +96,11 @@ class Prediction:
     def warnings(self) -> tuple[str, ...]:
         """Input that was not honoured, and figures the device cannot meet (one line each)."""
         out: list[str] = []
+        own = sorted({kp.kernel.precision for kp in self.kernels if kp.kernel.counts_toward_time} - {"none"})
+        if self.precision is not None and own and "fp32" not in own and own != [self.precision]:
+            # the override re-prices float32 ops only: an fp16 or int8 model stays at its own precision
+            out.append(f"--precision {self.precision}: the model has no float32 op to re-price (its ops are "
+                       f"{', '.join(own)}); it is priced at its own precision")
         if self.precision is not None:  # e.g. fp16 on a CPU sheet that lists bf16, fp8 on a T4 (int8)
             used = sorted({kp.estimate.precision for kp in self.kernels if kp.kernel.counts_toward_time
                            and kp.kernel.precision in ("fp32", self.precision)} - {self.precision, "none"})
