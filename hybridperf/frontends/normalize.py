@@ -204,7 +204,7 @@ def _dims(vi: onnx.ValueInfoProto) -> list[Any] | None:
 def _example(name: str, dims: list[Any] | None) -> str:
     if dims is None:
         return f"--shape {name}=1x3x224x224"
-    parts = [str(d) if isinstance(d, int) else "N" for d in dims]
+    parts = [str(d) if isinstance(d, int) and d > 0 else "N" for d in dims]
     return f"--shape {name}={'x'.join(parts) or '1'}"
 
 
@@ -251,6 +251,11 @@ def _bind_in_place(
     for vi in inputs:
         if vi.type.WhichOneof("value") != "tensor_type":
             raise InputError(f"input {vi.name!r} is not a tensor; only tensor inputs are supported")
+        if vi.type.tensor_type.elem_type == onnx.TensorProto.STRING:
+            raise InputError(
+                f"input {vi.name!r} is a string tensor, which TVM cannot represent; export the model from its "
+                "first numeric tensor on (e.g. token ids after the tokenizer)"
+            )
         dims = _dims(vi)
         if vi.name in shapes:
             bound = list(shapes[vi.name])
@@ -271,9 +276,8 @@ def _bind_in_place(
                     flag = _example(vi.name, dims)
                     if i == 0:
                         flag = f"--batch N or {flag}"
-                    raise DynamicShapeError(
-                        f"input {vi.name!r} dim {i} ({d!r}) is symbolic; bind it with {flag}"
-                    )
+                    what = f"is {d} (empty, or unknown in this export)" if isinstance(d, int) else f"({d!r}) is symbolic"
+                    raise DynamicShapeError(f"input {vi.name!r} dim {i} {what}; bind it with {flag}")
         check_input_size(vi.name, bound, vi.type.tensor_type.elem_type, "--shape" if vi.name in shapes else "input")
         _set_shape(vi, bound)
         out[vi.name] = tuple(bound)
@@ -526,17 +530,53 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     g.value_info.extend(src.value_info)
     g.node.extend(src.node)
     for t in src.initializer:
-        if t.data_location != onnx.TensorProto.EXTERNAL and _small(t):
-            g.initializer.append(t)
-            continue
-        stub = g.initializer.add()
-        stub.name = t.name
-        stub.data_type = t.data_type
-        stub.dims.extend(t.dims)
-        stub.data_location = onnx.TensorProto.EXTERNAL
-        entry = stub.external_data.add()
-        entry.key, entry.value = "location", "__hybridperf_stub__"
+        _add_to_skeleton(g, t)
     return sk
+
+
+def _add_to_skeleton(g: onnx.GraphProto, t: onnx.TensorProto) -> None:
+    """Give the skeleton graph ``g`` initializer ``t``: itself when small, else a data-less stub."""
+    if t.data_location != onnx.TensorProto.EXTERNAL and _small(t):
+        g.initializer.append(t)
+        return
+    stub = g.initializer.add()
+    stub.name = t.name
+    stub.data_type = t.data_type
+    stub.dims.extend(t.dims)
+    stub.data_location = onnx.TensorProto.EXTERNAL
+    entry = stub.external_data.add()
+    entry.key, entry.value = "location", "__hybridperf_stub__"
+
+
+def _taken_branch(node: onnx.NodeProto, folder: _Folder) -> onnx.GraphProto | None:
+    """The branch an ``If`` node takes when its condition is a constant (exporters compute it from
+    shapes, which binding made static); None when the condition is a run-time value."""
+    if node.op_type != "If" or (node.domain or "") not in _DEFAULT_DOMAINS or not node.input:
+        return None
+    cond = folder.value(node.input[0])
+    if cond is None or cond.size != 1:
+        return None
+    branch = next((a.g for a in node.attribute if a.name == ("then_branch" if bool(cond.reshape(-1)[0]) else "else_branch")), None)
+    if branch is None or len(branch.sparse_initializer) or len(branch.output) != len(node.output):
+        return None
+    return branch
+
+
+def _inline_branch(node: onnx.NodeProto, branch: onnx.GraphProto, out: onnx.ModelProto, sk: onnx.ModelProto,
+                   folder: _Folder) -> list[onnx.NodeProto]:
+    """The nodes that replace ``node`` by its taken ``branch``: the branch's nodes, then an ``Identity``
+    per output (ONNX names are unique across subgraphs, so nothing is renamed). The branch's
+    initializers join the model's (``out``), the skeleton's and the folder's."""
+    for t in branch.initializer:
+        out.graph.initializer.append(t)
+        folder.inits[t.name] = out.graph.initializer[-1]
+        _add_to_skeleton(sk.graph, t)
+    nodes = [onnx.NodeProto() for _ in branch.node]
+    for copy, n in zip(nodes, branch.node):
+        copy.CopyFrom(n)
+    nodes.extend(onnx.helper.make_node("Identity", [b.name], [o], name=f"{node.name or o}__taken_branch{k}")
+                 for k, (b, o) in enumerate(zip(branch.output, node.output)) if o)
+    return nodes
 
 
 def _infer(sk: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
@@ -677,6 +717,12 @@ def _fold_to_fixpoint(out: onnx.ModelProto, sk: onnx.ModelProto, folder: _Folder
                 for i, name in enumerate(node.input):
                     if name in alias:
                         node.input[i] = alias[name]
+            branch = _taken_branch(node, folder)
+            if branch is not None:  # its nodes are folded or kept in the next round
+                kept.extend(_inline_branch(node, branch, out, sk, folder))
+                folded["If"] = folded.get("If", 0) + 1
+                n_new += 1
+                continue
             if (
                 node.op_type == "Identity"
                 and (node.domain or "") in _DEFAULT_DOMAINS
@@ -820,10 +866,17 @@ def check_supported(model: onnx.ModelProto, source: str = "model") -> None:
         return
     total = sum(1 for _ in _walk(model.graph.node))
     listed = ", ".join(f"{k} ({v})" for k, v in sorted(counts.items()))
+    hint = "e.g. opset <= 22, no custom ops"
+    if any(k.split("::")[-1] in _LOOP_OPS for k in counts):
+        hint = "loops and recurrent layers unrolled, e.g. traced at a fixed sequence length"
     raise UnsupportedModelError(
         f"{source}: {sum(counts.values())} of {total} nodes use ops TVM's ONNX frontend cannot import: "
-        f"{listed}; re-export without them (e.g. opset <= 22, no custom ops)"
+        f"{listed}; re-export without them ({hint})"
     )
+
+
+#: ops a re-export removes by unrolling (control-flow loops, recurrent layers), not by an opset or domain change
+_LOOP_OPS = frozenset({"Loop", "Scan", "LSTM", "GRU", "RNN"})
 
 
 #: ops whose output *shape* depends on the input *values*

@@ -22,6 +22,7 @@ import warnings
 
 from hybridperf.errors import ModelLoadError, UnsupportedModelError
 from hybridperf.frontends.common import LoadedModel
+from hybridperf.units import shapes_text
 
 
 #: external tensors up to this many bytes are read into memory (shape arithmetic and quantisation
@@ -59,6 +60,11 @@ def load_onnx_proto(path: str | Path, read_weights: bool = False):
         raise ModelLoadError(
             f"cannot read {p} as ONNX ({type(exc).__name__}); the file is corrupt or not an ONNX model: re-export it"
         ) from exc
+    if len(model.graph.node) == 0 and len(model.graph.output):
+        raise ModelLoadError(
+            f"{p}: its ONNX graph has no nodes (every output is an input or a constant): nothing to predict; "
+            "pass a model that computes its outputs"
+        )
     if len(model.graph.node) == 0:
         raise ModelLoadError(f"{p} holds no ONNX graph nodes; the file is corrupt or not an ONNX model: re-export it")
     _load_small_external_data(model, p)
@@ -590,7 +596,7 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
         where = f" at node {failed[1]!r} ({failed[0]})" if failed and failed[1] else f" at a {failed[0]} node" if failed else ""
         fix = "; re-export the model, or report it"
         if re.search(r"shape|broadcast|dimension|reduction length|rank", first, re.IGNORECASE):
-            bound = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in input_shapes.items())
+            bound = shapes_text(input_shapes)
             fix = f"; the input shapes ({bound}) do not fit the model: check the --shape / --batch values"
         raise ModelLoadError(f"{source}: import into TVM Relax failed{where}: {first[:240].rstrip('.')}{fix}") from exc
     return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx",

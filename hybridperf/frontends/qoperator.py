@@ -65,6 +65,63 @@ def _initializer_array(model: Any, name: str):
     return None
 
 
+#: integer ops with an int32 result -> the float op they are (ONNX defines them on zero-point-shifted ints)
+_INTEGER_OPS = {"MatMulInteger": "MatMul", "ConvInteger": "Conv"}
+
+#: the op types :func:`qoperator_to_qdq` rewrites
+_REWRITTEN = frozenset({"QLinearConv", "QLinearMatMul", *_INTEGER_OPS})
+
+
+def _integer_op_as_qdq(model: Any, n: Any, fresh: Any) -> tuple[list[Any], list[Any]] | None:
+    """``MatMulInteger`` / ``ConvInteger`` node ``n`` as ``DequantizeLinear`` (scale 1) on both operands,
+    the float op, and a ``Cast`` to int32: the nodes and the new scale initializers, or None when a
+    zero point is not an initializer (its shape, which the scale must share, is then unknown)."""
+    from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
+
+    a, b, a_zp, b_zp = (list(n.input) + [""] * 4)[:4]
+    conv = n.op_type == "ConvInteger"
+    nodes, inits = [], []
+    tag = n.name or n.op_type
+    for role, x, zp, per_axis in (("a", a, a_zp, -2), ("b", b, b_zp, 0 if conv else -1)):
+        zp_arr = _initializer_array(model, zp) if zp else np.zeros((), np.int8)
+        if zp_arr is None:
+            return None
+        scale = fresh(f"{tag}_{role}_unit_scale")
+        inits.append(numpy_helper.from_array(np.ones(zp_arr.shape, np.float32), scale))
+        y = fresh(f"{tag}_{role}_dq")
+        kw = {"axis": per_axis} if zp_arr.ndim == 1 and zp_arr.size > 1 else {}
+        nodes.append(helper.make_node("DequantizeLinear", [x, scale] + ([zp] if zp else []), [y], name=y, **kw))
+    y = n.output[0]
+    # The usual consumer is a Cast to float (onnxruntime's dynamic quantization), which takes the float
+    # result as it is, and a graph output takes it as float32 (4 B, as int32: the same bytes). Any other
+    # consumer gets the int32 the node promised: TVM's float -> int32 Cast is eight elementwise ops, so
+    # it is added only there.
+    readers = [m for m in model.graph.node if y in m.input or y in _subgraph_reads(m)]
+    to_float = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16)
+    keep_int32 = not all(
+        m.op_type == "Cast" and y not in _subgraph_reads(m) and _attr_int(m, "to") in to_float for m in readers)
+    yf = fresh(f"{tag}_out") if keep_int32 else y
+    op = helper.make_node(_INTEGER_OPS[n.op_type], [nodes[0].output[0], nodes[1].output[0]], [yf], name=fresh(f"{tag}_float"))
+    op.attribute.extend(n.attribute)
+    if not keep_int32:
+        for o in model.graph.output:
+            if o.name == y and o.type.HasField("tensor_type"):
+                o.type.tensor_type.elem_type = TensorProto.FLOAT
+        return [*nodes, op], inits
+    cast = helper.make_node("Cast", [yf], [y], name=fresh(f"{tag}_int32"), to=TensorProto.INT32)
+    return [*nodes, op, cast], inits
+
+
+def _attr_int(node: Any, name: str) -> int | None:
+    return next((int(a.i) for a in node.attribute if a.name == name), None)
+
+
+def _subgraph_reads(node: Any) -> set[str]:
+    from hybridperf.frontends.normalize import _subgraph_inputs  # noqa: PLC0415
+
+    return _subgraph_inputs(node)
+
+
 def qoperator_to_qdq(model: Any) -> Any:
     """Rewrite ``QLinearConv`` / ``QLinearMatMul`` nodes as ``DequantizeLinear -> Conv/MatMul -> QuantizeLinear``.
 
@@ -76,6 +133,12 @@ def qoperator_to_qdq(model: Any) -> Any:
     ``QLinearAdd`` family) are left as they are, so :func:`check_qoperator`
     still names them.
 
+    ``MatMulInteger`` / ``ConvInteger`` (int8 operands, int32 result) become
+    ``DequantizeLinear`` (scale 1, their zero points) -> ``MatMul`` / ``Conv`` -> ``Cast``
+    to int32: TVM imports ``MatMulInteger`` as an int32 matmul of operands cast to int32
+    (priced at fp32 with 4 B per int8 weight) and cannot import ``ConvInteger`` at all.
+    A node whose zero point is not an initializer is left as it is.
+
     Returns
     -------
     onnx.ModelProto
@@ -83,7 +146,7 @@ def qoperator_to_qdq(model: Any) -> Any:
     """
     from onnx import helper, numpy_helper  # noqa: PLC0415
 
-    if not any(n.op_type in ("QLinearConv", "QLinearMatMul") and n.domain in ("", "ai.onnx") for n in model.graph.node):
+    if not any(n.op_type in _REWRITTEN and n.domain in ("", "ai.onnx") for n in model.graph.node):
         return model
     out = type(model)()
     out.CopyFrom(model)
@@ -101,8 +164,17 @@ def qoperator_to_qdq(model: Any) -> Any:
         return y
 
     for n in g.node:
-        if n.domain not in ("", "ai.onnx") or n.op_type not in ("QLinearConv", "QLinearMatMul"):
+        if n.domain not in ("", "ai.onnx") or n.op_type not in _REWRITTEN:
             nodes.append(n)
+            continue
+        if n.op_type in _INTEGER_OPS:
+            rewritten = _integer_op_as_qdq(out, n, fresh)
+            if rewritten is None:
+                nodes.append(n)
+            else:
+                new_nodes, new_inits = rewritten
+                nodes.extend(new_nodes)
+                extra_inits.extend(new_inits)
             continue
         ins = list(n.input) + [""] * (9 - len(n.input))
         x, xs, xz, w, ws, wz, ys, yz, bias = ins[:9]
