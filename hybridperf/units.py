@@ -88,9 +88,14 @@ def numel(dims: Iterable[int]) -> int:
     return n
 
 
+def dims_text(dims: Sequence[int]) -> str:
+    """``"1x3x224x224"``; ``"scalar"`` for a shape without dimensions (it read ``x=`` before 2026-12-03)."""
+    return "x".join(map(str, dims)) if len(dims) else "scalar"
+
+
 def shapes_text(shapes: Mapping[str, Sequence[int]]) -> str:
     """``"x=1x3x224x224, mask=1x128"``: input shapes as the CLI writes them."""
-    return ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
+    return ", ".join(f"{k}={dims_text(v)}" for k, v in shapes.items())
 
 
 def check_batch_taken(batch: int | None, in_shapes: Mapping[str, Sequence[int]],

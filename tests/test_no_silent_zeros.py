@@ -65,6 +65,21 @@ def models(tmp_path_factory):
         d / "matmul.onnx",
         [w],
     )
+    # x @ W, then If(c) {Relu} else {Neg} on a run-time condition c, then @ W2
+    then = helper.make_graph([helper.make_node("Relu", ["h"], ["r"])], "then", [],
+                             [helper.make_tensor_value_info("r", f32, [1, 32])])
+    other = helper.make_graph([helper.make_node("Neg", ["h"], ["n"])], "else", [],
+                              [helper.make_tensor_value_info("n", f32, [1, 32])])
+    out["if_runtime"] = _save(
+        [helper.make_node("MatMul", ["x", "W"], ["h"]),
+         helper.make_node("If", ["c"], ["b"], then_branch=then, else_branch=other),
+         helper.make_node("MatMul", ["b", "W2"], ["y"])],
+        [helper.make_tensor_value_info("x", f32, [1, 64]), helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", f32, [1, 16])],
+        d / "if_runtime.onnx",
+        [numpy_helper.from_array(np.ones((64, 32), np.float32), "W"),
+         numpy_helper.from_array(np.ones((32, 16), np.float32), "W2")],
+    )
     # the same MatMul + Relu in float16 (weights, activations and inputs)
     f16 = TensorProto.FLOAT16
     w16 = numpy_helper.from_array(np.ones((64, 32), np.float16), "W")
@@ -91,6 +106,20 @@ def test_uncosted_op_makes_every_figure_a_lower_bound(models):
     assert d["memory"]["lower_bound"] is True  # NonZero's output size is data-dependent
     headline = to_table(pred).splitlines()[2]
     assert headline.startswith("latency   ≥ ") and "(lower bound: 1 op uncosted: nonzero)" in headline
+
+
+def test_control_flow_on_a_runtime_condition_is_uncosted_not_skipped(models, capsys):
+    """An ``If`` whose condition is an input: its branches were left out with coverage 100 % and a confident total of
+    the two MatMuls (2 x 64 x 32 + 2 x 32 x 16 FLOP); since 2026-12-03 it is an uncosted op, so the figures are lower
+    bounds and ``check`` cannot pass them."""
+    pred = predict_on(analyze(models["if_runtime"]), toy(), residual=None)
+    assert pred.uncosted_ops == ["relax.If"] and not pred.complete
+    assert pred.flops == 2 * 64 * 32 + 2 * 32 * 16  # the MatMuls only: a lower bound
+    assert pred.lower_bound_reason == "lower bound: 1 op uncosted: If"
+    assert to_table(pred).splitlines()[0].endswith("inputs x=1x64, c=scalar")  # a 0-d input read "c=" before
+    argv = ["check", models["if_runtime"], "-d", "t4", "--max-latency", "1s", "--roofline-only"]
+    assert main(argv) == ExitCode.INPUT_ERROR
+    assert "UNDECIDED (lower bound)" in capsys.readouterr().out
 
 
 def test_check_refuses_a_lower_bound_unless_allowed(models, capsys):

@@ -231,8 +231,33 @@ class _CostPass:
         value = binding.value
         if _tvm.is_call(value):
             self.records.append(self._record(name, binding.var, value))
+        elif _tvm.is_if(value):  # its branches are not bindings of this function: neither is priced
+            self.records.append(self._control_flow(name, binding.var, value))
         else:
             self._data_flow(name, value)
+
+    def _control_flow(self, name: str, var: Any, value: Any) -> OpRecord:
+        """An ``If`` on a run-time condition: one unsupported record, so the totals are lower bounds (its branches
+        ran unpriced and unmentioned until 2026-12-03). A condition known once shapes are bound is folded before
+        import (:mod:`hybridperf.frontends.normalize`), so only data-dependent ones reach here."""
+        out_infos = self.infos(var)
+        cond = value.cond
+        in_infos = self.infos(cond)
+        return OpRecord(
+            index=len(self.records),
+            var=name,
+            op="relax.If",
+            family="control_flow",
+            status=Status.UNSUPPORTED,
+            cost=OpCost(),
+            inputs=tuple(in_infos),
+            outputs=tuple(out_infos),
+            input_vars=(self.resolve(_tvm.var_name(cond)),) if _tvm.is_var(cond) else (),
+            read_vars=tuple(self.reads(cond)),
+            precision=precision_of([o.dtype for o in out_infos] or [i.dtype for i in in_infos]),
+            note="control flow on a run-time condition: neither branch is priced",
+            attrs=MappingProxyType({}),
+        )
 
     def reads(self, e: Any) -> list[str]:
         """Record vars (or graph inputs) an argument reads: a var, the fields of a tuple, a tuple field."""

@@ -125,6 +125,12 @@ def is_call(expr: Any) -> bool:
     return isinstance(expr, relax.Call)
 
 
+def is_if(expr: Any) -> bool:
+    """A Relax ``If`` (control flow on a run-time condition)."""
+    _, relax = tvm_modules()
+    return isinstance(expr, relax.If)
+
+
 def is_tuple(expr: Any) -> bool:
     _, relax = tvm_modules()
     return isinstance(expr, relax.Tuple)

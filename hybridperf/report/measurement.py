@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hybridperf.report.format import fmt_bytes, fmt_contention, fmt_time, table
+from hybridperf.units import shapes_text
 
 
 def _contention(c: Any) -> str:
@@ -15,7 +16,7 @@ def _contention(c: Any) -> str:
 def to_text(m: Any) -> str:
     """Model, runtime, latency (median, fastest run: what CPU models predict, percentiles), memory and date; then
     the slowest nodes when profiled."""
-    shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
+    shapes = shapes_text(m.input_shapes)
     lines = [
         f"model     {m.model}  inputs {shapes}",
         f"runtime   {m.runtime} {m.runtime_version} on {m.device} ({m.cpu_model}), {m.threads} thread(s), "

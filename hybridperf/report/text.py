@@ -14,6 +14,7 @@ from hybridperf.costs import OpCost, Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.precision import storage_bytes
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time, table
+from hybridperf.units import shapes_text
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -226,7 +227,7 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     an = pred.analyzed
     a = an.analysis
     cov = coverage_dict(pred)
-    shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
+    shapes = shapes_text(an.input_shapes)
     lower = pred.lower_bound_reason
     power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
