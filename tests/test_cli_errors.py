@@ -110,9 +110,12 @@ def test_predict_many_all_fail_is_exit_2(tmp_path, capsys):
     (tmp_path / "x.onnx").write_bytes(b"junk")
     (tmp_path / "y.onnx").write_bytes(b"junk")
     code = main(["predict-many", str(tmp_path), "-d", "t4", "--jobs", "1"])
-    out, _ = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert code == 2
     assert out.splitlines()[-1] == "2 models on t4: 0 ok, 2 failed"
+    # the exit-code table promises one line on stderr (it was silent before 2026-12-03)
+    assert err.splitlines() == ["hybridperf: error: every model failed (2 of 2; each row says why): fix or remove "
+                                "those files"]
 
 
 @pytest.mark.parametrize(

@@ -278,6 +278,19 @@ def test_a_precision_override_with_no_float32_op_to_reprice_is_a_warning(models)
     assert f32.warnings == () and f32.latency_s != predict_on(analyze(models["matmul"]), toy(), residual=None).latency_s
 
 
+def test_a_precision_override_says_the_onnxruntime_peak_ignores_it(models):
+    """On a CPU sheet the headline peak (what ``check --max-memory`` judges) is onnxruntime's, which runs the graph as
+    stored: the override moves only the TVM plan. Since 2026-12-03 a warning says so (before: JSON notes only)."""
+    a = analyze(models["matmul"])
+    plain = predict_on(a, "host-epyc-1c", residual=None, runtime="onnxruntime")
+    half = predict_on(a, "host-epyc-1c", "fp16", residual=None, runtime="onnxruntime")
+    assert half.peak_memory_bytes == plain.peak_memory_bytes  # onnxruntime's figure: the override is not applied
+    assert half.memory.weight_bytes * 2 == plain.memory.weight_bytes  # the TVM plan's weights: 2 B instead of 4
+    assert ("--precision fp16: the peak memory is onnxruntime's for the model as stored (onnxruntime on a CPU does "
+            "not apply the override; the TVM plan line prices it)") in half.warnings
+    assert plain.warnings == ()
+
+
 # --------------------------------------------------------------------------- 6. device capacity
 
 

@@ -23,10 +23,11 @@ DEFAULT_DEVICE = "host"
 
 
 def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None:
-    p.add_argument("model", help="model file (.onnx; .tflite)")
+    p.add_argument("model", help="model file (.onnx; .tflite; .pt2 from torch.export, with the torch extra)")
     if device:
         p.add_argument("--device", "-d", default=DEFAULT_DEVICE, help=f"device id from `hybridperf devices` or a spec file (default {DEFAULT_DEVICE}: this machine, "
-                       "probed once (about 10 s) and cached, predicted zero-shot until `hybridperf calibrate --device host`)")
+                       "probed once (about 10 s) and cached, predicted by the cross-host CPU model (zero-shot, or with its training "
+                       "host's offset on a training CPU) until `hybridperf calibrate --device host`)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape, e.g. --shape input=1x3x224x224 (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")

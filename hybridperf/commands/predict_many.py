@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> ExitCode:
             print(f"hybridperf: warning: {r['model']}: {w}", file=sys.stderr)
     failed = sum(1 for r in ordered if r["status"] == "error")
     if failed == len(ordered):
+        print(f"hybridperf: error: every model failed ({failed} of {failed}; each row says why): fix or remove those "
+              "files", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     if failed and args.fail_on_error:
         print(f"hybridperf: error: {failed} of {len(ordered)} models failed (--fail-on-error)", file=sys.stderr)

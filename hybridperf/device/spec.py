@@ -234,8 +234,8 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
             close = difflib.get_close_matches(str(device), known, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise SpecError(
-                f"unknown device {str(device)!r}: {hint}run `hybridperf devices` to list the "
-                f"{len(known)} known ids, or pass a spec file path"
+                f"unknown device {str(device)!r}: {hint}run `hybridperf devices` to list the known ids "
+                f"({len(known)} sheets, and host: this machine), or pass a spec file path"
             )
     import yaml
 

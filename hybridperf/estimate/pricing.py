@@ -107,6 +107,10 @@ class Prediction:
             if used:
                 out.append(f"--precision {self.precision}: {self.spec.id} lists no {self.precision} peak; its kernels "
                            f"are priced at its {', '.join(used)} peak")
+        if self.precision is not None and self.runtime_memory is not None and self.runtime_memory.runtime == "onnxruntime":
+            # the headline peak (and what check --max-memory judges) is onnxruntime's, which runs the graph as stored
+            out.append(f"--precision {self.precision}: the peak memory is onnxruntime's for the model as stored "
+                       "(onnxruntime on a CPU does not apply the override; the TVM plan line prices it)")
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
         if peak is not None and cap is not None and peak > cap:
             out.append(

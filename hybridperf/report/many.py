@@ -32,5 +32,5 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
     failed = sum(1 for r in rows if r["status"] == "error")
     partial = sum(1 for r in rows if r["status"] == "lower bound")
     bounds = f", {partial} lower bounds" if partial else ""
-    summary = f"{len(rows)} models on {device}: {len(rows) - failed - partial} ok{bounds}, {failed} failed"
+    summary = f"{len(rows)} model{'' if len(rows) == 1 else 's'} on {device}: {len(rows) - failed - partial} ok{bounds}, {failed} failed"
     return table(body, ["model", "latency", "energy", "peak memory", "flops", "status"], "lrrrrl") + "\n" + summary

@@ -82,7 +82,8 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
     head = (
         f"model {model} on {s.device}: needs {ge}{fmt_bytes(s.peak_memory_bytes + s.headroom_bytes)} = peak "
         f"{ge}{fmt_bytes(s.peak_memory_bytes)} + headroom {fmt_bytes(s.headroom_bytes)}{budget}\n"
-        "latency = sum over kernels of max(compute / compute share, memory / bandwidth share) + launch overhead\n"
+        "latency = the prediction's, times its kernels' roofline slowdown on the slice (each kernel's "
+        "max(compute / compute share, memory / bandwidth share))\n"
     )
     body = table(
         rows,

@@ -401,7 +401,10 @@ class ResidualModel:
         date = (self.trained_on_ or "")[:10]
         s = f"lightgbm residual {self.version} trained on {self.n_train_} measurements ({date})"
         if self.adaptation_:
-            s += f", few-shot adapted with {self.adaptation_['k']} ({self.adaptation_['method']})"
+            a = self.adaptation_
+            kept = ("no correction kept: none beat the base model by leave-one-out" if a["method"] == "none"
+                    else a["method"])
+            s += f", few-shot adapted with {a['k']} measured models ({kept})"
         return s
 
     def apply(self, prediction: Any) -> Any:
