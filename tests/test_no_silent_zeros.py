@@ -116,6 +116,7 @@ def test_control_flow_on_a_runtime_condition_is_uncosted_not_skipped(models, cap
     assert pred.uncosted_ops == ["relax.If"] and not pred.complete
     assert pred.flops == 2 * 64 * 32 + 2 * 32 * 16  # the MatMuls only: a lower bound
     assert pred.lower_bound_reason == "lower bound: 1 op uncosted: If"
+    assert repr(pred).endswith(", lower_bound='lower bound: 1 op uncosted: If')")  # a notebook shows it too
     assert to_table(pred).splitlines()[0].endswith("inputs x=1x64, c=scalar")  # a 0-d input read "c=" before
     argv = ["check", models["if_runtime"], "-d", "t4", "--max-latency", "1s", "--roofline-only"]
     assert main(argv) == ExitCode.INPUT_ERROR

@@ -134,7 +134,8 @@ class Prediction:
         return (f"Prediction(source={self.analyzed.source!r}, device={self.spec.id!r}, precision={self.precision!r}, "
                 f"latency_s={self.latency_s:.6g}, energy_j={self.energy_j:.6g}, "
                 f"peak_memory_bytes={peak if peak is None else int(peak)}, flops={self.flops}, "
-                f"kernels={len(self.kernels)}, calibration={self.calibration.split(';')[0]!r})")  # first clause only
+                f"kernels={len(self.kernels)}, calibration={self.calibration.split(';')[0]!r}"  # first clause only
+                + (f", lower_bound={self.lower_bound_reason!r}" if self.lower_bound_reason else "") + ")")
 
 
 def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
