@@ -56,15 +56,15 @@ def models(tmp_path_factory):
         [helper.make_tensor_value_info("y", f32, ["N", 3, 32, 32])],
         d / "dynamic.onnx",
     )
-    # x[1,64] @ W[64,32], then Relu: float32 activations, weights and inputs
-    w = numpy_helper.from_array(np.ones((64, 32), np.float32), "W")
-    out["matmul"] = _save(
-        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
-        [helper.make_tensor_value_info("x", f32, [1, 64])],
-        [helper.make_tensor_value_info("y", f32, [1, 32])],
-        d / "matmul.onnx",
-        [w],
-    )
+    # x[1,64] @ W[64,32], then Relu: float32 activations, weights and inputs; the same in float16
+    for key, elem, dtype in (("matmul", f32, np.float32), ("matmul_fp16", TensorProto.FLOAT16, np.float16)):
+        out[key] = _save(
+            [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+            [helper.make_tensor_value_info("x", elem, [1, 64])],
+            [helper.make_tensor_value_info("y", elem, [1, 32])],
+            d / f"{key}.onnx",
+            [numpy_helper.from_array(np.ones((64, 32), dtype), "W")],
+        )
     # x @ W, then If(c) {Relu} else {Neg} on a run-time condition c, then @ W2
     then = helper.make_graph([helper.make_node("Relu", ["h"], ["r"])], "then", [],
                              [helper.make_tensor_value_info("r", f32, [1, 32])])
@@ -79,16 +79,6 @@ def models(tmp_path_factory):
         d / "if_runtime.onnx",
         [numpy_helper.from_array(np.ones((64, 32), np.float32), "W"),
          numpy_helper.from_array(np.ones((32, 16), np.float32), "W2")],
-    )
-    # the same MatMul + Relu in float16 (weights, activations and inputs)
-    f16 = TensorProto.FLOAT16
-    w16 = numpy_helper.from_array(np.ones((64, 32), np.float16), "W")
-    out["matmul_fp16"] = _save(
-        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
-        [helper.make_tensor_value_info("x", f16, [1, 64])],
-        [helper.make_tensor_value_info("y", f16, [1, 32])],
-        d / "matmul_fp16.onnx",
-        [w16],
     )
     return out
 
