@@ -138,7 +138,7 @@ def measured_cpu(d: Path) -> str:
 #: a training host's offset carries to another run of the same CPU, the case of ``--device host`` on a machine whose
 #: CPU the model was trained on (:meth:`~hybridperf.residual.cross_host.CrossHostModel.own_host`)
 SAME_CPU_RUNS = {"host-epyc-zen4-1c": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r3",
-                                       "host-epyc-zen4-1c-r4"),
+                                       "host-epyc-zen4-1c-r4", "host-epyc-zen4-1c-r5"),
                  # 2 threads: 4 rounds, then 8 rounds 2.5 h later on the same virtual machine, then 6 rounds with
                  # a longer timing window (1.2 s, no cap on runs; benchmarks/results/retest_cpu_zen4_2t_long.md) 2.5 h
                  # after that
