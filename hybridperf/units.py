@@ -128,7 +128,7 @@ def parse_shape_flags(flags: list[str] | None) -> dict[str, tuple[int, ...]]:
         if shape is None:
             raise InputError(f"bad --shape {flag!r}: write NAME=DxDxD, e.g. --shape input=1x3x224x224")
         if name.strip() in out and out[name.strip()] != shape:  # the last one won silently until 2026-12-03
-            raise InputError(f"--shape {name.strip()} given twice ({'x'.join(map(str, out[name.strip()]))} and "
-                             f"{'x'.join(map(str, shape))}); give each input one shape")
+            raise InputError(f"--shape {name.strip()} given twice ({dims_text(out[name.strip()])} and "
+                             f"{dims_text(shape)}); give each input one shape")
         out[name.strip()] = shape
     return out

@@ -20,7 +20,7 @@ from hybridperf.analysis.kernels import Kernel, group_kernels, unfused_kernels
 from hybridperf.analysis.memory import MemoryPlan, plan_memory, plan_stream
 from hybridperf.costs import Status
 from hybridperf.errors import error_line
-from hybridperf.units import check_batch_taken, shapes_text
+from hybridperf.units import check_batch_taken, dims_text, shapes_text
 
 
 __all__ = ["Analyzed", "analyze", "analyze_with_memory_module", "plan_lowered_memory"]
@@ -254,7 +254,7 @@ def check_tensor_sizes(analysis: ModelAnalysis, input_shapes: Mapping[str, tuple
     named += [(f"{r.var} ({r.op})", o) for r in analysis.records for o in r.outputs]
     for what, info in named:
         if info.nbytes is not None and info.nbytes > MAX_TENSOR_BYTES:
-            shape = "x".join(map(str, info.shape or ()))
+            shape = dims_text(info.shape or ())
             raise InputError(
                 f"shapes too large: {what} would be {shape} {info.dtype} = {info.nbytes:.3g} B, more than the "
                 f"2^48 B (256 TiB) any device can address (inputs {shapes_text(input_shapes)}); bind smaller shapes"

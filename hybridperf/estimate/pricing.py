@@ -83,13 +83,19 @@ class Prediction:
         return not self.uncosted_ops
 
     @property
+    def uncosted_op_count(self) -> int:
+        """How many op records (not op types) have no cost."""
+        ops = self.uncosted_ops
+        return sum(1 for r in self.analyzed.analysis.records if r.op in ops) if ops else 0
+
+    @property
     def lower_bound_reason(self) -> str:
         """Why latency, energy and traffic are lower bounds (``"lower bound: 1 op uncosted: nonzero"``), or "" when
         every op has a cost."""
         ops = self.uncosted_ops
         if not ops:
             return ""
-        n = sum(1 for r in self.analyzed.analysis.records if r.op in ops)
+        n = self.uncosted_op_count
         return f"lower bound: {n} op{'s' if n != 1 else ''} uncosted: {', '.join(o.removeprefix('relax.') for o in ops)}"
 
     @property

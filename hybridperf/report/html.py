@@ -26,6 +26,7 @@ from hybridperf.estimate.pricing import Prediction
 from hybridperf.files import write_atomic
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time, format_si
 from hybridperf.report.text import to_dict
+from hybridperf.units import shapes_text
 
 __all__ = ["render_html", "write_html"]
 
@@ -391,7 +392,7 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
     m = pred.memory
     tot = rep["totals"]
     cov = rep["coverage"]
-    shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in an.input_shapes.items())
+    shapes = shapes_text(an.input_shapes)
     lower = pred.lower_bound_reason  # some op has no cost: time, energy, FLOPs and traffic are lower bounds
     lb = bool(lower)
     mem_ge = "≥ " if an.memory_is_lower_bound else ""

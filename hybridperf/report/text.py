@@ -216,7 +216,7 @@ def _execution_text(ex, pred: Prediction) -> str:
     """One line: runtime, launches (learned / roofline) and the ops left unpriced, host and device sums
     (lower bounds, or unknown, when some op has no cost)."""
     lower = not pred.complete
-    n = sum(1 for r in pred.analyzed.analysis.records if r.op in pred.uncosted_ops)
+    n = pred.uncosted_op_count
     uncosted = f" + {n} uncosted op{'s' if n != 1 else ''}" if lower else ""
     return (f"runtime   {ex.runtime}: {ex.launches} kernels ({ex.covered} learned, {ex.launches - ex.covered} roofline)"
             f"{uncosted}, host {fmt_bound(ex.host_s, fmt_time, lower)}, device {fmt_bound(ex.device_s, fmt_time, lower)}, "
