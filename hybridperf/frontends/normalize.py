@@ -58,7 +58,7 @@ import onnx
 from onnx import numpy_helper
 
 from hybridperf.errors import DynamicShapeError, InputError
-from hybridperf.units import numel
+from hybridperf.units import dims_text, numel
 
 #: the largest tensor a shape may make: a 48-bit virtual address space (256 TiB), what x86-64 and
 #: ARMv8 processes and CUDA's unified address space can map; beyond it a shape is absurd (and
@@ -76,7 +76,7 @@ def check_input_size(name: str, dims: Iterable[int], elem_type: int, flag: str =
     nbytes = numel(dims) * itemsize
     if nbytes > MAX_TENSOR_BYTES:
         raise InputError(
-            f"{flag} {name}={'x'.join(map(str, dims))} is {nbytes:.3g} B, more than the 2^48 B (256 TiB) "
+            f"{flag} {name}={dims_text(dims)} is {nbytes:.3g} B, more than the 2^48 B (256 TiB) "
             "any device can address; bind a smaller shape"
         )
 
@@ -223,7 +223,7 @@ def _bind_in_place(
         raise InputError(f"--batch must be a positive integer, got {batch}")
     for n, s in shapes.items():
         if any(d <= 0 for d in s):
-            raise InputError(f"--shape {n}={'x'.join(map(str, s))} has a non-positive dim; every dim must be >= 1")
+            raise InputError(f"--shape {n}={dims_text(s)} has a non-positive dim; every dim must be >= 1")
 
     # symbolic dim name -> value, shared between inputs ("batch", "sequence")
     params: dict[str, int] = {}
@@ -233,8 +233,8 @@ def _bind_in_place(
             want = shapes[vi.name]
             if dims is not None and len(dims) != len(want):
                 raise InputError(
-                    f"--shape {vi.name}={'x'.join(map(str, want))} has rank {len(want)} "
-                    f"but the model's input has rank {len(dims)} ({'x'.join(map(str, dims))})"
+                    f"--shape {vi.name}={dims_text(want)} has rank {len(want)} "
+                    f"but the model's input has rank {len(dims)} ({dims_text(dims)})"
                 )
             for i, (d, w) in enumerate(zip(dims or [], want)):
                 if isinstance(d, int) and d > 0 and d != w:
