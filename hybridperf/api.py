@@ -141,11 +141,10 @@ def _torch_kind(model: Any) -> str | None:
 def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shapes: Any, fused: bool) -> Analyzed:
     from hybridperf.frontends import torch_export  # noqa: PLC0415
 
-    if batch is not None or shapes:
-        raise InputError(
-            "a torch model has the shapes of its example inputs; drop batch/shapes and change example_inputs instead"
-        )
     if kind == "module":
+        if batch is not None or shapes:
+            raise InputError("a torch.nn.Module has the shapes of its example inputs; drop batch/shapes and change "
+                             "example_inputs instead")
         if example_inputs is None:
             raise InputError(
                 "a torch.nn.Module needs example_inputs: hybridperf.analyze(module, torch.randn(1, 3, 224, 224))"
@@ -153,7 +152,10 @@ def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shape
         return analyze_torch(model, example_inputs, fused=fused)
     if example_inputs is not None:
         raise InputError("an ExportedProgram has its shapes already; drop example_inputs")
-    loaded = torch_export.load_exported_program(model)
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
+        raise InputError(f"batch must be a positive integer, got {batch!r}")
+    # an ExportedProgram with dynamic dims (torch.export.Dim) is bound like a .pt2 file, within the exported range
+    loaded = torch_export.load_exported_program(model, shapes=_shapes(shapes), batch=batch)
     analyzed = _analyze(loaded.module, fused=fused)
     return dataclasses.replace(analyzed, source=loaded.source, input_shapes=MappingProxyType(dict(loaded.input_shapes)))
 

@@ -209,7 +209,9 @@ class _Dataflow:
                     dequantize_index=d,
                     float_bytes=dr.outputs[0].nbytes or 0,
                     stored_bytes=dr.inputs[0].nbytes or 0,
-                    constant=not dr.input_vars,
+                    # a constant weight, or one folded from constants (TFLite's FULLY_CONNECTED weight goes
+                    # through a permute_dims folded at import; until 2026-12-03 it counted as activation)
+                    constant=all(self.is_const_var(u) for u in dr.input_vars),
                 )
             )
         return found, other

@@ -11,6 +11,9 @@ from hybridperf.commands._common import native_stderr_silenced, add_model_argume
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
+    p.add_argument("--show-meta", action="store_true",
+                   help="print the module's constants (every weight: large) so that the text parses back with "
+                        "tvm.script.from_source; without it they read metadata[...]")
 
 
 #: what the header says of the figures: the roofline's, per binding and in total
@@ -30,5 +33,5 @@ def run(args: argparse.Namespace) -> ExitCode:
         loaded = load_model(args.model, shapes, args.batch)
         analyzed = analyze(loaded, shapes=shapes, batch=args.batch, fused=not args.no_fuse)  # refuses an untaken batch
     pred = predict_on(analyzed, spec, args.precision, residual=None, roofline_note=ROOFLINE_NOTE)
-    sys.stdout.write(annotate_text(pred, loaded.module) + "\n")
+    sys.stdout.write(annotate_text(pred, loaded.module, show_meta=args.show_meta) + "\n")
     return ExitCode.OK

@@ -12,35 +12,61 @@ from hybridperf.commands._common import (add_model_arguments, add_roofline_only_
 from hybridperf.errors import InputError
 
 
+#: ``--html -``: the page goes to stdout (the summary line to stderr)
+STDOUT = "-"
+
+
 def _check_output_path(path: Path) -> None:
     """Fail before the (slow) analysis when the page cannot be written there (missing folders are
-    created, unlike :func:`~hybridperf.commands._common.check_output_path`)."""
+    created, unlike :func:`~hybridperf.commands._common.check_output_path`): a directory, a file where a folder
+    should be, or a folder this process cannot create a file in (tried with an empty temporary file: permission
+    bits say nothing to root, nor of a read-only file system)."""
+    import os
+    import tempfile
+
     if path.is_dir():
         raise InputError(f"--html {path} is a directory; name the file to write, e.g. {path / 'report.html'}")
+    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place, not replaced
+        return
     parent = next((p for p in path.absolute().parents if p.exists()), None)
     if parent is None or not parent.is_dir():
-        raise InputError(f"--html {path}: {parent} is not a directory")
+        raise InputError(f"--html {path}: {parent} is not a directory; choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".hybridperf-", suffix=".probe")
+    except OSError as exc:
+        raise InputError(f"--html {path}: cannot write in {parent} ({exc.strerror or exc}); choose a writable "
+                         f"path, or --html - for stdout") from exc
+    os.close(fd)
+    os.unlink(probe)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     add_runtime_argument(p)
-    p.add_argument("--html", required=True, metavar="PATH", help="write the report page here (written atomically)")
+    p.add_argument("--html", required=True, metavar="PATH", help="write the report page here (written atomically; missing folders are created); - writes it to stdout")
     p.add_argument("--title", help="page title (default: model and device)")
     add_roofline_only_argument(p)
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.report.html import write_html, written_line
+    from hybridperf.report.html import render_html, write_html, written_line
 
     from hybridperf.commands._common import model_device_spec
 
     spec = model_device_spec(args)
-    _check_output_path(Path(args.html))
+    to_stdout = args.html == STDOUT
+    if not to_stdout:
+        _check_output_path(Path(args.html))
     pred = predict_from_args(args, spec)
+    if to_stdout:  # the page is the data; the summary line goes beside it on stderr
+        sys.stdout.write(render_html(pred, title=args.title))
+        sys.stdout.flush()
+        print(written_line(pred, Path("<stdout>")), file=sys.stderr)
+        return ExitCode.OK
     try:
         path = write_html(pred, args.html, title=args.title)
     except OSError as exc:
-        raise InputError(f"cannot write --html {args.html}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot write --html {args.html}: {exc.strerror or exc}; choose a writable path, or "
+                         "--html - for stdout") from exc
     sys.stdout.write(written_line(pred, path) + "\n")
     return ExitCode.OK

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 import warnings
 
-from hybridperf.errors import InputError, ModelLoadError, UnsupportedModelError, error_line
+from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, UnsupportedModelError, error_line
 from hybridperf.frontends.common import LoadedModel, _param_shapes
 
 
@@ -37,22 +37,46 @@ def _import_torch():
     return torch
 
 
-def load_exported_program(ep: Any, source: str = "<torch.export>") -> LoadedModel:
+def load_exported_program(
+    ep: Any,
+    source: str = "<torch.export>",
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    batch: int | None = None,
+) -> LoadedModel:
     """Import a ``torch.export.ExportedProgram`` into Relax (see the module notes).
+
+    A float16 / bfloat16 program is imported as its float32 copy and re-typed to its own
+    precision (TVM 0.27's importer hard-codes float32 conv / linear / matmul outputs and rejects
+    half-precision programs). Dynamic dims (``torch.export.Dim``) must be bound: ``batch`` binds
+    the leading dynamic dim of every input, ``shapes`` whole inputs, within the exported range.
 
     Raises
     ------
     UnsupportedModelError
         TVM's PyTorch importer has no converter for some ATen op (the message lists them).
+    DynamicShapeError
+        A dynamic dim is left unbound.
     ModelLoadError
         Any other import failure.
     """
+    low = _low_float(_placeholder_float_dtypes(ep), source)
+    if low is not None:
+        mod, fmt = _import_relax(_float32_program(ep, source), source)
+        mod = _retype_floats(mod, low)
+    else:
+        mod, fmt = _import_relax(ep, source)
+    mod = _bind_dims(mod, shapes, batch, source)
+    node_count = sum(1 for n in ep.graph.nodes if n.op == "call_function")
+    return LoadedModel(module=mod, input_shapes=_param_shapes(mod), source=source, format=fmt, node_count=node_count)
+
+
+def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
+    """``from_exported_program``, undecomposed first; returns the module and the format name."""
     from hybridperf.ir.tvm_compat import tvm_modules
 
     tvm_modules()
     from tvm.relax.frontend.torch import from_exported_program  # noqa: PLC0415
 
-    node_count = sum(1 for n in ep.graph.nodes if n.op == "call_function")
     errors: list[BaseException] = []
     for decompose in (False, True):
         try:
@@ -62,8 +86,7 @@ def load_exported_program(ep: Any, source: str = "<torch.export>") -> LoadedMode
         except Exception as exc:  # noqa: BLE001 - the importer raises AssertionError, KeyError, TVMError...
             errors.append(exc)
             continue
-        fmt = "torch.export (decomposed)" if decompose else "torch.export"
-        return LoadedModel(module=mod, input_shapes=_param_shapes(mod), source=source, format=fmt, node_count=node_count)
+        return mod, "torch.export (decomposed)" if decompose else "torch.export"
     # report the undecomposed failure when it names unsupported ops: that list is the actionable one
     unsupported = [e for e in errors if "unsupported function types" in str(e).lower()]
     exc = unsupported[0] if unsupported else errors[-1]
@@ -76,6 +99,192 @@ def load_exported_program(ep: Any, source: str = "<torch.export>") -> LoadedMode
     raise ModelLoadError(f"{source}: import of the exported program into TVM Relax failed ({type(exc).__name__}: {msg})") from exc
 
 
+# ------------------------------------------------------------ float16 / bfloat16 ----
+
+#: torch dtype name -> TVM dtype of the half-precision floats imported via a float32 copy
+_LOW_FLOATS = {"torch.float16": "float16", "torch.bfloat16": "bfloat16"}
+
+_LOW_HINT = "export the float32 model and price it with --precision fp16 (API: precision='fp16')"
+
+
+def _placeholder_float_dtypes(ep: Any) -> set[str]:
+    """The floating dtypes (``"torch.float16"``, ...) of the program's inputs, parameters, buffers and constants."""
+    out = set()
+    for n in ep.graph.nodes:
+        val = n.meta.get("val") if n.op == "placeholder" else None
+        dtype = getattr(val, "dtype", None)
+        if dtype is not None and dtype.is_floating_point:
+            out.add(str(dtype))
+    return out
+
+
+def _low_float(dtypes: set[str], source: str) -> str | None:
+    """The one half-precision float ``dtypes`` hold (TVM name), None for float32 / no floats; mixed halves refused."""
+    low = dtypes & set(_LOW_FLOATS)
+    if not low:
+        return None
+    if len(dtypes) > 1:
+        raise UnsupportedModelError(
+            f"{source}: mixed float precisions ({', '.join(sorted(d.removeprefix('torch.') for d in dtypes))}) "
+            f"cannot be imported by TVM's PyTorch importer; {_LOW_HINT}"
+        )
+    return _LOW_FLOATS[low.pop()]
+
+
+def _float32_program(ep: Any, source: str) -> Any:
+    """The float32 copy of a half-precision ExportedProgram (re-exported from its module)."""
+    import copy  # noqa: PLC0415
+
+    torch = _import_torch()
+    if ep.range_constraints:
+        raise UnsupportedModelError(
+            f"{source}: a float16 / bfloat16 program with dynamic dims cannot be imported by TVM's PyTorch importer; "
+            f"{_LOW_HINT}"
+        )
+
+    def f32(x: Any) -> Any:
+        return x.float() if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+
+    try:
+        args, kwargs = ep.example_inputs
+        module = copy.deepcopy(ep.module()).float()
+        with torch.no_grad():
+            return torch.export.export(module, tuple(f32(a) for a in args), {k: f32(v) for k, v in kwargs.items()})
+    except Exception as exc:  # noqa: BLE001 - export raises many kinds
+        raise UnsupportedModelError(
+            f"{source}: this float16 / bfloat16 program could not be re-exported in float32 for TVM's importer "
+            f"({type(exc).__name__}: {error_line(exc, 120)}); {_LOW_HINT}"
+        ) from exc
+
+
+def _retype_floats(mod: Any, dtype: str) -> Any:
+    """``mod`` with every float32 tensor (inputs, constants, op outputs and ``dtype`` / ``out_dtype`` attributes)
+    re-typed to ``dtype``: the half-precision model the float32 copy was imported for."""
+    import numpy as np  # noqa: PLC0415
+
+    from hybridperf.ir import tvm_compat as _tvm
+
+    tvm, relax = _tvm.tvm_modules()
+    from tvm.relax.expr_functor import PyExprMutator, mutator  # noqa: PLC0415
+
+    np_dtype: Any = dtype
+    if dtype == "bfloat16":
+        import ml_dtypes  # noqa: PLC0415 - a TVM dependency
+
+        np_dtype = ml_dtypes.bfloat16
+
+    def low_type(ty: Any) -> Any:
+        if isinstance(ty, relax.TensorType) and str(ty.dtype) == "float32":
+            return relax.TensorType(ty.shape, dtype) if ty.shape is not None else relax.TensorType(dtype=dtype, ndim=ty.ndim)
+        if isinstance(ty, relax.TupleType):
+            return relax.TupleType([low_type(f) for f in ty.fields])
+        return ty
+
+    def low_const(e: Any) -> Any:
+        if _tvm.is_constant(e) and str(e.ty.dtype) == "float32":
+            return relax.const(e.value.numpy().astype(np_dtype), dtype)
+        if _tvm.is_tuple(e):
+            return relax.Tuple([low_const(f) for f in e.fields])
+        return e
+
+    def low_attrs(attrs: Any) -> Any:
+        info = getattr(type(attrs), "__tvm_ffi_type_info__", None) if attrs is not None else None
+        if info is None:
+            return attrs
+        fields = {f.name: getattr(attrs, f.name) for f in info.fields}
+        hit = [k for k, v in fields.items() if k in ("dtype", "out_dtype") and str(v) == "float32"]
+        if not hit:
+            return attrs
+        fields.update(dict.fromkeys(hit, dtype))
+        return tvm.ir.make_node(info.type_key, **fields)
+
+    @mutator
+    class _Retype(PyExprMutator):
+        def visit_call_(self, call):  # noqa: ANN001, ANN202 - TVM visitor signature
+            args = [low_const(self.visit_expr(a)) for a in call.args]
+            return relax.Call(call.op, args, low_attrs(call.attrs), [low_type(t) for t in call.ty_args])
+
+    func = mod["main"]
+    retype = _Retype(mod)
+    params = []
+    for p in func.params:
+        q = relax.Var(_tvm.var_name(p), low_type(p.ty))
+        retype.set_var_remap(p, q)
+        params.append(q)
+    body = retype.visit_expr(func.body)
+    funcs = {gv: f for gv, f in mod.functions.items() if gv.name_hint != "main"}
+    funcs[mod.get_global_var("main")] = relax.Function(params, body, None, func.is_pure, func.attrs)
+    return tvm.IRModule(funcs)
+
+
+# ----------------------------------------------------------------- dynamic dims ----
+
+
+def _bind_dims(mod: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, source: str) -> Any:
+    """Bind the dynamic dims of ``main``'s inputs (``batch``: each input's leading one; ``shapes``: whole inputs)."""
+    from hybridperf.ir import tvm_compat as _tvm
+    from hybridperf.units import dims_text
+
+    tvm, relax = _tvm.tvm_modules()
+    func = mod["main"]
+    shapes = dict(shapes or {})
+    params = {_tvm.var_name(p): list(_tvm.items(p.ty.shape.values)) for p in func.params
+              if isinstance(p.ty, relax.TensorType) and p.ty.shape is not None and hasattr(p.ty.shape, "values")}
+    unknown = sorted(set(shapes) - set(params))
+    if unknown:
+        raise InputError(f"--shape names unknown input {unknown[0]!r}; the program's inputs are {', '.join(params)}")
+    dynamic = any(not isinstance(d, tvm.tirx.IntImm) for dims in params.values() for d in dims)
+    if not dynamic and (shapes or batch is not None):
+        raise InputError(f"{source}: a torch.export program has the shapes it was exported with; drop --shape/--batch "
+                         "and re-export instead (or export with torch.export.Dim dynamic dims)")
+    attrs = func.attrs or {}
+    lower = dict(attrs.get("tir_var_lower_bound", {}) or {})
+    upper = dict(attrs.get("tir_var_upper_bound", {}) or {})
+    binding: dict[str, int] = {}
+
+    def bind(var: Any, value: int, name: str, axis: int) -> None:
+        key = str(var)
+        lo, hi = int(lower.get(key, 0)), int(upper.get(key, 1 << 62))
+        if not lo <= value <= hi:
+            raise InputError(f"{source}: input {name!r} dim {axis} is exported for {lo}..{hi}, not {value}; "
+                             "bind a size in that range or re-export with a wider torch.export.Dim")
+        if binding.setdefault(key, value) != value:
+            raise InputError(f"{source}: dim {key} is bound to both {binding[key]} and {value}; inputs sharing it must agree")
+
+    took_batch = False
+    for name, dims in params.items():
+        if name in shapes:
+            want = tuple(int(w) for w in shapes[name])
+            if len(want) != len(dims):
+                raise InputError(f"--shape {name}={dims_text(want)} has rank {len(want)}; the input has rank {len(dims)}")
+            for axis, (d, w) in enumerate(zip(dims, want)):
+                if isinstance(d, tvm.tirx.IntImm):
+                    if int(d.value) != w:
+                        raise InputError(f"--shape {name}={dims_text(want)}: dim {axis} is fixed at {int(d.value)} "
+                                         "in the exported program")
+                elif isinstance(d, tvm.tirx.Var):
+                    bind(d, w, name, axis)
+        elif batch is not None and dims and isinstance(dims[0], tvm.tirx.Var):
+            bind(dims[0], int(batch), name, 0)
+            took_batch = True
+    if batch is not None and not took_batch:
+        raise InputError(f"{source}: no input has a dynamic leading dim for --batch {batch}; bind the dynamic dims "
+                         "with --shape NAME=DxD instead")
+    if binding:
+        mod = relax.transform.BindSymbolicVars(binding)(mod)
+    for p in mod["main"].params:
+        name = _tvm.var_name(p)
+        dims = list(_tvm.items(p.ty.shape.values)) if name in params else []
+        for axis, d in enumerate(dims):
+            if not isinstance(d, tvm.tirx.IntImm):
+                example = "x".join(str(int(x.value)) if isinstance(x, tvm.tirx.IntImm) else "N" for x in dims)
+                raise DynamicShapeError(
+                    f"{source}: input {name!r} has a dynamic dim at axis {axis} ({d}); bind it with "
+                    f"{'--batch N' if axis == 0 else f'--shape {name}={example}'} (API: batch= / shapes=)"
+                )
+    return mod
+
+
 def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | None = None) -> LoadedModel:
     """Export ``module`` with ``torch.export`` and import it into Relax.
 
@@ -83,8 +292,9 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
     ----------
     module : torch.nn.Module
         The model; it is exported in eval mode (its training flag is restored).
-    example_inputs : tensor or sequence of tensors
-        Inputs whose shapes fix every dimension (the export is static).
+    example_inputs : tensor, sequence of tensors, or mapping
+        Inputs whose shapes fix every dimension (the export is static); a mapping passes
+        them as keyword arguments (``{"x": x, "mask": mask}``).
     source : str, optional
         Name shown in reports; defaults to the module's class name.
 
@@ -97,21 +307,26 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
     torch = _import_torch()
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"load_torch needs a torch.nn.Module, got {type(module).__name__}")
+    kwargs: dict[str, Any] = {}
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
+    elif isinstance(example_inputs, Mapping):
+        kwargs, example_inputs = dict(example_inputs), ()
     example_inputs = tuple(example_inputs)
-    if not example_inputs:
+    if not example_inputs and not kwargs:
         raise InputError("load_torch needs example inputs: pass a tensor or a tuple of tensors with the shapes to analyse")
     source = source or f"<torch {type(module).__name__}>"
     was_training = module.training
     module.eval()
     try:
         with torch.no_grad():
-            ep = torch.export.export(module, example_inputs)
+            ep = torch.export.export(module, example_inputs, kwargs)
     except Exception as exc:  # noqa: BLE001 - export raises many kinds (Unsupported, UserError, ...)
+        hint = ("pass keyword-only inputs as a dict: example_inputs={'x': x, 'mask': mask}"
+                if isinstance(exc, TypeError) else
+                "make the model exportable (no data-dependent control flow) or export it to ONNX")
         raise ModelLoadError(
-            f"{source}: torch.export.export failed ({type(exc).__name__}: {error_line(exc, 200, last=True)}); "
-            "make the model exportable (no data-dependent control flow) or export it to ONNX"
+            f"{source}: torch.export.export failed ({type(exc).__name__}: {error_line(exc, 200, last=True)}); {hint}"
         ) from exc
     finally:
         module.train(was_training)
@@ -119,19 +334,17 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
 
 
 def load_pt2(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None = None, batch: int | None = None) -> LoadedModel:
-    """Load a ``torch.export.save``-d program (``.pt2``); its shapes are the exported ones.
+    """Load a ``torch.export.save``-d program (``.pt2``).
 
-    ``shapes``/``batch`` cannot re-bind an exported program; passing either is an error.
+    ``batch`` / ``shapes`` bind its dynamic dims (``torch.export.Dim``) within the exported range; a
+    program without dynamic dims has the shapes it was exported with, and passing either is an error.
     """
     p = Path(path)
     if not p.exists():
         raise ModelLoadError(f"model file not found: {p}; check the path")
-    if shapes or batch is not None:
-        raise InputError(f"{p}: a .pt2 program has the shapes it was exported with; drop --shape/--batch and re-export instead")
     torch = _import_torch()
     try:
         ep = torch.export.load(str(p))
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"cannot read {p} as a torch.export program ({type(exc).__name__}); re-export it with torch.export.save") from exc
-    loaded = load_exported_program(ep, source=str(p))
-    return loaded
+    return load_exported_program(ep, source=str(p), shapes=shapes, batch=batch)

@@ -6,18 +6,35 @@ import re
 from typing import Any
 
 from hybridperf.costs import Status
-from hybridperf.estimate.pricing import Prediction
+from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_flops, fmt_time
+
+#: the line TVM's printer ends a module with when it leaves the constants out (``show_meta=False``)
+TVM_METADATA_OMITTED = "# Metadata omitted. Use show_meta=True in script() method to show it."
+#: what ``hybridperf annotate`` says there instead
+METADATA_OMITTED = ("# constants omitted (metadata[...]): `hybridperf annotate --show-meta` prints them, and the text "
+                    "then parses with tvm.script.from_source")
 
 
 def binding_comments(pred: Prediction) -> dict[str, str]:
-    """Comment text per bound variable name of ``main``."""
+    """Comment text per bound variable name of ``main``.
+
+    Each op shows its own FLOPs and traffic (priced at the precision override, as the report's totals are). A kernel's
+    time is shown once, on its first op that has a cost; its other ops name the kernel (``in kernel NAME``), so that
+    the times shown add up to the header's total."""
     a = pred.analyzed.analysis
-    op_latency: dict[int, tuple[float, str, int]] = {}
+    timed: dict[int, str] = {}  # op index -> the kernel's time text, on one op per kernel
+    member: dict[int, str] = {}  # op index -> kernel name, for the kernel's other ops
     for kp in pred.kernels:
         members = kp.kernel.op_indices
+        if not members:
+            continue
+        anchor = next((i for i in members if a.records[i].status.counts_toward_time), members[0])
+        n = len(members)
+        timed[anchor] = f"kernel {kp.kernel.name} ({n} ops) {fmt_time(kp.latency_s)}" if n > 1 else fmt_time(kp.latency_s)
         for i in members:
-            op_latency[i] = (kp.latency_s, kp.kernel.name, len(members))
+            if i != anchor:
+                member[i] = f"in kernel {kp.kernel.name}"
     out = {}
     for r in a.records:
         if r.status is Status.ZERO_COST:
@@ -26,20 +43,21 @@ def binding_comments(pred: Prediction) -> dict[str, str]:
         if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC):
             out[r.var] = f"# {r.status.value.upper()}: {r.note}"
             continue
-        lat, kname, n = op_latency.get(r.index, (0.0, "", 1))
-        kern = f"kernel {kname} ({n} ops) {fmt_time(lat)}" if n > 1 else f"{fmt_time(lat)}"
+        cost = priced_cost(r.cost, r.precision, pred.precision)[0]
+        kern = timed.get(r.index) or member.get(r.index, "not timed")
         est = " (TIR estimate)" if r.status is Status.ESTIMATED else ""
         out[r.var] = (
-            f"# {fmt_count(r.cost.flops)}FLOP{est}, read {fmt_bytes(r.cost.bytes_read)}, "
-            f"write {fmt_bytes(r.cost.bytes_written)}, {kern}"
+            f"# {fmt_count(cost.flops)}FLOP{est}, read {fmt_bytes(cost.bytes_read)}, "
+            f"write {fmt_bytes(cost.bytes_written)}, {kern}"
         )
     return out
 
 
-def annotate_text(pred: Prediction, module: Any) -> str:
+def annotate_text(pred: Prediction, module: Any, show_meta: bool = False) -> str:
     """``main`` of ``module`` (the Relax module ``pred`` was analysed from) printed as TVMScript,
-    each binding line followed by its cost."""
-    text = module["main"].script(show_meta=False)
+    each binding line followed by its cost. ``show_meta``: print the constants too (large: every weight), so
+    that the text parses back with ``tvm.script.from_source``."""
+    text = module["main"].script(show_meta=show_meta)
     comments = binding_comments(pred)
     lines = []
     pat = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[:=]")
@@ -47,6 +65,8 @@ def annotate_text(pred: Prediction, module: Any) -> str:
         m = pat.match(line)
         if m and m.group(1) in comments:
             lines.append(f"{line}  {comments[m.group(1)]}")
+        elif line.strip() == TVM_METADATA_OMITTED:
+            lines.append(METADATA_OMITTED)
         else:
             lines.append(line)
     return header_line(pred) + "\n" + "\n".join(lines)

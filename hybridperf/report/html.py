@@ -25,7 +25,7 @@ from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
 from hybridperf.files import write_atomic
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time, format_si
-from hybridperf.report.text import to_dict
+from hybridperf.report.text import UNCOSTED, timed_kernel_count, to_dict, uncosted_rows
 from hybridperf.units import shapes_text
 
 __all__ = ["render_html", "write_html"]
@@ -181,7 +181,9 @@ def _roofline_roofs(out: list[str], ax: _LogAxes, peaks: dict[str, float], bw: f
             f'x2="{_f(ax.x(x1))}" y2="{_f(ax.y(peak))}" stroke="{col}" stroke-width="2" '
             f'stroke-dasharray="{"" if prec == "fp32" else "6 3"}"/>'
         )
-        legend.append((col, f"{prec} {format_si(peak, 'FLOP/s', sep='')}, ridge {ridge:.3g}", "" if prec == "fp32" else "6 3"))
+        unit = "OP/s" if prec.startswith(("int", "uint")) else "FLOP/s"  # as `hybridperf devices` writes integer peaks
+        legend.append((col, f"{prec} {format_si(peak, unit)}, ridge {ridge:.3g} {unit.removesuffix('/s')}/B",
+                       "" if prec == "fp32" else "6 3"))
     legend.insert(0, ("#444", f"DRAM {format_si(bw, 'B/s')}", ""))
     return legend
 
@@ -226,7 +228,7 @@ def _roofline_legend(ax: _LogAxes, legend: list[tuple[str, str, str]]) -> list[s
         out.append(f'<rect x="{lx + 5}" y="{ly - 6}" width="12" height="12" fill="{BOUND_COLORS[bound]}" fill-opacity="0.6"/>')
         out.append(f'<text x="{lx + 28}" y="{ly + 4}" font-size="11">{bound}-bound kernel</text>')
         ly += 18
-    for note in ("ridge in FLOP/byte;", "dot area ~ share of latency;", "faint dots at the floor: 0 FLOP"):
+    for note in ("dot area ~ share of latency;", "faint dots at the floor: 0 FLOP"):
         out.append(f'<text x="{lx}" y="{ly + 8}" font-size="11" fill="#555">{note}</text>')
         ly += 14
     return out
@@ -243,13 +245,18 @@ def _bars_svg(pred: Prediction, rep: dict[str, Any]) -> str:
     top = 34
     H = int(top + row_h * n + 24)
     W = name_w + 2 * bar_w + gap + 170
-    max_lat = max((kd["latency_s"] for _, kd in rows), default=0.0) or 1.0
-    max_traffic = max((kd["bytes_read"] + kd["bytes_written"] for _, kd in rows), default=0) or 1
+    lats = [kd["latency_s"] or 0.0 for _, kd in rows]  # None: an uncosted kernel, drawn as a stub and labelled unknown
+    traffics = [(kd["bytes_read"] or 0) + (kd["bytes_written"] or 0) for _, kd in rows]
+    max_lat = max(lats, default=0.0)
+    max_traffic = max(traffics, default=0)
+    lat_title = f"max {fmt_time(max_lat)}" if max_lat else "no kernel priced"
+    traffic_title = f"max {fmt_bytes(max_traffic)}" if max_traffic else "none known"
+    max_lat, max_traffic = max_lat or 1.0, max_traffic or 1
     x_lat = name_w
     x_mem = name_w + bar_w + gap + 80
     out = [f'<svg width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="per-kernel latency and memory bars">']
-    out.append(f'<text x="{x_lat}" y="14" font-size="12" font-weight="600">latency per kernel (max {_e(fmt_time(max_lat))})</text>')
-    out.append(f'<text x="{x_mem}" y="14" font-size="12" font-weight="600">DRAM traffic per kernel (max {_e(fmt_bytes(max_traffic))})</text>')
+    out.append(f'<text x="{x_lat}" y="14" font-size="12" font-weight="600">latency per kernel ({_e(lat_title)})</text>')
+    out.append(f'<text x="{x_mem}" y="14" font-size="12" font-weight="600">DRAM traffic per kernel ({_e(traffic_title)})</text>')
     out.append(
         f'<text x="{x_mem}" y="28" font-size="10" fill="#555">■ activations read+written  </text>'
         f'<text x="{x_mem + 150}" y="28" font-size="10" fill="#8c564b">■ of which weights</text>'
@@ -258,19 +265,20 @@ def _bars_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         y = top + i * row_h
         h = max(1.0, row_h - (2 if row_h >= 6 else 0.5))
         col = BOUND_COLORS.get(kd["bound"], "#999") if kp.kernel.counts_toward_time else "#b00020"
-        lw = bar_w * kd["latency_s"] / max_lat
-        traffic = kd["bytes_read"] + kd["bytes_written"]
+        lat_text, traffic_text = _kernel_time_text(kd), _kernel_traffic_text(kd)
+        lw = bar_w * lats[i] / max_lat
+        traffic = traffics[i]
         mw = bar_w * traffic / max_traffic
         ww = bar_w * min(kp.kernel.cost.weight_bytes, traffic) / max_traffic
-        tip = f"{kd['name']}: {fmt_time(kd['latency_s'])}, {fmt_bytes(traffic)} traffic, {kd['status']}"
+        tip = f"{kd['name']}: {lat_text}, {traffic_text} traffic, {kd['status']}"
         if label:
             out.append(f'<text x="{name_w - 6}" y="{_f(y + h - 2)}" font-size="10" text-anchor="end">{_e(kd["name"][:42])}</text>')
         out.append(
-            f'<rect class="bar-latency" data-kernel="{_e(kd["name"])}" data-latency-s="{kd["latency_s"]!r}" x="{x_lat}" '
+            f'<rect class="bar-latency" data-kernel="{_e(kd["name"])}" data-latency-s="{_num(kd["latency_s"])}" x="{x_lat}" '
             f'y="{_f(y)}" width="{_f(max(lw, 0.5))}" height="{_f(h)}" fill="{col}"><title>{_e(tip)}</title></rect>'
         )
         if label:
-            out.append(f'<text x="{_f(x_lat + lw + 4)}" y="{_f(y + h - 2)}" font-size="9" fill="#444">{_e(fmt_time(kd["latency_s"]))}</text>')
+            out.append(f'<text x="{_f(x_lat + lw + 4)}" y="{_f(y + h - 2)}" font-size="9" fill="#444">{_e(lat_text)}</text>')
         out.append(
             f'<rect class="bar-traffic" data-kernel="{_e(kd["name"])}" data-bytes="{traffic}" x="{x_mem}" y="{_f(y)}" '
             f'width="{_f(max(mw, 0.5))}" height="{_f(h)}" fill="#9ecae1"><title>{_e(tip)}</title></rect>'
@@ -278,9 +286,27 @@ def _bars_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         if ww > 0:
             out.append(f'<rect x="{x_mem}" y="{_f(y)}" width="{_f(ww)}" height="{_f(h)}" fill="#8c564b" fill-opacity="0.8"/>')
         if label:
-            out.append(f'<text x="{_f(x_mem + mw + 4)}" y="{_f(y + h - 2)}" font-size="9" fill="#444">{_e(fmt_bytes(traffic))}</text>')
+            out.append(f'<text x="{_f(x_mem + mw + 4)}" y="{_f(y + h - 2)}" font-size="9" fill="#444">{_e(traffic_text)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _num(x: float | None) -> str:
+    """A ``data-`` attribute's number (``repr``: round-trips exactly), empty when unknown."""
+    return "" if x is None else repr(x)
+
+
+def _kernel_time_text(kd: dict[str, Any]) -> str:
+    """A kernel's latency as text; ``unknown`` for a kernel without a cost."""
+    return "unknown" if kd["latency_s"] is None else fmt_time(kd["latency_s"])
+
+
+def _kernel_traffic_text(kd: dict[str, Any]) -> str:
+    """A kernel's DRAM traffic as text; for a kernel without a cost the bytes its known tensors move, a lower
+    bound (``≥ 4.32 KiB``), or ``unknown``."""
+    if kd["status"] in {s.value for s in UNCOSTED}:
+        return fmt_bound((kd["bytes_read"] or 0) + (kd["bytes_written"] or 0), fmt_bytes, True)
+    return fmt_bytes(kd["bytes_read"] + kd["bytes_written"])
 
 
 def _memory_svg(pred: Prediction) -> str:
@@ -294,6 +320,7 @@ def _memory_svg(pred: Prediction) -> str:
             f'<svg width="{W}" height="80" viewBox="0 0 {W} 80" role="img" aria-label="memory over time">'
             f'<text x="10" y="40" font-size="13">no memory timeline (no memory plan: {_e(pred.analyzed.fusion_note or "empty model")})</text></svg>'
         )
+    ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""  # a tensor of data-dependent size is left out
     peak_total = max(m.peak_bytes, base + max(timeline), 1)
     ymax = peak_total * 1.08
     n = len(timeline)
@@ -327,7 +354,7 @@ def _memory_svg(pred: Prediction) -> str:
         'stroke="#1f77b4" stroke-width="1"/>'
     )
     lines = [
-        (m.peak_bytes, "#d62728", f"runtime peak (TVM plan + weights + inputs) {fmt_bytes(m.peak_bytes)}"),
+        (m.peak_bytes, "#d62728", f"TVM plan peak (planned activations + weights + inputs) {ge}{fmt_bytes(m.peak_bytes)}"),
         (base + m.live_peak_bytes, "#2ca02c", f"live-set lower bound + weights + inputs {fmt_bytes(base + m.live_peak_bytes)}"),
     ]
     for v, col, _ in lines:
@@ -335,8 +362,7 @@ def _memory_svg(pred: Prediction) -> str:
             f'<line class="memory-level" data-bytes="{v}" x1="{left}" y1="{_f(Y(v))}" x2="{left + width}" y2="{_f(Y(v))}" '
             f'stroke="{col}" stroke-dasharray="6 3" stroke-width="1.5"/>'
         )
-    for t in range(6):
-        i = round((n - 1) * t / 5)
+    for i in sorted({round((n - 1) * t / 5) for t in range(6)}):  # each step labelled once (2 steps: 0 and 1)
         out.append(f'<text x="{_f(X(i))}" y="{top + height + 16}" font-size="11" text-anchor="middle">{i}</text>')
     out.append(f'<text x="{left + width / 2}" y="{top + height + 34}" font-size="13" text-anchor="middle">execution step (kernel call)</text>')
     lx, ly = left + width + 16, top + 10
@@ -395,7 +421,6 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
     shapes = shapes_text(an.input_shapes)
     lower = pred.lower_bound_reason  # some op has no cost: time, energy, FLOPs and traffic are lower bounds
     lb = bool(lower)
-    mem_ge = "≥ " if an.memory_is_lower_bound else ""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -410,27 +435,51 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         _card("latency", fmt_bound(tot["latency_s"], fmt_time, lb),
               f"roofline {fmt_bound(tot['roofline_latency_s'], fmt_time, lb)}" + (f"; {lower}" if lower else "")),
         _card("energy", fmt_bound(tot["energy_j"], fmt_energy, lb), pred.energy_note),
-        (_card("peak memory", mem_ge + fmt_bytes(pred.runtime_memory.peak_bytes),
-               f"on {pred.runtime_memory.runtime}; TVM plan {fmt_bytes(m.peak_bytes) if m.known else 'unknown'} = activations "
-               f"{fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")
-         if pred.runtime_memory is not None else
-         _card("peak memory", mem_ge + fmt_bytes(m.peak_bytes) if m.known else "unknown", f"activations {fmt_bytes(m.planned_bytes)} + weights {fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")),
+        _memory_card(pred),
         _card("compute", fmt_bound(tot["flops"], fmt_flops, lb), "FLOP = 2 x MAC"),
         _card("DRAM traffic", fmt_bound(tot["bytes_read"] + tot["bytes_written"], fmt_bytes, lb), "sum over ops, unfused"),
-        _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops" + (" (fused)" if an.fused else " (unfused)")),
+        _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops ({_kernel_grouping(pred)})"),
         _card("coverage", f"{cov['covered_share']:.1%}", ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)),
         "</div>",
     ]
     if cov["unsupported_ops"]:
+        rows = "shown as red rows, " if uncosted_rows(pred) else ""
         parts.append(
-            f'<p class="warn">Unsupported ops (no cost rule; shown as red rows, latency excludes their compute): '
+            f'<p class="warn">Unsupported ops (no cost rule; {rows}latency excludes their compute): '
             f'{_e(", ".join(cov["unsupported_ops"]))}</p>'
         )
+    elif lb:
+        parts.append(f'<p class="warn">{_e(lower)}: these ops have no cost (symbolic shapes); the figures above are '
+                     "lower bounds.</p>")
     else:
         parts.append('<p class="ok">Every op is costed or explicitly zero-cost.</p>')
     if an.fusion_note:
         parts.append(f'<p class="note">note: {_e(an.fusion_note)}</p>')
     return parts
+
+
+def _kernel_grouping(pred: Prediction) -> str:
+    """How the kernels were formed: the runtime's one kernel per op, TVM's fusion, or one per op without it."""
+    an = pred.analyzed
+    if pred.execution is not None and len(pred.kernels) != len(an.kernels):
+        return f"one per op on {pred.execution.runtime}"
+    return "fused" if an.fused and not an.fusion_note else "unfused"
+
+
+def _memory_card(pred: Prediction) -> str:
+    """The peak-memory card: the runtime's peak (``--runtime``) or the TVM plan's, with the TVM plan's parts; an
+    unknown plan is ``unknown`` with its reason and the parts that are known."""
+    m, rt = pred.memory, pred.runtime_memory
+    ge = "≥ " if m.known and pred.analyzed.memory_is_lower_bound else ""
+    if m.known:
+        plan = (f"TVM plan {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} + weights "
+                f"{fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")
+    else:
+        plan = (f"TVM plan unknown (no memory plan: {m.unknown_reason}); known parts: weights {fmt_bytes(m.weight_bytes)} "
+                f"+ inputs {fmt_bytes(m.input_bytes)}")
+    if rt is not None:
+        return _card("peak memory", ge + fmt_bytes(rt.peak_bytes), f"on {rt.runtime}; {plan}")
+    return _card("peak memory", ge + fmt_bytes(m.peak_bytes) if m.known else "unknown", plan)
 
 
 def _chart_parts(pred: Prediction, rep: dict) -> list[str]:
@@ -448,8 +497,10 @@ def _chart_parts(pred: Prediction, rep: dict) -> list[str]:
         _bars_svg(pred, rep),
         '<h2 id="memory-over-time">Memory over time</h2>',
         f'<p class="note">Activation bytes live at each step of the memory-planned program (tensor lifetimes), on top of '
-        f"weights and inputs. {_e(rep['memory']['planner'])}: planned activations {fmt_bytes(m.planned_bytes)}, "
-        f"ideal live-set {fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}.</p>",
+        f"weights and inputs. {_e(rep['memory']['planner'])}: " + (
+            f"planned activations {fmt_bytes(m.planned_bytes)}, ideal live-set {fmt_bytes(m.live_peak_bytes)}, "
+            f"no reuse {fmt_bytes(m.no_reuse_bytes)}.</p>" if m.known else
+            f"no memory plan ({_e(m.unknown_reason)}): activation bytes unknown.</p>"),
         _memory_svg(pred),
         '<h2 id="kernels">Kernels</h2>',
     ]
@@ -460,7 +511,8 @@ def _kernel_table(rep: dict) -> str:
     tot = rep["totals"]
     rows = []
     for kd in rep["kernels"]:
-        share = kd["latency_s"] / tot["latency_s"] if tot["latency_s"] else 0.0
+        known = kd["latency_s"] is not None
+        share = f"{kd['latency_s'] / tot['latency_s']:.1%}" if known and tot["latency_s"] else "-"
         rows.append(
             [
                 kd["name"][:60],
@@ -468,24 +520,37 @@ def _kernel_table(rep: dict) -> str:
                 kd["status"],
                 kd["precision"],
                 kd["bound"],
-                fmt_time(kd["latency_s"]),
-                f"{share:.1%}",
-                fmt_energy(kd["energy_j"]),
-                f"{fmt_count(kd['flops'])}FLOP",
-                fmt_bytes(kd["bytes_read"] + kd["bytes_written"]),
+                _kernel_time_text(kd),
+                share,
+                fmt_energy(kd["energy_j"]) if known else "unknown",
+                f"{fmt_count(kd['flops'])}FLOP" if kd["flops"] is not None else "unknown",
+                _kernel_traffic_text(kd),
             ]
         )
+    if not rows:
+        return '<p class="note">No kernel to list.</p>'
+    ex = rep["execution"]
+    composed = (f" (on {ex['runtime']} each kernel's device time; the total is {ex['composition']}, so the shares need "
+                "not sum to 100%)" if ex else "")
+    note = (f'<p class="note">latency: the prediction\'s, per kernel{_e(composed)}; roofline energy: the kernel\'s energy '
+            "at its roofline time, before the learned correction and the power cap, so the column need not sum to the "
+            "energy above.</p>")
     return _table(
-        ["kernel", "ops", "status", "precision", "bound", "latency", "share", "energy", "flops", "traffic"],
+        ["kernel", "ops", "status", "precision", "bound", "latency", "share", "roofline energy", "flops", "traffic"],
         rows,
         [False, False, False, False, False, True, True, True, True, True],
-    )
+    ) + note
 
 
 def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> Path:
-    """Render and write the page atomically (temporary file in the same folder, then rename)."""
+    """Render and write the page atomically (temporary file in the same folder, then rename); a path that exists
+    and is not a regular file (``/dev/stdout``, a FIFO) is written in place."""
     p = Path(path)
     text = render_html(pred, title)
+    if p.exists() and not p.is_file():  # a device or FIFO (/dev/stdout): written in place, it cannot be replaced
+        with open(p, "w", encoding="utf-8") as f:
+            f.write(text)
+        return p
     p.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(p, text, mode=0o644)  # a report is meant to be shared
     return p
@@ -493,7 +558,10 @@ def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> 
 
 def written_line(pred: Prediction, path: Path) -> str:
     """The one line ``hybridperf report`` prints: where the page went and the headline figures."""
-    return (
-        f"{path}  latency {fmt_time(pred.latency_s)}  peak memory {fmt_bytes(pred.peak_memory_bytes) if pred.memory.known else 'unknown'}  "
-        f"{sum(1 for k in pred.kernels if k.kernel.counts_toward_time)} kernels"
-    )
+    lb = not pred.complete
+    rt = pred.runtime_memory
+    ge = "≥ " if pred.memory.known and pred.analyzed.memory_is_lower_bound else ""
+    memory = (ge + fmt_bytes(rt.peak_bytes) if rt is not None else
+              ge + fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else "unknown")
+    return (f"{path}  latency {fmt_bound(pred.latency_s, fmt_time, lb)}  peak memory {memory}  "
+            f"{timed_kernel_count(pred)} kernels")

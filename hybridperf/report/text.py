@@ -18,6 +18,9 @@ from hybridperf.units import shapes_text
 
 REPORT_SCHEMA_VERSION = 1
 
+#: the statuses of an op or kernel that has no cost: its figures are unknown (JSON ``null``, ``unknown`` in tables), never 0
+UNCOSTED = (Status.UNSUPPORTED, Status.SYMBOLIC)
+
 #: the ``totals`` that are lower bounds when some op has no cost (``totals.lower_bound``); one of them that is
 #: 0 then is unknown (nothing was priced) and is listed in ``totals.unknown_fields``
 LOWER_BOUND_TOTALS = ("latency_s", "roofline_latency_s", "energy_j", "flops", "bytes_read", "bytes_written")
@@ -115,7 +118,7 @@ def to_dict(pred: Prediction) -> dict[str, Any]:
         "coverage": coverage_dict(pred),
         "fusion_note": an.fusion_note,
         "kernels": _kernel_dicts(pred),
-        "ops": [_op_dict(r) for r in records],
+        "ops": [_op_dict(r, pred.precision) for r in records],
         "timings_s": dict(an.timings_s),
     }
 
@@ -135,10 +138,22 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,
         "weight_bytes": pred.memory.weight_bytes,
-        "kernels": sum(1 for k in an.kernels if k.counts_toward_time),
+        "kernels": timed_kernel_count(pred),
     }
     totals["unknown_fields"] = unknown_fields(totals, bool(totals["lower_bound"]))
     return totals
+
+
+def timed_kernel_count(pred: Prediction) -> int:
+    """The kernels that take time in ``pred``: those of the runtime it was priced for (one per op for eager torch,
+    TVM's fused kernels else), the count the kernel table and ``kernels[]`` list."""
+    return sum(1 for kp in pred.kernels if kp.kernel.counts_toward_time)
+
+
+def uncosted_rows(pred: Prediction) -> bool:
+    """Whether ``pred``'s kernels include rows for its uncosted ops (TVM's kernels do; eager torch's per-op
+    kernels leave them out)."""
+    return any(kp.kernel.status in UNCOSTED for kp in pred.kernels)
 
 
 def unknown_fields(figures: Mapping[str, Any], lower_bound: bool, keys: Sequence[str] = LOWER_BOUND_TOTALS) -> list[str]:
@@ -151,57 +166,72 @@ def _memory_dict(pred: Prediction) -> dict[str, Any]:
     """The report's ``memory``: the static (TVM-policy) memory plan."""
     an = pred.analyzed
     m = pred.memory
+    fused = "fused (FuseOps+FuseTIR)" if an.fused and not an.fusion_note else "unfused"
     return {
         "known": m.known,
         "unknown_reason": m.unknown_reason or None,
         "lower_bound": an.memory_is_lower_bound,
-        "device_capacity_bytes": pred.spec.dram.capacity_bytes,
+        "device_capacity_bytes": _whole(pred.spec.dram.capacity_bytes),
         "peak_bytes": m.peak_bytes,
         "planned_activation_bytes": m.planned_bytes,
         "live_set_lower_bound_bytes": m.live_peak_bytes,
         "no_reuse_activation_bytes": m.no_reuse_bytes,
         "weight_bytes": m.weight_bytes,
         "input_bytes": m.input_bytes,
-        "planner": "TVM StaticPlanBlockMemory policy, " + ("fused (FuseOps+FuseTIR)" if an.fused else "unfused"),
+        "planner": "TVM StaticPlanBlockMemory policy, " + fused,
     }
+
+
+def _whole(n: float | None) -> int | float | None:
+    """A byte count read from a sheet (``16e9``) as an int when it is whole, so that JSON prints ``16000000000``."""
+    return int(n) if isinstance(n, float) and n.is_integer() else n
 
 
 def _kernel_dicts(pred: Prediction) -> list[dict[str, Any]]:
     """The report's ``kernels``: one record per kernel in execution order, costs priced at its precision."""
     records = pred.analyzed.analysis.records
     priced = [priced_cost(kp.kernel.cost, kp.kernel.precision, pred.precision) for kp in pred.kernels]
-    return [
-        {
+    out = []
+    for kp, (cost, prec) in zip(pred.kernels, priced):
+        known = kp.kernel.status not in UNCOSTED
+        out.append({
             "name": kp.kernel.name,
             "ops": [records[i].op for i in kp.kernel.op_indices],
             "vars": [records[i].var for i in kp.kernel.op_indices],
             "status": kp.kernel.status.value,
             "precision": prec if kp.kernel.counts_toward_time else kp.estimate.precision,
             "compute_precision": kp.estimate.precision,
-            "flops": cost.flops,
-            "bytes_read": cost.bytes_read,
-            "bytes_written": cost.bytes_written,
-            "latency_s": kp.latency_s,
-            "roofline_latency_s": kp.estimate.latency_s,
+            **_cost_fields(cost, known),
+            "latency_s": kp.latency_s if known else None,
+            "roofline_latency_s": kp.estimate.latency_s if known else None,
             "bound": kp.estimate.bound.value,
-            "energy_j": kp.estimate.energy_j,
+            "energy_j": kp.estimate.energy_j if known else None,
             "calibrated": kp.calibrated,
-        }
-        for kp, (cost, prec) in zip(pred.kernels, priced)
-    ]
+        })
+    return out
 
 
-def _op_dict(r) -> dict[str, Any]:
-    """The report's record of one op (an ``OpRecord``)."""
+def _cost_fields(cost: OpCost, known: bool) -> dict[str, int | None]:
+    """``flops``, ``bytes_read``, ``bytes_written`` of a kernel or op; one without a cost (unsupported, symbolic)
+    has its FLOPs unknown (None) and its traffic known only where its tensors' sizes are (else None, never 0)."""
+    return {
+        "flops": cost.flops if known else None,
+        "bytes_read": cost.bytes_read if known or cost.bytes_read else None,
+        "bytes_written": cost.bytes_written if known or cost.bytes_written else None,
+    }
+
+
+def _op_dict(r, precision: str | None = None) -> dict[str, Any]:
+    """The report's record of one op (an ``OpRecord``), its traffic priced under the precision override as the
+    kernels' and totals' are (so that ``ops[]`` sums to ``totals``)."""
+    cost = priced_cost(r.cost, r.precision, precision)[0]
     return {
         "var": r.var,
         "op": r.op,
         "family": r.family,
         "status": r.status.value,
-        "flops": r.cost.flops,
-        "bytes_read": r.cost.bytes_read,
-        "bytes_written": r.cost.bytes_written,
-        "weight_bytes": r.cost.weight_bytes,
+        **_cost_fields(cost, r.status not in UNCOSTED),
+        "weight_bytes": cost.weight_bytes,
         "output_shapes": [list(o.shape) if o.shape else None for o in r.outputs],
         "dtype": r.outputs[0].dtype if r.outputs else None,
         "note": r.note,
@@ -209,7 +239,8 @@ def _op_dict(r) -> dict[str, Any]:
 
 
 def to_json(pred: Prediction) -> str:
-    return json.dumps(to_dict(pred), indent=2)
+    """:func:`to_dict` as JSON text; a NaN or infinity raises (JSON has none) instead of printing invalid JSON."""
+    return json.dumps(to_dict(pred), indent=2, allow_nan=False)
 
 
 def _execution_text(ex, pred: Prediction) -> str:
@@ -238,14 +269,15 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         *([_execution_text(pred.execution, pred)] if pred.execution is not None else []),
         f"energy    {fmt_bound(pred.energy_j, fmt_energy, bool(lower))}{power}",
         f"memory    {memory_text(pred)}",
-        f"compute   {fmt_bound(a.flops, fmt_flops, bool(lower))} (FLOP = 2 x MAC), {sum(1 for k in an.kernels if k.counts_toward_time)} kernels "
+        f"compute   {fmt_bound(a.flops, fmt_flops, bool(lower))} (FLOP = 2 x MAC), {timed_kernel_count(pred)} kernels "
         f"from {len(a.records)} ops",
         f"coverage  {cov['covered_share']:.1%} of ops costed ("
         + ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)
         + ")",
     ]
     if cov["unsupported_ops"]:
-        lines.append(f"UNSUPPORTED {', '.join(cov['unsupported_ops'])} (shown as rows; latency excludes them)")
+        rows = "shown as rows; " if uncosted_rows(pred) else ""
+        lines.append(f"UNSUPPORTED {', '.join(cov['unsupported_ops'])} ({rows}latency excludes them)")
     if an.fusion_note:
         lines.append(f"note      {an.fusion_note}")
     for w in pred.warnings:
@@ -260,21 +292,17 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     for kp in shown:
         k = kp.kernel
         ops = "+".join(a.records[i].op.removeprefix("relax.").removeprefix("nn.") for i in k.op_indices)
-        share = kp.latency_s / pred.latency_s if pred.latency_s else 0.0
         cost = priced_cost(k.cost, k.precision, pred.precision)[0]
-        rows.append(
-            [
-                k.name[:40],
-                ops[:48],
-                k.status.value,
-                fmt_time(kp.latency_s),
-                f"{share:.1%}",
-                kp.estimate.bound.value,
-                fmt_count(cost.flops) + "FLOP",
-                fmt_bytes(cost.bytes_total),
-            ]
-        )
+        if k.status in UNCOSTED:  # no cost: its time and FLOPs are unknown, its traffic at least what it touches
+            figures = ["unknown", "-", "unknown", fmt_bound(cost.bytes_total, fmt_bytes, True)]
+        else:
+            share = kp.latency_s / pred.latency_s if pred.latency_s else 0.0
+            figures = [fmt_time(kp.latency_s), f"{share:.1%}", fmt_count(cost.flops) + "FLOP", fmt_bytes(cost.bytes_total)]
+        rows.append([k.name[:40], ops[:48], k.status.value, *figures[:2], kp.estimate.bound.value, *figures[2:]])
     lines.append("")
+    if not rows:  # no header over an empty table
+        lines.append("kernels   none to list: " + ("no op has a cost (see coverage)" if lower else "every op is zero-cost"))
+        return "\n".join(lines)
     lines.append(table(rows, ["kernel", "ops", "status", "latency", "share", "bound", "flops", "traffic"], "lllrrlrr"))
     hidden = len([kp for kp in ranked if kp.kernel.status is not Status.ZERO_COST]) - len(shown)
     if hidden > 0:
