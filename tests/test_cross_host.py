@@ -711,7 +711,9 @@ def _tiny_models(d: Path) -> Path:
 @pytest.mark.parametrize("argv, msg", [
     (["--measure", "nope.onnx", "also-nope.onnx"], "file not found"),
     (["--measure", str(EXAMPLE)], "at least 2 models"),
-    (["--measure", str(EXAMPLE), str(EXAMPLE), "--shots", "2"], "leaves no model to hold out"),
+    (["--measure", str(EXAMPLE), str(EXAMPLE), "--shots", "2"], "all different"),  # one model, named twice
+    (["--measure", str(EXAMPLE), str(EXAMPLE.with_name("resnet_like.onnx")), "--batch", "1", "--shots", "2"],
+     "leaves no model to hold out"),
     (["--measure", str(EXAMPLE), str(EXAMPLE), "--shots", "0"], "--shots must be >= 1"),
     (["--measure", str(EXAMPLE), str(EXAMPLE), "--few-shot", "3"], "--few-shot/--base-device go with --data"),
 ])

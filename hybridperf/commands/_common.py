@@ -37,13 +37,14 @@ def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None
 def resolve_device(device):
     """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet, probed first
     (one line on stderr) when there is none or an older probe wrote it; anything else is returned unchanged."""
-    from hybridperf.measure.host import (HOST_ID, CacheState, device_ref, host_probe_warning, host_spec_path,
-                                         host_spec_state)
+    from hybridperf.measure.host import (HOST_ID, CacheState, check_writable, device_ref, host_probe_warning,
+                                         host_spec_path, host_spec_state)
 
     state = host_spec_state() if str(device) == HOST_ID else CacheState.CURRENT
     if state is not CacheState.CURRENT:
         import sys
 
+        check_writable(host_spec_path().parent, "this machine's probed sheet")  # one error line, before "probing"
         why = ("probing this machine once (about 10 s; cached under the user data directory)"
                if state is CacheState.MISSING else
                f"the cached sheet {host_spec_path()} was written by an older probe; probing this machine again (about 10 s)")

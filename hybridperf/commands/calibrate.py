@@ -8,7 +8,10 @@
 
 ``--measure`` (CPU): measure the models here with onnxruntime (interleaved rounds, :mod:`hybridperf.measure.rounds`),
 featurize, adapt the cross-host CPU model to them (few-shot) and store it under the user data directory; prints
-the held-out error on the measured models. ``--device host`` is this machine (:mod:`hybridperf.measure.host`).
+the held-out error on the measured models (the adaptation's is unknown where each held-out prediction's adaptation
+saw one model: it keeps no correction, so ``--shots 1`` is refused). A model named twice is measured once. The model
+is stored whole or not at all (:func:`hybridperf.residual.store.save_model`), and what it replaced is said.
+``--device host`` is this machine (:mod:`hybridperf.measure.host`); a packaged sheet of another CPU is refused.
 CPU models are labelled by the fastest timed run (:data:`hybridperf.residual.model.CPU_TARGET`; ``--data``:
 ``--target`` picks another column of ``DIR/measurements.csv``).
 """
@@ -129,8 +132,9 @@ def run(args: argparse.Namespace) -> ExitCode:
         model = ResidualModel(**CALIBRATION_PARAMS, seed=args.seed, device=spec.id, label=target).fit(
             X, y, kernels=kt, groups=groups, families=families)
         metrics = dict(model.metrics_)
-    model.save(out)
-    result = {"device": spec.id, "stored": str(out), "rows": int(len(y)), "kernel_rows": int(len(kt.y)) if kt is not None else 0,
+    replaced = _store(model, out)
+    result = {"device": spec.id, "stored": str(out), "replaced": replaced, "rows": int(len(y)),
+              "kernel_rows": int(len(kt.y)) if kt is not None else 0,
               "calibration": model.describe(), "label": model.label, "metrics": metrics}
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
@@ -152,6 +156,9 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         raise InputError("--few-shot/--base-device go with --data; with --measure use --shots K")
     if args.shots is not None and args.shots < 1:
         raise InputError(f"--shots must be >= 1, got {args.shots}")
+    if args.shots == 1:  # ResidualModel.adapt: with one model every correction's leave-one-out error is the base's
+        raise InputError("--shots 1: an adaptation on one model keeps no correction (it takes 2 to choose one by "
+                         "leave-one-out), so the stored model would be the zero-shot one; use --shots 2 or more")
     if args.rounds < 1:
         raise InputError(f"--rounds must be >= 1, got {args.rounds}")
     if args.threads is not None and args.threads < 1:
@@ -159,7 +166,6 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     if args.out:
         check_output_path(args.out, "--out", directory=True)
     from hybridperf.commands._common import native_stderr_silenced, resolve_device
-    from hybridperf.device.spec import load_spec
     from hybridperf.measure.calibrate import collect_models, measure_rounds, write_tables
     from hybridperf.residual.cross_host import adapt_cross_host
     from hybridperf.measure.host import HOST_ID, host_cpu, host_dir, host_model_dir, host_threads
@@ -171,20 +177,41 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--threads {args.threads}: device host predicts for {host_threads()} thread(s), the CPUs this "
                          "process may use, and its model is stored for that count; drop --threads, or run under "
                          f"`taskset -c` with {args.threads} CPUs")
-    models = collect_models(args.measure, args.batch)  # before any probe or measurement
+    is_host = args.device == HOST_ID
+    if not is_host:  # a named sheet is read at once (no probe): its refusals come before the models are read
+        spec_ref = args.device
+        spec = _cpu_sheet(spec_ref)
+        if spec.id == HOST_ID:  # the cached sheet of this machine, by path: its model goes where host's does
+            raise InputError(f"{spec_ref} is this machine's sheet (id host): calibrate it with --device host")
+        threads = _sheet_measure_threads(spec, args.threads, host_threads())
+        takeover = _check_named_sheet(spec, args.out)
+    duplicates: list[list[str]] = []
+
+    def duplicate(path, same_as) -> None:
+        duplicates.append([str(path), str(same_as)])
+        what = "named twice" if path.resolve() == same_as.resolve() else f"the same file as {same_as}"
+        print(f"hybridperf: warning: --measure {path}: {what}; measured once (twice, it would be in the adaptation "
+              "that predicts it held out)", file=sys.stderr)
+
+    models = collect_models(args.measure, args.batch, on_duplicate=duplicate)  # before any probe or measurement
     _check_shots(args.shots, len(models), "given")
-    spec_ref = resolve_device(args.device)
-    spec = load_spec(spec_ref)
-    if spec.kind != "cpu":
-        raise InputError(f"--measure calibrates CPUs (onnxruntime CPU provider); {spec.id} is a {spec.kind}")
-    is_host = spec.id == HOST_ID
-    threads = (args.threads or host_threads()) if is_host else _sheet_measure_threads(spec, args.threads, host_threads())
-    models, collapsed = _without_subnormal_hazards(models, args.batch)  # one run each, after the cheap checks
-    _check_shots(args.shots, len(models), "whose timing is of the model")
+    from hybridperf.measure.host import check_writable
+
+    if is_host:
+        check_writable(host_dir(), "this machine's sheet and model")  # before a first probe's seconds
+        spec_ref = resolve_device(args.device)
+        spec = _cpu_sheet(spec_ref)
+        threads = args.threads or host_threads()
+        takeover = None
     out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / spec.id)
     from hybridperf.data import user_data_dir
 
     data = host_dir() / "calibration" if is_host else user_data_dir() / "calibration" / spec.id
+    if not args.out:
+        check_writable(out, "the calibrated model")  # before the measuring, not after
+    check_writable(data, "the measurements")
+    models, collapsed = _without_subnormal_hazards(models, args.batch)  # one run each, after the cheap checks
+    _check_shots(args.shots, len(models), "whose timing is of the model")
 
     def progress(key: str, rnd: int, median_s: float, fastest_s: float) -> None:
         print(f"calibrate: round {rnd + 1}/{args.rounds} {key}: median {fmt_time(median_s)}, fastest {fmt_time(fastest_s)}",
@@ -192,39 +219,64 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     rows, profile, failures = measure_rounds(models, spec.id, threads, rounds=args.rounds, seed=args.seed,
                                              on_measured=progress, batch=args.batch)
+    left_out = {}  # key -> why: not measured (onnxruntime), or measured but not analysed (hybridperf)
     for key, why in dict.fromkeys(failures):  # a model that fails does so in every round: say it once
         print(f"hybridperf: warning: {key}: not measured: {why}", file=sys.stderr)
+        left_out.setdefault(key, f"not measured: {why}")
     verbose = getattr(args, "verbose", False)
+
+    def log(line: str) -> None:
+        key, sep, why = line.partition(": analysis failed: ")  # featurize_measured's words for a skipped model
+        if sep:
+            left_out[key] = f"not analysed: {why}"
+            print(f"hybridperf: warning: {key}: measured but not analysed, left out: {why}", file=sys.stderr)
+        elif verbose:
+            print(f"calibrate: {line}", file=sys.stderr, flush=True)
+
     with tempfile.TemporaryDirectory(prefix="hybridperf-calibrate-") as tmp:
         staged = Path(tmp) / "calibration"  # the tables replace those in `data` only once the model is stored
         with native_stderr_silenced(not verbose):  # TVM's C++ warnings while featurizing (as predict does)
-            n = write_tables(staged, rows, profile, spec_ref,
-                             log=(lambda s: print(f"calibrate: {s}", file=sys.stderr, flush=True)) if verbose else None)
+            n = write_tables(staged, rows, profile, spec_ref, log=log)
         if n < 2:
             raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2")
         res = adapt_cross_host(staged, spec, threads, shots=args.shots, seed=args.seed,
                                cpu=host_cpu() if is_host else "")
-        res.model.save(out)
-        _replace_dir(staged, data)
+        replaced = _store(res.model, out)
+        if takeover:
+            print(f"hybridperf: note: {takeover}", file=sys.stderr)
+        try:
+            _replace_dir(staged, data)
+        except OSError as exc:
+            raise InputError(f"the model is stored in {out}, but its measurements could not be stored in {data}: "
+                             f"{exc.strerror or exc}") from exc
     from hybridperf.measure.rounds import split_half_min
 
     own = split_half_min(rows)
     half = args.rounds // 2
-    result = {"device": spec.id, "stored": str(out), "data": str(data), "models": res.n, "adapted_on": res.k,
-              "threads": threads, "left_out_subnormal": [str(p) for p in collapsed], "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
+    per_fold, untested_why = heldout_adaptation(res.n, res.k, args.shots)
+    untested = untested_why is not None
+    result = {"device": spec.id, "stored": str(out), "replaced": replaced, "data": str(data), "models": res.n,
+              "adapted_on": res.k, "heldout_adapted_on": per_fold,
+              "threads": threads, "duplicates_left_out": duplicates,
+              "not_calibrated_on": [{"key": k, "why": v} for k, v in left_out.items()],
+              "left_out_subnormal": [str(p) for p in collapsed], "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
               "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
-                                   "adapted": res.adapted_mape_pct},
+                                   "adapted": None if untested else res.adapted_mape_pct},
+              "heldout_unknown_reason": untested_why,
               # the measurements' own test-retest (None: unknown, one round); held-out differences below it are noise
               "measurement_retest": {"rounds": args.rounds,
                                      "halves": [[1, half], [half + 1, args.rounds]] if args.rounds >= 2 else None,
                                      "models": own.n if own else None,
                                      "mape_pct": own.mape * 100.0 if own else None,
                                      "within_10_pct": dict(own.within)[0.10] * 100.0 if own else None},
-              "per_model": [dict(zip(("key", "measured_s", "roofline_s", "zero_shot_s", "adapted_s"), r))
-                            for r in res.per_model]}
+              "per_model": [dict(zip(("key", "measured_s", "roofline_s", "zero_shot_s", "adapted_s"),
+                                     (*r[:4], None if untested else r[4]))) for r in res.per_model]}
     from hybridperf.commands._common import warn_if_adaptation_worse
 
-    warn_if_adaptation_worse(result["heldout_mape_pct"])
+    if untested:
+        print(f"hybridperf: warning: held-out error of the adaptation unknown: {untested_why}", file=sys.stderr)
+    else:
+        warn_if_adaptation_worse(result["heldout_mape_pct"])
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK
@@ -232,6 +284,20 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     sys.stdout.write(measure_calibration_text(result) + "\n")
     return ExitCode.OK
+
+
+def heldout_adaptation(n: int, k: int, shots: int | None) -> tuple[int, str | None]:
+    """How many models the adaptation behind each held-out prediction saw (``n - 1`` by leave-one-out, else the K
+    of ``--shots``), and why the held-out error of the adaptation is unknown (None: it is known). With one model an
+    adaptation keeps no correction (:meth:`~hybridperf.residual.model.ResidualModel.adapt`: every candidate's
+    leave-one-out error is the base model's), so its "adapted" figure would be the zero-shot one again and test
+    nothing of the model stored, which ``k`` models adapted."""
+    per_fold = n - 1 if shots is None or shots >= n else shots
+    if per_fold >= 2:
+        return per_fold, None
+    return per_fold, (f"each held-out model was predicted by an adaptation on {per_fold} model, which keeps no "
+                      f"correction: measure 3 or more models to test the adaptation (the stored one is adapted on "
+                      f"all {k})")
 
 
 def _check_shots(shots: int | None, n: int, which: str) -> None:
@@ -288,6 +354,72 @@ def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:
                          "it where that many are free, or probe this machine (`hybridperf probe --out ID.yaml`) and "
                          "calibrate that sheet")
     return cores
+
+
+def _store(model, out) -> str | None:
+    """Store ``model`` in ``out`` whole (:func:`hybridperf.residual.store.save_model`); what it replaced there (one
+    line on stderr and the return value), or None."""
+    from pathlib import Path
+
+    from hybridperf.errors import InputError
+    from hybridperf.residual.store import describe_stored, save_model
+
+    before = describe_stored(out)
+    try:
+        save_model(model, out)
+    except OSError as exc:
+        raise InputError(f"cannot store the model in {out}: {exc.strerror or exc}; choose another --out, or set "
+                         "HYBRIDPERF_HOME to a writable directory") from exc
+    if before is not None:
+        print(f"hybridperf: note: replaced the model stored in {Path(out)} before ({before})", file=sys.stderr)
+    return before
+
+
+def _cpu_sheet(ref):
+    """The CPU sheet ``ref`` names; a sheet of another kind is refused (onnxruntime times this CPU)."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.errors import InputError
+
+    spec = load_spec(ref)
+    if spec.kind != "cpu":
+        raise InputError(f"--measure calibrates CPUs (onnxruntime CPU provider); {spec.id} is a {spec.kind}")
+    return spec
+
+
+def _check_named_sheet(spec, out) -> str | None:
+    """A named CPU sheet calibrated by ``--measure``: the model goes to ``models/ID/``, where ``predict --device ID``
+    finds it before the packaged one. Refused where that would price a packaged sheet with another sheet's
+    measurements (a sheet file whose id is a packaged sheet's) or with another CPU's (this machine is not the CPU of
+    a packaged sheet that the cross-host model names). Returns what storing the model changes for a packaged sheet's
+    predictions (for stderr, once it is stored), or None."""
+    from pathlib import Path
+
+    from hybridperf.data import packaged_dir
+    from hybridperf.device.spec import available_devices, default_spec_dir
+    from hybridperf.errors import InputError
+    from hybridperf.measure.host import host_cpu
+    from hybridperf.residual.cross_host import PACKAGED_MODEL_ID, CrossHostModel
+
+    if spec.id not in available_devices():
+        return None
+    packaged = Path(spec.path).resolve().parent == default_spec_dir().resolve()
+    if not packaged:
+        if out:
+            return None  # stored elsewhere: nothing shadows the packaged sheet
+        raise InputError(f"the sheet {spec.path} has the id of the packaged sheet {spec.id}: its model would be stored "
+                         f"as, and used for, the packaged one; give the sheet another id (file name and `id:`)")
+    here = host_cpu()
+    effects = CrossHostModel.load(packaged_dir("models") / PACKAGED_MODEL_ID).host_effects_
+    theirs = next((e.figures.cpu for e in effects if e.figures.device == spec.id and e.figures.cpu), "")
+    if here and theirs and here != theirs:
+        raise InputError(f"--device {spec.id} is the packaged sheet of another CPU ({theirs}; this machine: {here}): "
+                         "its model would be adapted to this machine's timings; calibrate this machine with --device "
+                         "host, or a sheet probed here (`hybridperf probe --out my-box.yaml`)")
+    if out:
+        return None
+    return (f"{spec.id} is a packaged sheet: the model calibrated here prices it (`predict --device {spec.id}`) "
+            f"instead of the packaged one, from this machine's timings ({here or 'its CPU unknown'}); delete the stored "
+            "model directory to go back")
 
 
 def _replace_dir(src, dest) -> None:

@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     scan = None if args.no_subnormal_scan else scan_subnormals(args.model, shapes, args.batch,
                                                                "measure an export with trained weights")
     m = replace(m, extra={**m.extra, "subnormal_activations": scan.to_dict() if scan is not None else None})
+    if m.repeats < 2:  # one timed run has no spread: unknown (JSON null), not 0
+        m = replace(m, latency_std_s=None)
     if m.contention is not None and m.contention.busy:
         print("hybridperf: warning: " + m.contention.describe("the timed runs", "the latency figures are slow and "
               "noisy; measure again when the machine is idle"), file=sys.stderr)

@@ -15,7 +15,7 @@ Progress goes to stderr, the summary to stdout. Use the written sheet by path
 nothing is written inside the installed package.
 
 ``--host`` probes this machine's CPU again and replaces the cached sheet that ``--device host`` uses (first
-written by a quick probe on first use; see :mod:`hybridperf.measure.host`), e.g. when that first probe ran while
+written by the full probe on first use; see :mod:`hybridperf.measure.host`), e.g. when that first probe ran while
 the machine was busy. A model stored by ``hybridperf calibrate --device host`` is kept; it was adapted with the
 previous sheet, which this command says.
 """
@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.host:
         return _run_host(args)
     out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
+    _check_own_id(device_id)
+    _check_writable(out)
     result = _with_progress(lambda bar: probe.probe(quick=args.quick, progress=bar,
                                                     use_gpu=False if args.cpu_only else None))
     spec = probe.write_spec(result, out, device_id=device_id, name=args.name)
@@ -69,6 +71,38 @@ def _run_host(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: note: the model calibrated for host ({model}) was adapted with the previous sheet; "
               "rerun `hybridperf calibrate --device host --measure ...` to adapt it to this one", file=sys.stderr)
     return _summary(args, result, load_spec(out), out)
+
+
+def _check_own_id(device_id: str) -> None:
+    """Refuse an id that names another sheet: ``host`` (this machine's cached sheet, which ``--host`` writes; a file
+    with that id is taken for it by ``predict``) or a packaged sheet's (``--device ID`` would keep pricing the
+    packaged sheet, and a model calibrated for the probed one would be stored as, and used for, the packaged one)."""
+    from hybridperf.device.spec import available_devices
+    from hybridperf.errors import InputError
+    from hybridperf.measure.host import HOST_ID
+
+    if device_id == HOST_ID:
+        raise InputError("the id host is this machine's cached sheet: `hybridperf probe --host` probes it again; give a "
+                         "sheet file of your own another name (--out my-box.yaml)")
+    if device_id in available_devices():
+        raise InputError(f"the id {device_id} is a packaged sheet's (`hybridperf devices show {device_id}`); name the "
+                         "probed sheet after this machine (--out my-box.yaml, or --id my-box)")
+
+
+def _check_writable(out) -> None:
+    """``--out``'s folder can be created (as ``write_spec`` does) and written: checked before the benchmarks, which
+    otherwise ran their seconds and then failed."""
+    import os
+
+    from hybridperf.errors import InputError
+
+    above = out.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise InputError(f"--out {out}: {above} is a file, not a directory; choose another path")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: no permission to write in {above}; choose another path")
 
 
 def _with_progress(run_probe):
@@ -94,6 +128,8 @@ def _summary(args: argparse.Namespace, result, spec, out) -> ExitCode:
 
     if args.format == "json":
         data = asdict(result)
+        if result.contention is not None:  # the judgement the table and the warning show, not only its inputs
+            data["contention"]["busy"] = bool(result.contention.busy)
         data["spec_path"] = str(out)
         data["spec_id"] = spec.id
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -56,15 +56,52 @@ def collect_files(items: Sequence[str | Path], suffix: str, wrong_suffix: str | 
     return out
 
 
-def collect_models(items: Sequence[str | Path], batch: int | None = None) -> list[Path]:
+def collect_models(items: Sequence[str | Path], batch: int | None = None,
+                   on_duplicate: Callable[[Path, Path], None] | None = None) -> list[Path]:
     """The ``.onnx`` files named by ``items`` (files, or directories searched one level deep), checked to exist
-    and to have static input shapes once ``batch`` (if given) binds a symbolic leading dimension."""
+    and to have static input shapes once ``batch`` (if given) binds a symbolic leading dimension.
+
+    A file named twice (a directory and a file in it) or a copy of one already named (the same bytes) is kept once:
+    measured twice, it would be in the adaptation that predicts it "held out". ``on_duplicate(path, same_as)`` is
+    called for each one left out.
+    """
     out = collect_files(items, ".onnx", "calibration measures with onnxruntime")
+    out, dropped = unique_files(out)
     for p in out:
         _check_static(p, batch)
     if len(out) < 2:
-        raise InputError(f"--measure needs at least 2 models (got {len(out)}): held-out error needs one to hold out")
+        also = ("" if not dropped else f": {dropped[0][0]} repeats {dropped[0][1]}" if len(dropped) == 1 else
+                f" once {len(dropped)} repeats were left out")
+        raise InputError(f"--measure needs at least 2 models, all different (got {len(out)}{also}): held-out error "
+                         "needs one to hold out")
+    for path, same in dropped:  # said once the run goes on (an error above is its one line)
+        if on_duplicate is not None:
+            on_duplicate(path, same)
     return out
+
+
+def unique_files(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """``paths`` without repeats: the same file (resolved path) or the same bytes as one before it. Returns
+    ``(kept, [(left out, the kept file it repeats), ...])``; only files of equal size are read and compared."""
+    import filecmp
+
+    kept: list[Path] = []
+    dropped: list[tuple[Path, Path]] = []
+    seen: dict[Path, Path] = {}
+    by_size: dict[int, list[Path]] = {}
+    for p in paths:
+        real = p.resolve()
+        same = seen.get(real)
+        if same is None:
+            size = real.stat().st_size
+            same = next((q for q in by_size.get(size, ()) if filecmp.cmp(q, p, shallow=False)), None)
+            if same is None:
+                seen[real] = p
+                by_size.setdefault(size, []).append(p)
+                kept.append(p)
+                continue
+        dropped.append((p, same))
+    return kept, dropped
 
 
 def _check_static(path: Path, batch: int | None = None) -> None:
@@ -75,7 +112,8 @@ def _check_static(path: Path, batch: int | None = None) -> None:
     try:
         m = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
-        raise InputError(f"--measure {path}: not a readable ONNX model ({type(exc).__name__})") from exc
+        raise InputError(f"--measure {path}: not a readable ONNX model ({type(exc).__name__}); re-export it, or "
+                         "leave it out (move it out of the directory)") from exc
     inits = {i.name for i in m.graph.initializer}
     for inp in m.graph.input:
         if inp.name in inits:
@@ -170,4 +208,4 @@ def write_tables(directory: Path, rows, profile, device: str | Path,
     return len(feats)
 
 
-__all__ = ["collect_models", "measure_rounds", "model_key", "write_tables"]
+__all__ = ["collect_models", "measure_rounds", "model_key", "unique_files", "write_tables"]

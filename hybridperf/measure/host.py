@@ -109,6 +109,27 @@ def host_spec_state(identity: dict[str, Any] | None = None) -> CacheState:
     return CacheState.CURRENT if fmt == HOST_SHEET_FORMAT else CacheState.STALE
 
 
+def check_writable(directory: Path, what: str) -> None:
+    """Refuse now (before a probe or a measurement) to go on when ``directory`` could not be created and written
+    under the user data directory later: its nearest existing folder must be a directory this process may write in.
+
+    Raises
+    ------
+    InputError
+        Naming ``what`` would be stored, the folder in the way and the fix (``HYBRIDPERF_HOME``).
+    """
+    from hybridperf.data import HOME_ENV
+    from hybridperf.errors import InputError
+
+    above = Path(directory)
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if above.is_dir() and os.access(above, os.W_OK | os.X_OK):
+        return
+    why = "is not a directory" if not above.is_dir() else "is not writable"
+    raise InputError(f"cannot store {what} in {directory}: {above} {why}; set {HOME_ENV} to a writable directory")
+
+
 def describe_host(identity: dict[str, Any], date: str) -> str:
     """``AMD EPYC family 25 model 17 (probed 2026-12-01)``."""
     name = identity.get("model_name") or identity.get("vendor") or "CPU"
@@ -154,7 +175,9 @@ def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None)
     raw["name"] = f"{describe_host(identity, date)}; figures of {src.id}"
     out = host_spec_path(identity)
     parse_spec(raw, str(out))  # validate before writing
+    check_writable(out.parent, "this machine's sheet")
     out.parent.mkdir(parents=True, exist_ok=True)
+    (out.parent / IDENTITY_FILE).unlink(missing_ok=True)  # as in probe_host_spec: the identity comes last
     write_atomic(out, yaml.safe_dump(raw, sort_keys=False))
     _write_identity(out.parent, identity, date, f"sheet {sheet}")
     return out
@@ -189,14 +212,24 @@ def probe_host_spec(quick: bool = False, progress: Callable[[str, int, int], Non
     """
     from hybridperf.measure import probe
 
+    from hybridperf.errors import InputError
+
     identity = identity or host_identity()
     out = host_spec_path(identity)
+    check_writable(out.parent, "this machine's probed sheet")  # before the probe's seconds, not after
     result = probe.probe(quick=quick, progress=progress, use_gpu=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    probe.write_spec(result, out, device_id=HOST_ID, name=describe_host(identity, result.date))
     busy = result.contention is not None and result.contention.busy
-    _write_identity(out.parent, identity, result.date, f"hybridperf probe{' --quick' if quick else ''} --cpu-only",
-                    warning=result.contention.describe() if busy else None)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # the identity goes first, without the format: a sheet written after it is taken as current only once the
+        # identity that matches it says so, so an interrupted probe is probed again rather than half trusted
+        (out.parent / IDENTITY_FILE).unlink(missing_ok=True)
+        probe.write_spec(result, out, device_id=HOST_ID, name=describe_host(identity, result.date))
+        _write_identity(out.parent, identity, result.date, f"hybridperf probe{' --quick' if quick else ''} --cpu-only",
+                        warning=result.contention.describe() if busy else None)
+    except OSError as exc:  # a read-only file system, a full disk
+        raise InputError(f"cannot store this machine's probed sheet in {out.parent}: {exc.strerror or exc}; set "
+                         "HYBRIDPERF_HOME to a writable directory") from exc
     return out, result
 
 
@@ -206,5 +239,5 @@ def device_ref(device: Any) -> Any:
     return ensure_host_spec() if str(device) == HOST_ID else device
 
 
-__all__ = ["HOST_ID", "HOST_SHEET_FORMAT", "CacheState", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
+__all__ = ["HOST_ID", "HOST_SHEET_FORMAT", "CacheState", "check_writable", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
            "host_spec_path", "host_spec_state", "host_threads", "install_host_spec"]

@@ -977,8 +977,10 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         "power": power,
         "energy": energy,
         "compute_units": {"count": {"value": cores, "unit": "core",
-                                    "source": f"{src}: the CPUs the probe could run on (its affinity), each one "
-                                              "thread of the measured peaks"}},
+                                    # counted, not timed: not marked measured, and its source does not say so
+                                    "source": f"read by hybridperf probe {result.version} on {result.date}: the CPUs "
+                                              "the probe could run on (its affinity), each one thread of the measured "
+                                              "peaks"}},
         "notes": notes,
     }
 

@@ -93,10 +93,10 @@ class SubnormalScan:
                 f"(random-initialised exports can shrink whole activations below 1.2e-38); {consequence}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON record (shares 0-1)."""
+        """JSON record (shares 0-1; ``worst_node`` null when no node read a subnormal value)."""
         return {"nodes": self.nodes, "values": self.values, "subnormal": self.subnormal,
                 "mean_node_share": self.mean_node_share, "nodes_mostly_subnormal": self.nodes_mostly_subnormal,
-                "worst_node": self.worst_node, "worst_node_share": self.worst_node_share, "hazard": self.hazard}
+                "worst_node": self.worst_node or None, "worst_node_share": self.worst_node_share, "hazard": self.hazard}
 
 
 def _activation_inputs(model: Any) -> list[tuple[str, list[str]]]:

@@ -11,6 +11,7 @@ from hybridperf.report.format import format_si, table
 def calibration_text(model: Any, result: dict[str, Any], metrics: dict[str, Any], data: Path) -> str:
     """What was fitted and stored, the data it came from, then one line per scalar metric."""
     lines = [f"calibrated {result['device']}: {model.describe()}", f"stored     {result['stored']}",
+             *([f"replaced   {result['replaced']}"] if result.get("replaced") else []),
              f"data       {result['rows']} model rows, {result['kernel_rows']} kernel rows from {data}"]
     for key, val in metrics.items():
         if isinstance(val, float):
@@ -41,12 +42,14 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
     """The summary of ``hybridperf calibrate --measure``: held-out error per predictor and per model."""
     h = result["heldout_mape_pct"]
     rows = [[r["key"], format_si(r["measured_s"], "s"), format_si(r["roofline_s"], "s"), format_si(r["zero_shot_s"], "s"),
-             format_si(r["adapted_s"], "s")] for r in result["per_model"]]
+             "unknown" if r["adapted_s"] is None else format_si(r["adapted_s"], "s")] for r in result["per_model"]]
+    adapted = (f", adapted {h['adapted']:.1f} % MAPE" if h["adapted"] is not None else
+               f" MAPE, adapted unknown ({result.get('heldout_unknown_reason') or 'not tested'})")
     lines = [
         f"calibrated {result['device']} on {result['models']} measured models ({result['threads']} thread(s)); "
         f"stored in {result['stored']}",
         f"held-out error ({result['heldout']}): roofline {h['roofline']:.1f} %, cross-host zero-shot "
-        f"{h['zero_shot']:.1f} %, adapted {h['adapted']:.1f} % MAPE",
+        f"{h['zero_shot']:.1f} %{adapted}",
         _retest_line(result.get("measurement_retest")),
         "",
         table(rows, ["model", "measured", "roofline", "zero-shot", "adapted (held out)"], "lrrrr"),
@@ -54,6 +57,13 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
         f"model: {result['calibration']}",
         f"measurements and training tables: {result['data']}",
     ]
+    if result.get("replaced"):
+        lines.append(f"replaced the model stored there before: {result['replaced']}")
+    for r in result.get("not_calibrated_on") or ():
+        lines.append(f"left out: {r['key']}: {r['why']}")
+    if result.get("duplicates_left_out"):
+        lines.append("measured once (named twice, or the same bytes): "
+                     + ", ".join(f"{a} = {b}" for a, b in result["duplicates_left_out"]))
     if result.get("left_out_subnormal"):
         lines.append("left out (collapsed, subnormal activations: their timing is of microcode assists): "
                      + ", ".join(result["left_out_subnormal"]))

@@ -25,7 +25,8 @@ def to_text(m: Any) -> str:
         f"latency   median {fmt_time(m.latency_s)}"
         + (f"  fastest {fmt_time(m.latency_min_s)}" if m.latency_min_s is not None else "")
         + f"  p10 {fmt_time(m.latency_p10_s)}  p90 {fmt_time(m.latency_p90_s)}  "
-        f"std {fmt_time(m.latency_std_s)}  ({m.repeats} runs after {m.warmup} warm-up)",
+        f"std {'unknown' if m.latency_std_s is None else fmt_time(m.latency_std_s)}  ({m.repeats} "
+        f"run{'s' if m.repeats != 1 else ''} after {m.warmup} warm-up)",
         f"memory    peak {fmt_bytes(m.peak_bytes)} = load {fmt_bytes(m.load_bytes)} + run {fmt_bytes(m.run_peak_bytes)} "
         f"+ inputs {fmt_bytes(m.input_bytes)}  [{m.memory_method}]",
         f"date      {m.date_utc}  hybridperf {m.hybridperf_version}",
