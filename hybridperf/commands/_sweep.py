@@ -28,6 +28,11 @@ def _init_worker() -> None:
     tvm_modules()
 
 
+#: the keys of a row's figures, null in an error row
+FIGURES = ("latency_s", "energy_j", "peak_memory_bytes", "flops", "calibration", "lower_bound", "memory_lower_bound",
+           "warnings", "unknown_fields")
+
+
 def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
                 session: Any = None) -> dict[str, Any]:
     """Predict one model; never raises (an error becomes the row's ``error``).
@@ -38,7 +43,8 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
     from hybridperf.errors import InputError as _InputError
 
     t0 = time.perf_counter()
-    row: dict[str, Any] = {"model": path, "status": "ok", "error": None}
+    # every key in every row: a model that failed has its figures null (unknown), never missing or 0
+    row: dict[str, Any] = {"model": path, "status": "ok", "error": None, **dict.fromkeys(FIGURES)}
     try:
         from hybridperf.analysis.analyze import analyze
         from hybridperf.api import predict_on

@@ -8,15 +8,19 @@ plan) or only a lower bound (ops without a cost rule, named on stderr). A lower
 bound above its limit still fails with 1; ``--allow-unsupported`` judges lower
 bounds as they are and marks them ``(lower bound)``. Limits
 also come from ``[tool.hybridperf]`` in ``pyproject.toml`` (schema and
-precedence: :mod:`hybridperf.estimate.budget`). Each model is analysed once and priced
-on each device.
+precedence: :mod:`hybridperf.estimate.budget`); a flag that replaces a different value of
+the file says so on stderr (``hybridperf: note: --max-latency 1.000 s replaces max-latency
+50.000 ms of pyproject.toml (m.onnx on t4): the command line wins``). Each model file is
+analysed once (``m.onnx`` and ``./m.onnx`` are one model) and priced on each device; a
+model that cannot be analysed is named in the error.
 
 Output formats: ``table`` (one row per model x device x metric), ``json``,
 ``github`` (a ``::error`` workflow command per exceeded limit, shown as an
 annotation on the model file). ``--junit-xml FILE`` also writes a JUnit report,
 one testcase per model x device x metric (unbudgeted metrics are skipped
 testcases). The file is written atomically (temporary file + rename) and only
-after every model was checked, so bad input never leaves a partial file.
+after every model was checked, so bad input never leaves a partial file; a
+symbolic link is written through, a device or pipe (``/dev/stdout``) refused.
 
 Pre-commit: the repository's ``.pre-commit-hooks.yaml`` defines the hook
 ``hybridperf-check`` (``entry: hybridperf check``, ``files: \\.onnx$``); the
@@ -67,7 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.api import run_check
     from hybridperf.commands._common import shapes_from_args
-    from hybridperf.estimate.budget import Budget, load_config, resolve_targets
+    from hybridperf.estimate.budget import Budget, load_config, overridden, resolve_targets
+    from hybridperf.report.check import override_line
 
     # Validate everything cheap before the slow analysis: limits, config, devices, output path.
     cli_budget = Budget.parse(args.max_latency, args.max_memory, args.max_energy, allow_number=False)
@@ -77,6 +82,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     if not devices and not (config and (config.devices or any(m.devices for m in config.models))):
         devices = ["host"]  # no device anywhere: this machine (hybridperf.measure.host)
     targets = resolve_targets(args.models, config, cli_budget, devices, args.batch, shapes, args.precision)
+    notes = [override_line(o) for o in overridden(args.models, config, cli_budget, args.device, args.batch,
+                                                   args.precision)]
+    junit = None if args.junit_xml is None else _junit_target(args.junit_xml)
     from hybridperf.frontends.load import check_model_file
 
     for t in targets:
@@ -87,25 +95,24 @@ def run(args: argparse.Namespace) -> ExitCode:
         from hybridperf.device.spec import load_spec
 
         specs = {"host": load_spec(resolve_device("host"))}
-    if args.junit_xml is not None:
-        parent = args.junit_xml.resolve().parent
-        if not parent.is_dir():
-            raise InputError(f"--junit-xml {args.junit_xml}: directory {parent} does not exist; create it first")
-        if args.junit_xml.is_dir():
-            raise InputError(f"--junit-xml {args.junit_xml} is a directory; name the file to write, e.g. {args.junit_xml / 'hybridperf.xml'}")
-    result = run_check(
-        targets, fused=not args.no_fuse, residual=None if args.roofline_only else "auto", allow_unsupported=args.allow_unsupported,
-        specs=specs, runtime=args.runtime,
-    )
+    # [tool.hybridperf]'s batch is the default binding of a *symbolic* batch dim: a model with fixed shapes keeps them
+    defaulted = set()
+    if args.batch is None and config.batch is not None:
+        defaulted = {t.model for t in targets if not ((e := config.entry_for(t.model)) and (e.batch or e.shapes))}
+    result = _check_each(targets, run_check, specs, defaulted, fused=not args.no_fuse,
+                         residual=None if args.roofline_only else "auto", allow_unsupported=args.allow_unsupported,
+                         runtime=args.runtime)
     from hybridperf.report.check import to_github, to_json, to_junit_xml, to_table, undecided_line
 
     render = {"table": to_table, "json": to_json, "github": to_github}[args.format]
-    if args.junit_xml is not None:
+    if junit is not None:
         try:
-            write_atomic(args.junit_xml, to_junit_xml(result))
+            write_atomic(junit, to_junit_xml(result))
         except OSError as exc:
             raise InputError(f"cannot write --junit-xml {args.junit_xml}: {exc.strerror or exc}") from exc
     sys.stdout.write(render(result) + "\n")
+    for line in notes:  # after the work, so that bad input still gets one line on stderr
+        print(f"hybridperf: note: {line}", file=sys.stderr)
     for pred in result.predictions.values():
         for w in pred.warnings:
             print(f"hybridperf: warning: {pred.analyzed.source} on {pred.spec.id}: {w}", file=sys.stderr)
@@ -113,3 +120,76 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: error: {undecided_line(result.undecided)}", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     return ExitCode.OK if result.passed else ExitCode.BUDGET_EXCEEDED
+
+
+def _junit_target(path: Path) -> Path:
+    """The file ``--junit-xml`` writes, checked before any work: its folder exists and is writable, and it is a
+    regular file or absent. A symbolic link is written through to its target (the rename of the atomic write
+    would replace the link itself); a path under /dev or /proc, or a device, pipe or socket, is refused: until
+    2026-12-03 the rename replaced ``/dev/full`` with a regular file, and ``/dev/stdout`` redirected to a log
+    file replaced that log)."""
+    import os
+
+    from hybridperf.commands._common import check_output_path
+
+    target = path.resolve()
+    # /dev/stdout resolves to the stream's file (a CI log), which a rename would replace, losing what it held
+    if any(q.parts[1:2] in (("dev",), ("proc",)) for q in (path.absolute(), target)):
+        raise InputError(f"--junit-xml {path}: the report is written whole, by a rename, so it needs a file of its "
+                         "own; name one, e.g. hybridperf.xml (then cat it)")
+    if path.is_dir():
+        raise InputError(f"--junit-xml {path} is a directory; name the file to write, e.g. {path / 'hybridperf.xml'}")
+    if target.exists() and not target.is_file():
+        raise InputError(f"--junit-xml {path} is not a regular file (a device, pipe or socket); name a file to "
+                         "write, e.g. hybridperf.xml")
+    check_output_path(target if path.is_symlink() else path, "--junit-xml")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise InputError(f"--junit-xml {path}: no permission to write it")
+    return target
+
+
+def _check_each(targets, run_check, specs, defaulted=frozenset(), **kw):
+    """``run_check`` over ``targets``, one model at a time, so that a model that cannot be analysed is named in
+    the one-line error (``input 'x' dim 0 ('N') is symbolic`` alone does not say which of several models). Every
+    device is resolved first, so a mistyped id still fails before any analysis.
+
+    A model in ``defaulted`` has the batch of ``[tool.hybridperf]`` (no ``--batch``, nothing of its own): where
+    that batch cannot be applied, the model's shapes are fixed and it is checked as it is (until 2026-12-03 a
+    repository-wide ``batch = 1`` refused every model whose fixed batch was another).
+    """
+    from hybridperf.api import device_spec
+    from hybridperf.estimate.budget import CheckResult
+
+    specs = dict(specs or {})
+    for t in targets:
+        for d in t.devices:
+            if d not in specs:
+                specs[d] = device_spec(d)
+    checks, preds = [], {}
+    for t in targets:
+        try:
+            r = _check_one(t, run_check, specs, t.model in defaulted, kw)
+        except InputError as exc:
+            if len(targets) > 1 and t.model not in str(exc):
+                raise InputError(f"{t.model}: {exc}") from exc
+            raise
+        checks.extend(r.checks)
+        preds.update(r.predictions)
+    return CheckResult(tuple(checks), preds)
+
+
+def _check_one(t, run_check, specs, defaulted: bool, kw):
+    """``run_check`` of one target; a ``defaulted`` batch that the model cannot take (fixed shapes) is dropped, and
+    any other failure is the first attempt's to report."""
+    from dataclasses import replace
+
+    try:
+        return run_check([t], specs=specs, **kw)
+    except InputError as exc:
+        if not defaulted or t.batch is None:
+            raise
+        first = exc
+    try:
+        return run_check([replace(t, batch=None)], specs=specs, **kw)
+    except InputError:
+        raise first from None

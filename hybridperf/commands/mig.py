@@ -15,6 +15,7 @@ budget cannot be judged on an unknown latency even then.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 
@@ -40,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="suggest a profile for a model with uncosted ops on its lower-bound figures (default: exit 2 naming the ops)",
     )
+    # as check's: "-1MiB" after a flag is a (negative) value, so the limit parser can say "must be positive"
+    p._negative_number_matcher = re.compile(r"^-\.?\d")  # noqa: SLF001 - this parser's own setting
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     max_latency = None if args.max_latency is None else parse_limit(args.max_latency, Metric.LATENCY, "--max-latency", False)
     zero = re.fullmatch(rf"\s*0+(?:\.0*)?\s*(?:{'|'.join(units_of('capacity'))})?\s*", args.headroom)
-    headroom = 0 if zero else int(parse_limit(args.headroom, Metric.MEMORY, "--headroom", False))
+    headroom = 0 if zero else math.ceil(parse_limit(args.headroom, Metric.MEMORY, "--headroom", False))  # whole bytes
     if args.device == "host":
         from hybridperf.errors import InputError
 

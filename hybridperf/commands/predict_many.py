@@ -1,7 +1,8 @@
-"""``hybridperf predict-many DIR --device ID [--jobs N] [--batch N] [--backend local|ray] [--output FILE.jsonl]``.
+"""``hybridperf predict-many DIR|MODEL ... --device ID [--jobs N] [--batch N] [--backend local|ray] [-o FILE.jsonl]``.
 
-Predicts every ``*.onnx`` and ``*.tflite`` under DIR (recursively, sorted by
-path) on one device, in parallel: a ``ProcessPoolExecutor`` of ``--jobs``
+Predicts every ``*.onnx`` and ``*.tflite`` under each DIR (recursively, sorted by
+path) and each MODEL named (a shell glob), each file once, on one device, in
+parallel: a ``ProcessPoolExecutor`` of ``--jobs``
 workers (default: every core this process may run on), each importing TVM once when it starts. ``--jobs 1`` runs in this
 process (through one :class:`hybridperf.api.Session`, whose caches serve every model). A progress bar goes to
 stderr when stderr is a terminal.
@@ -14,7 +15,8 @@ readable by the workers (a shared file system). ``--output FILE.jsonl`` writes e
 arrives (any backend); run the same command again after an interruption and the models
 already in the file (same device, batch, precision and fusion) are not predicted again.
 
-One row per model: latency, energy, peak memory, FLOPs, and a status: ``ok``,
+``--format csv`` writes the rows as CSV on stdout (units in the column names, an unknown figure
+as an empty cell). One row per model: latency, energy, peak memory, FLOPs, and a status: ``ok``,
 ``lower bound`` (some ops have no cost rule: the figures are lower bounds, the
 ops are named) or the error message. Warnings (a batch the model cannot take,
 a peak above the device's memory) go to stderr and into the JSON rows.
@@ -44,7 +46,9 @@ MODEL_SUFFIXES = (".onnx", ".tflite")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("directory", metavar="DIR", help="directory searched recursively for .onnx and .tflite files")
+    p.add_argument("paths", nargs="+", metavar="DIR|MODEL",
+                   help="directories searched recursively for .onnx and .tflite files, and model files (a shell glob "
+                   "works); a file named twice is predicted once")
     p.add_argument("--device", "-d", action="append", help="device id from `hybridperf devices` or a spec file (default "
                    "host: this machine, probed once and cached); one per run")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every usable core; 1 = in this process)")
@@ -61,21 +65,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 2 when any model fails (default: exit 0 when at least one model was predicted, 2 when none was)",
     )
-    add_format_argument(p)
+    add_format_argument(p, ("table", "json", "csv"))
 
 
-def find_models(directory: str | Path) -> list[Path]:
-    d = Path(directory)
-    if not d.exists():
-        raise InputError(f"directory not found: {d}; check the path")
-    if not d.is_dir():
-        raise InputError(f"{d} is not a directory; use `hybridperf predict` for one model file")
-    return sorted(p for p in d.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
+def find_models(*paths: str | Path) -> list[Path]:
+    """The model files of ``paths``, in their order: a directory's ``*.onnx`` / ``*.tflite`` files (recursively, sorted
+    by path), a file itself. A file reached twice (``a.onnx ./a.onnx``, or a file inside a directory also named) is
+    kept once, under its first spelling."""
+    found: dict[Path, Path] = {}
+    for path in paths:
+        d = Path(path)
+        if not d.exists():
+            raise InputError(f"not found: {d}; check the path (a directory of models, or a model file)")
+        if d.is_dir():
+            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
+        elif d.suffix.lower() in MODEL_SUFFIXES:
+            files = [d]
+        else:
+            raise InputError(f"{d} is not a model file ({', '.join(MODEL_SUFFIXES)}) or a directory; drop it")
+        for f in files:
+            found.setdefault(f.resolve(), f)
+    return list(found.values())
+
+
+#: ``--output`` suffixes of another format: the file holds JSON lines whatever its name
+_NOT_JSONL = (".csv", ".tsv", ".json", ".xml", ".xlsx", ".parquet", ".yaml", ".yml")
 
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
-    from hybridperf.report.many import to_json, to_table
+    from hybridperf.report.many import to_csv, to_json, to_table
     from hybridperf.report.progress import ProgressBar
 
     if args.jobs is not None and args.jobs <= 0:
@@ -87,13 +106,17 @@ def run(args: argparse.Namespace) -> ExitCode:
                          "once per device: its rows carry the device id, so one --output file can hold them all")
     if args.output is not None:  # before any work: appended to (resume), so its folder must exist and it not be one
         check_output_path(args.output, "--output")
-    models = find_models(args.directory)  # a bad directory fails before a host probe
+        if args.output.suffix.lower() in _NOT_JSONL:
+            kind, name = args.output.suffix.lstrip(".").upper(), args.output.with_suffix(".jsonl").name
+            raise InputError(f"--output {args.output}: the file gets JSON lines (one row per model, appended, "
+                             f"resumed), not {kind}; name it {name} (a table: --format csv or json on stdout)")
+    models = find_models(*args.paths)  # a bad path fails before a host probe
     from hybridperf.commands._common import resolve_device
 
     spec = load_spec(resolve_device(devices[0]))  # a bad device fails before any work
     spec_ref = spec.path or devices[0]
     if not models:
-        raise InputError(f"no .onnx files under {args.directory} (and no .tflite files)")
+        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite files)")
     call = (args.batch, args.precision, not args.no_fuse)
     settings = {"device": spec.id, "batch": args.batch, "precision": args.precision, "fused": not args.no_fuse}
     rows: dict[str, dict[str, Any]] = load_done(args.output, [str(m) for m in models], settings) if args.output else {}
@@ -114,7 +137,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         if sink is not None:
             sink.close()
     ordered = [rows[str(m)] for m in models]
-    out = to_json(ordered, spec.id) if args.format == "json" else to_table(ordered, spec.id)
+    out = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](ordered, spec.id)
     sys.stdout.write(out + "\n")
     for r in ordered:
         for w in r.get("warnings") or ():

@@ -18,7 +18,8 @@ Configuration schema (``[tool.hybridperf]`` in ``pyproject.toml``)
 
     [tool.hybridperf]
     devices = ["a100-sxm-80gb"]      # default devices of every model (optional)
-    batch = 1                        # default binding of a symbolic batch dim (optional)
+    batch = 1                        # default binding of a symbolic batch dim (optional; a model
+                                     # with fixed shapes keeps them, where --batch is refused)
     max-latency = "50ms"             # default limits of every model (optional)
     max-memory = "2GiB"
     max-energy = "1J"
@@ -38,7 +39,8 @@ Configuration schema (``[tool.hybridperf]`` in ``pyproject.toml``)
     # [tool.hybridperf.budgets."models/resnet.onnx".devices."t4"]
     # (an empty table checks t4 with the model's limits)
 
-Keys are exactly those above; any other key is rejected with a suggestion
+A device given as a spec file (``"specs/my-gpu.yaml"``) is, like a model path, relative to
+this file. Keys are exactly those above; any other key is rejected with a suggestion
 (``pyproject.toml: [tool.hybridperf.budgets."m.onnx"] unknown key 'max-latncy'
 (did you mean 'max-latency'?)``). Limits in the file must carry a unit.
 
@@ -66,7 +68,7 @@ from hybridperf.precision import OVERRIDES
 from hybridperf.units import UNITS, parse_dims, units_of
 
 
-__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
+__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "Override", "overridden", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
 
 
 class BudgetError(InputError):
@@ -99,6 +101,8 @@ class Metric(str, enum.Enum):
 
 
 _EXAMPLE = {Metric.LATENCY: "20ms", Metric.MEMORY: "512MiB", Metric.ENERGY: "50mJ"}
+
+_NUMBER = re.compile(r"\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
 
 _QUANTITY = re.compile(r"\s*(?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?) ?(?P<unit>[A-Za-zµ]+)\s*")
 
@@ -145,6 +149,9 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     if not m:
         if value.strip().startswith("-"):
             raise BudgetError(f"{where} {value!r}: must be positive; {accepted}")
+        if _NUMBER.fullmatch(value):  # "15", "1.5e7": which unit was meant is a guess, so none is made
+            why = "a limit needs a unit" if float(value) > 0 else "must be positive and carry a unit"
+            raise BudgetError(f"{where} {value!r}: {why}; {accepted}")
         raise BudgetError(f"{where} {value!r}: {accepted}")
     unit = m.group("unit")
     if unit not in units:
@@ -152,8 +159,10 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise BudgetError(f"{where} {value!r}: unknown unit {unit!r}{hint}; {accepted}")
     number = float(m.group("num"))
-    if number <= 0 or not math.isfinite(number):
+    if number <= 0:
         raise BudgetError(f"{where} {value!r}: must be positive; {accepted}")
+    if not math.isfinite(number):  # "1e400MiB": beyond a float, so no figure could be judged against it
+        raise BudgetError(f"{where} {value!r}: too large to be a limit; {accepted}")
     # exact decimal arithmetic, so that "100us" is the float nearest 1e-4, not 100 * 1e-6
     return float(Fraction(m.group("num")) * Fraction(repr(units[unit])))
 
@@ -338,9 +347,13 @@ def compare(
     out = []
     for m in Metric:
         lower, unknown = _caveats(pred, m)
+        value = value_of(pred, m)
+        if lower and not value:  # a lower bound of 0: nothing was priced, so the figure is unknown ("≥ 0" says
+            # nothing), and --allow-unsupported has no bound to judge (as mig: "latency unknown (no op priced)")
+            value, unknown = None, f"nothing priced: {lower}"
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
         estimated = {Metric.ENERGY: pred.spec.power_note, Metric.LATENCY: pred.latency_note}.get(m, "")
-        out.append(MetricCheck(model, device, m, value_of(pred, m), budget.limit(m), cap, lower, allow_unsupported,
+        out.append(MetricCheck(model, device, m, value, budget.limit(m), cap, lower, allow_unsupported,
                                unknown=unknown, estimated=estimated))
     return tuple(out)
 
@@ -425,7 +438,14 @@ class _Where:
     def device_list(self, v: Any, table: str) -> tuple[str, ...]:
         if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
             self.fail(table, "key 'devices' must be a non-empty list of device ids or a table of device id -> limits")
-        return tuple(v)
+        return tuple(self.device(d) for d in v)
+
+    def device(self, d: str) -> str:
+        """A device id as is; a spec file (``.yaml``) relative to this file, as model paths are (it was read
+        relative to the working directory, so ``--config ci/pyproject.toml`` did not find ``specs/x.yaml``)."""
+        if not d.lower().endswith((".yaml", ".yml")) or Path(d).is_absolute():
+            return d
+        return _display_path((self.path.parent / d).resolve())
 
 
 def load_config(path: str | Path | None = None, required: bool = False) -> BudgetConfig:
@@ -483,8 +503,8 @@ def parse_config(section: Any, path: Path) -> BudgetConfig:
                 if not isinstance(over, dict):
                     w.fail(dtable, "must be a table of limits (max-latency, max-memory, max-energy)")
                 w.keys(over, dtable, _DEVICE_KEYS)
-                overrides[dev] = w.limit(over, dtable)
-            m_devices = tuple(raw_dev)
+                overrides[w.device(dev)] = w.limit(over, dtable)
+            m_devices = tuple(overrides)
         elif raw_dev is not None:
             m_devices = w.device_list(raw_dev, table)
         shapes = {}
@@ -496,6 +516,9 @@ def parse_config(section: Any, path: Path) -> BudgetConfig:
             if dims is None:
                 w.fail(table, f'key \'shapes\' entry {name!r} must be a string like "1x3x224x224", got {s!r}')
             shapes[name] = dims
+        same = next((e.key for e in models if e.path == (path.parent / key).resolve()), None)
+        if same is not None:  # two tables for one file: which limits hold would depend on the spelling
+            w.fail(table, f"names the same file as [{top}.budgets.\"{same}\"]; merge the two tables")
         models.append(
             ModelEntry(
                 key=key,
@@ -528,27 +551,19 @@ def resolve_targets(
         No model given and none configured; a model with no device; a
         model x device with no limit at all.
     """
-    if models:
-        chosen: list[tuple[str, ModelEntry | None]] = [(m, config.entry_for(m)) for m in dict.fromkeys(models)]
-    else:
-        if not config.models:
-            where = f" in [tool.hybridperf.budgets] of {config.path}" if config.path else ""
-            raise BudgetError(f"no model to check: pass MODEL paths or list models{where} (see `hybridperf check --help`)")
-        chosen = [(_display_path(e.path), e) for e in config.models]
+    chosen = _chosen(models, config)
     targets = []
     for model, entry in chosen:
-        devices = tuple(cli_devices) or (entry.devices if entry and entry.devices else config.devices)
+        devices = tuple(cli_devices) or _config_devices(config, entry)
         if not devices:
             raise BudgetError(f"no device for {model}: pass --device ID or set devices in [tool.hybridperf]")
-        base = (entry.budget if entry else Budget()).over(config.budget)
         budgets = {}
         for dev in dict.fromkeys(devices):
-            over = entry.device_budgets.get(dev, Budget()) if entry else Budget()
-            b = cli_budget.over(over).over(base)
+            b = cli_budget.over(_config_budget(config, entry, dev))
             if b.empty:
                 raise BudgetError(
                     f"no budget for {model} on {dev}: pass --max-latency/--max-memory/--max-energy "
-                    f"or set them in [tool.hybridperf] of pyproject.toml"
+                    f"or set them in [tool.hybridperf] of {config.path or 'pyproject.toml'}"
                 )
             budgets[dev] = b
         targets.append(
@@ -562,6 +577,92 @@ def resolve_targets(
             )
         )
     return targets
+
+
+def _chosen(models: Sequence[str], config: BudgetConfig) -> list[tuple[str, ModelEntry | None]]:
+    """The models to check with their config tables: ``models`` (one per file: ``m.onnx`` and ``./m.onnx`` are
+    checked once, under the first spelling), else every model of ``config``."""
+    if models:
+        by_file: dict[Path, str] = {}
+        for m in models:
+            by_file.setdefault(Path(m).resolve(), m)
+        return [(m, config.entry_for(m)) for m in by_file.values()]
+    if not config.models:
+        where = f" in [tool.hybridperf.budgets] of {config.path}" if config.path else ""
+        raise BudgetError(f"no model to check: pass MODEL paths or list models{where} (see `hybridperf check --help`)")
+    return [(_display_path(e.path), e) for e in config.models]
+
+
+def _config_devices(config: BudgetConfig, entry: ModelEntry | None) -> tuple[str, ...]:
+    """The devices the config gives a model: its table's, else ``[tool.hybridperf]``'s."""
+    return entry.devices if entry and entry.devices else config.devices
+
+
+def _config_budget(config: BudgetConfig, entry: ModelEntry | None, device: str) -> Budget:
+    """The limits the config gives a model on a device: per-device table > model table > ``[tool.hybridperf]``."""
+    over = entry.device_budgets.get(device, Budget()) if entry else Budget()
+    return over.over(entry.budget if entry else Budget()).over(config.budget)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A command-line value that replaces a different value of the config file (the flag wins).
+
+    ``flag`` (``--max-latency``, ``--device``, ``--batch``, ``--precision``) set to ``new`` replaces ``key`` =
+    ``old`` of ``path`` for ``pairs`` (``"models/a.onnx on t4"``, the first of them and how many more). Limits are
+    in SI units (:attr:`metric` says which); for ``--device``, ``old`` lists the configured devices left unchecked.
+    """
+
+    flag: str
+    key: str
+    new: Any
+    old: Any
+    path: Path
+    pairs: str = ""
+    metric: Metric | None = None
+
+
+def overridden(
+    models: Sequence[str],
+    config: BudgetConfig,
+    cli_budget: Budget = Budget(),
+    cli_devices: Sequence[str] = (),
+    cli_batch: int | None = None,
+    cli_precision: str | None = None,
+) -> list[Override]:
+    """The command-line values that replace a different value of ``config`` (the precedence of the module docstring),
+    so that ``check`` can say so: a limit set in the file and loosened on a workflow's command line is never
+    replaced unseen. Empty without a config file or when nothing differs."""
+    if config.path is None:
+        return []
+    out = []
+    chosen = _chosen(models, config)
+    if cli_devices:
+        unchecked = {d for _, e in chosen for d in _config_devices(config, e)} - set(cli_devices)
+        if unchecked:
+            out.append(Override("--device", "devices", tuple(dict.fromkeys(cli_devices)), tuple(sorted(unchecked)),
+                                config.path))
+    devices = {m: tuple(cli_devices) or _config_devices(config, e) for m, e in chosen}
+    for metric in Metric:
+        new = cli_budget.limit(metric)
+        if new is None:
+            continue
+        old: dict[float, list[str]] = {}  # value in the file -> the model x device pairs that had it
+        for model, entry in chosen:
+            for dev in dict.fromkeys(devices[model]):
+                was = _config_budget(config, entry, dev).limit(metric)
+                if was is not None and was != new:
+                    old.setdefault(was, []).append(f"{model} on {dev}")
+        for was, where in old.items():
+            pairs = where[0] if len(where) == 1 else f"{where[0]} and {len(where) - 1} more"
+            out.append(Override(metric.flag, metric.key, new, was, config.path, pairs, metric))
+    for flag, key, new in (("--batch", "batch", cli_batch), ("--precision", "precision", cli_precision)):
+        if new is None:
+            continue
+        was = {(getattr(e, key) if e and getattr(e, key) else getattr(config, key)) for _, e in chosen} - {None, new}
+        if was:
+            out.append(Override(flag, key, new, tuple(sorted(was, key=str)), config.path))
+    return out
 
 
 def _display_path(p: Path) -> str:

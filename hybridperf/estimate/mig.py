@@ -160,12 +160,17 @@ class Caveats:
         Why no profile is suggested though one may fit (exit 2), else "".
     accepted : bool
         ``--allow-unsupported``: the suggestion is judged on the lower bounds.
+    latency_note : str
+        Why the prediction's latency, so every profile's, is unverified (a zero-shot model outside its training
+        range: :attr:`~hybridperf.estimate.pricing.Prediction.latency_note`), else ""; judged all the same, as
+        ``check`` does (``ok (unverified)``), and the reports say so.
     """
 
     lower_bound: str = ""
     memory_lower_bound: bool = False
     undecided: str = ""
     accepted: bool = False
+    latency_note: str = ""
 
 
 EXACT = Caveats()
@@ -182,7 +187,9 @@ def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
     budget still cannot be judged on an unknown latency)."""
     from hybridperf.estimate.budget import uncosted_text
 
-    c = Caveats(pred.lower_bound_reason, pred.analyzed.memory_is_lower_bound, accepted=allow_unsupported)
+    note = getattr(pred, "latency_note", "")
+    c = Caveats(pred.lower_bound_reason, pred.analyzed.memory_is_lower_bound, accepted=allow_unsupported,
+                latency_note=note)
     if s.chosen is None:  # nothing fits even on the lower bounds: a definite "no"
         return c
     ops = uncosted_text(pred)
@@ -196,7 +203,7 @@ def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
                + "; add cost rules, or pass --allow-unsupported to size on the lower bound")
     else:
         return c
-    return Caveats(c.lower_bound, c.memory_lower_bound, why, allow_unsupported)
+    return Caveats(c.lower_bound, c.memory_lower_bound, why, allow_unsupported, note)
 
 
 __all__ = [

@@ -14,12 +14,26 @@ CHECK_SCHEMA_VERSION = 1
 def undecided_line(checks) -> str:
     """One line: which limits cannot be judged, why, and how to proceed."""
     parts = list(dict.fromkeys(f"{c.metric.value} of {c.model} on {c.device} ({c.unknown or 'lower bound: ' + c.lower_bound})" for c in checks))
-    fix = (
-        "; add cost rules, or pass --allow-unsupported to judge the lower bound"
-        if any(c.lower_bound and c.value is not None for c in checks)
-        else "; the figure is unknown, so no budget can be checked against it"
-    )
-    return f"cannot judge {len(parts)} limit{'s' if len(parts) != 1 else ''}: " + "; ".join(parts) + fix
+    fixes = []
+    if any(c.lower_bound and c.value is not None for c in checks):
+        fixes.append("add cost rules, or pass --allow-unsupported to judge the lower bound")
+    if any(c.lower_bound and c.value is None for c in checks):  # nothing priced: no bound to accept
+        fixes.append("a figure of which nothing was priced can only be judged once its ops have cost rules")
+    if any(c.value is None and not c.lower_bound for c in checks):
+        fixes.append("the figure is unknown, so no budget can be checked against it")
+    limits = "limit" if len(parts) == 1 else "limits"
+    return f"cannot judge {len(parts)} {limits}: " + "; ".join(parts + fixes)
+
+
+def override_line(o) -> str:
+    """One line for an :class:`~hybridperf.estimate.budget.Override`: which flag replaced which value of the file."""
+    if o.metric is not None:
+        return (f"{o.flag} {_fmt(o.metric, o.new)} replaces {o.key} {_fmt(o.metric, o.old)} of {o.path} "
+                f"({o.pairs}): the command line wins")
+    if o.flag == "--device":
+        return (f"--device {' '.join(o.new)} replaces the devices of {o.path}: not checked on "
+                f"{', '.join(o.old)}")
+    return f"{o.flag} {o.new} replaces {o.key} {', '.join(map(str, o.old))} of {o.path}: the command line wins"
 
 
 def _fmt(metric, value: float | None) -> str:
@@ -30,9 +44,12 @@ def _fmt(metric, value: float | None) -> str:
 
 def _status(c) -> str:
     status = _verdict(c)
-    if not c.estimated or c.skipped:
+    if not c.estimated or c.skipped or c.value is None:
         return status
-    return f"{status} (unverified)" if c.metric is Metric.LATENCY else f"{status} (estimated power)"
+    note = "unverified" if c.metric is Metric.LATENCY else "estimated power"
+    if status.endswith(")"):  # "ok (lower bound)" -> "ok (lower bound, estimated power)"
+        return f"{status[:-1]}, {note})"
+    return f"{status} ({note})"
 
 
 def _verdict(c) -> str:
@@ -41,7 +58,7 @@ def _verdict(c) -> str:
     if c.undecided:
         return "UNKNOWN" if c.value is None else "UNDECIDED (lower bound)"
     if c.exceeded:
-        where = " device memory" if c.over_capacity and (c.limit is None or c.capacity < c.limit) else ""
+        where = " device memory" if _device_limit(c) else ""
         return f"OVER{where} (+{c.over_by:.0%})"
     return "ok (lower bound)" if c.lower_bound else "ok"
 
@@ -58,8 +75,13 @@ def _limit_text(c) -> str:
     return _fmt(c.metric, c.limit)
 
 
+def _device_limit(c) -> bool:
+    """The tightest limit ``c`` exceeds is the device's memory, not a budget."""
+    return c.over_capacity and (c.limit is None or c.capacity < c.limit)
+
+
 def _message(c) -> str:
-    if c.over_capacity and (c.limit is None or c.capacity < c.limit):
+    if _device_limit(c):
         return (
             f"{c.metric.value} {_fmt(c.metric, c.value)} exceeds the memory of {c.device} "
             f"({_fmt(c.metric, c.capacity)}) by {c.over_by:.1%}"
@@ -137,7 +159,8 @@ def _gh_escape(text: str, prop: bool = False) -> str:
 def to_github(result) -> str:
     lines = []
     for c in result.failures:
-        title = f"hybridperf: {c.metric.value} over budget on {c.device}"
+        title = (f"hybridperf: does not fit in the memory of {c.device}" if _device_limit(c)
+                 else f"hybridperf: {c.metric.value} over budget on {c.device}")
         lines.append(f"::error file={_gh_escape(c.model, True)},title={_gh_escape(title, True)}::{_gh_escape(_message(c))}")
     for c in result.undecided:
         title = f"hybridperf: {c.metric.value} cannot be judged on {c.device}"
@@ -166,7 +189,9 @@ def to_junit_xml(result) -> str:
         for c in checks:
             case = ET.SubElement(suite, "testcase", classname=model, name=f"{c.device}.{c.metric.value}", time="0")
             props = ET.SubElement(case, "properties")
-            ET.SubElement(props, "property", name="predicted", value=repr(c.value))
+            ET.SubElement(props, "property", name="predicted", value="unknown" if c.value is None else repr(c.value))
+            if c.lower_bound and c.value is not None:
+                ET.SubElement(props, "property", name="lower_bound", value=c.lower_bound)
             if c.limit is not None:
                 ET.SubElement(props, "property", name="budget", value=repr(c.limit))
             ET.SubElement(props, "property", name="unit", value=c.metric.si_unit)

@@ -1,4 +1,4 @@
-"""Rendering of ``hybridperf predict-many`` rows (one dict per model): a table with a summary line, or JSON."""
+"""Rendering of ``hybridperf predict-many`` rows (one dict per model): a table with a summary line, JSON or CSV."""
 
 from __future__ import annotations
 
@@ -12,6 +12,37 @@ def to_json(rows: list[dict[str, Any]], device: str) -> str:
     return json.dumps({"device": device, "models": rows}, indent=2)
 
 
+#: ``--format csv`` columns, SI units in the names (as the JSON rows' keys)
+CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
+               "memory_lower_bound", "unknown_fields", "error")
+
+
+def to_csv(rows: list[dict[str, Any]], device: str) -> str:
+    """One CSV line per row under a header (``device`` a column too, so files of several runs concatenate). A figure
+    that is unknown -- an error row's, or a lower bound of 0 where nothing was priced (``unknown_fields``) -- is an
+    empty cell, never 0; a lower bound keeps its number and says so in ``lower_bound``."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["device", *CSV_COLUMNS])
+    for r in rows:
+        unknown = set(r.get("unknown_fields") or ())
+        cells = []
+        for k in CSV_COLUMNS:
+            v = r.get(k)
+            if k in unknown or v is None:
+                v = ""
+            elif k == "unknown_fields":
+                v = " ".join(v)
+            elif isinstance(v, bool):
+                v = str(v).lower()
+            cells.append(v)
+        w.writerow([device, *cells])
+    return buf.getvalue().rstrip("\n")
+
+
 def to_table(rows: list[dict[str, Any]], device: str) -> str:
     body = []
     for r in rows:
@@ -22,7 +53,9 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
                     r["model"],
                     fmt_bound(r["latency_s"], fmt_time, lb),
                     fmt_bound(r["energy_j"], fmt_energy, lb),
-                    "unknown" if r["peak_memory_bytes"] is None else fmt_bytes(r["peak_memory_bytes"]),
+                    # a plan over ops of data-dependent size is a lower bound too (predict's "peak ≥ 9.13 MiB")
+                    "unknown" if r["peak_memory_bytes"] is None
+                    else fmt_bound(r["peak_memory_bytes"], fmt_bytes, bool(r.get("memory_lower_bound"))),
                     fmt_bound(r["flops"], fmt_flops, lb),
                     r["lower_bound"] or "ok",
                 ]
@@ -31,6 +64,6 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
             body.append([r["model"], "-", "-", "-", "-", f"error: {r['error']}"])
     failed = sum(1 for r in rows if r["status"] == "error")
     partial = sum(1 for r in rows if r["status"] == "lower bound")
-    bounds = f", {partial} lower bounds" if partial else ""
+    bounds = f", {partial} lower bound{'' if partial == 1 else 's'}" if partial else ""
     summary = f"{len(rows)} model{'' if len(rows) == 1 else 's'} on {device}: {len(rows) - failed - partial} ok{bounds}, {failed} failed"
     return table(body, ["model", "latency", "energy", "peak memory", "flops", "status"], "lrrrrl") + "\n" + summary

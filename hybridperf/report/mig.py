@@ -33,12 +33,13 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
         # latency_s of every profile is a lower bound of 0 (nothing priced): the number stays, it is unknown
         "unknown_fields": ["latency_s"] if unknown else [],
         "undecided": c.undecided or None,
+        "latency_note": c.latency_note or None,
         "profiles": [
             {
                 "name": o.profile.name,
                 "compute_fraction": o.compute_fraction,
                 "memory_fraction": o.memory_fraction,
-                "memory_bytes": o.profile.memory_bytes,
+                "memory_bytes": int(o.profile.memory_bytes),
                 "required_bytes": o.required_bytes,
                 "fits_memory": o.fits_memory,
                 "latency_s": o.latency_s,
@@ -92,6 +93,8 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
     )
     ops = c.lower_bound.removeprefix("lower bound: ")
     note = f"\n{'latency unknown (nothing priced)' if unknown else 'latencies are lower bounds'}: {ops}" if lower else ""
+    if c.latency_note and not unknown:  # judged all the same, as check's "ok (unverified)"
+        note += f"\nlatency {c.latency_note}"
     return head + body + note + "\n" + _tail(s, c, budget, unknown)
 
 
