@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -27,20 +28,37 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> Path:
 
     The file gets ``mode``, else the mode a plain ``open(path, "w")`` would give it: the
     existing file's mode, else 0666 less the umask (``mkstemp`` alone would leave it 0600).
+    A symlink is written through (the link stays, its target is replaced).
+
+    Raises
+    ------
+    OSError
+        ``path`` is not one a rename may replace: under ``/dev`` or ``/proc`` (``/dev/stdout``, ``/dev/full``), or
+        an existing directory, device or pipe (until 2026-12-03 the rename replaced ``/dev/full`` by a file).
     """
     path = Path(path)
+    target = path.resolve()
+    if _special(path) or _special(target) or (target.exists() and not target.is_file()):
+        raise OSError(errno.EINVAL, "not a regular file (a device, pipe, /proc entry or directory), and the output "
+                      "is written whole by a rename: name a file of its own", str(path))
     if mode is None:
         try:
-            mode = path.stat().st_mode & 0o7777
+            mode = target.stat().st_mode & 0o7777
         except OSError:
             mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             os.fchmod(f.fileno(), mode)
             f.write(text)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _special(path: Path) -> bool:
+    """A path under ``/dev`` or ``/proc``: devices and process entries, never a file a rename should replace."""
+    parts = path.absolute().parts
+    return len(parts) > 1 and parts[1] in ("dev", "proc")
