@@ -365,13 +365,16 @@ def _h100_rows(tmp_path, model_dir, runtime_csv="torch-cudagraph-fp32-fp16.csv")
 
 
 def test_cli_calibrate_gpu_from_measured_rows_then_predict_says_adapted(model_dir, tmp_path, capsys):
+    """Eager rows (3): the adaptation keeps a host level and `predict --runtime torch` says so; CUDA graphs stay
+    zero-shot (a CUDA-graph correction takes 4 or more rows: with 3 the stored file was a no-op labelled "adapted"
+    until 2026-12-03)."""
     from hybridperf.cli import main
     from hybridperf.residual.model import user_model_dir
 
-    rows = _h100_rows(tmp_path, model_dir)
-    stored = user_model_dir() / "h100-sxm" / "gpu_adaptation-torch-cudagraph.json"
+    rows = _h100_rows(tmp_path, model_dir, "torch-eager-fp32-fp16.csv")
+    stored = user_model_dir() / "h100-sxm" / "gpu_adaptation-torch.json"
     try:
-        rc = main(["calibrate", "--device", "h100-sxm", "--runtime", "torch-cudagraph", "--data", str(rows),
+        rc = main(["calibrate", "--device", "h100-sxm", "--runtime", "torch", "--data", str(rows),
                    "--models", str(model_dir), "--format", "json"])
         assert rc == 0
         cap = capsys.readouterr()
@@ -381,13 +384,13 @@ def test_cli_calibrate_gpu_from_measured_rows_then_predict_says_adapted(model_di
         worse = out["heldout_mape_pct"]["adapted"] > out["heldout_mape_pct"]["zero_shot"]
         assert ("is above the zero-shot model's" in cap.err) == worse  # said on stderr exactly when it is worse
         rc = main(["predict", str(model_dir / "resnet_like.onnx"), "--batch", "1", "-d", "h100-sxm", "--runtime",
-                   "torch-cudagraph", "--format", "json"])
+                   "torch", "--format", "json"])
         assert rc == 0
         pred = json.loads(capsys.readouterr().out)
         assert "few-shot adapted on 3 measured models" in pred["calibration"] and not pred["execution"]["zero_shot"]
-        # eager stays zero-shot: the adaptation is per runtime
+        # CUDA graphs stay zero-shot: the adaptation is per runtime
         assert main(["predict", str(model_dir / "resnet_like.onnx"), "--batch", "1", "-d", "h100-sxm",
-                     "--format", "json"]) == 0
+                     "--runtime", "torch-cudagraph", "--format", "json"]) == 0
         assert json.loads(capsys.readouterr().out)["execution"]["zero_shot"]
     finally:
         if stored.exists():

@@ -8,8 +8,11 @@
 ``--data``: rows already measured (:func:`hybridperf.measure.gpu_calibration.read_rows`); ``--measure``:
 ``.pt2`` programs measured here with PyTorch on CUDA (exit 2 with one line on stderr when there is none).
 Either way the models are priced zero-shot on the sheet, the adaptation is fitted on all of them and
-stored as ``<user data dir>/models/<device>/gpu_adaptation-<runtime>.json`` (``predict`` then says
-"few-shot adapted on K measured models"), and the held-out (leave-one-out) error is printed.
+stored whole (a rename) as ``<user data dir>/models/<device>/gpu_adaptation-<runtime>.json``, saying what it
+replaced (``predict`` then says "few-shot adapted on K measured models", or stays zero-shot where the adaptation
+kept no correction), and the held-out (leave-one-out) error is printed. ``--runtime`` defaults to the one the CSV's
+``mode`` column names; rows of the other runtime are left out and listed. Where the result would be stored is
+checked before any work.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
+from hybridperf.errors import InputError
 
 
 def add_gpu_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,16 +30,21 @@ def add_gpu_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--runtime", choices=GPU_RUNTIMES, default=None,
                    help="GPU: the runtime the rows were measured under (torch = eager, torch-cudagraph = CUDA graph "
-                        "replay); default torch")
+                        "replay); default: the one the CSV's mode column names, else torch")
     p.add_argument("--models", metavar="DIR",
                    help="GPU --data: where the rows' onnx_file are (default: the CSV's folder, then ./.zoo)")
-    p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32",
-                   help="GPU --measure: the precision to run the models in (default %(default)s)")
+    p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None,
+                   help="GPU --measure: the precision to run the models in (default fp32; --data rows carry their own)")
 
 
 def is_gpu_calibration(args: argparse.Namespace) -> bool:
-    """True when ``--device`` names a GPU sheet (or ``--runtime`` is given)."""
+    """True when ``--device`` names a GPU sheet, ``--runtime`` is given, or ``--data`` is a file (a CSV of measured
+    rows: only a GPU calibration reads one; the GPU path names what is wrong with a CPU or unknown device)."""
+    from pathlib import Path
+
     if getattr(args, "runtime", None) is not None:
+        return True
+    if getattr(args, "data", None) is not None and Path(args.data).is_file():
         return True
     from hybridperf.device.spec import load_spec
     from hybridperf.measure.host import HOST_ID
@@ -49,51 +58,117 @@ def is_gpu_calibration(args: argparse.Namespace) -> bool:
 
 
 def run_gpu(args: argparse.Namespace) -> ExitCode:
-    """Read or measure, adapt, store, print the held-out error."""
+    """Refuse what does not apply, read or measure, adapt, store (saying what it replaced), print the held-out error."""
     import json
     from pathlib import Path
 
-    from hybridperf.commands._common import check_output_path, warn_if_adaptation_worse
-    from hybridperf.device.spec import load_spec
-    from hybridperf.errors import InputError
-    from hybridperf.measure.gpu_calibration import adapt_gpu, collect_programs, cuda_unavailable, measure_models, read_rows
+    from hybridperf.commands._common import check_output_path, native_stderr_silenced
+    from hybridperf.measure.gpu_calibration import (
+        adapt_gpu,
+        collect_programs,
+        cuda_unavailable,
+        measure_models,
+        read_rows,
+        select_runtime,
+    )
+    from hybridperf.measure.host import check_writable
     from hybridperf.report.gpu_calibration import gpu_calibration_text
+    from hybridperf.residual.model import user_model_dir
+    from hybridperf.residual.zero_shot import adaptation_file
 
-    for opt in ("few_shot", "base_device", "shots"):
-        if getattr(args, opt, None) is not None:
-            raise InputError(f"--{opt.replace('_', '-')} is for CPU calibration; a GPU calibration adapts on every "
-                             "measured model and reports leave-one-out error")
-    spec = load_spec(args.device)
-    if spec.kind != "gpu":
-        raise InputError(f"--runtime {args.runtime} calibrates a GPU; {spec.id} is a {spec.kind}")
-    runtime = args.runtime or "torch"
+    _refuse_cpu_options(args)
+    spec = _gpu_sheet(args)
     if args.out:
         check_output_path(args.out, "--out", directory=True)
+    out = Path(args.out) if args.out else user_model_dir() / spec.id
+    check_writable(out, f"the GPU adaptation of {spec.id}")  # before anything is read, analysed or measured
     skipped: list[tuple[str, str]] = []
     if args.measure is not None:
+        runtime = args.runtime or "torch"
         why = cuda_unavailable()
         if why:  # before anything is analysed: one line, exit 2
             raise InputError(f"--measure on {spec.id} needs PyTorch with CUDA here ({why}; onnxruntime --measure "
                              "calibrates CPUs): measure on the GPU machine or pass measured rows with --data FILE.csv")
-        rows = measure_models(collect_programs(args.measure), runtime, args.dtype,
+        rows = measure_models(collect_programs(args.measure), runtime, args.dtype or "fp32",
                               on_measured=lambda k, s: print(f"calibrate: {k}: {s * 1e3:.3f} ms", file=sys.stderr, flush=True))
     else:
         rows, skipped = read_rows(args.data, args.models)
+        runtime, rows, other = select_runtime(rows, args.runtime, str(args.data))
+        skipped += other
     if len(rows) < 2:
         raise InputError(f"{len(rows)} usable measured model(s) in {args.data or 'the measurements'}; a GPU calibration "
                          f"needs at least 2" + (f" ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""))
     verbose = getattr(args, "verbose", False)
-    res = adapt_gpu(rows, spec, runtime,
-                    on_analysed=(lambda k: print(f"calibrate: analysing {k}", file=sys.stderr, flush=True)) if verbose else None)
-    path = res.model.save_adaptation(spec.id, Path(args.out) if args.out else None)
-    result = {"device": spec.id, "runtime": runtime, "stored": str(path), "adapted_on": res.n,
+    with native_stderr_silenced(not verbose):  # TVM's C++ warnings while analysing (as predict does)
+        res = adapt_gpu(rows, spec, runtime,
+                        on_analysed=(lambda k: print(f"calibrate: analysing {k}", file=sys.stderr, flush=True)) if verbose else None)
+    replaced = _stored_before(out / adaptation_file(runtime))
+    path = res.model.save_adaptation(spec.id, out)
+    result = {"device": spec.id, "runtime": runtime, "stored": str(path), "replaced": replaced, "adapted_on": res.n,
+              "corrected": res.corrected,
               "skipped": [{"key": k, "why": w} for k, w in (*skipped, *res.skipped)],
               "heldout_mape_pct": {"zero_shot": res.zero_shot_mape_pct, "adapted": res.held_out_mape_pct},
               "per_model": [dict(zip(("key", "measured_s", "zero_shot_s", "adapted_s"), r)) for r in res.per_model]}
-    warn_if_adaptation_worse(result["heldout_mape_pct"])
+    _warn_if_worse(result["heldout_mape_pct"], spec.id, runtime)
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK
     sys.stdout.write(gpu_calibration_text(result) + "\n")
     return ExitCode.OK
 
+
+def _refuse_cpu_options(args: argparse.Namespace) -> None:
+    """Options a GPU calibration would otherwise ignore: one line naming why (exit 2)."""
+    for opt in ("few_shot", "base_device", "shots"):
+        if getattr(args, opt, None) is not None:
+            raise InputError(f"--{opt.replace('_', '-')} is for CPU calibration; a GPU calibration adapts on every "
+                             "measured model and reports leave-one-out error")
+    for opt, why in (("batch", "the rows carry their own batch (column batch)"),
+                     ("target", "a GPU calibration is labelled by latency_median_s"),
+                     ("threads", "GPU runtimes are not timed by thread count")):
+        if getattr(args, opt, None) is not None:
+            raise InputError(f"--{opt} is for CPU calibration: {why}")
+    if args.data is not None and getattr(args, "dtype", None) is not None:
+        raise InputError("--dtype goes with --measure: the rows of --data carry their own precision (column dtype)")
+    if args.measure is not None and getattr(args, "models", None) is not None:
+        raise InputError("--models goes with --data (where the rows' onnx_file are); --measure names its .pt2 files")
+
+
+def _gpu_sheet(args: argparse.Namespace):
+    """The GPU sheet of ``--device``; one line naming the fix for this machine, a CPU sheet or an unknown id."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.measure.host import HOST_ID
+
+    what = f"--runtime {args.runtime}" if args.runtime else f"--data {args.data} (a file of measured rows)"
+    if str(args.device) == HOST_ID:  # load_spec said "unknown device 'host'"
+        raise InputError(f"{what} calibrates a GPU; host is this machine's CPU: name a GPU sheet (hybridperf devices), "
+                         "or calibrate host with --measure MODEL.onnx ...")
+    spec = load_spec(args.device)
+    if spec.kind != "gpu":
+        fix = "" if args.runtime else "; a CPU sheet's --data is a calibration directory (features.csv)"
+        raise InputError(f"{what} calibrates a GPU; {spec.id} is a {spec.kind}{fix}")
+    return spec
+
+
+def _stored_before(path) -> dict | None:
+    """What a calibration is about to replace at ``path``: ``{"adapted_on", "saved_on"}`` (None: nothing;
+    unknown values None where the file is unreadable)."""
+    import json
+
+    if not path.exists():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+        return {"adapted_on": meta.get("adapted_on"), "saved_on": meta.get("saved_on")}
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return {"adapted_on": None, "saved_on": None}
+
+
+def _warn_if_worse(heldout_mape_pct, device: str, runtime: str) -> None:
+    """Say on stderr when the adaptation predicts its held-out models worse than zero-shot (stored all the same:
+    the user asked for it, and a rerun replaces it)."""
+    adapted, zero = heldout_mape_pct["adapted"], heldout_mape_pct["zero_shot"]
+    if adapted > zero:
+        print(f"hybridperf: warning: the adapted model's held-out error ({adapted:.1f} %) is above the zero-shot "
+              f"model's ({zero:.1f} %) on these models: measure more models, and check that every row was measured "
+              f"on {device} under {runtime}", file=sys.stderr)

@@ -16,6 +16,7 @@ leave-one-out (each model predicted by an adaptation fitted on the others alone,
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError
 from hybridperf.measure.calibrate import collect_files
+from hybridperf.precision import Precision
 
 #: columns a measured-rows CSV must have
 CSV_COLUMNS: tuple[str, ...] = ("model", "batch", "dtype", "status", "latency_median_s", "onnx_file")
@@ -40,6 +42,8 @@ class MeasuredModel:
     measured_s: float
     #: the batch the model was measured at (fills a symbolic batch dimension; None: the file's own shapes)
     batch: int | None = None
+    #: the runtime its ``mode`` column names (None: the CSV has no such column)
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class GpuCalibration:
     """Result of :func:`adapt_gpu` (values for the report layer).
 
     ``per_model`` rows are ``(key, measured_s, zero_shot_s, held_out_s)``; ``held_out_s`` is the
-    leave-one-out prediction. MAPEs in percent.
+    leave-one-out prediction. MAPEs in percent. ``corrected``: False when the adaptation kept no correction
+    (a CUDA-graph correction needs 4 models and must help in leave-one-out): it prices as zero-shot does.
     """
 
     model: object  # the adapted ZeroShotGpu
@@ -56,17 +61,33 @@ class GpuCalibration:
     skipped: tuple[tuple[str, str], ...]
     zero_shot_mape_pct: float
     held_out_mape_pct: float
+    corrected: bool = True
 
     @property
     def n(self) -> int:
         return len(self.per_model)
 
 
+#: what a ``mode`` column may say, and the runtime it names (the H100 CSVs write ``eager`` / ``graph``)
+MODE_RUNTIMES: dict[str, str] = {"eager": "torch", "torch": "torch", "torch-eager": "torch",
+                                 "graph": "torch-cudagraph", "cudagraph": "torch-cudagraph",
+                                 "torch-cudagraph": "torch-cudagraph"}
+#: what a ``dtype`` cell may say (:class:`hybridperf.precision.Precision`)
+PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision)
+#: measured latencies a median of more than this factor away from the zero-shot predictions are not in seconds (or
+#: not of this device): far beyond any model error (the zero-shot figures are off by tens of percent), so refused
+UNIT_SANITY_FACTOR: float = 100.0
+
+
 def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[list[MeasuredModel], list[tuple[str, str]]]:
     """Measured rows of a CSV, with their ONNX files found; ``(rows, skipped (key, why))``.
 
     ``onnx_file`` is looked up in ``models_dir`` (when given), the CSV's folder and ``./.zoo``. Rows whose
-    status is not ``ok`` or whose file is missing are skipped (listed, not fatal).
+    status is not ``ok``, whose dtype is not a :data:`PRECISIONS` name, whose file is missing, whose latency is not a positive finite number of seconds or whose
+    batch is not a positive whole number are skipped (listed, not fatal); so is a row that repeats a configuration
+    (the same file, batch and dtype) of an earlier one: kept twice, the adaptation that predicts it held out would
+    have seen its copy. Where the CSV has a ``mode`` column (``eager`` / ``graph``), each row's runtime is read from
+    it (:attr:`MeasuredModel.runtime`; :func:`select_runtime` keeps those of one runtime).
     """
     p = Path(path)
     if p.is_dir():
@@ -74,33 +95,89 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
                          f"{', '.join(CSV_COLUMNS)})")
     if not p.is_file():
         raise InputError(f"measured rows {p} do not exist (a CSV with columns {', '.join(CSV_COLUMNS)})")
-    with open(p, newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise InputError(f"{p}: missing column(s) {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}")
-        raw = list(reader)
+    try:
+        with open(p, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or ())]
+            if missing:
+                raise InputError(f"{p}: missing column(s) {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}")
+            has_mode = "mode" in (reader.fieldnames or ())
+            raw = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{p} is not a readable CSV ({exc}); pass the measured rows as CSV text") from None
     dirs = list(dict.fromkeys(Path(d) for d in (models_dir, p.parent, Path(".zoo")) if d is not None))
-    rows, skipped = [], []
-    for r in raw:
-        key = f"{r['model']} b{r['batch']} {r['dtype']}"
-        if r["status"] != "ok":
-            skipped.append((key, f"status {r['status']}"))
+    rows, skipped, seen = [], [], {}
+    for line, r in enumerate(raw, start=2):  # line 1 is the header
+        cell = {c: (r.get(c) or "").strip() for c in (*CSV_COLUMNS, "mode")}
+        batch = _batch(cell["batch"])
+        key = f"{cell['model']} b{batch or cell['batch']} {cell['dtype']}"
+        if cell["status"] != "ok":
+            skipped.append((key, f"status {cell['status'] or '(empty)'}"))
             continue
-        found = next((d / r["onnx_file"] for d in dirs if r["onnx_file"] and (d / r["onnx_file"]).is_file()), None)
-        if found is None:
-            skipped.append((key, f"{r['onnx_file'] or 'no onnx_file'} not found in {', '.join(map(str, dirs))}"))
+        row_runtime = None
+        if has_mode:
+            row_runtime = MODE_RUNTIMES.get(cell["mode"])
+            if row_runtime is None:
+                skipped.append((key, f"mode {cell['mode'] or '(empty)'}: a GPU calibration adapts eager (torch) or "
+                                     "graph (torch-cudagraph)"))
+                continue
+        if batch == 0:
+            skipped.append((key, f"batch {cell['batch']!r} is not a positive whole number"))
+            continue
+        if cell["dtype"] not in PRECISIONS:
+            skipped.append((key, f"dtype {cell['dtype']!r} is not one of {', '.join(PRECISIONS)}"))
             continue
         try:
-            latency = float(r["latency_median_s"])
+            latency = float(cell["latency_median_s"])
         except ValueError:
-            skipped.append((key, f"latency_median_s {r['latency_median_s']!r} is not a number"))
+            skipped.append((key, f"latency_median_s {cell['latency_median_s']!r} is not a number"))
             continue
-        if not latency > 0:
-            skipped.append((key, "latency_median_s is not positive"))
+        if not (math.isfinite(latency) and latency > 0):
+            skipped.append((key, f"latency_median_s {cell['latency_median_s']!r} is not a positive finite number"))
             continue
-        rows.append(MeasuredModel(key, found, r["dtype"], latency, int(r["batch"]) if r["batch"].isdigit() else None))
+        found = next((d / cell["onnx_file"] for d in dirs if cell["onnx_file"] and (d / cell["onnx_file"]).is_file()), None)
+        if found is None:
+            skipped.append((key, f"{cell['onnx_file'] or 'no onnx_file'} not found in {', '.join(map(str, dirs))}"))
+            continue
+        config = (found.resolve(), batch, cell["dtype"], row_runtime)
+        if config in seen:
+            skipped.append((key, f"line {line} repeats line {seen[config]} (the same file, batch and dtype): kept once"))
+            continue
+        seen[config] = line
+        rows.append(MeasuredModel(key, found, cell["dtype"], latency, batch, row_runtime))
     return rows, skipped
+
+
+def select_runtime(rows: Sequence[MeasuredModel], runtime: str | None,
+                   source: str = "the rows") -> tuple[str, list[MeasuredModel], list[tuple[str, str]]]:
+    """The runtime to adapt, the rows measured under it and the others as skipped ``(key, why)``.
+
+    ``runtime`` None: the one runtime the rows' ``mode`` names (``torch`` where they name none). Raises
+    :class:`InputError` when the rows name both and no ``runtime`` is given, or when every row is of another runtime.
+    """
+    named = sorted({r.runtime for r in rows if r.runtime is not None})
+    if runtime is None:
+        if len(named) > 1:
+            raise InputError(f"{source} hold rows of {' and '.join(named)} (column mode): pass --runtime "
+                             f"{' or --runtime '.join(named)}")
+        runtime = named[0] if named else "torch"
+    keep = [r for r in rows if r.runtime in (None, runtime)]
+    other = [r for r in rows if r.runtime not in (None, runtime)]
+    if other and not keep:
+        raise InputError(f"--runtime {runtime}: {source} were measured under {other[0].runtime} (column mode "
+                         f"{'graph' if other[0].runtime == 'torch-cudagraph' else 'eager'}); pass --runtime {other[0].runtime}")
+    return runtime, keep, [(r.key, f"measured under {r.runtime} (column mode), not {runtime}") for r in other]
+
+
+def _batch(text: str) -> int | None:
+    """A CSV batch cell: None when empty (the file's own shapes), 0 when not a positive whole number."""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return 0
+    return int(value) if math.isfinite(value) and value.is_integer() and value >= 1 else 0
 
 
 def cuda_unavailable() -> str | None:
@@ -181,6 +258,7 @@ def adapt_gpu(rows: Sequence[MeasuredModel], spec: DeviceSpec, runtime: str,
         priced.append((r, bd))
     if len(priced) < 2:
         raise InputError(f"{len(priced)} measured model(s) could be analysed; a GPU calibration needs at least 2")
+    _check_units([r.measured_s / zs.latency_s(bd) for r, bd in priced], spec.id)
     pairs = [(bd, r.measured_s) for r, bd in priced]
     adapted = zs.adapt(pairs)
     per_model = []
@@ -188,8 +266,19 @@ def adapt_gpu(rows: Sequence[MeasuredModel], spec: DeviceSpec, runtime: str,
         held = zs.adapt(pairs[:i] + pairs[i + 1:])
         per_model.append((r.key, r.measured_s, zs.latency_s(bd), held.latency_s(bd)))
     mape = lambda j: 100.0 * sum(abs(p[j] / p[1] - 1) for p in per_model) / len(per_model)  # noqa: E731
-    return GpuCalibration(adapted, runtime, tuple(per_model), tuple(skipped), mape(2), mape(3))
+    corrected = bool(adapted.log_scale) or adapted.weighted_host or adapted.kernel is not None
+    return GpuCalibration(adapted, runtime, tuple(per_model), tuple(skipped), mape(2), mape(3), corrected)
 
 
-__all__ = ["CSV_COLUMNS", "GPU_RUNTIMES", "GpuCalibration", "MeasuredModel", "adapt_gpu", "collect_programs", "cuda_unavailable",
-           "measure_models", "read_rows"]
+def _check_units(ratios: Sequence[float], device: str) -> None:
+    """Refuse measured latencies a median of more than :data:`UNIT_SANITY_FACTOR` away from the zero-shot ones."""
+    import statistics
+
+    median = statistics.median(ratios)
+    if not 1.0 / UNIT_SANITY_FACTOR <= median <= UNIT_SANITY_FACTOR:
+        raise InputError(f"the measured latencies are a median {median:.3g}x the zero-shot predictions on {device}: "
+                         "latency_median_s must be seconds measured on that device (milliseconds would read 1000x)")
+
+
+__all__ = ["CSV_COLUMNS", "GPU_RUNTIMES", "MODE_RUNTIMES", "UNIT_SANITY_FACTOR", "GpuCalibration", "MeasuredModel", "adapt_gpu", "collect_programs", "cuda_unavailable",
+           "measure_models", "read_rows", "select_runtime"]

@@ -731,7 +731,9 @@ class ZeroShotGpu:
                 "base_features_version": getattr(self.model, "trained_on_", ""), "log_scale": dict(self.log_scale),
                 "weighted_host": self.weighted_host, "kernel": self.kernel.to_dict() if self.kernel else None,
                 "adapted_on": self.adapted_on, "saved_on": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        path.write_text(json.dumps(meta, indent=1) + "\n")
+        from hybridperf.files import write_atomic
+
+        write_atomic(path, json.dumps(meta, indent=1) + "\n")  # whole or not at all: predict reads it
         return path
 
 
@@ -829,7 +831,14 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
     for base in model_search_path():
         p = base / spec.id / adaptation_file(rt.value)
         if p.exists():
-            meta = json.loads(p.read_text())
+            try:
+                meta = json.loads(p.read_text())
+                if not isinstance(meta, dict):
+                    raise ValueError("not a JSON object")
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise InputError(f"stored GPU adaptation {p} is unreadable ({exc}); calibrate again or delete it") from None
+            if not (meta.get("log_scale") or meta.get("weighted_host") or meta.get("kernel")):
+                break  # an adaptation that kept no correction prices as zero-shot does, and says so
             if meta.get("schema_version") == ADAPTATION_SCHEMA:
                 kernel = ResidualKernel.from_dict(meta["kernel"]) if meta.get("kernel") else None
                 return ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]),
