@@ -383,3 +383,15 @@ def test_spec_is_frozen():
         spec.name = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         spec.peak_flops_per_s["fp32"] = 1.0  # type: ignore[index]
+
+
+def test_readme_lists_every_shipped_sheet():
+    """The sheet library's README table names every packaged sheet (8 of 31 were missing until 2026-12-03)."""
+    text = (default_spec_dir() / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Shipped devices"):].splitlines()[4:]
+    listed = set()
+    for line in section:
+        if not line.startswith("|"):
+            break
+        listed |= {x.strip() for x in line.split("|")[1].split("/")}
+    assert listed == {p.stem for p in default_spec_dir().glob("*.yaml")}
