@@ -246,3 +246,22 @@ def batches_taken(path, batches):
     if any(not d.HasField("dim_value") for d in leading):
         return tuple(batches)
     return tuple(b for b in batches if b is None or any(d.dim_value == b for d in leading))
+
+
+def save_static(d, names) -> list:
+    """Save the builders ``names`` into folder ``d`` (created) as ``NAME.onnx`` with every symbolic dim of their
+    inputs and outputs bound to 1: the static shapes ``calibrate --measure`` needs. Returns the paths."""
+    from pathlib import Path
+
+    d = Path(d)
+    d.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in names:
+        m, _ = globals()[name]()
+        for io in [*m.graph.input, *m.graph.output]:
+            for dim in io.type.tensor_type.shape.dim:
+                if dim.HasField("dim_param"):
+                    dim.dim_value = 1
+        onnx.save(m, str(d / f"{name}.onnx"))
+        out.append(d / f"{name}.onnx")
+    return out

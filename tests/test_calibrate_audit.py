@@ -18,20 +18,9 @@ from hybridperf.errors import InputError
 
 def _static_models(d: Path, names=("resnet_like", "densenet_like", "mobilenetv2_like")) -> list[Path]:
     """The hand-built test models with their batch bound to 1 (calibration needs static shapes)."""
-    import onnx
     import onnx_models
 
-    d.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name in names:
-        m, _ = getattr(onnx_models, name)()
-        for io in [*m.graph.input, *m.graph.output]:
-            for dim in io.type.tensor_type.shape.dim:
-                if dim.HasField("dim_param"):
-                    dim.dim_value = 1
-        onnx.save(m, str(d / f"{name}.onnx"))
-        out.append(d / f"{name}.onnx")
-    return out
+    return onnx_models.save_static(d, names)
 
 
 def _no_probe_no_measure(monkeypatch):

@@ -1,166 +1,34 @@
 """PyTorch (torch.export) and TFLite frontends.
 
-The TFLite models are written here with the ``tflite`` package's generated
-flatbuffer builders (no TensorFlow needed): :func:`tflite_bytes` assembles a
-Model from tensors and CONV_2D / RESHAPE / FULLY_CONNECTED operators.
+The TFLite models are written with the ``tflite`` package's generated flatbuffer
+builders (no TensorFlow needed, ``tests/tflite_builder.py``): :func:`tflite_bytes`
+assembles a Model from tensors and CONV_2D / RESHAPE / FULLY_CONNECTED operators.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
+from tflite_builder import tflite_model
 
 from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, UnsupportedModelError
 
 # ----------------------------------------------------------- TFLite builder ----
 
-_TENSOR_TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int8": 9}  # tflite.TensorType
-
-
-def _mod(name: str):
-    return importlib.import_module(f"tflite.{name}")
-
-
-def _ivec(b, start, vals):
-    start(b, len(vals))
-    for v in reversed(vals):
-        b.PrependInt32(int(v))
-    return b.EndVector()
-
-
-def _ovec(b, start, offs):
-    start(b, len(offs))
-    for x in reversed(offs):
-        b.PrependUOffsetTRelative(x)
-    return b.EndVector()
-
 
 def tflite_bytes(tensors: list[dict], ops: list[dict], inputs: list[int], outputs: list[int]) -> bytes:
-    """A one-subgraph TFLite flatbuffer.
-
-    ``tensors``: dicts with ``name, shape, dtype`` and optionally ``data`` (a
-    numpy array stored in its own buffer), ``scale``/``zp`` (quantization) and
-    ``signature`` (shape with -1 for dynamic dims). ``ops``: dicts with ``op``
-    (``CONV_2D``, ``RESHAPE``, ``FULLY_CONNECTED``, ``ADD``), ``inputs``, ``outputs``.
-    """
-    import flatbuffers
-
-    from tflite.BuiltinOperator import BuiltinOperator
-    from tflite.BuiltinOptions import BuiltinOptions
-
-    M, SG, T, OP, OC, BUF, C2D, FC, QP = (
-        _mod(n)
-        for n in ("Model", "SubGraph", "Tensor", "Operator", "OperatorCode", "Buffer", "Conv2DOptions", "FullyConnectedOptions", "QuantizationParameters")
-    )
-    b = flatbuffers.Builder(1024)
-    payloads: list[bytes | None] = [None]  # buffer 0 is the empty buffer by convention
-    buf_of = []
-    for t in tensors:
-        if t.get("data") is not None:
-            buf_of.append(len(payloads))
-            payloads.append(np.ascontiguousarray(t["data"]).tobytes())
-        else:
-            buf_of.append(0)
-    buf_offs = []
-    for d in payloads:
-        vec = b.CreateByteVector(d) if d is not None else None
-        BUF.BufferStart(b)
-        if vec is not None:
-            BUF.BufferAddData(b, vec)
-        buf_offs.append(BUF.BufferEnd(b))
-    t_offs = []
-    for t, bi in zip(tensors, buf_of):
-        name = b.CreateString(t["name"])
-        shape = _ivec(b, T.TensorStartShapeVector, t["shape"])
-        sig = _ivec(b, T.TensorStartShapeSignatureVector, t["signature"]) if t.get("signature") else None
-        q = None
-        if t.get("scale") is not None:
-            sc = np.atleast_1d(np.asarray(t["scale"], np.float32))
-            zp = np.atleast_1d(np.asarray(t.get("zp", 0), np.int64))
-            QP.QuantizationParametersStartScaleVector(b, len(sc))
-            for v in reversed(sc):
-                b.PrependFloat32(float(v))
-            scv = b.EndVector()
-            QP.QuantizationParametersStartZeroPointVector(b, len(zp))
-            for v in reversed(zp):
-                b.PrependInt64(int(v))
-            zpv = b.EndVector()
-            QP.QuantizationParametersStart(b)
-            QP.QuantizationParametersAddScale(b, scv)
-            QP.QuantizationParametersAddZeroPoint(b, zpv)
-            q = QP.QuantizationParametersEnd(b)
-        T.TensorStart(b)
-        T.TensorAddShape(b, shape)
-        if sig is not None:
-            T.TensorAddShapeSignature(b, sig)
-        T.TensorAddType(b, _TENSOR_TYPES[t["dtype"]])
-        T.TensorAddBuffer(b, bi)
-        T.TensorAddName(b, name)
-        if q is not None:
-            T.TensorAddQuantization(b, q)
-        t_offs.append(T.TensorEnd(b))
-    codes: list[str] = []
-    for o in ops:
-        if o["op"] not in codes:
-            codes.append(o["op"])
-    op_offs = []
-    for o in ops:
-        ins = _ivec(b, OP.OperatorStartInputsVector, o["inputs"])
-        outs = _ivec(b, OP.OperatorStartOutputsVector, o["outputs"])
-        opt = None
+    """:func:`tflite_builder.tflite_model` with this file's op defaults: ``CONV_2D`` 3x3 SAME, stride and
+    dilation 1, and ``FULLY_CONNECTED``, each with ``act`` as its fused activation (0 none, 1 ReLU)."""
+    def options(o: dict) -> tuple[str, dict] | None:
+        act = o.get("act", 0)
         if o["op"] == "CONV_2D":
-            C2D.Conv2DOptionsStart(b)
-            C2D.Conv2DOptionsAddPadding(b, 0)  # SAME
-            C2D.Conv2DOptionsAddStrideW(b, 1)
-            C2D.Conv2DOptionsAddStrideH(b, 1)
-            C2D.Conv2DOptionsAddDilationWFactor(b, 1)
-            C2D.Conv2DOptionsAddDilationHFactor(b, 1)
-            C2D.Conv2DOptionsAddFusedActivationFunction(b, o.get("act", 0))
-            opt, opt_type = C2D.Conv2DOptionsEnd(b), BuiltinOptions.Conv2DOptions
-        elif o["op"] == "FULLY_CONNECTED":
-            FC.FullyConnectedOptionsStart(b)
-            FC.FullyConnectedOptionsAddFusedActivationFunction(b, o.get("act", 0))
-            opt, opt_type = FC.FullyConnectedOptionsEnd(b), BuiltinOptions.FullyConnectedOptions
-        OP.OperatorStart(b)
-        OP.OperatorAddOpcodeIndex(b, codes.index(o["op"]))
-        OP.OperatorAddInputs(b, ins)
-        OP.OperatorAddOutputs(b, outs)
-        if opt is not None:
-            OP.OperatorAddBuiltinOptionsType(b, opt_type)
-            OP.OperatorAddBuiltinOptions(b, opt)
-        op_offs.append(OP.OperatorEnd(b))
-    tv = _ovec(b, SG.SubGraphStartTensorsVector, t_offs)
-    ov = _ovec(b, SG.SubGraphStartOperatorsVector, op_offs)
-    iv = _ivec(b, SG.SubGraphStartInputsVector, inputs)
-    outv = _ivec(b, SG.SubGraphStartOutputsVector, outputs)
-    sg_name = b.CreateString("main")
-    SG.SubGraphStart(b)
-    SG.SubGraphAddTensors(b, tv)
-    SG.SubGraphAddOperators(b, ov)
-    SG.SubGraphAddInputs(b, iv)
-    SG.SubGraphAddOutputs(b, outv)
-    SG.SubGraphAddName(b, sg_name)
-    sg = SG.SubGraphEnd(b)
-    code_offs = []
-    for c in codes:
-        code = getattr(BuiltinOperator, c)
-        OC.OperatorCodeStart(b)
-        OC.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
-        OC.OperatorCodeAddBuiltinCode(b, code)
-        OC.OperatorCodeAddVersion(b, 1)
-        code_offs.append(OC.OperatorCodeEnd(b))
-    cv = _ovec(b, M.ModelStartOperatorCodesVector, code_offs)
-    sv = _ovec(b, M.ModelStartSubgraphsVector, [sg])
-    bv = _ovec(b, M.ModelStartBuffersVector, buf_offs)
-    M.ModelStart(b)
-    M.ModelAddVersion(b, 3)
-    M.ModelAddOperatorCodes(b, cv)
-    M.ModelAddSubgraphs(b, sv)
-    M.ModelAddBuffers(b, bv)
-    b.Finish(M.ModelEnd(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+            return "Conv2DOptions", dict(Padding=0, StrideW=1, StrideH=1, DilationWFactor=1, DilationHFactor=1,
+                                         FusedActivationFunction=act)
+        if o["op"] == "FULLY_CONNECTED":
+            return "FullyConnectedOptions", dict(FusedActivationFunction=act)
+        return None
+
+    return tflite_model(tensors, [{**o, "options": options(o)} for o in ops], inputs, outputs)
 
 
 def conv_fc_tflite(batch: int = 1, hw: int = 8, cin: int = 3, cout: int = 4, ncls: int = 5, dynamic_batch: bool = False) -> bytes:
