@@ -124,7 +124,18 @@ def main(argv: Sequence[str] | None = None) -> int:
               "MODEL.onnx`)", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     module = importlib.import_module(f"hybridperf.commands.{known[args.command]}")
+    _escape_undecodable_output()
     return run_guarded(module.run, args)
+
+
+def _escape_undecodable_output() -> None:
+    """A file name that is not UTF-8 reaches Python as lone surrogates; under a UTF-8 locale stdout is strict and
+    printing it raised UnicodeEncodeError (until 2026-12-03: exit 3 for ``predict``, ``check``, ``report --html -``,
+    ``predict-many`` on such a file). Print it as its escape (``\\udcff``) instead; a stream that already handles
+    it (``surrogateescape`` under the C locale) is left alone."""
+    stream = sys.stdout
+    if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="backslashreplace")
 
 
 def run_guarded(func, args) -> int:
@@ -160,9 +171,14 @@ def run_guarded(func, args) -> int:
 
 
 def _one_line(exc: BaseException, limit: int = 400) -> str:
-    """The exception text on one line (TVM errors carry multi-line tracebacks), at most ``limit`` chars."""
+    """The exception text on one line (TVM errors carry multi-line tracebacks), at most ``limit`` chars: a longer
+    text loses its middle, so that the fix at its end stays (until 2026-12-03 the end was cut, and with a long path
+    in the message, "model file /a/very/long/... cannot be looked ..." named no fix)."""
     text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    tail = (limit - 5) // 2
+    return text[: limit - 5 - tail] + " ... " + text[len(text) - tail:]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -98,6 +98,39 @@ def shapes_text(shapes: Mapping[str, Sequence[int]]) -> str:
     return ", ".join(f"{k}={dims_text(v)}" for k, v in shapes.items())
 
 
+def check_shape_flags(inputs: Mapping[str, Sequence[int | str] | None], shapes: Mapping[str, Iterable[int]] | None,
+                      batch: int | None) -> dict[str, tuple[int, ...]]:
+    """``--shape`` / ``--batch`` checked against a model's ``inputs`` (name -> dims: an int for a fixed dim, a str
+    for a symbolic one; None: rank unknown): names, positive dims, rank, fixed dims. Returns the shapes as int tuples.
+    Shared by the analysis and ``measure`` (whose onnxruntime run took a zero dim, and said only "failed in the
+    worker" for a wrong rank or a fixed dim, until 2026-12-03).
+
+    Raises
+    ------
+    InputError
+        The first problem, with the flag that fixes it.
+    """
+    shapes = {k: tuple(int(d) for d in v) for k, v in (shapes or {}).items()}
+    for n in shapes:
+        if n not in inputs:
+            raise InputError(f"--shape names unknown input {n!r}; the model's inputs are {', '.join(inputs) or '(none)'}")
+    if batch is not None and batch <= 0:
+        raise InputError(f"--batch must be a positive integer, got {batch}")
+    for n, s in shapes.items():
+        if any(d <= 0 for d in s):
+            raise InputError(f"--shape {n}={dims_text(s)} has a non-positive dim; every dim must be >= 1")
+    for n, want in shapes.items():
+        dims = inputs[n]
+        if dims is not None and len(dims) != len(want):
+            raise InputError(f"--shape {n}={dims_text(want)} has rank {len(want)} but the model's input has rank "
+                             f"{len(dims)} ({dims_text(dims)})")
+        for i, (d, w) in enumerate(zip(dims or [], want)):
+            if isinstance(d, int) and d > 0 and d != w:
+                raise InputError(f"--shape {n}: dim {i} is fixed to {d} in the model, cannot bind it to {w}; "
+                                 "re-export the model with a dynamic axis")
+    return shapes
+
+
 def check_batch_taken(batch: int | None, in_shapes: Mapping[str, Sequence[int]],
                       shapes: Mapping[str, Sequence[int]] | None = None) -> None:
     """Refuse a ``--batch`` that no input's leading dimension took (``in_shapes``: the inputs as bound): every figure

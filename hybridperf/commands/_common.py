@@ -170,6 +170,20 @@ class native_stderr_silenced:
         return False
 
 
+def check_path_lookup(path, flag: str):
+    """``path`` as a ``Path``, refused (exit 2) when the file system cannot even look it up: a name longer than
+    NAME_MAX makes ``Path.exists`` raise ENAMETOOLONG (until 2026-12-03 exit 3, "internal error: OSError: ... File
+    name too long")."""
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        p.exists()
+    except OSError as exc:
+        raise InputError(f"{flag} {p} cannot be looked up ({exc.strerror}); choose a shorter path") from None
+    return p
+
+
 def check_output_path(path, flag: str, directory: bool = False):
     """Fail now (exit 2) when ``path`` could not be written later, before any slow work.
 
@@ -178,9 +192,10 @@ def check_output_path(path, flag: str, directory: bool = False):
     directory the process can write in. Returns ``path`` as a ``Path``.
     """
     import os
-    from pathlib import Path
 
-    p = Path(path)
+    if not str(path).strip():  # Path("") is ".": until 2026-12-03 `measure --out ''` wrote nothing and exited 0
+        raise InputError(f"{flag} is empty; name the {'directory' if directory else 'file'} to write")
+    p = check_path_lookup(path, flag)
     if directory:
         if p.exists() and not p.is_dir():
             raise InputError(f"{flag} {p} is a file; name a directory to store into")

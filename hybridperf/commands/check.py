@@ -130,8 +130,9 @@ def _junit_target(path: Path) -> Path:
     file replaced that log)."""
     import os
 
-    from hybridperf.commands._common import check_output_path
+    from hybridperf.commands._common import check_output_path, check_path_lookup
 
+    check_path_lookup(path, "--junit-xml")
     target = path.resolve()
     # /dev/stdout resolves to the stream's file (a CI log), which a rename would replace, losing what it held
     if any(q.parts[1:2] in (("dev",), ("proc",)) for q in (path.absolute(), target)):

@@ -63,12 +63,19 @@ def list_devices(spec_dir: Path | None = None) -> list[dict[str, Any]]:
     from hybridperf.device.spec import available_devices, default_spec_dir, load_spec
 
     d = spec_dir or default_spec_dir()
-    if not d.is_dir():
-        raise InputError(f"spec directory {str(d)!r} does not exist; pass --spec-dir DIR")
+    _check_spec_dir(d)
     rows = [] if spec_dir is not None else [_host_row()]
     for dev_id in available_devices(d):
         rows.append(_row(load_spec(dev_id, d)))
     return rows
+
+
+def _check_spec_dir(d: Path) -> None:
+    """Refuse a ``--spec-dir`` that is not a directory (until 2026-12-03 a file was said not to exist, and ``devices
+    show t4 --spec-dir MISSING`` said "unknown device 't4' ... (0 sheets ...)")."""
+    if not d.is_dir():
+        why = "is not a directory" if d.exists() else "does not exist"
+        raise InputError(f"spec directory {str(d)!r} {why}; pass --spec-dir DIR, a directory of ID.yaml files")
 
 
 def _row(spec) -> dict[str, Any]:
@@ -106,7 +113,9 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     if spec_dir is None:
         from hybridperf.commands._common import resolve_device
 
-        device = resolve_device(device)  # host: this machine's cached sheet, probed first when there is none
+        device = resolve_device(device)
+    else:
+        _check_spec_dir(spec_dir)  # host: this machine's cached sheet, probed first when there is none
     spec = load_spec(device, spec_dir)
 
     def q(key: str, value: float | None, unit: str) -> dict[str, Any] | None:

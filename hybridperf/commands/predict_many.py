@@ -106,6 +106,10 @@ def run(args: argparse.Namespace) -> ExitCode:
                          "once per device: its rows carry the device id, so one --output file can hold them all")
     if args.output is not None:  # before any work: appended to (resume), so its folder must exist and it not be one
         check_output_path(args.output, "--output")
+        if args.output.exists() and not args.output.is_file():  # read back to resume: until 2026-12-03 /dev/full
+            # (endless zeros) hung here
+            raise InputError(f"--output {args.output} is not a regular file; it is read back to resume, so name a "
+                             "file of its own, e.g. rows.jsonl")
         if args.output.suffix.lower() in _NOT_JSONL:
             kind, name = args.output.suffix.lstrip(".").upper(), args.output.with_suffix(".jsonl").name
             raise InputError(f"--output {args.output}: the file gets JSON lines (one row per model, appended, "
@@ -193,12 +197,22 @@ def load_done(path: Path, models: list[str], settings: dict[str, Any]) -> dict[s
     if not path.exists():
         return done
     wanted = set(models)
-    for line in path.read_text().splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # until 2026-12-03 this and a line such as `5` were exit 3 (internal error)
+        text = None
+    for line in (text or "").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if not isinstance(row, dict):
+            text = None
+            break
         if row.get("model") in wanted and all(row.get(k) == v for k, v in settings.items()):
             done[row["model"]] = {k: v for k, v in row.items() if k not in settings}
+    if text is None:
+        raise InputError(f"--output {path} is not a file of predict-many rows (JSON objects, one a line); name a new "
+                         "file, or the .jsonl an earlier run wrote")
     return done
 

@@ -24,6 +24,9 @@ def _check_output_path(path: Path) -> None:
     import os
     import tempfile
 
+    from hybridperf.commands._common import check_path_lookup
+
+    check_path_lookup(path, "--html")
     if path.is_dir():
         raise InputError(f"--html {path} is a directory; name the file to write, e.g. {path / 'report.html'}")
     if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place, not replaced
@@ -56,6 +59,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     spec = model_device_spec(args)
     to_stdout = args.html == STDOUT
     if not to_stdout:
+        if not args.html.strip():  # Path("") is "."
+            raise InputError("--html is empty; name the file to write (e.g. report.html), or - for stdout")
         _check_output_path(Path(args.html))
     pred = predict_from_args(args, spec)
     if to_stdout:  # the page is the data; the summary line goes beside it on stderr

@@ -224,6 +224,12 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
     path = Path(device)
     if (path.suffix in (".yaml", ".yml") or "/" in str(device)) and not path.exists():  # a path, not an id
         raise SpecError(f"device spec file not found: {path}; check the path, or pass a device id from `hybridperf devices`")
+    if path.suffix not in (".yaml", ".yml") and "/" in str(device) and path.exists():  # until 2026-12-03: "unknown
+        # device '/x/t4.txt': ... or pass a spec file path", for the spec file path it was passed
+        if not path.is_file():
+            raise SpecError(f"{path} is not a spec file; pass a spec file (ID.yaml) or a device id from `hybridperf "
+                            "devices`")
+        raise SpecError(f"{path}: a spec file is named ID.yaml (its id, then .yaml); rename it to {path.stem}.yaml")
     if path.suffix not in (".yaml", ".yml") or not path.exists():
         d = spec_dir or default_spec_dir()
         path = d / f"{device}.yaml"
@@ -239,8 +245,12 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
             )
     import yaml
 
+    if path.is_dir():  # until 2026-12-03: "cannot parse YAML ([Errno 21] Is a directory ...); fix the file syntax"
+        raise SpecError(f"{path} is a directory; pass a spec file (ID.yaml) or a device id from `hybridperf devices`")
     try:
-        raw = yaml.load(path.read_text(), Loader=_strict_loader())
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_strict_loader())
+    except UnicodeDecodeError as exc:  # until 2026-12-03: exit 3, "internal error: UnicodeDecodeError"
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); save the spec file as UTF-8 YAML") from exc
     except (OSError, yaml.YAMLError) as exc:
         raise SpecError(f"{path}: cannot parse YAML ({error_line(exc)}); fix the file syntax") from exc
     return parse_spec(raw, str(path))
@@ -312,7 +322,8 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
 def _identity(v: _Validator, raw: Any, where: str) -> tuple[str, str]:
     """Top-level keys, schema version, id (= the file name) and kind."""
     if not isinstance(raw, dict):
-        v.fail("", "top level must be a mapping")
+        v.fail("", "top level must be a mapping of keys (schema_version, id, kind, ...); copy a shipped sheet "
+                   "(hybridperf/data/hw_specs/t4.yaml) and edit it")
     v.keys(raw, "", _TOP_KEYS_REQUIRED, _TOP_KEYS_OPTIONAL)
     if isinstance(raw["schema_version"], bool) or raw["schema_version"] != SCHEMA_VERSION:
         v.fail("schema_version", f"is {raw['schema_version']!r}; this hybridperf reads {SCHEMA_VERSION}")

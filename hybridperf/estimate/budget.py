@@ -460,13 +460,19 @@ def load_config(path: str | Path | None = None, required: bool = False) -> Budge
     p = Path(path) if path is not None else Path("pyproject.toml")
     if not p.is_file():
         if required or path is not None:
+            # until 2026-12-03 a directory or device was said not to exist
+            if p.exists():
+                raise BudgetError(f"config file {p} is not a regular file; pass a TOML file to --config")
             raise BudgetError(f"config file not found: {p}; check --config")
         return BudgetConfig()
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BudgetError(f"{p}: cannot parse TOML ({error_line(exc)})") from exc
-    section = data.get("tool", {}).get("hybridperf")
+        raise BudgetError(f"{p}: cannot parse TOML ({error_line(exc)}); fix the file syntax") from exc
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):  # until 2026-12-03 `tool = 5` was exit 3, "AttributeError: 'int' object ..."
+        raise BudgetError(f"{p}: key 'tool' must be a table ([tool.hybridperf]); fix the file")
+    section = tool.get("hybridperf")
     if section is None:
         return BudgetConfig(path=p)
     return parse_config(section, p)

@@ -19,8 +19,14 @@ def check_model_file(path: str | Path | Any) -> None:
     import, so a mistyped path fails at once."""
     if is_onnx_proto(path):
         return
+    if not str(path).strip():  # Path("") is ".", a directory: the message would name "."
+        raise ModelLoadError("the model path is empty; pass a model file (.onnx, .tflite or .pt2)")
     p = Path(path)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as exc:  # ENAMETOOLONG, EACCES on a folder above: Path.exists raises these
+        raise ModelLoadError(f"model file {p} cannot be looked up ({exc.strerror}); check the path") from None
+    if not exists:
         raise ModelLoadError(f"model file not found: {p}; check the path")
     if p.is_dir():
         raise ModelLoadError(f"{p} is a directory; pass a model file (.onnx, .tflite or .pt2)")
@@ -47,6 +53,7 @@ def load_model(
         if len(path.graph.node) == 0:
             raise ModelLoadError(f"{source} holds no ONNX graph nodes; pass a model with a graph")
         return _load_onnx(path, shapes, batch, provenance, source, inplace=False)
+    check_model_file(path)  # a missing, unreachable (name too long) or directory path: one message for every format
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".pt", ".pth") and p.is_file():

@@ -58,7 +58,7 @@ import onnx
 from onnx import numpy_helper
 
 from hybridperf.errors import DynamicShapeError, InputError
-from hybridperf.units import dims_text, numel
+from hybridperf.units import check_shape_flags, dims_text, numel
 
 #: the largest tensor a shape may make: a 48-bit virtual address space (256 TiB), what x86-64 and
 #: ARMv8 processes and CUDA's unified address space can map; beyond it a shape is absurd (and
@@ -211,37 +211,15 @@ def _example(name: str, dims: list[Any] | None) -> str:
 def _bind_in_place(
     model: onnx.ModelProto, shapes: Mapping[str, Iterable[int]] | None, batch: int | None
 ) -> dict[str, tuple[int, ...]]:
-    shapes = {k: tuple(int(d) for d in v) for k, v in (shapes or {}).items()}
     inputs = real_inputs(model)
-    names = [i.name for i in inputs]
-    for n in shapes:
-        if n not in names:
-            raise InputError(
-                f"--shape names unknown input {n!r}; the model's inputs are {', '.join(names) or '(none)'}"
-            )
-    if batch is not None and batch <= 0:
-        raise InputError(f"--batch must be a positive integer, got {batch}")
-    for n, s in shapes.items():
-        if any(d <= 0 for d in s):
-            raise InputError(f"--shape {n}={dims_text(s)} has a non-positive dim; every dim must be >= 1")
+    shapes = check_shape_flags({vi.name: _dims(vi) for vi in inputs}, shapes, batch)
 
     # symbolic dim name -> value, shared between inputs ("batch", "sequence")
     params: dict[str, int] = {}
     for vi in inputs:
         dims = _dims(vi)
         if vi.name in shapes:
-            want = shapes[vi.name]
-            if dims is not None and len(dims) != len(want):
-                raise InputError(
-                    f"--shape {vi.name}={dims_text(want)} has rank {len(want)} "
-                    f"but the model's input has rank {len(dims)} ({dims_text(dims)})"
-                )
-            for i, (d, w) in enumerate(zip(dims or [], want)):
-                if isinstance(d, int) and d > 0 and d != w:
-                    raise InputError(
-                        f"--shape {vi.name}: dim {i} is fixed to {d} in the model, cannot bind it to {w}; "
-                        "re-export the model with a dynamic axis"
-                    )
+            for d, w in zip(dims or [], shapes[vi.name]):
                 if isinstance(d, str) and d != "?":
                     params.setdefault(d, w)
         elif dims and batch is not None and isinstance(dims[0], str) and dims[0] != "?":

@@ -48,7 +48,11 @@ def load_onnx_proto(path: str | Path, read_weights: bool = False):
     import onnx
 
     p = Path(path)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as exc:  # ENAMETOOLONG: Path.exists raises it (until 2026-12-03: exit 3, "internal error")
+        raise ModelLoadError(f"model file {p} cannot be looked up ({exc.strerror}); check the path") from None
+    if not exists:
         raise ModelLoadError(f"model file not found: {p}; check the path")
     if p.is_dir():
         raise ModelLoadError(f"{p} is a directory; pass an .onnx file (or use predict-many for a directory)")
@@ -56,6 +60,8 @@ def load_onnx_proto(path: str | Path, read_weights: bool = False):
     try:
         if model is None:
             model = onnx.load(str(p), load_external_data=False)
+    except OSError as exc:  # until 2026-12-03: "(PermissionError); the file is corrupt ...: re-export it"
+        raise ModelLoadError(f"cannot read {p}: {exc.strerror or exc}; check the file's permissions") from exc
     except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
         raise ModelLoadError(
             f"cannot read {p} as ONNX ({type(exc).__name__}); the file is corrupt or not an ONNX model: re-export it"

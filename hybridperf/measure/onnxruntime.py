@@ -255,7 +255,10 @@ def input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, ba
     except Exception as exc:  # noqa: BLE001 - any parse failure is a bad model file
         raise ModelLoadError(f"cannot read {model_path} as ONNX ({type(exc).__name__}); the file is corrupt or not an "
                              "ONNX model: re-export it") from exc
+    from hybridperf.units import check_shape_flags
+
     inits = {i.name for i in m.graph.initializer}
+    shapes = check_shape_flags({vi.name: _dims(vi) for vi in m.graph.input if vi.name not in inits}, shapes, batch)
     specs = {}
     for vi in m.graph.input:
         if vi.name in inits:
@@ -283,6 +286,12 @@ def input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, ba
 
     check_batch_taken(batch, {k: v[0] for k, v in specs.items()}, shapes)
     return specs
+
+
+def _dims(vi) -> list[int | str] | None:
+    """An ONNX graph input's dims: an int where fixed, "?" where symbolic; None for an unknown rank."""
+    tt = vi.type.tensor_type
+    return [d.dim_value if d.HasField("dim_value") else d.dim_param or "?" for d in tt.shape.dim] if tt.HasField("shape") else None
 
 
 def make_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], seed: int = 0) -> dict[str, Any]:
@@ -343,6 +352,12 @@ GRAPH_OPTIMIZATION = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED"
                       "disabled": "ORT_DISABLE_ALL"}
 
 
+def _cannot_load(path: Path, exc: BaseException) -> str:
+    """The one-line error of an onnxruntime session that cannot be created, naming what to do about it."""
+    return (f"onnxruntime cannot load {path}: {error_line(exc, 200)}; the file is corrupt, or uses an op or opset this "
+            "onnxruntime lacks: re-export it (onnx.checker.check_model names the problem)")
+
+
 def _session_options(ort, threads: int, profile_prefix: str | None = None, arena: bool = True,
                      graph_optimization: str = "all"):
     so = ort.SessionOptions()
@@ -367,7 +382,7 @@ def _measure_memory(ort: Any, path: Path, feeds: dict, threads: int, graph_optim
         s = ort.InferenceSession(str(path), _session_options(ort, threads, arena=False, graph_optimization=graph_optimization),
                                  providers=providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise ModelLoadError(f"onnxruntime cannot load {path}: {error_line(exc, 200)}") from exc
+        raise ModelLoadError(_cannot_load(path, exc)) from exc
     _malloc_trim()
     loaded = _rss_kib().get("VmRSS", 0)
     _reset_hwm()
@@ -390,7 +405,7 @@ def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimizati
         sess = ort.InferenceSession(str(path), _session_options(ort, threads, graph_optimization=graph_optimization),
                                     providers=providers)
     except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"onnxruntime cannot load {path}: {error_line(exc, 200)}") from exc
+        raise ModelLoadError(_cannot_load(path, exc)) from exc
     for _ in range(warmup):
         sess.run(None, feeds)
     times = []
@@ -448,9 +463,13 @@ def measure_in_process(
 
     path = Path(model)
     if not path.is_file():
-        raise ModelLoadError(f"model file {path} does not exist")
+        raise ModelLoadError(f"model file {path} is missing or not a regular file; pass an .onnx file")
     specs = input_specs(path, shapes, batch)
-    feeds = make_inputs(specs)
+    try:
+        feeds = make_inputs(specs)
+    except MemoryError as exc:  # until 2026-12-03: "failed in the worker: numpy ... _ArrayMemoryError", no fix named
+        raise InputError(f"the inputs of {path} ({', '.join(f'{k}=' + 'x'.join(map(str, v[0])) for k, v in specs.items())}) "
+                         "do not fit in this machine's memory; bind a smaller shape with --shape or --batch") from exc
     input_bytes = int(sum(a.nbytes for a in feeds.values()))
     providers = ["CPUExecutionProvider"]
 
@@ -538,7 +557,7 @@ def measure(
     if not isolate:
         return measure_in_process(**kwargs)
     if not Path(model).is_file():
-        raise ModelLoadError(f"model file {model} does not exist")
+        raise ModelLoadError(f"model file {model} is missing or not a regular file; pass an .onnx file")
     with tempfile.TemporaryDirectory() as tmp:
         req, res = Path(tmp) / "req.json", Path(tmp) / "res.json"
         req.write_text(json.dumps(kwargs))

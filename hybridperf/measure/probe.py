@@ -1239,11 +1239,20 @@ def check_out(path: Path | str, device_id: str | None = None) -> tuple[Path, str
     import re
 
     text = str(path)
+    if not text.strip():  # Path("") is ".": until 2026-12-03 `--out ''` wrote host-probe.yaml into the working directory
+        raise InputError("--out is empty; name the spec file to write (ID.yaml), or a directory")
     path = Path(path)
+    try:
+        path.exists()
+    except OSError as exc:  # ENAMETOOLONG: until 2026-12-03 exit 3, "internal error: OSError: ... File name too long"
+        raise InputError(f"--out {path} cannot be looked up ({exc.strerror}); choose a shorter path") from None
     if path.is_dir() or text.endswith(("/", "\\")):
         path = path / f"{device_id or 'host-probe'}.yaml"
     if path.suffix not in (".yaml", ".yml"):
         raise InputError(f"--out {str(path)!r} must end in .yaml (the file name is the device id) or be a directory")
+    if device_id is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", device_id):  # before naming a file after it
+        # (until 2026-12-03 `--id ''` was taken for no --id, and `--id 'Bad Id!'` said "name the file Bad Id!.yaml")
+        raise InputError(f"--id {device_id!r} must be lower case letters, digits, '.', '_' or '-'")
     device_id = device_id or path.stem
     if device_id != path.stem:
         raise InputError(f"--id {device_id!r} differs from the file name {path.stem!r}; "

@@ -415,7 +415,6 @@ def render_html(pred: Prediction, title: str | None = None) -> str:
 def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
     """The page head, the summary cards and the coverage / fusion notes."""
     an = pred.analyzed
-    m = pred.memory
     tot = rep["totals"]
     cov = rep["coverage"]
     shapes = shapes_text(an.input_shapes)
@@ -548,7 +547,7 @@ def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> 
     p = Path(path)
     text = render_html(pred, title)
     if p.exists() and not p.is_file():  # a device or FIFO (/dev/stdout): written in place, it cannot be replaced
-        with open(p, "w", encoding="utf-8") as f:
+        with open(p, "w", encoding="utf-8", errors="backslashreplace") as f:  # as write_atomic
             f.write(text)
         return p
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from hybridperf.errors import InputError, NotFittedError
+from hybridperf.errors import InputError, NotFittedError, error_line
+from hybridperf.files import write_atomic
 from hybridperf.residual.sidecar import read_sidecar, write_sidecar
 from hybridperf.residual.features import (
     FEATURES_VERSION,
@@ -451,9 +452,11 @@ class ResidualModel:
         self._check()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        self.booster_.save_model(str(d / MODEL_FILE))
+        # the same text as Booster.save_model, written by Python: LightGBM's C path cannot name a directory that is
+        # not UTF-8 (until 2026-12-03: exit 3, UnicodeEncodeError, for such an --out or HYBRIDPERF_HOME)
+        write_atomic(d / MODEL_FILE, self.booster_.model_to_string())
         if self.kernel_booster_ is not None:
-            self.kernel_booster_.save_model(str(d / KERNEL_FILE))
+            write_atomic(d / KERNEL_FILE, self.kernel_booster_.model_to_string())
         elif (d / KERNEL_FILE).exists():
             (d / KERNEL_FILE).unlink()
         meta = {
@@ -610,6 +613,19 @@ def _model_target(measured, roof, k, overhead):
 
 
 def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = None, exclude: Collection[str] = ()):
+    """See :func:`_load_table`; a table that is not what featurize writes (a column missing, a value that is not a
+    number, bytes that are not UTF-8) raises :class:`InputError` naming it: until 2026-12-03, exit 3 (KeyError,
+    ValueError, UnicodeDecodeError)."""
+    try:
+        return _load_table(data_dir, kernels, target, exclude)
+    except (KeyError, ValueError) as exc:
+        what = f"no column {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)
+        raise InputError(f"{data_dir}: a table is not as featurize writes it ({what}); re-run `python -m "
+                         "benchmarks.collect_cpu featurize`, or measure with `hybridperf calibrate --device ID "
+                         "--measure MODEL.onnx ...`") from exc
+
+
+def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None = None, exclude: Collection[str] = ()):
     """Read ``features.csv`` (+ ``kernel_features.csv``) of a calibration directory.
 
     Parameters
@@ -645,10 +661,18 @@ def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = 
             f"featurize --out {d}` in a source checkout); on the machine itself `hybridperf calibrate --device ID "
             "--measure MODEL.onnx ...` measures and featurizes in one step"
         )
-    with fpath.open() as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("measured_latency_s") and r["key"] not in exclude]
+    redo = (f"re-run `python -m benchmarks.collect_cpu featurize --out {d}`, or measure with `hybridperf calibrate "
+            "--device ID --measure MODEL.onnx ...`")
+    try:  # until 2026-12-03 a file without a `key` column, or not UTF-8, was exit 3 (KeyError, UnicodeDecodeError)
+        with fpath.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames and "measured_latency_s" in reader.fieldnames and "key" not in reader.fieldnames:
+                raise InputError(f"{fpath} has no `key` column, so it is not a featurize table; {redo}")
+            rows = [r for r in reader if r.get("measured_latency_s") and r["key"] not in exclude]
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{fpath} is not UTF-8 text, so it is not a featurize table; {redo}") from exc
     if not rows:
-        raise InputError(f"{fpath} has no measured rows")
+        raise InputError(f"{fpath} has no measured rows (no `measured_latency_s` values); {redo}")
     bad = {r.get("features_version") for r in rows} - {FEATURES_VERSION}
     if bad:
         raise InputError(f"{fpath} was built with features version {sorted(bad)}, this hybridperf uses {FEATURES_VERSION}; re-run featurize")
