@@ -141,8 +141,9 @@ SAME_CPU_RUNS = {"host-epyc-zen4-1c": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r
                                        "host-epyc-zen4-1c-r4", "host-epyc-zen4-1c-r5"),
                  # 2 threads: 4 rounds, then 8 rounds 2.5 h later on the same virtual machine, then 6 rounds with
                  # a longer timing window (1.2 s, no cap on runs; benchmarks/results/retest_cpu_zen4_2t_long.md) 2.5 h
-                 # after that
-                 "host-epyc-zen4-2c": ("host-epyc-zen4-2c", "host-epyc-zen4-2c-r2", "host-epyc-zen4-2c-long")}
+                 # after that, then 8 rounds (0.8 s window) 3.5 h later (retest_cpu_zen4_2t_pooled.md)
+                 "host-epyc-zen4-2c": ("host-epyc-zen4-2c", "host-epyc-zen4-2c-r2", "host-epyc-zen4-2c-long",
+                                       "host-epyc-zen4-2c-r3")}
 
 
 def same_cpu_run_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
