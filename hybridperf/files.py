@@ -38,7 +38,7 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> Path:
     """
     path = Path(path)
     target = path.resolve()
-    if _special(path) or _special(target) or (target.exists() and not target.is_file()):
+    if under_dev_or_proc(path) or under_dev_or_proc(target) or (target.exists() and not target.is_file()):
         raise OSError(errno.EINVAL, "not a regular file (a device, pipe, /proc entry or directory), and the output "
                       "is written whole by a rename: name a file of its own", str(path))
     if mode is None:
@@ -60,7 +60,16 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> Path:
     return path
 
 
-def _special(path: Path) -> bool:
+def under_dev_or_proc(path: str | Path) -> bool:
     """A path under ``/dev`` or ``/proc``: devices and process entries, never a file a rename should replace."""
-    parts = path.absolute().parts
+    parts = Path(path).absolute().parts
     return len(parts) > 1 and parts[1] in ("dev", "proc")
+
+
+def nearest_existing(path: str | Path) -> Path:
+    """``path`` itself or its nearest ancestor that exists: the folder in which creating ``path`` (and its missing
+    parents) starts, whose kind and permissions decide whether it can be created."""
+    above = Path(path)
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    return above

@@ -191,8 +191,6 @@ def check_output_path(path, flag: str, directory: bool = False):
     below the nearest existing folder. Either way that folder must be a
     directory the process can write in. Returns ``path`` as a ``Path``.
     """
-    import os
-
     if not str(path).strip():  # Path("") is ".": until 2026-12-03 `measure --out ''` wrote nothing and exited 0
         raise InputError(f"{flag} is empty; name the {'directory' if directory else 'file'} to write")
     p = check_path_lookup(path, flag)
@@ -204,16 +202,24 @@ def check_output_path(path, flag: str, directory: bool = False):
         if p.is_dir():
             raise InputError(f"{flag} {p} is a directory; name the file to write, e.g. {p / 'out.json'}")
         base = p.parent
-    above = base
-    while not above.exists() and above != above.parent:
-        above = above.parent
+    check_folder_writable(p, base, flag, must_exist=not directory)
+    return p
+
+
+def check_folder_writable(p, base, flag: str, must_exist: bool = False) -> None:
+    """Refuse (exit 2) output ``p`` whose folder ``base`` could not be created (its nearest existing ancestor is a
+    file, or this process may not write in it) or, with ``must_exist``, does not exist."""
+    import os
+
+    from hybridperf.files import nearest_existing
+
+    above = nearest_existing(base)
     if not above.is_dir():
         raise InputError(f"{flag} {p}: {above} is a file, not a directory; choose another path")
-    if not directory and above != base:
+    if must_exist and above != base:
         raise InputError(f"{flag} {p}: directory {base} does not exist; create it first")
     if not os.access(above, os.W_OK | os.X_OK):
-        raise InputError(f"{flag} {p}: no permission to write in {above}")
-    return p
+        raise InputError(f"{flag} {p}: no permission to write in {above}; choose another path")
 
 
 def scan_subnormals(model, shapes=None, batch: int | None = None, consequence: str = ""):

@@ -131,11 +131,12 @@ def _junit_target(path: Path) -> Path:
     import os
 
     from hybridperf.commands._common import check_output_path, check_path_lookup
+    from hybridperf.files import under_dev_or_proc
 
     check_path_lookup(path, "--junit-xml")
     target = path.resolve()
     # /dev/stdout resolves to the stream's file (a CI log), which a rename would replace, losing what it held
-    if any(q.parts[1:2] in (("dev",), ("proc",)) for q in (path.absolute(), target)):
+    if under_dev_or_proc(path) or under_dev_or_proc(target):
         raise InputError(f"--junit-xml {path}: the report is written whole, by a rename, so it needs a file of its "
                          "own; name one, e.g. hybridperf.xml (then cat it)")
     if path.is_dir():

@@ -92,17 +92,9 @@ def _check_own_id(device_id: str) -> None:
 def _check_writable(out) -> None:
     """``--out``'s folder can be created (as ``write_spec`` does) and written: checked before the benchmarks, which
     otherwise ran their seconds and then failed."""
-    import os
+    from hybridperf.commands._common import check_folder_writable
 
-    from hybridperf.errors import InputError
-
-    above = out.parent
-    while not above.exists() and above != above.parent:
-        above = above.parent
-    if not above.is_dir():
-        raise InputError(f"--out {out}: {above} is a file, not a directory; choose another path")
-    if not os.access(above, os.W_OK | os.X_OK):
-        raise InputError(f"--out {out}: no permission to write in {above}; choose another path")
+    check_folder_writable(out, out.parent, "--out")
 
 
 def _with_progress(run_probe):

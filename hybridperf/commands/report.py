@@ -25,14 +25,15 @@ def _check_output_path(path: Path) -> None:
     import tempfile
 
     from hybridperf.commands._common import check_path_lookup
+    from hybridperf.files import nearest_existing
 
     check_path_lookup(path, "--html")
     if path.is_dir():
         raise InputError(f"--html {path} is a directory; name the file to write, e.g. {path / 'report.html'}")
     if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place, not replaced
         return
-    parent = next((p for p in path.absolute().parents if p.exists()), None)
-    if parent is None or not parent.is_dir():
+    parent = nearest_existing(path.absolute().parent)
+    if not parent.is_dir():
         raise InputError(f"--html {path}: {parent} is not a directory; choose another path")
     try:
         fd, probe = tempfile.mkstemp(dir=parent, prefix=".hybridperf-", suffix=".probe")

@@ -120,10 +120,9 @@ def check_writable(directory: Path, what: str) -> None:
     """
     from hybridperf.data import HOME_ENV
     from hybridperf.errors import InputError
+    from hybridperf.files import nearest_existing
 
-    above = Path(directory)
-    while not above.exists() and above != above.parent:
-        above = above.parent
+    above = nearest_existing(directory)
     if above.is_dir() and os.access(above, os.W_OK | os.X_OK):
         return
     why = "is not a directory" if not above.is_dir() else "is not writable"
