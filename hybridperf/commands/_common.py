@@ -241,13 +241,18 @@ def scan_subnormals(model, shapes=None, batch: int | None = None, consequence: s
     return s
 
 
-def warn_if_adaptation_worse(heldout_mape_pct) -> None:
+#: what to do about an adaptation worse than zero-shot, on a CPU calibrated here
+QUIET_ADVICE = ("or calibrate again when the machine is quiet (a busy machine times each model at a different "
+                "speed)")
+
+
+def warn_if_adaptation_worse(heldout_mape_pct, advice: str = QUIET_ADVICE) -> None:
     """A calibration whose adapted model predicts its held-out models worse than the zero-shot model did says so on
-    stderr (the model is stored all the same: the user asked for it, and a rerun replaces it)."""
+    stderr, with ``advice`` after "measure more models," (the model is stored all the same: the user asked for it,
+    and a rerun replaces it)."""
     import sys
 
     adapted, zero = heldout_mape_pct["adapted"], heldout_mape_pct["zero_shot"]
     if adapted > zero:
         print(f"hybridperf: warning: the adapted model's held-out error ({adapted:.1f} %) is above the zero-shot "
-              f"model's ({zero:.1f} %) on these models: measure more models, or calibrate again when the machine is "
-              "quiet (a busy machine times each model at a different speed)", file=sys.stderr)
+              f"model's ({zero:.1f} %) on these models: measure more models, {advice}", file=sys.stderr)

@@ -62,7 +62,7 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
     import json
     from pathlib import Path
 
-    from hybridperf.commands._common import check_output_path, native_stderr_silenced
+    from hybridperf.commands._common import check_output_path, native_stderr_silenced, warn_if_adaptation_worse
     from hybridperf.measure.gpu_calibration import (
         adapt_gpu,
         collect_programs,
@@ -109,7 +109,8 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
               "skipped": [{"key": k, "why": w} for k, w in (*skipped, *res.skipped)],
               "heldout_mape_pct": {"zero_shot": res.zero_shot_mape_pct, "adapted": res.held_out_mape_pct},
               "per_model": [dict(zip(("key", "measured_s", "zero_shot_s", "adapted_s"), r)) for r in res.per_model]}
-    _warn_if_worse(result["heldout_mape_pct"], spec.id, runtime)
+    warn_if_adaptation_worse(result["heldout_mape_pct"],
+                             f"and check that every row was measured on {spec.id} under {runtime}")
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK
@@ -162,13 +163,3 @@ def _stored_before(path) -> dict | None:
         return {"adapted_on": meta.get("adapted_on"), "saved_on": meta.get("saved_on")}
     except (OSError, UnicodeDecodeError, ValueError, AttributeError):
         return {"adapted_on": None, "saved_on": None}
-
-
-def _warn_if_worse(heldout_mape_pct, device: str, runtime: str) -> None:
-    """Say on stderr when the adaptation predicts its held-out models worse than zero-shot (stored all the same:
-    the user asked for it, and a rerun replaces it)."""
-    adapted, zero = heldout_mape_pct["adapted"], heldout_mape_pct["zero_shot"]
-    if adapted > zero:
-        print(f"hybridperf: warning: the adapted model's held-out error ({adapted:.1f} %) is above the zero-shot "
-              f"model's ({zero:.1f} %) on these models: measure more models, and check that every row was measured "
-              f"on {device} under {runtime}", file=sys.stderr)

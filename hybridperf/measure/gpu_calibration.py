@@ -24,7 +24,7 @@ from pathlib import Path
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError
 from hybridperf.measure.calibrate import collect_files
-from hybridperf.precision import Precision
+from hybridperf.precision import PRECISIONS
 
 #: columns a measured-rows CSV must have
 CSV_COLUMNS: tuple[str, ...] = ("model", "batch", "dtype", "status", "latency_median_s", "onnx_file")
@@ -72,8 +72,6 @@ class GpuCalibration:
 MODE_RUNTIMES: dict[str, str] = {"eager": "torch", "torch": "torch", "torch-eager": "torch",
                                  "graph": "torch-cudagraph", "cudagraph": "torch-cudagraph",
                                  "torch-cudagraph": "torch-cudagraph"}
-#: what a ``dtype`` cell may say (:class:`hybridperf.precision.Precision`)
-PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision)
 #: measured latencies a median of more than this factor away from the zero-shot predictions are not in seconds (or
 #: not of this device): far beyond any model error (the zero-shot figures are off by tens of percent), so refused
 UNIT_SANITY_FACTOR: float = 100.0
@@ -83,7 +81,7 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
     """Measured rows of a CSV, with their ONNX files found; ``(rows, skipped (key, why))``.
 
     ``onnx_file`` is looked up in ``models_dir`` (when given), the CSV's folder and ``./.zoo``. Rows whose
-    status is not ``ok``, whose dtype is not a :data:`PRECISIONS` name, whose file is missing, whose latency is not a positive finite number of seconds or whose
+    status is not ``ok``, whose dtype is not a :data:`hybridperf.precision.PRECISIONS` name, whose file is missing, whose latency is not a positive finite number of seconds or whose
     batch is not a positive whole number are skipped (listed, not fatal); so is a row that repeats a configuration
     (the same file, batch and dtype) of an earlier one: kept twice, the adaptation that predicts it held out would
     have seen its copy. Where the CSV has a ``mode`` column (``eager`` / ``graph``), each row's runtime is read from
