@@ -276,3 +276,48 @@ def test_an_unreadable_stored_adaptation_is_exit_2(model_dir, home, capsys):
     line = _one_line_error(capsys)
     assert line.startswith(f"stored GPU adaptation {stored} is unreadable (") and line.endswith(
         "); calibrate again or delete it")
+
+
+# --------------------------------------------------------------------------- rows of another GPU
+
+
+def test_gpu_model_words():
+    from hybridperf.measure.gpu_calibration import gpu_model
+
+    assert [gpu_model(n) for n in ("NVIDIA H100 80GB HBM3", "Tesla V100-PCIE-32GB", "NVIDIA A100-SXM4-80GB",
+                                   "NVIDIA GeForce RTX 4090", "NVIDIA A10", "Tesla T4", "Jetson AGX Orin",
+                                   "NVIDIA Jetson Orin Nano 8GB (Super, 25 W mode)")] == [
+        "H100", "V100", "A100", "4090", "A10", "T4", None, None]
+
+
+def test_rows_of_another_gpu_are_refused_before_the_analysis(model_dir, tmp_path, home, monkeypatch, capsys):
+    """Rows whose ``device_name`` is a T4 were adapted into the A100's model (a T4 runs these graphs a few times slower
+    than an A100: inside the 100x unit check); rows of two GPUs likewise. Now one line, exit 2, before analysing."""
+    import hybridperf.measure.gpu_calibration as gc
+
+    header = (*HEADER, "device_name")
+    t4 = _write(tmp_path / "t4.csv", [(*r, "Tesla T4") for r in _good_rows()], header)
+    mixed = _write(tmp_path / "mixed.csv", [(*r, n) for r, n in zip(_good_rows(), ["NVIDIA A100-SXM4-80GB", "Tesla T4",
+                                                                                    "NVIDIA A100-SXM4-80GB", "Tesla T4"])], header)
+    monkeypatch.setattr(gc, "adapt_gpu", lambda *a, **k: pytest.fail("analysed rows of another GPU"))
+    assert main(["calibrate", "--device", DEVICE, "--data", str(t4), "--models", str(model_dir)]) == 2
+    assert _one_line_error(capsys) == (f"{t4}: the rows were measured on Tesla T4 (column device_name), but --device "
+                                       f"{DEVICE} is the sheet of NVIDIA A100 SXM4 80GB; calibrate the sheet of that GPU, "
+                                       f"or measure on {DEVICE}")
+    assert main(["calibrate", "--device", DEVICE, "--data", str(mixed), "--models", str(model_dir)]) == 2
+    assert "measured on 2 GPUs (NVIDIA A100-SXM4-80GB; Tesla T4)" in _one_line_error(capsys)
+    assert not home.exists() or not any(home.rglob("*.json"))
+
+
+def test_rows_of_the_sheets_gpu_pass_the_name_check(model_dir, tmp_path):
+    """nvidia-smi's spelling of the sheet's GPU (``NVIDIA A100-SXM4-80GB`` for ``NVIDIA A100 SXM4 80GB``) and empty
+    cells pass; the check compares GPU models, not form factors."""
+    from hybridperf.device.spec import load_spec
+    from hybridperf.measure.gpu_calibration import check_measured_on, read_rows
+
+    rows = _write(tmp_path / "rows.csv", [(*r, n) for r, n in zip(_good_rows(), ["NVIDIA A100-SXM4-80GB", "",
+                                                                                 "NVIDIA A100 80GB PCIe", ""])],
+                  (*HEADER, "device_name"))
+    got, _ = read_rows(rows, model_dir)
+    assert [r.device_name for r in got] == ["NVIDIA A100-SXM4-80GB", "", "NVIDIA A100 80GB PCIe", ""]
+    assert check_measured_on(got, load_spec(DEVICE), str(rows)) is None

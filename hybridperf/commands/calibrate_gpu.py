@@ -65,6 +65,7 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
     from hybridperf.commands._common import check_output_path, native_stderr_silenced, warn_if_adaptation_worse
     from hybridperf.measure.gpu_calibration import (
         adapt_gpu,
+        check_measured_on,
         collect_programs,
         cuda_unavailable,
         measure_models,
@@ -95,6 +96,7 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
         rows, skipped = read_rows(args.data, args.models)
         runtime, rows, other = select_runtime(rows, args.runtime, str(args.data))
         skipped += other
+        check_measured_on(rows, spec, str(args.data))  # before the analysis: rows of another GPU adapt nothing right
     if len(rows) < 2:
         raise InputError(f"{len(rows)} usable measured model(s) in {args.data or 'the measurements'}; a GPU calibration "
                          f"needs at least 2" + (f" ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ class MeasuredModel:
     batch: int | None = None
     #: the runtime its ``mode`` column names (None: the CSV has no such column)
     runtime: str | None = None
+    #: the GPU its ``device_name`` column names ("": the CSV has no such column, or the cell is empty)
+    device_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
     dirs = list(dict.fromkeys(Path(d) for d in (models_dir, p.parent, Path(".zoo")) if d is not None))
     rows, skipped, seen = [], [], {}
     for line, r in enumerate(raw, start=2):  # line 1 is the header
-        cell = {c: (r.get(c) or "").strip() for c in (*CSV_COLUMNS, "mode")}
+        cell = {c: (r.get(c) or "").strip() for c in (*CSV_COLUMNS, "mode", "device_name")}
         batch = _batch(cell["batch"])
         key = f"{cell['model']} b{batch or cell['batch']} {cell['dtype']}"
         if cell["status"] != "ok":
@@ -142,8 +145,45 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
             skipped.append((key, f"line {line} repeats line {seen[config]} (the same file, batch and dtype): kept once"))
             continue
         seen[config] = line
-        rows.append(MeasuredModel(key, found, cell["dtype"], latency, batch, row_runtime))
+        rows.append(MeasuredModel(key, found, cell["dtype"], latency, batch, row_runtime, cell["device_name"]))
     return rows, skipped
+
+
+def gpu_model(name: str) -> str | None:
+    """The GPU model a device name names (``"NVIDIA H100 80GB HBM3"`` -> ``"H100"``, ``"Tesla V100-PCIE-32GB"`` ->
+    ``"V100"``, ``"NVIDIA GeForce RTX 4090"`` -> ``"4090"``): its first word holding a digit that is not a memory
+    size, a form factor or a memory type, outside parentheses (a sheet's notes: ``"(Super, 25 W mode)"``); None
+    where there is none (``"Jetson AGX Orin"``)."""
+    for word in re.findall(r"[A-Za-z]*\d+[A-Za-z]*", re.sub(r"\([^)]*\)", " ", name)):
+        if not _NOT_A_MODEL.fullmatch(word):
+            return word.upper()
+    return None
+
+
+#: words with a digit in a GPU's name that do not name its model: memory sizes, form factors, memory types
+_NOT_A_MODEL = re.compile(r"\d+(?:GB|MB|GIB|G)|SXM\d*|HBM\d*E?|GDDR\d*X?|DDR\d*|PCIE\d*|GEN\d+", re.IGNORECASE)
+
+
+def check_measured_on(rows: Sequence[MeasuredModel], spec: DeviceSpec, source: str) -> None:
+    """Refuse rows measured on another GPU than ``spec``'s: their ``device_name`` cells name two GPU models, or one
+    that is not the sheet's (``"NVIDIA T4"`` rows for ``h100-sxm``). Names without a model word, and sheets whose
+    name has none, are not compared; the unit check of :func:`adapt_gpu` stays the backstop.
+
+    Raises
+    ------
+    InputError
+        The rows name more than one GPU model, or another one than the sheet.
+    """
+    named = {gpu_model(r.device_name): r.device_name for r in rows if r.device_name}
+    named.pop(None, None)
+    if len(named) > 1:
+        raise InputError(f"{source}: the rows were measured on {len(named)} GPUs ({'; '.join(sorted(named.values()))}); "
+                         "a calibration adapts one device: keep the rows of one GPU (column device_name)")
+    sheet = gpu_model(spec.name)
+    if named and sheet is not None and sheet not in named:
+        (theirs,) = named.values()
+        raise InputError(f"{source}: the rows were measured on {theirs} (column device_name), but --device {spec.id} is "
+                         f"the sheet of {spec.name}; calibrate the sheet of that GPU, or measure on {spec.id}")
 
 
 def select_runtime(rows: Sequence[MeasuredModel], runtime: str | None,
@@ -278,5 +318,5 @@ def _check_units(ratios: Sequence[float], device: str) -> None:
                          "latency_median_s must be seconds measured on that device (milliseconds would read 1000x)")
 
 
-__all__ = ["CSV_COLUMNS", "GPU_RUNTIMES", "MODE_RUNTIMES", "UNIT_SANITY_FACTOR", "GpuCalibration", "MeasuredModel", "adapt_gpu", "collect_programs", "cuda_unavailable",
+__all__ = ["CSV_COLUMNS", "GPU_RUNTIMES", "MODE_RUNTIMES", "UNIT_SANITY_FACTOR", "GpuCalibration", "MeasuredModel", "adapt_gpu", "check_measured_on", "collect_programs", "cuda_unavailable", "gpu_model",
            "measure_models", "read_rows", "select_runtime"]
