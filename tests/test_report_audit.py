@@ -115,6 +115,21 @@ def test_table_uncosted_row_reads_unknown(preds):
     assert row == ["lv1", "nonzero", "unsupported", "unknown", "-", "none", "unknown", "unknown"]
 
 
+@pytest.mark.parametrize("runtime", ["torch", "torch-cudagraph", "tvm"])
+def test_gpu_runtimes_list_uncosted_kernels_as_cpu_sheets_do(models, runtime, capsys):
+    """On t4 the kernel list of every runtime left the unpriced NonZero out (it only showed in the UNSUPPORTED line):
+    now its row reads unknown / null, after the Relu it follows, as on CPU sheets; the kernel count stays the timed 1."""
+    code, out, _ = _cli(capsys, "predict", models["nonzero"], "-d", "t4", "--runtime", runtime, "--format", "json")
+    rep = json.loads(out)
+    assert code == ExitCode.OK and rep["totals"]["kernels"] == 1 and rep["totals"]["lower_bound"]
+    assert [(k["ops"], k["status"], k["latency_s"], k["flops"]) for k in rep["kernels"]] == [
+        (["relax.nn.relu"], "counted", rep["kernels"][0]["latency_s"], 32), (["relax.nonzero"], "unsupported", None, None)]
+    code, out, _ = _cli(capsys, "predict", models["nonzero"], "-d", "t4", "--runtime", runtime)
+    assert "UNSUPPORTED relax.nonzero (shown as rows; latency excludes them)" in out
+    assert out.rstrip().splitlines()[-1].split()[1:] == ["nonzero", "unsupported", "unknown", "-", "none", "unknown",
+                                                         "unknown"]
+
+
 def test_table_without_rows_says_why(preds, tmp_path):
     reshape = _save([helper.make_node("Reshape", ["x", "s"], ["y"])], [helper.make_tensor_value_info("x", F32, [4, 8])],
                     [helper.make_tensor_value_info("y", F32, [32])], tmp_path / "reshape.onnx",

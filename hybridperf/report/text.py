@@ -151,8 +151,8 @@ def timed_kernel_count(pred: Prediction) -> int:
 
 
 def uncosted_rows(pred: Prediction) -> bool:
-    """Whether ``pred``'s kernels include rows for its uncosted ops (TVM's kernels do; eager torch's per-op
-    kernels leave them out)."""
+    """Whether ``pred``'s kernels include rows for its uncosted ops (every runtime's kernel list has one per TVM
+    kernel of uncosted ops)."""
     return any(kp.kernel.status in UNCOSTED for kp in pred.kernels)
 
 

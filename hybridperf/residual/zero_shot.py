@@ -676,9 +676,12 @@ class ZeroShotGpu:
         scaled = [t * k * math.exp(self.log_scale.get(g, 0.0)) for t, g in zip(bd.device_s, bd.group)]
         floor = bd.host_floor_s * math.exp(self.log_scale.get("host", 0.0))
         host = [h * k for h in bd.execution.host_times(n, floor, bd.host_weights if self.weighted_host else ())]
-        # the report's kernel table: one row per launched kernel
-        rows = tuple(KernelPrediction(kn, est, float(t), calibrated=ln.op is not None)
-                     for ln, kn, t, est in zip(table.launches, table.kernels, scaled, ests))
+        # the report's kernel table: one row per launched kernel, and one per TVM kernel of uncosted ops (no time:
+        # shown as unknown, as on CPU sheets), in graph order
+        rows = [KernelPrediction(kn, est, float(t), calibrated=ln.op is not None)
+                for ln, kn, t, est in zip(table.launches, table.kernels, scaled, ests)]
+        rows += [kp for kp in prediction.kernels if kp.kernel.status in (Status.UNSUPPORTED, Status.SYMBOLIC)]
+        rows = tuple(sorted(rows, key=lambda kp: min(kp.kernel.op_indices, default=-1)))
         summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
         why = "" if self.adapted_on else unverified_reason(spec)
