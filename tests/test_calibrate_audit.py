@@ -336,3 +336,24 @@ def test_two_models_then_three_replaced_and_said(tmp_path, capsys, monkeypatch):
     per = res["per_model"]
     mape = 100.0 * sum(abs(r["adapted_s"] - r["measured_s"]) / r["measured_s"] for r in per) / len(per)
     assert res["heldout_mape_pct"]["adapted"] == pytest.approx(mape, rel=1e-9)
+
+
+def test_measurements_are_copied_before_the_model_is_stored(tmp_path):
+    """The measurements were copied into place after the model was stored (an interrupt during the copy left the new
+    model beside the old measurements): now they are copied beside the folder first, and swapped in by renames once
+    the model is stored, or discarded when storing it fails."""
+    from hybridperf.commands.calibrate import _stage_dir
+
+    src, dest = tmp_path / "staged", tmp_path / "home" / "calibration"
+    src.mkdir()
+    (src / "measurements.csv").write_text("key,s\nnew,1\n")
+    dest.mkdir(parents=True)
+    (dest / "measurements.csv").write_text("key,s\nold,2\n")
+    swap_in, discard = _stage_dir(src, dest)
+    assert (dest / "measurements.csv").read_text() == "key,s\nold,2\n"  # nothing replaced before the model is stored
+    discard()
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["calibration"]
+    swap_in, discard = _stage_dir(src, dest)
+    swap_in()
+    assert (dest / "measurements.csv").read_text() == "key,s\nnew,1\n"
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["calibration"]

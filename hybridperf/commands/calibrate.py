@@ -241,11 +241,20 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
             raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2")
         res = adapt_cross_host(staged, spec, threads, shots=args.shots, seed=args.seed,
                                cpu=host_cpu() if is_host else "")
-        replaced = _store(res.model, out)
+        try:  # the measurements are copied beside `data` before the model is stored: after it, only renames
+            swap_in, discard = _stage_dir(staged, data)
+        except OSError as exc:
+            raise InputError(f"cannot store the measurements in {data}: {exc.strerror or exc}; set HYBRIDPERF_HOME "
+                             "to a writable directory") from exc
+        try:
+            replaced = _store(res.model, out)
+        except BaseException:
+            discard()
+            raise
         if takeover:
             print(f"hybridperf: note: {takeover}", file=sys.stderr)
         try:
-            _replace_dir(staged, data)
+            swap_in()
         except OSError as exc:
             raise InputError(f"the model is stored in {out}, but its measurements could not be stored in {data}: "
                              f"{exc.strerror or exc}") from exc
@@ -422,9 +431,11 @@ def _check_named_sheet(spec, out) -> str | None:
             "model directory to go back")
 
 
-def _replace_dir(src, dest) -> None:
-    """Put the directory ``src`` in place of ``dest`` (created with its parents when missing): copied beside
-    ``dest`` first, then swapped in by renames, so ``dest`` is never half-written."""
+def _stage_dir(src, dest):
+    """Copy the directory ``src`` beside ``dest`` (its parents created when missing); returns ``(swap_in, discard)``:
+    the function that puts the copy in place of ``dest`` by renames (``dest`` is never half-written; called after the
+    model is stored, the model and its measurements are replaced a rename apart, not a copy apart), and the one that
+    removes the copy instead."""
     import shutil
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -432,7 +443,11 @@ def _replace_dir(src, dest) -> None:
     for stale in (new, old):
         shutil.rmtree(stale, ignore_errors=True)
     shutil.copytree(src, new)
-    if dest.exists():
-        dest.rename(old)
-    new.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
+
+    def swap_in() -> None:
+        if dest.exists():
+            dest.rename(old)
+        new.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+
+    return swap_in, lambda: shutil.rmtree(new, ignore_errors=True)
