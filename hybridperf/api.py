@@ -31,7 +31,9 @@ default of :func:`predict` and :class:`Session`, so their
 ``peak_memory_bytes`` is the TVM plan's where the CLI's headline is the
 runtime's: pass ``runtime="auto"`` for the CLI's figure). Errors for bad
 input are the same :class:`~hybridperf.errors.InputError` subclasses the CLI
-turns into exit code 2.
+turns into exit code 2; their messages name this API's parameters
+(``bind it with batch=N or shapes={'x': 'Nx64'}``) where the CLI's name its
+flags (``--batch N or --shape x=Nx64``).
 
 ``import hybridperf`` exports ``predict``, ``analyze``, ``check``, ``Session``,
 ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch`` and
@@ -43,6 +45,7 @@ is imported from ``hybridperf.api``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 import os
 import sys
@@ -53,7 +56,7 @@ from typing import Any
 
 from hybridperf.analysis.analyze import Analyzed, analyze as _analyze
 from hybridperf.device.spec import DeviceSpec, load_spec
-from hybridperf.errors import InputError
+from hybridperf.errors import InputError, python_words
 from hybridperf.estimate import pricing
 from hybridperf.estimate.budget import Budget, CheckResult, Metric, Target, parse_limit, MetricCheck, compare
 from hybridperf.estimate.pricing import Prediction
@@ -63,6 +66,30 @@ from hybridperf.units import parse_dims
 ShapeArg = Mapping[str, "tuple[int, ...] | Sequence[int] | str"]
 
 
+def _python_errors(func):
+    """``func`` whose :class:`InputError` names this API's parameters (``batch=3``) where the message was written
+    with the CLI's flags (``--batch 3``; :func:`hybridperf.errors.python_words`), when called from outside the package.
+
+    The messages are written once, with flags, deep in the frontends and shared by both faces; the rewrite happens
+    at the one edge where the caller is known. The CLI's commands call these functions too (``run_check``,
+    ``predict_on``, ``Session``) and keep their flags: a call from a ``hybridperf`` module is not the edge.
+    """
+
+    @functools.wraps(func)
+    def at_the_edge(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if caller != "hybridperf" and not caller.startswith("hybridperf.") and exc.args \
+                    and isinstance(exc.args[0], str):
+                exc.args = (python_words(exc.args[0]), *exc.args[1:])
+            raise
+
+    return at_the_edge
+
+
+@_python_errors
 def device_spec(device: str | Path | DeviceSpec) -> DeviceSpec:
     """The sheet of ``device``: a :class:`DeviceSpec`, a known id, a spec file, or ``host`` (this machine:
     its cached probe, probed once, without output, when there is none; as ``--device host`` in the CLI)."""
@@ -160,6 +187,7 @@ def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shape
     return dataclasses.replace(analyzed, source=loaded.source, input_shapes=MappingProxyType(dict(loaded.input_shapes)))
 
 
+@_python_errors
 def analyze(
     model: Any,
     example_inputs: Any = None,
@@ -220,6 +248,7 @@ def _check_model_kind(model: Any, shapes: Mapping[str, Any] | None) -> None:
                      "torch.export.ExportedProgram or an Analyzed")
 
 
+@_python_errors
 def predict(
     model: Any,
     device: str | Path | DeviceSpec,
@@ -238,6 +267,31 @@ def predict(
     ``peak_memory_bytes`` the TVM plan's; ``runtime="auto"`` gives the CLI's headline peak (the device kind's
     runtime: onnxruntime on a CPU, PyTorch on a GPU). ``precision``, ``residual`` and ``runtime``: see
     :func:`predict_on`.
+
+    Parameters
+    ----------
+    model
+        See the module docstring for the accepted kinds.
+    device : str, path or DeviceSpec
+        A device id (``"t4"``), a spec file, a :class:`DeviceSpec`, or ``"host"`` (see :func:`device_spec`).
+    example_inputs, batch, shapes, fused
+        As :func:`analyze`'s.
+    precision : str, optional
+        One of :data:`hybridperf.precision.OVERRIDES`: float32 ops run at it and float32 tensors are stored in its
+        size; None prices each op at the model's own precision.
+
+    Returns
+    -------
+    Prediction
+        Frozen; ``latency_s``, ``energy_j``, ``peak_memory_bytes`` (None when no memory plan could be made),
+        ``flops``, ``warnings``; ``complete`` is False (and ``lower_bound_reason`` says why) when some op has no
+        cost: latency and energy are then lower bounds.
+
+    Raises
+    ------
+    InputError
+        Bad input (an unknown device, an unbound symbolic dim, a bad argument), before any figure is made; a bad
+        device or argument before the model is analysed.
     """
     spec = device_spec(device)  # a bad device fails fast
     precision = _precision(precision)
@@ -257,6 +311,7 @@ def _needs_workspace(runtime: Any, specs: Sequence[DeviceSpec]) -> bool:
     return any(resolve_runtime(runtime, s.kind, s.id) is Runtime.TVM for s in specs)
 
 
+@_python_errors
 def check(
     model: Any,
     devices: str | Path | DeviceSpec | Sequence[str | Path | DeviceSpec],
@@ -281,25 +336,50 @@ def check(
     ``runtime`` (default ``"auto"``, as the CLI's ``--runtime``): memory is judged on that runtime's
     peak (each device kind's own runtime); None judges the TVM plan's peak.
 
+    Parameters
+    ----------
+    devices : device or sequence of devices
+        Ids, spec files or :class:`DeviceSpec` objects (see :func:`device_spec`); every one is loaded before the
+        model is analysed, so an unknown one fails first. The same device twice is checked once; two different
+        sheets with one id are refused (the result is keyed by id).
+    max_latency, max_memory, max_energy : str or number, optional
+        A limit with its unit (``"5ms"``, ``"256MiB"``, ``"50mJ"``) or a number in s, B or J (numpy scalars too);
+        at least one.
+
+    Other parameters are :func:`predict`'s.
+
     Returns
     -------
     CheckResult
-        ``.passed`` (also its truth value), ``.failures``, ``.checks`` (one per
-        device x metric), ``.predictions[(model, device)]``.
+        ``.passed`` (also its truth value: falsy when a limit is exceeded or undecided), ``.failures`` (exceeded),
+        ``.undecided``, ``.checks`` (one per device x metric; a metric without a limit is skipped, but memory over
+        the device's capacity fails), and ``.predictions[(source, device id)]``: ``source`` is the model's path as
+        given (a label such as ``'<onnx.ModelProto g>'`` for an in-memory model), the id the sheet's own.
+
+    Raises
+    ------
+    InputError
+        A malformed limit (:class:`~hybridperf.estimate.budget.BudgetError`), no limit, no device, an unknown
+        device, a runtime of another device kind, or bad model input.
     """
     budget = Budget(
         *(
-            None if raw is None else parse_limit(raw, metric, f"max_{metric.value}=", allow_number=True)
+            None if raw is None else parse_limit(_plain_number(raw), metric, f"max_{metric.value}=", allow_number=True)
             for metric, raw in zip(Metric, (max_latency, max_memory, max_energy))
         )
     )
     if budget.empty:
         raise InputError("check needs at least one of max_latency, max_memory, max_energy")
-    if isinstance(devices, (str, Path, DeviceSpec)):
+    if isinstance(devices, (str, os.PathLike, DeviceSpec)):
         devices = [devices]
     specs = [device_spec(d) for d in devices]
     if not specs:
         raise InputError("check needs at least one device")
+    for s in specs:  # the result is keyed by device id: two different sheets with one id would lose one silently
+        first = next(t for t in specs if t.id == s.id)
+        if dataclasses.replace(s, path=first.path) != first:  # the same sheet read from another file is the same
+            raise InputError(f"two different device sheets have the id {s.id!r}; give each its own id, e.g. "
+                             f"dataclasses.replace(spec, id='{s.id}-edited'), or check them in two calls")
     precision = _precision(precision)
     _residual(residual)
     for s in specs:
@@ -315,6 +395,15 @@ def check(
     )
 
 
+def _plain_number(raw: Any) -> Any:
+    """A numpy or other :class:`numbers.Real` scalar (``np.int64(2**28)``, ``np.float32(5e-3)``) as a float, which
+    :func:`~hybridperf.estimate.budget.parse_limit` takes; anything else (a string, a bool) as it is."""
+    if isinstance(raw, numbers.Real) and not isinstance(raw, (bool, int, float)) and type(raw).__name__ != "bool_":
+        return float(raw)
+    return raw
+
+
+@_python_errors
 def analyze_torch(module: Any, example_inputs: Sequence[Any] | Any, fused: bool = True) -> Analyzed:
     """:func:`hybridperf.analysis.analyze.analyze` for a PyTorch module.
 
@@ -363,6 +452,7 @@ def _load_residual(spec: DeviceSpec, runtime: Any = None):
     return for_sheet(spec) if spec.kind == "cpu" else for_device(spec, runtime)
 
 
+@_python_errors
 def latency_model(device: str | DeviceSpec, runtime: Any = "auto") -> str:
     """How :func:`predict_on` prices latency on ``device`` with the default ``residual="auto"``, in the words its
     report uses: the stored or packaged model (zero-shot, the device's own, or adapted) and, on a GPU, the runtime;
@@ -377,6 +467,7 @@ def latency_model(device: str | DeviceSpec, runtime: Any = "auto") -> str:
     return model.describe()
 
 
+@_python_errors
 def run_check(
     targets: Sequence[Target],
     fused: bool = True,
@@ -416,6 +507,7 @@ def run_check(
     return CheckResult(tuple(checks), preds)
 
 
+@_python_errors
 def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = "auto",
                runtime: Any = None) -> Prediction:
     """Price an analysis on one device and apply the learned correction.
@@ -527,20 +619,27 @@ class Session:
         self.keep_kernel_scores = keep_kernel_scores
         self._rooflines = pricing.RooflineMemo(keep_rooflines) if keep_rooflines > 0 else None
         self._launch_memo: Any = None  # the last analysis's GPU kernel launches, shared by the GPU models
-        self._specs: dict[str, DeviceSpec] = {}
+        self._specs: dict[str, tuple[DeviceSpec, Any]] = {}  # device -> (sheet, its file's key)
         self._residuals: dict[str, Any] = {}
         self._analyses: dict[tuple, Analyzed] = {}
         self._runtime_peaks: dict[tuple, tuple[Any, str]] = {}
 
+    @_python_errors
     def spec(self, device: str | Path | DeviceSpec) -> DeviceSpec:
-        """The device sheet, parsed on first use."""
+        """The device sheet, parsed on first use and again when its file changed (until 2026-12-03 an edited
+        sheet, or ``host`` re-probed, kept its old figures for the session's life)."""
         if isinstance(device, DeviceSpec):
             return device
-        key = str(device)
-        if key not in self._specs:
-            self._specs[key] = device_spec(device)
-        return self._specs[key]
+        from hybridperf.analysis.cache import file_key
 
+        key = str(device)
+        got = self._specs.get(key)
+        if got is None or got[1] is None or file_key(got[0].path) != got[1]:
+            spec = device_spec(device)
+            got = self._specs[key] = (spec, file_key(spec.path) if spec.path else None)
+        return got[0]
+
+    @_python_errors
     def residual(self, spec: DeviceSpec, runtime: Any = None) -> Any:
         """The device's stored residual model (else a GPU's cross-device or a CPU's cross-host model; None if neither),
         loaded on first use. Keyed by the sheet's id and held by identity, as the roofline memo is: another sheet
@@ -560,30 +659,30 @@ class Session:
             got = self._residuals[key] = (spec, model)
         return got[1]
 
+    @_python_errors
     def analyze(self, model: Any, example_inputs: Any = None, *, batch: int | None = None,
                 shapes: ShapeArg | None = None, fused: bool = True, workspace: bool = False) -> Analyzed:
         """:func:`analyze` with this session's caches (a model file analysed before is re-used); ``workspace``: also
         size the kernels' workspace (what ``runtime="tvm"`` needs)."""
-        key = None
+        from hybridperf.analysis.cache import file_key
+
+        key = fk = None
         if isinstance(model, (str, Path)) and example_inputs is None:
-            p = Path(model)
-            try:
-                st = p.stat()
-            except OSError:
-                st = None
-            if st is not None:
+            fk = file_key(model)  # path, size, time stamps, inode; a digest of a file just written
+            if fk is not None:
                 frozen = tuple(sorted((k, str(v)) for k, v in (shapes or {}).items()))
-                key = (str(p.resolve()), st.st_size, st.st_mtime_ns, frozen, batch, fused, workspace)
+                key = (fk, frozen, batch, fused, workspace)
                 if key in self._analyses:
                     return self._analyses[key]
         analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused, cache=self.cache,
                            workspace=workspace)
-        if key is not None and self.keep_analyses > 0:
+        if key is not None and self.keep_analyses > 0 and file_key(model) == fk:  # not rewritten while analysed
             while len(self._analyses) >= self.keep_analyses:
                 self._analyses.pop(next(iter(self._analyses)))
             self._analyses[key] = analyzed
         return analyzed
 
+    @_python_errors
     def predict_on(self, analyzed: Analyzed, device: str | Path | DeviceSpec, precision: str | None = None,
                    residual: Any = "auto", runtime: Any = None) -> Prediction:
         """:func:`predict_on` with the session's device sheets and residual models."""
@@ -605,7 +704,10 @@ class Session:
         from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime, runtime_peak
 
         rt = resolve_runtime(runtime, pred.spec.kind, pred.spec.id)
-        file_key = _onnx_file_key(pred.analyzed.source) if rt is Runtime.ONNXRUNTIME else None
+        from hybridperf.analysis.cache import file_key as _file_key
+
+        src = pred.analyzed.source  # keyed as analyze() keys it: a model copied over with its old mtime is another
+        file_key = _file_key(src) if rt is Runtime.ONNXRUNTIME and _onnx_file_key(src) is not None else None
         if file_key is None:
             return _with_runtime_memory(pred, runtime)
         key = (file_key, tuple(sorted(pred.analyzed.input_shapes.items())), pred.precision)
@@ -625,6 +727,7 @@ class Session:
                 "kernel_scores": sum(len(c) for c in (getattr(m, "cache", None) for _, m in self._residuals.values())
                                      if c is not None)}
 
+    @_python_errors
     def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
                 batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,
                 fused: bool = True, residual: Any = "auto", runtime: Any = None) -> Prediction:
@@ -637,6 +740,7 @@ class Session:
                                 workspace=_needs_workspace(runtime, [spec]))
         return self.predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
 
+    @_python_errors
     def predict_many(self, models: Sequence[Any], devices: Sequence[str | Path | DeviceSpec], *,
                      batch: int | None = None, precision: str | None = None, fused: bool = True,
                      residual: Any = "auto") -> dict[tuple[int, str], Prediction]:

@@ -1,9 +1,13 @@
 """Exception classes. The CLI maps each class to one documented exit code.
 
-Every message is one line that names what is wrong and how to fix it.
+Every message is one line that names what is wrong and how to fix it. Messages are written with the CLI's
+flags (``--batch N``, ``--shape x=1x64``); the Python API names its parameters instead (``batch=N``,
+``shapes={'x': '1x64'}``): :func:`python_words` rewrites a message at the API's edge.
 """
 
 from __future__ import annotations
+
+import re
 
 
 class HybridperfError(Exception):
@@ -19,7 +23,7 @@ class ModelLoadError(InputError):
 
 
 class DynamicShapeError(InputError):
-    """A symbolic dimension has no bound; the message names the flag that binds it."""
+    """A symbolic dimension has no bound; the message names the flag (the API: the parameter) that binds it."""
 
 
 class UnsupportedModelError(InputError):
@@ -48,3 +52,36 @@ def error_line(exc: BaseException, limit: int | None = None, *, last: bool = Fal
     if last:
         text = next((ln for ln in lines if "unsupported" in ln.lower() or "not supported" in ln.lower()), lines[-1])
     return text[:limit]
+
+
+#: CLI flag -> the Python API's parameter, as :func:`python_words` writes a bare flag
+_PARAMETERS = {"batch": "batch=", "shape": "shapes=", "device": "device=", "precision": "precision=",
+               "runtime": "runtime=", "roofline-only": "residual=None", "no-fuse": "fused=False",
+               "allow-unsupported": "allow_unsupported=True", "max-latency": "max_latency=",
+               "max-memory": "max_memory=", "max-energy": "max_energy="}
+
+#: flag with its value -> parameter with its value, tried before the bare flags
+_WITH_VALUE = (
+    (re.compile(r" \(API: [^()]*\)"), ""),  # a message that spelled out both forms keeps the one that now applies
+    (re.compile(r"--shape ([^\s=:/`]+)=([\w?]+)"), r"shapes={'\1': '\2'}"),
+    (re.compile(r"--shape ([^\s=:/`]+):"), r"shapes['\1']:"),
+    (re.compile(r"--batch (\d+|N)\b"), r"batch=\1"),
+    (re.compile(r"--(precision|device) ([\w.-]*\w)"), r"\1='\2'"),
+    (re.compile(r"--runtime ([\w-]+)((?: or [\w-]+)*)"),
+     lambda m: "runtime=" + " or ".join(f"'{r}'" for r in [m[1], *m[2].split(" or ")[1:]])),
+)
+_FLAG = re.compile(r"--([a-z][a-z-]*[a-z])")
+
+
+def python_words(message: str) -> str:
+    """``message`` with the CLI's flags written as the Python API's parameters: ``--batch 3`` -> ``batch=3``,
+    ``--shape x=Nx64`` -> ``shapes={'x': 'Nx64'}``, ``--runtime torch or tvm`` -> ``runtime='torch' or 'tvm'``,
+    ``--roofline-only`` -> ``residual=None``. A command quoted in backticks (```hybridperf calibrate --device ID```) is
+    a command to run and keeps its flags; a flag the API has no parameter for is left as it is."""
+    parts = message.split("`")
+    for i in range(0, len(parts), 2):  # the even parts are outside backticks
+        text = parts[i]
+        for pattern, repl in _WITH_VALUE:
+            text = pattern.sub(repl, text)
+        parts[i] = _FLAG.sub(lambda m: _PARAMETERS.get(m[1], m[0]), text)
+    return "`".join(parts)

@@ -183,8 +183,8 @@ def test_batch_that_no_input_takes_is_exit_2_before_any_figure(models, capsys):
     """``--batch`` on a fixed-batch model (or against a batch bound by ``--shape``) would price another batch, and
     ``check`` would judge a budget on it: one line, exit 2 (a warning until 2026-12-03, when ``check --batch 64``
     passed on the batch-1 figure)."""
-    with pytest.raises(InputError, match=r"^--batch 8 cannot be applied: no input has a symbolic batch dim "
-                                         r"\(x=1x1024\); drop --batch"):
+    with pytest.raises(InputError, match=r"^batch=8 cannot be applied: no input has a symbolic batch dim "
+                                         r"\(x=1x1024\); drop batch="):  # the API names its parameter
         analyze(models["fixed"], batch=8)
     assert analyze(models["fixed"], batch=1).input_shapes == {"x": (1, 1024)}  # the batch it has
     assert analyze(models["dynamic"], batch=8).input_shapes == {"x": (8, 3, 32, 32)}

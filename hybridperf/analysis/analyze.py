@@ -54,6 +54,14 @@ class Analyzed:
         """Op types without a cost (unsupported or symbolic): every total is then a lower bound."""
         return sorted({r.op for r in self.analysis.records if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC)})
 
+    def __repr__(self) -> str:
+        # the generated repr printed every op record (16 817 characters for the 25-op examples/resnet_like.onnx)
+        uncosted = self.uncosted_ops
+        return (f"Analyzed(source={self.source!r}, input_shapes={dict(self.input_shapes)!r}, "
+                f"ops={len(self.analysis.records)}, kernels={len(self.kernels)}, flops={self.analysis.flops}, "
+                f"peak_memory_bytes={self.memory.peak_bytes}, fused={self.fused}"
+                + (f", uncosted_ops={uncosted!r}" if uncosted else "") + ")")
+
 
 def analyze(model: str | Path | Any, shapes: Mapping[str, tuple[int, ...]] | None = None, batch: int | None = None,
             **options: Any) -> Analyzed:

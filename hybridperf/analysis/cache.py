@@ -8,13 +8,51 @@ never changes a figure: each entry is keyed by everything its result depends on,
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hybridperf.analysis.blocks import BlockCache
 from hybridperf.ir.call_stream import ReshapePatterns
 from hybridperf.ir.lowering import LegalizeCache
 
-__all__ = ["AnalysisCache"]
+__all__ = ["AnalysisCache", "file_key"]
+
+#: a file changed less than this long ago may change again without its time stamps moving (a clock tick, or the
+#: 1-2 s granularity of FAT, HFS+ and some network file systems): :func:`file_key` adds a digest of its bytes
+RACY_NS = 3_000_000_000
+
+
+def file_key(path: str | os.PathLike) -> tuple | None:
+    """What a file's cached result is keyed by: ``(resolved path, size, mtime_ns, ctime_ns, inode, device,
+    digest)``; None when it cannot be read (then nothing is cached for it).
+
+    The time stamps and inode catch an edit in place, a re-export over the file (``os.replace``: a new inode), and a
+    file copied over it with its old mtime kept (``cp -p``, ``rsync -t``, ``touch -r``: the ctime moves; until
+    2026-12-03 :class:`hybridperf.api.Session` keyed by path, size and mtime only and served such a model's old
+    figures). A file changed within the last :data:`RACY_NS` can change again within the same time-stamp tick, so
+    its key also holds a BLAKE2b digest of its bytes (the rule git uses for "racily clean" index entries): a NAS
+    loop writing each candidate to one path is keyed by content, hashing only files just written.
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+        resolved = str(p.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return None
+    digest = None
+    if max(st.st_mtime_ns, st.st_ctime_ns) > time.time_ns() - RACY_NS:
+        h = hashlib.blake2b()
+        try:
+            with p.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):  # hashlib.file_digest is 3.11+
+                    h.update(chunk)
+        except OSError:
+            return None
+        digest = h.hexdigest()
+    return resolved, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, digest
 
 
 @dataclass

@@ -13,7 +13,8 @@ instance with ``--jobs`` CPUs is started. Each worker is an actor that imports T
 keeps one :class:`~hybridperf.api.Session` (caches) for all its models; model paths must be
 readable by the workers (a shared file system). ``--output FILE.jsonl`` writes each row as it
 arrives (any backend); run the same command again after an interruption and the models
-already in the file (same device, batch, precision and fusion) are not predicted again.
+already in the file (same device sheet, batch, precision, fusion, stored models and hybridperf version,
+and the model file unchanged) are not predicted again.
 
 ``--format csv`` writes the rows as CSV on stdout (units in the column names, an unknown figure
 as an empty cell). One row per model: latency, energy, peak memory, FLOPs, and a status: ``ok``,
@@ -122,8 +123,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     if not models:
         raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite files)")
     call = (args.batch, args.precision, not args.no_fuse)
-    settings = {"device": spec.id, "batch": args.batch, "precision": args.precision, "fused": not args.no_fuse}
-    rows: dict[str, dict[str, Any]] = load_done(args.output, [str(m) for m in models], settings) if args.output else {}
+    settings = {"device": spec.id, "batch": args.batch, "precision": args.precision, "fused": not args.no_fuse,
+                **resume_settings(spec)}
+    files = {str(m): model_file(m) for m in models} if args.output else {}  # before any work: what is predicted
+    rows: dict[str, dict[str, Any]] = load_done(args.output, files, settings) if args.output else {}
     todo = [m for m in models if str(m) not in rows]
     progress = ProgressBar(len(todo))
     sink = args.output.open("a") if args.output else None
@@ -133,7 +136,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         for path, row in _results(args, todo, spec, spec_ref, call):
             rows[path] = row
             if sink is not None:
-                sink.write(json.dumps({**row, **settings}) + "\n")
+                sink.write(json.dumps({**row, **settings, "model_file": files[path]}) + "\n")
                 sink.flush()
             progress.step(Path(path).name[:40])
     finally:
@@ -188,15 +191,65 @@ def _results(args: argparse.Namespace, models: list[Path], spec: Any, spec_ref: 
             yield futures[fut], fut.result()
 
 
-def load_done(path: Path, models: list[str], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Rows of ``models`` already in the JSONL file ``path`` with the same ``settings`` (resume).
+#: what a resumed row must match besides the command's settings: hybridperf's version, the device sheet's bytes
+#: (an edited sheet, a user sheet with a packaged sheet's id, ``host`` re-probed) and the stored models'
+#: files (a calibration stored or replaced); each row also carries its model file's key (:func:`model_file`)
+RESUME_KEYS = ("version", "device_sheet", "stored_models", "model_file")
+
+
+def resume_settings(spec: Any) -> dict[str, Any]:
+    """The settings of :data:`RESUME_KEYS` a row of this run carries (until 2026-12-03 a rerun took the rows of
+    another sheet with the same id, an older calibration, or a model file since replaced, as done)."""
+    import hashlib
+
+    from hybridperf import __version__
+    from hybridperf.residual.model import user_model_dir
+
+    sheet = None
+    if spec.path:
+        try:
+            sheet = hashlib.blake2b(Path(spec.path).read_bytes(), digest_size=16).hexdigest()
+        except OSError:
+            sheet = None
+    stored = hashlib.blake2b(digest_size=16)
+    dirs = [user_model_dir()]
+    if spec.id == "host":
+        from hybridperf.measure.host import host_model_dir
+
+        dirs.append(host_model_dir())
+    for d in dirs:  # every stored model (any device's: a new one may change which applies), by name, size and time
+        try:
+            found = sorted(p for p in d.rglob("*") if p.is_file())
+        except OSError:
+            found = []
+        for f in found:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            stored.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode("utf-8", "replace"))
+    return {"version": __version__, "device_sheet": sheet, "stored_models": stored.hexdigest()}
+
+
+def model_file(path: Path) -> list | None:
+    """A model file's key as a resumed row must match it (:func:`hybridperf.analysis.cache.file_key`, a list as
+    JSON holds it): resolved path, size, time stamps, inode; None when unreadable (never matched)."""
+    from hybridperf.analysis.cache import file_key
+
+    key = file_key(path)
+    return None if key is None else list(key)
+
+
+def load_done(path: Path, models: dict[str, list | None], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rows of ``models`` (path -> :func:`model_file` key) already in the JSONL file ``path`` with the same
+    ``settings`` and model file key (resume).
 
     A torn last line (the run was killed while writing it) is ignored; its model is redone.
     """
     done: dict[str, dict[str, Any]] = {}
     if not path.exists():
         return done
-    wanted = set(models)
+    wanted = models
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:  # until 2026-12-03 this and a line such as `5` were exit 3 (internal error)
@@ -209,8 +262,10 @@ def load_done(path: Path, models: list[str], settings: dict[str, Any]) -> dict[s
         if not isinstance(row, dict):
             text = None
             break
-        if row.get("model") in wanted and all(row.get(k) == v for k, v in settings.items()):
-            done[row["model"]] = {k: v for k, v in row.items() if k not in settings}
+        m = row.get("model")
+        if (isinstance(m, str) and m in wanted and wanted[m] is not None and row.get("model_file") == wanted[m]
+                and all(row.get(k) == v for k, v in settings.items())):
+            done[m] = {k: v for k, v in row.items() if k not in settings and k != "model_file"}
     if text is None:
         raise InputError(f"--output {path} is not a file of predict-many rows (JSON objects, one a line); name a new "
                          "file, or the .jsonl an earlier run wrote")

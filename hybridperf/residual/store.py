@@ -20,7 +20,7 @@ MODEL_ENTRIES = (MODEL_FILE, KERNEL_FILE, ALONE_DIR, SIDECAR_FILE)
 
 
 @lru_cache(maxsize=16)
-def _load_cached(path: str, mtime: float) -> ResidualModel:
+def _load_cached(path: str, key: object) -> ResidualModel:
     return _load(path)
 
 
@@ -31,12 +31,16 @@ def _load(path: str | Path) -> ResidualModel:
 def load_for_device(device_id: str, calib_dir: str | Path | None = None) -> ResidualModel | None:
     """The stored residual model of ``device_id`` (see :func:`find_model_dir`), or None if there is none.
 
-    Cached per directory and sidecar mtime: do not modify the result (``adapt`` a fresh ``ResidualModel.load``).
+    Cached per directory and sidecar file key: do not modify the result (``adapt`` a fresh ``ResidualModel.load``).
     """
+    from hybridperf.analysis.cache import file_key
+
     d = find_model_dir(device_id, calib_dir)
     if d is None:
         return None
-    return _load_cached(str(d), (d / SIDECAR_FILE).stat().st_mtime)
+    # keyed by the sidecar's size, time stamps and inode (a digest when just written), not its mtime alone: until
+    # 2026-12-03 a model restored over another with its mtime kept (cp -p, rsync -t) was served as the old one
+    return _load_cached(str(d), file_key(d / SIDECAR_FILE))
 
 
 def describe_stored(directory: str | Path) -> str | None:
