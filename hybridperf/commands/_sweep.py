@@ -29,8 +29,8 @@ def _init_worker() -> None:
 
 
 #: the keys of a row's figures, null in an error row
-FIGURES = ("latency_s", "energy_j", "peak_memory_bytes", "flops", "calibration", "lower_bound", "memory_lower_bound",
-           "warnings", "unknown_fields")
+FIGURES = ("latency_s", "energy_j", "energy_note", "peak_memory_bytes", "flops", "calibration", "lower_bound",
+           "memory_lower_bound", "warnings", "unknown_fields")
 
 
 def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
@@ -59,6 +59,9 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
         row.update(
             latency_s=pred.latency_s,
             energy_j=pred.energy_j,
+            # capped at max power, or priced on an estimated power sheet (predict's totals.energy_note; until
+            # 2026-12-03 a predict-many row gave such an energy with nothing to say so)
+            energy_note=pred.energy_note or None,
             peak_memory_bytes=pred.peak_memory_bytes,
             flops=pred.flops,
             calibration=pred.calibration,

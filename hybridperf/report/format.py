@@ -52,8 +52,12 @@ def fmt_time(s: float | None) -> str:
 
 
 def fmt_energy(j: float) -> str:
-    """Joules: ``2.000 J``, ``2.000 mJ``, else microjoules with one decimal (``0.0 uJ``)."""
-    factor, prefix = _prefix(j, SUBMULTIPLE[:2], below=SUBMULTIPLE[2])
+    """Joules: ``2.000 J``, ``2.000 mJ``, then one decimal: ``2.5 uJ``, ``42.8 nJ``, ``50.0 pJ``; zero is ``0.0 uJ``.
+
+    An NPU inference (tens of nJ) or an ``--max-energy 50nJ`` limit read ``0.0 uJ`` until 2026-12-03."""
+    if not j:
+        return "0.0 uJ"
+    factor, prefix = _prefix(j, (*SUBMULTIPLE, (1e-12, "p")), below=(1e-12, "p"))
     return f"{j / factor:.{3 if factor >= 1e-3 else 1}f} {prefix}J"
 
 
