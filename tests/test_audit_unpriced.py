@@ -169,7 +169,7 @@ def test_mig_json_marks_unknown_latency(models, capsys):
 
 def test_mig_lower_bound(models, capsys):
     code, out, err = _mig(capsys, models["nonzero"])
-    assert code == ExitCode.INPUT_ERROR and out[0].endswith("needs ≥ 509.13 MiB = peak ≥ 9.13 MiB + headroom 500.00 MiB")
+    assert code == ExitCode.INPUT_ERROR and out[0].endswith("needs ≥ 509.13 MiB = torch peak ≥ 9.13 MiB + headroom 500.00 MiB")
     assert out[4].split()[5:9] == ["yes", "(lower", "bound)", "≥"]
     assert err.endswith("latency only a lower bound, memory only a lower bound (1 op type has no cost (relax.nonzero)); "
                         "add cost rules, or pass --allow-unsupported to size on the lower bound\n")

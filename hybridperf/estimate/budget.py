@@ -247,6 +247,9 @@ class MetricCheck:
     estimated: str = ""
     #: why ``value`` is None (unknown), else ""
     unknown: str = ""
+    #: which figure ``value`` is (memory: ``"onnxruntime peak"``, ``"torch peak"``, ``"TVM plan peak"``,
+    #: :func:`hybridperf.estimate.runtime_memory.memory_figure`), else ""
+    figure: str = ""
 
     @property
     def _limits(self) -> list[float]:
@@ -329,6 +332,13 @@ def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
     """(why the figure is a lower bound, why it is unknown) for ``metric`` of ``pred``."""
     lower = uncosted_text(pred)
     if metric is Metric.MEMORY:
+        rt = getattr(pred, "runtime_memory", None)
+        if rt is not None and rt.runtime == "onnxruntime":
+            # judged on onnxruntime's own graph and sizes, not on the TVM plan (until 2026-12-03 an unknown TVM plan
+            # was ignored here and a guessed size of a data-dependent output passed: now it cannot be judged)
+            if rt.unsized_ops:
+                return "", f"{rt.runtime}'s peak rests on {rt.unsized_reason}"
+            return (lower if pred.memory.known and pred.analyzed.memory_is_lower_bound else ""), ""
         plan = pred.memory
         if not plan.known:
             return "", f"no memory plan ({plan.unknown_reason or 'unknown'})"
@@ -347,14 +357,19 @@ def compare(
     out = []
     for m in Metric:
         lower, unknown = _caveats(pred, m)
-        value = value_of(pred, m)
+        value = None if unknown else value_of(pred, m)
         if lower and not value:  # a lower bound of 0: nothing was priced, so the figure is unknown ("≥ 0" says
             # nothing), and --allow-unsupported has no bound to judge (as mig: "latency unknown (no op priced)")
             value, unknown = None, f"nothing priced: {lower}"
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
         estimated = {Metric.ENERGY: pred.spec.power_note, Metric.LATENCY: pred.latency_note}.get(m, "")
+        figure = ""
+        if m is Metric.MEMORY:
+            from hybridperf.estimate.runtime_memory import memory_figure
+
+            figure = memory_figure(pred)
         out.append(MetricCheck(model, device, m, value, budget.limit(m), cap, lower, allow_unsupported,
-                               unknown=unknown, estimated=estimated))
+                               unknown=unknown, estimated=estimated, figure=figure))
     return tuple(out)
 
 

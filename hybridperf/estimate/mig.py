@@ -78,6 +78,8 @@ class MigSuggestion:
     headroom_bytes: int
     max_latency_s: float | None
     options: tuple[MigOption, ...]
+    #: which peak ``peak_memory_bytes`` is (:func:`hybridperf.estimate.runtime_memory.memory_figure`)
+    memory_figure: str = ""
 
     @property
     def chosen(self) -> MigOption | None:
@@ -145,7 +147,10 @@ def suggest(
                 meets_latency=None if max_latency_s is None else lat <= max_latency_s,
             )
         )
-    return MigSuggestion(spec.id, int(pred.peak_memory_bytes), int(headroom_bytes), max_latency_s, tuple(options))
+    from hybridperf.estimate.runtime_memory import memory_figure
+
+    return MigSuggestion(spec.id, int(pred.peak_memory_bytes), int(headroom_bytes), max_latency_s, tuple(options),
+                         memory_figure(pred))
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,10 @@ class RuntimePeak:
     """Predicted peak memory of one inference on one runtime (bytes).
 
     ``parts`` are ``(name, bytes)`` and add up to ``peak_bytes``; ``includes`` says in words what the
-    figure counts and ``measured_as`` which measurement it models.
+    figure counts and ``measured_as`` which measurement it models. ``unsized_ops``: op types whose
+    output size the model could not derive (data-dependent, or no shape rule; sized as their largest
+    input) or whose subgraphs it does not size (If, Loop, Scan): the figure is then an estimate,
+    neither a bound nor exact (``check`` cannot judge it).
     """
 
     runtime: str
@@ -110,19 +113,32 @@ class RuntimePeak:
     includes: str
     measured_as: str
     notes: tuple[str, ...] = ()
+    unsized_ops: tuple[str, ...] = ()
 
     def part(self, name: str) -> int:
         return dict(self.parts).get(name, 0)
 
+    @property
+    def unsized_reason(self) -> str:
+        """``"1 node of unknown output size (NonZero), sized as its largest input"``, or "" when every size is known."""
+        n = len(self.unsized_ops)
+        if not n:
+            return ""
+        kinds = ", ".join(sorted(set(self.unsized_ops))[:5])
+        return (f"{n} node{'s' if n != 1 else ''} of unknown output size or with unsized subgraphs ({kinds}), "
+                f"sized as {'their' if n != 1 else 'its'} largest input")
+
     def to_dict(self) -> dict[str, Any]:
         return {"runtime": self.runtime, "peak_bytes": self.peak_bytes, "parts": dict(self.parts),
-                "includes": self.includes, "measured_as": self.measured_as, "notes": list(self.notes)}
+                "includes": self.includes, "measured_as": self.measured_as, "notes": list(self.notes),
+                "unsized_ops": list(self.unsized_ops)}
 
 
 def _make(runtime: Runtime, parts: Sequence[tuple[str, int]], includes: str, measured_as: str,
-          notes: Iterable[str] = ()) -> RuntimePeak:
+          notes: Iterable[str] = (), unsized_ops: Iterable[str] = ()) -> RuntimePeak:
     parts = tuple((k, int(v)) for k, v in parts)
-    return RuntimePeak(runtime.value, sum(v for _, v in parts), parts, includes, measured_as, tuple(notes))
+    return RuntimePeak(runtime.value, sum(v for _, v in parts), parts, includes, measured_as, tuple(notes),
+                       tuple(unsized_ops))
 
 
 # =========================================================================== onnxruntime (CPU)
@@ -330,8 +346,10 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
                     outs.append(None if dims is None or None in dims else dims)
         except Exception:  # noqa: BLE001 - unknown op or shape: sized below
             outs = None
-        if not outs or outs[0] is None:
+        if not outs or outs[0] is None or any(a.g.node or a.graphs for a in node.attribute):
+            # a control-flow node's branch / body tensors are not sized either (If, Loop, Scan)
             unknown.append(f"{node.domain}.{node.op_type}" if node.domain else node.op_type)
+        if not outs or outs[0] is None:
             known = [s for s in ins if s is not None]
             largest = max(known, key=math.prod) if known else [1]
             outs = [largest] * len(node.output)
@@ -579,7 +597,7 @@ def onnxruntime_peak(feat: OrtFeatures, session_fixed_bytes: int = ORT_SESSION_F
         ("session", session_fixed_bytes + session_bytes_per_node * feat.nodes), ("initializers", feat.initializer_bytes),
         ("activation_pattern", run_block), ("outputs", act.output_bytes), ("run_fixed", run_fixed_bytes),
         ("inputs", feat.input_bytes),
-    ], ORT_INCLUDES, ORT_MEASURED_AS, notes + [ORT_FIT_NOTE])
+    ], ORT_INCLUDES, ORT_MEASURED_AS, notes + [ORT_FIT_NOTE], feat.unknown_ops)
 
 
 # onnxruntime's BFC arena defaults (OrtArenaCfg; mirrored in onnxruntime/test/autoep/library/ep_arena.h)
@@ -984,9 +1002,10 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
             return None, "symbolic input shapes (bind them with --batch / --shape)"
         peak = onnxruntime_peak(ort_features(proto, host_isa()))
         if pred.precision is not None:
-            peak = RuntimePeak(peak.runtime, peak.peak_bytes, peak.parts, peak.includes, peak.measured_as,
-                               peak.notes + (f"onnxruntime CPU runs the graph as stored: --precision {pred.precision} "
-                                             "is not applied to this figure",))
+            from dataclasses import replace
+
+            peak = replace(peak, notes=peak.notes + (f"onnxruntime CPU runs the graph as stored: --precision "
+                                                     f"{pred.precision} is not applied to this figure",))
         return peak, ""
     if not m.known:
         return None, m.unknown_reason or "no memory plan"
@@ -1030,6 +1049,19 @@ def resolve_runtime(runtime: Runtime | str | None, device_kind: str, device: str
     return rt
 
 
+def memory_figure(pred: Any) -> str:
+    """Which peak ``pred.peak_memory_bytes`` is (what ``predict``'s headline, ``check --max-memory``, the capacity
+    warning and ``mig`` judge): ``"onnxruntime peak"``, ``"torch peak"``, ``"tvm peak"``, or ``"TVM plan peak"``
+    (no runtime asked for, or the runtime's model does not apply: then the reason follows)."""
+    rt = getattr(pred, "runtime_memory", None)
+    if rt is not None:
+        return f"{rt.runtime} peak"
+    runtime, why = getattr(pred, "runtime", None), getattr(pred, "runtime_memory_note", "")
+    if runtime is not None and why:
+        return f"TVM plan peak ({runtime}'s not modelled: {why})"
+    return "TVM plan peak"
+
+
 def with_runtime(pred: Any, runtime: Runtime | str | None = "auto") -> Any:
     """``pred`` with its peak memory on ``runtime`` attached (``runtime``, ``runtime_memory``,
     ``runtime_memory_note`` of :class:`hybridperf.estimate.pricing.Prediction`); where the runtime's model does not
@@ -1049,5 +1081,5 @@ __all__ = [
     "branch_input_holds", "cudnn_nhwc_workspace_bytes", "conv_workspace_bytes",
     "fuse_torch_activations", "transformer_layer_holds", "eager_ops", "torch_eager_activation_bytes",
     "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
-    "RUNTIME_KINDS", "resolve_runtime", "with_runtime",
+    "RUNTIME_KINDS", "resolve_runtime", "with_runtime", "memory_figure",
 ]

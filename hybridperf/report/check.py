@@ -111,8 +111,9 @@ def _summary(result) -> str:
 
 
 def to_table(result) -> str:
-    rows = [
-        [c.model, c.device, c.metric.value, _predicted(c), _limit_text(c), _status(c)]
+    rows = [  # memory names the peak it judged: "memory (onnxruntime)", "memory (TVM plan)"
+        [c.model, c.device, c.metric.value + (f" ({c.figure.split(' peak')[0]})" if c.figure else ""), _predicted(c),
+         _limit_text(c), _status(c)]
         for c in result.checks
     ]
     return table(rows, ["model", "device", "metric", "predicted", "budget", "status"], "lllrrl") + "\n" + _summary(result)
@@ -138,6 +139,7 @@ def to_dict(result) -> dict:
                 "lower_bound": c.lower_bound or None,
                 "unknown": c.unknown or None,
                 "estimated": c.estimated or None,
+                **({"figure": c.figure} if c.figure else {}),  # memory rows: which peak was judged
             }
             for c in result.checks
         ],
@@ -195,6 +197,8 @@ def to_junit_xml(result) -> str:
             if c.limit is not None:
                 ET.SubElement(props, "property", name="budget", value=repr(c.limit))
             ET.SubElement(props, "property", name="unit", value=c.metric.si_unit)
+            if c.figure:
+                ET.SubElement(props, "property", name="figure", value=c.figure)
             if c.skipped:
                 ET.SubElement(case, "skipped", message=f"no {c.metric.value} budget")
             elif c.undecided:

@@ -24,6 +24,7 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
         "model": model,
         "device": s.device,
         "peak_memory_bytes": s.peak_memory_bytes,
+        "memory_figure": s.memory_figure or None,
         "headroom_bytes": s.headroom_bytes,
         "max_latency_s": s.max_latency_s,
         "suggested": chosen.profile.name if chosen else None,
@@ -80,9 +81,11 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
     ]
     budget = f", latency budget {fmt_time(s.max_latency_s)}" if s.max_latency_s is not None else ""
     ge = "≥ " if c.memory_lower_bound else ""
+    # which peak: the figure predict's headline shows and check --max-memory judges (e.g. "torch peak")
     head = (
-        f"model {model} on {s.device}: needs {ge}{fmt_bytes(s.peak_memory_bytes + s.headroom_bytes)} = peak "
-        f"{ge}{fmt_bytes(s.peak_memory_bytes)} + headroom {fmt_bytes(s.headroom_bytes)}{budget}\n"
+        f"model {model} on {s.device}: needs {ge}{fmt_bytes(s.peak_memory_bytes + s.headroom_bytes)} = "
+        f"{s.memory_figure or 'peak'} {ge}{fmt_bytes(s.peak_memory_bytes)} + headroom {fmt_bytes(s.headroom_bytes)}"
+        f"{budget}\n"
         "latency = the prediction's, times its kernels' roofline slowdown on the slice (each kernel's "
         "max(compute / compute share, memory / bandwidth share))\n"
     )

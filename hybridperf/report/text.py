@@ -80,6 +80,9 @@ def memory_text(pred: Prediction) -> str:
     rt = pred.runtime_memory
     if rt is not None:
         parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
+        if rt.unsized_ops:  # a guess, neither exact nor a bound: check cannot judge it
+            return (f"peak ≈ {fmt_bytes(rt.peak_bytes)} on {rt.runtime} (estimate: {rt.unsized_reason}) = {parts}"
+                    f"\n{'':10}TVM plan: {tvm}")
         ge = "≥ " if m.known and pred.analyzed.memory_is_lower_bound else ""
         return f"peak {ge}{fmt_bytes(rt.peak_bytes)} on {rt.runtime} = {parts}\n{'':10}TVM plan: {tvm}"
     if pred.runtime is not None and pred.runtime_memory_note:
