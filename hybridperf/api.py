@@ -572,19 +572,6 @@ def _with_runtime_memory(pred: Prediction, runtime: Any) -> Prediction:
 _KEEP_RUNTIME_PEAKS = 4096
 
 
-def _onnx_file_key(source: str) -> tuple[str, int, int] | None:
-    """``(path, size, mtime)`` of an ONNX model file, as :meth:`Session.analyze` keys a file (hashing
-    the content would cost seconds on a large export), else None."""
-    p = Path(str(source))
-    if p.suffix.lower() != ".onnx":
-        return None
-    try:
-        st = p.stat()
-    except OSError:
-        return None
-    return str(p.resolve()), st.st_size, st.st_mtime_ns
-
-
 class Session:
     """Predictions that share work: the object a sweep (NAS loop, ``predict-many`` worker) keeps.
 
@@ -707,7 +694,7 @@ class Session:
         from hybridperf.analysis.cache import file_key as _file_key
 
         src = pred.analyzed.source  # keyed as analyze() keys it: a model copied over with its old mtime is another
-        file_key = _file_key(src) if rt is Runtime.ONNXRUNTIME and _onnx_file_key(src) is not None else None
+        file_key = _file_key(src) if rt is Runtime.ONNXRUNTIME and Path(str(src)).suffix.lower() == ".onnx" else None
         if file_key is None:
             return _with_runtime_memory(pred, runtime)
         key = (file_key, tuple(sorted(pred.analyzed.input_shapes.items())), pred.precision)

@@ -777,7 +777,7 @@ def adaptation_file(runtime: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _load_model(directory: str, mtime: float):
+def _load_model(directory: str, key: object):  # key: the sidecar's file_key (a store replaces the sidecar last)
     from hybridperf.residual.cross_device import CrossDeviceModel
 
     return CrossDeviceModel.load(directory)
@@ -785,18 +785,19 @@ def _load_model(directory: str, mtime: float):
 
 def load_cross_device():
     """The stored cross-device operator model (first ``cross-device/`` on the model search path), or None."""
+    from hybridperf.analysis.cache import file_key
     from hybridperf.residual.cross_device import SIDECAR_FILE
     from hybridperf.residual.model import model_search_path
 
     for base in model_search_path():
         d = base / MODEL_ID
         if (d / SIDECAR_FILE).exists():
-            return _load_model(str(d), (d / SIDECAR_FILE).stat().st_mtime)
+            return _load_model(str(d), file_key(d / SIDECAR_FILE))
     return None
 
 
 @lru_cache(maxsize=4)
-def _load_kernel_time(directory: str, mtime: float):
+def _load_kernel_time(directory: str, key: object):
     from hybridperf.residual.kernel_time import KernelTimeModel
 
     return KernelTimeModel.load(directory)
@@ -810,11 +811,12 @@ def load_kernel_time(directory) -> Any:
     """
     from pathlib import Path
 
+    from hybridperf.analysis.cache import file_key
     from hybridperf.residual.kernel_time import SIDECAR_FILE
 
     d = Path(directory)
     if (d / SIDECAR_FILE).exists():
-        return _load_kernel_time(str(d), (d / SIDECAR_FILE).stat().st_mtime)
+        return _load_kernel_time(str(d), file_key(d / SIDECAR_FILE))
     return None
 
 
