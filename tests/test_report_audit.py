@@ -281,3 +281,19 @@ def test_annotate_show_meta_parses_back(models, capsys):
     assert code == ExitCode.OK and "metadata omitted" not in out.lower()
     func = from_source(out)  # the constants are back: w, 16x16 ones
     assert len(func.params) == 2 and "R.matmul(a, metadata[" in func.script(show_meta=False)
+
+
+def test_json_device_capacity_is_a_whole_byte_count(models):
+    """A probed sheet writes its memory in GiB with decimals (MemTotal / 2^30): the JSON capacity read
+    ``25275882536.96`` bytes; now the nearest whole byte, and a datasheet's ``16 GB`` stays 16 * 10**9."""
+    import dataclasses
+
+    from hybridperf.device.spec import load_spec
+
+    t4 = load_spec("t4")
+    assert to_dict(predict_on(analyze(models["two_inputs"]), t4, residual=None))["memory"]["device_capacity_bytes"] \
+        == 16 * 10**9
+    probed = dataclasses.replace(t4, memory={**t4.memory, "dram": dataclasses.replace(
+        t4.dram, capacity_bytes=23.54 * 2**30)})
+    got = to_dict(predict_on(analyze(models["two_inputs"]), probed, residual=None))["memory"]["device_capacity_bytes"]
+    assert isinstance(got, int) and got == round(23.54 * 2**30)

@@ -6,6 +6,7 @@ Numbers become text through :mod:`hybridperf.report.format` (units and the table
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -185,9 +186,11 @@ def _memory_dict(pred: Prediction) -> dict[str, Any]:
     }
 
 
-def _whole(n: float | None) -> int | float | None:
-    """A byte count read from a sheet (``16e9``) as an int when it is whole, so that JSON prints ``16000000000``."""
-    return int(n) if isinstance(n, float) and n.is_integer() else n
+def _whole(n: float | None) -> int | None:
+    """A byte count read from a sheet (``16e9``) as an int, so that JSON prints ``16000000000``; a sheet figure with
+    decimals in a binary unit (a probe's ``23.54 GiB``) is rounded to the nearest byte (it printed
+    ``25275882536.96``)."""
+    return round(n) if isinstance(n, float) and math.isfinite(n) else n
 
 
 def _kernel_dicts(pred: Prediction) -> list[dict[str, Any]]:
