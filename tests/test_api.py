@@ -105,7 +105,7 @@ def test_check_strings_and_numbers(analyzed):
 
 
 def test_errors(proto, analyzed):
-    with pytest.raises(BudgetError, match="max_latency= '20 msec'"):
+    with pytest.raises(BudgetError, match="max_latency='20 msec'"):
         hybridperf.check(analyzed, "t4", max_latency="20 msec")
     with pytest.raises(InputError, match="at least one of max_latency"):
         hybridperf.check(analyzed, "t4")

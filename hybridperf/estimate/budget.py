@@ -133,36 +133,37 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     """
     metric = Metric(metric)
     where = where or metric.flag
+    given = f"{where}{value!r}" if where.endswith("=") else f"{where} {value!r}"  # max_latency='5 msec'
     units = {u: UNITS[u][1] for u in units_of(metric.quantity, aliases=True)}
     accepted = f"write a positive number and one of {_units_text(metric)}, e.g. {_EXAMPLE[metric]}"
     if isinstance(value, bool):
-        raise BudgetError(f"{where} {value!r}: {accepted}")
+        raise BudgetError(f"{given}: {accepted}")
     if isinstance(value, (int, float)):
         if not allow_number:
-            raise BudgetError(f"{where} {value!r}: a limit needs a unit; {accepted}")
+            raise BudgetError(f"{given}: a limit needs a unit; {accepted}")
         if not math.isfinite(value) or value <= 0:
-            raise BudgetError(f"{where} {value!r}: must be positive; {accepted}")
+            raise BudgetError(f"{given}: must be positive; {accepted}")
         return float(value)
     if not isinstance(value, str):
-        raise BudgetError(f"{where} {value!r}: {accepted}")
+        raise BudgetError(f"{given}: {accepted}")
     m = _QUANTITY.fullmatch(value)
     if not m:
         if value.strip().startswith("-"):
-            raise BudgetError(f"{where} {value!r}: must be positive; {accepted}")
+            raise BudgetError(f"{given}: must be positive; {accepted}")
         if _NUMBER.fullmatch(value):  # "15", "1.5e7": which unit was meant is a guess, so none is made
             why = "a limit needs a unit" if float(value) > 0 else "must be positive and carry a unit"
-            raise BudgetError(f"{where} {value!r}: {why}; {accepted}")
-        raise BudgetError(f"{where} {value!r}: {accepted}")
+            raise BudgetError(f"{given}: {why}; {accepted}")
+        raise BudgetError(f"{given}: {accepted}")
     unit = m.group("unit")
     if unit not in units:
         close = [u for u in units if u.lower() == unit.lower()] or difflib.get_close_matches(unit, list(units), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise BudgetError(f"{where} {value!r}: unknown unit {unit!r}{hint}; {accepted}")
+        raise BudgetError(f"{given}: unknown unit {unit!r}{hint}; {accepted}")
     number = float(m.group("num"))
     if number <= 0:
-        raise BudgetError(f"{where} {value!r}: must be positive; {accepted}")
+        raise BudgetError(f"{given}: must be positive; {accepted}")
     if not math.isfinite(number):  # "1e400MiB": beyond a float, so no figure could be judged against it
-        raise BudgetError(f"{where} {value!r}: too large to be a limit; {accepted}")
+        raise BudgetError(f"{given}: too large to be a limit; {accepted}")
     # exact decimal arithmetic, so that "100us" is the float nearest 1e-4, not 100 * 1e-6
     return float(Fraction(m.group("num")) * Fraction(repr(units[unit])))
 
