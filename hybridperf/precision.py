@@ -19,11 +19,14 @@ class Precision(str, enum.Enum):
     FP8 = "fp8"
     INT8 = "int8"
     INT4 = "int4"
+    #: an op label, not a sheet precision nor an override: integer and bool work wider than int8 (int16 to int64
+    #: index arithmetic, masks, comparisons of indices), which devices run on their fp32 ALU path
+    INT32 = "int32"
 
     @property
     def is_integer(self) -> bool:
         """Integer math: peaks are OP/s, not FLOP/s."""
-        return self in (Precision.INT8, Precision.INT4)
+        return self in (Precision.INT8, Precision.INT4, Precision.INT32)
 
     @property
     def fallback(self) -> tuple[str, ...]:
@@ -46,6 +49,8 @@ _FALLBACK = {
     Precision.FP8: ("fp8", "int8", "fp16", "bf16", "fp32"),
     Precision.INT8: ("int8", "fp16", "fp32"),
     Precision.INT4: ("int4", "int8", "fp16", "fp32"),
+    # the fp32 ALU runs it; a device with no float unit (an integer NPU) at its int8 rate, an upper bound
+    Precision.INT32: ("int32", "fp32", "int8"),
 }
 
 #: The precision policy: an override runs float32 ops at that precision and stores float32 tensors
@@ -53,11 +58,19 @@ _FALLBACK = {
 #: energy, peak memory and the report.
 _STORAGE_BYTES = {Precision.TF32: 4, Precision.FP16: 2, Precision.BF16: 2, Precision.FP8: 1, Precision.INT8: 1}
 
-#: every precision name, in sheet order
-PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision)
+#: every precision a device sheet may list a peak or energy for (and a measured model's dtype), in sheet order;
+#: ``int32`` labels ops only
+PRECISIONS: tuple[str, ...] = tuple(p.value for p in Precision if p is not Precision.INT32)
 
 #: the precisions a ``--precision`` override (CLI, budget files, API) may choose
 OVERRIDES: tuple[str, ...] = tuple(p.value for p in _STORAGE_BYTES)
+
+
+def alu_precision(precision: str) -> str:
+    """The precision whose arithmetic path runs an op labelled ``precision``: ``fp32`` for ``int32`` (integer
+    element-wise work runs beside float32 work, e.g. in the fp32 operator data of the zero-shot model), else
+    ``precision`` itself."""
+    return Precision.FP32.value if precision == Precision.INT32.value else precision
 
 
 def fallback_chain(precision: str) -> tuple[str, ...]:

@@ -97,8 +97,13 @@ class ModelAnalysis:
         return ok / len(self.records)
 
 
+#: integer and bool dtypes wider than int8: an op on these alone is index or mask work (``int32``)
+_INT_ALU_DTYPES = frozenset(("bool", "int16", "uint16", "int32", "uint32", "int64", "uint64"))
+
+
 def precision_of(dtypes: list[str]) -> str:
-    """Compute precision of an op from its operand dtypes."""
+    """Compute precision of an op from its operand dtypes: ``int32`` where they are all integer or bool wider
+    than int8 (a precision override re-prices float32 work only), ``fp32`` where none says otherwise."""
     ds = set(dtypes)
     if ds & {"int8", "uint8", "e4m3_float8", "e5m2_float8", "float8_e4m3fn", "float8_e5m2"}:
         return "fp8" if any("float8" in d for d in ds) else "int8"
@@ -108,6 +113,8 @@ def precision_of(dtypes: list[str]) -> str:
         return "bf16"
     if "float64" in ds:
         return "fp64"
+    if ds and ds <= _INT_ALU_DTYPES:
+        return "int32"
     return "fp32"
 
 

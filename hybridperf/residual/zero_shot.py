@@ -55,6 +55,7 @@ from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate import torch_eager
 from hybridperf.estimate.execution import Execution, Granularity, execution
 from hybridperf.estimate.pricing import RooflineMemo, priced_cost, price
+from hybridperf.precision import alu_precision
 from hybridperf.units import numel
 
 #: trained-on GPUs as the headline names them
@@ -265,7 +266,8 @@ def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None
 
 @dataclass(frozen=True)
 class MappedLaunches:
-    """The launches of one precision that have a NeuSight view, as the device-independent columns of
+    """The launches of one precision (:func:`~hybridperf.precision.alu_precision`: integer work with the fp32
+    launches) that have a NeuSight view, as the device-independent columns of
     :class:`~hybridperf.residual.neusight.PricedOps` (read-only arrays, one entry per launch).
 
     ``index``: their positions among the launches; ``op``, ``family``, ``flops``, ``bytes_total`` and ``shapes``
@@ -285,7 +287,7 @@ class MappedLaunches:
         """The launches of ``ls`` at ``precision`` with a NeuSight view."""
         from hybridperf.residual.neusight import OPS, SHAPE_COLUMNS, shape_row
 
-        idx = [i for i, ln in enumerate(ls) if ln.op is not None and ln.precision == precision]
+        idx = [i for i, ln in enumerate(ls) if ln.op is not None and alu_precision(ln.precision) == precision]
         shapes = np.array([shape_row(ls[i].op, ls[i].dims) for i in idx], float).reshape(-1, len(SHAPE_COLUMNS))
         cols = (np.array(idx, dtype=np.intp), np.array([ls[i].op for i in idx]), np.array([OPS[ls[i].op][1] for i in idx]),
                 np.array([ls[i].cost.flops for i in idx], float), np.array([ls[i].cost.bytes_total for i in idx], float),
@@ -300,7 +302,8 @@ class LaunchTable:
     """The :func:`launches` of one analysis with what pricing them on any GPU reuses (device-independent).
 
     ``mapped``: the launches with a NeuSight view, one :class:`MappedLaunches` per precision (sorted);
-    ``kernels``: the report's :class:`~hybridperf.analysis.kernels.Kernel` of each launch.
+    ``precisions``: each launch's :func:`~hybridperf.precision.alu_precision` (what the operator data prices);
+    ``kernels``: the report's :class:`~hybridperf.analysis.kernels.Kernel` of each launch, at its own precision.
     """
 
     launches: tuple[Launch, ...]
@@ -314,10 +317,11 @@ class LaunchTable:
     @classmethod
     def of(cls, ls: Sequence[Launch]) -> LaunchTable:
         ls = tuple(ls)
-        return cls(ls, tuple(ln.group for ln in ls), tuple(ln.precision for ln in ls),
+        alu = tuple(alu_precision(ln.precision) for ln in ls)
+        return cls(ls, tuple(ln.group for ln in ls), alu,
                    tuple(HOST_WEIGHT.get(ln.op, 1.0) for ln in ls),
                    tuple(Kernel(ln.kernel_index, ln.name, ln.op_indices, Status.COUNTED, ln.cost, ln.precision) for ln in ls),
-                   tuple(MappedLaunches.of(ls, p) for p in sorted({ln.precision for ln in ls if ln.op is not None})))
+                   tuple(MappedLaunches.of(ls, p) for p in sorted({a for a, ln in zip(alu, ls) if ln.op is not None})))
 
 
 def launch_table(analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> LaunchTable:
