@@ -212,10 +212,15 @@ def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_fa
 
     def put(section: dict, key: str, value: float, unit: str, what: str) -> None:
         old = section.get(key, {})
-        if value <= 0:  # NNLS at the bound: the term is not identifiable from these rows; keep the probe's
-            old["note"] = f"{old.get('note', '')}; the NVML fit gave 0 for this term, so the probe's figure stays".lstrip("; ")
+        # the figure replaced is the probe's only where the probe wrote it; else a previous fit or a datasheet figure
+        # (until 2026-12-03 every one was labelled "probe figure before the fit")
+        probed = old.get("source", "").startswith("measured by hybridperf probe")
+        if value <= 0:  # NNLS at the bound: the term is not identifiable from these rows; keep the figure there
+            kept = "the probe's figure" if probed else "the previous figure"
+            old["note"] = f"{old.get('note', '')}; the NVML fit gave 0 for this term, so {kept} stays".lstrip("; ")
             return
-        prev = f"probe figure before the fit: {old['value']:g} {old['unit']} ({old.get('source', '')})" if old else ""
+        label = "probe figure before the fit" if probed else "previous figure"
+        prev = f"{label}: {old['value']:g} {old['unit']} ({old.get('source', '')})" if old else ""
         section[key] = {"value": float(f"{value:.4g}"), "unit": unit, "source": src, "measured": True,
                         "note": f"{what}; {note_tail}. {prev}".strip()}
 

@@ -54,11 +54,14 @@ def test_over_budget_exit_1(capsys, resnet, truth):
 
 
 def test_energy_on_an_estimated_power_figure_is_judged_and_flagged(capsys, resnet):
-    """raspberry-pi-4b's max power is an estimate: its energy is checked, and every format says it is estimated."""
-    code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "raspberry-pi-4b", "-d", "t4", "--max-energy", "1J")
+    """raspberry-pi-4b's power figures are estimates, t4's idle draw is (since 2026-12-03 that is flagged too):
+    their energy is checked, and every format says it is estimated; h100-sxm-measured's NVML figures are not."""
+    code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "raspberry-pi-4b", "-d", "t4", "-d", "h100-sxm-measured",
+                       "--max-energy", "1J")
     assert code == ExitCode.OK
     rows = {line.split()[1]: line for line in out.splitlines() if " energy " in line}
-    assert rows["raspberry-pi-4b"].endswith("ok (estimated power)") and rows["t4"].endswith(" ok")
+    assert rows["raspberry-pi-4b"].endswith("ok (estimated power)") and rows["t4"].endswith("ok (estimated power)")
+    assert rows["h100-sxm-measured"].endswith(" ok")
     code, out, _ = run(capsys, resnet, "--batch", "1", "-d", "raspberry-pi-4b", "--max-energy", "1uJ", "--format", "json")
     energy = next(c for c in json.loads(out)["checks"] if c["metric"] == "energy")
     assert code == ExitCode.BUDGET_EXCEEDED and energy["exceeded"]
@@ -93,7 +96,7 @@ def test_json(capsys, resnet, truth):
         "device_capacity": None,  # only memory is checked against the device capacity
         "lower_bound": None,
         "unknown": None,
-        "estimated": None,  # t4's max power is its datasheet TDP
+        "estimated": "idle power of t4 estimated, not measured",  # None until 2026-12-03 (max power: datasheet)
     }
     assert [c["skipped"] for c in d["checks"]] == [True, True, False]
 

@@ -88,13 +88,13 @@ def test_check_prints_a_nanojoule_limit(capsys, tiny):
 @pytest.mark.parametrize("batch, precision", [(1, None), (8, None), (256, None), (1, "fp16"), (1, "int8"),
                                               (256, "int8")])
 def test_t4_matmul_energy_scales_with_batch_and_precision(tmp_path, batch, precision):
-    """Hand arithmetic from t4.yaml: 8.1 / 65 / 130 T(FL)OP/s, 320 GB/s, 5 us launch, 17.3 / 2.15 / 1.08 pJ per MAC,
-    112 pJ per byte, 10 W idle, 70 W max."""
+    """Hand arithmetic from t4.yaml: 8.1 / 65 / 130 T(FL)OP/s, 320 GB/s, 5 us launch, 14.8 / 1.85 / 0.923 pJ per MAC
+    ((70 W - 10 W idle) / (rate / 2); 17.3 / 2.15 / 1.08 until 2026-12-03), 112 pJ per byte, 10 W idle, 70 W max."""
     from hybridperf.api import analyze, predict_on
 
     path = _matmul(tmp_path / "mm.onnx", k=1024, n=1024)
     pred = predict_on(analyze(path, batch=batch), "t4", precision, residual=None)
-    size, peak, pj = {None: (4, 8.1e12, 17.3), "fp16": (2, 65e12, 2.15), "int8": (1, 130e12, 1.08)}[precision]
+    size, peak, pj = {None: (4, 8.1e12, 14.8), "fp16": (2, 65e12, 1.85), "int8": (1, 130e12, 0.923)}[precision]
     flops = 2 * batch * 1024 * 1024
     nbytes = (batch * 1024 + 1024 * 1024 + batch * 1024) * size
     latency = max(flops / peak, nbytes / 320e9) + 5e-6
@@ -146,9 +146,9 @@ def test_api_energy_budget_in_joules_and_text_agree(tiny):
     import hybridperf
 
     pred = hybridperf.predict(tiny, "t4", residual=None)
-    # t4 roofline: 2048 MACs x 17.3 pJ + 8576 B x 112 pJ + 10 W x (8576 B / 320 GB/s + 5 us)
+    # t4 roofline: 2048 MACs x 14.8 pJ + 8576 B x 112 pJ + 10 W x (8576 B / 320 GB/s + 5 us)
     latency = 8576 / 320e9 + 5e-6
-    assert pred.energy_j == pytest.approx(2048 * 17.3 * PJ + 8576 * 112 * PJ + 10 * latency, rel=1e-12)
+    assert pred.energy_j == pytest.approx(2048 * 14.8 * PJ + 8576 * 112 * PJ + 10 * latency, rel=1e-12)
     for limit in ("50uJ", 50e-6):  # 51.26 uJ: over either way
         assert not hybridperf.check(tiny, "t4", max_energy=limit, residual=None).passed
     for limit in ("52 uJ", 52e-6):
@@ -162,13 +162,13 @@ def test_api_energy_budget_in_joules_and_text_agree(tiny):
 # ------------------------------------------------------------------ sheet arithmetic and provenance
 
 _SCALE = {"TFLOP/s": 1e12, "TOPS": 1e12, "GFLOP/s": 1e9, "GOPS": 1e9}
-_DERIVED = re.compile(r"([\d.]+) W / \((?:measured )?([\d.]+) (TFLOP/s|TOPS|GFLOP/s|GOPS)")
+_DERIVED = re.compile(r"\((?:[A-Za-z ]+ )?([\d.]+) W - idle ([\d.]+) W\) / \((?:measured )?([\d.]+) "
+                      r"(TFLOP/s|TOPS|GFLOP/s|GOPS) / 2(?: FLOP per MAC)?\) = ([\d.]+),")
 
 
-def _half_last_digit(value: float) -> float:
-    """Half a unit of ``value``'s last significant digit (560 -> 5, 553 -> 0.5, 2.6 -> 0.05)."""
-    exp = Decimal(repr(float(value))).normalize().as_tuple().exponent
-    return 0.5 * 10.0 ** exp
+def _half_last_digit(written: str) -> float:
+    """Half a unit of the last digit written ("14.8" -> 0.05, "480" -> 0.5, "0.520" -> 0.0005)."""
+    return 0.5 * 10.0 ** -(len(written.split(".")[1]) if "." in written else 0)
 
 
 def _sheets():
@@ -177,25 +177,53 @@ def _sheets():
 
 
 def test_derived_pj_per_mac_is_its_own_arithmetic():
-    """Every ``derived: P W / (R / 2)`` figure equals P / (R / 2) to its last written digit, P is the sheet's max
-    power and R its peak (t4 fp64 read 553 and l4 fp64 304 until 2026-12-03: 70 / 0.125 = 560, 72 / 0.235 = 306.4)."""
+    """Every derived pJ/MAC is ``(P W - idle I W) / (R / 2) = V``: P and I the sheet's max and idle power, R its
+    peak, V the figure written to its last digit. The roofline adds idle x latency itself, so only power above idle
+    goes to the MACs: a kernel at peak then draws MACs + idle = P. Until 2026-12-03 the figures were P / (R / 2)
+    (t4 fp32 17.3 pJ, now (70 - 10) / 4.05 = 14.8): idle counted twice."""
     checked = 0
     for dev, raw in _sheets():
         for prec, q in raw["energy"]["per_mac"].items():
-            m = _DERIVED.search(q["source"])
-            if not m or not q["source"].startswith("derived"):
+            if not q["source"].startswith("derived") or "Horowitz" in q["source"]:  # the NPUs: a circuit figure
                 continue
-            watts, rate = float(m.group(1)), float(m.group(2)) * _SCALE[m.group(3)]
+            m = _DERIVED.search(q["source"])
+            assert m, (dev, prec, q["source"])  # no derived figure left in the old P / (R / 2) form
+            watts, idle, rate = float(m.group(1)), float(m.group(2)), float(m.group(3)) * _SCALE[m.group(4)]
             peak = raw["peak_compute"][prec]
             assert rate == pytest.approx(peak["value"] * _SCALE[peak["unit"]], rel=1e-9), (dev, prec)
-            assert watts == raw["power"]["max"]["value"], (dev, prec)
-            want = watts / (rate / 2) / PJ
-            # rounded to the digits written (h100 fp16: 700 / 494.7 = 1.41499.. written 1.42, a tie rounded up)
-            assert abs(q["value"] - want) <= _half_last_digit(q["value"]) * 1.001, (dev, prec, q["value"], want)
+            assert watts == raw["power"]["max"]["value"] and idle == raw["power"]["idle"]["value"], (dev, prec)
+            assert float(m.group(5)) == q["value"], (dev, prec)  # the "= V" is the figure used
+            want = (watts - idle) / (rate / 2) / PJ
+            assert abs(q["value"] - want) <= _half_last_digit(m.group(5)) * 1.001, (dev, prec, q["value"], want)
+            # MACs at peak plus idle reach max power, to the figure's rounding
+            at_peak = q["value"] * PJ * rate / 2 + idle
+            assert at_peak == pytest.approx(watts, abs=_half_last_digit(m.group(5)) * PJ * rate / 2 * 1.001), dev
             checked += 1
-    assert checked >= 130  # 134 derived figures on 2026-12-03
-    assert load_spec("t4").energy_pj_per_mac["fp64"] == pytest.approx(70 / (0.25e12 / 2) / PJ)  # 560
-    assert load_spec("l4").energy_pj_per_mac["fp64"] == 306  # 72 / (0.47e12 / 2) = 306.4
+    assert checked == 134  # 134 derived figures on 31 sheets (not h100-sxm-measured's probed / fitted ones)
+    assert load_spec("t4").energy_pj_per_mac["fp64"] == pytest.approx((70 - 10) / (0.25e12 / 2) / PJ)  # 480
+    assert load_spec("l4").energy_pj_per_mac["fp32"] == pytest.approx(3.70)  # (72 - 16) / (30.3 T / 2) = 3.696
+
+
+def test_a_t4_matmul_at_peak_no_longer_implies_more_than_max_power_from_its_macs():
+    """4096^2 fp32 weights at batch 1024 on the T4: it implied 82.6 W (17.3 pJ/MAC + idle on top) until 2026-12-03;
+    now 72.5 W, the 2.7 W over 70 W being its DRAM traffic (MACs + idle alone: 69.9 W)."""
+    from hybridperf.costs import OpCost
+    from hybridperf.estimate.pricing import bounded_energy
+    from hybridperf.estimate.roofline import roofline
+
+    flops = 2 * 1024 * 4096 * 4096
+    nbytes = (1024 * 4096 + 4096 * 4096 + 1024 * 4096) * 4
+    spec = load_spec("t4")
+    est = roofline(OpCost(flops=flops, bytes_read=(1024 * 4096 + 4096 * 4096) * 4, bytes_written=1024 * 4096 * 4),
+                   spec, "fp32")
+    latency = flops / 8.1e12 + 5e-6  # compute-bound: 4.242 ms + 5 us
+    assert est.latency_s == pytest.approx(latency, rel=1e-12)
+    energy = flops / 2 * 14.8 * PJ + nbytes * 112 * PJ + 10 * latency
+    assert est.energy_j == pytest.approx(energy, rel=1e-12)
+    assert est.energy_j / latency == pytest.approx(72.5, abs=0.05)
+    assert (flops / 2 * 14.8 * PJ + 10 * latency) / latency == pytest.approx(69.9, abs=0.05)
+    capped, note = bounded_energy(est.energy_j, latency, spec)
+    assert capped == pytest.approx(70 * latency) and "implied 72.5 W" in note
 
 
 def test_h100_probe_per_mac_is_loop_power_less_idle_over_rate():
@@ -229,7 +257,8 @@ def test_h100_fitted_notes_name_the_probe_figure_the_probe_gives():
         assert "probe figure before the fit" not in note.replace("labelled 'probe figure before the fit'", "")
         assert f"the probe's own figure: {value:g} {unit}" in note, (key, note)
     results = (ROOT / "benchmarks" / "results" / "energy_h100.md").read_text()
-    assert "| pj_per_mac_fp32 (pJ) | 20.9 | 22.04 | 22.88 |" in results  # sheet | probe | fitted
+    # sheet | probe | fitted; the sheet's 20.9 became (700 - 70) / (66.9 T / 2) = 18.8 on 2026-12-03
+    assert "| pj_per_mac_fp32 (pJ) | 18.8 | 22.04 | 22.88 |" in results
     assert spec.energy_pj_per_mac["fp32"] == 22.88 and spec.idle_power_w == 128.3
 
 
@@ -251,15 +280,15 @@ def test_devices_show_json_gives_energy_in_pj_and_watts(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["power"]["idle"]["value"] == 10 and d["power"]["idle"]["unit"] == "W"
     assert d["power"]["max"]["value"] == 70
-    assert d["energy"]["per_mac"]["fp64"]["value"] == pytest.approx(70 / (0.25e12 / 2) / PJ)  # 560 pJ
-    assert d["energy"]["per_mac"]["fp32"] == {**d["energy"]["per_mac"]["fp32"], "value": pytest.approx(17.3),
+    assert d["energy"]["per_mac"]["fp64"]["value"] == pytest.approx((70 - 10) / (0.25e12 / 2) / PJ)  # 480 pJ
+    assert d["energy"]["per_mac"]["fp32"] == {**d["energy"]["per_mac"]["fp32"], "value": pytest.approx(14.8),
                                               "unit": "pJ"}
     assert d["energy"]["per_byte"]["dram"]["value"] == pytest.approx(112)  # 14 pJ/bit x 8
 
 
 def test_predict_many_row_carries_the_energy_note(tiny):
     """A predict-many row says what ``predict`` says of its energy (capped at max power, or priced on an estimated
-    power sheet); a datasheet-power row says nothing (null). Until 2026-12-03 the rows had no such field."""
+    power figure); a row on measured power says nothing (null). Until 2026-12-03 the rows had no such field."""
     from hybridperf.api import analyze, predict_on
     from hybridperf.commands._sweep import predict_row
 
@@ -268,7 +297,9 @@ def test_predict_many_row_carries_the_energy_note(tiny):
     assert row["energy_j"] == want.energy_j
     assert row["energy_note"] == want.energy_note
     assert row["energy_note"].startswith("power of raspberry-pi-4b estimated, not measured")
-    t4 = predict_row(tiny, "t4", None, None, True)
-    assert t4["energy_note"] is None and t4["energy_j"] > 0
+    t4 = predict_row(tiny, "t4", None, None, True)  # datasheet max power, estimated idle: said since 2026-12-03
+    assert t4["energy_note"] == "idle power of t4 estimated, not measured: `hybridperf devices show t4`"
+    measured = predict_row(tiny, "h100-sxm-measured", None, None, True)  # NVML-fitted idle, NVML power limit
+    assert measured["energy_note"] is None and measured["energy_j"] > 0
     bad = predict_row(str(Path(tiny).with_name("missing.onnx")), "t4", None, None, True)
     assert bad["status"] == "error" and bad["energy_j"] is None and bad["energy_note"] is None

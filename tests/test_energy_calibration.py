@@ -83,6 +83,30 @@ def test_write_spec_keeps_the_probe_figure_for_a_zero_term(tmp_path):
     assert after.energy_pj_per_mac["fp32"] == pytest.approx(30.0)
 
 
+def test_write_spec_names_the_figure_it_replaces_by_its_source(tmp_path):
+    """The note keeps the replaced figure as "probe figure before the fit" only when the probe wrote it (its source
+    starts "measured by hybridperf probe"), else as "previous figure"; until 2026-12-03 a previous fit was labelled
+    a probe figure too."""
+    import yaml
+
+    path = tmp_path / "h100-sxm-measured.yaml"
+    raw = yaml.safe_load((default_spec_dir() / "h100-sxm-measured.yaml").read_text())
+    probe_src = "measured by hybridperf probe 0.1.0 on 2026-11-23: (NVML average board power ...)"
+    raw["energy"]["per_mac"]["fp32"] = {"value": 22.04, "unit": "pJ", "source": probe_src, "measured": True}
+    raw["energy"]["per_mac"]["fp16"] = {"value": 1.611, "unit": "pJ", "source": "fitted to NVML energy, 54 models"}
+    raw["power"]["idle"] = {"value": 70, "unit": "W", "source": "estimate: nvidia-smi idle draw"}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    ec.write_spec(path, ec.EnergyTable(30.0, 3.0, 0.0, 125.0), n_rows=16, n_models=16, n_families=4, lfo_mape=5.0,
+                  date="2026-01-01")
+    notes = load_spec(path).field_notes
+    assert notes["energy.per_mac.fp32"].endswith(f"probe figure before the fit: 22.04 pJ ({probe_src})")
+    assert notes["energy.per_mac.fp16"].endswith("previous figure: 1.611 pJ (fitted to NVML energy, 54 models)")
+    assert notes["power.idle"].endswith("previous figure: 70 W (estimate: nvidia-smi idle draw)")
+    assert all("probe figure" not in notes[k] for k in ("energy.per_mac.fp16", "power.idle"))
+    # a zero term keeps its figure, and the note names it the same way (the shipped dram figure is a previous fit)
+    assert notes["energy.per_byte.dram"].endswith("the NVML fit gave 0 for this term, so the previous figure stays")
+
+
 def test_probe_table_from_the_saved_probe_dict():
     import json
 

@@ -188,7 +188,11 @@ def test_spec_dict_golden_values():
     assert spec.memory["llc"].capacity_bytes == 32 * 2**20
     assert spec.launch_overhead_s == pytest.approx(0.5 * 10**-6)  # per node, not per call
     assert spec.max_power_w == pytest.approx(10 * 4)  # estimate: 10 W per core
-    assert spec.energy_pj_per_mac["fp32"] == pytest.approx(40 / (100 * 10**9 / 2) * 10**12)
+    # (max 40 W - idle 30 % of it) / (100 GFLOP/s / 2) = 560 pJ: dynamic energy, idle priced apart (800 until
+    # 2026-12-03, when idle was counted twice)
+    assert spec.energy_pj_per_mac["fp32"] == pytest.approx((40 - 12) / (100 * 10**9 / 2) * 10**12)
+    assert spec.sources["energy.per_mac.fp32"].startswith(
+        "derived: (estimated max power 40 W - idle 12 W) / (measured 100 GFLOP/s / 2) = 560,")
     assert spec.measured >= {"peak_compute.fp32", "memory.dram.bandwidth", "launch_overhead"}
     assert "power.max" not in spec.measured
 
@@ -294,8 +298,10 @@ def test_result_from_cuda_probe_measures_dram_energy_from_copy_power():
     assert spec.energy_pj_per_byte["dram"] == pytest.approx((400 - 100) / (3 * 10**12) * 10**12)  # 100 pJ/B
     assert "energy.per_byte.dram" in spec.measured
     assert spec.energy_pj_per_mac["fp32"] == pytest.approx((400 - 100) / (50 * 10**12 / 2) * 10**12)  # 12 pJ
-    # a GEMM loop that drew less than idle gives no dynamic figure: the max-power upper bound stands in
-    assert spec.energy_pj_per_mac["bf16"] == pytest.approx(700 / (700 * 10**12 / 2) * 10**12)
+    # a GEMM loop that drew less than idle gives no dynamic figure: (max - idle) / (rate / 2) stands in, an upper
+    # bound (700 / (rate / 2) = 2 pJ until 2026-12-03, idle counted twice)
+    assert spec.energy_pj_per_mac["bf16"] == pytest.approx((700 - 100) / (700 * 10**12 / 2) * 10**12, rel=1e-3)  # 1.714
+    assert "(max power 700 W - idle 100 W) / (measured rate / 2) = 1.714," in spec.sources["energy.per_mac.bf16"]
     assert "energy.per_mac.bf16" not in spec.measured
     assert spec.memory["l2"].bandwidth_bytes_per_s == pytest.approx(8 * 10**12)
 

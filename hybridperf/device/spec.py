@@ -180,17 +180,28 @@ class DeviceSpec:
         return self.memory["dram"]
 
     @property
+    def estimated_power_figures(self) -> tuple[str, ...]:
+        """Which of the power figures energy is priced with, ``idle`` (x latency) and ``max`` (the cap and the
+        derived pJ/MAC), are estimates: their source starts ``estimate`` (a probe without a power reading, a board
+        with no published figure) rather than naming a datasheet or a measurement."""
+        return tuple(k for k in ("idle", "max") if self.sources.get(f"power.{k}", "").startswith("estimate"))
+
+    @property
     def power_estimated(self) -> bool:
-        """Whether the sheet's maximum power is an estimate (its source starts ``estimate``: a probe without a power
-        reading, a board with no published figure) rather than a datasheet figure or a measurement; energy priced
-        on it is an estimate too."""
-        return self.sources.get("power.max", "").startswith("estimate")
+        """Whether either power figure energy uses is an estimate (:attr:`estimated_power_figures`); energy priced
+        on it is an estimate too. Until 2026-12-03 only ``power.max`` was looked at, so a tiny model on a T4,
+        98 % of whose energy is the estimated 10 W idle, read as datasheet-priced."""
+        return bool(self.estimated_power_figures)
 
     @property
     def power_note(self) -> str:
-        """``power of ID estimated, not measured`` where :attr:`power_estimated`, else "": what an energy priced on
-        this sheet says of itself (the prediction's note, a budget check)."""
-        return f"power of {self.id} estimated, not measured" if self.power_estimated else ""
+        """What an energy priced on this sheet says of itself (the prediction's note, a budget check), else "":
+        ``power of ID estimated, not measured`` where both figures are estimates, ``idle power of ID estimated, not
+        measured`` (or ``max power ...``) where one is."""
+        which = self.estimated_power_figures
+        if not which:
+            return ""
+        return f"{'' if len(which) == 2 else which[0] + ' '}power of {self.id} estimated, not measured"
 
     @property
     def dram_bandwidth_bytes_per_s(self) -> float:

@@ -103,8 +103,10 @@ class Prediction:
         """Input that was not honoured, and figures the device cannot meet (one line each)."""
         out: list[str] = []
         own = sorted({kp.kernel.precision for kp in self.kernels if kp.kernel.counts_toward_time} - {"none"})
-        if self.precision is not None and own and "fp32" not in own and own != [self.precision]:
-            # the override re-prices float32 ops only: an fp16 or int8 model stays at its own precision
+        floats = [p for p in own if p != "int32"]
+        if self.precision is not None and own and "fp32" not in own and floats != [self.precision]:
+            # the override re-prices float32 ops only: an fp16 or int8 model stays at its own precision, and so
+            # do the index and mask ops (int32) of any model
             out.append(f"--precision {self.precision}: the model has no float32 op to re-price (its ops are "
                        f"{', '.join(own)}); it is priced at its own precision")
         if self.precision is not None:  # e.g. fp16 on a CPU sheet that lists bf16, fp8 on a T4 (int8)
@@ -224,7 +226,8 @@ class RooflineMemo:
 
 def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple[OpCost, str]:
     """An op's or kernel's cost and precision under the override: float32 work runs at ``precision``
-    and its traffic shrinks with :attr:`Precision.storage_bytes`; other precisions are left as they are."""
+    and its traffic shrinks with :attr:`Precision.storage_bytes`; other precisions (fp16, int8, and ``int32``:
+    integer and bool index or mask work) are left as they are."""
     if precision is None or op_precision != "fp32":
         return cost, op_precision
     size = storage_bytes(precision)
@@ -247,8 +250,9 @@ def priced_memory(analyzed: Analyzed, precision: str | None) -> MemoryPlan:
 def bounded_energy(energy_j: float, latency_s: float, spec: DeviceSpec) -> tuple[float, str]:
     """Cap energy at ``max power x latency``: a device cannot average more than its maximum power.
 
-    The sheets' pJ/MAC are upper bounds (maximum power over peak MAC rate) and idle power is added
-    on top, so small or memory-bound models can imply more than the maximum; then the bound holds.
+    The sheets' pJ/MAC are upper bounds ((maximum - idle power) over peak MAC rate) and byte energy and
+    idle power are added on top, so a model at peak compute or a memory-bound one can imply more than the
+    maximum; then the bound holds.
     """
     cap = spec.max_power_w * latency_s
     if latency_s > 0 and energy_j > cap:

@@ -1067,12 +1067,14 @@ def _cpu_power_energy(peaks: dict[str, Any], pmax: float, cores: int) -> tuple[d
         "max": _q(pmax, "W", f"estimate, not measured: {_CPU_WATTS_PER_CORE:g} W per core x {cores} cores "
                              "(x86 server / desktop cores draw 5-15 W each at full load)"),
     }
+    idle_w = power["idle"]["value"]
     per_mac = {}
     for p, q in peaks.items():
-        rate = q["value"] * 1e9
-        per_mac[p] = _q(pmax / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
-                        f"derived: estimated max power {pmax:g} W / (measured {q['value']:g} {q['unit']} / 2), "
-                        "upper bound")
+        # dynamic energy only: the roofline adds idle power x latency itself
+        pj = _sig((pmax - idle_w) / (q["value"] * 1e9 / FLOPS_PER_MAC) * 1e12)
+        per_mac[p] = _q(pj, "pJ", f"derived: (estimated max power {pmax:g} W - idle {idle_w:g} W) / (measured "
+                                  f"{q['value']:g} {q['unit']} / 2) = {pj:g}, dynamic energy at peak, an upper bound; "
+                                  "idle is priced apart")
     energy = {
         "per_mac": per_mac,
         "per_byte": {"dram": _q(_DRAM_PJ_PER_BYTE, "pJ", "estimate, not measured: DRAM access ~20 pJ/bit incl. I/O "
@@ -1210,8 +1212,9 @@ def _gpu_energy(src: str, g: dict[str, Any], peaks: dict[str, Any], pmax: float,
                             f"loop, {watts:.4g} W, minus idle {idle_w:.4g} W) / (measured rate / 2)", True,
                             "dynamic energy at full tensor-core / SIMT utilisation; idle power is priced separately")
         else:
-            per_mac[p] = _q(pmax / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
-                            f"derived: max power {pmax:g} W / (measured rate / 2), upper bound")
+            pj = _sig((pmax - idle_w) / (rate / FLOPS_PER_MAC) * 1e12)
+            per_mac[p] = _q(pj, "pJ", f"derived: (max power {pmax:g} W - idle {idle_w:.4g} W) / (measured rate / 2) "
+                                      f"= {pj:g}, dynamic energy at peak, an upper bound; idle is priced apart")
     dev_name = str(g.get("device_name", "CUDA GPU"))
     hbm = any(k in dev_name.upper() for k in ("A100", "H100", "H200", "H800", "A800", "B200", "V100", "GH200"))
     per_byte = _HBM_PJ_PER_BYTE if hbm else _GDDR_PJ_PER_BYTE
