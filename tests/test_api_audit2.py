@@ -11,25 +11,12 @@ import warnings
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 import hybridperf
 from hybridperf import api
 from hybridperf.device.spec import default_spec_dir
 from hybridperf.errors import DynamicShapeError, InputError, SpecError, python_words
-
-K, N = 64, 32  # MatMul x[B, K] @ W[K, N]
-
-
-def matmul(batch="B") -> onnx.ModelProto:
-    """``y = x @ W`` with float32 ``x`` of shape ``[batch, K]`` (``batch`` symbolic by default)."""
-    w = numpy_helper.from_array(np.ones((K, N), dtype=np.float32), "W")
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "mm",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, K])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, N])], [w])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    return m
+from test_api_audit import K, N, matmul  # the same MatMul graph as the first API audit
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from test_no_silent_zeros import _save as save_graph
 
 import hybridperf
 from hybridperf.estimate.budget import Budget, Metric, compare
@@ -30,13 +31,9 @@ W_BYTES = 64 * 64 * 4  # one float32 64x64 weight
 
 
 def _save(path, nodes, inits, out_type=TensorProto.FLOAT, out_shape=("N", 64), in_shape=("N", 64)):
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
-                          [helper.make_tensor_value_info("y", out_type, None if out_shape is None else list(out_shape))],
-                          inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    onnx.save(m, str(path))
-    return str(path)
+    return save_graph(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
+                      [helper.make_tensor_value_info("y", out_type, None if out_shape is None else list(out_shape))],
+                      path, inits)
 
 
 @pytest.fixture(scope="module")
