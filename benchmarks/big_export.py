@@ -195,14 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
     print(table)
     if args.md:
-        md = [f"# Big export: predict on an OPT-1.3B-sized external-data export", "", "```", command, "```", "",
+        md = ["# Big export: predict on an OPT-1.3B-sized external-data export", "", "```", command, "```", "",
               f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
               f"predict pinned by the command's `taskset`; {args.repeats} fresh processes; "
               f"sequence length {args.seq}, device {args.device}.", ""]
         if built:
             md.append(f"Build: {built['params'] / 1e9:.3f} B parameters, init {built['init_s']:.0f} s, export {built['export_s']:.0f} s.\n")
         md += ["| measure | value |", "| --- | --- |"] + [f"| {k.strip()} | {v} |" for k, v in rows]
-        md += ["", f"Runs: " + ", ".join(f"{r['wall_s']:.1f} s / {r['peak_rss_bytes'] / 2**30:.2f} GiB" for r in runs), "",
+        md += ["", "Runs: " + ", ".join(f"{r['wall_s']:.1f} s / {r['peak_rss_bytes'] / 2**30:.2f} GiB" for r in runs), "",
                "Weight bytes are those of the constants the imported Relax program reads, computed from",
                "shapes and dtypes (with or without the weights in memory: the same figure). They exceed the",
                "initializers on disk because OPT ties `lm_head` to the token embedding: the exporter reads that",

@@ -36,7 +36,6 @@ import argparse
 import csv
 import datetime as dt
 import json
-import math
 import os
 import platform
 import sys

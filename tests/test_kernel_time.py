@@ -23,7 +23,7 @@ from hybridperf.residual.kernel_time import (
     dispatch_weights,
     kernel_targets,
 )
-from hybridperf.residual.neusight import SHAPE_COLUMNS, PricedOps, load_ops, price_op
+from hybridperf.residual.neusight import SHAPE_COLUMNS, PricedOps, load_ops
 
 REG = build_registry(check_exists=False)
 #: host dispatch per call in the synthetic data: an element-wise op, and a cuBLAS call (twice as much)

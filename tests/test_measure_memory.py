@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnx_models
 import pytest
 from onnx import TensorProto, helper, numpy_helper

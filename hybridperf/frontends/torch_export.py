@@ -160,7 +160,6 @@ def _float32_program(ep: Any, source: str) -> Any:
 def _retype_floats(mod: Any, dtype: str) -> Any:
     """``mod`` with every float32 tensor (inputs, constants, op outputs and ``dtype`` / ``out_dtype`` attributes)
     re-typed to ``dtype``: the half-precision model the float32 copy was imported for."""
-    import numpy as np  # noqa: PLC0415
 
     from hybridperf.ir import tvm_compat as _tvm
 
