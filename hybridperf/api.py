@@ -33,7 +33,9 @@ runtime's: pass ``runtime="auto"`` for the CLI's figure). Errors for bad
 input are the same :class:`~hybridperf.errors.InputError` subclasses the CLI
 turns into exit code 2; their messages name this API's parameters
 (``bind it with batch=N or shapes={'x': 'Nx64'}``) where the CLI's name its
-flags (``--batch N or --shape x=Nx64``).
+flags (``--batch N or --shape x=Nx64``). A figure that is unknown (nothing
+priced: a lower bound of 0) is named in ``Prediction.unknown_figures``; its
+value stays 0.0.
 
 ``import hybridperf`` exports ``predict``, ``analyze``, ``check``, ``Session``,
 ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch`` and

@@ -142,3 +142,20 @@ def test_session_loop_matches_predict_and_prints_nothing(mm_path, capsys):
             assert got.peak_memory_bytes == (b * K + K * N + b * N) * size
     assert capsys.readouterr() == ("", "")
     assert s.stats()["analyses"] == 3  # one per batch: the documented cache, not one per call
+
+
+def test_a_model_of_which_nothing_is_priced_names_its_unknown_figures(tmp_path):
+    """A NonZero-only model on a CPU sheet: latency_s read 0.0 in the API with only ``complete`` False to tell a NAS
+    loop; ``unknown_figures`` names the figures that are unknown (as JSON's ``totals.unknown_fields``), and the repr
+    says so. A model with something priced has none."""
+    g = onnx.helper.make_graph([onnx.helper.make_node("NonZero", ["x"], ["y"])], "g",
+                               [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [4, 8])],
+                               [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.INT64, None)])
+    m = onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    pred = hybridperf.predict(m, "host-epyc-1c")
+    assert not pred.complete and pred.latency_s == 0.0
+    assert pred.unknown_figures == ("latency_s", "roofline_latency_s", "energy_j", "flops")
+    assert "unknown=('latency_s', 'roofline_latency_s', 'energy_j', 'flops')" in repr(pred)
+    assert set(pred.unknown_figures) <= set(hybridperf.report_dict(pred)["totals"]["unknown_fields"])
+    assert hybridperf.predict(matmul(batch=2), "host-epyc-1c").unknown_figures == ()

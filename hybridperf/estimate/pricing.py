@@ -136,6 +136,16 @@ class Prediction:
     def flops(self) -> int:
         return self.analyzed.analysis.flops
 
+    @property
+    def unknown_figures(self) -> tuple[str, ...]:
+        """The figures of this prediction that are unknown: a lower bound of 0 (``latency_s``, ``roofline_latency_s``,
+        ``energy_j``, ``flops`` when nothing was priced; a model of only uncosted ops on a CPU sheet). Their value
+        stays a number (0.0) as the type says, and reads ``unknown`` in every report (``totals.unknown_fields`` in
+        JSON); a caller comparing figures checks this first (as ``check`` does: exit 2)."""
+        if self.complete:
+            return ()
+        return tuple(k for k in ("latency_s", "roofline_latency_s", "energy_j", "flops") if not getattr(self, k))
+
     def __repr__(self) -> str:
         # the generated repr would print every kernel, op record and the Relax module (~100 k characters)
         peak = self.peak_memory_bytes
@@ -143,7 +153,8 @@ class Prediction:
                 f"latency_s={self.latency_s:.6g}, energy_j={self.energy_j:.6g}, "
                 f"peak_memory_bytes={peak if peak is None else int(peak)}, flops={self.flops}, "
                 f"kernels={len(self.kernels)}, calibration={self.calibration.split(';')[0]!r}"  # first clause only
-                + (f", lower_bound={self.lower_bound_reason!r}" if self.lower_bound_reason else "") + ")")
+                + (f", lower_bound={self.lower_bound_reason!r}" if self.lower_bound_reason else "")
+                + (f", unknown={self.unknown_figures!r}" if self.unknown_figures else "") + ")")
 
 
 def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
