@@ -116,9 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INPUT_ERROR
     parser = build_parser(only=cmd)
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return ExitCode.OK if exc.code in (0, None) else ExitCode.INPUT_ERROR
+    if extra:  # the top-level parser's error named `hybridperf --help`, which lists no command's options
+        where = f"{args.command}: " if args.command else ""
+        print(f"hybridperf: error: {where}unrecognized arguments: {' '.join(extra)} (see `hybridperf "
+              f"{args.command + ' ' if args.command else ''}--help`)", file=sys.stderr)
+        return ExitCode.INPUT_ERROR
     if args.command is None:
         print("hybridperf: error: no command given; `hybridperf --help` lists them (e.g. `hybridperf predict "
               "MODEL.onnx`)", file=sys.stderr)

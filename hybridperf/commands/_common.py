@@ -222,6 +222,21 @@ def check_folder_writable(p, base, flag: str, must_exist: bool = False) -> None:
         raise InputError(f"{flag} {p}: no permission to write in {above}; choose another path")
 
 
+def check_rename_target(path, flag: str) -> None:
+    """Refuse (exit 2), before any slow work, an output that :func:`hybridperf.files.write_atomic` will refuse after
+    it: a path under /dev or /proc, or an existing directory, device or pipe (the file is written whole by a rename).
+    Until 2026-12-03 ``measure --out /proc/x.json`` measured first and ``probe --out FIFO.yaml`` probed for 10 s."""
+    from pathlib import Path
+
+    from hybridperf.files import under_dev_or_proc
+
+    p = Path(path)
+    target = p.resolve()
+    if under_dev_or_proc(p) or under_dev_or_proc(target) or (target.exists() and not target.is_file()):
+        raise InputError(f"{flag} {p} is not a regular file (a device, pipe, /proc entry or directory), and the "
+                         "output is written whole by a rename: name a file of its own")
+
+
 def scan_subnormals(model, shapes=None, batch: int | None = None, consequence: str = ""):
     """:func:`hybridperf.measure.subnormal.scan_inputs` of ``model`` for a command: a hazard is named on stderr with
     ``consequence``; a model the scan cannot run gets one warning and ``None`` (its timing, or its measurement's

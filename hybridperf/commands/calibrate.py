@@ -29,11 +29,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", "-d", required=True, help="device id the model is for (its spec must exist)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", metavar="DIR",
-                     help="calibration directory with features.csv (+ kernel_features.csv), e.g. calibration/ID/; "
-                          "for a GPU: a CSV of measured rows (calibration/h100-sxm/torch-*-fp32-fp16.csv format)")
+                     help="CPU: a calibration directory with features.csv (+ kernel_features.csv, measurements.csv), "
+                          "as `calibrate --measure` leaves under the user data directory; GPU: a CSV file of measured "
+                          "rows with the columns model, batch, dtype, status, latency_median_s, onnx_file (seconds)")
     src.add_argument("--measure", nargs="+", metavar="MODEL",
-                     help="ONNX models (or directories of them) to measure on this machine and adapt the cross-host "
-                          "CPU model to (at least 2; a few seconds each)")
+                     help="CPU: ONNX models (or directories of them) to measure on this machine and adapt the "
+                          "cross-host CPU model to; GPU: .pt2 programs (torch.export) run here with PyTorch on CUDA "
+                          "(at least 2; a few seconds each)")
     p.add_argument("--shots", type=int, metavar="K",
                    help="with --measure: adapt on K random models and hold out the rest (default: adapt on all, "
                         "held-out error by leave-one-out)")

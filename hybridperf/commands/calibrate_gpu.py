@@ -32,7 +32,8 @@ def add_gpu_arguments(p: argparse.ArgumentParser) -> None:
                    help="GPU: the runtime the rows were measured under (torch = eager, torch-cudagraph = CUDA graph "
                         "replay); default: the one the CSV's mode column names, else torch")
     p.add_argument("--models", metavar="DIR",
-                   help="GPU --data: where the rows' onnx_file are (default: the CSV's folder, then ./.zoo)")
+                   help="GPU --data: the folder of the rows' onnx_file (default: the CSV's folder; then ./.zoo, a source "
+                        "checkout's model zoo)")
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None,
                    help="GPU --measure: the precision to run the models in (default fp32; --data rows carry their own)")
 

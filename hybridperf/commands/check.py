@@ -40,6 +40,28 @@ from hybridperf.precision import OVERRIDES
 from hybridperf.files import write_atomic
 from hybridperf.errors import InputError
 
+#: ``check --help``'s epilog: budgets in pyproject.toml (every key; the full schema: :mod:`hybridperf.estimate.budget`)
+CONFIG_EXAMPLE = """\
+budgets in pyproject.toml (paths relative to it; a flag on the command line wins):
+
+  [tool.hybridperf]
+  devices = ["host-epyc-1c"]        # default devices (else host, this machine)
+  batch = 1                         # binds a symbolic batch dim (fixed shapes stay)
+  max-latency = "50ms"              # default limits of every model
+  max-memory = "2GiB"
+  max-energy = "1J"
+
+  [tool.hybridperf.budgets."models/resnet.onnx"]
+  max-latency = "20ms"              # also batch, shapes = {x = "8x3x224x224"},
+  devices = ["a100-sxm-80gb", "t4"] # precision, max-memory, max-energy
+
+  # or limits per device:
+  # [tool.hybridperf.budgets."models/resnet.onnx".devices."t4"]
+  # max-latency = "5ms"
+
+exit codes: 0 within budget; 1 over budget, or over the device's memory; 2 bad input,
+or a limit that cannot be judged (unknown figure, lower bound without --allow-unsupported)"""
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from hybridperf.commands._common import StoreOnce, add_roofline_only_argument, add_runtime_argument
@@ -47,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL", help="model files (default: every model in [tool.hybridperf.budgets])")
     p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; default: the devices of [tool.hybridperf], else host, this machine)")
     p.add_argument("--max-latency", action=StoreOnce, metavar="T", help="latency limit: s, ms, us, ns (e.g. 20ms)")
-    p.add_argument("--max-memory", action=StoreOnce, metavar="M", help="peak memory limit: B, KB, MB, GB, KiB, MiB, GiB (e.g. 512MiB)")
+    p.add_argument("--max-memory", action=StoreOnce, metavar="M", help="peak memory limit: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB (e.g. 512MiB)")
     p.add_argument("--max-energy", action=StoreOnce, metavar="E", help="energy limit per inference: J, mJ, uJ (e.g. 50mJ)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
@@ -63,6 +85,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json", "github"), default="table", help="output format (default %(default)s)")
     p.add_argument("--junit-xml", metavar="FILE", type=Path, help="also write a JUnit XML report to FILE")
     p.add_argument("--config", metavar="FILE", type=Path, help="TOML file with [tool.hybridperf] (default ./pyproject.toml)")
+    # the schema (hybridperf.estimate.budget) in the help: an installed package has no README beside it
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = CONFIG_EXAMPLE
     # argparse takes "-5ms" (space-separated) for an option and stops with "expected one argument"; a
     # leading minus and a digit is a (negative) limit here, so the limit parser can say "must be positive"
     p._negative_number_matcher = re.compile(r"^-\.?\d")  # noqa: SLF001 - this parser's own setting

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument, check_batch, check_output_path, scan_subnormals
+from hybridperf.commands._common import (add_format_argument, check_batch, check_output_path, check_rename_target,
+                                        scan_subnormals)
 from hybridperf.files import write_atomic
 
 #: the most ``--threads`` accepted: onnxruntime starts every one (until 2026-12-03 a huge count reached it and failed
@@ -25,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", action="store_true", help="also time every node with onnxruntime's profiler")
     p.add_argument("--graph-optimization", default="all", choices=("all", "extended", "basic", "disabled"),
                    help="onnxruntime graph optimisation level (default %(default)s)")
-    p.add_argument("--device", default="host", help="device id stored with the record (default %(default)s: this machine); "
+    p.add_argument("--device", "-d", default="host", help="device id stored with the record (default %(default)s: this machine); "
                    "the timing is always onnxruntime on this CPU, so a sheet of another kind (a GPU, an NPU) is refused, "
                    "and a CPU sheet is timed with the threads its predictions assume (its cores, compute_units.count): "
                    "run it on that machine, where that many CPUs are free")
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     out = check_output_path(args.out, "--out") if args.out is not None else None  # before the measuring, not after
     if out is not None and out.suffix.lower() not in (".json", ".csv"):  # it wrote JSON under any name
         raise InputError(f"--out {args.out}: name FILE.json (the full record) or FILE.csv (one row)")
+    if out is not None:
+        check_rename_target(out, "--out")
     usable = host_threads()
     # a named CPU sheet: the threads its predictions assume; refused here when this cannot be that machine
     assumed = _sheet_threads(args.device, spec, usable) if spec is not None else None

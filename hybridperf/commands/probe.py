@@ -90,11 +90,12 @@ def _check_own_id(device_id: str) -> None:
 
 
 def _check_writable(out) -> None:
-    """``--out``'s folder can be created (as ``write_spec`` does) and written: checked before the benchmarks, which
-    otherwise ran their seconds and then failed."""
-    from hybridperf.commands._common import check_folder_writable
+    """``--out``'s folder can be created (as ``write_spec`` does) and written, and ``--out`` is a file a rename may
+    replace: checked before the benchmarks, which otherwise ran their seconds and then failed."""
+    from hybridperf.commands._common import check_folder_writable, check_rename_target
 
     check_folder_writable(out, out.parent, "--out")
+    check_rename_target(out, "--out")
 
 
 def _with_progress(run_probe):

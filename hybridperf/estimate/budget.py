@@ -471,7 +471,10 @@ def load_config(path: str | Path | None = None, required: bool = False) -> Budge
     empty :class:`BudgetConfig`; a missing file named explicitly (``required``)
     is an error.
     """
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10 (requires-python >= 3.10): tomli, the same parser, is a dependency there
+        import tomli as tomllib
 
     p = Path(path) if path is not None else Path("pyproject.toml")
     if not p.is_file():

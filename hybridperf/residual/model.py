@@ -621,8 +621,8 @@ def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = 
     except (KeyError, ValueError) as exc:
         what = f"no column {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)
         raise InputError(f"{data_dir}: a table is not as featurize writes it ({what}); re-run `python -m "
-                         "benchmarks.collect_cpu featurize`, or measure with `hybridperf calibrate --device ID "
-                         "--measure MODEL.onnx ...`") from exc
+                         "benchmarks.collect_cpu featurize` in a source checkout, or measure with `hybridperf "
+                         "calibrate --device ID --measure MODEL.onnx ...`") from exc
 
 
 def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None = None, exclude: Collection[str] = ()):
@@ -661,8 +661,8 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
             f"featurize --out {d}` in a source checkout); on the machine itself `hybridperf calibrate --device ID "
             "--measure MODEL.onnx ...` measures and featurizes in one step"
         )
-    redo = (f"re-run `python -m benchmarks.collect_cpu featurize --out {d}`, or measure with `hybridperf calibrate "
-            "--device ID --measure MODEL.onnx ...`")
+    redo = (f"re-run `python -m benchmarks.collect_cpu featurize --out {d}` in a source checkout, or measure with "
+            "`hybridperf calibrate --device ID --measure MODEL.onnx ...`")
     try:  # until 2026-12-03 a file without a `key` column, or not UTF-8, was exit 3 (KeyError, UnicodeDecodeError)
         with fpath.open(encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh)
@@ -727,8 +727,8 @@ def _measured_column(directory: Path, column: str) -> dict[str, float]:
     with mpath.open() as fh:
         reader = csv.DictReader(fh)
         if column not in (reader.fieldnames or ()):
-            raise InputError(f"{mpath} has no `{column}` column; remeasure (hybridperf calibrate --measure, "
-                             "python -m benchmarks.collect_cpu) or pass --target with a column it has")
+            raise InputError(f"{mpath} has no `{column}` column; remeasure (hybridperf calibrate --measure; in a "
+                             "source checkout python -m benchmarks.collect_cpu) or pass --target with a column it has")
         return {r["key"]: float(r[column]) for r in reader if r.get(column)}
 
 
