@@ -12,9 +12,11 @@
     if not result:                                                   # CheckResult is falsy when over budget
         ...
 
-``model`` is a file path, an ``onnx.ModelProto``, a Relax ``IRModule`` with
-static shapes, a ``torch.nn.Module`` with ``example_inputs`` (exported with
-``torch.export``; needs the ``torch`` extra), a ``torch.export.ExportedProgram``,
+``model`` is a file path, an ``onnx.ModelProto``, a Relax ``IRModule`` (a
+Relax ``main``; the Relax functions it calls are inlined, its symbolic dims
+bound by ``shapes`` / ``batch``; the module itself is left unchanged), a
+``torch.nn.Module`` with ``example_inputs`` (exported with ``torch.export``;
+needs the ``torch`` extra), a ``torch.export.ExportedProgram``,
 or an :class:`~hybridperf.analysis.analyze.Analyzed` (re-used as is, so a model
 analysed once can be priced on many devices)::
 
@@ -209,7 +211,7 @@ def analyze(
     example_inputs : tensor or tuple of tensors, optional
         Only for a ``torch.nn.Module``: the inputs it is exported with (they fix every shape).
     batch, shapes
-        Bind symbolic input dimensions of an ONNX/TFLite model.
+        Bind symbolic input dimensions of an ONNX/TFLite model or a Relax IRModule.
     fused : bool
         Group ops into kernels with TVM's FuseOps (default) or one kernel per op.
     cache : AnalysisCache, optional
@@ -233,17 +235,14 @@ def analyze(
 
 
 def _check_model_kind(model: Any, shapes: Mapping[str, Any] | None) -> None:
-    """Refuse a ``model`` no frontend takes (and ``shapes`` for a Relax module, whose shapes are its own)."""
+    """Refuse a ``model`` no frontend takes."""
     from hybridperf.frontends.common import LoadedModel, is_onnx_proto
 
     if isinstance(model, (str, os.PathLike)) or is_onnx_proto(model) or isinstance(model, LoadedModel):
         return
     from tvm.ir import IRModule
 
-    if isinstance(model, IRModule):
-        if shapes:
-            raise InputError("shapes do not apply to a Relax IRModule (its shapes are its own); bind them before "
-                             "importing, or pass the ONNX model")
+    if isinstance(model, IRModule):  # shapes bind its symbolic dims (hybridperf.frontends.relax_module)
         return
     raise InputError(f"cannot analyze a model of type {type(model).__name__}: pass a model file path (.onnx, "
                      ".tflite, .pt2), an onnx.ModelProto, a Relax IRModule, a torch.nn.Module with example_inputs, a "

@@ -112,6 +112,7 @@ def analyze_with_memory_module(
     """
     from hybridperf.frontends.common import LoadedModel, is_onnx_proto
     from hybridperf.frontends.load import load_model
+    from hybridperf.frontends.relax_module import is_relax_module, load_relax_module
 
     t = {}
     t0 = time.perf_counter()
@@ -125,6 +126,8 @@ def analyze_with_memory_module(
         model = got  # no safe cut (or a segment outside the composed cases): the whole model, loaded
     if isinstance(model, (str, Path)) or is_onnx_proto(model):
         model = load_model(model, shapes, batch, provenance=provenance)
+    elif is_relax_module(model):  # checked, its Relax calls inlined, shapes bound: a copy where anything changes
+        model = load_relax_module(model, shapes, batch)
     if isinstance(model, LoadedModel):
         loaded = model
         mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
@@ -244,6 +247,9 @@ def plan_lowered_memory(module: Any, analysis: ModelAnalysis, input_bytes: int, 
     if not lower:
         stream = call_stream.of_fused(module, cache.reshape_patterns if cache is not None else None)
         if stream is not None:
+            # ToNonDataflow leaves adjacent binding blocks, which TVM's normaliser merges into one: its planner reuses
+            # storage across what were several blocks of ``main`` (a hand-written module; ONNX's have one block)
+            stream = call_stream.CallStream((tuple(b for block in stream.blocks for b in block),), stream.output)
             return plan_stream(stream, analysis.weight_bytes, input_bytes), None
     mem_mod = lowering.to_memory_plannable(module, fused)
     return plan_memory(mem_mod, analysis.weight_bytes, input_bytes), mem_mod

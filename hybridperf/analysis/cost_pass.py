@@ -169,7 +169,13 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
     # and +35 ms on BERT-base (207 -> 242 ms), medians equal within noise; the pass's time is
     # attribute reads and TIR FLOP estimates. That is under 1 % of a predict.
     _tvm.visit_bindings(func, cost_pass.visit_binding)
-    inputs = {_tvm.var_name(p): (_tvm.tensor_infos(_tvm.expr_type(p)) or [TensorInfo(None, "unknown")])[0] for p in func.params}
+    inputs = {}
+    for p in func.params:  # a tuple parameter: one input per tensor in it (its first alone was counted)
+        leaves = _tvm.tensor_infos(_tvm.expr_type(p)) or [TensorInfo(None, "unknown")]
+        if _tvm.is_tuple_type(_tvm.expr_type(p)):
+            inputs.update({f"{_tvm.var_name(p)}[{i}]": info for i, info in enumerate(leaves)})
+        else:
+            inputs[_tvm.var_name(p)] = leaves[0]
     outputs = tuple(_tvm.tensor_infos(_tvm.expr_type(func.body.body)))
     return ModelAnalysis(
         records=tuple(cost_pass.records),
@@ -369,6 +375,15 @@ class _CostPass:
             attrs = _attrs_dict(call)
             res = entry(OpContext(ctx.op, ctx.inputs, ctx.outputs, ctx.const_inputs, attrs))
             return _Priced(Status.COUNTED, entry.family, res.note, res.flops, res.bytes_read, attrs)
+        if _tvm.is_extern_func(call.op) or (op in ("relax.call_dps_packed", "relax.call_pure_packed") and call.args
+                                            and _tvm.is_extern_func(call.args[0])):
+            fn = call.op if _tvm.is_extern_func(call.op) else call.args[0]
+            note = (f"packed function {fn.global_symbol} is opaque, cost unknown; write it as a PrimFunc called "
+                    "with R.call_tir to price it")
+            return _Priced(Status.UNSUPPORTED, "unknown", note)
+        if _tvm.is_global_var(call.op):
+            return _Priced(Status.UNSUPPORTED, "unknown", f"call of Relax function {op} is not priced (a recursive "
+                                                          "call is not inlined into main)")
         return _Priced(Status.UNSUPPORTED, "unknown", "no cost rule for this op")
 
 

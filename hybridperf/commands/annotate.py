@@ -1,4 +1,6 @@
-"""``hybridperf annotate MODEL --device ID``: Relax IR with each binding's cost as a comment."""
+"""``hybridperf annotate MODEL --device ID``: Relax IR with each binding's cost as a comment. MODEL is a model file
+as for ``predict``, or a Relax module: TVMScript text (``.py``, ``.tvmscript``: ``mod.script()``, or this command's
+``--show-meta`` output) or TVM's JSON (``.json``: ``tvm.ir.save_json(mod)``)."""
 
 from __future__ import annotations
 
@@ -25,12 +27,13 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.commands._common import model_device_spec
     from hybridperf.estimate.pricing import predict_on
     from hybridperf.frontends.load import load_model
+    from hybridperf.frontends.relax_module import is_relax_file, load_relax_file
     from hybridperf.report.annotate import annotate_text
 
     spec = model_device_spec(args)
     with native_stderr_silenced(not args.verbose):
         shapes = shapes_from_args(args)
-        loaded = load_model(args.model, shapes, args.batch)
+        loaded = (load_relax_file if is_relax_file(args.model) else load_model)(args.model, shapes, args.batch)
         analyzed = analyze(loaded, shapes=shapes, batch=args.batch, fused=not args.no_fuse)  # refuses an untaken batch
     pred = predict_on(analyzed, spec, args.precision, residual=None, roofline_note=ROOFLINE_NOTE)
     sys.stdout.write(annotate_text(pred, loaded.module, show_meta=args.show_meta) + "\n")

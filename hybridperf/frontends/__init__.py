@@ -2,7 +2,8 @@
 
 Owns loading (:mod:`.load` dispatches on the file kind), ONNX import and normalisation
 (:mod:`.onnx`, :mod:`.normalize`), QOperator -> QDQ rewriting (:mod:`.qoperator`), PyTorch
-``torch.export`` (:mod:`.torch_export`) and TFLite (:mod:`.tflite`); every loader returns a
+``torch.export`` (:mod:`.torch_export`), TFLite (:mod:`.tflite`) and hand-written Relax modules
+(:mod:`.relax_module`); every loader returns a
 :class:`~hybridperf.frontends.common.LoadedModel`. May import the foundation
 (:mod:`hybridperf.errors`, :mod:`hybridperf.units`) and :mod:`hybridperf.ir`; nothing above.
 """

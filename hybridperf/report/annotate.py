@@ -8,6 +8,7 @@ from typing import Any
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_flops, fmt_time
+from hybridperf.units import shapes_text
 
 #: the line TVM's printer ends a module with when it leaves the constants out (``show_meta=False``)
 TVM_METADATA_OMITTED = "# Metadata omitted. Use show_meta=True in script() method to show it."
@@ -15,13 +16,24 @@ TVM_METADATA_OMITTED = "# Metadata omitted. Use show_meta=True in script() metho
 METADATA_OMITTED = ("# constants omitted (metadata[...]): `hybridperf annotate --show-meta` prints them, and the text "
                     "then parses with tvm.script.from_source")
 
+#: TVM 0.27's printer writes a non-finite scalar constant as ``R.const("-inf", "float32")``, which its parser refuses
+#: ("value has to be scalar or Tensor": every ONNX Clip imports one); ``R.const(float("-inf"), "float32")`` parses
+_NON_FINITE = re.compile(r'R\.const\("(-?inf|nan)", ')
+_FLOAT_CALL = r'R.const(float("\1"), '
+
 
 def binding_comments(pred: Prediction) -> dict[str, str]:
-    """Comment text per bound variable name of ``main``.
+    """Comment text per bound variable name of ``main`` (a name bound twice: the last binding's; see
+    :func:`record_comments` for one per op).
 
     Each op shows its own FLOPs and traffic (priced at the precision override, as the report's totals are). A kernel's
     time is shown once, on its first op that has a cost; its other ops name the kernel (``in kernel NAME``), so that
     the times shown add up to the header's total."""
+    return {r.var: c for r, c in zip(pred.analyzed.analysis.records, record_comments(pred))}
+
+
+def record_comments(pred: Prediction) -> list[str]:
+    """The comment of each op record of ``pred``'s analysis, in order (as :func:`binding_comments` describes)."""
     a = pred.analyzed.analysis
     timed: dict[int, str] = {}  # op index -> the kernel's time text, on one op per kernel
     member: dict[int, str] = {}  # op index -> kernel name, for the kernel's other ops
@@ -35,18 +47,18 @@ def binding_comments(pred: Prediction) -> dict[str, str]:
         for i in members:
             if i != anchor:
                 member[i] = f"in kernel {kp.kernel.name}"
-    out = {}
+    out = []
     for r in a.records:
         if r.status is Status.ZERO_COST:
-            out[r.var] = f"# zero-cost: {r.note}"
+            out.append(f"# zero-cost: {r.note}")
             continue
         if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC):
-            out[r.var] = f"# {r.status.value.upper()}: {r.note}"
+            out.append(f"# {r.status.value.upper()}: {r.note}")
             continue
         cost = priced_cost(r.cost, r.precision, pred.precision)[0]
         kern = timed.get(r.index) or member.get(r.index, "not timed")
         est = " (TIR estimate)" if r.status is Status.ESTIMATED else ""
-        out[r.var] = (
+        out.append(
             f"# {fmt_count(cost.flops)}FLOP{est}, read {fmt_bytes(cost.bytes_read)}, "
             f"write {fmt_bytes(cost.bytes_written)}, {kern}"
         )
@@ -55,21 +67,64 @@ def binding_comments(pred: Prediction) -> dict[str, str]:
 
 def annotate_text(pred: Prediction, module: Any, show_meta: bool = False) -> str:
     """``main`` of ``module`` (the Relax module ``pred`` was analysed from) printed as TVMScript,
-    each binding line followed by its cost. ``show_meta``: print the constants too (large: every weight), so
-    that the text parses back with ``tvm.script.from_source``."""
-    text = module["main"].script(show_meta=show_meta)
-    comments = binding_comments(pred)
-    lines = []
-    pat = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*[:=]")
-    for line in text.splitlines():
-        m = pat.match(line)
-        if m and m.group(1) in comments:
-            lines.append(f"{line}  {comments[m.group(1)]}")
-        elif line.strip() == TVM_METADATA_OMITTED:
-            lines.append(METADATA_OMITTED)
+    each binding followed by its cost. ``show_meta``: print the constants too (large: every weight), so
+    that the text parses back with ``tvm.script.from_source``.
+
+    A module with functions besides ``main`` (PrimFuncs ``call_tir`` calls) is printed whole, so that the text
+    parses; the Relax functions ``main`` calls are inlined first, as the analysis inlined them
+    (:func:`hybridperf.frontends.relax_module.inline_calls`), so that their ops show with their costs. The comments
+    are attached to the binding objects by TVM's printer, so a var the printer renames (a name bound twice, or a
+    parameter's name) keeps its comment."""
+    from hybridperf.frontends.relax_module import inline_calls
+    from hybridperf.ir import tvm_compat as _tvm
+
+    module, inlined = inline_calls(module)
+    notes = _binding_notes(pred, list(_tvm.bindings(module["main"])))
+    whole = len(module.functions) > 1
+    target = module if whole else module["main"]
+    text = target.script(show_meta=show_meta, obj_to_annotate=notes)
+    lines = [METADATA_OMITTED if line.strip() == TVM_METADATA_OMITTED else _NON_FINITE.sub(_FLOAT_CALL, line)
+             for line in text.splitlines()]
+    head = [header_line(pred)]
+    symbolic = _symbolic_params(module)
+    if symbolic and all(n in pred.analyzed.input_shapes for n in symbolic):
+        bound = shapes_text(pred.analyzed.input_shapes)
+        head.append(f"# priced at inputs {bound} (the symbolic dims printed below bound)")
+    if inlined:
+        head.append(f"# Relax functions inlined into main (their ops are priced there): {', '.join(inlined)}")
+    return "\n".join(head + lines)
+
+
+def _symbolic_params(module: Any) -> list[str]:
+    """The tensor parameters of ``module``'s ``main`` with a symbolic (or unknown) shape."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    return [_tvm.var_name(p) for p in module["main"].params
+            if any(i.shape is None for i in _tvm.tensor_infos(_tvm.expr_type(p)))]
+
+
+def _binding_notes(pred: Prediction, bindings: list[Any]) -> dict[Any, str]:
+    """Binding object of ``main`` -> its cost comment (without the ``#``). The records follow the call bindings in
+    order, so each is matched by position (TVM reuses name hints), checked by its var name."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    records = pred.analyzed.analysis.records
+    comments = record_comments(pred)
+    by_name = dict(zip((r.var for r in records), comments))
+    out: dict[Any, str] = {}
+    k = 0
+    for b in bindings:
+        if not (_tvm.is_call(b.value) or _tvm.is_if(b.value)):
+            continue
+        name = _tvm.var_name(b.var)
+        if k < len(records) and records[k].var == name:
+            text = comments[k]
+            k += 1
         else:
-            lines.append(line)
-    return header_line(pred) + "\n" + "\n".join(lines)
+            text = by_name.get(name)
+        if text:
+            out[b] = text[2:]
+    return out
 
 
 def header_line(pred: Prediction) -> str:
