@@ -53,6 +53,7 @@ import functools
 import numbers
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -609,7 +610,7 @@ class Session:
         self._launch_memo: Any = None  # the last analysis's GPU kernel launches, shared by the GPU models
         self._specs: dict[str, tuple[DeviceSpec, Any]] = {}  # device -> (sheet, its file's key)
         self._residuals: dict[str, Any] = {}
-        self._analyses: dict[tuple, Analyzed] = {}
+        self._analyses: dict[tuple, tuple[Analyzed, bool]] = {}  # key -> (analysis, trusted: not made racily)
         self._runtime_peaks: dict[tuple, tuple[Any, str]] = {}
 
     @_python_errors
@@ -652,22 +653,28 @@ class Session:
                 shapes: ShapeArg | None = None, fused: bool = True, workspace: bool = False) -> Analyzed:
         """:func:`analyze` with this session's caches (a model file analysed before is re-used); ``workspace``: also
         size the kernels' workspace (what ``runtime="tvm"`` needs)."""
-        from hybridperf.analysis.cache import file_key
+        from hybridperf.analysis.cache import file_key, is_racy
 
         key = fk = None
         if isinstance(model, (str, Path)) and example_inputs is None:
-            fk = file_key(model)  # path, size, time stamps, inode; a digest of a file just written
+            now = time.time_ns()
+            fk = file_key(model, digest=False)  # path, size, time stamps, inode
             if fk is not None:
                 frozen = tuple(sorted((k, str(v)) for k, v in (shapes or {}).items()))
                 key = (fk, frozen, batch, fused, workspace)
-                if key in self._analyses:
-                    return self._analyses[key]
+                got = self._analyses.get(key)
+                # an entry made while the file was racily new is not trusted: a rewrite within the same time-stamp
+                # tick keeps the key (analysed again, no checksum: a sweep analyses each new file once)
+                if got is not None and got[1]:
+                    return got[0]
         analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused, cache=self.cache,
                            workspace=workspace)
-        if key is not None and self.keep_analyses > 0 and file_key(model) == fk:  # not rewritten while analysed
+        after = file_key(model, digest=False) if key is not None else None
+        if after == fk and key is not None and self.keep_analyses > 0:  # not rewritten while analysed
+            self._analyses.pop(key, None)
             while len(self._analyses) >= self.keep_analyses:
                 self._analyses.pop(next(iter(self._analyses)))
-            self._analyses[key] = analyzed
+            self._analyses[key] = (analyzed, not is_racy(fk, now))
         return analyzed
 
     @_python_errors

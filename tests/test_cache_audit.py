@@ -160,3 +160,26 @@ def test_stored_model_restored_with_old_mtime(tmp_path, monkeypatch):
         assert store.load_for_device("dev", tmp_path) == 2
     finally:
         store._load_cached.cache_clear()
+
+
+def test_session_does_not_trust_an_analysis_of_a_racily_new_file(tmp_path, monkeypatch):
+    """A file analysed within RACY_NS of its last change could be rewritten within the same time-stamp tick with
+    the same size (a NAS loop writing each candidate to one path): such an entry is not trusted and the file is
+    analysed again, with no checksum (a sweep analyses each new file once, and hashing every 10-20 MB candidate
+    twice cost a third of its time); once the file is older, the entry made then is re-used."""
+    from hybridperf import api
+    from hybridperf.analysis import cache
+
+    model, flops = onnx_models.resnet_like(hw=32, width=16)
+    p = tmp_path / "cand.onnx"
+    onnx.save(model, str(p))
+    calls = []
+    real = api.analyze
+    monkeypatch.setattr(api, "analyze", lambda *a, **k: calls.append(1) or real(*a, **k))
+    s = api.Session()
+    assert s.analyze(p, batch=1).analysis.flops == flops
+    assert s.analyze(p, batch=1).analysis.flops == flops and len(calls) == 2  # racily new: analysed again
+    monkeypatch.setattr(cache, "RACY_NS", 0)  # the file is now "old"
+    s.analyze(p, batch=1)
+    s.analyze(p, batch=1)
+    assert len(calls) == 3  # the entry made once the file was old is re-used
