@@ -431,8 +431,11 @@ def _host_residual(spec: DeviceSpec):
 
     identity = host_identity()  # read once: it names both the stored model's directory and the CPU
     mine = host_model_dir(identity)
-    if (mine / SIDECAR_FILE).exists() and (mine / MODEL_FILE).exists():
-        return CrossHostModel.load(mine)
+    from hybridperf.residual.store import reading
+
+    with reading(mine):  # a `calibrate --device host` storing a model now: waited for, not read half-stored
+        if (mine / SIDECAR_FILE).exists() and (mine / MODEL_FILE).exists():
+            return CrossHostModel.load(mine)
     return base_model(spec, host_threads(), host_cpu(identity))
 
 

@@ -1,10 +1,15 @@
-"""Foundation: writing files so that no reader sees half of one (imports nothing of hybridperf)."""
+"""Foundation: writing files so that no reader sees half of one, and locks that let processes sharing the user
+data directory take turns (imports nothing of hybridperf)."""
 
 from __future__ import annotations
 
 import errno
 import os
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -58,6 +63,129 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+class LockTimeout(TimeoutError):
+    """Another process held a :func:`file_lock` longer than the caller would wait."""
+
+    def __init__(self, path: Path, timeout_s: float, holder: int | None) -> None:
+        self.path, self.timeout_s, self.holder = path, timeout_s, holder
+        who = f"process {holder}" if holder else "another process"
+        super().__init__(f"{who} holds the lock {path} (waited {timeout_s:g} s)")
+
+
+#: locks each thread holds (``.locks``: absolute path -> exclusive): a second flock of the same file from the same
+#: thread would wait on itself, since flock locks belong to open files, not to processes or threads (so another thread
+#: of this process does wait for it)
+_held = threading.local()
+
+
+@contextmanager
+def file_lock(path: str | Path, *, shared: bool = False, timeout_s: float = 60.0, create: bool = True,
+              on_wait: Callable[[int | None], None] | None = None, note_holder: bool = True) -> Iterator[None]:
+    """Hold an advisory lock on the file ``path`` (``fcntl.flock``): exclusive, or ``shared`` with other readers.
+
+    The kernel releases it when the process ends however it ends (``kill -9`` included), so a lock file left behind is
+    never stale: the next process takes it at once. An exclusive holder writes its pid into the file, for the message
+    of a process that waits. ``create=False`` (readers): where the file does not exist or cannot be opened (no writer
+    ever locked there, a read-only install) nothing is locked. Where ``fcntl`` is missing (not a Unix) nothing is
+    locked. Taken again inside itself by the same thread (same or weaker kind) it does not wait on itself.
+
+    Parameters
+    ----------
+    on_wait
+        Called once, with the holder's pid (None: unknown), when the lock is busy and this process starts waiting.
+    note_holder
+        False: the file is data of its own (a file of rows locked while a row is appended): its bytes are not
+        replaced by the pid.
+
+    Raises
+    ------
+    LockTimeout
+        Still busy after ``timeout_s`` seconds.
+    OSError
+        ``create`` and the lock file cannot be created (a read-only or missing folder).
+    """
+    try:
+        import fcntl
+    except ImportError:  # not a Unix: no advisory locks
+        yield
+        return
+    path = Path(path)
+    key = str(path.absolute())
+    held: dict[str, bool] = _held.__dict__.setdefault("locks", {})
+    if key in held and (held[key] or shared):
+        yield
+        return
+    try:
+        fd = os.open(path, (os.O_RDWR | os.O_CREAT) if create else os.O_RDONLY, 0o666)
+    except OSError:
+        if create:
+            raise
+        yield
+        return
+    try:
+        kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        deadline, waited = time.monotonic() + timeout_s, False
+        while True:
+            try:
+                fcntl.flock(fd, kind | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(path, timeout_s, _lock_holder(fd)) from None
+                if not waited and on_wait is not None:
+                    on_wait(_lock_holder(fd))
+                waited = True
+                time.sleep(0.05)
+        if not shared and create and note_holder:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        held[key] = not shared
+        try:
+            yield
+        finally:
+            del held[key]
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _lock_holder(fd: int) -> int | None:
+    """The pid the last exclusive holder wrote into the lock file (None: none written, or not a number)."""
+    try:
+        return int(os.pread(fd, 32, 0).decode("ascii").strip() or "x")
+    except (OSError, ValueError):
+        return None
+
+
+def remove_dead_stages(folder: Path, prefix: str) -> None:
+    """Remove the entries ``<prefix><pid>...`` of ``folder`` whose process is gone (killed while it staged a store):
+    call it while holding the lock of the store, so that a live process's stage is never touched."""
+    import shutil
+
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        rest = entry.name[len(prefix):] if entry.name.startswith(prefix) else ""
+        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
+        if not digits or int(digits) == os.getpid() or _alive(int(digits)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def under_dev_or_proc(path: str | Path) -> bool:

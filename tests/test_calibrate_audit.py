@@ -265,7 +265,8 @@ def test_save_model_replaces_a_model_whole_and_keeps_other_files(tmp_path):
     save_model(b, d)
     assert not (d / KERNEL_FILE).exists() and (d / SIDECAR_FILE).exists()
     assert (d / "NOTES.md").read_text() == "mine"
-    assert not [p for p in tmp_path.joinpath("models").iterdir() if p.name.startswith(".")]  # no staging left
+    # no staging left; the store's lock file stays (a flock is released with its process, never stale)
+    assert [p.name for p in tmp_path.joinpath("models").iterdir() if p.name.startswith(".")] == [".my-box.lock"]
 
 
 def test_an_interrupted_save_leaves_the_old_model(tmp_path, monkeypatch):
@@ -291,7 +292,7 @@ def test_an_interrupted_save_leaves_the_old_model(tmp_path, monkeypatch):
     monkeypatch.setattr(ResidualModel, "save", real_save)
     assert {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()} == before
     assert describe_stored(d) == a.describe()
-    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.lock", "m"]  # no stage left; the lock file stays
 
 
 # --------------------------------------------------------------------------- measure

@@ -920,4 +920,5 @@ def test_a_calibration_replaces_the_previous_tables_whole(zen4_host, tmp_path, m
     assert sorted(p.name for p in previous.iterdir()) == ["features.csv", "measurements.csv"]  # no profile: no kernels
     rows = list(csv.DictReader((previous / "measurements.csv").open()))
     assert {r["key"]: float(r["latency_min_s"]) for r in rows} == {p.stem: t for p, t in latencies.items()}
-    assert sorted(p.name for p in zen4_host.host_dir().iterdir()) == ["calibration", "host.yaml", "identity.json", "model"]
+    assert sorted(p.name for p in zen4_host.host_dir().iterdir()) == [".calibration.lock", ".model.lock", "calibration",
+                                                                       "host.yaml", "identity.json", "model"]  # locks stay

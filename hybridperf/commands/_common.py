@@ -49,7 +49,13 @@ def resolve_device(device):
                if state is CacheState.MISSING else
                f"the cached sheet {host_spec_path()} was written by an older probe; probing this machine again (about 10 s)")
         print(f"hybridperf: device host: {why}", file=sys.stderr)
-        ref = device_ref(device)
+
+        def waiting(pid: int | None) -> None:  # another command of this user data directory probes it now
+            who = f"process {pid}" if pid else "another process"
+            print(f"hybridperf: device host: {who} is probing this machine; waiting for its sheet (two probes at once "
+                  "would each read a busy CPU)", file=sys.stderr, flush=True)
+
+        ref = device_ref(device, on_wait=waiting)
         warning = host_probe_warning()
         if warning:
             print(f"hybridperf: warning: device host: {warning}; rerun `hybridperf probe --host` when the machine is "

@@ -202,6 +202,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     if is_host:
         check_writable(host_dir(), "this machine's sheet and model")  # before a first probe's seconds
         spec_ref = resolve_device(args.device)
+        sheet = Path(spec_ref).read_bytes()  # the sheet the model is adapted with: still the cached one when stored
         spec = _cpu_sheet(spec_ref)
         threads = args.threads or host_threads()
         takeover = None
@@ -248,18 +249,34 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         except OSError as exc:
             raise InputError(f"cannot store the measurements in {data}: {exc.strerror or exc}; set HYBRIDPERF_HOME "
                              "to a writable directory") from exc
-        try:
-            replaced = _store(res.model, out)
-        except BaseException:
-            discard()
-            raise
-        if takeover:
-            print(f"hybridperf: note: {takeover}", file=sys.stderr)
-        try:
-            swap_in()
-        except OSError as exc:
-            raise InputError(f"the model is stored in {out}, but its measurements could not be stored in {data}: "
-                             f"{exc.strerror or exc}") from exc
+        from contextlib import ExitStack
+
+        from hybridperf.measure.host import probe_lock
+        from hybridperf.residual.store import model_lock
+
+        # the model and its measurements under one lock: of two calibrations of one device at once the last stores
+        # both whole (until 2026-12-03 the other's `.new` copy could be removed under it, or the pair mixed)
+        with ExitStack() as held:
+            if is_host:  # and no probe between this check and the store
+                held.enter_context(probe_lock())
+                if not Path(spec_ref).is_file() or Path(spec_ref).read_bytes() != sheet:
+                    discard()  # until 2026-12-03 stored: a model adapted with one sheet beside another
+                    raise InputError(f"this machine's sheet {spec_ref} was probed again (`hybridperf probe --host`, "
+                                     "another process) while calibrate measured, and the model is adapted with the "
+                                     "previous one; nothing was stored: run calibrate again")
+            held.enter_context(model_lock(data))
+            try:
+                replaced = _store(res.model, out)
+            except BaseException:
+                discard()
+                raise
+            if takeover:
+                print(f"hybridperf: note: {takeover}", file=sys.stderr)
+            try:
+                swap_in()
+            except OSError as exc:
+                raise InputError(f"the model is stored in {out}, but its measurements could not be stored in {data}: "
+                                 f"{exc.strerror or exc}") from exc
     from hybridperf.measure.rounds import split_half_min
 
     own = split_half_min(rows)
@@ -440,13 +457,21 @@ def _stage_dir(src, dest):
     removes the copy instead."""
     import shutil
 
+    import os
+
+    from hybridperf.files import remove_dead_stages
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    new, old = dest.with_name(dest.name + ".new"), dest.with_name(dest.name + ".old")
-    for stale in (new, old):
+    # named by this process: another calibration of the same device stages its own copy (until 2026-12-03 both used
+    # `.new` and `.old`, and one removed the other's); those of killed processes are removed when the next swaps in
+    new, old = (dest.with_name(f"{dest.name}.{kind}-{os.getpid()}") for kind in ("new", "old"))
+    for stale in (new, old, dest.with_name(dest.name + ".new"), dest.with_name(dest.name + ".old")):
         shutil.rmtree(stale, ignore_errors=True)
     shutil.copytree(src, new)
 
-    def swap_in() -> None:
+    def swap_in() -> None:  # called under the lock of `dest` (run_measure)
+        for kind in ("new", "old"):
+            remove_dead_stages(dest.parent, f"{dest.name}.{kind}-")
         if dest.exists():
             dest.rename(old)
         new.rename(dest)

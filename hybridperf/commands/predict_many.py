@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,18 +127,15 @@ def run(args: argparse.Namespace) -> ExitCode:
     settings = {"device": spec.id, "batch": args.batch, "precision": args.precision, "fused": not args.no_fuse,
                 **resume_settings(spec)}
     files = {str(m): model_file(m) for m in models} if args.output else {}  # before any work: what is predicted
-    rows: dict[str, dict[str, Any]] = load_done(args.output, files, settings) if args.output else {}
+    sink = RowFile(args.output, files, settings) if args.output else None  # opened before any work
+    rows: dict[str, dict[str, Any]] = dict(sink.done) if sink is not None else {}
     todo = [m for m in models if str(m) not in rows]
     progress = ProgressBar(len(todo))
-    sink = args.output.open("a") if args.output else None
-    if sink is not None and sink.tell() and not args.output.read_bytes().endswith(b"\n"):
-        sink.write("\n")  # after a line torn by an interruption
     try:
         for path, row in _results(args, todo, spec, spec_ref, call):
             rows[path] = row
             if sink is not None:
-                sink.write(json.dumps({**row, **settings, "model_file": files[path]}) + "\n")
-                sink.flush()
+                sink.append(path, {**row, **settings, "model_file": files[path]})
             progress.step(Path(path).name[:40])
     finally:
         progress.close()
@@ -246,20 +244,29 @@ def load_done(path: Path, models: dict[str, list | None], settings: dict[str, An
 
     A torn last line (the run was killed while writing it) is ignored; its model is redone.
     """
-    done: dict[str, dict[str, Any]] = {}
     if not path.exists():
-        return done
+        return {}
+    return _rows_in(path.read_bytes(), path, models, settings)
+
+
+def _rows_in(data: bytes, path: Path, models: dict[str, list | None], settings: dict[str, Any],
+             strict: bool = True) -> dict[str, dict[str, Any]]:
+    """:func:`load_done` of the bytes ``data`` of ``path``; ``strict=False``: lines that are no rows are skipped
+    rather than refused (the lines another run appended meanwhile)."""
+    done: dict[str, dict[str, Any]] = {}
     wanted = models
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:  # until 2026-12-03 this and a line such as `5` were exit 3 (internal error)
-        text = None
+        text = None if strict else data.decode("utf-8", "replace")
     for line in (text or "").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
         if not isinstance(row, dict):
+            if not strict:
+                continue
             text = None
             break
         m = row.get("model")
@@ -271,3 +278,83 @@ def load_done(path: Path, models: dict[str, list | None], settings: dict[str, An
                          "file, or the .jsonl an earlier run wrote")
     return done
 
+
+#: how long an append waits for another run's append to the same ``--output`` (each holds it for one line)
+APPEND_LOCK_TIMEOUT_S = 60.0
+
+
+class RowFile:
+    """The ``--output`` file of a run: the rows already there (:attr:`done`, resume), and each new row appended whole,
+    under the file's lock (:func:`hybridperf.files.file_lock`).
+
+    Two runs may append to one file at once (CI jobs, one per device, or the same command twice): each append first
+    reads what the other appended since, so a row of the same model and settings is not written twice, and a line
+    torn by a killed run is closed before the next row. Until 2026-12-03 the same command run twice at once on one
+    file wrote every model twice (4 lines for 2 models).
+    """
+
+    def __init__(self, path: Path, models: dict[str, list | None], settings: dict[str, Any]) -> None:
+        import os
+
+        self.path, self.models, self.settings = path, models, settings
+        self._offset = 0  # bytes of the file this run has read (or written)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            with self._lock():
+                self.done: dict[str, dict[str, Any]] = _rows_in(self._new_bytes(), path, models, settings)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    @contextmanager
+    def _lock(self):
+        from hybridperf.files import LockTimeout, file_lock
+
+        with ExitStack() as held:
+            try:
+                held.enter_context(file_lock(self.path, timeout_s=APPEND_LOCK_TIMEOUT_S, note_holder=False))
+            except LockTimeout as exc:
+                raise InputError(f"--output {self.path}: {exc}; wait for the other run, or name another file") from exc
+            yield
+
+    def _new_bytes(self) -> bytes:
+        """The bytes appended since this run last read the file (all of it, the first time)."""
+        with self.path.open("rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        self._offset += len(data)
+        return data
+
+    def append(self, model: str, record: dict[str, Any]) -> bool:
+        """Append ``record`` (the row of ``model``) as one line; False when another run appended that model's row
+        with the same settings since this one read the file (not written twice).
+
+        Raises
+        ------
+        InputError
+            Another process held the file's lock more than :data:`APPEND_LOCK_TIMEOUT_S`.
+        """
+        import os
+
+        line = (json.dumps(record) + "\n").encode("utf-8")
+        with self._lock():
+            new = self._new_bytes()
+            if model in _rows_in(new, self.path, self.models, self.settings, strict=False):
+                return False
+            if self._offset and not self._ends_with_newline():
+                line = b"\n" + line  # after a line torn by a killed run
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view):]
+            self._offset += len(line)
+        return True
+
+    def _ends_with_newline(self) -> bool:
+        with self.path.open("rb") as f:
+            f.seek(self._offset - 1)
+            return f.read(1) == b"\n"
+
+    def close(self) -> None:
+        import os
+
+        os.close(self._fd)

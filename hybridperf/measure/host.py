@@ -23,6 +23,7 @@ import json
 import os
 import re
 from collections.abc import Callable
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -175,16 +176,24 @@ def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None)
     out = host_spec_path(identity)
     parse_spec(raw, str(out))  # validate before writing
     check_writable(out.parent, "this machine's sheet")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    (out.parent / IDENTITY_FILE).unlink(missing_ok=True)  # as in probe_host_spec: the identity comes last
-    write_atomic(out, yaml.safe_dump(raw, sort_keys=False))
-    _write_identity(out.parent, identity, date, f"sheet {sheet}")
+    with probe_lock(identity):  # not between a probe's sheet and its identity
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (out.parent / IDENTITY_FILE).unlink(missing_ok=True)  # as in probe_host_spec: the identity comes last
+        write_atomic(out, yaml.safe_dump(raw, sort_keys=False))
+        _write_identity(out.parent, identity, date, f"sheet {sheet}")
     return out
 
 
-def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) -> Path:
+def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None,
+                     on_wait: Callable[[int | None], None] | None = None) -> Path:
     """The cached sheet of this host, probing it first (the full CPU probe, about 8 s) when there is none or it is
     of an older :data:`HOST_SHEET_FORMAT` (:func:`host_spec_state`).
+
+    One probe at a time per user data directory (:func:`probe_lock`): a process that finds another probing waits for
+    it (``on_wait(pid)`` is told once) and uses the sheet it cached, rather than probing too. Until 2026-12-03 three
+    ``predict`` started together on an empty home each probed, on the same CPU: each read about a third of the CPU
+    (``preempted 88 times a second; it got 33% of its CPU time``), priced squeezenet at 22.8-23.7 ms instead of 8.0,
+    and the last one's busy sheet was cached.
 
     The full probe, not the quick one (until 2026-12-03): every zero-shot prediction for ``host`` scales with the
     sheet's fp32 GEMM figure, and on a 2-thread Zen 4 slice 8 quick probes (best of 5-6 GEMMs, about 4 s) read
@@ -197,25 +206,70 @@ def ensure_host_spec(progress: Callable[[str, int, int], None] | None = None) ->
     out = host_spec_path(identity)
     if host_spec_state(identity) is CacheState.CURRENT:
         return out
-    return probe_host_spec(quick=False, progress=progress, identity=identity)[0]
+    check_writable(out.parent, "this machine's probed sheet")
+    with probe_lock(identity, on_wait):
+        if host_spec_state(identity) is CacheState.CURRENT:  # another process probed it while this one waited
+            return out
+        return _probe_and_store(False, progress, identity)[0]
+
+
+#: how long a command waits for another process's probe of this machine (a full probe takes about 10 s)
+PROBE_LOCK_TIMEOUT_S = 300.0
+PROBE_LOCK_FILE = ".probe.lock"
+
+
+@contextmanager
+def probe_lock(identity: dict[str, Any] | None = None, on_wait: Callable[[int | None], None] | None = None):
+    """Hold the probe lock of the user data directory (``hosts/.probe.lock``): one for every CPU slice, since probes
+    of slices of one machine disturb each other's figures too.
+
+    Raises
+    ------
+    InputError
+        Another process held it more than :data:`PROBE_LOCK_TIMEOUT_S`, or it cannot be created.
+    """
+    from hybridperf.errors import InputError
+    from hybridperf.files import LockTimeout, file_lock
+
+    hosts = host_dir(identity).parent
+    with ExitStack() as held:
+        try:
+            hosts.mkdir(parents=True, exist_ok=True)
+            held.enter_context(file_lock(hosts / PROBE_LOCK_FILE, timeout_s=PROBE_LOCK_TIMEOUT_S, on_wait=on_wait))
+        except LockTimeout as exc:
+            who = f"process {exc.holder}" if exc.holder else "another process"
+            raise InputError(f"{who} has been probing this machine for more than {exc.timeout_s:g} s (lock "
+                             f"{exc.path}); wait for it to finish, or end it and run again") from exc
+        except OSError as exc:  # a read-only file system, a full disk
+            raise InputError(f"cannot store this machine's probed sheet in {hosts}: {exc.strerror or exc}; set "
+                             "HYBRIDPERF_HOME to a writable directory") from exc
+        yield
 
 
 def probe_host_spec(quick: bool = False, progress: Callable[[str, int, int], None] | None = None,
-                    identity: dict[str, Any] | None = None):
+                    identity: dict[str, Any] | None = None,
+                    on_wait: Callable[[int | None], None] | None = None):
     """Probe this machine now (CPU) and write its cached sheet, whatever the cache held (``hybridperf probe
-    --host``: e.g. after a first probe while the machine was busy); ``(sheet path, ProbeResult)``.
+    --host``: e.g. after a first probe while the machine was busy); ``(sheet path, ProbeResult)``. Waits for another
+    process's probe first (:func:`probe_lock`), so the two do not time each other.
 
     ``quick``: ``hybridperf probe --quick`` (about 4 s, noisier); else the full probe of a first use
     (:func:`ensure_host_spec`, about 8 s). A model stored by ``hybridperf calibrate --device host``
     (:func:`host_model_dir`) is kept.
     """
+    identity = identity or host_identity()
+    check_writable(host_spec_path(identity).parent, "this machine's probed sheet")  # before the probe's seconds
+    with probe_lock(identity, on_wait):
+        return _probe_and_store(quick, progress, identity)
+
+
+def _probe_and_store(quick: bool, progress: Callable[[str, int, int], None] | None, identity: dict[str, Any]):
+    """:func:`probe_host_spec` under the probe lock."""
     from hybridperf.measure import probe
 
     from hybridperf.errors import InputError
 
-    identity = identity or host_identity()
     out = host_spec_path(identity)
-    check_writable(out.parent, "this machine's probed sheet")  # before the probe's seconds, not after
     result = probe.probe(quick=quick, progress=progress, use_gpu=False)
     busy = result.contention is not None and result.contention.busy
     try:
@@ -232,11 +286,12 @@ def probe_host_spec(quick: bool = False, progress: Callable[[str, int, int], Non
     return out, result
 
 
-def device_ref(device: Any) -> Any:
+def device_ref(device: Any, on_wait: Callable[[int | None], None] | None = None) -> Any:
     """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet (probed first, without
-    output, when there is none or it is stale); anything else is returned unchanged."""
-    return ensure_host_spec() if str(device) == HOST_ID else device
+    output, when there is none or it is stale; ``on_wait``: see :func:`ensure_host_spec`); anything else is returned
+    unchanged."""
+    return ensure_host_spec(on_wait=on_wait) if str(device) == HOST_ID else device
 
 
 __all__ = ["HOST_ID", "HOST_SHEET_FORMAT", "CacheState", "check_writable", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
-           "host_spec_path", "host_spec_state", "host_threads", "install_host_spec"]
+           "host_spec_path", "host_spec_state", "host_threads", "install_host_spec", "probe_host_spec", "probe_lock"]
