@@ -30,7 +30,7 @@ def _init_worker() -> None:
 
 #: the keys of a row's figures, null in an error row
 FIGURES = ("latency_s", "energy_j", "energy_note", "peak_memory_bytes", "flops", "calibration", "lower_bound",
-           "memory_lower_bound", "warnings", "unknown_fields")
+           "lower_bound_reason", "memory_lower_bound", "warnings", "unknown_fields")
 
 
 def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
@@ -65,7 +65,10 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             peak_memory_bytes=pred.peak_memory_bytes,
             flops=pred.flops,
             calibration=pred.calibration,
-            lower_bound=pred.lower_bound_reason or None,
+            # a bool and its reason, as predict's totals.lower_bound / lower_bound_reason (until 2026-12-03 the row's
+            # lower_bound held the reason string or null)
+            lower_bound=not pred.complete,
+            lower_bound_reason=pred.lower_bound_reason or None,
             memory_lower_bound=bool(pred.analyzed.memory_is_lower_bound),
             warnings=list(pred.warnings),
         )

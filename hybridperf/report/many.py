@@ -14,7 +14,7 @@ def to_json(rows: list[dict[str, Any]], device: str) -> str:
 
 #: ``--format csv`` columns, SI units in the names (as the JSON rows' keys)
 CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
-               "memory_lower_bound", "unknown_fields", "error")
+               "lower_bound_reason", "memory_lower_bound", "unknown_fields", "error")
 
 
 def to_csv(rows: list[dict[str, Any]], device: str) -> str:
@@ -57,7 +57,7 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
                     "unknown" if r["peak_memory_bytes"] is None
                     else fmt_bound(r["peak_memory_bytes"], fmt_bytes, bool(r.get("memory_lower_bound"))),
                     fmt_bound(r["flops"], fmt_flops, lb),
-                    r["lower_bound"] or "ok",
+                    r.get("lower_bound_reason") or "ok",
                 ]
             )
         else:
