@@ -377,3 +377,15 @@ def test_spec_files_in_the_config_are_relative_to_it(tmp_path, monkeypatch):
     assert cfg.devices == ("t4", str(Path("ci/specs/a.yaml")))  # was "specs/a.yaml", read from the working directory
     (entry,) = cfg.models
     assert entry.devices == (str(Path("ci/specs/b.yml")),) and entry.device_budgets[entry.devices[0]] == Budget(1e-3)
+
+
+def test_junit_xml_creates_missing_folders_as_report_html_does(models, tmp_path, capsys):
+    """A CI job's ``reports/`` folder seldom exists on a fresh checkout: ``--junit-xml reports/ci/hp.xml`` was refused
+    (while ``report --html`` creates its folders); now created, and a file in the way is still one line, exit 2."""
+    out = tmp_path / "reports" / "ci" / "hp.xml"
+    code, _, err = _run(capsys, "check", models["relu"], "-d", "t4", "--max-latency", "1s", "--junit-xml", str(out))
+    assert code == ExitCode.OK and err == "" and out.read_text().startswith("<?xml")
+    (tmp_path / "afile").write_text("x")
+    code, _, err = _run(capsys, "check", models["relu"], "-d", "t4", "--max-latency", "1s", "--junit-xml",
+                        str(tmp_path / "afile" / "x.xml"))
+    assert code == ExitCode.INPUT_ERROR and err.count("\n") == 1 and "is a file, not a directory" in err

@@ -83,7 +83,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="judge a model with uncosted ops by its lower-bound figures (default: exit 2 naming the ops)",
     )
     p.add_argument("--format", choices=("table", "json", "github"), default="table", help="output format (default %(default)s)")
-    p.add_argument("--junit-xml", metavar="FILE", type=Path, help="also write a JUnit XML report to FILE")
+    p.add_argument("--junit-xml", metavar="FILE", type=Path,
+                   help="also write a JUnit XML report to FILE (missing folders are created)")
     p.add_argument("--config", metavar="FILE", type=Path, help="TOML file with [tool.hybridperf] (default ./pyproject.toml)")
     # the schema (hybridperf.estimate.budget) in the help: an installed package has no README beside it
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -132,6 +133,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     render = {"table": to_table, "json": to_json, "github": to_github}[args.format]
     if junit is not None:
         try:
+            junit.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(junit, to_junit_xml(result))
         except OSError as exc:
             raise InputError(f"cannot write --junit-xml {args.junit_xml}: {exc.strerror or exc}") from exc
@@ -155,7 +157,7 @@ def _junit_target(path: Path) -> Path:
     file replaced that log)."""
     import os
 
-    from hybridperf.commands._common import check_output_path, check_path_lookup
+    from hybridperf.commands._common import check_folder_writable, check_output_path, check_path_lookup
     from hybridperf.files import under_dev_or_proc
 
     check_path_lookup(path, "--junit-xml")
@@ -169,7 +171,13 @@ def _junit_target(path: Path) -> Path:
     if target.exists() and not target.is_file():
         raise InputError(f"--junit-xml {path} is not a regular file (a device, pipe or socket); name a file to "
                          "write, e.g. hybridperf.xml")
-    check_output_path(target if path.is_symlink() else path, "--junit-xml")
+    # missing folders are created when the report is written (as report --html does: a CI job's `reports/` folder
+    # seldom exists on a fresh checkout; refused until 2026-12-03); what exists above must be a writable folder
+    out = target if path.is_symlink() else path
+    if out.parent.exists():
+        check_output_path(out, "--junit-xml")
+    else:
+        check_folder_writable(out, out.parent, "--junit-xml")
     if target.exists() and not os.access(target, os.W_OK):
         raise InputError(f"--junit-xml {path}: no permission to write it")
     return target

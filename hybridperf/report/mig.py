@@ -91,7 +91,7 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
     )
     body = table(
         rows,
-        ["profile", "compute", "bw share", "memory", "fits", "latency", "meets budget", ""],
+        ["profile", "compute", "bw share", "memory", "fits", "latency", "meets budget", "choice"],
         "lrrrlrll",
     )
     ops = c.lower_bound.removeprefix("lower bound: ")
