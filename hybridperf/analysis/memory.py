@@ -90,9 +90,14 @@ class MemoryPlan:
 
         Each storage block is re-sized by its pool's dtype, the same as re-planning with the new
         sizes (TVM's reuse window ``[size/16, size*16]`` is scale-free) up to integer rounding.
+        The kernel workspace (no dtype of its own) is re-sized as float32 when every activation is
+        float32, else kept as it is (never under-stated).
         """
         if not self.known:
             return replace(self, weight_bytes=weight_bytes, input_bytes=input_bytes)
+        workspace = self.workspace_bytes
+        if workspace is not None and all(lt.dtype == "float32" for lt in self.lifetimes):
+            workspace = stored_bytes("float32", workspace)
         lifetimes = tuple(replace(lt, nbytes=stored_bytes(lt.dtype, lt.nbytes)) for lt in self.lifetimes)
         storage = tuple(stored_bytes(dt, n) for dt, n in zip(self.storage_dtypes, self.storage_bytes))
         unplanned = sum(lt.nbytes for lt in lifetimes if not lt.planned)
@@ -108,6 +113,7 @@ class MemoryPlan:
             input_bytes=input_bytes,
             lifetimes=lifetimes,
             timeline_bytes=tuple(timeline),
+            workspace_bytes=workspace,
         )
 
 
