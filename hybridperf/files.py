@@ -43,9 +43,8 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> Path:
     """
     path = Path(path)
     target = path.resolve()
-    if under_dev_or_proc(path) or under_dev_or_proc(target) or (target.exists() and not target.is_file()):
-        raise OSError(errno.EINVAL, "not a regular file (a device, pipe, /proc entry or directory), and the output "
-                      "is written whole by a rename: name a file of its own", str(path))
+    if not renamable(path):
+        raise OSError(errno.EINVAL, NOT_RENAMABLE, str(path))
     if mode is None:
         try:
             mode = target.stat().st_mode & 0o7777
@@ -70,8 +69,13 @@ class LockTimeout(TimeoutError):
 
     def __init__(self, path: Path, timeout_s: float, holder: int | None) -> None:
         self.path, self.timeout_s, self.holder = path, timeout_s, holder
-        who = f"process {holder}" if holder else "another process"
-        super().__init__(f"{who} holds the lock {path} (waited {timeout_s:g} s)")
+        self.who = holder_text(holder)
+        super().__init__(f"{self.who} holds the lock {path} (waited {timeout_s:g} s)")
+
+
+def holder_text(pid: int | None) -> str:
+    """A lock holder as messages name it: ``process 8484``, or ``another process`` when its pid is unknown."""
+    return f"process {pid}" if pid else "another process"
 
 
 #: locks each thread holds (``.locks``: absolute path -> exclusive): a second flock of the same file from the same
@@ -186,6 +190,18 @@ def _alive(pid: int) -> bool:
     except OSError:  # another user's process: alive
         return True
     return True
+
+
+#: why :func:`write_atomic` refuses a path that is not :func:`renamable`
+NOT_RENAMABLE = ("not a regular file (a device, pipe, /proc entry or directory), and the output is written whole by "
+                 "a rename: name a file of its own")
+
+
+def renamable(path: str | Path) -> bool:
+    """Whether :func:`write_atomic` may write ``path`` (its link target, for a symlink): not under /dev or /proc, and
+    absent or a regular file (the rename would replace a device, a pipe or a directory)."""
+    target = Path(path).resolve()
+    return not (under_dev_or_proc(path) or under_dev_or_proc(target) or (target.exists() and not target.is_file()))
 
 
 def under_dev_or_proc(path: str | Path) -> bool:

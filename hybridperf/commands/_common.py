@@ -51,8 +51,9 @@ def resolve_device(device):
         print(f"hybridperf: device host: {why}", file=sys.stderr)
 
         def waiting(pid: int | None) -> None:  # another command of this user data directory probes it now
-            who = f"process {pid}" if pid else "another process"
-            print(f"hybridperf: device host: {who} is probing this machine; waiting for its sheet (two probes at once "
+            from hybridperf.files import holder_text
+
+            print(f"hybridperf: device host: {holder_text(pid)} is probing this machine; waiting for its sheet (two probes at once "
                   "would each read a busy CPU)", file=sys.stderr, flush=True)
 
         ref = device_ref(device, on_wait=waiting)
@@ -230,17 +231,12 @@ def check_folder_writable(p, base, flag: str, must_exist: bool = False) -> None:
 
 def check_rename_target(path, flag: str) -> None:
     """Refuse (exit 2), before any slow work, an output that :func:`hybridperf.files.write_atomic` will refuse after
-    it: a path under /dev or /proc, or an existing directory, device or pipe (the file is written whole by a rename).
-    Until 2026-12-03 ``measure --out /proc/x.json`` measured first and ``probe --out FIFO.yaml`` probed for 10 s."""
-    from pathlib import Path
+    it (:func:`hybridperf.files.renamable`). Until 2026-12-03 ``measure --out /proc/x.json`` measured first and
+    ``probe --out FIFO.yaml`` probed for 10 s."""
+    from hybridperf.files import NOT_RENAMABLE, renamable
 
-    from hybridperf.files import under_dev_or_proc
-
-    p = Path(path)
-    target = p.resolve()
-    if under_dev_or_proc(p) or under_dev_or_proc(target) or (target.exists() and not target.is_file()):
-        raise InputError(f"{flag} {p} is not a regular file (a device, pipe, /proc entry or directory), and the "
-                         "output is written whole by a rename: name a file of its own")
+    if not renamable(path):
+        raise InputError(f"{flag} {path} is {NOT_RENAMABLE}")
 
 
 def scan_subnormals(model, shapes=None, batch: int | None = None, consequence: str = ""):

@@ -66,7 +66,9 @@ def _run_host(args: argparse.Namespace) -> ExitCode:
     if args.id is not None or args.name is not None:
         raise InputError("--id / --name go with --out; the sheet --host writes is always the device `host`")
     def waiting(pid: int | None) -> None:  # another command of this user data directory probes it now
-        print(f"hybridperf: device host: {f'process {pid}' if pid else 'another process'} is probing this machine; "
+        from hybridperf.files import holder_text
+
+        print(f"hybridperf: device host: {holder_text(pid)} is probing this machine; "
               "waiting for it to finish before probing again", file=sys.stderr, flush=True)
 
     out, result = _with_progress(lambda bar: probe_host_spec(quick=args.quick, progress=bar, on_wait=waiting))

@@ -237,8 +237,7 @@ def probe_lock(identity: dict[str, Any] | None = None, on_wait: Callable[[int | 
             hosts.mkdir(parents=True, exist_ok=True)
             held.enter_context(file_lock(hosts / PROBE_LOCK_FILE, timeout_s=PROBE_LOCK_TIMEOUT_S, on_wait=on_wait))
         except LockTimeout as exc:
-            who = f"process {exc.holder}" if exc.holder else "another process"
-            raise InputError(f"{who} has been probing this machine for more than {exc.timeout_s:g} s (lock "
+            raise InputError(f"{exc.who} has been probing this machine for more than {exc.timeout_s:g} s (lock "
                              f"{exc.path}); wait for it to finish, or end it and run again") from exc
         except OSError as exc:  # a read-only file system, a full disk
             raise InputError(f"cannot store this machine's probed sheet in {hosts}: {exc.strerror or exc}; set "

@@ -51,8 +51,7 @@ def model_lock(directory: str | Path, shared: bool = False) -> Iterator[None]:
             held.enter_context(file_lock(lock_path(directory), shared=shared, timeout_s=LOCK_TIMEOUT_S,
                                          create=not shared))
         except LockTimeout as exc:
-            who = f"process {exc.holder}" if exc.holder else "another process"
-            raise InputError(f"{who} has held the model in {Path(directory)} for more than {exc.timeout_s:g} s (lock "
+            raise InputError(f"{exc.who} has held the model in {Path(directory)} for more than {exc.timeout_s:g} s (lock "
                              f"{exc.path}); wait for it to finish, or end it and run again") from exc
         yield
 
