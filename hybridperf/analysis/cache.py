@@ -45,16 +45,17 @@ def file_key(path: str | os.PathLike, digest: bool = True) -> tuple | None:
         resolved = str(p.resolve())
     except (OSError, RuntimeError, ValueError):
         return None
-    crc = None
-    if digest and max(st.st_mtime_ns, st.st_ctime_ns) > time.time_ns() - RACY_NS:
-        crc = 0
-        try:
-            with p.open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    crc = zlib.crc32(chunk, crc)
-        except OSError:
-            return None
-    return resolved, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, crc
+    key = (resolved, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    if not (digest and is_racy(key, time.time_ns())):
+        return (*key, None)
+    crc = 0
+    try:
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                crc = zlib.crc32(chunk, crc)
+    except OSError:
+        return None
+    return (*key, crc)
 
 
 def is_racy(key: tuple, now_ns: int) -> bool:
