@@ -285,7 +285,8 @@ def test_predict_many_takes_files_and_directories_once(models, tmp_path, capsys)
     assert relu["status"] == "ok" and int(relu["flops"]) == 4 * 8  # one max(x, 0) per element
     assert nms["status"] == "lower bound" and nms["flops"] == "" and nms["unknown_fields"] == "flops"
     assert list(rows[0]) == ["device", "model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops",
-                             "lower_bound", "lower_bound_reason", "memory_lower_bound", "unknown_fields", "error"]
+                             "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate",
+                             "unknown_fields", "error"]
     # lower_bound is a bool beside its reason, as predict's totals (it held the reason string until 2026-12-03)
     assert (relu["lower_bound"], relu["lower_bound_reason"]) == ("false", "")
     assert nms["lower_bound"] == "true" and nms["lower_bound_reason"].startswith("lower bound: 1 op uncosted: ")
@@ -331,7 +332,7 @@ def test_summary_grammar_and_csv_unknowns():
              "peak_memory_bytes": None, "flops": 0, "lower_bound": True, "lower_bound_reason": "lower bound: 1 op uncosted: x",
              "memory_lower_bound": False, "unknown_fields": ["latency_s", "energy_j", "flops"]}]
     assert to_table(rows, "t4").splitlines()[-1] == "1 model on t4: 0 ok, 1 lower bound, 0 failed"  # was "bounds"
-    assert to_csv(rows, "t4").splitlines()[1] == ("t4,a.onnx,lower bound,,,,,true,lower bound: 1 op uncosted: x,false,"
+    assert to_csv(rows, "t4").splitlines()[1] == ("t4,a.onnx,lower bound,,,,,true,lower bound: 1 op uncosted: x,false,,"
                                                   "latency_s energy_j flops,")
 
 

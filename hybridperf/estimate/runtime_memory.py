@@ -1062,6 +1062,18 @@ def memory_figure(pred: Any) -> str:
     return "TVM plan peak"
 
 
+def peak_kind(pred: Any) -> str:
+    """What ``pred.peak_memory_bytes`` is, for every place that prints or stores it: ``"unknown"`` (None: no plan),
+    ``"estimate"`` (the runtime's peak rests on guessed sizes, :attr:`RuntimePeak.unsized_ops`: neither exact nor a
+    bound), ``"lower_bound"`` (built on a plan whose uncosted ops' outputs are not sized) or ``"exact"``."""
+    if pred.peak_memory_bytes is None:
+        return "unknown"
+    rt = getattr(pred, "runtime_memory", None)
+    if rt is not None and rt.unsized_ops:
+        return "estimate"
+    return "lower_bound" if pred.memory.known and pred.analyzed.memory_is_lower_bound else "exact"
+
+
 def with_runtime(pred: Any, runtime: Runtime | str | None = "auto") -> Any:
     """``pred`` with its peak memory on ``runtime`` attached (``runtime``, ``runtime_memory``,
     ``runtime_memory_note`` of :class:`hybridperf.estimate.pricing.Prediction`); where the runtime's model does not

@@ -90,6 +90,14 @@ def fmt_bound(value: float, fmt: Callable[[float], str], lower_bound: bool) -> s
     return ("≥ " if lower_bound else "") + fmt(value)
 
 
+def fmt_peak(value: int | None, kind: str) -> str:
+    """A peak memory of :func:`hybridperf.estimate.runtime_memory.peak_kind` ``kind``: ``unknown``, ``≈ 9.45 MiB``
+    (an estimate), ``≥ 9.45 MiB`` (a lower bound) or ``9.45 MiB``."""
+    if value is None or kind == "unknown":
+        return "unknown"
+    return {"estimate": "≈ ", "lower_bound": "≥ "}.get(kind, "") + fmt_bytes(value)
+
+
 def fmt_contention(c: Any) -> str:
     """What a timing window's :class:`~hybridperf.measure.contention.Contention` says after its rate of
     preemptions: ``while timing (2.2 s, 50% of its CPU time): BUSY``; with several threads ``while timing (2.0 s);

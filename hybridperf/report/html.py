@@ -23,8 +23,10 @@ from typing import Any
 
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
+from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.files import write_atomic
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time, format_si
+from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_time,
+                                      format_si)
 from hybridperf.report.text import UNCOSTED, timed_kernel_count, to_dict, uncosted_rows
 from hybridperf.units import shapes_text
 
@@ -476,8 +478,9 @@ def _memory_card(pred: Prediction) -> str:
     else:
         plan = (f"TVM plan unknown (no memory plan: {m.unknown_reason}); known parts: weights {fmt_bytes(m.weight_bytes)} "
                 f"+ inputs {fmt_bytes(m.input_bytes)}")
-    if rt is not None:
-        return _card("peak memory", ge + fmt_bytes(rt.peak_bytes), f"on {rt.runtime}; {plan}")
+    if rt is not None:  # an onnxruntime peak on guessed sizes reads "≈" (it read "≥" or exact until 2026-12-03)
+        why = f" (estimate: {rt.unsized_reason})" if rt.unsized_ops else ""
+        return _card("peak memory", fmt_peak(rt.peak_bytes, peak_kind(pred)), f"on {rt.runtime}{why}; {plan}")
     return _card("peak memory", ge + fmt_bytes(m.peak_bytes) if m.known else "unknown", plan)
 
 
@@ -558,9 +561,6 @@ def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> 
 def written_line(pred: Prediction, path: Path) -> str:
     """The one line ``hybridperf report`` prints: where the page went and the headline figures."""
     lb = not pred.complete
-    rt = pred.runtime_memory
-    ge = "≥ " if pred.memory.known and pred.analyzed.memory_is_lower_bound else ""
-    memory = (ge + fmt_bytes(rt.peak_bytes) if rt is not None else
-              ge + fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else "unknown")
+    memory = fmt_peak(pred.peak_memory_bytes, peak_kind(pred))
     return (f"{path}  latency {fmt_bound(pred.latency_s, fmt_time, lb)}  peak memory {memory}  "
             f"{timed_kernel_count(pred)} kernels")

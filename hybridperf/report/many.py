@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_energy, fmt_flops, fmt_time, table
+from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, table
 
 
 def to_json(rows: list[dict[str, Any]], device: str) -> str:
@@ -14,7 +14,8 @@ def to_json(rows: list[dict[str, Any]], device: str) -> str:
 
 #: ``--format csv`` columns, SI units in the names (as the JSON rows' keys)
 CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
-               "lower_bound_reason", "memory_lower_bound", "unknown_fields", "error")
+               "lower_bound_reason", "memory_lower_bound", "memory_estimate",
+               "unknown_fields", "error")
 
 
 def to_csv(rows: list[dict[str, Any]], device: str) -> str:
@@ -54,8 +55,8 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
                     fmt_bound(r["latency_s"], fmt_time, lb),
                     fmt_bound(r["energy_j"], fmt_energy, lb),
                     # a plan over ops of data-dependent size is a lower bound too (predict's "peak ≥ 9.13 MiB")
-                    "unknown" if r["peak_memory_bytes"] is None
-                    else fmt_bound(r["peak_memory_bytes"], fmt_bytes, bool(r.get("memory_lower_bound"))),
+                    fmt_peak(r["peak_memory_bytes"], "estimate" if r.get("memory_estimate") else
+                             "lower_bound" if r.get("memory_lower_bound") else "exact"),
                     fmt_bound(r["flops"], fmt_flops, lb),
                     r.get("lower_bound_reason") or "ok",
                 ]

@@ -13,8 +13,9 @@ from typing import Any
 from hybridperf._version import __version__
 from hybridperf.costs import OpCost, Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
+from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.precision import storage_bytes
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time, table
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_time, table
 from hybridperf.units import shapes_text
 
 REPORT_SCHEMA_VERSION = 1
@@ -81,11 +82,9 @@ def memory_text(pred: Prediction) -> str:
     rt = pred.runtime_memory
     if rt is not None:
         parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
-        if rt.unsized_ops:  # a guess, neither exact nor a bound: check cannot judge it
-            return (f"peak ≈ {fmt_bytes(rt.peak_bytes)} on {rt.runtime} (estimate: {rt.unsized_reason}) = {parts}"
-                    f"\n{'':10}TVM plan: {tvm}")
-        ge = "≥ " if m.known and pred.analyzed.memory_is_lower_bound else ""
-        return f"peak {ge}{fmt_bytes(rt.peak_bytes)} on {rt.runtime} = {parts}\n{'':10}TVM plan: {tvm}"
+        kind = peak_kind(pred)
+        why = f" (estimate: {rt.unsized_reason})" if kind == "estimate" else ""  # a guess: check cannot judge it
+        return f"peak {fmt_peak(rt.peak_bytes, kind)} on {rt.runtime}{why} = {parts}\n{'':10}TVM plan: {tvm}"
     if pred.runtime is not None and pred.runtime_memory_note:
         return f"{tvm} ({pred.runtime}'s peak not modelled: {pred.runtime_memory_note})"
     return tvm
@@ -98,7 +97,11 @@ def runtime_memory_dict(pred: Prediction) -> dict[str, Any] | None:
     rt = pred.runtime_memory
     if rt is None:
         return {"runtime": pred.runtime, "applied": False, "peak_bytes": None, "reason": pred.runtime_memory_note}
-    return {**rt.to_dict(), "applied": True}
+    # the table's marks (peak_kind): an estimate (a node sized by a guess) is neither exact nor a bound; a peak built
+    # on a plan with uncosted (unsized) ops is a lower bound (the block had neither until 2026-12-03: a NonZero model's
+    # tvm peak read as exact in JSON while the table printed it with >=)
+    kind = peak_kind(pred)
+    return {**rt.to_dict(), "applied": True, "lower_bound": kind == "lower_bound", "estimate": kind == "estimate"}
 
 
 def to_dict(pred: Prediction) -> dict[str, Any]:
