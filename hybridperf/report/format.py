@@ -3,9 +3,10 @@
 Every report (predict, check, mig, devices, predict-many, probe, measure, calibrate, annotate,
 HTML) and every command's progress line formats quantities through this module. Messages made
 below the report layer (an error, a prediction's warning, a probed sheet's source note) cannot
-import it and write their figure in the one unit they name (``1.50 GiB``, ``12.3 us``).
-All formatters pick the first prefix a value's magnitude reaches (:func:`_prefix`) from one of
-three tables, in one of two styles:
+import it: they write bytes with :func:`hybridperf.units.bytes_text` (what :func:`fmt_bytes` prints) and other
+figures in the one unit they name (``12.3 us``).
+All formatters pick the first prefix a value's magnitude reaches (decimal, sub-multiple or, for bytes,
+binary prefixes), in one of two styles:
 
 * fixed decimals, for a prediction's own figures: :func:`fmt_time` (``2.500 ms``),
   :func:`fmt_bytes` (binary prefixes, ``1.50 GiB``), :func:`fmt_count` (``1.234 G``, followed by
@@ -20,15 +21,15 @@ from typing import Any
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["fmt_bound", "fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_flops", "fmt_time", "format_si",
-           "table"]
+from hybridperf.units import bytes_text
+
+__all__ = ["fmt_bound", "fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_flops", "fmt_peak", "fmt_time",
+           "format_si", "table"]
 
 _Prefixes = Sequence[tuple[float, str]]
 
 #: decimal multiples (FLOP, FLOP/s, B and B/s on datasheets)
 DECIMAL: _Prefixes = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-#: binary multiples (bytes of a prediction)
-BINARY: _Prefixes = ((2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki"))
 #: the unit and its decimal sub-multiples (seconds, joules)
 SUBMULTIPLE: _Prefixes = ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"))
 
@@ -63,10 +64,7 @@ def fmt_energy(j: float) -> str:
 
 def fmt_bytes(n: float | None) -> str:
     """Bytes with binary prefixes and two decimals (``1.50 GiB``); under 1 KiB a whole number (``512 B``)."""
-    if n is None:
-        return "-"
-    factor, prefix = _prefix(n, BINARY)
-    return f"{n / factor:.2f} {prefix}B" if prefix else f"{int(n)} B"
+    return "-" if n is None else bytes_text(n)
 
 
 def fmt_count(n: float) -> str:
