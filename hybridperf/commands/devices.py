@@ -172,6 +172,8 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
             for i, m in enumerate(spec.mig_profiles)
         ],
         "notes": spec.notes,
+        # figures on the sheet that no prediction reads (sparsity, non-DRAM bandwidths, ...): shown, flagged
+        "unused_figures": list(spec.unused_figures),
     }
 
 

@@ -48,6 +48,7 @@ dram, l2, llc, sram, flash. Quantity entries accept the keys ``value``,
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,82 @@ _TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "family_probe
 _FAMILY_PROBE_KEYS = ("op", "dims", "latency")
 _COMPUTE_UNIT_KEYS = ("count", "fp32_lanes_per_unit", "boost_clock")
 _QUANTITY_KEYS = frozenset({"value", "unit", "source", "measured", "note"})
+#: ``sparsity`` entries: speed-ups that need sparse weights (kept apart from the dense peaks)
+SPARSITY_KINDS = ("structured_2_4",)
+
+#: other spellings of a precision, for the "did you mean" of an unknown one
+_PRECISION_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32", "float": "fp32",
+                      "single": "fp32", "float64": "fp64", "double": "fp64", "tensorfloat32": "tf32", "float8": "fp8",
+                      "e4m3": "fp8", "e5m2": "fp8", "i8": "int8", "i4": "int4"}
+#: other names of a memory level
+_LEVEL_ALIASES = {"hbm": "dram", "hbm2": "dram", "hbm2e": "dram", "hbm3": "dram", "hbm3e": "dram", "gddr": "dram",
+                  "gddr6": "dram", "gddr6x": "dram", "ddr": "dram", "ddr4": "dram", "ddr5": "dram", "lpddr5": "dram",
+                  "main": "dram", "vram": "dram", "l3": "llc", "smem": "sram", "shared": "sram"}
+#: what to write for a missing required key, after "is required but missing"
+_MISSING_FIX = {
+    "power": "; give power.idle and power.max in W (max: the datasheet's TDP; idle: a measurement, or "
+             "`estimate: <reasoning>`)",
+    "energy": "; give energy.per_mac (pJ per MAC for each precision of peak_compute) and energy.per_byte.dram; without "
+              "a measurement derive per_mac as (max power - idle power) / (peak / 2), see hw_specs/README.md",
+    "memory": "; give memory.dram.bandwidth (and capacity) of main memory",
+    "peak_compute": "; give the dense peak of at least one precision, e.g. fp32: {value: 19.5, unit: TFLOP/s, "
+                    "source: ...}",
+    "launch_overhead": "; give the per-kernel launch overhead, e.g. {value: 5, unit: us, source: ...}",
+}
+#: sources that only hold a place (the README's template writes "...")
+_PLACEHOLDER_SOURCES = frozenset({"...", "\u2026", "todo", "tbd", "fixme", "xxx", "?", "??", "???", "-", "--", "n/a",
+                                  "na", "none", "null", "unknown", "source", "tba"})
+
+
+def _is_placeholder(src: str) -> bool:
+    text = src.strip().lower()
+    return text in _PLACEHOLDER_SOURCES or re.match(r"(todo|tbd|fixme)\b", text) is not None
+
+
+def _name_hint(name: str, known, aliases: Mapping[str, str]) -> str:
+    """`` (did you mean 'fp16'?)`` for a misspelt closed-set name (case, a known alias, a close spelling), else ""."""
+    import difflib
+
+    folded = str(name).strip().lower().replace("-", "").replace("_", "")
+    guess = next((k for k in known if k.replace("_", "") == folded), None) or aliases.get(folded)
+    if guess is None:
+        close = difflib.get_close_matches(str(name).lower(), list(known), n=1)
+        guess = close[0] if close else None
+    return f" (did you mean {guess!r}?)" if guess else ""
+
+
+def _unit_key(unit: str) -> str:
+    """A unit spelling folded so that ``TFLOPS``, ``TFLOPs`` and ``TFLOP/s`` (``GBps``, ``gb/s``, ``GB/s``) meet."""
+    u = unit.strip().replace(" ", "").replace("\u03bc", "u").replace("\u00b5", "u").lower().replace("/", "")
+    u = re.sub(r"sec$", "s", u)
+    return re.sub(r"bps$", "bs", u)
+
+
+def _unit_hint(unit: Any, category: str) -> str:
+    """`` (did you mean 'TFLOP/s'?)`` for a unit of ``category`` spelt another way, else ""; a lowercase ``b`` that
+    would be a bit is said."""
+    if not isinstance(unit, str):
+        return ""
+    key = _unit_key(unit)
+    for cand in units_of(category):
+        ck = _unit_key(cand)
+        if key in (ck, ck + "s") or key + "s" == ck:
+            bits = " a lowercase b is a bit, 1/8 of a byte" if "B" in cand and "b" in unit and "B" not in unit else ""
+            return f" (did you mean {cand!r}?{bits})"
+    return ""
+
+
+def _text_value_fix(val: str) -> str:
+    """The fix for a ``value`` written as text: ``600 GB/s`` (unit inside) or ``'31.2'`` (a quoted number)."""
+    m = re.fullmatch(r"\s*([-+]?[0-9][0-9_]*\.?[0-9_]*(?:[eE][-+]?[0-9]+)?)\s*([^\d\s.].*?)\s*", val)
+    if m:
+        return (f"must be a positive number, got the text {val!r}; write the number in value and the unit in unit "
+                f"(value: {m.group(1)}, unit: {m.group(2)})")
+    try:
+        float(val)
+    except ValueError:
+        return f"must be a positive number, got the text {val!r}"
+    return f"must be a positive number, got the text {val!r}; write the number without quotes"
 
 
 @dataclass(frozen=True)
@@ -157,9 +234,11 @@ class DeviceSpec:
             if p in self.peak_flops_per_s:
                 return self.peak_flops_per_s[p]
         listed = ", ".join(sorted(self.peak_flops_per_s))
+        run_at = next((p for p in ("fp16", "bf16", "int8", "fp8", "tf32") if p in self.peak_flops_per_s), None)
+        how = f"run it at {run_at} (--precision {run_at}), " if run_at else ""
         raise SpecError(
             f"device {self.id!r} has no peak for {precision} (it lists {listed}); "
-            f"quantize the model or pick a device that supports {precision}"
+            f"{how}quantize the model or pick a device that supports {precision}"
         )
 
     def resolve_precision(self, precision: str) -> str:
@@ -178,6 +257,32 @@ class DeviceSpec:
     @property
     def dram(self) -> MemoryLevel:
         return self.memory["dram"]
+
+    @property
+    def unused_figures(self) -> tuple[str, ...]:
+        """The figures of this sheet (keys of :attr:`sources`) that no prediction reads, so that ``devices show`` says
+        so rather than let a figure look priced: sparsity speed-ups (no prediction assumes sparse weights), the pJ per
+        MAC of a precision without a peak (its work runs, and is priced, at the fallback's peak), bandwidths
+        of levels other than DRAM (the roofline reads DRAM only), energy per byte of levels other than DRAM (energy
+        prices DRAM traffic), the boost clock, and cache or unit figures the device's learned model does not take (the
+        cross-device GPU model: l2, else llc capacity, unit count and lanes; the cross-host CPU model: l2 and llc
+        capacity, core count; an NPU: roofline only)."""
+        read = {"dram"} | {"gpu": {"l2" if "l2" in self.memory else "llc"}, "cpu": {"l2", "llc"}}.get(self.kind, set())
+        units = {"gpu": ("count", "fp32_lanes_per_unit"), "cpu": ("count",)}.get(self.kind, ())
+        out = []
+        for key in self.sources:
+            parts = key.split(".")
+            if parts[0] == "sparsity" or key == "compute_units.boost_clock":
+                out.append(key)
+            elif parts[0] == "memory" and parts[1] != "dram" and (parts[2] != "capacity" or parts[1] not in read):
+                out.append(key)
+            elif parts[0] == "energy" and parts[1] == "per_byte" and parts[2] != "dram":
+                out.append(key)
+            elif parts[0] == "energy" and parts[1] == "per_mac" and parts[2] not in self.peak_flops_per_s:
+                out.append(key)  # work runs, and is priced, at a listed peak's precision
+            elif parts[0] == "compute_units" and parts[1] not in units:
+                out.append(key)
+        return tuple(out)
 
     @property
     def estimated_power_figures(self) -> tuple[str, ...]:
@@ -259,12 +364,67 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
     if path.is_dir():  # until 2026-12-03: "cannot parse YAML ([Errno 21] Is a directory ...); fix the file syntax"
         raise SpecError(f"{path} is a directory; pass a spec file (ID.yaml) or a device id from `hybridperf devices`")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_strict_loader())
+        size = path.stat().st_size
+        if size > MAX_SHEET_BYTES:  # until 2026-12-03 a 200 MB file was parsed for minutes before its first error
+            raise SpecError(f"{path}: {size / 2**20:.0f} MiB is not a spec sheet (a sheet is a few KiB of YAML, at most "
+                            f"{MAX_SHEET_BYTES // 2**20} MiB); pass the device's ID.yaml")
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:  # until 2026-12-03: exit 3, "internal error: UnicodeDecodeError"
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); save the spec file as UTF-8 YAML") from exc
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: cannot parse YAML ({error_line(exc)}); fix the file syntax") from exc
-    return parse_spec(raw, str(path))
+    except OSError as exc:  # until 2026-12-03: "cannot parse YAML ([Errno 13] ...); fix the file syntax"
+        raise SpecError(f"{path}: cannot read the file ({exc.strerror or error_line(exc)}); check its path and "
+                        "permissions") from exc
+    try:
+        raw = yaml.load(text, Loader=_strict_loader())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: cannot parse YAML ({_yaml_problem(exc)}); fix the file syntax") from exc
+    spec = parse_spec(raw, str(path))
+    _check_own_id(spec, path)
+    return spec
+
+
+#: the largest file read as a sheet: the shipped ones are under 10 KiB, a probe's with 64 family probes per op type
+#: about 100 KiB
+MAX_SHEET_BYTES = 2**20
+
+#: the figures that models and probes stored under a device id were made with (the latency side of a sheet)
+_ID_BOUND_FIGURES = {"kind": "kind", "peak_flops_per_s": "peak_compute", "memory": "memory",
+                     "launch_overhead_s": "launch_overhead", "compute_unit_count": "compute_units",
+                     "fp32_lanes_per_unit": "compute_units", "family_probes": "family_probes"}
+
+
+def _check_own_id(spec: DeviceSpec, path: Path) -> None:
+    """Refuse a sheet outside the package that takes a shipped sheet's id with other latency figures: what is stored
+    under that id (its residual model, its runtime probes in the cross-device model, a CPU's training offset) was made
+    on the shipped device and would be applied to this one's figures, and ``calibrate`` would store its model under the
+    shipped id (until 2026-12-03 ``./t4.yaml`` with twice T4's fp32 peak priced kernels with the real T4's measured
+    dispatch floor, silently). Edits of power, energy, sources or notes keep the id."""
+    packaged = default_spec_dir()
+    try:
+        inside = path.resolve().parent == packaged.resolve()
+    except OSError:
+        inside = False
+    if inside or spec.id not in available_devices(packaged):
+        return
+    shipped = load_spec(spec.id)
+    changed = [k for k in _ID_BOUND_FIGURES if _comparable(getattr(spec, k)) != _comparable(getattr(shipped, k))]
+    if changed:
+        raise SpecError(f"{path}: key 'id' is {spec.id!r}, a shipped sheet's id, but its {_ID_BOUND_FIGURES[changed[0]]} "
+                        f"differs from that sheet's; give your device its own id (and file name), e.g. "
+                        f"id: {spec.id}-custom in {spec.id}-custom.yaml")
+
+
+def _comparable(value: Any) -> Any:
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """What PyYAML found wrong and where (``found character '\\t' that cannot start any token at line 14, column 1``);
+    until 2026-12-03 only its context (``while scanning for the next token``), without a line."""
+    problem = getattr(exc, "problem", None) or error_line(exc)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def _strict_loader():
@@ -283,6 +443,12 @@ def _strict_loader():
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
+    # YAML 1.2 reads 3e13 and 31.2e12 as numbers; PyYAML (YAML 1.1) read them as text, and a peak written so was
+    # refused as "must be a positive number, got '3e13'" until 2026-12-03
+    StrictLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."),
+    )
     return StrictLoader
 
 
@@ -295,9 +461,9 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     memory = _memory_levels(v, raw)
     launch = v.quantity(raw["launch_overhead"], "launch_overhead", "time")
     idle, pmax = _power(v, raw)
-    per_mac, per_byte = _energy(v, raw, peak_flops)
+    per_mac, per_byte = _energy(v, raw, peak_flops, memory)
     sparsity = _sparsity(v, raw)
-    migs = _mig_profiles(v, raw)
+    migs = _mig_profiles(v, raw, kind, memory)
     notes = raw.get("notes") or ""
     if not isinstance(notes, str):
         v.fail("notes", "must be a string")
@@ -337,14 +503,16 @@ def _identity(v: _Validator, raw: Any, where: str) -> tuple[str, str]:
                    "(hybridperf/data/hw_specs/t4.yaml) and edit it")
     v.keys(raw, "", _TOP_KEYS_REQUIRED, _TOP_KEYS_OPTIONAL)
     if isinstance(raw["schema_version"], bool) or raw["schema_version"] != SCHEMA_VERSION:
-        v.fail("schema_version", f"is {raw['schema_version']!r}; this hybridperf reads {SCHEMA_VERSION}")
+        quoted = " (text: write it without quotes)" if str(raw["schema_version"]).strip() == str(SCHEMA_VERSION) else ""
+        v.fail("schema_version", f"is {raw['schema_version']!r}{quoted}; this hybridperf reads {SCHEMA_VERSION}")
     dev_id = v.string(raw, "id")
     stem = Path(where).stem
     if Path(where).suffix in (".yaml", ".yml") and stem != dev_id:
         v.fail("id", f"is {dev_id!r} but the file is named {stem!r}; the file name must equal the id")
     kind = v.string(raw, "kind")
     if kind not in KINDS:
-        v.fail("kind", f"is {kind!r}; use one of {', '.join(KINDS)}")
+        hint = f" (did you mean {kind.strip().lower()!r}?)" if kind.strip().lower() in KINDS else ""
+        v.fail("kind", f"is {kind!r}{hint}; use one of {', '.join(KINDS)}")
     return dev_id, kind
 
 
@@ -356,7 +524,8 @@ def _peaks(v: _Validator, raw: dict) -> dict[str, float]:
     peak_flops = {}
     for prec, q in peaks.items():
         if prec not in PRECISIONS:
-            v.fail(f"peak_compute.{prec}", f"unknown precision; use one of {', '.join(PRECISIONS)}")
+            v.fail(f"peak_compute.{prec}", f"unknown precision{_name_hint(prec, PRECISIONS, _PRECISION_ALIASES)}; "
+                                           f"use one of {', '.join(PRECISIONS)}")
         peak_flops[prec] = v.quantity(q, f"peak_compute.{prec}", "compute")
     return peak_flops
 
@@ -370,7 +539,8 @@ def _memory_levels(v: _Validator, raw: dict) -> dict[str, MemoryLevel]:
     for level, entry in mem_raw.items():
         key = f"memory.{level}"
         if level not in MEMORY_LEVELS:
-            v.fail(key, f"unknown memory level; use one of {', '.join(MEMORY_LEVELS)}")
+            v.fail(key, f"unknown memory level{_name_hint(level, MEMORY_LEVELS, _LEVEL_ALIASES)}; use one of "
+                        f"{', '.join(MEMORY_LEVELS)}")
         if not isinstance(entry, dict):
             v.fail(key, "must be a mapping with bandwidth / capacity")
         v.keys(entry, key, (), ("bandwidth", "capacity", "attainable_bandwidth"))
@@ -395,7 +565,8 @@ def _power(v: _Validator, raw: dict) -> tuple[float, float]:
     return idle, pmax
 
 
-def _energy(v: _Validator, raw: dict, peak_flops: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+def _energy(v: _Validator, raw: dict, peak_flops: dict[str, float],
+            memory: dict[str, MemoryLevel]) -> tuple[dict[str, float], dict[str, float]]:
     """``energy``: pJ per MAC by precision and per byte by memory level, covering every
     precision with a peak and DRAM."""
     energy = v.section(raw, "energy")
@@ -403,12 +574,17 @@ def _energy(v: _Validator, raw: dict, peak_flops: dict[str, float]) -> tuple[dic
     per_mac = {}
     for prec, q in v.section(energy, "per_mac", "energy").items():
         if prec not in PRECISIONS:
-            v.fail(f"energy.per_mac.{prec}", f"unknown precision; use one of {', '.join(PRECISIONS)}")
+            v.fail(f"energy.per_mac.{prec}", f"unknown precision{_name_hint(prec, PRECISIONS, _PRECISION_ALIASES)}; "
+                                             f"use one of {', '.join(PRECISIONS)}")
         per_mac[prec] = v.quantity(q, f"energy.per_mac.{prec}", "energy") * 1e12
     per_byte = {}
     for level, q in v.section(energy, "per_byte", "energy").items():
         if level not in MEMORY_LEVELS:
-            v.fail(f"energy.per_byte.{level}", f"unknown memory level; use one of {', '.join(MEMORY_LEVELS)}")
+            v.fail(f"energy.per_byte.{level}", f"unknown memory level{_name_hint(level, MEMORY_LEVELS, _LEVEL_ALIASES)}; "
+                                               f"use one of {', '.join(MEMORY_LEVELS)}")
+        if level not in memory:
+            v.fail(f"energy.per_byte.{level}", f"has no memory.{level}; add that level under memory or remove this "
+                                               "entry")
         per_byte[level] = v.quantity(q, f"energy.per_byte.{level}", "energy") * 1e12
 
     # energy must cover every precision the device computes in, and DRAM traffic:
@@ -428,14 +604,21 @@ def _sparsity(v: _Validator, raw: dict) -> dict[str, float]:
         key = f"sparsity.{name}"
         if not isinstance(entry, dict):
             v.fail(key, "must be a mapping {speedup, source}")
+        if name not in SPARSITY_KINDS:  # any name was taken (and shown) until 2026-12-03
+            v.fail(key, f"unknown sparsity{_name_hint(str(name), SPARSITY_KINDS, {})}; use one of "
+                        f"{', '.join(SPARSITY_KINDS)}")
         v.keys(entry, key, ("speedup", "source"), ())
         sparsity[name] = v.positive(entry["speedup"], f"{key}.speedup")
+        if sparsity[name] < 1:
+            v.fail(f"{key}.speedup", f"is {sparsity[name]:g}, below 1; write sparse rate / dense rate (2.0 for 2:4)")
         v.sources[key] = v.string(entry, "source", key)
     return sparsity
 
 
-def _mig_profiles(v: _Validator, raw: dict) -> list[MigProfile]:
-    """``mig_profiles``: Multi-Instance GPU partitions, names unique."""
+def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryLevel]) -> list[MigProfile]:
+    """``mig_profiles``: Multi-Instance GPU partitions of a GPU sheet with a DRAM capacity, names unique, one slice
+    count, each within the DRAM (a profile's bandwidth share is its memory over the capacity; until 2026-12-03 a 500 GB
+    profile of a 24 GB card "fit" with the whole bandwidth, and one without a capacity was given its compute share)."""
     migs = []
     mig_raw = raw.get("mig_profiles") or []
     if not isinstance(mig_raw, list):
@@ -447,7 +630,7 @@ def _mig_profiles(v: _Validator, raw: dict) -> list[MigProfile]:
         v.keys(entry, key, ("name", "compute_slices", "total_slices", "memory"), ())
         cs = entry["compute_slices"]
         ts = entry["total_slices"]
-        if not (isinstance(cs, int) and isinstance(ts, int) and 0 < cs <= ts):
+        if not (type(cs) is int and type(ts) is int and 0 < cs <= ts):
             v.fail(key, "compute_slices and total_slices must be integers with 0 < compute_slices <= total_slices")
         migs.append(
             MigProfile(
@@ -461,6 +644,19 @@ def _mig_profiles(v: _Validator, raw: dict) -> list[MigProfile]:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         v.fail("mig_profiles", f"profile {dup[0]!r} is listed twice")
+    if migs and kind != "gpu":
+        v.fail("mig_profiles", f"is for NVIDIA GPUs (kind gpu), this sheet is kind {kind}; remove it")
+    capacity = memory["dram"].capacity_bytes
+    if migs and capacity is None:
+        v.fail("memory.dram.capacity", "is required with mig_profiles (a profile's bandwidth share is its memory over "
+                                       "the DRAM capacity); add it")
+    for i, m in enumerate(migs):
+        if m.total_slices != migs[0].total_slices:
+            v.fail(f"mig_profiles[{i}].total_slices", f"is {m.total_slices} but mig_profiles[0] has "
+                                                      f"{migs[0].total_slices}; a GPU has one slice count")
+        if m.memory_bytes > capacity:
+            v.fail(f"mig_profiles[{i}].memory", f"{m.memory_bytes / 1e9:g} GB is more than memory.dram.capacity "
+                                                f"({capacity / 1e9:g} GB); fix the profile or the capacity")
     return migs
 
 
@@ -533,7 +729,8 @@ class _Validator:
             self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"is not a known key{hint}")
         for r in required:
             if r not in d:
-                self.fail(f"{key}.{r}" if key else r, "is required but missing")
+                full = f"{key}.{r}" if key else r
+                self.fail(full, "is required but missing" + _MISSING_FIX.get(full, ""))
 
     def section(self, d: dict, key: str, parent: str = "") -> dict:
         val = d[key]
@@ -549,6 +746,8 @@ class _Validator:
         return val
 
     def positive(self, val: Any, key: str) -> float:
+        if isinstance(val, str):  # "600 GB/s" or '31.2': text, refused without saying why until 2026-12-03
+            self.fail(key, _text_value_fix(val))
         if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val <= 0:
             self.fail(key, f"must be a positive number, got {val!r}")
         return float(val)
@@ -564,7 +763,8 @@ class _Validator:
                 self.fail(f"{key}.{r}", "is required but missing")
         unit = q["unit"]
         if unit not in UNITS:
-            self.fail(f"{key}.unit", f"unknown unit {unit!r}; use one of {', '.join(units_of(category))}")
+            self.fail(f"{key}.unit", f"unknown unit {unit!r}{_unit_hint(unit, category)}; use one of "
+                                     f"{', '.join(units_of(category))}")
         cat, factor = UNITS[unit]
         if cat != category:
             allowed = ", ".join(units_of(category))
@@ -573,6 +773,9 @@ class _Validator:
         src = q["source"]
         if not isinstance(src, str) or not src.strip():
             self.fail(f"{key}.source", "must name where the number comes from")
+        if _is_placeholder(src):  # README's template "..." passed as a source until 2026-12-03
+            self.fail(f"{key}.source", f"is the placeholder {src.strip()!r}; name where the number comes from (a "
+                                       "datasheet, a measurement, `derived: <arithmetic>` or `estimate: <reasoning>`)")
         self.sources[key] = src
         if not isinstance(q.get("measured", False), bool):
             self.fail(f"{key}.measured", "must be true or false")

@@ -26,20 +26,26 @@ def list_table(rows: list[dict[str, Any]]) -> str:
     return table(body, headers, rule=False) + foot
 
 
+#: the flag of a figure that no prediction reads (``unused_figures`` of :func:`~hybridperf.commands.devices.show_device`)
+UNUSED_FLAG = " [not used]"
+
+
 def show_table(d: dict[str, Any]) -> str:
     rows: list[list[str]] = []
+    unused = set(d.get("unused_figures", ()))
 
     def add(key: str, q: dict[str, Any] | None, unit: str) -> None:
         if q is None:
             return
-        flag = " [measured]" if q.get("measured") else ""
+        flag = (" [measured]" if q.get("measured") else "") + (UNUSED_FLAG if key in unused else "")
         src = q["source"] + (f" (note: {q['note']})" if q.get("note") else "")
         rows.append([key, format_si(q["value"], unit) + flag, src])
 
     for p, q in d["peak_compute"].items():
         add(f"peak_compute.{p}", q, q["unit"])
     for name, s in d["sparsity"].items():
-        rows.append([f"sparsity.{name}", f"x{s['speedup']:g} (not in peaks)", s["source"]])
+        flag = UNUSED_FLAG if f"sparsity.{name}" in unused else ""
+        rows.append([f"sparsity.{name}", f"x{s['speedup']:g} (not in peaks){flag}", s["source"]])
     for level, m in d["memory"].items():
         for k in ("bandwidth", "attainable_bandwidth", "capacity"):
             if k in m:
@@ -55,7 +61,7 @@ def show_table(d: dict[str, Any]) -> str:
         if k == "boost_clock":
             add(f"compute_units.{k}", q, "Hz")
         else:
-            flag = " [measured]" if q.get("measured") else ""
+            flag = (" [measured]" if q.get("measured") else "") + (UNUSED_FLAG if f"compute_units.{k}" in unused else "")
             rows.append([f"compute_units.{k}", f"{int(q['value'])}{flag}", q["source"]])
     for m in d["mig_profiles"]:
         rows.append(
@@ -64,4 +70,6 @@ def show_table(d: dict[str, Any]) -> str:
         )
     head = f"{d['id']}: {d['name']} ({d['kind']})\nfile: {d['path']}\nlatency: {d['latency_model']}\n"
     tail = f"\nnotes: {d['notes']}" if d["notes"] else ""
+    if unused:
+        tail += f"\n{UNUSED_FLAG.strip()}: on the sheet, but no prediction reads it"
     return head + table(rows, ["KEY", "VALUE", "SOURCE"], rule=False) + tail

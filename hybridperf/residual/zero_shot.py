@@ -97,6 +97,14 @@ def unverified_reason(spec: DeviceSpec) -> str:
         lo, hi = _training_ranges()[name]
         if v and not lo / UNVERIFIED_MARGIN <= v <= hi * UNVERIFIED_MARGIN:
             why.append(f"its {name} {v:.4g}{' ' + unit if unit else ''} is outside the training GPUs' {lo:.4g}-{hi:.4g}")
+    # the features fall back to 1 SM, 64 lanes and no cache (DeviceFigures.from_spec); unflagged until 2026-12-03
+    cache = spec.memory.get("l2") or spec.memory.get("llc")
+    assumed = [f"no {k} ({a} assumed)" for k, v, a in (
+        ("compute_units.count", spec.compute_unit_count, "1 SM"),
+        ("compute_units.fp32_lanes_per_unit", spec.fp32_lanes_per_unit, "64 lanes"),
+        ("memory.l2.capacity", cache.capacity_bytes if cache else None, "0 B")) if v is None]
+    if assumed:
+        why.append(f"its sheet gives {' and '.join(assumed)}")
     return "; ".join(why)
 ADAPTATION_SCHEMA = 2
 
