@@ -15,10 +15,18 @@ from hybridperf.device.spec import default_spec_dir
 SHEET = default_spec_dir() / "host-epyc-1c.yaml"
 
 
-def _slow_sheet(path):
-    """The packaged host-epyc-1c sheet with its fp32 peak (88.89 GFLOP/s) and DRAM bandwidth (20.81 GB/s) lowered
-    to 44 GFLOP/s and 10 GB/s, under the same id."""
+def _user_sheet(path):
+    """The packaged host-epyc-1c sheet under a user's own id (a shipped id with other figures is refused)."""
     text = SHEET.read_text(encoding="utf-8")
+    assert text.count("id: host-epyc-1c\n") == 1
+    path.write_text(text.replace("id: host-epyc-1c\n", "id: my-epyc\n"), encoding="utf-8")
+    return path
+
+
+def _slow_sheet(path):
+    """The user's sheet (:func:`_user_sheet`) with its fp32 peak (88.89 GFLOP/s) and DRAM bandwidth (20.81 GB/s)
+    lowered to 44 GFLOP/s and 10 GB/s in place, under the same id."""
+    text = (path if path.exists() else _user_sheet(path)).read_text(encoding="utf-8")
     assert text.count("value: 88.89") == 1 and text.count("value: 20.81") == 2
     path.write_text(text.replace("value: 88.89", "value: 44.0").replace("value: 20.81", "value: 10.0"),
                     encoding="utf-8")
@@ -64,8 +72,7 @@ def test_session_model_replaced_with_same_size_and_mtime(tmp_path):
 def test_session_sheet_edited_in_place(tmp_path, model_dir):
     from hybridperf import api
 
-    sheet = tmp_path / "host-epyc-1c.yaml"
-    shutil.copy(SHEET, sheet)
+    sheet = _user_sheet(tmp_path / "my-epyc.yaml")
     model = str(model_dir / "resnet_like.onnx")
     s = api.Session()
     first = s.predict(model, str(sheet), batch=1, residual=None)
@@ -93,16 +100,18 @@ def test_predict_many_resume_other_sheet_or_model(tmp_path, model_dir, capsys):
     d.mkdir()
     shutil.copy(model_dir / "resnet_like.onnx", d / "a.onnx")
     out = tmp_path / "rows.jsonl"
-    user = _slow_sheet(tmp_path / "host-epyc-1c.yaml")  # the packaged sheet's id, other figures
+    user = _user_sheet(tmp_path / "my-epyc.yaml")
     base = ["predict-many", str(d), "--batch", "1", "--jobs", "1", "--format", "json", "--output", str(out)]
-    packaged = _run([*base, "-d", "host-epyc-1c"], capsys)[0]
+    first = _run([*base, "-d", str(user)], capsys)[0]
+    _slow_sheet(user)  # the same id, other figures
     edited = _run([*base, "-d", str(user)], capsys)[0]
     alone = _run([*base[:-2], "-d", str(user)], capsys)[0]  # no --output: nothing resumed
-    # until 2026-12-03 the second run took the packaged sheet's row (0.000231825 s instead of 0.000336958 s)
-    assert edited["latency_s"] == alone["latency_s"] != packaged["latency_s"]
+    # until 2026-12-03 the second run took the first sheet's row (0.000231825 s instead of 0.000336958 s)
+    assert edited["latency_s"] == alone["latency_s"] != first["latency_s"]
     assert len(out.read_text().splitlines()) == 2
+    packaged = _run([*base, "-d", "host-epyc-1c"], capsys)[0]
     assert _run([*base, "-d", "host-epyc-1c"], capsys)[0] == packaged  # the same settings: resumed, row unchanged
-    assert len(out.read_text().splitlines()) == 2
+    assert len(out.read_text().splitlines()) == 3
 
     # the model replaced by another of the same size, its mtime put back
     st = (d / "a.onnx").stat()
@@ -114,7 +123,7 @@ def test_predict_many_resume_other_sheet_or_model(tmp_path, model_dir, capsys):
     again = _run([*base, "-d", "host-epyc-1c"], capsys)[0]
     assert (packaged["flops"], again["flops"]) == (onnx_models.resnet_like(hw=32, width=16)[1], flops)
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(rows) == 3 and rows[0]["version"] == rows[2]["version"]
+    assert len(rows) == 4 and rows[0]["version"] == rows[3]["version"]
     assert "model_file" not in again and "device_sheet" not in again  # the resume keys stay in the file
 
 

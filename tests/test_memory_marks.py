@@ -78,3 +78,15 @@ def test_onnxruntime_guess_is_an_estimate_everywhere(models, tmp_path, capsys):
     header, line = to_csv([row], "ryzen-9-7950x").splitlines()
     cells = dict(zip(header.split(","), line.split(",")))
     assert (cells["memory_estimate"], cells["memory_lower_bound"]) == ("true", "false")
+
+
+def test_tvm_runtime_on_a_cpu_sheet_says_latency_is_not_tvms(models):
+    """--runtime tvm on a CPU sheet prices TVM's peak and nothing else; until 2026-12-03 nothing said so."""
+    from hybridperf.estimate.pricing import TVM_ON_CPU_NOTE
+
+    tvm = hybridperf.predict(models["mlp"], "ryzen-9-7950x", residual=None, runtime="tvm")
+    ort = hybridperf.predict(models["mlp"], "ryzen-9-7950x", residual=None, runtime="onnxruntime")
+    assert TVM_ON_CPU_NOTE in tvm.warnings and TVM_ON_CPU_NOTE not in ort.warnings
+    assert tvm.latency_s == ort.latency_s and tvm.peak_memory_bytes != ort.peak_memory_bytes
+    gpu = hybridperf.predict(models["mlp"], "t4", residual=None, runtime="tvm")
+    assert TVM_ON_CPU_NOTE not in gpu.warnings

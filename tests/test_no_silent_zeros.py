@@ -294,7 +294,7 @@ def test_inputs_alone_above_device_memory_warn_when_no_plan_could_be_made(models
     pred = predict_on(analyze(models["matmul"]), small, residual=None)
     unplanned = dataclasses.replace(pred, memory_plan=MemoryPlan.unknown(pred.memory.weight_bytes, 4096, "no plan"))
     assert unplanned.peak_memory_bytes is None
-    assert unplanned.warnings == ("the inputs alone (0.00 GiB) exceed toy's 0.00 GiB of memory; the model does not "
+    assert unplanned.warnings == ("the inputs alone (4.00 KiB) exceed toy's 1000 B of memory; the model does not "
                                   "fit (lower the batch or the precision)",)
 
 
@@ -303,9 +303,9 @@ def test_peak_above_device_memory_warns_and_fails_check(models, capsys):
     small = dataclasses.replace(spec, memory={"dram": dataclasses.replace(spec.dram, capacity_bytes=1000.0)})
     pred = predict_on(analyze(models["matmul"]), small, residual=None)
     assert pred.peak_memory_bytes > 1000  # 8192 B of weights alone
-    gib = pred.peak_memory_bytes / 2**30
+    kib = pred.peak_memory_bytes / 2**10  # it read "0.00 GiB exceeds toy's 0.00 GiB" until 2026-12-03
     assert pred.warnings == (
-        f"predicted peak memory {gib:.2f} GiB exceeds toy's 0.00 GiB of memory; the model does not fit "
+        f"predicted peak memory {kib:.2f} KiB exceeds toy's 1000 B of memory; the model does not fit "
         "(lower the batch or the precision)",
     )
     result = check(models["matmul"], small, max_latency="1s", residual=None, runtime=None)  # the TVM plan's peak

@@ -23,6 +23,45 @@ _FOLDED_NOTE = "constant subexpression: all inputs are constants, folded at comp
 
 
 @dataclass(frozen=True)
+class MixedDtypeCost(OpCost):
+    """The cost of an op whose tensors are not all of the dtype its label implies (a float32 gather with int64
+    indices, a float32 ``Where`` on a bool mask, a cast between float32 and int64): the float32 part of each
+    traffic figure, which a precision override re-sizes (:func:`hybridperf.estimate.pricing.priced_cost`); the
+    rest keeps its own dtype's bytes. An op labelled ``fp32`` with a plain :class:`OpCost` moves only float32
+    tensors, one labelled ``int32`` none."""
+
+    float32_bytes_read: int = 0
+    float32_bytes_written: int = 0
+    float32_weight_bytes: int = 0
+
+
+def _float32_bytes(infos: Any) -> int:
+    return sum(i.nbytes or 0 for i in infos if i.dtype == "float32")
+
+
+def with_dtype_split(cost: OpCost, ctx: OpContext, precision: str) -> OpCost:
+    """``cost`` with its float32 part split out (:class:`MixedDtypeCost`) where an override could mistake it: an op
+    labelled ``fp32`` that moves a tensor of another dtype, or one labelled ``int32`` that writes a float32 tensor;
+    else ``cost`` itself (every float32 op's cost is the plain :class:`OpCost` it always was).
+
+    Integer and bool inputs are read whole; the rest of the read bytes (all of them where the rule did not say
+    otherwise, the selected rows of a gather where it did) are the float32 inputs' data.
+    """
+    if precision not in ("fp32", "int32") or not (cost.bytes_read or cost.bytes_written or cost.weight_bytes):
+        return cost  # fp16, bf16, int8 ...: an override leaves the op as it is; no traffic: nothing to split
+    tensors = ctx.inputs + ctx.outputs
+    if precision == "fp32" and all(t.dtype == "float32" for t in tensors if t.nbytes):
+        return cost
+    if precision == "int32" and not _float32_bytes(ctx.outputs):
+        return cost
+    other_in = sum(i.nbytes or 0 for i in ctx.inputs if i.dtype != "float32")
+    read = cost.bytes_read - min(cost.bytes_read, other_in) if _float32_bytes(ctx.inputs) else 0
+    weight = sum(i.nbytes or 0 for i, c in zip(ctx.inputs, ctx.const_inputs) if c and i.dtype == "float32")
+    return MixedDtypeCost(cost.flops, cost.bytes_read, cost.bytes_written, cost.weight_bytes, read,
+                          min(cost.bytes_written, _float32_bytes(ctx.outputs)), min(cost.weight_bytes, weight))
+
+
+@dataclass(frozen=True)
 class OpRecord:
     """Cost of one Relax call binding."""
 
@@ -341,6 +380,7 @@ class _CostPass:
             cost = OpCost(0, int(ctx.in_bytes), int(ctx.out_bytes), int(ctx.weight_bytes))
         else:
             cost = OpCost()
+        cost = with_dtype_split(cost, ctx, prec)
         return OpRecord(
             index=len(self.records),
             var=name,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, precision_of
-from hybridperf.costs import OpCost, Status
+from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, precision_of, with_dtype_split
+from hybridperf.costs import OpContext, OpCost, Status
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.lowering import origin_of
 
@@ -124,6 +124,8 @@ def _make_kernel(idx: int, name: str, members: list[int], records, args, out_var
         cost = OpCost()
     else:
         cost = OpCost(flops, max(0, bytes_read), bytes_written, weight)
+        # the float32 part of what crosses the boundary is what a precision override re-sizes
+        cost = with_dtype_split(cost, OpContext(name, tuple(i for i, _ in ins), tuple(outs), tuple(c for _, c in ins)), prec)
     return Kernel(idx, name, tuple(members), status, cost, prec)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybridperf.analysis.analyze import Analyzed
+from hybridperf.analysis.cost_pass import MixedDtypeCost
 from hybridperf.analysis.kernels import Kernel
 from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.costs import OpCost
@@ -15,6 +16,7 @@ from hybridperf.device.spec import DeviceSpec, load_spec
 from hybridperf.errors import InputError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
 from hybridperf.precision import storage_bytes
+from hybridperf.units import bytes_text
 
 
 __all__ = ["KernelPrediction", "Prediction", "RooflineMemo", "bounded_energy", "predict_on", "price", "priced_cost",
@@ -27,6 +29,12 @@ class KernelPrediction:
     estimate: RooflineEstimate
     latency_s: float
     calibrated: bool = False
+
+
+#: ``--runtime tvm`` on a CPU sheet: what the flag changes there (until 2026-12-03 nothing said the latency was not
+#: TVM's, beside a TVM peak)
+TVM_ON_CPU_NOTE = ("--runtime tvm on a CPU sheet changes the peak memory only: the latency is priced as without it "
+                   "(the learned CPU models are trained on onnxruntime timings; TVM's CPU kernels are not modelled)")
 
 
 @dataclass(frozen=True)
@@ -119,16 +127,19 @@ class Prediction:
             # the headline peak (and what check --max-memory judges) is onnxruntime's, which runs the graph as stored
             out.append(f"--precision {self.precision}: the peak memory is onnxruntime's for the model as stored "
                        "(onnxruntime on a CPU does not apply the override; the TVM plan line prices it)")
+        if self.runtime == "tvm" and self.spec.kind == "cpu":
+            out.append(TVM_ON_CPU_NOTE)
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
+        # bytes as the reports print them: a device of a few hundred KiB read "0.00 GiB" until 2026-12-03
         if peak is not None and cap is not None and peak > cap:
             out.append(
-                f"predicted peak memory {peak / 2**30:.2f} GiB exceeds {self.spec.id}'s {cap / 2**30:.2f} GiB of memory; "
+                f"predicted peak memory {bytes_text(peak)} exceeds {self.spec.id}'s {bytes_text(cap)} of memory; "
                 "the model does not fit (lower the batch or the precision)"
             )
         elif peak is None and cap is not None and self.memory.input_bytes > cap:  # no plan, yet the inputs alone
             out.append(
-                f"the inputs alone ({self.memory.input_bytes / 2**30:.2f} GiB) exceed {self.spec.id}'s "
-                f"{cap / 2**30:.2f} GiB of memory; the model does not fit (lower the batch or the precision)"
+                f"the inputs alone ({bytes_text(self.memory.input_bytes)}) exceed {self.spec.id}'s "
+                f"{bytes_text(cap)} of memory; the model does not fit (lower the batch or the precision)"
             )
         return tuple(out)
 
@@ -236,15 +247,24 @@ class RooflineMemo:
 
 
 def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple[OpCost, str]:
-    """An op's or kernel's cost and precision under the override: float32 work runs at ``precision``
-    and its traffic shrinks with :attr:`Precision.storage_bytes`; other precisions (fp16, int8, and ``int32``:
-    integer and bool index or mask work) are left as they are."""
-    if precision is None or op_precision != "fp32":
+    """An op's or kernel's cost and precision under the override: float32 work (``fp32``) runs at ``precision``,
+    other precisions (fp16, int8, and ``int32``: integer and bool index or mask work) as they are; float32 tensors
+    shrink with :attr:`Precision.storage_bytes`, tensors of other dtypes keep their bytes. The float32 part of the
+    traffic is all of it for an ``fp32`` cost, none for an ``int32`` one, and what a
+    :class:`~hybridperf.analysis.cost_pass.MixedDtypeCost` says (a gather's int64 indices, a cast's int64 side)."""
+    if precision is None or op_precision not in ("fp32", "int32"):
         return cost, op_precision
-    size = storage_bytes(precision)
-    return OpCost(
-        cost.flops, cost.bytes_read * size // 4, cost.bytes_written * size // 4, cost.weight_bytes * size // 4
-    ), precision
+    prec = precision if op_precision == "fp32" else op_precision
+    if isinstance(cost, MixedDtypeCost):
+        parts = ((cost.bytes_read, cost.float32_bytes_read), (cost.bytes_written, cost.float32_bytes_written),
+                 (cost.weight_bytes, cost.float32_weight_bytes))
+    elif op_precision == "fp32":
+        parts = ((cost.bytes_read, cost.bytes_read), (cost.bytes_written, cost.bytes_written),
+                 (cost.weight_bytes, cost.weight_bytes))
+    else:
+        return cost, op_precision
+    read, written, weight = (stored_bytes("float32", f32, precision) + total - f32 for total, f32 in parts)
+    return OpCost(cost.flops, read, written, weight), prec
 
 
 def priced_memory(analyzed: Analyzed, precision: str | None) -> MemoryPlan:

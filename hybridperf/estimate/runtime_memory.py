@@ -1093,5 +1093,5 @@ __all__ = [
     "branch_input_holds", "cudnn_nhwc_workspace_bytes", "conv_workspace_bytes",
     "fuse_torch_activations", "transformer_layer_holds", "eager_ops", "torch_eager_activation_bytes",
     "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
-    "RUNTIME_KINDS", "resolve_runtime", "with_runtime", "memory_figure",
+    "RUNTIME_KINDS", "resolve_runtime", "with_runtime", "memory_figure", "peak_kind",
 ]
