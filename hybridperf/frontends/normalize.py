@@ -505,7 +505,11 @@ def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
     g.name = src.name
     g.input.extend(src.input)
     g.output.extend(src.output)
-    g.value_info.extend(src.value_info)
+    # a file's value_info is a hint, and sometimes a wrong one (onnxruntime's float16 converter writes
+    # rank 0 for 1-D shape tensors): onnx infers the standard ops' outputs itself, so only the outputs of
+    # custom-domain ops, which it cannot infer, keep theirs
+    custom = {o for n in src.node if (n.domain or "") not in _DEFAULT_DOMAINS for o in n.output}
+    g.value_info.extend(vi for vi in src.value_info if vi.name in custom)
     g.node.extend(src.node)
     for t in src.initializer:
         _add_to_skeleton(g, t)
@@ -555,6 +559,37 @@ def _inline_branch(node: onnx.NodeProto, branch: onnx.GraphProto, out: onnx.Mode
     nodes.extend(onnx.helper.make_node("Identity", [b.name], [o], name=f"{node.name or o}__taken_branch{k}")
                  for k, (b, o) in enumerate(zip(branch.output, node.output)) if o)
     return nodes
+
+
+def _contrib_shapes(sk: onnx.ModelProto, inferred: onnx.ModelProto, static: Mapping[str, tuple[int, ...]]) -> int:
+    """Give ``sk`` the static output shapes of its onnxruntime contrib ops (which onnx's inference does
+    not know: :func:`hybridperf.frontends.contrib.output_shapes`) where their inputs' are known, so
+    that the next round folds the shape arithmetic after them; returns how many were added."""
+    from hybridperf.frontends.contrib import SHAPED, output_shapes  # noqa: PLC0415
+
+    have = {vi.name for vi in sk.graph.value_info}
+    types: dict[str, int] | None = None
+    added = 0
+    for node in sk.graph.node:
+        if (node.domain or "", node.op_type) not in SHAPED:
+            continue
+        todo = [o for o in node.output if o and o not in static and o not in have]
+        if not todo:
+            continue
+        if types is None:
+            g = inferred.graph
+            types = {vi.name: vi.type.tensor_type.elem_type for vi in list(g.input) + list(g.value_info)}
+            types.update((t.name, t.data_type) for t in g.initializer)
+        elem = types.get(node.input[0]) if node.input else None
+        if not elem:
+            continue
+        shapes = output_shapes(node, [static.get(i) if i else None for i in node.input])
+        for name, shape in zip(node.output, shapes):
+            if name in todo and shape is not None:
+                sk.graph.value_info.append(onnx.helper.make_tensor_value_info(name, elem, list(shape)))
+                have.add(name)
+                added += 1
+    return added
 
 
 def _infer(sk: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
@@ -689,7 +724,7 @@ def _fold_to_fixpoint(out: onnx.ModelProto, sk: onnx.ModelProto, folder: _Folder
     for _ in range(_MAX_ROUNDS):
         inferred, static = _infer(sk)
         kept: list[onnx.NodeProto] = []
-        n_new = 0
+        n_new = _contrib_shapes(sk, inferred, static)
         for node in sk.graph.node:
             if alias:
                 for i, name in enumerate(node.input):
@@ -789,12 +824,22 @@ def _op_id(node: onnx.NodeProto) -> str:
     return f"{node.domain or 'ai.onnx'}::{node.op_type}"
 
 
+#: op names TVM's frontend converts with a ``com.microsoft`` op's semantics: in the ONNX domain they are
+#: another op (``Attention``, opset 23: separate Q, K, V inputs; TVM's converter reads ``num_heads``)
+_CONTRIB_NAMED = frozenset({"Attention"})
+
+
 def _unsupported_nodes(model: onnx.ModelProto) -> dict[str, int]:
+    from hybridperf.frontends.contrib import converter_for  # noqa: PLC0415
+
     table = _tvm_convert_map()
     counts: dict[str, int] = {}
     for node in _walk(model.graph.node):
         domain = node.domain or ""
         ok = domain in _TVM_DOMAINS and (node.op_type in table or node.op_type in _TVM_DIRECT_OPS)
+        if ok and domain in _DEFAULT_DOMAINS and node.op_type in _CONTRIB_NAMED:
+            ok = False
+        ok = ok or converter_for(node) is not None
         if not ok:
             key = _op_id(node)
             counts[key] = counts.get(key, 0) + 1
@@ -847,6 +892,10 @@ def check_supported(model: onnx.ModelProto, source: str = "model") -> None:
     hint = "e.g. opset <= 22, no custom ops"
     if any(k.split("::")[-1] in _LOOP_OPS for k in counts):
         hint = "loops and recurrent layers unrolled, e.g. traced at a fixed sequence length"
+    elif any(k.startswith("com.microsoft::") for k in counts):
+        # onnxruntime's fused ops compute what the exported subgraphs did: price the export itself
+        hint = ("or pass the model as exported, before onnxruntime's fusions (transformers optimize_model, "
+                "ORT_ENABLE_EXTENDED), which compute the same thing")
     raise UnsupportedModelError(
         f"{source}: {sum(counts.values())} of {total} nodes use ops TVM's ONNX frontend cannot import: "
         f"{listed}; re-export without them ({hint})"

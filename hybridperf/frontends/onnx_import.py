@@ -368,6 +368,19 @@ def _tracing_importer(base: type) -> type:
             self._hp_nodes = list(graph.node)
             return super().from_onnx(graph, opset)
 
+        def _check_for_unsupported_ops(self, graph):
+            # TVM's check by op name, less the nodes an onnxruntime contrib converter of ours takes
+            from hybridperf.frontends.contrib import converter_for  # noqa: PLC0415
+
+            nodes = [n for n in graph.node if converter_for(n) is None]
+            if len(nodes) == len(graph.node):
+                return super()._check_for_unsupported_ops(graph)
+            import onnx  # noqa: PLC0415
+
+            rest = onnx.GraphProto()
+            rest.node.extend(nodes)
+            return super()._check_for_unsupported_ops(rest)
+
         def _parse_array(self, tensor_proto):
             # a weight left on disk (see load_onnx_proto): a placeholder of its shape and dtype. Nothing
             # reads constant values after import (costs, kernels and memory use types only), and the
@@ -426,8 +439,19 @@ def _tracing_importer(base: type) -> type:
                 return None
             return self._hp_placeholder(ty)
 
-        def _hp_convert(self, op_name, inputs, attrs, opset):
-            """TVM's converter; a Conv's sees a builder that types its ``conv2d`` (:class:`_TypingBuilder`)."""
+        def _hp_convert(self, op_name, inputs, attrs, opset, node=None):
+            """TVM's converter; a Conv's sees a builder that types its ``conv2d`` (:class:`_TypingBuilder`);
+            an onnxruntime contrib op's is :mod:`hybridperf.frontends.contrib`'s."""
+            from hybridperf.frontends.contrib import converter_for  # noqa: PLC0415
+
+            contrib = converter_for(node) if node is not None else None
+            if contrib is not None:
+                return contrib(self.bb, list(inputs), attrs, node)
+            if op_name == "LayerNormalization" and opset < 17:
+                # onnxruntime's own LayerNormalization (ONNX domain, opset 1) is the opset-17 op; TVM has only v17
+                from tvm.relax.frontend.onnx import onnx_frontend  # noqa: PLC0415
+
+                return onnx_frontend.LayerNormalization._impl_v17(self.bb, inputs, attrs, [self._nodes, self._params])  # noqa: SLF001
             if op_name != "Conv":
                 return super()._convert_operator(op_name, inputs, attrs, opset)
             bb = self.bb
@@ -441,6 +465,12 @@ def _tracing_importer(base: type) -> type:
             from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
 
             name = str(attrs.get("tvm_custom", {}).get("name", ""))
+            # the importer converts the graph's nodes in order; an unnamed node is known by its first output
+            node = None
+            for k in range(self._hp_next, len(self._hp_nodes)):
+                if self._hp_nodes[k].op_type == op_name and self._hp_nodes[k].name == name:
+                    node, self._hp_next = self._hp_nodes[k], k + 1
+                    break
             sym = None
             try:
                 # an op on weights left on disk, with nothing else but constants: TVM's converter would
@@ -450,20 +480,14 @@ def _tracing_importer(base: type) -> type:
                 if on_placeholders and op_name in _TYPE_FOLDED_OPS:
                     sym = self._hp_fold_by_type(op_name, inputs, attrs, opset)
                 if sym is None:
-                    sym = self._hp_convert(op_name, inputs, attrs, opset)
+                    sym = self._hp_convert(op_name, inputs, attrs, opset, node)
                     if on_placeholders and _tvm.is_constant(sym):
                         sym = self._hp_placeholder(_tvm.expr_type(sym)) or sym
             except Exception:
                 self.hp_failed_node = (op_name, name)
                 raise
-            # the importer converts the graph's nodes in order; an unnamed node is known by its first output
-            for k in range(self._hp_next, len(self._hp_nodes)):
-                node = self._hp_nodes[k]
-                if node.op_type == op_name and node.name == name:
-                    self._hp_next = k + 1
-                    if not name and node.output:
-                        name = f"output:{node.output[0]}"
-                    break
+            if node is not None and not name and node.output:
+                name = f"output:{node.output[0]}"
             self.hp_node_exprs.append((name, sym))
             return sym
 
