@@ -148,6 +148,13 @@ def run_guarded(func, args) -> int:
     from hybridperf.errors import HybridperfError, InputError
 
     verbose = getattr(args, "verbose", False)
+    if verbose:  # TVM's C++ log lines, captured off stderr while passes run (ir.tvm_compat.native_log_captured)
+        import logging
+
+        native = logging.getLogger("hybridperf.tvm")
+        native.setLevel(logging.DEBUG)
+        if not native.handlers:
+            native.addHandler(logging.StreamHandler(sys.stderr))
     try:
         code = func(args)
         return int(code if code is not None else ExitCode.OK)

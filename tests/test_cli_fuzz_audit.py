@@ -118,7 +118,14 @@ def test_measure_inputs_too_large(tmp_path):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [100000, 100000, 100000])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [100000, 100000, 100000])
     m = _save([helper.make_node("Relu", ["x"], ["y"])], [x], [y], tmp_path / "huge.onnx")
-    with pytest.raises(InputError, match=r"\(x=100000x100000x100000\) do not fit in this machine's memory; bind a "
+    # beyond what any device addresses: predict's own size check (measure binds shapes as predict does)
+    with pytest.raises(InputError, match=r"input x=100000x100000x100000 is 4e\+15 B, more than the 2\^48 B"):
+        _measure_in_process(m)
+    # 1e6^2 float32 = 4e12 B: addressable, but not in this machine's memory
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1000000, 1000000])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1000000, 1000000])
+    m = _save([helper.make_node("Relu", ["x"], ["y"])], [x], [y], tmp_path / "big.onnx")
+    with pytest.raises(InputError, match=r"\(x=1000000x1000000\) do not fit in this machine's memory; bind a "
                                          r"smaller shape with --shape or --batch$"):
         _measure_in_process(m)
 

@@ -324,7 +324,7 @@ def test_a_cpu_of_another_instruction_set_is_marked_unverified():
         assert note in for_sheet(load_spec(dev)).describe()
     assert "x86-64" not in for_sheet(load_spec("ryzen-9-7950x")).describe()
     pi = for_sheet(load_spec("raspberry-pi-4b"))
-    unknown = pi.for_host(dataclasses.replace(pi.host_, isa="", threads=1))
+    unknown = pi.for_host(dataclasses.replace(pi.host_, isa="", threads=1, assumed=()))
     assert "unverified" not in unknown.describe()
     old = copy.copy(pi)
     old.host_effects_ = tuple(dataclasses.replace(e, figures=dataclasses.replace(e.figures, isa=""))
@@ -347,7 +347,8 @@ def test_more_threads_than_any_training_cpu_is_marked_unverified():
     assert ryzen.host_.threads == 16
     assert ", unverified (16 threads: its training CPUs ran 1-2)" in ryzen.describe()
     pi = for_sheet(load_spec("raspberry-pi-4b"))
-    assert "no arm CPU measured; 4 threads: its training CPUs ran 1-2)" in pi.describe()
+    assert ("no arm CPU measured; 4 threads: its training CPUs ran 1-2; its sheet gives no peak_compute.int8 (its fp32 "
+            "rate assumed) and no memory.llc.capacity (0 B assumed))") in pi.describe()
     two = ryzen.for_host(dataclasses.replace(ryzen.host_, threads=2))
     assert "unverified" not in two.describe()
 
@@ -364,7 +365,8 @@ def test_check_says_an_unverified_latency_beside_its_verdict(capsys):
     lat = json.loads(capsys.readouterr().out)["checks"][0]
     assert lat["metric"] == "latency" and lat["exceeded"]
     assert lat["estimated"] == ("unverified: its training CPUs are all x86-64: no arm CPU measured; 4 threads: its "
-                                "training CPUs ran 1-2")
+                                "training CPUs ran 1-2; its sheet gives no peak_compute.int8 (its fp32 rate assumed) and "
+                                "no memory.llc.capacity (0 B assumed)")
     assert main([*argv, "-d", "host-epyc-zen5-1c"]) == 0
     assert capsys.readouterr().out.splitlines()[2].endswith(" ok")
 

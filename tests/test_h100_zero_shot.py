@@ -37,6 +37,9 @@ def world(tmp_path, monkeypatch):
     monkeypatch.setattr(hz, "ZOO", zoo)
     monkeypatch.setattr(hz, "ZOO_DIRS", (zoo,))
     monkeypatch.setattr(hz, "PACKAGE", pkg)
+    # the tests do not depend on this host's free disk (the run refuses to export under 4 GB free)
+    real_usage = hz.shutil.disk_usage
+    monkeypatch.setattr(hz.shutil, "disk_usage", lambda p: real_usage(p)._replace(free=10**12))
     # pricing without TVM: one fake entry per (runtime, dtype)
     monkeypatch.setattr(hz, "_price_one", lambda path, combos, *a: {
         f"{path.name}|{rt}|{dt}": {"device_s": [1e-3], "group": ["gemm"], "host_floor_s": 1e-5, "host_weights": [1.0],

@@ -46,8 +46,10 @@ class Analyzed:
 
     @property
     def memory_is_lower_bound(self) -> bool:
-        """A plan exists but some op's output size is data-dependent (NonZero, Unique): not counted."""
-        return self.memory.known and any(o.shape is None for r in self.analysis.records for o in r.outputs)
+        """A plan exists but some op's output is not in it: its size is data-dependent (NonZero, Unique), or
+        TVM does not lower the op (:attr:`~hybridperf.analysis.memory.MemoryPlan.lower_bound_reason` names it)."""
+        return self.memory.known and (bool(self.memory.ops_outside_plan)
+                                      or any(o.shape is None for r in self.analysis.records for o in r.outputs))
 
     @property
     def uncosted_ops(self) -> list[str]:
@@ -250,7 +252,8 @@ def plan_lowered_memory(module: Any, analysis: ModelAnalysis, input_bytes: int, 
             # ToNonDataflow leaves adjacent binding blocks, which TVM's normaliser merges into one: its planner reuses
             # storage across what were several blocks of ``main`` (a hand-written module; ONNX's have one block)
             stream = call_stream.CallStream((tuple(b for block in stream.blocks for b in block),), stream.output)
-            return plan_stream(stream, analysis.weight_bytes, input_bytes), None
+            return plan_stream(stream, analysis.weight_bytes, input_bytes,
+                               ops_outside_plan=lowering.ops_outside_plan(module)), None
     mem_mod = lowering.to_memory_plannable(module, fused)
     return plan_memory(mem_mod, analysis.weight_bytes, input_bytes), mem_mod
 

@@ -15,7 +15,11 @@ Three figures are reported for activations:
   at once (definition to last use, in execution order).
 * ``no_reuse_bytes`` every allocation kept for the whole run.
 
-Runtime peak = planned activations + weights + inputs.
+Runtime peak = planned activations + weights + inputs. An op no planned kernel computes (no
+legalization and no library dispatch, or a runtime function that allocates its own output, such as
+NonZero's: :func:`hybridperf.ir.lowering.ops_outside_plan`) has outputs no planner sees; the plan
+names it in :attr:`MemoryPlan.ops_outside_plan` and is then a lower bound
+(:attr:`MemoryPlan.lower_bound_reason`), never a silent undercount.
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ class MemoryPlan:
     #: largest buffer one compiled kernel allocates inside itself (TVM runtime peak); None when not
     #: computed (``analyze(..., workspace=True)``: it lowers every kernel, ~0.5-2 s)
     workspace_bytes: int | None = None
+    #: ``(op name, bytes of its outputs or None: data-dependent)`` of each op no planned kernel computes
+    #: (:func:`hybridperf.ir.lowering.ops_outside_plan`): outputs not in the plan. Sizes as analysed (an
+    #: override does not re-size them)
+    ops_outside_plan: tuple[tuple[str, int | None], ...] = ()
 
     @classmethod
     def unknown(cls, weight_bytes: int, input_bytes: int, reason: str) -> MemoryPlan:
@@ -76,6 +84,16 @@ class MemoryPlan:
     @property
     def known(self) -> bool:
         return self.planned_bytes is not None
+
+    @property
+    def lower_bound_reason(self) -> str:
+        """Why the activation figures are a lower bound ("" when they are not): the ops whose outputs no
+        planner saw, with their bytes."""
+        if not self.known or not self.ops_outside_plan:
+            return ""
+        listed = ", ".join(f"{op} ({'size unknown' if nbytes is None else f'{nbytes} B'})"
+                           for op, nbytes in self.ops_outside_plan)
+        return f"op outputs not in TVM's plan: {listed}"
 
     @property
     def peak_bytes(self) -> int | None:
@@ -169,10 +187,12 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     lowered : tvm.IRModule
         Output of :func:`hybridperf.ir.lowering.to_memory_plannable`.
     """
-    return plan_stream(call_stream.of_lowered(lowered, func_name), weight_bytes, input_bytes)
+    return plan_stream(call_stream.of_lowered(lowered, func_name), weight_bytes, input_bytes,
+                       ops_outside_plan=lowering.ops_outside_plan(lowered, func_name))
 
 
-def plan_stream(stream: CallStream, weight_bytes: int = 0, input_bytes: int = 0) -> MemoryPlan:
+def plan_stream(stream: CallStream, weight_bytes: int = 0, input_bytes: int = 0,
+                ops_outside_plan: dict[str, int | None] | None = None) -> MemoryPlan:
     """Plan activation memory of a call stream and measure lifetimes, in TVM's three steps: count
     the references of every allocation (:func:`_count_references`), then walk the calls
     allocating with size-matched reuse (:class:`_Allocator`) while sweeping live ranges
@@ -183,6 +203,9 @@ def plan_stream(stream: CallStream, weight_bytes: int = 0, input_bytes: int = 0)
     stream : CallStream
         What TVM's planner walks: :func:`hybridperf.ir.call_stream.of_lowered` of the lowered
         module, or :func:`~hybridperf.ir.call_stream.of_fused` (the same, without lowering).
+    ops_outside_plan : dict of str to int or None, optional
+        :func:`hybridperf.ir.lowering.ops_outside_plan` of the module the stream comes from: ops whose
+        outputs the stream holds no allocation for (the plan is then a lower bound naming them).
     """
     tokens = _count_references(stream)
     allocator = _Allocator()
@@ -204,6 +227,7 @@ def plan_stream(stream: CallStream, weight_bytes: int = 0, input_bytes: int = 0)
         lifetimes=lifetimes,
         timeline_bytes=tuple(timeline),
         storage_dtypes=tuple(allocator.pool_of[s.sid][1] for s in storages),
+        ops_outside_plan=tuple(sorted((ops_outside_plan or {}).items())),
     )
 
 

@@ -139,42 +139,16 @@ def model_device_spec(args: argparse.Namespace):
     return load_spec(resolve_device(args.device))
 
 
-class native_stderr_silenced:
-    """Swallow what TVM's C++ logging writes to file descriptor 2 (warnings such as
-    "Fast mode segfaults when there are out-of-bounds indices" from LegalizeOps),
-    so that the CLI's stderr carries only its own one-line messages. ``-v`` keeps it."""
+def native_stderr_silenced(enabled: bool = True):
+    """Keep what TVM's C++ logging writes to file descriptor 2 (warnings such as "Fast mode segfaults when there are
+    out-of-bounds indices" from LegalizeOps) off the CLI's stderr, so that it carries only hybridperf's own one-line
+    messages: :class:`hybridperf.ir.tvm_compat.native_log_captured`, the one home of the redirect (the lines go to the
+    ``hybridperf.tvm`` logger, which ``-v`` prints). ``enabled=False`` (``-v``): nothing is captured here."""
+    from contextlib import nullcontext
 
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled
-        self._saved: int | None = None
-        self._tmp = None
+    from hybridperf.ir.tvm_compat import native_log_captured
 
-    def __enter__(self):
-        if not self.enabled:
-            return self
-        import os
-        import sys
-        import tempfile
-
-        try:
-            sys.stderr.flush()
-            self._saved = os.dup(2)
-        except OSError:
-            return self
-        self._tmp = tempfile.TemporaryFile()
-        os.dup2(self._tmp.fileno(), 2)
-        return self
-
-    def __exit__(self, *exc):
-        import os
-
-        if self._saved is not None:
-            os.dup2(self._saved, 2)
-            os.close(self._saved)
-            self._saved = None
-        if self._tmp is not None:
-            self._tmp.close()
-        return False
+    return native_log_captured() if enabled else nullcontext()
 
 
 def check_path_lookup(path, flag: str):

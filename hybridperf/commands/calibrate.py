@@ -13,7 +13,9 @@ saw one model: it keeps no correction, so ``--shots 1`` is refused). A model nam
 is stored whole or not at all (:func:`hybridperf.residual.store.save_model`), and what it replaced is said.
 ``--device host`` is this machine (:mod:`hybridperf.measure.host`); a packaged sheet of another CPU is refused.
 CPU models are labelled by the fastest timed run (:data:`hybridperf.residual.model.CPU_TARGET`; ``--data``:
-``--target`` picks another column of ``DIR/measurements.csv``).
+``--target`` picks another column of ``DIR/measurements.csv``). Every stored model (and GPU adaptation) records the
+figures of the sheet it was made with: predicting on that sheet after its figures are edited (or ``host`` re-probed)
+keeps the model, names each changed figure and marks the latency unverified (:mod:`hybridperf.residual.sheet`).
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         model = ResidualModel(**CALIBRATION_PARAMS, seed=args.seed, device=spec.id, label=target).fit(
             X, y, kernels=kt, groups=groups, families=families)
         metrics = dict(model.metrics_)
+    model.record_sheet(spec)  # predictions on this sheet with other figures later are marked unverified
     replaced = _store(model, out)
     result = {"device": spec.id, "stored": str(out), "replaced": replaced, "rows": int(len(y)),
               "kernel_rows": int(len(kt.y)) if kt is not None else 0,

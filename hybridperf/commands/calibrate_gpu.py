@@ -106,7 +106,7 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
         res = adapt_gpu(rows, spec, runtime,
                         on_analysed=(lambda k: print(f"calibrate: analysing {k}", file=sys.stderr, flush=True)) if verbose else None)
     replaced = _stored_before(out / adaptation_file(runtime))
-    path = res.model.save_adaptation(spec.id, out)
+    path = res.model.save_adaptation(spec.id, out, sheet=spec)  # the sheet's figures: an edit of them is said later
     result = {"device": spec.id, "runtime": runtime, "stored": str(path), "replaced": replaced, "adapted_on": res.n,
               "corrected": res.corrected,
               "skipped": [{"key": k, "why": w} for k, w in (*skipped, *res.skipped)],

@@ -60,6 +60,10 @@ from hybridperf.precision import PRECISIONS, fallback_chain
 from hybridperf.units import UNITS, units_of
 
 SCHEMA_VERSION = 1
+#: the device id of this machine (``--device host``): reserved for its probed sheet, cached under the user data
+#: directory as ``hosts/<key>/host.yaml`` (:mod:`hybridperf.measure.host`); a sheet file of another place with this id
+#: is refused (:func:`load_spec`)
+HOST_ID = "host"
 
 MEMORY_LEVELS = ("dram", "l2", "llc", "sram", "flash")
 KINDS = ("gpu", "cpu", "npu")
@@ -379,8 +383,27 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: cannot parse YAML ({_yaml_problem(exc)}); fix the file syntax") from exc
     spec = parse_spec(raw, str(path))
+    _check_host_id(spec, path)
     _check_own_id(spec, path)
     return spec
+
+
+def _check_host_id(spec: DeviceSpec, path: Path) -> None:
+    """Refuse a sheet file with the id :data:`HOST_ID` other than this machine's cached sheet
+    (``<user data dir>/hosts/<key>/host.yaml``): what is stored for ``host`` (its calibrated model, its probe) is this
+    machine's and would be applied to that file's figures (until 2026-12-03 ``./host.yaml`` was priced with this
+    machine's calibrated model, silently)."""
+    if spec.id != HOST_ID:
+        return
+    from hybridperf.data import user_data_dir
+
+    try:
+        cached = path.name == f"{HOST_ID}.yaml" and path.resolve().parent.parent == (user_data_dir() / "hosts").resolve()
+    except OSError:
+        cached = False
+    if not cached:
+        raise SpecError(f"{path}: key 'id' is {HOST_ID!r}, reserved for this machine's probed sheet (--device "
+                        f"{HOST_ID}); give your sheet another id (and file name), e.g. id: my-box in my-box.yaml")
 
 
 #: the largest file read as a sheet: the shipped ones are under 10 KiB, a probe's with 64 family probes per op type

@@ -31,6 +31,10 @@ class KernelPrediction:
     calibrated: bool = False
 
 
+#: the words of a :attr:`Prediction.latency_note` saying that the stored model pricing it was calibrated with other
+#: figures of the sheet (:func:`hybridperf.residual.sheet.qualified`): such a prediction also warns, one line
+SHEET_CHANGED = "calibrated with other figures of this sheet"
+
 #: ``--runtime tvm`` on a CPU sheet: what the flag changes there (until 2026-12-03 nothing said the latency was not
 #: TVM's, beside a TVM peak)
 TVM_ON_CPU_NOTE = ("--runtime tvm on a CPU sheet changes the peak memory only: the latency is priced as without it "
@@ -129,6 +133,8 @@ class Prediction:
                        "(onnxruntime on a CPU does not apply the override; the TVM plan line prices it)")
         if self.runtime == "tvm" and self.spec.kind == "cpu":
             out.append(TVM_ON_CPU_NOTE)
+        if SHEET_CHANGED in self.latency_note:  # the stored model was fitted to other figures of this sheet
+            out.append(f"latency {self.latency_note}")
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
         # bytes as the reports print them: a device of a few hundred KiB read "0.00 GiB" until 2026-12-03
         if peak is not None and cap is not None and peak > cap:

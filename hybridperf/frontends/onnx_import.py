@@ -441,12 +441,19 @@ def _tracing_importer(base: type) -> type:
 
         def _hp_convert(self, op_name, inputs, attrs, opset, node=None):
             """TVM's converter; a Conv's sees a builder that types its ``conv2d`` (:class:`_TypingBuilder`);
-            an onnxruntime contrib op's is :mod:`hybridperf.frontends.contrib`'s."""
+            an onnxruntime contrib op's is :mod:`hybridperf.frontends.contrib`'s; an op whose output dtype
+            TVM's converter changes is :mod:`hybridperf.frontends.onnx_dtype`'s."""
+            from hybridperf.frontends import onnx_dtype  # noqa: PLC0415
             from hybridperf.frontends.contrib import converter_for  # noqa: PLC0415
 
             contrib = converter_for(node) if node is not None else None
             if contrib is not None:
                 return contrib(self.bb, list(inputs), attrs, node)
+            typed = onnx_dtype.converter_for(op_name, node)
+            if typed is not None:  # TVM's converter would change (or refuse) ONNX's output dtype
+                got = typed(self.bb, list(inputs), attrs, node)
+                if got is not None:
+                    return got
             if op_name == "LayerNormalization" and opset < 17:
                 # onnxruntime's own LayerNormalization (ONNX domain, opset 1) is the opset-17 op; TVM has only v17
                 from tvm.relax.frontend.onnx import onnx_frontend  # noqa: PLC0415

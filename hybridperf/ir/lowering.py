@@ -43,20 +43,86 @@ def _origin_per_call_tir(legalized_main: Any, record_vars: list[str]) -> list[in
     return origins
 
 
+#: ops TVM's build lowers before ``LegalizeOps``, in its library-dispatch passes (``DispatchSampling``,
+#: ``DispatchSortScan``): they have no ``FLegalize``, so ``LegalizeOps`` alone leaves them as calls whose
+#: outputs no planner sees (a TopK's values and indices were missing from the plan)
+DISPATCHED_OPS = frozenset({
+    "relax.sort", "relax.argsort", "relax.topk", "relax.cumsum", "relax.cumprod", "relax.bucketize",
+    "relax.multinomial_from_uniform",
+})
+
+#: ops of a legalized module that are not kernels yet allocate no tensor TVM's planner must see: the calls the
+#: lowering itself emits (``call_tir`` and the like), views, shape bookkeeping and hints
+_PLAN_NEUTRAL_PREFIXES = ("relax.call_", "relax.builtin.", "relax.memory.", "relax.vm.", "relax.invoke_")
+_PLAN_NEUTRAL_OPS = frozenset({
+    "relax.shape_of", "relax.tensor_to_shape", "relax.hint_on_device", "relax.null_value", "relax.print",
+    "relax.assert_op", "relax.to_vdevice",
+}) | ALIAS_OPS
+
+
+def dispatch_library_ops(mod: Any) -> Any:
+    """TVM's library dispatch for CPU (``DispatchSampling`` + ``DispatchSortScan`` under an ``llvm``
+    target, as ``relax.build``'s default pipeline runs them before ``LegalizeOps``): sort, argsort,
+    topk, cumsum, cumprod, bucketize and sampling become ``call_tir`` on TOPI's generic kernels.
+    ``mod`` itself when ``main`` calls none of :data:`DISPATCHED_OPS` (the passes are not run)."""
+    if not any(_tvm.is_call(b.value) and _tvm.op_name(b.value) in DISPATCHED_OPS for b in _tvm.bindings(mod["main"])):
+        return mod
+    tvm, relax = _tvm.tvm_modules()
+    with tvm.target.Target({"kind": "llvm"}):
+        return tvm.transform.Sequential([relax.backend.DispatchSampling(), relax.backend.DispatchSortScan()])(mod)
+
+
+def ops_outside_plan(mod: Any, func_name: str = "main") -> dict[str, int | None]:
+    """Op calls of ``mod[func_name]`` (legalized, fused or lowered) that no kernel computes and that return
+    tensors: TVM's planner never sees their outputs (a VM builtin or nothing allocates them). Op name ->
+    bytes of those outputs, None where one has a data-dependent size (NonZero). Empty for a module whose
+    every op was legalized. In a lowered module (:func:`to_memory_plannable`) an op TVM computes with a
+    runtime function (``relax.nonzero``) is a ``call_packed`` returning its output: listed by that
+    function's name (``relax.run.nonzero``); a kernel's destination-passing call returns nothing."""
+    tvm, _ = _tvm.tvm_modules()
+    out: dict[str, int | None] = {}
+    for b in _tvm.bindings(mod[func_name]):
+        v = b.value
+        if not _tvm.is_call(v):
+            continue
+        if _tvm.is_extern_func(v.op):
+            name = str(v.op.global_symbol)
+        elif isinstance(v.op, tvm.ir.Op):
+            name = v.op.name
+            if name in _PLAN_NEUTRAL_OPS or name.startswith(_PLAN_NEUTRAL_PREFIXES):
+                continue
+        else:  # a PrimFunc (destination-passing) or a fused function (its outputs are planned)
+            continue
+        infos = _tvm.tensor_infos(_tvm.expr_type(v))
+        if not infos:
+            continue
+        sizes = [i.nbytes for i in infos]
+        known = None if (name in out and out[name] is None) or None in sizes else out.get(name, 0) + sum(sizes)
+        out[name] = known
+    return out
+
+
 def tag_and_legalize(mod: Any, record_vars: list[str], cache: LegalizeCache | None = None) -> Any:
     """``LegalizeOps`` plus one tagged PrimFunc copy per ``call_tir`` site.
+
+    Ops TVM's build dispatches to library kernels before legalizing (:data:`DISPATCHED_OPS`) are
+    dispatched first (:func:`dispatch_library_ops`), so their kernels are tagged and planned too.
 
     ``cache`` (a :class:`LegalizeCache`) re-uses the PrimFunc of every op signature legalized
     before, in this model or an earlier one; without one, a cache for this module alone still
     legalizes each signature once (BERT's twelve layers: once, not twelve times). Where it
     applies, the tagged copies are added during ``LegalizeOps`` itself
     (:meth:`LegalizeCache.tag_and_legalize`), else by :func:`legalize_then_tag`; the module is
-    the one :func:`legalize_then_tag` builds without a cache (TVM's own legalization).
+    the one :func:`legalize_then_tag` builds without a cache (TVM's own legalization). TVM's C++
+    warnings while legalizing (a Gather's "Fast mode segfaults ...") are kept off stderr
+    (:class:`~hybridperf.ir.tvm_compat.native_log_captured`).
     """
-    tagged = (LegalizeCache() if cache is None else cache).tag_and_legalize(mod, record_vars)
-    if tagged is not None:
-        return tagged
-    return legalize_then_tag(mod, record_vars, cache)
+    with _tvm.native_log_captured():
+        mod = dispatch_library_ops(mod)
+        tagged = (LegalizeCache() if cache is None else cache).tag_and_legalize(mod, record_vars)
+        if tagged is not None:
+            return tagged
+        return legalize_then_tag(mod, record_vars, cache)
 
 
 def legalize_then_tag(mod: Any, record_vars: list[str], cache: LegalizeCache | None = None) -> Any:
@@ -65,8 +131,9 @@ def legalize_then_tag(mod: Any, record_vars: list[str], cache: LegalizeCache | N
     tvm, relax = _tvm.tvm_modules()
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
-    leg = (relax.transform.LegalizeOps()(mod) if cache is None
-           else relax.transform.LegalizeOps(cache.legalize_map(mod))(mod))
+    with _tvm.native_log_captured():  # TVM's C++ warnings while legalizing, as in tag_and_legalize
+        leg = (relax.transform.LegalizeOps()(mod) if cache is None
+               else relax.transform.LegalizeOps(cache.legalize_map(mod))(mod))
     origins = _origin_per_call_tir(leg["main"], record_vars)
 
     @mutator

@@ -322,3 +322,60 @@ def structural_equal(a: Any, b: Any) -> bool:
     import tvm_ffi
 
     return bool(tvm_ffi.structural_equal(a, b))
+
+
+#: the logger that receives what TVM's C++ code logged during :func:`native_log_captured` (one record per line,
+#: level DEBUG): a library does not write to the user's stderr; an application that wants the lines configures it
+NATIVE_LOGGER = "hybridperf.tvm"
+
+
+class native_log_captured:  # noqa: N801 - a context manager read as a phrase, like contextlib's
+    """Keep what TVM's C++ logging writes to file descriptor 2 off the user's stderr while a TVM pass runs.
+
+    TVM logs warnings with ``LOG(WARNING)`` straight to fd 2, bypassing Python: legalizing a Gather
+    (``topi.take`` in its default ``mode="fast"``) writes "Fast mode segfaults when there are out-of-bounds
+    indices" once per gather, and ``x ** 3`` "Detected pow(x, y) where y >= 3". There is no switch for this
+    logging in TVM 0.27, and the ops are the frontend's (an ONNX Gather becomes ``relax.take`` in fast mode;
+    another mode would change the kernels priced), so the lines are captured: fd 2 points to a temporary file
+    inside the block; afterwards :attr:`lines` holds what was written, each line is logged at DEBUG to
+    :data:`NATIVE_LOGGER`, and fd 2 is what it was. Python's own ``sys.stderr`` is flushed first. Nesting is
+    fine (an inner block captures into its own file, the outer one sees nothing of it). Where fd 2 cannot be
+    duplicated the block runs uncaptured.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._saved: int | None = None
+        self._tmp: Any = None
+
+    def __enter__(self) -> native_log_captured:
+        import os
+        import sys
+        import tempfile
+
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+        except (OSError, ValueError):
+            return self
+        self._tmp = tempfile.TemporaryFile()
+        os.dup2(self._tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        import logging
+        import os
+
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+        if self._tmp is not None:
+            self._tmp.seek(0)
+            self.lines = self._tmp.read().decode("utf-8", "replace").splitlines()
+            self._tmp.close()
+            self._tmp = None
+            log = logging.getLogger(NATIVE_LOGGER)
+            for line in self.lines:
+                log.debug("%s", line)
+        return False

@@ -27,8 +27,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-#: the device id of this machine
-HOST_ID = "host"
+from hybridperf.device.spec import HOST_ID  # the device id of this machine (reserved by the sheet loader)
+
 SPEC_FILE = "host.yaml"
 IDENTITY_FILE = "identity.json"
 #: format of the cached sheet, kept as ``format`` in its identity.json (none there: format 1). A cache of another

@@ -192,19 +192,18 @@ def pooled_vm_bytes(memory_module: Any, page_bytes: int = POOL_PAGE_BYTES, func_
 
 
 def random_inputs(memory_module: Any, seed: int = 0, func_name: str = "main") -> list[np.ndarray]:
-    """One array per parameter of ``func_name`` (uniform floats, zero integers, static shapes)."""
-    _, relax = _tvm.tvm_modules()
-    rng = np.random.default_rng(seed)
-    out = []
-    for p in memory_module[func_name].params:
+    """One array per parameter of ``func_name`` (static shapes): :func:`hybridperf.measure.inputs.fill_inputs`
+    without a graph to read, i.e. floats uniform in [0, 1), booleans true, integers 0 (an index into any table, so
+    a gather's ``take`` in TVM's fast mode stays in bounds)."""
+    from hybridperf.measure.inputs import fill_inputs
+
+    specs: dict[str, tuple[tuple[int, ...], str]] = {}
+    for i, p in enumerate(memory_module[func_name].params):
         info = _tvm.tensor_infos(_tvm.expr_type(p))[0]
         if info.shape is None:
             raise ValueError(f"input {_tvm.var_name(p)} has a symbolic shape; bind it before measuring")
-        if info.dtype.startswith("float"):
-            out.append(rng.random(info.shape).astype(info.dtype))
-        else:
-            out.append(np.zeros(info.shape, dtype=info.dtype))
-    return out
+        specs[f"{i}:{_tvm.var_name(p)}"] = (tuple(info.shape), info.dtype)
+    return list(fill_inputs(specs, None, seed).values())
 
 
 def measure_tvm(memory_module: Any, inputs: list[np.ndarray] | None = None, opt_level: int = 0) -> RuntimeMemory:

@@ -9,6 +9,12 @@ Latency
     (``all`` by default, or ``extended`` / ``basic`` / ``disabled``) sets onnxruntime's graph
     optimisation level and is recorded in ``Measurement.extra``.
 
+Inputs
+    Shapes are bound as ``predict`` binds them (a symbolic dim named in one ``--shape`` binds it in every input);
+    values are valid for the graph by construction (:mod:`hybridperf.measure.inputs`: token ids within the table
+    they index, masks all ones), and how each non-float input was filled is kept in ``Measurement.extra``
+    (``input_fill``).
+
 Per-node times
     A second session with ``SessionOptions.enable_profiling`` runs
     ``profile_runs`` times; for every ``*_kernel_time`` event the median duration
@@ -243,71 +249,83 @@ def _malloc_trim() -> None:
         pass
 
 
-def input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, batch: int | None):
-    """Input name -> (shape, numpy dtype) of a model's graph inputs; ``shapes`` / ``batch`` bind symbolic dimensions.
-
-    Raises :class:`~hybridperf.errors.InputError` for a dimension left unbound or an unsupported element type.
-    """
+def _read_graph(model_path: Path) -> Any:
+    """The ONNX model at ``model_path`` without its external data (a :class:`ModelLoadError` if unreadable)."""
     import onnx
 
     try:
-        m = onnx.load(str(model_path), load_external_data=False)
+        return onnx.load(str(model_path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a bad model file
         raise ModelLoadError(f"cannot read {model_path} as ONNX ({type(exc).__name__}); the file is corrupt or not an "
                              "ONNX model: re-export it") from exc
-    from hybridperf.units import check_shape_flags
 
-    inits = {i.name for i in m.graph.initializer}
-    shapes = check_shape_flags({vi.name: _dims(vi) for vi in m.graph.input if vi.name not in inits}, shapes, batch)
-    specs = {}
-    for vi in m.graph.input:
-        if vi.name in inits:
-            continue
-        tt = vi.type.tensor_type
-        dtype = _NP_DTYPES.get(tt.elem_type)
-        if dtype is None:
-            raise InputError(f"input {vi.name!r} of {model_path} has an unsupported element type {tt.elem_type}")
-        if shapes and vi.name in shapes:
-            specs[vi.name] = (tuple(int(x) for x in shapes[vi.name]), dtype)
-            continue
-        dims = []
-        for i, d in enumerate(tt.shape.dim):
-            if d.HasField("dim_value") and d.dim_value > 0:
-                dims.append(d.dim_value)
-            elif i == 0 and batch is not None:
-                dims.append(batch)
-            else:
-                raise InputError(
-                    f"input {vi.name!r} has a symbolic dimension {d.dim_param or '?'} at axis {i}; "
-                    f"bind it with --shape {vi.name}=DxD.. (or --batch for axis 0)"
-                )
-        specs[vi.name] = (tuple(dims), dtype)
+
+def _bound_specs(m: Any, model_path: Path, shapes: Mapping[str, Sequence[int]] | None,
+                 batch: int | None) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Input name -> (shape, numpy dtype) of ``m``'s real inputs, bound as ``predict`` binds them
+    (:func:`hybridperf.frontends.normalize.bind_input_shapes`: a symbolic dim named in one ``--shape`` binds it in
+    every input, ``--batch`` every symbolic leading dim; the same errors)."""
+    import onnx
+
+    from hybridperf.frontends.normalize import bind_input_shapes, real_inputs
     from hybridperf.units import check_batch_taken
 
+    inputs = real_inputs(m)
+    for vi in inputs:
+        if vi.type.WhichOneof("value") == "tensor_type" and vi.type.tensor_type.elem_type not in _NP_DTYPES \
+                and vi.type.tensor_type.elem_type != onnx.TensorProto.STRING:  # a string: bind's own message
+            raise InputError(f"input {vi.name!r} of {model_path} has an unsupported element type "
+                             f"{onnx.TensorProto.DataType.Name(vi.type.tensor_type.elem_type)}; measure runs "
+                             f"inputs of {', '.join(onnx.TensorProto.DataType.Name(t) for t in _NP_DTYPES)}")
+    stub = onnx.ModelProto()  # the inputs alone: binding copies the model it is given
+    stub.graph.input.extend(inputs)
+    bound = bind_input_shapes(stub, shapes, batch)
+    specs = {vi.name: (tuple(int(d.dim_value) for d in vi.type.tensor_type.shape.dim),
+                       _NP_DTYPES[vi.type.tensor_type.elem_type]) for vi in bound.graph.input}
     check_batch_taken(batch, {k: v[0] for k, v in specs.items()}, shapes)
     return specs
 
 
-def _dims(vi) -> list[int | str] | None:
-    """An ONNX graph input's dims: an int where fixed, "?" where symbolic; None for an unknown rank."""
-    tt = vi.type.tensor_type
-    return [d.dim_value if d.HasField("dim_value") else d.dim_param or "?" for d in tt.shape.dim] if tt.HasField("shape") else None
+def input_specs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, batch: int | None):
+    """Input name -> (shape, numpy dtype) of a model's graph inputs; ``shapes`` / ``batch`` bind symbolic dimensions
+    as ``predict`` binds them.
+
+    Raises :class:`~hybridperf.errors.InputError` for a dimension left unbound or an unsupported element type.
+    """
+    return _bound_specs(_read_graph(model_path), model_path, shapes, batch)
+
+
+def model_inputs(model_path: Path, shapes: Mapping[str, Sequence[int]] | None, batch: int | None,
+                 seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The inputs a measurement runs ``model_path`` on, and how each was filled.
+
+    Returns
+    -------
+    (feeds, fills)
+        ``feeds``: input name -> array (:func:`hybridperf.measure.inputs.fill_inputs`, valid for the graph by
+        construction: token ids within the table they index, masks all ones); ``fills``: input name ->
+        :class:`~hybridperf.measure.inputs.InputFill`.
+    """
+    from hybridperf.measure.inputs import fill_inputs, onnx_input_fills
+    from hybridperf.units import shapes_text
+
+    m = _read_graph(model_path)
+    specs = _bound_specs(m, model_path, shapes, batch)
+    fills = onnx_input_fills(m.graph)
+    del m
+    try:
+        return fill_inputs(specs, fills, seed), fills
+    except MemoryError as exc:  # until 2026-12-03: "failed in the worker: numpy ... _ArrayMemoryError", no fix named
+        raise InputError(f"the inputs of {model_path} ({shapes_text({k: v[0] for k, v in specs.items()})}) do not fit "
+                         "in this machine's memory; bind a smaller shape with --shape or --batch") from exc
 
 
 def make_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], seed: int = 0) -> dict[str, Any]:
-    """Random inputs: floats in [0, 1), integers in [0, 100) (valid token ids for any vocabulary)."""
-    import numpy as np
+    """Inputs for ``specs`` without a graph to read: floats uniform in [0, 1), booleans true, integers 0
+    (:func:`model_inputs` reads the graph and fills integers as it uses them)."""
+    from hybridperf.measure.inputs import fill_inputs
 
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, (shape, dtype) in specs.items():
-        if dtype.startswith("float"):
-            out[name] = rng.random(shape, dtype=np.float32).astype(dtype)
-        elif dtype == "bool":
-            out[name] = np.ones(shape, dtype=bool)
-        else:
-            out[name] = rng.integers(0, 100, size=shape).astype(dtype)
-    return out
+    return fill_inputs(specs, None, seed)
 
 
 def _graph_node_names(model_path: Path) -> list[str]:
@@ -356,6 +374,19 @@ def _cannot_load(path: Path, exc: BaseException) -> str:
     """The one-line error of an onnxruntime session that cannot be created, naming what to do about it."""
     return (f"onnxruntime cannot load {path}: {error_line(exc, 200)}; the file is corrupt, or uses an op or opset this "
             "onnxruntime lacks: re-export it (onnx.checker.check_model names the problem)")
+
+
+def _run_error(exc: BaseException) -> str:
+    """The reason in an onnxruntime run failure: ``node 'NAME' (Op): reason``, without onnxruntime's status prefix
+    and source location (``[ONNXRuntimeError] : 1 : FAIL : ... element_wise_ops.h:563 void ...() ... was false.``)."""
+    import re
+
+    text = " ".join(str(exc).split())
+    m = re.search(r"running (\S+) node\. Name:'([^']*)' Status Message: (.*)", text)
+    if m is None:
+        return error_line(exc, 200)
+    reason = re.sub(r"^\S+:\d+ .*? was false\. ", "", m.group(3))
+    return f"node {m.group(2)!r} ({m.group(1)}): {reason}"[:240]
 
 
 def _session_options(ort, threads: int, profile_prefix: str | None = None, arena: bool = True,
@@ -460,30 +491,36 @@ def measure_in_process(
     import numpy as np
 
     from hybridperf._version import __version__
+    from hybridperf.measure.inputs import fills_record
+    from hybridperf.units import shapes_text
 
     path = Path(model)
     if not path.is_file():
         raise ModelLoadError(f"model file {path} is missing or not a regular file; pass an .onnx file")
-    specs = input_specs(path, shapes, batch)
-    try:
-        feeds = make_inputs(specs)
-    except MemoryError as exc:  # until 2026-12-03: "failed in the worker: numpy ... _ArrayMemoryError", no fix named
-        raise InputError(f"the inputs of {path} ({', '.join(f'{k}=' + 'x'.join(map(str, v[0])) for k, v in specs.items())}) "
-                         "do not fit in this machine's memory; bind a smaller shape with --shape or --batch") from exc
+    feeds, fills = model_inputs(path, shapes, batch)
     input_bytes = int(sum(a.nbytes for a in feeds.values()))
     providers = ["CPUExecutionProvider"]
 
     load_b = run_b = peak_b = None
-    if memory and _reset_hwm():
-        load_b, run_b, peak_b = _measure_memory(ort, path, feeds, threads, graph_optimization, providers, input_bytes)
-    times, contention = _time_runs(ort, path, feeds, threads, graph_optimization, providers, warmup, repeats, budget_s)
-    arr = np.asarray(times)
-
     nodes: tuple[NodeTime, ...] = ()
     prof_total = None
-    if profile:
-        nodes = _profile_nodes(ort, path, feeds, threads, graph_optimization, providers, profile_runs)
-        prof_total = float(sum(n.duration_s for n in nodes))
+    try:
+        if memory and _reset_hwm():
+            load_b, run_b, peak_b = _measure_memory(ort, path, feeds, threads, graph_optimization, providers,
+                                                    input_bytes)
+        times, contention = _time_runs(ort, path, feeds, threads, graph_optimization, providers, warmup, repeats,
+                                       budget_s)
+        if profile:
+            nodes = _profile_nodes(ort, path, feeds, threads, graph_optimization, providers, profile_runs)
+            prof_total = float(sum(n.duration_s for n in nodes))
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        if not type(exc).__module__.startswith("onnxruntime"):
+            raise
+        # until 2026-12-03 "failed in the worker: onnxruntime...InvalidArgument: [ONNXRuntimeError] ...", no fix named
+        raise InputError(f"onnxruntime cannot run {path} on inputs {shapes_text({k: v.shape for k, v in feeds.items()})}: "
+                         f"{_run_error(exc)}; check the --shape / --batch values (each symbolic dim the same "
+                         "in every input that names it)") from exc
+    arr = np.asarray(times)
 
     return Measurement(
         model=str(path),
@@ -494,7 +531,7 @@ def measure_in_process(
         cpu_model=cpu_model(),
         date_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         hybridperf_version=__version__,
-        input_shapes={k: tuple(v[0]) for k, v in specs.items()},
+        input_shapes={k: tuple(v.shape) for k, v in feeds.items()},
         repeats=len(times),
         warmup=warmup,
         latency_s=float(np.median(arr)),
@@ -511,7 +548,8 @@ def measure_in_process(
         memory_method=MEMORY_METHOD if peak_b is not None else "not measured",
         profile_total_s=prof_total,
         nodes=nodes,
-        extra={"graph_optimization": graph_optimization, "cpu": cpu_identity().as_row()},
+        extra={"graph_optimization": graph_optimization, "cpu": cpu_identity().as_row(),
+               "input_fill": fills_record(fills)},
         contention=contention,
     )
 

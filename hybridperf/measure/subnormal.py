@@ -122,7 +122,7 @@ def scan(model_path: Path | str, feeds: Mapping[str, Any]) -> SubnormalScan:
     model_path : path
         ONNX model (external data beside it is loaded).
     feeds : mapping
-        Input name -> array, the inputs the measurement runs (``onnxruntime.make_inputs``).
+        Input name -> array, the inputs the measurement runs (``onnxruntime.model_inputs``).
 
     Returns
     -------
@@ -177,9 +177,9 @@ def scan(model_path: Path | str, feeds: Mapping[str, Any]) -> SubnormalScan:
 def scan_inputs(model_path: Path | str, shapes: Mapping[str, tuple[int, ...]] | None = None,
                 batch: int | None = None) -> SubnormalScan:
     """:func:`scan` on the inputs :func:`hybridperf.measure.onnxruntime.measure` times (same shapes, same seed)."""
-    from hybridperf.measure.onnxruntime import input_specs, make_inputs
+    from hybridperf.measure.onnxruntime import model_inputs
 
-    return scan(model_path, make_inputs(input_specs(Path(model_path), shapes, batch)))
+    return scan(model_path, model_inputs(Path(model_path), shapes, batch)[0])
 
 
 __all__ = ["MAC_OPS", "MOSTLY", "SubnormalScan", "scan", "scan_inputs"]

@@ -13,6 +13,18 @@ def _contention(c: Any) -> str:
     return "" if c is None else f", preempted {c.preemptions_per_s:.0f}/s {fmt_contention(c)}"
 
 
+def _fills(record: Any) -> str:
+    """``input_ids ids in [0, 1000), attention_mask ones``: how the non-float inputs were filled (the measurement's
+    ``extra.input_fill``, :func:`hybridperf.measure.inputs.fills_record`); empty for a float-only model or an older
+    record."""
+    words = {"indices": "ids in [0, {})", "positions": "0, 1, 2, ... (mod {})", "ones": "ones", "zeros": "zeros"}
+    parts = []
+    for name, f in (record or {}).items():
+        text = words.get(f.get("fill"), str(f.get("fill")))
+        parts.append(f"{name} {text.format(f['range'][1]) if f.get('range') else text}")
+    return ", ".join(parts)
+
+
 def to_text(m: Any) -> str:
     """Model, runtime, latency (median, fastest run: what CPU models predict, percentiles), memory and date; then
     the slowest nodes when profiled."""
@@ -31,6 +43,9 @@ def to_text(m: Any) -> str:
         f"+ inputs {fmt_bytes(m.input_bytes)}  [{m.memory_method}]",
         f"date      {m.date_utc}  hybridperf {m.hybridperf_version}",
     ]
+    fills = _fills(m.extra.get("input_fill"))
+    if fills:
+        lines.insert(1, f"filled    {fills}")
     if m.nodes:
         top = sorted(m.nodes, key=lambda n: n.duration_s, reverse=True)[:15]
         tot = sum(n.duration_s for n in m.nodes) or 1.0

@@ -162,13 +162,17 @@ class HostFigures:
     threads : onnxruntime intra-op threads of the measurements / predictions
     fp32_flops_per_s, int8_ops_per_s : peaks of the sheet (whole device as run, all ``threads``)
     dram_bytes_per_s : attainable DRAM bandwidth if measured, else the sheet's
-    l2_bytes, llc_bytes : cache capacities (L2 per core as in the sheet; 0 when the sheet has none)
+    l2_bytes, llc_bytes : cache capacities (L2 per core as in the sheet; 0 when the sheet has none, and ``assumed``
+        says so)
     avx512 : whether the sheet names AVX-512 (name, notes or an ``isa`` entry)
     isa : the instruction set the sheet names (:func:`sheet_isa`; ``""``: unknown); not a feature, it says whether
         a CPU is of a kind the model was trained on
     cpu : the CPU's identity as :func:`cpu_label` writes it (vendor, family, model, stepping; ``""``: unknown): a
         training host's from its measurements, ``host``'s from this machine; not a feature, it says whether a
         machine is a CPU the model was trained on (:meth:`CrossHostModel.own_host`)
+    assumed : what the sheet does not give and was assumed, in the words of
+        :func:`hybridperf.residual.zero_shot.unverified_reason` (``"no memory.l2.capacity (0 B assumed)"``); a
+        zero-shot figure resting on one is unverified (:meth:`CrossHostModel.unverified_reason`). Not a feature
     """
 
     device: str
@@ -181,6 +185,7 @@ class HostFigures:
     avx512: bool
     isa: str = ""
     cpu: str = ""
+    assumed: tuple[str, ...] = ()
 
     def vector(self) -> np.ndarray:
         t = max(self.threads, 1)
@@ -233,20 +238,25 @@ def host_figures(spec: DeviceSpec, threads: int = 1, cpu: str = "") -> HostFigur
     """The :class:`HostFigures` of a CPU sheet run with ``threads`` threads on the CPU ``cpu`` (:func:`cpu_label`;
     ``""``: not known)."""
     fp32 = spec.peak_flops("fp32")
-    try:
-        int8 = spec.peak_flops("int8")
-    except Exception:  # a sheet without an int8 peak: same rate as fp32
-        int8 = fp32
+    # a sheet without an int8 peak or a cache capacity: the int8 fallback's rate (fp16, else fp32) and 0 B, said in
+    # `assumed` (silent until 2026-12-03: a sheet without memory.l2 was priced as a CPU without L2, unmarked)
+    assumed = []
+    int8 = spec.peak_flops("int8")
+    if spec.resolve_precision("int8") != "int8":
+        assumed.append(f"no peak_compute.int8 (its {spec.resolve_precision('int8')} rate assumed)")
     dram = spec.memory.get("dram")
     bw = (dram.effective_bandwidth_bytes_per_s if dram is not None else None) or spec.dram_bandwidth_bytes_per_s
-    l2 = spec.memory.get("l2")
-    llc = spec.memory.get("llc")
+    caches = {}
+    for level in ("l2", "llc"):
+        m = spec.memory.get(level)
+        caches[level] = float(m.capacity_bytes or 0.0) if m else 0.0
+        if not caches[level]:
+            assumed.append(f"no memory.{level}.capacity (0 B assumed)")
     text = " ".join([spec.name, spec.notes])
     return HostFigures(
         device=spec.id, threads=int(threads), fp32_flops_per_s=float(fp32), int8_ops_per_s=float(int8),
-        dram_bytes_per_s=float(bw), l2_bytes=float(l2.capacity_bytes or 0.0) if l2 else 0.0,
-        llc_bytes=float(llc.capacity_bytes or 0.0) if llc else 0.0, avx512=bool(_AVX512.search(text)),
-        isa=sheet_isa(text), cpu=cpu,
+        dram_bytes_per_s=float(bw), l2_bytes=caches["l2"], llc_bytes=caches["llc"], avx512=bool(_AVX512.search(text)),
+        isa=sheet_isa(text), cpu=cpu, assumed=tuple(assumed),
     )
 
 
@@ -526,8 +536,9 @@ class CrossHostModel(ResidualModel):
 
         out = super().apply(prediction)
         why = self.unverified_reason()
-        if why:
-            out = replace(out, latency_note=f"unverified: {why}")
+        if why:  # beside a note on the sheet's figures (:func:`~hybridperf.residual.sheet.qualified`), if any
+            rest = out.latency_note.removeprefix("unverified: ")
+            out = replace(out, latency_note=f"unverified: {why}" + (f"; {rest}" if rest else ""))
         w = self._alone_weight()
         if not w:
             return out
@@ -599,8 +610,10 @@ class CrossHostModel(ResidualModel):
 
     def _unverified(self) -> list[str]:
         """Why no measurement checks a zero-shot figure for :attr:`host_`: an instruction set none of the training
-        CPUs has, or more threads than any of them ran with (a 16-core desktop sheet against 1-2 thread
-        training hosts); empty when neither (or when the training hosts do not record it)."""
+        CPUs has, more threads than any of them ran with (a 16-core desktop sheet against 1-2 thread
+        training hosts), or a figure its sheet does not give and was assumed (:attr:`HostFigures.assumed`, as the GPU
+        model says, :func:`hybridperf.residual.zero_shot.unverified_reason`); empty when none (the first two also
+        when the training hosts do not record them)."""
         h, why = self.host_, []
         trained = sorted({e.figures.isa for e in self.host_effects_})
         if h.isa and "" not in trained and h.isa not in trained:
@@ -609,7 +622,15 @@ class CrossHostModel(ResidualModel):
         if ran and h.threads > ran[-1]:
             span = f"{ran[0]}" if ran[0] == ran[-1] else f"{ran[0]}-{ran[-1]}"
             why.append(f"{h.threads} threads: its training CPUs ran {span}")
+        if h.assumed:
+            why.append(f"its sheet gives {' and '.join(h.assumed)}")
         return why
+
+    def figures_read(self, spec: DeviceSpec) -> dict[str, Any]:
+        """:meth:`ResidualModel.figures_read`, plus what the host features read from the sheet's words (its
+        instruction set and AVX-512, :func:`host_figures`)."""
+        text = " ".join([spec.name, spec.notes])
+        return {**super().figures_read(spec), "isa": sheet_isa(text), "avx512": bool(_AVX512.search(text))}
 
     def _sidecar_extra(self) -> dict[str, Any]:
         return {"cross_host": {"host_features_version": HOST_FEATURES_VERSION,
@@ -626,14 +647,19 @@ class CrossHostModel(ResidualModel):
         if not ch or ch.get("host_features_version") != HOST_FEATURES_VERSION:
             raise InputError(f"{directory}: not a cross-host model of host features v{HOST_FEATURES_VERSION}; "
                              "rerun hybridperf calibrate")
-        self.host_ = HostFigures(**ch["host"]) if ch.get("host") else None
+        self.host_ = _figures(ch["host"]) if ch.get("host") else None
         self.host_note_ = str(ch.get("host_note") or "")
         self.host_effects_ = tuple(
-            HostEffect(HostFigures(**e["figures"]), float(e["log_offset"]), bool(e.get("lends", True)),
+            HostEffect(_figures(e["figures"]), float(e["log_offset"]), bool(e.get("lends", True)),
                        None if e.get("timing_spread") is None else float(e["timing_spread"]))
             for e in ch.get("host_effects", ()))
         a = meta.get("adaptation") or {}
         self.alone_ = ResidualModel.load(directory / a["alone_model"]) if a.get("alone_weight") else None
+
+
+def _figures(d: Mapping[str, Any]) -> HostFigures:
+    """:class:`HostFigures` from a sidecar (``assumed``, a JSON list, as a tuple; absent before 2026-12-03)."""
+    return HostFigures(**{**d, "assumed": tuple(d.get("assumed") or ())})
 
 
 class _Fixed:
@@ -749,7 +775,9 @@ def base_model(spec, threads: int, cpu: str = ""):
     from hybridperf.data import packaged_dir
 
     d = packaged_dir("models") / PACKAGED_MODEL_ID
-    return CrossHostModel.load(d).for_host(host_figures(spec, threads, cpu), device=spec.id)
+    model = CrossHostModel.load(d).for_host(host_figures(spec, threads, cpu), device=spec.id)
+    model.sheet_ = model.figures_read(spec)  # kept by an adaptation: the sheet `calibrate --measure` stores it with
+    return model
 
 
 def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
@@ -762,7 +790,10 @@ def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
     threads, given = sheet_threads(spec)
     model = base_model(spec, threads)
     if not given:
+        from dataclasses import replace
+
         model.host_note_ = ", 1 assumed: the sheet gives no compute_units.count"
+        model.host_ = replace(model.host_, assumed=(*model.host_.assumed, "no compute_units.count (1 thread assumed)"))
     return model
 
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.files import write_atomic
+from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
 from hybridperf.residual.sidecar import read_sidecar, write_sidecar
 from hybridperf.residual.features import (
     FEATURES_VERSION,
@@ -156,6 +157,14 @@ class ResidualModel:
         :func:`load_table`); stored with the sidecar's ``params``, where a sidecar without it (written
         before labels were recorded) loads as :data:`LEGACY_LABEL`. None: not recorded.
     """
+
+    #: the figures of the sheet this model was trained or adapted with (:meth:`figures_read`, set by
+    #: ``hybridperf calibrate``, stored in the sidecar); None: not recorded. A prediction on a sheet whose figures
+    #: differ is marked unverified, naming them (:func:`hybridperf.residual.sheet.qualified`)
+    sheet_: dict[str, Any] | None = None
+    #: loaded from a sidecar without :attr:`sheet_` (stored before 2026-12-03): its predictions say "sheet not
+    #: recorded"; False for a model fitted in memory, or packaged (made with the packaged sheet of its id)
+    sheet_unrecorded_: bool = False
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 7,
                  min_data_in_leaf: int = 5, lambda_l2: float = 1.0, linear_tree: bool = False,
@@ -414,7 +423,7 @@ class ResidualModel:
         f = featurize(prediction)
         cal = np.array([fam <= self.seen_families_ if self.seen_families_ else True for fam in f.kernel_families], bool)
         roof = f.kernel_roofline_s
-        if len(roof) == 0 or not cal.any():
+        if len(roof) == 0 or not cal.any():  # the model changes nothing: what its sheet was does not matter
             return replace(prediction, calibration=self.describe() + "; no kernel of a trained op family: roofline only")
         if self.kernel_booster_ is not None:
             r = np.exp(self.kernel_booster_.predict(self._kernel_inputs(f.kernels, np.zeros(len(roof), int))))
@@ -444,7 +453,19 @@ class ResidualModel:
         n_unc = int((~cal).sum())
         if n_unc:
             note += f"; {n_unc} kernel(s) of untrained op families at roofline (uncalibrated)"
-        return replace(prediction, kernels=tuple(new_k), latency_s=total, calibration=note)
+        out = replace(prediction, kernels=tuple(new_k), latency_s=total, calibration=note)
+        return qualified(out, self.sheet_, self.sheet_unrecorded_, self.figures_read(prediction.spec))
+
+    def record_sheet(self, spec: Any) -> ResidualModel:
+        """Record ``spec`` as the sheet this model was trained or adapted with (:attr:`sheet_`, kept by :meth:`save`);
+        returns this model."""
+        self.sheet_, self.sheet_unrecorded_ = self.figures_read(spec), False
+        return self
+
+    def figures_read(self, spec: Any) -> dict[str, Any]:
+        """The figures of ``spec`` this model's predictions read (:func:`~hybridperf.residual.sheet.sheet_figures`),
+        as recorded in :attr:`sheet_` when it is stored."""
+        return sheet_figures(spec)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
@@ -477,6 +498,7 @@ class ResidualModel:
             "metrics": self.metrics_,
             "adaptation": self.adaptation_,
             "trained_on": self.trained_on_,
+            SHEET_KEY: self.sheet_,
             **self._sidecar_extra(),
         }
         write_sidecar(d / SIDECAR_FILE, meta)
@@ -519,6 +541,8 @@ class ResidualModel:
         m.metrics_ = meta.get("metrics", {})
         m.adaptation_ = meta.get("adaptation")
         m.trained_on_ = meta.get("trained_on", "")
+        m.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: predictions say "sheet not recorded"
+        m.sheet_unrecorded_ = m.sheet_ is None and not _packaged(d)
         m._read_sidecar_extra(meta, d)
         return m
 
@@ -740,6 +764,18 @@ def subset(kt: KernelTable | None, model_rows: np.ndarray) -> KernelTable | None
     sel = np.array([int(r) in pos for r in kt.row], bool)
     fam = [f for f, s in zip(kt.families, sel) if s] if kt.families is not None else None
     return KernelTable(kt.X[sel], kt.y[sel], np.array([pos[int(r)] for r in kt.row[sel]], dtype=int), fam)
+
+
+def _packaged(directory: Path) -> bool:
+    """Whether ``directory`` is a model shipped in the package (``hybridperf/data/models/<id>/``): made with the
+    packaged sheet of its id, which a sheet file of that id cannot change (``load_spec`` refuses other latency
+    figures under a shipped id)."""
+    from hybridperf.data import packaged_dir
+
+    try:
+        return directory.resolve().parent == packaged_dir("models").resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path | None:

@@ -546,6 +546,11 @@ class ZeroShotGpu:
         self.host_floor_s = host_floor_s
         self.weighted_host = weighted_host
         self.kernel = kernel
+        #: the figures of the sheet a stored adaptation was fitted with (:func:`~hybridperf.residual.sheet.sheet_figures`,
+        #: read by :func:`for_device`); None: not recorded, or not a stored adaptation
+        self.sheet_: dict[str, Any] | None = None
+        #: a stored adaptation without that record (saved before 2026-12-03): its predictions say "sheet not recorded"
+        self.sheet_unrecorded_ = False
 
     def with_cache(self, cache: Any, memo: LaunchMemo | None = None, rooflines: RooflineMemo | None = None) -> ZeroShotGpu:
         """A copy of this object that keeps ``model``'s kernel scores in ``cache`` (a
@@ -697,9 +702,14 @@ class ZeroShotGpu:
         summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
         why = "" if self.adapted_on else unverified_reason(spec)
-        return replace(prediction, kernels=rows, latency_s=float(total),
-                       calibration=self.describe(spec, bd, prediction.precision), execution=summary,
-                       latency_note=f"unverified: {why}" if why else prediction.latency_note)
+        out = replace(prediction, kernels=rows, latency_s=float(total),
+                      calibration=self.describe(spec, bd, prediction.precision), execution=summary,
+                      latency_note=f"unverified: {why}" if why else prediction.latency_note)
+        if not self.adapted_on:  # zero-shot reads the sheet as it is now
+            return out
+        from hybridperf.residual.sheet import qualified, sheet_figures
+
+        return qualified(out, self.sheet_, self.sheet_unrecorded_, sheet_figures(spec))
 
     # ------------------------------------------------------------------ few-shot
     def adapt(self, rows: Sequence[tuple[Breakdown, float]]) -> ZeroShotGpu:
@@ -732,9 +742,13 @@ class ZeroShotGpu:
         return ZeroShotGpu(self.model, self.runtime, dict(self.log_scale), len(rows), self.host_floor_s,
                            self.weighted_host, kernel, self.kernel_time)
 
-    def save_adaptation(self, device: str, directory: str | Path | None = None) -> Path:
-        """Write the corrections to ``<directory or user models>/<device>/gpu_adaptation-<runtime>.json``."""
+    def save_adaptation(self, device: str, directory: str | Path | None = None, sheet: DeviceSpec | None = None) -> Path:
+        """Write the corrections to ``<directory or user models>/<device>/gpu_adaptation-<runtime>.json``, with the
+        figures of ``sheet``, the sheet the measured models were priced on (:func:`~hybridperf.residual.sheet.sheet_figures`;
+        None: not recorded, and its predictions say so): a prediction on that sheet with other figures later is marked
+        unverified, naming them."""
         from hybridperf.residual.model import user_model_dir
+        from hybridperf.residual.sheet import SHEET_KEY, sheet_figures
 
         if not self.adapted_on:
             raise InputError("nothing to save: this model is not adapted (call adapt() first)")
@@ -745,7 +759,8 @@ class ZeroShotGpu:
         meta = {"schema_version": ADAPTATION_SCHEMA, "device": device, "runtime": rt, "base_model": MODEL_ID,
                 "base_features_version": getattr(self.model, "trained_on_", ""), "log_scale": dict(self.log_scale),
                 "weighted_host": self.weighted_host, "kernel": self.kernel.to_dict() if self.kernel else None,
-                "adapted_on": self.adapted_on, "saved_on": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                "adapted_on": self.adapted_on, "saved_on": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                SHEET_KEY: sheet_figures(sheet) if sheet is not None else None}
         from hybridperf.files import write_atomic
 
         write_atomic(path, json.dumps(meta, indent=1) + "\n")  # whole or not at all: predict reads it
@@ -857,9 +872,14 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
             if not (meta.get("log_scale") or meta.get("weighted_host") or meta.get("kernel")):
                 break  # an adaptation that kept no correction prices as zero-shot does, and says so
             if meta.get("schema_version") == ADAPTATION_SCHEMA:
+                from hybridperf.residual.sheet import SHEET_KEY
+
                 kernel = ResidualKernel.from_dict(meta["kernel"]) if meta.get("kernel") else None
-                return ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]),
-                                   weighted_host=bool(meta.get("weighted_host")), kernel=kernel)
+                adapted = ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]),
+                                      weighted_host=bool(meta.get("weighted_host")), kernel=kernel)
+                adapted.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: "sheet not recorded"
+                adapted.sheet_unrecorded_ = adapted.sheet_ is None
+                return adapted
     return ZeroShotGpu(model, rt)
 
 

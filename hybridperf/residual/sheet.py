@@ -1,0 +1,116 @@
+"""The sheet a stored model was made with: the figures its features read, recorded beside the model, and what a
+prediction says when the sheet it prices now has other figures.
+
+Every model ``hybridperf calibrate`` stores is trained or adapted with one sheet's figures: the roofline its
+features are ratios to (peaks, bandwidths, launch overhead), the cache capacities and core count the cross-host
+CPU model reads, the SM count, lanes and family probes the GPU model reads. A user who edits that sheet afterwards
+(``my-box.yaml``, a re-probed ``host``) gets predictions from a model fitted to the old figures. Until 2026-12-03
+nothing said so (except ``probe --host``, once, at probe time). Now the model records :func:`sheet_figures` of its
+sheet (sidecar key :data:`SHEET_KEY`), and a prediction on a sheet whose figures differ keeps using it (as ``host``
+does after ``probe --host``: the correction is still the best one measured here) but marks its latency unverified,
+naming each changed figure (:func:`qualified`): the calibration note, the latency note ``check`` prints as
+``ok (unverified)``, and the JSON that carries both. A model stored before sheets were recorded keeps working and
+says ``sheet not recorded``.
+
+Not the file's bytes or time stamp: a sheet whose sources, notes, power or energy figures are edited, or that is
+copied elsewhere, prices latency with the same figures, and its model still applies.
+
+Imports: :mod:`hybridperf.device.spec`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from hybridperf.device.spec import DeviceSpec
+from hybridperf.estimate.pricing import SHEET_CHANGED
+
+#: the sidecar key (and adaptation-file key) holding :func:`sheet_figures` of the sheet a model was made with
+SHEET_KEY = "sheet"
+#: the calibration note of a stored model without that key (stored before 2026-12-03)
+NOT_RECORDED = "sheet not recorded"
+#: how the latency note of a prediction whose sheet changed since its model was stored begins (a prediction with
+#: :data:`~hybridperf.estimate.pricing.SHEET_CHANGED` in it warns)
+CHANGED = f"unverified: {SHEET_CHANGED}"
+
+#: the unit each kind of figure is recorded in (SI), by the last part of its key
+_UNITS = {"bandwidth": "B/s", "attainable_bandwidth": "B/s", "capacity": "B", "launch_overhead": "s"}
+
+
+def sheet_figures(spec: DeviceSpec) -> dict[str, Any]:
+    """The latency side of ``spec`` as a flat mapping (SI units; what the residual models read, and what
+    :func:`hybridperf.device.spec.load_spec` keeps a shipped id to): ``kind``, ``peak_compute.<precision>``,
+    ``memory.<level>.bandwidth`` / ``.capacity`` / ``.attainable_bandwidth``, ``launch_overhead``,
+    ``compute_units.count`` / ``.fp32_lanes_per_unit`` and ``family_probes`` (their count and a digest). A figure
+    the sheet does not give is left out (absent, never 0)."""
+    out: dict[str, Any] = {"kind": spec.kind}
+    for p, v in sorted(spec.peak_flops_per_s.items()):
+        out[f"peak_compute.{p}"] = float(v)
+    for level, m in sorted(spec.memory.items()):
+        for name, v in (("bandwidth", m.bandwidth_bytes_per_s), ("capacity", m.capacity_bytes),
+                        ("attainable_bandwidth", m.attainable_bandwidth_bytes_per_s)):
+            if v is not None:
+                out[f"memory.{level}.{name}"] = float(v)
+    out["launch_overhead"] = float(spec.launch_overhead_s)
+    if spec.compute_unit_count is not None:
+        out["compute_units.count"] = int(spec.compute_unit_count)
+    if spec.fp32_lanes_per_unit is not None:
+        out["compute_units.fp32_lanes_per_unit"] = int(spec.fp32_lanes_per_unit)
+    if spec.family_probes:
+        text = json.dumps([[p.op, list(map(list, p.dims)), p.latency_s] for p in spec.family_probes])
+        out["family_probes"] = f"{len(spec.family_probes)} shapes, sha256 {hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    return out
+
+
+def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """Each figure that differs between ``recorded`` and ``now`` (:func:`sheet_figures`), in key order:
+    ``"peak_compute.fp32 1.6e+11 -> 3.2e+11 FLOP/s"``, ``"memory.l2.capacity none -> 1.049e+06 B"``."""
+    out = []
+    for key in sorted(set(recorded) | set(now)):
+        old, new = recorded.get(key), now.get(key)
+        if _same(old, new):
+            continue
+        unit = "FLOP/s" if key.startswith("peak_compute.") else _UNITS.get(key.rsplit(".", 1)[-1], "")
+        out.append(f"{key} {_text(old)} -> {_text(new)}{' ' + unit if unit else ''}")
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)  # through JSON and back
+    return a == b
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def qualified(prediction: Any, recorded: Mapping[str, Any] | None, unrecorded: bool, now: Mapping[str, Any]) -> Any:
+    """``prediction`` (a :class:`~hybridperf.estimate.pricing.Prediction` a stored model priced) with what its sheet
+    says about that model: nothing where ``recorded`` equals ``now``, or where the model records nothing and is not
+    a stored one (``unrecorded`` False: fitted in memory, or packaged with its own sheet); ``sheet not recorded`` in
+    the calibration note of a stored model without a record; for a sheet whose figures changed since, the changes in
+    the calibration note and the latency note (:data:`CHANGED`), so ``check`` judges it as ``ok (unverified)``."""
+    if recorded is None:
+        return replace(prediction, calibration=f"{prediction.calibration}; {NOT_RECORDED}") if unrecorded else prediction
+    changes = sheet_changes(recorded, now)
+    if not changes:
+        return prediction
+    what = f"{'; '.join(changes)}; calibrate again to fit this sheet"
+    note = f"{CHANGED}: {what}"
+    if prediction.latency_note:
+        note = f"{prediction.latency_note}; {note.removeprefix('unverified: ')}"
+    return replace(prediction, calibration=f"{prediction.calibration}; calibrated with other sheet figures ({what})",
+                   latency_note=note)
+
+
+__all__ = ["CHANGED", "NOT_RECORDED", "SHEET_KEY", "qualified", "sheet_changes", "sheet_figures"]
