@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from hybridperf.analysis.cost_pass import MixedDtypeCost
 from hybridperf.costs import OpCost
 from hybridperf.device.spec import load_spec
 from hybridperf.estimate.pricing import priced_cost
@@ -92,14 +91,15 @@ def _traffic(k: dict) -> tuple[int, int]:
 
 def test_priced_cost_resizes_the_float32_part_only():
     # a gather: reads 8 int64 indices + 8 rows of 16 float32, writes 8x16 float32
-    c = MixedDtypeCost(0, 8 * 8 + 8 * 16 * 4, 8 * 16 * 4, 0, 8 * 16 * 4, 8 * 16 * 4, 0)
+    c = OpCost(0, 8 * 8 + 8 * 16 * 4, 8 * 16 * 4, 0,
+               float32_bytes_read=8 * 16 * 4, float32_bytes_written=8 * 16 * 4, float32_weight_bytes=0)
     got, prec = priced_cost(c, "fp32", "fp16")
     assert prec == "fp16" and got == OpCost(0, 8 * 8 + 8 * 16 * 2, 8 * 16 * 2, 0)
     assert priced_cost(c, "fp32", "int8")[0] == OpCost(0, 8 * 8 + 8 * 16 * 1, 8 * 16 * 1, 0)
     assert priced_cost(c, "fp32", "tf32")[0] == OpCost(0, 8 * 8 + 8 * 16 * 4, 8 * 16 * 4, 0)
     assert priced_cost(c, "fp32", None) == (c, "fp32")  # no override: as analysed
     # an int64 -> float32 cast stays int32 (the fp32 path) and writes its float32 output at the override's size
-    cast = MixedDtypeCost(0, 8 * 8 * 8, 8 * 8 * 4, 0, 0, 8 * 8 * 4, 0)
+    cast = OpCost(0, 8 * 8 * 8, 8 * 8 * 4, 0, float32_bytes_read=0, float32_bytes_written=8 * 8 * 4, float32_weight_bytes=0)
     assert priced_cost(cast, "int32", "fp16") == (OpCost(0, 8 * 8 * 8, 8 * 8 * 2, 0), "int32")
     # plain costs as before: fp32 all float32, int32 none of it
     assert priced_cost(OpCost(64, 256, 128, 64), "fp32", "fp16") == (OpCost(64, 128, 64, 32), "fp16")
@@ -133,7 +133,7 @@ def test_embedding_table_weights_shrink_indices_do_not(models):
 
     an = analyze(models["embedding"], fused=False)
     (take,) = [r for r in an.analysis.records if r.op == "relax.take" and r.precision == "fp32"]
-    assert isinstance(take.cost, MixedDtypeCost)
+    assert take.cost.has_float32_part
     assert (take.cost.weight_bytes, take.cost.float32_weight_bytes) == (100 * 16 * 4, 100 * 16 * 4)
     pred = predict_on(an, "a100-sxm-80gb", "fp16", residual=None)
     priced = priced_cost(take.cost, take.precision, "fp16")[0]
@@ -206,9 +206,10 @@ def test_float32_only_ops_keep_the_plain_cost(models):
 
     an = analyze(models["cast_i2f"], fused=False)
     (mul,) = [r for r in an.analysis.records if r.op == "relax.multiply"]
-    assert type(mul.cost) is OpCost and mul.precision == "fp32"
+    assert mul.cost == OpCost(8 * 8, 8 * 8 * 4 * 2, 8 * 8 * 4, 0) and mul.precision == "fp32"  # no float32 part
     (cast,) = [r for r in an.analysis.records if r.op == "relax.astype"]
-    assert cast.cost == MixedDtypeCost(0, 8 * 8 * 8, 8 * 8 * 4, 0, 0, 8 * 8 * 4, 0)
+    assert cast.cost == OpCost(0, 8 * 8 * 8, 8 * 8 * 4, 0,
+                               float32_bytes_read=0, float32_bytes_written=8 * 8 * 4, float32_weight_bytes=0)
 
 
 def test_without_override_the_figures_are_the_analysis_own(models):

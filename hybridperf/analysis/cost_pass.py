@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -22,30 +22,31 @@ from hybridperf.ir.tvm_compat import TensorInfo
 _FOLDED_NOTE = "constant subexpression: all inputs are constants, folded at compile time"
 
 
-@dataclass(frozen=True)
-class MixedDtypeCost(OpCost):
-    """The cost of an op whose tensors are not all of the dtype its label implies (a float32 gather with int64
-    indices, a float32 ``Where`` on a bool mask, a cast between float32 and int64): the float32 part of each
-    traffic figure, which a precision override re-sizes (:func:`hybridperf.estimate.pricing.priced_cost`); the
-    rest keeps its own dtype's bytes. An op labelled ``fp32`` with a plain :class:`OpCost` moves only float32
-    tensors, one labelled ``int32`` none."""
-
-    float32_bytes_read: int = 0
-    float32_bytes_written: int = 0
-    float32_weight_bytes: int = 0
-
-
 def _float32_bytes(infos: Any) -> int:
     return sum(i.nbytes or 0 for i in infos if i.dtype == "float32")
 
 
 def with_dtype_split(cost: OpCost, ctx: OpContext, precision: str) -> OpCost:
-    """``cost`` with its float32 part split out (:class:`MixedDtypeCost`) where an override could mistake it: an op
-    labelled ``fp32`` that moves a tensor of another dtype, or one labelled ``int32`` that writes a float32 tensor;
-    else ``cost`` itself (every float32 op's cost is the plain :class:`OpCost` it always was).
+    """``cost`` with its float32 part given (:attr:`OpCost.float32_bytes_read` and the two others) where a precision
+    override could mistake it: an op labelled ``fp32`` that moves a tensor of another dtype, or one labelled
+    ``int32`` that writes a float32 tensor; else ``cost`` itself (every float32 op's cost leaves them None).
 
     Integer and bool inputs are read whole; the rest of the read bytes (all of them where the rule did not say
     otherwise, the selected rows of a gather where it did) are the float32 inputs' data.
+
+    Parameters
+    ----------
+    cost : OpCost
+        The op's or kernel's cost, without a float32 part.
+    ctx : OpContext
+        Its input and output tensors (dtypes and bytes) and which inputs are constants.
+    precision : str
+        Its precision label (:func:`precision_of`).
+
+    Returns
+    -------
+    OpCost
+        ``cost`` itself, or a copy with its float32 part.
     """
     if precision not in ("fp32", "int32") or not (cost.bytes_read or cost.bytes_written or cost.weight_bytes):
         return cost  # fp16, bf16, int8 ...: an override leaves the op as it is; no traffic: nothing to split
@@ -57,8 +58,9 @@ def with_dtype_split(cost: OpCost, ctx: OpContext, precision: str) -> OpCost:
     other_in = sum(i.nbytes or 0 for i in ctx.inputs if i.dtype != "float32")
     read = cost.bytes_read - min(cost.bytes_read, other_in) if _float32_bytes(ctx.inputs) else 0
     weight = sum(i.nbytes or 0 for i, c in zip(ctx.inputs, ctx.const_inputs) if c and i.dtype == "float32")
-    return MixedDtypeCost(cost.flops, cost.bytes_read, cost.bytes_written, cost.weight_bytes, read,
-                          min(cost.bytes_written, _float32_bytes(ctx.outputs)), min(cost.weight_bytes, weight))
+    written = min(cost.bytes_written, _float32_bytes(ctx.outputs))
+    return replace(cost, float32_bytes_read=read, float32_bytes_written=written,
+                   float32_weight_bytes=min(cost.weight_bytes, weight))
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 import dataclasses
 
-from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, _FOLDED_NOTE, MixedDtypeCost
+from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, _FOLDED_NOTE
 from hybridperf.costs import OpCost, Status
 from hybridperf.costs.data_movement import VIEW_OPS
 
@@ -253,9 +253,9 @@ def _int8_ops(g: _Dataflow) -> dict[int, Int8Op]:
         if kind == "weight-only":  # float compute: its int8 weights keep their 1 B under a float precision override
             stored = sum(i.stored_bytes for i in found)
             stored_w = sum(i.stored_bytes for i in found if i.constant)
-            cost = MixedDtypeCost(cost.flops, cost.bytes_read, cost.bytes_written, cost.weight_bytes,
-                                  max(0, cost.bytes_read - stored), cost.bytes_written,
-                                  max(0, cost.weight_bytes - stored_w))
+            cost = dataclasses.replace(cost, float32_bytes_read=max(0, cost.bytes_read - stored),
+                                       float32_bytes_written=cost.bytes_written,
+                                       float32_weight_bytes=max(0, cost.weight_bytes - stored_w))
         prec = "int8" if kind == "int8" else r.precision
         note = "int8 kernel: dequantized inputs read as int8" if kind == "int8" else "weight-only int8: weights read as int8, compute in float"
         ops[r.index] = Int8Op(r.index, kind, prec, cost, note, tuple(found))

@@ -43,12 +43,38 @@ class Status(str, enum.Enum):
 @dataclass(frozen=True)
 class OpCost:
     """Cost of one op or kernel. Counts are ints; bytes are DRAM traffic assuming
-    each distinct input is read once and each output written once."""
+    each distinct input is read once and each output written once.
+
+    Attributes
+    ----------
+    flops : int
+        Arithmetic operations (:data:`FLOPS_PER_MAC` per multiply-accumulate).
+    bytes_read, bytes_written : int
+        DRAM traffic in and out.
+    weight_bytes : int
+        The part of ``bytes_read`` that constant inputs (weights) account for.
+    float32_bytes_read, float32_bytes_written, float32_weight_bytes : int or None
+        The float32 part of each traffic figure, set (all three) only where an op's tensors are not all of
+        the dtype its precision label implies: a float32 gather with int64 indices, a float32 ``Where`` on a
+        bool mask, a cast between float32 and int64, a weight-only int8 kernel. A precision override re-sizes
+        this part and leaves the rest at its own dtype's bytes
+        (:func:`hybridperf.estimate.pricing.priced_cost`). None: all of the traffic is float32 for an op
+        labelled ``fp32``, none of it for one labelled ``int32``.
+    """
 
     flops: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
     weight_bytes: int = 0
+    float32_bytes_read: int | None = None
+    float32_bytes_written: int | None = None
+    float32_weight_bytes: int | None = None
+
+    @property
+    def has_float32_part(self) -> bool:
+        """Whether the float32 part of the traffic is given (the op mixes dtypes) rather than implied by its
+        precision label."""
+        return self.float32_bytes_read is not None
 
     @property
     def bytes_total(self) -> int:
@@ -60,6 +86,8 @@ class OpCost:
         return self.flops / self.bytes_total if self.bytes_total else 0.0
 
     def __add__(self, other: OpCost) -> OpCost:
+        """The sum of two costs; it keeps no float32 part (a sum of ops has no one precision label to read
+        the rest by)."""
         return OpCost(
             self.flops + other.flops,
             self.bytes_read + other.bytes_read,

@@ -64,6 +64,9 @@ SCHEMA_VERSION = 1
 #: directory as ``hosts/<key>/host.yaml`` (:mod:`hybridperf.measure.host`); a sheet file of another place with this id
 #: is refused (:func:`load_spec`)
 HOST_ID = "host"
+#: the largest file read as a sheet: the shipped ones are under 10 KiB, a probe's with 64 family probes per op type
+#: about 100 KiB
+MAX_SHEET_BYTES = 2**20
 
 MEMORY_LEVELS = ("dram", "l2", "llc", "sram", "flash")
 KINDS = ("gpu", "cpu", "npu")
@@ -111,6 +114,8 @@ _PLACEHOLDER_SOURCES = frozenset({"...", "\u2026", "todo", "tbd", "fixme", "xxx"
 
 
 def _is_placeholder(src: str) -> bool:
+    """Whether a ``source`` only holds a place (``...``, ``TODO: datasheet``) rather than naming where a number comes
+    from."""
     text = src.strip().lower()
     return text in _PLACEHOLDER_SOURCES or re.match(r"(todo|tbd|fixme)\b", text) is not None
 
@@ -406,10 +411,6 @@ def _check_host_id(spec: DeviceSpec, path: Path) -> None:
                         f"{HOST_ID}); give your sheet another id (and file name), e.g. id: my-box in my-box.yaml")
 
 
-#: the largest file read as a sheet: the shipped ones are under 10 KiB, a probe's with 64 family probes per op type
-#: about 100 KiB
-MAX_SHEET_BYTES = 2**20
-
 #: the figures that models and probes stored under a device id were made with (the latency side of a sheet)
 _ID_BOUND_FIGURES = {"kind": "kind", "peak_flops_per_s": "peak_compute", "memory": "memory",
                      "launch_overhead_s": "launch_overhead", "compute_unit_count": "compute_units",
@@ -438,6 +439,7 @@ def _check_own_id(spec: DeviceSpec, path: Path) -> None:
 
 
 def _comparable(value: Any) -> Any:
+    """A :class:`DeviceSpec` field in a form ``==`` compares by content (a read-only mapping as a dict)."""
     return dict(value) if isinstance(value, Mapping) else value
 
 

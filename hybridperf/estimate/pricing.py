@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybridperf.analysis.analyze import Analyzed
-from hybridperf.analysis.cost_pass import MixedDtypeCost
 from hybridperf.analysis.kernels import Kernel
 from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.costs import OpCost
@@ -256,12 +255,12 @@ def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple
     """An op's or kernel's cost and precision under the override: float32 work (``fp32``) runs at ``precision``,
     other precisions (fp16, int8, and ``int32``: integer and bool index or mask work) as they are; float32 tensors
     shrink with :attr:`Precision.storage_bytes`, tensors of other dtypes keep their bytes. The float32 part of the
-    traffic is all of it for an ``fp32`` cost, none for an ``int32`` one, and what a
-    :class:`~hybridperf.analysis.cost_pass.MixedDtypeCost` says (a gather's int64 indices, a cast's int64 side)."""
+    traffic is what the cost gives where it has one (:attr:`OpCost.has_float32_part`: a gather's int64 indices, a
+    cast's int64 side), else all of it for an ``fp32`` cost and none for an ``int32`` one."""
     if precision is None or op_precision not in ("fp32", "int32"):
         return cost, op_precision
     prec = precision if op_precision == "fp32" else op_precision
-    if isinstance(cost, MixedDtypeCost):
+    if cost.has_float32_part:
         parts = ((cost.bytes_read, cost.float32_bytes_read), (cost.bytes_written, cost.float32_bytes_written),
                  (cost.weight_bytes, cost.float32_weight_bytes))
     elif op_precision == "fp32":

@@ -142,7 +142,8 @@ def _fused_matmul(bb, inputs, attrs, node):
     return _outputs(bb, node, [y])
 
 
-def _activation(bb, x: Any, kind: str, attrs: dict, dtype: str) -> Any:
+def _activation(x: Any, kind: str, attrs: dict) -> Any:
+    """``FusedGemm``'s ``activation`` attribute applied to ``x``."""
     relax = _relax()
     if kind == "Relu":
         return relax.op.nn.relu(x)
@@ -175,7 +176,7 @@ def _fused_gemm(bb, inputs, attrs, node):
         y = relax.op.add(bb.normalize(y), c)
     kind = _attr(attrs, "activation", "")
     if kind:
-        y = _activation(bb, bb.normalize(y), kind, attrs, dtype)
+        y = _activation(bb.normalize(y), kind, attrs)
     return _outputs(bb, node, [y])
 
 
@@ -218,15 +219,22 @@ def _mask_bias(bb, mask: Any, batch: int, seq: int, total: int, dtype: str, fill
     return bb.normalize(relax.op.reshape(bias, shape4))
 
 
-def _attend(bb, q, k, v, heads: int, masks: list[Any], attrs: dict, dtype: str) -> Any:
-    """``softmax(q k^T * scale + bias) v`` for BSNH ``q``, ``k``, ``v``: the sum of the additive
-    ``masks`` as the bias, causal (bottom right: query ``i`` sees the past and keys up to ``i``)
-    when ``unidirectional``."""
+def _attention_bias(bb, key_mask: Any, attention_bias: Any, attrs: dict, batch: int, seq: int, total: int,
+                    dtype: str) -> Any:
+    """The additive bias of an attention (None: neither input given): its onnxruntime ``key_mask`` as a bias
+    (:func:`_mask_bias`, masked positions get ``mask_filter_value``) plus its ``attention_bias`` input."""
     relax = _relax()
-    bias = None
-    for m in masks:
-        if m is not None:
-            bias = m if bias is None else bb.normalize(relax.op.add(bias, m))
+    fill = float(_attr(attrs, "mask_filter_value", -10000.0))
+    bias = None if key_mask is None else _mask_bias(bb, key_mask, batch, seq, total, dtype, fill)
+    if attention_bias is not None:
+        bias = attention_bias if bias is None else bb.normalize(relax.op.add(bias, attention_bias))
+    return bias
+
+
+def _attend(q: Any, k: Any, v: Any, bias: Any, attrs: dict) -> Any:
+    """``softmax(q k^T * scale + bias) v`` for BSNH ``q``, ``k``, ``v`` (``bias`` additive, or None), causal
+    (bottom right: query ``i`` sees the past and keys up to ``i``) when ``unidirectional``."""
+    relax = _relax()
     scale = float(_attr(attrs, "scale", 0.0)) or None
     causal = "BottomRight" if int(_attr(attrs, "unidirectional", 0)) else None
     return relax.op.nn.attention(q, k, v, bias, scale=scale, causal_mask=causal)
@@ -267,14 +275,8 @@ def _attention(bb, inputs, attrs, node):
         k = bb.normalize(relax.op.concat([_bnsh(pk), k], axis=1))
         v = bb.normalize(relax.op.concat([_bnsh(pv), v], axis=1))
     total = seq + (pshape[3] if past is not None else 0)
-    fill = float(_attr(attrs, "mask_filter_value", -10000.0))
-    masks = []
-    if _input(inputs, 3) is not None:
-        masks.append(_mask_bias(bb, inputs[3], batch, seq, total, dtype, fill))
-    if _input(inputs, 5) is not None:
-        masks.append(inputs[5])
-    y = _attend(bb, q, k, v, heads, masks, attrs, dtype)
-    y = relax.op.reshape(bb.normalize(y), (batch, seq, dv))
+    bias = _attention_bias(bb, _input(inputs, 3), _input(inputs, 5), attrs, batch, seq, total, dtype)
+    y = relax.op.reshape(bb.normalize(_attend(q, k, v, bias, attrs)), (batch, seq, dv))
     present = None
     if _wanted(node, 1):
         present = relax.op.concat([relax.op.expand_dims(_bnsh(k), [0]), relax.op.expand_dims(_bnsh(v), [0])], axis=0)
@@ -322,14 +324,8 @@ def _multi_head_attention(bb, inputs, attrs, node):
         v = bb.normalize(relax.op.concat([_bnsh(past_v), v], axis=1))
     total = _info(bb, k)[1][1]
     _, _, vheads, vsize = _info(bb, v)[1]
-    dv = vheads * vsize
-    fill = float(_attr(attrs, "mask_filter_value", -10000.0))
-    masks = []
-    if _input(inputs, 4) is not None:
-        masks.append(_mask_bias(bb, inputs[4], batch, seq, total, dtype, fill))
-    if _input(inputs, 5) is not None:
-        masks.append(inputs[5])
-    y = relax.op.reshape(bb.normalize(_attend(bb, q, k, v, heads, masks, attrs, dtype)), (batch, seq, dv))
+    bias = _attention_bias(bb, _input(inputs, 4), _input(inputs, 5), attrs, batch, seq, total, dtype)
+    y = relax.op.reshape(bb.normalize(_attend(q, k, v, bias, attrs)), (batch, seq, vheads * vsize))
     present_k = _bnsh(k) if _wanted(node, 1) else None
     present_v = _bnsh(v) if _wanted(node, 2) else None
     return _outputs(bb, node, [y, present_k, present_v])
@@ -354,7 +350,6 @@ def converter_for(node: Any) -> Callable | None:
     """The converter of an ONNX node, or None (TVM's own converter, or none, handles it)."""
     domain = node.domain or ""
     return CONVERTERS.get(("" if domain == "ai.onnx" else domain, node.op_type))
-
 
 
 # --------------------------------------------------------------------------- shapes for normalisation
@@ -406,7 +401,7 @@ def output_shapes(node: Any, shapes: list[tuple[int, ...] | None]) -> list[tuple
         return [(m, n)]
     heads = int(attrs.get("num_heads", 0) or 0)
     if op == "Attention" and get(1) is not None and len(x) == 3 and heads > 0:
-        dq, dk, dv = list(attrs.get("qkv_hidden_sizes", [])) or [get(1)[1] // 3] * 3
+        _, dk, dv = list(attrs.get("qkv_hidden_sizes", [])) or [get(1)[1] // 3] * 3
         past = get(4)
         total = x[1] + (past[3] if past is not None and len(past) == 5 else 0)
         return [(x[0], x[1], dv), (2, x[0], heads, total, dk // heads)]

@@ -118,28 +118,30 @@ def _pow(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:
     return relax.op.power(base, relax.op.astype(exponent, bt))
 
 
-def _elu(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:
-    """``Elu`` as TVM builds it (``-alpha * relu(1 - exp(x)) + relu(x)``), constants in the input's dtype."""
+def _elu_of(x: Any, alpha: float, dt: str) -> Any:
+    """``-alpha * relu(1 - exp(x)) + relu(x)`` (TVM's form of ``Elu``), its constants of dtype ``dt``."""
     _, relax = _modules()
+    return _scalar(-alpha, dt) * relax.op.nn.relu(_scalar(1.0, dt) - relax.op.exp(x)) + relax.op.nn.relu(x)
+
+
+def _elu(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:
+    """``Elu`` as TVM builds it (:func:`_elu_of`), constants in the input's dtype."""
     x = inputs[0]
     dt = _dtype(x)
     if dt == "float32":
         return None
-    alpha = float(attrs.get("alpha", 1.0))
-    return _scalar(-alpha, dt) * relax.op.nn.relu(_scalar(1.0, dt) - relax.op.exp(x)) + relax.op.nn.relu(x)
+    return _elu_of(x, float(attrs.get("alpha", 1.0)), dt)
 
 
 def _selu(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:
-    """``Selu`` as TVM builds it (``gamma * (-alpha * relu(1 - exp(x)) + relu(x))``), constants in the input's dtype."""
-    _, relax = _modules()
+    """``Selu`` as TVM builds it (``gamma * elu(x, alpha)``, :func:`_elu_of`), constants in the input's dtype."""
     x = inputs[0]
     dt = _dtype(x)
     if dt == "float32":
         return None
     alpha = float(attrs.get("alpha", 1.67326319217681884765625))
     gamma = float(attrs.get("gamma", 1.05070102214813232421875))
-    return _scalar(gamma, dt) * (
-        _scalar(-alpha, dt) * relax.op.nn.relu(_scalar(1.0, dt) - relax.op.exp(x)) + relax.op.nn.relu(x))
+    return _scalar(gamma, dt) * _elu_of(x, alpha, dt)
 
 
 def _thresholded_relu(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:

@@ -96,26 +96,25 @@ _MASK_INPUTS: Mapping[tuple[str, str], frozenset[int]] = {
 
 
 def _domain(node: Any) -> str:
+    """The node's op set domain, ``""`` for the default one (also spelt ``ai.onnx``)."""
     return "" if node.domain in ("", "ai.onnx") else node.domain
 
 
 def _table_rows(graph: Any, name: str, axis: int) -> int | None:
     """Rows (dim ``axis``) of the tensor ``name`` where the file states them: an initializer or a Constant's
     value (dims are read without the weights: external data need not be loaded)."""
-    for t in graph.initializer:
-        if t.name == name:
-            dims = list(t.dims)
-            return int(dims[axis]) if -len(dims) <= axis < len(dims) else None
-    for n in graph.node:
-        if n.op_type == "Constant" and n.output and n.output[0] == name:
-            for a in n.attribute:
-                if a.name == "value" and a.t is not None:
-                    dims = list(a.t.dims)
-                    return int(dims[axis]) if -len(dims) <= axis < len(dims) else None
-    return None
+    tensor = next((t for t in graph.initializer if t.name == name), None)
+    if tensor is None:
+        tensor = next((a.t for n in graph.node if n.op_type == "Constant" and n.output and n.output[0] == name
+                       for a in n.attribute if a.name == "value" and a.t is not None), None)
+    if tensor is None:
+        return None
+    dims = list(tensor.dims)
+    return int(dims[axis]) if -len(dims) <= axis < len(dims) else None
 
 
 def _axis(node: Any) -> int:
+    """The node's ``axis`` attribute (0 where it has none: ``Gather``'s default)."""
     for a in node.attribute:
         if a.name == "axis":
             return int(a.i)
@@ -135,6 +134,9 @@ def onnx_input_fills(graph: Any) -> dict[str, InputFill]:
     dict of str to InputFill
         One entry per input, in graph order; floats are :attr:`Fill.RANDOM`, booleans :attr:`Fill.ONES`.
     """
+    from onnx import TensorProto  # noqa: PLC0415 - the caller has loaded an ONNX graph
+
+    floats = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16)
     inits = {t.name for t in graph.initializer}
     users: dict[str, list[tuple[Any, int]]] = {}
     for node in graph.node:
@@ -146,9 +148,9 @@ def onnx_input_fills(graph: Any) -> dict[str, InputFill]:
         if vi.name in inits:
             continue
         elem = vi.type.tensor_type.elem_type
-        if elem in (1, 10, 11, 16):  # float, float16, double, bfloat16
+        if elem in floats:
             out[vi.name] = InputFill(Fill.RANDOM, reason="float input: uniform in [0, 1)")
-        elif elem == 9:
+        elif elem == TensorProto.BOOL:
             out[vi.name] = InputFill(Fill.ONES, reason="boolean input: all true")
         else:
             out[vi.name] = _integer_fill(graph, vi.name, users)
@@ -199,11 +201,25 @@ def _integer_fill(graph: Any, name: str, users: Mapping[str, list[tuple[Any, int
 
 def fill_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], fills: Mapping[str, InputFill] | None = None,
                 seed: int = 0) -> dict[str, np.ndarray]:
-    """Arrays for ``specs`` (name -> (shape, numpy dtype name)), filled as ``fills`` says.
+    """Arrays for ``specs``, filled as ``fills`` says.
 
     An input without an entry in ``fills`` gets its dtype's default: floats uniform in ``[0, 1)``, booleans
     ``True``, integers 0. Floats are drawn first, in ``specs`` order, from ``numpy.random.default_rng(seed)``;
     then the indices.
+
+    Parameters
+    ----------
+    specs : mapping of str to (tuple of int, str)
+        Input name -> (static shape, numpy dtype name).
+    fills : mapping of str to InputFill, optional
+        How each input is filled (:func:`onnx_input_fills`); None: every input its dtype's default.
+    seed : int
+        Seed of the generator the floats and indices are drawn from.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One array per input, in ``specs`` order.
     """
     rng = np.random.default_rng(seed)
     fills = fills or {}
@@ -229,5 +245,16 @@ def fill_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], fills: Mapping
 
 
 def fills_record(fills: Mapping[str, InputFill]) -> dict[str, dict[str, Any]]:
-    """The fills of the non-float inputs as a measurement records them (``extra.input_fill``)."""
+    """The fills of the non-float inputs as a measurement records them (``extra.input_fill``).
+
+    Parameters
+    ----------
+    fills : mapping of str to InputFill
+        Input name -> its fill (:func:`onnx_input_fills`).
+
+    Returns
+    -------
+    dict of str to dict
+        Input name -> :meth:`InputFill.to_dict`, the float inputs (:attr:`Fill.RANDOM`) left out.
+    """
     return {k: f.to_dict() for k, f in fills.items() if f.fill is not Fill.RANDOM}

@@ -15,7 +15,7 @@ says ``sheet not recorded``.
 Not the file's bytes or time stamp: a sheet whose sources, notes, power or energy figures are edited, or that is
 copied elsewhere, prices latency with the same figures, and its model still applies.
 
-Imports: :mod:`hybridperf.device.spec`.
+Imports: :mod:`hybridperf.device.spec` and :mod:`hybridperf.estimate.pricing` (its :class:`Prediction`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from dataclasses import replace
 from typing import Any
 
 from hybridperf.device.spec import DeviceSpec
-from hybridperf.estimate.pricing import SHEET_CHANGED
+from hybridperf.estimate.pricing import SHEET_CHANGED, Prediction
+
+__all__ = ["CHANGED", "NOT_RECORDED", "SHEET_KEY", "qualified", "sheet_changes", "sheet_figures"]
 
 #: the sidecar key (and adaptation-file key) holding :func:`sheet_figures` of the sheet a model was made with
 SHEET_KEY = "sheet"
@@ -47,7 +49,19 @@ def sheet_figures(spec: DeviceSpec) -> dict[str, Any]:
     :func:`hybridperf.device.spec.load_spec` keeps a shipped id to): ``kind``, ``peak_compute.<precision>``,
     ``memory.<level>.bandwidth`` / ``.capacity`` / ``.attainable_bandwidth``, ``launch_overhead``,
     ``compute_units.count`` / ``.fp32_lanes_per_unit`` and ``family_probes`` (their count and a digest). A figure
-    the sheet does not give is left out (absent, never 0)."""
+    the sheet does not give is left out (absent, never 0).
+
+    Parameters
+    ----------
+    spec : DeviceSpec
+        The sheet.
+
+    Returns
+    -------
+    dict of str to float, int or str
+        Figure key -> value in SI units (FLOP/s, B/s, B, s), counts as ints, ``kind`` and ``family_probes`` as text;
+        JSON-serialisable, as a model's sidecar records it (:data:`SHEET_KEY`).
+    """
     out: dict[str, Any] = {"kind": spec.kind}
     for p, v in sorted(spec.peak_flops_per_s.items()):
         out[f"peak_compute.{p}"] = float(v)
@@ -69,7 +83,19 @@ def sheet_figures(spec: DeviceSpec) -> dict[str, Any]:
 
 def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     """Each figure that differs between ``recorded`` and ``now`` (:func:`sheet_figures`), in key order:
-    ``"peak_compute.fp32 1.6e+11 -> 3.2e+11 FLOP/s"``, ``"memory.l2.capacity none -> 1.049e+06 B"``."""
+    ``"peak_compute.fp32 1.6e+11 -> 3.2e+11 FLOP/s"``, ``"memory.l2.capacity none -> 1.049e+06 B"``.
+
+    Parameters
+    ----------
+    recorded, now : mapping of str to Any
+        Figures of the sheet a model was made with, and of the sheet it prices now.
+
+    Returns
+    -------
+    list of str
+        One line per changed, added or removed figure; empty when the two agree (numbers within a relative
+        1e-9, what a round trip through JSON keeps).
+    """
     out = []
     for key in sorted(set(recorded) | set(now)):
         old, new = recorded.get(key), now.get(key)
@@ -81,12 +107,14 @@ def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[s
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Whether two recorded figures agree: numbers (not bools) to a relative 1e-9, anything else equal."""
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)  # through JSON and back
     return a == b
 
 
 def _text(v: Any) -> str:
+    """A figure as :func:`sheet_changes` writes it: ``none`` when absent, floats to four significant digits."""
     if v is None:
         return "none"
     if isinstance(v, float):
@@ -94,12 +122,30 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def qualified(prediction: Any, recorded: Mapping[str, Any] | None, unrecorded: bool, now: Mapping[str, Any]) -> Any:
-    """``prediction`` (a :class:`~hybridperf.estimate.pricing.Prediction` a stored model priced) with what its sheet
-    says about that model: nothing where ``recorded`` equals ``now``, or where the model records nothing and is not
-    a stored one (``unrecorded`` False: fitted in memory, or packaged with its own sheet); ``sheet not recorded`` in
-    the calibration note of a stored model without a record; for a sheet whose figures changed since, the changes in
-    the calibration note and the latency note (:data:`CHANGED`), so ``check`` judges it as ``ok (unverified)``."""
+def qualified(prediction: Prediction, recorded: Mapping[str, Any] | None, unrecorded: bool,
+              now: Mapping[str, Any]) -> Prediction:
+    """``prediction`` with what its sheet says about the stored model that priced it.
+
+    Parameters
+    ----------
+    prediction : Prediction
+        What a stored model priced.
+    recorded : mapping of str to Any or None
+        The model's record of its sheet (:func:`sheet_figures`); None where it has none.
+    unrecorded : bool
+        Whether a missing record is worth saying: True for a model stored before sheets were recorded, False for
+        one fitted in memory or packaged with its own sheet.
+    now : mapping of str to Any
+        :func:`sheet_figures` of the sheet priced now.
+
+    Returns
+    -------
+    Prediction
+        ``prediction`` itself where ``recorded`` equals ``now`` or nothing is worth saying; with
+        :data:`NOT_RECORDED` in its calibration note for a stored model without a record; for a sheet whose figures
+        changed since, with the changes in its calibration note and its latency note (:data:`CHANGED`), so that
+        ``check`` judges it ``ok (unverified)``.
+    """
     if recorded is None:
         return replace(prediction, calibration=f"{prediction.calibration}; {NOT_RECORDED}") if unrecorded else prediction
     changes = sheet_changes(recorded, now)
@@ -112,5 +158,3 @@ def qualified(prediction: Any, recorded: Mapping[str, Any] | None, unrecorded: b
     return replace(prediction, calibration=f"{prediction.calibration}; calibrated with other sheet figures ({what})",
                    latency_note=note)
 
-
-__all__ = ["CHANGED", "NOT_RECORDED", "SHEET_KEY", "qualified", "sheet_changes", "sheet_figures"]
