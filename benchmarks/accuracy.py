@@ -12,7 +12,9 @@ label :data:`hybridperf.residual.model.CPU_TARGET` (the fastest timed run, the l
 Usage::
 
     python -m benchmarks.collect_cpu measure && python -m benchmarks.collect_cpu featurize
-    python -m benchmarks.accuracy featurize-h100        # exports + analyses the H100 rows' models
+    python -m benchmarks.accuracy featurize-h100 [--drop-exports]   # exports + analyses the H100 rows' models
+                                                    # (resumes: keys already in features.csv are kept; remove
+                                                    # the file to refresh every row; ~30 min on one core)
     python -m benchmarks.accuracy report                # writes benchmarks/results/accuracy_{cpu,h100}.md
 """
 
@@ -64,6 +66,9 @@ def cmd_featurize_h100(args) -> int:
         configs.setdefault((r["model"], int(r["batch"]), r["resolution"], r["seq_len"]), []).append(r)
     order = sorted(configs, key=lambda c: (c[1], c[0]))
     t_end = time.monotonic() + args.deadline_s
+    from benchmarks.zoo import DEFAULT_OUT_DIR
+
+    zoo_before = {p.name for p in DEFAULT_OUT_DIR.iterdir()} if DEFAULT_OUT_DIR.is_dir() else set()
     for cfg in order:
         name, batch, res, seq = cfg
         todo = [r for r in configs[cfg] if f"{name}_b{batch}_{res or seq}_{r['dtype']}" not in done]
@@ -73,12 +78,16 @@ def cmd_featurize_h100(args) -> int:
             print(f"deadline reached before {name} b{batch}", file=sys.stderr)
             break
         t0 = time.perf_counter()
+        path = None
         try:
             path = export(name, batch=batch, resolution=int(res) if res else None, seq_len=int(seq) if seq else None)
             an = analyze(path)
         except Exception as exc:  # noqa: BLE001 - report and continue
             print(f"{name} b{batch}: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}", file=sys.stderr)
             continue
+        finally:  # about 20 GB of exports: --drop-exports removes each one this run made once it is analysed
+            if args.drop_exports and path is not None and path.name not in zoo_before:
+                path.unlink(missing_ok=True)
         dt = time.perf_counter() - t0
         new = []
         for r in todo:
@@ -426,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("featurize-h100")
     f.add_argument("--out", default=str(H100_DIR))
     f.add_argument("--device", default="h100-sxm")
-    f.add_argument("--deadline-s", type=float, default=1800)
+    f.add_argument("--deadline-s", type=float, default=3600)  # 1800 stopped two configurations short (2026-12-03)
+    f.add_argument("--drop-exports", action="store_true", help="delete each ONNX export this run made once analysed")
     sub.add_parser("report")
     args = p.parse_args(argv)
     return cmd_featurize_h100(args) if args.cmd == "featurize-h100" else cmd_report(args)

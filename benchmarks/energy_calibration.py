@@ -197,8 +197,9 @@ def _table(s) -> EnergyTable:
 
 
 def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_families: int, lfo_mape: float,
-               date: str) -> None:
-    """Put the fitted figures into the measured spec's energy / power sections, keeping the probe's in notes."""
+               date: str, probed: EnergyTable | None = None, probe_json: Path = PROBE_JSON) -> None:
+    """Put the fitted figures into the measured spec's energy / power sections, keeping the probe's in notes (every
+    refit: until 2026-12-03 a second fit dropped the probe's figure, keeping only the previous fit's)."""
     import yaml
 
     from hybridperf.device.spec import parse_spec
@@ -210,7 +211,7 @@ def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_fa
            f"fp32 + fp16), benchmarks/energy_calibration.py, {date}")
     note_tail = f"non-negative least squares on relative error; leave-family-out energy MAPE {lfo_mape:.1f}%"
 
-    def put(section: dict, key: str, value: float, unit: str, what: str) -> None:
+    def put(section: dict, key: str, value: float, unit: str, what: str, probe_value: float | None = None) -> None:
         old = section.get(key, {})
         # the figure replaced is the probe's only where the probe wrote it; else a previous fit or a datasheet figure
         # (until 2026-12-03 every one was labelled "probe figure before the fit")
@@ -221,15 +222,23 @@ def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_fa
             return
         label = "probe figure before the fit" if probed else "previous figure"
         prev = f"{label}: {old['value']:g} {old['unit']} ({old.get('source', '')})" if old else ""
+        own = (f"; the probe's own figure: {probe_value:g} {unit} ({probe_json.relative_to(ROOT)}, the probe column of "
+               f"benchmarks/results/energy_h100.md)" if probe_value is not None and not probed else "")
         section[key] = {"value": float(f"{value:.4g}"), "unit": unit, "source": src, "measured": True,
-                        "note": f"{what}; {note_tail}. {prev}".strip()}
+                        "note": f"{what}; {note_tail}. {prev}{own}".strip()}
 
-    put(raw["energy"]["per_mac"], "fp32", fitted.pj_per_mac_fp32, "pJ", "dynamic energy per fp32 MAC (TF32 off)")
-    put(raw["energy"]["per_mac"], "fp16", fitted.pj_per_mac_fp16, "pJ", "dynamic energy per fp16 MAC")
-    put(raw["energy"]["per_byte"], "dram", fitted.pj_per_dram_byte, "pJ", "dynamic energy per byte the cost pass counts")
+    def of_probe(name: str) -> float | None:
+        return None if probed is None else float(f"{getattr(probed, name):.4g}")
+
+    put(raw["energy"]["per_mac"], "fp32", fitted.pj_per_mac_fp32, "pJ", "dynamic energy per fp32 MAC (TF32 off)",
+        of_probe("pj_per_mac_fp32"))
+    put(raw["energy"]["per_mac"], "fp16", fitted.pj_per_mac_fp16, "pJ", "dynamic energy per fp16 MAC",
+        of_probe("pj_per_mac_fp16"))
+    put(raw["energy"]["per_byte"], "dram", fitted.pj_per_dram_byte, "pJ", "dynamic energy per byte the cost pass counts",
+        of_probe("pj_per_dram_byte"))
     put(raw["power"], "idle", fitted.static_w, "W",
         "static power while a model runs (board draw not explained by MACs or bytes, times the wall time); "
-        "the roofline prices it as idle power x latency")
+        "the roofline prices it as idle power x latency", of_probe("static_w"))
     parse_spec(raw, str(path))  # never write an invalid spec
     if "fitted to NVML energy by" not in header:
         header += (f"# Energy / power: fp32 + fp16 per-MAC, DRAM per-byte and static power fitted to NVML energy by "
@@ -370,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_spec:
         date = dt.datetime.now(dt.timezone.utc).date().isoformat()
         write_spec(MEASURED_SPEC, fitted, len(rows), len({r.model for r in rows}),
-                   len({r.family for r in rows}), lfo_mape, date)
+                   len({r.family for r in rows}), lfo_mape, date, table_of_probe(args.probe_json), args.probe_json)
         print(f"wrote fitted figures into {MEASURED_SPEC.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
