@@ -367,3 +367,24 @@ def test_annotate_show_meta_of_an_onnx_clip_parses_back(tmp_path, capsys):
     assert 'R.const(float("-inf"), "float32")' in out
     parsed = tvm.script.from_source(out)
     assert sorted(gv.name_hint for gv in parsed.get_global_vars()) == ["main", "maximum", "minimum"]
+
+
+@I.ir_module
+class BoundedDim:
+    @R.function
+    def main(x: R.Tensor(("n", 64), "float32")) -> R.Tensor(("n", 64), "float32"):
+        R.func_attr({"tir_var_upper_bound": {"n": 128}, "tir_var_lower_bound": {"n": 2}})
+        with R.dataflow():
+            y = R.nn.relu(x)
+            R.output(y)
+        return y
+
+
+def test_bound_outside_the_declared_range_is_refused():
+    """main declares n in 2..128 (TVM plans static memory at the upper bound): n = 128 is priced, 256 and 1 are
+    refused naming the range (until 2026-12-03 they were priced as given)."""
+    pred = hybridperf.predict(BoundedDim, "t4", shapes={"x": (128, 64)}, residual=None)
+    assert pred.flops == 128 * 64  # one max(x, 0) per element
+    for n in (256, 1):
+        with pytest.raises(InputError, match=rf"^n = {n} is outside main's declared range 2\.\.128 "):
+            hybridperf.predict(BoundedDim, "t4", shapes={"x": (n, 64)}, residual=None)

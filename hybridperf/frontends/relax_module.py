@@ -130,6 +130,17 @@ def _symbolic_values(mod: Any, shapes: Mapping[str, tuple[int, ...]] | None, bat
         leading = [dims[0] for dims in params.values() if dims and isinstance(dims[0], tvm.tirx.Var)]
         for d in leading:
             values.setdefault(d.name, batch)
+    # main's declared range of each dim (TVM's planner sizes static memory at the upper bound; a build for a value
+    # outside it cannot run): a value outside is refused (until 2026-12-03 it was priced as given)
+    attrs = mod["main"].attrs or {}
+    lower = {str(k): int(v) for k, v in dict(attrs.get("tir_var_lower_bound", {}) or {}).items()}
+    upper = {str(k): int(v) for k, v in dict(attrs.get("tir_var_upper_bound", {}) or {}).items()}
+    for name, value in values.items():
+        lo, hi = lower.get(name, 0), upper.get(name)
+        if value < lo or (hi is not None and value > hi):
+            raise InputError(f"{name} = {value} is outside main's declared range {lo}..{hi if hi is not None else ''} "
+                             "(tir_var_lower_bound / tir_var_upper_bound); bind a value in that range, or widen it in "
+                             "the module")
     return values
 
 
