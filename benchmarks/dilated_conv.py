@@ -42,6 +42,11 @@ def conv_model(dilation: int):
 
 
 def main() -> int:
+    import argparse
+
+    # no options: --help prints the usage instead of running (it measured and rewrote the results file until
+    # 2026-12-03)
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     import onnx
     import onnxruntime as ort
 

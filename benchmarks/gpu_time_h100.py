@@ -47,6 +47,11 @@ def _stats(ratio: np.ndarray) -> list[str]:
 
 
 def main() -> int:
+    import argparse
+
+    # no options: --help prints the usage instead of running (it measured and rewrote the results file until
+    # 2026-12-03)
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     feats = _rows("features.csv", ("zoo_name", "batch", "dtype"))
     eager = _rows("torch-eager-fp32-fp16.csv")
     graph = _rows("torch-cudagraph-fp32-fp16.csv")

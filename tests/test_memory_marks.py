@@ -90,3 +90,15 @@ def test_tvm_runtime_on_a_cpu_sheet_says_latency_is_not_tvms(models):
     assert tvm.latency_s == ort.latency_s and tvm.peak_memory_bytes != ort.peak_memory_bytes
     gpu = hybridperf.predict(models["mlp"], "t4", residual=None, runtime="tvm")
     assert TVM_ON_CPU_NOTE not in gpu.warnings
+
+
+def test_a_lower_bound_plan_names_the_ops_it_leaves_out(models):
+    """NonZero's output is allocated by the runtime, outside TVM's plan: the plan line and JSON memory name it (the
+    peak read only ``≥`` until 2026-12-03)."""
+    from hybridperf.report.text import memory_text, to_dict
+
+    pred = hybridperf.predict(models["nz_out"], "t4", residual=None, runtime="tvm")
+    reason = "op outputs not in TVM's plan: relax.run.nonzero (size unknown)"
+    assert to_dict(pred)["memory"]["lower_bound_reason"] == reason and reason in memory_text(pred)
+    exact = hybridperf.predict(models["mlp"], "t4", residual=None, runtime="tvm")
+    assert to_dict(exact)["memory"]["lower_bound_reason"] is None

@@ -79,6 +79,8 @@ def memory_text(pred: Prediction) -> str:
             f"{fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}) + weights {fmt_bytes(m.weight_bytes)} "
             f"+ inputs {fmt_bytes(m.input_bytes)}"
         )
+        if ge and m.lower_bound_reason:  # which outputs the plan leaves out
+            tvm += f" ({m.lower_bound_reason})"
     rt = pred.runtime_memory
     if rt is not None:
         parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
@@ -178,6 +180,8 @@ def _memory_dict(pred: Prediction) -> dict[str, Any]:
         "known": m.known,
         "unknown_reason": m.unknown_reason or None,
         "lower_bound": an.memory_is_lower_bound,
+        # which ops' outputs the plan leaves out (NonZero: "size unknown"); None when it is not a lower bound
+        "lower_bound_reason": (m.lower_bound_reason or None) if an.memory_is_lower_bound else None,
         "device_capacity_bytes": _whole(pred.spec.dram.capacity_bytes),
         "peak_bytes": m.peak_bytes,
         "planned_activation_bytes": m.planned_bytes,
