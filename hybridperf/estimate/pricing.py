@@ -33,6 +33,9 @@ class KernelPrediction:
 #: the words of a :attr:`Prediction.latency_note` saying that the stored model pricing it was calibrated with other
 #: figures of the sheet (:func:`hybridperf.residual.sheet.qualified`): such a prediction also warns, one line
 SHEET_CHANGED = "calibrated with other figures of this sheet"
+#: the words of a :attr:`Prediction.latency_note` saying that a learned model's fitted constant overhead is most of
+#: the figure (a model far smaller than any it was trained on): such a prediction also warns, one line
+BELOW_TRAINING_SCALE = "below the scale of the models it was trained on"
 
 #: ``--runtime tvm`` on a CPU sheet: what the flag changes there (until 2026-12-03 nothing said the latency was not
 #: TVM's, beside a TVM peak)
@@ -132,8 +135,8 @@ class Prediction:
                        "(onnxruntime on a CPU does not apply the override; the TVM plan line prices it)")
         if self.runtime == "tvm" and self.spec.kind == "cpu":
             out.append(TVM_ON_CPU_NOTE)
-        if SHEET_CHANGED in self.latency_note:  # the stored model was fitted to other figures of this sheet
-            out.append(f"latency {self.latency_note}")
+        if SHEET_CHANGED in self.latency_note or BELOW_TRAINING_SCALE in self.latency_note:
+            out.append(f"latency {self.latency_note}")  # fitted to other sheet figures, or extrapolated
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
         # bytes as the reports print them: a device of a few hundred KiB read "0.00 GiB" until 2026-12-03
         if peak is not None and cap is not None and peak > cap:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from hybridperf.errors import InputError, NotFittedError, error_line
+from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
 from hybridperf.files import write_atomic
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
 from hybridperf.residual.sidecar import read_sidecar, write_sidecar
@@ -454,7 +455,14 @@ class ResidualModel:
         if n_unc:
             note += f"; {n_unc} kernel(s) of untrained op families at roofline (uncalibrated)"
         out = replace(prediction, kernels=tuple(new_k), latency_s=total, calibration=note)
-        return qualified(out, self.sheet_, self.sheet_unrecorded_, self.figures_read(prediction.spec))
+        out = qualified(out, self.sheet_, self.sheet_unrecorded_, self.figures_read(prediction.spec))
+        kernels_s = s_cal * math.exp(g + adj)
+        if self.overhead_s_ > kernels_s:  # e.g. a 2x64 MatMul: 110 us predicted, 5.9 us measured (2026-12-03)
+            why = (f"the model's fitted constant overhead ({self.overhead_s_ * 1e6:.0f} us) is most of this figure "
+                   f"(its kernels {kernels_s * 1e6:.1f} us): {BELOW_TRAINING_SCALE}")
+            rest = out.latency_note.removeprefix("unverified: ")
+            out = replace(out, latency_note=f"unverified: {why}" + (f"; {rest}" if rest else ""))
+        return out
 
     def record_sheet(self, spec: Any) -> ResidualModel:
         """Record ``spec`` as the sheet this model was trained or adapted with (:attr:`sheet_`, kept by :meth:`save`);
