@@ -211,7 +211,7 @@ def test_train_removes_each_host_offset_and_predicts_with_the_median_offset(tmp_
     assert zs.nearest_host().figures.device == "fast"  # the rule before
     both = (offsets["slow"] + offsets["fast"]) / 2  # the median of two offsets: about log sqrt(3.0 x 1.2)
     assert zs.lent_offset() == pytest.approx(both) and zs.host_offset() == pytest.approx(both)
-    assert f"with the median offset of its 2 lending training CPUs (x{math.exp(both):.2f})" in zs.describe()
+    assert f"with the median offset of 2 of its training CPUs (x{math.exp(both):.2f})" in zs.describe()
     assert f"(x{math.sqrt(3.0 * 1.2):.2f})" in zs.describe()
     X_fast = tables["fast"][0]
     assert float(np.median(zs.predict(X_fast))) == pytest.approx(math.log(math.sqrt(3.0 * 1.2)), abs=0.05)
@@ -245,7 +245,7 @@ def test_only_hosts_with_reproducible_timings_lend_their_offset(tmp_path):
     assert zs.nearest_host().figures.device == "quiet"
     assert zs.host_offset() == pytest.approx(float(np.median(tables["quiet"][1])))  # about log 1.15
     assert "zero-shot from spec for new" in zs.describe()
-    assert f"with the offset of its lending training CPU (x{math.exp(zs.lent_offset()):.2f})" in zs.describe()
+    assert f"with the offset of one of its training CPUs (x{math.exp(zs.lent_offset()):.2f})" in zs.describe()
     # the loaded host's own sheet: its own offset (a fit to its rows, not zero-shot), lent or not
     own = m.for_host(tables["loaded"][4])
     assert own.own_host() is own.nearest_host() and own.nearest_host().figures.device == "loaded"

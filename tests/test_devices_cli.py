@@ -74,7 +74,7 @@ def test_show_compute_units_of_a_cpu_sheet(capsys):
 
 
 @pytest.mark.parametrize("device, words", [
-    ("ryzen-9-7950x", ("zero-shot from spec for ryzen-9-7950x (16 thread(s))", "median offset of its")),
+    ("ryzen-9-7950x", ("zero-shot from spec for ryzen-9-7950x (16 thread(s))", "median offset of")),
     ("host-xeon-1c", ("one of its training CPUs: with its own offset",)),
     ("host-epyc-1c", ("lightgbm residual", "trained on 186 measurements")),
     ("t4", ("zero-shot from spec (cross-device model", "runtime torch (per-op kernels")),

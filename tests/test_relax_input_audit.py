@@ -388,3 +388,15 @@ def test_bound_outside_the_declared_range_is_refused():
     for n in (256, 1):
         with pytest.raises(InputError, match=rf"^n = {n} is outside main's declared range 2\.\.128 "):
             hybridperf.predict(BoundedDim, "t4", shapes={"x": (n, 64)}, residual=None)
+
+
+def test_predict_on_a_tvmscript_file_points_to_annotate(tmp_path, capsys):
+    """``predict sym.py`` said only "the file is corrupt or not an ONNX model: re-export it"."""
+    from hybridperf.cli import main
+
+    f = tmp_path / "sym.py"
+    f.write_text("x = 1\n")
+    assert main(["predict", str(f), "-d", "t4"]) == 2
+    assert capsys.readouterr().err == (f"hybridperf: error: cannot read {f} as ONNX (DecodeError); a Relax module file "
+                                       "(TVMScript, TVM JSON) is read by `hybridperf annotate`, or by the API as an "
+                                       "IRModule\n")

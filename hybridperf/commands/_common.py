@@ -22,8 +22,12 @@ class StoreOnce(argparse.Action):
 DEFAULT_DEVICE = "host"
 
 
-def add_model_arguments(p: argparse.ArgumentParser, device: bool = True) -> None:
-    p.add_argument("model", help="model file (.onnx; .tflite; .pt2 from torch.export, with the torch extra)")
+#: the model argument's help
+MODEL_HELP = "model file (.onnx; .tflite; .pt2 from torch.export, with the torch extra)"
+
+
+def add_model_arguments(p: argparse.ArgumentParser, device: bool = True, model_help: str = MODEL_HELP) -> None:
+    p.add_argument("model", help=model_help)
     if device:
         p.add_argument("--device", "-d", default=DEFAULT_DEVICE, help=f"device id from `hybridperf devices` or a spec file (default {DEFAULT_DEVICE}: this machine, "
                        "probed once (about 10 s) and cached, predicted by the cross-host CPU model (zero-shot, or with its training "

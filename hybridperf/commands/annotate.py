@@ -8,11 +8,12 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import native_stderr_silenced, add_model_arguments, shapes_from_args
+from hybridperf.commands._common import MODEL_HELP, add_model_arguments, native_stderr_silenced, shapes_from_args
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_model_arguments(p)
+    add_model_arguments(p, model_help=MODEL_HELP + ", or a Relax module: TVMScript (.py, .tvmscript) or TVM JSON "
+                                              "(.json)")
     p.add_argument("--show-meta", action="store_true",
                    help="print the module's constants (every weight: large) so that the text parses back with "
                         "tvm.script.from_source; without it they read metadata[...]")

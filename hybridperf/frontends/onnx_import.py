@@ -63,6 +63,9 @@ def load_onnx_proto(path: str | Path, read_weights: bool = False):
     except OSError as exc:  # until 2026-12-03: "(PermissionError); the file is corrupt ...: re-export it"
         raise ModelLoadError(f"cannot read {p}: {exc.strerror or exc}; check the file's permissions") from exc
     except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
+        if p.suffix.lower() in (".py", ".tvmscript", ".json"):  # a Relax module file: annotate reads those
+            raise ModelLoadError(f"cannot read {p} as ONNX ({type(exc).__name__}); a Relax module file (TVMScript, TVM "
+                                 "JSON) is read by `hybridperf annotate`, or by the API as an IRModule") from exc
         raise ModelLoadError(
             f"cannot read {p} as ONNX ({type(exc).__name__}); the file is corrupt or not an ONNX model: re-export it"
         ) from exc

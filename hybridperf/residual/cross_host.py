@@ -592,7 +592,7 @@ class CrossHostModel(ResidualModel):
                 s += f", zero-shot from spec for {h.device} ({h.threads} thread(s){self.host_note_})"
                 if lent is not None:
                     n = sum(e.lends for e in self.host_effects_)
-                    whose = f"median offset of its {n} lending training CPUs" if n > 1 else "offset of its lending training CPU"
+                    whose = f"median offset of {n} of its training CPUs" if n > 1 else "offset of one of its training CPUs"
                     s += f" with the {whose} (x{math.exp(lent):.2f})"
                 why = self.unverified_reason()
                 if why:
