@@ -58,23 +58,9 @@ def _sheet(path: Path, source: Path = ZEN4, edit=None) -> Path:
 
 def _table(data: Path, n: int = 30) -> Path:
     """A features.csv and measurements.csv of ``n`` made-up models whose fastest run is 1.5 x roofline."""
-    from hybridperf.residual.features import FEATURES_VERSION, MODEL_FEATURES
+    from test_calibrate_cli import _write_table
 
-    rng = np.random.default_rng(0)
-    data.mkdir()
-    feat, meas = [], []
-    for i in range(n):
-        feats = dict(zip(MODEL_FEATURES, rng.normal(size=len(MODEL_FEATURES))))
-        roof = 10 ** rng.uniform(-4, -1)
-        feats["log_roofline_s"] = np.log(roof)
-        feat.append({"key": f"m{i}", "family": f"f{i % 5}", "features_version": FEATURES_VERSION,
-                     "roofline_latency_s": roof, "measured_latency_s": roof * 2, "op_families": "conv|elementwise", **feats})
-        meas.append({"key": f"m{i}", "latency_s": roof * 2, "latency_min_s": roof * 1.5})
-    for name, rows in (("features.csv", feat), ("measurements.csv", meas)):
-        with (data / name).open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+    _write_table(data, n)
     return data
 
 
