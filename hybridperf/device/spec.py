@@ -411,10 +411,49 @@ def _check_host_id(spec: DeviceSpec, path: Path) -> None:
                         f"{HOST_ID}); give your sheet another id (and file name), e.g. id: my-box in my-box.yaml")
 
 
-#: the figures that models and probes stored under a device id were made with (the latency side of a sheet)
-_ID_BOUND_FIGURES = {"kind": "kind", "peak_flops_per_s": "peak_compute", "memory": "memory",
-                     "launch_overhead_s": "launch_overhead", "compute_unit_count": "compute_units",
-                     "fp32_lanes_per_unit": "compute_units", "family_probes": "family_probes"}
+def latency_figures(spec: DeviceSpec) -> dict[str, Any]:
+    """The latency side of ``spec`` as a flat mapping (SI units): what models and probes stored under a device id were
+    made with, which a sheet file may not change under a shipped id (:func:`load_spec`) and which a stored model
+    records beside it (:mod:`hybridperf.residual.sheet`). Keys ``kind``, ``peak_compute.<precision>``,
+    ``memory.<level>.bandwidth`` / ``.capacity`` / ``.attainable_bandwidth``, ``launch_overhead``,
+    ``compute_units.count`` / ``.fp32_lanes_per_unit`` and ``family_probes`` (their count and a digest), in that
+    order. A figure the sheet does not give is left out (absent, never 0).
+
+    Parameters
+    ----------
+    spec : DeviceSpec
+        The sheet.
+
+    Returns
+    -------
+    dict of str to float, int or str
+        Figure key -> value in SI units (FLOP/s, B/s, B, s), counts as ints, ``kind`` and ``family_probes`` as text;
+        JSON-serialisable.
+    """
+    import hashlib
+    import json
+
+    out: dict[str, Any] = {"kind": spec.kind}
+    for p, v in sorted(spec.peak_flops_per_s.items()):
+        out[f"peak_compute.{p}"] = float(v)
+    for level, m in sorted(spec.memory.items()):
+        for name, v in (("bandwidth", m.bandwidth_bytes_per_s), ("capacity", m.capacity_bytes),
+                        ("attainable_bandwidth", m.attainable_bandwidth_bytes_per_s)):
+            if v is not None:
+                out[f"memory.{level}.{name}"] = float(v)
+    out["launch_overhead"] = float(spec.launch_overhead_s)
+    if spec.compute_unit_count is not None:
+        out["compute_units.count"] = int(spec.compute_unit_count)
+    if spec.fp32_lanes_per_unit is not None:
+        out["compute_units.fp32_lanes_per_unit"] = int(spec.fp32_lanes_per_unit)
+    if spec.family_probes:
+        text = json.dumps([[p.op, list(map(list, p.dims)), p.latency_s] for p in spec.family_probes])
+        out["family_probes"] = f"{len(spec.family_probes)} shapes, sha256 {hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    return out
+
+
+#: the groups of :func:`latency_figures` in the order a refusal names the first that differs
+_FIGURE_GROUPS = ("kind", "peak_compute", "memory", "launch_overhead", "compute_units", "family_probes")
 
 
 def _check_own_id(spec: DeviceSpec, path: Path) -> None:
@@ -430,17 +469,12 @@ def _check_own_id(spec: DeviceSpec, path: Path) -> None:
         inside = False
     if inside or spec.id not in available_devices(packaged):
         return
-    shipped = load_spec(spec.id)
-    changed = [k for k in _ID_BOUND_FIGURES if _comparable(getattr(spec, k)) != _comparable(getattr(shipped, k))]
+    mine, shipped = latency_figures(spec), latency_figures(load_spec(spec.id))
+    changed = {k.split(".")[0] for k in mine.keys() | shipped.keys() if mine.get(k) != shipped.get(k)}
     if changed:
-        raise SpecError(f"{path}: key 'id' is {spec.id!r}, a shipped sheet's id, but its {_ID_BOUND_FIGURES[changed[0]]} "
-                        f"differs from that sheet's; give your device its own id (and file name), e.g. "
-                        f"id: {spec.id}-custom in {spec.id}-custom.yaml")
-
-
-def _comparable(value: Any) -> Any:
-    """A :class:`DeviceSpec` field in a form ``==`` compares by content (a read-only mapping as a dict)."""
-    return dict(value) if isinstance(value, Mapping) else value
+        raise SpecError(f"{path}: key 'id' is {spec.id!r}, a shipped sheet's id, but its "
+                        f"{min(changed, key=_FIGURE_GROUPS.index)} differs from that sheet's; give your device its own "
+                        f"id (and file name), e.g. id: {spec.id}-custom in {spec.id}-custom.yaml")
 
 
 def _yaml_problem(exc: Exception) -> str:

@@ -75,6 +75,14 @@ class Prediction:
     #: ``check`` reports it beside the verdict; else ""
     latency_note: str = ""
 
+    def unverified(self, why: str, first: bool = True) -> Prediction:
+        """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
+        ``unverified: <reason>; <reason>`` (the prefix once). ``first``: before the reasons already there, else after
+        them."""
+        rest = self.latency_note.removeprefix("unverified: ")
+        reasons = [why, rest] if first else [rest, why]
+        return replace(self, latency_note="unverified: " + "; ".join(r for r in reasons if r))
+
     @property
     def memory(self) -> MemoryPlan:
         return self.memory_plan if self.memory_plan is not None else self.analyzed.memory

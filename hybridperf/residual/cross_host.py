@@ -536,9 +536,8 @@ class CrossHostModel(ResidualModel):
 
         out = super().apply(prediction)
         why = self.unverified_reason()
-        if why:  # beside a note on the sheet's figures (:func:`~hybridperf.residual.sheet.qualified`), if any
-            rest = out.latency_note.removeprefix("unverified: ")
-            out = replace(out, latency_note=f"unverified: {why}" + (f"; {rest}" if rest else ""))
+        if why:  # before a note on the sheet's figures (:func:`~hybridperf.residual.sheet.qualified`), if any
+            out = out.unverified(why)
         w = self._alone_weight()
         if not w:
             return out

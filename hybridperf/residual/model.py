@@ -458,10 +458,8 @@ class ResidualModel:
         out = qualified(out, self.sheet_, self.sheet_unrecorded_, self.figures_read(prediction.spec))
         kernels_s = s_cal * math.exp(g + adj)
         if self.overhead_s_ > kernels_s:  # e.g. a 2x64 MatMul: 110 us predicted, 5.9 us measured (2026-12-03)
-            why = (f"the model's fitted constant overhead ({self.overhead_s_ * 1e6:.0f} us) is most of this figure "
-                   f"(its kernels {kernels_s * 1e6:.1f} us): {BELOW_TRAINING_SCALE}")
-            rest = out.latency_note.removeprefix("unverified: ")
-            out = replace(out, latency_note=f"unverified: {why}" + (f"; {rest}" if rest else ""))
+            out = out.unverified(f"the model's fitted constant overhead ({self.overhead_s_ * 1e6:.0f} us) is most of "
+                                 f"this figure (its kernels {kernels_s * 1e6:.1f} us): {BELOW_TRAINING_SCALE}")
         return out
 
     def record_sheet(self, spec: Any) -> ResidualModel:

@@ -20,65 +20,28 @@ Imports: :mod:`hybridperf.device.spec` and :mod:`hybridperf.estimate.pricing` (i
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from hybridperf.device.spec import DeviceSpec
+from hybridperf.device.spec import latency_figures
 from hybridperf.estimate.pricing import SHEET_CHANGED, Prediction
 
-__all__ = ["CHANGED", "NOT_RECORDED", "SHEET_KEY", "qualified", "sheet_changes", "sheet_figures"]
+__all__ = ["NOT_RECORDED", "SHEET_KEY", "qualified", "sheet_changes", "sheet_figures"]
 
 #: the sidecar key (and adaptation-file key) holding :func:`sheet_figures` of the sheet a model was made with
 SHEET_KEY = "sheet"
 #: the calibration note of a stored model without that key (stored before 2026-12-03)
 NOT_RECORDED = "sheet not recorded"
-#: how the latency note of a prediction whose sheet changed since its model was stored begins (a prediction with
-#: :data:`~hybridperf.estimate.pricing.SHEET_CHANGED` in it warns)
-CHANGED = f"unverified: {SHEET_CHANGED}"
 
 #: the unit each kind of figure is recorded in (SI), by the last part of its key
 _UNITS = {"bandwidth": "B/s", "attainable_bandwidth": "B/s", "capacity": "B", "launch_overhead": "s"}
 
 
-def sheet_figures(spec: DeviceSpec) -> dict[str, Any]:
-    """The latency side of ``spec`` as a flat mapping (SI units; what the residual models read, and what
-    :func:`hybridperf.device.spec.load_spec` keeps a shipped id to): ``kind``, ``peak_compute.<precision>``,
-    ``memory.<level>.bandwidth`` / ``.capacity`` / ``.attainable_bandwidth``, ``launch_overhead``,
-    ``compute_units.count`` / ``.fp32_lanes_per_unit`` and ``family_probes`` (their count and a digest). A figure
-    the sheet does not give is left out (absent, never 0).
-
-    Parameters
-    ----------
-    spec : DeviceSpec
-        The sheet.
-
-    Returns
-    -------
-    dict of str to float, int or str
-        Figure key -> value in SI units (FLOP/s, B/s, B, s), counts as ints, ``kind`` and ``family_probes`` as text;
-        JSON-serialisable, as a model's sidecar records it (:data:`SHEET_KEY`).
-    """
-    out: dict[str, Any] = {"kind": spec.kind}
-    for p, v in sorted(spec.peak_flops_per_s.items()):
-        out[f"peak_compute.{p}"] = float(v)
-    for level, m in sorted(spec.memory.items()):
-        for name, v in (("bandwidth", m.bandwidth_bytes_per_s), ("capacity", m.capacity_bytes),
-                        ("attainable_bandwidth", m.attainable_bandwidth_bytes_per_s)):
-            if v is not None:
-                out[f"memory.{level}.{name}"] = float(v)
-    out["launch_overhead"] = float(spec.launch_overhead_s)
-    if spec.compute_unit_count is not None:
-        out["compute_units.count"] = int(spec.compute_unit_count)
-    if spec.fp32_lanes_per_unit is not None:
-        out["compute_units.fp32_lanes_per_unit"] = int(spec.fp32_lanes_per_unit)
-    if spec.family_probes:
-        text = json.dumps([[p.op, list(map(list, p.dims)), p.latency_s] for p in spec.family_probes])
-        out["family_probes"] = f"{len(spec.family_probes)} shapes, sha256 {hashlib.sha256(text.encode()).hexdigest()[:12]}"
-    return out
+#: the figures a stored model records of its sheet: the sheet's latency side, as :func:`load_spec` keeps it to a
+#: shipped id (one definition of both)
+sheet_figures = latency_figures
 
 
 def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
@@ -143,7 +106,8 @@ def qualified(prediction: Prediction, recorded: Mapping[str, Any] | None, unreco
     Prediction
         ``prediction`` itself where ``recorded`` equals ``now`` or nothing is worth saying; with
         :data:`NOT_RECORDED` in its calibration note for a stored model without a record; for a sheet whose figures
-        changed since, with the changes in its calibration note and its latency note (:data:`CHANGED`), so that
+        changed since, with the changes in its calibration note and its latency note (``unverified: ...`` with
+        :data:`~hybridperf.estimate.pricing.SHEET_CHANGED`), so that
         ``check`` judges it ``ok (unverified)``.
     """
     if recorded is None:
@@ -152,9 +116,6 @@ def qualified(prediction: Prediction, recorded: Mapping[str, Any] | None, unreco
     if not changes:
         return prediction
     what = f"{'; '.join(changes)}; calibrate again to fit this sheet"
-    note = f"{CHANGED}: {what}"
-    if prediction.latency_note:
-        note = f"{prediction.latency_note}; {note.removeprefix('unverified: ')}"
-    return replace(prediction, calibration=f"{prediction.calibration}; calibrated with other sheet figures ({what})",
-                   latency_note=note)
+    return replace(prediction.unverified(f"{SHEET_CHANGED}: {what}", first=False),
+                   calibration=f"{prediction.calibration}; calibrated with other sheet figures ({what})")
 
