@@ -56,6 +56,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             pred = session.predict(path, spec_ref, batch=batch, precision=precision, fused=fused, runtime="auto")
         else:
             pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision, runtime="auto")
+        kind = peak_kind(pred)
         row.update(
             latency_s=pred.latency_s,
             energy_j=pred.energy_j,
@@ -71,8 +72,8 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             lower_bound_reason=pred.lower_bound_reason or None,
             # the table's marks (peak_kind): until 2026-12-03 an onnxruntime peak on guessed sizes (a NonZero output
             # sized as its input) was a plain figure here, and a lower bound was flagged even where the peak was not
-            memory_lower_bound=peak_kind(pred) == "lower_bound",
-            memory_estimate=peak_kind(pred) == "estimate",
+            memory_lower_bound=kind == "lower_bound",
+            memory_estimate=kind == "estimate",
             warnings=list(pred.warnings),
         )
         row["unknown_fields"] = unknown_fields(row, bool(row["lower_bound"]), ("latency_s", "energy_j", "flops"))

@@ -333,17 +333,18 @@ def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
     """(why the figure is a lower bound, why it is unknown) for ``metric`` of ``pred``."""
     lower = uncosted_text(pred)
     if metric is Metric.MEMORY:
-        rt = getattr(pred, "runtime_memory", None)
-        if rt is not None and rt.runtime == "onnxruntime":
-            # judged on onnxruntime's own graph and sizes, not on the TVM plan (until 2026-12-03 an unknown TVM plan
-            # was ignored here and a guessed size of a data-dependent output passed: now it cannot be judged)
-            if rt.unsized_ops:
-                return "", f"{rt.runtime}'s peak rests on {rt.unsized_reason}"
-            return (lower if pred.memory.known and pred.analyzed.memory_is_lower_bound else ""), ""
-        plan = pred.memory
-        if not plan.known:
-            return "", f"no memory plan ({plan.unknown_reason or 'unknown'})"
-        return (lower if pred.analyzed.memory_is_lower_bound else ""), ""
+        # the peak's kind as every report marks it (peak_kind): onnxruntime's peak is judged on onnxruntime's own
+        # graph and sizes, not on the TVM plan (until 2026-12-03 an unknown TVM plan was ignored here and a guessed
+        # size of a data-dependent output passed: now it cannot be judged)
+        from hybridperf.estimate.runtime_memory import peak_kind
+
+        kind = peak_kind(pred)
+        if kind == "estimate":
+            rt = pred.runtime_memory
+            return "", f"{rt.runtime}'s peak rests on {rt.unsized_reason}"
+        if kind == "unknown":
+            return "", f"no memory plan ({pred.memory.unknown_reason or 'unknown'})"
+        return (lower if kind == "lower_bound" else ""), ""
     return lower, ""
 
 
