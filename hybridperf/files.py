@@ -86,7 +86,8 @@ _held = threading.local()
 
 @contextmanager
 def file_lock(path: str | Path, *, shared: bool = False, timeout_s: float = 60.0, create: bool = True,
-              on_wait: Callable[[int | None], None] | None = None, note_holder: bool = True) -> Iterator[None]:
+              on_wait: Callable[[int | None], None] | None = None, note_holder: bool = True,
+              on_timeout: Callable[[LockTimeout], BaseException] | None = None) -> Iterator[None]:
     """Hold an advisory lock on the file ``path`` (``fcntl.flock``): exclusive, or ``shared`` with other readers.
 
     The kernel releases it when the process ends however it ends (``kill -9`` included), so a lock file left behind is
@@ -102,11 +103,14 @@ def file_lock(path: str | Path, *, shared: bool = False, timeout_s: float = 60.0
     note_holder
         False: the file is data of its own (a file of rows locked while a row is appended): its bytes are not
         replaced by the pid.
+    on_timeout
+        Makes the exception raised (from the :class:`LockTimeout`) where the lock stays busy: a caller's own message
+        (an ``InputError`` naming what holds it), raised before the block runs.
 
     Raises
     ------
     LockTimeout
-        Still busy after ``timeout_s`` seconds.
+        Still busy after ``timeout_s`` seconds (or what ``on_timeout`` makes of it).
     OSError
         ``create`` and the lock file cannot be created (a read-only or missing folder).
     """
@@ -137,7 +141,10 @@ def file_lock(path: str | Path, *, shared: bool = False, timeout_s: float = 60.0
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise LockTimeout(path, timeout_s, _lock_holder(fd)) from None
+                    timeout = LockTimeout(path, timeout_s, _lock_holder(fd))
+                    if on_timeout is None:
+                        raise timeout from None
+                    raise on_timeout(timeout) from timeout
                 if not waited and on_wait is not None:
                     on_wait(_lock_holder(fd))
                 waited = True

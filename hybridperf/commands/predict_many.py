@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -306,16 +305,11 @@ class RowFile:
             os.close(self._fd)
             raise
 
-    @contextmanager
     def _lock(self):
-        from hybridperf.files import LockTimeout, file_lock
+        from hybridperf.files import file_lock
 
-        with ExitStack() as held:
-            try:
-                held.enter_context(file_lock(self.path, timeout_s=APPEND_LOCK_TIMEOUT_S, note_holder=False))
-            except LockTimeout as exc:
-                raise InputError(f"--output {self.path}: {exc}; wait for the other run, or name another file") from exc
-            yield
+        return file_lock(self.path, timeout_s=APPEND_LOCK_TIMEOUT_S, note_holder=False, on_timeout=lambda exc: InputError(
+            f"--output {self.path}: {exc}; wait for the other run, or name another file"))
 
     def _new_bytes(self) -> bytes:
         """The bytes appended since this run last read the file (all of it, the first time)."""

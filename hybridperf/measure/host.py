@@ -231,14 +231,16 @@ def probe_lock(identity: dict[str, Any] | None = None, on_wait: Callable[[int | 
     from hybridperf.errors import InputError
     from hybridperf.files import LockTimeout, file_lock
 
+    def busy(exc: LockTimeout) -> InputError:
+        return InputError(f"{exc.who} has been probing this machine for more than {exc.timeout_s:g} s (lock "
+                          f"{exc.path}); wait for it to finish, or end it and run again")
+
     hosts = host_dir(identity).parent
     with ExitStack() as held:
         try:
             hosts.mkdir(parents=True, exist_ok=True)
-            held.enter_context(file_lock(hosts / PROBE_LOCK_FILE, timeout_s=PROBE_LOCK_TIMEOUT_S, on_wait=on_wait))
-        except LockTimeout as exc:
-            raise InputError(f"{exc.who} has been probing this machine for more than {exc.timeout_s:g} s (lock "
-                             f"{exc.path}); wait for it to finish, or end it and run again") from exc
+            held.enter_context(file_lock(hosts / PROBE_LOCK_FILE, timeout_s=PROBE_LOCK_TIMEOUT_S, on_wait=on_wait,
+                                         on_timeout=busy))
         except OSError as exc:  # a read-only file system, a full disk
             raise InputError(f"cannot store this machine's probed sheet in {hosts}: {exc.strerror or exc}; set "
                              "HYBRIDPERF_HOME to a writable directory") from exc

@@ -46,13 +46,11 @@ def model_lock(directory: str | Path, shared: bool = False) -> Iterator[None]:
     """
     from hybridperf.errors import InputError
 
-    with ExitStack() as held:
-        try:
-            held.enter_context(file_lock(lock_path(directory), shared=shared, timeout_s=LOCK_TIMEOUT_S,
-                                         create=not shared))
-        except LockTimeout as exc:
-            raise InputError(f"{exc.who} has held the model in {Path(directory)} for more than {exc.timeout_s:g} s (lock "
-                             f"{exc.path}); wait for it to finish, or end it and run again") from exc
+    def busy(exc: LockTimeout) -> InputError:
+        return InputError(f"{exc.who} has held the model in {Path(directory)} for more than {exc.timeout_s:g} s (lock "
+                          f"{exc.path}); wait for it to finish, or end it and run again")
+
+    with file_lock(lock_path(directory), shared=shared, timeout_s=LOCK_TIMEOUT_S, create=not shared, on_timeout=busy):
         yield
 
 
