@@ -18,11 +18,11 @@ from hybridperf.device.spec import load_spec
 from hybridperf.precision import OVERRIDES, PRECISIONS, Precision, alu_precision, fallback_chain
 
 
-def _save(path: Path, nodes, inputs, outputs) -> str:
+def _save(path: Path, nodes, inputs, outputs, inits=()) -> str:
     import onnx
     from onnx import helper
 
-    g = helper.make_graph(nodes, "g", inputs, outputs)
+    g = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits))
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     onnx.save(m, str(path))

@@ -10,30 +10,13 @@ whole table (:func:`hybridperf.costs.data_movement.gather`).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from test_int_precision import _save, _vi
 
 from hybridperf.costs import OpCost
 from hybridperf.device.spec import load_spec
 from hybridperf.estimate.pricing import priced_cost
-
-
-def _save(path: Path, nodes, inputs, outputs, inits=()) -> str:
-    import onnx
-    from onnx import helper
-
-    g = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits))
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    onnx.save(m, str(path))
-    return str(path)
-
-
-def _vi(name: str, elem: int, shape):
-    from onnx import helper
-
-    return helper.make_tensor_value_info(name, elem, shape)
 
 
 @pytest.fixture(scope="module")

@@ -34,18 +34,19 @@ def show_table(d: dict[str, Any]) -> str:
     rows: list[list[str]] = []
     unused = set(d.get("unused_figures", ()))
 
+    def flag(key: str, q: dict[str, Any]) -> str:
+        return (" [measured]" if q.get("measured") else "") + (UNUSED_FLAG if key in unused else "")
+
     def add(key: str, q: dict[str, Any] | None, unit: str) -> None:
         if q is None:
             return
-        flag = (" [measured]" if q.get("measured") else "") + (UNUSED_FLAG if key in unused else "")
         src = q["source"] + (f" (note: {q['note']})" if q.get("note") else "")
-        rows.append([key, format_si(q["value"], unit) + flag, src])
+        rows.append([key, format_si(q["value"], unit) + flag(key, q), src])
 
     for p, q in d["peak_compute"].items():
         add(f"peak_compute.{p}", q, q["unit"])
     for name, s in d["sparsity"].items():
-        flag = UNUSED_FLAG if f"sparsity.{name}" in unused else ""
-        rows.append([f"sparsity.{name}", f"x{s['speedup']:g} (not in peaks){flag}", s["source"]])
+        rows.append([f"sparsity.{name}", f"x{s['speedup']:g} (not in peaks){flag(f'sparsity.{name}', s)}", s["source"]])
     for level, m in d["memory"].items():
         for k in ("bandwidth", "attainable_bandwidth", "capacity"):
             if k in m:
@@ -61,8 +62,7 @@ def show_table(d: dict[str, Any]) -> str:
         if k == "boost_clock":
             add(f"compute_units.{k}", q, "Hz")
         else:
-            flag = (" [measured]" if q.get("measured") else "") + (UNUSED_FLAG if f"compute_units.{k}" in unused else "")
-            rows.append([f"compute_units.{k}", f"{int(q['value'])}{flag}", q["source"]])
+            rows.append([f"compute_units.{k}", f"{int(q['value'])}{flag(f'compute_units.{k}', q)}", q["source"]])
     for m in d["mig_profiles"]:
         rows.append(
             [f"mig.{m['name']}", f"{m['compute_slices']}/{m['total_slices']} compute, {format_si(m['memory']['value'], 'B', 3)}",
