@@ -703,8 +703,9 @@ class ZeroShotGpu:
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
         why = "" if self.adapted_on else unverified_reason(spec)
         out = replace(prediction, kernels=rows, latency_s=float(total),
-                      calibration=self.describe(spec, bd, prediction.precision), execution=summary,
-                      latency_note=f"unverified: {why}" if why else prediction.latency_note)
+                      calibration=self.describe(spec, bd, prediction.precision), execution=summary)
+        if why:
+            out = out.unverified(why)
         if not self.adapted_on:  # zero-shot reads the sheet as it is now
             return out
         from hybridperf.residual.sheet import qualified, sheet_figures
