@@ -55,9 +55,10 @@ def with_dtype_split(cost: OpCost, ctx: OpContext, precision: str) -> OpCost:
         return cost
     if precision == "int32" and not _float32_bytes(ctx.outputs):
         return cost
-    other_in = sum(i.nbytes or 0 for i in ctx.inputs if i.dtype != "float32")
+    distinct = ctx.distinct_inputs()
+    other_in = sum(i.nbytes or 0 for i, _ in distinct if i.dtype != "float32")
     read = cost.bytes_read - min(cost.bytes_read, other_in) if _float32_bytes(ctx.inputs) else 0
-    weight = sum(i.nbytes or 0 for i, c in zip(ctx.inputs, ctx.const_inputs) if c and i.dtype == "float32")
+    weight = sum(i.nbytes or 0 for i, c in distinct if c and i.dtype == "float32")
     written = min(cost.bytes_written, _float32_bytes(ctx.outputs))
     return replace(cost, float32_bytes_read=read, float32_bytes_written=written,
                    float32_weight_bytes=min(cost.weight_bytes, weight))
@@ -338,18 +339,25 @@ class _CostPass:
         elif _tvm.is_tuple(value) and all(self.is_const(f) for f in value.fields):
             self.const_vars.add(name)
 
-    def _operands(self, args: list[Any]) -> tuple[list[TensorInfo], list[bool], list[str]]:
-        """Tensor leaves of a call's arguments with their constness, and the vars read; counts
-        each constant's bytes once as weights."""
+    def _operands(self, args: list[Any]) -> tuple[list[TensorInfo], list[bool], list[bool], list[str]]:
+        """Tensor leaves of a call's arguments with their constness, whether each repeats an earlier argument
+        (``Mul(y, y)``), and the vars read; counts each constant's bytes once as weights."""
         in_infos: list[TensorInfo] = []
         const_flags: list[bool] = []
+        repeated: list[bool] = []
         in_vars: list[str] = []
+        seen: set[Any] = set()
         for a in args:
             infos = self.infos(a)
             c = self.is_const(a)
+            key = (self.resolve(_tvm.var_name(a)) if _tvm.is_var(a) else
+                   ("const", hash(a)) if _tvm.is_constant(a) else None)
+            again = key is not None and key in seen
+            seen.add(key)
             for info in infos:
                 in_infos.append(info)
                 const_flags.append(c)
+                repeated.append(again)
             if _tvm.is_var(a):
                 in_vars.append(self.resolve(_tvm.var_name(a)))
             if _tvm.is_constant(a) and hash(a) not in self.seen_consts:
@@ -357,15 +365,16 @@ class _CostPass:
                 self.weight_bytes += sum(i.nbytes or 0 for i in infos)
                 for i in infos:
                     self.weight_by_dtype[i.dtype] = self.weight_by_dtype.get(i.dtype, 0) + (i.nbytes or 0)
-        return in_infos, const_flags, in_vars
+        return in_infos, const_flags, repeated, in_vars
 
     def _record(self, name: str, var: Any, value: Any) -> OpRecord:
         op = _tvm.op_name(value)
         args = _tvm.call_args(value)
-        in_infos, const_flags, in_vars = self._operands(args)
+        in_infos, const_flags, repeated, in_vars = self._operands(args)
         out_infos = self.infos(var)
         prec = precision_of([i.dtype for i in in_infos] or [o.dtype for o in out_infos])
-        ctx = OpContext(op=op, inputs=tuple(in_infos), outputs=tuple(out_infos), const_inputs=tuple(const_flags))
+        ctx = OpContext(op=op, inputs=tuple(in_infos), outputs=tuple(out_infos), const_inputs=tuple(const_flags),
+                        repeated=tuple(repeated))
         tensor_args = [a for a in args if self.infos(a)]
         all_const = bool(tensor_args) and all(self.is_const(a) for a in tensor_args)
         symbolic = any(i.shape is None for i in in_infos + out_infos)
@@ -415,7 +424,7 @@ class _CostPass:
             if symbolic:
                 return _Priced(Status.SYMBOLIC, entry.family, "symbolic shape: bind it with --shape or --batch")
             attrs = _attrs_dict(call)
-            res = entry(OpContext(ctx.op, ctx.inputs, ctx.outputs, ctx.const_inputs, attrs))
+            res = entry(replace(ctx, attrs=attrs))
             return _Priced(Status.COUNTED, entry.family, res.note, res.flops, res.bytes_read, attrs)
         if _tvm.is_extern_func(call.op) or (op in ("relax.call_dps_packed", "relax.call_pure_packed") and call.args
                                             and _tvm.is_extern_func(call.args[0])):

@@ -105,9 +105,18 @@ class OpContext:
     outputs: tuple[TensorInfo, ...]
     const_inputs: tuple[bool, ...] = ()
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    #: per input, True where it is the same tensor as an earlier one (``Mul(y, y)``): the rule sees both operands,
+    #: the traffic counts it once
+    repeated: tuple[bool, ...] = ()
 
     def attr(self, name: str, default: Any = None) -> Any:
         return self.attrs.get(name, default)
+
+    def distinct_inputs(self) -> list[tuple[TensorInfo, bool]]:
+        """Each input tensor once (a repeated operand dropped), with whether it is a constant."""
+        consts = self.const_inputs or (False,) * len(self.inputs)
+        again = self.repeated or (False,) * len(self.inputs)
+        return [(i, c) for i, c, r in zip(self.inputs, consts, again) if not r]
 
     @property
     def out(self) -> TensorInfo:
@@ -119,7 +128,7 @@ class OpContext:
 
     @property
     def in_bytes(self) -> int:
-        return sum(i.nbytes or 0 for i in self.inputs)
+        return sum(i.nbytes or 0 for i, _ in self.distinct_inputs())
 
     @property
     def out_bytes(self) -> int:
@@ -127,7 +136,7 @@ class OpContext:
 
     @property
     def weight_bytes(self) -> int:
-        return sum((i.nbytes or 0) for i, c in zip(self.inputs, self.const_inputs) if c)
+        return sum(i.nbytes or 0 for i, c in self.distinct_inputs() if c)
 
 
 @dataclass(frozen=True)
