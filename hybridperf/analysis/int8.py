@@ -18,8 +18,9 @@ records:
 * **weight-only int8** -- a conv / matmul with int8 weights but a float
   activation: weight traffic at 1 byte/elem, compute stays float.
 * **epilogue** -- single-consumer elementwise ops between an int8 conv /
-  matmul and its ``quantize`` (bias add, ReLU, clip): zero-cost, their FLOPs
-  are added to the int8 op (a fused requantization epilogue).
+  matmul and its ``quantize`` (bias add, ReLU, clip), and a clip of the int8
+  result right after the ``quantize`` (TFLite's fused activation): zero-cost,
+  their FLOPs are added to the int8 op (a fused requantization epilogue).
 * ``dequantize`` whose every consumer (through views) is an int8 op, and
   ``quantize`` that ends an int8 op or epilogue, plus ``dequantize -> views
   -> quantize`` round trips: zero-cost, reason :data:`FOLDED`.
@@ -116,6 +117,11 @@ class Int8Plan:
         return [o for o in self.ops.values() if o.kind == kind]
 
 
+def _reads(r: OpRecord) -> tuple[str, ...]:
+    """The vars ``r`` reads: its direct var arguments, or, for an op on a tuple (``concat``), the tuple's fields."""
+    return r.input_vars or r.read_vars
+
+
 def _is_int8_dequantize(r: OpRecord) -> bool:
     return r.op == DEQUANTIZE and bool(r.inputs) and r.inputs[0].dtype in _INT8_DTYPES and r.status is not Status.SYMBOLIC
 
@@ -148,7 +154,7 @@ class _Dataflow:
         self.producer: dict[str, int] = {r.var: r.index for r in records}
         self.consumers: dict[str, list[int]] = {}
         for r in records:
-            for v in dict.fromkeys(r.input_vars):
+            for v in dict.fromkeys(_reads(r)):
                 self.consumers.setdefault(v, []).append(r.index)
         self.outputs = analysis.output_vars
 
@@ -197,7 +203,7 @@ class _Dataflow:
 
     def int8_inputs(self, r: OpRecord) -> tuple[list[Int8Input], list[str]]:
         found, other = [], []
-        for v in r.input_vars:
+        for v in _reads(r):
             d = self.source_dequantize(v)
             if d is None:
                 other.append(v)
@@ -223,7 +229,7 @@ def _int8_ops(g: _Dataflow) -> dict[int, Int8Op]:
     records = g.records
     ops: dict[int, Int8Op] = {}
     for r in records:
-        if r.status not in (Status.COUNTED, Status.ESTIMATED) or not r.input_vars or r.op in (QUANTIZE, DEQUANTIZE):
+        if r.status not in (Status.COUNTED, Status.ESTIMATED) or not _reads(r) or r.op in (QUANTIZE, DEQUANTIZE):
             continue
         found, other = g.int8_inputs(r)
         if not found:
@@ -289,6 +295,9 @@ def _fold_epilogues(g: _Dataflow, ops: dict[int, Int8Op], int8_ops: set[int]) ->
             break
         if q is None:
             continue
+        act = _fused_activation(g, q)
+        if act is not None:
+            chain.append(act)
         op = ops[idx]
         extra_flops = sum(records[c].cost.flops for c in chain)
         extra_weight = sum(records[c].cost.weight_bytes for c in chain)
@@ -300,12 +309,28 @@ def _fold_epilogues(g: _Dataflow, ops: dict[int, Int8Op], int8_ops: set[int]) ->
             out_int8,
             op.cost.weight_bytes + extra_weight,
         )
-        note = op.note + f"; writes int8 through {q.var}" + (f" (+{len(chain)} epilogue ops)" if chain else "")
+        out_var = records[act].var if act is not None else q.var
+        note = op.note + f"; writes int8 through {out_var}" + (f" (+{len(chain)} epilogue ops)" if chain else "")
         ops[idx] = dataclasses.replace(op, cost=cost, note=note, output_saved_bytes=max(0, out_float - out_int8))
         for c in chain:
             ops[c] = Int8Op(c, "epilogue", "int8", OpCost(), f"{FOLDED}: epilogue of {r.var}")
         folded_quantize[q.index] = r.var
     return folded_quantize
+
+
+def _fused_activation(g: _Dataflow, q: OpRecord) -> int | None:
+    """The record of a clip on the int8 result of ``q``, its only consumer: TFLite's fused activation (RELU,
+    RELU6, RELU_N1_TO_1 of a CONV_2D, FULLY_CONNECTED...), which TVM imports as a clip of the quantized
+    values after the requantization. An int8 runtime clamps to that range in the kernel's requantization
+    step: no kernel of its own, no traffic."""
+    nxt = g.single_consumer(q.var)
+    if nxt is None:
+        return None
+    rn = g.records[nxt]
+    same_int8 = bool(rn.outputs) and rn.outputs[0].dtype == q.outputs[0].dtype
+    if rn.op == "relax.clip" and rn.status is Status.COUNTED and same_int8 and set(rn.input_vars) == {q.var}:
+        return nxt
+    return None
 
 
 def _round_trips(g: _Dataflow, folded_quantize: dict[int, str]) -> None:
@@ -374,7 +399,7 @@ def apply_int8_kernels(kernels: Iterable[Any], analysis: ModelAnalysis, plan: In
     records = analysis.records
     consumers: dict[str, set[int]] = {}
     for r in records:
-        for v in r.input_vars:
+        for v in _reads(r):
             consumers.setdefault(v, set()).add(r.index)
     outputs = analysis.output_vars
     out: list[Kernel] = []

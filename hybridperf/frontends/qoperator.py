@@ -71,6 +71,47 @@ _INTEGER_OPS = {"MatMulInteger": "MatMul", "ConvInteger": "Conv"}
 #: the op types :func:`qoperator_to_qdq` rewrites
 _REWRITTEN = frozenset({"QLinearConv", "QLinearMatMul", *_INTEGER_OPS})
 
+#: onnxruntime's ``com.microsoft`` QLinear ops (``quantize_static(..., quant_format=QuantFormat.QOperator)`` writes
+#: them after every quantized Add, Mul, Softmax, pooling, Concat...) -> the float op each computes between
+#: dequantized inputs and a quantized output (onnxruntime ``contrib_ops/quantization_defs.cc``); the attributes
+#: that op does not take are dropped
+_MS_QLINEAR = {
+    "QLinearAdd": ("Add", ()),
+    "QLinearMul": ("Mul", ()),
+    "QLinearSigmoid": ("Sigmoid", ()),
+    "QLinearLeakyRelu": ("LeakyRelu", ("alpha",)),
+    "QLinearSoftmax": ("Softmax", ("axis",)),
+    "QLinearGlobalAveragePool": ("GlobalAveragePool", ()),
+    "QLinearAveragePool": ("AveragePool", ("auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides")),
+    "QLinearConcat": ("Concat", ("axis",)),
+}
+_MS_DOMAIN = "com.microsoft"
+
+
+def _ms_qlinear_layout(n: Any) -> tuple[list[tuple[str, str, str]], tuple[str, str]] | None:
+    """The ``(x, scale, zero point)`` triple of each quantized input of a ``com.microsoft`` QLinear node and its
+    output's ``(scale, zero point)``; None for a form not rewritten (``channels_last`` pooling, a missing
+    output zero point, the opset-12 Softmax semantics on an axis that is not the last)."""
+    ins = list(n.input)
+    if _attr_int(n, "channels_last"):
+        return None
+    if n.op_type == "QLinearConcat":
+        if len(ins) < 5 or (len(ins) - 2) % 3:
+            return None
+        triples = [tuple(ins[k:k + 3]) for k in range(2, len(ins), 3)]
+        out = (ins[0], ins[1])
+    elif n.op_type in ("QLinearAdd", "QLinearMul"):
+        ins += [""] * (8 - len(ins))
+        triples, out = [tuple(ins[0:3]), tuple(ins[3:6])], (ins[6], ins[7])
+    else:
+        ins += [""] * (5 - len(ins))
+        triples, out = [tuple(ins[0:3])], (ins[3], ins[4])
+        if n.op_type == "QLinearSoftmax" and (_attr_int(n, "opset") or 13) < 13 and (_attr_int(n, "axis") or -1) != -1:
+            return None  # opset < 13 flattens to 2-D at the axis: not one Softmax
+    if not out[1] or not all(x and s for x, s, _ in triples):
+        return None
+    return triples, out
+
 
 def _integer_op_as_qdq(model: Any, n: Any, fresh: Any) -> tuple[list[Any], list[Any]] | None:
     """``MatMulInteger`` / ``ConvInteger`` node ``n`` as ``DequantizeLinear`` (scale 1) on both operands,
@@ -84,6 +125,8 @@ def _integer_op_as_qdq(model: Any, n: Any, fresh: Any) -> tuple[list[Any], list[
     tag = n.name or n.op_type
     for role, x, zp, per_axis in (("a", a, a_zp, -2), ("b", b, b_zp, 0 if conv else -1)):
         zp_arr = _initializer_array(model, zp) if zp else np.zeros((), np.int8)
+        if zp_arr is None and _is_dynamic_zero_point(model, zp):
+            zp_arr = np.zeros((), np.int8)  # a DynamicQuantizeLinear's zero point: a scalar computed at run time
         if zp_arr is None:
             return None
         scale = fresh(f"{tag}_{role}_unit_scale")
@@ -112,6 +155,13 @@ def _integer_op_as_qdq(model: Any, n: Any, fresh: Any) -> tuple[list[Any], list[
     return [*nodes, op, cast], inits
 
 
+def _is_dynamic_zero_point(model: Any, name: str) -> bool:
+    """``name`` is the zero point output (a scalar, by the op's definition) of a ``DynamicQuantizeLinear``:
+    what onnxruntime's ``quantize_dynamic`` feeds every ``ConvInteger`` / ``MatMulInteger``."""
+    return any(n.op_type == "DynamicQuantizeLinear" and n.domain in ("", "ai.onnx") and len(n.output) > 2
+               and n.output[2] == name for n in model.graph.node)
+
+
 def _attr_int(node: Any, name: str) -> int | None:
     return next((int(a.i) for a in node.attribute if a.name == name), None)
 
@@ -123,21 +173,25 @@ def _subgraph_reads(node: Any) -> set[str]:
 
 
 def qoperator_to_qdq(model: Any) -> Any:
-    """Rewrite ``QLinearConv`` / ``QLinearMatMul`` nodes as ``DequantizeLinear -> Conv/MatMul -> QuantizeLinear``.
+    """Rewrite ``QLinearConv`` / ``QLinearMatMul`` nodes (and onnxruntime's ``com.microsoft`` QLinear ops of
+    :data:`_MS_QLINEAR`) as ``DequantizeLinear -> Conv/MatMul/... -> QuantizeLinear``.
 
     The QDQ form is what TVM imports and what :func:`find_int8` prices as
     int8 kernels; the arithmetic is the same (ONNX defines both QLinear ops as
     dequantize, float op, quantize). The int32 ``QLinearConv`` bias becomes a
     ``DequantizeLinear`` with scale ``x_scale * w_scale`` (per output channel
-    when the weight scale is). Other QOperator ops (the ``com.microsoft``
-    ``QLinearAdd`` family) are left as they are, so :func:`check_qoperator`
-    still names them.
+    when the weight scale is). onnxruntime's ``QLinearAdd``, ``QLinearMul``, ``QLinearSigmoid``,
+    ``QLinearLeakyRelu``, ``QLinearSoftmax``, ``QLinearGlobalAveragePool``, ``QLinearAveragePool``
+    and ``QLinearConcat`` become the float op between ``DequantizeLinear`` s and a ``QuantizeLinear``
+    (a channels-last pooling and a node without an output zero point are left as they are); the
+    rest (``QGemm``, ``QAttention``...) are left, so :func:`check_qoperator` still names them.
 
     ``MatMulInteger`` / ``ConvInteger`` (int8 operands, int32 result) become
     ``DequantizeLinear`` (scale 1, their zero points) -> ``MatMul`` / ``Conv`` -> ``Cast``
     to int32: TVM imports ``MatMulInteger`` as an int32 matmul of operands cast to int32
     (priced at fp32 with 4 B per int8 weight) and cannot import ``ConvInteger`` at all.
-    A node whose zero point is not an initializer is left as it is.
+    A node whose zero point is neither an initializer nor a ``DynamicQuantizeLinear`` output
+    (``quantize_dynamic``'s form) is left as it is.
 
     Returns
     -------
@@ -146,7 +200,8 @@ def qoperator_to_qdq(model: Any) -> Any:
     """
     from onnx import helper, numpy_helper  # noqa: PLC0415
 
-    if not any(n.op_type in _REWRITTEN and n.domain in ("", "ai.onnx") for n in model.graph.node):
+    if not any((n.op_type in _REWRITTEN and n.domain in ("", "ai.onnx")) or (n.op_type in _MS_QLINEAR and n.domain == _MS_DOMAIN)
+               for n in model.graph.node):
         return model
     out = type(model)()
     out.CopyFrom(model)
@@ -164,6 +219,19 @@ def qoperator_to_qdq(model: Any) -> Any:
         return y
 
     for n in g.node:
+        if n.domain == _MS_DOMAIN and n.op_type in _MS_QLINEAR:
+            layout = _ms_qlinear_layout(n)
+            if layout is None:
+                nodes.append(n)
+                continue
+            triples, (ys, yz) = layout
+            op_type, keep = _MS_QLINEAR[n.op_type]
+            xfs = [dq(x, s, z, None, n.name or x) for x, s, z in triples]
+            yf = fresh(f"{n.name or op_type}_out")
+            op = helper.make_node(op_type, xfs, [yf], name=yf)
+            op.attribute.extend(a for a in n.attribute if a.name in keep)
+            nodes += [op, helper.make_node("QuantizeLinear", [yf, ys, yz], [n.output[0]], name=fresh(f"{n.name or n.op_type}_q"))]
+            continue
         if n.domain not in ("", "ai.onnx") or n.op_type not in _REWRITTEN:
             nodes.append(n)
             continue

@@ -113,6 +113,36 @@ def _bind_tflite_shapes(
     return out
 
 
+def _int16_quantized_tensors(sg: Any) -> list[str]:
+    """Names of the quantized int16 tensors of a subgraph (16x8 quantization's activations)."""
+    from tvm.relax.frontend.tflite.tflite_frontend import get_tensor_name  # noqa: PLC0415
+
+    out = []
+    for i in range(sg.TensorsLength()):
+        t = sg.Tensors(i)
+        q = t.Quantization()
+        if t.Type() == _TFLITE_INT16 and q is not None and q.ScaleLength() > 0:
+            out.append(get_tensor_name(sg, i))
+    return out
+
+
+#: tflite.TensorType.INT16
+_TFLITE_INT16 = 7
+
+
+def _failed_operator(exc: BaseException) -> str:
+    """`` at operator K (NAME)``: the TFLite operator TVM's converter was converting when ``exc`` was raised
+    (read from the converter loop's frame), or ``""`` when the failure was outside that loop."""
+    tb = exc.__traceback__
+    found = ""
+    while tb is not None:
+        f = tb.tb_frame
+        if f.f_code.co_name == "convert_op_to_relax" and "op_code_str" in f.f_locals:
+            found = f" at operator {f.f_locals.get('op_idx')} ({f.f_locals['op_code_str']})"
+        tb = tb.tb_next
+    return found
+
+
 def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None = None, batch: int | None = None) -> LoadedModel:
     """Import a ``.tflite`` flatbuffer (float or full-integer) into Relax.
 
@@ -152,10 +182,21 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
     except Exception as exc:  # noqa: BLE001 - the frontend raises OpNotImplemented, AssertionError, ValueError...
         text = " ".join(str(exc).split())
         low = text.lower()
+        where = _failed_operator(exc)
+        int16 = _int16_quantized_tensors(sg)
+        if int16:
+            raise UnsupportedModelError(
+                f"{source}: TVM's TFLite frontend cannot import this 16x8 quantization (int16 activations: "
+                f"{', '.join(int16[:3])}{', ...' if len(int16) > 3 else ''}){where} ({type(exc).__name__}: "
+                f"{error_line(exc, 120, last=True)}); convert with full-integer int8 quantization (TFLiteConverter "
+                "with target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8])"
+            ) from exc
         if "not supported" in low or "dynamic range quantization" in low or type(exc).__name__ == "OpNotImplemented":
             raise UnsupportedModelError(
-                f"{source}: TVM's TFLite frontend cannot import this model ({error_line(exc, 200, last=True)}); "
+                f"{source}: TVM's TFLite frontend cannot import this model ({error_line(exc, 200, last=True)}){where}; "
                 f"{sg.OperatorsLength()} operators"
             ) from exc
-        raise ModelLoadError(f"{source}: import into TVM Relax failed ({type(exc).__name__}: {error_line(exc, 200, last=True)})") from exc
+        raise ModelLoadError(
+            f"{source}: import into TVM Relax failed{where} ({type(exc).__name__}: {error_line(exc, 200, last=True)})"
+        ) from exc
     return LoadedModel(module=mod, input_shapes=input_shapes, source=source, format="tflite", node_count=sg.OperatorsLength())
