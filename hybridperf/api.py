@@ -61,7 +61,7 @@ from typing import Any
 
 from hybridperf.analysis.analyze import Analyzed, analyze as _analyze
 from hybridperf.device.spec import DeviceSpec, load_spec
-from hybridperf.errors import InputError, python_words
+from hybridperf.errors import InputError, did_you_mean, python_words
 from hybridperf.estimate import pricing
 from hybridperf.estimate.budget import Budget, CheckResult, Metric, Target, parse_limit, MetricCheck, compare
 from hybridperf.estimate.pricing import Prediction
@@ -143,9 +143,8 @@ def _precision(precision: Any) -> str | None:
 
     value = getattr(precision, "value", precision)
     if not isinstance(value, str) or value not in OVERRIDES:
-        hint = f"; did you mean {value.lower()!r}?" if isinstance(value, str) and value.lower() in OVERRIDES else ""
-        raise InputError(f"precision={precision!r} is not an override: use one of {', '.join(OVERRIDES)}, or None to "
-                         f"price each op at the model's own precision{hint}")
+        raise InputError(f"precision={precision!r} is not an override{did_you_mean(value, OVERRIDES)}: use one of "
+                         f"{', '.join(OVERRIDES)}, or None to price each op at the model's own precision")
     return value
 
 

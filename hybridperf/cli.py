@@ -108,11 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = _pick_command(argv)
     known = _available_commands()
     if cmd is not None and cmd not in known:
-        import difflib
+        from hybridperf.errors import did_you_mean
 
-        close = difflib.get_close_matches(cmd, list(known), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        print(f"hybridperf: error: unknown command {cmd!r}{hint} (see hybridperf --help)", file=sys.stderr)
+        print(f"hybridperf: error: unknown command {cmd!r}{did_you_mean(cmd, known)}; `hybridperf --help` lists the "
+              "commands", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     parser = build_parser(only=cmd)
     try:

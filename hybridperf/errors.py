@@ -2,12 +2,14 @@
 
 Every message is one line that names what is wrong and how to fix it. Messages are written with the CLI's
 flags (``--batch N``, ``--shape x=1x64``); the Python API names its parameters instead (``batch=N``,
-``shapes={'x': '1x64'}``): :func:`python_words` rewrites a message at the API's edge.
+``shapes={'x': '1x64'}``): :func:`python_words` rewrites a message at the API's edge. A misspelt name of a closed
+set (a command, a key, a unit, a device id) gets its suggestion from :func:`did_you_mean`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping
 
 
 class HybridperfError(Exception):
@@ -52,6 +54,49 @@ def error_line(exc: BaseException, limit: int | None = None, *, last: bool = Fal
     if last:
         text = next((ln for ln in lines if "unsupported" in ln.lower() or "not supported" in ln.lower()), lines[-1])
     return text[:limit]
+
+
+def _folded(text: str) -> str:
+    return text.strip().lower()
+
+
+def did_you_mean(value: object, choices: Iterable[str], aliases: Mapping[str, str] | None = None, *,
+                 fold: Callable[[str], str] = _folded, spelling: bool = True, note: str = "") -> str:
+    """The hint after a name that is not one of ``choices``: `` (did you mean 'fp16'?)``, or "" when nothing is close.
+
+    The guess is, in this order: the choice that ``value`` spells another way (``fold`` of both agree: by default
+    case and surrounding blanks, so ``FP16`` -> ``fp16``), the choice ``aliases`` gives for ``fold(value)``
+    (``{"bfloat16": "bf16"}``), or with ``spelling`` the closest spelling (:func:`difflib.get_close_matches`, cutoff
+    0.6, of the folded texts: ``max-latncy`` -> ``max-latency``). The one "did you mean" of every message: the CLI's
+    commands, budget keys and units, device ids, sheet keys, precisions, memory levels and units.
+
+    Parameters
+    ----------
+    value : object
+        What the user wrote; anything but a str gets "".
+    choices : iterable of str
+        The names that are known, in the order a tie is settled.
+    aliases : mapping of str to str, optional
+        Other spellings, keyed by their ``fold``, -> the choice they mean.
+    fold : callable
+        What two spellings of one name share.
+    spelling : bool
+        Whether a close spelling is a guess (not for a set whose names are alike, as ``gpu`` and ``cpu``).
+    note : str
+        Said after the guess, inside the parentheses (`` (did you mean 'MB'? a lowercase b is a bit ...)``).
+    """
+    if not isinstance(value, str):
+        return ""
+    key, folded = fold(value), {}
+    for c in choices:
+        folded.setdefault(fold(c), c)
+    guess = folded.get(key) or (aliases or {}).get(key)
+    if guess is None and spelling:
+        import difflib  # not on the CLI's `--help` path
+
+        close = difflib.get_close_matches(key, list(folded), n=1)
+        guess = folded[close[0]] if close else None
+    return f" (did you mean {guess!r}?{' ' + note if note else ''})" if guess else ""
 
 
 #: CLI flag -> the Python API's parameter, as :func:`python_words` writes a bare flag

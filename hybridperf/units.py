@@ -1,5 +1,7 @@
 """Foundation: units, shapes and messages shared by every stage (imports nothing of hybridperf
-but :mod:`hybridperf.errors`).
+but :mod:`hybridperf.errors`): the one units table (:data:`UNITS`), the one reading of a number with a unit in text
+(:func:`split_quantity`), the one SI formatter (:func:`format_si`, which :mod:`hybridperf.report.format` hands on) and
+the one shape syntax.
 """
 
 from __future__ import annotations
@@ -61,6 +63,56 @@ UNITS: Mapping[str, tuple[str, float]] = MappingProxyType(
         "lanes": ("count", 1.0),
     }
 )
+
+
+#: a number as text: a sign, digits (with Python's single ``_`` between two), a fraction, an exponent
+_NUMBER = r"[-+]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][-+]?[0-9]+)?"
+#: the number, then a unit that starts with a letter (``GB/s``, ``µs``, ``msec``), blanks around and between allowed
+_QUANTITY = re.compile(rf"\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\W\d_].*?)?\s*", re.DOTALL)
+
+
+def split_quantity(text: str) -> tuple[str, str] | None:
+    """``"600 GB/s"`` -> ``("600", "GB/s")``, ``"20ms"`` -> ``("20", "ms")``, ``"3e13"`` -> ``("3e13", "")``; None
+    for text that does not start with a number or goes on with something other than a unit (``"fast"``,
+    ``"1,000 ms"``). The one reading of a number with a unit in text: a budget's limit
+    (:func:`hybridperf.estimate.budget.parse_limit`) and a sheet value written as text (which
+    :mod:`hybridperf.device.spec` refuses, naming the ``value`` and ``unit`` to write). The unit is not checked
+    against :data:`UNITS`, and the number text (which :class:`float` and :class:`fractions.Fraction` read) may be
+    negative: each caller says what is wrong with its own words."""
+    m = _QUANTITY.fullmatch(text)
+    return (m["number"], m["unit"] or "") if m else None
+
+
+#: decimal multiples (FLOP, FLOP/s, B and B/s on datasheets)
+DECIMAL: Sequence[tuple[float, str]] = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+#: the unit and its decimal sub-multiples (seconds, joules)
+SUBMULTIPLE: Sequence[tuple[float, str]] = ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"))
+
+
+def si_prefix(value: float, prefixes: Sequence[tuple[float, str]],
+              below: tuple[float, str] = (1.0, "")) -> tuple[float, str]:
+    """The first ``(factor, prefix)`` of ``prefixes`` that ``|value|`` reaches, else ``below``: the prefix choice of
+    :func:`format_si` and of every formatter of :mod:`hybridperf.report.format`."""
+    for factor, prefix in prefixes:
+        if abs(value) >= factor:
+            return factor, prefix
+    return below
+
+
+def format_si(value: float | None, unit: str, digits: int = 4, sep: str = " ") -> str:
+    """``19.5e12, "FLOP/s"`` -> ``"19.5 TFLOP/s"``: ``digits`` significant digits, decimal prefixes
+    (bytes too, as datasheets do); seconds take sub-multiples, ``pJ`` and ``W`` none; ``sep`` goes
+    between number and unit (``""`` for axis ticks); None is ``-``. The one SI formatter: the reports'
+    (:mod:`hybridperf.report.format`) and the messages made below the report layer."""
+    if value is None:
+        return "-"
+    if unit == "s":
+        factor, prefix = si_prefix(value, SUBMULTIPLE)
+    elif unit in ("pJ", "W"):
+        factor, prefix = 1.0, ""
+    else:
+        factor, prefix = si_prefix(value, DECIMAL)
+    return f"{value / factor:.{digits}g}{sep}{prefix}{unit}"
 
 
 def bytes_text(n: float) -> str:
@@ -138,7 +190,34 @@ def check_shape_flags(inputs: Mapping[str, Sequence[int | str] | None], shapes: 
             if isinstance(d, int) and d > 0 and d != w:
                 raise InputError(f"--shape {n}: dim {i} is fixed to {d} in the model, cannot bind it to {w}; "
                                  "re-export the model with a dynamic axis")
+    _check_symbols_agree(inputs, shapes, batch)
     return shapes
+
+
+def _check_symbols_agree(inputs: Mapping[str, Sequence[int | str] | None], shapes: Mapping[str, tuple[int, ...]],
+                         batch: int | None) -> None:
+    """Refuse two values for one symbolic dim: two ``--shape`` flags (``input_ids=1x128``, ``attention_mask=1x64``
+    for ``[batch, seq]`` each), or a ``--shape`` and the ``--batch`` that binds the leading dim of an input it does
+    not shape. Until 2026-12-03 the first flag won in some inputs and the second in others: ``measure`` failed in
+    onnxruntime's broadcast, and ``predict`` priced the two shapes unless an op refused them."""
+    seen: dict[str, tuple[int, str]] = {}  # dim name -> (value, the flag that gave it)
+    for n, want in shapes.items():
+        for d, w in zip(inputs[n] or [], want):
+            if not isinstance(d, str) or d in ("", "?"):
+                continue
+            v, flag = seen.setdefault(d, (w, f"--shape {n}={dims_text(want)}"))
+            if v != w:
+                fixed = dims_text(tuple(v if e == d else x for e, x in zip(inputs[n] or [], want)))
+                both = flag if flag == f"--shape {n}={dims_text(want)}" else f"{flag} and --shape {n}={dims_text(want)}"
+                raise InputError(f"{both} bind{'s' if both == flag else ''} symbolic dim {d!r} to {v} and {w}; "
+                                 f"give {d!r} one value in every input that names it (e.g. --shape {n}={fixed})")
+    for n, dims in inputs.items():
+        if batch is None or n in shapes or not dims or not isinstance(dims[0], str) or dims[0] not in seen:
+            continue
+        v, flag = seen[dims[0]]
+        if v != batch:
+            raise InputError(f"{flag} binds symbolic dim {dims[0]!r} to {v} but --batch {batch} binds it to {batch} "
+                             f"in input {n!r}; give it one value: drop --batch, or give the batch in every --shape")
 
 
 def check_batch_taken(batch: int | None, in_shapes: Mapping[str, Sequence[int]],

@@ -90,7 +90,7 @@ def test_a_cpu_model_says_when_its_sheet_was_edited(tmp_path, home, squeezenet, 
 
     _sheet(sheet, edit=_double_fp32)
     pred = predict_on(squeezenet, str(sheet))
-    change = f"peak_compute.fp32 {fp32:.4g} -> {2 * fp32:.4g} FLOP/s"  # 1.019e+11 -> 2.038e+11
+    change = "peak_compute.fp32 101.9 GFLOP/s -> 203.8 GFLOP/s"  # fp32 -> 2 * fp32, as the reports write FLOP/s
     assert pred.latency_note == (f"unverified: calibrated with other figures of this sheet: {change}; calibrate "
                                  "again to fit this sheet")
     assert pred.calibration == (f"{same.calibration}; calibrated with other sheet figures ({change}; calibrate again "
@@ -157,8 +157,9 @@ def test_a_cross_host_adaptation_says_when_its_sheet_was_edited(tmp_path, home, 
 
     _sheet(sheet, edit=edit)
     note = predict_on(squeezenet, str(sheet)).latency_note
+    # 1024 KiB = 2**20 B = 1.049 MB (decimal prefixes, 4 significant digits), 2048 KiB = 2.097 MB
     assert note == ("unverified: calibrated with other figures of this sheet: avx512 True -> False; memory.l2.capacity "
-                    f"{2**20:.4g} -> {2 * 2**20:.4g} B; calibrate again to fit this sheet")
+                    "1.049 MB -> 2.097 MB; calibrate again to fit this sheet")
 
 
 def test_host_says_its_model_was_adapted_with_the_previous_probe(home, squeezenet):
@@ -176,7 +177,7 @@ def test_host_says_its_model_was_adapted_with_the_previous_probe(home, squeezene
     cached.write_text(yaml.safe_dump(raw, sort_keys=False))
     assert predict_on(squeezenet, "host").latency_note == (
         "unverified: calibrated with other figures of this sheet: memory.dram.attainable_bandwidth "
-        f"{36.79e9:.4g} -> {40e9:.4g} B/s; calibrate again to fit this sheet")
+        "36.79 GB/s -> 40 GB/s; calibrate again to fit this sheet")
 
 
 # --------------------------------------------------------------------------- 1. GPU adaptation

@@ -55,9 +55,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hybridperf.errors import SpecError, error_line
+from hybridperf.errors import SpecError, did_you_mean, error_line
 from hybridperf.precision import PRECISIONS, fallback_chain
-from hybridperf.units import UNITS, units_of
+from hybridperf.units import UNITS, split_quantity, units_of
 
 SCHEMA_VERSION = 1
 #: the device id of this machine (``--device host``): reserved for its probed sheet, cached under the user data
@@ -120,16 +120,15 @@ def _is_placeholder(src: str) -> bool:
     return text in _PLACEHOLDER_SOURCES or re.match(r"(todo|tbd|fixme)\b", text) is not None
 
 
-def _name_hint(name: str, known, aliases: Mapping[str, str]) -> str:
-    """`` (did you mean 'fp16'?)`` for a misspelt closed-set name (case, a known alias, a close spelling), else ""."""
-    import difflib
+def _name_key(name: str) -> str:
+    """A closed-set name folded so that ``FP16``, ``fp-16`` and ``fp_16`` (``structured_24``) meet, as
+    :data:`_PRECISION_ALIASES` and :data:`_LEVEL_ALIASES` are keyed."""
+    return name.strip().lower().replace("-", "").replace("_", "")
 
-    folded = str(name).strip().lower().replace("-", "").replace("_", "")
-    guess = next((k for k in known if k.replace("_", "") == folded), None) or aliases.get(folded)
-    if guess is None:
-        close = difflib.get_close_matches(str(name).lower(), list(known), n=1)
-        guess = close[0] if close else None
-    return f" (did you mean {guess!r}?)" if guess else ""
+
+def _name_hint(name: Any, known, aliases: Mapping[str, str]) -> str:
+    """`` (did you mean 'fp16'?)`` for a misspelt closed-set name (case, a known alias, a close spelling), else ""."""
+    return did_you_mean(str(name), known, aliases, fold=_name_key)
 
 
 def _unit_key(unit: str) -> str:
@@ -144,25 +143,23 @@ def _unit_hint(unit: Any, category: str) -> str:
     would be a bit is said."""
     if not isinstance(unit, str):
         return ""
-    key = _unit_key(unit)
-    for cand in units_of(category):
-        ck = _unit_key(cand)
-        if key in (ck, ck + "s") or key + "s" == ck:
-            bits = " a lowercase b is a bit, 1/8 of a byte" if "B" in cand and "b" in unit and "B" not in unit else ""
-            return f" (did you mean {cand!r}?{bits})"
-    return ""
+    known = units_of(category)
+    plural = {_unit_key(u) + "s": u for u in known}  # GBs for GB
+    bare = {_unit_key(u)[:-1]: u for u in known if _unit_key(u).endswith("s")}  # GB for GB/s, TFLOP for TFLOP/s
+    bytes_unit = any("B" in u for u in known)
+    bits = "a lowercase b is a bit, 1/8 of a byte" if bytes_unit and "b" in unit and "B" not in unit else ""
+    return did_you_mean(unit, known, {**bare, **plural}, fold=_unit_key, spelling=False, note=bits)
 
 
 def _text_value_fix(val: str) -> str:
     """The fix for a ``value`` written as text: ``600 GB/s`` (unit inside) or ``'31.2'`` (a quoted number)."""
-    m = re.fullmatch(r"\s*([-+]?[0-9][0-9_]*\.?[0-9_]*(?:[eE][-+]?[0-9]+)?)\s*([^\d\s.].*?)\s*", val)
-    if m:
-        return (f"must be a positive number, got the text {val!r}; write the number in value and the unit in unit "
-                f"(value: {m.group(1)}, unit: {m.group(2)})")
-    try:
-        float(val)
-    except ValueError:
+    quantity = split_quantity(val)
+    if quantity is None:
         return f"must be a positive number, got the text {val!r}"
+    number, unit = quantity
+    if unit:
+        return (f"must be a positive number, got the text {val!r}; write the number in value and the unit in unit "
+                f"(value: {number}, unit: {unit})")
     return f"must be a positive number, got the text {val!r}; write the number without quotes"
 
 
@@ -359,14 +356,10 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
         d = spec_dir or default_spec_dir()
         path = d / f"{device}.yaml"
         if not path.exists():
-            import difflib
-
             known = available_devices(d)
-            close = difflib.get_close_matches(str(device), known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
             raise SpecError(
-                f"unknown device {str(device)!r}: {hint}run `hybridperf devices` to list the known ids "
-                f"({len(known)} sheets, and host: this machine), or pass a spec file path"
+                f"unknown device {str(device)!r}{did_you_mean(str(device), known)}: run `hybridperf devices` to list "
+                f"the known ids ({len(known)} sheets, and host: this machine), or pass a spec file path"
             )
     import yaml
 
@@ -570,8 +563,7 @@ def _identity(v: _Validator, raw: Any, where: str) -> tuple[str, str]:
         v.fail("id", f"is {dev_id!r} but the file is named {stem!r}; the file name must equal the id")
     kind = v.string(raw, "kind")
     if kind not in KINDS:
-        hint = f" (did you mean {kind.strip().lower()!r}?)" if kind.strip().lower() in KINDS else ""
-        v.fail("kind", f"is {kind!r}{hint}; use one of {', '.join(KINDS)}")
+        v.fail("kind", f"is {kind!r}{did_you_mean(kind, KINDS, spelling=False)}; use one of {', '.join(KINDS)}")
     return dev_id, kind
 
 
@@ -781,10 +773,7 @@ class _Validator:
     def keys(self, d: dict, key: str, required, optional):
         unknown = sorted(set(d) - set(required) - set(optional))
         if unknown:
-            import difflib
-
-            close = difflib.get_close_matches(unknown[0], list(required) + list(optional), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(str(unknown[0]), (*required, *optional))
             self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"is not a known key{hint}")
         for r in required:
             if r not in d:

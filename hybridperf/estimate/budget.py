@@ -58,14 +58,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-import difflib
 import enum
 import math
-import re
 
-from hybridperf.errors import InputError, error_line
+from hybridperf.errors import InputError, did_you_mean, error_line
 from hybridperf.precision import OVERRIDES
-from hybridperf.units import UNITS, parse_dims, units_of
+from hybridperf.units import UNITS, parse_dims, split_quantity, units_of
 
 
 __all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "Override", "overridden", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
@@ -101,10 +99,6 @@ class Metric(str, enum.Enum):
 
 
 _EXAMPLE = {Metric.LATENCY: "20ms", Metric.MEMORY: "512MiB", Metric.ENERGY: "50mJ"}
-
-_NUMBER = re.compile(r"\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
-
-_QUANTITY = re.compile(r"\s*(?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?) ?(?P<unit>[A-Za-zµ]+)\s*")
 
 
 def _units_text(metric: Metric) -> str:
@@ -146,26 +140,24 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
         return float(value)
     if not isinstance(value, str):
         raise BudgetError(f"{given}: {accepted}")
-    m = _QUANTITY.fullmatch(value)
-    if not m:
-        if value.strip().startswith("-"):
-            raise BudgetError(f"{given}: must be positive; {accepted}")
-        if _NUMBER.fullmatch(value):  # "15", "1.5e7": which unit was meant is a guess, so none is made
-            why = "a limit needs a unit" if float(value) > 0 else "must be positive and carry a unit"
-            raise BudgetError(f"{given}: {why}; {accepted}")
+    if value.strip().startswith("-"):
+        raise BudgetError(f"{given}: must be positive; {accepted}")
+    quantity = split_quantity(value)
+    if quantity is None:
         raise BudgetError(f"{given}: {accepted}")
-    unit = m.group("unit")
+    num, unit = quantity
+    if not unit:  # "15", "1.5e7": which unit was meant is a guess, so none is made
+        why = "a limit needs a unit" if float(num) > 0 else "must be positive and carry a unit"
+        raise BudgetError(f"{given}: {why}; {accepted}")
     if unit not in units:
-        close = [u for u in units if u.lower() == unit.lower()] or difflib.get_close_matches(unit, list(units), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise BudgetError(f"{given}: unknown unit {unit!r}{hint}; {accepted}")
-    number = float(m.group("num"))
+        raise BudgetError(f"{given}: unknown unit {unit!r}{did_you_mean(unit, units)}; {accepted}")
+    number = float(num)
     if number <= 0:
         raise BudgetError(f"{given}: must be positive; {accepted}")
     if not math.isfinite(number):  # "1e400MiB": beyond a float, so no figure could be judged against it
         raise BudgetError(f"{given}: too large to be a limit; {accepted}")
     # exact decimal arithmetic, so that "100us" is the float nearest 1e-4, not 100 * 1e-6
-    return float(Fraction(m.group("num")) * Fraction(repr(units[unit])))
+    return float(Fraction(num) * Fraction(repr(units[unit])))
 
 
 @dataclass(frozen=True)
@@ -360,8 +352,11 @@ def compare(
     for m in Metric:
         lower, unknown = _caveats(pred, m)
         value = None if unknown else value_of(pred, m)
-        if lower and not value:  # a lower bound of 0: nothing was priced, so the figure is unknown ("≥ 0" says
-            # nothing), and --allow-unsupported has no bound to judge (as mig: "latency unknown (no op priced)")
+        if lower and (not value or (m is not Metric.MEMORY and not getattr(pred, "roofline_latency_s", value))):
+            # a lower bound of 0: nothing was priced, so the figure is unknown ("≥ 0" says nothing), and
+            # --allow-unsupported has no bound to judge (as mig: "latency unknown (no op priced)"). A roofline of 0
+            # is the same: a GPU model's learned constant (10 us on t4) and the idle energy over it are no bound, and
+            # until 2026-12-03 NonMaxSuppression alone passed there as "≥ 10.0 us  ok (lower bound)"
             value, unknown = None, f"nothing priced: {lower}"
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
         estimated = {Metric.ENERGY: pred.spec.power_note, Metric.LATENCY: pred.latency_note}.get(m, "")
@@ -427,8 +422,7 @@ class _Where:
     def keys(self, d: Mapping[str, Any], table: str, allowed: Sequence[str]) -> None:
         for k in d:
             if k not in allowed:
-                close = difflib.get_close_matches(k, list(allowed), n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(allowed)})"
+                hint = did_you_mean(k, allowed) or f" (known keys: {', '.join(allowed)})"
                 self.fail(table, f"unknown key {k!r}{hint}")
 
     def limit(self, d: Mapping[str, Any], table: str) -> Budget:

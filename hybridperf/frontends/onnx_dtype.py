@@ -13,6 +13,11 @@ ONNX frontend with another dtype, or fail to import:
   binary op refuses mixed dtypes; ONNX gives the base's dtype.
 * ``Elu``, ``Selu`` and ``ThresholdedRelu`` build float32 constants (and ``ThresholdedRelu`` a
   float32 mask): a float16 or float64 input fails to import.
+* ``Dropout`` becomes ``relax.nn.dropout``, whose mask has the input's dtype, and whose kernel
+  copies the data and writes that mask even where nothing reads it: a float32 ``1x64x32x32``
+  Dropout was priced ``2*65536*4`` B written; ONNX's mask is bool (``65536*1`` B) and inference
+  dropout passes its input through. Its converter here builds no dropout op: the input, and a
+  used mask as ``ones`` of ONNX's dtype.
 
 Each converter here builds the same Relax ops as TVM's, with ONNX's dtypes; the importer
 (:mod:`hybridperf.frontends.onnx_import`) calls them instead of TVM's for the ``ai.onnx``
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+import functools
 
 import numpy as np
 
@@ -154,6 +160,32 @@ def _thresholded_relu(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any
     return relax.op.greater(x, _scalar(float(attrs.get("alpha", 1.0)), dt)).astype(dt) * x
 
 
+def _dropout(bb: Any, inputs: list[Any], attrs: dict, node: Any, mask_dtype: str | None = "bool") -> Any:
+    """Inference ``Dropout``: the output is the input itself (onnxruntime's optimiser removes the node, PyTorch's
+    eval-mode dropout returns its input), and a used ``mask`` output is an all-true tensor of ``mask_dtype``: bool,
+    1 B per element, since Dropout-10; the input's dtype (None) in Dropout-6/7. ``training_mode`` set to a
+    constant true with a non-zero ``ratio`` is left to TVM's converter."""
+    from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
+
+    _, relax = _modules()
+    x = inputs[0]
+    training, ratio = _constant(_input(inputs, 2)), _constant(_input(inputs, 1))
+    if training is not None and training.size == 1 and bool(training.reshape(-1)[0]):
+        if ratio is None or ratio.size != 1 or float(ratio.reshape(-1)[0]) != 0.0:
+            return None
+    if len(node.output) < 2 or not node.output[1]:
+        return x
+    infos = _tvm.tensor_infos(_tvm.expr_type(x))
+    if len(infos) != 1 or infos[0].shape is None:
+        return None
+    return relax.Tuple([x, relax.op.ones(relax.ShapeExpr(list(infos[0].shape)), mask_dtype or infos[0].dtype)])
+
+
+def _input(inputs: list[Any], k: int) -> Any:
+    """Input ``k``, or None where the node leaves it out."""
+    return inputs[k] if k < len(inputs) else None
+
+
 #: ``ai.onnx`` op type -> converter ``(bb, inputs, attrs, node) -> Relax expression or None``
 CONVERTERS: dict[str, Callable[[Any, list[Any], dict, Any], Any]] = {
     "OneHot": _one_hot,
@@ -162,11 +194,15 @@ CONVERTERS: dict[str, Callable[[Any, list[Any], dict, Any], Any]] = {
     "Elu": _elu,
     "Selu": _selu,
     "ThresholdedRelu": _thresholded_relu,
+    "Dropout": _dropout,
 }
 
 
-def converter_for(op_type: str, node: Any) -> Callable[[Any, list[Any], dict, Any], Any] | None:
-    """The converter here for ``node`` (an ``ai.onnx`` node of ``op_type``), or None."""
+def converter_for(op_type: str, node: Any,
+                  opset: int | None = None) -> Callable[[Any, list[Any], dict, Any], Any] | None:
+    """The converter here for ``node`` (an ``ai.onnx`` node of ``op_type`` in a model of ``opset``), or None."""
     if node is not None and node.domain not in ("", "ai.onnx"):
         return None
+    if op_type == "Dropout" and opset is not None and opset < 10:  # Dropout-6/7: the mask has the input's dtype
+        return functools.partial(_dropout, mask_dtype=None)
     return CONVERTERS.get(op_type)

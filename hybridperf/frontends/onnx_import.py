@@ -60,15 +60,8 @@ def load_onnx_proto(path: str | Path, read_weights: bool = False):
     try:
         if model is None:
             model = onnx.load(str(p), load_external_data=False)
-    except OSError as exc:  # until 2026-12-03: "(PermissionError); the file is corrupt ...: re-export it"
-        raise ModelLoadError(f"cannot read {p}: {exc.strerror or exc}; check the file's permissions") from exc
     except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
-        if p.suffix.lower() in (".py", ".tvmscript", ".json"):  # a Relax module file: annotate reads those
-            raise ModelLoadError(f"cannot read {p} as ONNX ({type(exc).__name__}); a Relax module file (TVMScript, TVM "
-                                 "JSON) is read by `hybridperf annotate`, or by the API as an IRModule") from exc
-        raise ModelLoadError(
-            f"cannot read {p} as ONNX ({type(exc).__name__}); the file is corrupt or not an ONNX model: re-export it"
-        ) from exc
+        raise onnx_read_error(p, exc) from exc
     if len(model.graph.node) == 0 and len(model.graph.output):
         raise ModelLoadError(
             f"{p}: its ONNX graph has no nodes (every output is an input or a constant): nothing to predict; "
@@ -78,6 +71,26 @@ def load_onnx_proto(path: str | Path, read_weights: bool = False):
         raise ModelLoadError(f"{p} holds no ONNX graph nodes; the file is corrupt or not an ONNX model: re-export it")
     _load_small_external_data(model, p)
     return model
+
+
+def onnx_read_error(path: str | Path, exc: BaseException, measuring: bool = False) -> ModelLoadError:
+    """The one-line error for a file ``onnx.load`` cannot read, naming the fix: the frontends' and ``measure``'s
+    (``measuring``: onnxruntime runs ONNX only, so a Relax module or another format is priced, not measured)."""
+    p = Path(path)
+    if isinstance(exc, OSError):  # until 2026-12-03: "(PermissionError); the file is corrupt ...: re-export it"
+        return ModelLoadError(f"cannot read {p}: {exc.strerror or exc}; check the file's permissions")
+    head = f"cannot read {p} as ONNX ({type(exc).__name__})"
+    suffix = p.suffix.lower()
+    if suffix in (".py", ".tvmscript", ".json"):  # a Relax module file: annotate reads those
+        if measuring:
+            return ModelLoadError(f"{head}; measure runs ONNX models only: a Relax module file (TVMScript, TVM JSON) "
+                                  "is priced by `hybridperf annotate` (or the API, as an IRModule), not measured")
+        return ModelLoadError(f"{head}; a Relax module file (TVMScript, TVM JSON) is read by `hybridperf annotate`, "
+                              "or by the API as an IRModule")
+    if measuring and suffix in (".tflite", ".pt2", ".pt", ".pth"):
+        return ModelLoadError(f"{head}; measure runs ONNX models only: a {suffix} model is priced by "
+                              "`hybridperf predict`, not measured (export it to ONNX to measure it)")
+    return ModelLoadError(f"{head}; the file is corrupt or not an ONNX model: re-export it")
 
 
 def _varint(buf: Any, pos: int) -> tuple[int, int]:
@@ -452,11 +465,20 @@ def _tracing_importer(base: type) -> type:
             contrib = converter_for(node) if node is not None else None
             if contrib is not None:
                 return contrib(self.bb, list(inputs), attrs, node)
-            typed = onnx_dtype.converter_for(op_name, node)
+            typed = onnx_dtype.converter_for(op_name, node, opset)
             if typed is not None:  # TVM's converter would change (or refuse) ONNX's output dtype
                 got = typed(self.bb, list(inputs), attrs, node)
                 if got is not None:
                     return got
+            if op_name == "Einsum" and len(inputs) >= 3:
+                # TVM's converter emits one topi.einsum kernel, priced by its TIR loop over every index
+                # (3 x i*j*k*l for ij,jk,kl->il); relax.einsum legalizes to the same kernel and is priced
+                # as the pairwise contractions runtimes run (hybridperf.costs.matmul.einsum)
+                from hybridperf.ir.tvm_compat import tvm_modules  # noqa: PLC0415
+
+                equation = attrs["equation"]
+                equation = equation.decode("utf-8") if isinstance(equation, bytes) else str(equation)
+                return tvm_modules()[1].op.einsum(list(inputs), equation)
             if op_name == "LayerNormalization" and opset < 17:
                 # onnxruntime's own LayerNormalization (ONNX domain, opset 1) is the opset-17 op; TVM has only v17
                 from tvm.relax.frontend.onnx import onnx_frontend  # noqa: PLC0415

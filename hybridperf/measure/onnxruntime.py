@@ -253,11 +253,12 @@ def _read_graph(model_path: Path) -> Any:
     """The ONNX model at ``model_path`` without its external data (a :class:`ModelLoadError` if unreadable)."""
     import onnx
 
+    from hybridperf.frontends.onnx_import import onnx_read_error
+
     try:
         return onnx.load(str(model_path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a bad model file
-        raise ModelLoadError(f"cannot read {model_path} as ONNX ({type(exc).__name__}); the file is corrupt or not an "
-                             "ONNX model: re-export it") from exc
+        raise onnx_read_error(model_path, exc, measuring=True) from exc
 
 
 def _bound_specs(m: Any, model_path: Path, shapes: Mapping[str, Sequence[int]] | None,

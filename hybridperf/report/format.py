@@ -3,8 +3,9 @@
 Every report (predict, check, mig, devices, predict-many, probe, measure, calibrate, annotate,
 HTML) and every command's progress line formats quantities through this module. Messages made
 below the report layer (an error, a prediction's warning, a probed sheet's source note) cannot
-import it: they write bytes with :func:`hybridperf.units.bytes_text` (what :func:`fmt_bytes` prints) and other
-figures in the one unit they name (``12.3 us``).
+import it: they write bytes with :func:`hybridperf.units.bytes_text` (what :func:`fmt_bytes` prints), figures in
+datasheet style with :func:`hybridperf.units.format_si` (the one SI formatter, handed on here with its prefix
+tables), and other figures in the one unit they name (``12.3 us``).
 All formatters pick the first prefix a value's magnitude reaches (decimal, sub-multiple or, for bytes,
 binary prefixes), in one of two styles:
 
@@ -19,36 +20,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from hybridperf.units import bytes_text
+from hybridperf.units import DECIMAL, SUBMULTIPLE, bytes_text, format_si, si_prefix
 
 __all__ = ["fmt_bound", "fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_flops", "fmt_peak", "fmt_time",
            "format_si", "table"]
-
-_Prefixes = Sequence[tuple[float, str]]
-
-#: decimal multiples (FLOP, FLOP/s, B and B/s on datasheets)
-DECIMAL: _Prefixes = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-#: the unit and its decimal sub-multiples (seconds, joules)
-SUBMULTIPLE: _Prefixes = ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"))
-
-_NONE = (1.0, "")
-
-
-def _prefix(value: float, prefixes: _Prefixes, below: tuple[float, str] = _NONE) -> tuple[float, str]:
-    """The first ``(factor, prefix)`` of ``prefixes`` that ``|value|`` reaches, else ``below``."""
-    for factor, prefix in prefixes:
-        if abs(value) >= factor:
-            return factor, prefix
-    return below
 
 
 def fmt_time(s: float | None) -> str:
     """Seconds: ``2.500 s``, ``2.500 ms``, ``2.5 us``, ``2.5 ns``; zero is ``0.0 us``, None ``-``."""
     if s is None:
         return "-"
-    factor, prefix = _prefix(s, SUBMULTIPLE, below=SUBMULTIPLE[-1]) if s else SUBMULTIPLE[2]
+    factor, prefix = si_prefix(s, SUBMULTIPLE, below=SUBMULTIPLE[-1]) if s else SUBMULTIPLE[2]
     return f"{s / factor:.{3 if factor >= 1e-3 else 1}f} {prefix}s"
 
 
@@ -58,7 +42,7 @@ def fmt_energy(j: float) -> str:
     An NPU inference (tens of nJ) or an ``--max-energy 50nJ`` limit read ``0.0 uJ`` until 2026-12-03."""
     if not j:
         return "0.0 uJ"
-    factor, prefix = _prefix(j, (*SUBMULTIPLE, (1e-12, "p")), below=(1e-12, "p"))
+    factor, prefix = si_prefix(j, (*SUBMULTIPLE, (1e-12, "p")), below=(1e-12, "p"))
     return f"{j / factor:.{3 if factor >= 1e-3 else 1}f} {prefix}J"
 
 
@@ -70,7 +54,7 @@ def fmt_bytes(n: float | None) -> str:
 def fmt_count(n: float) -> str:
     """A count with a decimal prefix up to T and three decimals, the unit left to the caller:
     ``fmt_count(2.5e9) + "FLOP"`` -> ``2.500 GFLOP``; under 1000 a whole number (``12 FLOP``)."""
-    factor, prefix = _prefix(n, DECIMAL[1:])
+    factor, prefix = si_prefix(n, DECIMAL[1:])
     return f"{n / factor:.{3 if prefix else 0}f} {prefix}"
 
 
@@ -103,21 +87,6 @@ def fmt_contention(c: Any) -> str:
     share = f", {c.cpu_share:.0%} of its CPU time" if c.judged else ""
     verdict = ": BUSY" if c.busy else "" if c.judged else f"; {c.threads} threads: not judged"
     return f"while timing ({c.window_s:.1f} s{share}){verdict}"
-
-
-def format_si(value: float | None, unit: str, digits: int = 4, sep: str = " ") -> str:
-    """``19.5e12, "FLOP/s"`` -> ``"19.5 TFLOP/s"``: ``digits`` significant digits, decimal prefixes
-    (bytes too, as datasheets do); seconds take sub-multiples, ``pJ`` and ``W`` none; ``sep`` goes
-    between number and unit (``""`` for axis ticks)."""
-    if value is None:
-        return "-"
-    if unit == "s":
-        factor, prefix = _prefix(value, SUBMULTIPLE)
-    elif unit in ("pJ", "W"):
-        factor, prefix = _NONE
-    else:
-        factor, prefix = _prefix(value, DECIMAL)
-    return f"{value / factor:.{digits}g}{sep}{prefix}{unit}"
 
 
 def table(rows: list[list[str]], header: list[str], align: str | None = None, rule: bool = True) -> str:

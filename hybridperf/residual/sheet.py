@@ -15,7 +15,8 @@ says ``sheet not recorded``.
 Not the file's bytes or time stamp: a sheet whose sources, notes, power or energy figures are edited, or that is
 copied elsewhere, prices latency with the same figures, and its model still applies.
 
-Imports: :mod:`hybridperf.device.spec` and :mod:`hybridperf.estimate.pricing` (its :class:`Prediction`).
+Imports: :mod:`hybridperf.device.spec`, :mod:`hybridperf.estimate.pricing` (its :class:`Prediction`) and
+:func:`hybridperf.units.format_si`, the reports' SI formatter, for the figures it names.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from hybridperf.device.spec import latency_figures
 from hybridperf.estimate.pricing import SHEET_CHANGED, Prediction
+from hybridperf.units import format_si
 
 __all__ = ["NOT_RECORDED", "SHEET_KEY", "qualified", "sheet_changes", "sheet_figures"]
 
@@ -45,8 +47,9 @@ sheet_figures = latency_figures
 
 
 def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
-    """Each figure that differs between ``recorded`` and ``now`` (:func:`sheet_figures`), in key order:
-    ``"peak_compute.fp32 1.6e+11 -> 3.2e+11 FLOP/s"``, ``"memory.l2.capacity none -> 1.049e+06 B"``.
+    """Each figure that differs between ``recorded`` and ``now`` (:func:`sheet_figures`), in key order, in the
+    reports' SI style (:func:`~hybridperf.units.format_si`): ``"peak_compute.fp32 101.9 GFLOP/s -> 203.8 GFLOP/s"``,
+    ``"memory.l2.capacity none -> 1.049 MB"``, ``"compute_units.count 108 -> 54"``.
 
     Parameters
     ----------
@@ -65,7 +68,7 @@ def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[s
         if _same(old, new):
             continue
         unit = "FLOP/s" if key.startswith("peak_compute.") else _UNITS.get(key.rsplit(".", 1)[-1], "")
-        out.append(f"{key} {_text(old)} -> {_text(new)}{' ' + unit if unit else ''}")
+        out.append(f"{key} {_change(old, new, unit)}")
     return out
 
 
@@ -76,12 +79,25 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _text(v: Any) -> str:
-    """A figure as :func:`sheet_changes` writes it: ``none`` when absent, floats to four significant digits."""
+def _change(old: Any, new: Any, unit: str) -> str:
+    """``101.9 GFLOP/s -> 203.8 GFLOP/s``: two figures of a key with ``unit`` (none: a count or a word), four
+    significant digits, more where four would write two different figures alike (``1.0001 MB -> 1.0002 MB``)."""
+    for digits in range(4, 18):
+        pair = _text(old, unit, digits), _text(new, unit, digits)
+        if pair[0] != pair[1]:
+            break
+    return " -> ".join(pair)
+
+
+def _text(v: Any, unit: str, digits: int) -> str:
+    """One figure: ``none`` when absent, a number with ``unit`` by :func:`~hybridperf.units.format_si`, else as
+    it is (``108``, ``True``, ``cpu``)."""
     if v is None:
         return "none"
+    if unit and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return format_si(v, unit, digits)
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.{digits}g}"
     return str(v)
 
 
