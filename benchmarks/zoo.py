@@ -335,11 +335,10 @@ def get(name: str) -> ZooEntry:
     for entry in list_models():
         if entry.name == name:
             return entry
-    import difflib
+    from hybridperf.errors import did_you_mean
 
-    close = difflib.get_close_matches(name, [e.name for e in list_models()], n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ZooError(f"unknown zoo model {name!r}{hint} (python -m benchmarks.zoo --list lists them)")
+    hint = did_you_mean(name, [e.name for e in list_models()])
+    raise ZooError(f"unknown zoo model {name!r}{hint}; python -m benchmarks.zoo --list lists them")
 
 
 # --------------------------------------------------------------------------- build / inputs
