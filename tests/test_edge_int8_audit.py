@@ -167,6 +167,24 @@ def test_ms_qlinear_forms_not_rewritten_are_left_for_the_support_check():
     assert [(n.domain, n.op_type) for n in qoperator_to_qdq(m).graph.node] == [(MS, "QLinearGlobalAveragePool")]
 
 
+def test_qoperator_ops_left_name_the_qdq_fix(tmp_path, capsys):
+    """A QOperator op the rewrite leaves (channels-last pooling here; QGemm, QAttention) exits 2 naming the QDQ
+    re-quantization; until 2026-12-03 the generic check named only onnxruntime's fusions."""
+    from hybridperf.cli import main
+
+    s = numpy_helper.from_array(np.array(0.1, np.float32), "s")
+    z = numpy_helper.from_array(np.array(0, np.int8), "z")
+    nodes = [helper.make_node("QLinearGlobalAveragePool", ["x", "s", "z", "s", "z"], ["y"], domain=MS, channels_last=1)]
+    m = _model(nodes, [_vi("x", [1, 4, 4, 4], TensorProto.INT8)], [_vi("y", [1, 1, 1, 4], TensorProto.INT8)], [s, z], ms=True)
+    path = tmp_path / "q.onnx"
+    onnx.save(m, path)
+    assert main(["predict", str(path), "-d", "raspberry-pi-4b"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "QOperator-format int8 ops cannot be imported by TVM: com.microsoft::QLinearGlobalAveragePool" in err[0]
+    assert "re-quantize in QDQ format" in err[0]
+
+
 # ------------------------------------------------------------------ TFLite ----
 
 

@@ -884,9 +884,9 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     from cached segments; returns a :class:`Composed`, or the whole model imported
     (:class:`~hybridperf.frontends.common.LoadedModel`) where it takes the whole-model path."""
     from hybridperf.frontends.common import is_onnx_proto
-    from hybridperf.frontends.normalize import check_supported, normalize
+    from hybridperf.frontends.load import importable_onnx
+    from hybridperf.frontends.normalize import normalize
     from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
-    from hybridperf.frontends.qoperator import qoperator_to_qdq
 
     blocks: BlockCache = cache.blocks
     t: dict[str, float] = {}
@@ -896,8 +896,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
         source, proto, inplace = f"<onnx.ModelProto {model.graph.name or 'model'}>", model, False
     else:
         source, proto, inplace = str(Path(model)), load_onnx_proto(model), True
-    proto = qoperator_to_qdq(proto)
-    check_supported(proto, source)
+    proto = importable_onnx(proto, source)
     t1 = c()
     res = normalize(proto, shapes, batch, inplace=inplace)
     t2 = c()

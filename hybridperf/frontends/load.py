@@ -78,13 +78,24 @@ def load_model(
     raise ModelLoadError(f"{p}: unknown model format {suffix!r}; pass an .onnx, .tflite or .pt2 (torch.export.save) file")
 
 
+def importable_onnx(model: Any, source: str) -> Any:
+    """``model`` with its QOperator ops rewritten to QDQ (priced as int8; a copy when it rewrites), checked op by op:
+    raises :class:`~hybridperf.errors.UnsupportedModelError` naming the QOperator ops left (``QGemm``,
+    ``QAttention``: re-quantize in QDQ format), else every op TVM's ONNX frontend cannot import."""
+    from hybridperf.frontends.normalize import check_supported
+    from hybridperf.frontends.qoperator import check_qoperator, qoperator_to_qdq
+
+    model = qoperator_to_qdq(model)
+    check_qoperator(model, source)
+    check_supported(model, source)
+    return model
+
+
 def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, provenance: bool,
                source: str, inplace: bool) -> LoadedModel:
     """QOperator -> QDQ, support check, normalisation (in ``model`` itself with ``inplace``), import."""
-    from hybridperf.frontends.normalize import check_supported, normalize
-    from hybridperf.frontends.qoperator import qoperator_to_qdq
+    from hybridperf.frontends.normalize import normalize
 
-    model = qoperator_to_qdq(model)  # QLinear* ops -> QDQ, priced as int8 (a copy when it rewrites)
-    check_supported(model, source)
+    model = importable_onnx(model, source)
     res = normalize(model, shapes, batch, inplace=inplace)
     return from_onnx(res.model, res.input_shapes, source=source, provenance=provenance)
