@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 import dataclasses
+import gc
 import warnings
 
 from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, UnsupportedModelError, error_line
@@ -165,14 +166,14 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
     model = _read_tflite(p)
     specs = tflite_input_specs(model)
     input_shapes = _bind_tflite_shapes(specs, shapes, batch, source)
-    from hybridperf.ir.tvm_compat import tvm_modules
+    from hybridperf.ir.tvm_compat import native_log_captured, tvm_modules
 
     tvm_modules()
     from tvm.relax.frontend.tflite import from_tflite  # noqa: PLC0415
 
     sg = model.Subgraphs(0)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), native_log_captured():
             warnings.simplefilter("ignore")
             mod = from_tflite(
                 model,
@@ -180,9 +181,14 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
                 dtype_dict={s.name: s.dtype for s in specs},
             )
     except Exception as exc:  # noqa: BLE001 - the frontend raises OpNotImplemented, AssertionError, ValueError...
+        # the frontend's frames hold its BlockBuilder, whose C++ destructor logs "BlockBuilder destroyed with
+        # remaining blocks!" to stderr: free them here, while that log is captured, not when the error is printed
+        where = _failed_operator(exc)
+        with native_log_captured():
+            exc.__traceback__ = None
+            gc.collect()
         text = " ".join(str(exc).split())
         low = text.lower()
-        where = _failed_operator(exc)
         int16 = _int16_quantized_tensors(sg)
         if int16:
             raise UnsupportedModelError(
