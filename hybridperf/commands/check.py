@@ -6,7 +6,8 @@ without ``--max-memory``), 2 on bad input (model, device, limit syntax, config
 file) and when a limit cannot be judged: a figure that is unknown (no memory
 plan) or only a lower bound (ops without a cost rule, named on stderr). A lower
 bound above its limit still fails with 1; ``--allow-unsupported`` judges lower
-bounds as they are and marks them ``(lower bound)``. Limits
+bounds as they are and marks them ``(lower bound)``. Exit 2 wins over 1: a limit exceeded
+beside one that cannot be judged exits 2, both reported. Limits
 also come from ``[tool.hybridperf]`` in ``pyproject.toml`` (schema and
 precedence: :mod:`hybridperf.estimate.budget`); a flag that replaces a different value of
 the file says so on stderr (``hybridperf: note: --max-latency 1.000 s replaces max-latency
@@ -31,6 +32,7 @@ staged models are passed as MODEL arguments and the limits come from
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -60,7 +62,10 @@ budgets in pyproject.toml (paths relative to it; a flag on the command line wins
   # max-latency = "5ms"
 
 exit codes: 0 within budget; 1 over budget, or over the device's memory; 2 bad input,
-or a limit that cannot be judged (unknown figure, lower bound without --allow-unsupported)"""
+or a limit that cannot be judged (unknown figure, lower bound without --allow-unsupported).
+2 wins over 1: a check with a limit exceeded and another not judged exits 2 (both are
+reported); a model that cannot be read stops the whole check (exit 2, one line naming it;
+no report, and --junit-xml writes nothing: a file of an earlier run stays as it was)"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,7 +88,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="judge a model with uncosted ops by its lower-bound figures (default: exit 2 naming the ops)",
     )
     p.add_argument("--format", choices=("table", "json", "github"), default="table", help="output format (default %(default)s)")
-    p.add_argument("--junit-xml", metavar="FILE", type=Path,
+    p.add_argument("--junit-xml", metavar="FILE",  # a str: Path("") would be ".", a directory
                    help="also write a JUnit XML report to FILE (missing folders are created)")
     p.add_argument("--config", metavar="FILE", type=Path, help="TOML file with [tool.hybridperf] (default ./pyproject.toml)")
     # the schema (hybridperf.estimate.budget) in the help: an installed package has no README beside it
@@ -110,7 +115,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     targets = resolve_targets(args.models, config, cli_budget, devices, args.batch, shapes, args.precision)
     notes = [override_line(o) for o in overridden(args.models, config, cli_budget, args.device, args.batch,
                                                    args.precision)]
-    junit = None if args.junit_xml is None else _junit_target(args.junit_xml)
+    specs_read = [d for t in targets for d in t.devices if d.lower().endswith((".yaml", ".yml"))]
+    inputs = [t.model for t in targets] + specs_read
+    junit = None if args.junit_xml is None else _junit_target(args.junit_xml, inputs, config.path)
     from hybridperf.frontends.load import check_model_file
 
     for t in targets:
@@ -130,7 +137,10 @@ def run(args: argparse.Namespace) -> ExitCode:
                          runtime=args.runtime)
     from hybridperf.report.check import to_github, to_json, to_junit_xml, to_table, undecided_line
 
-    render = {"table": to_table, "json": to_json, "github": to_github}[args.format]
+    # annotations name each model's file from the repository root, which the runner exports (the step's
+    # working-directory may be a folder below it)
+    workspace = os.environ.get("GITHUB_WORKSPACE") or None
+    render = {"table": to_table, "json": to_json, "github": lambda r: to_github(r, workspace)}[args.format]
     if junit is not None:
         try:
             junit.parent.mkdir(parents=True, exist_ok=True)
@@ -149,19 +159,28 @@ def run(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK if result.passed else ExitCode.BUDGET_EXCEEDED
 
 
-def _junit_target(path: Path) -> Path:
+def _junit_target(path: str, inputs=(), config: Path | None = None) -> Path:
     """The file ``--junit-xml`` writes, checked before any work: its folder exists and is writable, and it is a
     regular file or absent. A symbolic link is written through to its target (the rename of the atomic write
     would replace the link itself); a path under /dev or /proc, or a device, pipe or socket, is refused: until
     2026-12-03 the rename replaced ``/dev/full`` with a regular file, and ``/dev/stdout`` redirected to a log
     file replaced that log)."""
-    import os
-
     from hybridperf.commands._common import check_folder_writable, check_output_path, check_path_lookup
     from hybridperf.files import under_dev_or_proc
+    from hybridperf.frontends.common import MODEL_SUFFIXES
 
-    check_path_lookup(path, "--junit-xml")
+    if not str(path).strip():  # Path("") is ".": it was refused as ". is a directory"
+        raise InputError("--junit-xml is empty; name the file to write, e.g. hybridperf.xml")
+    path = check_path_lookup(path, "--junit-xml")
     target = path.resolve()
+    # `check --junit-xml models/*.onnx`: the shell put the first model after the flag, and until 2026-12-03 the report
+    # was written over that model (the file was lost); a model file is never a report, nor is a file this check reads
+    if path.suffix.lower() in MODEL_SUFFIXES:  # a model file is never a report
+        raise InputError(f"--junit-xml {path} is a model file, not a report; name the file to write, e.g. "
+                         "hybridperf.xml (a shell glob right after --junit-xml puts its first model there)")
+    if target in {Path(m).resolve() for m in inputs} or (config is not None and target == config.resolve()):
+        raise InputError(f"--junit-xml {path} is a file this check reads (a model, spec or config file), not a "
+                         "report; name the file to write, e.g. hybridperf.xml")
     # /dev/stdout resolves to the stream's file (a CI log), which a rename would replace, losing what it held
     if under_dev_or_proc(path) or under_dev_or_proc(target):
         raise InputError(f"--junit-xml {path}: the report is written whole, by a rename, so it needs a file of its "

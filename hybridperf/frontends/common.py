@@ -1,4 +1,4 @@
-"""What every frontend shares: the :class:`LoadedModel` record and two small helpers.
+"""What every frontend shares: the :class:`LoadedModel` record, the model file suffixes and two small helpers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ class LoadedModel:
     node_count: int = 0
     #: Relax binding var name -> the source graph node (ONNX node name) it was converted from
     source_nodes: Mapping[str, str] = field(default_factory=dict)
+
+
+#: suffixes of the model files that are not ONNX (TFLite flatbuffers, torch.export archives, torch pickles)
+OTHER_MODEL_SUFFIXES = (".tflite", ".pt2", ".pt", ".pth")
+#: every model file suffix :func:`hybridperf.frontends.load.load_model` dispatches on
+MODEL_SUFFIXES = (".onnx", *OTHER_MODEL_SUFFIXES)
 
 
 def is_onnx_proto(model: Any) -> bool:

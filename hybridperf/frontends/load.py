@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.errors import ModelLoadError
-from hybridperf.frontends.common import LoadedModel, is_onnx_proto
+from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, LoadedModel, is_onnx_proto
 from hybridperf.frontends.onnx_import import _is_export_archive, from_onnx, load_onnx_proto
 
 
@@ -37,7 +37,7 @@ def is_onnx_file(path: str | Path) -> bool:
     any suffix but ``.tflite``, ``.pt2`` and ``.pt`` / ``.pth`` (torch archives)."""
     p = Path(path)
     suffix = p.suffix.lower()
-    return suffix == ".onnx" or (suffix not in (".tflite", ".pt2", ".pt", ".pth") and p.exists() and not p.is_dir())
+    return suffix == ".onnx" or (suffix not in OTHER_MODEL_SUFFIXES and p.exists() and not p.is_dir())
 
 
 def load_model(

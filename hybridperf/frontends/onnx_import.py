@@ -21,7 +21,7 @@ import re
 import warnings
 
 from hybridperf.errors import ModelLoadError, UnsupportedModelError
-from hybridperf.frontends.common import LoadedModel
+from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, LoadedModel
 from hybridperf.units import shapes_text
 
 
@@ -87,7 +87,7 @@ def onnx_read_error(path: str | Path, exc: BaseException, measuring: bool = Fals
                                   "is priced by `hybridperf annotate` (or the API, as an IRModule), not measured")
         return ModelLoadError(f"{head}; a Relax module file (TVMScript, TVM JSON) is read by `hybridperf annotate`, "
                               "or by the API as an IRModule")
-    if measuring and suffix in (".tflite", ".pt2", ".pt", ".pth"):
+    if measuring and suffix in OTHER_MODEL_SUFFIXES:
         return ModelLoadError(f"{head}; measure runs ONNX models only: a {suffix} model is priced by "
                               "`hybridperf predict`, not measured (export it to ONNX to measure it)")
     return ModelLoadError(f"{head}; the file is corrupt or not an ONNX model: re-export it")

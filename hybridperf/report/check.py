@@ -4,6 +4,9 @@ JSON, GitHub workflow commands and JUnit XML; ``hybridperf check`` picks one."""
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 
 from hybridperf.estimate.budget import Metric
 from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_time, table
@@ -59,8 +62,17 @@ def _verdict(c) -> str:
         return "UNKNOWN" if c.value is None else "UNDECIDED (lower bound)"
     if c.exceeded:
         where = " device memory" if _device_limit(c) else ""
-        return f"OVER{where} (+{c.over_by:.0%})"
+        return f"OVER{where} (+{_percent(c.over_by, 0)})"
     return "ok (lower bound)" if c.lower_bound else "ok"
+
+
+def _percent(fraction: float, decimals: int) -> str:
+    """``0.25`` -> ``25%``; an excess that rounds to 0 at ``decimals`` reads ``<1%`` / ``<0.1%``: a limit exceeded
+    by 1 B of 9.13 MiB read ``OVER (+0%)`` and "by 0.0%" until 2026-12-03, as if it were met."""
+    text = f"{fraction:.{decimals}%}"
+    if fraction > 0 and float(text[:-1]) == 0:
+        return f"<{10.0 ** -decimals:.{decimals}f}%"
+    return text
 
 
 def _predicted(c) -> str:
@@ -84,11 +96,11 @@ def _message(c) -> str:
     if _device_limit(c):
         return (
             f"{c.metric.value} {_fmt(c.metric, c.value)} exceeds the memory of {c.device} "
-            f"({_fmt(c.metric, c.capacity)}) by {c.over_by:.1%}"
+            f"({_fmt(c.metric, c.capacity)}) by {_percent(c.over_by, 1)}"
         )
     return (
         f"{c.metric.value} {_predicted(c)} exceeds the budget {_fmt(c.metric, c.limit)} "
-        f"by {c.over_by:.1%} on {c.device}" + (f" ({c.estimated})" if c.estimated else "")
+        f"by {_percent(c.over_by, 1)} on {c.device}" + (f" ({c.estimated})" if c.estimated else "")
     )
 
 
@@ -158,16 +170,37 @@ def _gh_escape(text: str, prop: bool = False) -> str:
     return text
 
 
-def to_github(result) -> str:
+def _gh_file(model: str, root: str | None = None) -> str:
+    """The ``file=`` of an annotation on ``model``: its path from ``root`` (the repository root,
+    ``$GITHUB_WORKSPACE``; without one, the working directory) with ``/`` and without ``./`` or ``..``; a file
+    outside ``root`` keeps its absolute path (relative, it would name a file of the repository). GitHub attaches an
+    annotation to a file of the pull request only by its path from the repository root: until 2026-12-03
+    ``./m.onnx``, an absolute path or a path relative to a step's ``working-directory`` was written as given and
+    the annotation was shown on no file."""
+    path = Path(os.path.abspath(model))
+    base = root or os.getcwd()
+    for b in dict.fromkeys((os.path.abspath(base), os.path.realpath(base))):
+        try:
+            return path.relative_to(b).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+def to_github(result, root: str | None = None) -> str:
+    """GitHub workflow commands: an ``::error`` per limit exceeded or not judged, on the model's file (its path from
+    ``root``, the repository root: :func:`_gh_file`), then the summary line."""
     lines = []
     for c in result.failures:
         title = (f"hybridperf: does not fit in the memory of {c.device}" if _device_limit(c)
                  else f"hybridperf: {c.metric.value} over budget on {c.device}")
-        lines.append(f"::error file={_gh_escape(c.model, True)},title={_gh_escape(title, True)}::{_gh_escape(_message(c))}")
+        lines.append(f"::error file={_gh_escape(_gh_file(c.model, root), True)},title={_gh_escape(title, True)}::"
+                     f"{_gh_escape(_message(c))}")
     for c in result.undecided:
         title = f"hybridperf: {c.metric.value} cannot be judged on {c.device}"
         why = c.unknown or f"lower bound {_predicted(c)}: {c.lower_bound}"
-        lines.append(f"::error file={_gh_escape(c.model, True)},title={_gh_escape(title, True)}::{_gh_escape(why)}")
+        lines.append(f"::error file={_gh_escape(_gh_file(c.model, root), True)},title={_gh_escape(title, True)}::"
+                     f"{_gh_escape(why)}")
     lines.append(_summary(result))
     return "\n".join(lines)
 
@@ -199,6 +232,8 @@ def to_junit_xml(result) -> str:
             ET.SubElement(props, "property", name="unit", value=c.metric.si_unit)
             if c.figure:
                 ET.SubElement(props, "property", name="figure", value=c.figure)
+            if c.estimated and c.value is not None:  # a pass on an unverified latency or estimated power says so
+                ET.SubElement(props, "property", name="estimated", value=c.estimated)
             if c.skipped:
                 ET.SubElement(case, "skipped", message=f"no {c.metric.value} budget")
             elif c.undecided:
@@ -218,5 +253,13 @@ def to_junit_xml(result) -> str:
     root.set("errors", str(errors))
     root.set("skipped", str(skipped))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    text = ET.tostring(root, encoding="unicode")
+    # ElementTree writes control characters as they are, which no XML parser reads (a model file named with an ESC
+    # made the whole report unreadable until 2026-12-03): each is written as its Python escape instead
+    text = _NOT_XML.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n"
+
+
+#: characters outside XML 1.0's Char production (control characters, lone surrogates, U+FFFE/U+FFFF)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
