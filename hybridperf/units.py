@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
-from hybridperf.errors import InputError
+from hybridperf.errors import InputError, did_you_mean
 
 #: unit -> (quantity, factor to the SI base unit): the one table that device sheets and budgets read.
 #: A spelling with "µ" is an alias of the "u" one and is not listed in messages (see :func:`units_of`).
@@ -132,6 +132,28 @@ def units_of(quantity: str, aliases: bool = False) -> tuple[str, ...]:
 
 
 _DIMS = r"\d+(?:[x,]\d+)*"
+
+
+def unit_key(unit: str) -> str:
+    """A unit spelling folded so that ``TFLOPS``, ``TFLOPs`` and ``TFLOP/s`` (``GBps``, ``gb/s``, ``GB/s``; ``µs``,
+    ``μs`` and ``us``) meet."""
+    u = unit.strip().replace(" ", "").replace("\u03bc", "u").replace("\u00b5", "u").lower().replace("/", "")
+    u = re.sub(r"sec$", "s", u)
+    return re.sub(r"bps$", "bs", u)
+
+
+def unit_hint(unit: object, quantity: str, known: Iterable[str] | None = None) -> str:
+    """`` (did you mean 'TFLOP/s'?)`` for a unit of ``quantity`` (:data:`UNITS`) spelt another way, else ""; a
+    lowercase ``b`` that would be a bit is said (``Gb`` is a gigabit, not ``GB``). ``known``: the units accepted, by
+    default every one of ``quantity``. The one unit hint of sheets and budgets."""
+    if not isinstance(unit, str):
+        return ""
+    known = tuple(known) if known is not None else units_of(quantity)
+    plural = {unit_key(u) + "s": u for u in known}  # GBs for GB
+    bare = {unit_key(u)[:-1]: u for u in known if unit_key(u).endswith("s")}  # GB for GB/s, TFLOP for TFLOP/s
+    bytes_unit = any("B" in u for u in known)
+    bits = "a lowercase b is a bit, 1/8 of a byte" if bytes_unit and "b" in unit and "B" not in unit else ""
+    return did_you_mean(unit, known, {**bare, **plural}, fold=unit_key, spelling=False, note=bits)
 
 
 def parse_dims(text: str) -> tuple[int, ...] | None:

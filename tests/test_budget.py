@@ -56,7 +56,7 @@ def test_parse_is_exact_decimal():
         ("512MB/s", "memory", "B, KB, MB, GB"),
         ("20", "latency", "s, ms, us, ns"),
         ("fast", "latency", "s, ms, us, ns"),
-        ("512mib", "memory", "(did you mean 'MiB'?)"),
+        ("512mib", "memory", "(did you mean 'MiB'? a lowercase b is a bit"),
         ("5ms", "memory", "unknown unit 'ms'"),
         ("50mW", "energy", "J, mJ, uJ"),
         ("", "energy", "J, mJ, uJ"),

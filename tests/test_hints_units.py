@@ -37,7 +37,8 @@ def test_did_you_mean_aliases_fold_and_note():
 
 
 def test_sheet_hints():
-    from hybridperf.device.spec import _LEVEL_ALIASES, _PRECISION_ALIASES, MEMORY_LEVELS, _name_hint, _unit_hint
+    from hybridperf.device.spec import _LEVEL_ALIASES, _PRECISION_ALIASES, MEMORY_LEVELS, _name_hint
+    from hybridperf.units import unit_hint as _unit_hint
     from hybridperf.precision import PRECISIONS
 
     assert _unit_hint("TFLOPS", "compute") == " (did you mean 'TFLOP/s'?)"
@@ -91,7 +92,7 @@ def test_budget_key_and_unit_lines(tmp_path):
     assert str(info.value) == f"{p}: [tool.hybridperf] unknown key 'max-latncy' (did you mean 'max-latency'?)"
     with pytest.raises(BudgetError) as info:
         parse_limit("512mib", "memory")
-    assert str(info.value) == ("--max-memory '512mib': unknown unit 'mib' (did you mean 'MiB'?); write a positive "
+    assert str(info.value) == ("--max-memory '512mib': unknown unit 'mib' (did you mean 'MiB'? a lowercase b is a bit, 1/8 of a byte); write a positive "
                                "number and one of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB, e.g. 512MiB")
 
 
@@ -160,3 +161,18 @@ def test_sheet_change_text():
         "memory.llc.capacity none -> 33.55 MB",  # 32 * 2**20 = 33554432 B
         "peak_compute.fp32 101.9 GFLOP/s -> 203.8 GFLOP/s",  # 2 * 101.9
     ]
+
+
+def test_budget_units_micro_bits_and_sub_byte():
+    """Found by the CI audit: the Greek mu (NFKC of the micro sign) was refused with "did you mean 's'?", ``Gb`` was
+    offered ``GB`` without saying it is a gigabit, and ``0.5B`` was a limit every model is over."""
+    from hybridperf.estimate.budget import BudgetError, parse_limit
+
+    assert parse_limit("20\u03bcs", "latency") == parse_limit("20\u00b5s", "latency") == pytest.approx(20e-6)
+    assert parse_limit("3 \u03bcJ", "energy") == pytest.approx(3e-6)
+    with pytest.raises(BudgetError, match=r"unknown unit 'Gb' \(did you mean 'GB'\? a lowercase b is a bit, 1/8 of a "
+                                          r"byte\)"):
+        parse_limit("1 Gb", "memory")
+    with pytest.raises(BudgetError, match="is less than one byte"):
+        parse_limit("0.5B", "memory")
+    assert parse_limit("1B", "memory") == 1.0

@@ -57,7 +57,7 @@ from typing import Any
 
 from hybridperf.errors import SpecError, did_you_mean, error_line
 from hybridperf.precision import PRECISIONS, fallback_chain
-from hybridperf.units import UNITS, split_quantity, units_of
+from hybridperf.units import UNITS, split_quantity, unit_hint, units_of
 
 SCHEMA_VERSION = 1
 #: the device id of this machine (``--device host``): reserved for its probed sheet, cached under the user data
@@ -129,26 +129,6 @@ def _name_key(name: str) -> str:
 def _name_hint(name: Any, known, aliases: Mapping[str, str]) -> str:
     """`` (did you mean 'fp16'?)`` for a misspelt closed-set name (case, a known alias, a close spelling), else ""."""
     return did_you_mean(str(name), known, aliases, fold=_name_key)
-
-
-def _unit_key(unit: str) -> str:
-    """A unit spelling folded so that ``TFLOPS``, ``TFLOPs`` and ``TFLOP/s`` (``GBps``, ``gb/s``, ``GB/s``) meet."""
-    u = unit.strip().replace(" ", "").replace("\u03bc", "u").replace("\u00b5", "u").lower().replace("/", "")
-    u = re.sub(r"sec$", "s", u)
-    return re.sub(r"bps$", "bs", u)
-
-
-def _unit_hint(unit: Any, category: str) -> str:
-    """`` (did you mean 'TFLOP/s'?)`` for a unit of ``category`` spelt another way, else ""; a lowercase ``b`` that
-    would be a bit is said."""
-    if not isinstance(unit, str):
-        return ""
-    known = units_of(category)
-    plural = {_unit_key(u) + "s": u for u in known}  # GBs for GB
-    bare = {_unit_key(u)[:-1]: u for u in known if _unit_key(u).endswith("s")}  # GB for GB/s, TFLOP for TFLOP/s
-    bytes_unit = any("B" in u for u in known)
-    bits = "a lowercase b is a bit, 1/8 of a byte" if bytes_unit and "b" in unit and "B" not in unit else ""
-    return did_you_mean(unit, known, {**bare, **plural}, fold=_unit_key, spelling=False, note=bits)
 
 
 def _text_value_fix(val: str) -> str:
@@ -811,7 +791,7 @@ class _Validator:
                 self.fail(f"{key}.{r}", "is required but missing")
         unit = q["unit"]
         if unit not in UNITS:
-            self.fail(f"{key}.unit", f"unknown unit {unit!r}{_unit_hint(unit, category)}; use one of "
+            self.fail(f"{key}.unit", f"unknown unit {unit!r}{unit_hint(unit, category)}; use one of "
                                      f"{', '.join(units_of(category))}")
         cat, factor = UNITS[unit]
         if cat != category:

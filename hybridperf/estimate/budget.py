@@ -63,7 +63,7 @@ import math
 
 from hybridperf.errors import InputError, did_you_mean, error_line
 from hybridperf.precision import OVERRIDES
-from hybridperf.units import UNITS, parse_dims, split_quantity, units_of
+from hybridperf.units import UNITS, parse_dims, split_quantity, unit_hint, units_of
 
 
 __all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "Override", "overridden", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
@@ -149,15 +149,20 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     if not unit:  # "15", "1.5e7": which unit was meant is a guess, so none is made
         why = "a limit needs a unit" if float(num) > 0 else "must be positive and carry a unit"
         raise BudgetError(f"{given}: {why}; {accepted}")
+    unit = unit.replace("\u03bc", "\u00b5")  # Greek mu (what NFKC makes of the micro sign) is the micro prefix too
     if unit not in units:
-        raise BudgetError(f"{given}: unknown unit {unit!r}{did_you_mean(unit, units)}; {accepted}")
+        hint = unit_hint(unit, metric.quantity, units) or did_you_mean(unit, units)
+        raise BudgetError(f"{given}: unknown unit {unit!r}{hint}; {accepted}")
     number = float(num)
     if number <= 0:
         raise BudgetError(f"{given}: must be positive; {accepted}")
     if not math.isfinite(number):  # "1e400MiB": beyond a float, so no figure could be judged against it
         raise BudgetError(f"{given}: too large to be a limit; {accepted}")
     # exact decimal arithmetic, so that "100us" is the float nearest 1e-4, not 100 * 1e-6
-    return float(Fraction(num) * Fraction(repr(units[unit])))
+    limit = float(Fraction(num) * Fraction(repr(units[unit])))
+    if metric is Metric.MEMORY and limit < 1:  # "0.5B": no tensor fits, so every model would be over it
+        raise BudgetError(f"{given}: is less than one byte; {accepted}")
+    return limit
 
 
 @dataclass(frozen=True)
