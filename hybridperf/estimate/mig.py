@@ -10,7 +10,9 @@ Latency scaling model
 A profile with ``compute_slices / total_slices = f_c`` of the GPU's compute
 and ``memory / dram capacity = f_m`` of its memory gets the same share of
 peak FLOP/s and of DRAM bandwidth (MIG partitions memory controllers with the
-memory: on an A100 80GB each 10 GB memory slice is 1/8 of the bandwidth).
+memory: on an A100 80GB each 10 GB memory slice is 1/8 of the bandwidth; on a
+GPU of 7 compute slices ``f_m`` is the nearest whole eighth, so H200's 18 GB
+of 141 GB is 1/8).
 Each kernel is priced again on the slice (:func:`hybridperf.estimate.pricing.price` with
 ``compute_share=f_c, memory_share=f_m``)::
 
@@ -96,12 +98,22 @@ def require_profiles(spec: DeviceSpec) -> tuple[MigProfile, ...]:
     return tuple(sorted(spec.mig_profiles, key=lambda p: (p.memory_bytes, p.compute_slices)))
 
 
+#: memory slices of a MIG GPU with 7 compute slices (A100, H100, H200): every profile holds a whole number of eighths
+#: of the memory and of its controllers (NVIDIA MIG user guide, "Fraction of Memory": 1/8, 2/8, 4/8, 8/8)
+MEMORY_SLICES_OF_7 = 8
+
+
 def memory_fraction(profile: MigProfile, spec: DeviceSpec) -> float:
-    """Share of DRAM bandwidth a profile gets: its memory over the device's DRAM capacity (<= 1)."""
+    """Share of DRAM bandwidth a profile gets: its memory over the device's DRAM capacity (<= 1); on a GPU of 7
+    compute slices, the nearest whole eighth (H200's 1g.18gb holds 18 GB of 141 GB, 0.128, and gets 1/8 of the
+    bandwidth: ``mig`` printed 0.128, 0.248 and 0.504 for its profiles until 2026-12-03)."""
     cap = spec.dram.capacity_bytes
     if not cap:
         return profile.compute_fraction
-    return min(1.0, profile.memory_bytes / cap)
+    share = min(1.0, profile.memory_bytes / cap)
+    if profile.total_slices == 7:
+        share = max(1, round(share * MEMORY_SLICES_OF_7)) / MEMORY_SLICES_OF_7
+    return share
 
 
 def slice_latency_s(pred, compute_fraction: float, memory_fraction: float) -> float:
@@ -215,6 +227,7 @@ __all__ = [
     "Caveats",
     "DEFAULT_HEADROOM_BYTES",
     "EXACT",
+    "MEMORY_SLICES_OF_7",
     "MigOption",
     "MigSuggestion",
     "NoMigProfilesError",

@@ -75,15 +75,19 @@ def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
     from hybridperf.ir.tvm_compat import tvm_modules
 
     tvm_modules()
-    from tvm.relax.frontend.torch import from_exported_program  # noqa: PLC0415
+    from tvm.relax.frontend.torch.exported_program_translator import ExportedProgramImporter  # noqa: PLC0415
 
+    _refuse_training_mode(ep, source)
     errors: list[BaseException] = []
     for decompose in (False, True):
+        importer = ExportedProgramImporter()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                mod = from_exported_program(ep, keep_params_as_input=False, run_ep_decomposition=decompose)
+                program = ep.run_decompositions() if decompose else ep
+                mod = importer.from_exported_program(program, False, False, False, dict(_CONVERTERS))
         except Exception as exc:  # noqa: BLE001 - the importer raises AssertionError, KeyError, TVMError...
+            _close_blocks(importer)
             errors.append(exc)
             continue
         return mod, "torch.export (decomposed)" if decompose else "torch.export"
@@ -97,6 +101,71 @@ def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
             "rewrite those ops with supported ones or export to ONNX"
         ) from exc
     raise ModelLoadError(f"{source}: import of the exported program into TVM Relax failed ({type(exc).__name__}: {msg})") from exc
+
+
+def _close_blocks(importer: Any) -> None:
+    """End the blocks a failed import left open: TVM 0.27 leaves one, and its builder then logs
+    "BlockBuilder destroyed with remaining blocks!" on stderr when it is freed."""
+    bb = getattr(importer, "block_builder", None)
+    for _ in range(8):  # a function scope holds at most a couple of blocks
+        try:
+            bb._end_block()
+        except Exception:  # noqa: BLE001 - no block left (or no builder): done
+            return
+
+
+def _sdpa_any_mask(node: Any, importer: Any) -> Any:
+    """``scaled_dot_product_attention`` whose boolean ``attn_mask`` (what Hugging Face models pass) becomes
+    the float bias PyTorch's own kernels turn it into (``0`` where kept, ``-inf`` where masked): TVM 0.27's
+    converter takes float masks only, and the fallback (decomposition) splits attention into a dozen ops."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    _, relax = _tvm.tvm_modules()
+    mask = node.args[3] if len(node.args) > 3 else node.kwargs.get("attn_mask")
+    kept = importer.env.get(mask) if mask is not None else None
+    if kept is None or str(getattr(kept.ty, "dtype", "")) != "bool":
+        return importer._scaled_dot_product_attention(node)
+    dtype = str(importer.env[node.args[0]].ty.dtype)
+    bias = relax.op.where(kept, relax.const(0.0, dtype), relax.const(float("-inf"), dtype))
+    importer.env[mask] = importer.block_builder.emit(bias)
+    try:
+        return importer._scaled_dot_product_attention(node)
+    finally:
+        importer.env[mask] = kept
+
+
+#: converters hybridperf adds to TVM's (ATen op name -> ``f(node, importer)``)
+_CONVERTERS = {"scaled_dot_product_attention.default": _sdpa_any_mask}
+
+#: ATen ops of a program exported in training mode -> the index of their ``training`` / ``train`` argument
+_TRAINING_ARG = {
+    "aten.batch_norm.default": 5,
+    "aten.native_batch_norm.default": 5,
+    "aten._native_batch_norm_legit.default": 5,
+    "aten._native_batch_norm_legit_functional.default": 5,
+    "aten.dropout.default": 2,
+    "aten.native_dropout.default": 2,
+    "aten.feature_dropout.default": 2,
+    "aten.alpha_dropout.default": 2,
+    "aten.feature_alpha_dropout.default": 2,
+}
+
+
+def _refuse_training_mode(ep: Any, source: str) -> None:
+    """Refuse a program exported in training mode: its batch norms use batch statistics and its
+    dropouts are live, which the inference pricing (TVM imports dropout as identity) would not show."""
+    for n in ep.graph.nodes:
+        at = _TRAINING_ARG.get(str(n.target)) if n.op == "call_function" else None
+        if at is None:
+            continue
+        name = "train" if "dropout" in str(n.target) else "training"
+        flag = n.args[at] if len(n.args) > at else n.kwargs.get(name, False)
+        if flag is True:
+            op = str(n.target).removeprefix("aten.").removesuffix(".default")
+            raise InputError(
+                f"{source}: the program was exported in training mode ({op} with {name}=True); "
+                "call model.eval() before torch.export.export and export again"
+            )
 
 
 # ------------------------------------------------------------ float16 / bfloat16 ----

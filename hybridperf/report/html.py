@@ -27,7 +27,7 @@ from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.files import write_atomic
 from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_time,
                                       format_si)
-from hybridperf.report.text import UNCOSTED, timed_kernel_count, to_dict, uncosted_rows
+from hybridperf.report.text import UNCOSTED, clip, coverage_text, share_text, timed_kernel_count, to_dict, uncosted_rows
 from hybridperf.units import shapes_text
 
 __all__ = ["render_html", "write_html"]
@@ -106,7 +106,7 @@ def _roofline_svg(pred: Prediction, rep: dict[str, Any]) -> str:
     out.append(f'<clipPath id="plotclip"><rect x="{ax.left}" y="{ax.top}" width="{ax.width}" height="{ax.height}"/></clipPath>')
     out.append('<g clip-path="url(#plotclip)">')
     legend = _roofline_roofs(out, ax, peaks, bw, x0, x1)
-    out += _roofline_dots(pts, ax, x0, y0)
+    out += _roofline_dots(pts, ax, x0, y0, rep["totals"]["latency_s"])
     out.append("</g>")
     out += _roofline_legend(ax, legend)
     out.append("</svg>")
@@ -190,21 +190,23 @@ def _roofline_roofs(out: list[str], ax: _LogAxes, peaks: dict[str, float], bw: f
     return legend
 
 
-def _roofline_dots(pts: list[tuple], ax: _LogAxes, x0: float, y0: float) -> list[str]:
-    """One circle per kernel, area proportional to its latency share, largest first."""
+def _roofline_dots(pts: list[tuple], ax: _LogAxes, x0: float, y0: float, total_s: float) -> list[str]:
+    """One circle per kernel, area proportional to its share of the kernels' summed latency, largest first; its
+    tooltip gives the kernel table's share (of the total latency ``total_s``: a tooltip read 6.1 % for SqueezeNet's
+    ``lv111`` on ``a100-sxm-80gb``, the table 1.6 %, until 2026-12-03)."""
     out = []
-    total = sum(kd["latency_s"] for _, kd, _, _ in pts) or 1.0
+    total = sum(kd["latency_s"] for _, kd, _, _ in pts) or 1.0  # the dots' areas: shares of the kernels' sum
     floor_x, floor_y = x0 * 1.4, y0 * 1.4
     for kp, kd, ai, perf in sorted(pts, key=lambda p: -p[1]["latency_s"]):
-        share = kd["latency_s"] / total
-        r = max(2.5, min(28.0, 3.0 + 40.0 * math.sqrt(share)))
+        r = max(2.5, min(28.0, 3.0 + 40.0 * math.sqrt(kd["latency_s"] / total)))
         px = ax.x(ai) if ai else ax.x(floor_x)
         py = ax.y(perf) if perf else ax.y(floor_y)
         col = BOUND_COLORS.get(kd["bound"], "#999")
         fill_op = "0.55" if ai else "0.15"
         tip = (
-            f"{kd['name']} [{'+'.join(o.removeprefix('relax.') for o in kd['ops'])[:120]}]\n"
-            f"latency {fmt_time(kd['latency_s'])} ({share:.1%}), {kd['bound']}-bound, {kd['precision']}\n"
+            f"{kd['name']} [{clip('+'.join(o.removeprefix('relax.') for o in kd['ops']), 120, '…')}]\n"
+            f"latency {fmt_time(kd['latency_s'])} ({share_text(kd['latency_s'], total_s)} of the total), "
+            f"{kd['bound']}-bound, {kd['precision']}\n"
             f"{fmt_count(kd['flops'])}FLOP, {fmt_bytes(kd['bytes_read'] + kd['bytes_written'])} DRAM"
             + (f", AI {ai:.3g} FLOP/B" if ai else " (no FLOPs or no traffic: drawn at the axis floor)")
         )
@@ -274,7 +276,7 @@ def _bars_svg(pred: Prediction, rep: dict[str, Any]) -> str:
         ww = bar_w * min(kp.kernel.cost.weight_bytes, traffic) / max_traffic
         tip = f"{kd['name']}: {lat_text}, {traffic_text} traffic, {kd['status']}"
         if label:
-            out.append(f'<text x="{name_w - 6}" y="{_f(y + h - 2)}" font-size="10" text-anchor="end">{_e(kd["name"][:42])}</text>')
+            out.append(f'<text x="{name_w - 6}" y="{_f(y + h - 2)}" font-size="10" text-anchor="end">{_e(clip(kd["name"], 42, "…"))}</text>')
         out.append(
             f'<rect class="bar-latency" data-kernel="{_e(kd["name"])}" data-latency-s="{_num(kd["latency_s"])}" x="{x_lat}" '
             f'y="{_f(y)}" width="{_f(max(lw, 0.5))}" height="{_f(h)}" fill="{col}"><title>{_e(tip)}</title></rect>'
@@ -440,7 +442,7 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         _card("compute", fmt_bound(tot["flops"], fmt_flops, lb), "FLOP = 2 x MAC"),
         _card("DRAM traffic", fmt_bound(tot["bytes_read"] + tot["bytes_written"], fmt_bytes, lb), "sum over ops, unfused"),
         _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops ({_kernel_grouping(pred)})"),
-        _card("coverage", f"{cov['covered_share']:.1%}", ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)),
+        _card("coverage", coverage_text(cov["covered_share"]), ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)),
         "</div>",
     ]
     if cov["unsupported_ops"]:
@@ -456,13 +458,20 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         parts.append('<p class="ok">Every op is costed or explicitly zero-cost.</p>')
     if an.fusion_note:
         parts.append(f'<p class="note">note: {_e(an.fusion_note)}</p>')
+    # predict's WARNING lines (an unverified latency, a peak over the device's memory, an override not honoured):
+    # the page left them out until 2026-12-03
+    parts += [f'<p class="warn">warning: {_e(w)}</p>' for w in rep["warnings"]]
     return parts
 
 
 def _kernel_grouping(pred: Prediction) -> str:
     """How the kernels were formed: the runtime's one kernel per op, TVM's fusion, or one per op without it."""
+    from hybridperf.estimate.execution import Granularity, execution
+
     an = pred.analyzed
-    if pred.execution is not None and len(pred.kernels) != len(an.kernels):
+    # by the runtime's granularity, not by whether the counts differ: a torch prediction whose ops TVM does not fuse
+    # (a Relu and a NonZero) read "fused" until 2026-12-03
+    if pred.execution is not None and execution(pred.execution.runtime).granularity is Granularity.PER_OP:
         return f"one per op on {pred.execution.runtime}"
     return "fused" if an.fused and not an.fusion_note else "unfused"
 
@@ -509,39 +518,63 @@ def _chart_parts(pred: Prediction, rep: dict) -> list[str]:
 
 
 def _kernel_table(rep: dict) -> str:
-    """The per-kernel table, one row per kernel in execution order."""
+    """The per-kernel table, one row per kernel in execution order; the note says how many rows are zero-cost
+    kernels (views, constants folded at compile time), which the ``kernels`` card does not count (65 rows under a
+    ``kernels 38`` card for SqueezeNet on ``host-epyc-1c``, nothing saying why, until 2026-12-03)."""
     tot = rep["totals"]
     rows = []
     for kd in rep["kernels"]:
         known = kd["latency_s"] is not None
-        share = f"{kd['latency_s'] / tot['latency_s']:.1%}" if known and tot["latency_s"] else "-"
         rows.append(
             [
-                kd["name"][:60],
-                "+".join(o.removeprefix("relax.").removeprefix("nn.") for o in kd["ops"])[:70],
+                kd["name"],
+                clip("+".join(o.removeprefix("relax.").removeprefix("nn.") for o in kd["ops"]), 70, "…"),
                 kd["status"],
                 kd["precision"],
                 kd["bound"],
                 _kernel_time_text(kd),
-                share,
+                share_text(kd["latency_s"], tot["latency_s"]) if known else "-",
                 fmt_energy(kd["energy_j"]) if known else "unknown",
                 f"{fmt_count(kd['flops'])}FLOP" if kd["flops"] is not None else "unknown",
                 _kernel_traffic_text(kd),
             ]
         )
+    zero = sum(1 for kd in rep["kernels"] if kd["status"] == Status.ZERO_COST.value)
+    omitted = (f" {zero} of the {len(rows)} rows are zero-cost kernels (views, constants folded at compile time: no "
+               f"time, no traffic), which the kernels card above ({tot['kernels']}) does not count." if zero else "")
     if not rows:
         return '<p class="note">No kernel to list.</p>'
-    ex = rep["execution"]
-    composed = (f" (on {ex['runtime']} each kernel's device time; the total is {ex['composition']}, so the shares need "
-                "not sum to 100%)" if ex else "")
-    note = (f'<p class="note">latency: the prediction\'s, per kernel{_e(composed)}; roofline energy: the kernel\'s energy '
-            "at its roofline time, before the learned correction and the power cap, so the column need not sum to the "
-            "energy above.</p>")
+    note = (f'<p class="note">latency: the prediction\'s, per kernel; {_e(_latency_sum_text(rep))}; roofline energy: the '
+            "kernel's energy at its roofline time, before the learned correction and the power cap, so the column need "
+            f"not sum to the energy above.{_e(omitted)}</p>")
     return _table(
         ["kernel", "ops", "status", "precision", "bound", "latency", "share", "roofline energy", "flops", "traffic"],
         rows,
         [False, False, False, False, False, True, True, True, True, True],
     ) + note
+
+
+def _latency_sum_text(rep: dict) -> str:
+    """How the kernels' latencies make the total: on a runtime with host dispatch, each kernel's device time under
+    the composition; else their sum and what the total adds to it (a learned model's whole-model term: 100 us of the
+    100.6 us of a one-Add model on ``host-epyc-1c``, which the page did not say until 2026-12-03)."""
+    tot, ex = rep["totals"], rep["execution"]
+    if ex:
+        return (f"on {ex['runtime']} each kernel's device time; the total is {ex['composition']}, so the shares need "
+                "not sum to 100%")
+    known = [kd["latency_s"] for kd in rep["kernels"] if kd["latency_s"] is not None]
+    summed, total = sum(known), tot["latency_s"]
+    lower = "≥ " if tot["lower_bound"] else ""
+    if not total:
+        return "no kernel was priced: the total is unknown" if tot["lower_bound"] else "every kernel takes no time"
+    if math.isclose(summed, total, rel_tol=1e-6, abs_tol=1e-12):
+        return "the kernels' latencies sum to the total" + (
+            " (a lower bound: the kernels without a cost have no time)" if tot["lower_bound"] else "")
+    rest = total - summed
+    return (f"the kernels' latencies sum to {fmt_time(summed)} of the {lower}{fmt_time(total)} total ("
+            f"{share_text(summed, total)}); the other {fmt_time(abs(rest))} is "
+            + ("priced for the model as a whole, not per kernel (the learned model's whole-model term)" if rest > 0
+               else "taken off by the learned model's whole-model term"))
 
 
 def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> Path:

@@ -53,7 +53,7 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
 
 
 def to_json(s, model: str, c: Caveats = EXACT) -> str:
-    return json.dumps(to_dict(s, model, c), indent=2)
+    return json.dumps(to_dict(s, model, c), indent=2, allow_nan=False)  # a NaN raises: JSON has none
 
 
 def _yes_no(v: bool | None, lower: bool) -> str:
