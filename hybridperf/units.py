@@ -119,7 +119,7 @@ def bytes_text(n: float) -> str:
     """Bytes with binary prefixes and two decimals (``1.50 GiB``, ``512.00 KiB``); under 1 KiB a whole number
     (``512 B``): :func:`hybridperf.report.format.fmt_bytes`, and the messages made below the report layer (a
     capacity warning read ``0.00 GiB exceeds 0.00 GiB`` for a device of a few hundred KiB until 2026-12-03)."""
-    for factor, prefix in ((2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki")):
+    for factor, prefix in ((2**50, "Pi"), (2**40, "Ti"), (2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki")):
         if abs(n) >= factor:
             return f"{n / factor:.2f} {prefix}B"
     return f"{int(n)} B"

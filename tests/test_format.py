@@ -8,7 +8,7 @@ def test_fixed_decimal_style():
     # decimal prefixes up to T only: 2.5e15 stays in T
     assert [fmt_count(n) for n in (12, 2.5e9, 2.5e15)] == ["12 ", "2.500 G", "2500.000 T"]
     assert [fmt_energy(j) for j in (0.0, 2.5e-6, 2e-3, 2.0)] == ["0.0 uJ", "2.5 uJ", "2.000 mJ", "2.000 J"]
-    assert fmt_time(None) == "-" and fmt_time(1e-12) == "0.0 ns"
+    assert fmt_time(None) == "-" and fmt_time(1e-12) == "0.001 ns"  # nonzero: not 0.0 ns
 
 
 def test_significant_digit_style():

@@ -246,3 +246,13 @@ def test_coverage_never_rounds_up_to_every_op(tmp_path):
     assert to_dict(pred)["coverage"]["covered_share"] == n / (n + 1)
     assert "\ncoverage  99.9% of ops costed (counted 2000, unsupported 1)\n" in to_table(pred, top=0) + "\n"
     assert '<div class="k">coverage</div><div class="v">99.9%</div>' in render_html(pred)
+
+
+def test_tiny_nonzero_figures_and_large_capacities():
+    """Found by the report audit: ``fmt_time(4e-11)`` read ``0.0 ns`` and ``fmt_energy(4e-14)`` ``0.0 pJ`` (nonzero
+    figures printed as zero); capacities stopped at GiB (1 TiB read ``1024.00 GiB``)."""
+    from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_time
+
+    assert fmt_time(4e-11) == "0.04 ns" and fmt_energy(4e-14) == "0.04 pJ"
+    assert fmt_time(0) == "0.0 us" and fmt_time(2.5e-9) == "2.5 ns" and fmt_time(1.23e-3) == "1.230 ms"
+    assert fmt_bytes(2**40) == "1.00 TiB" and fmt_bytes(3 * 2**50) == "3.00 PiB" and fmt_bytes(1023 * 2**30) == "1023.00 GiB"

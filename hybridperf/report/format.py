@@ -33,7 +33,14 @@ def fmt_time(s: float | None) -> str:
     if s is None:
         return "-"
     factor, prefix = si_prefix(s, SUBMULTIPLE, below=SUBMULTIPLE[-1]) if s else SUBMULTIPLE[2]
-    return f"{s / factor:.{3 if factor >= 1e-3 else 1}f} {prefix}s"
+    return f"{_decimals(s / factor, factor)} {prefix}s"
+
+
+def _decimals(v: float, factor: float) -> str:
+    """``v`` with 3 decimals from the milli unit up, else 1; a nonzero figure below the smallest prefix that one
+    decimal would show as 0.0 keeps two significant digits (``0.04 ns``: it read ``0.0 ns``)."""
+    text = f"{v:.{3 if factor >= 1e-3 else 1}f}"
+    return f"{v:.2g}" if v and not float(text) else text
 
 
 def fmt_energy(j: float) -> str:
@@ -43,7 +50,7 @@ def fmt_energy(j: float) -> str:
     if not j:
         return "0.0 uJ"
     factor, prefix = si_prefix(j, (*SUBMULTIPLE, (1e-12, "p")), below=(1e-12, "p"))
-    return f"{j / factor:.{3 if factor >= 1e-3 else 1}f} {prefix}J"
+    return f"{_decimals(j / factor, factor)} {prefix}J"
 
 
 def fmt_bytes(n: float | None) -> str:
