@@ -146,16 +146,17 @@ def analyze_with_memory_module(
     check_batch_taken(batch, in_shapes, shapes)  # a --batch no input took is exit 2 (a warning until 2026-12-03)
     input_bytes = sum(v.nbytes or 0 for v in analysis.input_infos.values())
     t0 = time.perf_counter()
-    note, kernels, memory, mem_mod = _lower_and_plan(mod, analysis, input_bytes, fused, cache,
-                                                     workspace or memory_module, workspace)
-    t["lower_and_plan_s"] = time.perf_counter() - t0
+    plan = None
     if int8:
         from hybridperf.analysis.int8 import apply_int8, apply_int8_kernels, find_int8
 
         plan = find_int8(analysis)
-        if plan:
-            kernels = apply_int8_kernels(kernels, analysis, plan)
-            analysis = apply_int8(analysis, plan)
+    note, kernels, memory, mem_mod = _lower_and_plan(mod, analysis, input_bytes, fused, cache,
+                                                     workspace or memory_module, workspace, plan)
+    t["lower_and_plan_s"] = time.perf_counter() - t0
+    if plan:
+        kernels = apply_int8_kernels(kernels, analysis, plan)
+        analysis = apply_int8(analysis, plan)
     return Analyzed(
         source=source,
         input_shapes=MappingProxyType(dict(in_shapes)),
@@ -199,16 +200,19 @@ def _from_composed(got: Any, batch: int | None, int8: bool,
 
 
 def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, lower: bool,
-                    workspace: bool = False) -> tuple[str, Any, MemoryPlan, Any]:
+                    workspace: bool = False, int8_plan: Any = None) -> tuple[str, Any, MemoryPlan, Any]:
     """Legalize, fuse and memory-plan ``mod`` (best effort): ``(fusion note, kernels, memory plan,
     lowered memory module or None)``; symbolic shapes or a lowering failure give one kernel per op
     and an unknown plan. ``lower``: run the passes before TVM's memory planner and return their
     module; else plan from the fused module where :func:`~hybridperf.ir.call_stream.of_fused`
-    can (the same plan). ``workspace``: also size the kernels' workspace (needs ``lower``)."""
+    can (the same plan). ``workspace``: also size the kernels' workspace (needs ``lower``).
+    ``int8_plan`` (:func:`~hybridperf.analysis.int8.find_int8` of ``analysis``): the plan is the int8
+    execution's (:func:`~hybridperf.analysis.int8.int8_memory_plan`), TVM's own plan of the module kept beside it."""
     from hybridperf.ir import lowering
 
     note = ""
     mem_mod = None
+    lowered = None
     if any(r.status is Status.SYMBOLIC for r in analysis.records):
         note = "symbolic shapes: no fusion or memory plan"
         kernels = unfused_kernels(analysis)
@@ -231,6 +235,11 @@ def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cach
             note = f"lowering failed ({type(exc).__name__}: {first}); one kernel per op, no memory plan"
             kernels = unfused_kernels(analysis)
             memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, f"TVM lowering failed ({type(exc).__name__})")
+            lowered = None
+    if int8_plan and lowered is not None and memory.known:
+        from hybridperf.analysis.int8 import int8_memory_plan
+
+        memory = int8_memory_plan(analysis, int8_plan, lowered, memory) or memory
     return note, kernels, memory, mem_mod
 
 

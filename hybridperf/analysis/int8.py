@@ -45,7 +45,8 @@ from hybridperf.costs import OpCost, Status
 from hybridperf.costs.data_movement import VIEW_OPS
 
 
-__all__ = ["FOLDED", "Int8Op", "Int8Plan", "apply_int8", "apply_int8_kernels", "find_int8"]
+__all__ = ["FOLDED", "INT8_EXECUTION", "Int8Op", "Int8Plan", "apply_int8", "apply_int8_kernels", "find_int8",
+           "int8_memory_plan"]
 
 
 #: reason given to dequantize / quantize / epilogue ops absorbed by an int8 kernel
@@ -450,3 +451,166 @@ def apply_int8_kernels(kernels: Iterable[Any], analysis: ModelAnalysis, plan: In
         prec = "int8" if any(o.kind == "int8" for o in changed) else k.precision
         out.append(dataclasses.replace(k, cost=cost, precision=prec))
     return tuple(out)
+
+
+# ----------------------------------------------------------------------------------------- memory
+
+
+#: :attr:`~hybridperf.analysis.memory.MemoryPlan.execution` of a plan made by :func:`int8_memory_plan`
+INT8_EXECUTION = "int8"
+
+
+def int8_memory_plan(analysis: ModelAnalysis, plan: Int8Plan, fused_module: Any, tvm_plan: Any) -> Any:
+    """The memory plan of the execution :func:`apply_int8_kernels` prices, or None where it cannot be made.
+
+    TVM's plan of the imported module (``tvm_plan``, made on ``fused_module``'s call stream) allocates every
+    dequantize's float32 result, constant weights included. An int8 runtime does not: each kernel output of
+    ``fused_module`` is re-sized or dropped (:func:`_output_fate`), then the same planner runs
+    (:func:`hybridperf.analysis.memory.plan_stream`: TVM's reuse policy):
+
+    * a folded dequantize allocates nothing: its int8 source stays live in its place (a weight's: no
+      activation storage at all); so does a kernel of only folded ops (a ``dequantize -> views -> quantize`` round
+      trip: a view);
+    * a kernel whose int8 result reaches the next kernel through a folded dequantize, or an int8 op writing
+      through its folded quantize, writes int8 bytes;
+    * a constant folded at compile time that only int8 kernels read (an int32 bias dequantized to float32 for the
+      bias add the kernel fuses) is a weight of theirs, not an activation.
+
+    ``analysis`` is the one ``plan`` was found on (before :func:`apply_int8`). The result keeps ``tvm_plan`` as
+    :attr:`~hybridperf.analysis.memory.MemoryPlan.as_imported`; None where ``fused_module`` has a construct the call
+    stream does not emulate (:func:`hybridperf.ir.call_stream.of_fused`) or the plan would not change.
+    """
+    from hybridperf.analysis import memory
+    from hybridperf.ir import call_stream
+
+    stream = call_stream.of_fused(fused_module)
+    if stream is None or not tvm_plan.known:
+        return None
+    g = _Dataflow(analysis)
+    produced, params = _kernel_outputs(fused_module)
+    expr_of: dict[str, Any] = dict(params)
+    for key, outs in produced.items():
+        for j, (rec, k, _) in enumerate(outs):
+            if rec is not None and k == 0:
+                expr_of.setdefault(g.records[rec].var, key if len(outs) == 1 else call_stream.Item(key, j))
+    fates = {}
+    for key, outs in produced.items():
+        fate = tuple(None if rec is None or k else _output_fate(g, plan, rec, members, expr_of)
+                     for rec, k, members in outs)
+        if any(f is not None for f in fate):
+            fates[key] = fate
+    if not fates:
+        return None
+    stream = memory.rewrite_outputs(stream, fates)
+    # one block, as :func:`hybridperf.analysis.analyze.plan_lowered_memory` plans it
+    stream = call_stream.CallStream((tuple(b for block in stream.blocks for b in block),), stream.output)
+    got = memory.plan_stream(stream, tvm_plan.weight_bytes, tvm_plan.input_bytes,
+                             ops_outside_plan=dict(tvm_plan.ops_outside_plan))
+    return dataclasses.replace(got, workspace_bytes=tvm_plan.workspace_bytes, execution=INT8_EXECUTION,
+                               as_imported=tvm_plan)
+
+
+def _kernel_outputs(fused_module: Any) -> tuple[dict[Any, list[tuple[int | None, int, frozenset[int]]]], dict[str, Any]]:
+    """Each kernel call of ``fused_module``'s ``main``: the var its results are bound to -> per output tensor
+    ``(record index or None, output index of that record, the records the kernel computes)``; and ``main``'s
+    parameters by name. Records are read off the tags :mod:`hybridperf.ir.lowering` gives each op's PrimFunc."""
+    from hybridperf.ir import tvm_compat as _tvm
+    from hybridperf.ir.lowering import origin_of
+
+    main = fused_module["main"]
+    params = {_tvm.var_name(p): p for p in main.params}
+    out: dict[Any, list[tuple[int | None, int, frozenset[int]]]] = {}
+    for b in _tvm.bindings(main):
+        v = b.value
+        if not _tvm.is_call(v):
+            continue
+        if _tvm.op_name(v) == "relax.call_tir":
+            o = origin_of(fused_module, v.args[0])
+            n = len(_tvm.tensor_infos(_tvm.expr_type(b.var)))
+            if o is not None and o >= 0:
+                out[b.var] = [(o, j, frozenset({o})) for j in range(n)]
+            continue
+        if not (_tvm.is_global_var(v.op) and _tvm.is_relax_function(fused_module[v.op])):
+            continue
+        inner = fused_module[v.op]
+        made: dict[Any, tuple[int, int]] = {}  # inner var -> (record, output index)
+        for ib in _tvm.bindings(inner):
+            iv = ib.value
+            if _tvm.is_call(iv) and _tvm.op_name(iv) == "relax.call_tir":
+                o = origin_of(fused_module, iv.args[0])
+                if o is not None and o >= 0:
+                    made[ib.var] = (o, 0)
+            elif _tvm.is_tuple_get_item(iv) and _tvm.tuple_of(iv) in made:
+                made[ib.var] = (made[_tvm.tuple_of(iv)][0], int(iv.index))
+        members = frozenset(o for o, _ in made.values())
+        ret = inner.body.body
+        fields = _tvm.items(ret.fields) if _tvm.is_tuple(ret) else [ret]
+        out[b.var] = [(*made.get(f, (None, 0)), members) for f in fields]
+    return out, params
+
+
+def _output_fate(g: _Dataflow, plan: Int8Plan, idx: int, members: frozenset[int], expr_of: Mapping[str, Any]) -> Any:
+    """What record ``idx``'s output, computed by the kernel of ``members``, is in the int8 execution: None (as
+    TVM allocates it), :class:`~hybridperf.analysis.memory.Aliased` (another value's storage, None for a weight)
+    or :class:`~hybridperf.analysis.memory.Resized` (int8 bytes)."""
+    from hybridperf.analysis.memory import Aliased
+
+    r = g.records[idx]
+    if g.is_const_var(r.var):  # a weight, or a constant folded from weights
+        fc = g.final_consumers(r.var)
+        return Aliased(None) if fc and all(c in plan.ops for c in fc) else None
+    op = plan.ops.get(idx)
+    if op is None:
+        return None
+    cur = r
+    while cur.index in members and _passes_int8_through(g, plan, cur):  # back through the kernel's folded members
+        src = next((v for v in cur.input_vars if not g.is_const_var(v)), None)
+        if src is None or g.is_const_var(src):
+            return Aliased(None)
+        p = g.producer.get(src)
+        if p is None or p not in members:  # a graph input or another kernel's result: this output is that storage
+            return Aliased(expr_of[src]) if src in expr_of else _int8_size(g, r, op)
+        cur = g.records[p]
+    return _int8_size(g, r, op)
+
+
+def _passes_int8_through(g: _Dataflow, plan: Int8Plan, r: OpRecord) -> bool:
+    """Whether ``r`` writes no tensor of its own in the int8 execution: a folded (de)quantize or a view hands on
+    the value it reads, an epilogue op runs inside the int8 kernel it follows (:func:`_fold_epilogues`)."""
+    op = plan.ops.get(r.index)
+    if op is not None and op.kind == "folded":
+        return r.op in (QUANTIZE, DEQUANTIZE) and bool(r.inputs)
+    if op is not None and op.kind == "epilogue":
+        return True
+    return g.is_view(r)
+
+
+def _int8_size(g: _Dataflow, r: OpRecord, op: Int8Op) -> Any:
+    """The int8 tensor a kernel writes in place of ``r``'s float32 output (None: ``r`` writes what TVM allocates)."""
+    from hybridperf.analysis.memory import Resized
+
+    if r.op == DEQUANTIZE and op.kind == "folded":
+        src = r.inputs[0]
+        return Resized(src.nbytes or 0, src.dtype)
+    if r.outputs and r.outputs[0].dtype in _INT8_DTYPES:
+        return None  # int8 already (TFLite's fused activation, a clip after the quantize)
+    if op.kind == "epilogue" or (op.kind == "int8" and op.output_saved_bytes):
+        q = _quantize_after(g, r)
+        if q is not None:
+            return Resized(q.nbytes or 0, q.dtype)
+    return None
+
+
+def _quantize_after(g: _Dataflow, r: OpRecord) -> Any:
+    """The output of the int8 quantize that ends ``r``'s single-consumer chain of epilogue ops, or None."""
+    cur = r
+    for _ in range(64):
+        nxt = g.single_consumer(cur.var)
+        if nxt is None:
+            return None
+        cur = g.records[nxt]
+        if cur.op == QUANTIZE:
+            return cur.outputs[0] if cur.outputs and cur.outputs[0].dtype in _INT8_DTYPES else None
+        if cur.op not in EPILOGUE_OPS:
+            return None
+    return None

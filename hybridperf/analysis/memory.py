@@ -25,9 +25,9 @@ names it in :attr:`MemoryPlan.ops_outside_plan` and is then a lower bound
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from hybridperf.ir import call_stream, lowering
 from hybridperf.ir import tvm_compat as _tvm
@@ -75,6 +75,13 @@ class MemoryPlan:
     #: (:func:`hybridperf.ir.lowering.ops_outside_plan`): outputs not in the plan. Sizes as analysed (an
     #: override does not re-size them)
     ops_outside_plan: tuple[tuple[str, int | None], ...] = ()
+    #: what the figures above plan where it is not the module as imported ("" then): ``"int8"``, the execution the
+    #: latency prices for a quantized model (:func:`hybridperf.analysis.int8.int8_memory_plan`: a folded dequantize
+    #: allocates nothing, an int8 kernel writes int8 bytes)
+    execution: str = ""
+    #: TVM's own plan of the module as imported (every dequantize a float32 tensor), where :attr:`execution` plans
+    #: another execution of it; None when the figures above are that plan
+    as_imported: MemoryPlan | None = field(repr=False, default=None)
 
     @classmethod
     def unknown(cls, weight_bytes: int, input_bytes: int, reason: str) -> MemoryPlan:
@@ -111,8 +118,11 @@ class MemoryPlan:
         The kernel workspace (no dtype of its own) is re-sized as float32 when every activation is
         float32, else kept as it is (never under-stated).
         """
+        imported = self.as_imported
+        if imported is not None:
+            imported = imported.resized(stored_bytes, weight_bytes, input_bytes)
         if not self.known:
-            return replace(self, weight_bytes=weight_bytes, input_bytes=input_bytes)
+            return replace(self, weight_bytes=weight_bytes, input_bytes=input_bytes, as_imported=imported)
         workspace = self.workspace_bytes
         if workspace is not None and all(lt.dtype == "float32" for lt in self.lifetimes):
             workspace = stored_bytes("float32", workspace)
@@ -132,6 +142,7 @@ class MemoryPlan:
             lifetimes=lifetimes,
             timeline_bytes=tuple(timeline),
             workspace_bytes=workspace,
+            as_imported=imported,
         )
 
 
@@ -229,6 +240,73 @@ def plan_stream(stream: CallStream, weight_bytes: int = 0, input_bytes: int = 0,
         storage_dtypes=tuple(allocator.pool_of[s.sid][1] for s in storages),
         ops_outside_plan=tuple(sorted((ops_outside_plan or {}).items())),
     )
+
+
+class Resized(NamedTuple):
+    """A kernel output allocated at another size and dtype (:func:`rewrite_outputs`)."""
+
+    nbytes: int
+    dtype: str
+
+
+class Aliased(NamedTuple):
+    """A kernel output that is another value's storage (:func:`rewrite_outputs`): a stream expression, or None
+    (a constant or weight: no activation storage)."""
+
+    source: Any
+
+
+def rewrite_outputs(stream: CallStream, fates: Mapping[Any, Sequence[Resized | Aliased | None]]) -> CallStream:
+    """``stream`` with the outputs of some kernels changed: ``fates`` maps the var a kernel's results are bound to
+    (one entry per output tensor, in order; None: as it is) to :class:`Resized` or :class:`Aliased`. An aliased
+    output's allocation is dropped and its var reads the source; a kernel whose every output is aliased is dropped
+    (nothing computes them). Kernel calls are taken as :func:`~hybridperf.ir.call_stream.of_fused` and
+    :func:`~hybridperf.ir.call_stream.of_lowered` write them: allocations, the call on its inputs and them, then
+    the result bound to a var."""
+    fate_of: dict[Any, Resized | Aliased] = {}  # allocation -> its fate
+    for block in stream.blocks:
+        for b in block:
+            outs = fates.get(b.var) if b.kind is Kind.VALUE else None
+            if outs is None:
+                continue
+            allocs = b.args[0] if type(b.args[0]) is tuple else (b.args[0],)
+            for a, fate in zip(allocs, outs):
+                if fate is not None and _is_var_key(a):
+                    fate_of[a] = fate
+    if not fate_of:
+        return stream
+    allocated: set[Any] = set()
+    blocks = []
+    for block in stream.blocks:
+        out = []
+        for b in block:
+            if b.kind is Kind.ALLOC:
+                allocated.add(b.var)
+                fate = fate_of.get(b.var)
+                if isinstance(fate, Resized):
+                    out.append(b._replace(nbytes=fate.nbytes, dtype=fate.dtype))
+                elif fate is None:
+                    out.append(b)
+            elif b.kind is Kind.KERNEL:
+                mine = [a for a in b.args if _is_var_key(a) and a in allocated]
+                gone = [a for a in mine if isinstance(fate_of.get(a), Aliased)]
+                if mine and len(gone) == len(mine):
+                    continue
+                out.append(b._replace(args=tuple(a for a in b.args if not any(a is g for g in gone))) if gone else b)
+            elif b.kind is Kind.VALUE and b.var in fates:
+                out.append(b._replace(args=(_fated(b.args[0], fate_of),)))
+            else:
+                out.append(b)
+        blocks.append(tuple(out))
+    return CallStream(tuple(blocks), stream.output)
+
+
+def _fated(expr: Any, fate_of: Mapping[Any, Resized | Aliased]) -> Any:
+    """A kernel's result expression with each aliased allocation replaced by its source."""
+    if type(expr) is tuple:
+        return tuple(_fated(e, fate_of) for e in expr)
+    fate = fate_of.get(expr) if _is_var_key(expr) else None
+    return fate.source if isinstance(fate, Aliased) else expr
 
 
 def _is_var_key(expr: Any) -> bool:

@@ -137,6 +137,11 @@ class Prediction:
             if used:
                 out.append(f"--precision {self.precision}: {self.spec.id} lists no {self.precision} peak; its kernels "
                            f"are priced at its {', '.join(used)} peak")
+        # a model's own int8 (or fp16...) kernels on a sheet without that peak: priced at an assumed rate (until
+        # 2026-12-03 only the override said so; an int8 model on raspberry-pi-4b had no warning)
+        for prec, used in _own_precision_fallbacks(self.kernels, self.precision):
+            out.append(f"{self.spec.id} lists no {prec} peak; the model's {prec} kernels are priced at its "
+                       f"{', '.join(used)} peak (an assumed rate)")
         if self.precision is not None and self.runtime_memory is not None and self.runtime_memory.runtime == "onnxruntime":
             # the headline peak (and what check --max-memory judges) is onnxruntime's, which runs the graph as stored
             out.append(f"--precision {self.precision}: the peak memory is onnxruntime's for the model as stored "
@@ -182,6 +187,19 @@ class Prediction:
                 f"kernels={len(self.kernels)}, calibration={self.calibration.split(';')[0]!r}"  # first clause only
                 + (f", lower_bound={self.lower_bound_reason!r}" if self.lower_bound_reason else "")
                 + (f", unknown={self.unknown_figures!r}" if self.unknown_figures else "") + ")")
+
+
+def _own_precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
+    """``(precision, the peaks it was priced at)`` for each precision of the model's own kernels (not float32, which an
+    override re-prices, nor ``int32``, priced on the fp32 path by design) that the sheet has no peak for."""
+    used: dict[str, set[str]] = {}
+    for kp in kernels:
+        own = kp.kernel.precision
+        if not kp.kernel.counts_toward_time or own in ("fp32", "int32", "none") or own == precision:
+            continue  # the override's own fallback is warned above
+        if kp.estimate.precision not in (own, "none"):
+            used.setdefault(own, set()).add(kp.estimate.precision)
+    return [(p, sorted(u)) for p, u in sorted(used.items())]
 
 
 def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
@@ -284,14 +302,23 @@ def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple
 
 
 def priced_memory(analyzed: Analyzed, precision: str | None) -> MemoryPlan:
-    """The memory plan with float32 tensors stored as the precision override says."""
-    if precision is None:
+    """The memory plan with float32 tensors stored as the precision override says; the plan as it is for a model
+    whose kernels the override does not re-price (an int8 or fp16 model, :attr:`Prediction.warnings` says so): its
+    float32 tensors are then a quantized model's scales and float input, which the override does not re-store."""
+    if precision is None or not _repriced(analyzed, precision):
         return analyzed.memory
     a = analyzed.analysis
     by_dtype = a.weight_bytes_by_dtype or {"float32": a.weight_bytes}
     weights = sum(stored_bytes(dt, n, precision) for dt, n in by_dtype.items())
     inputs = sum(stored_bytes(i.dtype, i.nbytes or 0, precision) for i in a.input_infos.values())
     return analyzed.memory.resized(lambda dt, n: stored_bytes(dt, n, precision), weights, inputs)
+
+
+def _repriced(analyzed: Analyzed, precision: str) -> bool:
+    """Whether the override re-prices some kernel that takes time (:func:`priced_cost`: float32 work, or float32
+    tensors an ``int32`` kernel reads or writes); when none, the model runs as stored and so does its memory."""
+    return any(priced_cost(k.cost, k.precision, precision) != (k.cost, k.precision)
+               for k in analyzed.kernels if k.counts_toward_time)
 
 
 def bounded_energy(energy_j: float, latency_s: float, spec: DeviceSpec) -> tuple[float, str]:

@@ -942,10 +942,18 @@ TVM_INCLUDES = "TVM's exact static plan (StaticPlanBlockMemory) + largest intra-
 TVM_MEASURED_AS = "resident peak of TVM's Relax VM (benchmarks/memory_accuracy.py: VM RSS + weights + inputs)"
 
 
-def tvm_peak(planned_bytes: int, workspace_bytes: int, weight_bytes: int, input_bytes: int) -> RuntimePeak:
+#: what the TVM peak includes for a quantized model, whose plan is the int8 execution's
+#: (:attr:`hybridperf.analysis.memory.MemoryPlan.execution`)
+TVM_INT8_INCLUDES = ("TVM's static-plan policy on the int8 execution (dequantize / quantize folded into int8 kernels, "
+                     "as the latency is priced; the module as imported is planned beside it) + largest intra-kernel "
+                     "workspace + weights + inputs")
+
+
+def tvm_peak(planned_bytes: int, workspace_bytes: int, weight_bytes: int, input_bytes: int,
+             includes: str = TVM_INCLUDES) -> RuntimePeak:
     """TVM VM peak: the exact plan plus the kernel workspace no Relax-level planner sees."""
     return _make(Runtime.TVM, [("planned_activations", planned_bytes), ("kernel_workspace", workspace_bytes),
-                               ("weights", weight_bytes), ("inputs", input_bytes)], TVM_INCLUDES, TVM_MEASURED_AS)
+                               ("weights", weight_bytes), ("inputs", input_bytes)], includes, TVM_MEASURED_AS)
 
 
 # =========================================================================== per prediction
@@ -1016,7 +1024,8 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
                                [TORCH_FIT_NOTE]), ""
     if m.workspace_bytes is None:
         return None, "kernel workspace not sized: analyze with workspace=True (the CLI does for --runtime tvm)"
-    return tvm_peak(m.planned_bytes, m.workspace_bytes, m.weight_bytes, m.input_bytes), ""
+    return tvm_peak(m.planned_bytes, m.workspace_bytes, m.weight_bytes, m.input_bytes,
+                    TVM_INT8_INCLUDES if m.execution == "int8" else TVM_INCLUDES), ""
 
 
 #: the device kinds each runtime's latency and memory models are for: onnxruntime's memory model is its CPU
