@@ -162,3 +162,27 @@ def test_tvm_runtime_peak_names_the_int8_execution(qdq_path):
     peak, why = runtime_peak(predict_on(a, "raspberry-pi-4b"), "tvm")
     assert why == "" and peak.includes == TVM_INT8_INCLUDES
     assert peak.part("planned_activations") == XQ + CONV_Q + OUT
+
+
+def test_reports_name_the_int8_execution_and_the_module_plan(qdq_path, float_path):
+    """The table, JSON and HTML say which execution the headline plans and give TVM's own plan of the module as
+    imported beside it; a float model's report has neither."""
+    from hybridperf.api import analyze, predict_on
+    from hybridperf.report.html import render_html
+    from hybridperf.report.text import memory_text, to_dict
+
+    pred = predict_on(analyze(qdq_path), "raspberry-pi-4b", residual=None)
+    m, ai = pred.memory, pred.memory.as_imported
+    mem = to_dict(pred)["memory"]
+    assert mem["execution"] == "int8" and "on the int8 execution" in mem["planner"]
+    assert mem["peak_bytes"] == m.peak_bytes == m.planned_bytes + m.weight_bytes + m.input_bytes
+    assert mem["tvm_module_plan"] == {"peak_bytes": ai.peak_bytes, "planned_activation_bytes": ai.planned_bytes,
+                                      "live_set_lower_bound_bytes": ai.live_peak_bytes,
+                                      "no_reuse_activation_bytes": ai.no_reuse_bytes}
+    assert ai.peak_bytes == ai.planned_bytes + m.weight_bytes + m.input_bytes > m.peak_bytes
+    text = memory_text(pred)
+    assert "(TVM policy, int8 execution;" in text and "TVM's plan of the module as imported" in text
+    assert "plan of the module as imported (dequantized to float32)" in render_html(pred)  # its ' escaped
+    fl = to_dict(predict_on(analyze(float_path), "raspberry-pi-4b", residual=None))["memory"]
+    assert fl["execution"] is None and fl["tvm_module_plan"] is None and fl["planner"].startswith(
+        "TVM StaticPlanBlockMemory policy, fused")

@@ -27,7 +27,8 @@ from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.files import write_atomic
 from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_time,
                                       format_si)
-from hybridperf.report.text import UNCOSTED, clip, coverage_text, share_text, timed_kernel_count, to_dict, uncosted_rows
+from hybridperf.report.text import (UNCOSTED, clip, coverage_text, imported_plan_text, plan_label, share_text, timed_kernel_count,
+                                    to_dict, uncosted_rows)
 from hybridperf.units import shapes_text
 
 __all__ = ["render_html", "write_html"]
@@ -482,8 +483,10 @@ def _memory_card(pred: Prediction) -> str:
     m, rt = pred.memory, pred.runtime_memory
     ge = "≥ " if m.known and pred.analyzed.memory_is_lower_bound else ""
     if m.known:
-        plan = (f"TVM plan {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} + weights "
+        plan = (f"{plan_label(m)} {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} + weights "
                 f"{fmt_bytes(m.weight_bytes)} + inputs {fmt_bytes(m.input_bytes)}")
+        if imported_plan_text(m):
+            plan += f"; {imported_plan_text(m)}"
     else:
         plan = (f"TVM plan unknown (no memory plan: {m.unknown_reason}); known parts: weights {fmt_bytes(m.weight_bytes)} "
                 f"+ inputs {fmt_bytes(m.input_bytes)}")

@@ -63,6 +63,24 @@ def _precision_text(pred: Prediction) -> str:
     return text + ")"
 
 
+def plan_label(m: Any) -> str:
+    """What a memory plan's activations are: ``TVM plan`` (TVM's StaticPlanBlockMemory on the module as imported), or
+    for a quantized model ``TVM policy, int8 execution`` (the same policy on the execution the latency prices:
+    :attr:`hybridperf.analysis.memory.MemoryPlan.execution`)."""
+    return f"TVM policy, {m.execution} execution" if m.execution else "TVM plan"
+
+
+def imported_plan_text(m: Any) -> str:
+    """The line naming TVM's own plan of the module as imported where the headline plans another execution (an int8
+    model: every dequantize a float32 tensor there); "" where the headline is that plan."""
+    ai = m.as_imported
+    if ai is None or not ai.known:
+        return ""
+    return (f"TVM's plan of the module as imported (dequantized to float32): peak {fmt_bytes(ai.peak_bytes)} = "
+            f"activations {fmt_bytes(ai.planned_bytes)} + weights {fmt_bytes(ai.weight_bytes)} + inputs "
+            f"{fmt_bytes(ai.input_bytes)}")
+
+
 def memory_text(pred: Prediction) -> str:
     """The ``memory`` line(s) of the table: the chosen runtime's peak and its parts (``--runtime``), then
     the TVM plan's peak with the live-set lower bound and the no-reuse total; or why a figure is unknown."""
@@ -75,12 +93,14 @@ def memory_text(pred: Prediction) -> str:
     else:
         ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
         tvm = (
-            f"peak {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} (TVM plan; live-set bound "
+            f"peak {ge}{fmt_bytes(m.peak_bytes)} = activations {fmt_bytes(m.planned_bytes)} ({plan_label(m)}; live-set bound "
             f"{fmt_bytes(m.live_peak_bytes)}, no reuse {fmt_bytes(m.no_reuse_bytes)}) + weights {fmt_bytes(m.weight_bytes)} "
             f"+ inputs {fmt_bytes(m.input_bytes)}"
         )
         if ge and m.lower_bound_reason:  # which outputs the plan leaves out
             tvm += f" ({m.lower_bound_reason})"
+        if imported_plan_text(m):
+            tvm += f"\n{'':10}{imported_plan_text(m)}"
     rt = pred.runtime_memory
     if rt is not None:
         parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
@@ -210,7 +230,17 @@ def _memory_dict(pred: Prediction) -> dict[str, Any]:
         "no_reuse_activation_bytes": m.no_reuse_bytes,
         "weight_bytes": m.weight_bytes,
         "input_bytes": m.input_bytes,
-        "planner": "TVM StaticPlanBlockMemory policy, " + fused,
+        "planner": "TVM StaticPlanBlockMemory policy, " + (f"on the {m.execution} execution (dequantize / quantize "
+                                                             "folded), " if m.execution else "") + fused,
+        # the execution the figures above plan where it is not the module as imported ("int8"), and TVM's own plan
+        # of that module (None where the figures above are it)
+        "execution": m.execution or None,
+        "tvm_module_plan": None if m.as_imported is None or not m.as_imported.known else {
+            "peak_bytes": m.as_imported.peak_bytes,
+            "planned_activation_bytes": m.as_imported.planned_bytes,
+            "live_set_lower_bound_bytes": m.as_imported.live_peak_bytes,
+            "no_reuse_activation_bytes": m.as_imported.no_reuse_bytes,
+        },
     }
 
 
