@@ -283,7 +283,9 @@ def test_predict_many_takes_files_and_directories_once(models, tmp_path, capsys)
     broken, relu, nms = rows
     assert broken["status"] == "error" and broken["latency_s"] == "" and broken["flops"] == ""  # unknown, not 0
     assert relu["status"] == "ok" and int(relu["flops"]) == 4 * 8  # one max(x, 0) per element
-    assert nms["status"] == "lower bound" and nms["flops"] == "" and nms["unknown_fields"] == "flops"
+    # nothing priced: latency and energy are unknown too (a GPU model's 10 us constant filled them until 2026-12-03)
+    assert nms["status"] == "lower bound" and nms["flops"] == nms["latency_s"] == nms["energy_j"] == ""
+    assert nms["unknown_fields"] == "latency_s energy_j flops"
     assert list(rows[0]) == ["device", "model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops",
                              "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate",
                              "unknown_fields", "error"]

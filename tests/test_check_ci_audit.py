@@ -251,3 +251,18 @@ def test_nothing_priced_fails_on_a_gpu_with_its_learned_model(models, capsys):
     lat, _, en = json.loads(out)["checks"]
     assert code == ExitCode.INPUT_ERROR and lat["predicted"] is None and en["predicted"] is None
     assert lat["undecided"] and lat["unknown"].startswith("nothing priced: 1 op type has no cost (relax.vision.")
+
+
+@pytest.mark.parametrize("device", ["t4", "host-epyc-1c"])
+def test_nothing_priced_reads_unknown_in_predict_and_mig(models, device):
+    """predict printed ``latency ≥ 10.0 us`` and ``energy ≥ 100.0 uJ`` for NonMaxSuppression alone on t4 (the GPU
+    model's constant over a roofline of 0) while check and mig said unknown; the learned model is not applied where
+    nothing was priced."""
+    from hybridperf.api import analyze, predict_on
+    from hybridperf.report.text import to_dict
+
+    pred = predict_on(analyze(models["nms"]), device)
+    assert (pred.latency_s, pred.energy_j, pred.roofline_latency_s) == (0.0, 0.0, 0.0)
+    assert set(pred.unknown_figures) == {"latency_s", "roofline_latency_s", "energy_j", "flops"}
+    assert pred.calibration.startswith("no op priced, so the learned model is not applied")
+    assert {"latency_s", "energy_j"} <= set(to_dict(pred)["totals"]["unknown_fields"])

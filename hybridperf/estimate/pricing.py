@@ -369,7 +369,11 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     pred = Prediction(analyzed, spec, precision, tuple(preds), roof, roof, energy, roofline_note,
                       priced_memory(analyzed, precision))
     model = residual
-    if model is not None:
+    # nothing priced (a roofline of 0 with uncosted ops): a learned model's constant (10 us on t4) would be no bound,
+    # so the figures stay 0, which every report reads as unknown (until 2026-12-03 predict printed ">= 10.0 us")
+    if model is not None and not (roof or pred.complete):
+        pred = replace(pred, calibration="no op priced, so the learned model is not applied (its constant is no bound)")
+    elif model is not None:
         pred = model.apply(pred)
         # static energy follows the corrected latency; dynamic energy is work-bound and unchanged
         dynamic = sum(p.estimate.dynamic_energy_j for p in preds)
