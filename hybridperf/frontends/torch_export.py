@@ -134,8 +134,112 @@ def _sdpa_any_mask(node: Any, importer: Any) -> Any:
         importer.env[mask] = kept
 
 
+def _node_arg(node: Any, index: int, name: str, default: Any) -> Any:
+    """Argument ``index`` (keyword ``name``) of an FX call node, ``default`` where it is not given."""
+    return node.args[index] if len(node.args) > index else node.kwargs.get(name, default)
+
+
+def _batch_norm_inference(node: Any, importer: Any) -> Any:
+    """``aten.batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled)``
+    as an inference batch norm. TVM 0.27 routes this op (what ``torch.export`` keeps for ``BatchNorm`` in eval mode)
+    to its ``_native_batch_norm_legit`` reader, whose arguments sit one place earlier: it imported a training-mode
+    batch norm (batch statistics) with ``epsilon`` = the momentum (0.1) and ``momentum`` = the training flag.
+    Programs in training mode are refused before import (:func:`_refuse_training_mode`); one without running
+    statistics (which PyTorch normalises by batch statistics) keeps TVM's conversion."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    _, relax = _tvm.tvm_modules()
+    stats = (node.args + (None,) * 5)[3:5]
+    if _node_arg(node, 5, "training", False) is not False or any(a is None for a in stats):
+        return importer._batch_norm_legit_no_training(node)
+    import numpy as np  # noqa: PLC0415
+
+    x = importer.env[node.args[0]]
+    dtype = str(x.ty.dtype)
+    weight, bias = (node.args + (None,) * 3)[1:3]
+    channels = importer.shape_of(x)[1]
+
+    def affine(arg: Any, fill: float) -> Any:
+        return importer.env[arg] if arg is not None else relax.const(np.full(int(channels), fill), dtype)
+
+    bn = importer.block_builder.emit(relax.op.nn.batch_norm(
+        x, affine(weight, 1.0), affine(bias, 0.0), importer.env[stats[0]], importer.env[stats[1]], axis=1,
+        epsilon=float(_node_arg(node, 7, "eps", 1e-5)), center=bias is not None, scale=weight is not None,
+        momentum=float(_node_arg(node, 6, "momentum", 0.1)), training=False,
+    ))
+    return importer.block_builder.emit(relax.TupleGetItem(bn, 0))
+
+
+def _diff(node: Any, importer: Any) -> Any:
+    """``aten.diff(input, n=1, dim=-1, prepend=None, append=None)``: ``prepend``, ``input`` and ``append`` joined
+    along ``dim``, then ``x[1:] - x[:-1]`` along it, ``n`` times (exclusive or for booleans, as PyTorch computes it).
+    Hugging Face's causal masks call it on position ids (GPT-2), which TVM 0.27 has no converter for."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    tvm, relax = _tvm.tvm_modules()
+    bb = importer.block_builder
+    x = importer.env[node.args[0]]
+    n = int(_node_arg(node, 1, "n", 1))
+    dim = int(_node_arg(node, 2, "dim", -1))
+    ndim = len(importer.shape_of(x))
+    dim = dim + ndim if dim < 0 else dim
+    parts = [importer.env[a] for a in (_node_arg(node, 3, "prepend", None), node.args[0],
+                                       _node_arg(node, 4, "append", None)) if a is not None]
+    if len(parts) > 1:
+        x = bb.emit(relax.op.concat(parts, axis=dim))
+    is_bool = str(x.ty.dtype) == "bool"
+    for _ in range(n):
+        size = importer.shape_of(x)[dim]
+        last = tvm.tirx.max(size - 1, 0)
+        hi = bb.emit(relax.op.strided_slice(x, axes=[dim], begin=[1], end=[size]))
+        lo = bb.emit(relax.op.strided_slice(x, axes=[dim], begin=[0], end=[last]))
+        x = bb.emit(relax.op.logical_xor(hi, lo) if is_bool else relax.op.subtract(hi, lo))
+    return x
+
+
+#: integer dtypes PyTorch's ``cumsum`` sums in int64 when no ``dtype`` is given
+_CUMSUM_TO_INT64 = frozenset({"bool", "uint8", "int8", "int16", "int32"})
+
+
+def _cumsum_promoted(node: Any, importer: Any) -> Any:
+    """``aten.cumsum`` with PyTorch's promotion: booleans and narrow integers are summed in int64 (TVM 0.27 keeps
+    the input's dtype, so the running count of a boolean mask, in Hugging Face's causal masks, stayed boolean)."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    _, relax = _tvm.tvm_modules()
+    x = importer.env[node.args[0]]
+    if node.kwargs.get("dtype") is not None or str(x.ty.dtype) not in _CUMSUM_TO_INT64:
+        return importer._cumsum(node)
+    return importer.block_builder.emit(relax.op.cumsum(x, _node_arg(node, 1, "dim", None), "int64"))
+
+
+def _new_filled(fill: int) -> Any:
+    """Converter of ``aten.new_ones`` / ``aten.new_zeros`` (``fill`` 1 / 0) honouring their ``dtype`` keyword, which
+    TVM 0.27 ignores (a ``new_ones(..., dtype=torch.bool)`` came out in the input's int64, and the boolean mask
+    built from it with it)."""
+
+    def convert(node: Any, importer: Any) -> Any:
+        from hybridperf.ir import tvm_compat as _tvm
+
+        _, relax = _tvm.tvm_modules()
+        args = importer.retrieve_args(node)
+        size = args[1] if isinstance(args[1], (list, tuple)) else args[1:]
+        dtype = node.kwargs.get("dtype")
+        dt = str(args[0].ty.dtype) if dtype is None else importer._convert_data_type(str(dtype), importer.env)
+        return importer.block_builder.emit(relax.op.full(relax.ShapeExpr(list(size)), relax.const(fill, dt), dt))
+
+    return convert
+
+
 #: converters hybridperf adds to TVM's (ATen op name -> ``f(node, importer)``)
-_CONVERTERS = {"scaled_dot_product_attention.default": _sdpa_any_mask}
+_CONVERTERS = {
+    "scaled_dot_product_attention.default": _sdpa_any_mask,
+    "batch_norm.default": _batch_norm_inference,
+    "diff.default": _diff,
+    "cumsum.default": _cumsum_promoted,
+    "new_ones.default": _new_filled(1),
+    "new_zeros.default": _new_filled(0),
+}
 
 #: ATen ops of a program exported in training mode -> the index of their ``training`` / ``train`` argument
 _TRAINING_ARG = {

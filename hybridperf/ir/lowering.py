@@ -60,6 +60,58 @@ _PLAN_NEUTRAL_OPS = frozenset({
 }) | ALIAS_OPS
 
 
+#: float dtypes narrower than float32: TVM 0.27's legalization of ``relax.nn.batch_norm`` adds its epsilon to the
+#: variance as a float32 constant, so a float16 / bfloat16 batch norm came out float32 (the next binary op's
+#: legalization then failed: ``R.add(lv11, lv4) uses datatype T.float32``)
+_NARROW_FLOATS = frozenset({"float16", "bfloat16"})
+
+
+def _batch_norm_in_input_dtype(default: Any) -> Any:
+    """``relax.nn.batch_norm``'s legalization with its epsilon a constant of the input's dtype where that is
+    float16 / bfloat16 (TOPI's kernel otherwise, as TVM calls it); ``default`` (TVM's own) for every other dtype."""
+
+    def legalize(bb: Any, call: Any) -> Any:
+        dtype = str(getattr(_tvm.expr_type(call.args[0]), "dtype", ""))
+        if dtype not in _NARROW_FLOATS:
+            return default(bb, call)
+        tvm, _ = _tvm.tvm_modules()
+        from tvm import topi  # noqa: PLC0415 - loaded with tvm
+
+        a = call.attrs
+        return bb.call_te(
+            topi.nn.batch_norm, data=call.args[0], gamma=call.args[1], beta=call.args[2],
+            moving_mean=call.args[3], moving_var=call.args[4], axis=a.axis,
+            epsilon=tvm.tirx.const(float(a.epsilon), dtype), center=a.center, scale=a.scale,
+            training=a.training, momentum=a.momentum,
+        )
+
+    return legalize
+
+
+#: hybridperf's legalizations (Relax op name -> a factory given TVM's ``FLegalize``), passed to ``LegalizeOps``
+#: as its ``customize_legalize_map``: TVM's registry is left as it is
+_LEGALIZE_FIXES = {"relax.nn.batch_norm": _batch_norm_in_input_dtype}
+
+
+def flegalize(op: Any) -> Any:
+    """The legalization hybridperf lowers ``op`` (a ``tvm.ir.Op``) with: TVM's ``FLegalize``, or this module's
+    fix of it (:data:`_LEGALIZE_FIXES`); None where TVM has none."""
+    default = op.get_attr("FLegalize")
+    fix = _LEGALIZE_FIXES.get(op.name)
+    return default if default is None or fix is None else fix(default)
+
+
+def _fixed_legalize_map(mod: Any) -> dict[str, Any]:
+    """``customize_legalize_map`` holding this module's fixes for the ops ``mod``'s ``main`` calls."""
+    tvm, _ = _tvm.tvm_modules()
+    out: dict[str, Any] = {}
+    for b in _tvm.bindings(mod["main"]):
+        v = b.value
+        if _tvm.is_call(v) and isinstance(v.op, tvm.ir.Op) and v.op.name in _LEGALIZE_FIXES and v.op.name not in out:
+            out[v.op.name] = flegalize(v.op)
+    return out
+
+
 def dispatch_library_ops(mod: Any) -> Any:
     """TVM's library dispatch for CPU (``DispatchSampling`` + ``DispatchSortScan`` under an ``llvm``
     target, as ``relax.build``'s default pipeline runs them before ``LegalizeOps``): sort, argsort,
@@ -132,7 +184,7 @@ def legalize_then_tag(mod: Any, record_vars: list[str], cache: LegalizeCache | N
     from tvm.relax.expr_functor import PyExprMutator, mutator
 
     with _tvm.native_log_captured():  # TVM's C++ warnings while legalizing, as in tag_and_legalize
-        leg = (relax.transform.LegalizeOps()(mod) if cache is None
+        leg = (relax.transform.LegalizeOps(_fixed_legalize_map(mod))(mod) if cache is None
                else relax.transform.LegalizeOps(cache.legalize_map(mod))(mod))
     origins = _origin_per_call_tir(leg["main"], record_vars)
 
@@ -211,7 +263,7 @@ class LegalizeCache:
             v = b.value
             if not _tvm.is_call(v) or not isinstance(v.op, tvm.ir.Op) or v.op.name in out:
                 continue
-            default = v.op.get_attr("FLegalize")
+            default = flegalize(v.op)
             if default is not None:
                 out[v.op.name] = self._wrap(default, added)
         return out
@@ -251,7 +303,7 @@ class LegalizeCache:
                 return None
             default = defaults.get(name)
             if default is None:
-                default = v.op.get_attr("FLegalize")
+                default = flegalize(v.op)
                 if default is None:
                     continue
                 defaults[name] = default
