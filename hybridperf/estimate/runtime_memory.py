@@ -13,7 +13,10 @@ of (:class:`RuntimePeak`). Each model states what it includes:
     * the graph onnxruntime runs: its own optimiser at level ALL (constant folding, Conv+BN/Act
       fusion, Gemm/MatMul fusions, LayerNorm/Gelu fusions, NCHWc blocked layouts), taken from
       onnxruntime itself when it is installed (``SessionOptions.optimized_model_filepath``),
-      else the ONNX graph as written;
+      else the ONNX graph as written; its tensors sized by ONNX shape inference, by rules for
+      onnxruntime's contrib / NCHWc ops and by one table for its quantized kernels (:data:`QUANT_OUTPUT_RULES`:
+      QLinearConv, QLinearMatMul, QLinearAdd, ..., DynamicQuantizeLinear, MatMulInteger, ConvInteger); a
+      node of no known size is sized as its largest input and makes the peak an estimate;
     * resident initializers of that graph, each its own allocation (page-rounded). Pre-packed
       weights (MLAS packs constant GEMM operands; NCHWc reorders conv weights to blocked layouts)
       replace the original, they do not add to it: on this data ``disable_prepacking`` changes
@@ -301,11 +304,161 @@ def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n
     return None
 
 
+# element types (onnx.TensorProto) the quantized kernels' fixed outputs have
+_UINT8, _INT32, _FLOAT = 2, 6, 1
+
+
+def _broadcast(*shapes: Sequence[int]) -> list[int]:
+    import numpy as np
+
+    return list(np.broadcast_shapes(*(tuple(s) for s in shapes)))
+
+
+def _matmul_shape(a: Sequence[int], b: Sequence[int]) -> list[int]:
+    """numpy ``matmul`` output shape (a 1-D operand is promoted, then its axis dropped)."""
+    a2, b2 = ([1, *a] if len(a) == 1 else list(a)), (list(b) + [1] if len(b) == 1 else list(b))
+    out = [*_broadcast(a2[:-2], b2[:-2]), a2[-2], b2[-1]]
+    if len(b) == 1:
+        out.pop(-1)
+    if len(a) == 1:
+        out.pop(-2 if len(b) != 1 else -1)
+    return out
+
+
+def _quant_conv_shape(x: Sequence[int], w: Sequence[int], attrs: Mapping[str, Any]) -> list[int]:
+    """(N, M, spatial...) of a convolution, (N, spatial..., M) with ``channels_last`` (com.microsoft)."""
+    if attrs.get("channels_last", 0):
+        return [x[0], *_conv_spatial([x[0], x[-1], *x[1:-1]], w[2:], attrs), w[0]]
+    return [x[0], w[0], *_conv_spatial(x, w[2:], attrs)]
+
+
+def _quant_pool_shape(x: Sequence[int], attrs: Mapping[str, Any], global_pool: bool) -> list[int]:
+    last = bool(attrs.get("channels_last", 0))
+    nchw = [x[0], x[-1], *x[1:-1]] if last else list(x)
+    sp = [1] * (len(x) - 2) if global_pool else _conv_spatial(nchw, attrs["kernel_shape"], attrs)
+    return [x[0], *sp, nchw[1]] if last else [x[0], nchw[1], *sp]
+
+
+def _quant_concat_shape(ins: Sequence[Any], attrs: Mapping[str, Any]) -> list[int]:
+    xs = list(ins[2::3])  # (Y_scale, Y_zero_point, then X, X_scale, X_zero_point per input)
+    axis = attrs["axis"] % len(xs[0])
+    return [*xs[0][:axis], sum(x[axis] for x in xs), *xs[0][axis + 1:]]
+
+
+#: output element type of a quantized op: ``("input", k)`` = that of input ``k`` (its output zero point,
+#: or the float scale of ops that dequantize), ``("type", t)`` = fixed (onnx.TensorProto)
+QuantDtype = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class QuantOutputRule:
+    """Output sizes of one of onnxruntime's quantized kernels, from its semantics (ONNX operator docs
+    and onnxruntime's ``contrib_defs``/``quantization_defs.cc``). ``shapes(ins, attrs)`` gives the output
+    shapes from the input shapes; ``dtypes`` one :data:`QuantDtype` per output."""
+
+    shapes: Any
+    dtypes: tuple[QuantDtype, ...]
+
+
+def _elementwise(operands: Sequence[int], zero_point: int) -> QuantOutputRule:
+    """Broadcast of the ``operands`` (input positions), element type of the output zero point."""
+    return QuantOutputRule(lambda ins, attrs: [_broadcast(*(ins[k] for k in operands))], (("input", zero_point),))
+
+
+def _matmul(a: int, b: int, dtype: QuantDtype) -> QuantOutputRule:
+    """numpy matmul of inputs ``a`` and ``b``."""
+    return QuantOutputRule(lambda ins, attrs: [_matmul_shape(ins[a], ins[b])], (dtype,))
+
+
+def _conv(weight: int, dtype: QuantDtype) -> QuantOutputRule:
+    return QuantOutputRule(lambda ins, attrs: [_quant_conv_shape(ins[0], ins[weight], attrs)], (dtype,))
+
+
+def _pool(global_pool: bool) -> QuantOutputRule:
+    return QuantOutputRule(lambda ins, attrs: [_quant_pool_shape(ins[0], attrs, global_pool)], (("input", 4),))
+
+
+def _qgemm_shape(ins: Sequence[Any], attrs: Mapping[str, Any]) -> list[list[int]]:
+    a, b = ins[0], ins[3]
+    return [[a[1] if attrs.get("transA", 0) else a[0], b[0] if attrs.get("transB", 0) else b[1]]]
+
+
+#: onnxruntime's quantized kernels by op type (ONNX domain and com.microsoft share semantics). Used for
+#: com.microsoft nodes, which ONNX's shape inference does not know, and for standard-domain nodes where
+#: ONNX's inference gives no shape; an op not listed stays unsized (sized as its largest input).
+QUANT_OUTPUT_RULES: dict[str, QuantOutputRule] = {
+    # x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp[, B]
+    "QLinearConv": _conv(3, ("input", 7)),
+    # a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp
+    "QLinearMatMul": _matmul(0, 3, ("input", 7)),
+    # A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp
+    "QLinearAdd": _elementwise((0, 3), 7),
+    "QLinearMul": _elementwise((0, 3), 7),
+    # X, X_scale, X_zp, Y_scale, Y_zp
+    "QLinearSoftmax": _elementwise((0,), 4),
+    "QLinearSigmoid": _elementwise((0,), 4),
+    "QLinearLeakyRelu": _elementwise((0,), 4),
+    "QLinearGlobalAveragePool": _pool(True),
+    "QLinearAveragePool": _pool(False),
+    "QLinearConcat": QuantOutputRule(lambda ins, attrs: [_quant_concat_shape(ins, attrs)], (("input", 1),)),
+    # A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp (no y_zp: float output, typed by a_scale)
+    "QGemm": QuantOutputRule(_qgemm_shape, (("input", 8),)),
+    # x -> y (uint8, x's shape), y_scale (float scalar), y_zero_point (uint8 scalar)
+    "DynamicQuantizeLinear": QuantOutputRule(lambda ins, attrs: [ins[0], [], []],
+                                             (("type", _UINT8), ("type", _FLOAT), ("type", _UINT8))),
+    # A, B[, a_zp, b_zp] -> int32
+    "MatMulInteger": _matmul(0, 1, ("type", _INT32)),
+    # x, w[, x_zp, w_zp] -> int32
+    "ConvInteger": _conv(1, ("type", _INT32)),
+    # A (float), B (int8), b_scale, b_zp, bias -> float, typed by b_scale
+    "DynamicQuantizeMatMul": _matmul(0, 1, ("input", 2)),
+    # A, B, a_scale, b_scale, a_zp, b_zp, bias -> float, typed by a_scale
+    "MatMulIntegerToFloat": _matmul(0, 1, ("input", 2)),
+}
+
+
+def quant_output_sizes(op_type: str, ins: Sequence[Any], in_dtypes: Sequence[int | None],
+                       attrs: Mapping[str, Any]) -> list[tuple[list[int], int]] | None:
+    """``[(shape, element type)]`` per output of a quantized op from :data:`QUANT_OUTPUT_RULES`, or None
+    (op not listed, or an input shape or element type it needs is unknown).
+
+    ``ins``: input shapes (None for an absent or unknown input); ``in_dtypes``: their element types.
+    """
+    rule = QUANT_OUTPUT_RULES.get(op_type)
+    if rule is None:
+        return None
+    try:
+        shapes = rule.shapes(list(ins), attrs)
+    except (TypeError, IndexError, KeyError, ValueError):  # an input shape or attribute it needs is missing
+        return None
+    out = []
+    for shape, (kind, v) in zip(shapes, rule.dtypes):
+        dt = v if kind == "type" else (in_dtypes[v] if v < len(in_dtypes) else None)
+        if dt is None and op_type == "QGemm":
+            dt = in_dtypes[1]  # no y_zero_point: float output, typed as a_scale
+        if shape is None or dt is None or any(d is None for d in shape):
+            return None
+        out.append(([int(d) for d in shape], int(dt)))
+    return out
+
+
+def _quant_shapes(node: Any, ins: list, in_dtypes: list, attrs: Mapping[str, Any], dtypes: dict[str, int]) -> list | None:
+    """Output shapes of a quantized ``node`` (:func:`quant_output_sizes`), recording their element types in ``dtypes``."""
+    sized = quant_output_sizes(node.op_type, ins, in_dtypes, attrs)
+    if sized is None:
+        return None
+    for o, (_, dt) in zip(node.output, sized):
+        if o:
+            dtypes[o] = dt
+    return [shape for shape, _ in sized]
+
+
 def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple[int, ...], int]], tuple[str, ...]]:
     """Bytes of every tensor of an (onnxruntime-optimised) graph with static shapes.
 
     Standard ops use ONNX's own shape inference node by node; onnxruntime's contrib and NCHWc
-    ops have rules here (``block``: the NCHWc channel block, 8 with AVX2, 16 with AVX-512).
+    ops have rules here (``block``: the NCHWc channel block, 8 with AVX2, 16 with AVX-512), its
+    quantized kernels (QLinearConv, QLinearMatMul, QLinearAdd, ...) the table :data:`QUANT_OUTPUT_RULES`.
     Returns ``{name: (shape, bytes)}`` and the ops whose output shape stayed unknown (given their
     largest input's shape).
     """
@@ -329,8 +482,11 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
         ins = [shapes.get(i) if i else None for i in node.input]
         dt0 = dtypes.get(node.input[0], 1) if node.input else 1
         outs = None
+        in_dtypes = [dtypes.get(i) if i else None for i in node.input]
         try:
             outs = _contrib_shapes(node.domain, node.op_type, ins, attrs, len(node.output), block)
+            if outs is None and node.domain == "com.microsoft":
+                outs = _quant_shapes(node, ins, in_dtypes, attrs, dtypes)
             if outs is None and node.domain in ("", "ai.onnx"):
                 schema = onnx.defs.get_schema(node.op_type, opset.get("", opset.get("ai.onnx", 17)), "")
                 types = {n: helper.make_tensor_type_proto(dtypes[n], shapes[n]) for n in node.input if n}
@@ -346,6 +502,8 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
                     outs.append(None if dims is None or None in dims else dims)
         except Exception:  # noqa: BLE001 - unknown op or shape: sized below
             outs = None
+        if (not outs or outs[0] is None) and node.domain in ("", "ai.onnx"):
+            outs = _quant_shapes(node, ins, in_dtypes, attrs, dtypes)  # ONNX's inference gave none
         if not outs or outs[0] is None or any(a.g.node or a.graphs for a in node.attribute):
             # a control-flow node's branch / body tensors are not sized either (If, Loop, Scan)
             unknown.append(f"{node.domain}.{node.op_type}" if node.domain else node.op_type)
