@@ -201,7 +201,9 @@ def test_junit_counts_match_the_verdicts_and_mark_estimated_passes():
     props = {p.get("name"): p.get("value") for p in root.find(".//testcase[@name='t4.latency'][@classname='b.onnx']")
              .find("properties")}
     assert props["estimated"] == "unverified: outside the training GPUs"  # a pass on an unverified figure says so
-    assert len(to_github(result).splitlines()) == n_fail + n_err + 1  # one ::error each, then the summary
+    gh = to_github(result).splitlines()  # one ::error each, a ::warning per unverified latency pass, the summary
+    assert len([x for x in gh if x.startswith("::error ")]) == n_fail + n_err
+    assert len([x for x in gh if x.startswith("::warning ")]) == 1 and len(gh) == n_fail + n_err + 2
 
 
 # --------------------------------------------------------------------------- exit codes: which wins
@@ -266,3 +268,15 @@ def test_nothing_priced_reads_unknown_in_predict_and_mig(models, device):
     assert set(pred.unknown_figures) == {"latency_s", "roofline_latency_s", "energy_j", "flops"}
     assert pred.calibration.startswith("no op priced, so the learned model is not applied")
     assert {"latency_s", "energy_j"} <= set(to_dict(pred)["totals"]["unknown_fields"])
+
+
+def test_github_warns_on_a_pass_with_an_unverified_latency(models, capsys):
+    """The table said ``ok (unverified)`` and JUnit a property, but ``--format github`` said nothing of it."""
+    code, out, _ = _run(capsys, "check", models["relu"], "-d", "h200-sxm", "-d", "t4", "--max-latency", "1s",
+                        "--format", "github")
+    assert code == 0
+    warnings = [x for x in out.splitlines() if x.startswith("::warning ")]
+    (line,) = warnings  # h200-sxm is outside the training GPUs' figures; t4 is not
+    assert "title=hybridperf%3A latency within budget on h200-sxm%2C unverified::" in line
+    assert "within 1.000 s; unverified: its fp32 peak" in line
+    assert not [x for x in out.splitlines() if x.startswith("::error ")]

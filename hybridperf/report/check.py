@@ -188,8 +188,9 @@ def _gh_file(model: str, root: str | None = None) -> str:
 
 
 def to_github(result, root: str | None = None) -> str:
-    """GitHub workflow commands: an ``::error`` per limit exceeded or not judged, on the model's file (its path from
-    ``root``, the repository root: :func:`_gh_file`), then the summary line."""
+    """GitHub workflow commands: an ``::error`` per limit exceeded or not judged, a ``::warning`` per latency limit met
+    by an unverified figure (the table's ``ok (unverified)``: no annotation said so until 2026-12-03), each on the
+    model's file (its path from ``root``, the repository root: :func:`_gh_file`), then the summary line."""
     lines = []
     for c in result.failures:
         title = (f"hybridperf: does not fit in the memory of {c.device}" if _device_limit(c)
@@ -201,6 +202,11 @@ def to_github(result, root: str | None = None) -> str:
         why = c.unknown or f"lower bound {_predicted(c)}: {c.lower_bound}"
         lines.append(f"::error file={_gh_escape(_gh_file(c.model, root), True)},title={_gh_escape(title, True)}::"
                      f"{_gh_escape(why)}")
+    for c in result.checks:
+        if c.metric is Metric.LATENCY and c.estimated and c.value is not None and c.limit is not None and c.passed:
+            title = f"hybridperf: latency within budget on {c.device}, unverified"
+            lines.append(f"::warning file={_gh_escape(_gh_file(c.model, root), True)},title={_gh_escape(title, True)}::"
+                         f"{_gh_escape(f'{_predicted(c)} within {_limit_text(c)}; {c.estimated}')}")
     lines.append(_summary(result))
     return "\n".join(lines)
 
