@@ -262,7 +262,7 @@ def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n
     x = ins[0] if ins else None
     if domain == "com.microsoft.nchwc":
         if op == "Conv":
-            return [[x[0], ins[1][0], *_conv_spatial(x, ins[1][2:], attrs)]]
+            return [_conv_shape(x, ins[1], attrs)]
         if op in ("MaxPool", "AveragePool"):
             return [[x[0], x[1], *_conv_spatial(x, attrs["kernel_shape"], attrs)]]
         if op in ("GlobalAveragePool", "GlobalMaxPool"):
@@ -279,19 +279,16 @@ def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n
         return None
     if domain == "com.microsoft":
         if op == "FusedConv":
-            return [[x[0], ins[1][0], *_conv_spatial(x, ins[1][2:], attrs)]]
+            return [_conv_shape(x, ins[1], attrs)]
         if op == "FusedGemm":
-            a, b = ins[0], ins[1]
-            return [[a[1] if attrs.get("transA", 0) else a[0], b[0] if attrs.get("transB", 0) else b[1]]]
+            return [_gemm_shape(ins[0], ins[1], attrs)]
         if op == "FusedMatMul":
-            import numpy as np
-
             a, b = list(ins[0]), list(ins[1])
             if attrs.get("transA", 0):
                 a[-1], a[-2] = a[-2], a[-1]
             if attrs.get("transB", 0):
                 b[-1], b[-2] = b[-2], b[-1]
-            return [[*np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])), a[-2], b[-1]]]
+            return [_matmul_shape(a, b)]
         if op in ("Gelu", "FastGelu", "QuickGelu", "BiasGelu", "BiasSoftmax", "BiasAdd"):
             return [x]
         if op in ("SkipLayerNormalization", "SkipSimplifiedLayerNormalization"):
@@ -325,7 +322,12 @@ def _matmul_shape(a: Sequence[int], b: Sequence[int]) -> list[int]:
     return out
 
 
-def _quant_conv_shape(x: Sequence[int], w: Sequence[int], attrs: Mapping[str, Any]) -> list[int]:
+def _gemm_shape(a: Sequence[int], b: Sequence[int], attrs: Mapping[str, Any]) -> list[int]:
+    """(M, N) of a Gemm of 2-D ``a`` and ``b`` with ``transA`` / ``transB``."""
+    return [a[1] if attrs.get("transA", 0) else a[0], b[0] if attrs.get("transB", 0) else b[1]]
+
+
+def _conv_shape(x: Sequence[int], w: Sequence[int], attrs: Mapping[str, Any]) -> list[int]:
     """(N, M, spatial...) of a convolution, (N, spatial..., M) with ``channels_last`` (com.microsoft)."""
     if attrs.get("channels_last", 0):
         return [x[0], *_conv_spatial([x[0], x[-1], *x[1:-1]], w[2:], attrs), w[0]]
@@ -346,8 +348,9 @@ def _quant_concat_shape(ins: Sequence[Any], attrs: Mapping[str, Any]) -> list[in
 
 
 #: output element type of a quantized op: ``("input", k)`` = that of input ``k`` (its output zero point,
-#: or the float scale of ops that dequantize), ``("type", t)`` = fixed (onnx.TensorProto)
-QuantDtype = tuple[str, int]
+#: or the float scale of ops that dequantize), ``("input", (k, j))`` = that of the first of them present (QGemm
+#: without a y_zero_point has a float output, typed as a_scale), ``("type", t)`` = fixed (onnx.TensorProto)
+QuantDtype = tuple[str, "int | tuple[int, ...]"]
 
 
 @dataclass(frozen=True)
@@ -371,16 +374,11 @@ def _matmul(a: int, b: int, dtype: QuantDtype) -> QuantOutputRule:
 
 
 def _conv(weight: int, dtype: QuantDtype) -> QuantOutputRule:
-    return QuantOutputRule(lambda ins, attrs: [_quant_conv_shape(ins[0], ins[weight], attrs)], (dtype,))
+    return QuantOutputRule(lambda ins, attrs: [_conv_shape(ins[0], ins[weight], attrs)], (dtype,))
 
 
 def _pool(global_pool: bool) -> QuantOutputRule:
     return QuantOutputRule(lambda ins, attrs: [_quant_pool_shape(ins[0], attrs, global_pool)], (("input", 4),))
-
-
-def _qgemm_shape(ins: Sequence[Any], attrs: Mapping[str, Any]) -> list[list[int]]:
-    a, b = ins[0], ins[3]
-    return [[a[1] if attrs.get("transA", 0) else a[0], b[0] if attrs.get("transB", 0) else b[1]]]
 
 
 #: onnxruntime's quantized kernels by op type (ONNX domain and com.microsoft share semantics). Used for
@@ -402,7 +400,7 @@ QUANT_OUTPUT_RULES: dict[str, QuantOutputRule] = {
     "QLinearAveragePool": _pool(False),
     "QLinearConcat": QuantOutputRule(lambda ins, attrs: [_quant_concat_shape(ins, attrs)], (("input", 1),)),
     # A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp (no y_zp: float output, typed by a_scale)
-    "QGemm": QuantOutputRule(_qgemm_shape, (("input", 8),)),
+    "QGemm": QuantOutputRule(lambda ins, attrs: [_gemm_shape(ins[0], ins[3], attrs)], (("input", (8, 1)),)),
     # x -> y (uint8, x's shape), y_scale (float scalar), y_zero_point (uint8 scalar)
     "DynamicQuantizeLinear": QuantOutputRule(lambda ins, attrs: [ins[0], [], []],
                                              (("type", _UINT8), ("type", _FLOAT), ("type", _UINT8))),
@@ -433,9 +431,8 @@ def quant_output_sizes(op_type: str, ins: Sequence[Any], in_dtypes: Sequence[int
         return None
     out = []
     for shape, (kind, v) in zip(shapes, rule.dtypes):
-        dt = v if kind == "type" else (in_dtypes[v] if v < len(in_dtypes) else None)
-        if dt is None and op_type == "QGemm":
-            dt = in_dtypes[1]  # no y_zero_point: float output, typed as a_scale
+        dt = v if kind == "type" else next((in_dtypes[k] for k in ((v,) if isinstance(v, int) else v)
+                                            if k < len(in_dtypes) and in_dtypes[k] is not None), None)
         if shape is None or dt is None or any(d is None for d in shape):
             return None
         out.append(([int(d) for d in shape], int(dt)))
