@@ -514,36 +514,24 @@ def _kernel_outputs(fused_module: Any) -> tuple[dict[Any, list[tuple[int | None,
     """Each kernel call of ``fused_module``'s ``main``: the var its results are bound to -> per output tensor
     ``(record index or None, output index of that record, the records the kernel computes)``; and ``main``'s
     parameters by name. Records are read off the tags :mod:`hybridperf.ir.lowering` gives each op's PrimFunc."""
+    from hybridperf.analysis.kernels import kernel_records
     from hybridperf.ir import tvm_compat as _tvm
-    from hybridperf.ir.lowering import origin_of
 
     main = fused_module["main"]
     params = {_tvm.var_name(p): p for p in main.params}
     out: dict[Any, list[tuple[int | None, int, frozenset[int]]]] = {}
     for b in _tvm.bindings(main):
         v = b.value
-        if not _tvm.is_call(v):
+        made = kernel_records(fused_module, v) if _tvm.is_call(v) else None  # var -> (record, output index)
+        if made is None:
             continue
         if _tvm.op_name(v) == "relax.call_tir":
-            o = origin_of(fused_module, v.args[0])
-            n = len(_tvm.tensor_infos(_tvm.expr_type(b.var)))
-            if o is not None and o >= 0:
-                out[b.var] = [(o, j, frozenset({o})) for j in range(n)]
+            if made:
+                o = made[None][0]
+                out[b.var] = [(o, j, frozenset({o})) for j in range(len(_tvm.tensor_infos(_tvm.expr_type(b.var))))]
             continue
-        if not (_tvm.is_global_var(v.op) and _tvm.is_relax_function(fused_module[v.op])):
-            continue
-        inner = fused_module[v.op]
-        made: dict[Any, tuple[int, int]] = {}  # inner var -> (record, output index)
-        for ib in _tvm.bindings(inner):
-            iv = ib.value
-            if _tvm.is_call(iv) and _tvm.op_name(iv) == "relax.call_tir":
-                o = origin_of(fused_module, iv.args[0])
-                if o is not None and o >= 0:
-                    made[ib.var] = (o, 0)
-            elif _tvm.is_tuple_get_item(iv) and _tvm.tuple_of(iv) in made:
-                made[ib.var] = (made[_tvm.tuple_of(iv)][0], int(iv.index))
         members = frozenset(o for o, _ in made.values())
-        ret = inner.body.body
+        ret = fused_module[v.op].body.body
         fields = _tvm.items(ret.fields) if _tvm.is_tuple(ret) else [ret]
         out[b.var] = [(*made.get(f, (None, 0)), members) for f in fields]
     return out, params

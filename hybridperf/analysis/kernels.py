@@ -55,6 +55,29 @@ def _arg_infos(args: list[Any]) -> list[tuple[_tvm.TensorInfo, bool]]:
     return out
 
 
+def kernel_records(fused_module: Any, call: Any) -> dict[Any, tuple[int, int]] | None:
+    """The op records a kernel ``call`` of ``fused_module``'s ``main`` computes, read off the tags
+    :mod:`hybridperf.ir.lowering` gives each op's PrimFunc: for a ``relax.call_tir``, ``{None: (record, 0)}``;
+    for a call of a fused Relax function, each of its vars bound to a tagged ``call_tir`` or to an item of one ->
+    ``(record, output index)``, in binding order ({} where nothing is tagged); None for any other call (an op TVM
+    could not legalize stays a lone high-level call)."""
+    if _tvm.op_name(call) == "relax.call_tir":
+        o = origin_of(fused_module, call.args[0])
+        return {None: (o, 0)} if o is not None and o >= 0 else {}
+    if not (_tvm.is_global_var(call.op) and _tvm.is_relax_function(fused_module[call.op])):
+        return None
+    made: dict[Any, tuple[int, int]] = {}
+    for ib in _tvm.bindings(fused_module[call.op]):
+        iv = ib.value
+        if _tvm.is_call(iv) and _tvm.op_name(iv) == "relax.call_tir":
+            o = origin_of(fused_module, iv.args[0])
+            if o is not None and o >= 0:
+                made[ib.var] = (o, 0)
+        elif _tvm.is_tuple_get_item(iv) and _tvm.tuple_of(iv) in made:
+            made[ib.var] = (made[_tvm.tuple_of(iv)][0], int(iv.index))
+    return made
+
+
 def group_kernels(analysis: ModelAnalysis, fused_module: Any) -> tuple[Kernel, ...]:
     """Read kernels off a tagged, fused module (see :mod:`hybridperf.ir.lowering`)."""
     records = analysis.records
@@ -65,20 +88,12 @@ def group_kernels(analysis: ModelAnalysis, fused_module: Any) -> tuple[Kernel, .
         if not _tvm.is_call(value):
             continue
         name = _tvm.op_name(value)
-        members: list[int] = []
+        made = kernel_records(fused_module, value)
+        members = list(dict.fromkeys(o for o, _ in made.values())) if made is not None else []
         if name == "relax.call_tir":
-            o = origin_of(fused_module, value.args[0])
-            if o is not None and o >= 0:
-                members = [o]
             args = _tvm.call_args(value)
             kname = value.args[0].name_hint
-        elif _tvm.is_global_var(value.op) and _tvm.is_relax_function(fused_module[value.op]):
-            inner = fused_module[value.op]
-            for ib in _tvm.bindings(inner):
-                if _tvm.is_call(ib.value) and _tvm.op_name(ib.value) == "relax.call_tir":
-                    o = origin_of(fused_module, ib.value.args[0])
-                    if o is not None and o >= 0 and o not in members:
-                        members.append(o)
+        elif made is not None:
             args = list(value.args)
             kname = value.op.name_hint
         else:
