@@ -235,8 +235,7 @@ def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cach
             note = f"lowering failed ({type(exc).__name__}: {first}); one kernel per op, no memory plan"
             kernels = unfused_kernels(analysis)
             memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, f"TVM lowering failed ({type(exc).__name__})")
-            lowered = None
-    if int8_plan and lowered is not None and memory.known:
+    if int8_plan and lowered is not None and memory.known:  # a failed lowering leaves no plan to rewrite
         from hybridperf.analysis.int8 import int8_memory_plan
 
         memory = int8_memory_plan(analysis, int8_plan, lowered, memory) or memory

@@ -602,14 +602,9 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
         return mod, importer.hp_node_exprs
     except Exception as exc:
         exc.hp_failed_node = importer.hp_failed_node  # read by from_onnx's one-line message
-        # A converter that raises leaves the function's binding block and scope open; the C++
-        # BlockBuilder then prints "BlockBuilder destroyed with remaining blocks!" to stderr when
-        # it is freed, a second stderr line after our one-line error. Close them first.
-        try:
-            importer.bb._end_block()  # noqa: SLF001 - the counterpart of the frontend's own begin
-            importer.bb.end_scope()
-        except Exception:  # noqa: BLE001, S110 - failed before the function scope: nothing is open
-            pass
+        from hybridperf.ir.tvm_compat import end_open_blocks  # noqa: PLC0415
+
+        end_open_blocks(importer.bb, scope=True)  # a converter that raised left its block and scope open
         raise
 
 

@@ -72,7 +72,7 @@ def load_exported_program(
 
 def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
     """``from_exported_program``, undecomposed first; returns the module and the format name."""
-    from hybridperf.ir.tvm_compat import tvm_modules
+    from hybridperf.ir.tvm_compat import end_open_blocks, tvm_modules
 
     tvm_modules()
     from tvm.relax.frontend.torch.exported_program_translator import ExportedProgramImporter  # noqa: PLC0415
@@ -87,7 +87,7 @@ def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
                 program = ep.run_decompositions() if decompose else ep
                 mod = importer.from_exported_program(program, False, False, False, dict(_CONVERTERS))
         except Exception as exc:  # noqa: BLE001 - the importer raises AssertionError, KeyError, TVMError...
-            _close_blocks(importer)
+            end_open_blocks(getattr(importer, "block_builder", None))
             errors.append(exc)
             continue
         return mod, "torch.export (decomposed)" if decompose else "torch.export"
@@ -101,17 +101,6 @@ def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
             "rewrite those ops with supported ones or export to ONNX"
         ) from exc
     raise ModelLoadError(f"{source}: import of the exported program into TVM Relax failed ({type(exc).__name__}: {msg})") from exc
-
-
-def _close_blocks(importer: Any) -> None:
-    """End the blocks a failed import left open: TVM 0.27 leaves one, and its builder then logs
-    "BlockBuilder destroyed with remaining blocks!" on stderr when it is freed."""
-    bb = getattr(importer, "block_builder", None)
-    for _ in range(8):  # a function scope holds at most a couple of blocks
-        try:
-            bb._end_block()
-        except Exception:  # noqa: BLE001 - no block left (or no builder): done
-            return
 
 
 def _sdpa_any_mask(node: Any, importer: Any) -> Any:
@@ -263,8 +252,7 @@ def _refuse_training_mode(ep: Any, source: str) -> None:
         if at is None:
             continue
         name = "train" if "dropout" in str(n.target) else "training"
-        flag = n.args[at] if len(n.args) > at else n.kwargs.get(name, False)
-        if flag is True:
+        if _node_arg(n, at, name, False) is True:
             op = str(n.target).removeprefix("aten.").removesuffix(".default")
             raise InputError(
                 f"{source}: the program was exported in training mode ({op} with {name}=True); "

@@ -211,6 +211,26 @@ def visit_bindings(func: Any, on_binding: Any) -> None:
     _binding_visitor()(on_binding).visit_expr(func)
 
 
+def end_open_blocks(builder: Any, scope: bool = False) -> None:
+    """End the binding blocks a failed frontend import left open on its ``BlockBuilder`` (None: nothing), and with
+    ``scope`` its function scope (the ONNX importer's; ending the torch importer's crashes TVM 0.27): TVM's C++
+    builder otherwise logs "BlockBuilder destroyed with remaining blocks!" on stderr when it is freed, a second
+    line after the one-line error."""
+    if builder is None:
+        return
+    for _ in range(8):  # a function scope holds at most a couple of blocks
+        try:
+            builder._end_block()  # noqa: SLF001 - the counterpart of the frontend's own begin
+        except Exception:  # noqa: BLE001 - no block left
+            break
+    if not scope:
+        return
+    try:
+        builder.end_scope()
+    except Exception:  # noqa: BLE001, S110 - failed before the function scope: nothing is open
+        pass
+
+
 def call_args(call: Any) -> list[Any]:
     """Flattened data arguments of a call (``call_tir``'s args tuple unpacked)."""
     _, relax = tvm_modules()
