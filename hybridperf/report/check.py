@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from hybridperf.estimate.budget import Metric
-from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_time, table
+from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_percent, fmt_time, table
 
 CHECK_SCHEMA_VERSION = 1
 
@@ -62,17 +62,8 @@ def _verdict(c) -> str:
         return "UNKNOWN" if c.value is None else "UNDECIDED (lower bound)"
     if c.exceeded:
         where = " device memory" if _device_limit(c) else ""
-        return f"OVER{where} (+{_percent(c.over_by, 0)})"
+        return f"OVER{where} (+{fmt_percent(c.over_by, 0)})"
     return "ok (lower bound)" if c.lower_bound else "ok"
-
-
-def _percent(fraction: float, decimals: int) -> str:
-    """``0.25`` -> ``25%``; an excess that rounds to 0 at ``decimals`` reads ``<1%`` / ``<0.1%``: a limit exceeded
-    by 1 B of 9.13 MiB read ``OVER (+0%)`` and "by 0.0%" until 2026-12-03, as if it were met."""
-    text = f"{fraction:.{decimals}%}"
-    if fraction > 0 and float(text[:-1]) == 0:
-        return f"<{10.0 ** -decimals:.{decimals}f}%"
-    return text
 
 
 def _predicted(c) -> str:
@@ -96,11 +87,11 @@ def _message(c) -> str:
     if _device_limit(c):
         return (
             f"{c.metric.value} {_fmt(c.metric, c.value)} exceeds the memory of {c.device} "
-            f"({_fmt(c.metric, c.capacity)}) by {_percent(c.over_by, 1)}"
+            f"({_fmt(c.metric, c.capacity)}) by {fmt_percent(c.over_by, 1)}"
         )
     return (
         f"{c.metric.value} {_predicted(c)} exceeds the budget {_fmt(c.metric, c.limit)} "
-        f"by {_percent(c.over_by, 1)} on {c.device}" + (f" ({c.estimated})" if c.estimated else "")
+        f"by {fmt_percent(c.over_by, 1)} on {c.device}" + (f" ({c.estimated})" if c.estimated else "")
     )
 
 

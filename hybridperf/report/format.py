@@ -70,6 +70,16 @@ def fmt_flops(n: float) -> str:
     return fmt_count(n) + "FLOP"
 
 
+def fmt_percent(fraction: float, decimals: int = 1) -> str:
+    """``0.25`` -> ``25.0%``; a positive fraction that rounds to 0 at ``decimals`` reads ``<0.1%`` (``<1%`` with no
+    decimals), never ``0.0%``: a 2.4 us Add beside a 0.5 s MatMul, or a limit exceeded by 1 B of 9.13 MiB, read as
+    zero until 2026-12-03."""
+    text = f"{fraction:.{decimals}%}"
+    if fraction > 0 and float(text[:-1]) == 0:
+        return f"<{10.0 ** -decimals:.{decimals}f}%"
+    return text
+
+
 def fmt_bound(value: float, fmt: Callable[[float], str], lower_bound: bool) -> str:
     """A figure that may be only a lower bound (some ops have no cost, so their share is missing):
     ``fmt(value)`` when exact, ``≥ fmt(value)`` when a lower bound, and ``unknown`` for a lower bound of

@@ -15,7 +15,8 @@ from hybridperf.costs import OpCost, Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.precision import storage_bytes
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_time, table
+from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_percent,
+                                      fmt_time, table)
 from hybridperf.units import shapes_text
 
 REPORT_SCHEMA_VERSION = 1
@@ -180,12 +181,9 @@ def timed_kernel_count(pred: Prediction) -> int:
 
 
 def share_text(part: float | None, total: float | None) -> str:
-    """``part`` as a share of ``total`` to one decimal (``1.6%``); a nonzero part that rounds to 0.0 % reads
-    ``<0.1%`` (a 2.4 us Add beside a 0.5 s MatMul read ``0.0%`` until 2026-12-03); ``-`` without a total."""
-    if part is None or not total:
-        return "-"
-    share = part / total
-    return "<0.1%" if 0 < share < 0.0005 else f"{share:.1%}"
+    """``part`` as a share of ``total`` to one decimal (``1.6%``; :func:`~hybridperf.report.format.fmt_percent`: a
+    nonzero part that rounds to 0.0 % reads ``<0.1%``); ``-`` without a total."""
+    return "-" if part is None or not total else fmt_percent(part / total)
 
 
 def coverage_text(share: float) -> str:
