@@ -131,17 +131,13 @@ class Prediction:
             # do the index and mask ops (int32) of any model
             out.append(f"--precision {self.precision}: the model has no float32 op to re-price (its ops are "
                        f"{', '.join(own)}); it is priced at its own precision")
-        if self.precision is not None:  # e.g. fp16 on a CPU sheet that lists bf16, fp8 on a T4 (int8)
-            used = sorted({kp.estimate.precision for kp in self.kernels if kp.kernel.counts_toward_time
-                           and kp.kernel.precision in ("fp32", self.precision)} - {self.precision, "none"})
-            if used:
-                out.append(f"--precision {self.precision}: {self.spec.id} lists no {self.precision} peak; its kernels "
-                           f"are priced at its {', '.join(used)} peak")
-        # a model's own int8 (or fp16...) kernels on a sheet without that peak: priced at an assumed rate (until
-        # 2026-12-03 only the override said so; an int8 model on raspberry-pi-4b had no warning)
-        for prec, used in _own_precision_fallbacks(self.kernels, self.precision):
-            out.append(f"{self.spec.id} lists no {prec} peak; the model's {prec} kernels are priced at its "
-                       f"{', '.join(used)} peak (an assumed rate)")
+        for prec, used in _precision_fallbacks(self.kernels, self.precision):
+            if prec == self.precision:  # e.g. fp16 on a CPU sheet that lists bf16, fp8 on a T4 (int8)
+                out.append(f"--precision {prec}: {self.spec.id} lists no {prec} peak; its kernels are priced at its "
+                           f"{', '.join(used)} peak")
+            else:  # a model's own int8 (or fp16...) kernels: warned since 2026-12-03 (an int8 model on the Pi was not)
+                out.append(f"{self.spec.id} lists no {prec} peak; the model's {prec} kernels are priced at its "
+                           f"{', '.join(used)} peak (an assumed rate)")
         if self.precision is not None and self.runtime_memory is not None and self.runtime_memory.runtime == "onnxruntime":
             # the headline peak (and what check --max-memory judges) is onnxruntime's, which runs the graph as stored
             out.append(f"--precision {self.precision}: the peak memory is onnxruntime's for the model as stored "
@@ -189,17 +185,19 @@ class Prediction:
                 + (f", unknown={self.unknown_figures!r}" if self.unknown_figures else "") + ")")
 
 
-def _own_precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
-    """``(precision, the peaks it was priced at)`` for each precision of the model's own kernels (not float32, which an
-    override re-prices, nor ``int32``, priced on the fp32 path by design) that the sheet has no peak for."""
+def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
+    """``(precision, the peaks it was priced at instead)`` for each precision the sheet has no peak for that a
+    time-taking kernel is priced at: the override's (``precision``) for float32 kernels and those already at it, the
+    kernel's own for the rest (not ``int32``, priced on the fp32 path by design)."""
     used: dict[str, set[str]] = {}
     for kp in kernels:
         own = kp.kernel.precision
-        if not kp.kernel.counts_toward_time or own in ("fp32", "int32", "none") or own == precision:
-            continue  # the override's own fallback is warned above
-        if kp.estimate.precision not in (own, "none"):
-            used.setdefault(own, set()).add(kp.estimate.precision)
-    return [(p, sorted(u)) for p, u in sorted(used.items())]
+        wanted = precision if precision is not None and own in ("fp32", precision) else own
+        if not kp.kernel.counts_toward_time or wanted in ("fp32", "int32", "none"):
+            continue
+        if kp.estimate.precision not in (wanted, "none"):
+            used.setdefault(wanted, set()).add(kp.estimate.precision)
+    return [(p, sorted(u)) for p, u in sorted(used.items(), key=lambda pu: (pu[0] != precision, pu[0]))]  # override first
 
 
 def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
