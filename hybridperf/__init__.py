@@ -7,10 +7,10 @@ residual model trained on real measurements corrects device effects.
 
 Python API (loaded on first use, see :mod:`hybridperf.api`)::
 
-    hybridperf.predict(model, device, *, batch=None, shapes=None, precision=None) -> Prediction
+    hybridperf.predict(model, device, *, batch=None, shapes=None, precision=None, runtime=None) -> Prediction
     hybridperf.analyze(model, example_inputs=None, *, batch=None, shapes=None) -> Analyzed
-    hybridperf.check(model, devices, max_latency=..., max_memory=..., max_energy=...) -> CheckResult
-    hybridperf.report_dict(prediction) -> dict   # the JSON report of `hybridperf predict --format json`
+    hybridperf.check(model, devices, *, max_latency=..., max_memory=..., max_energy=...) -> CheckResult
+    hybridperf.report_dict(prediction_or_check_result) -> dict   # the CLI's `--format json` report
 
 and ``Session``, ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch``.
 
@@ -22,8 +22,6 @@ The stages behind the API live in subpackages, in pipeline order: ``frontends`` 
 :mod:`hybridperf.block_table` (on top of a ``Session``) prices architecture-search variants from a table of
 their blocks.
 """
-
-from __future__ import annotations
 
 from hybridperf._version import __version__
 

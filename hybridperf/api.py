@@ -42,8 +42,8 @@ value stays 0.0.
 ``import hybridperf`` exports ``predict``, ``analyze``, ``check``, ``Session``,
 ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch`` and
 ``report_dict`` (a prediction as the JSON report of ``hybridperf predict
---format json``: ``json.dumps(hybridperf.report_dict(pred))``); ``run_check``
-is imported from ``hybridperf.api``.
+--format json``: ``json.dumps(hybridperf.report_dict(pred))``, a check result as
+``hybridperf check --format json``'s); ``run_check`` is imported from ``hybridperf.api``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ import numbers
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -148,6 +148,55 @@ def _precision(precision: Any) -> str | None:
     return value
 
 
+def _batch(batch: Any) -> int | None:
+    """``batch`` checked: None or a positive integer (a numpy integer taken as an int, as a dim of ``shapes`` is)."""
+    if batch is None:
+        return None
+    if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch <= 0:
+        raise InputError(f"batch must be a positive integer, got {batch!r}")
+    return int(batch)
+
+
+def _flag(name: str, value: Any, meaning: str) -> bool:
+    """``value`` checked: a bool (numpy's too); a string such as ``"no"`` was taken as True."""
+    if isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")):
+        return bool(value)
+    raise InputError(f"{name} must be {meaning}, got {value!r}")
+
+
+def _fused(fused: Any) -> bool:
+    """``fused`` checked (:func:`_flag`)."""
+    return _flag("fused", fused, "True (TVM's FuseOps kernels) or False (one kernel per op)")
+
+
+def _analyzed(analyzed: Any) -> Analyzed:
+    """``analyzed`` checked: what :func:`predict_on` prices is an :class:`Analyzed`."""
+    if not isinstance(analyzed, Analyzed):
+        raise InputError(f"predict_on prices an Analyzed, got {type(analyzed).__name__}: analyze the model first "
+                         "(analyzed = hybridperf.analyze(model)), or price it in one call with "
+                         "hybridperf.predict(model, device)")
+    return analyzed
+
+
+def _device_list(devices: Any) -> list[Any]:
+    """``devices`` as a list: one device (an id, a spec file, a :class:`DeviceSpec`) or an iterable of them."""
+    if isinstance(devices, (str, os.PathLike, DeviceSpec)):
+        return [devices]
+    if devices is None or isinstance(devices, bytes) or not isinstance(devices, Iterable):
+        raise InputError(f"devices must be a device id such as 't4', a spec file path, a DeviceSpec or a list of "
+                         f"them, got {type(devices).__name__} {devices!r}")
+    return list(devices)
+
+
+def _one_sheet_per_id(specs: Sequence[DeviceSpec]) -> None:
+    """Refuse two different sheets with one id: a result keyed by id would keep one of them silently."""
+    for s in specs:
+        first = next(t for t in specs if t.id == s.id)
+        if dataclasses.replace(s, path=first.path) != first:  # the same sheet read from another file is the same
+            raise InputError(f"two different device sheets have the id {s.id!r}; give each its own id, e.g. "
+                             f"dataclasses.replace(spec, id='{s.id}-edited'), or price them in two calls")
+
+
 def _residual(residual: Any) -> None:
     """Refuse a ``residual`` that is neither ``"auto"``, None nor a model with ``apply``."""
     if residual is None or (isinstance(residual, str) and residual == "auto"):
@@ -183,8 +232,6 @@ def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shape
         return analyze_torch(model, example_inputs, fused=fused)
     if example_inputs is not None:
         raise InputError("an ExportedProgram has its shapes already; drop example_inputs")
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
-        raise InputError(f"batch must be a positive integer, got {batch!r}")
     # an ExportedProgram with dynamic dims (torch.export.Dim) is bound like a .pt2 file, within the exported range
     loaded = torch_export.load_exported_program(model, shapes=_shapes(shapes), batch=batch)
     analyzed = _analyze(loaded.module, fused=fused)
@@ -221,14 +268,17 @@ def analyze(
         if example_inputs is not None or batch is not None or shapes:
             raise InputError("an Analyzed model is re-used as analysed; analyze the model again to change its inputs")
         return model
+    batch, fused = _batch(batch), _fused(fused)
     kind = _torch_kind(model)
     if kind is not None:
         return _analyze_torch(model, kind, example_inputs, batch, shapes, fused)
     if example_inputs is not None:
-        hint = f"; to bind the batch write batch={example_inputs!r}" if isinstance(example_inputs, int) else ""
+        hint = ""
+        if isinstance(example_inputs, numbers.Integral) and not isinstance(example_inputs, bool):
+            hint = f"; to bind the batch write batch={example_inputs!r}"
+        elif isinstance(example_inputs, Mapping):  # analyze(path, {"x": (1, 64)}): shapes given by position
+            hint = f"; to bind input shapes write shapes={dict(example_inputs)!r}"
         raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
-        raise InputError(f"batch must be a positive integer, got {batch!r}")
     bound = _shapes(shapes)
     _check_model_kind(model, bound)
     return _analyze(model, bound, batch, fused=fused, cache=cache, workspace=workspace)
@@ -240,11 +290,16 @@ def _check_model_kind(model: Any, shapes: Mapping[str, Any] | None) -> None:
 
     if isinstance(model, (str, os.PathLike)) or is_onnx_proto(model) or isinstance(model, LoadedModel):
         return
-    from tvm.ir import IRModule
-
-    if isinstance(model, IRModule):  # shapes bind its symbolic dims (hybridperf.frontends.relax_module)
+    # a TVM object means its module is loaded: refusing None does not import TVM (2 s)
+    tvm_ir, relax = sys.modules.get("tvm.ir"), sys.modules.get("tvm.relax")
+    if tvm_ir is not None and isinstance(model, tvm_ir.IRModule):  # shapes bind its symbolic dims (relax_module)
         return
-    raise InputError(f"cannot analyze a model of type {type(model).__name__}: pass a model file path (.onnx, "
+    hint = ""
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        hint = " (serialized ONNX: pass onnx.load_model_from_string(data))"
+    elif relax is not None and isinstance(model, relax.Function):
+        hint = " (a Relax function: pass tvm.IRModule({'main': func}))"
+    raise InputError(f"cannot analyze a model of type {type(model).__name__}{hint}: pass a model file path (.onnx, "
                      ".tflite, .pt2), an onnx.ModelProto, a Relax IRModule, a torch.nn.Module with example_inputs, a "
                      "torch.export.ExportedProgram or an Analyzed")
 
@@ -300,7 +355,40 @@ def predict(
     runtime = _resolve_auto(runtime, spec)
     analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused,
                        workspace=_needs_workspace(runtime, [spec]))
-    return predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
+    return _proto_runtime_memory(predict_on(analyzed, spec, precision, residual=residual, runtime=runtime), model)
+
+
+def _proto_runtime_memory(pred: Prediction, model: Any) -> Prediction:
+    """``pred`` of an in-memory ``onnx.ModelProto`` ``model`` with onnxruntime's peak memory where that is its runtime.
+
+    The onnxruntime memory model reads the ONNX file (:func:`~hybridperf.estimate.runtime_memory.runtime_peak`); the
+    proto is saved to a temporary one for it. Until 2026-12-03 the TVM plan's peak stood in for a proto ("the
+    onnxruntime model needs an ONNX file"): ``check(proto, cpu, max_memory=...)`` passed a model that failed as the
+    file it was loaded from (resnet_like: 0.24 MB judged where onnxruntime's peak is 11.2 MB). A proto whose weights
+    are in external files not loaded, or one over protobuf's 2 GiB, keeps the TVM plan's peak and the note.
+    """
+    from hybridperf.frontends.common import is_onnx_proto
+
+    if pred.runtime != "onnxruntime" or pred.runtime_memory is not None or not is_onnx_proto(model):
+        return pred
+    import tempfile
+
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    from hybridperf.estimate.runtime_memory import runtime_peak
+
+    if any(uses_external_data(t) for t in model.graph.initializer):
+        return pred
+    with tempfile.TemporaryDirectory(prefix="hybridperf-") as folder:
+        path = Path(folder) / "model.onnx"
+        try:
+            onnx.save(model, str(path))
+        except (ValueError, OSError):  # over 2 GiB in one protobuf, or no room for the copy
+            return pred
+        on_file = dataclasses.replace(pred, analyzed=dataclasses.replace(pred.analyzed, source=str(path)))
+        peak, why = runtime_peak(on_file, "onnxruntime")
+    return dataclasses.replace(pred, runtime_memory=peak, runtime_memory_note=why)
 
 
 def _needs_workspace(runtime: Any, specs: Sequence[DeviceSpec]) -> bool:
@@ -354,8 +442,9 @@ def check(
     CheckResult
         ``.passed`` (also its truth value: falsy when a limit is exceeded or undecided), ``.failures`` (exceeded),
         ``.undecided``, ``.checks`` (one per device x metric; a metric without a limit is skipped, but memory over
-        the device's capacity fails), and ``.predictions[(source, device id)]``: ``source`` is the model's path as
-        given (a label such as ``'<onnx.ModelProto g>'`` for an in-memory model), the id the sheet's own.
+        the device's capacity fails), and ``.predictions[(source, device id)]``: ``source`` is the model's path as a
+        str, as ``str(pathlib.Path(model))`` writes it (``'./m.onnx'`` is ``'m.onnx'``; a label such as
+        ``'<onnx.ModelProto g>'`` for an in-memory model: ``result.checks[0].model`` is it), the id the sheet's own.
 
     Raises
     ------
@@ -371,17 +460,14 @@ def check(
     )
     if budget.empty:
         raise InputError("check needs at least one of max_latency, max_memory, max_energy")
-    if isinstance(devices, (str, os.PathLike, DeviceSpec)):
-        devices = [devices]
-    specs = [device_spec(d) for d in devices]
+    specs = [device_spec(d) for d in _device_list(devices)]
     if not specs:
         raise InputError("check needs at least one device")
-    for s in specs:  # the result is keyed by device id: two different sheets with one id would lose one silently
-        first = next(t for t in specs if t.id == s.id)
-        if dataclasses.replace(s, path=first.path) != first:  # the same sheet read from another file is the same
-            raise InputError(f"two different device sheets have the id {s.id!r}; give each its own id, e.g. "
-                             f"dataclasses.replace(spec, id='{s.id}-edited'), or check them in two calls")
+    _one_sheet_per_id(specs)  # the result is keyed by device id
     precision = _precision(precision)
+    batch = _batch(batch)
+    allow_unsupported = _flag("allow_unsupported", allow_unsupported,
+                              "True (judge a lower bound) or False (leave it undecided)")
     _residual(residual)
     for s in specs:
         _resolve_auto(runtime, s)  # a runtime of another device kind fails before the analysis
@@ -392,7 +478,7 @@ def check(
     by_id = {s.id: s for s in specs}
     return run_check(
         [target], analyzed={analyzed.source: analyzed}, specs=by_id, residual=residual,
-        allow_unsupported=allow_unsupported, runtime=runtime,
+        allow_unsupported=allow_unsupported, runtime=runtime, protos={analyzed.source: model},
     )
 
 
@@ -415,6 +501,7 @@ def analyze_torch(module: Any, example_inputs: Sequence[Any] | Any, fused: bool 
     """
     from hybridperf.analysis.analyze import analyze  # noqa: PLC0415
 
+    fused = _fused(fused)
     loaded = load_torch(module, example_inputs)
     analyzed = analyze(loaded.module, fused=fused)
     return dataclasses.replace(analyzed, source=loaded.source, input_shapes=MappingProxyType(dict(loaded.input_shapes)))
@@ -457,7 +544,7 @@ def _load_residual(spec: DeviceSpec, runtime: Any = None):
 
 
 @_python_errors
-def latency_model(device: str | DeviceSpec, runtime: Any = "auto") -> str:
+def latency_model(device: str | Path | DeviceSpec, runtime: Any = "auto") -> str:
     """How :func:`predict_on` prices latency on ``device`` with the default ``residual="auto"``, in the words its
     report uses: the stored or packaged model (zero-shot, the device's own, or adapted) and, on a GPU, the runtime;
     or that the roofline alone does."""
@@ -480,6 +567,7 @@ def run_check(
     specs: Mapping[str, Any] | None = None,
     allow_unsupported: bool = False,
     runtime: Any = None,
+    protos: Mapping[str, Any] | None = None,
 ) -> CheckResult:
     """Analyse each model once and price it on each of its devices.
 
@@ -487,7 +575,8 @@ def run_check(
     id fails fast. ``analyzed`` (model -> Analyzed) and ``specs`` (id ->
     DeviceSpec) supply work already done. ``allow_unsupported`` judges the lower
     bound of a model with uncosted ops instead of leaving it undecided. ``runtime`` (see :func:`predict_on`)
-    judges memory on that runtime's peak.
+    judges memory on that runtime's peak; ``protos`` (model -> ``onnx.ModelProto``) gives the in-memory model whose
+    onnxruntime peak is judged (``model`` is then its label, not a file).
     """
     from hybridperf.analysis.analyze import analyze
 
@@ -506,14 +595,15 @@ def run_check(
                          workspace=_needs_workspace(runtime, [specs[d] for d in t.devices]))
         for dev in t.devices:
             pred = predict_on(an, specs[dev], t.precision, residual=residual, runtime=runtime)
+            pred = _proto_runtime_memory(pred, (protos or {}).get(t.model))
             preds[(t.model, dev)] = pred
             checks.extend(compare(pred, t.budgets[dev], t.model, dev, allow_unsupported))
     return CheckResult(tuple(checks), preds)
 
 
 @_python_errors
-def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = "auto",
-               runtime: Any = None) -> Prediction:
+def predict_on(analyzed: Analyzed, device: str | Path | DeviceSpec, precision: str | None = None,
+               residual: Any = "auto", runtime: Any = None) -> Prediction:
     """Price an analysis on one device and apply the learned correction.
 
     ``residual`` is a ``ResidualModel``, None (roofline only) or ``"auto"``: the device's
@@ -525,6 +615,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     memory the prediction's peak (:func:`hybridperf.estimate.runtime_memory.with_runtime`); None keeps the
     TVM plan's peak.
     """
+    analyzed = _analyzed(analyzed)
     spec = device_spec(device)
     runtime = _resolve_auto(runtime, spec)
     precision = _precision(precision)
@@ -605,6 +696,15 @@ class Session:
                  keep_rooflines: int = 50_000) -> None:
         from hybridperf.analysis.cache import AnalysisCache
 
+        for name, value in (("keep_analyses", keep_analyses), ("keep_kernel_scores", keep_kernel_scores),
+                            ("keep_rooflines", keep_rooflines)):  # keep_analyses="8" failed at the first analysis
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise InputError(f"{name} must be a count >= 0 (0: keep none), got {value!r}")
+        if not isinstance(block_cache, bool):
+            raise InputError(f"block_cache must be True or False, got {block_cache!r}")
+        keep_analyses, keep_kernel_scores, keep_rooflines = int(keep_analyses), int(keep_kernel_scores), \
+            int(keep_rooflines)
+
         self.cache = AnalysisCache() if block_cache else AnalysisCache(blocks=None)
         self.keep_analyses = keep_analyses
         self.keep_kernel_scores = keep_kernel_scores
@@ -657,6 +757,8 @@ class Session:
         size the kernels' workspace (what ``runtime="tvm"`` needs)."""
         from hybridperf.analysis.cache import file_key, is_racy
 
+        if not isinstance(model, Analyzed):  # the key holds the values analyze() binds (np.int64(2) is batch 2)
+            batch, fused = _batch(batch), _fused(fused)
         key = fk = None
         if isinstance(model, (str, Path)) and example_inputs is None:
             now = time.time_ns()
@@ -683,6 +785,7 @@ class Session:
     def predict_on(self, analyzed: Analyzed, device: str | Path | DeviceSpec, precision: str | None = None,
                    residual: Any = "auto", runtime: Any = None) -> Prediction:
         """:func:`predict_on` with the session's device sheets and residual models."""
+        analyzed = _analyzed(analyzed)
         spec = self.spec(device)
         runtime = _resolve_auto(runtime, spec)
         precision = _precision(precision)
@@ -735,14 +838,24 @@ class Session:
         runtime = _resolve_auto(runtime, spec)
         analyzed = self.analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused,
                                 workspace=_needs_workspace(runtime, [spec]))
-        return self.predict_on(analyzed, spec, precision, residual=residual, runtime=runtime)
+        return _proto_runtime_memory(self.predict_on(analyzed, spec, precision, residual=residual, runtime=runtime),
+                                     model)
 
     @_python_errors
-    def predict_many(self, models: Sequence[Any], devices: Sequence[str | Path | DeviceSpec], *,
+    def predict_many(self, models: Sequence[Any],
+                     devices: str | Path | DeviceSpec | Sequence[str | Path | DeviceSpec], *,
                      batch: int | None = None, precision: str | None = None, fused: bool = True,
                      residual: Any = "auto") -> dict[tuple[int, str], Prediction]:
-        """Every model on every device: ``{(model index, device id): Prediction}``, each model analysed once."""
-        specs = [self.spec(d) for d in devices]
+        """Every model on every device: ``{(model index, device id): Prediction}``, each model analysed once.
+
+        ``devices`` is one device or a sequence of them (as :func:`check`'s); two different sheets with one id are
+        refused (the result is keyed by id)."""
+        if isinstance(models, (str, bytes, os.PathLike)) or not isinstance(models, Iterable) \
+                or type(models).__name__ == "ModelProto":  # a path was iterated as its characters ('/' a directory)
+            raise InputError(f"models must be a list of models, got one {type(models).__name__}: pass [model], "
+                             "or for a directory sorted(pathlib.Path(folder).glob('*.onnx'))")
+        specs = [self.spec(d) for d in _device_list(devices)]
+        _one_sheet_per_id(specs)
         out: dict[tuple[int, str], Prediction] = {}
         for i, m in enumerate(models):
             analyzed = self.analyze(m, batch=batch, fused=fused)
@@ -751,12 +864,29 @@ class Session:
         return out
 
 
-def report_dict(pred: Prediction) -> dict[str, Any]:
-    """``pred`` as the versioned JSON report that ``hybridperf predict --format json`` prints (plain types only:
-    ``json.dumps`` takes it); unknown figures are None there, as in the CLI's output."""
-    from hybridperf.report.text import to_dict
+@_python_errors
+def report_dict(result: Prediction | CheckResult) -> dict[str, Any]:
+    """``result`` as the versioned JSON report the CLI prints with ``--format json``: a :class:`Prediction` as
+    ``hybridperf predict``'s, a :class:`CheckResult` as ``hybridperf check``'s (plain types only: ``json.dumps`` takes
+    it). As in the CLI's output, a figure that is unknown (nothing priced: a lower bound of 0) keeps its number and is
+    named in ``totals.unknown_fields``; a check's unknown figure is ``"predicted": null``.
 
-    return to_dict(pred)
+    Raises
+    ------
+    InputError
+        ``result`` is neither (an :class:`Analyzed` is priced first: ``predict_on(analyzed, device)``).
+    """
+    if isinstance(result, Prediction):
+        from hybridperf.report.text import to_dict
+
+        return to_dict(result)
+    if isinstance(result, CheckResult):
+        from hybridperf.report.check import to_dict as check_dict
+
+        return check_dict(result)
+    raise InputError(f"report_dict takes a Prediction or a CheckResult, got {type(result).__name__}"
+                     + ("; price it first: hybridperf.predict_on(analyzed, device)" if isinstance(result, Analyzed)
+                        else ""))
 
 
 __all__ = ["Session", "analyze", "analyze_torch", "check", "device_spec", "latency_model", "predict", "predict_on",

@@ -142,18 +142,34 @@ def unit_key(unit: str) -> str:
     return re.sub(r"bps$", "bs", u)
 
 
+#: an upper-case prefix letter that the case fold would read as another prefix: letter -> (its prefix, the
+#: lower-case letter's)
+_CASED_PREFIXES: Mapping[str, tuple[str, str]] = MappingProxyType({"M": ("mega", "milli"), "P": ("peta", "pico")})
+
+
 def unit_hint(unit: object, quantity: str, known: Iterable[str] | None = None) -> str:
     """`` (did you mean 'TFLOP/s'?)`` for a unit of ``quantity`` (:data:`UNITS`) spelt another way, else ""; a
     lowercase ``b`` that would be a bit is said (``Gb`` is a gigabit, not ``GB``). ``known``: the units accepted, by
-    default every one of ``quantity``. The one unit hint of sheets and budgets."""
+    default every one of ``quantity``. The one unit hint of sheets and budgets.
+
+    Case is folded, but not where it changes a prefix: an upper-case ``M`` or ``P`` is mega or peta, so ``Mj`` (or
+    ``MJ``) is offered ``mJ`` naming both (`` (did you mean 'mJ'? case matters: m is milli, M mega, and 'MJ' is not a
+    unit here)``; until 2026-12-03 it was offered ``mJ`` as if the case were a slip). A lower-case ``mb`` is offered
+    ``MB`` as before: nothing is measured in millibytes."""
     if not isinstance(unit, str):
         return ""
     known = tuple(known) if known is not None else units_of(quantity)
     plural = {unit_key(u) + "s": u for u in known}  # GBs for GB
     bare = {unit_key(u)[:-1]: u for u in known if unit_key(u).endswith("s")}  # GB for GB/s, TFLOP for TFLOP/s
     bytes_unit = any("B" in u for u in known)
-    bits = "a lowercase b is a bit, 1/8 of a byte" if bytes_unit and "b" in unit and "B" not in unit else ""
-    return did_you_mean(unit, known, {**bare, **plural}, fold=unit_key, spelling=False, note=bits)
+    notes = ["a lowercase b is a bit, 1/8 of a byte"] if bytes_unit and "b" in unit and "B" not in unit else []
+    first = unit.strip()[:1]
+    guess = next((u for u in known if unit_key(u) == unit_key(unit)), None)
+    if guess is not None and first in _CASED_PREFIXES and guess[:1] == first.lower() and first + guess[1:] not in known:
+        upper, lower = _CASED_PREFIXES[first]
+        notes.insert(0, f"case matters: {guess[0]} is {lower}, {first} {upper}, and {first + guess[1:]!r} is not a "
+                        "unit here")
+    return did_you_mean(unit, known, {**bare, **plural}, fold=unit_key, spelling=False, note="; ".join(notes))
 
 
 def parse_dims(text: str) -> tuple[int, ...] | None:

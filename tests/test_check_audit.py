@@ -93,11 +93,17 @@ def test_spaced_and_exponent_limits():
 
 
 def _pred(latency_s, energy_j, uncosted=("relax.nonzero",)):
-    """The fields of a Prediction that ``compare`` reads."""
+    """The fields of a Prediction that ``compare`` reads; its unknown figures by pricing's own rule
+    (:attr:`Prediction.unknown_figures`, on a roofline-only figure: the roofline is the latency)."""
+    from hybridperf.estimate.pricing import Prediction
+
+    figures = SimpleNamespace(complete=not uncosted, latency_s=latency_s, roofline_latency_s=latency_s,
+                              energy_j=energy_j, flops=int(latency_s > 0))
     return SimpleNamespace(
         latency_s=latency_s, energy_j=energy_j, peak_memory_bytes=1000, uncosted_ops=list(uncosted), latency_note="",
         memory=SimpleNamespace(known=True), analyzed=SimpleNamespace(memory_is_lower_bound=False),
         spec=SimpleNamespace(dram=SimpleNamespace(capacity_bytes=16e9), power_note=""),
+        unknown_figures=Prediction.unknown_figures.fget(figures),
     )
 
 

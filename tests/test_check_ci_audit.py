@@ -18,7 +18,6 @@ import json
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from onnx import TensorProto, helper
@@ -232,19 +231,35 @@ def test_over_budget_beside_a_limit_not_judged_exits_2(models, tmp_path, monkeyp
 # --------------------------------------------------------------------------- nothing priced never passes
 
 
-def test_a_roofline_of_zero_is_unknown_whatever_the_learned_constant():
-    pred = SimpleNamespace(  # the fields compare reads: a GPU model's 10 us on a roofline of 0, idle energy over it
-        latency_s=1e-5, roofline_latency_s=0.0, energy_j=50 * 1e-5 + 50 * 1e-5, peak_memory_bytes=2080,
-        uncosted_ops=["relax.vision.all_class_non_max_suppression"], latency_note="",
-        memory=SimpleNamespace(known=True), analyzed=SimpleNamespace(memory_is_lower_bound=False),
-        spec=SimpleNamespace(dram=SimpleNamespace(capacity_bytes=16e9), power_note=""))
+class _Constant:
+    """A learned model reduced to its constant: 10 us over any roofline (a GPU model's floor on t4)."""
+
+    calibration = "a constant of 10 us"
+
+    def apply(self, pred):
+        from dataclasses import replace
+
+        return replace(pred, latency_s=pred.roofline_latency_s + 1e-5, calibration=self.calibration)
+
+
+def test_a_roofline_of_zero_is_unknown_whatever_the_learned_constant(models):
+    """Built as pricing builds it (``predict_on`` with the learned model): where nothing is priced the constant is
+    not applied and the prediction says its figures are unknown, which ``compare`` reads (it read a roofline of 0 by
+    a rule of its own until 2026-12-03, and was fed a constant over a roofline of 0 here, which pricing never
+    makes)."""
+    from hybridperf.api import analyze, predict_on
+
+    pred = predict_on(analyze(models["nms"]), "t4", residual=_Constant())
+    assert {"latency_s", "energy_j"} <= set(pred.unknown_figures) and pred.latency_s == 0.0
     lat, mem, en = compare(pred, Budget(1e-3, 2**20, 1.0), "nms.onnx", "t4", allow_unsupported=True)
     # was "≥ 10.0 us  ok (lower bound)"
     assert (lat.value, en.value) == (None, None) and lat.undecided and en.undecided
     assert lat.unknown == "nothing priced: 1 op type has no cost (relax.vision.all_class_non_max_suppression)"
     # a positive roofline under the same constant is still a bound --allow-unsupported may judge
-    lat, _, _ = compare(SimpleNamespace(**{**vars(pred), "roofline_latency_s": 2e-6}), Budget(1e-3), "m", "t4", True)
-    assert lat.value == 1e-5 and lat.passed
+    nz = predict_on(analyze(models["nz"]), "t4", residual=_Constant())
+    assert nz.roofline_latency_s > 0 and nz.latency_s == nz.roofline_latency_s + 1e-5 and not nz.unknown_figures
+    lat, _, _ = compare(nz, Budget(1e-3), "m", "t4", True)
+    assert lat.value == nz.latency_s and lat.passed and lat.lower_bound
 
 
 def test_nothing_priced_fails_on_a_gpu_with_its_learned_model(models, capsys):

@@ -21,43 +21,62 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+#: the :class:`hybridperf.api.Session` of a ``predict-many`` worker process (set by :func:`_init_worker`, in that
+#: process only): its caches serve every model the worker is given, as ``--jobs 1``'s session does
+_worker_session: Any = None
+
+
 def _init_worker() -> None:
-    """Import TVM once per worker process."""
+    """Import TVM once per worker process and start the worker's session."""
+    global _worker_session
+    from hybridperf.api import Session
     from hybridperf.ir.tvm_compat import tvm_modules
 
     tvm_modules()
+    _worker_session = Session(keep_analyses=0)
 
 
 #: the keys of a row's figures, null in an error row
-FIGURES = ("latency_s", "energy_j", "energy_note", "peak_memory_bytes", "flops", "calibration", "lower_bound",
-           "lower_bound_reason", "memory_lower_bound", "memory_estimate", "warnings", "unknown_fields")
+FIGURES = ("input_shapes", "latency_s", "energy_j", "energy_note", "peak_memory_bytes", "flops",
+           "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate", "warnings",
+           "unknown_fields")
 
 
 def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
-                session: Any = None) -> dict[str, Any]:
-    """Predict one model; never raises (an error becomes the row's ``error``).
+                session: Any = None, *, shapes: dict[str, tuple[int, ...]] | None = None, roofline_only: bool = False,
+                runtime: str = "auto") -> dict[str, Any]:
+    """Predict one model as ``hybridperf predict`` would with the same options; never raises (an error becomes the
+    row's ``error``).
 
     ``spec_ref`` is a device id, a spec file or a ``DeviceSpec``; ``session`` (a
-    :class:`hybridperf.api.Session`) keeps caches across the calls of one worker.
+    :class:`hybridperf.api.Session`) keeps caches across the calls of one worker (default: the worker process's,
+    else one for this call). Every path goes through a session, so ``--jobs 1`` and ``--jobs N`` give the same row:
+    until 2026-12-04 the process pool priced without one, and on a device whose runtime is ``tvm`` (the NPUs) its
+    rows' peak memory left out the kernels' workspace that ``predict`` and ``--jobs 1`` count (ethos-u55, int8:
+    60260 B against 76662 B).
     """
     from hybridperf.errors import InputError as _InputError
 
     t0 = time.perf_counter()
     # every key in every row: a model that failed has its figures null (unknown), never missing or 0
-    row: dict[str, Any] = {"model": path, "status": "ok", "error": None, **dict.fromkeys(FIGURES)}
+    # runtime: the run's (--runtime, resolved for the device), in error rows too, as the --output file's rows carry it
+    row: dict[str, Any] = {"model": path, "status": "ok", "error": None, "runtime": runtime, **dict.fromkeys(FIGURES)}
     try:
-        from hybridperf.analysis.analyze import analyze
-        from hybridperf.api import predict_on
-        from hybridperf.device.spec import load_spec
+        from hybridperf.api import Session
+        from hybridperf.commands._common import native_stderr_silenced
         from hybridperf.estimate.runtime_memory import peak_kind
         from hybridperf.report.text import unknown_fields
 
-        if session is not None:
-            pred = session.predict(path, spec_ref, batch=batch, precision=precision, fused=fused, runtime="auto")
-        else:
-            pred = predict_on(analyze(path, None, batch, fused=fused), load_spec(spec_ref), precision, runtime="auto")
+        session = session or _worker_session or Session(keep_analyses=0)
+        with native_stderr_silenced():  # TVM's C++ log lines of hundreds of models would bury the table
+            pred = session.predict(path, spec_ref, batch=batch, shapes=shapes or None, precision=precision,
+                                   fused=fused, residual=None if roofline_only else "auto", runtime=runtime)
         kind = peak_kind(pred)
         row.update(
+            # the shapes the model was priced at (what --batch / --shape bound) and the runtime whose peak memory
+            # (and, on a GPU, execution mode) the row's figures are: as predict --format json's input_shapes / runtime
+            input_shapes={k: list(v) for k, v in pred.analyzed.input_shapes.items()},
+            runtime=pred.runtime or runtime,
             latency_s=pred.latency_s,
             energy_j=pred.energy_j,
             # capped at max power, or priced on an estimated power sheet (predict's totals.energy_note; until

@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     spec = load_spec(args.device)
     target = args.target or CPU_TARGET
     X, y, groups, families, kt, rows = load_table(data, target=target)
+    if args.few_shot is None:  # --few-shot: not yet judged (tests/test_install.py adapts with another sheet's rows)
+        _check_table_device(data, rows, spec.id)
     out = Path(args.out) if args.out else user_model_dir() / spec.id
     if args.few_shot is not None:
         base_dir = find_model_dir(args.base_device)
@@ -146,6 +148,29 @@ def run(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     sys.stdout.write(calibration_text(model, result, metrics, data) + "\n")
     return ExitCode.OK
+
+
+def _check_table_device(data, rows, device: str) -> None:
+    """The rows of ``--data`` were featurized for ``device``'s sheet (their ``device`` column; a table without one is
+    not judged). Until 2026-12-03 `calibrate --device host-epyc-zen5-1c --data` on the tables `calibrate --device
+    host --measure` left (this machine's timings, its probed sheet's features) stored a model that then priced the
+    packaged Zen 5 sheet.
+
+    Raises
+    ------
+    InputError
+        Some row names another device.
+    """
+    from hybridperf.errors import InputError
+
+    from hybridperf.measure.host import HOST_ID
+
+    others = sorted({str(r.get("device") or "") for r in rows} - {"", device})
+    if others:
+        fix = ("calibrate this machine with `hybridperf calibrate --device host --measure MODEL.onnx ...`"
+               if others == [HOST_ID] else f"use --device {others[0]}")
+        raise InputError(f"--data {data} was measured and featurized for {', '.join(others)}, not {device}: its "
+                         f"timings and features are of that sheet; {fix}, or measure for {device} on its machine")
 
 
 def run_measure(args: argparse.Namespace) -> ExitCode:
@@ -188,6 +213,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         spec = _cpu_sheet(spec_ref)
         if spec.id == HOST_ID:  # the cached sheet of this machine, by path: its model goes where host's does
             raise InputError(f"{spec_ref} is this machine's sheet (id host): calibrate it with --device host")
+        _check_probed_here(spec)
         threads = _sheet_measure_threads(spec, args.threads, host_threads())
         takeover = _check_named_sheet(spec, args.out)
     duplicates: list[list[str]] = []
@@ -245,7 +271,13 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
             n = write_tables(staged, rows, profile, spec_ref, log=log)
         if n < 2:
             raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2")
-        res = adapt_cross_host(staged, spec, threads, shots=args.shots, seed=args.seed,
+        shots = args.shots
+        if shots is not None and shots >= n:  # models left out since the check before measuring: said, not silent
+            print(f"hybridperf: warning: --shots {shots} leaves no model to hold out of the {n} measured and analysed "
+                  f"({len(models) - n} left out): adapted on all {n}, held-out error by leave-one-out instead",
+                  file=sys.stderr)
+            shots = None
+        res = adapt_cross_host(staged, spec, threads, shots=shots, seed=args.seed,
                                cpu=host_cpu() if is_host else "")
         try:  # the measurements are copied beside `data` before the model is stored: after it, only renames
             swap_in, discard = _stage_dir(staged, data)
@@ -284,11 +316,11 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     own = split_half_min(rows)
     half = args.rounds // 2
-    per_fold, untested_why = heldout_adaptation(res.n, res.k, args.shots)
+    per_fold, untested_why = heldout_adaptation(res.n, res.k, shots)
     untested = untested_why is not None
     result = {"device": spec.id, "stored": str(out), "replaced": replaced, "data": str(data), "models": res.n,
               "adapted_on": res.k, "heldout_adapted_on": per_fold,
-              "threads": threads, "duplicates_left_out": duplicates,
+              "threads": threads, "measured": _provenance(rows), "duplicates_left_out": duplicates,
               "not_calibrated_on": [{"key": k, "why": v} for k, v in left_out.items()],
               "left_out_subnormal": [str(p) for p in collapsed], "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
               "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
@@ -315,6 +347,22 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     sys.stdout.write(measure_calibration_text(result) + "\n")
     return ExitCode.OK
+
+
+def _provenance(rows) -> dict:
+    """How and when the models were measured (:data:`hybridperf.measure.calibrate.PROVENANCE_FIELDS` of the
+    measurement rows; None where unknown): the runtime and its version, the CPU, hybridperf's version, and the first
+    and last measurement's UTC dates."""
+    from hybridperf.measure.calibrate import PROVENANCE_FIELDS
+
+    def once(key):
+        values = {r.get(key) for r in rows} - {None, ""}
+        return values.pop() if len(values) == 1 else None
+
+    firsts = sorted(r["date_utc"] for r in rows if r.get("date_utc"))
+    lasts = sorted(r["date_utc_last"] for r in rows if r.get("date_utc_last"))
+    return {**{k: once(k) for k in PROVENANCE_FIELDS if k != "input_shapes"},
+            "first_utc": firsts[0] if firsts else None, "last_utc": lasts[-1] if lasts else None}
 
 
 def heldout_adaptation(n: int, k: int, shots: int | None) -> tuple[int, str | None]:
@@ -415,6 +463,31 @@ def _cpu_sheet(ref):
     if spec.kind != "cpu":
         raise InputError(f"--measure calibrates CPUs (onnxruntime CPU provider); {spec.id} is a {spec.kind}")
     return spec
+
+
+def _check_probed_here(spec) -> None:
+    """A sheet written by ``hybridperf probe --out`` names the CPU it was probed on (its notes: ``CPU: NAME;``): a
+    calibration on a machine of another CPU would adapt that CPU's sheet to this one's timings (until 2026-12-03
+    stored silently, the two hosts mixed in one model). Sheets that name no probed CPU are not judged.
+
+    Raises
+    ------
+    InputError
+        The sheet was probed on a CPU whose model name is not this machine's.
+    """
+    import re
+
+    from hybridperf.errors import InputError
+    from hybridperf.measure.probe import probed_cpu_model
+
+    m = re.search(r"^Probed \S+ by hybridperf .*?CPU: (.+?); \d+ usable of", spec.notes or "", re.S)
+    if m is None:
+        return
+    here = probed_cpu_model()
+    if m.group(1).strip() != here:
+        raise InputError(f"--device {spec.id}: its sheet was probed on another CPU ({m.group(1).strip()}; this "
+                         f"machine: {here}), and the model would adapt it to this machine's timings; calibrate on "
+                         "that machine, or probe this one (`hybridperf probe --out ID.yaml`) and calibrate that sheet")
 
 
 def _check_named_sheet(spec, out) -> str | None:

@@ -13,7 +13,9 @@ precedence: :mod:`hybridperf.estimate.budget`); a flag that replaces a different
 the file says so on stderr (``hybridperf: note: --max-latency 1.000 s replaces max-latency
 50.000 ms of pyproject.toml (m.onnx on t4): the command line wins``). Each model file is
 analysed once (``m.onnx`` and ``./m.onnx`` are one model) and priced on each device; a
-model that cannot be analysed is named in the error.
+model that cannot be analysed is named in the error. A directory stands for every model
+file under it, as ``predict-many`` finds them (``*.onnx`` and ``*.tflite``, recursively,
+sorted by path): each is checked as if named, one result per model.
 
 Output formats: ``table`` (one row per model x device x metric), ``json``,
 ``github`` (a ``::error`` workflow command per exceeded limit, shown as an
@@ -71,7 +73,8 @@ no report, and --junit-xml writes nothing: a file of an earlier run stays as it 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from hybridperf.commands._common import StoreOnce, add_roofline_only_argument, add_runtime_argument
 
-    p.add_argument("models", nargs="*", metavar="MODEL", help="model files (default: every model in [tool.hybridperf.budgets])")
+    p.add_argument("models", nargs="*", metavar="MODEL|DIR", help="model files, and directories searched recursively "
+                   "for .onnx and .tflite files as predict-many does (default: every model in [tool.hybridperf.budgets])")
     p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; default: the devices of [tool.hybridperf], else host, this machine)")
     p.add_argument("--max-latency", action=StoreOnce, metavar="T", help="latency limit: s, ms, us, ns (e.g. 20ms)")
     p.add_argument("--max-memory", action=StoreOnce, metavar="M", help="peak memory limit: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB (e.g. 512MiB)")
@@ -108,6 +111,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     # Validate everything cheap before the slow analysis: limits, config, devices, output path.
     cli_budget = Budget.parse(args.max_latency, args.max_memory, args.max_energy, allow_number=False)
     shapes = shapes_from_args(args)
+    args.models = _models_of(args.models)
     config = load_config(args.config, required=args.config is not None)
     devices = list(args.device)
     if not devices and not (config and (config.devices or any(m.devices for m in config.models))):
@@ -157,6 +161,35 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: error: {undecided_line(result.undecided)}", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     return ExitCode.OK if result.passed else ExitCode.BUDGET_EXCEEDED
+
+
+def _models_of(paths: list[str]) -> list[str]:
+    """The MODEL arguments with each directory replaced by its model files, as ``predict-many`` finds them
+    (:func:`hybridperf.commands.predict_many.find_models`: recursively, sorted by path); a file stays as it was
+    given (a ``.pt2`` too). Until 2026-12-03 a directory was refused ("is a directory; pass a model file").
+
+    Raises
+    ------
+    InputError
+        A directory that holds no model file.
+    """
+    out: list[str] = []
+    for p in paths:
+        try:
+            folder = bool(str(p).strip()) and Path(p).is_dir()
+        except OSError:  # a name too long: check_model_file says so, naming it
+            folder = False
+        if not folder:
+            out.append(p)
+            continue
+        from hybridperf.commands.predict_many import MODEL_SUFFIXES, find_models
+
+        found = [str(f) for f in find_models(p)]
+        if not found:
+            raise InputError(f"no model file ({', '.join(MODEL_SUFFIXES)}) under {p}; pass a directory of models or "
+                             "model files")
+        out += found
+    return out
 
 
 def _junit_target(path: str, inputs=(), config: Path | None = None) -> Path:

@@ -117,16 +117,24 @@ def _check_device(device: str):
     ``host`` or a label."""
     from pathlib import Path
 
-    from hybridperf.device.spec import load_spec
+    from hybridperf.device.spec import HOST_ID, load_spec
     from hybridperf.errors import InputError, SpecError
 
-    if device == "host":
+    if device == HOST_ID:
         return None
     try:
         spec = load_spec(device)
     except SpecError:
         if Path(device).suffix in (".yaml", ".yml") or "/" in device:  # a spec file, not a label: until 2026-12-03
             raise  # a broken or missing one was recorded as the label, exit 0
+        from hybridperf.device.spec import available_devices
+        from hybridperf.errors import did_you_mean
+
+        # a label close to a sheet's id is said (until 2026-12-03 a mistyped id was recorded as a label without a word)
+        hint = did_you_mean(device, [HOST_ID, *available_devices()])
+        if hint:
+            print(f"hybridperf: warning: --device {device}: no sheet has this id, so it is recorded as your label for "
+                  f"this machine{hint}", file=sys.stderr)
         return None
     if spec.kind != "cpu":
         raise InputError(f"--device {device} is a {spec.kind} sheet, but measure times onnxruntime on this CPU: run it "

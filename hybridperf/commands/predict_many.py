@@ -1,10 +1,14 @@
-"""``hybridperf predict-many DIR|MODEL ... --device ID [--jobs N] [--batch N] [--backend local|ray] [-o FILE.jsonl]``.
+"""``hybridperf predict-many DIR|MODEL ... --device ID [--jobs N] [--batch N] [--shape NAME=DxD] [--precision P]
+[--runtime R] [--roofline-only] [--backend local|ray] [-o FILE.jsonl]``.
 
-Predicts every ``*.onnx`` and ``*.tflite`` under each DIR (recursively, sorted by
-path) and each MODEL named (a shell glob), each file once, on one device, in
+Predicts every ``*.onnx``, ``*.tflite`` and ``*.pt2`` under each DIR (recursively, sorted by
+path; a DIR with none is refused) and each MODEL named (a shell glob), each file once, on one device, with
+``predict``'s options (each row's figures are ``hybridperf predict``'s for that model), in
 parallel: a ``ProcessPoolExecutor`` of ``--jobs``
-workers (default: every core this process may run on), each importing TVM once when it starts. ``--jobs 1`` runs in this
-process (through one :class:`hybridperf.api.Session`, whose caches serve every model). A progress bar goes to
+workers (default: every core this process may run on), each importing TVM once when it starts and keeping one
+:class:`hybridperf.api.Session` for its models. ``--jobs 1`` runs in this
+process (through one session, whose caches serve every model). A worker that dies (killed for memory) fails only
+the model it was predicting (its row says so, and a resumed run predicts it again). A progress bar goes to
 stderr when stderr is a terminal.
 
 ``--backend ray`` spreads the models over a Ray cluster (``pip install 'hybridperf[ray]'``):
@@ -13,17 +17,17 @@ instance with ``--jobs`` CPUs is started. Each worker is an actor that imports T
 keeps one :class:`~hybridperf.api.Session` (caches) for all its models; model paths must be
 readable by the workers (a shared file system). ``--output FILE.jsonl`` writes each row as it
 arrives (any backend); run the same command again after an interruption and the models
-already in the file (same device sheet, batch, precision, fusion, stored models and hybridperf version,
-and the model file unchanged) are not predicted again.
+already in the file (same device sheet, batch, shapes, precision, fusion, runtime, roofline-only, stored models and
+hybridperf version, and the model file unchanged, however its path is spelled) are not predicted again.
 
 ``--format csv`` writes the rows as CSV on stdout (units in the column names, an unknown figure
 as an empty cell). One row per model: latency, energy, peak memory, FLOPs, and a status: ``ok``,
 ``lower bound`` (some ops have no cost rule: the figures are lower bounds, the
-ops are named) or the error message. Warnings (a batch the model cannot take,
-a peak above the device's memory) go to stderr and into the JSON rows.
+ops are named) or the error message; the runtime and input shapes priced. Warnings (a peak above the device's
+memory, an unverified latency) go to stderr and into the rows.
 
 Exit code: 0 when at least one model was predicted, even if others failed (a warning counts them)
-(their error rows say why); 2 when every model failed, DIR holds no model file,
+(their error rows say why); 2 when every model failed (one cause: named), DIR holds no model file,
 or an argument is bad (unknown device: before any work starts). With
 ``--fail-on-error`` (for CI) any failed model exits 2.
 """
@@ -38,22 +42,28 @@ from typing import Any
 
 from hybridperf.cli import ExitCode
 from hybridperf.precision import OVERRIDES
-from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
+from hybridperf.commands._common import (add_format_argument, add_roofline_only_argument, add_runtime_argument,
+                                         check_output_path)
 from hybridperf.commands._sweep import _init_worker, predict_row, usable_cores
 from hybridperf.errors import InputError
 
-#: file suffixes predicted (lower case); other files are ignored
+#: file suffixes predicted (lower case); other files are ignored (``check`` finds a directory's models by these)
 MODEL_SUFFIXES = (".onnx", ".tflite")
+#: what predict-many takes, from a directory too: ``predict``'s ``.pt2`` (torch.export; the torch extra) as well
+#: (until 2026-12-04 a folder of .pt2 variants read "no .onnx files", a .pt2 named "not a model file")
+SWEEP_SUFFIXES = (*MODEL_SUFFIXES, ".pt2")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="DIR|MODEL",
-                   help="directories searched recursively for .onnx and .tflite files, and model files (a shell glob "
+                   help="directories searched recursively for .onnx, .tflite and .pt2 files, and model files (a shell glob "
                    "works); a file named twice is predicted once")
     p.add_argument("--device", "-d", action="append", help="device id from `hybridperf devices` or a spec file (default "
                    "host: this machine, probed once and cached); one per run")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every usable core; 1 = in this process)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
+    p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind the input NAME of every model to this "
+                   "shape, e.g. --shape input=1x3x224x224 (repeatable; a model without that input fails, its row says why)")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
@@ -67,23 +77,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="exit 2 when any model fails (default: exit 0 when at least one model was predicted, 2 when none was)",
     )
     add_format_argument(p, ("table", "json", "csv"))
+    add_roofline_only_argument(p)
+    add_runtime_argument(p)
 
 
-def find_models(*paths: str | Path) -> list[Path]:
-    """The model files of ``paths``, in their order: a directory's ``*.onnx`` / ``*.tflite`` files (recursively, sorted
+def find_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
+                each_dir: bool = False) -> list[Path]:
+    """The model files of ``paths``, in their order: a directory's files of ``suffixes`` (recursively, sorted
     by path), a file itself. A file reached twice (``a.onnx ./a.onnx``, or a file inside a directory also named) is
-    kept once, under its first spelling."""
+    kept once, under its first spelling. ``each_dir``: a directory named that holds no model file is refused, even
+    when the others hold some (a mistyped folder of a sweep)."""
     found: dict[Path, Path] = {}
+    several = len(paths) > 1
     for path in paths:
         d = Path(path)
         if not d.exists():
             raise InputError(f"not found: {d}; check the path (a directory of models, or a model file)")
         if d.is_dir():
-            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES and p.is_file())
-        elif d.suffix.lower() in MODEL_SUFFIXES:
+            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+            if each_dir and not files and several:  # until 2026-12-04 skipped without a word
+                raise InputError(f"no model file ({', '.join(suffixes)}) under {d}; check the folder, or drop it")
+        elif d.suffix.lower() in suffixes:
             files = [d]
         else:
-            raise InputError(f"{d} is not a model file ({', '.join(MODEL_SUFFIXES)}) or a directory; drop it")
+            raise InputError(f"{d} is not a model file ({', '.join(suffixes)}) or a directory; drop it")
         for f in files:
             found.setdefault(f.resolve(), f)
     return list(found.values())
@@ -100,7 +117,16 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     if args.jobs is not None and args.jobs <= 0:
         raise InputError(f"--jobs must be a positive integer, got {args.jobs}")
-    check_batch(args.batch)
+    from hybridperf.commands._common import shapes_from_args
+
+    shapes = shapes_from_args(args)  # checks --batch too
+    if args.address and args.backend != "ray":  # until 2026-12-04 ignored: the sweep ran here, on this machine only
+        raise InputError(f"--address {args.address} names a Ray cluster; add --backend ray (or drop --address to run "
+                         "here)")
+    if args.backend == "ray":  # before any work and before --output is created (until 2026-12-04 an empty file stayed)
+        from hybridperf.commands.ray_backend import _import_ray
+
+        _import_ray()
     devices = args.device or ["host"]
     if len(devices) > 1:
         raise InputError(f"predict-many prices one device per run (got {' '.join('-d ' + d for d in devices)}); run it "
@@ -115,18 +141,24 @@ def run(args: argparse.Namespace) -> ExitCode:
             kind, name = args.output.suffix.lstrip(".").upper(), args.output.with_suffix(".jsonl").name
             raise InputError(f"--output {args.output}: the file gets JSON lines (one row per model, appended, "
                              f"resumed), not {kind}; name it {name} (a table: --format csv or json on stdout)")
-    models = find_models(*args.paths)  # a bad path fails before a host probe
+    models = find_models(*args.paths, suffixes=SWEEP_SUFFIXES, each_dir=True)  # a bad path fails before a host probe
     from hybridperf.commands._common import resolve_device
 
     spec = load_spec(resolve_device(devices[0]))  # a bad device fails before any work
     spec_ref = spec.path or devices[0]
+    from hybridperf.commands._common import runtime_from_args
+
+    runtime = runtime_from_args(args, spec)  # a runtime of another device kind fails before any work
     if not models:
-        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite files)")
-    call = (args.batch, args.precision, not args.no_fuse)
+        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite or .pt2 files)")
+    call = {"batch": args.batch, "precision": args.precision, "fused": not args.no_fuse, "shapes": shapes,
+            "roofline_only": args.roofline_only, "runtime": runtime}  # predict_row's keywords
     settings = {"device": spec.id, "batch": args.batch, "precision": args.precision, "fused": not args.no_fuse,
-                **resume_settings(spec)}
+                "shapes": {k: list(v) for k, v in sorted(shapes.items())} or None, "roofline_only": args.roofline_only,
+                "runtime": runtime, **resume_settings(spec)}
+    defaults = {**SETTING_DEFAULTS, "runtime": runtime_from_args(argparse.Namespace(runtime="auto"), spec)}
     files = {str(m): model_file(m) for m in models} if args.output else {}  # before any work: what is predicted
-    sink = RowFile(args.output, files, settings) if args.output else None  # opened before any work
+    sink = RowFile(args.output, files, settings, defaults) if args.output else None  # opened before any work
     rows: dict[str, dict[str, Any]] = dict(sink.done) if sink is not None else {}
     todo = [m for m in models if str(m) not in rows]
     progress = ProgressBar(len(todo))
@@ -148,8 +180,14 @@ def run(args: argparse.Namespace) -> ExitCode:
             print(f"hybridperf: warning: {r['model']}: {w}", file=sys.stderr)
     failed = sum(1 for r in ordered if r["status"] == "error")
     if failed == len(ordered):
-        print(f"hybridperf: error: every model failed ({failed} of {failed}; each row says why): fix or remove those "
-              "files", file=sys.stderr)
+        errors = {r["error"] for r in ordered}
+        if failed > 1 and len(errors) == 1:  # one cause (the device, --precision, --batch): say it, not "the files"
+            # (until 2026-12-04 "fix or remove those files" where no file was at fault, e.g. fp32 on ethos-u55)
+            print(f"hybridperf: error: every model failed ({failed} of {failed}) with the same error: {errors.pop()}",
+                  file=sys.stderr)
+        else:
+            print(f"hybridperf: error: every model failed ({failed} of {failed}; each row says why): fix or remove "
+                  "those files", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     if failed and args.fail_on_error:
         print(f"hybridperf: error: {failed} of {len(ordered)} models failed (--fail-on-error)", file=sys.stderr)
@@ -160,7 +198,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
-def _results(args: argparse.Namespace, models: list[Path], spec: Any, spec_ref: str, call: tuple):
+def _results(args: argparse.Namespace, models: list[Path], spec: Any, spec_ref: str, call: dict[str, Any]):
     """``(path, row)`` for each model, in the order they finish, from the chosen backend."""
     if not models:
         return
@@ -175,17 +213,61 @@ def _results(args: argparse.Namespace, models: list[Path], spec: Any, spec_ref: 
 
         session = Session(keep_analyses=0)
         for m in models:
-            yield str(m), predict_row(str(m), spec_ref, *call, session=session)
+            yield str(m), predict_row(str(m), spec_ref, **call, session=session)
         return
+    yield from _pool_results([str(m) for m in models], spec_ref, call, jobs)
+
+
+#: a row's error when its worker process died while predicting it (killed for memory, or a crash in native code)
+WORKER_DIED = ("the worker process died while predicting this model (killed, e.g. out of memory, or a crash in TVM); "
+               "predict it alone (hybridperf predict) to see why")
+
+
+def _pool_results(models: list[str], spec_ref: str, call: dict[str, Any], jobs: int):
+    """``(path, row)`` for each of ``models`` from a process pool of ``jobs`` workers, in the order they finish.
+
+    At most ``jobs + 1`` models are in flight, so when a worker dies (the whole pool breaks) only those are suspects:
+    each is predicted again alone in a fresh one-worker pool, and the one whose worker dies again gets an error row
+    (:data:`WORKER_DIED`); the rest go on in a fresh pool. Until 2026-12-04 one model that killed its worker (out of
+    memory) ended the whole sweep with exit 3 and no table.
+    """
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     # spawn: workers never inherit a half-initialised TVM (thread pools) from a parent that imported it
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-        futures = {pool.submit(predict_row, str(m), spec_ref, *call): str(m) for m in models}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+    todo = models[::-1]
+    while todo:
+        suspects: list[str] = []
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
+            running: dict[Any, str] = {}
+            try:
+                while todo or running:
+                    while todo and len(running) <= jobs:
+                        m = todo.pop()
+                        running[pool.submit(predict_row, m, spec_ref, **call)] = m
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        row = fut.result()  # BrokenProcessPool: a worker died
+                        yield running.pop(fut), row
+            except BrokenProcessPool:
+                suspects = [m for m in models if m in set(running.values())]
+        for m in suspects:  # each alone: only the model that kills its worker again gets the error row
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker) as alone:
+                try:
+                    row = alone.submit(predict_row, m, spec_ref, **call).result()
+                except BrokenProcessPool:
+                    row = _died_row(m, call)
+            yield m, row
+
+
+def _died_row(path: str, call: dict[str, Any]) -> dict[str, Any]:
+    """The error row of a model whose worker process died (every key, figures null, as predict_row's error rows)."""
+    from hybridperf.commands._sweep import FIGURES
+
+    return {"model": path, "status": "error", "error": WORKER_DIED, "runtime": call["runtime"], **dict.fromkeys(FIGURES),
+            "wall_s": None}
 
 
 #: what a resumed row must match besides the command's settings: hybridperf's version, the device sheet's bytes
@@ -237,7 +319,16 @@ def model_file(path: Path) -> list | None:
     return None if key is None else list(key)
 
 
-def load_done(path: Path, models: dict[str, list | None], settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+#: settings that are also keys of a row on stdout (kept in a resumed row)
+ROW_KEYS = ("runtime",)
+
+#: settings a row written before 2026-12-04 does not carry, and the value it was made with (``runtime``: the device
+#: kind's default, filled in per run); a row without one matches a run with that value
+SETTING_DEFAULTS: dict[str, Any] = {"shapes": None, "roofline_only": False}
+
+
+def load_done(path: Path, models: dict[str, list | None], settings: dict[str, Any],
+              defaults: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Rows of ``models`` (path -> :func:`model_file` key) already in the JSONL file ``path`` with the same
     ``settings`` and model file key (resume).
 
@@ -245,15 +336,18 @@ def load_done(path: Path, models: dict[str, list | None], settings: dict[str, An
     """
     if not path.exists():
         return {}
-    return _rows_in(path.read_bytes(), path, models, settings)
+    return _rows_in(path.read_bytes(), path, models, settings, defaults=defaults)
 
 
 def _rows_in(data: bytes, path: Path, models: dict[str, list | None], settings: dict[str, Any],
-             strict: bool = True) -> dict[str, dict[str, Any]]:
+             strict: bool = True, defaults: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """:func:`load_done` of the bytes ``data`` of ``path``; ``strict=False``: lines that are no rows are skipped
     rather than refused (the lines another run appended meanwhile)."""
     done: dict[str, dict[str, Any]] = {}
     wanted = models
+    # a row is the model's however the path was spelled (until 2026-12-04 `predict-many /abs/dir` resumed nothing of
+    # a `predict-many dir` run): its key's resolved path names the file
+    by_file = {k[0]: m for m, k in models.items() if k}
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:  # until 2026-12-03 this and a line such as `5` were exit 3 (internal error)
@@ -269,13 +363,53 @@ def _rows_in(data: bytes, path: Path, models: dict[str, list | None], settings: 
             text = None
             break
         m = row.get("model")
-        if (isinstance(m, str) and m in wanted and wanted[m] is not None and row.get("model_file") == wanted[m]
-                and all(row.get(k) == v for k, v in settings.items())):
-            done[m] = {k: v for k, v in row.items() if k not in settings and k != "model_file"}
+        if (isinstance(m, str) and m not in wanted and isinstance(row.get("model_file"), list) and row["model_file"]
+                and isinstance(row["model_file"][0], str)):
+            m = by_file.get(row["model_file"][0], m)
+            row = {**row, "model": m}
+        if (isinstance(m, str) and m in wanted and _same_file(row.get("model_file"), wanted[m], m)
+                and not _transient(row)
+                and all(row.get(k, (defaults or {}).get(k)) == v for k, v in settings.items())):
+            done[m] = {k: v for k, v in row.items() if (k not in settings or k in ROW_KEYS) and k != "model_file"}
     if text is None:
         raise InputError(f"--output {path} is not a file of predict-many rows (JSON objects, one a line); name a new "
                          "file, or the .jsonl an earlier run wrote")
     return done
+
+
+def _same_file(recorded: Any, key: list | None, path: str) -> bool:
+    """Whether a row's ``model_file`` key ``recorded`` is still the file ``path`` (now keyed ``key``).
+
+    A key made while the file was racily new carries a CRC-32 of its bytes (:func:`hybridperf.analysis.cache.file_key`),
+    one made later does not: then the time stamps must agree and the bytes still give that CRC. Until 2026-12-04 the
+    keys were compared whole, so a sweep over variants written just before it (within 3 s) resumed nothing: every
+    model was predicted again.
+    """
+    if key is None or not isinstance(recorded, list) or len(recorded) != len(key):
+        return False
+    if recorded == key:
+        return True
+    if recorded[:-1] != key[:-1] or recorded[-1] is None or key[-1] is not None:
+        return False
+    import zlib
+
+    crc = 0
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                crc = zlib.crc32(chunk, crc)
+    except OSError:
+        return False
+    return crc == recorded[-1]
+
+
+def _transient(row: dict[str, Any]) -> bool:
+    """Whether ``row`` is the error of a run rather than of its model (its worker died, an internal error): such a row
+    is predicted again on resume (until 2026-12-04 a model whose worker was killed for memory stayed an error row in
+    every rerun); an input error (a corrupt file, a shape the model cannot take) is kept, since its key is the file's."""
+    err = row.get("error")
+    return row.get("status") == "error" and isinstance(err, str) and (err == WORKER_DIED or
+                                                                      err.startswith("internal error:"))
 
 
 #: how long an append waits for another run's append to the same ``--output`` (each holds it for one line)
@@ -292,15 +426,17 @@ class RowFile:
     file wrote every model twice (4 lines for 2 models).
     """
 
-    def __init__(self, path: Path, models: dict[str, list | None], settings: dict[str, Any]) -> None:
+    def __init__(self, path: Path, models: dict[str, list | None], settings: dict[str, Any],
+                 defaults: dict[str, Any] | None = None) -> None:
         import os
 
-        self.path, self.models, self.settings = path, models, settings
+        self.path, self.models, self.settings, self.defaults = path, models, settings, defaults
         self._offset = 0  # bytes of the file this run has read (or written)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             with self._lock():
-                self.done: dict[str, dict[str, Any]] = _rows_in(self._new_bytes(), path, models, settings)
+                self.done: dict[str, dict[str, Any]] = _rows_in(self._new_bytes(), path, models, settings,
+                                                                defaults=defaults)
         except BaseException:
             os.close(self._fd)
             raise
@@ -333,7 +469,7 @@ class RowFile:
         line = (json.dumps(record) + "\n").encode("utf-8")
         with self._lock():
             new = self._new_bytes()
-            if model in _rows_in(new, self.path, self.models, self.settings, strict=False):
+            if model in _rows_in(new, self.path, self.models, self.settings, strict=False, defaults=self.defaults):
                 return False
             if self._offset and not self._ends_with_newline():
                 line = b"\n" + line  # after a line torn by a killed run

@@ -41,13 +41,13 @@ class _Worker:
         tvm_modules()
         self.session = Session(keep_analyses=0)
 
-    def predict(self, path: str, spec: Any, batch: int | None, precision: str | None, fused: bool) -> dict[str, Any]:
+    def predict(self, path: str, spec: Any, call: dict[str, Any]) -> dict[str, Any]:
         from hybridperf.commands._sweep import predict_row
 
-        return predict_row(path, spec, batch, precision, fused, session=self.session)
+        return predict_row(path, spec, **call, session=self.session)
 
 
-def predict_rows(models: Sequence[str], spec: Any, call: tuple, address: str | None = None,
+def predict_rows(models: Sequence[str], spec: Any, call: dict[str, Any], address: str | None = None,
                  workers: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(path, row)`` for every model as its prediction finishes on the cluster.
 
@@ -55,8 +55,9 @@ def predict_rows(models: Sequence[str], spec: Any, call: tuple, address: str | N
     ----------
     spec : DeviceSpec
         Sent to the workers as parsed (a spec file need not exist on the workers).
-    call : tuple
-        ``(batch, precision, fused)`` as :func:`hybridperf.commands._sweep.predict_row` takes them.
+    call : dict
+        The keywords of :func:`hybridperf.commands._sweep.predict_row` (batch, precision, fused, shapes,
+        roofline_only, runtime).
     address : str, optional
         A running cluster; None starts a local instance for this call.
     workers : int, optional
@@ -67,7 +68,13 @@ def predict_rows(models: Sequence[str], spec: Any, call: tuple, address: str | N
     pool: list[Any] = []
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, TimeoutError, ValueError, RuntimeError) as exc:  # until 2026-12-04 exit 3
+                from hybridperf.errors import error_line
+
+                raise InputError(f"--address {address}: cannot connect to a Ray cluster there ({error_line(exc, 160)}); "
+                                 "start one (ray start --head) or check the address (auto, ray://HEAD:10001)") from None
         else:
             from hybridperf.commands._sweep import usable_cores
 
@@ -83,7 +90,7 @@ def predict_rows(models: Sequence[str], spec: Any, call: tuple, address: str | N
 
         def submit(w: Any) -> None:
             path = todo.pop()
-            running[w.predict.remote(path, spec, *call)] = (path, w)
+            running[w.predict.remote(path, spec, call)] = (path, w)
 
         for _ in range(_QUEUE_PER_WORKER):
             for w in pool:

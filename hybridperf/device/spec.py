@@ -274,8 +274,10 @@ class DeviceSpec:
     def estimated_power_figures(self) -> tuple[str, ...]:
         """Which of the power figures energy is priced with, ``idle`` (x latency) and ``max`` (the cap and the
         derived pJ/MAC), are estimates: their source starts ``estimate`` (a probe without a power reading, a board
-        with no published figure) rather than naming a datasheet or a measurement."""
-        return tuple(k for k in ("idle", "max") if self.sources.get(f"power.{k}", "").startswith("estimate"))
+        with no published figure) rather than naming a datasheet or a measurement. Read in any case (a sheet's
+        ``Estimate: ...`` priced energy that read as measured until 2026-12-03)."""
+        return tuple(k for k in ("idle", "max")
+                     if self.sources.get(f"power.{k}", "").strip().lower().startswith("estimate"))
 
     @property
     def power_estimated(self) -> bool:

@@ -9,7 +9,9 @@ device. Limits are written as a positive number and a unit:
 * energy: ``J``, ``mJ``, ``uJ`` (or ``µJ``) -- e.g. ``50mJ``
 
 Anything else (``20 msec``, ``-5ms``, ``512MB/s``, a bare ``20``) is an
-:class:`BudgetError` naming the flag or key and the accepted units. The Python
+:class:`BudgetError` naming the flag or key and the accepted units; so is a limit
+above :data:`LARGEST` (1000000 s, 1048576 TiB, 1000000 J): leave a limit out for none.
+Case matters in a prefix (``MJ`` is mega, not ``mJ``). The Python
 API also takes plain numbers, read in SI base units (s, B, J).
 
 Configuration schema (``[tool.hybridperf]`` in ``pyproject.toml``)
@@ -57,6 +59,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 import enum
 import math
@@ -66,7 +69,7 @@ from hybridperf.precision import OVERRIDES
 from hybridperf.units import UNITS, parse_dims, split_quantity, unit_hint, units_of
 
 
-__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "Override", "overridden", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
+__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "LARGEST", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "Override", "overridden", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
 
 
 class BudgetError(InputError):
@@ -99,6 +102,16 @@ class Metric(str, enum.Enum):
 
 
 _EXAMPLE = {Metric.LATENCY: "20ms", Metric.MEMORY: "512MiB", Metric.ENERGY: "50mJ"}
+
+#: the largest limit of each metric, in SI units, and how a message writes it: far beyond any inference (11.6 days,
+#: 1024 PiB, a 700 W board for 24 minutes) and what the reports still print in a few digits. A larger one is refused
+#: (``--max-memory 1e30GB`` was taken and printed as ``888178419700125178789888.00 PiB`` until 2026-12-03): it is a
+#: slip, or a wish for no limit, which leaving the limit out says
+LARGEST: Mapping[Metric, tuple[float, str]] = MappingProxyType({
+    Metric.LATENCY: (1e6, "1000000 s (11.6 days)"),
+    Metric.MEMORY: (2.0**60, "1048576 TiB (2^60 B, 1024 PiB)"),
+    Metric.ENERGY: (1e6, "1000000 J"),
+})
 
 
 def _units_text(metric: Metric) -> str:
@@ -137,7 +150,7 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
             raise BudgetError(f"{given}: a limit needs a unit; {accepted}")
         if not math.isfinite(value) or value <= 0:
             raise BudgetError(f"{given}: must be positive; {accepted}")
-        return float(value)
+        return _at_most_largest(float(value), metric, given)
     if not isinstance(value, str):
         raise BudgetError(f"{given}: {accepted}")
     if value.strip().startswith("-"):
@@ -162,6 +175,15 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     limit = float(Fraction(num) * Fraction(repr(units[unit])))
     if metric is Metric.MEMORY and limit < 1:  # "0.5B": no tensor fits, so every model would be over it
         raise BudgetError(f"{given}: is less than one byte; {accepted}")
+    return _at_most_largest(limit, metric, given)
+
+
+def _at_most_largest(limit: float, metric: Metric, given: str) -> float:
+    """``limit``, or a :class:`BudgetError` where it is above the metric's :data:`LARGEST`."""
+    largest, text = LARGEST[metric]
+    if limit > largest:
+        raise BudgetError(f"{given}: is more than the largest {metric.value} limit, {text}; leave the limit out to "
+                          "set none")
     return limit
 
 
@@ -345,23 +367,31 @@ def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
     return lower, ""
 
 
+#: the :class:`~hybridperf.estimate.pricing.Prediction` field each priced metric reads, as its
+#: :attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures` names it (memory's unknown is the peak's own:
+#: :func:`hybridperf.estimate.runtime_memory.peak_kind`)
+_PRICED_FIELD = {Metric.LATENCY: "latency_s", Metric.ENERGY: "energy_j"}
+
+
 def compare(
     pred: Any, budget: Budget, model: str, device: str, allow_unsupported: bool = False
 ) -> tuple[MetricCheck, ...]:
     """One :class:`MetricCheck` per metric (limit None where the budget sets none).
 
     Memory is also checked against the device's capacity. ``allow_unsupported`` accepts a
-    lower bound (a model with uncosted ops) as the figure to judge.
+    lower bound (a model with uncosted ops) as the figure to judge. A figure the prediction itself marks unknown
+    (:attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures`: nothing priced) is unknown here too, with or
+    without ``allow_unsupported``: it is never passed.
     """
     out = []
     for m in Metric:
         lower, unknown = _caveats(pred, m)
         value = None if unknown else value_of(pred, m)
-        if lower and (not value or (m is not Metric.MEMORY and not getattr(pred, "roofline_latency_s", value))):
-            # a lower bound of 0: nothing was priced, so the figure is unknown ("≥ 0" says nothing), and
-            # --allow-unsupported has no bound to judge (as mig: "latency unknown (no op priced)"). A roofline of 0
-            # is the same: a GPU model's learned constant (10 us on t4) and the idle energy over it are no bound, and
-            # until 2026-12-03 NonMaxSuppression alone passed there as "≥ 10.0 us  ok (lower bound)"
+        if _PRICED_FIELD.get(m) in pred.unknown_figures:
+            # nothing priced: the prediction says so itself (pricing applies no learned model there, whose constant
+            # -- 10 us on t4 -- would be no bound), so the figure is unknown ("≥ 0" says nothing) and
+            # --allow-unsupported has no bound to judge (as mig: "latency unknown (no op priced)"). Until 2026-12-03
+            # this read a roofline of 0 by a rule of its own, beside pricing's
             value, unknown = None, f"nothing priced: {lower}"
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
         estimated = {Metric.ENERGY: pred.spec.power_note, Metric.LATENCY: pred.latency_note}.get(m, "")

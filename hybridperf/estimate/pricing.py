@@ -330,9 +330,20 @@ def bounded_energy(energy_j: float, latency_s: float, spec: DeviceSpec) -> tuple
     if latency_s > 0 and energy_j > cap:
         return cap, (
             f"capped at max power {spec.max_power_w:g} W x latency (the energy model implied "
-            f"{energy_j / latency_s:.1f} W, above the sheet's maximum)"
+            f"{_watts_above(energy_j / latency_s, spec.max_power_w)} W, above the sheet's maximum)"
         )
     return energy_j, ""
+
+
+def _watts_above(watts: float, limit: float) -> str:
+    """``watts`` (above ``limit``) with one decimal, or as many more as it takes to read above ``limit``: a Raspberry
+    Pi int8 model at 6.402 W read "capped at max power 6.4 W x latency (the energy model implied 6.4 W, above the
+    sheet's maximum)" until 2026-12-03."""
+    for decimals in range(1, 13):
+        text = f"{watts:.{decimals}f}"
+        if float(text) > limit:
+            return text
+    return f"{watts!r}"
 
 
 def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = None,

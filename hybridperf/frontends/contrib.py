@@ -142,9 +142,11 @@ def _fused_matmul(bb, inputs, attrs, node):
     return _outputs(bb, node, [y])
 
 
-def _activation(x: Any, kind: str, attrs: dict) -> Any:
-    """``FusedGemm``'s ``activation`` attribute applied to ``x``."""
+def _activation(x: Any, kind: str, attrs: dict, op: str = "FusedGemm") -> Any:
+    """``FusedGemm``'s / ``FusedConv``'s ``activation`` attribute applied to ``x`` (``FusedConv`` passes its
+    parameters as ``activation_params``: LeakyRelu's alpha, Clip's min and max, HardSigmoid's alpha and beta)."""
     relax = _relax()
+    params = [float(p) for p in (attrs.get("activation_params") or ())]
     if kind == "Relu":
         return relax.op.nn.relu(x)
     if kind == "Sigmoid":
@@ -152,8 +154,34 @@ def _activation(x: Any, kind: str, attrs: dict) -> Any:
     if kind == "Tanh":
         return relax.op.tanh(x)
     if kind == "LeakyRelu":
-        return relax.op.nn.leakyrelu(x, float(_attr(attrs, "activation_alpha", 0.01)))
-    raise NotImplementedError(f"FusedGemm activation {kind!r} is not supported (Relu, LeakyRelu, Sigmoid, Tanh are)")
+        return relax.op.nn.leakyrelu(x, params[0] if params else float(_attr(attrs, "activation_alpha", 0.01)))
+    if kind == "Clip" and op == "FusedConv" and len(params) == 2:
+        return relax.op.clip(x, params[0], params[1])
+    if kind == "HardSigmoid" and op == "FusedConv":
+        alpha, beta = (params + [0.2, 0.5][len(params):])[:2]
+        dtype = str(x.ty.dtype)
+        scaled = relax.op.add(relax.op.multiply(x, relax.const(alpha, dtype)), relax.const(beta, dtype))
+        return relax.op.clip(scaled, 0.0, 1.0)
+    allowed = "Relu, LeakyRelu, Sigmoid, Tanh" + (", Clip, HardSigmoid" if op == "FusedConv" else "")
+    raise NotImplementedError(f"{op} activation {kind!r} is not supported ({allowed} are)")
+
+
+def _fused_conv(bb, inputs, attrs, node):
+    """``FusedConv`` (onnxruntime's Conv + activation fusion, in sessions saved at ``ORT_ENABLE_EXTENDED`` on CPU):
+    ``activation(conv(X, W, B) + Z)``, the convolution by TVM's own Conv converter."""
+    from tvm.relax.frontend.onnx import onnx_frontend  # noqa: PLC0415
+
+    relax = _relax()
+    x = bb.normalize(inputs[0])
+    conv_attrs = {k: v for k, v in attrs.items() if not k.startswith("activation")}
+    y = onnx_frontend.Conv._impl_v11(bb, [x, inputs[1], _input(inputs, 2)], conv_attrs, [{}, {}])  # noqa: SLF001
+    z = _input(inputs, 3)
+    if z is not None:
+        y = relax.op.add(bb.normalize(y), z)
+    kind = _attr(attrs, "activation", "")
+    if kind:
+        y = _activation(bb.normalize(y), kind, attrs, op="FusedConv")
+    return _outputs(bb, node, [y])
 
 
 def _fused_gemm(bb, inputs, attrs, node):
@@ -185,7 +213,10 @@ def _quick_gelu(bb, inputs, attrs, node):
     relax = _relax()
     x, _, dtype = _info(bb, inputs[0])
     alpha = float(_attr(attrs, "alpha", 1.702))
-    return _outputs(bb, node, [relax.op.multiply(x, relax.op.sigmoid(relax.op.multiply(x, relax.const(alpha, dtype))))])
+    # alpha 1 is SiLU / Swish (onnxruntime fuses EfficientNet's x * sigmoid(x) into QuickGelu alpha=1): no scaling
+    # multiply (until 2026-12-03 it was priced, 1 FLOP per element the model does not run)
+    scaled = x if alpha == 1.0 else relax.op.multiply(x, relax.const(alpha, dtype))
+    return _outputs(bb, node, [relax.op.multiply(x, relax.op.sigmoid(scaled))])
 
 
 def _bias_add(bb, inputs, attrs, node):
@@ -339,6 +370,7 @@ CONVERTERS: dict[tuple[str, str], Callable] = {
     (MS, "SimplifiedLayerNormalization"): _simplified_layer_norm,
     (MS, "FusedMatMul"): _fused_matmul,
     (MS, "FusedGemm"): _fused_gemm,
+    (MS, "FusedConv"): _fused_conv,
     (MS, "QuickGelu"): _quick_gelu,
     (MS, "BiasAdd"): _bias_add,
     (MS, "Attention"): _attention,
@@ -370,9 +402,36 @@ def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | N
     return (*batch, a[-2], b[-1])
 
 
+def _conv_shape(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> tuple[int, ...] | None:
+    """ONNX ``Conv``'s output shape (``FusedConv``'s): N, M, then per spatial axis
+    ``(size + pads - dilation * (k - 1) - 1) // stride + 1``, or ``ceil(size / stride)`` under ``SAME_*``."""
+    spatial = len(x) - 2
+    if spatial < 1 or len(w) != len(x):
+        return None
+    strides = list(attrs.get("strides") or [1] * spatial)
+    dilations = list(attrs.get("dilations") or [1] * spatial)
+    pads = list(attrs.get("pads") or [0] * (2 * spatial))
+    kernel = list(attrs.get("kernel_shape") or w[2:])
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+    out = []
+    for k in range(spatial):
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            out.append(-(-x[2 + k] // strides[k]))
+            continue
+        pad = 0 if auto_pad == "VALID" else pads[k] + pads[k + spatial]
+        out.append((x[2 + k] + pad - dilations[k] * (kernel[k] - 1) - 1) // strides[k] + 1)
+    return None if any(d <= 0 for d in out) else (x[0], w[0], *out)
+
+
 #: (domain, op type) of the ops :func:`output_shapes` knows
-SHAPED = frozenset({(MS, op) for op in _SAME_SHAPE | {"FusedMatMul", "FusedGemm", "Attention", "MultiHeadAttention"}}
-                   | {("", "SimplifiedLayerNormalization"), ("ai.onnx", "SimplifiedLayerNormalization")})
+SHAPED = frozenset({(MS, op) for op in _SAME_SHAPE | {"FusedMatMul", "FusedGemm", "FusedConv", "Attention",
+                                                       "MultiHeadAttention"}}
+                   | {("", "SimplifiedLayerNormalization"), ("ai.onnx", "SimplifiedLayerNormalization")}
+                   # onnxruntime's LayerNormalization (ONNX domain, in graphs of opset < 17, whose shape inference
+                   # does not know it): until 2026-12-03 the Shape -> Expand after it in an ORT_ENABLE_EXTENDED save of
+                   # a dynamic-axes BERT stayed symbolic and TVM's Expand converter failed
+                   | {("", "LayerNormalization"), ("ai.onnx", "LayerNormalization")})
 
 
 def output_shapes(node: Any, shapes: list[tuple[int, ...] | None]) -> list[tuple[int, ...] | None]:
@@ -386,6 +445,8 @@ def output_shapes(node: Any, shapes: list[tuple[int, ...] | None]) -> list[tuple
     op, x = node.op_type, get(0)
     if op in _SAME_SHAPE:
         return [x, None, None, x]
+    if op == "LayerNormalization":  # output 0 only: the mean and inverse std are not asked for by exporters
+        return [x]
     if x is None:
         return []
     if op == "FusedMatMul" and get(1) is not None:
@@ -395,6 +456,8 @@ def output_shapes(node: Any, shapes: list[tuple[int, ...] | None]) -> list[tuple
         if attrs.get("transB") and len(b) >= 2:
             b[-1], b[-2] = b[-2], b[-1]
         return [_matmul_shape(tuple(a), tuple(b))]
+    if op == "FusedConv" and get(1) is not None:
+        return [_conv_shape(x, get(1), attrs)]
     if op == "FusedGemm" and get(1) is not None and len(x) == 2 and len(get(1)) == 2:
         m = x[1] if attrs.get("transA") else x[0]
         n = get(1)[0] if attrs.get("transB") else get(1)[1]

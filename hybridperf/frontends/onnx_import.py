@@ -478,12 +478,16 @@ def _tracing_importer(base: type) -> type:
 
                 equation = attrs["equation"]
                 equation = equation.decode("utf-8") if isinstance(equation, bytes) else str(equation)
-                return tvm_modules()[1].op.einsum(list(inputs), equation)
+                return self.bb.normalize(tvm_modules()[1].op.einsum(list(inputs), equation))
             if op_name == "LayerNormalization" and opset < 17:
                 # onnxruntime's own LayerNormalization (ONNX domain, opset 1) is the opset-17 op; TVM has only v17
                 from tvm.relax.frontend.onnx import onnx_frontend  # noqa: PLC0415
 
-                return onnx_frontend.LayerNormalization._impl_v17(self.bb, inputs, attrs, [self._nodes, self._params])  # noqa: SLF001
+                # normalised as TVM's own _convert_operator does: a Shape node reading the output needs its type
+                # (until 2026-12-03 an ORT_ENABLE_EXTENDED save of a dynamic-axes BERT exited 2 with
+                # "'Type' object has no attribute 'shape'", blamed on the input shapes)
+                return self.bb.normalize(onnx_frontend.LayerNormalization._impl_v17(  # noqa: SLF001
+                    self.bb, inputs, attrs, [self._nodes, self._params]))
             if op_name != "Conv":
                 return super()._convert_operator(op_name, inputs, attrs, opset)
             bb = self.bb

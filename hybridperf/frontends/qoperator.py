@@ -4,6 +4,7 @@ as ``DequantizeLinear -> Conv/MatMul -> QuantizeLinear`` (QDQ) so that TVM can i
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 import numpy as np
 
@@ -56,15 +57,6 @@ def check_qoperator(model: Any, source: str = "model") -> None:
     )
 
 
-def _initializer_array(model: Any, name: str):
-    from onnx import numpy_helper  # noqa: PLC0415
-
-    for t in model.graph.initializer:
-        if t.name == name:
-            return numpy_helper.to_array(t)
-    return None
-
-
 #: integer ops with an int32 result -> the float op they are (ONNX defines them on zero-point-shifted ints)
 _INTEGER_OPS = {"MatMulInteger": "MatMul", "ConvInteger": "Conv"}
 
@@ -113,10 +105,58 @@ def _ms_qlinear_layout(n: Any) -> tuple[list[tuple[str, str, str]], tuple[str, s
     return triples, out
 
 
-def _integer_op_as_qdq(model: Any, n: Any, fresh: Any) -> tuple[list[Any], list[Any]] | None:
+class _Graph:
+    """What the rewrite asks of a graph, each read in one walk when first asked (until 2026-12-03 each
+    ``MatMulInteger`` / ``ConvInteger`` walked every node twice, for its zero points' producer and its output's
+    readers, and every lookup of an initializer walked the initializers: quadratic in a model's size).
+
+    Attributes
+    ----------
+    dynamic_zero_points : frozenset of str
+        The zero-point outputs (scalars, by the op's definition) of the graph's ``DynamicQuantizeLinear`` nodes:
+        what onnxruntime's ``quantize_dynamic`` feeds every ``ConvInteger`` / ``MatMulInteger``.
+    readers : dict
+        Tensor name -> ``(node, what its subgraphs read)`` of each node that reads it, as an input or from a
+        subgraph, in graph order.
+    """
+
+    def __init__(self, graph: Any) -> None:
+        self._graph = graph
+
+    @cached_property
+    def dynamic_zero_points(self) -> frozenset[str]:
+        return frozenset(n.output[2] for n in self._graph.node
+                         if n.op_type == "DynamicQuantizeLinear" and n.domain in ("", "ai.onnx") and len(n.output) > 2)
+
+    @cached_property
+    def readers(self) -> dict[str, list[tuple[Any, set[str]]]]:
+        out: dict[str, list[tuple[Any, set[str]]]] = {}
+        for n in self._graph.node:
+            sub = _subgraph_reads(n)
+            for name in dict.fromkeys([*n.input, *sub]):
+                out.setdefault(name, []).append((n, sub))
+        return out
+
+    @cached_property
+    def _initializers(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for t in self._graph.initializer:
+            out.setdefault(t.name, t)  # the first of a name, as a walk finds it
+        return out
+
+    def initializer_array(self, name: str):
+        """The initializer ``name`` as a numpy array, None when there is none."""
+        from onnx import numpy_helper  # noqa: PLC0415
+
+        t = self._initializers.get(name)
+        return None if t is None else numpy_helper.to_array(t)
+
+
+def _integer_op_as_qdq(model: Any, n: Any, fresh: Any, graph: _Graph) -> tuple[list[Any], list[Any]] | None:
     """``MatMulInteger`` / ``ConvInteger`` node ``n`` as ``DequantizeLinear`` (scale 1) on both operands,
     the float op, and a ``Cast`` to int32: the nodes and the new scale initializers, or None when a
-    zero point is not an initializer (its shape, which the scale must share, is then unknown)."""
+    zero point is not an initializer (its shape, which the scale must share, is then unknown). ``graph``: the
+    :class:`_Graph` of ``model``'s graph."""
     from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
 
     a, b, a_zp, b_zp = (list(n.input) + [""] * 4)[:4]
@@ -124,8 +164,8 @@ def _integer_op_as_qdq(model: Any, n: Any, fresh: Any) -> tuple[list[Any], list[
     nodes, inits = [], []
     tag = n.name or n.op_type
     for role, x, zp, per_axis in (("a", a, a_zp, -2), ("b", b, b_zp, 0 if conv else -1)):
-        zp_arr = _initializer_array(model, zp) if zp else np.zeros((), np.int8)
-        if zp_arr is None and _is_dynamic_zero_point(model, zp):
+        zp_arr = graph.initializer_array(zp) if zp else np.zeros((), np.int8)
+        if zp_arr is None and zp in graph.dynamic_zero_points:
             zp_arr = np.zeros((), np.int8)  # a DynamicQuantizeLinear's zero point: a scalar computed at run time
         if zp_arr is None:
             return None
@@ -139,10 +179,9 @@ def _integer_op_as_qdq(model: Any, n: Any, fresh: Any) -> tuple[list[Any], list[
     # result as it is, and a graph output takes it as float32 (4 B, as int32: the same bytes). Any other
     # consumer gets the int32 the node promised: TVM's float -> int32 Cast is eight elementwise ops, so
     # it is added only there.
-    readers = [m for m in model.graph.node if y in m.input or y in _subgraph_reads(m)]
     to_float = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16)
-    keep_int32 = not all(
-        m.op_type == "Cast" and y not in _subgraph_reads(m) and _attr_int(m, "to") in to_float for m in readers)
+    keep_int32 = not all(m.op_type == "Cast" and y not in sub and _attr_int(m, "to") in to_float
+                         for m, sub in graph.readers.get(y, ()))
     yf = fresh(f"{tag}_out") if keep_int32 else y
     op = helper.make_node(_INTEGER_OPS[n.op_type], [nodes[0].output[0], nodes[1].output[0]], [yf], name=fresh(f"{tag}_float"))
     op.attribute.extend(n.attribute)
@@ -153,13 +192,6 @@ def _integer_op_as_qdq(model: Any, n: Any, fresh: Any) -> tuple[list[Any], list[
         return [*nodes, op], inits
     cast = helper.make_node("Cast", [yf], [y], name=fresh(f"{tag}_int32"), to=TensorProto.INT32)
     return [*nodes, op, cast], inits
-
-
-def _is_dynamic_zero_point(model: Any, name: str) -> bool:
-    """``name`` is the zero point output (a scalar, by the op's definition) of a ``DynamicQuantizeLinear``:
-    what onnxruntime's ``quantize_dynamic`` feeds every ``ConvInteger`` / ``MatMulInteger``."""
-    return any(n.op_type == "DynamicQuantizeLinear" and n.domain in ("", "ai.onnx") and len(n.output) > 2
-               and n.output[2] == name for n in model.graph.node)
 
 
 def _attr_int(node: Any, name: str) -> int | None:
@@ -218,6 +250,7 @@ def qoperator_to_qdq(model: Any) -> Any:
         nodes.append(helper.make_node("DequantizeLinear", ins, [y], name=y, **kw))
         return y
 
+    graph = _Graph(g)  # read once, before any node is rewritten (the rewrite reads the graph as it was)
     for n in g.node:
         if n.domain == _MS_DOMAIN and n.op_type in _MS_QLINEAR:
             layout = _ms_qlinear_layout(n)
@@ -236,7 +269,7 @@ def qoperator_to_qdq(model: Any) -> Any:
             nodes.append(n)
             continue
         if n.op_type in _INTEGER_OPS:
-            rewritten = _integer_op_as_qdq(out, n, fresh)
+            rewritten = _integer_op_as_qdq(out, n, fresh, graph)
             if rewritten is None:
                 nodes.append(n)
             else:
@@ -246,14 +279,14 @@ def qoperator_to_qdq(model: Any) -> Any:
             continue
         ins = list(n.input) + [""] * (9 - len(n.input))
         x, xs, xz, w, ws, wz, ys, yz, bias = ins[:9]
-        w_scale = _initializer_array(out, ws)
+        w_scale = graph.initializer_array(ws)
         per_channel = w_scale is not None and w_scale.ndim == 1 and w_scale.size > 1
         xf = dq(x, xs, xz, None, n.name or x)
         if n.op_type == "QLinearConv":
             wf = dq(w, ws, wz, 0 if per_channel else None, n.name or w)
             conv_in = [xf, wf]
             if bias:
-                x_scale = _initializer_array(out, xs)
+                x_scale = graph.initializer_array(xs)
                 if x_scale is None or w_scale is None:
                     raise ValueError(f"{n.name or 'QLinearConv'}: bias scale needs constant x_scale and w_scale")
                 bs = fresh(f"{n.name or 'conv'}_bias_scale")

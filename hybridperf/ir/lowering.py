@@ -101,15 +101,29 @@ def flegalize(op: Any) -> Any:
     return default if default is None or fix is None else fix(default)
 
 
-def _fixed_legalize_map(mod: Any) -> dict[str, Any]:
-    """``customize_legalize_map`` holding this module's fixes for the ops ``mod``'s ``main`` calls."""
+def _legalizations(mod: Any, ops: Any = None) -> dict[str, Any]:
+    """Op name -> :func:`flegalize` of each op ``mod``'s ``main`` calls that has a legalization, in the order of its
+    first call; only the names in ``ops`` where given. The one walk of ``main`` for a ``customize_legalize_map``
+    (:func:`_fixed_legalize_map` and :meth:`LegalizeCache.legalize_map` each walked it until 2026-12-03)."""
     tvm, _ = _tvm.tvm_modules()
     out: dict[str, Any] = {}
+    seen: set[str] = set()
     for b in _tvm.bindings(mod["main"]):
         v = b.value
-        if _tvm.is_call(v) and isinstance(v.op, tvm.ir.Op) and v.op.name in _LEGALIZE_FIXES and v.op.name not in out:
-            out[v.op.name] = flegalize(v.op)
+        if not _tvm.is_call(v) or not isinstance(v.op, tvm.ir.Op) or v.op.name in seen:
+            continue
+        seen.add(v.op.name)
+        if ops is not None and v.op.name not in ops:
+            continue
+        legalize = flegalize(v.op)
+        if legalize is not None:
+            out[v.op.name] = legalize
     return out
+
+
+def _fixed_legalize_map(mod: Any) -> dict[str, Any]:
+    """``customize_legalize_map`` holding this module's fixes for the ops ``mod``'s ``main`` calls."""
+    return _legalizations(mod, _LEGALIZE_FIXES)
 
 
 def dispatch_library_ops(mod: Any) -> Any:
@@ -255,18 +269,10 @@ class LegalizeCache:
         return sum(1 for v in self._entries.values() if v is not _UNCACHEABLE)
 
     def legalize_map(self, mod: Any) -> dict[str, Any]:
-        """``customize_legalize_map`` for one ``LegalizeOps`` run over ``mod``: every op TVM can legalize."""
-        tvm, _ = _tvm.tvm_modules()
-        out: dict[str, Any] = {}
+        """``customize_legalize_map`` for one ``LegalizeOps`` run over ``mod``: every op TVM can legalize
+        (:func:`_legalizations`), each through this cache."""
         added: dict[int, Any] = {}  # this run: cache entry -> its GlobalVar (what add_func would return again)
-        for b in _tvm.bindings(mod["main"]):
-            v = b.value
-            if not _tvm.is_call(v) or not isinstance(v.op, tvm.ir.Op) or v.op.name in out:
-                continue
-            default = flegalize(v.op)
-            if default is not None:
-                out[v.op.name] = self._wrap(default, added)
-        return out
+        return {name: self._wrap(default, added) for name, default in _legalizations(mod).items()}
 
     def tag_and_legalize(self, mod: Any, record_vars: list[str]) -> Any:
         """:func:`tag_and_legalize` in one ``LegalizeOps`` run, or None where this path does not apply.

@@ -135,7 +135,8 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
     ``latency_norm_median``, ``round_spread``, ``rounds``, ``threads``, ``device`` (and ``batch`` when one binds the
     models' symbolic leading dimension); with two rounds or more also ``latency_min_first_half_s`` and
     ``latency_min_second_half_s``, the fastest run over the first and over the second half of the rounds (their
-    agreement is the run's own test-retest: :func:`hybridperf.measure.rounds.split_half_min`).
+    agreement is the run's own test-retest: :func:`hybridperf.measure.rounds.split_half_min`), and how and when the
+    model was measured (:data:`PROVENANCE_FIELDS`, ``date_utc``, ``date_utc_last``).
     ``on_measured(key, round, median_s, fastest_s)`` is called after each measurement.
     """
     from hybridperf.measure.onnxruntime import measure, node_rows
@@ -163,16 +164,31 @@ def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: in
     halves = {name: {s.key: s.latency_min_s for s in summarize(raw, part)}
               for name, part in (("latency_min_first_half_s", range(half)),
                                  ("latency_min_second_half_s", range(half, rounds)))} if half else {}
+    seen = {}  # key -> (its first raw row, its last): what ran the model, on which CPU, and when
+    for r in raw:
+        seen[r["key"]] = (seen.get(r["key"], (r,))[0], r)
     out = []
     for s in summarize(raw):
         if s.rounds < rounds:
             continue
-        out.append({"key": s.key, "model": str(plan[s.key]), "latency_s": s.latency_median_s,
+        first, last = seen[s.key]
+        # absolute: the table is stored under the user data directory, read from anywhere later
+        out.append({"key": s.key, "model": str(Path(plan[s.key]).resolve()), "latency_s": s.latency_median_s,
                     "latency_min_s": s.latency_min_s, "latency_norm_median": s.latency_norm_median,
                     "round_spread": s.round_spread, "rounds": s.rounds, "threads": threads, "device": device,
                     **{name: v[s.key] for name, v in halves.items()},
-                    **({"batch": batch} if batch is not None else {})})
+                    **({"batch": batch} if batch is not None else {}),
+                    **{k: first.get(k) for k in PROVENANCE_FIELDS},
+                    "date_utc": first.get("date_utc"), "date_utc_last": last.get("date_utc")})
     return out, profile, failures
+
+
+#: what each row of ``measurements.csv`` says about how it was measured (until 2026-12-03 only ``device`` and
+#: ``threads``: a table from another machine, runtime or version could not be told apart): the runtime and its
+#: version, the input shapes, the CPU (``lscpu``'s model name, vendor, family, model, stepping, ISA flags) and the
+#: hybridperf version; beside them ``date_utc`` / ``date_utc_last``, the model's first and last measurement
+PROVENANCE_FIELDS = ("runtime", "runtime_version", "input_shapes", "cpu_model", "cpu_vendor", "cpu_family",
+                     "cpu_model_id", "cpu_stepping", "cpu_isa", "hybridperf_version")
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -19,6 +19,7 @@ Imports: :mod:`hybridperf.data`, :mod:`hybridperf.device`, and :mod:`hybridperf.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import os
 import re
@@ -74,19 +75,43 @@ def host_cpu(identity: dict[str, Any] | None = None) -> str:
 
 
 def host_key(identity: dict[str, Any] | None = None) -> str:
-    """A directory name for the identity, e.g. ``authenticamd-f25-m17-s1-avx2.avx512f-1t``."""
+    """A directory name for the identity, e.g. ``authenticamd-f25-m17-s1-avx2.avx512f-n1b2c3d4e-1t``: vendor, family,
+    model, stepping, ISA flags, ``n`` and 8 hex digits of ``lscpu``'s model name (when known) and the threads.
+
+    The model name is in it since 2026-12-03: two SKUs of one family, model and stepping (a Xeon Gold 6338 and a
+    Platinum 8380, other clocks and caches) sharing one home (NFS) shared one probed sheet and one calibrated model
+    before, each using the other's silently (:func:`host_dir` still finds a cache of the key without it)."""
     i = identity or host_identity()
+    name = (i.get("model_name") or "").strip()
+    return _key(i, "-n" + hashlib.sha1(name.encode()).hexdigest()[:8] if name else "")
+
+
+def _key(i: dict[str, Any], name_part: str) -> str:
     vendor = re.sub(r"[^a-z0-9]+", "", (i.get("vendor") or i.get("model_name") or "cpu").lower())[:24] or "cpu"
     num = lambda k, p: f"{p}{i[k]}" if i.get(k) is not None else f"{p}x"  # noqa: E731
     isa = ".".join(i.get("isa") or ()) or "base"
-    return f"{vendor}-{num('family', 'f')}-{num('model', 'm')}-{num('stepping', 's')}-{isa}-{i.get('threads', 1)}t"
+    return (f"{vendor}-{num('family', 'f')}-{num('model', 'm')}-{num('stepping', 's')}-{isa}{name_part}-"
+            f"{i.get('threads', 1)}t")
 
 
 def host_dir(identity: dict[str, Any] | None = None) -> Path:
-    """``<user data dir>/hosts/<key>/``: the cached sheet and the calibrated model of this host."""
+    """``<user data dir>/hosts/<key>/``: the cached sheet and the calibrated model of this host
+    (:func:`host_key`). Where that folder is missing, one of the key without the CPU's model name (written before
+    2026-12-03) is used when its ``identity.json`` records this model name: its sheet and model are of this CPU."""
     from hybridperf.data import user_data_dir
 
-    return user_data_dir() / "hosts" / host_key(identity)
+    i = identity or host_identity()
+    hosts = user_data_dir() / "hosts"
+    d = hosts / host_key(i)
+    legacy = hosts / _key(i, "")
+    if d != legacy and not d.exists() and legacy.is_dir():
+        try:
+            recorded = json.loads((legacy / IDENTITY_FILE).read_text()).get("model_name")
+        except (OSError, ValueError, AttributeError):  # missing, not JSON, not a mapping: not known to be this CPU
+            recorded = None
+        if recorded is not None and recorded.strip() == (i.get("model_name") or "").strip():
+            return legacy
+    return d
 
 
 def host_spec_path(identity: dict[str, Any] | None = None) -> Path:

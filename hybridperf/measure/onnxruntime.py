@@ -398,7 +398,9 @@ def _session_options(ort, threads: int, profile_prefix: str | None = None, arena
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.enable_cpu_mem_arena = arena
-    so.log_severity_level = 3
+    # 4 (fatal only): an error of the session reaches the user once, as the exception's line; at 3 onnxruntime also
+    # logged it in red on stderr, native and unsilenced (until 2026-12-03: a model that fails to run, 2 lines)
+    so.log_severity_level = 4
     if profile_prefix:
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix

@@ -202,7 +202,8 @@ def read_caches(root: Path | None = None) -> tuple[CacheLevel, ...]:
     return tuple(sorted(out, key=lambda c: (c.level, c.type)))
 
 
-def _cpu_model() -> str:
+def probed_cpu_model() -> str:
+    """This CPU's model name as a probed sheet's notes record it (``CPU: NAME;``)."""
     text = _read(Path("/proc/cpuinfo")) or ""
     for line in text.splitlines():
         key, _, val = line.partition(":")
@@ -251,7 +252,7 @@ def read_host_info() -> HostInfo:
     except ImportError:
         ort_version = None
     return HostInfo(
-        cpu_model=_cpu_model(),
+        cpu_model=probed_cpu_model(),
         logical_cpus=os.cpu_count() or 1,
         usable_cpus=_usable_cpus(),
         memory_bytes=_memory_bytes(),

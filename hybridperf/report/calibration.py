@@ -52,11 +52,18 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
         f"{h['zero_shot']:.1f} %{adapted}",
         _retest_line(result.get("measurement_retest")),
         "",
-        table(rows, ["model", "measured", "roofline", "zero-shot", "adapted (held out)"], "lrrrr"),
+        # "fastest": the figure every CPU model predicts; `hybridperf measure` prints it beside the median (the
+        # column said "measured" alone until 2026-12-03, read against measure's median)
+        table(rows, ["model", "measured fastest", "roofline", "zero-shot", "adapted (held out)"], "lrrrr"),
         "",
         f"model: {result['calibration']}",
         f"measurements and training tables: {result['data']}",
     ]
+    m = result.get("measured") or {}
+    if m.get("runtime"):  # what a `hybridperf measure` to compare with must match
+        lines.append(f"measured with {m['runtime']} {m.get('runtime_version') or '(version unknown)'} on "
+                     f"{m.get('cpu_model') or 'an unknown CPU'}, {result['threads']} thread(s), "
+                     f"{m.get('first_utc') or 'unknown'} to {m.get('last_utc') or 'unknown'}")
     if result.get("replaced"):
         lines.append(f"replaced the model stored there before: {result['replaced']}")
     for r in result.get("not_calibrated_on") or ():

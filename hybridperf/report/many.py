@@ -15,7 +15,9 @@ def to_json(rows: list[dict[str, Any]], device: str) -> str:
 #: ``--format csv`` columns, SI units in the names (as the JSON rows' keys)
 CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
                "lower_bound_reason", "memory_lower_bound", "memory_estimate",
-               "unknown_fields", "error")
+               "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings")
+# runtime .. warnings appended 2026-12-04 (columns read by name stay where they were): until then a CSV row gave an
+# estimated energy, an unverified latency (the warnings) and the shapes priced with nothing to say so
 
 
 def to_csv(rows: list[dict[str, Any]], device: str) -> str:
@@ -37,6 +39,10 @@ def to_csv(rows: list[dict[str, Any]], device: str) -> str:
                 v = ""
             elif k == "unknown_fields":
                 v = " ".join(v)
+            elif k == "warnings":
+                v = " | ".join(v)
+            elif k == "input_shapes":  # as --shape takes them: x=1x3x224x224 y=1x128
+                v = " ".join(f"{n}={'x'.join(map(str, dims))}" for n, dims in v.items())
             elif isinstance(v, bool):
                 v = str(v).lower()
             cells.append(v)
