@@ -294,7 +294,7 @@ def test_predict_many_takes_files_and_directories_once(models, tmp_path, capsys)
     assert nms["unknown_fields"] == "latency_s energy_j flops"
     assert list(rows[0]) == ["device", "model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops",
                              "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate",
-                             "unknown_fields", "error"]
+                             "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings"]
     # lower_bound is a bool beside its reason, as predict's totals (it held the reason string until 2026-12-03)
     assert (relu["lower_bound"], relu["lower_bound_reason"]) == ("false", "")
     assert nms["lower_bound"] == "true" and nms["lower_bound_reason"].startswith("lower bound: 1 op uncosted: ")
@@ -324,7 +324,7 @@ def test_predict_many_refuses_a_non_model_file(tmp_path, capsys):
     notes.write_text("x")
     code, _, err = _run(capsys, "predict-many", str(notes), "-d", "t4")
     assert code == ExitCode.INPUT_ERROR
-    assert err == f"hybridperf: error: {notes} is not a model file (.onnx, .tflite) or a directory; drop it\n"
+    assert err == f"hybridperf: error: {notes} is not a model file (.onnx, .tflite, .pt2) or a directory; drop it\n"
 
 
 def test_predict_many_table_marks_a_memory_lower_bound():
@@ -341,7 +341,7 @@ def test_summary_grammar_and_csv_unknowns():
              "memory_lower_bound": False, "unknown_fields": ["latency_s", "energy_j", "flops"]}]
     assert to_table(rows, "t4").splitlines()[-1] == "1 model on t4: 0 ok, 1 lower bound, 0 failed"  # was "bounds"
     assert to_csv(rows, "t4").splitlines()[1] == ("t4,a.onnx,lower bound,,,,,true,lower bound: 1 op uncosted: x,false,,"
-                                                  "latency_s energy_j flops,")
+                                                  "latency_s energy_j flops,,,,,")
 
 
 # --------------------------------------------------------------------------- mig
