@@ -144,7 +144,7 @@ def scan(model_path: Path | str, feeds: Mapping[str, Any]) -> SubnormalScan:
     del model  # the weights once in memory (as bytes) while onnxruntime builds its session, not twice
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # errors reach the user as one hybridperf line, not onnxruntime's log
     sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
     del data
     names = [o.name for o in sess.get_outputs()]
