@@ -29,9 +29,11 @@ or numbers in SI units (s, B, J). ``precision`` is one of
 :data:`hybridperf.precision.OVERRIDES` or None; ``runtime`` a
 :class:`~hybridperf.estimate.runtime_memory.Runtime` name, ``"auto"`` (the
 device kind's, as the CLI's default) or None (the TVM plan's peak memory; the
-default of :func:`predict` and :class:`Session`, so their
+default of :func:`predict` and :meth:`Session.predict`, so their
 ``peak_memory_bytes`` is the TVM plan's where the CLI's headline is the
-runtime's: pass ``runtime="auto"`` for the CLI's figure). Errors for bad
+runtime's: pass ``runtime="auto"`` for the CLI's figure; :func:`check` and
+:meth:`Session.predict_many` default to ``"auto"``, as ``check`` and
+``predict-many`` do). Errors for bad
 input are the same :class:`~hybridperf.errors.InputError` subclasses the CLI
 turns into exit code 2; their messages name this API's parameters
 (``bind it with batch=N or shapes={'x': 'Nx64'}``) where the CLI's name its
@@ -77,7 +79,9 @@ def _python_errors(func):
 
     The messages are written once, with flags, deep in the frontends and shared by both faces; the rewrite happens
     at the one edge where the caller is known. The CLI's commands call these functions too (``run_check``,
-    ``predict_on``, ``Session``) and keep their flags: a call from a ``hybridperf`` module is not the edge.
+    ``predict_on``, ``Session``) and keep their flags: a call from a ``hybridperf`` module is not the edge. A
+    Python-only class built on these (:class:`hybridperf.block_table.BlockTable`) wraps its own public methods, the
+    edge its callers meet (until 2026-12-04 its errors kept the flags: it calls the session from the package).
     """
 
     @functools.wraps(func)
@@ -663,6 +667,24 @@ def _with_runtime_memory(pred: Prediction, runtime: Any) -> Prediction:
     return with_runtime(pred, runtime)
 
 
+def _is_spec_file(device: Any) -> bool:
+    """Whether ``device`` names a spec file rather than an id (as :func:`~hybridperf.device.spec.load_spec` tells
+    them apart: a ``.yaml`` / ``.yml`` name or a path with a folder)."""
+    text = os.fspath(device) if isinstance(device, os.PathLike) else device
+    return isinstance(text, str) and (Path(text).suffix in (".yaml", ".yml") or "/" in text)
+
+
+def _spec_key(device: Any) -> str:
+    """What :meth:`Session.spec` keys a sheet by: a spec file's resolved path (until 2026-12-04 its path as given, so
+    after ``os.chdir`` a relative ``"my.yaml"`` served the sheet of the old folder's file), else the id."""
+    if _is_spec_file(device):
+        try:
+            return str(Path(device).resolve())
+        except (OSError, RuntimeError, ValueError):  # a symlink loop: load_spec says what is wrong with it
+            return str(device)
+    return str(device)
+
+
 #: onnxruntime peaks a :class:`Session` keeps (a few hundred bytes each)
 _KEEP_RUNTIME_PEAKS = 4096
 
@@ -710,7 +732,8 @@ class Session:
         self.keep_kernel_scores = keep_kernel_scores
         self._rooflines = pricing.RooflineMemo(keep_rooflines) if keep_rooflines > 0 else None
         self._launch_memo: Any = None  # the last analysis's GPU kernel launches, shared by the GPU models
-        self._specs: dict[str, tuple[DeviceSpec, Any]] = {}  # device -> (sheet, its file's key)
+        # device (a spec file by its resolved path) -> (sheet, its file's key, that file)
+        self._specs: dict[str, tuple[DeviceSpec, Any, Any]] = {}
         self._residuals: dict[str, Any] = {}
         self._analyses: dict[tuple, tuple[Analyzed, bool]] = {}  # key -> (analysis, trusted: not made racily)
         self._runtime_peaks: dict[tuple, tuple[Any, str]] = {}
@@ -723,11 +746,14 @@ class Session:
             return device
         from hybridperf.analysis.cache import file_key
 
-        key = str(device)
+        key = _spec_key(device)
         got = self._specs.get(key)
-        if got is None or got[1] is None or file_key(got[0].path) != got[1]:
-            spec = device_spec(device)
-            got = self._specs[key] = (spec, file_key(spec.path) if spec.path else None)
+        if got is None or got[2] is None or file_key(got[2]) != got[1]:
+            # a spec file is read by its resolved path, so the sheet's path names it from any folder (one not found
+            # is read as given: its error names the path as the caller wrote it)
+            spec = device_spec(key if _is_spec_file(device) and Path(key).is_file() else device)
+            where = key if _is_spec_file(device) else spec.path
+            got = self._specs[key] = (spec, file_key(where) if where else None, where)
         return got[0]
 
     @_python_errors
@@ -844,23 +870,48 @@ class Session:
     @_python_errors
     def predict_many(self, models: Sequence[Any],
                      devices: str | Path | DeviceSpec | Sequence[str | Path | DeviceSpec], *,
-                     batch: int | None = None, precision: str | None = None, fused: bool = True,
-                     residual: Any = "auto") -> dict[tuple[int, str], Prediction]:
-        """Every model on every device: ``{(model index, device id): Prediction}``, each model analysed once.
+                     batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,
+                     fused: bool = True, residual: Any = "auto", runtime: Any = "auto",
+                     roofline_only: bool = False) -> dict[tuple[int, str], Prediction]:
+        """Every model on every device: ``{(model index, device id): Prediction}``, each model analysed once (twice
+        where one device's runtime is ``tvm``, whose peak needs the kernels' workspace, and another's is not).
+
+        The options and their defaults are ``hybridperf predict-many``'s, and each prediction's figures are that
+        command's row for the model on the device (:func:`hybridperf.commands._sweep.predict_row`): ``batch``,
+        ``shapes`` (``--shape``), ``precision``, ``fused`` (not ``--no-fuse``), ``runtime`` (``--runtime``; default
+        ``"auto"``, the device kind's runtime, whose peak memory is ``peak_memory_bytes``; None: the TVM plan's
+        peak) and ``roofline_only`` (``--roofline-only``: the roofline alone, as ``residual=None``). Until
+        2026-12-04 no runtime was passed, so the peak was the TVM plan's where the command's is the runtime's
+        (resnet_like on t4: 241040 B against PyTorch's 9807522 B), and ``shapes``, ``runtime`` and
+        ``roofline_only`` were not taken.
 
         ``devices`` is one device or a sequence of them (as :func:`check`'s); two different sheets with one id are
-        refused (the result is keyed by id)."""
+        refused (the result is keyed by id). Every argument and device is checked before any model is analysed."""
         if isinstance(models, (str, bytes, os.PathLike)) or not isinstance(models, Iterable) \
                 or type(models).__name__ == "ModelProto":  # a path was iterated as its characters ('/' a directory)
             raise InputError(f"models must be a list of models, got one {type(models).__name__}: pass [model], "
                              "or for a directory sorted(pathlib.Path(folder).glob('*.onnx'))")
         specs = [self.spec(d) for d in _device_list(devices)]
         _one_sheet_per_id(specs)
+        batch, fused, precision = _batch(batch), _fused(fused), _precision(precision)
+        _shapes(shapes)  # checked before any work; analyze() binds them
+        _residual(residual)
+        if _flag("roofline_only", roofline_only, "True (the roofline alone, as predict-many --roofline-only) or False"):
+            if residual is not None and not (isinstance(residual, str) and residual == "auto"):
+                raise InputError("roofline_only=True prices by the roofline alone, without the residual model given; "
+                                 "drop one of them")
+            residual = None
+        runtimes = {s.id: _resolve_auto(runtime, s) for s in specs}  # another device kind's runtime fails here
         out: dict[tuple[int, str], Prediction] = {}
         for i, m in enumerate(models):
-            analyzed = self.analyze(m, batch=batch, fused=fused)
+            analyses: dict[bool, Analyzed] = {}  # by workspace: what predict-many analyses for each device
             for spec in specs:
-                out[(i, spec.id)] = self.predict_on(analyzed, spec, precision, residual=residual)
+                rt = runtimes[spec.id]
+                workspace = _needs_workspace(rt, [spec])
+                if workspace not in analyses:
+                    analyses[workspace] = self.analyze(m, batch=batch, shapes=shapes, fused=fused, workspace=workspace)
+                pred = self.predict_on(analyses[workspace], spec, precision, residual=residual, runtime=rt)
+                out[(i, spec.id)] = _proto_runtime_memory(pred, m)
         return out
 
 

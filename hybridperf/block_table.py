@@ -64,6 +64,10 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.analysis.analyze import Analyzed
+# the API's edge: an InputError raised to a caller outside the package names Python parameters (batch=N), not the
+# CLI's flags; until 2026-12-04 the table's errors (a build() model with an unbound dim) kept the flags, since
+# the session was called from this module, which the wrapper takes for the CLI
+from hybridperf.api import _python_errors
 from hybridperf.errors import InputError
 from hybridperf.estimate.pricing import bounded_energy, price
 from hybridperf.estimate.roofline import ZERO
@@ -175,6 +179,7 @@ class BlockTable:
     >>> preds["t4"].latency_s  # doctest: +SKIP
     """
 
+    @_python_errors
     def __init__(self, devices: Sequence[Any], session: Any = None, precision: str | None = None,
                  verify_every: int = 0, roofline_only: Iterable[str] = ()) -> None:
         from hybridperf.api import Session
@@ -216,10 +221,12 @@ class BlockTable:
         """The devices priced from the table (the others go through the session for every variant)."""
         return tuple(d.spec.id for d in self._devices if d.kind != "session")
 
+    @_python_errors
     def known(self, keys: Sequence[Hashable]) -> bool:
         """Whether ``keys`` would be priced from the table (every block in a known group)."""
         return self._split(tuple(keys)) is not None
 
+    @_python_errors
     def predict(self, keys: Sequence[Hashable], build: Build) -> dict[str, TablePrediction]:
         """The variant of block ``keys`` on every device: from the table when its blocks are known, else
         through the session on ``build()`` (``(ONNX model or path, tensors between blocks)``), learning them.
@@ -243,6 +250,7 @@ class BlockTable:
             self._verify(keys, build, out)
         return out
 
+    @_python_errors
     def predict_many(self, variants: Iterable[tuple[Sequence[Hashable], Build]]) -> list[dict[str, TablePrediction]]:
         """:meth:`predict` of each ``(keys, build)``, in order; the known variants between two unknown ones are
         composed together, each figure's ordered sum vectorised over them with numpy (``np.add.accumulate``

@@ -148,8 +148,13 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     if isinstance(value, (int, float)):
         if not allow_number:
             raise BudgetError(f"{given}: a limit needs a unit; {accepted}")
-        if not math.isfinite(value) or value <= 0:
+        if math.isnan(value):
+            raise BudgetError(f"{given}: is not a number; {accepted}, or leave the limit out to set none")
+        if value <= 0:
             raise BudgetError(f"{given}: must be positive; {accepted}")
+        if math.isinf(value):  # until 2026-12-04 "must be positive", of a limit that is: a wish for no limit
+            raise BudgetError(f"{given}: is not finite (too large to be a limit; the largest {metric.value} limit is "
+                              f"{LARGEST[metric][1]}); leave the limit out to set none")
         return _at_most_largest(float(value), metric, given)
     if not isinstance(value, str):
         raise BudgetError(f"{given}: {accepted}")
@@ -311,7 +316,19 @@ class CheckResult:
     """Every comparison of a check, with the predictions behind them."""
 
     checks: tuple[MetricCheck, ...]
+    #: ``(model, device id) -> Prediction``, read-only (a :class:`types.MappingProxyType` over a copy of the mapping
+    #: given): until 2026-12-04 a plain dict, so a frozen result's predictions could be replaced or deleted
     predictions: Mapping[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "predictions", MappingProxyType(dict(self.predictions)))
+
+    def __getstate__(self) -> dict[str, Any]:  # a mappingproxy is not pickled: a plain dict in its place
+        return {"checks": self.checks, "predictions": dict(self.predictions)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "checks", state["checks"])
+        object.__setattr__(self, "predictions", MappingProxyType(dict(state["predictions"])))
 
     @property
     def passed(self) -> bool:
