@@ -52,7 +52,7 @@ import numpy as np
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
 from hybridperf.residual.model import (CALIBRATION_PARAMS, CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel,
-                                       kernel_context, kernel_weights as _kernel_weights, subset)
+                                       kernel_context, kernel_weights as _kernel_weights, min_latency_s, subset)
 
 HOST_FEATURES_VERSION = "2"  # 2: host effects (per-host offsets, lent to new CPUs)
 #: the packaged model trained on every calibration host (``hybridperf/data/models/<id>/``;
@@ -438,6 +438,7 @@ class CrossHostModel(ResidualModel):
         new.adaptation_["device"] = device
         z = X[:, _LOG_ROOF]
         new.adaptation_["log_roofline_range"] = [float(z.min()), float(z.max())]
+        new.adaptation_["min_latency_s"] = min_latency_s(X, y)  # how small a figure it was checked at (apply())
         return new
 
     def _adapt_kernels(self, base: CrossHostModel, X: np.ndarray, y: np.ndarray, kernels: KernelTable) -> CrossHostModel:
