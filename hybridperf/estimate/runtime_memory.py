@@ -561,7 +561,8 @@ class _BestFitPattern:
 
 def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]]) -> OrtActivationPlan:
     """Replay onnxruntime's sequential allocation planner and memory pattern over ``model``'s nodes
-    (in their stored order, which is onnxruntime's execution order for an optimised model).
+    (in the order onnxruntime runs them: :func:`ort_execution_orders`; the larger plan where that order
+    varies between sessions).
 
     ``tensors``: ``{name: (shape, bytes)}`` (:func:`ort_tensor_shapes`). Two steps, as in onnxruntime
     (``core/framework/allocation_planner.cc``, ``mem_pattern_planner.h``):
@@ -576,19 +577,80 @@ def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...],
     ``live_peak_bytes`` is the live set without any reuse (every value freed at its last use).
     """
     g = model.graph
+    plans = [_ort_plan_in_order(order, g, tensors) for order in ort_execution_orders(g)]
+    return max(plans, key=lambda p: (p.pattern_bytes, p.live_peak_bytes))
+
+
+def _ort_plan_in_order(nodes: Sequence[Any], g: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]]
+                       ) -> OrtActivationPlan:
+    """:func:`ort_activation_plan` with ``nodes`` run in the order given."""
     outputs = {o.name for o in g.output}
     uses: dict[str, int] = {}
-    for n in g.node:
+    for n in nodes:
         for i in n.input:
             if i:
                 uses[i] = uses.get(i, 0) + 1
-    size_of, first, last, value_alloc, value_free, out_bytes = _ort_plan_buffers(g, tensors, outputs, uses)
-    end = len(g.node)
+    size_of, first, last, value_alloc, value_free, out_bytes = _ort_plan_buffers(nodes, tensors, outputs, uses)
+    end = len(nodes)
     peak, live_peak, timeline = _ort_memory_pattern(size_of, first, last, value_alloc, value_free, end)
     return OrtActivationPlan(peak, live_peak, out_bytes, len(size_of), sum(size_of.values()), tuple(timeline[:end]))
 
 
-def _ort_plan_buffers(g: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]], outputs: set[str],
+def ort_execution_orders(g: Any) -> list[list[Any]]:
+    """The orders onnxruntime may run the nodes of its optimised graph ``g`` in: ``[stored order]``, or two.
+
+    onnxruntime runs (and saves) the nodes in its default topological order (``GraphViewer``:
+    ``Graph::ReverseDFSFrom`` the leaf nodes, a node's producers visited highest ``NodeIndex`` first), so
+    the order follows the node indices. Those of the ``ReorderOutput`` nodes its NCHWc transformer adds
+    last (``NchwcTransformerImpl::Finalize``) follow the iteration order of an ``unordered_map`` keyed by
+    ``NodeArg*``, i.e. heap addresses: with two or more of them the order, and the memory pattern, differs
+    from one session to the next (measured: a DenseNet block's ``ReorderOutput`` of the max-pool output runs
+    right after it or just before the concatenation, 38912 B vs 32768 B of pattern with AVX-512).
+    The stored order is then one draw; instead, the order is replayed with those nodes numbered in
+    creation order and in reverse (the other nodes keep their stored precedence), and
+    :func:`ort_activation_plan` keeps the larger pattern: the same figure on every call, one that
+    onnxruntime really plans in some sessions and the higher of the two extremes.
+    """
+    nodes = list(g.node)
+    floating = [i for i, n in enumerate(nodes) if n.op_type == "ReorderOutput"]
+    if len(floating) < 2:
+        return [nodes]
+    producer = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+    # creation order: the order the transformer met their NCHWc producers (its graph walk), then names
+    created = sorted(floating, key=lambda i: (producer.get(nodes[i].input[0], -1) if nodes[i].input else -1,
+                                              tuple(nodes[i].output)))
+    orders = []
+    for numbering in (created, created[::-1]):
+        # visit priority (lower first) = minus the node index: Finalize's nodes have the highest indices
+        prio = {i: pos for pos, i in enumerate(numbering[::-1])}
+        prio.update({i: len(nodes) + pos for pos, i in enumerate(x for x in range(len(nodes)) if x not in prio)})
+        orders.append([nodes[i] for i in _reverse_dfs_order(nodes, producer, prio)])
+    return orders
+
+
+def _reverse_dfs_order(nodes: Sequence[Any], producer: Mapping[str, int], prio: Mapping[int, int]) -> list[int]:
+    """onnxruntime's ``Graph::ReverseDFSFrom`` the leaf nodes (post-order), leaves and each node's producers
+    visited in ascending ``prio``."""
+    inputs = [sorted({producer[x] for x in n.input if x in producer}, key=prio.__getitem__) for n in nodes]
+    consumed = {p for ins in inputs for p in ins}
+    leaves = sorted((i for i in range(len(nodes)) if i not in consumed), key=prio.__getitem__)
+    order: list[int] = []
+    visited: set[int] = set()
+    stack: list[tuple[int, bool]] = [(i, False) for i in reversed(leaves)]
+    while stack:
+        i, leave = stack.pop()
+        if leave:
+            order.append(i)
+            continue
+        if i in visited:
+            continue
+        visited.add(i)
+        stack.append((i, True))
+        stack.extend((p, False) for p in reversed(inputs[i]) if p not in visited)
+    return order
+
+
+def _ort_plan_buffers(nodes: Sequence[Any], tensors: Mapping[str, tuple[tuple[int, ...], int]], outputs: set[str],
                       uses: dict[str, int]) -> tuple:
     """Step 1 of :func:`ort_activation_plan`: assign every value a buffer (alias, in place, reuse or new).
 
@@ -620,7 +682,7 @@ def _ort_plan_buffers(g: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]]
             free.insert(0, b)
             last[b] = step
 
-    for step, node in enumerate(g.node):
+    for step, node in enumerate(nodes):
         for o in node.output:
             if not o:
                 continue
@@ -1252,6 +1314,7 @@ def with_runtime(pred: Any, runtime: Runtime | str | None = "auto") -> Any:
 __all__ = [
     "Runtime", "RuntimePeak", "DEFAULT_RUNTIME_BY_KIND", "default_runtime",
     "OrtActivationPlan", "OrtFeatures", "ort_optimized_model", "ort_tensor_shapes", "ort_activation_plan",
+    "ort_execution_orders",
     "ort_resident_initializer_bytes", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
     "cuda_block_bytes", "blas_workspace_bytes", "EagerOp", "EagerActivationPlan", "torch_eager_activations",
     "branch_input_holds", "cudnn_nhwc_workspace_bytes", "conv_workspace_bytes",

@@ -144,11 +144,20 @@ def ops_outside_plan(mod: Any, func_name: str = "main") -> dict[str, int | None]
     bytes of those outputs, None where one has a data-dependent size (NonZero). Empty for a module whose
     every op was legalized. In a lowered module (:func:`to_memory_plannable`) an op TVM computes with a
     runtime function (``relax.nonzero``) is a ``call_packed`` returning its output: listed by that
-    function's name (``relax.run.nonzero``); a kernel's destination-passing call returns nothing."""
+    function's name (``relax.run.nonzero``); a kernel's destination-passing call returns nothing.
+
+    A run-time branch (an ONNX ``If`` on a data-dependent condition: a ``relax.If`` binding, not a call) is
+    listed as ``"If"`` with the bytes of its result: the branch taken at run time allocates it and whatever
+    its body computes, none of which is in the plan."""
     tvm, _ = _tvm.tvm_modules()
     out: dict[str, int | None] = {}
     for b in _tvm.bindings(mod[func_name]):
         v = b.value
+        if _tvm.is_if(v):
+            infos = _tvm.tensor_infos(_tvm.expr_type(b.var)) if _tvm.has_type(b.var) else []
+            sizes = [i.nbytes for i in infos] or [None]
+            out["If"] = None if ("If" in out and out["If"] is None) or None in sizes else out.get("If", 0) + sum(sizes)
+            continue
         if not _tvm.is_call(v):
             continue
         if _tvm.is_extern_func(v.op):
