@@ -74,6 +74,8 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.estimate.torch_eager import EagerOp, eager_ops, fuse_torch_activations
+from hybridperf.frontends.onnx_shapes import (broadcast, conv_shape, conv_spatial, fused_matmul_shape, gemm_shape,
+                                            matmul_shape)
 
 
 class Runtime(str, Enum):
@@ -235,36 +237,15 @@ def ort_optimized_model(model: Any, level: str = "all") -> tuple[Any, bool]:
             return proto, False
 
 
-def _conv_spatial(x: Sequence[int], kernel: Sequence[int], attrs: Mapping[str, Any]) -> list[int]:
-    sp = list(x[2:])
-    nd = len(sp)
-    strides = attrs.get("strides") or [1] * nd
-    dil = attrs.get("dilations") or [1] * nd
-    pads = attrs.get("pads") or [0] * (2 * nd)
-    auto_pad = attrs.get("auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
-    out = []
-    for i, d in enumerate(sp):
-        ek = (kernel[i] - 1) * dil[i] + 1
-        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            out.append(-(-d // strides[i]))
-        elif auto_pad == "VALID":
-            out.append((d - ek) // strides[i] + 1)
-        else:
-            num = d + pads[i] + pads[i + nd] - ek
-            out.append((-(-num // strides[i]) if attrs.get("ceil_mode", 0) else num // strides[i]) + 1)
-    return out
-
-
 def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n_out: int,
                     block: int) -> list | None:
     """Output shapes of the onnxruntime-specific ops its optimiser inserts (None: not one of them)."""
     x = ins[0] if ins else None
     if domain == "com.microsoft.nchwc":
         if op == "Conv":
-            return [_conv_shape(x, ins[1], attrs)]
+            return [conv_shape(x, ins[1], attrs)]
         if op in ("MaxPool", "AveragePool"):
-            return [[x[0], x[1], *_conv_spatial(x, attrs["kernel_shape"], attrs)]]
+            return [[x[0], x[1], *conv_spatial(x, attrs["kernel_shape"], attrs)]]
         if op in ("GlobalAveragePool", "GlobalMaxPool"):
             return [[x[0], x[1], *([1] * (len(x) - 2))]]
         if op == "ReorderInput":  # channels padded to the NCHWc block
@@ -279,16 +260,11 @@ def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n
         return None
     if domain == "com.microsoft":
         if op == "FusedConv":
-            return [_conv_shape(x, ins[1], attrs)]
+            return [conv_shape(x, ins[1], attrs)]
         if op == "FusedGemm":
-            return [_gemm_shape(ins[0], ins[1], attrs)]
+            return [gemm_shape(ins[0], ins[1], attrs)]
         if op == "FusedMatMul":
-            a, b = list(ins[0]), list(ins[1])
-            if attrs.get("transA", 0):
-                a[-1], a[-2] = a[-2], a[-1]
-            if attrs.get("transB", 0):
-                b[-1], b[-2] = b[-2], b[-1]
-            return [_matmul_shape(a, b)]
+            return [fused_matmul_shape(ins[0], ins[1], attrs)]
         if op in ("Gelu", "FastGelu", "QuickGelu", "BiasGelu", "BiasSoftmax", "BiasAdd"):
             return [x]
         if op in ("SkipLayerNormalization", "SkipSimplifiedLayerNormalization"):
@@ -305,39 +281,10 @@ def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n
 _UINT8, _INT32, _FLOAT = 2, 6, 1
 
 
-def _broadcast(*shapes: Sequence[int]) -> list[int]:
-    import numpy as np
-
-    return list(np.broadcast_shapes(*(tuple(s) for s in shapes)))
-
-
-def _matmul_shape(a: Sequence[int], b: Sequence[int]) -> list[int]:
-    """numpy ``matmul`` output shape (a 1-D operand is promoted, then its axis dropped)."""
-    a2, b2 = ([1, *a] if len(a) == 1 else list(a)), (list(b) + [1] if len(b) == 1 else list(b))
-    out = [*_broadcast(a2[:-2], b2[:-2]), a2[-2], b2[-1]]
-    if len(b) == 1:
-        out.pop(-1)
-    if len(a) == 1:
-        out.pop(-2 if len(b) != 1 else -1)
-    return out
-
-
-def _gemm_shape(a: Sequence[int], b: Sequence[int], attrs: Mapping[str, Any]) -> list[int]:
-    """(M, N) of a Gemm of 2-D ``a`` and ``b`` with ``transA`` / ``transB``."""
-    return [a[1] if attrs.get("transA", 0) else a[0], b[0] if attrs.get("transB", 0) else b[1]]
-
-
-def _conv_shape(x: Sequence[int], w: Sequence[int], attrs: Mapping[str, Any]) -> list[int]:
-    """(N, M, spatial...) of a convolution, (N, spatial..., M) with ``channels_last`` (com.microsoft)."""
-    if attrs.get("channels_last", 0):
-        return [x[0], *_conv_spatial([x[0], x[-1], *x[1:-1]], w[2:], attrs), w[0]]
-    return [x[0], w[0], *_conv_spatial(x, w[2:], attrs)]
-
-
 def _quant_pool_shape(x: Sequence[int], attrs: Mapping[str, Any], global_pool: bool) -> list[int]:
     last = bool(attrs.get("channels_last", 0))
     nchw = [x[0], x[-1], *x[1:-1]] if last else list(x)
-    sp = [1] * (len(x) - 2) if global_pool else _conv_spatial(nchw, attrs["kernel_shape"], attrs)
+    sp = [1] * (len(x) - 2) if global_pool else conv_spatial(nchw, attrs["kernel_shape"], attrs)
     return [x[0], *sp, nchw[1]] if last else [x[0], nchw[1], *sp]
 
 
@@ -365,16 +312,16 @@ class QuantOutputRule:
 
 def _elementwise(operands: Sequence[int], zero_point: int) -> QuantOutputRule:
     """Broadcast of the ``operands`` (input positions), element type of the output zero point."""
-    return QuantOutputRule(lambda ins, attrs: [_broadcast(*(ins[k] for k in operands))], (("input", zero_point),))
+    return QuantOutputRule(lambda ins, attrs: [broadcast(*(ins[k] for k in operands))], (("input", zero_point),))
 
 
 def _matmul(a: int, b: int, dtype: QuantDtype) -> QuantOutputRule:
     """numpy matmul of inputs ``a`` and ``b``."""
-    return QuantOutputRule(lambda ins, attrs: [_matmul_shape(ins[a], ins[b])], (dtype,))
+    return QuantOutputRule(lambda ins, attrs: [matmul_shape(ins[a], ins[b])], (dtype,))
 
 
 def _conv(weight: int, dtype: QuantDtype) -> QuantOutputRule:
-    return QuantOutputRule(lambda ins, attrs: [_conv_shape(ins[0], ins[weight], attrs)], (dtype,))
+    return QuantOutputRule(lambda ins, attrs: [conv_shape(ins[0], ins[weight], attrs)], (dtype,))
 
 
 def _pool(global_pool: bool) -> QuantOutputRule:
@@ -400,7 +347,7 @@ QUANT_OUTPUT_RULES: dict[str, QuantOutputRule] = {
     "QLinearAveragePool": _pool(False),
     "QLinearConcat": QuantOutputRule(lambda ins, attrs: [_quant_concat_shape(ins, attrs)], (("input", 1),)),
     # A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp (no y_zp: float output, typed by a_scale)
-    "QGemm": QuantOutputRule(lambda ins, attrs: [_gemm_shape(ins[0], ins[3], attrs)], (("input", (8, 1)),)),
+    "QGemm": QuantOutputRule(lambda ins, attrs: [gemm_shape(ins[0], ins[3], attrs)], (("input", (8, 1)),)),
     # x -> y (uint8, x's shape), y_scale (float scalar), y_zero_point (uint8 scalar)
     "DynamicQuantizeLinear": QuantOutputRule(lambda ins, attrs: [ins[0], [], []],
                                              (("type", _UINT8), ("type", _FLOAT), ("type", _UINT8))),

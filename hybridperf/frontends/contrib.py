@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from hybridperf.frontends.onnx_shapes import conv_shape, fused_matmul_shape, gemm_shape
+
 __all__ = ["CONVERTERS", "converter_for"]
 
 MS = "com.microsoft"
@@ -392,36 +394,24 @@ _SAME_SHAPE = frozenset({"SkipLayerNormalization", "SkipSimplifiedLayerNormaliza
                          "QuickGelu", "BiasAdd", "BiasGelu", "FastGelu", "Gelu"})
 
 
-def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...], attrs: dict) -> tuple[int, ...] | None:
+    """``FusedMatMul``'s output shape (:func:`~hybridperf.frontends.onnx_shapes.fused_matmul_shape`), None where an
+    operand is 1-D or the batch axes do not broadcast."""
     if len(a) < 2 or len(b) < 2:
         return None
     try:
-        batch = np.broadcast_shapes(a[:-2], b[:-2])
+        return tuple(fused_matmul_shape(a, b, attrs))
     except ValueError:
         return None
-    return (*batch, a[-2], b[-1])
 
 
 def _conv_shape(x: tuple[int, ...], w: tuple[int, ...], attrs: dict) -> tuple[int, ...] | None:
-    """ONNX ``Conv``'s output shape (``FusedConv``'s): N, M, then per spatial axis
-    ``(size + pads - dilation * (k - 1) - 1) // stride + 1``, or ``ceil(size / stride)`` under ``SAME_*``."""
-    spatial = len(x) - 2
-    if spatial < 1 or len(w) != len(x):
+    """``FusedConv``'s output shape (:func:`~hybridperf.frontends.onnx_shapes.conv_shape`), None where ``x`` has no
+    spatial axis, ``w`` another rank, or an output axis would be empty."""
+    if len(x) < 3 or len(w) != len(x):
         return None
-    strides = list(attrs.get("strides") or [1] * spatial)
-    dilations = list(attrs.get("dilations") or [1] * spatial)
-    pads = list(attrs.get("pads") or [0] * (2 * spatial))
-    kernel = list(attrs.get("kernel_shape") or w[2:])
-    auto_pad = attrs.get("auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
-    out = []
-    for k in range(spatial):
-        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            out.append(-(-x[2 + k] // strides[k]))
-            continue
-        pad = 0 if auto_pad == "VALID" else pads[k] + pads[k + spatial]
-        out.append((x[2 + k] + pad - dilations[k] * (kernel[k] - 1) - 1) // strides[k] + 1)
-    return None if any(d <= 0 for d in out) else (x[0], w[0], *out)
+    out = conv_shape(x, w, attrs)
+    return None if any(d <= 0 for d in out[2:]) else tuple(out)
 
 
 #: (domain, op type) of the ops :func:`output_shapes` knows
@@ -450,18 +440,11 @@ def output_shapes(node: Any, shapes: list[tuple[int, ...] | None]) -> list[tuple
     if x is None:
         return []
     if op == "FusedMatMul" and get(1) is not None:
-        a, b = list(x), list(get(1))
-        if attrs.get("transA") and len(a) >= 2:
-            a[-1], a[-2] = a[-2], a[-1]
-        if attrs.get("transB") and len(b) >= 2:
-            b[-1], b[-2] = b[-2], b[-1]
-        return [_matmul_shape(tuple(a), tuple(b))]
+        return [_matmul_shape(x, get(1), attrs)]
     if op == "FusedConv" and get(1) is not None:
         return [_conv_shape(x, get(1), attrs)]
     if op == "FusedGemm" and get(1) is not None and len(x) == 2 and len(get(1)) == 2:
-        m = x[1] if attrs.get("transA") else x[0]
-        n = get(1)[0] if attrs.get("transB") else get(1)[1]
-        return [(m, n)]
+        return [tuple(gemm_shape(x, get(1), attrs))]
     heads = int(attrs.get("num_heads", 0) or 0)
     if op == "Attention" and get(1) is not None and len(x) == 3 and heads > 0:
         _, dk, dv = list(attrs.get("qkv_hidden_sizes", [])) or [get(1)[1] // 3] * 3
