@@ -154,26 +154,25 @@ def ops_outside_plan(mod: Any, func_name: str = "main") -> dict[str, int | None]
     for b in _tvm.bindings(mod[func_name]):
         v = b.value
         if _tvm.is_if(v):
+            name = "If"
             infos = _tvm.tensor_infos(_tvm.expr_type(b.var)) if _tvm.has_type(b.var) else []
             sizes = [i.nbytes for i in infos] or [None]
-            out["If"] = None if ("If" in out and out["If"] is None) or None in sizes else out.get("If", 0) + sum(sizes)
-            continue
-        if not _tvm.is_call(v):
-            continue
-        if _tvm.is_extern_func(v.op):
-            name = str(v.op.global_symbol)
-        elif isinstance(v.op, tvm.ir.Op):
-            name = v.op.name
-            if name in _PLAN_NEUTRAL_OPS or name.startswith(_PLAN_NEUTRAL_PREFIXES):
+        else:
+            if not _tvm.is_call(v):
                 continue
-        else:  # a PrimFunc (destination-passing) or a fused function (its outputs are planned)
-            continue
-        infos = _tvm.tensor_infos(_tvm.expr_type(v))
-        if not infos:
-            continue
-        sizes = [i.nbytes for i in infos]
-        known = None if (name in out and out[name] is None) or None in sizes else out.get(name, 0) + sum(sizes)
-        out[name] = known
+            if _tvm.is_extern_func(v.op):
+                name = str(v.op.global_symbol)
+            elif isinstance(v.op, tvm.ir.Op):
+                name = v.op.name
+                if name in _PLAN_NEUTRAL_OPS or name.startswith(_PLAN_NEUTRAL_PREFIXES):
+                    continue
+            else:  # a PrimFunc (destination-passing) or a fused function (its outputs are planned)
+                continue
+            sizes = [i.nbytes for i in _tvm.tensor_infos(_tvm.expr_type(v))]
+            if not sizes:
+                continue
+        # one op's outputs add up; one of unknown size (None) makes its total unknown
+        out[name] = None if (name in out and out[name] is None) or None in sizes else out.get(name, 0) + sum(sizes)
     return out
 
 
