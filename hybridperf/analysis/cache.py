@@ -18,7 +18,7 @@ from hybridperf.analysis.blocks import BlockCache
 from hybridperf.ir.call_stream import ReshapePatterns
 from hybridperf.ir.lowering import LegalizeCache
 
-__all__ = ["AnalysisCache", "file_key", "is_racy"]
+__all__ = ["AnalysisCache", "file_crc", "file_key", "is_racy"]
 
 #: a file changed less than this long ago may change again without its time stamps moving (a clock tick, or the
 #: 1-2 s granularity of FAT, HFS+ and some network file systems): :func:`file_key` adds a digest of its bytes
@@ -48,14 +48,21 @@ def file_key(path: str | os.PathLike, digest: bool = True) -> tuple | None:
     key = (resolved, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
     if not (digest and is_racy(key, time.time_ns())):
         return (*key, None)
+    crc = file_crc(p)
+    return None if crc is None else (*key, crc)
+
+
+def file_crc(path: str | os.PathLike) -> int | None:
+    """CRC-32 of the file's bytes, read in 1 MiB chunks (the digest of :func:`file_key`); None when it cannot be
+    read."""
     crc = 0
     try:
-        with p.open("rb") as f:
+        with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 crc = zlib.crc32(chunk, crc)
     except OSError:
         return None
-    return (*key, crc)
+    return crc
 
 
 def is_racy(key: tuple, now_ns: int) -> bool:

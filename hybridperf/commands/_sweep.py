@@ -42,6 +42,13 @@ FIGURES = ("input_shapes", "latency_s", "energy_j", "energy_note", "peak_memory_
            "unknown_fields")
 
 
+def blank_row(path: str, runtime: str) -> dict[str, Any]:
+    """A row of ``path`` with every key and its figures null (unknown: a model that fails keeps them so, never
+    missing or 0), ``runtime`` the run's (``--runtime``, resolved for the device; error rows carry it too, as the
+    ``--output`` file's rows do)."""
+    return {"model": path, "status": "ok", "error": None, "runtime": runtime, **dict.fromkeys(FIGURES)}
+
+
 def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
                 session: Any = None, *, shapes: dict[str, tuple[int, ...]] | None = None, roofline_only: bool = False,
                 runtime: str = "auto") -> dict[str, Any]:
@@ -58,9 +65,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
     from hybridperf.errors import InputError as _InputError
 
     t0 = time.perf_counter()
-    # every key in every row: a model that failed has its figures null (unknown), never missing or 0
-    # runtime: the run's (--runtime, resolved for the device), in error rows too, as the --output file's rows carry it
-    row: dict[str, Any] = {"model": path, "status": "ok", "error": None, "runtime": runtime, **dict.fromkeys(FIGURES)}
+    row = blank_row(path, runtime)
     try:
         from hybridperf.api import Session
         from hybridperf.commands._common import native_stderr_silenced
@@ -106,4 +111,4 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
     return row
 
 
-__all__ = ["predict_row", "usable_cores"]
+__all__ = ["blank_row", "predict_row", "usable_cores"]

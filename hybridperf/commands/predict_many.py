@@ -264,10 +264,9 @@ def _pool_results(models: list[str], spec_ref: str, call: dict[str, Any], jobs: 
 
 def _died_row(path: str, call: dict[str, Any]) -> dict[str, Any]:
     """The error row of a model whose worker process died (every key, figures null, as predict_row's error rows)."""
-    from hybridperf.commands._sweep import FIGURES
+    from hybridperf.commands._sweep import blank_row
 
-    return {"model": path, "status": "error", "error": WORKER_DIED, "runtime": call["runtime"], **dict.fromkeys(FIGURES),
-            "wall_s": None}
+    return {**blank_row(path, call["runtime"]), "status": "error", "error": WORKER_DIED, "wall_s": None}
 
 
 #: what a resumed row must match besides the command's settings: hybridperf's version, the device sheet's bytes
@@ -391,16 +390,9 @@ def _same_file(recorded: Any, key: list | None, path: str) -> bool:
         return True
     if recorded[:-1] != key[:-1] or recorded[-1] is None or key[-1] is not None:
         return False
-    import zlib
+    from hybridperf.analysis.cache import file_crc
 
-    crc = 0
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                crc = zlib.crc32(chunk, crc)
-    except OSError:
-        return False
-    return crc == recorded[-1]
+    return file_crc(path) == recorded[-1]
 
 
 def _transient(row: dict[str, Any]) -> bool:
