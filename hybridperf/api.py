@@ -62,7 +62,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.analysis.analyze import Analyzed, analyze as _analyze
-from hybridperf.device.spec import DeviceSpec, load_spec
+from hybridperf.device.spec import DeviceSpec, load_spec, names_spec_file
 from hybridperf.errors import InputError, did_you_mean, python_words
 from hybridperf.estimate import pricing
 from hybridperf.estimate.budget import Budget, CheckResult, Metric, Target, parse_limit, MetricCheck, compare
@@ -667,17 +667,10 @@ def _with_runtime_memory(pred: Prediction, runtime: Any) -> Prediction:
     return with_runtime(pred, runtime)
 
 
-def _is_spec_file(device: Any) -> bool:
-    """Whether ``device`` names a spec file rather than an id (as :func:`~hybridperf.device.spec.load_spec` tells
-    them apart: a ``.yaml`` / ``.yml`` name or a path with a folder)."""
-    text = os.fspath(device) if isinstance(device, os.PathLike) else device
-    return isinstance(text, str) and (Path(text).suffix in (".yaml", ".yml") or "/" in text)
-
-
 def _spec_key(device: Any) -> str:
     """What :meth:`Session.spec` keys a sheet by: a spec file's resolved path (until 2026-12-04 its path as given, so
     after ``os.chdir`` a relative ``"my.yaml"`` served the sheet of the old folder's file), else the id."""
-    if _is_spec_file(device):
+    if names_spec_file(device):
         try:
             return str(Path(device).resolve())
         except (OSError, RuntimeError, ValueError):  # a symlink loop: load_spec says what is wrong with it
@@ -751,8 +744,8 @@ class Session:
         if got is None or got[2] is None or file_key(got[2]) != got[1]:
             # a spec file is read by its resolved path, so the sheet's path names it from any folder (one not found
             # is read as given: its error names the path as the caller wrote it)
-            spec = device_spec(key if _is_spec_file(device) and Path(key).is_file() else device)
-            where = key if _is_spec_file(device) else spec.path
+            spec = device_spec(key if names_spec_file(device) and Path(key).is_file() else device)
+            where = key if names_spec_file(device) else spec.path
             got = self._specs[key] = (spec, file_key(where) if where else None, where)
         return got[0]
 
@@ -887,8 +880,10 @@ class Session:
 
         ``devices`` is one device or a sequence of them (as :func:`check`'s); two different sheets with one id are
         refused (the result is keyed by id). Every argument and device is checked before any model is analysed."""
+        from hybridperf.frontends.common import is_onnx_proto
+
         if isinstance(models, (str, bytes, os.PathLike)) or not isinstance(models, Iterable) \
-                or type(models).__name__ == "ModelProto":  # a path was iterated as its characters ('/' a directory)
+                or is_onnx_proto(models):  # a path was iterated as its characters ('/' a directory)
             raise InputError(f"models must be a list of models, got one {type(models).__name__}: pass [model], "
                              "or for a directory sorted(pathlib.Path(folder).glob('*.onnx'))")
         specs = [self.spec(d) for d in _device_list(devices)]

@@ -475,17 +475,15 @@ def _check_probed_here(spec) -> None:
     InputError
         The sheet was probed on a CPU whose model name is not this machine's.
     """
-    import re
-
     from hybridperf.errors import InputError
-    from hybridperf.measure.probe import probed_cpu_model
+    from hybridperf.measure.probe import notes_cpu_model, probed_cpu_model
 
-    m = re.search(r"^Probed \S+ by hybridperf .*?CPU: (.+?); \d+ usable of", spec.notes or "", re.S)
-    if m is None:
+    probed = notes_cpu_model(spec.notes)
+    if probed is None:
         return
     here = probed_cpu_model()
-    if m.group(1).strip() != here:
-        raise InputError(f"--device {spec.id}: its sheet was probed on another CPU ({m.group(1).strip()}; this "
+    if probed != here:
+        raise InputError(f"--device {spec.id}: its sheet was probed on another CPU ({probed}; this "
                          f"machine: {here}), and the model would adapt it to this machine's timings; calibrate on "
                          "that machine, or probe this one (`hybridperf probe --out ID.yaml`) and calibrate that sheet")
 

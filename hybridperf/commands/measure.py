@@ -115,9 +115,7 @@ def _check_device(device: str):
     """Refuse a ``--device`` whose sheet is not a CPU: the record would call a CPU timing a GPU's. An id with no
     sheet is the user's own label for this machine and is kept as given. Returns the CPU sheet, ``None`` for
     ``host`` or a label."""
-    from pathlib import Path
-
-    from hybridperf.device.spec import HOST_ID, load_spec
+    from hybridperf.device.spec import HOST_ID, load_spec, names_spec_file
     from hybridperf.errors import InputError, SpecError
 
     if device == HOST_ID:
@@ -125,7 +123,7 @@ def _check_device(device: str):
     try:
         spec = load_spec(device)
     except SpecError:
-        if Path(device).suffix in (".yaml", ".yml") or "/" in device:  # a spec file, not a label: until 2026-12-03
+        if names_spec_file(device):  # a spec file, not a label: until 2026-12-03
             raise  # a broken or missing one was recorded as the label, exit 0
         from hybridperf.device.spec import available_devices
         from hybridperf.errors import did_you_mean

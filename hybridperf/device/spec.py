@@ -48,6 +48,7 @@ dram, l2, llc, sram, flash. Quantity entries accept the keys ``value``,
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -316,6 +317,13 @@ def available_devices(spec_dir: Path | None = None) -> list[str]:
     return sorted(p.stem for p in d.glob("*.yaml"))
 
 
+def names_spec_file(device: Any) -> bool:
+    """Whether ``device`` (a str or path) names a spec file rather than a device id: a ``.yaml`` / ``.yml`` name or a
+    path with a folder. The one rule :func:`load_spec` reads it by (and ``measure --device``, the API's sheet cache)."""
+    text = os.fspath(device) if isinstance(device, os.PathLike) else device
+    return isinstance(text, str) and (Path(text).suffix in (".yaml", ".yml") or "/" in text)
+
+
 def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
     """Load and validate a spec by device id or by path to a YAML file.
 
@@ -326,7 +334,7 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
         missing keys, non-positive numbers, unit mistakes.
     """
     path = Path(device)
-    if (path.suffix in (".yaml", ".yml") or "/" in str(device)) and not path.exists():  # a path, not an id
+    if names_spec_file(device) and not path.exists():  # a path, not an id
         raise SpecError(f"device spec file not found: {path}; check the path, or pass a device id from `hybridperf devices`")
     if path.suffix not in (".yaml", ".yml") and "/" in str(device) and path.exists():  # until 2026-12-03: "unknown
         # device '/x/t4.txt': ... or pass a spec file path", for the spec file path it was passed

@@ -212,6 +212,15 @@ def probed_cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def notes_cpu_model(notes: str | None) -> str | None:
+    """The CPU model name a CPU sheet's ``notes`` record where this probe wrote them (``Probed DATE by hybridperf
+    ... CPU: NAME; N usable of``, as :func:`spec_dict` writes it), None for notes it did not write."""
+    import re
+
+    m = re.search(r"^Probed \S+ by hybridperf .*?CPU: (.+?); \d+ usable of", notes or "", re.S)
+    return None if m is None else m.group(1).strip()
+
+
 def _memory_bytes() -> int | None:
     text = _read(Path("/proc/meminfo")) or ""
     for line in text.splitlines():

@@ -448,8 +448,8 @@ class ResidualModel:
                 lat = roof[j] * r[j] * scale * (gs[j] if gs is not None else 1.0)
                 new_k[i] = replace(kp, latency_s=float(lat), calibrated=True)
         if gs is not None:  # same composition as predict(): sum_g scale_g * group time * exp(g) + overhead
-            total = float((roof * r * gs)[cal].sum()) * scale + self.overhead_s_ + float(roof[~cal].sum())
             kernels_s, overhead_s = float((roof * r * gs)[cal].sum()) * scale, self.overhead_s_
+            total = kernels_s + overhead_s + float(roof[~cal].sum())
         else:  # same composition as predict(): (kernels * exp(g) + overhead) * exp(adaptation)
             total = (s_cal * math.exp(g) + self.overhead_s_) * math.exp(adj) + float(roof[~cal].sum())
             kernels_s, overhead_s = s_cal * math.exp(g + adj), self.overhead_s_ * math.exp(adj)
