@@ -174,9 +174,10 @@ def test_a_sheet_probed_on_another_cpu_is_not_calibrated_here(tmp_path, capsys, 
 # --------------------------------------------------------------------------- what the output calls its figures
 
 
-def test_the_measured_column_says_it_is_the_fastest_run(tmp_path, capsys, monkeypatch):
-    """Before: the table's column read "measured", which a user compares with `hybridperf measure`'s first figure,
-    the median; the calibration (and every CPU prediction) is of the fastest timed run."""
+def _fake_measured_host(tmp_path, monkeypatch, fastest_s, failed=None):
+    """``host`` in an own home with one thread, its sheet the packaged Zen 4 core's, and ``measure_rounds`` replaced:
+    the first ``len(fastest_s)`` of the static models measure those fastest times (median 1.1x), the next one fails
+    with ``failed`` where given. Returns the models' paths."""
     import hybridperf.measure.calibrate as cal
     import hybridperf.measure.host as host
     from hybridperf.device.spec import default_spec_dir
@@ -185,14 +186,22 @@ def test_the_measured_column_says_it_is_the_fastest_run(tmp_path, capsys, monkey
     monkeypatch.setattr(host, "host_threads", lambda: 1)
     host.install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
     models = _static_models(tmp_path / "m")
+    n = len(fastest_s)
 
     def fake(models, device, threads, rounds=2, seed=0, on_measured=None, batch=None):
         rows = [{"key": p.stem, "model": str(p), "latency_s": t * 1.1, "latency_min_s": t, "latency_norm_median": 1.0,
                  "round_spread": 0.0, "rounds": rounds, "threads": threads, "device": device}
-                for p, t in zip(models, (2e-3, 1e-3, 5e-4))]
-        return rows, [], []
+                for p, t in zip(models[:n], fastest_s)]
+        return rows, [], ([(models[n].stem, failed)] if failed else [])
 
     monkeypatch.setattr(cal, "measure_rounds", fake)
+    return models
+
+
+def test_the_measured_column_says_it_is_the_fastest_run(tmp_path, capsys, monkeypatch):
+    """Before: the table's column read "measured", which a user compares with `hybridperf measure`'s first figure,
+    the median; the calibration (and every CPU prediction) is of the fastest timed run."""
+    models = _fake_measured_host(tmp_path, monkeypatch, (2e-3, 1e-3, 5e-4))
     assert main(["calibrate", "--device", "host", "--measure", *map(str, models), "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("model "))
@@ -232,22 +241,7 @@ def test_a_model_onnxruntime_cannot_run_is_one_line_on_stderr(tmp_path, capfd):
 def test_shots_that_leave_no_model_once_some_failed_are_said(tmp_path, capsys, monkeypatch):
     """`--shots 2` of 3 models passes the check before measuring; one then fails to measure. Before: the run fell back
     to leave-one-out over the 2 left without a word. Now a warning says --shots was dropped and why."""
-    import hybridperf.measure.calibrate as cal
-    import hybridperf.measure.host as host
-    from hybridperf.device.spec import default_spec_dir
-
-    _own_home(tmp_path, monkeypatch)
-    monkeypatch.setattr(host, "host_threads", lambda: 1)
-    host.install_host_spec(default_spec_dir() / "host-epyc-zen4-1c.yaml")
-    models = _static_models(tmp_path / "m")
-
-    def fake(models, device, threads, rounds=2, seed=0, on_measured=None, batch=None):
-        rows = [{"key": p.stem, "model": str(p), "latency_s": t * 1.1, "latency_min_s": t, "latency_norm_median": 1.0,
-                 "round_spread": 0.0, "rounds": rounds, "threads": threads, "device": device}
-                for p, t in zip(models[:2], (2e-3, 1e-3))]
-        return rows, [], [(models[2].stem, "onnxruntime cannot run it")]
-
-    monkeypatch.setattr(cal, "measure_rounds", fake)
+    models = _fake_measured_host(tmp_path, monkeypatch, (2e-3, 1e-3), failed="onnxruntime cannot run it")
     code = main(["calibrate", "--device", "host", "--measure", *map(str, models), "--shots", "2", "--rounds", "1",
                  "--format", "json"])
     out, err = capsys.readouterr()

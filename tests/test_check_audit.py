@@ -27,9 +27,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto
 from test_energy import toy
-from test_no_silent_zeros import _save
+from test_no_silent_zeros import _nms, _relu
 
 from hybridperf.cli import ExitCode, main
 from hybridperf.estimate.budget import (Budget, BudgetError, Metric, MetricCheck, compare, overridden, parse_config,
@@ -47,12 +47,8 @@ def models(tmp_path_factory, model_dir):
     shutil.copy(model_dir / "resnet_like.onnx", d / "resnet_like.onnx")
     return {
         "resnet": str(d / "resnet_like.onnx"),
-        "relu": _save([helper.make_node("Relu", ["x"], ["y"])], [helper.make_tensor_value_info("x", F32, [4, 8])],
-                      [helper.make_tensor_value_info("y", F32, [4, 8])], d / "relu.onnx"),
-        "nms": _save([helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["sel"])],
-                     [helper.make_tensor_value_info("boxes", F32, [1, 100, 4]),
-                      helper.make_tensor_value_info("scores", F32, [1, 1, 100])],
-                     [helper.make_tensor_value_info("sel", TensorProto.INT64, None)], d / "nms.onnx"),
+        "relu": _relu(d / "relu.onnx"),
+        "nms": _nms(d / "nms.onnx"),
     }
 
 

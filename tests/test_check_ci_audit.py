@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from onnx import TensorProto, helper
-from test_no_silent_zeros import _save
+from test_no_silent_zeros import _nms, _relu, _save
 
 from hybridperf.cli import ExitCode, main
 from hybridperf.estimate.budget import Budget, CheckResult, Metric, MetricCheck, compare
@@ -36,15 +36,11 @@ def models(tmp_path_factory):
     NonMaxSuppression alone (nothing priced)."""
     d = tmp_path_factory.mktemp("ci_audit")
     return {
-        "relu": _save([helper.make_node("Relu", ["x"], ["y"])], [helper.make_tensor_value_info("x", F32, [4, 8])],
-                      [helper.make_tensor_value_info("y", F32, [4, 8])], d / "relu.onnx"),
+        "relu": _relu(d / "relu.onnx"),
         "nz": _save([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("NonZero", ["r"], ["y"])],
                     [helper.make_tensor_value_info("x", F32, [64, 64])],
                     [helper.make_tensor_value_info("y", TensorProto.INT64, None)], d / "nz.onnx"),
-        "nms": _save([helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["sel"])],
-                     [helper.make_tensor_value_info("boxes", F32, [1, 100, 4]),
-                      helper.make_tensor_value_info("scores", F32, [1, 1, 100])],
-                     [helper.make_tensor_value_info("sel", TensorProto.INT64, None)], d / "nms.onnx"),
+        "nms": _nms(d / "nms.onnx"),
     }
 
 

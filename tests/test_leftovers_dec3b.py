@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from test_no_silent_zeros import _save
+from test_no_silent_zeros import _nms, _relu
 
 from hybridperf.cli import ExitCode, main
 from hybridperf.estimate.budget import LARGEST, Budget, BudgetError, Metric, compare, parse_limit
@@ -34,14 +34,9 @@ def models(tmp_path_factory):
     and the launch) and NonMaxSuppression alone (nothing priced)."""
     d = tmp_path_factory.mktemp("dec3b")
     return {
-        "relu": _save([helper.make_node("Relu", ["x"], ["y"])], [helper.make_tensor_value_info("x", F32, [4, 8])],
-                      [helper.make_tensor_value_info("y", F32, [4, 8])], d / "relu.onnx"),
-        "big": _save([helper.make_node("Relu", ["x"], ["y"])], [helper.make_tensor_value_info("x", F32, [1024, 1024])],
-                     [helper.make_tensor_value_info("y", F32, [1024, 1024])], d / "big.onnx"),
-        "nms": _save([helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["sel"])],
-                     [helper.make_tensor_value_info("boxes", F32, [1, 100, 4]),
-                      helper.make_tensor_value_info("scores", F32, [1, 1, 100])],
-                     [helper.make_tensor_value_info("sel", TensorProto.INT64, None)], d / "nms.onnx"),
+        "relu": _relu(d / "relu.onnx"),
+        "big": _relu(d / "big.onnx", (1024, 1024)),
+        "nms": _nms(d / "nms.onnx"),
     }
 
 

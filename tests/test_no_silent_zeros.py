@@ -30,6 +30,20 @@ def _save(nodes, inputs, outputs, path, inits=()):
     return str(path)
 
 
+def _relu(path, shape=(4, 8)):
+    """A Relu of a float32 ``shape`` (4*8 = 32 FLOP by default), saved at ``path``."""
+    return _save([helper.make_node("Relu", ["x"], ["y"])], [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], path)
+
+
+def _nms(path):
+    """NonMaxSuppression alone (100 boxes, one class: nothing priced), saved at ``path``."""
+    return _save([helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["sel"])],
+                 [helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 100, 4]),
+                  helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 1, 100])],
+                 [helper.make_tensor_value_info("sel", TensorProto.INT64, None)], path)
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("silent")
