@@ -250,14 +250,16 @@ def batches_taken(path, batches):
 
 def save_static(d, names) -> list:
     """Save the builders ``names`` into folder ``d`` (created) as ``NAME.onnx`` with every symbolic dim of their
-    inputs and outputs bound to 1: the static shapes ``calibrate --measure`` needs. Returns the paths."""
+    inputs and outputs bound to 1: the static shapes ``calibrate --measure`` needs. ``names`` may also map a file
+    name to ``(builder, keyword arguments)``. Returns the paths."""
     from pathlib import Path
 
     d = Path(d)
     d.mkdir(parents=True, exist_ok=True)
+    builds = names.items() if isinstance(names, dict) else ((name, (globals()[name], {})) for name in names)
     out = []
-    for name in names:
-        m, _ = globals()[name]()
+    for name, (build, kw) in builds:
+        m, _ = build(**kw)
         for io in [*m.graph.input, *m.graph.output]:
             for dim in io.type.tensor_type.shape.dim:
                 if dim.HasField("dim_param"):

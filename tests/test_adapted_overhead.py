@@ -39,19 +39,7 @@ TINY = {"r1": (onnx_models.resnet_like, dict(hw=8, width=4)), "r2": (onnx_models
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    import onnx
-
-    d = tmp_path_factory.mktemp("tiny")
-    out = []
-    for name, (build, kw) in TINY.items():
-        m, _ = build(**kw)
-        for io in [*m.graph.input, *m.graph.output]:
-            for dim in io.type.tensor_type.shape.dim:
-                if dim.HasField("dim_param"):
-                    dim.dim_value = 1
-        onnx.save(m, str(d / f"{name}.onnx"))
-        out.append(d / f"{name}.onnx")
-    return out
+    return onnx_models.save_static(tmp_path_factory.mktemp("tiny"), TINY)
 
 
 @pytest.fixture(scope="module")
