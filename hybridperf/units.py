@@ -46,6 +46,7 @@ UNITS: Mapping[str, tuple[str, float]] = MappingProxyType(
         "ns": ("time", 1e-9),
         "W": ("power", 1.0),
         "mW": ("power", 1e-3),
+        "kJ": ("energy", 1e3),  # since 2026-12-04 (`--max-energy 2kJ` was an unknown unit)
         "J": ("energy", 1.0),
         "mJ": ("energy", 1e-3),
         "uJ": ("energy", 1e-6),
@@ -53,6 +54,12 @@ UNITS: Mapping[str, tuple[str, float]] = MappingProxyType(
         "nJ": ("energy", 1e-9),
         "pJ": ("energy", 1e-12),
         "fJ": ("energy", 1e-15),
+        # watt-hours (since 2026-12-04): how batteries and per-query LLM energy are quoted (0.3 Wh a query); a kWh
+        # limit past 0.28 is over the largest energy limit (hybridperf.estimate.budget.LARGEST), and says so (a
+        # "kWh" left out of this table was offered "Wh", a thousand times less)
+        "kWh": ("energy", 3.6e6),
+        "Wh": ("energy", 3600.0),
+        "mWh": ("energy", 3.6),
         "Hz": ("frequency", 1.0),
         "MHz": ("frequency", 1e6),
         "GHz": ("frequency", 1e9),
@@ -99,11 +106,36 @@ def si_prefix(value: float, prefixes: Sequence[tuple[float, str]],
     return below
 
 
+#: a figure that reaches this many of its largest prefix (``1e4 TFLOP``, ``1e4 s``, ``1e4 EiB``) prints in scientific
+#: notation in its base unit (:func:`scientific`): until 2026-12-04 a latency of a year read ``31536000.000 s`` and a
+#: count ``147573952.590 TFLOP``, digit strings nobody reads at a glance. Four digits stay in full (``2500.000 TFLOP``).
+SCIENTIFIC_FROM = 1e4
+#: a nonzero figure under this much of its smallest prefix (``1e-5 ns``) prints in scientific notation too
+SCIENTIFIC_BELOW = 1e-4
+
+
+def scientific(value: float, digits: int = 4) -> str:
+    """``5.708e7``, ``-1.0e-15``: ``value`` with ``digits`` significant digits and the exponent written plainly
+    (Python's ``5.708e+07``): the one scientific notation of every formatter here and in
+    :mod:`hybridperf.report.format`."""
+    mantissa, _, exponent = f"{value:.{max(digits, 1) - 1}e}".partition("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _plain_exponent(text: str) -> str:
+    """``"3e+07"`` -> ``"3e7"``, ``"1.5e-12"`` -> ``"1.5e-12"``: the exponent of a ``g`` format as :func:`scientific`
+    writes it."""
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
+
+
 def format_si(value: float | None, unit: str, digits: int = 4, sep: str = " ") -> str:
     """``19.5e12, "FLOP/s"`` -> ``"19.5 TFLOP/s"``: ``digits`` significant digits, decimal prefixes
     (bytes too, as datasheets do); seconds take sub-multiples, ``pJ`` and ``W`` none; ``sep`` goes
-    between number and unit (``""`` for axis ticks); None is ``-``. The one SI formatter: the reports'
-    (:mod:`hybridperf.report.format`) and the messages made below the report layer."""
+    between number and unit (``""`` for axis ticks); None is ``-``. A figure with more integer digits than
+    ``digits`` at its largest prefix, or below the smallest, is written in scientific notation in the base unit
+    (``1e20 FLOP/s``, ``3.2e7 s``, ``1.5e-12 s``; ``1e+05 PFLOP/s`` until 2026-12-04). The one SI formatter: the
+    reports' (:mod:`hybridperf.report.format`) and the messages made below the report layer."""
     if value is None:
         return "-"
     if unit == "s":
@@ -112,14 +144,21 @@ def format_si(value: float | None, unit: str, digits: int = 4, sep: str = " ") -
         factor, prefix = 1.0, ""
     else:
         factor, prefix = si_prefix(value, DECIMAL)
-    return f"{value / factor:.{digits}g}{sep}{prefix}{unit}"
+    text = f"{value / factor:.{digits}g}"
+    if "e" in text:
+        return f"{_plain_exponent(f'{value:.{digits}g}')}{sep}{unit}"
+    return f"{text}{sep}{prefix}{unit}"
 
 
 def bytes_text(n: float) -> str:
-    """Bytes with binary prefixes and two decimals (``1.50 GiB``, ``512.00 KiB``); under 1 KiB a whole number
-    (``512 B``): :func:`hybridperf.report.format.fmt_bytes`, and the messages made below the report layer (a
-    capacity warning read ``0.00 GiB exceeds 0.00 GiB`` for a device of a few hundred KiB until 2026-12-03)."""
-    for factor, prefix in ((2**50, "Pi"), (2**40, "Ti"), (2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki")):
+    """Bytes with binary prefixes and two decimals (``1.50 GiB``, ``512.00 KiB``, up to ``EiB``); under 1 KiB a whole
+    number (``512 B``); from 10000 EiB on in scientific notation (``1.153e22 B``; the EiB prefix and this since
+    2026-12-04: ``1048576.00 PiB`` before): :func:`hybridperf.report.format.fmt_bytes`, and the messages made below
+    the report layer (a capacity warning read ``0.00 GiB exceeds 0.00 GiB`` for a device of a few hundred KiB until
+    2026-12-03)."""
+    if abs(n) >= SCIENTIFIC_FROM * 2**60:
+        return f"{scientific(n)} B"
+    for factor, prefix in ((2**60, "Ei"), (2**50, "Pi"), (2**40, "Ti"), (2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki")):
         if abs(n) >= factor:
             return f"{n / factor:.2f} {prefix}B"
     return f"{int(n)} B"

@@ -21,6 +21,20 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def capped_jobs(jobs: int | None, models: int) -> tuple[int, str]:
+    """The workers to start on this machine for ``--jobs`` (None: every usable core) and ``models`` models: at most one
+    per model and at most :func:`usable_cores`; and the note saying so where the cores capped ``jobs`` ("" else).
+    Until 2026-12-04 ``--jobs 64`` under ``taskset -c 0-3`` started 64 workers, each importing TVM (about 0.5 GiB)
+    to take turns on four cores."""
+    cores = usable_cores()
+    want = min(jobs or cores, models)
+    if want <= cores:
+        return want, ""
+    s = "s" if cores != 1 else ""
+    return cores, (f"--jobs {jobs} is more than the {cores} core{s} this process may run on (its CPU affinity): "
+                   f"running {cores} worker{s}")
+
+
 #: the :class:`hybridperf.api.Session` of a ``predict-many`` worker process (set by :func:`_init_worker`, in that
 #: process only): its caches serve every model the worker is given, as ``--jobs 1``'s session does
 _worker_session: Any = None

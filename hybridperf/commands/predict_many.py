@@ -5,11 +5,11 @@ Predicts every ``*.onnx``, ``*.tflite`` and ``*.pt2`` under each DIR (recursivel
 path; a DIR with none is refused) and each MODEL named (a shell glob), each file once, on one device, with
 ``predict``'s options (each row's figures are ``hybridperf predict``'s for that model), in
 parallel: a ``ProcessPoolExecutor`` of ``--jobs``
-workers (default: every core this process may run on), each importing TVM once when it starts and keeping one
-:class:`hybridperf.api.Session` for its models. ``--jobs 1`` runs in this
-process (through one session, whose caches serve every model). A worker that dies (killed for memory) fails only
-the model it was predicting (its row says so, and a resumed run predicts it again). A progress bar goes to
-stderr when stderr is a terminal.
+workers (default: every core this process may run on; more than that runs that many, and says so on stderr),
+each importing TVM once when it starts and keeping one :class:`hybridperf.api.Session` for its models.
+``--jobs 1`` runs in this process (through one session, whose caches serve every model). A worker that dies
+(killed for memory) fails only the model it was predicting (its row says so, and a resumed run predicts it again).
+A progress bar goes to stderr when stderr is a terminal.
 
 ``--backend ray`` spreads the models over a Ray cluster (``pip install 'hybridperf[ray]'``):
 ``--address`` names a running cluster (``auto``, ``ray://head:10001``), else a local Ray
@@ -44,7 +44,7 @@ from hybridperf.cli import ExitCode
 from hybridperf.precision import OVERRIDES
 from hybridperf.commands._common import (add_format_argument, add_roofline_only_argument, add_runtime_argument,
                                          check_output_path)
-from hybridperf.commands._sweep import _init_worker, predict_row, usable_cores
+from hybridperf.commands._sweep import _init_worker, capped_jobs, predict_row
 from hybridperf.errors import InputError
 
 #: file suffixes predicted (lower case); other files are ignored (``check`` finds a directory's models by these)
@@ -60,7 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "works); a file named twice is predicted once")
     p.add_argument("--device", "-d", action="append", help="device id from `hybridperf devices` or a spec file (default "
                    "host: this machine, probed once and cached); one per run")
-    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: every usable core; 1 = in this process)")
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="worker processes (default: every usable core; at most that many, and one per model, except on "
+                   "a Ray cluster; 1 = in this process)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind the input NAME of every model to this "
                    "shape, e.g. --shape input=1x3x224x224 (repeatable; a model without that input fails, its row says why)")
@@ -205,10 +207,18 @@ def _results(args: argparse.Namespace, models: list[Path], spec: Any, spec_ref: 
     if args.backend == "ray":
         from hybridperf.commands.ray_backend import predict_rows
 
-        yield from predict_rows([str(m) for m in models], spec, call, address=args.address, workers=args.jobs)
+        workers = args.jobs
+        if args.jobs is not None and not args.address:  # a local Ray instance: this machine's cores, as below (a
+            # cluster's --jobs is its own)
+            workers, note = capped_jobs(args.jobs, len(models))
+            if note:
+                print(f"hybridperf: note: {note}", file=sys.stderr)
+        yield from predict_rows([str(m) for m in models], spec, call, address=args.address, workers=workers)
         return
-    jobs = min(args.jobs or usable_cores(), len(models))
-    if jobs == 1:
+    jobs, note = capped_jobs(args.jobs, len(models))
+    if note:
+        print(f"hybridperf: note: {note}", file=sys.stderr)
+    if jobs == 1 and not note:  # capped to one (one usable core): still a worker, so that its death fails one model
         from hybridperf.api import Session
 
         session = Session(keep_analyses=0)

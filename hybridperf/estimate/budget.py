@@ -6,7 +6,8 @@ device. Limits are written as a positive number and a unit:
 * latency: ``s``, ``ms``, ``us`` (or ``µs``), ``ns`` -- e.g. ``20ms``, ``1.5 s``
 * memory: ``B``, ``KB``, ``MB``, ``GB``, ``TB`` (powers of 1000) and ``KiB``,
   ``MiB``, ``GiB``, ``TiB`` (powers of 1024) -- e.g. ``512MiB``
-* energy: ``J``, ``mJ``, ``uJ`` (or ``µJ``) -- e.g. ``50mJ``
+* energy: ``kJ``, ``J``, ``mJ``, ``uJ`` (or ``µJ``), ``nJ``, ``pJ``, ``fJ``, and ``kWh``, ``Wh``, ``mWh``
+  (3.6 MJ, 3600 J, 3.6 J) -- e.g. ``50mJ``, ``2kJ``, ``0.3Wh``
 
 Anything else (``20 msec``, ``-5ms``, ``512MB/s``, a bare ``20``) is an
 :class:`BudgetError` naming the flag or key and the accepted units; so is a limit

@@ -12,6 +12,8 @@ binary prefixes), in one of two styles:
 * fixed decimals, for a prediction's own figures: :func:`fmt_time` (``2.500 ms``),
   :func:`fmt_bytes` (binary prefixes, ``1.50 GiB``), :func:`fmt_count` (``1.234 G``, followed by
   the unit by the caller), :func:`fmt_energy` (``2.000 mJ``);
+  a figure of 10000 or more of its largest prefix, or under 0.0001 of its smallest, in scientific notation in the
+  base unit (``3.154e7 s``, ``1.476e20 FLOP``);
 * significant digits with decimal prefixes, as datasheets print them: :func:`format_si`
   (``19.5 TFLOP/s``, ``80 GB``) for device sheets, probes, calibration and the HTML roofline axes.
 """
@@ -20,20 +22,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from hybridperf.units import DECIMAL, SUBMULTIPLE, bytes_text, format_si, si_prefix
+from hybridperf.units import (DECIMAL, SCIENTIFIC_BELOW, SCIENTIFIC_FROM, SUBMULTIPLE, bytes_text, format_si,
+                              scientific, si_prefix)
 
 __all__ = ["fmt_bound", "fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_flops", "fmt_peak", "fmt_time",
            "format_si", "table"]
 
 
 def fmt_time(s: float | None) -> str:
-    """Seconds: ``2.500 s``, ``2.500 ms``, ``2.5 us``, ``2.5 ns``; zero is ``0.0 us``, None ``-``."""
+    """Seconds: ``2.500 s``, ``2.500 ms``, ``2.5 us``, ``2.5 ns``; zero is ``0.0 us``, None ``-``; from 10000 s
+    ``3.154e7 s`` (:func:`_fixed`)."""
     if s is None:
         return "-"
-    factor, prefix = si_prefix(s, SUBMULTIPLE, below=SUBMULTIPLE[-1]) if s else SUBMULTIPLE[2]
-    return f"{_decimals(s / factor, factor)} {prefix}s"
+    if not s:
+        return "0.0 us"
+    return _fixed(s, SUBMULTIPLE, "s")
+
+
+def _fixed(value: float, prefixes: Sequence[tuple[float, str]], unit: str) -> str:
+    """A nonzero ``value`` at the first of ``prefixes`` (largest first) that it reaches, else the last, in the style
+    of :func:`_decimals`; in scientific notation in ``unit`` (:func:`hybridperf.units.scientific`) where that would
+    be 10000 or more of the largest prefix (a latency of a year read ``31536000.000 s`` until 2026-12-04), or under
+    0.0001 of the smallest (``1.0e-15 s``: it read ``1e-06 ns``)."""
+    factor, prefix = si_prefix(value, prefixes, below=prefixes[-1])
+    v = value / factor
+    if abs(v) >= SCIENTIFIC_FROM:
+        return f"{scientific(value)} {unit}"
+    if abs(v) < SCIENTIFIC_BELOW:
+        return f"{scientific(value, 2)} {unit}"
+    return f"{_decimals(v, factor)} {prefix}{unit}"
 
 
 def _decimals(v: float, factor: float) -> str:
@@ -43,14 +62,18 @@ def _decimals(v: float, factor: float) -> str:
     return f"{v:.2g}" if v and not float(text) else text
 
 
+#: the prefixes of :func:`fmt_energy`: kJ and MJ since 2026-12-04 (a limit of ``--max-energy 2kJ`` read ``2000.000 J``)
+_ENERGY_PREFIXES = ((1e6, "M"), (1e3, "k"), *SUBMULTIPLE, (1e-12, "p"))
+
+
 def fmt_energy(j: float) -> str:
-    """Joules: ``2.000 J``, ``2.000 mJ``, then one decimal: ``2.5 uJ``, ``42.8 nJ``, ``50.0 pJ``; zero is ``0.0 uJ``.
+    """Joules: ``2.000 MJ``, ``2.000 kJ``, ``2.000 J``, ``2.000 mJ``, then one decimal: ``2.5 uJ``, ``42.8 nJ``,
+    ``50.0 pJ``; zero is ``0.0 uJ``; from 10000 MJ ``1.663e10 J`` (:func:`_fixed`).
 
     An NPU inference (tens of nJ) or an ``--max-energy 50nJ`` limit read ``0.0 uJ`` until 2026-12-03."""
     if not j:
         return "0.0 uJ"
-    factor, prefix = si_prefix(j, (*SUBMULTIPLE, (1e-12, "p")), below=(1e-12, "p"))
-    return f"{_decimals(j / factor, factor)} {prefix}J"
+    return _fixed(j, _ENERGY_PREFIXES, "J")
 
 
 def fmt_bytes(n: float | None) -> str:
@@ -60,8 +83,11 @@ def fmt_bytes(n: float | None) -> str:
 
 def fmt_count(n: float) -> str:
     """A count with a decimal prefix up to T and three decimals, the unit left to the caller:
-    ``fmt_count(2.5e9) + "FLOP"`` -> ``2.500 GFLOP``; under 1000 a whole number (``12 FLOP``)."""
+    ``fmt_count(2.5e9) + "FLOP"`` -> ``2.500 GFLOP``; under 1000 a whole number (``12 FLOP``); from 10000 T in
+    scientific notation (``1.476e20 FLOP``; it read ``147573952.590 TFLOP`` until 2026-12-04)."""
     factor, prefix = si_prefix(n, DECIMAL[1:])
+    if abs(n) >= SCIENTIFIC_FROM * DECIMAL[1][0]:
+        return f"{scientific(n)} "
     return f"{n / factor:.{3 if prefix else 0}f} {prefix}"
 
 
@@ -73,7 +99,10 @@ def fmt_flops(n: float) -> str:
 def fmt_percent(fraction: float, decimals: int = 1) -> str:
     """``0.25`` -> ``25.0%``; a positive fraction that rounds to 0 at ``decimals`` reads ``<0.1%`` (``<1%`` with no
     decimals), never ``0.0%``: a 2.4 us Add beside a 0.5 s MatMul, or a limit exceeded by 1 B of 9.13 MiB, read as
-    zero until 2026-12-03."""
+    zero until 2026-12-03. From 10000 % on in scientific notation (``2.854e11%``: a year's latency against a 20 ms
+    limit read ``+285388541455%`` until 2026-12-04)."""
+    if abs(fraction) * 100 >= SCIENTIFIC_FROM:
+        return f"{scientific(fraction * 100)}%"
     text = f"{fraction:.{decimals}%}"
     if fraction > 0 and float(text[:-1]) == 0:
         return f"<{10.0 ** -decimals:.{decimals}f}%"
