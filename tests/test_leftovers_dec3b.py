@@ -202,7 +202,7 @@ def test_check_of_a_directory_without_models_is_one_line(tmp_path, capsys):
     (tmp_path / "empty" / "notes.txt").write_text("")
     code, out, err = _run(capsys, "check", str(tmp_path / "empty"), "-d", "t4", "--max-latency", "1s")
     assert code == ExitCode.INPUT_ERROR and out == ""
-    assert err == (f"hybridperf: error: no model file (.onnx, .tflite) under {tmp_path / 'empty'}; pass a directory "
+    assert err == (f"hybridperf: error: no model file (.onnx, .tflite, .pt2) under {tmp_path / 'empty'}; pass a directory "
                    "of models or model files\n")
 
 

@@ -74,11 +74,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from hybridperf.commands._common import StoreOnce, add_roofline_only_argument, add_runtime_argument
 
     p.add_argument("models", nargs="*", metavar="MODEL|DIR", help="model files, and directories searched recursively "
-                   "for .onnx and .tflite files as predict-many does (default: every model in [tool.hybridperf.budgets])")
+                   "for .onnx, .tflite and .pt2 files as predict-many does (default: every model in [tool.hybridperf.budgets])")
     p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; default: the devices of [tool.hybridperf], else host, this machine)")
     p.add_argument("--max-latency", action=StoreOnce, metavar="T", help="latency limit: s, ms, us, ns (e.g. 20ms)")
     p.add_argument("--max-memory", action=StoreOnce, metavar="M", help="peak memory limit: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB (e.g. 512MiB)")
-    p.add_argument("--max-energy", action=StoreOnce, metavar="E", help="energy limit per inference: J, mJ, uJ (e.g. 50mJ)")
+    p.add_argument("--max-energy", action=StoreOnce, metavar="E", help="energy limit per inference: kJ, J, mJ, uJ, Wh, mWh (e.g. 50mJ)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
@@ -182,11 +182,13 @@ def _models_of(paths: list[str]) -> list[str]:
         if not folder:
             out.append(p)
             continue
-        from hybridperf.commands.predict_many import MODEL_SUFFIXES, find_models
+        from hybridperf.commands.predict_many import SWEEP_SUFFIXES, find_models
 
-        found = [str(f) for f in find_models(p)]
+        # with predict-many's suffixes: until 2026-12-04 a folder's .pt2 files were left out of check (not of
+        # predict-many)
+        found = [str(f) for f in find_models(p, suffixes=SWEEP_SUFFIXES)]
         if not found:
-            raise InputError(f"no model file ({', '.join(MODEL_SUFFIXES)}) under {p}; pass a directory of models or "
+            raise InputError(f"no model file ({', '.join(SWEEP_SUFFIXES)}) under {p}; pass a directory of models or "
                              "model files")
         out += found
     return out
