@@ -13,3 +13,18 @@ def test_check_of_a_directory_finds_pt2_files_as_predict_many_does(tmp_path, cap
     err = capsys.readouterr().err
     assert code == ExitCode.INPUT_ERROR
     assert "no model file" not in err and len(err.splitlines()) == 1
+
+
+def test_mig_names_what_priced_its_latency_in_table_and_json(capsys):
+    # until 2026-12-04 neither the mig table nor its JSON said whether the whole-GPU latency every profile's is
+    # derived from was learned (zero-shot from spec, a calibration) or the roofline's
+    import json
+    from pathlib import Path
+
+    example = str(Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx")
+    assert main(["predict", example, "-d", "a100-sxm-80gb", "--format", "json"]) == ExitCode.OK
+    calibration = json.loads(capsys.readouterr().out)["calibration"]
+    assert main(["mig", example, "-d", "a100-sxm-80gb"]) == ExitCode.OK
+    assert f"latency from: {calibration}" in capsys.readouterr().out.splitlines()
+    assert main(["mig", example, "-d", "a100-sxm-80gb", "--format", "json"]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["latency_source"] == calibration

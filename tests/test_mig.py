@@ -64,15 +64,17 @@ def test_full_gpu_profile_reproduces_prediction(pred):
 
 def test_full_gpu_profile_is_predicts_figure_on_the_cross_device_model(capsys):
     """With the default latency model (zero-shot cross-device, PyTorch eager's host time and launches) the whole-GPU
-    profile reads what ``predict`` says, and a slice is slower by its kernels' roofline slowdown (until 2026-12-03
-    the full profile of SqueezeNet 1.1 read 5.543 ms against ``predict``'s 2.535 ms)."""
+    profile reads what ``predict`` says (until 2026-12-03 the full profile of SqueezeNet 1.1 read 5.543 ms against
+    ``predict``'s 2.535 ms). SqueezeNet 1.1 is host-bound under eager PyTorch: its device time, slowed kernel by kernel
+    on the smallest slice, still hides behind the host's dispatch time, so every profile reads the same latency (until
+    2026-12-04 the host time was slowed too: 4.642 ms on 1g.10gb)."""
     example = str(Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx")
     assert main(["mig", example, "-d", "a100-sxm-80gb", "--format", "json"]) == ExitCode.OK
     profiles = json.loads(capsys.readouterr().out)["profiles"]
     assert main(["predict", example, "-d", "a100-sxm-80gb", "--format", "json"]) == ExitCode.OK
     latency = json.loads(capsys.readouterr().out)["totals"]["latency_s"]
     assert profiles[-1]["name"] == "7g.80gb" and profiles[-1]["latency_s"] == pytest.approx(latency, rel=1e-12)
-    assert all(p["latency_s"] > latency for p in profiles[:-1])
+    assert all(p["latency_s"] == pytest.approx(latency, rel=1e-12) for p in profiles[:-1])
 
 
 def test_default_headroom(pred):

@@ -24,6 +24,35 @@ from hybridperf.commands._common import (StoreOnce, add_format_argument, add_mod
                                          add_runtime_argument, predict_from_args)
 
 
+#: ``--headroom``'s default as ``--help`` shows it (:data:`hybridperf.estimate.mig.DEFAULT_HEADROOM_BYTES`, which
+#: ``run`` uses; a test pins that the two agree); written out so that ``--help`` imports nothing
+HEADROOM = "500MiB"
+
+
+def parse_headroom(text: str) -> int:
+    """``--headroom``: whole bytes of a capacity with a unit, or 0 (``0``, ``0 MiB``, ``.0GB``, ``0e0B``: none kept).
+
+    A negative figure is refused saying 0 is allowed (until 2026-12-04 ``-1MiB`` read "must be positive" while ``0``
+    was taken, and ``.0MiB`` / ``0e0MiB`` were refused as not positive while ``0MiB`` was taken)."""
+    from hybridperf.errors import InputError
+    from hybridperf.estimate.budget import Metric, parse_limit
+    from hybridperf.units import split_quantity, units_of
+
+    quantity = split_quantity(text.strip())
+    if quantity is not None:
+        num, unit = quantity
+        try:
+            number = float(num)
+        except ValueError:
+            number = math.nan
+        if number < 0:
+            raise InputError(f"--headroom {text!r}: must be positive or 0 (none); write 0, or a positive number and "
+                             f"one of {', '.join(units_of('capacity'))}, e.g. 512MiB")
+        if number == 0 and (not unit or unit in units_of("capacity")):
+            return 0
+    return math.ceil(parse_limit(text, Metric.MEMORY, "--headroom", False))  # whole bytes
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     add_runtime_argument(p)
@@ -31,9 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-latency", action=StoreOnce, metavar="T", help="latency budget: s, ms, us, ns (e.g. 5ms)")
     p.add_argument(
         "--headroom",
+        action=StoreOnce,
         metavar="M",
-        default="500MiB",
-        help="memory kept free on the instance for the CUDA context and workspaces (default %(default)s)",
+        help=f"memory kept free on the instance for the CUDA context and workspaces, 0 for none (default {HEADROOM})",
     )
     add_roofline_only_argument(p)
     p.add_argument(
@@ -48,13 +77,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.device.spec import load_spec
     from hybridperf.estimate.budget import Metric, parse_limit
-    from hybridperf.estimate.mig import caveats, require_profiles, suggest
+    from hybridperf.estimate.mig import DEFAULT_HEADROOM_BYTES, caveats, require_profiles, suggest
     from hybridperf.report.mig import suggested, to_json, to_table
-    from hybridperf.units import units_of
 
     max_latency = None if args.max_latency is None else parse_limit(args.max_latency, Metric.LATENCY, "--max-latency", False)
-    zero = re.fullmatch(rf"\s*0+(?:\.0*)?\s*(?:{'|'.join(units_of('capacity'))})?\s*", args.headroom)
-    headroom = 0 if zero else math.ceil(parse_limit(args.headroom, Metric.MEMORY, "--headroom", False))  # whole bytes
+    headroom = DEFAULT_HEADROOM_BYTES if args.headroom is None else parse_headroom(args.headroom)
     if args.device == "host":
         from hybridperf.errors import InputError
 

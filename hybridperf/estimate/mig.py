@@ -14,24 +14,29 @@ memory: on an A100 80GB each 10 GB memory slice is 1/8 of the bandwidth; on a
 GPU of 7 compute slices ``f_m`` is the nearest whole eighth, so H200's 18 GB
 of 141 GB is 1/8).
 Each kernel is priced again on the slice (:func:`hybridperf.estimate.pricing.price` with
-``compute_share=f_c, memory_share=f_m``)::
+``compute_share=f_c, memory_share=f_m``); its slowdown is that roofline's on the slice against the whole GPU::
 
-    latency_profile = sum over kernels of
-        max(compute_s / f_c, memory_s / f_m) + launch overhead (unchanged)
+    r_k = max(compute_s / f_c, memory_s / f_m) + launch overhead  /  (the same with f_c = f_m = 1)
 
-``f_m`` is capped at 1 and falls back to ``f_c`` when the spec has no DRAM
-capacity. The profile's latency is the prediction's, scaled by this slowdown
-of the kernels' roofline on the slice against the whole GPU::
+and the kernel's own time in the prediction (learned, or its roofline) is multiplied by ``r_k``, so the device
+time on the slice is ``D' = sum_k t_k * r_k``. ``f_m`` is capped at 1 and falls back to ``f_c`` when the spec has no
+DRAM capacity. Only the device runs slower on a slice: the host's dispatch time does not change, so the
+profile's latency is composed as the prediction's was (:class:`~hybridperf.estimate.execution.ExecutionSummary`)::
 
-    latency_s(profile) = pred.latency_s * latency_profile / latency_profile(f_c = f_m = 1)
+    eager runtimes (max(host, device) + sync):  latency' = max(host, D') + (latency - max(host, D))
+    device-only runtimes (device + sync):       latency' = latency + (D' - D)
+    no execution summary (roofline-only, a per-device residual):  latency' = latency * D' / D
 
-so the full-GPU profile (``7g.80gb`` on an 80 GB part) reproduces the full-GPU
-prediction, whatever prices it (a residual, the cross-device model and its
-runtime's host time). Until 2026-12-03 the factor was
-``latency_s / roofline_latency_s``, and where the prediction's roofline
-differs from the kernels' sum (a runtime's launches and host time) the
-full profile read 5.543 ms against ``predict``'s 2.535 ms (SqueezeNet 1.1 on
-``a100-sxm-80gb``). L2 cache, which MIG also partitions, is not modelled.
+so the full-GPU profile (``7g.80gb`` on an 80 GB part) reproduces the full-GPU prediction, whatever prices it (a
+residual, the cross-device model and its runtime's host time). Until 2026-12-03 the factor was
+``latency_s / roofline_latency_s``, and where the prediction's roofline differs from the kernels' sum (a runtime's
+launches and host time) the full profile read 5.543 ms against ``predict``'s 2.535 ms (SqueezeNet 1.1 on
+``a100-sxm-80gb``). Until 2026-12-04 the whole latency, host time included, was multiplied by the kernels'
+roofline slowdown: SqueezeNet 1.1 (host 2.525 ms, device 660 us on ``a100-sxm-80gb``, host-bound) read 4.642 ms on
+``1g.10gb``, where its 1.2 ms of device time on the slice still hides behind the host's 2.525 ms (now 2.535 ms).
+L2 cache, which MIG also partitions, is not modelled; nor are the SMs a profile really gets (a profile's compute share
+is its compute slices over the GPU's, whereas ``nvidia-smi mig -lgip`` lists e.g. 98 of the A100's 108 SMs for
+``7g.40gb``).
 
 The suggestion is the first profile, ordered by (memory, compute slices),
 that fits and, when a latency budget is given, meets it
@@ -63,7 +68,7 @@ class MigOption:
     memory_fraction: float
     required_bytes: int
     fits_memory: bool
-    latency_s: float
+    latency_s: float | None  # None: unknown (nothing priced, ops without a cost)
     meets_latency: bool | None  # None: no latency budget
 
     @property
@@ -82,6 +87,10 @@ class MigSuggestion:
     options: tuple[MigOption, ...]
     #: which peak ``peak_memory_bytes`` is (:func:`hybridperf.estimate.runtime_memory.memory_figure`)
     memory_figure: str = ""
+    #: what priced the whole-GPU latency every profile's is derived from: the prediction's
+    #: :attr:`~hybridperf.estimate.pricing.Prediction.calibration` (``"none (roofline only)"``, ``"zero-shot from spec
+    #: (cross-device model ...); runtime torch (...)"``, a calibrated model), for the report to state
+    latency_source: str = ""
 
     @property
     def chosen(self) -> MigOption | None:
@@ -126,6 +135,44 @@ def slice_latency_s(pred, compute_fraction: float, memory_fraction: float) -> fl
     )
 
 
+def device_time_on_slice_s(pred, compute_fraction: float, memory_fraction: float) -> tuple[float, float]:
+    """``(D, D')``: the device time of ``pred``'s priced kernels as predicted (each kernel's own time ``t_k``, learned
+    or roofline) and on a slice with these shares, ``sum_k t_k * r_k`` with ``r_k`` the kernel's roofline slowdown on
+    the slice (1 for a kernel whose roofline is 0)."""
+    whole = sliced = 0.0
+    for kp in pred.kernels:
+        if not kp.kernel.counts_toward_time:
+            continue
+        t = float(kp.latency_s)
+        base = price(kp.kernel.cost, kp.kernel.precision, pred.spec, pred.precision).latency_s
+        on = price(kp.kernel.cost, kp.kernel.precision, pred.spec, pred.precision, compute_fraction,
+                   memory_fraction).latency_s
+        whole += t
+        sliced += t * (on / base) if base > 0 else t
+    return whole, sliced
+
+
+def profile_latency_s(pred, compute_fraction: float, memory_fraction: float) -> float:
+    """The prediction's latency on a slice with these shares of compute and bandwidth: its device time slowed kernel
+    by kernel (:func:`device_time_on_slice_s`), its host time unchanged, composed as the prediction was (module
+    docstring). The whole GPU (1, 1) returns ``pred.latency_s`` itself."""
+    if compute_fraction >= 1.0 and memory_fraction >= 1.0:
+        return float(pred.latency_s)
+    whole, sliced = device_time_on_slice_s(pred, compute_fraction, memory_fraction)
+    if whole <= 0:  # no priced kernel: nothing runs slower
+        return float(pred.latency_s)
+    from hybridperf.estimate.execution import Composition
+
+    ex = pred.execution
+    if ex is None or ex.composition == Composition.SERIAL.value:
+        return float(pred.latency_s) * sliced / whole
+    host, device = float(ex.host_s), float(ex.device_s)
+    device_on_slice = device * sliced / whole  # the summary's device time, slowed as its kernels are
+    if ex.composition == Composition.ASYNC.value:
+        return max(host, device_on_slice) + (float(pred.latency_s) - max(host, device))
+    return float(pred.latency_s) + (device_on_slice - device)  # device + sync: the host's one call is unchanged
+
+
 def suggest(
     pred,
     headroom_bytes: int = DEFAULT_HEADROOM_BYTES,
@@ -142,12 +189,13 @@ def suggest(
             "no MIG profile can be sized for it"
         )
     required = int(pred.peak_memory_bytes) + int(headroom_bytes)
-    whole = slice_latency_s(pred, 1.0, 1.0)
+    # nothing priced and ops without a cost: the latency is unknown (None, JSON null), never a 0
+    unknown = not pred.latency_s and bool(pred.uncosted_ops)
     options = []
     for prof in profiles:
         fc = prof.compute_fraction
         fm = memory_fraction(prof, spec)
-        lat = pred.latency_s * slice_latency_s(pred, fc, fm) / whole if whole else 0.0  # nothing priced: unknown
+        lat = None if unknown else profile_latency_s(pred, fc, fm)
         options.append(
             MigOption(
                 profile=prof,
@@ -156,13 +204,14 @@ def suggest(
                 required_bytes=required,
                 fits_memory=required <= prof.memory_bytes,
                 latency_s=lat,
-                meets_latency=None if max_latency_s is None else lat <= max_latency_s,
+                # an unknown latency is judged on its lower bound, 0 (caveats() then withholds the suggestion)
+                meets_latency=None if max_latency_s is None else (lat or 0.0) <= max_latency_s,
             )
         )
     from hybridperf.estimate.runtime_memory import memory_figure
 
     return MigSuggestion(spec.id, int(pred.peak_memory_bytes), int(headroom_bytes), max_latency_s, tuple(options),
-                         memory_figure(pred))
+                         memory_figure(pred), str(getattr(pred, "calibration", "") or ""))
 
 
 @dataclass(frozen=True)
@@ -232,8 +281,10 @@ __all__ = [
     "MigSuggestion",
     "NoMigProfilesError",
     "caveats",
+    "device_time_on_slice_s",
     "latency_unknown",
     "memory_fraction",
+    "profile_latency_s",
     "require_profiles",
     "slice_latency_s",
     "suggest",

@@ -35,6 +35,7 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
         "unknown_fields": ["latency_s"] if unknown else [],
         "undecided": c.undecided or None,
         "latency_note": c.latency_note or None,
+        "latency_source": s.latency_source or None,
         "profiles": [
             {
                 "name": o.profile.name,
@@ -86,8 +87,9 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
         f"model {model} on {s.device}: needs {ge}{fmt_bytes(s.peak_memory_bytes + s.headroom_bytes)} = "
         f"{s.memory_figure or 'peak'} {ge}{fmt_bytes(s.peak_memory_bytes)} + headroom {fmt_bytes(s.headroom_bytes)}"
         f"{budget}\n"
-        "latency = the prediction's, times its kernels' roofline slowdown on the slice (each kernel's "
-        "max(compute / compute share, memory / bandwidth share))\n"
+        "latency = the prediction's host time and its kernels' device time, each kernel slowed by its roofline "
+        "slowdown on the slice (max(compute / compute share, memory / bandwidth share)), combined as predict "
+        "combines them\n"
     )
     body = table(
         rows,
@@ -98,6 +100,8 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
     note = f"\n{'latency unknown (nothing priced)' if unknown else 'latencies are lower bounds'}: {ops}" if lower else ""
     if c.latency_note and not unknown:  # judged all the same, as check's "ok (unverified)"
         note += f"\nlatency {c.latency_note}"
+    if s.latency_source and not unknown:  # what priced the whole-GPU latency (until 2026-12-04 not shown)
+        note = f"\nlatency from: {s.latency_source}" + note
     return head + body + note + "\n" + _tail(s, c, budget, unknown)
 
 
