@@ -28,3 +28,13 @@ def test_mig_names_what_priced_its_latency_in_table_and_json(capsys):
     assert f"latency from: {calibration}" in capsys.readouterr().out.splitlines()
     assert main(["mig", example, "-d", "a100-sxm-80gb", "--format", "json"]) == ExitCode.OK
     assert json.loads(capsys.readouterr().out)["latency_source"] == calibration
+
+
+def test_h200_smallest_mig_slice_holds_what_nvidia_smi_reports():
+    # until 2026-12-04 the sheet read the profile's name, 18 GB, where `nvidia-smi mig -lgip` lists 16.00 GiB:
+    # a 16.5 GiB model was told it fits 1g.18gb
+    from hybridperf.device.spec import load_spec
+    from hybridperf.estimate.mig import require_profiles
+
+    (smallest,) = [p for p in require_profiles(load_spec("h200-sxm")) if p.name == "1g.18gb"]
+    assert smallest.memory_bytes == 16 * 2**30
