@@ -51,7 +51,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -108,6 +108,11 @@ _MISSING_FIX = {
     "peak_compute": "; give the dense peak of at least one precision, e.g. fp32: {value: 19.5, unit: TFLOP/s, "
                     "source: ...}",
     "launch_overhead": "; give the per-kernel launch overhead, e.g. {value: 5, unit: us, source: ...}",
+    # the four below said only "is required but missing" until 2026-12-04
+    "schema_version": f"; write schema_version: {SCHEMA_VERSION} as the first line",
+    "id": "; write id: ID, the file's name without .yaml",
+    "kind": "; write kind: gpu, cpu or npu",
+    "energy.per_byte": "; give energy.per_byte.dram, the pJ per byte of DRAM traffic",
 }
 #: sources that only hold a place (the README's template writes "...")
 _PLACEHOLDER_SOURCES = frozenset({"...", "\u2026", "todo", "tbd", "fixme", "xxx", "?", "??", "???", "-", "--", "n/a",
@@ -142,6 +147,53 @@ def _text_value_fix(val: str) -> str:
         return (f"must be a positive number, got the text {val!r}; write the number in value and the unit in unit "
                 f"(value: {number}, unit: {unit})")
     return f"must be a positive number, got the text {val!r}; write the number without quotes"
+
+
+#: said after "``KEY.source`` is required but missing"
+_SOURCE_FIX = ("; name where {key} comes from (a datasheet, a measurement, `derived: <arithmetic>` or `estimate: "
+               "<reasoning>`)")
+
+
+def _bare_quantity_fix(q: Any, category: str) -> str:
+    """The fix for a figure written bare (``launch_overhead: 5``, ``launch_overhead: 5 us``), else "": the mapping it
+    should be, with the number and unit the writer gave (or the category's units)."""
+    if isinstance(q, bool) or not isinstance(q, (int, float, str)):
+        return ""
+    quantity = split_quantity(q) if isinstance(q, str) else (q, "")
+    if quantity is None:
+        return ""
+    number, unit = quantity
+    unit = unit or " | ".join(units_of(category)[:4])
+    return f"; write {{value: {number}, unit: {unit}, source: \"<where it comes from>\"}}"
+
+
+def _per_action_unit_fix(unit: Any, key: str, category: str, value: Any) -> str:
+    """The fix for a unit written per action or as a rate the key does not take, else "": ``pJ/bit`` (a per-byte
+    energy is 8x a per-bit one: HBM's 3.9 pJ/bit is 31.2 pJ per byte), ``pJ/B`` or ``pJ/MAC`` (the key already says
+    per byte or per MAC), ``pJ/FLOP`` (a MAC is 2 FLOP), ``MT/s`` (a transfer rate, not bytes per second). Until
+    2026-12-04 these were "unknown unit" with no hint, and a writer who dropped the ``/bit`` priced DRAM traffic 8x
+    too cheap."""
+    if not isinstance(unit, str) or "/" not in unit:
+        return ""
+    base, per = (part.strip() for part in unit.split("/", 1))
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def times(k: float) -> str:
+        return f"value: {number * k:g}, unit: {base}" if number is not None else f"value x {k:g}, unit: {base}"
+
+    if category == "energy" and UNITS.get(base, ("",))[0] == "energy":
+        action = "bit" if per in ("b", "bit", "bits") else "byte" if per in ("B", "byte", "bytes") else per.lower()
+        if action == "bit" and ".per_byte." in key:
+            return f"{unit!r} is per bit, but {key} is per byte (8 bits): write 8x the figure ({times(8)})"
+        if (action, key.split(".")[1:2]) in (("byte", ["per_byte"]), ("mac", ["per_mac"])):
+            return f"{unit!r}: write unit: {base} ({key} is per {'MAC' if action == 'mac' else action} already)"
+        if action in ("flop", "op") and ".per_mac." in key:
+            return f"{unit!r} is per {per}, but {key} is per MAC (2 {per}): write 2x the figure ({times(2)})"
+    if category == "bandwidth" and per.lower() == "s" and base.upper() in ("MT", "GT"):
+        return (f"{unit!r} is a transfer rate, not bytes per second: write the bandwidth, transfers x bus width in "
+                "bytes x channels, in GB/s (DDR5-4800, 64-bit, 2 channels: 4800e6 x 8 B x 2 = 76.8 GB/s), with "
+                "`derived: <that arithmetic>` as its source")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -303,6 +355,23 @@ class DeviceSpec:
         assert bw is not None  # validated at load time
         return bw
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any], tuple[str, ...]]]:
+        # a mappingproxy does not pickle, so neither did a loaded sheet ("cannot pickle 'mappingproxy' object", and
+        # copy.deepcopy failed the same way, until 2026-12-04): each read-only mapping travels as a plain dict and is
+        # wrapped again on the way back (:func:`_rebuild_spec`), so the copy is as read-only as the sheet
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        read_only = tuple(name for name, value in state.items() if type(value) is MappingProxyType)
+        for name in read_only:
+            state[name] = dict(state[name])
+        return _rebuild_spec, (state, read_only)
+
+
+def _rebuild_spec(state: dict[str, Any], read_only: tuple[str, ...]) -> DeviceSpec:
+    """A :class:`DeviceSpec` from its pickled fields (:meth:`DeviceSpec.__reduce__`): the fields named in
+    ``read_only`` become read-only mappings again."""
+    return DeviceSpec(**{name: MappingProxyType(value) if name in read_only else value
+                         for name, value in state.items()})
+
 
 def default_spec_dir() -> Path:
     """The device sheets shipped in the package (``hybridperf/data/hw_specs/``)."""
@@ -314,7 +383,9 @@ def default_spec_dir() -> Path:
 def available_devices(spec_dir: Path | None = None) -> list[str]:
     """Device ids (file stems) found in ``spec_dir``, sorted."""
     d = spec_dir or default_spec_dir()
-    return sorted(p.stem for p in d.glob("*.yaml"))
+    # files only: a folder named x.yaml in a --spec-dir stopped `devices --spec-dir DIR` with "is a directory" until
+    # 2026-12-04
+    return sorted(p.stem for p in d.glob("*.yaml") if p.is_file())
 
 
 def names_spec_file(device: Any) -> bool:
@@ -347,6 +418,12 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
         path = d / f"{device}.yaml"
         if not path.exists():
             known = available_devices(d)
+            if spec_dir is not None and Path(spec_dir).resolve() != default_spec_dir().resolve():
+                # until 2026-12-04 "run `hybridperf devices` ... (2 sheets, and host: this machine)": that lists the
+                # shipped sheets, and host is not looked up in a folder of one's own
+                raise SpecError(f"unknown device {str(device)!r}{did_you_mean(str(device), known)}: {d} has "
+                                f"{len(known)} sheet(s) (`hybridperf devices --spec-dir {d}` lists them); pass one of "
+                                "their ids, or a spec file path")
             raise SpecError(
                 f"unknown device {str(device)!r}{did_you_mean(str(device), known)}: run `hybridperf devices` to list "
                 f"the known ids ({len(known)} sheets, and host: this machine), or pass a spec file path"
@@ -450,7 +527,16 @@ def _check_own_id(spec: DeviceSpec, path: Path) -> None:
         inside = path.resolve().parent == packaged.resolve()
     except OSError:
         inside = False
-    if inside or spec.id not in available_devices(packaged):
+    if inside:
+        return
+    shipped_ids = available_devices(packaged)
+    same = next((s for s in shipped_ids if s.casefold() == spec.id.casefold() and s != spec.id), None)
+    if same is not None:  # until 2026-12-04 taken as an id of its own, though on a case-insensitive file system
+        # (macOS, Windows) models/T4/ is models/t4/: the shipped device's stored models would price this sheet
+        raise SpecError(f"{path}: key 'id' is {spec.id!r}, the shipped sheet {same!r} in other letter case (one folder "
+                        f"on macOS and Windows, where models are stored by id); write id: {same} for that device, or "
+                        f"give yours its own id, e.g. id: {same}-custom in {same}-custom.yaml")
+    if spec.id not in shipped_ids:
         return
     mine, shipped = latency_figures(spec), latency_figures(load_spec(spec.id))
     changed = {k.split(".")[0] for k in mine.keys() | shipped.keys() if mine.get(k) != shipped.get(k)}
@@ -509,7 +595,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     notes = raw.get("notes") or ""
     if not isinstance(notes, str):
         v.fail("notes", "must be a string")
-    units = _compute_units(v, raw)
+    units = _compute_units(v, raw, kind)
     family_probes, measured_on = _family_probes(v, raw)
 
     return DeviceSpec(
@@ -548,6 +634,11 @@ def _identity(v: _Validator, raw: Any, where: str) -> tuple[str, str]:
         quoted = " (text: write it without quotes)" if str(raw["schema_version"]).strip() == str(SCHEMA_VERSION) else ""
         v.fail("schema_version", f"is {raw['schema_version']!r}{quoted}; this hybridperf reads {SCHEMA_VERSION}")
     dev_id = v.string(raw, "id")
+    if dev_id.startswith(".") or any(c in dev_id for c in "/\\") or not dev_id.isprintable():
+        # the id names folders (models/ID/ that `calibrate` replaces): until 2026-12-04 `...yaml` with id '..' was
+        # read, and its models would have gone to models/../, the user data folder itself
+        v.fail("id", f"is {dev_id!r}; an id names folders, so it may not start with '.' or hold '/', '\\' or control "
+                     "characters: use letters, digits and '-', e.g. id: my-gpu in my-gpu.yaml")
     stem = Path(where).stem
     if Path(where).suffix in (".yaml", ".yml") and stem != dev_id:
         v.fail("id", f"is {dev_id!r} but the file is named {stem!r}; the file name must equal the id")
@@ -649,6 +740,9 @@ def _sparsity(v: _Validator, raw: dict) -> dict[str, float]:
             v.fail(key, f"unknown sparsity{_name_hint(str(name), SPARSITY_KINDS, {})}; use one of "
                         f"{', '.join(SPARSITY_KINDS)}")
         v.keys(entry, key, ("speedup", "source"), ())
+        if isinstance(entry["speedup"], str):  # "2x": until 2026-12-04 told to write "value: 2, unit: x"
+            v.fail(f"{key}.speedup", f"is the text {entry['speedup']!r}; write the speed-up as a bare number, sparse "
+                                     "rate / dense rate (speedup: 2.0 for 2:4)")
         sparsity[name] = v.positive(entry["speedup"], f"{key}.speedup")
         if sparsity[name] < 1:
             v.fail(f"{key}.speedup", f"is {sparsity[name]:g}, below 1; write sparse rate / dense rate (2.0 for 2:4)")
@@ -701,8 +795,9 @@ def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryL
     return migs
 
 
-def _compute_units(v: _Validator, raw: dict) -> dict[str, float | None]:
-    """``compute_units``: unit count, FP32 lanes per unit (whole numbers) and boost clock."""
+def _compute_units(v: _Validator, raw: dict, kind: str) -> dict[str, float | None]:
+    """``compute_units``: unit count (unit SM, CU or core; SM or CU on a GPU), FP32 lanes per unit (unit lanes), whole
+    numbers, and boost clock."""
     units: dict[str, float | None] = dict.fromkeys(_COMPUTE_UNIT_KEYS)
     if "compute_units" in raw:
         cu = v.section(raw, "compute_units")
@@ -710,11 +805,28 @@ def _compute_units(v: _Validator, raw: dict) -> dict[str, float | None]:
         for name in ("count", "fp32_lanes_per_unit"):
             if name in cu:
                 n = v.quantity(cu[name], f"compute_units.{name}", "count")
+                _check_unit_kind(v, name, cu[name]["unit"], kind)
                 if n != int(n):
                     v.fail(f"compute_units.{name}.value", f"must be a whole number, got {n!r}")
                 units[name] = n
         units["boost_clock"] = v.opt_quantity(cu, "boost_clock", "compute_units", "frequency")
     return units
+
+
+def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:
+    """Refuse a ``compute_units`` figure counted in the other figure's unit: until 2026-12-04 any count unit was taken
+    for either, so a GPU's "2560 CUDA cores" written as ``count: {value: 2560, unit: lanes}`` (or ``unit: core``)
+    priced it as 2560 SMs."""
+    key = f"compute_units.{name}.unit"
+    if name == "fp32_lanes_per_unit" and unit != "lanes":
+        v.fail(key, f"is {unit!r}; fp32_lanes_per_unit counts the FP32 lanes in one unit (unit: lanes; a GPU's CUDA "
+                    "cores per SM, e.g. 64 or 128)")
+    if name == "count" and unit == "lanes":
+        v.fail(key, "is 'lanes'; count is the number of SMs, CUs or cores (unit SM, CU or core), lanes per unit go in "
+                    "fp32_lanes_per_unit (a GPU's CUDA cores / SMs, e.g. 2560 / 40 = 64)")
+    if name == "count" and unit == "core" and kind == "gpu":
+        v.fail(key, "is 'core' on a GPU sheet, where a datasheet's cores (CUDA cores, stream processors) are lanes: "
+                    "give the SM count (unit SM; AMD: CU) and fp32_lanes_per_unit (cores / SMs)")
 
 
 def _family_probes(v: _Validator, raw: dict) -> tuple[tuple[FamilyProbe, ...], str]:
@@ -764,11 +876,15 @@ class _Validator:
         unknown = sorted(set(d) - set(required) - set(optional))
         if unknown:
             hint = did_you_mean(str(unknown[0]), (*required, *optional))
+            if not hint:  # until 2026-12-04 `vendor: NVIDIA` was refused without naming the keys there are
+                free = "; free text goes in notes" if not key and "notes" in optional else ""
+                hint = f" (the keys here: {', '.join((*required, *optional))}{free})"
             self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"is not a known key{hint}")
         for r in required:
             if r not in d:
                 full = f"{key}.{r}" if key else r
-                self.fail(full, "is required but missing" + _MISSING_FIX.get(full, ""))
+                fix = _SOURCE_FIX.format(key=key) if r == "source" else _MISSING_FIX.get(full, "")
+                self.fail(full, "is required but missing" + fix)
 
     def section(self, d: dict, key: str, parent: str = "") -> dict:
         val = d[key]
@@ -779,6 +895,8 @@ class _Validator:
     def string(self, d: dict, key: str, parent: str = "") -> str:
         val = d.get(key)
         full = f"{parent}.{key}" if parent else key
+        if isinstance(val, (int, float)) and not isinstance(val, bool):  # `id: 4090` (YAML reads a number)
+            self.fail(full, f"is the number {val!r}; write it in quotes ({key}: \"{val}\"), it must be text")
         if not isinstance(val, str) or not val.strip():
             self.fail(full, "must be a non-empty string")
         return val
@@ -792,17 +910,20 @@ class _Validator:
 
     def quantity(self, q: Any, key: str, category: str) -> float:
         if not isinstance(q, dict):
-            self.fail(key, "must be a mapping {value, unit, source}")
+            self.fail(key, "must be a mapping {value, unit, source}" + _bare_quantity_fix(q, category))
         unknown = sorted(set(q) - _QUANTITY_KEYS)
         if unknown:
             self.fail(f"{key}.{unknown[0]}", "is not a known key (use value, unit, source, measured, note)")
         for r in ("value", "unit", "source"):
             if r not in q:
-                self.fail(f"{key}.{r}", "is required but missing")
+                # every number names its source: until 2026-12-04 a missing one said only "is required but missing"
+                fix = _SOURCE_FIX.format(key=key) if r == "source" else ""
+                self.fail(f"{key}.{r}", "is required but missing" + fix)
         unit = q["unit"]
         if unit not in UNITS:
-            self.fail(f"{key}.unit", f"unknown unit {unit!r}{unit_hint(unit, category)}; use one of "
-                                     f"{', '.join(units_of(category))}")
+            fix = _per_action_unit_fix(unit, key, category, q.get("value"))
+            self.fail(f"{key}.unit", fix or f"unknown unit {unit!r}{unit_hint(unit, category)}; use one of "
+                                            f"{', '.join(units_of(category))}")
         cat, factor = UNITS[unit]
         if cat != category:
             allowed = ", ".join(units_of(category))
