@@ -26,10 +26,10 @@ records:
   -> quantize`` round trips: zero-cost, reason :data:`FOLDED`.
 
 QOperator-format models cannot be imported by TVM as they are.
-:func:`qoperator_to_qdq` rewrites the standard ONNX ``QLinearConv`` and
-``QLinearMatMul`` into the equivalent QDQ form (then priced as above); for the
-rest (``QGemm``, the ``com.microsoft`` ``QLinearAdd`` family...)
-:func:`check_qoperator` raises a clean
+:func:`~hybridperf.frontends.qoperator.qoperator_to_qdq` rewrites the standard ONNX ``QLinearConv`` and
+``QLinearMatMul``, and onnxruntime's ``QGemm`` and ``QLinearAdd`` family, into the equivalent QDQ form
+(then priced as above); for the rest (``QAttention``...)
+:func:`~hybridperf.frontends.qoperator.check_qoperator` raises a clean
 :class:`~hybridperf.errors.UnsupportedModelError` that names them and the fix.
 """
 
@@ -75,6 +75,18 @@ EPILOGUE_OPS = frozenset(
 )
 
 _INT8_DTYPES = frozenset({"int8", "uint8"})
+
+ASTYPE = "relax.astype"
+
+#: pools TVM's TFLite frontend runs on int32 copies of an int8 tensor (``astype(int32) -> avg_pool2d ->
+#: astype(int8)``, its quantized AVERAGE_POOL_2D); an int8 runtime pools the int8 tensor, accumulating in registers
+WIDENED_POOL_OPS = frozenset({"relax.nn.avg_pool1d", "relax.nn.avg_pool2d", "relax.nn.avg_pool3d",
+                              "relax.nn.adaptive_avg_pool1d", "relax.nn.adaptive_avg_pool2d",
+                              "relax.nn.adaptive_avg_pool3d"})
+
+#: layout ops that, folded at compile time on a dequantized weight, leave it an int8 weight in another layout
+#: (until 2026-12-04 a Gemm's ``transB`` weight, ``dequantize -> permute_dims``, hid the int8 weight from its matmul)
+_WEIGHT_LAYOUT_OPS = frozenset({*VIEW_OPS, "relax.permute_dims"})
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,7 @@ def find_int8(analysis: ModelAnalysis) -> Int8Plan:
     """
     g = _Dataflow(analysis)
     ops = _int8_ops(g)
+    _widened_pools(g, ops)
     int8_ops = {i for i, o in ops.items() if o.kind == "int8"}
     folded_quantize = _fold_epilogues(g, ops, int8_ops)
     _round_trips(g, folded_quantize)
@@ -163,22 +176,29 @@ class _Dataflow:
     def is_view(r: OpRecord) -> bool:
         return r.op in VIEW_OPS and r.status is Status.ZERO_COST and len(set(r.input_vars)) <= 1
 
+    def is_folded_layout(self, r: OpRecord) -> bool:
+        """A layout change of one constant (a Gemm's ``transB`` weight, imported as ``permute_dims`` of its
+        dequantized weight) folded at compile time: an int8 runtime stores the int8 weight in that layout."""
+        return (r.op in _WEIGHT_LAYOUT_OPS and r.note == _FOLDED_NOTE and len(set(r.input_vars)) == 1
+                and len(r.inputs) == 1)
+
     def source_dequantize(self, var: str) -> int | None:
-        """The int8 dequantize a var comes from, through zero-cost views."""
+        """The int8 dequantize a var comes from, through zero-cost views and folded layout changes of a weight."""
         seen = 0
         while var in self.producer and seen < 64:
             r = self.records[self.producer[var]]
             if _is_int8_dequantize(r):
                 return r.index
-            if self.is_view(r) and r.input_vars:
+            if (self.is_view(r) or self.is_folded_layout(r)) and r.input_vars:
                 var = r.input_vars[0]
                 seen += 1
                 continue
             return None
         return None
 
-    def final_consumers(self, var: str) -> list[int] | None:
-        """Consumers through views; None when the value leaves the function."""
+    def final_consumers(self, var: str, weight_layout: bool = False) -> list[int] | None:
+        """Consumers through views (and, with ``weight_layout``, through folded layout changes of a constant:
+        :meth:`is_folded_layout`); None when the value leaves the function."""
         out: list[int] = []
         stack = [var]
         while stack:
@@ -187,7 +207,7 @@ class _Dataflow:
                 return None
             for c in self.consumers.get(v, []):
                 rc = self.records[c]
-                if self.is_view(rc):
+                if self.is_view(rc) or (weight_layout and self.is_folded_layout(rc)):
                     stack.append(rc.var)
                 else:
                     out.append(c)
@@ -267,6 +287,36 @@ def _int8_ops(g: _Dataflow) -> dict[int, Int8Op]:
         note = "int8 kernel: dequantized inputs read as int8" if kind == "int8" else "weight-only int8: weights read as int8, compute in float"
         ops[r.index] = Int8Op(r.index, kind, prec, cost, note, tuple(found))
     return ops
+
+
+def _widened_pools(g: _Dataflow, ops: dict[int, Int8Op]) -> None:
+    """Pass 1b: ``astype(int8 -> int32) -> pool -> astype(int32 -> int8)`` (TFLite's quantized AVERAGE_POOL_2D as
+    TVM imports it) is one int8 pool: it reads and writes int8, and the two casts fold into it. Until 2026-12-04 the
+    casts were kernels of their own and the int32 copy (4 B per element) was an activation of the int8 memory plan:
+    of a full-int8 MobileNet's 7x7x1024 head, 200,704 B."""
+    records = g.records
+    for r in records:
+        if (r.op != ASTYPE or r.status is not Status.COUNTED or not r.inputs or not r.outputs
+                or r.inputs[0].dtype not in _INT8_DTYPES or r.outputs[0].dtype != "int32" or len(r.input_vars) != 1):
+            continue
+        pi = g.single_consumer(r.var)
+        pool = records[pi] if pi is not None else None
+        if pool is None or pool.op not in WIDENED_POOL_OPS or pool.status is not Status.COUNTED or set(pool.input_vars) != {r.var}:
+            continue
+        ni = g.single_consumer(pool.var)
+        narrow = records[ni] if ni is not None else None
+        if (narrow is None or narrow.op != ASTYPE or narrow.status is not Status.COUNTED or not narrow.outputs
+                or narrow.outputs[0].dtype != r.inputs[0].dtype):
+            continue
+        src = Int8Input(var=r.var, dequantize_index=r.index, float_bytes=r.outputs[0].nbytes or 0,
+                        stored_bytes=r.inputs[0].nbytes or 0, constant=False)
+        written = narrow.outputs[0].nbytes or 0
+        cost = OpCost(pool.cost.flops, max(0, pool.cost.bytes_read - src.saved_bytes), written, pool.cost.weight_bytes)
+        ops[pool.index] = Int8Op(pool.index, "int8", "int8", cost,
+                                 f"int8 kernel: pools the int8 tensor, writes int8 through {narrow.var}", (src,),
+                                 output_saved_bytes=max(0, pool.cost.bytes_written - written))
+        for c in (r, narrow):
+            ops[c.index] = Int8Op(c.index, "folded", "int8", OpCost(), f"{FOLDED} ({pool.var})")
 
 
 def _fold_epilogues(g: _Dataflow, ops: dict[int, Int8Op], int8_ops: set[int]) -> dict[int, str]:
@@ -442,8 +492,8 @@ def apply_int8_kernels(kernels: Iterable[Any], analysis: ModelAnalysis, plan: In
             if not escapes:
                 continue
             op = plan.ops.get(i)
-            if op is not None and op.kind == "folded" and r.op == DEQUANTIZE and r.inputs:
-                written_saved += (r.outputs[0].nbytes or 0) - (r.inputs[0].nbytes or 0)
+            if op is not None and op.kind == "folded" and r.op in (DEQUANTIZE, ASTYPE) and r.inputs:
+                written_saved += max(0, (r.outputs[0].nbytes or 0) - (r.inputs[0].nbytes or 0))
             elif op is not None and op.kind == "int8":
                 written_saved += op.output_saved_bytes
         c = k.cost
@@ -545,7 +595,7 @@ def _output_fate(g: _Dataflow, plan: Int8Plan, idx: int, members: frozenset[int]
 
     r = g.records[idx]
     if g.is_const_var(r.var):  # a weight, or a constant folded from weights
-        fc = g.final_consumers(r.var)
+        fc = g.final_consumers(r.var, weight_layout=True)
         return Aliased(None) if fc and all(c in plan.ops for c in fc) else None
     op = plan.ops.get(idx)
     if op is None:
@@ -563,11 +613,12 @@ def _output_fate(g: _Dataflow, plan: Int8Plan, idx: int, members: frozenset[int]
 
 
 def _passes_int8_through(g: _Dataflow, plan: Int8Plan, r: OpRecord) -> bool:
-    """Whether ``r`` writes no tensor of its own in the int8 execution: a folded (de)quantize or a view hands on
-    the value it reads, an epilogue op runs inside the int8 kernel it follows (:func:`_fold_epilogues`)."""
+    """Whether ``r`` writes no tensor of its own in the int8 execution: a folded (de)quantize or cast (of a widened
+    pool: :func:`_widened_pools`) or a view hands on the value it reads, an epilogue op runs inside the int8 kernel it
+    follows (:func:`_fold_epilogues`)."""
     op = plan.ops.get(r.index)
     if op is not None and op.kind == "folded":
-        return r.op in (QUANTIZE, DEQUANTIZE) and bool(r.inputs)
+        return r.op in (QUANTIZE, DEQUANTIZE, ASTYPE) and bool(r.inputs)
     if op is not None and op.kind == "epilogue":
         return True
     return g.is_view(r)
@@ -577,11 +628,14 @@ def _int8_size(g: _Dataflow, r: OpRecord, op: Int8Op) -> Any:
     """The int8 tensor a kernel writes in place of ``r``'s float32 output (None: ``r`` writes what TVM allocates)."""
     from hybridperf.analysis.memory import Resized
 
-    if r.op == DEQUANTIZE and op.kind == "folded":
+    if r.op in (DEQUANTIZE, ASTYPE) and op.kind == "folded" and r.inputs and r.inputs[0].dtype in _INT8_DTYPES:
         src = r.inputs[0]
         return Resized(src.nbytes or 0, src.dtype)
     if r.outputs and r.outputs[0].dtype in _INT8_DTYPES:
-        return None  # int8 already (TFLite's fused activation, a clip after the quantize)
+        return None  # int8 already (TFLite's fused activation, a clip after the quantize, a widened pool's narrowing)
+    if r.op in WIDENED_POOL_OPS and op.kind == "int8":  # its int32 result, narrowed by the cast after it
+        narrow = g.records[g.single_consumer(r.var)].outputs[0]
+        return Resized(narrow.nbytes or 0, narrow.dtype)
     if op.kind == "epilogue" or (op.kind == "int8" and op.output_saved_bytes):
         q = _quantize_after(g, r)
         if q is not None:

@@ -1,5 +1,6 @@
-"""QOperator-format int8 ONNX models: detect them, and rewrite ``QLinearConv`` / ``QLinearMatMul``
-as ``DequantizeLinear -> Conv/MatMul -> QuantizeLinear`` (QDQ) so that TVM can import them.
+"""QOperator-format int8 ONNX models: detect them, and rewrite ``QLinearConv`` / ``QLinearMatMul`` (and
+onnxruntime's ``QGemm`` and ``QLinear*`` contrib ops) as ``DequantizeLinear -> Conv/MatMul/Gemm/... ->
+QuantizeLinear`` (QDQ) so that TVM can import them.
 """
 
 from __future__ import annotations
@@ -194,6 +195,45 @@ def _integer_op_as_qdq(model: Any, n: Any, fresh: Any, graph: _Graph) -> tuple[l
     return [*nodes, op, cast], inits
 
 
+def _qgemm_as_qdq(n: Any, graph: _Graph, fresh: Any, dq: Any) -> tuple[list[Any], list[Any]] | None:
+    """onnxruntime's ``com.microsoft`` ``QGemm`` (what ``quantize_static(..., quant_format=QuantFormat.QOperator)``
+    writes for every Gemm: a CNN's classifier head) as ``DequantizeLinear`` on A and B, a float ``Gemm``
+    (``alpha``, ``transA``, ``transB``; its int32 C dequantized with scale ``alpha * a_scale * b_scale``, the op's
+    definition with beta 1) and a ``QuantizeLinear`` when the node has an output scale (else its output is float,
+    as the op's is). The nodes and the bias scale initializer, or None when ``a_scale`` or ``b_scale`` is not an
+    initializer (the bias scale is then unknown) or a zero point is missing where a scale is given. ``dq`` appends
+    a ``DequantizeLinear`` to the nodes being built and returns its output."""
+    from onnx import helper, numpy_helper  # noqa: PLC0415
+
+    a, a_s, a_z, b, b_s, b_z, c, y_s, y_z = (list(n.input) + [""] * 9)[:9]
+    attrs = {at.name: at for at in n.attribute}
+    alpha = float(attrs["alpha"].f) if "alpha" in attrs else 1.0
+    trans_b = _attr_int(n, "transB") or 0
+    a_scale, b_scale = graph.initializer_array(a_s), graph.initializer_array(b_s)
+    if a_scale is None or b_scale is None or not a_z or (y_s and not y_z):
+        return None
+    per_column = b_scale.ndim == 1 and b_scale.size > 1
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    tag = n.name or "qgemm"
+    af = dq(a, a_s, a_z, None, tag)
+    bf = dq(b, b_s, b_z, (0 if trans_b else 1) if per_column else None, tag)
+    ins = [af, bf]
+    if c:
+        cs = fresh(f"{tag}_bias_scale")
+        inits.append(numpy_helper.from_array((alpha * a_scale * b_scale).astype(np.float32).reshape(b_scale.shape), cs))
+        c_arr = graph.initializer_array(c)
+        c_axis = (0 if c_arr is None or c_arr.ndim <= 1 else c_arr.ndim - 1) if per_column else None
+        ins.append(dq(c, cs, "", c_axis, tag))
+    yf = fresh(f"{tag}_out") if y_s else n.output[0]
+    gemm = helper.make_node("Gemm", ins, [yf], name=fresh(f"{tag}_float"))
+    gemm.attribute.extend(at for at in n.attribute if at.name in ("alpha", "transA", "transB"))
+    nodes.append(gemm)
+    if y_s:
+        nodes.append(helper.make_node("QuantizeLinear", [yf, y_s, y_z], [n.output[0]], name=fresh(f"{tag}_q")))
+    return nodes, inits
+
+
 def _attr_int(node: Any, name: str) -> int | None:
     return next((int(a.i) for a in node.attribute if a.name == name), None)
 
@@ -215,8 +255,10 @@ def qoperator_to_qdq(model: Any) -> Any:
     when the weight scale is). onnxruntime's ``QLinearAdd``, ``QLinearMul``, ``QLinearSigmoid``,
     ``QLinearLeakyRelu``, ``QLinearSoftmax``, ``QLinearGlobalAveragePool``, ``QLinearAveragePool``
     and ``QLinearConcat`` become the float op between ``DequantizeLinear`` s and a ``QuantizeLinear``
-    (a channels-last pooling and a node without an output zero point are left as they are); the
-    rest (``QGemm``, ``QAttention``...) are left, so :func:`check_qoperator` still names them.
+    (a channels-last pooling and a node without an output zero point are left as they are); ``QGemm``
+    becomes a float ``Gemm`` between them (:func:`_qgemm_as_qdq`; until 2026-12-04 it was left, so every
+    QOperator CNN with a Gemm head was refused); the rest (``QAttention``...) are left, so
+    :func:`check_qoperator` still names them.
 
     ``MatMulInteger`` / ``ConvInteger`` (int8 operands, int32 result) become
     ``DequantizeLinear`` (scale 1, their zero points) -> ``MatMul`` / ``Conv`` -> ``Cast``
@@ -232,8 +274,8 @@ def qoperator_to_qdq(model: Any) -> Any:
     """
     from onnx import helper, numpy_helper  # noqa: PLC0415
 
-    if not any((n.op_type in _REWRITTEN and n.domain in ("", "ai.onnx")) or (n.op_type in _MS_QLINEAR and n.domain == _MS_DOMAIN)
-               for n in model.graph.node):
+    if not any((n.op_type in _REWRITTEN and n.domain in ("", "ai.onnx"))
+               or (n.op_type in (*_MS_QLINEAR, "QGemm") and n.domain == _MS_DOMAIN) for n in model.graph.node):
         return model
     out = type(model)()
     out.CopyFrom(model)
@@ -252,6 +294,15 @@ def qoperator_to_qdq(model: Any) -> Any:
 
     graph = _Graph(g)  # read once, before any node is rewritten (the rewrite reads the graph as it was)
     for n in g.node:
+        if n.domain == _MS_DOMAIN and n.op_type == "QGemm":
+            rewritten = _qgemm_as_qdq(n, graph, fresh, dq)
+            if rewritten is None:
+                nodes.append(n)
+            else:
+                new_nodes, new_inits = rewritten
+                nodes.extend(new_nodes)
+                extra_inits.extend(new_inits)
+            continue
         if n.domain == _MS_DOMAIN and n.op_type in _MS_QLINEAR:
             layout = _ms_qlinear_layout(n)
             if layout is None:

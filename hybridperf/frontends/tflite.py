@@ -85,7 +85,9 @@ def tflite_input_specs(model: Any) -> list[TFLiteInput]:
 def _bind_tflite_shapes(
     specs: list[TFLiteInput], shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, source: str
 ) -> dict[str, tuple[int, ...]]:
-    shapes = dict(shapes or {})
+    from hybridperf.units import dims_text  # noqa: PLC0415
+
+    shapes = {k: tuple(int(d) for d in v) for k, v in (shapes or {}).items()}
     names = {s.name for s in specs}
     for n in shapes:
         if n not in names:
@@ -93,7 +95,16 @@ def _bind_tflite_shapes(
     out: dict[str, tuple[int, ...]] = {}
     for s in specs:
         if s.name in shapes:
-            out[s.name] = tuple(shapes[s.name])
+            # the checks :func:`hybridperf.units.check_shape_flags` makes of an ONNX model's (a TFLite input's stored
+            # dims stay resizable, as the interpreter's ``resize_tensor_input`` allows); until 2026-12-04 a zero dim
+            # was priced (0 FLOP) and a wrong rank failed inside TVM's converter with its raw message
+            want, stored = shapes[s.name], s.signature if s.signature is not None else s.shape
+            if any(d <= 0 for d in want):
+                raise InputError(f"--shape {s.name}={dims_text(want)} has a non-positive dim; every dim must be >= 1")
+            if len(want) != len(stored):
+                raise InputError(f"--shape {s.name}={dims_text(want)} has rank {len(want)} but the model's input has rank "
+                                 f"{len(stored)} ({'x'.join(str(d) if d > 0 else '?' for d in stored)})")
+            out[s.name] = want
             continue
         dims = list(s.signature) if s.signature is not None else list(s.shape)
         for axis, d in enumerate(dims):
@@ -129,6 +140,26 @@ def _int16_quantized_tensors(sg: Any) -> list[str]:
 
 #: tflite.TensorType.INT16
 _TFLITE_INT16 = 7
+
+#: tflite.BuiltinOperator.CUSTOM
+_TFLITE_CUSTOM = 32
+
+#: the custom operators TVM's TFLite frontend converts
+_TVM_CUSTOM_OPS = frozenset({"TFLite_Detection_PostProcess"})
+
+
+def _custom_operators(model: Any, sg: Any) -> dict[str, int]:
+    """Custom code -> number of operators of subgraph ``sg`` that are that CUSTOM operator, for the custom codes TVM's
+    frontend has no converter for (until 2026-12-04 its "Custom operators are currently not supported" named none)."""
+    out: dict[str, int] = {}
+    for i in range(sg.OperatorsLength()):
+        oc = model.OperatorCodes(sg.Operators(i).OpcodeIndex())
+        if max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()) != _TFLITE_CUSTOM:
+            continue
+        code = (oc.CustomCode() or b"").decode("utf-8", "replace") or "(no custom code)"
+        if code not in _TVM_CUSTOM_OPS:
+            out[code] = out.get(code, 0) + 1
+    return out
 
 
 def _failed_operator(exc: BaseException) -> str:
@@ -197,10 +228,19 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
                 f"{error_line(exc, 120, last=True)}); convert with full-integer int8 quantization (TFLiteConverter "
                 "with target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8])"
             ) from exc
+        n_ops = sg.OperatorsLength()
+        custom = _custom_operators(model, sg)
+        if custom and "custom operators" in low:
+            named = ", ".join(f"{c} ({k} node{'s' if k > 1 else ''})" for c, k in custom.items())
+            raise UnsupportedModelError(
+                f"{source}: custom operator{'s' if len(custom) > 1 else ''} {named} "
+                f"{'are' if len(custom) > 1 else 'is'} not supported by TVM's TFLite frontend; convert the model with "
+                "builtin operators only (TFLiteConverter without allow_custom_ops or SELECT_TF_OPS)"
+            ) from exc
         if "not supported" in low or "dynamic range quantization" in low or type(exc).__name__ == "OpNotImplemented":
             raise UnsupportedModelError(
                 f"{source}: TVM's TFLite frontend cannot import this model ({error_line(exc, 200, last=True)}){where}; "
-                f"{sg.OperatorsLength()} operators"
+                f"{n_ops} operator{'' if n_ops == 1 else 's'}"
             ) from exc
         raise ModelLoadError(
             f"{source}: import into TVM Relax failed{where} ({type(exc).__name__}: {error_line(exc, 200, last=True)})"
