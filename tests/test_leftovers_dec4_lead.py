@@ -38,3 +38,23 @@ def test_h200_smallest_mig_slice_holds_what_nvidia_smi_reports():
 
     (smallest,) = [p for p in require_profiles(load_spec("h200-sxm")) if p.name == "1g.18gb"]
     assert smallest.memory_bytes == 16 * 2**30
+
+
+def test_a_probed_gpu_sheet_gives_the_zero_shot_model_its_sms_lanes_and_clock():
+    # until 2026-12-04 a probed GPU sheet kept the SM count in its notes only: the zero-shot GPU model assumed 1 SM
+    # and 64 lanes for every probed GPU and said "unverified (... 1 SM assumed)"
+    from hybridperf.device.spec import parse_spec
+    from hybridperf.measure import probe
+    from hybridperf.residual.zero_shot import unverified_reason
+
+    gpu = {"device_name": "NVIDIA A10", "compute_capability": "8.6", "sm_count": 72, "sm_clock_max_mhz": 1695,
+           "total_memory_bytes": 24 * 2**30, "l2_cache_bytes": 6 * 2**20, "gemm_errors": {}}
+    host = probe.HostInfo(cpu_model="x", logical_cpus=2, usable_cpus=2, memory_bytes=2**30, governor=None,
+                          machine="x86_64", python="3", numpy="2", blas="b", onnxruntime="1")
+    gemm = (probe.GemmRate("fp32", 8192, 30e12, 2 * 8192**3 / 30e12, 10, "torch"),)
+    result = probe.ProbeResult(date="2026-12-04", version="0.1.0", quick=False, kind="gpu", host=host, caches=(),
+                               gemm=gemm, bandwidth=(probe.Bandwidth("copy", "dram", 2**31, 1, 500e9, 20),),
+                               dispatch=None, errors={}, gpu=gpu)
+    spec = parse_spec(probe.spec_dict(result, "a10-probed"), "<probe>")
+    assert (spec.compute_unit_count, spec.fp32_lanes_per_unit, spec.boost_clock_hz) == (72, 128, 1695 * 10**6)
+    assert "SM assumed" not in unverified_reason(spec) and "lanes assumed" not in unverified_reason(spec)

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from hybridperf._version import __version__
@@ -1119,6 +1120,7 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
         "name": name or f"{dev_name} (probed)",
         "kind": "gpu",
         "peak_compute": peaks,
+        **({"compute_units": units} if (units := _gpu_compute_units(src, g)) else {}),
         "memory": memory,
         "launch_overhead": launch,
         "power": {"idle": power_idle, "max": power_max},
@@ -1128,6 +1130,35 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
         out["family_probes"] = family
     out["notes"] = notes
     return out
+
+
+#: FP32 lanes per SM by compute capability (major, minor): CUDA C++ Programming Guide, "Arithmetic Instructions",
+#: throughput of 32-bit floating-point add, multiply, multiply-add (results per clock cycle per multiprocessor)
+FP32_LANES_PER_SM: Mapping[tuple[int, int], int] = MappingProxyType({
+    (6, 0): 64, (6, 1): 128, (6, 2): 128, (7, 0): 64, (7, 2): 64, (7, 5): 64, (8, 0): 64, (8, 6): 128, (8, 7): 128,
+    (8, 9): 128, (9, 0): 128})
+
+
+def _gpu_compute_units(src: str, g: Mapping[str, Any]) -> dict[str, Any]:
+    """``compute_units`` of a probed GPU: the SM count and boost clock the device reports, the FP32 lanes per SM of
+    its compute capability (:data:`FP32_LANES_PER_SM`; left out for one not listed). The zero-shot GPU model reads
+    them; until 2026-12-04 a probed sheet kept the SM count in its notes only, so its figures assumed 1 SM."""
+    units: dict[str, Any] = {}
+    if g.get("sm_count"):
+        units["count"] = _q(int(g["sm_count"]), "SM", f"{src}: multi_processor_count from "
+                                                     "torch.cuda.get_device_properties", True)
+    try:
+        cc = tuple(int(x) for x in str(g.get("compute_capability", "")).split("."))
+    except ValueError:
+        cc = ()
+    if cc in FP32_LANES_PER_SM:
+        units["fp32_lanes_per_unit"] = _q(FP32_LANES_PER_SM[cc], "lanes", f"CUDA C++ Programming Guide, arithmetic "
+                                          f"instruction throughput: {FP32_LANES_PER_SM[cc]} FP32 results per clock per "
+                                          f"SM at compute capability {cc[0]}.{cc[1]} (the probe's "
+                                          "torch.cuda.get_device_properties)")
+    if g.get("sm_clock_max_mhz"):
+        units["boost_clock"] = _q(float(g["sm_clock_max_mhz"]), "MHz", f"{src}: maximum SM clock (NVML)", True)
+    return units
 
 
 def _gpu_family_probes(result: ProbeResult, src: str, g: Mapping[str, Any]) -> dict[str, Any] | None:
