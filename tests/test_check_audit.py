@@ -290,7 +290,8 @@ def test_predict_many_takes_files_and_directories_once(models, tmp_path, capsys)
     assert nms["unknown_fields"] == "latency_s energy_j flops"
     assert list(rows[0]) == ["device", "model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops",
                              "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate",
-                             "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings"]
+                             "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings",
+                             "latency_note", "calibration"]
     # lower_bound is a bool beside its reason, as predict's totals (it held the reason string until 2026-12-03)
     assert (relu["lower_bound"], relu["lower_bound_reason"]) == ("false", "")
     assert nms["lower_bound"] == "true" and nms["lower_bound_reason"].startswith("lower bound: 1 op uncosted: ")
@@ -337,7 +338,7 @@ def test_summary_grammar_and_csv_unknowns():
              "memory_lower_bound": False, "unknown_fields": ["latency_s", "energy_j", "flops"]}]
     assert to_table(rows, "t4").splitlines()[-1] == "1 model on t4: 0 ok, 1 lower bound, 0 failed"  # was "bounds"
     assert to_csv(rows, "t4").splitlines()[1] == ("t4,a.onnx,lower bound,,,,,true,lower bound: 1 op uncosted: x,false,,"
-                                                  "latency_s energy_j flops,,,,,")
+                                                  "latency_s energy_j flops,,,,,,,")
 
 
 # --------------------------------------------------------------------------- mig
@@ -347,7 +348,7 @@ def test_mig_says_the_latency_is_unverified(models, capsys):
     code, out, _ = _run(capsys, "mig", models["relu"], "-d", "h200-sxm", "--format", "json")
     d = json.loads(out)
     assert code == ExitCode.OK and d["latency_note"].startswith("unverified: its fp32 peak 66.9 TFLOP/s is outside")
-    assert [p["memory_bytes"] for p in d["profiles"]][:2] == [18 * 10**9, 35 * 10**9]  # ints, as required_bytes
+    assert [p["memory_bytes"] for p in d["profiles"]][:2] == [16 * 2**30, 35 * 10**9]  # ints, as required_bytes
     code, out, _ = _run(capsys, "mig", models["relu"], "-d", "h200-sxm")
     assert out.splitlines()[-2].startswith("latency unverified: its fp32 peak 66.9 TFLOP/s")
     # a sheet inside the training range says nothing

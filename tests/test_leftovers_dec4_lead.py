@@ -58,3 +58,27 @@ def test_a_probed_gpu_sheet_gives_the_zero_shot_model_its_sms_lanes_and_clock():
     spec = parse_spec(probe.spec_dict(result, "a10-probed"), "<probe>")
     assert (spec.compute_unit_count, spec.fp32_lanes_per_unit, spec.boost_clock_hz) == (72, 128, 1695 * 10**6)
     assert "SM assumed" not in unverified_reason(spec) and "lanes assumed" not in unverified_reason(spec)
+
+
+def test_an_unverified_latency_is_flagged_in_predict_json_and_every_predict_many_format(tmp_path, capsys):
+    # until 2026-12-04 predict's JSON said "unverified" only inside the calibration text, and predict-many's table,
+    # CSV and JSON rows gave no sign that a zero-shot latency was for a device unlike the training GPUs (h200-sxm)
+    import csv
+    import io
+    import json
+    import shutil
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx"
+    assert main(["predict", str(example), "-d", "h200-sxm", "--format", "json"]) == ExitCode.OK
+    note = json.loads(capsys.readouterr().out)["totals"]["latency_note"]
+    assert note.startswith("unverified: ") and "SM count 132" in note
+    shutil.copy(example, tmp_path / "m.onnx")
+    assert main(["predict-many", str(tmp_path), "-d", "h200-sxm", "-j", "1", "--format", "csv"]) == ExitCode.OK
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["latency_note"] == note and row["calibration"].startswith("zero-shot from spec")
+    assert main(["predict-many", str(tmp_path), "-d", "h200-sxm", "-j", "1"]) == ExitCode.OK
+    assert capsys.readouterr().out.splitlines()[2].endswith("ok (unverified)")
+    assert main(["predict-many", str(tmp_path), "-d", "t4", "-j", "1", "--format", "csv"]) == ExitCode.OK
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["latency_note"] == ""  # t4 is a training GPU: nothing to flag

@@ -51,7 +51,7 @@ def _init_worker() -> None:
 
 
 #: the keys of a row's figures, null in an error row
-FIGURES = ("input_shapes", "latency_s", "energy_j", "energy_note", "peak_memory_bytes", "flops",
+FIGURES = ("input_shapes", "latency_s", "latency_note", "energy_j", "energy_note", "peak_memory_bytes", "flops",
            "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate", "warnings",
            "unknown_fields")
 
@@ -97,6 +97,8 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             input_shapes={k: list(v) for k, v in pred.analyzed.input_shapes.items()},
             runtime=pred.runtime or runtime,
             latency_s=pred.latency_s,
+            # "unverified: <why>" as predict's totals.latency_note (until 2026-12-04 a row gave no sign of it)
+            latency_note=pred.latency_note or None,
             energy_j=pred.energy_j,
             # capped at max power, or priced on an estimated power sheet (predict's totals.energy_note; until
             # 2026-12-03 a predict-many row gave such an energy with nothing to say so)

@@ -15,9 +15,11 @@ def to_json(rows: list[dict[str, Any]], device: str) -> str:
 #: ``--format csv`` columns, SI units in the names (as the JSON rows' keys)
 CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
                "lower_bound_reason", "memory_lower_bound", "memory_estimate",
-               "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings")
+               "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings", "latency_note",
+               "calibration")
 # runtime .. warnings appended 2026-12-04 (columns read by name stay where they were): until then a CSV row gave an
-# estimated energy, an unverified latency (the warnings) and the shapes priced with nothing to say so
+# estimated energy, an unverified latency (the warnings) and the shapes priced with nothing to say so; latency_note
+# and calibration too (what priced the latency, and whether it is unverified)
 
 
 def to_csv(rows: list[dict[str, Any]], device: str) -> str:
@@ -64,7 +66,8 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
                     fmt_peak(r["peak_memory_bytes"], "estimate" if r.get("memory_estimate") else
                              "lower_bound" if r.get("memory_lower_bound") else "exact"),
                     fmt_bound(r["flops"], fmt_flops, lb),
-                    r.get("lower_bound_reason") or "ok",
+                    # as check's "ok (unverified)": a zero-shot latency for a device unlike the training ones
+                    r.get("lower_bound_reason") or ("ok (unverified)" if r.get("latency_note") else "ok"),
                 ]
             )
         else:

@@ -162,6 +162,8 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "roofline_latency_s": pred.roofline_latency_s,
         "energy_j": pred.energy_j,
         "energy_note": pred.energy_note or None,
+        # what qualifies latency_s ("unverified: <why>"): until 2026-12-04 only inside the calibration text
+        "latency_note": pred.latency_note or None,
         "lower_bound": not pred.complete,
         "lower_bound_reason": pred.lower_bound_reason or None,
         "flops": total.flops,
