@@ -142,7 +142,7 @@ def _mig(capsys, model, *argv):
 def test_mig_refuses_to_suggest_on_nothing_priced(models, capsys):
     code, out, err = _mig(capsys, models["nms"])
     assert code == ExitCode.INPUT_ERROR
-    assert out[4].split() == ["1g.10gb", "1/7", "0.125", "9.31", "GiB", "yes", "unknown", "-"]  # no "<- suggested"
+    assert out[4].split() == ["1g.10gb", "14/108", "0.125", "9.31", "GiB", "yes", "unknown", "-"]  # no "<- suggested"
     assert out[-2] == "latency unknown (nothing priced): 1 op uncosted: vision.all_class_non_max_suppression"
     why = (f"latency unknown (no op priced) (1 op type has no cost ({NMS_OP})); add cost rules, or pass "
            "--allow-unsupported to size on the lower bound")

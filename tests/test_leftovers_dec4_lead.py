@@ -82,3 +82,34 @@ def test_an_unverified_latency_is_flagged_in_predict_json_and_every_predict_many
     assert main(["predict-many", str(tmp_path), "-d", "t4", "-j", "1", "--format", "csv"]) == ExitCode.OK
     (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
     assert row["latency_note"] == ""  # t4 is a training GPU: nothing to flag
+
+
+def test_a_mig_profile_is_priced_on_the_sms_it_really_gets():
+    # until 2026-12-04 a profile's compute share was its slices (7g.40gb: the whole A100; H100's 4g.40gb 4/7), where
+    # nvidia-smi mig -lgip lists 98 of the A100's 108 SMs and 64 of the H100's 132
+    from hybridperf.device.spec import load_spec
+    from hybridperf.estimate.mig import compute_fraction, require_profiles
+
+    for device, want in (("a100-sxm-40gb", [14, 14, 28, 42, 56, 98]), ("h100-sxm", [16, 26, 32, 60, 64, 132])):
+        spec = load_spec(device)
+        got = [compute_fraction(p, spec) for p in require_profiles(spec)]
+        assert got == [n / spec.compute_unit_count for n in want]
+    pcie = load_spec("h100-pcie")  # no SM counts on its sheet: the slices
+    assert [compute_fraction(p, pcie) for p in require_profiles(pcie)] == [1 / 7, 1 / 7, 2 / 7, 3 / 7, 4 / 7, 1.0]
+
+
+def test_a_mig_sm_count_is_checked(tmp_path):
+    import pytest
+    import yaml
+
+    from hybridperf.device.spec import SpecError, load_spec
+
+    with open(load_spec("a100-sxm-40gb").path) as fh:
+        raw = yaml.safe_load(fh)
+    raw["id"] = "mine"
+    for sm, fragment in (({"value": 200, "unit": "SM", "source": "x"}, "a profile holds some of the GPU's SMs"),
+                         ({"value": 14, "unit": "core", "source": "x"}, "whole number of SMs (unit: SM)")):
+        raw["mig_profiles"][0]["sm_count"] = sm
+        (tmp_path / "mine.yaml").write_text(yaml.safe_dump(raw))
+        with pytest.raises(SpecError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+            load_spec(tmp_path / "mine.yaml")

@@ -54,12 +54,19 @@ def test_profiles_and_bandwidth_share():
         require_profiles(load_spec("t4"))
 
 
-def test_full_gpu_profile_reproduces_prediction(pred):
+def test_full_gpu_profile_reproduces_prediction(pred, model_dir):
+    # an A100's 7g.80gb runs 98 of its 108 SMs (nvidia-smi mig -lgip): a roofline slowed by that share of compute
     full = suggest(pred).options[-1]
-    assert full.profile.name == "7g.80gb"
-    assert full.latency_s == pytest.approx(pred.latency_s, rel=1e-12)
+    assert (full.profile.name, full.compute_fraction) == ("7g.80gb", 98 / 108)
+    assert full.latency_s == pytest.approx(slice_latency_s(pred, 98 / 108, 1.0), rel=1e-12)
     lats = [o.latency_s for o in suggest(pred).options]
     assert lats[0] > lats[-1]  # a smaller slice is never faster here
+    # a sheet without the profiles' SM counts: the whole-GPU profile is the whole GPU, predict's figure itself
+    from hybridperf.api import predict
+
+    pcie = predict(str(model_dir / "resnet_like.onnx"), "h100-pcie", batch=1, residual=None)
+    full = suggest(pcie).options[-1]
+    assert (full.profile.name, full.compute_fraction, full.latency_s) == ("7g.80gb", 1.0, pcie.latency_s)
 
 
 def test_full_gpu_profile_is_predicts_figure_on_the_cross_device_model(capsys):

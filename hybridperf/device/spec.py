@@ -220,9 +220,13 @@ class MigProfile:
     compute_slices: int
     total_slices: int
     memory_bytes: float
+    #: the SMs the profile really gets (``nvidia-smi mig -lgip``), None where the sheet gives none
+    sm_count: int | None = None
 
     @property
     def compute_fraction(self) -> float:
+        """The nominal share: compute slices over the GPU's (the profile's real one:
+        :func:`hybridperf.estimate.mig.compute_fraction`)."""
         return self.compute_slices / self.total_slices
 
 
@@ -591,11 +595,11 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     idle, pmax = _power(v, raw)
     per_mac, per_byte = _energy(v, raw, peak_flops, memory)
     sparsity = _sparsity(v, raw)
-    migs = _mig_profiles(v, raw, kind, memory)
+    units = _compute_units(v, raw, kind)
+    migs = _mig_profiles(v, raw, kind, memory, units)
     notes = raw.get("notes") or ""
     if not isinstance(notes, str):
         v.fail("notes", "must be a string")
-    units = _compute_units(v, raw, kind)
     family_probes, measured_on = _family_probes(v, raw)
 
     return DeviceSpec(
@@ -750,7 +754,8 @@ def _sparsity(v: _Validator, raw: dict) -> dict[str, float]:
     return sparsity
 
 
-def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryLevel]) -> list[MigProfile]:
+def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryLevel],
+                  raw_units: dict[str, float | None]) -> list[MigProfile]:
     """``mig_profiles``: Multi-Instance GPU partitions of a GPU sheet with a DRAM capacity, names unique, one slice
     count, each within the DRAM (a profile's bandwidth share is its memory over the capacity; until 2026-12-03 a 500 GB
     profile of a 24 GB card "fit" with the whole bandwidth, and one without a capacity was given its compute share)."""
@@ -762,17 +767,23 @@ def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryL
         key = f"mig_profiles[{i}]"
         if not isinstance(entry, dict):
             v.fail(key, "must be a mapping")
-        v.keys(entry, key, ("name", "compute_slices", "total_slices", "memory"), ())
+        v.keys(entry, key, ("name", "compute_slices", "total_slices", "memory"), ("sm_count",))
         cs = entry["compute_slices"]
         ts = entry["total_slices"]
         if not (type(cs) is int and type(ts) is int and 0 < cs <= ts):
             v.fail(key, "compute_slices and total_slices must be integers with 0 < compute_slices <= total_slices")
+        sms = None
+        if "sm_count" in entry:
+            sms = v.quantity(entry["sm_count"], f"{key}.sm_count", "count")
+            if sms != int(sms) or entry["sm_count"]["unit"] != "SM":
+                v.fail(f"{key}.sm_count", "must be a whole number of SMs (unit: SM), as nvidia-smi mig -lgip lists it")
         migs.append(
             MigProfile(
                 name=v.string(entry, "name", key),
                 compute_slices=cs,
                 total_slices=ts,
                 memory_bytes=v.quantity(entry["memory"], f"{key}.memory", "capacity"),
+                sm_count=None if sms is None else int(sms),
             )
         )
     names = [m.name for m in migs]
@@ -789,6 +800,9 @@ def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryL
         if m.total_slices != migs[0].total_slices:
             v.fail(f"mig_profiles[{i}].total_slices", f"is {m.total_slices} but mig_profiles[0] has "
                                                       f"{migs[0].total_slices}; a GPU has one slice count")
+        if m.sm_count is not None and raw_units.get("count") and m.sm_count > raw_units["count"]:
+            v.fail(f"mig_profiles[{i}].sm_count", f"is {m.sm_count} but compute_units.count is {raw_units['count']:g}; "
+                                                  "a profile holds some of the GPU's SMs")
         if m.memory_bytes > capacity:
             v.fail(f"mig_profiles[{i}].memory", f"{m.memory_bytes / 1e9:g} GB is more than memory.dram.capacity "
                                                 f"({capacity / 1e9:g} GB); fix the profile or the capacity")

@@ -34,9 +34,9 @@ launches and host time) the full profile read 5.543 ms against ``predict``'s 2.5
 ``a100-sxm-80gb``). Until 2026-12-04 the whole latency, host time included, was multiplied by the kernels'
 roofline slowdown: SqueezeNet 1.1 (host 2.525 ms, device 660 us on ``a100-sxm-80gb``, host-bound) read 4.642 ms on
 ``1g.10gb``, where its 1.2 ms of device time on the slice still hides behind the host's 2.525 ms (now 2.535 ms).
-L2 cache, which MIG also partitions, is not modelled; nor are the SMs a profile really gets (a profile's compute share
-is its compute slices over the GPU's, whereas ``nvidia-smi mig -lgip`` lists e.g. 98 of the A100's 108 SMs for
-``7g.40gb``).
+L2 cache, which MIG also partitions, is not modelled. A profile's compute share ``f_c`` is the SMs it really gets
+over the GPU's where the sheet lists them (``sm_count``, as ``nvidia-smi mig -lgip`` prints it: 98 of the A100's 108
+SMs for ``7g.40gb``), else its compute slices over the GPU's (:func:`compute_fraction`).
 
 The suggestion is the first profile, ordered by (memory, compute slices),
 that fits and, when a latency budget is given, meets it
@@ -91,6 +91,8 @@ class MigSuggestion:
     #: :attr:`~hybridperf.estimate.pricing.Prediction.calibration` (``"none (roofline only)"``, ``"zero-shot from spec
     #: (cross-device model ...); runtime torch (...)"``, a calibrated model), for the report to state
     latency_source: str = ""
+    #: the GPU's SM count (``compute_units.count``), None where the sheet gives none
+    gpu_sm_count: int | None = None
 
     @property
     def chosen(self) -> MigOption | None:
@@ -123,6 +125,15 @@ def memory_fraction(profile: MigProfile, spec: DeviceSpec) -> float:
     if profile.total_slices == 7:
         share = max(1, round(share * MEMORY_SLICES_OF_7)) / MEMORY_SLICES_OF_7
     return share
+
+
+def compute_fraction(profile: MigProfile, spec: DeviceSpec) -> float:
+    """Share of the GPU's compute a profile gets: its SMs over the GPU's where the sheet lists both (``nvidia-smi mig
+    -lgip``: A100's 7g.40gb runs 98 of its 108 SMs, 0.907; H100 SXM's 4g.40gb 64 of 132, 0.485), else its compute
+    slices over the GPU's (until 2026-12-04 always the slices: 7g.40gb read the whole A100, 4g.40gb 4/7 = 0.571)."""
+    if profile.sm_count is not None and spec.compute_unit_count:
+        return min(1.0, profile.sm_count / spec.compute_unit_count)
+    return profile.compute_fraction
 
 
 def slice_latency_s(pred, compute_fraction: float, memory_fraction: float) -> float:
@@ -193,7 +204,7 @@ def suggest(
     unknown = not pred.latency_s and bool(pred.uncosted_ops)
     options = []
     for prof in profiles:
-        fc = prof.compute_fraction
+        fc = compute_fraction(prof, spec)
         fm = memory_fraction(prof, spec)
         lat = None if unknown else profile_latency_s(pred, fc, fm)
         options.append(
@@ -211,7 +222,7 @@ def suggest(
     from hybridperf.estimate.runtime_memory import memory_figure
 
     return MigSuggestion(spec.id, int(pred.peak_memory_bytes), int(headroom_bytes), max_latency_s, tuple(options),
-                         memory_figure(pred), str(getattr(pred, "calibration", "") or ""))
+                         memory_figure(pred), str(getattr(pred, "calibration", "") or ""), spec.compute_unit_count)
 
 
 @dataclass(frozen=True)
@@ -274,6 +285,7 @@ def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
 
 __all__ = [
     "Caveats",
+    "compute_fraction",
     "DEFAULT_HEADROOM_BYTES",
     "EXACT",
     "MEMORY_SLICES_OF_7",

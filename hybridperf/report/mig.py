@@ -40,6 +40,7 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
             {
                 "name": o.profile.name,
                 "compute_fraction": o.compute_fraction,
+                "sm_count": o.profile.sm_count,
                 "memory_fraction": o.memory_fraction,
                 "memory_bytes": int(o.profile.memory_bytes),
                 "required_bytes": o.required_bytes,
@@ -70,7 +71,9 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
     rows = [
         [
             o.profile.name,
-            f"{o.profile.compute_slices}/{o.profile.total_slices}",
+            # the SMs the profile gets of the GPU's where the sheet lists them (the share priced), else its slices
+            (f"{o.profile.sm_count}/{s.gpu_sm_count}" if o.profile.sm_count is not None and s.gpu_sm_count else
+             f"{o.profile.compute_slices}/{o.profile.total_slices}"),
             f"{o.memory_fraction:.3f}",
             fmt_bytes(o.profile.memory_bytes),
             _yes_no(o.fits_memory, c.memory_lower_bound),
@@ -89,7 +92,8 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
         f"{budget}\n"
         "latency = the prediction's host time and its kernels' device time, each kernel slowed by its roofline "
         "slowdown on the slice (max(compute / compute share, memory / bandwidth share)), combined as predict "
-        "combines them\n"
+        "combines them; compute = the SMs a profile gets of the GPU's (nvidia-smi mig -lgip) where the sheet lists "
+        "them, else its compute slices\n"
     )
     body = table(
         rows,
