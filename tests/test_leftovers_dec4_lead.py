@@ -113,3 +113,19 @@ def test_a_mig_sm_count_is_checked(tmp_path):
         (tmp_path / "mine.yaml").write_text(yaml.safe_dump(raw))
         with pytest.raises(SpecError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
             load_spec(tmp_path / "mine.yaml")
+
+
+def test_a_zero_shot_latency_at_fp16_checks_the_peak_it_is_priced_at(capsys):
+    # the operator data is fp32: a T4 at fp16 is priced at its 65 TFLOP/s tensor-core peak as the fp32 operators'
+    # rate, far outside the training GPUs' 5.5-19.5 TFLOP/s; until 2026-12-04 only the fp32 peak was checked
+    import json
+    from pathlib import Path
+
+    example = str(Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx")
+    argv = ["predict", example, "-d", "t4", "--format", "json"]
+    assert main(argv) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["totals"]["latency_note"] is None
+    assert main([*argv, "--precision", "fp16"]) == ExitCode.OK
+    note = json.loads(capsys.readouterr().out)["totals"]["latency_note"]
+    assert note == ("unverified: its fp16 peak (priced as the fp32 operators' rate) 65 TFLOP/s is outside the "
+                    "training GPUs' 5.5-19.5")

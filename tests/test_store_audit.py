@@ -208,7 +208,11 @@ def test_a_gpu_adaptation_says_when_its_sheet_was_edited(model_dir, tmp_path, ho
     same = json.loads(capsys.readouterr().out)["calibration"]
     assert "few-shot adapted on 4 measured models of my-gpu" in same and "sheet" not in same
 
-    _sheet(sheet, A100, edit=lambda raw: raw["compute_units"]["count"].update(value=54))
+    def halve_sms(raw):  # the MIG profiles' SM counts (sm_count) must fit in the edited count: drop the profiles
+        raw["compute_units"]["count"].update(value=54)
+        raw.pop("mig_profiles")
+
+    _sheet(sheet, A100, edit=halve_sms)
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["calibration"] == (
         f"{same}; calibrated with other sheet figures (compute_units.count 108 -> 54; calibrate again to fit this sheet)")

@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
@@ -87,16 +87,26 @@ _FIGURES = (("fp32 peak", "TFLOP/s", lambda s: s.peak_flops_per_s.get("fp32", 0.
             ("SM count", "", lambda s: float(s.compute_unit_count or 0)))
 
 
-def unverified_reason(spec: DeviceSpec) -> str:
+def unverified_reason(spec: DeviceSpec, precisions: Iterable[str] = ("fp32",)) -> str:
     """Why no measurement checks a zero-shot figure for GPU ``spec``: each sheet figure more than
     :data:`UNVERIFIED_MARGIN` outside the training GPUs' range (an H100's 66.9 TFLOP/s fp32 against their 5.5-19.5,
-    a Jetson's 102 GB/s against their 192-1935), joined; "" when every figure is inside (or unknown)."""
+    a Jetson's 102 GB/s against their 192-1935), joined; "" when every figure is inside (or unknown). The peak checked
+    is each of ``precisions``' (the precisions the operator model priced kernels at, each at its peak as the fp32
+    operators' rate: :func:`spec_at`; until 2026-12-04 only the fp32 peak was checked, so a T4 at fp16, priced at its
+    65 TFLOP/s, was never flagged, nor a sheet without an fp32 peak)."""
     why = []
-    for name, unit, get in _FIGURES:
-        v = get(spec)
-        lo, hi = _training_ranges()[name]
-        if v and not lo / UNVERIFIED_MARGIN <= v <= hi * UNVERIFIED_MARGIN:
-            why.append(f"its {name} {v:.4g}{' ' + unit if unit else ''} is outside the training GPUs' {lo:.4g}-{hi:.4g}")
+    for key, unit, get in _FIGURES:
+        lo, hi = _training_ranges()[key]
+        if key == "fp32 peak":
+            figures = [("fp32 peak" if p == "fp32" else f"{p} peak (priced as the fp32 operators' rate)",
+                        spec.peak_flops_per_s.get("fp32", 0.0) / 1e12 if p == "fp32" else spec.peak_flops(p) / 1e12)
+                       for p in sorted(set(precisions), key=lambda p: p != "fp32")]
+        else:
+            figures = [(key, get(spec))]
+        for name, v in figures:
+            if v and not lo / UNVERIFIED_MARGIN <= v <= hi * UNVERIFIED_MARGIN:
+                why.append(f"its {name} {v:.4g}{' ' + unit if unit else ''} is outside the training GPUs' "
+                           f"{lo:.4g}-{hi:.4g}")
     # the features fall back to 1 SM, 64 lanes and no cache (DeviceFigures.from_spec); unflagged until 2026-12-03
     cache = spec.memory.get("l2") or spec.memory.get("llc")
     assumed = [f"no {k} ({a} assumed)" for k, v, a in (
@@ -701,7 +711,8 @@ class ZeroShotGpu:
         rows = tuple(sorted(rows, key=lambda kp: min(kp.kernel.op_indices, default=-1)))
         summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
-        why = "" if self.adapted_on else unverified_reason(spec)
+        priced_at = {p for g, p in zip(bd.group, bd.precisions) if g != "roofline"} or {"fp32"}
+        why = "" if self.adapted_on else unverified_reason(spec, priced_at)
         out = replace(prediction, kernels=rows, latency_s=float(total),
                       calibration=self.describe(spec, bd, prediction.precision), execution=summary)
         if why:
