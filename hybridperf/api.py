@@ -325,8 +325,8 @@ def predict(
 
     Latency, energy and warnings are the CLI's for the same inputs. ``runtime=None`` (the default) makes
     ``peak_memory_bytes`` the TVM plan's; ``runtime="auto"`` gives the CLI's headline peak (the device kind's
-    runtime: onnxruntime on a CPU, PyTorch on a GPU). ``precision``, ``residual`` and ``runtime``: see
-    :func:`predict_on`.
+    runtime: onnxruntime on a CPU, PyTorch on a GPU, TensorFlow Lite Micro's arena on an NPU). ``precision``,
+    ``residual`` and ``runtime``: see :func:`predict_on`.
 
     Parameters
     ----------

@@ -153,7 +153,7 @@ def test_tvm_peak_is_plan_plus_workspace_weights_inputs():
 def test_default_runtime_by_device_kind():
     assert default_runtime("cpu") is Runtime.ONNXRUNTIME
     assert default_runtime("gpu") is Runtime.TORCH
-    assert default_runtime("npu") is Runtime.TVM
+    assert default_runtime("npu") is Runtime.TFLM  # the TensorFlow Lite Micro arena (TVM until 2026-12-04)
 
 
 def _holding_graph():

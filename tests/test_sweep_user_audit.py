@@ -60,7 +60,7 @@ def test_pool_row_counts_the_npu_workspace_as_predict_does(sweep_dir, capsys):
 
     assert _sweep._worker_session is None  # this process is no pool worker
     path = str(sweep_dir / "resnet_like.onnx")
-    p = _predict_json(capsys, path, "-d", "ethos-u55", "--batch", "1", "--precision", "int8")
+    p = _predict_json(capsys, path, "-d", "ethos-u55", "--batch", "1", "--precision", "int8", "--runtime", "tvm")
     row = _sweep.predict_row(path, "ethos-u55", 1, "int8", True, runtime="tvm")
     assert p["runtime_memory"]["runtime"] == "tvm" and p["runtime_memory"]["applied"]
     # the TVM plan without the workspace was 60260 B; with it predict says more, and the row the same

@@ -70,7 +70,7 @@ def resolve_device(device):
 
 
 #: ``--runtime``: the runtime the model will run on (execution mode on a GPU; whose peak memory is the headline)
-RUNTIME_CHOICES = ("auto", "torch", "torch-eager", "torch-cudagraph", "onnxruntime", "tvm")
+RUNTIME_CHOICES = ("auto", "torch", "torch-eager", "torch-cudagraph", "onnxruntime", "tvm", "tflm")
 
 
 def add_runtime_argument(p: argparse.ArgumentParser) -> None:
@@ -78,8 +78,9 @@ def add_runtime_argument(p: argparse.ArgumentParser) -> None:
                    help="the runtime the model runs on: on a GPU the execution mode priced (kernel granularity, "
                         "per-launch host floor, how host and GPU time compose); on every device whose peak memory is "
                         "the headline and what --max-memory, the capacity check and MIG judge (onnxruntime: CPU "
-                        "session + memory pattern; torch: CUDA caching allocator; tvm: exact plan + kernel workspace). "
-                        "Default auto: the device kind's (CPU onnxruntime, GPU eager torch, else tvm)")
+                        "session + memory pattern; torch: CUDA caching allocator; tvm: exact plan + kernel workspace; "
+                        "tflm: TensorFlow Lite Micro's tensor arena on an NPU, weights in flash). "
+                        "Default auto: the device kind's (CPU onnxruntime, GPU eager torch, NPU tflm)")
 
 
 def runtime_from_args(args: argparse.Namespace, spec) -> str:

@@ -59,6 +59,14 @@ of (:class:`RuntimePeak`). Each model states what it includes:
     TVM's exact static plan + the largest intra-kernel workspace + weights + inputs (activations
     3.6 % MAPE against the VM's resident peak in ``benchmarks/results/memory.md``).
 
+``tflm`` (:func:`tflm_peak`; microcontroller NPUs, ``kind: npu``)
+    The tensor arena of TensorFlow Lite Micro (or of a Vela-compiled command stream) in SRAM: TVM's static plan
+    of the activations (int8 sizes where the model is quantized, as planned) + graph outputs + graph inputs (as
+    the model declares them). Weights are read-only and stay in flash (:attr:`RuntimePeak.flash_bytes`, not in
+    the peak); no CPU-kernel workspace exists there. Not measured here; TFLM's own arena packing (its greedy
+    planner places buffers at offsets where TVM reuses size-matched blocks; the live-set bound stays beside it) and
+    its interpreter's persistent per-op data are not modelled.
+
 Measured accuracy on held-out families: ``benchmarks/results/memory_runtime.md``.
 """
 
@@ -85,6 +93,7 @@ class Runtime(str, Enum):
     TORCH = "torch"  # PyTorch eager (also spelled "torch-eager")
     TORCH_CUDAGRAPH = "torch-cudagraph"  # PyTorch replaying a captured CUDA graph; memory as TORCH
     TVM = "tvm"
+    TFLM = "tflm"  # TensorFlow Lite Micro's tensor arena on a microcontroller NPU (Ethos-U)
 
     @classmethod
     def _missing_(cls, value):
@@ -92,12 +101,14 @@ class Runtime(str, Enum):
 
 
 #: default runtime per device kind: what the project's measurements on such devices use
-#: (CPU sheets: ``hybridperf measure`` = onnxruntime; GPU sheets: ``benchmarks/gpu_measure.py`` = PyTorch).
-DEFAULT_RUNTIME_BY_KIND = {"cpu": Runtime.ONNXRUNTIME, "gpu": Runtime.TORCH}
+#: (CPU sheets: ``hybridperf measure`` = onnxruntime; GPU sheets: ``benchmarks/gpu_measure.py`` = PyTorch);
+#: microcontroller NPUs (Ethos-U) run under TensorFlow Lite Micro: its tensor arena
+DEFAULT_RUNTIME_BY_KIND = {"cpu": Runtime.ONNXRUNTIME, "gpu": Runtime.TORCH, "npu": Runtime.TFLM}
 
 
 def default_runtime(device_kind: str) -> Runtime:
-    """The runtime a device's measurements are made with: onnxruntime on CPUs, PyTorch on GPUs, else TVM."""
+    """The runtime a device's measurements are made with: onnxruntime on CPUs, PyTorch on GPUs, TensorFlow Lite
+    Micro's arena on NPUs, else TVM."""
     return DEFAULT_RUNTIME_BY_KIND.get(device_kind, Runtime.TVM)
 
 
@@ -109,7 +120,8 @@ class RuntimePeak:
     figure counts and ``measured_as`` which measurement it models. ``unsized_ops``: op types whose
     output size the model could not derive (data-dependent, or no shape rule; sized as their largest
     input) or whose subgraphs it does not size (If, Loop, Scan): the figure is then an estimate,
-    neither a bound nor exact (``check`` cannot judge it).
+    neither a bound nor exact (``check`` cannot judge it). ``flash_bytes``: read-only bytes the runtime keeps
+    outside the peak (the weights of a TFLM model, in flash); None where every resident byte is in the peak.
     """
 
     runtime: str
@@ -119,6 +131,7 @@ class RuntimePeak:
     measured_as: str
     notes: tuple[str, ...] = ()
     unsized_ops: tuple[str, ...] = ()
+    flash_bytes: int | None = None
 
     def part(self, name: str) -> int:
         return dict(self.parts).get(name, 0)
@@ -134,9 +147,12 @@ class RuntimePeak:
                 f"sized as {'their' if n != 1 else 'its'} largest input")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"runtime": self.runtime, "peak_bytes": self.peak_bytes, "parts": dict(self.parts),
-                "includes": self.includes, "measured_as": self.measured_as, "notes": list(self.notes),
-                "unsized_ops": list(self.unsized_ops)}
+        out = {"runtime": self.runtime, "peak_bytes": self.peak_bytes, "parts": dict(self.parts),
+               "includes": self.includes, "measured_as": self.measured_as, "notes": list(self.notes),
+               "unsized_ops": list(self.unsized_ops)}
+        if self.flash_bytes is not None:  # only runtimes that keep weights apart (tflm) carry the key
+            out["flash_bytes"] = self.flash_bytes
+        return out
 
 
 def _make(runtime: Runtime, parts: Sequence[tuple[str, int]], includes: str, measured_as: str,
@@ -265,6 +281,8 @@ def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n
             return [gemm_shape(ins[0], ins[1], attrs)]
         if op == "FusedMatMul":
             return [fused_matmul_shape(ins[0], ins[1], attrs)]
+        if op == "NhwcMaxPool":  # MaxPool on NHWC (onnxruntime's NHWC rewrite of a quantized graph); x's dtype
+            return [_quant_pool_shape(x, {**attrs, "channels_last": 1}, False)]
         if op in ("Gelu", "FastGelu", "QuickGelu", "BiasGelu", "BiasSoftmax", "BiasAdd"):
             return [x]
         if op in ("SkipLayerNormalization", "SkipSimplifiedLayerNormalization"):
@@ -1120,6 +1138,30 @@ def tvm_peak(planned_bytes: int, workspace_bytes: int, weight_bytes: int, input_
                                ("weights", weight_bytes), ("inputs", input_bytes)], includes, TVM_MEASURED_AS)
 
 
+# =========================================================================== TensorFlow Lite Micro (NPU)
+
+TFLM_INCLUDES = ("tensor arena in SRAM: TVM's static plan of the activations (int8 where quantized) + outputs + "
+                 "inputs; weights in flash, not in the peak; no kernel workspace")
+TFLM_INT8_INCLUDES = ("tensor arena in SRAM: TVM's static-plan policy on the int8 execution (dequantize / quantize "
+                      "folded into int8 kernels) + outputs + inputs; weights in flash, not in the peak; no kernel "
+                      "workspace")
+TFLM_MEASURED_AS = ("not measured here: the tensor arena TensorFlow Lite Micro (or a Vela command stream) needs "
+                    "(MicroInterpreter::arena_used_bytes)")
+TFLM_NOTE = ("TFLM's greedy arena planner packs buffers by offset where TVM's reuses size-matched blocks (the "
+             "live-set bound is the least any planner needs); its interpreter's persistent per-op data is not modelled")
+
+
+def tflm_peak(planned_bytes: int, output_bytes: int, input_bytes: int, weight_bytes: int,
+              includes: str = TFLM_INCLUDES) -> RuntimePeak:
+    """TensorFlow Lite Micro's tensor arena: activations planned (``planned_bytes`` without the graph outputs) +
+    graph outputs + graph inputs. The weights are read from flash (:attr:`RuntimePeak.flash_bytes`), not counted."""
+    peak = _make(Runtime.TFLM, [("planned_activations", planned_bytes), ("outputs", output_bytes),
+                                ("inputs", input_bytes)], includes, TFLM_MEASURED_AS, [TFLM_NOTE])
+    from dataclasses import replace
+
+    return replace(peak, flash_bytes=int(weight_bytes))
+
+
 # =========================================================================== per prediction
 
 
@@ -1186,6 +1228,10 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
                                               pred.precision)
         return torch_cuda_peak(m.weight_bytes, m.input_bytes, act, blas_workspace_bytes(pred.spec.id),
                                [TORCH_FIT_NOTE]), ""
+    if runtime is Runtime.TFLM:  # graph outputs are the plan's unplanned tensors (TVM allocates them apart)
+        outputs = m.unplanned_bytes or 0
+        return tflm_peak(m.planned_bytes - outputs, outputs, m.input_bytes, m.weight_bytes,
+                         TFLM_INT8_INCLUDES if m.execution == "int8" else TFLM_INCLUDES), ""
     if m.workspace_bytes is None:
         return None, "kernel workspace not sized: analyze with workspace=True (the CLI does for --runtime tvm)"
     return tvm_peak(m.planned_bytes, m.workspace_bytes, m.weight_bytes, m.input_bytes,
@@ -1197,7 +1243,8 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
 RUNTIME_KINDS: dict[Runtime, frozenset[str]] = {Runtime.ONNXRUNTIME: frozenset({"cpu"}),
                                                 Runtime.TORCH: frozenset({"gpu"}),
                                                 Runtime.TORCH_CUDAGRAPH: frozenset({"gpu"}),
-                                                Runtime.TVM: frozenset({"cpu", "gpu", "npu"})}
+                                                Runtime.TVM: frozenset({"cpu", "gpu", "npu"}),
+                                                Runtime.TFLM: frozenset({"npu"})}
 
 
 def resolve_runtime(runtime: Runtime | str | None, device_kind: str, device: str = "") -> Runtime:
@@ -1266,6 +1313,6 @@ __all__ = [
     "cuda_block_bytes", "blas_workspace_bytes", "EagerOp", "EagerActivationPlan", "torch_eager_activations",
     "branch_input_holds", "cudnn_nhwc_workspace_bytes", "conv_workspace_bytes",
     "fuse_torch_activations", "transformer_layer_holds", "eager_ops", "torch_eager_activation_bytes",
-    "torch_cuda_peak", "tvm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
+    "torch_cuda_peak", "tvm_peak", "tflm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
     "RUNTIME_KINDS", "resolve_runtime", "with_runtime", "memory_figure", "peak_kind",
 ]

@@ -88,9 +88,41 @@ def _batch_norm_in_input_dtype(default: Any) -> Any:
     return legalize
 
 
+def _int_avg_pool_in_op_dtype(pool: str) -> Any:
+    """A factory (as :func:`_batch_norm_in_input_dtype`) for ``relax.nn.avg_pool{1,2,3}d`` legalized so that an integer
+    pool's kernel writes the op's own dtype. TOPI's ``pool`` divides an integer sum by an int64 window size, so TVM
+    0.27's legalization of an int32 average pool (TFLite's int8 AVERAGE_POOL_2D imports as ``astype(int32) ->
+    avg_pool2d -> astype(int8)``) writes an int64 buffer where the Relax call says int32, and FuseTIR stops with
+    "Inconsistent buffers pool_avg" wherever the kernels are lowered for the memory planner (the kernel workspace of
+    ``--runtime tvm``: such a model's peak was unknown and its kernels unfused until 2026-12-04). Here the int64
+    quotient is cast to the op's dtype inside the same kernel (values fit: an average lies within its inputs' range);
+    float pools keep TVM's own."""
+
+    def factory(default: Any) -> Any:
+        def legalize(bb: Any, call: Any) -> Any:
+            out_dtype = str(getattr(_tvm.expr_type(call), "dtype", ""))
+            a = call.attrs
+            if not out_dtype.startswith(("int", "uint")) or a.out_layout != a.layout:
+                return default(bb, call)
+            from tvm import topi  # noqa: PLC0415 - loaded with tvm
+
+            def compute(x: Any) -> Any:
+                y = getattr(topi.nn, pool)(x, kernel=a.pool_size, stride=a.strides, dilation=a.dilation,
+                                           padding=a.padding, pool_type="avg", ceil_mode=a.ceil_mode,
+                                           layout=a.layout, count_include_pad=a.count_include_pad)
+                return y if y.dtype == out_dtype else topi.cast(y, out_dtype)
+
+            return bb.call_te(compute, call.args[0], primfunc_name_hint=f"avg_{pool}")
+
+        return legalize
+
+    return factory
+
+
 #: hybridperf's legalizations (Relax op name -> a factory given TVM's ``FLegalize``), passed to ``LegalizeOps``
 #: as its ``customize_legalize_map``: TVM's registry is left as it is
-_LEGALIZE_FIXES = {"relax.nn.batch_norm": _batch_norm_in_input_dtype}
+_LEGALIZE_FIXES = {"relax.nn.batch_norm": _batch_norm_in_input_dtype,
+                   **{f"relax.nn.avg_pool{n}d": _int_avg_pool_in_op_dtype(f"pool{n}d") for n in (1, 2, 3)}}
 
 
 def flegalize(op: Any) -> Any:

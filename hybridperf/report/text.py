@@ -107,6 +107,9 @@ def memory_text(pred: Prediction) -> str:
         parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
         kind = peak_kind(pred)
         why = f" (estimate: {rt.unsized_reason})" if kind == "estimate" else ""  # a guess: check cannot judge it
+        if rt.flash_bytes is not None:  # an arena runtime (tflm): say what the peak holds and where the weights are
+            parts += (f" (tensor arena in SRAM, no kernel workspace); weights {fmt_bytes(rt.flash_bytes)} in flash, "
+                      f"not in the peak")
         return f"peak {fmt_peak(rt.peak_bytes, kind)} on {rt.runtime}{why} = {parts}\n{'':10}TVM plan: {tvm}"
     if pred.runtime is not None and pred.runtime_memory_note:
         return f"{tvm} ({pred.runtime}'s peak not modelled: {pred.runtime_memory_note})"
