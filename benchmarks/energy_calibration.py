@@ -7,12 +7,22 @@ The roofline prices one inference as (``hybridperf.estimate.roofline``)::
 This script fits the four unknowns (pJ/MAC fp32, pJ/MAC fp16, pJ/DRAM byte,
 static W) to the whole-board NVML energy per inference measured on the H100
 (``calibration/h100-sxm/torch-{eager,cudagraph}-fp32-fp16.csv``), with MACs
-and bytes from the cost pass (``calibration/h100-sxm/features.csv``: the
-``log_flops`` / ``log_bytes`` of each exported zoo model) and ``t`` the
-measured wall time per inference of the back-to-back loop NVML was read
-over (``throughput_latency_s``). The fit is non-negative least squares on
-relative errors (each row divided by its measured energy), validated by
-leaving one model family out at a time.
+from the cost pass (``calibration/h100-sxm/features.csv``: the ``log_flops``
+of each exported zoo model), DRAM bytes of the kernels the measured runtime
+launches, and ``t`` the measured wall time per inference of the back-to-back
+loop NVML was read over (``throughput_latency_s``). The fit is non-negative
+least squares on relative errors (each row divided by its measured energy),
+validated by leaving one model family out at a time.
+
+Bytes (``--bytes``): ``launches`` (default) are those of the kernels eager
+PyTorch and its CUDA graphs launch, one per op, every intermediate through
+DRAM (:func:`hybridperf.residual.zero_shot.launches`, per-op): what a GPU
+prediction's dynamic energy is summed over since 2026-12-04. They are counted
+once by ``--count-launch-bytes`` (exports every configuration with
+``benchmarks.zoo``: torch, torchvision and transformers needed, no GPU) into
+``benchmarks/results/energy_h100_launch_bytes.csv``. ``fused`` are TVM's
+fused kernels' (``log_bytes`` of features.csv), what the pipeline priced
+before 2026-12-04: kept for comparison, never written into the spec.
 
 It prints (and writes to ``benchmarks/results/energy_h100.md``) the energy
 MAPE of the sheet table, of the probe's table and of the fitted one, and the
@@ -20,8 +30,9 @@ fitted figures next to the sheet's; ``--write-spec`` puts the fitted figures
 into ``hybridperf/data/hw_specs/h100-sxm-measured.yaml`` (``energy.per_mac.fp32/fp16``,
 ``energy.per_byte.dram``, ``power.idle``) with their source.
 
-Run from the repository root (no torch, no GPU)::
+Run from the repository root (the fit needs no torch, no GPU)::
 
+    python -m benchmarks.energy_calibration --count-launch-bytes   # once, where torch is installed
     python -m benchmarks.energy_calibration [--write-spec]
 """
 
@@ -45,6 +56,15 @@ SHEET_SPEC = ROOT / "hybridperf" / "data" / "hw_specs" / "h100-sxm.yaml"
 MEASURED_SPEC = ROOT / "hybridperf" / "data" / "hw_specs" / "h100-sxm-measured.yaml"
 PROBE_JSON = H100_DIR / "probe-2.json"  # the probe_cuda dict behind h100-sxm-measured.yaml
 RESULTS = ROOT / "benchmarks" / "results" / "energy_h100.md"
+#: per features.csv key, the bytes of the kernels eager PyTorch launches (written by ``--count-launch-bytes``)
+LAUNCH_BYTES = ROOT / "benchmarks" / "results" / "energy_h100_launch_bytes.csv"
+LAUNCH_BYTES_COLUMNS = ("key", "launches", "launch_bytes", "fused_bytes")
+#: what the fit's DRAM bytes are (``--bytes``), in the words of the report and the spec note
+BYTE_SOURCES = {
+    "launches": "DRAM bytes of the kernels eager PyTorch launches (one per op, every intermediate through DRAM; "
+                "benchmarks/results/energy_h100_launch_bytes.csv)",
+    "fused": "DRAM bytes of TVM's fused kernels (features.csv log_bytes; what the pipeline priced before 2026-12-04)",
+}
 FLOPS_PER_MAC = 2
 #: columns of the design matrix, in order
 TERMS = ("pj_per_mac_fp32", "pj_per_mac_fp16", "pj_per_dram_byte", "static_w")
@@ -108,8 +128,8 @@ def physical_bounds(probe_json: Path) -> list[float]:
     """Upper bounds from the probe: a MAC at peak rate cannot draw more than (power limit - idle).
 
     ``pJ/MAC <= (P_max - P_idle) / (peak / 2)`` for fp32 and fp16; the byte
-    and static terms are left free (the cost pass counts the fused graph's
-    bytes, eager PyTorch moves more, so pJ/byte absorbs that).
+    and static terms are left free (a fit on TVM's fused kernels' bytes,
+    ``--bytes fused``, has pJ/byte absorb what eager PyTorch moves beyond them).
     """
     import json
 
@@ -148,8 +168,12 @@ def _key(model: str, batch: str, res: str, seq: str, dtype: str) -> str:
     return f"{model}_b{batch}_{res or seq}_{dtype}"
 
 
-def load_rows(features: Path = H100_DIR / "features.csv", measured: dict[str, Path] = MEASURED) -> list[EnergyRow]:
-    """Join the cost pass (features.csv) with every ok NVML-energy row of the measured CSVs."""
+def load_rows(features: Path = H100_DIR / "features.csv", measured: dict[str, Path] = MEASURED,
+              launch_bytes: dict[str, float] | None = None) -> list[EnergyRow]:
+    """Join the cost pass (features.csv) with every ok NVML-energy row of the measured CSVs.
+
+    ``launch_bytes`` (:func:`read_launch_bytes`): each row's DRAM bytes are its launches', and a row without them
+    is left out; None: TVM's fused kernels' (``log_bytes``)."""
     with features.open() as fh:
         feats = {r["key"]: r for r in csv.DictReader(fh)}
     out = []
@@ -161,14 +185,88 @@ def load_rows(features: Path = H100_DIR / "features.csv", measured: dict[str, Pa
                 if m["status"] != "ok" or not m["energy_j"]:
                     continue
                 f = feats.get(_key(m["model"], m["batch"], m["resolution"], m["seq_len"], m["dtype"]))
-                if f is None:
+                if f is None or launch_bytes is not None and f["key"] not in launch_bytes:
                     continue
+                dram = launch_bytes[f["key"]] if launch_bytes is not None else math.exp(float(f["log_bytes"]))
                 out.append(EnergyRow(
                     key=f["key"], model=m["model"], family=f["family"], dtype=m["dtype"], mode=mode,
-                    macs=math.exp(float(f["log_flops"])) / FLOPS_PER_MAC, dram_bytes=math.exp(float(f["log_bytes"])),
+                    macs=math.exp(float(f["log_flops"])) / FLOPS_PER_MAC, dram_bytes=dram,
                     time_s=float(m["throughput_latency_s"]), energy_j=float(m["energy_j"]),
                     pipeline_energy_j=float(f["predicted_energy_j"]) if mode == "eager" else None))
     return out
+
+
+def read_launch_bytes(path: Path = LAUNCH_BYTES) -> dict[str, float]:
+    """``{features.csv key: launch bytes}`` from :func:`count_launch_bytes`'s file; empty where there is none."""
+    if not path.exists():
+        return {}
+    with path.open() as fh:
+        return {r["key"]: float(r["launch_bytes"]) for r in csv.DictReader(fh)}
+
+
+def launch_bytes_row(analyzed, key: str, dtype: str) -> dict[str, object]:
+    """One row of the launch-bytes file: the launches eager PyTorch makes of ``analyzed`` at ``dtype`` (fp16 rows
+    priced under ``--precision fp16``, as ``benchmarks.accuracy featurize-h100`` prices them), their bytes, and
+    TVM's fused kernels' bytes at that precision (features.csv's ``log_bytes``, for comparison)."""
+    from hybridperf.estimate.execution import Granularity
+    from hybridperf.estimate.pricing import priced_cost
+    from hybridperf.residual.zero_shot import launches
+
+    prec = "fp16" if dtype == "fp16" else None
+    ls = launches(analyzed, Granularity.PER_OP, prec)
+    fused = sum(priced_cost(k.cost, k.precision, prec)[0].bytes_total for k in analyzed.kernels
+                if k.counts_toward_time)
+    return {"key": key, "launches": len(ls), "launch_bytes": sum(ln.cost.bytes_total for ln in ls),
+            "fused_bytes": fused}
+
+
+def count_launch_bytes(out: Path = LAUNCH_BYTES, features: Path = H100_DIR / "features.csv",
+                       measured: Path = MEASURED["eager"], deadline_s: float = 3600.0, drop_exports: bool = False) -> int:
+    """Export (``benchmarks.zoo``, cached under ``.zoo/``) and analyse each featurized configuration of the
+    measured rows once, and append its rows' :func:`launch_bytes_row` to ``out`` (a configuration already there
+    is skipped, so a run stopped by ``deadline_s`` resumes). ``drop_exports``: delete each export this run made
+    once analysed (about 20 GB in all, as ``featurize-h100 --drop-exports``). Returns the number of rows written."""
+    import time
+
+    import benchmarks.zoo as zoo
+    from hybridperf.analysis.analyze import analyze
+
+    with features.open() as fh:
+        keys = {r["key"] for r in csv.DictReader(fh)}
+    zoo_before = {p.name for p in zoo.DEFAULT_OUT_DIR.iterdir()} if zoo.DEFAULT_OUT_DIR.is_dir() else set()
+    done = set(read_launch_bytes(out))
+    configs: dict[tuple[str, int, str, str], set[str]] = {}
+    with measured.open() as fh:
+        for m in csv.DictReader(fh):
+            key = _key(m["model"], m["batch"], m["resolution"], m["seq_len"], m["dtype"])
+            if m["status"] == "ok" and key in keys and key not in done:
+                configs.setdefault((m["model"], int(m["batch"]), m["resolution"], m["seq_len"]), set()).add(m["dtype"])
+    end = time.monotonic() + deadline_s
+    written = 0
+    for (name, batch, res, seq), dtypes in sorted(configs.items(), key=lambda c: (c[0][1], c[0][0])):
+        if time.monotonic() > end:
+            print(f"deadline reached before {name} b{batch}", file=sys.stderr)
+            break
+        path = None
+        try:
+            path = Path(zoo.export(name, batch=batch, resolution=int(res) if res else None,
+                                   seq_len=int(seq) if seq else None))
+            an = analyze(path)
+        except Exception as exc:  # noqa: BLE001 - report and continue, as featurize-h100 does
+            print(f"{name} b{batch}: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}", file=sys.stderr)
+            continue
+        finally:
+            if drop_exports and path is not None and path.name not in zoo_before:
+                path.unlink(missing_ok=True)
+        rows = [launch_bytes_row(an, _key(name, str(batch), res, seq, d), d) for d in sorted(dtypes)]
+        new = not out.exists()
+        with out.open("a", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=LAUNCH_BYTES_COLUMNS)
+            if new:
+                w.writeheader()
+            w.writerows(rows)
+        written += len(rows)
+    return written
 
 
 def table_of_spec(path: Path) -> EnergyTable:
@@ -197,7 +295,8 @@ def _table(s) -> EnergyTable:
 
 
 def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_families: int, lfo_mape: float,
-               date: str, probed: EnergyTable | None = None, probe_json: Path = PROBE_JSON) -> None:
+               date: str, probed: EnergyTable | None = None, probe_json: Path = PROBE_JSON,
+               byte_source: str = "launches") -> None:
     """Put the fitted figures into the measured spec's energy / power sections, keeping the probe's in notes (every
     refit: until 2026-12-03 a second fit dropped the probe's figure, keeping only the previous fit's)."""
     import yaml
@@ -208,7 +307,8 @@ def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_fa
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     raw = yaml.safe_load(text)
     src = (f"fitted to NVML energy, {n_models} models ({n_rows} rows, {n_families} families, eager + CUDA graph, "
-           f"fp32 + fp16), benchmarks/energy_calibration.py, {date}")
+           f"fp32 + fp16{', launch bytes' if byte_source == 'launches' else ''}), benchmarks/energy_calibration.py, "
+           f"{date}")
     note_tail = f"non-negative least squares on relative error; leave-family-out energy MAPE {lfo_mape:.1f}%"
 
     def put(section: dict, key: str, value: float, unit: str, what: str, probe_value: float | None = None) -> None:
@@ -234,8 +334,10 @@ def write_spec(path: Path, fitted: EnergyTable, n_rows: int, n_models: int, n_fa
         of_probe("pj_per_mac_fp32"))
     put(raw["energy"]["per_mac"], "fp16", fitted.pj_per_mac_fp16, "pJ", "dynamic energy per fp16 MAC",
         of_probe("pj_per_mac_fp16"))
-    put(raw["energy"]["per_byte"], "dram", fitted.pj_per_dram_byte, "pJ", "dynamic energy per byte the cost pass counts",
-        of_probe("pj_per_dram_byte"))
+    per_byte = ("dynamic energy per byte the launched kernels move (eager PyTorch / CUDA graphs: one kernel per op, "
+                "every intermediate through DRAM), what a GPU prediction sums" if byte_source == "launches" else
+                "dynamic energy per byte of TVM's fused kernels")
+    put(raw["energy"]["per_byte"], "dram", fitted.pj_per_dram_byte, "pJ", per_byte, of_probe("pj_per_dram_byte"))
     put(raw["power"], "idle", fitted.static_w, "W",
         "static power while a model runs (board draw not explained by MACs or bytes, times the wall time); "
         "the roofline prices it as idle power x latency", of_probe("static_w"))
@@ -253,8 +355,8 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable, upper: Sequence[float] | None = None
-           ) -> tuple[str, EnergyTable, float]:
+def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable, upper: Sequence[float] | None = None,
+           byte_source: str = "launches") -> tuple[str, EnergyTable, float]:
     """The markdown report; returns (text, table fitted on all rows, leave-family-out MAPE)."""
     meas = np.array([r.energy_j for r in rows])
     fitted = fit_table(rows, upper)
@@ -274,8 +376,9 @@ def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable, upper
              f"{len({r.family for r in rows})} families; "
              f"{int(subsets['eager'].sum())} eager + {int(subsets['graph'].sum())} CUDA-graph rows, fp32 with TF32 off and fp16). "
              "Measured: NVML whole-board energy per inference over a back-to-back loop (>= 0.3-0.4 s). "
-             "Model: E = MACs x pJ/MAC[dtype] + DRAM bytes x pJ/byte + P_static x t, MACs and bytes from the cost pass "
-             "of the exported ONNX graph, t the measured wall time per inference in the NVML window. "
+             "Model: E = MACs x pJ/MAC[dtype] + DRAM bytes x pJ/byte + P_static x t, MACs from the cost pass "
+             f"of the exported ONNX graph, bytes: {BYTE_SOURCES[byte_source]}, t the measured wall time per inference "
+             "in the NVML window. "
              "Fit: non-negative least squares on relative error; validation: each family predicted by a table fitted on "
              "the others. Bounds: pJ/MAC <= (power limit - idle) / (peak MAC rate) for fp32 and fp16 "
              "(" + (", ".join(f"{t} <= {u:.4g}" for t, u in zip(TERMS, upper) if np.isfinite(u)) if upper is not None
@@ -312,7 +415,8 @@ def report(rows: list[EnergyRow], sheet: EnergyTable, probed: EnergyTable, upper
         m = np.array([r.family == fam for r in rows])
         lines.append(f"| {fam} | {int(m.sum())} | {mape(sheet_pred[m], meas[m]):.1f}% | {mape(lfo[m], meas[m]):.1f}% |")
     lines += ["", "Reproduce (no GPU needed; the measurements are committed): "
-              "`python -m benchmarks.accuracy featurize-h100 && python -m benchmarks.energy_calibration --write-spec`", ""]
+              "`python -m benchmarks.accuracy featurize-h100 && python -m benchmarks.energy_calibration "
+              "--count-launch-bytes && python -m benchmarks.energy_calibration --write-spec`", ""]
     return "\n".join(lines), fitted, lfo_mape
 
 
@@ -365,21 +469,56 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--probe-json", type=Path, default=PROBE_JSON,
                     help="saved probe_cuda dict whose table is compared (default: the one behind the measured spec)")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--bytes", choices=sorted(BYTE_SOURCES), default="launches",
+                    help="DRAM bytes of the kernels eager PyTorch launches (default; what a GPU prediction prices) or "
+                         "of TVM's fused kernels (comparison only: not with --write-spec)")
+    ap.add_argument("--count-launch-bytes", action="store_true",
+                    help=f"export and analyse each measured configuration (torch needed) and write its launch bytes "
+                         f"to {LAUNCH_BYTES.relative_to(ROOT)}, then stop")
+    ap.add_argument("--deadline-s", type=float, default=3600.0, help="--count-launch-bytes stops after this long "
+                    "(a rerun resumes)")
+    ap.add_argument("--drop-exports", action="store_true",
+                    help="--count-launch-bytes deletes each ONNX export it made once analysed")
     args = ap.parse_args(argv)
-    rows = load_rows()
+    if args.count_launch_bytes:
+        try:
+            import torch  # noqa: F401 - benchmarks.zoo builds the models with it
+        except ImportError:
+            print("error: --count-launch-bytes exports the zoo models with torch, torchvision and transformers; "
+                  "install them (pip install torch torchvision transformers) or run it where they are", file=sys.stderr)
+            return 2
+        n = count_launch_bytes(deadline_s=args.deadline_s, drop_exports=args.drop_exports)
+        print(f"{len(load_rows(launch_bytes=read_launch_bytes()))} of {len(load_rows())} measured rows have launch bytes",
+              file=sys.stderr)
+        print(f"wrote {n} row(s) to {LAUNCH_BYTES.relative_to(ROOT)}", file=sys.stderr)
+        return 0
+    if args.write_spec and args.bytes != "launches":
+        print("error: --write-spec takes the fit on launch bytes (what a GPU prediction prices since 2026-12-04); "
+              "drop --bytes fused", file=sys.stderr)
+        return 2
+    launch_bytes = None
+    if args.bytes == "launches":
+        launch_bytes = read_launch_bytes()
+        if not launch_bytes:
+            print(f"error: no launch bytes in {LAUNCH_BYTES.relative_to(ROOT)}; run `python -m "
+                  "benchmarks.energy_calibration --count-launch-bytes` where torch is installed first (or --bytes "
+                  "fused for the comparison fit on TVM's fused kernels)", file=sys.stderr)
+            return 2
+    rows = load_rows(launch_bytes=launch_bytes)
     if len(rows) < 2 * len(TERMS):
         print(f"error: only {len(rows)} rows with both features and NVML energy; run "
               "`python -m benchmarks.accuracy featurize-h100` first", file=sys.stderr)
         return 2
     text, fitted, lfo_mape = report(rows, table_of_spec(SHEET_SPEC), table_of_probe(args.probe_json),
-                                    physical_bounds(args.probe_json))
+                                    physical_bounds(args.probe_json), args.bytes)
     text += "\n" + probe_vs_sheet(SHEET_SPEC, args.probe_json)
     print(text)
     args.out.write_text(text)
     if args.write_spec:
         date = dt.datetime.now(dt.timezone.utc).date().isoformat()
         write_spec(MEASURED_SPEC, fitted, len(rows), len({r.model for r in rows}),
-                   len({r.family for r in rows}), lfo_mape, date, table_of_probe(args.probe_json), args.probe_json)
+                   len({r.family for r in rows}), lfo_mape, date, table_of_probe(args.probe_json), args.probe_json,
+                   args.bytes)
         print(f"wrote fitted figures into {MEASURED_SPEC.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

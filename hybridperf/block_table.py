@@ -13,17 +13,19 @@ cuts at its ends:
 
 * its op records' FLOPs;
 * on every device, each fused kernel's roofline estimate (:func:`hybridperf.estimate.pricing.price`): its
-  latency, energy and dynamic energy, kernels of the segments' main grouping loop apart from the rest;
+  latency and energy, kernels of the segments' main grouping loop apart from the rest;
 * on a GPU priced by the cross-device model (:class:`~hybridperf.residual.zero_shot.ZeroShotGpu`), each
-  launched kernel's device time by group and its host weight (its :class:`Breakdown` row).
+  launched kernel's device time by group and its host weight (its :class:`Breakdown` row), and its roofline
+  dynamic energy (the work the energy is priced on: the launches, not TVM's fused kernels).
 
 A variant's figures are then formed exactly as :func:`hybridperf.estimate.pricing.predict_on` forms them, from
 the same numbers in the same order: the roofline latency and energy are the Python ``sum`` of the kernels'
 values in kernel order (each block's main kernels, then each block's rest); a GPU's latency is its model's
 :meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.latency_s`, step by step as
 :meth:`~hybridperf.residual.zero_shot.Breakdown.latency_s` takes it (each group's device times added in
-launch order from 0.0, the host floor once per launch, the runtime's composition); its energy the dynamic
-energy plus idle power x latency; every energy capped by :func:`~hybridperf.estimate.pricing.bounded_energy`.
+launch order from 0.0, the host floor once per launch, the runtime's composition); its energy the launches'
+dynamic energy summed in launch order (:func:`~hybridperf.estimate.pricing.launched_dynamic_energy_j`) plus idle
+power x latency; every energy capped by :func:`~hybridperf.estimate.pricing.bounded_energy`.
 So a table prediction is ``==`` to ``Session.predict``'s on the same variant. :meth:`BlockTable.predict_many`
 vectorises those ordered sums over many variants with ``np.add.accumulate`` (the same additions in the same
 order; where Python's ``sum`` compensates rounding, 3.12 on, it composes each variant alone). Each variant learned is composed from the table right away and compared; a device
@@ -112,15 +114,15 @@ class TablePrediction:
 @dataclass(frozen=True)
 class _Share:
     """One block group's share of a prediction on one device: per fused kernel (its main grouping loop's, then
-    the rest, each in kernel order) the roofline latency, energy and dynamic energy; for a GPU priced by the
-    cross-device model, its launched kernels' device times per :data:`~hybridperf.residual.zero_shot.GROUPS`
-    entry (launch order) and host weights (launch order)."""
+    the rest, each in kernel order) the roofline latency and energy; for a GPU priced by the cross-device model,
+    its launched kernels' device times per :data:`~hybridperf.residual.zero_shot.GROUPS` entry, host weights and
+    roofline dynamic energies (each in launch order)."""
 
     latency_s: tuple[tuple[float, ...], tuple[float, ...]]
     energy_j: tuple[tuple[float, ...], tuple[float, ...]]
-    dynamic_j: tuple[tuple[float, ...], tuple[float, ...]]
     launch_s: tuple[tuple[float, ...], ...] = ()
     host_weights: tuple[float, ...] = ()
+    launch_dynamic_j: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,7 @@ class BlockTable:
         for dev in self._devices:
             did = dev.spec.id
             if dev.kind == "zero_shot" and not dev.model.weighted_host:
-                dynamic = pool.sums(did, "dynamic_j", batch).tolist()
+                dynamic = pool.sums(did, "launch_dynamic_j", batch).tolist()
                 groups = [pool.sums(did, ("launch", gi), batch).tolist() for gi in range(len(GROUPS))]
                 ex = dev.execution
                 floor = dev.host_floor_s * math.exp(dev.model.log_scale.get("host", 0.0))
@@ -369,7 +371,8 @@ class BlockTable:
             shares = [e.shares[did] for e in entries]
             if dev.kind == "zero_shot":
                 latency = self._gpu_latency(dev, shares)
-                dynamic = sum(_in_order(shares, "dynamic_j"))
+                # pricing.launched_dynamic_energy_j: the launches' dynamic energy, summed in launch order
+                dynamic = sum(chain.from_iterable([s.launch_dynamic_j for s in shares]))
                 energy = dynamic + dev.spec.idle_power_w * latency
             else:
                 latency = sum(_in_order(shares, "latency_s"))
@@ -484,16 +487,16 @@ class BlockTable:
         shares: list[dict[str, _Share]] = [{} for _ in range(n)]
         for dev in self._devices:
             did = dev.spec.id
-            cols: list[list[list]] = [[[] for _ in range(6)] for _ in range(n)]
+            cols: list[list[list]] = [[[] for _ in range(4)] for _ in range(n)]
             for i, (k, g) in enumerate(zip(analyzed.kernels, kernel_group)):
                 est = price(k.cost, k.precision, dev.spec, self.precision) if k.counts_toward_time else ZERO
                 rest = 1 if i >= seg.first_rest_kernel else 0
                 c = cols[g]
                 c[0 + rest].append(est.latency_s)
                 c[2 + rest].append(est.energy_j)
-                c[4 + rest].append(est.dynamic_energy_j)
             lcols: list[list[list]] = [[[] for _ in GROUPS] for _ in range(n)]
             weights: list[list[float]] = [[] for _ in range(n)]
+            dynamic: list[list[float]] = [[] for _ in range(n)]
             if did in launches:
                 bd, ls = launches[did]
                 hw = bd.host_weights or (1.0,) * len(ls)
@@ -501,10 +504,12 @@ class BlockTable:
                     g = rec_group[ln.op_indices[0]]
                     lcols[g][GROUPS.index(bd.group[j])].append(bd.device_s[j])
                     weights[g].append(hw[j])
+                    # a launch's cost is at the precision override already (ZeroShotGpu prices it so)
+                    dynamic[g].append(price(ln.cost, ln.precision, dev.spec).dynamic_energy_j)
             for g in range(n):
                 c = [tuple(x) for x in cols[g]]
-                shares[g][did] = _Share((c[0], c[1]), (c[2], c[3]), (c[4], c[5]), tuple(tuple(x) for x in lcols[g]),
-                                        tuple(weights[g]))
+                shares[g][did] = _Share((c[0], c[1]), (c[2], c[3]), tuple(tuple(x) for x in lcols[g]),
+                                        tuple(weights[g]), tuple(dynamic[g]))
         return [_Entry(f, MappingProxyType(s)) for f, s in zip(flops, shares)]
 
     def _add(self, group: tuple, entry: _Entry) -> None:
@@ -553,9 +558,10 @@ class _Pool:
     def add(self, entry: _Entry) -> int:
         """Put ``entry``'s figures in; its index."""
         for did, s in entry.shares.items():
-            for name in ("latency_s", "energy_j", "dynamic_j"):
+            for name in ("latency_s", "energy_j"):
                 for part in (0, 1):
                     self._put((did, name, part), getattr(s, name)[part])
+            self._put((did, "launch_dynamic_j", 0), s.launch_dynamic_j)
             for gi, times in enumerate(s.launch_s):
                 self._put((did, ("launch", gi), 0), times)
             self._launches.setdefault(did, []).append(len(s.host_weights))

@@ -258,7 +258,8 @@ def test_h100_fitted_notes_name_the_probe_figure_the_probe_gives():
     results = (ROOT / "benchmarks" / "results" / "energy_h100.md").read_text()
     # sheet | probe | fitted; the sheet's 20.9 became (700 - 70) / (66.9 T / 2) = 18.8 on 2026-12-03
     assert "| pj_per_mac_fp32 (pJ) | 18.8 | 22.04 | 22.91 |" in results
-    assert spec.energy_pj_per_mac["fp32"] == pytest.approx(22.91) and spec.idle_power_w == pytest.approx(129.6)
+    # static power 129.6 W in the fit on TVM's fused kernels' bytes, 126.3 W on the launches' bytes (2026-12-04)
+    assert spec.energy_pj_per_mac["fp32"] == pytest.approx(22.91) and spec.idle_power_w == pytest.approx(126.3)
 
 
 def test_readme_energy_mape_matches_the_results_file():
