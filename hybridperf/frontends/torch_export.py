@@ -15,6 +15,7 @@ extra: ``pip install 'hybridperf[torch]'``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import inspect
 from pathlib import Path
 from typing import Any
 import warnings
@@ -49,6 +50,8 @@ def load_exported_program(
     precision (TVM 0.27's importer hard-codes float32 conv / linear / matmul outputs and rejects
     half-precision programs). Dynamic dims (``torch.export.Dim``) must be bound: ``batch`` binds
     the leading dynamic dim of every input, ``shapes`` whole inputs, within the exported range.
+    Non-tensor inputs (ints, floats, bools the program was specialised on) are fixed at their
+    exported values: only tensors are inputs of the imported module.
 
     Raises
     ------
@@ -59,6 +62,7 @@ def load_exported_program(
     ModelLoadError
         Any other import failure.
     """
+    ep = _tensor_inputs_only(ep, source)
     low = _low_float(_placeholder_float_dtypes(ep), source)
     if low is not None:
         mod, fmt = _import_relax(_float32_program(ep, source), source)
@@ -68,6 +72,90 @@ def load_exported_program(
     mod = _bind_dims(mod, shapes, batch, source)
     node_count = sum(1 for n in ep.graph.nodes if n.op == "call_function")
     return LoadedModel(module=mod, input_shapes=_param_shapes(mod), source=source, format=fmt, node_count=node_count)
+
+
+def _tensor_inputs_only(ep: Any, source: str) -> Any:
+    """``ep`` re-exported with its non-tensor inputs (``forward(x, n=2, flag=True)``: ints, floats, bools, None, which
+    ``torch.export`` specialises the program on) fixed at their exported values, so that only tensors remain inputs;
+    ``ep`` itself where it has none. TVM 0.27's importer reads a shape from every input ("import ... failed
+    (AttributeError: 'int' object has no attribute 'shape')")."""
+    torch = _import_torch()
+    from torch.export.graph_signature import InputKind, TensorArgument  # noqa: PLC0415
+
+    user = [spec.arg for spec in ep.graph_signature.input_specs if spec.kind is InputKind.USER_INPUT]
+    if all(isinstance(arg, TensorArgument) for arg in user):
+        return ep
+    fixed = ", ".join(f"{arg.name}={getattr(arg, 'value', '?')!r}" for arg in user
+                      if not isinstance(arg, TensorArgument))
+    try:
+        return _reexport(ep, ep.module(), lambda leaf: leaf, torch)
+    except Exception as exc:  # noqa: BLE001 - export raises many kinds
+        raise ModelLoadError(
+            f"{source}: the program has non-tensor inputs ({fixed}) that TVM's importer cannot take, and fixing them "
+            f"failed ({type(exc).__name__}: {error_line(exc, 120)}); export a wrapper module that passes them itself"
+        ) from exc
+
+
+def _reexport(ep: Any, program: Any, convert: Any, torch: Any) -> Any:
+    """``program`` (``ep``'s module, or a copy of it) exported with ``ep``'s tensor inputs, each ``convert``-ed, as
+    its only inputs, under their names and with ``ep``'s dynamic dims; its other inputs fixed at their exported
+    values."""
+    from torch.export.graph_signature import InputKind, TensorArgument  # noqa: PLC0415
+    from torch.utils import _pytree  # noqa: PLC0415
+
+    user = [spec.arg for spec in ep.graph_signature.input_specs if spec.kind is InputKind.USER_INPUT]
+    leaves, in_spec = _pytree.tree_flatten(tuple(ep.example_inputs))
+    if len(leaves) != len(user):
+        raise ValueError(f"{len(leaves)} example inputs for {len(user)} inputs")
+    tensors = {arg.name: convert(leaf) for arg, leaf in zip(user, leaves) if isinstance(arg, TensorArgument)}
+    names = [arg.name for arg in user]
+
+    class _Fixed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.program = program
+
+        def forward(self, *given: Any) -> Any:
+            got = dict(zip(tensors, given))
+            args, kwargs = _pytree.tree_unflatten([got[n] if n in got else leaf for n, leaf in zip(names, leaves)],
+                                                  in_spec)
+            return self.program(*args, **kwargs)
+
+    # the tensor inputs by their names (export names the program's inputs after the signature)
+    _Fixed.forward.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in tensors])
+    with torch.no_grad():
+        return torch.export.export(_Fixed(), tuple(tensors.values()), dynamic_shapes=_dynamic_shapes(ep, tensors, torch))
+
+
+def _dynamic_shapes(ep: Any, inputs: Mapping[str, Any], torch: Any) -> dict[str, Any] | None:
+    """``dynamic_shapes`` that re-export ``inputs`` (tensor inputs of ``ep`` by name) with ``ep``'s dynamic dims:
+    one ``torch.export.Dim`` per symbol, within its exported range; None where ``ep`` has none."""
+    if not ep.range_constraints:
+        return None
+    vals = {n.name: n.meta.get("val") for n in ep.graph.nodes if n.op == "placeholder"}
+    dims: dict[Any, Any] = {}
+
+    def bound(v: Any) -> int | None:
+        try:
+            return int(v)
+        except Exception:  # noqa: BLE001 - torch's int_oo (no bound) raises AttributeError
+            return None
+
+    def dim(expr: Any) -> Any:
+        if expr not in dims:
+            vr = ep.range_constraints.get(expr)
+            lo, hi = (bound(vr.lower), bound(vr.upper)) if vr is not None else (None, None)
+            limits = {k: v for k, v in (("min", lo), ("max", hi)) if v is not None}
+            dims[expr] = torch.export.Dim(f"d{len(dims)}", **limits) if expr.is_Symbol else torch.export.Dim.DYNAMIC
+        return dims[expr]
+
+    out: dict[str, Any] = {}
+    for name in inputs:
+        shape = getattr(vals.get(name), "shape", ())
+        out[name] = {axis: dim(d.node.expr) for axis, d in enumerate(shape) if isinstance(d, torch.SymInt)} or None
+    return out
 
 
 def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
@@ -297,25 +385,36 @@ def _float32_program(ep: Any, source: str) -> Any:
     import copy  # noqa: PLC0415
 
     torch = _import_torch()
-    if ep.range_constraints:
-        raise UnsupportedModelError(
-            f"{source}: a float16 / bfloat16 program with dynamic dims cannot be imported by TVM's PyTorch importer; "
-            f"{_LOW_HINT}"
-        )
 
     def f32(x: Any) -> Any:
         return x.float() if isinstance(x, torch.Tensor) and x.is_floating_point() else x
 
     try:
-        args, kwargs = ep.example_inputs
-        module = copy.deepcopy(ep.module()).float()
-        with torch.no_grad():
-            return torch.export.export(module, tuple(f32(a) for a in args), {k: f32(v) for k, v in kwargs.items()})
+        # with its dynamic dims (until 2026-12-04 a half-precision program with dynamic dims was refused)
+        return _reexport(ep, _float32_literals(copy.deepcopy(ep.module()).float(), torch), f32, torch)
     except Exception as exc:  # noqa: BLE001 - export raises many kinds
         raise UnsupportedModelError(
             f"{source}: this float16 / bfloat16 program could not be re-exported in float32 for TVM's importer "
             f"({type(exc).__name__}: {error_line(exc, 120)}); {_LOW_HINT}"
         ) from exc
+
+
+def _float32_literals(module: Any, torch: Any) -> Any:
+    """``module`` (the program's graph module) with the half-precision dtypes its ops name (``zeros(..., dtype=
+    torch.float16)``, ``to(torch.bfloat16)``: the export baked the traced dtype in) made float32: ``.float()`` converts
+    the weights only, and the float16 zeros an LSTM starts from met its float32 weights (the import failed, and the
+    decomposed one that was used instead priced the model at 7x its weight bytes)."""
+    low = {torch.float16, torch.bfloat16}
+
+    def f32(a: Any) -> Any:
+        return torch.float32 if isinstance(a, torch.dtype) and a in low else a
+
+    for n in module.graph.nodes:
+        if n.op == "call_function":
+            n.args = torch.fx.node.map_aggregate(n.args, f32)
+            n.kwargs = torch.fx.node.map_aggregate(n.kwargs, f32)
+    module.recompile()
+    return module
 
 
 def _retype_floats(mod: Any, dtype: str) -> Any:
@@ -340,9 +439,14 @@ def _retype_floats(mod: Any, dtype: str) -> Any:
             return relax.TupleType([low_type(f) for f in ty.fields])
         return ty
 
+    lowered: dict[int, Any] = {}  # one low copy per constant: a weight read twice (tied, recurrent) stays one
+
     def low_const(e: Any) -> Any:
         if _tvm.is_constant(e) and str(e.ty.dtype) == "float32":
-            return relax.const(e.value.numpy().astype(np_dtype), dtype)
+            key = _tvm.node_id(e)  # the float32 module, alive throughout, holds ``e``: its id is not reused
+            if key not in lowered:
+                lowered[key] = relax.const(e.value.numpy().astype(np_dtype), dtype)
+            return lowered[key]
         if _tvm.is_tuple(e):
             return relax.Tuple([low_const(f) for f in e.fields])
         return e
@@ -452,9 +556,10 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
     ----------
     module : torch.nn.Module
         The model; it is exported in eval mode (its training flag is restored).
-    example_inputs : tensor, sequence of tensors, or mapping
+    example_inputs : tensor, tuple / list of inputs, or mapping
         Inputs whose shapes fix every dimension (the export is static); a mapping passes
-        them as keyword arguments (``{"x": x, "mask": mask}``).
+        them as keyword arguments (``{"x": x, "mask": mask}``). Non-tensor inputs (``n=2``,
+        ``flag=True``) are fixed at their values, as ``torch.export`` specialises on them.
     source : str, optional
         Name shown in reports; defaults to the module's class name.
 
@@ -468,11 +573,11 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"load_torch needs a torch.nn.Module, got {type(module).__name__}")
     kwargs: dict[str, Any] = {}
-    if isinstance(example_inputs, torch.Tensor):
-        example_inputs = (example_inputs,)
-    elif isinstance(example_inputs, Mapping):
+    if isinstance(example_inputs, Mapping):
         kwargs, example_inputs = dict(example_inputs), ()
-    example_inputs = tuple(example_inputs)
+    elif example_inputs is not None and not isinstance(example_inputs, (tuple, list)):
+        example_inputs = (example_inputs,)  # one input (an int was TypeError: 'int' object is not iterable)
+    example_inputs = tuple(example_inputs or ())
     if not example_inputs and not kwargs:
         raise InputError("load_torch needs example inputs: pass a tensor or a tuple of tensors with the shapes to analyse")
     source = source or f"<torch {type(module).__name__}>"
@@ -482,7 +587,8 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
         with torch.no_grad():
             ep = torch.export.export(module, example_inputs, kwargs)
     except Exception as exc:  # noqa: BLE001 - export raises many kinds (Unsupported, UserError, ...)
-        hint = ("pass keyword-only inputs as a dict: example_inputs={'x': x, 'mask': mask}"
+        hint = ("example_inputs must match forward()'s parameters: a tensor, a tuple of positional inputs, or "
+                "keyword(-only) inputs as a dict: example_inputs={'x': x, 'mask': mask}"
                 if isinstance(exc, TypeError) else
                 "make the model exportable (no data-dependent control flow) or export it to ONNX")
         raise ModelLoadError(
