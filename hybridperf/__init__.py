@@ -32,13 +32,22 @@ _API = ("predict", "analyze", "check", "Session", "predict_on", "device_spec", "
 __all__ = ["__version__", *_API]
 
 
+#: public submodules, imported on first access too (``import hybridperf; hybridperf.api.predict(...)``: until
+#: 2026-12-04 an AttributeError unless something had imported the submodule first)
+_SUBMODULES = ("api", "block_table")
+
+
 def __getattr__(name: str):
     if name in _API:
         from hybridperf import api
 
         return getattr(api, name)
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"hybridperf.{name}")
     raise AttributeError(f"module 'hybridperf' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_API))
+    return sorted(set(globals()) | set(_API) | set(_SUBMODULES))

@@ -129,3 +129,13 @@ def test_a_zero_shot_latency_at_fp16_checks_the_peak_it_is_priced_at(capsys):
     note = json.loads(capsys.readouterr().out)["totals"]["latency_note"]
     assert note == ("unverified: its fp16 peak (priced as the fp32 operators' rate) 65 TFLOP/s is outside the "
                     "training GPUs' 5.5-19.5")
+
+
+def test_the_api_submodule_is_reachable_from_the_package():
+    # until 2026-12-04 `import hybridperf; hybridperf.api.predict(...)` raised AttributeError in a fresh process
+    import subprocess
+    import sys
+
+    code = "import hybridperf; print(hybridperf.api.device_spec('t4').id, hybridperf.block_table.BlockTable.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "t4 BlockTable\n"
