@@ -292,16 +292,19 @@ def qoperator_to_qdq(model: Any) -> Any:
         nodes.append(helper.make_node("DequantizeLinear", ins, [y], name=y, **kw))
         return y
 
+    def emit(n, rewritten) -> None:
+        """The rewritten nodes and initializers in place of ``n``, or ``n`` itself where it was not rewritten."""
+        if rewritten is None:
+            nodes.append(n)
+            return
+        new_nodes, new_inits = rewritten
+        nodes.extend(new_nodes)
+        extra_inits.extend(new_inits)
+
     graph = _Graph(g)  # read once, before any node is rewritten (the rewrite reads the graph as it was)
     for n in g.node:
         if n.domain == _MS_DOMAIN and n.op_type == "QGemm":
-            rewritten = _qgemm_as_qdq(n, graph, fresh, dq)
-            if rewritten is None:
-                nodes.append(n)
-            else:
-                new_nodes, new_inits = rewritten
-                nodes.extend(new_nodes)
-                extra_inits.extend(new_inits)
+            emit(n, _qgemm_as_qdq(n, graph, fresh, dq))
             continue
         if n.domain == _MS_DOMAIN and n.op_type in _MS_QLINEAR:
             layout = _ms_qlinear_layout(n)
@@ -320,13 +323,7 @@ def qoperator_to_qdq(model: Any) -> Any:
             nodes.append(n)
             continue
         if n.op_type in _INTEGER_OPS:
-            rewritten = _integer_op_as_qdq(out, n, fresh, graph)
-            if rewritten is None:
-                nodes.append(n)
-            else:
-                new_nodes, new_inits = rewritten
-                nodes.extend(new_nodes)
-                extra_inits.extend(new_inits)
+            emit(n, _integer_op_as_qdq(out, n, fresh, graph))
             continue
         ins = list(n.input) + [""] * (9 - len(n.input))
         x, xs, xz, w, ws, wz, ys, yz, bias = ins[:9]
