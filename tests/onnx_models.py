@@ -267,3 +267,33 @@ def save_static(d, names) -> list:
         onnx.save(m, str(d / f"{name}.onnx"))
         out.append(d / f"{name}.onnx")
     return out
+
+
+# ------------------------------------------------------------ quantized-model test helpers ----
+# (the int8 audits' graphs: tests/test_edge_int8_audit.py, tests/test_edge_user_audit.py)
+
+
+def value_info(name, dims, elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, dims)
+
+
+def opset17_model(nodes, inputs, outputs, inits, ms=False):
+    """A graph at opset 17 (and com.microsoft 1 with ``ms``), IR version 8."""
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if ms else [])
+    m = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs, inits), opset_imports=opsets)
+    m.ir_version = 8
+    return m
+
+
+def ort_run_unoptimised(model, feeds):
+    """The first output of onnxruntime's CPU run of ``model`` with every graph optimisation off."""
+    import pytest
+
+    ort = pytest.importorskip("onnxruntime")
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+
+
+def records_of(analyzed, op):
+    return [r for r in analyzed.analysis.records if r.op == op]

@@ -15,26 +15,14 @@ from onnx import TensorProto, helper, numpy_helper
 from hybridperf.costs import Status
 
 
-def _vi(name, dims, elem=TensorProto.FLOAT):
-    return helper.make_tensor_value_info(name, elem, dims)
+import sys
+from pathlib import Path
 
-
-def _model(nodes, inputs, outputs, inits, ms=False):
-    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if ms else [])
-    m = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs, inits), opset_imports=opsets)
-    m.ir_version = 8
-    return m
-
-
-def _ort_run(model, feeds):
-    ort = pytest.importorskip("onnxruntime")
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-
-
-def _records(analyzed, op):
-    return [r for r in analyzed.analysis.records if r.op == op]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from onnx_models import opset17_model as _model  # noqa: E402
+from onnx_models import ort_run_unoptimised as _ort_run  # noqa: E402
+from onnx_models import records_of as _records  # noqa: E402
+from onnx_models import value_info as _vi  # noqa: E402
 
 
 # ------------------------------------------------------------ quantize_dynamic ----
