@@ -19,6 +19,24 @@ def model_dir(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory):
+    """x -> Relu -> Exp, float32 [64, 1024], analysed: TVM fuses the two into one kernel, torch eager launches two
+    (the energy tests' graph)."""
+    from onnx import TensorProto, helper
+    from test_no_silent_zeros import _save
+
+    from hybridperf.api import analyze
+
+    f32 = TensorProto.FLOAT
+    return analyze(_save(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Exp", ["r"], ["y"])],
+        [helper.make_tensor_value_info("x", f32, [64, 1024])],
+        [helper.make_tensor_value_info("y", f32, [64, 1024])],
+        tmp_path_factory.mktemp("chain") / "chain.onnx",
+    ))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_user_data_dir(tmp_path_factory):
     """An empty HYBRIDPERF_HOME: models calibrated on this machine must not change the results."""

@@ -11,29 +11,14 @@ read 12.674 mJ where its launches' work gives 14.788 mJ. Now the dynamic part is
 from pathlib import Path
 
 import pytest
-from onnx import TensorProto, helper
-from test_no_silent_zeros import _save
 
-from hybridperf.api import Session, analyze, predict_on
+from hybridperf.api import Session, predict_on
 from hybridperf.device.spec import available_devices, load_spec
 from hybridperf.estimate.pricing import launched_dynamic_energy_j, price
 from hybridperf.estimate.roofline import energy_dynamic_j
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ROWS, COLS = 64, 1024
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    """x -> Relu -> Exp, float32 [64, 1024]: TVM fuses the two into one kernel, torch eager launches two."""
-    d = tmp_path_factory.mktemp("chain")
-    f32 = TensorProto.FLOAT
-    return analyze(_save(
-        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Exp", ["r"], ["y"])],
-        [helper.make_tensor_value_info("x", f32, [ROWS, COLS])],
-        [helper.make_tensor_value_info("y", f32, [ROWS, COLS])],
-        d / "chain.onnx",
-    ))
 
 
 def _fused_dynamic(an, spec, precision=None):

@@ -8,10 +8,8 @@ an estimate in any case.
 """
 
 import pytest
-from onnx import TensorProto, helper
 from test_energy import q, toy
 from test_energy_audit import _matmul
-from test_no_silent_zeros import _save
 
 from hybridperf.api import analyze, predict_on
 from hybridperf.device.spec import available_devices, load_spec, parse_spec
@@ -19,19 +17,6 @@ from hybridperf.estimate.pricing import bounded_energy
 from hybridperf.report.format import fmt_energy
 from hybridperf.report.html import render_html
 from hybridperf.report.text import to_dict, to_table
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    """x -> Relu -> Exp, float32 [64, 1024]: TVM fuses the two into one kernel, torch eager launches two."""
-    d = tmp_path_factory.mktemp("chain")
-    f32 = TensorProto.FLOAT
-    return analyze(_save(
-        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Exp", ["r"], ["y"])],
-        [helper.make_tensor_value_info("x", f32, [64, 1024])],
-        [helper.make_tensor_value_info("y", f32, [64, 1024])],
-        d / "chain.onnx",
-    ))
 
 
 def test_learned_energy_within_the_power_bounds_and_one_figure_in_every_report(tmp_path):
