@@ -17,9 +17,10 @@ from hybridperf.errors import SpecError
 A10 = yaml.safe_load((default_spec_dir() / "a10.yaml").read_text(encoding="utf-8"))
 
 
-def sheet(tmp_path: Path, edit=None, name: str = "myboard", text: str | None = None) -> Path:
-    """The shipped A10 sheet as the vendor's ``myboard.yaml`` (``id: myboard``), edited by ``edit(raw)``."""
-    raw = copy.deepcopy(A10)
+def sheet(tmp_path: Path, edit=None, name: str = "myboard", text: str | None = None, base: dict = A10) -> Path:
+    """The shipped A10 sheet (or ``base``) as the vendor's ``myboard.yaml`` (``id: myboard``), edited by
+    ``edit(raw)``."""
+    raw = copy.deepcopy(base)
     raw["id"] = name
     if edit is not None:
         edit(raw)

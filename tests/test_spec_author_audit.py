@@ -18,27 +18,15 @@ from hybridperf.cli import ExitCode, main
 from hybridperf.device.spec import available_devices, default_spec_dir, latency_figures, load_spec
 from hybridperf.errors import SpecError
 
+from test_sheet_audit import error  # noqa: E402 - one reader of a sheet's one-line error
+from test_sheet_audit import sheet as vendor_sheet  # noqa: E402
+
 T4 = yaml.safe_load((default_spec_dir() / "t4.yaml").read_text(encoding="utf-8"))
 
 
 def sheet(tmp_path: Path, edit=None, name: str = "mygpu", text: str | None = None) -> Path:
     """The shipped T4 sheet as the user's ``mygpu.yaml`` (``id: mygpu``), edited by ``edit(raw)``."""
-    raw = copy.deepcopy(T4)
-    raw["id"] = name
-    if edit is not None:
-        edit(raw)
-    p = tmp_path / f"{name}.yaml"
-    p.write_text(text if text is not None else yaml.safe_dump(raw, sort_keys=False, allow_unicode=True),
-                 encoding="utf-8")
-    return p
-
-
-def error(path: Path) -> str:
-    with pytest.raises(SpecError) as info:
-        load_spec(path)
-    msg = str(info.value)
-    assert msg.startswith(f"{path}: ") and "\n" not in msg, msg
-    return msg[len(f"{path}: "):]
+    return vendor_sheet(tmp_path, edit, name, text, base=T4)
 
 
 # --------------------------------------------------------------------------- pickling
