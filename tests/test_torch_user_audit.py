@@ -233,13 +233,11 @@ def test_diff_matches_torch(dtype, n, dim, ends):
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-@pytest.mark.torch
-def test_tiny_gpt2_prices_like_flop_counter():
+def _tiny_gpt2():
+    """``(make, ids)``: ``make()`` builds a 2-layer Hugging Face GPT-2 LM (vocabulary 100, width 64) in eval mode,
+    returning its logits (no cache); ``ids`` a (2, 16) batch of token ids (seeded)."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from hybridperf.frontends.torch_export import load_exported_program
 
     class LM(torch.nn.Module):
         def __init__(self, m):
@@ -251,8 +249,18 @@ def test_tiny_gpt2_prices_like_flop_counter():
 
     torch.manual_seed(0)
     config = transformers.GPT2Config(vocab_size=100, n_embd=64, n_layer=2, n_head=2, n_positions=64)
-    net = LM(transformers.GPT2LMHeadModel(config)).eval()
-    ids = torch.randint(0, 100, (2, 16))
+    return (lambda: LM(transformers.GPT2LMHeadModel(config)).eval()), torch.randint(0, 100, (2, 16))
+
+
+@pytest.mark.torch
+def test_tiny_gpt2_prices_like_flop_counter():
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hybridperf.frontends.torch_export import load_exported_program
+
+    make, ids = _tiny_gpt2()
+    net = make()
     with torch.no_grad():
         with FlopCounterMode(display=False) as counter:
             net(ids)
@@ -339,23 +347,10 @@ def test_half_lstm_imports_like_float32_at_half_the_weight_bytes(low):
 
 @pytest.mark.torch
 def test_half_gpt2_is_priced_at_half_precision():
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-
-    class LM(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, input_ids):
-            return self.m(input_ids=input_ids, use_cache=False)[0]
-
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=100, n_embd=64, n_layer=2, n_head=2, n_positions=64)
-    net = LM(transformers.GPT2LMHeadModel(config)).eval()
-    ids = torch.randint(0, 100, (2, 16))
+    make, ids = _tiny_gpt2()
+    net = make()
     full = hybridperf.analyze(net, ids)
-    half_net = LM(transformers.GPT2LMHeadModel(config)).eval().half()
+    half_net = make().half()
     # before: refused ("could not be re-exported in float32 ... Tensor dtype mismatch! Expected: torch.float16")
     half = hybridperf.analyze(half_net, ids)
     assert half.analysis.flops == full.analysis.flops and half.uncosted_ops == []
