@@ -69,7 +69,7 @@ def test_user_models_come_before_packaged_ones(monkeypatch, tmp_path):
 def test_calibrate_stores_in_the_user_data_dir_by_default(monkeypatch, tmp_path, capsys):
     """Not inside the installed package: few-shot adaptation of the shipped model, no --out."""
     monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
-    data = ROOT / "calibration" / "host-epyc-1c-ort-disabled"
+    data = ROOT / "calibration" / "host-xeon-2c"  # rows featurized for host-xeon-2c's sheet
     if not (data / "features.csv").exists():
         pytest.fail(f"{data}/features.csv is missing")
     code = main(["calibrate", "-d", "host-xeon-2c", "--data", str(data), "--few-shot", "5", "--base-device", "host-epyc-1c"])

@@ -139,3 +139,16 @@ def test_the_api_submodule_is_reachable_from_the_package():
     code = "import hybridperf; print(hybridperf.api.device_spec('t4').id, hybridperf.block_table.BlockTable.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "t4 BlockTable\n"
+
+
+def test_few_shot_calibration_refuses_rows_featurized_for_another_sheet(tmp_path, monkeypatch, capsys):
+    # until 2026-12-04 `calibrate --few-shot` adapted the base model with another device's rows without a word
+    from pathlib import Path
+
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    data = Path(__file__).resolve().parents[1] / "calibration" / "host-epyc-1c-ort-disabled"
+    argv = ["calibrate", "-d", "host-xeon-2c", "--data", str(data), "--few-shot", "5", "--base-device", "host-epyc-1c"]
+    assert main(argv) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "not host-xeon-2c" in err
+    assert not (tmp_path / "home" / "models" / "host-xeon-2c").exists()

@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     spec = load_spec(args.device)
     target = args.target or CPU_TARGET
     X, y, groups, families, kt, rows = load_table(data, target=target)
-    if args.few_shot is None:  # --few-shot: not yet judged (tests/test_install.py adapts with another sheet's rows)
-        _check_table_device(data, rows, spec.id)
+    # --few-shot too: until 2026-12-04 a table featurized for another sheet adapted the base model silently
+    _check_table_device(data, rows, spec.id)
     out = Path(args.out) if args.out else user_model_dir() / spec.id
     if args.few_shot is not None:
         base_dir = find_model_dir(args.base_device)
