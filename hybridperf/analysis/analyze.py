@@ -7,8 +7,6 @@ on each device.
 from __future__ import annotations
 
 import dataclasses
-import io
-import pickle
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from hybridperf.analysis.kernels import Kernel, group_kernels, unfused_kernels
 from hybridperf.analysis.memory import MemoryPlan, plan_memory, plan_stream
 from hybridperf.costs import Status
 from hybridperf.errors import error_line
+from hybridperf.frozen import reduce_read_only
 from hybridperf.units import check_batch_taken, dims_text, shapes_text
 
 
@@ -30,8 +29,9 @@ __all__ = ["Analyzed", "analyze", "analyze_with_memory_module", "plan_lowered_me
 
 @dataclass(frozen=True)
 class Analyzed:
-    """Device-independent analysis of one model. It pickles (its read-only mappings come back read-only:
-    :meth:`__reduce__`), so a sweep can keep or ship it."""
+    """Device-independent analysis of one model. It pickles, its read-only mappings (and those of the
+    :class:`ModelAnalysis` and :class:`~hybridperf.analysis.cost_pass.OpRecord` it holds) coming back read-only
+    (:func:`~hybridperf.frozen.reduce_read_only`), so a sweep can keep or ship it."""
 
     source: str
     input_shapes: Mapping[str, tuple[int, ...]]
@@ -59,14 +59,10 @@ class Analyzed:
         """Op types without a cost (unsupported or symbolic): every total is then a lower bound."""
         return sorted({r.op for r in self.analysis.records if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC)})
 
-    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        # a mappingproxy does not pickle ("cannot pickle 'mappingproxy' object" until 2026-12-04), and this record
-        # holds them at every level (its own, ModelAnalysis's and each OpRecord's attrs): the whole record is pickled
-        # by a pickler that writes each one as the read-only view of a copy of its dict, so that it comes back as one
-        return _unpickle, (_pickle_read_only(self),)
-
-    def __copy__(self) -> Analyzed:
-        return dataclasses.replace(self)  # a shallow copy, as without __reduce__ (a frozen record: nothing to share)
+    def __reduce__(self) -> tuple[Any, tuple[type, dict[str, Any]]]:
+        # a mappingproxy does not pickle ("cannot pickle 'mappingproxy' object" until 2026-12-04): the rule of every
+        # record that holds one (DeviceSpec's too), its fields with each read-only mapping as a plain copy
+        return reduce_read_only(self)
 
     def __repr__(self) -> str:
         # the generated repr printed every op record (16 817 characters for the 25-op examples/resnet_like.onnx)
@@ -75,37 +71,6 @@ class Analyzed:
                 f"ops={len(self.analysis.records)}, kernels={len(self.kernels)}, flops={self.analysis.flops}, "
                 f"peak_memory_bytes={self.memory.peak_bytes}, fused={self.fused}"
                 + (f", uncosted_ops={uncosted!r}" if uncosted else "") + ")")
-
-
-def _read_only(mapping: dict[Any, Any]) -> Mapping[Any, Any]:
-    """A read-only view of ``mapping``: how a pickled mappingproxy comes back (:meth:`Analyzed.__reduce__`)."""
-    return MappingProxyType(mapping)
-
-
-class _ReadOnlyPickler(pickle.Pickler):
-    """A pickler that writes a mappingproxy as :func:`_read_only` of a copy of its dict, and an :class:`Analyzed`
-    as its fields (the pickling of an Analyzed that anyone else starts comes here: :meth:`Analyzed.__reduce__`)."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is MappingProxyType:
-            return _read_only, (dict(obj),)
-        if isinstance(obj, Analyzed):
-            return _analyzed, (type(obj), {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
-        return NotImplemented
-
-
-def _analyzed(cls: type[Analyzed], fields: dict[str, Any]) -> Analyzed:
-    return cls(**fields)
-
-
-def _pickle_read_only(obj: Any) -> bytes:
-    buf = io.BytesIO()
-    _ReadOnlyPickler(buf, pickle.HIGHEST_PROTOCOL).dump(obj)
-    return buf.getvalue()
-
-
-def _unpickle(data: bytes) -> Any:
-    return pickle.loads(data)
 
 
 def analyze(model: str | Path | Any, shapes: Mapping[str, tuple[int, ...]] | None = None, batch: int | None = None,

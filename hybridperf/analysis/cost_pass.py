@@ -16,6 +16,7 @@ from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
 from hybridperf.costs.registry import CountedRule, ZeroCost
+from hybridperf.frozen import reduce_read_only
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.tvm_compat import TensorInfo
 
@@ -89,6 +90,9 @@ class OpRecord:
     def counts_toward_time(self) -> bool:
         return self.status.counts_toward_time
 
+    def __reduce__(self) -> tuple[Any, tuple[type, dict[str, Any]]]:
+        return reduce_read_only(self)  # ``attrs`` is a mappingproxy, which does not pickle
+
 
 @dataclass(frozen=True)
 class ModelAnalysis:
@@ -137,6 +141,9 @@ class ModelAnalysis:
             return 1.0
         ok = sum(1 for r in self.records if r.status in (Status.COUNTED, Status.ESTIMATED, Status.ZERO_COST))
         return ok / len(self.records)
+
+    def __reduce__(self) -> tuple[Any, tuple[type, dict[str, Any]]]:
+        return reduce_read_only(self)  # ``input_infos`` and ``weight_bytes_by_dtype`` are mappingproxies
 
 
 #: integer and bool dtypes wider than int8: an op on these alone is index or mask work (``int32``)

@@ -51,12 +51,13 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from hybridperf.errors import SpecError, did_you_mean, error_line
+from hybridperf.frozen import reduce_read_only
 from hybridperf.precision import PRECISIONS, fallback_chain
 from hybridperf.units import UNITS, split_quantity, unit_hint, units_of
 
@@ -359,22 +360,10 @@ class DeviceSpec:
         assert bw is not None  # validated at load time
         return bw
 
-    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any], tuple[str, ...]]]:
+    def __reduce__(self) -> tuple[Any, tuple[type, dict[str, Any]]]:
         # a mappingproxy does not pickle, so neither did a loaded sheet ("cannot pickle 'mappingproxy' object", and
-        # copy.deepcopy failed the same way, until 2026-12-04): each read-only mapping travels as a plain dict and is
-        # wrapped again on the way back (:func:`_rebuild_spec`), so the copy is as read-only as the sheet
-        state = {f.name: getattr(self, f.name) for f in fields(self)}
-        read_only = tuple(name for name, value in state.items() if type(value) is MappingProxyType)
-        for name in read_only:
-            state[name] = dict(state[name])
-        return _rebuild_spec, (state, read_only)
-
-
-def _rebuild_spec(state: dict[str, Any], read_only: tuple[str, ...]) -> DeviceSpec:
-    """A :class:`DeviceSpec` from its pickled fields (:meth:`DeviceSpec.__reduce__`): the fields named in
-    ``read_only`` become read-only mappings again."""
-    return DeviceSpec(**{name: MappingProxyType(value) if name in read_only else value
-                         for name, value in state.items()})
+        # copy.deepcopy failed the same way, until 2026-12-04): :func:`hybridperf.frozen.reduce_read_only`
+        return reduce_read_only(self)
 
 
 def default_spec_dir() -> Path:

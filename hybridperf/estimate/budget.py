@@ -66,6 +66,7 @@ import enum
 import math
 
 from hybridperf.errors import InputError, did_you_mean, error_line
+from hybridperf.frozen import reduce_read_only
 from hybridperf.precision import OVERRIDES
 from hybridperf.units import UNITS, parse_dims, split_quantity, unit_hint, units_of
 
@@ -324,12 +325,8 @@ class CheckResult:
     def __post_init__(self) -> None:
         object.__setattr__(self, "predictions", MappingProxyType(dict(self.predictions)))
 
-    def __getstate__(self) -> dict[str, Any]:  # a mappingproxy is not pickled: a plain dict in its place
-        return {"checks": self.checks, "predictions": dict(self.predictions)}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        object.__setattr__(self, "checks", state["checks"])
-        object.__setattr__(self, "predictions", MappingProxyType(dict(state["predictions"])))
+    def __reduce__(self) -> tuple[Any, tuple[type, dict[str, Any]]]:  # a mappingproxy does not pickle
+        return reduce_read_only(self)
 
     @property
     def passed(self) -> bool:

@@ -663,15 +663,3 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
     return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx",
                        node_count=len(model.graph.node),
                        source_nodes=source_nodes(mod, node_exprs) if provenance else {})
-
-
-def _is_export_archive(path: Path) -> bool:
-    """Whether ``path`` is a ``torch.export.save`` archive (a zip with a serialized program), not a pickle."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as z:
-            return any(n.rsplit("/", 1)[-1] in ("archive_format", "serialized_exported_program.json")
-                       or "serialized_exported_program" in n for n in z.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
