@@ -137,7 +137,46 @@ def _check_device(device: str):
     if spec.kind != "cpu":
         raise InputError(f"--device {device} is a {spec.kind} sheet, but measure times onnxruntime on this CPU: run it "
                          "on the machine itself, or leave --device out (this machine: host)")
+    _check_sheet_cpu(device, spec)
     return spec
+
+
+def _sheet_cpu(spec) -> tuple[str, str]:
+    """``(the sheet's CPU, this machine's)`` in the words a sheet records it, where the sheet says: the CPU a probed
+    sheet's notes name (``CPU: NAME;``), else that of the packaged cross-host model's training host of this id
+    (vendor, family, model, stepping); ``("", "")`` where neither is known (then it is not judged)."""
+    from pathlib import Path
+
+    from hybridperf.data import packaged_dir
+    from hybridperf.device.spec import default_spec_dir
+    from hybridperf.measure.host import host_cpu
+    from hybridperf.measure.probe import notes_cpu_model, probed_cpu_model
+    from hybridperf.residual.cross_host import PACKAGED_MODEL_ID, CrossHostModel
+
+    probed = notes_cpu_model(spec.notes)
+    if probed is not None:
+        here = probed_cpu_model()
+        if probed != here:
+            return probed, here
+    if Path(spec.path).resolve().parent != default_spec_dir().resolve():
+        return "", ""  # the training hosts are the packaged sheets'
+    effects = CrossHostModel.load(packaged_dir("models") / PACKAGED_MODEL_ID).host_effects_
+    theirs = next((e.figures.cpu for e in effects if e.figures.device == spec.id and e.figures.cpu), "")
+    here = host_cpu()
+    return (theirs, here) if theirs and here else ("", "")
+
+
+def _check_sheet_cpu(device: str, spec) -> None:
+    """Refuse a CPU sheet of another CPU than this one: measure times this machine, and the record would file its
+    timing under that CPU's id (until 2026-12-04 ``-d host-epyc-zen5-1c`` on a Zen 4 was recorded as Zen 5's, as
+    ``calibrate --measure`` refuses it). Sheets that do not say their CPU are not judged."""
+    from hybridperf.errors import InputError
+
+    theirs, here = _sheet_cpu(spec)
+    if theirs and theirs != here:
+        raise InputError(f"--device {device} is the sheet of another CPU ({theirs}; this machine: {here}), and "
+                         "measure times this machine: run it on that machine, or leave --device out (this machine: "
+                         "host)")
 
 
 def _sheet_threads(device: str, spec, usable: int) -> int | None:

@@ -16,12 +16,14 @@ Inputs
     (``input_fill``).
 
 Per-node times
-    A second session with ``SessionOptions.enable_profiling`` runs
-    ``profile_runs`` times; for every ``*_kernel_time`` event the median duration
-    over runs is kept. Profile names are those of onnxruntime's *optimised* graph;
-    each is joined to the original graph node with the same name, else to the
-    longest original node name it starts with (after a ``fused `` prefix) (``graph_node=None`` for nodes the
-    optimiser created, e.g. layout reorders).
+    A second session with ``SessionOptions.enable_profiling`` runs once (warm-up, left out)
+    and then ``profile_runs`` times; every ``*_kernel_time`` event is summed per run and node and the
+    median over runs is kept. Profile names are those of onnxruntime's *optimised* graph;
+    each is joined to the original graph node with the same name (an unnamed node is ``<OpType>_<index>``
+    there and ``output:<its first output>`` in the record, as the analysis names it), else to the node writing
+    the tensor an NCHWc node is named after (``<output>_nchwc``), else to the longest original node name it
+    starts with (after a ``fused `` prefix) (``graph_node=None`` for nodes the optimiser created, e.g. layout
+    reorders).
 
 Peak memory (:data:`MEMORY_METHOD`)
     Measured in a fresh subprocess (``isolate=True``) from Linux ``/proc/self/status``:
@@ -273,8 +275,12 @@ def _bound_specs(m: Any, model_path: Path, shapes: Mapping[str, Sequence[int]] |
 
     inputs = real_inputs(m)
     for vi in inputs:
-        if vi.type.WhichOneof("value") == "tensor_type" and vi.type.tensor_type.elem_type not in _NP_DTYPES \
-                and vi.type.tensor_type.elem_type != onnx.TensorProto.STRING:  # a string: bind's own message
+        if vi.type.WhichOneof("value") == "tensor_type" and vi.type.tensor_type.elem_type == onnx.TensorProto.STRING:
+            # until 2026-12-04 bind's message for predict: "which TVM cannot represent" (measure runs no TVM)
+            raise InputError(f"input {vi.name!r} of {model_path} is a string tensor; measure (like predict) fills "
+                             "numeric inputs only: export the model from its first numeric tensor on (e.g. token ids "
+                             "after the tokenizer)")
+        if vi.type.WhichOneof("value") == "tensor_type" and vi.type.tensor_type.elem_type not in _NP_DTYPES:
             raise InputError(f"input {vi.name!r} of {model_path} has an unsupported element type "
                              f"{onnx.TensorProto.DataType.Name(vi.type.tensor_type.elem_type)}; measure runs "
                              f"inputs of {', '.join(onnx.TensorProto.DataType.Name(t) for t in _NP_DTYPES)}")
@@ -329,37 +335,81 @@ def make_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], seed: int = 0)
     return fill_inputs(specs, None, seed)
 
 
-def _graph_node_names(model_path: Path) -> list[str]:
+def unnamed_node_name(node: Any) -> str:
+    """The name an unnamed ONNX node goes by in a profile's ``graph_node``: ``output:<its first output>``, as the
+    analysis names it (:attr:`hybridperf.analysis.analyze.Analyzed.source_nodes`), so a profile row and a Relax op
+    of the same node join."""
+    return f"output:{node.output[0]}" if node.output else ""
+
+
+def _graph_nodes(model_path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """``(profile name -> graph node, output tensor -> graph node)`` of the model's nodes. onnxruntime calls an
+    unnamed node ``<OpType>_<index>`` (until 2026-12-04 such nodes were never joined: every row of an unnamed export
+    read "(optimiser)", its Gemm and Flatten too)."""
     import onnx
 
     m = onnx.load(str(model_path), load_external_data=False)
-    return [n.name for n in m.graph.node if n.name]
+    names: dict[str, str] = {}
+    outputs: dict[str, str] = {}
+    for i, n in enumerate(m.graph.node):
+        g = n.name or unnamed_node_name(n)
+        if not g:
+            continue
+        names.setdefault(n.name or f"{n.op_type}_{i}", g)
+        for o in n.output:
+            if o:
+                outputs.setdefault(o, g)
+    return names, outputs
 
 
-def join_profile(events: list[dict], graph_nodes: Sequence[str]) -> tuple[NodeTime, ...]:
-    """Median duration per optimised node, joined to original graph node names."""
-    durs: dict[str, list[float]] = {}
+def _run_windows(events: list[dict]) -> list[tuple[float, float]]:
+    """``(start, end)`` in the profile's microseconds of every ``model_run`` event, in time order."""
+    runs = [(float(ev["ts"]), float(ev["ts"]) + float(ev.get("dur", 0))) for ev in events
+            if ev.get("cat") == "Session" and ev.get("name") == "model_run" and "ts" in ev]
+    return sorted(runs)
+
+
+def join_profile(events: list[dict], graph_nodes: Sequence[str] | Mapping[str, str],
+                 outputs: Mapping[str, str] | None = None, skip_runs: int = 0) -> tuple[NodeTime, ...]:
+    """Per optimised node, its median time per run, joined to the original graph node.
+
+    ``graph_nodes``: the graph's node names, or profile name -> graph node (:func:`_graph_nodes`: an unnamed node
+    is profiled as ``<OpType>_<index>``); ``outputs``: output tensor -> graph node, for the nodes onnxruntime's
+    NCHWc transformer names ``<output>_nchwc``. Where the events hold ``model_run`` windows, a node's times are
+    summed per run (a node inside a loop runs several times a run) and the first ``skip_runs`` runs (warm-up) are
+    left out; otherwise every event is one sample.
+    """
+    names = dict(graph_nodes) if isinstance(graph_nodes, Mapping) else {g: g for g in graph_nodes}
+    windows = _run_windows(events)[skip_runs:] if any("ts" in ev for ev in events) else []
+    durs: dict[str, dict[int, float]] = {}
     ops: dict[str, str] = {}
     order: list[str] = []
-    for ev in events:
+    for k, ev in enumerate(events):
         if ev.get("cat") != "Node" or not str(ev.get("name", "")).endswith("_kernel_time"):
             continue
+        run = k
+        if windows:
+            ts = float(ev.get("ts", -1))
+            run = next((j for j, (a, b) in enumerate(windows) if a <= ts <= b), -1)
+            if run < 0:
+                continue  # a warm-up run's node
         name = ev["name"][: -len("_kernel_time")]
         if name not in durs:
-            durs[name] = []
+            durs[name] = {}
             order.append(name)
-        durs[name].append(float(ev.get("dur", 0)) * 1e-6)
+        durs[name][run] = durs[name].get(run, 0.0) + float(ev.get("dur", 0)) * 1e-6
         ops[name] = ev.get("args", {}).get("op_name", "")
-    exact = set(graph_nodes)
-    by_len = sorted(graph_nodes, key=len, reverse=True)
+    by_len = sorted(names, key=len, reverse=True)
     out = []
     for name in order:
         base = name.removeprefix("fused ")  # e.g. "fused matmul_0/MatMulAddFusion"
-        if base in exact:
-            g = base
+        if base in names:
+            g = names[base]
+        elif outputs and base.endswith("_nchwc") and base.removesuffix("_nchwc") in outputs:
+            g = outputs[base.removesuffix("_nchwc")]  # e.g. "relu8_nchwc": the node writing relu8
         else:
-            g = next((c for c in by_len if base.startswith(c)), None)
-        out.append(NodeTime(name, ops[name], statistics.median(durs[name]), g))
+            g = next((names[c] for c in by_len if base.startswith(c)), None)
+        out.append(NodeTime(name, ops[name], statistics.median(durs[name].values()), g))
     return tuple(out)
 
 
@@ -371,10 +421,42 @@ GRAPH_OPTIMIZATION = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED"
                       "disabled": "ORT_DISABLE_ALL"}
 
 
+def _load_reason(exc: BaseException) -> str:
+    """The reason in an onnxruntime load failure, without its status prefix, the repeated ``Load model from PATH
+    failed:`` and a C++ source location with its signature (until 2026-12-04 an opset onnxruntime lacks read
+    "...model_load_utils.h:46 void onnxruntime::model_load_utils::ValidateOpset", the reason cut off)."""
+    import re
+
+    text = " ".join(str(exc).split())
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = re.sub(r"^Load model from .*? failed:\s*", "", text)
+    text = re.sub(r"^\S+\.(?:h|cc|cpp):\d+ [^(]*\(.*?\)(?: const)? ", "", text)
+    return text or type(exc).__name__
+
+
 def _cannot_load(path: Path, exc: BaseException) -> str:
     """The one-line error of an onnxruntime session that cannot be created, naming what to do about it."""
-    return (f"onnxruntime cannot load {path}: {error_line(exc, 200)}; the file is corrupt, or uses an op or opset this "
-            "onnxruntime lacks: re-export it (onnx.checker.check_model names the problem)")
+    import re
+
+    reason = _load_reason(exc)
+    newest = re.search(r"Opset (\d+) is under development.*?support for domain (\S+) is till opset (\d+)", reason)
+    if newest:
+        reason = (f"it is stamped opset {newest.group(1)} of {newest.group(2)}, and onnxruntime {_ort_version()} "
+                  f"supports up to opset {newest.group(3)}")
+        fix = f"with opset <= {newest.group(3)}, or upgrade onnxruntime"
+    else:
+        reason, fix = reason[:240], "(onnx.checker.check_model names the problem)"
+    return (f"onnxruntime cannot load {path}: {reason}; the file is corrupt, or uses an op or opset this onnxruntime "
+            f"lacks: re-export it {fix}")
+
+
+def _ort_version() -> str:
+    try:
+        import onnxruntime
+
+        return onnxruntime.__version__
+    except (ImportError, AttributeError):
+        return ""
 
 
 def _run_error(exc: BaseException) -> str:
@@ -469,7 +551,9 @@ def _profile_nodes(ort: Any, path: Path, feeds: dict, threads: int, graph_optimi
             ps.run(None, feeds)
         pfile = ps.end_profiling()
         events = json.loads(Path(pfile).read_text())
-    return join_profile(events, _graph_node_names(path))
+    names, outputs = _graph_nodes(path)
+    # the first run is the warm-up (until 2026-12-04 its cold times were one of the medians' samples)
+    return join_profile(events, names, outputs, skip_runs=1)
 
 
 def measure_in_process(
@@ -604,10 +688,15 @@ def measure(
         req.write_text(json.dumps(kwargs))
         # large blocks via mmap so that freed memory leaves RSS at once (see MEMORY_METHOD)
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MALLOC_MMAP_THRESHOLD_="65536")
-        proc = subprocess.run(
-            [sys.executable, "-m", "hybridperf.measure.onnxruntime", str(req), str(res)],
-            capture_output=True, text=True, timeout=timeout_s, env=env,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "hybridperf.measure.onnxruntime", str(req), str(res)],
+                capture_output=True, text=True, timeout=timeout_s, env=env,
+            )
+        except subprocess.TimeoutExpired as exc:  # until 2026-12-04: "internal error: TimeoutExpired ...", exit 3
+            raise InputError(f"measuring {model} ran past {timeout_s:g} s ({warmup} warm-up and {repeats} timed runs"
+                             f"{', then the profile' if profile else ''}) and was stopped; give fewer --repeats / "
+                             "--warmup, or a smaller --shape / --batch") from exc
         if not res.exists():
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
             raise ModelLoadError(f"measurement of {model} failed in the worker: {tail}")

@@ -25,6 +25,25 @@ def _fills(record: Any) -> str:
     return ", ".join(parts)
 
 
+def _memory(m: Any) -> str:
+    """``memory    peak P = load L + run R + inputs I  [method]``; ``peak unknown`` where it was not measured (until
+    2026-12-04 ``peak - = load - + run -``)."""
+    if m.peak_bytes is None:
+        return f"memory    peak unknown  [{m.memory_method or 'not measured'}]"
+    return (f"memory    peak {fmt_bytes(m.peak_bytes)} = load {fmt_bytes(m.load_bytes)} + run "
+            f"{fmt_bytes(m.run_peak_bytes)} + inputs {fmt_bytes(m.input_bytes)}  [{m.memory_method}]")
+
+
+def _profile_line(m: Any) -> str:
+    """``profile   N nodes sum X = P% of the median (...)``: how the per-node times add up against the timed runs'
+    median (until 2026-12-04 the table gave each node's share of their sum only, and no total)."""
+    total = m.profile_total_s if m.profile_total_s is not None else sum(n.duration_s for n in m.nodes)
+    share = f" = {total / m.latency_s:.0%} of the median" if m.latency_s and m.latency_s > 0 else ""
+    return (f"profile   {len(m.nodes)} node(s) of onnxruntime's optimised graph sum {fmt_time(total)}{share} "
+            "[each node's median over profiled runs, not the timed ones: the profiler adds its own cost to every "
+            "node, and a run's own overhead is in none]")
+
+
 def to_text(m: Any) -> str:
     """Model, runtime, latency (median, fastest run: what CPU models predict, percentiles), memory and date; then
     the slowest nodes when profiled."""
@@ -32,23 +51,25 @@ def to_text(m: Any) -> str:
     lines = [
         f"model     {m.model}  inputs {shapes}",
         f"runtime   {m.runtime} {m.runtime_version} on {m.device} ({m.cpu_model}), {m.threads} thread(s), "
-        f"load avg {m.load_avg_1m:.2f}"
+        f"load avg {'unknown' if m.load_avg_1m < 0 else f'{m.load_avg_1m:.2f}'}"
         + _contention(getattr(m, "contention", None)),
         f"latency   median {fmt_time(m.latency_s)}"
         + (f"  fastest {fmt_time(m.latency_min_s)}" if m.latency_min_s is not None else "")
         + f"  p10 {fmt_time(m.latency_p10_s)}  p90 {fmt_time(m.latency_p90_s)}  "
         f"std {'unknown' if m.latency_std_s is None else fmt_time(m.latency_std_s)}  ({m.repeats} "
         f"run{'s' if m.repeats != 1 else ''} after {m.warmup} warm-up)",
-        f"memory    peak {fmt_bytes(m.peak_bytes)} = load {fmt_bytes(m.load_bytes)} + run {fmt_bytes(m.run_peak_bytes)} "
-        f"+ inputs {fmt_bytes(m.input_bytes)}  [{m.memory_method}]",
+        _memory(m),
         f"date      {m.date_utc}  hybridperf {m.hybridperf_version}",
     ]
     fills = _fills(m.extra.get("input_fill"))
     if fills:
         lines.insert(1, f"filled    {fills}")
+    if not m.nodes and m.profile_total_s is not None:  # --profile, and no kernel ran (until 2026-12-04: silence)
+        lines.append("profile   no node of onnxruntime's optimised graph ran (it folded the model into constants)")
     if m.nodes:
         top = sorted(m.nodes, key=lambda n: n.duration_s, reverse=True)[:15]
         tot = sum(n.duration_s for n in m.nodes) or 1.0
+        lines.append(_profile_line(m))
         lines.append("")
         lines.append(table([[n.name[:50], n.op_type, n.graph_node[:40] if n.graph_node else "(optimiser)",
                              fmt_time(n.duration_s), f"{n.duration_s / tot:.1%}"] for n in top],
