@@ -272,6 +272,12 @@ class DeviceSpec:
     family_probes: tuple[FamilyProbe, ...] = ()
     family_probes_measured_on: str = ""
 
+    def __hash__(self) -> int:
+        """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
+        views, which do not hash; ``hash(spec)`` raised TypeError until 2026-12-04)."""
+        return hash((self.id, self.name, self.kind, self.path, self.launch_overhead_s, self.idle_power_w,
+                     self.max_power_w, tuple(sorted(self.peak_flops_per_s.items()))))
+
     def peak_flops(self, precision: str) -> float:
         """Dense peak FLOP/s (or OP/s) for ``precision``, following :attr:`~hybridperf.precision.Precision.fallback`."""
         for p in fallback_chain(precision):

@@ -854,8 +854,11 @@ def cuda_block_bytes(request: int) -> int:
     """Bytes ``max_memory_allocated`` counts for one request (the block handed out).
 
     Rounded up to 512 bytes; a large-pool block is split off its segment only when the remainder
-    exceeds 1 MiB, else the whole segment is the block.
+    exceeds 1 MiB, else the whole segment is the block. An empty request takes no block (PyTorch's allocator
+    returns no memory for 0 bytes; a model without inputs or weights was charged 512 B for each until 2026-12-04).
     """
+    if int(request) <= 0:
+        return 0
     size = max(CUDA_MIN_BLOCK_BYTES, -(-int(request) // CUDA_MIN_BLOCK_BYTES) * CUDA_MIN_BLOCK_BYTES)
     if size <= CUDA_SMALL_SIZE_BYTES:
         return size

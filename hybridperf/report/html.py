@@ -431,7 +431,7 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<div class="sub">model {_e(an.source)} &middot; inputs {_e(shapes or "-")} &middot; device {_e(pred.spec.name)} '
+        f'<div class="sub">model {_e(an.source)} &middot; inputs {_e(shapes or "none")} &middot; device {_e(pred.spec.name)} '
         f'({_e(pred.spec.kind)}) &middot; {_e(pred.calibration)}'
         + (f" &middot; precision override {_e(pred.precision)}" if pred.precision else "")
         + f" &middot; hybridperf {_e(rep['hybridperf_version'])}</div>",

@@ -49,7 +49,7 @@ def to_text(m: Any) -> str:
     the slowest nodes when profiled."""
     shapes = shapes_text(m.input_shapes)
     lines = [
-        f"model     {m.model}  inputs {shapes}",
+        f"model     {m.model}  inputs {shapes or 'none (the model takes no input)'}",
         f"runtime   {m.runtime} {m.runtime_version} on {m.device} ({m.cpu_model}), {m.threads} thread(s), "
         f"load avg {'unknown' if m.load_avg_1m < 0 else f'{m.load_avg_1m:.2f}'}"
         + _contention(getattr(m, "contention", None)),

@@ -329,7 +329,7 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     lower = pred.lower_bound_reason
     power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
-        f"model     {an.source}  inputs {shapes}",
+        f"model     {an.source}  inputs {shapes or 'none (the model takes no input)'}",
         f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
         f"latency   {fmt_bound(pred.latency_s, fmt_time, bool(lower))}" + (f"   ({lower})" if lower else "")
         + f"   [{pred.calibration}; roofline {fmt_bound(pred.roofline_latency_s, fmt_time, bool(lower))}]",
