@@ -472,6 +472,51 @@ def _run_error(exc: BaseException) -> str:
     return f"node {m.group(2)!r} ({m.group(1)}): {reason}"[:240]
 
 
+#: the characters of an error line the CLI shows whole (:func:`hybridperf.cli._one_line` cuts a longer one's middle),
+#: and the least of onnxruntime's reason kept when a run-failure line must be cut to fit them
+_ERROR_LINE_CHARS, _REASON_MIN_CHARS = 400, 60
+#: the words for a guessed fill's values (:class:`~hybridperf.measure.inputs.Fill`)
+_GUESS_WORDS = {"zeros": "0s", "ones": "1s"}
+
+
+def guessed_fills(fills: Mapping[str, Any], most: int = 3) -> tuple[str, str]:
+    """What a failed run's error says of the inputs filled with a guessed value, and the fix.
+
+    Floats (random) and indices drawn from a table the file states are valid by construction; an integer whose use
+    was not recognised (0s), a mask (1s) and a boolean (true) are guesses, and a model that needs the real values
+    (a Reshape target, a length, a count) fails on them.
+
+    Parameters
+    ----------
+    fills : mapping of str to InputFill
+        Input name -> its fill (:func:`hybridperf.measure.inputs.onnx_input_fills`).
+    most : int
+        The inputs named; the others are counted.
+
+    Returns
+    -------
+    (str, str)
+        ``("input 'shape' filled with 0s: an integer not used as indices or a mask", "measure cannot guess ...")``;
+        ``("", "")`` where no input was guessed.
+    """
+    from hybridperf.measure.inputs import Fill
+
+    guessed = [(name, f) for name, f in fills.items() if f.fill in (Fill.ZEROS, Fill.ONES)]
+    if not guessed:
+        return "", ""
+    parts = []
+    for name, f in guessed[:most]:
+        what = "true" if f.reason.startswith("boolean") else _GUESS_WORDS[f.fill.value]
+        why = f.reason.rsplit(": ", 1)[0]  # "an integer not used as indices or a mask: 0" -> its why
+        parts.append(f"{name!r} filled with {what}: {why}")
+    more = f"; {len(guessed) - most} more" if len(guessed) > most else ""
+    one = len(guessed) == 1
+    named = f"input{'' if one else 's'} {'; '.join(parts)}{more}"
+    fix = (f"measure cannot guess the real values (a shape, a count): make {'it' if one else 'each'} an "
+           "initializer holding them")
+    return named, fix
+
+
 def _session_options(ort, threads: int, profile_prefix: str | None = None, arena: bool = True,
                      graph_optimization: str = "all"):
     so = ort.SessionOptions()
@@ -604,9 +649,18 @@ def measure_in_process(
         if not type(exc).__module__.startswith("onnxruntime"):
             raise
         # until 2026-12-03 "failed in the worker: onnxruntime...InvalidArgument: [ONNXRuntimeError] ...", no fix named
-        raise InputError(f"onnxruntime cannot run {path} on inputs {shapes_text({k: v.shape for k, v in feeds.items()})}: "
-                         f"{_run_error(exc)}; check the --shape / --batch values (each symbolic dim the same "
-                         "in every input that names it)") from exc
+        # until 2026-12-04 an input filled with a guess (a Reshape target of 0s) was not named: only --shape was
+        named, fix = guessed_fills(fills)
+        given = shapes_text({k: v.shape for k, v in feeds.items()})
+        if named:  # the reason's end gives way, so that the line keeps the inputs named and the fix
+            head = f"onnxruntime cannot run {path} on inputs {given} ({named}): "
+            tail = f"; {fix}, or check --shape / --batch"
+            reason = _run_error(exc)
+            room = max(_REASON_MIN_CHARS, _ERROR_LINE_CHARS - len(head) - len(tail))
+            reason = reason if len(reason) <= room else reason[:room - 4].rstrip() + " ..."
+            raise InputError(head + reason + tail) from exc
+        raise InputError(f"onnxruntime cannot run {path} on inputs {given}: {_run_error(exc)}; check the --shape / "
+                         "--batch values (each symbolic dim the same in every input that names it)") from exc
     arr = np.asarray(times)
 
     return Measurement(

@@ -492,8 +492,34 @@ def _memory_card(pred: Prediction) -> str:
                 f"+ inputs {fmt_bytes(m.input_bytes)}")
     if rt is not None:  # an onnxruntime peak on guessed sizes reads "≈" (it read "≥" or exact until 2026-12-03)
         why = f" (estimate: {rt.unsized_reason})" if rt.unsized_ops else ""
-        return _card("peak memory", fmt_peak(rt.peak_bytes, peak_kind(pred)), f"on {rt.runtime}{why}; {plan}")
+        parts = runtime_parts_text(pred)
+        return _card("peak memory", fmt_peak(rt.peak_bytes, peak_kind(pred)),
+                     f"on {rt.runtime}{why}{' = ' + parts if parts else ''}; {plan}")
     return _card("peak memory", ge + fmt_bytes(m.peak_bytes) if m.known else "unknown", plan)
+
+
+def runtime_parts_text(pred: Prediction) -> str:
+    """The parts of the chosen runtime's peak as the text report's ``memory`` line says them
+    (:func:`hybridperf.report.text.memory_text`): ``planned activations 36.03 KiB + outputs 10 B + inputs 3.00 KiB``,
+    and for an arena runtime (tflm) what the peak holds and where the weights are. ``""`` without a runtime peak."""
+    rt = pred.runtime_memory
+    if rt is None:
+        return ""
+    parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
+    if rt.flash_bytes is not None:  # until 2026-12-04 the page said "on tflm" alone: no arena, no flash
+        parts += (f" (tensor arena in SRAM, no kernel workspace); weights {fmt_bytes(rt.flash_bytes)} in flash, "
+                  "not in the peak")
+    return parts
+
+
+def _runtime_chart_note(pred: Prediction) -> str:
+    """The memory chart's sentence on an arena runtime (tflm): its peak is not the TVM plan's the chart draws."""
+    rt = pred.runtime_memory
+    if rt is None or rt.flash_bytes is None:
+        return ""
+    return (f" On {_e(rt.runtime)} the peak memory is the tensor arena in SRAM, "
+            f"{_e(fmt_peak(rt.peak_bytes, peak_kind(pred)))} (planned activations + outputs + inputs); the weights "
+            f"({_e(fmt_bytes(rt.flash_bytes))}, in the chart's lower band) are in flash, not in the peak.")
 
 
 def _chart_parts(pred: Prediction, rep: dict) -> list[str]:
@@ -513,8 +539,8 @@ def _chart_parts(pred: Prediction, rep: dict) -> list[str]:
         f'<p class="note">Activation bytes live at each step of the memory-planned program (tensor lifetimes), on top of '
         f"weights and inputs. {_e(rep['memory']['planner'])}: " + (
             f"planned activations {fmt_bytes(m.planned_bytes)}, ideal live-set {fmt_bytes(m.live_peak_bytes)}, "
-            f"no reuse {fmt_bytes(m.no_reuse_bytes)}.</p>" if m.known else
-            f"no memory plan ({_e(m.unknown_reason)}): activation bytes unknown.</p>"),
+            f"no reuse {fmt_bytes(m.no_reuse_bytes)}.{_runtime_chart_note(pred)}</p>" if m.known else
+            f"no memory plan ({_e(m.unknown_reason)}): activation bytes unknown.{_runtime_chart_note(pred)}</p>"),
         _memory_svg(pred),
         '<h2 id="kernels">Kernels</h2>',
     ]
