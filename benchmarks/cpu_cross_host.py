@@ -64,6 +64,8 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3", "host-epyc-zen4-1c-r3-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r4"),  # two days apart (12-01, 12-03)
            ("host-epyc-zen5-1c", "host-epyc-zen5-1c", "host-epyc-zen5-1c-retest"),
+           ("host-epyc-zen5-1c", "host-epyc-zen5-1c-r2", "host-epyc-zen5-1c-r2-retest"),  # 8 rounds each, 12-04
+           ("host-epyc-zen5-1c", "host-epyc-zen5-1c", "host-epyc-zen5-1c-r2"),  # two days apart (12-02, 12-04)
            ("host-xeon-1c", "host-xeon-1c", "host-xeon-1c-retest"),
            ("host-xeon-amx-2c", "host-xeon-amx-2c", "host-xeon-amx-2c-retest"),
            ("host-epyc-zen4-2c", "host-epyc-zen4-2c", "host-epyc-zen4-2c-retest"))
@@ -139,6 +141,9 @@ def measured_cpu(d: Path) -> str:
 #: CPU the model was trained on (:meth:`~hybridperf.residual.cross_host.CrossHostModel.own_host`)
 SAME_CPU_RUNS = {"host-epyc-zen4-1c": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-1c-r3",
                                        "host-epyc-zen4-1c-r4", "host-epyc-zen4-1c-r5"),
+                 # Zen 5: the whole plan on 12-02, then the 72 default-size configurations on 12-04 (8 rounds, and
+                 # an independent 8-round retest right after)
+                 "host-epyc-zen5-1c": ("host-epyc-zen5-1c", "host-epyc-zen5-1c-r2", "host-epyc-zen5-1c-r2-retest"),
                  # 2 threads: 4 rounds, then 8 rounds 2.5 h later on the same virtual machine, then 6 rounds with
                  # a longer timing window (1.2 s, no cap on runs; benchmarks/results/retest_cpu_zen4_2t_long.md) 2.5 h
                  # after that, then 8 rounds (0.8 s window) 3.5 h later (retest_cpu_zen4_2t_pooled.md)
