@@ -55,3 +55,19 @@ def test_device_sheets_hash_and_equal_sheets_hash_equal():
     assert t4 == again and hash(t4) == hash(again)
     assert {t4: "a"}[again] == "a"
     assert len({t4, again, l4}) == 2
+
+
+def test_a_probe_on_several_threads_that_shared_its_cpus_says_so():
+    # until 2026-12-04 work on several threads was never judged: the README's first command, run while the machine
+    # was busy, cached a 2-thread `host` sheet at half the CPU's figures without a word (measured on the Zen 5 host:
+    # idle 0.94 of its 2 CPUs, beside two busy loops 0.46, its fp64 GEMM 100 instead of 204 GFLOP/s)
+    from dataclasses import replace
+
+    from hybridperf.measure import probe
+    from hybridperf.measure.contention import contention_between
+    from tests.test_probe import _fake_cpu_result
+
+    busy = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 2 * 2.0 * 0.46, 460), 2))
+    idle = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 2 * 2.0 * 0.94, 130), 2))
+    assert "it got 46% of the CPU time of its 2 threads" in probe.spec_dict(busy, "toy")["notes"]
+    assert "competed" not in probe.spec_dict(idle, "toy")["notes"]

@@ -503,9 +503,13 @@ def test_contention_between_two_usage_readings():
     assert not alone.busy and alone.cpu_share == 1.0
     switches = contention_between((0.0, 0.0, 0), (2.0, 1.98, 60), threads=1)  # switched often, yet 99 % of the CPU
     assert switches.preemptions_per_s > BUSY_PREEMPTIONS_PER_S and not switches.busy
-    # several threads preempt each other (an idle 2-core host: 272 a second): stated, never judged
-    four = contention_between((0.0, 0.0, 0), (2.0, 3.0, 600), threads=4)
-    assert four.cpu_share == 3.0 / (2.0 * 4) and not four.judged and not four.busy
+    # several threads preempt each other (an idle 2-core host: 60-272 a second): judged by their CPU share alone
+    # (until 2026-12-04 never judged: a 2-thread probe beside two busy processes, 46 % of its CPUs, passed quietly)
+    idle = contention_between((0.0, 0.0, 0), (2.0, 2 * 2.0 * 0.94, 544), threads=2)  # idle: 0.94 of 2 CPUs
+    assert idle.cpu_share == 0.94 and not idle.busy
+    shared = contention_between((0.0, 0.0, 0), (2.0, 3.0, 600), threads=4)
+    assert shared.cpu_share == 3.0 / (2.0 * 4) and shared.busy
+    assert "it got 38% of the CPU time of its 4 threads" in shared.describe()
     assert contention_between(None, (1.0, 1.0, 1), threads=1) is None  # no reading: unknown, not zero
 
 
@@ -514,7 +518,7 @@ def test_a_busy_probe_says_so_in_the_sheet_and_on_stderr(tmp_path, capsys, monke
 
     busy = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 1.0, 250), threads=1))
     quiet = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 2.0, 1), threads=1))
-    several = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 4.0, 544), threads=4))
+    several = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 7.6, 544), threads=4))
     assert "competed for the CPU" in probe.spec_dict(busy, "toy")["notes"]
     assert "competed" not in probe.spec_dict(quiet, "toy")["notes"] + probe.spec_dict(several, "toy")["notes"]
     monkeypatch.setattr(probe, "probe", lambda quick, progress, use_gpu: busy)
@@ -525,7 +529,7 @@ def test_a_busy_probe_says_so_in_the_sheet_and_on_stderr(tmp_path, capsys, monke
                    "second; it got 50% of its CPU time): its figures may be low; rerun the probe when the machine is "
                    "idle\n")
     for result, row in ((quiet, r"\npreemptions +0/s +while timing \(2\.0 s, 100% of its CPU time\)\n"),
-                        (several, r"\npreemptions +272/s +while timing \(2\.0 s\); 4 threads: not judged\n")):
+                        (several, r"\npreemptions +272/s +while timing \(2\.0 s, 95% of the CPU time of 4 threads\)\n")):
         monkeypatch.setattr(probe, "probe", lambda quick, progress, use_gpu, r=result: r)
         assert main(["probe", "--out", str(tmp_path / "quiet-box.yaml"), "--quick"]) == ExitCode.OK
         out, err = capsys.readouterr()

@@ -8,10 +8,13 @@ process about 125 times a second (measured on this project's Zen 4 host, a busy 
 1-14 vs 125 per second, CPU share 0.996 vs 0.50, probed fp32 102 vs 52 GFLOP/s). Used by :mod:`hybridperf.measure.probe`
 and :mod:`hybridperf.measure.onnxruntime`. Linux and macOS (``resource``); elsewhere nothing is measured.
 
-Only single-thread work is judged: with several threads the process's own threads (a thread pool, BLAS or
-onnxruntime threads spinning after a call) preempt each other, so the count no longer says whether anyone else
-wanted the CPU (an unpinned 2-thread probe on an idle 2-core host: 272 a second). There the figures are stated,
-not judged.
+With several threads the process's own threads (a thread pool, BLAS or onnxruntime threads spinning after a call)
+preempt each other, so the count no longer says whether anyone else wanted the CPU (an unpinned 2-thread probe on an
+idle 2-core host: 60-272 a second). There only the CPU share is judged (since 2026-12-04; until then several threads
+were never judged, and a first `host` probe while the machine was busy cached figures half the CPU's without a
+word). Measured on this project's Zen 5 host (2 vCPUs, 2 threads): an idle full or quick probe got 0.94 of its CPUs,
+`measure` 1.00; with one busy loop beside them 0.63 (probe) and 0.62-0.73 (`measure`), with two 0.46 (probe), their
+fp64 GEMM reading 100-106 instead of 204-207 GFLOP/s.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from dataclasses import dataclass
 BUSY_PREEMPTIONS_PER_S = 20.0
 #: on one usable CPU: the share of it below which the window counts as shared (alone: 0.99-1.0)
 BUSY_CPU_SHARE = 0.9
+#: work on several threads: the share of its CPUs below which the window counts as shared (module docstring: alone
+#: 0.94-1.00, beside one or two busy processes 0.46-0.73)
+BUSY_CPU_SHARE_THREADS = 0.8
 
 #: a reading of :func:`usage`: (wall seconds, process CPU seconds, involuntary context switches)
 Usage = tuple[float, float, int]
@@ -33,7 +39,7 @@ class Contention:
     """How much a timing window had to share its CPUs.
 
     ``cpu_share`` is the CPU time the process got per second per thread of the timed work: 1.0 alone on one CPU,
-    about 0.5 sharing it with one busy process. Judged only for single-thread work (see the module docstring).
+    about 0.5 sharing it with one busy process (see the module docstring for work on several threads).
     """
 
     window_s: float
@@ -43,21 +49,18 @@ class Contention:
 
     @property
     def busy(self) -> bool:
-        """Single-thread work that another process competed with: preempted more than
-        :data:`BUSY_PREEMPTIONS_PER_S` times a second and given less than :data:`BUSY_CPU_SHARE` of its CPU. Work on
-        several threads is never judged busy (:attr:`judged` is False)."""
-        return self.judged and self.preemptions_per_s > BUSY_PREEMPTIONS_PER_S and self.cpu_share < BUSY_CPU_SHARE
-
-    @property
-    def judged(self) -> bool:
-        """Whether :attr:`busy` means anything: single-thread work only."""
-        return self.threads == 1
+        """Work that another process competed with. Single-thread: preempted more than
+        :data:`BUSY_PREEMPTIONS_PER_S` times a second and given less than :data:`BUSY_CPU_SHARE` of its CPU; several
+        threads (whose own threads preempt each other): given less than :data:`BUSY_CPU_SHARE_THREADS` of its CPUs."""
+        if self.threads > 1:
+            return self.cpu_share < BUSY_CPU_SHARE_THREADS
+        return self.preemptions_per_s > BUSY_PREEMPTIONS_PER_S and self.cpu_share < BUSY_CPU_SHARE
 
     def describe(self, during: str = "the probe", so: str = "its figures may be low") -> str:
         """One clause for notes and warnings: ``another process competed for the CPU during {during} (...): {so}``."""
-        share = f"; it got {self.cpu_share:.0%} of its CPU time" if self.judged else ""
+        of = "its CPU time" if self.threads == 1 else f"the CPU time of its {self.threads} threads"
         return (f"another process competed for the CPU during {during} (preempted {self.preemptions_per_s:.0f} "
-                f"times a second{share}): {so}")
+                f"times a second; it got {self.cpu_share:.0%} of {of}): {so}")
 
 
 def usage() -> Usage | None:

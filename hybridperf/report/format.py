@@ -128,11 +128,10 @@ def fmt_peak(value: int | None, kind: str) -> str:
 
 def fmt_contention(c: Any) -> str:
     """What a timing window's :class:`~hybridperf.measure.contention.Contention` says after its rate of
-    preemptions: ``while timing (2.2 s, 50% of its CPU time): BUSY``; with several threads ``while timing (2.0 s);
-    2 threads: not judged``."""
-    share = f", {c.cpu_share:.0%} of its CPU time" if c.judged else ""
-    verdict = ": BUSY" if c.busy else "" if c.judged else f"; {c.threads} threads: not judged"
-    return f"while timing ({c.window_s:.1f} s{share}){verdict}"
+    preemptions: ``while timing (2.2 s, 50% of its CPU time): BUSY``; with several threads ``while timing (2.0 s,
+    94% of the CPU time of 2 threads)`` (judged by that share alone)."""
+    of = "its CPU time" if c.threads == 1 else f"the CPU time of {c.threads} threads"
+    return f"while timing ({c.window_s:.1f} s, {c.cpu_share:.0%} of {of}){': BUSY' if c.busy else ''}"
 
 
 def table(rows: list[list[str]], header: list[str], align: str | None = None, rule: bool = True) -> str:
