@@ -71,3 +71,19 @@ def test_a_probe_on_several_threads_that_shared_its_cpus_says_so():
     idle = replace(_fake_cpu_result(), contention=contention_between((0.0, 0.0, 0), (2.0, 2 * 2.0 * 0.94, 130), 2))
     assert "it got 46% of the CPU time of its 2 threads" in probe.spec_dict(busy, "toy")["notes"]
     assert "competed" not in probe.spec_dict(idle, "toy")["notes"]
+
+
+def test_a_measurement_csv_records_the_cpu_identity(tmp_path, capsys):
+    # until 2026-12-04 `measure --out FILE.csv` recorded only the lscpu model name ("AMD EPYC" for Zen 3, 4 and 5
+    # alike); the JSON and calibration rows had vendor, family, model, stepping and ISA
+    import csv
+    from pathlib import Path
+
+    example = str(Path(__file__).resolve().parents[1] / "examples" / "squeezenet1_1.onnx")
+    out = tmp_path / "m.csv"
+    assert main(["measure", example, "--repeats", "2", "--warmup", "1", "--no-subnormal-scan", "--out", str(out)]) == 0
+    capsys.readouterr()
+    (row,) = list(csv.DictReader(out.open()))
+    assert {"cpu_model", "cpu_vendor", "cpu_family", "cpu_model_id", "cpu_stepping", "cpu_isa"} <= set(row)
+    if Path("/proc/cpuinfo").exists():
+        assert row["cpu_vendor"] and row["cpu_family"].isdigit()

@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> ExitCode:
             import csv
             import io
 
-            row = csv_row(m)
+            # with the CPU's identity as calibration rows record it (vendor, family, model, stepping, ISA; until
+            # 2026-12-04 the CSV had the lscpu model name only, "AMD EPYC" for Zen 3, 4 and 5 alike)
+            ident = (m.extra or {}).get("cpu") or {}
+            row = csv_row(m, **{k: v for k, v in ident.items() if k != "cpu_model"})
             buf = io.StringIO(newline="")
             w = csv.DictWriter(buf, fieldnames=list(row))
             w.writeheader()
