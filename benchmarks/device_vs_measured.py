@@ -21,6 +21,7 @@ import csv
 import io
 import math
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -50,10 +51,9 @@ def predicted(models: list[str], device: str, exe: str) -> dict[str, float | Non
 
 def stats(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
     """``(MAPE %, share within +-10 %, median ratio)`` of ``(predicted, measured)`` pairs."""
-    errs = sorted(abs(p - y) / y for p, y in pairs)
-    ratios = sorted(p / y for p, y in pairs)
-    return (100 * sum(errs) / len(errs), 100 * sum(e <= 0.10 for e in errs) / len(errs),
-            ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2)
+    errs = [abs(p - y) / y for p, y in pairs]
+    return (100 * statistics.fmean(errs), 100 * sum(e <= 0.10 for e in errs) / len(errs),
+            statistics.median(p / y for p, y in pairs))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -237,6 +237,12 @@ def shapes_text(shapes: Mapping[str, Sequence[int]]) -> str:
     return ", ".join(f"{k}={dims_text(v)}" for k, v in shapes.items())
 
 
+def inputs_text(shapes: Mapping[str, Sequence[int]]) -> str:
+    """:func:`shapes_text`, or ``none (the model takes no input)`` where there are none (a report's ``inputs``
+    field; it read empty until 2026-12-04)."""
+    return shapes_text(shapes) or "none (the model takes no input)"
+
+
 def check_shape_flags(inputs: Mapping[str, Sequence[int | str] | None], shapes: Mapping[str, Iterable[int]] | None,
                       batch: int | None) -> dict[str, tuple[int, ...]]:
     """``--shape`` / ``--batch`` checked against a model's ``inputs`` (name -> dims: an int for a fixed dim, a str

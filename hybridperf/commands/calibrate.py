@@ -476,13 +476,11 @@ def _check_probed_here(spec) -> None:
         The sheet was probed on a CPU whose model name is not this machine's.
     """
     from hybridperf.errors import InputError
-    from hybridperf.measure.probe import notes_cpu_model, probed_cpu_model
+    from hybridperf.measure.probe import probed_elsewhere
 
-    probed = notes_cpu_model(spec.notes)
-    if probed is None:
-        return
-    here = probed_cpu_model()
-    if probed != here:
+    elsewhere = probed_elsewhere(spec.notes)
+    if elsewhere is not None:
+        probed, here = elsewhere
         raise InputError(f"--device {spec.id}: its sheet was probed on another CPU ({probed}; this "
                          f"machine: {here}), and the model would adapt it to this machine's timings; calibrate on "
                          "that machine, or probe this one (`hybridperf probe --out ID.yaml`) and calibrate that sheet")
@@ -496,11 +494,10 @@ def _check_named_sheet(spec, out) -> str | None:
     predictions (for stderr, once it is stored), or None."""
     from pathlib import Path
 
-    from hybridperf.data import packaged_dir
     from hybridperf.device.spec import available_devices, default_spec_dir
     from hybridperf.errors import InputError
     from hybridperf.measure.host import host_cpu
-    from hybridperf.residual.cross_host import PACKAGED_MODEL_ID, CrossHostModel
+    from hybridperf.residual.cross_host import training_host_cpu
 
     if spec.id not in available_devices():
         return None
@@ -511,8 +508,7 @@ def _check_named_sheet(spec, out) -> str | None:
         raise InputError(f"the sheet {spec.path} has the id of the packaged sheet {spec.id}: its model would be stored "
                          f"as, and used for, the packaged one; give the sheet another id (file name and `id:`)")
     here = host_cpu()
-    effects = CrossHostModel.load(packaged_dir("models") / PACKAGED_MODEL_ID).host_effects_
-    theirs = next((e.figures.cpu for e in effects if e.figures.device == spec.id and e.figures.cpu), "")
+    theirs = training_host_cpu(spec.id)
     if here and theirs and here != theirs:
         raise InputError(f"--device {spec.id} is the packaged sheet of another CPU ({theirs}; this machine: {here}): "
                          "its model would be adapted to this machine's timings; calibrate this machine with --device "

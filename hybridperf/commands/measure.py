@@ -150,21 +150,17 @@ def _sheet_cpu(spec) -> tuple[str, str]:
     (vendor, family, model, stepping); ``("", "")`` where neither is known (then it is not judged)."""
     from pathlib import Path
 
-    from hybridperf.data import packaged_dir
     from hybridperf.device.spec import default_spec_dir
     from hybridperf.measure.host import host_cpu
-    from hybridperf.measure.probe import notes_cpu_model, probed_cpu_model
-    from hybridperf.residual.cross_host import PACKAGED_MODEL_ID, CrossHostModel
+    from hybridperf.measure.probe import probed_elsewhere
+    from hybridperf.residual.cross_host import training_host_cpu
 
-    probed = notes_cpu_model(spec.notes)
-    if probed is not None:
-        here = probed_cpu_model()
-        if probed != here:
-            return probed, here
+    elsewhere = probed_elsewhere(spec.notes)
+    if elsewhere is not None:
+        return elsewhere
     if Path(spec.path).resolve().parent != default_spec_dir().resolve():
         return "", ""  # the training hosts are the packaged sheets'
-    effects = CrossHostModel.load(packaged_dir("models") / PACKAGED_MODEL_ID).host_effects_
-    theirs = next((e.figures.cpu for e in effects if e.figures.device == spec.id and e.figures.cpu), "")
+    theirs = training_host_cpu(spec.id)
     here = host_cpu()
     return (theirs, here) if theirs and here else ("", "")
 

@@ -222,6 +222,16 @@ def notes_cpu_model(notes: str | None) -> str | None:
     return None if m is None else m.group(1).strip()
 
 
+def probed_elsewhere(notes: str | None) -> tuple[str, str] | None:
+    """``(the CPU a probed sheet's notes name, this machine's)`` where they differ; None where they are the same or
+    the notes were not written by this probe (:func:`notes_cpu_model`)."""
+    probed = notes_cpu_model(notes)
+    if probed is None:
+        return None
+    here = probed_cpu_model()
+    return None if probed == here else (probed, here)
+
+
 def _memory_bytes() -> int | None:
     text = _read(Path("/proc/meminfo")) or ""
     for line in text.splitlines():

@@ -27,8 +27,8 @@ from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.files import write_atomic
 from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_time,
                                       format_si)
-from hybridperf.report.text import (UNCOSTED, clip, coverage_text, imported_plan_text, plan_label, share_text, timed_kernel_count,
-                                    to_dict, uncosted_rows)
+from hybridperf.report.text import (UNCOSTED, clip, coverage_text, imported_plan_text, plan_label, runtime_parts_text,
+                                    share_text, timed_kernel_count, to_dict, uncosted_rows)
 from hybridperf.units import shapes_text
 
 __all__ = ["render_html", "write_html"]
@@ -496,20 +496,6 @@ def _memory_card(pred: Prediction) -> str:
         return _card("peak memory", fmt_peak(rt.peak_bytes, peak_kind(pred)),
                      f"on {rt.runtime}{why}{' = ' + parts if parts else ''}; {plan}")
     return _card("peak memory", ge + fmt_bytes(m.peak_bytes) if m.known else "unknown", plan)
-
-
-def runtime_parts_text(pred: Prediction) -> str:
-    """The parts of the chosen runtime's peak as the text report's ``memory`` line says them
-    (:func:`hybridperf.report.text.memory_text`): ``planned activations 36.03 KiB + outputs 10 B + inputs 3.00 KiB``,
-    and for an arena runtime (tflm) what the peak holds and where the weights are. ``""`` without a runtime peak."""
-    rt = pred.runtime_memory
-    if rt is None:
-        return ""
-    parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
-    if rt.flash_bytes is not None:  # until 2026-12-04 the page said "on tflm" alone: no arena, no flash
-        parts += (f" (tensor arena in SRAM, no kernel workspace); weights {fmt_bytes(rt.flash_bytes)} in flash, "
-                  "not in the peak")
-    return parts
 
 
 def _runtime_chart_note(pred: Prediction) -> str:

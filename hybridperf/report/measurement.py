@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hybridperf.report.format import fmt_bytes, fmt_contention, fmt_time, table
-from hybridperf.units import shapes_text
+from hybridperf.units import inputs_text
 
 
 def _contention(c: Any) -> str:
@@ -47,9 +47,8 @@ def _profile_line(m: Any) -> str:
 def to_text(m: Any) -> str:
     """Model, runtime, latency (median, fastest run: what CPU models predict, percentiles), memory and date; then
     the slowest nodes when profiled."""
-    shapes = shapes_text(m.input_shapes)
     lines = [
-        f"model     {m.model}  inputs {shapes or 'none (the model takes no input)'}",
+        f"model     {m.model}  inputs {inputs_text(m.input_shapes)}",
         f"runtime   {m.runtime} {m.runtime_version} on {m.device} ({m.cpu_model}), {m.threads} thread(s), "
         f"load avg {'unknown' if m.load_avg_1m < 0 else f'{m.load_avg_1m:.2f}'}"
         + _contention(getattr(m, "contention", None)),

@@ -17,7 +17,7 @@ from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.precision import storage_bytes
 from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_percent,
                                       fmt_time, table)
-from hybridperf.units import shapes_text
+from hybridperf.units import inputs_text
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -104,16 +104,27 @@ def memory_text(pred: Prediction) -> str:
             tvm += f"\n{'':10}{imported_plan_text(m)}"
     rt = pred.runtime_memory
     if rt is not None:
-        parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
         kind = peak_kind(pred)
         why = f" (estimate: {rt.unsized_reason})" if kind == "estimate" else ""  # a guess: check cannot judge it
-        if rt.flash_bytes is not None:  # an arena runtime (tflm): say what the peak holds and where the weights are
-            parts += (f" (tensor arena in SRAM, no kernel workspace); weights {fmt_bytes(rt.flash_bytes)} in flash, "
-                      f"not in the peak")
-        return f"peak {fmt_peak(rt.peak_bytes, kind)} on {rt.runtime}{why} = {parts}\n{'':10}TVM plan: {tvm}"
+        return (f"peak {fmt_peak(rt.peak_bytes, kind)} on {rt.runtime}{why} = {runtime_parts_text(pred)}\n{'':10}"
+                f"TVM plan: {tvm}")
     if pred.runtime is not None and pred.runtime_memory_note:
         return f"{tvm} ({pred.runtime}'s peak not modelled: {pred.runtime_memory_note})"
     return tvm
+
+
+def runtime_parts_text(pred: Prediction) -> str:
+    """The parts of the chosen runtime's peak (``planned activations 36.03 KiB + outputs 10 B + inputs 3.00 KiB``),
+    and for an arena runtime (tflm) what the peak holds and where the weights are; ``""`` without a runtime peak.
+    The text report's ``memory`` line and the HTML report's memory card both say it."""
+    rt = pred.runtime_memory
+    if rt is None:
+        return ""
+    parts = " + ".join(f"{name.replace('_', ' ')} {fmt_bytes(b)}" for name, b in rt.parts if b)
+    if rt.flash_bytes is not None:
+        parts += (f" (tensor arena in SRAM, no kernel workspace); weights {fmt_bytes(rt.flash_bytes)} in flash, "
+                  "not in the peak")
+    return parts
 
 
 def runtime_memory_dict(pred: Prediction) -> dict[str, Any] | None:
@@ -325,11 +336,10 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     an = pred.analyzed
     a = an.analysis
     cov = coverage_dict(pred)
-    shapes = shapes_text(an.input_shapes)
     lower = pred.lower_bound_reason
     power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
-        f"model     {an.source}  inputs {shapes or 'none (the model takes no input)'}",
+        f"model     {an.source}  inputs {inputs_text(an.input_shapes)}",
         f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
         f"latency   {fmt_bound(pred.latency_s, fmt_time, bool(lower))}" + (f"   ({lower})" if lower else "")
         + f"   [{pred.calibration}; roofline {fmt_bound(pred.roofline_latency_s, fmt_time, bool(lower))}]",

@@ -806,6 +806,16 @@ def base_model(spec, threads: int, cpu: str = ""):
     return model
 
 
+def training_host_cpu(device_id: str) -> str:
+    """The CPU (:func:`cpu_label`) of the packaged model's training host whose sheet is ``device_id``; ``""`` where
+    no training host has that id or its CPU was not recorded. ``measure -d`` and ``calibrate --measure`` refuse a
+    packaged sheet of another CPU with it."""
+    from hybridperf.data import packaged_dir
+
+    effects = CrossHostModel.load(packaged_dir("models") / PACKAGED_MODEL_ID).host_effects_
+    return next((e.figures.cpu for e in effects if e.figures.device == device_id and e.figures.cpu), "")
+
+
 def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
     """The packaged cross-host CPU model for a named CPU sheet (not ``host``, which is run with this machine's
     threads): zero-shot from the sheet, run with its core count (:func:`sheet_threads`; where the sheet gives none,
