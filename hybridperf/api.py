@@ -614,7 +614,10 @@ def predict_on(analyzed: Analyzed, device: str | Path | DeviceSpec, precision: s
     calibrated model if one exists, else on a GPU the cross-device model and on a CPU the cross-host model
     (zero-shot from spec).
     ``runtime`` (:class:`~hybridperf.estimate.runtime_memory.Runtime` or its name, e.g. ``"torch-cudagraph"``)
-    is the execution mode of that GPU prediction (default: the device kind's). The pricing itself is
+    is the execution mode of that GPU prediction (default: the device kind's) and, with or without a residual,
+    whether constant subexpressions are run every call (eager PyTorch, CUDA graphs) or folded
+    (:func:`hybridperf.estimate.pricing.as_run_by`; until 2026-12-04 a roofline-only prediction read them as folded
+    under every runtime). The pricing itself is
     :func:`hybridperf.estimate.pricing.predict_on`. A ``runtime`` (or ``"auto"``) also makes that runtime's peak
     memory the prediction's peak (:func:`hybridperf.estimate.runtime_memory.with_runtime`); None keeps the
     TVM plan's peak.
@@ -627,7 +630,7 @@ def predict_on(analyzed: Analyzed, device: str | Path | DeviceSpec, precision: s
     auto = isinstance(residual, str) and residual == "auto"
     model = _load_residual(spec, runtime) if auto else residual
     return _with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
-                                                   roofline_note=_roofline_note(spec, auto)), runtime)
+                                                   roofline_note=_roofline_note(spec, auto), runtime=runtime), runtime)
 
 
 def _roofline_note(spec: DeviceSpec, auto: bool) -> str:
@@ -813,7 +816,7 @@ class Session:
         model = self.residual(spec, runtime) if auto else residual
         return self._with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
                                                             roofline_note=_roofline_note(spec, auto),
-                                                            rooflines=self._rooflines), runtime)
+                                                            rooflines=self._rooflines, runtime=runtime), runtime)
 
     def _with_runtime_memory(self, pred: Prediction, runtime: Any) -> Prediction:
         """:func:`_with_runtime_memory`, with onnxruntime's peak (its graph optimiser runs once per

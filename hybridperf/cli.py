@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import errno
 import importlib
 import importlib.util  # `import importlib` alone does not bind the submodule (it only works where something else imported it)
 import sys
@@ -68,8 +69,24 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         where = self.prog.removeprefix("hybridperf").strip()
+        message = _choice_hint(message)
         print(f"hybridperf: error: {where + ': ' if where else ''}{message} (see `{self.prog} --help`)", file=sys.stderr)
         raise SystemExit(ExitCode.INPUT_ERROR)
+
+
+def _choice_hint(message: str) -> str:
+    """argparse's "invalid choice" message with the choice meant, where one is close (``--format JSON``: until
+    2026-12-04 no hint, as the commands' names and the device ids have)."""
+    import re
+
+    m = re.match(r"(argument [^:]+: invalid choice: )'([^']*)' (\(choose from (.*)\))$", message)
+    if not m:
+        return message
+    from hybridperf.errors import did_you_mean
+
+    choices = [c.strip().strip("'") for c in m[4].split(",")]
+    hint = did_you_mean(m[2], choices)
+    return f"{m[1]}{m[2]!r}{hint} {m[3]}" if hint else message
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -110,6 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cmd is not None and cmd not in known:
         from hybridperf.errors import did_you_mean
 
+        at = argv.index(cmd)
+        later = next((t for t in argv[at + 1:] if t in known), None)
+        if later is not None and at and argv[at - 1].startswith("-"):  # `hybridperf -d t4 predict m.onnx`: until
+            # 2026-12-04 "unknown command 't4'"
+            print(f"hybridperf: error: {argv[at - 1]} {cmd} comes before the command; options go after it: "
+                  f"`hybridperf {later} ... {argv[at - 1]} {cmd}`", file=sys.stderr)
+            return ExitCode.INPUT_ERROR
         print(f"hybridperf: error: unknown command {cmd!r}{did_you_mean(cmd, known)}; `hybridperf --help` lists the "
               "commands", file=sys.stderr)
         return ExitCode.INPUT_ERROR
@@ -156,6 +180,7 @@ def run_guarded(func, args) -> int:
             native.addHandler(logging.StreamHandler(sys.stderr))
     try:
         code = func(args)
+        sys.stdout.flush()  # here, so that a full disk is this command's error, not one at exit
         return int(code if code is not None else ExitCode.OK)
     except InputError as exc:
         if verbose:
@@ -169,16 +194,31 @@ def run_guarded(func, args) -> int:
         return ExitCode.INTERNAL_ERROR
     except BrokenPipeError:
         return ExitCode.OK
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            return _internal(exc, verbose)
+        # until 2026-12-04 `predict m.onnx > /dev/full` (a full disk, a quota) was exit 3, "internal error"
+        print(f"hybridperf: error: cannot write {exc.filename or 'the output'}: {exc.strerror}; free some space, or "
+              "write it elsewhere", file=sys.stderr)
+        return ExitCode.INPUT_ERROR
     except (HybridperfError, Exception) as exc:  # noqa: BLE001 - the one place that maps everything
-        if verbose:
-            import traceback
+        return _internal(exc, verbose)
 
-            traceback.print_exc()
-        print(
-            f"hybridperf: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with -v and report it)",
-            file=sys.stderr,
-        )
-        return ExitCode.INTERNAL_ERROR
+
+#: errno values of a write that found no room (a full disk or ``/dev/full``, a quota, a file too large): the
+#: machine's state, not a defect of hybridperf
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _internal(exc: BaseException, verbose: bool) -> int:
+    """Report ``exc`` as an internal error (exit 3): one line, and the traceback with ``-v``."""
+    if verbose:
+        import traceback
+
+        traceback.print_exc()
+    print(f"hybridperf: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with -v and report it)",
+          file=sys.stderr)
+    return ExitCode.INTERNAL_ERROR
 
 
 def _one_line(exc: BaseException, limit: int = 400) -> str:

@@ -42,7 +42,7 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> Path:
         an existing directory, device or pipe (until 2026-12-03 the rename replaced ``/dev/full`` by a file).
     """
     path = Path(path)
-    target = path.resolve()
+    target = resolved(path)
     if not renamable(path):
         raise OSError(errno.EINVAL, NOT_RENAMABLE, str(path))
     if mode is None:
@@ -207,8 +207,30 @@ NOT_RENAMABLE = ("not a regular file (a device, pipe, /proc entry or directory),
 def renamable(path: str | Path) -> bool:
     """Whether :func:`write_atomic` may write ``path`` (its link target, for a symlink): not under /dev or /proc, and
     absent or a regular file (the rename would replace a device, a pipe or a directory)."""
-    target = Path(path).resolve()
+    target = resolved(path)
     return not (under_dev_or_proc(path) or under_dev_or_proc(target) or (target.exists() and not target.is_file()))
+
+
+def resolved(path: str | Path) -> Path:
+    """``Path(path).resolve()`` that never raises: a chain of symbolic links that loops back (``a -> b -> a``) is
+    left as its absolute path, to be found missing or refused where it is opened (until 2026-12-04 Python 3.11's
+    RuntimeError "Symlink loop" was exit 3 for ``check LOOP.onnx``, ``check --junit-xml LOOP``, ``report --html
+    LOOP``)."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):
+        return Path(path).absolute()
+
+
+def is_link_loop(path: str | Path) -> bool:
+    """Whether ``path`` is a symbolic link whose chain of links loops back, so that it names no file at all."""
+    try:
+        Path(path).resolve(strict=True)
+    except RuntimeError:  # Python < 3.13
+        return True
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def under_dev_or_proc(path: str | Path) -> bool:

@@ -6,6 +6,7 @@ the one shape syntax.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -150,6 +151,14 @@ def format_si(value: float | None, unit: str, digits: int = 4, sep: str = " ") -
     return f"{text}{sep}{prefix}{unit}"
 
 
+def whole_bytes(n: float | None) -> int | float | None:
+    """A byte count as the whole number it is, for JSON: a sheet's ``16e9`` prints ``16000000000``, and a figure with
+    decimals in a binary unit (a probe's ``23.54 GiB``) is rounded to the nearest byte (``check --format json``
+    printed ``25275882536.96`` until 2026-12-04). None (unknown) and a non-finite value are returned as they are.
+    The one home of this rounding (``predict`` and ``check`` JSON)."""
+    return round(n) if isinstance(n, float) and math.isfinite(n) else n
+
+
 def bytes_text(n: float) -> str:
     """Bytes with binary prefixes and two decimals (``1.50 GiB``, ``512.00 KiB``, up to ``EiB``); under 1 KiB a whole
     number (``512 B``); from 10000 EiB on in scientific notation (``1.153e22 B``; the EiB prefix and this since
@@ -162,6 +171,22 @@ def bytes_text(n: float) -> str:
         if abs(n) >= factor:
             return f"{n / factor:.2f} {prefix}B"
     return f"{int(n)} B"
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and ``noun``, in the plural unless the count is one: ``"1 device"``, ``"32 devices"``, ``"2 CPUs"``
+    (until 2026-12-04 messages read "1 devices", "(1 CPUs, probed)", "torch: 1 kernels").
+
+    Parameters
+    ----------
+    count : int
+        How many.
+    noun : str
+        The singular.
+    nouns : str, optional
+        The plural where it is not ``noun + "s"``.
+    """
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
 
 
 def units_of(quantity: str, aliases: bool = False) -> tuple[str, ...]:

@@ -63,7 +63,7 @@ def test_predict_table_nothing_priced_is_unknown(preds):
     assert lines[2] == ("latency   unknown   (lower bound: 1 op uncosted: vision.all_class_non_max_suppression)   "
                         f"[{pred.calibration}; roofline unknown]")
     assert lines[3] == "energy    unknown"
-    assert lines[5] == "compute   unknown (FLOP = 2 x MAC), 0 kernels from 1 ops"
+    assert lines[5] == "compute   unknown (FLOP = 2 x MAC), 0 kernels from 1 op"  # "1 ops" until 2026-12-04
 
 
 def test_predict_table_partly_priced_is_a_lower_bound(preds):
@@ -71,7 +71,7 @@ def test_predict_table_partly_priced_is_a_lower_bound(preds):
     # Relu on 4x8 float32: 32 FLOP; 128 B read + 128 B written at 1000 GB/s, + 5 us launch = 5.000256 us
     assert lines[2].startswith("latency   ≥ 5.0 us   (lower bound: 1 op uncosted: nonzero)   [")
     assert lines[2].endswith("; roofline ≥ 5.0 us]")
-    assert lines[5] == "compute   ≥ 32 FLOP (FLOP = 2 x MAC), 1 kernels from 2 ops"
+    assert lines[5] == "compute   ≥ 32 FLOP (FLOP = 2 x MAC), 1 kernel from 2 ops"  # "1 kernels" until 2026-12-04
 
 
 def test_json_names_the_unknown_totals(preds):

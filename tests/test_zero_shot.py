@@ -403,7 +403,7 @@ def test_cli_calibrate_gpu_errors_exit_2(model_dir, tmp_path, capsys):
 
     # too few usable rows (the files are not where the CSV says)
     rows = _h100_rows(tmp_path, model_dir)
-    assert main(["calibrate", "--device", "h100-sxm", "--runtime", "torch", "--data", str(rows),
+    assert main(["calibrate", "--device", "h100-sxm", "--runtime", "torch-cudagraph", "--data", str(rows),
                  "--models", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs at least 2" in err[0]

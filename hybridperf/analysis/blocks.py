@@ -822,7 +822,8 @@ def _placed_records(seg: _Segment, place: _Place, off: int) -> list[OpRecord]:
     """The segment's records, renamed as the whole model's and numbered from ``off``."""
     rn = _Names(place)
     return [OpRecord(r.index + off, rn[v], r.op, r.family, r.status, r.cost, r.inputs, r.outputs,
-                     tuple([rn[c] for c in iv]), r.precision, r.note, r.attrs, tuple([rn[c] for c in rv]))
+                     tuple([rn[c] for c in iv]), r.precision, r.note, r.attrs, tuple([rn[c] for c in rv]),
+                     unfolded=r.unfolded)
             for r, (v, iv, rv) in zip(seg.records, seg.rec_codes)]
 
 

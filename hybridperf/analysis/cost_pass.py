@@ -21,6 +21,8 @@ from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.tvm_compat import TensorInfo
 
 _FOLDED_NOTE = "constant subexpression: all inputs are constants, folded at compile time"
+#: the note of a constant subexpression as a runtime that does not fold constants runs it (the ``--runtime`` named)
+RUN_EVERY_CALL_NOTE = "constant subexpression: all inputs are constants, run every call by {runtime} (no constant folding)"
 
 
 def _float32_bytes(infos: Any) -> int:
@@ -66,6 +68,29 @@ def with_dtype_split(cost: OpCost, ctx: OpContext, precision: str) -> OpCost:
 
 
 @dataclass(frozen=True)
+class Unfolded:
+    """What a constant subexpression (an op whose every input is a constant) costs where the runtime runs it.
+
+    Its :class:`OpRecord` is zero-cost (:data:`_FOLDED_NOTE`), as onnxruntime and TVM fold it at load time; a runtime
+    that runs the graph as written (eager PyTorch, CUDA-graph replay) computes it every call
+    (:func:`hybridperf.estimate.pricing.as_run_by` prices it there).
+
+    Attributes
+    ----------
+    status : Status
+        The status the op has where it runs (counted, estimated, or zero-cost with the rule's reason).
+    cost : OpCost
+        Its cost there.
+    note : str
+        Its cost rule's note.
+    """
+
+    status: Status
+    cost: OpCost
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class OpRecord:
     """Cost of one Relax call binding."""
 
@@ -85,6 +110,8 @@ class OpRecord:
     #: every record var (or graph input) whose value the op reads, through tuples and tuple fields too
     #: (``input_vars`` lists direct var arguments only): the data flow a runtime's lifetimes follow
     read_vars: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    #: a constant subexpression (:data:`_FOLDED_NOTE`): its cost where a runtime runs it every call; None for the rest
+    unfolded: Unfolded | None = field(default=None, compare=False, repr=False)
 
     @property
     def counts_toward_time(self) -> bool:
@@ -387,10 +414,6 @@ class _CostPass:
         symbolic = any(i.shape is None for i in in_infos + out_infos)
 
         priced = self._price(op, value, ctx, symbolic)
-        if all_const and priced.status in (Status.COUNTED, Status.ESTIMATED, Status.ZERO_COST):
-            self.const_vars.add(name)
-            priced = _Priced(Status.ZERO_COST, priced.family, _FOLDED_NOTE, 0, 0, priced.attrs)
-
         if priced.status in (Status.COUNTED, Status.ESTIMATED):
             cost = op_cost(ctx, RuleResult(priced.flops, priced.bytes_read))
         elif priced.status is Status.UNSUPPORTED and not symbolic:
@@ -399,6 +422,14 @@ class _CostPass:
         else:
             cost = OpCost()
         cost = with_dtype_split(cost, ctx, prec)
+        unfolded = None
+        if all_const and priced.status in (Status.COUNTED, Status.ESTIMATED, Status.ZERO_COST):
+            # zero-cost, as a runtime that folds constants sees it; its cost kept for one that does not (dropped until
+            # 2026-12-04: a GRU's first h0 @ W_hh read as free under eager PyTorch)
+            self.const_vars.add(name)
+            unfolded = Unfolded(priced.status, cost, priced.note)
+            priced = _Priced(Status.ZERO_COST, priced.family, _FOLDED_NOTE, 0, 0, priced.attrs)
+            cost = OpCost()
         return OpRecord(
             index=len(self.records),
             var=name,
@@ -413,6 +444,7 @@ class _CostPass:
             precision=prec,
             note=priced.note,
             attrs=MappingProxyType(dict(priced.attrs)),
+            unfolded=unfolded,
         )
 
     def _price(self, op: str, call: Any, ctx: OpContext, symbolic: bool) -> _Priced:

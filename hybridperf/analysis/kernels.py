@@ -8,7 +8,8 @@ fused kernel stay in registers / cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, precision_of, with_dtype_split
@@ -150,3 +151,44 @@ def unfused_kernels(analysis: ModelAnalysis) -> tuple[Kernel, ...]:
         Kernel(i, r.var, (r.index,), r.status, r.cost, r.precision)
         for i, r in enumerate(r for r in analysis.records if r.status is not Status.ZERO_COST)
     )
+
+
+def with_ops_run(kernels: Sequence[Kernel], records: Sequence[OpRecord], run: Collection[int]) -> tuple[Kernel, ...]:
+    """``kernels`` with the records ``run`` (constant subexpressions a runtime computes every call, ``records``
+    holding them priced: :func:`hybridperf.estimate.pricing.as_run_by`) taking time.
+
+    A kernel of folded ops only takes their summed cost; a timed kernel that holds one also computes its FLOPs (its
+    constant inputs already cross the kernel's boundary); one held by no kernel (an unfused analysis lists none for a
+    zero-cost op) becomes a kernel of its own, after the others.
+
+    Parameters
+    ----------
+    kernels : sequence of Kernel
+        The analysis's kernels.
+    records : sequence of OpRecord
+        Its op records, those in ``run`` with their cost where they run.
+    run : collection of int
+        Indices of the records run every call.
+
+    Returns
+    -------
+    tuple of Kernel
+    """
+    run = frozenset(run)
+    out: list[Kernel] = []
+    claimed: set[int] = set()
+    for k in kernels:
+        claimed.update(k.op_indices)
+        extra = [records[i] for i in k.op_indices if i in run]
+        if not extra:
+            out.append(k)
+        elif k.status is Status.ZERO_COST:
+            cost = extra[0].cost if len(extra) == 1 else sum((r.cost for r in extra), OpCost())
+            prec = extra[0].precision if len(extra) == 1 else precision_of([i.dtype for r in extra for i in r.inputs])
+            out.append(replace(k, status=_kernel_status([records[i] for i in k.op_indices]), cost=cost, precision=prec))
+        else:
+            out.append(replace(k, cost=replace(k.cost, flops=k.cost.flops + sum(r.cost.flops for r in extra))))
+    for i in sorted(run - claimed):
+        r = records[i]
+        out.append(Kernel(len(out), r.var, (r.index,), r.status, r.cost, r.precision))
+    return tuple(out)

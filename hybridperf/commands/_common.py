@@ -38,9 +38,14 @@ def add_model_arguments(p: argparse.ArgumentParser, device: bool = True, model_h
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision and store float32 tensors in its size (fp16/bf16 2 B, fp8/int8 1 B; tf32 4 B): latency, traffic, energy and memory follow")
 
 
-def resolve_device(device):
+def resolve_device(device, warn_busy: bool = True):
     """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet, probed first
-    (one line on stderr) when there is none or an older probe wrote it; anything else is returned unchanged."""
+    (one line on stderr) when there is none or an older probe wrote it; anything else is returned unchanged.
+
+    ``warn_busy``: one warning line on stderr whenever the cached sheet's probe was judged busy (another process
+    competed for the CPU), naming the fix; until 2026-12-04 only the command that probed said so, and every later
+    prediction used the low figures without a word. ``devices show host`` passes False (the sheet's notes say it).
+    """
     from hybridperf.measure.host import (HOST_ID, CacheState, check_writable, device_ref, host_probe_warning,
                                          host_spec_path, host_spec_state)
 
@@ -66,7 +71,15 @@ def resolve_device(device):
             print(f"hybridperf: warning: device host: {warning}; rerun `hybridperf probe --host` when the machine is "
                   "idle", file=sys.stderr)
         return ref
-    return device_ref(device)
+    ref = device_ref(device)
+    if warn_busy and str(device) == HOST_ID:
+        warning = host_probe_warning()
+        if warning:
+            import sys
+
+            print(f"hybridperf: warning: device host: its cached sheet {host_spec_path()} is from a busy probe: "
+                  f"{warning}; rerun `hybridperf probe --host` when the machine is idle", file=sys.stderr)
+    return ref
 
 
 #: ``--runtime``: the runtime the model will run on (execution mode on a GPU; whose peak memory is the headline)
@@ -159,14 +172,19 @@ def native_stderr_silenced(enabled: bool = True):
 def check_path_lookup(path, flag: str):
     """``path`` as a ``Path``, refused (exit 2) when the file system cannot even look it up: a name longer than
     NAME_MAX makes ``Path.exists`` raise ENAMETOOLONG (until 2026-12-03 exit 3, "internal error: OSError: ... File
-    name too long")."""
+    name too long"), and a symbolic link whose links loop back names no file."""
     from pathlib import Path
+
+    from hybridperf.files import is_link_loop
 
     p = Path(path)
     try:
         p.exists()
     except OSError as exc:
         raise InputError(f"{flag} {p} cannot be looked up ({exc.strerror}); choose a shorter path") from None
+    if is_link_loop(p):  # until 2026-12-04 exit 3 ("RuntimeError: Symlink loop") for --junit-xml and --html
+        raise InputError(f"{flag} {p} is a symbolic link whose links loop back to it; remove the link or name "
+                         "another path")
     return p
 
 
@@ -206,6 +224,26 @@ def check_folder_writable(p, base, flag: str, must_exist: bool = False) -> None:
         raise InputError(f"{flag} {p}: directory {base} does not exist; create it first")
     if not os.access(above, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {p}: no permission to write in {above}; choose another path")
+    why = cannot_create_in(above)
+    if why:
+        raise InputError(f"{flag} {p}: cannot write in {above} ({why}); choose another path")
+
+
+def cannot_create_in(folder) -> str:
+    """Why no file can be created in ``folder`` (the OS's words), or "" when one can: tried with an empty temporary
+    file, since permission bits say nothing to root, nor of a read-only file system. Until 2026-12-04 root's
+    ``predict-many -o /sys/x.jsonl`` was exit 3 ("internal error: PermissionError") and ``check --junit-xml
+    /sys/x.xml`` analysed every model before it failed."""
+    import os
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".hybridperf-", suffix=".probe")
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(probe)
+    return ""
 
 
 def check_rename_target(path, flag: str) -> None:

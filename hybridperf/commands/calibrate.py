@@ -466,18 +466,31 @@ def _cpu_sheet(ref):
 
 
 def _check_probed_here(spec) -> None:
-    """A sheet written by ``hybridperf probe --out`` names the CPU it was probed on (its notes: ``CPU: NAME;``): a
-    calibration on a machine of another CPU would adapt that CPU's sheet to this one's timings (until 2026-12-03
-    stored silently, the two hosts mixed in one model). Sheets that name no probed CPU are not judged.
+    """A CPU sheet that says its CPU must be of this machine's: a calibration on a machine of another CPU would adapt
+    that CPU's sheet to this one's timings (until 2026-12-03 stored silently, the two hosts mixed in one model). Two
+    things are compared where the sheet gives them: its ``cpu_identity`` (vendor, family, model; until 2026-12-04
+    not there, and ``lscpu`` calls Zen 3, 4 and 5 all "AMD EPYC", so ``-d host-epyc-1c`` calibrated on a Zen 5), and
+    the CPU a sheet written by ``hybridperf probe --out`` names in its notes (``CPU: NAME;``). Sheets that say
+    neither are not judged.
 
     Raises
     ------
     InputError
-        The sheet was probed on a CPU whose model name is not this machine's.
+        The sheet's identity, or the model name it was probed on, is not this machine's.
     """
-    from hybridperf.errors import InputError
-    from hybridperf.measure.probe import probed_elsewhere
+    from pathlib import Path
 
+    from hybridperf.device.spec import default_spec_dir
+    from hybridperf.errors import InputError
+    from hybridperf.measure.probe import identity_elsewhere, probed_elsewhere
+
+    other = identity_elsewhere(spec)
+    if other is not None:
+        theirs, here = other
+        packaged = "packaged " if Path(spec.path).resolve().parent == default_spec_dir().resolve() else ""
+        raise InputError(f"--device {spec.id} is the {packaged}sheet of another CPU ({theirs}; this machine: {here}): "
+                         "its model would be adapted to this machine's timings; calibrate this machine with --device "
+                         "host, or a sheet probed here (`hybridperf probe --out my-box.yaml`)")
     elsewhere = probed_elsewhere(spec.notes)
     if elsewhere is not None:
         probed, here = elsewhere
@@ -508,7 +521,8 @@ def _check_named_sheet(spec, out) -> str | None:
         raise InputError(f"the sheet {spec.path} has the id of the packaged sheet {spec.id}: its model would be stored "
                          f"as, and used for, the packaged one; give the sheet another id (file name and `id:`)")
     here = host_cpu()
-    theirs = training_host_cpu(spec.id)
+    # a sheet with a cpu_identity was judged by it (_check_probed_here): the training host's stepping is not compared
+    theirs = training_host_cpu(spec.id) if getattr(spec, "cpu_identity", None) is None else ""
     if here and theirs and here != theirs:
         raise InputError(f"--device {spec.id} is the packaged sheet of another CPU ({theirs}; this machine: {here}): "
                          "its model would be adapted to this machine's timings; calibrate this machine with --device "

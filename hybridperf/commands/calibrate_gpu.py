@@ -94,7 +94,7 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
         rows = measure_models(collect_programs(args.measure), runtime, args.dtype or "fp32",
                               on_measured=lambda k, s: print(f"calibrate: {k}: {s * 1e3:.3f} ms", file=sys.stderr, flush=True))
     else:
-        rows, skipped = read_rows(args.data, args.models)
+        rows, skipped = read_rows(args.data, args.models, args.runtime)
         runtime, rows, other = select_runtime(rows, args.runtime, str(args.data))
         skipped += other
         check_measured_on(rows, spec, str(args.data))  # before the analysis: rows of another GPU adapt nothing right

@@ -136,9 +136,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     defaulted = set()
     if args.batch is None and config.batch is not None:
         defaulted = {t.model for t in targets if not ((e := config.entry_for(t.model)) and (e.batch or e.shapes))}
+    origins = {t.model: _config_origins(t, config, shapes, args.batch) for t in targets}
     result = _check_each(targets, run_check, specs, defaulted, fused=not args.no_fuse,
                          residual=None if args.roofline_only else "auto", allow_unsupported=args.allow_unsupported,
-                         runtime=args.runtime)
+                         runtime=args.runtime, origins=origins)
     from hybridperf.report.check import to_github, to_json, to_junit_xml, to_table, undecided_line
 
     # annotations name each model's file from the repository root, which the runner exports (the step's
@@ -201,19 +202,19 @@ def _junit_target(path: str, inputs=(), config: Path | None = None) -> Path:
     2026-12-03 the rename replaced ``/dev/full`` with a regular file, and ``/dev/stdout`` redirected to a log
     file replaced that log)."""
     from hybridperf.commands._common import check_folder_writable, check_output_path, check_path_lookup
-    from hybridperf.files import under_dev_or_proc
+    from hybridperf.files import resolved, under_dev_or_proc
     from hybridperf.frontends.common import MODEL_SUFFIXES
 
     if not str(path).strip():  # Path("") is ".": it was refused as ". is a directory"
         raise InputError("--junit-xml is empty; name the file to write, e.g. hybridperf.xml")
     path = check_path_lookup(path, "--junit-xml")
-    target = path.resolve()
+    target = resolved(path)
     # `check --junit-xml models/*.onnx`: the shell put the first model after the flag, and until 2026-12-03 the report
     # was written over that model (the file was lost); a model file is never a report, nor is a file this check reads
     if path.suffix.lower() in MODEL_SUFFIXES:  # a model file is never a report
         raise InputError(f"--junit-xml {path} is a model file, not a report; name the file to write, e.g. "
                          "hybridperf.xml (a shell glob right after --junit-xml puts its first model there)")
-    if target in {Path(m).resolve() for m in inputs} or (config is not None and target == config.resolve()):
+    if target in {resolved(m) for m in inputs} or (config is not None and target == resolved(config)):
         raise InputError(f"--junit-xml {path} is a file this check reads (a model, spec or config file), not a "
                          "report; name the file to write, e.g. hybridperf.xml")
     # /dev/stdout resolves to the stream's file (a CI log), which a rename would replace, losing what it held
@@ -237,7 +238,21 @@ def _junit_target(path: str, inputs=(), config: Path | None = None) -> Path:
     return target
 
 
-def _check_each(targets, run_check, specs, defaulted=frozenset(), **kw):
+def _config_origins(t, config, cli_shapes, cli_batch) -> dict[str, str]:
+    """Where ``t``'s shapes and batch come from when the config file gave them (``{"--shape": "...", "--batch":
+    "..."}``; a value of a flag is not named), for an error that names the flag: the frontends' messages say
+    ``--shape x=1x3 has rank 2 ...`` of a shape wherever it was written."""
+    entry = config.entry_for(t.model)
+    where = f'[tool.hybridperf.budgets."{entry.key}"]' if entry else ""
+    out = {}
+    if not cli_shapes and entry and entry.shapes:
+        out["--shape"] = f"shapes of {where}"
+    if cli_batch is None and t.batch is not None:
+        out["--batch"] = f"batch of {where}" if entry and entry.batch else "batch of [tool.hybridperf]"
+    return {flag: f"{text} in {config.path}" for flag, text in out.items()}
+
+
+def _check_each(targets, run_check, specs, defaulted=frozenset(), origins=None, **kw):
     """``run_check`` over ``targets``, one model at a time, so that a model that cannot be analysed is named in
     the one-line error (``input 'x' dim 0 ('N') is symbolic`` alone does not say which of several models). Every
     device is resolved first, so a mistyped id still fails before any analysis.
@@ -259,8 +274,13 @@ def _check_each(targets, run_check, specs, defaulted=frozenset(), **kw):
         try:
             r = _check_one(t, run_check, specs, t.model in defaulted, kw)
         except InputError as exc:
-            if len(targets) > 1 and t.model not in str(exc):
-                raise InputError(f"{t.model}: {exc}") from exc
+            # a flag the command line did not have is named with where the value came from: until 2026-12-04
+            # `shapes = {y = "1x3"}` of pyproject.toml read "--shape names unknown input 'y'", naming no file
+            notes = [f"{flag} here is the {text}, not a flag: fix it there"
+                     for flag, text in (origins or {}).get(t.model, {}).items() if flag in str(exc)]
+            if notes or (len(targets) > 1 and t.model not in str(exc)):
+                text = str(exc) if t.model in str(exc) else f"{t.model}: {exc}"
+                raise InputError(text + "".join(f" ({n})" for n in notes)) from exc
             raise
         checks.extend(r.checks)
         preds.update(r.predictions)

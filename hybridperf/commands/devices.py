@@ -84,12 +84,27 @@ def _row(spec) -> dict[str, Any]:
         "id": spec.id,
         "name": spec.name,
         "kind": spec.kind,
-        "peak_flops_per_s": dict(spec.peak_flops_per_s),
-        "dram_bandwidth_bytes_per_s": dram.bandwidth_bytes_per_s,
-        "dram_attainable_bandwidth_bytes_per_s": dram.attainable_bandwidth_bytes_per_s,
-        "dram_capacity_bytes": dram.capacity_bytes,
+        "peak_flops_per_s": {p: _finite(spec, f"peak_compute.{p}", v) for p, v in spec.peak_flops_per_s.items()},
+        "dram_bandwidth_bytes_per_s": _finite(spec, "memory.dram.bandwidth", dram.bandwidth_bytes_per_s),
+        "dram_attainable_bandwidth_bytes_per_s": _finite(spec, "memory.dram.attainable_bandwidth",
+                                                         dram.attainable_bandwidth_bytes_per_s),
+        "dram_capacity_bytes": _finite(spec, "memory.dram.capacity", dram.capacity_bytes),
         "measured": bool(spec.measured),
+        "figures_known": True,
     }
+
+
+def _finite(spec, key: str, value: float | None) -> float | None:
+    """``value`` of the sheet's ``key``, refused when it is not a finite number (a figure beyond a float once in SI
+    units, ``1e300 TFLOP/s``): JSON has no Infinity, and until 2026-12-04 ``devices --format json`` wrote one."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        from hybridperf.errors import SpecError
+
+        raise SpecError(f"{spec.path or spec.id}: key '{key}' is {value} in SI units, beyond any device; fix its value "
+                        "and unit")
+    return value
 
 
 def _host_row() -> dict[str, Any]:
@@ -102,7 +117,10 @@ def _host_row() -> dict[str, Any]:
         return _row(load_spec(host_spec_path()))
     return {"id": HOST_ID, "name": "this machine, not probed yet (probe --host)",
             "kind": "cpu", "peak_flops_per_s": {}, "dram_bandwidth_bytes_per_s": None,
-            "dram_attainable_bandwidth_bytes_per_s": None, "dram_capacity_bytes": None, "measured": False}
+            "dram_attainable_bandwidth_bytes_per_s": None, "dram_capacity_bytes": None, "measured": False,
+            # unknown, not "not on the sheet": the table shows `unknown` (until 2026-12-04 '-', which its footer
+            # defines as a figure the sheet does not list)
+            "figures_known": False}
 
 
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
@@ -113,13 +131,13 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     if spec_dir is None:
         from hybridperf.commands._common import resolve_device
 
-        device = resolve_device(device)
+        device = resolve_device(device, warn_busy=False)  # a busy probe: the sheet's notes say so
     else:
         _check_spec_dir(spec_dir)  # host: this machine's cached sheet, probed first when there is none
     spec = load_spec(device, spec_dir)
 
     def q(key: str, value: float | None, unit: str) -> dict[str, Any] | None:
-        if value is None:
+        if _finite(spec, key, value) is None:
             return None
         out = {"value": value, "unit": unit, "source": spec.sources.get(key, ""), "measured": key in spec.measured}
         if key in spec.field_notes:
@@ -179,6 +197,6 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
 
 def _emit(data: Any, fmt: str, table) -> None:
     if fmt == "json":
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")  # unknown is null: JSON has no NaN
     else:
         sys.stdout.write(table(data) + "\n")

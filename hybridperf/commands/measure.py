@@ -145,19 +145,25 @@ def _check_device(device: str):
 
 
 def _sheet_cpu(spec) -> tuple[str, str]:
-    """``(the sheet's CPU, this machine's)`` in the words a sheet records it, where the sheet says: the CPU a probed
-    sheet's notes name (``CPU: NAME;``), else that of the packaged cross-host model's training host of this id
-    (vendor, family, model, stepping); ``("", "")`` where neither is known (then it is not judged)."""
+    """``(the sheet's CPU, this machine's)`` in the words a sheet records it, where the sheet says and they differ:
+    its ``cpu_identity`` (vendor, family, model; :func:`~hybridperf.measure.probe.identity_elsewhere`), the CPU a
+    probed sheet's notes name (``CPU: NAME;``: two SKUs of one family and model have other names), else, for a
+    packaged sheet without an identity, that of the packaged cross-host model's training host of this id (vendor,
+    family, model, stepping); ``("", "")`` where none is known (then it is not judged)."""
     from pathlib import Path
 
     from hybridperf.device.spec import default_spec_dir
     from hybridperf.measure.host import host_cpu
-    from hybridperf.measure.probe import probed_elsewhere
+    from hybridperf.measure.probe import identity_elsewhere, probed_elsewhere
     from hybridperf.residual.cross_host import training_host_cpu
 
-    elsewhere = probed_elsewhere(spec.notes)
+    # "AMD EPYC" names Zen 3, 4 and 5 alike: the identity first (until 2026-12-04 -d host-epyc-1c, a Zen 3's sheet,
+    # was measured on a Zen 5 without a word)
+    elsewhere = identity_elsewhere(spec) or probed_elsewhere(spec.notes)
     if elsewhere is not None:
         return elsewhere
+    if getattr(spec, "cpu_identity", None) is not None:
+        return "", ""  # judged by its identity: the training host's stepping is not compared
     if Path(spec.path).resolve().parent != default_spec_dir().resolve():
         return "", ""  # the training hosts are the packaged sheets'
     theirs = training_host_cpu(spec.id)
@@ -168,7 +174,9 @@ def _sheet_cpu(spec) -> tuple[str, str]:
 def _check_sheet_cpu(device: str, spec) -> None:
     """Refuse a CPU sheet of another CPU than this one: measure times this machine, and the record would file its
     timing under that CPU's id (until 2026-12-04 ``-d host-epyc-zen5-1c`` on a Zen 4 was recorded as Zen 5's, as
-    ``calibrate --measure`` refuses it). Sheets that do not say their CPU are not judged."""
+    ``calibrate --measure`` refuses it; and, until the sheets said their ``cpu_identity``, ``-d host-epyc-1c``, a
+    Zen 3's, on a Zen 5: both are "AMD EPYC"). Sheets that do not say their CPU are not judged, nor sheets whose CPU
+    this machine cannot be compared with (its /proc/cpuinfo does not say)."""
     from hybridperf.errors import InputError
 
     theirs, here = _sheet_cpu(spec)
@@ -200,7 +208,7 @@ def _check_model_file(model: str) -> None:
     from pathlib import Path
 
     from hybridperf.errors import InputError
-    from hybridperf.frontends.load import check_model_file
+    from hybridperf.frontends.load import check_model_file, is_onnx_file
 
     p = Path(model)
     try:
@@ -211,3 +219,6 @@ def _check_model_file(model: str) -> None:
         raise InputError(f"{p} is a directory; pass an .onnx file (`hybridperf calibrate --device host --measure "
                          "DIR` measures a directory)")
     check_model_file(model)
+    if not is_onnx_file(model):  # until 2026-12-04 a .pt2 / .tflite got onnxruntime's "No graph was found"
+        raise InputError(f"{p}: measure times ONNX models with onnxruntime only; export the model to ONNX and "
+                         "measure the .onnx (predict prices .tflite and .pt2 as they are)")

@@ -89,6 +89,8 @@ def find_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
     by path), a file itself. A file reached twice (``a.onnx ./a.onnx``, or a file inside a directory also named) is
     kept once, under its first spelling. ``each_dir``: a directory named that holds no model file is refused, even
     when the others hold some (a mistyped folder of a sweep)."""
+    from hybridperf.files import resolved
+
     found: dict[Path, Path] = {}
     several = len(paths) > 1
     for path in paths:
@@ -96,7 +98,10 @@ def find_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
         if not d.exists():
             raise InputError(f"not found: {d}; check the path (a directory of models, or a model file)")
         if d.is_dir():
-            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+            # a link that names no file (dangling, or looping) is kept, to fail as its model: until 2026-12-04 it was
+            # left out without a word, so `check DIR` passed a model it never priced
+            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in suffixes
+                           and (p.is_file() or (p.is_symlink() and not p.is_dir())))
             if each_dir and not files and several:  # until 2026-12-04 skipped without a word
                 raise InputError(f"no model file ({', '.join(suffixes)}) under {d}; check the folder, or drop it")
         elif d.suffix.lower() in suffixes:
@@ -104,7 +109,7 @@ def find_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
         else:
             raise InputError(f"{d} is not a model file ({', '.join(suffixes)}) or a directory; drop it")
         for f in files:
-            found.setdefault(f.resolve(), f)
+            found.setdefault(resolved(f), f)
     return list(found.values())
 
 
@@ -139,6 +144,12 @@ def run(args: argparse.Namespace) -> ExitCode:
             # (endless zeros) hung here
             raise InputError(f"--output {args.output} is not a regular file; it is read back to resume, so name a "
                              "file of its own, e.g. rows.jsonl")
+        from hybridperf.frontends.common import MODEL_SUFFIXES as _MODEL_FILES
+
+        if args.output.suffix.lower() in _MODEL_FILES:  # `-o models/*.onnx`: the glob's first model was taken for
+            # the output, and (until 2026-12-04) refused as "not a file of predict-many rows", naming no cause
+            raise InputError(f"--output {args.output} is a model file, not a file of rows; name the file to write, "
+                             "e.g. rows.jsonl (a shell glob right after -o puts its first model there)")
         if args.output.suffix.lower() in _NOT_JSONL:
             kind, name = args.output.suffix.lstrip(".").upper(), args.output.with_suffix(".jsonl").name
             raise InputError(f"--output {args.output}: the file gets JSON lines (one row per model, appended, "
@@ -163,6 +174,11 @@ def run(args: argparse.Namespace) -> ExitCode:
     sink = RowFile(args.output, files, settings, defaults) if args.output else None  # opened before any work
     rows: dict[str, dict[str, Any]] = dict(sink.done) if sink is not None else {}
     todo = [m for m in models if str(m) not in rows]
+    if len(todo) < len(models):  # resumed: until 2026-12-04 the rows taken from the file went without a word
+        from hybridperf.units import plural
+
+        print(f"hybridperf: note: reused {plural(len(models) - len(todo), 'row')} of {args.output} (resumed, not "
+              f"predicted again); {len(todo)} to predict", file=sys.stderr)
     progress = ProgressBar(len(todo))
     try:
         for path, row in _results(args, todo, spec, spec_ref, call):
@@ -183,7 +199,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     failed = sum(1 for r in ordered if r["status"] == "error")
     if failed == len(ordered):
         errors = {r["error"] for r in ordered}
-        if failed > 1 and len(errors) == 1:  # one cause (the device, --precision, --batch): say it, not "the files"
+        if failed == 1:  # its error, not "fix or remove those files" (until 2026-12-04, also where --batch was at fault)
+            print(f"hybridperf: error: {ordered[0]['model']}: {errors.pop()}", file=sys.stderr)
+        elif len(errors) == 1:  # one cause (the device, --precision, --batch): say it, not "the files"
             # (until 2026-12-04 "fix or remove those files" where no file was at fault, e.g. fp32 on ethos-u55)
             print(f"hybridperf: error: every model failed ({failed} of {failed}) with the same error: {errors.pop()}",
                   file=sys.stderr)
@@ -434,7 +452,11 @@ class RowFile:
 
         self.path, self.models, self.settings, self.defaults = path, models, settings, defaults
         self._offset = 0  # bytes of the file this run has read (or written)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:  # until 2026-12-04 exit 3, "internal error: PermissionError" (a read-only mount)
+            raise InputError(f"--output {path}: cannot open it to append ({exc.strerror or exc}); choose another "
+                             "path") from exc
         try:
             with self._lock():
                 self.done: dict[str, dict[str, Any]] = _rows_in(self._new_bytes(), path, models, settings,
@@ -468,7 +490,7 @@ class RowFile:
         """
         import os
 
-        line = (json.dumps(record) + "\n").encode("utf-8")
+        line = (json.dumps(record, allow_nan=False) + "\n").encode("utf-8")  # unknown is null: JSON has no NaN
         with self._lock():
             new = self._new_bytes()
             if model in _rows_in(new, self.path, self.models, self.settings, strict=False, defaults=self.defaults):

@@ -16,32 +16,40 @@ from hybridperf.errors import InputError
 STDOUT = "-"
 
 
-def _check_output_path(path: Path) -> None:
+#: paths that are this process's stdout: ``--html /dev/stdout`` is ``--html -``
+STDOUT_PATHS = ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
+
+
+def _check_output_path(path: Path, inputs=()) -> None:
     """Fail before the (slow) analysis when the page cannot be written there (missing folders are
     created, unlike :func:`~hybridperf.commands._common.check_output_path`): a directory, a file where a folder
-    should be, or a folder this process cannot create a file in (tried with an empty temporary file: permission
-    bits say nothing to root, nor of a read-only file system)."""
-    import os
-    import tempfile
-
-    from hybridperf.commands._common import check_path_lookup
-    from hybridperf.files import nearest_existing
+    should be, a folder this process cannot create a file in (:func:`~hybridperf.commands._common.cannot_create_in`),
+    a model file or one of ``inputs`` (the model and a spec file the command reads: until 2026-12-04
+    ``report m.onnx --html m.onnx`` wrote the page over the model), or a file under /dev or /proc that a rename
+    cannot replace (``--html /dev/stderr`` with stderr redirected to a file: refused after the analysis until
+    2026-12-04)."""
+    from hybridperf.commands._common import cannot_create_in, check_path_lookup
+    from hybridperf.files import NOT_RENAMABLE, nearest_existing, renamable, resolved
+    from hybridperf.frontends.common import MODEL_SUFFIXES
 
     check_path_lookup(path, "--html")
     if path.is_dir():
         raise InputError(f"--html {path} is a directory; name the file to write, e.g. {path / 'report.html'}")
-    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place, not replaced
+    target = resolved(path)
+    if path.suffix.lower() in MODEL_SUFFIXES or target in {resolved(i) for i in inputs}:
+        raise InputError(f"--html {path} is a file this report reads (a model or spec file), not a page; name the "
+                         "file to write, e.g. report.html")
+    if target.exists() and not target.is_file():  # a device or a FIFO: written in place, not replaced
         return
+    if not renamable(path):  # under /dev or /proc, yet a regular file (a stream redirected to a file)
+        raise InputError(f"--html {path} is {NOT_RENAMABLE}, or --html - for stdout")
     parent = nearest_existing(path.absolute().parent)
     if not parent.is_dir():
         raise InputError(f"--html {path}: {parent} is not a directory; choose another path")
-    try:
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=".hybridperf-", suffix=".probe")
-    except OSError as exc:
-        raise InputError(f"--html {path}: cannot write in {parent} ({exc.strerror or exc}); choose a writable "
-                         f"path, or --html - for stdout") from exc
-    os.close(fd)
-    os.unlink(probe)
+    why = cannot_create_in(parent)
+    if why:
+        raise InputError(f"--html {path}: cannot write in {parent} ({why}); choose a writable path, or --html - for "
+                         "stdout")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,11 +66,11 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.commands._common import model_device_spec
 
     spec = model_device_spec(args)
-    to_stdout = args.html == STDOUT
+    to_stdout = args.html == STDOUT or args.html in STDOUT_PATHS
     if not to_stdout:
         if not args.html.strip():  # Path("") is "."
             raise InputError("--html is empty; name the file to write (e.g. report.html), or - for stdout")
-        _check_output_path(Path(args.html))
+        _check_output_path(Path(args.html), [args.model, *([spec.path] if spec.path else [])])
     pred = predict_from_args(args, spec)
     if to_stdout:  # the page is the data; the summary line goes beside it on stderr
         sys.stdout.write(render_html(pred, title=args.title))

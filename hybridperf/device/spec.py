@@ -33,6 +33,8 @@ every figure can be traced to where it came from. Schema version 1::
       count: {value: 108, unit: SM, source: "..."}              # SMs, CUs or cores (integer)
       fp32_lanes_per_unit: {value: 64, unit: lanes, source: "..."}
       boost_clock: {value: 1410, unit: MHz, source: "..."}
+    cpu_identity:                  # optional, CPU sheets only; the CPU the sheet describes (/proc/cpuinfo)
+      {vendor: AuthenticAMD, family: 25, model: 17, stepping: 1, source: "lscpu on the probed host"}
     family_probes:                 # optional; written by `hybridperf probe` on a CUDA device
       measured_on: "2026-12-01"
       shapes:                      # one fixed operator shape each (NeuSight op type and dims), timed fp32
@@ -84,7 +86,11 @@ _TOP_KEYS_REQUIRED = (
     "power",
     "energy",
 )
-_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "family_probes", "notes")
+_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "notes")
+_CPU_IDENTITY_KEYS = ("vendor", "family", "model", "source")
+_CPU_IDENTITY_OPTIONAL = ("stepping",)
+#: ``cpu_identity.vendor`` is /proc/cpuinfo's ``vendor_id``, not the brand: these spellings would never match a machine
+_VENDOR_IDS = {"amd": "AuthenticAMD", "intel": "GenuineIntel", "hygon": "HygonGenuine"}
 _FAMILY_PROBE_KEYS = ("op", "dims", "latency")
 _COMPUTE_UNIT_KEYS = ("count", "fp32_lanes_per_unit", "boost_clock")
 _QUANTITY_KEYS = frozenset({"value", "unit", "source", "measured", "note"})
@@ -241,6 +247,53 @@ class FamilyProbe:
 
 
 @dataclass(frozen=True)
+class SheetCpu:
+    """The CPU a CPU sheet describes (its optional ``cpu_identity``), as /proc/cpuinfo names it: ``lscpu``'s model
+    name is not enough ("AMD EPYC" is Zen 3, Zen 4 and Zen 5 alike under KVM).
+
+    Attributes
+    ----------
+    vendor : str
+        ``vendor_id`` (``AuthenticAMD``, ``GenuineIntel``).
+    family, model : int
+        ``cpu family`` and ``model``.
+    stepping : int or None
+        ``stepping``; None where the sheet does not give it (unknown, not judged).
+    source : str
+        Where the identity comes from.
+    """
+
+    vendor: str
+    family: int
+    model: int
+    stepping: int | None = None
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        """``"AuthenticAMD family 25 model 17 stepping 1"`` (without the stepping where it is unknown), the words
+        of :func:`hybridperf.residual.cross_host.cpu_label`."""
+        return cpu_words(self.vendor, self.family, self.model, self.stepping)
+
+    def same_cpu(self, vendor: str | None, family: int | None, model: int | None) -> bool | None:
+        """Whether a machine of ``vendor``, ``family`` and ``model`` (/proc/cpuinfo) is this CPU; None where the
+        machine's identity is not known (any of the three missing), so it cannot be judged. The stepping (a
+        revision of one design) is not compared."""
+        if not vendor or family is None or model is None:
+            return None
+        return (vendor, int(family), int(model)) == (self.vendor, self.family, self.model)
+
+
+def cpu_words(vendor: str | None, family: int | None, model: int | None, stepping: int | None = None) -> str:
+    """A CPU identity in words, ``"AuthenticAMD family 26 model 2 stepping 1"``; the parts that are unknown (None or
+    empty) are left out, and ``"an unknown CPU"`` is said where all are."""
+    parts = [str(vendor).strip()] if vendor and str(vendor).strip() else []
+    parts += [f"{name} {n}" for name, n in (("family", family), ("model", model), ("stepping", stepping))
+              if n is not None]
+    return " ".join(parts) or "an unknown CPU"
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     """A validated device spec sheet, all figures in SI units."""
 
@@ -271,6 +324,8 @@ class DeviceSpec:
     #: and the date they were measured on
     family_probes: tuple[FamilyProbe, ...] = ()
     family_probes_measured_on: str = ""
+    #: optional ``cpu_identity`` of a CPU sheet: the CPU it describes (None: not given, unknown)
+    cpu_identity: SheetCpu | None = None
 
     def __hash__(self) -> int:
         """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
@@ -361,6 +416,24 @@ class DeviceSpec:
         return f"{'' if len(which) == 2 else which[0] + ' '}power of {self.id} estimated, not measured"
 
     @property
+    def show_ref(self) -> str:
+        """What ``hybridperf devices show`` takes for this sheet: its id for a shipped sheet, for ``host`` and for a
+        sheet of no file, else its file (shell-quoted where needed). Until 2026-12-04 an energy note said ``devices show my-gpu`` for a sheet
+        loaded from ``my-gpu.yaml``, which that command refused as an unknown device."""
+        if not self.path or self.id == HOST_ID:
+            return self.id
+        p = Path(self.path)
+        try:  # a sheet of no file (parsed from a mapping, ``<toy>``) is named by its id as well
+            by_id = not p.is_file() or (p.parent.resolve() == default_spec_dir().resolve() and p.stem == self.id)
+        except OSError:
+            by_id = True
+        if by_id:
+            return self.id
+        import shlex
+
+        return shlex.quote(self.path)
+
+    @property
     def dram_bandwidth_bytes_per_s(self) -> float:
         bw = self.dram.effective_bandwidth_bytes_per_s
         assert bw is not None  # validated at load time
@@ -379,12 +452,38 @@ def default_spec_dir() -> Path:
     return packaged_dir("hw_specs")
 
 
-def available_devices(spec_dir: Path | None = None) -> list[str]:
-    """Device ids (file stems) found in ``spec_dir``, sorted."""
-    d = spec_dir or default_spec_dir()
+#: the suffixes of a spec file, the first the one a file of an id is looked up by first
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def _spec_files(d: Path) -> dict[str, Path]:
+    """``id -> file`` of the spec files (``*.yaml``, ``*.yml``) in folder ``d``.
+
+    Raises
+    ------
+    SpecError
+        Two files of one id (``x.yaml`` and ``x.yml``): which one is meant cannot be told.
+    """
+    found: dict[str, Path] = {}
     # files only: a folder named x.yaml in a --spec-dir stopped `devices --spec-dir DIR` with "is a directory" until
-    # 2026-12-04
-    return sorted(p.stem for p in d.glob("*.yaml") if p.is_file())
+    # 2026-12-04; *.yml was not listed until 2026-12-04 ("0 devices" for a folder of t4.yml that `-d t4.yml` loaded)
+    for p in sorted(p for suffix in SPEC_SUFFIXES for p in d.glob(f"*{suffix}") if p.is_file()):
+        if p.stem in found:
+            raise SpecError(f"{d} has two sheets of id {p.stem!r}: {found[p.stem].name} and {p.name}; remove or "
+                            "rename one")
+        found[p.stem] = p
+    return found
+
+
+def available_devices(spec_dir: Path | None = None) -> list[str]:
+    """Device ids (file stems of ``*.yaml`` and ``*.yml``) found in ``spec_dir``, sorted.
+
+    Raises
+    ------
+    SpecError
+        Two files of one id (``x.yaml`` and ``x.yml``).
+    """
+    return sorted(_spec_files(spec_dir or default_spec_dir()))
 
 
 def names_spec_file(device: Any) -> bool:
@@ -415,6 +514,11 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
     if path.suffix not in (".yaml", ".yml") or not path.exists():
         d = spec_dir or default_spec_dir()
         path = d / f"{device}.yaml"
+        if not path.exists() and (d / f"{device}.yml").exists():  # ID.yml: listed, so found too
+            path = d / f"{device}.yml"
+        elif path.exists() and (d / f"{device}.yml").is_file():  # both: which one is meant cannot be told
+            raise SpecError(f"{d} has two sheets of id {str(device)!r}: {path.name} and {device}.yml; remove or "
+                            "rename one")
         if not path.exists():
             known = available_devices(d)
             if spec_dir is not None and Path(spec_dir).resolve() != default_spec_dir().resolve():
@@ -596,6 +700,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     if not isinstance(notes, str):
         v.fail("notes", "must be a string")
     family_probes, measured_on = _family_probes(v, raw)
+    cpu = _cpu_identity(v, raw, kind)
 
     return DeviceSpec(
         id=dev_id,
@@ -620,6 +725,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         boost_clock_hz=units["boost_clock"],
         family_probes=family_probes,
         family_probes_measured_on=measured_on,
+        cpu_identity=cpu,
     )
 
 
@@ -822,6 +928,39 @@ def _compute_units(v: _Validator, raw: dict, kind: str) -> dict[str, float | Non
     return units
 
 
+def _cpu_identity(v: _Validator, raw: dict, kind: str) -> SheetCpu | None:
+    """``cpu_identity``: the CPU a CPU sheet describes, /proc/cpuinfo's ``vendor_id``, ``cpu family``, ``model`` and
+    optional ``stepping`` (whole numbers), with a source; None where the sheet gives none."""
+    if "cpu_identity" not in raw:
+        return None
+    ci = v.section(raw, "cpu_identity")
+    v.keys(ci, "cpu_identity", _CPU_IDENTITY_KEYS, _CPU_IDENTITY_OPTIONAL)
+    if kind != "cpu":
+        v.fail("cpu_identity", f"is for CPU sheets (kind cpu), this sheet is kind {kind}; remove it")
+    vendor = v.string(ci, "vendor", "cpu_identity").strip()
+    if vendor.lower() in _VENDOR_IDS or " " in vendor:
+        fix = _VENDOR_IDS.get(vendor.lower().split()[0], "AuthenticAMD or GenuineIntel")
+        v.fail("cpu_identity.vendor", f"is {vendor!r}; write the vendor_id of /proc/cpuinfo ({fix}), the words a "
+                                      "machine is compared in")
+    nums = {}
+    for name in ("family", "model", "stepping"):
+        if name not in ci:
+            continue
+        n = ci[name]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            hint = " (decimal, as /proc/cpuinfo writes it, not hex text)" if isinstance(n, str) else ""
+            v.fail(f"cpu_identity.{name}", f"must be a whole number >= 0, got {n!r}{hint}")
+        nums[name] = n
+    src = ci["source"]
+    if not isinstance(src, str) or not src.strip():
+        v.fail("cpu_identity.source", "must name where the identity comes from (lscpu on the machine, a probe)")
+    if _is_placeholder(src):
+        v.fail("cpu_identity.source", f"is the placeholder {src.strip()!r}; name where the identity comes from "
+                                      "(lscpu on the machine, a probe)")
+    return SheetCpu(vendor=vendor, family=nums["family"], model=nums["model"], stepping=nums.get("stepping"),
+                    source=src)
+
+
 def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:
     """Refuse a ``compute_units`` figure counted in the other figure's unit: until 2026-12-04 any count unit was taken
     for either, so a GPU's "2560 CUDA cores" written as ``count: {value: 2560, unit: lanes}`` (or ``unit: core``)
@@ -953,7 +1092,10 @@ class _Validator:
             if not isinstance(q["note"], str):
                 self.fail(f"{key}.note", "must be a string")
             self.notes[key] = q["note"]
-        return value * factor
+        si = value * factor
+        if not math.isfinite(si):  # until 2026-12-04 `1e300 TFLOP/s` loaded as inf (and JSON wrote Infinity)
+            self.fail(key, f"is {si} in SI units, beyond any device; fix its value and unit")  # devices' wording
+        return si
 
     def opt_quantity(self, d: dict, name: str, parent: str, category: str) -> float | None:
         if name not in d:

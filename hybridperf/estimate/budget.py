@@ -66,9 +66,14 @@ import enum
 import math
 
 from hybridperf.errors import InputError, did_you_mean, error_line
+from hybridperf.files import resolved
 from hybridperf.frozen import reduce_read_only
 from hybridperf.precision import OVERRIDES
-from hybridperf.units import UNITS, parse_dims, split_quantity, unit_hint, units_of
+from hybridperf.units import UNITS, numel, parse_dims, split_quantity, unit_hint, units_of
+
+#: the most elements a shape of a budget file may have: 2^48, the bytes any device can address (a tensor of at least
+#: one byte per element is over it beyond this; the exact bound per element type is the frontends')
+MAX_ELEMENTS = 2**48
 
 
 __all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "LARGEST", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "Override", "overridden", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
@@ -455,7 +460,7 @@ class BudgetConfig:
     models: tuple[ModelEntry, ...] = ()
 
     def entry_for(self, model: str | Path) -> ModelEntry | None:
-        p = Path(model).resolve()
+        p = resolved(model)
         for e in self.models:
             if e.path == p:
                 return e
@@ -492,8 +497,8 @@ class _Where:
 
     def precision(self, d: Mapping[str, Any], table: str) -> str | None:
         p = d.get("precision")
-        if p is not None and p not in OVERRIDES:
-            self.fail(table, f"key 'precision' is {p!r}; use one of {', '.join(OVERRIDES)}")
+        if p is not None and p not in OVERRIDES:  # a hint as --precision's (none until 2026-12-04: "FP16")
+            self.fail(table, f"key 'precision' is {p!r}{did_you_mean(p, OVERRIDES)}; use one of {', '.join(OVERRIDES)}")
         return p
 
     def device_list(self, v: Any, table: str) -> tuple[str, ...]:
@@ -506,7 +511,7 @@ class _Where:
         relative to the working directory, so ``--config ci/pyproject.toml`` did not find ``specs/x.yaml``)."""
         if not d.lower().endswith((".yaml", ".yml")) or Path(d).is_absolute():
             return d
-        return _display_path((self.path.parent / d).resolve())
+        return _display_path(resolved(self.path.parent / d))
 
 
 def load_config(path: str | Path | None = None, required: bool = False) -> BudgetConfig:
@@ -585,14 +590,21 @@ def parse_config(section: Any, path: Path) -> BudgetConfig:
             dims = parse_dims(s) if isinstance(s, str) else None
             if dims is None:
                 w.fail(table, f'key \'shapes\' entry {name!r} must be a string like "1x3x224x224", got {s!r}')
+            # here, naming the file: until 2026-12-04 "0x3" and an absurd size failed later as "--shape x=0x3 has a
+            # non-positive dim", naming a flag the command line never had
+            if any(d <= 0 for d in dims):
+                w.fail(table, f"key 'shapes' entry {name!r} is {s!r}: every dim must be >= 1")
+            if numel(dims) > MAX_ELEMENTS:
+                w.fail(table, f"key 'shapes' entry {name!r} is {s!r}: more than 2^48 elements, beyond what any "
+                              "device can address; bind a smaller shape")
             shapes[name] = dims
-        same = next((e.key for e in models if e.path == (path.parent / key).resolve()), None)
+        same = next((e.key for e in models if e.path == resolved(path.parent / key)), None)
         if same is not None:  # two tables for one file: which limits hold would depend on the spelling
             w.fail(table, f"names the same file as [{top}.budgets.\"{same}\"]; merge the two tables")
         models.append(
             ModelEntry(
                 key=key,
-                path=(path.parent / key).resolve(),
+                path=resolved(path.parent / key),
                 budget=w.limit(entry, table),
                 devices=m_devices,
                 device_budgets=overrides,
@@ -655,7 +667,7 @@ def _chosen(models: Sequence[str], config: BudgetConfig) -> list[tuple[str, Mode
     if models:
         by_file: dict[Path, str] = {}
         for m in models:
-            by_file.setdefault(Path(m).resolve(), m)
+            by_file.setdefault(resolved(m), m)
         return [(m, config.entry_for(m)) for m in by_file.values()]
     if not config.models:
         where = f" in [tool.hybridperf.budgets] of {config.path}" if config.path else ""

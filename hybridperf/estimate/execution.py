@@ -4,14 +4,14 @@ The execution mode is part of the device/runtime description, not a hidden bias 
 residual. One :class:`Execution` per :class:`~hybridperf.estimate.runtime_memory.Runtime` (the one
 runtime enum, shared with the per-runtime memory model):
 
-=================  ===========  ================================  ==============================================
-runtime            kernels      host time per launch              latency
-=================  ===========  ================================  ==============================================
-torch (eager)      one per op   the runtime's dispatch floor      ``max(host sum, device sum) + sync``
-torch-cudagraph    one per op   0 (one graph launch)              ``device sum + sync``
-onnxruntime        fused        the runtime's dispatch floor      ``max(host sum, device sum) + sync`` on a GPU
-tvm                fused        0 (compiled VM, ~free dispatch)   ``device sum + sync``
-=================  ===========  ================================  ==============================================
+=================  ===========  ================================  ==============================================  =========
+runtime            kernels      host time per launch              latency                                         constants
+=================  ===========  ================================  ==============================================  =========
+torch (eager)      one per op   the runtime's dispatch floor      ``max(host sum, device sum) + sync``            run
+torch-cudagraph    one per op   0 (one graph launch)              ``device sum + sync``                           run
+onnxruntime        fused        the runtime's dispatch floor      ``max(host sum, device sum) + sync`` on a GPU   folded
+tvm                fused        0 (compiled VM, ~free dispatch)   ``device sum + sync``                           folded
+=================  ===========  ================================  ==============================================  =========
 
 *One per op* means one kernel per Relax op, except views (reshape, ...; zero-cost ops launch
 nothing) and the bias add that PyTorch's convolution / linear kernels carry themselves.
@@ -26,6 +26,12 @@ time and the latency is the host's; CUDA graphs replay every launch from one hos
 Default per device kind (:func:`hybridperf.estimate.runtime_memory.default_runtime`): GPUs
 ``torch`` (eager; what this project measures on GPUs), CPUs ``onnxruntime``, others ``tvm``.
 On a CPU the host *is* the device: times add up (``serial``).
+
+*Constants*: an op whose every input is a constant (a GRU's first ``h0 @ W_hh`` from a zero initial state) is
+computed once at load time by onnxruntime (constant folding, a basic graph optimisation, on by default:
+https://onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html) and by TVM (``FoldConstant``);
+eager PyTorch runs the graph as written, every call, and so does a CUDA graph captured from it
+(:func:`hybridperf.estimate.pricing.as_run_by`).
 """
 
 from __future__ import annotations
@@ -69,6 +75,9 @@ class Execution:
     composition : Composition
     sync_s : float
         Once per inference: the final synchronisation / graph launch.
+    folds_constants : bool
+        Whether the runtime computes constant subexpressions once at load time (onnxruntime, TVM) rather than every
+        call (eager PyTorch and its CUDA graphs).
     """
 
     runtime: Runtime
@@ -77,6 +86,7 @@ class Execution:
     device_floor_s: float
     composition: Composition
     sync_s: float
+    folds_constants: bool
 
     def compose(self, host_s: Sequence[float], device_s: Sequence[float]) -> float:
         """The model's latency from per-kernel host and device times (seconds)."""
@@ -102,7 +112,7 @@ class Execution:
     def to_dict(self) -> dict:
         return {"runtime": self.runtime.value, "granularity": self.granularity.value,
                 "host_per_launch": self.host_per_launch, "device_floor_s": self.device_floor_s,
-                "composition": self.composition.value, "sync_s": self.sync_s}
+                "composition": self.composition.value, "sync_s": self.sync_s, "folds_constants": self.folds_constants}
 
 
 #: GPU-side floor per kernel (launch-to-launch on an idle stream / one CUDA-graph node): a few microseconds
@@ -111,12 +121,16 @@ GPU_KERNEL_FLOOR_S = 2.5e-6
 GPU_SYNC_S = 1.0e-5
 
 EXECUTIONS = MappingProxyType({
-    Runtime.TORCH: Execution(Runtime.TORCH, Granularity.PER_OP, True, GPU_KERNEL_FLOOR_S, Composition.ASYNC, GPU_SYNC_S),
+    Runtime.TORCH: Execution(Runtime.TORCH, Granularity.PER_OP, True, GPU_KERNEL_FLOOR_S, Composition.ASYNC, GPU_SYNC_S,
+                             folds_constants=False),
     Runtime.TORCH_CUDAGRAPH: Execution(Runtime.TORCH_CUDAGRAPH, Granularity.PER_OP, False, GPU_KERNEL_FLOOR_S,
-                                       Composition.DEVICE, GPU_SYNC_S),
+                                       Composition.DEVICE, GPU_SYNC_S, folds_constants=False),
+    # onnxruntime's constant folding is a basic graph optimisation, on at every level but ORT_DISABLE_ALL (the
+    # default is all): https://onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html
     Runtime.ONNXRUNTIME: Execution(Runtime.ONNXRUNTIME, Granularity.FUSED, True, GPU_KERNEL_FLOOR_S, Composition.ASYNC,
-                                   GPU_SYNC_S),
-    Runtime.TVM: Execution(Runtime.TVM, Granularity.FUSED, False, GPU_KERNEL_FLOOR_S, Composition.DEVICE, GPU_SYNC_S),
+                                   GPU_SYNC_S, folds_constants=True),
+    Runtime.TVM: Execution(Runtime.TVM, Granularity.FUSED, False, GPU_KERNEL_FLOOR_S, Composition.DEVICE, GPU_SYNC_S,
+                           folds_constants=True),  # relax.transform.FoldConstant in its build pipeline
 })
 
 

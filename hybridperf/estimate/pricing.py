@@ -6,21 +6,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybridperf.analysis.analyze import Analyzed
-from hybridperf.analysis.kernels import Kernel
+from hybridperf.analysis.cost_pass import _FOLDED_NOTE, RUN_EVERY_CALL_NOTE, OpRecord
+from hybridperf.analysis.kernels import Kernel, with_ops_run
 from hybridperf.analysis.memory import MemoryPlan
-from hybridperf.costs import OpCost
+from hybridperf.costs import OpCost, Status
 from hybridperf.device.spec import DeviceSpec, load_spec
 from hybridperf.errors import InputError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
 from hybridperf.precision import storage_bytes
-from hybridperf.units import bytes_text
+from hybridperf.units import bytes_text, numel
+
+if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at run time only where a runtime is named
+    from hybridperf.estimate.execution import Execution
 
 
-__all__ = ["KernelPrediction", "Prediction", "RooflineMemo", "bounded_energy", "launched_dynamic_energy_j",
-           "predict_on", "price", "priced_cost", "priced_memory", "stored_bytes"]
+__all__ = ["KernelPrediction", "Prediction", "RooflineMemo", "as_run_by", "bounded_energy", "launched_dynamic_energy_j",
+           "predict_on", "price", "priced_cost", "priced_memory", "runs_every_call", "stored_bytes"]
 
 
 @dataclass(frozen=True)
@@ -362,8 +366,77 @@ def launched_dynamic_energy_j(kernels: Sequence[KernelPrediction]) -> float:
     return sum(kp.estimate.dynamic_energy_j for kp in sorted(kernels, key=lambda kp: kp.kernel.index))
 
 
+#: families of a constant subexpression that stays folded under a runtime that runs the graph as written: a layout
+#: change, gather, cast or dequantize of a constant is the exporter's or TVM importer's rewrite of a weight (an ONNX
+#: Gemm's transB imports as a permute_dims of W), which the PyTorch module reads as stored
+_WEIGHT_PREPARATION = frozenset({"view", "data_movement", "gather", "cast", "quantize"})
+
+
+def runs_every_call(records: Sequence[OpRecord]) -> list[int]:
+    """Indices of the constant subexpressions of ``records`` (ops the cost pass priced as folded) that a runtime that
+    does not fold constants (eager PyTorch, its CUDA graphs) computes every call: arithmetic on tensors (a GRU's first
+    ``h0 @ W_hh`` from a zero state, its bias add), and a layout change, gather or cast of such a result; not a
+    weight's preparation (:data:`_WEIGHT_PREPARATION` of constants only), arithmetic on scalars (Python numbers in
+    PyTorch, :func:`hybridperf.estimate.torch_eager.host_side`) nor integer or bool work on constant indices (what
+    an importer writes around a gather)."""
+    run: list[int] = []
+    run_vars: set[str] = set()
+    for r in records:
+        u = r.unfolded
+        if u is None or r.note != _FOLDED_NOTE or u.status not in (Status.COUNTED, Status.ESTIMATED):
+            continue
+        if r.family in _WEIGHT_PREPARATION:
+            runs = any(v in run_vars for v in r.read_vars or r.input_vars)
+        else:  # index and mask work (int32: TVM's import of a Gather checks its constant indices for < 0) stays
+            runs = r.precision != "int32" and any(numel(i.shape or ()) > 1 for i in r.inputs)
+        if runs:
+            run.append(r.index)
+            run_vars.add(r.var)
+    return run
+
+
+def as_run_by(analyzed: Analyzed, ex: Execution) -> Analyzed:
+    """``analyzed`` as the runtime of ``ex`` (:class:`~hybridperf.estimate.execution.Execution`) runs it.
+
+    A runtime that folds constants (onnxruntime, TVM) gets ``analyzed`` itself; one that runs the graph as written
+    (eager PyTorch, CUDA-graph replay) a copy in which every constant subexpression it computes
+    (:func:`runs_every_call`) has its cost, status and a note naming the runtime, and takes time in its kernels
+    (:func:`~hybridperf.analysis.kernels.with_ops_run`); ``analyzed`` itself where there is none. Until 2026-12-04
+    every runtime read them as folded: a GRU or LSTM exported with a zero initial state lost its first step's
+    ``h0 @ W_hh`` under torch (8 % of the FLOPs of a 10-step GRU with 1024 hidden units).
+    """
+    if ex.folds_constants:
+        return analyzed
+    records = analyzed.analysis.records
+    run = runs_every_call(records)
+    if not run:
+        return analyzed
+    note = RUN_EVERY_CALL_NOTE.format(runtime=ex.runtime.value)
+    recs = list(records)
+    for i in run:
+        u = recs[i].unfolded
+        recs[i] = replace(recs[i], status=u.status, cost=u.cost, note=f"{note}; {u.note}" if u.note else note)
+    analysis = replace(analyzed.analysis, records=tuple(recs))
+    return replace(analyzed, analysis=analysis, kernels=with_ops_run(analyzed.kernels, recs, run))
+
+
+def _execution_of(runtime: Any, residual: Any, spec: DeviceSpec) -> Execution | None:
+    """The :class:`~hybridperf.estimate.execution.Execution` a prediction is priced under: ``runtime``'s where one
+    is given, else the learned model's (a zero-shot GPU model prices one runtime); None where neither says (a
+    roofline or a CPU model: TVM's fused kernels) or the runtime has no execution mode (tflm)."""
+    from hybridperf.estimate.execution import EXECUTIONS, execution
+    from hybridperf.estimate.runtime_memory import Runtime
+
+    if runtime is not None:
+        rt = Runtime(runtime)
+        return execution(rt, spec.kind) if rt in EXECUTIONS else None
+    execution_for = getattr(residual, "execution_for", None)
+    return execution_for(spec) if execution_for is not None else None
+
+
 def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | None = None, residual: Any = None,
-               roofline_note: str = "roofline only (--roofline-only)", rooflines: RooflineMemo | None = None) -> Prediction:
+               roofline_note: str = "roofline only (--roofline-only)", rooflines: RooflineMemo | None = None,
+               runtime: Any = None) -> Prediction:
     """Price an analysis on one device.
 
     Parameters
@@ -377,8 +450,15 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         What the report says when ``residual`` is None: why the figure is the roofline's.
     rooflines : RooflineMemo, optional
         Estimates of costs priced before (a :class:`~hybridperf.api.Session`'s); the same figures as without.
+    runtime : Runtime or str, optional
+        The runtime the model runs on (a :class:`~hybridperf.estimate.runtime_memory.Runtime` name); None: the one
+        ``residual`` prices, if any. One that does not fold constants (eager PyTorch, CUDA graphs) computes constant
+        subexpressions every call (:func:`as_run_by`): their FLOPs, traffic and time count.
     """
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)
+    ex = _execution_of(runtime, residual, spec)
+    if ex is not None:
+        analyzed = as_run_by(analyzed, ex)
     priced = rooflines.price if rooflines is not None else price
     preds = []
     for k in analyzed.kernels:
@@ -406,6 +486,6 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         pred = replace(pred, energy_j=launched_dynamic_energy_j(pred.kernels) + spec.idle_power_w * pred.latency_s)
     energy_j, energy_note = bounded_energy(pred.energy_j, pred.latency_s, spec)
     if spec.power_estimated:
-        estimated = f"{spec.power_note}: `hybridperf devices show {spec.id}`"
+        estimated = f"{spec.power_note}: `hybridperf devices show {spec.show_ref}`"
         energy_note = f"{energy_note}; {estimated}" if energy_note else estimated
     return replace(pred, energy_j=energy_j, energy_note=energy_note)

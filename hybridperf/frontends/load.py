@@ -121,6 +121,12 @@ def _not_an_export_program(path: Path, suffix: str) -> str:
             f"graph; load them into the model (model.load_state_dict(...)) and export it with {_EXPORT_FIX}")
 
 
+def torch_archive_error(path: Path) -> str:
+    """The one-line error of :func:`_not_an_export_program` for a torch archive (TorchScript or ``torch.save``) under
+    any name (an ``.onnx`` one: :func:`~hybridperf.frontends.onnx_import.other_format`)."""
+    return _not_an_export_program(path, ".pt")
+
+
 def _pickled_object_class(archive: zipfile.ZipFile, member: str) -> str:
     """``module.Class`` of the object a ``torch.save`` pickle holds where it is an instance of a class of its own (a
     whole ``nn.Module``: the pickle starts with its class, then NEWOBJ), else "" (a dict or an OrderedDict of

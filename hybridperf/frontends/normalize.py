@@ -17,8 +17,12 @@ inference with data propagation gives static shapes, ``Shape``/``Size`` of a
 statically shaped tensor become constants, and every node whose inputs are all
 (small) constants is evaluated -- with numpy for the dozen ops that make up
 shape arithmetic, and with ``onnx.reference`` (the ONNX reference
-implementation, maintained with the spec) for any other standard op. This was
-chosen over the alternatives:
+implementation, maintained with the spec) for any other standard op -- except
+float matrix products and convolutions (:data:`_RUN_EVERY_CALL`): no shape
+depends on them, and a runtime without constant folding (eager PyTorch) runs
+them every call, so they reach the cost pass, which prices them per runtime
+(:func:`hybridperf.estimate.pricing.as_run_by`). This was chosen over the
+alternatives:
 
 * onnxruntime ``ORT_ENABLE_BASIC`` + ``optimized_model_filepath`` folds the
   same subgraphs, but needs the whole model serialised, parsed, optimised,
@@ -120,6 +124,15 @@ _NO_FOLD = {
     "If": "control flow",
     "Loop": "control flow",
     "Scan": "control flow",
+}
+
+#: float ops with constant inputs that stay nodes, with the reason: no shape or index depends on them (folding them
+#: is never needed for import), and a runtime that runs the graph as written computes them every call (a GRU or LSTM
+#: from a zero initial state: ``h0 @ W_hh``, folded here, and so free under eager PyTorch, until 2026-12-04); the cost
+#: pass prices them folded for onnxruntime and TVM (which fold them at load time) and run for eager PyTorch
+_RUN_EVERY_CALL = {
+    op: "float arithmetic that eager PyTorch runs every call; the cost pass prices it per runtime"
+    for op in ("MatMul", "Gemm", "Conv", "ConvTranspose", "Einsum")
 }
 
 #: domains whose op names the TVM frontend looks up in its converter map; it
@@ -448,6 +461,8 @@ class _Folder:
                 if v is None:
                     return False
                 vals.append(v)
+            if node.op_type in _RUN_EVERY_CALL and any(v is not None and v.dtype.kind in "fc" for v in vals):
+                return False
             if not node.input and node.op_type != "Constant":
                 return False
             outs = self._evaluate(node, vals)

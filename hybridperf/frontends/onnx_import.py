@@ -68,6 +68,9 @@ def load_onnx_proto(path: str | Path, read_weights: bool = False):
             "pass a model that computes its outputs"
         )
     if len(model.graph.node) == 0:
+        other = other_format(p)  # a TFLite flatbuffer or a torch archive may parse as an empty ModelProto
+        if other:
+            raise ModelLoadError(f"{p} is not an ONNX model: {other}")
         raise ModelLoadError(f"{p} holds no ONNX graph nodes; the file is corrupt or not an ONNX model: re-export it")
     _load_small_external_data(model, p)
     return model
@@ -90,7 +93,42 @@ def onnx_read_error(path: str | Path, exc: BaseException, measuring: bool = Fals
     if measuring and suffix in OTHER_MODEL_SUFFIXES:
         return ModelLoadError(f"{head}; measure runs ONNX models only: a {suffix} model is priced by "
                               "`hybridperf predict`, not measured (export it to ONNX to measure it)")
+    other = other_format(p, measuring)
+    if other:  # what it is, not the decoder's complaint
+        return ModelLoadError(f"{p} is not an ONNX model: {other}")
     return ModelLoadError(f"{head}; the file is corrupt or not an ONNX model: re-export it")
+
+
+def other_format(path: str | Path, measuring: bool = False) -> str:
+    """What a file that is no ONNX model is, told by its bytes, and the fix; "" where it is none of these: a TFLite
+    flatbuffer (identifier ``TFL3`` at bytes 4..8: rename it to ``.tflite``), a torch.export archive (rename it to
+    ``.pt2``), a TorchScript archive or a ``torch.save`` checkpoint (export the module). Until 2026-12-04 such a file
+    named ``.onnx`` read "the file is corrupt or not an ONNX model: re-export it" (``measuring``: ``measure`` runs
+    ONNX only, so the renamed file is priced by ``predict``)."""
+    import zipfile
+
+    p = Path(path)
+    priced = "; `hybridperf predict` prices it, measure runs ONNX models only" if measuring else ""
+    try:
+        with p.open("rb") as f:
+            head = f.read(8)
+        if head[4:8] == b"TFL3":  # hybridperf.frontends.tflite.TFLITE_IDENTIFIER
+            return (f"it is a TFLite model (flatbuffer identifier TFL3); rename it to "
+                    f"{p.with_suffix('.tflite').name}{priced}")
+        if not zipfile.is_zipfile(p):
+            return ""
+        with zipfile.ZipFile(p) as z:
+            names = z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return ""
+    if any("serialized_exported_program" in n or n.rsplit("/", 1)[-1] == "archive_format" for n in names):
+        return (f"it is a torch.export program (torch.export.save archive); rename it to "
+                f"{p.with_suffix('.pt2').name}{priced}")
+    if any(n.rsplit("/", 1)[-1] in ("data.pkl", "constants.pkl") for n in names):
+        from hybridperf.frontends.load import torch_archive_error  # noqa: PLC0415 - load imports this module
+
+        return "it is " + torch_archive_error(p).removeprefix(f"{p} is ")
+    return ""
 
 
 def _varint(buf: Any, pos: int) -> tuple[int, int]:

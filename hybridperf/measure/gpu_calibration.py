@@ -80,7 +80,8 @@ MODE_RUNTIMES: dict[str, str] = {"eager": "torch", "torch": "torch", "torch-eage
 UNIT_SANITY_FACTOR: float = 100.0
 
 
-def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[list[MeasuredModel], list[tuple[str, str]]]:
+def read_rows(path: str | Path, models_dir: str | Path | None = None,
+              runtime: str | None = None) -> tuple[list[MeasuredModel], list[tuple[str, str]]]:
     """Measured rows of a CSV, with their ONNX files found; ``(rows, skipped (key, why))``.
 
     ``onnx_file`` is looked up in ``models_dir`` (when given), the CSV's folder and ``./.zoo``. Rows whose
@@ -88,7 +89,9 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
     batch is not a positive whole number are skipped (listed, not fatal); so is a row that repeats a configuration
     (the same file, batch and dtype) of an earlier one: kept twice, the adaptation that predicts it held out would
     have seen its copy. Where the CSV has a ``mode`` column (``eager`` / ``graph``), each row's runtime is read from
-    it (:attr:`MeasuredModel.runtime`; :func:`select_runtime` keeps those of one runtime).
+    it (:attr:`MeasuredModel.runtime`; :func:`select_runtime` keeps those of one runtime). With ``runtime`` given,
+    rows of another runtime are set aside before their files are looked up, and a CSV of only the other runtime is
+    refused (:class:`InputError` naming it; until 2026-12-04 its rows were reported as files not found).
     """
     p = Path(path)
     if p.is_dir():
@@ -107,7 +110,7 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{p} is not a readable CSV ({exc}); pass the measured rows as CSV text") from None
     dirs = list(dict.fromkeys(Path(d) for d in (models_dir, p.parent, Path(".zoo")) if d is not None))
-    rows, skipped, seen = [], [], {}
+    rows, skipped, seen, other_runtimes = [], [], {}, []
     for line, r in enumerate(raw, start=2):  # line 1 is the header
         cell = {c: (r.get(c) or "").strip() for c in (*CSV_COLUMNS, "mode", "device_name")}
         batch = _batch(cell["batch"])
@@ -121,6 +124,10 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
             if row_runtime is None:
                 skipped.append((key, f"mode {cell['mode'] or '(empty)'}: a GPU calibration adapts eager (torch) or "
                                      "graph (torch-cudagraph)"))
+                continue
+            if runtime is not None and row_runtime != runtime:
+                other_runtimes.append(row_runtime)
+                skipped.append((key, f"measured under {row_runtime} (column mode), not {runtime}"))
                 continue
         if batch == 0:
             skipped.append((key, f"batch {cell['batch']!r} is not a positive whole number"))
@@ -146,6 +153,9 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None) -> tuple[l
             continue
         seen[config] = line
         rows.append(MeasuredModel(key, found, cell["dtype"], latency, batch, row_runtime, cell["device_name"]))
+    if other_runtimes and not any(r.runtime == runtime for r in rows) and \
+            len(other_runtimes) == sum(1 for r in raw if (r.get("status") or "").strip() == "ok"):
+        raise _other_runtime(runtime, str(p), other_runtimes[0])
     return rows, skipped
 
 
@@ -202,9 +212,14 @@ def select_runtime(rows: Sequence[MeasuredModel], runtime: str | None,
     keep = [r for r in rows if r.runtime in (None, runtime)]
     other = [r for r in rows if r.runtime not in (None, runtime)]
     if other and not keep:
-        raise InputError(f"--runtime {runtime}: {source} were measured under {other[0].runtime} (column mode "
-                         f"{'graph' if other[0].runtime == 'torch-cudagraph' else 'eager'}); pass --runtime {other[0].runtime}")
+        raise _other_runtime(runtime, source, other[0].runtime)
     return runtime, keep, [(r.key, f"measured under {r.runtime} (column mode), not {runtime}") for r in other]
+
+
+def _other_runtime(runtime: str, source: str, theirs: str) -> InputError:
+    """The refusal of rows measured under another runtime than ``--runtime``."""
+    return InputError(f"--runtime {runtime}: {source} were measured under {theirs} (column mode "
+                      f"{'graph' if theirs == 'torch-cudagraph' else 'eager'}); pass --runtime {theirs}")
 
 
 def _batch(text: str) -> int | None:

@@ -48,6 +48,7 @@ from hybridperf.costs import FLOPS_PER_MAC
 from hybridperf.errors import InputError, error_line
 from hybridperf.measure.contention import Contention, Usage, contention_between, usage
 from hybridperf.precision import Precision
+from hybridperf.units import plural
 
 Progress = Callable[[str, int, int], None]
 
@@ -84,6 +85,13 @@ class HostInfo:
     #: key ISA flags of /proc/cpuinfo (:data:`~hybridperf.measure.onnxruntime.KEY_ISA_FLAGS`), named in the sheet's
     #: notes: the cross-host CPU model reads AVX-512 from a sheet's text (``residual.cross_host.host_figures``)
     isa: tuple[str, ...] = ()
+    #: /proc/cpuinfo's vendor_id, cpu family, model and stepping (:func:`~hybridperf.measure.onnxruntime.cpu_identity`;
+    #: "" / None where it does not say), written as the sheet's ``cpu_identity``: the model name is "AMD EPYC" for
+    #: Zen 3, 4 and 5 alike, so until 2026-12-04 a probed sheet did not say which CPU it was of
+    cpu_vendor: str = ""
+    cpu_family: int | None = None
+    cpu_model_id: int | None = None
+    cpu_stepping: int | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +240,25 @@ def probed_elsewhere(notes: str | None) -> tuple[str, str] | None:
     return None if probed == here else (probed, here)
 
 
+def identity_elsewhere(spec: Any) -> tuple[str, str] | None:
+    """``(the CPU a sheet's cpu_identity names, this machine's)`` in words where vendor, family or model differ; None
+    where they are the same, or where the sheet gives no identity or this machine's is not known (not judged). The
+    stepping is not compared. This machine is :func:`hybridperf.measure.host.host_cpu`, the words every CPU check of
+    ``measure -d`` / ``calibrate --measure`` compares."""
+    import re
+
+    from hybridperf.measure.host import host_cpu
+
+    theirs = getattr(spec, "cpu_identity", None)
+    if theirs is None:
+        return None
+    here = host_cpu()
+    m = re.fullmatch(r"(\S+) family (\d+) model (\d+) stepping \d+", here)  # cross_host.cpu_label's words
+    if m is None or theirs.same_cpu(m[1], int(m[2]), int(m[3])):
+        return None
+    return theirs.label, here
+
+
 def _memory_bytes() -> int | None:
     text = _read(Path("/proc/meminfo")) or ""
     for line in text.splitlines():
@@ -271,6 +298,7 @@ def read_host_info() -> HostInfo:
         ort_version: str | None = onnxruntime.__version__
     except ImportError:
         ort_version = None
+    ident = _cpu_identity()
     return HostInfo(
         cpu_model=probed_cpu_model(),
         logical_cpus=os.cpu_count() or 1,
@@ -282,17 +310,35 @@ def read_host_info() -> HostInfo:
         numpy=np.__version__,
         blas=_blas_name(),
         onnxruntime=ort_version,
-        isa=_isa_flags(),
+        isa=tuple(ident.isa) if ident is not None else (),
+        cpu_vendor=ident.vendor if ident is not None else "",
+        cpu_family=ident.family if ident is not None else None,
+        cpu_model_id=ident.model if ident is not None else None,
+        cpu_stepping=ident.stepping if ident is not None else None,
     )
 
 
-def _isa_flags() -> tuple[str, ...]:
+def _cpu_identity():
+    """This machine's :class:`~hybridperf.measure.onnxruntime.CpuIdentity`, None where it cannot be read."""
     from hybridperf.measure.onnxruntime import cpu_identity
 
     try:
-        return tuple(cpu_identity().isa)
+        return cpu_identity()
     except Exception:  # noqa: BLE001 - informational only (no /proc/cpuinfo)
-        return ()
+        return None
+
+
+def sheet_cpu_identity(host: HostInfo, source: str) -> dict[str, Any] | None:
+    """The ``cpu_identity`` mapping of a probed CPU sheet (vendor, family, model, stepping where known), None where
+    /proc/cpuinfo did not give vendor, family and model (unknown stays unknown: the sheet is then not judged by
+    ``measure -d`` / ``calibrate --measure``)."""
+    if not host.cpu_vendor or host.cpu_family is None or host.cpu_model_id is None:
+        return None
+    out: dict[str, Any] = {"vendor": host.cpu_vendor, "family": host.cpu_family, "model": host.cpu_model_id}
+    if host.cpu_stepping is not None:
+        out["stepping"] = host.cpu_stepping
+    out["source"] = source
+    return out
 
 
 # --------------------------------------------------------------------------- benchmarks
@@ -987,10 +1033,10 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         notes += " Skipped: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
     if result.contention is not None and result.contention.busy:
         notes += f" Warning: {result.contention.describe()}."
-    return {
+    out = {
         "schema_version": 1,
         "id": device_id,
-        "name": name or f"{host.cpu_model} ({cores} CPUs, probed)",
+        "name": name or f"{host.cpu_model} ({plural(cores, 'CPU')}, probed)",
         "kind": "cpu",
         "peak_compute": peaks,
         "memory": memory,
@@ -1002,8 +1048,13 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
                                     "source": f"read by hybridperf probe {result.version} on {result.date}: the CPUs "
                                               "the probe could run on (its affinity), each one thread of the measured "
                                               "peaks"}},
-        "notes": notes,
     }
+    ident = sheet_cpu_identity(host, f"read by hybridperf probe {result.version} on {result.date}: /proc/cpuinfo "
+                                     "vendor_id, cpu family, model, stepping")
+    if ident is not None:
+        out["cpu_identity"] = ident
+    out["notes"] = notes
+    return out
 
 
 def _widest_first(rate: Any) -> int:

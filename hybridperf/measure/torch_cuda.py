@@ -43,7 +43,7 @@ class TorchMeasurement:
     latency_p10_s: float
     latency_p90_s: float
     latency_min_s: float
-    latency_std_s: float
+    latency_std_s: float | None  # None: one timed run has no spread (unknown, not 0)
     repeats: int
     peak_memory_bytes: int  # max_memory_allocated during one inference (weights + inputs + activations)
     activation_peak_bytes: int  # peak minus what was allocated just before the inference
@@ -243,7 +243,7 @@ def measure_cuda(model, example_inputs: tuple, *, warmup: int = 10, repeats: int
         latency_p10_s=_percentile(times, 10),
         latency_p90_s=_percentile(times, 90),
         latency_min_s=times[0],
-        latency_std_s=statistics.pstdev(times) if len(times) > 1 else 0.0,
+        latency_std_s=statistics.pstdev(times) if len(times) > 1 else None,
         repeats=repeats,
         peak_memory_bytes=int(peak),
         activation_peak_bytes=int(max(peak - base, 0)),

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from hybridperf.costs import Status
-from hybridperf.estimate.pricing import Prediction, priced_cost
+from hybridperf.estimate.pricing import Prediction, priced_cost, runs_every_call
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_flops, fmt_time
 from hybridperf.units import shapes_text
 
@@ -48,9 +48,13 @@ def record_comments(pred: Prediction) -> list[str]:
             if i != anchor:
                 member[i] = f"in kernel {kp.kernel.name}"
     out = []
+    run_every_call = set(runs_every_call(a.records))
     for r in a.records:
         if r.status is Status.ZERO_COST:
-            out.append(f"# zero-cost: {r.note}")
+            run = r.unfolded.cost.flops if r.index in run_every_call else 0
+            # a folded constant subexpression: what a runtime that runs it every call pays (eager PyTorch, CUDA graphs)
+            out.append(f"# zero-cost: {r.note}" + (f" ({fmt_count(run)}FLOP where run every call: eager PyTorch, CUDA graphs)"
+                                                   if run else ""))
             continue
         if r.status in (Status.UNSUPPORTED, Status.SYMBOLIC):
             out.append(f"# {r.status.value.upper()}: {r.note}")

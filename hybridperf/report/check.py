@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hybridperf.estimate.budget import Metric
 from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_percent, fmt_time, table
+from hybridperf.units import whole_bytes
 
 CHECK_SCHEMA_VERSION = 1
 
@@ -138,7 +139,7 @@ def to_dict(result) -> dict:
                 "skipped": c.skipped,
                 "exceeded": c.exceeded,
                 "undecided": c.undecided,
-                "device_capacity": c.capacity,
+                "device_capacity": whole_bytes(c.capacity),  # bytes: a whole number, as predict's
                 "lower_bound": c.lower_bound or None,
                 "unknown": c.unknown or None,
                 "estimated": c.estimated or None,
@@ -150,7 +151,7 @@ def to_dict(result) -> dict:
 
 
 def to_json(result) -> str:
-    return json.dumps(to_dict(result), indent=2)
+    return json.dumps(to_dict(result), indent=2, allow_nan=False)  # unknown is null: JSON has no NaN
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:

@@ -6,23 +6,31 @@ from typing import Any
 
 from hybridperf.precision import Precision
 from hybridperf.report.format import format_si, table
+from hybridperf.units import plural
 
 #: the precisions shown as columns of the list view
 LIST_PRECISIONS = ("fp32", "fp16", "int8")
+#: a figure of a row whose figures are not known (``host`` before its probe): distinct from '-', not on the sheet
+UNKNOWN = "unknown"
 
 
 def list_table(rows: list[dict[str, Any]]) -> str:
     headers = ["ID", "NAME", "KIND", *(p.upper() for p in LIST_PRECISIONS), "DRAM BW", "DRAM"]
     body = []
     for r in rows:
+        name = r["name"] if len(r["name"]) <= 48 else r["name"][:47] + "~"
+        if not r.get("figures_known", True):  # `host` not probed yet: its figures are unknown, not "not listed"
+            body.append([r["id"], name, r["kind"], *[UNKNOWN] * (len(headers) - 3)])
+            continue
         peaks = [
             format_si(r["peak_flops_per_s"].get(p), "OP/s" if Precision(p).is_integer else "FLOP/s", 3)
             for p in LIST_PRECISIONS
         ]
         bw = r["dram_attainable_bandwidth_bytes_per_s"] or r["dram_bandwidth_bytes_per_s"]
-        name = r["name"] if len(r["name"]) <= 48 else r["name"][:47] + "~"
         body.append([r["id"], name, r["kind"], *peaks, format_si(bw, "B/s", 4), format_si(r["dram_capacity_bytes"], "B", 3)])
-    foot = f"\n{len(rows)} devices; peaks are dense ('-': not listed, falls back to another precision); `hybridperf devices show ID` for sources"
+    unknown = f"; '{UNKNOWN}': not measured yet" if any(not r.get("figures_known", True) for r in rows) else ""
+    foot = (f"\n{plural(len(rows), 'device')}; peaks are dense ('-': not on the sheet, a peak falls back to another "
+            f"precision{unknown}); `hybridperf devices show ID` for sources")
     return table(body, headers, rule=False) + foot
 
 

@@ -29,7 +29,7 @@ from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energ
                                       format_si)
 from hybridperf.report.text import (UNCOSTED, clip, coverage_text, imported_plan_text, plan_label, runtime_parts_text,
                                     share_text, timed_kernel_count, to_dict, uncosted_rows)
-from hybridperf.units import shapes_text
+from hybridperf.units import plural, shapes_text
 
 __all__ = ["render_html", "write_html"]
 
@@ -611,4 +611,4 @@ def written_line(pred: Prediction, path: Path) -> str:
     lb = not pred.complete
     memory = fmt_peak(pred.peak_memory_bytes, peak_kind(pred))
     return (f"{path}  latency {fmt_bound(pred.latency_s, fmt_time, lb)}  peak memory {memory}  "
-            f"{timed_kernel_count(pred)} kernels")
+            f"{plural(timed_kernel_count(pred), 'kernel')}")

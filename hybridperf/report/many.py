@@ -9,7 +9,7 @@ from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak,
 
 
 def to_json(rows: list[dict[str, Any]], device: str) -> str:
-    return json.dumps({"device": device, "models": rows}, indent=2)
+    return json.dumps({"device": device, "models": rows}, indent=2, allow_nan=False)  # unknown is null: no NaN
 
 
 #: ``--format csv`` columns, SI units in the names (as the JSON rows' keys)

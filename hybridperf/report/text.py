@@ -17,7 +17,7 @@ from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.precision import storage_bytes
 from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_percent,
                                       fmt_time, table)
-from hybridperf.units import inputs_text
+from hybridperf.units import inputs_text, plural, whole_bytes
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -237,7 +237,7 @@ def _memory_dict(pred: Prediction) -> dict[str, Any]:
         "lower_bound": an.memory_is_lower_bound,
         # which ops' outputs the plan leaves out (NonZero: "size unknown"); None when it is not a lower bound
         "lower_bound_reason": (m.lower_bound_reason or None) if an.memory_is_lower_bound else None,
-        "device_capacity_bytes": _whole(pred.spec.dram.capacity_bytes),
+        "device_capacity_bytes": whole_bytes(pred.spec.dram.capacity_bytes),
         "peak_bytes": m.peak_bytes,
         "planned_activation_bytes": m.planned_bytes,
         "live_set_lower_bound_bytes": m.live_peak_bytes,
@@ -256,13 +256,6 @@ def _memory_dict(pred: Prediction) -> dict[str, Any]:
             "no_reuse_activation_bytes": m.as_imported.no_reuse_bytes,
         },
     }
-
-
-def _whole(n: float | None) -> int | None:
-    """A byte count read from a sheet (``16e9``) as an int, so that JSON prints ``16000000000``; a sheet figure with
-    decimals in a binary unit (a probe's ``23.54 GiB``) is rounded to the nearest byte (it printed
-    ``25275882536.96``)."""
-    return round(n) if isinstance(n, float) and math.isfinite(n) else n
 
 
 def _kernel_dicts(pred: Prediction) -> list[dict[str, Any]]:
@@ -326,8 +319,8 @@ def _execution_text(ex, pred: Prediction) -> str:
     (lower bounds, or unknown, when some op has no cost)."""
     lower = not pred.complete
     n = pred.uncosted_op_count
-    uncosted = f" + {n} uncosted op{'s' if n != 1 else ''}" if lower else ""
-    return (f"runtime   {ex.runtime}: {ex.launches} kernels ({ex.covered} learned, {ex.launches - ex.covered} roofline)"
+    uncosted = f" + {plural(n, 'uncosted op')}" if lower else ""
+    return (f"runtime   {ex.runtime}: {plural(ex.launches, 'kernel')} ({ex.covered} learned, {ex.launches - ex.covered} roofline)"
             f"{uncosted}, host {fmt_bound(ex.host_s, fmt_time, lower)}, device {fmt_bound(ex.device_s, fmt_time, lower)}, "
             f"latency = {ex.composition}")
 
@@ -346,8 +339,8 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         *([_execution_text(pred.execution, pred)] if pred.execution is not None else []),
         f"energy    {fmt_bound(pred.energy_j, fmt_energy, bool(lower))}{power}",
         f"memory    {memory_text(pred)}",
-        f"compute   {fmt_bound(a.flops, fmt_flops, bool(lower))} (FLOP = 2 x MAC), {timed_kernel_count(pred)} kernels "
-        f"from {len(a.records)} ops",
+        f"compute   {fmt_bound(a.flops, fmt_flops, bool(lower))} (FLOP = 2 x MAC), {plural(timed_kernel_count(pred), 'kernel')} "
+        f"from {plural(len(a.records), 'op')}",
         f"coverage  {coverage_text(cov['covered_share'])} of ops costed ("
         + ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)
         + ")",
@@ -383,5 +376,5 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     lines.append(table(rows, ["kernel", "ops", "status", "latency", "share", "bound", "flops", "traffic"], "lllrrlrr"))
     hidden = len([kp for kp in ranked if kp.kernel.status is not Status.ZERO_COST]) - len(shown)
     if hidden > 0:
-        lines.append(f"... {hidden} more kernels (use --top N or --format json)")
+        lines.append(f"... {hidden} more {'kernel' if hidden == 1 else 'kernels'} (use --top N or --format json)")
     return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""Regression tests for defects the lead fixed on 2026-12-04, third session (outside the helpers' files)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from hybridperf.cli import ExitCode, main
+
+
+def test_measure_refuses_a_model_that_is_not_onnx(tmp_path, capsys):
+    # until 2026-12-04 a .tflite or .pt2 reached onnxruntime, which said "No graph was found ... the file is corrupt"
+    for name in ("m.tflite", "m.pt2"):
+        model = tmp_path / name
+        model.write_bytes(b"not onnx at all")
+        assert main(["measure", str(model), "--no-subnormal-scan"]) == ExitCode.INPUT_ERROR
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert "measure times ONNX models with onnxruntime only" in err and name in err
+
+
+def test_gpu_calibrate_names_the_runtime_of_a_csv_of_the_other_runtime(tmp_path, capsys):
+    # until 2026-12-04 `--runtime torch` on CUDA-graph rows whose files were missing said "0 usable ... not found",
+    # never that the rows were of the other runtime
+    src = Path(__file__).resolve().parents[1] / "calibration" / "h100-sxm" / "torch-cudagraph-fp32-fp16.csv"
+    with open(src, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {r["mode"] for r in rows} == {"graph"}
+    out = tmp_path / "graph.csv"
+    with open(out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows[:5])
+    rc = main(["calibrate", "--device", "h100-sxm", "--runtime", "torch", "--data", str(out),
+               "--models", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err.strip()
+    assert rc == ExitCode.INPUT_ERROR
+    assert err.splitlines()[-1].endswith("pass --runtime torch-cudagraph")
+    assert "measured under torch-cudagraph" in err
