@@ -37,3 +37,27 @@ def test_gpu_calibrate_names_the_runtime_of_a_csv_of_the_other_runtime(tmp_path,
     assert rc == ExitCode.INPUT_ERROR
     assert err.splitlines()[-1].endswith("pass --runtime torch-cudagraph")
     assert "measured under torch-cudagraph" in err
+
+
+def test_a_sheet_saying_a_training_cpu_gets_that_hosts_offset_under_any_name(tmp_path):
+    # until 2026-12-04 a copy of a training host's sheet under another id (a user's probed sheet of a Zen 5 core) was
+    # priced zero-shot, while `host` on that very CPU got the training host's own offset
+    from hybridperf.device.spec import default_spec_dir, load_spec
+    from hybridperf.residual.cross_host import for_sheet
+
+    text = (default_spec_dir() / "host-epyc-zen5-1c.yaml").read_text()
+    assert "\nid: host-epyc-zen5-1c\n" in text
+    copy = tmp_path / "my-zen5.yaml"
+    copy.write_text(text.replace("\nid: host-epyc-zen5-1c\n", "\nid: my-zen5\n"))
+    packaged = for_sheet(load_spec("host-epyc-zen5-1c"))
+    mine = for_sheet(load_spec(str(copy)))
+    assert packaged.own_host() is not None
+    assert mine.own_host() == packaged.own_host()
+    assert mine.host_offset() == packaged.host_offset()
+    # without the stepping the CPU is not known well enough to match a training host's words: zero-shot
+    no_stepping = tmp_path / "my-zen5-nostep.yaml"
+    no_stepping.write_text(copy.read_text().replace("stepping: 1, ", "").replace("\nid: my-zen5\n",
+                                                                                  "\nid: my-zen5-nostep\n"))
+    spec = load_spec(str(no_stepping))
+    assert spec.cpu_identity is not None and spec.cpu_identity.stepping is None
+    assert for_sheet(spec).own_host() is None

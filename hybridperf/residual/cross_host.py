@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridperf.device.spec import DeviceSpec
+from hybridperf.device.spec import DeviceSpec, cpu_words
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
 from hybridperf.residual.model import (CALIBRATION_PARAMS, CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel,
                                        kernel_context, kernel_weights as _kernel_weights, min_latency_s, subset)
@@ -218,7 +218,7 @@ def cpu_label(vendor: str | None, family: Any, model: Any, stepping: Any) -> str
     except (TypeError, ValueError):  # missing or not a number: unknown, never a guess
         return ""
     v = str(vendor or "").strip()
-    return f"{v} family {nums[0]} model {nums[1]} stepping {nums[2]}" if v else ""
+    return cpu_words(v, *nums) if v else ""
 
 
 def lends_offset(timing_spread: float) -> bool:
@@ -824,7 +824,12 @@ def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
     if spec.kind != "cpu":
         return None
     threads, given = sheet_threads(spec)
-    model = base_model(spec, threads)
+    # a sheet that says its CPU (cpu_identity, stepping included) is matched to a training host of that CPU as `host`
+    # is (until 2026-12-04 a copy of this machine's probed sheet under another name was priced zero-shot, `host` with
+    # the training host's offset)
+    ident = spec.cpu_identity
+    cpu = cpu_label(ident.vendor, ident.family, ident.model, ident.stepping) if ident is not None else ""
+    model = base_model(spec, threads, cpu)
     if not given:
         from dataclasses import replace
 
