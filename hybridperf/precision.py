@@ -87,3 +87,11 @@ def storage_bytes(precision: str) -> int:
     if size is None:
         raise KeyError(precision)
     return size
+
+
+def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
+    """Bytes a tensor of ``dtype`` takes under the precision override (:attr:`Precision.storage_bytes`): a float32
+    tensor shrinks or grows with it, any other dtype keeps its bytes."""
+    if precision is None or dtype != "float32":
+        return nbytes
+    return nbytes * storage_bytes(precision) // 4

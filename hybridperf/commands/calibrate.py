@@ -482,7 +482,8 @@ def _check_probed_here(spec) -> None:
 
     from hybridperf.device.spec import default_spec_dir
     from hybridperf.errors import InputError
-    from hybridperf.measure.probe import identity_elsewhere, probed_elsewhere
+    from hybridperf.measure.host import identity_elsewhere
+    from hybridperf.measure.probe import probed_elsewhere
 
     other = identity_elsewhere(spec)
     if other is not None:

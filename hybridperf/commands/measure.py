@@ -146,7 +146,7 @@ def _check_device(device: str):
 
 def _sheet_cpu(spec) -> tuple[str, str]:
     """``(the sheet's CPU, this machine's)`` in the words a sheet records it, where the sheet says and they differ:
-    its ``cpu_identity`` (vendor, family, model; :func:`~hybridperf.measure.probe.identity_elsewhere`), the CPU a
+    its ``cpu_identity`` (vendor, family, model; :func:`~hybridperf.measure.host.identity_elsewhere`), the CPU a
     probed sheet's notes name (``CPU: NAME;``: two SKUs of one family and model have other names), else, for a
     packaged sheet without an identity, that of the packaged cross-host model's training host of this id (vendor,
     family, model, stepping); ``("", "")`` where none is known (then it is not judged)."""
@@ -154,7 +154,8 @@ def _sheet_cpu(spec) -> tuple[str, str]:
 
     from hybridperf.device.spec import default_spec_dir
     from hybridperf.measure.host import host_cpu
-    from hybridperf.measure.probe import identity_elsewhere, probed_elsewhere
+    from hybridperf.measure.host import identity_elsewhere
+    from hybridperf.measure.probe import probed_elsewhere
     from hybridperf.residual.cross_host import training_host_cpu
 
     # "AMD EPYC" names Zen 3, 4 and 5 alike: the identity first (until 2026-12-04 -d host-epyc-1c, a Zen 3's sheet,

@@ -16,7 +16,7 @@ from hybridperf.costs import OpCost, Status
 from hybridperf.device.spec import DeviceSpec, load_spec
 from hybridperf.errors import InputError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
-from hybridperf.precision import storage_bytes
+from hybridperf.precision import stored_bytes
 from hybridperf.units import bytes_text, numel
 
 if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at run time only where a runtime is named
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
 
 
 __all__ = ["KernelPrediction", "Prediction", "RooflineMemo", "as_run_by", "bounded_energy", "launched_dynamic_energy_j",
-           "predict_on", "price", "priced_cost", "priced_memory", "runs_every_call", "stored_bytes"]
+           "predict_on", "price", "priced_cost", "priced_memory", "runs_every_call"]
 
 
 @dataclass(frozen=True)
@@ -203,13 +203,6 @@ def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str |
         if kp.estimate.precision not in (wanted, "none"):
             used.setdefault(wanted, set()).add(kp.estimate.precision)
     return [(p, sorted(u)) for p, u in sorted(used.items(), key=lambda pu: (pu[0] != precision, pu[0]))]  # override first
-
-
-def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
-    """Bytes a tensor of ``dtype`` takes under the precision override (:attr:`Precision.storage_bytes`)."""
-    if precision is None or dtype != "float32":
-        return nbytes
-    return nbytes * storage_bytes(precision) // 4
 
 
 def price(

@@ -1063,7 +1063,7 @@ def cudnn_nhwc_workspace_bytes(input_bytes: int, output_bytes: int, weight_shape
 def conv_workspace_bytes(record: Any, precision: str | None = None) -> int:
     """:func:`cudnn_nhwc_workspace_bytes` of one analysed record (0 for anything but a convolution), tensors
     stored as ``precision`` says."""
-    from hybridperf.estimate.pricing import stored_bytes
+    from hybridperf.precision import stored_bytes
 
     ins, outs = getattr(record, "inputs", ()), getattr(record, "outputs", ())
     if record.op not in TORCH_CONV_OPS or len(ins) < 2 or not outs:

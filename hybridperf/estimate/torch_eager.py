@@ -84,7 +84,7 @@ def eager_ops(records: Iterable[Any], precision: str | None = None) -> list[Eage
     tensors stored as ``precision`` says (``model.half()`` for ``fp16``); a ``call_tir`` of a known element-wise
     TIR function is named by its op (:func:`pointwise_op`); ``view`` as :func:`views` says (a cast to the dtype the
     tensor has is free only without a precision override, or under ``fp32``)."""
-    from hybridperf.estimate.pricing import stored_bytes
+    from hybridperf.precision import stored_bytes
 
     records = list(records)
     view_vars = views(records, same_dtype_casts_free=precision in (None, "fp32"))

@@ -22,6 +22,7 @@ import warnings
 
 from hybridperf.errors import ModelLoadError, UnsupportedModelError
 from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, LoadedModel
+from hybridperf.frontends.torch_files import torch_archive_error
 from hybridperf.units import shapes_text
 
 
@@ -125,8 +126,6 @@ def other_format(path: str | Path, measuring: bool = False) -> str:
         return (f"it is a torch.export program (torch.export.save archive); rename it to "
                 f"{p.with_suffix('.pt2').name}{priced}")
     if any(n.rsplit("/", 1)[-1] in ("data.pkl", "constants.pkl") for n in names):
-        from hybridperf.frontends.load import torch_archive_error  # noqa: PLC0415 - load imports this module
-
         return "it is " + torch_archive_error(p).removeprefix(f"{p} is ")
     return ""
 

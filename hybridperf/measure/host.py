@@ -74,6 +74,21 @@ def host_cpu(identity: dict[str, Any] | None = None) -> str:
     return cpu_label(i.get("vendor"), i.get("family"), i.get("model"), i.get("stepping"))
 
 
+def identity_elsewhere(spec: Any) -> tuple[str, str] | None:
+    """``(the CPU a sheet's cpu_identity names, this machine's)`` in words where vendor, family or model differ; None
+    where they are the same, or where the sheet gives no identity or this machine's is not known (not judged). The
+    stepping is not compared. This machine is :func:`host_cpu`, the words every CPU check of
+    ``measure -d`` / ``calibrate --measure`` compares."""
+    theirs = getattr(spec, "cpu_identity", None)
+    if theirs is None:
+        return None
+    here = host_cpu()
+    m = re.fullmatch(r"(\S+) family (\d+) model (\d+) stepping \d+", here)  # cross_host.cpu_label's words
+    if m is None or theirs.same_cpu(m[1], int(m[2]), int(m[3])):
+        return None
+    return theirs.label, here
+
+
 def host_key(identity: dict[str, Any] | None = None) -> str:
     """A directory name for the identity, e.g. ``authenticamd-f25-m17-s1-avx2.avx512f-n1b2c3d4e-1t``: vendor, family,
     model, stepping, ISA flags, ``n`` and 8 hex digits of ``lscpu``'s model name (when known) and the threads.

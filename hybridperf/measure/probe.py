@@ -240,25 +240,6 @@ def probed_elsewhere(notes: str | None) -> tuple[str, str] | None:
     return None if probed == here else (probed, here)
 
 
-def identity_elsewhere(spec: Any) -> tuple[str, str] | None:
-    """``(the CPU a sheet's cpu_identity names, this machine's)`` in words where vendor, family or model differ; None
-    where they are the same, or where the sheet gives no identity or this machine's is not known (not judged). The
-    stepping is not compared. This machine is :func:`hybridperf.measure.host.host_cpu`, the words every CPU check of
-    ``measure -d`` / ``calibrate --measure`` compares."""
-    import re
-
-    from hybridperf.measure.host import host_cpu
-
-    theirs = getattr(spec, "cpu_identity", None)
-    if theirs is None:
-        return None
-    here = host_cpu()
-    m = re.fullmatch(r"(\S+) family (\d+) model (\d+) stepping \d+", here)  # cross_host.cpu_label's words
-    if m is None or theirs.same_cpu(m[1], int(m[2]), int(m[3])):
-        return None
-    return theirs.label, here
-
-
 def _memory_bytes() -> int | None:
     text = _read(Path("/proc/meminfo")) or ""
     for line in text.splitlines():
