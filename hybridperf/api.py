@@ -55,6 +55,7 @@ import functools
 import numbers
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -72,6 +73,9 @@ from hybridperf.units import parse_dims
 
 ShapeArg = Mapping[str, "tuple[int, ...] | Sequence[int] | str"]
 
+#: held by every public call of this module (and :mod:`hybridperf.block_table`): see :func:`_python_errors`
+_ONE_CALL = threading.RLock()
+
 
 def _python_errors(func):
     """``func`` whose :class:`InputError` names this API's parameters (``batch=3``) where the message was written
@@ -82,12 +86,20 @@ def _python_errors(func):
     ``predict_on``, ``Session``) and keep their flags: a call from a ``hybridperf`` module is not the edge. A
     Python-only class built on these (:class:`hybridperf.block_table.BlockTable`) wraps its own public methods, the
     edge its callers meet (until 2026-12-04 its errors kept the flags: it calls the session from the package).
+
+    Calls run one at a time per process (:data:`_ONE_CALL`, re-entrant: the calls a call makes go through). Importing
+    an ONNX model swaps the process's ``sys.stdout`` and fd 2 for the import's duration (the TVM frontend prints and
+    logs there); until 2026-12-04 two threads importing at once restored each other's swap, and from then on the
+    process's stdout and stderr went to a discarded buffer and a deleted temporary file (a ``ThreadPoolExecutor``
+    over ``hybridperf.predict``: every later ``print`` and traceback lost, exit status 0), or the process died
+    (SIGSEGV, four threads under pytest). A :class:`Session`'s caches are plain dicts, kept consistent the same way.
     """
 
     @functools.wraps(func)
     def at_the_edge(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with _ONE_CALL:
+                return func(*args, **kwargs)
         except InputError as exc:
             caller = sys._getframe(1).f_globals.get("__name__", "")
             if caller != "hybridperf" and not caller.startswith("hybridperf.") and exc.args \
@@ -101,7 +113,26 @@ def _python_errors(func):
 @_python_errors
 def device_spec(device: str | Path | DeviceSpec) -> DeviceSpec:
     """The sheet of ``device``: a :class:`DeviceSpec`, a known id, a spec file, or ``host`` (this machine:
-    its cached probe, probed once, without output, when there is none; as ``--device host`` in the CLI)."""
+    its cached probe, probed once, without output, when there is none; as ``--device host`` in the CLI).
+
+    Parameters
+    ----------
+    device : str, path or DeviceSpec
+        A device id from ``hybridperf devices`` (``"t4"``), a spec file (``ID.yaml``), a :class:`DeviceSpec`
+        (returned as it is) or ``"host"``.
+
+    Returns
+    -------
+    DeviceSpec
+        Frozen; peak FLOP/s per precision, bandwidth and capacity per memory level, power, energy table.
+
+    Raises
+    ------
+    SpecError
+        An unknown id (with a suggestion), a missing or invalid spec file (naming the file and key).
+    InputError
+        ``device`` is neither a str, a path nor a :class:`DeviceSpec`.
+    """
     if isinstance(device, DeviceSpec):
         return device
     if not isinstance(device, (str, os.PathLike)):
@@ -147,9 +178,25 @@ def _precision(precision: Any) -> str | None:
 
     value = getattr(precision, "value", precision)
     if not isinstance(value, str) or value not in OVERRIDES:
-        raise InputError(f"precision={precision!r} is not an override{did_you_mean(value, OVERRIDES)}: use one of "
-                         f"{', '.join(OVERRIDES)}, or None to price each op at the model's own precision")
+        # a dtype (np.dtype('float16'), np.float16, torch.float16) is guessed from its name
+        name = value if isinstance(value, str) else getattr(value, "name", None) or getattr(value, "__name__", None) \
+            or str(value).removeprefix("torch.")
+        if isinstance(name, str) and name.strip().lower() in _OWN_PRECISION:
+            # until 2026-12-04 'fp32' got "did you mean 'tf32'?", an override that prices float32 ops at TF32's peak
+            raise InputError(f"precision={precision!r} is not an override: float32 ops are priced at fp32 without "
+                             f"one, pass precision=None (each op at the model's own precision), or one of "
+                             f"{', '.join(OVERRIDES)}")
+        hint = did_you_mean(name, OVERRIDES, _PRECISION_ALIASES)
+        raise InputError(f"precision={precision!r} is not an override{hint}: use one of {', '.join(OVERRIDES)}, or "
+                         "None to price each op at the model's own precision")
     return value
+
+
+#: spellings of float32, which is no override (None prices a float32 model at fp32)
+_OWN_PRECISION = ("fp32", "float32", "float", "single")
+#: other names of an override, as numpy / PyTorch spell them -> the override
+_PRECISION_ALIASES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16", "float8": "fp8", "int8_t": "int8",
+                      "tensorfloat32": "tf32", "tensorfloat-32": "tf32"}
 
 
 def _batch(batch: Any) -> int | None:
@@ -267,6 +314,22 @@ def analyze(
         Group ops into kernels with TVM's FuseOps (default) or one kernel per op.
     cache : AnalysisCache, optional
         Work kept across a sweep (:class:`Session` passes its own); figures are the same without it.
+    workspace : bool
+        Also size the kernels' workspace (what ``runtime="tvm"``'s peak memory needs).
+
+    Returns
+    -------
+    Analyzed
+        Frozen: the cost records, kernels, memory plan and ``input_shapes`` bound; price it with :func:`predict_on`
+        (on any number of devices) or :func:`check`.
+
+    Raises
+    ------
+    InputError
+        Bad input: a model of no accepted kind, an unbound symbolic dim
+        (:class:`~hybridperf.errors.DynamicShapeError`), a file that cannot be read
+        (:class:`~hybridperf.errors.ModelLoadError`), ops no frontend imports
+        (:class:`~hybridperf.errors.UnsupportedModelError`), bad ``batch`` / ``shapes`` / ``fused``.
     """
     if isinstance(model, Analyzed):
         if example_inputs is not None or batch is not None or shapes:
@@ -496,7 +559,26 @@ def _plain_number(raw: Any) -> Any:
 
 @_python_errors
 def analyze_torch(module: Any, example_inputs: Sequence[Any] | Any, fused: bool = True) -> Analyzed:
-    """:func:`hybridperf.analysis.analyze.analyze` for a PyTorch module.
+    """:func:`hybridperf.analysis.analyze.analyze` for a PyTorch module (exported with ``torch.export``).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model; needs the ``torch`` extra.
+    example_inputs : tensor or sequence of tensors
+        The inputs it is exported with; they fix every shape.
+    fused : bool
+        As :func:`analyze`'s.
+
+    Returns
+    -------
+    Analyzed
+        As :func:`analyze`'s; ``source`` names the module's class.
+
+    Raises
+    ------
+    InputError
+        torch is not installed (:class:`~hybridperf.errors.ModelLoadError`), or the module cannot be exported.
 
     Examples
     --------
@@ -551,7 +633,25 @@ def _load_residual(spec: DeviceSpec, runtime: Any = None):
 def latency_model(device: str | Path | DeviceSpec, runtime: Any = "auto") -> str:
     """How :func:`predict_on` prices latency on ``device`` with the default ``residual="auto"``, in the words its
     report uses: the stored or packaged model (zero-shot, the device's own, or adapted) and, on a GPU, the runtime;
-    or that the roofline alone does."""
+    or that the roofline alone does.
+
+    Parameters
+    ----------
+    device : str, path or DeviceSpec
+        As :func:`device_spec` takes it.
+    runtime : str, Runtime or None
+        As :func:`predict_on`'s; ``"auto"`` (default): the device kind's.
+
+    Returns
+    -------
+    str
+        One line, e.g. ``"zero-shot from spec (cross-device model ...)"``.
+
+    Raises
+    ------
+    InputError
+        An unknown device, or a runtime that is unknown or of another device kind.
+    """
     spec = device_spec(device)
     runtime = _resolve_auto(runtime, spec)
     model = _load_residual(spec, runtime)
@@ -581,6 +681,26 @@ def run_check(
     bound of a model with uncosted ops instead of leaving it undecided. ``runtime`` (see :func:`predict_on`)
     judges memory on that runtime's peak; ``protos`` (model -> ``onnx.ModelProto``) gives the in-memory model whose
     onnxruntime peak is judged (``model`` is then its label, not a file).
+
+    Parameters
+    ----------
+    targets : sequence of Target
+        Each a model, its devices and their budgets (:class:`~hybridperf.estimate.budget.Target`, as a budget file
+        gives them).
+    fused, residual, allow_unsupported, runtime
+        As :func:`check`'s (``runtime`` defaults to None here: the TVM plan's peak).
+    analyzed, specs, protos : mapping, optional
+        Work already done, as above.
+
+    Returns
+    -------
+    CheckResult
+        As :func:`check`'s, over every target.
+
+    Raises
+    ------
+    InputError
+        An unknown device, or bad model input.
     """
     from hybridperf.analysis.analyze import analyze
 
@@ -621,6 +741,29 @@ def predict_on(analyzed: Analyzed, device: str | Path | DeviceSpec, precision: s
     :func:`hybridperf.estimate.pricing.predict_on`. A ``runtime`` (or ``"auto"``) also makes that runtime's peak
     memory the prediction's peak (:func:`hybridperf.estimate.runtime_memory.with_runtime`); None keeps the
     TVM plan's peak.
+
+    Parameters
+    ----------
+    analyzed : Analyzed
+        From :func:`analyze` (priced on any number of devices without analysing again).
+    device : str, path or DeviceSpec
+        As :func:`device_spec` takes it.
+    precision : str, optional
+        As :func:`predict`'s.
+    residual : "auto", None or a fitted residual model
+        As above.
+    runtime : str, Runtime, "auto" or None
+        As above.
+
+    Returns
+    -------
+    Prediction
+        As :func:`predict`'s.
+
+    Raises
+    ------
+    InputError
+        ``analyzed`` is not an :class:`Analyzed`, an unknown device, a bad precision, residual or runtime.
     """
     analyzed = _analyzed(analyzed)
     spec = device_spec(device)
@@ -702,6 +845,26 @@ class Session:
     roofline estimate of every kernel cost it priced (at most ``keep_rooflines`` per sheet, 0: none;
     :class:`~hybridperf.estimate.pricing.RooflineMemo`). Every figure is the same as :func:`predict`'s.
 
+    A session may be shared by threads: its calls, as every call of this module, run one at a time per process
+    (:func:`_python_errors`), so threads give no speed-up; a sweep runs processes (``hybridperf predict-many
+    --jobs N``, one session per worker).
+
+    Parameters
+    ----------
+    keep_analyses : int
+        Analyses of model files kept (the oldest dropped first; 0: none).
+    block_cache : bool
+        Compose a model that repeats known ONNX graph segments from their kept results.
+    keep_kernel_scores : int
+        Cross-device model scores kept per GPU and runtime (0: none).
+    keep_rooflines : int
+        Roofline estimates kept per device sheet (0: none).
+
+    Raises
+    ------
+    InputError
+        A count that is not an int >= 0, or ``block_cache`` not a bool.
+
     Examples
     --------
     >>> s = Session()  # doctest: +SKIP
@@ -737,7 +900,22 @@ class Session:
     @_python_errors
     def spec(self, device: str | Path | DeviceSpec) -> DeviceSpec:
         """The device sheet, parsed on first use and again when its file changed (until 2026-12-03 an edited
-        sheet, or ``host`` re-probed, kept its old figures for the session's life)."""
+        sheet, or ``host`` re-probed, kept its old figures for the session's life).
+
+        Parameters
+        ----------
+        device : str, path or DeviceSpec
+            As :func:`device_spec` takes it.
+
+        Returns
+        -------
+        DeviceSpec
+
+        Raises
+        ------
+        InputError
+            As :func:`device_spec`'s.
+        """
         if isinstance(device, DeviceSpec):
             return device
         from hybridperf.analysis.cache import file_key
@@ -753,12 +931,35 @@ class Session:
         return got[0]
 
     @_python_errors
-    def residual(self, spec: DeviceSpec, runtime: Any = None) -> Any:
+    def residual(self, spec: str | Path | DeviceSpec, runtime: Any = None) -> Any:
         """The device's stored residual model (else a GPU's cross-device or a CPU's cross-host model; None if neither),
         loaded on first use. Keyed by the sheet's id and held by identity, as the roofline memo is: another sheet
         object with that id (an edited copy, e.g. another core count) loads its own (a CPU's cross-host model is
-        built from its sheet)."""
-        key = (spec.id, None if runtime is None else str(getattr(runtime, "value", runtime)))
+        built from its sheet).
+
+        Parameters
+        ----------
+        spec : str, path or DeviceSpec
+            The device, as :meth:`spec` takes it (until 2026-12-04 only a :class:`DeviceSpec`: ``residual("t4")``
+            was an ``AttributeError``).
+        runtime : str, Runtime or None
+            The GPU runtime whose model is wanted (``"auto"``: the device kind's); checked as :func:`predict_on`
+            checks it (until 2026-12-04 ``"bogus"`` was a bare ``ValueError`` and ``"onnxruntime"`` on a GPU was
+            taken).
+
+        Returns
+        -------
+        object or None
+            The model :meth:`predict_on` applies with ``residual="auto"``; None: the roofline alone.
+
+        Raises
+        ------
+        InputError
+            An unknown device, or a runtime that is unknown or of another device kind.
+        """
+        spec = self.spec(spec)
+        runtime = _resolve_auto(runtime, spec)
+        key = (spec.id, runtime)
         got = self._residuals.get(key)
         if got is None or got[0] is not spec:
             model = _load_residual(spec, runtime)
@@ -775,8 +976,22 @@ class Session:
     @_python_errors
     def analyze(self, model: Any, example_inputs: Any = None, *, batch: int | None = None,
                 shapes: ShapeArg | None = None, fused: bool = True, workspace: bool = False) -> Analyzed:
-        """:func:`analyze` with this session's caches (a model file analysed before is re-used); ``workspace``: also
-        size the kernels' workspace (what ``runtime="tvm"`` needs)."""
+        """:func:`analyze` with this session's caches (a model file analysed before is re-used, unless it changed).
+
+        Parameters
+        ----------
+        model, example_inputs, batch, shapes, fused, workspace
+            As :func:`analyze`'s.
+
+        Returns
+        -------
+        Analyzed
+
+        Raises
+        ------
+        InputError
+            As :func:`analyze`'s.
+        """
         from hybridperf.analysis.cache import file_key, is_racy
 
         if not isinstance(model, Analyzed):  # the key holds the values analyze() binds (np.int64(2) is batch 2)
@@ -806,7 +1021,23 @@ class Session:
     @_python_errors
     def predict_on(self, analyzed: Analyzed, device: str | Path | DeviceSpec, precision: str | None = None,
                    residual: Any = "auto", runtime: Any = None) -> Prediction:
-        """:func:`predict_on` with the session's device sheets and residual models."""
+        """:func:`predict_on` with the session's device sheets and residual models.
+
+        Parameters
+        ----------
+        analyzed, device, precision, residual, runtime
+            As :func:`predict_on`'s.
+
+        Returns
+        -------
+        Prediction
+            The same figures as :func:`predict_on`'s.
+
+        Raises
+        ------
+        InputError
+            As :func:`predict_on`'s.
+        """
         analyzed = _analyzed(analyzed)
         spec = self.spec(device)
         runtime = _resolve_auto(runtime, spec)
@@ -842,7 +1073,14 @@ class Session:
         return dataclasses.replace(pred, runtime=rt.value, runtime_memory=peak, runtime_memory_note=why)
 
     def stats(self) -> dict[str, int]:
-        """Sizes and hit counters of the session's caches, for benchmarks and logs."""
+        """Sizes and hit counters of the session's caches, for benchmarks and logs.
+
+        Returns
+        -------
+        dict of str to int
+            Entries held per cache (``analyses``, ``specs``, ``residuals``, ``rooflines``, ...) and the analysis
+            cache's hits and misses.
+        """
         return {**self.cache.stats(), "analyses": len(self._analyses), "specs": len(self._specs),
                 "residuals": len(self._residuals), "runtime_peaks": len(self._runtime_peaks),
                 "rooflines": len(self._rooflines) if self._rooflines is not None else 0,
@@ -853,7 +1091,23 @@ class Session:
     def predict(self, model: Any, device: str | Path | DeviceSpec, *, example_inputs: Any = None,
                 batch: int | None = None, shapes: ShapeArg | None = None, precision: str | None = None,
                 fused: bool = True, residual: Any = "auto", runtime: Any = None) -> Prediction:
-        """:func:`predict` with this session's caches."""
+        """:func:`predict` with this session's caches.
+
+        Parameters
+        ----------
+        model, device, example_inputs, batch, shapes, precision, fused, residual, runtime
+            As :func:`predict`'s (``runtime`` defaults to None: the TVM plan's peak).
+
+        Returns
+        -------
+        Prediction
+            The same figures as :func:`predict`'s.
+
+        Raises
+        ------
+        InputError
+            As :func:`predict`'s.
+        """
         spec = self.spec(device)  # a bad device fails fast
         precision = _precision(precision)
         _residual(residual)
@@ -882,7 +1136,27 @@ class Session:
         ``roofline_only`` were not taken.
 
         ``devices`` is one device or a sequence of them (as :func:`check`'s); two different sheets with one id are
-        refused (the result is keyed by id). Every argument and device is checked before any model is analysed."""
+        refused (the result is keyed by id). Every argument and device is checked before any model is analysed.
+
+        Parameters
+        ----------
+        models : sequence of models
+            Model files or any kind :func:`analyze` takes (a list: one path alone is refused).
+        devices : device or sequence of devices
+            As :func:`check`'s.
+        batch, shapes, precision, fused, residual, runtime, roofline_only
+            As above.
+
+        Returns
+        -------
+        dict of (int, str) to Prediction
+            ``{(model index, device id): Prediction}``.
+
+        Raises
+        ------
+        InputError
+            A bad argument or device (before any analysis), or a model that cannot be analysed.
+        """
         from hybridperf.frontends.common import is_onnx_proto
 
         if isinstance(models, (str, bytes, os.PathLike)) or not isinstance(models, Iterable) \
@@ -919,6 +1193,16 @@ def report_dict(result: Prediction | CheckResult) -> dict[str, Any]:
     ``hybridperf predict``'s, a :class:`CheckResult` as ``hybridperf check``'s (plain types only: ``json.dumps`` takes
     it). As in the CLI's output, a figure that is unknown (nothing priced: a lower bound of 0) keeps its number and is
     named in ``totals.unknown_fields``; a check's unknown figure is ``"predicted": null``.
+
+    Parameters
+    ----------
+    result : Prediction or CheckResult
+        From :func:`predict` / :func:`predict_on` or :func:`check`.
+
+    Returns
+    -------
+    dict
+        Plain types, ``schema_version`` first; no NaN or infinity (``json.dumps(..., allow_nan=False)`` takes it).
 
     Raises
     ------

@@ -61,3 +61,12 @@ def test_a_sheet_saying_a_training_cpu_gets_that_hosts_offset_under_any_name(tmp
     spec = load_spec(str(no_stepping))
     assert spec.cpu_identity is not None and spec.cpu_identity.stepping is None
     assert for_sheet(spec).own_host() is None
+
+
+def test_a_device_spec_repr_is_short():
+    # until 2026-12-04 the dataclass repr printed every figure's source text (several KB in a notebook cell)
+    from hybridperf.device.spec import load_spec
+
+    spec = load_spec("t4")
+    text = repr(spec)
+    assert text.startswith("DeviceSpec(id='t4', kind='gpu', name=") and len(text) < 300

@@ -64,9 +64,12 @@ def test_legalize_cache_gives_the_same_module(model_dir):
     assert cache.hits > 0 and len(cache) > 0
 
 
-def test_session_reuses_specs_and_analyses(model_dir):
+def test_session_reuses_specs_and_analyses(model_dir, monkeypatch):
     from hybridperf import api
 
+    # the fixture's files may be seconds old, inside the cache's racy window (run alone, until 2026-12-04 this test
+    # failed now and then): the reuse is what is tested here, not that window
+    monkeypatch.setattr("hybridperf.analysis.cache.RACY_NS", 0)
     s = api.Session()
     path = model_dir / "resnet_like.onnx"
     a1 = s.analyze(path, batch=1)

@@ -333,6 +333,11 @@ class DeviceSpec:
         return hash((self.id, self.name, self.kind, self.path, self.launch_overhead_s, self.idle_power_w,
                      self.max_power_w, tuple(sorted(self.peak_flops_per_s.items()))))
 
+    def __repr__(self) -> str:
+        """Short: the id, kind, name and file (the dataclass repr printed every source text, several KB in a notebook
+        cell, until 2026-12-04); every figure stays on the attributes and in ``hybridperf devices show``."""
+        return f"DeviceSpec(id={self.id!r}, kind={self.kind!r}, name={self.name!r}, path={self.path!r})"
+
     def peak_flops(self, precision: str) -> float:
         """Dense peak FLOP/s (or OP/s) for ``precision``, following :attr:`~hybridperf.precision.Precision.fallback`."""
         for p in fallback_chain(precision):
