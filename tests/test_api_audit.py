@@ -39,7 +39,7 @@ def test_module_docstring_has_no_stray_fragment():
     ("kwargs", "fix"),
     [
         ({"precision": "FP16"}, "did you mean 'fp16'"),
-        ({"precision": "fp32"}, "use one of tf32, fp16, bf16, fp8, int8, or None"),  # was a KeyError
+        ({"precision": "fp32"}, "pass precision=None"),  # was a KeyError; since 2026-12-04 says fp32 needs none
         ({"runtime": "pytorch"}, "'torch-cudagraph'"),  # was a ValueError
         ({"residual": "none"}, "None (roofline only)"),  # was an AttributeError after the analysis
         ({"residual": False}, "None (roofline only)"),

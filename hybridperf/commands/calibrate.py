@@ -5,6 +5,7 @@
     hybridperf calibrate --device ID --measure MODEL.onnx ... | DIR [--shots K]   # on the machine itself
     hybridperf calibrate --device ID --data DIR [--target COLUMN] [--few-shot K --base-device ID]   # from tables
     hybridperf calibrate --device GPU --runtime torch|torch-cudagraph --data ROWS.csv | --measure M.pt2 ...  # GPU
+    hybridperf calibrate --device ID --reset [--out DIR]   # remove what a CPU calibration stored
 
 ``--measure`` (CPU): measure the models here with onnxruntime (interleaved rounds, :mod:`hybridperf.measure.rounds`),
 featurize, adapt the cross-host CPU model to them (few-shot) and store it under the user data directory; prints
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hybridperf.cli import ExitCode
 from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
@@ -38,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="CPU: ONNX models (or directories of them) to measure on this machine and adapt the "
                           "cross-host CPU model to; GPU: .pt2 programs (torch.export) run here with PyTorch on CUDA "
                           "(at least 2; a few seconds each)")
+    src.add_argument("--reset", action="store_true",
+                     help="remove the model calibrate stored for --device (and its measurements), so that predict "
+                          "prices it as before calibrating; with --out DIR: the model stored there")
     p.add_argument("--shots", type=int, metavar="K",
                    help="with --measure: adapt on K random models and hold out the rest (default: adapt on all, "
                         "held-out error by leave-one-out)")
@@ -75,6 +80,8 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.commands.calibrate_gpu import is_gpu_calibration, run_gpu
 
+    if getattr(args, "reset", False):
+        return run_reset(args)
     if is_gpu_calibration(args):
         return run_gpu(args)
     if args.measure is None and args.batch is not None:
@@ -150,6 +157,92 @@ def run(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def run_reset(args: argparse.Namespace) -> ExitCode:
+    """``--reset``: remove the model ``calibrate`` stored for ``--device`` (``host``: this machine's, under its
+    host folder; another CPU sheet: ``models/ID/``; ``--out DIR``: that folder) and the measurements ``--measure``
+    left beside it, under the locks a calibration stores them under; predictions then use the packaged model again.
+    Nothing stored: said, exit 0. Until 2026-12-04 there was no way but finding and deleting the folder by hand, and
+    only a packaged sheet's calibration said so.
+
+    Raises
+    ------
+    InputError
+        Another option than ``--out`` / ``--format`` is given, the device is a GPU's, or the folder cannot be removed.
+    """
+    import json
+    import shutil
+    from contextlib import ExitStack
+
+    from hybridperf.data import user_data_dir
+    from hybridperf.errors import InputError
+    from hybridperf.measure.host import HOST_ID, host_dir, host_model_dir
+    from hybridperf.residual.model import user_model_dir
+    from hybridperf.residual.store import describe_stored, model_lock
+
+    given = [f"--{k.replace('_', '-')}" for k in ("shots", "batch", "threads", "few_shot", "base_device", "target",
+                                                   "runtime", "models", "dtype") if getattr(args, k, None) is not None]
+    if given:
+        raise InputError(f"--reset removes a stored calibration and takes only --device and --out; drop {', '.join(given)}")
+    is_host = args.device == HOST_ID
+    if is_host:
+        device, data = HOST_ID, host_dir() / "calibration"
+    else:
+        from hybridperf.device.spec import load_spec
+
+        spec = load_spec(args.device)
+        if spec.kind != "cpu":
+            raise InputError(f"--reset removes a CPU calibration; {spec.id} is a {spec.kind}, whose adaptation is one "
+                             f"file: delete {user_model_dir() / spec.id}/gpu_adaptation-RUNTIME.json")
+        device, data = spec.id, user_data_dir() / "calibration" / spec.id
+    out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / device)
+    if args.out:
+        data = None  # --out was the model's folder alone; measurements stay where --measure left them
+    try:
+        with ExitStack() as held:  # in the order run_measure takes them: the measurements', then the model's
+            for d in (data, out):
+                if d is not None and d.parent.is_dir():
+                    held.enter_context(model_lock(d))
+            before = describe_stored(out)
+            if before is not None:
+                _remove_model(out)
+            measured = data is not None and data.is_dir()
+            if measured:
+                shutil.rmtree(data)
+    except OSError as exc:
+        raise InputError(f"cannot remove the calibration of {device} in {out}: {exc.strerror or exc}") from exc
+    result = {"device": device, "removed": before, "model_dir": str(out),
+              "measurements_removed": str(data) if measured else None, "predict_used_it": not args.out}
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result, indent=1) + "\n")
+        return ExitCode.OK
+    from hybridperf.report.calibration import reset_text
+
+    sys.stdout.write(reset_text(result) + "\n")
+    return ExitCode.OK
+
+
+def _remove_model(directory: Path) -> None:
+    """Remove the model stored in ``directory``: its sidecar first (readers look for it first, so none loads half a
+    model), then the other files a model writes (:data:`~hybridperf.residual.store.MODEL_ENTRIES`), then the folder
+    where nothing else is in it (a folder of ``--out`` may hold the user's own files: they are left alone)."""
+    import shutil
+
+    from hybridperf.residual.model import SIDECAR_FILE
+    from hybridperf.residual.store import MODEL_ENTRIES
+
+    (directory / SIDECAR_FILE).unlink(missing_ok=True)
+    for name in MODEL_ENTRIES:
+        p = directory / name
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+    try:
+        directory.rmdir()
+    except OSError:  # other files: not the model's
+        pass
+
+
 def _check_table_device(data, rows, device: str) -> None:
     """The rows of ``--data`` were featurized for ``device``'s sheet (their ``device`` column; a table without one is
     not judged). Until 2026-12-03 `calibrate --device host-epyc-zen5-1c --data` on the tables `calibrate --device
@@ -184,8 +277,9 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     if args.few_shot is not None or args.base_device is not None:
         raise InputError("--few-shot/--base-device go with --data; with --measure use --shots K")
-    if args.shots is not None and args.shots < 1:
-        raise InputError(f"--shots must be >= 1, got {args.shots}")
+    if args.shots is not None and args.shots < 1:  # until 2026-12-04 "must be >= 1", and then 1 was refused too
+        raise InputError(f"--shots must be >= 1 model to adapt on, and 1 keeps no correction: use --shots 2 or more "
+                         f"(got {args.shots})")
     if args.shots == 1:  # ResidualModel.adapt: with one model every correction's leave-one-out error is the base's
         raise InputError("--shots 1: an adaptation on one model keeps no correction (it takes 2 to choose one by "
                          "leave-one-out), so the stored model would be the zero-shot one; use --shots 2 or more")
@@ -225,6 +319,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
               "that predicts it held out)", file=sys.stderr)
 
     models = collect_models(args.measure, args.batch, on_duplicate=duplicate)  # before any probe or measurement
+    _check_batch_taken(models, args.batch)
     _check_shots(args.shots, len(models), "given")
     from hybridperf.measure.host import check_writable
 
@@ -242,7 +337,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     if not args.out:
         check_writable(out, "the calibrated model")  # before the measuring, not after
     check_writable(data, "the measurements")
-    models, collapsed = _without_subnormal_hazards(models, args.batch)  # one run each, after the cheap checks
+    models, collapsed, unscanned = _without_subnormal_hazards(models, args.batch)  # one run each, after cheap checks
     _check_shots(args.shots, len(models), "whose timing is of the model")
 
     def progress(key: str, rnd: int, median_s: float, fastest_s: float) -> None:
@@ -251,6 +346,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     rows, profile, failures = measure_rounds(models, spec.id, threads, rounds=args.rounds, seed=args.seed,
                                              on_measured=progress, batch=args.batch)
+    _say_unscanned(unscanned, rows)
     left_out = {}  # key -> why: not measured (onnxruntime), or measured but not analysed (hybridperf)
     for key, why in dict.fromkeys(failures):  # a model that fails does so in every round: say it once
         print(f"hybridperf: warning: {key}: not measured: {why}", file=sys.stderr)
@@ -325,6 +421,13 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
               "left_out_subnormal": [str(p) for p in collapsed], "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
               "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
                                    "adapted": None if untested else res.adapted_mape_pct},
+              # the "zero_shot" figures' model: with a training host's own offset (this CPU was trained on), or None:
+              # zero-shot (as `predict` said before calibrating)
+              "base_offset_of": res.base_offset_of or None,
+              # how to go back to the packaged model (until 2026-12-04 no command; the folder was deleted by hand)
+              "reset_command": f"hybridperf calibrate --device {args.device} --reset"
+                               + (f" --out {args.out}" if args.out else ""),
+              "predict_uses_it": not args.out,  # --out DIR: stored there only, predict looks where it stores
               "heldout_unknown_reason": untested_why,
               # the measurements' own test-retest (None: unknown, one round); held-out differences below it are noise
               "measurement_retest": {"rounds": args.rounds,
@@ -379,6 +482,36 @@ def heldout_adaptation(n: int, k: int, shots: int | None) -> tuple[int, str | No
                       f"all {k})")
 
 
+def _check_batch_taken(models, batch: int | None) -> None:
+    """``--batch N`` must bind every model (a symbolic leading dimension, or a fixed one of N), as ``predict`` and
+    ``measure`` refuse a ``--batch`` no input takes. Until 2026-12-04 each model of a fixed other batch was tried in
+    the rounds and named "not measured" on a line of its own (a folder of batch-1 exports with ``--batch 2``: four
+    warnings, then "only 0 of 4 models could be measured and analysed", exit 2).
+
+    Raises
+    ------
+    InputError
+        One line naming the models whose batch is fixed at another size.
+    """
+    from hybridperf.errors import InputError
+    from hybridperf.measure.onnxruntime import input_specs
+
+    if batch is None:
+        return
+    fixed = []
+    for path in models:
+        try:
+            input_specs(path, None, batch)
+        except InputError as exc:  # other failures (an input type onnxruntime lacks) are the measuring's to name
+            if str(exc).startswith(f"--batch {batch} "):
+                fixed.append(path.name)
+    if fixed:
+        names = ", ".join(fixed[:3]) + (f" and {len(fixed) - 3} more" if len(fixed) > 3 else "")
+        raise InputError(f"--batch {batch} cannot be applied to {len(fixed)} of {len(models)} models, whose batch is "
+                         f"fixed at another size ({names}); drop --batch, or measure only models with a dynamic batch "
+                         "axis")
+
+
 def _check_shots(shots: int | None, n: int, which: str) -> None:
     """``--shots K`` must leave at least one of the ``n`` models (those ``which``) to hold out."""
     from hybridperf.errors import InputError
@@ -391,21 +524,38 @@ def _check_shots(shots: int | None, n: int, which: str) -> None:
 def _without_subnormal_hazards(models, batch: int | None):
     """The models whose timing would be of the model, not of subnormal assists (:mod:`hybridperf.measure.subnormal`):
     each hazard is named on stderr and left out before any measurement; fewer than 2 left is an input error.
-    Returns ``(kept, left out)``."""
-    from hybridperf.commands._common import scan_subnormals
+    Returns ``(kept, left out, not scanned)``, the last ``{path: why}`` of the models the scan could not run: said
+    by :func:`_say_unscanned` once measuring has run them (a model onnxruntime cannot run is named there once, as not
+    measured; until 2026-12-04 it got a "not scanned" warning before that one as well)."""
     from hybridperf.errors import InputError
+    from hybridperf.measure.subnormal import scan_inputs
 
-    kept, out = [], []
+    kept, out, unscanned = [], [], {}
     for path in models:
-        s = scan_subnormals(path, None, batch, "left out of the calibration")  # None: measuring reports the failure
-        if s is not None and s.hazard:
+        try:
+            s = scan_inputs(path, None, batch)
+        except Exception as exc:  # noqa: BLE001 - the scan is a check on a timing, never a reason to lose it
+            unscanned[path] = f"{type(exc).__name__}: {exc}"
+            kept.append(path)
+            continue
+        if s.hazard:
+            print(s.warning(str(path), "left out of the calibration"), file=sys.stderr)
             out.append(path)
         else:
             kept.append(path)
     if len(kept) < 2:
         raise InputError(f"only {len(kept)} of {len(models)} models time the model rather than subnormal assists; "
                          "calibration needs 2: pass exports with trained weights")
-    return kept, out
+    return kept, out, unscanned
+
+
+def _say_unscanned(unscanned, rows) -> None:
+    """One warning per model measured (a row of ``rows`` names its absolute path) that the subnormal scan could not
+    run; a model not measured is named by the measuring's warning instead."""
+    measured = {str(r.get("model")) for r in rows}
+    for path, why in unscanned.items():
+        if str(Path(path).resolve()) in measured or str(path) in measured:
+            print(f"hybridperf: warning: {path}: not scanned for subnormal activations ({why})", file=sys.stderr)
 
 
 def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:
@@ -492,12 +642,54 @@ def _check_probed_here(spec) -> None:
         raise InputError(f"--device {spec.id} is the {packaged}sheet of another CPU ({theirs}; this machine: {here}): "
                          "its model would be adapted to this machine's timings; calibrate this machine with --device "
                          "host, or a sheet probed here (`hybridperf probe --out my-box.yaml`)")
+    named = _named_cpu_elsewhere(spec)
+    if named is not None:
+        theirs, here = named
+        packaged = "packaged " if Path(spec.path).resolve().parent == default_spec_dir().resolve() else ""
+        raise InputError(f"--device {spec.id} is the {packaged}sheet of another CPU ({theirs}; this machine: {here}): "
+                         "its model would be adapted to this machine's timings; calibrate this machine with --device "
+                         "host, or a sheet probed here (`hybridperf probe --out my-box.yaml`)")
     elsewhere = probed_elsewhere(spec.notes)
     if elsewhere is not None:
         probed, here = elsewhere
         raise InputError(f"--device {spec.id}: its sheet was probed on another CPU ({probed}; this "
                          f"machine: {here}), and the model would adapt it to this machine's timings; calibrate on "
                          "that machine, or probe this one (`hybridperf probe --out ID.yaml`) and calibrate that sheet")
+
+
+#: words of a CPU sheet's name or notes that name its vendor, by the vendor id ``lscpu`` reports
+_VENDOR_WORDS = {"GenuineIntel": r"\b(intel|xeon|core i[3579])\b", "AuthenticAMD": r"\b(amd|epyc|ryzen|threadripper)\b"}
+
+
+def _named_cpu_elsewhere(spec) -> tuple[str, str] | None:
+    """``(the CPU a sheet's words name, this machine's)`` where a sheet without a ``cpu_identity`` names another
+    instruction set (:func:`~hybridperf.residual.cross_host.sheet_isa` of its name and notes: ``arm`` against an
+    x86-64 machine) or another vendor (Intel / Xeon against an AMD machine) than this machine's; None where they
+    agree, where the sheet names none or several, where it has a ``cpu_identity`` (judged by it) or this machine's
+    is not known. Until 2026-12-04 ``--device host-xeon-2c`` (a packaged Intel sheet without an identity, its
+    training CPU not recorded) or ``raspberry-pi-4b`` was calibrated from an AMD machine's timings wherever it had
+    the CPUs."""
+    import platform
+    import re
+
+    from hybridperf.measure.host import host_cpu
+    from hybridperf.residual.cross_host import sheet_isa
+
+    if getattr(spec, "cpu_identity", None) is not None:
+        return None
+    text = " ".join([spec.name or "", spec.notes or ""])
+    machine = platform.machine().lower()
+    isa_here = ("x86-64" if machine in ("x86_64", "amd64", "i686", "i386") else
+                "arm" if machine.startswith(("arm", "aarch")) else "")
+    isa = sheet_isa(text)
+    if isa and isa_here and isa != isa_here:
+        return f"{isa}, as its name and notes say", f"{isa_here}, {machine}"
+    vendors = [v for v, words in _VENDOR_WORDS.items() if re.search(words, text, re.I)]
+    here = host_cpu()  # the words every CPU check compares (cross_host.cpu_label: the vendor first)
+    vendor_here = here.split(" ")[0]
+    if len(vendors) == 1 and vendor_here in _VENDOR_WORDS and vendors[0] != vendor_here:
+        return f"{vendors[0]}, as its name and notes say", here
+    return None
 
 
 def _check_named_sheet(spec, out) -> str | None:
@@ -531,8 +723,8 @@ def _check_named_sheet(spec, out) -> str | None:
     if out:
         return None
     return (f"{spec.id} is a packaged sheet: the model calibrated here prices it (`predict --device {spec.id}`) "
-            f"instead of the packaged one, from this machine's timings ({here or 'its CPU unknown'}); delete the stored "
-            "model directory to go back")
+            f"instead of the packaged one, from this machine's timings ({here or 'its CPU unknown'}); "
+            f"`hybridperf calibrate --device {spec.id} --reset` goes back")
 
 
 def _stage_dir(src, dest):

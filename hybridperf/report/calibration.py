@@ -38,6 +38,17 @@ def _retest_line(r: dict[str, Any] | None) -> str:
             "above smaller than that are noise")
 
 
+def _base_words(result: dict[str, Any]) -> str:
+    """What the "zero-shot" figures are: the packaged cross-host model before calibrating, zero-shot, or (on a CPU it
+    was trained on) with that training host's own offset, as `predict` said. Until 2026-12-04 "cross-host zero-shot"
+    either way: on a training CPU `predict` said "not zero-shot" and calibrate "zero-shot" of the same figures."""
+    host = result.get("base_offset_of")
+    if not host:
+        return "cross-host zero-shot"
+    return (f"cross-host with training host {host}'s offset (this CPU was trained on, so not zero-shot; the "
+            "'zero-shot' column)")
+
+
 def measure_calibration_text(result: dict[str, Any]) -> str:
     """The summary of ``hybridperf calibrate --measure``: held-out error per predictor and per model."""
     h = result["heldout_mape_pct"]
@@ -48,7 +59,7 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
     lines = [
         f"calibrated {result['device']} on {result['models']} measured models ({result['threads']} thread(s)); "
         f"stored in {result['stored']}",
-        f"held-out error ({result['heldout']}): roofline {h['roofline']:.1f} %, cross-host zero-shot "
+        f"held-out error ({result['heldout']}): roofline {h['roofline']:.1f} %, {_base_words(result)} "
         f"{h['zero_shot']:.1f} %{adapted}",
         _retest_line(result.get("measurement_retest")),
         "",
@@ -66,6 +77,9 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
                      f"{m.get('first_utc') or 'unknown'} to {m.get('last_utc') or 'unknown'}")
     if result.get("replaced"):
         lines.append(f"replaced the model stored there before: {result['replaced']}")
+    if result.get("reset_command"):
+        undo = "to go back to the packaged model" if result.get("predict_uses_it", True) else "to remove it"
+        lines.append(f"{undo}: {result['reset_command']}")
     for r in result.get("not_calibrated_on") or ():
         lines.append(f"left out: {r['key']}: {r['why']}")
     if result.get("duplicates_left_out"):
@@ -75,3 +89,16 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
         lines.append("left out (collapsed, subnormal activations: their timing is of microcode assists): "
                      + ", ".join(result["left_out_subnormal"]))
     return "\n".join(lines)
+
+
+def reset_text(result: dict[str, Any]) -> str:
+    """What ``hybridperf calibrate --device ID --reset`` removed (or that nothing was stored)."""
+    if result["removed"] is None:
+        line = f"no calibrated model stored for {result['device']} in {result['model_dir']}: nothing removed"
+    else:
+        line = f"removed the model calibrated for {result['device']} from {result['model_dir']} ({result['removed']})"
+        if result.get("predict_used_it", True):
+            line += f"; predictions for {result['device']} use the packaged model again"
+    if result.get("measurements_removed"):
+        line += f"\nremoved its measurements {result['measurements_removed']}"
+    return line

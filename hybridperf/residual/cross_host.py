@@ -610,14 +610,24 @@ class CrossHostModel(ResidualModel):
                 if why:
                     s += f", unverified ({why})"
         if self.adaptation_ and self.adaptation_.get("alone_weight"):
-            s += f", blended {self.adaptation_['alone_weight']:g} with a model of those {self.adaptation_['k']} alone"
+            w = self.adaptation_["alone_weight"]
+            # until 2026-12-04 "(no correction kept: none beat the base model by leave-one-out), blended 1 with ...":
+            # read as "the base model's figures", where with weight 1 they are the alone model's only
+            s = s.replace("(no correction kept: none beat the base model by leave-one-out)",
+                          "(no correction of the base model kept)")
+            s += f", blended {w:g} with a model of those {self.adaptation_['k']} alone"
+            if w >= 1.0:
+                s += " (the figures are that model's)"
         return s
 
     def unverified_reason(self) -> str:
         """Why no measurement checks this model's zero-shot figures for :attr:`host_` (:meth:`_unverified`, joined);
-        "" when they are checked, or when the model is adapted or priced with a training host's own offset."""
-        if self.host_ is None or self.adaptation_ or self.own_host() is not None:
+        "" when they are checked, or when the model is adapted; priced with a training host's own offset, only the
+        figures its sheet does not give (a sheet that names a training CPU, :attr:`HostFigures.assumed`)."""
+        if self.host_ is None or self.adaptation_:
             return ""
+        if self.own_host() is not None:
+            return f"its sheet gives {' and '.join(self.host_.assumed)}" if self.host_.assumed else ""
         return "; ".join(self._unverified())
 
     def _unverified(self) -> list[str]:
@@ -792,6 +802,11 @@ class CalibrationResult:
     zero_shot_mape_pct: float
     adapted_mape_pct: float
     per_model: tuple[tuple[str, float, float, float, float], ...]  # key, measured, roofline, zero-shot, adapted (s)
+    #: the training host whose own offset the base model ("zero-shot" column) priced this CPU with
+    #: (:meth:`CrossHostModel.own_host`: a CPU and thread count the packaged model was trained on), ``""`` where it
+    #: was zero-shot; until 2026-12-04 that figure was called "cross-host zero-shot" either way, while `predict` said
+    #: "not zero-shot"
+    base_offset_of: str = ""
 
 
 def base_model(spec, threads: int, cpu: str = ""):
@@ -841,7 +856,7 @@ def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
 def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = None, seed: int = 0,
                      cpu: str = "") -> CalibrationResult:
     """Adapt the cross-host model to the measurements in ``data_dir`` (see the module docstring); ``cpu`` as for
-    :func:`base_model`.
+    :func:`base_model` (``""``: the CPU the sheet's ``cpu_identity`` names, if any, as :func:`for_sheet` prices it).
 
     ``shots`` K < n: adapt on K random models, held-out error on the other n - K; else adapt on all and
     report leave-one-out error (each model predicted by an adaptation on the other n - 1). The labels are the
@@ -852,6 +867,12 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
     from hybridperf.residual.model import CPU_TARGET, load_table, mape, subset
 
     X, y, _, _, kt, rows = load_table(data_dir, target=CPU_TARGET)
+    # a sheet that says its CPU starts from what `predict -d` gave before calibrating (for_sheet): until 2026-12-04 a
+    # sheet probed here (`probe --out`, with its cpu_identity) was priced with a training host's offset by predict but
+    # adapted, and compared, from the zero-shot model
+    ident = getattr(spec, "cpu_identity", None)
+    if not cpu and ident is not None:
+        cpu = cpu_label(ident.vendor, ident.family, ident.model, ident.stepping)
     base = base_model(spec, threads, cpu)
     kth = with_host(kt, base.host_)
     n = len(y)
@@ -881,8 +902,9 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
                                                       "heldout_mape_pct": mape(np.exp(pred), true),
                                                       "heldout_zero_shot_mape_pct": mape(np.exp(zs), true),
                                                       "heldout_roofline_mape_pct": mape(np.ones(len(test)), true)}}
+    own = base.own_host()
     return CalibrationResult(model, n, k, heldout, mape(np.ones(len(test)), true), mape(np.exp(zs), true),
-                             mape(np.exp(pred), true), per)
+                             mape(np.exp(pred), true), per, base_offset_of=own.figures.device if own else "")
 
 
 def _log_roof_index() -> int:
