@@ -28,6 +28,7 @@ class ExitCode(enum.IntEnum):
     BUDGET_EXCEEDED = 1
     INPUT_ERROR = 2
     INTERNAL_ERROR = 3
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, the shell's convention; exit 3, "internal", until 2026-12-04)
 
 
 #: command name -> module under hybridperf.commands
@@ -190,8 +191,8 @@ def run_guarded(func, args) -> int:
         print(f"hybridperf: error: {_one_line(exc)}", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     except KeyboardInterrupt:
-        print("hybridperf: interrupted", file=sys.stderr)
-        return ExitCode.INTERNAL_ERROR
+        print("hybridperf: interrupted (nothing half-written: outputs are written whole or not at all)", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return ExitCode.OK
     except OSError as exc:

@@ -70,3 +70,15 @@ def test_a_device_spec_repr_is_short():
     spec = load_spec("t4")
     text = repr(spec)
     assert text.startswith("DeviceSpec(id='t4', kind='gpu', name=") and len(text) < 300
+
+
+def test_ctrl_c_exits_130_not_internal_error(monkeypatch, capsys):
+    # until 2026-12-04 an interrupted command exited 3, "internal error", which asks the user to report a defect
+    import hybridperf.commands.devices as devices
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(devices, "run", interrupted)
+    assert main(["devices"]) == ExitCode.INTERRUPTED == 130
+    assert capsys.readouterr().err.startswith("hybridperf: interrupted")

@@ -280,13 +280,13 @@ QUIET_ADVICE = ("or calibrate again when the machine is quiet (a busy machine ti
                 "speed)")
 
 
-def warn_if_adaptation_worse(heldout_mape_pct, advice: str = QUIET_ADVICE) -> None:
-    """A calibration whose adapted model predicts its held-out models worse than the zero-shot model did says so on
-    stderr, with ``advice`` after "measure more models," (the model is stored all the same: the user asked for it,
-    and a rerun replaces it)."""
+def warn_if_adaptation_worse(heldout_mape_pct, advice: str = QUIET_ADVICE, base: str = "the zero-shot model's") -> None:
+    """A calibration whose adapted model predicts its held-out models worse than the base model did (``base``: the
+    zero-shot model, or on a training CPU its host's offset) says so on stderr, with ``advice`` after "measure more
+    models," (the model is stored all the same: the user asked for it, and a rerun replaces it)."""
     import sys
 
     adapted, zero = heldout_mape_pct["adapted"], heldout_mape_pct["zero_shot"]
     if adapted > zero:
-        print(f"hybridperf: warning: the adapted model's held-out error ({adapted:.1f} %) is above the zero-shot "
-              f"model's ({zero:.1f} %) on these models: measure more models, {advice}", file=sys.stderr)
+        print(f"hybridperf: warning: the adapted model's held-out error ({adapted:.1f} %) is above {base} "
+              f"({zero:.1f} %) on these models: measure more models, {advice}", file=sys.stderr)

@@ -442,7 +442,9 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     if untested:
         print(f"hybridperf: warning: held-out error of the adaptation unknown: {untested_why}", file=sys.stderr)
     else:
-        warn_if_adaptation_worse(result["heldout_mape_pct"])
+        # on a training CPU the base is that host's offset, as predict says (until 2026-12-04 called zero-shot here)
+        warn_if_adaptation_worse(result["heldout_mape_pct"], base=f"the base model's (the offset of training host "
+                                 f"{res.base_offset_of})" if res.base_offset_of else "the zero-shot model's")
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK
