@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     c = caveats(pred, s, args.allow_unsupported)
     source = pred.analyzed.source
     sys.stdout.write((to_json(s, source, c) if args.format == "json" else to_table(s, source, c)) + "\n")
+    for w in pred.warnings:  # as predict's (until 2026-12-04 mig said nothing of e.g. a precision priced at another)
+        print(f"hybridperf: warning: {w}", file=sys.stderr)
     if c.undecided:
         print(f"hybridperf: error: cannot size a MIG profile for {source} on {s.device}: {c.undecided}", file=sys.stderr)
         return ExitCode.INPUT_ERROR

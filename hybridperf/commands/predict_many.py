@@ -191,7 +191,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         if sink is not None:
             sink.close()
     ordered = [rows[str(m)] for m in models]
-    out = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](ordered, spec.id)
+    # the run's --precision in every format (until 2026-12-04 in none: an int8 run read as an fp32 one)
+    out = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](ordered, spec.id, args.precision)
     sys.stdout.write(out + "\n")
     for r in ordered:
         for w in r.get("warnings") or ():

@@ -143,4 +143,7 @@ def header_line(pred: Prediction) -> str:
         f"# hybridperf: {pred.spec.id}: latency {fmt_bound(pred.latency_s, fmt_time, lb)}"
         + (f" ({lower})" if lower else "")
         + f" [{pred.calibration}], TVM plan peak memory {memory}, {flops}"
+        # the override every figure is priced at, as predict's device line ("precision int8"): until 2026-12-04 the
+        # header did not say it, and an int8 annotation read as an fp32 one
+        + (f", precision {pred.precision}" if pred.precision else "")
     )

@@ -8,8 +8,12 @@ from typing import Any
 from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, table
 
 
-def to_json(rows: list[dict[str, Any]], device: str) -> str:
-    return json.dumps({"device": device, "models": rows}, indent=2, allow_nan=False)  # unknown is null: no NaN
+def to_json(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
+    """``{"device", "precision", "models"}``: ``precision`` the run's ``--precision`` (null: each op at the model's
+    own), as ``predict --format json``'s ``precision_override`` (until 2026-12-04 not in the output, so an int8 run
+    and an fp32 run of the same models gave the same-looking rows)."""
+    return json.dumps({"device": device, "precision": precision, "models": rows}, indent=2,
+                      allow_nan=False)  # unknown is null: no NaN
 
 
 #: ``--format csv`` columns, SI units in the names (as the JSON rows' keys)
@@ -22,10 +26,11 @@ CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", 
 # and calibration too (what priced the latency, and whether it is unverified)
 
 
-def to_csv(rows: list[dict[str, Any]], device: str) -> str:
+def to_csv(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
     """One CSV line per row under a header (``device`` a column too, so files of several runs concatenate). A figure
     that is unknown -- an error row's, or a lower bound of 0 where nothing was priced (``unknown_fields``) -- is an
-    empty cell, never 0; a lower bound keeps its number and says so in ``lower_bound``."""
+    empty cell, never 0; a lower bound keeps its number and says so in ``lower_bound``. ``precision`` (the run's
+    ``--precision``) is taken for the renderers' common signature; the columns do not carry it yet."""
     import csv
     import io
 
@@ -52,7 +57,18 @@ def to_csv(rows: list[dict[str, Any]], device: str) -> str:
     return buf.getvalue().rstrip("\n")
 
 
-def to_table(rows: list[dict[str, Any]], device: str) -> str:
+def _status(r: dict[str, Any]) -> str:
+    """A priced row's status: its lower bound's reason, ``ok``, and ``unverified`` where its latency is (as check's
+    ``ok (unverified)`` / ``UNDECIDED (lower bound, unverified)``; until 2026-12-04 a lower-bound row dropped it)."""
+    unverified = bool(r.get("latency_note"))
+    if r.get("lower_bound_reason"):
+        return r["lower_bound_reason"] + (" (unverified)" if unverified else "")
+    return "ok (unverified)" if unverified else "ok"
+
+
+def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
+    """The rows as a table and a summary line; ``precision`` (the run's ``--precision``) is named there, as
+    ``predict``'s device line names it."""
     body = []
     for r in rows:
         if r["status"] != "error":
@@ -67,7 +83,7 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
                              "lower_bound" if r.get("memory_lower_bound") else "exact"),
                     fmt_bound(r["flops"], fmt_flops, lb),
                     # as check's "ok (unverified)": a zero-shot latency for a device unlike the training ones
-                    r.get("lower_bound_reason") or ("ok (unverified)" if r.get("latency_note") else "ok"),
+                    _status(r),
                 ]
             )
         else:
@@ -75,5 +91,7 @@ def to_table(rows: list[dict[str, Any]], device: str) -> str:
     failed = sum(1 for r in rows if r["status"] == "error")
     partial = sum(1 for r in rows if r["status"] == "lower bound")
     bounds = f", {partial} lower bound{'' if partial == 1 else 's'}" if partial else ""
-    summary = f"{len(rows)} model{'' if len(rows) == 1 else 's'} on {device}: {len(rows) - failed - partial} ok{bounds}, {failed} failed"
+    at = f" at precision {precision}" if precision else ""
+    summary = (f"{len(rows)} model{'' if len(rows) == 1 else 's'} on {device}{at}: {len(rows) - failed - partial} ok"
+               f"{bounds}, {failed} failed")
     return table(body, ["model", "latency", "energy", "peak memory", "flops", "status"], "lrrrrl") + "\n" + summary

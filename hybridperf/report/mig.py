@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from hybridperf.estimate.mig import EXACT, Caveats, latency_unknown
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_time, table
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_percent, fmt_time, table
 
 
 def suggested(s, c: Caveats = EXACT):
@@ -65,6 +65,14 @@ def _yes_no(v: bool | None, lower: bool) -> str:
     return ("yes (lower bound)" if lower else "yes") if v else "no"
 
 
+def _tie(latency_s: float | None, budget_s: float | None) -> str:
+    """`` (+<1%)`` where a latency over the budget prints as the budget (``2.535 ms`` against ``2.535 ms``), as
+    check's ``OVER (+<1%)``; else "". Until 2026-12-04 the row read ``2.535 ms ... no`` beside a budget of 2.535 ms."""
+    if latency_s is None or budget_s is None or latency_s <= budget_s or fmt_time(latency_s) != fmt_time(budget_s):
+        return ""
+    return f" (+{fmt_percent(latency_s / budget_s - 1, 0)})"
+
+
 def to_table(s, model: str, c: Caveats = EXACT) -> str:
     lower, unknown = bool(c.lower_bound), latency_unknown(s, c)
     chosen = suggested(s, c)
@@ -78,7 +86,8 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
             fmt_bytes(o.profile.memory_bytes),
             _yes_no(o.fits_memory, c.memory_lower_bound),
             fmt_bound(o.latency_s, fmt_time, lower),
-            "unknown" if unknown and o.meets_latency is not None else _yes_no(o.meets_latency, lower),
+            "unknown" if unknown and o.meets_latency is not None else
+            _yes_no(o.meets_latency, lower) + _tie(o.latency_s, s.max_latency_s),
             "<- suggested" if o is chosen else "",
         ]
         for o in s.options
@@ -132,6 +141,7 @@ def _tail(s, c: Caveats, budget: str, unknown: bool) -> str:
         ge = "≥ " if c.lower_bound else ""
         return (
             f"no profile meets the latency budget: even {full.profile.name} (the whole GPU) is predicted at "
-            f"{ge}{fmt_time(full.latency_s)} > {fmt_time(s.max_latency_s)}; relax the budget or reduce the batch"
+            f"{ge}{fmt_time(full.latency_s)} > {fmt_time(s.max_latency_s)}{_tie(full.latency_s, s.max_latency_s)}; "
+            "relax the budget or reduce the batch"
         )
     return "no profile fits: reduce the batch or memory, or relax the budget"
