@@ -82,3 +82,25 @@ def test_ctrl_c_exits_130_not_internal_error(monkeypatch, capsys):
     monkeypatch.setattr(devices, "run", interrupted)
     assert main(["devices"]) == ExitCode.INTERRUPTED == 130
     assert capsys.readouterr().err.startswith("hybridperf: interrupted")
+
+
+def test_predict_many_csv_names_the_precision_of_the_run():
+    # until 2026-12-04 an int8 or fp16 run's CSV rows did not say they were priced at that precision
+    from hybridperf.report.many import to_csv
+
+    row = {"model": "a.onnx", "status": "ok", "latency_s": 1e-3}
+    header, line = to_csv([row], "t4", "fp16").splitlines()
+    assert header.endswith(",precision") and line.endswith(",fp16")
+    assert to_csv([row], "t4").splitlines()[1].endswith(",")  # no override: an empty cell
+
+
+def test_devices_show_gives_the_sms_mig_prices_a_profile_on(capsys):
+    # until 2026-12-04 `devices show` gave "1/7 compute" while `mig` priced 14 of the A100's 108 SMs from the same sheet
+    import json
+
+    assert main(["devices", "show", "a100-sxm-80gb", "--format", "json"]) == ExitCode.OK
+    profiles = {m["name"]: m for m in json.loads(capsys.readouterr().out)["mig_profiles"]}
+    assert profiles["1g.10gb"]["sm_count"] == 14
+    assert main(["devices", "show", "a100-sxm-80gb"]) == ExitCode.OK
+    assert any(line.startswith("mig.1g.10gb") and "1/7 compute (14 SMs)" in line
+               for line in capsys.readouterr().out.splitlines())

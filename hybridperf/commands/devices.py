@@ -185,6 +185,8 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
                 "name": m.name,
                 "compute_slices": m.compute_slices,
                 "total_slices": m.total_slices,
+                # the SMs `mig` prices the profile on (null: its compute slices' share; until 2026-12-04 not shown)
+                "sm_count": m.sm_count,
                 "memory": q(f"mig_profiles[{i}].memory", m.memory_bytes, "B"),
             }
             for i, m in enumerate(spec.mig_profiles)

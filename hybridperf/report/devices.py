@@ -73,8 +73,9 @@ def show_table(d: dict[str, Any]) -> str:
             rows.append([f"compute_units.{k}", f"{int(q['value'])}{flag(f'compute_units.{k}', q)}", q["source"]])
     for m in d["mig_profiles"]:
         rows.append(
-            [f"mig.{m['name']}", f"{m['compute_slices']}/{m['total_slices']} compute, {format_si(m['memory']['value'], 'B', 3)}",
-             m["memory"]["source"]]
+            [f"mig.{m['name']}", f"{m['compute_slices']}/{m['total_slices']} compute"
+             + (f" ({m['sm_count']} SMs)" if m.get("sm_count") is not None else "")
+             + f", {format_si(m['memory']['value'], 'B', 3)}", m["memory"]["source"]]
         )
     head = f"{d['id']}: {d['name']} ({d['kind']})\nfile: {d['path']}\nlatency: {d['latency_model']}\n"
     tail = f"\nnotes: {d['notes']}" if d["notes"] else ""

@@ -20,17 +20,18 @@ def to_json(rows: list[dict[str, Any]], device: str, precision: str | None = Non
 CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
                "lower_bound_reason", "memory_lower_bound", "memory_estimate",
                "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings", "latency_note",
-               "calibration")
+               "calibration", "precision")
 # runtime .. warnings appended 2026-12-04 (columns read by name stay where they were): until then a CSV row gave an
 # estimated energy, an unverified latency (the warnings) and the shapes priced with nothing to say so; latency_note
-# and calibration too (what priced the latency, and whether it is unverified)
+# and calibration too (what priced the latency, and whether it is unverified); precision, the run's --precision
+# (empty: none, each op at the model's own), last (a CSV row did not say an int8 / fp16 run was one)
 
 
 def to_csv(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
     """One CSV line per row under a header (``device`` a column too, so files of several runs concatenate). A figure
     that is unknown -- an error row's, or a lower bound of 0 where nothing was priced (``unknown_fields``) -- is an
     empty cell, never 0; a lower bound keeps its number and says so in ``lower_bound``. ``precision`` (the run's
-    ``--precision``) is taken for the renderers' common signature; the columns do not carry it yet."""
+    ``--precision``) is every row's ``precision`` cell (empty without one)."""
     import csv
     import io
 
@@ -41,7 +42,7 @@ def to_csv(rows: list[dict[str, Any]], device: str, precision: str | None = None
         unknown = set(r.get("unknown_fields") or ())
         cells = []
         for k in CSV_COLUMNS:
-            v = r.get(k)
+            v = precision if k == "precision" else r.get(k)
             if k in unknown or v is None:
                 v = ""
             elif k == "unknown_fields":
