@@ -191,7 +191,7 @@ def run_guarded(func, args) -> int:
         print(f"hybridperf: error: {_one_line(exc)}", file=sys.stderr)
         return ExitCode.INPUT_ERROR
     except KeyboardInterrupt:
-        print("hybridperf: interrupted (nothing half-written: outputs are written whole or not at all)", file=sys.stderr)
+        print("hybridperf: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return ExitCode.OK
