@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hybridperf.cli import main
+from test_calibrate_user_audit import _ort_fails  # a model onnxruntime cannot run
 
 ZEN5 = "AuthenticAMD family 26 model 2 stepping 1"
 ZEN4 = "AuthenticAMD family 25 model 17 stepping 1"  # the CPU of the packaged sheet host-epyc-zen4-1c
@@ -28,23 +29,6 @@ def _static_models(d: Path, names=("resnet_like", "densenet_like", "bert_like"))
 
 def _never(*a, **k):
     raise AssertionError("measured before the input was checked")
-
-
-def _ort_fails(path: Path) -> Path:
-    """A readable ONNX model onnxruntime cannot load: a Reshape of 6 elements to 4x4."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    shape = numpy_helper.from_array(np.array([4, 4], np.int64), "shape")
-    g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "g", [x], [y], [shape])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(m, str(path))
-    return path
 
 
 def _host_home(tmp_path, monkeypatch, cpu: str = "") -> Path:

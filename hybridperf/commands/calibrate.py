@@ -637,16 +637,10 @@ def _check_probed_here(spec) -> None:
     from hybridperf.measure.host import identity_elsewhere
     from hybridperf.measure.probe import probed_elsewhere
 
-    other = identity_elsewhere(spec)
+    # by the sheet's cpu_identity, else (a sheet without one) by the vendor / ISA its name and notes give
+    other = identity_elsewhere(spec) or _named_cpu_elsewhere(spec)
     if other is not None:
         theirs, here = other
-        packaged = "packaged " if Path(spec.path).resolve().parent == default_spec_dir().resolve() else ""
-        raise InputError(f"--device {spec.id} is the {packaged}sheet of another CPU ({theirs}; this machine: {here}): "
-                         "its model would be adapted to this machine's timings; calibrate this machine with --device "
-                         "host, or a sheet probed here (`hybridperf probe --out my-box.yaml`)")
-    named = _named_cpu_elsewhere(spec)
-    if named is not None:
-        theirs, here = named
         packaged = "packaged " if Path(spec.path).resolve().parent == default_spec_dir().resolve() else ""
         raise InputError(f"--device {spec.id} is the {packaged}sheet of another CPU ({theirs}; this machine: {here}): "
                          "its model would be adapted to this machine's timings; calibrate this machine with --device "
