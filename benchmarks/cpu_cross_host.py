@@ -110,7 +110,9 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
     :data:`DATA_DIRS`, else the host's id), less the configurations keyed in ``exclude``. The host's figures come
     from its sheet in ``hw_specs/``, or from the directory's own ``<host>.yaml`` where it has one (the sheet its
     tables were priced on, when that is not the shipped one)."""
-    from hybridperf.device.spec import load_spec
+    import yaml
+
+    from hybridperf.device.spec import load_spec, parse_spec
     from hybridperf.residual.cross_host import host_figures
     from hybridperf.residual.model import CPU_TARGET, load_table
 
@@ -120,7 +122,11 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
         d = CALIB / dirs.get(host, host)
         X, y, groups, _, kt, rows = load_table(d, target=CPU_TARGET, exclude=exclude)
         sheet = d / f"{host}.yaml"
-        fig = host_figures(load_spec(sheet if sheet.exists() else host), threads, measured_cpu(d))
+        # an archived sheet of this very id (the figures its tables were priced on) is parsed, not loaded: load_spec
+        # refuses a file outside the package that takes a shipped id with other figures (since 2026-12-04, so the
+        # first-sheet command stopped with a traceback)
+        spec = parse_spec(yaml.safe_load(sheet.read_text()), str(sheet)) if sheet.exists() else load_spec(host)
+        fig = host_figures(spec, threads, measured_cpu(d))
         out[host] = (X, y, kt, groups, fig, rows)
     return out
 
