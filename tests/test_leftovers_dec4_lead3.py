@@ -104,3 +104,11 @@ def test_devices_show_gives_the_sms_mig_prices_a_profile_on(capsys):
     assert main(["devices", "show", "a100-sxm-80gb"]) == ExitCode.OK
     assert any(line.startswith("mig.1g.10gb") and "1/7 compute (14 SMs)" in line
                for line in capsys.readouterr().out.splitlines())
+
+
+def test_the_desktop_ryzen_sheet_says_its_cpu():
+    # until 2026-12-04 ryzen-9-7950x had no cpu_identity, so an AMD EPYC (same vendor and ISA) could not be told apart
+    from hybridperf.device.spec import load_spec
+
+    ident = load_spec("ryzen-9-7950x").cpu_identity
+    assert (ident.vendor, ident.family, ident.model, ident.stepping) == ("AuthenticAMD", 0x19, 0x61, None)
