@@ -112,3 +112,27 @@ def test_the_desktop_ryzen_sheet_says_its_cpu():
 
     ident = load_spec("ryzen-9-7950x").cpu_identity
     assert (ident.vendor, ident.family, ident.model, ident.stepping) == ("AuthenticAMD", 0x19, 0x61, None)
+
+
+def test_a_model_entrys_shapes_take_precedence_over_the_top_level_batch(tmp_path, capsys):
+    # until 2026-12-04 `batch = 1` in [tool.hybridperf] and a model's `shapes = {x = "8x3x32x32"}` exited 2 ("--batch 1
+    # disagrees with the shapes bound"), though `check --help` shows both keys together
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 32, 32])
+    m = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(tmp_path / "relu.onnx"))
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.hybridperf]\ndevices = ["t4"]\nbatch = 1\nmax-latency = "1s"\n\n'
+        '[tool.hybridperf.budgets."relu.onnx"]\nshapes = {x = "8x3x32x32"}\n')
+    assert main(["check", "--config", str(tmp_path / "pyproject.toml"), "--format", "json"]) == ExitCode.OK
+    from hybridperf.estimate.budget import load_config, resolve_targets
+
+    (target,) = resolve_targets([], load_config(tmp_path / "pyproject.toml"))
+    assert target.batch is None and target.shapes == {"x": (8, 3, 32, 32)}
+    (target,) = resolve_targets([], load_config(tmp_path / "pyproject.toml"), cli_batch=2)
+    assert target.batch == 2  # the command line still wins

@@ -42,26 +42,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "(at least 2; a few seconds each)")
     src.add_argument("--reset", action="store_true",
                      help="remove the model calibrate stored for --device (and its measurements), so that predict "
-                          "prices it as before calibrating; with --out DIR: the model stored there")
+                          "prices it as before calibrating; with --out DIR: the model stored there. CPU devices "
+                          "only (a GPU's adaptation is one file, which the error names); takes only --device and --out")
     p.add_argument("--shots", type=int, metavar="K",
-                   help="with --measure: adapt on K random models and hold out the rest (default: adapt on all, "
+                   help="with --measure (CPU): adapt on K random models and hold out the rest (default: adapt on all, "
                         "held-out error by leave-one-out)")
     p.add_argument("--batch", type=int, metavar="N",
-                   help="with --measure: bind a symbolic leading (batch) dimension of the models' inputs (measured and "
+                   help="with --measure (CPU): bind a symbolic leading (batch) dimension of the models' inputs (measured and "
                         "analysed at N, as `predict --batch N`)")
     # 4: on the 2-thread Zen 4 slice the fastest run of 1 / 2 / 4 / 8 rounds reproduced to 18.2 / 11.7 / 6.8 / 4.9 %
     # (benchmarks/results/retest_cpu_zen4_2t_rounds.md); 2 until 2026-12-03. 4 rounds of 12 models add about 25 s.
-    p.add_argument("--rounds", type=int, default=4, help="with --measure: interleaved measurement rounds (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=4, help="with --measure (CPU): interleaved measurement rounds (default %(default)s)")
     p.add_argument("--threads", type=int, metavar="N",
-                   help="with --measure: onnxruntime threads (default: the CPUs this process may use; a named CPU "
+                   help="with --measure (CPU): onnxruntime threads (default: the CPUs this process may use; a named CPU "
                         "sheet with a core count: that count, the only one allowed)")
     p.add_argument("--out", metavar="DIR",
                    help="where to store the model (default: models/ID/ of the user data directory: $HYBRIDPERF_HOME, "
                         "else $XDG_DATA_HOME/hybridperf, else ~/.local/share/hybridperf; predict looks there first)")
     p.add_argument("--few-shot", type=int, metavar="K",
-                   help="adapt the model of --base-device with K measurements of --data instead of training from scratch")
-    p.add_argument("--base-device", metavar="ID", help="device whose stored model --few-shot adapts")
-    p.add_argument("--seed", type=int, default=0, help="seed of LightGBM and of the few-shot sample (default %(default)s)")
+                   help="with --data (CPU) and --base-device: adapt the model of --base-device with K measurements of --data "
+                        "instead of training from scratch")
+    p.add_argument("--base-device", metavar="ID", help="with --few-shot: device whose stored model --few-shot adapts")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of LightGBM, of the --few-shot / --shots sample and of the --measure round order (CPU; "
+                        "default %(default)s)")
     p.add_argument("--target", metavar="COLUMN",
                    help="with --data (CPU): the column of DIR/measurements.csv that labels the rows (default: "
                         "latency_min_s, the fastest timed run, the label of every CPU model; measured_latency_s: "

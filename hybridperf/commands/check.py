@@ -72,13 +72,19 @@ no report, and --junit-xml writes nothing: a file of an earlier run stays as it 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from hybridperf.commands._common import StoreOnce, add_roofline_only_argument, add_runtime_argument
+    from hybridperf.units import units_of  # the units parse_limit accepts, so that the help lists no fewer (until
+    # 2026-12-04 --max-energy's read "kJ, J, mJ, uJ, Wh, mWh" and left out nJ, pJ, fJ and kWh, which it takes)
 
     p.add_argument("models", nargs="*", metavar="MODEL|DIR", help="model files, and directories searched recursively "
                    "for .onnx, .tflite and .pt2 files as predict-many does (default: every model in [tool.hybridperf.budgets])")
-    p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; default: the devices of [tool.hybridperf], else host, this machine)")
-    p.add_argument("--max-latency", action=StoreOnce, metavar="T", help="latency limit: s, ms, us, ns (e.g. 20ms)")
-    p.add_argument("--max-memory", action=StoreOnce, metavar="M", help="peak memory limit: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB (e.g. 512MiB)")
-    p.add_argument("--max-energy", action=StoreOnce, metavar="E", help="energy limit per inference: kJ, J, mJ, uJ, Wh, mWh (e.g. 50mJ)")
+    p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; "
+                   "default: the devices of the model's [tool.hybridperf.budgets] entry, else of [tool.hybridperf], "
+                   "else host, this machine)")
+    p.add_argument("--max-latency", action=StoreOnce, metavar="T", help=f"latency limit: {', '.join(units_of('time'))} (e.g. 20ms)")
+    p.add_argument("--max-memory", action=StoreOnce, metavar="M",
+                   help=f"peak memory limit: {', '.join(units_of('capacity'))} (e.g. 512MiB)")
+    p.add_argument("--max-energy", action=StoreOnce, metavar="E",
+                   help=f"energy limit per inference: {', '.join(units_of('energy'))} (e.g. 50mJ)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
     p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")

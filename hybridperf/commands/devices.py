@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "words",
         nargs="*",
         metavar="show ID",
-        help="no argument: list all devices; `show ID`: every figure of one device with its source",
+        help="no argument (or `list`): list all devices; `show ID`: every figure of one device with its source",
     )
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     parser.add_argument(

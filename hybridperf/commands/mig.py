@@ -54,15 +54,18 @@ def parse_headroom(text: str) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from hybridperf.units import units_of  # the units the parsers accept (check's flags list them the same way)
+
     add_model_arguments(p)
     add_runtime_argument(p)
     add_format_argument(p)
-    p.add_argument("--max-latency", action=StoreOnce, metavar="T", help="latency budget: s, ms, us, ns (e.g. 5ms)")
+    p.add_argument("--max-latency", action=StoreOnce, metavar="T", help=f"latency budget: {', '.join(units_of('time'))} (e.g. 5ms)")
     p.add_argument(
         "--headroom",
         action=StoreOnce,
         metavar="M",
-        help=f"memory kept free on the instance for the CUDA context and workspaces, 0 for none (default {HEADROOM})",
+        help=f"memory kept free on the instance for the CUDA context and workspaces: {', '.join(units_of('capacity'))} "
+             f"(e.g. 1GiB), 0 for none (default {HEADROOM})",
     )
     add_roofline_only_argument(p)
     p.add_argument(

@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--host", action="store_true",
                        help="probe this machine's CPU again and replace the cached sheet of `--device host` (under the "
                             "user data directory)")
-    parser.add_argument("--id", default=None, help="device id (default: the --out file name)")
-    parser.add_argument("--name", default=None, help="human-readable device name (default: the CPU / GPU model)")
+    parser.add_argument("--id", default=None, help="with --out: device id (default: the --out file name)")
+    parser.add_argument("--name", default=None, help="with --out: human-readable device name (default: the CPU / GPU model)")
     parser.add_argument("--quick", action="store_true", help="about 4 s instead of about 8 s (CPU): noisier figures")
     parser.add_argument("--cpu-only", action="store_true", help="probe the CPU even where a CUDA GPU is available")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="summary format (default: table)")

@@ -653,12 +653,26 @@ def resolve_targets(
                 model=model,
                 devices=tuple(budgets),
                 budgets=budgets,
-                batch=cli_batch if cli_batch is not None else (entry.batch if entry and entry.batch else config.batch),
+                batch=_batch_for(cli_batch, cli_shapes, entry, config),
                 shapes=dict(cli_shapes) if cli_shapes else dict(entry.shapes if entry else {}),
                 precision=cli_precision or (entry.precision if entry else None) or config.precision,
             )
         )
     return targets
+
+
+def _batch_for(cli_batch: int | None, cli_shapes: Any, entry: ModelEntry | None, config: BudgetConfig) -> int | None:
+    """The batch a target binds: ``--batch``, else its model entry's ``batch``; shapes given for the model (``--shape``
+    or the entry's ``shapes``) then bind it themselves, so the top-level default ``batch`` applies only to a model
+    bound by neither (until 2026-12-04 ``batch = 1`` at the top and a model's ``shapes = {x = "8x3x32x32"}`` exited 2,
+    "--batch 1 disagrees with the shapes bound", as ``check --help``'s own example suggests writing)."""
+    if cli_batch is not None:
+        return cli_batch
+    if entry is not None and entry.batch:
+        return entry.batch
+    if cli_shapes or (entry is not None and entry.shapes):
+        return None
+    return config.batch
 
 
 def _chosen(models: Sequence[str], config: BudgetConfig) -> list[tuple[str, ModelEntry | None]]:
