@@ -100,16 +100,16 @@ def test_sheets_the_words_cannot_tell_apart_are_not_judged(monkeypatch):
     import platform
 
     import hybridperf.measure.host as host
-    from hybridperf.commands.calibrate import _named_cpu_elsewhere
+    from hybridperf.measure.host import named_cpu_elsewhere
     from hybridperf.device.spec import load_spec
 
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     monkeypatch.setattr(host, "host_cpu", lambda identity=None: ZEN5)
-    assert _named_cpu_elsewhere(load_spec("ryzen-9-7950x")) is None
-    assert _named_cpu_elsewhere(load_spec("host-xeon-1c")) is None  # has a cpu_identity
+    assert named_cpu_elsewhere(load_spec("ryzen-9-7950x")) is None
+    assert named_cpu_elsewhere(load_spec("host-xeon-1c")) is None  # has a cpu_identity
     monkeypatch.setattr(host, "host_cpu", lambda identity=None: "")
-    assert _named_cpu_elsewhere(load_spec("host-xeon-2c")) is None  # vendor of this machine unknown
-    assert _named_cpu_elsewhere(load_spec("raspberry-pi-4b"))[0].startswith("arm,")  # the ISA is known all the same
+    assert named_cpu_elsewhere(load_spec("host-xeon-2c")) is None  # vendor of this machine unknown
+    assert named_cpu_elsewhere(load_spec("raspberry-pi-4b"))[0].startswith("arm,")  # the ISA is known all the same
 
 
 # --------------------------------------------------------------------------- what the output calls its figures

@@ -60,12 +60,12 @@ def _rec(a, op, n=0):
 
 
 def test_the_analysis_keeps_what_a_folded_op_costs(analyzed):
-    from hybridperf.analysis.cost_pass import _FOLDED_NOTE
+    from hybridperf.analysis.cost_pass import FOLDED_NOTE
     from hybridperf.costs import Status
 
     hw = _rec(analyzed, "relax.matmul", 1)
     # folded as before: zero-cost and 0 FLOP in the device-independent analysis (onnxruntime's and TVM's view)
-    assert hw.status is Status.ZERO_COST and hw.cost.flops == 0 and hw.note == _FOLDED_NOTE
+    assert hw.status is Status.ZERO_COST and hw.cost.flops == 0 and hw.note == FOLDED_NOTE
     assert analyzed.analysis.flops == RUN_ALWAYS
     # and what it costs where it runs, kept beside it (dropped until 2026-12-04)
     assert hw.unfolded.status is Status.COUNTED and hw.unfolded.cost.flops == 2 * B * H * G
@@ -131,7 +131,7 @@ def test_the_zero_shot_gpu_model_prices_its_runtime(analyzed):
 def test_weight_layout_and_index_work_on_constants_stay_folded():
     """Ops on constants that PyTorch does not run: a layout change of a weight, a comparison of constant indices
     (TVM's import of a Gather checks them for < 0), arithmetic on scalars (Python numbers in PyTorch)."""
-    from hybridperf.analysis.cost_pass import _FOLDED_NOTE, OpRecord, Unfolded
+    from hybridperf.analysis.cost_pass import FOLDED_NOTE, OpRecord, Unfolded
     from hybridperf.costs import OpCost, Status
     from hybridperf.estimate.pricing import runs_every_call
     from hybridperf.ir.tvm_compat import TensorInfo
@@ -139,7 +139,7 @@ def test_weight_layout_and_index_work_on_constants_stay_folded():
     def rec(i, var, op, family, ins, precision="fp32", reads=()):
         infos = tuple(TensorInfo(s, "int64" if precision == "int32" else "float32") for s in ins)
         return OpRecord(i, var, op, family, Status.ZERO_COST, OpCost(), infos, infos[:1], reads, precision,
-                        _FOLDED_NOTE, unfolded=Unfolded(Status.COUNTED, OpCost(1, 4, 4, 0)))
+                        FOLDED_NOTE, unfolded=Unfolded(Status.COUNTED, OpCost(1, 4, 4, 0)))
 
     recs = [rec(0, "w_t", "relax.permute_dims", "data_movement", [(8, 4)]),
             rec(1, "neg", "relax.less", "elementwise", [(1, 128), ()], "int32"),

@@ -20,7 +20,9 @@ from hybridperf.frozen import reduce_read_only
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.tvm_compat import TensorInfo
 
-_FOLDED_NOTE = "constant subexpression: all inputs are constants, folded at compile time"
+#: the note of a constant subexpression, zero-cost as a runtime that folds constants sees it (public: int8 and
+#: pricing tell folded records by it)
+FOLDED_NOTE = "constant subexpression: all inputs are constants, folded at compile time"
 #: the note of a constant subexpression as a runtime that does not fold constants runs it (the ``--runtime`` named)
 RUN_EVERY_CALL_NOTE = "constant subexpression: all inputs are constants, run every call by {runtime} (no constant folding)"
 
@@ -71,7 +73,7 @@ def with_dtype_split(cost: OpCost, ctx: OpContext, precision: str) -> OpCost:
 class Unfolded:
     """What a constant subexpression (an op whose every input is a constant) costs where the runtime runs it.
 
-    Its :class:`OpRecord` is zero-cost (:data:`_FOLDED_NOTE`), as onnxruntime and TVM fold it at load time; a runtime
+    Its :class:`OpRecord` is zero-cost (:data:`FOLDED_NOTE`), as onnxruntime and TVM fold it at load time; a runtime
     that runs the graph as written (eager PyTorch, CUDA-graph replay) computes it every call
     (:func:`hybridperf.estimate.pricing.as_run_by` prices it there).
 
@@ -110,7 +112,7 @@ class OpRecord:
     #: every record var (or graph input) whose value the op reads, through tuples and tuple fields too
     #: (``input_vars`` lists direct var arguments only): the data flow a runtime's lifetimes follow
     read_vars: tuple[str, ...] = field(default=(), compare=False, repr=False)
-    #: a constant subexpression (:data:`_FOLDED_NOTE`): its cost where a runtime runs it every call; None for the rest
+    #: a constant subexpression (:data:`FOLDED_NOTE`): its cost where a runtime runs it every call; None for the rest
     unfolded: Unfolded | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -428,7 +430,7 @@ class _CostPass:
             # 2026-12-04: a GRU's first h0 @ W_hh read as free under eager PyTorch)
             self.const_vars.add(name)
             unfolded = Unfolded(priced.status, cost, priced.note)
-            priced = _Priced(Status.ZERO_COST, priced.family, _FOLDED_NOTE, 0, 0, priced.attrs)
+            priced = _Priced(Status.ZERO_COST, priced.family, FOLDED_NOTE, 0, 0, priced.attrs)
             cost = OpCost()
         return OpRecord(
             index=len(self.records),

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 import dataclasses
 
-from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, _FOLDED_NOTE
+from hybridperf.analysis.cost_pass import FOLDED_NOTE, ModelAnalysis, OpRecord
 from hybridperf.costs import OpCost, Status
 from hybridperf.costs.data_movement import VIEW_OPS
 
@@ -179,7 +179,7 @@ class _Dataflow:
     def is_folded_layout(self, r: OpRecord) -> bool:
         """A layout change of one constant (a Gemm's ``transB`` weight, imported as ``permute_dims`` of its
         dequantized weight) folded at compile time: an int8 runtime stores the int8 weight in that layout."""
-        return (r.op in _WEIGHT_LAYOUT_OPS and r.note == _FOLDED_NOTE and len(set(r.input_vars)) == 1
+        return (r.op in _WEIGHT_LAYOUT_OPS and r.note == FOLDED_NOTE and len(set(r.input_vars)) == 1
                 and len(r.inputs) == 1)
 
     def source_dequantize(self, var: str) -> int | None:
@@ -214,7 +214,7 @@ class _Dataflow:
         return out
 
     def is_const_var(self, var: str) -> bool:
-        return var in self.producer and self.records[self.producer[var]].note == _FOLDED_NOTE
+        return var in self.producer and self.records[self.producer[var]].note == FOLDED_NOTE
 
     def single_consumer(self, var: str) -> int | None:
         if var in self.outputs:

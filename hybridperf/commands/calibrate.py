@@ -634,18 +634,15 @@ def _check_probed_here(spec) -> None:
     InputError
         The sheet's identity, or the model name it was probed on, is not this machine's.
     """
-    from pathlib import Path
-
-    from hybridperf.device.spec import default_spec_dir
     from hybridperf.errors import InputError
-    from hybridperf.measure.host import identity_elsewhere
+    from hybridperf.measure.host import identity_elsewhere, named_cpu_elsewhere
     from hybridperf.measure.probe import probed_elsewhere
 
     # by the sheet's cpu_identity, else (a sheet without one) by the vendor / ISA its name and notes give
-    other = identity_elsewhere(spec) or _named_cpu_elsewhere(spec)
+    other = identity_elsewhere(spec) or named_cpu_elsewhere(spec)
     if other is not None:
         theirs, here = other
-        packaged = "packaged " if Path(spec.path).resolve().parent == default_spec_dir().resolve() else ""
+        packaged = "packaged " if spec.packaged else ""
         raise InputError(f"--device {spec.id} is the {packaged}sheet of another CPU ({theirs}; this machine: {here}): "
                          "its model would be adapted to this machine's timings; calibrate this machine with --device "
                          "host, or a sheet probed here (`hybridperf probe --out my-box.yaml`)")
@@ -657,57 +654,20 @@ def _check_probed_here(spec) -> None:
                          "that machine, or probe this one (`hybridperf probe --out ID.yaml`) and calibrate that sheet")
 
 
-#: words of a CPU sheet's name or notes that name its vendor, by the vendor id ``lscpu`` reports
-_VENDOR_WORDS = {"GenuineIntel": r"\b(intel|xeon|core i[3579])\b", "AuthenticAMD": r"\b(amd|epyc|ryzen|threadripper)\b"}
-
-
-def _named_cpu_elsewhere(spec) -> tuple[str, str] | None:
-    """``(the CPU a sheet's words name, this machine's)`` where a sheet without a ``cpu_identity`` names another
-    instruction set (:func:`~hybridperf.residual.cross_host.sheet_isa` of its name and notes: ``arm`` against an
-    x86-64 machine) or another vendor (Intel / Xeon against an AMD machine) than this machine's; None where they
-    agree, where the sheet names none or several, where it has a ``cpu_identity`` (judged by it) or this machine's
-    is not known. Until 2026-12-04 ``--device host-xeon-2c`` (a packaged Intel sheet without an identity, its
-    training CPU not recorded) or ``raspberry-pi-4b`` was calibrated from an AMD machine's timings wherever it had
-    the CPUs."""
-    import platform
-    import re
-
-    from hybridperf.measure.host import host_cpu
-    from hybridperf.residual.cross_host import sheet_isa
-
-    if getattr(spec, "cpu_identity", None) is not None:
-        return None
-    text = " ".join([spec.name or "", spec.notes or ""])
-    machine = platform.machine().lower()
-    isa_here = ("x86-64" if machine in ("x86_64", "amd64", "i686", "i386") else
-                "arm" if machine.startswith(("arm", "aarch")) else "")
-    isa = sheet_isa(text)
-    if isa and isa_here and isa != isa_here:
-        return f"{isa}, as its name and notes say", f"{isa_here}, {machine}"
-    vendors = [v for v, words in _VENDOR_WORDS.items() if re.search(words, text, re.I)]
-    here = host_cpu()  # the words every CPU check compares (cross_host.cpu_label: the vendor first)
-    vendor_here = here.split(" ")[0]
-    if len(vendors) == 1 and vendor_here in _VENDOR_WORDS and vendors[0] != vendor_here:
-        return f"{vendors[0]}, as its name and notes say", here
-    return None
-
-
 def _check_named_sheet(spec, out) -> str | None:
     """A named CPU sheet calibrated by ``--measure``: the model goes to ``models/ID/``, where ``predict --device ID``
     finds it before the packaged one. Refused where that would price a packaged sheet with another sheet's
     measurements (a sheet file whose id is a packaged sheet's) or with another CPU's (this machine is not the CPU of
     a packaged sheet that the cross-host model names). Returns what storing the model changes for a packaged sheet's
     predictions (for stderr, once it is stored), or None."""
-    from pathlib import Path
-
-    from hybridperf.device.spec import available_devices, default_spec_dir
+    from hybridperf.device.spec import available_devices
     from hybridperf.errors import InputError
     from hybridperf.measure.host import host_cpu
     from hybridperf.residual.cross_host import training_host_cpu
 
     if spec.id not in available_devices():
         return None
-    packaged = Path(spec.path).resolve().parent == default_spec_dir().resolve()
+    packaged = spec.packaged
     if not packaged:
         if out:
             return None  # stored elsewhere: nothing shadows the packaged sheet

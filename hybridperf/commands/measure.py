@@ -150,11 +150,7 @@ def _sheet_cpu(spec) -> tuple[str, str]:
     probed sheet's notes name (``CPU: NAME;``: two SKUs of one family and model have other names), else, for a
     packaged sheet without an identity, that of the packaged cross-host model's training host of this id (vendor,
     family, model, stepping); ``("", "")`` where none is known (then it is not judged)."""
-    from pathlib import Path
-
-    from hybridperf.device.spec import default_spec_dir
-    from hybridperf.measure.host import host_cpu
-    from hybridperf.measure.host import identity_elsewhere
+    from hybridperf.measure.host import host_cpu, identity_elsewhere
     from hybridperf.measure.probe import probed_elsewhere
     from hybridperf.residual.cross_host import training_host_cpu
 
@@ -165,7 +161,7 @@ def _sheet_cpu(spec) -> tuple[str, str]:
         return elsewhere
     if getattr(spec, "cpu_identity", None) is not None:
         return "", ""  # judged by its identity: the training host's stepping is not compared
-    if Path(spec.path).resolve().parent != default_spec_dir().resolve():
+    if not spec.packaged:
         return "", ""  # the training hosts are the packaged sheets'
     theirs = training_host_cpu(spec.id)
     here = host_cpu()

@@ -421,6 +421,17 @@ class DeviceSpec:
         return f"{'' if len(which) == 2 else which[0] + ' '}power of {self.id} estimated, not measured"
 
     @property
+    def packaged(self) -> bool:
+        """Whether this sheet is one the package ships (its file in :func:`default_spec_dir`); False for a sheet of
+        no file or one that cannot be looked up."""
+        if not self.path:
+            return False
+        try:
+            return Path(self.path).resolve().parent == default_spec_dir().resolve()
+        except OSError:
+            return False
+
+    @property
     def show_ref(self) -> str:
         """What ``hybridperf devices show`` takes for this sheet: its id for a shipped sheet, for ``host`` and for a
         sheet of no file, else its file (shell-quoted where needed). Until 2026-12-04 an energy note said ``devices show my-gpu`` for a sheet
@@ -429,7 +440,7 @@ class DeviceSpec:
             return self.id
         p = Path(self.path)
         try:  # a sheet of no file (parsed from a mapping, ``<toy>``) is named by its id as well
-            by_id = not p.is_file() or (p.parent.resolve() == default_spec_dir().resolve() and p.stem == self.id)
+            by_id = not p.is_file() or (self.packaged and p.stem == self.id)
         except OSError:
             by_id = True
         if by_id:
@@ -474,10 +485,14 @@ def _spec_files(d: Path) -> dict[str, Path]:
     # 2026-12-04; *.yml was not listed until 2026-12-04 ("0 devices" for a folder of t4.yml that `-d t4.yml` loaded)
     for p in sorted(p for suffix in SPEC_SUFFIXES for p in d.glob(f"*{suffix}") if p.is_file()):
         if p.stem in found:
-            raise SpecError(f"{d} has two sheets of id {p.stem!r}: {found[p.stem].name} and {p.name}; remove or "
-                            "rename one")
+            raise _two_sheets(d, p.stem, found[p.stem].name, p.name)
         found[p.stem] = p
     return found
+
+
+def _two_sheets(d: Path, sheet_id: str, first: str, second: str) -> SpecError:
+    """The refusal of a folder holding two sheets of one id (``x.yaml`` and ``x.yml``)."""
+    return SpecError(f"{d} has two sheets of id {sheet_id!r}: {first} and {second}; remove or rename one")
 
 
 def available_devices(spec_dir: Path | None = None) -> list[str]:
@@ -522,8 +537,7 @@ def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
         if not path.exists() and (d / f"{device}.yml").exists():  # ID.yml: listed, so found too
             path = d / f"{device}.yml"
         elif path.exists() and (d / f"{device}.yml").is_file():  # both: which one is meant cannot be told
-            raise SpecError(f"{d} has two sheets of id {str(device)!r}: {path.name} and {device}.yml; remove or "
-                            "rename one")
+            raise _two_sheets(d, str(device), path.name, f"{device}.yml")
         if not path.exists():
             known = available_devices(d)
             if spec_dir is not None and Path(spec_dir).resolve() != default_spec_dir().resolve():

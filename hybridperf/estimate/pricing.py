@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hybridperf.analysis.analyze import Analyzed
-from hybridperf.analysis.cost_pass import _FOLDED_NOTE, RUN_EVERY_CALL_NOTE, OpRecord
+from hybridperf.analysis.cost_pass import FOLDED_NOTE, RUN_EVERY_CALL_NOTE, OpRecord
 from hybridperf.analysis.kernels import Kernel, with_ops_run
 from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.costs import OpCost, Status
@@ -376,7 +376,7 @@ def runs_every_call(records: Sequence[OpRecord]) -> list[int]:
     run_vars: set[str] = set()
     for r in records:
         u = r.unfolded
-        if u is None or r.note != _FOLDED_NOTE or u.status not in (Status.COUNTED, Status.ESTIMATED):
+        if u is None or r.note != FOLDED_NOTE or u.status not in (Status.COUNTED, Status.ESTIMATED):
             continue
         if r.family in _WEIGHT_PREPARATION:
             runs = any(v in run_vars for v in r.read_vars or r.input_vars)

@@ -89,6 +89,39 @@ def identity_elsewhere(spec: Any) -> tuple[str, str] | None:
     return theirs.label, here
 
 
+#: words of a CPU sheet's name or notes that name its vendor, by the vendor id ``lscpu`` reports
+_VENDOR_WORDS = {"GenuineIntel": r"\b(intel|xeon|core i[3579])\b", "AuthenticAMD": r"\b(amd|epyc|ryzen|threadripper)\b"}
+
+
+def named_cpu_elsewhere(spec: Any) -> tuple[str, str] | None:
+    """``(the CPU a sheet's words name, this machine's)`` where a sheet without a ``cpu_identity`` names another
+    instruction set (:func:`~hybridperf.residual.cross_host.sheet_isa` of its name and notes: ``arm`` against an
+    x86-64 machine) or another vendor (Intel / Xeon against an AMD machine) than this machine's; None where they
+    agree, where the sheet names none or several, where it has a ``cpu_identity`` (judged by it) or this machine's
+    is not known (:func:`host_cpu`'s words, vendor first). Until 2026-12-04 ``--device host-xeon-2c`` (a packaged Intel sheet without an identity, its
+    training CPU not recorded) or ``raspberry-pi-4b`` was calibrated from an AMD machine's timings wherever it had
+    the CPUs."""
+    import platform
+
+    from hybridperf.residual.cross_host import sheet_isa
+
+    if getattr(spec, "cpu_identity", None) is not None:
+        return None
+    text = " ".join([spec.name or "", spec.notes or ""])
+    machine = platform.machine().lower()
+    isa_here = ("x86-64" if machine in ("x86_64", "amd64", "i686", "i386") else
+                "arm" if machine.startswith(("arm", "aarch")) else "")
+    isa = sheet_isa(text)
+    if isa and isa_here and isa != isa_here:
+        return f"{isa}, as its name and notes say", f"{isa_here}, {machine}"
+    vendors = [v for v, words in _VENDOR_WORDS.items() if re.search(words, text, re.I)]
+    here = host_cpu()  # the words every CPU check compares (cross_host.cpu_label: the vendor first)
+    vendor_here = here.split(" ")[0]
+    if len(vendors) == 1 and vendor_here in _VENDOR_WORDS and vendors[0] != vendor_here:
+        return f"{vendors[0]}, as its name and notes say", here
+    return None
+
+
 def host_key(identity: dict[str, Any] | None = None) -> str:
     """A directory name for the identity, e.g. ``authenticamd-f25-m17-s1-avx2.avx512f-n1b2c3d4e-1t``: vendor, family,
     model, stepping, ISA flags, ``n`` and 8 hex digits of ``lscpu``'s model name (when known) and the threads.

@@ -611,14 +611,17 @@ class CrossHostModel(ResidualModel):
                     s += f", unverified ({why})"
         if self.adaptation_ and self.adaptation_.get("alone_weight"):
             w = self.adaptation_["alone_weight"]
-            # until 2026-12-04 "(no correction kept: none beat the base model by leave-one-out), blended 1 with ...":
-            # read as "the base model's figures", where with weight 1 they are the alone model's only
-            s = s.replace("(no correction kept: none beat the base model by leave-one-out)",
-                          "(no correction of the base model kept)")
             s += f", blended {w:g} with a model of those {self.adaptation_['k']} alone"
             if w >= 1.0:
                 s += " (the figures are that model's)"
         return s
+
+    def _kept(self) -> str:
+        # blended with a model of the K rows alone, "no correction kept: none beat the base model" read (until
+        # 2026-12-04) as "the base model's figures", where with weight 1 they are the alone model's only
+        if self.adaptation_.get("alone_weight") and self.adaptation_["method"] == "none":
+            return "no correction of the base model kept"
+        return super()._kept()
 
     def unverified_reason(self) -> str:
         """Why no measurement checks this model's zero-shot figures for :attr:`host_` (:meth:`_unverified`, joined);
@@ -821,6 +824,13 @@ def base_model(spec, threads: int, cpu: str = ""):
     return model
 
 
+def sheet_cpu_label(spec: DeviceSpec) -> str:
+    """The CPU a sheet's ``cpu_identity`` names, in :func:`cpu_label`'s words (a training host's); ``""`` where it
+    gives none or no stepping (then no training host's words can match it)."""
+    ident = getattr(spec, "cpu_identity", None)
+    return cpu_label(ident.vendor, ident.family, ident.model, ident.stepping) if ident is not None else ""
+
+
 def training_host_cpu(device_id: str) -> str:
     """The CPU (:func:`cpu_label`) of the packaged model's training host whose sheet is ``device_id``; ``""`` where
     no training host has that id or its CPU was not recorded. ``measure -d`` and ``calibrate --measure`` refuse a
@@ -842,9 +852,7 @@ def for_sheet(spec: DeviceSpec) -> CrossHostModel | None:
     # a sheet that says its CPU (cpu_identity, stepping included) is matched to a training host of that CPU as `host`
     # is (until 2026-12-04 a copy of this machine's probed sheet under another name was priced zero-shot, `host` with
     # the training host's offset)
-    ident = spec.cpu_identity
-    cpu = cpu_label(ident.vendor, ident.family, ident.model, ident.stepping) if ident is not None else ""
-    model = base_model(spec, threads, cpu)
+    model = base_model(spec, threads, sheet_cpu_label(spec))
     if not given:
         from dataclasses import replace
 
@@ -870,9 +878,7 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
     # a sheet that says its CPU starts from what `predict -d` gave before calibrating (for_sheet): until 2026-12-04 a
     # sheet probed here (`probe --out`, with its cpu_identity) was priced with a training host's offset by predict but
     # adapted, and compared, from the zero-shot model
-    ident = getattr(spec, "cpu_identity", None)
-    if not cpu and ident is not None:
-        cpu = cpu_label(ident.vendor, ident.family, ident.model, ident.stepping)
+    cpu = cpu or sheet_cpu_label(spec)
     base = base_model(spec, threads, cpu)
     kth = with_host(kt, base.host_)
     n = len(y)
@@ -914,6 +920,6 @@ def _log_roof_index() -> int:
 
 
 __all__ = ["CalibrationResult", "PACKAGED_MODEL_ID", "adapt_cross_host", "base_model", "CROSS_HOST_PARAMS", "CrossHostModel",
-           "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostEffect", "HostFigures", "MAX_OFFSET_SPREAD", "for_sheet",
+           "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostEffect", "HostFigures", "MAX_OFFSET_SPREAD", "for_sheet", "sheet_cpu_label",
            "host_columns", "host_figures", "is_cross_host", "lends_offset", "sheet_isa", "sheet_threads", "stack", "train",
            "with_host"]

@@ -413,11 +413,13 @@ class ResidualModel:
         date = (self.trained_on_ or "")[:10]
         s = f"lightgbm residual {self.version} trained on {self.n_train_} measurements ({date})"
         if self.adaptation_:
-            a = self.adaptation_
-            kept = ("no correction kept: none beat the base model by leave-one-out" if a["method"] == "none"
-                    else a["method"])
-            s += f", few-shot adapted with {a['k']} measured models ({kept})"
+            s += f", few-shot adapted with {self.adaptation_['k']} measured models ({self._kept()})"
         return s
+
+    def _kept(self) -> str:
+        """What the few-shot adaptation kept, in :meth:`_summary`'s words."""
+        method = self.adaptation_["method"]
+        return "no correction kept: none beat the base model by leave-one-out" if method == "none" else method
 
     def apply(self, prediction: Any) -> Any:
         """A new :class:`~hybridperf.estimate.pricing.Prediction` with calibrated kernel and total latencies."""
