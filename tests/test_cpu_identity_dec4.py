@@ -264,8 +264,9 @@ def test_a_user_sheet_of_another_cpu_is_refused_by_calibrate(monkeypatch, capsys
 
 
 def test_a_sheet_without_identity_or_probe_notes_behaves_as_before(monkeypatch, capsys):
-    """host-xeon-2c says neither: measured as its label, on any CPU."""
-    _this_machine(monkeypatch, ZEN5)
+    """host-xeon-2c says neither: measured as its label on an Intel machine (on an AMD one, refused by its name since
+    2026-12-04 evening: tests/test_measure_identity_dec4c.py)."""
+    _this_machine(monkeypatch, CpuIdentity("Intel Xeon", "GenuineIntel", 6, 143, 8))
     monkeypatch.setattr("hybridperf.measure.host.host_threads", lambda: 2)
     seen = []
     monkeypatch.setattr(ortm, "measure", lambda *a, threads, **k: seen.append(threads) or _record("host-xeon-2c"))

@@ -238,13 +238,13 @@ def test_a_probed_sheet_names_its_cpu(monkeypatch):
     from hybridperf.commands.measure import _sheet_cpu
 
     monkeypatch.setattr(probe, "probed_cpu_model", lambda: "AMD EPYC 9654")
-    sheet = SimpleNamespace(id="my-box", path="/elsewhere/my-box.yaml", packaged=False,
+    sheet = SimpleNamespace(id="my-box", name="my box", path="/elsewhere/my-box.yaml", packaged=False,
                             notes="Probed 2026-12-04 by hybridperf 0.1.0. CPU: Intel Xeon Gold 6338; 2 usable of 2")
     assert _sheet_cpu(sheet) == ("Intel Xeon Gold 6338", "AMD EPYC 9654")
-    same = SimpleNamespace(id="my-box", path="/elsewhere/my-box.yaml", packaged=False,
+    same = SimpleNamespace(id="my-box", name="my box", path="/elsewhere/my-box.yaml", packaged=False,
                            notes="Probed 2026-12-04 by hybridperf 0.1.0. CPU: AMD EPYC 9654; 2 usable of 2")
     assert _sheet_cpu(same) == ("", "")
-    assert _sheet_cpu(SimpleNamespace(id="x", path="/elsewhere/x.yaml", packaged=False, notes="hand-written")) == ("", "")
+    assert _sheet_cpu(SimpleNamespace(id="x", name="x", path="/elsewhere/x.yaml", packaged=False, notes="hand-written")) == ("", "")
 
 
 def _record_dict():

@@ -8,7 +8,8 @@
     hybridperf calibrate --device ID --reset [--out DIR]   # remove what a CPU calibration stored
 
 ``--measure`` (CPU): measure the models here with onnxruntime (interleaved rounds, :mod:`hybridperf.measure.rounds`),
-featurize, adapt the cross-host CPU model to them (few-shot) and store it under the user data directory; prints
+featurize, adapt the cross-host CPU model to them (few-shot) and store it and the measurements under the user data
+directory (``--out DIR``: the model in DIR, the measurements in ``DIR/calibration``, neither in the data home); prints
 the held-out error on the measured models (the adaptation's is unknown where each held-out prediction's adaptation
 saw one model: it keeps no correction, so ``--shots 1`` is refused). A model named twice is measured once. The model
 is stored whole or not at all (:func:`hybridperf.residual.store.save_model`), and what it replaced is said.
@@ -29,12 +30,73 @@ from hybridperf.cli import ExitCode
 from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
 
 
+class _ParserDefault(int):
+    """A parser default that a flow can tell from the same number typed (``--rounds 4``: a plain ``int``): the
+    default is the number itself, so the help and every reader see it, and :func:`typed` says whether the user gave
+    it. A flow that cannot apply an option refuses it only where it was typed (until 2026-12-04 a GPU calibration
+    and ``--reset`` took ``--rounds`` and ``--seed`` and ignored them)."""
+
+
+#: the options each flow of ``calibrate`` reads, besides ``--device``, its source, ``--out`` and ``--format``; one of
+#: the others given is refused, naming the flow it goes with (:func:`refuse_unread`)
+READS: dict[str, frozenset[str]] = {
+    "cpu-measure": frozenset({"shots", "batch", "rounds", "threads", "seed"}),
+    "cpu-data": frozenset({"few_shot", "base_device", "seed", "target"}),
+    "gpu-measure": frozenset({"runtime", "dtype"}),
+    "gpu-data": frozenset({"runtime", "models"}),
+    "reset": frozenset(),
+}
+
+#: where each option of one flow goes (for the refusal's words)
+_GOES_WITH = {
+    "shots": "a CPU --measure", "batch": "a CPU --measure", "threads": "a CPU --measure",
+    "rounds": "a CPU --measure (onnxruntime's interleaved rounds)",
+    "seed": "a CPU calibration (LightGBM, the --shots / --few-shot sample, the --measure round order)",
+    "few_shot": "a CPU --data (with --base-device)", "base_device": "--few-shot on a CPU --data",
+    "target": "a CPU --data", "runtime": "a GPU calibration",
+    "models": "a GPU --data (the folder of the rows' onnx_file)", "dtype": "a GPU --measure",
+}
+
+_FLOW_WORDS = {"cpu-measure": "a CPU --measure", "cpu-data": "a CPU --data (tables already measured)",
+               "gpu-measure": "a GPU --measure", "gpu-data": "a GPU --data (rows already measured)",
+               "reset": "--reset"}
+
+
+def typed(args: argparse.Namespace, dest: str) -> bool:
+    """True when the option ``dest`` was given on the command line (not left at its default)."""
+    value = getattr(args, dest, None)
+    return value is not None and not isinstance(value, _ParserDefault)
+
+
+def unread(args: argparse.Namespace, flow: str) -> list[str]:
+    """The options given (``--rounds``, ...) that ``flow`` (a key of :data:`READS`) does not read."""
+    return [f"--{d.replace('_', '-')}" for d in _GOES_WITH if d not in READS[flow] and typed(args, d)]
+
+
+def refuse_unread(args: argparse.Namespace, flow: str) -> None:
+    """Refuse the first option given that ``flow`` would ignore: one line naming the flow it goes with.
+
+    Raises
+    ------
+    InputError
+        An option ``flow`` does not read was given.
+    """
+    from hybridperf.errors import InputError
+
+    given = unread(args, flow)
+    if given:
+        flag = given[0]
+        raise InputError(f"{flag} goes with {_GOES_WITH[flag[2:].replace('-', '_')]}; {_FLOW_WORDS[flow]} does not "
+                         f"read it: drop {flag}")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", "-d", required=True, help="device id the model is for (its spec must exist)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", metavar="DIR",
                      help="CPU: a calibration directory with features.csv (+ kernel_features.csv, measurements.csv), "
-                          "as `calibrate --measure` leaves under the user data directory; GPU: a CSV file of measured "
+                          "as `calibrate --measure` leaves under the user data directory (with --out DIR: "
+                          "DIR/calibration); GPU: a CSV file of measured "
                           "rows with the columns model, batch, dtype, status, latency_median_s, onnx_file (seconds)")
     src.add_argument("--measure", nargs="+", metavar="MODEL",
                      help="CPU: ONNX models (or directories of them) to measure on this machine and adapt the "
@@ -42,7 +104,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "(at least 2; a few seconds each)")
     src.add_argument("--reset", action="store_true",
                      help="remove the model calibrate stored for --device (and its measurements), so that predict "
-                          "prices it as before calibrating; with --out DIR: the model stored there. CPU devices "
+                          "prices it as before calibrating; with --out DIR: the model stored there (and the "
+                          "measurements in DIR/calibration). CPU devices "
                           "only (a GPU's adaptation is one file, which the error names); takes only --device and --out")
     p.add_argument("--shots", type=int, metavar="K",
                    help="with --measure (CPU): adapt on K random models and hold out the rest (default: adapt on all, "
@@ -52,18 +115,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "analysed at N, as `predict --batch N`)")
     # 4: on the 2-thread Zen 4 slice the fastest run of 1 / 2 / 4 / 8 rounds reproduced to 18.2 / 11.7 / 6.8 / 4.9 %
     # (benchmarks/results/retest_cpu_zen4_2t_rounds.md); 2 until 2026-12-03. 4 rounds of 12 models add about 25 s.
-    p.add_argument("--rounds", type=int, default=4, help="with --measure (CPU): interleaved measurement rounds (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=_ParserDefault(4),
+                   help="with --measure (CPU): interleaved measurement rounds (default %(default)s)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="with --measure (CPU): onnxruntime threads (default: the CPUs this process may use; a named CPU "
                         "sheet with a core count: that count, the only one allowed)")
     p.add_argument("--out", metavar="DIR",
-                   help="where to store the model (default: models/ID/ of the user data directory: $HYBRIDPERF_HOME, "
-                        "else $XDG_DATA_HOME/hybridperf, else ~/.local/share/hybridperf; predict looks there first)")
+                   help="where to store the model (default: models/ID/ of the user data directory, hosts/<cpu key>/"
+                        "model/ for host: $HYBRIDPERF_HOME, else $XDG_DATA_HOME/hybridperf, else "
+                        "~/.local/share/hybridperf; predict looks there first); "
+                        "with --measure (CPU) its measurements go to DIR/calibration beside it, not to the user data "
+                        "directory")
     p.add_argument("--few-shot", type=int, metavar="K",
                    help="with --data (CPU) and --base-device: adapt the model of --base-device with K measurements of --data "
                         "instead of training from scratch")
     p.add_argument("--base-device", metavar="ID", help="with --few-shot: device whose stored model --few-shot adapts")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=int, default=_ParserDefault(0),
                    help="seed of LightGBM, of the --few-shot / --shots sample and of the --measure round order (CPU; "
                         "default %(default)s)")
     p.add_argument("--target", metavar="COLUMN",
@@ -94,6 +161,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         if args.target is not None:
             raise InputError("--target goes with --data; --measure adapts to the fastest run (latency_min_s)")
         return run_measure(args)
+    if args.shots is not None:  # until 2026-12-04 ignored
+        raise InputError("--shots goes with --measure; a CPU --data adapts on K of its rows with --few-shot K "
+                         "--base-device ID")
+    refuse_unread(args, "cpu-data")  # --rounds, --threads, --models, --dtype: until 2026-12-04 ignored
     from hybridperf.measure.host import HOST_ID
 
     if args.device == HOST_ID:  # load_spec said "unknown device 'host'" until 2026-12-03
@@ -164,14 +235,15 @@ def run(args: argparse.Namespace) -> ExitCode:
 def run_reset(args: argparse.Namespace) -> ExitCode:
     """``--reset``: remove the model ``calibrate`` stored for ``--device`` (``host``: this machine's, under its
     host folder; another CPU sheet: ``models/ID/``; ``--out DIR``: that folder) and the measurements ``--measure``
-    left beside it, under the locks a calibration stores them under; predictions then use the packaged model again.
-    Nothing stored: said, exit 0. Until 2026-12-04 there was no way but finding and deleting the folder by hand, and
-    only a packaged sheet's calibration said so.
+    left beside it (``--out DIR``: in ``DIR/calibration``), under the locks a calibration stores them under;
+    predictions then use the packaged model again. Nothing stored: said, exit 0. Until 2026-12-04 there was no way
+    but finding and deleting the folder by hand, and only a packaged sheet's calibration said so.
 
     Raises
     ------
     InputError
-        Another option than ``--out`` / ``--format`` is given, the device is a GPU's, or the folder cannot be removed.
+        Another option than ``--out`` / ``--format`` is given (:func:`unread`), the device is a GPU's, or the folder
+        cannot be removed.
     """
     import json
     import shutil
@@ -183,8 +255,7 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
     from hybridperf.residual.model import user_model_dir
     from hybridperf.residual.store import describe_stored, model_lock
 
-    given = [f"--{k.replace('_', '-')}" for k in ("shots", "batch", "threads", "few_shot", "base_device", "target",
-                                                   "runtime", "models", "dtype") if getattr(args, k, None) is not None]
+    given = unread(args, "reset")  # --rounds and --seed: until 2026-12-04 taken and ignored
     if given:
         raise InputError(f"--reset removes a stored calibration and takes only --device and --out; drop {', '.join(given)}")
     is_host = args.device == HOST_ID
@@ -199,12 +270,16 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
                              f"file: delete {user_model_dir() / spec.id}/gpu_adaptation-RUNTIME.json")
         device, data = spec.id, user_data_dir() / "calibration" / spec.id
     out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / device)
-    if args.out:
-        data = None  # --out was the model's folder alone; measurements stay where --measure left them
+    if args.out:  # the measurements --measure --out left in DIR (until 2026-12-04 under the data home: left there)
+        from hybridperf.measure.calibrate import is_table_folder
+
+        data = out / OUT_MEASUREMENTS
+        data = data if is_table_folder(data) else None  # a folder of the user's of that name is left alone
     try:
-        with ExitStack() as held:  # in the order run_measure takes them: the measurements', then the model's
-            for d in (data, out):
-                if d is not None and d.parent.is_dir():
+        # the locks run_measure takes: the measurements', then the model's (with --out, the model's covers both)
+        with ExitStack() as held:
+            for d in (out,) if args.out else (data, out):
+                if d.parent.is_dir():
                     held.enter_context(model_lock(d))
             before = describe_stored(out)
             if before is not None:
@@ -212,6 +287,8 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
             measured = data is not None and data.is_dir()
             if measured:
                 shutil.rmtree(data)
+                if args.out:
+                    _remove_empty([out])  # _remove_model left it for the measurements
     except OSError as exc:
         raise InputError(f"cannot remove the calibration of {device} in {out}: {exc.strerror or exc}") from exc
     result = {"device": device, "removed": before, "model_dir": str(out),
@@ -287,12 +364,14 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     if args.shots == 1:  # ResidualModel.adapt: with one model every correction's leave-one-out error is the base's
         raise InputError("--shots 1: an adaptation on one model keeps no correction (it takes 2 to choose one by "
                          "leave-one-out), so the stored model would be the zero-shot one; use --shots 2 or more")
+    refuse_unread(args, "cpu-measure")  # --models, --dtype: until 2026-12-04 ignored
     if args.rounds < 1:
         raise InputError(f"--rounds must be >= 1, got {args.rounds}")
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
     if args.out:
         check_output_path(args.out, "--out", directory=True)
+        _check_out_measurements(Path(args.out) / OUT_MEASUREMENTS)
     from hybridperf.commands._common import native_stderr_silenced, resolve_device
     from hybridperf.measure.calibrate import collect_models, measure_rounds, write_tables
     from hybridperf.residual.cross_host import adapt_cross_host
@@ -337,10 +416,13 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / spec.id)
     from hybridperf.data import user_data_dir
 
-    data = host_dir() / "calibration" if is_host else user_data_dir() / "calibration" / spec.id
-    if not args.out:
+    # --out DIR: the measurements beside the model in DIR (until 2026-12-04 under the data home, where they replaced
+    # those of the model predict uses, and `--reset` without --out then removed them)
+    data = out / OUT_MEASUREMENTS if args.out else (
+        host_dir() / "calibration" if is_host else user_data_dir() / "calibration" / spec.id)
+    if not args.out:  # --out DIR was checked by check_output_path
         check_writable(out, "the calibrated model")  # before the measuring, not after
-    check_writable(data, "the measurements")
+        check_writable(data, "the measurements")
     models, collapsed, unscanned = _without_subnormal_hazards(models, args.batch)  # one run each, after cheap checks
     _check_shots(args.shots, len(models), "whose timing is of the model")
 
@@ -379,39 +461,46 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
             shots = None
         res = adapt_cross_host(staged, spec, threads, shots=shots, seed=args.seed,
                                cpu=host_cpu() if is_host else "")
+        made = _missing_dirs(out) if args.out else []  # removed again (where empty) when nothing is stored
         try:  # the measurements are copied beside `data` before the model is stored: after it, only renames
             swap_in, discard = _stage_dir(staged, data)
         except OSError as exc:
-            raise InputError(f"cannot store the measurements in {data}: {exc.strerror or exc}; set HYBRIDPERF_HOME "
-                             "to a writable directory") from exc
+            _remove_empty(made)
+            fix = "choose another --out" if args.out else "set HYBRIDPERF_HOME to a writable directory"
+            raise InputError(f"cannot store the measurements in {data}: {exc.strerror or exc}; {fix}") from exc
         from contextlib import ExitStack
 
         from hybridperf.measure.host import probe_lock
         from hybridperf.residual.store import model_lock
 
         # the model and its measurements under one lock: of two calibrations of one device at once the last stores
-        # both whole (until 2026-12-03 the other's `.new` copy could be removed under it, or the pair mixed)
-        with ExitStack() as held:
-            if is_host:  # and no probe between this check and the store
-                held.enter_context(probe_lock())
-                if not Path(spec_ref).is_file() or Path(spec_ref).read_bytes() != sheet:
-                    discard()  # until 2026-12-03 stored: a model adapted with one sheet beside another
-                    raise InputError(f"this machine's sheet {spec_ref} was probed again (`hybridperf probe --host`, "
-                                     "another process) while calibrate measured, and the model is adapted with the "
-                                     "previous one; nothing was stored: run calibrate again")
-            held.enter_context(model_lock(data))
-            try:
+        # both whole (until 2026-12-03 the other's `.new` copy could be removed under it, or the pair mixed); with
+        # --out the measurements are inside the model's folder, whose lock covers both (save_model takes it again)
+        stored = False
+        try:
+            with ExitStack() as held:
+                if is_host:  # and no probe between this check and the store
+                    held.enter_context(probe_lock())
+                    if not Path(spec_ref).is_file() or Path(spec_ref).read_bytes() != sheet:
+                        # until 2026-12-03 stored: a model adapted with one sheet beside another
+                        raise InputError(f"this machine's sheet {spec_ref} was probed again (`hybridperf probe "
+                                         "--host`, another process) while calibrate measured, and the model is "
+                                         "adapted with the previous one; nothing was stored: run calibrate again")
+                held.enter_context(model_lock(out if args.out else data))
                 replaced = _store(res.model, out)
-            except BaseException:
+                stored = True
+                if takeover:
+                    print(f"hybridperf: note: {takeover}", file=sys.stderr)
+                try:
+                    swap_in()
+                except OSError as exc:
+                    raise InputError(f"the model is stored in {out}, but its measurements could not be stored in "
+                                     f"{data}: {exc.strerror or exc}") from exc
+        except BaseException:
+            if not stored:  # nothing of this run is left: the staged copy, and the folders made for it
                 discard()
-                raise
-            if takeover:
-                print(f"hybridperf: note: {takeover}", file=sys.stderr)
-            try:
-                swap_in()
-            except OSError as exc:
-                raise InputError(f"the model is stored in {out}, but its measurements could not be stored in {data}: "
-                                 f"{exc.strerror or exc}") from exc
+                _remove_empty(made)
+            raise
     from hybridperf.measure.rounds import split_half_min
 
     own = split_half_min(rows)
@@ -591,6 +680,47 @@ def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:
     return cores
 
 
+#: the folder of ``--out DIR`` that ``calibrate --measure`` stores its measurements in (the data home's layout:
+#: ``hosts/<key>/calibration``); ``--reset --out DIR`` removes it with the model
+OUT_MEASUREMENTS = "calibration"
+
+
+def _check_out_measurements(folder: Path) -> None:
+    """``--out DIR`` with ``DIR/calibration`` that is not a folder of measurements ``calibrate`` wrote
+    (:func:`~hybridperf.measure.calibrate.is_table_folder`): refused before anything is measured, since storing would
+    replace it (``--out .`` in a checkout with its own ``calibration/``).
+
+    Raises
+    ------
+    InputError
+        ``folder`` exists and holds something else.
+    """
+    from hybridperf.errors import InputError
+    from hybridperf.measure.calibrate import is_table_folder
+
+    if (folder.exists() or folder.is_symlink()) and not is_table_folder(folder):
+        raise InputError(f"--out {folder.parent}: {folder} is not a folder of measurements calibrate wrote, and "
+                         f"calibrate --measure stores its measurements there; choose another --out, or move {folder}")
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist, deepest first (what storing into ``path`` creates)."""
+    missing, p = [], Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty: those a run created and failed to store into."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another process's, a lock file), or gone
+            return
+
+
 def _store(model, out) -> str | None:
     """Store ``model`` in ``out`` whole (:func:`hybridperf.residual.store.save_model`); what it replaced there (one
     line on stderr and the return value), or None."""
@@ -635,11 +765,11 @@ def _check_probed_here(spec) -> None:
         The sheet's identity, or the model name it was probed on, is not this machine's.
     """
     from hybridperf.errors import InputError
-    from hybridperf.measure.host import identity_elsewhere, named_cpu_elsewhere
+    from hybridperf.measure.host import cpu_elsewhere
     from hybridperf.measure.probe import probed_elsewhere
 
     # by the sheet's cpu_identity, else (a sheet without one) by the vendor / ISA its name and notes give
-    other = identity_elsewhere(spec) or named_cpu_elsewhere(spec)
+    other = cpu_elsewhere(spec)
     if other is not None:
         theirs, here = other
         packaged = "packaged " if spec.packaged else ""
@@ -704,7 +834,11 @@ def _stage_dir(src, dest):
     new, old = (dest.with_name(f"{dest.name}.{kind}-{os.getpid()}") for kind in ("new", "old"))
     for stale in (new, old, dest.with_name(dest.name + ".new"), dest.with_name(dest.name + ".old")):
         shutil.rmtree(stale, ignore_errors=True)
-    shutil.copytree(src, new)
+    try:
+        shutil.copytree(src, new)
+    except BaseException:  # a disk that filled during the copy: no half copy left beside `dest`
+        shutil.rmtree(new, ignore_errors=True)
+        raise
 
     def swap_in() -> None:  # called under the lock of `dest` (run_measure)
         for kind in ("new", "old"):

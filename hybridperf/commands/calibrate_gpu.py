@@ -122,7 +122,13 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
 
 
 def _refuse_cpu_options(args: argparse.Namespace) -> None:
-    """Options a GPU calibration would otherwise ignore: one line naming why (exit 2)."""
+    """Options a GPU calibration would otherwise ignore: one line naming why (exit 2).
+
+    Raises
+    ------
+    InputError
+        A CPU calibration's option, or one of the other GPU flow's, was given.
+    """
     for opt in ("few_shot", "base_device", "shots"):
         if getattr(args, opt, None) is not None:
             raise InputError(f"--{opt.replace('_', '-')} is for CPU calibration; a GPU calibration adapts on every "
@@ -136,6 +142,10 @@ def _refuse_cpu_options(args: argparse.Namespace) -> None:
         raise InputError("--dtype goes with --measure: the rows of --data carry their own precision (column dtype)")
     if args.measure is not None and getattr(args, "models", None) is not None:
         raise InputError("--models goes with --data (where the rows' onnx_file are); --measure names its .pt2 files")
+    from hybridperf.commands.calibrate import refuse_unread
+
+    # --rounds, --seed (and whatever else this flow does not read): until 2026-12-04 taken and ignored
+    refuse_unread(args, "gpu-measure" if args.measure is not None else "gpu-data")
 
 
 def _gpu_sheet(args: argparse.Namespace):

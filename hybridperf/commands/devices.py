@@ -185,8 +185,10 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
                 "name": m.name,
                 "compute_slices": m.compute_slices,
                 "total_slices": m.total_slices,
-                # the SMs `mig` prices the profile on (null: its compute slices' share; until 2026-12-04 not shown)
+                # the SMs `mig` prices the profile on (null: unknown, priced at its compute slices' share; until
+                # 2026-12-04 not shown), and where that count comes from (null with it; until 2026-12-04 dropped)
                 "sm_count": m.sm_count,
+                "sm_count_source": spec.sources.get(f"mig_profiles[{i}].sm_count") if m.sm_count is not None else None,
                 "memory": q(f"mig_profiles[{i}].memory", m.memory_bytes, "B"),
             }
             for i, m in enumerate(spec.mig_profiles)

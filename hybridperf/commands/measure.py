@@ -146,17 +146,19 @@ def _check_device(device: str):
 
 def _sheet_cpu(spec) -> tuple[str, str]:
     """``(the sheet's CPU, this machine's)`` in the words a sheet records it, where the sheet says and they differ:
-    its ``cpu_identity`` (vendor, family, model; :func:`~hybridperf.measure.host.identity_elsewhere`), the CPU a
-    probed sheet's notes name (``CPU: NAME;``: two SKUs of one family and model have other names), else, for a
-    packaged sheet without an identity, that of the packaged cross-host model's training host of this id (vendor,
-    family, model, stepping); ``("", "")`` where none is known (then it is not judged)."""
-    from hybridperf.measure.host import host_cpu, identity_elsewhere
+    its ``cpu_identity`` (vendor, family, model), else the vendor or instruction set its name and notes give (the
+    check ``calibrate --measure`` applies, :func:`~hybridperf.measure.host.cpu_elsewhere`), the CPU a probed sheet's
+    notes name (``CPU: NAME;``: two SKUs of one family and model have other names), else, for a packaged sheet
+    without an identity, that of the packaged cross-host model's training host of this id (vendor, family, model,
+    stepping); ``("", "")`` where none is known (then it is not judged)."""
+    from hybridperf.measure.host import cpu_elsewhere, host_cpu
     from hybridperf.measure.probe import probed_elsewhere
     from hybridperf.residual.cross_host import training_host_cpu
 
     # "AMD EPYC" names Zen 3, 4 and 5 alike: the identity first (until 2026-12-04 -d host-epyc-1c, a Zen 3's sheet,
-    # was measured on a Zen 5 without a word)
-    elsewhere = identity_elsewhere(spec) or probed_elsewhere(spec.notes)
+    # was measured on a Zen 5 without a word), then the vendor / ISA of a sheet without one (until 2026-12-04
+    # -d host-xeon-2c or -d raspberry-pi-4b was measured on an AMD machine without a word)
+    elsewhere = cpu_elsewhere(spec) or probed_elsewhere(spec.notes)
     if elsewhere is not None:
         return elsewhere
     if getattr(spec, "cpu_identity", None) is not None:
@@ -172,8 +174,9 @@ def _check_sheet_cpu(device: str, spec) -> None:
     """Refuse a CPU sheet of another CPU than this one: measure times this machine, and the record would file its
     timing under that CPU's id (until 2026-12-04 ``-d host-epyc-zen5-1c`` on a Zen 4 was recorded as Zen 5's, as
     ``calibrate --measure`` refuses it; and, until the sheets said their ``cpu_identity``, ``-d host-epyc-1c``, a
-    Zen 3's, on a Zen 5: both are "AMD EPYC"). Sheets that do not say their CPU are not judged, nor sheets whose CPU
-    this machine cannot be compared with (its /proc/cpuinfo does not say)."""
+    Zen 3's, on a Zen 5: both are "AMD EPYC"; and, for a sheet without an identity, one whose name and notes give
+    another vendor or instruction set, ``-d host-xeon-2c`` on an AMD machine). Sheets that do not say their CPU are
+    not judged, nor sheets whose CPU this machine cannot be compared with (its /proc/cpuinfo does not say)."""
     from hybridperf.errors import InputError
 
     theirs, here = _sheet_cpu(spec)

@@ -713,6 +713,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     idle, pmax = _power(v, raw)
     per_mac, per_byte = _energy(v, raw, peak_flops, memory)
     sparsity = _sparsity(v, raw)
+    _check_tensor_peaks(v, kind, peak_flops, sparsity)
     units = _compute_units(v, raw, kind)
     migs = _mig_profiles(v, raw, kind, memory, units)
     notes = raw.get("notes") or ""
@@ -874,6 +875,26 @@ def _sparsity(v: _Validator, raw: dict) -> dict[str, float]:
     return sparsity
 
 
+#: the Tensor Core precisions whose dense peak is at least the fp32 one on every GPU that has Tensor Cores (GeForce
+#: with FP32 accumulate: 2x; data-center parts: 8-16x)
+_TENSOR_AT_LEAST_FP32 = ("fp16", "bf16")
+
+
+def _check_tensor_peaks(v: _Validator, kind: str, peak_flops: dict[str, float], sparsity: dict[str, float]) -> None:
+    """Refuse an fp16 or bf16 peak below the fp32 one on a GPU sheet with Tensor Cores (it lists tf32 or a 2:4 sparsity
+    speed-up, which only Tensor Cores have): a unit slip (GFLOP/s for TFLOP/s) or a vector rate where the Tensor Core
+    one belongs, which would price half-precision work slower than fp32. Until 2026-12-04 such a sheet loaded."""
+    if kind != "gpu" or "fp32" not in peak_flops or not ("tf32" in peak_flops or sparsity):
+        return
+    fp32 = peak_flops["fp32"]
+    for p in _TENSOR_AT_LEAST_FP32:
+        if p in peak_flops and peak_flops[p] < fp32:
+            v.fail(f"peak_compute.{p}", f"is {peak_flops[p] / 1e12:g} TFLOP/s, below the fp32 peak ({fp32 / 1e12:g} "
+                                        f"TFLOP/s) of a GPU with Tensor Cores (the sheet lists "
+                                        f"{'tf32' if 'tf32' in peak_flops else 'a 2:4 sparsity speed-up'}); give the "
+                                        f"dense Tensor Core {p} rate (at least fp32's) and check its unit")
+
+
 def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryLevel],
                   raw_units: dict[str, float | None]) -> list[MigProfile]:
     """``mig_profiles``: Multi-Instance GPU partitions of a GPU sheet with a DRAM capacity, names unique, one slice
@@ -926,7 +947,25 @@ def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryL
         if m.memory_bytes > capacity:
             v.fail(f"mig_profiles[{i}].memory", f"{m.memory_bytes / 1e9:g} GB is more than memory.dram.capacity "
                                                 f"({capacity / 1e9:g} GB); fix the profile or the capacity")
+    _check_mig_sm_counts(v, migs)
     return migs
+
+
+def _check_mig_sm_counts(v: _Validator, migs: list[MigProfile]) -> None:
+    """Refuse SM counts that do not follow the compute slices: a profile of more compute slices holds at least as many
+    SMs as one of fewer (``nvidia-smi mig -lgip`` on an H100 SXM: 16, 26, 32, 60, 64, 132 SMs for 1, 1, 2, 3, 4, 7
+    slices). Until 2026-12-04 a 2g profile of 14 SMs beside a 1g one of 28 loaded, and ``mig`` priced the larger
+    profile slower; counts swapped between profiles are what this catches."""
+    counted = [(i, m) for i, m in enumerate(migs) if m.sm_count is not None]
+    for j, big in counted:
+        out_of_order = [(i, m) for i, m in counted
+                        if m.compute_slices < big.compute_slices and m.sm_count > big.sm_count]
+        if out_of_order:
+            i, m = out_of_order[0]
+            v.fail(f"mig_profiles[{j}].sm_count",
+                   f"is {big.sm_count} SMs for {big.compute_slices} compute slices ({big.name}), fewer than "
+                   f"mig_profiles[{i}] ({m.name}: {m.sm_count} SMs for {m.compute_slices}); a profile of more compute "
+                   "slices holds at least as many SMs (nvidia-smi mig -lgip): check the counts")
 
 
 def _compute_units(v: _Validator, raw: dict, kind: str) -> dict[str, float | None]:

@@ -208,20 +208,39 @@ def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     write_atomic(path, buf.getvalue())
 
 
+#: the files :func:`write_tables` writes, and the only ones a folder of measurements holds
+TABLE_FILES = ("measurements.csv", "profile.csv", "features.csv", "kernel_features.csv")
+
+
 def write_tables(directory: Path, rows, profile, device: str | Path,
                  log: Callable[[str], None] | None = None) -> int:
-    """Write the measurements and their training tables into ``directory``; returns the rows featurized."""
+    """Write the measurements and their training tables (:data:`TABLE_FILES`) into ``directory``; returns the rows
+    featurized."""
     from hybridperf.residual.features import featurize_measured
 
+    measurements, profile_csv, features, kernel_features = (directory / name for name in TABLE_FILES)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_csv(directory / "measurements.csv", rows)
-    _write_csv(directory / "profile.csv", profile)
-    feats, krows = featurize_measured(rows, directory / "profile.csv", device=device, log=log)
-    for name in ("features.csv", "kernel_features.csv"):
-        (directory / name).unlink(missing_ok=True)
-    _write_csv(directory / "features.csv", feats)
-    _write_csv(directory / "kernel_features.csv", krows)
+    _write_csv(measurements, rows)
+    _write_csv(profile_csv, profile)
+    feats, krows = featurize_measured(rows, profile_csv, device=device, log=log)
+    for path in (features, kernel_features):
+        path.unlink(missing_ok=True)
+    _write_csv(features, feats)
+    _write_csv(kernel_features, krows)
     return len(feats)
 
 
-__all__ = ["collect_models", "measure_rounds", "model_key", "unique_files", "write_tables"]
+def is_table_folder(directory: Path) -> bool:
+    """True when ``directory`` is a folder (not a link) that holds nothing but tables :func:`write_tables` writes
+    (or nothing): one that ``calibrate`` may replace or remove as its own measurements. A folder of the user's of
+    that name (``calibrate --out .`` in a checkout with a ``calibration/`` of its own) is not one."""
+    if directory.is_symlink() or not directory.is_dir():
+        return False
+    try:
+        return {p.name for p in directory.iterdir()} <= set(TABLE_FILES)
+    except OSError:
+        return False
+
+
+__all__ = ["TABLE_FILES", "collect_models", "is_table_folder", "measure_rounds", "model_key", "unique_files",
+           "write_tables"]

@@ -122,6 +122,15 @@ def named_cpu_elsewhere(spec: Any) -> tuple[str, str] | None:
     return None
 
 
+def cpu_elsewhere(spec: Any) -> tuple[str, str] | None:
+    """``(the CPU a sheet names, this machine's)`` where a CPU sheet is of another CPU by what it says of its CPU: its
+    ``cpu_identity`` (:func:`identity_elsewhere`), else, for a sheet without one, the vendor or instruction set of its
+    name and notes (:func:`named_cpu_elsewhere`); None where they agree or cannot be compared. The one check of the
+    sheet's CPU that ``measure -d`` and ``calibrate --measure`` apply (until 2026-12-04 measure applied the identity
+    only: ``-d host-xeon-2c`` or ``-d raspberry-pi-4b`` on an AMD machine was recorded as that device's timing)."""
+    return identity_elsewhere(spec) or named_cpu_elsewhere(spec)
+
+
 def host_key(identity: dict[str, Any] | None = None) -> str:
     """A directory name for the identity, e.g. ``authenticamd-f25-m17-s1-avx2.avx512f-n1b2c3d4e-1t``: vendor, family,
     model, stepping, ISA flags, ``n`` and 8 hex digits of ``lscpu``'s model name (when known) and the threads.

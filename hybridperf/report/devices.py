@@ -72,10 +72,17 @@ def show_table(d: dict[str, Any]) -> str:
         else:
             rows.append([f"compute_units.{k}", f"{int(q['value'])}{flag(f'compute_units.{k}', q)}", q["source"]])
     for m in d["mig_profiles"]:
+        # the SM count's own source beside the memory's, and the memory's note, as every other figure's (until
+        # 2026-12-04 both were left out); a count the sheet does not give reads "SMs unknown" (the profile is priced
+        # at its compute slices' share)
+        sms = m.get("sm_count")
+        src = m["memory"]["source"] + (f" (note: {m['memory']['note']})" if m["memory"].get("note") else "")
+        if sms is not None and m.get("sm_count_source") and m["sm_count_source"] != m["memory"]["source"]:
+            src += f"; SMs: {m['sm_count_source']}"
         rows.append(
             [f"mig.{m['name']}", f"{m['compute_slices']}/{m['total_slices']} compute"
-             + (f" ({m['sm_count']} SMs)" if m.get("sm_count") is not None else "")
-             + f", {format_si(m['memory']['value'], 'B', 3)}", m["memory"]["source"]]
+             + (f" ({sms} SMs)" if sms is not None else " (SMs unknown)")
+             + f", {format_si(m['memory']['value'], 'B', 3)}", src]
         )
     head = f"{d['id']}: {d['name']} ({d['kind']})\nfile: {d['path']}\nlatency: {d['latency_model']}\n"
     tail = f"\nnotes: {d['notes']}" if d["notes"] else ""
