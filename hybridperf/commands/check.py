@@ -19,7 +19,9 @@ sorted by path): each is checked as if named, one result per model.
 
 Output formats: ``table`` (one row per model x device x metric), ``json``,
 ``github`` (a ``::error`` workflow command per exceeded limit, shown as an
-annotation on the model file). ``--junit-xml FILE`` also writes a JUnit report,
+annotation on the model file). An energy capped at the device's max power carries
+``predict``'s note in each (a ``note:`` line, JSON ``note``, a JUnit property, a ``::notice``
+or the ``::error`` message). ``--junit-xml FILE`` also writes a JUnit report,
 one testcase per model x device x metric (unbudgeted metrics are skipped
 testcases). The file is written atomically (temporary file + rename) and only
 after every model was checked, so bad input never leaves a partial file; a
@@ -131,7 +133,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.frontends.load import check_model_file
 
     for t in targets:
-        check_model_file(t.model)  # a mistyped path fails before a host probe
+        try:
+            check_model_file(t.model)  # a mistyped path fails before a host probe
+        except InputError as exc:
+            raise InputError(f"{exc}{_listed_in(t.model, args.models, config)}") from exc
     specs = None
     if any("host" in t.devices for t in targets):
         from hybridperf.commands._common import resolve_device
@@ -145,7 +150,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     origins = {t.model: _config_origins(t, config, shapes, args.batch) for t in targets}
     result = _check_each(targets, run_check, specs, defaulted, fused=not args.no_fuse,
                          residual=None if args.roofline_only else "auto", allow_unsupported=args.allow_unsupported,
-                         runtime=args.runtime, origins=origins)
+                         runtime=args.runtime, origins=origins, cli_devices=args.device, config=config)
     from hybridperf.report.check import to_github, to_json, to_junit_xml, to_table, undecided_line
 
     # annotations name each model's file from the repository root, which the runner exports (the step's
@@ -201,6 +206,10 @@ def _models_of(paths: list[str]) -> list[str]:
     return out
 
 
+#: file suffixes ``--junit-xml`` refuses besides the models': a device sheet's and a config file's
+_NOT_A_REPORT = {".yaml": "device sheet (YAML)", ".yml": "device sheet (YAML)", ".toml": "TOML config"}
+
+
 def _junit_target(path: str, inputs=(), config: Path | None = None) -> Path:
     """The file ``--junit-xml`` writes, checked before any work: its folder exists and is writable, and it is a
     regular file or absent. A symbolic link is written through to its target (the rename of the atomic write
@@ -223,6 +232,11 @@ def _junit_target(path: str, inputs=(), config: Path | None = None) -> Path:
     if target in {resolved(m) for m in inputs} or (config is not None and target == resolved(config)):
         raise InputError(f"--junit-xml {path} is a file this check reads (a model, spec or config file), not a "
                          "report; name the file to write, e.g. hybridperf.xml")
+    # nor is a spec sheet or a TOML config, read by this check or not: until 2026-12-04 `--junit-xml sub/pyproject.toml`
+    # and `--junit-xml specs/my-gpu.yaml` (neither read by that run) were replaced by the report
+    if path.suffix.lower() in _NOT_A_REPORT:
+        raise InputError(f"--junit-xml {path} is a {_NOT_A_REPORT[path.suffix.lower()]} file name, not a report's; "
+                         "name the file to write, e.g. hybridperf.xml")
     # /dev/stdout resolves to the stream's file (a CI log), which a rename would replace, losing what it held
     if under_dev_or_proc(path) or under_dev_or_proc(target):
         raise InputError(f"--junit-xml {path}: the report is written whole, by a rename, so it needs a file of its "
@@ -244,6 +258,23 @@ def _junit_target(path: str, inputs=(), config: Path | None = None) -> Path:
     return target
 
 
+def _listed_in(model: str, cli_models, config) -> str:
+    """`` (listed in [tool.hybridperf.budgets."KEY"] of FILE)`` for a model that the config file names and the
+    command line does not, else "": until 2026-12-04 a stale key read "model file not found: sub/old.onnx; check the
+    path", of a path the user never typed."""
+    entry = config.entry_for(model) if config is not None else None
+    if cli_models or entry is None:
+        return ""
+    return f' (listed in [tool.hybridperf.budgets."{entry.key}"] of {config.path}: fix the key there)'
+
+
+def _device_listed_in(device: str, cli_devices, config) -> str:
+    """`` (in devices of FILE)`` for a device that the config file gives and the command line does not, else ""."""
+    if cli_devices or config is None or config.path is None:
+        return ""
+    return f" (a device of {config.path}: fix it there)"
+
+
 def _config_origins(t, config, cli_shapes, cli_batch) -> dict[str, str]:
     """Where ``t``'s shapes and batch come from when the config file gave them (``{"--shape": "...", "--batch":
     "..."}``; a value of a flag is not named), for an error that names the flag: the frontends' messages say
@@ -258,7 +289,7 @@ def _config_origins(t, config, cli_shapes, cli_batch) -> dict[str, str]:
     return {flag: f"{text} in {config.path}" for flag, text in out.items()}
 
 
-def _check_each(targets, run_check, specs, defaulted=frozenset(), origins=None, **kw):
+def _check_each(targets, run_check, specs, defaulted=frozenset(), origins=None, cli_devices=(), config=None, **kw):
     """``run_check`` over ``targets``, one model at a time, so that a model that cannot be analysed is named in
     the one-line error (``input 'x' dim 0 ('N') is symbolic`` alone does not say which of several models). Every
     device is resolved first, so a mistyped id still fails before any analysis.
@@ -274,7 +305,11 @@ def _check_each(targets, run_check, specs, defaulted=frozenset(), origins=None, 
     for t in targets:
         for d in t.devices:
             if d not in specs:
-                specs[d] = device_spec(d)
+                try:
+                    specs[d] = device_spec(d)
+                except InputError as exc:  # a device of the config file is named with the file (until 2026-12-04
+                    # "unknown device 'nosuch'" named no file, of an id the command line never had)
+                    raise InputError(f"{exc}{_device_listed_in(d, cli_devices, config)}") from exc
     checks, preds = [], {}
     for t in targets:
         try:

@@ -169,6 +169,8 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
         raise BudgetError(f"{given}: must be positive; {accepted}")
     quantity = split_quantity(value)
     if quantity is None:
+        if _not_finite(value):  # "inf", "infms": until 2026-12-04 only "write a positive number ...", of a wish for none
+            raise BudgetError(f"{given}: is not a finite number; leave the limit out to set none, or {accepted}")
         raise BudgetError(f"{given}: {accepted}")
     num, unit = quantity
     if not unit:  # "15", "1.5e7": which unit was meant is a guess, so none is made
@@ -176,7 +178,7 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
         raise BudgetError(f"{given}: {why}; {accepted}")
     unit = unit.replace("\u03bc", "\u00b5")  # Greek mu (what NFKC makes of the micro sign) is the micro prefix too
     if unit not in units:
-        hint = unit_hint(unit, metric.quantity, units) or did_you_mean(unit, units)
+        hint = unit_hint(unit, metric.quantity, units) or did_you_mean(unit, units) or _other_metric(unit)
         raise BudgetError(f"{given}: unknown unit {unit!r}{hint}; {accepted}")
     number = float(num)
     if number <= 0:
@@ -188,6 +190,22 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     if metric is Metric.MEMORY and limit < 1:  # "0.5B": no tensor fits, so every model would be over it
         raise BudgetError(f"{given}: is less than one byte; {accepted}")
     return _at_most_largest(limit, metric, given)
+
+
+def _not_finite(text: str) -> bool:
+    """Whether ``text`` starts with an infinity or a NaN as :class:`float` reads them (``inf``, ``-Infinity ms``,
+    ``nan``)."""
+    word = text.strip().lstrip("+-").lower()
+    return word.startswith(("inf", "nan"))
+
+
+def _other_metric(unit: str) -> str:
+    """`` (a unit of latency: --max-latency / max-latency)`` where ``unit`` is another metric's (``--max-memory 20ms``),
+    else "": until 2026-12-04 such a limit read only "unknown unit 'ms'"."""
+    for m in Metric:
+        if unit in units_of(m.quantity, aliases=True):
+            return f" (a unit of {m.value}: {m.flag} / {m.key})"
+    return ""
 
 
 def _at_most_largest(limit: float, metric: Metric, given: str) -> float:
@@ -282,6 +300,10 @@ class MetricCheck:
     #: which figure ``value`` is (memory: ``"onnxruntime peak"``, ``"torch peak"``, ``"TVM plan peak"``,
     #: :func:`hybridperf.estimate.runtime_memory.memory_figure`), else ""
     figure: str = ""
+    #: what ``predict`` says of the figure beyond ``estimated``, in its words (energy capped at the device's max power:
+    #: :attr:`~hybridperf.estimate.pricing.Prediction.energy_note`, which also names an estimated power), else "":
+    #: until 2026-12-04 a capped energy was judged with no word of the cap in any of check's outputs
+    note: str = ""
 
     @property
     def _limits(self) -> list[float]:
@@ -387,6 +409,17 @@ def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
     return lower, ""
 
 
+def _energy_note(pred: Any) -> str:
+    """``predict``'s note on ``pred``'s energy (:attr:`~hybridperf.estimate.pricing.Prediction.energy_note`) where it
+    says more than :attr:`MetricCheck.estimated` does: the energy sits at the device's max power x latency, the cap
+    of :func:`~hybridperf.estimate.pricing.bounded_energy` (the note says so, and names an estimated power too), else
+    "" (an estimated power alone is ``estimated``'s, which every output marks already)."""
+    note = getattr(pred, "energy_note", "")
+    if not note or not pred.latency_s > 0:
+        return ""
+    return note if pred.energy_j >= pred.spec.max_power_w * pred.latency_s else ""
+
+
 #: the :class:`~hybridperf.estimate.pricing.Prediction` field each priced metric reads, as its
 #: :attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures` names it (memory's unknown is the peak's own:
 #: :func:`hybridperf.estimate.runtime_memory.peak_kind`)
@@ -420,8 +453,9 @@ def compare(
             from hybridperf.estimate.runtime_memory import memory_figure
 
             figure = memory_figure(pred)
+        note = _energy_note(pred) if m is Metric.ENERGY else ""
         out.append(MetricCheck(model, device, m, value, budget.limit(m), cap, lower, allow_unsupported,
-                               unknown=unknown, estimated=estimated, figure=figure))
+                               unknown=unknown, estimated=estimated, figure=figure, note=note))
     return tuple(out)
 
 
@@ -503,7 +537,10 @@ class _Where:
 
     def device_list(self, v: Any, table: str) -> tuple[str, ...]:
         if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
-            self.fail(table, "key 'devices' must be a non-empty list of device ids or a table of device id -> limits")
+            # a table of device id -> limits only in a model's table: until 2026-12-04 [tool.hybridperf] offered it
+            # too, and refused it when written
+            either = "" if table == "tool.hybridperf" else " or a table of device id -> limits"
+            self.fail(table, f"key 'devices' must be a non-empty list of device ids{either}")
         return tuple(self.device(d) for d in v)
 
     def device(self, d: str) -> str:
@@ -640,7 +677,11 @@ def resolve_targets(
         if not devices:
             raise BudgetError(f"no device for {model}: pass --device ID or set devices in [tool.hybridperf]")
         budgets = {}
-        for dev in dict.fromkeys(devices):
+        # one sheet once however its file is spelled (``-d x.yaml -d ./x.yaml`` were two result rows until 2026-12-04)
+        unique: dict[str | Path, str] = {}
+        for d in devices:
+            unique.setdefault(_device_key(d), d)
+        for dev in unique.values():
             b = cli_budget.over(_config_budget(config, entry, dev))
             if b.empty:
                 raise BudgetError(
@@ -694,9 +735,18 @@ def _config_devices(config: BudgetConfig, entry: ModelEntry | None) -> tuple[str
     return entry.devices if entry and entry.devices else config.devices
 
 
+def _device_key(device: str) -> str | Path:
+    """What identifies ``device``: a spec file by its resolved path (``specs/x.yaml``, ``./specs/x.yaml`` and its
+    absolute path are one sheet), an id as it is."""
+    return resolved(device) if device.lower().endswith((".yaml", ".yml")) else device
+
+
 def _config_budget(config: BudgetConfig, entry: ModelEntry | None, device: str) -> Budget:
-    """The limits the config gives a model on a device: per-device table > model table > ``[tool.hybridperf]``."""
-    over = entry.device_budgets.get(device, Budget()) if entry else Budget()
+    """The limits the config gives a model on a device: per-device table > model table > ``[tool.hybridperf]``. A
+    spec file's table is found however ``--device`` spells its path: until 2026-12-04 ``-d ./specs/x.yaml`` missed
+    the table of ``specs/x.yaml`` and its limits were silently left unchecked."""
+    key = _device_key(device)
+    over = next((b for d, b in entry.device_budgets.items() if _device_key(d) == key), Budget()) if entry else Budget()
     return over.over(entry.budget if entry else Budget()).over(config.budget)
 
 
@@ -734,7 +784,8 @@ def overridden(
     out = []
     chosen = _chosen(models, config)
     if cli_devices:
-        unchecked = {d for _, e in chosen for d in _config_devices(config, e)} - set(cli_devices)
+        given = {_device_key(d) for d in cli_devices}
+        unchecked = {d for _, e in chosen for d in _config_devices(config, e) if _device_key(d) not in given}
         if unchecked:
             out.append(Override("--device", "devices", tuple(dict.fromkeys(cli_devices)), tuple(sorted(unchecked)),
                                 config.path))

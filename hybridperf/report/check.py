@@ -101,6 +101,12 @@ def _device_limit(c) -> bool:
     return c.over_capacity and (c.limit is None or c.capacity < c.limit)
 
 
+def _said(c) -> str:
+    """What qualifies ``c``'s figure, in ``predict``'s words where it has them (energy: its note, which names an
+    estimated power itself), else why it is estimated (an unverified latency), else ""."""
+    return c.note or c.estimated
+
+
 def _message(c) -> str:
     if _device_limit(c):
         return (
@@ -109,8 +115,25 @@ def _message(c) -> str:
         )
     return (
         f"{c.metric.value} {_predicted(c)} exceeds the budget {_fmt(c.metric, c.limit)} "
-        f"by {fmt_percent(c.over_by, 1)} on {c.device}" + (f" ({c.estimated})" if c.estimated else "")
+        f"by {fmt_percent(c.over_by, 1)} on {c.device}" + (f" ({_said(c)})" if _said(c) else "")
     )
+
+
+def _notes(result) -> list[str]:
+    """One line per figure ``predict`` qualifies (:attr:`~hybridperf.estimate.budget.MetricCheck.note`, e.g. an
+    energy capped at the device's max power), in its words: ``energy of m.onnx on t4: capped at max power 70 W x
+    latency (...)``."""
+    return [f"{c.metric.value} of {_shown(c.model)} on {_shown(c.device)}: {c.note}"
+            for c in result.checks if c.note and c.value is not None]
+
+
+def _shown(name: str) -> str:
+    """``name`` with control characters written as escapes (``m/new\\nline.onnx``), so that a model or device named
+    with a newline keeps its table row on one line (it split the row until 2026-12-04)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _summary(result) -> str:
@@ -133,11 +156,13 @@ def _summary(result) -> str:
 
 def to_table(result) -> str:
     rows = [  # memory names the peak it judged: "memory (onnxruntime)", "memory (TVM plan)"
-        [c.model, c.device, c.metric.value + (f" ({c.figure.split(' peak')[0]})" if c.figure else ""),
+        [_shown(c.model), _shown(c.device), c.metric.value + (f" ({c.figure.split(' peak')[0]})" if c.figure else ""),
          _predicted(c, result), _limit_text(c), _status(c, result)]
         for c in result.checks
     ]
-    return table(rows, ["model", "device", "metric", "predicted", "budget", "status"], "lllrrl") + "\n" + _summary(result)
+    notes = "".join(f"note: {line}\n" for line in _notes(result))  # predict's words on a figure (a capped energy)
+    return (table(rows, ["model", "device", "metric", "predicted", "budget", "status"], "lllrrl") + "\n" + notes
+            + _summary(result))
 
 
 def to_dict(result) -> dict:
@@ -160,6 +185,8 @@ def to_dict(result) -> dict:
                 "lower_bound": c.lower_bound or None,
                 "unknown": c.unknown or None,
                 "estimated": c.estimated or None,
+                # predict's note on the figure where it says more than "estimated" (a capped energy: totals.energy_note)
+                **({"note": c.note} if c.note else {}),
                 **({"figure": c.figure} if c.figure else {}),  # memory rows: which peak was judged
                 # predict's figure that could not be judged (peak ≈ X: guessed sizes); "predicted" stays null
                 **({"estimate": _estimate(c, result)} if _estimate(c, result) is not None else {}),
@@ -221,6 +248,12 @@ def to_github(result, root: str | None = None) -> str:
             title = f"hybridperf: latency within budget on {c.device}, unverified"
             lines.append(f"::warning file={_gh_escape(_gh_file(c.model, root), True)},title={_gh_escape(title, True)}::"
                          f"{_gh_escape(f'{_predicted(c)} within {_limit_text(c)}; {c.estimated}')}")
+        elif c.note and c.value is not None and c.limit is not None and c.passed:
+            # a limit met by a figure predict qualifies (an energy capped at max power, or on estimated power):
+            # a notice in predict's words (until 2026-12-04 nothing: the annotations said only what failed)
+            title = f"hybridperf: {c.metric.value} within budget on {c.device}"
+            lines.append(f"::notice file={_gh_escape(_gh_file(c.model, root), True)},title={_gh_escape(title, True)}::"
+                         f"{_gh_escape(f'{_predicted(c)} within {_limit_text(c)}; {c.note}')}")
     lines.append(_summary(result))
     return "\n".join(lines)
 
@@ -256,6 +289,8 @@ def to_junit_xml(result) -> str:
                 ET.SubElement(props, "property", name="figure", value=c.figure)
             if c.estimated and c.value is not None:  # a pass on an unverified latency or estimated power says so
                 ET.SubElement(props, "property", name="estimated", value=c.estimated)
+            if c.note and c.value is not None:  # predict's note on the figure (a capped energy)
+                ET.SubElement(props, "property", name="note", value=c.note)
             if c.skipped:
                 ET.SubElement(case, "skipped", message=f"no {c.metric.value} budget")
             elif c.undecided:
