@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import asdict
 
@@ -50,11 +51,15 @@ def run(args: argparse.Namespace) -> ExitCode:
         return _run_host(args)
     out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
     _check_own_id(device_id)
+    _check_name(args.name)
     _check_writable(out)
-    result = _with_progress(lambda bar: probe.probe(quick=args.quick, progress=bar,
-                                                    use_gpu=False if args.cpu_only else None))
+    replaced = _replaced_sheet(out)
+    with _one_probe_at_a_time():
+        result = _with_progress(lambda bar: probe.probe(quick=args.quick, progress=bar,
+                                                        use_gpu=False if args.cpu_only else None))
     spec = probe.write_spec(result, out, device_id=device_id, name=args.name)
-    return _summary(args, result, spec, out)
+    _note_stored_model(device_id, out)
+    return _summary(args, result, spec, out, replaced)
 
 
 def _run_host(args: argparse.Namespace) -> ExitCode:
@@ -65,18 +70,91 @@ def _run_host(args: argparse.Namespace) -> ExitCode:
 
     if args.id is not None or args.name is not None:
         raise InputError("--id / --name go with --out; the sheet --host writes is always the device `host`")
-    def waiting(pid: int | None) -> None:  # another command of this user data directory probes it now
-        from hybridperf.files import holder_text
-
-        print(f"hybridperf: device host: {holder_text(pid)} is probing this machine; "
-              "waiting for it to finish before probing again", file=sys.stderr, flush=True)
-
-    out, result = _with_progress(lambda bar: probe_host_spec(quick=args.quick, progress=bar, on_wait=waiting))
+    out, result = _with_progress(lambda bar: probe_host_spec(quick=args.quick, progress=bar,
+                                                             on_wait=lambda pid: _waiting(pid, "device host: ")))
     model = host_model_dir()
     if model.exists():
         print(f"hybridperf: note: the model calibrated for host ({model}) was adapted with the previous sheet; "
               "rerun `hybridperf calibrate --device host --measure ...` to adapt it to this one", file=sys.stderr)
     return _summary(args, result, load_spec(out), out)
+
+
+def _waiting(pid: int | None, who: str = "") -> None:
+    """Say once on stderr that another command of this user data directory probes this machine now, and that this
+    one waits for it (two probes at once would each time the other)."""
+    from hybridperf.files import holder_text
+
+    print(f"hybridperf: {who}{holder_text(pid)} is probing this machine; waiting for it to finish before probing "
+          "again", file=sys.stderr, flush=True)
+
+
+def _one_probe_at_a_time():
+    """The probe lock of the user data directory (:func:`hybridperf.measure.host.probe_lock`, which ``--host`` and a
+    first ``--device host`` take) for a ``--out`` probe; no lock where that directory cannot hold one (``--out``
+    does not need it: the probe then runs, unguarded, rather than being refused). Until 2026-12-04 ``probe --out``
+    took no lock: beside a ``probe --host`` both ran at once, each reading 13-15 % of the CPU time of 2 threads (BUSY),
+    and a first ``predict -d host`` during it cached a sheet of a busy machine."""
+    from contextlib import nullcontext
+
+    from hybridperf.errors import InputError
+    from hybridperf.measure.host import check_writable, host_dir, probe_lock
+
+    try:
+        hosts = host_dir().parent
+        check_writable(hosts, "the probe lock")
+    except (InputError, OSError):
+        return nullcontext()
+    return probe_lock(on_wait=_waiting)
+
+
+def _check_name(name: str | None) -> None:
+    """Refuse a ``--name`` that is empty or holds control characters (until 2026-12-04 ``--name ''`` was taken for
+    no ``--name`` and a name with a line break split the summary's head line)."""
+    from hybridperf.errors import InputError
+
+    if name is None:
+        return
+    if not name.strip():
+        raise InputError("--name is empty; give the device a name, or drop --name for the CPU / GPU model")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InputError(f"--name {name!r} holds control characters (a line break, a tab); give it on one line")
+
+
+#: the first words of a sheet :func:`hybridperf.measure.probe.write_spec` wrote
+_PROBED_HEADER = "# Written by `hybridperf probe`"
+
+
+def _replaced_sheet(out) -> str | None:
+    """What ``--out`` will replace: None where nothing is there, else ``probed DATE by hybridperf VERSION`` of the sheet
+    a probe wrote there before. A file a probe did not write (a hand-written sheet, a config) is refused: until
+    2026-12-04 it was replaced without a word after the probe's seconds."""
+    from hybridperf.errors import InputError
+
+    if not out.is_file():
+        return None
+    try:
+        with open(out, encoding="utf-8", errors="replace") as fh:
+            head = fh.readline().strip()
+    except OSError as exc:
+        raise InputError(f"--out {out} exists and cannot be read ({exc.strerror or exc}); "
+                         "choose another path") from None
+    if not head.startswith(_PROBED_HEADER):
+        raise InputError(f"--out {out} exists and was not written by `hybridperf probe`; choose another name, or "
+                         "remove it first")
+    m = re.match(r"# Written by `hybridperf probe` (\S+) on (\S+?)\.", head)
+    return f"probed {m[2]} by hybridperf {m[1]}" if m else "probed before"
+
+
+def _note_stored_model(device_id: str, out) -> None:
+    """Say on stderr that a model ``hybridperf calibrate`` stored for ``device_id`` was adapted with the sheet of that
+    id before this probe's (as ``--host`` says of ``host``'s)."""
+    from hybridperf.residual.model import user_model_dir
+
+    model = user_model_dir() / device_id
+    if model.is_dir():
+        print(f"hybridperf: note: the model calibrated for {device_id} ({model}) was adapted with the sheet of that "
+              f"id before; rerun `hybridperf calibrate --device {out} --measure ...` to adapt it to this one",
+              file=sys.stderr)
 
 
 def _check_own_id(device_id: str) -> None:
@@ -115,7 +193,7 @@ def _with_progress(run_probe):
         bar.close()
 
 
-def _summary(args: argparse.Namespace, result, spec, out) -> ExitCode:
+def _summary(args: argparse.Namespace, result, spec, out, replaced: str | None = None) -> ExitCode:
     """The probe's summary on stdout (table, or JSON with the sheet's path and id); a busy CPU during the probe
     is one warning line on stderr."""
     from hybridperf.report.probe import to_table
@@ -131,8 +209,10 @@ def _summary(args: argparse.Namespace, result, spec, out) -> ExitCode:
             data["contention"]["busy"] = bool(result.contention.busy)
         data["spec_path"] = str(out)
         data["spec_id"] = spec.id
+        if not args.host:  # the probed sheet --out replaced (probed DATE by ...), None: none
+            data["replaced"] = replaced
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return ExitCode.OK
 
-    sys.stdout.write(to_table(result, spec, out) + "\n")
+    sys.stdout.write(to_table(result, spec, out, replaced) + "\n")
     return ExitCode.OK

@@ -8,8 +8,9 @@ from typing import Any
 from hybridperf.report.format import fmt_contention, format_si, table
 
 
-def to_table(result: Any, spec: Any, out: Path) -> str:
-    """The measured figures, one row each, under the host line, then the path of the written spec."""
+def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> str:
+    """The measured figures, one row each, under the host line, then the path of the written spec (and, where
+    ``replaced`` is given, what the probed sheet it replaced says of itself: ``probed DATE by hybridperf VERSION``)."""
     rows = []
     for g in result.gemm:
         unit = "OP/s" if g.precision.startswith("int") else "FLOP/s"
@@ -22,14 +23,23 @@ def to_table(result: Any, spec: Any, out: Path) -> str:
                      f"shared by {c.shared_cpu_count} CPU(s)"])
     if result.dispatch is not None:
         d = result.dispatch
-        rows.append(["dispatch per node", format_si(d.per_node_s, "s", 3), f"onnxruntime, 1 vs {d.nodes} Add nodes"])
+        if d.per_node_s > 0:
+            rows.append(["dispatch per node", format_si(d.per_node_s, "s", 3),
+                         f"onnxruntime, 1 vs {d.nodes} Add nodes"])
+        else:  # the sheet then takes the per-call figure (until 2026-12-04 this row printed the negative slope)
+            rows.append(["dispatch per node", "unknown", f"onnxruntime, 1 vs {d.nodes} Add nodes: no positive slope; "
+                                                         "the sheet takes the per-call figure"])
         rows.append(["dispatch per call", format_si(d.per_call_s, "s", 3), "onnxruntime session.run, 1 Add node"])
     for k, v in result.errors.items():
         rows.append([k, "-", v])
     c = getattr(result, "contention", None)
     if c is not None:
         rows.append(["preemptions", f"{c.preemptions_per_s:.0f}/s", fmt_contention(c)])
+    elif result.kind == "cpu":  # no getrusage here: whether the CPU was shared is not known (until 2026-12-04 no row)
+        rows.append(["preemptions", "unknown",
+                     "not counted (no getrusage): whether another process competed is unknown"])
     host = result.host
     head = (f"{spec.id}: {spec.name}\n{host.usable_cpus} usable CPUs, governor {host.governor or 'not exposed'}, "
             f"{result.source}{' (--quick)' if result.quick else ''}\n")
-    return head + table(rows, ["FIGURE", "VALUE", "HOW"], rule=False) + f"\nwrote {out}"
+    tail = f"\nwrote {out}" + (f" (replacing the sheet {replaced})" if replaced else "")
+    return head + table(rows, ["FIGURE", "VALUE", "HOW"], rule=False) + tail
