@@ -587,16 +587,48 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
         with torch.no_grad():
             ep = torch.export.export(module, example_inputs, kwargs)
     except Exception as exc:  # noqa: BLE001 - export raises many kinds (Unsupported, UserError, ...)
-        hint = ("example_inputs must match forward()'s parameters: a tensor, a tuple of positional inputs, or "
-                "keyword(-only) inputs as a dict: example_inputs={'x': x, 'mask': mask}"
-                if isinstance(exc, TypeError) else
-                "make the model exportable (no data-dependent control flow) or export it to ONNX")
-        raise ModelLoadError(
-            f"{source}: torch.export.export failed ({type(exc).__name__}: {error_line(exc, 200, last=True)}); {hint}"
-        ) from exc
+        raise ModelLoadError(f"{source}: torch.export.export failed ({_export_failure(exc)}); {_export_hint(exc)}") from exc
     finally:
         module.train(was_training)
     return load_exported_program(ep, source=source)
+
+
+#: the line of a torch.export error after which it names the user's code that raised it
+_RAISED_AT = "The following call raised this error:"
+
+
+def _export_failure(exc: BaseException, limit: int = 200) -> str:
+    """``torch.export.export``'s error as one line: its class, the first line of its message (torch names the cause
+    first, then advice and boilerplate) and, where torch names it, the line of the model's code that raised it.
+
+    Until 2026-12-04 the message's last line was taken: a model branching on a tensor's value (``if x.sum() > 0``)
+    read "The error above occurred when calling torch.export.export. If you would like to view some more information
+    about this error, and get a list of all other errors that may occur in your export call, you", cut there, instead
+    of "Could not guard on data-dependent expression ..." and where.
+    """
+    text = f"{type(exc).__name__}: {error_line(exc, limit)}"
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    if _RAISED_AT in lines:
+        at = [ln for ln in lines[lines.index(_RAISED_AT) + 1:] if ln][:2]
+        if len(at) == 2 and at[0].startswith('File "'):
+            file, _, rest = at[0].removeprefix('File "').partition('", line ')
+            text += f" at {Path(file).name}:{rest.split(',')[0]}: {at[1][:100]}"
+    return text
+
+
+def _export_hint(exc: BaseException) -> str:
+    """The fix :func:`load_torch` names for an export failure: the inputs' form (a TypeError), the model's
+    data-dependent control flow or shapes (a guard on a data-dependent value), else both the inputs and the model
+    (until 2026-12-04 every failure but a TypeError read "no data-dependent control flow", also a Linear(8, 8) given
+    a 3x5 input)."""
+    if isinstance(exc, TypeError):
+        return ("example_inputs must match forward()'s parameters: a tensor, a tuple of positional inputs, or "
+                "keyword(-only) inputs as a dict: example_inputs={'x': x, 'mask': mask}")
+    if "DataDependent" in type(exc).__name__:
+        return ("forward() branches on or sizes a tensor by its values, which torch.export cannot trace: rewrite it "
+                "without data-dependent control flow (torch.cond, torch.where) or export it to ONNX")
+    return ("check that module(*example_inputs) runs (the shapes and dtypes forward() expects), then make the model "
+            "exportable (no data-dependent control flow) or export it to ONNX")
 
 
 def load_pt2(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None = None, batch: int | None = None) -> LoadedModel:
