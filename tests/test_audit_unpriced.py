@@ -183,7 +183,8 @@ def test_mig_lower_bound(models, capsys):
     # a lower bound already over the budget is a definite "no", with or without --allow-unsupported
     code, out, _ = _mig(capsys, models["nonzero"], "--max-latency", "1us")
     assert code == ExitCode.BUDGET_EXCEEDED
-    assert out[-1].startswith("no profile meets the latency budget: even 7g.80gb (the whole GPU) is predicted at ≥ ")
+    assert out[-1].startswith("no profile meets the latency budget: even 7g.80gb (98 of 108 SMs; the GPU without MIG may do "
+                                 "better) is predicted at ≥ ")
 
 
 def test_predict_many_json_rows_name_their_unknown_figures(models, tmp_path, capsys):

@@ -141,7 +141,8 @@ def test_cli_says_why_nothing_fits(capsys, model_dir, pred):
     code = main(["mig", model, "--batch", "1", "-d", "a100-sxm-80gb", "--max-latency", "10us"])
     out, _ = capsys.readouterr()
     assert code == ExitCode.BUDGET_EXCEEDED
-    assert out.splitlines()[-1].startswith("no profile meets the latency budget: even 7g.80gb (the whole GPU) is predicted at ")
+    assert out.splitlines()[-1].startswith("no profile meets the latency budget: even 7g.80gb (98 of 108 SMs; the GPU without MIG may do better) is "
+                                      "predicted at ")
     assert out.splitlines()[-1].endswith("> 10.0 us; relax the budget or reduce the batch")
     code = main(["mig", model, "--batch", "1", "-d", "a100-sxm-80gb", "--headroom", "80GB"])
     out, _ = capsys.readouterr()

@@ -35,7 +35,7 @@ def parse_headroom(text: str) -> int:
     A negative figure is refused saying 0 is allowed (until 2026-12-04 ``-1MiB`` read "must be positive" while ``0``
     was taken, and ``.0MiB`` / ``0e0MiB`` were refused as not positive while ``0MiB`` was taken)."""
     from hybridperf.errors import InputError
-    from hybridperf.estimate.budget import Metric, parse_limit
+    from hybridperf.estimate.budget import BudgetError, Metric, parse_limit
     from hybridperf.units import split_quantity, units_of
 
     quantity = split_quantity(text.strip())
@@ -50,7 +50,19 @@ def parse_headroom(text: str) -> int:
                              f"one of {', '.join(units_of('capacity'))}, e.g. 512MiB")
         if number == 0 and (not unit or unit in units_of("capacity")):
             return 0
-    return math.ceil(parse_limit(text, Metric.MEMORY, "--headroom", False))  # whole bytes
+    try:
+        return math.ceil(parse_limit(text, Metric.MEMORY, "--headroom", False))  # whole bytes
+    except BudgetError as exc:  # a limit's hints, told of the headroom (0 is allowed; leaving it out keeps 500MiB)
+        raise BudgetError(headroom_hint(str(exc))) from None
+
+
+def headroom_hint(message: str) -> str:
+    """A :func:`~hybridperf.estimate.budget.parse_limit` message told of ``--headroom``: 0 is allowed, and leaving
+    the flag out keeps the default (until 2026-12-04 ``--headroom inf`` read "leave the limit out to set none", which
+    keeps 500MiB, and every hint read "write a positive number", though 0 means none)."""
+    return (message.replace("leave the limit out to set none, or ", "")
+            .replace("leave the limit out to set none", "write a smaller figure, or 0 for none")
+            .replace("write a positive number and", "write 0 (none), or a positive number and"))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -27,16 +27,17 @@ profile's latency is composed as the prediction's was (:class:`~hybridperf.estim
     device-only runtimes (device + sync):       latency' = latency + (D' - D)
     no execution summary (roofline-only, a per-device residual):  latency' = latency * D' / D
 
-so the full-GPU profile (``7g.80gb`` on an 80 GB part) reproduces the full-GPU prediction, whatever prices it (a
-residual, the cross-device model and its runtime's host time). Until 2026-12-03 the factor was
-``latency_s / roofline_latency_s``, and where the prediction's roofline differs from the kernels' sum (a runtime's
-launches and host time) the full profile read 5.543 ms against ``predict``'s 2.535 ms (SqueezeNet 1.1 on
-``a100-sxm-80gb``). Until 2026-12-04 the whole latency, host time included, was multiplied by the kernels'
-roofline slowdown: SqueezeNet 1.1 (host 2.525 ms, device 660 us on ``a100-sxm-80gb``, host-bound) read 4.642 ms on
-``1g.10gb``, where its 1.2 ms of device time on the slice still hides behind the host's 2.525 ms (now 2.535 ms).
-L2 cache, which MIG also partitions, is not modelled. A profile's compute share ``f_c`` is the SMs it really gets
-over the GPU's where the sheet lists them (``sm_count``, as ``nvidia-smi mig -lgip`` prints it: 98 of the A100's 108
-SMs for ``7g.40gb``), else its compute slices over the GPU's (:func:`compute_fraction`).
+so a profile with the whole GPU's shares (``f_c = f_m = 1``: H100 SXM's ``7g.80gb``, 132 of 132 SMs) reproduces the
+full-GPU prediction, whatever prices it (a residual, the cross-device model and its runtime's host time); the A100's
+``7g`` profiles run 98 of its 108 SMs, so they read the prediction only where its kernels are host- or memory-bound.
+Until 2026-12-03 the factor was ``latency_s / roofline_latency_s``, and where the prediction's roofline differs from
+the kernels' sum (a runtime's launches and host time) the full profile read 5.543 ms against ``predict``'s 2.535 ms
+(SqueezeNet 1.1 on ``a100-sxm-80gb``). Until 2026-12-04 the whole latency, host time included, was multiplied by the
+kernels' roofline slowdown: SqueezeNet 1.1 (host 2.525 ms, device 660 us on ``a100-sxm-80gb``, host-bound) read
+4.642 ms on ``1g.10gb``, where its 1.2 ms of device time on the slice still hides behind the host's 2.525 ms (now
+2.535 ms). L2 cache, which MIG also partitions, is not modelled. A profile's compute share ``f_c`` is the SMs it
+really gets over the GPU's where the sheet lists them (``sm_count``, as ``nvidia-smi mig -lgip`` prints it: 98 of
+the A100's 108 SMs for ``7g.40gb``), else its compute slices over the GPU's (:func:`compute_fraction`).
 
 The suggestion is the first profile, ordered by (memory, compute slices),
 that fits and, when a latency budget is given, meets it
@@ -241,6 +242,9 @@ class Caveats:
         Why the prediction's latency, so every profile's, is unverified (a zero-shot model outside its training
         range: :attr:`~hybridperf.estimate.pricing.Prediction.latency_note`), else ""; judged all the same, as
         ``check`` does (``ok (unverified)``), and the reports say so.
+    memory_estimate : bool
+        The peak is a runtime's estimate (:func:`~hybridperf.estimate.runtime_memory.peak_kind` ``"estimate"``):
+        whether a profile holds it is unknown, and ``undecided`` says so.
     """
 
     lower_bound: str = ""
@@ -248,6 +252,8 @@ class Caveats:
     undecided: str = ""
     accepted: bool = False
     latency_note: str = ""
+    #: the peak is a runtime's estimate (neither exact nor a bound): every profile's "fits" is unknown
+    memory_estimate: bool = False
 
 
 EXACT = Caveats()
@@ -261,12 +267,20 @@ def latency_unknown(s: MigSuggestion, c: Caveats) -> bool:
 def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
     """The :class:`Caveats` of suggestion ``s`` for prediction ``pred``: which figures are lower bounds or unknown,
     and why the suggestion is undecided (exit 2), if it is. ``allow_unsupported`` accepts lower bounds (a latency
-    budget still cannot be judged on an unknown latency)."""
+    budget still cannot be judged on an unknown latency, nor a profile's memory on a runtime peak that is an estimate:
+    :func:`~hybridperf.estimate.runtime_memory.peak_kind`, as ``check --max-memory`` reads it unknown; until
+    2026-12-04 ``mig`` judged such a peak as exact)."""
     from hybridperf.estimate.budget import uncosted_text
+    from hybridperf.estimate.runtime_memory import peak_kind
 
     note = getattr(pred, "latency_note", "")
     c = Caveats(pred.lower_bound_reason, pred.analyzed.memory_is_lower_bound, accepted=allow_unsupported,
                 latency_note=note)
+    if peak_kind(pred) == "estimate":  # neither exact nor a bound: no "fits" or "does not fit" can rest on it
+        rt = pred.runtime_memory
+        why = (f"memory unknown ({rt.runtime}'s peak rests on {rt.unsized_reason}); no profile can be judged to hold "
+               "it, with or without --allow-unsupported")
+        return Caveats(c.lower_bound, c.memory_lower_bound, why, allow_unsupported, note, memory_estimate=True)
     if s.chosen is None:  # nothing fits even on the lower bounds: a definite "no"
         return c
     ops = uncosted_text(pred)

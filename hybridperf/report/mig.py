@@ -32,7 +32,8 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
         "lower_bound_reason": c.lower_bound or None,
         "memory_lower_bound": c.memory_lower_bound,
         # latency_s of every profile is a lower bound of 0 (nothing priced): the number stays, it is unknown
-        "unknown_fields": ["latency_s"] if unknown else [],
+        "unknown_fields": (["latency_s"] if unknown else []) + (["fits_memory"] if c.memory_estimate else []),
+        "memory_estimate": c.memory_estimate,
         "undecided": c.undecided or None,
         "latency_note": c.latency_note or None,
         "latency_source": s.latency_source or None,
@@ -84,7 +85,7 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
              f"{o.profile.compute_slices}/{o.profile.total_slices}"),
             f"{o.memory_fraction:.3f}",
             fmt_bytes(o.profile.memory_bytes),
-            _yes_no(o.fits_memory, c.memory_lower_bound),
+            "unknown" if c.memory_estimate else _yes_no(o.fits_memory, c.memory_lower_bound),
             fmt_bound(o.latency_s, fmt_time, lower),
             "unknown" if unknown and o.meets_latency is not None else
             _yes_no(o.meets_latency, lower) + _tie(o.latency_s, s.max_latency_s),
@@ -93,7 +94,7 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
         for o in s.options
     ]
     budget = f", latency budget {fmt_time(s.max_latency_s)}" if s.max_latency_s is not None else ""
-    ge = "≥ " if c.memory_lower_bound else ""
+    ge = "≈ " if c.memory_estimate else "≥ " if c.memory_lower_bound else ""
     # which peak: the figure predict's headline shows and check --max-memory judges (e.g. "torch peak")
     head = (
         f"model {model} on {s.device}: needs {ge}{fmt_bytes(s.peak_memory_bytes + s.headroom_bytes)} = "
@@ -133,15 +134,30 @@ def _tail(s, c: Caveats, budget: str, unknown: bool) -> str:
         return f"suggested: {s.chosen.profile.name} (smallest profile that fits{judged})"
     full = s.options[-1] if s.options else None
     if full is not None and not full.fits_memory:
-        return (
-            f"no profile fits: even {full.profile.name} holds {fmt_bytes(full.profile.memory_bytes)} < "
-            f"{fmt_bytes(full.required_bytes)} needed; reduce the batch or the --headroom"
-        )
+        return _no_fit(s, full, c.memory_lower_bound)
     if full is not None:
         ge = "≥ " if c.lower_bound else ""
+        # "(the whole GPU)" until 2026-12-04 also where the largest profile runs fewer SMs (A100 7g: 98 of 108)
+        share = ("the whole GPU" if full.compute_fraction >= 1 or not s.gpu_sm_count else
+                 f"{full.profile.sm_count} of {s.gpu_sm_count} SMs; the GPU without MIG may do better")
         return (
-            f"no profile meets the latency budget: even {full.profile.name} (the whole GPU) is predicted at "
+            f"no profile meets the latency budget: even {full.profile.name} ({share}) is predicted at "
             f"{ge}{fmt_time(full.latency_s)} > {fmt_time(s.max_latency_s)}{_tie(full.latency_s, s.max_latency_s)}; "
             "relax the budget or reduce the batch"
         )
     return "no profile fits: reduce the batch or memory, or relax the budget"
+
+
+def _no_fit(s, full, lower: bool) -> str:
+    """Why not even the largest profile ``full`` holds the model: what it holds, what is needed and by how much it
+    falls short, and what would help: the --headroom only where the peak alone fits. Until 2026-12-04 the line read
+    ``holds 74.51 GiB < 74.51 GiB needed`` (9.13 MiB short, both rounded alike) and told a model whose peak alone is
+    over the profile (even at ``--headroom 0``) to "reduce the batch or the --headroom"."""
+    held = int(full.profile.memory_bytes)
+    at_least = "at least " if lower else ""
+    line = (f"no profile fits: even {full.profile.name} holds {fmt_bytes(held)} < {at_least}"
+            f"{fmt_bytes(full.required_bytes)} needed ({at_least}{fmt_bytes(full.required_bytes - held)} short)")
+    if s.peak_memory_bytes > held:
+        return (f"{line}, and the {s.memory_figure or 'peak'} alone is {at_least}{fmt_bytes(s.peak_memory_bytes)}; "
+                "reduce the batch or the precision")
+    return f"{line}; reduce the batch or the --headroom"
