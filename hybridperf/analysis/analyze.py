@@ -275,7 +275,7 @@ def plan_lowered_memory(module: Any, analysis: ModelAnalysis, input_bytes: int, 
 
 
 def check_tensor_sizes(analysis: ModelAnalysis, input_shapes: Mapping[str, tuple[int, ...]]) -> None:
-    """Refuse shapes that make some tensor larger than :data:`MAX_TENSOR_BYTES`.
+    """Refuse shapes that make some tensor larger than :data:`MAX_TENSOR_BYTES`, or give it a negative size.
 
     Such a model cannot run anywhere, and its byte counts overflow TVM's integer arithmetic, so
     every figure would be meaningless (raises :class:`~hybridperf.errors.InputError`, exit 2).
@@ -286,6 +286,14 @@ def check_tensor_sizes(analysis: ModelAnalysis, input_shapes: Mapping[str, tuple
     named = [(f"input {k}", v) for k, v in analysis.input_infos.items()]
     named += [(f"{r.var} ({r.op})", o) for r in analysis.records for o in r.outputs]
     for what, info in named:
+        if info.shape is not None and any(d < 0 for d in info.shape):
+            # until 2026-12-04 priced: a Conv with pads -10 (or a MaxPool window larger than its input) gave
+            # 1x4x-14x-14, whose sizes multiply to a positive count, and a confident 42.336 kFLOP
+            raise InputError(
+                f"invalid shapes: {what} would be {dims_text(info.shape)}, a negative size: its kernel, pads, strides "
+                f"or dilations do not fit its input (inputs {shapes_text(input_shapes)}); fix the op's attributes, "
+                "or bind larger shapes"
+            )
         if info.nbytes is not None and info.nbytes > MAX_TENSOR_BYTES:
             shape = dims_text(info.shape or ())
             raise InputError(

@@ -886,7 +886,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     (:class:`~hybridperf.frontends.common.LoadedModel`) where it takes the whole-model path."""
     from hybridperf.frontends.common import is_onnx_proto
     from hybridperf.frontends.load import importable_onnx
-    from hybridperf.frontends.normalize import normalize
+    from hybridperf.frontends.normalize import check_computes, normalize
     from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
 
     blocks: BlockCache = cache.blocks
@@ -900,6 +900,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     proto = importable_onnx(proto, source)
     t1 = c()
     res = normalize(proto, shapes, batch, inplace=inplace)
+    check_computes(res, source)
     t2 = c()
     t["load_s"], t["normalize_s"] = t1 - t0, t2 - t1
     norm = res.model

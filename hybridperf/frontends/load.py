@@ -92,8 +92,9 @@ def importable_onnx(model: Any, source: str) -> Any:
 def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, provenance: bool,
                source: str, inplace: bool) -> LoadedModel:
     """QOperator -> QDQ, support check, normalisation (in ``model`` itself with ``inplace``), import."""
-    from hybridperf.frontends.normalize import normalize
+    from hybridperf.frontends.normalize import check_computes, normalize
 
     model = importable_onnx(model, source)
     res = normalize(model, shapes, batch, inplace=inplace)
+    check_computes(res, source)
     return from_onnx(res.model, res.input_shapes, source=source, provenance=provenance)

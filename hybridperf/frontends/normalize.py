@@ -89,6 +89,7 @@ __all__ = [
     "METHOD",
     "NormalizeResult",
     "bind_input_shapes",
+    "check_computes",
     "check_supported",
     "data_dependent_shape_ops",
     "normalize",
@@ -248,6 +249,12 @@ def _bind_in_place(
                 f"input {vi.name!r} is a string tensor, which TVM cannot represent; export the model from its "
                 "first numeric tensor on (e.g. token ids after the tokenizer)"
             )
+        if vi.type.tensor_type.elem_type in _COMPLEX_TYPES:
+            # until 2026-12-04 a complex input ended the process with SIGSEGV (exit 139) inside TVM's importer
+            raise InputError(
+                f"input {vi.name!r} is a {_COMPLEX_TYPES[vi.type.tensor_type.elem_type]} tensor, which TVM cannot "
+                "represent; export the model with the real and imaginary parts as two float inputs"
+            )
         dims = _dims(vi)
         if vi.name in shapes:
             bound = list(shapes[vi.name])
@@ -282,6 +289,10 @@ def _bind_in_place(
                 if d.HasField("dim_param") and d.dim_param in params:
                     d.dim_value = params[d.dim_param]
     return out
+
+
+#: ONNX complex element types (TVM has no complex dtype), by name
+_COMPLEX_TYPES = {onnx.TensorProto.COMPLEX64: "complex64", onnx.TensorProto.COMPLEX128: "complex128"}
 
 
 def _set_shape(vi: onnx.ValueInfoProto, dims: list[int]) -> None:
@@ -718,6 +729,25 @@ def normalize(
     )
 
 
+def check_computes(result: NormalizeResult, source: str = "model") -> None:
+    """Raise :class:`~hybridperf.errors.ModelLoadError` where the normalised model computes nothing: it lists no
+    graph output (every node is dead), or every output is an input or a folded constant (the same refusal
+    :func:`~hybridperf.frontends.onnx_import.load_onnx_proto` gives a file without nodes)."""
+    from hybridperf.errors import ModelLoadError  # noqa: PLC0415
+
+    graph = result.model.graph
+    # until 2026-12-04 both were priced as a confident 0 FLOP model ("coverage 100.0% of ops costed ()")
+    if not len(graph.output):
+        raise ModelLoadError(f"{source}: its ONNX graph lists no outputs, so no node is needed: nothing to predict; "
+                             "re-export the model with its outputs")
+    if result.nodes_before and not len(graph.node):
+        raise ModelLoadError(
+            f"{source}: every output is an input or a constant once constants are folded ({result.nodes_before} "
+            f"node{'s' if result.nodes_before != 1 else ''} folded or unused): nothing to predict; "
+            "pass a model that computes its outputs"
+        )
+
+
 def _sort_topologically(graph: onnx.GraphProto) -> None:
     """Put ``graph``'s nodes in an order where each comes after the nodes whose outputs it reads.
 
@@ -946,6 +976,14 @@ def check_supported(model: onnx.ModelProto, source: str = "model") -> None:
     """
     from hybridperf.errors import UnsupportedModelError  # noqa: PLC0415
 
+    known = onnx.defs.onnx_opset_version()
+    for imp in model.opset_import:
+        if (imp.domain or "") in _DEFAULT_DOMAINS and imp.version > known:
+            # until 2026-12-04 priced (an opset-99 Relu as today's Relu): no converter knows such an opset's ops
+            raise UnsupportedModelError(
+                f"{source}: ONNX opset {imp.version} is newer than the installed onnx {onnx.__version__} knows "
+                f"({known}), so its ops' meaning is unknown; re-export with opset <= {known}"
+            )
     counts = _unsupported_nodes(model)
     if not counts:
         return

@@ -416,10 +416,16 @@ def _tracing_importer(base: type) -> type:
             self._hp_next = 0
             #: hash -> placeholder constant standing in for a weight left on disk (or derived from one)
             self._hp_placeholders: dict[int, Any] = {}
+            #: whether the importer entered its ``main`` function scope (it converts nodes only inside it)
+            self.hp_in_scope = False
 
         def from_onnx(self, graph, opset):
             self._hp_nodes = list(graph.node)
             return super().from_onnx(graph, opset)
+
+        def _construct_nodes(self, graph):
+            self.hp_in_scope = True
+            return super()._construct_nodes(graph)
 
         def _check_for_unsupported_ops(self, graph):
             # TVM's check by op name, less the nodes an onnxruntime contrib converter of ours takes
@@ -645,7 +651,10 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
         exc.hp_failed_node = importer.hp_failed_node  # read by from_onnx's one-line message
         from hybridperf.ir.tvm_compat import end_open_blocks  # noqa: PLC0415
 
-        end_open_blocks(importer.bb, scope=True)  # a converter that raised left its block and scope open
+        # a converter that raised left its block and scope open; a failure before the scope (an input or initializer
+        # of a dtype TVM has no name for: complex64) leaves none, and ending a scope never begun crashes TVM (until
+        # 2026-12-04 a complex64 input ended the process with SIGSEGV, exit 139)
+        end_open_blocks(importer.bb, scope=importer.hp_in_scope)
         raise
 
 
