@@ -42,12 +42,13 @@ def resolve_device(device, warn_busy: bool = True):
     """``device`` as ``load_spec`` takes it: ``host`` becomes this machine's cached sheet, probed first
     (one line on stderr) when there is none or an older probe wrote it; anything else is returned unchanged.
 
-    ``warn_busy``: one warning line on stderr whenever the cached sheet's probe was judged busy (another process
-    competed for the CPU), naming the fix; until 2026-12-04 only the command that probed said so, and every later
-    prediction used the low figures without a word. ``devices show host`` passes False (the sheet's notes say it).
+    ``warn_busy``: one warning line on stderr whenever the sheet's probe was judged busy (another process competed for
+    the CPU), naming the fix (:func:`warn_busy_sheet`); until 2026-12-04 only the command that probed said so, and
+    every later prediction used the low figures without a word. ``devices show`` passes False (the sheet's notes say
+    it). A first probe of ``host`` says so whatever ``warn_busy`` is.
     """
-    from hybridperf.measure.host import (HOST_ID, CacheState, check_writable, device_ref, host_probe_warning,
-                                         host_spec_path, host_spec_state)
+    from hybridperf.measure.host import (HOST_ID, CacheState, check_writable, device_ref, host_spec_path,
+                                         host_spec_state)
 
     state = host_spec_state() if str(device) == HOST_ID else CacheState.CURRENT
     if state is not CacheState.CURRENT:
@@ -66,20 +67,41 @@ def resolve_device(device, warn_busy: bool = True):
                   "would each read a busy CPU)", file=sys.stderr, flush=True)
 
         ref = device_ref(device, on_wait=waiting)
-        warning = host_probe_warning()
-        if warning:
-            print(f"hybridperf: warning: device host: {warning}; rerun `hybridperf probe --host` when the machine is "
-                  "idle", file=sys.stderr)
+        warn_busy_sheet(device, ref, just_probed=True)
         return ref
     ref = device_ref(device)
-    if warn_busy and str(device) == HOST_ID:
-        warning = host_probe_warning()
-        if warning:
-            import sys
-
-            print(f"hybridperf: warning: device host: its cached sheet {host_spec_path()} is from a busy probe: "
-                  f"{warning}; rerun `hybridperf probe --host` when the machine is idle", file=sys.stderr)
+    if warn_busy:
+        warn_busy_sheet(device, ref)
     return ref
+
+
+def warn_busy_sheet(device, ref, just_probed: bool = False) -> None:
+    """One warning line on stderr where the sheet ``ref`` of ``device`` (as :func:`resolve_device` returns it) is from
+    a probe judged busy (:func:`hybridperf.measure.host.probe_warning`: ``host``'s cached sheet, or a sheet ``probe
+    --out`` wrote), naming the probe to rerun; ``just_probed``: this command's own first probe of ``host``. A
+    packaged id is not read (no probe of this machine wrote it). Until 2026-12-04 a sheet of ``probe --out`` that the
+    probe judged busy priced ``predict -d my.yaml`` (and report, annotate, predict-many) without a word."""
+    import shlex
+    import sys
+
+    from hybridperf.device.spec import load_spec, names_spec_file
+    from hybridperf.measure.host import HOST_ID, host_spec_path, probe_warning
+
+    host = str(device) == HOST_ID
+    if not (host or names_spec_file(device)):
+        return
+    spec = load_spec(ref)
+    warning = probe_warning(spec)
+    if not warning:
+        return
+    if host:
+        fix = "hybridperf probe --host"
+        what = "" if just_probed else f"its cached sheet {host_spec_path()} is from a busy probe: "
+    else:
+        fix = f"hybridperf probe --out {shlex.quote(str(ref))}"
+        what = f"its sheet {ref} is from a busy probe: "
+    print(f"hybridperf: warning: device {spec.id}: {what}{warning}; rerun `{fix}` when the machine is idle",
+          file=sys.stderr)
 
 
 #: ``--runtime``: the runtime the model will run on (execution mode on a GPU; whose peak memory is the headline)

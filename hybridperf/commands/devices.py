@@ -180,6 +180,9 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
             "fp32_lanes_per_unit": q("compute_units.fp32_lanes_per_unit", spec.fp32_lanes_per_unit, "lanes"),
             "boost_clock": q("compute_units.boost_clock", spec.boost_clock_hz, "Hz"),
         }.items() if v is not None},
+        # the CPU a CPU sheet describes, as measure -d / calibrate judge it (null: not on the sheet, unknown; until
+        # 2026-12-04 not shown, nor its source)
+        "cpu_identity": _cpu_identity(spec.cpu_identity),
         "mig_profiles": [
             {
                 "name": m.name,
@@ -197,6 +200,15 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         # figures on the sheet that no prediction reads (sparsity, non-DRAM bandwidths, ...): shown, flagged
         "unused_figures": list(spec.unused_figures),
     }
+
+
+def _cpu_identity(ident) -> dict[str, Any] | None:
+    """A sheet's :class:`~hybridperf.device.spec.SheetCpu` as JSON (stepping null where the sheet does not give it),
+    None where the sheet gives none."""
+    if ident is None:
+        return None
+    return {"vendor": ident.vendor, "family": ident.family, "model": ident.model, "stepping": ident.stepping,
+            "source": ident.source}
 
 
 def _emit(data: Any, fmt: str, table) -> None:

@@ -102,7 +102,9 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         raise InputError("mig sizes a MIG partition of a GPU: pass --device with MIG profiles (e.g. a100-sxm-80gb, "
                          "h100-sxm); the default device, host, is this machine's CPU")
-    spec = load_spec(args.device)
+    from hybridperf.commands._common import resolve_device
+
+    spec = load_spec(resolve_device(args.device))  # a sheet of a busy probe warns (until 2026-12-04 silently)
     require_profiles(spec)  # a device without MIG fails before the slow analysis
     pred = predict_from_args(args, spec)
     s = suggest(pred, headroom, max_latency)

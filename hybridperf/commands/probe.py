@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         return _run_host(args)
     out, device_id = probe.check_out(args.out, args.id)  # fail before a minute of benchmarks
     _check_own_id(device_id)
+    _check_not_packaged(out)
     _check_name(args.name)
     _check_writable(out)
     replaced = _replaced_sheet(out)
@@ -171,6 +172,19 @@ def _check_own_id(device_id: str) -> None:
     if device_id in available_devices():
         raise InputError(f"the id {device_id} is a packaged sheet's (`hybridperf devices show {device_id}`); name the "
                          "probed sheet after this machine (--out my-box.yaml, or --id my-box)")
+
+
+def _check_not_packaged(out) -> None:
+    """Refuse an ``--out`` in the package's own sheets folder (:func:`hybridperf.device.spec.default_spec_dir`, the
+    folder :attr:`DeviceSpec.packaged <hybridperf.device.spec.DeviceSpec.packaged>` judges by): until 2026-12-04 a
+    probed sheet was written there and then listed by ``hybridperf devices`` as a shipped one (not judged as a
+    probed sheet, and replaced by a reinstall)."""
+    from hybridperf.device.spec import default_spec_dir, in_packaged_folder
+    from hybridperf.errors import InputError
+
+    if in_packaged_folder(out):  # False for a link loop: _check_writable names it
+        raise InputError(f"--out {out} is in the package's own sheets folder ({default_spec_dir()}), where a probed "
+                         f"sheet would be listed as a shipped one; write it elsewhere, e.g. --out ./{out.name}")
 
 
 def _check_writable(out) -> None:

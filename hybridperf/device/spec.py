@@ -424,12 +424,7 @@ class DeviceSpec:
     def packaged(self) -> bool:
         """Whether this sheet is one the package ships (its file in :func:`default_spec_dir`); False for a sheet of
         no file or one that cannot be looked up."""
-        if not self.path:
-            return False
-        try:
-            return Path(self.path).resolve().parent == default_spec_dir().resolve()
-        except OSError:
-            return False
+        return bool(self.path) and in_packaged_folder(self.path)
 
     @property
     def show_ref(self) -> str:
@@ -471,6 +466,15 @@ def default_spec_dir() -> Path:
 #: the suffixes of a spec file, the first the one a file of an id is looked up by first
 SPEC_SUFFIXES = (".yaml", ".yml")
 
+
+
+def in_packaged_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (resolved) is a file in the package's own sheets folder (:func:`default_spec_dir`), where a
+    sheet is a shipped one (:attr:`DeviceSpec.packaged`); False where it cannot be resolved (a link loop)."""
+    try:
+        return Path(path).resolve().parent == default_spec_dir().resolve()
+    except (OSError, RuntimeError):
+        return False
 
 def _spec_files(d: Path) -> dict[str, Path]:
     """``id -> file`` of the spec files (``*.yaml``, ``*.yml``) in folder ``d``.

@@ -237,6 +237,21 @@ def host_probe_warning(identity: dict[str, Any] | None = None) -> str | None:
     return record.get("warning") if isinstance(record, dict) else None
 
 
+def probe_warning(spec: Any) -> str | None:
+    """What the probe that wrote the loaded sheet ``spec`` warned about (a busy CPU: its figures may be low), or None:
+    for ``host``, its cached probe's (:func:`host_probe_warning`); for a sheet ``hybridperf probe --out`` wrote, the
+    warning its notes record (:func:`hybridperf.measure.probe.notes_probe_warning`); None for a packaged sheet and one
+    no probe wrote. The one judgement behind every command's busy-sheet warning
+    (:func:`hybridperf.commands._common.resolve_device`); until 2026-12-04 only ``host``'s was read."""
+    if spec.id == HOST_ID:
+        return host_probe_warning()
+    if spec.packaged:
+        return None
+    from hybridperf.measure.probe import notes_probe_warning
+
+    return notes_probe_warning(spec.notes)
+
+
 def install_host_spec(sheet: str | Path, identity: dict[str, Any] | None = None) -> Path:
     """Use an existing CPU sheet as this host's (no probing): tests, or a sheet from a full ``hybridperf probe``.
 
@@ -377,4 +392,4 @@ def device_ref(device: Any, on_wait: Callable[[int | None], None] | None = None)
 
 
 __all__ = ["HOST_ID", "HOST_SHEET_FORMAT", "CacheState", "check_writable", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
-           "host_spec_path", "host_spec_state", "host_threads", "install_host_spec", "probe_host_spec", "probe_lock"]
+           "host_spec_path", "host_spec_state", "host_threads", "install_host_spec", "probe_host_spec", "probe_lock", "probe_warning"]

@@ -240,6 +240,24 @@ def probed_elsewhere(notes: str | None) -> tuple[str, str] | None:
     return None if probed == here else (probed, here)
 
 
+#: how a probed CPU sheet's notes record a probe judged busy (:func:`spec_dict` writes it with the probe's
+#: :meth:`~hybridperf.measure.contention.Contention.describe`, :func:`notes_probe_warning` reads it back)
+_BUSY_NOTE = " Warning: {}."
+
+
+def notes_probe_warning(notes: str | None) -> str | None:
+    """The busy-CPU warning a probed sheet's ``notes`` record (the probe's
+    :meth:`~hybridperf.measure.contention.Contention.describe`, as :func:`spec_dict` writes it), None where they record
+    none or were not written by this probe (:func:`notes_cpu_model`)."""
+    import re
+
+    if notes_cpu_model(notes) is None:
+        return None
+    head, _, tail = _BUSY_NOTE.partition("{}")
+    m = re.search(re.escape(head) + r"([^.]+)" + re.escape(tail) + r"(?:\s|$)", notes or "")
+    return None if m is None else m.group(1).strip()
+
+
 def _memory_bytes() -> int | None:
     text = _read(Path("/proc/meminfo")) or ""
     for line in text.splitlines():
@@ -1013,7 +1031,7 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
     if result.errors:
         notes += " Skipped: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
     if result.contention is not None and result.contention.busy:
-        notes += f" Warning: {result.contention.describe()}."
+        notes += _BUSY_NOTE.format(result.contention.describe())
     out = {
         "schema_version": 1,
         "id": device_id,

@@ -38,6 +38,19 @@ def list_table(rows: list[dict[str, Any]]) -> str:
 UNUSED_FLAG = " [not used]"
 
 
+def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
+    """The ``cpu_identity`` row of a CPU sheet: vendor, family, model and stepping in the words every CPU check compares
+    (:func:`~hybridperf.device.spec.cpu_words`), each part it lacks ``unknown``, and its source."""
+    from hybridperf.device.spec import cpu_words
+
+    if ident is None:
+        return ["cpu_identity", UNKNOWN, "not on the sheet (vendor, family, model and stepping unknown)"]
+    text = cpu_words(ident["vendor"], ident["family"], ident["model"], ident["stepping"])
+    if ident["stepping"] is None:
+        text += f" stepping {UNKNOWN}"
+    return ["cpu_identity", text, ident["source"]]
+
+
 def show_table(d: dict[str, Any]) -> str:
     rows: list[list[str]] = []
     unused = set(d.get("unused_figures", ()))
@@ -71,6 +84,8 @@ def show_table(d: dict[str, Any]) -> str:
             add(f"compute_units.{k}", q, "Hz")
         else:
             rows.append([f"compute_units.{k}", f"{int(q['value'])}{flag(f'compute_units.{k}', q)}", q["source"]])
+    if d["kind"] == "cpu":  # the CPU it describes; `unknown` where the sheet does not say (until 2026-12-04 no row)
+        rows.append(cpu_identity_row(d.get("cpu_identity")))
     for m in d["mig_profiles"]:
         # the SM count's own source beside the memory's, and the memory's note, as every other figure's (until
         # 2026-12-04 both were left out); a count the sheet does not give reads "SMs unknown" (the profile is priced

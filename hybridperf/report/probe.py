@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hybridperf.report.format import fmt_contention, format_si, table
+from hybridperf.report.format import fmt_bytes, fmt_contention, format_si, table
 
 
 def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> str:
@@ -17,9 +17,9 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
         rows.append([f"peak {g.precision}", format_si(g.flops_per_s, unit), f"{g.n}^3 GEMM, {g.backend}"])
     for b in result.bandwidth:
         rows.append([f"{b.level} {b.kernel}", format_si(b.bytes_per_s, "B/s"),
-                     f"{b.threads} thread(s), {format_si(b.array_bytes, 'B', 3)} arrays"])
-    for c in result.caches:
-        rows.append([f"L{c.level} {c.type.lower()}", format_si(c.size_bytes, "B", 3),
+                     f"{b.threads} thread(s), {fmt_bytes(b.array_bytes)} arrays"])
+    for c in result.caches:  # binary prefixes, as the sheet writes them (until 2026-12-04 SI: a 48 KiB L1 read 49.2 kB)
+        rows.append([f"L{c.level} {c.type.lower()}", fmt_bytes(c.size_bytes),
                      f"shared by {c.shared_cpu_count} CPU(s)"])
     if result.dispatch is not None:
         d = result.dispatch
