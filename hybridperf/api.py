@@ -1117,6 +1117,22 @@ class Session:
         return _proto_runtime_memory(self.predict_on(analyzed, spec, precision, residual=residual, runtime=runtime),
                                      model)
 
+    @staticmethod
+    def _naming_model(func: Any, i: int, model: Any, *args: Any, **kwargs: Any) -> Any:
+        """``func(model, *args, **kwargs)`` whose :class:`InputError` names the model as the caller of
+        :meth:`predict_many` gave it (``models[3] (sweep/v3.onnx): ...``; the path left out where the message names
+        it). Until 2026-12-04 a model with an unbound dynamic dim among a sweep's thousand read ``input 'x' dim 0
+        ('N') is symbolic`` with nothing to say which one, and a missing file was found only when the loop reached
+        it."""
+        try:
+            return func(model, *args, **kwargs)
+        except InputError as exc:
+            if exc.args and isinstance(exc.args[0], str):
+                path = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
+                where = f" ({path})" if path is not None and str(path) not in exc.args[0] else ""
+                exc.args = (f"models[{i}]{where}: {exc.args[0]}", *exc.args[1:])
+            raise
+
     @_python_errors
     def predict_many(self, models: Sequence[Any],
                      devices: str | Path | DeviceSpec | Sequence[str | Path | DeviceSpec], *,
@@ -1155,7 +1171,8 @@ class Session:
         Raises
         ------
         InputError
-            A bad argument or device (before any analysis), or a model that cannot be analysed.
+            A bad argument or device, or a model file that does not exist (before any analysis), or a model that
+            cannot be analysed; a model's error starts with the model it is about (``models[3] (v3.onnx): ...``).
         """
         from hybridperf.frontends.common import is_onnx_proto
 
@@ -1174,6 +1191,12 @@ class Session:
                                  "drop one of them")
             residual = None
         runtimes = {s.id: _resolve_auto(runtime, s) for s in specs}  # another device kind's runtime fails here
+        models = list(models)
+        from hybridperf.frontends.load import check_model_file
+
+        for i, m in enumerate(models):  # a mistyped path fails before any analysis, not after the models before it
+            if isinstance(m, (str, os.PathLike)):
+                self._naming_model(check_model_file, i, m)
         out: dict[tuple[int, str], Prediction] = {}
         for i, m in enumerate(models):
             analyses: dict[bool, Analyzed] = {}  # by workspace: what predict-many analyses for each device
@@ -1181,7 +1204,8 @@ class Session:
                 rt = runtimes[spec.id]
                 workspace = _needs_workspace(rt, [spec])
                 if workspace not in analyses:
-                    analyses[workspace] = self.analyze(m, batch=batch, shapes=shapes, fused=fused, workspace=workspace)
+                    analyses[workspace] = self._naming_model(self.analyze, i, m, batch=batch, shapes=shapes,
+                                                             fused=fused, workspace=workspace)
                 pred = self.predict_on(analyses[workspace], spec, precision, residual=residual, runtime=rt)
                 out[(i, spec.id)] = _proto_runtime_memory(pred, m)
         return out

@@ -39,7 +39,7 @@ def test_predict_many_refuses_an_output_that_is_a_directory(one_model_dir, tmp_p
     assert main(["predict-many", str(one_model_dir), "-d", "t4", "--jobs", "1", "-o", str(out_dir)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err == (f"hybridperf: error: --output {out_dir} is a directory; name the file to write, "
-                                 f"e.g. {out_dir / 'out.json'}\n")
+                                 f"e.g. {out_dir / 'rows.jsonl'}\n")
     assert list(out_dir.iterdir()) == []
 
 

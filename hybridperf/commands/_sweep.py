@@ -52,8 +52,8 @@ def _init_worker() -> None:
 
 #: the keys of a row's figures, null in an error row
 FIGURES = ("input_shapes", "latency_s", "latency_note", "energy_j", "energy_note", "peak_memory_bytes", "flops",
-           "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate", "warnings",
-           "unknown_fields")
+           "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate",
+           "runtime_memory_note", "warnings", "unknown_fields")
 
 
 def blank_row(path: str, runtime: str) -> dict[str, Any]:
@@ -61,6 +61,18 @@ def blank_row(path: str, runtime: str) -> dict[str, Any]:
     missing or 0), ``runtime`` the run's (``--runtime``, resolved for the device; error rows carry it too, as the
     ``--output`` file's rows do)."""
     return {"model": path, "status": "ok", "error": None, "runtime": runtime, **dict.fromkeys(FIGURES)}
+
+
+#: a row's error when its worker process (or Ray actor) died while predicting it (killed for memory, or a crash in
+#: native code)
+WORKER_DIED = ("the worker process died while predicting this model (killed, e.g. out of memory, or a crash in TVM); "
+               "predict it alone (hybridperf predict) to see why")
+
+
+def died_row(path: str, call: dict[str, Any]) -> dict[str, Any]:
+    """The error row of a model whose worker process or actor died (every key, figures null, as :func:`predict_row`'s
+    error rows); ``call`` holds :func:`predict_row`'s keywords (its ``runtime``)."""
+    return {**blank_row(path, call["runtime"]), "status": "error", "error": WORKER_DIED, "wall_s": None}
 
 
 def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | None, fused: bool,
@@ -114,6 +126,10 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             # sized as its input) was a plain figure here, and a lower bound was flagged even where the peak was not
             memory_lower_bound=kind == "lower_bound",
             memory_estimate=kind == "estimate",
+            # why the peak is the TVM plan's and not the runtime's (predict's runtime_memory.reason, applied false;
+            # null where the runtime's peak applies): until 2026-12-04 a .tflite on a CPU sheet read "runtime
+            # onnxruntime" beside the TVM plan's peak with nothing to say the onnxruntime peak was not modelled
+            runtime_memory_note=(pred.runtime_memory_note or None) if pred.runtime_memory is None else None,
             warnings=list(pred.warnings),
         )
         row["unknown_fields"] = unknown_fields(row, bool(row["lower_bound"]), ("latency_s", "energy_j", "flops"))
@@ -127,4 +143,4 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
     return row
 
 
-__all__ = ["blank_row", "predict_row", "usable_cores"]
+__all__ = ["WORKER_DIED", "blank_row", "died_row", "predict_row", "usable_cores"]

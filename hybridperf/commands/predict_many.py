@@ -23,7 +23,8 @@ hybridperf version, and the model file unchanged, however its path is spelled) a
 ``--format csv`` writes the rows as CSV on stdout (units in the column names, an unknown figure
 as an empty cell). One row per model: latency, energy, peak memory, FLOPs, and a status: ``ok``,
 ``lower bound`` (some ops have no cost rule: the figures are lower bounds, the
-ops are named) or the error message; the runtime and input shapes priced. Warnings (a peak above the device's
+ops are named) or the error message; the runtime and input shapes priced, and (``runtime_memory_note``) why the
+peak is the TVM plan's where the runtime's is not modelled (a ``.tflite`` on onnxruntime). Warnings (a peak above the device's
 memory, an unverified latency) go to stderr and into the rows.
 
 Exit code: 0 when at least one model was predicted, even if others failed (a warning counts them)
@@ -44,7 +45,7 @@ from hybridperf.cli import ExitCode
 from hybridperf.precision import OVERRIDES
 from hybridperf.commands._common import (add_format_argument, add_roofline_only_argument, add_runtime_argument,
                                          check_output_path)
-from hybridperf.commands._sweep import _init_worker, capped_jobs, predict_row
+from hybridperf.commands._sweep import WORKER_DIED, _init_worker, capped_jobs, died_row, predict_row
 from hybridperf.errors import InputError
 
 #: file suffixes predicted (lower case); other files are ignored (``check`` finds a directory's models by these)
@@ -139,6 +140,14 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"predict-many prices one device per run (got {' '.join('-d ' + d for d in devices)}); run it "
                          "once per device: its rows carry the device id, so one --output file can hold them all")
     if args.output is not None:  # before any work: appended to (resume), so its folder must exist and it not be one
+        try:
+            is_dir = args.output.is_dir()
+        except OSError:  # a name too long: check_output_path says so
+            is_dir = False
+        if is_dir:  # the hint names a .jsonl: until 2026-12-04 it was check_output_path's `DIR/out.json`,
+            # a name this command then refused (`-o ''` read as `.` too)
+            raise InputError(f"--output {args.output} is a directory; name the file to write, e.g. "
+                             f"{args.output / 'rows.jsonl'}")
         check_output_path(args.output, "--output")
         if args.output.exists() and not args.output.is_file():  # read back to resume: until 2026-12-03 /dev/full
             # (endless zeros) hung here
@@ -155,6 +164,8 @@ def run(args: argparse.Namespace) -> ExitCode:
             raise InputError(f"--output {args.output}: the file gets JSON lines (one row per model, appended, "
                              f"resumed), not {kind}; name it {name} (a table: --format csv or json on stdout)")
     models = find_models(*args.paths, suffixes=SWEEP_SUFFIXES, each_dir=True)  # a bad path fails before a host probe
+    if not models:  # so does an empty folder (until 2026-12-04 `-d host` probed the machine first, ~15 s)
+        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite or .pt2 files)")
     from hybridperf.commands._common import resolve_device
 
     spec = load_spec(resolve_device(devices[0]))  # a bad device fails before any work
@@ -162,8 +173,6 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.commands._common import runtime_from_args
 
     runtime = runtime_from_args(args, spec)  # a runtime of another device kind fails before any work
-    if not models:
-        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite or .pt2 files)")
     call = {"batch": args.batch, "precision": args.precision, "fused": not args.no_fuse, "shapes": shapes,
             "roofline_only": args.roofline_only, "runtime": runtime}  # predict_row's keywords
     settings = {"device": spec.id, "batch": args.batch, "precision": args.precision, "fused": not args.no_fuse,
@@ -194,18 +203,21 @@ def run(args: argparse.Namespace) -> ExitCode:
     # the run's --precision in every format (until 2026-12-04 in none: an int8 run read as an fp32 one)
     out = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](ordered, spec.id, args.precision)
     sys.stdout.write(out + "\n")
+    # a path with a newline keeps each stderr line one line (until 2026-12-04 it split the line in two)
+    from hybridperf.report.many import shown
+
     for r in ordered:
         for w in r.get("warnings") or ():
-            print(f"hybridperf: warning: {r['model']}: {w}", file=sys.stderr)
+            print(shown(f"hybridperf: warning: {r['model']}: {w}"), file=sys.stderr)
     failed = sum(1 for r in ordered if r["status"] == "error")
     if failed == len(ordered):
         errors = {r["error"] for r in ordered}
         if failed == 1:  # its error, not "fix or remove those files" (until 2026-12-04, also where --batch was at fault)
-            print(f"hybridperf: error: {ordered[0]['model']}: {errors.pop()}", file=sys.stderr)
+            print(shown(f"hybridperf: error: {ordered[0]['model']}: {errors.pop()}"), file=sys.stderr)
         elif len(errors) == 1:  # one cause (the device, --precision, --batch): say it, not "the files"
             # (until 2026-12-04 "fix or remove those files" where no file was at fault, e.g. fp32 on ethos-u55)
-            print(f"hybridperf: error: every model failed ({failed} of {failed}) with the same error: {errors.pop()}",
-                  file=sys.stderr)
+            print(shown(f"hybridperf: error: every model failed ({failed} of {failed}) with the same error: "
+                        f"{errors.pop()}"), file=sys.stderr)
         else:
             print(f"hybridperf: error: every model failed ({failed} of {failed}; each row says why): fix or remove "
                   "those files", file=sys.stderr)
@@ -247,11 +259,6 @@ def _results(args: argparse.Namespace, models: list[Path], spec: Any, spec_ref: 
     yield from _pool_results([str(m) for m in models], spec_ref, call, jobs)
 
 
-#: a row's error when its worker process died while predicting it (killed for memory, or a crash in native code)
-WORKER_DIED = ("the worker process died while predicting this model (killed, e.g. out of memory, or a crash in TVM); "
-               "predict it alone (hybridperf predict) to see why")
-
-
 def _pool_results(models: list[str], spec_ref: str, call: dict[str, Any], jobs: int):
     """``(path, row)`` for each of ``models`` from a process pool of ``jobs`` workers, in the order they finish.
 
@@ -287,15 +294,8 @@ def _pool_results(models: list[str], spec_ref: str, call: dict[str, Any], jobs: 
                 try:
                     row = alone.submit(predict_row, m, spec_ref, **call).result()
                 except BrokenProcessPool:
-                    row = _died_row(m, call)
+                    row = died_row(m, call)
             yield m, row
-
-
-def _died_row(path: str, call: dict[str, Any]) -> dict[str, Any]:
-    """The error row of a model whose worker process died (every key, figures null, as predict_row's error rows)."""
-    from hybridperf.commands._sweep import blank_row
-
-    return {**blank_row(path, call["runtime"]), "status": "error", "error": WORKER_DIED, "wall_s": None}
 
 
 #: what a resumed row must match besides the command's settings: hybridperf's version, the device sheet's bytes

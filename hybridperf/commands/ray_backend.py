@@ -66,6 +66,7 @@ def predict_rows(models: Sequence[str], spec: Any, call: dict[str, Any], address
     ray = _import_ray()
     started = False
     pool: list[Any] = []
+    solos: list[Any] = []
     if not ray.is_initialized():
         if address:
             try:
@@ -84,9 +85,14 @@ def predict_rows(models: Sequence[str], spec: Any, call: dict[str, Any], address
         n = workers or int(ray.cluster_resources().get("CPU", 1))
         n = max(1, min(n, len(models)))
         actor = ray.remote(num_cpus=1)(_Worker)
+        # a suspect's second try, alone on an actor of its own (no CPU reserved: it never waits for the pool's)
+        alone = ray.remote(num_cpus=0)(_Worker)
         pool = [actor.remote() for _ in range(n)]
         todo = list(models)[::-1]
         running: dict[Any, tuple[str, Any]] = {}
+        died = _death_errors(ray)
+        retried: set[str] = set()
+        solos: list[Any] = []
 
         def submit(w: Any) -> None:
             path = todo.pop()
@@ -99,12 +105,46 @@ def predict_rows(models: Sequence[str], spec: Any, call: dict[str, Any], address
         while running:
             ready, _ = ray.wait(list(running), num_returns=1)
             path, w = running.pop(ready[0])
-            row = ray.get(ready[0])
-            if todo:
+            try:
+                row = ray.get(ready[0])
+            except died:  # the actor died (killed for memory, a crash in TVM): this model and those queued on it
+                row = None
+                if w in pool:  # a fresh actor takes the dead one's place for the models still to do
+                    ray.kill(w, no_restart=True)  # dead, or (a task killed for memory) alive but out of its slot
+                    pool[pool.index(w)] = w = actor.remote()
+                    for _ in range(_QUEUE_PER_WORKER - 1):
+                        if todo:
+                            submit(w)
+            if w in solos:  # a suspect's second try is done: its actor goes
+                solos.remove(w)
+                ray.kill(w, no_restart=True)
+            if row is None and path not in retried:  # each suspect once more, alone: only a model that kills its
+                # actor again fails (the others queued on the dead actor are predicted)
+                retried.add(path)
+                solo = alone.remote()
+                solos.append(solo)
+                running[solo.predict.remote(path, spec, call)] = (path, solo)
+            elif row is None:
+                from hybridperf.commands._sweep import died_row
+
+                row = died_row(path, call)
+            if todo and w in pool:
                 submit(w)
-            yield path, row
+            if row is not None:
+                yield path, row
     finally:
-        for w in pool:  # end the actors now, not when the handles are collected (Ray reports that as a death)
+        for w in pool + solos:  # end the actors now, not when the handles are collected (Ray reports that as a death)
             ray.kill(w, no_restart=True)
         if started:
             ray.shutdown()
+
+
+def _death_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    """The exceptions ``ray.get`` raises when the actor running a task died (the names vary by Ray version): such a
+    model gets the row of a dead worker, as the local pool gives it, and the sweep goes on (until 2026-12-04 one
+    actor killed for memory ended the whole sweep with exit 3 and no table)."""
+    exc = getattr(ray, "exceptions", None)
+    found = tuple(t for t in (getattr(exc, n, None) for n in ("RayActorError", "ActorDiedError", "WorkerCrashedError",
+                                                              "OutOfMemoryError"))
+                  if isinstance(t, type) and issubclass(t, BaseException))
+    return found

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from hybridperf.estimate.budget import Metric
-from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_percent, fmt_time, table
+from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_percent, fmt_time, one_line, table
 from hybridperf.units import whole_bytes
 
 CHECK_SCHEMA_VERSION = 1
@@ -123,17 +123,8 @@ def _notes(result) -> list[str]:
     """One line per figure ``predict`` qualifies (:attr:`~hybridperf.estimate.budget.MetricCheck.note`, e.g. an
     energy capped at the device's max power), in its words: ``energy of m.onnx on t4: capped at max power 70 W x
     latency (...)``."""
-    return [f"{c.metric.value} of {_shown(c.model)} on {_shown(c.device)}: {c.note}"
+    return [f"{c.metric.value} of {one_line(c.model)} on {one_line(c.device)}: {c.note}"
             for c in result.checks if c.note and c.value is not None]
-
-
-def _shown(name: str) -> str:
-    """``name`` with control characters written as escapes (``m/new\\nline.onnx``), so that a model or device named
-    with a newline keeps its table row on one line (it split the row until 2026-12-04)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _summary(result) -> str:
@@ -156,7 +147,7 @@ def _summary(result) -> str:
 
 def to_table(result) -> str:
     rows = [  # memory names the peak it judged: "memory (onnxruntime)", "memory (TVM plan)"
-        [_shown(c.model), _shown(c.device), c.metric.value + (f" ({c.figure.split(' peak')[0]})" if c.figure else ""),
+        [one_line(c.model), one_line(c.device), c.metric.value + (f" ({c.figure.split(' peak')[0]})" if c.figure else ""),
          _predicted(c, result), _limit_text(c), _status(c, result)]
         for c in result.checks
     ]

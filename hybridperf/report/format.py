@@ -20,6 +20,7 @@ binary prefixes), in one of two styles:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from hybridperf.units import (DECIMAL, SCIENTIFIC_BELOW, SCIENTIFIC_FROM, SUBMUL
                               scientific, si_prefix)
 
 __all__ = ["fmt_bound", "fmt_bytes", "fmt_contention", "fmt_count", "fmt_energy", "fmt_flops", "fmt_peak", "fmt_time",
-           "format_si", "table"]
+           "format_si", "one_line", "table"]
 
 
 def fmt_time(s: float | None) -> str:
@@ -132,6 +133,15 @@ def fmt_contention(c: Any) -> str:
     94% of the CPU time of 2 threads)`` (judged by that share alone)."""
     of = "its CPU time" if c.threads == 1 else f"the CPU time of {c.threads} threads"
     return f"while timing ({c.window_s:.1f} s, {c.cpu_share:.0%} of {of}){': BUSY' if c.busy else ''}"
+
+
+def one_line(name: str) -> str:
+    """``name`` with control characters written as escapes (``m/new\\nline.onnx``), so that a model or device named
+    with a newline keeps its table row on one line (check and predict-many split the row until 2026-12-04)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def table(rows: list[list[str]], header: list[str], align: str | None = None, rule: bool = True) -> str:

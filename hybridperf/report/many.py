@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hybridperf.report.format import one_line as shown  # control characters as escapes: a row stays one line
 from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, table
 
 
@@ -60,23 +61,31 @@ def to_csv(rows: list[dict[str, Any]], device: str, precision: str | None = None
 
 def _status(r: dict[str, Any]) -> str:
     """A priced row's status: its lower bound's reason, ``ok``, and ``unverified`` where its latency is (as check's
-    ``ok (unverified)`` / ``UNDECIDED (lower bound, unverified)``; until 2026-12-04 a lower-bound row dropped it)."""
+    ``ok (unverified)`` / ``UNDECIDED (lower bound, unverified)``; until 2026-12-04 a lower-bound row dropped it);
+    where the peak is the TVM plan's because the runtime's is not modelled, why (as predict's memory line: until
+    2026-12-04 the table gave that peak as the runtime's)."""
     unverified = bool(r.get("latency_note"))
     if r.get("lower_bound_reason"):
-        return r["lower_bound_reason"] + (" (unverified)" if unverified else "")
-    return "ok (unverified)" if unverified else "ok"
+        status = r["lower_bound_reason"] + (" (unverified)" if unverified else "")
+    else:
+        status = "ok (unverified)" if unverified else "ok"
+    if r.get("runtime_memory_note"):
+        peak = "TVM plan" if r.get("peak_memory_bytes") is not None else "unknown"
+        status += f"; peak: {peak} ({r.get('runtime')}'s not modelled: {r['runtime_memory_note']})"
+    return status
 
 
 def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
     """The rows as a table and a summary line; ``precision`` (the run's ``--precision``) is named there, as
-    ``predict``'s device line names it."""
+    ``predict``'s device line names it. Control characters in a model's path or message are written as escapes
+    (``new\\nline.onnx``; until 2026-12-04 a path with a newline split its row in two)."""
     body = []
     for r in rows:
         if r["status"] != "error":
             lb = bool(r["lower_bound"])  # some op has no cost: time, energy and FLOPs are lower bounds (0: unknown)
             body.append(
                 [
-                    r["model"],
+                    shown(r["model"]),
                     fmt_bound(r["latency_s"], fmt_time, lb),
                     fmt_bound(r["energy_j"], fmt_energy, lb),
                     # a plan over ops of data-dependent size is a lower bound too (predict's "peak ≥ 9.13 MiB")
@@ -84,11 +93,11 @@ def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = No
                              "lower_bound" if r.get("memory_lower_bound") else "exact"),
                     fmt_bound(r["flops"], fmt_flops, lb),
                     # as check's "ok (unverified)": a zero-shot latency for a device unlike the training ones
-                    _status(r),
+                    shown(_status(r)),
                 ]
             )
         else:
-            body.append([r["model"], "-", "-", "-", "-", f"error: {r['error']}"])
+            body.append([shown(r["model"]), "-", "-", "-", "-", shown(f"error: {r['error']}")])
     failed = sum(1 for r in rows if r["status"] == "error")
     partial = sum(1 for r in rows if r["status"] == "lower bound")
     bounds = f", {partial} lower bound{'' if partial == 1 else 's'}" if partial else ""
