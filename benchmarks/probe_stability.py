@@ -105,9 +105,12 @@ def main(argv: list[str] | None = None) -> int:
              f"Host: `{ident['model_name']}` ({host_cpu(ident) or 'CPU unknown'}; cache key `{host_key(ident)}`), "
              f"{threads} thread(s), "
              f"{started} .. {ended} UTC, {args.runs} quick and {args.runs} full probes interleaved, each a fresh "
-             f"`hybridperf probe --cpu-only [--quick]` process. Predictions: the packaged cross-host model zero-shot "
-             f"(median offset of its lending training CPUs) on each sheet, for the {len(measured)} configurations of "
-             f"`{args.data}` (its fastest runs; subnormal hazards left out).", ""]
+             f"`hybridperf probe --cpu-only [--quick]` process. Predictions: the packaged cross-host model as for an "
+             f"unknown CPU (median offset of its lending training CPUs) on each sheet, for the {len(measured)} "
+             f"configurations of `{args.data}` (its fastest runs; subnormal hazards left out). The columns say "
+             "'zero-shot' for that rule; where this CPU is one of the packaged model's training CPUs (Zen 4 and Zen 5 "
+             "EPYCs, the Xeons), its rows trained the model, so the errors are not held-out ones: the spread between "
+             "probes is what this table measures (since 2026-12-04 evening this line says so).", ""]
     per_probe, summary, preds = [], [], {}
     for mode in MODES:
         preds[mode] = []

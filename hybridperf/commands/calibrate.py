@@ -517,6 +517,8 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
               # the "zero_shot" figures' model: with a training host's own offset (this CPU was trained on), or None:
               # zero-shot (as `predict` said before calibrating)
               "base_offset_of": res.base_offset_of or None,
+              # the training hosts of this CPU with other threads (the base figures are then not zero-shot either)
+              "base_same_cpu": list(res.base_same_cpu),
               # how to go back to the packaged model (until 2026-12-04 no command; the folder was deleted by hand)
               "reset_command": f"hybridperf calibrate --device {args.device} --reset"
                                + (f" --out {args.out}" if args.out else ""),
@@ -537,7 +539,8 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     else:
         # on a training CPU the base is that host's offset, as predict says (until 2026-12-04 called zero-shot here)
         warn_if_adaptation_worse(result["heldout_mape_pct"], base=f"the base model's (the offset of training host "
-                                 f"{res.base_offset_of})" if res.base_offset_of else "the zero-shot model's")
+                                 f"{res.base_offset_of})" if res.base_offset_of else
+                                 "the base model's" if res.base_same_cpu else "the zero-shot model's")
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
         return ExitCode.OK

@@ -43,6 +43,10 @@ def _base_words(result: dict[str, Any]) -> str:
     was trained on) with that training host's own offset, as `predict` said. Until 2026-12-04 "cross-host zero-shot"
     either way: on a training CPU `predict` said "not zero-shot" and calibrate "zero-shot" of the same figures."""
     host = result.get("base_offset_of")
+    same = result.get("base_same_cpu")
+    if not host and same:  # this CPU trained on with other threads: not zero-shot either (until 2026-12-04 evening)
+        return (f"cross-host; this CPU was trained on with other threads ({', '.join(same)}), so not zero-shot; the "
+                "'zero-shot' column")
     if not host:
         return "cross-host zero-shot"
     return (f"cross-host with training host {host}'s offset (this CPU was trained on, so not zero-shot; the "

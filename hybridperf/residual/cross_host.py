@@ -328,6 +328,17 @@ class CrossHostModel(ResidualModel):
         return next((e for e in same if e.figures.device == h.device),
                     next((e for e in same if h.cpu and e.figures.cpu == h.cpu), None))
 
+    def same_cpu_hosts(self) -> tuple[HostEffect, ...]:
+        """The training hosts of :attr:`host_`'s CPU (:attr:`HostFigures.cpu`, known on both sides) run with other
+        threads: a prediction for it is not zero-shot (the kernel booster saw this CPU) though it takes the lent offset
+        (:meth:`own_host` is None; ``benchmarks/cpu_cross_host.py``'s "same CPU at its other thread count" row).
+        Until 2026-12-04 (evening) such a prediction was called "zero-shot from spec": ``host`` with 2 threads on the
+        Zen 5 whose 1-thread rows trained the packaged model."""
+        h = self.host_
+        if h is None or not h.cpu or self.own_host() is not None:
+            return ()
+        return tuple(e for e in self.host_effects_ if e.figures.cpu == h.cpu and e.figures.threads != h.threads)
+
     def nearest_host(self) -> HostEffect | None:
         """The host whose offset :attr:`host_` was predicted with until 2026-12-03 (now :meth:`host_offset`): itself
         where it is a training host (:meth:`own_host`), else the lending training host nearest to it (Euclidean
@@ -601,7 +612,13 @@ class CrossHostModel(ResidualModel):
                       "not zero-shot")
             else:
                 lent = self.lent_offset()
-                s += f", zero-shot from spec for {h.device} ({h.threads} thread(s){self.host_note_})"
+                siblings = self.same_cpu_hosts()
+                if siblings:
+                    at = ", ".join(f"{e.figures.device} ({e.figures.threads} thread(s))" for e in siblings)
+                    s += (f", for {h.device} ({h.threads} thread(s){self.host_note_}): not zero-shot, its CPU "
+                          f"({h.cpu}) was trained on with other threads: {at}; priced from spec")
+                else:
+                    s += f", zero-shot from spec for {h.device} ({h.threads} thread(s){self.host_note_})"
                 if lent is not None:
                     n = sum(e.lends for e in self.host_effects_)
                     whose = f"median offset of {n} of its training CPUs" if n > 1 else "offset of one of its training CPUs"
@@ -810,6 +827,9 @@ class CalibrationResult:
     #: was zero-shot; until 2026-12-04 that figure was called "cross-host zero-shot" either way, while `predict` said
     #: "not zero-shot"
     base_offset_of: str = ""
+    #: the training hosts of this CPU run with other threads (:meth:`CrossHostModel.same_cpu_hosts`), where the base
+    #: model took the lent offset: its figures are then not zero-shot either; ``()`` where none
+    base_same_cpu: tuple[str, ...] = ()
 
 
 def base_model(spec, threads: int, cpu: str = ""):
@@ -910,7 +930,8 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
                                                       "heldout_roofline_mape_pct": mape(np.ones(len(test)), true)}}
     own = base.own_host()
     return CalibrationResult(model, n, k, heldout, mape(np.ones(len(test)), true), mape(np.exp(zs), true),
-                             mape(np.exp(pred), true), per, base_offset_of=own.figures.device if own else "")
+                             mape(np.exp(pred), true), per, base_offset_of=own.figures.device if own else "",
+                             base_same_cpu=tuple(e.figures.device for e in base.same_cpu_hosts()))
 
 
 def _log_roof_index() -> int:
