@@ -7,12 +7,13 @@ residual model trained on real measurements corrects device effects.
 
 Python API (loaded on first use, see :mod:`hybridperf.api`)::
 
-    hybridperf.predict(model, device, *, batch=None, shapes=None, precision=None, runtime=None) -> Prediction
-    hybridperf.analyze(model, example_inputs=None, *, batch=None, shapes=None) -> Analyzed
-    hybridperf.check(model, devices, *, max_latency=..., max_memory=..., max_energy=...) -> CheckResult
+    hybridperf.predict(model, device, *, batch=None, shapes=None, precision=None, runtime=None, ...) -> Prediction
+    hybridperf.analyze(model, example_inputs=None, *, batch=None, shapes=None, ...) -> Analyzed
+    hybridperf.check(model, devices, *, max_latency=None, max_memory=None, max_energy=None, ...) -> CheckResult
     hybridperf.report_dict(prediction_or_check_result) -> dict   # the CLI's `--format json` report
 
-and ``Session``, ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch``.
+and ``Session``, ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch`` (``...``: the other
+keyword options, in each function's docstring).
 
 Importing this package is cheap: TVM is imported only when a model is analysed.
 

@@ -4,12 +4,12 @@
 
     import hybridperf
 
-    pred = hybridperf.predict("resnet.onnx", "a100-sxm-80gb", batch=8)
-    pred.latency_s, pred.energy_j, pred.peak_memory_bytes
+    pred = hybridperf.predict("resnet.onnx", "a100-sxm-80gb", batch=8)  # batch binds a symbolic batch dim
+    pred.latency_s, pred.energy_j, pred.peak_memory_bytes               # s, J, B (None: no memory plan)
 
-    analyzed = hybridperf.analyze(candidate_proto, batch=1)         # device-independent, once
+    analyzed = hybridperf.analyze(candidate_proto, batch=1)             # device-independent, once
     result = hybridperf.check(analyzed, ["a100-sxm-80gb", "t4"], max_latency="5ms", max_memory=256 * 2**20)
-    if not result:                                                   # CheckResult is falsy when over budget
+    if not result:                                                      # falsy when over budget or undecided
         ...
 
 ``model`` is a file path, an ``onnx.ModelProto``, a Relax ``IRModule`` (a
@@ -397,18 +397,25 @@ def predict(
         See the module docstring for the accepted kinds.
     device : str, path or DeviceSpec
         A device id (``"t4"``), a spec file, a :class:`DeviceSpec`, or ``"host"`` (see :func:`device_spec`).
-    example_inputs, batch, shapes, fused
+    example_inputs, batch, shapes
         As :func:`analyze`'s.
     precision : str, optional
         One of :data:`hybridperf.precision.OVERRIDES`: float32 ops run at it and float32 tensors are stored in its
         size; None prices each op at the model's own precision.
+    fused : bool
+        As :func:`analyze`'s.
+    residual : "auto", None or a fitted residual model
+        As :func:`predict_on`'s (``"auto"``, the default: the device's learned model; None: the roofline alone).
+    runtime : str, Runtime, "auto" or None
+        As :func:`predict_on`'s; None (the default): ``peak_memory_bytes`` is the TVM plan's.
 
     Returns
     -------
     Prediction
-        Frozen; ``latency_s``, ``energy_j``, ``peak_memory_bytes`` (None when no memory plan could be made),
-        ``flops``, ``warnings``; ``complete`` is False (and ``lower_bound_reason`` says why) when some op has no
-        cost: latency and energy are then lower bounds.
+        Frozen; ``latency_s`` (s), ``energy_j`` (J), ``peak_memory_bytes`` (B; None when no memory plan could be
+        made), ``flops``, ``warnings``; ``complete`` is False (and ``lower_bound_reason`` says why) when some op has
+        no cost: latency and energy are then lower bounds, and a figure with nothing priced (a bound of 0) stays 0.0
+        and is named in ``unknown_figures``.
 
     Raises
     ------
@@ -494,6 +501,10 @@ def check(
 
     Parameters
     ----------
+    model
+        As :func:`predict`'s; an :class:`Analyzed` is priced as it is (an analysis of an in-memory
+        ``onnx.ModelProto`` has no file for onnxruntime's memory model: on a CPU its memory is judged on the TVM
+        plan's peak, as the check's ``figure`` says; pass the proto itself for onnxruntime's).
     devices : device or sequence of devices
         Ids, spec files or :class:`DeviceSpec` objects (see :func:`device_spec`); every one is loaded before the
         model is analysed, so an unknown one fails first. The same device twice is checked once; two different
@@ -501,8 +512,13 @@ def check(
     max_latency, max_memory, max_energy : str or number, optional
         A limit with its unit (``"5ms"``, ``"256MiB"``, ``"50mJ"``) or a number in s, B or J (numpy scalars too);
         at least one.
-
-    Other parameters are :func:`predict`'s.
+    example_inputs, batch, shapes, precision, fused, residual
+        As :func:`predict`'s.
+    allow_unsupported : bool
+        Judge a lower bound (a model with ops without a cost) against its limit instead of leaving it undecided;
+        a figure with nothing priced stays undecided.
+    runtime : str, Runtime, "auto" or None
+        As above (default ``"auto"``, where :func:`predict`'s is None).
 
     Returns
     -------
@@ -599,14 +615,16 @@ def _host_residual(spec: DeviceSpec):
     where this machine's CPU and threads are one the model was trained on."""
     from hybridperf.measure.host import host_cpu, host_identity, host_model_dir, host_threads
     from hybridperf.residual.cross_host import CrossHostModel, base_model
-    from hybridperf.residual.model import MODEL_FILE, SIDECAR_FILE
+    from hybridperf.residual.model import holds_model
 
     identity = host_identity()  # read once: it names both the stored model's directory and the CPU
     mine = host_model_dir(identity)
     from hybridperf.residual.store import reading
 
     with reading(mine):  # a `calibrate --device host` storing a model now: waited for, not read half-stored
-        if (mine / SIDECAR_FILE).exists() and (mine / MODEL_FILE).exists():
+        # any file of a model: loaded, and refused when not whole (until 2026-12-04 a booster without its sidecar
+        # fell back to the zero-shot model without a word)
+        if holds_model(mine):
             return CrossHostModel.load(mine)
     return base_model(spec, host_threads(), host_cpu(identity))
 
@@ -687,10 +705,14 @@ def run_check(
     targets : sequence of Target
         Each a model, its devices and their budgets (:class:`~hybridperf.estimate.budget.Target`, as a budget file
         gives them).
-    fused, residual, allow_unsupported, runtime
-        As :func:`check`'s (``runtime`` defaults to None here: the TVM plan's peak).
-    analyzed, specs, protos : mapping, optional
+    fused, residual
+        As :func:`check`'s.
+    analyzed, specs : mapping, optional
         Work already done, as above.
+    allow_unsupported, runtime
+        As :func:`check`'s (``runtime`` defaults to None here: the TVM plan's peak).
+    protos : mapping, optional
+        The in-memory models of ``targets``, as above.
 
     Returns
     -------
@@ -1185,7 +1207,10 @@ class Session:
         batch, fused, precision = _batch(batch), _fused(fused), _precision(precision)
         _shapes(shapes)  # checked before any work; analyze() binds them
         _residual(residual)
-        if _flag("roofline_only", roofline_only, "True (the roofline alone, as predict-many --roofline-only) or False"):
+        # the CLI's flag in backticks: a command, which python_words leaves as written (until 2026-12-04 the message
+        # read "as predict-many residual=None")
+        if _flag("roofline_only", roofline_only,
+                 "True (the roofline alone, as `predict-many --roofline-only`) or False"):
             if residual is not None and not (isinstance(residual, str) and residual == "auto"):
                 raise InputError("roofline_only=True prices by the roofline alone, without the residual model given; "
                                  "drop one of them")

@@ -311,7 +311,11 @@ def _remove_model(directory: Path) -> None:
     from hybridperf.residual.model import SIDECAR_FILE
     from hybridperf.residual.store import MODEL_ENTRIES
 
-    (directory / SIDECAR_FILE).unlink(missing_ok=True)
+    sidecar = directory / SIDECAR_FILE
+    if sidecar.is_dir() and not sidecar.is_symlink():  # a damaged store (until 2026-12-04 --reset failed on it)
+        shutil.rmtree(sidecar)
+    else:
+        sidecar.unlink(missing_ok=True)
     for name in MODEL_ENTRIES:
         p = directory / name
         if p.is_dir() and not p.is_symlink():

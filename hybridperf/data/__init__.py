@@ -5,7 +5,7 @@ Owns ``hw_specs/`` (one device sheet per file; schema in ``hw_specs/README.md``)
 ``probes/`` (the GPU family-probe shapes ``hybridperf probe`` times), all read through :mod:`importlib.resources`, so an editable checkout and an installed
 wheel find them the same way; and :func:`user_data_dir`, where commands write what a user
 makes (``hybridperf calibrate``), never inside the installed package. Imports nothing
-from hybridperf.
+from hybridperf but :class:`hybridperf.errors.InputError`, where no home directory is known.
 """
 
 from __future__ import annotations
@@ -34,14 +34,48 @@ def packaged_dir(name: str) -> Path:
 
 
 def user_data_dir() -> Path:
-    """Per-user data of hybridperf: ``$HYBRIDPERF_HOME``, else ``$XDG_DATA_HOME/hybridperf``,
-    else ``~/.local/share/hybridperf``. Not created here."""
+    """Per-user data of hybridperf, always an absolute path: ``$HYBRIDPERF_HOME`` (``~`` expanded, a relative one
+    taken from the working directory; empty: unset), else ``$XDG_DATA_HOME/hybridperf`` (relative: ignored, as the
+    XDG spec says), else ``~/.local/share/hybridperf``, where ``~`` is ``$HOME`` when it is absolute, else the home
+    directory of the password database. Not created here.
+
+    Until 2026-12-04 ``HOME=`` (empty) gave ``/.local/share/hybridperf`` and a relative ``HOME`` a folder of the working
+    directory, and a user with no home directory (a container's arbitrary uid, HOME unset) got exit 3 (RuntimeError).
+
+    Raises
+    ------
+    InputError
+        None of these names a home directory (imported then: the only import of hybridperf here).
+    """
     home = os.environ.get(HOME_ENV)
     if home:
-        return Path(home).expanduser()
+        if home.startswith("~"):
+            home = os.path.join(_user_home(), home[2:]) if home == "~" or home.startswith("~/") else os.path.expanduser(home)
+        return Path(os.path.abspath(home))
     xdg = os.environ.get("XDG_DATA_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"  # the XDG spec ignores relative paths
+    base = Path(xdg) if os.path.isabs(xdg) else Path(_user_home()) / ".local" / "share"
     return base / "hybridperf"
+
+
+def _user_home() -> str:
+    """``$HOME`` when it is an absolute path, else the user's home directory in the password database."""
+    home = os.environ.get("HOME", "")
+    if os.path.isabs(home):
+        return home
+    try:
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    except ImportError:  # not a Unix
+        home = str(Path.home()) if "HOME" not in os.environ else ""
+    except (KeyError, OSError):  # no entry for this uid
+        home = ""
+    if not os.path.isabs(home):
+        from hybridperf.errors import InputError
+
+        raise InputError(f"no home directory to keep hybridperf's data in (HOME is {os.environ.get('HOME', 'unset')!r}"
+                         f" and this user has none in the password database); set {HOME_ENV} to an absolute directory")
+    return home
 
 
 __all__ = ["HOME_ENV", "packaged_dir", "user_data_dir"]

@@ -696,7 +696,13 @@ class CrossHostModel(ResidualModel):
                        None if e.get("timing_spread") is None else float(e["timing_spread"]))
             for e in ch.get("host_effects", ()))
         a = meta.get("adaptation") or {}
-        self.alone_ = ResidualModel.load(directory / a["alone_model"]) if a.get("alone_weight") else None
+        if a.get("alone_weight") and a.get("alone_model") != ALONE_DIR:  # the one name adapt writes: a sidecar
+            # naming another path (`../..`) is not followed (until 2026-12-04 joined onto the folder unchecked)
+            from hybridperf.residual.model import stored_for
+
+            raise InputError(f"{directory}: its sidecar names the few-shot alone model {a.get('alone_model')!r}, not "
+                             f"{ALONE_DIR!r}; {stored_for(directory)[1]}")
+        self.alone_ = ResidualModel.load(directory / ALONE_DIR) if a.get("alone_weight") else None
 
 
 def _figures(d: Mapping[str, Any]) -> HostFigures:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -45,7 +46,7 @@ from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
 from hybridperf.files import write_atomic
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
-from hybridperf.residual.sidecar import read_sidecar, write_sidecar
+from hybridperf.residual.sidecar import read_booster, read_sidecar, write_sidecar
 from hybridperf.residual.features import (
     FEATURES_VERSION,
     GROUPS,
@@ -105,10 +106,14 @@ def user_model_dir() -> Path:
 
 def model_search_path() -> tuple[Path, ...]:
     """Directories holding ``<device id>/`` model directories, searched in order: the user's models
-    (:func:`user_model_dir`) before the ones shipped in the package (``hybridperf/data/models/``)."""
+    (:func:`user_model_dir`) before the ones shipped in the package (``hybridperf/data/models/``); the packaged ones
+    alone where there is no user data directory (no home directory: nothing can have been calibrated)."""
     from hybridperf.data import packaged_dir
 
-    return (user_model_dir(), packaged_dir("models"))
+    try:
+        return (user_model_dir(), packaged_dir("models"))
+    except InputError:
+        return (packaged_dir("models"),)
 
 
 @dataclass(frozen=True)
@@ -542,37 +547,66 @@ class ResidualModel:
 
     @classmethod
     def load(cls, directory: str | Path) -> ResidualModel:
-        """Load a model written by :meth:`save`; refuses other schema / feature versions."""
-        import lightgbm as lgb
+        """Load a model written by :meth:`save`.
 
+        Raises
+        ------
+        InputError
+            One line naming the file and the fix (the ``calibrate --reset`` that removes it, or calibrate again) where
+            the model is not one this hybridperf reads: another schema or feature version (a newer one also says to
+            upgrade), a file missing, cut short, emptied or edited (:func:`~hybridperf.residual.sidecar.read_booster`),
+            a sidecar of another device than the folder of the user data directory holding it is for. Until
+            2026-12-04 a booster cut short aborted the process (SIGABRT, SIGSEGV), a sidecar not JSON or not a file was
+            exit 3, and one naming another device (copied in) priced this one silently.
+        """
         d = Path(directory)
         side = d / SIDECAR_FILE
-        meta = read_sidecar(d, MODEL_FILE, SIDECAR_FILE,
-                            f"no residual model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE}); run hybridperf calibrate")
-        if meta.get("schema_version") != SCHEMA_VERSION or meta.get("features_version") != FEATURES_VERSION:
-            raise InputError(
-                f"{side}: schema {meta.get('schema_version')} / features {meta.get('features_version')} do not match "
-                f"this hybridperf (schema {SCHEMA_VERSION}, features {FEATURES_VERSION}); rerun hybridperf calibrate"
-            )
-        if meta.get("kernel_file") and meta.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
-            raise InputError(
-                f"{side}: kernel features {meta.get('kernel_features_version', '1')} do not match this hybridperf "
-                f"(kernel features {KERNEL_FEATURES_VERSION}); rerun hybridperf calibrate"
-            )
-        # params of a sidecar written before labels were recorded lack "label": those models learnt the median
-        m = cls(**{"label": LEGACY_LABEL, **meta["params"]})
-        m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
-        m.kernel_booster_ = lgb.Booster(model_file=str(d / meta["kernel_file"])) if meta.get("kernel_file") else None
-        m.overhead_s_ = float(meta["overhead_s"])
-        m.seen_families_ = frozenset(meta["seen_families"])
-        m.n_train_ = int(meta["n_train"])
-        m.n_kernel_train_ = int(meta.get("n_kernel_train", 0))
+        device, fix = stored_for(d)
+        fix = f"; {fix}"
+        meta = read_sidecar(d, MODEL_FILE, SIDECAR_FILE, f"no residual model in {d} (expected {MODEL_FILE} and "
+                            f"{SIDECAR_FILE}){fix if holds_model(d) else '; run hybridperf calibrate'}", fix)
+        schema, features = meta.get("schema_version"), meta.get("features_version")
+        if schema != SCHEMA_VERSION or features != FEATURES_VERSION:
+            newer = _newer(schema, SCHEMA_VERSION) or _newer(features, FEATURES_VERSION)
+            raise InputError(f"{side}: schema {schema} / features {features} {'are newer than' if newer else 'do not match'}"
+                             f" this hybridperf's (schema {SCHEMA_VERSION}, features {FEATURES_VERSION})"
+                             f"{'; upgrade hybridperf, or' if newer else ';'} {fix[2:]}")
+        kernel_file = meta.get("kernel_file")
+        if kernel_file and meta.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
+            newer = _newer(meta.get("kernel_features_version", "1"), KERNEL_FEATURES_VERSION)
+            raise InputError(f"{side}: kernel features {meta.get('kernel_features_version', '1')} "
+                             f"{'are newer than' if newer else 'do not match'} this hybridperf's (kernel features "
+                             f"{KERNEL_FEATURES_VERSION}){'; upgrade hybridperf, or' if newer else ';'} {fix[2:]}")
+        if device is not None and meta.get("device") not in (None, device):
+            raise InputError(f"{side} is a model of {meta.get('device')!r}, not of {device!r} whose folder holds it "
+                             f"(copied from another device's?){fix}")
+        try:
+            # params of a sidecar written before labels were recorded lack "label": those models learnt the median
+            m = cls(**{"label": LEGACY_LABEL, **meta["params"]})
+            if kernel_file not in (None, KERNEL_FILE):
+                raise ValueError(f"kernel_file {kernel_file!r}")
+            if meta.get("model_features", list(MODEL_FEATURES)) != list(MODEL_FEATURES):
+                raise ValueError("its model_features are not this hybridperf's")
+            kernel_names = [str(n) for n in meta.get("kernel_features") or m._kernel_names()]  # the booster's, below
+            m.overhead_s_ = float(meta["overhead_s"])
+            m.seen_families_ = frozenset(meta["seen_families"])
+            m.n_train_ = int(meta["n_train"])
+            m.n_kernel_train_ = int(meta.get("n_kernel_train", 0))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            what = f"no {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)
+            raise InputError(f"{side} is not a sidecar this hybridperf wrote ({what}){fix}") from exc
+        m.booster_ = read_booster(d / MODEL_FILE, MODEL_FEATURES, fix)
+        m.kernel_booster_ = read_booster(d / KERNEL_FILE, kernel_names, fix) if kernel_file else None
         m.metrics_ = meta.get("metrics", {})
         m.adaptation_ = meta.get("adaptation")
         m.trained_on_ = meta.get("trained_on", "")
         m.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: predictions say "sheet not recorded"
         m.sheet_unrecorded_ = m.sheet_ is None and not _packaged(d)
-        m._read_sidecar_extra(meta, d)
+        try:
+            m._read_sidecar_extra(meta, d)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            what = f"no {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)
+            raise InputError(f"{side} is not a sidecar this hybridperf wrote ({what}){fix}") from exc
         return m
 
     def get_params(self) -> dict[str, Any]:
@@ -813,16 +847,64 @@ def _packaged(directory: Path) -> bool:
         return False
 
 
+def _newer(got: Any, have: Any) -> bool:
+    """Whether the version ``got`` of a stored file is above ``have`` (this hybridperf's): written by a newer one."""
+    try:
+        return int(got) > int(have)
+    except (TypeError, ValueError):
+        return False
+
+
+def holds_model(directory: str | Path) -> bool:
+    """Whether ``directory`` holds any file a stored model is made of (its sidecar or a booster), whole or not: what
+    :meth:`ResidualModel.load` is to read (and refuse, when it is not whole) rather than fall back silently."""
+    return any(os.path.lexists(Path(directory) / name) for name in (SIDECAR_FILE, MODEL_FILE, KERNEL_FILE))
+
+
+def stored_for(directory: str | Path) -> tuple[str | None, str]:
+    """The device the model directory ``directory`` holds a model for where its place says (``host`` for
+    ``hosts/<cpu key>/model/`` of the user data directory, ``ID`` for ``models/ID/``; None elsewhere), and how to
+    remove the model stored there, in words that end a message: the ``calibrate --reset`` for that place (``--out``
+    elsewhere), reinstalling for a packaged model. A model stored inside another (the cross-host adaptation's
+    few-shot alone model) is named by the one holding it."""
+    d = Path(directory)
+    top = d.parent if os.path.lexists(d.parent / SIDECAR_FILE) else d
+    if _packaged(top):
+        return None, "it is shipped with hybridperf: reinstall hybridperf"
+    again = "(predict then uses the packaged model again), or calibrate again"
+    try:
+        from hybridperf.data import user_data_dir
+
+        home, here = user_data_dir().resolve(), top.resolve()
+    except (OSError, RuntimeError, ValueError, InputError):  # no data home (HOME unset, no passwd entry): not in it
+        home, here = None, top.absolute()
+    device = None
+    if home is not None and here.name == "model" and here.parent.parent == home / "hosts":
+        device = "host"
+    elif home is not None and here.parent == home / "models":
+        device = here.name
+    if device is not None:
+        return (device if top == d else None), f"`hybridperf calibrate --device {device} --reset` removes it {again}"
+    return None, f"`hybridperf calibrate --device ID --out {top} --reset` removes it, or calibrate again"
+
+
 def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path | None:
     """The directory of ``device_id``'s stored model: ``calib_dir/<id>/`` when given, else the first
-    ``<id>/`` on :func:`model_search_path` holding a model; None if there is none."""
+    ``<id>/`` on :func:`model_search_path` holding a model; None if there is none.
+
+    A directory holding part of a model (its sidecar without its booster, or the booster without the sidecar: a
+    ``calibrate`` killed while it stored, a file deleted) is returned too, so that loading it says so and names the
+    ``--reset`` (:meth:`ResidualModel.load`): until 2026-12-04 the packaged model was used instead, silently.
+    """
     bases = (Path(calib_dir),) if calib_dir is not None else model_search_path()
     for base in bases:
         d = base / device_id
         if (d / SIDECAR_FILE).exists() and (d / MODEL_FILE).exists():
             return d
+        if holds_model(d) and not _packaged(d):
+            return d
     return None
 
 
-__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
-           "model_search_path", "subset", "user_model_dir", "SCHEMA_VERSION"]
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "holds_model", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
+           "model_search_path", "stored_for", "subset", "user_model_dir", "SCHEMA_VERSION"]

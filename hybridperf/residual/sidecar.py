@@ -1,16 +1,25 @@
-"""The JSON sidecar every stored LightGBM model carries (schema, features, settings, versions).
+"""The files of every stored LightGBM model: its JSON sidecar (schema, features, settings, versions) and its boosters'
+LightGBM text.
 
 One writer and one reader for :mod:`hybridperf.residual.model` (per device, cross-host) and
-:mod:`hybridperf.residual.cross_device`; each model keeps its own keys and version checks.
+:mod:`hybridperf.residual.cross_device`; each model keeps its own keys and version checks. The readers refuse a file
+that is not what the writers write (cut short, emptied, edited, a directory in its place) with one line naming it,
+before LightGBM reads it: until 2026-12-04 LightGBM's parser aborted the process (SIGABRT, SIGSEGV) on a booster
+cut short, and an unreadable sidecar was exit 3.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hybridperf.errors import InputError
+from hybridperf.errors import InputError, error_line
+
+#: a line of the ``parameters:`` section of a LightGBM text model
+_PARAM = re.compile(r"\[[a-z0-9_]+: [^\[\]\n]*\]")
 
 
 def write_sidecar(path: Path, meta: dict[str, Any]) -> None:
@@ -23,13 +32,186 @@ def write_sidecar(path: Path, meta: dict[str, Any]) -> None:
     path.write_text(json.dumps(meta, indent=1, default=float) + "\n")
 
 
-def read_sidecar(directory: Path, model_file: str, sidecar_file: str, missing: str) -> dict[str, Any]:
-    """The sidecar of the model stored in ``directory``; :class:`InputError` with ``missing`` (a
-    sentence naming what is absent and the fix) when it or the booster file is not there."""
+def read_sidecar(directory: Path, model_file: str, sidecar_file: str, missing: str, fix: str = "") -> dict[str, Any]:
+    """The sidecar of the model stored in ``directory``.
+
+    Parameters
+    ----------
+    missing : str
+        The message (naming what is absent and the fix) when the sidecar or the booster file is not there.
+    fix : str
+        Appended to the message of a sidecar that is there but cannot be read (``"; <what to do>"``).
+
+    Raises
+    ------
+    InputError
+        Either file is missing; the sidecar is not readable, not UTF-8, not JSON, or not a JSON object.
+    """
     side = directory / sidecar_file
     if not side.exists() or not (directory / model_file).exists():
         raise InputError(missing)
-    return json.loads(side.read_text())
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"{side} is not a readable model sidecar ({_why(exc, side)}){fix}") from exc
+    if not isinstance(meta, dict):
+        raise InputError(f"{side} is not a model sidecar (a JSON {type(meta).__name__}, not an object){fix}")
+    return meta
 
 
-__all__ = ["read_sidecar", "write_sidecar"]
+def read_booster(path: Path, names: Sequence[str], fix: str = ""):
+    """The LightGBM booster stored as text in ``path``, checked (:func:`booster_problem`) before LightGBM parses it.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The features the booster must read, in order (the sidecar's list).
+    fix : str
+        Appended to the message of a file that is not a whole booster of ``names`` (``"; <what to do>"``).
+
+    Returns
+    -------
+    lightgbm.Booster
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, is not UTF-8, or is not a whole LightGBM text model of ``names``.
+    """
+    import lightgbm as lgb
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a readable LightGBM model ({_why(exc, path)}){fix}") from exc
+    problem = booster_problem(text, names)
+    if problem:
+        raise InputError(f"{path} is not a whole LightGBM model of this model's features: {problem}{fix}")
+    try:
+        return lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:  # what the checks above do not look at
+        raise InputError(f"{path}: LightGBM cannot read it ({error_line(exc, 160)}){fix}") from exc
+
+
+def booster_problem(text: str, names: Sequence[str]) -> str | None:
+    """What makes ``text`` other than a whole LightGBM text model reading the features ``names``: None when nothing.
+
+    Checks what LightGBM's parser trusts without checking (it reads past the end of a model cut short, follows child
+    indices out of range, loops on a cycle): the header's feature names, each tree where ``tree_sizes`` says it
+    starts, each tree's arrays of the lengths its ``num_leaves`` gives, split features and children in range, every
+    node and leaf the child of one node, ``end of trees`` after the last, and ``[name: value]`` lines up to ``end of
+    parameters`` after ``parameters:``. Numbers edited in place are not caught.
+    """
+    if not text.strip():
+        return "the file is empty"
+    if not text.startswith("tree\n"):
+        return "it does not begin with `tree`"
+    data = text.encode("utf-8")
+    at = data.find(b"\nTree=")
+    if at < 0:
+        return "it holds no tree (cut short?)"
+    header = dict(line.split("=", 1) for line in text[:at].splitlines() if "=" in line)
+    got = header.get("feature_names", "").split(" ")
+    try:
+        counts = int(header["max_feature_idx"]) + 1, len(header["feature_infos"].split(" "))
+        int(header["num_class"]), int(header["num_tree_per_iteration"])
+    except (KeyError, ValueError) as exc:
+        return f"its header has no number {exc}"
+    if counts != (len(got), len(got)):
+        return f"its header counts {counts[0]} features, names {len(got)} and describes {counts[1]}"
+    if got != list(names):
+        return (f"it reads {len(got)} features, the sidecar names {len(names)}" if len(got) != len(names) else
+                f"its features are not the sidecar's (`{next(a for a, b in zip(got, names) if a != b)}`)")
+    try:
+        sizes = [int(s) for s in header["tree_sizes"].split()]
+    except (KeyError, ValueError):
+        return "its header has no tree sizes"
+    pos = at + 1
+    for i, size in enumerate(sizes):
+        block = data[pos:pos + size]
+        if len(block) < size or not block.startswith(b"Tree=%d\n" % i):
+            return f"tree {i} of {len(sizes)} is not where the header says (cut short?)"
+        why = _tree_problem(block.decode("utf-8"), len(names))
+        if why:
+            return f"tree {i}: {why}"
+        pos += size
+    tail = data[pos:]
+    if not tail.lstrip(b"\n").startswith(b"end of trees"):
+        return "no `end of trees` after its last tree (cut short?)"
+    params = tail.find(b"\nparameters:\n")
+    if params >= 0:
+        stop = tail.find(b"\nend of parameters", params)
+        if stop < 0:  # LightGBM reads on to it, past the end
+            return "no `end of parameters` after its parameters (cut short?)"
+        lines = tail[params + len(b"\nparameters:\n"):stop].decode("utf-8").splitlines()
+        if any(line and not _PARAM.fullmatch(line) for line in lines):  # LightGBM's parser of them crashes
+            return "a line of its parameters is not `[name: value]`"
+    return None
+
+
+#: arrays of a tree with ``n`` leaves (more than one) of ``n - 1`` values (one a node) and of ``n`` (one a leaf)
+_NODE_ARRAYS = ("split_feature", "split_gain", "threshold", "decision_type", "left_child", "right_child",
+                "internal_value", "internal_weight", "internal_count")
+_LEAF_ARRAYS = ("leaf_value", "leaf_weight", "leaf_count")
+
+
+def _tree_problem(block: str, n_features: int) -> str | None:
+    lines = [line for line in block.splitlines()[1:] if line]
+    if any("=" not in line for line in lines):
+        return "a line is not `name=values`"
+    kv = dict(line.split("=", 1) for line in lines)
+    try:  # LightGBM aborts the process on a token that is not a number
+        for key, value in kv.items():
+            [float(v) for v in value.split()]
+    except ValueError:
+        return f"`{key}` holds a value that is not a number"
+
+    def nums(key: str, kind=int) -> list:
+        return [kind(v) for v in kv.get(key, "").split()]
+
+    try:
+        leaves, cats = int(kv["num_leaves"]), int(kv.get("num_cat", "0"))
+        split, left, right = nums("split_feature"), nums("left_child"), nums("right_child")
+        lengths = {"split_feature": split, "threshold": nums("threshold", float), "decision_type": nums("decision_type"),
+                   "left_child": left, "right_child": right}
+        bounds, cat_words = nums("cat_boundaries"), nums("cat_threshold")
+        linear = kv.get("is_linear", "0") == "1"
+        if linear:
+            counts, used, coeff = nums("num_features"), nums("leaf_features"), nums("leaf_coeff", float)
+            const = nums("leaf_const", float)
+    except (KeyError, ValueError) as exc:
+        return f"{exc} is missing or not a number"
+    if leaves < 1 or cats < 0:
+        return f"num_leaves {leaves}, num_cat {cats}"
+    sizes = {**{k: leaves - 1 for k in _NODE_ARRAYS}, **{k: leaves for k in _LEAF_ARRAYS}} if leaves > 1 else \
+        {**{k: 0 for k in lengths}, "leaf_value": 1}
+    wrong = [k for k, n in sizes.items() if len(kv.get(k, "").split()) != n]
+    if wrong:
+        return f"{', '.join(wrong)} not of its {leaves} leaves"
+    if any(not 0 <= f < n_features for f in split):
+        return f"a split on a feature past the {n_features} it reads"
+    children = left + right  # node j >= 0, leaf ~k = -k - 1: each node but the root, and each leaf, once
+    if leaves > 1 and sorted(children) != sorted([*range(1, leaves - 1), *range(-leaves, 0)]):
+        return "its children do not make a tree"
+    cat_at = [int(t) for t, d in zip(lengths["threshold"], lengths["decision_type"]) if d & 1]  # categorical splits
+    if any(not 0 <= c < cats for c in cat_at) or (cats and (len(bounds) != cats + 1 or bounds[0] != 0 or bounds != sorted(bounds)
+                                                          or bounds[-1] != len(cat_words))):
+        return "its categorical splits do not match its categories"
+    if linear and (len(const) != leaves or len(counts) != leaves or len(used) != sum(counts) or len(coeff) != len(used)
+                   or any(not 0 <= f < n_features for f in used)):
+        return "its linear leaves do not match its leaves"
+    return None
+
+
+def _why(exc: BaseException, path: Path) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, json.JSONDecodeError):
+        empty = not exc.doc.strip()
+        return "the file is empty" if empty else f"not JSON: {exc.msg} at line {exc.lineno}"
+    return error_line(exc, 120)
+
+
+__all__ = ["booster_problem", "read_booster", "read_sidecar", "write_sidecar"]

@@ -14,10 +14,11 @@ from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from hybridperf.errors import InputError
 from hybridperf.files import LockTimeout, file_lock, remove_dead_stages
 from hybridperf.residual.cross_host import ALONE_DIR, CrossHostModel, is_cross_host
 from hybridperf.residual.model import (KERNEL_FILE, MODEL_FILE, SIDECAR_FILE, ResidualModel, find_model_dir,
-                                       model_search_path)
+                                       holds_model, model_search_path)
 
 #: what :meth:`ResidualModel.save` (and :meth:`CrossHostModel.save`) may write into a model directory
 MODEL_ENTRIES = (MODEL_FILE, KERNEL_FILE, ALONE_DIR, SIDECAR_FILE)
@@ -44,8 +45,6 @@ def model_lock(directory: str | Path, shared: bool = False) -> Iterator[None]:
     InputError
         Another process held it more than :data:`LOCK_TIMEOUT_S`.
     """
-    from hybridperf.errors import InputError
-
     def busy(exc: LockTimeout) -> InputError:
         return InputError(f"{exc.who} has held the model in {Path(directory)} for more than {exc.timeout_s:g} s (lock "
                           f"{exc.path}); wait for it to finish, or end it and run again")
@@ -89,15 +88,20 @@ def load_for_device(device_id: str, calib_dir: str | Path | None = None) -> Resi
 
 def describe_stored(directory: str | Path) -> str | None:
     """What the model stored in ``directory`` is (:meth:`ResidualModel.describe`), ``None`` when there is none;
-    a model that no longer loads (another schema, a damaged file) is described as such."""
+    a model that no longer loads (another schema, a damaged file, part of one: :func:`holds_model`) is described as
+    such. Until 2026-12-04 a booster cut short aborted the process here (``calibrate --reset`` could not remove it),
+    and a booster without its sidecar was "no model stored": ``--reset`` left it there."""
     d = Path(directory)
     try:
         with reading(d):
-            if not (d / SIDECAR_FILE).exists():
+            if not holds_model(d):
                 return None
             return _load(d).describe()
     except Exception as exc:  # noqa: BLE001 - any failure to read it: it is replaced all the same
-        return f"a model that does not load ({type(exc).__name__})"
+        why = type(exc).__name__
+        if isinstance(exc, InputError):  # what it said, in a word: the cause it names, else that it is not whole
+            why = type(exc.__cause__).__name__ if exc.__cause__ is not None else "incomplete or damaged"
+        return f"a model that does not load ({why})"
 
 
 def save_model(model: ResidualModel, directory: str | Path) -> Path:
@@ -105,8 +109,8 @@ def save_model(model: ResidualModel, directory: str | Path) -> Path:
     stored there before: it is saved into a fresh folder beside ``directory`` first; then, holding the directory's
     lock (:func:`model_lock`: readers wait for the few renames, and of two stores at once the last one wins whole),
     the old sidecar (which readers look for first, :func:`find_model_dir`) is removed, the new files are moved in by
-    renames, and the new sidecar comes last. An interrupted store leaves no model there (predictions fall back to
-    the packaged one and say so) or the new one whole; the folder a killed store left beside it is removed by the
+    renames, and the new sidecar comes last. An interrupted store leaves no model there, or part of one (which
+    predictions refuse, naming the ``calibrate --reset`` that removes it: :func:`find_model_dir`), or the new one whole; the folder a killed store left beside it is removed by the
     next one. Files in ``directory`` that are no model's are left alone. Returns the directory.
 
     Until 2026-12-03 there was no lock: a process loading while two others stored two models in turn got, in 2 538
