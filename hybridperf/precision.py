@@ -1,11 +1,14 @@
 """Foundation: the closed set of compute precisions and what each implies (imports nothing of
 hybridperf). Precisions travel as their plain strings (``"fp16"``); this is where their set, their
-fallback chain and the override's storage size are written down once.
+fallback chain and the override's storage size are written down once, with the one table of dtype sizes
+(:func:`dtype_bits`, :func:`tensor_bytes`).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
+import re
 
 
 class Precision(str, enum.Enum):
@@ -56,7 +59,37 @@ _FALLBACK = {
 #: The precision policy: an override runs float32 ops at that precision and stores float32 tensors
 #: (activations, weights, inputs) in this many bytes per element. One table drives latency, traffic,
 #: energy, peak memory and the report.
-_STORAGE_BYTES = {Precision.TF32: 4, Precision.FP16: 2, Precision.BF16: 2, Precision.FP8: 1, Precision.INT8: 1}
+_STORAGE_DTYPES = {Precision.TF32: "float32", Precision.FP16: "float16", Precision.BF16: "bfloat16",
+                   Precision.FP8: "float8_e4m3fn", Precision.INT8: "int8"}
+
+#: a dtype name as TVM, numpy and ml_dtypes write it: an optional legacy ``e4m3_`` prefix, the type name, its bit
+#: width, an optional format suffix (``_e4m3fn``) and an optional lane count (``x4``)
+_DTYPE_NAME = re.compile(r"(?:e\d+m\d+_)?[a-z]+?(\d+)(?:_[a-z0-9]+)?(?:x(\d+))?")
+
+
+@functools.cache
+def dtype_bits(dtype: str) -> int | None:
+    """Bits per element of a dtype name (``float32`` -> 32, ``float8_e4m3fn`` -> 8, ``int4`` -> 4,
+    ``float32x4`` -> 128, ``bool`` -> 8 as stored); None for a name with no bit width (``handle``).
+
+    Only the width right after the type name counts: the digits of a format suffix (``e4m3``) are not a width.
+    """
+    if dtype == "bool":
+        return 8
+    m = _DTYPE_NAME.fullmatch(dtype)
+    if m is None:
+        return None
+    return int(m.group(1)) * int(m.group(2) or 1)
+
+
+def tensor_bytes(dtype: str, numel: int) -> int:
+    """Bytes ``numel`` elements of ``dtype`` take: sub-byte types packed (``int4``: two per byte, as ONNX and
+    ml_dtypes arrays store them), the total rounded up to a whole byte; 0 for a dtype with no bit width."""
+    bits = dtype_bits(dtype)
+    return 0 if bits is None else (int(numel) * bits + 7) // 8
+
+
+_STORAGE_BYTES = {p: tensor_bytes(d, 1) for p, d in _STORAGE_DTYPES.items()}
 
 #: every precision a device sheet may list a peak or energy for (and a measured model's dtype), in sheet order;
 #: ``int32`` labels ops only

@@ -75,6 +75,7 @@ from hybridperf.costs import Status
 from hybridperf.ir import call_stream, lowering
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.call_stream import Binding, CallStream, Item, Kind
+from hybridperf.precision import tensor_bytes
 
 __all__ = ["BlockCache", "Composed", "CUT_CONSUMERS", "MAX_LIVE", "Segments", "analyze_segments", "plan_cuts"]
 
@@ -904,11 +905,12 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     t2 = c()
     t["load_s"], t["normalize_s"] = t1 - t0, t2 - t1
     norm = res.model
+    given = bool(shapes) or batch is not None
     graph = norm.graph
     cuts = plan_cuts(graph)
     if not cuts:
         blocks.whole += 1
-        return from_onnx(norm, res.input_shapes, source=source)
+        return from_onnx(norm, res.input_shapes, source=source, shapes_given=given)
     try:
         parts = _segments(norm, cuts, cache)
         t3 = c()
@@ -919,7 +921,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
         t5 = c()
     except _Unusable:
         blocks.fallbacks += 1
-        return from_onnx(norm, res.input_shapes, source=source)
+        return from_onnx(norm, res.input_shapes, source=source, shapes_given=given)
     blocks.composed += 1
     t["segments_s"], t["compose_s"], t["memory_plan_s"] = t3 - t2, t4 - t3, t5 - t4
     return Composed(analysis, kernels, memory, MappingProxyType(dict(res.input_shapes)), source, len(parts),
@@ -937,7 +939,7 @@ def _init_bytes(t: Any) -> tuple[int, str]:
     n = 1
     for d in t.dims:
         n *= d
-    return n * dtype.itemsize, str(dtype)
+    return tensor_bytes(dtype.name, n) or n * dtype.itemsize, str(dtype)
 
 
 def _segments(norm: Any, cuts: list[tuple[int, tuple[str, ...]]], cache: Any) -> list:

@@ -45,8 +45,8 @@ from hybridperf.costs import OpCost, Status
 from hybridperf.costs.data_movement import VIEW_OPS
 
 
-__all__ = ["FOLDED", "INT8_EXECUTION", "Int8Op", "Int8Plan", "apply_int8", "apply_int8_kernels", "find_int8",
-           "int8_memory_plan"]
+__all__ = ["DYNAMIC_QUANT_OPS", "FOLDED", "INT8_EXECUTION", "Int8Op", "Int8Plan", "apply_int8", "apply_int8_kernels",
+           "find_int8", "float_work_hint", "int8_memory_plan"]
 
 
 #: reason given to dequantize / quantize / epilogue ops absorbed by an int8 kernel
@@ -656,3 +656,34 @@ def _quantize_after(g: _Dataflow, r: OpRecord) -> Any:
         if cur.op not in EPILOGUE_OPS:
             return None
     return None
+
+
+#: ONNX ops of a dynamically quantized model (onnxruntime ``quantize_dynamic``): activations are quantized at run
+#: time around each integer matmul / conv, so everything between them stays float32
+DYNAMIC_QUANT_OPS = frozenset({"DynamicQuantizeLinear", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM"})
+
+
+def float_work_hint(source: str) -> str:
+    """What to add to "this device has no float peak" for the model in ``source``: when it is an ONNX file
+    quantized dynamically, that its float32 work is the quantization itself and the fix is a static full-integer
+    one; "" otherwise (a float model: the device's own message already says to quantize it).
+
+    Until 2026-12-04 such a model on an integer-only NPU (ethos-u55) was told only to quantize itself, which it
+    already was. Reads the file's node list (weights stay on disk); only asked on that error's path.
+    """
+    from pathlib import Path
+
+    p = Path(source)
+    if p.suffix.lower() != ".onnx" or not p.is_file():
+        return ""
+    try:
+        from hybridperf.frontends.onnx_import import load_onnx_proto
+
+        graph = load_onnx_proto(p).graph
+    except Exception:  # noqa: BLE001 - the model loaded once already; an unreadable file only loses the hint
+        return ""
+    found = sorted({n.op_type for n in graph.node if n.op_type in DYNAMIC_QUANT_OPS and n.domain in ("", "com.microsoft")})
+    if not found:
+        return ""
+    return (f"; this model is already quantized dynamically ({', '.join(found)}), its activations float32 between "
+            "integer kernels: quantize it statically to full integer instead (onnxruntime quantize_static, QDQ)")

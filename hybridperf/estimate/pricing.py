@@ -14,7 +14,7 @@ from hybridperf.analysis.kernels import Kernel, with_ops_run
 from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.costs import OpCost, Status
 from hybridperf.device.spec import DeviceSpec, load_spec
-from hybridperf.errors import InputError
+from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
 from hybridperf.precision import stored_bytes
 from hybridperf.units import bytes_text, numel
@@ -460,7 +460,15 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
 
             preds.append(KernelPrediction(k, ZERO, 0.0))
             continue
-        est = priced(k.cost, k.precision, spec, precision)
+        try:
+            est = priced(k.cost, k.precision, spec, precision)
+        except SpecError as exc:  # no peak for the kernel's precision: the model may say why it has such kernels
+            from hybridperf.analysis.int8 import float_work_hint
+
+            hint = float_work_hint(str(analyzed.source)) if k.precision == "fp32" and precision is None else ""
+            if not hint:
+                raise
+            raise SpecError(f"{exc}{hint}") from exc
         preds.append(KernelPrediction(k, est, est.latency_s))
     roof = sum(p.latency_s for p in preds)
     energy = sum(p.estimate.energy_j for p in preds)

@@ -81,9 +81,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hybridperf.errors import ModelLoadError, error_line
 from hybridperf.estimate.torch_eager import EagerOp, eager_ops, fuse_torch_activations
 from hybridperf.frontends.onnx_shapes import (broadcast, conv_shape, conv_spatial, fused_matmul_shape, gemm_shape,
                                             matmul_shape)
+from hybridperf.precision import tensor_bytes
 
 
 class Runtime(str, Enum):
@@ -192,15 +194,19 @@ ORT_RUN_FIXED_BYTES = 575_024
 ORT_FIT_NOTE = "fixed overheads fitted on training families (benchmarks/memory_runtime.py), onnxruntime 1.32 / glibc"
 
 
-def _dtype_bytes(elem_type: int) -> int:
+def _elem_bytes(elem_type: int, numel: int) -> int:
+    """Bytes of ``numel`` elements of an ONNX element type (:func:`~hybridperf.precision.tensor_bytes`: int4
+    packed two to a byte, as onnxruntime stores it)."""
+    import numpy as np
     from onnx import helper
 
-    return int(helper.tensor_dtype_to_np_dtype(elem_type).itemsize)
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    return tensor_bytes(dtype.name, numel) or int(numel) * dtype.itemsize  # strings: numpy's object size
 
 
 def _tensor_bytes(t: Any) -> int:
     n = math.prod(t.dims) if len(t.dims) else 1
-    return int(n) * _dtype_bytes(t.data_type)
+    return _elem_bytes(t.data_type, int(n))
 
 
 #: models whose weights exceed this are not run through onnxruntime's optimiser, which
@@ -477,7 +483,7 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
             if o and s is not None:
                 shapes[o] = [int(v) for v in s]
                 dtypes.setdefault(o, dt0)
-    out = {k: (tuple(v), int(math.prod(v)) * _dtype_bytes(dtypes.get(k, 1))) for k, v in shapes.items()}
+    out = {k: (tuple(v), _elem_bytes(dtypes.get(k, 1), int(math.prod(v)))) for k, v in shapes.items()}
     return out, tuple(unknown)
 
 
@@ -1211,7 +1217,11 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
 
         proto = onnx.load(str(src), load_external_data=False)
         if _model_bytes(proto) <= ORT_OPTIMISE_MAX_BYTES:  # small enough for onnxruntime's optimiser to read
-            onnx.load_external_data_for_model(proto, str(src.parent))
+            try:
+                onnx.load_external_data_for_model(proto, str(src.parent))
+            except (OSError, ValueError, onnx.checker.ValidationError) as exc:  # load_onnx_proto checks these first
+                raise ModelLoadError(f"{src}: cannot read its external data ({error_line(exc)}); "
+                                     "re-export the model") from exc
         proto = bind_input_shapes(proto, an.input_shapes)
         inits = {t.name for t in proto.graph.initializer}
         if any(d.dim_value <= 0 for vi in proto.graph.input if vi.name not in inits

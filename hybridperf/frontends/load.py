@@ -77,12 +77,14 @@ def load_model(
 
 
 def importable_onnx(model: Any, source: str) -> Any:
-    """``model`` with its QOperator ops rewritten to QDQ (priced as int8; a copy when it rewrites), checked op by op:
+    """``model``, checked to be a valid graph (:func:`~hybridperf.frontends.normalize.check_graph`), with its
+    QOperator ops rewritten to QDQ (priced as int8; a copy when it rewrites), checked op by op:
     raises :class:`~hybridperf.errors.UnsupportedModelError` naming the QOperator ops left (``QGemm``,
     ``QAttention``: re-quantize in QDQ format), else every op TVM's ONNX frontend cannot import."""
-    from hybridperf.frontends.normalize import check_supported
+    from hybridperf.frontends.normalize import check_graph, check_supported
     from hybridperf.frontends.qoperator import check_qoperator, qoperator_to_qdq
 
+    check_graph(model, source)
     model = qoperator_to_qdq(model)
     check_qoperator(model, source)
     check_supported(model, source)
@@ -97,4 +99,5 @@ def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: 
     model = importable_onnx(model, source)
     res = normalize(model, shapes, batch, inplace=inplace)
     check_computes(res, source)
-    return from_onnx(res.model, res.input_shapes, source=source, provenance=provenance)
+    return from_onnx(res.model, res.input_shapes, source=source, provenance=provenance,
+                     shapes_given=bool(shapes) or batch is not None)

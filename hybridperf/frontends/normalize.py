@@ -63,6 +63,7 @@ import onnx
 from onnx import numpy_helper
 
 from hybridperf.errors import DynamicShapeError, InputError
+from hybridperf.precision import tensor_bytes
 from hybridperf.units import check_shape_flags, dims_text, numel
 
 #: the largest tensor a shape may make: a 48-bit virtual address space (256 TiB), what x86-64 and
@@ -75,10 +76,10 @@ def check_input_size(name: str, dims: Iterable[int], elem_type: int, flag: str =
     """Refuse a bound input larger than :data:`MAX_TENSOR_BYTES` (:class:`InputError`, exit 2)."""
     dims = tuple(dims)
     try:
-        itemsize = onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
+        nbytes = tensor_bytes(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name, numel(dims))
     except (KeyError, TypeError, ValueError):
-        itemsize = 1
-    nbytes = numel(dims) * itemsize
+        nbytes = 0
+    nbytes = nbytes or numel(dims)  # an unknown element size: one byte each
     if nbytes > MAX_TENSOR_BYTES:
         raise InputError(
             f"{flag} {name}={dims_text(dims)} is {nbytes:.3g} B, more than the 2^48 B (256 TiB) "
@@ -90,6 +91,7 @@ __all__ = [
     "NormalizeResult",
     "bind_input_shapes",
     "check_computes",
+    "check_graph",
     "check_supported",
     "data_dependent_shape_ops",
     "normalize",
@@ -787,6 +789,120 @@ def _sort_topologically(graph: onnx.GraphProto) -> None:
     order.extend(i for i in range(len(nodes)) if i not in placed)
     graph.ClearField("node")
     graph.node.extend(nodes[i] for i in order)
+
+
+def _node_text(node: onnx.NodeProto, index: int) -> str:
+    """How a message names a node: ``node 'conv1' (Conv)``, or ``Conv node #3`` when it has no name."""
+    return f"node {node.name!r} ({node.op_type})" if node.name else f"{node.op_type} node #{index}"
+
+
+def _required_input(node: onnx.NodeProto, position: int, opset: int) -> bool:
+    """Whether input ``position`` of ``node`` is required by its op's schema (False where the schema is unknown)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, node.domain or "")
+    except Exception:  # noqa: BLE001 - a custom op: check_supported reports it
+        return False
+    formal = schema.inputs
+    if not formal:
+        return False
+    param = formal[min(position, len(formal) - 1)]
+    return param.option == onnx.defs.OpSchema.FormalParameterOption.Single
+
+
+#: attributes that divide an op's spatial arithmetic: 0 or less is a division by zero or a negative step
+_POSITIVE_ATTRS = ("strides", "dilations")
+
+
+def check_graph(model: onnx.ModelProto, source: str = "model") -> None:
+    """Refuse a graph that is not valid ONNX in the ways a frontend would mis-price or misreport
+    (:class:`~hybridperf.errors.ModelLoadError`, one line naming the name or node and the fix).
+
+    Checked on the top-level graph with sets of names, not ``onnx.checker`` (which also rejects models
+    onnxruntime runs): a name defined twice (two graph inputs, two initializers, two nodes writing one
+    output, a node writing a graph input), a graph input with an empty name, an empty name for a required
+    node input, a node reading a name nothing defines, a cycle, and ``strides`` / ``dilations`` below 1.
+    Until 2026-12-04 the last writer of a duplicated name was priced and the other dropped, and the rest
+    failed inside TVM with its own words (``Found null pointer node``, ``'ghost'``, ``integer division
+    or modulo by zero``).
+    """
+    from hybridperf.errors import ModelLoadError  # noqa: PLC0415
+
+    g = model.graph
+    opset = next((imp.version for imp in model.opset_import if (imp.domain or "") in _DEFAULT_DOMAINS), 1)
+    inits = [t.name for t in g.initializer] + [sp.values.name for sp in g.sparse_initializer]
+    seen: set[str] = set()
+    for vi in g.input:
+        if not vi.name:
+            raise ModelLoadError(f"{source}: a graph input has an empty name; name it (and the node inputs that read "
+                                 "it) and re-export the model")
+        if vi.name in seen:
+            raise ModelLoadError(f"{source}: graph input {vi.name!r} is declared twice; keep one and re-export the model")
+        seen.add(vi.name)
+    defined = set(seen)
+    for name in inits:
+        if name in defined and name not in seen:
+            raise ModelLoadError(f"{source}: initializer {name!r} is stored twice; keep one and re-export the model")
+        defined.add(name)
+    writer: dict[str, int] = {}
+    for i, node in enumerate(g.node):
+        for o in node.output:
+            if not o:
+                continue
+            if o in writer:
+                raise ModelLoadError(
+                    f"{source}: tensor {o!r} is written by two nodes ({_node_text(g.node[writer[o]], writer[o])} and "
+                    f"{_node_text(node, i)}); ONNX names each tensor once: rename one output and re-export the model")
+            if o in defined:
+                what = "graph input" if o in seen else "initializer"
+                raise ModelLoadError(f"{source}: {_node_text(node, i)} writes {o!r}, which is also a {what}; "
+                                     "rename the output and re-export the model")
+            writer[o] = i
+    defined.update(writer)
+    for i, node in enumerate(g.node):
+        for k, name in enumerate(node.input):
+            if not name and _required_input(node, k, opset):
+                raise ModelLoadError(f"{source}: {_node_text(node, i)} has an empty name for its required input "
+                                     f"#{k}; connect it to a tensor and re-export the model")
+            if name and name not in defined:
+                raise ModelLoadError(
+                    f"{source}: {_node_text(node, i)} reads {name!r}, which no graph input, initializer or node "
+                    f"defines; add {name!r} as a graph input or re-export the model")
+        for a in node.attribute:
+            if a.name in _POSITIVE_ATTRS and a.type == onnx.AttributeProto.INTS and any(v < 1 for v in a.ints):
+                raise ModelLoadError(f"{source}: {_node_text(node, i)} has {a.name}={list(a.ints)}; each must be "
+                                     "at least 1: fix the attribute and re-export the model")
+    cycle = _cycle_node(g, writer)
+    if cycle is not None:
+        raise ModelLoadError(f"{source}: {_node_text(g.node[cycle], cycle)} depends on its own output (the graph has "
+                             "a cycle); ONNX graphs are acyclic: re-export the model")
+
+
+def _cycle_node(g: onnx.GraphProto, writer: Mapping[str, int]) -> int | None:
+    """A node on a cycle of ``g``'s top-level nodes (``writer``: output name -> node index), or None."""
+    nodes = list(g.node)
+    deps = [{writer[n] for n in node.input if n in writer} for node in nodes]
+    waiting = [len(d) for d in deps]
+    readers: list[list[int]] = [[] for _ in nodes]
+    for i, ds in enumerate(deps):
+        for d in ds:
+            readers[d].append(i)
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    done = 0
+    while ready:
+        i = ready.pop()
+        done += 1
+        for r in readers[i]:
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                ready.append(r)
+    if done == len(nodes):
+        return None
+    # every node left waits on another left: walking back through them must come round to one twice
+    i, visited = next(i for i, w in enumerate(waiting) if w > 0), set()
+    while i not in visited:
+        visited.add(i)
+        i = next(d for d in deps[i] if waiting[d] > 0)
+    return i
 
 
 def _inline_functions(out: onnx.ModelProto) -> None:

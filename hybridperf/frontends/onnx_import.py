@@ -196,7 +196,12 @@ def _tensor_left_in_file(buf: Any, start: int, end: int, location: str) -> bytes
     for field, _, first, vs, ve in _fields(buf, start, end):
         if field == _TENSOR_RAW_DATA:
             raw = (vs, ve)
-        elif field not in (_TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION):
+        elif field == _TENSOR_EXTERNAL_DATA:
+            # inline bytes and an external-data entry: onnx reads the external file, so the tensor is left
+            # as written for _load_small_external_data to check that file (until 2026-12-04 the entry was
+            # dropped here and onnxruntime's memory model tripped over it later, on CPU sheets only)
+            return None
+        elif field != _TENSOR_DATA_LOCATION:
             kept.append(buf[first:ve])
     if raw is None or raw[1] - raw[0] <= INLINE_EXTERNAL_BYTES:
         return None
@@ -265,21 +270,23 @@ def _all_tensors(graph) -> Iterator[Any]:
 
 
 def _expected_bytes(t) -> int | None:
-    """Bytes of ``t``'s payload from dims x element size (None: strings, unknown dtypes)."""
+    """Bytes of ``t``'s payload from dims x element size (:func:`~hybridperf.precision.tensor_bytes`: int4 packed);
+    None for strings and unknown dtypes."""
     import numpy as np
     import onnx
+
+    from hybridperf.precision import tensor_bytes
 
     if t.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
         return None
     try:
-        itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        name = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).name
     except Exception:  # noqa: BLE001 - an exotic dtype: the length field alone decides
         return None
-    bits = {onnx.TensorProto.INT4: 4, onnx.TensorProto.UINT4: 4}.get(t.data_type)
     n = 1
     for d in t.dims:
         n *= int(d)
-    return (n * bits + 7) // 8 if bits else n * itemsize
+    return tensor_bytes(name, n)
 
 
 def _load_small_external_data(model, path: Path) -> None:
@@ -299,6 +306,11 @@ def _load_small_external_data(model, path: Path) -> None:
         location = info.location
         if location not in sizes:
             f = base / location
+            if location and _outside(base, location):
+                raise ModelLoadError(
+                    f"{path}: tensor {t.name!r} names external data file {location!r}, outside the model's folder "
+                    f"{base}; onnx reads external data only from files beside the model: re-export the model"
+                )
             if not location or not f.is_file():
                 raise ModelLoadError(
                     f"{path}: external data file {location!r} not found (looked for {f}, needed by tensor {t.name!r}); "
@@ -315,8 +327,18 @@ def _load_small_external_data(model, path: Path) -> None:
         if need is not None and need <= INLINE_EXTERNAL_BYTES:
             try:
                 load_external_data_for_tensor(t, str(base))
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, onnx.checker.ValidationError) as exc:
                 raise ModelLoadError(f"{path}: cannot read external data of tensor {t.name!r} from {location!r} ({exc}); re-export the model") from exc
+
+
+def _outside(base: Path, location: str) -> bool:
+    """Whether an external-data ``location`` leaves the model's folder ``base`` (absolute, or ``..`` above it),
+    which onnx refuses to read."""
+    import os
+
+    if os.path.isabs(location):
+        return True
+    return not os.path.normpath(os.path.join(base.resolve(), location)).startswith(str(base.resolve()) + os.sep)
 
 
 #: ``onnx.TensorProto.EXTERNAL`` (onnx is imported lazily)
@@ -659,12 +681,14 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
 
 
 def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = "<memory>",
-              provenance: bool = False) -> LoadedModel:
+              provenance: bool = False, shapes_given: bool = False) -> LoadedModel:
     """Import an ONNX ModelProto into Relax with static input shapes.
 
     ``provenance`` also fills :attr:`LoadedModel.source_nodes` (Relax var -> ONNX node;
     used to join runtime profiles to kernels when building training tables; about 6 ms
-    on a BERT-base export whose analysis takes 1.3 s).
+    on a BERT-base export whose analysis takes 1.3 s). ``shapes_given``: the user bound
+    ``input_shapes`` (``--shape`` / ``--batch``), so a shape error may be theirs to fix;
+    otherwise it is the model's own.
     """
     from hybridperf.ir.tvm_compat import tvm_modules
 
@@ -703,8 +727,13 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
         where = f" at node {failed[1]!r} ({failed[0]})" if failed and failed[1] else f" at a {failed[0]} node" if failed else ""
         fix = "; re-export the model, or report it"
         if re.search(r"shape|broadcast|dimension|reduction length|rank", first, re.IGNORECASE):
-            bound = shapes_text(input_shapes)
-            fix = f"; the input shapes ({bound}) do not fit the model: check the --shape / --batch values"
+            if shapes_given:
+                bound = shapes_text(input_shapes)
+                fix = f"; the input shapes ({bound}) do not fit the model: check the --shape / --batch values"
+            else:  # until 2026-12-04 this also blamed --shape / --batch, which the user had not passed
+                at = where.removeprefix(" at ") or "one of its nodes"
+                raise ModelLoadError(f"{source}: the model's own shapes are inconsistent at {at}: "
+                                     f"{first[:240].rstrip('.')}; fix the model (re-export it)") from exc
         raise ModelLoadError(f"{source}: import into TVM Relax failed{where}: {first[:240].rstrip('.')}{fix}") from exc
     return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx",
                        node_count=len(model.graph.node),

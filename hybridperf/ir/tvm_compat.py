@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from hybridperf.precision import tensor_bytes
 from hybridperf.units import numel
 
 
@@ -39,19 +40,7 @@ class TensorInfo:
     @property
     def nbytes(self) -> int | None:
         n = self.numel
-        return None if n is None else n * dtype_bytes(self.dtype)
-
-
-@functools.cache
-def dtype_bytes(dtype: str) -> int:
-    """Bytes per element of a TVM dtype string (``float32`` -> 4, ``bool`` -> 1)."""
-    if dtype == "bool":
-        return 1
-    digits = "".join(ch for ch in dtype if ch.isdigit())
-    if not digits:
-        return 0
-    bits = int(digits.split("x")[0]) if digits else 0
-    return max(1, (bits + 7) // 8)
+        return None if n is None else tensor_bytes(self.dtype, n)
 
 
 def items(array: Any) -> list[Any]:
