@@ -68,6 +68,17 @@ def _x(elem: int = F32):
     return _vi("x", elem, [4, 5])
 
 
+def _plus_work(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` with a second output computed from a new input (``Relu``): a model whose outputs all fold to constants
+    computes nothing and is refused since 2026-12-04 (`normalize.check_computes`); the folded output's dtype is what
+    these cases check."""
+    g = model.graph
+    g.input.append(_vi("w", F32, [2]))
+    g.node.append(helper.make_node("Relu", ["w"], ["wy"]))
+    g.output.append(_vi("wy", F32, [2]))
+    return model
+
+
 #: one tiny graph per op whose output dtype comes from an attribute or a non-first input; the first group
 #: drifted (or failed to import) before hybridperf.frontends.onnx_dtype, the rest are guards
 DTYPE_CASES = {
@@ -89,18 +100,19 @@ DTYPE_CASES = {
     "Cast to float16": _model([helper.make_node("Cast", ["x"], ["y"], to=F16)], [_x()], ["y"]),
     "Cast to int8": _model([helper.make_node("Cast", ["x"], ["y"], to=I8)], [_x()], ["y"]),
     "CastLike float16": _model([helper.make_node("CastLike", ["x", "t"], ["y"])], [_x(), _vi("t", F16, [1])], ["y"]),
-    "ConstantOfShape int32": _model([helper.make_node("ConstantOfShape", ["s"], ["y"],
-                                                      value=helper.make_tensor("value", I32, [1], [3]))],
-                                    [], ["y"], [_c("s", np.array([4, 5], np.int64))]),
-    "ConstantOfShape float16": _model([helper.make_node("Shape", ["x"], ["s"]),
-                                       helper.make_node("ConstantOfShape", ["s"], ["y"],
-                                                        value=helper.make_tensor("value", F16, [1], [1.0]))],
-                                      [_x()], ["y"]),
+    "ConstantOfShape int32": _plus_work(_model([helper.make_node("ConstantOfShape", ["s"], ["y"],
+                                                                value=helper.make_tensor("value", I32, [1], [3]))],
+                                               [], ["y"], [_c("s", np.array([4, 5], np.int64))])),
+    "ConstantOfShape float16": _plus_work(_model([helper.make_node("Shape", ["x"], ["s"]),
+                                                  helper.make_node("ConstantOfShape", ["s"], ["y"],
+                                                                   value=helper.make_tensor("value", F16, [1], [1.0]))],
+                                                 [_x()], ["y"])),
     "EyeLike of float16": _model([helper.make_node("EyeLike", ["x"], ["y"])], [_x(F16)], ["y"]),
-    "Range int32": _model([helper.make_node("Range", ["a", "b", "d"], ["y"])], [], ["y"],
-                          [_c("a", np.array(0, np.int32)), _c("b", np.array(10, np.int32)), _c("d", np.array(2, np.int32))]),
-    "Shape": _model([helper.make_node("Shape", ["x"], ["y"])], [_x()], ["y"]),
-    "Size": _model([helper.make_node("Size", ["x"], ["y"])], [_x()], ["y"]),
+    "Range int32": _plus_work(_model([helper.make_node("Range", ["a", "b", "d"], ["y"])], [], ["y"],
+                                     [_c("a", np.array(0, np.int32)), _c("b", np.array(10, np.int32)),
+                                      _c("d", np.array(2, np.int32))])),
+    "Shape": _plus_work(_model([helper.make_node("Shape", ["x"], ["y"])], [_x()], ["y"])),
+    "Size": _plus_work(_model([helper.make_node("Size", ["x"], ["y"])], [_x()], ["y"])),
     "NonZero": _model([helper.make_node("NonZero", ["x"], ["y"])], [_x()], ["y"]),
     "ArgMax": _model([helper.make_node("ArgMax", ["x"], ["y"], axis=1)], [_x()], ["y"]),
     "TopK float16": _model([helper.make_node("TopK", ["x", "k"], ["v", "y"], axis=1)], [_x(F16)], ["v", "y"],
