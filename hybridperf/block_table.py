@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -82,22 +83,28 @@ Build = Callable[[], tuple[Any, Sequence[str]]]
 
 @dataclass(frozen=True)
 class TablePrediction:
-    """A variant priced on one device.
+    """A variant priced on one device (what :meth:`BlockTable.predict` returns per device id).
 
-    Attributes
+    Built by the table (the constructor checks nothing); its parameters are the attributes, in order.
+
+    Parameters
     ----------
     device : str
         The device sheet's id.
-    latency_s, energy_j : float
-        As :class:`~hybridperf.estimate.pricing.Prediction` has them (identical values).
+    latency_s : float
+        Latency in seconds, as :attr:`hybridperf.estimate.pricing.Prediction.latency_s` has it (the identical value).
+    energy_j : float
+        Energy per inference in joules, as :attr:`~hybridperf.estimate.pricing.Prediction.energy_j` has it (the
+        identical value: capped at max power x latency).
     flops : int
         FLOPs of the variant (FLOP = 2 x MAC).
     peak_memory_bytes : int or None
-        The session's peak where the variant ran through it; None (unknown) where it was priced from the
-        table: TVM's memory plan over the whole stream is not composed from blocks.
+        The session's peak in bytes (TVM's memory plan; None where the session has none) where the variant ran
+        through it; None (unknown, never 0) where it was priced from the table: TVM's memory plan over the whole
+        stream is not composed from blocks.
     from_table : bool
         Whether the figures were composed from the table (else the session predicted the built model).
-    uncosted_ops : tuple of str
+    uncosted_ops : tuple of str, default ()
         Op types without a cost rule (then every figure is a lower bound, as the session's prediction says); only
         a variant predicted through the session can have any: the table learns from complete predictions only.
     """
@@ -152,20 +159,29 @@ class BlockTable:
 
     Parameters
     ----------
-    devices : sequence of str, Path or DeviceSpec
-        Devices every variant is priced on.
+    devices : str, Path, DeviceSpec or sequence of them
+        Devices every variant is priced on (one device alone is taken as a list of one, as
+        :func:`hybridperf.api.predict` takes it).
     session : Session, optional
         Where unknown variants are predicted (a new one with the block cache by default; it must keep it on).
     precision : str, optional
-        Precision override, as :func:`hybridperf.api.predict`'s.
-    verify_every : int
+        Precision override, as :func:`hybridperf.api.predict`'s (checked here, not at the first prediction).
+    verify_every : int, default 0
         Also predict every n-th table-priced variant through the session and raise
         :class:`~hybridperf.errors.InputError` on any difference (0: never).
-    roofline_only : collection of str
+    roofline_only : str or collection of str, default ()
         Ids of devices priced by their sheet's roofline alone, as ``predict --roofline-only`` (and so from the
         table), even where a learned model would price them: every CPU sheet has the cross-host model, whose
-        whole-model features send each variant through the session. Naming a device not in ``devices`` is an
-        :class:`~hybridperf.errors.InputError`.
+        whole-model features send each variant through the session. One id alone is a collection of one.
+
+    Raises
+    ------
+    InputError
+        No device, two sheets with one id, ``session`` not a :class:`~hybridperf.api.Session` or one without its
+        block cache, a ``precision`` that is no override, ``verify_every`` not an int >= 0, ``roofline_only`` not
+        device ids or naming a device not in ``devices``.
+    SpecError
+        An unknown device id or an invalid spec file (:func:`hybridperf.api.device_spec`'s).
 
     Attributes
     ----------
@@ -184,16 +200,24 @@ class BlockTable:
     @_python_errors
     def __init__(self, devices: Sequence[Any], session: Any = None, precision: str | None = None,
                  verify_every: int = 0, roofline_only: Iterable[str] = ()) -> None:
-        from hybridperf.api import Session
+        from hybridperf.api import Session, _device_list, _precision
 
+        # until 2026-12-04 a str was iterated ("t4": devices 't' and '4', roofline_only {'t', '4'}), a bad precision
+        # or verify_every (-1, 2.5, "3") was kept and failed, or worked on, later, and session=5 was an AttributeError
+        devices = _device_list(devices)
         if not devices:
             raise InputError("BlockTable needs at least one device")
+        if session is not None and not isinstance(session, Session):
+            raise InputError(f"session must be a hybridperf.api.Session (or None: the table makes its own), got "
+                             f"{type(session).__name__}")
         self.session = session if session is not None else Session(keep_analyses=0)
         if self.session.cache.blocks is None:
             raise InputError("BlockTable needs a Session with its block cache (Session(block_cache=True))")
-        self.precision = precision
-        self.verify_every = verify_every
-        self._roofline_only = frozenset(roofline_only)
+        self.precision = _precision(precision)
+        if isinstance(verify_every, bool) or not isinstance(verify_every, numbers.Integral) or verify_every < 0:
+            raise InputError(f"verify_every must be an int >= 0 (0: never re-check), got {verify_every!r}")
+        self.verify_every = int(verify_every)
+        self._roofline_only = _ids("roofline_only", roofline_only)
         self._devices = [self._device(d) for d in devices]
         ids = [d.spec.id for d in self._devices]
         if len(set(ids)) != len(ids):
@@ -225,48 +249,114 @@ class BlockTable:
 
     @_python_errors
     def known(self, keys: Sequence[Hashable]) -> bool:
-        """Whether ``keys`` would be priced from the table (every block in a known group)."""
-        return self._split(tuple(keys)) is not None
+        """Whether the variant of block ``keys`` would be priced from the table (every block in a known group).
 
-    @_python_errors
-    def predict(self, keys: Sequence[Hashable], build: Build) -> dict[str, TablePrediction]:
-        """The variant of block ``keys`` on every device: from the table when its blocks are known, else
-        through the session on ``build()`` (``(ONNX model or path, tensors between blocks)``), learning them.
+        Parameters
+        ----------
+        keys : sequence of hashable
+            The variant's block keys, one per block, in graph order (as :meth:`predict` takes them).
 
         Returns
         -------
-        dict
-            device id -> :class:`TablePrediction`.
+        bool
+            True when ``keys`` splits into known block groups (the longest known group first at each position):
+            :meth:`predict` would build no model (unless a device goes through the session for every variant,
+            :meth:`table_devices`).
+
+        Raises
+        ------
+        InputError
+            ``keys`` empty (until 2026-12-04 an empty variant was known), a str, not a sequence, or holding an
+            unhashable key.
         """
-        keys = tuple(keys)
-        if not keys:
-            raise InputError("a variant needs at least one block key")
-        for k in keys:
-            hash(k)  # an unhashable key fails here, with Python's message
+        return self._split(_variant_keys("keys", keys)) is not None
+
+    @_python_errors
+    def predict(self, keys: Sequence[Hashable], build: Build | None) -> dict[str, TablePrediction]:
+        """The variant of block ``keys`` on every device: from the table when its blocks are known, else
+        through the session on ``build()``, learning them.
+
+        Parameters
+        ----------
+        keys : sequence of hashable
+            The variant's block keys, one per block, in graph order; they must determine each block's nodes,
+            attributes and shapes (the module docstring).
+        build : callable or None
+            Called without arguments only where the variant goes through the session (a block not in the table, a
+            device priced by the session, a ``verify_every`` re-check): returns ``(model, boundaries)``, an ONNX
+            model (``ModelProto`` or path) and the names of the ``len(keys) - 1`` tensors between its blocks.
+            None where the caller means the variant to be known: an unknown block is then an
+            :class:`~hybridperf.errors.InputError` naming it.
+
+        Returns
+        -------
+        dict of str to TablePrediction
+            Device id -> :class:`TablePrediction`, in the table's device order. Composed from the table its
+            ``latency_s``, ``energy_j`` and ``flops`` are ``==`` to :meth:`hybridperf.api.Session.predict_on`'s
+            and ``peak_memory_bytes`` is None (unknown).
+
+        Raises
+        ------
+        InputError
+            ``keys`` empty, a str, not a sequence or holding an unhashable key; ``build`` needed but not callable
+            (the message names the first block not in the table), or returning other than ``(model, tensor
+            names)`` or a count of names other than ``len(keys) - 1``; keys that do not determine their blocks
+            (known with other figures, cut otherwise, or a ``verify_every`` re-check that differs); the model's
+            own errors (:func:`hybridperf.api.analyze`'s, naming Python parameters).
+        """
+        return self._predict(_variant_keys("keys", keys), build, "build")
+
+    def _predict(self, keys: tuple, build: Any, name: str) -> dict[str, TablePrediction]:
+        """:meth:`predict` of checked ``keys``; ``name``: the parameter ``build`` is, for messages."""
         groups = self._split(keys)
         if groups is None or any(d.kind == "session" for d in self._devices):
-            return self._through_session(keys, build, groups)
+            return self._through_session(keys, build, groups, name)
         out = self._compose(groups)
         self.hits += 1
         if self.verify_every and self.hits % self.verify_every == 0:
-            self._verify(keys, build, out)
+            self._verify(keys, build, out, name)
         return out
 
     @_python_errors
-    def predict_many(self, variants: Iterable[tuple[Sequence[Hashable], Build]]) -> list[dict[str, TablePrediction]]:
+    def predict_many(self, variants: Iterable[tuple[Sequence[Hashable], Build | None]]
+                     ) -> list[dict[str, TablePrediction]]:
         """:meth:`predict` of each ``(keys, build)``, in order; the known variants between two unknown ones are
         composed together, each figure's ordered sum vectorised over them with numpy (``np.add.accumulate``
         along the kernel order: the same additions in the same order as Python's ``sum``; where ``sum``
-        compensates rounding, Python >= 3.12, each variant is composed alone)."""
+        compensates rounding, Python >= 3.12, each variant is composed alone).
+
+        Parameters
+        ----------
+        variants : iterable of (keys, build)
+            Each variant's block keys and its ``build`` (or None), as :meth:`predict` takes them.
+
+        Returns
+        -------
+        list of dict of str to TablePrediction
+            One per variant, in order, each ``==`` to what :meth:`predict` of it alone gives.
+
+        Raises
+        ------
+        InputError
+            ``variants`` a str or not iterable, an item that is not a ``(keys, build)`` pair, and :meth:`predict`'s
+            errors, each naming the variant (``variants[3]``). The variants before the one in error have been
+            predicted (and learned from).
+        """
+        if isinstance(variants, (str, bytes)) or not isinstance(variants, Iterable):
+            raise InputError(f"variants must be an iterable of (keys, build) pairs, got {type(variants).__name__}")
         out: list[dict[str, TablePrediction] | None] = []
-        known: list[tuple[int, tuple, Build, list[_Entry]]] = []
+        known: list[tuple[int, tuple, Any, list[_Entry]]] = []
         batch = _SEQUENTIAL_SUM is not None and not any(d.kind == "session" for d in self._devices)
-        for keys, build in variants:
-            keys = tuple(keys)
-            groups = self._split(keys) if batch and keys else None
+        for i, variant in enumerate(variants):
+            if isinstance(variant, (str, bytes)) or not isinstance(variant, Sequence) or len(variant) != 2:
+                raise InputError(f"variants[{i}] must be a (keys, build) pair, got {type(variant).__name__} "
+                                 f"{variant!r:.60}")
+            keys = _variant_keys(f"variants[{i}][0] (keys)", variant[0])
+            build = variant[1]
+            groups = self._split(keys) if batch else None
             if groups is None:
                 self._flush(known, out)
-                out.append(self.predict(keys, build))
+                out.append(self._predict(keys, build, f"variants[{i}][1] (build)"))
             else:
                 known.append((len(out), keys, build, groups))
                 out.append(None)
@@ -282,8 +372,21 @@ class BlockTable:
             out[i] = preds
             self.hits += 1
             if self.verify_every and self.hits % self.verify_every == 0:
-                self._verify(keys, build, preds)
+                self._verify(keys, build, preds, f"variants[{i}][1] (build)")
         known.clear()
+
+    def _unknown(self, keys: tuple) -> str:
+        """Why ``keys`` (not known) needs a model: the first block where no known group starts."""
+        i, n = 0, len(keys)
+        while i < n:
+            length = next((m for m in self._starts.get(keys[i], ()) if keys[i:i + m] in self._groups), None)
+            if length is None:
+                break
+            i += length
+        k = keys[i]
+        if k in self._starts or k in self._grouped:
+            return f"no known block group starts at block {k!r:.80} (keys[{i}]; it is known inside another group)"
+        return f"block {k!r:.80} (keys[{i}]) is not in the table"
 
     def _compose_batch(self, variants: list[list[_Entry]]) -> list[dict[str, TablePrediction]]:
         """:meth:`_compose` of many variants, each ordered sum vectorised over them (:meth:`_Pool.sums`)."""
@@ -400,9 +503,13 @@ class BlockTable:
 
     # ------------------------------------------------------------------ the session path
 
-    def _through_session(self, keys: tuple, build: Build, groups: list[_Entry] | None) -> dict[str, TablePrediction]:
-        model, boundaries = build()
-        boundaries = tuple(boundaries)
+    def _through_session(self, keys: tuple, build: Any, groups: list[_Entry] | None,
+                         name: str) -> dict[str, TablePrediction]:
+        if groups is None:
+            why = self._unknown(keys)
+        else:
+            why = f"{next(d.spec.id for d in self._devices if d.kind == 'session')} is priced through the session"
+        model, boundaries = _built(build, name, why)
         if len(boundaries) != len(keys) - 1:
             raise InputError(f"{len(keys)} block keys need {len(keys) - 1} tensors between blocks; "
                              f"build() gave {len(boundaries)}")
@@ -420,8 +527,8 @@ class BlockTable:
                 self.unlearnable += 1
         return out
 
-    def _verify(self, keys: tuple, build: Build, got: dict[str, TablePrediction]) -> None:
-        model, _ = build()
+    def _verify(self, keys: tuple, build: Any, got: dict[str, TablePrediction], name: str) -> None:
+        model, _ = _built(build, name, f"verify_every={self.verify_every} re-checks this variant through the session")
         analyzed = self.session.analyze(model)
         self.verified += 1
         for dev in self._devices:
@@ -648,6 +755,54 @@ class _Batch:
 
         flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64)
         return cls(len(ids), flat, np.repeat(np.arange(len(ids)), [len(v) for v in ids]))
+
+
+def _ids(name: str, ids: Any) -> frozenset[str]:
+    """``ids`` checked: device ids, one str alone being a collection of one."""
+    if isinstance(ids, str):
+        return frozenset([ids])
+    if isinstance(ids, bytes) or not isinstance(ids, Iterable) or not all(isinstance(i, str) for i in ids):
+        raise InputError(f"{name} must be device ids (str), e.g. {name}=['host-epyc-zen4-1c'], got {ids!r:.80}")
+    return frozenset(ids)
+
+
+def _variant_keys(name: str, keys: Any) -> tuple:
+    """``keys`` checked: a sequence of hashable block keys, at least one (``name``: the parameter, for the message).
+    Until 2026-12-04 a str was taken as one key per character, an empty variant was known, and a key that is no
+    key (a list) raised Python's TypeError."""
+    if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+        one = f" (one key alone: ({keys!r:.60},))" if isinstance(keys, (str, bytes)) else ""
+        raise InputError(f"{name} must be a sequence of hashable block keys, one per block{one}, got "
+                         f"{type(keys).__name__}")
+    keys = tuple(keys)
+    if not keys:
+        raise InputError(f"{name} is empty: a variant needs at least one block key")
+    for i, k in enumerate(keys):
+        try:
+            hash(k)
+        except TypeError:
+            raise InputError(f"{name}[{i}] = {k!r:.60} is not hashable: make each block key hashable (a tuple, "
+                             "not a list)") from None
+    return keys
+
+
+def _built(build: Any, name: str, why: str) -> tuple[Any, tuple[str, ...]]:
+    """``build()``, checked: ``(model, tensor names between blocks)``; ``why``: the block that makes it needed."""
+    if not callable(build):
+        raise InputError(f"{why} and {name} is {build!r:.60}: pass {name}=a callable returning (model, tensor names "
+                         "between blocks) to predict it through the session and learn its blocks")
+    got = build()
+    if not isinstance(got, Sequence) or isinstance(got, (str, bytes)) or len(got) != 2:
+        raise InputError(f"{name}() must return (model, tensor names between blocks), got {type(got).__name__}")
+    model, boundaries = got
+    if isinstance(boundaries, (str, bytes)) or not isinstance(boundaries, Iterable):
+        raise InputError(f"{name}() must return (model, tensor names between blocks): the names are a sequence of "
+                         f"str, got {type(boundaries).__name__} {boundaries!r:.60}")
+    boundaries = tuple(boundaries)
+    bad = [b for b in boundaries if not isinstance(b, str)]
+    if bad:
+        raise InputError(f"{name}() must return (model, tensor names between blocks): {bad[0]!r:.60} is no tensor name")
+    return model, boundaries
 
 
 def _in_order(shares: list[_Share], field: str) -> list[float]:
