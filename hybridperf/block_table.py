@@ -26,11 +26,15 @@ values in kernel order (each block's main kernels, then each block's rest); a GP
 launch order from 0.0, the host floor once per launch, the runtime's composition); its energy the launches'
 dynamic energy summed in launch order (:func:`~hybridperf.estimate.pricing.launched_dynamic_energy_j`) plus idle
 power x latency; every energy capped by :func:`~hybridperf.estimate.pricing.bounded_energy`.
-So a table prediction is ``==`` to ``Session.predict``'s on the same variant. :meth:`BlockTable.predict_many`
-vectorises those ordered sums over many variants with ``np.add.accumulate`` (the same additions in the same
-order; where Python's ``sum`` compensates rounding, 3.12 on, it composes each variant alone). Each variant learned is composed from the table right away and compared; a device
-whose figures do not come out identical is priced through the session from then on (never a figure the
-session would not give).
+So a table prediction is ``==`` to ``Session.predict``'s on the same variant. Its notes are the session's too,
+made by the functions the session makes them with: the energy note from the cap and the sheet's estimated power
+figures; the latency note, on the zero-shot GPU model, from the sheet's figures against its training GPUs' at each
+precision the blocks' operator-priced launches are at (recorded per block) and, for an adapted model, the sheet
+it was adapted on (:meth:`_Device.latency_note`). :meth:`BlockTable.predict_many` vectorises those ordered
+sums over many variants with ``np.add.accumulate`` (the same additions in the same order; where Python's ``sum``
+compensates rounding, 3.12 on, it composes each variant alone). Each variant learned is composed from the table
+right away and compared; a device whose figures or notes do not come out identical is priced through the session
+from then on (never a figure or note the session would not give).
 
 What is not composed:
 
@@ -107,6 +111,16 @@ class TablePrediction:
     uncosted_ops : tuple of str, default ()
         Op types without a cost rule (then every figure is a lower bound, as the session's prediction says); only
         a variant predicted through the session can have any: the table learns from complete predictions only.
+    latency_note : str, default ""
+        What qualifies ``latency_s``, as :attr:`hybridperf.estimate.pricing.Prediction.latency_note` has it (the
+        identical text): ``unverified: ...`` where the zero-shot GPU model prices a device unlike those it was
+        trained on (its fp32 peak, or the peak of each precision its launches are priced at), or where an adapted
+        model's sheet changed since; else "".
+    energy_note : str, default ""
+        What qualifies ``energy_j``, as :attr:`~hybridperf.estimate.pricing.Prediction.energy_note` has it (the
+        identical text): capped at max power, and/or priced on a sheet whose power figures are estimates; else "".
+        Until 2026-12-04 a table prediction had neither note, so a sweep on such a device read its figures as
+        verified.
     """
 
     device: str
@@ -116,6 +130,8 @@ class TablePrediction:
     peak_memory_bytes: int | None
     from_table: bool
     uncosted_ops: tuple[str, ...] = ()
+    latency_note: str = ""
+    energy_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,13 +139,16 @@ class _Share:
     """One block group's share of a prediction on one device: per fused kernel (its main grouping loop's, then
     the rest, each in kernel order) the roofline latency and energy; for a GPU priced by the cross-device model,
     its launched kernels' device times per :data:`~hybridperf.residual.zero_shot.GROUPS` entry, host weights and
-    roofline dynamic energies (each in launch order)."""
+    roofline dynamic energies (each in launch order), and the precisions its operator-priced launches (not at
+    roofline) are priced at, which the latency note checks the sheet's peaks of
+    (:func:`~hybridperf.residual.zero_shot.unverified_reason`)."""
 
     latency_s: tuple[tuple[float, ...], tuple[float, ...]]
     energy_j: tuple[tuple[float, ...], tuple[float, ...]]
     launch_s: tuple[tuple[float, ...], ...] = ()
     host_weights: tuple[float, ...] = ()
     launch_dynamic_j: tuple[float, ...] = ()
+    priced_at: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -152,6 +171,37 @@ class _Device:
     #: from a learned variant's breakdown (GPU): host floor and execution mode, what composing needs
     host_floor_s: float | None = None
     execution: Any = None
+    #: the latency note of a zero-shot variant per set of precisions its launches are priced at (:meth:`latency_note`)
+    latency_notes: dict[frozenset[str], str] = field(default_factory=dict)
+    #: what an energy note says of the sheet's estimated power figures ("" where they are not), once known
+    power_note: str | None = None
+
+    def latency_note(self, priced_at: frozenset[str]) -> str:
+        """:attr:`TablePrediction.latency_note` of a variant whose operator-priced launches are at ``priced_at``
+        (the union of its blocks' :attr:`_Share.priced_at`): "" for a roofline device; on the zero-shot GPU model,
+        the note :meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.apply` gives, from the one method that makes it
+        (:meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.qualify`) on a prediction holding only the note. It
+        depends on nothing else (the sheet, the model), so it is kept per ``priced_at``; :meth:`BlockTable._learn`
+        checks it against the session's."""
+        if self.kind != "zero_shot":
+            return ""
+        got = self.latency_notes.get(priced_at)
+        if got is None:
+            from hybridperf.estimate.pricing import Prediction
+
+            note = Prediction(None, self.spec, None, (), 0.0, 0.0, 0.0)  # type: ignore[arg-type]  # the note alone
+            got = self.latency_notes[priced_at] = self.model.qualify(note, self.spec, priced_at).latency_note
+        return got
+
+    def energy_note(self, capped: str) -> str:
+        """:attr:`TablePrediction.energy_note`: ``capped`` (:func:`~hybridperf.estimate.pricing.bounded_energy`'s
+        note), then what :func:`~hybridperf.estimate.pricing.predict_on` adds for a sheet whose power figures are
+        estimates."""
+        from hybridperf.estimate.pricing import energy_note, estimated_power_note
+
+        if self.power_note is None:  # the sheet's alone: once (show_ref looks at the file)
+            self.power_note = estimated_power_note(self.spec)
+        return energy_note(capped, self.spec, self.power_note)
 
 
 class BlockTable:
@@ -410,17 +460,21 @@ class BlockTable:
                     # ZeroShotGpu.latency_s: Breakdown.latency_s's composition, times exp(0.0) without a kernel
                     device = [groups[gi][v] * scale[gi] for gi in range(len(GROUPS))]
                     latency = float(ex.compose([host[v]], device) * math.exp(0.0))
-                    energy, _ = bounded_energy(dynamic[v] + dev.spec.idle_power_w * latency, latency, dev.spec)
-                    out[v][did] = TablePrediction(did, latency, energy, flops[v], None, True)
+                    energy, capped = bounded_energy(dynamic[v] + dev.spec.idle_power_w * latency, latency, dev.spec)
+                    note = dev.latency_note(_priced_at(variants[v], did))
+                    out[v][did] = TablePrediction(did, latency, energy, flops[v], None, True, (), note,
+                                                  dev.energy_note(capped))
             elif dev.kind == "zero_shot":
                 for v, entries in enumerate(variants):
                     out[v][did] = self._compose(entries)[did]
             else:
                 latency = pool.sums(did, "latency_s", batch).tolist()
                 energy = pool.sums(did, "energy_j", batch).tolist()
+                note = dev.latency_note(frozenset())
                 for v in range(len(variants)):
-                    e, _ = bounded_energy(energy[v], latency[v], dev.spec)
-                    out[v][did] = TablePrediction(did, latency[v], e, flops[v], None, True)
+                    e, capped = bounded_energy(energy[v], latency[v], dev.spec)
+                    out[v][did] = TablePrediction(did, latency[v], e, flops[v], None, True, (), note,
+                                                  dev.energy_note(capped))
         return out
 
     def stats(self) -> dict[str, int]:
@@ -477,11 +531,13 @@ class BlockTable:
                 # pricing.launched_dynamic_energy_j: the launches' dynamic energy, summed in launch order
                 dynamic = sum(chain.from_iterable([s.launch_dynamic_j for s in shares]))
                 energy = dynamic + dev.spec.idle_power_w * latency
+                note = dev.latency_note(_priced_at(entries, did))
             else:
                 latency = sum(_in_order(shares, "latency_s"))
                 energy = sum(_in_order(shares, "energy_j"))
-            energy, _ = bounded_energy(energy, latency, dev.spec)
-            out[did] = TablePrediction(did, latency, energy, flops, None, True)
+                note = dev.latency_note(frozenset())
+            energy, capped = bounded_energy(energy, latency, dev.spec)
+            out[did] = TablePrediction(did, latency, energy, flops, None, True, (), note, dev.energy_note(capped))
         return out
 
     @staticmethod
@@ -518,7 +574,7 @@ class BlockTable:
         preds = {d.spec.id: s.predict_on(analyzed, d.spec, self.precision, residual=self._residual(d))
                  for d in self._devices}
         out = {i: TablePrediction(i, p.latency_s, p.energy_j, p.flops, p.peak_memory_bytes, False,
-                                  tuple(p.uncosted_ops))
+                                  tuple(p.uncosted_ops), p.latency_note, p.energy_note)
                for i, p in preds.items()}
         if groups is None:
             if self._learn(keys, boundaries, analyzed, out):
@@ -537,6 +593,10 @@ class BlockTable:
             if (p.latency_s, p.energy_j, p.flops) != (t.latency_s, t.energy_j, t.flops):
                 raise InputError(f"block table differs from the session on {dev.spec.id} for {keys!r}: latency "
                                  f"{t.latency_s!r} vs {p.latency_s!r}; the block keys do not determine the blocks")
+            if (p.latency_note, p.energy_note) != (t.latency_note, t.energy_note):
+                raise InputError(f"block table notes differ from the session's on {dev.spec.id} for {keys!r}: "
+                                 f"{(t.latency_note, t.energy_note)!r} vs {(p.latency_note, p.energy_note)!r}; the "
+                                 "block keys do not determine the blocks")
 
     # ------------------------------------------------------------------ learning
 
@@ -575,8 +635,8 @@ class BlockTable:
         for again in (self._compose(pooled), self._compose_batch([pooled])[0]):
             for dev in self._devices:
                 p, t = session_preds[dev.spec.id], again[dev.spec.id]
-                if dev.kind != "session" and (p.latency_s, p.energy_j, p.flops) != (t.latency_s, t.energy_j, t.flops):
-                    dev.kind = "session"  # never a figure the session would not give
+                if dev.kind != "session" and _said(p) != _said(t):
+                    dev.kind = "session"  # never a figure or note the session would not give
         return True
 
     def _entries(self, runs: list[tuple[int, int]], seg_group: list[int], rec_group: list[int], analyzed: Analyzed,
@@ -604,19 +664,22 @@ class BlockTable:
             lcols: list[list[list]] = [[[] for _ in GROUPS] for _ in range(n)]
             weights: list[list[float]] = [[] for _ in range(n)]
             dynamic: list[list[float]] = [[] for _ in range(n)]
+            priced_at: list[set[str]] = [set() for _ in range(n)]
             if did in launches:
                 bd, ls = launches[did]
                 hw = bd.host_weights or (1.0,) * len(ls)
                 for j, ln in enumerate(ls):
                     g = rec_group[ln.op_indices[0]]
                     lcols[g][GROUPS.index(bd.group[j])].append(bd.device_s[j])
+                    if bd.group[j] != "roofline":  # ZeroShotGpu.apply: the precisions the operator model priced
+                        priced_at[g].add(bd.precisions[j])
                     weights[g].append(hw[j])
                     # a launch's cost is at the precision override already (ZeroShotGpu prices it so)
                     dynamic[g].append(price(ln.cost, ln.precision, dev.spec).dynamic_energy_j)
             for g in range(n):
                 c = [tuple(x) for x in cols[g]]
                 shares[g][did] = _Share((c[0], c[1]), (c[2], c[3]), tuple(tuple(x) for x in lcols[g]),
-                                        tuple(weights[g]), tuple(dynamic[g]))
+                                        tuple(weights[g]), tuple(dynamic[g]), frozenset(priced_at[g]))
         return [_Entry(f, MappingProxyType(s)) for f, s in zip(flops, shares)]
 
     def _add(self, group: tuple, entry: _Entry) -> None:
@@ -803,6 +866,16 @@ def _built(build: Any, name: str, why: str) -> tuple[Any, tuple[str, ...]]:
     if bad:
         raise InputError(f"{name}() must return (model, tensor names between blocks): {bad[0]!r:.60} is no tensor name")
     return model, boundaries
+
+
+def _said(p: TablePrediction) -> tuple:
+    """What a prediction says that composing must reproduce: its figures and notes."""
+    return p.latency_s, p.energy_j, p.flops, p.latency_note, p.energy_note
+
+
+def _priced_at(entries: Sequence[_Entry], did: str) -> frozenset[str]:
+    """The precisions the operator-priced launches of a variant made of ``entries`` are priced at on ``did``."""
+    return frozenset().union(*[e.shares[did].priced_at for e in entries])
 
 
 def _in_order(shares: list[_Share], field: str) -> list[float]:

@@ -485,8 +485,18 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         # priced on: the runtime's launches where the model prices them (until 2026-12-04 TVM's fused kernels: a
         # t4 resnet_like at batch 64 read 12.674 mJ, its 22 launches' work gives 14.788 mJ)
         pred = replace(pred, energy_j=launched_dynamic_energy_j(pred.kernels) + spec.idle_power_w * pred.latency_s)
-    energy_j, energy_note = bounded_energy(pred.energy_j, pred.latency_s, spec)
-    if spec.power_estimated:
-        estimated = f"{spec.power_note}: `hybridperf devices show {spec.show_ref}`"
-        energy_note = f"{energy_note}; {estimated}" if energy_note else estimated
-    return replace(pred, energy_j=energy_j, energy_note=energy_note)
+    energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
+    return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec))
+
+
+def estimated_power_note(spec: DeviceSpec) -> str:
+    """What an energy figure says of ``spec``'s power figures where they are estimates (``"idle power of t4
+    estimated, not measured: `hybridperf devices show t4`"``); "" where they are measured or sourced."""
+    return f"{spec.power_note}: `hybridperf devices show {spec.show_ref}`" if spec.power_estimated else ""
+
+
+def energy_note(capped: str, spec: DeviceSpec, estimated: str | None = None) -> str:
+    """:attr:`Prediction.energy_note`: ``capped`` (:func:`bounded_energy`'s note, "" where not capped), then
+    :func:`estimated_power_note` (``estimated``: that note computed once already, as a sweep keeps it)."""
+    estimated = estimated_power_note(spec) if estimated is None else estimated
+    return f"{capped}; {estimated}" if capped and estimated else capped or estimated

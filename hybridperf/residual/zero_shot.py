@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
@@ -711,17 +711,23 @@ class ZeroShotGpu:
         rows = tuple(sorted(rows, key=lambda kp: min(kp.kernel.op_indices, default=-1)))
         summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
-        priced_at = {p for g, p in zip(bd.group, bd.precisions) if g != "roofline"} or {"fp32"}
-        why = "" if self.adapted_on else unverified_reason(spec, priced_at)
+        priced_at = {p for g, p in zip(bd.group, bd.precisions) if g != "roofline"}
         out = replace(prediction, kernels=rows, latency_s=float(total),
                       calibration=self.describe(spec, bd, prediction.precision), execution=summary)
-        if why:
-            out = out.unverified(why)
+        return self.qualify(out, spec, priced_at)
+
+    def qualify(self, prediction: Any, spec: DeviceSpec, priced_at: Collection[str]) -> Any:
+        """``prediction`` with this model's :attr:`~hybridperf.estimate.pricing.Prediction.latency_note`: zero-shot,
+        ``unverified: ...`` where ``spec`` (at the precisions ``priced_at`` its operator-priced launches run at; none:
+        fp32) lies outside the training GPUs (:func:`unverified_reason`); adapted, what changed in the sheet since
+        (:func:`~hybridperf.residual.sheet.qualified`). The one home of that note (:meth:`apply`, and
+        :class:`hybridperf.block_table.BlockTable`, which composes it per variant)."""
         if not self.adapted_on:  # zero-shot reads the sheet as it is now
-            return out
+            why = unverified_reason(spec, set(priced_at) or {"fp32"})
+            return prediction.unverified(why) if why else prediction
         from hybridperf.residual.sheet import qualified, sheet_figures
 
-        return qualified(out, self.sheet_, self.sheet_unrecorded_, sheet_figures(spec))
+        return qualified(prediction, self.sheet_, self.sheet_unrecorded_, sheet_figures(spec))
 
     # ------------------------------------------------------------------ few-shot
     def adapt(self, rows: Sequence[tuple[Breakdown, float]]) -> ZeroShotGpu:
