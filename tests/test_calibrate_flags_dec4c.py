@@ -34,7 +34,7 @@ def test_a_typed_default_is_told_from_the_default():
     """--rounds and --seed have defaults (4, 0); a value typed equal to the default must still count as given, or a
     flow that cannot apply it would take it silently."""
     from hybridperf.cli import build_parser
-    from hybridperf.commands.calibrate import typed
+    from hybridperf.commands.calibrate_options import typed
 
     parse = build_parser(only="calibrate").parse_args
     left = parse(["calibrate", "-d", "host", "--reset"])

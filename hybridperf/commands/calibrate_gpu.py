@@ -142,7 +142,7 @@ def _refuse_cpu_options(args: argparse.Namespace) -> None:
         raise InputError("--dtype goes with --measure: the rows of --data carry their own precision (column dtype)")
     if args.measure is not None and getattr(args, "models", None) is not None:
         raise InputError("--models goes with --data (where the rows' onnx_file are); --measure names its .pt2 files")
-    from hybridperf.commands.calibrate import refuse_unread
+    from hybridperf.commands.calibrate_options import refuse_unread
 
     # --rounds, --seed (and whatever else this flow does not read): until 2026-12-04 taken and ignored
     refuse_unread(args, "gpu-measure" if args.measure is not None else "gpu-data")
