@@ -53,7 +53,7 @@ pass ``inplace=True``; initializers stored as external data are left alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 import heapq
 from typing import Any
@@ -770,8 +770,18 @@ def _sort_topologically(graph: onnx.GraphProto) -> None:
             for i, node in enumerate(nodes)]
     if all(d < i for i, ds in enumerate(deps) for d in ds):
         return
+    order, _ = _kahn(deps)
+    placed = set(order)
+    order.extend(i for i in range(len(nodes)) if i not in placed)
+    graph.ClearField("node")
+    graph.node.extend(nodes[i] for i in order)
+
+
+def _kahn(deps: Sequence[set[int]]) -> tuple[list[int], list[int]]:
+    """Kahn's topological order of nodes ``0..len(deps)-1`` (``deps[i]``: the nodes node ``i`` reads from), ties in
+    index order, and each node's count of dependencies left unplaced (above 0 only on or behind a cycle)."""
     waiting = [len(ds) for ds in deps]
-    readers: list[list[int]] = [[] for _ in nodes]
+    readers: list[list[int]] = [[] for _ in deps]
     for i, ds in enumerate(deps):
         for d in ds:
             readers[d].append(i)
@@ -785,10 +795,7 @@ def _sort_topologically(graph: onnx.GraphProto) -> None:
             waiting[r] -= 1
             if waiting[r] == 0:
                 heapq.heappush(ready, r)
-    placed = set(order)
-    order.extend(i for i in range(len(nodes)) if i not in placed)
-    graph.ClearField("node")
-    graph.node.extend(nodes[i] for i in order)
+    return order, waiting
 
 
 def _node_text(node: onnx.NodeProto, index: int) -> str:
@@ -879,23 +886,9 @@ def check_graph(model: onnx.ModelProto, source: str = "model") -> None:
 
 def _cycle_node(g: onnx.GraphProto, writer: Mapping[str, int]) -> int | None:
     """A node on a cycle of ``g``'s top-level nodes (``writer``: output name -> node index), or None."""
-    nodes = list(g.node)
-    deps = [{writer[n] for n in node.input if n in writer} for node in nodes]
-    waiting = [len(d) for d in deps]
-    readers: list[list[int]] = [[] for _ in nodes]
-    for i, ds in enumerate(deps):
-        for d in ds:
-            readers[d].append(i)
-    ready = [i for i, w in enumerate(waiting) if w == 0]
-    done = 0
-    while ready:
-        i = ready.pop()
-        done += 1
-        for r in readers[i]:
-            waiting[r] -= 1
-            if waiting[r] == 0:
-                ready.append(r)
-    if done == len(nodes):
+    deps = [{writer[n] for n in node.input if n in writer} for node in g.node]
+    order, waiting = _kahn(deps)
+    if len(order) == len(deps):
         return None
     # every node left waits on another left: walking back through them must come round to one twice
     i, visited = next(i for i, w in enumerate(waiting) if w > 0), set()
