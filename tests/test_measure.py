@@ -207,13 +207,16 @@ def test_measure_refuses_a_gpu_sheet_and_names_the_device_it_records(tiny, capsy
 def test_measure_times_the_threads_host_predicts_for_and_says_when_it_does_not(tiny, capsys, monkeypatch, record):
     """Default ``--threads``: the CPUs this process may use, the count predictions for ``host`` assume (before: 2
     everywhere: on one usable CPU two threads shared it, 2x the median of one). Another count says so on stderr."""
+    from dataclasses import replace
+
     import hybridperf.measure.host as host
     import hybridperf.measure.onnxruntime as ortm
     from hybridperf.cli import main
 
     seen = []
+    quiet = replace(record, contention=None)  # the fixture's real reading: busy under load, a warning on stderr
     monkeypatch.setattr(host, "host_threads", lambda: 3)
-    monkeypatch.setattr(ortm, "measure", lambda *a, threads, **k: seen.append(threads) or record)
+    monkeypatch.setattr(ortm, "measure", lambda *a, threads, **k: seen.append(threads) or quiet)
     assert main(["measure", str(tiny)]) == 0 and seen == [3]
     assert capsys.readouterr().err == ""
     assert main(["measure", str(tiny), "--threads", "4"]) == 0 and seen == [3, 4]
