@@ -331,8 +331,10 @@ def evaluate_pairs(data) -> dict[tuple[str, str], dict[str, float]]:
     """(training host, target host) -> predictor -> MAPE %: train on one host, adapt to another with K=10.
 
     The few-shot design (:meth:`~hybridperf.residual.cross_host.CrossHostModel.adapt`) is chosen on these pairs,
-    never on the leave-one-host-out table: :data:`PAIR_TRIALS` draws of K rows of the target (seed
-    :data:`PAIR_SEED`), each scored on the target's other rows.
+    never on the leave-one-host-out table: :data:`PAIR_TRIALS` draws of K networks of the target (seed
+    :data:`PAIR_SEED`, :func:`draw_networks`: one configuration of each), each scored on the configurations of the
+    target's other networks (since 2026-12-04 evening; before, K configurations, scored on the other configurations,
+    the drawn networks' other batches among them: the rules of 2026-12-02 were chosen with that draw).
     """
     from hybridperf.residual import cross_host as ch
     from hybridperf.residual.model import CALIBRATION_PARAMS, ResidualModel, subset
@@ -346,11 +348,8 @@ def evaluate_pairs(data) -> dict[tuple[str, str], dict[str, float]]:
             X, y, kt, groups, fig, _ = data[dst]
             zs = model.for_host(fig)
             kth = ch.with_host(kt, fig)
-            rng = np.random.default_rng(PAIR_SEED)
             rows = []
-            for _ in range(PAIR_TRIALS):
-                pick = np.sort(rng.choice(len(y), size=K, replace=False))
-                rest = np.setdiff1d(np.arange(len(y)), pick)
+            for pick, rest in draws([r["key"] for r in data[dst][5]], K, PAIR_TRIALS, PAIR_SEED):
                 true = np.exp(y[rest])
                 ad = zs.adapt(X[pick], y[pick], kernels=subset(kth, pick))
                 small = ResidualModel(**{**CALIBRATION_PARAMS, "min_data_in_leaf": 2}, overhead_grid_s=(0.0,)).fit(
@@ -394,7 +393,10 @@ def pairs_report(pairs, exclude: frozenset[str] = frozenset(), command: str = CO
     return "\n".join([
         "# CPU cross-host few-shot: host pairs (the design set)", "", f"Reproduce: `{command} --pairs`", "",
         f"Train the cross-host model on one host, adapt it to another with K={K} of that host's models "
-        f"({PAIR_TRIALS} draws, seed {PAIR_SEED}), score on the target's other models (MAPE, mean over draws). The "
+        f"({PAIR_TRIALS} draws, seed {PAIR_SEED}; one configuration of each of K networks, since 2026-12-04 evening: "
+        "before, K configurations, and other batches of the drawn networks were scored), score on the configurations "
+        "of the target's other networks (MAPE, mean over draws). The rules below were chosen on 2026-12-02 with the "
+        "configuration draws; this table is today's evidence for them. The "
         "few-shot design (`CrossHostModel.adapt`: rounds, shrinkage and the blend weight of a model of the K rows alone, "
         "by leave-one-model-out) was chosen on these "
         "pairs, not on the leave-one-host-out table of `cpu_cross_host.md`. With one training host every host column "
