@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hybridperf.cli import ExitCode
 from hybridperf.commands._common import (add_format_argument, check_batch, check_output_path, check_rename_target,
@@ -33,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-subnormal-scan", action="store_true",
                    help="skip the extra run that checks the timing is of the model and not of subnormal assists "
                         "(JSON extra.subnormal_activations is then null)")
-    p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row)")
+    p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row); an "
+                   "existing file is replaced, not appended to (stderr says what it held)")
     add_format_argument(p)
 
 
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     if args.warmup < 0:
         raise InputError(f"--warmup must be >= 0, got {args.warmup}")
     check_batch(args.batch)
+    if not args.device.strip():  # until 2026-12-04 recorded as the device "" ("on  (AMD EPYC)")
+        raise InputError("--device is empty; name a device id, or leave --device out (this machine: host)")
     _check_model_file(args.model)
     spec = _check_device(args.device)
     out = check_output_path(args.out, "--out") if args.out is not None else None  # before the measuring, not after
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--out {args.out}: name FILE.json (the full record) or FILE.csv (one row)")
     if out is not None:
         check_rename_target(out, "--out")
+    before = _held_before(out) if out is not None else ""  # said on stderr once replaced
     usable = host_threads()
     # a named CPU sheet: the threads its predictions assume; refused here when this cannot be that machine
     assumed = _sheet_threads(args.device, spec, usable) if spec is not None else None
@@ -81,7 +86,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     # the record keeps the scan (JSON null: skipped, or the scan could not run the model)
     scan = None if args.no_subnormal_scan else scan_subnormals(args.model, shapes, args.batch,
                                                                "measure an export with trained weights")
-    m = replace(m, extra={**m.extra, "subnormal_activations": scan.to_dict() if scan is not None else None})
+    m = replace(m, extra={**m.extra, "subnormal_activations": scan.to_dict() if scan is not None else None},
+                model=str(Path(args.model).absolute()))  # until 2026-12-04 as given: "m.onnx" meant nothing elsewhere
     if m.repeats < 2:  # one timed run has no spread: unknown (JSON null), not 0
         m = replace(m, latency_std_s=None)
     if m.contention is not None and m.contention.busy:
@@ -95,23 +101,68 @@ def run(args: argparse.Namespace) -> ExitCode:
             # with the CPU's identity as calibration rows record it (vendor, family, model, stepping, ISA; until
             # 2026-12-04 the CSV had the lscpu model name only, "AMD EPYC" for Zen 3, 4 and 5 alike)
             ident = (m.extra or {}).get("cpu") or {}
-            row = csv_row(m, **{k: v for k, v in ident.items() if k != "cpu_model"})
+            # the runtime line's other figures (until 2026-12-04 the CSV had neither the graph optimisation level
+            # nor the preemptions and CPU share that say whether the timing was shared); empty: unknown
+            c = m.contention
+            row = csv_row(m, **{k: v for k, v in ident.items() if k != "cpu_model"},
+                          graph_optimization=m.extra.get("graph_optimization", ""),
+                          preemptions_per_s="" if c is None else c.preemptions_per_s,
+                          cpu_share="" if c is None else c.cpu_share)
+            row["load_avg_1m"] = "" if m.load_avg_1m < 0 else m.load_avg_1m
             buf = io.StringIO(newline="")
             w = csv.DictWriter(buf, fieldnames=list(row))
             w.writeheader()
             w.writerow(row)
             text = buf.getvalue()
         else:
-            text = json.dumps(m.to_dict(), indent=1) + "\n"
+            text = json.dumps(_record_dict(m), indent=1) + "\n"
         try:
             write_atomic(out, text)
         except OSError as exc:
             raise InputError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
+        if before:  # until 2026-12-04 replaced without a word, and any file at all (a CSV of other data) with it
+            print(f"hybridperf: note: --out {out}: replaced {before}", file=sys.stderr)
     if args.format == "json":
-        sys.stdout.write(json.dumps(m.to_dict(), indent=1) + "\n")
+        sys.stdout.write(json.dumps(_record_dict(m), indent=1) + "\n")
         return ExitCode.OK
     sys.stdout.write(to_text(m) + "\n")
     return ExitCode.OK
+
+
+def _record_dict(m) -> dict:
+    """The JSON record: :meth:`Measurement.to_dict` with a load average the platform did not give as ``null``
+    (until 2026-12-04 ``-1.0``)."""
+    d = m.to_dict()
+    if d.get("load_avg_1m") is not None and d["load_avg_1m"] < 0:
+        d["load_avg_1m"] = None
+    return d
+
+
+def _held_before(out: Path) -> str:
+    """What an existing ``--out`` file held, in the words of the note saying it was replaced: ``""`` for none,
+    ``the record there (MODEL on DEVICE, DATE)`` for a measure record, else ``a file that held no measure record
+    (N bytes)`` (until 2026-12-04 any file of that name was replaced without a word)."""
+    import csv
+    import json
+
+    try:
+        if not out.is_file():
+            return ""
+        text = out.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "the file there (unreadable)"
+    rec = None
+    if out.suffix.lower() == ".json":
+        try:
+            rec = json.loads(text)
+        except ValueError:
+            rec = None
+    else:
+        rows = list(csv.DictReader(text.splitlines()))
+        rec = rows[0] if len(rows) == 1 else None
+    if isinstance(rec, dict) and {"model", "device", "runtime", "latency_s", "date_utc"} <= set(rec):
+        return f"the record there ({rec.get('model')} on {rec.get('device')}, {rec.get('date_utc')})"
+    return f"a file that held no measure record ({len(text.encode('utf-8'))} bytes)"
 
 
 def _check_device(device: str):
@@ -205,8 +256,6 @@ def _sheet_threads(device: str, spec, usable: int) -> int | None:
 
 def _check_model_file(model: str) -> None:
     """Refuse a directory (naming the command that measures one) or a missing path at once, before any timing."""
-    from pathlib import Path
-
     from hybridperf.errors import InputError
     from hybridperf.frontends.load import check_model_file, is_onnx_file
 

@@ -561,7 +561,9 @@ def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimizati
                warmup: int, repeats: int, budget_s: float | None) -> tuple[list[float], Contention | None]:
     """Wall time of each timed run after ``warmup`` untimed ones (at least ``min(5, repeats)`` runs
     when ``budget_s`` cuts the series short), and the contention over the timed runs
-    (:mod:`hybridperf.measure.contention`)."""
+    (:mod:`hybridperf.measure.contention`), judged over the CPUs the threads could run on: more threads than this
+    process may use share them among themselves (until 2026-12-04 ``--threads 2`` on one usable CPU read "another
+    process competed for the CPU ... 50% of the CPU time of its 2 threads: BUSY" on an idle machine)."""
     try:
         sess = ort.InferenceSession(str(path), _session_options(ort, threads, graph_optimization=graph_optimization),
                                     providers=providers)
@@ -578,9 +580,17 @@ def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimizati
         times.append(time.perf_counter() - t0)
         if budget_s is not None and i + 1 >= min(5, repeats) and time.perf_counter() - t_start > budget_s:
             break
-    contention = contention_between(start, usage(), threads)
+    contention = contention_between(start, usage(), min(threads, _usable_cpus()))
     del sess
     return times, contention
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity; ``os.cpu_count()`` where the platform does not say)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _profile_nodes(ort: Any, path: Path, feeds: dict, threads: int, graph_optimization: str, providers: list[str],
@@ -681,7 +691,7 @@ def measure_in_process(
         latency_mean_s=float(arr.mean()),
         latency_std_s=float(arr.std()),
         latency_min_s=float(arr.min()),
-        load_avg_1m=float(os.getloadavg()[0]) if hasattr(os, "getloadavg") else -1.0,
+        load_avg_1m=_load_avg_1m(),
         peak_bytes=peak_b,
         load_bytes=load_b,
         run_peak_bytes=run_b,
@@ -693,6 +703,15 @@ def measure_in_process(
                "input_fill": fills_record(fills)},
         contention=contention,
     )
+
+
+def _load_avg_1m() -> float:
+    """The 1-minute load average; -1.0 where the platform gives none (records write it unknown: JSON null, CSV
+    empty; until 2026-12-04 an ``OSError`` of ``os.getloadavg`` lost the measurement)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return -1.0
 
 
 # --------------------------------------------------------------------------- isolated measurement

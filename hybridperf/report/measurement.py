@@ -25,6 +25,13 @@ def _fills(record: Any) -> str:
     return ", ".join(parts)
 
 
+def _optimization(m: Any) -> str:
+    """`` (graph optimisation basic)`` where onnxruntime ran with less than its default level (``all``); until
+    2026-12-04 a ``--graph-optimization disabled`` timing read as a default one."""
+    level = (m.extra or {}).get("graph_optimization", "all")
+    return "" if level == "all" else f" (graph optimisation {level})"
+
+
 def _memory(m: Any) -> str:
     """``memory    peak P = load L + run R + inputs I  [method]``; ``peak unknown`` where it was not measured (until
     2026-12-04 ``peak - = load - + run -``)."""
@@ -49,8 +56,9 @@ def to_text(m: Any) -> str:
     the slowest nodes when profiled."""
     lines = [
         f"model     {m.model}  inputs {inputs_text(m.input_shapes)}",
-        f"runtime   {m.runtime} {m.runtime_version} on {m.device} ({m.cpu_model}), {m.threads} thread(s), "
-        f"load avg {'unknown' if m.load_avg_1m < 0 else f'{m.load_avg_1m:.2f}'}"
+        f"runtime   {m.runtime} {m.runtime_version}{_optimization(m)} on {m.device} ({m.cpu_model}), "
+        f"{m.threads} thread(s), load avg "
+        f"{'unknown' if m.load_avg_1m is None or m.load_avg_1m < 0 else f'{m.load_avg_1m:.2f}'}"
         + _contention(getattr(m, "contention", None)),
         f"latency   median {fmt_time(m.latency_s)}"
         + (f"  fastest {fmt_time(m.latency_min_s)}" if m.latency_min_s is not None else "")
