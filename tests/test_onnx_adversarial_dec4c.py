@@ -6,14 +6,13 @@ happened until then.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from hybridperf.cli import main
+from test_onnx_followup_dec4c import _cli_error  # one exit-2, one-line check (predict on t4)
 from hybridperf.errors import InputError, ModelLoadError, UnsupportedModelError
 
 
@@ -38,16 +37,6 @@ def _analyze(model):
     return analyze(model)
 
 
-def _cli_error(capsys, path: Path, *fragments: str) -> str:
-    code = main(["predict", str(path), "-d", "t4"])
-    out, err = capsys.readouterr()
-    assert code == 2, err
-    assert out == ""
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hybridperf: error: "), err
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 def test_complex_input_is_refused_naming_it():
