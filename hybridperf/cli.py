@@ -71,7 +71,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         where = self.prog.removeprefix("hybridperf").strip()
         message = _choice_hint(message)
-        print(f"hybridperf: error: {where + ': ' if where else ''}{message} (see `{self.prog} --help`)", file=sys.stderr)
+        _error_line(f"hybridperf: error: {where + ': ' if where else ''}{message} (see `{self.prog} --help`)")
         raise SystemExit(ExitCode.INPUT_ERROR)
 
 
@@ -96,8 +96,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="hybridperf",
-        description="Predict how fast, how energy-hungry and how memory-hungry a model is on a device.",
-        epilog="exit codes: 0 ok, 1 budget exceeded, 2 input/usage error, 3 internal error",
+        description="Predict how fast, how energy-hungry and how memory-hungry a model is\non a device.",
+        # how to reach a command's options (until 2026-12-04 not said: the list shows no command's options)
+        epilog="a command's options: `hybridperf help COMMAND` (or `hybridperf COMMAND --help`)\n"
+               "exit codes: 0 ok, 1 budget exceeded, 2 input/usage error, 3 internal error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's two lines stay two lines
     )
     parser.add_argument("--version", action="version", version=f"hybridperf {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
@@ -122,9 +125,52 @@ def _pick_command(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code (also used by ``python -m hybridperf``)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    cmd = _pick_command(argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except _StderrClosed as exc:
+        return exc.code
+
+
+class _StderrClosed(Exception):
+    """An error line found stderr a closed pipe (``hybridperf bogus 2>&1 | head -0``): the line is lost, its exit code
+    is kept (until 2026-12-04 the BrokenPipeError escaped main, exit 1, which means "budget exceeded")."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = int(code)
+
+
+def _error_line(text: str, code: int = 2) -> int:
+    """Print ``text`` as one line on stderr and return ``code``; raise :class:`_StderrClosed` with ``code`` when stderr
+    is a closed pipe (stderr is then pointed at the null device, so the interpreter's last flush stays quiet)."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (BrokenPipeError, ValueError):  # ValueError: a stderr already closed
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        except (OSError, ValueError):
+            pass
+        raise _StderrClosed(code) from None
+    return code
+
+
+def _help_argv(argv: list[str], known: dict[str, str]) -> list[str]:
+    """``help [COMMAND]`` as ``[COMMAND] --help`` (``pip help install``, ``git help log``: until 2026-12-04 "unknown
+    command 'help'"); any other ``argv`` as it is."""
+    at = next((i for i, tok in enumerate(argv) if not tok.startswith("-")), None)
+    if at is None or argv[at] != "help" or "help" in known:
+        return argv
+    rest = argv[at + 1:]
+    topic = next((tok for tok in rest if not tok.startswith("-")), None)
+    return argv[:at] + ([topic] if topic is not None else []) + ["--help"]
+
+
+def _main(argv: list[str]) -> int:
     known = _available_commands()
+    argv = _help_argv(argv, known)
+    cmd = _pick_command(argv)
     if cmd is not None and cmd not in known:
         from hybridperf.errors import did_you_mean
 
@@ -132,12 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         later = next((t for t in argv[at + 1:] if t in known), None)
         if later is not None and at and argv[at - 1].startswith("-"):  # `hybridperf -d t4 predict m.onnx`: until
             # 2026-12-04 "unknown command 't4'"
-            print(f"hybridperf: error: {argv[at - 1]} {cmd} comes before the command; options go after it: "
-                  f"`hybridperf {later} ... {argv[at - 1]} {cmd}`", file=sys.stderr)
-            return ExitCode.INPUT_ERROR
-        print(f"hybridperf: error: unknown command {cmd!r}{did_you_mean(cmd, known)}; `hybridperf --help` lists the "
-              "commands", file=sys.stderr)
-        return ExitCode.INPUT_ERROR
+            return _error_line(f"hybridperf: error: {argv[at - 1]} {cmd} comes before the command; options go after "
+                               f"it: `hybridperf {later} ... {argv[at - 1]} {cmd}`", ExitCode.INPUT_ERROR)
+        return _error_line(f"hybridperf: error: unknown command {cmd!r}{did_you_mean(cmd, known)}; `hybridperf --help` "
+                           "lists the commands", ExitCode.INPUT_ERROR)
     parser = build_parser(only=cmd)
     try:
         args, extra = parser.parse_known_args(argv)
@@ -145,13 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.OK if exc.code in (0, None) else ExitCode.INPUT_ERROR
     if extra:  # the top-level parser's error named `hybridperf --help`, which lists no command's options
         where = f"{args.command}: " if args.command else ""
-        print(f"hybridperf: error: {where}unrecognized arguments: {' '.join(extra)} (see `hybridperf "
-              f"{args.command + ' ' if args.command else ''}--help`)", file=sys.stderr)
-        return ExitCode.INPUT_ERROR
+        return _error_line(f"hybridperf: error: {where}unrecognized arguments: {' '.join(extra)} (see `hybridperf "
+                           f"{args.command + ' ' if args.command else ''}--help`)", ExitCode.INPUT_ERROR)
     if args.command is None:
-        print("hybridperf: error: no command given; `hybridperf --help` lists them (e.g. `hybridperf predict "
-              "MODEL.onnx`)", file=sys.stderr)
-        return ExitCode.INPUT_ERROR
+        return _error_line("hybridperf: error: no command given; `hybridperf --help` lists them (e.g. `hybridperf "
+                           "predict MODEL.onnx`)", ExitCode.INPUT_ERROR)
     module = importlib.import_module(f"hybridperf.commands.{known[args.command]}")
     _escape_undecodable_output()
     return run_guarded(module.run, args)
@@ -188,20 +230,17 @@ def run_guarded(func, args) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"hybridperf: error: {_one_line(exc)}", file=sys.stderr)
-        return ExitCode.INPUT_ERROR
+        return _error_line(f"hybridperf: error: {_one_line(exc)}", ExitCode.INPUT_ERROR)
     except KeyboardInterrupt:
-        print("hybridperf: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+        return _error_line("hybridperf: interrupted", ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return ExitCode.OK
     except OSError as exc:
         if exc.errno not in _NO_ROOM:
             return _internal(exc, verbose)
         # until 2026-12-04 `predict m.onnx > /dev/full` (a full disk, a quota) was exit 3, "internal error"
-        print(f"hybridperf: error: cannot write {exc.filename or 'the output'}: {exc.strerror}; free some space, or "
-              "write it elsewhere", file=sys.stderr)
-        return ExitCode.INPUT_ERROR
+        return _error_line(f"hybridperf: error: cannot write {exc.filename or 'the output'}: {exc.strerror}; free some "
+                           "space, or write it elsewhere", ExitCode.INPUT_ERROR)
     except (HybridperfError, Exception) as exc:  # noqa: BLE001 - the one place that maps everything
         return _internal(exc, verbose)
 
@@ -217,9 +256,8 @@ def _internal(exc: BaseException, verbose: bool) -> int:
         import traceback
 
         traceback.print_exc()
-    print(f"hybridperf: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with -v and report it)",
-          file=sys.stderr)
-    return ExitCode.INTERNAL_ERROR
+    return _error_line(f"hybridperf: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with -v and report "
+                       "it)", ExitCode.INTERNAL_ERROR)
 
 
 def _one_line(exc: BaseException, limit: int = 400) -> str:

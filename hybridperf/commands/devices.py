@@ -49,6 +49,13 @@ def run(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     if words[0] == "show":
         words = words[1:]
+    elif len(words) > 1:  # `devices shwo t4`: until 2026-12-04 only the usage line, no word of the typo
+        from hybridperf.errors import did_you_mean
+
+        hint = did_you_mean(words[0], ("show", "list"))
+        if hint:
+            raise InputError(f"unknown devices subcommand {words[0]!r}{hint}; use `hybridperf devices show ID` (or "
+                             "`hybridperf devices` to list the ids)")
     if len(words) != 1:
         raise InputError("usage: hybridperf devices show ID (one device id or spec file; `hybridperf devices` lists the ids)")
     _emit(show_device(words[0], args.spec_dir), args.format, show_table)
