@@ -1292,7 +1292,12 @@ def _gpu_power(src: str, g: dict[str, Any]) -> tuple[float, dict[str, Any], dict
     if idle and idle < pmax:
         power_idle = _q(idle, "W", f"{src}: NVML energy counter over an idle window", True)
     else:
-        power_idle = _q(0.15 * pmax, "W", "estimate, not measured: 15% of max power")
+        # until 2026-12-04 the source read "15% of max power": neither the watts it was taken of, whether that max
+        # was itself an estimate, nor why NVML's idle reading (where there was one) was not used
+        why = (f"NVML's idle reading {idle:.4g} W is not below the {pmax:g} W limit" if idle else
+               "no NVML idle reading")
+        power_idle = _q(0.15 * pmax, "W", f"estimate, not measured ({why}): 15% of the {pmax:g} W "
+                                          f"{'NVML limit' if limit else 'max power estimate'}")
     return pmax, power_max, power_idle
 
 
@@ -1303,6 +1308,9 @@ def _gpu_energy(src: str, g: dict[str, Any], peaks: dict[str, Any], pmax: float,
     # Dynamic energy only: the roofline adds idle power x latency itself, so
     # the idle draw is taken off the board power before dividing by the rate.
     idle_w = power_idle["value"]
+    # a figure derived from estimated watts says so (until 2026-12-04 "(max power 300 W - idle 45 W)" read as NVML's)
+    max_text = f"{'' if g.get('power_limit_w') else 'estimated '}max power {pmax:g} W"
+    idle_text = f"{'' if power_idle.get('measured') else 'estimated '}idle {idle_w:.4g} W"
     per_mac = {}
     for p, q in peaks.items():
         rate = q["value"] * 1e12
@@ -1310,12 +1318,14 @@ def _gpu_energy(src: str, g: dict[str, Any], peaks: dict[str, Any], pmax: float,
         if watts and watts > idle_w:
             per_mac[p] = _q((watts - idle_w) / (rate / FLOPS_PER_MAC) * 1e12, "pJ",
                             f"{src}: (NVML average board power during a back-to-back {g.get('gemm_n')}^3 GEMM "
-                            f"loop, {watts:.4g} W, minus idle {idle_w:.4g} W) / (measured rate / 2)", True,
+                            f"loop, {watts:.4g} W, minus {idle_text}) / (measured rate / 2)", True,
                             "dynamic energy at full tensor-core / SIMT utilisation; idle power is priced separately")
         else:
             pj = _sig((pmax - idle_w) / (rate / FLOPS_PER_MAC) * 1e12)
-            per_mac[p] = _q(pj, "pJ", f"derived: (max power {pmax:g} W - idle {idle_w:.4g} W) / (measured rate / 2) "
-                                      f"= {pj:g}, dynamic energy at peak, an upper bound; idle is priced apart")
+            dropped = (f"; NVML board power in the GEMM loop, {watts:.4g} W, was not above idle, so it gives no "
+                       "dynamic figure" if watts else "")
+            per_mac[p] = _q(pj, "pJ", f"derived: ({max_text} - {idle_text}) / (measured rate / 2) = {pj:g}, "
+                                      f"dynamic energy at peak, an upper bound; idle is priced apart{dropped}")
     dev_name = str(g.get("device_name", "CUDA GPU"))
     hbm = any(k in dev_name.upper() for k in ("A100", "H100", "H200", "H800", "A800", "B200", "V100", "GH200"))
     per_byte = _HBM_PJ_PER_BYTE if hbm else _GDDR_PJ_PER_BYTE
@@ -1323,13 +1333,16 @@ def _gpu_energy(src: str, g: dict[str, Any], peaks: dict[str, Any], pmax: float,
     if copy_w and copy_w > idle_w:
         dram_pj = _q((copy_w - idle_w) / dram.bytes_per_s * 1e12, "pJ",
                      f"{src}: (NVML average board power during a back-to-back {dram.array_bytes // 2**20} MiB "
-                     f"device-to-device copy loop, {copy_w:.4g} W, minus idle {idle_w:.4g} W) / measured copy rate "
+                     f"device-to-device copy loop, {copy_w:.4g} W, minus {idle_text}) / measured copy rate "
                      "(read + write bytes)", True,
                      "includes the L2 / SM / interconnect energy of moving each byte, not the HBM array alone")
     else:
+        why = (f"NVML board power in the copy loop, {copy_w:.4g} W, was not above idle" if copy_w else
+               "no NVML power reading in the copy loop")
         dram_pj = _q(per_byte, "pJ",
-                     "estimate, not measured: HBM2 ~3.9 pJ/bit x 8 (O'Connor et al., MICRO 2017)" if hbm else
-                     "estimate, not measured: GDDR5 ~14 pJ/bit x 8 (O'Connor et al., MICRO 2017), upper bound")
+                     f"estimate, not measured ({why}): HBM2 ~3.9 pJ/bit x 8 (O'Connor et al., MICRO 2017)" if hbm else
+                     f"estimate, not measured ({why}): GDDR5 ~14 pJ/bit x 8 (O'Connor et al., MICRO 2017), upper "
+                     "bound")
     energy = {"per_mac": per_mac, "per_byte": {"dram": dram_pj}}
     return energy, dev_name
 
