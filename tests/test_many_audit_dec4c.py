@@ -213,3 +213,21 @@ def test_an_empty_folder_fails_before_the_device_is_resolved(tmp_path, capsys, m
     code, out, err = _run(capsys, "predict-many", str(tmp_path), "-d", "host")
     assert code == ExitCode.INPUT_ERROR and out == ""
     assert err == f"hybridperf: error: no .onnx files under {tmp_path} (and no .tflite or .pt2 files)\n"
+
+
+def test_the_table_says_when_energy_is_estimated_or_capped():
+    # until 2026-12-04 (evening) only the CSV and JSON carried energy_note: the table's energy read as measured
+    from hybridperf.report.many import to_table
+
+    base = {"status": "ok", "lower_bound": False, "latency_s": 1e-3, "energy_j": 2e-3, "peak_memory_bytes": 1024,
+            "flops": 10, "runtime": "torch"}
+    est = "idle power of t4 estimated, not measured: `hybridperf devices show t4`"
+    rows = [{**base, "model": "a.onnx", "energy_note": est},
+            {**base, "model": "b.onnx", "energy_note": f"capped at max power 70 W x latency; {est}"}]
+    lines = to_table(rows, "t4").splitlines()
+    (a,) = [ln for ln in lines if ln.startswith("a.onnx")]
+    (b,) = [ln for ln in lines if ln.startswith("b.onnx")]
+    assert a.rstrip().endswith("ok") and b.rstrip().endswith("ok; energy capped at max power")
+    assert lines[-1] == f"2 models on t4: 2 ok, 0 failed; energy: {est}"
+    plain = [{**base, "model": "c.onnx", "energy_note": ""}]
+    assert to_table(plain, "host-epyc-1c").splitlines()[-1] == "1 model on host-epyc-1c: 1 ok, 0 failed"

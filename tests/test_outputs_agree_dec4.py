@@ -70,7 +70,9 @@ def test_predict_many_names_the_precision_in_every_format(models, capsys):
     """Was: no precision in the table or JSON of an ``--precision int8`` run."""
     argv = ["predict-many", models["mlp"], "-d", "t4", "--jobs", "1", "--roofline-only", "--precision", "int8"]
     assert main(argv) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "1 model on t4 at precision int8: 1 ok, 0 failed"
+    assert capsys.readouterr().out.splitlines()[-1] == (  # t4's power figures are estimates (said since 12-04 evening)
+        "1 model on t4 at precision int8: 1 ok, 0 failed; energy: idle power of t4 estimated, not measured: "
+        "`hybridperf devices show t4`")
     assert main([*argv, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["precision"] == "int8"
     assert main(argv[:-2] + ["--format", "json"]) == 0  # no override: null, as predict's precision_override

@@ -69,6 +69,9 @@ def _status(r: dict[str, Any]) -> str:
         status = r["lower_bound_reason"] + (" (unverified)" if unverified else "")
     else:
         status = "ok (unverified)" if unverified else "ok"
+    if "capped at max power" in (r.get("energy_note") or ""):  # as predict's energy line (until 2026-12-04 only the
+        # CSV and JSON said so)
+        status += "; energy capped at max power"
     if r.get("runtime_memory_note"):
         peak = "TVM plan" if r.get("peak_memory_bytes") is not None else "unknown"
         status += f"; peak: {peak} ({r.get('runtime')}'s not modelled: {r['runtime_memory_note']})"
@@ -104,4 +107,9 @@ def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = No
     at = f" at precision {precision}" if precision else ""
     summary = (f"{len(rows)} model{'' if len(rows) == 1 else 's'} on {device}{at}: {len(rows) - failed - partial} ok"
                f"{bounds}, {failed} failed")
+    # the sheet's estimated power, once (every row's energy_note ends with it; until 2026-12-04 the table said nothing)
+    estimated = sorted({part for r in rows for part in (r.get("energy_note") or "").split("; ")
+                        if "estimated, not measured" in part})
+    if estimated:
+        summary += f"; energy: {'; '.join(estimated)}"
     return table(body, ["model", "latency", "energy", "peak memory", "flops", "status"], "lrrrrl") + "\n" + summary
