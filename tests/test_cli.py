@@ -64,7 +64,8 @@ def test_predict_json_report(capsys):
         assert k["bound"] == want
     # capped at 10 W x latency until 2026-12-03, when pJ/MAC was 10 W / (rate / 2) and idle 3 W came on top
     assert rep["device"]["id"] == "host-epyc-1c"
-    assert t["energy_note"] == "power of host-epyc-1c estimated, not measured: `hybridperf devices show host-epyc-1c`"
+    assert t["energy_note"] == ("power and energy per DRAM byte of host-epyc-1c estimated, not measured: "
+                                "`hybridperf devices show host-epyc-1c`")  # energy figures named since 2026-12-04
     assert t["energy_j"] == pytest.approx(sum(k["energy_j"] for k in rep["kernels"]), rel=1e-12)
     assert spec.idle_power_w * t["latency_s"] < t["energy_j"] < spec.max_power_w * t["latency_s"]
     assert rep["memory"]["peak_bytes"] == (

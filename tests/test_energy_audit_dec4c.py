@@ -54,7 +54,8 @@ def test_cpu_probed_sheet_energy_recomputed_by_hand(capsys):
     dynamic = _dynamic_j(kernels, pj_mac, 160.0)
     implied = dynamic + 3.0 * t["latency_s"]
     assert t["energy_j"] == pytest.approx(min(implied, 10.0 * t["latency_s"]), rel=1e-9)
-    assert t["energy_note"].endswith("power of host estimated, not measured: `hybridperf devices show host`")
+    assert t["energy_note"].endswith("power and energy per DRAM byte of host estimated, not measured: "
+                                      "`hybridperf devices show host`")
     if implied > 10.0 * t["latency_s"]:
         assert t["energy_note"].startswith("capped at max power 10 W x latency (the energy model implied ")
 
@@ -122,7 +123,7 @@ def test_gpu_probe_without_nvml_names_its_estimates():
         "derived: (estimated max power 300 W - estimated idle 45 W) / (measured rate / 2) = 20.4,")
     assert spec.sources["energy.per_byte.dram"].startswith(
         "estimate, not measured (no NVML power reading in the copy loop): GDDR5 ~14 pJ/bit x 8")
-    assert spec.power_note == "power of l4-probed estimated, not measured"
+    assert spec.power_note == "power and energy per DRAM byte of l4-probed estimated, not measured"
 
 
 def test_gpu_probe_says_why_an_nvml_reading_was_not_used():
@@ -134,7 +135,7 @@ def test_gpu_probe_says_why_an_nvml_reading_was_not_used():
     assert spec.idle_power_w == pytest.approx(0.15 * 72)
     assert spec.sources["power.idle"] == ("estimate, not measured (NVML's idle reading 80 W is not below the 72 W "
                                           "limit): 15% of the 72 W NVML limit")
-    assert spec.power_note == "idle power of l4-probed estimated, not measured"
+    assert spec.power_note == "idle power and energy per DRAM byte of l4-probed estimated, not measured"
     # fp32: (60 - 10.8) W / (25 TFLOP/s / 2), from the GEMM loop's NVML power minus the estimated idle
     assert spec.energy_pj_per_mac["fp32"] == pytest.approx((60 - 10.8) / (25e12 / 2) * 1e12, rel=1e-3)
     assert "minus estimated idle 10.8 W) / (measured rate / 2)" in spec.sources["energy.per_mac.fp32"]

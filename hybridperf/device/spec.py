@@ -133,6 +133,13 @@ def _is_placeholder(src: str) -> bool:
     return text in _PLACEHOLDER_SOURCES or re.match(r"(todo|tbd|fixme)\b", text) is not None
 
 
+def is_estimate(source: str) -> bool:
+    """Whether a figure's ``source`` marks it an estimate: it starts ``estimate`` (``estimate: <reasoning>``,
+    ``estimate, not measured (...)`` as ``hybridperf probe`` writes; any case), the README's mark for a number no
+    datasheet or measurement gives. The one test :attr:`DeviceSpec.power_estimated` and ``devices show`` read."""
+    return source.strip().lower().startswith("estimate")
+
+
 def _name_key(name: str) -> str:
     """A closed-set name folded so that ``FP16``, ``fp-16`` and ``fp_16`` (``structured_24``) meet, as
     :data:`_PRECISION_ALIASES` and :data:`_LEVEL_ALIASES` are keyed."""
@@ -397,28 +404,47 @@ class DeviceSpec:
     @property
     def estimated_power_figures(self) -> tuple[str, ...]:
         """Which of the power figures energy is priced with, ``idle`` (x latency) and ``max`` (the cap and the
-        derived pJ/MAC), are estimates: their source starts ``estimate`` (a probe without a power reading, a board
-        with no published figure) rather than naming a datasheet or a measurement. Read in any case (a sheet's
-        ``Estimate: ...`` priced energy that read as measured until 2026-12-03)."""
-        return tuple(k for k in ("idle", "max")
-                     if self.sources.get(f"power.{k}", "").strip().lower().startswith("estimate"))
+        derived pJ/MAC), are estimates: their source starts ``estimate`` (:func:`is_estimate`: a probe without a
+        power reading, a board with no published figure) rather than naming a datasheet or a measurement. Read in any
+        case (a sheet's ``Estimate: ...`` priced energy that read as measured until 2026-12-03)."""
+        return tuple(k for k in ("idle", "max") if is_estimate(self.sources.get(f"power.{k}", "")))
+
+    @property
+    def estimated_energy_figures(self) -> tuple[str, ...]:
+        """The keys of the energy figures pricing reads (the pJ per MAC of each precision with a peak, the pJ per DRAM
+        byte) whose source marks them an estimate (:func:`is_estimate`), e.g. the DRAM pJ/B of a GPU probe whose copy
+        loop gave no NVML reading. A figure no prediction reads (:attr:`unused_figures`) is left out."""
+        keys = [f"energy.per_mac.{p}" for p in self.energy_pj_per_mac if p in self.peak_flops_per_s]
+        keys += [f"energy.per_byte.{lv}" for lv in self.energy_pj_per_byte if lv == "dram"]
+        return tuple(k for k in keys if is_estimate(self.sources.get(k, "")))
 
     @property
     def power_estimated(self) -> bool:
-        """Whether either power figure energy uses is an estimate (:attr:`estimated_power_figures`); energy priced
-        on it is an estimate too. Until 2026-12-03 only ``power.max`` was looked at, so a tiny model on a T4,
-        98 % of whose energy is the estimated 10 W idle, read as datasheet-priced."""
-        return bool(self.estimated_power_figures)
+        """Whether a power or energy figure energy is priced with is an estimate (:attr:`estimated_power_figures`,
+        :attr:`estimated_energy_figures`); energy priced on it is an estimate too. Until 2026-12-03 only
+        ``power.max`` was looked at, so a tiny model on a T4, 98 % of whose energy is the estimated 10 W idle, read
+        as datasheet-priced; until 2026-12-04 the energy table was not looked at, so a GPU probe's estimated DRAM pJ
+        per byte (NVML power measured, the copy loop's not) priced energy that read as measured."""
+        return bool(self.estimated_power_figures or self.estimated_energy_figures)
 
     @property
     def power_note(self) -> str:
-        """What an energy priced on this sheet says of itself (the prediction's note, a budget check), else "":
-        ``power of ID estimated, not measured`` where both figures are estimates, ``idle power of ID estimated, not
-        measured`` (or ``max power ...``) where one is."""
+        """What an energy priced on this sheet says of itself (the prediction's note, a budget check), else "": the
+        estimated figures, then ``of ID estimated, not measured``. ``power`` where both power figures are estimates,
+        ``idle power`` (or ``max power``) where one is; ``energy per DRAM byte`` and ``energy per MAC (fp32, ...)``
+        for :attr:`estimated_energy_figures` (``power and energy per DRAM byte of ID estimated, not measured``)."""
         which = self.estimated_power_figures
-        if not which:
+        parts = [f"{'' if len(which) == 2 else which[0] + ' '}power"] if which else []
+        energy = self.estimated_energy_figures
+        if "energy.per_byte.dram" in energy:
+            parts.append("energy per DRAM byte")
+        macs = [k.rsplit(".", 1)[1] for k in energy if k.startswith("energy.per_mac.")]
+        if macs:
+            parts.append(f"energy per MAC ({', '.join(macs)})")
+        if not parts:
             return ""
-        return f"{'' if len(which) == 2 else which[0] + ' '}power of {self.id} estimated, not measured"
+        what = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+        return f"{what} of {self.id} estimated, not measured"
 
     @property
     def packaged(self) -> bool:

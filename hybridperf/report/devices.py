@@ -36,6 +36,11 @@ def list_table(rows: list[dict[str, Any]]) -> str:
 
 #: the flag of a figure that no prediction reads (``unused_figures`` of :func:`~hybridperf.commands.devices.show_device`)
 UNUSED_FLAG = " [not used]"
+#: the flag of a power or energy figure whose source marks it an estimate (:func:`~hybridperf.device.spec.is_estimate`,
+#: the test :attr:`~hybridperf.device.spec.DeviceSpec.power_estimated` reads; until 2026-12-04 only the source said so)
+ESTIMATE_FLAG = " [estimate]"
+#: the figures :data:`ESTIMATE_FLAG` is given to: those energy is priced with (latency estimates have notes of their own)
+_ESTIMATE_FLAGGED = ("power.", "energy.")
 
 
 def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
@@ -52,11 +57,15 @@ def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
 
 
 def show_table(d: dict[str, Any]) -> str:
+    from hybridperf.device.spec import is_estimate
+
     rows: list[list[str]] = []
     unused = set(d.get("unused_figures", ()))
 
     def flag(key: str, q: dict[str, Any]) -> str:
-        return (" [measured]" if q.get("measured") else "") + (UNUSED_FLAG if key in unused else "")
+        estimate = key.startswith(_ESTIMATE_FLAGGED) and not q.get("measured") and is_estimate(q.get("source", ""))
+        return ((" [measured]" if q.get("measured") else "") + (ESTIMATE_FLAG if estimate else "")
+                + (UNUSED_FLAG if key in unused else ""))
 
     def add(key: str, q: dict[str, Any] | None, unit: str) -> None:
         if q is None:
@@ -101,6 +110,8 @@ def show_table(d: dict[str, Any]) -> str:
         )
     head = f"{d['id']}: {d['name']} ({d['kind']})\nfile: {d['path']}\nlatency: {d['latency_model']}\n"
     tail = f"\nnotes: {d['notes']}" if d["notes"] else ""
+    if any(ESTIMATE_FLAG in r[1] for r in rows):
+        tail += f"\n{ESTIMATE_FLAG.strip()}: its source says so; energy priced on it is an estimate too"
     if unused:
         tail += f"\n{UNUSED_FLAG.strip()}: on the sheet, but no prediction reads it"
     return head + table(rows, ["KEY", "VALUE", "SOURCE"], rule=False) + tail
