@@ -980,7 +980,11 @@ class Session:
             An unknown device, or a runtime that is unknown or of another device kind.
         """
         spec = self.spec(spec)
-        runtime = _resolve_auto(runtime, spec)
+        return self._residual_model(spec, _resolve_auto(runtime, spec))
+
+    def _residual_model(self, spec: DeviceSpec, runtime: Any) -> Any:
+        """:meth:`residual` of a sheet and runtime already resolved (:meth:`predict_on`'s per-call path: not through
+        the public method's checks and lock a second time)."""
         key = (spec.id, runtime)
         got = self._residuals.get(key)
         if got is None or got[0] is not spec:
@@ -1066,7 +1070,7 @@ class Session:
         precision = _precision(precision)
         _residual(residual)
         auto = isinstance(residual, str) and residual == "auto"
-        model = self.residual(spec, runtime) if auto else residual
+        model = self._residual_model(spec, runtime) if auto else residual
         return self._with_runtime_memory(pricing.predict_on(analyzed, spec, precision, residual=model,
                                                             roofline_note=_roofline_note(spec, auto),
                                                             rooflines=self._rooflines, runtime=runtime), runtime)

@@ -178,13 +178,11 @@ class _Device:
 
     def latency_note(self, priced_at: frozenset[str]) -> str:
         """:attr:`TablePrediction.latency_note` of a variant whose operator-priced launches are at ``priced_at``
-        (the union of its blocks' :attr:`_Share.priced_at`): "" for a roofline device; on the zero-shot GPU model,
-        the note :meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.apply` gives, from the one method that makes it
+        (the union of its blocks' :attr:`_Share.priced_at`) on the zero-shot GPU model (the only device kind that
+        composes one; a roofline device has none): the note :meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.apply` gives, from the one method that makes it
         (:meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.qualify`) on a prediction holding only the note. It
         depends on nothing else (the sheet, the model), so it is kept per ``priced_at``; :meth:`BlockTable._learn`
         checks it against the session's."""
-        if self.kind != "zero_shot":
-            return ""
         got = self.latency_notes.get(priced_at)
         if got is None:
             from hybridperf.estimate.pricing import Prediction
@@ -470,10 +468,9 @@ class BlockTable:
             else:
                 latency = pool.sums(did, "latency_s", batch).tolist()
                 energy = pool.sums(did, "energy_j", batch).tolist()
-                note = dev.latency_note(frozenset())
-                for v in range(len(variants)):
+                for v in range(len(variants)):  # a roofline device: no latency note
                     e, capped = bounded_energy(energy[v], latency[v], dev.spec)
-                    out[v][did] = TablePrediction(did, latency[v], e, flops[v], None, True, (), note,
+                    out[v][did] = TablePrediction(did, latency[v], e, flops[v], None, True, (), "",
                                                   dev.energy_note(capped))
         return out
 
@@ -535,7 +532,7 @@ class BlockTable:
             else:
                 latency = sum(_in_order(shares, "latency_s"))
                 energy = sum(_in_order(shares, "energy_j"))
-                note = dev.latency_note(frozenset())
+                note = ""  # a roofline device: no latency note
             energy, capped = bounded_energy(energy, latency, dev.spec)
             out[did] = TablePrediction(did, latency, energy, flops, None, True, (), note, dev.energy_note(capped))
         return out

@@ -75,7 +75,7 @@ def resolve_device(device, warn_busy: bool = True):
     return ref
 
 
-def warn_busy_sheet(device, ref, just_probed: bool = False) -> None:
+def warn_busy_sheet(device, ref, just_probed: bool = False, spec=None) -> None:
     """One warning line on stderr where the sheet ``ref`` of ``device`` (as :func:`resolve_device` returns it) is from
     a probe judged busy (:func:`hybridperf.measure.host.probe_warning`: ``host``'s cached sheet, or a sheet ``probe
     --out`` wrote), naming the probe to rerun; ``just_probed``: this command's own first probe of ``host``. A
@@ -85,13 +85,16 @@ def warn_busy_sheet(device, ref, just_probed: bool = False) -> None:
     import sys
 
     from hybridperf.device.spec import load_spec, names_spec_file
-    from hybridperf.measure.host import HOST_ID, host_spec_path, probe_warning
+    from hybridperf.measure.host import HOST_ID, host_probe_warning, host_spec_path, probe_warning
 
     host = str(device) == HOST_ID
     if not (host or names_spec_file(device)):
         return
-    spec = load_spec(ref)
-    warning = probe_warning(spec)
+    if host:  # its cached probe's warning (probe_warning's rule for host): the sheet need not be parsed here too
+        warning, sheet_id = host_probe_warning(), HOST_ID
+    else:  # ``spec``: the sheet of ``ref`` where the caller has parsed it already
+        spec = spec if spec is not None else load_spec(ref)
+        warning, sheet_id = probe_warning(spec), spec.id
     if not warning:
         return
     if host:
@@ -100,7 +103,7 @@ def warn_busy_sheet(device, ref, just_probed: bool = False) -> None:
     else:
         fix = f"hybridperf probe --out {shlex.quote(str(ref))}"
         what = f"its sheet {ref} is from a busy probe: "
-    print(f"hybridperf: warning: device {spec.id}: {what}{warning}; rerun `{fix}` when the machine is idle",
+    print(f"hybridperf: warning: device {sheet_id}: {what}{warning}; rerun `{fix}` when the machine is idle",
           file=sys.stderr)
 
 

@@ -309,7 +309,8 @@ def _check_each(targets, run_check, specs, defaulted=frozenset(), origins=None, 
                 try:
                     specs[d] = device_spec(d)
                     if d != "host":  # host warned as it was resolved (resolve_device)
-                        warn_busy_sheet(d, d)  # a sheet of a busy probe: until 2026-12-04 priced without a word
+                        warn_busy_sheet(d, d, spec=specs[d])  # a sheet of a busy probe: until 2026-12-04 priced
+                        # without a word
                 except InputError as exc:  # a device of the config file is named with the file (until 2026-12-04
                     # "unknown device 'nosuch'" named no file, of an id the command line never had)
                     raise InputError(f"{exc}{_device_listed_in(d, cli_devices, config)}") from exc

@@ -63,6 +63,8 @@ def predict_rows(models: Sequence[str], spec: Any, call: dict[str, Any], address
     workers : int, optional
         Actors to start (default: the cluster's CPUs, at most one per model).
     """
+    from hybridperf.commands._sweep import died_row
+
     ray = _import_ray()
     started = False
     pool: list[Any] = []
@@ -92,7 +94,6 @@ def predict_rows(models: Sequence[str], spec: Any, call: dict[str, Any], address
         running: dict[Any, tuple[str, Any]] = {}
         died = _death_errors(ray)
         retried: set[str] = set()
-        solos: list[Any] = []
 
         def submit(w: Any) -> None:
             path = todo.pop()
@@ -125,8 +126,6 @@ def predict_rows(models: Sequence[str], spec: Any, call: dict[str, Any], address
                 solos.append(solo)
                 running[solo.predict.remote(path, spec, call)] = (path, solo)
             elif row is None:
-                from hybridperf.commands._sweep import died_row
-
                 row = died_row(path, call)
             if todo and w in pool:
                 submit(w)
@@ -144,7 +143,6 @@ def _death_errors(ray: Any) -> tuple[type[BaseException], ...]:
     model gets the row of a dead worker, as the local pool gives it, and the sweep goes on (until 2026-12-04 one
     actor killed for memory ended the whole sweep with exit 3 and no table)."""
     exc = getattr(ray, "exceptions", None)
-    found = tuple(t for t in (getattr(exc, n, None) for n in ("RayActorError", "ActorDiedError", "WorkerCrashedError",
-                                                              "OutOfMemoryError"))
-                  if isinstance(t, type) and issubclass(t, BaseException))
-    return found
+    return tuple(t for t in (getattr(exc, n, None) for n in ("RayActorError", "ActorDiedError", "WorkerCrashedError",
+                                                             "OutOfMemoryError"))
+                 if isinstance(t, type) and issubclass(t, BaseException))
