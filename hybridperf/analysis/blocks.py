@@ -930,15 +930,16 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
 
 def _init_bytes(t: Any) -> tuple[int, str]:
     """An initializer's bytes and dtype, as the cost pass counts its constant (:class:`TensorInfo`)."""
-    from onnx import helper
+    import numpy as np
+
+    from hybridperf.frontends.onnx_dtype import onnx_dtype_name
+    from hybridperf.units import numel
 
     try:
-        dtype = helper.tensor_dtype_to_np_dtype(t.data_type)
+        dtype = np.dtype(onnx_dtype_name(t.data_type))
     except (KeyError, ValueError, TypeError) as exc:
         raise _Unusable("initializer dtype") from exc
-    n = 1
-    for d in t.dims:
-        n *= d
+    n = numel(t.dims)
     return tensor_bytes(dtype.name, n) or n * dtype.itemsize, str(dtype)
 
 

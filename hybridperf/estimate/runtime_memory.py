@@ -198,9 +198,10 @@ def _elem_bytes(elem_type: int, numel: int) -> int:
     """Bytes of ``numel`` elements of an ONNX element type (:func:`~hybridperf.precision.tensor_bytes`: int4
     packed two to a byte, as onnxruntime stores it)."""
     import numpy as np
-    from onnx import helper
 
-    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    from hybridperf.frontends.onnx_dtype import onnx_dtype_name
+
+    dtype = np.dtype(onnx_dtype_name(elem_type))
     return tensor_bytes(dtype.name, numel) or int(numel) * dtype.itemsize  # strings: numpy's object size
 
 

@@ -63,6 +63,7 @@ import onnx
 from onnx import numpy_helper
 
 from hybridperf.errors import DynamicShapeError, InputError
+from hybridperf.frontends.onnx_dtype import onnx_dtype_name
 from hybridperf.precision import tensor_bytes
 from hybridperf.units import check_shape_flags, dims_text, numel
 
@@ -76,7 +77,7 @@ def check_input_size(name: str, dims: Iterable[int], elem_type: int, flag: str =
     """Refuse a bound input larger than :data:`MAX_TENSOR_BYTES` (:class:`InputError`, exit 2)."""
     dims = tuple(dims)
     try:
-        nbytes = tensor_bytes(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name, numel(dims))
+        nbytes = tensor_bytes(onnx_dtype_name(elem_type), numel(dims))
     except (KeyError, TypeError, ValueError):
         nbytes = 0
     nbytes = nbytes or numel(dims)  # an unknown element size: one byte each

@@ -67,10 +67,17 @@ def _scalar(value: Any, dtype: str) -> Any:
     return relax.const(np.array(value, dtype=np.dtype(dtype)), dtype)
 
 
-def _onnx_dtype(data_type: int) -> str:
+def onnx_dtype_name(data_type: int) -> str:
+    """numpy / TVM dtype name of an ONNX element type (``1`` -> ``"float32"``), as TVM's importer derives it: the one
+    home of that lookup (the importer, the normaliser's size check, the runtime memory model and the block cache read
+    tensor sizes through it). Raises ``KeyError`` / ``ValueError`` / ``TypeError`` for a type numpy has no dtype
+    for."""
     import onnx  # noqa: PLC0415
 
     return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(data_type))).name
+
+
+_onnx_dtype = onnx_dtype_name
 
 
 def _one_hot(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:

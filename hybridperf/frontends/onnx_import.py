@@ -272,21 +272,19 @@ def _all_tensors(graph) -> Iterator[Any]:
 def _expected_bytes(t) -> int | None:
     """Bytes of ``t``'s payload from dims x element size (:func:`~hybridperf.precision.tensor_bytes`: int4 packed);
     None for strings and unknown dtypes."""
-    import numpy as np
     import onnx
 
+    from hybridperf.frontends.onnx_dtype import onnx_dtype_name
     from hybridperf.precision import tensor_bytes
+    from hybridperf.units import numel
 
     if t.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
         return None
     try:
-        name = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).name
+        name = onnx_dtype_name(t.data_type)
     except Exception:  # noqa: BLE001 - an exotic dtype: the length field alone decides
         return None
-    n = 1
-    for d in t.dims:
-        n *= int(d)
-    return tensor_bytes(name, n)
+    return tensor_bytes(name, numel(t.dims))
 
 
 def _load_small_external_data(model, path: Path) -> None:
@@ -351,11 +349,10 @@ _TYPE_FOLDED_OPS = frozenset({"Transpose", "Cast", "Reshape", "Unsqueeze", "Sque
 
 
 def _onnx_dtype(data_type: int) -> str:
-    """numpy / TVM dtype name of an ONNX element type (``1`` -> ``"float32"``), as TVM's importer derives it."""
-    import numpy as np
-    import onnx
+    """:func:`hybridperf.frontends.onnx_dtype.onnx_dtype_name`."""
+    from hybridperf.frontends.onnx_dtype import onnx_dtype_name
 
-    return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type)).name
+    return onnx_dtype_name(data_type)
 
 
 def _conv2d_type(expr: Any) -> Any:
