@@ -107,6 +107,15 @@ def warn_busy_sheet(device, ref, just_probed: bool = False, spec=None) -> None:
           file=sys.stderr)
 
 
+def print_warnings(pred) -> None:
+    """A prediction's warnings on stderr, one ``hybridperf: warning:`` line each: what predict, annotate, mig and report
+    print after their output (each wrote this loop of its own until 2026-12-04)."""
+    import sys
+
+    for w in pred.warnings:
+        print(f"hybridperf: warning: {w}", file=sys.stderr)
+
+
 #: ``--runtime``: the runtime the model will run on (execution mode on a GPU; whose peak memory is the headline)
 RUNTIME_CHOICES = ("auto", "torch", "torch-eager", "torch-cudagraph", "onnxruntime", "tvm", "tflm")
 

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         analyzed = analyze(loaded, shapes=shapes, batch=args.batch, fused=not args.no_fuse)  # refuses an untaken batch
     pred = predict_on(analyzed, spec, args.precision, residual=None, roofline_note=ROOFLINE_NOTE)
     sys.stdout.write(annotate_text(pred, loaded.module, show_meta=args.show_meta) + "\n")
-    for w in pred.warnings:  # as predict's: e.g. a --precision the sheet has no peak for (until 2026-12-04 unsaid)
-        print(f"hybridperf: warning: {w}", file=sys.stderr)
+    from hybridperf.commands._common import print_warnings
+
+    print_warnings(pred)  # as predict's: e.g. a --precision the sheet has no peak for (until 2026-12-04 unsaid)
     return ExitCode.OK

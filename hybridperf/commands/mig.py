@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         raise InputError("mig sizes a MIG partition of a GPU: pass --device with MIG profiles (e.g. a100-sxm-80gb, "
                          "h100-sxm); the default device, host, is this machine's CPU")
-    from hybridperf.commands._common import resolve_device
+    from hybridperf.commands._common import print_warnings, resolve_device
 
     spec = load_spec(resolve_device(args.device))  # a sheet of a busy probe warns (until 2026-12-04 silently)
     require_profiles(spec)  # a device without MIG fails before the slow analysis
@@ -111,8 +111,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     c = caveats(pred, s, args.allow_unsupported)
     source = pred.analyzed.source
     sys.stdout.write((to_json(s, source, c) if args.format == "json" else to_table(s, source, c)) + "\n")
-    for w in pred.warnings:  # as predict's (until 2026-12-04 mig said nothing of e.g. a precision priced at another)
-        print(f"hybridperf: warning: {w}", file=sys.stderr)
+    print_warnings(pred)  # as predict's (until 2026-12-04 mig said nothing of e.g. a precision priced at another)
     if c.undecided:
         print(f"hybridperf: error: cannot size a MIG profile for {source} on {s.device}: {c.undecided}", file=sys.stderr)
         return ExitCode.INPUT_ERROR

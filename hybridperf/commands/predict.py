@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         from hybridperf.errors import InputError
 
         raise InputError(f"--top must be >= 0 (0 prints the summary without the kernel table), got {args.top}")
-    from hybridperf.commands._common import model_device_spec
+    from hybridperf.commands._common import model_device_spec, print_warnings
 
     spec = model_device_spec(args)
     pred = predict_from_args(args, spec)
@@ -35,8 +35,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         check_coverage(pred.analyzed.analysis)
     out = to_json(pred) if args.format == "json" else to_table(pred, top=args.top)
     sys.stdout.write(out + "\n")
-    for w in pred.warnings:
-        print(f"hybridperf: warning: {w}", file=sys.stderr)
+    print_warnings(pred)
     return ExitCode.OK
 
 

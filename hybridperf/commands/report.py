@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hybridperf.cli import ExitCode
 from hybridperf.commands._common import (add_model_arguments, add_roofline_only_argument,
-                                         add_runtime_argument, predict_from_args)
+                                         add_runtime_argument, predict_from_args, print_warnings)
 from hybridperf.errors import InputError
 
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         sys.stdout.write(render_html(pred, title=args.title))
         sys.stdout.flush()
         print(written_line(pred, Path("<stdout>")), file=sys.stderr)
-        _warn(pred)
+        print_warnings(pred)
         return ExitCode.OK
     try:
         path = write_html(pred, args.html, title=args.title)
@@ -84,12 +84,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"cannot write --html {args.html}: {exc.strerror or exc}; choose a writable path, or "
                          "--html - for stdout") from exc
     sys.stdout.write(written_line(pred, path) + "\n")
-    _warn(pred)
+    # on stderr as predict prints them (until 2026-12-04 only inside the page: `latency 155.3 us` gave no sign of an
+    # unverified latency)
+    print_warnings(pred)
     return ExitCode.OK
 
-
-def _warn(pred) -> None:
-    """The prediction's warnings on stderr, as ``predict`` prints them: until 2026-12-04 they were only inside the
-    page, and the one line ``report`` prints (``latency 155.3 us``) gave no sign of an unverified latency."""
-    for w in pred.warnings:
-        print(f"hybridperf: warning: {w}", file=sys.stderr)
