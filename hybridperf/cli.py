@@ -124,11 +124,70 @@ def _pick_command(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return the exit code (also used by ``python -m hybridperf``)."""
+    """Run the CLI and return the exit code (also used by ``python -m hybridperf``).
+
+    A closed stdout or stderr (``hybridperf check m.onnx | head -0``) loses the text written to it, never the exit
+    code: the command runs to its end and exits as it would have (0 where it succeeded; 1, 2 or 3 where it did not).
+    Until 2026-12-04 a write into a closed pipe exited 0 from wherever it happened: ``check`` over budget with its
+    table into a closed pipe exited 0, and ``predict-many`` with every model failed exited 0 with stdout or stderr
+    closed.
+    """
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _PipeSafe(sys.stdout), _PipeSafe(sys.stderr)
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
     except _StderrClosed as exc:
         return exc.code
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+class _PipeSafe:
+    """``sys.stdout`` or ``sys.stderr`` for the length of one command: a write or flush into a closed pipe points the
+    stream's descriptor at the null device (so that the interpreter's last flush stays quiet too) and drops the text
+    from then on, instead of raising ``BrokenPipeError`` out of the command and losing its exit code.
+
+    Parameters
+    ----------
+    stream : TextIO or None
+        The stream it stands for; every attribute but ``write``, ``writelines`` and ``flush`` is the stream's own.
+    """
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.pipe_closed = False
+
+    def write(self, text: str) -> int:
+        if not self.pipe_closed:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._lose()
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.pipe_closed:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._lose()
+
+    def _lose(self) -> None:
+        import os
+
+        self.pipe_closed = True
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            self._stream.flush()  # what the pipe refused, into the null device
+        except (OSError, ValueError, AttributeError):  # no descriptor (a test's capture), or one already closed
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 class _StderrClosed(Exception):
@@ -210,17 +269,25 @@ def _escape_undecodable_output() -> None:
 
 
 def run_guarded(func, args) -> int:
-    """Call ``func(args)`` and map exceptions to exit codes and one-line messages."""
+    """Call ``func(args)`` and map exceptions to exit codes and one-line messages.
+
+    :class:`~hybridperf.errors.InputError` is exit 2, Ctrl-C 130, a write that found no room (a full disk) exit 2,
+    anything else exit 3. A closed stdout or stderr is no error here: :func:`main` drops what is written into it and
+    the command keeps its own exit code, so a ``BrokenPipeError`` that reaches this guard came from some other pipe
+    and is exit 3 (until 2026-12-04 every ``BrokenPipeError`` was exit 0, a failed ``check`` among them).
+    """
     from hybridperf.errors import HybridperfError, InputError
 
     verbose = getattr(args, "verbose", False)
-    if verbose:  # TVM's C++ log lines, captured off stderr while passes run (ir.tvm_compat.native_log_captured)
+    if verbose:  # TVM's C++ log lines, captured off stderr while passes run (ir.tvm_compat.native_log_captured),
+        # and PyTorch's, held off its handlers while torch.export runs (frontends.torch_export.torch_logs_captured)
         import logging
 
-        native = logging.getLogger("hybridperf.tvm")
-        native.setLevel(logging.DEBUG)
-        if not native.handlers:
-            native.addHandler(logging.StreamHandler(sys.stderr))
+        for name in ("hybridperf.tvm", "hybridperf.torch"):
+            native = logging.getLogger(name)
+            native.setLevel(logging.DEBUG)
+            if not native.handlers:
+                native.addHandler(logging.StreamHandler(sys.stderr))
     try:
         code = func(args)
         sys.stdout.flush()  # here, so that a full disk is this command's error, not one at exit
@@ -233,9 +300,7 @@ def run_guarded(func, args) -> int:
         return _error_line(f"hybridperf: error: {_one_line(exc)}", ExitCode.INPUT_ERROR)
     except KeyboardInterrupt:
         return _error_line("hybridperf: interrupted", ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        return ExitCode.OK
-    except OSError as exc:
+    except OSError as exc:  # a BrokenPipeError here is not stdout's or stderr's (main's _PipeSafe keeps those): exit 3
         if exc.errno not in _NO_ROOM:
             return _internal(exc, verbose)
         # until 2026-12-04 `predict m.onnx > /dev/full` (a full disk, a quota) was exit 3, "internal error"

@@ -148,13 +148,13 @@ def test_bad_models_are_one_line_and_leave_out_as_it_was(tmp_path, capsys):
     strings = _save(tmp_path / "strings.onnx", [helper.make_node("Identity", ["s"], ["y"])],
                     [_vi("s", [2], TensorProto.STRING)], [_vi("y", [2], TensorProto.STRING)])
     kept = tmp_path / "kept.json"
-    kept.write_text("earlier record\n")
+    kept.write_text(_EARLIER)
     for model in (reject, future, strings):
         for out in (kept, tmp_path / "new.csv"):
             assert main(["measure", str(model), "--threads", "1", "--repeats", "1", "--out", str(out)]) == 2
             err = _err_line(capsys)
             assert "[ONNXRuntimeError]" not in err and "Load model from" not in err and ".h:" not in err
-            assert kept.read_text() == "earlier record\n" and not (tmp_path / "new.csv").exists()
+            assert kept.read_text() == _EARLIER and not (tmp_path / "new.csv").exists()
         if model == reject:
             assert err == (f"hybridperf: error: onnxruntime cannot load {model}: Node () Op (Add) "
                            "[ShapeInferenceError] Incompatible dimensions; the file is corrupt, or uses an op or "
@@ -171,6 +171,11 @@ def test_bad_models_are_one_line_and_leave_out_as_it_was(tmp_path, capsys):
             assert err == (f"hybridperf: error: input 's' of {model} is a string tensor; measure (like predict) fills "
                            "numeric inputs only: export the model from its first numeric tensor on (e.g. token ids "
                            "after the tokenizer)\n")
+
+
+#: an earlier measure record at --out (since 2026-12-04 a file that holds none is refused before the flags are read)
+_EARLIER = ('{"model": "m.onnx", "device": "host", "runtime": "onnxruntime", "latency_s": 0.001, '
+            '"date_utc": "2026-12-04T00:00:00Z"}\n')
 
 
 @pytest.mark.parametrize("argv, fix", [
@@ -195,11 +200,11 @@ def test_bad_flags_are_one_line_and_nothing_is_written(tmp_path, capsys, monkeyp
     monkeypatch.setattr(ortm, "measure", measure)
     model = _shared(tmp_path / "shared.onnx")
     kept = tmp_path / "kept.json"
-    kept.write_text("earlier record\n")
+    kept.write_text(_EARLIER)
     out = [] if "--out" in argv else ["--out", str(kept)]
     assert main(["measure", str(model), *argv, *out]) == 2
     assert _err_line(capsys) == f"hybridperf: error: {fix}\n"
-    assert kept.read_text() == "earlier record\n" and not (tmp_path / "REC.txt").exists()
+    assert kept.read_text() == _EARLIER and not (tmp_path / "REC.txt").exists()
 
 
 # --------------------------------------------------------------------------- --device: a CPU sheet

@@ -46,6 +46,9 @@ class Analyzed:
     #: where each segment of a model composed by the block cache lies in it
     #: (:class:`hybridperf.analysis.blocks.Segments`); None for a model analysed whole
     segments: Any = field(default=None, repr=False, compare=False)
+    #: the dynamic quantization ops (:data:`~hybridperf.analysis.int8.DYNAMIC_QUANT_OPS`) of a model given as an
+    #: ``onnx.ModelProto`` (a file's are read from it where asked): what an integer-only device's error names
+    dynamic_quant_ops: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def memory_is_lower_bound(self) -> bool:
@@ -126,13 +129,18 @@ def analyze_with_memory_module(
 
     t = {}
     t0 = time.perf_counter()
+    dynamic = ()
+    if is_onnx_proto(model):  # kept: the proto is gone once analysed (until 2026-12-04 its error had no hint)
+        from hybridperf.analysis.int8 import dynamic_quant_ops
+
+        dynamic = dynamic_quant_ops(model)
     if (getattr(cache, "blocks", None) is not None and fused and not provenance and not workspace
             and not memory_module and _block_source(model)):
         from hybridperf.analysis.blocks import Composed, analyze_segments
 
         got = analyze_segments(model, shapes, batch, cache)
         if isinstance(got, Composed):
-            return _from_composed(got, batch, int8, shapes), None
+            return dataclasses.replace(_from_composed(got, batch, int8, shapes), dynamic_quant_ops=dynamic), None
         model = got  # no safe cut (or a segment outside the composed cases): the whole model, loaded
     if isinstance(model, (str, Path)) or is_onnx_proto(model):
         model = load_model(model, shapes, batch, provenance=provenance)
@@ -175,6 +183,7 @@ def analyze_with_memory_module(
         fusion_note=note,
         timings_s=MappingProxyType(t),
         source_nodes=MappingProxyType(dict(src_nodes)),
+        dynamic_quant_ops=dynamic,
     ), mem_mod
 
 

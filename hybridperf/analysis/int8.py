@@ -35,7 +35,7 @@ QOperator-format models cannot be imported by TVM as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 import dataclasses
@@ -46,7 +46,7 @@ from hybridperf.costs.data_movement import VIEW_OPS
 
 
 __all__ = ["DYNAMIC_QUANT_OPS", "FOLDED", "INT8_EXECUTION", "Int8Op", "Int8Plan", "apply_int8", "apply_int8_kernels",
-           "find_int8", "float_work_hint", "int8_memory_plan"]
+           "dynamic_quant_ops", "find_int8", "float_work_hint", "int8_memory_plan"]
 
 
 #: reason given to dequantize / quantize / epilogue ops absorbed by an int8 kernel
@@ -663,27 +663,56 @@ def _quantize_after(g: _Dataflow, r: OpRecord) -> Any:
 DYNAMIC_QUANT_OPS = frozenset({"DynamicQuantizeLinear", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM"})
 
 
-def float_work_hint(source: str) -> str:
-    """What to add to "this device has no float peak" for the model in ``source``: when it is an ONNX file
-    quantized dynamically, that its float32 work is the quantization itself and the fix is a static full-integer
-    one; "" otherwise (a float model: the device's own message already says to quantize it).
+def dynamic_quant_ops(model: Any) -> tuple[str, ...]:
+    """The :data:`DYNAMIC_QUANT_OPS` an ``onnx.ModelProto``'s graph holds (If / Loop / Scan bodies included), sorted:
+    ``()`` for a model quantized statically or not at all. Reads the node lists only."""
+    found: set[str] = set()
+    graphs = [model.graph]
+    while graphs:
+        g = graphs.pop()
+        for n in g.node:
+            if n.op_type in DYNAMIC_QUANT_OPS and n.domain in ("", "com.microsoft"):
+                found.add(n.op_type)
+            graphs.extend(a.g for a in n.attribute if a.HasField("g"))
+            graphs.extend(sub for a in n.attribute for sub in a.graphs)
+    return tuple(sorted(found))
+
+
+def float_work_hint(source: str, ops: Sequence[str] = ()) -> str:
+    """What to add to "this device has no float peak" for the model in ``source``: when it is quantized dynamically,
+    that its float32 work is the quantization itself and the fix is a static full-integer one; "" otherwise (a float
+    model: the device's own message already says to quantize it).
+
+    Parameters
+    ----------
+    source : str
+        The model's :attr:`~hybridperf.analysis.analyze.Analyzed.source`: an ONNX file's node list is read when
+        ``ops`` is empty (weights stay on disk).
+    ops : sequence of str
+        The dynamic quantization ops already found in the model (:func:`dynamic_quant_ops`; an in-memory
+        ``onnx.ModelProto`` has no file to read).
 
     Until 2026-12-04 such a model on an integer-only NPU (ethos-u55) was told only to quantize itself, which it
-    already was. Reads the file's node list (weights stay on disk); only asked on that error's path.
+    already was; an in-memory ``onnx.ModelProto`` was told so even after that, the hint reading only a file. Only
+    asked on that error's path.
     """
-    from pathlib import Path
-
-    p = Path(source)
-    if p.suffix.lower() != ".onnx" or not p.is_file():
-        return ""
-    try:
-        from hybridperf.frontends.onnx_import import load_onnx_proto
-
-        graph = load_onnx_proto(p).graph
-    except Exception:  # noqa: BLE001 - the model loaded once already; an unreadable file only loses the hint
-        return ""
-    found = sorted({n.op_type for n in graph.node if n.op_type in DYNAMIC_QUANT_OPS and n.domain in ("", "com.microsoft")})
+    found = tuple(ops) or _file_dynamic_quant_ops(source)
     if not found:
         return ""
     return (f"; this model is already quantized dynamically ({', '.join(found)}), its activations float32 between "
             "integer kernels: quantize it statically to full integer instead (onnxruntime quantize_static, QDQ)")
+
+
+def _file_dynamic_quant_ops(source: str) -> tuple[str, ...]:
+    """:func:`dynamic_quant_ops` of the ONNX file ``source``; ``()`` for another format or an unreadable file."""
+    from pathlib import Path
+
+    p = Path(source)
+    if p.suffix.lower() != ".onnx" or not p.is_file():
+        return ()
+    try:
+        from hybridperf.frontends.onnx_import import load_onnx_proto
+
+        return dynamic_quant_ops(load_onnx_proto(p))
+    except Exception:  # noqa: BLE001 - the model loaded once already; an unreadable file only loses the hint
+        return ()

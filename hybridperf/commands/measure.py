@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip the extra run that checks the timing is of the model and not of subnormal assists "
                         "(JSON extra.subnormal_activations is then null)")
     p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row); an "
-                   "existing file is replaced, not appended to (stderr says what it held)")
+                   "existing measure record is replaced, not appended to (stderr says which); any other file there is "
+                   "refused")
     add_format_argument(p)
 
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--out {args.out}: name FILE.json (the full record) or FILE.csv (one row)")
     if out is not None:
         check_rename_target(out, "--out")
-    before = _held_before(out) if out is not None else ""  # said on stderr once replaced
+    before = _record_before(out) if out is not None else ""  # said on stderr once replaced
     usable = host_threads()
     # a named CPU sheet: the threads its predictions assume; refused here when this cannot be that machine
     assumed = _sheet_threads(args.device, spec, usable) if spec is not None else None
@@ -108,49 +109,49 @@ def run(args: argparse.Namespace) -> ExitCode:
                           graph_optimization=m.extra.get("graph_optimization", ""),
                           preemptions_per_s="" if c is None else c.preemptions_per_s,
                           cpu_share="" if c is None else c.cpu_share)
-            row["load_avg_1m"] = "" if m.load_avg_1m < 0 else m.load_avg_1m
             buf = io.StringIO(newline="")
             w = csv.DictWriter(buf, fieldnames=list(row))
             w.writeheader()
             w.writerow(row)
             text = buf.getvalue()
         else:
-            text = json.dumps(_record_dict(m), indent=1) + "\n"
+            text = json.dumps(m.to_record(), indent=1) + "\n"
         try:
             write_atomic(out, text)
         except OSError as exc:
             raise InputError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
-        if before:  # until 2026-12-04 replaced without a word, and any file at all (a CSV of other data) with it
+        if before:  # a record only: any other file was refused before measuring
             print(f"hybridperf: note: --out {out}: replaced {before}", file=sys.stderr)
     if args.format == "json":
-        sys.stdout.write(json.dumps(_record_dict(m), indent=1) + "\n")
+        sys.stdout.write(json.dumps(m.to_record(), indent=1) + "\n")
         return ExitCode.OK
     sys.stdout.write(to_text(m) + "\n")
     return ExitCode.OK
 
 
-def _record_dict(m) -> dict:
-    """The JSON record: :meth:`Measurement.to_dict` with a load average the platform did not give as ``null``
-    (until 2026-12-04 ``-1.0``)."""
-    d = m.to_dict()
-    if d.get("load_avg_1m") is not None and d["load_avg_1m"] < 0:
-        d["load_avg_1m"] = None
-    return d
+def _record_before(out: Path) -> str:
+    """The measure record an existing ``--out`` file holds, in the words of the note saying it was replaced:
+    ``""`` for no file, else ``the record there (MODEL on DEVICE, DATE)``.
 
-
-def _held_before(out: Path) -> str:
-    """What an existing ``--out`` file held, in the words of the note saying it was replaced: ``""`` for none,
-    ``the record there (MODEL on DEVICE, DATE)`` for a measure record, else ``a file that held no measure record
-    (N bytes)`` (until 2026-12-04 any file of that name was replaced without a word)."""
+    Raises
+    ------
+    InputError
+        The file there holds no measure record (a CSV of other data, notes) or cannot be read: it is not replaced
+        (until 2026-12-04 it was, with a note on stderr, and before that without a word).
+    """
     import csv
     import json
 
+    from hybridperf.errors import InputError
+
+    fix = "choose another --out path, or delete that file first"
     try:
         if not out.is_file():
             return ""
         text = out.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "the file there (unreadable)"
+    except OSError as exc:
+        raise InputError(f"--out {out}: the file there cannot be read ({exc.strerror or exc}), so it may be no measure "
+                         f"record; {fix}") from exc
     rec = None
     if out.suffix.lower() == ".json":
         try:
@@ -162,7 +163,8 @@ def _held_before(out: Path) -> str:
         rec = rows[0] if len(rows) == 1 else None
     if isinstance(rec, dict) and {"model", "device", "runtime", "latency_s", "date_utc"} <= set(rec):
         return f"the record there ({rec.get('model')} on {rec.get('device')}, {rec.get('date_utc')})"
-    return f"a file that held no measure record ({len(text.encode('utf-8'))} bytes)"
+    raise InputError(f"--out {out}: the file there is no measure record ({len(text.encode('utf-8'))} bytes), so it is "
+                     f"not replaced; {fix}")
 
 
 def _check_device(device: str):

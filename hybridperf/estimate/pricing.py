@@ -317,6 +317,16 @@ def _repriced(analyzed: Analyzed, precision: str) -> bool:
                for k in analyzed.kernels if k.counts_toward_time)
 
 
+#: the first words of :func:`bounded_energy`'s note, and so of a capped :attr:`Prediction.energy_note`
+CAPPED = "capped at max power"
+
+
+def energy_capped(note: str | None) -> bool:
+    """Whether an energy note (:attr:`Prediction.energy_note`) says the energy was capped at the device's max power
+    (:func:`bounded_energy`; :func:`energy_note` puts that note first)."""
+    return bool(note) and note.startswith(CAPPED)
+
+
 def bounded_energy(energy_j: float, latency_s: float, spec: DeviceSpec) -> tuple[float, str]:
     """Cap energy at ``max power x latency``: a device cannot average more than its maximum power.
 
@@ -327,7 +337,7 @@ def bounded_energy(energy_j: float, latency_s: float, spec: DeviceSpec) -> tuple
     cap = spec.max_power_w * latency_s
     if latency_s > 0 and energy_j > cap:
         return cap, (
-            f"capped at max power {spec.max_power_w:g} W x latency (the energy model implied "
+            f"{CAPPED} {spec.max_power_w:g} W x latency (the energy model implied "
             f"{_watts_above(energy_j / latency_s, spec.max_power_w)} W, above the sheet's maximum)"
         )
     return energy_j, ""
@@ -465,7 +475,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         except SpecError as exc:  # no peak for the kernel's precision: the model may say why it has such kernels
             from hybridperf.analysis.int8 import float_work_hint
 
-            hint = float_work_hint(str(analyzed.source)) if k.precision == "fp32" and precision is None else ""
+            hint = (float_work_hint(str(analyzed.source), analyzed.dynamic_quant_ops)
+                    if k.precision == "fp32" and precision is None else "")
             if not hint:
                 raise
             raise SpecError(f"{exc}{hint}") from exc

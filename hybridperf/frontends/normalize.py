@@ -95,6 +95,7 @@ __all__ = [
     "check_graph",
     "check_supported",
     "data_dependent_shape_ops",
+    "default_opset",
     "normalize",
     "real_inputs",
     "unsupported_ops",
@@ -113,6 +114,20 @@ _SKELETON_MAX_BYTES = 4096
 _MAX_ROUNDS = 64
 
 _DEFAULT_DOMAINS = frozenset({"", "ai.onnx"})
+
+#: the ``ai.onnx`` opset the constant folder evaluates a node at in a model that imports none
+_FOLD_OPSET = 17
+
+
+def default_opset(model: onnx.ModelProto) -> int | None:
+    """The model's ``ai.onnx`` opset version (its ``opset_import`` entry of domain ``""`` or ``"ai.onnx"``, the
+    last where it lists both), or None where it imports none. The one reading of it: the constant folder and the
+    TVM import (:func:`hybridperf.frontends.onnx_import.from_onnx`) each take it from here."""
+    found = None
+    for imp in model.opset_import:
+        if (imp.domain or "") in _DEFAULT_DOMAINS:
+            found = imp.version
+    return found
 
 #: ops never folded, with the reason
 _NO_FOLD = {
@@ -428,7 +443,8 @@ class _Folder:
 
     def __init__(self, model: onnx.ModelProto, max_elements: int) -> None:
         self.max_elements = max_elements
-        self.opsets = {(d.domain or ""): d.version for d in model.opset_import}
+        opset = default_opset(model)
+        self.opset = _FOLD_OPSET if opset is None else opset
         self.inits = {t.name: t for t in model.graph.initializer}
         self.consts: dict[str, np.ndarray] = {}
         self.new: dict[str, np.ndarray] = {}  # folded values, to become initializers
@@ -510,7 +526,7 @@ class _Folder:
                 from onnx.reference import ReferenceEvaluator  # noqa: PLC0415 - ~0.3 s, only when needed
 
                 feeds = {n: v for n, v in zip(node.input, vals) if n}
-                ev = ReferenceEvaluator(node, opsets={"": self.opsets.get("", 17)})
+                ev = ReferenceEvaluator(node, opsets={"": self.opset})
                 return list(ev.run(None, feeds))
         except Exception:  # noqa: BLE001 - an op we cannot evaluate simply stays a node
             return None
@@ -825,31 +841,39 @@ def check_graph(model: onnx.ModelProto, source: str = "model") -> None:
     """Refuse a graph that is not valid ONNX in the ways a frontend would mis-price or misreport
     (:class:`~hybridperf.errors.ModelLoadError`, one line naming the name or node and the fix).
 
-    Checked on the top-level graph with sets of names, not ``onnx.checker`` (which also rejects models
-    onnxruntime runs): a name defined twice (two graph inputs, two initializers, two nodes writing one
-    output, a node writing a graph input), a graph input with an empty name, an empty name for a required
-    node input, a node reading a name nothing defines, a cycle, and ``strides`` / ``dilations`` below 1.
-    Until 2026-12-04 the last writer of a duplicated name was priced and the other dropped, and the rest
-    failed inside TVM with its own words (``Found null pointer node``, ``'ghost'``, ``integer division
-    or modulo by zero``).
+    Checked with sets of names, not ``onnx.checker`` (which also rejects models onnxruntime runs): a name
+    defined twice (two graph inputs, two initializers, two nodes writing one output, a node writing a graph
+    input), a graph input with an empty name, an empty name for a required node input, a node reading a
+    name nothing defines, a cycle, and ``strides`` / ``dilations`` below 1. Until 2026-12-04 the last writer
+    of a duplicated name was priced and the other dropped, and the rest failed inside TVM with its own words
+    (``Found null pointer node``, ``'ghost'``, ``integer division or modulo by zero``).
+
+    The same rules hold in every subgraph (the bodies of ``If``, ``Loop``, ``Scan``, at any depth), whose
+    nodes may also read the names of the graphs enclosing them; the message names the subgraph by its node
+    and attribute (until 2026-12-04 only the top-level graph was checked).
     """
+    opset = next((imp.version for imp in model.opset_import if (imp.domain or "") in _DEFAULT_DOMAINS), 1)
+    _check_scope(model.graph, f"{source}: ", frozenset(), opset)
+
+
+def _check_scope(g: onnx.GraphProto, where: str, outer: frozenset[str], opset: int) -> None:
+    """:func:`check_graph`'s rules on ``g``, then on each of its subgraphs; ``where`` starts each message (the
+    source, and the subgraph's place), ``outer`` holds the names the graphs enclosing ``g`` define."""
     from hybridperf.errors import ModelLoadError  # noqa: PLC0415
 
-    g = model.graph
-    opset = next((imp.version for imp in model.opset_import if (imp.domain or "") in _DEFAULT_DOMAINS), 1)
     inits = [t.name for t in g.initializer] + [sp.values.name for sp in g.sparse_initializer]
     seen: set[str] = set()
     for vi in g.input:
         if not vi.name:
-            raise ModelLoadError(f"{source}: a graph input has an empty name; name it (and the node inputs that read "
+            raise ModelLoadError(f"{where}a graph input has an empty name; name it (and the node inputs that read "
                                  "it) and re-export the model")
         if vi.name in seen:
-            raise ModelLoadError(f"{source}: graph input {vi.name!r} is declared twice; keep one and re-export the model")
+            raise ModelLoadError(f"{where}graph input {vi.name!r} is declared twice; keep one and re-export the model")
         seen.add(vi.name)
     defined = set(seen)
     for name in inits:
         if name in defined and name not in seen:
-            raise ModelLoadError(f"{source}: initializer {name!r} is stored twice; keep one and re-export the model")
+            raise ModelLoadError(f"{where}initializer {name!r} is stored twice; keep one and re-export the model")
         defined.add(name)
     writer: dict[str, int] = {}
     for i, node in enumerate(g.node):
@@ -858,31 +882,40 @@ def check_graph(model: onnx.ModelProto, source: str = "model") -> None:
                 continue
             if o in writer:
                 raise ModelLoadError(
-                    f"{source}: tensor {o!r} is written by two nodes ({_node_text(g.node[writer[o]], writer[o])} and "
+                    f"{where}tensor {o!r} is written by two nodes ({_node_text(g.node[writer[o]], writer[o])} and "
                     f"{_node_text(node, i)}); ONNX names each tensor once: rename one output and re-export the model")
             if o in defined:
                 what = "graph input" if o in seen else "initializer"
-                raise ModelLoadError(f"{source}: {_node_text(node, i)} writes {o!r}, which is also a {what}; "
+                raise ModelLoadError(f"{where}{_node_text(node, i)} writes {o!r}, which is also a {what}; "
                                      "rename the output and re-export the model")
             writer[o] = i
     defined.update(writer)
+    visible = defined | outer
+    enclosing = "" if not outer else " of this or an enclosing graph"
     for i, node in enumerate(g.node):
         for k, name in enumerate(node.input):
             if not name and _required_input(node, k, opset):
-                raise ModelLoadError(f"{source}: {_node_text(node, i)} has an empty name for its required input "
+                raise ModelLoadError(f"{where}{_node_text(node, i)} has an empty name for its required input "
                                      f"#{k}; connect it to a tensor and re-export the model")
-            if name and name not in defined:
+            if name and name not in visible:
                 raise ModelLoadError(
-                    f"{source}: {_node_text(node, i)} reads {name!r}, which no graph input, initializer or node "
-                    f"defines; add {name!r} as a graph input or re-export the model")
+                    f"{where}{_node_text(node, i)} reads {name!r}, which no graph input, initializer or "
+                    f"node{enclosing} defines; add {name!r} as a graph input or re-export the model")
         for a in node.attribute:
             if a.name in _POSITIVE_ATTRS and a.type == onnx.AttributeProto.INTS and any(v < 1 for v in a.ints):
-                raise ModelLoadError(f"{source}: {_node_text(node, i)} has {a.name}={list(a.ints)}; each must be "
+                raise ModelLoadError(f"{where}{_node_text(node, i)} has {a.name}={list(a.ints)}; each must be "
                                      "at least 1: fix the attribute and re-export the model")
     cycle = _cycle_node(g, writer)
     if cycle is not None:
-        raise ModelLoadError(f"{source}: {_node_text(g.node[cycle], cycle)} depends on its own output (the graph has "
+        raise ModelLoadError(f"{where}{_node_text(g.node[cycle], cycle)} depends on its own output (the graph has "
                              "a cycle); ONNX graphs are acyclic: re-export the model")
+    inner = frozenset(visible)
+    for i, node in enumerate(g.node):
+        for a in node.attribute:
+            subs = [a.g] if a.HasField("g") else list(a.graphs)
+            for j, sub in enumerate(subs):
+                place = f"{a.name}[{j}]" if len(subs) > 1 else a.name
+                _check_scope(sub, f"{where}{place} of {_node_text(node, i)}: ", inner, opset)
 
 
 def _cycle_node(g: onnx.GraphProto, writer: Mapping[str, int]) -> int | None:

@@ -24,10 +24,82 @@ from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, Uns
 from hybridperf.frontends.common import LoadedModel, _param_shapes
 
 
-__all__ = ["load_exported_program", "load_pt2", "load_torch"]
+__all__ = ["TORCH_LOGGER", "load_exported_program", "load_pt2", "load_torch", "torch_logs_captured"]
 
 
 _TORCH_HINT = "install the optional extra: pip install 'hybridperf[torch]'"
+
+#: the logger that receives, at DEBUG, what PyTorch logged while :class:`torch_logs_captured` held its logging (the
+#: CLI shows it with ``-v``): a failed export is one error, not torch's lines beside it
+TORCH_LOGGER = "hybridperf.torch"
+
+
+class torch_logs_captured:  # noqa: N801 - a context manager read as a phrase, like tvm_compat.native_log_captured
+    """Keep PyTorch's log records off every handler while ``torch.export`` runs; afterwards :attr:`records` holds them,
+    each is logged at DEBUG to :data:`TORCH_LOGGER` as its formatted message, and the handlers are as they were.
+
+    A failed export logs before it raises (``failed while running evaluate_expr(...)`` at ERROR, ``failed during
+    evaluate_expr`` at WARNING, through the stream handlers torch installs on its own loggers), and until 2026-12-04
+    those lines reached stderr beside the one error the export becomes. A record is torch's when its logger is
+    ``torch`` or below it; the filter sits on the handlers of those loggers, of the root logger and on
+    :data:`logging.lastResort` (where a record goes that no handler takes), so other records pass as before.
+
+    What torch prints onto ``sys.stderr`` meanwhile is held too and logged the same way: a failed export prints the
+    partial FX graph it traced there (``torch.export._trace``; until 2026-12-04 a dozen lines of ``def forward``
+    before the one error).
+    """
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+        self._kept: set[int] = set()  # ids of the records kept (held in records, so no id is reused meanwhile)
+        self._handlers: list[Any] = []
+        self._stderr: Any = None
+        self._printed: Any = None
+
+    def filter(self, record: Any) -> bool:
+        """False for a record of torch's (kept in :attr:`records`), True for any other."""
+        if record.name == "torch" or record.name.startswith("torch."):
+            if id(record) not in self._kept:  # a record meets each handler on its way: kept once
+                self._kept.add(id(record))
+                self.records.append(record)
+            return False
+        return True
+
+    def __enter__(self) -> torch_logs_captured:
+        import logging
+
+        loggers = [logging.getLogger()] + [
+            lg for name, lg in list(logging.Logger.manager.loggerDict.items())
+            if isinstance(lg, logging.Logger) and (name == "torch" or name.startswith("torch."))]
+        seen: set[int] = set()
+        for h in [h for lg in loggers for h in lg.handlers] + [logging.lastResort]:
+            if h is not None and id(h) not in seen:
+                seen.add(id(h))
+                h.addFilter(self)
+                self._handlers.append(h)
+        import io
+        import sys
+
+        self._stderr, self._printed = sys.stderr, io.StringIO()
+        sys.stderr = self._printed
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        import logging
+
+        import sys
+
+        sys.stderr = self._stderr
+        for h in self._handlers:
+            h.removeFilter(self)
+        self._handlers = []
+        log = logging.getLogger(TORCH_LOGGER)
+        for r in self.records:
+            log.debug("%s: %s", r.name, r.getMessage())
+        printed = self._printed.getvalue().strip() if self._printed is not None else ""
+        if printed:
+            log.debug("printed on stderr: %s", printed)
+        return False
 
 
 def _import_torch():
@@ -125,7 +197,7 @@ def _reexport(ep: Any, program: Any, convert: Any, torch: Any) -> Any:
     _Fixed.forward.__signature__ = inspect.Signature(
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in tensors])
-    with torch.no_grad():
+    with torch.no_grad(), torch_logs_captured():
         return torch.export.export(_Fixed(), tuple(tensors.values()), dynamic_shapes=_dynamic_shapes(ep, tensors, torch))
 
 
@@ -170,7 +242,7 @@ def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
     for decompose in (False, True):
         importer = ExportedProgramImporter()
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), torch_logs_captured():
                 warnings.simplefilter("ignore")
                 program = ep.run_decompositions() if decompose else ep
                 mod = importer.from_exported_program(program, False, False, False, dict(_CONVERTERS))
@@ -584,7 +656,7 @@ def load_torch(module: Any, example_inputs: Sequence[Any] | Any, source: str | N
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch_logs_captured():  # the failure is our one line, not torch's log lines too
             ep = torch.export.export(module, example_inputs, kwargs)
     except Exception as exc:  # noqa: BLE001 - export raises many kinds (Unsupported, UserError, ...)
         raise ModelLoadError(f"{source}: torch.export.export failed ({_export_failure(exc)}); {_export_hint(exc)}") from exc

@@ -125,10 +125,24 @@ class Measurement:
             return shape[0] if shape else None
         return None
 
+    @property
+    def known_load_avg_1m(self) -> float | None:
+        """:attr:`load_avg_1m` as a record writes it: None (JSON null, an empty CSV cell) where the platform gave
+        none (``-1.0``, :func:`_load_avg_1m`)."""
+        load = self.load_avg_1m
+        return None if load is None or load < 0 else load
+
     def to_dict(self) -> dict[str, Any]:
+        """Every field as stored, ``-1.0`` for an unknown load average included (what :meth:`from_dict` reads back;
+        :meth:`to_record` is what a user's record holds)."""
         d = asdict(self)
         d["input_shapes"] = {k: list(v) for k, v in self.input_shapes.items()}
         return d
+
+    def to_record(self) -> dict[str, Any]:
+        """:meth:`to_dict` as a record written for the user holds it: an unknown load average as None
+        (:attr:`known_load_avg_1m`)."""
+        return {**self.to_dict(), "load_avg_1m": self.known_load_avg_1m}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Measurement:
@@ -707,7 +721,8 @@ def measure_in_process(
 
 def _load_avg_1m() -> float:
     """The 1-minute load average; -1.0 where the platform gives none (records write it unknown: JSON null, CSV
-    empty; until 2026-12-04 an ``OSError`` of ``os.getloadavg`` lost the measurement)."""
+    empty: :attr:`Measurement.known_load_avg_1m`; until 2026-12-04 an ``OSError`` of ``os.getloadavg`` lost the
+    measurement)."""
     try:
         return float(os.getloadavg()[0])
     except (AttributeError, OSError):
@@ -801,8 +816,9 @@ CSV_FIELDS = (
 
 
 def csv_row(m: Measurement, **extra: Any) -> dict[str, Any]:
-    """A flat row (no per-node data) for CSV files; ``extra`` columns are appended."""
-    d = m.to_dict()
+    """A flat row (no per-node data) for CSV files; ``extra`` columns are appended. An unknown load average is None
+    (an empty cell): until 2026-12-04 the rows of ``calibrate --measure``'s rounds held ``-1.0``."""
+    d = m.to_record()
     row = {k: d.get(k) for k in CSV_FIELDS if k not in ("input_shapes", "batch")}
     row["input_shapes"] = ";".join(f"{k}={'x'.join(map(str, v))}" for k, v in m.input_shapes.items())
     row["batch"] = m.batch

@@ -58,7 +58,7 @@ def to_text(m: Any) -> str:
         f"model     {m.model}  inputs {inputs_text(m.input_shapes)}",
         f"runtime   {m.runtime} {m.runtime_version}{_optimization(m)} on {m.device} ({m.cpu_model}), "
         f"{m.threads} thread(s), load avg "
-        f"{'unknown' if m.load_avg_1m is None or m.load_avg_1m < 0 else f'{m.load_avg_1m:.2f}'}"
+        f"{'unknown' if m.known_load_avg_1m is None else f'{m.known_load_avg_1m:.2f}'}"
         + _contention(getattr(m, "contention", None)),
         f"latency   median {fmt_time(m.latency_s)}"
         + (f"  fastest {fmt_time(m.latency_min_s)}" if m.latency_min_s is not None else "")

@@ -1,0 +1,315 @@
+"""Defects found 2026-12-04 (night): a closed pipe turned failures into exit 0; ``measure --out`` replaced a file that
+held no measure record; ``check_graph`` did not look inside If / Loop / Scan bodies; an in-memory ONNX proto got no
+dynamic-quantization hint on an integer-only device; a failed ``torch.export`` put torch's log lines on stderr.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from hybridperf.cli import ExitCode, _PipeSafe, main, run_guarded
+
+CLI = [sys.executable, "-m", "hybridperf"]
+RESNET_LIKE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "resnet_like.onnx")
+
+
+def _vi(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def _model(nodes, inputs, outputs, inits=(), name="g"):
+    m = helper.make_model(helper.make_graph(nodes, name, inputs, outputs, list(inits)),
+                          opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def _closed(argv, tmp_path, close_out=True, close_err=False):
+    """Run the CLI with stdout and / or stderr a pipe whose reader is gone; the exit code."""
+    r, w = os.pipe()
+    os.close(r)
+    env = {**os.environ, "HYBRIDPERF_HOME": str(tmp_path / "home")}
+    try:
+        p = subprocess.run(CLI + argv, stdout=w if close_out else subprocess.DEVNULL,
+                           stderr=w if close_err else subprocess.PIPE, env=env, timeout=300)
+    finally:
+        os.close(w)
+    return p.returncode, (p.stderr or b"").decode()
+
+
+# --------------------------------------------------------------------------- 1. a closed pipe keeps the exit code
+
+
+@pytest.mark.parametrize("close_out, close_err", [(True, False), (True, True)])
+def test_check_over_budget_into_a_closed_pipe_is_still_exit_1(tmp_path, close_out, close_err):
+    # until 2026-12-04 `hybridperf check m.onnx --max-latency 1ns | head -0` exited 0: the BrokenPipeError of its
+    # table was mapped to 0 wherever it came from, and a CI gate read a budget exceeded as a pass
+    code, err = _closed(["check", RESNET_LIKE, "-d", "t4", "--batch", "1", "--max-latency", "1ns"], tmp_path,
+                        close_out, close_err)
+    assert code == ExitCode.BUDGET_EXCEEDED
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize("close_out, close_err", [(True, False), (False, True)])
+def test_every_model_failed_into_a_closed_pipe_is_still_exit_2(tmp_path, close_out, close_err):
+    # until 2026-12-04 `predict-many DIR` with every model failed exited 0 when stdout (its table) or stderr (its error
+    # line, printed by the command itself) was a closed pipe
+    d = tmp_path / "models"
+    d.mkdir()
+    for name in ("a.onnx", "b.onnx"):
+        (d / name).write_text("junk\n")
+    code, err = _closed(["predict-many", str(d), "-d", "t4"], tmp_path, close_out, close_err)
+    assert code == ExitCode.INPUT_ERROR
+    if not close_err:  # the error line still reaches an open stderr, alone
+        assert err.startswith("hybridperf: error: every model failed (2 of 2") and err.count("\n") == 1
+
+
+def test_a_successful_command_into_a_closed_stdout_is_quiet_exit_0(tmp_path):
+    code, err = _closed(["predict", RESNET_LIKE, "-d", "t4", "--batch", "1", "--format", "json"], tmp_path)
+    assert (code, err) == (0, "")
+
+
+class _Gone(io.StringIO):
+    """A stream whose reader is gone: every write and flush raises BrokenPipeError."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_pipe_safe_drops_text_after_a_closed_pipe():
+    s = _PipeSafe(_Gone())
+    assert s.write("abc") == 3 and s.pipe_closed
+    s.flush()
+    print("more", file=s, flush=True)  # dropped, no error
+    assert s.getvalue() == ""  # any other attribute is the stream's
+
+
+def test_a_broken_pipe_of_another_pipe_is_an_internal_error(capsys):
+    # until 2026-12-04 every BrokenPipeError out of a command was exit 0, also one from a pipe to a worker process
+    def command(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    class Args:
+        verbose = False
+
+    assert run_guarded(command, Args()) == ExitCode.INTERNAL_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("hybridperf: internal error: BrokenPipeError")
+
+
+def test_main_puts_the_streams_back(capsys):
+    out, err = sys.stdout, sys.stderr
+    assert main(["bogus"]) == ExitCode.INPUT_ERROR
+    assert (sys.stdout, sys.stderr) == (out, err)
+
+
+# --------------------------------------------------------------------------- 2. measure --out onto another file
+
+
+@pytest.fixture
+def faked_measure(tmp_path, monkeypatch):
+    """A relu model in the working folder and ``measure`` faked: the timing would not be reached."""
+    pytest.importorskip("onnxruntime")
+    import hybridperf.measure.host as host
+    import hybridperf.measure.onnxruntime as ortm
+
+    monkeypatch.chdir(tmp_path)
+    onnx.save(_model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [2, 3])], [_vi("y", [2, 3])]),
+              str(tmp_path / "m.onnx"))
+    monkeypatch.setattr(host, "host_threads", lambda: 1)
+    calls = []
+
+    def fake(model, *a, **k):
+        calls.append(model)
+        raise AssertionError("measured although --out was refused")
+
+    monkeypatch.setattr(ortm, "measure", fake)
+    return calls
+
+
+@pytest.mark.parametrize("name, text", [("notes.csv", "a,b\n1,2\n3,4\n"), ("other.json", '{"a": 1}\n')])
+def test_out_onto_a_file_that_is_no_measure_record_is_refused(faked_measure, tmp_path, capsys, name, text):
+    # until 2026-12-04 `measure m.onnx --out notes.csv` replaced the user's CSV with the record, and said so on stderr
+    # only afterwards ("replaced a file that held no measure record (12 bytes)")
+    (tmp_path / name).write_text(text)
+    assert main(["measure", "m.onnx", "--no-subnormal-scan", "--out", name]) == ExitCode.INPUT_ERROR
+    out, err = capsys.readouterr()
+    size = len(text.encode())
+    assert out == "" and err == (f"hybridperf: error: --out {name}: the file there is no measure record ({size} bytes), "
+                                 "so it is not replaced; choose another --out path, or delete that file first\n")
+    assert (tmp_path / name).read_text() == text  # nothing written
+    assert faked_measure == []  # refused before measuring
+
+
+# --------------------------------------------------------------------------- 3. check_graph inside subgraphs
+
+
+def _if_model(then_nodes, then_out="t"):
+    """``y = If(c) then <then_nodes> else Neg(x)``: the branches read ``x`` from the enclosing graph."""
+    then_g = helper.make_graph(then_nodes, "then", [], [_vi(then_out, [2, 3])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [], [_vi("e", [2, 3])])
+    node = helper.make_node("If", ["c"], ["y"], name="if1", then_branch=then_g, else_branch=else_g)
+    c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    return _model([node], [_vi("x", [2, 3]), c], [_vi("y", [2, 3])])
+
+
+def test_a_node_inside_an_if_branch_reading_nothing_is_refused(tmp_path, capsys):
+    # until 2026-12-04 check_graph looked at the top-level graph only: a then_branch node reading a name nothing
+    # defines passed it and failed later in the frontend's own words
+    from hybridperf.errors import ModelLoadError
+    from hybridperf.frontends.normalize import check_graph
+
+    m = _if_model([helper.make_node("Relu", ["ghost"], ["t"], name="bad")])
+    with pytest.raises(ModelLoadError) as got:
+        check_graph(m, "m.onnx")
+    assert str(got.value) == ("m.onnx: then_branch of node 'if1' (If): node 'bad' (Relu) reads 'ghost', which no graph "
+                              "input, initializer or node of this or an enclosing graph defines; add 'ghost' as a graph "
+                              "input or re-export the model")
+    path = tmp_path / "if.onnx"
+    onnx.save(m, str(path))
+    assert main(["predict", str(path), "-d", "t4"]) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "then_branch of node 'if1' (If): node 'bad' (Relu) reads 'ghost'" in err
+
+
+def test_a_branch_reading_the_enclosing_graph_passes():
+    from hybridperf.frontends.normalize import check_graph
+
+    check_graph(_if_model([helper.make_node("Relu", ["x"], ["t"])]))
+
+
+def test_the_rules_hold_at_any_depth():
+    # a Loop body inside an If branch, with two nodes writing one tensor and a zero stride
+    from hybridperf.errors import ModelLoadError
+    from hybridperf.frontends.normalize import check_graph
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Relu", ["v_in"], ["v_out"]),
+         helper.make_node("Neg", ["v_in"], ["v_out"], name="twice")], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []), _vi("v_in", [2, 3])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), _vi("v_out", [2, 3])])
+    loop = helper.make_node("Loop", ["", "c", "x"], ["t"], name="loop1", body=body)
+    with pytest.raises(ModelLoadError, match=r"^m: then_branch of node 'if1' \(If\): body of node 'loop1' \(Loop\): "
+                                             r"tensor 'v_out' is written by two nodes \(Relu node #1 and node 'twice' "
+                                             r"\(Neg\)\)"):
+        check_graph(_if_model([loop]), "m")
+    w = numpy_helper.from_array(np.ones((3, 3, 1, 1), np.float32), "w")
+    conv = helper.make_graph([helper.make_node("Conv", ["x4", "w"], ["t"], strides=[0, 1], name="c0")], "then",
+                             [], [_vi("t", None)], [w])
+    node = helper.make_node("If", ["c"], ["y"], name="if1", then_branch=conv,
+                            else_branch=helper.make_graph([helper.make_node("Neg", ["x4"], ["e"])], "else", [],
+                                                          [_vi("e", None)]))
+    m = _model([node], [_vi("x4", [1, 3, 4, 4]), helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+               [_vi("y", None)])
+    with pytest.raises(ModelLoadError, match=r"then_branch of node 'if1' \(If\): node 'c0' \(Conv\) has strides=\[0, 1\]"):
+        check_graph(m, "m")
+
+
+# --------------------------------------------------------------------------- 4. the hint for an in-memory proto
+
+
+def _dynamic_matmul() -> onnx.ModelProto:
+    w = numpy_helper.from_array(np.ones((4, 4), np.int8), "w")
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+             helper.make_node("MatMulInteger", ["xq", "w", "xz"], ["acc"]),
+             helper.make_node("Cast", ["acc"], ["accf"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["accf", "xs"], ["y"])]
+    return _model(nodes, [_vi("x", [2, 4])], [_vi("y", [2, 4])], [w], name="dyn")
+
+
+def test_an_in_memory_dynamically_quantized_proto_gets_the_hint():
+    # until 2026-12-04 the hint read the model's file: hybridperf.predict(proto, "ethos-u55") said only "quantize the
+    # model", which it already was
+    import hybridperf
+    from hybridperf.errors import SpecError
+
+    proto = _dynamic_matmul()
+    with pytest.raises(SpecError, match=r"already quantized dynamically \(DynamicQuantizeLinear\).*quantize_static"):
+        hybridperf.predict(proto, "ethos-u55")
+    analyzed = hybridperf.analyze(proto)  # analysed first, priced after: the proto is gone by then
+    assert analyzed.dynamic_quant_ops == ("DynamicQuantizeLinear",)
+    with pytest.raises(SpecError, match=r"already quantized dynamically \(DynamicQuantizeLinear\)"):
+        hybridperf.predict_on(analyzed, "ethos-u55")
+
+
+def test_dynamic_quant_ops_looks_inside_subgraphs_and_a_float_proto_has_none():
+    from hybridperf.analysis.int8 import dynamic_quant_ops
+
+    branch = helper.make_graph([helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"])], "b", [],
+                               [helper.make_tensor_value_info("q", TensorProto.UINT8, [2, 3])])
+    node = helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)
+    assert dynamic_quant_ops(_model([node], [_vi("x", [2, 3])], [_vi("y", None)])) == ("DynamicQuantizeLinear",)
+    assert dynamic_quant_ops(_model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [2, 3])],
+                                    [_vi("y", [2, 3])])) == ()
+
+
+# --------------------------------------------------------------------------- 5. torch's log lines on an export failure
+
+
+def test_torch_log_records_are_held_off_its_handlers_and_restored(caplog):
+    # until 2026-12-04 a failed torch.export logged "failed while running evaluate_expr(...)" through torch's own
+    # stream handler, on stderr beside the one error line (the logger layout here is torch's: a handler on "torch",
+    # propagate off, records from a logger below it); no torch needed
+    from hybridperf.frontends.torch_export import TORCH_LOGGER, torch_logs_captured
+
+    top, below = logging.getLogger("torch"), logging.getLogger("torch.fx.experimental.recording")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    saved = top.propagate, top.level
+    top.addHandler(handler)
+    top.propagate = False
+    top.setLevel(logging.WARNING)
+    try:
+        caplog.set_level(logging.DEBUG, logger=TORCH_LOGGER)
+        with torch_logs_captured() as held:
+            below.error("failed while running evaluate_expr(*(u0 > 0,))")
+            logging.getLogger("hybridperf.other").warning("not torch's")  # passes as before
+        assert stream.getvalue() == ""
+        assert [r.getMessage() for r in held.records] == ["failed while running evaluate_expr(*(u0 > 0,))"]
+        assert ("hybridperf.torch", logging.DEBUG, "torch.fx.experimental.recording: failed while running "
+                "evaluate_expr(*(u0 > 0,))") in caplog.record_tuples
+        assert "not torch's" in caplog.text
+        below.error("after")  # the handler as it was
+        assert stream.getvalue() == "after\n"
+    finally:
+        top.removeHandler(handler)
+        top.propagate, top.level = saved
+
+
+@pytest.mark.torch
+def test_a_failed_torch_export_is_one_error_and_no_torch_lines(tmp_path):
+    # until 2026-12-04 torch's own log lines ("failed while running evaluate_expr") preceded the ModelLoadError
+    pytest.importorskip("torch")
+    script = tmp_path / "export.py"
+    script.write_text(
+        "import torch, hybridperf\n"
+        "from hybridperf.errors import ModelLoadError\n"
+        "class M(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x.nonzero().shape[0] > 2 and x or -x\n"  # sized by its values: export fails
+        "try:\n"
+        "    hybridperf.analyze(M(), torch.randn(4, 4))\n"
+        "except ModelLoadError as exc:\n"
+        "    print(type(exc).__name__)\n")
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "HYBRIDPERF_HOME": str(tmp_path / "home")})
+    assert p.stdout == "ModelLoadError\n"
+    # torch's log format ("W1204 20:00:00.000000 123 torch/fx/...] failed during evaluate_expr(...)"); a Python
+    # warning of torch's is not a log line and not judged here
+    assert not re.search(r"^[DIWE]\d{4} ", p.stderr, re.M) and "evaluate_expr" not in p.stderr, p.stderr
+    # nor the partial graph torch.export prints onto stderr when it fails (torch 2.14: "def forward(self, ...")
+    assert "def forward" not in p.stderr, p.stderr
