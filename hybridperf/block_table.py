@@ -562,10 +562,7 @@ class BlockTable:
             why = self._unknown(keys)
         else:
             why = f"{next(d.spec.id for d in self._devices if d.kind == 'session')} is priced through the session"
-        model, boundaries = _built(build, name, why)
-        if len(boundaries) != len(keys) - 1:
-            raise InputError(f"{len(keys)} block keys need {len(keys) - 1} tensors between blocks; "
-                             f"build() gave {len(boundaries)}")
+        model, boundaries = _built(build, name, why, len(keys))
         s = self.session
         analyzed = s.analyze(model)
         preds = {d.spec.id: s.predict_on(analyzed, d.spec, self.precision, residual=self._residual(d))
@@ -581,7 +578,8 @@ class BlockTable:
         return out
 
     def _verify(self, keys: tuple, build: Any, got: dict[str, TablePrediction], name: str) -> None:
-        model, _ = _built(build, name, f"verify_every={self.verify_every} re-checks this variant through the session")
+        model, _ = _built(build, name, f"verify_every={self.verify_every} re-checks this variant through the session",
+                          len(keys))
         analyzed = self.session.analyze(model)
         self.verified += 1
         for dev in self._devices:
@@ -665,11 +663,12 @@ class BlockTable:
             if did in launches:
                 bd, ls = launches[did]
                 hw = bd.host_weights or (1.0,) * len(ls)
+                priced = bd.priced_precisions
                 for j, ln in enumerate(ls):
                     g = rec_group[ln.op_indices[0]]
                     lcols[g][GROUPS.index(bd.group[j])].append(bd.device_s[j])
-                    if bd.group[j] != "roofline":  # ZeroShotGpu.apply: the precisions the operator model priced
-                        priced_at[g].add(bd.precisions[j])
+                    if priced[j] is not None:
+                        priced_at[g].add(priced[j])
                     weights[g].append(hw[j])
                     # a launch's cost is at the precision override already (ZeroShotGpu prices it so)
                     dynamic[g].append(price(ln.cost, ln.precision, dev.spec).dynamic_energy_j)
@@ -846,8 +845,10 @@ def _variant_keys(name: str, keys: Any) -> tuple:
     return keys
 
 
-def _built(build: Any, name: str, why: str) -> tuple[Any, tuple[str, ...]]:
-    """``build()``, checked: ``(model, tensor names between blocks)``; ``why``: the block that makes it needed."""
+def _built(build: Any, name: str, why: str, n_keys: int) -> tuple[Any, tuple[str, ...]]:
+    """``build()``, checked: ``(model, tensor names between blocks)``, ``n_keys - 1`` names for a variant of ``n_keys``
+    blocks; ``why``: the block that makes it needed. Every call of a ``build`` is checked here (until 2026-12-04 the
+    ``verify_every`` re-check took a build giving the wrong count of names)."""
     if not callable(build):
         raise InputError(f"{why} and {name} is {build!r:.60}: pass {name}=a callable returning (model, tensor names "
                          "between blocks) to predict it through the session and learn its blocks")
@@ -862,6 +863,9 @@ def _built(build: Any, name: str, why: str) -> tuple[Any, tuple[str, ...]]:
     bad = [b for b in boundaries if not isinstance(b, str)]
     if bad:
         raise InputError(f"{name}() must return (model, tensor names between blocks): {bad[0]!r:.60} is no tensor name")
+    if len(boundaries) != n_keys - 1:
+        raise InputError(f"{n_keys} block keys need {n_keys - 1} tensors between blocks; "
+                         f"{name}() gave {len(boundaries)}")
     return model, boundaries
 
 

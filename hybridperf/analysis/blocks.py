@@ -886,8 +886,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     from cached segments; returns a :class:`Composed`, or the whole model imported
     (:class:`~hybridperf.frontends.common.LoadedModel`) where it takes the whole-model path."""
     from hybridperf.frontends.common import is_onnx_proto
-    from hybridperf.frontends.load import importable_onnx
-    from hybridperf.frontends.normalize import check_computes, normalize
+    from hybridperf.frontends.load import normalized_onnx, proto_source
     from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
 
     blocks: BlockCache = cache.blocks
@@ -895,13 +894,11 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     c = time.perf_counter
     t0 = c()
     if is_onnx_proto(model):
-        source, proto, inplace = f"<onnx.ModelProto {model.graph.name or 'model'}>", model, False
+        source, proto, inplace = proto_source(model), model, False
     else:
         source, proto, inplace = str(Path(model)), load_onnx_proto(model), True
-    proto = importable_onnx(proto, source)
     t1 = c()
-    res = normalize(proto, shapes, batch, inplace=inplace)
-    check_computes(res, source)
+    res = normalized_onnx(proto, shapes, batch, source, inplace)
     t2 = c()
     t["load_s"], t["normalize_s"] = t1 - t0, t2 - t1
     norm = res.model

@@ -75,6 +75,21 @@ def resolve_device(device, warn_busy: bool = True):
     return ref
 
 
+def device_spec_of(device):
+    """The sheet of ``device`` for a command: :func:`resolve_device` (``host`` probed first where it must be), parsed
+    once; a sheet file's busy-probe warning (:func:`warn_busy_sheet`) reads that parsed sheet. Until 2026-12-04
+    ``predict``, ``annotate``, ``report``, ``mig`` and ``predict-many`` parsed a ``-d my.yaml`` twice, once for the
+    warning and once to price on."""
+    from hybridperf.device.spec import load_spec, names_spec_file
+
+    sheet = names_spec_file(device)  # the one kind of device whose warning reads the parsed sheet
+    ref = resolve_device(device, warn_busy=not sheet)
+    spec = load_spec(ref)
+    if sheet:
+        warn_busy_sheet(device, ref, spec=spec)
+    return spec
+
+
 def warn_busy_sheet(device, ref, just_probed: bool = False, spec=None) -> None:
     """One warning line on stderr where the sheet ``ref`` of ``device`` (as :func:`resolve_device` returns it) is from
     a probe judged busy (:func:`hybridperf.measure.host.probe_warning`: ``host``'s cached sheet, or a sheet ``probe
@@ -178,7 +193,6 @@ def model_device_spec(args: argparse.Namespace):
     read first too, so a file that is not ONNX fails without the probe's seconds and its line on stderr."""
     from pathlib import Path
 
-    from hybridperf.device.spec import load_spec
     from hybridperf.frontends.load import check_model_file, is_onnx_file
     from hybridperf.measure.host import HOST_ID, CacheState, host_spec_state
 
@@ -188,7 +202,7 @@ def model_device_spec(args: argparse.Namespace):
         from hybridperf.frontends.onnx_import import load_onnx_proto
 
         load_onnx_proto(args.model)
-    return load_spec(resolve_device(args.device))
+    return device_spec_of(args.device)
 
 
 def native_stderr_silenced(enabled: bool = True):

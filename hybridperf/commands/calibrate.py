@@ -28,7 +28,7 @@ from pathlib import Path
 
 from hybridperf.cli import ExitCode
 from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
-from hybridperf.commands.calibrate_options import ParserDefault, refuse_unread, unread
+from hybridperf.commands.calibrate_options import MEASUREMENTS_DIR, ParserDefault, refuse_unread, stored_in, unread
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,16 +96,11 @@ def run(args: argparse.Namespace) -> ExitCode:
         return run_reset(args)
     if is_gpu_calibration(args):
         return run_gpu(args)
-    if args.measure is None and args.batch is not None:
-        raise InputError("--batch goes with --measure (the rows of --data carry their own shapes)")
     if args.measure is not None:
         if args.target is not None:
             raise InputError("--target goes with --data; --measure adapts to the fastest run (latency_min_s)")
         return run_measure(args)
-    if args.shots is not None:  # until 2026-12-04 ignored
-        raise InputError("--shots goes with --measure; a CPU --data adapts on K of its rows with --few-shot K "
-                         "--base-device ID")
-    refuse_unread(args, "cpu-data")  # --rounds, --threads, --models, --dtype: until 2026-12-04 ignored
+    refuse_unread(args, "cpu-data")  # --shots, --rounds, --threads, --models, --dtype: until 2026-12-04 ignored
     from hybridperf.measure.host import HOST_ID
 
     if args.device == HOST_ID:  # load_spec said "unknown device 'host'" until 2026-12-03
@@ -131,7 +126,6 @@ def run(args: argparse.Namespace) -> ExitCode:
         find_model_dir,
         load_table,
         mape,
-        user_model_dir,
     )
     from hybridperf.device.spec import load_spec
     from hybridperf.report.calibration import calibration_text
@@ -141,7 +135,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     X, y, groups, families, kt, rows = load_table(data, target=target)
     # --few-shot too: until 2026-12-04 a table featurized for another sheet adapted the base model silently
     _check_table_device(data, rows, spec.id)
-    out = Path(args.out) if args.out else user_model_dir() / spec.id
+    out = stored_in(spec.id, args.out)[0]
     if args.few_shot is not None:
         base_dir = find_model_dir(args.base_device)
         if base_dir is None:
@@ -190,31 +184,27 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
     import shutil
     from contextlib import ExitStack
 
-    from hybridperf.data import user_data_dir
     from hybridperf.errors import InputError
-    from hybridperf.measure.host import HOST_ID, host_dir, host_model_dir
-    from hybridperf.residual.model import user_model_dir
-    from hybridperf.residual.store import describe_stored, model_lock
+    from hybridperf.measure.host import HOST_ID
+    from hybridperf.residual.store import describe_stored, model_lock, remove_model
 
     given = unread(args, "reset")  # --rounds and --seed: until 2026-12-04 taken and ignored
     if given:
         raise InputError(f"--reset removes a stored calibration and takes only --device and --out; drop {', '.join(given)}")
-    is_host = args.device == HOST_ID
-    if is_host:
-        device, data = HOST_ID, host_dir() / "calibration"
+    if args.device == HOST_ID:
+        device = HOST_ID
     else:
         from hybridperf.device.spec import load_spec
 
         spec = load_spec(args.device)
         if spec.kind != "cpu":
             raise InputError(f"--reset removes a CPU calibration; {spec.id} is a {spec.kind}, whose adaptation is one "
-                             f"file: delete {user_model_dir() / spec.id}/gpu_adaptation-RUNTIME.json")
-        device, data = spec.id, user_data_dir() / "calibration" / spec.id
-    out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / device)
+                             f"file: delete {stored_in(spec.id, None)[0]}/gpu_adaptation-RUNTIME.json")
+        device = spec.id
+    out, data = stored_in(device, args.out)
     if args.out:  # the measurements --measure --out left in DIR (until 2026-12-04 under the data home: left there)
         from hybridperf.measure.calibrate import is_table_folder
 
-        data = out / OUT_MEASUREMENTS
         data = data if is_table_folder(data) else None  # a folder of the user's of that name is left alone
     try:
         # the locks run_measure takes: the measurements', then the model's (with --out, the model's covers both)
@@ -224,12 +214,12 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
                     held.enter_context(model_lock(d))
             before = describe_stored(out)
             if before is not None:
-                _remove_model(out)
+                remove_model(out)
             measured = data is not None and data.is_dir()
             if measured:
                 shutil.rmtree(data)
                 if args.out:
-                    _remove_empty([out])  # _remove_model left it for the measurements
+                    _remove_empty([out])  # remove_model left it for the measurements
     except OSError as exc:
         raise InputError(f"cannot remove the calibration of {device} in {out}: {exc.strerror or exc}") from exc
     result = {"device": device, "removed": before, "model_dir": str(out),
@@ -241,32 +231,6 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
 
     sys.stdout.write(reset_text(result) + "\n")
     return ExitCode.OK
-
-
-def _remove_model(directory: Path) -> None:
-    """Remove the model stored in ``directory``: its sidecar first (readers look for it first, so none loads half a
-    model), then the other files a model writes (:data:`~hybridperf.residual.store.MODEL_ENTRIES`), then the folder
-    where nothing else is in it (a folder of ``--out`` may hold the user's own files: they are left alone)."""
-    import shutil
-
-    from hybridperf.residual.model import SIDECAR_FILE
-    from hybridperf.residual.store import MODEL_ENTRIES
-
-    sidecar = directory / SIDECAR_FILE
-    if sidecar.is_dir() and not sidecar.is_symlink():  # a damaged store (until 2026-12-04 --reset failed on it)
-        shutil.rmtree(sidecar)
-    else:
-        sidecar.unlink(missing_ok=True)
-    for name in MODEL_ENTRIES:
-        p = directory / name
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink(missing_ok=True)
-    try:
-        directory.rmdir()
-    except OSError:  # other files: not the model's
-        pass
 
 
 def _check_table_device(data, rows, device: str) -> None:
@@ -316,13 +280,12 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
     if args.out:
         check_output_path(args.out, "--out", directory=True)
-        _check_out_measurements(Path(args.out) / OUT_MEASUREMENTS)
+        _check_out_measurements(Path(args.out) / MEASUREMENTS_DIR)
     from hybridperf.commands._common import native_stderr_silenced, resolve_device
     from hybridperf.measure.calibrate import collect_models, measure_rounds, write_tables
     from hybridperf.residual.cross_host import adapt_cross_host
-    from hybridperf.measure.host import HOST_ID, host_cpu, host_dir, host_model_dir, host_threads
+    from hybridperf.measure.host import HOST_ID, host_cpu, host_dir, host_threads
     from hybridperf.report.format import fmt_time
-    from hybridperf.residual.model import user_model_dir
 
     check_batch(args.batch)
     if args.device == HOST_ID and args.threads is not None and args.threads != host_threads():
@@ -358,13 +321,9 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         spec = _cpu_sheet(spec_ref)
         threads = args.threads or host_threads()
         takeover = None
-    out = Path(args.out) if args.out else (host_model_dir() if is_host else user_model_dir() / spec.id)
-    from hybridperf.data import user_data_dir
-
     # --out DIR: the measurements beside the model in DIR (until 2026-12-04 under the data home, where they replaced
     # those of the model predict uses, and `--reset` without --out then removed them)
-    data = out / OUT_MEASUREMENTS if args.out else (
-        host_dir() / "calibration" if is_host else user_data_dir() / "calibration" / spec.id)
+    out, data = stored_in(HOST_ID if is_host else spec.id, args.out)
     if not args.out:  # --out DIR was checked by check_output_path
         check_writable(out, "the calibrated model")  # before the measuring, not after
         check_writable(data, "the measurements")
@@ -626,11 +585,6 @@ def _sheet_measure_threads(spec, asked: int | None, usable: int) -> int:
                          "it where that many are free, or probe this machine (`hybridperf probe --out ID.yaml`) and "
                          "calibrate that sheet")
     return cores
-
-
-#: the folder of ``--out DIR`` that ``calibrate --measure`` stores its measurements in (the data home's layout:
-#: ``hosts/<key>/calibration``); ``--reset --out DIR`` removes it with the model
-OUT_MEASUREMENTS = "calibration"
 
 
 def _check_out_measurements(folder: Path) -> None:

@@ -21,6 +21,7 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
+from hybridperf.commands.calibrate_options import refuse_unread, stored_in
 from hybridperf.errors import InputError
 
 
@@ -61,7 +62,6 @@ def is_gpu_calibration(args: argparse.Namespace) -> bool:
 def run_gpu(args: argparse.Namespace) -> ExitCode:
     """Refuse what does not apply, read or measure, adapt, store (saying what it replaced), print the held-out error."""
     import json
-    from pathlib import Path
 
     from hybridperf.commands._common import check_output_path, native_stderr_silenced, warn_if_adaptation_worse
     from hybridperf.measure.gpu_calibration import (
@@ -75,14 +75,14 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
     )
     from hybridperf.measure.host import check_writable
     from hybridperf.report.gpu_calibration import gpu_calibration_text
-    from hybridperf.residual.model import user_model_dir
     from hybridperf.residual.zero_shot import adaptation_file
 
-    _refuse_cpu_options(args)
+    # the CPU calibration's options and the other GPU flow's, --rounds, --seed: until 2026-12-04 taken and ignored
+    refuse_unread(args, "gpu-measure" if args.measure is not None else "gpu-data")
     spec = _gpu_sheet(args)
     if args.out:
         check_output_path(args.out, "--out", directory=True)
-    out = Path(args.out) if args.out else user_model_dir() / spec.id
+    out = stored_in(spec.id, args.out)[0]
     check_writable(out, f"the GPU adaptation of {spec.id}")  # before anything is read, analysed or measured
     skipped: list[tuple[str, str]] = []
     if args.measure is not None:
@@ -119,33 +119,6 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     sys.stdout.write(gpu_calibration_text(result) + "\n")
     return ExitCode.OK
-
-
-def _refuse_cpu_options(args: argparse.Namespace) -> None:
-    """Options a GPU calibration would otherwise ignore: one line naming why (exit 2).
-
-    Raises
-    ------
-    InputError
-        A CPU calibration's option, or one of the other GPU flow's, was given.
-    """
-    for opt in ("few_shot", "base_device", "shots"):
-        if getattr(args, opt, None) is not None:
-            raise InputError(f"--{opt.replace('_', '-')} is for CPU calibration; a GPU calibration adapts on every "
-                             "measured model and reports leave-one-out error")
-    for opt, why in (("batch", "the rows carry their own batch (column batch)"),
-                     ("target", "a GPU calibration is labelled by latency_median_s"),
-                     ("threads", "GPU runtimes are not timed by thread count")):
-        if getattr(args, opt, None) is not None:
-            raise InputError(f"--{opt} is for CPU calibration: {why}")
-    if args.data is not None and getattr(args, "dtype", None) is not None:
-        raise InputError("--dtype goes with --measure: the rows of --data carry their own precision (column dtype)")
-    if args.measure is not None and getattr(args, "models", None) is not None:
-        raise InputError("--models goes with --data (where the rows' onnx_file are); --measure names its .pt2 files")
-    from hybridperf.commands.calibrate_options import refuse_unread
-
-    # --rounds, --seed (and whatever else this flow does not read): until 2026-12-04 taken and ignored
-    refuse_unread(args, "gpu-measure" if args.measure is not None else "gpu-data")
 
 
 def _gpu_sheet(args: argparse.Namespace):

@@ -1,4 +1,5 @@
-"""Which options each flow of ``hybridperf calibrate`` reads, and the refusal of one it would ignore.
+"""Which options each flow of ``hybridperf calibrate`` reads, the refusal of one it would ignore, and where a
+calibration stores (``--out``, else the user data directory).
 
 Shared by :mod:`hybridperf.commands.calibrate` (CPU flows, ``--reset``) and
 :mod:`hybridperf.commands.calibrate_gpu` (GPU flows), so that neither imports the other's module for it.
@@ -7,6 +8,7 @@ Shared by :mod:`hybridperf.commands.calibrate` (CPU flows, ``--reset``) and
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 class ParserDefault(int):
@@ -36,6 +38,25 @@ _GOES_WITH = {
     "models": "a GPU --data (the folder of the rows' onnx_file)", "dtype": "a GPU --measure",
 }
 
+#: refusals in words of their own (the fix for that flow), checked before the others in this order: flow -> option ->
+#: the whole line
+_GPU_CPU_ONLY = {
+    **{d: f"--{d.replace('_', '-')} is for CPU calibration; a GPU calibration adapts on every measured model and "
+          "reports leave-one-out error" for d in ("few_shot", "base_device", "shots")},
+    "batch": "--batch is for CPU calibration: the rows carry their own batch (column batch)",
+    "target": "--target is for CPU calibration: a GPU calibration is labelled by latency_median_s",
+    "threads": "--threads is for CPU calibration: GPU runtimes are not timed by thread count",
+}
+_OWN_WORDS: dict[str, dict[str, str]] = {
+    "cpu-data": {"batch": "--batch goes with --measure (the rows of --data carry their own shapes)",
+                 "shots": "--shots goes with --measure; a CPU --data adapts on K of its rows with --few-shot K "
+                          "--base-device ID"},  # until 2026-12-04 ignored
+    "gpu-measure": {**_GPU_CPU_ONLY, "models": "--models goes with --data (where the rows' onnx_file are); --measure "
+                                               "names its .pt2 files"},
+    "gpu-data": {**_GPU_CPU_ONLY, "dtype": "--dtype goes with --measure: the rows of --data carry their own precision "
+                                           "(column dtype)"},
+}
+
 _FLOW_WORDS = {"cpu-measure": "a CPU --measure", "cpu-data": "a CPU --data (tables already measured)",
                "gpu-measure": "a GPU --measure", "gpu-data": "a GPU --data (rows already measured)",
                "reset": "--reset"}
@@ -53,7 +74,8 @@ def unread(args: argparse.Namespace, flow: str) -> list[str]:
 
 
 def refuse_unread(args: argparse.Namespace, flow: str) -> None:
-    """Refuse the first option given that ``flow`` would ignore: one line naming the flow it goes with.
+    """Refuse the first option given that ``flow`` would ignore: one line, in the flow's own words where it has them
+    (:data:`_OWN_WORDS`, those first), else naming the flow the option goes with.
 
     Raises
     ------
@@ -62,8 +84,35 @@ def refuse_unread(args: argparse.Namespace, flow: str) -> None:
     """
     from hybridperf.errors import InputError
 
+    own = _OWN_WORDS.get(flow, {})
+    for dest, line in own.items():
+        if typed(args, dest):
+            raise InputError(line)
     given = unread(args, flow)
     if given:
         flag = given[0]
         raise InputError(f"{flag} goes with {_GOES_WITH[flag[2:].replace('-', '_')]}; {_FLOW_WORDS[flow]} does not "
                          f"read it: drop {flag}")
+
+
+#: the folder ``calibrate --measure`` stores its measurements in: ``DIR/calibration`` with ``--out DIR`` (as the data
+#: home's ``hosts/<key>/calibration``; ``--reset --out DIR`` removes it with the model), ``calibration/ID/`` of the data
+#: home for a named sheet
+MEASUREMENTS_DIR = "calibration"
+
+
+def stored_in(device: str, out: str | None) -> tuple[Path, Path]:
+    """Where a calibration of ``device`` stores: ``(model folder, measurements folder)``. With ``out`` (``--out``):
+    ``out`` and ``out/calibration`` (:data:`MEASUREMENTS_DIR`); ``host``: this machine's host folder's ``model/`` and
+    ``calibration/``; another device: ``models/ID/`` and ``calibration/ID/`` of the user data directory (a GPU's
+    adaptation and a CPU ``--data`` model go in the model folder; only ``--measure`` stores measurements)."""
+    if out:
+        return Path(out), Path(out) / MEASUREMENTS_DIR
+    from hybridperf.measure.host import HOST_ID, host_dir, host_model_dir
+
+    if device == HOST_ID:
+        return host_model_dir(), host_dir() / MEASUREMENTS_DIR
+    from hybridperf.data import user_data_dir
+    from hybridperf.residual.model import user_model_dir
+
+    return user_model_dir() / device, user_data_dir() / MEASUREMENTS_DIR / device

@@ -127,7 +127,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     targets = resolve_targets(args.models, config, cli_budget, devices, args.batch, shapes, args.precision)
     notes = [override_line(o) for o in overridden(args.models, config, cli_budget, args.device, args.batch,
                                                    args.precision)]
-    specs_read = [d for t in targets for d in t.devices if d.lower().endswith((".yaml", ".yml"))]
+    from hybridperf.device.spec import names_spec_file
+
+    specs_read = [d for t in targets for d in t.devices if names_spec_file(d)]
     inputs = [t.model for t in targets] + specs_read
     junit = None if args.junit_xml is None else _junit_target(args.junit_xml, inputs, config.path)
     from hybridperf.frontends.load import check_model_file

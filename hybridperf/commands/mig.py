@@ -35,7 +35,7 @@ def parse_headroom(text: str) -> int:
     A negative figure is refused saying 0 is allowed (until 2026-12-04 ``-1MiB`` read "must be positive" while ``0``
     was taken, and ``.0MiB`` / ``0e0MiB`` were refused as not positive while ``0MiB`` was taken)."""
     from hybridperf.errors import InputError
-    from hybridperf.estimate.budget import BudgetError, Metric, parse_limit
+    from hybridperf.estimate.budget import Metric, parse_limit
     from hybridperf.units import split_quantity, units_of
 
     quantity = split_quantity(text.strip())
@@ -50,19 +50,9 @@ def parse_headroom(text: str) -> int:
                              f"one of {', '.join(units_of('capacity'))}, e.g. 512MiB")
         if number == 0 and (not unit or unit in units_of("capacity")):
             return 0
-    try:
-        return math.ceil(parse_limit(text, Metric.MEMORY, "--headroom", False))  # whole bytes
-    except BudgetError as exc:  # a limit's hints, told of the headroom (0 is allowed; leaving it out keeps 500MiB)
-        raise BudgetError(headroom_hint(str(exc))) from None
-
-
-def headroom_hint(message: str) -> str:
-    """A :func:`~hybridperf.estimate.budget.parse_limit` message told of ``--headroom``: 0 is allowed, and leaving
-    the flag out keeps the default (until 2026-12-04 ``--headroom inf`` read "leave the limit out to set none", which
-    keeps 500MiB, and every hint read "write a positive number", though 0 means none)."""
-    return (message.replace("leave the limit out to set none, or ", "")
-            .replace("leave the limit out to set none", "write a smaller figure, or 0 for none")
-            .replace("write a positive number and", "write 0 (none), or a positive number and"))
+    # a limit's hints told of the headroom: 0 is allowed, and leaving the flag out keeps 500MiB (until 2026-12-04
+    # ``--headroom inf`` read "leave the limit out to set none", and every hint "write a positive number")
+    return math.ceil(parse_limit(text, Metric.MEMORY, "--headroom", False, zero_is_none=True))  # whole bytes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -90,7 +80,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.device.spec import load_spec
     from hybridperf.estimate.budget import Metric, parse_limit
     from hybridperf.estimate.mig import DEFAULT_HEADROOM_BYTES, caveats, require_profiles, suggest
     from hybridperf.report.mig import suggested, to_json, to_table
@@ -102,9 +91,9 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         raise InputError("mig sizes a MIG partition of a GPU: pass --device with MIG profiles (e.g. a100-sxm-80gb, "
                          "h100-sxm); the default device, host, is this machine's CPU")
-    from hybridperf.commands._common import print_warnings, resolve_device
+    from hybridperf.commands._common import device_spec_of, print_warnings
 
-    spec = load_spec(resolve_device(args.device))  # a sheet of a busy probe warns (until 2026-12-04 silently)
+    spec = device_spec_of(args.device)  # a sheet of a busy probe warns (until 2026-12-04 silently)
     require_profiles(spec)  # a device without MIG fails before the slow analysis
     pred = predict_from_args(args, spec)
     s = suggest(pred, headroom, max_latency)

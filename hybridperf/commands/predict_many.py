@@ -166,9 +166,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     models = find_models(*args.paths, suffixes=SWEEP_SUFFIXES, each_dir=True)  # a bad path fails before a host probe
     if not models:  # so does an empty folder (until 2026-12-04 `-d host` probed the machine first, ~15 s)
         raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite or .pt2 files)")
-    from hybridperf.commands._common import resolve_device
+    from hybridperf.commands._common import device_spec_of
 
-    spec = load_spec(resolve_device(devices[0]))  # a bad device fails before any work
+    spec = device_spec_of(devices[0])  # a bad device fails before any work
     spec_ref = spec.path or devices[0]
     from hybridperf.commands._common import runtime_from_args
 

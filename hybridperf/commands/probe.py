@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from dataclasses import asdict
 
@@ -121,15 +120,12 @@ def _check_name(name: str | None) -> None:
         raise InputError(f"--name {name!r} holds control characters (a line break, a tab); give it on one line")
 
 
-#: the first words of a sheet :func:`hybridperf.measure.probe.write_spec` wrote
-_PROBED_HEADER = "# Written by `hybridperf probe`"
-
-
 def _replaced_sheet(out) -> str | None:
     """What ``--out`` will replace: None where nothing is there, else ``probed DATE by hybridperf VERSION`` of the sheet
     a probe wrote there before. A file a probe did not write (a hand-written sheet, a config) is refused: until
     2026-12-04 it was replaced without a word after the probe's seconds."""
     from hybridperf.errors import InputError
+    from hybridperf.measure.probe import PROBED_HEADER, header_version_date
 
     if not out.is_file():
         return None
@@ -139,11 +135,11 @@ def _replaced_sheet(out) -> str | None:
     except OSError as exc:
         raise InputError(f"--out {out} exists and cannot be read ({exc.strerror or exc}); "
                          "choose another path") from None
-    if not head.startswith(_PROBED_HEADER):
+    if not head.startswith(PROBED_HEADER):
         raise InputError(f"--out {out} exists and was not written by `hybridperf probe`; choose another name, or "
                          "remove it first")
-    m = re.match(r"# Written by `hybridperf probe` (\S+) on (\S+?)\.", head)
-    return f"probed {m[2]} by hybridperf {m[1]}" if m else "probed before"
+    written = header_version_date(head)
+    return "probed before" if written is None else f"probed {written[1]} by hybridperf {written[0]}"
 
 
 def _note_stored_model(device_id: str, out) -> None:

@@ -543,6 +543,15 @@ def names_spec_file(device: Any) -> bool:
     return isinstance(text, str) and (Path(text).suffix in (".yaml", ".yml") or "/" in text)
 
 
+def sheet_key(device: str) -> str | Path:
+    """What identifies the sheet ``device`` names: a spec file (:func:`names_spec_file`) by its resolved path
+    (``specs/x.yaml``, ``./specs/x.yaml`` and its absolute path are one sheet), an id as it is. The one rule by which
+    ``check`` tells two ``--device`` values apart and finds a device's table in ``pyproject.toml``."""
+    from hybridperf.files import resolved
+
+    return resolved(device) if names_spec_file(device) else device
+
+
 def load_spec(device: str | Path, spec_dir: Path | None = None) -> DeviceSpec:
     """Load and validate a spec by device id or by path to a YAML file.
 

@@ -65,6 +65,7 @@ from typing import Any
 import enum
 import math
 
+from hybridperf.device.spec import names_spec_file, sheet_key
 from hybridperf.errors import InputError, did_you_mean, error_line
 from hybridperf.files import resolved
 from hybridperf.frozen import reduce_read_only
@@ -125,7 +126,8 @@ def _units_text(metric: Metric) -> str:
     return ", ".join(units_of(metric.quantity))
 
 
-def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allow_number: bool = True) -> float:
+def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allow_number: bool = True,
+                zero_is_none: bool = False) -> float:
     """Parse ``"20ms"`` / ``"512MiB"`` / ``"50mJ"`` (or a number in SI units) to SI units.
 
     Parameters
@@ -139,6 +141,9 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
         used in the error message; defaults to the metric's flag.
     allow_number : bool
         Accept plain numbers (the Python API does, the CLI and config files do not).
+    zero_is_none : bool
+        The messages are of a figure whose 0 means none (``mig --headroom``, whose caller takes 0 itself): they offer
+        0 where a limit's say to leave it out (leaving ``--headroom`` out keeps its default).
 
     Raises
     ------
@@ -149,20 +154,23 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     where = where or metric.flag
     given = f"{where}{value!r}" if where.endswith("=") else f"{where} {value!r}"  # max_latency='5 msec'
     units = {u: UNITS[u][1] for u in units_of(metric.quantity, aliases=True)}
-    accepted = f"write a positive number and one of {_units_text(metric)}, e.g. {_EXAMPLE[metric]}"
+    accepted = (f"write {'0 (none), or ' if zero_is_none else ''}a positive number and one of {_units_text(metric)}, "
+                f"e.g. {_EXAMPLE[metric]}")
+    unlimited = "" if zero_is_none else "leave the limit out to set none"  # how to ask for none besides `accepted`
+    smaller = "write a smaller figure, or 0 for none" if zero_is_none else unlimited  # the fix of a figure too large
     if isinstance(value, bool):
         raise BudgetError(f"{given}: {accepted}")
     if isinstance(value, (int, float)):
         if not allow_number:
             raise BudgetError(f"{given}: a limit needs a unit; {accepted}")
         if math.isnan(value):
-            raise BudgetError(f"{given}: is not a number; {accepted}, or leave the limit out to set none")
+            raise BudgetError(f"{given}: is not a number; {accepted}" + (f", or {unlimited}" if unlimited else ""))
         if value <= 0:
             raise BudgetError(f"{given}: must be positive; {accepted}")
         if math.isinf(value):  # until 2026-12-04 "must be positive", of a limit that is: a wish for no limit
             raise BudgetError(f"{given}: is not finite (too large to be a limit; the largest {metric.value} limit is "
-                              f"{LARGEST[metric][1]}); leave the limit out to set none")
-        return _at_most_largest(float(value), metric, given)
+                              f"{LARGEST[metric][1]}); {smaller}")
+        return _at_most_largest(float(value), metric, given, smaller)
     if not isinstance(value, str):
         raise BudgetError(f"{given}: {accepted}")
     if value.strip().startswith("-"):
@@ -170,7 +178,8 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     quantity = split_quantity(value)
     if quantity is None:
         if _not_finite(value):  # "inf", "infms": until 2026-12-04 only "write a positive number ...", of a wish for none
-            raise BudgetError(f"{given}: is not a finite number; leave the limit out to set none, or {accepted}")
+            raise BudgetError(f"{given}: is not a finite number; " + (f"{unlimited}, or " if unlimited else "")
+                              + accepted)
         raise BudgetError(f"{given}: {accepted}")
     num, unit = quantity
     if not unit:  # "15", "1.5e7": which unit was meant is a guess, so none is made
@@ -189,7 +198,7 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     limit = float(Fraction(num) * Fraction(repr(units[unit])))
     if metric is Metric.MEMORY and limit < 1:  # "0.5B": no tensor fits, so every model would be over it
         raise BudgetError(f"{given}: is less than one byte; {accepted}")
-    return _at_most_largest(limit, metric, given)
+    return _at_most_largest(limit, metric, given, smaller)
 
 
 def _not_finite(text: str) -> bool:
@@ -208,12 +217,11 @@ def _other_metric(unit: str) -> str:
     return ""
 
 
-def _at_most_largest(limit: float, metric: Metric, given: str) -> float:
-    """``limit``, or a :class:`BudgetError` where it is above the metric's :data:`LARGEST`."""
+def _at_most_largest(limit: float, metric: Metric, given: str, fix: str) -> float:
+    """``limit``, or a :class:`BudgetError` where it is above the metric's :data:`LARGEST`, ending in ``fix``."""
     largest, text = LARGEST[metric]
     if limit > largest:
-        raise BudgetError(f"{given}: is more than the largest {metric.value} limit, {text}; leave the limit out to "
-                          "set none")
+        raise BudgetError(f"{given}: is more than the largest {metric.value} limit, {text}; {fix}")
     return limit
 
 
@@ -304,6 +312,10 @@ class MetricCheck:
     #: :attr:`~hybridperf.estimate.pricing.Prediction.energy_note`, which also names an estimated power), else "":
     #: until 2026-12-04 a capped energy was judged with no word of the cap in any of check's outputs
     note: str = ""
+    #: the peak memory ``predict`` shows as an estimate (``peak ≈ 10.41 MiB on onnxruntime``) where ``value`` is None
+    #: because it rests on guessed sizes (memory checks only), else None: shown, never judged (the report read it
+    #: from the prediction again by a rule of its own until 2026-12-04)
+    estimate: float | None = None
 
     @property
     def _limits(self) -> list[float]:
@@ -390,8 +402,9 @@ def uncosted_text(pred: Any) -> str:
     return f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})" if uncosted else ""
 
 
-def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
-    """(why the figure is a lower bound, why it is unknown) for ``metric`` of ``pred``."""
+def _caveats(pred: Any, metric: Metric) -> tuple[str, str, float | None]:
+    """(why the figure is a lower bound, why it is unknown, :attr:`MetricCheck.estimate`) for ``metric`` of
+    ``pred``."""
     lower = uncosted_text(pred)
     if metric is Metric.MEMORY:
         # the peak's kind as every report marks it (peak_kind): onnxruntime's peak is judged on onnxruntime's own
@@ -402,22 +415,22 @@ def _caveats(pred: Any, metric: Metric) -> tuple[str, str]:
         kind = peak_kind(pred)
         if kind == "estimate":
             rt = pred.runtime_memory
-            return "", f"{rt.runtime}'s peak rests on {rt.unsized_reason}"
+            return "", f"{rt.runtime}'s peak rests on {rt.unsized_reason}", float(pred.peak_memory_bytes)
         if kind == "unknown":
-            return "", f"no memory plan ({pred.memory.unknown_reason or 'unknown'})"
-        return (lower if kind == "lower_bound" else ""), ""
-    return lower, ""
+            return "", f"no memory plan ({pred.memory.unknown_reason or 'unknown'})", None
+        return (lower if kind == "lower_bound" else ""), "", None
+    return lower, "", None
 
 
 def _energy_note(pred: Any) -> str:
     """``predict``'s note on ``pred``'s energy (:attr:`~hybridperf.estimate.pricing.Prediction.energy_note`) where it
-    says more than :attr:`MetricCheck.estimated` does: the energy sits at the device's max power x latency, the cap
-    of :func:`~hybridperf.estimate.pricing.bounded_energy` (the note says so, and names an estimated power too), else
-    "" (an estimated power alone is ``estimated``'s, which every output marks already)."""
+    says more than :attr:`MetricCheck.estimated` does: the energy was capped at the device's max power x latency by
+    :func:`~hybridperf.estimate.pricing.bounded_energy`, as the note itself says (it names an estimated power too),
+    else "" (an estimated power alone is ``estimated``'s, which every output marks already)."""
+    from hybridperf.estimate.pricing import energy_capped
+
     note = getattr(pred, "energy_note", "")
-    if not note or not pred.latency_s > 0:
-        return ""
-    return note if pred.energy_j >= pred.spec.max_power_w * pred.latency_s else ""
+    return note if energy_capped(note) else ""
 
 
 #: the :class:`~hybridperf.estimate.pricing.Prediction` field each priced metric reads, as its
@@ -438,7 +451,7 @@ def compare(
     """
     out = []
     for m in Metric:
-        lower, unknown = _caveats(pred, m)
+        lower, unknown, estimate = _caveats(pred, m)
         value = None if unknown else value_of(pred, m)
         if _PRICED_FIELD.get(m) in pred.unknown_figures:
             # nothing priced: the prediction says so itself (pricing applies no learned model there, whose constant
@@ -455,7 +468,7 @@ def compare(
             figure = memory_figure(pred)
         note = _energy_note(pred) if m is Metric.ENERGY else ""
         out.append(MetricCheck(model, device, m, value, budget.limit(m), cap, lower, allow_unsupported,
-                               unknown=unknown, estimated=estimated, figure=figure, note=note))
+                               unknown=unknown, estimated=estimated, figure=figure, note=note, estimate=estimate))
     return tuple(out)
 
 
@@ -546,7 +559,7 @@ class _Where:
     def device(self, d: str) -> str:
         """A device id as is; a spec file (``.yaml``) relative to this file, as model paths are (it was read
         relative to the working directory, so ``--config ci/pyproject.toml`` did not find ``specs/x.yaml``)."""
-        if not d.lower().endswith((".yaml", ".yml")) or Path(d).is_absolute():
+        if not names_spec_file(d) or Path(d).is_absolute():
             return d
         return _display_path(resolved(self.path.parent / d))
 
@@ -680,7 +693,7 @@ def resolve_targets(
         # one sheet once however its file is spelled (``-d x.yaml -d ./x.yaml`` were two result rows until 2026-12-04)
         unique: dict[str | Path, str] = {}
         for d in devices:
-            unique.setdefault(_device_key(d), d)
+            unique.setdefault(sheet_key(d), d)
         for dev in unique.values():
             b = cli_budget.over(_config_budget(config, entry, dev))
             if b.empty:
@@ -735,18 +748,12 @@ def _config_devices(config: BudgetConfig, entry: ModelEntry | None) -> tuple[str
     return entry.devices if entry and entry.devices else config.devices
 
 
-def _device_key(device: str) -> str | Path:
-    """What identifies ``device``: a spec file by its resolved path (``specs/x.yaml``, ``./specs/x.yaml`` and its
-    absolute path are one sheet), an id as it is."""
-    return resolved(device) if device.lower().endswith((".yaml", ".yml")) else device
-
-
 def _config_budget(config: BudgetConfig, entry: ModelEntry | None, device: str) -> Budget:
     """The limits the config gives a model on a device: per-device table > model table > ``[tool.hybridperf]``. A
     spec file's table is found however ``--device`` spells its path: until 2026-12-04 ``-d ./specs/x.yaml`` missed
     the table of ``specs/x.yaml`` and its limits were silently left unchecked."""
-    key = _device_key(device)
-    over = next((b for d, b in entry.device_budgets.items() if _device_key(d) == key), Budget()) if entry else Budget()
+    key = sheet_key(device)
+    over = next((b for d, b in entry.device_budgets.items() if sheet_key(d) == key), Budget()) if entry else Budget()
     return over.over(entry.budget if entry else Budget()).over(config.budget)
 
 
@@ -784,8 +791,8 @@ def overridden(
     out = []
     chosen = _chosen(models, config)
     if cli_devices:
-        given = {_device_key(d) for d in cli_devices}
-        unchecked = {d for _, e in chosen for d in _config_devices(config, e) if _device_key(d) not in given}
+        given = {sheet_key(d) for d in cli_devices}
+        unchecked = {d for _, e in chosen for d in _config_devices(config, e) if sheet_key(d) not in given}
         if unchecked:
             out.append(Override("--device", "devices", tuple(dict.fromkeys(cli_devices)), tuple(sorted(unchecked)),
                                 config.path))

@@ -41,6 +41,12 @@ def is_onnx_file(path: str | Path) -> bool:
     return suffix == ".onnx" or (suffix not in OTHER_MODEL_SUFFIXES and p.exists() and not p.is_dir())
 
 
+def proto_source(model: Any) -> str:
+    """What messages call an in-memory ``onnx.ModelProto``: ``<onnx.ModelProto NAME>`` (its graph's name, else
+    ``model``)."""
+    return f"<onnx.ModelProto {model.graph.name or 'model'}>"
+
+
 def load_model(
     path: str | Path | Any,
     shapes: Mapping[str, tuple[int, ...]] | None = None,
@@ -50,7 +56,7 @@ def load_model(
     """Load a model file into Relax, dispatching on the file suffix, or an ``onnx.ModelProto``
     (left unchanged) the same way as an ONNX file (``provenance``: see :func:`from_onnx`)."""
     if is_onnx_proto(path):
-        source = f"<onnx.ModelProto {path.graph.name or 'model'}>"
+        source = proto_source(path)
         if len(path.graph.node) == 0:
             raise ModelLoadError(f"{source} holds no ONNX graph nodes; pass a model with a graph")
         return _load_onnx(path, shapes, batch, provenance, source, inplace=False)
@@ -91,13 +97,23 @@ def importable_onnx(model: Any, source: str) -> Any:
     return model
 
 
-def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, provenance: bool,
-               source: str, inplace: bool) -> LoadedModel:
-    """QOperator -> QDQ, support check, normalisation (in ``model`` itself with ``inplace``), import."""
+def normalized_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, source: str,
+                    inplace: bool) -> Any:
+    """``model`` made importable (:func:`importable_onnx`), normalised (in ``model`` itself with ``inplace``) and
+    checked to compute something: the :class:`~hybridperf.frontends.normalize.NormalizeResult` both ONNX paths
+    import, the whole model (:func:`load_model`) and its segments (:func:`hybridperf.analysis.blocks.analyze_segments`).
+    """
     from hybridperf.frontends.normalize import check_computes, normalize
 
     model = importable_onnx(model, source)
     res = normalize(model, shapes, batch, inplace=inplace)
     check_computes(res, source)
+    return res
+
+
+def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, provenance: bool,
+               source: str, inplace: bool) -> LoadedModel:
+    """:func:`normalized_onnx`, then the import."""
+    res = normalized_onnx(model, shapes, batch, source, inplace)
     return from_onnx(res.model, res.input_shapes, source=source, provenance=provenance,
                      shapes_given=bool(shapes) or batch is not None)

@@ -691,14 +691,13 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
 
     tvm_modules()
 
-    opset = None
-    for imp in model.opset_import:
-        if imp.domain in ("", "ai.onnx"):
-            opset = imp.version
+    from hybridperf.frontends.normalize import default_opset  # noqa: PLC0415
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mod, node_exprs = _relax_from_onnx(model, {k: list(v) for k, v in input_shapes.items()}, opset)
+            mod, node_exprs = _relax_from_onnx(model, {k: list(v) for k, v in input_shapes.items()},
+                                               default_opset(model))
     except Exception as exc:  # noqa: BLE001 - the frontend raises many kinds
         from hybridperf.ir.tvm_compat import error_line  # noqa: PLC0415
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 import dataclasses
+import functools
 import gc
 import re
 import warnings
@@ -180,10 +181,12 @@ QUANTIZED_PASS_THROUGH = frozenset({
 _QUANTIZED_REFUSED = re.compile(r"quantized TFLite operators are not supported in frontend TFLite yet: (.+?)\. Quantized")
 
 
+@functools.cache
 def _operator_converter() -> type:
     """TVM's ``OperatorConverter`` (``from_tflite``'s ``op_converter``) taking the quantized operators of
     :data:`QUANTIZED_PASS_THROUGH` whose quantized tensors share one scale and zero point; one whose tensors do not
-    is refused by name."""
+    is refused by name. The class is made once (it holds no state of its own: ``from_tflite`` instantiates it per
+    subgraph); until 2026-12-04 every load defined it anew."""
     from tvm.error import OpNotImplemented  # noqa: PLC0415
     from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter  # noqa: PLC0415
 

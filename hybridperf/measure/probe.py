@@ -1379,6 +1379,26 @@ def check_out(path: Path | str, device_id: str | None = None) -> tuple[Path, str
     return path, device_id
 
 
+#: the first words of a sheet :func:`write_spec` writes (:func:`sheet_header`); ``probe --out`` replaces only a file
+#: that starts with them
+PROBED_HEADER = "# Written by `hybridperf probe`"
+
+
+def sheet_header(version: str, date: str) -> str:
+    """The two comment lines :func:`write_spec` puts above a sheet: who wrote it (:data:`PROBED_HEADER`, the probe's
+    ``version`` and ``date``: :func:`header_version_date` reads them back) and how to read its figures."""
+    return (f"{PROBED_HEADER} {version} on {date}. Measured figures carry `measured: true`;\n"
+            "# everything else is an estimate whose source says so. See hybridperf/data/hw_specs/README.md.\n")
+
+
+def header_version_date(line: str) -> tuple[str, str] | None:
+    """``(version, date)`` of a sheet's first ``line`` as :func:`sheet_header` writes it, None for any other line."""
+    import re
+
+    m = re.match(re.escape(PROBED_HEADER) + r" (\S+) on (\S+?)\.", line)
+    return None if m is None else (m[1], m[2])
+
+
 def write_spec(result: ProbeResult, path: Path, device_id: str | None = None, name: str | None = None):
     """Validate the spec of ``result`` and write it to ``path``; returns the loaded :class:`DeviceSpec`.
 
@@ -1393,8 +1413,7 @@ def write_spec(result: ProbeResult, path: Path, device_id: str | None = None, na
     path, device_id = check_out(path, device_id)
     raw = spec_dict(result, device_id, name)
     parse_spec(raw, str(path))  # fail before writing anything invalid
-    header = (f"# Written by `hybridperf probe` {result.version} on {result.date}. Measured figures carry "
-              "`measured: true`;\n# everything else is an estimate whose source says so. See hybridperf/data/hw_specs/README.md.\n")
+    header = sheet_header(result.version, result.date)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=120))

@@ -46,22 +46,8 @@ def _fmt(metric, value: float | None) -> str:
     return {Metric.LATENCY: fmt_time, Metric.MEMORY: fmt_bytes, Metric.ENERGY: fmt_energy}[metric](value)
 
 
-def _estimate(c, result=None) -> float | None:
-    """The peak memory ``predict`` shows as an estimate (``peak ≈ 10.41 MiB on onnxruntime``) of a memory check that
-    cannot be judged on it (``c.value`` None: it rests on guessed sizes), else None. Until 2026-12-04 the check read
-    ``unknown`` where ``predict``, ``predict-many`` and ``report`` showed the figure, so the outputs disagreed."""
-    if result is None or c.metric is not Metric.MEMORY or c.value is not None:
-        return None
-    pred = result.predictions.get((c.model, c.device))
-    if pred is None:
-        return None
-    from hybridperf.estimate.runtime_memory import peak_kind
-
-    return float(pred.peak_memory_bytes) if peak_kind(pred) == "estimate" else None
-
-
-def _status(c, result=None) -> str:
-    if c.undecided and _estimate(c, result) is not None:
+def _status(c) -> str:
+    if c.undecided and c.estimate is not None:
         return "UNDECIDED (estimate)"
     status = _verdict(c)
     if not c.estimated or c.skipped or c.value is None:
@@ -83,10 +69,9 @@ def _verdict(c) -> str:
     return "ok (lower bound)" if c.lower_bound else "ok"
 
 
-def _predicted(c, result=None) -> str:
+def _predicted(c) -> str:
     if c.value is None:
-        est = _estimate(c, result)
-        return "unknown" if est is None else "≈ " + _fmt(c.metric, est)
+        return "unknown" if c.estimate is None else "≈ " + _fmt(c.metric, c.estimate)
     return ("≥ " if c.lower_bound else "") + _fmt(c.metric, c.value)
 
 
@@ -148,7 +133,7 @@ def _summary(result) -> str:
 def to_table(result) -> str:
     rows = [  # memory names the peak it judged: "memory (onnxruntime)", "memory (TVM plan)"
         [one_line(c.model), one_line(c.device), c.metric.value + (f" ({c.figure.split(' peak')[0]})" if c.figure else ""),
-         _predicted(c, result), _limit_text(c), _status(c, result)]
+         _predicted(c), _limit_text(c), _status(c)]
         for c in result.checks
     ]
     notes = "".join(f"note: {line}\n" for line in _notes(result))  # predict's words on a figure (a capped energy)
@@ -180,7 +165,7 @@ def to_dict(result) -> dict:
                 **({"note": c.note} if c.note else {}),
                 **({"figure": c.figure} if c.figure else {}),  # memory rows: which peak was judged
                 # predict's figure that could not be judged (peak ≈ X: guessed sizes); "predicted" stays null
-                **({"estimate": _estimate(c, result)} if _estimate(c, result) is not None else {}),
+                **({"estimate": c.estimate} if c.estimate is not None else {}),
             }
             for c in result.checks
         ],
@@ -228,10 +213,9 @@ def to_github(result, root: str | None = None) -> str:
                      f"{_gh_escape(_message(c))}")
     for c in result.undecided:
         title = f"hybridperf: {c.metric.value} cannot be judged on {c.device}"
-        est = _estimate(c, result)
         why = c.unknown or f"lower bound {_predicted(c)}: {c.lower_bound}"
-        if est is not None:
-            why = f"estimate {_predicted(c, result)}: {why}"
+        if c.estimate is not None:
+            why = f"estimate {_predicted(c)}: {why}"
         lines.append(f"::error file={_gh_escape(_gh_file(c.model, root), True)},title={_gh_escape(title, True)}::"
                      f"{_gh_escape(why)}")
     for c in result.checks:
@@ -269,8 +253,8 @@ def to_junit_xml(result) -> str:
             case = ET.SubElement(suite, "testcase", classname=model, name=f"{c.device}.{c.metric.value}", time="0")
             props = ET.SubElement(case, "properties")
             ET.SubElement(props, "property", name="predicted", value="unknown" if c.value is None else repr(c.value))
-            if _estimate(c, result) is not None:  # predict's "peak ≈ X", not judged
-                ET.SubElement(props, "property", name="estimate", value=repr(_estimate(c, result)))
+            if c.estimate is not None:  # predict's "peak ≈ X", not judged
+                ET.SubElement(props, "property", name="estimate", value=repr(c.estimate))
             if c.lower_bound and c.value is not None:
                 ET.SubElement(props, "property", name="lower_bound", value=c.lower_bound)
             if c.limit is not None:

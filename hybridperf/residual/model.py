@@ -44,9 +44,8 @@ import numpy as np
 
 from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
-from hybridperf.files import write_atomic
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
-from hybridperf.residual.sidecar import read_booster, read_sidecar, write_sidecar
+from hybridperf.residual.sidecar import read_booster, read_sidecar, write_booster, write_sidecar
 from hybridperf.residual.features import (
     FEATURES_VERSION,
     GROUPS,
@@ -60,6 +59,9 @@ SCHEMA_VERSION = 2
 MODEL_FILE = "residual.txt"
 KERNEL_FILE = "residual_kernel.txt"
 SIDECAR_FILE = "residual.json"
+#: the sidecar key of the sha256 of each booster file saved with it (:func:`~hybridperf.residual.sidecar.write_booster`;
+#: absent from sidecars written before 2026-12-04 and from the packaged models: their boosters are read unverified)
+DIGESTS_KEY = "sha256"
 _OVERHEAD_GRID_S = (0.0, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
 _LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
 _K_LOG_ROOF = KERNEL_FEATURES.index("log_roofline_s")
@@ -96,12 +98,16 @@ LABEL_WORDS: dict[str, str] = {"latency_min_s": "fastest timed run", "latency_s"
                                "measured_latency_s": "the training table's measured latency"}
 
 
+#: the folder of the user data directory holding ``<device id>/`` model directories (:func:`user_model_dir`)
+USER_MODELS = "models"
+
+
 def user_model_dir() -> Path:
     """Where ``hybridperf calibrate`` stores models by default: ``models/`` of the user data directory
     (``$HYBRIDPERF_HOME``, else ``$XDG_DATA_HOME/hybridperf``, else ``~/.local/share/hybridperf``)."""
     from hybridperf.data import user_data_dir
 
-    return user_data_dir() / "models"
+    return user_data_dir() / USER_MODELS
 
 
 def model_search_path() -> tuple[Path, ...]:
@@ -503,15 +509,14 @@ class ResidualModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
-        """Write ``residual.txt`` (+ ``residual_kernel.txt``) and ``residual.json`` into ``directory``."""
+        """Write ``residual.txt`` (+ ``residual_kernel.txt``) and ``residual.json`` into ``directory``; the sidecar
+        records each booster's sha256 (:data:`DIGESTS_KEY`), which :meth:`load` checks."""
         self._check()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        # the same text as Booster.save_model, written by Python: LightGBM's C path cannot name a directory that is
-        # not UTF-8 (until 2026-12-03: exit 3, UnicodeEncodeError, for such an --out or HYBRIDPERF_HOME)
-        write_atomic(d / MODEL_FILE, self.booster_.model_to_string())
+        digests = {MODEL_FILE: write_booster(d / MODEL_FILE, self.booster_)}
         if self.kernel_booster_ is not None:
-            write_atomic(d / KERNEL_FILE, self.kernel_booster_.model_to_string())
+            digests[KERNEL_FILE] = write_booster(d / KERNEL_FILE, self.kernel_booster_)
         elif (d / KERNEL_FILE).exists():
             (d / KERNEL_FILE).unlink()
         meta = {
@@ -533,6 +538,7 @@ class ResidualModel:
             "adaptation": self.adaptation_,
             "trained_on": self.trained_on_,
             SHEET_KEY: self.sheet_,
+            DIGESTS_KEY: digests,
             **self._sidecar_extra(),
         }
         write_sidecar(d / SIDECAR_FILE, meta)
@@ -554,10 +560,11 @@ class ResidualModel:
         InputError
             One line naming the file and the fix (the ``calibrate --reset`` that removes it, or calibrate again) where
             the model is not one this hybridperf reads: another schema or feature version (a newer one also says to
-            upgrade), a file missing, cut short, emptied or edited (:func:`~hybridperf.residual.sidecar.read_booster`),
-            a sidecar of another device than the folder of the user data directory holding it is for. Until
-            2026-12-04 a booster cut short aborted the process (SIGABRT, SIGSEGV), a sidecar not JSON or not a file was
-            exit 3, and one naming another device (copied in) priced this one silently.
+            upgrade), a file missing, cut short, emptied or edited (:func:`~hybridperf.residual.sidecar.read_booster`;
+            a booster whose sha256 is not the one its sidecar records, :data:`DIGESTS_KEY`), a sidecar of another
+            device than the folder of the user data directory holding it is for. Until 2026-12-04 a booster cut short
+            aborted the process (SIGABRT, SIGSEGV), a sidecar not JSON or not a file was exit 3, one naming another
+            device (copied in) priced this one silently, and a booster with numbers edited in place was read as stored.
         """
         d = Path(directory)
         side = d / SIDECAR_FILE
@@ -592,21 +599,19 @@ class ResidualModel:
             m.seen_families_ = frozenset(meta["seen_families"])
             m.n_train_ = int(meta["n_train"])
             m.n_kernel_train_ = int(meta.get("n_kernel_train", 0))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            what = f"no {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)
-            raise InputError(f"{side} is not a sidecar this hybridperf wrote ({what}){fix}") from exc
-        m.booster_ = read_booster(d / MODEL_FILE, MODEL_FEATURES, fix)
-        m.kernel_booster_ = read_booster(d / KERNEL_FILE, kernel_names, fix) if kernel_file else None
-        m.metrics_ = meta.get("metrics", {})
-        m.adaptation_ = meta.get("adaptation")
-        m.trained_on_ = meta.get("trained_on", "")
-        m.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: predictions say "sheet not recorded"
-        m.sheet_unrecorded_ = m.sheet_ is None and not _packaged(d)
-        try:
+            digests = _digests(meta.get(DIGESTS_KEY))
+            m.metrics_ = meta.get("metrics", {})
+            m.adaptation_ = meta.get("adaptation")
+            m.trained_on_ = meta.get("trained_on", "")
+            m.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: predictions say "sheet not recorded"
+            m.sheet_unrecorded_ = m.sheet_ is None and not _packaged(d)
             m._read_sidecar_extra(meta, d)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             what = f"no {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)
             raise InputError(f"{side} is not a sidecar this hybridperf wrote ({what}){fix}") from exc
+        m.booster_ = read_booster(d / MODEL_FILE, MODEL_FEATURES, fix, digests.get(MODEL_FILE))
+        m.kernel_booster_ = read_booster(d / KERNEL_FILE, kernel_names, fix, digests.get(KERNEL_FILE)) \
+            if kernel_file else None
         return m
 
     def get_params(self) -> dict[str, Any]:
@@ -847,6 +852,22 @@ def _packaged(directory: Path) -> bool:
         return False
 
 
+def _digests(recorded: Any) -> dict[str, str]:
+    """The booster digests a sidecar records (:data:`DIGESTS_KEY`): file name -> sha256; none (``{}``) in a sidecar
+    written before they were recorded.
+
+    Raises
+    ------
+    TypeError
+        ``recorded`` is not a mapping of file names to strings.
+    """
+    if recorded is None:
+        return {}
+    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+        raise TypeError(f"its {DIGESTS_KEY} is not a map of file names to digests")
+    return recorded
+
+
 def _newer(got: Any, have: Any) -> bool:
     """Whether the version ``got`` of a stored file is above ``have`` (this hybridperf's): written by a newer one."""
     try:
@@ -879,9 +900,10 @@ def stored_for(directory: str | Path) -> tuple[str | None, str]:
     except (OSError, RuntimeError, ValueError, InputError):  # no data home (HOME unset, no passwd entry): not in it
         home, here = None, top.absolute()
     device = None
+    # hosts/<cpu key>/model/ (hybridperf.measure.host.host_model_dir, which this layer cannot import) and models/ID/
     if home is not None and here.name == "model" and here.parent.parent == home / "hosts":
         device = "host"
-    elif home is not None and here.parent == home / "models":
+    elif home is not None and here.parent == home / USER_MODELS:
         device = here.name
     if device is not None:
         return (device if top == d else None), f"`hybridperf calibrate --device {device} --reset` removes it {again}"
@@ -906,5 +928,5 @@ def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path 
     return None
 
 
-__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "holds_model", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "DIGESTS_KEY", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "holds_model", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
            "model_search_path", "stored_for", "subset", "user_model_dir", "SCHEMA_VERSION"]

@@ -5,12 +5,16 @@ One writer and one reader for :mod:`hybridperf.residual.model` (per device, cros
 :mod:`hybridperf.residual.cross_device`; each model keeps its own keys and version checks. The readers refuse a file
 that is not what the writers write (cut short, emptied, edited, a directory in its place) with one line naming it,
 before LightGBM reads it: until 2026-12-04 LightGBM's parser aborted the process (SIGABRT, SIGSEGV) on a booster
-cut short, and an unreadable sidecar was exit 3.
+cut short, and an unreadable sidecar was exit 3. A sidecar records the sha256 of each booster written with it
+(:func:`write_booster`), and a booster whose text is not that one is refused (:func:`read_booster`); sidecars written
+before 2026-12-04 (and the packaged models) record none, and their boosters are read unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +24,25 @@ from hybridperf.errors import InputError, error_line
 
 #: a line of the ``parameters:`` section of a LightGBM text model
 _PARAM = re.compile(r"\[[a-z0-9_]+: [^\[\]\n]*\]")
+
+
+def booster_digest(text: str) -> str:
+    """The sha256 (hex) of a booster's text, as :func:`write_booster` records it and :func:`read_booster` checks it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_booster(path: Path, booster) -> str:
+    """Write ``booster`` (a ``lightgbm.Booster``) to ``path`` as LightGBM text, whole or not at all; returns its
+    :func:`booster_digest`, for the sidecar to record.
+
+    The same text as ``Booster.save_model``, written by Python: LightGBM's C path cannot name a directory that is not
+    UTF-8 (until 2026-12-03: exit 3, UnicodeEncodeError, for such an ``--out`` or ``HYBRIDPERF_HOME``).
+    """
+    from hybridperf.files import write_atomic
+
+    text = booster.model_to_string()
+    write_atomic(path, text)
+    return booster_digest(text)
 
 
 def write_sidecar(path: Path, meta: dict[str, Any]) -> None:
@@ -59,8 +82,9 @@ def read_sidecar(directory: Path, model_file: str, sidecar_file: str, missing: s
     return meta
 
 
-def read_booster(path: Path, names: Sequence[str], fix: str = ""):
-    """The LightGBM booster stored as text in ``path``, checked (:func:`booster_problem`) before LightGBM parses it.
+def read_booster(path: Path, names: Sequence[str], fix: str = "", sha256: str | None = None):
+    """The LightGBM booster stored as text in ``path``, checked (:func:`booster_problem`, then ``sha256``) before
+    LightGBM parses it.
 
     Parameters
     ----------
@@ -68,6 +92,9 @@ def read_booster(path: Path, names: Sequence[str], fix: str = ""):
         The features the booster must read, in order (the sidecar's list).
     fix : str
         Appended to the message of a file that is not a whole booster of ``names`` (``"; <what to do>"``).
+    sha256 : str, optional
+        The :func:`booster_digest` the sidecar recorded (None: a sidecar written before digests, not verified). Until
+        2026-12-04 a booster whose numbers were edited in place was read as the model stored.
 
     Returns
     -------
@@ -76,7 +103,8 @@ def read_booster(path: Path, names: Sequence[str], fix: str = ""):
     Raises
     ------
     InputError
-        The file cannot be read, is not UTF-8, or is not a whole LightGBM text model of ``names``.
+        The file cannot be read, is not UTF-8, is not a whole LightGBM text model of ``names``, or is not the text
+        whose digest is ``sha256``.
     """
     import lightgbm as lgb
 
@@ -87,6 +115,9 @@ def read_booster(path: Path, names: Sequence[str], fix: str = ""):
     problem = booster_problem(text, names)
     if problem:
         raise InputError(f"{path} is not a whole LightGBM model of this model's features: {problem}{fix}")
+    if sha256 is not None and booster_digest(text) != sha256:
+        raise InputError(f"{path} is not the booster stored with its sidecar (its sha256 is not the one recorded: "
+                         f"edited or replaced since){fix}")
     try:
         return lgb.Booster(model_str=text)
     except lgb.basic.LightGBMError as exc:  # what the checks above do not look at
@@ -100,7 +131,8 @@ def booster_problem(text: str, names: Sequence[str]) -> str | None:
     indices out of range, loops on a cycle): the header's feature names, each tree where ``tree_sizes`` says it
     starts, each tree's arrays of the lengths its ``num_leaves`` gives, split features and children in range, every
     node and leaf the child of one node, ``end of trees`` after the last, and ``[name: value]`` lines up to ``end of
-    parameters`` after ``parameters:``. Numbers edited in place are not caught.
+    parameters`` after ``parameters:``. Numbers edited in place are not caught here: the sidecar's digest catches
+    them (:func:`read_booster`).
     """
     if not text.strip():
         return "the file is empty"
@@ -149,6 +181,9 @@ def booster_problem(text: str, names: Sequence[str]) -> str | None:
     return None
 
 
+#: the keys of a tree whose values are read as integers (the others as floats)
+_INT_KEYS = frozenset({"split_feature", "decision_type", "left_child", "right_child", "cat_boundaries",
+                       "cat_threshold", "num_features", "leaf_features"})
 #: arrays of a tree with ``n`` leaves (more than one) of ``n - 1`` values (one a node) and of ``n`` (one a leaf)
 _NODE_ARRAYS = ("split_feature", "split_gain", "threshold", "decision_type", "left_child", "right_child",
                 "internal_value", "internal_weight", "internal_count")
@@ -160,32 +195,40 @@ def _tree_problem(block: str, n_features: int) -> str | None:
     if any("=" not in line for line in lines):
         return "a line is not `name=values`"
     kv = dict(line.split("=", 1) for line in lines)
-    try:  # LightGBM aborts the process on a token that is not a number
-        for key, value in kv.items():
-            [float(v) for v in value.split()]
-    except ValueError:
-        return f"`{key}` holds a value that is not a number"
+    parsed: dict[str, list] = {}  # each value read once: as integers (_INT_KEYS) or floats
+    not_int: dict[str, ValueError] = {}  # numbers, but not the integers the key holds: said where read below
+    for key, value in kv.items():
+        tokens = value.split()
+        try:
+            parsed[key] = [int(v) for v in tokens] if key in _INT_KEYS else [float(v) for v in tokens]
+        except ValueError as exc:
+            if key in _INT_KEYS and all(_is_number(v) for v in tokens):
+                not_int[key] = exc
+            else:  # LightGBM aborts the process on a token that is not a number
+                return f"`{key}` holds a value that is not a number"
 
-    def nums(key: str, kind=int) -> list:
-        return [kind(v) for v in kv.get(key, "").split()]
+    def nums(key: str) -> list:
+        if key in not_int:
+            raise not_int[key]
+        return parsed.get(key, [])
 
     try:
         leaves, cats = int(kv["num_leaves"]), int(kv.get("num_cat", "0"))
         split, left, right = nums("split_feature"), nums("left_child"), nums("right_child")
-        lengths = {"split_feature": split, "threshold": nums("threshold", float), "decision_type": nums("decision_type"),
+        lengths = {"split_feature": split, "threshold": nums("threshold"), "decision_type": nums("decision_type"),
                    "left_child": left, "right_child": right}
         bounds, cat_words = nums("cat_boundaries"), nums("cat_threshold")
         linear = kv.get("is_linear", "0") == "1"
         if linear:
-            counts, used, coeff = nums("num_features"), nums("leaf_features"), nums("leaf_coeff", float)
-            const = nums("leaf_const", float)
+            counts, used, coeff = nums("num_features"), nums("leaf_features"), nums("leaf_coeff")
+            const = nums("leaf_const")
     except (KeyError, ValueError) as exc:
         return f"{exc} is missing or not a number"
     if leaves < 1 or cats < 0:
         return f"num_leaves {leaves}, num_cat {cats}"
     sizes = {**{k: leaves - 1 for k in _NODE_ARRAYS}, **{k: leaves for k in _LEAF_ARRAYS}} if leaves > 1 else \
         {**{k: 0 for k in lengths}, "leaf_value": 1}
-    wrong = [k for k, n in sizes.items() if len(kv.get(k, "").split()) != n]
+    wrong = [k for k, n in sizes.items() if len(parsed.get(k, ())) != n]
     if wrong:
         return f"{', '.join(wrong)} not of its {leaves} leaves"
     if any(not 0 <= f < n_features for f in split):
@@ -193,7 +236,9 @@ def _tree_problem(block: str, n_features: int) -> str | None:
     children = left + right  # node j >= 0, leaf ~k = -k - 1: each node but the root, and each leaf, once
     if leaves > 1 and sorted(children) != sorted([*range(1, leaves - 1), *range(-leaves, 0)]):
         return "its children do not make a tree"
-    cat_at = [int(t) for t, d in zip(lengths["threshold"], lengths["decision_type"]) if d & 1]  # categorical splits
+    # a categorical split's threshold indexes its categories (until 2026-12-04 a nan or inf there raised out of the
+    # check: exit 3, not the one line naming the fix)
+    cat_at = [int(t) if math.isfinite(t) else -1 for t, d in zip(lengths["threshold"], lengths["decision_type"]) if d & 1]
     if any(not 0 <= c < cats for c in cat_at) or (cats and (len(bounds) != cats + 1 or bounds[0] != 0 or bounds != sorted(bounds)
                                                           or bounds[-1] != len(cat_words))):
         return "its categorical splits do not match its categories"
@@ -201,6 +246,14 @@ def _tree_problem(block: str, n_features: int) -> str | None:
                    or any(not 0 <= f < n_features for f in used)):
         return "its linear leaves do not match its leaves"
     return None
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _why(exc: BaseException, path: Path) -> str:
@@ -214,4 +267,4 @@ def _why(exc: BaseException, path: Path) -> str:
     return error_line(exc, 120)
 
 
-__all__ = ["booster_problem", "read_booster", "read_sidecar", "write_sidecar"]
+__all__ = ["booster_digest", "booster_problem", "read_booster", "read_sidecar", "write_booster", "write_sidecar"]

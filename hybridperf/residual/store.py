@@ -136,7 +136,7 @@ def save_model(model: ResidualModel, directory: str | Path) -> Path:
             if not d.exists():
                 stage.rename(d)  # one rename: the whole model appears at once
                 return d
-            (d / SIDECAR_FILE).unlink(missing_ok=True)
+            _remove(d / SIDECAR_FILE)  # a folder in its place too (a damaged store: until 2026-12-04 nothing stored)
             new = {p.name for p in stage.iterdir()}
             for name in MODEL_ENTRIES:  # stale entries of the old model (e.g. a kernel booster the new one lacks)
                 if name not in new:
@@ -150,7 +150,29 @@ def save_model(model: ResidualModel, directory: str | Path) -> Path:
     return d
 
 
+def remove_model(directory: str | Path) -> None:
+    """Remove the model stored in ``directory`` (the caller holds its :func:`model_lock`): its sidecar first (readers
+    look for it first, so none loads half a model), then the other files a model writes (:data:`MODEL_ENTRIES`), then
+    the folder where nothing else is in it (a folder of ``--out`` may hold the user's own files: they are left alone).
+    A sidecar that is a folder (a damaged store) is removed too: until 2026-12-04 ``calibrate --reset`` failed on it.
+
+    Raises
+    ------
+    OSError
+        A file or folder of the model cannot be removed.
+    """
+    d = Path(directory)
+    _remove(d / SIDECAR_FILE)
+    for name in MODEL_ENTRIES:
+        _remove(d / name)
+    try:
+        d.rmdir()
+    except OSError:  # other files: not the model's
+        pass
+
+
 def _remove(p: Path) -> None:
+    """Remove the entry ``p`` of a model directory: a folder with what is in it, a file or link itself."""
     if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p)
     else:
@@ -158,4 +180,4 @@ def _remove(p: Path) -> None:
 
 
 __all__ = ["LOCK_TIMEOUT_S", "MODEL_ENTRIES", "describe_stored", "load_for_device", "lock_path", "model_lock", "reading",
-           "save_model"]
+           "remove_model", "save_model"]

@@ -396,6 +396,13 @@ class Breakdown:
     def covered(self) -> int:
         return sum(g != "roofline" for g in self.group)
 
+    @property
+    def priced_precisions(self) -> tuple[str | None, ...]:
+        """Per launch, the precision the operator model priced it at; None where it is at the roofline. The one
+        reading of "operator-priced" (:meth:`ZeroShotGpu.apply`'s latency note, the family-probe check, and
+        :class:`hybridperf.block_table.BlockTable`'s per-block sets)."""
+        return tuple(None if g == "roofline" else p for g, p in zip(self.group, self.precisions))
+
     @cached_property
     def _group_sums(self) -> tuple[tuple[str, float], ...]:
         out = dict.fromkeys(GROUPS, 0.0)
@@ -656,7 +663,7 @@ class ZeroShotGpu:
 
     def _uses_family_probes(self, spec: DeviceSpec, bd: Breakdown) -> bool:
         """Whether :meth:`breakdown` rescaled some of ``bd``'s kernels by the sheet's family probes."""
-        covered_fp32 = any(g != "roofline" and p == "fp32" for g, p in zip(bd.group, bd.precisions))
+        covered_fp32 = "fp32" in bd.priced_precisions
         return covered_fp32 and self._family_probe_shapes(spec) is not None
 
     def summary(self, spec: DeviceSpec, ex: Execution | None = None) -> str:
@@ -711,7 +718,7 @@ class ZeroShotGpu:
         rows = tuple(sorted(rows, key=lambda kp: min(kp.kernel.op_indices, default=-1)))
         summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
-        priced_at = {p for g, p in zip(bd.group, bd.precisions) if g != "roofline"}
+        priced_at = {p for p in bd.priced_precisions if p is not None}
         out = replace(prediction, kernels=rows, latency_s=float(total),
                       calibration=self.describe(spec, bd, prediction.precision), execution=summary)
         return self.qualify(out, spec, priced_at)
