@@ -125,6 +125,14 @@ ADAPT_FOLDS = 10
 #: alone: 10.0 / 10.7 %), no other pair moved by more than 0.02 points; the plain minimum (margin 0) took those two
 #: to 10.5 / 11.2 % but made Zen 3 -> Xeon 55.4 -> 56.3 % and Zen 4 -> Xeon 49.5 -> 50.7 %, margins 0.05-0.2 still
 #: +0.5-0.7 on Zen 4 -> Xeon; grids (0, 0.5, 1), (0, 0.25, 0.5), (0, 1) did no better.
+#: Re-examined 2026-12-04 on the same pairs with network draws (one configuration of each of K networks; 30 draws,
+#: seed 1), with an acceptance rule fixed before comparing (beats-both pairs not fewer, 6-pair mean K=10 MAPE down
+#: by 0.1 point or more, no pair worse by more than 0.3): none of 12 alternatives passed, so these rules stay.
+#: Margin 0.2: mean 24.39 -> 24.17 % but Zen 4 -> Xeon +0.48; a correction only below 0.9 x zero-shot's
+#: leave-one-out error: never worse, mean -0.02; sign tests on the K models (7 or 8 of 10): +0.04 to +1.86 on
+#: some pair; the joint (correction, weight) choice, plain or bagged over 50 bootstrap resamples: 3 pairs beat both
+#: but Xeon -> Zen 3 / Zen 4 +3.6 / +2.8. On Zen 4 -> Zen 3 the best fixed candidate reaches 7.19 % against
+#: zero-shot 7.21 %: no selection rule gains more than ~0.3 point there.
 ADAPT_ALONE_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 ADAPT_ALONE_MARGIN = 0.3
 #: the residual trained on the K models alone (no host columns, no overhead): the per-device settings
