@@ -63,7 +63,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.analysis.analyze import Analyzed, analyze as _analyze
-from hybridperf.device.spec import DeviceSpec, load_spec, names_spec_file
+from hybridperf.device.spec import DeviceSpec, load_spec, names_spec_file, sheet_key
 from hybridperf.errors import InputError, did_you_mean, python_words
 from hybridperf.estimate import pricing
 from hybridperf.estimate.budget import Budget, CheckResult, Metric, Target, parse_limit, MetricCheck, compare
@@ -835,17 +835,6 @@ def _with_runtime_memory(pred: Prediction, runtime: Any) -> Prediction:
     return with_runtime(pred, runtime)
 
 
-def _spec_key(device: Any) -> str:
-    """What :meth:`Session.spec` keys a sheet by: a spec file's resolved path (until 2026-12-04 its path as given, so
-    after ``os.chdir`` a relative ``"my.yaml"`` served the sheet of the old folder's file), else the id."""
-    if names_spec_file(device):
-        try:
-            return str(Path(device).resolve())
-        except (OSError, RuntimeError, ValueError):  # a symlink loop: load_spec says what is wrong with it
-            return str(device)
-    return str(device)
-
-
 #: onnxruntime peaks a :class:`Session` keeps (a few hundred bytes each)
 _KEEP_RUNTIME_PEAKS = 4096
 
@@ -942,7 +931,12 @@ class Session:
             return device
         from hybridperf.analysis.cache import file_key
 
-        key = _spec_key(device)
+        # a spec file by its resolved path (until 2026-12-04 its path as given, so after ``os.chdir`` a relative
+        # "my.yaml" served the sheet of the old folder's file), an id as it is
+        try:
+            key = str(sheet_key(device))
+        except ValueError:  # a NUL in the path: device_spec names the file not found
+            key = str(device)
         got = self._specs.get(key)
         if got is None or got[2] is None or file_key(got[2]) != got[1]:
             # a spec file is read by its resolved path, so the sheet's path names it from any folder (one not found

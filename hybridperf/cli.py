@@ -127,25 +127,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code (also used by ``python -m hybridperf``).
 
     A closed stdout or stderr (``hybridperf check m.onnx | head -0``) loses the text written to it, never the exit
-    code: the command runs to its end and exits as it would have (0 where it succeeded; 1, 2 or 3 where it did not).
+    code: the command runs to its end and exits as it would have (0 where it succeeded; 1, 2 or 3 where it did not);
+    so does one closed before it starts (``2>&-``), whose descriptor then points at the null device.
     Until 2026-12-04 a write into a closed pipe exited 0 from wherever it happened: ``check`` over budget with its
     table into a closed pipe exited 0, and ``predict-many`` with every model failed exited 0 with stdout or stderr
     closed.
     """
     streams = sys.stdout, sys.stderr
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        if stream is None:  # started closed (`2>&-`): the descriptor is free, and a file opened later would take it
+            try:
+                _to_null_device(fd, only_if_closed=True)
+            except OSError:
+                pass
     sys.stdout, sys.stderr = _PipeSafe(sys.stdout), _PipeSafe(sys.stderr)
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
-    except _StderrClosed as exc:
-        return exc.code
     finally:
         sys.stdout, sys.stderr = streams
 
 
 class _PipeSafe:
-    """``sys.stdout`` or ``sys.stderr`` for the length of one command: a write or flush into a closed pipe points the
-    stream's descriptor at the null device (so that the interpreter's last flush stays quiet too) and drops the text
-    from then on, instead of raising ``BrokenPipeError`` out of the command and losing its exit code.
+    """``sys.stdout`` or ``sys.stderr`` for the length of one command: a write or flush into a closed pipe or a closed
+    file points the stream's descriptor at the null device (so that the interpreter's last flush stays quiet too) and
+    drops the text from then on, instead of raising ``BrokenPipeError`` out of the command and losing its exit code.
+    No stream at all (``None``: the command started with it closed, ``2>&-``) drops every text; until 2026-12-04 an
+    error line into it raised AttributeError out of :func:`main`, exit 1 ("budget exceeded") for an input error.
 
     Parameters
     ----------
@@ -155,13 +162,13 @@ class _PipeSafe:
 
     def __init__(self, stream) -> None:
         self._stream = stream
-        self.pipe_closed = False
+        self.pipe_closed = stream is None
 
     def write(self, text: str) -> int:
         if not self.pipe_closed:
             try:
                 return self._stream.write(text)
-            except BrokenPipeError:
+            except (BrokenPipeError, ValueError):  # ValueError: I/O operation on closed file
                 self._lose()
         return len(text)
 
@@ -173,15 +180,13 @@ class _PipeSafe:
         if not self.pipe_closed:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
+            except (BrokenPipeError, ValueError):
                 self._lose()
 
     def _lose(self) -> None:
-        import os
-
         self.pipe_closed = True
         try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            _to_null_device(self._stream.fileno())
             self._stream.flush()  # what the pipe refused, into the null device
         except (OSError, ValueError, AttributeError):  # no descriptor (a test's capture), or one already closed
             pass
@@ -190,28 +195,36 @@ class _PipeSafe:
         return getattr(self._stream, name)
 
 
-class _StderrClosed(Exception):
-    """An error line found stderr a closed pipe (``hybridperf bogus 2>&1 | head -0``): the line is lost, its exit code
-    is kept (until 2026-12-04 the BrokenPipeError escaped main, exit 1, which means "budget exceeded")."""
+def _to_null_device(fd: int, only_if_closed: bool = False) -> None:
+    """Point descriptor ``fd`` at the null device (until 2026-12-04 the descriptor opened for it was left open);
+    with ``only_if_closed``, only where ``fd`` is not open.
 
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = int(code)
+    Raises
+    ------
+    OSError
+        Where the null device cannot be opened or ``fd`` cannot be pointed at it.
+    """
+    import os
+
+    if only_if_closed:
+        try:
+            os.fstat(fd)
+            return
+        except OSError:
+            pass
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        if null != fd:  # a closed fd is the lowest free one, so open may have handed out fd itself
+            os.dup2(null, fd)
+    finally:
+        if null != fd:
+            os.close(null)
 
 
 def _error_line(text: str, code: int = 2) -> int:
-    """Print ``text`` as one line on stderr and return ``code``; raise :class:`_StderrClosed` with ``code`` when stderr
-    is a closed pipe (stderr is then pointed at the null device, so the interpreter's last flush stays quiet)."""
-    try:
-        print(text, file=sys.stderr, flush=True)
-    except (BrokenPipeError, ValueError):  # ValueError: a stderr already closed
-        import os
-
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
-        except (OSError, ValueError):
-            pass
-        raise _StderrClosed(code) from None
+    """Print ``text`` as one line on stderr and return ``code`` (within :func:`main`, a closed stderr loses the line
+    and keeps the code)."""
+    print(text, file=sys.stderr, flush=True)
     return code
 
 

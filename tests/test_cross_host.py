@@ -752,11 +752,15 @@ def test_measure_symbolic_input_refused(model_dir, capsys):
 def test_measure_batch_binds_a_symbolic_leading_dim_for_measuring_and_featurizing(model_dir, capsys):
     """``calibrate --measure ... --batch N``: the check passes, and the rows' ``batch`` reaches the analysis."""
     from hybridperf.analysis.analyze import analyze
+    from hybridperf.errors import InputError
     from hybridperf.measure.calibrate import collect_models
     from hybridperf.residual.features import featurize_measured
 
     dynamic = model_dir / "resnet_like.onnx"
-    assert collect_models([dynamic, EXAMPLE], batch=3) == [dynamic, EXAMPLE]
+    other = model_dir / "mobilenetv2_like.onnx"  # symbolic batch too
+    assert collect_models([dynamic, other], batch=3) == [dynamic, other]
+    with pytest.raises(InputError, match="--batch 3 cannot be applied to 1 of 2 models"):  # since 2026-12-04 here
+        collect_models([dynamic, EXAMPLE], batch=3)  # (squeezenet is fixed at batch 1), not in the command
     code = main(["calibrate", "--device", "host", "--measure", str(dynamic), str(EXAMPLE)])
     assert code == 2 and "has a symbolic dimension at axis 0; pass --batch N to bind it" in capsys.readouterr().err
     assert main(["calibrate", "--device", "host", "--data", str(model_dir), "--batch", "3"]) == 2

@@ -1,6 +1,8 @@
 """Defects found 2026-12-04 (night): a closed pipe turned failures into exit 0; ``measure --out`` replaced a file that
 held no measure record; ``check_graph`` did not look inside If / Loop / Scan bodies; an in-memory ONNX proto got no
 dynamic-quantization hint on an integer-only device; a failed ``torch.export`` put torch's log lines on stderr.
+Then their review: a stream closed before the command starts (``2>&-``), the descriptor the null device was opened on,
+overlapping torch captures in two threads, ``measure``'s flag errors after --out's, a limit past a float.
 """
 
 from __future__ import annotations
@@ -309,7 +311,163 @@ def test_a_failed_torch_export_is_one_error_and_no_torch_lines(tmp_path):
                        env={**os.environ, "HYBRIDPERF_HOME": str(tmp_path / "home")})
     assert p.stdout == "ModelLoadError\n"
     # torch's log format ("W1204 20:00:00.000000 123 torch/fx/...] failed during evaluate_expr(...)"); a Python
-    # warning of torch's is not a log line and not judged here
+    # warning shown during the export is held with the rest (logged at DEBUG to hybridperf.torch, shown with -v), one
+    # shown outside it (at `import torch`) is not judged here
     assert not re.search(r"^[DIWE]\d{4} ", p.stderr, re.M) and "evaluate_expr" not in p.stderr, p.stderr
     # nor the partial graph torch.export prints onto stderr when it fails (torch 2.14: "def forward(self, ...")
     assert "def forward" not in p.stderr, p.stderr
+
+
+# --------------------------------------------------------------------------- 6. the review of 1-5
+
+
+_MISSING = ["predict", "missing-model.onnx", "-d", "t4"]
+_OVER = ["check", RESNET_LIKE, "-d", "t4", "--batch", "1", "--max-latency", "1ns"]
+
+
+@pytest.mark.parametrize("argv, redirect, code", [
+    (_MISSING, "2>&-", ExitCode.INPUT_ERROR), (_MISSING, ">&- 2>&-", ExitCode.INPUT_ERROR),
+    (_MISSING, "2>&- | head -0", ExitCode.INPUT_ERROR), (_OVER, "2>&- >&-", ExitCode.BUDGET_EXCEEDED)])
+def test_a_stream_closed_before_the_command_keeps_the_exit_code(tmp_path, argv, redirect, code):
+    # until 2026-12-04 `hybridperf predict missing.onnx 2>&-` exited 1 ("budget exceeded"): Python starts with
+    # sys.stderr None, and the error line into _PipeSafe(None) raised AttributeError out of main
+    import shlex
+
+    line = " ".join(shlex.quote(a) for a in CLI + argv)
+    p = subprocess.run(["bash", "-c", f"cd {shlex.quote(str(tmp_path))} && {line} {redirect}; echo ${{PIPESTATUS[0]}}"],
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "HYBRIDPERF_HOME": str(tmp_path / "home")})
+    assert p.stdout.split()[-1] == str(int(code)), p.stdout + p.stderr
+
+
+def test_pipe_safe_over_no_stream_or_a_closed_one_drops_the_text():
+    # until 2026-12-04 _PipeSafe(None).write raised AttributeError, and a closed file's ValueError escaped it
+    gone = _PipeSafe(None)
+    assert gone.pipe_closed and gone.write("abc") == 3
+    gone.flush()
+    closed = io.StringIO()
+    closed.close()
+    s = _PipeSafe(closed)
+    assert s.write("abcd") == 4 and s.pipe_closed
+    s.flush()
+
+
+def _open_fds() -> set[int]:
+    """The open descriptors, less the one the listing itself had open."""
+
+    def is_open(fd: int) -> bool:
+        try:
+            os.fstat(fd)
+            return True
+        except OSError:
+            return False
+
+    return {int(fd) for fd in os.listdir("/proc/self/fd") if is_open(int(fd))}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc")
+def test_a_closed_pipe_points_at_the_null_device_and_leaks_no_descriptor():
+    # until 2026-12-04 `os.dup2(os.open(os.devnull, ...), fd)` left the descriptor os.open returned open
+    r, w = os.pipe()
+    os.close(r)
+    stream = os.fdopen(w, "w")
+    try:
+        before = _open_fds()
+        s = _PipeSafe(stream)
+        s.write("x" * 100_000)  # past the buffer: the pipe refuses it
+        s.flush()
+        assert s.pipe_closed and _open_fds() == before
+        assert os.readlink(f"/proc/self/fd/{w}") == os.devnull
+    finally:
+        stream.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc")
+def test_a_closed_descriptor_is_pointed_at_the_null_device_once():
+    from hybridperf.cli import _to_null_device
+
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)  # free again: the lowest free descriptor may be this one, which os.open hands out
+    before = _open_fds()
+    try:
+        _to_null_device(fd, only_if_closed=True)
+        assert _open_fds() == before | {fd} and os.readlink(f"/proc/self/fd/{fd}") == os.devnull
+        r, w = os.pipe()
+        _to_null_device(r, only_if_closed=True)  # open: left as it is
+        assert os.readlink(f"/proc/self/fd/{r}").startswith("pipe:")
+        os.close(r)
+        os.close(w)
+    finally:
+        os.close(fd)
+
+
+def test_torch_captures_in_two_threads_never_overlap_and_restore_stderr():
+    # until 2026-12-04 two threads' captures could overlap: the second saved the first's StringIO as "the stderr", the
+    # first put the real one back, the second then its saved StringIO, and sys.stderr stayed a StringIO for good
+    import threading
+    import time
+
+    from hybridperf.frontends.torch_export import torch_logs_captured
+
+    original = sys.stderr
+    start = threading.Barrier(2)
+    inside, most, errors = [0], [0], []
+    lock = threading.Lock()
+
+    def capture():
+        try:
+            start.wait(timeout=30)
+            with torch_logs_captured():
+                with lock:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                print("held", file=sys.stderr)
+                time.sleep(0.05)
+                with lock:
+                    inside[0] -= 1
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=capture) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and most[0] == 1
+    assert sys.stderr is original
+
+
+def test_nested_torch_captures_restore_in_stack_order():
+    from hybridperf.frontends.torch_export import torch_logs_captured
+
+    original = sys.stderr
+    with torch_logs_captured() as outer:
+        with torch_logs_captured():  # one thread: the lock is re-entrant
+            assert sys.stderr is not outer._printed
+        assert sys.stderr is outer._printed
+    assert sys.stderr is original
+
+
+def test_measure_flag_errors_come_before_out(faked_measure, tmp_path, capsys):
+    # until 2026-12-04 `measure m.onnx --shape bad --out notes.json` (notes.json no record) named --out first; the
+    # fix of the flag is the first to make
+    (tmp_path / "notes.json").write_text('{"a": 1}\n')
+    assert main(["measure", "m.onnx", "--no-subnormal-scan", "--shape", "bad", "--out", "notes.json"]) \
+        == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("hybridperf: error: bad --shape 'bad'") and err.count("\n") == 1
+    assert faked_measure == []
+
+
+@pytest.mark.parametrize("argv", [["check", RESNET_LIKE, "-d", "t4", "--max-memory", "1e300GiB"],
+                                  ["mig", RESNET_LIKE, "-d", "a100-sxm-80gb", "--headroom", "1e300GiB"]])
+def test_a_limit_past_a_float_once_scaled_is_too_large(argv, capsys):
+    # until 2026-12-04 1e300 is a float but 1e300 GiB is not: float(Fraction(...)) raised OverflowError, exit 3
+    # "internal error: OverflowError"
+    from hybridperf.estimate.budget import BudgetError, parse_limit
+
+    with pytest.raises(BudgetError, match=r"^--max-memory '1e300GiB': is more than the largest memory limit"):
+        parse_limit("1e300GiB", "memory")
+    assert main(argv) == ExitCode.INPUT_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{argv[-2]} '1e300GiB': is more than the largest memory limit" in err

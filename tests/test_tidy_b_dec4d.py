@@ -116,7 +116,9 @@ def test_packaged_models_load(name):
     from hybridperf.residual.model import ResidualModel
     from hybridperf.residual.store import _load
 
-    # packaged before digests (and read unverified) until they are saved again; loaded either way
+    # the packaged sidecars record their boosters' digests (added 2026-12-04), so they load verified
+    side = json.loads((PKG_MODELS / name / "residual.json").read_text())
+    assert set(side["sha256"]) == {"residual.txt", "residual_kernel.txt"}
     loaded = _load(PKG_MODELS / name) if name == "cross-host-cpu" else ResidualModel.load(PKG_MODELS / name)
     assert loaded.booster_ is not None
 

@@ -49,6 +49,11 @@ class Analyzed:
     #: the dynamic quantization ops (:data:`~hybridperf.analysis.int8.DYNAMIC_QUANT_OPS`) of a model given as an
     #: ``onnx.ModelProto`` (a file's are read from it where asked): what an integer-only device's error names
     dynamic_quant_ops: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    #: the work of the nodes the ONNX normaliser folded into constants that eager PyTorch computes every call (masks,
+    #: rotary tables: :class:`~hybridperf.frontends.normalize.FoldedWork`): in no figure, named in the latency note of
+    #: a runtime that does not fold constants (:func:`~hybridperf.estimate.pricing.predict_on`); None: not an ONNX
+    #: model, unknown
+    folded: Any = None
 
     @property
     def memory_is_lower_bound(self) -> bool:
@@ -149,9 +154,9 @@ def analyze_with_memory_module(
     if isinstance(model, LoadedModel):
         loaded = model
         mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
-        src_nodes = loaded.source_nodes
+        src_nodes, folded = loaded.source_nodes, loaded.folded
     else:
-        mod, source, in_shapes, src_nodes = model, "<module>", {}, {}
+        mod, source, in_shapes, src_nodes, folded = model, "<module>", {}, {}, None
     t["load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     analysis = analyze_module(mod)
@@ -184,6 +189,7 @@ def analyze_with_memory_module(
         timings_s=MappingProxyType(t),
         source_nodes=MappingProxyType(dict(src_nodes)),
         dynamic_quant_ops=dynamic,
+        folded=folded,
     ), mem_mod
 
 
@@ -213,7 +219,8 @@ def _from_composed(got: Any, batch: int | None, int8: bool,
             analysis = apply_int8(analysis, plan)
     spans = got.spans if kernels is got.kernels else None  # int8 kernels regrouped: no longer the segments'
     return Analyzed(source=got.source, input_shapes=in_shapes, analysis=analysis, kernels=kernels, memory=got.memory,
-                    fused=True, timings_s=got.timings_s, source_nodes=MappingProxyType({}), segments=spans)
+                    fused=True, timings_s=got.timings_s, source_nodes=MappingProxyType({}), segments=spans,
+                    folded=got.folded)
 
 
 def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, lower: bool,

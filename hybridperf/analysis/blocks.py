@@ -63,6 +63,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -141,6 +142,8 @@ class Composed:
     timings_s: Mapping[str, float]
     #: where each segment's records and kernels lie (:class:`Segments`)
     spans: Segments | None = None
+    #: the work of the nodes the normaliser folded (:class:`~hybridperf.frontends.normalize.FoldedWork`)
+    folded: Any = None
 
 
 class BlockCache:
@@ -907,7 +910,8 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     cuts = plan_cuts(graph)
     if not cuts:
         blocks.whole += 1
-        return from_onnx(norm, res.input_shapes, source=source, shapes_given=given)
+        return dataclasses.replace(from_onnx(norm, res.input_shapes, source=source, shapes_given=given),
+                                   folded=res.folded)
     try:
         parts = _segments(norm, cuts, cache)
         t3 = c()
@@ -918,11 +922,12 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
         t5 = c()
     except _Unusable:
         blocks.fallbacks += 1
-        return from_onnx(norm, res.input_shapes, source=source, shapes_given=given)
+        return dataclasses.replace(from_onnx(norm, res.input_shapes, source=source, shapes_given=given),
+                                   folded=res.folded)
     blocks.composed += 1
     t["segments_s"], t["compose_s"], t["memory_plan_s"] = t3 - t2, t4 - t3, t5 - t4
     return Composed(analysis, kernels, memory, MappingProxyType(dict(res.input_shapes)), source, len(parts),
-                    MappingProxyType(t), Segments(tuple(live for _, live in cuts), *where))
+                    MappingProxyType(t), Segments(tuple(live for _, live in cuts), *where), res.folded)
 
 
 def _init_bytes(t: Any) -> tuple[int, str]:

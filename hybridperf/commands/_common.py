@@ -304,10 +304,12 @@ def check_rename_target(path, flag: str) -> None:
         raise InputError(f"{flag} {path} is {NOT_RENAMABLE}")
 
 
-def scan_subnormals(model, shapes=None, batch: int | None = None, consequence: str = ""):
+def scan_subnormals(model, shapes=None, batch: int | None = None, consequence: str = "",
+                    unscanned: dict | None = None):
     """:func:`hybridperf.measure.subnormal.scan_inputs` of ``model`` for a command: a hazard is named on stderr with
-    ``consequence``; a model the scan cannot run gets one warning and ``None`` (its timing, or its measurement's
-    failure, stands on its own)."""
+    ``consequence``; a model the scan cannot run gets ``None`` (its timing, or its measurement's failure, stands on its
+    own) and one warning, or, given ``unscanned``, no warning but ``unscanned[model]`` = why (``calibrate`` says it
+    once measuring has run the model: one it cannot run is named there, as not measured)."""
     import sys
 
     from hybridperf.measure.subnormal import scan_inputs
@@ -315,8 +317,11 @@ def scan_subnormals(model, shapes=None, batch: int | None = None, consequence: s
     try:
         s = scan_inputs(model, shapes, batch)
     except Exception as exc:  # noqa: BLE001 - the scan is a check on a timing, never a reason to lose it
-        print(f"hybridperf: warning: {model}: not scanned for subnormal activations ({type(exc).__name__}: {exc})",
-              file=sys.stderr)
+        why = f"{type(exc).__name__}: {exc}"
+        if unscanned is not None:
+            unscanned[model] = why
+        else:
+            print(f"hybridperf: warning: {model}: not scanned for subnormal activations ({why})", file=sys.stderr)
         return None
     if s.hazard:
         print(s.warning(str(model), consequence), file=sys.stderr)

@@ -51,9 +51,9 @@ def _init_worker() -> None:
 
 
 #: the keys of a row's figures, null in an error row
-FIGURES = ("input_shapes", "latency_s", "latency_note", "energy_j", "energy_note", "peak_memory_bytes", "flops",
-           "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound", "memory_estimate",
-           "runtime_memory_note", "warnings", "unknown_fields")
+FIGURES = ("input_shapes", "latency_s", "latency_note", "energy_j", "energy_note", "estimated_power_note",
+           "peak_memory_bytes", "flops", "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound",
+           "memory_estimate", "runtime_memory_note", "warnings", "unknown_fields")
 
 
 def blank_row(path: str, runtime: str) -> dict[str, Any]:
@@ -95,6 +95,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
     try:
         from hybridperf.api import Session
         from hybridperf.commands._common import native_stderr_silenced
+        from hybridperf.estimate.pricing import estimated_power_note
         from hybridperf.estimate.runtime_memory import peak_kind
         from hybridperf.report.text import unknown_fields
 
@@ -115,6 +116,9 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             # capped at max power, or priced on an estimated power sheet (predict's totals.energy_note; until
             # 2026-12-03 a predict-many row gave such an energy with nothing to say so)
             energy_note=pred.energy_note or None,
+            # the part of energy_note that is the sheet's, on its own (null where its power figures are measured or
+            # sourced): the table's summary names it once (until 2026-12-04 it picked it out of energy_note's words)
+            estimated_power_note=estimated_power_note(pred.spec) or None,
             peak_memory_bytes=pred.peak_memory_bytes,
             flops=pred.flops,
             calibration=pred.calibration,

@@ -224,13 +224,50 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"cannot remove the calibration of {device} in {out}: {exc.strerror or exc}") from exc
     result = {"device": device, "removed": before, "model_dir": str(out),
               "measurements_removed": str(data) if measured else None, "predict_used_it": not args.out}
+    others = _host_models_of_other_threads() if device == HOST_ID and not args.out and before is None else {}
+    if others:
+        result["stored_for_other_threads"] = {str(n): str(d) for n, d in others.items()}
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=1) + "\n")
         return ExitCode.OK
     from hybridperf.report.calibration import reset_text
 
     sys.stdout.write(reset_text(result) + "\n")
+    _say_other_threads(others)
     return ExitCode.OK
+
+
+def _host_models_of_other_threads() -> dict[int, Path]:
+    """The models ``calibrate --device host`` stored for this CPU run with another thread count: ``{threads: model
+    folder}``. ``host`` is this machine with the CPUs this process may use, one folder per count
+    (:func:`hybridperf.measure.host.host_key`), so a calibration run under ``taskset -c 1`` is not the one a reset
+    run without it finds."""
+    import re
+
+    from hybridperf.measure.host import host_dir
+    from hybridperf.residual.model import HOST_MODEL_DIR
+    from hybridperf.residual.store import describe_stored
+
+    here = host_dir()
+    stem = re.sub(r"-\d+t$", "", here.name)
+    found = {}
+    for d in sorted(here.parent.glob(f"{stem}-*t")) if here.parent.is_dir() else ():
+        m = re.fullmatch(re.escape(stem) + r"-(\d+)t", d.name)
+        if m and d != here and describe_stored(d / HOST_MODEL_DIR) is not None:
+            found[int(m.group(1))] = d / HOST_MODEL_DIR
+    return found
+
+
+def _say_other_threads(others: dict[int, Path]) -> None:
+    """A note on stderr naming the models of this CPU stored for other thread counts (the reset found none for this
+    one). Until 2026-12-04 a reset run without the ``taskset`` its calibration ran under said only "nothing removed"
+    for the folder of the threads it had, though the output of the calibration had named that command."""
+    from hybridperf.measure.host import host_threads
+
+    for n, d in others.items():
+        print(f"hybridperf: note: a model calibrated for host with {n} thread(s) is stored in {d}; host is this "
+              f"machine with the CPUs this process may use ({host_threads()} now): run this reset on {n} CPU(s), "
+              "as that calibration ran (e.g. under taskset), to remove it", file=sys.stderr)
 
 
 def _check_table_device(data, rows, device: str) -> None:
@@ -310,7 +347,6 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
               "that predicts it held out)", file=sys.stderr)
 
     models = collect_models(args.measure, args.batch, on_duplicate=duplicate)  # before any probe or measurement
-    _check_batch_taken(models, args.batch)
     _check_shots(args.shots, len(models), "given")
     from hybridperf.measure.host import check_writable
 
@@ -484,36 +520,6 @@ def heldout_adaptation(n: int, k: int, shots: int | None) -> tuple[int, str | No
                       f"all {k})")
 
 
-def _check_batch_taken(models, batch: int | None) -> None:
-    """``--batch N`` must bind every model (a symbolic leading dimension, or a fixed one of N), as ``predict`` and
-    ``measure`` refuse a ``--batch`` no input takes. Until 2026-12-04 each model of a fixed other batch was tried in
-    the rounds and named "not measured" on a line of its own (a folder of batch-1 exports with ``--batch 2``: four
-    warnings, then "only 0 of 4 models could be measured and analysed", exit 2).
-
-    Raises
-    ------
-    InputError
-        One line naming the models whose batch is fixed at another size.
-    """
-    from hybridperf.errors import InputError
-    from hybridperf.measure.onnxruntime import input_specs
-
-    if batch is None:
-        return
-    fixed = []
-    for path in models:
-        try:
-            input_specs(path, None, batch)
-        except InputError as exc:  # other failures (an input type onnxruntime lacks) are the measuring's to name
-            if str(exc).startswith(f"--batch {batch} "):
-                fixed.append(path.name)
-    if fixed:
-        names = ", ".join(fixed[:3]) + (f" and {len(fixed) - 3} more" if len(fixed) > 3 else "")
-        raise InputError(f"--batch {batch} cannot be applied to {len(fixed)} of {len(models)} models, whose batch is "
-                         f"fixed at another size ({names}); drop --batch, or measure only models with a dynamic batch "
-                         "axis")
-
-
 def _check_shots(shots: int | None, n: int, which: str) -> None:
     """``--shots K`` must leave at least one of the ``n`` models (those ``which``) to hold out."""
     from hybridperf.errors import InputError
@@ -529,22 +535,13 @@ def _without_subnormal_hazards(models, batch: int | None):
     Returns ``(kept, left out, not scanned)``, the last ``{path: why}`` of the models the scan could not run: said
     by :func:`_say_unscanned` once measuring has run them (a model onnxruntime cannot run is named there once, as not
     measured; until 2026-12-04 it got a "not scanned" warning before that one as well)."""
+    from hybridperf.commands._common import scan_subnormals
     from hybridperf.errors import InputError
-    from hybridperf.measure.subnormal import scan_inputs
 
     kept, out, unscanned = [], [], {}
     for path in models:
-        try:
-            s = scan_inputs(path, None, batch)
-        except Exception as exc:  # noqa: BLE001 - the scan is a check on a timing, never a reason to lose it
-            unscanned[path] = f"{type(exc).__name__}: {exc}"
-            kept.append(path)
-            continue
-        if s.hazard:
-            print(s.warning(str(path), "left out of the calibration"), file=sys.stderr)
-            out.append(path)
-        else:
-            kept.append(path)
+        s = scan_subnormals(path, None, batch, "left out of the calibration", unscanned=unscanned)
+        (out if s is not None and s.hazard else kept).append(path)
     if len(kept) < 2:
         raise InputError(f"only {len(kept)} of {len(models)} models time the model rather than subnormal assists; "
                          "calibration needs 2: pass exports with trained weights")

@@ -68,12 +68,13 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"--out {args.out}: name FILE.json (the full record) or FILE.csv (one row)")
     if out is not None:
         check_rename_target(out, "--out")
-    before = _record_before(out) if out is not None else ""  # said on stderr once replaced
     usable = host_threads()
     # a named CPU sheet: the threads its predictions assume; refused here when this cannot be that machine
     assumed = _sheet_threads(args.device, spec, usable) if spec is not None else None
     threads = args.threads or assumed or usable
     shapes = parse_shape_flags(args.shape)
+    # after the flags' own checks (until 2026-12-04 `--shape bad --out notes.json` named --out first), before timing
+    before = _record_before(out) if out is not None else ""  # said on stderr once replaced
     m = measure(args.model, shapes, args.batch, threads=threads, repeats=args.repeats,
                 warmup=args.warmup, profile=args.profile, device=args.device, graph_optimization=args.graph_optimization)
     if args.device == HOST_ID and threads != usable:  # after the run: a bad model gets its one error line alone

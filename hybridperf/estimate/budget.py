@@ -195,7 +195,10 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     if not math.isfinite(number):  # "1e400MiB": beyond a float, so no figure could be judged against it
         raise BudgetError(f"{given}: too large to be a limit; {accepted}")
     # exact decimal arithmetic, so that "100us" is the float nearest 1e-4, not 100 * 1e-6
-    limit = float(Fraction(num) * Fraction(repr(units[unit])))
+    try:
+        limit = float(Fraction(num) * Fraction(repr(units[unit])))
+    except OverflowError:  # "1e300GiB": past a float once scaled (until 2026-12-04 exit 3, "internal error")
+        limit = math.inf
     if metric is Metric.MEMORY and limit < 1:  # "0.5B": no tensor fits, so every model would be over it
         raise BudgetError(f"{given}: is less than one byte; {accepted}")
     return _at_most_largest(limit, metric, given, smaller)

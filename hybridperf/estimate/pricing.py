@@ -496,8 +496,44 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         # priced on: the runtime's launches where the model prices them (until 2026-12-04 TVM's fused kernels: a
         # t4 resnet_like at batch 64 read 12.674 mJ, its 22 launches' work gives 14.788 mJ)
         pred = replace(pred, energy_j=launched_dynamic_energy_j(pred.kernels) + spec.idle_power_w * pred.latency_s)
+    if ex is not None:
+        pred = with_folded_note(pred, ex)
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
     return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec))
+
+
+#: the words of a :attr:`Prediction.latency_note` reason naming the folded nodes a runtime recomputes
+#: (:func:`folded_note`); the table report prints that reason on a ``note`` line
+FOLDED_NODES_WORDS = "constant-foldable node"
+
+
+def folded_note(analyzed: Analyzed, ex: Execution) -> str:
+    """What a prediction under ``ex`` leaves unpriced of the nodes the ONNX normaliser folded
+    (:attr:`~hybridperf.analysis.analyze.Analyzed.folded`): ``"9 constant-foldable nodes (masks, rotary tables...)
+    not priced: eager PyTorch recomputes them each call"``; "" where nothing was folded or ``ex``'s runtime folds
+    constants itself.
+
+    onnxruntime and TVM fold the same subgraphs at load time (:attr:`Execution.folds_constants`), so the folded
+    figures are theirs: no note. A CUDA graph captured from eager PyTorch replays every kernel the capture ran, these
+    included (as :func:`as_run_by` prices the constant ops the normaliser keeps), so it gets the note too: only the
+    host's launch cost is gone, not the kernels' device time.
+    """
+    work = getattr(analyzed, "folded", None)
+    if ex.folds_constants or work is None or not work.nodes:
+        return ""
+    n = work.nodes
+    # folds_constants is False for torch (eager: a host dispatch per launch) and torch-cudagraph (none) alone
+    who = "eager PyTorch recomputes" if ex.host_per_launch else "a CUDA graph captured from eager PyTorch replays"
+    # one reason of the note's "; "-separated list (:meth:`Prediction.unverified`), so ": " inside it
+    return f"{n} {FOLDED_NODES_WORDS}{'s' if n != 1 else ''} (masks, rotary tables...) not priced: {who} them each call"
+
+
+def with_folded_note(pred: Prediction, ex: Execution) -> Prediction:
+    """``pred`` with :func:`folded_note` added to its :attr:`Prediction.latency_note` (after the reasons already
+    there); ``pred`` itself where there is none. Until 2026-12-04 the work of the folded masks and rotary tables was
+    missing from eager PyTorch's latency with nothing to say so."""
+    note = folded_note(pred.analyzed, ex)
+    return pred.unverified(note, first=False) if note else pred
 
 
 def estimated_power_note(spec: DeviceSpec) -> str:

@@ -444,7 +444,10 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
         tt = vi.type.tensor_type
         shapes[vi.name] = [d.dim_value for d in tt.shape.dim]
         dtypes[vi.name] = tt.elem_type
-    opset = {o.domain: o.version for o in model.opset_import}
+    from hybridperf.frontends.normalize import default_opset
+
+    opset = default_opset(model)
+    opset = 17 if opset is None else opset  # the ai.onnx schemas read where the model imports none
     unknown: list[str] = []
     for node in g.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -457,7 +460,7 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
             if outs is None and node.domain == "com.microsoft":
                 outs = _quant_shapes(node, ins, in_dtypes, attrs, dtypes)
             if outs is None and node.domain in ("", "ai.onnx"):
-                schema = onnx.defs.get_schema(node.op_type, opset.get("", opset.get("ai.onnx", 17)), "")
+                schema = onnx.defs.get_schema(node.op_type, opset, "")
                 types = {n: helper.make_tensor_type_proto(dtypes[n], shapes[n]) for n in node.input if n}
                 data = {n: init[n] for n in node.input if n in init}
                 res = shape_inference.infer_node_outputs(schema, node, types, data)
@@ -1188,17 +1191,22 @@ def host_isa() -> tuple[str, ...]:
 
 
 def bind_input_shapes(proto: Any, shapes: Mapping[str, Sequence[int]]) -> Any:
-    """A copy of an ONNX model whose graph inputs have the given static shapes (symbolic batch bound)."""
+    """A copy of an ONNX model whose graph inputs have the given static shapes (symbolic batch bound).
+
+    Every dim of a named input is rewritten, so an input declared without a shape (unknown rank, bound by
+    ``--shape``) gets one too: until 2026-12-04 only its declared dims were bound, none, and onnxruntime's model
+    sized it as a scalar (an estimate with its first op unsized, inputs 4 B).
+    """
     import onnx
 
     m = onnx.ModelProto()
     m.CopyFrom(proto)
     for vi in m.graph.input:
         if vi.name in shapes:
-            dims = vi.type.tensor_type.shape.dim
-            for d, v in zip(dims, shapes[vi.name]):
-                d.Clear()
-                d.dim_value = int(v)
+            shape = vi.type.tensor_type.shape
+            del shape.dim[:]
+            for v in shapes[vi.name]:
+                shape.dim.add().dim_value = int(v)
     return m
 
 

@@ -19,6 +19,9 @@ class LoadedModel:
     node_count: int = 0
     #: Relax binding var name -> the source graph node (ONNX node name) it was converted from
     source_nodes: Mapping[str, str] = field(default_factory=dict)
+    #: the work of the nodes the ONNX normaliser folded that eager PyTorch computes every call
+    #: (:class:`~hybridperf.frontends.normalize.FoldedWork`); None: not an ONNX model (nothing was folded by us)
+    folded: Any = None
 
 
 #: suffixes of the model files that are not ONNX (TFLite flatbuffers, torch.export archives, torch pickles)

@@ -5,6 +5,7 @@ frontend) or an in-memory ``onnx.ModelProto``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,5 +116,6 @@ def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: 
                source: str, inplace: bool) -> LoadedModel:
     """:func:`normalized_onnx`, then the import."""
     res = normalized_onnx(model, shapes, batch, source, inplace)
-    return from_onnx(res.model, res.input_shapes, source=source, provenance=provenance,
-                     shapes_given=bool(shapes) or batch is not None)
+    loaded = from_onnx(res.model, res.input_shapes, source=source, provenance=provenance,
+                       shapes_given=bool(shapes) or batch is not None)
+    return replace(loaded, folded=res.folded)

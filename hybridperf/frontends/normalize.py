@@ -89,6 +89,7 @@ def check_input_size(name: str, dims: Iterable[int], elem_type: int, flag: str =
 
 __all__ = [
     "METHOD",
+    "FoldedWork",
     "NormalizeResult",
     "bind_input_shapes",
     "check_computes",
@@ -162,6 +163,68 @@ _TVM_DOMAINS = frozenset({"", "ai.onnx", "com.microsoft"})
 #: ops the TVM frontend handles outside its converter map
 _TVM_DIRECT_OPS = frozenset({"If", "Constant"})
 
+#: folded ops that launch no kernel in eager PyTorch, with the reason (:class:`FoldedWork` leaves them out; the
+#: ONNX twin of :data:`hybridperf.estimate.torch_eager.TORCH_VIEW_OPS` and its host-side values)
+_FOLDED_NO_KERNEL = {
+    "Constant": "a literal or a buffer: nothing computed",
+    "Identity": "no copy",
+    "Shape": "a Python int tuple in PyTorch",
+    "Size": "a Python int in PyTorch",
+    **{op: "a view of its first input in PyTorch: no kernel" for op in
+       ("Reshape", "Squeeze", "Unsqueeze", "Flatten", "Expand", "Slice", "Split")},
+}
+#: largest integer vector a folded op may write and still be shape arithmetic (one entry per dimension): PyTorch
+#: computes it on the host in Python ints
+_HOST_VECTOR_ELEMENTS = 8
+
+
+@dataclass(frozen=True)
+class FoldedWork:
+    """The work of the folded nodes that eager PyTorch would compute every call as kernels: causal masks, rotary
+    ``Cos``/``Sin`` tables, T5's relative-position buckets, position-embedding lookups. Left out: what launches no
+    kernel there (:data:`_FOLDED_NO_KERNEL`: constants, views, ``Shape``), a cast to the dtype it already has, and
+    shape arithmetic (every output a scalar or an integer vector of at most :data:`_HOST_VECTOR_ELEMENTS`
+    elements: Python ints in PyTorch). No figure prices it (onnxruntime and TVM fold the same subgraphs at load
+    time); :func:`hybridperf.estimate.pricing.predict_on` says so where the runtime does not fold constants.
+
+    Attributes
+    ----------
+    nodes : int
+        Folded nodes that compute a tensor.
+    elements : int
+        Elements they write (about one operation each: these are element-wise ops, casts and gathers).
+    bytes_read, bytes_written : int
+        Bytes of their inputs and outputs.
+    """
+
+    nodes: int = 0
+    elements: int = 0
+    bytes_read: int = 0
+    bytes_written: int = 0
+
+    def __add__(self, other: FoldedWork) -> FoldedWork:
+        return FoldedWork(self.nodes + other.nodes, self.elements + other.elements,
+                          self.bytes_read + other.bytes_read, self.bytes_written + other.bytes_written)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"nodes": self.nodes, "elements": self.elements, "bytes_read": self.bytes_read,
+                "bytes_written": self.bytes_written}
+
+
+def folded_work(node: onnx.NodeProto, inputs: Sequence[np.ndarray | None], outputs: Sequence[np.ndarray]) -> FoldedWork:
+    """What folding ``node`` (its constant ``inputs`` and ``outputs``) saves a runtime that runs the graph as
+    written: one kernel's work, or nothing where eager PyTorch launches no kernel for it (:class:`FoldedWork`)."""
+    if node.op_type in _FOLDED_NO_KERNEL:
+        return FoldedWork()
+    ins = [v for v in inputs if v is not None]
+    if node.op_type == "Cast" and ins and all(o.dtype == ins[0].dtype for o in outputs):
+        return FoldedWork()  # Tensor.to(its own dtype) returns self
+    if all(o.size <= 1 or (o.dtype.kind in "iub" and o.ndim <= 1 and o.size <= _HOST_VECTOR_ELEMENTS)
+           for o in outputs):
+        return FoldedWork()  # shape arithmetic and scalars: host-side values in PyTorch
+    return FoldedWork(1, sum(int(o.size) for o in outputs), sum(int(v.nbytes) for v in ins),
+                      sum(int(o.nbytes) for o in outputs))
+
 
 @dataclass(frozen=True)
 class NormalizeResult:
@@ -183,6 +246,8 @@ class NormalizeResult:
         Bound shape of every real graph input.
     method : str
         Folding method (:data:`METHOD`).
+    folded : FoldedWork
+        The work of the folded nodes a runtime without constant folding (eager PyTorch) computes every call.
     """
 
     model: onnx.ModelProto
@@ -192,6 +257,7 @@ class NormalizeResult:
     dead_nodes_removed: int
     input_shapes: Mapping[str, tuple[int, ...]]
     method: str = METHOD
+    folded: FoldedWork = FoldedWork()
 
     @property
     def nodes_folded(self) -> int:
@@ -448,6 +514,7 @@ class _Folder:
         self.inits = {t.name: t for t in model.graph.initializer}
         self.consts: dict[str, np.ndarray] = {}
         self.new: dict[str, np.ndarray] = {}  # folded values, to become initializers
+        self.work = FoldedWork()  # of the nodes folded so far (:func:`folded_work`)
 
     def value(self, name: str) -> np.ndarray | None:
         if name in self.consts:
@@ -471,6 +538,7 @@ class _Folder:
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
             return False
         outs: list[np.ndarray] | None
+        vals: list[np.ndarray | None] = []
         if node.op_type in ("Shape", "Size"):
             shape = shapes.get(node.input[0])
             if shape is None:
@@ -482,7 +550,6 @@ class _Folder:
                 start, end = a.get("start", 0), a.get("end", None)
                 outs = [np.array(shape[start:end], dtype=np.int64)]
         else:
-            vals: list[np.ndarray | None] = []
             for name in node.input:
                 if name == "":
                     vals.append(None)
@@ -510,6 +577,7 @@ class _Folder:
             if name:
                 self.consts[name] = arr
                 self.new[name] = arr
+        self.work = self.work + folded_work(node, vals, arrays)
         return True
 
     def _evaluate(self, node: onnx.NodeProto, vals: list[np.ndarray | None]) -> list[Any] | None:
@@ -745,6 +813,7 @@ def normalize(
         folded_op_types=counts,
         dead_nodes_removed=dead,
         input_shapes=input_shapes,
+        folded=folder.work,
     )
 
 
@@ -852,7 +921,8 @@ def check_graph(model: onnx.ModelProto, source: str = "model") -> None:
     nodes may also read the names of the graphs enclosing them; the message names the subgraph by its node
     and attribute (until 2026-12-04 only the top-level graph was checked).
     """
-    opset = next((imp.version for imp in model.opset_import if (imp.domain or "") in _DEFAULT_DOMAINS), 1)
+    opset = default_opset(model)
+    opset = 1 if opset is None else opset  # no ai.onnx import: the schemas of opset 1
     _check_scope(model.graph, f"{source}: ", frozenset(), opset)
 
 

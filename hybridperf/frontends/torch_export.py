@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 import inspect
 from pathlib import Path
+import threading
 from typing import Any
 import warnings
 
@@ -34,6 +35,11 @@ _TORCH_HINT = "install the optional extra: pip install 'hybridperf[torch]'"
 TORCH_LOGGER = "hybridperf.torch"
 
 
+#: held by a :class:`torch_logs_captured` block from its start to its end (re-entrant: blocks nest in one thread),
+#: so that two threads' blocks, which swap the process's ``sys.stderr``, never overlap
+_CAPTURING = threading.RLock()
+
+
 class torch_logs_captured:  # noqa: N801 - a context manager read as a phrase, like tvm_compat.native_log_captured
     """Keep PyTorch's log records off every handler while ``torch.export`` runs; afterwards :attr:`records` holds them,
     each is logged at DEBUG to :data:`TORCH_LOGGER` as its formatted message, and the handlers are as they were.
@@ -46,7 +52,14 @@ class torch_logs_captured:  # noqa: N801 - a context manager read as a phrase, l
 
     What torch prints onto ``sys.stderr`` meanwhile is held too and logged the same way: a failed export prints the
     partial FX graph it traced there (``torch.export._trace``; until 2026-12-04 a dozen lines of ``def forward``
-    before the one error).
+    before the one error). ``sys.stderr`` is the process's, so what other threads print there and the Python
+    warnings shown during an export are held as well, and logged at DEBUG to :data:`TORCH_LOGGER` (visible with
+    ``-v``) once the block ends.
+
+    Captures never overlap across threads: a block holds the module's lock (:data:`_CAPTURING`, re-entrant) from
+    ``__enter__`` to ``__exit__``, so a second thread's block waits for the first to end. Until 2026-12-04 two
+    threads' overlapping blocks could restore ``sys.stderr`` out of order and leave it a ``StringIO`` for good.
+    Blocks nested in one thread restore in stack order.
     """
 
     def __init__(self) -> None:
@@ -68,20 +81,28 @@ class torch_logs_captured:  # noqa: N801 - a context manager read as a phrase, l
     def __enter__(self) -> torch_logs_captured:
         import logging
 
-        loggers = [logging.getLogger()] + [
-            lg for name, lg in list(logging.Logger.manager.loggerDict.items())
-            if isinstance(lg, logging.Logger) and (name == "torch" or name.startswith("torch."))]
-        seen: set[int] = set()
-        for h in [h for lg in loggers for h in lg.handlers] + [logging.lastResort]:
-            if h is not None and id(h) not in seen:
-                seen.add(id(h))
-                h.addFilter(self)
-                self._handlers.append(h)
         import io
         import sys
 
-        self._stderr, self._printed = sys.stderr, io.StringIO()
-        sys.stderr = self._printed
+        _CAPTURING.acquire()
+        try:
+            loggers = [logging.getLogger()] + [
+                lg for name, lg in list(logging.Logger.manager.loggerDict.items())
+                if isinstance(lg, logging.Logger) and (name == "torch" or name.startswith("torch."))]
+            seen: set[int] = set()
+            for h in [h for lg in loggers for h in lg.handlers] + [logging.lastResort]:
+                if h is not None and id(h) not in seen:
+                    seen.add(id(h))
+                    h.addFilter(self)
+                    self._handlers.append(h)
+            self._stderr, self._printed = sys.stderr, io.StringIO()
+            sys.stderr = self._printed
+        except BaseException:  # no block to end: the filters off again and the lock let go
+            for h in self._handlers:
+                h.removeFilter(self)
+            self._handlers = []
+            _CAPTURING.release()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> bool:
@@ -89,10 +110,13 @@ class torch_logs_captured:  # noqa: N801 - a context manager read as a phrase, l
 
         import sys
 
-        sys.stderr = self._stderr
-        for h in self._handlers:
-            h.removeFilter(self)
-        self._handlers = []
+        try:
+            sys.stderr = self._stderr
+            for h in self._handlers:
+                h.removeFilter(self)
+            self._handlers = []
+        finally:
+            _CAPTURING.release()  # before the records are logged: a handler may itself export (or wait on one that does)
         log = logging.getLogger(TORCH_LOGGER)
         for r in self.records:
             log.debug("%s: %s", r.name, r.getMessage())

@@ -58,17 +58,23 @@ def collect_files(items: Sequence[str | Path], suffix: str, wrong_suffix: str | 
 
 def collect_models(items: Sequence[str | Path], batch: int | None = None,
                    on_duplicate: Callable[[Path, Path], None] | None = None) -> list[Path]:
-    """The ``.onnx`` files named by ``items`` (files, or directories searched one level deep), checked to exist
-    and to have static input shapes once ``batch`` (if given) binds a symbolic leading dimension.
+    """The ``.onnx`` files named by ``items`` (files, or directories searched one level deep), checked to exist,
+    to have static input shapes once ``batch`` (if given) binds a symbolic leading dimension, and to take ``batch``
+    (each graph read once for both checks).
 
     A file named twice (a directory and a file in it) or a copy of one already named (the same bytes) is kept once:
     measured twice, it would be in the adaptation that predicts it "held out". ``on_duplicate(path, same_as)`` is
     called for each one left out.
+
+    Raises
+    ------
+    InputError
+        A file missing, unreadable or with a symbolic dimension ``batch`` does not bind; fewer than 2 models; or
+        (last, after ``on_duplicate``) :func:`_refuse_fixed_batch`.
     """
     out = collect_files(items, ".onnx", "calibration measures with onnxruntime")
     out, dropped = unique_files(out)
-    for p in out:
-        _check_static(p, batch)
+    fixed = [p for p in out if not _check_static(p, batch)]
     if len(out) < 2:
         also = ("" if not dropped else f": {dropped[0][0]} repeats {dropped[0][1]}" if len(dropped) == 1 else
                 f" once {len(dropped)} repeats were left out")
@@ -77,6 +83,7 @@ def collect_models(items: Sequence[str | Path], batch: int | None = None,
     for path, same in dropped:  # said once the run goes on (an error above is its one line)
         if on_duplicate is not None:
             on_duplicate(path, same)
+    _refuse_fixed_batch(fixed, len(out), batch)
     return out
 
 
@@ -104,10 +111,16 @@ def unique_files(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, Pa
     return kept, dropped
 
 
-def _check_static(path: Path, batch: int | None = None) -> None:
+def _check_static(path: Path, batch: int | None = None) -> bool:
     """Refuse a model whose inputs have symbolic dimensions (measurement and analysis need the same shapes); with
-    ``batch``, a symbolic leading dimension is bound by it (as ``--batch`` does in ``predict``)."""
+    ``batch``, a symbolic leading dimension is bound by it (as ``--batch`` does in ``predict``). Returns whether the
+    model takes ``batch`` (:func:`hybridperf.units.check_batch_taken` on its inputs so bound; True without one).
+
+    Until 2026-12-04 ``calibrate`` read each model again for the batch check (``input_specs``).
+    """
     import onnx
+
+    from hybridperf.units import check_batch_taken
 
     try:
         m = onnx.load(str(path), load_external_data=False)
@@ -115,14 +128,41 @@ def _check_static(path: Path, batch: int | None = None) -> None:
         raise InputError(f"--measure {path}: not a readable ONNX model ({type(exc).__name__}); re-export it, or "
                          "leave it out (move it out of the directory)") from exc
     inits = {i.name for i in m.graph.initializer}
+    bound: dict[str, tuple[int, ...]] = {}
     for inp in m.graph.input:
         if inp.name in inits:
             continue
+        dims = []
         for axis, d in enumerate(inp.type.tensor_type.shape.dim):
             if not d.HasField("dim_value") and not (axis == 0 and batch is not None):
                 fix = ("pass --batch N to bind it" if axis == 0 else
                        "calibration needs static shapes: export the model with fixed input shapes")
                 raise InputError(f"--measure {path}: input {inp.name!r} has a symbolic dimension at axis {axis}; {fix}")
+            dims.append(d.dim_value if d.HasField("dim_value") else batch)
+        bound[inp.name] = tuple(dims)
+    try:
+        check_batch_taken(batch, bound)
+    except InputError:
+        return False
+    return True
+
+
+def _refuse_fixed_batch(fixed: Sequence[Path], n: int, batch: int | None) -> None:
+    """``--batch N`` must bind every model (a symbolic leading dimension, or a fixed one of N), as ``predict`` and
+    ``measure`` refuse a ``--batch`` no input takes. Until 2026-12-04 each model of a fixed other batch was tried in
+    the rounds and named "not measured" on a line of its own (a folder of batch-1 exports with ``--batch 2``: four
+    warnings, then "only 0 of 4 models could be measured and analysed", exit 2).
+
+    Raises
+    ------
+    InputError
+        One line naming the models (``fixed``, of the ``n``) whose batch is fixed at another size.
+    """
+    if not fixed:
+        return
+    names = ", ".join(p.name for p in fixed[:3]) + (f" and {len(fixed) - 3} more" if len(fixed) > 3 else "")
+    raise InputError(f"--batch {batch} cannot be applied to {len(fixed)} of {n} models, whose batch is fixed at "
+                     f"another size ({names}); drop --batch, or measure only models with a dynamic batch axis")
 
 
 def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: int = 4, repeats: int = 10,

@@ -158,6 +158,8 @@ def host_dir(identity: dict[str, Any] | None = None) -> Path:
     from hybridperf.data import user_data_dir
 
     i = identity or host_identity()
+    # hybridperf.residual.model.HOSTS_DIR (tests pin it): not imported here, since that module loads numpy, which
+    # `hybridperf devices` otherwise never imports (+0.15 s)
     hosts = user_data_dir() / "hosts"
     d = hosts / host_key(i)
     legacy = hosts / _key(i, "")
@@ -177,7 +179,9 @@ def host_spec_path(identity: dict[str, Any] | None = None) -> Path:
 
 def host_model_dir(identity: dict[str, Any] | None = None) -> Path:
     """Where ``hybridperf calibrate --device host`` stores this host's adapted model."""
-    return host_dir(identity) / "model"
+    from hybridperf.residual.model import HOST_MODEL_DIR
+
+    return host_dir(identity) / HOST_MODEL_DIR
 
 
 def host_spec_state(identity: dict[str, Any] | None = None) -> CacheState:

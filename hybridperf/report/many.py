@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hybridperf.estimate.pricing import energy_capped
 from hybridperf.report.format import one_line as shown  # control characters as escapes: a row stays one line
 from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, table
 
@@ -69,13 +70,23 @@ def _status(r: dict[str, Any]) -> str:
         status = r["lower_bound_reason"] + (" (unverified)" if unverified else "")
     else:
         status = "ok (unverified)" if unverified else "ok"
-    if "capped at max power" in (r.get("energy_note") or ""):  # as predict's energy line (until 2026-12-04 only the
-        # CSV and JSON said so)
+    if energy_capped(r.get("energy_note")):  # as predict's energy line (until 2026-12-04 only the CSV and JSON said so)
         status += "; energy capped at max power"
     if r.get("runtime_memory_note"):
         peak = "TVM plan" if r.get("peak_memory_bytes") is not None else "unknown"
         status += f"; peak: {peak} ({r.get('runtime')}'s not modelled: {r['runtime_memory_note']})"
     return status
+
+
+def _estimated_power(r: dict[str, Any]) -> str:
+    """What a row's energy says of the sheet's estimated power figures, "" where nothing: its
+    ``estimated_power_note``; a row without that key (from an ``--output`` file of an older hybridperf) has it as the
+    part of its ``energy_note`` after the cap's note (:func:`hybridperf.estimate.pricing.energy_note` puts the cap's
+    first)."""
+    if "estimated_power_note" in r:
+        return r["estimated_power_note"] or ""
+    note = r.get("energy_note") or ""
+    return note.partition("; ")[2] if energy_capped(note) else note
 
 
 def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
@@ -108,8 +119,7 @@ def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = No
     summary = (f"{len(rows)} model{'' if len(rows) == 1 else 's'} on {device}{at}: {len(rows) - failed - partial} ok"
                f"{bounds}, {failed} failed")
     # the sheet's estimated power, once (every row's energy_note ends with it; until 2026-12-04 the table said nothing)
-    estimated = sorted({part for r in rows for part in (r.get("energy_note") or "").split("; ")
-                        if "estimated, not measured" in part})
+    estimated = sorted({note for r in rows if (note := _estimated_power(r))})
     if estimated:
         summary += f"; energy: {'; '.join(estimated)}"
     return table(body, ["model", "latency", "energy", "peak memory", "flops", "status"], "lrrrrl") + "\n" + summary

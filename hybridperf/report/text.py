@@ -178,6 +178,9 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "energy_note": pred.energy_note or None,
         # what qualifies latency_s ("unverified: <why>"): until 2026-12-04 only inside the calibration text
         "latency_note": pred.latency_note or None,
+        # the work of the nodes the ONNX normaliser folded into constants (masks, rotary tables), in no figure above:
+        # {nodes, elements, bytes_read, bytes_written}; null: not an ONNX model (unknown). Until 2026-12-04 nowhere
+        "folded_constants": an.folded.to_dict() if an.folded is not None else None,
         "lower_bound": not pred.complete,
         "lower_bound_reason": pred.lower_bound_reason or None,
         "flops": total.flops,
@@ -325,6 +328,16 @@ def _execution_text(ex, pred: Prediction) -> str:
             f"latency = {ex.composition}")
 
 
+def folded_reasons(pred: Prediction) -> list[str]:
+    """The reason of ``pred``'s latency note naming the folded nodes its runtime recomputes
+    (:func:`~hybridperf.estimate.pricing.folded_note`), the only one the table's other lines do not already say
+    (zero-shot's reasons are in the calibration text); [] where there is none."""
+    from hybridperf.estimate.pricing import FOLDED_NODES_WORDS
+
+    reasons = pred.latency_note.removeprefix("unverified: ").split("; ")
+    return [r for r in reasons if FOLDED_NODES_WORDS in r]
+
+
 def to_table(pred: Prediction, top: int = 15) -> str:
     an = pred.analyzed
     a = an.analysis
@@ -350,6 +363,7 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"UNSUPPORTED {', '.join(cov['unsupported_ops'])} ({rows}latency excludes them)")
     if an.fusion_note:
         lines.append(f"note      {an.fusion_note}")
+    lines += [f"note      {r}" for r in folded_reasons(pred)]
     for w in pred.warnings:
         lines.append(f"WARNING   {w}")
     if top <= 0:  # --top 0: the summary lines only, no kernel table

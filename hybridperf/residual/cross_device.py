@@ -115,7 +115,8 @@ from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, NotFittedError
 from hybridperf.estimate.roofline import roofline
 from hybridperf.residual.neusight import OP_NAMES, OPS, SHAPE_COLUMNS, PricedOps, price_op, shape_row
-from hybridperf.residual.sidecar import read_sidecar, write_sidecar
+from hybridperf.residual.sidecar import (DIGESTS_KEY, read_booster, read_sidecar, recorded_digests, write_booster,
+                                         write_sidecar)
 
 SCHEMA_VERSION = 3
 #: version of the whole feature list (bump on any change of names, order or meaning)
@@ -528,15 +529,13 @@ class PredictionCache:
         return out
 
 
-def _save_members(d: Path, pattern: str, boosters: Sequence[Any]) -> list[str]:
-    """Write ``boosters`` into ``d`` as ``pattern.format(1)``, ... (an earlier set of that pattern removed first);
-    their file names."""
+def _save_members(d: Path, pattern: str, boosters: Sequence[Any]) -> dict[str, str]:
+    """Write ``boosters`` into ``d`` as ``pattern.format(1)``, ... (an earlier set of that pattern removed first,
+    :func:`~hybridperf.residual.sidecar.write_booster`); their file names -> sha256, in order."""
     for stale in d.glob(pattern.format("*")):
         stale.unlink()
     names = [pattern.format(i) for i in range(1, len(boosters) + 1)]
-    for b, name in zip(boosters, names):
-        b.save_model(str(d / name))
-    return names
+    return {name: write_booster(d / name, b) for b, name in zip(boosters, names)}
 
 
 def _member_paths(d: Path, names: Sequence[str], what: str) -> list[Path]:
@@ -548,12 +547,15 @@ def _member_paths(d: Path, names: Sequence[str], what: str) -> list[Path]:
 
 
 class _LazyBoosters(Sequence):
-    """LightGBM boosters read from their text files on first use: the device specialists, which only a prediction
-    with family probes uses (reading the five shipped files, ~1.7 MB each, added ~0.13 s to every GPU prediction's
-    model load). ``len`` and truth do not read them."""
+    """LightGBM boosters read from their text files on first use (:func:`~hybridperf.residual.sidecar.read_booster`,
+    each against its recorded sha256, None: unverified): the device specialists, which only a prediction with family
+    probes uses (reading the five shipped files, ~1.7 MB each, added ~0.13 s to every GPU prediction's model load).
+    ``len`` and truth do not read them."""
 
-    def __init__(self, paths: Sequence[Path]):
+    def __init__(self, paths: Sequence[Path], digests: Sequence[str | None], fix: str):
         self._paths = tuple(paths)
+        self._digests = tuple(digests)
+        self._fix = fix
         self._boosters: list | None = None
 
     def __len__(self) -> int:
@@ -561,9 +563,7 @@ class _LazyBoosters(Sequence):
 
     def __getitem__(self, i):
         if self._boosters is None:
-            import lightgbm as lgb
-
-            self._boosters = [lgb.Booster(model_file=str(p)) for p in self._paths]
+            self._boosters = [read_booster(p, FEATURES, self._fix, h) for p, h in zip(self._paths, self._digests)]
         return self._boosters[i]
 
 
@@ -857,13 +857,16 @@ class CrossDeviceModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, metrics: Mapping[str, Any] | None = None) -> Path:
-        """Write :data:`MODEL_FILE` and :data:`SIDECAR_FILE` into ``directory``."""
+        """Write :data:`MODEL_FILE`, the bag's and the specialists' boosters and :data:`SIDECAR_FILE` into
+        ``directory``; the sidecar records each booster's sha256 (:data:`~hybridperf.residual.sidecar.DIGESTS_KEY`),
+        which :meth:`load` checks."""
         self._check()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        self.booster_.save_model(str(d / MODEL_FILE))
+        digests = {MODEL_FILE: write_booster(d / MODEL_FILE, self.booster_)}
         bag_files = _save_members(d, BAG_FILE, self.bag_)
         specialist_files = _save_members(d, SPECIALIST_FILE, self.specialists_)
+        digests.update({**bag_files, **specialist_files})
         if metrics:
             self.metrics_ = {**self.metrics_, **metrics}
         meta = {
@@ -876,9 +879,9 @@ class CrossDeviceModel:
                       "gemm_probe the peak of bmm rows is the probed GEMM rate",
             "gemm_probe_ops": list(GEMM_PROBE_OPS),
             "model_file": MODEL_FILE,
-            "bag_files": bag_files,
+            "bag_files": list(bag_files),
             "bag_left_out": list(self.bag_groups_),
-            "specialist_files": specialist_files,
+            "specialist_files": list(specialist_files),
             "specialist_groups": list(self.specialist_groups_),
             "params": self.get_params(),
             "family_probe_shapes": [[op, dict(d)] for op, d in FAMILY_PROBE_SHAPES],
@@ -894,28 +897,39 @@ class CrossDeviceModel:
             "n_train": self.n_train_,
             "metrics": self.metrics_,
             "trained_on": self.trained_on_,
+            DIGESTS_KEY: digests,
         }
         write_sidecar(d / SIDECAR_FILE, meta)
         return d
 
     @classmethod
     def load(cls, directory: str | Path) -> CrossDeviceModel:
-        """Load a model written by :meth:`save`; refuses other schema or feature versions."""
-        import lightgbm as lgb
-
+        """Load a model written by :meth:`save`; refuses other schema or feature versions, and a booster that is not
+        whole or not the one whose sha256 its sidecar records (:func:`~hybridperf.residual.sidecar.read_booster`; a
+        sidecar written before 2026-12-04, and the packaged one until saved again, records none: read unverified).
+        Until 2026-12-04 LightGBM read the boosters unchecked (one cut short aborted the process) and failed on a
+        folder whose name is not UTF-8."""
         d = Path(directory)
         side = d / SIDECAR_FILE
-        meta = read_sidecar(d, MODEL_FILE, SIDECAR_FILE, f"no cross-device model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE})")
+        fix = "; retrain the model"
+        meta = read_sidecar(d, MODEL_FILE, SIDECAR_FILE,
+                            f"no cross-device model in {d} (expected {MODEL_FILE} and {SIDECAR_FILE})", fix)
         if meta.get("schema_version") != SCHEMA_VERSION or meta.get("features_version") != FEATURES_VERSION \
                 or meta.get("features") != list(FEATURES):
             raise InputError(
                 f"{side}: schema {meta.get('schema_version')} / features {meta.get('features_version')} do not match "
                 f"this hybridperf (schema {SCHEMA_VERSION}, features {FEATURES_VERSION}); retrain the model")
         m = cls(**meta["params"])
-        m.booster_ = lgb.Booster(model_file=str(d / MODEL_FILE))
-        m.bag_ = [lgb.Booster(model_file=str(p)) for p in _member_paths(d, meta.get("bag_files", []), "bag members")]
+        bag, specialists = meta.get("bag_files", []), meta.get("specialist_files", [])
+        try:
+            digests = recorded_digests(meta.get(DIGESTS_KEY), [MODEL_FILE, *bag, *specialists])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{side} is not a sidecar this hybridperf wrote ({exc}){fix}") from exc
+        m.booster_ = read_booster(d / MODEL_FILE, FEATURES, fix, digests[MODEL_FILE])
+        m.bag_ = [read_booster(p, FEATURES, fix, digests[n]) for n, p in zip(bag, _member_paths(d, bag, "bag members"))]
         m.bag_groups_ = tuple(meta.get("bag_left_out", []))
-        m.specialists_ = _LazyBoosters(_member_paths(d, meta.get("specialist_files", []), "device specialists"))
+        m.specialists_ = _LazyBoosters(_member_paths(d, specialists, "device specialists"),
+                                       [digests[n] for n in specialists], fix)
         m.specialist_groups_ = tuple(meta.get("specialist_groups", []))
         m.devices_ = tuple(meta["training_devices"])
         opt = lambda v: None if v is None else float(v)  # noqa: E731

@@ -39,9 +39,10 @@ import numpy as np
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, NotFittedError
 from hybridperf.estimate.execution import GPU_KERNEL_FLOOR_S
-from hybridperf.residual.cross_device import CrossDeviceModel, baseline, featurize
+from hybridperf.residual.cross_device import FEATURES, MODEL_FILE, CrossDeviceModel, baseline, featurize
 from hybridperf.residual.device_features import RuntimeProbe
 from hybridperf.residual.neusight import PricedOps
+from hybridperf.residual.sidecar import DIGESTS_KEY, read_booster, read_sidecar, recorded_digests, write_booster
 
 SCHEMA_VERSION = 2
 SIDECAR_FILE = "kernel_time.json"
@@ -177,33 +178,34 @@ class KernelTimeModel:
         return host + self.kernel_s(rows, specs, probes)
 
     def save(self, directory: str | Path, metrics: Mapping[str, Any] | None = None) -> Path:
-        """The first member as :meth:`CrossDeviceModel.save` writes it, the others' LightGBM text, and
-        :data:`SIDECAR_FILE`."""
+        """The first member as :meth:`CrossDeviceModel.save` writes it, the others' LightGBM text
+        (:func:`~hybridperf.residual.sidecar.write_booster`), and :data:`SIDECAR_FILE`, which records their sha256
+        (:data:`~hybridperf.residual.sidecar.DIGESTS_KEY`)."""
         self._check()
         d = Path(self.members_[0].save(directory, metrics))
-        files = []
-        for k, m in enumerate(self.members_[1:], start=1):
-            files.append(f"kernel_member_{k}.txt")
-            m.booster_.save_model(str(d / files[-1]))
+        digests = {f"kernel_member_{k}.txt": write_booster(d / f"kernel_member_{k}.txt", m.booster_)
+                   for k, m in enumerate(self.members_[1:], start=1)}
         meta = {"schema_version": SCHEMA_VERSION, "target": _TARGET, "kernel_floor_s": KERNEL_FLOOR_S,
                 "dispatch_quantile": DISPATCH_QUANTILE, "dispatch_as": dict(DISPATCH_AS),
                 "dispatch_weights": self.dispatch_weights_, "bag": self.bag, "train_rows": self.train_rows,
-                "seed": self.seed, "member_files": files}
+                "seed": self.seed, "member_files": list(digests), DIGESTS_KEY: digests}
         (d / SIDECAR_FILE).write_text(json.dumps(meta, indent=1) + "\n")
         return d
 
     @classmethod
     def load(cls, directory: str | Path) -> KernelTimeModel:
-        """Load a model written by :meth:`save`; refuses other schema versions or kernel floors."""
+        """Load a model written by :meth:`save`; refuses other schema versions or kernel floors, a sidecar that is not
+        JSON, and a member booster that is not whole or not the one whose sha256 the sidecar records
+        (:func:`~hybridperf.residual.sidecar.read_booster`; sidecars written before 2026-12-04 record none: read
+        unverified). Until 2026-12-04 LightGBM read the members unchecked (one cut short aborted the process) and an
+        unreadable sidecar was exit 3."""
         import copy
-
-        import lightgbm as lgb
 
         d = Path(directory)
         side = d / SIDECAR_FILE
-        if not side.exists():
-            raise InputError(f"no kernel-time model in {d} (expected {SIDECAR_FILE})")
-        meta = json.loads(side.read_text())
+        fix = "; retrain the model"
+        meta = read_sidecar(d, MODEL_FILE, SIDECAR_FILE, f"no kernel-time model in {d} (expected {SIDECAR_FILE} and "
+                            f"{MODEL_FILE})", fix)
         if meta.get("schema_version") != SCHEMA_VERSION or meta.get("kernel_floor_s") != KERNEL_FLOOR_S:
             raise InputError(f"{side}: schema {meta.get('schema_version')} / kernel floor {meta.get('kernel_floor_s')} "
                              f"do not match this hybridperf ({SCHEMA_VERSION}, {KERNEL_FLOOR_S}); retrain the model")
@@ -211,9 +213,13 @@ class KernelTimeModel:
         params = {k: v for k, v in first.get_params().items() if k != "seed"}
         m = cls(int(meta["bag"]), int(meta["train_rows"]), int(meta["seed"]), **params)
         m.members_ = [first]
-        for name in meta["member_files"]:
+        try:
+            digests = recorded_digests(meta.get(DIGESTS_KEY), meta["member_files"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{side} is not a sidecar this hybridperf wrote ({exc}){fix}") from exc
+        for name, sha256 in digests.items():
             member = copy.copy(first)  # same training devices, probes and defaults; its own trees only
-            member.booster_, member.bag_ = lgb.Booster(model_file=str(d / name)), []
+            member.booster_, member.bag_ = read_booster(d / name, FEATURES, fix, sha256), []
             m.members_.append(member)
         m.dispatch_weights_ = {k: float(v) for k, v in meta["dispatch_weights"].items()}
         m.default_floor_s_ = first.default_floor_s_

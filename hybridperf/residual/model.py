@@ -45,7 +45,8 @@ import numpy as np
 from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
-from hybridperf.residual.sidecar import read_booster, read_sidecar, write_booster, write_sidecar
+from hybridperf.residual.sidecar import (DIGESTS_KEY, read_booster, read_sidecar, recorded_digests, write_booster,
+                                         write_sidecar)
 from hybridperf.residual.features import (
     FEATURES_VERSION,
     GROUPS,
@@ -59,9 +60,6 @@ SCHEMA_VERSION = 2
 MODEL_FILE = "residual.txt"
 KERNEL_FILE = "residual_kernel.txt"
 SIDECAR_FILE = "residual.json"
-#: the sidecar key of the sha256 of each booster file saved with it (:func:`~hybridperf.residual.sidecar.write_booster`;
-#: absent from sidecars written before 2026-12-04 and from the packaged models: their boosters are read unverified)
-DIGESTS_KEY = "sha256"
 _OVERHEAD_GRID_S = (0.0, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
 _LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
 _K_LOG_ROOF = KERNEL_FEATURES.index("log_roofline_s")
@@ -100,6 +98,10 @@ LABEL_WORDS: dict[str, str] = {"latency_min_s": "fastest timed run", "latency_s"
 
 #: the folder of the user data directory holding ``<device id>/`` model directories (:func:`user_model_dir`)
 USER_MODELS = "models"
+#: the folder of the user data directory holding ``<cpu key>/`` folders of the device ``host``
+#: (:func:`hybridperf.measure.host.host_dir`), and the folder in one that holds its calibrated model
+#: (:func:`hybridperf.measure.host.host_model_dir`): ``hosts/<cpu key>/model/``
+HOSTS_DIR, HOST_MODEL_DIR = "hosts", "model"
 
 
 def user_model_dir() -> Path:
@@ -561,10 +563,11 @@ class ResidualModel:
             One line naming the file and the fix (the ``calibrate --reset`` that removes it, or calibrate again) where
             the model is not one this hybridperf reads: another schema or feature version (a newer one also says to
             upgrade), a file missing, cut short, emptied or edited (:func:`~hybridperf.residual.sidecar.read_booster`;
-            a booster whose sha256 is not the one its sidecar records, :data:`DIGESTS_KEY`), a sidecar of another
-            device than the folder of the user data directory holding it is for. Until 2026-12-04 a booster cut short
-            aborted the process (SIGABRT, SIGSEGV), a sidecar not JSON or not a file was exit 3, one naming another
-            device (copied in) priced this one silently, and a booster with numbers edited in place was read as stored.
+            a booster whose sha256 is not the one its sidecar records, :data:`DIGESTS_KEY`, or that it records none of
+            where it records some), a sidecar of another device than the folder of the user data directory holding it
+            is for. Until 2026-12-04 a booster cut short aborted the process (SIGABRT, SIGSEGV), a sidecar not JSON or
+            not a file was exit 3, one naming another device (copied in) priced this one silently, and a booster with
+            numbers edited in place (or missing from the sidecar's digests) was read as stored.
         """
         d = Path(directory)
         side = d / SIDECAR_FILE
@@ -599,7 +602,8 @@ class ResidualModel:
             m.seen_families_ = frozenset(meta["seen_families"])
             m.n_train_ = int(meta["n_train"])
             m.n_kernel_train_ = int(meta.get("n_kernel_train", 0))
-            digests = _digests(meta.get(DIGESTS_KEY))
+            # a map of digests without one of a booster read: refused (until 2026-12-04 that booster was read unverified)
+            digests = recorded_digests(meta.get(DIGESTS_KEY), [MODEL_FILE, *([KERNEL_FILE] if kernel_file else [])])
             m.metrics_ = meta.get("metrics", {})
             m.adaptation_ = meta.get("adaptation")
             m.trained_on_ = meta.get("trained_on", "")
@@ -609,8 +613,8 @@ class ResidualModel:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             what = f"no {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)
             raise InputError(f"{side} is not a sidecar this hybridperf wrote ({what}){fix}") from exc
-        m.booster_ = read_booster(d / MODEL_FILE, MODEL_FEATURES, fix, digests.get(MODEL_FILE))
-        m.kernel_booster_ = read_booster(d / KERNEL_FILE, kernel_names, fix, digests.get(KERNEL_FILE)) \
+        m.booster_ = read_booster(d / MODEL_FILE, MODEL_FEATURES, fix, digests[MODEL_FILE])
+        m.kernel_booster_ = read_booster(d / KERNEL_FILE, kernel_names, fix, digests[KERNEL_FILE]) \
             if kernel_file else None
         return m
 
@@ -852,22 +856,6 @@ def _packaged(directory: Path) -> bool:
         return False
 
 
-def _digests(recorded: Any) -> dict[str, str]:
-    """The booster digests a sidecar records (:data:`DIGESTS_KEY`): file name -> sha256; none (``{}``) in a sidecar
-    written before they were recorded.
-
-    Raises
-    ------
-    TypeError
-        ``recorded`` is not a mapping of file names to strings.
-    """
-    if recorded is None:
-        return {}
-    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
-        raise TypeError(f"its {DIGESTS_KEY} is not a map of file names to digests")
-    return recorded
-
-
 def _newer(got: Any, have: Any) -> bool:
     """Whether the version ``got`` of a stored file is above ``have`` (this hybridperf's): written by a newer one."""
     try:
@@ -900,8 +888,8 @@ def stored_for(directory: str | Path) -> tuple[str | None, str]:
     except (OSError, RuntimeError, ValueError, InputError):  # no data home (HOME unset, no passwd entry): not in it
         home, here = None, top.absolute()
     device = None
-    # hosts/<cpu key>/model/ (hybridperf.measure.host.host_model_dir, which this layer cannot import) and models/ID/
-    if home is not None and here.name == "model" and here.parent.parent == home / "hosts":
+    # hosts/<cpu key>/model/ (hybridperf.measure.host.host_model_dir) and models/ID/
+    if home is not None and here.name == HOST_MODEL_DIR and here.parent.parent == home / HOSTS_DIR:
         device = "host"
     elif home is not None and here.parent == home / USER_MODELS:
         device = here.name
@@ -928,5 +916,5 @@ def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path 
     return None
 
 
-__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "DIGESTS_KEY", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "holds_model", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "DIGESTS_KEY", "HOSTS_DIR", "HOST_MODEL_DIR", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "holds_model", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
            "model_search_path", "stored_for", "subset", "user_model_dir", "SCHEMA_VERSION"]

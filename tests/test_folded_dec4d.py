@@ -1,0 +1,189 @@
+"""The nodes the ONNX normaliser folds into constants (causal masks, rotary tables, T5's position buckets) are
+reported: counted on the analysis, named in the latency note of a runtime that computes them every call, carried by
+``predict --format json``; no figure changes.
+
+Until 2026-12-04 their work vanished silently: the normaliser folds every constant subgraph before the cost pass
+(right for onnxruntime and TVM, which fold them too at load time), but eager PyTorch and CUDA graphs captured from
+it run them every call, and nothing said that the latency left them out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from hybridperf.frontends.normalize import FoldedWork, folded_work, normalize
+
+S = 16  # sequence length of the synthetic model: the mask is S x S
+
+#: the note's words under each runtime that does not fold constants
+EAGER = "constant-foldable nodes (masks, rotary tables...) not priced: eager PyTorch recomputes them each call"
+CUDA_GRAPH = ("constant-foldable nodes (masks, rotary tables...) not priced: a CUDA graph captured from eager PyTorch "
+              "replays them each call")
+
+ZOO_LLAMA = Path(__file__).resolve().parents[1] / ".zoo" / "llama_tiny_b1_s128_legacy.onnx"
+
+
+def _masked_model() -> onnx.ModelProto:
+    """``y = x + causal_mask + cos(table)``, x 1 x S x S: the mask built as exports build it (``Range`` ->
+    ``Unsqueeze`` twice -> ``Less`` -> ``Where``), a rotary-like ``Cos`` of a constant table, all constant."""
+    f32 = lambda v: helper.make_tensor("v", TensorProto.FLOAT, [], [v])  # noqa: E731
+    i64 = lambda v: helper.make_tensor("v", TensorProto.INT64, [], [v])  # noqa: E731
+    table = np.linspace(0.0, 1.0, S * S, dtype=np.float32).reshape(S, S)
+    nodes = [
+        helper.make_node("Constant", [], ["start"], value=i64(0)),
+        helper.make_node("Constant", [], ["limit"], value=i64(S)),
+        helper.make_node("Constant", [], ["delta"], value=i64(1)),
+        helper.make_node("Range", ["start", "limit", "delta"], ["pos"]),
+        helper.make_node("Constant", [], ["ax0"], value=helper.make_tensor("v", TensorProto.INT64, [1], [0])),
+        helper.make_node("Constant", [], ["ax1"], value=helper.make_tensor("v", TensorProto.INT64, [1], [1])),
+        helper.make_node("Unsqueeze", ["pos", "ax0"], ["row"]),  # 1 x S
+        helper.make_node("Unsqueeze", ["pos", "ax1"], ["col"]),  # S x 1
+        helper.make_node("Less", ["row", "col"], ["future"]),  # S x S bool
+        helper.make_node("Constant", [], ["neg"], value=f32(-1e9)),
+        helper.make_node("Constant", [], ["zero"], value=f32(0.0)),
+        helper.make_node("Where", ["future", "zero", "neg"], ["mask"]),  # S x S float
+        helper.make_node("Cos", ["table"], ["cos"]),  # S x S float
+        helper.make_node("Add", ["x", "mask"], ["xm"]),
+        helper.make_node("Add", ["xm", "cos"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "masked", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, S, S])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, S, S])],
+                              [numpy_helper.from_array(table, "table")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+#: Range (S int64), Less (S*S bool), Where (S*S float32), Cos (S*S float32); the Constants and the two Unsqueeze
+#: (views in PyTorch) launch nothing
+MASKED = FoldedWork(
+    nodes=4,
+    elements=S + 3 * S * S,
+    # Range: 3 int64 scalars; Less: 1xS and Sx1 int64; Where: S*S bool and 2 float32 scalars; Cos: S*S float32
+    bytes_read=3 * 8 + 2 * S * 8 + (S * S + 2 * 4) + S * S * 4,
+    # Range: S int64; Less: S*S bool; Where and Cos: S*S float32 each
+    bytes_written=S * 8 + S * S + 2 * S * S * 4,
+)
+
+
+@pytest.fixture(scope="module")
+def analyzed():
+    import hybridperf
+
+    return hybridperf.analyze(_masked_model())
+
+
+def test_normalize_reports_the_folded_work():
+    # until 2026-12-04 normalize said only which op types it folded (folded_op_types), not what they computed
+    res = normalize(_masked_model())
+    assert res.folded == MASKED
+    assert dict(res.folded_op_types)["Constant"] == 7
+    assert res.folded.to_dict() == {"nodes": 4, "elements": MASKED.elements, "bytes_read": MASKED.bytes_read,
+                                    "bytes_written": MASKED.bytes_written}
+
+
+def _node(op: str, **attrs) -> onnx.NodeProto:
+    return helper.make_node(op, ["a"], ["b"], **attrs)
+
+
+@pytest.mark.parametrize("node, ins, outs, want", [
+    # shape arithmetic: Python ints in PyTorch, no kernel
+    (_node("Gather"), [np.array([1, 128, 64], np.int64)], [np.array(128, np.int64)], FoldedWork()),
+    (_node("Concat"), [np.array([1], np.int64)], [np.array([1, 128, -1, 64], np.int64)], FoldedWork()),
+    # views and same-dtype casts: no kernel
+    (_node("Reshape"), [np.zeros((4, 4), np.float32)], [np.zeros(16, np.float32)], FoldedWork()),
+    (_node("Cast"), [np.zeros((4, 4), bool)], [np.zeros((4, 4), bool)], FoldedWork()),
+    # a cast that changes the dtype is a kernel: 16 elements, 16 bool bytes read, 16 float32 written
+    (_node("Cast"), [np.zeros((4, 4), bool)], [np.zeros((4, 4), np.float32)], FoldedWork(1, 16, 16, 16 * 4)),
+    # an integer tensor past a shape's length: torch.arange(16) is a kernel
+    (_node("Range"), [np.array(0), np.array(16), np.array(1)], [np.arange(16)], FoldedWork(1, 16, 3 * 8, 16 * 8)),
+])
+def test_what_counts_as_a_kernel(node, ins, outs, want):
+    assert folded_work(node, ins, outs) == want
+
+
+def test_analysis_carries_it(analyzed):
+    import hybridperf
+
+    assert analyzed.folded == MASKED
+    assert pickle.loads(pickle.dumps(analyzed)).folded == MASKED  # a sweep ships analyses
+    # a Relax module did not go through the normaliser: unknown, never 0
+    assert hybridperf.analyze(_relax_add()).folded is None
+
+
+def _relax_add():
+    from hybridperf.ir.tvm_compat import tvm_modules
+
+    _, relax = tvm_modules()
+    x = relax.Var("x", relax.TensorType((4, 4), "float32"))
+    bb = relax.BlockBuilder()
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            out = bb.emit_output(relax.op.add(x, x))
+        bb.emit_func_output(out)
+    return bb.get()
+
+
+@pytest.mark.parametrize("runtime, words", [("torch", EAGER), ("torch-cudagraph", CUDA_GRAPH)])
+def test_runtimes_that_run_them_say_so(analyzed, runtime, words):
+    # until 2026-12-04: latency_note "" under torch, with the mask and the Cos table in no figure
+    from hybridperf.estimate.pricing import predict_on
+
+    pred = predict_on(analyzed, "t4", runtime=runtime)
+    assert pred.latency_note.endswith(f"4 {words}")
+    assert pred.latency_note.startswith("unverified: ")
+    # the figures are those of the same analysis with nothing folded to report: the note changes, no figure
+    bare = predict_on(dataclasses.replace(analyzed, folded=None), "t4", runtime=runtime)
+    assert (pred.latency_s, pred.energy_j, pred.roofline_latency_s) == (bare.latency_s, bare.energy_j,
+                                                                        bare.roofline_latency_s)
+    assert "constant-foldable" not in bare.latency_note
+
+
+@pytest.mark.parametrize("device, runtime", [("t4", "tvm"), ("host-xeon-1c", "onnxruntime"), ("host-xeon-1c", None)])
+def test_runtimes_that_fold_them_do_not(analyzed, device, runtime):
+    # onnxruntime and TVM fold the same subgraphs at load time: the folded figures are theirs
+    from hybridperf.estimate.pricing import predict_on
+
+    pred = predict_on(analyzed, device, runtime=runtime)
+    assert "constant-foldable" not in pred.latency_note
+
+
+def test_predict_json_carries_it(tmp_path, monkeypatch, capsys):
+    from hybridperf.cli import main
+
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    path = tmp_path / "masked.onnx"
+    onnx.save(_masked_model(), str(path))
+    assert main(["predict", str(path), "--device", "t4", "--runtime", "torch", "--roofline-only",
+                 "--format", "json"]) == 0
+    totals = json.loads(capsys.readouterr().out)["totals"]
+    assert totals["folded_constants"] == MASKED.to_dict()
+    assert totals["latency_note"] == f"unverified: 4 {EAGER}"
+    # the table says it on a note line of its own (the latency note is otherwise JSON's and check's)
+    assert main(["predict", str(path), "--device", "t4", "--runtime", "torch", "--roofline-only", "--top", "0"]) == 0
+    assert f"note      4 {EAGER}" in capsys.readouterr().out.splitlines()
+    assert main(["predict", str(path), "--device", "t4", "--runtime", "tvm", "--roofline-only", "--top", "0"]) == 0
+    assert "constant-foldable" not in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not ZOO_LLAMA.is_file(), reason="the model zoo (.zoo/) is not built")
+def test_llama_tiny_masks_and_rotary_tables():
+    # 9 kernels eager PyTorch runs: the causal mask (LessOrEqual, And x2, the padding Gather, a bool->float Where;
+    # its same-dtype casts excepted) and the rotary tables (Cos, Sin and their attention-scaling Mul x2); its shape
+    # arithmetic (ConstantOfShape / Equal / Where on shape vectors) is Python ints in PyTorch, its views no kernel
+    from hybridperf import api
+    from hybridperf.estimate.pricing import predict_on
+
+    whole = api.analyze(str(ZOO_LLAMA))
+    assert whole.folded.nodes == 9
+    # four 128x128 masks (LessOrEqual, And x2, Where), the Gather's 1x128, four 1x128x64 tables (Cos, Sin, Mul x2)
+    assert whole.folded.elements == 4 * 128 * 128 + 128 + 4 * 128 * 64
+    # composed from cached segments, the same report
+    assert api.Session(keep_analyses=0).analyze(str(ZOO_LLAMA)).folded == whole.folded
+    assert predict_on(whole, "t4", runtime="torch").latency_note.endswith(f"9 {EAGER}")
