@@ -116,8 +116,11 @@ def test_arena_extends_by_powers_of_two():
     assert bfc_arena_reserved_bytes([512 * 1024]) == MiB                     # the 1 MiB initial chunk
     assert bfc_arena_reserved_bytes([512 * 1024] * 2) == MiB                 # both fit
     assert bfc_arena_reserved_bytes([512 * 1024] * 3) == MiB + 2 * MiB       # next region doubles
-    assert bfc_arena_reserved_bytes([3 * MiB]) == 3 * MiB                    # a region is at least the request
-    assert bfc_arena_reserved_bytes([3 * MiB, 100]) == 3 * MiB + 2 * MiB     # full: the next region, 2 MiB
+    assert bfc_arena_reserved_bytes([3 * MiB]) == 4 * MiB                    # 1 MiB doubled until it holds 3 MiB
+    # the 4 MiB chunk is handed out whole (4 < 2 * 3, 1 MiB of dead bytes < 128 MiB); the size was just raised to
+    # 4 MiB, so the next region is 4 MiB again, not 8
+    assert bfc_arena_reserved_bytes([3 * MiB, 100]) == 4 * MiB + 4 * MiB
+    assert bfc_arena_reserved_bytes([3 * MiB, 100, 100]) == 4 * MiB + 4 * MiB  # the split 4 MiB region is reused
     assert bfc_arena_reserved_bytes([100]) == MiB                            # 100 -> 256-byte rounding
 
 

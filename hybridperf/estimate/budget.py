@@ -290,6 +290,8 @@ class MetricCheck:
     device's ``capacity`` even without a budget; exit 1), *undecided* (the figure is unknown,
     or only a lower bound that is within the budget; exit 2 -- a check never passes a figure
     it does not know, unless ``lower_bound_accepted`` (``--allow-unsupported``) takes the bound).
+    An unknown figure with a known floor (:attr:`at_least`) over a limit is exceeded too; under
+    every limit it stays undecided, with or without ``--allow-unsupported``.
     """
 
     model: str
@@ -319,18 +321,31 @@ class MetricCheck:
     #: because it rests on guessed sizes (memory checks only), else None: shown, never judged (the report read it
     #: from the prediction again by a rule of its own until 2026-12-04)
     estimate: float | None = None
+    #: a floor of ``value`` known where ``value`` is None (memory without a plan: the inputs alone), else None: judged
+    #: only where it is over a limit (exceeded: "at least X"), never passed. Until 2026-12-04 such a check was
+    #: UNKNOWN (exit 2) though its inputs alone were over the budget and the device's memory
+    at_least: float | None = None
+    #: what :attr:`at_least` counts (``"the inputs alone"``), else ""
+    at_least_is: str = ""
 
     @property
     def _limits(self) -> list[float]:
         return [x for x in (self.limit, self.capacity) if x is not None]
 
     @property
+    def judged_value(self) -> float | None:
+        """The figure judged against the limits: ``value``, else its known floor :attr:`at_least`, else None."""
+        return self.value if self.value is not None else self.at_least
+
+    @property
     def exceeded(self) -> bool:
-        return self.value is not None and any(self.value > x for x in self._limits)
+        v = self.judged_value
+        return v is not None and any(v > x for x in self._limits)
 
     @property
     def over_capacity(self) -> bool:
-        return self.value is not None and self.capacity is not None and self.value > self.capacity
+        v = self.judged_value
+        return v is not None and self.capacity is not None and v > self.capacity
 
     @property
     def skipped(self) -> bool:
@@ -351,8 +366,9 @@ class MetricCheck:
         """Relative excess over the tightest limit exceeded (0.25 = 25 % over); 0 otherwise."""
         if not self.exceeded:
             return 0.0
-        assert self.value is not None
-        return self.value / min(self._limits) - 1.0
+        v = self.judged_value
+        assert v is not None
+        return v / min(self._limits) - 1.0
 
 
 @dataclass(frozen=True)
@@ -470,8 +486,12 @@ def compare(
 
             figure = memory_figure(pred)
         note = _energy_note(pred) if m is Metric.ENERGY else ""
+        # no peak, yet the inputs are in any runtime's peak: a floor that fails a limit it is over (predict warns alike)
+        floor = pred.memory.input_bytes if m is Metric.MEMORY and value is None and pred.memory.input_bytes else None
         out.append(MetricCheck(model, device, m, value, budget.limit(m), cap, lower, allow_unsupported,
-                               unknown=unknown, estimated=estimated, figure=figure, note=note, estimate=estimate))
+                               unknown=unknown, estimated=estimated, figure=figure, note=note, estimate=estimate,
+                               at_least=None if floor is None else float(floor),
+                               at_least_is="the inputs alone" if floor else ""))
     return tuple(out)
 
 

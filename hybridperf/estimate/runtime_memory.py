@@ -422,12 +422,32 @@ def _quant_shapes(node: Any, ins: list, in_dtypes: list, attrs: Mapping[str, Any
     return [shape for shape, _ in sized]
 
 
+def _whole_model_shapes(model: Any) -> dict[str, tuple[list[int], int]]:
+    """``{name: (shape, element type)}`` of the main graph's tensors that ONNX's shape inference over the
+    whole ``model`` sizes statically (none where it fails: an op it does not know is skipped, not an error)."""
+    from onnx import shape_inference
+
+    try:
+        inferred = shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - inference failed (or a model over 2 GiB): nothing gained
+        return {}
+    found: dict[str, tuple[list[int], int]] = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+        tt = vi.type.tensor_type
+        if not tt.HasField("shape") or not all(d.HasField("dim_value") for d in tt.shape.dim):
+            continue
+        found[vi.name] = ([int(d.dim_value) for d in tt.shape.dim], int(tt.elem_type))
+    return found
+
+
 def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple[int, ...], int]], tuple[str, ...]]:
     """Bytes of every tensor of an (onnxruntime-optimised) graph with static shapes.
 
     Standard ops use ONNX's own shape inference node by node; onnxruntime's contrib and NCHWc
     ops have rules here (``block``: the NCHWc channel block, 8 with AVX2, 16 with AVX-512), its
     quantized kernels (QLinearConv, QLinearMatMul, QLinearAdd, ...) the table :data:`QUANT_OUTPUT_RULES`.
+    Where one node gives nothing usable alone (an ``If`` or ``Loop``, whose outputs come from its
+    branches), ONNX's inference over the whole model sizes its outputs (:func:`_whole_model_shapes`).
     Returns ``{name: (shape, bytes)}`` and the ops whose output shape stayed unknown (given their
     largest input's shape).
     """
@@ -449,6 +469,7 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
     opset = default_opset(model)
     opset = 17 if opset is None else opset  # the ai.onnx schemas read where the model imports none
     unknown: list[str] = []
+    whole: dict[str, tuple[list[int], int]] | None = None  # ONNX's whole-model inference, run on first need
     for node in g.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         ins = [shapes.get(i) if i else None for i in node.input]
@@ -476,6 +497,15 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
             outs = None
         if (not outs or outs[0] is None) and node.domain in ("", "ai.onnx"):
             outs = _quant_shapes(node, ins, in_dtypes, attrs, dtypes)  # ONNX's inference gave none
+        if not outs or outs[0] is None:
+            # one node alone gave nothing usable (an If / Loop needs its branches in the graph's context):
+            # ONNX's inference over the whole model, run once, sizes what it can
+            if whole is None:
+                whole = _whole_model_shapes(model)
+            outs = list(outs or []) + [None] * (len(node.output) - len(outs or []))
+            for k, o in enumerate(node.output):
+                if outs[k] is None and o in whole:
+                    outs[k], dtypes[o] = whole[o]
         if not outs or outs[0] is None or any(a.g.node or a.graphs for a in node.attribute):
             # a control-flow node's branch / body tensors are not sized either (If, Loop, Scan)
             unknown.append(f"{node.domain}.{node.op_type}" if node.domain else node.op_type)
@@ -796,26 +826,59 @@ def onnxruntime_peak(feat: OrtFeatures, session_fixed_bytes: int = ORT_SESSION_F
 ARENA_INITIAL_CHUNK_BYTES = 1 << 20
 ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES = 1 << 30
 ARENA_ROUNDING_BYTES = 256
+ARENA_MAX_DEAD_BYTES_PER_CHUNK = 128 << 20
 
 
 def bfc_arena_reserved_bytes(requests: Iterable[int]) -> int:
-    """Bytes a BFC arena with the ``kNextPowerOfTwo`` extend strategy reserves for ``requests``
-    made one after another and all kept alive (the worst case: nothing freed in between).
+    """Bytes a BFC arena with the ``kNextPowerOfTwo`` extend strategy reserves for ``requests``.
 
-    Each request is rounded up to 256 bytes. When the free space of the regions reserved so far
-    cannot hold it, a new region of ``max(next_region, request)`` is reserved; ``next_region``
-    starts at the 1 MiB initial chunk and doubles after every extension, up to 1 GiB.
+    The requests are made one after another and all kept alive (the worst case: nothing freed in
+    between). The rule follows onnxruntime's ``core/framework/bfc_arena.cc`` (``BFCArena::Extend``,
+    ``FindChunkPtr`` and ``SplitFreeChunkFromBin``, read in microsoft/onnxruntime):
+
+    * each request is rounded up to a multiple of 256 bytes (``RoundedBytes``);
+    * it is served from the smallest free chunk that holds it, in any region reserved so far (the
+      bins are searched from the request's size upwards, each bin ordered by size); the chunk is
+      split only when it is at least twice the request or would waste at least
+      ``max_dead_bytes_per_chunk`` (128 MiB), otherwise the whole chunk is handed out;
+    * when no free chunk holds it, a new region is reserved: the current region size (1 MiB
+      initially) doubled until it holds the request. The size doubles once more for the next region
+      only when it was not just raised for this one; onnxruntime versions with
+      ``max_power_of_two_extend_bytes`` stop that doubling at it (default 1 GiB), as here;
+    * a request of 0 bytes allocates nothing.
+
+    Parameters
+    ----------
+    requests : iterable of int
+        Allocation sizes in bytes, in the order they are made.
+
+    Returns
+    -------
+    int
+        Total bytes of the regions the arena reserves.
     """
-    reserved = free = 0
-    next_region = ARENA_INITIAL_CHUNK_BYTES
-    for r in requests:
-        r = -(-int(r) // ARENA_ROUNDING_BYTES) * ARENA_ROUNDING_BYTES
-        if r > free:
-            region = max(next_region, r)
-            reserved += region
-            free = region  # the tail of the previous region is too small (not reused: conservative)
-            next_region = min(next_region * 2, ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES)
-        free -= r
+    reserved = 0
+    region = ARENA_INITIAL_CHUNK_BYTES
+    free: list[int] = []  # sizes of the free chunks left in the regions reserved so far
+    for size in requests:
+        r = -(-int(size) // ARENA_ROUNDING_BYTES) * ARENA_ROUNDING_BYTES
+        if r == 0:
+            continue
+        fitting = [c for c in free if c >= r]
+        if fitting:
+            chunk = min(fitting)
+            free.remove(chunk)
+        else:
+            raised = False
+            while r > region:
+                region, raised = region * 2, True
+            chunk = region
+            reserved += chunk
+            if not raised:
+                region = region * 2 if region * 2 < ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES \
+                    else ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES
+        if chunk >= 2 * r or chunk - r >= ARENA_MAX_DEAD_BYTES_PER_CHUNK:
+            free.append(chunk - r)
     return reserved
 
 

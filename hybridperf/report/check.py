@@ -70,6 +70,8 @@ def _verdict(c) -> str:
 
 
 def _predicted(c) -> str:
+    if c.value is None and c.exceeded:  # an unknown figure whose known floor is over a limit
+        return "≥ " + _fmt(c.metric, c.at_least)
     if c.value is None:
         return "unknown" if c.estimate is None else "≈ " + _fmt(c.metric, c.estimate)
     return ("≥ " if c.lower_bound else "") + _fmt(c.metric, c.value)
@@ -92,14 +94,24 @@ def _said(c) -> str:
     return c.note or c.estimated
 
 
+def _at_least_text(c) -> str:
+    """``"at least 1.12 TiB (the inputs alone; the peak is unknown: no memory plan (...))"``: what an unknown figure
+    judged by its floor (:attr:`~hybridperf.estimate.budget.MetricCheck.at_least`) is, else ""."""
+    if c.value is not None or not c.exceeded:
+        return ""
+    return (f"at least {_fmt(c.metric, c.at_least)} ({c.at_least_is}; the {'peak' if c.metric is Metric.MEMORY else 'figure'} is unknown: "
+            f"{c.unknown or 'unknown'})")
+
+
 def _message(c) -> str:
+    shown = _at_least_text(c) or _fmt(c.metric, c.value)
     if _device_limit(c):
         return (
-            f"{c.metric.value} {_fmt(c.metric, c.value)} exceeds the memory of {c.device} "
+            f"{c.metric.value} {shown} exceeds the memory of {c.device} "
             f"({_fmt(c.metric, c.capacity)}) by {fmt_percent(c.over_by, 1)}"
         )
     return (
-        f"{c.metric.value} {_predicted(c)} exceeds the budget {_fmt(c.metric, c.limit)} "
+        f"{c.metric.value} {_at_least_text(c) or _predicted(c)} exceeds the budget {_fmt(c.metric, c.limit)} "
         f"by {fmt_percent(c.over_by, 1)} on {c.device}" + (f" ({_said(c)})" if _said(c) else "")
     )
 
@@ -108,8 +120,8 @@ def _notes(result) -> list[str]:
     """One line per figure ``predict`` qualifies (:attr:`~hybridperf.estimate.budget.MetricCheck.note`, e.g. an
     energy capped at the device's max power), in its words: ``energy of m.onnx on t4: capped at max power 70 W x
     latency (...)``."""
-    return [f"{c.metric.value} of {one_line(c.model)} on {one_line(c.device)}: {c.note}"
-            for c in result.checks if c.note and c.value is not None]
+    return [f"{c.metric.value} of {one_line(c.model)} on {one_line(c.device)}: {c.note or _at_least_text(c)}"
+            for c in result.checks if (c.note and c.value is not None) or _at_least_text(c)]
 
 
 def _summary(result) -> str:
@@ -166,6 +178,8 @@ def to_dict(result) -> dict:
                 **({"figure": c.figure} if c.figure else {}),  # memory rows: which peak was judged
                 # predict's figure that could not be judged (peak ≈ X: guessed sizes); "predicted" stays null
                 **({"estimate": c.estimate} if c.estimate is not None else {}),
+                # a known floor of an unknown figure (memory: the inputs alone), judged where over a limit
+                **({"at_least": c.at_least, "at_least_is": c.at_least_is} if c.at_least is not None else {}),
             }
             for c in result.checks
         ],
@@ -272,8 +286,9 @@ def to_junit_xml(result) -> str:
                 ET.SubElement(case, "error", message=c.unknown or f"lower bound: {c.lower_bound}", type="Undecided")
             elif not c.passed:
                 limit = min(x for x in (c.limit, c.capacity) if x is not None)
+                predicted = repr(c.value) if c.value is not None else f"at least {c.at_least!r}"
                 ET.SubElement(case, "failure", message=_message(c), type="BudgetExceeded").text = (
-                    f"predicted {c.value!r} {c.metric.si_unit} > {'budget' if limit == c.limit else 'device memory'} "
+                    f"predicted {predicted} {c.metric.si_unit} > {'budget' if limit == c.limit else 'device memory'} "
                     f"{limit!r} {c.metric.si_unit}"
                 )
         total += len(checks)
