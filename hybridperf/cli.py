@@ -213,12 +213,15 @@ def _to_null_device(fd: int, only_if_closed: bool = False) -> None:
         except OSError:
             pass
     null = os.open(os.devnull, os.O_WRONLY)
+    if null == fd:  # a closed fd is the lowest free one, so open may have handed out fd itself: opened
+        # non-inheritable, it would leave child processes (predict-many's pool workers) without fd 2, sys.stderr None
+        # (until 2026-12-04 every predict-many row failed under 2>&-)
+        os.set_inheritable(fd, True)
+        return
     try:
-        if null != fd:  # a closed fd is the lowest free one, so open may have handed out fd itself
-            os.dup2(null, fd)
+        os.dup2(null, fd)  # dup2 makes fd inheritable
     finally:
-        if null != fd:
-            os.close(null)
+        os.close(null)
 
 
 def _error_line(text: str, code: int = 2) -> int:

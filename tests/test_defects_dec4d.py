@@ -471,3 +471,78 @@ def test_a_limit_past_a_float_once_scaled_is_too_large(argv, capsys):
     assert main(argv) == ExitCode.INPUT_ERROR
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{argv[-2]} '1e300GiB': is more than the largest memory limit" in err
+
+
+# --------------------------------------------------------------------------- 7. the review of 6
+
+
+def test_predict_many_with_stderr_closed_prices_every_model_in_its_workers(tmp_path):
+    # until 2026-12-04 `hybridperf predict-many DIR 2>&-` failed every model (exit 2): os.open(devnull) handed out fd 2
+    # itself, non-inheritable, so the spawned pool workers started without fd 2 and with sys.stderr None, and each row
+    # read "internal error: AttributeError: 'NoneType' object has no attribute 'flush'" (native_log_captured)
+    import shlex
+
+    d = tmp_path / "models"
+    d.mkdir()
+    for name, op in (("a.onnx", "Relu"), ("b.onnx", "Sigmoid")):
+        onnx.save(_model([helper.make_node(op, ["x"], ["y"])], [_vi("x", [1, 64])], [_vi("y", [1, 64])]), d / name)
+    line = " ".join(shlex.quote(a) for a in CLI + ["predict-many", str(d), "-d", "t4", "--jobs", "2"])
+    p = subprocess.run(["bash", "-c", f"{line} 2>&-"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "HYBRIDPERF_HOME": str(tmp_path / "home")})
+    assert p.returncode == ExitCode.OK, p.stdout + p.stderr
+    assert "a.onnx" in p.stdout and "b.onnx" in p.stdout and "error" not in p.stdout.lower(), p.stdout
+
+
+def test_native_log_capture_without_sys_stderr_runs_uncaptured(monkeypatch):
+    # until 2026-12-04 a process started without fd 2 (sys.stderr None) raised AttributeError entering the capture
+    from hybridperf.ir.tvm_compat import native_log_captured
+
+    monkeypatch.setattr(sys, "stderr", None)
+    with native_log_captured() as cap:
+        pass
+    assert cap.lines == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads descriptors through /proc")
+def test_a_closed_descriptor_pointed_at_the_null_device_is_inherited():
+    # until 2026-12-04 the descriptor os.open handed out as fd itself stayed non-inheritable (children lost it)
+    from hybridperf.cli import _to_null_device
+
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)
+    try:
+        _to_null_device(fd, only_if_closed=True)
+        assert os.get_inheritable(fd)
+    finally:
+        os.close(fd)
+
+
+def test_host_folders_have_one_home_below_numpy():
+    # until 2026-12-04 measure.host kept its own literal "hosts" (residual.model's HOSTS_DIR loads numpy)
+    import hybridperf.data as data
+    import hybridperf.residual.model as model
+
+    assert (data.HOSTS_DIR, data.HOST_MODEL_DIR) == ("hosts", "model")
+    assert model.HOSTS_DIR is data.HOSTS_DIR and model.HOST_MODEL_DIR is data.HOST_MODEL_DIR
+    code = "import sys, hybridperf.measure.host as h; h.host_model_dir({}); print('numpy' in sys.modules)"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.stdout.strip() == "False", p.stdout + p.stderr
+
+
+def test_calibrate_static_check_leaves_inline_weights_unread(tmp_path, monkeypatch):
+    # until 2026-12-04 _check_static parsed the whole file (onnx.load reads inline weights whatever
+    # load_external_data says); now only the graph, as the frontend reads a model
+    import hybridperf.frontends.onnx_import as onnx_import
+    from hybridperf.measure import calibrate
+
+    w = numpy_helper.from_array(np.ones((512, 512), np.float32), "W")  # 512*512*4 = 1 MiB inline
+    path = tmp_path / "m.onnx"
+    onnx.save(_model([helper.make_node("MatMul", ["x", "W"], ["y"])], [_vi("x", ["n", 512])], [_vi("y", ["n", 512])],
+                     [w]), path)
+    seen = []
+    real = onnx_import._parse_leaving_weights
+    monkeypatch.setattr(onnx_import, "_parse_leaving_weights", lambda p: seen.append(p) or real(p))
+    monkeypatch.setattr(onnx, "load", lambda *a, **k: pytest.fail("onnx.load read the weights"))
+    assert calibrate._check_static(path, batch=2) is True and seen == [path]
+    with pytest.raises(Exception, match="symbolic dimension at axis 0; pass --batch N"):
+        calibrate._check_static(path)

@@ -263,3 +263,44 @@ def test_a_verified_booster_still_has_its_features_checked(stored):
     _edit_sidecar(stored / "residual.json", lambda meta: meta.update(kernel_features=meta["kernel_features"][::-1]))
     with pytest.raises(InputError, match="residual_kernel.txt is not a whole LightGBM model of this model's features"):
         ResidualModel.load(stored)
+
+
+# --------------------------------------------------------------------------- review: a matching digest keeps the layout checks
+
+_CUT_AND_READ = """
+import json, sys
+from pathlib import Path
+from hybridperf.errors import InputError
+from hybridperf.residual.sidecar import booster_digest, read_booster
+src, cut, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+text = src.read_text()
+names = json.loads((src.parent / "residual.json").read_text())["model_features"]
+at = {"mid-tree": text.index("Tree=0") + 200, "before-end": text.index("end of trees"),
+      "mid-parameters": text.index("end of parameters") - 5}[cut]
+out.write_text(text[:at])
+try:
+    read_booster(out, names, "; retrain the model", sha256=booster_digest(text[:at]))
+except InputError as exc:
+    print("REFUSED", exc)
+else:
+    print("READ")
+"""
+
+
+@pytest.mark.parametrize("cut, why", [
+    ("mid-tree", "tree 0 of 1 is not where the header says"), ("before-end", "no `end of trees` after its last tree"),
+    ("mid-parameters", "no `end of parameters` after its parameters")])
+def test_a_booster_cut_short_whose_digest_matches_is_refused_not_a_crash(tmp_path, cut, why):
+    """Until 2026-12-04 a digest that matched skipped every check but the features', so a booster cut short whose
+    digest was recorded from the cut text reached LightGBM's parser (which reads past the end; it may abort the
+    process): run in a subprocess. The cheap layout checks now always run; only each tree's arrays are vouched for."""
+    import subprocess
+    import sys
+
+    src = PKG_MODELS / DEVICE / "residual.txt"
+    p = subprocess.run([sys.executable, "-c", _CUT_AND_READ, str(src), cut, str(tmp_path / "residual.txt")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.startswith(f"REFUSED {tmp_path / 'residual.txt'} is not a whole LightGBM model of this model's "
+                               f"features: {why}"), p.stdout
+    assert p.stdout.rstrip().endswith("; retrain the model")

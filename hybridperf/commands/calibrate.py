@@ -245,7 +245,7 @@ def _host_models_of_other_threads() -> dict[int, Path]:
     import re
 
     from hybridperf.measure.host import host_dir
-    from hybridperf.residual.model import HOST_MODEL_DIR
+    from hybridperf.data import HOST_MODEL_DIR
     from hybridperf.residual.store import describe_stored
 
     here = host_dir()

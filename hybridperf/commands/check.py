@@ -5,8 +5,11 @@ exceeded (memory is also checked against the device's capacity, with or
 without ``--max-memory``), 2 on bad input (model, device, limit syntax, config
 file) and when a limit cannot be judged: a figure that is unknown (no memory
 plan) or only a lower bound (ops without a cost rule, named on stderr). A lower
-bound above its limit still fails with 1; ``--allow-unsupported`` judges lower
-bounds as they are and marks them ``(lower bound)``. Exit 2 wins over 1: a limit exceeded
+bound above its limit still fails with 1; so does a peak with no memory plan whose
+known floor (the inputs alone) is over ``--max-memory`` or the device's memory
+(until 2026-12-04 exit 2, "cannot judge"); under every limit it stays exit 2.
+``--allow-unsupported`` judges lower bounds as they are and marks them
+``(lower bound)``. Exit 2 wins over 1: a limit exceeded
 beside one that cannot be judged exits 2, both reported. Limits
 also come from ``[tool.hybridperf]`` in ``pyproject.toml`` (schema and
 precedence: :mod:`hybridperf.estimate.budget`); a flag that replaces a different value of

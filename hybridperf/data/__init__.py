@@ -4,7 +4,8 @@ Owns ``hw_specs/`` (one device sheet per file; schema in ``hw_specs/README.md``)
 ``models/<device id>/`` (the stored residual models that ``hybridperf predict`` applies) and
 ``probes/`` (the GPU family-probe shapes ``hybridperf probe`` times), all read through :mod:`importlib.resources`, so an editable checkout and an installed
 wheel find them the same way; and :func:`user_data_dir`, where commands write what a user
-makes (``hybridperf calibrate``), never inside the installed package. Imports nothing
+makes (``hybridperf calibrate``), never inside the installed package, with the names of its ``hosts/`` folders
+(:data:`HOSTS_DIR`, :data:`HOST_MODEL_DIR`). Imports nothing
 from hybridperf but :class:`hybridperf.errors.InputError`, where no home directory is known.
 """
 
@@ -16,6 +17,12 @@ from pathlib import Path
 
 #: environment variable that overrides :func:`user_data_dir`
 HOME_ENV = "HYBRIDPERF_HOME"
+#: the folder of the user data directory holding ``<cpu key>/`` folders of the device ``host``
+#: (:func:`hybridperf.measure.host.host_dir`), and the folder in one that holds its calibrated model
+#: (:func:`hybridperf.measure.host.host_model_dir`): ``hosts/<cpu key>/model/``. Here, beside
+#: :func:`user_data_dir`, so that :mod:`hybridperf.measure.host` reads them without loading numpy (until 2026-12-04
+#: it kept its own literal ``"hosts"``)
+HOSTS_DIR, HOST_MODEL_DIR = "hosts", "model"
 
 
 def packaged_dir(name: str) -> Path:
@@ -78,4 +85,4 @@ def _user_home() -> str:
     return home
 
 
-__all__ = ["HOME_ENV", "packaged_dir", "user_data_dir"]
+__all__ = ["HOME_ENV", "HOSTS_DIR", "HOST_MODEL_DIR", "packaged_dir", "user_data_dir"]

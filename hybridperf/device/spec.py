@@ -621,10 +621,11 @@ def _check_host_id(spec: DeviceSpec, path: Path) -> None:
     machine's calibrated model, silently)."""
     if spec.id != HOST_ID:
         return
-    from hybridperf.data import user_data_dir
+    from hybridperf.data import HOSTS_DIR, user_data_dir
 
     try:
-        cached = path.name == f"{HOST_ID}.yaml" and path.resolve().parent.parent == (user_data_dir() / "hosts").resolve()
+        cached = (path.name == f"{HOST_ID}.yaml"
+                  and path.resolve().parent.parent == (user_data_dir() / HOSTS_DIR).resolve())
     except OSError:
         cached = False
     if not cached:

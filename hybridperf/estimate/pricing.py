@@ -79,6 +79,11 @@ class Prediction:
     #: device unlike any it was trained on (:meth:`hybridperf.residual.cross_host.CrossHostModel.unverified_reason`);
     #: ``check`` reports it beside the verdict; else ""
     latency_note: str = ""
+    #: the nodes the ONNX normaliser folded that this prediction's runtime runs every call, unpriced
+    #: (:func:`folded_note`: eager PyTorch, CUDA graphs), else "". A disclosure, not a qualifier of the figure: it does
+    #: not make the latency unverified (until 2026-12-04 it was a reason of :attr:`latency_note`, so ``check`` read
+    #: every LLM under ``torch`` as ``ok (unverified)``)
+    folded_note: str = ""
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -502,38 +507,32 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec))
 
 
-#: the words of a :attr:`Prediction.latency_note` reason naming the folded nodes a runtime recomputes
-#: (:func:`folded_note`); the table report prints that reason on a ``note`` line
-FOLDED_NODES_WORDS = "constant-foldable node"
-
-
 def folded_note(analyzed: Analyzed, ex: Execution) -> str:
     """What a prediction under ``ex`` leaves unpriced of the nodes the ONNX normaliser folded
-    (:attr:`~hybridperf.analysis.analyze.Analyzed.folded`): ``"9 constant-foldable nodes (masks, rotary tables...)
-    not priced: eager PyTorch recomputes them each call"``; "" where nothing was folded or ``ex``'s runtime folds
-    constants itself.
+    (:attr:`~hybridperf.analysis.analyze.Analyzed.folded`): ``"9 constant-foldable nodes folded before pricing (not
+    priced; eager PyTorch runs them each call)"``; "" where nothing was folded or ``ex``'s runtime folds constants
+    itself.
 
     onnxruntime and TVM fold the same subgraphs at load time (:attr:`Execution.folds_constants`), so the folded
     figures are theirs: no note. A CUDA graph captured from eager PyTorch replays every kernel the capture ran, these
     included (as :func:`as_run_by` prices the constant ops the normaliser keeps), so it gets the note too: only the
-    host's launch cost is gone, not the kernels' device time.
+    host's launch cost is gone, not the kernels' device time. The count is the normaliser's folds only
+    (:class:`~hybridperf.frontends.normalize.FoldedWork`: it depends on whether the model was read from a path).
     """
     work = getattr(analyzed, "folded", None)
     if ex.folds_constants or work is None or not work.nodes:
         return ""
     n = work.nodes
     # folds_constants is False for torch (eager: a host dispatch per launch) and torch-cudagraph (none) alone
-    who = "eager PyTorch recomputes" if ex.host_per_launch else "a CUDA graph captured from eager PyTorch replays"
-    # one reason of the note's "; "-separated list (:meth:`Prediction.unverified`), so ": " inside it
-    return f"{n} {FOLDED_NODES_WORDS}{'s' if n != 1 else ''} (masks, rotary tables...) not priced: {who} them each call"
+    who = "eager PyTorch runs" if ex.host_per_launch else "a CUDA graph captured from eager PyTorch replays"
+    return f"{n} constant-foldable node{'s' if n != 1 else ''} folded before pricing (not priced; {who} them each call)"
 
 
 def with_folded_note(pred: Prediction, ex: Execution) -> Prediction:
-    """``pred`` with :func:`folded_note` added to its :attr:`Prediction.latency_note` (after the reasons already
-    there); ``pred`` itself where there is none. Until 2026-12-04 the work of the folded masks and rotary tables was
-    missing from eager PyTorch's latency with nothing to say so."""
-    note = folded_note(pred.analyzed, ex)
-    return pred.unverified(note, first=False) if note else pred
+    """``pred`` with :func:`folded_note` as its :attr:`Prediction.folded_note`; no figure changes. Until 2026-12-04
+    the work of the folded masks and tables was missing from eager PyTorch's latency with nothing to say so; then,
+    for a day, said as a reason of :attr:`Prediction.latency_note`, which marks the latency unverified."""
+    return replace(pred, folded_note=folded_note(pred.analyzed, ex))
 
 
 def estimated_power_note(spec: DeviceSpec) -> str:

@@ -172,10 +172,20 @@ _FOLDED_NO_KERNEL = {
     "Size": "a Python int in PyTorch",
     **{op: "a view of its first input in PyTorch: no kernel" for op in
        ("Reshape", "Squeeze", "Unsqueeze", "Flatten", "Expand", "Slice", "Split")},
+    # until 2026-12-04 counted as a kernel (swin_t: its window-partition permutes of constant index tables)
+    "Transpose": "a view (permute) of its input in PyTorch: no kernel",
 }
-#: largest integer vector a folded op may write and still be shape arithmetic (one entry per dimension): PyTorch
-#: computes it on the host in Python ints
+#: largest integer tensor a folded op may write and still be shape arithmetic, at any rank (a shape vector, or a
+#: (2, 4) int64 pads table): PyTorch computes it on the host in Python ints. Until 2026-12-04 only at rank <= 1, so
+#: the pads arithmetic of swin_t's window padding counted as kernels
 _HOST_VECTOR_ELEMENTS = 8
+
+
+def _reads_no_values(op_type: str, position: int) -> bool:
+    """Whether input ``position`` of an ``op_type`` node is read for no values eager PyTorch computes: a ``Shape`` /
+    ``Size`` (a tensor's shape is known without its values), a ``ScatterND``'s indices and updates (a slice
+    assignment's index grid and fill value: eager PyTorch fills a view)."""
+    return op_type in ("Shape", "Size") or (op_type == "ScatterND" and position in (1, 2))
 
 
 @dataclass(frozen=True)
@@ -183,9 +193,16 @@ class FoldedWork:
     """The work of the folded nodes that eager PyTorch would compute every call as kernels: causal masks, rotary
     ``Cos``/``Sin`` tables, T5's relative-position buckets, position-embedding lookups. Left out: what launches no
     kernel there (:data:`_FOLDED_NO_KERNEL`: constants, views, ``Shape``), a cast to the dtype it already has, and
-    shape arithmetic (every output a scalar or an integer vector of at most :data:`_HOST_VECTOR_ELEMENTS`
-    elements: Python ints in PyTorch). No figure prices it (onnxruntime and TVM fold the same subgraphs at load
-    time); :func:`hybridperf.estimate.pricing.predict_on` says so where the runtime does not fold constants.
+    shape arithmetic (every output a scalar or an integer tensor of at most :data:`_HOST_VECTOR_ELEMENTS`
+    elements, at any rank: Python ints in PyTorch), and what only a slice assignment's index grid or a shape reads
+    (:meth:`_Folder.work`). No figure prices it (onnxruntime and TVM fold the same subgraphs
+    at load time); :func:`hybridperf.estimate.pricing.predict_on` says so where the runtime does not fold constants.
+
+    It counts the normaliser's folds only, so it depends on how the model was read: from a file path, initializers
+    over :data:`hybridperf.frontends.onnx_import.INLINE_EXTERNAL_BYTES` stay on disk and the normaliser does not
+    fold what reads them (TVM's Relax importer folds those later, uncounted); from an in-memory ``ModelProto``
+    every initializer is there to fold. A BERT-base's position-embedding lookup: 0 nodes from its path, 1 from
+    ``onnx.load(path)``. No figure depends on it.
 
     Attributes
     ----------
@@ -219,8 +236,7 @@ def folded_work(node: onnx.NodeProto, inputs: Sequence[np.ndarray | None], outpu
     ins = [v for v in inputs if v is not None]
     if node.op_type == "Cast" and ins and all(o.dtype == ins[0].dtype for o in outputs):
         return FoldedWork()  # Tensor.to(its own dtype) returns self
-    if all(o.size <= 1 or (o.dtype.kind in "iub" and o.ndim <= 1 and o.size <= _HOST_VECTOR_ELEMENTS)
-           for o in outputs):
+    if all(o.size <= 1 or (o.dtype.kind in "iub" and o.size <= _HOST_VECTOR_ELEMENTS) for o in outputs):
         return FoldedWork()  # shape arithmetic and scalars: host-side values in PyTorch
     return FoldedWork(1, sum(int(o.size) for o in outputs), sum(int(v.nbytes) for v in ins),
                       sum(int(o.nbytes) for o in outputs))
@@ -514,7 +530,8 @@ class _Folder:
         self.inits = {t.name: t for t in model.graph.initializer}
         self.consts: dict[str, np.ndarray] = {}
         self.new: dict[str, np.ndarray] = {}  # folded values, to become initializers
-        self.work = FoldedWork()  # of the nodes folded so far (:func:`folded_work`)
+        #: each folded node in fold order (a topological order): op type, inputs, outputs, :func:`folded_work`
+        self.folds: list[tuple[str, tuple[str, ...], tuple[str, ...], FoldedWork]] = []
 
     def value(self, name: str) -> np.ndarray | None:
         if name in self.consts:
@@ -577,8 +594,31 @@ class _Folder:
             if name:
                 self.consts[name] = arr
                 self.new[name] = arr
-        self.work = self.work + folded_work(node, vals, arrays)
+        self.folds.append((node.op_type, tuple(node.input), tuple(node.output), folded_work(node, vals, arrays)))
         return True
+
+    def work(self, read_elsewhere: set[str]) -> FoldedWork:
+        """The work of the folded nodes (:class:`FoldedWork`) whose values something uses, less the index
+        arithmetic of slice assignments. An export writes ``mask[a:b, c:d] = v`` as ``Range`` / ``Slice`` / ``Add``
+        index grids (broadcast through ``Shape`` / ``Expand``) and a ``ConstantOfShape`` of ``v`` feeding a
+        ``ScatterND``; eager PyTorch runs one fill kernel on a view, the ``ScatterND``'s. So a folded node counts
+        where a node left in the graph or a graph output reads it (``read_elsewhere``), or a counted folded node
+        reads its values: not as a ``ScatterND``'s indices or updates, not through ``Shape`` / ``Size`` (which read
+        no values). One no node reads at all counts (the export computed it). Until 2026-12-04 every folded node
+        counted: swin_t's 5 shifted-window masks gave 305 nodes (with the rank-2 shape arithmetic and permutes, 325),
+        80 now (16 a mask: a zero fill, 9 region fills, the subtraction and its two masked fills)."""
+        readers: dict[str, list[tuple[int, int]]] = {}
+        for j, (_, ins, _, _) in enumerate(self.folds):
+            for pos, name in enumerate(ins):
+                readers.setdefault(name, []).append((j, pos))
+        used: set[int] = set()
+        for i in range(len(self.folds) - 1, -1, -1):  # readers come after their producers
+            outs = [o for o in self.folds[i][2] if o]
+            uses = [u for o in outs for u in readers.get(o, ())]
+            if (not uses or any(o in read_elsewhere for o in outs) or any(
+                    j in used and not _reads_no_values(self.folds[j][0], pos) for j, pos in uses)):
+                used.add(i)
+        return sum((self.folds[i][3] for i in sorted(used)), FoldedWork())
 
     def _evaluate(self, node: onnx.NodeProto, vals: list[np.ndarray | None]) -> list[Any] | None:
         fast = _FAST.get(node.op_type)
@@ -804,6 +844,10 @@ def normalize(
     graph = out.graph
     live, dead = _keep_live(graph, sk, folder)
     _refresh_types(graph, live, inferred)
+    read_elsewhere = {o.name for o in graph.output}
+    for node in graph.node:
+        read_elsewhere.update(node.input)
+        read_elsewhere.update(_subgraph_inputs(node))
 
     counts = tuple(sorted(folded.items(), key=lambda kv: (-kv[1], kv[0])))
     return NormalizeResult(
@@ -813,7 +857,7 @@ def normalize(
         folded_op_types=counts,
         dead_nodes_removed=dead,
         input_shapes=input_shapes,
-        folded=folder.work,
+        folded=folder.work(read_elsewhere),
     )
 
 

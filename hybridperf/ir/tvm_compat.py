@@ -349,7 +349,7 @@ class native_log_captured:  # noqa: N801 - a context manager read as a phrase, l
     inside the block; afterwards :attr:`lines` holds what was written, each line is logged at DEBUG to
     :data:`NATIVE_LOGGER`, and fd 2 is what it was. Python's own ``sys.stderr`` is flushed first. Nesting is
     fine (an inner block captures into its own file, the outer one sees nothing of it). Where fd 2 cannot be
-    duplicated the block runs uncaptured.
+    duplicated (a process started without it, ``sys.stderr`` None) the block runs uncaptured.
     """
 
     def __init__(self) -> None:
@@ -363,9 +363,10 @@ class native_log_captured:  # noqa: N801 - a context manager read as a phrase, l
         import tempfile
 
         try:
-            sys.stderr.flush()
+            if sys.stderr is not None:  # None where the process started without fd 2 (until 2026-12-04 AttributeError)
+                sys.stderr.flush()
             self._saved = os.dup(2)
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             return self
         self._tmp = tempfile.TemporaryFile()
         os.dup2(self._tmp.fileno(), 2)

@@ -155,12 +155,10 @@ def host_dir(identity: dict[str, Any] | None = None) -> Path:
     """``<user data dir>/hosts/<key>/``: the cached sheet and the calibrated model of this host
     (:func:`host_key`). Where that folder is missing, one of the key without the CPU's model name (written before
     2026-12-03) is used when its ``identity.json`` records this model name: its sheet and model are of this CPU."""
-    from hybridperf.data import user_data_dir
+    from hybridperf.data import HOSTS_DIR, user_data_dir
 
     i = identity or host_identity()
-    # hybridperf.residual.model.HOSTS_DIR (tests pin it): not imported here, since that module loads numpy, which
-    # `hybridperf devices` otherwise never imports (+0.15 s)
-    hosts = user_data_dir() / "hosts"
+    hosts = user_data_dir() / HOSTS_DIR
     d = hosts / host_key(i)
     legacy = hosts / _key(i, "")
     if d != legacy and not d.exists() and legacy.is_dir():
@@ -179,7 +177,7 @@ def host_spec_path(identity: dict[str, Any] | None = None) -> Path:
 
 def host_model_dir(identity: dict[str, Any] | None = None) -> Path:
     """Where ``hybridperf calibrate --device host`` stores this host's adapted model."""
-    from hybridperf.residual.model import HOST_MODEL_DIR
+    from hybridperf.data import HOST_MODEL_DIR
 
     return host_dir(identity) / HOST_MODEL_DIR
 

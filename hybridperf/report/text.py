@@ -180,7 +180,11 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "latency_note": pred.latency_note or None,
         # the work of the nodes the ONNX normaliser folded into constants (masks, rotary tables), in no figure above:
         # {nodes, elements, bytes_read, bytes_written}; null: not an ONNX model (unknown). Until 2026-12-04 nowhere
+        # (the normaliser's folds only: from a file path it leaves initializers over 64 KiB on disk, unfolded)
         "folded_constants": an.folded.to_dict() if an.folded is not None else None,
+        # under a runtime that runs them every call (torch, torch-cudagraph), the sentence the table's note line
+        # gives; null elsewhere. Until 2026-12-04 a reason of latency_note, which marks the latency unverified
+        "folded_note": pred.folded_note or None,
         "lower_bound": not pred.complete,
         "lower_bound_reason": pred.lower_bound_reason or None,
         "flops": total.flops,
@@ -328,16 +332,6 @@ def _execution_text(ex, pred: Prediction) -> str:
             f"latency = {ex.composition}")
 
 
-def folded_reasons(pred: Prediction) -> list[str]:
-    """The reason of ``pred``'s latency note naming the folded nodes its runtime recomputes
-    (:func:`~hybridperf.estimate.pricing.folded_note`), the only one the table's other lines do not already say
-    (zero-shot's reasons are in the calibration text); [] where there is none."""
-    from hybridperf.estimate.pricing import FOLDED_NODES_WORDS
-
-    reasons = pred.latency_note.removeprefix("unverified: ").split("; ")
-    return [r for r in reasons if FOLDED_NODES_WORDS in r]
-
-
 def to_table(pred: Prediction, top: int = 15) -> str:
     an = pred.analyzed
     a = an.analysis
@@ -363,7 +357,8 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"UNSUPPORTED {', '.join(cov['unsupported_ops'])} ({rows}latency excludes them)")
     if an.fusion_note:
         lines.append(f"note      {an.fusion_note}")
-    lines += [f"note      {r}" for r in folded_reasons(pred)]
+    if pred.folded_note:  # the folded nodes its runtime runs unpriced: a note, not a qualifier of the latency
+        lines.append(f"note      {pred.folded_note}")
     for w in pred.warnings:
         lines.append(f"WARNING   {w}")
     if top <= 0:  # --top 0: the summary lines only, no kernel table

@@ -905,8 +905,8 @@ class CrossDeviceModel:
     @classmethod
     def load(cls, directory: str | Path) -> CrossDeviceModel:
         """Load a model written by :meth:`save`; refuses other schema or feature versions, and a booster that is not
-        whole or not the one whose sha256 its sidecar records (:func:`~hybridperf.residual.sidecar.read_booster`; a
-        sidecar written before 2026-12-04, and the packaged one until saved again, records none: read unverified).
+        whole or not the one whose sha256 its sidecar records (:func:`~hybridperf.residual.sidecar.read_booster`; the
+        packaged one records them; a sidecar written before 2026-12-04 records none: read checked but unverified).
         Until 2026-12-04 LightGBM read the boosters unchecked (one cut short aborted the process) and failed on a
         folder whose name is not UTF-8."""
         d = Path(directory)

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR  # hosts/<cpu key>/model/: their home; re-exported here
 from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
@@ -98,10 +99,6 @@ LABEL_WORDS: dict[str, str] = {"latency_min_s": "fastest timed run", "latency_s"
 
 #: the folder of the user data directory holding ``<device id>/`` model directories (:func:`user_model_dir`)
 USER_MODELS = "models"
-#: the folder of the user data directory holding ``<cpu key>/`` folders of the device ``host``
-#: (:func:`hybridperf.measure.host.host_dir`), and the folder in one that holds its calibrated model
-#: (:func:`hybridperf.measure.host.host_model_dir`): ``hosts/<cpu key>/model/``
-HOSTS_DIR, HOST_MODEL_DIR = "hosts", "model"
 
 
 def user_model_dir() -> Path:

@@ -8,7 +8,7 @@ refuse a file that is not what the writers write (cut short, emptied, edited, a 
 naming it, before LightGBM reads it: until 2026-12-04 LightGBM's parser aborted the process (SIGABRT, SIGSEGV) on a
 booster cut short, and an unreadable sidecar was exit 3. A sidecar records the sha256 of each booster written with it
 (:data:`DIGESTS_KEY`, :func:`write_booster`), and a booster whose text is not that one is refused
-(:func:`read_booster`); sidecars written before 2026-12-04 (and the packaged models, until saved again) record none,
+(:func:`read_booster`); the packaged models' sidecars record them too. Sidecars written before 2026-12-04 record none,
 and their boosters are read checked (:func:`booster_problem`) but unverified. Until 2026-12-04 the cross-device and
 kernel-time models wrote and read their boosters through LightGBM's C path (no digest, no check; a folder whose name
 is not UTF-8 failed).
@@ -29,7 +29,7 @@ from hybridperf.errors import InputError, error_line
 #: a line of the ``parameters:`` section of a LightGBM text model
 _PARAM = re.compile(r"\[[a-z0-9_]+: [^\[\]\n]*\]")
 #: the sidecar key of the sha256 of each booster file saved with it (:func:`write_booster`), file name -> digest;
-#: absent from sidecars written before 2026-12-04 and from the packaged models: their boosters are read unverified
+#: absent from sidecars written before 2026-12-04 (the packaged models' record it): their boosters are read unverified
 DIGESTS_KEY = "sha256"
 
 
@@ -54,7 +54,7 @@ def write_booster(path: Path, booster) -> str:
 
 def recorded_digests(recorded: Any, files: Sequence[str]) -> dict[str, str | None]:
     """The sha256 a sidecar records (``recorded``, its :data:`DIGESTS_KEY` value) of each booster file of ``files``,
-    for :func:`read_booster`: None for each where the sidecar records none (written before 2026-12-04, packaged).
+    for :func:`read_booster`: None for each where the sidecar records none (one written before 2026-12-04).
 
     Raises
     ------
@@ -111,10 +111,11 @@ def read_sidecar(directory: Path, model_file: str, sidecar_file: str, missing: s
 
 
 def read_booster(path: Path, names: Sequence[str], fix: str = "", sha256: str | None = None):
-    """The LightGBM booster stored as text in ``path``, checked before LightGBM parses it: its text is the one whose
-    digest is ``sha256`` (then only its features are checked: the text :func:`write_booster` wrote is whole), else
-    the whole of :func:`booster_problem` (a file cut short is said to be so, not only to differ from its digest).
-    The walk of the trees costs ~0.1 s for each of the cross-device model's 1.7 MB boosters; a sha256, ~1 ms.
+    """The LightGBM booster stored as text in ``path``, checked before LightGBM parses it: always the layout its
+    parser trusts (features, where each tree starts, ``end of trees``, the parameters' lines: cheap), and each tree's
+    arrays (:func:`booster_problem` whole) unless its text is the one whose digest is ``sha256`` (a file cut short is
+    said to be so, not only to differ from its digest). The check of each tree's arrays costs ~0.1 s for each of the
+    cross-device model's 1.7 MB boosters; a sha256, ~1 ms.
 
     Parameters
     ----------
@@ -169,7 +170,10 @@ def booster_problem(text: str, names: Sequence[str]) -> str | None:
 
 
 def _problem(text: str, names: Sequence[str], trees: bool) -> str | None:
-    """:func:`booster_problem`; with ``trees`` False only the header (its feature names and counts) is checked."""
+    """:func:`booster_problem`; with ``trees`` False each tree's own arrays are not checked (its digest vouches for
+    them), but the layout LightGBM's parser trusts still is: the header, each tree where ``tree_sizes`` says it starts,
+    ``end of trees`` and the parameters' lines (until 2026-12-04 a booster whose digest matched skipped these too, and a
+    booster cut short whose digest was recorded from the cut text reached LightGBM's parser)."""
     if not text.strip():
         return "the file is empty"
     if not text.startswith("tree\n"):
@@ -190,18 +194,15 @@ def _problem(text: str, names: Sequence[str], trees: bool) -> str | None:
     if got != list(names):
         return (f"it reads {len(got)} features, the sidecar names {len(names)}" if len(got) != len(names) else
                 f"its features are not the sidecar's (`{next(a for a, b in zip(got, names) if a != b)}`)")
-    if not trees:
-        return None
     try:
         sizes = [int(s) for s in header["tree_sizes"].split()]
     except (KeyError, ValueError):
         return "its header has no tree sizes"
     pos = at + 1
     for i, size in enumerate(sizes):
-        block = data[pos:pos + size]
-        if len(block) < size or not block.startswith(b"Tree=%d\n" % i):
+        if size < 0 or pos + size > len(data) or not data.startswith(b"Tree=%d\n" % i, pos):
             return f"tree {i} of {len(sizes)} is not where the header says (cut short?)"
-        why = _tree_problem(block.decode("utf-8"), len(names))
+        why = _tree_problem(data[pos:pos + size].decode("utf-8"), len(names)) if trees else None
         if why:
             return f"tree {i}: {why}"
         pos += size
