@@ -19,6 +19,25 @@ def model_dir(tmp_path_factory):
     return d
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A data home of the test's own (``HYBRIDPERF_HOME``), not yet created."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(h))
+    return h
+
+
+@pytest.fixture
+def stored(home):
+    """The packaged host-epyc-1c model stored as if calibrated: ``<home>/models/host-epyc-1c`` (no measuring)."""
+    from hybridperf.residual.model import ResidualModel
+    from hybridperf.residual.store import _load_cached, save_model
+
+    _load_cached.cache_clear()
+    packaged = Path(__file__).resolve().parents[1] / "hybridperf" / "data" / "models" / "host-epyc-1c"
+    return save_model(ResidualModel.load(packaged), home / "models" / "host-epyc-1c")
+
+
 @pytest.fixture(scope="session")
 def chain(tmp_path_factory):
     """x -> Relu -> Exp, float32 [64, 1024], analysed: TVM fuses the two into one kernel, torch eager launches two

@@ -8,7 +8,6 @@ key from :func:`hybridperf.device.spec.sheet_key`; ``predict-many``'s table from
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import onnx

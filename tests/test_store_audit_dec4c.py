@@ -18,22 +18,7 @@ from hybridperf.errors import InputError
 PKG_MODELS = Path(__file__).resolve().parents[1] / "hybridperf" / "data" / "models"
 DEVICE = "host-epyc-1c"
 
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("HYBRIDPERF_HOME", str(h))
-    return h
-
-
-@pytest.fixture
-def stored(home):
-    """The packaged host-epyc-1c model stored as if calibrated: ``<home>/models/host-epyc-1c``."""
-    from hybridperf.residual.model import ResidualModel
-    from hybridperf.residual.store import _load_cached, save_model
-
-    _load_cached.cache_clear()
-    return save_model(ResidualModel.load(PKG_MODELS / DEVICE), home / "models" / DEVICE)
+# the fixtures home and stored: tests/conftest.py
 
 
 def _refused(device: str = DEVICE) -> str:

@@ -18,25 +18,8 @@ from hybridperf.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG_MODELS = ROOT / "hybridperf" / "data" / "models"
-DEVICE = "host-epyc-1c"
+DEVICE = "host-epyc-1c"  # the packaged model the fixtures home and stored (tests/conftest.py) store
 RESET = f"`hybridperf calibrate --device {DEVICE} --reset` removes it"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("HYBRIDPERF_HOME", str(h))
-    return h
-
-
-@pytest.fixture
-def stored(home):
-    """The packaged host-epyc-1c model stored as if calibrated: ``<home>/models/host-epyc-1c``."""
-    from hybridperf.residual.model import ResidualModel
-    from hybridperf.residual.store import _load_cached, save_model
-
-    _load_cached.cache_clear()
-    return save_model(ResidualModel.load(PKG_MODELS / DEVICE), home / "models" / DEVICE)
 
 
 def _refused() -> str:

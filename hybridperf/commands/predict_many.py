@@ -119,7 +119,6 @@ _NOT_JSONL = (".csv", ".tsv", ".json", ".xml", ".xlsx", ".parquet", ".yaml", ".y
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from hybridperf.device.spec import load_spec
     from hybridperf.report.many import to_csv, to_json, to_table
     from hybridperf.report.progress import ProgressBar
 
