@@ -38,6 +38,20 @@ def stored(home):
     return save_model(ResidualModel.load(packaged), home / "models" / "host-epyc-1c")
 
 
+@pytest.fixture
+def homeless(monkeypatch):
+    """No data home to be found: HYBRIDPERF_HOME, XDG_DATA_HOME and HOME unset, and no passwd entry for the uid (a
+    container's user)."""
+    import pwd
+
+    def no_entry(uid):
+        raise KeyError(uid)
+
+    for name in ("HYBRIDPERF_HOME", "XDG_DATA_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+
+
 @pytest.fixture(scope="session")
 def chain(tmp_path_factory):
     """x -> Relu -> Exp, float32 [64, 1024], analysed: TVM fuses the two into one kernel, torch eager launches two

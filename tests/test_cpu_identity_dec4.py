@@ -66,13 +66,14 @@ def _raw(device: str) -> dict:
     return yaml.safe_load((default_spec_dir() / f"{device}.yaml").read_text(encoding="utf-8"))
 
 
-def _record(device: str) -> Measurement:
+def _record(device: str, **fields) -> Measurement:
+    """A measure record of ``MODEL`` on ``device`` (what a patched ``measure`` returns); ``fields`` replace its own."""
     return Measurement.from_dict({
         "model": str(MODEL), "device": device, "runtime": "onnxruntime", "runtime_version": "1.0", "threads": 1,
         "cpu_model": "AMD EPYC", "date_utc": "2026-12-04T00:00:00+00:00", "hybridperf_version": "0",
         "input_shapes": {"x": [1, 3, 32, 32]}, "repeats": 2, "warmup": 0, "latency_s": 2e-3, "latency_p10_s": 1e-3,
         "latency_p90_s": 3e-3, "latency_mean_s": 2e-3, "latency_std_s": 1e-3, "load_avg_1m": 0.0,
-        "latency_min_s": 1e-3})
+        "latency_min_s": 1e-3, **fields})
 
 
 # --------------------------------------------------------------------------- schema

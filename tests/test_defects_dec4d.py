@@ -29,8 +29,8 @@ def _vi(name, shape):
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
 
-def _model(nodes, inputs, outputs, inits=(), name="g"):
-    m = helper.make_model(helper.make_graph(nodes, name, inputs, outputs, list(inits)),
+def _model(nodes, inputs, outputs, inits=()):
+    m = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs, list(inits)),
                           opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     return m
@@ -225,12 +225,10 @@ def test_the_rules_hold_at_any_depth():
 
 
 def _dynamic_matmul() -> onnx.ModelProto:
-    w = numpy_helper.from_array(np.ones((4, 4), np.int8), "w")
-    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
-             helper.make_node("MatMulInteger", ["xq", "w", "xz"], ["acc"]),
-             helper.make_node("Cast", ["acc"], ["accf"], to=TensorProto.FLOAT),
-             helper.make_node("Mul", ["accf", "xs"], ["y"])]
-    return _model(nodes, [_vi("x", [2, 4])], [_vi("y", [2, 4])], [w], name="dyn")
+    """x -> DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul: the ONNX follow-up audit's model."""
+    from test_onnx_followup_dec4c import _dynamic_matmul as model
+
+    return model()
 
 
 def test_an_in_memory_dynamically_quantized_proto_gets_the_hint():

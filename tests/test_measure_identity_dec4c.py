@@ -49,12 +49,9 @@ def _err_line(capsys) -> str:
 
 
 def _record(device: str) -> Measurement:
-    return Measurement.from_dict({
-        "model": str(MODEL), "device": device, "runtime": "onnxruntime", "runtime_version": "1.0", "threads": 2,
-        "cpu_model": "Intel Xeon", "date_utc": "2026-12-04T00:00:00+00:00", "hybridperf_version": "0",
-        "input_shapes": {"x": [1, 3, 32, 32]}, "repeats": 2, "warmup": 0, "latency_s": 2e-3, "latency_p10_s": 1e-3,
-        "latency_p90_s": 3e-3, "latency_mean_s": 2e-3, "latency_std_s": 1e-3, "load_avg_1m": 0.0,
-        "latency_min_s": 1e-3})
+    from test_cpu_identity_dec4 import _record as record
+
+    return record(device, threads=2, cpu_model="Intel Xeon")
 
 
 def test_an_intel_sheet_without_identity_is_refused_on_an_amd_machine(monkeypatch, capsys, tmp_path):

@@ -233,22 +233,13 @@ def test_an_empty_or_relative_home_is_not_taken(tmp_path, monkeypatch, value):
     assert user_data_dir() == Path(pwd.getpwuid(os.getuid()).pw_dir) / ".local" / "share" / "hybridperf"
 
 
-def test_no_home_at_all_is_one_line_and_packaged_models_still_price(monkeypatch):
+def test_no_home_at_all_is_one_line_and_packaged_models_still_price(homeless):
     """A container's uid with no passwd entry and HOME unset: until 2026-12-04 exit 3 (RuntimeError from
     Path.home()) for any command that looked for a stored model."""
-    import pwd
-
     from hybridperf.data import user_data_dir
     from hybridperf.residual.model import model_search_path
     from hybridperf.residual.store import load_for_device
 
-    def no_entry(uid):
-        raise KeyError(uid)
-
-    monkeypatch.delenv("HYBRIDPERF_HOME", raising=False)
-    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    monkeypatch.delenv("HOME", raising=False)
-    monkeypatch.setattr(pwd, "getpwuid", no_entry)
     with pytest.raises(InputError, match="no home directory to keep hybridperf's data in .*set HYBRIDPERF_HOME"):
         user_data_dir()
     assert model_search_path() == (PKG_MODELS,)

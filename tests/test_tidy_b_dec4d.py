@@ -226,22 +226,12 @@ def test_stored_in(home):
     assert stored_in("host", None) == (host_model_dir(), host_dir() / "calibration")
 
 
-def test_reset_out_needs_no_data_home(tmp_path, monkeypatch, capsys):
+def test_reset_out_needs_no_data_home(tmp_path, capsys, homeless):
     """`--reset --out DIR` touches only DIR: until 2026-12-04 it looked up the data home first (for the folders it
     then did not use), so where there is none (HOME unset, no passwd entry) it failed, exit 2."""
-    import pwd
-
     from hybridperf.residual.model import ResidualModel
     from hybridperf.residual.store import save_model
 
     out = save_model(ResidualModel.load(PKG_MODELS / DEVICE), tmp_path / "mine")
-
-    def no_entry(uid):
-        raise KeyError(uid)
-
-    monkeypatch.delenv("HYBRIDPERF_HOME", raising=False)
-    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    monkeypatch.delenv("HOME", raising=False)
-    monkeypatch.setattr(pwd, "getpwuid", no_entry)
     assert main(["calibrate", "--device", DEVICE, "--reset", "--out", str(out)]) == 0, capsys.readouterr().err
     assert not out.exists()
