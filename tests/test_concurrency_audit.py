@@ -40,9 +40,8 @@ with lock:
 """
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """An empty user data directory; the fake probe records each call."""
+def faked_probe(tmp_path, monkeypatch) -> list:
+    """An empty user data directory under ``tmp_path`` and a fake probe: the list of each call's ``quick``."""
     from hybridperf.measure import probe
 
     monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
@@ -50,6 +49,12 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setattr(probe, "probe", lambda quick=False, progress=None, use_gpu=None: calls.append(quick) or
                         _fake_cpu_result())
     return calls
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty user data directory; the fake probe records each call."""
+    return faked_probe(tmp_path, monkeypatch)
 
 
 def _holder(*args: str) -> subprocess.Popen:

@@ -24,12 +24,10 @@ from hybridperf.measure import probe
 
 @pytest.fixture
 def probes(tmp_path, monkeypatch):
-    """An empty user data directory and a fake probe recording each call's ``quick``."""
-    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
-    calls = []
-    monkeypatch.setattr(probe, "probe", lambda quick=False, progress=None, use_gpu=None: calls.append(quick) or
-                        _fake_cpu_result())
-    return calls
+    """An empty user data directory and a fake probe recording each call's ``quick`` (the concurrency audit's)."""
+    from test_concurrency_audit import faked_probe
+
+    return faked_probe(tmp_path, monkeypatch)
 
 
 def _holding_probe_lock() -> subprocess.Popen:
