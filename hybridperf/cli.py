@@ -231,20 +231,19 @@ def _error_line(text: str, code: int = 2) -> int:
     return code
 
 
-def _help_argv(argv: list[str], known: dict[str, str]) -> list[str]:
+def _help_argv(argv: list[str]) -> list[str]:
     """``help [COMMAND]`` as ``[COMMAND] --help`` (``pip help install``, ``git help log``: until 2026-12-04 "unknown
     command 'help'"); any other ``argv`` as it is."""
-    at = next((i for i, tok in enumerate(argv) if not tok.startswith("-")), None)
-    if at is None or argv[at] != "help" or "help" in known:
+    if _pick_command(argv) != "help":
         return argv
-    rest = argv[at + 1:]
-    topic = next((tok for tok in rest if not tok.startswith("-")), None)
+    at = argv.index("help")  # the first token that is no option: "help" is none
+    topic = _pick_command(argv[at + 1:])
     return argv[:at] + ([topic] if topic is not None else []) + ["--help"]
 
 
 def _main(argv: list[str]) -> int:
     known = _available_commands()
-    argv = _help_argv(argv, known)
+    argv = _help_argv(argv)
     cmd = _pick_command(argv)
     if cmd is not None and cmd not in known:
         from hybridperf.errors import did_you_mean

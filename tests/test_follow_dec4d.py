@@ -118,7 +118,8 @@ def test_calibrate_leaves_out_hazards_through_scan_subnormals(capsys, monkeypatc
 
 def test_the_host_model_folder_is_where_stored_for_looks(tmp_path, monkeypatch):
     from hybridperf.measure.host import host_dir, host_model_dir
-    from hybridperf.residual.model import HOST_MODEL_DIR, HOSTS_DIR, stored_for
+    from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR
+    from hybridperf.residual.model import stored_for
 
     monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
     ident = {"model_name": "Test CPU", "vendor": "AuthenticAMD", "family": 25, "model": 17, "stepping": 1,

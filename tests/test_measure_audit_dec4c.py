@@ -146,7 +146,7 @@ def test_more_threads_than_cpus_is_not_called_another_process(tmp_path, monkeypa
     # for the CPU during the timed runs (... 50% of the CPU time of its 2 threads)", BUSY
     readings = iter([(0.0, 0.0, 0), (1.0, 1.0, 250)])  # 1 s of wall, 1 s of CPU, 250 preemptions (its own threads)
     monkeypatch.setattr(ortm, "usage", lambda: next(readings))
-    monkeypatch.setattr(ortm, "_usable_cpus", lambda: 1)
+    monkeypatch.setattr(ortm, "usable_cpus", lambda: 1)
     m = ortm.measure_in_process(_relu(tmp_path / "m.onnx"), threads=2, repeats=2, warmup=0, profile=False,
                                 memory=False)
     c = m.contention

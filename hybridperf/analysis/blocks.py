@@ -63,7 +63,6 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -76,7 +75,6 @@ from hybridperf.costs import Status
 from hybridperf.ir import call_stream, lowering
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.call_stream import Binding, CallStream, Item, Kind
-from hybridperf.precision import tensor_bytes
 
 __all__ = ["BlockCache", "Composed", "CUT_CONSUMERS", "MAX_LIVE", "Segments", "analyze_segments", "plan_cuts"]
 
@@ -889,8 +887,8 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     from cached segments; returns a :class:`Composed`, or the whole model imported
     (:class:`~hybridperf.frontends.common.LoadedModel`) where it takes the whole-model path."""
     from hybridperf.frontends.common import is_onnx_proto
-    from hybridperf.frontends.load import normalized_onnx, proto_source
-    from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
+    from hybridperf.frontends.load import import_normalized, normalized_onnx, proto_source
+    from hybridperf.frontends.onnx_import import load_onnx_proto
 
     blocks: BlockCache = cache.blocks
     t: dict[str, float] = {}
@@ -905,13 +903,11 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     t2 = c()
     t["load_s"], t["normalize_s"] = t1 - t0, t2 - t1
     norm = res.model
-    given = bool(shapes) or batch is not None
     graph = norm.graph
     cuts = plan_cuts(graph)
     if not cuts:
         blocks.whole += 1
-        return dataclasses.replace(from_onnx(norm, res.input_shapes, source=source, shapes_given=given),
-                                   folded=res.folded)
+        return import_normalized(res, source, shapes, batch)
     try:
         parts = _segments(norm, cuts, cache)
         t3 = c()
@@ -922,8 +918,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
         t5 = c()
     except _Unusable:
         blocks.fallbacks += 1
-        return dataclasses.replace(from_onnx(norm, res.input_shapes, source=source, shapes_given=given),
-                                   folded=res.folded)
+        return import_normalized(res, source, shapes, batch)
     blocks.composed += 1
     t["segments_s"], t["compose_s"], t["memory_plan_s"] = t3 - t2, t4 - t3, t5 - t4
     return Composed(analysis, kernels, memory, MappingProxyType(dict(res.input_shapes)), source, len(parts),
@@ -932,17 +927,13 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
 
 def _init_bytes(t: Any) -> tuple[int, str]:
     """An initializer's bytes and dtype, as the cost pass counts its constant (:class:`TensorInfo`)."""
-    import numpy as np
-
-    from hybridperf.frontends.onnx_dtype import onnx_dtype_name
+    from hybridperf.frontends.onnx_dtype import onnx_dtype_name, onnx_elem_bytes
     from hybridperf.units import numel
 
     try:
-        dtype = np.dtype(onnx_dtype_name(t.data_type))
+        return onnx_elem_bytes(t.data_type, numel(t.dims)), onnx_dtype_name(t.data_type)
     except (KeyError, ValueError, TypeError) as exc:
         raise _Unusable("initializer dtype") from exc
-    n = numel(t.dims)
-    return tensor_bytes(dtype.name, n) or n * dtype.itemsize, str(dtype)
 
 
 def _segments(norm: Any, cuts: list[tuple[int, tuple[str, ...]]], cache: Any) -> list:

@@ -236,12 +236,13 @@ def check_path_lookup(path, flag: str):
     return p
 
 
-def check_output_path(path, flag: str, directory: bool = False):
+def check_output_path(path, flag: str, directory: bool = False, example: str = "out.json"):
     """Fail now (exit 2) when ``path`` could not be written later, before any slow work.
 
     A file's folder must exist; a directory (``directory=True``) may be created,
     below the nearest existing folder. Either way that folder must be a
     directory the process can write in. Returns ``path`` as a ``Path``.
+    ``example``: the file name the hint suggests when ``path`` is a directory (``DIR/out.json``).
     """
     if not str(path).strip():  # Path("") is ".": until 2026-12-03 `measure --out ''` wrote nothing and exited 0
         raise InputError(f"{flag} is empty; name the {'directory' if directory else 'file'} to write")
@@ -252,7 +253,7 @@ def check_output_path(path, flag: str, directory: bool = False):
         base = p
     else:
         if p.is_dir():
-            raise InputError(f"{flag} {p} is a directory; name the file to write, e.g. {p / 'out.json'}")
+            raise InputError(f"{flag} {p} is a directory; name the file to write, e.g. {p / example}")
         base = p.parent
     check_folder_writable(p, base, flag, must_exist=not directory)
     return p

@@ -6,19 +6,16 @@ The peak memory is the device's default runtime's, as in ``hybridperf predict``.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from hybridperf.errors import error_line
+from hybridperf.measure.contention import usable_cpus
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (respects taskset/cgroup CPU sets), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    """Cores this process may run on (respects taskset/cgroup CPU sets), at least 1: :func:`usable_cpus`."""
+    return usable_cpus()
 
 
 def capped_jobs(jobs: int | None, models: int) -> tuple[int, str]:

@@ -240,22 +240,13 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
 def _host_models_of_other_threads() -> dict[int, Path]:
     """The models ``calibrate --device host`` stored for this CPU run with another thread count: ``{threads: model
     folder}``. ``host`` is this machine with the CPUs this process may use, one folder per count
-    (:func:`hybridperf.measure.host.host_key`), so a calibration run under ``taskset -c 1`` is not the one a reset
-    run without it finds."""
-    import re
+    (:func:`hybridperf.measure.host.host_model_dirs_by_threads`), so a calibration run under ``taskset -c 1`` is not
+    the one a reset run without it finds."""
+    from hybridperf.measure.host import host_model_dirs_by_threads
+    from hybridperf.residual.model import holds_model
 
-    from hybridperf.measure.host import host_dir
-    from hybridperf.data import HOST_MODEL_DIR
-    from hybridperf.residual.store import describe_stored
-
-    here = host_dir()
-    stem = re.sub(r"-\d+t$", "", here.name)
-    found = {}
-    for d in sorted(here.parent.glob(f"{stem}-*t")) if here.parent.is_dir() else ():
-        m = re.fullmatch(re.escape(stem) + r"-(\d+)t", d.name)
-        if m and d != here and describe_stored(d / HOST_MODEL_DIR) is not None:
-            found[int(m.group(1))] = d / HOST_MODEL_DIR
-    return found
+    # whether one is there (what describe_stored's None means), without loading LightGBM to describe each
+    return {threads: folder for threads, folder in host_model_dirs_by_threads() if holds_model(folder)}
 
 
 def _say_other_threads(others: dict[int, Path]) -> None:
@@ -604,11 +595,13 @@ def _check_out_measurements(folder: Path) -> None:
 
 def _missing_dirs(path: Path) -> list[Path]:
     """``path`` and those of its parents that do not exist, deepest first (what storing into ``path`` creates)."""
-    missing, p = [], Path(path).absolute()
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    return missing
+    from itertools import takewhile
+
+    from hybridperf.files import nearest_existing
+
+    p = Path(path).absolute()
+    top = nearest_existing(p)
+    return list(takewhile(lambda d: d != top, (p, *p.parents)))
 
 
 def _remove_empty(folders: list[Path]) -> None:

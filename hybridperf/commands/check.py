@@ -144,10 +144,9 @@ def run(args: argparse.Namespace) -> ExitCode:
             raise InputError(f"{exc}{_listed_in(t.model, args.models, config)}") from exc
     specs = None
     if any("host" in t.devices for t in targets):
-        from hybridperf.commands._common import resolve_device
-        from hybridperf.device.spec import load_spec
+        from hybridperf.commands._common import device_spec_of
 
-        specs = {"host": load_spec(resolve_device("host"))}
+        specs = {"host": device_spec_of("host")}
     # [tool.hybridperf]'s batch is the default binding of a *symbolic* batch dim: a model with fixed shapes keeps them
     defaulted = set()
     if args.batch is None and config.batch is not None:
@@ -273,7 +272,7 @@ def _listed_in(model: str, cli_models, config) -> str:
     return f' (listed in [tool.hybridperf.budgets."{entry.key}"] of {config.path}: fix the key there)'
 
 
-def _device_listed_in(device: str, cli_devices, config) -> str:
+def _device_listed_in(cli_devices, config) -> str:
     """`` (in devices of FILE)`` for a device that the config file gives and the command line does not, else ""."""
     if cli_devices or config is None or config.path is None:
         return ""
@@ -303,8 +302,7 @@ def _check_each(targets, run_check, specs, defaulted=frozenset(), origins=None, 
     that batch cannot be applied, the model's shapes are fixed and it is checked as it is (until 2026-12-03 a
     repository-wide ``batch = 1`` refused every model whose fixed batch was another).
     """
-    from hybridperf.api import device_spec
-    from hybridperf.commands._common import warn_busy_sheet
+    from hybridperf.commands._common import device_spec_of
     from hybridperf.estimate.budget import CheckResult
 
     specs = dict(specs or {})
@@ -312,13 +310,11 @@ def _check_each(targets, run_check, specs, defaulted=frozenset(), origins=None, 
         for d in t.devices:
             if d not in specs:
                 try:
-                    specs[d] = device_spec(d)
-                    if d != "host":  # host warned as it was resolved (resolve_device)
-                        warn_busy_sheet(d, d, spec=specs[d])  # a sheet of a busy probe: until 2026-12-04 priced
-                        # without a word
+                    specs[d] = device_spec_of(d)  # a sheet of a busy probe warns (until 2026-12-04 priced without
+                    # a word)
                 except InputError as exc:  # a device of the config file is named with the file (until 2026-12-04
                     # "unknown device 'nosuch'" named no file, of an id the command line never had)
-                    raise InputError(f"{exc}{_device_listed_in(d, cli_devices, config)}") from exc
+                    raise InputError(f"{exc}{_device_listed_in(cli_devices, config)}") from exc
     checks, preds = [], {}
     for t in targets:
         try:

@@ -139,15 +139,9 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"predict-many prices one device per run (got {' '.join('-d ' + d for d in devices)}); run it "
                          "once per device: its rows carry the device id, so one --output file can hold them all")
     if args.output is not None:  # before any work: appended to (resume), so its folder must exist and it not be one
-        try:
-            is_dir = args.output.is_dir()
-        except OSError:  # a name too long: check_output_path says so
-            is_dir = False
-        if is_dir:  # the hint names a .jsonl: until 2026-12-04 it was check_output_path's `DIR/out.json`,
-            # a name this command then refused (`-o ''` read as `.` too)
-            raise InputError(f"--output {args.output} is a directory; name the file to write, e.g. "
-                             f"{args.output / 'rows.jsonl'}")
-        check_output_path(args.output, "--output")
+        # the hint of a directory names a .jsonl: until 2026-12-04 it was `DIR/out.json`, a name this command then
+        # refused (`-o ''` read as `.` too)
+        check_output_path(args.output, "--output", example="rows.jsonl")
         if args.output.exists() and not args.output.is_file():  # read back to resume: until 2026-12-03 /dev/full
             # (endless zeros) hung here
             raise InputError(f"--output {args.output} is not a regular file; it is read back to resume, so name a "
@@ -203,7 +197,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     out = {"json": to_json, "csv": to_csv, "table": to_table}[args.format](ordered, spec.id, args.precision)
     sys.stdout.write(out + "\n")
     # a path with a newline keeps each stderr line one line (until 2026-12-04 it split the line in two)
-    from hybridperf.report.many import shown
+    from hybridperf.report.format import one_line as shown
 
     for r in ordered:
         for w in r.get("warnings") or ():

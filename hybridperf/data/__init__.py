@@ -5,7 +5,7 @@ Owns ``hw_specs/`` (one device sheet per file; schema in ``hw_specs/README.md``)
 ``probes/`` (the GPU family-probe shapes ``hybridperf probe`` times), all read through :mod:`importlib.resources`, so an editable checkout and an installed
 wheel find them the same way; and :func:`user_data_dir`, where commands write what a user
 makes (``hybridperf calibrate``), never inside the installed package, with the names of its ``hosts/`` folders
-(:data:`HOSTS_DIR`, :data:`HOST_MODEL_DIR`). Imports nothing
+(:data:`HOSTS_DIR`, :data:`HOST_MODEL_DIR`) and of its ``models/`` (:data:`USER_MODELS`). Imports nothing
 from hybridperf but :class:`hybridperf.errors.InputError`, where no home directory is known.
 """
 
@@ -23,6 +23,9 @@ HOME_ENV = "HYBRIDPERF_HOME"
 #: :func:`user_data_dir`, so that :mod:`hybridperf.measure.host` reads them without loading numpy (until 2026-12-04
 #: it kept its own literal ``"hosts"``)
 HOSTS_DIR, HOST_MODEL_DIR = "hosts", "model"
+#: the folder of the user data directory holding ``<device id>/`` model directories
+#: (:func:`hybridperf.residual.model.user_model_dir`)
+USER_MODELS = "models"
 
 
 def packaged_dir(name: str) -> Path:
@@ -85,4 +88,4 @@ def _user_home() -> str:
     return home
 
 
-__all__ = ["HOME_ENV", "HOSTS_DIR", "HOST_MODEL_DIR", "packaged_dir", "user_data_dir"]
+__all__ = ["HOME_ENV", "HOSTS_DIR", "HOST_MODEL_DIR", "USER_MODELS", "packaged_dir", "user_data_dir"]

@@ -493,7 +493,6 @@ def default_spec_dir() -> Path:
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-
 def in_packaged_folder(path: str | os.PathLike) -> bool:
     """Whether ``path`` (resolved) is a file in the package's own sheets folder (:func:`default_spec_dir`), where a
     sheet is a shipped one (:attr:`DeviceSpec.packaged`); False where it cannot be resolved (a link loop)."""
@@ -501,6 +500,7 @@ def in_packaged_folder(path: str | os.PathLike) -> bool:
         return Path(path).resolve().parent == default_spec_dir().resolve()
     except (OSError, RuntimeError):
         return False
+
 
 def _spec_files(d: Path) -> dict[str, Path]:
     """``id -> file`` of the spec files (``*.yaml``, ``*.yml``) in folder ``d``.

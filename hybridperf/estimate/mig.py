@@ -46,7 +46,7 @@ that fits and, when a latency budget is given, meets it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hybridperf.device.spec import DeviceSpec, MigProfile
 from hybridperf.errors import InputError
@@ -280,7 +280,7 @@ def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
         rt = pred.runtime_memory
         why = (f"memory unknown ({rt.runtime}'s peak rests on {rt.unsized_reason}); no profile can be judged to hold "
                "it, with or without --allow-unsupported")
-        return Caveats(c.lower_bound, c.memory_lower_bound, why, allow_unsupported, note, memory_estimate=True)
+        return replace(c, undecided=why, memory_estimate=True)
     if s.chosen is None:  # nothing fits even on the lower bounds: a definite "no"
         return c
     ops = uncosted_text(pred)
@@ -294,7 +294,7 @@ def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
                + "; add cost rules, or pass --allow-unsupported to size on the lower bound")
     else:
         return c
-    return Caveats(c.lower_bound, c.memory_lower_bound, why, allow_unsupported, note)
+    return replace(c, undecided=why)
 
 
 __all__ = [

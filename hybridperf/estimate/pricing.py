@@ -501,10 +501,11 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         # priced on: the runtime's launches where the model prices them (until 2026-12-04 TVM's fused kernels: a
         # t4 resnet_like at batch 64 read 12.674 mJ, its 22 launches' work gives 14.788 mJ)
         pred = replace(pred, energy_j=launched_dynamic_energy_j(pred.kernels) + spec.idle_power_w * pred.latency_s)
-    if ex is not None:
-        pred = with_folded_note(pred, ex)
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
-    return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec))
+    # the folded nodes ex's runtime runs unpriced: a note, no figure changes. Until 2026-12-04 their work was missing
+    # from eager PyTorch's latency with nothing to say so; then, for a day, a reason of latency_note (unverified)
+    return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec),
+                   folded_note=folded_note(pred.analyzed, ex) if ex is not None else "")
 
 
 def folded_note(analyzed: Analyzed, ex: Execution) -> str:
@@ -526,13 +527,6 @@ def folded_note(analyzed: Analyzed, ex: Execution) -> str:
     # folds_constants is False for torch (eager: a host dispatch per launch) and torch-cudagraph (none) alone
     who = "eager PyTorch runs" if ex.host_per_launch else "a CUDA graph captured from eager PyTorch replays"
     return f"{n} constant-foldable node{'s' if n != 1 else ''} folded before pricing (not priced; {who} them each call)"
-
-
-def with_folded_note(pred: Prediction, ex: Execution) -> Prediction:
-    """``pred`` with :func:`folded_note` as its :attr:`Prediction.folded_note`; no figure changes. Until 2026-12-04
-    the work of the folded masks and tables was missing from eager PyTorch's latency with nothing to say so; then,
-    for a day, said as a reason of :attr:`Prediction.latency_note`, which marks the latency unverified."""
-    return replace(pred, folded_note=folded_note(pred.analyzed, ex))
 
 
 def estimated_power_note(spec: DeviceSpec) -> str:

@@ -85,7 +85,6 @@ from hybridperf.errors import ModelLoadError, error_line
 from hybridperf.estimate.torch_eager import EagerOp, eager_ops, fuse_torch_activations
 from hybridperf.frontends.onnx_shapes import (broadcast, conv_shape, conv_spatial, fused_matmul_shape, gemm_shape,
                                             matmul_shape)
-from hybridperf.precision import tensor_bytes
 
 
 class Runtime(str, Enum):
@@ -194,20 +193,11 @@ ORT_RUN_FIXED_BYTES = 575_024
 ORT_FIT_NOTE = "fixed overheads fitted on training families (benchmarks/memory_runtime.py), onnxruntime 1.32 / glibc"
 
 
-def _elem_bytes(elem_type: int, numel: int) -> int:
-    """Bytes of ``numel`` elements of an ONNX element type (:func:`~hybridperf.precision.tensor_bytes`: int4
-    packed two to a byte, as onnxruntime stores it)."""
-    import numpy as np
-
-    from hybridperf.frontends.onnx_dtype import onnx_dtype_name
-
-    dtype = np.dtype(onnx_dtype_name(elem_type))
-    return tensor_bytes(dtype.name, numel) or int(numel) * dtype.itemsize  # strings: numpy's object size
-
-
 def _tensor_bytes(t: Any) -> int:
+    from hybridperf.frontends.onnx_dtype import onnx_elem_bytes
+
     n = math.prod(t.dims) if len(t.dims) else 1
-    return _elem_bytes(t.data_type, int(n))
+    return onnx_elem_bytes(t.data_type, int(n))
 
 
 #: models whose weights exceed this are not run through onnxruntime's optimiser, which
@@ -465,6 +455,7 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
         shapes[vi.name] = [d.dim_value for d in tt.shape.dim]
         dtypes[vi.name] = tt.elem_type
     from hybridperf.frontends.normalize import default_opset
+    from hybridperf.frontends.onnx_dtype import onnx_elem_bytes
 
     opset = default_opset(model)
     opset = 17 if opset is None else opset  # the ai.onnx schemas read where the model imports none
@@ -517,7 +508,7 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
             if o and s is not None:
                 shapes[o] = [int(v) for v in s]
                 dtypes.setdefault(o, dt0)
-    out = {k: (tuple(v), _elem_bytes(dtypes.get(k, 1), int(math.prod(v)))) for k, v in shapes.items()}
+    out = {k: (tuple(v), onnx_elem_bytes(dtypes.get(k, 1), int(math.prod(v)))) for k, v in shapes.items()}
     return out, tuple(unknown)
 
 
@@ -864,9 +855,8 @@ def bfc_arena_reserved_bytes(requests: Iterable[int]) -> int:
         r = -(-int(size) // ARENA_ROUNDING_BYTES) * ARENA_ROUNDING_BYTES
         if r == 0:
             continue
-        fitting = [c for c in free if c >= r]
-        if fitting:
-            chunk = min(fitting)
+        chunk = min((c for c in free if c >= r), default=None)
+        if chunk is not None:
             free.remove(chunk)
         else:
             raised = False
@@ -875,8 +865,7 @@ def bfc_arena_reserved_bytes(requests: Iterable[int]) -> int:
             chunk = region
             reserved += chunk
             if not raised:
-                region = region * 2 if region * 2 < ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES \
-                    else ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES
+                region = min(region * 2, ARENA_MAX_POWER_OF_TWO_EXTEND_BYTES)
         if chunk >= 2 * r or chunk - r >= ARENA_MAX_DEAD_BYTES_PER_CHUNK:
             free.append(chunk - r)
     return reserved

@@ -115,7 +115,16 @@ def normalized_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, ba
 def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, provenance: bool,
                source: str, inplace: bool) -> LoadedModel:
     """:func:`normalized_onnx`, then the import."""
-    res = normalized_onnx(model, shapes, batch, source, inplace)
+    return import_normalized(normalized_onnx(model, shapes, batch, source, inplace), source, shapes, batch,
+                             provenance)
+
+
+def import_normalized(res: Any, source: str, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None,
+                      provenance: bool = False) -> LoadedModel:
+    """The import of a :func:`normalized_onnx` result ``res`` (:func:`~hybridperf.frontends.onnx_import.from_onnx`:
+    a shape error is the user's to fix where ``shapes`` or ``batch`` bound the inputs), carrying its folded work:
+    the whole model (:func:`load_model`) and a model the block cache takes whole
+    (:func:`hybridperf.analysis.blocks.analyze_segments`)."""
     loaded = from_onnx(res.model, res.input_shapes, source=source, provenance=provenance,
                        shapes_given=bool(shapes) or batch is not None)
     return replace(loaded, folded=res.folded)

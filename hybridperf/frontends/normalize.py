@@ -54,7 +54,7 @@ pass ``inplace=True``; initializers stored as external data are left alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 import heapq
 from typing import Any
 
@@ -224,8 +224,7 @@ class FoldedWork:
                           self.bytes_read + other.bytes_read, self.bytes_written + other.bytes_written)
 
     def to_dict(self) -> dict[str, int]:
-        return {"nodes": self.nodes, "elements": self.elements, "bytes_read": self.bytes_read,
-                "bytes_written": self.bytes_written}
+        return asdict(self)
 
 
 def folded_work(node: onnx.NodeProto, inputs: Sequence[np.ndarray | None], outputs: Sequence[np.ndarray]) -> FoldedWork:
@@ -842,12 +841,8 @@ def normalize(
     sk = _skeleton(out)
     inferred, folded = _fold_to_fixpoint(out, sk, folder)
     graph = out.graph
-    live, dead = _keep_live(graph, sk, folder)
+    live, dead, needed = _keep_live(graph, sk, folder)
     _refresh_types(graph, live, inferred)
-    read_elsewhere = {o.name for o in graph.output}
-    for node in graph.node:
-        read_elsewhere.update(node.input)
-        read_elsewhere.update(_subgraph_inputs(node))
 
     counts = tuple(sorted(folded.items(), key=lambda kv: (-kv[1], kv[0])))
     return NormalizeResult(
@@ -857,7 +852,7 @@ def normalize(
         folded_op_types=counts,
         dead_nodes_removed=dead,
         input_shapes=input_shapes,
-        folded=folder.work(read_elsewhere),
+        folded=folder.work(needed),
     )
 
 
@@ -1111,9 +1106,11 @@ def _fold_to_fixpoint(out: onnx.ModelProto, sk: onnx.ModelProto, folder: _Folder
     return inferred, folded
 
 
-def _keep_live(graph: onnx.GraphProto, sk: onnx.ModelProto, folder: _Folder) -> tuple[list[onnx.NodeProto], int]:
+def _keep_live(graph: onnx.GraphProto, sk: onnx.ModelProto,
+               folder: _Folder) -> tuple[list[onnx.NodeProto], int, set[str]]:
     """Give ``graph`` the nodes of ``sk`` that reach an output and the initializers they read
-    (folded ones added, unread ones dropped); returns the live nodes and how many were dead."""
+    (folded ones added, unread ones dropped); returns the live nodes, how many were dead and the names the live
+    nodes (their subgraphs included) and the graph outputs read (:func:`_live_nodes`)."""
     graph_outputs = [o.name for o in graph.output]
     live, needed = _live_nodes(list(sk.graph.node), graph_outputs)
     dead = len(sk.graph.node) - len(live)
@@ -1131,7 +1128,7 @@ def _keep_live(graph: onnx.GraphProto, sk: onnx.ModelProto, folder: _Folder) -> 
         del graph.initializer[i]
     for i in reversed([i for i, v in enumerate(graph.input) if v.name in unused_names]):
         del graph.input[i]
-    return live, dead
+    return live, dead, needed
 
 
 def _refresh_types(graph: onnx.GraphProto, live: list[onnx.NodeProto], inferred: onnx.ModelProto) -> None:

@@ -77,7 +77,14 @@ def onnx_dtype_name(data_type: int) -> str:
     return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(data_type))).name
 
 
-_onnx_dtype = onnx_dtype_name
+def onnx_elem_bytes(elem_type: int, numel: int) -> int:
+    """Bytes of ``numel`` elements of an ONNX element type (:func:`~hybridperf.precision.tensor_bytes`: int4 packed
+    two to a byte, as onnxruntime stores it; a string numpy's object size): the one home of that size (the runtime
+    memory model, the block cache, the importer's external-data check). Raises as :func:`onnx_dtype_name` does."""
+    from hybridperf.precision import tensor_bytes  # noqa: PLC0415
+
+    dtype = np.dtype(onnx_dtype_name(elem_type))
+    return tensor_bytes(dtype.name, numel) or int(numel) * dtype.itemsize
 
 
 def _one_hot(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:
@@ -112,7 +119,7 @@ def _eye_like(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:
     if len(infos) != 1 or infos[0].shape is None or len(infos[0].shape) != 2:
         return None
     rows, cols = (int(d) for d in infos[0].shape)
-    return relax.op.eye(rows, cols, int(attrs.get("k", 0)), _onnx_dtype(attrs["dtype"]))
+    return relax.op.eye(rows, cols, int(attrs.get("k", 0)), onnx_dtype_name(attrs["dtype"]))
 
 
 def _pow(bb: Any, inputs: list[Any], attrs: dict, node: Any) -> Any:

@@ -57,10 +57,8 @@ def load_onnx_proto(path: str | Path, read_weights: bool = False):
         raise ModelLoadError(f"model file not found: {p}; check the path")
     if p.is_dir():
         raise ModelLoadError(f"{p} is a directory; pass an .onnx file (or use predict-many for a directory)")
-    model = None if read_weights else _parse_leaving_weights(p)
     try:
-        if model is None:
-            model = onnx.load(str(p), load_external_data=False)
+        model = onnx.load(str(p), load_external_data=False) if read_weights else parse_graph(p)
     except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds
         raise onnx_read_error(p, exc) from exc
     if len(model.graph.node) == 0 and len(model.graph.output):
@@ -211,6 +209,18 @@ def _tensor_left_in_file(buf: Any, start: int, end: int, location: str) -> bytes
     return b"".join(kept)
 
 
+def parse_graph(path: Path):
+    """The ModelProto in ``path`` without reading its weights: inline tensors over :data:`INLINE_EXTERNAL_BYTES` left
+    in the file (:func:`_parse_leaving_weights`), external data not loaded. Raises what ``onnx.load`` raises for a
+    file that is not a readable ONNX model (each caller words its own refusal)."""
+    import onnx
+
+    model = _parse_leaving_weights(path)
+    if model is None:  # no inline tensor over the threshold, or not a well-formed ModelProto: onnx reports it
+        model = onnx.load(str(path), load_external_data=False)
+    return model
+
+
 def _parse_leaving_weights(path: Path):
     """The ModelProto in ``path`` with every initializer whose ``raw_data`` exceeds
     :data:`INLINE_EXTERNAL_BYTES` left in the file as external data (``location`` = the file's
@@ -274,17 +284,15 @@ def _expected_bytes(t) -> int | None:
     None for strings and unknown dtypes."""
     import onnx
 
-    from hybridperf.frontends.onnx_dtype import onnx_dtype_name
-    from hybridperf.precision import tensor_bytes
+    from hybridperf.frontends.onnx_dtype import onnx_elem_bytes
     from hybridperf.units import numel
 
     if t.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
         return None
     try:
-        name = onnx_dtype_name(t.data_type)
+        return onnx_elem_bytes(t.data_type, numel(t.dims))
     except Exception:  # noqa: BLE001 - an exotic dtype: the length field alone decides
         return None
-    return tensor_bytes(name, numel(t.dims))
 
 
 def _load_small_external_data(model, path: Path) -> None:
@@ -346,13 +354,6 @@ _ONNX_EXTERNAL = 1
 #: result only depends on the input's type: on a weight left on disk they are folded by type
 #: (tests pin that each gives the figures of the fully loaded model)
 _TYPE_FOLDED_OPS = frozenset({"Transpose", "Cast", "Reshape", "Unsqueeze", "Squeeze", "Neg", "Abs"})
-
-
-def _onnx_dtype(data_type: int) -> str:
-    """:func:`hybridperf.frontends.onnx_dtype.onnx_dtype_name`."""
-    from hybridperf.frontends.onnx_dtype import onnx_dtype_name
-
-    return onnx_dtype_name(data_type)
 
 
 def _conv2d_type(expr: Any) -> Any:
@@ -464,9 +465,10 @@ def _tracing_importer(base: type) -> type:
             # reads constant values after import (costs, kernels and memory use types only), and the
             # runtime allocates the placeholder lazily, so its pages are never touched.
             if tensor_proto.data_location == _ONNX_EXTERNAL:
+                from hybridperf.frontends.onnx_dtype import onnx_dtype_name  # noqa: PLC0415
                 from hybridperf.ir.tvm_compat import empty_tensor  # noqa: PLC0415
 
-                return empty_tensor(tuple(int(d) for d in tensor_proto.dims), _onnx_dtype(tensor_proto.data_type))
+                return empty_tensor(tuple(int(d) for d in tensor_proto.dims), onnx_dtype_name(tensor_proto.data_type))
             return super()._parse_array(tensor_proto)
 
         def _parse_graph_initializers(self, graph):

@@ -118,17 +118,13 @@ def _check_static(path: Path, batch: int | None = None) -> bool:
 
     Until 2026-12-04 ``calibrate`` read each model again for the batch check (``input_specs``), and then read its
     inline weights here (``onnx.load`` reads them whatever ``load_external_data`` says): only the graph is parsed now
-    (:func:`hybridperf.frontends.onnx_import._parse_leaving_weights`, as the frontend reads a model).
+    (:func:`hybridperf.frontends.onnx_import.parse_graph`, as the frontend reads a model).
     """
-    import onnx
-
-    from hybridperf.frontends.onnx_import import _parse_leaving_weights
+    from hybridperf.frontends.onnx_import import parse_graph
     from hybridperf.units import check_batch_taken
 
     try:
-        m = _parse_leaving_weights(path)
-        if m is None:  # no inline tensor over the threshold, or not a well-formed ModelProto: onnx reports it
-            m = onnx.load(str(path), load_external_data=False)
+        m = parse_graph(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
         raise InputError(f"--measure {path}: not a readable ONNX model ({type(exc).__name__}); re-export it, or "
                          "leave it out (move it out of the directory)") from exc

@@ -6,7 +6,8 @@ latency come out slow without any sign. Counting the involuntary context switche
 window shows it: a process alone on its CPU is preempted about once a second, one sharing it with a CPU-bound
 process about 125 times a second (measured on this project's Zen 4 host, a busy loop pinned to the same core:
 1-14 vs 125 per second, CPU share 0.996 vs 0.50, probed fp32 102 vs 52 GFLOP/s). Used by :mod:`hybridperf.measure.probe`
-and :mod:`hybridperf.measure.onnxruntime`. Linux and macOS (``resource``); elsewhere nothing is measured.
+and :mod:`hybridperf.measure.onnxruntime`. Linux and macOS (``resource``); elsewhere nothing is measured. Also the one
+count of the CPUs this process may use (:func:`usable_cpus`: the host's threads, a sweep's workers).
 
 With several threads the process's own threads (a thread pool, BLAS or onnxruntime threads spinning after a call)
 preempt each other, so the count no longer says whether anyone else wanted the CPU (an unpinned 2-thread probe on an
@@ -19,6 +20,7 @@ fp64 GEMM reading 100-106 instead of 204-207 GFLOP/s.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -63,6 +65,15 @@ class Contention:
                 f"times a second; it got {self.cpu_share:.0%} of {of}): {so}")
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, so taskset / cgroup CPU sets count; ``os.cpu_count()``
+    where the platform does not say), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def usage() -> Usage | None:
     """(wall, process CPU seconds, involuntary context switches) now; None where ``resource`` is missing."""
     try:
@@ -82,4 +93,4 @@ def contention_between(start: Usage | None, end: Usage | None, threads: int) -> 
                       cpu_share=min((end[1] - start[1]) / (window * max(threads, 1)), 1.0), threads=threads)
 
 
-__all__ = ["BUSY_CPU_SHARE", "BUSY_PREEMPTIONS_PER_S", "Contention", "Usage", "contention_between", "usage"]
+__all__ = ["BUSY_CPU_SHARE", "BUSY_PREEMPTIONS_PER_S", "Contention", "Usage", "contention_between", "usable_cpus", "usage"]

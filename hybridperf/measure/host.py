@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.device.spec import HOST_ID  # the device id of this machine (reserved by the sheet loader)
+from hybridperf.measure.contention import usable_cpus
 
 SPEC_FILE = "host.yaml"
 IDENTITY_FILE = "identity.json"
@@ -49,11 +50,8 @@ class CacheState(enum.Enum):
 
 
 def host_threads() -> int:
-    """Threads a prediction for ``host`` assumes: the CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    """Threads a prediction for ``host`` assumes: the CPUs this process may run on (:func:`usable_cpus`)."""
+    return usable_cpus()
 
 
 def host_identity() -> dict[str, Any]:
@@ -149,6 +147,23 @@ def _key(i: dict[str, Any], name_part: str) -> str:
     isa = ".".join(i.get("isa") or ()) or "base"
     return (f"{vendor}-{num('family', 'f')}-{num('model', 'm')}-{num('stepping', 's')}-{isa}{name_part}-"
             f"{i.get('threads', 1)}t")
+
+
+def host_model_dirs_by_threads(identity: dict[str, Any] | None = None) -> list[tuple[int, Path]]:
+    """Where ``calibrate --device host`` stores the model of this CPU run with another thread count: ``(threads,
+    model folder)`` of each folder beside :func:`host_dir` whose key differs from it in the thread count alone
+    (:func:`host_key`), sorted by folder; a model folder need not hold a model. ``host`` is this machine with the
+    CPUs this process may use, so a calibration run under ``taskset -c 1`` is not the one a run without it finds."""
+    from hybridperf.data import HOST_MODEL_DIR
+
+    here = host_dir(identity)
+    stem = re.sub(r"-\d+t$", "", here.name)  # the thread count: the end of the key (:func:`_key`)
+    found = []
+    for d in sorted(here.parent.glob(f"{stem}-*t")) if here.parent.is_dir() else ():
+        m = re.fullmatch(re.escape(stem) + r"-(\d+)t", d.name)
+        if m and d != here:
+            found.append((int(m.group(1)), d / HOST_MODEL_DIR))
+    return found
 
 
 def host_dir(identity: dict[str, Any] | None = None) -> Path:
@@ -393,5 +408,5 @@ def device_ref(device: Any, on_wait: Callable[[int | None], None] | None = None)
     return ensure_host_spec(on_wait=on_wait) if str(device) == HOST_ID else device
 
 
-__all__ = ["HOST_ID", "HOST_SHEET_FORMAT", "CacheState", "check_writable", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir",
+__all__ = ["HOST_ID", "HOST_SHEET_FORMAT", "CacheState", "check_writable", "describe_host", "device_ref", "ensure_host_spec", "host_dir", "host_identity", "host_key", "host_model_dir", "host_model_dirs_by_threads",
            "host_spec_path", "host_spec_state", "host_threads", "install_host_spec", "probe_host_spec", "probe_lock", "probe_warning"]

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.errors import InputError, ModelLoadError, error_line
-from hybridperf.measure.contention import Contention, contention_between, usage
+from hybridperf.measure.contention import Contention, contention_between, usable_cpus, usage
 
 MEASURE_SCHEMA_VERSION = 1
 #: the device id a measurement records by default: this machine (the id `--device host` predicts)
@@ -594,17 +594,9 @@ def _time_runs(ort: Any, path: Path, feeds: dict, threads: int, graph_optimizati
         times.append(time.perf_counter() - t0)
         if budget_s is not None and i + 1 >= min(5, repeats) and time.perf_counter() - t_start > budget_s:
             break
-    contention = contention_between(start, usage(), min(threads, _usable_cpus()))
+    contention = contention_between(start, usage(), min(threads, usable_cpus()))
     del sess
     return times, contention
-
-
-def _usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity; ``os.cpu_count()`` where the platform does not say)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _profile_nodes(ort: Any, path: Path, feeds: dict, threads: int, graph_optimization: str, providers: list[str],

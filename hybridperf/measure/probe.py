@@ -46,7 +46,7 @@ from typing import Any
 from hybridperf._version import __version__
 from hybridperf.costs import FLOPS_PER_MAC
 from hybridperf.errors import InputError, error_line
-from hybridperf.measure.contention import Contention, Usage, contention_between, usage
+from hybridperf.measure.contention import Contention, Usage, contention_between, usable_cpus, usage
 from hybridperf.precision import Precision
 from hybridperf.units import plural
 
@@ -269,13 +269,6 @@ def _memory_bytes() -> int | None:
         return None
 
 
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def _blas_name() -> str:
     import numpy as np
 
@@ -301,7 +294,7 @@ def read_host_info() -> HostInfo:
     return HostInfo(
         cpu_model=probed_cpu_model(),
         logical_cpus=os.cpu_count() or 1,
-        usable_cpus=_usable_cpus(),
+        usable_cpus=usable_cpus(),
         memory_bytes=_memory_bytes(),
         governor=_read(_CPU_ROOT / "cpu0" / "cpufreq" / "scaling_governor"),
         machine=platform.machine(),
@@ -447,7 +440,7 @@ def _gemm_kernel(precision: str, n: int,
             [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])],
         )
         # as many threads as numpy's BLAS gets (this process's CPUs), none left spinning between calls
-        sess = _ort_session(model, threads=_usable_cpus(), spin=False)
+        sess = _ort_session(model, threads=usable_cpus(), spin=False)
         feeds = {
             "A": rng.integers(0, 256, (n, n), dtype=np.uint8),
             "B": rng.integers(-128, 128, (n, n), dtype=np.int8),

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from hybridperf.estimate.pricing import energy_capped
-from hybridperf.report.format import one_line as shown  # control characters as escapes: a row stays one line
-from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, table
+# one_line: control characters as escapes, so a row stays one line
+from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, one_line, table
 
 
 def to_json(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
@@ -99,7 +99,7 @@ def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = No
             lb = bool(r["lower_bound"])  # some op has no cost: time, energy and FLOPs are lower bounds (0: unknown)
             body.append(
                 [
-                    shown(r["model"]),
+                    one_line(r["model"]),
                     fmt_bound(r["latency_s"], fmt_time, lb),
                     fmt_bound(r["energy_j"], fmt_energy, lb),
                     # a plan over ops of data-dependent size is a lower bound too (predict's "peak ≥ 9.13 MiB")
@@ -107,11 +107,11 @@ def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = No
                              "lower_bound" if r.get("memory_lower_bound") else "exact"),
                     fmt_bound(r["flops"], fmt_flops, lb),
                     # as check's "ok (unverified)": a zero-shot latency for a device unlike the training ones
-                    shown(_status(r)),
+                    one_line(_status(r)),
                 ]
             )
         else:
-            body.append([shown(r["model"]), "-", "-", "-", "-", shown(f"error: {r['error']}")])
+            body.append([one_line(r["model"]), "-", "-", "-", "-", one_line(f"error: {r['error']}")])
     failed = sum(1 for r in rows if r["status"] == "error")
     partial = sum(1 for r in rows if r["status"] == "lower bound")
     bounds = f", {partial} lower bound{'' if partial == 1 else 's'}" if partial else ""

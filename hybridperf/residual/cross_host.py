@@ -52,7 +52,8 @@ import numpy as np
 from hybridperf.device.spec import DeviceSpec, cpu_words
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
 from hybridperf.residual.model import (CALIBRATION_PARAMS, CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel,
-                                       kernel_context, kernel_weights as _kernel_weights, min_latency_s, subset)
+                                       kernel_context, kernel_weights as _kernel_weights, min_latency_s, stored_for,
+                                       subset)
 
 HOST_FEATURES_VERSION = "2"  # 2: host effects (per-host offsets, lent to new CPUs)
 #: the packaged model trained on every calibration host (``hybridperf/data/models/<id>/``;
@@ -706,8 +707,6 @@ class CrossHostModel(ResidualModel):
         a = meta.get("adaptation") or {}
         if a.get("alone_weight") and a.get("alone_model") != ALONE_DIR:  # the one name adapt writes: a sidecar
             # naming another path (`../..`) is not followed (until 2026-12-04 joined onto the folder unchecked)
-            from hybridperf.residual.model import stored_for
-
             raise InputError(f"{directory}: its sidecar names the few-shot alone model {a.get('alone_model')!r}, not "
                              f"{ALONE_DIR!r}; {stored_for(directory)[1]}")
         self.alone_ = ResidualModel.load(directory / ALONE_DIR) if a.get("alone_weight") else None

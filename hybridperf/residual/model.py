@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR  # hosts/<cpu key>/model/: their home; re-exported here
+from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR, USER_MODELS
 from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
@@ -95,10 +95,6 @@ LEGACY_LABEL = "latency_s"
 #: what a label means, in words (the ``describe`` line of a model and of the predictions it calibrates)
 LABEL_WORDS: dict[str, str] = {"latency_min_s": "fastest timed run", "latency_s": "median timed run",
                                "measured_latency_s": "the training table's measured latency"}
-
-
-#: the folder of the user data directory holding ``<device id>/`` model directories (:func:`user_model_dir`)
-USER_MODELS = "models"
 
 
 def user_model_dir() -> Path:
@@ -574,16 +570,14 @@ class ResidualModel:
                             f"{SIDECAR_FILE}){fix if holds_model(d) else '; run hybridperf calibrate'}", fix)
         schema, features = meta.get("schema_version"), meta.get("features_version")
         if schema != SCHEMA_VERSION or features != FEATURES_VERSION:
-            newer = _newer(schema, SCHEMA_VERSION) or _newer(features, FEATURES_VERSION)
-            raise InputError(f"{side}: schema {schema} / features {features} {'are newer than' if newer else 'do not match'}"
-                             f" this hybridperf's (schema {SCHEMA_VERSION}, features {FEATURES_VERSION})"
-                             f"{'; upgrade hybridperf, or' if newer else ';'} {fix[2:]}")
+            raise _version_refusal(side, f"schema {schema} / features {features}",
+                                   f"schema {SCHEMA_VERSION}, features {FEATURES_VERSION}",
+                                   _newer(schema, SCHEMA_VERSION) or _newer(features, FEATURES_VERSION), fix[2:])
         kernel_file = meta.get("kernel_file")
-        if kernel_file and meta.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
-            newer = _newer(meta.get("kernel_features_version", "1"), KERNEL_FEATURES_VERSION)
-            raise InputError(f"{side}: kernel features {meta.get('kernel_features_version', '1')} "
-                             f"{'are newer than' if newer else 'do not match'} this hybridperf's (kernel features "
-                             f"{KERNEL_FEATURES_VERSION}){'; upgrade hybridperf, or' if newer else ';'} {fix[2:]}")
+        kernel_version = meta.get("kernel_features_version", "1")
+        if kernel_file and kernel_version != KERNEL_FEATURES_VERSION:
+            raise _version_refusal(side, f"kernel features {kernel_version}", f"kernel features {KERNEL_FEATURES_VERSION}",
+                                   _newer(kernel_version, KERNEL_FEATURES_VERSION), fix[2:])
         if device is not None and meta.get("device") not in (None, device):
             raise InputError(f"{side} is a model of {meta.get('device')!r}, not of {device!r} whose folder holds it "
                              f"(copied from another device's?){fix}")
@@ -861,6 +855,13 @@ def _newer(got: Any, have: Any) -> bool:
         return False
 
 
+def _version_refusal(side: Path, got: str, have: str, newer: bool, fix: str) -> InputError:
+    """The refusal of the sidecar ``side`` whose versions ``got`` (words: ``schema 2 / features 3``) are not this
+    hybridperf's ``have``; one written by a newer hybridperf (``newer``) also says to upgrade. ``fix`` ends the line."""
+    return InputError(f"{side}: {got} {'are newer than' if newer else 'do not match'} this hybridperf's ({have})"
+                      f"{'; upgrade hybridperf, or' if newer else ';'} {fix}")
+
+
 def holds_model(directory: str | Path) -> bool:
     """Whether ``directory`` holds any file a stored model is made of (its sidecar or a booster), whole or not: what
     :meth:`ResidualModel.load` is to read (and refuse, when it is not whole) rather than fall back silently."""
@@ -913,5 +914,5 @@ def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path 
     return None
 
 
-__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "DIGESTS_KEY", "HOSTS_DIR", "HOST_MODEL_DIR", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "holds_model", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
+__all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "DIGESTS_KEY", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "holds_model", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
            "model_search_path", "stored_for", "subset", "user_model_dir", "SCHEMA_VERSION"]

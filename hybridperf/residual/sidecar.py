@@ -104,7 +104,7 @@ def read_sidecar(directory: Path, model_file: str, sidecar_file: str, missing: s
     try:
         meta = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InputError(f"{side} is not a readable model sidecar ({_why(exc, side)}){fix}") from exc
+        raise InputError(f"{side} is not a readable model sidecar ({_why(exc)}){fix}") from exc
     if not isinstance(meta, dict):
         raise InputError(f"{side} is not a model sidecar (a JSON {type(meta).__name__}, not an object){fix}")
     return meta
@@ -142,9 +142,9 @@ def read_booster(path: Path, names: Sequence[str], fix: str = "", sha256: str | 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not a readable LightGBM model ({_why(exc, path)}){fix}") from exc
+        raise InputError(f"{path} is not a readable LightGBM model ({_why(exc)}){fix}") from exc
     verified = sha256 is not None and booster_digest(text) == sha256
-    problem = _problem(text, names, trees=not verified)
+    problem = booster_problem(text, names, trees=not verified)
     if problem:
         raise InputError(f"{path} is not a whole LightGBM model of this model's features: {problem}{fix}")
     if sha256 is not None and not verified:
@@ -156,7 +156,7 @@ def read_booster(path: Path, names: Sequence[str], fix: str = "", sha256: str | 
         raise InputError(f"{path}: LightGBM cannot read it ({error_line(exc, 160)}){fix}") from exc
 
 
-def booster_problem(text: str, names: Sequence[str]) -> str | None:
+def booster_problem(text: str, names: Sequence[str], trees: bool = True) -> str | None:
     """What makes ``text`` other than a whole LightGBM text model reading the features ``names``: None when nothing.
 
     Checks what LightGBM's parser trusts without checking (it reads past the end of a model cut short, follows child
@@ -165,15 +165,15 @@ def booster_problem(text: str, names: Sequence[str]) -> str | None:
     node and leaf the child of one node, ``end of trees`` after the last, and ``[name: value]`` lines up to ``end of
     parameters`` after ``parameters:``. Numbers edited in place are not caught here: the sidecar's digest catches
     them (:func:`read_booster`).
+
+    Parameters
+    ----------
+    trees : bool
+        False: each tree's own arrays are not checked (its digest vouches for them), but the layout LightGBM's parser
+        trusts still is: the header, each tree where ``tree_sizes`` says it starts, ``end of trees`` and the
+        parameters' lines (until 2026-12-04 a booster whose digest matched skipped these too, and a booster cut short
+        whose digest was recorded from the cut text reached LightGBM's parser).
     """
-    return _problem(text, names, trees=True)
-
-
-def _problem(text: str, names: Sequence[str], trees: bool) -> str | None:
-    """:func:`booster_problem`; with ``trees`` False each tree's own arrays are not checked (its digest vouches for
-    them), but the layout LightGBM's parser trusts still is: the header, each tree where ``tree_sizes`` says it starts,
-    ``end of trees`` and the parameters' lines (until 2026-12-04 a booster whose digest matched skipped these too, and a
-    booster cut short whose digest was recorded from the cut text reached LightGBM's parser)."""
     if not text.strip():
         return "the file is empty"
     if not text.startswith("tree\n"):
@@ -295,7 +295,7 @@ def _is_number(token: str) -> bool:
     return True
 
 
-def _why(exc: BaseException, path: Path) -> str:
+def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     if isinstance(exc, UnicodeDecodeError):

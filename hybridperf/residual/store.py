@@ -164,7 +164,8 @@ def remove_model(directory: str | Path) -> None:
     d = Path(directory)
     _remove(d / SIDECAR_FILE)
     for name in MODEL_ENTRIES:
-        _remove(d / name)
+        if name != SIDECAR_FILE:  # removed first, above
+            _remove(d / name)
     try:
         d.rmdir()
     except OSError:  # other files: not the model's
