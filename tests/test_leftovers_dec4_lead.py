@@ -90,12 +90,11 @@ def test_a_mig_profile_is_priced_on_the_sms_it_really_gets():
     from hybridperf.device.spec import load_spec
     from hybridperf.estimate.mig import compute_fraction, require_profiles
 
-    for device, want in (("a100-sxm-40gb", [14, 14, 28, 42, 56, 98]), ("h100-sxm", [16, 26, 32, 60, 64, 132])):
+    for device, want in (("a100-sxm-40gb", [14, 14, 28, 42, 56, 98]), ("h100-sxm", [16, 26, 32, 60, 64, 132]),
+                         ("h100-pcie", [14, 14, 30, 46, 62, 114])):  # h100-pcie: slice shares until 2026-12-04
         spec = load_spec(device)
         got = [compute_fraction(p, spec) for p in require_profiles(spec)]
         assert got == [n / spec.compute_unit_count for n in want]
-    pcie = load_spec("h100-pcie")  # no SM counts on its sheet: the slices
-    assert [compute_fraction(p, pcie) for p in require_profiles(pcie)] == [1 / 7, 1 / 7, 2 / 7, 3 / 7, 4 / 7, 1.0]
 
 
 def test_a_mig_sm_count_is_checked(tmp_path):

@@ -291,7 +291,7 @@ def test_qlinear_rewrite_computes_the_same_int8_result():
     qdq = qoperator_to_qdq(m)
     onnx.checker.check_model(qdq)
     assert [n.op_type for n in qdq.graph.node] == [
-        "DequantizeLinear", "DequantizeLinear", "DequantizeLinear", "Conv", "QuantizeLinear",
+        "DequantizeLinear", "DequantizeLinear", "Conv", "QuantizeLinear",  # the int32 bias dequantized once, stored
         "DequantizeLinear", "DequantizeLinear", "MatMul", "QuantizeLinear",
     ]
     assert [n.op_type for n in m.graph.node] == ["QLinearConv", "QLinearMatMul"]  # the input is not modified

@@ -79,19 +79,24 @@ def test_jetson_sheets_give_the_sms_and_cache_their_briefs_do():
     assert "no memory.l2.capacity (0 B assumed)" in unverified_reason(nano)  # no source gives it: still unknown
 
 
-def test_devices_show_gives_each_mig_sm_counts_source(capsys):
+def test_devices_show_gives_each_mig_sm_counts_source(capsys, tmp_path):
     # until 2026-12-04 a profile's sm_count was shown as a bare number (JSON and table) and its source was dropped;
     # a profile without one read "1/7 compute", not that its SMs are unknown
     assert main(["devices", "show", "a100-sxm-40gb", "--format", "json"]) == ExitCode.OK
     prof = json.loads(capsys.readouterr().out)["mig_profiles"][0]
     assert prof["sm_count"] == 14 and prof["sm_count_source"].startswith("nvidia-smi mig -lgip on A100-SXM4-40GB")
-    assert main(["devices", "show", "h100-pcie", "--format", "json"]) == ExitCode.OK
+    # a sheet whose profiles give no SM count (every shipped one has them since 2026-12-04: h100-pcie without them)
+    from hybridperf.device.spec import default_spec_dir
+
+    text = (default_spec_dir() / "h100-pcie.yaml").read_text()
+    (tmp_path / "h100-pcie.yaml").write_text(re.sub(r", sm_count: \{[^}]*\}", "", text))
+    assert main(["devices", "--spec-dir", str(tmp_path), "show", "h100-pcie", "--format", "json"]) == ExitCode.OK
     prof = json.loads(capsys.readouterr().out)["mig_profiles"][0]
     assert prof["sm_count"] is None and prof["sm_count_source"] is None  # unknown, not 0
     assert main(["devices", "show", "a100-sxm-40gb"]) == ExitCode.OK
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("mig.1g.5gb "))
     assert "1/7 compute (14 SMs), 5 GB" in row and "; SMs: nvidia-smi mig -lgip on A100-SXM4-40GB" in row
-    assert main(["devices", "show", "h100-pcie"]) == ExitCode.OK
+    assert main(["devices", "--spec-dir", str(tmp_path), "show", "h100-pcie"]) == ExitCode.OK
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("mig.1g.10gb "))
     assert "1/7 compute (SMs unknown), 10 GB" in row and "SMs:" not in row
 

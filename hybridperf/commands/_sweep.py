@@ -92,7 +92,6 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
     try:
         from hybridperf.api import Session
         from hybridperf.commands._common import native_stderr_silenced
-        from hybridperf.estimate.pricing import estimated_power_note
         from hybridperf.estimate.runtime_memory import peak_kind
         from hybridperf.report.text import unknown_fields
 
@@ -118,7 +117,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             energy_note=pred.energy_note or None,
             # the part of energy_note that is the sheet's, on its own (null where its power figures are measured or
             # sourced): the table's summary names it once (until 2026-12-04 it picked it out of energy_note's words)
-            estimated_power_note=estimated_power_note(pred.spec) or None,
+            estimated_power_note=pred.estimated_power_note or None,
             peak_memory_bytes=pred.peak_memory_bytes,
             flops=pred.flops,
             calibration=pred.calibration,

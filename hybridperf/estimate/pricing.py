@@ -65,6 +65,9 @@ class Prediction:
     #: what qualifies ``energy_j``: capped at the device's max power, and/or priced on a sheet whose power figures
     #: are estimates (:attr:`~hybridperf.device.spec.DeviceSpec.power_estimated`); else ""
     energy_note: str = ""
+    #: the sheet's part of :attr:`energy_note` on its own (:func:`estimated_power_note`: "" where its power figures
+    #: are measured or sourced), worked out once per prediction for the reports that name it apart (predict-many)
+    estimated_power_note: str = ""
     #: how host and device time were composed (:class:`~hybridperf.estimate.execution.ExecutionSummary`),
     #: None for a roofline-only or per-device residual prediction
     execution: Any = None
@@ -504,7 +507,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
     # the folded nodes ex's runtime runs unpriced: a note, no figure changes. Until 2026-12-04 their work was missing
     # from eager PyTorch's latency with nothing to say so; then, for a day, a reason of latency_note (unverified)
-    return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec),
+    power = estimated_power_note(spec)
+    return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec, power), estimated_power_note=power,
                    folded_note=folded_note(pred.analyzed, ex) if ex is not None else "")
 
 

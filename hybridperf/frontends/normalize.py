@@ -958,7 +958,12 @@ def check_graph(model: onnx.ModelProto, source: str = "model") -> None:
 
     The same rules hold in every subgraph (the bodies of ``If``, ``Loop``, ``Scan``, at any depth), whose
     nodes may also read the names of the graphs enclosing them; the message names the subgraph by its node
-    and attribute (until 2026-12-04 only the top-level graph was checked).
+    and attribute (until 2026-12-04 only the top-level graph was checked). A subgraph's node output or
+    initializer must not reuse a name an enclosing graph defines: ONNX's IR (single static assignment)
+    forbids it for node outputs, and a taken ``If`` branch is inlined by name, so either would overwrite
+    the enclosing tensor (until 2026-12-04 the enclosing writer was dropped from the price, or the import
+    blamed the model's shapes). A subgraph *input* may reuse one: the IR scopes formal inputs, and only
+    ``Loop`` / ``Scan`` bodies have inputs (refused later by :func:`check_supported`).
     """
     opset = default_opset(model)
     opset = 1 if opset is None else opset  # no ai.onnx import: the schemas of opset 1
@@ -983,6 +988,10 @@ def _check_scope(g: onnx.GraphProto, where: str, outer: frozenset[str], opset: i
     for name in inits:
         if name in defined and name not in seen:
             raise ModelLoadError(f"{where}initializer {name!r} is stored twice; keep one and re-export the model")
+        if name in outer and name not in seen:  # an input's default value: the input may shadow
+            raise ModelLoadError(f"{where}initializer {name!r} reuses the name of a tensor of an enclosing graph; "
+                                 "ONNX names a subgraph's tensors apart from its enclosing graphs': rename it "
+                                 "(and the node inputs that read it) and re-export the model")
         defined.add(name)
     writer: dict[str, int] = {}
     for i, node in enumerate(g.node):
@@ -997,6 +1006,11 @@ def _check_scope(g: onnx.GraphProto, where: str, outer: frozenset[str], opset: i
                 what = "graph input" if o in seen else "initializer"
                 raise ModelLoadError(f"{where}{_node_text(node, i)} writes {o!r}, which is also a {what}; "
                                      "rename the output and re-export the model")
+            if o in outer:
+                raise ModelLoadError(
+                    f"{where}{_node_text(node, i)} writes {o!r}, which an enclosing graph also defines; ONNX "
+                    "names each tensor once, subgraphs included (a subgraph's outputs must not shadow the "
+                    "names around it): rename the output and re-export the model")
             writer[o] = i
     defined.update(writer)
     visible = defined | outer

@@ -195,14 +195,15 @@ def _integer_op_as_qdq(model: Any, n: Any, fresh: Any, graph: _Graph) -> tuple[l
     return [*nodes, op, cast], inits
 
 
-def _qgemm_as_qdq(n: Any, graph: _Graph, fresh: Any, dq: Any) -> tuple[list[Any], list[Any]] | None:
+def _qgemm_as_qdq(n: Any, graph: _Graph, fresh: Any, dq: Any, float_bias: Any) -> tuple[list[Any], list[Any]] | None:
     """onnxruntime's ``com.microsoft`` ``QGemm`` (what ``quantize_static(..., quant_format=QuantFormat.QOperator)``
     writes for every Gemm: a CNN's classifier head) as ``DequantizeLinear`` on A and B, a float ``Gemm``
     (``alpha``, ``transA``, ``transB``; its int32 C dequantized with scale ``alpha * a_scale * b_scale``, the op's
     definition with beta 1) and a ``QuantizeLinear`` when the node has an output scale (else its output is float,
-    as the op's is). The nodes and the bias scale initializer, or None when ``a_scale`` or ``b_scale`` is not an
+    as the op's is). The nodes and the new initializer (the float32 C, or its scale where C is computed), or None when ``a_scale`` or ``b_scale`` is not an
     initializer (the bias scale is then unknown) or a zero point is missing where a scale is given. ``dq`` appends
-    a ``DequantizeLinear`` to the nodes being built and returns its output."""
+    a ``DequantizeLinear`` to the nodes being built and returns its output; ``float_bias(c, scale, tag)`` names the
+    constant C dequantized once (:func:`_float_bias`), None where it is computed."""
     from onnx import helper, numpy_helper  # noqa: PLC0415
 
     a, a_s, a_z, b, b_s, b_z, c, y_s, y_z = (list(n.input) + [""] * 9)[:9]
@@ -220,11 +221,16 @@ def _qgemm_as_qdq(n: Any, graph: _Graph, fresh: Any, dq: Any) -> tuple[list[Any]
     bf = dq(b, b_s, b_z, (0 if trans_b else 1) if per_column else None, tag)
     ins = [af, bf]
     if c:
-        cs = fresh(f"{tag}_bias_scale")
-        inits.append(numpy_helper.from_array((alpha * a_scale * b_scale).astype(np.float32).reshape(b_scale.shape), cs))
-        c_arr = graph.initializer_array(c)
-        c_axis = (0 if c_arr is None or c_arr.ndim <= 1 else c_arr.ndim - 1) if per_column else None
-        ins.append(dq(c, cs, "", c_axis, tag))
+        c_scale = (alpha * a_scale * b_scale).astype(np.float32).reshape(b_scale.shape)
+        folded = float_bias(c, c_scale, tag)
+        if folded is not None:  # the bias dequantized once: the bytes onnxruntime stores (:func:`_float_bias`)
+            ins.append(folded)
+        else:
+            cs = fresh(f"{tag}_bias_scale")
+            inits.append(numpy_helper.from_array(c_scale, cs))
+            c_arr = graph.initializer_array(c)
+            c_axis = (0 if c_arr is None or c_arr.ndim <= 1 else c_arr.ndim - 1) if per_column else None
+            ins.append(dq(c, cs, "", c_axis, tag))
     yf = fresh(f"{tag}_out") if y_s else n.output[0]
     gemm = helper.make_node("Gemm", ins, [yf], name=fresh(f"{tag}_float"))
     gemm.attribute.extend(at for at in n.attribute if at.name in ("alpha", "transA", "transB"))
@@ -236,6 +242,20 @@ def _qgemm_as_qdq(n: Any, graph: _Graph, fresh: Any, dq: Any) -> tuple[list[Any]
 
 def _attr_int(node: Any, name: str) -> int | None:
     return next((int(a.i) for a in node.attribute if a.name == name), None)
+
+
+def _float_bias(graph: _Graph, bias: str, scale: np.ndarray) -> np.ndarray | None:
+    """The int32 ``bias`` initializer dequantized once, ``float32(bias) * scale`` as ``DequantizeLinear`` computes
+    it, of the bias's shape; None when ``bias`` is not an initializer or ``scale`` does not broadcast onto it.
+
+    Stored as a float32 initializer it is 4 B per element, as the int32 bias it replaces, so the imported module
+    holds the bytes onnxruntime stores. Until 2026-12-04 the rewrite kept the int32 bias and added a
+    ``DequantizeLinear`` with a new float32 scale initializer (``x_scale * w_scale``, one per output channel) and
+    TVM's importer a zero point per node: weights the runtime never stores, counted as weights."""
+    b = graph.initializer_array(bias)
+    if b is None or b.dtype != np.int32 or np.broadcast_shapes(b.shape, scale.shape) != b.shape:
+        return None
+    return b.astype(np.float32) * scale.astype(np.float32)
 
 
 def _subgraph_reads(node: Any) -> set[str]:
@@ -250,9 +270,10 @@ def qoperator_to_qdq(model: Any) -> Any:
 
     The QDQ form is what TVM imports and what :func:`find_int8` prices as
     int8 kernels; the arithmetic is the same (ONNX defines both QLinear ops as
-    dequantize, float op, quantize). The int32 ``QLinearConv`` bias becomes a
-    ``DequantizeLinear`` with scale ``x_scale * w_scale`` (per output channel
-    when the weight scale is). onnxruntime's ``QLinearAdd``, ``QLinearMul``, ``QLinearSigmoid``,
+    dequantize, float op, quantize). The int32 ``QLinearConv`` bias, dequantized with scale ``x_scale * w_scale``
+    (per output channel when the weight scale is), becomes a float32 initializer of its 4 B per element
+    (:func:`_float_bias`: the weights onnxruntime stores), or a ``DequantizeLinear`` where it is not an
+    initializer. onnxruntime's ``QLinearAdd``, ``QLinearMul``, ``QLinearSigmoid``,
     ``QLinearLeakyRelu``, ``QLinearSoftmax``, ``QLinearGlobalAveragePool``, ``QLinearAveragePool``
     and ``QLinearConcat`` become the float op between ``DequantizeLinear`` s and a ``QuantizeLinear``
     (a channels-last pooling and a node without an output zero point are left as they are); ``QGemm``
@@ -281,6 +302,8 @@ def qoperator_to_qdq(model: Any) -> Any:
     out.CopyFrom(model)
     g = out.graph
     nodes, extra_inits = [], []
+    replaced: dict[str, int] = {}  # int32 bias -> the nodes that read it dequantized (:func:`_float_bias`)
+    float_biases: dict[tuple[str, bytes], str] = {}  # (int32 bias, its float32 bytes) -> the initializer holding them
 
     def fresh(base: str) -> str:
         return f"{base}__hp{len(nodes) + len(extra_inits)}"
@@ -301,10 +324,24 @@ def qoperator_to_qdq(model: Any) -> Any:
         nodes.extend(new_nodes)
         extra_inits.extend(new_inits)
 
+    def float_bias(bias: str, scale: np.ndarray, tag: str) -> str | None:
+        """The float32 initializer of ``bias`` dequantized with ``scale`` (:func:`_float_bias`), one per distinct
+        value: onnxruntime's quantizer stores equal int32 biases once (SqueezeNet 1.1's zero biases), and a zero
+        bias is the same zeros at every scale."""
+        arr = _float_bias(graph, bias, scale)
+        if arr is None:
+            return None
+        key = (bias, arr.tobytes() + str(arr.shape).encode())
+        if key not in float_biases:
+            float_biases[key] = fresh(f"{tag}_bias_float")
+            extra_inits.append(numpy_helper.from_array(arr, float_biases[key]))
+        replaced[bias] = replaced.get(bias, 0) + 1
+        return float_biases[key]
+
     graph = _Graph(g)  # read once, before any node is rewritten (the rewrite reads the graph as it was)
     for n in g.node:
         if n.domain == _MS_DOMAIN and n.op_type == "QGemm":
-            emit(n, _qgemm_as_qdq(n, graph, fresh, dq))
+            emit(n, _qgemm_as_qdq(n, graph, fresh, dq, float_bias))
             continue
         if n.domain == _MS_DOMAIN and n.op_type in _MS_QLINEAR:
             layout = _ms_qlinear_layout(n)
@@ -337,9 +374,14 @@ def qoperator_to_qdq(model: Any) -> Any:
                 x_scale = graph.initializer_array(xs)
                 if x_scale is None or w_scale is None:
                     raise ValueError(f"{n.name or 'QLinearConv'}: bias scale needs constant x_scale and w_scale")
-                bs = fresh(f"{n.name or 'conv'}_bias_scale")
-                extra_inits.append(numpy_helper.from_array((x_scale * w_scale).astype(np.float32).reshape(w_scale.shape), bs))
-                conv_in.append(dq(bias, bs, "", 0 if per_channel else None, n.name or bias))
+                b_scale = (x_scale * w_scale).astype(np.float32).reshape(w_scale.shape)
+                folded = float_bias(bias, b_scale, n.name or "conv")
+                if folded is not None:  # the bias dequantized once: the bytes onnxruntime stores (:func:`_float_bias`)
+                    conv_in.append(folded)
+                else:
+                    bs = fresh(f"{n.name or 'conv'}_bias_scale")
+                    extra_inits.append(numpy_helper.from_array(b_scale, bs))
+                    conv_in.append(dq(bias, bs, "", 0 if per_channel else None, n.name or bias))
             yf = fresh(f"{n.name or 'conv'}_out")
             conv = helper.make_node("Conv", conv_in, [yf], name=yf)
             conv.attribute.extend(n.attribute)
@@ -350,7 +392,15 @@ def qoperator_to_qdq(model: Any) -> Any:
             nodes.append(helper.make_node("MatMul", [xf, wf], [yf], name=yf))
         q = helper.make_node("QuantizeLinear", [yf, ys, yz], [n.output[0]], name=fresh(f"{n.name or n.op_type}_q"))
         nodes.append(q)
+    # an int32 bias every reader of which now reads its float32 copy is dropped (one listed as an input stays);
+    # its readers are the graph's as it was, so they are counted before its nodes are replaced
+    kept_names = {o.name for o in g.output} | {i.name for i in g.input}
+    dropped = {b for b, k in replaced.items() if k == len(graph.readers.get(b, ())) and b not in kept_names}
     del g.node[:]
     g.node.extend(nodes)
+    if dropped:
+        kept = [i for i in g.initializer if i.name not in dropped]
+        del g.initializer[:]
+        g.initializer.extend(kept)
     g.initializer.extend(extra_inits)
     return out

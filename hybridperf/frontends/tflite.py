@@ -229,6 +229,8 @@ def _failed_operator(exc: BaseException) -> str:
 def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None = None, batch: int | None = None) -> LoadedModel:
     """Import a ``.tflite`` flatbuffer (float or full-integer) into Relax.
 
+    fp16 weights count their stored 2 B (weights = the file's; XNNPACK's fp32 copy at load is runtime memory, unpriced).
+
     Parameters
     ----------
     shapes : mapping, optional
