@@ -291,6 +291,60 @@ class SheetCpu:
         return (vendor, int(family), int(model)) == (self.vendor, self.family, self.model)
 
 
+#: words of a CPU sheet's name or notes (a probed sheet's notes list the ``lscpu`` flags) that name its instruction set
+ISA_WORDS = {
+    "x86-64": re.compile(r"\b(x86|x86[-_]64|amd64|intel|amd|xeon|epyc|ryzen|threadripper|core i[3579]|avx2?|sse4)\b", re.I),
+    "arm": re.compile(r"\b(arm|arm64|aarch64|cortex|neoverse|kryo|snapdragon|graviton|ampere|apple m\d)\b", re.I),
+}
+#: words of a sheet's name or notes that name AVX-512 (``avx512f`` and the other AVX-512 flags, "AVX-512")
+AVX512_WORDS = re.compile(r"avx-?512", re.I)
+#: ... that name AVX2 (``avx2``, "AVX2"); a sheet naming AVX-512 has it too (every AVX-512 CPU has AVX2)
+AVX2_WORDS = re.compile(r"\bavx-?2\b", re.I)
+#: ... that name the Arm int8 dot product (``lscpu``'s ``asimddp``, "dotprod", "dot product"), and that say it is absent
+DOT_WORDS = re.compile(r"\b(asimddp|dotprod|dot[- ]product)", re.I)
+NO_DOT_WORDS = re.compile(r"\bno (int8 )?dot[- ]product", re.I)
+
+
+def sheet_isa(text: str) -> str:
+    """The instruction set a CPU sheet's text names (:data:`ISA_WORDS`): ``"x86-64"``, ``"arm"``, or ``""`` when it
+    names none or both."""
+    found = [isa for isa, words in ISA_WORDS.items() if words.search(text)]
+    return found[0] if len(found) == 1 else ""
+
+
+@dataclass(frozen=True)
+class SheetIsa:
+    """What a CPU sheet's name and notes say of its instruction set (:attr:`DeviceSpec.instruction_set`).
+
+    Attributes
+    ----------
+    isa : ``"x86-64"``, ``"arm"``, or ``""`` where the words name none or both (:func:`sheet_isa`)
+    flags : the extensions the words name, of those that choose a runtime's kernels: ``"avx2"`` and ``"avx512f"``
+        (x86-64), ``"asimddp"`` (arm: the int8 dot product)
+    unnamed : the extensions of ``isa`` the words say nothing of (neither present nor absent): on x86-64 both AVX
+        levels where neither AVX2 nor AVX-512 is named (naming AVX2 alone says there is no AVX-512), on arm
+        ``"asimddp"`` where the dot product is neither named nor said to be absent
+    """
+
+    isa: str
+    flags: tuple[str, ...] = ()
+    unnamed: tuple[str, ...] = ()
+
+
+def sheet_isa_flags(text: str) -> SheetIsa:
+    """The :class:`SheetIsa` of a CPU sheet's text (its name and notes)."""
+    isa = sheet_isa(text)
+    if isa == "x86-64":
+        if AVX512_WORDS.search(text):
+            return SheetIsa(isa, ("avx2", "avx512f"))
+        return SheetIsa(isa, ("avx2",)) if AVX2_WORDS.search(text) else SheetIsa(isa, (), ("avx2", "avx512f"))
+    if isa == "arm":
+        if NO_DOT_WORDS.search(text):
+            return SheetIsa(isa)
+        return SheetIsa(isa, ("asimddp",)) if DOT_WORDS.search(text) else SheetIsa(isa, (), ("asimddp",))
+    return SheetIsa(isa)
+
+
 def cpu_words(vendor: str | None, family: int | None, model: int | None, stepping: int | None = None) -> str:
     """A CPU identity in words, ``"AuthenticAMD family 26 model 2 stepping 1"``; the parts that are unknown (None or
     empty) are left out, and ``"an unknown CPU"`` is said where all are."""
@@ -374,6 +428,12 @@ class DeviceSpec:
     @property
     def dram(self) -> MemoryLevel:
         return self.memory["dram"]
+
+    @property
+    def instruction_set(self) -> SheetIsa:
+        """The instruction set and vector extensions this sheet's name and notes name (:func:`sheet_isa_flags`; a
+        probed sheet's notes list the machine and its ``lscpu`` flags)."""
+        return sheet_isa_flags(" ".join([self.name, self.notes]))
 
     @property
     def unused_figures(self) -> tuple[str, ...]:

@@ -210,12 +210,13 @@ def _model_bytes(proto: Any) -> int:
     return sum(_tensor_bytes(t) for t in proto.graph.initializer)
 
 
-def ort_optimized_model(model: Any, level: str = "all") -> tuple[Any, bool]:
+def ort_optimized_model(model: Any, level: str = "all", disabled: Sequence[str] = ()) -> tuple[Any, bool]:
     """The graph onnxruntime runs: ``(ModelProto, True)`` from onnxruntime's own optimiser, or
     ``(model, False)`` when onnxruntime is not installed or cannot optimise it.
 
     ``model`` is a path or a ``ModelProto``. Only the optimiser runs (session creation,
-    one thread); no inference.
+    one thread); no inference. ``disabled``: optimisers left out (``disabled_optimizers``, by name:
+    ``"NchwcTransformer"`` for a CPU without NCHWc kernels).
     """
     import onnx
 
@@ -244,7 +245,8 @@ def ort_optimized_model(model: Any, level: str = "all") -> tuple[Any, bool]:
         so.add_session_config_entry("session.optimized_model_external_initializers_file_name", "opt.onnx.data")
         so.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
         try:
-            ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+            extra = {"disabled_optimizers": list(disabled)} if disabled else {}
+            ort.InferenceSession(src, so, providers=["CPUExecutionProvider"], **extra)
             return onnx.load(out, load_external_data=False), True
         except Exception:  # noqa: BLE001 - fall back to the graph as written
             return proto, False
@@ -512,6 +514,163 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
     return out, tuple(unknown)
 
 
+# --------------------------------------------------------------------------- quantized kernels' scratch
+
+#: bytes of one pointer in the indirection buffers of MLAS's convolutions (64-bit hosts)
+_POINTER_BYTES = 8
+_INT8 = 3  # onnx.TensorProto.INT8
+
+
+@dataclass(frozen=True)
+class ConvSymKernel:
+    """What decides whether MLAS's symmetric (indirect) int8 convolution takes a conv (``MlasConvSymPackWSize``,
+    ``mlas/lib/convsym.cpp``): the ``MLAS_CONV_SYM_DISPATCH`` of the ISA and the ARM64-only rules.
+
+    ``pack_out``: ``FilterOutputChannelPackCount`` (fewer output channels: not taken); ``align_in`` /
+    ``align_out``: ``KernelInput/OutputChannelAlignment``; ``group_align``: a depthwise conv's group count must be a
+    multiple of it (16 on x86, 8 on ARM64); ``min_in``: ARM64 leaves convs of fewer input channels to the GEMM path
+    ("shallow indirect conv runs slower"); ``pointwise``: False on ARM64 (a 1-element kernel takes the GEMM path);
+    ``signed``: int8 activations too (ARM64's ``ConvSymS8S8Dispatch``; x86 has uint8 only).
+    """
+
+    pack_out: int
+    align_in: int
+    align_out: int
+    group_align: int
+    min_in: int = 0
+    pointwise: bool = True
+    signed: bool = False
+
+
+def conv_sym_kernel(isa: Iterable[str]) -> ConvSymKernel | None:
+    """MLAS's symmetric int8 convolution kernels for the instruction sets ``isa`` (``mlas/lib/platform.cpp`` sets
+    ``ConvSymU8S8Dispatch``; figures of ``convsym.cpp``): ``"arm"``: NEON (8 / 8 / 8), with ``"asimddp"`` the dot
+    product kernels (16 / 4 / 16); x86 ``"avx512f"`` (AVX-512 core / VNNI: 16 / 4 / 4), ``"avx2"`` (AVX2 /
+    AVX-VNNI: 16 / 4 / 8); None on x86 without AVX2 (the dispatch stays null: no symmetric path)."""
+    s = set(isa)
+    if "arm" in s:
+        dot = "asimddp" in s
+        return ConvSymKernel(16 if dot else 8, 4 if dot else 8, 16 if dot else 8, 8, min_in=64, pointwise=False,
+                             signed=True)
+    if "avx512f" in s:
+        return ConvSymKernel(16, 4, 4, 16)
+    return ConvSymKernel(16, 4, 8, 16) if "avx2" in s else None
+
+
+def _scratch_block(n: int) -> int:
+    """Resident bytes of one scratch allocation: whole pages from :data:`MMAP_THRESHOLD_BYTES` up."""
+    return -(-n // PAGE_BYTES) * PAGE_BYTES if n >= MMAP_THRESHOLD_BYTES else n
+
+
+def _qlinearconv_scratch(node: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]], consts: Mapping[str, Any],
+                         attrs: Mapping[str, Any], isa: Iterable[str]) -> list[int] | None:
+    """The temporary buffers of onnxruntime's ``QLinearConv`` CPU kernel (``providers/cpu/quantization/
+    qlinearconv.cc``, ``QLinearConv<ActType>::Compute``), one image at a time.
+
+    Symmetric path (``TryConvSymPrepack``: uint8 activations (int8 too on ARM64) with a constant zero point, int8
+    weights whose zero points are all 0, an MLAS ``ConvSym`` kernel for this ISA (:func:`conv_sym_kernel`), and
+    either a depthwise conv whose group count is a multiple of the kernel's group alignment or one group whose
+    channels meet the kernel's counts and alignments): requantization is fused, only an indirection buffer (a pointer per kernel tap and output pixel) unless
+    the conv is pointwise with unit strides and no padding. Otherwise: an int32 accumulator of M x output pixels, an
+    indirection buffer for a depthwise conv, else an im2col buffer of (C/group x kernel) x output pixels (x group for
+    3-D kernels) unless pointwise; NCHW (``channels_last`` 0) adds the transposed input and output; a weight that is
+    not constant is reordered into a copy.
+    """
+    x, w = (tensors.get(node.input[i], (None,))[0] if len(node.input) > i else None for i in (0, 3))
+    y = tensors.get(node.output[0], (None,))[0] if node.output else None
+    if not x or not w or not y or len(w) < 3:
+        return None
+    last = bool(attrs.get("channels_last", 0))
+    groups = int(attrs.get("group", 1))
+    m, cg, kernel = int(w[0]), int(w[1]), math.prod(w[2:])
+    c = int(x[-1] if last else x[1])
+    pixels_in = math.prod(x[1:-1] if last else x[2:])
+    pixels = math.prod(y[1:-1] if last else y[2:])
+
+    def const(i: int) -> Any:
+        return consts.get(node.input[i]) if len(node.input) > i and node.input[i] else None
+
+    w_t, x_zp, w_zp = const(3), const(2), const(5)
+    k = conv_sym_kernel(isa)
+    sym = (w_t is not None and w_t.data_type == _INT8 and x_zp is not None and k is not None
+           and (k.signed or x_zp.data_type != _INT8) and w_zp is not None and _all_zero(w_zp)
+           and ((groups > 1 and cg == 1 and m == groups and groups % k.group_align == 0)
+                or (groups == 1 and m >= k.pack_out and c >= k.min_in and (k.pointwise or kernel > 1)
+                    and c % k.align_in == 0 and m % k.align_out == 0)))
+    depthwise = cg == 1 and m == groups
+    strides, pads = attrs.get("strides") or (), attrs.get("pads") or ()
+    direct = kernel == 1 and all(v == 1 for v in strides) and all(v == 0 for v in pads)
+    bufs = [] if sym else [4 * m * pixels]
+    if not last:
+        bufs += [c * pixels_in, m * pixels]
+    if depthwise or (sym and not direct):
+        bufs.append(_POINTER_BYTES * kernel * pixels)
+    elif not direct:
+        bufs.append((groups if len(w) > 4 else 1) * cg * kernel * pixels)
+    if w_t is None:
+        bufs.append(m * cg * kernel)
+    return bufs
+
+
+def _all_zero(t: Any) -> bool:
+    from onnx import numpy_helper
+
+    try:
+        return not numpy_helper.to_array(t).any()
+    except Exception:  # noqa: BLE001 - external or unreadable data: not known to be zero
+        return False
+
+
+def ort_kernel_scratch_bytes(node: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]],
+                             consts: Mapping[str, Any], isa: Iterable[str] = ()) -> int | None:
+    """Scratch bytes onnxruntime's CPU kernel for ``node`` allocates while it runs, or None (no modelled scratch).
+
+    These buffers come from the kernel's temp-space allocator, the session's CPU allocator: with the arena off
+    each is its own ``malloc`` (whole pages from :data:`MMAP_THRESHOLD_BYTES`), freed when the kernel returns, so
+    resident-set growth sees them on top of the activations of that moment. Modelled for the quantized kernels, read
+    in onnxruntime 1.32:
+
+    * ``QLinearConv`` (ONNX and com.microsoft): :func:`_qlinearconv_scratch`; on the first convolution of an int8
+      ResNet-18 (3 input channels: not the symmetric path) an int32 accumulator of 64 x 112 x 112 and an im2col
+      buffer of 3 x 7 x 7 x 112 x 112 bytes, 4.8 MiB;
+    * ``QLinearMatMul`` (``quantize_linear_matmul.cc``): an int32 product of the output's shape;
+    * com.microsoft ``QGemm`` (``contrib_ops/cpu/quantization/quant_gemm.cc``): an int32 product of M x N when the
+      output is requantized (``y_scale`` given), plus a transposed copy of A under ``transA``.
+
+    The float kernels' scratch (im2col of a non-NCHWc ``Conv``...) is not modelled: it lies in the fitted overheads.
+
+    Parameters
+    ----------
+    node : onnx.NodeProto
+        A node of onnxruntime's optimised graph.
+    tensors : mapping
+        ``{name: (shape, bytes)}`` (:func:`ort_tensor_shapes`).
+    consts : mapping
+        The graph's initializers by name (zero points, weight element types).
+    isa : iterable of str
+        Instruction sets of the CPU it runs on (:func:`ort_isa`): ``"arm"`` / ``"asimddp"``, ``"avx2"``,
+        ``"avx512f"`` choose MLAS's kernels (:func:`conv_sym_kernel`).
+    """
+    from onnx import helper
+
+    op = node.op_type
+    if op not in ("QLinearConv", "QLinearMatMul", "QGemm") or node.domain not in ("", "ai.onnx", "com.microsoft"):
+        return None
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    y = tensors.get(node.output[0], (None,))[0] if node.output else None
+    if op == "QLinearConv":
+        bufs = _qlinearconv_scratch(node, tensors, consts, attrs, isa)
+    elif y is None:
+        bufs = None
+    elif op == "QLinearMatMul":
+        bufs = [4 * math.prod(y)]
+    else:  # QGemm: A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp
+        requant = len(node.input) > 7 and bool(node.input[7])
+        a = tensors.get(node.input[0], (None,))[0]
+        bufs = ([4 * math.prod(y)] if requant else []) + ([math.prod(a)] if attrs.get("transA", 0) and a else [])
+    return None if bufs is None else sum(_scratch_block(int(b)) for b in bufs if b)
+
+
 @dataclass(frozen=True)
 class OrtActivationPlan:
     """onnxruntime's activation memory for one run (bytes).
@@ -519,7 +678,10 @@ class OrtActivationPlan:
     ``pattern_bytes``: peak of the memory pattern (best-fit offsets), the block allocated from the
     second run on; ``live_peak_bytes``: most planned buffers alive at once (the first run, allocated
     one by one); ``output_bytes``: graph outputs (outside the pattern); ``buffers``: planned buffers;
-    ``total_bytes``: their sum (no reuse).
+    ``total_bytes``: their sum (no reuse). ``scratch_bytes``: the largest scratch one quantized kernel allocates
+    while it runs (:func:`ort_kernel_scratch_bytes`); ``scratch_peak_bytes``: the most resident at once with it,
+    the activations resident at that node (the pattern's extent so far, or the live set) + its scratch; None where
+    the graph has no kernel whose scratch is modelled.
     """
 
     pattern_bytes: int
@@ -528,6 +690,14 @@ class OrtActivationPlan:
     buffers: int
     total_bytes: int = 0
     timeline_bytes: tuple[int, ...] = field(repr=False, default=())
+    scratch_bytes: int = 0
+    scratch_peak_bytes: int | None = None
+
+    @property
+    def run_bytes(self) -> int:
+        """Resident bytes of a run's activations: the pattern (or the live set, the first run), or more while a
+        quantized kernel holds its scratch."""
+        return max(self.pattern_bytes, self.live_peak_bytes, self.scratch_peak_bytes or 0)
 
 
 class _BestFitPattern:
@@ -555,7 +725,8 @@ class _BestFitPattern:
         self.blocks = [b for b in self.blocks if b[2] != ident]
 
 
-def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]]) -> OrtActivationPlan:
+def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]],
+                        isa: Iterable[str] = ()) -> OrtActivationPlan:
     """Replay onnxruntime's sequential allocation planner and memory pattern over ``model``'s nodes
     (in the order onnxruntime runs them: :func:`ort_execution_orders`; the larger plan where that order
     varies between sessions).
@@ -570,16 +741,22 @@ def ort_activation_plan(model: Any, tensors: Mapping[str, tuple[tuple[int, ...],
        its *last* value dies, so a buffer kept for a later reuse is held in between (reuse can raise
        the pattern above the live-set peak).
 
-    ``live_peak_bytes`` is the live set without any reuse (every value freed at its last use).
+    ``live_peak_bytes`` is the live set without any reuse (every value freed at its last use). A quantized
+    kernel's scratch (:func:`ort_kernel_scratch_bytes`, for the instruction sets ``isa``) is held while it runs,
+    on top of what is resident then (``scratch_peak_bytes``).
     """
     g = model.graph
-    plans = [_ort_plan_in_order(order, g, tensors) for order in ort_execution_orders(g)]
-    return max(plans, key=lambda p: (p.pattern_bytes, p.live_peak_bytes))
+    consts = {t.name: t for t in g.initializer}
+    # keyed by the node's outputs (unique in a graph; protobuf hands out new node objects on each access)
+    scratch = {tuple(n.output): b for n in g.node if (b := ort_kernel_scratch_bytes(n, tensors, consts, isa)) is not None}
+    plans = [_ort_plan_in_order(order, g, tensors, scratch) for order in ort_execution_orders(g)]
+    return max(plans, key=lambda p: (p.run_bytes, p.pattern_bytes, p.live_peak_bytes))
 
 
-def _ort_plan_in_order(nodes: Sequence[Any], g: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]]
-                       ) -> OrtActivationPlan:
-    """:func:`ort_activation_plan` with ``nodes`` run in the order given."""
+def _ort_plan_in_order(nodes: Sequence[Any], g: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]],
+                       scratch: Mapping[tuple[str, ...], int] | None = None) -> OrtActivationPlan:
+    """:func:`ort_activation_plan` with ``nodes`` run in the order given; ``scratch``: bytes by the outputs of the
+    nodes whose kernel scratch is modelled."""
     outputs = {o.name for o in g.output}
     uses: dict[str, int] = {}
     for n in nodes:
@@ -588,8 +765,16 @@ def _ort_plan_in_order(nodes: Sequence[Any], g: Any, tensors: Mapping[str, tuple
                 uses[i] = uses.get(i, 0) + 1
     size_of, first, last, value_alloc, value_free, out_bytes = _ort_plan_buffers(nodes, tensors, outputs, uses)
     end = len(nodes)
-    peak, live_peak, timeline = _ort_memory_pattern(size_of, first, last, value_alloc, value_free, end)
-    return OrtActivationPlan(peak, live_peak, out_bytes, len(size_of), sum(size_of.values()), tuple(timeline[:end]))
+    peak, live_peak, timeline, extent = _ort_memory_pattern(size_of, first, last, value_alloc, value_free, end)
+    scratch = scratch or {}
+    held = [scratch.get(tuple(n.output)) for n in nodes]
+    scratch_peak = None
+    if any(b is not None for b in held):
+        # the first run allocates buffer by buffer (the live set); from the second, the pattern's block is resident
+        # as far as the buffers placed so far reach: the kernel's scratch comes on top of either
+        scratch_peak = max(max(timeline[k], extent[k]) + b for k, b in enumerate(held) if b is not None)
+    return OrtActivationPlan(peak, live_peak, out_bytes, len(size_of), sum(size_of.values()), tuple(timeline[:end]),
+                             max((b for b in held if b is not None), default=0), scratch_peak)
 
 
 def ort_execution_orders(g: Any) -> list[list[Any]]:
@@ -720,10 +905,11 @@ def _ort_plan_buffers(nodes: Sequence[Any], tensors: Mapping[str, tuple[tuple[in
 
 def _ort_memory_pattern(size_of: dict[int, int], first: dict[int, int], last: dict[int, int],
                         value_alloc: dict[int, list[int]], value_free: dict[int, list[int]], end: int
-                        ) -> tuple[int, int, list[int]]:
+                        ) -> tuple[int, int, list[int], list[int]]:
     """Step 2 of :func:`ort_activation_plan`: best-fit placement of the buffers over their lifetimes.
 
-    Returns ``(pattern peak, no-reuse live-set peak, live bytes per step)``.
+    Returns ``(pattern peak, no-reuse live-set peak, live bytes per step, pattern extent per step)``, the extent
+    being the highest end offset of the buffers placed up to and at that step.
     """
     pattern = _BestFitPattern()
     starts: dict[int, list[int]] = {}
@@ -732,17 +918,18 @@ def _ort_memory_pattern(size_of: dict[int, int], first: dict[int, int], last: di
         starts.setdefault(first[b], []).append(b)
         stops.setdefault(last.get(b, end), []).append(b)
     live = live_peak = 0
-    timeline = []
+    timeline, extent = [], []
     for step in range(end + 1):
         for b in starts.get(step, ()):
             pattern.alloc(b, size_of[b])
         live += sum(value_alloc.get(step, ()))
         live_peak = max(live_peak, live)
         timeline.append(live)
+        extent.append(pattern.peak)
         live -= sum(value_free.get(step, ()))
         for b in stops.get(step, ()):
             pattern.free(b)
-    return pattern.peak, live_peak, timeline
+    return pattern.peak, live_peak, timeline, extent
 
 
 def ort_resident_initializer_bytes(model: Any) -> int:
@@ -756,8 +943,12 @@ def ort_resident_initializer_bytes(model: Any) -> int:
 
 
 def nchwc_block(isa: Iterable[str] = ()) -> int:
-    """MLAS's NCHWc channel block: 16 floats with AVX-512, else 8."""
-    return 16 if "avx512f" in set(isa) else 8
+    """MLAS's NCHWc channel block (``MlasNchwcGetBlockSize``, ``mlas/lib/snchwc.cpp``; ``NchwcBlockSize`` of
+    ``mlas/lib/platform.cpp``): 16 floats with AVX-512F, else 8 on x86-64 (SSE and AVX2 alike); 1 on ``"arm"``: no
+    NCHWc kernels, so onnxruntime's ``NchwcTransformer`` does nothing (ARM64 has them only in a build with
+    ``MLAS_USE_ARM_NEON_NCHWC``, an opt-in cmake option the released packages leave off)."""
+    s = set(isa)
+    return 1 if "arm" in s else 16 if "avx512f" in s else 8
 
 
 @dataclass(frozen=True)
@@ -774,18 +965,31 @@ class OrtFeatures:
 
 
 def ort_features(model: Any, isa: Iterable[str] = (), level: str = "all") -> OrtFeatures:
-    """Optimise ``model`` (path or ModelProto) as onnxruntime does, size its tensors and replay its planner."""
-    opt, optimised = ort_optimized_model(model, level)
-    tensors, unknown = ort_tensor_shapes(opt, nchwc_block(isa))
+    """Optimise ``model`` (path or ModelProto) as onnxruntime does on a CPU of the instruction sets ``isa``
+    (:func:`ort_isa`), size its tensors and replay its planner.
+
+    Where that CPU has no NCHWc kernels (:func:`nchwc_block` 1: ARM64) onnxruntime's ``NchwcTransformer`` is left
+    out of the optimisation; otherwise the NCHWc layout is the one this machine's onnxruntime chose, sized with
+    that CPU's block.
+    """
+    isa = tuple(isa)
+    block = nchwc_block(isa)
+    opt, optimised = (ort_optimized_model(model, level, disabled=("NchwcTransformer",)) if block == 1
+                      else ort_optimized_model(model, level))
+    tensors, unknown = ort_tensor_shapes(opt, block)
     init = {i.name for i in opt.graph.initializer}
     inputs = sum(tensors[i.name][1] for i in opt.graph.input if i.name not in init and i.name in tensors)
-    return OrtFeatures(ort_resident_initializer_bytes(opt), ort_activation_plan(opt, tensors), inputs, optimised, unknown,
-                       len(opt.graph.node), len(opt.graph.initializer))
+    return OrtFeatures(ort_resident_initializer_bytes(opt), ort_activation_plan(opt, tensors, isa), inputs, optimised,
+                       unknown, len(opt.graph.node), len(opt.graph.initializer))
 
 
 ORT_INCLUDES = ("session overhead (fixed + per node) + resident initializers of onnxruntime's optimised graph (pre-packed "
                 "weights replace originals) + memory-pattern activation block (best fit, sequential planner) + "
                 "graph outputs + run fixed overhead + inputs; CPU arena off")
+#: the same, for a graph with quantized kernels whose scratch is modelled
+ORT_INCLUDES_QUANT = ORT_INCLUDES.replace("graph outputs", "the quantized kernels' scratch on top of the activations "
+                                          "resident while each runs (int32 accumulators, im2col / indirection buffers) + "
+                                          "graph outputs")
 ORT_MEASURED_AS = "hybridperf.measure.onnxruntime: RSS growth at session load + VmHWM growth over 2 runs + input bytes"
 
 
@@ -795,10 +999,13 @@ def onnxruntime_peak(feat: OrtFeatures, session_fixed_bytes: int = ORT_SESSION_F
     """onnxruntime CPU peak (the figure ``hybridperf.measure.onnxruntime`` records) from :func:`ort_features`.
 
     ``session`` = a fixed part + a part per node of the optimised graph (kernel objects, node
-    arguments, per-node state); both fitted, as is the run's fixed part.
+    arguments, per-node state); both fitted, as is the run's fixed part. ``kernel_scratch`` (a part only where the
+    graph has quantized kernels whose scratch is modelled, :func:`ort_kernel_scratch_bytes`): what a kernel's scratch
+    adds to the activations at its peak (until 2026-12-04 not modelled: an int8 ResNet-18 was 16 % low).
     """
     act = feat.activations
     run_block = max(act.pattern_bytes, act.live_peak_bytes)
+    scratch = [] if act.scratch_peak_bytes is None else [("kernel_scratch", act.run_bytes - run_block)]
     notes = []
     if not feat.optimised:
         notes.append("the ONNX graph as written stands in for onnxruntime's optimised graph (onnxruntime is not "
@@ -808,9 +1015,9 @@ def onnxruntime_peak(feat: OrtFeatures, session_fixed_bytes: int = ORT_SESSION_F
                      + ", ".join(sorted(set(feat.unknown_ops))[:5]))
     return _make(Runtime.ONNXRUNTIME, [
         ("session", session_fixed_bytes + session_bytes_per_node * feat.nodes), ("initializers", feat.initializer_bytes),
-        ("activation_pattern", run_block), ("outputs", act.output_bytes), ("run_fixed", run_fixed_bytes),
+        ("activation_pattern", run_block), *scratch, ("outputs", act.output_bytes), ("run_fixed", run_fixed_bytes),
         ("inputs", feat.input_bytes),
-    ], ORT_INCLUDES, ORT_MEASURED_AS, notes + [ORT_FIT_NOTE], feat.unknown_ops)
+    ], ORT_INCLUDES_QUANT if scratch else ORT_INCLUDES, ORT_MEASURED_AS, notes + [ORT_FIT_NOTE], feat.unknown_ops)
 
 
 # onnxruntime's BFC arena defaults (OrtArenaCfg; mirrored in onnxruntime/test/autoep/library/ep_arena.h)
@@ -1231,15 +1438,68 @@ def tflm_peak(planned_bytes: int, output_bytes: int, input_bytes: int, weight_by
 
 
 def host_isa() -> tuple[str, ...]:
-    """``("avx512f",)`` when this host has AVX-512 (onnxruntime's optimiser picks its NCHWc block here)."""
+    """The instruction sets of this machine that choose onnxruntime's kernels, as :func:`ort_isa` names them:
+    ``"x86-64"`` (a ``flags`` line) with ``"avx2"`` (MLAS's symmetric int8 convolutions,
+    :func:`ort_kernel_scratch_bytes`) and ``"avx512f"`` (the NCHWc block, :func:`nchwc_block`, and those
+    convolutions' channel alignment) where present, or ``"arm"`` (a ``Features`` line) with ``"asimddp"``;
+    () where ``/proc/cpuinfo`` says neither. Read for ``--device host`` only (:func:`ort_isa`)."""
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
                 if line.startswith(("flags", "Features")):
-                    return ("avx512f",) if "avx512f" in line.split() else ()
+                    flags = set(line.split())
+                    arm = line.startswith("Features")
+                    return ("arm" if arm else "x86-64",) + tuple(
+                        f for f in (("asimddp",) if arm else ("avx2", "avx512f")) if f in flags)
     except OSError:
         pass
     return ()
+
+
+#: what :func:`ort_isa` assumes of a sheet that does not name it: an x86-64 CPU with AVX2 (NCHWc block 8)
+ORT_ASSUMED_ISA = ("x86-64", "avx2")
+
+
+def ort_isa(spec: Any) -> tuple[tuple[str, ...], str]:
+    """The instruction sets onnxruntime's kernels are chosen by on the CPU of the sheet ``spec``
+    (:attr:`~hybridperf.device.spec.DeviceSpec.instruction_set`: its name and notes), and a note where a part was
+    assumed ("" where none was).
+
+    Never this machine's flags for another device: only the ``host`` sheet (this machine, probed) falls back to
+    :func:`host_isa` where its words do not say. Elsewhere a sheet naming x86-64 without its AVX level runs AVX2,
+    one naming arm without saying whether it has the dot product runs the NEON kernels without it, and one naming
+    neither instruction set runs :data:`ORT_ASSUMED_ISA`, each said in the note. ``spec`` None: this machine.
+    Until 2026-12-04 every sheet was priced with this machine's flags: ``--device raspberry-pi-4b`` on an AVX-512
+    machine got AVX-512's NCHWc layout.
+    """
+    if spec is None:
+        return host_isa(), ""
+    named = spec.instruction_set
+    if spec.id == "host" and (not named.isa or named.unnamed) and host_isa():
+        return host_isa(), ""
+    if named.isa == "arm":
+        note = ("" if not named.unnamed else f"{spec.id}'s sheet does not say whether its CPU has the Arm int8 dot "
+                "product (asimddp): onnxruntime's NEON int8 kernels without it assumed")
+        return ("arm", *named.flags), note
+    if named.isa == "x86-64":
+        note = ("" if not named.unnamed else f"{spec.id}'s sheet names neither AVX2 nor AVX-512: onnxruntime's "
+                "AVX2 kernels assumed (NCHWc block 8)")
+        return ("x86-64", *(named.flags or ("avx2",))), note
+    return ORT_ASSUMED_ISA, (f"{spec.id}'s sheet does not name its CPU's instruction set: onnxruntime's kernels "
+                             "for an x86-64 CPU with AVX2 assumed (NCHWc block 8)")
+
+
+def ort_layout_note(isa: Iterable[str]) -> str:
+    """Where the NCHWc layout of a prediction for ``isa`` rests on this machine's onnxruntime: its optimiser chose
+    which convolutions go NCHWc with this machine's block, and a block of the device that differs can choose others
+    (a convolution whose channels are a multiple of 8 but not of 16: NCHWc with 8, not with 16); "" where the blocks
+    agree or the device has none (its graph is optimised without the NCHWc pass, :func:`ort_features`)."""
+    target, here = nchwc_block(isa), nchwc_block(host_isa())
+    if target == 1 or target == here:
+        return ""
+    return (f"the NCHWc layout is the one this machine's onnxruntime chose (block {here}), sized with the device's "
+            f"block {target}: a convolution whose channels are a multiple of {min(target, here)} but not of "
+            f"{max(target, here)} may be laid out otherwise on the device")
 
 
 def bind_input_shapes(proto: Any, shapes: Mapping[str, Sequence[int]]) -> Any:
@@ -1288,12 +1548,16 @@ def runtime_peak(pred: Any, runtime: Runtime | str) -> tuple[RuntimePeak | None,
         if any(d.dim_value <= 0 for vi in proto.graph.input if vi.name not in inits
                for d in vi.type.tensor_type.shape.dim):
             return None, "symbolic input shapes (bind them with --batch / --shape)"
-        peak = onnxruntime_peak(ort_features(proto, host_isa()))
-        if pred.precision is not None:
-            from dataclasses import replace
+        isa, assumed = ort_isa(getattr(pred, "spec", None))
+        peak = onnxruntime_peak(ort_features(proto, isa))
+        from dataclasses import replace
 
-            peak = replace(peak, notes=peak.notes + (f"onnxruntime CPU runs the graph as stored: --precision "
-                                                     f"{pred.precision} is not applied to this figure",))
+        extra = [n for n in (assumed, ort_layout_note(isa)) if n]
+        if pred.precision is not None:
+            extra.append(f"onnxruntime CPU runs the graph as stored: --precision {pred.precision} is not applied to "
+                         "this figure")
+        if extra:
+            peak = replace(peak, notes=peak.notes + tuple(extra))
         return peak, ""
     if not m.known:
         return None, m.unknown_reason or "no memory plan"
@@ -1383,10 +1647,10 @@ __all__ = [
     "Runtime", "RuntimePeak", "DEFAULT_RUNTIME_BY_KIND", "default_runtime",
     "OrtActivationPlan", "OrtFeatures", "ort_optimized_model", "ort_tensor_shapes", "ort_activation_plan",
     "ort_execution_orders",
-    "ort_resident_initializer_bytes", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
+    "ort_resident_initializer_bytes", "ort_kernel_scratch_bytes", "ConvSymKernel", "conv_sym_kernel", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
     "cuda_block_bytes", "blas_workspace_bytes", "EagerOp", "EagerActivationPlan", "torch_eager_activations",
     "branch_input_holds", "cudnn_nhwc_workspace_bytes", "conv_workspace_bytes",
     "fuse_torch_activations", "transformer_layer_holds", "eager_ops", "torch_eager_activation_bytes",
-    "torch_cuda_peak", "tvm_peak", "tflm_peak", "host_isa", "bind_input_shapes", "runtime_peak",
+    "torch_cuda_peak", "tvm_peak", "tflm_peak", "host_isa", "ORT_ASSUMED_ISA", "ort_isa", "ort_layout_note", "bind_input_shapes", "runtime_peak",
     "RUNTIME_KINDS", "resolve_runtime", "with_runtime", "memory_figure", "peak_kind",
 ]

@@ -153,28 +153,32 @@ class _Graph:
         return None if t is None else numpy_helper.to_array(t)
 
 
-def _integer_op_as_qdq(model: Any, n: Any, fresh: Any, graph: _Graph) -> tuple[list[Any], list[Any]] | None:
+def _integer_op_as_qdq(model: Any, n: Any, fresh: Any, graph: _Graph,
+                       unit_scale: Any) -> tuple[list[Any], list[Any]] | None:
     """``MatMulInteger`` / ``ConvInteger`` node ``n`` as ``DequantizeLinear`` (scale 1) on both operands,
-    the float op, and a ``Cast`` to int32: the nodes and the new scale initializers, or None when a
+    the float op, and a ``Cast`` to int32: the nodes and the new initializers (none), or None when a
     zero point is not an initializer (its shape, which the scale must share, is then unknown). ``graph``: the
-    :class:`_Graph` of ``model``'s graph."""
-    from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
+    :class:`_Graph` of ``model``'s graph; ``unit_scale(shape)`` names the float32 ones of that shape that every
+    rewritten node shares (:func:`qoperator_to_qdq`)."""
+    from onnx import TensorProto, helper  # noqa: PLC0415
 
     a, b, a_zp, b_zp = (list(n.input) + [""] * 4)[:4]
     conv = n.op_type == "ConvInteger"
-    nodes, inits = [], []
-    tag = n.name or n.op_type
-    for role, x, zp, per_axis in (("a", a, a_zp, -2), ("b", b, b_zp, 0 if conv else -1)):
+    operands = []
+    for x, zp, per_axis in ((a, a_zp, -2), (b, b_zp, 0 if conv else -1)):
         zp_arr = graph.initializer_array(zp) if zp else np.zeros((), np.int8)
         if zp_arr is None and zp in graph.dynamic_zero_points:
             zp_arr = np.zeros((), np.int8)  # a DynamicQuantizeLinear's zero point: a scalar computed at run time
         if zp_arr is None:
             return None
-        scale = fresh(f"{tag}_{role}_unit_scale")
-        inits.append(numpy_helper.from_array(np.ones(zp_arr.shape, np.float32), scale))
+        operands.append((x, zp, per_axis, zp_arr.shape))
+    nodes = []
+    tag = n.name or n.op_type
+    for role, (x, zp, per_axis, shape) in zip("ab", operands):
         y = fresh(f"{tag}_{role}_dq")
-        kw = {"axis": per_axis} if zp_arr.ndim == 1 and zp_arr.size > 1 else {}
-        nodes.append(helper.make_node("DequantizeLinear", [x, scale] + ([zp] if zp else []), [y], name=y, **kw))
+        kw = {"axis": per_axis} if len(shape) == 1 and shape[0] > 1 else {}
+        ins = [x, unit_scale(shape)] + ([zp] if zp else [])
+        nodes.append(helper.make_node("DequantizeLinear", ins, [y], name=y, **kw))
     y = n.output[0]
     # The usual consumer is a Cast to float (onnxruntime's dynamic quantization), which takes the float
     # result as it is, and a graph output takes it as float32 (4 B, as int32: the same bytes). Any other
@@ -190,9 +194,9 @@ def _integer_op_as_qdq(model: Any, n: Any, fresh: Any, graph: _Graph) -> tuple[l
         for o in model.graph.output:
             if o.name == y and o.type.HasField("tensor_type"):
                 o.type.tensor_type.elem_type = TensorProto.FLOAT
-        return [*nodes, op], inits
+        return [*nodes, op], []
     cast = helper.make_node("Cast", [yf], [y], name=fresh(f"{tag}_int32"), to=TensorProto.INT32)
-    return [*nodes, op, cast], inits
+    return [*nodes, op, cast], []
 
 
 def _qgemm_as_qdq(n: Any, graph: _Graph, fresh: Any, dq: Any, float_bias: Any) -> tuple[list[Any], list[Any]] | None:
@@ -282,9 +286,10 @@ def qoperator_to_qdq(model: Any) -> Any:
     :func:`check_qoperator` still names them.
 
     ``MatMulInteger`` / ``ConvInteger`` (int8 operands, int32 result) become
-    ``DequantizeLinear`` (scale 1, their zero points) -> ``MatMul`` / ``Conv`` -> ``Cast``
-    to int32: TVM imports ``MatMulInteger`` as an int32 matmul of operands cast to int32
-    (priced at fp32 with 4 B per int8 weight) and cannot import ``ConvInteger`` at all.
+    ``DequantizeLinear`` (scale 1, one initializer of ones per zero-point shape shared by the whole model,
+    their zero points) -> ``MatMul`` / ``Conv`` -> ``Cast`` to int32: TVM imports ``MatMulInteger`` as an
+    int32 matmul of operands cast to int32 (priced at fp32 with 4 B per int8 weight) and cannot import
+    ``ConvInteger`` at all.
     A node whose zero point is neither an initializer nor a ``DynamicQuantizeLinear`` output
     (``quantize_dynamic``'s form) is left as it is.
 
@@ -338,6 +343,18 @@ def qoperator_to_qdq(model: Any) -> Any:
         replaced[bias] = replaced.get(bias, 0) + 1
         return float_biases[key]
 
+    unit_scales: dict[tuple[int, ...], str] = {}  # zero-point shape -> the float32 ones every integer op shares
+
+    def unit_scale(shape: tuple[int, ...]) -> str:
+        """The float32 ones of ``shape``, the scale of the ``DequantizeLinear`` s an integer op becomes: one
+        initializer per shape for the whole model (TVM imports it as one constant, counted once), 4 B for
+        ``quantize_dynamic``'s scalar zero points. onnxruntime stores no such scale; until 2026-12-04 each
+        ``MatMulInteger`` / ``ConvInteger`` added two of its own, 4 B per zero point counted as weights."""
+        if shape not in unit_scales:
+            unit_scales[shape] = fresh("integer_op_unit_scale")
+            extra_inits.append(numpy_helper.from_array(np.ones(shape, np.float32), unit_scales[shape]))
+        return unit_scales[shape]
+
     graph = _Graph(g)  # read once, before any node is rewritten (the rewrite reads the graph as it was)
     for n in g.node:
         if n.domain == _MS_DOMAIN and n.op_type == "QGemm":
@@ -360,7 +377,7 @@ def qoperator_to_qdq(model: Any) -> Any:
             nodes.append(n)
             continue
         if n.op_type in _INTEGER_OPS:
-            emit(n, _integer_op_as_qdq(out, n, fresh, graph))
+            emit(n, _integer_op_as_qdq(out, n, fresh, graph, unit_scale))
             continue
         ins = list(n.input) + [""] * (9 - len(n.input))
         x, xs, xz, w, ws, wz, ys, yz, bias = ins[:9]

@@ -169,7 +169,7 @@ def cpu_model() -> str:
 
 
 #: ISA flags that change which kernels a runtime picks (recorded with every measurement)
-KEY_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve")
+KEY_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "asimddp", "sve")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -49,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridperf.device.spec import DeviceSpec, cpu_words
+from hybridperf.device.spec import AVX512_WORDS as _AVX512, DeviceSpec, cpu_words, sheet_isa
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
 from hybridperf.residual.model import (CALIBRATION_PARAMS, CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel,
                                        kernel_context, kernel_weights as _kernel_weights, min_latency_s, stored_for,
@@ -134,6 +133,13 @@ ADAPT_FOLDS = 10
 #: some pair; the joint (correction, weight) choice, plain or bagged over 50 bootstrap resamples: 3 pairs beat both
 #: but Xeon -> Zen 3 / Zen 4 +3.6 / +2.8. On Zen 4 -> Zen 3 the best fixed candidate reaches 7.19 % against
 #: zero-shot 7.21 %: no selection rule gains more than ~0.3 point there.
+#: New correction families, same draws and rule (2026-12-04, night; fixed before computing): after the chosen
+#: adaptation, a kernel ridge over each model's composition (:class:`~hybridperf.residual.zero_shot.ResidualKernel`
+#: on the group shares of its predicted time, log total, log kernel count) or per-group log scales (ridge by
+#: leave-one-out, kept only where nested leave-one-out beats none), or either on the zero-shot model's kernel times
+#: as one more candidate of the selection: none passed (mean 24.39 -> 24.48-25.28 %, a pair +0.28 to +2.88; the
+#: guards mostly say "none" and help no pair). Group scales fitted on the scored models themselves reach only
+#: 5.8 / 6.5 % on Zen 3 -> Zen 4 / Zen 4 -> Zen 3 (these rules: 6.85 / 7.64 %): little left for K=10 to find there.
 ADAPT_ALONE_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 ADAPT_ALONE_MARGIN = 0.3
 #: the residual trained on the K models alone (no host columns, no overhead): the per-device settings
@@ -145,21 +151,6 @@ ALONE_PARAMS: dict[str, Any] = {**CALIBRATION_PARAMS, "min_data_in_leaf": 2, "ov
 ALONE_MIN_MODELS = 5
 #: the sub-directory of a saved model that holds its alone model (:meth:`CrossHostModel.save`)
 ALONE_DIR = "few_shot_alone"
-
-_AVX512 = re.compile(r"avx-?512", re.I)
-#: words of a CPU sheet's name or notes (a probed sheet's notes list the ``lscpu`` flags) that name its instruction set
-_ISA_WORDS = {
-    "x86-64": re.compile(r"\b(x86|x86[-_]64|amd64|intel|amd|xeon|epyc|ryzen|threadripper|core i[3579]|avx2?|sse4)\b", re.I),
-    "arm": re.compile(r"\b(arm|arm64|aarch64|cortex|neoverse|kryo|snapdragon|graviton|ampere|apple m\d)\b", re.I),
-}
-
-
-def sheet_isa(text: str) -> str:
-    """The instruction set a CPU sheet's text names (:data:`_ISA_WORDS`): ``"x86-64"``, ``"arm"``, or ``""`` when it
-    names none or both."""
-    found = [isa for isa, words in _ISA_WORDS.items() if words.search(text)]
-    return found[0] if len(found) == 1 else ""
-
 
 @dataclass(frozen=True)
 class HostFigures:
