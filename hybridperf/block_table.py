@@ -179,16 +179,13 @@ class _Device:
     def latency_note(self, priced_at: frozenset[str]) -> str:
         """:attr:`TablePrediction.latency_note` of a variant whose operator-priced launches are at ``priced_at``
         (the union of its blocks' :attr:`_Share.priced_at`) on the zero-shot GPU model (the only device kind that
-        composes one; a roofline device has none): the note :meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.apply` gives, from the one method that makes it
-        (:meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.qualify`) on a prediction holding only the note. It
-        depends on nothing else (the sheet, the model), so it is kept per ``priced_at``; :meth:`BlockTable._learn`
-        checks it against the session's."""
+        composes one; a roofline device has none): the note :meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.apply`
+        gives (:meth:`~hybridperf.residual.zero_shot.ZeroShotGpu.latency_note`). It depends on nothing else (the
+        sheet, the model), so it is kept per ``priced_at``; :meth:`BlockTable._learn` checks it against the
+        session's."""
         got = self.latency_notes.get(priced_at)
         if got is None:
-            from hybridperf.estimate.pricing import Prediction
-
-            note = Prediction(None, self.spec, None, (), 0.0, 0.0, 0.0)  # type: ignore[arg-type]  # the note alone
-            got = self.latency_notes[priced_at] = self.model.qualify(note, self.spec, priced_at).latency_note
+            got = self.latency_notes[priced_at] = self.model.latency_note(self.spec, priced_at)
         return got
 
     def energy_note(self, capped: str) -> str:

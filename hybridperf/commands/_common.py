@@ -10,12 +10,20 @@ from hybridperf.precision import OVERRIDES
 
 class StoreOnce(argparse.Action):
     """``store`` that refuses a flag given twice with different values (a budget set twice in one command line:
-    until 2026-12-03 the last one won silently, so ``--max-latency 1ms --max-latency 100ms`` judged 100 ms)."""
+    until 2026-12-03 the last one won silently, so ``--max-latency 1ms --max-latency 100ms`` judged 100 ms). What
+    was given is kept apart from the default, so a flag with a default is refused as well: until 2026-12-04
+    ``predict -d t4 -d l4`` priced l4 alone, and ``--batch 1 --batch 2``, ``--precision fp16 --precision int8``,
+    ``--runtime``, ``--format`` and the other single-valued flags of every command took the last value without a word
+    (``calibrate --measure a.onnx --measure b.onnx`` measured b alone)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        before = getattr(namespace, self.dest, None)
-        if before is not None and before != values:
-            parser.error(f"{option_string} given twice ({before} and {values}); give it once")
+        given = getattr(namespace, "_given_once", None)
+        if given is None:
+            given = {}
+            setattr(namespace, "_given_once", given)
+        if self.dest in given and given[self.dest] != values:
+            parser.error(f"{option_string} given twice ({given[self.dest]} and {values}); give it once")
+        given[self.dest] = values
         setattr(namespace, self.dest, values)
 
 #: this machine, probed once and cached under the user data directory (:mod:`hybridperf.measure.host`)
@@ -29,13 +37,13 @@ MODEL_HELP = "model file (.onnx; .tflite; .pt2 from torch.export, with the torch
 def add_model_arguments(p: argparse.ArgumentParser, device: bool = True, model_help: str = MODEL_HELP) -> None:
     p.add_argument("model", help=model_help)
     if device:
-        p.add_argument("--device", "-d", default=DEFAULT_DEVICE, help=f"device id from `hybridperf devices` or a spec file (default {DEFAULT_DEVICE}: this machine, "
+        p.add_argument("--device", "-d", default=DEFAULT_DEVICE, action=StoreOnce, help=f"device id from `hybridperf devices` or a spec file (default {DEFAULT_DEVICE}: this machine, "
                        "probed once (about 10 s) and cached, predicted by the cross-host CPU model (zero-shot, or with its training "
                        "host's offset on a training CPU) until `hybridperf calibrate --device host`)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape, e.g. --shape input=1x3x224x224 (repeatable)")
-    p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
+    p.add_argument("--batch", type=int, action=StoreOnce, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
-    p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision and store float32 tensors in its size (fp16/bf16 2 B, fp8/int8 1 B; tf32 4 B): latency, traffic, energy and memory follow")
+    p.add_argument("--precision", choices=OVERRIDES, action=StoreOnce, help="run float32 ops at this precision and store float32 tensors in its size (fp16/bf16 2 B, fp8/int8 1 B; tf32 4 B): latency, traffic, energy and memory follow")
 
 
 def resolve_device(device, warn_busy: bool = True):
@@ -136,7 +144,7 @@ RUNTIME_CHOICES = ("auto", "torch", "torch-eager", "torch-cudagraph", "onnxrunti
 
 
 def add_runtime_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runtime", choices=RUNTIME_CHOICES, default="auto",
+    p.add_argument("--runtime", choices=RUNTIME_CHOICES, default="auto", action=StoreOnce,
                    help="the runtime the model runs on: on a GPU the execution mode priced (kernel granularity, "
                         "per-launch host floor, how host and GPU time compose); on every device whose peak memory is "
                         "the headline and what --max-memory, the capacity check and MIG judge (onnxruntime: CPU "
@@ -171,7 +179,7 @@ def predict_from_args(args: argparse.Namespace, spec):
 
 
 def add_format_argument(p: argparse.ArgumentParser, choices=("table", "json")) -> None:
-    p.add_argument("--format", choices=choices, default=choices[0], help="output format (default %(default)s)")
+    p.add_argument("--format", choices=choices, default=choices[0], action=StoreOnce, help="output format (default %(default)s)")
 
 
 def shapes_from_args(args: argparse.Namespace):

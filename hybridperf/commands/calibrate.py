@@ -27,19 +27,19 @@ import sys
 from pathlib import Path
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import add_format_argument, check_batch, check_output_path
+from hybridperf.commands._common import StoreOnce, add_format_argument, check_batch, check_output_path
 from hybridperf.commands.calibrate_options import MEASUREMENTS_DIR, ParserDefault, refuse_unread, stored_in, unread
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", "-d", required=True, help="device id the model is for (its spec must exist)")
+    p.add_argument("--device", "-d", required=True, action=StoreOnce, help="device id the model is for (its spec must exist)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR",
+    src.add_argument("--data", metavar="DIR", action=StoreOnce,
                      help="CPU: a calibration directory with features.csv (+ kernel_features.csv, measurements.csv), "
                           "as `calibrate --measure` leaves under the user data directory (with --out DIR: "
                           "DIR/calibration); GPU: a CSV file of measured "
                           "rows with the columns model, batch, dtype, status, latency_median_s, onnx_file (seconds)")
-    src.add_argument("--measure", nargs="+", metavar="MODEL",
+    src.add_argument("--measure", nargs="+", metavar="MODEL", action=StoreOnce,
                      help="CPU: ONNX models (or directories of them) to measure on this machine and adapt the "
                           "cross-host CPU model to; GPU: .pt2 programs (torch.export) run here with PyTorch on CUDA "
                           "(at least 2; a few seconds each)")
@@ -48,33 +48,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "prices it as before calibrating; with --out DIR: the model stored there (and the "
                           "measurements in DIR/calibration). CPU devices "
                           "only (a GPU's adaptation is one file, which the error names); takes only --device and --out")
-    p.add_argument("--shots", type=int, metavar="K",
+    p.add_argument("--shots", type=int, metavar="K", action=StoreOnce,
                    help="with --measure (CPU): adapt on K random models and hold out the rest (default: adapt on all, "
                         "held-out error by leave-one-out)")
-    p.add_argument("--batch", type=int, metavar="N",
+    p.add_argument("--batch", type=int, metavar="N", action=StoreOnce,
                    help="with --measure (CPU): bind a symbolic leading (batch) dimension of the models' inputs (measured and "
                         "analysed at N, as `predict --batch N`)")
     # 4: on the 2-thread Zen 4 slice the fastest run of 1 / 2 / 4 / 8 rounds reproduced to 18.2 / 11.7 / 6.8 / 4.9 %
     # (benchmarks/results/retest_cpu_zen4_2t_rounds.md); 2 until 2026-12-03. 4 rounds of 12 models add about 25 s.
-    p.add_argument("--rounds", type=int, default=ParserDefault(4),
+    p.add_argument("--rounds", type=int, default=ParserDefault(4), action=StoreOnce,
                    help="with --measure (CPU): interleaved measurement rounds (default %(default)s)")
-    p.add_argument("--threads", type=int, metavar="N",
+    p.add_argument("--threads", type=int, metavar="N", action=StoreOnce,
                    help="with --measure (CPU): onnxruntime threads (default: the CPUs this process may use; a named CPU "
                         "sheet with a core count: that count, the only one allowed)")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", metavar="DIR", action=StoreOnce,
                    help="where to store the model (default: models/ID/ of the user data directory, hosts/<cpu key>/"
                         "model/ for host: $HYBRIDPERF_HOME, else $XDG_DATA_HOME/hybridperf, else "
                         "~/.local/share/hybridperf; predict looks there first); "
                         "with --measure (CPU) its measurements go to DIR/calibration beside it, not to the user data "
                         "directory")
-    p.add_argument("--few-shot", type=int, metavar="K",
+    p.add_argument("--few-shot", type=int, metavar="K", action=StoreOnce,
                    help="with --data (CPU) and --base-device: adapt the model of --base-device with K measurements of --data "
                         "instead of training from scratch")
-    p.add_argument("--base-device", metavar="ID", help="with --few-shot: device whose stored model --few-shot adapts")
-    p.add_argument("--seed", type=int, default=ParserDefault(0),
+    p.add_argument("--base-device", metavar="ID", action=StoreOnce, help="with --few-shot: device whose stored model --few-shot adapts")
+    p.add_argument("--seed", type=int, default=ParserDefault(0), action=StoreOnce,
                    help="seed of LightGBM, of the --few-shot / --shots sample and of the --measure round order (CPU; "
                         "default %(default)s)")
-    p.add_argument("--target", metavar="COLUMN",
+    p.add_argument("--target", metavar="COLUMN", action=StoreOnce,
                    help="with --data (CPU): the column of DIR/measurements.csv that labels the rows (default: "
                         "latency_min_s, the fastest timed run, the label of every CPU model; measured_latency_s: "
                         "features.csv's own label)")

@@ -27,15 +27,16 @@ from hybridperf.errors import InputError
 
 def add_gpu_arguments(p: argparse.ArgumentParser) -> None:
     """The options only a GPU calibration reads (added to ``calibrate``'s parser)."""
+    from hybridperf.commands._common import StoreOnce
     from hybridperf.measure.gpu_calibration import GPU_RUNTIMES
 
-    p.add_argument("--runtime", choices=GPU_RUNTIMES, default=None,
+    p.add_argument("--runtime", choices=GPU_RUNTIMES, default=None, action=StoreOnce,
                    help="GPU: the runtime the rows were measured under (torch = eager, torch-cudagraph = CUDA graph "
                         "replay); default: the one the CSV's mode column names, else torch")
-    p.add_argument("--models", metavar="DIR",
+    p.add_argument("--models", metavar="DIR", action=StoreOnce,
                    help="GPU --data: the folder of the rows' onnx_file (default: the CSV's folder; then ./.zoo, a source "
                         "checkout's model zoo)")
-    p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None,
+    p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default=None, action=StoreOnce,
                    help="GPU --measure: the precision to run the models in (default fp32; --data rows carry their own)")
 
 

@@ -91,8 +91,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-energy", action=StoreOnce, metavar="E",
                    help=f"energy limit per inference: {', '.join(units_of('energy'))} (e.g. 50mJ)")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
-    p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
-    p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
+    p.add_argument("--batch", type=int, action=StoreOnce, help="bind a symbolic leading (batch) dimension of every input")
+    p.add_argument("--precision", choices=OVERRIDES, action=StoreOnce, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
     add_roofline_only_argument(p)
     add_runtime_argument(p)
@@ -101,10 +101,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="judge a model with uncosted ops by its lower-bound figures (default: exit 2 naming the ops)",
     )
-    p.add_argument("--format", choices=("table", "json", "github"), default="table", help="output format (default %(default)s)")
-    p.add_argument("--junit-xml", metavar="FILE",  # a str: Path("") would be ".", a directory
+    p.add_argument("--format", choices=("table", "json", "github"), default="table", action=StoreOnce, help="output format (default %(default)s)")
+    p.add_argument("--junit-xml", metavar="FILE", action=StoreOnce,  # a str: Path("") would be ".", a directory
                    help="also write a JUnit XML report to FILE (missing folders are created)")
-    p.add_argument("--config", metavar="FILE", type=Path, help="TOML file with [tool.hybridperf] (default ./pyproject.toml)")
+    p.add_argument("--config", metavar="FILE", type=Path, action=StoreOnce, help="TOML file with [tool.hybridperf] (default ./pyproject.toml)")
     # the schema (hybridperf.estimate.budget) in the help: an installed package has no README beside it
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = CONFIG_EXAMPLE
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         devices = ["host"]  # no device anywhere: this machine (hybridperf.measure.host)
     targets = resolve_targets(args.models, config, cli_budget, devices, args.batch, shapes, args.precision)
     notes = [override_line(o) for o in overridden(args.models, config, cli_budget, args.device, args.batch,
-                                                   args.precision)]
+                                                   args.precision, shapes)]
     from hybridperf.device.spec import names_spec_file
 
     specs_read = [d for t in targets for d in t.devices if names_spec_file(d)]

@@ -29,9 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="show ID",
         help="no argument (or `list`): list all devices; `show ID`: every figure of one device with its source",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    from hybridperf.commands._common import StoreOnce
+
+    parser.add_argument("--format", choices=("table", "json"), default="table", action=StoreOnce,
+                        help="output format (default: table)")
     parser.add_argument(
-        "--spec-dir", type=Path, default=None,
+        "--spec-dir", type=Path, default=None, action=StoreOnce,
         help="directory of spec files (default: the sheets shipped in the package, hybridperf/data/hw_specs/)",
     )
 
@@ -141,6 +144,11 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         device = resolve_device(device, warn_busy=False)  # a busy probe: the sheet's notes say so
     else:
         _check_spec_dir(spec_dir)  # host: this machine's cached sheet, probed first when there is none
+        from hybridperf.device.spec import names_spec_file
+
+        if names_spec_file(device):  # read as the file it names: until 2026-12-04 --spec-dir was then ignored, unsaid
+            raise InputError(f"--spec-dir {spec_dir}: {device} is a spec file, read as it is, not a sheet of that "
+                             "directory; drop --spec-dir, or pass the id of one of its sheets")
     spec = load_spec(device, spec_dir)
 
     def q(key: str, value: float | None, unit: str) -> dict[str, Any] | None:

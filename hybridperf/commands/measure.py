@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import (add_format_argument, check_batch, check_output_path, check_rename_target,
-                                        scan_subnormals)
+from hybridperf.commands._common import (StoreOnce, add_format_argument, check_batch, check_output_path,
+                                        check_rename_target, scan_subnormals)
 from hybridperf.files import write_atomic
 
 #: the most ``--threads`` accepted: onnxruntime starts every one (until 2026-12-03 a huge count reached it and failed
@@ -19,22 +19,22 @@ MAX_THREADS = 1024
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="ONNX model file")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind an input shape (repeatable)")
-    p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
-    p.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: the CPUs this process may use, "
+    p.add_argument("--batch", type=int, action=StoreOnce, help="bind a symbolic leading (batch) dimension of every input")
+    p.add_argument("--threads", type=int, action=StoreOnce, help="onnxruntime intra-op threads (default: the CPUs this process may use, "
                    "the count that predictions for device host assume)")
-    p.add_argument("--repeats", type=int, default=20, help="timed runs (default %(default)s)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed warm-up runs (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=20, action=StoreOnce, help="timed runs (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=5, action=StoreOnce, help="untimed warm-up runs (default %(default)s)")
     p.add_argument("--profile", action="store_true", help="also time every node with onnxruntime's profiler")
-    p.add_argument("--graph-optimization", default="all", choices=("all", "extended", "basic", "disabled"),
+    p.add_argument("--graph-optimization", default="all", choices=("all", "extended", "basic", "disabled"), action=StoreOnce,
                    help="onnxruntime graph optimisation level (default %(default)s)")
-    p.add_argument("--device", "-d", default="host", help="device id stored with the record (default %(default)s: this machine); "
+    p.add_argument("--device", "-d", default="host", action=StoreOnce, help="device id stored with the record (default %(default)s: this machine); "
                    "the timing is always onnxruntime on this CPU, so a sheet of another kind (a GPU, an NPU) is refused, "
                    "and a CPU sheet is timed with the threads its predictions assume (its cores, compute_units.count): "
                    "run it on that machine, where that many CPUs are free")
     p.add_argument("--no-subnormal-scan", action="store_true",
                    help="skip the extra run that checks the timing is of the model and not of subnormal assists "
                         "(JSON extra.subnormal_activations is then null)")
-    p.add_argument("--out", help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row); an "
+    p.add_argument("--out", action=StoreOnce, help="also write the record to FILE.json (full, with nodes) or FILE.csv (one row); an "
                    "existing measure record is replaced, not appended to (stderr says which); any other file there is "
                    "refused")
     add_format_argument(p)

@@ -43,8 +43,8 @@ from typing import Any
 
 from hybridperf.cli import ExitCode
 from hybridperf.precision import OVERRIDES
-from hybridperf.commands._common import (add_format_argument, add_roofline_only_argument, add_runtime_argument,
-                                         check_output_path)
+from hybridperf.commands._common import (StoreOnce, add_format_argument, add_roofline_only_argument,
+                                         add_runtime_argument, check_output_path)
 from hybridperf.commands._sweep import WORKER_DIED, _init_worker, capped_jobs, died_row, predict_row
 from hybridperf.errors import InputError
 
@@ -61,18 +61,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "works); a file named twice is predicted once")
     p.add_argument("--device", "-d", action="append", help="device id from `hybridperf devices` or a spec file (default "
                    "host: this machine, probed once and cached); one per run")
-    p.add_argument("--jobs", "-j", type=int, default=None,
+    p.add_argument("--jobs", "-j", type=int, default=None, action=StoreOnce,
                    help="worker processes (default: every usable core; at most that many, and one per model, except on "
                    "a Ray cluster; 1 = in this process)")
-    p.add_argument("--batch", type=int, help="bind a symbolic leading (batch) dimension of every input")
+    p.add_argument("--batch", type=int, action=StoreOnce, help="bind a symbolic leading (batch) dimension of every input")
     p.add_argument("--shape", action="append", metavar="NAME=DxD..", help="bind the input NAME of every model to this "
                    "shape, e.g. --shape input=1x3x224x224 (repeatable; a model without that input fails, its row says why)")
-    p.add_argument("--precision", choices=OVERRIDES, help="run float32 ops at this precision")
+    p.add_argument("--precision", choices=OVERRIDES, action=StoreOnce, help="run float32 ops at this precision")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per op instead of TVM's FuseOps grouping")
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
+    p.add_argument("--backend", choices=["local", "ray"], default="local", action=StoreOnce,
                    help="local process pool (default) or a Ray cluster (the optional ray extra)")
-    p.add_argument("--address", help="with --backend ray: a running cluster (auto, ray://HOST:10001); default: start a local one")
-    p.add_argument("--output", "-o", type=Path, metavar="FILE.jsonl",
+    p.add_argument("--address", action=StoreOnce, help="with --backend ray: a running cluster (auto, ray://HOST:10001); default: start a local one")
+    p.add_argument("--output", "-o", type=Path, metavar="FILE.jsonl", action=StoreOnce,
                    help="append one JSON row per model as it finishes; rows already there are not redone (resume)")
     p.add_argument(
         "--fail-on-error",

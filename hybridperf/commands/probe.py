@@ -31,16 +31,19 @@ from hybridperf.cli import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hybridperf.commands._common import StoreOnce
+
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--out", help="spec file to write (ID.yaml), or a directory to write ID.yaml into")
+    where.add_argument("--out", action=StoreOnce, help="spec file to write (ID.yaml), or a directory to write ID.yaml into")
     where.add_argument("--host", action="store_true",
                        help="probe this machine's CPU again and replace the cached sheet of `--device host` (under the "
                             "user data directory)")
-    parser.add_argument("--id", default=None, help="with --out: device id (default: the --out file name)")
-    parser.add_argument("--name", default=None, help="with --out: human-readable device name (default: the CPU / GPU model)")
+    parser.add_argument("--id", default=None, action=StoreOnce, help="with --out: device id (default: the --out file name)")
+    parser.add_argument("--name", default=None, action=StoreOnce, help="with --out: human-readable device name (default: the CPU / GPU model)")
     parser.add_argument("--quick", action="store_true", help="about 4 s instead of about 8 s (CPU): noisier figures")
     parser.add_argument("--cpu-only", action="store_true", help="probe the CPU even where a CUDA GPU is available")
-    parser.add_argument("--format", choices=("table", "json"), default="table", help="summary format (default: table)")
+    parser.add_argument("--format", choices=("table", "json"), default="table", action=StoreOnce,
+                        help="summary format (default: table)")
 
 
 def run(args: argparse.Namespace) -> ExitCode:

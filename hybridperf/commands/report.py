@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import (add_model_arguments, add_roofline_only_argument,
+from hybridperf.commands._common import (StoreOnce, add_model_arguments, add_roofline_only_argument,
                                          add_runtime_argument, predict_from_args, print_warnings)
 from hybridperf.errors import InputError
 
@@ -55,8 +55,8 @@ def _check_output_path(path: Path, inputs=()) -> None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     add_runtime_argument(p)
-    p.add_argument("--html", required=True, metavar="PATH", help="write the report page here (written atomically; missing folders are created); - writes it to stdout")
-    p.add_argument("--title", help="page title (default: model and device)")
+    p.add_argument("--html", required=True, metavar="PATH", action=StoreOnce, help="write the report page here (written atomically; missing folders are created); - writes it to stdout")
+    p.add_argument("--title", action=StoreOnce, help="page title (default: model and device)")
     add_roofline_only_argument(p)
 
 
@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.commands._common import model_device_spec
 
+    if args.title is not None and not args.title.strip():  # until 2026-12-04 "" gave the default title, unsaid
+        raise InputError("--title is empty; give the page a title, or drop --title for the default (model and device)")
     spec = model_device_spec(args)
     to_stdout = args.html == STDOUT or args.html in STDOUT_PATHS
     if not to_stdout:

@@ -70,7 +70,7 @@ from hybridperf.errors import InputError, did_you_mean, error_line
 from hybridperf.files import resolved
 from hybridperf.frozen import reduce_read_only
 from hybridperf.precision import OVERRIDES
-from hybridperf.units import UNITS, numel, parse_dims, split_quantity, unit_hint, units_of
+from hybridperf.units import UNITS, numel, parse_dims, shapes_text, split_quantity, unit_hint, units_of
 
 #: the most elements a shape of a budget file may have: 2^48, the bytes any device can address (a tensor of at least
 #: one byte per element is over it beyond this; the exact bound per element type is the frontends')
@@ -784,9 +784,10 @@ def _config_budget(config: BudgetConfig, entry: ModelEntry | None, device: str) 
 class Override:
     """A command-line value that replaces a different value of the config file (the flag wins).
 
-    ``flag`` (``--max-latency``, ``--device``, ``--batch``, ``--precision``) set to ``new`` replaces ``key`` =
-    ``old`` of ``path`` for ``pairs`` (``"models/a.onnx on t4"``, the first of them and how many more). Limits are
-    in SI units (:attr:`metric` says which); for ``--device``, ``old`` lists the configured devices left unchecked.
+    ``flag`` (``--max-latency``, ``--device``, ``--batch``, ``--precision``, ``--shape``) set to ``new`` replaces
+    ``key`` = ``old`` of ``path`` for ``pairs`` (``"models/a.onnx on t4"``, the first of them and how many more).
+    Limits are in SI units (:attr:`metric` says which); for ``--device``, ``old`` lists the configured devices left
+    unchecked.
     """
 
     flag: str
@@ -805,10 +806,12 @@ def overridden(
     cli_devices: Sequence[str] = (),
     cli_batch: int | None = None,
     cli_precision: str | None = None,
+    cli_shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> list[Override]:
     """The command-line values that replace a different value of ``config`` (the precedence of the module docstring),
     so that ``check`` can say so: a limit set in the file and loosened on a workflow's command line is never
-    replaced unseen. Empty without a config file or when nothing differs."""
+    replaced unseen. Empty without a config file or when nothing differs. ``cli_shapes`` (``--shape``) replace a
+    model entry's ``shapes`` whole (until 2026-12-04 unsaid, where ``--batch`` and ``--precision`` said so)."""
     if config.path is None:
         return []
     out = []
@@ -839,6 +842,11 @@ def overridden(
         was = {(getattr(e, key) if e and getattr(e, key) else getattr(config, key)) for _, e in chosen} - {None, new}
         if was:
             out.append(Override(flag, key, new, tuple(sorted(was, key=str)), config.path))
+    if cli_shapes:
+        new_shapes = shapes_text(dict(sorted(cli_shapes.items())))
+        was = {shapes_text(dict(sorted(e.shapes.items()))) for _, e in chosen if e and e.shapes} - {new_shapes}
+        if was:
+            out.append(Override("--shape", "shapes", new_shapes, tuple(sorted(was)), config.path))
     return out
 
 

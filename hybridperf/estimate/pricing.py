@@ -157,6 +157,9 @@ class Prediction:
                        "(onnxruntime on a CPU does not apply the override; the TVM plan line prices it)")
         if self.runtime == "tvm" and self.spec.kind == "cpu":
             out.append(TVM_ON_CPU_NOTE)
+        unfused = self._unfused_note()
+        if unfused:
+            out.append(unfused)
         if SHEET_CHANGED in self.latency_note or BELOW_TRAINING_SCALE in self.latency_note:
             out.append(f"latency {self.latency_note}")  # fitted to other sheet figures, or extrapolated
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
@@ -172,6 +175,26 @@ class Prediction:
                 f"{bytes_text(cap)} of memory; the model does not fit (lower the batch or the precision)"
             )
         return tuple(out)
+
+    def _unfused_note(self) -> str:
+        """What ``--no-fuse`` (``fused=False``) did not change, or "": a latency priced on the launches of a runtime
+        that launches one kernel per op (eager PyTorch, CUDA graphs: :attr:`execution`) is the same with or without
+        TVM's fusion, and so are the energy (priced on those launches) and that runtime's peak. Until 2026-12-04
+        ``check``, ``mig`` and ``predict-many`` printed the same figures with ``--no-fuse`` as without, unsaid."""
+        if self.analyzed.fused or self.execution is None:
+            return ""
+        from hybridperf.estimate.execution import EXECUTIONS, Granularity
+        from hybridperf.estimate.runtime_memory import Runtime
+
+        try:
+            ex = EXECUTIONS.get(Runtime(self.execution.runtime))
+        except ValueError:
+            return ""
+        if ex is None or ex.granularity is not Granularity.PER_OP:
+            return ""
+        rt = ex.runtime.value
+        return (f"--no-fuse: runtime {rt} launches one kernel per op already; latency, energy and {rt}'s peak memory "
+                "are the same without --no-fuse (only the roofline figure and the TVM plan are of unfused kernels)")
 
     @property
     def flops(self) -> int:

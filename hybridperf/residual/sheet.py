@@ -30,7 +30,7 @@ from hybridperf.device.spec import latency_figures
 from hybridperf.estimate.pricing import SHEET_CHANGED, Prediction
 from hybridperf.units import format_si
 
-__all__ = ["NOT_RECORDED", "SHEET_KEY", "qualified", "sheet_changes", "sheet_figures"]
+__all__ = ["NOT_RECORDED", "SHEET_KEY", "qualified", "recalibrated", "sheet_changes", "sheet_figures", "sheet_reason"]
 
 #: the sidecar key (and adaptation-file key) holding :func:`sheet_figures` of the sheet a model was made with
 SHEET_KEY = "sheet"
@@ -101,9 +101,59 @@ def _text(v: Any, unit: str, digits: int) -> str:
     return str(v)
 
 
+def sheet_reason(recorded: Mapping[str, Any] | None, now: Mapping[str, Any]) -> str:
+    """Why a stored model's latency on a sheet is unverified: ``"calibrated with other figures of this sheet:
+    <each changed figure>; calibrate again to fit this sheet"`` (:data:`~hybridperf.estimate.pricing.SHEET_CHANGED`,
+    then :func:`sheet_changes`), the reason :func:`qualified` adds to a latency note.
+
+    Parameters
+    ----------
+    recorded : mapping of str to Any or None
+        The model's record of its sheet (:func:`sheet_figures`); None where it has none.
+    now : mapping of str to Any
+        :func:`sheet_figures` of the sheet priced now.
+
+    Returns
+    -------
+    str
+        The reason; "" where ``recorded`` is None (nothing to compare) or equals ``now``.
+    """
+    what = _changed(recorded, now)
+    return f"{SHEET_CHANGED}: {what}" if what else ""
+
+
+def recalibrated(prediction: Prediction, recorded: Mapping[str, Any] | None, unrecorded: bool,
+                 now: Mapping[str, Any]) -> Prediction:
+    """``prediction`` with what its sheet says about the stored model that priced it in its calibration note
+    alone (:func:`qualified` without the latency note); the parameters are :func:`qualified`'s.
+
+    Returns
+    -------
+    Prediction
+        ``prediction`` itself where ``recorded`` equals ``now`` or nothing is worth saying; with
+        :data:`NOT_RECORDED` in its calibration note for a stored model without a record; for a sheet whose figures
+        changed since, with the changes in its calibration note.
+    """
+    if recorded is None:
+        return replace(prediction, calibration=f"{prediction.calibration}; {NOT_RECORDED}") if unrecorded else prediction
+    what = _changed(recorded, now)
+    if not what:
+        return prediction
+    return replace(prediction, calibration=f"{prediction.calibration}; calibrated with other sheet figures ({what})")
+
+
+def _changed(recorded: Mapping[str, Any] | None, now: Mapping[str, Any]) -> str:
+    """The changed figures' text both notes name (:func:`sheet_changes`, then what to do about them):
+    ``"compute_units.count 108 -> 54; calibrate again to fit this sheet"``; "" where ``recorded`` is None or equals
+    ``now``."""
+    changes = sheet_changes(recorded, now) if recorded is not None else []
+    return f"{'; '.join(changes)}; calibrate again to fit this sheet" if changes else ""
+
+
 def qualified(prediction: Prediction, recorded: Mapping[str, Any] | None, unrecorded: bool,
               now: Mapping[str, Any]) -> Prediction:
-    """``prediction`` with what its sheet says about the stored model that priced it.
+    """``prediction`` with what its sheet says about the stored model that priced it: :func:`recalibrated`, and
+    :func:`sheet_reason` after the reasons its latency note already gives.
 
     Parameters
     ----------
@@ -126,12 +176,6 @@ def qualified(prediction: Prediction, recorded: Mapping[str, Any] | None, unreco
         :data:`~hybridperf.estimate.pricing.SHEET_CHANGED`), so that
         ``check`` judges it ``ok (unverified)``.
     """
-    if recorded is None:
-        return replace(prediction, calibration=f"{prediction.calibration}; {NOT_RECORDED}") if unrecorded else prediction
-    changes = sheet_changes(recorded, now)
-    if not changes:
-        return prediction
-    what = f"{'; '.join(changes)}; calibrate again to fit this sheet"
-    return replace(prediction.unverified(f"{SHEET_CHANGED}: {what}", first=False),
-                   calibration=f"{prediction.calibration}; calibrated with other sheet figures ({what})")
-
+    why = sheet_reason(recorded, now)
+    out = recalibrated(prediction, recorded, unrecorded, now)
+    return out.unverified(why, first=False) if why else out

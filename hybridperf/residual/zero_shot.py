@@ -666,16 +666,19 @@ class ZeroShotGpu:
         covered_fp32 = "fp32" in bd.priced_precisions
         return covered_fp32 and self._family_probe_shapes(spec) is not None
 
-    def summary(self, spec: DeviceSpec, ex: Execution | None = None) -> str:
+    def summary(self, spec: DeviceSpec, ex: Execution | None = None, fused: bool = True) -> str:
         """How this model prices ``spec`` whatever the graph: zero-shot or adapted, and the runtime (``ex``,
-        default :meth:`execution_for`); :meth:`describe` adds what one prediction used."""
+        default :meth:`execution_for`); :meth:`describe` adds what one prediction used. ``fused=False``: the graph
+        was analysed without fusion (``--no-fuse``), so a fused runtime's kernels are the unfused ones (until
+        2026-12-04 the note said "fused kernels" of 23 unfused launches)."""
         ex = ex or self.execution_for(spec)
+        kernels = ex.granularity.value if fused or ex.granularity is not Granularity.FUSED else "unfused (--no-fuse)"
         note = ZERO_SHOT_NOTE if not self.adapted_on else (
             f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}")
         why = "" if self.adapted_on else unverified_reason(spec)
         if why:
             note += f", unverified ({why})"
-        note += f"; runtime {ex.runtime.value} ({ex.granularity.value} kernels, {ex.composition.value})"
+        note += f"; runtime {ex.runtime.value} ({kernels} kernels, {ex.composition.value})"
         if ex.host_per_launch and not self.adapted_on:
             from hybridperf.report.format import fmt_time
 
@@ -683,8 +686,8 @@ class ZeroShotGpu:
             note += f", host {fmt_time(floor)} per launch ({where})"
         return note
 
-    def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None) -> str:
-        note = self.summary(spec, bd.execution)
+    def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None, fused: bool = True) -> str:
+        note = self.summary(spec, bd.execution, fused)
         if self.kernel_time is not None:
             note += "; kernel times without the eager dispatch of the operator data"
         if self._uses_family_probes(spec, bd):
@@ -720,21 +723,54 @@ class ZeroShotGpu:
                                    float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
         priced_at = {p for p in bd.priced_precisions if p is not None}
         out = replace(prediction, kernels=rows, latency_s=float(total),
-                      calibration=self.describe(spec, bd, prediction.precision), execution=summary)
+                      calibration=self.describe(spec, bd, prediction.precision, prediction.analyzed.fused),
+                      execution=summary)
         return self.qualify(out, spec, priced_at)
 
     def qualify(self, prediction: Any, spec: DeviceSpec, priced_at: Collection[str]) -> Any:
-        """``prediction`` with this model's :attr:`~hybridperf.estimate.pricing.Prediction.latency_note`: zero-shot,
-        ``unverified: ...`` where ``spec`` (at the precisions ``priced_at`` its operator-priced launches run at; none:
-        fp32) lies outside the training GPUs (:func:`unverified_reason`); adapted, what changed in the sheet since
-        (:func:`~hybridperf.residual.sheet.qualified`). The one home of that note (:meth:`apply`, and
-        :class:`hybridperf.block_table.BlockTable`, which composes it per variant)."""
-        if not self.adapted_on:  # zero-shot reads the sheet as it is now
-            why = unverified_reason(spec, set(priced_at) or {"fp32"})
-            return prediction.unverified(why) if why else prediction
-        from hybridperf.residual.sheet import qualified, sheet_figures
+        """``prediction`` with this model's :attr:`~hybridperf.estimate.pricing.Prediction.latency_note`
+        (:meth:`unverified_why`) and, adapted, what the sheet says of the stored adaptation in its calibration note
+        (:func:`~hybridperf.residual.sheet.recalibrated`)."""
+        why = self.unverified_why(spec, priced_at)
+        if self.adapted_on:  # the sheet's reason after those already given, as sheet.qualified adds it
+            from hybridperf.residual.sheet import recalibrated, sheet_figures
 
-        return qualified(prediction, self.sheet_, self.sheet_unrecorded_, sheet_figures(spec))
+            prediction = recalibrated(prediction, self.sheet_, self.sheet_unrecorded_, sheet_figures(spec))
+        return prediction.unverified(why, first=not self.adapted_on) if why else prediction
+
+    def latency_note(self, spec: DeviceSpec, priced_at: Collection[str] = ()) -> str:
+        """The :attr:`~hybridperf.estimate.pricing.Prediction.latency_note` :meth:`apply` gives on ``spec`` a
+        prediction whose operator-priced launches run at ``priced_at``: ``"unverified: <why>"``
+        (:meth:`unverified_why`), else "". It depends on nothing else, so
+        :class:`hybridperf.block_table.BlockTable` composes it per variant from this alone.
+
+        Parameters
+        ----------
+        spec : DeviceSpec
+            The sheet priced.
+        priced_at : collection of str, default ()
+            The precisions the operator-priced launches are priced at (none: fp32).
+
+        Returns
+        -------
+        str
+            The note, in :meth:`~hybridperf.estimate.pricing.Prediction.unverified`'s form; "" where there is no
+            reason.
+        """
+        why = self.unverified_why(spec, priced_at)
+        return f"unverified: {why}" if why else ""
+
+    def unverified_why(self, spec: DeviceSpec, priced_at: Collection[str] = ()) -> str:
+        """Why this model's latency on ``spec`` is unverified, the one home of that reason (:meth:`qualify`,
+        :meth:`latency_note`): zero-shot, ``spec`` (at the precisions ``priced_at`` its operator-priced launches run
+        at; none: fp32) lies outside the training GPUs (:func:`unverified_reason`); adapted, the sheet's figures
+        changed since the adaptation was stored (:func:`~hybridperf.residual.sheet.sheet_reason`). "" where neither.
+        """
+        if not self.adapted_on:  # zero-shot reads the sheet as it is now
+            return unverified_reason(spec, set(priced_at) or {"fp32"})
+        from hybridperf.residual.sheet import sheet_figures, sheet_reason
+
+        return sheet_reason(self.sheet_, sheet_figures(spec))
 
     # ------------------------------------------------------------------ few-shot
     def adapt(self, rows: Sequence[tuple[Breakdown, float]]) -> ZeroShotGpu:
