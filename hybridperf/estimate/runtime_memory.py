@@ -1493,10 +1493,15 @@ def ort_layout_note(isa: Iterable[str]) -> str:
     """Where the NCHWc layout of a prediction for ``isa`` rests on this machine's onnxruntime: its optimiser chose
     which convolutions go NCHWc with this machine's block, and a block of the device that differs can choose others
     (a convolution whose channels are a multiple of 8 but not of 16: NCHWc with 8, not with 16); "" where the blocks
-    agree or the device has none (its graph is optimised without the NCHWc pass, :func:`ort_features`)."""
+    agree or the device has none (its graph is optimised without the NCHWc pass, :func:`ort_features`). On a
+    machine without NCHWc kernels (ARM64) no convolution was laid out NCHWc: the note says so (until 2026-12-04 it
+    read "a multiple of 1 but not of 16")."""
     target, here = nchwc_block(isa), nchwc_block(host_isa())
     if target == 1 or target == here:
         return ""
+    if here == 1:
+        return (f"this machine's onnxruntime has no NCHWc kernels: the device's NCHWc layout (block {target}) is not "
+                "modelled, its convolutions are sized as written (NCHW)")
     return (f"the NCHWc layout is the one this machine's onnxruntime chose (block {here}), sized with the device's "
             f"block {target}: a convolution whose channels are a multiple of {min(target, here)} but not of "
             f"{max(target, here)} may be laid out otherwise on the device")
