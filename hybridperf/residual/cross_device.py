@@ -103,7 +103,6 @@ from typing import Any
 
 import numpy as np
 
-from hybridperf.residual import libm
 from hybridperf.residual.device_features import (
     DERIVED_FEATURES,
     DEVICE_FEATURES_VERSION,
@@ -151,7 +150,7 @@ GEMM_PROBE_OPS: tuple[str, ...] = ("bmm",)
 
 
 def _log(x) -> np.ndarray:
-    return libm.log(np.maximum(np.asarray(x, float), 0.0) + _EPS)
+    return np.log(np.maximum(np.asarray(x, float), 0.0) + _EPS)
 
 
 def gemm_probe_rows(rows: PricedOps, op: str = "bmm", top: int = 20) -> np.ndarray:
@@ -302,7 +301,7 @@ def family_offsets(family: np.ndarray, log_size: np.ndarray, residual_log: np.nd
 def local_features(rows: PricedOps) -> np.ndarray:
     """``(rows, len(SHAPE_COLUMNS) + 2)`` shape features of :func:`local_offsets`: ``log(1 + x)`` of every shape
     column (:data:`hybridperf.residual.neusight.SHAPE_COLUMNS`), of the FLOPs and of the bytes; no device figure."""
-    return np.column_stack([libm.log1p(rows.shape_matrix()), libm.log1p(rows.flops), libm.log1p(rows.bytes_total)]).astype(float)
+    return np.column_stack([np.log1p(rows.shape_matrix()), np.log1p(rows.flops), np.log1p(rows.bytes_total)]).astype(float)
 
 
 def family_scales(features: np.ndarray, family: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -340,7 +339,7 @@ def local_offsets(features: np.ndarray, family: np.ndarray, residual_log: np.nda
         Z = (features[on][:, keep] - mean[keep]) / sd[keep]
         P = (features[m][:, keep] - mean[keep]) / sd[keep]
         d2 = np.maximum((Z ** 2).sum(1)[:, None] + (P ** 2).sum(1)[None] - 2.0 * Z @ P.T, 0.0) / int(keep.sum())
-        w = libm.exp(-0.5 * d2 / bandwidth ** 2)
+        w = np.exp(-0.5 * d2 / bandwidth ** 2)
         out[on] = (w @ r_all[m]) / (w.sum(axis=1) + prior)
     return out
 
@@ -378,7 +377,7 @@ def probe_weighted(log_pred: np.ndarray, family: np.ndarray, log_size: np.ndarra
     for f in np.unique(family[probe]):
         m, on = probe & (family == f), family == f
         e = np.array([np.mean(np.abs(r[m] - np.median(r[m]))) for r in resid])
-        w = libm.exp(-(e - e.min()) / tau)
+        w = np.exp(-(e - e.min()) / tau)
         out[on] = (w / w.sum()) @ rescaled[:, on]
     return out
 
@@ -749,7 +748,7 @@ class CrossDeviceModel:
                            cache: PredictionCache | None = None) -> np.ndarray:
         """``(members, rows)`` log predicted latency of each member (:meth:`predict_members` on the baseline);
         ``probes`` complete for every device of ``rows``."""
-        return libm.log(baseline(rows, specs, probes)) + self.predict_members(featurize(rows, specs, probes), cache)
+        return np.log(baseline(rows, specs, probes)) + self.predict_members(featurize(rows, specs, probes), cache)
 
     def zero_shot_probe(self, spec: DeviceSpec) -> RuntimeProbe:
         """The probe assumed for a device measured nowhere: median training floor, sheet bandwidth x
@@ -803,18 +802,18 @@ class CrossDeviceModel:
                 pr[d] = self.complete_probe(given, specs[d]) if given is not None else self.probe_for(d, specs[d])
         if family_probes and self.family_shrink and self.family_weight_tau > 0 and self.specialists_:
             return self._probe_weighted_latency(rows, specs, pr, family_probes, cache)
-        out = baseline(rows, specs, pr) * libm.exp(self.predict(featurize(rows, specs, pr), cache))
+        out = baseline(rows, specs, pr) * np.exp(self.predict(featurize(rows, specs, pr), cache))
         for d, fp in (family_probes or {}).items():
             on = rows.device == d
             if not on.any() or not len(fp) or not self.family_shrink:
                 continue
-            resid = libm.log(fp.measured_s / self.predict_latency(fp, specs, {d: pr[d]}, cache=cache))
+            resid = np.log(fp.measured_s / self.predict_latency(fp, specs, {d: pr[d]}, cache=cache))
             n = len(fp)
             off = family_offsets(np.concatenate([fp.family, rows.family[on]]),
                                  np.concatenate([family_probe_size(fp), family_probe_size(rows)[on]]),
                                  np.concatenate([resid, np.zeros(int(on.sum()))]),
                                  np.arange(n + int(on.sum())) < n, self.family_shrink, self.family_slope_shrink)
-            out[on] *= libm.exp(off[n:] + self._local(fp, rows.take(on), resid - off[:n]))
+            out[on] *= np.exp(off[n:] + self._local(fp, rows.take(on), resid - off[:n]))
         return out
 
     def _local(self, fp: PricedOps, rows: PricedOps, residual_log: np.ndarray) -> np.ndarray | float:
@@ -845,10 +844,10 @@ class CrossDeviceModel:
             full = probe_weighted(
                 np.concatenate([fp_pred, log_pred[:, on]], axis=1), np.concatenate([fp.family, rows.family[on]]),
                 np.concatenate([family_probe_size(fp), family_probe_size(rows)[on]]),
-                np.concatenate([libm.log(fp.measured_s), np.zeros(k)]), np.arange(n + k) < n, self.family_shrink,
+                np.concatenate([np.log(fp.measured_s), np.zeros(k)]), np.arange(n + k) < n, self.family_shrink,
                 self.family_slope_shrink, self.family_weight_tau, main)
-            out[on] = full[n:] + self._local(fp, rows.take(on), libm.log(fp.measured_s) - full[:n])
-        return libm.exp(out)
+            out[on] = full[n:] + self._local(fp, rows.take(on), np.log(fp.measured_s) - full[:n])
+        return np.exp(out)
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain of each feature, largest first."""

@@ -49,7 +49,6 @@ from pathlib import Path
 import numpy as np
 
 from hybridperf.device.spec import AVX512_WORDS as _AVX512, DeviceSpec, cpu_words, sheet_isa
-from hybridperf.residual import libm
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
 from hybridperf.residual.model import (CALIBRATION_PARAMS, CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel,
                                        kernel_context, kernel_weights as _kernel_weights, min_latency_s, stored_for,
@@ -925,17 +924,17 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
         model = base.adapt(X, y, device=spec.id, kernels=kth, label=CPU_TARGET)
         heldout, k = f"leave-one-out over the {n} models", n
     zs = base.predict(X[test], subset(kth, test))
-    true = libm.exp(y[test])
-    roof = libm.exp(X[test, :][:, _log_roof_index()])
-    per = tuple((rows[i]["key"], float(roof[j] * true[j]), float(roof[j]), float(roof[j] * libm.exp(zs[j])),
-                 float(roof[j] * libm.exp(pred[j]))) for j, i in enumerate(test))
+    true = np.exp(y[test])
+    roof = np.exp(X[test, :][:, _log_roof_index()])
+    per = tuple((rows[i]["key"], float(roof[j] * true[j]), float(roof[j]), float(roof[j] * np.exp(zs[j])),
+                 float(roof[j] * np.exp(pred[j]))) for j, i in enumerate(test))
     model.metrics_ = {**model.metrics_, "calibrate": {"n": n, "k": k, "heldout": heldout,
-                                                      "heldout_mape_pct": mape(libm.exp(pred), true),
-                                                      "heldout_zero_shot_mape_pct": mape(libm.exp(zs), true),
+                                                      "heldout_mape_pct": mape(np.exp(pred), true),
+                                                      "heldout_zero_shot_mape_pct": mape(np.exp(zs), true),
                                                       "heldout_roofline_mape_pct": mape(np.ones(len(test)), true)}}
     own = base.own_host()
-    return CalibrationResult(model, n, k, heldout, mape(np.ones(len(test)), true), mape(libm.exp(zs), true),
-                             mape(libm.exp(pred), true), per, base_offset_of=own.figures.device if own else "",
+    return CalibrationResult(model, n, k, heldout, mape(np.ones(len(test)), true), mape(np.exp(zs), true),
+                             mape(np.exp(pred), true), per, base_offset_of=own.figures.device if own else "",
                              base_same_cpu=tuple(e.figures.device for e in base.same_cpu_hosts()))
 
 

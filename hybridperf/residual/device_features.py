@@ -41,7 +41,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hybridperf.device.spec import DeviceSpec
-from hybridperf.residual import libm
 
 DEVICE_FEATURES_VERSION = "3"
 
@@ -64,7 +63,7 @@ _EPS = 1e-12
 
 
 def _log(x) -> np.ndarray:
-    return libm.log(np.maximum(np.asarray(x, float), 0.0) + _EPS)
+    return np.log(np.maximum(np.asarray(x, float), 0.0) + _EPS)
 
 
 @dataclass(frozen=True)
@@ -216,9 +215,9 @@ def derived_features(flops, nbytes, gemm_m, gemm_n, gemm_k, gemm_batch, elems, f
     compute_s, memory_s = work_times(flops, nbytes, f, probe.stream_bytes_per_s)
     work = np.maximum(compute_s, memory_s)
     cols = [
-        _log(work) - libm.log(probe.dispatch_floor_s),
+        _log(work) - np.log(probe.dispatch_floor_s),
         _log(compute_s) - _log(memory_s),
-        _log(nbytes) - libm.log(f.l2_bytes + 1.0),
+        _log(nbytes) - np.log(f.l2_bytes + 1.0),
     ]
     wv, tl, wt = [], [], []
     for tm, tn in GEMM_TILES:

@@ -39,7 +39,6 @@ import numpy as np
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, NotFittedError
 from hybridperf.estimate.execution import GPU_KERNEL_FLOOR_S
-from hybridperf.residual import libm
 from hybridperf.residual.cross_device import FEATURES, MODEL_FILE, CrossDeviceModel, baseline, featurize
 from hybridperf.residual.device_features import RuntimeProbe
 from hybridperf.residual.neusight import PricedOps
@@ -105,7 +104,7 @@ def kernel_targets(rows: PricedOps, specs: Mapping[str, DeviceSpec], probes: Map
     host = np.array([dispatch[(str(d), str(o))] for d, o in zip(rows.device, rows.op)])
     kernel = np.maximum(rows.measured_s - host, KERNEL_FLOOR_S)
     work = _work_s(rows, specs, probes)
-    y = libm.log(np.maximum(kernel - KERNEL_FLOOR_S, work) / work)
+    y = np.log(np.maximum(kernel - KERNEL_FLOOR_S, work) / work)
     return featurize(rows, specs, _kernel_probes(probes)), y
 
 
@@ -168,7 +167,7 @@ class KernelTimeModel:
         pr = {d: self.members_[0].complete_probe(p, specs[d]) for d, p in probes.items()}
         work = _work_s(rows, specs, pr)
         X = featurize(rows, specs, _kernel_probes(pr))
-        return floor_s + work * libm.exp(np.mean([m.predict(X) for m in self.members_], axis=0))
+        return floor_s + work * np.exp(np.mean([m.predict(X) for m in self.members_], axis=0))
 
     def eager_latency_s(self, rows: PricedOps, specs: Mapping[str, DeviceSpec],
                         probes: Mapping[str, RuntimeProbe]) -> np.ndarray:

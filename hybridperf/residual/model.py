@@ -45,7 +45,6 @@ import numpy as np
 from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR, USER_MODELS
 from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
-from hybridperf.residual import libm
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
 from hybridperf.residual.sidecar import (DIGESTS_KEY, read_booster, read_sidecar, recorded_digests, write_booster,
                                          write_sidecar)
@@ -264,8 +263,8 @@ class ResidualModel:
                 k_oof[test] = _kernel_log_ratio(b.predict(kx[te]), kernels.X[te], kernels.row[te], test)
 
         # per-model overhead by grouped CV, then the model booster on what is left
-        roof = libm.exp(X[:, _LOG_ROOF])
-        measured = roof * libm.exp(y)
+        roof = np.exp(X[:, _LOG_ROOF])
+        measured = roof * np.exp(y)
         best, scores = 0.0, {}
         for o in self.overhead_grid_s:
             if len(folds) < 2:
@@ -274,7 +273,7 @@ class ResidualModel:
             for test in folds:
                 tr = np.setdiff1d(np.arange(len(X)), test)
                 b = self._train(X[tr], _model_target(measured[tr], roof[tr], k_oof[tr], o))
-                pred[test] = roof[test] * libm.exp(k_oof[test] + b.predict(X[test])) + o
+                pred[test] = roof[test] * np.exp(k_oof[test] + b.predict(X[test])) + o
             scores[o] = mape(pred, measured)
         if scores:
             best = min(scores, key=scores.get)
@@ -282,11 +281,11 @@ class ResidualModel:
         self.booster_ = self._train(X, _model_target(measured, roof, k_oof, self.overhead_s_))
         self.n_train_ = int(len(X))
         self.n_kernel_train_ = int(len(kernels.y)) if kernels is not None else 0
-        train_pred = libm.exp(self.predict(X, kernels))
+        train_pred = np.exp(self.predict(X, kernels))
         self.metrics_ = {
-            "train_mape_pct": mape(train_pred, libm.exp(y)),
+            "train_mape_pct": mape(train_pred, np.exp(y)),
             "cv_mape_pct_by_overhead": {f"{k:g}": v for k, v in scores.items()},
-            "roofline_mape_pct": mape(np.ones(len(y)), libm.exp(y)),
+            "roofline_mape_pct": mape(np.ones(len(y)), np.exp(y)),
         }
         self.adaptation_ = None
         self.trained_on_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -305,22 +304,22 @@ class ResidualModel:
         if kernels is not None and self.kernel_booster_ is not None and len(kernels.row):
             kx = self._kernel_inputs(kernels.X, kernels.row)
             k = _kernel_log_ratio(self.kernel_booster_.predict(kx), kernels.X, kernels.row, np.arange(len(X)))
-        roof = libm.exp(X[:, _LOG_ROOF])
+        roof = np.exp(X[:, _LOG_ROOF])
         a = getattr(self, "adaptation_", None)
         if a and a.get("group_scales") and kernels is not None and self.kernel_booster_ is not None:
             lat = self._group_times(X, kernels) @ np.asarray(a["group_scales"]) + self.overhead_s_
-            return libm.log(np.maximum(lat, 1e-12) / roof)
-        lat = roof * libm.exp(k + self.booster_.predict(X)) + self.overhead_s_
-        out = libm.log(lat / roof)
+            return np.log(np.maximum(lat, 1e-12) / roof)
+        lat = roof * np.exp(k + self.booster_.predict(X)) + self.overhead_s_
+        out = np.log(lat / roof)
         return out + self._adaptation(X)
 
     def _group_times(self, X: np.ndarray, kernels: KernelTable) -> np.ndarray:
         """(n models, n groups): the base model's predicted seconds per kernel group, overhead excluded."""
         f = self.kernel_booster_.predict(self._kernel_inputs(kernels.X, kernels.row))
-        t = libm.exp(kernels.X[:, _K_LOG_ROOF] + f)
+        t = np.exp(kernels.X[:, _K_LOG_ROOF] + f)
         out = np.zeros((len(X), _N_GROUPS))
         np.add.at(out, (kernels.row, np.argmax(kernels.X[:, :_N_GROUPS], axis=1)), t)
-        return out * libm.exp(self.booster_.predict(X))[:, None]
+        return out * np.exp(self.booster_.predict(X))[:, None]
 
     def _adaptation(self, X: np.ndarray) -> np.ndarray:
         a = getattr(self, "adaptation_", None)
@@ -377,7 +376,7 @@ class ResidualModel:
             # per-group scales s: measured ~ sum_g s_g T_g + overhead, least squares in relative error, ridge to 1
             # (one scale per group from one model has no leave-one-out to choose it by: never from fewer than 2)
             T = self._group_times(X, kernels)
-            meas = libm.exp(y + z)
+            meas = np.exp(y + z)
             A, rhs = T / meas[:, None], 1.0 - self.overhead_s_ / meas
 
             def solve(idx):
@@ -437,7 +436,7 @@ class ResidualModel:
         if len(roof) == 0 or not cal.any():  # the model changes nothing: what its sheet was does not matter
             return replace(prediction, calibration=self.describe() + "; no kernel of a trained op family: roofline only")
         if self.kernel_booster_ is not None:
-            r = libm.exp(self.kernel_booster_.predict(self._kernel_inputs(f.kernels, np.zeros(len(roof), int))))
+            r = np.exp(self.kernel_booster_.predict(self._kernel_inputs(f.kernels, np.zeros(len(roof), int))))
         else:
             r = np.ones(len(roof))
         r = np.where(cal, r, 1.0)
@@ -626,7 +625,7 @@ class ResidualModel:
 def min_latency_s(X: np.ndarray, y: np.ndarray) -> float:
     """The fastest measured latency (seconds) of model rows ``X`` with labels ``y`` (``log(latency / roofline)``):
     recorded by an adaptation as ``min_latency_s`` (:meth:`ResidualModel._below_scale`)."""
-    return float(libm.exp(np.asarray(y, float) + np.atleast_2d(np.asarray(X, float))[:, _LOG_ROOF]).min())
+    return float(np.exp(np.asarray(y, float) + np.atleast_2d(np.asarray(X, float))[:, _LOG_ROOF]).min())
 
 
 def _folds(groups: Sequence[str], n: int = 5) -> list[np.ndarray]:
@@ -651,7 +650,7 @@ def kernel_context(Xk: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if len(Xk) == 0:
         return np.zeros((0, len(KERNEL_INPUTS)))
     g = np.argmax(Xk[:, :_N_GROUPS], axis=1)
-    roof = libm.exp(Xk[:, _K_LOG_ROOF])
+    roof = np.exp(Xk[:, _K_LOG_ROOF])
     key = rows * _N_GROUPS + g
     _, inv = np.unique(key, return_inverse=True)
     g_roof = np.bincount(inv, weights=roof)[inv]
@@ -659,7 +658,7 @@ def kernel_context(Xk: np.ndarray, rows: np.ndarray) -> np.ndarray:
     _, minv = np.unique(rows, return_inverse=True)
     m_roof = np.bincount(minv, weights=roof)[minv]
     eps = 1e-12
-    ctx = np.column_stack([libm.log(g_roof + eps), libm.log(g_n), g_roof / np.maximum(m_roof, eps), libm.log(m_roof + eps)])
+    ctx = np.column_stack([np.log(g_roof + eps), np.log(g_n), g_roof / np.maximum(m_roof, eps), np.log(m_roof + eps)])
     return np.hstack([Xk, ctx])
 
 
@@ -684,26 +683,26 @@ def kernel_weights(kt: KernelTable, n_models: int, measured: bool = True) -> np.
     numpy.ndarray
         One weight per kernel row; the weights of one model's rows add up to 1.
     """
-    t = libm.exp(kt.X[:, _K_LOG_ROOF])
+    t = np.exp(kt.X[:, _K_LOG_ROOF])
     if measured:
-        t = t * libm.exp(kt.y)
+        t = t * np.exp(kt.y)
     tot = np.bincount(kt.row, weights=t, minlength=n_models)
     return t / np.maximum(tot[kt.row], 1e-30)
 
 
 def _kernel_log_ratio(fk: np.ndarray, Xk: np.ndarray, rows: np.ndarray, model_rows: np.ndarray) -> np.ndarray:
     """log(sum roof_k e^f_k / sum roof_k) for each of ``model_rows`` (0 where a model has no kernel rows)."""
-    roof = libm.exp(Xk[:, _K_LOG_ROOF])
+    roof = np.exp(Xk[:, _K_LOG_ROOF])
     out = np.zeros(len(model_rows))
     for j, m in enumerate(model_rows):
         sel = rows == m
         if sel.any():
-            out[j] = math.log(float((roof[sel] * libm.exp(fk[sel])).sum()) / float(roof[sel].sum()))
+            out[j] = math.log(float((roof[sel] * np.exp(fk[sel])).sum()) / float(roof[sel].sum()))
     return out
 
 
 def _model_target(measured, roof, k, overhead):
-    return libm.log(np.maximum(measured - overhead, 0.05 * measured) / roof) - k
+    return np.log(np.maximum(measured - overhead, 0.05 * measured) / roof) - k
 
 
 def load_table(data_dir: str | Path, kernels: bool = True, target: str | None = None, exclude: Collection[str] = ()):
@@ -779,7 +778,7 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
         scale = {r["key"]: labels[r["key"]] / float(r["measured_latency_s"]) for r in rows}
         rows = [{**r, "measured_latency_s": repr(labels[r["key"]])} for r in rows]
     X = np.array([[float(r[n]) for n in MODEL_FEATURES] for r in rows])
-    y = libm.log(np.array([float(r["measured_latency_s"]) / float(r["roofline_latency_s"]) for r in rows]))
+    y = np.log(np.array([float(r["measured_latency_s"]) / float(r["roofline_latency_s"]) for r in rows]))
     groups = [r.get("family") or r["key"] for r in rows]
     families = [frozenset(filter(None, r.get("op_families", "").split("|"))) for r in rows]
     kt = None
