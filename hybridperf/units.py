@@ -292,8 +292,9 @@ def check_shape_flags(inputs: Mapping[str, Sequence[int | str] | None], shapes: 
     for n, want in shapes.items():
         dims = inputs[n]
         if dims is not None and len(dims) != len(want):
+            example = "x".join(str(d) if isinstance(d, int) and d > 0 else "1" for d in dims)
             raise InputError(f"--shape {n}={dims_text(want)} has rank {len(want)} but the model's input has rank "
-                             f"{len(dims)} ({dims_text(dims)})")
+                             f"{len(dims)} ({dims_text(dims)}); give one dim per axis, e.g. --shape {n}={example}")
         for i, (d, w) in enumerate(zip(dims or [], want)):
             if isinstance(d, int) and d > 0 and d != w:
                 raise InputError(f"--shape {n}: dim {i} is fixed to {d} in the model, cannot bind it to {w}; "

@@ -857,7 +857,9 @@ def _identity(v: _Validator, raw: Any, where: str) -> tuple[str, str]:
     v.keys(raw, "", _TOP_KEYS_REQUIRED, _TOP_KEYS_OPTIONAL)
     if isinstance(raw["schema_version"], bool) or raw["schema_version"] != SCHEMA_VERSION:
         quoted = " (text: write it without quotes)" if str(raw["schema_version"]).strip() == str(SCHEMA_VERSION) else ""
-        v.fail("schema_version", f"is {raw['schema_version']!r}{quoted}; this hybridperf reads {SCHEMA_VERSION}")
+        v.fail("schema_version", f"is {raw['schema_version']!r}{quoted}; this hybridperf reads {SCHEMA_VERSION}: write "
+                                  f"schema_version: {SCHEMA_VERSION} and the keys of a shipped sheet "
+                                  "(`hybridperf devices show t4`)")
     dev_id = v.string(raw, "id")
     if dev_id.startswith(".") or any(c in dev_id for c in "/\\") or not dev_id.isprintable():
         # the id names folders (models/ID/ that `calibrate` replaces): until 2026-12-04 `...yaml` with id '..' was
@@ -918,7 +920,7 @@ def _power(v: _Validator, raw: dict) -> tuple[float, float]:
     idle = v.quantity(power["idle"], "power.idle", "power")
     pmax = v.quantity(power["max"], "power.max", "power")
     if idle > pmax:
-        v.fail("power.idle", "is larger than power.max")
+        v.fail("power.idle", "is larger than power.max; fix one of them (the idle draw is at most the board power)")
     return idle, pmax
 
 
@@ -1030,7 +1032,7 @@ def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryL
     names = [m.name for m in migs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        v.fail("mig_profiles", f"profile {dup[0]!r} is listed twice")
+        v.fail("mig_profiles", f"profile {dup[0]!r} is listed twice; keep one")
     if migs and kind != "gpu":
         v.fail("mig_profiles", f"is for NVIDIA GPUs (kind gpu), this sheet is kind {kind}; remove it")
     capacity = memory["dram"].capacity_bytes
@@ -1043,7 +1045,8 @@ def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryL
                                                       f"{migs[0].total_slices}; a GPU has one slice count")
         if m.sm_count is not None and raw_units.get("count") and m.sm_count > raw_units["count"]:
             v.fail(f"mig_profiles[{i}].sm_count", f"is {m.sm_count} but compute_units.count is {raw_units['count']:g}; "
-                                                  "a profile holds some of the GPU's SMs")
+                                                  "a profile holds some of the GPU's SMs: fix sm_count or "
+                                                  "compute_units.count")
         if m.memory_bytes > capacity:
             v.fail(f"mig_profiles[{i}].memory", f"{m.memory_bytes / 1e9:g} GB is more than memory.dram.capacity "
                                                 f"({capacity / 1e9:g} GB); fix the profile or the capacity")
@@ -1233,7 +1236,7 @@ class _Validator:
         cat, factor = UNITS[unit]
         if cat != category:
             allowed = ", ".join(units_of(category))
-            self.fail(f"{key}.unit", f"{unit!r} is a {cat} unit but this key needs {category} ({allowed})")
+            self.fail(f"{key}.unit", f"{unit!r} is a {cat} unit but this key needs {category}; use one of {allowed}")
         value = self.positive(q["value"], f"{key}.value")
         src = q["source"]
         if not isinstance(src, str) or not src.strip():

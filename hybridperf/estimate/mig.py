@@ -196,9 +196,12 @@ def suggest(
     if pred.peak_memory_bytes is None:
         from hybridperf.errors import InputError
 
+        reason = pred.memory.unknown_reason
+        fix = ("bind its symbolic dims with --shape / --batch" if reason == "symbolic shapes"
+               else f"pick a profile by hand from `hybridperf devices show {spec.id}`")
         raise InputError(
-            f"{pred.analyzed.source}: peak memory unknown (no memory plan: {pred.memory.unknown_reason}); "
-            "no MIG profile can be sized for it"
+            f"{pred.analyzed.source}: peak memory unknown (no memory plan: {reason}); no MIG profile can be sized for "
+            f"it: {fix}"
         )
     required = int(pred.peak_memory_bytes) + int(headroom_bytes)
     # nothing priced and ops without a cost: the latency is unknown (None, JSON null), never a 0

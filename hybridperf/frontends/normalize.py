@@ -342,7 +342,8 @@ def _bind_in_place(
     out: dict[str, tuple[int, ...]] = {}
     for vi in inputs:
         if vi.type.WhichOneof("value") != "tensor_type":
-            raise InputError(f"input {vi.name!r} is not a tensor; only tensor inputs are supported")
+            raise InputError(f"input {vi.name!r} is not a tensor; only tensor inputs are supported: "
+                             "re-export the model with tensor inputs (a sequence or optional input as its tensors)")
         if vi.type.tensor_type.elem_type == onnx.TensorProto.STRING:
             raise InputError(
                 f"input {vi.name!r} is a string tensor, which TVM cannot represent; export the model from its "

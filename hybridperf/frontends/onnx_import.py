@@ -719,7 +719,7 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
         if "not supported" in " ".join(msg).lower() or isinstance(exc, NotImplementedError):
             raise UnsupportedModelError(
                 f"{source}: TVM's ONNX frontend cannot import this model ({first.strip()[:200]}); "
-                f"{len(model.graph.node)} nodes"
+                f"{len(model.graph.node)} nodes; re-export the model without that op (or at another opset)"
             ) from exc
         failed = getattr(exc, "hp_failed_node", None)
         where = f" at node {failed[1]!r} ({failed[0]})" if failed and failed[1] else f" at a {failed[0]} node" if failed else ""

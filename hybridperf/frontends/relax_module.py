@@ -116,8 +116,9 @@ def _symbolic_values(mod: Any, shapes: Mapping[str, tuple[int, ...]] | None, bat
             raise InputError(f"--shape {name}: main's parameter {name} has no shape (R.Tensor(ndim=...)); give it a "
                              "symbolic shape in the module, e.g. R.Tensor(('n', 64))")
         if len(dims) != len(want):
+            example = "x".join(str(d) if isinstance(d, int) else "1" for d in dims)
             raise InputError(f"--shape {name}={dims_text(want)} has rank {len(want)} but main's parameter has rank "
-                             f"{len(dims)}")
+                             f"{len(dims)}; give one dim per axis, e.g. --shape {name}={example}")
         for i, (d, w) in enumerate(zip(dims, want)):
             if isinstance(d, int):
                 if d != w:

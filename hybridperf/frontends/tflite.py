@@ -105,7 +105,8 @@ def _bind_tflite_shapes(
                 raise InputError(f"--shape {s.name}={dims_text(want)} has a non-positive dim; every dim must be >= 1")
             if len(want) != len(stored):
                 raise InputError(f"--shape {s.name}={dims_text(want)} has rank {len(want)} but the model's input has rank "
-                                 f"{len(stored)} ({'x'.join(str(d) if d > 0 else '?' for d in stored)})")
+                                 f"{len(stored)} ({'x'.join(str(d) if d > 0 else '?' for d in stored)}); give one dim "
+                                 f"per axis, e.g. --shape {s.name}={'x'.join(str(d) if d > 0 else '1' for d in stored)}")
             out[s.name] = want
             continue
         dims = list(s.signature) if s.signature is not None else list(s.shape)
@@ -301,9 +302,11 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
         if "not supported" in low or "dynamic range quantization" in low or type(exc).__name__ == "OpNotImplemented":
             raise UnsupportedModelError(
                 f"{source}: TVM's TFLite frontend cannot import this model ({error_line(exc, 200, last=True)}){where}; "
-                f"{n_ops} operator{'' if n_ops == 1 else 's'}"
+                f"{n_ops} operator{'' if n_ops == 1 else 's'}; convert the model without that operator, or export it "
+                "to ONNX"
             ) from exc
         raise ModelLoadError(
-            f"{source}: import into TVM Relax failed{where} ({type(exc).__name__}: {error_line(exc, 200, last=True)})"
+            f"{source}: import into TVM Relax failed{where} ({type(exc).__name__}: {error_line(exc, 200, last=True)}); "
+            "convert the model again, or export it to ONNX"
         ) from exc
     return LoadedModel(module=mod, input_shapes=input_shapes, source=source, format="tflite", node_count=sg.OperatorsLength())

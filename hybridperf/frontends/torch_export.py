@@ -284,7 +284,8 @@ def _import_relax(ep: Any, source: str) -> tuple[Any, str]:
             f"{source}: TVM's PyTorch importer cannot convert this model ({msg}); "
             "rewrite those ops with supported ones or export to ONNX"
         ) from exc
-    raise ModelLoadError(f"{source}: import of the exported program into TVM Relax failed ({type(exc).__name__}: {msg})") from exc
+    raise ModelLoadError(f"{source}: import of the exported program into TVM Relax failed ({type(exc).__name__}: {msg}); "
+                         "export the model to ONNX instead, or report it") from exc
 
 
 def _sdpa_any_mask(node: Any, importer: Any) -> Any:
@@ -609,19 +610,22 @@ def _bind_dims(mod: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: in
             raise InputError(f"{source}: input {name!r} dim {axis} is exported for {lo}..{hi}, not {value}; "
                              "bind a size in that range or re-export with a wider torch.export.Dim")
         if binding.setdefault(key, value) != value:
-            raise InputError(f"{source}: dim {key} is bound to both {binding[key]} and {value}; inputs sharing it must agree")
+            raise InputError(f"{source}: dim {key} is bound to both {binding[key]} and {value}; inputs sharing it must "
+                             f"agree: give it one value in every --shape that binds it")
 
     took_batch = False
     for name, dims in params.items():
         if name in shapes:
             want = tuple(int(w) for w in shapes[name])
             if len(want) != len(dims):
-                raise InputError(f"--shape {name}={dims_text(want)} has rank {len(want)}; the input has rank {len(dims)}")
+                raise InputError(f"--shape {name}={dims_text(want)} has rank {len(want)}; the input has rank {len(dims)}: "
+                                 "give one dim per axis")
             for axis, (d, w) in enumerate(zip(dims, want)):
                 if isinstance(d, tvm.tirx.IntImm):
                     if int(d.value) != w:
                         raise InputError(f"--shape {name}={dims_text(want)}: dim {axis} is fixed at {int(d.value)} "
-                                         "in the exported program")
+                                         "in the exported program; give it that size, or re-export with a "
+                                         "torch.export.Dim at that axis")
                 elif isinstance(d, tvm.tirx.Var):
                     bind(d, w, name, axis)
         elif batch is not None and dims and isinstance(dims[0], tvm.tirx.Var):

@@ -45,12 +45,14 @@ def collect_files(items: Sequence[str | Path], suffix: str, wrong_suffix: str | 
         if p.is_dir():
             found = sorted(p.glob(f"*{suffix}"))
             if not found:
-                raise InputError(f"--measure {p}: no {suffix} file in this directory")
+                raise InputError(f"--measure {p}: no {suffix} file in this directory; pass a directory that holds {suffix} "
+                                 "files, or the files themselves")
             out.extend(found)
         elif not p.exists():
             raise InputError(f"--measure {p}: file not found; check the path")
         elif wrong_suffix is not None and p.suffix != suffix:
-            raise InputError(f"--measure {p}: not an {suffix} file ({wrong_suffix})")
+            raise InputError(f"--measure {p}: not an {suffix} file ({wrong_suffix}); pass {suffix} files, or export "
+                             f"the model to {suffix}")
         else:
             out.append(p)
     return out

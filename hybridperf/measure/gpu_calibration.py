@@ -98,7 +98,8 @@ def read_rows(path: str | Path, models_dir: str | Path | None = None,
         raise InputError(f"--data {p} is a directory; for a GPU it takes the CSV file of measured rows (columns "
                          f"{', '.join(CSV_COLUMNS)})")
     if not p.is_file():
-        raise InputError(f"measured rows {p} do not exist (a CSV with columns {', '.join(CSV_COLUMNS)})")
+        raise InputError(f"measured rows {p} do not exist (a CSV with columns {', '.join(CSV_COLUMNS)}); check the "
+                         "--data path")
     try:
         with open(p, newline="") as fh:
             reader = csv.DictReader(fh)
@@ -292,9 +293,11 @@ def adapt_gpu(rows: Sequence[MeasuredModel], spec: DeviceSpec, runtime: str,
     from hybridperf.residual.zero_shot import ZeroShotGpu, load_cross_device
 
     if spec.kind != "gpu":
-        raise InputError(f"{spec.id} is a {spec.kind}; GPU calibration needs a GPU sheet")
+        raise InputError(f"{spec.id} is a {spec.kind}; GPU calibration needs a GPU sheet: pass --device with a GPU id "
+                         "from `hybridperf devices`")
     if runtime not in GPU_RUNTIMES:
-        raise InputError(f"--runtime {runtime}: a GPU calibration adapts {' or '.join(GPU_RUNTIMES)}")
+        raise InputError(f"--runtime {runtime}: a GPU calibration adapts {' or '.join(GPU_RUNTIMES)}; pass --runtime "
+                         f"{' or '.join(GPU_RUNTIMES)}")
     base = load_cross_device()
     if base is None:
         raise InputError("no cross-device model installed (hybridperf/data/models/cross-device); reinstall hybridperf")
@@ -310,7 +313,8 @@ def adapt_gpu(rows: Sequence[MeasuredModel], spec: DeviceSpec, runtime: str,
             continue
         priced.append((r, bd))
     if len(priced) < 2:
-        raise InputError(f"{len(priced)} measured model(s) could be analysed; a GPU calibration needs at least 2")
+        raise InputError(f"{len(priced)} measured model(s) could be analysed; a GPU calibration needs at least 2: "
+                         "give rows of more models that `hybridperf predict` can analyse")
     _check_units([r.measured_s / zs.latency_s(bd) for r, bd in priced], spec.id)
     pairs = [(bd, r.measured_s) for r, bd in priced]
     adapted = zs.adapt(pairs)

@@ -297,7 +297,8 @@ def _bound_specs(m: Any, model_path: Path, shapes: Mapping[str, Sequence[int]] |
         if vi.type.WhichOneof("value") == "tensor_type" and vi.type.tensor_type.elem_type not in _NP_DTYPES:
             raise InputError(f"input {vi.name!r} of {model_path} has an unsupported element type "
                              f"{onnx.TensorProto.DataType.Name(vi.type.tensor_type.elem_type)}; measure runs "
-                             f"inputs of {', '.join(onnx.TensorProto.DataType.Name(t) for t in _NP_DTYPES)}")
+                             f"inputs of {', '.join(onnx.TensorProto.DataType.Name(t) for t in _NP_DTYPES)}: export the "
+                             "model with its inputs in one of those types")
     stub = onnx.ModelProto()  # the inputs alone: binding copies the model it is given
     stub.graph.input.extend(inputs)
     bound = bind_input_shapes(stub, shapes, batch)
@@ -779,7 +780,9 @@ def measure(
                              "--warmup, or a smaller --shape / --batch") from exc
         if not res.exists():
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
-            raise ModelLoadError(f"measurement of {model} failed in the worker: {tail}")
+            raise ModelLoadError(f"measurement of {model} failed in the worker: {tail}; it stopped without a result "
+                                 "(out of memory, or onnxruntime crashed): give a smaller --shape / --batch, or check "
+                                 "the model with onnx.checker.check_model")
         payload = json.loads(res.read_text())
     if "error" in payload:
         cls = {"ModelLoadError": ModelLoadError}.get(payload["error_type"], InputError)

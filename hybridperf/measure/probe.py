@@ -1073,7 +1073,9 @@ def _cpu_memory(result: ProbeResult, src: str, cores: int) -> dict[str, Any]:
     memory: dict[str, Any] = {}
     dram = result.best_bandwidth("dram")
     if dram is None:
-        raise InputError("the probe measured no memory bandwidth")
+        raise InputError("the probe measured no memory bandwidth (its copy and triad kernels gave no timing); run "
+                         "`hybridperf probe` again on an idle machine, or write memory.dram.bandwidth into the sheet "
+                         "yourself (hw_specs/README.md)")
     dram_src = (f"{src}: best STREAM-like {dram.kernel}, {dram.threads} thread(s), {dram.array_bytes // 2**20} MiB "
                 f"arrays (numpy)")
     memory["dram"] = {
@@ -1236,7 +1238,8 @@ def _gpu_peaks(result: ProbeResult, src: str, g: dict[str, Any]) -> dict[str, An
         peaks[rate.precision] = _q(rate.flops_per_s / 1e12, unit,
                                    f"{src}: median of 10 dense {rate.n}^3 GEMMs, {rate.backend}", True, note)
     if not peaks:
-        raise InputError(f"the CUDA probe measured no GEMM rate ({g.get('gemm_errors')})")
+        raise InputError(f"the CUDA probe measured no GEMM rate ({g.get('gemm_errors')}); check that PyTorch sees the "
+                         "GPU (torch.cuda.is_available()), or probe the CPU with --cpu-only")
     return peaks
 
 
@@ -1411,5 +1414,5 @@ def write_spec(result: ProbeResult, path: Path, device_id: str | None = None, na
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=120))
     except OSError as exc:
-        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot write {str(path)!r}: {exc.strerror or exc}; pass --out a path you can write to") from exc
     return load_spec(path)
