@@ -60,6 +60,10 @@ class Prediction:
     latency_s: float
     energy_j: float
     calibration: str = "none (roofline only)"
+    #: where the user's own learned model that priced this is stored (a ``models/<id>/`` or ``hosts/<cpu>/model/``
+    #: directory of the user data directory, or a GPU adaptation's file), which :attr:`calibration` names; None: a
+    #: packaged model, or none
+    calibration_stored_in: str | None = None
     #: the memory plan at this prediction's precision (None: the analysis's own plan)
     memory_plan: MemoryPlan | None = field(default=None, repr=False)
     #: what qualifies ``energy_j``: capped at the device's max power, and/or priced on a sheet whose power figures

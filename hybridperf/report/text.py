@@ -154,6 +154,9 @@ def to_dict(pred: Prediction) -> dict[str, Any]:
         "precision_override": pred.precision,
         "precision": precision_dict(pred),
         "calibration": pred.calibration,
+        # where the user's own model that priced it is stored (what the calibration note names); null: a packaged
+        # model, or none. Until 2026-12-04 a calibrated model read as the packaged one
+        "calibration_stored_in": pred.calibration_stored_in,
         "execution": pred.execution.to_dict() if pred.execution is not None else None,
         "warnings": list(pred.warnings),
         "totals": _totals_dict(pred),

@@ -433,6 +433,7 @@ class CrossHostModel(ResidualModel):
         base = copy.copy(self)
         base.adaptation_ = None
         base.alone_ = None
+        base.stored_in_ = None  # a new model: not the one stored (:meth:`ResidualModel.summary`)
         if kernels is None or self.kernel_booster_ is None or not len(kernels.row) or len(y) < 2:
             new = super().adapt(X, y, device=device, ridge=ridge, kernels=kernels)
             a = new.adaptation_

@@ -172,6 +172,10 @@ class ResidualModel:
     #: loaded from a sidecar without :attr:`sheet_` (stored before 2026-12-03): its predictions say "sheet not
     #: recorded"; False for a model fitted in memory, or packaged (made with the packaged sheet of its id)
     sheet_unrecorded_: bool = False
+    #: the directory of the user data directory this model was loaded from (``models/<id>/``, ``hosts/<cpu key>/
+    #: model/``), as given to :meth:`load`: its predictions' calibration note names it
+    #: (:func:`hybridperf.residual.store.stored_note`); None for a packaged model, one stored elsewhere or fitted
+    stored_in_: str | None = None
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 7,
                  min_data_in_leaf: int = 5, lambda_l2: float = 1.0, linear_tree: bool = False,
@@ -348,6 +352,7 @@ class ResidualModel:
         y = np.asarray(y_new, float)
         new = copy.copy(self)
         new.adaptation_ = None  # adapt the base model, not an earlier adaptation of it
+        new.stored_in_ = None  # a new model: not the one stored
         r = y - new.predict(X, kernels)
         z = X[:, _LOG_ROOF]
         c = float(z.mean())
@@ -414,6 +419,16 @@ class ResidualModel:
         self._check()
         return self._summary() + (f", latency = {LABEL_WORDS.get(self.label, self.label)}" if self.label else "")
 
+    def summary(self, spec: Any = None) -> str:
+        """:meth:`describe`, and where the user's own model is stored where it was loaded from the user data directory
+        (:attr:`stored_in_`, :func:`~hybridperf.residual.store.stored_note`): the calibration note of its predictions,
+        and how ``devices`` says what prices a sheet (``spec``, as :meth:`ZeroShotGpu.summary` takes it: unused)."""
+        if self.stored_in_ is None:
+            return self.describe()
+        from hybridperf.residual.store import stored_note
+
+        return self.describe() + stored_note(self.stored_in_)
+
     def _summary(self) -> str:
         """:meth:`describe` without the label."""
         date = (self.trained_on_ or "")[:10]
@@ -434,7 +449,8 @@ class ResidualModel:
         cal = np.array([fam <= self.seen_families_ if self.seen_families_ else True for fam in f.kernel_families], bool)
         roof = f.kernel_roofline_s
         if len(roof) == 0 or not cal.any():  # the model changes nothing: what its sheet was does not matter
-            return replace(prediction, calibration=self.describe() + "; no kernel of a trained op family: roofline only")
+            return replace(prediction, calibration=self.summary() + "; no kernel of a trained op family: roofline only",
+                           calibration_stored_in=self.stored_in_)
         if self.kernel_booster_ is not None:
             r = np.exp(self.kernel_booster_.predict(self._kernel_inputs(f.kernels, np.zeros(len(roof), int))))
         else:
@@ -461,11 +477,12 @@ class ResidualModel:
         else:  # same composition as predict(): (kernels * exp(g) + overhead) * exp(adaptation)
             total = (s_cal * math.exp(g) + self.overhead_s_) * math.exp(adj) + float(roof[~cal].sum())
             kernels_s, overhead_s = s_cal * math.exp(g + adj), self.overhead_s_ * math.exp(adj)
-        note = self.describe()
+        note = self.summary()
         n_unc = int((~cal).sum())
         if n_unc:
             note += f"; {n_unc} kernel(s) of untrained op families at roofline (uncalibrated)"
-        out = replace(prediction, kernels=tuple(new_k), latency_s=total, calibration=note)
+        out = replace(prediction, kernels=tuple(new_k), latency_s=total, calibration=note,
+                      calibration_stored_in=self.stored_in_)
         out = qualified(out, self.sheet_, self.sheet_unrecorded_, self.figures_read(prediction.spec))
         why = self._below_scale(total, kernels_s, overhead_s)
         if why:  # e.g. a 2x64 MatMul: 110 us predicted, 5.9 us measured (2026-12-03)
@@ -600,6 +617,7 @@ class ResidualModel:
             m.trained_on_ = meta.get("trained_on", "")
             m.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: predictions say "sheet not recorded"
             m.sheet_unrecorded_ = m.sheet_ is None and not _packaged(d)
+            m.stored_in_ = str(d) if device is not None else None  # models/<id>/, hosts/<cpu key>/model/ of the home
             m._read_sidecar_extra(meta, d)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             what = f"no {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)

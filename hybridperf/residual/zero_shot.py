@@ -568,6 +568,9 @@ class ZeroShotGpu:
         self.sheet_: dict[str, Any] | None = None
         #: a stored adaptation without that record (saved before 2026-12-03): its predictions say "sheet not recorded"
         self.sheet_unrecorded_ = False
+        #: the file of the user data directory a stored adaptation was read from (:func:`for_device`): :meth:`summary`
+        #: names it (:func:`~hybridperf.residual.store.stored_note`); None: zero-shot, or not stored there
+        self.stored_in_: str | None = None
 
     def with_cache(self, cache: Any, memo: LaunchMemo | None = None, rooflines: RooflineMemo | None = None) -> ZeroShotGpu:
         """A copy of this object that keeps ``model``'s kernel scores in ``cache`` (a
@@ -675,6 +678,10 @@ class ZeroShotGpu:
         kernels = ex.granularity.value if fused or ex.granularity is not Granularity.FUSED else "unfused (--no-fuse)"
         note = ZERO_SHOT_NOTE if not self.adapted_on else (
             f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}")
+        if self.adapted_on and self.stored_in_ is not None:
+            from hybridperf.residual.store import stored_note
+
+            note += stored_note(self.stored_in_, adaptation=True)
         why = "" if self.adapted_on else unverified_reason(spec)
         if why:
             note += f", unverified ({why})"
@@ -724,6 +731,7 @@ class ZeroShotGpu:
         priced_at = {p for p in bd.priced_precisions if p is not None}
         out = replace(prediction, kernels=rows, latency_s=float(total),
                       calibration=self.describe(spec, bd, prediction.precision, prediction.analyzed.fused),
+                      calibration_stored_in=self.stored_in_ if self.adapted_on else None,
                       execution=summary)
         return self.qualify(out, spec, priced_at)
 
@@ -913,7 +921,7 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
 
     None for non-GPU sheets or when no cross-device model is installed.
     """
-    from hybridperf.residual.model import model_search_path
+    from hybridperf.residual.model import model_search_path, stored_for
 
     if spec.kind != "gpu":
         return None
@@ -940,6 +948,7 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
                                       weighted_host=bool(meta.get("weighted_host")), kernel=kernel)
                 adapted.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: "sheet not recorded"
                 adapted.sheet_unrecorded_ = adapted.sheet_ is None
+                adapted.stored_in_ = str(p) if stored_for(base / spec.id)[0] is not None else None  # not packaged
                 return adapted
     return ZeroShotGpu(model, rt)
 
