@@ -84,8 +84,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_format_argument(p)
 
 
+def json_text(result: dict) -> str:
+    """``calibrate --format json``'s document: strict JSON, a non-finite error (a percentage over a zero) null
+    (:func:`hybridperf.report.json_text.dumps`; until 2026-12-04 written as ``NaN`` / ``Infinity``, not JSON)."""
+    from hybridperf.report.json_text import dumps
+
+    return dumps(result, indent=1, nonfinite_as_null=True)
+
+
 def run(args: argparse.Namespace) -> ExitCode:
-    import json
     from pathlib import Path
 
     from hybridperf.errors import InputError
@@ -161,7 +168,7 @@ def run(args: argparse.Namespace) -> ExitCode:
               "kernel_rows": int(len(kt.y)) if kt is not None else 0,
               "calibration": model.describe(), "label": model.label, "metrics": metrics}
     if args.format == "json":
-        sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
+        sys.stdout.write(json_text(result) + "\n")
         return ExitCode.OK
     sys.stdout.write(calibration_text(model, result, metrics, data) + "\n")
     return ExitCode.OK
@@ -180,7 +187,6 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
         Another option than ``--out`` / ``--format`` is given (:func:`unread`), the device is a GPU's, or the folder
         cannot be removed.
     """
-    import json
     import shutil
     from contextlib import ExitStack
 
@@ -228,7 +234,7 @@ def run_reset(args: argparse.Namespace) -> ExitCode:
     if others:
         result["stored_for_other_threads"] = {str(n): str(d) for n, d in others.items()}
     if args.format == "json":
-        sys.stdout.write(json.dumps(result, indent=1) + "\n")
+        sys.stdout.write(json_text(result) + "\n")
         return ExitCode.OK
     from hybridperf.report.calibration import reset_text
 
@@ -287,7 +293,6 @@ def _check_table_device(data, rows, device: str) -> None:
 def run_measure(args: argparse.Namespace) -> ExitCode:
     """``--measure``: validate, measure, featurize, adapt, store, print the held-out error. The measurement tables
     are written to a scratch directory first: a run that fails leaves the user data directory as it was."""
-    import json
     import tempfile
     from pathlib import Path
 
@@ -473,7 +478,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
                                  f"{res.base_offset_of})" if res.base_offset_of else
                                  "the base model's" if res.base_same_cpu else "the zero-shot model's")
     if args.format == "json":
-        sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
+        sys.stdout.write(json_text(result) + "\n")
         return ExitCode.OK
     from hybridperf.report.calibration import measure_calibration_text
 

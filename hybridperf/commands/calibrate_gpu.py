@@ -62,8 +62,6 @@ def is_gpu_calibration(args: argparse.Namespace) -> bool:
 
 def run_gpu(args: argparse.Namespace) -> ExitCode:
     """Refuse what does not apply, read or measure, adapt, store (saying what it replaced), print the held-out error."""
-    import json
-
     from hybridperf.commands._common import check_output_path, native_stderr_silenced, warn_if_adaptation_worse
     from hybridperf.measure.gpu_calibration import (
         adapt_gpu,
@@ -116,7 +114,9 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
     warn_if_adaptation_worse(result["heldout_mape_pct"],
                              f"and check that every row was measured on {spec.id} under {runtime}")
     if args.format == "json":
-        sys.stdout.write(json.dumps(result, indent=1, default=float) + "\n")
+        from hybridperf.report.json_text import dumps
+
+        sys.stdout.write(dumps(result, indent=1, nonfinite_as_null=True) + "\n")
         return ExitCode.OK
     sys.stdout.write(gpu_calibration_text(result) + "\n")
     return ExitCode.OK

@@ -13,7 +13,6 @@ machine (the commands' default device): its cached probe's figures, or ``not pro
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,6 +88,8 @@ def _check_spec_dir(d: Path) -> None:
 
 
 def _row(spec) -> dict[str, Any]:
+    from hybridperf.units import whole_bytes
+
     dram = spec.dram
     return {
         "id": spec.id,
@@ -98,7 +99,9 @@ def _row(spec) -> dict[str, Any]:
         "dram_bandwidth_bytes_per_s": _finite(spec, "memory.dram.bandwidth", dram.bandwidth_bytes_per_s),
         "dram_attainable_bandwidth_bytes_per_s": _finite(spec, "memory.dram.attainable_bandwidth",
                                                          dram.attainable_bandwidth_bytes_per_s),
-        "dram_capacity_bytes": _finite(spec, "memory.dram.capacity", dram.capacity_bytes),
+        # a whole number of bytes, as predict's device_capacity_bytes and check's device_capacity (until 2026-12-04
+        # a probed sheet's 23.54 GiB read 25275882536.96 here, 25275882537 there)
+        "dram_capacity_bytes": whole_bytes(_finite(spec, "memory.dram.capacity", dram.capacity_bytes)),
         "measured": bool(spec.measured),
         "figures_known": True,
     }
@@ -228,6 +231,8 @@ def _cpu_identity(ident) -> dict[str, Any] | None:
 
 def _emit(data: Any, fmt: str, table) -> None:
     if fmt == "json":
-        sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")  # unknown is null: JSON has no NaN
+        from hybridperf.report.json_text import dumps
+
+        sys.stdout.write(dumps(data) + "\n")  # unknown is null; a NaN raises: JSON has none
     else:
         sys.stdout.write(table(data) + "\n")

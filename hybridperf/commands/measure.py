@@ -41,7 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    import json
     from dataclasses import replace
 
     from hybridperf.errors import InputError
@@ -116,7 +115,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             w.writerow(row)
             text = buf.getvalue()
         else:
-            text = json.dumps(m.to_record(), indent=1) + "\n"
+            text = _json(m) + "\n"
         try:
             write_atomic(out, text)
         except OSError as exc:
@@ -124,10 +123,19 @@ def run(args: argparse.Namespace) -> ExitCode:
         if before:  # a record only: any other file was refused before measuring
             print(f"hybridperf: note: --out {out}: replaced {before}", file=sys.stderr)
     if args.format == "json":
-        sys.stdout.write(json.dumps(m.to_record(), indent=1) + "\n")
+        sys.stdout.write(_json(m) + "\n")
         return ExitCode.OK
     sys.stdout.write(to_text(m) + "\n")
     return ExitCode.OK
+
+
+def _json(m) -> str:
+    """A measurement's record as strict JSON (``--format json``, ``--out FILE.json``): a figure the timer could not
+    resolve, NaN or infinite, is null (until 2026-12-04 written as ``NaN`` / ``Infinity``, which no JSON parser
+    reads)."""
+    from hybridperf.report.json_text import dumps
+
+    return dumps(m.to_record(), indent=1, nonfinite_as_null=True)
 
 
 def _record_before(out: Path) -> str:

@@ -484,7 +484,9 @@ class RowFile:
         """
         import os
 
-        line = (json.dumps(record, allow_nan=False) + "\n").encode("utf-8")  # unknown is null: JSON has no NaN
+        from hybridperf.report.json_text import dumps
+
+        line = (dumps(record, indent=None) + "\n").encode("utf-8")  # unknown is null; a NaN raises
         with self._lock():
             new = self._new_bytes()
             if model in _rows_in(new, self.path, self.models, self.settings, strict=False, defaults=self.defaults):

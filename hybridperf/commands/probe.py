@@ -23,7 +23,6 @@ previous sheet, which this command says.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 
@@ -224,7 +223,11 @@ def _summary(args: argparse.Namespace, result, spec, out, replaced: str | None =
         data["spec_id"] = spec.id
         if not args.host:  # the probed sheet --out replaced (probed DATE by ...), None: none
             data["replaced"] = replaced
-        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        from hybridperf.report.json_text import dumps
+
+        # a figure the timer could not resolve (a GEMM timed at 0 s: infinite FLOP/s) is null, unknown (until
+        # 2026-12-04 written as Infinity, which no JSON parser reads)
+        sys.stdout.write(dumps(data, nonfinite_as_null=True, default=str) + "\n")
         return ExitCode.OK
 
     sys.stdout.write(to_table(result, spec, out, replaced) + "\n")

@@ -60,10 +60,6 @@ class Prediction:
     latency_s: float
     energy_j: float
     calibration: str = "none (roofline only)"
-    #: where the user's own learned model that priced this is stored (a ``models/<id>/`` or ``hosts/<cpu>/model/``
-    #: directory of the user data directory, or a GPU adaptation's file), which :attr:`calibration` names; None: a
-    #: packaged model, or none
-    calibration_stored_in: str | None = None
     #: the memory plan at this prediction's precision (None: the analysis's own plan)
     memory_plan: MemoryPlan | None = field(default=None, repr=False)
     #: what qualifies ``energy_j``: capped at the device's max power, and/or priced on a sheet whose power figures
@@ -91,6 +87,10 @@ class Prediction:
     #: not make the latency unverified (until 2026-12-04 it was a reason of :attr:`latency_note`, so ``check`` read
     #: every LLM under ``torch`` as ``ok (unverified)``)
     folded_note: str = ""
+    #: where the user's own learned model that priced this is stored (a ``models/<id>/`` or ``hosts/<cpu>/model/``
+    #: directory of the user data directory, or a GPU adaptation's file), which :attr:`calibration` names; None: a
+    #: packaged model, or none
+    calibration_stored_in: str | None = None
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -519,7 +519,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     roof = sum(p.latency_s for p in preds)
     energy = sum(p.estimate.energy_j for p in preds)
     pred = Prediction(analyzed, spec, precision, tuple(preds), roof, roof, energy, roofline_note,
-                      priced_memory(analyzed, precision))
+                      memory_plan=priced_memory(analyzed, precision))
     model = residual
     # nothing priced (a roofline of 0 with uncosted ops): a learned model's constant (10 us on t4) would be no bound,
     # so the figures stay 0, which every report reads as unknown (until 2026-12-03 predict printed ">= 10.0 us")

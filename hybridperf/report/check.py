@@ -3,13 +3,13 @@ JSON, GitHub workflow commands and JUnit XML; ``hybridperf check`` picks one."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 from hybridperf.estimate.budget import Metric
 from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_percent, fmt_time, one_line, table
+from hybridperf.report.json_text import dumps
 from hybridperf.units import whole_bytes
 
 CHECK_SCHEMA_VERSION = 1
@@ -187,7 +187,7 @@ def to_dict(result) -> dict:
 
 
 def to_json(result) -> str:
-    return json.dumps(to_dict(result), indent=2, allow_nan=False)  # unknown is null: JSON has no NaN
+    return dumps(to_dict(result))  # unknown is null; a NaN raises: JSON has none
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Any
 
 from hybridperf.estimate.pricing import energy_capped
 # one_line: control characters as escapes, so a row stays one line
 from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, one_line, table
+from hybridperf.report.json_text import dumps
 
 
 def to_json(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
     """``{"device", "precision", "models"}``: ``precision`` the run's ``--precision`` (null: each op at the model's
     own), as ``predict --format json``'s ``precision_override`` (until 2026-12-04 not in the output, so an int8 run
     and an fp32 run of the same models gave the same-looking rows)."""
-    return json.dumps({"device": device, "precision": precision, "models": rows}, indent=2,
-                      allow_nan=False)  # unknown is null: no NaN
+    return dumps({"device": device, "precision": precision, "models": rows})  # unknown is null; a NaN raises
 
 
 #: ``--format csv`` columns, SI units in the names (as the JSON rows' keys)
@@ -55,6 +55,10 @@ def to_csv(rows: list[dict[str, Any]], device: str, precision: str | None = None
                 v = " ".join(f"{n}={'x'.join(map(str, dims))}" for n, dims in v.items())
             elif isinstance(v, bool):
                 v = str(v).lower()
+            elif isinstance(v, float) and not math.isfinite(v):
+                # as to_json: a figure is never NaN or infinite (until 2026-12-04 the CSV wrote the cell "nan" or
+                # "inf", which reads as a number, where the JSON of the same rows raised)
+                raise ValueError(f"{r.get('model')}: {k} is {v}, not a figure")
             cells.append(v)
         w.writerow([device, *cells])
     return buf.getvalue().rstrip("\n")

@@ -7,10 +7,9 @@ was priced (``unknown``); a memory plan can be a lower bound too. A suggestion r
 
 from __future__ import annotations
 
-import json
-
 from hybridperf.estimate.mig import EXACT, Caveats, latency_unknown
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_percent, fmt_time, table
+from hybridperf.report.json_text import dumps
 
 
 def suggested(s, c: Caveats = EXACT):
@@ -56,7 +55,7 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
 
 
 def to_json(s, model: str, c: Caveats = EXACT) -> str:
-    return json.dumps(to_dict(s, model, c), indent=2, allow_nan=False)  # a NaN raises: JSON has none
+    return dumps(to_dict(s, model, c))  # a NaN raises: JSON has none
 
 
 def _yes_no(v: bool | None, lower: bool) -> str:

@@ -5,7 +5,6 @@ Numbers become text through :mod:`hybridperf.report.format` (units and the table
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from hybridperf.costs import OpCost, Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.precision import storage_bytes
+from hybridperf.report import json_text
 from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_percent,
                                       fmt_time, table)
 from hybridperf.units import inputs_text, plural, whole_bytes
@@ -321,7 +321,7 @@ def _op_dict(r, precision: str | None = None) -> dict[str, Any]:
 
 def to_json(pred: Prediction) -> str:
     """:func:`to_dict` as JSON text; a NaN or infinity raises (JSON has none) instead of printing invalid JSON."""
-    return json.dumps(to_dict(pred), indent=2, allow_nan=False)
+    return json_text.dumps(to_dict(pred))
 
 
 def _execution_text(ex, pred: Prediction) -> str:

@@ -174,7 +174,7 @@ class ResidualModel:
     sheet_unrecorded_: bool = False
     #: the directory of the user data directory this model was loaded from (``models/<id>/``, ``hosts/<cpu key>/
     #: model/``), as given to :meth:`load`: its predictions' calibration note names it
-    #: (:func:`hybridperf.residual.store.stored_note`); None for a packaged model, one stored elsewhere or fitted
+    #: (:func:`stored_note`); None for a packaged model, one stored elsewhere or fitted
     stored_in_: str | None = None
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 7,
@@ -421,12 +421,10 @@ class ResidualModel:
 
     def summary(self, spec: Any = None) -> str:
         """:meth:`describe`, and where the user's own model is stored where it was loaded from the user data directory
-        (:attr:`stored_in_`, :func:`~hybridperf.residual.store.stored_note`): the calibration note of its predictions,
+        (:attr:`stored_in_`, :func:`~stored_note`): the calibration note of its predictions,
         and how ``devices`` says what prices a sheet (``spec``, as :meth:`ZeroShotGpu.summary` takes it: unused)."""
         if self.stored_in_ is None:
             return self.describe()
-        from hybridperf.residual.store import stored_note
-
         return self.describe() + stored_note(self.stored_in_)
 
     def _summary(self) -> str:
@@ -914,6 +912,32 @@ def stored_for(directory: str | Path) -> tuple[str | None, str]:
     return None, f"`hybridperf calibrate --device ID --out {top} --reset` removes it, or calibrate again"
 
 
+def stored_note(stored: str, adaptation: bool = False) -> str:
+    """The clause a prediction's calibration note ends its model's description with where that model was loaded from
+    the user data directory (``stored``, the directory, or the GPU adaptation's file, as recorded at load): that it is
+    the user's own, stored by ``hybridperf calibrate``, where, and how to drop it. A packaged model has none. Until
+    2026-12-04 a calibrated model's note read as the packaged model's: nothing said the user's calibration was used.
+
+    Parameters
+    ----------
+    stored : str
+        The model directory (``models/<id>/``, ``hosts/<cpu key>/model/``), or with ``adaptation`` the file.
+    adaptation : bool, default False
+        A GPU few-shot adaptation (one file, which ``calibrate --reset`` does not remove: deleting it does).
+
+    Returns
+    -------
+    str
+        E.g. ``"; your model, stored by `hybridperf calibrate` in /home/me/.local/share/hybridperf/models/x
+        (`calibrate --device x --reset` to drop it)"`` (``stored`` as given; JSON gives it as
+        ``calibration_stored_in``, :attr:`hybridperf.estimate.pricing.Prediction.calibration_stored_in`).
+    """
+    if adaptation:
+        return f"; your adaptation, stored by `hybridperf calibrate` in {stored} (delete it to drop it)"
+    device = stored_for(stored)[0] or "ID"
+    return (f"; your model, stored by `hybridperf calibrate` in {stored} (`calibrate --device {device} --reset` to "
+            "drop it)")
+
 def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path | None:
     """The directory of ``device_id``'s stored model: ``calib_dir/<id>/`` when given, else the first
     ``<id>/`` on :func:`model_search_path` holding a model; None if there is none.
@@ -933,4 +957,4 @@ def find_model_dir(device_id: str, calib_dir: str | Path | None = None) -> Path 
 
 
 __all__ = ["CALIBRATION_PARAMS", "CONTEXT_FEATURES", "CPU_TARGET", "DIGESTS_KEY", "LABEL_WORDS", "LEGACY_LABEL", "KERNEL_INPUTS", "KernelTable", "ResidualModel", "find_model_dir", "holds_model", "kernel_context", "kernel_weights", "load_table", "mape", "min_latency_s",
-           "model_search_path", "stored_for", "subset", "user_model_dir", "SCHEMA_VERSION"]
+           "model_search_path", "stored_for", "stored_note", "subset", "user_model_dir", "SCHEMA_VERSION"]

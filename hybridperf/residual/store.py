@@ -18,7 +18,7 @@ from hybridperf.errors import InputError
 from hybridperf.files import LockTimeout, file_lock, remove_dead_stages
 from hybridperf.residual.cross_host import ALONE_DIR, CrossHostModel, is_cross_host
 from hybridperf.residual.model import (KERNEL_FILE, MODEL_FILE, SIDECAR_FILE, ResidualModel, find_model_dir,
-                                       holds_model, model_search_path, stored_for)
+                                       holds_model, model_search_path)
 
 #: what :meth:`ResidualModel.save` (and :meth:`CrossHostModel.save`) may write into a model directory
 MODEL_ENTRIES = (MODEL_FILE, KERNEL_FILE, ALONE_DIR, SIDECAR_FILE)
@@ -104,33 +104,6 @@ def describe_stored(directory: str | Path) -> str | None:
         return f"a model that does not load ({why})"
 
 
-def stored_note(stored: str, adaptation: bool = False) -> str:
-    """The clause a prediction's calibration note ends its model's description with where that model was loaded from
-    the user data directory (``stored``, the directory, or the GPU adaptation's file, as recorded at load): that it is
-    the user's own, stored by ``hybridperf calibrate``, where, and how to drop it. A packaged model has none. Until
-    2026-12-04 a calibrated model's note read as the packaged model's: nothing said the user's calibration was used.
-
-    Parameters
-    ----------
-    stored : str
-        The model directory (``models/<id>/``, ``hosts/<cpu key>/model/``), or with ``adaptation`` the file.
-    adaptation : bool, default False
-        A GPU few-shot adaptation (one file, which ``calibrate --reset`` does not remove: deleting it does).
-
-    Returns
-    -------
-    str
-        E.g. ``"; your model, stored by `hybridperf calibrate` in /home/me/.local/share/hybridperf/models/x
-        (`calibrate --device x --reset` to drop it)"`` (``stored`` as given; JSON gives it as
-        ``calibration_stored_in``, :attr:`hybridperf.estimate.pricing.Prediction.calibration_stored_in`).
-    """
-    if adaptation:
-        return f"; your adaptation, stored by `hybridperf calibrate` in {stored} (delete it to drop it)"
-    device = stored_for(stored)[0] or "ID"
-    return (f"; your model, stored by `hybridperf calibrate` in {stored} (`calibrate --device {device} --reset` to "
-            "drop it)")
-
-
 def save_model(model: ResidualModel, directory: str | Path) -> Path:
     """Store ``model`` in ``directory`` so that no reader ever loads half of it, or half of it and half of the model
     stored there before: it is saved into a fresh folder beside ``directory`` first; then, holding the directory's
@@ -208,4 +181,4 @@ def _remove(p: Path) -> None:
 
 
 __all__ = ["LOCK_TIMEOUT_S", "MODEL_ENTRIES", "describe_stored", "load_for_device", "lock_path", "model_lock", "reading",
-           "remove_model", "save_model", "stored_note"]
+           "remove_model", "save_model"]

@@ -569,7 +569,7 @@ class ZeroShotGpu:
         #: a stored adaptation without that record (saved before 2026-12-03): its predictions say "sheet not recorded"
         self.sheet_unrecorded_ = False
         #: the file of the user data directory a stored adaptation was read from (:func:`for_device`): :meth:`summary`
-        #: names it (:func:`~hybridperf.residual.store.stored_note`); None: zero-shot, or not stored there
+        #: names it (:func:`~hybridperf.residual.model.stored_note`); None: zero-shot, or not stored there
         self.stored_in_: str | None = None
 
     def with_cache(self, cache: Any, memo: LaunchMemo | None = None, rooflines: RooflineMemo | None = None) -> ZeroShotGpu:
@@ -679,7 +679,7 @@ class ZeroShotGpu:
         note = ZERO_SHOT_NOTE if not self.adapted_on else (
             f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}")
         if self.adapted_on and self.stored_in_ is not None:
-            from hybridperf.residual.store import stored_note
+            from hybridperf.residual.model import stored_note
 
             note += stored_note(self.stored_in_, adaptation=True)
         why = "" if self.adapted_on else unverified_reason(spec)
