@@ -76,8 +76,10 @@ def test_predict_table_partly_priced_is_a_lower_bound(preds):
 
 def test_json_names_the_unknown_totals(preds):
     nms, nonzero = to_dict(preds["nms"])["totals"], to_dict(preds["nonzero"])["totals"]
-    # the numbers keep their type; lower_bound says they are lower bounds, unknown_fields which say nothing
-    assert nms["lower_bound"] is True and nms["flops"] == 0 and nms["roofline_latency_s"] == 0.0
+    # lower_bound says they are lower bounds, unknown_fields which say nothing: those are null (until 2026-12-04 they
+    # kept their type, 0 and 0.0, an unknown written as 0)
+    assert nms["lower_bound"] is True and nms["flops"] is None and nms["roofline_latency_s"] is None
+    assert nms["latency_s"] is None and nms["energy_j"] is None
     assert nms["unknown_fields"] == ["latency_s", "roofline_latency_s", "energy_j", "flops"]
     assert nonzero["lower_bound"] is True and nonzero["flops"] == 32 and nonzero["unknown_fields"] == []
 
@@ -188,8 +190,8 @@ def test_mig_lower_bound(models, capsys):
 
 
 def test_predict_many_json_rows_name_their_unknown_figures(models, tmp_path, capsys):
-    """predict-many's JSON rows carry flops 0 for a model with nothing priced: ``unknown_fields`` names it (as the
-    predict report's ``totals.unknown_fields``); a partly priced model has none."""
+    """predict-many's JSON rows carry flops null for a model with nothing priced (0 until 2026-12-04): ``unknown_fields``
+    names it (as the predict report's ``totals.unknown_fields``); a partly priced model has none."""
     d = tmp_path / "m"
     d.mkdir()
     for p in models.values():
@@ -198,6 +200,6 @@ def test_predict_many_json_rows_name_their_unknown_figures(models, tmp_path, cap
     assert main(["predict-many", str(d), "-d", "t4", "--jobs", "1", "--output", str(out)]) == ExitCode.OK
     capsys.readouterr()
     rows = {r["model"].rsplit("/", 1)[-1]: r for r in map(json.loads, out.read_text().splitlines())}
-    assert rows["nms.onnx"]["flops"] == 0 and "flops" in rows["nms.onnx"]["unknown_fields"]
+    assert rows["nms.onnx"]["flops"] is None and "flops" in rows["nms.onnx"]["unknown_fields"]
     assert rows["nonzero.onnx"]["unknown_fields"] == [] and rows["nonzero.onnx"]["flops"] == 32
     assert all(isinstance(r["memory_lower_bound"], bool) for r in rows.values())

@@ -22,7 +22,8 @@ from hybridperf.cli import main
 from hybridperf.device.spec import SheetCpu, cpu_words, default_spec_dir, load_spec, parse_spec
 from hybridperf.errors import SpecError
 from hybridperf.measure import probe
-from hybridperf.measure.onnxruntime import CpuIdentity, Measurement
+from hybridperf.device.cpuinfo import CpuIdentity
+from hybridperf.measure.onnxruntime import Measurement
 from hybridperf.residual.cross_host import cpu_label
 
 REPO = Path(__file__).resolve().parents[1]

@@ -59,6 +59,7 @@ def test_the_running_machine_does_not_reach_a_named_sheets_figures(analyzed, mon
     # data home): a named sheet's figures stay; only the note on onnxruntime's own NCHWc choice (made by this
     # machine's MLAS, which no flag can change) names this machine
     from hybridperf.api import predict_on
+    from hybridperf.device.cpuinfo import CpuIdentity
     from hybridperf.measure import contention, onnxruntime as ort_measure
 
     monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "empty"))
@@ -69,7 +70,7 @@ def test_the_running_machine_does_not_reach_a_named_sheets_figures(analyzed, mon
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     monkeypatch.setattr(contention, "usable_cpus", lambda: 64)
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
-    monkeypatch.setattr(ort_measure, "cpu_identity", lambda: ort_measure.CpuIdentity(
+    monkeypatch.setattr(ort_measure, "cpu_identity", lambda: CpuIdentity(
         "Neoverse-N1", "ARM", 8, 3340, 1, ("asimddp",)))
     home = tmp_path / "probed"
     (home / "hosts" / "arm-probed-64t").mkdir(parents=True)

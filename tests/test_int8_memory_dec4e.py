@@ -17,18 +17,13 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from hybridperf.estimate.runtime_memory import (  # noqa: E402
-    MMAP_THRESHOLD_BYTES,
-    PAGE_BYTES,
+    malloc_resident_bytes as _pages,
     onnxruntime_peak,
     ort_features,
     ort_kernel_scratch_bytes,
 )
 
 AVX512 = ("avx2", "avx512f")
-
-
-def _pages(n: int) -> int:
-    return -(-n // PAGE_BYTES) * PAGE_BYTES if n >= MMAP_THRESHOLD_BYTES else n
 
 
 def _qconv(x_shape, w_shape, y_shape, *, channels_last=1, group=1, strides=(1, 1), pads=(0, 0, 0, 0),

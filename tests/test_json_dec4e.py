@@ -1,5 +1,5 @@
 """Regressions of the 2026-12-04 audit of the machine-readable outputs: strict JSON everywhere (one writer,
-:mod:`hybridperf.report.json_text`), whole bytes in ``devices``, no ``nan`` / ``inf`` CSV cell."""
+:mod:`hybridperf.json_text`), whole bytes in ``devices``, no ``nan`` / ``inf`` CSV cell."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _strict(text: str):
 def test_one_writer_refuses_or_nulls_nonfinite_and_writes_numpy_scalars():
     # until 2026-12-04 each command had its own json.dumps: calibrate's default=float wrote a numpy int as 3.0, and
     # calibrate, probe and measure wrote NaN / Infinity (invalid JSON) where predict's writers refused them
-    from hybridperf.report.json_text import dumps
+    from hybridperf.json_text import dumps
 
     data = {"k": np.int64(3), "share": np.float32(0.5), "ok": np.bool_(True), "rows": (1, 2)}
     assert _strict(dumps(data)) == {"k": 3, "share": 0.5, "ok": True, "rows": [1, 2]}

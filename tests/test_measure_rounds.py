@@ -7,7 +7,8 @@ import math
 import pytest
 
 from hybridperf.errors import ModelLoadError
-from hybridperf.measure.onnxruntime import Measurement, parse_cpuinfo
+from hybridperf.device.cpuinfo import parse_cpuinfo
+from hybridperf.measure.onnxruntime import Measurement
 from hybridperf.measure.rounds import (
     RoundResult,
     SpeedSample,

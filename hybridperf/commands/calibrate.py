@@ -86,8 +86,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def json_text(result: dict) -> str:
     """``calibrate --format json``'s document: strict JSON, a non-finite error (a percentage over a zero) null
-    (:func:`hybridperf.report.json_text.dumps`; until 2026-12-04 written as ``NaN`` / ``Infinity``, not JSON)."""
-    from hybridperf.report.json_text import dumps
+    (:func:`hybridperf.json_text.dumps`; until 2026-12-04 written as ``NaN`` / ``Infinity``, not JSON)."""
+    from hybridperf.json_text import dumps
 
     return dumps(result, indent=1, nonfinite_as_null=True)
 
@@ -360,6 +360,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         check_writable(out, "the calibrated model")  # before the measuring, not after
         check_writable(data, "the measurements")
     models, collapsed, unscanned = _without_subnormal_hazards(models, args.batch)  # one run each, after cheap checks
+    models, unpriced = _without_unpriced(models, spec_ref, args.batch)
     _check_shots(args.shots, len(models), "whose timing is of the model")
 
     def progress(key: str, rnd: int, median_s: float, fastest_s: float) -> None:
@@ -447,7 +448,8 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
               "adapted_on": res.k, "heldout_adapted_on": per_fold,
               "threads": threads, "measured": _provenance(rows), "duplicates_left_out": duplicates,
               "not_calibrated_on": [{"key": k, "why": v} for k, v in left_out.items()],
-              "left_out_subnormal": [str(p) for p in collapsed], "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
+              "left_out_subnormal": [str(p) for p in collapsed],
+              "left_out_unpriced": [{"model": str(p), "why": why} for p, why in unpriced.items()], "heldout": res.heldout, "calibration": res.model.describe(), "label": res.model.label,
               "heldout_mape_pct": {"roofline": res.roofline_mape_pct, "zero_shot": res.zero_shot_mape_pct,
                                    "adapted": None if untested else res.adapted_mape_pct},
               # the "zero_shot" figures' model: with a training host's own offset (this CPU was trained on), or None:
@@ -542,6 +544,24 @@ def _without_subnormal_hazards(models, batch: int | None):
         raise InputError(f"only {len(kept)} of {len(models)} models time the model rather than subnormal assists; "
                          "calibration needs 2: pass exports with trained weights")
     return kept, out, unscanned
+
+
+def _without_unpriced(models, device, batch: int | None):
+    """The models a calibration can learn from (:func:`hybridperf.measure.calibrate.unpriced`: a roofline above 0):
+    each other one is named on stderr and left out before any measurement; fewer than 2 left is an input error.
+    Returns ``(kept, {left out: why})``."""
+    from hybridperf.errors import InputError
+    from hybridperf.measure.calibrate import unpriced
+
+    out = unpriced(models, device, batch)
+    for path, why in out.items():
+        print(f"hybridperf: warning: {path}: {why}, so no calibration can learn from it; left out of the calibration",
+              file=sys.stderr)
+    kept = [p for p in models if p not in out]
+    if len(kept) < 2:
+        raise InputError(f"only {len(kept)} of {len(models)} models have a roofline above 0 (some op priced); "
+                         "calibration needs 2: add models with priced ops (Conv, MatMul, ...)")
+    return kept, out
 
 
 def _say_unscanned(unscanned, rows) -> None:

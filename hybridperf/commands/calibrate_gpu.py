@@ -114,7 +114,7 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
     warn_if_adaptation_worse(result["heldout_mape_pct"],
                              f"and check that every row was measured on {spec.id} under {runtime}")
     if args.format == "json":
-        from hybridperf.report.json_text import dumps
+        from hybridperf.json_text import dumps
 
         sys.stdout.write(dumps(result, indent=1, nonfinite_as_null=True) + "\n")
         return ExitCode.OK

@@ -169,7 +169,7 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
             "attainable_bandwidth": q(f"memory.{level}.attainable_bandwidth", m.attainable_bandwidth_bytes_per_s, "B/s"),
             "capacity": q(f"memory.{level}.capacity", m.capacity_bytes, "B"),
         }
-        memory[level] = {k: v for k, v in entry.items() if v is not None}
+        memory[level] = entry  # a figure the sheet does not give is null (until 2026-12-04 the key was left out)
     from hybridperf.api import latency_model
 
     return {
@@ -193,11 +193,12 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},
             "per_byte": {lv: q(f"energy.per_byte.{lv}", v, "pJ") for lv, v in spec.energy_pj_per_byte.items()},
         },
-        "compute_units": {k: v for k, v in {
+        # null where the sheet does not give it (until 2026-12-04 the key was left out)
+        "compute_units": {
             "count": q("compute_units.count", spec.compute_unit_count, "units"),
             "fp32_lanes_per_unit": q("compute_units.fp32_lanes_per_unit", spec.fp32_lanes_per_unit, "lanes"),
             "boost_clock": q("compute_units.boost_clock", spec.boost_clock_hz, "Hz"),
-        }.items() if v is not None},
+        },
         # the CPU a CPU sheet describes, as measure -d / calibrate judge it (null: not on the sheet, unknown; until
         # 2026-12-04 not shown, nor its source)
         "cpu_identity": _cpu_identity(spec.cpu_identity),
@@ -214,7 +215,7 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
             }
             for i, m in enumerate(spec.mig_profiles)
         ],
-        "notes": spec.notes,
+        "notes": spec.notes or None,  # null: none (until 2026-12-04 "")
         # figures on the sheet that no prediction reads (sparsity, non-DRAM bandwidths, ...): shown, flagged
         "unused_figures": list(spec.unused_figures),
     }
@@ -231,7 +232,7 @@ def _cpu_identity(ident) -> dict[str, Any] | None:
 
 def _emit(data: Any, fmt: str, table) -> None:
     if fmt == "json":
-        from hybridperf.report.json_text import dumps
+        from hybridperf.json_text import dumps
 
         sys.stdout.write(dumps(data) + "\n")  # unknown is null; a NaN raises: JSON has none
     else:

@@ -133,7 +133,7 @@ def _json(m) -> str:
     """A measurement's record as strict JSON (``--format json``, ``--out FILE.json``): a figure the timer could not
     resolve, NaN or infinite, is null (until 2026-12-04 written as ``NaN`` / ``Infinity``, which no JSON parser
     reads)."""
-    from hybridperf.report.json_text import dumps
+    from hybridperf.json_text import dumps
 
     return dumps(m.to_record(), indent=1, nonfinite_as_null=True)
 

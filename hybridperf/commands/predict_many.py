@@ -484,7 +484,7 @@ class RowFile:
         """
         import os
 
-        from hybridperf.report.json_text import dumps
+        from hybridperf.json_text import dumps
 
         line = (dumps(record, indent=None) + "\n").encode("utf-8")  # unknown is null; a NaN raises
         with self._lock():

@@ -223,7 +223,7 @@ def _summary(args: argparse.Namespace, result, spec, out, replaced: str | None =
         data["spec_id"] = spec.id
         if not args.host:  # the probed sheet --out replaced (probed DATE by ...), None: none
             data["replaced"] = replaced
-        from hybridperf.report.json_text import dumps
+        from hybridperf.json_text import dumps
 
         # a figure the timer could not resolve (a GEMM timed at 0 s: infinite FLOP/s) is null, unknown (until
         # 2026-12-04 written as Infinity, which no JSON parser reads)

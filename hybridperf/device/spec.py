@@ -291,18 +291,31 @@ class SheetCpu:
         return (vendor, int(family), int(model)) == (self.vendor, self.family, self.model)
 
 
-#: words of a CPU sheet's name or notes (a probed sheet's notes list the ``lscpu`` flags) that name its instruction set
+#: words of a CPU sheet's name or notes (a probed sheet's notes list the ``lscpu`` flags) that name its instruction set;
+#: "Ampere" only as Ampere Computing's Altra / AmpereOne (NVIDIA's Ampere GPUs are no Arm CPU: until 2026-12-04 the
+#: a10, a100-pcie and rtx-3090 sheets read as ``arm``)
 ISA_WORDS = {
     "x86-64": re.compile(r"\b(x86|x86[-_]64|amd64|intel|amd|xeon|epyc|ryzen|threadripper|core i[3579]|avx2?|sse4)\b", re.I),
-    "arm": re.compile(r"\b(arm|arm64|aarch64|cortex|neoverse|kryo|snapdragon|graviton|ampere|apple m\d)\b", re.I),
+    "arm": re.compile(r"\b(arm|arm64|aarch64|cortex|neoverse|kryo|snapdragon|graviton|ampere ?(altra|one)|apple m\d)\b",
+                      re.I),
 }
 #: words of a sheet's name or notes that name AVX-512 (``avx512f`` and the other AVX-512 flags, "AVX-512")
 AVX512_WORDS = re.compile(r"avx-?512", re.I)
 #: ... that name AVX2 (``avx2``, "AVX2"); a sheet naming AVX-512 has it too (every AVX-512 CPU has AVX2)
 AVX2_WORDS = re.compile(r"\bavx-?2\b", re.I)
-#: ... that name the Arm int8 dot product (``lscpu``'s ``asimddp``, "dotprod", "dot product"), and that say it is absent
+#: ... that name the Arm int8 dot product (``lscpu``'s ``asimddp``, "dotprod", "dot product")
 DOT_WORDS = re.compile(r"\b(asimddp|dotprod|dot[- ]product)", re.I)
-NO_DOT_WORDS = re.compile(r"\bno (int8 )?dot[- ]product", re.I)
+#: ... that say AVX-512 is absent ("no AVX-512", "AVX2 but not AVX-512", "AVX-512 not supported"), read before
+#: :data:`AVX512_WORDS` (until 2026-12-04 such words read as having it)
+NO_AVX512_WORDS = re.compile(r"\b(no|without|lacks?|not)\b[^.;]{0,24}avx-?512|avx-?512\w*\b[^.;]{0,12}\bnot "
+                             r"(supported|present)", re.I)
+#: ... that say the dot product is absent ("no int8 dot product", "without the dot product", "lacks asimddp",
+#: "dot product not supported"), read before :data:`DOT_WORDS`
+NO_DOT_WORDS = re.compile(r"\b(no|without|lacks?|not)\b[^.;]{0,24}(asimddp|dot[- ]?prod)|(asimddp|dotprod|dot[- ]product)"
+                          r"\b[^.;]{0,12}\bnot (supported|present)", re.I)
+#: a probed sheet's complete list of the CPU's key flags (:data:`~hybridperf.device.cpuinfo.KEY_ISA_FLAGS`), "none"
+#: where it has none of them (:func:`hybridperf.measure.probe.spec_dict`)
+FLAG_LIST_WORDS = re.compile(r"\bISA flags:\s*([\w ]*)", re.I)
 
 
 def sheet_isa(text: str) -> str:
@@ -318,12 +331,13 @@ class SheetIsa:
 
     Attributes
     ----------
-    isa : ``"x86-64"``, ``"arm"``, or ``""`` where the words name none or both (:func:`sheet_isa`)
+    isa : ``"x86-64"``, ``"arm"``, or ``""`` where the words name none or both (:func:`sheet_isa`), or the sheet is
+        not a CPU's
     flags : the extensions the words name, of those that choose a runtime's kernels: ``"avx2"`` and ``"avx512f"``
         (x86-64), ``"asimddp"`` (arm: the int8 dot product)
     unnamed : the extensions of ``isa`` the words say nothing of (neither present nor absent): on x86-64 both AVX
-        levels where neither AVX2 nor AVX-512 is named (naming AVX2 alone says there is no AVX-512), on arm
-        ``"asimddp"`` where the dot product is neither named nor said to be absent
+        levels where neither AVX2 nor AVX-512 is named (naming AVX2 alone says there is no AVX-512), AVX2 where only
+        AVX-512's absence is said; on arm ``"asimddp"`` where the dot product is neither named nor said to be absent
     """
 
     isa: str
@@ -332,16 +346,30 @@ class SheetIsa:
 
 
 def sheet_isa_flags(text: str) -> SheetIsa:
-    """The :class:`SheetIsa` of a CPU sheet's text (its name and notes)."""
+    """The :class:`SheetIsa` of a CPU sheet's text (its name and notes).
+
+    A list after ``ISA flags:`` (a probed sheet's: every key flag the CPU has, or ``none``) is complete: a flag not
+    in it is absent. Otherwise an extension is present where the words name it outside the phrases saying it is
+    absent (:data:`NO_AVX512_WORDS`, :data:`NO_DOT_WORDS`: "AVX2 and AVX-512 ... until then read as a CPU without
+    AVX-512" has it), absent where only such a phrase names it, and ``unnamed`` where nothing does.
+    """
     isa = sheet_isa(text)
+    listed = FLAG_LIST_WORDS.search(text)
+    if isa and listed:
+        have = set(listed.group(1).lower().split())
+        keys = ("avx2", "avx512f") if isa == "x86-64" else ("asimddp",)
+        return SheetIsa(isa, tuple(f for f in keys if f in have))
     if isa == "x86-64":
-        if AVX512_WORDS.search(text):
+        avx2 = bool(AVX2_WORDS.search(text))
+        if AVX512_WORDS.search(NO_AVX512_WORDS.sub(" ", text)):
             return SheetIsa(isa, ("avx2", "avx512f"))
-        return SheetIsa(isa, ("avx2",)) if AVX2_WORDS.search(text) else SheetIsa(isa, (), ("avx2", "avx512f"))
+        if NO_AVX512_WORDS.search(text):
+            return SheetIsa(isa, ("avx2",)) if avx2 else SheetIsa(isa, (), ("avx2",))
+        return SheetIsa(isa, ("avx2",)) if avx2 else SheetIsa(isa, (), ("avx2", "avx512f"))
     if isa == "arm":
-        if NO_DOT_WORDS.search(text):
-            return SheetIsa(isa)
-        return SheetIsa(isa, ("asimddp",)) if DOT_WORDS.search(text) else SheetIsa(isa, (), ("asimddp",))
+        if DOT_WORDS.search(NO_DOT_WORDS.sub(" ", text)):
+            return SheetIsa(isa, ("asimddp",))
+        return SheetIsa(isa) if NO_DOT_WORDS.search(text) else SheetIsa(isa, (), ("asimddp",))
     return SheetIsa(isa)
 
 
@@ -432,7 +460,10 @@ class DeviceSpec:
     @property
     def instruction_set(self) -> SheetIsa:
         """The instruction set and vector extensions this sheet's name and notes name (:func:`sheet_isa_flags`; a
-        probed sheet's notes list the machine and its ``lscpu`` flags)."""
+        probed sheet's notes list the machine and its ``lscpu`` flags); none for a sheet that is not a CPU's (until
+        2026-12-04 a GPU or NPU sheet's words were read as its CPU's: "Ampere", "Arm Cortex-M55")."""
+        if self.kind != "cpu":
+            return SheetIsa("")
         return sheet_isa_flags(" ".join([self.name, self.notes]))
 
     @property

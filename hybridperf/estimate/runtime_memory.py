@@ -81,6 +81,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from hybridperf.device.cpuinfo import this_cpu
+from hybridperf.device.spec import HOST_ID
 from hybridperf.errors import ModelLoadError, error_line
 from hybridperf.estimate.torch_eager import EagerOp, eager_ops, fuse_torch_activations
 from hybridperf.frontends.onnx_shapes import (broadcast, conv_shape, conv_spatial, fused_matmul_shape, gemm_shape,
@@ -546,7 +548,12 @@ def conv_sym_kernel(isa: Iterable[str]) -> ConvSymKernel | None:
     """MLAS's symmetric int8 convolution kernels for the instruction sets ``isa`` (``mlas/lib/platform.cpp`` sets
     ``ConvSymU8S8Dispatch``; figures of ``convsym.cpp``): ``"arm"``: NEON (8 / 8 / 8), with ``"asimddp"`` the dot
     product kernels (16 / 4 / 16); x86 ``"avx512f"`` (AVX-512 core / VNNI: 16 / 4 / 4), ``"avx2"`` (AVX2 /
-    AVX-VNNI: 16 / 4 / 8); None on x86 without AVX2 (the dispatch stays null: no symmetric path)."""
+    AVX-VNNI: 16 / 4 / 8); None on x86 without AVX2 (the dispatch stays null: no symmetric path).
+
+    ``"avx512f"`` stands for AVX-512 core here: MLAS takes ``ConvSymDispatchAvx512Core`` only where the CPU has
+    AVX-512 F, BW, DQ and VL together (``platform.cpp``), and the sheets' words name AVX-512 as one extension, so a
+    CPU with F alone (Xeon Phi; no current server or desktop part) would be priced with the AVX-512 alignment where
+    MLAS runs AVX2's. The NCHWc block (:func:`nchwc_block`) rightly needs F only."""
     s = set(isa)
     if "arm" in s:
         dot = "asimddp" in s
@@ -557,8 +564,9 @@ def conv_sym_kernel(isa: Iterable[str]) -> ConvSymKernel | None:
     return ConvSymKernel(16, 4, 8, 16) if "avx2" in s else None
 
 
-def _scratch_block(n: int) -> int:
-    """Resident bytes of one scratch allocation: whole pages from :data:`MMAP_THRESHOLD_BYTES` up."""
+def malloc_resident_bytes(n: int) -> int:
+    """Resident bytes of one ``malloc`` of ``n`` bytes in the measurement worker (a kernel's scratch buffer, an
+    initializer): whole pages from :data:`MMAP_THRESHOLD_BYTES` up (their own ``mmap``), else ``n``."""
     return -(-n // PAGE_BYTES) * PAGE_BYTES if n >= MMAP_THRESHOLD_BYTES else n
 
 
@@ -635,7 +643,9 @@ def ort_kernel_scratch_bytes(node: Any, tensors: Mapping[str, tuple[tuple[int, .
       buffer of 3 x 7 x 7 x 112 x 112 bytes, 4.8 MiB;
     * ``QLinearMatMul`` (``quantize_linear_matmul.cc``): an int32 product of the output's shape;
     * com.microsoft ``QGemm`` (``contrib_ops/cpu/quantization/quant_gemm.cc``): an int32 product of M x N when the
-      output is requantized (``y_scale`` given), plus a transposed copy of A under ``transA``.
+      output is requantized (``y_scale`` given), plus a transposed copy of A under ``transA`` and of B (N x K bytes)
+      under ``transB`` where B is not a constant (a constant B is pre-packed at session load, not copied per run;
+      until 2026-12-04 that copy was left out).
 
     The float kernels' scratch (im2col of a non-NCHWc ``Conv``...) is not modelled: it lies in the fitted overheads.
 
@@ -667,8 +677,11 @@ def ort_kernel_scratch_bytes(node: Any, tensors: Mapping[str, tuple[tuple[int, .
     else:  # QGemm: A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp
         requant = len(node.input) > 7 and bool(node.input[7])
         a = tensors.get(node.input[0], (None,))[0]
-        bufs = ([4 * math.prod(y)] if requant else []) + ([math.prod(a)] if attrs.get("transA", 0) and a else [])
-    return None if bufs is None else sum(_scratch_block(int(b)) for b in bufs if b)
+        b_name = node.input[3] if len(node.input) > 3 else ""
+        b = None if b_name in consts else tensors.get(b_name, (None,))[0]
+        bufs = ([4 * math.prod(y)] if requant else []) + ([math.prod(a)] if attrs.get("transA", 0) and a else []) \
+            + ([math.prod(b)] if attrs.get("transB", 0) and b else [])
+    return None if bufs is None else sum(malloc_resident_bytes(int(b)) for b in bufs if b)
 
 
 @dataclass(frozen=True)
@@ -935,11 +948,7 @@ def _ort_memory_pattern(size_of: dict[int, int], first: dict[int, int], last: di
 def ort_resident_initializer_bytes(model: Any) -> int:
     """Initializers of the optimised graph as resident pages: each tensor is its own allocation,
     those of at least :data:`MMAP_THRESHOLD_BYTES` whole pages."""
-    total = 0
-    for t in model.graph.initializer:
-        n = _tensor_bytes(t)
-        total += -(-n // PAGE_BYTES) * PAGE_BYTES if n >= MMAP_THRESHOLD_BYTES else n
-    return total
+    return sum(malloc_resident_bytes(_tensor_bytes(t)) for t in model.graph.initializer)
 
 
 def nchwc_block(isa: Iterable[str] = ()) -> int:
@@ -983,13 +992,14 @@ def ort_features(model: Any, isa: Iterable[str] = (), level: str = "all") -> Ort
                        unknown, len(opt.graph.node), len(opt.graph.initializer))
 
 
-ORT_INCLUDES = ("session overhead (fixed + per node) + resident initializers of onnxruntime's optimised graph (pre-packed "
-                "weights replace originals) + memory-pattern activation block (best fit, sequential planner) + "
-                "graph outputs + run fixed overhead + inputs; CPU arena off")
+_ORT_PARTS = ("session overhead (fixed + per node)", "resident initializers of onnxruntime's optimised graph (pre-packed "
+              "weights replace originals)", "memory-pattern activation block (best fit, sequential planner)")
+_ORT_PARTS_AFTER = ("graph outputs", "run fixed overhead", "inputs; CPU arena off")
+_ORT_SCRATCH_PART = ("the quantized kernels' scratch on top of the activations resident while each runs (int32 "
+                     "accumulators, im2col / indirection buffers)")
+ORT_INCLUDES = " + ".join(_ORT_PARTS + _ORT_PARTS_AFTER)
 #: the same, for a graph with quantized kernels whose scratch is modelled
-ORT_INCLUDES_QUANT = ORT_INCLUDES.replace("graph outputs", "the quantized kernels' scratch on top of the activations "
-                                          "resident while each runs (int32 accumulators, im2col / indirection buffers) + "
-                                          "graph outputs")
+ORT_INCLUDES_QUANT = " + ".join(_ORT_PARTS + (_ORT_SCRATCH_PART,) + _ORT_PARTS_AFTER)
 ORT_MEASURED_AS = "hybridperf.measure.onnxruntime: RSS growth at session load + VmHWM growth over 2 runs + input bytes"
 
 
@@ -1442,18 +1452,13 @@ def host_isa() -> tuple[str, ...]:
     ``"x86-64"`` (a ``flags`` line) with ``"avx2"`` (MLAS's symmetric int8 convolutions,
     :func:`ort_kernel_scratch_bytes`) and ``"avx512f"`` (the NCHWc block, :func:`nchwc_block`, and those
     convolutions' channel alignment) where present, or ``"arm"`` (a ``Features`` line) with ``"asimddp"``;
-    () where ``/proc/cpuinfo`` says neither. Read for ``--device host`` only (:func:`ort_isa`)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith(("flags", "Features")):
-                    flags = set(line.split())
-                    arm = line.startswith("Features")
-                    return ("arm" if arm else "x86-64",) + tuple(
-                        f for f in (("asimddp",) if arm else ("avx2", "avx512f")) if f in flags)
-    except OSError:
-        pass
-    return ()
+    () where ``/proc/cpuinfo`` says neither. Read for ``--device host`` only (:func:`ort_isa`); /proc/cpuinfo is read
+    once per process (:func:`hybridperf.device.cpuinfo.this_cpu`)."""
+    cpu = this_cpu()
+    if cpu is None or not cpu.arch:
+        return ()
+    keys = ("asimddp",) if cpu.arch == "arm" else ("avx2", "avx512f")
+    return (cpu.arch,) + tuple(f for f in keys if f in cpu.isa)
 
 
 #: what :func:`ort_isa` assumes of a sheet that does not name it: an x86-64 CPU with AVX2 (NCHWc block 8)
@@ -1475,16 +1480,20 @@ def ort_isa(spec: Any) -> tuple[tuple[str, ...], str]:
     if spec is None:
         return host_isa(), ""
     named = spec.instruction_set
-    if spec.id == "host" and (not named.isa or named.unnamed) and host_isa():
-        return host_isa(), ""
+    if spec.id == HOST_ID and (not named.isa or named.unnamed) and (here := host_isa()):
+        return here, ""
     if named.isa == "arm":
         note = ("" if not named.unnamed else f"{spec.id}'s sheet does not say whether its CPU has the Arm int8 dot "
                 "product (asimddp): onnxruntime's NEON int8 kernels without it assumed")
         return ("arm", *named.flags), note
     if named.isa == "x86-64":
-        note = ("" if not named.unnamed else f"{spec.id}'s sheet names neither AVX2 nor AVX-512: onnxruntime's "
-                "AVX2 kernels assumed (NCHWc block 8)")
-        return ("x86-64", *(named.flags or ("avx2",))), note
+        note = ("" if not named.unnamed else
+                f"{spec.id}'s sheet names neither AVX2 nor AVX-512: onnxruntime's AVX2 kernels assumed (NCHWc block 8)"
+                if "avx512f" in named.unnamed else
+                f"{spec.id}'s sheet says its CPU has no AVX-512 but not whether it has AVX2: onnxruntime's AVX2 "
+                "kernels assumed (NCHWc block 8)")
+        # AVX2 where the words do not say; a CPU said to lack it (a probed ``ISA flags: none``) runs without it
+        return ("x86-64", *named.flags, *(("avx2",) if "avx2" in named.unnamed else ())), note
     return ORT_ASSUMED_ISA, (f"{spec.id}'s sheet does not name its CPU's instruction set: onnxruntime's kernels "
                              "for an x86-64 CPU with AVX2 assumed (NCHWc block 8)")
 
@@ -1652,7 +1661,7 @@ __all__ = [
     "Runtime", "RuntimePeak", "DEFAULT_RUNTIME_BY_KIND", "default_runtime",
     "OrtActivationPlan", "OrtFeatures", "ort_optimized_model", "ort_tensor_shapes", "ort_activation_plan",
     "ort_execution_orders",
-    "ort_resident_initializer_bytes", "ort_kernel_scratch_bytes", "ConvSymKernel", "conv_sym_kernel", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
+    "ort_resident_initializer_bytes", "malloc_resident_bytes", "ort_kernel_scratch_bytes", "ConvSymKernel", "conv_sym_kernel", "ort_features", "onnxruntime_peak", "nchwc_block", "bfc_arena_reserved_bytes",
     "cuda_block_bytes", "blas_workspace_bytes", "EagerOp", "EagerActivationPlan", "torch_eager_activations",
     "branch_input_holds", "cudnn_nhwc_workspace_bytes", "conv_workspace_bytes",
     "fuse_torch_activations", "transformer_layer_holds", "eager_ops", "torch_eager_activation_bytes",

@@ -168,6 +168,31 @@ def _refuse_fixed_batch(fixed: Sequence[Path], n: int, batch: int | None) -> Non
                      f"another size ({names}); drop --batch, or measure only models with a dynamic batch axis")
 
 
+def unpriced(models: Sequence[Path], device: str | Path, batch: int | None = None) -> dict[Path, str]:
+    """The models of ``models`` that no calibration can learn from, ``{path: why}``: their roofline on ``device`` is
+    0 (a model of only uncosted ops, such as NonZero, or only zero-cost ones, such as Reshape), and a calibration
+    learns the ratio of the measured latency to the roofline. Until 2026-12-04 ``calibrate --measure`` measured such
+    a model and then stopped on a division by that 0 (exit 3).
+
+    Each model is analysed and priced as :func:`write_tables` will (roofline only); one that cannot be analysed is
+    not named here (measuring it names it, as not analysed).
+    """
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.estimate.pricing import predict_on
+
+    out = {}
+    for path in models:
+        try:
+            pred = predict_on(analyze(path, batch=batch), device, None, residual=None)
+        except Exception:  # noqa: BLE001 - its failure is said once measured, as featurize_measured's
+            continue
+        if not pred.roofline_latency_s > 0:
+            ops = pred.uncosted_ops
+            out[path] = (f"roofline 0: nothing priced ({len(ops)} op type{'' if len(ops) == 1 else 's'} without a "
+                         f"cost: {', '.join(ops)})" if ops else "roofline 0: only zero-cost ops (no kernel)")
+    return out
+
+
 def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: int = 4, repeats: int = 10,
                    budget_s: float = 0.3, seed: int = 0,
                    on_measured: Callable[[str, int, float, float], None] | None = None, batch: int | None = None):
@@ -286,4 +311,4 @@ def is_table_folder(directory: Path) -> bool:
 
 
 __all__ = ["TABLE_FILES", "collect_models", "is_table_folder", "measure_rounds", "model_key", "unique_files",
-           "write_tables"]
+           "unpriced", "write_tables"]

@@ -93,7 +93,7 @@ _VENDOR_WORDS = {"GenuineIntel": r"\b(intel|xeon|core i[3579])\b", "AuthenticAMD
 
 def named_cpu_elsewhere(spec: Any) -> tuple[str, str] | None:
     """``(the CPU a sheet's words name, this machine's)`` where a sheet without a ``cpu_identity`` names another
-    instruction set (:func:`~hybridperf.residual.cross_host.sheet_isa` of its name and notes: ``arm`` against an
+    instruction set (:func:`~hybridperf.device.spec.sheet_isa` of its name and notes: ``arm`` against an
     x86-64 machine) or another vendor (Intel / Xeon against an AMD machine) than this machine's; None where they
     agree, where the sheet names none or several, where it has a ``cpu_identity`` (judged by it) or this machine's
     is not known (:func:`host_cpu`'s words, vendor first). Until 2026-12-04 ``--device host-xeon-2c`` (a packaged Intel sheet without an identity, its
@@ -101,7 +101,7 @@ def named_cpu_elsewhere(spec: Any) -> tuple[str, str] | None:
     the CPUs."""
     import platform
 
-    from hybridperf.residual.cross_host import sheet_isa
+    from hybridperf.device.spec import sheet_isa
 
     if getattr(spec, "cpu_identity", None) is not None:
         return None
@@ -238,10 +238,11 @@ def describe_host(identity: dict[str, Any], date: str) -> str:
 
 def _write_identity(d: Path, identity: dict[str, Any], date: str, source: str, warning: str | None = None) -> None:
     from hybridperf.files import write_atomic
+    from hybridperf.json_text import dumps
 
     record = {**identity, "probed": date, "source": source, "format": HOST_SHEET_FORMAT,
               **({"warning": warning} if warning else {})}
-    write_atomic(d / IDENTITY_FILE, json.dumps(record, indent=1) + "\n")
+    write_atomic(d / IDENTITY_FILE, dumps(record, indent=1) + "\n")  # strict JSON (until 2026-12-04 NaN passed)
 
 
 def host_probe_warning(identity: dict[str, Any] | None = None) -> str | None:

@@ -57,6 +57,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hybridperf.device.cpuinfo import CpuIdentity, cpuinfo_text, this_cpu  # the one /proc/cpuinfo reader
 from hybridperf.errors import InputError, ModelLoadError, error_line
 from hybridperf.measure.contention import Contention, contention_between, usable_cpus, usage
 
@@ -159,80 +160,20 @@ class Measurement:
 
 def cpu_model() -> str:
     """The CPU's marketing name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    for line in (cpuinfo_text() or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
 
 
-#: ISA flags that change which kernels a runtime picks (recorded with every measurement)
-KEY_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "asimddp", "sve")
-
-
-@dataclass(frozen=True)
-class CpuIdentity:
-    """What identifies a CPU beyond its marketing name (one "AMD EPYC" may be Zen 3 or Zen 4).
-
-    Attributes
-    ----------
-    model_name : str
-        ``model name`` of /proc/cpuinfo.
-    vendor : str
-        ``vendor_id`` (``AuthenticAMD``, ``GenuineIntel``); empty if unknown.
-    family, model, stepping : int or None
-        ``cpu family``, ``model`` and ``stepping`` of /proc/cpuinfo.
-    isa : tuple of str
-        The :data:`KEY_ISA_FLAGS` the CPU reports, in that order.
-    """
-
-    model_name: str
-    vendor: str = ""
-    family: int | None = None
-    model: int | None = None
-    stepping: int | None = None
-    isa: tuple[str, ...] = ()
-
-    def as_row(self) -> dict[str, Any]:
-        """CSV columns ``cpu_model, cpu_vendor, cpu_family, cpu_model_id, cpu_stepping, cpu_isa``."""
-        def num(x: int | None) -> int | str:
-            return "" if x is None else x
-
-        return {"cpu_model": self.model_name, "cpu_vendor": self.vendor, "cpu_family": num(self.family),
-                "cpu_model_id": num(self.model), "cpu_stepping": num(self.stepping), "cpu_isa": "|".join(self.isa)}
-
-
-def parse_cpuinfo(text: str) -> CpuIdentity:
-    """The :class:`CpuIdentity` of the first processor block of a /proc/cpuinfo text."""
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            if fields:
-                break  # end of the first processor block
-            continue
-        k, _, v = line.partition(":")
-        fields.setdefault(k.strip(), v.strip())
-
-    def num(key: str) -> int | None:
-        v = fields.get(key, "")
-        return int(v) if v.isdigit() else None
-
-    flags = set((fields.get("flags") or fields.get("Features") or "").split())
-    return CpuIdentity(model_name=fields.get("model name", ""), vendor=fields.get("vendor_id", ""),
-                       family=num("cpu family"), model=num("model"), stepping=num("stepping"),
-                       isa=tuple(f for f in KEY_ISA_FLAGS if f in flags))
-
-
 def cpu_identity() -> CpuIdentity:
-    """This machine's :class:`CpuIdentity` (model name only where /proc/cpuinfo is missing)."""
-    try:
-        ident = parse_cpuinfo(Path("/proc/cpuinfo").read_text())
-    except OSError:
+    """This machine's :class:`CpuIdentity` (model name only where /proc/cpuinfo is missing); the file is read once
+    per process (:func:`hybridperf.device.cpuinfo.cpuinfo_text`)."""
+    ident = this_cpu()
+    if ident is None:
         return CpuIdentity(model_name=cpu_model())
     return ident if ident.model_name else CpuIdentity(cpu_model(), ident.vendor, ident.family, ident.model,
-                                                      ident.stepping, ident.isa)
+                                                      ident.stepping, ident.isa, ident.arch)
 
 
 def _rss_kib() -> dict[str, int]:

@@ -82,7 +82,7 @@ class HostInfo:
     numpy: str
     blas: str
     onnxruntime: str | None
-    #: key ISA flags of /proc/cpuinfo (:data:`~hybridperf.measure.onnxruntime.KEY_ISA_FLAGS`), named in the sheet's
+    #: key ISA flags of /proc/cpuinfo (:data:`~hybridperf.device.cpuinfo.KEY_ISA_FLAGS`), listed whole in the sheet's
     #: notes: the cross-host CPU model reads AVX-512 from a sheet's text (``residual.cross_host.host_figures``)
     isa: tuple[str, ...] = ()
     #: /proc/cpuinfo's vendor_id, cpu family, model and stepping (:func:`~hybridperf.measure.onnxruntime.cpu_identity`;
@@ -92,6 +92,9 @@ class HostInfo:
     cpu_family: int | None = None
     cpu_model_id: int | None = None
     cpu_stepping: int | None = None
+    #: whether /proc/cpuinfo gave the CPU's flags (a ``flags`` or ``Features`` line): ``isa`` is then complete, and a
+    #: CPU with none of the key flags is written ``ISA flags: none``
+    isa_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -213,8 +216,9 @@ def read_caches(root: Path | None = None) -> tuple[CacheLevel, ...]:
 
 def probed_cpu_model() -> str:
     """This CPU's model name as a probed sheet's notes record it (``CPU: NAME;``)."""
-    text = _read(Path("/proc/cpuinfo")) or ""
-    for line in text.splitlines():
+    from hybridperf.device.cpuinfo import cpuinfo_text
+
+    for line in (cpuinfo_text() or "").splitlines():
         key, _, val = line.partition(":")
         if key.strip() in ("model name", "Model", "Hardware", "cpu model") and val.strip():
             return val.strip()
@@ -307,11 +311,12 @@ def read_host_info() -> HostInfo:
         cpu_family=ident.family if ident is not None else None,
         cpu_model_id=ident.model if ident is not None else None,
         cpu_stepping=ident.stepping if ident is not None else None,
+        isa_read=ident is not None and bool(ident.arch),
     )
 
 
 def _cpu_identity():
-    """This machine's :class:`~hybridperf.measure.onnxruntime.CpuIdentity`, None where it cannot be read."""
+    """This machine's :class:`~hybridperf.device.cpuinfo.CpuIdentity`, None where it cannot be read."""
     from hybridperf.measure.onnxruntime import cpu_identity
 
     try:
@@ -1019,7 +1024,9 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
              f"CPU: {host.cpu_model}; {cores} usable of {host.logical_cpus} logical CPUs; governor "
              f"{host.governor or 'not exposed'}; {host.machine}; Python {host.python}; numpy {host.numpy} ({host.blas}); "
              f"onnxruntime {host.onnxruntime or 'not installed'}. "
-             + (f"ISA flags: {' '.join(host.isa)}. " if host.isa else "")
+             # the complete list (a flag not in it is absent, :func:`~hybridperf.device.spec.sheet_isa_flags`);
+             # "none" where the flags were read and none is key (until 2026-12-04 left out: read as "not said")
+             + (f"ISA flags: {' '.join(host.isa) or 'none'}. " if host.isa or host.isa_read else "")
              + "Power and energy are estimates, not measurements.")
     if result.errors:
         notes += " Skipped: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."

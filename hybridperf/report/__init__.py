@@ -2,7 +2,7 @@
 renderer (:mod:`.format`), a prediction's JSON and text views (:mod:`.text`), the views of each
 command's result (:mod:`.check` with GitHub and JUnit output, :mod:`.mig`, :mod:`.devices`,
 :mod:`.many`, :mod:`.probe`, :mod:`.measurement`, :mod:`.calibration`), the progress bar
-(:mod:`.progress`), the HTML report (:mod:`.html`), source annotation (:mod:`.annotate`) and the one JSON
-writer (:mod:`.json_text`: strict JSON, no NaN or Infinity).
+(:mod:`.progress`), the HTML report (:mod:`.html`) and source annotation (:mod:`.annotate`); JSON is written
+through :mod:`hybridperf.json_text` (strict JSON, no NaN or Infinity), below every layer.
 May import :mod:`hybridperf.estimate` and everything below it; it computes nothing new.
 """

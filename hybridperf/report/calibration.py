@@ -92,6 +92,8 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
     if result.get("left_out_subnormal"):
         lines.append("left out (collapsed, subnormal activations: their timing is of microcode assists): "
                      + ", ".join(result["left_out_subnormal"]))
+    for r in result.get("left_out_unpriced") or ():  # a roofline of 0: nothing to learn a ratio to
+        lines.append(f"left out: {r['model']}: {r['why']}")
     return "\n".join(lines)
 
 

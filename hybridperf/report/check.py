@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hybridperf.estimate.budget import Metric
 from hybridperf.report.format import fmt_bytes, fmt_energy, fmt_percent, fmt_time, one_line, table
-from hybridperf.report.json_text import dumps
+from hybridperf.json_text import dumps
 from hybridperf.units import whole_bytes
 
 CHECK_SCHEMA_VERSION = 1

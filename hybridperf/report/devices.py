@@ -79,7 +79,7 @@ def show_table(d: dict[str, Any]) -> str:
         rows.append([f"sparsity.{name}", f"x{s['speedup']:g} (not in peaks){flag(f'sparsity.{name}', s)}", s["source"]])
     for level, m in d["memory"].items():
         for k in ("bandwidth", "attainable_bandwidth", "capacity"):
-            if k in m:
+            if m.get(k):  # null: not on the sheet
                 add(f"memory.{level}.{k}", m[k], m[k]["unit"])
     add("launch_overhead", d["launch_overhead"], "s")
     add("power.idle", d["power"]["idle"], "W")
@@ -89,6 +89,8 @@ def show_table(d: dict[str, Any]) -> str:
     for lv, q in d["energy"]["per_byte"].items():
         add(f"energy.per_byte.{lv}", q, "pJ")
     for k, q in d.get("compute_units", {}).items():
+        if q is None:  # not on the sheet
+            continue
         if k == "boost_clock":
             add(f"compute_units.{k}", q, "Hz")
         else:

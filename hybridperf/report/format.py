@@ -110,10 +110,10 @@ def fmt_percent(fraction: float, decimals: int = 1) -> str:
     return text
 
 
-def fmt_bound(value: float, fmt: Callable[[float], str], lower_bound: bool) -> str:
+def fmt_bound(value: float | None, fmt: Callable[[float], str], lower_bound: bool) -> str:
     """A figure that may be only a lower bound (some ops have no cost, so their share is missing):
     ``fmt(value)`` when exact, ``≥ fmt(value)`` when a lower bound, and ``unknown`` for a lower bound of
-    zero (nothing was priced: "≥ 0" says nothing). ``fmt_bound(0, fmt_time, True)`` -> ``unknown``."""
+    zero or None (nothing was priced: "≥ 0" says nothing). ``fmt_bound(0, fmt_time, True)`` -> ``unknown``."""
     if lower_bound and not value:
         return "unknown"
     return ("≥ " if lower_bound else "") + fmt(value)

@@ -441,7 +441,7 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         _card("energy", fmt_bound(tot["energy_j"], fmt_energy, lb), pred.energy_note),
         _memory_card(pred),
         _card("compute", fmt_bound(tot["flops"], fmt_flops, lb), "FLOP = 2 x MAC"),
-        _card("DRAM traffic", fmt_bound(tot["bytes_read"] + tot["bytes_written"], fmt_bytes, lb), "sum over ops, unfused"),
+        _card("DRAM traffic", fmt_bound((tot["bytes_read"] or 0) + (tot["bytes_written"] or 0), fmt_bytes, lb), "sum over ops, unfused"),
         _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops ({_kernel_grouping(pred)})"),
         _card("coverage", coverage_text(cov["covered_share"]), ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)),
         "</div>",

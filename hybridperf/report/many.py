@@ -8,7 +8,7 @@ from typing import Any
 from hybridperf.estimate.pricing import energy_capped
 # one_line: control characters as escapes, so a row stays one line
 from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, one_line, table
-from hybridperf.report.json_text import dumps
+from hybridperf.json_text import dumps
 
 
 def to_json(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hybridperf.estimate.mig import EXACT, Caveats, latency_unknown
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_percent, fmt_time, table
-from hybridperf.report.json_text import dumps
+from hybridperf.json_text import dumps
 
 
 def suggested(s, c: Caveats = EXACT):
@@ -30,7 +30,7 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
         "lower_bound": bool(c.lower_bound),
         "lower_bound_reason": c.lower_bound or None,
         "memory_lower_bound": c.memory_lower_bound,
-        # latency_s of every profile is a lower bound of 0 (nothing priced): the number stays, it is unknown
+        # latency_s of every profile is unknown (nothing priced): null
         "unknown_fields": (["latency_s"] if unknown else []) + (["fits_memory"] if c.memory_estimate else []),
         "memory_estimate": c.memory_estimate,
         "undecided": c.undecided or None,

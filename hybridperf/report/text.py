@@ -9,12 +9,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hybridperf import json_text
 from hybridperf._version import __version__
 from hybridperf.costs import OpCost, Status
 from hybridperf.estimate.pricing import Prediction, priced_cost
 from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.precision import storage_bytes
-from hybridperf.report import json_text
 from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_percent,
                                       fmt_time, table)
 from hybridperf.units import inputs_text, plural, whole_bytes
@@ -25,7 +25,7 @@ REPORT_SCHEMA_VERSION = 1
 UNCOSTED = (Status.UNSUPPORTED, Status.SYMBOLIC)
 
 #: the ``totals`` that are lower bounds when some op has no cost (``totals.lower_bound``); one of them that is
-#: 0 then is unknown (nothing was priced) and is listed in ``totals.unknown_fields``
+#: 0 then is unknown (nothing was priced): ``null``, and listed in ``totals.unknown_fields``
 LOWER_BOUND_TOTALS = ("latency_s", "roofline_latency_s", "energy_j", "flops", "bytes_read", "bytes_written")
 
 
@@ -197,7 +197,7 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "kernels": timed_kernel_count(pred),
     }
     totals["unknown_fields"] = unknown_fields(totals, bool(totals["lower_bound"]))
-    return totals
+    return nulled(totals)
 
 
 def timed_kernel_count(pred: Prediction) -> int:
@@ -231,9 +231,17 @@ def uncosted_rows(pred: Prediction) -> bool:
 
 
 def unknown_fields(figures: Mapping[str, Any], lower_bound: bool, keys: Sequence[str] = LOWER_BOUND_TOTALS) -> list[str]:
-    """The ``keys`` of ``figures`` that are a lower bound of 0: unknown (nothing was priced). The number stays (the
-    schema's type); the field is named unknown (``totals.unknown_fields``, predict-many's rows)."""
+    """The ``keys`` of ``figures`` that are a lower bound of 0: unknown (nothing was priced); :func:`nulled` makes
+    them null (``totals.unknown_fields``, predict-many's rows)."""
     return [k for k in keys if lower_bound and not figures[k]]
+
+
+def nulled(figures: dict[str, Any]) -> dict[str, Any]:
+    """``figures`` with each key its ``unknown_fields`` names set to None: an unknown is null, never 0 (until
+    2026-12-04 predict's ``totals`` and predict-many's rows wrote a lower bound of 0 as ``0``, named only in
+    ``unknown_fields``)."""
+    figures.update(dict.fromkeys(figures["unknown_fields"]))
+    return figures
 
 
 def _memory_dict(pred: Prediction) -> dict[str, Any]:

@@ -28,7 +28,6 @@ plus ``kernel_time.json`` (dispatch weights, kernel floor, and this model's targ
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, NotFittedError
 from hybridperf.estimate.execution import GPU_KERNEL_FLOOR_S
+from hybridperf.json_text import dumps
 from hybridperf.residual.cross_device import FEATURES, MODEL_FILE, CrossDeviceModel, baseline, featurize
 from hybridperf.residual.device_features import RuntimeProbe
 from hybridperf.residual.neusight import PricedOps
@@ -189,7 +189,7 @@ class KernelTimeModel:
                 "dispatch_quantile": DISPATCH_QUANTILE, "dispatch_as": dict(DISPATCH_AS),
                 "dispatch_weights": self.dispatch_weights_, "bag": self.bag, "train_rows": self.train_rows,
                 "seed": self.seed, "member_files": list(digests), DIGESTS_KEY: digests}
-        (d / SIDECAR_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+        (d / SIDECAR_FILE).write_text(dumps(meta, indent=1) + "\n")  # strict: a NaN raises (until 2026-12-04 stored)
         return d
 
     @classmethod

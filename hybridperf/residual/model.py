@@ -793,6 +793,12 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
             raise InputError(f"{d / 'measurements.csv'}: no row of {fpath} has a `{target}` value")
         scale = {r["key"]: labels[r["key"]] / float(r["measured_latency_s"]) for r in rows}
         rows = [{**r, "measured_latency_s": repr(labels[r["key"]])} for r in rows]
+    # a roofline of 0 (nothing priced) has no ratio to learn: until 2026-12-04 a ZeroDivisionError (exit 3)
+    unpriced = [r["key"] for r in rows if not float(r["roofline_latency_s"]) > 0]
+    if unpriced:
+        raise InputError(f"{fpath}: {len(unpriced)} row(s) have a roofline of 0 (nothing priced), so no ratio to it "
+                         f"can be learned ({', '.join(unpriced[:5])}{', ...' if len(unpriced) > 5 else ''}); drop "
+                         "those rows")
     X = np.array([[float(r[n]) for n in MODEL_FEATURES] for r in rows])
     y = np.log(np.array([float(r["measured_latency_s"]) / float(r["roofline_latency_s"]) for r in rows]))
     groups = [r.get("family") or r["key"] for r in rows]

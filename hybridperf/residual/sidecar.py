@@ -74,13 +74,16 @@ def recorded_digests(recorded: Any, files: Sequence[str]) -> dict[str, str | Non
 
 
 def write_sidecar(path: Path, meta: dict[str, Any]) -> None:
-    """Write ``meta`` with the LightGBM and hybridperf versions appended, as indented JSON."""
+    """Write ``meta`` with the LightGBM and hybridperf versions appended, as indented strict JSON; a NaN or infinite
+    figure raises ValueError (a defect of the model: until 2026-12-04 it was stored as ``NaN``, which no JSON parser
+    reads)."""
     import lightgbm
 
     from hybridperf._version import __version__
+    from hybridperf.json_text import dumps
 
     meta = {**meta, "lightgbm_version": lightgbm.__version__, "hybridperf_version": __version__}
-    path.write_text(json.dumps(meta, indent=1, default=float) + "\n")
+    path.write_text(dumps(meta, indent=1, default=float) + "\n")
 
 
 def read_sidecar(directory: Path, model_file: str, sidecar_file: str, missing: str, fix: str = "") -> dict[str, Any]:

@@ -831,8 +831,10 @@ class ZeroShotGpu:
                 "adapted_on": self.adapted_on, "saved_on": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 SHEET_KEY: sheet_figures(sheet) if sheet is not None else None}
         from hybridperf.files import write_atomic
+        from hybridperf.json_text import dumps
 
-        write_atomic(path, json.dumps(meta, indent=1) + "\n")  # whole or not at all: predict reads it
+        # whole or not at all: predict reads it; strict JSON: a NaN raises (until 2026-12-04 stored as NaN)
+        write_atomic(path, dumps(meta, indent=1) + "\n")
         return path
 
 

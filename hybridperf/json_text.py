@@ -1,4 +1,6 @@
-"""JSON text of a report: the one home of ``json.dumps`` for what hybridperf prints or writes for a user.
+"""Foundation: strict JSON text, the one home of ``json.dumps`` for what hybridperf prints or stores (imports nothing
+of hybridperf, so that every layer can write through it: the report layer's documents, the residual and measure
+layers' stored sidecars).
 
 Every document is strict JSON (RFC 8259): Python's ``json.dumps`` writes ``NaN``, ``Infinity`` and ``-Infinity`` by
 default, which no other parser reads. Until 2026-12-04 ``calibrate``, ``probe`` and ``measure`` wrote JSON that way
@@ -12,6 +14,11 @@ Two policies, one per kind of figure:
 * a measured figure (``measure``, ``probe``, ``calibrate``'s errors) can be one a timer could not resolve (a GEMM
   timed at 0 s is infinitely fast; a percentage error over a zero is infinite): ``nonfinite_as_null=True`` writes it
   as ``null``, the house's unknown.
+
+A stored model's sidecar (``residual``'s LightGBM sidecars and adaptations, ``measure.host``'s identity) is written
+with the first policy: a NaN in a stored model is a defect, and raises. Until 2026-12-04 those sidecars were written
+by plain ``json.dumps``, so a NaN was stored as ``NaN`` (not JSON), and this module lived in ``hybridperf.report``,
+which the residual and measure layers below it may not import.
 """
 
 from __future__ import annotations
