@@ -303,7 +303,7 @@ def test_named_cpu_sheets_get_the_cross_host_model(tmp_path):
     ("warm-up notes; swarm", ""),  # words, not substrings
 ])
 def test_sheet_isa(text, isa):
-    from hybridperf.residual.cross_host import sheet_isa
+    from hybridperf.device.spec import sheet_isa
 
     assert sheet_isa(text) == isa
 

@@ -108,7 +108,7 @@ def test_densenet_figure_identical_with_onnxruntime_order_forced_both_ways(monke
     assert [n.output[0] for n in opt.graph.node] in [[n.output[0] for n in v.graph.node] for v in variants]
     figures = set()
     for v in variants:  # onnxruntime's optimiser forced to return each order
-        monkeypatch.setattr(rm, "ort_optimized_model", lambda m, level="all", v=v: (v, True))
+        monkeypatch.setattr(rm, "ort_optimized_model", lambda m, level="all", disabled=(), v=v: (v, True))
         for _ in range(3):
             figures.add(rm.onnxruntime_peak(rm.ort_features(model, rm.host_isa())).peak_bytes)
     assert len(figures) == 1

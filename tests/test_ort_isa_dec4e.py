@@ -32,11 +32,16 @@ def test_sheet_isa_flags(text, isa, flags, unnamed):
 
 
 def test_cross_host_reads_the_one_sheet_isa():
-    """cross_host's ``sheet_isa`` and AVX-512 words are the device layer's (one home)."""
-    from hybridperf.device import spec
-    from hybridperf.residual import cross_host
+    """cross_host reads a sheet's instruction set and AVX-512 through ``DeviceSpec.instruction_set`` (one home; until
+    2026-12-04 its own word search, so "no AVX-512" read as AVX-512 there)."""
+    import dataclasses as dc
 
-    assert cross_host.sheet_isa is spec.sheet_isa and cross_host._AVX512 is spec.AVX512_WORDS
+    from hybridperf.residual.cross_host import host_figures
+
+    zen3 = load_spec("host-epyc-1c")
+    assert not host_figures(zen3).avx512 and host_figures(zen3).isa == "x86-64"
+    assert host_figures(dc.replace(zen3, notes=zen3.notes + " AVX-512F")).avx512
+    assert not host_figures(dc.replace(zen3, notes=zen3.notes + " (no AVX-512)")).avx512
 
 
 @pytest.mark.parametrize("device, isa, assumed", [

@@ -983,8 +983,7 @@ def ort_features(model: Any, isa: Iterable[str] = (), level: str = "all") -> Ort
     """
     isa = tuple(isa)
     block = nchwc_block(isa)
-    opt, optimised = (ort_optimized_model(model, level, disabled=("NchwcTransformer",)) if block == 1
-                      else ort_optimized_model(model, level))
+    opt, optimised = ort_optimized_model(model, level, disabled=("NchwcTransformer",) if block == 1 else ())
     tensors, unknown = ort_tensor_shapes(opt, block)
     init = {i.name for i in opt.graph.initializer}
     inputs = sum(tensors[i.name][1] for i in opt.graph.input if i.name not in init and i.name in tensors)

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridperf.device.spec import AVX512_WORDS as _AVX512, DeviceSpec, cpu_words, sheet_isa
+from hybridperf.device.spec import DeviceSpec, cpu_words
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
 from hybridperf.residual.model import (CALIBRATION_PARAMS, CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel,
                                        kernel_context, kernel_weights as _kernel_weights, min_latency_s, stored_for,
@@ -165,7 +165,7 @@ class HostFigures:
     l2_bytes, llc_bytes : cache capacities (L2 per core as in the sheet; 0 when the sheet has none, and ``assumed``
         says so)
     avx512 : whether the sheet names AVX-512 (name, notes or an ``isa`` entry)
-    isa : the instruction set the sheet names (:func:`sheet_isa`; ``""``: unknown); not a feature, it says whether
+    isa : the instruction set the sheet names (:attr:`~hybridperf.device.spec.DeviceSpec.instruction_set`; ``""``: unknown); not a feature, it says whether
         a CPU is of a kind the model was trained on
     cpu : the CPU's identity as :func:`cpu_label` writes it (vendor, family, model, stepping; ``""``: unknown): a
         training host's from its measurements, ``host``'s from this machine; not a feature, it says whether a
@@ -252,11 +252,11 @@ def host_figures(spec: DeviceSpec, threads: int = 1, cpu: str = "") -> HostFigur
         caches[level] = float(m.capacity_bytes or 0.0) if m else 0.0
         if not caches[level]:
             assumed.append(f"no memory.{level}.capacity (0 B assumed)")
-    text = " ".join([spec.name, spec.notes])
+    words = spec.instruction_set  # the sheet's words, read in one place (device.spec.sheet_isa_flags)
     return HostFigures(
         device=spec.id, threads=int(threads), fp32_flops_per_s=float(fp32), int8_ops_per_s=float(int8),
-        dram_bytes_per_s=float(bw), l2_bytes=caches["l2"], llc_bytes=caches["llc"], avx512=bool(_AVX512.search(text)),
-        isa=sheet_isa(text), cpu=cpu, assumed=tuple(assumed),
+        dram_bytes_per_s=float(bw), l2_bytes=caches["l2"], llc_bytes=caches["llc"], avx512="avx512f" in words.flags,
+        isa=words.isa, cpu=cpu, assumed=tuple(assumed),
     )
 
 
@@ -672,8 +672,8 @@ class CrossHostModel(ResidualModel):
     def figures_read(self, spec: DeviceSpec) -> dict[str, Any]:
         """:meth:`ResidualModel.figures_read`, plus what the host features read from the sheet's words (its
         instruction set and AVX-512, :func:`host_figures`)."""
-        text = " ".join([spec.name, spec.notes])
-        return {**super().figures_read(spec), "isa": sheet_isa(text), "avx512": bool(_AVX512.search(text))}
+        words = spec.instruction_set
+        return {**super().figures_read(spec), "isa": words.isa, "avx512": "avx512f" in words.flags}
 
     def _sidecar_extra(self) -> dict[str, Any]:
         return {"cross_host": {"host_features_version": HOST_FEATURES_VERSION,
@@ -947,5 +947,5 @@ def _log_roof_index() -> int:
 
 __all__ = ["CalibrationResult", "PACKAGED_MODEL_ID", "adapt_cross_host", "base_model", "CROSS_HOST_PARAMS", "CrossHostModel",
            "HOST_FEATURES", "HOST_FEATURES_VERSION", "HostEffect", "HostFigures", "MAX_OFFSET_SPREAD", "for_sheet", "sheet_cpu_label",
-           "host_columns", "host_figures", "is_cross_host", "lends_offset", "sheet_isa", "sheet_threads", "stack", "train",
+           "host_columns", "host_figures", "is_cross_host", "lends_offset", "sheet_threads", "stack", "train",
            "with_host"]
