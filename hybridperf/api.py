@@ -153,7 +153,8 @@ def _shapes(shapes: ShapeArg | None) -> dict[str, tuple[int, ...]] | None:
     out = {}
     for name, s in shapes.items():
         if not isinstance(name, str):
-            raise InputError(f"shapes keys are input names (str), got {name!r}")
+            raise InputError(f"shapes keys are input names (str), got {name!r}; key each shape by its input's "
+                             "name, e.g. shapes={'input': (1, 3, 224, 224)}")
         if isinstance(s, str):
             parsed = parse_dims(s)
             if parsed is None:
@@ -349,6 +350,8 @@ def analyze(
             hint = f"; to bind the batch write batch={example_inputs!r}"
         elif isinstance(example_inputs, Mapping):  # analyze(path, {"x": (1, 64)}): shapes given by position
             hint = f"; to bind input shapes write shapes={dict(example_inputs)!r}"
+        else:
+            hint = "; drop example_inputs (batch= and shapes= bind a model file's inputs)"
         raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
     bound = _shapes(shapes)
     _check_model_kind(model, bound)

@@ -84,6 +84,10 @@ __all__ = ["BlockTable", "TablePrediction"]
 #: a variant's model and the tensors between its blocks (one fewer than blocks), built on demand
 Build = Callable[[], tuple[Any, Sequence[str]]]
 
+#: the fix named when two blocks of one key were built differently (the table assumes a key determines its block)
+_KEY_FIX = ("give each block a key that differs wherever the block does (its configuration and input shape), or "
+            "build the variant as its keys say")
+
 
 @dataclass(frozen=True)
 class TablePrediction:
@@ -251,7 +255,7 @@ class BlockTable:
         # or verify_every (-1, 2.5, "3") was kept and failed, or worked on, later, and session=5 was an AttributeError
         devices = _device_list(devices)
         if not devices:
-            raise InputError("BlockTable needs at least one device")
+            raise InputError("BlockTable needs at least one device; pass a list of device ids, e.g. BlockTable(['t4'])")
         if session is not None and not isinstance(session, Session):
             raise InputError(f"session must be a hybridperf.api.Session (or None: the table makes its own), got "
                              f"{type(session).__name__}")
@@ -266,7 +270,7 @@ class BlockTable:
         self._devices = [self._device(d) for d in devices]
         ids = [d.spec.id for d in self._devices]
         if len(set(ids)) != len(ids):
-            raise InputError(f"BlockTable devices repeat an id: {ids}")
+            raise InputError(f"BlockTable devices repeat an id: {ids}; name each device once")
         if not self._roofline_only <= set(ids):
             raise InputError(f"roofline_only names devices not in the table: {sorted(self._roofline_only - set(ids))} "
                              f"(devices: {ids})")
@@ -584,11 +588,12 @@ class BlockTable:
             t = got[dev.spec.id]
             if (p.latency_s, p.energy_j, p.flops) != (t.latency_s, t.energy_j, t.flops):
                 raise InputError(f"block table differs from the session on {dev.spec.id} for {keys!r}: latency "
-                                 f"{t.latency_s!r} vs {p.latency_s!r}; the block keys do not determine the blocks")
+                                 f"{t.latency_s!r} vs {p.latency_s!r}; the block keys do not determine the blocks: "
+                                 f"{_KEY_FIX}")
             if (p.latency_note, p.energy_note) != (t.latency_note, t.energy_note):
                 raise InputError(f"block table notes differ from the session's on {dev.spec.id} for {keys!r}: "
                                  f"{(t.latency_note, t.energy_note)!r} vs {(p.latency_note, p.energy_note)!r}; the "
-                                 "block keys do not determine the blocks")
+                                 f"block keys do not determine the blocks: {_KEY_FIX}")
 
     # ------------------------------------------------------------------ learning
 
@@ -680,17 +685,17 @@ class BlockTable:
         if known is not None:
             if known != entry:
                 raise InputError(f"block group {group!r} priced differently in two variants: the block keys do not "
-                                 "determine the blocks")
+                                 f"determine the blocks: {_KEY_FIX}")
             return
         if len(group) > 1:
             alone = [k for k in group if (k,) in self._groups]
             if alone:
                 raise InputError(f"block {alone[0]!r} was cut alone before and is now inside group {group!r}: the "
-                                 "block keys do not determine where the graph is cut")
+                                 f"block keys do not determine where the graph is cut: {_KEY_FIX}")
             self._grouped.update(group)
         elif group[0] in self._grouped:
             raise InputError(f"block {group[0]!r} was inside a group before and is now cut alone: the block keys do "
-                             "not determine where the graph is cut")
+                             f"not determine where the graph is cut: {_KEY_FIX}")
         entry = replace(entry, index=self._pool.add(entry))
         self._groups[group] = entry
         lengths = set(self._starts.get(group[0], ())) | {len(group)}

@@ -60,7 +60,7 @@ def test_a_model_named_twice_is_measured_once(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err == (f"hybridperf: error: --measure needs at least 2 models, all different (got 1: {m} repeats {m}): "
-                   "held-out error needs one to hold out")
+                   "held-out error needs one to hold out; add another model")
 
 
 def test_a_directory_and_a_file_in_it_is_one_model(tmp_path):

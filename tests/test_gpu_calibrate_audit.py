@@ -134,9 +134,11 @@ def test_refusals_before_any_work(model_dir, tmp_path, home, capsys):
         (["--device", DEVICE, "--data", str(good), "--batch", "8"],  # was ignored
          "--batch is for CPU calibration: the rows carry their own batch (column batch)"),
         (["--device", DEVICE, "--data", str(one)],
-         f"1 usable measured model(s) in {one}; a GPU calibration needs at least 2"),
+         f"1 usable measured model(s) in {one}; a GPU calibration needs at least 2: measure more models, or add "
+         "their rows to the --data file"),
         (["--device", DEVICE, "--data", str(empty)],
-         f"0 usable measured model(s) in {empty}; a GPU calibration needs at least 2"),
+         f"0 usable measured model(s) in {empty}; a GPU calibration needs at least 2: measure more models, or "
+         "add their rows to the --data file"),
         (["--device", DEVICE, "--data", str(nocol)],
          f"{nocol}: missing column(s) latency_median_s; expected model, batch, dtype, status, latency_median_s, "
          "onnx_file"),

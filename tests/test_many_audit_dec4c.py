@@ -212,7 +212,8 @@ def test_an_empty_folder_fails_before_the_device_is_resolved(tmp_path, capsys, m
     monkeypatch.setattr(_common, "resolve_device", resolve_device)
     code, out, err = _run(capsys, "predict-many", str(tmp_path), "-d", "host")
     assert code == ExitCode.INPUT_ERROR and out == ""
-    assert err == f"hybridperf: error: no .onnx files under {tmp_path} (and no .tflite or .pt2 files)\n"
+    assert err == (f"hybridperf: error: no .onnx files under {tmp_path} (and no .tflite or .pt2 files); name model files, "
+                   "or a folder that holds them\n")
 
 
 def test_the_table_says_when_energy_is_estimated_or_capped():

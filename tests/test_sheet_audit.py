@@ -166,7 +166,8 @@ def test_mig_profile_larger_than_the_dram_is_refused(tmp_path):
 
 def test_mig_profiles_share_one_slice_count(tmp_path):
     p = sheet(tmp_path, lambda r: r.update(mig_profiles=[mig("1g.5gb", 1, 7, 5), mig("2g.10gb", 2, 8, 10)]))
-    assert error(p) == "key 'mig_profiles[1].total_slices' is 8 but mig_profiles[0] has 7; a GPU has one slice count"
+    assert error(p) == ("key 'mig_profiles[1].total_slices' is 8 but mig_profiles[0] has 7; a GPU has one slice "
+                        "count: give every profile the same total_slices")
 
 
 def test_mig_slices_are_integers_not_booleans(tmp_path):

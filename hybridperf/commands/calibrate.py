@@ -118,7 +118,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         raise InputError(f"data directory {data} does not exist; measure with `hybridperf calibrate --device "
                          f"{args.device} --measure MODEL.onnx ...` on that machine instead")
     if (args.few_shot is None) != (args.base_device is None):
-        raise InputError("--few-shot K and --base-device ID go together")
+        given, missing = ("--few-shot K", "--base-device ID") if args.few_shot is not None else (
+            "--base-device ID", "--few-shot K")
+        raise InputError(f"--few-shot K and --base-device ID go together; pass {missing} with {given} (ID: a device "
+                         f"calibrated before), or drop {given.split()[0]} to train from scratch")
     if args.few_shot is not None and args.few_shot < 1:
         raise InputError(f"--few-shot must be >= 1, got {args.few_shot}")
     if args.out:
@@ -389,7 +392,8 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         with native_stderr_silenced(not verbose):  # TVM's C++ warnings while featurizing (as predict does)
             n = write_tables(staged, rows, profile, spec_ref, log=log)
         if n < 2:
-            raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2")
+            raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2: "
+                             "pass more models (the warnings above say why each was left out)")
         shots = args.shots
         if shots is not None and shots >= n:  # models left out since the check before measuring: said, not silent
             print(f"hybridperf: warning: --shots {shots} leaves no model to hold out of the {n} measured and analysed "
@@ -432,7 +436,8 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
                     swap_in()
                 except OSError as exc:
                     raise InputError(f"the model is stored in {out}, but its measurements could not be stored in "
-                                     f"{data}: {exc.strerror or exc}") from exc
+                                     f"{data}: {exc.strerror or exc}; make that folder writable and run calibrate "
+                                     "again to store both") from exc
         except BaseException:
             if not stored:  # nothing of this run is left: the staged copy, and the folders made for it
                 discard()
@@ -664,7 +669,8 @@ def _cpu_sheet(ref):
 
     spec = load_spec(ref)
     if spec.kind != "cpu":
-        raise InputError(f"--measure calibrates CPUs (onnxruntime CPU provider); {spec.id} is a {spec.kind}")
+        raise InputError(f"--measure calibrates CPUs (onnxruntime CPU provider); {spec.id} is a {spec.kind}: name a "
+                         "CPU sheet, or host for this machine (`hybridperf devices` lists each sheet's kind)")
     return spec
 
 

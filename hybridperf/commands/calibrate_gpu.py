@@ -99,7 +99,8 @@ def run_gpu(args: argparse.Namespace) -> ExitCode:
         check_measured_on(rows, spec, str(args.data))  # before the analysis: rows of another GPU adapt nothing right
     if len(rows) < 2:
         raise InputError(f"{len(rows)} usable measured model(s) in {args.data or 'the measurements'}; a GPU calibration "
-                         f"needs at least 2" + (f" ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else ""))
+                         f"needs at least 2" + (f" ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})" if skipped else "")
+                         + ": measure more models, or add their rows to the --data file")
     verbose = getattr(args, "verbose", False)
     with native_stderr_silenced(not verbose):  # TVM's C++ warnings while analysing (as predict does)
         res = adapt_gpu(rows, spec, runtime,

@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> ExitCode:
                              f"resumed), not {kind}; name it {name} (a table: --format csv or json on stdout)")
     models = find_models(*args.paths, suffixes=SWEEP_SUFFIXES, each_dir=True)  # a bad path fails before a host probe
     if not models:  # so does an empty folder (until 2026-12-04 `-d host` probed the machine first, ~15 s)
-        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite or .pt2 files)")
+        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite or .pt2 files); name model "
+                         "files, or a folder that holds them")
     from hybridperf.commands._common import device_spec_of
 
     spec = device_spec_of(devices[0])  # a bad device fails before any work

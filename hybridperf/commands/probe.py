@@ -71,7 +71,8 @@ def _run_host(args: argparse.Namespace) -> ExitCode:
     from hybridperf.measure.host import host_model_dir, probe_host_spec
 
     if args.id is not None or args.name is not None:
-        raise InputError("--id / --name go with --out; the sheet --host writes is always the device `host`")
+        raise InputError("--id / --name go with --out; the sheet --host writes is always the device `host`: drop "
+                         "--id / --name, or probe into a sheet of its own with --out ID.yaml")
     out, result = _with_progress(lambda bar: probe_host_spec(quick=args.quick, progress=bar,
                                                              on_wait=lambda pid: _waiting(pid, "device host: ")))
     model = host_model_dir()

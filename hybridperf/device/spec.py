@@ -1073,7 +1073,8 @@ def _mig_profiles(v: _Validator, raw: dict, kind: str, memory: dict[str, MemoryL
     for i, m in enumerate(migs):
         if m.total_slices != migs[0].total_slices:
             v.fail(f"mig_profiles[{i}].total_slices", f"is {m.total_slices} but mig_profiles[0] has "
-                                                      f"{migs[0].total_slices}; a GPU has one slice count")
+                                                      f"{migs[0].total_slices}; a GPU has one slice count: "
+                                                      "give every profile the same total_slices")
         if m.sm_count is not None and raw_units.get("count") and m.sm_count > raw_units["count"]:
             v.fail(f"mig_profiles[{i}].sm_count", f"is {m.sm_count} but compute_units.count is {raw_units['count']:g}; "
                                                   "a profile holds some of the GPU's SMs: fix sm_count or "

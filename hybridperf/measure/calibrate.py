@@ -81,7 +81,7 @@ def collect_models(items: Sequence[str | Path], batch: int | None = None,
         also = ("" if not dropped else f": {dropped[0][0]} repeats {dropped[0][1]}" if len(dropped) == 1 else
                 f" once {len(dropped)} repeats were left out")
         raise InputError(f"--measure needs at least 2 models, all different (got {len(out)}{also}): held-out error "
-                         "needs one to hold out")
+                         "needs one to hold out; add another model")
     for path, same in dropped:  # said once the run goes on (an error above is its one line)
         if on_duplicate is not None:
             on_duplicate(path, same)

@@ -908,7 +908,9 @@ def adapt_cross_host(data_dir: Path, spec, threads: int, shots: int | None = Non
     kth = with_host(kt, base.host_)
     n = len(y)
     if n < 2:
-        raise InputError(f"only {n} model(s) could be analysed and measured; calibration needs at least 2")
+        raise InputError(f"only {n} model(s) could be analysed and measured; calibration needs at least 2: add the "
+                         f"measurements of more models to {data_dir} (`hybridperf calibrate --device ID --measure "
+                         "A.onnx B.onnx ...` measures them)")
     idx = np.arange(n)
     if shots is not None and shots < n:
         pick = np.sort(np.random.default_rng(seed).choice(n, size=shots, replace=False))

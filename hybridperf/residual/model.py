@@ -790,7 +790,9 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
         labels = _measured_column(d, target)
         rows = [r for r in rows if labels.get(r["key"])]
         if not rows:
-            raise InputError(f"{d / 'measurements.csv'}: no row of {fpath} has a `{target}` value")
+            raise InputError(f"{d / 'measurements.csv'}: no row of {fpath} has a `{target}` value; pass --target "
+                             "with a column those rows fill (measured_latency_s: features.csv's own label), or "
+                             "remeasure")
         scale = {r["key"]: labels[r["key"]] / float(r["measured_latency_s"]) for r in rows}
         rows = [{**r, "measured_latency_s": repr(labels[r["key"]])} for r in rows]
     # a roofline of 0 (nothing priced) has no ratio to learn: until 2026-12-04 a ZeroDivisionError (exit 3)

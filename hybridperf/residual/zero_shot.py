@@ -51,7 +51,7 @@ from hybridperf.analysis.analyze import Analyzed
 from hybridperf.analysis.kernels import Kernel
 from hybridperf.costs import OpCost, Status
 from hybridperf.device.spec import DeviceSpec
-from hybridperf.errors import InputError, SpecError
+from hybridperf.errors import InputError, SpecError, error_line
 from hybridperf.estimate import torch_eager
 from hybridperf.estimate.execution import Execution, Granularity, execution
 from hybridperf.estimate.pricing import RooflineMemo, priced_cost, price
@@ -662,7 +662,9 @@ class ZeroShotGpu:
         try:
             return family_probe_ops(spec.id, spec, [p.latency_s for p in known], [(p.op, dict(p.dims)) for p in known])
         except (KeyError, ValueError, InputError) as exc:
-            raise SpecError(f"{spec.path or spec.id}: key 'family_probes' cannot be priced: {exc}") from exc
+            raise SpecError(f"{spec.path or spec.id}: key 'family_probes' cannot be priced ({error_line(exc)}); "
+                            "probe the GPU again (`hybridperf probe --out SHEET.yaml` on it), or remove the "
+                            "key") from exc
 
     def _uses_family_probes(self, spec: DeviceSpec, bd: Breakdown) -> bool:
         """Whether :meth:`breakdown` rescaled some of ``bd``'s kernels by the sheet's family probes."""
