@@ -8,7 +8,8 @@ import argparse
 import sys
 
 from hybridperf.cli import ExitCode
-from hybridperf.commands._common import MODEL_HELP, add_model_arguments, native_stderr_silenced, shapes_from_args
+from hybridperf.commands._common import (MODEL_HELP, add_model_arguments, add_runtime_argument,
+                                         native_stderr_silenced, shapes_from_args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--show-meta", action="store_true",
                    help="print the module's constants (every weight: large) so that the text parses back with "
                         "tvm.script.from_source; without it they read metadata[...]")
+    # the runtime predict prices by default: until 2026-12-04 annotate had no --runtime and priced every device as
+    # TVM does (constants folded), so on a GPU sheet its FLOPs and latency were not predict's (eager PyTorch)
+    add_runtime_argument(p)
 
 
 #: what the header says of the figures: the roofline's, per binding and in total
@@ -25,20 +29,21 @@ ROOFLINE_NOTE = "roofline: every binding priced by the roofline; `hybridperf pre
 
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.analysis.analyze import analyze
-    from hybridperf.commands._common import model_device_spec
+    from hybridperf.commands._common import model_device_spec, print_warnings, runtime_from_args
     from hybridperf.estimate.pricing import predict_on
     from hybridperf.frontends.load import load_model
     from hybridperf.frontends.relax_module import is_relax_file, load_relax_file
     from hybridperf.report.annotate import annotate_text
 
+    # the flags first: until 2026-12-04 `--shape x=1x3 --shape x=2x3` was refused only after the ~10 s probe of host
+    shapes = shapes_from_args(args)
     spec = model_device_spec(args)
+    runtime = runtime_from_args(args, spec)  # auto: the device kind's, as predict's
     with native_stderr_silenced(not args.verbose):
-        shapes = shapes_from_args(args)
         loaded = (load_relax_file if is_relax_file(args.model) else load_model)(args.model, shapes, args.batch)
-        analyzed = analyze(loaded, shapes=shapes, batch=args.batch, fused=not args.no_fuse)  # refuses an untaken batch
-    pred = predict_on(analyzed, spec, args.precision, residual=None, roofline_note=ROOFLINE_NOTE)
-    sys.stdout.write(annotate_text(pred, loaded.module, show_meta=args.show_meta) + "\n")
-    from hybridperf.commands._common import print_warnings
-
+        analyzed = analyze(loaded, shapes=shapes, batch=args.batch, fused=not args.no_fuse,  # refuses an untaken batch
+                           workspace=runtime == "tvm")
+    pred = predict_on(analyzed, spec, args.precision, residual=None, roofline_note=ROOFLINE_NOTE, runtime=runtime)
+    sys.stdout.write(annotate_text(pred, loaded.module, show_meta=args.show_meta, runtime=runtime) + "\n")
     print_warnings(pred)  # as predict's: e.g. a --precision the sheet has no peak for (until 2026-12-04 unsaid)
     return ExitCode.OK

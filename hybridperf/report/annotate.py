@@ -7,7 +7,7 @@ from typing import Any
 
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction, priced_cost, runs_every_call
-from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_flops, fmt_time
+from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time
 from hybridperf.units import shapes_text
 
 #: the line TVM's printer ends a module with when it leaves the constants out (``show_meta=False``)
@@ -69,10 +69,12 @@ def record_comments(pred: Prediction) -> list[str]:
     return out
 
 
-def annotate_text(pred: Prediction, module: Any, show_meta: bool = False) -> str:
+def annotate_text(pred: Prediction, module: Any, show_meta: bool = False, runtime: str | None = None) -> str:
     """``main`` of ``module`` (the Relax module ``pred`` was analysed from) printed as TVMScript,
     each binding followed by its cost. ``show_meta``: print the constants too (large: every weight), so
-    that the text parses back with ``tvm.script.from_source``.
+    that the text parses back with ``tvm.script.from_source``. ``runtime``: the runtime ``pred`` was priced for
+    (``predict_on(..., runtime=)``), named in the header (:func:`totals_line`) with the ``predict`` command whose
+    totals the figures add up to; None: not named.
 
     A module with functions besides ``main`` (PrimFuncs ``call_tir`` calls) is printed whole, so that the text
     parses; the Relax functions ``main`` calls are inlined first, as the analysis inlined them
@@ -89,7 +91,7 @@ def annotate_text(pred: Prediction, module: Any, show_meta: bool = False) -> str
     text = target.script(show_meta=show_meta, obj_to_annotate=notes)
     lines = [METADATA_OMITTED if line.strip() == TVM_METADATA_OMITTED else _NON_FINITE.sub(_FLOAT_CALL, line)
              for line in text.splitlines()]
-    head = [header_line(pred)]
+    head = [header_line(pred), totals_line(pred, runtime), LEGEND]
     symbolic = _symbolic_params(module)
     if symbolic and all(n in pred.analyzed.input_shapes for n in symbolic):
         bound = shapes_text(pred.analyzed.input_shapes)
@@ -97,6 +99,34 @@ def annotate_text(pred: Prediction, module: Any, show_meta: bool = False) -> str
     if inlined:
         head.append(f"# Relax functions inlined into main (their ops are priced there): {', '.join(inlined)}")
     return "\n".join(head + lines)
+
+
+#: what each comment's figures are (until 2026-12-04 nothing said: no units beyond the prefixes, no "per call")
+LEGEND = ("# each op: its FLOPs, bytes read and bytes written per call of main; each kernel's roofline latency once, on "
+          "its first op (its other ops name the kernel); zero-cost, UNSUPPORTED and SYMBOLIC ops say why (no figure: "
+          "unknown, not 0)")
+
+
+def totals_line(pred: Prediction, runtime: str | None = None) -> str:
+    """The header's second line: the energy of one call (the sum of the kernels' roofline energy, capped at the
+    sheet's max power x latency where it says so; a lower bound ``≥`` or ``unknown`` as the latency is), and, where
+    ``runtime`` is given, the runtime priced and the ``predict`` command with the same totals.
+
+    Until 2026-12-04 the annotation had no energy at all and did not say which runtime it priced (always TVM's view:
+    constants folded, where ``predict`` on a GPU sheet prices eager PyTorch, which runs them every call)."""
+    from hybridperf.estimate.pricing import energy_capped
+
+    lb = bool(pred.lower_bound_reason)
+    energy = fmt_bound(pred.energy_j, fmt_energy, lb)
+    if energy_capped(pred.energy_note):
+        energy += f" ({pred.energy_note.split(';')[0]})"
+    text = f"# energy {energy} per call"
+    if runtime:
+        text += (f"; runtime {runtime} (--runtime); the totals of `hybridperf predict --roofline-only --runtime "
+                 f"{runtime}`")
+    if pred.folded_note:
+        text += f"; {pred.folded_note}"
+    return text
 
 
 def _symbolic_params(module: Any) -> list[str]:
