@@ -112,3 +112,72 @@ def test_annotate_runtime_flag_refusals(gru_script, capsys, argv, words):
     code, out, err = _run(capsys, "annotate", gru_script, "-d", "t4", *argv)
     assert code == ExitCode.INPUT_ERROR and out == ""
     assert words in err and err.count("\n") == 1
+
+
+#: an SI prefix of fmt_energy -> its factor
+_J = {"M": 1e6, "k": 1e3, "": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9, "p": 1e-12}
+
+
+def _joules(text):
+    """``"12.3 uJ"`` -> (joules, half a unit of its last digit: what the display rounded off)."""
+    value, unit = text.split()
+    factor = _J[unit[:-1]]
+    decimals = len(value.split(".")[1]) if "." in value else 0
+    return float(value) * factor, 0.5 * 10 ** -decimals * factor
+
+
+@pytest.mark.parametrize("device, runtime", [("t4", "torch"), ("t4", "tvm"), ("host-xeon-2c", "onnxruntime")])
+def test_annotate_kernel_energies_add_up_to_the_header(model_dir, capsys, device, runtime):
+    """Until 2026-12-04 a kernel's comment gave its time only: the header's energy per call could not be traced to a
+    kernel. Each kernel's energy now follows its time, and they add up to the header's energy (to display rounding)."""
+    code, out, _ = _run(capsys, "annotate", model_dir / "resnet_like.onnx", "-d", device, "--batch", 1,
+                        "--runtime", runtime)
+    assert code == ExitCode.OK
+    head = out.splitlines()[1]
+    assert "capped" not in head  # a capped header's energy is below its kernels' sum, as it says
+    total, total_tol = _joules(re.match(r"# energy ([0-9.]+ [kmunp]?J) per call", head).group(1))
+    kernels = [_joules(e) for e in re.findall(r"  # .* [0-9.]+ [num]?s, ([0-9.]+ [kmunp]?J)$", out, re.M)]
+    assert len(kernels) > 1
+    assert sum(e for e, _ in kernels) == pytest.approx(total, abs=total_tol + sum(t for _, t in kernels))
+
+
+def test_annotate_kernel_comment_never_reads_an_unpriced_kernel_as_zero(model_dir):
+    """A kernel left unpriced (an uncosted op fused with priced ones) has latency 0 in the prediction: until
+    2026-12-04 its priced op's comment read ``0.0 us``; now its time and energy read unknown."""
+    from dataclasses import replace
+
+    from hybridperf.api import analyze, predict_on
+    from hybridperf.costs import Status
+    from hybridperf.estimate.roofline import ZERO
+    from hybridperf.report.annotate import record_comments
+
+    pred = predict_on(analyze(model_dir / "resnet_like.onnx", batch=1), "t4", residual=None)
+    kp = next(k for k in pred.kernels if len(k.kernel.op_indices) > 1 and k.kernel.counts_toward_time)
+    unpriced = replace(kp, kernel=replace(kp.kernel, status=Status.UNSUPPORTED), estimate=ZERO, latency_s=0.0)
+    pred = replace(pred, kernels=tuple(unpriced if k is kp else k for k in pred.kernels))
+    comments = [c for c in record_comments(pred) if f"kernel {kp.kernel.name} (" in c]
+    assert len(comments) == 1 and comments[0].endswith(
+        f"kernel {kp.kernel.name} ({len(kp.kernel.op_indices)} ops) latency unknown, energy unknown")
+
+
+def _no_probe(monkeypatch):
+    """Make any probe of this machine fail the test."""
+    from hybridperf.measure import probe
+
+    monkeypatch.setattr(probe, "probe", lambda **kw: pytest.fail("probed this machine before refusing --shape"))
+
+
+@pytest.mark.parametrize("command, extra", [("predict", []), ("report", ["--html", "-"]), ("check", [])])
+@pytest.mark.parametrize("shape_flags, words", [
+    (["--shape", "x=1x3x32x32", "--shape", "x=2x3x32x32"], "--shape x given twice"),
+    (["--shape", "x=1xqx32x32"], "--shape"),
+])
+def test_shape_refused_before_probing_host(model_dir, home, monkeypatch, capsys, command, extra, shape_flags, words):
+    """Until 2026-12-04 ``predict`` and ``report`` on the default device (host) parsed ``--shape`` only after
+    resolving the device, so a bad or twice-given shape was refused after the ~10 s probe of this machine (and its
+    line on stderr); ``check`` already parsed it first (pinned here too)."""
+    _no_probe(monkeypatch)
+    code, out, err = _run(capsys, command, model_dir / "resnet_like.onnx", *shape_flags, *extra)
+    assert code == ExitCode.INPUT_ERROR and out == ""
+    assert err.startswith("hybridperf: error: ") and words in err and err.count("\n") == 1
+    assert "probing" not in err and not (home / "hosts").exists()

@@ -155,5 +155,5 @@ def test_annotate_sums_to_predict_roofline(scripted, capsys):
     flops = [re.match(r"([0-9.]+ ?[kMG]?)FLOP", c).group(1) for c in comments[:2]]
     assert flops == [fmt_count(1 * 64 * 32 * 2), fmt_count(1 * 32)] == [fmt_count(o["flops"]) for o in d["ops"][:2]]
     assert sum(o["flops"] for o in d["ops"][:2]) == t["flops"] == 1 * 64 * 32 * 2 + 1 * 32
-    times = [m.group(1) for c in comments if (m := re.search(r" ([0-9.]+ [num]?s)$", c))]
-    assert times == [fmt_time(k["latency_s"]) for k in d["kernels"] if k["latency_s"]]
+    times = [m.groups() for c in comments if (m := re.search(r" ([0-9.]+ [num]?s), ([0-9.]+ [kmunp]?J)$", c))]
+    assert times == [(fmt_time(k["latency_s"]), fmt_energy(k["energy_j"])) for k in d["kernels"] if k["latency_s"]]

@@ -35,6 +35,7 @@ from test_no_silent_zeros import _save
 from hybridperf.api import analyze, predict_on
 from hybridperf.cli import ExitCode, main
 from hybridperf.report.annotate import annotate_text, binding_comments
+from hybridperf.report.format import fmt_energy
 from hybridperf.report.html import render_html, written_line
 from hybridperf.report.text import to_dict, to_json, to_table
 
@@ -168,7 +169,10 @@ def test_ops_traffic_is_priced_at_the_override(models):
     known = [op for op in rep["ops"] if op["flops"] is not None]
     for key in ("flops", "bytes_read", "bytes_written"):
         assert sum(op[key] for op in known) == rep["totals"][key]
-    assert binding_comments(pred)["lv"] == "# 32 FLOP, read 64 B, write 64 B, 5.0 us"
+    # the kernel's energy: 50 W idle x (5 us launch + 128 B at 1000 GB/s) + 32/2 MAC x 0.5 pJ (fp16) + 128 B x 10 pJ
+    energy = fmt_energy(50 * (5e-6 + (64 + 64) / 1000e9) + (32 / 2 * 0.5 + (64 + 64) * 10) * 1e-12)
+    assert energy == "250.0 uJ"
+    assert binding_comments(pred)["lv"] == f"# 32 FLOP, read 64 B, write 64 B, 5.0 us, {energy}"
 
 
 # --------------------------------------------------------------------------- HTML against the table
@@ -266,10 +270,16 @@ def test_annotate_shows_each_kernel_time_once(models):
     text = annotate_text(pred, loaded.module)
     mm = next(line for line in text.splitlines() if "R.matmul(" in line)
     add = next(line for line in text.splitlines() if "R.add(" in line)
-    # 1024 FLOP; reads a (128 B) and w (1 KiB), writes 128 B; one kernel of 2 ops at the 5 us launch floor
-    assert mm.endswith("# 1.024 kFLOP, read 1.12 KiB, write 128 B, kernel fused_matmul_k0_add_k1 (2 ops) 5.0 us")
+    # 1024 FLOP; reads a (128 B) and w (1 KiB), writes 128 B; one kernel of 2 ops at the 5 us launch floor, its energy
+    # 50 W idle x (5 us + 1408 B at 1000 GB/s) + (1024 + 32) / 2 MAC x 2 pJ + 1408 B x 10 pJ, the kernel's traffic
+    # 128 + 1024 + 128 B read (a, w, b) and 128 B written
+    energy = fmt_energy(50 * (5e-6 + (128 + 1024 + 128 + 128) / 1000e9)
+                        + ((1024 + 32) / 2 * 2 + (128 + 1024 + 128 + 128) * 10) * 1e-12)
+    assert energy == "250.1 uJ"
+    assert mm.endswith("# 1.024 kFLOP, read 1.12 KiB, write 128 B, kernel fused_matmul_k0_add_k1 (2 ops) 5.0 us, "
+                       + energy)
     assert add.endswith("# 32 FLOP, read 256 B, write 128 B, in kernel fused_matmul_k0_add_k1")
-    shown = [float(v) * _TIME[u] for v, u in re.findall(r"\) ([0-9.]+) (s|ms|us|ns)$", text, re.M)]
+    shown = [float(v) * _TIME[u] for v, u in re.findall(r"\) ([0-9.]+) (s|ms|us|ns), [0-9.]+ [kmunp]?J$", text, re.M)]
     assert shown == [pytest.approx(pred.latency_s, abs=0.05e-6)]
     assert text.splitlines()[-1].startswith("# constants omitted (metadata[...]): `hybridperf annotate --show-meta`")
 

@@ -198,12 +198,18 @@ def check_batch(batch: int | None) -> None:
 def model_device_spec(args: argparse.Namespace):
     """The spec of ``args.device`` for a command on ``args.model``: a mistyped model path fails first (before a
     host probe), then a bad device (before the slow import). When ``host`` is still to be probed, an ONNX file is
-    read first too, so a file that is not ONNX fails without the probe's seconds and its line on stderr."""
+    read first too, so a file that is not ONNX fails without the probe's seconds and its line on stderr.
+
+    ``--shape`` and ``--batch`` (where the command has them) are checked first of all: until 2026-12-04 ``predict``
+    and ``report`` refused a bad or twice-given ``--shape`` only after the ~10 s probe of ``host`` (annotate checked
+    them first the day before)."""
     from pathlib import Path
 
     from hybridperf.frontends.load import check_model_file, is_onnx_file
     from hybridperf.measure.host import HOST_ID, CacheState, host_spec_state
 
+    if hasattr(args, "shape"):
+        shapes_from_args(args)  # pure parsing: predict_from_args parses them again where it uses them
     check_model_file(args.model)
     if (str(args.device) == HOST_ID and isinstance(args.model, (str, Path)) and is_onnx_file(args.model)
             and host_spec_state() is not CacheState.CURRENT):

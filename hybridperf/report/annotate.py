@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from hybridperf.costs import Status
-from hybridperf.estimate.pricing import Prediction, priced_cost, runs_every_call
+from hybridperf.estimate.pricing import KernelPrediction, Prediction, priced_cost, runs_every_call
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time
 from hybridperf.units import shapes_text
 
@@ -27,15 +27,17 @@ def binding_comments(pred: Prediction) -> dict[str, str]:
     :func:`record_comments` for one per op).
 
     Each op shows its own FLOPs and traffic (priced at the precision override, as the report's totals are). A kernel's
-    time is shown once, on its first op that has a cost; its other ops name the kernel (``in kernel NAME``), so that
-    the times shown add up to the header's total."""
+    time and energy are shown once, on its first op that has a cost; its other ops name the kernel (``in kernel
+    NAME``), so that the times and energies shown add up to the header's totals (the energy before any cap at the
+    sheet's max power, which the header names). A kernel left unpriced (an uncosted op fused with priced ones) reads
+    ``latency unknown, energy unknown``, never 0."""
     return {r.var: c for r, c in zip(pred.analyzed.analysis.records, record_comments(pred))}
 
 
 def record_comments(pred: Prediction) -> list[str]:
     """The comment of each op record of ``pred``'s analysis, in order (as :func:`binding_comments` describes)."""
     a = pred.analyzed.analysis
-    timed: dict[int, str] = {}  # op index -> the kernel's time text, on one op per kernel
+    timed: dict[int, str] = {}  # op index -> the kernel's time and energy text, on one op per kernel
     member: dict[int, str] = {}  # op index -> kernel name, for the kernel's other ops
     for kp in pred.kernels:
         members = kp.kernel.op_indices
@@ -43,7 +45,8 @@ def record_comments(pred: Prediction) -> list[str]:
             continue
         anchor = next((i for i in members if a.records[i].status.counts_toward_time), members[0])
         n = len(members)
-        timed[anchor] = f"kernel {kp.kernel.name} ({n} ops) {fmt_time(kp.latency_s)}" if n > 1 else fmt_time(kp.latency_s)
+        figures = _kernel_figures(kp)
+        timed[anchor] = f"kernel {kp.kernel.name} ({n} ops) {figures}" if n > 1 else figures
         for i in members:
             if i != anchor:
                 member[i] = f"in kernel {kp.kernel.name}"
@@ -67,6 +70,16 @@ def record_comments(pred: Prediction) -> list[str]:
             f"write {fmt_bytes(cost.bytes_written)}, {kern}"
         )
     return out
+
+
+def _kernel_figures(kp: KernelPrediction) -> str:
+    """A kernel's time and energy per call as its comment shows them (``5.0 us, 12.3 uJ``): the prediction's latency
+    and the kernel's roofline energy (what the header's energy sums); ``latency unknown, energy unknown`` for a kernel
+    not priced (an uncosted op fused with priced ones: until 2026-12-04 such a kernel's priced op read ``0.0 us``). Until 2026-12-04 the
+    comment gave no energy, only the header's total."""
+    if not kp.kernel.counts_toward_time:
+        return "latency unknown, energy unknown"
+    return f"{fmt_time(kp.latency_s)}, {fmt_energy(kp.estimate.energy_j)}"
 
 
 def annotate_text(pred: Prediction, module: Any, show_meta: bool = False, runtime: str | None = None) -> str:
@@ -102,9 +115,9 @@ def annotate_text(pred: Prediction, module: Any, show_meta: bool = False, runtim
 
 
 #: what each comment's figures are (until 2026-12-04 nothing said: no units beyond the prefixes, no "per call")
-LEGEND = ("# each op: its FLOPs, bytes read and bytes written per call of main; each kernel's roofline latency once, on "
-          "its first op (its other ops name the kernel); zero-cost, UNSUPPORTED and SYMBOLIC ops say why (no figure: "
-          "unknown, not 0)")
+LEGEND = ("# each op: its FLOPs, bytes read and bytes written per call of main; each kernel's roofline latency and "
+          "energy once, on its first op (its other ops name the kernel); zero-cost, UNSUPPORTED and SYMBOLIC ops say "
+          "why (no figure: unknown, not 0)")
 
 
 def totals_line(pred: Prediction, runtime: str | None = None) -> str:
