@@ -86,3 +86,16 @@ def _own_user_data_dir(tmp_path_factory):
 
         mp.setattr(host, "host_cpu", lambda identity=None: "")
         yield
+
+
+@pytest.fixture
+def toy_probe():
+    """A probe result of a toy 1-CPU x86-64 machine (no ISA flags read): what ``probe.spec_dict`` writes a sheet from."""
+    from hybridperf.measure import probe
+
+    host = probe.HostInfo(cpu_model="Toy CPU", logical_cpus=1, usable_cpus=1, memory_bytes=2**33, governor=None,
+                          machine="x86_64", python="3", numpy="2", blas="toyblas", onnxruntime="1")
+    return probe.ProbeResult(date="2025-01-01", version="0.1.0", quick=True, kind="cpu", host=host,
+                            caches=(probe.CacheLevel(2, "Unified", 2**20, 1),),
+                            gemm=(probe.GemmRate("fp32", 512, 100e9, 0.1, 3, "numpy"),),
+                            bandwidth=(probe.Bandwidth("copy", "dram", 2**28, 1, 10e9, 3),), dispatch=None)

@@ -40,7 +40,7 @@ def test_host_figures_from_sheets():
     assert v[6] == pytest.approx(math.log(2)) and v[7] == 1.0
 
 
-def test_probed_sheet_names_avx512():
+def test_probed_sheet_names_avx512(toy_probe):
     """A probed sheet names the CPU's ISA flags, so host_figures reads AVX-512 from it as from a curated sheet
     (before: a probed Zen 4 `host` read as a non-AVX-512 CPU, unlike its training sheet)."""
     import dataclasses
@@ -48,12 +48,7 @@ def test_probed_sheet_names_avx512():
     from hybridperf.device.spec import parse_spec
     from hybridperf.measure import probe
     from hybridperf.residual.cross_host import host_figures
-    host = probe.HostInfo(cpu_model="Toy CPU", logical_cpus=1, usable_cpus=1, memory_bytes=2**33, governor=None,
-                          machine="x86_64", python="3", numpy="2", blas="toyblas", onnxruntime="1")
-    res = probe.ProbeResult(date="2025-01-01", version="0.1.0", quick=True, kind="cpu", host=host,
-                            caches=(probe.CacheLevel(2, "Unified", 2**20, 1),),
-                            gemm=(probe.GemmRate("fp32", 512, 100e9, 0.1, 3, "numpy"),),
-                            bandwidth=(probe.Bandwidth("copy", "dram", 2**28, 1, 10e9, 3),), dispatch=None)
+    res = toy_probe
     plain = parse_spec(probe.spec_dict(res, "toy"), "<probe>")
     assert not host_figures(plain).avx512
     assert plain.compute_unit_count == 1  # the usable CPUs: the threads a named probed sheet is predicted with

@@ -102,15 +102,10 @@ def test_a_flag_list_is_complete(text, isa, flags):
     assert (named.isa, named.flags, named.unnamed) == (isa, flags, ())
 
 
-def test_a_probed_cpu_without_key_flags_says_none_and_runs_without_avx2():
+def test_a_probed_cpu_without_key_flags_says_none_and_runs_without_avx2(toy_probe):
     from hybridperf.measure import probe
 
-    host = probe.HostInfo(cpu_model="Toy CPU", logical_cpus=1, usable_cpus=1, memory_bytes=2**33, governor=None,
-                          machine="x86_64", python="3", numpy="2", blas="toyblas", onnxruntime="1")
-    res = probe.ProbeResult(date="2025-01-01", version="0.1.0", quick=True, kind="cpu", host=host,
-                            caches=(probe.CacheLevel(2, "Unified", 2**20, 1),),
-                            gemm=(probe.GemmRate("fp32", 512, 100e9, 0.1, 3, "numpy"),),
-                            bandwidth=(probe.Bandwidth("copy", "dram", 2**28, 1, 10e9, 3),), dispatch=None)
+    res, host = toy_probe, toy_probe.host
     # flags not read (no /proc/cpuinfo): no list, nothing claimed
     assert "ISA flags" not in probe.spec_dict(res, "toy")["notes"]
     res = dataclasses.replace(res, host=dataclasses.replace(host, isa_read=True))
