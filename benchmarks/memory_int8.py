@@ -12,9 +12,10 @@ The quantized files are cached under ``.zoo/int8/`` (git-ignored; rebuilt when m
 or with ``--requantize``). Each is measured :data:`REPEATS` times with the figure of ``benchmarks/memory_runtime.py``
 (:func:`hybridperf.measure.onnxruntime.measure`, 1 thread, memory only: RSS growth at load + VmHWM growth over two runs
 + inputs, CPU arena off, fresh subprocess) and predicted with ``hybridperf predict --runtime onnxruntime --device
-host`` (the onnxruntime model is this machine's runtime; its constants were fitted on this host). The "before"
-column is the prediction less its ``kernel_scratch`` part (the quantized kernels' scratch: QLinearConv,
-QLinearMatMul, QGemm), i.e. what the model predicted without it. Errors are against the median measurement; the
+host`` (the onnxruntime model is this machine's runtime; its fixed overheads were fitted on fp32 zoo models
+measured on ``host-epyc-1c``, a Zen 3 host, by ``benchmarks/memory_runtime.py``; nothing is fitted on these int8
+files). The "before" column is the prediction less its ``kernel_scratch`` part (the quantized kernels' scratch:
+QLinearConv, QLinearMatMul, QGemm), i.e. what the model predicted without it. Errors are against the median measurement; the
 scoring is ``benchmarks.memory_runtime.summary``.
 
 Usage::
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -38,6 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.memory_runtime import _mib, summary
+from hybridperf.device.cpuinfo import this_cpu
+from hybridperf.device.spec import cpu_words
+from hybridperf.errors import error_line
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / ".zoo"
@@ -111,7 +114,7 @@ def quantize(name: str, src: Path, requantize: bool = False) -> dict[str, Path |
                                     weight_type=QuantType.QInt8,
                                     op_types_to_quantize=["MatMul"] if name in TRANSFORMERS else None)
             except Exception as exc:  # noqa: BLE001 - a model the quantizer cannot handle is a row, not a crash
-                out[fmt] = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:150]}"
+                out[fmt] = f"{type(exc).__name__}: {error_line(exc, 150)}"
                 continue
             print(f"{dst.name}: quantized in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         out[fmt] = dst
@@ -128,14 +131,16 @@ def measure_peaks(path: Path, repeats: int) -> list[int]:
 
 
 def predict(path: Path) -> dict:
-    """``runtime_memory`` of ``hybridperf predict --runtime onnxruntime --device host --format json``."""
+    """``runtime_memory`` of ``hybridperf predict --runtime onnxruntime --device host --format json`` (never empty
+    with ``--runtime``: ``applied: false`` and its ``reason`` where the model was not applied), or ``{"error": line}``
+    where the command failed."""
     cmd = [sys.executable, "-m", "hybridperf", "predict", str(path), "--runtime", "onnxruntime", "--device", "host",
            "--format", "json", "--top", "0"]
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]}
     out = json.loads(p.stdout)
-    return out["runtime_memory"] or {"peak_bytes": None, "unknown_reason": "; ".join(map(str, out.get("warnings") or [])) or "no figure"}
+    return out["runtime_memory"]
 
 
 def op_counts(path: Path) -> dict[str, int]:
@@ -153,12 +158,18 @@ def op_counts(path: Path) -> dict[str, int]:
     return counts
 
 
+def _before(row: dict) -> int | None:
+    """The row's prediction less its ``kernel_scratch`` part (the model without the quantized kernels' scratch);
+    None where the prediction is unknown."""
+    after = row.get("predicted")
+    return None if after is None else after - (row.get("kernel_scratch") or 0)
+
+
 def row_errors(row: dict) -> dict:
     """``after`` / ``before`` errors (%) of a row against its median measured peak; None where unknown."""
-    med, after, scratch = row.get("measured_median"), row.get("predicted"), row.get("kernel_scratch")
+    med, after, before = row.get("measured_median"), row.get("predicted"), _before(row)
     if not med or after is None:
         return {"err_after": None, "err_before": None}
-    before = after - (scratch or 0)
     return {"err_after": (after / med - 1) * 100, "err_before": (before / med - 1) * 100}
 
 
@@ -169,14 +180,14 @@ def _pct(x: float | None) -> str:
 def render(rows: list[dict], header: dict) -> str:
     lines = ["# int8 onnxruntime peak memory: hybridperf's onnxruntime model vs measured", "",
              f"Reproduce: `{COMMAND}`", "",
-             f"Host: {header['cpu']} ({header['cores']} cores; **shared with other jobs during the run**: the figure "
+             f"Host: {header['cpu']} ({header['cpu_identity']}; {header['cores']} cores; **shared with other jobs during the run**: the figure "
              f"is memory, not time, but the run was not alone), onnxruntime {header['onnxruntime']}, measured with 1 "
              f"thread, pinned to core 0; {header['date']}; run time {header['seconds']:.0f} s.", "",
              "Measured: `hybridperf.measure.onnxruntime.measure` (fresh subprocess, CPU arena off, RSS growth at load + "
              f"VmHWM growth over 2 runs + inputs), {header['repeats']} times per file; errors are against the median. "
              "Predicted: `hybridperf predict --runtime onnxruntime --device host` (`runtime_memory.peak_bytes`); the "
              "onnxruntime model is this machine's runtime (its fixed overheads were fitted on fp32 zoo models measured the "
-             "same way, `benchmarks/memory_runtime.py`; nothing is fitted on these int8 files). before = predicted "
+             "same way on `host-epyc-1c`, a Zen 3 host, `benchmarks/memory_runtime.py`; nothing is fitted on these int8 files). before = predicted "
              "minus its `kernel_scratch` part (the model without the quantized kernels' scratch); '-' in the scratch "
              "column: the prediction has no such part.", "",
              f"Models: zoo float exports (random weights, batch 1), `quant_pre_process` then `quantize_static` "
@@ -191,8 +202,7 @@ def render(rows: list[dict], header: dict) -> str:
             lines.append(f"| {r['model']} | {r['format']} | - | - | - | - | - | - | {r['error']} | |")
             continue
         ops = ", ".join(f"{k} {v}" for k, v in sorted(r["ops"].items())) or "-"
-        after = r["predicted"]
-        before = None if after is None else after - (r["kernel_scratch"] or 0)
+        after, before = r["predicted"], _before(r)
         lines.append(f"| {r['model']} | {r['format']} | {ops} | {_mib(r['measured_min'])} | "
                      f"{_mib(r['measured_median'])} | {_mib(after) if after is not None else 'unknown'} | "
                      f"{_mib(before) if before is not None else 'unknown'} | "
@@ -207,7 +217,7 @@ def render(rows: list[dict], header: dict) -> str:
             continue
         meas = np.array([r["measured_median"] for r in rs], float)
         a = summary(np.array([r["predicted"] for r in rs], float), meas)
-        b = summary(np.array([r["predicted"] - (r["kernel_scratch"] or 0) for r in rs], float), meas)
+        b = summary(np.array([_before(r) for r in rs], float), meas)
         lines.append(f"| {fmt} | {a['n']} | {a['mape']:.1f} % | {a['within10']:.0f} % | {b['mape']:.1f} % | "
                      f"{b['within10']:.0f} % | {a['median_ratio']:.3f} |")
     unsized = [r for r in rows if r.get("unsized_ops")]
@@ -217,16 +227,18 @@ def render(rows: list[dict], header: dict) -> str:
     unknown = [r for r in rows if "error" not in r and r["predicted"] is None]
     if unknown:
         lines += ["", "Not priced (left out of the scores): "
-                  + "; ".join(f"{r['model']} {r['format']}: {r.get('unknown_reason') or 'unknown'}" for r in unknown)]
+                  + "; ".join(f"{r['model']} {r['format']}: {r.get('reason') or 'no reason given'}" for r in unknown)]
     return "\n".join(lines) + "\n"
 
 
-def _cpu_name() -> str:
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    return next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("Model name")), "unknown CPU")
+def cpu_header() -> dict:
+    """This machine's CPU for the results header (:func:`hybridperf.device.cpuinfo.this_cpu`): ``cpu`` (model name)
+    and ``cpu_identity`` (vendor, family, model, stepping in words); unknown parts are said to be unknown."""
+    cpu = this_cpu()
+    if cpu is None:
+        return {"cpu": "unknown CPU", "cpu_identity": "an unknown CPU"}
+    return {"cpu": cpu.model_name or "unknown CPU",
+            "cpu_identity": cpu_words(cpu.vendor, cpu.family, cpu.model, cpu.stepping)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import onnxruntime
 
-    from hybridperf.errors import error_line
-
     t0 = time.perf_counter()
     rows: list[dict] = []
     for name in args.models:
@@ -258,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 peaks = measure_peaks(path, args.repeats)
             except Exception as exc:  # noqa: BLE001 - e.g. a file onnxruntime rejects: a row, not a crash
-                rows.append({"model": name, "format": fmt, "error": f"not measured: {error_line(exc)[:200]}"})
+                rows.append({"model": name, "format": fmt, "error": f"not measured: {error_line(exc, 200)}"})
                 continue
             rm = predict(path)
             if "error" in rm:
@@ -268,12 +278,12 @@ def main(argv: list[str] | None = None) -> int:
             row = {"model": name, "format": fmt, "file": str(path.relative_to(ROOT)), "ops": op_counts(path),
                    "measured": peaks, "measured_min": min(peaks), "measured_median": int(statistics.median(peaks)),
                    "predicted": rm.get("peak_bytes"), "kernel_scratch": parts.get("kernel_scratch"), "parts": parts,
-                   "unknown_reason": rm.get("unknown_reason"), "unsized_ops": rm.get("unsized_ops", [])}
+                   "reason": rm.get("reason"), "unsized_ops": rm.get("unsized_ops", [])}
             row.update(row_errors(row))
             rows.append(row)
             print(f"{name} {fmt}: measured {[_mib(p) for p in peaks]} MiB, predicted {_mib(row['predicted'])} MiB "
                   f"(scratch {_mib(row['kernel_scratch'])})", file=sys.stderr, flush=True)
-    header = {"cpu": _cpu_name(), "cores": os.cpu_count(), "onnxruntime": onnxruntime.__version__,
+    header = {**cpu_header(), "cores": os.cpu_count(), "onnxruntime": onnxruntime.__version__,
               "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "repeats": args.repeats,
               "seconds": time.perf_counter() - t0, "threads": 1}
     text = render(rows, header)
