@@ -1245,8 +1245,8 @@ class Session:
 def report_dict(result: Prediction | CheckResult) -> dict[str, Any]:
     """``result`` as the versioned JSON report the CLI prints with ``--format json``: a :class:`Prediction` as
     ``hybridperf predict``'s, a :class:`CheckResult` as ``hybridperf check``'s (plain types only: ``json.dumps`` takes
-    it). As in the CLI's output, a figure that is unknown (nothing priced: a lower bound of 0) keeps its number and is
-    named in ``totals.unknown_fields``; a check's unknown figure is ``"predicted": null``.
+    it). As in the CLI's output, a figure that is unknown (nothing priced: a lower bound of 0) is null and is named in
+    ``totals.unknown_fields``; a check's unknown figure is ``"predicted": null``.
 
     Parameters
     ----------

@@ -7,6 +7,7 @@ the one shape syntax.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -257,6 +258,24 @@ def dims_text(dims: Sequence[int]) -> str:
     return "x".join(map(str, dims)) if len(dims) else "scalar"
 
 
+def shape_example(dims: Sequence[object]) -> str:
+    """A ``--shape`` value of ``dims``'s rank to give as an example, ``"1x3x224x224"``: each fixed positive dim as it
+    is (an int, or a numpy integer of a TFLite shape), each other one (symbolic, or unknown: <= 0) as 1. The one form
+    of the "give one dim per axis, e.g. --shape NAME=..." that a wrong rank's message ends with.
+
+    Parameters
+    ----------
+    dims : sequence
+        The input's dims as the model gives them: integers, or symbols (a name, a TIR var).
+
+    Returns
+    -------
+    str
+        The dims joined by ``x``; "" for a shape without dimensions.
+    """
+    return "x".join(str(int(d)) if isinstance(d, numbers.Integral) and d > 0 else "1" for d in dims)
+
+
 def shapes_text(shapes: Mapping[str, Sequence[int]]) -> str:
     """``"x=1x3x224x224, mask=1x128"``: input shapes as the CLI writes them."""
     return ", ".join(f"{k}={dims_text(v)}" for k, v in shapes.items())
@@ -292,9 +311,9 @@ def check_shape_flags(inputs: Mapping[str, Sequence[int | str] | None], shapes: 
     for n, want in shapes.items():
         dims = inputs[n]
         if dims is not None and len(dims) != len(want):
-            example = "x".join(str(d) if isinstance(d, int) and d > 0 else "1" for d in dims)
             raise InputError(f"--shape {n}={dims_text(want)} has rank {len(want)} but the model's input has rank "
-                             f"{len(dims)} ({dims_text(dims)}); give one dim per axis, e.g. --shape {n}={example}")
+                             f"{len(dims)} ({dims_text(dims)}); give one dim per axis, e.g. --shape "
+                             f"{n}={shape_example(dims)}")
         for i, (d, w) in enumerate(zip(dims or [], want)):
             if isinstance(d, int) and d > 0 and d != w:
                 raise InputError(f"--shape {n}: dim {i} is fixed to {d} in the model, cannot bind it to {w}; "

@@ -285,14 +285,21 @@ def opset17_model(nodes, inputs, outputs, inits, ms=False):
     return m
 
 
-def ort_run_unoptimised(model, feeds):
-    """The first output of onnxruntime's CPU run of ``model`` with every graph optimisation off."""
+def ort_run_unoptimised(model, feeds, all_outputs=False):
+    """The first output of onnxruntime's CPU run of ``model`` with every graph optimisation off (``all_outputs``:
+    the list of every output)."""
     import pytest
 
     ort = pytest.importorskip("onnxruntime")
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    outs = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, feeds)
+    return outs if all_outputs else outs[0]
+
+
+def stored_bytes(model):
+    """The bytes of ``model``'s initializers as stored (what onnxruntime holds as weights)."""
+    return sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
 
 
 def records_of(analyzed, op):

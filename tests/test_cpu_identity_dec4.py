@@ -50,9 +50,11 @@ def _this_machine(monkeypatch, ident: CpuIdentity | None) -> None:
     and calibrate, which compare :func:`hybridperf.measure.host.host_cpu` (the test session's conftest makes it "",
     unknown, so that no other test depends on the CPU it runs on)."""
     import hybridperf.measure.host as host
+    from hybridperf.device import cpuinfo
 
     ident = ident if ident is not None else CpuIdentity("CPU")
     monkeypatch.setattr(ortm, "cpu_identity", lambda: ident)
+    monkeypatch.setattr(cpuinfo, "this_cpu", lambda: ident)  # the probe reads the device layer's reader
     monkeypatch.setattr(host, "host_cpu", lambda identity=None: cpu_label(ident.vendor, ident.family, ident.model,
                                                                           ident.stepping))
 

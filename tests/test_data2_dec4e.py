@@ -17,6 +17,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from onnx_models import opset17_model as _model  # noqa: E402
+from onnx_models import ort_run_unoptimised as _ort_run  # noqa: E402
+from onnx_models import stored_bytes as _stored_bytes  # noqa: E402
 from onnx_models import value_info as _vi  # noqa: E402
 
 
@@ -71,19 +73,6 @@ def _matmul_integers(per_column: bool) -> onnx.ModelProto:
     return _model(nodes, [_vi("x", [1, 16], TensorProto.UINT8)], outs, inits)
 
 
-def _ort_outputs(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
-    """Every output of onnxruntime's CPU run of ``model`` with graph optimisations off."""
-    ort = pytest.importorskip("onnxruntime")
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return sess.run(None, {"x": x})
-
-
-def _stored_bytes(model: onnx.ModelProto) -> int:
-    return sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
-
-
 @pytest.mark.parametrize("per_column", [False, True])
 def test_integer_op_weights_are_what_the_runtime_stores_plus_one_shared_scale(tmp_path, per_column):
     # until 2026-12-04 each MatMulInteger / ConvInteger got two float32 unit-scale initializers of its zero points'
@@ -112,7 +101,7 @@ def test_integer_op_rewrite_shares_one_scale_per_shape_and_computes_the_same():
         assert sorted(tuple(t.dims) for t in added) == ([(), (N,)] if per_column else [()])  # was 2 * K of them
         assert all((numpy_helper.to_array(t) == 1).all() and t.data_type == TensorProto.FLOAT for t in added)
         x = np.random.default_rng(8).integers(0, 255, (1, 16)).astype(np.uint8)
-        got, want = _ort_outputs(q, x), _ort_outputs(m, x)
+        got, want = _ort_run(q, {"x": x}, all_outputs=True), _ort_run(m, {"x": x}, all_outputs=True)
         assert len(got) == len(want) == K
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a, b)

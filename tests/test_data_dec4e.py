@@ -17,6 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from onnx_models import opset17_model as _model  # noqa: E402
 from onnx_models import ort_run_unoptimised as _ort_run  # noqa: E402
+from onnx_models import stored_bytes as _stored_bytes  # noqa: E402
 from onnx_models import value_info as _vi  # noqa: E402
 
 
@@ -63,10 +64,6 @@ def _qoperator_convs() -> onnx.ModelProto:
              helper.make_node("QLinearConv", ["h1", "s1", "z1", "W2", "ws2", "wz2", "s2", "z2", "bz"], ["h2"]),
              helper.make_node("QLinearConv", ["h2", "s2", "z2", "W3", "ws3", "wz3", "sy", "zy", "bz"], ["y"])]
     return _model(nodes, [_vi("x", [1, 3, 8, 8], TensorProto.INT8)], [_vi("y", [1, C, 8, 8], TensorProto.INT8)], inits)
-
-
-def _stored_bytes(model: onnx.ModelProto) -> int:
-    return sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
 
 
 def test_qoperator_weights_are_what_the_runtime_stores(tmp_path):

@@ -12,12 +12,6 @@ from hybridperf.cli import main
 from hybridperf.errors import InputError, SpecError
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def _one_line(capsys) -> str:
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err

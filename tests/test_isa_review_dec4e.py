@@ -115,16 +115,16 @@ def test_a_probed_cpu_without_key_flags_says_none_and_runs_without_avx2(toy_prob
 
 
 def test_the_probe_marks_the_flags_read(monkeypatch):
-    from hybridperf.measure import onnxruntime as ort_measure, probe
+    from hybridperf.measure import probe
 
-    monkeypatch.setattr(ort_measure, "cpu_identity", lambda: cpuinfo.parse_cpuinfo("model name : Old\nflags : fpu sse2\n"))
+    monkeypatch.setattr(cpuinfo, "this_cpu", lambda: cpuinfo.parse_cpuinfo("model name : Old\nflags : fpu sse2\n"))
     host = probe.read_host_info()
     assert (host.isa, host.isa_read) == ((), True)
-    monkeypatch.setattr(ort_measure, "cpu_identity", lambda: cpuinfo.CpuIdentity("CPU"))  # no flags line
+    monkeypatch.setattr(cpuinfo, "this_cpu", lambda: cpuinfo.CpuIdentity("CPU"))  # no flags line
     assert probe.read_host_info().isa_read is False
 
 
-def test_asimddp_is_a_key_flag_read_from_cpuinfo(monkeypatch, tmp_path):
+def test_asimddp_is_a_key_flag_read_from_cpuinfo():
     # the one /proc/cpuinfo reader (device.cpuinfo) feeds both the measurement records and --device host
     assert "asimddp" in cpuinfo.KEY_ISA_FLAGS
     ident = cpuinfo.parse_cpuinfo("processor : 0\nFeatures : fp asimd asimddp sve\nCPU part : 0xd0c\n")

@@ -26,6 +26,13 @@ class StoreOnce(argparse.Action):
         given[self.dest] = values
         setattr(namespace, self.dest, values)
 
+
+def given(args: argparse.Namespace, dest: str) -> bool:
+    """Whether the flag of ``dest`` (a :class:`StoreOnce` one) was given on the command line, not left at its
+    default."""
+    return dest in getattr(args, "_given_once", {})
+
+
 #: this machine, probed once and cached under the user data directory (:mod:`hybridperf.measure.host`)
 DEFAULT_DEVICE = "host"
 
@@ -200,16 +207,15 @@ def model_device_spec(args: argparse.Namespace):
     host probe), then a bad device (before the slow import). When ``host`` is still to be probed, an ONNX file is
     read first too, so a file that is not ONNX fails without the probe's seconds and its line on stderr.
 
-    ``--shape`` and ``--batch`` (where the command has them) are checked first of all: until 2026-12-04 ``predict``
-    and ``report`` refused a bad or twice-given ``--shape`` only after the ~10 s probe of ``host`` (annotate checked
-    them first the day before)."""
+    ``--shape`` and ``--batch`` (:func:`add_model_arguments`: every command that calls this has them) are checked
+    first of all: until 2026-12-04 ``predict`` and ``report`` refused a bad or twice-given ``--shape`` only after the
+    ~10 s probe of ``host`` (annotate checked them first the day before)."""
     from pathlib import Path
 
     from hybridperf.frontends.load import check_model_file, is_onnx_file
     from hybridperf.measure.host import HOST_ID, CacheState, host_spec_state
 
-    if hasattr(args, "shape"):
-        shapes_from_args(args)  # pure parsing: predict_from_args parses them again where it uses them
+    shapes_from_args(args)  # pure parsing: the command parses them again where it uses them
     check_model_file(args.model)
     if (str(args.device) == HOST_ID and isinstance(args.model, (str, Path)) and is_onnx_file(args.model)
             and host_spec_state() is not CacheState.CURRENT):

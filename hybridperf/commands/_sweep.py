@@ -93,7 +93,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
         from hybridperf.api import Session
         from hybridperf.commands._common import native_stderr_silenced
         from hybridperf.estimate.runtime_memory import peak_kind
-        from hybridperf.report.text import nulled, unknown_fields
+        from hybridperf.report.text import mark_unknown
 
         session = session or _worker_session or Session(keep_analyses=0)
         with native_stderr_silenced():  # TVM's C++ log lines of hundreds of models would bury the table
@@ -135,8 +135,8 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             runtime_memory_note=(pred.runtime_memory_note or None) if pred.runtime_memory is None else None,
             warnings=list(pred.warnings),
         )
-        row["unknown_fields"] = unknown_fields(row, bool(row["lower_bound"]), ("latency_s", "energy_j", "flops"))
-        nulled(row)  # unknown is null in every format (until 2026-12-04 0 in the JSON and JSONL rows)
+        # unknown is null in every format (until 2026-12-04 0 in the JSON and JSONL rows)
+        mark_unknown(row, bool(row["lower_bound"]), ("latency_s", "energy_j", "flops"))
         if not pred.complete:
             row["status"] = "lower bound"
     except _InputError as exc:

@@ -35,9 +35,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.frontends.relax_module import is_relax_file, load_relax_file
     from hybridperf.report.annotate import annotate_text
 
-    # the flags first: until 2026-12-04 `--shape x=1x3 --shape x=2x3` was refused only after the ~10 s probe of host
+    spec = model_device_spec(args)  # --shape and --batch checked first of all, before a probe of host
     shapes = shapes_from_args(args)
-    spec = model_device_spec(args)
     runtime = runtime_from_args(args, spec)  # auto: the device kind's, as predict's
     with native_stderr_silenced(not args.verbose):
         loaded = (load_relax_file if is_relax_file(args.model) else load_model)(args.model, shapes, args.batch)

@@ -363,7 +363,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         check_writable(out, "the calibrated model")  # before the measuring, not after
         check_writable(data, "the measurements")
     models, collapsed, unscanned = _without_subnormal_hazards(models, args.batch)  # one run each, after cheap checks
-    models, unpriced = _without_unpriced(models, spec_ref, args.batch)
+    models, unpriced, analyses = _without_unpriced(models, spec_ref, args.batch)
     _check_shots(args.shots, len(models), "whose timing is of the model")
 
     def progress(key: str, rnd: int, median_s: float, fastest_s: float) -> None:
@@ -390,7 +390,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     with tempfile.TemporaryDirectory(prefix="hybridperf-calibrate-") as tmp:
         staged = Path(tmp) / "calibration"  # the tables replace those in `data` only once the model is stored
         with native_stderr_silenced(not verbose):  # TVM's C++ warnings while featurizing (as predict does)
-            n = write_tables(staged, rows, profile, spec_ref, log=log)
+            n = write_tables(staged, rows, profile, spec_ref, log=log, analyses=analyses)
         if n < 2:
             raise InputError(f"only {n} of {len(models)} models could be measured and analysed; calibration needs 2: "
                              "pass more models (the warnings above say why each was left out)")
@@ -539,34 +539,42 @@ def _without_subnormal_hazards(models, batch: int | None):
     by :func:`_say_unscanned` once measuring has run them (a model onnxruntime cannot run is named there once, as not
     measured; until 2026-12-04 it got a "not scanned" warning before that one as well)."""
     from hybridperf.commands._common import scan_subnormals
-    from hybridperf.errors import InputError
 
-    kept, out, unscanned = [], [], {}
+    out, unscanned = [], {}
     for path in models:
         s = scan_subnormals(path, None, batch, "left out of the calibration", unscanned=unscanned)
-        (out if s is not None and s.hazard else kept).append(path)
-    if len(kept) < 2:
-        raise InputError(f"only {len(kept)} of {len(models)} models time the model rather than subnormal assists; "
-                         "calibration needs 2: pass exports with trained weights")
+        if s is not None and s.hazard:
+            out.append(path)
+    kept = _at_least_two(models, out, "time the model rather than subnormal assists", "pass exports with trained "
+                         "weights")
     return kept, out, unscanned
 
 
 def _without_unpriced(models, device, batch: int | None):
     """The models a calibration can learn from (:func:`hybridperf.measure.calibrate.unpriced`: a roofline above 0):
     each other one is named on stderr and left out before any measurement; fewer than 2 left is an input error.
-    Returns ``(kept, {left out: why})``."""
-    from hybridperf.errors import InputError
+    Returns ``(kept, {left out: why}, analyses)``, ``analyses`` :func:`~hybridperf.measure.calibrate.unpriced`'s (for
+    :func:`~hybridperf.measure.calibrate.write_tables`: each model analysed once)."""
     from hybridperf.measure.calibrate import unpriced
 
-    out = unpriced(models, device, batch)
+    out, analyses = unpriced(models, device, batch)
     for path, why in out.items():
         print(f"hybridperf: warning: {path}: {why}, so no calibration can learn from it; left out of the calibration",
               file=sys.stderr)
-    kept = [p for p in models if p not in out]
+    kept = _at_least_two(models, out, "have a roofline above 0 (some op priced)", "add models with priced ops "
+                         "(Conv, MatMul, ...)")
+    return kept, out, analyses
+
+
+def _at_least_two(models, left_out, which: str, fix: str) -> list:
+    """``models`` less those in ``left_out``, in order. Raises InputError (``only K of N models {which}; calibration
+    needs 2: {fix}``) when fewer than 2 are left."""
+    from hybridperf.errors import InputError
+
+    kept = [p for p in models if p not in left_out]
     if len(kept) < 2:
-        raise InputError(f"only {len(kept)} of {len(models)} models have a roofline above 0 (some op priced); "
-                         "calibration needs 2: add models with priced ops (Conv, MatMul, ...)")
-    return kept, out
+        raise InputError(f"only {len(kept)} of {len(models)} models {which}; calibration needs 2: {fix}")
+    return kept
 
 
 def _say_unscanned(unscanned, rows) -> None:

@@ -7,22 +7,13 @@ import sys
 
 from hybridperf.cli import ExitCode
 from hybridperf.commands._common import (StoreOnce, add_format_argument, add_model_arguments,
-                                         add_roofline_only_argument, add_runtime_argument, predict_from_args)
-
-
-class _Top(StoreOnce):
-    """``--top N``, remembering that it was given (``args.top_given``): the JSON report lists every kernel, so
-    ``--format json --top N`` says so on stderr (until 2026-12-04 the JSON was the same with or without it, unsaid)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        super().__call__(parser, namespace, values, option_string)
-        namespace.top_given = True
+                                         add_roofline_only_argument, add_runtime_argument, given, predict_from_args)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     add_format_argument(p)
-    p.add_argument("--top", type=int, default=15, metavar="N", action=_Top,
+    p.add_argument("--top", type=int, default=15, metavar="N", action=StoreOnce,
                    help="kernels shown in the table, slowest first (default %(default)s; 0: the summary only, no "
                         "table; the JSON lists every kernel)")
     add_roofline_only_argument(p)
@@ -45,7 +36,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         check_coverage(pred.analyzed.analysis)
     out = to_json(pred) if args.format == "json" else to_table(pred, top=args.top)
     sys.stdout.write(out + "\n")
-    if args.format == "json" and getattr(args, "top_given", False):
+    # the JSON lists every kernel: until 2026-12-04 it was the same with or without --top, unsaid
+    if args.format == "json" and given(args, "top"):
         print(f"hybridperf: note: --top {args.top} sets the rows of the table; --format json lists every kernel (its "
               "kernels[])", file=sys.stderr)
     print_warnings(pred)

@@ -38,6 +38,8 @@ class KernelPrediction:
 #: the words of a :attr:`Prediction.latency_note` saying that the stored model pricing it was calibrated with other
 #: figures of the sheet (:func:`hybridperf.residual.sheet.qualified`): such a prediction also warns, one line
 SHEET_CHANGED = "calibrated with other figures of this sheet"
+#: how every :attr:`Prediction.latency_note` begins, once, before its reasons (:meth:`Prediction.unverified`)
+UNVERIFIED_PREFIX = "unverified: "
 #: the words of a :attr:`Prediction.latency_note` saying that a learned model's fitted constant overhead is most of
 #: the figure (a model far smaller than any it was trained on): such a prediction also warns, one line
 BELOW_TRAINING_SCALE = "below the scale of the models it was trained on"
@@ -96,9 +98,9 @@ class Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
         ``unverified: <reason>; <reason>`` (the prefix once). ``first``: before the reasons already there, else after
         them."""
-        rest = self.latency_note.removeprefix("unverified: ")
+        rest = self.latency_note.removeprefix(UNVERIFIED_PREFIX)
         reasons = [why, rest] if first else [rest, why]
-        return replace(self, latency_note="unverified: " + "; ".join(r for r in reasons if r))
+        return replace(self, latency_note=UNVERIFIED_PREFIX + "; ".join(r for r in reasons if r))
 
     @property
     def memory(self) -> MemoryPlan:

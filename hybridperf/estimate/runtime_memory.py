@@ -296,8 +296,8 @@ def _contrib_shapes(domain: str, op: str, ins: list, attrs: Mapping[str, Any], n
     return None
 
 
-# element types (onnx.TensorProto) the quantized kernels' fixed outputs have
-_UINT8, _INT32, _FLOAT = 2, 6, 1
+# element types (onnx.TensorProto) of the quantized kernels' fixed outputs and weights
+_UINT8, _INT8, _INT32, _FLOAT = 2, 3, 6, 1
 
 
 def _quant_pool_shape(x: Sequence[int], attrs: Mapping[str, Any], global_pool: bool) -> list[int]:
@@ -520,7 +520,6 @@ def ort_tensor_shapes(model: Any, block: int = 8) -> tuple[dict[str, tuple[tuple
 
 #: bytes of one pointer in the indirection buffers of MLAS's convolutions (64-bit hosts)
 _POINTER_BYTES = 8
-_INT8 = 3  # onnx.TensorProto.INT8
 
 
 @dataclass(frozen=True)
@@ -570,8 +569,8 @@ def malloc_resident_bytes(n: int) -> int:
     return -(-n // PAGE_BYTES) * PAGE_BYTES if n >= MMAP_THRESHOLD_BYTES else n
 
 
-def _qlinearconv_scratch(node: Any, tensors: Mapping[str, tuple[tuple[int, ...], int]], consts: Mapping[str, Any],
-                         attrs: Mapping[str, Any], isa: Iterable[str]) -> list[int] | None:
+def _qlinearconv_scratch(node: Any, x: Sequence[int] | None, w: Sequence[int] | None, y: Sequence[int] | None,
+                         consts: Mapping[str, Any], attrs: Mapping[str, Any], isa: Iterable[str]) -> list[int] | None:
     """The temporary buffers of onnxruntime's ``QLinearConv`` CPU kernel (``providers/cpu/quantization/
     qlinearconv.cc``, ``QLinearConv<ActType>::Compute``), one image at a time.
 
@@ -582,10 +581,9 @@ def _qlinearconv_scratch(node: Any, tensors: Mapping[str, tuple[tuple[int, ...],
     the conv is pointwise with unit strides and no padding. Otherwise: an int32 accumulator of M x output pixels, an
     indirection buffer for a depthwise conv, else an im2col buffer of (C/group x kernel) x output pixels (x group for
     3-D kernels) unless pointwise; NCHW (``channels_last`` 0) adds the transposed input and output; a weight that is
-    not constant is reordered into a copy.
+    not constant is reordered into a copy. ``x``, ``w``, ``y``: the input's, weight's and output's shapes (None:
+    not known).
     """
-    x, w = (tensors.get(node.input[i], (None,))[0] if len(node.input) > i else None for i in (0, 3))
-    y = tensors.get(node.output[0], (None,))[0] if node.output else None
     if not x or not w or not y or len(w) < 3:
         return None
     last = bool(attrs.get("channels_last", 0))
@@ -599,13 +597,13 @@ def _qlinearconv_scratch(node: Any, tensors: Mapping[str, tuple[tuple[int, ...],
         return consts.get(node.input[i]) if len(node.input) > i and node.input[i] else None
 
     w_t, x_zp, w_zp = const(3), const(2), const(5)
+    depthwise = cg == 1 and m == groups
     k = conv_sym_kernel(isa)
     sym = (w_t is not None and w_t.data_type == _INT8 and x_zp is not None and k is not None
            and (k.signed or x_zp.data_type != _INT8) and w_zp is not None and _all_zero(w_zp)
-           and ((groups > 1 and cg == 1 and m == groups and groups % k.group_align == 0)
+           and ((groups > 1 and depthwise and groups % k.group_align == 0)
                 or (groups == 1 and m >= k.pack_out and c >= k.min_in and (k.pointwise or kernel > 1)
                     and c % k.align_in == 0 and m % k.align_out == 0)))
-    depthwise = cg == 1 and m == groups
     strides, pads = attrs.get("strides") or (), attrs.get("pads") or ()
     direct = kernel == 1 and all(v == 1 for v in strides) and all(v == 0 for v in pads)
     bufs = [] if sym else [4 * m * pixels]
@@ -667,18 +665,23 @@ def ort_kernel_scratch_bytes(node: Any, tensors: Mapping[str, tuple[tuple[int, .
     if op not in ("QLinearConv", "QLinearMatMul", "QGemm") or node.domain not in ("", "ai.onnx", "com.microsoft"):
         return None
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    def shape(i: int) -> tuple[int, ...] | None:
+        """The shape of input ``i`` (None: no such input, or its shape is not known)."""
+        name = node.input[i] if len(node.input) > i else ""
+        return tensors.get(name, (None,))[0] if name else None
+
     y = tensors.get(node.output[0], (None,))[0] if node.output else None
     if op == "QLinearConv":
-        bufs = _qlinearconv_scratch(node, tensors, consts, attrs, isa)
+        bufs = _qlinearconv_scratch(node, shape(0), shape(3), y, consts, attrs, isa)
     elif y is None:
         bufs = None
     elif op == "QLinearMatMul":
         bufs = [4 * math.prod(y)]
     else:  # QGemm: A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp
         requant = len(node.input) > 7 and bool(node.input[7])
-        a = tensors.get(node.input[0], (None,))[0]
-        b_name = node.input[3] if len(node.input) > 3 else ""
-        b = None if b_name in consts else tensors.get(b_name, (None,))[0]
+        a = shape(0)
+        b = None if len(node.input) > 3 and node.input[3] in consts else shape(3)
         bufs = ([4 * math.prod(y)] if requant else []) + ([math.prod(a)] if attrs.get("transA", 0) and a else []) \
             + ([math.prod(b)] if attrs.get("transB", 0) and b else [])
     return None if bufs is None else sum(malloc_resident_bytes(int(b)) for b in bufs if b)

@@ -14,7 +14,7 @@ from typing import Any
 from hybridperf.errors import InputError, ModelLoadError
 from hybridperf.frontends.common import LoadedModel
 from hybridperf.ir import tvm_compat as _tvm
-from hybridperf.units import dims_text
+from hybridperf.units import dims_text, shape_example
 
 __all__ = ["RELAX_SUFFIXES", "SOURCE", "check_relax_module", "inline_calls", "is_relax_file", "is_relax_module",
            "load_relax_file", "load_relax_module"]
@@ -116,9 +116,8 @@ def _symbolic_values(mod: Any, shapes: Mapping[str, tuple[int, ...]] | None, bat
             raise InputError(f"--shape {name}: main's parameter {name} has no shape (R.Tensor(ndim=...)); give it a "
                              "symbolic shape in the module, e.g. R.Tensor(('n', 64))")
         if len(dims) != len(want):
-            example = "x".join(str(d) if isinstance(d, int) else "1" for d in dims)
             raise InputError(f"--shape {name}={dims_text(want)} has rank {len(want)} but main's parameter has rank "
-                             f"{len(dims)}; give one dim per axis, e.g. --shape {name}={example}")
+                             f"{len(dims)}; give one dim per axis, e.g. --shape {name}={shape_example(dims)}")
         for i, (d, w) in enumerate(zip(dims, want)):
             if isinstance(d, int):
                 if d != w:

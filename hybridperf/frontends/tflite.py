@@ -87,7 +87,7 @@ def tflite_input_specs(model: Any) -> list[TFLiteInput]:
 def _bind_tflite_shapes(
     specs: list[TFLiteInput], shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, source: str
 ) -> dict[str, tuple[int, ...]]:
-    from hybridperf.units import dims_text  # noqa: PLC0415
+    from hybridperf.units import dims_text, shape_example  # noqa: PLC0415
 
     shapes = {k: tuple(int(d) for d in v) for k, v in (shapes or {}).items()}
     names = {s.name for s in specs}
@@ -106,7 +106,7 @@ def _bind_tflite_shapes(
             if len(want) != len(stored):
                 raise InputError(f"--shape {s.name}={dims_text(want)} has rank {len(want)} but the model's input has rank "
                                  f"{len(stored)} ({'x'.join(str(d) if d > 0 else '?' for d in stored)}); give one dim "
-                                 f"per axis, e.g. --shape {s.name}={'x'.join(str(d) if d > 0 else '1' for d in stored)}")
+                                 f"per axis, e.g. --shape {s.name}={shape_example(stored)}")
             out[s.name] = want
             continue
         dims = list(s.signature) if s.signature is not None else list(s.shape)

@@ -168,7 +168,8 @@ def _refuse_fixed_batch(fixed: Sequence[Path], n: int, batch: int | None) -> Non
                      f"another size ({names}); drop --batch, or measure only models with a dynamic batch axis")
 
 
-def unpriced(models: Sequence[Path], device: str | Path, batch: int | None = None) -> dict[Path, str]:
+def unpriced(models: Sequence[Path], device: str | Path, batch: int | None = None
+             ) -> tuple[dict[Path, str], dict[str, Any]]:
     """The models of ``models`` that no calibration can learn from, ``{path: why}``: their roofline on ``device`` is
     0 (a model of only uncosted ops, such as NonZero, or only zero-cost ones, such as Reshape), and a calibration
     learns the ratio of the measured latency to the roofline. Until 2026-12-04 ``calibrate --measure`` measured such
@@ -176,21 +177,31 @@ def unpriced(models: Sequence[Path], device: str | Path, batch: int | None = Non
 
     Each model is analysed and priced as :func:`write_tables` will (roofline only); one that cannot be analysed is
     not named here (measuring it names it, as not analysed).
+
+    Returns
+    -------
+    tuple
+        ``({path: why}, analyses)``: ``analyses`` maps each analysed model's resolved path (a measurement row's
+        ``model``) to its :class:`~hybridperf.analysis.analyze.Analyzed`, with the provenance the training tables
+        join profiles by, for :func:`write_tables` to price again rather than analyse again (until 2026-12-04 every
+        model was analysed twice).
     """
     from hybridperf.analysis.analyze import analyze
     from hybridperf.estimate.pricing import predict_on
 
-    out = {}
+    out, analyses = {}, {}
     for path in models:
         try:
-            pred = predict_on(analyze(path, batch=batch), device, None, residual=None)
+            an = analyze(path, batch=batch, provenance=True)
+            pred = predict_on(an, device, None, residual=None)
         except Exception:  # noqa: BLE001 - its failure is said once measured, as featurize_measured's
             continue
+        analyses[str(Path(path).resolve())] = an
         if not pred.roofline_latency_s > 0:
             ops = pred.uncosted_ops
             out[path] = (f"roofline 0: nothing priced ({len(ops)} op type{'' if len(ops) == 1 else 's'} without a "
                          f"cost: {', '.join(ops)})" if ops else "roofline 0: only zero-cost ops (no kernel)")
-    return out
+    return out, analyses
 
 
 def measure_rounds(models: Sequence[Path], device: str, threads: int, rounds: int = 4, repeats: int = 10,
@@ -281,16 +292,17 @@ TABLE_FILES = ("measurements.csv", "profile.csv", "features.csv", "kernel_featur
 
 
 def write_tables(directory: Path, rows, profile, device: str | Path,
-                 log: Callable[[str], None] | None = None) -> int:
+                 log: Callable[[str], None] | None = None, analyses: dict[str, Any] | None = None) -> int:
     """Write the measurements and their training tables (:data:`TABLE_FILES`) into ``directory``; returns the rows
-    featurized."""
+    featurized. ``analyses``: the models analysed already (:func:`unpriced`'s), by resolved path; the others are
+    analysed here."""
     from hybridperf.residual.features import featurize_measured
 
     measurements, profile_csv, features, kernel_features = (directory / name for name in TABLE_FILES)
     directory.mkdir(parents=True, exist_ok=True)
     _write_csv(measurements, rows)
     _write_csv(profile_csv, profile)
-    feats, krows = featurize_measured(rows, profile_csv, device=device, log=log)
+    feats, krows = featurize_measured(rows, profile_csv, device=device, log=log, analyses=analyses)
     for path in (features, kernel_features):
         path.unlink(missing_ok=True)
     _write_csv(features, feats)

@@ -52,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -172,8 +172,7 @@ def cpu_identity() -> CpuIdentity:
     ident = this_cpu()
     if ident is None:
         return CpuIdentity(model_name=cpu_model())
-    return ident if ident.model_name else CpuIdentity(cpu_model(), ident.vendor, ident.family, ident.model,
-                                                      ident.stepping, ident.isa, ident.arch)
+    return ident if ident.model_name else replace(ident, model_name=cpu_model())
 
 
 def _rss_kib() -> dict[str, int]:

@@ -85,7 +85,7 @@ class HostInfo:
     #: key ISA flags of /proc/cpuinfo (:data:`~hybridperf.device.cpuinfo.KEY_ISA_FLAGS`), listed whole in the sheet's
     #: notes: the cross-host CPU model reads AVX-512 from a sheet's text (``residual.cross_host.host_figures``)
     isa: tuple[str, ...] = ()
-    #: /proc/cpuinfo's vendor_id, cpu family, model and stepping (:func:`~hybridperf.measure.onnxruntime.cpu_identity`;
+    #: /proc/cpuinfo's vendor_id, cpu family, model and stepping (:func:`~hybridperf.device.cpuinfo.this_cpu`;
     #: "" / None where it does not say), written as the sheet's ``cpu_identity``: the model name is "AMD EPYC" for
     #: Zen 3, 4 and 5 alike, so until 2026-12-04 a probed sheet did not say which CPU it was of
     cpu_vendor: str = ""
@@ -288,13 +288,15 @@ def read_host_info() -> HostInfo:
     """CPU model, core counts, memory, governor and library versions."""
     import numpy as np
 
+    from hybridperf.device import cpuinfo
+
     try:
         import onnxruntime
 
         ort_version: str | None = onnxruntime.__version__
     except ImportError:
         ort_version = None
-    ident = _cpu_identity()
+    ident = cpuinfo.this_cpu()  # None where /proc/cpuinfo cannot be read
     return HostInfo(
         cpu_model=probed_cpu_model(),
         logical_cpus=os.cpu_count() or 1,
@@ -313,16 +315,6 @@ def read_host_info() -> HostInfo:
         cpu_stepping=ident.stepping if ident is not None else None,
         isa_read=ident is not None and bool(ident.arch),
     )
-
-
-def _cpu_identity():
-    """This machine's :class:`~hybridperf.device.cpuinfo.CpuIdentity`, None where it cannot be read."""
-    from hybridperf.measure.onnxruntime import cpu_identity
-
-    try:
-        return cpu_identity()
-    except Exception:  # noqa: BLE001 - informational only (no /proc/cpuinfo)
-        return None
 
 
 def sheet_cpu_identity(host: HostInfo, source: str) -> dict[str, Any] | None:

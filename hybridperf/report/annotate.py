@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from hybridperf.costs import Status
-from hybridperf.estimate.pricing import KernelPrediction, Prediction, priced_cost, runs_every_call
+from hybridperf.estimate.pricing import KernelPrediction, Prediction, energy_capped, priced_cost, runs_every_call
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time
 from hybridperf.units import shapes_text
 
@@ -127,8 +127,6 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
 
     Until 2026-12-04 the annotation had no energy at all and did not say which runtime it priced (always TVM's view:
     constants folded, where ``predict`` on a GPU sheet prices eager PyTorch, which runs them every call)."""
-    from hybridperf.estimate.pricing import energy_capped
-
     lb = bool(pred.lower_bound_reason)
     energy = fmt_bound(pred.energy_j, fmt_energy, lb)
     if energy_capped(pred.energy_note):

@@ -6,7 +6,7 @@ Numbers become text through :mod:`hybridperf.report.format` (units and the table
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from hybridperf import json_text
@@ -25,7 +25,7 @@ REPORT_SCHEMA_VERSION = 1
 UNCOSTED = (Status.UNSUPPORTED, Status.SYMBOLIC)
 
 #: the ``totals`` that are lower bounds when some op has no cost (``totals.lower_bound``); one of them that is
-#: 0 then is unknown (nothing was priced): ``null``, and listed in ``totals.unknown_fields``
+#: 0 then is unknown (nothing was priced): ``null``, and listed in ``totals.unknown_fields`` (:func:`mark_unknown`)
 LOWER_BOUND_TOTALS = ("latency_s", "roofline_latency_s", "energy_j", "flops", "bytes_read", "bytes_written")
 
 
@@ -196,8 +196,7 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "weight_bytes": pred.memory.weight_bytes,
         "kernels": timed_kernel_count(pred),
     }
-    totals["unknown_fields"] = unknown_fields(totals, bool(totals["lower_bound"]))
-    return nulled(totals)
+    return mark_unknown(totals, bool(totals["lower_bound"]))
 
 
 def timed_kernel_count(pred: Prediction) -> int:
@@ -230,16 +229,13 @@ def uncosted_rows(pred: Prediction) -> bool:
     return any(kp.kernel.status in UNCOSTED for kp in pred.kernels)
 
 
-def unknown_fields(figures: Mapping[str, Any], lower_bound: bool, keys: Sequence[str] = LOWER_BOUND_TOTALS) -> list[str]:
-    """The ``keys`` of ``figures`` that are a lower bound of 0: unknown (nothing was priced); :func:`nulled` makes
-    them null (``totals.unknown_fields``, predict-many's rows)."""
-    return [k for k in keys if lower_bound and not figures[k]]
-
-
-def nulled(figures: dict[str, Any]) -> dict[str, Any]:
-    """``figures`` with each key its ``unknown_fields`` names set to None: an unknown is null, never 0 (until
-    2026-12-04 predict's ``totals`` and predict-many's rows wrote a lower bound of 0 as ``0``, named only in
-    ``unknown_fields``)."""
+def mark_unknown(figures: dict[str, Any], lower_bound: bool,
+                 keys: Sequence[str] = LOWER_BOUND_TOTALS) -> dict[str, Any]:
+    """``figures`` with ``unknown_fields`` set to those of its ``keys`` that are a lower bound of 0 (unknown: nothing
+    was priced) and each of them set to None: an unknown is null, never 0 (until 2026-12-04 predict's ``totals`` and
+    predict-many's rows wrote a lower bound of 0 as ``0``, named only in ``unknown_fields``). Returns ``figures``,
+    changed in place (``totals.unknown_fields``, predict-many's rows)."""
+    figures["unknown_fields"] = [k for k in keys if lower_bound and not figures[k]]
     figures.update(dict.fromkeys(figures["unknown_fields"]))
     return figures
 

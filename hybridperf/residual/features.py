@@ -532,7 +532,8 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
 
 def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], profile_csv: Path | None, device: str, precision: str | None = None,
                        log: Callable[[str], None] | None = None,
-                       target: str = "latency_s") -> tuple[list[dict], list[dict]]:
+                       target: str = "latency_s",
+                       analyses: Mapping[str, Any] | None = None) -> tuple[list[dict], list[dict]]:
     """Analyse every model of a measurements CSV (a path, or its rows) and build the training tables.
 
     ``target`` names the measured latency column that labels the rows (the
@@ -544,6 +545,11 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
 
     Model rows also carry the measured and predicted peak memory and the
     analysis time (for the accuracy benchmark).
+
+    ``analyses`` maps a row's ``model`` to its :class:`~hybridperf.analysis.analyze.Analyzed`, made with
+    ``provenance=True``, where the caller has analysed it already (``calibrate --measure``, which checks every
+    roofline before measuring); such a model is priced, not analysed again, and its ``analysis_s`` is the time its
+    analysis took (:attr:`~hybridperf.analysis.analyze.Analyzed.timings_s`) plus the pricing here.
     """
     import csv
     import time
@@ -572,14 +578,17 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
     rows, krows = [], []
     for m in meas:
         t0 = time.perf_counter()
+        an = (analyses or {}).get(m["model"])
+        earlier_s = sum(an.timings_s.values()) if an is not None else 0.0  # its analysis, timed where it was made
         try:
-            an = analyze(m["model"], batch=int(m["batch"]) if m.get("batch") else None, provenance=True)
+            if an is None:
+                an = analyze(m["model"], batch=int(m["batch"]) if m.get("batch") else None, provenance=True)
             pred = predict_on(an, device, precision, residual=None)
         except Exception as exc:  # noqa: BLE001 - a model hybridperf cannot analyse is reported and skipped
             if log:
                 log(f"{m['key']}: analysis failed: {type(exc).__name__}: {error_line(exc, 150)}")
             continue
-        dt = time.perf_counter() - t0
+        dt = earlier_s + time.perf_counter() - t0
         lat = float(m[target])
         nodes = prof.get(m["key"])
         gt = measured_group_times([(op, d) for _, d, op in nodes], lat) if nodes is not None else None

@@ -176,6 +176,9 @@ class ResidualModel:
     #: model/``), as given to :meth:`load`: its predictions' calibration note names it
     #: (:func:`stored_note`); None for a packaged model, one stored elsewhere or fitted
     stored_in_: str | None = None
+    #: the device :attr:`stored_in_` holds a model for (``host``, ``ID`` of ``models/ID/``), as :meth:`load` found it
+    #: (:func:`stored_for`): its note names that device's ``--reset`` without looking at the place again
+    stored_device_: str | None = None
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 7,
                  min_data_in_leaf: int = 5, lambda_l2: float = 1.0, linear_tree: bool = False,
@@ -425,7 +428,7 @@ class ResidualModel:
         and how ``devices`` says what prices a sheet (``spec``, as :meth:`ZeroShotGpu.summary` takes it: unused)."""
         if self.stored_in_ is None:
             return self.describe()
-        return self.describe() + stored_note(self.stored_in_)
+        return self.describe() + stored_note(self.stored_in_, device=self.stored_device_)
 
     def _summary(self) -> str:
         """:meth:`describe` without the label."""
@@ -616,6 +619,7 @@ class ResidualModel:
             m.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: predictions say "sheet not recorded"
             m.sheet_unrecorded_ = m.sheet_ is None and not _packaged(d)
             m.stored_in_ = str(d) if device is not None else None  # models/<id>/, hosts/<cpu key>/model/ of the home
+            m.stored_device_ = device
             m._read_sidecar_extra(meta, d)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             what = f"no {exc}" if isinstance(exc, KeyError) else error_line(exc, 120)
@@ -920,7 +924,7 @@ def stored_for(directory: str | Path) -> tuple[str | None, str]:
     return None, f"`hybridperf calibrate --device ID --out {top} --reset` removes it, or calibrate again"
 
 
-def stored_note(stored: str, adaptation: bool = False) -> str:
+def stored_note(stored: str, adaptation: bool = False, device: str | None = None) -> str:
     """The clause a prediction's calibration note ends its model's description with where that model was loaded from
     the user data directory (``stored``, the directory, or the GPU adaptation's file, as recorded at load): that it is
     the user's own, stored by ``hybridperf calibrate``, where, and how to drop it. A packaged model has none. Until
@@ -932,6 +936,9 @@ def stored_note(stored: str, adaptation: bool = False) -> str:
         The model directory (``models/<id>/``, ``hosts/<cpu key>/model/``), or with ``adaptation`` the file.
     adaptation : bool, default False
         A GPU few-shot adaptation (one file, which ``calibrate --reset`` does not remove: deleting it does).
+    device : str, optional
+        The device ``stored`` holds a model for, as :func:`stored_for` found it at load; None: found from ``stored``'s
+        place now (:func:`stored_for`).
 
     Returns
     -------
@@ -942,7 +949,7 @@ def stored_note(stored: str, adaptation: bool = False) -> str:
     """
     if adaptation:
         return f"; your adaptation, stored by `hybridperf calibrate` in {stored} (delete it to drop it)"
-    device = stored_for(stored)[0] or "ID"
+    device = device or stored_for(stored)[0] or "ID"
     return (f"; your model, stored by `hybridperf calibrate` in {stored} (`calibrate --device {device} --reset` to "
             "drop it)")
 

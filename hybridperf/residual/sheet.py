@@ -118,8 +118,7 @@ def sheet_reason(recorded: Mapping[str, Any] | None, now: Mapping[str, Any]) -> 
     str
         The reason; "" where ``recorded`` is None (nothing to compare) or equals ``now``.
     """
-    what = _changed(recorded, now)
-    return f"{SHEET_CHANGED}: {what}" if what else ""
+    return _reason(_changed(recorded, now))
 
 
 def recalibrated(prediction: Prediction, recorded: Mapping[str, Any] | None, unrecorded: bool,
@@ -134,12 +133,7 @@ def recalibrated(prediction: Prediction, recorded: Mapping[str, Any] | None, unr
         :data:`NOT_RECORDED` in its calibration note for a stored model without a record; for a sheet whose figures
         changed since, with the changes in its calibration note.
     """
-    if recorded is None:
-        return replace(prediction, calibration=f"{prediction.calibration}; {NOT_RECORDED}") if unrecorded else prediction
-    what = _changed(recorded, now)
-    if not what:
-        return prediction
-    return replace(prediction, calibration=f"{prediction.calibration}; calibrated with other sheet figures ({what})")
+    return _recalibrated(prediction, recorded is None and unrecorded, _changed(recorded, now))
 
 
 def _changed(recorded: Mapping[str, Any] | None, now: Mapping[str, Any]) -> str:
@@ -148,6 +142,21 @@ def _changed(recorded: Mapping[str, Any] | None, now: Mapping[str, Any]) -> str:
     ``now``."""
     changes = sheet_changes(recorded, now) if recorded is not None else []
     return f"{'; '.join(changes)}; calibrate again to fit this sheet" if changes else ""
+
+
+def _reason(what: str) -> str:
+    """:func:`sheet_reason` of the changed figures' text ``what`` (:func:`_changed`)."""
+    return f"{SHEET_CHANGED}: {what}" if what else ""
+
+
+def _recalibrated(prediction: Prediction, not_recorded: bool, what: str) -> Prediction:
+    """:func:`recalibrated` of the changed figures' text ``what`` (:func:`_changed`); ``not_recorded``: the model has
+    no record of its sheet, and that is worth saying."""
+    if not_recorded:
+        return replace(prediction, calibration=f"{prediction.calibration}; {NOT_RECORDED}")
+    if not what:
+        return prediction
+    return replace(prediction, calibration=f"{prediction.calibration}; calibrated with other sheet figures ({what})")
 
 
 def qualified(prediction: Prediction, recorded: Mapping[str, Any] | None, unrecorded: bool,
@@ -176,6 +185,6 @@ def qualified(prediction: Prediction, recorded: Mapping[str, Any] | None, unreco
         :data:`~hybridperf.estimate.pricing.SHEET_CHANGED`), so that
         ``check`` judges it ``ok (unverified)``.
     """
-    why = sheet_reason(recorded, now)
-    out = recalibrated(prediction, recorded, unrecorded, now)
-    return out.unverified(why, first=False) if why else out
+    what = _changed(recorded, now)  # once, for both notes
+    out = _recalibrated(prediction, recorded is None and unrecorded, what)
+    return out.unverified(_reason(what), first=False) if what else out

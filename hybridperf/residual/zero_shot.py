@@ -54,8 +54,9 @@ from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, SpecError, error_line
 from hybridperf.estimate import torch_eager
 from hybridperf.estimate.execution import Execution, Granularity, execution
-from hybridperf.estimate.pricing import RooflineMemo, priced_cost, price
+from hybridperf.estimate.pricing import UNVERIFIED_PREFIX, RooflineMemo, priced_cost, price
 from hybridperf.precision import alu_precision
+from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures, sheet_reason
 from hybridperf.units import numel
 
 #: trained-on GPUs as the headline names them
@@ -740,13 +741,11 @@ class ZeroShotGpu:
     def qualify(self, prediction: Any, spec: DeviceSpec, priced_at: Collection[str]) -> Any:
         """``prediction`` with this model's :attr:`~hybridperf.estimate.pricing.Prediction.latency_note`
         (:meth:`unverified_why`) and, adapted, what the sheet says of the stored adaptation in its calibration note
-        (:func:`~hybridperf.residual.sheet.recalibrated`)."""
-        why = self.unverified_why(spec, priced_at)
-        if self.adapted_on:  # the sheet's reason after those already given, as sheet.qualified adds it
-            from hybridperf.residual.sheet import recalibrated, sheet_figures
-
-            prediction = recalibrated(prediction, self.sheet_, self.sheet_unrecorded_, sheet_figures(spec))
-        return prediction.unverified(why, first=not self.adapted_on) if why else prediction
+        (:func:`~hybridperf.residual.sheet.qualified`)."""
+        if not self.adapted_on:
+            why = self.unverified_why(spec, priced_at)
+            return prediction.unverified(why) if why else prediction
+        return qualified(prediction, self.sheet_, self.sheet_unrecorded_, sheet_figures(spec))
 
     def latency_note(self, spec: DeviceSpec, priced_at: Collection[str] = ()) -> str:
         """The :attr:`~hybridperf.estimate.pricing.Prediction.latency_note` :meth:`apply` gives on ``spec`` a
@@ -768,7 +767,7 @@ class ZeroShotGpu:
             reason.
         """
         why = self.unverified_why(spec, priced_at)
-        return f"unverified: {why}" if why else ""
+        return f"{UNVERIFIED_PREFIX}{why}" if why else ""
 
     def unverified_why(self, spec: DeviceSpec, priced_at: Collection[str] = ()) -> str:
         """Why this model's latency on ``spec`` is unverified, the one home of that reason (:meth:`qualify`,
@@ -778,8 +777,6 @@ class ZeroShotGpu:
         """
         if not self.adapted_on:  # zero-shot reads the sheet as it is now
             return unverified_reason(spec, set(priced_at) or {"fp32"})
-        from hybridperf.residual.sheet import sheet_figures, sheet_reason
-
         return sheet_reason(self.sheet_, sheet_figures(spec))
 
     # ------------------------------------------------------------------ few-shot
@@ -819,7 +816,6 @@ class ZeroShotGpu:
         None: not recorded, and its predictions say so): a prediction on that sheet with other figures later is marked
         unverified, naming them."""
         from hybridperf.residual.model import user_model_dir
-        from hybridperf.residual.sheet import SHEET_KEY, sheet_figures
 
         if not self.adapted_on:
             raise InputError("nothing to save: this model is not adapted (call adapt() first)")
@@ -945,8 +941,6 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
             if not (meta.get("log_scale") or meta.get("weighted_host") or meta.get("kernel")):
                 break  # an adaptation that kept no correction prices as zero-shot does, and says so
             if meta.get("schema_version") == ADAPTATION_SCHEMA:
-                from hybridperf.residual.sheet import SHEET_KEY
-
                 kernel = ResidualKernel.from_dict(meta["kernel"]) if meta.get("kernel") else None
                 adapted = ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]),
                                       weighted_host=bool(meta.get("weighted_host")), kernel=kernel)
