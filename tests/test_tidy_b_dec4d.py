@@ -21,16 +21,7 @@ PKG_MODELS = ROOT / "hybridperf" / "data" / "models"
 DEVICE = "host-epyc-1c"  # the packaged model the fixtures home and stored (tests/conftest.py) store
 RESET = f"`hybridperf calibrate --device {DEVICE} --reset` removes it"
 
-
-def _refused() -> str:
-    from hybridperf.residual.store import _load_cached, load_for_device
-
-    _load_cached.cache_clear()
-    with pytest.raises(InputError) as exc:
-        load_for_device(DEVICE)
-    msg = str(exc.value)
-    assert "\n" not in msg
-    return msg
+from test_store_audit_dec4c import _refused  # noqa: E402  (the same device's loader refusal, one home)
 
 
 def _edit_leaf_value(text: str) -> str:
