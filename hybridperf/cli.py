@@ -276,11 +276,14 @@ def _main(argv: list[str]) -> int:
 def _escape_undecodable_output() -> None:
     """A file name that is not UTF-8 reaches Python as lone surrogates; under a UTF-8 locale stdout is strict and
     printing it raised UnicodeEncodeError (until 2026-12-03: exit 3 for ``predict``, ``check``, ``report --html -``,
-    ``predict-many`` on such a file). Print it as its escape (``\\udcff``) instead; a stream that already handles
-    it (``surrogateescape`` under the C locale) is left alone."""
+    ``predict-many`` on such a file). Print it as its escape (``\\udcff``, as JSON documents hold it:
+    :func:`hybridperf.json_text.escape_undecodable`) instead; a stream that already handles it (``surrogateescape``
+    under the C locale) is left alone."""
+    from hybridperf.json_text import UNDECODABLE
+
     stream = sys.stdout
     if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
-        stream.reconfigure(errors="backslashreplace")
+        stream.reconfigure(errors=UNDECODABLE)
 
 
 def run_guarded(func, args) -> int:

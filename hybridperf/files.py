@@ -52,8 +52,9 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> Path:
             mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        # a file name that is not UTF-8 (argv bytes decoded as surrogates) is written as its escape, \udcff: until
-        # 2026-12-03 it was exit 3, "UnicodeEncodeError ... surrogates not allowed", for report --html and --junit-xml
+        # a file name that is not UTF-8 (argv bytes decoded as surrogates) is written as its escape, \udcff (as
+        # json_text.escape_undecodable writes it, by the same handler, json_text.UNDECODABLE): until 2026-12-03 it
+        # was exit 3, "UnicodeEncodeError ... surrogates not allowed", for report --html and --junit-xml
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
             os.fchmod(f.fileno(), mode)
             f.write(text)

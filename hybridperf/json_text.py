@@ -19,6 +19,12 @@ A stored model's sidecar (``residual``'s LightGBM sidecars and adaptations, ``me
 with the first policy: a NaN in a stored model is a defect, and raises. Until 2026-12-04 those sidecars were written
 by plain ``json.dumps``, so a NaN was stored as ``NaN`` (not JSON), and this module lived in ``hybridperf.report``,
 which the residual and measure layers below it may not import.
+
+Every string is Unicode text: a file name that is not UTF-8 reaches Python with each undecodable byte as a lone
+surrogate (byte 0xff as U+DCFF), which :func:`escape_undecodable` writes as the text ``\\udcff``, the text the
+CLI's stdout (``hybridperf.cli``), :func:`hybridperf.files.write_atomic`, the HTML page and the JUnit report show for
+it. Until 2026-12-05 the document held the JSON escape ``\\udcff`` of the lone surrogate itself, which strict JSON
+readers refuse and no UTF-8 text can hold (``json.loads`` gave back a string that cannot be encoded as UTF-8).
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+#: the codec error handler that writes an undecodable byte's lone surrogate as its escape text (U+DCFF as ``\\udcff``)
+#: where text is encoded as UTF-8: :func:`escape_undecodable`'s, and that of the CLI's stdout and of
+#: :func:`hybridperf.files.write_atomic`
+UNDECODABLE = "backslashreplace"
+
 
 def dumps(data: Any, indent: int | None = 2, nonfinite_as_null: bool = False,
           default: Callable[[Any], Any] | None = None) -> str:
@@ -38,7 +49,7 @@ def dumps(data: Any, indent: int | None = 2, nonfinite_as_null: bool = False,
     ----------
     data : Any
         Plain types (dicts, lists, tuples, str, int, float, bool, None); numpy scalars are written as the Python
-        number they hold.
+        number they hold; a string (a key too) holding an undecodable byte as :func:`escape_undecodable` gives it.
     indent : int or None
         As ``json.dumps``'s (None: one line, as a JSONL row).
     nonfinite_as_null : bool
@@ -62,12 +73,35 @@ def dumps(data: Any, indent: int | None = 2, nonfinite_as_null: bool = False,
         if type(obj).__module__ == "numpy" and getattr(obj, "shape", None) == ():  # a numpy scalar: its number
             return obj.item()
         if default is not None:
-            return default(obj)
+            return _text_escaped(default(obj))  # default=str of a path is a file name too
         raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
     if nonfinite_as_null:
         data = finite_or_null(data)
-    return json.dumps(data, indent=indent, allow_nan=False, default=plain)
+    return json.dumps(_text_escaped(data), indent=indent, allow_nan=False, default=plain)
+
+
+def escape_undecodable(text: str) -> str:
+    """``text`` with each lone surrogate (an undecodable byte of a file name: byte 0xff is U+DCFF) written as its
+    escape text, ``\\udcff`` (backslash, ``u``, four hex digits): text that UTF-8 holds, shown as the CLI's stdout
+    shows it (:data:`UNDECODABLE`); any other text as it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", UNDECODABLE).decode("utf-8")
+    return text
+
+
+def _text_escaped(data: Any) -> Any:
+    """``data`` with :func:`escape_undecodable` applied to every string in it (dict keys too), dicts, lists and tuples
+    walked (as :func:`finite_or_null`); everything else as it is."""
+    if isinstance(data, str):
+        return escape_undecodable(data)
+    if isinstance(data, dict):
+        return {_text_escaped(k): _text_escaped(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_text_escaped(v) for v in data]
+    return data
 
 
 def finite_or_null(data: Any) -> Any:

@@ -104,8 +104,6 @@ def run(args: argparse.Namespace) -> ExitCode:
     if is_gpu_calibration(args):
         return run_gpu(args)
     if args.measure is not None:
-        if args.target is not None:
-            raise InputError("--target goes with --data; --measure adapts to the fastest run (latency_min_s)")
         return run_measure(args)
     refuse_unread(args, "cpu-data")  # --shots, --rounds, --threads, --models, --dtype: until 2026-12-04 ignored
     from hybridperf.measure.host import HOST_ID
@@ -301,15 +299,13 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     from hybridperf.errors import InputError
 
-    if args.few_shot is not None or args.base_device is not None:
-        raise InputError("--few-shot/--base-device go with --data; with --measure use --shots K")
+    refuse_unread(args, "cpu-measure")  # --target, --few-shot, --base-device, --models, --dtype (table order)
     if args.shots is not None and args.shots < 1:  # until 2026-12-04 "must be >= 1", and then 1 was refused too
         raise InputError(f"--shots must be >= 1 model to adapt on, and 1 keeps no correction: use --shots 2 or more "
                          f"(got {args.shots})")
     if args.shots == 1:  # ResidualModel.adapt: with one model every correction's leave-one-out error is the base's
         raise InputError("--shots 1: an adaptation on one model keeps no correction (it takes 2 to choose one by "
                          "leave-one-out), so the stored model would be the zero-shot one; use --shots 2 or more")
-    refuse_unread(args, "cpu-measure")  # --models, --dtype: until 2026-12-04 ignored
     if args.rounds < 1:
         raise InputError(f"--rounds must be >= 1, got {args.rounds}")
     if args.threads is not None and args.threads < 1:
@@ -554,9 +550,12 @@ def _without_unpriced(models, device, batch: int | None):
     """The models a calibration can learn from (:func:`hybridperf.measure.calibrate.unpriced`: a roofline above 0):
     each other one is named on stderr and left out before any measurement; fewer than 2 left is an input error.
     Returns ``(kept, {left out: why}, analyses)``, ``analyses`` :func:`~hybridperf.measure.calibrate.unpriced`'s (for
-    :func:`~hybridperf.measure.calibrate.write_tables`: each model analysed once)."""
+    :func:`~hybridperf.measure.calibrate.write_tables`: each model analysed once; TVM started before the first, so
+    that the analysis times the tables record are the models' own: :func:`~hybridperf.residual.features.start_tvm`)."""
     from hybridperf.measure.calibrate import unpriced
+    from hybridperf.residual.features import start_tvm
 
+    start_tvm()
     out, analyses = unpriced(models, device, batch)
     for path, why in out.items():
         print(f"hybridperf: warning: {path}: {why}, so no calibration can learn from it; left out of the calibration",

@@ -48,6 +48,9 @@ _GPU_CPU_ONLY = {
     "threads": "--threads is for CPU calibration: GPU runtimes are not timed by thread count",
 }
 _OWN_WORDS: dict[str, dict[str, str]] = {
+    "cpu-measure": {"target": "--target goes with --data; --measure adapts to the fastest run (latency_min_s)",
+                    **{d: "--few-shot/--base-device go with --data; with --measure use --shots K"
+                       for d in ("few_shot", "base_device")}},
     "cpu-data": {"batch": "--batch goes with --measure (the rows of --data carry their own shapes)",
                  "shots": "--shots goes with --measure; a CPU --data adapts on K of its rows with --few-shot K "
                           "--base-device ID"},  # until 2026-12-04 ignored
