@@ -465,8 +465,9 @@ def compare(
 
     Memory is also checked against the device's capacity. ``allow_unsupported`` accepts a
     lower bound (a model with uncosted ops) as the figure to judge. A figure the prediction itself marks unknown
-    (:attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures`: nothing priced) is unknown here too, with or
-    without ``allow_unsupported``: it is never passed.
+    (:attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures`: nothing priced, or no kernel launched where the
+    runtime's per-call overhead is not modelled) is unknown here too, with or without ``allow_unsupported``: it is
+    never passed.
     """
     out = []
     for m in Metric:
@@ -476,8 +477,11 @@ def compare(
             # nothing priced: the prediction says so itself (pricing applies no learned model there, whose constant
             # -- 10 us on t4 -- would be no bound), so the figure is unknown ("≥ 0" says nothing) and
             # --allow-unsupported has no bound to judge (as mig: "latency unknown (no op priced)"). Until 2026-12-03
-            # this read a roofline of 0 by a rule of its own, beside pricing's
-            value, unknown = None, f"nothing priced: {lower}"
+            # this read a roofline of 0 by a rule of its own, beside pricing's. A model whose every op is zero-cost
+            # (views only) on a sheet that prices no runtime call is unknown too (unpriced_reason): until 2026-12-05
+            # its latency and energy of 0 passed every limit
+            value = None
+            unknown = f"nothing priced: {lower}" if lower else getattr(pred, "unpriced_reason", "") or "nothing priced"
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
         estimated = {Metric.ENERGY: pred.spec.power_note, Metric.LATENCY: pred.latency_note}.get(m, "")
         figure = ""

@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
     from hybridperf.estimate.execution import Execution
 
 
-__all__ = ["KernelPrediction", "Prediction", "RooflineMemo", "as_run_by", "bounded_energy", "launched_dynamic_energy_j",
-           "predict_on", "price", "priced_cost", "priced_memory", "runs_every_call"]
+__all__ = ["KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "RooflineMemo", "as_run_by", "bounded_energy",
+           "launched_dynamic_energy_j", "predict_on", "price", "priced_cost", "priced_memory", "runs_every_call"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,13 @@ UNVERIFIED_PREFIX = "unverified: "
 #: the words of a :attr:`Prediction.latency_note` saying that a learned model's fitted constant overhead is most of
 #: the figure (a model far smaller than any it was trained on): such a prediction also warns, one line
 BELOW_TRAINING_SCALE = "below the scale of the models it was trained on"
+
+#: why a model whose every op is zero-cost has no latency or energy on a sheet that prices no runtime call
+#: (:attr:`Prediction.unpriced_reason`): the CPU learned models' fitted overhead (100 us, a grid value chosen by
+#: cross-validation on models of milliseconds) is no per-call figure (a 2x64 MatMul measured 5.9 us), and the probe's
+#: per-call ``session.run`` time is only words in a sheet's ``launch_overhead`` source
+NO_CALL_OVERHEAD = ("nothing priced: every op is zero-cost (no kernel launches), and the per-call overhead of {runtime} "
+                    "on {device} is not modelled")
 
 #: ``--runtime tvm`` on a CPU sheet: what the flag changes there (until 2026-12-03 nothing said the latency was not
 #: TVM's, beside a TVM peak)
@@ -207,13 +214,35 @@ class Prediction:
         return self.analyzed.analysis.flops
 
     @property
+    def unpriced_reason(self) -> str:
+        """Why the latency and energy of a model whose every op has a cost are unknown: no time was priced (every op
+        is zero-cost, views such as a lone Reshape: no kernel launches) and nothing prices the runtime's call itself
+        (:data:`NO_CALL_OVERHEAD`); "" where some time was priced, or where some op has no cost
+        (:attr:`lower_bound_reason` says why then).
+
+        A GPU sheet's execution model adds its synchronisation once per inference (10 us), so only a CPU or NPU
+        sheet, or ``--roofline-only``, leaves a latency of 0 here. Until 2026-12-05 such a model read ``latency 0.0
+        us`` and ``energy 0.0 uJ`` on a CPU sheet, and ``check --max-latency`` passed it: a runtime call is never free.
+        """
+        if self.latency_s or not self.complete:
+            return ""
+        runtime = self.runtime or (self.execution.runtime if self.execution is not None else None)
+        if runtime is None:  # none named: the sheet kind's default (onnxruntime on a CPU), what predict names
+            from hybridperf.estimate.runtime_memory import default_runtime
+
+            runtime = default_runtime(self.spec.kind).value
+        return NO_CALL_OVERHEAD.format(runtime=runtime, device=self.spec.id)
+
+    @property
     def unknown_figures(self) -> tuple[str, ...]:
         """The figures of this prediction that are unknown: a lower bound of 0 (``latency_s``, ``roofline_latency_s``,
-        ``energy_j``, ``flops`` when nothing was priced; a model of only uncosted ops on a CPU sheet). Their value
-        stays a number (0.0) as the type says, and reads ``unknown`` in every report (``totals.unknown_fields`` in
-        JSON); a caller comparing figures checks this first (as ``check`` does: exit 2)."""
+        ``energy_j``, ``flops`` when nothing was priced; a model of only uncosted ops on a CPU sheet), or the latency
+        and energy of a model that launches no kernel where the runtime's per-call overhead is not modelled
+        (:attr:`unpriced_reason`: its roofline of 0 and its FLOPs stay, they are exact). Their value stays a number
+        (0.0) as the type says, and reads ``unknown`` in every report (``totals.unknown_fields`` in JSON); a caller
+        comparing figures checks this first (as ``check`` does: exit 2)."""
         if self.complete:
-            return ()
+            return ("latency_s", "energy_j") if self.unpriced_reason else ()
         return tuple(k for k in ("latency_s", "roofline_latency_s", "energy_j", "flops") if not getattr(self, k))
 
     def __repr__(self) -> str:

@@ -190,13 +190,16 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "folded_note": pred.folded_note or None,
         "lower_bound": not pred.complete,
         "lower_bound_reason": pred.lower_bound_reason or None,
+        # why latency_s and energy_j are null for a model whose every op has a cost: none launches a kernel and the
+        # runtime's per-call overhead is not modelled (Prediction.unpriced_reason); until 2026-12-05 they were 0.0
+        "unpriced_reason": pred.unpriced_reason or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,
         "weight_bytes": pred.memory.weight_bytes,
         "kernels": timed_kernel_count(pred),
     }
-    return mark_unknown(totals, bool(totals["lower_bound"]))
+    return mark_unknown(totals, bool(totals["lower_bound"]), unknown=pred.unknown_figures)
 
 
 def timed_kernel_count(pred: Prediction) -> int:
@@ -230,12 +233,13 @@ def uncosted_rows(pred: Prediction) -> bool:
 
 
 def mark_unknown(figures: dict[str, Any], lower_bound: bool,
-                 keys: Sequence[str] = LOWER_BOUND_TOTALS) -> dict[str, Any]:
+                 keys: Sequence[str] = LOWER_BOUND_TOTALS, unknown: Sequence[str] = ()) -> dict[str, Any]:
     """``figures`` with ``unknown_fields`` set to those of its ``keys`` that are a lower bound of 0 (unknown: nothing
-    was priced) and each of them set to None: an unknown is null, never 0 (until 2026-12-04 predict's ``totals`` and
-    predict-many's rows wrote a lower bound of 0 as ``0``, named only in ``unknown_fields``). Returns ``figures``,
-    changed in place (``totals.unknown_fields``, predict-many's rows)."""
-    figures["unknown_fields"] = [k for k in keys if lower_bound and not figures[k]]
+    was priced) or named in ``unknown`` (:attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures`: also the
+    latency and energy of a model that launches no kernel), and each of them set to None: an unknown is null, never 0
+    (until 2026-12-04 predict's ``totals`` and predict-many's rows wrote a lower bound of 0 as ``0``, named only in
+    ``unknown_fields``). Returns ``figures``, changed in place (``totals.unknown_fields``, predict-many's rows)."""
+    figures["unknown_fields"] = [k for k in keys if (lower_bound and not figures[k]) or k in unknown]
     figures.update(dict.fromkeys(figures["unknown_fields"]))
     return figures
 
@@ -344,14 +348,17 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     a = an.analysis
     cov = coverage_dict(pred)
     lower = pred.lower_bound_reason
+    # no kernel launched and the runtime's call not modelled: unknown, with why (until 2026-12-05 "0.0 us", "0.0 uJ")
+    unpriced = pred.unpriced_reason
+    why = lower or unpriced
     power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
         f"model     {an.source}  inputs {inputs_text(an.input_shapes)}",
         f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
-        f"latency   {fmt_bound(pred.latency_s, fmt_time, bool(lower))}" + (f"   ({lower})" if lower else "")
+        f"latency   {fmt_bound(pred.latency_s, fmt_time, bool(why))}" + (f"   ({why})" if why else "")
         + f"   [{pred.calibration}; roofline {fmt_bound(pred.roofline_latency_s, fmt_time, bool(lower))}]",
         *([_execution_text(pred.execution, pred)] if pred.execution is not None else []),
-        f"energy    {fmt_bound(pred.energy_j, fmt_energy, bool(lower))}{power}",
+        f"energy    {fmt_bound(pred.energy_j, fmt_energy, bool(why))}{power}",
         f"memory    {memory_text(pred)}",
         f"compute   {fmt_bound(a.flops, fmt_flops, bool(lower))} (FLOP = 2 x MAC), {plural(timed_kernel_count(pred), 'kernel')} "
         f"from {plural(len(a.records), 'op')}",
