@@ -38,11 +38,18 @@ _worker_session: Any = None
 
 
 def _init_worker() -> None:
-    """Import TVM once per worker process and start the worker's session."""
+    """End with the command (:func:`~hybridperf.measure.child.end_with_parent`; until 2026-12-05 a killed
+    ``predict-many`` left its workers waiting forever), import TVM once per worker process and start the worker's
+    session."""
     global _worker_session
+    import multiprocessing
+
     from hybridperf.api import Session
     from hybridperf.ir.tvm_compat import tvm_modules
+    from hybridperf.measure.child import end_with_parent
 
+    parent = multiprocessing.parent_process()
+    end_with_parent(parent.pid if parent is not None else None)
     tvm_modules()
     _worker_session = Session(keep_analyses=0)
 
@@ -136,7 +143,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             warnings=list(pred.warnings),
         )
         # unknown is null in every format (until 2026-12-04 0 in the JSON and JSONL rows)
-        mark_unknown(row, bool(row["lower_bound"]), ("latency_s", "energy_j", "flops"))
+        mark_unknown(row, bool(row["lower_bound"]), ("latency_s", "energy_j", "flops"), pred.unknown_figures)
         if not pred.complete:
             row["status"] = "lower bound"
     except _InputError as exc:

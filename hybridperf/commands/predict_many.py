@@ -97,6 +97,10 @@ def find_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
     for path in paths:
         d = Path(path)
         if not d.exists():
+            if any(ch in str(d) for ch in "*?["):  # a quoted glob reaches us as it was typed (until 2026-12-05 "check
+                # the path" alone)
+                raise InputError(f"not found: {d}; a pattern is expanded by the shell, not here: drop the quotes "
+                                 "around it, or name the folder that holds the models")
             raise InputError(f"not found: {d}; check the path (a directory of models, or a model file)")
         if d.is_dir():
             # a link that names no file (dangling, or looping) is kept, to fail as its model: until 2026-12-04 it was
@@ -134,7 +138,8 @@ def run(args: argparse.Namespace) -> ExitCode:
         from hybridperf.commands.ray_backend import _import_ray
 
         _import_ray()
-    devices = args.device or ["host"]
+    # the same id given twice is one device, as predict's -d t4 -d t4 (until 2026-12-05 refused: "one device per run")
+    devices = list(dict.fromkeys(args.device or ["host"]))
     if len(devices) > 1:
         raise InputError(f"predict-many prices one device per run (got {' '.join('-d ' + d for d in devices)}); run it "
                          "once per device: its rows carry the device id, so one --output file can hold them all")
@@ -212,6 +217,13 @@ def run(args: argparse.Namespace) -> ExitCode:
             # (until 2026-12-04 "fix or remove those files" where no file was at fault, e.g. fp32 on ethos-u55)
             print(shown(f"hybridperf: error: every model failed ({failed} of {failed}) with the same error: "
                         f"{errors.pop()}"), file=sys.stderr)
+        elif len({_cause(e) for e in errors}) == 1 and _cause(ordered[0]["error"]).startswith("--"):
+            # one flag at fault, its fix worded per model (`--shape names unknown input 'y'; the model's inputs are
+            # x`): until 2026-12-05 "fix or remove those files", where no file was at fault
+            first = ordered[0]
+            rest = first["error"][len(_cause(first["error"])) + 2:]
+            print(shown(f"hybridperf: error: every model failed ({failed} of {failed}) with the same error: "
+                        f"{_cause(first['error'])}; {first['model']}: {rest}"), file=sys.stderr)
         else:
             print(f"hybridperf: error: every model failed ({failed} of {failed}; each row says why): fix or remove "
                   "those files", file=sys.stderr)
@@ -223,6 +235,11 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"hybridperf: warning: {failed} of {len(ordered)} models failed (their rows say why; --fail-on-error "
               "makes that exit 2)", file=sys.stderr)
     return ExitCode.OK
+
+
+def _cause(error: str) -> str:
+    """An error row's cause: its message up to the fix (``"; "``), which may name the model's own inputs or shapes."""
+    return error.partition("; ")[0]
 
 
 def _results(args: argparse.Namespace, models: list[Path], spec: Any, spec_ref: str, call: dict[str, Any]):
@@ -334,11 +351,14 @@ def resume_settings(spec: Any) -> dict[str, Any]:
 
 def model_file(path: Path) -> list | None:
     """A model file's key as a resumed row must match it (:func:`hybridperf.analysis.cache.file_key`, a list as
-    JSON holds it): resolved path, size, time stamps, inode; None when unreadable (never matched)."""
+    JSON holds it): resolved path, size, time stamps, inode; None when unreadable (never matched). The path is as the
+    row's JSON text holds it (an undecodable byte as its escape, :func:`hybridperf.json_text.escape_undecodable`), so
+    the row read back is the file's (until 2026-12-05 the row of such a file was never resumed)."""
     from hybridperf.analysis.cache import file_key
+    from hybridperf.json_text import escape_undecodable
 
     key = file_key(path)
-    return None if key is None else list(key)
+    return None if key is None else [escape_undecodable(key[0]), *key[1:]]
 
 
 #: settings that are also keys of a row on stdout (kept in a resumed row)

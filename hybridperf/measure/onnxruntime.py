@@ -711,7 +711,8 @@ def measure(
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MALLOC_MMAP_THRESHOLD_="65536")
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "hybridperf.measure.onnxruntime", str(req), str(res)],
+                # this process's pid: the worker ends with it (until 2026-12-05 a killed measure left it timing)
+                [sys.executable, "-m", "hybridperf.measure.onnxruntime", str(req), str(res), str(os.getpid())],
                 capture_output=True, text=True, timeout=timeout_s, env=env,
             )
         except subprocess.TimeoutExpired as exc:  # until 2026-12-04: "internal error: TimeoutExpired ...", exit 3
@@ -769,5 +770,8 @@ def node_rows(m: Measurement, key: str) -> list[dict[str, Any]]:
     ]
 
 
-if __name__ == "__main__":  # the isolated worker: python -m hybridperf.measure.onnxruntime REQ.json RES.json
+if __name__ == "__main__":  # the isolated worker: python -m hybridperf.measure.onnxruntime REQ.json RES.json [PARENT]
+    from hybridperf.measure.child import end_with_parent
+
+    end_with_parent(int(sys.argv[3]) if len(sys.argv) > 3 else None)
     sys.exit(_worker(sys.argv[1], sys.argv[2]))
