@@ -204,8 +204,10 @@ def suggest(
             f"it: {fix}"
         )
     required = int(pred.peak_memory_bytes) + int(headroom_bytes)
-    # nothing priced and ops without a cost: the latency is unknown (None, JSON null), never a 0
-    unknown = not pred.latency_s and bool(pred.uncosted_ops)
+    # the latency the prediction marks unknown (nothing priced and ops without a cost; or no kernel launched where the
+    # runtime's call is not modelled, a lone Reshape under --roofline-only: until 2026-12-05 "0.0 us" that met any
+    # --max-latency) is unknown on every profile (None, JSON null), never a 0
+    unknown = "latency_s" in pred.unknown_figures
     options = []
     for prof in profiles:
         fc = compute_fraction(prof, spec)
@@ -248,6 +250,9 @@ class Caveats:
     memory_estimate : bool
         The peak is a runtime's estimate (:func:`~hybridperf.estimate.runtime_memory.peak_kind` ``"estimate"``):
         whether a profile holds it is unknown, and ``undecided`` says so.
+    unpriced : str
+        Why the latency is unknown though every op has a cost
+        (:attr:`~hybridperf.estimate.pricing.Prediction.unpriced_reason`), else "".
     """
 
     lower_bound: str = ""
@@ -257,14 +262,18 @@ class Caveats:
     latency_note: str = ""
     #: the peak is a runtime's estimate (neither exact nor a bound): every profile's "fits" is unknown
     memory_estimate: bool = False
+    #: why the latency is unknown though every op has a cost (no kernel launched, the runtime's call not modelled:
+    #: :attr:`~hybridperf.estimate.pricing.Prediction.unpriced_reason`), else ""
+    unpriced: str = ""
 
 
 EXACT = Caveats()
 
 
 def latency_unknown(s: MigSuggestion, c: Caveats) -> bool:
-    """Every profile's latency is a lower bound of 0: nothing was priced."""
-    return bool(c.lower_bound) and not any(o.latency_s for o in s.options)
+    """Every profile's latency is unknown: a lower bound of 0 (nothing was priced), or no kernel launched where the
+    runtime's call is not modelled (:attr:`Caveats.unpriced`)."""
+    return bool(c.unpriced) or (bool(c.lower_bound) and not any(o.latency_s for o in s.options))
 
 
 def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
@@ -278,7 +287,7 @@ def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
 
     note = getattr(pred, "latency_note", "")
     c = Caveats(pred.lower_bound_reason, pred.analyzed.memory_is_lower_bound, accepted=allow_unsupported,
-                latency_note=note)
+                latency_note=note, unpriced=pred.unpriced_reason)
     if peak_kind(pred) == "estimate":  # neither exact nor a bound: no "fits" or "does not fit" can rest on it
         rt = pred.runtime_memory
         why = (f"memory unknown ({rt.runtime}'s peak rests on {rt.unsized_reason}); no profile can be judged to hold "
@@ -288,7 +297,8 @@ def caveats(pred, s: MigSuggestion, allow_unsupported: bool) -> Caveats:
         return c
     ops = uncosted_text(pred)
     if latency_unknown(s, c) and s.max_latency_s is not None:
-        why = f"latency unknown on every profile (no op priced: {ops}); no latency budget can be checked against it"
+        cause = c.unpriced or f"no op priced: {ops}"
+        why = f"latency unknown on every profile ({cause}); no latency budget can be checked against it"
     elif (c.lower_bound or c.memory_lower_bound) and not allow_unsupported:
         latency = "latency unknown (no op priced)" if latency_unknown(s, c) else "latency only a lower bound"
         parts = ((latency, c.lower_bound), ("memory only a lower bound", c.memory_lower_bound))

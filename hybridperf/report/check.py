@@ -153,6 +153,16 @@ def to_table(result) -> str:
             + _summary(result))
 
 
+def _number(metric, value: float | None) -> float | int | None:
+    """A figure or limit for JSON and JUnit: bytes (memory) as the whole number they are, as ``predict``'s
+    ``peak_bytes`` (:func:`~hybridperf.units.whole_bytes`; ``9807918.0`` beside predict's ``9807918`` until
+    2026-12-05), a limit with a fraction of a byte (``1.3KB`` is 1300 B, ``0.3KiB`` 307.2 B) as given; other
+    metrics as they are."""
+    if metric is Metric.MEMORY and isinstance(value, float) and value.is_integer():
+        return whole_bytes(value)
+    return value
+
+
 def to_dict(result) -> dict:
     return {
         "schema_version": CHECK_SCHEMA_VERSION,
@@ -163,8 +173,8 @@ def to_dict(result) -> dict:
                 "device": c.device,
                 "metric": c.metric.value,
                 "unit": c.metric.si_unit,
-                "predicted": c.value,
-                "budget": c.limit,
+                "predicted": _number(c.metric, c.value),
+                "budget": _number(c.metric, c.limit),
                 "passed": c.passed,
                 "skipped": c.skipped,
                 "exceeded": c.exceeded,
@@ -177,9 +187,9 @@ def to_dict(result) -> dict:
                 **({"note": c.note} if c.note else {}),
                 **({"figure": c.figure} if c.figure else {}),  # memory rows: which peak was judged
                 # predict's figure that could not be judged (peak ≈ X: guessed sizes); "predicted" stays null
-                **({"estimate": c.estimate} if c.estimate is not None else {}),
+                **({"estimate": _number(c.metric, c.estimate)} if c.estimate is not None else {}),
                 # a known floor of an unknown figure (memory: the inputs alone), judged where over a limit
-                **({"at_least": c.at_least, "at_least_is": c.at_least_is} if c.at_least is not None else {}),
+                **({"at_least": _number(c.metric, c.at_least), "at_least_is": c.at_least_is} if c.at_least is not None else {}),
             }
             for c in result.checks
         ],
@@ -266,13 +276,13 @@ def to_junit_xml(result) -> str:
         for c in checks:
             case = ET.SubElement(suite, "testcase", classname=model, name=f"{c.device}.{c.metric.value}", time="0")
             props = ET.SubElement(case, "properties")
-            ET.SubElement(props, "property", name="predicted", value="unknown" if c.value is None else repr(c.value))
+            ET.SubElement(props, "property", name="predicted", value="unknown" if c.value is None else repr(_number(c.metric, c.value)))
             if c.estimate is not None:  # predict's "peak ≈ X", not judged
-                ET.SubElement(props, "property", name="estimate", value=repr(c.estimate))
+                ET.SubElement(props, "property", name="estimate", value=repr(_number(c.metric, c.estimate)))
             if c.lower_bound and c.value is not None:
                 ET.SubElement(props, "property", name="lower_bound", value=c.lower_bound)
             if c.limit is not None:
-                ET.SubElement(props, "property", name="budget", value=repr(c.limit))
+                ET.SubElement(props, "property", name="budget", value=repr(_number(c.metric, c.limit)))
             ET.SubElement(props, "property", name="unit", value=c.metric.si_unit)
             if c.figure:
                 ET.SubElement(props, "property", name="figure", value=c.figure)
@@ -286,10 +296,11 @@ def to_junit_xml(result) -> str:
                 ET.SubElement(case, "error", message=c.unknown or f"lower bound: {c.lower_bound}", type="Undecided")
             elif not c.passed:
                 limit = min(x for x in (c.limit, c.capacity) if x is not None)
-                predicted = repr(c.value) if c.value is not None else f"at least {c.at_least!r}"
+                predicted = (repr(_number(c.metric, c.value)) if c.value is not None else
+                             f"at least {_number(c.metric, c.at_least)!r}")
                 ET.SubElement(case, "failure", message=_message(c), type="BudgetExceeded").text = (
                     f"predicted {predicted} {c.metric.si_unit} > {'budget' if limit == c.limit else 'device memory'} "
-                    f"{limit!r} {c.metric.si_unit}"
+                    f"{_number(c.metric, limit)!r} {c.metric.si_unit}"
                 )
         total += len(checks)
         failures += nf

@@ -48,8 +48,13 @@ def _fixed(value: float, prefixes: Sequence[tuple[float, str]], unit: str) -> st
     be 10000 or more of the largest prefix (a latency of a year read ``31536000.000 s`` until 2026-12-04), or under
     0.0001 of the smallest (``1.0e-15 s``: it read ``1e-06 ns``)."""
     factor, prefix = si_prefix(value, prefixes, below=prefixes[-1])
+    # a figure that rounds up to 1000 of its prefix reads at the next one (``999.99996 us`` read ``1000.0 us``, beside
+    # a budget of ``1.000 ms``, until 2026-12-05), and one that rounds up to 10000 of the largest in scientific notation
+    i = [f for f, _ in prefixes].index(factor)
+    if i and abs(float(_decimals(value / factor, factor))) >= round(prefixes[i - 1][0] / factor):
+        factor, prefix = prefixes[i - 1]
     v = value / factor
-    if abs(v) >= SCIENTIFIC_FROM:
+    if abs(v) >= SCIENTIFIC_FROM or abs(float(_decimals(v, factor))) >= SCIENTIFIC_FROM:
         return f"{scientific(value)} {unit}"
     if abs(v) < SCIENTIFIC_BELOW:
         return f"{scientific(value, 2)} {unit}"
@@ -67,11 +72,14 @@ def _decimals(v: float, factor: float) -> str:
 _ENERGY_PREFIXES = ((1e6, "M"), (1e3, "k"), *SUBMULTIPLE, (1e-12, "p"))
 
 
-def fmt_energy(j: float) -> str:
+def fmt_energy(j: float | None) -> str:
     """Joules: ``2.000 MJ``, ``2.000 kJ``, ``2.000 J``, ``2.000 mJ``, then one decimal: ``2.5 uJ``, ``42.8 nJ``,
     ``50.0 pJ``; zero is ``0.0 uJ``; from 10000 MJ ``1.663e10 J`` (:func:`_fixed`).
 
-    An NPU inference (tens of nJ) or an ``--max-energy 50nJ`` limit read ``0.0 uJ`` until 2026-12-03."""
+    An NPU inference (tens of nJ) or an ``--max-energy 50nJ`` limit read ``0.0 uJ`` until 2026-12-03; None (unknown)
+    is ``-``, as :func:`fmt_time`'s (it read ``0.0 uJ`` until 2026-12-05)."""
+    if j is None:
+        return "-"
     if not j:
         return "0.0 uJ"
     return _fixed(j, _ENERGY_PREFIXES, "J")
@@ -86,8 +94,14 @@ def fmt_count(n: float) -> str:
     """A count with a decimal prefix up to T and three decimals, the unit left to the caller:
     ``fmt_count(2.5e9) + "FLOP"`` -> ``2.500 GFLOP``; under 1000 a whole number (``12 FLOP``); from 10000 T in
     scientific notation (``1.476e20 FLOP``; it read ``147573952.590 TFLOP`` until 2026-12-04)."""
-    factor, prefix = si_prefix(n, DECIMAL[1:])
-    if abs(n) >= SCIENTIFIC_FROM * DECIMAL[1][0]:
+    prefixes = (*DECIMAL[1:], (1.0, ""))
+    factor, prefix = si_prefix(n, prefixes)
+    # rounding up to 1000 of a prefix reads at the next (``999.6`` read ``1000 FLOP``, ``999999.6`` ``1000.000 k``,
+    # until 2026-12-05), to 10000 T in scientific notation
+    i = [f for f, _ in prefixes].index(factor)
+    if i and abs(float(f"{n / factor:.{3 if prefix else 0}f}")) >= round(prefixes[i - 1][0] / factor):
+        factor, prefix = prefixes[i - 1]
+    if abs(n) >= SCIENTIFIC_FROM * DECIMAL[1][0] or abs(round(n / DECIMAL[1][0], 3)) >= SCIENTIFIC_FROM:
         return f"{scientific(n)} "
     return f"{n / factor:.{3 if prefix else 0}f} {prefix}"
 

@@ -425,6 +425,9 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
     shapes = shapes_text(an.input_shapes)
     lower = pred.lower_bound_reason  # some op has no cost: time, energy, FLOPs and traffic are lower bounds
     lb = bool(lower)
+    # no kernel launched and the runtime's call not modelled: latency and energy unknown, with why (until 2026-12-05
+    # the cards read "-" and "0.0 uJ", as predict's "0.0 us")
+    why = lower or pred.unpriced_reason
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -436,13 +439,13 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         + (f" &middot; precision override {_e(pred.precision)}" if pred.precision else "")
         + f" &middot; hybridperf {_e(rep['hybridperf_version'])}</div>",
         '<div class="cards">',
-        _card("latency", fmt_bound(tot["latency_s"], fmt_time, lb),
-              f"roofline {fmt_bound(tot['roofline_latency_s'], fmt_time, lb)}" + (f"; {lower}" if lower else "")),
-        _card("energy", fmt_bound(tot["energy_j"], fmt_energy, lb), pred.energy_note),
+        _card("latency", fmt_bound(tot["latency_s"], fmt_time, bool(why)),
+              f"roofline {fmt_bound(tot['roofline_latency_s'], fmt_time, lb)}" + (f"; {why}" if why else "")),
+        _card("energy", fmt_bound(tot["energy_j"], fmt_energy, bool(why)), pred.energy_note),
         _memory_card(pred),
         _card("compute", fmt_bound(tot["flops"], fmt_flops, lb), "FLOP = 2 x MAC"),
         _card("DRAM traffic", fmt_bound((tot["bytes_read"] or 0) + (tot["bytes_written"] or 0), fmt_bytes, lb), "sum over ops, unfused"),
-        _card("kernels", str(tot["kernels"]), f"from {cov['ops']} ops ({_kernel_grouping(pred)})"),
+        _card("kernels", str(tot["kernels"]), f"from {plural(cov['ops'], 'op')} ({_kernel_grouping(pred)})"),
         _card("coverage", coverage_text(cov["covered_share"]), ", ".join(f"{k} {v}" for k, v in cov["by_status"].items() if v)),
         "</div>",
     ]
@@ -580,6 +583,8 @@ def _latency_sum_text(rep: dict) -> str:
     known = [kd["latency_s"] for kd in rep["kernels"] if kd["latency_s"] is not None]
     summed, total = sum(known), tot["latency_s"]
     lower = "≥ " if tot["lower_bound"] else ""
+    if total is None and tot.get("unpriced_reason"):  # no kernel launched, the runtime's call not modelled
+        return f"the total is unknown ({tot['unpriced_reason']})"
     if not total:
         return "no kernel was priced: the total is unknown" if tot["lower_bound"] else "every kernel takes no time"
     if math.isclose(summed, total, rel_tol=1e-6, abs_tol=1e-12):
@@ -608,7 +613,8 @@ def write_html(pred: Prediction, path: str | Path, title: str | None = None) -> 
 
 def written_line(pred: Prediction, path: Path) -> str:
     """The one line ``hybridperf report`` prints: where the page went and the headline figures."""
-    lb = not pred.complete
+    # unknown where the prediction says so (nothing priced, or no kernel launched: "latency 0.0 us" until 2026-12-05)
+    latency = "unknown" if "latency_s" in pred.unknown_figures else fmt_bound(pred.latency_s, fmt_time, not pred.complete)
     memory = fmt_peak(pred.peak_memory_bytes, peak_kind(pred))
-    return (f"{path}  latency {fmt_bound(pred.latency_s, fmt_time, lb)}  peak memory {memory}  "
+    return (f"{path}  latency {latency}  peak memory {memory}  "
             f"{plural(timed_kernel_count(pred), 'kernel')}")

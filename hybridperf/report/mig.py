@@ -32,6 +32,8 @@ def to_dict(s, model: str, c: Caveats = EXACT) -> dict:
         "memory_lower_bound": c.memory_lower_bound,
         # latency_s of every profile is unknown (nothing priced): null
         "unknown_fields": (["latency_s"] if unknown else []) + (["fits_memory"] if c.memory_estimate else []),
+        # why latency_s is null though every op has a cost (predict's totals.unpriced_reason)
+        "unpriced_reason": c.unpriced or None,
         "memory_estimate": c.memory_estimate,
         "undecided": c.undecided or None,
         "latency_note": c.latency_note or None,
@@ -85,7 +87,7 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
             f"{o.memory_fraction:.3f}",
             fmt_bytes(o.profile.memory_bytes),
             "unknown" if c.memory_estimate else _yes_no(o.fits_memory, c.memory_lower_bound),
-            fmt_bound(o.latency_s, fmt_time, lower),
+            "unknown" if o.latency_s is None else fmt_bound(o.latency_s, fmt_time, lower),
             "unknown" if unknown and o.meets_latency is not None else
             _yes_no(o.meets_latency, lower) + _tie(o.latency_s, s.max_latency_s),
             "<- suggested" if o is chosen else "",
@@ -111,6 +113,8 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
     )
     ops = c.lower_bound.removeprefix("lower bound: ")
     note = f"\n{'latency unknown (nothing priced)' if unknown else 'latencies are lower bounds'}: {ops}" if lower else ""
+    if c.unpriced:  # every op has a cost, yet no kernel launched: the runtime's call is not modelled
+        note += f"\nlatency unknown: {c.unpriced}"
     if c.latency_note and not unknown:  # judged all the same, as check's "ok (unverified)"
         note += f"\nlatency {c.latency_note}"
     if s.latency_source and not unknown:  # what priced the whole-GPU latency (until 2026-12-04 not shown)
@@ -128,7 +132,7 @@ def _tail(s, c: Caveats, budget: str, unknown: bool) -> str:
             judged = " and whose latency lower bound meets the budget"
         if c.memory_lower_bound:
             judged = " on its memory lower bound" + judged
-        if c.lower_bound and not budget:
+        if (c.lower_bound or c.unpriced) and not budget:
             judged += f"; latency {'unknown' if unknown else 'only a lower bound'}, not judged"
         return f"suggested: {s.chosen.profile.name} (smallest profile that fits{judged})"
     full = s.options[-1] if s.options else None
