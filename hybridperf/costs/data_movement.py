@@ -13,10 +13,13 @@ COPY_OPS = [
     "relax.permute_dims", "relax.concat", "relax.split", "relax.strided_slice", "relax.dynamic_strided_slice",
     "relax.broadcast_to", "relax.tile", "relax.repeat", "relax.flip", "relax.nn.pad", "relax.layout_transform",
     "relax.stack", "relax.nn.pixel_shuffle", "relax.tril", "relax.triu", "relax.reverse_sequence",
-    "relax.scatter_elements", "relax.scatter_nd", "relax.slice_scatter", "relax.index_put", "relax.one_hot",
-    "relax.zeros", "relax.ones", "relax.full", "relax.zeros_like", "relax.ones_like", "relax.full_like",
-    "relax.arange", "relax.eye", "relax.eye_like", "relax.meshgrid", "relax.nn.dropout",
+    "relax.slice_scatter", "relax.one_hot",
+    "relax.zeros", "relax.ones", "relax.full", "relax.arange", "relax.eye", "relax.meshgrid", "relax.nn.dropout",
 ]
+#: fills shaped like their first input: they read its shape, never its data
+LIKE_OPS = ["relax.zeros_like", "relax.ones_like", "relax.full_like", "relax.eye_like"]
+#: the scatters that can combine each update with the value already there (``reduction``, ``accumulate``)
+SCATTER_OPS = ["relax.scatter_elements", "relax.scatter_nd", "relax.index_put"]
 #: ops that only reinterpret a tensor's shape: zero cost here, and traced through by the int8 pass
 VIEW_OPS = ("relax.reshape", "relax.squeeze", "relax.expand_dims", "relax.flatten", "relax.nn.batch_flatten")
 SHAPE_OPS = ["relax.shape_of", "relax.shape_to_tensor", "relax.tensor_to_shape", "relax.size", "relax.hint_on_device"]
@@ -24,6 +27,25 @@ SHAPE_OPS = ["relax.shape_of", "relax.shape_to_tensor", "relax.tensor_to_shape",
 
 def copy(ctx: OpContext) -> RuleResult:
     return RuleResult(0)
+
+
+def scatter(ctx: OpContext) -> RuleResult:
+    """A copy of the data with the updates written in: no arithmetic for a plain update; one FLOP per update
+    where each is combined with the value there (``reduction`` add, mul, min, max; ``index_put`` with
+    ``accumulate``), and a divide per output element for ``mean``. The updates are the last input."""
+    if ctx.op == "relax.index_put":
+        reduction = "add" if ctx.attr("accumulate", False) else "update"
+    else:
+        reduction = str(ctx.attr("reduction", "update") or "update")
+    if reduction in ("update", "none"):
+        return RuleResult(0)
+    flops = ctx.inputs[-1].numel + (ctx.out.numel if reduction == "mean" else 0)
+    return RuleResult(flops, note=f"scatter with reduction {reduction}: one FLOP per update")
+
+
+def fill_like(ctx: OpContext) -> RuleResult:
+    """Writes its output; reads the fill value (``full_like``), not the template tensor's data."""
+    return RuleResult(0, bytes_read=sum(i.nbytes or 0 for i, _ in ctx.distinct_inputs()[1:]))
 
 
 def gather(ctx: OpContext) -> RuleResult:
@@ -42,6 +64,8 @@ def resize(ctx: OpContext) -> RuleResult:
 
 def register(reg: CostRegistry) -> None:
     reg.add(COPY_OPS, copy, "data_movement")
+    reg.add(SCATTER_OPS, scatter, "data_movement")
+    reg.add(LIKE_OPS, fill_like, "data_movement")
     reg.add(["relax.take", "relax.gather_elements", "relax.gather_nd", "relax.index_tensor"], gather, "gather")
     reg.add(["relax.image.resize2d", "relax.image.resize3d"], resize, "resize")
     reg.zero_cost(VIEW_OPS, "view: lowered to a no-copy memory.view sharing the input's storage")

@@ -15,8 +15,10 @@ def matmul(ctx: OpContext) -> RuleResult:
 
 
 def einsum(ctx: OpContext) -> RuleResult:
-    """MACs of one or two operands = product of the sizes of every distinct index, times the broadcast
+    """MACs of two operands = product of the sizes of every distinct index, times the broadcast
     ``...`` dims; three or more operands are contracted pairwise, and cost the sum of the pairs' MACs.
+    One operand has no product: summing an index away costs an add per element visited, a permutation
+    or diagonal (``ij->ji``, ``ii->i``) nothing.
 
     An index's size is read from the operand axes it labels, wherever ``...`` stands in the term
     (``"...id"``, ``"i...d"``); the ``...`` dims of all operands broadcast together (right-aligned,
@@ -29,6 +31,8 @@ def einsum(ctx: OpContext) -> RuleResult:
     the same pairs on a chain. Bytes stay inputs + output: the intermediates are not counted.
     """
     terms, sizes = _einsum_terms(ctx.attr("subscripts"), [tuple(t.shape) for t in ctx.inputs])
+    if len(terms) == 2:  # one operand: a sum over the indices the output drops, else a copy (ij->ji, ii->i)
+        return RuleResult(_lone_sum(terms[0], terms[1], sizes[0]))
     if len(terms) - 1 <= 2:
         return RuleResult(FLOPS_PER_MAC * math.prod(_merge(sizes).values()))
     macs = 0
@@ -50,6 +54,12 @@ def einsum(ctx: OpContext) -> RuleResult:
         ops.append((keep, {c: cur_sizes[c] for c in keep}))
     note = f"einsum: {len(terms) - 1} operands contracted pairwise"
     return RuleResult(FLOPS_PER_MAC * macs, note=note)
+
+
+def _lone_sum(term: str, keep: str, sizes: dict[str, int]) -> int:
+    """FLOPs of one operand reduced on its own: one add per element visited where an index is summed away (as
+    ``relax.sum`` counts), none where every index is kept (a permutation or a diagonal is a copy)."""
+    return math.prod(sizes.values()) if set(term) - set(keep) else 0
 
 
 def _einsum_terms(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], list[dict[str, int]]]:
