@@ -1,6 +1,6 @@
 """Audit 2026-12-05: a model that launches no kernel (a lone ONNX Reshape: a view) priced on a CPU sheet.
 
-Until 2026-12-05 ``predict -d host-epyc-1c`` (and ``raspberry-pi-4b``, ``host``) printed ``latency 0.0 us`` and
+Until 2026-12-05 ``predict -d host-xeon-2c`` (and ``raspberry-pi-4b``, ``host``) printed ``latency 0.0 us`` and
 ``energy 0.0 uJ`` for it, the JSON wrote ``0.0``, and ``check --max-latency`` passed it (exit 0): a silent zero, since
 a runtime call (onnxruntime's ``session.run``) is never free. Nothing stored prices that call: the CPU learned models'
 fitted overhead (100 us, a grid value chosen by cross-validation on models of milliseconds) is no per-call figure,
@@ -42,7 +42,7 @@ def analyzed(views):
     return analyze(views)
 
 
-@pytest.mark.parametrize("device", ["host-epyc-1c", "raspberry-pi-4b"])
+@pytest.mark.parametrize("device", ["host-xeon-2c", "raspberry-pi-4b"])
 def test_views_on_a_cpu_sheet_have_unknown_latency_and_energy(analyzed, device):
     # until 2026-12-05: latency_s 0.0 and energy_j 0.0, unknown_figures () -- a silent zero
     pred = predict_on(analyzed, device, residual="auto")
@@ -54,17 +54,17 @@ def test_views_on_a_cpu_sheet_have_unknown_latency_and_energy(analyzed, device):
 
 def test_table_says_unknown_and_why(analyzed):
     # until 2026-12-05: "latency   0.0 us   [...]" and "energy    0.0 uJ"
-    pred = predict_on(analyzed, "host-epyc-1c", residual="auto")
+    pred = predict_on(analyzed, "host-xeon-2c", residual="auto")
     lines = {ln.split()[0]: ln for ln in to_table(pred, top=0).splitlines()}
     assert lines["latency"].startswith(f"latency   unknown   ({pred.unpriced_reason})")
-    assert "per-call overhead of onnxruntime on host-epyc-1c is not modelled" in lines["latency"]
+    assert "per-call overhead of onnxruntime on host-xeon-2c is not modelled" in lines["latency"]
     assert lines["energy"].startswith("energy    unknown")
     assert "roofline 0.0 us" in lines["latency"]  # the roofline's own figure: no work
 
 
 def test_json_writes_null_and_the_reason(analyzed):
     # until 2026-12-05: "latency_s": 0.0, "energy_j": 0.0, "unknown_fields": []
-    pred = predict_on(analyzed, "host-epyc-1c", residual="auto")
+    pred = predict_on(analyzed, "host-xeon-2c", residual="auto")
     totals = to_dict(pred)["totals"]
     assert totals["latency_s"] is None and totals["energy_j"] is None
     assert totals["unknown_fields"] == ["latency_s", "energy_j"]
@@ -87,21 +87,21 @@ def test_gpu_sheet_under_torch_keeps_its_sync(analyzed):
 def test_a_model_with_kernels_is_unchanged(tmp_path):
     relu = _save([helper.make_node("Relu", ["x"], ["y"])], [helper.make_tensor_value_info("x", F32, [4, 8])],
                  [helper.make_tensor_value_info("y", F32, [4, 8])], tmp_path / "relu.onnx")
-    pred = predict_on(analyze(relu), "host-epyc-1c", residual="auto")
+    pred = predict_on(analyze(relu), "host-xeon-2c", residual="auto")
     assert pred.latency_s > 0 and pred.unknown_figures == () and pred.unpriced_reason == ""
 
 
 def test_compare_never_passes_it(analyzed):
     # until 2026-12-05 a latency limit of 1 ms passed a figure of 0.0 us
-    pred = predict_on(analyzed, "host-epyc-1c", residual="auto")
-    checks = {c.metric: c for c in compare(pred, Budget(max_latency_s=1e-3, max_energy_j=1e-3), "views", "host-epyc-1c",
+    pred = predict_on(analyzed, "host-xeon-2c", residual="auto")
+    checks = {c.metric: c for c in compare(pred, Budget(max_latency_s=1e-3, max_energy_j=1e-3), "views", "host-xeon-2c",
                                            allow_unsupported=True)}
     for m in (Metric.LATENCY, Metric.ENERGY):
         assert checks[m].value is None and checks[m].undecided and not checks[m].passed
         assert checks[m].unknown == pred.unpriced_reason
 
 
-@pytest.mark.parametrize("device", ["host-epyc-1c", "raspberry-pi-4b"])
+@pytest.mark.parametrize("device", ["host-xeon-2c", "raspberry-pi-4b"])
 def test_check_exits_2(views, device, capsys):
     # until 2026-12-05: exit 0, "latency  0.0 us  1.000 ms  ok"
     code = main(["check", views, "-d", device, "--max-latency", "1ms", "--format", "json"])
@@ -117,9 +117,9 @@ def test_predict_many_rows_are_null(views, tmp_path, capsys):
     d = tmp_path / "m"
     d.mkdir()
     (d / "views.onnx").write_bytes(open(views, "rb").read())
-    assert main(["predict-many", str(d), "-d", "host-epyc-1c", "--format", "json"]) == ExitCode.OK
+    assert main(["predict-many", str(d), "-d", "host-xeon-2c", "--format", "json"]) == ExitCode.OK
     row = json.loads(capsys.readouterr().out)["models"][0]
     assert row["latency_s"] is None and row["energy_j"] is None and row["unknown_fields"] == ["latency_s", "energy_j"]
-    assert main(["predict-many", str(d), "-d", "host-epyc-1c"]) == ExitCode.OK
+    assert main(["predict-many", str(d), "-d", "host-xeon-2c"]) == ExitCode.OK
     body = capsys.readouterr().out.splitlines()[2].split()
     assert body[1:3] == ["unknown", "unknown"]

@@ -20,6 +20,8 @@ every figure can be traced to where it came from. Schema version 1::
         capacity: {value: 80, unit: GB, source: "..."}
         attainable_bandwidth: {value: 1700, unit: GB/s, source: "measured ...", measured: true}
     launch_overhead: {value: 5, unit: us, source: "..."}
+    call_overhead:                 # optional, CPU sheets only; one inference call of a runtime, by runtime
+      onnxruntime: {value: 9, unit: us, source: "measured ...", measured: true}
     power:
       idle: {value: 50, unit: W, source: "..."}
       max: {value: 400, unit: W, source: "..."}
@@ -86,7 +88,13 @@ _TOP_KEYS_REQUIRED = (
     "power",
     "energy",
 )
-_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "notes")
+_TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "call_overhead",
+                      "notes")
+#: the runtimes whose per-call overhead a sheet's ``call_overhead`` may give: onnxruntime's ``session.run`` (what
+#: ``hybridperf probe`` times on a CPU), the one runtime of a CPU sheet whose call a prediction prices
+#: (:func:`hybridperf.estimate.pricing.predict_on`: a model that launches no kernel); a GPU's execution model has its
+#: synchronisation of its own
+CALL_OVERHEAD_RUNTIMES = ("onnxruntime",)
 _CPU_IDENTITY_KEYS = ("vendor", "family", "model", "source")
 _CPU_IDENTITY_OPTIONAL = ("stepping",)
 #: ``cpu_identity.vendor`` is /proc/cpuinfo's ``vendor_id``, not the brand: these spellings would never match a machine
@@ -415,6 +423,12 @@ class DeviceSpec:
     family_probes_measured_on: str = ""
     #: optional ``cpu_identity`` of a CPU sheet: the CPU it describes (None: not given, unknown)
     cpu_identity: SheetCpu | None = None
+    #: optional ``call_overhead`` of a CPU sheet: seconds of one inference call of a runtime (its name, one of
+    #: :data:`CALL_OVERHEAD_RUNTIMES`) beyond its kernels, e.g. onnxruntime's ``session.run`` as ``hybridperf probe``
+    #: measures it; absent where the sheet gives none (unknown, never 0). Priced only for a model that launches no
+    #: kernel (:func:`hybridperf.estimate.pricing.predict_on`); a model with kernels has it in its learned model's
+    #: figure already. Not a :func:`latency_figures` figure: no stored model is made with it
+    call_overhead_s: Mapping[str, float] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
@@ -852,6 +866,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         v.fail("notes", "must be a string")
     family_probes, measured_on = _family_probes(v, raw)
     cpu = _cpu_identity(v, raw, kind)
+    calls = _call_overhead(v, raw, kind)
 
     return DeviceSpec(
         id=dev_id,
@@ -877,6 +892,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         family_probes=family_probes,
         family_probes_measured_on=measured_on,
         cpu_identity=cpu,
+        call_overhead_s=MappingProxyType(calls),
     )
 
 
@@ -1152,6 +1168,24 @@ def _cpu_identity(v: _Validator, raw: dict, kind: str) -> SheetCpu | None:
                                       "(lscpu on the machine, a probe)")
     return SheetCpu(vendor=vendor, family=nums["family"], model=nums["model"], stepping=nums.get("stepping"),
                     source=src)
+
+
+def _call_overhead(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
+    """``call_overhead``: seconds per inference call, by runtime (:data:`CALL_OVERHEAD_RUNTIMES`), CPU sheets only;
+    empty where the sheet gives none."""
+    if "call_overhead" not in raw:
+        return {}
+    calls = v.section(raw, "call_overhead")
+    if kind != "cpu":
+        v.fail("call_overhead", f"is for CPU sheets (kind cpu), this sheet is kind {kind}; remove it (a GPU's "
+                                "execution model prices its synchronisation itself)")
+    out = {}
+    for rt, q in calls.items():
+        if rt not in CALL_OVERHEAD_RUNTIMES:
+            v.fail(f"call_overhead.{rt}", f"unknown runtime{did_you_mean(str(rt), CALL_OVERHEAD_RUNTIMES)}; use "
+                                          f"{', '.join(CALL_OVERHEAD_RUNTIMES)} (the runtime whose call is priced)")
+        out[rt] = v.quantity(q, f"call_overhead.{rt}", "time")
+    return out
 
 
 def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:

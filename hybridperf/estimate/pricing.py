@@ -23,8 +23,9 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
     from hybridperf.estimate.execution import Execution
 
 
-__all__ = ["KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "RooflineMemo", "as_run_by", "bounded_energy",
-           "launched_dynamic_energy_j", "predict_on", "price", "priced_cost", "priced_memory", "runs_every_call"]
+__all__ = ["CALL_OVERHEAD_NOTE", "KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "ROOFLINE_NO_CALL",
+           "RooflineMemo", "as_run_by", "bounded_energy", "launched_dynamic_energy_j", "predict_on", "price",
+           "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,21 @@ BELOW_TRAINING_SCALE = "below the scale of the models it was trained on"
 
 #: why a model whose every op is zero-cost has no latency or energy on a sheet that prices no runtime call
 #: (:attr:`Prediction.unpriced_reason`): the CPU learned models' fitted overhead (100 us, a grid value chosen by
-#: cross-validation on models of milliseconds) is no per-call figure (a 2x64 MatMul measured 5.9 us), and the probe's
-#: per-call ``session.run`` time is only words in a sheet's ``launch_overhead`` source
+#: cross-validation on models of milliseconds) is no per-call figure (a 2x64 MatMul measured 5.9 us); only a sheet's
+#: ``call_overhead`` of the runtime is (:data:`CALL_OVERHEAD_NOTE`), and ``--roofline-only`` prices no call
 NO_CALL_OVERHEAD = ("nothing priced: every op is zero-cost (no kernel launches), and the per-call overhead of {runtime} "
                     "on {device} is not modelled")
+#: :attr:`Prediction.unpriced_reason` where the sheet gives the runtime's per-call overhead but the prediction is the
+#: roofline's (``--roofline-only``, ``annotate``), which prices no runtime call
+ROOFLINE_NO_CALL = ("nothing priced: every op is zero-cost (no kernel launches), and the roofline prices no runtime call "
+                    "(a learned prediction prices {device}'s call_overhead.{runtime}: `hybridperf predict` without "
+                    "--roofline-only)")
+#: :attr:`Prediction.call_overhead_note` of a model that launches no kernel priced on a sheet that gives its runtime's
+#: per-call overhead (:attr:`~hybridperf.device.spec.DeviceSpec.call_overhead_s`): where the latency and energy come
+#: from. Until 2026-12-05 they were unknown on every sheet (:data:`NO_CALL_OVERHEAD`), the probe's measured
+#: ``session.run`` time being only words in the sheet's ``launch_overhead`` source
+CALL_OVERHEAD_NOTE = ("no kernel launches: latency is the per-call overhead of {runtime} on {device} ({how} sheet "
+                      "figure call_overhead.{runtime}), energy that time x idle power")
 
 #: ``--runtime tvm`` on a CPU sheet: what the flag changes there (until 2026-12-03 nothing said the latency was not
 #: TVM's, beside a TVM peak)
@@ -100,6 +112,9 @@ class Prediction:
     #: directory of the user data directory, or a GPU adaptation's file), which :attr:`calibration` names; None: a
     #: packaged model, or none
     calibration_stored_in: str | None = None
+    #: where the latency and energy of a model that launches no kernel come from where the sheet gives its runtime's
+    #: per-call overhead (:data:`CALL_OVERHEAD_NOTE`: that overhead, and its time x idle power), else ""
+    call_overhead_note: str = ""
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -220,18 +235,18 @@ class Prediction:
         (:data:`NO_CALL_OVERHEAD`); "" where some time was priced, or where some op has no cost
         (:attr:`lower_bound_reason` says why then).
 
-        A GPU sheet's execution model adds its synchronisation once per inference (10 us), so only a CPU or NPU
-        sheet, or ``--roofline-only``, leaves a latency of 0 here. Until 2026-12-05 such a model read ``latency 0.0
+        A GPU sheet's execution model adds its synchronisation once per inference (10 us), and a CPU sheet that gives
+        the runtime's ``call_overhead`` prices that (:func:`with_call_overhead`, since 2026-12-05), so only another CPU
+        sheet, an NPU sheet, or ``--roofline-only``, leaves a latency of 0 here. Until 2026-12-05 such a model read ``latency 0.0
         us`` and ``energy 0.0 uJ`` on a CPU sheet, and ``check --max-latency`` passed it: a runtime call is never free.
         """
         if self.latency_s or not self.complete:
             return ""
-        runtime = self.runtime or (self.execution.runtime if self.execution is not None else None)
-        if runtime is None:  # none named: the sheet kind's default (onnxruntime on a CPU), what predict names
-            from hybridperf.estimate.runtime_memory import default_runtime
-
-            runtime = default_runtime(self.spec.kind).value
-        return NO_CALL_OVERHEAD.format(runtime=runtime, device=self.spec.id)
+        runtime = _runtime_name(self.runtime or (self.execution.runtime if self.execution is not None else None),
+                                self.spec)
+        # the sheet gives the call's overhead, yet it is not priced: a roofline's prediction (with_call_overhead)
+        why = ROOFLINE_NO_CALL if runtime in self.spec.call_overhead_s else NO_CALL_OVERHEAD
+        return why.format(runtime=runtime, device=self.spec.id)
 
     @property
     def unknown_figures(self) -> tuple[str, ...]:
@@ -254,6 +269,55 @@ class Prediction:
                 f"kernels={len(self.kernels)}, calibration={self.calibration.split(';')[0]!r}"  # first clause only
                 + (f", lower_bound={self.lower_bound_reason!r}" if self.lower_bound_reason else "")
                 + (f", unknown={self.unknown_figures!r}" if self.unknown_figures else "") + ")")
+
+
+def _runtime_name(runtime: Any, spec: DeviceSpec) -> str:
+    """The name of the runtime a prediction on ``spec`` is for: ``runtime`` (a
+    :class:`~hybridperf.estimate.runtime_memory.Runtime` or its name), or where None the sheet kind's default
+    (onnxruntime on a CPU), what ``predict`` names."""
+    from hybridperf.estimate.runtime_memory import Runtime, default_runtime
+
+    if runtime is None:
+        return default_runtime(spec.kind).value
+    try:
+        return Runtime(runtime).value
+    except ValueError:
+        return str(runtime)
+
+
+def with_call_overhead(pred: Prediction, runtime: Any) -> Prediction:
+    """``pred`` with the latency and energy of one runtime call where it launches no kernel: a model whose every op
+    has a cost and none takes time (views only, :attr:`Prediction.unpriced_reason`) priced on a sheet that gives
+    ``runtime``'s per-call overhead (:attr:`~hybridperf.device.spec.DeviceSpec.call_overhead_s`, e.g. onnxruntime's
+    ``session.run`` as ``hybridperf probe`` measured it). The latency is that overhead, the energy its time x the
+    sheet's idle power (the static power a CPU prediction prices per second; no kernel does dynamic work), with
+    :data:`CALL_OVERHEAD_NOTE` saying so; ``pred`` itself elsewhere (its figures stay unknown where it launches no
+    kernel). The roofline (0: no work) is left as it is.
+
+    A model that launches kernels is not changed: its learned model's fitted constant stands for the call already,
+    and adding the overhead would move every figure priced before.
+
+    Parameters
+    ----------
+    pred : Prediction
+        Priced with a learned model (not ``--roofline-only``, which prices no call).
+    runtime : Runtime, str or None
+        The runtime ``pred`` is for (None: the sheet kind's default).
+
+    Returns
+    -------
+    Prediction
+        ``pred`` or its priced copy.
+    """
+    if not pred.unpriced_reason:
+        return pred
+    name = _runtime_name(runtime, pred.spec)
+    overhead = pred.spec.call_overhead_s.get(name)
+    if overhead is None:
+        return pred
+    how = "measured" if f"call_overhead.{name}" in pred.spec.measured else "the"
+    note = CALL_OVERHEAD_NOTE.format(runtime=name, device=pred.spec.id, how=how)
+    return replace(pred, latency_s=overhead, energy_j=pred.spec.idle_power_w * overhead, call_overhead_note=note)
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
@@ -562,6 +626,9 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         # priced on: the runtime's launches where the model prices them (until 2026-12-04 TVM's fused kernels: a
         # t4 resnet_like at batch 64 read 12.674 mJ, its 22 launches' work gives 14.788 mJ)
         pred = replace(pred, energy_j=launched_dynamic_energy_j(pred.kernels) + spec.idle_power_w * pred.latency_s)
+        # a model that launches no kernel: one runtime call, where the sheet gives its overhead (until 2026-12-05
+        # unknown on every CPU sheet, the probe's measured session.run time only words in a source)
+        pred = with_call_overhead(pred, runtime if runtime is not None else (ex.runtime if ex is not None else None))
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
     # the folded nodes ex's runtime runs unpriced: a note, no figure changes. Until 2026-12-04 their work was missing
     # from eager PyTorch's latency with nothing to say so; then, for a day, a reason of latency_note (unverified)

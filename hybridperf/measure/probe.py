@@ -1032,6 +1032,12 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         "peak_compute": peaks,
         "memory": memory,
         "launch_overhead": launch,
+        # onnxruntime's measured session.run time: what a model that launches no kernel is priced at (until 2026-12-05
+        # only words in launch_overhead's source)
+        **({"call_overhead": {"onnxruntime": _q(
+            result.dispatch.per_call_s * 1e6, "us", f"{src}: onnxruntime per-call time, median session.run of a 1-node "
+            f"Add model ({result.dispatch.runs} runs; one node's dispatch included)", measured=True)}}
+           if result.dispatch is not None and result.dispatch.per_call_s > 0 else {}),
         "power": power,
         "energy": energy,
         "compute_units": {"count": {"value": cores, "unit": "core",

@@ -126,8 +126,10 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
     ``runtime`` is given, the runtime priced and the ``predict`` command with the same totals.
 
     Until 2026-12-04 the annotation had no energy at all and did not say which runtime it priced (always TVM's view:
-    constants folded, where ``predict`` on a GPU sheet prices eager PyTorch, which runs them every call)."""
-    lb = bool(pred.lower_bound_reason)
+    constants folded, where ``predict`` on a GPU sheet prices eager PyTorch, which runs them every call). An energy
+    :attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures` names (a model that launches no kernel, whose
+    runtime call is not priced: :func:`header_line` says why) reads ``unknown``: until 2026-12-05 ``0.0 uJ``."""
+    lb = bool(pred.lower_bound_reason) or "energy_j" in pred.unknown_figures
     energy = fmt_bound(pred.energy_j, fmt_energy, lb)
     if energy_capped(pred.energy_note):
         energy += f" ({pred.energy_note.split(';')[0]})"
@@ -174,15 +176,22 @@ def _binding_notes(pred: Prediction, bindings: list[Any]) -> dict[Any, str]:
 
 def header_line(pred: Prediction) -> str:
     """The ``# hybridperf:`` line: total latency, peak memory and FLOPs; with uncosted ops the latency and
-    FLOPs are lower bounds (``≥``), or ``unknown`` when nothing was priced, and the ops are named."""
+    FLOPs are lower bounds (``≥``), or ``unknown`` when nothing was priced, and the ops are named. A model that
+    launches no kernel reads latency ``unknown`` with the reason
+    (:attr:`~hybridperf.estimate.pricing.Prediction.unpriced_reason`: the runtime's call is not priced, as under the
+    roofline annotate prices by) where :attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures` names it
+    (until 2026-12-05 ``latency 0.0 us``), or the sheet's per-call overhead with where it comes from
+    (:attr:`~hybridperf.estimate.pricing.Prediction.call_overhead_note`) where a learned prediction priced it."""
     lower = pred.lower_bound_reason
     lb = bool(lower)
+    why = lower or pred.unpriced_reason or pred.call_overhead_note
     mem_ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
     memory = mem_ge + fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else "unknown"
     flops = "FLOP unknown" if lb and not pred.flops else fmt_bound(pred.flops, fmt_flops, lb)
     return (
-        f"# hybridperf: {pred.spec.id}: latency {fmt_bound(pred.latency_s, fmt_time, lb)}"
-        + (f" ({lower})" if lower else "")
+        f"# hybridperf: {pred.spec.id}: latency "
+        f"{fmt_bound(pred.latency_s, fmt_time, lb or 'latency_s' in pred.unknown_figures)}"
+        + (f" ({why})" if why else "")
         + f" [{pred.calibration}], TVM plan peak memory {memory}, {flops}"
         # the override every figure is priced at, as predict's device line ("precision int8"): until 2026-12-04 the
         # header did not say it, and an int8 annotation read as an fp32 one

@@ -193,6 +193,9 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         # why latency_s and energy_j are null for a model whose every op has a cost: none launches a kernel and the
         # runtime's per-call overhead is not modelled (Prediction.unpriced_reason); until 2026-12-05 they were 0.0
         "unpriced_reason": pred.unpriced_reason or None,
+        # where latency_s and energy_j of such a model come from on a sheet that gives its runtime's per-call
+        # overhead (Prediction.call_overhead_note: that overhead, its time x idle power); null elsewhere
+        "call_overhead_note": pred.call_overhead_note or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,
@@ -355,7 +358,9 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     lines = [
         f"model     {an.source}  inputs {inputs_text(an.input_shapes)}",
         f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
-        f"latency   {fmt_bound(pred.latency_s, fmt_time, bool(why))}" + (f"   ({why})" if why else "")
+        # the per-call overhead of the sheet priced it instead (Prediction.call_overhead_note): say so
+        f"latency   {fmt_bound(pred.latency_s, fmt_time, bool(why))}" + (f"   ({why or pred.call_overhead_note})"
+                                                                         if why or pred.call_overhead_note else "")
         + f"   [{pred.calibration}; roofline {fmt_bound(pred.roofline_latency_s, fmt_time, bool(lower))}]",
         *([_execution_text(pred.execution, pred)] if pred.execution is not None else []),
         f"energy    {fmt_bound(pred.energy_j, fmt_energy, bool(why))}{power}",
