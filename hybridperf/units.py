@@ -160,18 +160,35 @@ def whole_bytes(n: float | None) -> int | float | None:
     return round(n) if isinstance(n, float) and math.isfinite(n) else n
 
 
+#: the binary prefixes of :func:`bytes_text`, largest first; the last, no prefix, is a whole number of bytes
+_BINARY = ((2**60, "Ei"), (2**50, "Pi"), (2**40, "Ti"), (2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki"), (1, ""))
+
+
 def bytes_text(n: float) -> str:
     """Bytes with binary prefixes and two decimals (``1.50 GiB``, ``512.00 KiB``, up to ``EiB``); under 1 KiB a whole
     number (``512 B``); from 10000 EiB on in scientific notation (``1.153e22 B``; the EiB prefix and this since
     2026-12-04: ``1048576.00 PiB`` before): :func:`hybridperf.report.format.fmt_bytes`, and the messages made below
     the report layer (a capacity warning read ``0.00 GiB exceeds 0.00 GiB`` for a device of a few hundred KiB until
-    2026-12-03)."""
+    2026-12-03).
+
+    A fractional byte count is rounded to the nearest byte as :func:`whole_bytes` rounds it for JSON (``1023.6`` is
+    ``1.00 KiB``, as JSON's ``1024``; it was cut to ``1023 B`` until 2026-12-05), and a figure that rounds up to 1024
+    of its prefix reads at the next one (``2**20 - 1`` is ``1.00 MiB``; it read ``1024.00 KiB`` until 2026-12-05), as
+    :func:`hybridperf.report.format.fmt_time` does at 1000."""
     if abs(n) >= SCIENTIFIC_FROM * 2**60:
         return f"{scientific(n)} B"
-    for factor, prefix in ((2**60, "Ei"), (2**50, "Pi"), (2**40, "Ti"), (2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki")):
-        if abs(n) >= factor:
-            return f"{n / factor:.2f} {prefix}B"
-    return f"{int(n)} B"
+    i = next((i for i, (factor, _) in enumerate(_BINARY) if abs(n) >= factor), len(_BINARY) - 1)
+    while i and abs(_bytes_number(n, *_BINARY[i])) >= 1024:
+        i -= 1
+    factor, prefix = _BINARY[i]
+    if not i and abs(_bytes_number(n, factor, prefix)) >= SCIENTIFIC_FROM:  # 9999.999 EiB rounds to 10000.00
+        return f"{scientific(n)} B"
+    return f"{n / factor:.2f} {prefix}B" if prefix else f"{round(float(n))} B"
+
+
+def _bytes_number(n: float, factor: int, prefix: str) -> float:
+    """``n`` bytes as :func:`bytes_text` writes it at ``factor``: two decimals with a ``prefix``, else whole."""
+    return float(f"{n / factor:.2f}") if prefix else round(float(n))
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

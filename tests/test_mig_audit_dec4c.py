@@ -97,10 +97,12 @@ def test_eager_profile_by_hand_on_h100_sxm(matmul, capsys):
     # (leaving --headroom out keeps 500MiB)
     ("inf", "--headroom 'inf': is not a finite number; write 0 (none), or a positive number and one of B, KB"),
     # until 2026-12-04: "...; leave the limit out to set none"
-    ("1e30B", "is more than the largest memory limit, 1048576 TiB (2^60 B, 1024 PiB); write a smaller figure, or 0 "
+    # (and "the largest memory limit" until 2026-12-05: the headroom is no limit, tests/test_budget_dec5.py)
+    ("1e30B", "is more than the largest headroom, 1048576 TiB (2^60 B, 1024 PiB); write a smaller figure, or 0 "
               "for none"),
-    # until 2026-12-04: "a limit needs a unit; write a positive number and ..." (0 is taken, and means none)
-    ("500", "--headroom '500': a limit needs a unit; write 0 (none), or a positive number and one of B, KB"),
+    # until 2026-12-04: "a limit needs a unit; write a positive number and ..." (0 is taken, and means none); until
+    # 2026-12-05 "a limit needs a unit; write 0 (none), ..."
+    ("500", "--headroom '500': the headroom needs a unit; write 0 (none), or a positive number and one of B, KB"),
     ("abc", "--headroom 'abc': write 0 (none), or a positive number and one of B, KB"),
 ])
 def test_headroom_hints_say_0_is_none(matmul, capsys, given, want):

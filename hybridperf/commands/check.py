@@ -64,7 +64,7 @@ budgets in pyproject.toml (paths relative to it; a flag on the command line wins
   max-latency = "20ms"              # also batch, shapes = {x = "8x3x224x224"},
   devices = ["a100-sxm-80gb", "t4"] # precision, max-memory, max-energy
 
-  # or limits per device:
+  # or limits per device (the tables name the model's devices, as the list does):
   # [tool.hybridperf.budgets."models/resnet.onnx".devices."t4"]
   # max-latency = "5ms"
 
@@ -116,7 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.api import run_check
     from hybridperf.commands._common import shapes_from_args
-    from hybridperf.estimate.budget import Budget, load_config, overridden, resolve_targets
+    from hybridperf.estimate.budget import Budget, load_config, overridden, resolve_targets, unchecked_defaults
     from hybridperf.report.check import override_line
 
     # Validate everything cheap before the slow analysis: limits, config, devices, output path.
@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     targets = resolve_targets(args.models, config, cli_budget, devices, args.batch, shapes, args.precision)
     notes = [override_line(o) for o in overridden(args.models, config, cli_budget, args.device, args.batch,
                                                    args.precision, shapes)]
+    notes += unchecked_defaults(args.models, config, args.device)  # a per-device table names the model's devices
     from hybridperf.device.spec import names_spec_file
 
     specs_read = [d for t in targets for d in t.devices if names_spec_file(d)]

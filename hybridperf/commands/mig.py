@@ -51,8 +51,9 @@ def parse_headroom(text: str) -> int:
         if number == 0 and (not unit or unit in units_of("capacity")):
             return 0
     # a limit's hints told of the headroom: 0 is allowed, and leaving the flag out keeps 500MiB (until 2026-12-04
-    # ``--headroom inf`` read "leave the limit out to set none", and every hint "write a positive number")
-    return math.ceil(parse_limit(text, Metric.MEMORY, "--headroom", False, zero_is_none=True))  # whole bytes
+    # ``--headroom inf`` read "leave the limit out to set none", and every hint "write a positive number"), and named
+    # it as what it is (until 2026-12-05 ``--headroom 500`` read "a limit needs a unit")
+    return math.ceil(parse_limit(text, Metric.MEMORY, "--headroom", False, zero_is_none=True, noun="headroom"))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -36,7 +36,9 @@ Configuration schema (``[tool.hybridperf]`` in ``pyproject.toml``)
     max-energy = "50mJ"
     devices = ["a100-sxm-80gb", "t4"]          # EITHER a list of device ids ...
 
-    # ... OR a table of device id -> overrides; each key is a device to check:
+    # ... OR a table of device id -> overrides; each key is a device to check (the keys replace the
+    # default devices, as the list does: check notes a default left unchecked on stderr; both at once
+    # are refused naming the fix):
     # [tool.hybridperf.budgets."models/resnet.onnx".devices."a100-sxm-80gb"]
     # max-latency = "5ms"
     # [tool.hybridperf.budgets."models/resnet.onnx".devices."t4"]
@@ -64,6 +66,7 @@ from types import MappingProxyType
 from typing import Any
 import enum
 import math
+import re
 
 from hybridperf.device.spec import names_spec_file, sheet_key
 from hybridperf.errors import InputError, did_you_mean, error_line
@@ -77,7 +80,7 @@ from hybridperf.units import UNITS, numel, parse_dims, shapes_text, split_quanti
 MAX_ELEMENTS = 2**48
 
 
-__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "LARGEST", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "Override", "overridden", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "value_of"]
+__all__ = ["Budget", "BudgetConfig", "BudgetError", "CheckResult", "LARGEST", "Metric", "MetricCheck", "ModelEntry", "Target", "compare", "load_config", "Override", "overridden", "parse_config", "parse_limit", "resolve_targets", "uncosted_text", "unchecked_defaults", "value_of"]
 
 
 class BudgetError(InputError):
@@ -127,7 +130,7 @@ def _units_text(metric: Metric) -> str:
 
 
 def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allow_number: bool = True,
-                zero_is_none: bool = False) -> float:
+                zero_is_none: bool = False, noun: str = "limit") -> float:
     """Parse ``"20ms"`` / ``"512MiB"`` / ``"50mJ"`` (or a number in SI units) to SI units.
 
     Parameters
@@ -144,6 +147,9 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     zero_is_none : bool
         The messages are of a figure whose 0 means none (``mig --headroom``, whose caller takes 0 itself): they offer
         0 where a limit's say to leave it out (leaving ``--headroom`` out keeps its default).
+    noun : str
+        What the figure is, as the messages name it: ``"headroom"`` for ``mig --headroom``, which is no limit (until
+        2026-12-05 ``--headroom 500`` read "a limit needs a unit").
 
     Raises
     ------
@@ -158,19 +164,21 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
                 f"e.g. {_EXAMPLE[metric]}")
     unlimited = "" if zero_is_none else "leave the limit out to set none"  # how to ask for none besides `accepted`
     smaller = "write a smaller figure, or 0 for none" if zero_is_none else unlimited  # the fix of a figure too large
+    one = "a limit" if noun == "limit" else f"the {noun}"  # "a limit needs a unit", "the headroom needs a unit"
+    too_large = "too large to be a limit" if noun == "limit" else f"too large for {one}"
     if isinstance(value, bool):
         raise BudgetError(f"{given}: {accepted}")
     if isinstance(value, (int, float)):
         if not allow_number:
-            raise BudgetError(f"{given}: a limit needs a unit; {accepted}")
+            raise BudgetError(f"{given}: {one} needs a unit; {accepted}")
         if math.isnan(value):
             raise BudgetError(f"{given}: is not a number; {accepted}" + (f", or {unlimited}" if unlimited else ""))
         if value <= 0:
             raise BudgetError(f"{given}: must be positive; {accepted}")
         if math.isinf(value):  # until 2026-12-04 "must be positive", of a limit that is: a wish for no limit
-            raise BudgetError(f"{given}: is not finite (too large to be a limit; the largest {metric.value} limit is "
+            raise BudgetError(f"{given}: is not finite ({too_large}; {_largest(metric, noun)} is "
                               f"{LARGEST[metric][1]}); {smaller}")
-        return _at_most_largest(float(value), metric, given, smaller)
+        return _at_most_largest(float(value), metric, given, smaller, noun)
     if not isinstance(value, str):
         raise BudgetError(f"{given}: {accepted}")
     if value.strip().startswith("-"):
@@ -183,7 +191,7 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
         raise BudgetError(f"{given}: {accepted}")
     num, unit = quantity
     if not unit:  # "15", "1.5e7": which unit was meant is a guess, so none is made
-        why = "a limit needs a unit" if float(num) > 0 else "must be positive and carry a unit"
+        why = f"{one} needs a unit" if float(num) > 0 else "must be positive and carry a unit"
         raise BudgetError(f"{given}: {why}; {accepted}")
     unit = unit.replace("\u03bc", "\u00b5")  # Greek mu (what NFKC makes of the micro sign) is the micro prefix too
     if unit not in units:
@@ -193,7 +201,7 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
     if number <= 0:
         raise BudgetError(f"{given}: must be positive; {accepted}")
     if not math.isfinite(number):  # "1e400MiB": beyond a float, so no figure could be judged against it
-        raise BudgetError(f"{given}: too large to be a limit; {accepted}")
+        raise BudgetError(f"{given}: {too_large}; {accepted}")
     # exact decimal arithmetic, so that "100us" is the float nearest 1e-4, not 100 * 1e-6
     try:
         limit = float(Fraction(num) * Fraction(repr(units[unit])))
@@ -201,7 +209,7 @@ def parse_limit(value: Any, metric: Metric | str, where: str | None = None, allo
         limit = math.inf
     if metric is Metric.MEMORY and limit < 1:  # "0.5B": no tensor fits, so every model would be over it
         raise BudgetError(f"{given}: is less than one byte; {accepted}")
-    return _at_most_largest(limit, metric, given, smaller)
+    return _at_most_largest(limit, metric, given, smaller, noun)
 
 
 def _not_finite(text: str) -> bool:
@@ -220,12 +228,17 @@ def _other_metric(unit: str) -> str:
     return ""
 
 
-def _at_most_largest(limit: float, metric: Metric, given: str, fix: str) -> float:
+def _at_most_largest(limit: float, metric: Metric, given: str, fix: str, noun: str = "limit") -> float:
     """``limit``, or a :class:`BudgetError` where it is above the metric's :data:`LARGEST`, ending in ``fix``."""
     largest, text = LARGEST[metric]
     if limit > largest:
-        raise BudgetError(f"{given}: is more than the largest {metric.value} limit, {text}; {fix}")
+        raise BudgetError(f"{given}: is more than {_largest(metric, noun)}, {text}; {fix}")
     return limit
+
+
+def _largest(metric: Metric, noun: str) -> str:
+    """``"the largest memory limit"``; ``"the largest headroom"`` of another ``noun`` (:func:`parse_limit`)."""
+    return f"the largest {metric.value} limit" if noun == "limit" else f"the largest {noun}"
 
 
 @dataclass(frozen=True)
@@ -612,9 +625,12 @@ def load_config(path: str | Path | None = None, required: bool = False) -> Budge
             raise BudgetError(f"config file not found: {p}; check --config")
         return BudgetConfig()
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BudgetError(f"{p}: cannot parse TOML ({error_line(exc)}); fix the file syntax") from exc
+        both = _devices_twice(text, exc, tomllib) if isinstance(exc, tomllib.TOMLDecodeError) else ""
+        raise BudgetError(f"{p}: {both}" if both else f"{p}: cannot parse TOML ({error_line(exc)}); fix the file "
+                          "syntax") from exc
     tool = data.get("tool", {})
     if not isinstance(tool, dict):  # until 2026-12-03 `tool = 5` was exit 3, "AttributeError: 'int' object ..."
         raise BudgetError(f"{p}: key 'tool' must be a table ([tool.hybridperf]); fix the file")
@@ -622,6 +638,57 @@ def load_config(path: str | Path | None = None, required: bool = False) -> Budge
     if section is None:
         return BudgetConfig(path=p)
     return parse_config(section, p)
+
+
+def _devices_twice(text: str, exc: Exception, tomllib: Any) -> str:
+    """The fix, where TOML refused ``text`` because a table gives ``devices`` both as a list and as per-device tables
+    (``devices = ["a100-sxm-80gb", "t4"]`` and ``[...devices."t4"]``, in either order, or as dotted keys), else "".
+    Until 2026-12-05 that read TOML's own "Cannot declare ('tool', 'hybridperf', 'budgets', 'm.onnx', 'devices',
+    't4') twice", naming no fix. ``tomllib``: the parser that raised ``exc``."""
+    at = re.search(r"at line (\d+)", str(exc))
+    lines = text.splitlines(keepends=True)
+    if at is None or not 0 < int(at[1]) <= len(lines):
+        return ""
+    n = int(at[1])
+    try:  # what the lines above the failing one declare, and the key path the failing line touches
+        before = tomllib.loads("".join(lines[:n - 1]))
+        table = next((_key_path(tomllib.loads(h)) for h in reversed(lines[:n - 1]) if re.match(r"\s*\[[^\[]", h)), ())
+        line = lines[n - 1]
+        key = re.match(r"\s*([^=#\[]+?)\s*=", line)
+        if re.match(r"\s*\[[^\[]", line):  # a table header
+            path = _key_path(tomllib.loads(line))
+        elif key:  # a key of the table above, dotted or not
+            path = table + _key_path(tomllib.loads(f"{key[1]} = 0"))
+        else:
+            return ""
+    except (tomllib.TOMLDecodeError, TypeError):
+        return ""
+    at_model = len(path) >= 5 and path[:3] == ("tool", "hybridperf", "budgets") and path[4] == "devices"
+    if not (at_model or path[:3] == ("tool", "hybridperf", "devices")):
+        return ""
+    owner = path[:5] if at_model else path[:3]
+    given: Any = before
+    for k in owner:
+        given = given.get(k) if isinstance(given, dict) else None
+    if not (isinstance(given, list) and len(path) > len(owner) or isinstance(given, dict) and path == owner):
+        return ""  # not a list beside tables (a table declared twice, say): TOML's own words
+    if not at_model:
+        return (f"[tool.hybridperf] key 'devices' is a list of device ids, and line {n} gives it a table too; limits "
+                f"per device go in a model's table ([tool.hybridperf.budgets.\"MODEL\".devices.\"ID\"])")
+    device = path[5] if len(path) > 5 else next(iter(given), "ID")
+    model = f'tool.hybridperf.budgets."{path[3]}"'
+    return (f"[{model}] gives 'devices' both as a list and as a table per device (line {n}); keep one: the "
+            f"tables alone ([{model}.devices.\"{device}\"], one per device to check, an empty one for the model's "
+            "limits), or the list alone")
+
+
+def _key_path(parsed: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys of a TOML document of one header or one dotted key (``{"tool": {"hybridperf": {}}}``) in order."""
+    out: list[str] = []
+    while isinstance(parsed, dict) and len(parsed) == 1:
+        k, parsed = next(iter(parsed.items()))
+        out.append(k)
+    return tuple(out)
 
 
 def parse_config(section: Any, path: Path) -> BudgetConfig:
@@ -773,6 +840,28 @@ def _chosen(models: Sequence[str], config: BudgetConfig) -> list[tuple[str, Mode
 def _config_devices(config: BudgetConfig, entry: ModelEntry | None) -> tuple[str, ...]:
     """The devices the config gives a model: its table's, else ``[tool.hybridperf]``'s."""
     return entry.devices if entry and entry.devices else config.devices
+
+
+def unchecked_defaults(models: Sequence[str], config: BudgetConfig, cli_devices: Sequence[str] = ()) -> list[str]:
+    """One note per model whose per-device tables (``[tool.hybridperf.budgets."M".devices."t4"]``) leave out devices of
+    ``[tool.hybridperf]``: the tables name the model's devices, as its ``devices = [...]`` list would, so the defaults
+    are not checked for it (the precedence of the module docstring). Until 2026-12-05 they were dropped without a
+    word, though a table of limits reads as if it only added limits. Empty where ``--device`` (``cli_devices``) names
+    the devices."""
+    if cli_devices or not config.devices:
+        return []
+    out = []
+    for model, entry in _chosen(models, config):
+        if entry is None or not entry.device_budgets:
+            continue
+        own = {sheet_key(d) for d in entry.device_budgets}
+        left = [d for d in config.devices if sheet_key(d) not in own]
+        if left:
+            table = f'[tool.hybridperf.budgets."{entry.key}".devices."{left[0]}"]'
+            out.append(f"{model} is checked on {', '.join(entry.device_budgets)} only: its tables of limits per device "
+                       f"name its devices, in place of {', '.join(left)} of [tool.hybridperf]; to check it there too, "
+                       f"add {table} (empty: the model's limits)")
+    return out
 
 
 def _config_budget(config: BudgetConfig, entry: ModelEntry | None, device: str) -> Budget:
