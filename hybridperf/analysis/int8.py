@@ -666,16 +666,10 @@ DYNAMIC_QUANT_OPS = frozenset({"DynamicQuantizeLinear", "DynamicQuantizeMatMul",
 def dynamic_quant_ops(model: Any) -> tuple[str, ...]:
     """The :data:`DYNAMIC_QUANT_OPS` an ``onnx.ModelProto``'s graph holds (If / Loop / Scan bodies included), sorted:
     ``()`` for a model quantized statically or not at all. Reads the node lists only."""
-    found: set[str] = set()
-    graphs = [model.graph]
-    while graphs:
-        g = graphs.pop()
-        for n in g.node:
-            if n.op_type in DYNAMIC_QUANT_OPS and n.domain in ("", "com.microsoft"):
-                found.add(n.op_type)
-            graphs.extend(a.g for a in n.attribute if a.HasField("g"))
-            graphs.extend(sub for a in n.attribute for sub in a.graphs)
-    return tuple(sorted(found))
+    from hybridperf.frontends.normalize import walk_nodes
+
+    return tuple(sorted({n.op_type for n in walk_nodes(model.graph.node)
+                         if n.op_type in DYNAMIC_QUANT_OPS and n.domain in ("", "com.microsoft")}))
 
 
 def float_work_hint(source: str, ops: Sequence[str] = ()) -> str:

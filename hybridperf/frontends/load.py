@@ -34,6 +34,20 @@ def check_model_file(path: str | Path | Any) -> None:
         raise ModelLoadError(f"{p} is a directory; pass a model file (.onnx, .tflite or .pt2)")
 
 
+def _is_onnx_model(p: Path) -> bool:
+    """Whether the file ``p`` parses as an ONNX model with graph nodes; read only where its first byte is the tag of
+    ``ModelProto.ir_version`` (field 1, a varint), which no zip archive, pickle or TFLite flatbuffer starts with."""
+    from hybridperf.frontends.onnx_import import parse_graph
+
+    try:
+        with p.open("rb") as f:
+            if f.read(1) != b"\x08":
+                return False
+        return len(parse_graph(p).graph.node) > 0
+    except Exception:  # noqa: BLE001 - not ONNX either: the format's own loader says what it cannot read
+        return False
+
+
 def is_onnx_file(path: str | Path) -> bool:
     """Whether :func:`load_model` reads ``path`` with the ONNX frontend: an ``.onnx`` file, or an existing file of
     any suffix but ``.tflite``, ``.pt2`` and ``.pt`` / ``.pth`` (torch archives)."""
@@ -64,6 +78,10 @@ def load_model(
     check_model_file(path)  # a missing, unreachable (name too long) or directory path: one message for every format
     p = Path(path)
     suffix = p.suffix.lower()
+    if suffix in OTHER_MODEL_SUFFIXES and _is_onnx_model(p):
+        # until 2026-12-05 an ONNX file named .pt read "is a torch.save checkpoint", named .pt2 "cannot read ... as a
+        # torch.export program (BadZipFile)"
+        raise ModelLoadError(f"{p} is an ONNX model, not a {suffix} file: rename it to {p.with_suffix('.onnx').name}")
     if suffix in (".pt", ".pth", ".pt2") and p.is_file():
         not_a_program = not_an_export_program(p, suffix)
         if not_a_program:

@@ -1170,15 +1170,16 @@ def _tvm_convert_map() -> Mapping[str, Any]:
     return onnx_frontend._get_convert_map()  # noqa: SLF001 - the frontend's only table of supported ops
 
 
-def _walk(nodes: Iterable[onnx.NodeProto]) -> Iterable[onnx.NodeProto]:
+def walk_nodes(nodes: Iterable[onnx.NodeProto]) -> Iterable[onnx.NodeProto]:
+    """Every node of ``nodes`` and, after each, the nodes of its subgraphs (If / Loop / Scan bodies), depth first."""
     for n in nodes:
         yield n
         for a in n.attribute:
             if a.type == onnx.AttributeProto.GRAPH:
-                yield from _walk(a.g.node)
+                yield from walk_nodes(a.g.node)
             elif a.type == onnx.AttributeProto.GRAPHS:
                 for g in a.graphs:
-                    yield from _walk(g.node)
+                    yield from walk_nodes(g.node)
 
 
 def _op_id(node: onnx.NodeProto) -> str:
@@ -1195,7 +1196,7 @@ def _unsupported_nodes(model: onnx.ModelProto) -> dict[str, int]:
 
     table = _tvm_convert_map()
     counts: dict[str, int] = {}
-    for node in _walk(model.graph.node):
+    for node in walk_nodes(model.graph.node):
         domain = node.domain or ""
         ok = domain in _TVM_DOMAINS and (node.op_type in table or node.op_type in _TVM_DIRECT_OPS)
         if ok and domain in _DEFAULT_DOMAINS and node.op_type in _CONTRIB_NAMED:
@@ -1256,7 +1257,7 @@ def check_supported(model: onnx.ModelProto, source: str = "model") -> None:
     counts = _unsupported_nodes(model)
     if not counts:
         return
-    total = sum(1 for _ in _walk(model.graph.node))
+    total = sum(1 for _ in walk_nodes(model.graph.node))
     listed = ", ".join(f"{k} ({v})" for k, v in sorted(counts.items()))
     hint = "e.g. opset <= 22, no custom ops"
     if any(k.split("::")[-1] in _LOOP_OPS for k in counts):

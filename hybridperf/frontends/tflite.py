@@ -60,13 +60,16 @@ def _read_tflite(p: Path) -> Any:
         sg = model.Subgraphs(0)
         for i in range(sg.InputsLength()):
             sg.Tensors(sg.Inputs(i)).ShapeAsNumpy()
-    except ModelLoadError:
-        raise
     except Exception as exc:  # noqa: BLE001 - flatbuffers raises IndexError, struct.error, ...
-        raise ModelLoadError(
-            f"cannot read {p} as TFLite ({type(exc).__name__}); the file is corrupt or truncated: re-export it"
-        ) from exc
+        raise _corrupt(p, exc) from exc
     return model
+
+
+def _corrupt(p: Path | str, exc: BaseException) -> ModelLoadError:
+    """The one error of a flatbuffer that cannot be read where ``exc`` was raised (a field past the file's end, a
+    name that is not UTF-8): corrupt or truncated."""
+    return ModelLoadError(f"cannot read {p} as TFLite ({type(exc).__name__}); the file is corrupt or truncated: "
+                          "re-export it")
 
 
 def tflite_input_specs(model: Any) -> list[TFLiteInput]:
@@ -115,12 +118,18 @@ def _bind_tflite_shapes(
                 continue
             if axis == 0 and batch is not None:
                 dims[0] = int(batch)
-            elif s.signature is not None and axis < len(s.shape) and s.shape[axis] > 0:
-                dims[axis] = s.shape[axis]  # dynamic in the signature, stored with a placeholder size
+            elif axis == 0 and s.signature is not None and s.shape and s.shape[0] > 0:
+                dims[0] = s.shape[0]  # a dynamic batch: the stored size, the interpreter's own before a resize
             else:
-                example = "x".join(str(x) if x > 0 else "1" for x in dims)
+                # a dynamic dim past the batch (a sequence, an image size) is stored with the converter's placeholder
+                # 1: until 2026-12-05 it was priced at that size (a BERT at 1 token), unsaid
+                example = "x".join(str(x) if x > 0 and i != axis else "N" for i, x in enumerate(dims))
+                placeholder = s.shape[axis] if axis < len(s.shape) else 0
+                stored = f" (the file stores {placeholder}, a placeholder)" if placeholder > 0 else ""
+                how = f"--shape {s.name}={example}" + (" or --batch N" if axis == 0 else "")
                 raise DynamicShapeError(
-                    f"{source}: input {s.name!r} has a dynamic dim at axis {axis}; pass --shape {s.name}={example} or --batch N"
+                    f"{source}: input {s.name!r} has a dynamic dim at axis {axis}{stored}; bind it with {how}, N the "
+                    "size to price"
                 )
         if batch is not None and s.signature is not None and s.signature and s.signature[0] < 0:
             dims[0] = int(batch)
@@ -249,9 +258,13 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
     p = Path(path)
     source = str(p)
     model = _read_tflite(p)
-    specs = tflite_input_specs(model)
+    try:
+        specs = tflite_input_specs(model)
+    except Exception as exc:  # noqa: BLE001 - a corrupt name or dims: UnicodeDecodeError until 2026-12-05 (exit 3)
+        raise _corrupt(p, exc) from exc
     input_shapes = _bind_tflite_shapes(specs, shapes, batch, source)
     from hybridperf.ir.tvm_compat import native_log_captured, tvm_modules
+    from hybridperf.units import shapes_text
 
     tvm_modules()
     from tvm.relax.frontend.tflite import from_tflite  # noqa: PLC0415
@@ -275,7 +288,10 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
             gc.collect()
         text = " ".join(str(exc).split())
         low = text.lower()
-        int16 = _int16_quantized_tensors(sg)
+        try:  # the file read again to name the cause: a corrupt one raised struct.error here until 2026-12-05 (exit 3)
+            int16, custom = _int16_quantized_tensors(sg), _custom_operators(model, sg)
+        except Exception as read_exc:  # noqa: BLE001 - flatbuffers raises IndexError, struct.error, ...
+            raise _corrupt(p, read_exc) from exc
         if int16:
             raise UnsupportedModelError(
                 f"{source}: TVM's TFLite frontend cannot import this 16x8 quantization (int16 activations: "
@@ -284,7 +300,6 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
                 "with target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8])"
             ) from exc
         n_ops = sg.OperatorsLength()
-        custom = _custom_operators(model, sg)
         if custom and "custom operators" in low:
             named = ", ".join(f"{c} ({k} node{'s' if k > 1 else ''})" for c, k in custom.items())
             raise UnsupportedModelError(
@@ -305,8 +320,14 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
                 f"{n_ops} operator{'' if n_ops == 1 else 's'}; convert the model without that operator, or export it "
                 "to ONNX"
             ) from exc
+        fix = "convert the model again, or export it to ONNX"
+        if (shapes or batch is not None) and re.search(r"shape|broadcast|dimension|reduction length|rank", text, re.I):
+            # the ONNX frontend's rule (:func:`~hybridperf.frontends.onnx_import.from_onnx`); until 2026-12-05 a
+            # --shape that does not fit the model read "convert the model again"
+            fix = (f"the input shapes ({shapes_text(input_shapes)}) do not fit the model: check the --shape / --batch "
+                   "values")
         raise ModelLoadError(
             f"{source}: import into TVM Relax failed{where} ({type(exc).__name__}: {error_line(exc, 200, last=True)}); "
-            "convert the model again, or export it to ONNX"
+            f"{fix}"
         ) from exc
     return LoadedModel(module=mod, input_shapes=input_shapes, source=source, format="tflite", node_count=sg.OperatorsLength())

@@ -21,13 +21,16 @@ def not_an_export_program(path: Path, suffix: str) -> str:
     without importing torch: a TorchScript archive (``torch.jit.save``: ``code/`` and ``constants.pkl``) or a
     ``torch.save`` checkpoint (``data.pkl``, or a bare pickle as before torch 1.6) of a state dict or a whole model.
     "" for a torch.export archive (``archive_format``, ``serialized_exported_program*``) and for a ``.pt2`` that is
-    none of these (:func:`~hybridperf.frontends.torch_export.load_pt2` says what it cannot read); any other ``.pt`` /
-    ``.pth`` is taken for a checkpoint. Until 2026-12-04 a checkpoint or TorchScript archive named ``.pt2`` read
+    none of these (:func:`~hybridperf.frontends.torch_export.load_pt2` says what it cannot read); an empty ``.pt`` /
+    ``.pth`` is called empty, any other is taken for a checkpoint. Until 2026-12-04 a checkpoint or TorchScript archive named ``.pt2`` read
     "cannot read ... as a torch.export program (RuntimeError)", and a TorchScript ``.pt`` was called a pickle of
     weights."""
     try:
         with open(path, "rb") as f:
-            pickled = f.read(2) in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")  # protocol 2 to 5
+            head = f.read(2)
+        if not head and suffix != ".pt2":  # until 2026-12-05 "is a torch.save checkpoint ... load them into the model"
+            return f"{path} is empty (0 bytes), not a torch.export program: save it again with {_EXPORT_FIX}"
+        pickled = head in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")  # protocol 2 to 5
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
             if any(n.rsplit("/", 1)[-1] in ("archive_format", "serialized_exported_program.json")
