@@ -138,7 +138,7 @@ def _host_row() -> dict[str, Any]:
 
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one spec with unit (SI), source and measured flag."""
-    from hybridperf.device.spec import load_spec
+    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, load_spec
     from hybridperf.precision import Precision
 
     if spec_dir is None:
@@ -188,6 +188,10 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         },
         "memory": memory,
         "launch_overhead": q("launch_overhead", spec.launch_overhead_s, "s"),
+        # one inference call of a runtime (what a model that launches no kernel is priced at), null where the sheet
+        # does not give it (unknown); until 2026-12-05 not shown, though predictions priced it
+        "call_overhead": {rt: q(f"call_overhead.{rt}", spec.call_overhead_s.get(rt), "s")
+                          for rt in CALL_OVERHEAD_RUNTIMES},
         "power": {"idle": q("power.idle", spec.idle_power_w, "W"), "max": q("power.max", spec.max_power_w, "W")},
         "energy": {
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},

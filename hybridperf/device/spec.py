@@ -857,6 +857,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     launch = v.quantity(raw["launch_overhead"], "launch_overhead", "time")
     idle, pmax = _power(v, raw)
     per_mac, per_byte = _energy(v, raw, peak_flops, memory)
+    _check_power_at_peak(v, peak_flops, per_mac, pmax)
     sparsity = _sparsity(v, raw)
     _check_tensor_peaks(v, kind, peak_flops, sparsity)
     units = _compute_units(v, raw, kind)
@@ -1001,6 +1002,34 @@ def _energy(v: _Validator, raw: dict, peak_flops: dict[str, float],
     if "dram" not in per_byte:
         v.fail("energy.per_byte.dram", "is missing; give the pJ per byte of DRAM traffic")
     return per_mac, per_byte
+
+
+#: how far the dynamic power at a peak (``energy.per_mac`` x the peak's MACs per second) may exceed ``power.max``
+#: before a sheet is refused: every shipped sheet is at most 0.95 x (its per-MAC energy derived as (max - idle) /
+#: (peak / 2)); a unit slip (``mW`` for ``W``, ``nJ`` for ``pJ``, ``TFLOP/s`` for ``GFLOP/s``) is 1000 x
+POWER_AT_PEAK_LIMIT = 10.0
+
+
+def _check_power_at_peak(v: _Validator, peak_flops: dict[str, float], per_mac_pj: dict[str, float],
+                         max_power_w: float) -> None:
+    """Refuse a sheet whose MACs at a peak would draw over :data:`POWER_AT_PEAK_LIMIT` x ``power.max``: one of the
+    three figures is in the wrong unit. Until 2026-12-05 a Raspberry Pi sheet with its power in ``mW`` (6.4 mW max
+    for 6.4 W) loaded, and its idle energy was priced 1000 x low, unsaid."""
+    for prec, peak in peak_flops.items():
+        if prec not in per_mac_pj:
+            continue
+        at_peak_w = per_mac_pj[prec] * 1e-12 * peak / 2
+        if at_peak_w > POWER_AT_PEAK_LIMIT * max_power_w:
+            v.fail("power.max", f"is {_watts(max_power_w)}, but energy.per_mac.{prec} x peak_compute.{prec} / 2 is "
+                                f"{_watts(at_peak_w)} of MACs at the peak, over {POWER_AT_PEAK_LIMIT:g}x it; one of "
+                                "them is in the wrong unit (W vs mW, pJ vs nJ, GFLOP/s vs TFLOP/s): fix its unit")
+
+
+def _watts(w: float) -> str:
+    """``w`` watts in words for an error line (``6.4 mW``, ``3.7 W``)."""
+    from hybridperf.units import format_si
+
+    return format_si(w, "W", 3)
 
 
 def _sparsity(v: _Validator, raw: dict) -> dict[str, float]:
@@ -1179,6 +1208,9 @@ def _call_overhead(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
     if kind != "cpu":
         v.fail("call_overhead", f"is for CPU sheets (kind cpu), this sheet is kind {kind}; remove it (a GPU's "
                                 "execution model prices its synchronisation itself)")
+    if "value" in calls or "unit" in calls:  # {value, unit, source} without the runtime: name the level it lacks
+        v.fail("call_overhead", "is by runtime: write call_overhead: {onnxruntime: {value: ..., unit: us, source: "
+                                "...}} (the runtime whose session.run it times)")
     out = {}
     for rt, q in calls.items():
         if rt not in CALL_OVERHEAD_RUNTIMES:

@@ -439,8 +439,11 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         + (f" &middot; precision override {_e(pred.precision)}" if pred.precision else "")
         + f" &middot; hybridperf {_e(rep['hybridperf_version'])}</div>",
         '<div class="cards">',
+        # a model of no kernel priced at the sheet's per-call overhead: where the latency comes from, as predict's
+        # table says (until 2026-12-05 the card read the time alone, and the kernel note called it a learned term)
         _card("latency", fmt_bound(tot["latency_s"], fmt_time, bool(why)),
-              f"roofline {fmt_bound(tot['roofline_latency_s'], fmt_time, lb)}" + (f"; {why}" if why else "")),
+              f"roofline {fmt_bound(tot['roofline_latency_s'], fmt_time, lb)}"
+              + (f"; {why or pred.call_overhead_note}" if why or pred.call_overhead_note else "")),
         _card("energy", fmt_bound(tot["energy_j"], fmt_energy, bool(why)), pred.energy_note),
         _memory_card(pred),
         _card("compute", fmt_bound(tot["flops"], fmt_flops, lb), "FLOP = 2 x MAC"),
@@ -585,6 +588,8 @@ def _latency_sum_text(rep: dict) -> str:
     lower = "≥ " if tot["lower_bound"] else ""
     if total is None and tot.get("unpriced_reason"):  # no kernel launched, the runtime's call not modelled
         return f"the total is unknown ({tot['unpriced_reason']})"
+    if tot.get("call_overhead_note"):  # no kernel launched: the total is the sheet's per-call overhead, no kernel's
+        return f"the total is no kernel's ({tot['call_overhead_note']})"
     if not total:
         return "no kernel was priced: the total is unknown" if tot["lower_bound"] else "every kernel takes no time"
     if math.isclose(summed, total, rel_tol=1e-6, abs_tol=1e-12):
