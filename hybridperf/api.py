@@ -221,6 +221,25 @@ def _fused(fused: Any) -> bool:
     return _flag("fused", fused, "True (TVM's FuseOps kernels) or False (one kernel per op)")
 
 
+def _workspace(workspace: Any) -> bool:
+    """``workspace`` checked (:func:`_flag`; until 2026-12-05 ``workspace="no"`` sized the workspace)."""
+    return _flag("workspace", workspace, "True (also size the kernels' workspace, which runtime='tvm' needs) or False")
+
+
+def _cache(cache: Any) -> Any:
+    """``cache`` checked: None or an :class:`~hybridperf.analysis.cache.AnalysisCache` (until 2026-12-05 any other
+    object failed inside the lowering, reported as "lowering failed (AttributeError ...)" with no memory plan)."""
+    if cache is None:
+        return None
+    from hybridperf.analysis.cache import AnalysisCache
+
+    if not isinstance(cache, AnalysisCache):
+        raise InputError(f"cache must be a hybridperf.analysis.cache.AnalysisCache or None, got "
+                         f"{type(cache).__name__}; to keep work across models use a hybridperf.Session "
+                         "(session.analyze(model)), which holds its own")
+    return cache
+
+
 def _analyzed(analyzed: Any) -> Analyzed:
     """``analyzed`` checked: what :func:`predict_on` prices is an :class:`Analyzed`."""
     if not isinstance(analyzed, Analyzed):
@@ -327,11 +346,13 @@ def analyze(
     Raises
     ------
     InputError
-        Bad input: a model of no accepted kind, an unbound symbolic dim
-        (:class:`~hybridperf.errors.DynamicShapeError`), a file that cannot be read
+        Bad input: a model of no accepted kind, an unbound symbolic dim of a model file, proto or ExportedProgram
+        (:class:`~hybridperf.errors.DynamicShapeError`; a Relax IRModule's unbound dims are not refused: its ops
+        that use them are ``Status.SYMBOLIC``, without a cost, and the figures they make unknown are named in
+        ``Prediction.unknown_figures``), a file that cannot be read
         (:class:`~hybridperf.errors.ModelLoadError`), ops no frontend imports
-        (:class:`~hybridperf.errors.UnsupportedModelError`), bad ``batch`` / ``shapes`` / ``fused``
-        (``fused=False`` for an :class:`Analyzed` of fused kernels, which is re-used as analysed).
+        (:class:`~hybridperf.errors.UnsupportedModelError`), bad ``batch`` / ``shapes`` / ``fused`` / ``cache`` /
+        ``workspace`` (``fused=False`` for an :class:`Analyzed` of fused kernels, which is re-used as analysed).
     """
     if isinstance(model, Analyzed):
         if example_inputs is not None or batch is not None or shapes:
@@ -341,6 +362,7 @@ def analyze(
                              "analysed; analyze the model again with fused=False")
         return model
     batch, fused = _batch(batch), _fused(fused)
+    workspace, cache = _workspace(workspace), _cache(cache)
     kind = _torch_kind(model)
     if kind is not None:
         return _analyze_torch(model, kind, example_inputs, batch, shapes, fused)
@@ -854,7 +876,9 @@ class Session:
     which a model that repeats known blocks is composed without importing it whole:
     :class:`~hybridperf.analysis.cache.AnalysisCache`, :mod:`hybridperf.analysis.blocks`), device sheets parsed once
     per id, each device's residual model loaded once, the analysis of each model file
-    (keyed by path, size, mtime, shapes, batch and fusion) so a model priced on several devices
+    (keyed by resolved path, size, time stamps, inode, shapes, batch, fusion and workspace:
+    :func:`~hybridperf.analysis.cache.file_key`; a file rewritten at the same path is analysed again; an in-memory
+    model, a proto or an IRModule, is analysed on every call) so a model priced on several devices
     is analysed once, and onnxruntime's peak memory of each model file (same key; its graph
     optimiser is the slow part of ``runtime="onnxruntime"``), and for each GPU model the cross-device model's
     scores of the kernels it priced (at most ``keep_kernel_scores`` rows per device and runtime, 0: none;
@@ -1022,7 +1046,7 @@ class Session:
         from hybridperf.analysis.cache import file_key, is_racy
 
         if not isinstance(model, Analyzed):  # the key holds the values analyze() binds (np.int64(2) is batch 2)
-            batch, fused = _batch(batch), _fused(fused)
+            batch, fused, workspace = _batch(batch), _fused(fused), _workspace(workspace)
         key = fk = None
         if isinstance(model, (str, Path)) and example_inputs is None:
             now = time.time_ns()

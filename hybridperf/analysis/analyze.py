@@ -89,7 +89,13 @@ def analyze(model: str | Path | Any, shapes: Mapping[str, tuple[int, ...]] | Non
     ----------
     model : path, onnx.ModelProto, LoadedModel or tvm.IRModule
         A model file or ONNX proto (see :func:`~hybridperf.frontends.load.load_model`), a model
-        already loaded, or a Relax module with static shapes.
+        already loaded, or a Relax module (:func:`~hybridperf.frontends.relax_module.load_relax_module`: the
+        functions ``main`` calls inlined, its symbolic dims bound by ``shapes`` / ``batch`` on a copy; a dim left
+        unbound makes the ops that use it ``Status.SYMBOLIC``, without a cost, where a file's is refused).
+    shapes : mapping of str to tuple of int, optional
+        Whole input shapes by input name, binding their symbolic dims.
+    batch : int, optional
+        The value of a symbolic leading (batch) dim.
     **options
         The keywords below (:func:`analyze_with_memory_module` takes the same parameters).
     fused : bool
@@ -106,6 +112,19 @@ def analyze(model: str | Path | Any, shapes: Mapping[str, tuple[int, ...]] | Non
     workspace : bool
         Also size the kernels' internal workspace (:attr:`MemoryPlan.workspace_bytes`), which the TVM
         runtime's peak needs; off by default because it lowers every kernel.
+
+    Returns
+    -------
+    Analyzed
+        Frozen: the op records (:attr:`Analyzed.analysis`), kernels, memory plan (its ``peak_bytes`` None when no
+        plan could be made: symbolic shapes or a failed lowering, :attr:`Analyzed.fusion_note` says which) and the
+        input shapes bound.
+
+    Raises
+    ------
+    InputError
+        As :func:`hybridperf.api.analyze`'s (a model that cannot be loaded, shapes that do not fit it, a tensor
+        over 2^48 B).
     """
     return analyze_with_memory_module(model, shapes, batch, memory_module=False, **options)[0]
 
@@ -238,7 +257,7 @@ def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cach
     mem_mod = None
     lowered = None
     if any(r.status is Status.SYMBOLIC for r in analysis.records):
-        note = "symbolic shapes: no fusion or memory plan"
+        note = symbolic_note(analysis)
         kernels = unfused_kernels(analysis)
         memory = MemoryPlan.unknown(analysis.weight_bytes, input_bytes, "symbolic shapes")
     else:
@@ -264,6 +283,18 @@ def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cach
 
         memory = int8_memory_plan(analysis, int8_plan, lowered, memory) or memory
     return note, kernels, memory, mem_mod
+
+
+def symbolic_note(analysis: ModelAnalysis) -> str:
+    """The fusion note of a model with symbolic shapes: which inputs hold the unbound dims and how to bind them
+    (until 2026-12-05 "symbolic shapes: no fusion or memory plan" alone; a Relax IRModule's unbound dims are not
+    refused, so this note and the ops' status were all that said why its figures are unknown)."""
+    unbound = [f"{name} ({', '.join(info.symbolic_dims)})" for name, info in analysis.input_infos.items()
+               if info.shape is None and info.symbolic_dims]
+    if not unbound:  # dims made inside the model (data-dependent sizes), not by its inputs
+        return "symbolic shapes: no fusion or memory plan"
+    return (f"symbolic shapes: no fusion or memory plan; unbound input dims: {'; '.join(unbound)}: bind them with "
+            "--batch N or --shape NAME=DxD (the API: batch= or shapes=)")
 
 
 def plan_lowered_memory(module: Any, analysis: ModelAnalysis, input_bytes: int, fused: bool, cache: Any = None,
