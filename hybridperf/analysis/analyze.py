@@ -54,6 +54,9 @@ class Analyzed:
     #: a runtime that does not fold constants (:func:`~hybridperf.estimate.pricing.predict_on`); None: not an ONNX
     #: model, unknown
     folded: Any = None
+    #: what the load assumed that the figures depend on (:attr:`~hybridperf.frontends.common.LoadedModel.notes`: a
+    #: TFLite input's dynamic batch priced at its stored size), one line each; shown among the prediction's warnings
+    load_notes: tuple[str, ...] = ()
 
     @property
     def memory_is_lower_bound(self) -> bool:
@@ -173,9 +176,9 @@ def analyze_with_memory_module(
     if isinstance(model, LoadedModel):
         loaded = model
         mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
-        src_nodes, folded = loaded.source_nodes, loaded.folded
+        src_nodes, folded, load_notes = loaded.source_nodes, loaded.folded, loaded.notes
     else:
-        mod, source, in_shapes, src_nodes, folded = model, "<module>", {}, {}, None
+        mod, source, in_shapes, src_nodes, folded, load_notes = model, "<module>", {}, {}, None, ()
     t["load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     analysis = analyze_module(mod)
@@ -209,6 +212,7 @@ def analyze_with_memory_module(
         source_nodes=MappingProxyType(dict(src_nodes)),
         dynamic_quant_ops=dynamic,
         folded=folded,
+        load_notes=tuple(load_notes),
     ), mem_mod
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
 from hybridperf.costs.registry import CountedRule, ZeroCost
+from hybridperf.frontends.relax_module import num_inputs
 from hybridperf.frozen import reduce_read_only
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.tvm_compat import TensorInfo
@@ -242,13 +243,17 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
     """
     cost_pass = _CostPass(mod, registry or default_registry())
     func = mod["main"]
+    n_inputs = num_inputs(func)
+    for p in func.params[n_inputs:]:
+        cost_pass.add_weight_param(p)
     # A Relax PyExprVisitor hands over the bindings. It is slower than a plain loop over
     # func.body.blocks (TVM_NOTES), but by little: best of 8, +4 ms on ResNet-50 (116 -> 120 ms)
     # and +35 ms on BERT-base (207 -> 242 ms), medians equal within noise; the pass's time is
     # attribute reads and TIR FLOP estimates. That is under 1 % of a predict.
     _tvm.visit_bindings(func, cost_pass.visit_binding)
+    cost_pass.count_constants(func.body.body)  # a constant main returns is a weight too (until 2026-12-05 not counted)
     inputs = {}
-    for p in func.params:  # a tuple parameter: one input per tensor in it (its first alone was counted)
+    for p in func.params[:n_inputs]:  # a tuple parameter: one input per tensor in it (its first alone was counted)
         leaves = _tvm.tensor_infos(_tvm.expr_type(p)) or [TensorInfo(None, "unknown")]
         if _tvm.is_tuple_type(_tvm.expr_type(p)):
             inputs.update({f"{_tvm.var_name(p)}[{i}]": info for i, info in enumerate(leaves)})
@@ -287,6 +292,8 @@ class _CostPass:
         self.weight_bytes = 0
         self.weight_by_dtype: dict[str, int] = {}
         self.seen_consts: set[int] = set()
+        #: var -> the constants it holds (a var bound to a constant, a tuple of them or a field of one)
+        self.const_leaves: dict[str, tuple[Any, ...]] = {}
         #: tuple / tuple-field vars -> the record vars (or inputs) they hold
         self.reads_of: dict[str, tuple[str, ...]] = {}
         self._infos: dict[int, list[TensorInfo]] = {}
@@ -316,6 +323,37 @@ class _CostPass:
         if _tvm.is_var(e):
             return self.resolve(_tvm.var_name(e)) in self.const_vars
         return False
+
+    def add_weight_param(self, param: Any) -> None:
+        """A parameter past ``num_input`` (:func:`num_inputs`): a weight whose value is passed in, a constant to the
+        pass; its bytes are weights once, used or not, as the runtime holds it either way."""
+        self.const_vars.add(_tvm.var_name(param))
+        self._add_weight(self.infos(param))
+
+    def _add_weight(self, infos: list[TensorInfo]) -> None:
+        self.weight_bytes += sum(i.nbytes or 0 for i in infos)
+        for i in infos:
+            self.weight_by_dtype[i.dtype] = self.weight_by_dtype.get(i.dtype, 0) + (i.nbytes or 0)
+
+    def constants_of(self, e: Any) -> list[Any]:
+        """The constants ``e`` holds: itself, those of a var bound to them, of a tuple's fields, of a tuple field."""
+        if _tvm.is_constant(e):
+            return [e]
+        if _tvm.is_var(e):
+            return list(self.const_leaves.get(self.resolve(_tvm.var_name(e)), ()))
+        if _tvm.is_tuple(e):
+            return [c for f in e.fields for c in self.constants_of(f)]
+        if _tvm.is_tuple_get_item(e):
+            return self.constants_of(_tvm.tuple_of(e))
+        return []
+
+    def count_constants(self, e: Any) -> None:
+        """Count each constant ``e`` holds once as weights (a var bound to a constant and a constant returned were not
+        counted until 2026-12-05, only one passed to a call)."""
+        for c in self.constants_of(e):
+            if hash(c) not in self.seen_consts:
+                self.seen_consts.add(hash(c))
+                self._add_weight(self.infos(c))
 
     def visit_binding(self, binding: Any) -> None:
         name = _tvm.var_name(binding.var)
@@ -365,6 +403,8 @@ class _CostPass:
         """Aliases, tuples, tuple fields and constants carry data flow only."""
         if _tvm.is_tuple(value) or _tvm.is_tuple_get_item(value):
             self.reads_of[name] = tuple(self.reads(value))
+        if not _tvm.is_var(value) and (consts := self.constants_of(value)):
+            self.const_leaves[name] = tuple(consts)
         if _tvm.is_var(value):
             self.alias[name] = _tvm.var_name(value)
         elif _tvm.is_tuple_get_item(value) and _tvm.is_var(_tvm.tuple_of(value)):
@@ -396,11 +436,7 @@ class _CostPass:
                 repeated.append(again)
             if _tvm.is_var(a):
                 in_vars.append(self.resolve(_tvm.var_name(a)))
-            if _tvm.is_constant(a) and hash(a) not in self.seen_consts:
-                self.seen_consts.add(hash(a))
-                self.weight_bytes += sum(i.nbytes or 0 for i in infos)
-                for i in infos:
-                    self.weight_by_dtype[i.dtype] = self.weight_by_dtype.get(i.dtype, 0) + (i.nbytes or 0)
+            self.count_constants(a)
         return in_infos, const_flags, repeated, in_vars
 
     def _record(self, name: str, var: Any, value: Any) -> OpRecord:

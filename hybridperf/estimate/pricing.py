@@ -163,8 +163,9 @@ class Prediction:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Input that was not honoured, and figures the device cannot meet (one line each)."""
-        out: list[str] = []
+        """Input that was not honoured, what the load assumed (:attr:`Analyzed.load_notes`), and figures the device
+        cannot meet (one line each)."""
+        out: list[str] = list(self.analyzed.load_notes)
         own = sorted({kp.kernel.precision for kp in self.kernels if kp.kernel.counts_toward_time} - {"none"})
         floats = [p for p in own if p != "int32"]
         if self.precision is not None and own and "fp32" not in own and floats != [self.precision]:

@@ -22,6 +22,9 @@ class LoadedModel:
     #: the work of the nodes the ONNX normaliser folded that eager PyTorch computes every call
     #: (:class:`~hybridperf.frontends.normalize.FoldedWork`); None: not an ONNX model (nothing was folded by us)
     folded: Any = None
+    #: what the load assumed that the figures depend on, one line each (a TFLite input's dynamic batch priced at its
+    #: stored size): carried to :attr:`Analyzed.load_notes` and so to the prediction's warnings
+    notes: tuple[str, ...] = ()
 
 
 #: suffixes of the model files that are not ONNX (TFLite flatbuffers, torch.export archives, torch pickles)

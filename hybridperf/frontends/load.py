@@ -4,6 +4,7 @@ frontend) or an in-memory ``onnx.ModelProto``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -27,11 +28,24 @@ def check_model_file(path: str | Path | Any) -> None:
     try:
         exists = p.exists()
     except OSError as exc:  # ENAMETOOLONG, EACCES on a folder above: Path.exists raises these
-        raise ModelLoadError(f"model file {p} cannot be looked up ({exc.strerror}); check the path") from None
+        raise ModelLoadError(f"model file {shown_path(p)} cannot be looked up ({exc.strerror}); "
+                             "check the path") from None
     if not exists:
-        raise ModelLoadError(f"model file not found: {p}; check the path")
+        raise ModelLoadError(f"model file not found: {shown_path(p)}; check the path")
     if p.is_dir():
-        raise ModelLoadError(f"{p} is a directory; pass a model file (.onnx, .tflite or .pt2)")
+        raise ModelLoadError(f"{shown_path(p)} is a directory; pass a model file (.onnx, .tflite or .pt2)")
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as an error message shows it: control characters as escapes (``a\\x00b.onnx``: a NUL, which
+    ``Path.exists`` answers False for, was echoed raw until 2026-12-05; as :func:`hybridperf.report.format.one_line`
+    writes them) and an undecodable byte as its escape (:func:`hybridperf.json_text.escape_undecodable`)."""
+    from hybridperf.json_text import escape_undecodable
+
+    return escape_undecodable(_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(path)))
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _is_onnx_model(p: Path) -> bool:

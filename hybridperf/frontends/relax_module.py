@@ -16,8 +16,8 @@ from hybridperf.frontends.common import LoadedModel
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.units import dims_text, shape_example
 
-__all__ = ["RELAX_SUFFIXES", "SOURCE", "check_relax_module", "inline_calls", "is_relax_file", "is_relax_module",
-           "load_relax_file", "load_relax_module"]
+__all__ = ["RELAX_SUFFIXES", "SOURCE", "bind_weight_params", "check_relax_module", "inline_calls", "is_relax_file",
+           "is_relax_module", "load_relax_file", "load_relax_module", "num_inputs"]
 
 #: the ``source`` of a model given as an IRModule
 SOURCE = "<Relax IRModule>"
@@ -85,11 +85,22 @@ def inline_calls(mod: Any) -> tuple[Any, tuple[str, ...]]:
 _MAX_DEPTH = 16
 
 
+def num_inputs(func: Any) -> int:
+    """How many of ``func``'s leading parameters are inputs: its ``num_input`` attribute (TVM's convention for a
+    function whose trailing parameters are its weights, as ``relax.frontend.onnx.from_onnx(...,
+    keep_params_in_input=True)`` writes it), else all of them."""
+    attrs = func.attrs
+    n = attrs.get("num_input") if attrs is not None else None
+    return len(func.params) if n is None else max(0, min(int(n), len(func.params)))
+
+
 def _param_dims(mod: Any) -> dict[str, list[Any] | None]:
-    """main's tensor parameters: name -> dims (int for a fixed dim, the TIR expression for a symbolic one)."""
+    """main's tensor inputs (its parameters before ``num_input``, :func:`num_inputs`;
+    those after are weights): name -> dims (int for a fixed dim, the TIR expression for a symbolic one)."""
     tvm, relax = _tvm.tvm_modules()
     out: dict[str, list[Any] | None] = {}
-    for p in mod["main"].params:
+    main = mod["main"]
+    for p in main.params[:num_inputs(main)]:
         ty = _tvm.expr_type(p)
         if not isinstance(ty, relax.TensorType):
             continue
@@ -151,7 +162,7 @@ def load_relax_module(mod: Any, shapes: Mapping[str, tuple[int, ...]] | None = N
     ``BindSymbolicVars``). A copy where anything changes; ``mod`` is left as it is."""
     check_relax_module(mod)
     _, relax = _tvm.tvm_modules()
-    out, _ = inline_calls(mod)
+    out, _ = inline_calls(bind_weight_params(mod))
     values = _symbolic_values(out, shapes, batch)
     if values:
         out = relax.transform.BindSymbolicVars(values, func_name="main")(out)
@@ -159,6 +170,26 @@ def load_relax_module(mod: Any, shapes: Mapping[str, tuple[int, ...]] | None = N
                  if d is not None and all(isinstance(x, int) for x in d)}
     n_ops = sum(1 for b in _tvm.bindings(out["main"]) if _tvm.is_call(b.value))
     return LoadedModel(module=out, input_shapes=in_shapes, source=SOURCE, format="relax", node_count=n_ops)
+
+
+def bind_weight_params(mod: Any) -> Any:
+    """A copy of ``mod`` whose ``main`` has the weights it takes as parameters, with their values in its ``params``
+    attribute (``relax.frontend.onnx.from_onnx(..., keep_params_in_input=True)``: the parameters past ``num_input``),
+    bound as constants (TVM's ``BindParams``), as the model file would import them; ``mod`` itself when it has
+    none. Weight parameters without values stay parameters, which the cost pass counts as weights
+    (:func:`num_inputs`; until 2026-12-05 both kinds were priced as inputs)."""
+    tvm, relax = _tvm.tvm_modules()
+    main = mod["main"]
+    attrs = main.attrs
+    values = list(attrs.get("params") or []) if attrs is not None else []
+    weights = list(main.params[num_inputs(main):])
+    if not values or len(values) != len(weights):  # values that do not line up with the weights: none bound
+        return mod
+    bound = relax.transform.BindParams("main", dict(zip(weights, values)))(mod)
+    copy = tvm.IRModule({}, attrs=bound.attrs, global_infos=bound.global_infos)
+    for gv, func in bound.functions.items():
+        copy[gv] = func.without_attr("params") if gv.name_hint == "main" else func
+    return copy
 
 
 def is_relax_file(path: Any) -> bool:

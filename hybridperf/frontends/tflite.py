@@ -39,10 +39,12 @@ class TFLiteInput:
 
 
 def _read_tflite(p: Path) -> Any:
+    from hybridperf.frontends.load import shown_path  # noqa: PLC0415 - load imports this module where it needs it
+
     if not p.exists():
-        raise ModelLoadError(f"model file not found: {p}; check the path")
+        raise ModelLoadError(f"model file not found: {shown_path(p)}; check the path")
     if p.is_dir():
-        raise ModelLoadError(f"{p} is a directory; pass a .tflite file")
+        raise ModelLoadError(f"{shown_path(p)} is a directory; pass a .tflite file")
     try:
         import tflite  # noqa: PLC0415
     except ImportError as exc:
@@ -263,6 +265,7 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
     except Exception as exc:  # noqa: BLE001 - a corrupt name or dims: UnicodeDecodeError until 2026-12-05 (exit 3)
         raise _corrupt(p, exc) from exc
     input_shapes = _bind_tflite_shapes(specs, shapes, batch, source)
+    notes = _stored_batch_notes(specs, shapes, batch)
     from hybridperf.ir.tvm_compat import native_log_captured, tvm_modules
     from hybridperf.units import shapes_text
 
@@ -330,4 +333,18 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
             f"{source}: import into TVM Relax failed{where} ({type(exc).__name__}: {error_line(exc, 200, last=True)}); "
             f"{fix}"
         ) from exc
-    return LoadedModel(module=mod, input_shapes=input_shapes, source=source, format="tflite", node_count=sg.OperatorsLength())
+    return LoadedModel(module=mod, input_shapes=input_shapes, source=source, format="tflite",
+                       node_count=sg.OperatorsLength(), notes=notes)
+
+
+def _stored_batch_notes(specs: list[TFLiteInput], shapes: Mapping[str, tuple[int, ...]] | None,
+                        batch: int | None) -> tuple[str, ...]:
+    """One note per input whose dynamic batch (signature ``-1``) neither ``shapes`` nor ``batch`` binds: it is priced
+    at its stored size, as the interpreter runs it without ``resize_tensor_input`` (until 2026-12-05 unsaid, where an
+    ONNX or .pt2 model's unbound batch is refused)."""
+    if batch is not None:
+        return ()
+    return tuple(f"input {s.name} has a dynamic batch; priced at its stored size {s.shape[0]}, as the interpreter runs "
+                 "it without a resize; pass --batch N"
+                 for s in specs if s.name not in (shapes or {}) and s.signature and s.signature[0] < 0
+                 and s.shape and s.shape[0] > 0)
