@@ -12,8 +12,9 @@ Python API (loaded on first use, see :mod:`hybridperf.api`)::
     hybridperf.check(model, devices, *, max_latency=None, max_memory=None, max_energy=None, ...) -> CheckResult
     hybridperf.report_dict(prediction_or_check_result) -> dict   # the CLI's `--format json` report
 
-and ``Session``, ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch`` (``...``: the other
-keyword options, in each function's docstring).
+and ``Session``, ``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch``, ``annotate_text``
+(``hybridperf annotate``'s text) and ``annotate_module`` (the Relax module priced, its functions carrying the figures
+as ``hybridperf.*`` attributes) (``...``: the other keyword options, in each function's docstring).
 
 Importing this package is cheap: TVM is imported only when a model is analysed.
 
@@ -28,7 +29,7 @@ from hybridperf._version import __version__
 
 #: public name -> attribute of hybridperf.api, imported on first access (PEP 562)
 _API = ("predict", "analyze", "check", "Session", "predict_on", "device_spec", "latency_model", "analyze_torch",
-        "report_dict")
+        "report_dict", "annotate_text", "annotate_module")
 
 __all__ = ["__version__", *_API]
 

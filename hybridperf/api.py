@@ -42,10 +42,13 @@ priced: a lower bound of 0) is named in ``Prediction.unknown_figures``; its
 value stays 0.0.
 
 ``import hybridperf`` exports ``predict``, ``analyze``, ``check``, ``Session``,
-``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch`` and
+``predict_on``, ``device_spec``, ``latency_model``, ``analyze_torch``,
 ``report_dict`` (a prediction as the JSON report of ``hybridperf predict
 --format json``: ``json.dumps(hybridperf.report_dict(pred))``, a check result as
-``hybridperf check --format json``'s); ``run_check`` is imported from ``hybridperf.api``.
+``hybridperf check --format json``'s), ``annotate_text`` (what ``hybridperf
+annotate`` prints) and ``annotate_module`` (the Relax module priced, with the
+figures as ``hybridperf.*`` function attributes); ``run_check`` is imported
+from ``hybridperf.api``.
 """
 
 from __future__ import annotations
@@ -366,18 +369,23 @@ def analyze(
     kind = _torch_kind(model)
     if kind is not None:
         return _analyze_torch(model, kind, example_inputs, batch, shapes, fused)
-    if example_inputs is not None:
-        hint = ""
-        if isinstance(example_inputs, numbers.Integral) and not isinstance(example_inputs, bool):
-            hint = f"; to bind the batch write batch={example_inputs!r}"
-        elif isinstance(example_inputs, Mapping):  # analyze(path, {"x": (1, 64)}): shapes given by position
-            hint = f"; to bind input shapes write shapes={dict(example_inputs)!r}"
-        else:
-            hint = "; drop example_inputs (batch= and shapes= bind a model file's inputs)"
-        raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
+    _refuse_example_inputs(model, example_inputs)
     bound = _shapes(shapes)
     _check_model_kind(model, bound)
     return _analyze(model, bound, batch, fused=fused, cache=cache, workspace=workspace)
+
+
+def _refuse_example_inputs(model: Any, example_inputs: Any) -> None:
+    """Refuse ``example_inputs`` for a model that is not a ``torch.nn.Module``, with what was likely meant."""
+    if example_inputs is None:
+        return
+    if isinstance(example_inputs, numbers.Integral) and not isinstance(example_inputs, bool):
+        hint = f"; to bind the batch write batch={example_inputs!r}"
+    elif isinstance(example_inputs, Mapping):  # analyze(path, {"x": (1, 64)}): shapes given by position
+        hint = f"; to bind input shapes write shapes={dict(example_inputs)!r}"
+    else:
+        hint = "; drop example_inputs (batch= and shapes= bind a model file's inputs)"
+    raise InputError(f"example_inputs is for torch.nn.Module models, not {type(model).__name__}{hint}")
 
 
 def _check_model_kind(model: Any, shapes: Mapping[str, Any] | None) -> None:
@@ -501,6 +509,271 @@ def _needs_workspace(runtime: Any, specs: Sequence[DeviceSpec]) -> bool:
     from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime
 
     return any(resolve_runtime(runtime, s.kind, s.id) is Runtime.TVM for s in specs)
+
+
+def _annotated_model(model: Any, example_inputs: Any, batch: int | None, shapes: ShapeArg | None, fused: bool,
+                     workspace: bool) -> tuple[Any, Analyzed]:
+    """The Relax module of ``model`` as its analysis prices it (``main``'s Relax calls inlined, its symbolic dims
+    bound) and that analysis: :func:`analyze`'s, the module kept (an ONNX file is analysed whole, never composed
+    from cached graph segments, which leave no module). An :class:`Analyzed` of a model file is re-used, its
+    module loaded again from the file at its input shapes and checked to be the one analysed."""
+    from hybridperf.frontends.common import LoadedModel
+    from hybridperf.frontends.load import load_model
+    from hybridperf.frontends.relax_module import is_relax_file, is_relax_module, load_relax_file, load_relax_module
+
+    if isinstance(model, Analyzed):
+        analyzed = analyze(model, example_inputs, batch=batch, shapes=shapes, fused=fused)  # its refusals
+        if not Path(analyzed.source).is_file():
+            raise InputError(f"this Analyzed model ({analyzed.source}) holds no Relax module to annotate, and its "
+                             "source is no model file to load it from: pass the model itself (the IRModule, proto "
+                             "or file)")
+        load = load_relax_file if is_relax_file(analyzed.source) else load_model
+        loaded = load(analyzed.source, dict(analyzed.input_shapes) or None, None)
+        if not _records_match(loaded.module, analyzed):
+            raise InputError(f"{analyzed.source} is not the model this Analyzed was made from (changed since it was "
+                             "analysed?): pass the file itself, or analyze it again")
+        return loaded.module, analyzed
+    batch, fused, bound = _batch(batch), _fused(fused), _shapes(shapes)
+    kind = _torch_kind(model)
+    if kind == "module":
+        if batch is not None or bound:
+            raise InputError("a torch.nn.Module has the shapes of its example inputs; drop batch/shapes and change "
+                             "example_inputs instead")
+        if example_inputs is None:
+            raise InputError("a torch.nn.Module needs example_inputs: "
+                             "hybridperf.annotate_text(module, device, example_inputs=torch.randn(1, 3, 224, 224))")
+        loaded = load_torch(model, example_inputs)
+    elif kind == "exported":
+        if example_inputs is not None:
+            raise InputError("an ExportedProgram has its shapes already; drop example_inputs")
+        from hybridperf.frontends import torch_export  # noqa: PLC0415
+
+        loaded = torch_export.load_exported_program(model, shapes=bound, batch=batch)
+    else:
+        _refuse_example_inputs(model, example_inputs)
+        _check_model_kind(model, bound)
+        if isinstance(model, LoadedModel):
+            loaded = model
+        elif is_relax_module(model):
+            loaded = load_relax_module(model, bound, batch)
+        elif is_relax_file(model):
+            loaded = load_relax_file(model, bound, batch)
+        else:
+            loaded = load_model(model, bound, batch)
+    return loaded.module, _analyze(loaded, bound, batch, fused=fused, workspace=workspace)
+
+
+def _records_match(module: Any, analyzed: Analyzed) -> bool:
+    """Whether the cost records of ``analyzed`` are those of ``module``'s ``main``: one per call, by var name."""
+    from hybridperf.frontends.relax_module import inline_calls
+    from hybridperf.ir import tvm_compat as _tvm
+
+    calls = [_tvm.var_name(b.var) for b in _tvm.bindings(inline_calls(module)[0]["main"])
+             if _tvm.is_call(b.value) or _tvm.is_if(b.value)]
+    return calls == [r.var for r in analyzed.analysis.records]
+
+
+@_python_errors
+def _annotation(
+    model: Any,
+    device: str | Path | DeviceSpec,
+    *,
+    example_inputs: Any = None,
+    batch: int | None = None,
+    shapes: ShapeArg | None = None,
+    precision: str | None = None,
+    fused: bool = True,
+    runtime: Any = "auto",
+) -> tuple[Prediction, Any]:
+    """What ``hybridperf annotate`` (and :func:`annotate_text`) prints, before it is printed: the roofline
+    prediction of ``model`` on ``device`` and the Relax module it prices;
+    :func:`hybridperf.report.annotate.annotate_text` renders the pair.
+
+    Parameters
+    ----------
+    model, device, example_inputs, batch, shapes, precision, fused, runtime
+        As :func:`annotate_text`'s.
+
+    Returns
+    -------
+    (Prediction, IRModule)
+        The roofline's prediction (no learned correction, as the command's) and the module analysed (``main``'s
+        Relax calls inlined, its symbolic dims bound).
+
+    Raises
+    ------
+    InputError
+        As :func:`annotate_text`'s.
+    """
+    from hybridperf.report.annotate import ROOFLINE_NOTE
+
+    spec = device_spec(device)  # a bad device fails fast
+    precision = _precision(precision)
+    runtime = _resolve_auto(runtime, spec)
+    module, analyzed = _annotated_model(model, example_inputs, batch, shapes, fused, workspace=runtime == "tvm")
+    pred = pricing.predict_on(_analyzed(analyzed), spec, precision, residual=None, roofline_note=ROOFLINE_NOTE,
+                              runtime=runtime)
+    return pred, module
+
+
+@_python_errors
+def annotate_text(
+    model: Any,
+    device: str | Path | DeviceSpec,
+    *,
+    example_inputs: Any = None,
+    batch: int | None = None,
+    shapes: ShapeArg | None = None,
+    precision: str | None = None,
+    fused: bool = True,
+    runtime: Any = "auto",
+    show_meta: bool = False,
+) -> str:
+    """The Relax module of ``model`` as TVMScript with each binding's cost as a comment: the text
+    ``hybridperf annotate MODEL --device DEVICE`` prints (without its final newline), for the same options.
+
+    The figures are the roofline's (``hybridperf predict --roofline-only``'s; the header says so): each op's FLOPs
+    and bytes, each kernel's latency and energy once, on its first op; an op without a cost says why (no figure:
+    unknown, not 0). For the figures as attributes a TVM pass can read, see :func:`annotate_module`.
+
+    Parameters
+    ----------
+    model
+        As :func:`analyze` takes it, or a Relax module file (``.py`` / ``.tvmscript`` TVMScript, ``.json`` TVM JSON),
+        as the command takes it. An :class:`Analyzed` is priced as analysed, its module loaded again from its model
+        file (an Analyzed of an in-memory model holds no module: pass the model itself).
+    device : str, path or DeviceSpec
+        As :func:`device_spec` takes it.
+    example_inputs, batch, shapes
+        As :func:`analyze`'s.
+    precision : str, optional
+        As :func:`predict`'s.
+    fused : bool
+        As :func:`analyze`'s.
+    runtime : str, Runtime, "auto" or None
+        The runtime priced (``--runtime``): ``"auto"`` (the default, as the command's) the device kind's; the header
+        names it and the ``predict`` command whose totals these are. None: TVM's view (constants folded), unnamed.
+    show_meta : bool
+        Print the module's constants (every weight: large), so that the text parses back with
+        ``tvm.script.from_source`` (``--show-meta``).
+
+    Returns
+    -------
+    str
+        TVMScript text whose first lines are ``#`` comments (totals, legend).
+
+    Raises
+    ------
+    InputError
+        As :func:`predict`'s; a bad ``show_meta``; an :class:`Analyzed` without a model file to load its module from.
+
+    Examples
+    --------
+    >>> print(hybridperf.annotate_text("examples/squeezenet1_1.onnx", "t4"))  # doctest: +SKIP
+    """
+    show_meta = _flag("show_meta", show_meta, "True (print the constants: the text parses back) or False")
+    from hybridperf.report import annotate as _annotate
+
+    pred, module = _annotation(model, device, example_inputs=example_inputs, batch=batch, shapes=shapes,
+                              precision=precision, fused=fused, runtime=runtime)
+    return _annotate.annotate_text(pred, module, show_meta=show_meta, runtime=_resolve_auto(runtime, pred.spec))
+
+
+@_python_errors
+def annotate_module(
+    model: Any,
+    device: str | Path | DeviceSpec,
+    *,
+    example_inputs: Any = None,
+    batch: int | None = None,
+    shapes: ShapeArg | None = None,
+    precision: str | None = None,
+    fused: bool = True,
+    residual: Any = "auto",
+    runtime: Any = None,
+) -> Any:
+    """The Relax module ``model`` is priced on, with :func:`predict`'s figures as function attributes (keys
+    ``hybridperf.*``, units in the names) that a later TVM pass reads with ``func.attrs``.
+
+    The module is the one the prediction's kernels were read off, not the module as given (whose bindings are ops,
+    not kernels): ``main`` with its Relax calls inlined and its symbolic dims bound, after ``LegalizeOps`` with one
+    PrimFunc per op site (tagged ``hybridperf.origin``: the op's index) and, with ``fused=True`` where the
+    prediction prices TVM's fused kernels (not where the runtime launches one kernel per op: eager PyTorch on a
+    GPU, the default there), TVM's ``AnnotateTIROpPattern`` + ``FuseOps``. Each kernel is then a private Relax
+    function (``Primitive``, what ``FuseTIR`` turns into one PrimFunc) or a lone PrimFunc that ``main`` calls with
+    ``R.call_tir``; where no lowering was made (unbound symbolic dims, a lowering TVM failed:
+    ``Analyzed.fusion_note`` says which) it is the analysed module itself, with ``main``'s attributes only. The
+    model given is never changed. The module prints,
+    parses back (``tvm.script.from_source(mod.script(show_meta=True))``) and builds (``tvm.relax.build``) as the
+    model's own does; it is not what ``annotate_text`` prints (that is the model's ops, with the roofline's figures).
+
+    Attributes of ``main``: ``hybridperf.latency_s``, ``.roofline_latency_s``, ``.energy_j``, ``.flops``,
+    ``.bytes_read``, ``.bytes_written``, ``.weight_bytes``, ``.peak_memory_bytes`` (the prediction's totals, as
+    ``report_dict(pred)["totals"]`` and ``pred.peak_memory_bytes``), ``.device``, ``.calibration``, ``.kernels``
+    (the timed kernel count) and, where set, ``.runtime``, ``.precision``, ``.lower_bound_reason``. Attributes of
+    each kernel's function: ``hybridperf.latency_s``, ``.roofline_latency_s``, ``.energy_j``, ``.flops``,
+    ``.bytes_read``, ``.bytes_written`` (its record in ``report_dict(pred)["kernels"]``), ``.kernel`` (its name
+    there), ``.status`` (``counted``, ``estimated``, ``zero-cost``, ``unsupported``, ``symbolic``), ``.ops``,
+    ``.precision``, ``.bound``. A figure that is unknown is left out and its key (without the prefix) named in the
+    function's ``hybridperf.unknown`` (never written as 0); a total that is only a lower bound (some op without a
+    cost) is written as ``hybridperf.KEY_lower_bound`` (``latency_s_lower_bound``), never as the figure. A kernel
+    that stays an op call in ``main`` (an op TVM does not legalize, ``R.call_dps_packed``) has no function to carry
+    its figures.
+
+    Parameters
+    ----------
+    model, device, example_inputs, batch, shapes, precision, fused
+        As :func:`annotate_text`'s.
+    residual : "auto", None or a fitted residual model
+        As :func:`predict`'s (``"auto"``, the default: the device's learned model; None: the roofline alone, the
+        figures of :func:`annotate_text`).
+    runtime : str, Runtime, "auto" or None
+        As :func:`predict`'s (None, the default: ``peak_memory_bytes`` is the TVM plan's).
+
+    Returns
+    -------
+    tvm.IRModule
+        A new module; ``mod["main"].attrs["hybridperf.latency_s"]`` is ``predict(model, device, ...).latency_s``
+        for the same arguments.
+
+    Raises
+    ------
+    InputError
+        As :func:`predict`'s; an :class:`Analyzed` without a model file to load its module from.
+
+    Examples
+    --------
+    >>> mod = hybridperf.annotate_module(relax_mod, "t4")  # doctest: +SKIP
+    >>> {gv.name_hint: f.attrs["hybridperf.latency_s"] for gv, f in mod.functions.items()  # doctest: +SKIP
+    ...  if f.attrs is not None and "hybridperf.latency_s" in f.attrs}
+    """
+    from hybridperf.report.annotate import with_cost_attributes
+
+    spec = device_spec(device)  # a bad device fails fast
+    precision = _precision(precision)
+    _residual(residual)
+    runtime = _resolve_auto(runtime, spec)
+    module, analyzed = _annotated_model(model, example_inputs, batch, shapes, fused,
+                                        workspace=_needs_workspace(runtime, [spec]))
+    pred = _proto_runtime_memory(predict_on(analyzed, spec, precision, residual=residual, runtime=runtime), model)
+    return with_cost_attributes(pred, _kernel_module(module, pred))
+
+
+def _kernel_module(module: Any, pred: Prediction) -> Any:
+    """The module the kernels of ``pred`` are launches of (:func:`hybridperf.analysis.analyze.analyze` makes it and
+    keeps only the kernels): ``module`` legalized with one tagged PrimFunc per op site, and fused where the
+    prediction's kernels are the analysis's fused ones (a runtime that launches one kernel per op, eager PyTorch,
+    prices per op); ``module`` itself where the analysis made no lowering (symbolic shapes, a failed lowering)."""
+    from hybridperf.costs import Status
+    from hybridperf.ir import lowering
+
+    analyzed = pred.analyzed
+    records = analyzed.analysis.records
+    if analyzed.fusion_note or any(r.status is Status.SYMBOLIC for r in records):
+        return module
+    tagged = lowering.tag_and_legalize(module, [r.var for r in records])
+    as_analysed = [kp.kernel.op_indices for kp in pred.kernels] == [k.op_indices for k in analyzed.kernels]
+    return lowering.fuse(tagged) if analyzed.fused and as_analysed else tagged
 
 
 @_python_errors
@@ -1300,5 +1573,5 @@ def report_dict(result: Prediction | CheckResult) -> dict[str, Any]:
                         else ""))
 
 
-__all__ = ["Session", "analyze", "analyze_torch", "check", "device_spec", "latency_model", "predict", "predict_on",
-           "report_dict", "run_check"]
+__all__ = ["Session", "analyze", "analyze_torch", "annotate_module", "annotate_text", "check",
+           "device_spec", "latency_model", "predict", "predict_on", "report_dict", "run_check"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 from typing import Any
 
@@ -12,6 +13,9 @@ from hybridperf.units import shapes_text
 
 #: the line TVM's printer ends a module with when it leaves the constants out (``show_meta=False``)
 TVM_METADATA_OMITTED = "# Metadata omitted. Use show_meta=True in script() method to show it."
+#: what the header says of the figures (``hybridperf annotate``, :func:`hybridperf.api.annotate_text`): the roofline's,
+#: per binding and in total
+ROOFLINE_NOTE = "roofline: every binding priced by the roofline; `hybridperf predict` adds the learned correction"
 #: what ``hybridperf annotate`` says there instead
 METADATA_OMITTED = ("# constants omitted (metadata[...]): `hybridperf annotate --show-meta` prints them, and the text "
                     "then parses with tvm.script.from_source")
@@ -197,3 +201,126 @@ def header_line(pred: Prediction) -> str:
         # header did not say it, and an int8 annotation read as an fp32 one
         + (f", precision {pred.precision}" if pred.precision else "")
     )
+
+
+#: the namespace of every function attribute :func:`with_cost_attributes` writes
+ATTR_PREFIX = "hybridperf."
+#: a kernel's figures written as ``hybridperf.<key>`` on its function, each left out where unknown (and named in
+#: ``hybridperf.unknown``): the kernel's record in ``hybridperf predict --format json`` (``kernels[]``)
+KERNEL_FIGURES = ("latency_s", "roofline_latency_s", "energy_j", "flops", "bytes_read", "bytes_written")
+#: the totals written on ``main`` (``totals`` of the JSON report), besides ``weight_bytes`` and ``peak_memory_bytes``;
+#: a lower bound (some op without a cost) is written as ``hybridperf.<key>_lower_bound`` instead, so that no reader
+#: takes it for the figure
+TOTAL_FIGURES = ("latency_s", "roofline_latency_s", "energy_j", "flops", "bytes_read", "bytes_written")
+
+
+def with_cost_attributes(pred: Prediction, module: Any) -> Any:
+    """``module`` (the Relax module ``pred``'s kernels were read off: the fused or legalized module, or where no
+    lowering was made the analysed module itself) with ``pred``'s figures as function attributes
+    (``func.with_attr``), keys namespaced ``hybridperf.`` with their unit in the name.
+
+    ``main`` gets the totals (:data:`TOTAL_FIGURES`, ``weight_bytes``, ``peak_memory_bytes``), ``device``,
+    ``calibration``, ``kernels`` (the timed kernel count) and, where given, ``runtime``, ``precision`` and
+    ``lower_bound_reason``.
+    Each function a kernel call of ``main`` calls (a fused Relax function, or the PrimFunc of a ``call_tir``) gets
+    that kernel's figures (:data:`KERNEL_FIGURES`), ``kernel`` (its name in the report), ``status``, ``ops``,
+    ``precision`` and ``bound``, on the function of its first op where a kernel spans several (a bias add eager
+    PyTorch carries into its matmul: the other's function names it, ``hybridperf.in_kernel``). Every function with
+    figures has ``hybridperf.unknown``: the keys it leaves out because
+    the figure is unknown (never written as 0); a lower bound on ``main`` is written as ``KEY_lower_bound``.
+    The figures are those of ``hybridperf predict --format json`` for ``pred`` (:func:`hybridperf.report.text.to_dict`).
+    A kernel that stays a lone op call in ``main`` (an op TVM does not legalize, ``R.call_dps_packed``) has no
+    function to carry its figures: ``main``'s ``lower_bound_reason`` and ``unknown`` say what it leaves out.
+    """
+    from hybridperf.analysis.kernels import kernel_records
+    from hybridperf.ir import tvm_compat as _tvm
+    from hybridperf.report.text import to_dict
+
+    report = to_dict(pred)
+    kernel_of: dict[int, int] = {}  # op index -> index in pred.kernels
+    for k, kp in enumerate(pred.kernels):
+        for i in kp.kernel.op_indices:
+            kernel_of.setdefault(i, k)
+    tvm, _ = _tvm.tvm_modules()
+    funcs = dict(module.functions.items())
+    done: set[int] = set()
+    for b in _tvm.bindings(module["main"]):
+        call = b.value
+        made = kernel_records(module, call) if _tvm.is_call(call) else None
+        if not made:  # None: a lone high-level op (or no call); {}: nothing tagged
+            continue
+        ks = list(dict.fromkeys(kernel_of[o] for o, _ in made.values() if o in kernel_of))
+        if not ks:  # only folded ops (an int8 pattern's): no kernel runs
+            continue
+        gvar = call.args[0] if _tvm.op_name(call) == "relax.call_tir" else call.op
+        if len(ks) == 1 and ks[0] not in done:
+            attrs = _kernel_attributes(report["kernels"][ks[0]])
+            done.add(ks[0])
+        else:  # a kernel's other op (a bias add carried into its matmul), or ops of several kernels
+            attrs = {"in_kernel": tuple(str(report["kernels"][k]["name"]) for k in ks)}
+        funcs[gvar] = _with_attributes(funcs[gvar], attrs)
+    main = module.get_global_var("main")
+    funcs[main] = _with_attributes(funcs[main], _main_attributes(pred, report))
+    return tvm.IRModule(funcs, attrs=module.attrs, global_infos=module.global_infos)
+
+
+def _with_attributes(func: Any, attrs: dict[str, Any]) -> Any:
+    """``func`` with each of ``attrs`` set, its key namespaced (:data:`ATTR_PREFIX`)."""
+    for key, value in attrs.items():
+        func = func.with_attr(ATTR_PREFIX + key, value)
+    return func
+
+
+def _attr_value(value: Any) -> Any:
+    """``value`` as a plain Python value TVM stores (an int, float, bool, str or tuple of str)."""
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _figures(record: dict[str, Any], keys: tuple[str, ...], lower_bound: bool = False) -> dict[str, Any]:
+    """The known figures of ``record`` under their keys (a lower bound under ``KEY_lower_bound``), and ``unknown``:
+    the keys of those that are unknown (None in the report), which are left out."""
+    out: dict[str, Any] = {}
+    unknown = []
+    for k in keys:
+        v = record.get(k)
+        if v is None:
+            unknown.append(k)
+        else:
+            out[f"{k}_lower_bound" if lower_bound else k] = _attr_value(v)
+    out["unknown"] = tuple(unknown)
+    return out
+
+
+def _kernel_attributes(kd: dict[str, Any]) -> dict[str, Any]:
+    """A kernel function's attributes, from its record ``kd`` of the JSON report (``kernels[]``)."""
+    figures = _figures(kd, KERNEL_FIGURES)
+    known = "latency_s" in figures
+    return {"kernel": str(kd["name"]), "status": str(kd["status"]), "ops": tuple(kd["ops"]),
+            "precision": str(kd["precision"]), **({"bound": str(kd["bound"])} if known else {}), **figures}
+
+
+def _main_attributes(pred: Prediction, report: dict[str, Any]) -> dict[str, Any]:
+    """``main``'s attributes: the totals of ``report`` (the JSON report of ``pred``) and what they were priced for."""
+    totals = report["totals"]
+    figures = _figures(totals, TOTAL_FIGURES, lower_bound=bool(totals["lower_bound"]))
+    unknown = list(figures.pop("unknown"))
+    figures["weight_bytes"] = int(totals["weight_bytes"])  # the constants' stored size: always known
+    peak = pred.peak_memory_bytes
+    if peak is None:
+        unknown.append("peak_memory_bytes")
+    else:
+        below = pred.runtime_memory is None and pred.analyzed.memory_is_lower_bound
+        figures["peak_memory_bytes_lower_bound" if below else "peak_memory_bytes"] = int(peak)
+    out: dict[str, Any] = {"device": pred.spec.id, "calibration": pred.calibration,
+                           "kernels": int(totals["kernels"])}
+    if pred.runtime:
+        out["runtime"] = str(pred.runtime)
+    if pred.precision:
+        out["precision"] = str(pred.precision)
+    if pred.lower_bound_reason:
+        out["lower_bound_reason"] = pred.lower_bound_reason
+    return {**out, **figures, "unknown": tuple(unknown)}
