@@ -6,8 +6,8 @@ They are imported only when their command runs, so ``--help`` stays fast and
 never imports TVM.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 budget exceeded, 2 input or usage
-error, 3 internal error. Errors are one line on stderr; ``-v`` adds the
-traceback.
+error, 3 internal error, 130 interrupted (Ctrl-C). Errors are one line on
+stderr; ``-v`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Predict how fast, how energy-hungry and how memory-hungry a model is\non a device.",
         # how to reach a command's options (until 2026-12-04 not said: the list shows no command's options)
         epilog="a command's options: `hybridperf help COMMAND` (or `hybridperf COMMAND --help`)\n"
-               "exit codes: 0 ok, 1 budget exceeded, 2 input/usage error, 3 internal error",
-        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's two lines stay two lines
+               "exit codes: 0 ok, 1 budget exceeded, 2 input/usage error, 3 internal error,\n"
+               "            130 interrupted (Ctrl-C)",  # 130 not listed until 2026-12-05 (the README's table had it)
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's lines stay as written
     )
     parser.add_argument("--version", action="version", version=f"hybridperf {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")

@@ -11,8 +11,9 @@
 featurize, adapt the cross-host CPU model to them (few-shot) and store it and the measurements under the user data
 directory (``--out DIR``: the model in DIR, the measurements in ``DIR/calibration``, neither in the data home); prints
 the held-out error on the measured models (the adaptation's is unknown where each held-out prediction's adaptation
-saw one model: it keeps no correction, so ``--shots 1`` is refused). A model named twice is measured once. The model
-is stored whole or not at all (:func:`hybridperf.residual.store.save_model`), and what it replaced is said.
+saw one model: it keeps no correction, so ``--shots K`` takes 2 to one fewer than the models, none with 2). A model
+named twice is measured once. The model is stored whole or not at all (:func:`hybridperf.residual.store.save_model`),
+and what it replaced is said.
 ``--device host`` is this machine (:mod:`hybridperf.measure.host`); a packaged sheet of another CPU is refused.
 CPU models are labelled by the fastest timed run (:data:`hybridperf.residual.model.CPU_TARGET`; ``--data``:
 ``--target`` picks another column of ``DIR/measurements.csv``). Every stored model (and GPU adaptation) records the
@@ -49,8 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "measurements in DIR/calibration). CPU devices "
                           "only (a GPU's adaptation is one file, which the error names); takes only --device and --out")
     p.add_argument("--shots", type=int, metavar="K", action=StoreOnce,
-                   help="with --measure (CPU): adapt on K random models and hold out the rest (default: adapt on all, "
-                        "held-out error by leave-one-out)")
+                   help="with --measure (CPU): adapt on K random models and hold out the rest, K from 2 to one fewer "
+                        "than the models (with 2 models omit it; default: adapt on all, held-out error by "
+                        "leave-one-out)")
     p.add_argument("--batch", type=int, metavar="N", action=StoreOnce,
                    help="with --measure (CPU): bind a symbolic leading (batch) dimension of the models' inputs (measured and "
                         "analysed at N, as `predict --batch N`)")
@@ -300,12 +302,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     from hybridperf.errors import InputError
 
     refuse_unread(args, "cpu-measure")  # --target, --few-shot, --base-device, --models, --dtype (table order)
-    if args.shots is not None and args.shots < 1:  # until 2026-12-04 "must be >= 1", and then 1 was refused too
-        raise InputError(f"--shots must be >= 1 model to adapt on, and 1 keeps no correction: use --shots 2 or more "
-                         f"(got {args.shots})")
-    if args.shots == 1:  # ResidualModel.adapt: with one model every correction's leave-one-out error is the base's
-        raise InputError("--shots 1: an adaptation on one model keeps no correction (it takes 2 to choose one by "
-                         "leave-one-out), so the stored model would be the zero-shot one; use --shots 2 or more")
+    _check_shots(args.shots, None, "")  # K >= 1 here; 2 to one fewer than the models once they are read
     if args.rounds < 1:
         raise InputError(f"--rounds must be >= 1, got {args.rounds}")
     if args.threads is not None and args.threads < 1:
@@ -519,13 +516,38 @@ def heldout_adaptation(n: int, k: int, shots: int | None) -> tuple[int, str | No
                       f"all {k})")
 
 
-def _check_shots(shots: int | None, n: int, which: str) -> None:
-    """``--shots K`` must leave at least one of the ``n`` models (those ``which``) to hold out."""
+def _check_shots(shots: int | None, n: int | None, which: str) -> None:
+    """Refuse a ``--shots K`` that cannot adapt on K models and hold out the rest: K takes 2 to ``n - 1`` of the
+    ``n`` models (those ``which``; ``None``: not read yet, so only ``K >= 1`` is checked, and ``K = 1`` waits for
+    ``n``, which the fix depends on). An adaptation on one model keeps no correction
+    (:meth:`~hybridperf.residual.model.ResidualModel.adapt`: every candidate's leave-one-out error is the base
+    model's), so its stored model would be the zero-shot one; K of ``n`` leaves none to hold out. With fewer than 3
+    models no K works, and the line says so (until 2026-12-05 2 models got "use at most 1" for ``--shots 2`` and "use
+    --shots 2 or more" for ``--shots 1``).
+
+    Raises
+    ------
+    InputError
+        ``shots`` is given and below 1, or ``n`` is known and ``shots`` is 1 or not below ``n``.
+    """
     from hybridperf.errors import InputError
 
-    if shots is not None and shots >= n:
-        raise InputError(f"--shots {shots} leaves no model to hold out of the {n} {which}; "
-                         f"use at most {n - 1}, or drop --shots for leave-one-out")
+    if shots is None:
+        return
+    if n is None:
+        fix = "it must also leave a model to hold out (with 2 models drop --shots): use --shots 2 or more"
+    elif n >= 3:
+        fix = f"use --shots 2 to {n - 1} of the {n} {which}, or drop --shots for leave-one-out"
+    else:
+        fix = (f"no --shots works with {n} (2 to adapt on and 1 to hold out take 3 models): drop --shots for "
+               "leave-one-out, or pass 3 or more models")
+    if shots < 1:
+        raise InputError(f"--shots must be >= 1 model to adapt on, and 1 keeps no correction; {fix} (got {shots})")
+    if shots == 1 and n is not None:
+        raise InputError("--shots 1: an adaptation on one model keeps no correction (it takes 2 to choose one by "
+                         f"leave-one-out), so the stored model would be the zero-shot one; {fix}")
+    if n is not None and shots >= n:
+        raise InputError(f"--shots {shots} leaves no model to hold out of the {n} {which}; {fix}")
 
 
 def _without_subnormal_hazards(models, batch: int | None):

@@ -215,6 +215,13 @@ def load_relax_file(path: Any, shapes: Mapping[str, tuple[int, ...]] | None = No
     problem = ""
     try:
         text = p.read_text(encoding="utf-8")
+        if not json:  # the imports mod.script() prints (commented out; a file run as Python has them as code) bind
+            # names from_source binds itself, and from_source refuses any import: those lines are blanked (line
+            # numbers kept), any other import is still refused (until 2026-12-05 these were too, exit 2)
+            import re
+
+            text = re.sub(r"^(import tvm|from tvm\.script import (ir as I|relax as R|tirx? as T)|from tvm\.tirx\."
+                          r"layout import Axis)[ \t]*(#[^\r\n]*)?\r?$", "", text, flags=re.M)
         mod = tvm.ir.load_json(text) if json else tvm.script.from_source(text)
     except Exception as exc:  # noqa: BLE001 - TVM's parser raises its own classes, every one a bad file
         problem = f"{type(exc).__name__}: {_parse_error_line(exc)[:160]}"
