@@ -213,12 +213,15 @@ def model_device_spec(args: argparse.Namespace):
     from pathlib import Path
 
     from hybridperf.frontends.load import check_model_file, is_onnx_file
+    from hybridperf.frontends.relax_module import is_relax_file
     from hybridperf.measure.host import HOST_ID, CacheState, host_spec_state
 
     shapes_from_args(args)  # pure parsing: the command parses them again where it uses them
     check_model_file(args.model)
+    # a Relax module file (annotate's .py / .json) is not ONNX: until 2026-12-05 `annotate mod.py` on an unprobed
+    # host read it as ONNX, "cannot read mod.py as ONNX (DecodeError)"
     if (str(args.device) == HOST_ID and isinstance(args.model, (str, Path)) and is_onnx_file(args.model)
-            and host_spec_state() is not CacheState.CURRENT):
+            and not is_relax_file(args.model) and host_spec_state() is not CacheState.CURRENT):
         from hybridperf.frontends.onnx_import import load_onnx_proto
 
         load_onnx_proto(args.model)
