@@ -17,8 +17,8 @@ the file says so on stderr (``hybridperf: note: --max-latency 1.000 s replaces m
 50.000 ms of pyproject.toml (m.onnx on t4): the command line wins``). Each model file is
 analysed once (``m.onnx`` and ``./m.onnx`` are one model) and priced on each device; a
 model that cannot be analysed is named in the error. A directory stands for every model
-file under it, as ``predict-many`` finds them (``*.onnx`` and ``*.tflite``, recursively,
-sorted by path): each is checked as if named, one result per model.
+file under it, as ``predict-many`` finds them (``*.onnx``, ``*.tflite`` and ``*.pt2``, recursively,
+sorted by path, hidden and environment folders left out): each is checked as if named, one result per model.
 
 Output formats: ``table`` (one row per model x device x metric), ``json``,
 ``github`` (a ``::error`` workflow command per exceeded limit, shown as an
@@ -81,7 +81,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # 2026-12-04 --max-energy's read "kJ, J, mJ, uJ, Wh, mWh" and left out nJ, pJ, fJ and kWh, which it takes)
 
     p.add_argument("models", nargs="*", metavar="MODEL|DIR", help="model files, and directories searched recursively "
-                   "for .onnx, .tflite and .pt2 files as predict-many does (default: every model in [tool.hybridperf.budgets])")
+                   "for .onnx, .tflite and .pt2 files as predict-many does, hidden and environment folders (.venv, "
+                   "site-packages, ...) left out (default: every model in [tool.hybridperf.budgets])")
     p.add_argument("--device", "-d", action="append", default=[], metavar="ID", help="device id or spec file (repeatable; "
                    "default: the devices of the model's [tool.hybridperf.budgets] entry, else of [tool.hybridperf], "
                    "else host, this machine)")
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     # Validate everything cheap before the slow analysis: limits, config, devices, output path.
     cli_budget = Budget.parse(args.max_latency, args.max_memory, args.max_energy, allow_number=False)
     shapes = shapes_from_args(args)
-    args.models = _models_of(args.models)
+    args.models, skipped = _models_of(args.models)
     config = load_config(args.config, required=args.config is not None)
     devices = list(args.device)
     if not devices and not (config and (config.devices or any(m.devices for m in config.models))):
@@ -131,6 +132,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     notes = [override_line(o) for o in overridden(args.models, config, cli_budget, args.device, args.batch,
                                                    args.precision, shapes)]
     notes += unchecked_defaults(args.models, config, args.device)  # a per-device table names the model's devices
+    from hybridperf.commands.predict_many import skipped_note
+
+    notes += [n for n in [skipped_note(skipped)] if n]  # .venv, .git, ... (until 2026-12-05 searched)
     from hybridperf.device.spec import names_spec_file
 
     specs_read = [d for t in targets for d in t.devices if names_spec_file(d)]
@@ -180,10 +184,11 @@ def run(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK if result.passed else ExitCode.BUDGET_EXCEEDED
 
 
-def _models_of(paths: list[str]) -> list[str]:
+def _models_of(paths: list[str]) -> tuple[list[str], list[Path]]:
     """The MODEL arguments with each directory replaced by its model files, as ``predict-many`` finds them
-    (:func:`hybridperf.commands.predict_many.find_models`: recursively, sorted by path); a file stays as it was
-    given (a ``.pt2`` too). Until 2026-12-03 a directory was refused ("is a directory; pass a model file").
+    (:func:`hybridperf.commands.predict_many.search_models`: recursively, sorted by path, hidden and environment
+    sub-folders left out), and those left-out folders that hold a model file; a file stays as it was given (a
+    ``.pt2`` too). Until 2026-12-03 a directory was refused ("is a directory; pass a model file").
 
     Raises
     ------
@@ -191,6 +196,7 @@ def _models_of(paths: list[str]) -> list[str]:
         A directory that holds no model file.
     """
     out: list[str] = []
+    skipped: list[Path] = []
     for p in paths:
         try:
             folder = bool(str(p).strip()) and Path(p).is_dir()
@@ -199,16 +205,20 @@ def _models_of(paths: list[str]) -> list[str]:
         if not folder:
             out.append(p)
             continue
-        from hybridperf.commands.predict_many import SWEEP_SUFFIXES, find_models
+        from hybridperf.commands.predict_many import SWEEP_SUFFIXES, search_models, skipped_hint
 
         # with predict-many's suffixes: until 2026-12-04 a folder's .pt2 files were left out of check (not of
         # predict-many)
-        found = [str(f) for f in find_models(p, suffixes=SWEEP_SUFFIXES)]
-        if not found:
-            raise InputError(f"no model file ({', '.join(SWEEP_SUFFIXES)}) under {p}; pass a directory of models or "
-                             "model files")
-        out += found
-    return out
+        search = search_models(p, suffixes=SWEEP_SUFFIXES)
+        if not search.files:
+            raise InputError(f"no model file ({', '.join(SWEEP_SUFFIXES)}) under {p}{skipped_hint(search.skipped)}; "
+                             "pass a directory of models or model files")
+        out += [str(f) for f in search.files]
+        skipped += search.skipped
+    from hybridperf.files import resolved
+
+    named = {resolved(p) for p in paths}  # `check . .venv`: .venv was searched
+    return out, [s for s in dict.fromkeys(skipped) if resolved(s) not in named]
 
 
 #: file suffixes ``--junit-xml`` refuses besides the models': a device sheet's and a config file's

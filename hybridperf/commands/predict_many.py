@@ -2,7 +2,9 @@
 [--runtime R] [--roofline-only] [--backend local|ray] [-o FILE.jsonl]``.
 
 Predicts every ``*.onnx``, ``*.tflite`` and ``*.pt2`` under each DIR (recursively, sorted by
-path; a DIR with none is refused) and each MODEL named (a shell glob), each file once, on one device, with
+path, leaving out hidden sub-folders and ``__pycache__`` / ``node_modules`` / ``site-packages``: stderr names those
+that hold models, and one named as a DIR is searched; a DIR with none is refused) and each MODEL named (a shell
+glob), each file once, on one device, with
 ``predict``'s options (each row's figures are ``hybridperf predict``'s for that model), in
 parallel: a ``ProcessPoolExecutor`` of ``--jobs``
 workers (default: every core this process may run on; more than that runs that many, and says so on stderr),
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +60,9 @@ SWEEP_SUFFIXES = (*MODEL_SUFFIXES, ".pt2")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="DIR|MODEL",
-                   help="directories searched recursively for .onnx, .tflite and .pt2 files, and model files (a shell glob "
-                   "works); a file named twice is predicted once")
+                   help="directories searched recursively for .onnx, .tflite and .pt2 files (not in hidden, "
+                   "__pycache__, node_modules or site-packages sub-folders: name one to search it), and model files (a "
+                   "shell glob works); a file named twice is predicted once")
     p.add_argument("--device", "-d", action="append", help="device id from `hybridperf devices` or a spec file (default "
                    "host: this machine, probed once and cached); one per run")
     p.add_argument("--jobs", "-j", type=int, default=None, action=StoreOnce,
@@ -84,15 +88,91 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_runtime_argument(p)
 
 
-def find_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
-                each_dir: bool = False) -> list[Path]:
+#: folder names a directory search does not enter (a name starting with "." too: ``.venv``, ``.git``, ``.tox``):
+#: environments and caches, whose packages ship model files of their own (the onnx package: ~300 test models). Until
+#: 2026-12-05 ``predict-many .`` in a project predicted them all. A folder named on the command line is searched.
+SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
+
+
+def skipped_folder(name: str) -> bool:
+    """Whether a directory search leaves a sub-folder of this name out (:data:`SKIPPED_FOLDERS`, or hidden)."""
+    return name.startswith(".") or name in SKIPPED_FOLDERS
+
+
+@dataclass(frozen=True)
+class ModelSearch:
+    """What :func:`search_models` found.
+
+    Attributes
+    ----------
+    files : tuple of Path
+        The model files, in the order :func:`find_models` gives them.
+    skipped : tuple of Path
+        The hidden or environment folders (:func:`skipped_folder`) left out of a directory's search that hold a
+        model file, each the outermost such folder, in the order met; a folder also named on the command line is
+        not among them.
+    """
+
+    files: tuple[Path, ...]
+    skipped: tuple[Path, ...]
+
+
+def _walk(root: Path, suffixes: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
+    """The files of ``suffixes`` under the directory ``root`` (sorted by path) and the folders left out that hold
+    one (:func:`skipped_folder`; ``root`` itself is searched whatever its name).
+
+    As ``Path.rglob``: a link to a directory is not entered; a link that names no file (dangling, or looping) is
+    kept, to fail as its model (until 2026-12-04 it was left out without a word, so ``check DIR`` passed a model it
+    never priced); an unreadable folder is passed over.
+    """
+    import os
+
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for top, dirs, names in os.walk(root):
+        here = Path(top)
+        kept = []
+        for name in sorted(dirs):
+            sub = here / name
+            if sub.is_symlink():  # not entered, nor a model (a link to a folder named x.onnx)
+                continue
+            if skipped_folder(name):
+                if _holds_model(sub, suffixes):
+                    skipped.append(sub)
+            else:
+                kept.append(name)
+        dirs[:] = kept
+        files += (f for f in (here / n for n in names if Path(n).suffix.lower() in suffixes)
+                  if f.is_file() or f.is_symlink())  # not a pipe or socket of that name
+    return sorted(files), sorted(skipped)
+
+
+def _holds_model(folder: Path, suffixes: tuple[str, ...]) -> bool:
+    """Whether any file under ``folder`` (every sub-folder, hidden ones too) has one of ``suffixes``."""
+    import os
+
+    return any(Path(n).suffix.lower() in suffixes for _, _, names in os.walk(folder) for n in names)
+
+
+def search_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
+                  each_dir: bool = False) -> ModelSearch:
     """The model files of ``paths``, in their order: a directory's files of ``suffixes`` (recursively, sorted
     by path), a file itself. A file reached twice (``a.onnx ./a.onnx``, or a file inside a directory also named) is
-    kept once, under its first spelling. ``each_dir``: a directory named that holds no model file is refused, even
-    when the others hold some (a mistyped folder of a sweep)."""
+    kept once, under its first spelling. A directory's hidden and environment sub-folders (:func:`skipped_folder`:
+    ``.venv``, ``.git``, ``node_modules``, ``site-packages``, ...) are not searched; those that hold a model file are
+    :attr:`ModelSearch.skipped`, for the command to name. A directory named in ``paths`` is searched whatever its
+    name. ``each_dir``: a directory named that holds no model file is refused, even when the others hold some (a
+    mistyped folder of a sweep).
+
+    Raises
+    ------
+    InputError
+        A path that does not exist, a file of another suffix, or (``each_dir``) a directory without a model file.
+    """
     from hybridperf.files import resolved
 
     found: dict[Path, Path] = {}
+    skipped: list[Path] = []
     several = len(paths) > 1
     for path in paths:
         d = Path(path)
@@ -103,19 +183,53 @@ def find_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
                                  "around it, or name the folder that holds the models")
             raise InputError(f"not found: {d}; check the path (a directory of models, or a model file)")
         if d.is_dir():
-            # a link that names no file (dangling, or looping) is kept, to fail as its model: until 2026-12-04 it was
-            # left out without a word, so `check DIR` passed a model it never priced
-            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in suffixes
-                           and (p.is_file() or (p.is_symlink() and not p.is_dir())))
+            files, left_out = _walk(d, suffixes)
+            skipped += left_out
             if each_dir and not files and several:  # until 2026-12-04 skipped without a word
-                raise InputError(f"no model file ({', '.join(suffixes)}) under {d}; check the folder, or drop it")
+                raise InputError(f"no model file ({', '.join(suffixes)}) under {d}{skipped_hint(left_out)}; check the "
+                                 "folder, or drop it")
         elif d.suffix.lower() in suffixes:
             files = [d]
         else:
             raise InputError(f"{d} is not a model file ({', '.join(suffixes)}) or a directory; drop it")
         for f in files:
             found.setdefault(resolved(f), f)
-    return list(found.values())
+    named = {resolved(p) for p in paths}
+    left = dict.fromkeys(s for s in skipped if resolved(s) not in named)  # `. .venv`: .venv was searched
+    return ModelSearch(tuple(found.values()), tuple(left))
+
+
+def find_models(*paths: str | Path, suffixes: tuple[str, ...] = MODEL_SUFFIXES,
+                each_dir: bool = False) -> list[Path]:
+    """:attr:`ModelSearch.files` of :func:`search_models` (hidden and environment sub-folders left out)."""
+    return list(search_models(*paths, suffixes=suffixes, each_dir=each_dir).files)
+
+
+def skipped_hint(skipped: tuple[Path, ...] | list[Path]) -> str:
+    """The clause an error about a folder without models adds for its skipped folders ("" when none)."""
+    if not skipped:
+        return ""
+    what = "hidden/environment folders that hold" if len(skipped) > 1 else "a hidden/environment folder that holds"
+    return f" (not searched: {_names(skipped)}, {what} model files: name one to search it)"
+
+
+def skipped_note(skipped: tuple[Path, ...] | list[Path]) -> str | None:
+    """The note a command prints (after ``hybridperf: note: ``) for the folders :func:`search_models` left out that
+    hold model files; None when there are none."""
+    if not skipped:
+        return None
+    from hybridperf.units import plural
+
+    return (f"skipped {plural(len(skipped), 'hidden/environment folder')} holding model files ({_names(skipped)}): "
+            "name one to search it")
+
+
+def _names(folders: tuple[Path, ...] | list[Path], most: int = 3) -> str:
+    """The first ``most`` of ``folders``, one line each (a newline in a name as its escape), then ``...``."""
+    from hybridperf.report.format import one_line
+
+    shown = ", ".join(one_line(str(f)) for f in folders[:most])
+    return shown + (", ..." if len(folders) > most else "")
 
 
 #: ``--output`` suffixes of another format: the file holds JSON lines whatever its name
@@ -161,10 +275,12 @@ def run(args: argparse.Namespace) -> ExitCode:
             kind, name = args.output.suffix.lstrip(".").upper(), args.output.with_suffix(".jsonl").name
             raise InputError(f"--output {args.output}: the file gets JSON lines (one row per model, appended, "
                              f"resumed), not {kind}; name it {name} (a table: --format csv or json on stdout)")
-    models = find_models(*args.paths, suffixes=SWEEP_SUFFIXES, each_dir=True)  # a bad path fails before a host probe
+    search = search_models(*args.paths, suffixes=SWEEP_SUFFIXES, each_dir=True)  # a bad path fails before a host
+    # probe
+    models = list(search.files)
     if not models:  # so does an empty folder (until 2026-12-04 `-d host` probed the machine first, ~15 s)
-        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite or .pt2 files); name model "
-                         "files, or a folder that holds them")
+        raise InputError(f"no .onnx files under {' '.join(map(str, args.paths))} (and no .tflite or .pt2 files)"
+                         f"{skipped_hint(search.skipped)}; name model files, or a folder that holds them")
     from hybridperf.commands._common import device_spec_of
 
     spec = device_spec_of(devices[0])  # a bad device fails before any work
@@ -172,6 +288,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.commands._common import runtime_from_args
 
     runtime = runtime_from_args(args, spec)  # a runtime of another device kind fails before any work
+    note = skipped_note(search.skipped)  # after the arguments are checked: bad input gets its one line alone
+    if note:  # until 2026-12-05 `predict-many .` predicted the onnx package's test models under .venv
+        print(f"hybridperf: note: {note}", file=sys.stderr)
     call = {"batch": args.batch, "precision": args.precision, "fused": not args.no_fuse, "shapes": shapes,
             "roofline_only": args.roofline_only, "runtime": runtime}  # predict_row's keywords
     settings = {"device": spec.id, "batch": args.batch, "precision": args.precision, "fused": not args.no_fuse,
