@@ -71,6 +71,7 @@ from hybridperf.errors import InputError, did_you_mean, python_words
 from hybridperf.estimate import pricing
 from hybridperf.estimate.budget import Budget, CheckResult, Metric, Target, parse_limit, MetricCheck, compare
 from hybridperf.estimate.pricing import Prediction
+from hybridperf.frontends.common import LoadedModel
 from hybridperf.frontends.torch_export import load_torch
 from hybridperf.units import parse_dims
 
@@ -292,7 +293,10 @@ def _torch_kind(model: Any) -> str | None:
     return None
 
 
-def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shapes: Any, fused: bool) -> Analyzed:
+def _load_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shapes: Any, example: str) -> LoadedModel:
+    """The :class:`~hybridperf.frontends.common.LoadedModel` of a torch ``model`` of ``kind`` (:func:`_torch_kind`):
+    a ``torch.nn.Module`` exported at ``example_inputs``, an ExportedProgram bound by ``shapes`` / ``batch``.
+    ``example``: the call a message shows for a module without ``example_inputs`` (the caller's function)."""
     from hybridperf.frontends import torch_export  # noqa: PLC0415
 
     if kind == "module":
@@ -300,14 +304,17 @@ def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shape
             raise InputError("a torch.nn.Module has the shapes of its example inputs; drop batch/shapes and change "
                              "example_inputs instead")
         if example_inputs is None:
-            raise InputError(
-                "a torch.nn.Module needs example_inputs: hybridperf.analyze(module, torch.randn(1, 3, 224, 224))"
-            )
-        return analyze_torch(model, example_inputs, fused=fused)
+            raise InputError(f"a torch.nn.Module needs example_inputs: {example}")
+        return load_torch(model, example_inputs)
     if example_inputs is not None:
         raise InputError("an ExportedProgram has its shapes already; drop example_inputs")
     # an ExportedProgram with dynamic dims (torch.export.Dim) is bound like a .pt2 file, within the exported range
-    loaded = torch_export.load_exported_program(model, shapes=_shapes(shapes), batch=batch)
+    return torch_export.load_exported_program(model, shapes=_shapes(shapes), batch=batch)
+
+
+def _analyze_torch(model: Any, kind: str, example_inputs: Any, batch: Any, shapes: Any, fused: bool) -> Analyzed:
+    loaded = _load_torch(model, kind, example_inputs, batch, shapes,
+                         example="hybridperf.analyze(module, torch.randn(1, 3, 224, 224))")
     analyzed = _analyze(loaded.module, fused=fused)
     return dataclasses.replace(analyzed, source=loaded.source, input_shapes=MappingProxyType(dict(loaded.input_shapes)))
 
@@ -390,7 +397,7 @@ def _refuse_example_inputs(model: Any, example_inputs: Any) -> None:
 
 def _check_model_kind(model: Any, shapes: Mapping[str, Any] | None) -> None:
     """Refuse a ``model`` no frontend takes."""
-    from hybridperf.frontends.common import LoadedModel, is_onnx_proto
+    from hybridperf.frontends.common import is_onnx_proto
 
     if isinstance(model, (str, os.PathLike)) or is_onnx_proto(model) or isinstance(model, LoadedModel):
         return
@@ -512,12 +519,13 @@ def _needs_workspace(runtime: Any, specs: Sequence[DeviceSpec]) -> bool:
 
 
 def _annotated_model(model: Any, example_inputs: Any, batch: int | None, shapes: ShapeArg | None, fused: bool,
-                     workspace: bool) -> tuple[Any, Analyzed]:
+                     workspace: bool, cache: Any = None) -> tuple[Any, Analyzed]:
     """The Relax module of ``model`` as its analysis prices it (``main``'s Relax calls inlined, its symbolic dims
     bound) and that analysis: :func:`analyze`'s, the module kept (an ONNX file is analysed whole, never composed
     from cached graph segments, which leave no module). An :class:`Analyzed` of a model file is re-used, its
-    module loaded again from the file at its input shapes and checked to be the one analysed."""
-    from hybridperf.frontends.common import LoadedModel
+    module loaded again from the file at its input shapes and checked to be the one analysed. ``cache`` (an
+    :class:`~hybridperf.analysis.cache.AnalysisCache` without blocks): the analysis's, kept for a later lowering of
+    the same module (:func:`annotate_module`'s)."""
     from hybridperf.frontends.load import load_model
     from hybridperf.frontends.relax_module import is_relax_file, is_relax_module, load_relax_file, load_relax_module
 
@@ -535,20 +543,9 @@ def _annotated_model(model: Any, example_inputs: Any, batch: int | None, shapes:
         return loaded.module, analyzed
     batch, fused, bound = _batch(batch), _fused(fused), _shapes(shapes)
     kind = _torch_kind(model)
-    if kind == "module":
-        if batch is not None or bound:
-            raise InputError("a torch.nn.Module has the shapes of its example inputs; drop batch/shapes and change "
-                             "example_inputs instead")
-        if example_inputs is None:
-            raise InputError("a torch.nn.Module needs example_inputs: "
-                             "hybridperf.annotate_text(module, device, example_inputs=torch.randn(1, 3, 224, 224))")
-        loaded = load_torch(model, example_inputs)
-    elif kind == "exported":
-        if example_inputs is not None:
-            raise InputError("an ExportedProgram has its shapes already; drop example_inputs")
-        from hybridperf.frontends import torch_export  # noqa: PLC0415
-
-        loaded = torch_export.load_exported_program(model, shapes=bound, batch=batch)
+    if kind is not None:
+        example = "hybridperf.annotate_text(module, device, example_inputs=torch.randn(1, 3, 224, 224))"
+        loaded = _load_torch(model, kind, example_inputs, batch, bound, example=example)
     else:
         _refuse_example_inputs(model, example_inputs)
         _check_model_kind(model, bound)
@@ -560,7 +557,7 @@ def _annotated_model(model: Any, example_inputs: Any, batch: int | None, shapes:
             loaded = load_relax_file(model, bound, batch)
         else:
             loaded = load_model(model, bound, batch)
-    return loaded.module, _analyze(loaded, bound, batch, fused=fused, workspace=workspace)
+    return loaded.module, _analyze(loaded, bound, batch, fused=fused, workspace=workspace, cache=cache)
 
 
 def _records_match(module: Any, analyzed: Analyzed) -> bool:
@@ -584,10 +581,10 @@ def _annotation(
     precision: str | None = None,
     fused: bool = True,
     runtime: Any = "auto",
-) -> tuple[Prediction, Any]:
+) -> tuple[Prediction, Any, str | None]:
     """What ``hybridperf annotate`` (and :func:`annotate_text`) prints, before it is printed: the roofline
-    prediction of ``model`` on ``device`` and the Relax module it prices;
-    :func:`hybridperf.report.annotate.annotate_text` renders the pair.
+    prediction of ``model`` on ``device``, the Relax module it prices and the runtime priced;
+    :func:`hybridperf.report.annotate.annotate_text` renders them.
 
     Parameters
     ----------
@@ -596,9 +593,9 @@ def _annotation(
 
     Returns
     -------
-    (Prediction, IRModule)
-        The roofline's prediction (no learned correction, as the command's) and the module analysed (``main``'s
-        Relax calls inlined, its symbolic dims bound).
+    (Prediction, IRModule, str or None)
+        The roofline's prediction (no learned correction, as the command's), the module analysed (``main``'s
+        Relax calls inlined, its symbolic dims bound) and ``runtime`` resolved (``"auto"``: the device kind's).
 
     Raises
     ------
@@ -610,10 +607,11 @@ def _annotation(
     spec = device_spec(device)  # a bad device fails fast
     precision = _precision(precision)
     runtime = _resolve_auto(runtime, spec)
-    module, analyzed = _annotated_model(model, example_inputs, batch, shapes, fused, workspace=runtime == "tvm")
+    module, analyzed = _annotated_model(model, example_inputs, batch, shapes, fused,
+                                        workspace=_needs_workspace(runtime, [spec]))
     pred = pricing.predict_on(_analyzed(analyzed), spec, precision, residual=None, roofline_note=ROOFLINE_NOTE,
                               runtime=runtime)
-    return pred, module
+    return pred, module, runtime
 
 
 @_python_errors
@@ -674,9 +672,9 @@ def annotate_text(
     show_meta = _flag("show_meta", show_meta, "True (print the constants: the text parses back) or False")
     from hybridperf.report import annotate as _annotate
 
-    pred, module = _annotation(model, device, example_inputs=example_inputs, batch=batch, shapes=shapes,
-                              precision=precision, fused=fused, runtime=runtime)
-    return _annotate.annotate_text(pred, module, show_meta=show_meta, runtime=_resolve_auto(runtime, pred.spec))
+    pred, module, runtime = _annotation(model, device, example_inputs=example_inputs, batch=batch, shapes=shapes,
+                                       precision=precision, fused=fused, runtime=runtime)
+    return _annotate.annotate_text(pred, module, show_meta=show_meta, runtime=runtime)
 
 
 @_python_errors
@@ -747,23 +745,27 @@ def annotate_module(
     >>> {gv.name_hint: f.attrs["hybridperf.latency_s"] for gv, f in mod.functions.items()  # doctest: +SKIP
     ...  if f.attrs is not None and "hybridperf.latency_s" in f.attrs}
     """
+    from hybridperf.analysis.cache import AnalysisCache
     from hybridperf.report.annotate import with_cost_attributes
 
     spec = device_spec(device)  # a bad device fails fast
     precision = _precision(precision)
     _residual(residual)
     runtime = _resolve_auto(runtime, spec)
+    cache = AnalysisCache(blocks=None)  # the analysis's legalized PrimFuncs, re-used by _kernel_module's lowering
     module, analyzed = _annotated_model(model, example_inputs, batch, shapes, fused,
-                                        workspace=_needs_workspace(runtime, [spec]))
+                                        workspace=_needs_workspace(runtime, [spec]), cache=cache)
     pred = _proto_runtime_memory(predict_on(analyzed, spec, precision, residual=residual, runtime=runtime), model)
-    return with_cost_attributes(pred, _kernel_module(module, pred))
+    return with_cost_attributes(pred, _kernel_module(module, pred, cache))
 
 
-def _kernel_module(module: Any, pred: Prediction) -> Any:
+def _kernel_module(module: Any, pred: Prediction, cache: Any = None) -> Any:
     """The module the kernels of ``pred`` are launches of (:func:`hybridperf.analysis.analyze.analyze` makes it and
     keeps only the kernels): ``module`` legalized with one tagged PrimFunc per op site, and fused where the
     prediction's kernels are the analysis's fused ones (a runtime that launches one kernel per op, eager PyTorch,
-    prices per op); ``module`` itself where the analysis made no lowering (symbolic shapes, a failed lowering)."""
+    prices per op); ``module`` itself where the analysis made no lowering (symbolic shapes, a failed lowering).
+    ``cache``: the :class:`~hybridperf.analysis.cache.AnalysisCache` the analysis legalized with (its PrimFuncs
+    re-used, the same module as without)."""
     from hybridperf.costs import Status
     from hybridperf.ir import lowering
 
@@ -771,7 +773,8 @@ def _kernel_module(module: Any, pred: Prediction) -> Any:
     records = analyzed.analysis.records
     if analyzed.fusion_note or any(r.status is Status.SYMBOLIC for r in records):
         return module
-    tagged = lowering.tag_and_legalize(module, [r.var for r in records])
+    tagged = lowering.tag_and_legalize(module, [r.var for r in records],
+                                       cache=cache.legalize if cache is not None else None)
     as_analysed = [kp.kernel.op_indices for kp in pred.kernels] == [k.op_indices for k in analyzed.kernels]
     return lowering.fuse(tagged) if analyzed.fused and as_analysed else tagged
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -79,6 +80,16 @@ def dumps(data: Any, indent: int | None = 2, nonfinite_as_null: bool = False,
     if nonfinite_as_null:
         data = finite_or_null(data)
     return json.dumps(_text_escaped(data), indent=indent, allow_nan=False, default=plain)
+
+
+def escape_control(text: str) -> str:
+    """``text`` with each control character (C0, DEL and C1) written as its escape (a newline as ``\\n``, a NUL as
+    ``\\x00``): the one home of :func:`hybridperf.report.format.one_line` and of the path an error message names
+    (:func:`hybridperf.frontends.load.shown_path`); any other text as it is."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def escape_undecodable(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from hybridperf.errors import InputError, did_you_mean
@@ -98,14 +98,34 @@ DECIMAL: Sequence[tuple[float, str]] = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1
 SUBMULTIPLE: Sequence[tuple[float, str]] = ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"))
 
 
-def si_prefix(value: float, prefixes: Sequence[tuple[float, str]],
-              below: tuple[float, str] = (1.0, "")) -> tuple[float, str]:
-    """The first ``(factor, prefix)`` of ``prefixes`` that ``|value|`` reaches, else ``below``: the prefix choice of
-    :func:`format_si` and of every formatter of :mod:`hybridperf.report.format`."""
-    for factor, prefix in prefixes:
-        if abs(value) >= factor:
-            return factor, prefix
-    return below
+def si_prefix(value: float, prefixes: Sequence[tuple[float, str]], below: tuple[float, str] = (1.0, ""),
+              shown: Callable[[float, float], float] | None = None) -> tuple[float, str]:
+    """The first ``(factor, prefix)`` of ``prefixes`` (largest first) that ``|value|`` reaches, else ``below``: the
+    prefix choice of :func:`format_si`, :func:`bytes_text` and every formatter of :mod:`hybridperf.report.format`.
+
+    Parameters
+    ----------
+    value : float
+        The figure.
+    prefixes : sequence of (float, str)
+        ``(factor, prefix)``, largest factor first.
+    below : (float, str)
+        What a figure under every factor takes; where its factor is under the last one, it is the rung below it.
+    shown : callable, optional
+        ``shown(value, factor)``: the number the formatter writes for ``value`` at ``factor`` (its own rounding).
+        With it a figure that rounds up to the next prefix (1000 of it, 1024 of a binary one) reads at that prefix:
+        ``999.96 us`` written to four digits is ``1 ms``, not ``1000 us`` (it was, in :func:`format_si`, until
+        2026-12-05).
+    """
+    ladder = [*prefixes, below] if below[0] < prefixes[-1][0] else list(prefixes)
+    i = next((i for i, (factor, _) in enumerate(prefixes) if abs(value) >= factor), None)
+    if i is None:
+        if below not in ladder:
+            return below
+        i = ladder.index(below)
+    while shown is not None and i and abs(shown(value, ladder[i][0])) >= round(ladder[i - 1][0] / ladder[i][0]):
+        i -= 1
+    return ladder[i]
 
 
 #: a figure that reaches this many of its largest prefix (``1e4 TFLOP``, ``1e4 s``, ``1e4 EiB``) prints in scientific
@@ -136,16 +156,22 @@ def format_si(value: float | None, unit: str, digits: int = 4, sep: str = " ") -
     (bytes too, as datasheets do); seconds take sub-multiples, ``pJ`` and ``W`` none; ``sep`` goes
     between number and unit (``""`` for axis ticks); None is ``-``. A figure with more integer digits than
     ``digits`` at its largest prefix, or below the smallest, is written in scientific notation in the base unit
-    (``1e20 FLOP/s``, ``3.2e7 s``, ``1.5e-12 s``; ``1e+05 PFLOP/s`` until 2026-12-04). The one SI formatter: the
-    reports' (:mod:`hybridperf.report.format`) and the messages made below the report layer."""
+    (``1e20 FLOP/s``, ``3.2e7 s``, ``1.5e-12 s``; ``1e+05 PFLOP/s`` until 2026-12-04), and one that rounds up to
+    1000 of its prefix at the next (``999960 B`` is ``1 MB``, ``0.00099999 s`` ``1 ms``: ``1000 kB`` and ``1000 us``
+    until 2026-12-05). The one SI formatter: the reports' (:mod:`hybridperf.report.format`) and the messages made
+    below the report layer."""
     if value is None:
         return "-"
+
+    def shown(v: float, factor: float) -> float:
+        return float(f"{v / factor:.{digits}g}")
+
     if unit == "s":
-        factor, prefix = si_prefix(value, SUBMULTIPLE)
+        factor, prefix = si_prefix(value, SUBMULTIPLE, shown=shown)
     elif unit in ("pJ", "W"):
         factor, prefix = 1.0, ""
     else:
-        factor, prefix = si_prefix(value, DECIMAL)
+        factor, prefix = si_prefix(value, DECIMAL, shown=shown)
     text = f"{value / factor:.{digits}g}"
     if "e" in text:
         return f"{_plain_exponent(f'{value:.{digits}g}')}{sep}{unit}"
@@ -177,18 +203,15 @@ def bytes_text(n: float) -> str:
     :func:`hybridperf.report.format.fmt_time` does at 1000."""
     if abs(n) >= SCIENTIFIC_FROM * 2**60:
         return f"{scientific(n)} B"
-    i = next((i for i, (factor, _) in enumerate(_BINARY) if abs(n) >= factor), len(_BINARY) - 1)
-    while i and abs(_bytes_number(n, *_BINARY[i])) >= 1024:
-        i -= 1
-    factor, prefix = _BINARY[i]
-    if not i and abs(_bytes_number(n, factor, prefix)) >= SCIENTIFIC_FROM:  # 9999.999 EiB rounds to 10000.00
+    factor, prefix = si_prefix(n, _BINARY, shown=_bytes_number)
+    if factor == _BINARY[0][0] and abs(_bytes_number(n, factor)) >= SCIENTIFIC_FROM:  # 9999.999 EiB reads 10000.00
         return f"{scientific(n)} B"
     return f"{n / factor:.2f} {prefix}B" if prefix else f"{round(float(n))} B"
 
 
-def _bytes_number(n: float, factor: int, prefix: str) -> float:
-    """``n`` bytes as :func:`bytes_text` writes it at ``factor``: two decimals with a ``prefix``, else whole."""
-    return float(f"{n / factor:.2f}") if prefix else round(float(n))
+def _bytes_number(n: float, factor: float) -> float:
+    """``n`` bytes as :func:`bytes_text` writes it at ``factor``: two decimals with a prefix, else whole."""
+    return float(f"{n / factor:.2f}") if factor > 1 else round(float(n))
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

@@ -70,6 +70,28 @@ def chain(tmp_path_factory):
     ))
 
 
+@pytest.fixture(scope="session")
+def views(tmp_path_factory):
+    """A lone Reshape of a 1x3x4x4 float32 input to 1x48, saved as ONNX: every op zero-cost, no kernel (the
+    ``call_overhead`` tests' model)."""
+    from onnx import TensorProto, helper
+    from test_no_silent_zeros import _save
+
+    shape = helper.make_tensor("s", TensorProto.INT64, [2], [1, 48])
+    return _save([helper.make_node("Reshape", ["x", "s"], ["y"])],
+                 [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 48])],
+                 tmp_path_factory.mktemp("views") / "views.onnx", inits=[shape])
+
+
+@pytest.fixture(scope="session")
+def analyzed(views):
+    """:func:`views`, analysed."""
+    from hybridperf.api import analyze
+
+    return analyze(views)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _own_user_data_dir(tmp_path_factory):
     """An empty HYBRIDPERF_HOME: models calibrated on this machine must not change the results."""

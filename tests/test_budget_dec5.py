@@ -89,6 +89,7 @@ def test_a_list_and_tables_of_devices_name_the_fix(tmp_path, text, line):
 
 
 def test_the_cli_says_it_in_one_line_exit_2(tmp_path, capsys):
+    # until 2026-12-05 check said TOML's words ("Cannot declare ... twice"; fix the file syntax), naming no fix
     cfg = tmp_path / "pyproject.toml"
     cfg.write_text(LIST_THEN_TABLE)
     code = main(["check", MODEL, "--config", str(cfg)])
@@ -98,6 +99,7 @@ def test_the_cli_says_it_in_one_line_exit_2(tmp_path, capsys):
 
 
 def test_top_level_devices_as_a_table_too_names_the_model_tables(tmp_path):
+    # until 2026-12-05: "cannot parse TOML (Cannot declare ('tool', 'hybridperf', 'devices', 't4') twice (at line 3..."
     cfg = tmp_path / "pyproject.toml"
     cfg.write_text('[tool.hybridperf]\ndevices = ["a100-sxm-80gb"]\n'
                    '[tool.hybridperf.devices."t4"]\nmax-latency = "5ms"\n')
@@ -144,6 +146,7 @@ def test_tables_per_device_leaving_a_default_out_say_so(tmp_path):
 
 
 def test_check_prints_the_note(tmp_path, capsys):
+    # until 2026-12-05 check left a100-sxm-80gb unchecked without a word (exit 0, nothing on stderr)
     cfg = tmp_path / "pyproject.toml"
     cfg.write_text(PER_DEVICE.replace("m.onnx", MODEL))
     code = main(["check", "--config", str(cfg), "--batch", "1", "--roofline-only"])

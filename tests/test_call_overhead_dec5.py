@@ -37,21 +37,6 @@ MEASURED = {"host-epyc-1c": 9, "host-epyc-zen4-1c": 4.89, "host-epyc-zen4-2c": 9
             "host-xeon-1c": 12, "host-xeon-amx-2c": 12}
 
 
-@pytest.fixture(scope="module")
-def views(tmp_path_factory):
-    """A lone Reshape of a 1x3x4x4 float32 input to 1x48: every op zero-cost, no kernel."""
-    d = tmp_path_factory.mktemp("views")
-    shape = helper.make_tensor("s", TensorProto.INT64, [2], [1, 48])
-    return _save([helper.make_node("Reshape", ["x", "s"], ["y"])],
-                 [helper.make_tensor_value_info("x", F32, [1, 3, 4, 4])],
-                 [helper.make_tensor_value_info("y", F32, [1, 48])], d / "views.onnx", inits=[shape])
-
-
-@pytest.fixture(scope="module")
-def analyzed(views):
-    return analyze(views)
-
-
 # --------------------------------------------------------------------------- the sheet figure
 
 
@@ -120,13 +105,6 @@ def test_views_priced_at_the_call_overhead(analyzed, device):
     assert pred.unknown_figures == () and pred.unpriced_reason == ""
     assert pred.call_overhead_note == CALL_OVERHEAD_NOTE.format(runtime="onnxruntime", device=device, how="measured")
     assert pred.roofline_latency_s == 0.0 and pred.flops == 0  # no work: the roofline stays 0
-
-
-@pytest.mark.parametrize("device", ["host-xeon-2c", "raspberry-pi-4b"])
-def test_a_sheet_without_it_keeps_unknown(analyzed, device):
-    pred = predict_on(analyzed, device, residual="auto")
-    assert pred.unknown_figures == ("latency_s", "energy_j") and pred.call_overhead_note == ""
-    assert pred.unpriced_reason == NO_CALL_OVERHEAD.format(runtime="onnxruntime", device=device)
 
 
 def test_the_figure_removed_keeps_unknown(analyzed):

@@ -88,7 +88,7 @@ def test_batch_scales_flops(capsys):
 def test_annotate_comments_every_costed_binding(capsys):
     assert main(["annotate", str(EXAMPLE), "--batch", "1"]) == ExitCode.OK
     out = capsys.readouterr().out
-    from hybridperf.commands.annotate import ROOFLINE_NOTE
+    from hybridperf.report.annotate import ROOFLINE_NOTE
 
     assert out.startswith("# hybridperf: host: latency ") and f"[{ROOFLINE_NOTE}], TVM plan peak memory " in out
     conv_lines = [line for line in out.splitlines() if "R.nn.conv2d(" in line]

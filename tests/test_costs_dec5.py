@@ -11,23 +11,16 @@ import pytest
 onnx = pytest.importorskip("onnx")
 tvm = pytest.importorskip("tvm")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from test_costs import run_op  # noqa: E402
 from tvm import relax  # noqa: E402
 
 from hybridperf.analysis.analyze import analyze  # noqa: E402
-from hybridperf.analysis.cost_pass import analyze_module  # noqa: E402
 from hybridperf.costs import Status  # noqa: E402
 
 
 def relax_op(make, *shapes, dtypes=None):
-    """The one record of ``main(x0, x1, ...) = make(*vars)``."""
-    bb = relax.BlockBuilder()
-    dtypes = dtypes or ["float32"] * len(shapes)
-    params = [relax.Var(f"x{i}", relax.TensorType(s, dt)) for i, (s, dt) in enumerate(zip(shapes, dtypes))]
-    with bb.function("main", params):
-        with bb.dataflow():
-            out = bb.emit_output(make(*params))
-        bb.emit_func_output(out)
-    (r,) = analyze_module(bb.get()).records
+    """The one record of ``main(x0, x1, ...) = make(*vars)`` (:func:`test_costs.run_op`), counted."""
+    r = run_op(make, *shapes, dtypes=dtypes)
     assert r.status is Status.COUNTED
     return r
 

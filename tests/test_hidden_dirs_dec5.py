@@ -61,6 +61,7 @@ def test_links_and_non_files_are_kept_as_before(tmp_path):
 
 
 def test_predict_many_names_the_folders_left_out_once(project, capsys, monkeypatch):
+    # until 2026-12-05 `predict-many .` predicted the models under .venv, node_modules, ... and named no folder
     import hybridperf.commands.predict_many as pm
 
     def fake_results(args, todo, spec, spec_ref, call):
@@ -97,6 +98,7 @@ def test_a_folder_whose_models_are_all_left_out_names_them(tmp_path, capsys, mon
 
 
 def test_check_finds_a_folders_models_as_predict_many_does(project):
+    # until 2026-12-05 `check .` checked the models under .venv, __pycache__, node_modules, .tox and site-packages too
     from hybridperf.commands.check import _models_of
 
     models, skipped = _models_of([".", ".zoo", "a/m.onnx"])

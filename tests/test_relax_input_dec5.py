@@ -10,17 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tvm = pytest.importorskip("tvm")
+pytest.importorskip("tvm")
 
+from test_relax_input_audit import _copy  # noqa: E402
 from tvm import relax  # noqa: E402
 
 import hybridperf  # noqa: E402
 from hybridperf.errors import ModelLoadError  # noqa: E402
 from hybridperf.ir.tvm_compat import structural_equal  # noqa: E402
-
-
-def _copy(mod):
-    return tvm.ir.load_json(tvm.ir.save_json(mod))
 
 
 @pytest.fixture(scope="module")

@@ -5,25 +5,12 @@ a prediction priced with it is reported (the HTML page); device sheets written b
 import json
 
 import pytest
-from onnx import TensorProto, helper
-from test_no_silent_zeros import _save
 
-from hybridperf.api import analyze, predict_on
+from hybridperf.api import predict_on
 from hybridperf.cli import ExitCode, main
 from hybridperf.report.html import render_html
 
-F32 = TensorProto.FLOAT
 US = 1e-6
-
-
-@pytest.fixture(scope="module")
-def views(tmp_path_factory):
-    """A lone Reshape of a 1x3x4x4 float32 input to 1x48: every op zero-cost, no kernel."""
-    d = tmp_path_factory.mktemp("views")
-    shape = helper.make_tensor("s", TensorProto.INT64, [2], [1, 48])
-    return _save([helper.make_node("Reshape", ["x", "s"], ["y"])],
-                 [helper.make_tensor_value_info("x", F32, [1, 3, 4, 4])],
-                 [helper.make_tensor_value_info("y", F32, [1, 48])], d / "views.onnx", inits=[shape])
 
 
 # --------------------------------------------------------------------------- devices show: call_overhead
@@ -62,10 +49,10 @@ def test_devices_show_gpu_has_no_call_overhead_row(capsys):
 # --------------------------------------------------------------------------- HTML: call_overhead_note
 
 
-def test_html_says_the_latency_is_the_call_overhead(views):
+def test_html_says_the_latency_is_the_call_overhead(analyzed):
     # until 2026-12-05 the latency card read "9.0 us" alone and the kernel note called the 9 us "the learned model's
     # whole-model term"
-    pred = predict_on(analyze(views), "host-epyc-1c", residual="auto")
+    pred = predict_on(analyzed, "host-epyc-1c", residual="auto")
     assert pred.latency_s == 9 * US and pred.call_overhead_note
     page = render_html(pred)
     from hybridperf.report.html import _e
@@ -76,8 +63,8 @@ def test_html_says_the_latency_is_the_call_overhead(views):
     assert _e(f"the total is no kernel's ({pred.call_overhead_note})") in page
 
 
-def test_html_without_the_figure_keeps_unknown(views):
-    pred = predict_on(analyze(views), "host-xeon-2c", residual="auto")
+def test_html_without_the_figure_keeps_unknown(analyzed):
+    pred = predict_on(analyzed, "host-xeon-2c", residual="auto")
     page = render_html(pred)
     assert pred.call_overhead_note == "" and "per-call overhead of onnxruntime on host-xeon-2c is not modelled" in page
 

@@ -23,6 +23,7 @@ import time
 import pytest
 
 from hybridperf.cli import ExitCode, main
+from hybridperf.errors import InputError
 
 
 def _run(capsys, *argv):
@@ -55,21 +56,21 @@ def _alive(pid: int) -> bool:
 def test_a_worker_ends_when_the_command_that_started_it_is_killed(tmp_path):
     # until 2026-12-05 a predict-many pool worker or measure's onnxruntime worker outlived a SIGTERM'd command
     pid_file = tmp_path / "child.pid"
+    # the child writes its pid once its parent-death signal is set (whole: written aside, then renamed)
     parent_code = textwrap.dedent(f"""
         import os, subprocess, sys, time
-        code = ("from hybridperf.measure.child import end_with_parent; import sys, time; "
-                "end_with_parent(int(sys.argv[1])); time.sleep(60)")
-        p = subprocess.Popen([sys.executable, "-c", code, str(os.getpid())])
-        open({str(pid_file)!r}, "w").write(str(p.pid))
+        code = ("from hybridperf.measure.child import end_with_parent; import os, sys, time; "
+                "end_with_parent(int(sys.argv[1])); open(sys.argv[2] + '.new', 'w').write(str(os.getpid())); "
+                "os.replace(sys.argv[2] + '.new', sys.argv[2]); time.sleep(60)")
+        subprocess.Popen([sys.executable, "-c", code, str(os.getpid()), {str(pid_file)!r}])
         time.sleep(60)
     """)
     parent = subprocess.Popen([sys.executable, "-c", parent_code])
     try:
         deadline = time.monotonic() + 30
-        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        while not pid_file.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         child = int(pid_file.read_text())
-        time.sleep(1.0)  # the child has set its parent-death signal (it imports nothing of TVM)
         parent.send_signal(signal.SIGTERM)
         parent.wait(10)
         deadline = time.monotonic() + 10
@@ -90,6 +91,7 @@ def test_a_worker_whose_parent_is_already_gone_ends_at_once():
 
 
 def test_the_pool_worker_and_the_measure_worker_end_with_their_command(monkeypatch, tmp_path, model_dir):
+    # until 2026-12-05 neither the pool's initializer nor measure's worker command (no parent pid) set end_with_parent
     from hybridperf.commands import _sweep
     from hybridperf.measure import child, onnxruntime
 
@@ -106,7 +108,7 @@ def test_the_pool_worker_and_the_measure_worker_end_with_their_command(monkeypat
         raise subprocess.TimeoutExpired(cmd, 1)
 
     monkeypatch.setattr(onnxruntime.subprocess, "run", fake_run)
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="ran past"):
         onnxruntime.measure(model_dir / "resnet_like.onnx", batch=1, repeats=1, warmup=0, profile=False)
     assert seen["cmd"][-1] == str(os.getpid())
 

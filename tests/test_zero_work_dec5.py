@@ -1,14 +1,15 @@
-"""Audit 2026-12-05: a model that launches no kernel (a lone ONNX Reshape: a view) priced on a CPU sheet.
+"""Audit 2026-12-05: a model that launches no kernel (a lone ONNX Reshape: a view) priced on a CPU sheet that does not
+give the runtime's per-call overhead (``call_overhead``: ``host-xeon-2c``, ``raspberry-pi-4b``).
 
 Until 2026-12-05 ``predict -d host-xeon-2c`` (and ``raspberry-pi-4b``, ``host``) printed ``latency 0.0 us`` and
 ``energy 0.0 uJ`` for it, the JSON wrote ``0.0``, and ``check --max-latency`` passed it (exit 0): a silent zero, since
-a runtime call (onnxruntime's ``session.run``) is never free. Nothing stored prices that call: the CPU learned models'
-fitted overhead (100 us, a grid value chosen by cross-validation on models of milliseconds) is no per-call figure,
-and the probe's per-call ``session.run`` time is only words in a sheet's ``launch_overhead`` source. So the latency
-and energy are unknown, with the reason (:data:`hybridperf.estimate.pricing.NO_CALL_OVERHEAD`): ``unknown`` in the
-table, ``null`` in JSON, and ``check`` does not pass them (exit 2, README "Exit codes"). The roofline (0: no work) and
-the FLOPs (0) stay figures. A GPU sheet's execution model adds its synchronisation once per call (10 us under torch):
-unchanged.
+a runtime call (onnxruntime's ``session.run``) is never free. The CPU learned models' fitted overhead (100 us, a grid
+value chosen by cross-validation on models of milliseconds) is no per-call figure, so on such a sheet the latency and
+energy are unknown, with the reason (:data:`hybridperf.estimate.pricing.NO_CALL_OVERHEAD`): ``unknown`` in the table,
+``null`` in JSON, and ``check`` does not pass them (exit 2, README "Exit codes"). The roofline (0: no work) and the
+FLOPs (0) stay figures. A sheet that gives ``call_overhead`` prices the call (since commit 18de8ca:
+tests/test_call_overhead_dec5.py). A GPU sheet's execution model adds its synchronisation once per call (10 us under
+torch): unchanged.
 """
 
 import json
@@ -27,27 +28,12 @@ from hybridperf.report.text import to_dict, to_table
 F32 = TensorProto.FLOAT
 
 
-@pytest.fixture(scope="module")
-def views(tmp_path_factory):
-    """A lone Reshape of a 1x3x4x4 float32 input to 1x48: every op zero-cost, no kernel."""
-    d = tmp_path_factory.mktemp("views")
-    shape = helper.make_tensor("s", TensorProto.INT64, [2], [1, 48])
-    return _save([helper.make_node("Reshape", ["x", "s"], ["y"])],
-                 [helper.make_tensor_value_info("x", F32, [1, 3, 4, 4])],
-                 [helper.make_tensor_value_info("y", F32, [1, 48])], d / "views.onnx", inits=[shape])
-
-
-@pytest.fixture(scope="module")
-def analyzed(views):
-    return analyze(views)
-
-
 @pytest.mark.parametrize("device", ["host-xeon-2c", "raspberry-pi-4b"])
 def test_views_on_a_cpu_sheet_have_unknown_latency_and_energy(analyzed, device):
     # until 2026-12-05: latency_s 0.0 and energy_j 0.0, unknown_figures () -- a silent zero
     pred = predict_on(analyzed, device, residual="auto")
     assert pred.complete and not any(kp.kernel.counts_toward_time for kp in pred.kernels)
-    assert pred.unknown_figures == ("latency_s", "energy_j")
+    assert pred.unknown_figures == ("latency_s", "energy_j") and pred.call_overhead_note == ""
     assert pred.unpriced_reason == NO_CALL_OVERHEAD.format(runtime="onnxruntime", device=device)
     assert pred.roofline_latency_s == 0.0 and pred.flops == 0  # no work: exact figures, not unknown
 

@@ -173,12 +173,10 @@ def analyze_with_memory_module(
         model = load_model(model, shapes, batch, provenance=provenance)
     elif is_relax_module(model):  # checked, its Relax calls inlined, shapes bound: a copy where anything changes
         model = load_relax_module(model, shapes, batch)
-    if isinstance(model, LoadedModel):
-        loaded = model
-        mod, source, in_shapes = loaded.module, loaded.source, loaded.input_shapes
-        src_nodes, folded, load_notes = loaded.source_nodes, loaded.folded, loaded.notes
-    else:
-        mod, source, in_shapes, src_nodes, folded, load_notes = model, "<module>", {}, {}, None, ()
+    if not isinstance(model, LoadedModel):  # a module as it is: no shapes, nodes, folded work or notes of a load
+        model = LoadedModel(module=model, input_shapes={}, source="<module>", format="relax")
+    mod, source, in_shapes = model.module, model.source, model.input_shapes
+    src_nodes, folded, load_notes = model.source_nodes, model.folded, model.notes
     t["load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     analysis = analyze_module(mod)

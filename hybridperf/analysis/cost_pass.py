@@ -16,7 +16,6 @@ from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
 from hybridperf.costs.registry import CountedRule, ZeroCost
-from hybridperf.frontends.relax_module import num_inputs
 from hybridperf.frozen import reduce_read_only
 from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.ir.tvm_compat import TensorInfo
@@ -243,7 +242,7 @@ def analyze_module(mod: Any, registry: CostRegistry | None = None) -> ModelAnaly
     """
     cost_pass = _CostPass(mod, registry or default_registry())
     func = mod["main"]
-    n_inputs = num_inputs(func)
+    n_inputs = _tvm.num_inputs(func)
     for p in func.params[n_inputs:]:
         cost_pass.add_weight_param(p)
     # A Relax PyExprVisitor hands over the bindings. It is slower than a plain loop over
@@ -325,8 +324,9 @@ class _CostPass:
         return False
 
     def add_weight_param(self, param: Any) -> None:
-        """A parameter past ``num_input`` (:func:`num_inputs`): a weight whose value is passed in, a constant to the
-        pass; its bytes are weights once, used or not, as the runtime holds it either way."""
+        """A parameter past ``num_input`` (:func:`~hybridperf.ir.tvm_compat.num_inputs`): a weight whose value is
+        passed in, a constant to the pass; its bytes are weights once, used or not, as the runtime holds it either
+        way."""
         self.const_vars.add(_tvm.var_name(param))
         self._add_weight(self.infos(param))
 

@@ -23,16 +23,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_runtime_argument(p)
 
 
-def __getattr__(name: str):
-    # ROOFLINE_NOTE's home is the report layer (the API's annotate_text prints it too); named here as before, without
-    # importing the pricing for `annotate --help`
-    if name == "ROOFLINE_NOTE":
-        from hybridperf.report.annotate import ROOFLINE_NOTE
-
-        return ROOFLINE_NOTE
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def run(args: argparse.Namespace) -> ExitCode:
     from hybridperf.api import _annotation
     from hybridperf.commands._common import model_device_spec, print_warnings, runtime_from_args
@@ -42,8 +32,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     shapes = shapes_from_args(args)
     runtime = runtime_from_args(args, spec)  # auto: the device kind's, as predict's
     with native_stderr_silenced(not args.verbose):  # refuses an untaken batch
-        pred, module = _annotation(args.model, spec, batch=args.batch, shapes=shapes, precision=args.precision,
-                                   fused=not args.no_fuse, runtime=runtime)
+        pred, module, _ = _annotation(args.model, spec, batch=args.batch, shapes=shapes, precision=args.precision,
+                                      fused=not args.no_fuse, runtime=runtime)
     sys.stdout.write(annotate_text(pred, module, show_meta=args.show_meta, runtime=runtime) + "\n")
     print_warnings(pred)  # as predict's: e.g. a --precision the sheet has no peak for (until 2026-12-04 unsaid)
     return ExitCode.OK

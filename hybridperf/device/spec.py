@@ -63,7 +63,7 @@ from typing import Any
 from hybridperf.errors import SpecError, did_you_mean, error_line
 from hybridperf.frozen import reduce_read_only
 from hybridperf.precision import PRECISIONS, fallback_chain
-from hybridperf.units import UNITS, split_quantity, unit_hint, units_of
+from hybridperf.units import UNITS, format_si, split_quantity, unit_hint, units_of
 
 SCHEMA_VERSION = 1
 #: the device id of this machine (``--device host``): reserved for its probed sheet, cached under the user data
@@ -1015,21 +1015,13 @@ def _check_power_at_peak(v: _Validator, peak_flops: dict[str, float], per_mac_pj
     """Refuse a sheet whose MACs at a peak would draw over :data:`POWER_AT_PEAK_LIMIT` x ``power.max``: one of the
     three figures is in the wrong unit. Until 2026-12-05 a Raspberry Pi sheet with its power in ``mW`` (6.4 mW max
     for 6.4 W) loaded, and its idle energy was priced 1000 x low, unsaid."""
-    for prec, peak in peak_flops.items():
-        if prec not in per_mac_pj:
-            continue
+    for prec, peak in peak_flops.items():  # _energy refused a peak without its per_mac
         at_peak_w = per_mac_pj[prec] * 1e-12 * peak / 2
         if at_peak_w > POWER_AT_PEAK_LIMIT * max_power_w:
-            v.fail("power.max", f"is {_watts(max_power_w)}, but energy.per_mac.{prec} x peak_compute.{prec} / 2 is "
-                                f"{_watts(at_peak_w)} of MACs at the peak, over {POWER_AT_PEAK_LIMIT:g}x it; one of "
-                                "them is in the wrong unit (W vs mW, pJ vs nJ, GFLOP/s vs TFLOP/s): fix its unit")
-
-
-def _watts(w: float) -> str:
-    """``w`` watts in words for an error line (``6.4 mW``, ``3.7 W``)."""
-    from hybridperf.units import format_si
-
-    return format_si(w, "W", 3)
+            v.fail("power.max", f"is {format_si(max_power_w, 'W', 3)}, but energy.per_mac.{prec} x "
+                                f"peak_compute.{prec} / 2 is {format_si(at_peak_w, 'W', 3)} of MACs at the peak, over "
+                                f"{POWER_AT_PEAK_LIMIT:g}x it; one of them is in the wrong unit (W vs mW, pJ vs nJ, "
+                                "GFLOP/s vs TFLOP/s): fix its unit")
 
 
 def _sparsity(v: _Validator, raw: dict) -> dict[str, float]:

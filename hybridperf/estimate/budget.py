@@ -494,7 +494,7 @@ def compare(
             # (views only) on a sheet that prices no runtime call is unknown too (unpriced_reason): until 2026-12-05
             # its latency and energy of 0 passed every limit
             value = None
-            unknown = f"nothing priced: {lower}" if lower else getattr(pred, "unpriced_reason", "") or "nothing priced"
+            unknown = f"nothing priced: {lower}" if lower else pred.unpriced_reason
         cap = pred.spec.dram.capacity_bytes if m is Metric.MEMORY else None
         estimated = {Metric.ENERGY: pred.spec.power_note, Metric.LATENCY: pred.latency_note}.get(m, "")
         figure = ""

@@ -250,6 +250,14 @@ class Prediction:
         return why.format(runtime=runtime, device=self.spec.id)
 
     @property
+    def latency_reason(self) -> str:
+        """What the reports say beside the latency: why it is a lower bound (:attr:`lower_bound_reason`) or unknown
+        (:attr:`unpriced_reason`), else where it comes from in a model that launches no kernel
+        (:attr:`call_overhead_note`: the sheet's per-call overhead); "" for a latency priced on kernels. The one home
+        of the reason ``predict``'s table, the HTML report's latency card and ``annotate``'s header line print."""
+        return self.lower_bound_reason or self.unpriced_reason or self.call_overhead_note
+
+    @property
     def unknown_figures(self) -> tuple[str, ...]:
         """The figures of this prediction that are unknown: a lower bound of 0 (``latency_s``, ``roofline_latency_s``,
         ``energy_j``, ``flops`` when nothing was priced; a model of only uncosted ops on a CPU sheet), or the latency
@@ -310,7 +318,7 @@ def with_call_overhead(pred: Prediction, runtime: Any) -> Prediction:
     Prediction
         ``pred`` or its priced copy.
     """
-    if not pred.unpriced_reason:
+    if pred.latency_s or not pred.complete:  # some time priced, or some op without a cost: not unpriced_reason's
         return pred
     name = _runtime_name(runtime, pred.spec)
     overhead = pred.spec.call_overhead_s.get(name)

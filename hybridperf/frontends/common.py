@@ -1,4 +1,5 @@
-"""What every frontend shares: the :class:`LoadedModel` record, the model file suffixes and two small helpers.
+"""What every frontend shares: the :class:`LoadedModel` record, the model file suffixes, the rule that blames a
+failed import on the input shapes, and two small helpers.
 """
 
 from __future__ import annotations
@@ -6,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+import re
+
+from hybridperf.units import shapes_text
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,18 @@ MODEL_SUFFIXES = (".onnx", *OTHER_MODEL_SUFFIXES)
 def is_onnx_proto(model: Any) -> bool:
     """Whether ``model`` is an ``onnx.ModelProto`` (told without importing onnx)."""
     return type(model).__name__ == "ModelProto" and hasattr(model, "graph")
+
+
+#: a TVM frontend's error that reads as a shape that does not fit the model: with --shape / --batch given, the failed
+#: import is blamed on them (:func:`shapes_misfit_fix`)
+SHAPE_MISFIT = re.compile(r"shape|broadcast|dimension|reduction length|rank", re.IGNORECASE)
+
+
+def shapes_misfit_fix(input_shapes: Mapping[str, tuple[int, ...]]) -> str:
+    """The fix a failed import names where the given ``input_shapes`` do not fit the model (its error matched
+    :data:`SHAPE_MISFIT`): ``the input shapes (x=1x3x224x224) do not fit the model: check the --shape / --batch
+    values``."""
+    return f"the input shapes ({shapes_text(input_shapes)}) do not fit the model: check the --shape / --batch values"
 
 
 def _param_shapes(mod: Any) -> dict[str, tuple[int, ...]]:

@@ -4,7 +4,6 @@ frontend) or an in-memory ``onnx.ModelProto``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -40,12 +39,9 @@ def shown_path(path: str | Path) -> str:
     """``path`` as an error message shows it: control characters as escapes (``a\\x00b.onnx``: a NUL, which
     ``Path.exists`` answers False for, was echoed raw until 2026-12-05; as :func:`hybridperf.report.format.one_line`
     writes them) and an undecodable byte as its escape (:func:`hybridperf.json_text.escape_undecodable`)."""
-    from hybridperf.json_text import escape_undecodable
+    from hybridperf.json_text import escape_control, escape_undecodable
 
-    return escape_undecodable(_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(path)))
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+    return escape_undecodable(escape_control(str(path)))
 
 
 def _is_onnx_model(p: Path) -> bool:

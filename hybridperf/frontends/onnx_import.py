@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 import contextlib
 import io
-import re
 import warnings
 
 from hybridperf.errors import ModelLoadError, UnsupportedModelError
-from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, LoadedModel
+from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, SHAPE_MISFIT, LoadedModel, shapes_misfit_fix
 from hybridperf.frontends.torch_files import torch_archive_error
-from hybridperf.units import shapes_text
 
 
 #: external tensors up to this many bytes are read into memory (shape arithmetic and quantisation
@@ -724,10 +722,9 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
         failed = getattr(exc, "hp_failed_node", None)
         where = f" at node {failed[1]!r} ({failed[0]})" if failed and failed[1] else f" at a {failed[0]} node" if failed else ""
         fix = "; re-export the model, or report it"
-        if re.search(r"shape|broadcast|dimension|reduction length|rank", first, re.IGNORECASE):
+        if SHAPE_MISFIT.search(first):
             if shapes_given:
-                bound = shapes_text(input_shapes)
-                fix = f"; the input shapes ({bound}) do not fit the model: check the --shape / --batch values"
+                fix = f"; {shapes_misfit_fix(input_shapes)}"
             else:  # until 2026-12-04 this also blamed --shape / --batch, which the user had not passed
                 at = where.removeprefix(" at ") or "one of its nodes"
                 raise ModelLoadError(f"{source}: the model's own shapes are inconsistent at {at}: "

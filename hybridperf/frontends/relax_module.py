@@ -17,7 +17,7 @@ from hybridperf.ir import tvm_compat as _tvm
 from hybridperf.units import dims_text, shape_example
 
 __all__ = ["RELAX_SUFFIXES", "SOURCE", "bind_weight_params", "check_relax_module", "inline_calls", "is_relax_file",
-           "is_relax_module", "load_relax_file", "load_relax_module", "num_inputs"]
+           "is_relax_module", "load_relax_file", "load_relax_module"]
 
 #: the ``source`` of a model given as an IRModule
 SOURCE = "<Relax IRModule>"
@@ -61,18 +61,13 @@ def inline_calls(mod: Any) -> tuple[Any, tuple[str, ...]]:
     """A copy of ``mod`` whose ``main`` has the Relax functions it calls inlined (TVM's
     ``InlinePrivateFunctions`` on a copy where they are private), and their names; ``mod`` itself when it calls
     none. A function that calls itself stays a call (an unsupported op in the cost pass)."""
-    tvm, relax = _tvm.tvm_modules()
+    _, relax = _tvm.tvm_modules()
     done: list[str] = []
     for _ in range(_MAX_DEPTH):  # a callee's own calls come into main with it: inline again
         called = [n for n in _called_functions(mod) if n not in done]
         if not called:
             break
-        copy = tvm.IRModule({}, attrs=mod.attrs, global_infos=mod.global_infos)
-        for gv, func in mod.functions.items():
-            if gv.name_hint in called and func.attrs is not None and "global_symbol" in func.attrs:
-                func = func.without_attr("global_symbol")
-            copy[gv] = func
-        inlined = relax.transform.InlinePrivateFunctions()(copy)
+        inlined = relax.transform.InlinePrivateFunctions()(_without_attr(mod, "global_symbol", called))
         still = set(_called_functions(inlined))
         if all(n in still for n in called):
             break  # nothing inlined (a recursive function): it stays a call, and public as it was
@@ -85,22 +80,13 @@ def inline_calls(mod: Any) -> tuple[Any, tuple[str, ...]]:
 _MAX_DEPTH = 16
 
 
-def num_inputs(func: Any) -> int:
-    """How many of ``func``'s leading parameters are inputs: its ``num_input`` attribute (TVM's convention for a
-    function whose trailing parameters are its weights, as ``relax.frontend.onnx.from_onnx(...,
-    keep_params_in_input=True)`` writes it), else all of them."""
-    attrs = func.attrs
-    n = attrs.get("num_input") if attrs is not None else None
-    return len(func.params) if n is None else max(0, min(int(n), len(func.params)))
-
-
 def _param_dims(mod: Any) -> dict[str, list[Any] | None]:
-    """main's tensor inputs (its parameters before ``num_input``, :func:`num_inputs`;
+    """main's tensor inputs (its parameters before ``num_input``, :func:`~hybridperf.ir.tvm_compat.num_inputs`;
     those after are weights): name -> dims (int for a fixed dim, the TIR expression for a symbolic one)."""
     tvm, relax = _tvm.tvm_modules()
     out: dict[str, list[Any] | None] = {}
     main = mod["main"]
-    for p in main.params[:num_inputs(main)]:
+    for p in main.params[:_tvm.num_inputs(main)]:
         ty = _tvm.expr_type(p)
         if not isinstance(ty, relax.TensorType):
             continue
@@ -177,18 +163,27 @@ def bind_weight_params(mod: Any) -> Any:
     attribute (``relax.frontend.onnx.from_onnx(..., keep_params_in_input=True)``: the parameters past ``num_input``),
     bound as constants (TVM's ``BindParams``), as the model file would import them; ``mod`` itself when it has
     none. Weight parameters without values stay parameters, which the cost pass counts as weights
-    (:func:`num_inputs`; until 2026-12-05 both kinds were priced as inputs)."""
-    tvm, relax = _tvm.tvm_modules()
+    (:func:`~hybridperf.ir.tvm_compat.num_inputs`; until 2026-12-05 both kinds were priced as inputs)."""
+    _, relax = _tvm.tvm_modules()
     main = mod["main"]
     attrs = main.attrs
     values = list(attrs.get("params") or []) if attrs is not None else []
-    weights = list(main.params[num_inputs(main):])
+    weights = list(main.params[_tvm.num_inputs(main):])
     if not values or len(values) != len(weights):  # values that do not line up with the weights: none bound
         return mod
     bound = relax.transform.BindParams("main", dict(zip(weights, values)))(mod)
-    copy = tvm.IRModule({}, attrs=bound.attrs, global_infos=bound.global_infos)
-    for gv, func in bound.functions.items():
-        copy[gv] = func.without_attr("params") if gv.name_hint == "main" else func
+    return _without_attr(bound, "params", ("main",))
+
+
+def _without_attr(mod: Any, attr: str, names: Any) -> Any:
+    """A copy of ``mod`` (its attributes and global infos too) whose functions named in ``names`` lack the attribute
+    ``attr``; the others as they are."""
+    tvm, _ = _tvm.tvm_modules()
+    copy = tvm.IRModule({}, attrs=mod.attrs, global_infos=mod.global_infos)
+    for gv, func in mod.functions.items():
+        if gv.name_hint in names and func.attrs is not None and attr in func.attrs:
+            func = func.without_attr(attr)
+        copy[gv] = func
     return copy
 
 

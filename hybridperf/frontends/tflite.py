@@ -16,7 +16,7 @@ import re
 import warnings
 
 from hybridperf.errors import DynamicShapeError, InputError, ModelLoadError, UnsupportedModelError, error_line
-from hybridperf.frontends.common import LoadedModel
+from hybridperf.frontends.common import SHAPE_MISFIT, LoadedModel, shapes_misfit_fix
 
 
 __all__ = ["load_tflite", "tflite_input_specs"]
@@ -39,12 +39,9 @@ class TFLiteInput:
 
 
 def _read_tflite(p: Path) -> Any:
-    from hybridperf.frontends.load import shown_path  # noqa: PLC0415 - load imports this module where it needs it
+    from hybridperf.frontends.load import check_model_file  # noqa: PLC0415 - load imports this module where it needs it
 
-    if not p.exists():
-        raise ModelLoadError(f"model file not found: {shown_path(p)}; check the path")
-    if p.is_dir():
-        raise ModelLoadError(f"{shown_path(p)} is a directory; pass a .tflite file")
+    check_model_file(p)
     try:
         import tflite  # noqa: PLC0415
     except ImportError as exc:
@@ -91,7 +88,11 @@ def tflite_input_specs(model: Any) -> list[TFLiteInput]:
 
 def _bind_tflite_shapes(
     specs: list[TFLiteInput], shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, source: str
-) -> dict[str, tuple[int, ...]]:
+) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...]]:
+    """The shape each input is priced at (``shapes``, else ``batch`` on a dynamic batch, else the stored size of a
+    dynamic batch), and one note per input whose dynamic batch (signature ``-1``) is priced at its stored size, as the
+    interpreter runs it without ``resize_tensor_input`` (until 2026-12-05 unsaid, where an ONNX or .pt2 model's
+    unbound batch is refused)."""
     from hybridperf.units import dims_text, shape_example  # noqa: PLC0415
 
     shapes = {k: tuple(int(d) for d in v) for k, v in (shapes or {}).items()}
@@ -100,6 +101,7 @@ def _bind_tflite_shapes(
         if n not in names:
             raise InputError(f"--shape names unknown input {n!r}; the model's inputs are {', '.join(sorted(names))}")
     out: dict[str, tuple[int, ...]] = {}
+    notes: list[str] = []
     for s in specs:
         if s.name in shapes:
             # the checks :func:`hybridperf.units.check_shape_flags` makes of an ONNX model's (a TFLite input's stored
@@ -122,6 +124,9 @@ def _bind_tflite_shapes(
                 dims[0] = int(batch)
             elif axis == 0 and s.signature is not None and s.shape and s.shape[0] > 0:
                 dims[0] = s.shape[0]  # a dynamic batch: the stored size, the interpreter's own before a resize
+                if s.signature[0] < 0:  # a signature dim of 0 is no dynamic batch
+                    notes.append(f"input {s.name} has a dynamic batch; priced at its stored size {s.shape[0]}, as the "
+                                 "interpreter runs it without a resize; pass --batch N")
             else:
                 # a dynamic dim past the batch (a sequence, an image size) is stored with the converter's placeholder
                 # 1: until 2026-12-05 it was priced at that size (a BERT at 1 token), unsaid
@@ -133,10 +138,8 @@ def _bind_tflite_shapes(
                     f"{source}: input {s.name!r} has a dynamic dim at axis {axis}{stored}; bind it with {how}, N the "
                     "size to price"
                 )
-        if batch is not None and s.signature is not None and s.signature and s.signature[0] < 0:
-            dims[0] = int(batch)
         out[s.name] = tuple(dims)
-    return out
+    return out, tuple(notes)
 
 
 def _int16_quantized_tensors(sg: Any) -> list[str]:
@@ -260,17 +263,16 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
     p = Path(path)
     source = str(p)
     model = _read_tflite(p)
+    from hybridperf.ir.tvm_compat import native_log_captured, tvm_modules
+
+    tvm_modules()
+    from tvm.relax.frontend.tflite import from_tflite  # noqa: PLC0415 - outside the try below: not the file's fault
+
     try:
         specs = tflite_input_specs(model)
     except Exception as exc:  # noqa: BLE001 - a corrupt name or dims: UnicodeDecodeError until 2026-12-05 (exit 3)
         raise _corrupt(p, exc) from exc
-    input_shapes = _bind_tflite_shapes(specs, shapes, batch, source)
-    notes = _stored_batch_notes(specs, shapes, batch)
-    from hybridperf.ir.tvm_compat import native_log_captured, tvm_modules
-    from hybridperf.units import shapes_text
-
-    tvm_modules()
-    from tvm.relax.frontend.tflite import from_tflite  # noqa: PLC0415
+    input_shapes, notes = _bind_tflite_shapes(specs, shapes, batch, source)
 
     sg = model.Subgraphs(0)
     try:
@@ -324,27 +326,13 @@ def load_tflite(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None =
                 "to ONNX"
             ) from exc
         fix = "convert the model again, or export it to ONNX"
-        if (shapes or batch is not None) and re.search(r"shape|broadcast|dimension|reduction length|rank", text, re.I):
+        if (shapes or batch is not None) and SHAPE_MISFIT.search(text):
             # the ONNX frontend's rule (:func:`~hybridperf.frontends.onnx_import.from_onnx`); until 2026-12-05 a
             # --shape that does not fit the model read "convert the model again"
-            fix = (f"the input shapes ({shapes_text(input_shapes)}) do not fit the model: check the --shape / --batch "
-                   "values")
+            fix = shapes_misfit_fix(input_shapes)
         raise ModelLoadError(
             f"{source}: import into TVM Relax failed{where} ({type(exc).__name__}: {error_line(exc, 200, last=True)}); "
             f"{fix}"
         ) from exc
     return LoadedModel(module=mod, input_shapes=input_shapes, source=source, format="tflite",
                        node_count=sg.OperatorsLength(), notes=notes)
-
-
-def _stored_batch_notes(specs: list[TFLiteInput], shapes: Mapping[str, tuple[int, ...]] | None,
-                        batch: int | None) -> tuple[str, ...]:
-    """One note per input whose dynamic batch (signature ``-1``) neither ``shapes`` nor ``batch`` binds: it is priced
-    at its stored size, as the interpreter runs it without ``resize_tensor_input`` (until 2026-12-05 unsaid, where an
-    ONNX or .pt2 model's unbound batch is refused)."""
-    if batch is not None:
-        return ()
-    return tuple(f"input {s.name} has a dynamic batch; priced at its stored size {s.shape[0]}, as the interpreter runs "
-                 "it without a resize; pass --batch N"
-                 for s in specs if s.name not in (shapes or {}) and s.signature and s.signature[0] < 0
-                 and s.shape and s.shape[0] > 0)

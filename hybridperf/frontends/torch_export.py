@@ -740,9 +740,10 @@ def load_pt2(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None = No
     ``batch`` / ``shapes`` bind its dynamic dims (``torch.export.Dim``) within the exported range; a
     program without dynamic dims has the shapes it was exported with, and passing either is an error.
     """
+    from hybridperf.frontends.load import check_model_file  # noqa: PLC0415 - load imports this module where it needs it
+
     p = Path(path)
-    if not p.exists():
-        raise ModelLoadError(f"model file not found: {p}; check the path")
+    check_model_file(p)
     torch = _import_torch()
     try:
         with torch_logs_captured():  # torch 2.14 logs a traceback (WARNING) before it raises on a corrupt archive

@@ -25,6 +25,13 @@ def tvm_modules():
     return tvm, relax
 
 
+def start_tvm() -> None:
+    """Import TVM and its ONNX frontend (about 1 s, once a process; at once where done before), so that a timed
+    analysis after it is the model's own (:func:`hybridperf.residual.features.featurize_measured`'s ``analysis_s``)."""
+    tvm_modules()
+    import tvm.relax.frontend.onnx  # noqa: F401, PLC0415 - what the first ONNX import would load, on its clock
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """Static shape and dtype of one tensor; ``shape`` is None when symbolic."""
@@ -143,6 +150,15 @@ def is_extern_func(expr: Any) -> bool:
 def is_relax_function(func: Any) -> bool:
     _, relax = tvm_modules()
     return isinstance(func, relax.Function)
+
+
+def num_inputs(func: Any) -> int:
+    """How many of ``func``'s leading parameters are inputs: its ``num_input`` attribute (TVM's convention for a
+    function whose trailing parameters are its weights, as ``relax.frontend.onnx.from_onnx(...,
+    keep_params_in_input=True)`` writes it), else all of them."""
+    attrs = func.attrs
+    n = attrs.get("num_input") if attrs is not None else None
+    return len(func.params) if n is None else max(0, min(int(n), len(func.params)))
 
 
 def op_name(call: Any) -> str:

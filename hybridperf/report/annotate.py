@@ -9,6 +9,7 @@ from typing import Any
 from hybridperf.costs import Status
 from hybridperf.estimate.pricing import KernelPrediction, Prediction, energy_capped, priced_cost, runs_every_call
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time
+from hybridperf.report.text import LOWER_BOUND_TOTALS
 from hybridperf.units import shapes_text
 
 #: the line TVM's printer ends a module with when it leaves the constants out (``show_meta=False``)
@@ -186,9 +187,8 @@ def header_line(pred: Prediction) -> str:
     roofline annotate prices by) where :attr:`~hybridperf.estimate.pricing.Prediction.unknown_figures` names it
     (until 2026-12-05 ``latency 0.0 us``), or the sheet's per-call overhead with where it comes from
     (:attr:`~hybridperf.estimate.pricing.Prediction.call_overhead_note`) where a learned prediction priced it."""
-    lower = pred.lower_bound_reason
-    lb = bool(lower)
-    why = lower or pred.unpriced_reason or pred.call_overhead_note
+    lb = bool(pred.lower_bound_reason)
+    why = pred.latency_reason
     mem_ge = "≥ " if pred.analyzed.memory_is_lower_bound else ""
     memory = mem_ge + fmt_bytes(pred.memory.peak_bytes) if pred.memory.known else "unknown"
     flops = "FLOP unknown" if lb and not pred.flops else fmt_bound(pred.flops, fmt_flops, lb)
@@ -207,11 +207,11 @@ def header_line(pred: Prediction) -> str:
 ATTR_PREFIX = "hybridperf."
 #: a kernel's figures written as ``hybridperf.<key>`` on its function, each left out where unknown (and named in
 #: ``hybridperf.unknown``): the kernel's record in ``hybridperf predict --format json`` (``kernels[]``)
-KERNEL_FIGURES = ("latency_s", "roofline_latency_s", "energy_j", "flops", "bytes_read", "bytes_written")
+KERNEL_FIGURES = LOWER_BOUND_TOTALS
 #: the totals written on ``main`` (``totals`` of the JSON report), besides ``weight_bytes`` and ``peak_memory_bytes``;
 #: a lower bound (some op without a cost) is written as ``hybridperf.<key>_lower_bound`` instead, so that no reader
 #: takes it for the figure
-TOTAL_FIGURES = ("latency_s", "roofline_latency_s", "energy_j", "flops", "bytes_read", "bytes_written")
+TOTAL_FIGURES = LOWER_BOUND_TOTALS
 
 
 def with_cost_attributes(pred: Prediction, module: Any) -> Any:

@@ -56,25 +56,8 @@ def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
     return ["cpu_identity", text, ident["source"]]
 
 
-def call_overhead_rows(calls: dict[str, dict[str, Any] | None]) -> list[list[str]]:
-    """The ``call_overhead.RUNTIME`` rows of a CPU sheet: each runtime's per-call time with its source, ``unknown``
-    where the sheet does not give it (a model that launches no kernel then reads latency unknown there)."""
-    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES
-
-    rows = []
-    for rt in CALL_OVERHEAD_RUNTIMES:
-        q = calls.get(rt)
-        key = f"call_overhead.{rt}"
-        if q is None:
-            rows.append([key, UNKNOWN, "not on the sheet (a model that launches no kernel has no latency here)"])
-        else:
-            rows.append([key, format_si(q["value"], "s") + (" [measured]" if q.get("measured") else ""),
-                         q["source"] + (f" (note: {q['note']})" if q.get("note") else "")])
-    return rows
-
-
 def show_table(d: dict[str, Any]) -> str:
-    from hybridperf.device.spec import is_estimate
+    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, is_estimate
 
     rows: list[list[str]] = []
     unused = set(d.get("unused_figures", ()))
@@ -100,9 +83,14 @@ def show_table(d: dict[str, Any]) -> str:
                 add(f"memory.{level}.{k}", m[k], m[k]["unit"])
     add("launch_overhead", d["launch_overhead"], "s")
     # a CPU sheet's runtime call, `unknown` where the sheet does not give it (until 2026-12-05 no row, though
-    # predictions priced it)
+    # predictions priced it): a model that launches no kernel then reads latency unknown there
     if d["kind"] == "cpu":
-        rows += call_overhead_rows(d.get("call_overhead") or {})
+        calls = d.get("call_overhead") or {}
+        for rt in CALL_OVERHEAD_RUNTIMES:
+            if calls.get(rt) is None:
+                rows.append([f"call_overhead.{rt}", UNKNOWN,
+                             "not on the sheet (a model that launches no kernel has no latency here)"])
+            add(f"call_overhead.{rt}", calls.get(rt), "s")
     add("power.idle", d["power"]["idle"], "W")
     add("power.max", d["power"]["max"], "W")
     for p, q in d["energy"]["per_mac"].items():

@@ -20,11 +20,11 @@ binary prefixes), in one of two styles:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from collections.abc import Callable, Sequence
 
+from hybridperf.json_text import escape_control
 from hybridperf.units import (DECIMAL, SCIENTIFIC_BELOW, SCIENTIFIC_FROM, SUBMULTIPLE, bytes_text, format_si,
                               scientific, si_prefix)
 
@@ -47,12 +47,10 @@ def _fixed(value: float, prefixes: Sequence[tuple[float, str]], unit: str) -> st
     of :func:`_decimals`; in scientific notation in ``unit`` (:func:`hybridperf.units.scientific`) where that would
     be 10000 or more of the largest prefix (a latency of a year read ``31536000.000 s`` until 2026-12-04), or under
     0.0001 of the smallest (``1.0e-15 s``: it read ``1e-06 ns``)."""
-    factor, prefix = si_prefix(value, prefixes, below=prefixes[-1])
     # a figure that rounds up to 1000 of its prefix reads at the next one (``999.99996 us`` read ``1000.0 us``, beside
     # a budget of ``1.000 ms``, until 2026-12-05), and one that rounds up to 10000 of the largest in scientific notation
-    i = [f for f, _ in prefixes].index(factor)
-    if i and abs(float(_decimals(value / factor, factor))) >= round(prefixes[i - 1][0] / factor):
-        factor, prefix = prefixes[i - 1]
+    factor, prefix = si_prefix(value, prefixes, below=prefixes[-1],
+                               shown=lambda v, f: float(_decimals(v / f, f)))
     v = value / factor
     if abs(v) >= SCIENTIFIC_FROM or abs(float(_decimals(v, factor))) >= SCIENTIFIC_FROM:
         return f"{scientific(value)} {unit}"
@@ -94,13 +92,9 @@ def fmt_count(n: float) -> str:
     """A count with a decimal prefix up to T and three decimals, the unit left to the caller:
     ``fmt_count(2.5e9) + "FLOP"`` -> ``2.500 GFLOP``; under 1000 a whole number (``12 FLOP``); from 10000 T in
     scientific notation (``1.476e20 FLOP``; it read ``147573952.590 TFLOP`` until 2026-12-04)."""
-    prefixes = (*DECIMAL[1:], (1.0, ""))
-    factor, prefix = si_prefix(n, prefixes)
     # rounding up to 1000 of a prefix reads at the next (``999.6`` read ``1000 FLOP``, ``999999.6`` ``1000.000 k``,
     # until 2026-12-05), to 10000 T in scientific notation
-    i = [f for f, _ in prefixes].index(factor)
-    if i and abs(float(f"{n / factor:.{3 if prefix else 0}f}")) >= round(prefixes[i - 1][0] / factor):
-        factor, prefix = prefixes[i - 1]
+    factor, prefix = si_prefix(n, DECIMAL[1:], shown=lambda v, f: float(f"{v / f:.{3 if f > 1 else 0}f}"))
     if abs(n) >= SCIENTIFIC_FROM * DECIMAL[1][0] or abs(round(n / DECIMAL[1][0], 3)) >= SCIENTIFIC_FROM:
         return f"{scientific(n)} "
     return f"{n / factor:.{3 if prefix else 0}f} {prefix}"
@@ -127,8 +121,10 @@ def fmt_percent(fraction: float, decimals: int = 1) -> str:
 def fmt_bound(value: float | None, fmt: Callable[[float], str], lower_bound: bool) -> str:
     """A figure that may be only a lower bound (some ops have no cost, so their share is missing):
     ``fmt(value)`` when exact, ``≥ fmt(value)`` when a lower bound, and ``unknown`` for a lower bound of
-    zero or None (nothing was priced: "≥ 0" says nothing). ``fmt_bound(0, fmt_time, True)`` -> ``unknown``."""
-    if lower_bound and not value:
+    zero or None (nothing was priced: "≥ 0" says nothing), and for None (unknown) exact or not.
+    ``fmt_bound(0, fmt_time, True)`` -> ``unknown``; ``fmt_bound(None, fmt_time, False)`` -> ``unknown`` (it was
+    ``fmt(None)`` until 2026-12-05: ``-``, or an error for :func:`fmt_flops`)."""
+    if value is None or (lower_bound and not value):
         return "unknown"
     return ("≥ " if lower_bound else "") + fmt(value)
 
@@ -152,10 +148,7 @@ def fmt_contention(c: Any) -> str:
 def one_line(name: str) -> str:
     """``name`` with control characters written as escapes (``m/new\\nline.onnx``), so that a model or device named
     with a newline keeps its table row on one line (check and predict-many split the row until 2026-12-04)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+    return escape_control(name)
 
 
 def table(rows: list[list[str]], header: list[str], align: str | None = None, rule: bool = True) -> str:

@@ -425,9 +425,6 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
     shapes = shapes_text(an.input_shapes)
     lower = pred.lower_bound_reason  # some op has no cost: time, energy, FLOPs and traffic are lower bounds
     lb = bool(lower)
-    # no kernel launched and the runtime's call not modelled: latency and energy unknown, with why (until 2026-12-05
-    # the cards read "-" and "0.0 uJ", as predict's "0.0 us")
-    why = lower or pred.unpriced_reason
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -439,12 +436,14 @@ def _header_parts(pred: Prediction, rep: dict, title: str) -> list[str]:
         + (f" &middot; precision override {_e(pred.precision)}" if pred.precision else "")
         + f" &middot; hybridperf {_e(rep['hybridperf_version'])}</div>",
         '<div class="cards">',
-        # a model of no kernel priced at the sheet's per-call overhead: where the latency comes from, as predict's
-        # table says (until 2026-12-05 the card read the time alone, and the kernel note called it a learned term)
-        _card("latency", fmt_bound(tot["latency_s"], fmt_time, bool(why)),
+        # no kernel launched and the runtime's call not modelled: latency and energy null in the totals, "unknown",
+        # with why (until 2026-12-05 the cards read "-" and "0.0 uJ", as predict's "0.0 us"); a model of no kernel
+        # priced at the sheet's per-call overhead: where the latency comes from, as predict's table says (until
+        # 2026-12-05 the card read the time alone, and the kernel note called it a learned term)
+        _card("latency", fmt_bound(tot["latency_s"], fmt_time, lb),
               f"roofline {fmt_bound(tot['roofline_latency_s'], fmt_time, lb)}"
-              + (f"; {why or pred.call_overhead_note}" if why or pred.call_overhead_note else "")),
-        _card("energy", fmt_bound(tot["energy_j"], fmt_energy, bool(why)), pred.energy_note),
+              + (f"; {pred.latency_reason}" if pred.latency_reason else "")),
+        _card("energy", fmt_bound(tot["energy_j"], fmt_energy, lb), pred.energy_note),
         _memory_card(pred),
         _card("compute", fmt_bound(tot["flops"], fmt_flops, lb), "FLOP = 2 x MAC"),
         _card("DRAM traffic", fmt_bound((tot["bytes_read"] or 0) + (tot["bytes_written"] or 0), fmt_bytes, lb), "sum over ops, unfused"),

@@ -101,14 +101,13 @@ def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = No
     for r in rows:
         if r["status"] != "error":
             lb = bool(r["lower_bound"])  # some op has no cost: time, energy and FLOPs are lower bounds (0: unknown)
-            # unknown_fields also names the latency and energy of a model that launches no kernel (until 2026-12-05
-            # its energy read "0.0 uJ" here): unknown, never 0
-            unknown = set(r.get("unknown_fields") or ())
+            # a figure unknown_fields names is None (mark_unknown), unknown: also the latency and energy of a model
+            # that launches no kernel (until 2026-12-05 its energy read "0.0 uJ" here), never 0
             body.append(
                 [
                     one_line(r["model"]),
-                    fmt_bound(r["latency_s"], fmt_time, lb or "latency_s" in unknown),
-                    fmt_bound(r["energy_j"], fmt_energy, lb or "energy_j" in unknown),
+                    fmt_bound(r["latency_s"], fmt_time, lb),
+                    fmt_bound(r["energy_j"], fmt_energy, lb),
                     # a plan over ops of data-dependent size is a lower bound too (predict's "peak ≥ 9.13 MiB")
                     fmt_peak(r["peak_memory_bytes"], "estimate" if r.get("memory_estimate") else
                              "lower_bound" if r.get("memory_lower_bound") else "exact"),

@@ -87,7 +87,7 @@ def to_table(s, model: str, c: Caveats = EXACT) -> str:
             f"{o.memory_fraction:.3f}",
             fmt_bytes(o.profile.memory_bytes),
             "unknown" if c.memory_estimate else _yes_no(o.fits_memory, c.memory_lower_bound),
-            "unknown" if o.latency_s is None else fmt_bound(o.latency_s, fmt_time, lower),
+            fmt_bound(o.latency_s, fmt_time, lower),  # None: unknown
             "unknown" if unknown and o.meets_latency is not None else
             _yes_no(o.meets_latency, lower) + _tie(o.latency_s, s.max_latency_s),
             "<- suggested" if o is chosen else "",

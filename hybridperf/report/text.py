@@ -351,19 +351,19 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     a = an.analysis
     cov = coverage_dict(pred)
     lower = pred.lower_bound_reason
-    # no kernel launched and the runtime's call not modelled: unknown, with why (until 2026-12-05 "0.0 us", "0.0 uJ")
-    unpriced = pred.unpriced_reason
-    why = lower or unpriced
+    # a lower bound, or unknown where no kernel launched and the runtime's call is not modelled (until 2026-12-05
+    # "0.0 us", "0.0 uJ"): unknown_figures names the latency then
+    bound = bool(lower) or "latency_s" in pred.unknown_figures
     power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
         f"model     {an.source}  inputs {inputs_text(an.input_shapes)}",
         f"device    {pred.spec.id} ({pred.spec.name})" + _precision_text(pred),
-        # the per-call overhead of the sheet priced it instead (Prediction.call_overhead_note): say so
-        f"latency   {fmt_bound(pred.latency_s, fmt_time, bool(why))}" + (f"   ({why or pred.call_overhead_note})"
-                                                                         if why or pred.call_overhead_note else "")
+        # why a lower bound or unknown, or where the per-call overhead of the sheet priced it instead
+        f"latency   {fmt_bound(pred.latency_s, fmt_time, bound)}"
+        + (f"   ({pred.latency_reason})" if pred.latency_reason else "")
         + f"   [{pred.calibration}; roofline {fmt_bound(pred.roofline_latency_s, fmt_time, bool(lower))}]",
         *([_execution_text(pred.execution, pred)] if pred.execution is not None else []),
-        f"energy    {fmt_bound(pred.energy_j, fmt_energy, bool(why))}{power}",
+        f"energy    {fmt_bound(pred.energy_j, fmt_energy, bound)}{power}",
         f"memory    {memory_text(pred)}",
         f"compute   {fmt_bound(a.flops, fmt_flops, bool(lower))} (FLOP = 2 x MAC), {plural(timed_kernel_count(pred), 'kernel')} "
         f"from {plural(len(a.records), 'op')}",

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from hybridperf.errors import InputError, error_line
+from hybridperf.ir.tvm_compat import start_tvm  # a name of this module: featurize_measured looks it up here
 
 FEATURES_VERSION = "1"
 #: version of :data:`KERNEL_FEATURES` and their targets (2: main-op shape, resize and transcendental features,
@@ -612,15 +613,6 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
         if log:
             log(f"{m['key']}: roofline {pred.roofline_latency_s * 1e3:.2f} ms, measured {lat * 1e3:.2f} ms")
     return rows, krows
-
-
-def start_tvm() -> None:
-    """Import TVM and its ONNX frontend (about 1 s, once a process; at once where done before), so that a timed
-    analysis after it is the model's own (:func:`featurize_measured`'s ``analysis_s``)."""
-    from hybridperf.ir.tvm_compat import tvm_modules
-
-    tvm_modules()
-    import tvm.relax.frontend.onnx  # noqa: F401, PLC0415 - what the first ONNX import would load, on its clock
 
 
 __all__ = [
