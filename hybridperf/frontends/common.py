@@ -4,11 +4,13 @@ failed import on the input shapes, and two small helpers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-import re
 
+from hybridperf.errors import ModelLoadError
 from hybridperf.units import shapes_text
 
 
@@ -63,3 +65,32 @@ def _param_shapes(mod: Any) -> dict[str, tuple[int, ...]]:
         if infos and infos[0].shape is not None:
             out[_tvm.var_name(p)] = tuple(int(d) for d in infos[0].shape)
     return out
+
+
+def check_model_file(path: str | Path | Any) -> None:
+    """Raise :class:`~hybridperf.errors.ModelLoadError` when ``path`` names no model file (missing, or a
+    directory); an ``onnx.ModelProto`` passes. Cheap: the commands call it before a device probe or the TVM
+    import, so a mistyped path fails at once."""
+    if is_onnx_proto(path):
+        return
+    if not str(path).strip():  # Path("") is ".", a directory: the message would name "."
+        raise ModelLoadError("the model path is empty; pass a model file (.onnx, .tflite or .pt2)")
+    p = Path(path)
+    try:
+        exists = p.exists()
+    except OSError as exc:  # ENAMETOOLONG, EACCES on a folder above: Path.exists raises these
+        raise ModelLoadError(f"model file {shown_path(p)} cannot be looked up ({exc.strerror}); "
+                             "check the path") from None
+    if not exists:
+        raise ModelLoadError(f"model file not found: {shown_path(p)}; check the path")
+    if p.is_dir():
+        raise ModelLoadError(f"{shown_path(p)} is a directory; pass a model file (.onnx, .tflite or .pt2)")
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as an error message shows it: control characters as escapes (``a\\x00b.onnx``: a NUL, which
+    ``Path.exists`` answers False for, was echoed raw until 2026-12-05; as :func:`hybridperf.report.format.one_line`
+    writes them) and an undecodable byte as its escape (:func:`hybridperf.json_text.escape_undecodable`)."""
+    from hybridperf.json_text import escape_control, escape_undecodable
+
+    return escape_undecodable(escape_control(str(path)))

@@ -201,7 +201,7 @@ def load_relax_file(path: Any, shapes: Mapping[str, tuple[int, ...]] | None = No
     import dataclasses
     from pathlib import Path
 
-    from hybridperf.frontends.load import check_model_file
+    from hybridperf.frontends.common import check_model_file
 
     check_model_file(path)
     tvm, relax = _tvm.tvm_modules()

@@ -39,7 +39,7 @@ class TFLiteInput:
 
 
 def _read_tflite(p: Path) -> Any:
-    from hybridperf.frontends.load import check_model_file  # noqa: PLC0415 - load imports this module where it needs it
+    from hybridperf.frontends.common import check_model_file  # noqa: PLC0415
 
     check_model_file(p)
     try:

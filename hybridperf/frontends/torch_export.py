@@ -740,7 +740,7 @@ def load_pt2(path: str | Path, shapes: Mapping[str, tuple[int, ...]] | None = No
     ``batch`` / ``shapes`` bind its dynamic dims (``torch.export.Dim``) within the exported range; a
     program without dynamic dims has the shapes it was exported with, and passing either is an error.
     """
-    from hybridperf.frontends.load import check_model_file  # noqa: PLC0415 - load imports this module where it needs it
+    from hybridperf.frontends.common import check_model_file  # noqa: PLC0415
 
     p = Path(path)
     check_model_file(p)
