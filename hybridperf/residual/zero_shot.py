@@ -220,6 +220,19 @@ def neusight_view(rec) -> tuple[str, dict[str, int]] | None:
     return op, {"B": b, "H": h}
 
 
+def _bias_sized(r: Any, op: str) -> bool:
+    """Whether the smaller input of the ``add`` record ``r`` after a ``conv`` / ``linear`` / ``bmm`` kernel is its
+    bias: fewer elements than the output, or one per output channel (``conv``: dim 1, else the last). At batch 1 a
+    linear layer's bias has as many elements as its output ((1000,) against (1, 1000)), and a convolution's on a 1x1
+    map too: until 2026-12-05 those adds were priced as launches of their own (ResNet-18 at batch 1: 69 launches
+    under eager PyTorch, where it launches 68, so its prediction fell from batch 1 to 2)."""
+    out = tuple(r.outputs[0].shape or ())
+    small = min(numel(i.shape or ()) for i in r.inputs)
+    if small < numel(out):
+        return True
+    channels = out[1] if op == "conv" and len(out) > 1 else out[-1] if out else 1
+    return small == channels
+
 def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> tuple[Launch, ...]:
     """The kernels a runtime of ``granularity`` launches for ``analyzed``.
 
@@ -254,8 +267,7 @@ def launches(analyzed: Analyzed, granularity: Granularity, precision: str | None
                 continue
             prev = by_var.get(r.input_vars[0]) if len(r.input_vars) == 1 else None
             if (r.op == "relax.add" and prev is not None and prev not in with_bias and len(r.inputs) == 2
-                    and out[prev].op in ("conv", "linear", "bmm")
-                    and min(numel(i.shape or ()) for i in r.inputs) < numel(r.outputs[0].shape or ())):
+                    and out[prev].op in ("conv", "linear", "bmm") and _bias_sized(r, out[prev].op)):
                 with_bias.add(prev)
                 p = out[prev]
                 c, _ = priced_cost(r.cost, r.precision, precision)
