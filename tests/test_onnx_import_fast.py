@@ -17,7 +17,7 @@ ZOO_MODELS = ("mobilenet_v3_small_b1_r224_legacy.onnx", "squeezenet1_1_b1_r224_l
 
 def _both(path, monkeypatch, batch=None):
     """(module with the ``conv2d`` shortcut, module without it), both with their weights read (a weight
-    left in the file imports as a placeholder whose contents, and so structural equality, vary)."""
+    left in the file imports as a placeholder of zeros, not the file's values)."""
     from hybridperf.frontends import onnx_import
     from hybridperf.frontends.load import load_model
 

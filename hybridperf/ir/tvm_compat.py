@@ -280,14 +280,38 @@ def error_line(exc: BaseException) -> str:
 
 
 def empty_tensor(shape: tuple[int, ...], dtype: str) -> Any:
-    """A CPU tensor of ``shape`` and ``dtype`` that is allocated but never written.
+    """A CPU tensor of ``shape`` and ``dtype`` that holds zeros and costs virtual memory only: the stand-in
+    for a weight left on disk.
 
-    Its contents are unspecified. The allocation is lazy (large blocks are
-    fresh anonymous pages), so a tensor nobody reads costs virtual memory only:
-    the stand-in for a weight left on disk.
+    Its bytes are a fresh anonymous mapping (``mmap``), so they read as zeros and no page is backed until
+    one is written; a read (``mod.script(show_meta=True)`` prints every constant) maps the kernel's zero
+    page. Until 2026-12-05 this was ``tvm.runtime.empty``: below glibc's mmap threshold (dynamic, up to
+    32 MB) the block was reused heap, so ``--show-meta`` printed leftover process memory (fragments of
+    ONNX node names) that differed between two loads of one model, and a build of the module ran on it.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Static shape.
+    dtype : str
+        TVM dtype name (``"float32"``, ``"bfloat16"``, ``"int4"``: sub-byte types are packed as TVM
+        sizes them).
+
+    Returns
+    -------
+    tvm.runtime.Tensor
+        A view of the mapping, which the tensor keeps alive.
     """
+    import mmap  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
     tvm, _ = tvm_modules()
-    return tvm.runtime.empty(shape, dtype)
+    dt = tvm.DataType(dtype)
+    nbytes = (numel(shape) * dt.bits * dt.lanes + 7) // 8
+    pages = mmap.mmap(-1, max(nbytes, 1))  # anonymous, private: zeros, allocated on first write
+    flat = tvm.runtime.from_dlpack(np.frombuffer(pages, dtype=np.uint8, count=nbytes))
+    return flat._create_view(tuple(shape), dtype)  # noqa: SLF001 - the bytes as ``dtype``, no copy
 
 
 def estimate_tir_flops(prim_func: Any) -> float:
