@@ -50,6 +50,7 @@ import numpy as np
 
 from hybridperf.device.spec import DeviceSpec, cpu_words
 from hybridperf.residual.features import KERNEL_FEATURES, MODEL_FEATURES
+from hybridperf.residual.sidecar import number
 from hybridperf.residual.model import (CALIBRATION_PARAMS, CONTEXT_FEATURES, SIDECAR_FILE, KernelTable, ResidualModel,
                                        kernel_context, kernel_weights as _kernel_weights, min_latency_s, stored_for,
                                        subset)
@@ -693,8 +694,8 @@ class CrossHostModel(ResidualModel):
         self.host_ = _figures(ch["host"]) if ch.get("host") else None
         self.host_note_ = str(ch.get("host_note") or "")
         self.host_effects_ = tuple(
-            HostEffect(_figures(e["figures"]), float(e["log_offset"]), bool(e.get("lends", True)),
-                       None if e.get("timing_spread") is None else float(e["timing_spread"]))
+            HostEffect(_figures(e["figures"]), float(number(e, "log_offset")), bool(e.get("lends", True)),
+                       number(e, "timing_spread", low=0.0, optional=True))
             for e in ch.get("host_effects", ()))
         a = meta.get("adaptation") or {}
         if a.get("alone_weight") and a.get("alone_model") != ALONE_DIR:  # the one name adapt writes: a sidecar

@@ -32,6 +32,7 @@ never pickle.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 from collections.abc import Collection, Iterable, Sequence
@@ -46,8 +47,8 @@ from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR, USER_MODELS
 from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
-from hybridperf.residual.sidecar import (DIGESTS_KEY, read_booster, read_sidecar, recorded_digests, write_booster,
-                                         write_sidecar)
+from hybridperf.residual.sidecar import (DIGESTS_KEY, FIGURES_KEY, check_figures, figures_digest, number, read_booster,
+                                         read_sidecar, recorded_digests, write_booster, write_sidecar)
 from hybridperf.residual.features import (
     FEATURES_VERSION,
     GROUPS,
@@ -554,8 +555,24 @@ class ResidualModel:
             DIGESTS_KEY: digests,
             **self._sidecar_extra(),
         }
+        meta[FIGURES_KEY] = figures_digest(self._priced(meta))
         write_sidecar(d / SIDECAR_FILE, meta)
         return d
+
+    #: the sidecar keys that are words, not figures that price (:meth:`_priced`): what sidecars written before them
+    #: lack and load without (the sheet, :data:`LABEL_WORDS`' label in ``params``), what describes the training, and
+    #: the digests and versions written with the sidecar
+    _WORDS = frozenset({SHEET_KEY, "metrics", "trained_on", "n_train", "n_kernel_train", "target", DIGESTS_KEY,
+                        FIGURES_KEY, "lightgbm_version", "hybridperf_version"})
+
+    @classmethod
+    def _priced(cls, meta: dict[str, Any]) -> dict[str, Any]:
+        """The figures of the sidecar ``meta`` that price, whose digest it records (:data:`FIGURES_KEY`): every key
+        but its words (:data:`_WORDS`, and ``params``' label), a subclass's too (the cross-host ``cross_host``)."""
+        out = {k: v for k, v in meta.items() if k not in cls._WORDS}
+        if isinstance(out.get("params"), dict):
+            out["params"] = {k: v for k, v in out["params"].items() if k != "label"}
+        return out
 
     def _sidecar_extra(self) -> dict[str, Any]:
         """Sidecar keys a subclass adds (:class:`~hybridperf.residual.cross_host.CrossHostModel`)."""
@@ -588,34 +605,42 @@ class ResidualModel:
                             f"{SIDECAR_FILE}){fix if holds_model(d) else '; run hybridperf calibrate'}", fix)
         schema, features = meta.get("schema_version"), meta.get("features_version")
         if schema != SCHEMA_VERSION or features != FEATURES_VERSION:
-            raise _version_refusal(side, f"schema {schema} / features {features}",
+            raise _version_refusal(side, f"schema {_shown(schema, SCHEMA_VERSION)} / features "
+                                   f"{_shown(features, FEATURES_VERSION)}",
                                    f"schema {SCHEMA_VERSION}, features {FEATURES_VERSION}",
                                    _newer(schema, SCHEMA_VERSION) or _newer(features, FEATURES_VERSION), fix[2:])
         kernel_file = meta.get("kernel_file")
         kernel_version = meta.get("kernel_features_version", "1")
         if kernel_file and kernel_version != KERNEL_FEATURES_VERSION:
-            raise _version_refusal(side, f"kernel features {kernel_version}", f"kernel features {KERNEL_FEATURES_VERSION}",
+            raise _version_refusal(side, f"kernel features {_shown(kernel_version, KERNEL_FEATURES_VERSION)}",
+                                   f"kernel features {KERNEL_FEATURES_VERSION}",
                                    _newer(kernel_version, KERNEL_FEATURES_VERSION), fix[2:])
         if device is not None and meta.get("device") not in (None, device):
             raise InputError(f"{side} is a model of {meta.get('device')!r}, not of {device!r} whose folder holds it "
                              f"(copied from another device's?){fix}")
         try:
             # params of a sidecar written before labels were recorded lack "label": those models learnt the median
-            m = cls(**{"label": LEGACY_LABEL, **meta["params"]})
+            m = cls(**{"label": LEGACY_LABEL, **_params(meta["params"])})
             if kernel_file not in (None, KERNEL_FILE):
                 raise ValueError(f"kernel_file {kernel_file!r}")
             if meta.get("model_features", list(MODEL_FEATURES)) != list(MODEL_FEATURES):
                 raise ValueError("its model_features are not this hybridperf's")
             kernel_names = [str(n) for n in meta.get("kernel_features") or m._kernel_names()]  # the booster's, below
-            m.overhead_s_ = float(meta["overhead_s"])
-            m.seen_families_ = frozenset(meta["seen_families"])
-            m.n_train_ = int(meta["n_train"])
-            m.n_kernel_train_ = int(meta.get("n_kernel_train", 0))
+            # each figure that prices checked as a figure (until 2026-12-05 an overhead_s of NaN, -1 or true priced
+            # NaN, a negative or a +1 s latency, and an adaptation or sheet of another type was exit 3)
+            m.overhead_s_ = float(number(meta, "overhead_s", low=0.0))
+            m.seen_families_ = frozenset(_strings(meta["seen_families"], "seen_families"))
+            m.n_train_ = int(number(meta, "n_train", low=0, integer=True))
+            m.n_kernel_train_ = int(number(meta, "n_kernel_train", low=0, integer=True, optional=True) or 0)
             # a map of digests without one of a booster read: refused (until 2026-12-04 that booster was read unverified)
             digests = recorded_digests(meta.get(DIGESTS_KEY), [MODEL_FILE, *([KERNEL_FILE] if kernel_file else [])])
-            m.metrics_ = meta.get("metrics", {})
-            m.adaptation_ = meta.get("adaptation")
-            m.trained_on_ = meta.get("trained_on", "")
+            m.metrics_ = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+            m.adaptation_ = _adaptation(meta.get("adaptation"))
+            m.trained_on_ = meta.get("trained_on") or ""
+            if not isinstance(m.trained_on_, str):
+                raise ValueError(f"its trained_on {m.trained_on_!r} is not a date")
+            if not isinstance(meta.get(SHEET_KEY), (dict, type(None))):
+                raise ValueError(f"its {SHEET_KEY} is a JSON {type(meta[SHEET_KEY]).__name__}, not an object")
             m.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: predictions say "sheet not recorded"
             m.sheet_unrecorded_ = m.sheet_ is None and not _packaged(d)
             m.stored_in_ = str(d) if device is not None else None  # models/<id>/, hosts/<cpu key>/model/ of the home
@@ -627,6 +652,14 @@ class ResidualModel:
         m.booster_ = read_booster(d / MODEL_FILE, MODEL_FEATURES, fix, digests[MODEL_FILE])
         m.kernel_booster_ = read_booster(d / KERNEL_FILE, kernel_names, fix, digests[KERNEL_FILE]) \
             if kernel_file else None
+        # the kernel booster reads the context features where its params say: until 2026-12-05 a params' context
+        # edited to false beside them was a LightGBMError at the first prediction (exit 3)
+        has = kernel_names[-len(CONTEXT_FEATURES):] == list(CONTEXT_FEATURES)
+        if kernel_file and has != m.context:
+            raise InputError(f"{side} is not a sidecar this hybridperf wrote (its kernel booster reads "
+                             f"{len(kernel_names)} features, {'with' if has else 'without'} the context features, and "
+                             f"its params' context is {str(m.context).lower()}){fix}")
+        check_figures(side, meta, cls._priced(meta), fix)
         return m
 
     def get_params(self) -> dict[str, Any]:
@@ -873,6 +906,84 @@ def _packaged(directory: Path) -> bool:
         return directory.resolve().parent == packaged_dir("models").resolve()
     except (OSError, RuntimeError):
         return False
+
+
+#: the type of each setting a sidecar's ``params`` records (:meth:`ResidualModel.get_params`); None allowed where
+#: the default is None
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "n_estimators": (int,), "learning_rate": (int, float), "num_leaves": (int,), "min_data_in_leaf": (int,),
+    "lambda_l2": (int, float), "linear_tree": (bool,), "overhead_grid_s": (list,), "seed": (int,),
+    "device": (str, type(None)), "model_estimators": (int, type(None)), "context": (bool,),
+    "measured_weights": (bool,), "label": (str, type(None))}
+
+
+def _params(params: Any) -> dict[str, Any]:
+    """A sidecar's ``params``, each of the type :meth:`ResidualModel.get_params` writes (until 2026-12-05 a
+    ``context`` of ``"no"`` read as true, and one of ``false`` beside a kernel booster of context features was a
+    LightGBMError, exit 3). Unknown keys are left for the constructor to refuse.
+
+    Raises
+    ------
+    TypeError
+        ``params`` is not an object, or a setting is of another type.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"its params are a JSON {type(params).__name__}, not an object")
+    for key, kinds in _PARAM_TYPES.items():
+        value = params.get(key)
+        if key in params and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+            raise TypeError(f"its params' {key} {value!r} is not a {' or '.join(k.__name__ for k in kinds)}")
+    return params
+
+
+def _strings(value: Any, key: str) -> list[str]:
+    """``value``, a sidecar's list of strings ``key`` (until 2026-12-05 a string there was read as its letters)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"its {key} is not a list of names")
+    return value
+
+
+def _adaptation(a: Any) -> dict[str, Any] | None:
+    """A sidecar's ``adaptation`` (None: the base model), its figures that price checked: ``offset``, ``slope``,
+    ``center`` finite, ``k`` a count, ``group_scales`` one finite positive scale per kernel group or null,
+    ``min_latency_s`` positive or absent. Until 2026-12-05 a NaN there priced NaN, and a missing key, another type or
+    a list of scales of another length was exit 3 (KeyError, TypeError, IndexError).
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        What is not as :meth:`ResidualModel.adapt` (or the cross-host one) writes it.
+    """
+    if a is None:
+        return None
+    if not isinstance(a, dict):
+        raise TypeError(f"its adaptation is a JSON {type(a).__name__}, not an object")
+    if not isinstance(a.get("method"), str):
+        raise ValueError(f"its adaptation's method {a.get('method')!r} is not a name")
+    try:
+        for key in ("offset", "slope", "center"):
+            number(a, key)
+        number(a, "k", low=1, integer=True)
+        number(a, "min_latency_s", low=0.0, optional=True)
+    except KeyError as exc:
+        raise ValueError(f"its adaptation has no {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"its adaptation's {str(exc).removeprefix('its ')}") from exc
+    scales = a.get("group_scales")
+    if scales is not None and (not isinstance(scales, list) or len(scales) != _N_GROUPS or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0) for v in scales)):
+        raise ValueError(f"its adaptation's group_scales are not {_N_GROUPS} finite positive scales")
+    return a
+
+
+def _shown(got: Any, have: Any) -> str:
+    """The version ``got`` of a stored file as a refusal shows it: as JSON writes it where it is not of the type of
+    ``have`` (this hybridperf's), so that ``"2"`` is not shown as this hybridperf's ``2`` (until 2026-12-05: "schema 2
+    ... do not match this hybridperf's (schema 2 ...)")."""
+    if type(got) is type(have):
+        return str(got)
+    kinds = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+    return f"{json.dumps(got)} (a JSON {kinds.get(type(got), type(got).__name__)}, not a {kinds[type(have)]})"
 
 
 def _newer(got: Any, have: Any) -> bool:

@@ -31,6 +31,10 @@ _PARAM = re.compile(r"\[[a-z0-9_]+: [^\[\]\n]*\]")
 #: the sidecar key of the sha256 of each booster file saved with it (:func:`write_booster`), file name -> digest;
 #: absent from sidecars written before 2026-12-04 (the packaged models' record it): their boosters are read unverified
 DIGESTS_KEY = "sha256"
+#: the sidecar key of the sha256 of the figures it records that price (:func:`figures_digest`; each model names its
+#: own): absent from sidecars written before 2026-12-05 (the packaged ones too), whose figures are read unverified.
+#: Until 2026-12-05 a figure edited by hand (an ``overhead_s`` x100, an adaptation's offset) priced as stored, silently
+FIGURES_KEY = "figures_sha256"
 
 
 def booster_digest(text: str) -> str:
@@ -71,6 +75,66 @@ def recorded_digests(recorded: Any, files: Sequence[str]) -> dict[str, str | Non
     if missing:
         raise ValueError(f"its {DIGESTS_KEY} records no digest of {', '.join(missing)}")
     return {f: recorded[f] for f in files}
+
+
+def figures_digest(figures: dict[str, Any]) -> str:
+    """The sha256 (hex) of ``figures`` (a sidecar's figures that price, as its model picks them) as JSON text: the
+    same for the figures given to :func:`write_sidecar` and for those read back from the file it wrote.
+
+    Raises
+    ------
+    ValueError
+        A NaN or infinite figure (a sidecar that holds one was not written by :func:`write_sidecar`).
+    """
+    from hybridperf.json_text import dumps
+
+    plain = json.loads(dumps(figures, indent=None, default=float))  # numpy numbers, tuples: as the file holds them
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, separators=(",", ":")).encode("ascii")).hexdigest()
+
+
+def check_figures(side: Path, meta: dict[str, Any], figures: dict[str, Any], fix: str = "") -> None:
+    """Refuse the sidecar ``side`` (read as ``meta``) whose ``figures`` (its figures that price) are not the ones its
+    :data:`FIGURES_KEY` records: edited by hand since it was stored. A sidecar that records none (written before
+    2026-12-05) is not checked.
+
+    Raises
+    ------
+    InputError
+        The figures differ from the recorded digest, or the digest recorded is not a string.
+    """
+    recorded = meta.get(FIGURES_KEY)
+    if recorded is None:
+        return
+    try:
+        same = isinstance(recorded, str) and figures_digest(figures) == recorded
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise InputError(f"{side} was edited since hybridperf stored it (its figures that price, e.g. "
+                         f"{', '.join(sorted(figures)[:3])}, are not the ones its {FIGURES_KEY} records){fix}")
+
+
+def number(meta: dict[str, Any], key: str, low: float | None = None, integer: bool = False,
+           optional: bool = False) -> Any:
+    """``meta[key]`` checked as a sidecar's figure: a finite number (an int with ``integer``), at least ``low``;
+    None where ``optional`` and it is null or absent. A bool is not a number here (JSON ``true`` is not a figure).
+
+    Raises
+    ------
+    KeyError
+        ``key`` is absent (and not ``optional``).
+    ValueError
+        It is not such a number (the message names ``key`` and the value).
+    """
+    value = meta.get(key) if optional else meta[key]
+    if value is None and optional:
+        return None
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
+            or (low is not None and value < low):
+        want = "an integer" if integer else "a finite number"
+        raise ValueError(f"its {key} {value!r} is not {want}{f' of at least {low:g}' if low is not None else ''}")
+    return value
 
 
 def write_sidecar(path: Path, meta: dict[str, Any]) -> None:
@@ -309,5 +373,5 @@ def _why(exc: BaseException) -> str:
     return error_line(exc, 120)
 
 
-__all__ = ["DIGESTS_KEY", "booster_digest", "booster_problem", "read_booster", "read_sidecar", "recorded_digests",
-           "write_booster", "write_sidecar"]
+__all__ = ["DIGESTS_KEY", "FIGURES_KEY", "booster_digest", "booster_problem", "check_figures", "figures_digest",
+           "number", "read_booster", "read_sidecar", "recorded_digests", "write_booster", "write_sidecar"]
