@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from hybridperf.cli import ExitCode
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     if is_gpu_calibration(args):
         return run_gpu(args)
     if args.measure is not None:
-        return run_measure(args)
+        with _terminated_cleanly():  # a `kill` while measuring removes what this run wrote, as Ctrl-C does
+            return run_measure(args)
     refuse_unread(args, "cpu-data")  # --shots, --rounds, --threads, --models, --dtype: until 2026-12-04 ignored
     from hybridperf.measure.host import HOST_ID
 
@@ -421,6 +423,8 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
                                          "--host`, another process) while calibrate measured, and the model is "
                                          "adapted with the previous one; nothing was stored: run calibrate again")
                 held.enter_context(model_lock(out if args.out else data))
+                held.enter_context(_signals_held())  # Ctrl-C / kill: after the store, not between its renames
+                replaced_data = str(data) if data.exists() else None
                 replaced = _store(res.model, out)
                 stored = True
                 if takeover:
@@ -442,7 +446,8 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     half = args.rounds // 2
     per_fold, untested_why = heldout_adaptation(res.n, res.k, shots)
     untested = untested_why is not None
-    result = {"device": spec.id, "stored": str(out), "replaced": replaced, "data": str(data), "models": res.n,
+    result = {"device": spec.id, "stored": str(out), "replaced": replaced, "replaced_measurements": replaced_data,
+              "correction_kept": _keeps_correction(res.model), "data": str(data), "models": res.n,
               "adapted_on": res.k, "heldout_adapted_on": per_fold,
               "threads": threads, "measured": _provenance(rows), "duplicates_left_out": duplicates,
               "not_calibrated_on": [{"key": k, "why": v} for k, v in left_out.items()],
@@ -472,7 +477,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     if untested:
         print(f"hybridperf: warning: held-out error of the adaptation unknown: {untested_why}", file=sys.stderr)
-    else:
+    elif result["correction_kept"]:  # none kept: the stored model prices as the base does, and the text says so
         # on a training CPU the base is that host's offset, as predict says (until 2026-12-04 called zero-shot here)
         warn_if_adaptation_worse(result["heldout_mape_pct"], base=f"the base model's (the offset of training host "
                                  f"{res.base_offset_of})" if res.base_offset_of else
@@ -670,6 +675,72 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
         except OSError:  # not empty (another process's, a lock file), or gone
             return
+
+
+def _keeps_correction(model) -> bool:
+    """Whether the adapted ``model`` prices otherwise than its base model: False where the adaptation kept no
+    correction (:meth:`~hybridperf.residual.model.ResidualModel.adapt`: none beat the base model by leave-one-out)
+    and blends in no model of its K rows alone (a blend keeps one: :mod:`hybridperf.residual.cross_host`)."""
+    a = getattr(model, "adaptation_", None) or {}
+    return not (a.get("method") == "none" and not a.get("alone_weight"))
+
+
+@contextmanager
+def _terminated_cleanly():
+    """SIGTERM (``kill PID``, ``timeout``, a CI job cancelled) raises ``SystemExit(143)`` here, as Ctrl-C raises
+    KeyboardInterrupt, so that what the run wrote is removed on the way out (its scratch tables, a staged copy, the
+    folders made for ``--out``) and the model stored before stays. Until 2026-12-05 SIGTERM ended the process at
+    once: killed while it featurized or adapted, ``calibrate --measure`` left its ``hybridperf-calibrate-*`` folder in
+    the temporary directory. Outside the main thread (no signal handler can be set there), or where SIGTERM is
+    ignored, nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        yield
+        return
+
+    def stop(signum, frame):
+        print("hybridperf: terminated", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+@contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM while the model and its measurements are stored (a few renames under their locks),
+    and deliver the first one caught once both are in place: an interruption there stops the command after the
+    store, not between its renames (until 2026-12-05 a Ctrl-C or ``kill`` between them could leave part of a model,
+    which predictions refuse, or a new model beside the previous run's measurements). A signal ignored before stays
+    ignored; outside the main thread nothing is held."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s, handler in before.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(s, lambda signum, frame: caught.append(signum))
+    stored = False
+    try:
+        yield
+        stored = True
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if caught:
+            if stored:
+                print("hybridperf: note: interrupted while storing: the model and its measurements were stored "
+                      "whole first", file=sys.stderr, flush=True)
+            signal.raise_signal(caught[0])
 
 
 def _store(model, out) -> str | None:

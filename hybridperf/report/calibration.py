@@ -53,6 +53,30 @@ def _base_words(result: dict[str, Any]) -> str:
             "'zero-shot' column)")
 
 
+def _no_correction_lines(result: dict[str, Any]) -> list[str]:
+    """Where the stored adaptation kept no correction: one line saying that ``predict`` prices as before calibrating
+    and what the "adapted" figures are then. Until 2026-12-05 only the model's description said "no correction
+    kept", beside an adapted held-out error other than the base's and a warning that "the adapted model" was worse,
+    though the model stored prices every model as the base model does."""
+    if result.get("correction_kept", True):
+        return []
+    per_fold = result.get("heldout_adapted_on")
+    fold = f"adapting on {per_fold} models at a time" if per_fold else "the held-out adaptations"
+    same = " (predict's figures stay as before calibrating)" if result.get("predict_uses_it", True) else ""
+    return [f"the stored model keeps no correction: it prices {result['device']} as the base model does, the "
+            f"'zero-shot' column{same}; the adapted column is what {fold} gave each model held out"]
+
+
+def _cpu_words(m: dict[str, Any]) -> str:
+    """The CPU the models were measured on: ``lscpu``'s model name and, where known, vendor, family, model and
+    stepping (until 2026-12-05 the name alone, "AMD EPYC" for Zen 3, 4 and 5 alike)."""
+    name = m.get("cpu_model") or "an unknown CPU"
+    parts = [("", m.get("cpu_vendor")), ("family ", m.get("cpu_family")), ("model ", m.get("cpu_model_id")),
+             ("stepping ", m.get("cpu_stepping"))]
+    known = [f"{label}{value}" for label, value in parts if value not in (None, "")]
+    return f"{name} ({' '.join(known)})" if known else name
+
+
 def measure_calibration_text(result: dict[str, Any]) -> str:
     """The summary of ``hybridperf calibrate --measure``: held-out error per predictor and per model."""
     h = result["heldout_mape_pct"]
@@ -72,15 +96,18 @@ def measure_calibration_text(result: dict[str, Any]) -> str:
         table(rows, ["model", "measured fastest", "roofline", "zero-shot", "adapted (held out)"], "lrrrr"),
         "",
         f"model: {result['calibration']}",
+        *_no_correction_lines(result),
         f"measurements and training tables: {result['data']}",
     ]
     m = result.get("measured") or {}
     if m.get("runtime"):  # what a `hybridperf measure` to compare with must match
         lines.append(f"measured with {m['runtime']} {m.get('runtime_version') or '(version unknown)'} on "
-                     f"{m.get('cpu_model') or 'an unknown CPU'}, {result['threads']} thread(s), "
+                     f"{_cpu_words(m)}, {result['threads']} thread(s), "
                      f"{m.get('first_utc') or 'unknown'} to {m.get('last_utc') or 'unknown'}")
     if result.get("replaced"):
         lines.append(f"replaced the model stored there before: {result['replaced']}")
+    if result.get("replaced_measurements"):
+        lines.append(f"replaced the measurements stored in {result['replaced_measurements']} before")
     if result.get("reset_command"):
         undo = "to go back to the packaged model" if result.get("predict_uses_it", True) else "to remove it"
         lines.append(f"{undo}: {result['reset_command']}")
