@@ -6,7 +6,7 @@ They are imported only when their command runs, so ``--help`` stays fast and
 never imports TVM.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 budget exceeded, 2 input or usage
-error, 3 internal error, 130 interrupted (Ctrl-C). Errors are one line on
+error, 3 internal error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Errors are one line on
 stderr; ``-v`` adds the traceback.
 """
 
@@ -100,7 +100,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         # how to reach a command's options (until 2026-12-04 not said: the list shows no command's options)
         epilog="a command's options: `hybridperf help COMMAND` (or `hybridperf COMMAND --help`)\n"
                "exit codes: 0 ok, 1 budget exceeded, 2 input/usage error, 3 internal error,\n"
-               "            130 interrupted (Ctrl-C)",  # 130 not listed until 2026-12-05 (the README's table had it)
+               "            130 interrupted (Ctrl-C), 143 terminated (SIGTERM)",  # not listed until 2026-12-05
         formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's lines stay as written
     )
     parser.add_argument("--version", action="version", version=f"hybridperf {__version__}")
