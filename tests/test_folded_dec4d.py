@@ -24,9 +24,10 @@ from hybridperf.frontends.normalize import FoldedWork, folded_work, normalize
 S = 16  # sequence length of the synthetic model: the mask is S x S
 
 #: the note's words under each runtime that does not fold constants
-EAGER = "constant-foldable nodes folded before pricing (not priced; eager PyTorch runs them each call)"
-CUDA_GRAPH = ("constant-foldable nodes folded before pricing (not priced; a CUDA graph captured from eager PyTorch "
-              "replays them each call)")
+#: since 2026-12-05 priced, one launch each, under the runtimes that run them (tests/test_folded_torch_dec5.py)
+EAGER = "constant-foldable nodes folded before the cost pass, priced as {n} launches under torch (eager PyTorch runs them each call)"
+CUDA_GRAPH = ("constant-foldable nodes folded before the cost pass, priced as {n} launches under torch-cudagraph (a CUDA "
+              "graph captured from eager PyTorch replays them each call)")
 
 ZOO_LLAMA = Path(__file__).resolve().parents[1] / ".zoo" / "llama_tiny_b1_s128_legacy.onnx"
 
@@ -202,7 +203,7 @@ def test_predict_many_rows_carry_it_apart(tmp_path):
     onnx.save(_masked_model(), str(path))
     row = predict_row(str(path), "t4", None, None, True, roofline_only=True, runtime="torch")
     assert row["error"] is None, row["error"]
-    assert "folded_note" in FIGURES and row["folded_note"] == f"4 {EAGER}"
+    assert "folded_note" in FIGURES and row["folded_note"] == f"4 {EAGER.format(n=4)}"
     assert row["latency_note"] is None and _status(row) == "ok"
     assert predict_row(str(path), "t4", None, None, True, roofline_only=True, runtime="tvm")["folded_note"] is None
 
@@ -267,13 +268,14 @@ def test_runtimes_that_run_them_say_so(analyzed, runtime, words):
     from hybridperf.estimate.pricing import predict_on
 
     pred = predict_on(analyzed, "t4", runtime=runtime)
-    assert pred.folded_note == f"4 {words}"
+    assert pred.folded_note == f"4 {words.format(n=4)}"
     # a disclosure, not a qualifier: the latency is not unverified by it (t4 is a training GPU: nothing else to say)
     assert pred.latency_note == ""
-    # the figures are those of the same analysis with nothing folded to report: the note changes, no figure
+    # since 2026-12-05 the folded nodes are priced as the runtime runs them: every figure rises over the same
+    # analysis with nothing folded (until then the note changed and no figure)
     bare = predict_on(dataclasses.replace(analyzed, folded=None), "t4", runtime=runtime)
-    assert (pred.latency_s, pred.energy_j, pred.roofline_latency_s) == (bare.latency_s, bare.energy_j,
-                                                                        bare.roofline_latency_s)
+    assert pred.latency_s > bare.latency_s and pred.energy_j > bare.energy_j
+    assert pred.roofline_latency_s >= bare.roofline_latency_s
     assert bare.folded_note == ""
 
 
@@ -296,10 +298,10 @@ def test_predict_json_carries_it(tmp_path, monkeypatch, capsys):
                  "--format", "json"]) == 0
     totals = json.loads(capsys.readouterr().out)["totals"]
     assert totals["folded_constants"] == MASKED.to_dict()
-    assert totals["folded_note"] == f"4 {EAGER}" and totals["latency_note"] is None
+    assert totals["folded_note"] == f"4 {EAGER.format(n=4)}" and totals["latency_note"] is None
     # the table says it on a note line of its own
     assert main(["predict", str(path), "--device", "t4", "--runtime", "torch", "--roofline-only", "--top", "0"]) == 0
-    assert f"note      4 {EAGER}" in capsys.readouterr().out.splitlines()
+    assert f"note      4 {EAGER.format(n=4)}" in capsys.readouterr().out.splitlines()
     assert main(["predict", str(path), "--device", "t4", "--runtime", "tvm", "--roofline-only", "--top", "0"]) == 0
     assert "constant-foldable" not in capsys.readouterr().out
 
@@ -318,4 +320,4 @@ def test_llama_tiny_masks_and_rotary_tables():
     assert whole.folded.elements == 4 * 128 * 128 + 128 + 4 * 128 * 64
     # composed from cached segments, the same report
     assert api.Session(keep_analyses=0).analyze(str(ZOO_LLAMA)).folded == whole.folded
-    assert predict_on(whole, "t4", runtime="torch").folded_note == f"9 {EAGER}"
+    assert predict_on(whole, "t4", runtime="torch").folded_note == f"9 {EAGER.format(n=9)}"

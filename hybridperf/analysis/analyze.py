@@ -50,9 +50,9 @@ class Analyzed:
     #: ``onnx.ModelProto`` (a file's are read from it where asked): what an integer-only device's error names
     dynamic_quant_ops: tuple[str, ...] = field(default=(), repr=False, compare=False)
     #: the work of the nodes the ONNX normaliser folded into constants that eager PyTorch computes every call (masks,
-    #: rotary tables: :class:`~hybridperf.frontends.normalize.FoldedWork`): in no figure, named in the latency note of
-    #: a runtime that does not fold constants (:func:`~hybridperf.estimate.pricing.predict_on`); None: not an ONNX
-    #: model, unknown
+    #: rotary tables: :class:`~hybridperf.frontends.normalize.FoldedWork`): priced, one launch per node, under the
+    #: runtimes that do not fold constants (``torch``, ``torch-cudagraph``; since 2026-12-05: until then in no figure)
+    #: and named in their note (:func:`~hybridperf.estimate.pricing.predict_on`); None: not an ONNX model, unknown
     folded: Any = None
     #: what the load assumed that the figures depend on (:attr:`~hybridperf.frontends.common.LoadedModel.notes`: a
     #: TFLite input's dynamic batch priced at its stored size), one line each; shown among the prediction's warnings

@@ -31,7 +31,9 @@ On a CPU the host *is* the device: times add up (``serial``).
 computed once at load time by onnxruntime (constant folding, a basic graph optimisation, on by default:
 https://onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html) and by TVM (``FoldConstant``);
 eager PyTorch runs the graph as written, every call, and so does a CUDA graph captured from it
-(:func:`hybridperf.estimate.pricing.as_run_by`).
+(:func:`hybridperf.estimate.pricing.as_run_by`). So do the nodes the ONNX normaliser folds before the cost pass (a
+causal mask, rotary tables): under those two runtimes each is one more launch, an element-wise kernel on its elements
+(:func:`hybridperf.estimate.pricing.folded_records`).
 """
 
 from __future__ import annotations

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hybridperf.analysis.analyze import Analyzed
-from hybridperf.analysis.cost_pass import FOLDED_NOTE, RUN_EVERY_CALL_NOTE, OpRecord
+from hybridperf.analysis.cost_pass import FOLDED_NOTE, RUN_EVERY_CALL_NOTE, OpRecord, precision_of, with_dtype_split
 from hybridperf.analysis.kernels import Kernel, with_ops_run
 from hybridperf.analysis.memory import MemoryPlan
-from hybridperf.costs import OpCost, Status
+from hybridperf.costs import OpContext, OpCost, Status, default_registry
 from hybridperf.device.spec import DeviceSpec, load_spec
 from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
+from hybridperf.ir.tvm_compat import TensorInfo
 from hybridperf.precision import stored_bytes
 from hybridperf.units import bytes_text, numel
 
@@ -24,8 +25,8 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
 
 
 __all__ = ["CALL_OVERHEAD_NOTE", "KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "ROOFLINE_NO_CALL",
-           "RooflineMemo", "as_run_by", "bounded_energy", "launched_dynamic_energy_j", "predict_on", "price",
-           "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead"]
+           "RooflineMemo", "as_run_by", "bounded_energy", "folded_records", "launched_dynamic_energy_j", "predict_on",
+           "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Prediction:
     #: device unlike any it was trained on (:meth:`hybridperf.residual.cross_host.CrossHostModel.unverified_reason`);
     #: ``check`` reports it beside the verdict; else ""
     latency_note: str = ""
-    #: the nodes the ONNX normaliser folded that this prediction's runtime runs every call, unpriced
+    #: the nodes the ONNX normaliser folded that this prediction's runtime runs every call, priced as its launches
     #: (:func:`folded_note`: eager PyTorch, CUDA graphs), else "". A disclosure, not a qualifier of the figure: it does
     #: not make the latency unverified (until 2026-12-04 it was a reason of :attr:`latency_note`, so ``check`` read
     #: every LLM under ``torch`` as ``ok (unverified)``)
@@ -537,27 +538,68 @@ def runs_every_call(records: Sequence[OpRecord]) -> list[int]:
     return run
 
 
+#: the note of an op record :func:`folded_records` adds: a node the ONNX normaliser folded, which ``{runtime}`` runs
+FOLDED_RUN_NOTE = ("folded by the ONNX normaliser before the cost pass (all inputs constant), run every call by "
+                   "{runtime}: one launch")
+
+
+def folded_records(work: Any, start: int, runtime: str) -> list[OpRecord]:
+    """The op records of the nodes the ONNX normaliser folded (``work``, a
+    :class:`~hybridperf.frontends.normalize.FoldedWork`), as a runtime that runs them every call launches them: one
+    counted record per node, indexed from ``start``, reading no activation (its inputs are constants), named
+    ``folded:<its output>``, its op the Relax op the importer writes for it
+    (:attr:`~hybridperf.frontends.normalize.FoldedNode.relax_op`), so that it is priced as that op's launches are (the
+    cross-device model's element-wise types where it maps, the roofline else). Its cost is one operation per element
+    written (:class:`~hybridperf.frontends.normalize.FoldedWork`), its bytes its inputs' and outputs', its inputs as
+    the Relax op takes them (scalars only: attributes, none). Empty where ``work`` is None or keeps no node
+    (:attr:`~hybridperf.frontends.normalize.FoldedWork.priced`)."""
+    if work is None or not work.nodes or not work.priced:
+        return []
+    registry = default_registry()
+    note = FOLDED_RUN_NOTE.format(runtime=runtime)
+    out: list[OpRecord] = []
+    for i, node in enumerate(work.kernels):
+        ins = tuple(TensorInfo(shape, dtype) for shape, dtype in node.inputs)
+        if all(numel(t.shape) <= 1 for t in ins):
+            ins = ()  # torch.arange(n), torch.full(shape, v): Python numbers, not tensors (nor host-side values)
+        outs = tuple(TensorInfo(shape, dtype) for shape, dtype in node.outputs)
+        prec = precision_of([t.dtype for t in ins] or [t.dtype for t in outs])
+        ctx = OpContext(node.relax_op, ins, outs)
+        cost = with_dtype_split(OpCost(node.elements, node.bytes_read, node.bytes_written), ctx, prec)
+        family = registry.family(node.relax_op)
+        out.append(OpRecord(start + i, f"folded:{node.name}", node.relax_op,
+                            "elementwise" if family == "unknown" else family, Status.COUNTED, cost, ins, outs, (),
+                            prec, note))
+    return out
+
+
 def as_run_by(analyzed: Analyzed, ex: Execution) -> Analyzed:
     """``analyzed`` as the runtime of ``ex`` (:class:`~hybridperf.estimate.execution.Execution`) runs it.
 
     A runtime that folds constants (onnxruntime, TVM) gets ``analyzed`` itself; one that runs the graph as written
     (eager PyTorch, CUDA-graph replay) a copy in which every constant subexpression it computes
     (:func:`runs_every_call`) has its cost, status and a note naming the runtime, and takes time in its kernels
-    (:func:`~hybridperf.analysis.kernels.with_ops_run`); ``analyzed`` itself where there is none. Until 2026-12-04
+    (:func:`~hybridperf.analysis.kernels.with_ops_run`), and in which each node the ONNX normaliser folded that it
+    launches (:attr:`~hybridperf.analysis.analyze.Analyzed.folded`) is an op record and a kernel of its own, after
+    the others (:func:`folded_records`); ``analyzed`` itself where there is neither. Until 2026-12-04
     every runtime read them as folded: a GRU or LSTM exported with a zero initial state lost its first step's
-    ``h0 @ W_hh`` under torch (8 % of the FLOPs of a 10-step GRU with 1024 hidden units).
+    ``h0 @ W_hh`` under torch (8 % of the FLOPs of a 10-step GRU with 1024 hidden units). Until 2026-12-05 the
+    normaliser's folds (causal masks, rotary tables: 9 launches of a tiny Llama) were only named in a note.
     """
     if ex.folds_constants:
         return analyzed
     records = analyzed.analysis.records
     run = runs_every_call(records)
-    if not run:
+    extra = folded_records(getattr(analyzed, "folded", None), len(records), ex.runtime.value)
+    if not run and not extra:
         return analyzed
     note = RUN_EVERY_CALL_NOTE.format(runtime=ex.runtime.value)
     recs = list(records)
     for i in run:
         u = recs[i].unfolded
         recs[i] = replace(recs[i], status=u.status, cost=u.cost, note=f"{note}; {u.note}" if u.note else note)
+    recs += extra
+    run += [r.index for r in extra]
     analysis = replace(analyzed.analysis, records=tuple(recs))
     return replace(analyzed, analysis=analysis, kernels=with_ops_run(analyzed.kernels, recs, run))
 
@@ -639,32 +681,39 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         # unknown on every CPU sheet, the probe's measured session.run time only words in a source)
         pred = with_call_overhead(pred, runtime if runtime is not None else (ex.runtime if ex is not None else None))
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
-    # the folded nodes ex's runtime runs unpriced: a note, no figure changes. Until 2026-12-04 their work was missing
-    # from eager PyTorch's latency with nothing to say so; then, for a day, a reason of latency_note (unverified)
+    # the folded nodes ex's runtime runs, priced as its launches by as_run_by: a note, not a qualifier of the latency.
+    # Until 2026-12-04 their work was missing from eager PyTorch's latency with nothing to say so; then, for a day, a
+    # reason of latency_note (unverified); until 2026-12-05 a note that they were not priced
     power = estimated_power_note(spec)
     return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec, power), estimated_power_note=power,
                    folded_note=folded_note(pred.analyzed, ex) if ex is not None else "")
 
 
 def folded_note(analyzed: Analyzed, ex: Execution) -> str:
-    """What a prediction under ``ex`` leaves unpriced of the nodes the ONNX normaliser folded
-    (:attr:`~hybridperf.analysis.analyze.Analyzed.folded`): ``"9 constant-foldable nodes folded before pricing (not
-    priced; eager PyTorch runs them each call)"``; "" where nothing was folded or ``ex``'s runtime folds constants
-    itself.
+    """What a prediction under ``ex`` does with the nodes the ONNX normaliser folded
+    (:attr:`~hybridperf.analysis.analyze.Analyzed.folded`): ``"9 constant-foldable nodes folded before the cost pass,
+    priced as 9 launches under torch (eager PyTorch runs them each call)"``; "" where nothing was folded or ``ex``'s
+    runtime folds constants itself.
 
     onnxruntime and TVM fold the same subgraphs at load time (:attr:`Execution.folds_constants`), so the folded
     figures are theirs: no note. A CUDA graph captured from eager PyTorch replays every kernel the capture ran, these
-    included (as :func:`as_run_by` prices the constant ops the normaliser keeps), so it gets the note too: only the
-    host's launch cost is gone, not the kernels' device time. The count is the normaliser's folds only
-    (:class:`~hybridperf.frontends.normalize.FoldedWork`: it depends on whether the model was read from a path).
+    included, so they are priced there too (:func:`as_run_by`): only the host's launch cost is gone, not the kernels'
+    device time. A :class:`~hybridperf.frontends.normalize.FoldedWork` of totals alone (no
+    :attr:`~hybridperf.frontends.normalize.FoldedWork.kernels`) is not priced, and the note says so (``"... (not
+    priced; eager PyTorch runs them each call)"``, every runtime's words until 2026-12-05). The count is the
+    normaliser's folds only (it depends on whether the model was read from a path).
     """
     work = getattr(analyzed, "folded", None)
     if ex.folds_constants or work is None or not work.nodes:
         return ""
     n = work.nodes
+    s = "s" if n != 1 else ""
     # folds_constants is False for torch (eager: a host dispatch per launch) and torch-cudagraph (none) alone
     who = "eager PyTorch runs" if ex.host_per_launch else "a CUDA graph captured from eager PyTorch replays"
-    return f"{n} constant-foldable node{'s' if n != 1 else ''} folded before pricing (not priced; {who} them each call)"
+    if not work.priced:
+        return f"{n} constant-foldable node{s} folded before pricing (not priced; {who} them each call)"
+    return (f"{n} constant-foldable node{s} folded before the cost pass, priced as {n} launch{'es' if n != 1 else ''} "
+            f"under {ex.runtime.value} ({who} them each call)")
 
 
 def estimated_power_note(spec: DeviceSpec) -> str:

@@ -54,7 +54,7 @@ pass ``inplace=True``; initializers stored as external data are left alone.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 import heapq
 from typing import Any
 
@@ -188,6 +188,60 @@ def _reads_no_values(op_type: str, position: int) -> bool:
     return op_type in ("Shape", "Size") or (op_type == "ScatterND" and position in (1, 2))
 
 
+#: the Relax op TVM's ONNX importer writes for a folded node's op type, so that a runtime that runs it every call
+#: prices its kernel as it prices that op's (:func:`hybridperf.estimate.pricing.as_run_by`: the cross-device model's
+#: element-wise types where the op maps, the roofline else); an op type not listed is ``onnx.<op type>``
+FOLDED_RELAX_OPS = {
+    "Add": "relax.add", "Sub": "relax.subtract", "Mul": "relax.multiply", "Div": "relax.divide", "Pow": "relax.power",
+    "Neg": "relax.negative", "Abs": "relax.abs", "Relu": "relax.nn.relu", "Clip": "relax.clip",
+    "Max": "relax.maximum", "Min": "relax.minimum", "Sqrt": "relax.sqrt", "Exp": "relax.exp", "Log": "relax.log",
+    "Tanh": "relax.tanh", "Sigmoid": "relax.sigmoid", "Erf": "relax.erf", "Cos": "relax.cos", "Sin": "relax.sin",
+    "Floor": "relax.floor", "Ceil": "relax.ceil", "Where": "relax.where", "Cast": "relax.astype",
+    "Equal": "relax.equal", "Less": "relax.less", "LessOrEqual": "relax.less_equal", "Greater": "relax.greater",
+    "GreaterOrEqual": "relax.greater_equal", "And": "relax.logical_and", "Or": "relax.logical_or",
+    "Not": "relax.logical_not", "Range": "relax.arange", "ConstantOfShape": "relax.full", "Gather": "relax.take",
+    "ScatterND": "relax.scatter_nd", "Concat": "relax.concat", "Tile": "relax.tile",
+}
+
+
+@dataclass(frozen=True)
+class FoldedNode:
+    """One folded node that eager PyTorch runs as a kernel every call (:func:`folded_work`): values only.
+
+    Attributes
+    ----------
+    op_type : str
+        Its ONNX op type.
+    name : str
+        Its first output's name (what the report calls its kernel).
+    inputs, outputs : tuple of (shape, dtype)
+        Each input (empty inputs left out) and output: its shape and numpy dtype name (``float32``, ``int64``,
+        ``bool``), which are Relax's names too.
+    """
+
+    op_type: str
+    name: str
+    inputs: tuple[tuple[tuple[int, ...], str], ...]
+    outputs: tuple[tuple[tuple[int, ...], str], ...]
+
+    @property
+    def relax_op(self) -> str:
+        """The Relax op the importer writes for it (:data:`FOLDED_RELAX_OPS`), or ``onnx.<op type>``."""
+        return FOLDED_RELAX_OPS.get(self.op_type, f"onnx.{self.op_type}")
+
+    @property
+    def elements(self) -> int:
+        return sum(numel(s) for s, _ in self.outputs)
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(tensor_bytes(d, numel(s)) for s, d in self.inputs)
+
+    @property
+    def bytes_written(self) -> int:
+        return sum(tensor_bytes(d, numel(s)) for s, d in self.outputs)
+
+
 @dataclass(frozen=True)
 class FoldedWork:
     """The work of the folded nodes that eager PyTorch would compute every call as kernels: causal masks, rotary
@@ -195,14 +249,16 @@ class FoldedWork:
     kernel there (:data:`_FOLDED_NO_KERNEL`: constants, views, ``Shape``), a cast to the dtype it already has, and
     shape arithmetic (every output a scalar or an integer tensor of at most :data:`_HOST_VECTOR_ELEMENTS`
     elements, at any rank: Python ints in PyTorch), and what only a slice assignment's index grid or a shape reads
-    (:meth:`_Folder.work`). No figure prices it (onnxruntime and TVM fold the same subgraphs
-    at load time); :func:`hybridperf.estimate.pricing.predict_on` says so where the runtime does not fold constants.
+    (:meth:`_Folder.work`). onnxruntime and TVM fold the same subgraphs at load time, so their figures leave it out;
+    eager PyTorch and its CUDA graphs run each node as one launch, which
+    :func:`hybridperf.estimate.pricing.as_run_by` prices from :attr:`kernels` (until 2026-12-05 no runtime priced it:
+    a note said so).
 
     It counts the normaliser's folds only, so it depends on how the model was read: from a file path, initializers
     over :data:`hybridperf.frontends.onnx_import.INLINE_EXTERNAL_BYTES` stay on disk and the normaliser does not
     fold what reads them (TVM's Relax importer folds those later, uncounted); from an in-memory ``ModelProto``
     every initializer is there to fold. A BERT-base's position-embedding lookup: 0 nodes from its path, 1 from
-    ``onnx.load(path)``. No figure depends on it.
+    ``onnx.load(path)``.
 
     Attributes
     ----------
@@ -212,19 +268,31 @@ class FoldedWork:
         Elements they write (about one operation each: these are element-wise ops, casts and gathers).
     bytes_read, bytes_written : int
         Bytes of their inputs and outputs.
+    kernels : tuple of FoldedNode
+        Each of those nodes, in fold order (a topological order). Equality and hash are the totals' (a
+        :class:`FoldedWork` built from totals alone, as before 2026-12-05, has none: it is reported, not priced).
     """
 
     nodes: int = 0
     elements: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
+    kernels: tuple[FoldedNode, ...] = field(default=(), compare=False, repr=False)
 
     def __add__(self, other: FoldedWork) -> FoldedWork:
         return FoldedWork(self.nodes + other.nodes, self.elements + other.elements,
-                          self.bytes_read + other.bytes_read, self.bytes_written + other.bytes_written)
+                          self.bytes_read + other.bytes_read, self.bytes_written + other.bytes_written,
+                          self.kernels + other.kernels)
+
+    @property
+    def priced(self) -> bool:
+        """Whether every node is kept as a :class:`FoldedNode` (what a runtime that runs them prices)."""
+        return len(self.kernels) == self.nodes
 
     def to_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The totals (``predict --format json``'s ``totals.folded_constants``)."""
+        return {"nodes": self.nodes, "elements": self.elements, "bytes_read": self.bytes_read,
+                "bytes_written": self.bytes_written}
 
 
 def folded_work(node: onnx.NodeProto, inputs: Sequence[np.ndarray | None], outputs: Sequence[np.ndarray]) -> FoldedWork:
@@ -237,8 +305,11 @@ def folded_work(node: onnx.NodeProto, inputs: Sequence[np.ndarray | None], outpu
         return FoldedWork()  # Tensor.to(its own dtype) returns self
     if all(o.size <= 1 or (o.dtype.kind in "iub" and o.size <= _HOST_VECTOR_ELEMENTS) for o in outputs):
         return FoldedWork()  # shape arithmetic and scalars: host-side values in PyTorch
+    kernel = FoldedNode(node.op_type, next((o for o in node.output if o), node.op_type),
+                        tuple((tuple(int(d) for d in v.shape), v.dtype.name) for v in ins),
+                        tuple((tuple(int(d) for d in o.shape), o.dtype.name) for o in outputs))
     return FoldedWork(1, sum(int(o.size) for o in outputs), sum(int(v.nbytes) for v in ins),
-                      sum(int(o.nbytes) for o in outputs))
+                      sum(int(o.nbytes) for o in outputs), (kernel,))
 
 
 @dataclass(frozen=True)

@@ -181,12 +181,15 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "energy_note": pred.energy_note or None,
         # what qualifies latency_s ("unverified: <why>"): until 2026-12-04 only inside the calibration text
         "latency_note": pred.latency_note or None,
-        # the work of the nodes the ONNX normaliser folded into constants (masks, rotary tables), in no figure above:
-        # {nodes, elements, bytes_read, bytes_written}; null: not an ONNX model (unknown). Until 2026-12-04 nowhere
-        # (the normaliser's folds only: from a file path it leaves initializers over 64 KiB on disk, unfolded)
+        # the work of the nodes the ONNX normaliser folded into constants (masks, rotary tables): {nodes, elements,
+        # bytes_read, bytes_written}; null: not an ONNX model (unknown). In the figures of a runtime that runs them
+        # (torch, torch-cudagraph: one launch each, since 2026-12-05), in none of one that folds them. Until
+        # 2026-12-04 nowhere (the normaliser's folds only: from a file path it leaves initializers over 64 KiB on
+        # disk, unfolded)
         "folded_constants": an.folded.to_dict() if an.folded is not None else None,
         # under a runtime that runs them every call (torch, torch-cudagraph), the sentence the table's note line
-        # gives; null elsewhere. Until 2026-12-04 a reason of latency_note, which marks the latency unverified
+        # gives ("... priced as 9 launches under torch ..."); null elsewhere. Until 2026-12-04 a reason of
+        # latency_note, which marks the latency unverified
         "folded_note": pred.folded_note or None,
         "lower_bound": not pred.complete,
         "lower_bound_reason": pred.lower_bound_reason or None,
@@ -376,7 +379,7 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"UNSUPPORTED {', '.join(cov['unsupported_ops'])} ({rows}latency excludes them)")
     if an.fusion_note:
         lines.append(f"note      {an.fusion_note}")
-    if pred.folded_note:  # the folded nodes its runtime runs unpriced: a note, not a qualifier of the latency
+    if pred.folded_note:  # the folded nodes its runtime runs, priced as launches: a note, not a latency qualifier
         lines.append(f"note      {pred.folded_note}")
     for w in pred.warnings:
         lines.append(f"WARNING   {w}")

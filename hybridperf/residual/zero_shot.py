@@ -364,8 +364,10 @@ class LaunchMemo:
     """The :func:`launch_table` of the analysis priced last, per granularity and precision: what a
     :class:`~hybridperf.api.Session` shares between the GPUs it prices one analysis on.
 
-    The analysis itself is the key (by identity, held while it is the last one), so a memo never answers
-    for another; :func:`launches` is a function of the analysis, granularity and precision alone.
+    The analysis is the key (held while it is the last one): the same object, or a copy with the same op records
+    and kernels (:func:`_same_launch_inputs`: what :func:`~hybridperf.estimate.pricing.as_run_by` makes for each GPU
+    of a runtime that runs constant work, the normaliser's folds of an LLM among it), so a memo never answers for
+    another; :func:`launches` is a function of the records, kernels, granularity and precision alone.
     """
 
     def __init__(self) -> None:
@@ -374,12 +376,26 @@ class LaunchMemo:
 
     def table(self, analyzed: Analyzed, granularity: Granularity, precision: str | None = None) -> LaunchTable:
         """:func:`launch_table`, computed once per analysis, granularity and precision."""
-        if analyzed is not self._analyzed:
+        if analyzed is not self._analyzed and not _same_launch_inputs(analyzed, self._analyzed):
             self._analyzed, self._tables = analyzed, {}
         key = (granularity, precision)
         if key not in self._tables:
             self._tables[key] = launch_table(analyzed, granularity, precision)
         return self._tables[key]
+
+
+def _same_launch_inputs(a: Analyzed, b: Analyzed | None) -> bool:
+    """Whether :func:`launches` reads the same values in ``a`` and ``b``: their op records (every field, those left
+    out of equality too) and kernels, each the same object or equal. Copies made by
+    :func:`~hybridperf.estimate.pricing.as_run_by` share most records by identity, so this is about one identity
+    check per record."""
+    if b is None:
+        return False
+    ra, rb = a.analysis.records, b.analysis.records
+    if len(ra) != len(rb) or a.kernels != b.kernels:
+        return False
+    return all(x is y or (x == y and x.attrs == y.attrs and x.read_vars == y.read_vars and x.unfolded == y.unfolded)
+               for x, y in zip(ra, rb))
 
 
 def spec_at(spec: DeviceSpec, precision: str) -> DeviceSpec:
