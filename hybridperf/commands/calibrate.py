@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             X, y, kernels=kt, groups=groups, families=families)
         metrics = dict(model.metrics_)
     model.record_sheet(spec)  # predictions on this sheet with other figures later are marked unverified
-    replaced = _store(model, out)
+    replaced = _store(model, out, note=args.format == "json")
     result = {"device": spec.id, "stored": str(out), "replaced": replaced, "rows": int(len(y)),
               "kernel_rows": int(len(kt.y)) if kt is not None else 0,
               "calibration": model.describe(), "label": model.label, "metrics": metrics}
@@ -425,7 +425,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
                 held.enter_context(model_lock(out if args.out else data))
                 held.enter_context(_signals_held())  # Ctrl-C / kill: after the store, not between its renames
                 replaced_data = str(data) if data.exists() else None
-                replaced = _store(res.model, out)
+                replaced = _store(res.model, out, note=args.format == "json")
                 stored = True
                 if takeover:
                     print(f"hybridperf: note: {takeover}", file=sys.stderr)
@@ -743,9 +743,10 @@ def _signals_held():
             signal.raise_signal(caught[0])
 
 
-def _store(model, out) -> str | None:
-    """Store ``model`` in ``out`` whole (:func:`hybridperf.residual.store.save_model`); what it replaced there (one
-    line on stderr and the return value), or None."""
+def _store(model, out, note: bool) -> str | None:
+    """Store ``model`` in ``out`` whole (:func:`hybridperf.residual.store.save_model`); what it replaced there, or None.
+    ``note``: say it on stderr too (``--format json``, whose stdout is data; the text report says it on stdout, and
+    until 2026-12-05 a rerun printed "replaced the model" on both)."""
     from pathlib import Path
 
     from hybridperf.errors import InputError
@@ -757,7 +758,7 @@ def _store(model, out) -> str | None:
     except OSError as exc:
         raise InputError(f"cannot store the model in {out}: {exc.strerror or exc}; choose another --out, or set "
                          "HYBRIDPERF_HOME to a writable directory") from exc
-    if before is not None:
+    if before is not None and note:
         print(f"hybridperf: note: replaced the model stored in {Path(out)} before ({before})", file=sys.stderr)
     return before
 

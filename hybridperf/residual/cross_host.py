@@ -628,12 +628,44 @@ class CrossHostModel(ResidualModel):
                 why = self.unverified_reason()
                 if why:
                     s += f", unverified ({why})"
+        elif self.host_ is not None:
+            s += self._adapted_offset_words()
         if self.adaptation_ and self.adaptation_.get("alone_weight"):
             w = self.adaptation_["alone_weight"]
             s += f", blended {w:g} with a model of those {self.adaptation_['k']} alone"
             if w >= 1.0:
                 s += " (the figures are that model's)"
         return s
+
+    def _adapted_offset_words(self) -> str:
+        """The host offset (:meth:`host_offset`) an adapted model's figures for :attr:`host_` still carry, in
+        :meth:`_summary`'s words: "as before calibrating" where the adaptation kept no correction, else under it; ""
+        where its figures do not carry it (group scales absorb it, :meth:`_adaptation`; an alone blend of weight 1
+        is that model's figures) or there is none. Until 2026-12-05 an adapted model said nothing of it: after a
+        calibration that kept no correction on the Zen 5 host, `predict` dropped "with that host's offset (x1.16)"
+        though its figure, the base model's, still had it."""
+        a, h, own = self.adaptation_, self.host_, self.own_host()
+        if a.get("group_scales") or float(a.get("alone_weight") or 0.0) >= 1.0:
+            return ""
+        if own is not None and own.figures.device == h.device:
+            where, whose = f"for {h.device} ({h.threads} thread(s)), one of its training CPUs", "its own offset"
+        elif own is not None:
+            where = (f"for {h.device} ({h.threads} thread(s)), the CPU of its training host {own.figures.device} "
+                     f"({h.cpu}, the same threads)")
+            whose = "that host's offset"
+        else:
+            n = sum(e.lends for e in self.host_effects_)
+            where = f"for {h.device} ({h.threads} thread(s){self.host_note_})"
+            whose = (f"the median offset of {n} of its training CPUs" if n > 1 else
+                     "the offset of one of its training CPUs")
+        log_offset = own.log_offset if own is not None else self.lent_offset()
+        if log_offset is None:  # no training host lends its offset: none is added
+            return ""
+        if a["method"] != "none":
+            how = "corrected on top of"
+        else:  # blended in part with a model of the K alone: not as before calibrating
+            how = "with" if a.get("alone_weight") else "as before calibrating, with"
+        return f", {where}: {how} {whose} (x{math.exp(log_offset):.2f})"
 
     def _kept(self) -> str:
         # blended with a model of the K rows alone, "no correction kept: none beat the base model" read (until
