@@ -141,13 +141,18 @@ def _gpu_sheet(args: argparse.Namespace):
 
 def _stored_before(path) -> dict | None:
     """What a calibration is about to replace at ``path``: ``{"adapted_on", "saved_on"}`` (None: nothing;
-    unknown values None where the file is unreadable)."""
+    unknown values None where the file is unreadable, or its count or date is not one: until 2026-12-05 a count of
+    ``"four"`` or ``NaN`` was printed as the models the replaced adaptation was fitted on)."""
     import json
+
+    from hybridperf.residual.sidecar import number
 
     if not path.exists():
         return None
     try:
-        meta = json.loads(path.read_text())
-        return {"adapted_on": meta.get("adapted_on"), "saved_on": meta.get("saved_on")}
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        saved = meta.get("saved_on")
+        return {"adapted_on": number(meta, "adapted_on", low=1, integer=True, optional=True),
+                "saved_on": saved if isinstance(saved, str) else None}
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, RecursionError):
         return {"adapted_on": None, "saved_on": None}

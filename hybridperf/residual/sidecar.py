@@ -32,7 +32,8 @@ _PARAM = re.compile(r"\[[a-z0-9_]+: [^\[\]\n]*\]")
 #: absent from sidecars written before 2026-12-04 (the packaged models' record it): their boosters are read unverified
 DIGESTS_KEY = "sha256"
 #: the sidecar key of the sha256 of the figures it records that price (:func:`figures_digest`; each model names its
-#: own): absent from sidecars written before 2026-12-05 (the packaged ones too), whose figures are read unverified.
+#: own; a GPU adaptation's file records it too, :func:`hybridperf.residual.zero_shot.read_adaptation`): absent from
+#: sidecars written before 2026-12-05 (the packaged ones too), whose figures are read unverified.
 #: Until 2026-12-05 a figure edited by hand (an ``overhead_s`` x100, an adaptation's offset) priced as stored, silently
 FIGURES_KEY = "figures_sha256"
 

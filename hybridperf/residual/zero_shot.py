@@ -29,7 +29,8 @@ Few-shot: :meth:`ZeroShotGpu.adapt` returns a new object corrected by a handful 
 models (eager: op-dependent host dispatch cost with a fitted level; CUDA graphs: a kernel-ridge
 correction by similar measured models, :class:`ResidualKernel`), every strength chosen by
 leave-one-out on those models only; :meth:`ZeroShotGpu.save_adaptation` stores it under the user
-data directory next to the per-device residuals (``<models>/<device id>/gpu_adaptation-<runtime>.json``).
+data directory next to the per-device residuals (``<models>/<device id>/gpu_adaptation-<runtime>.json``), with the
+sha256 of its figures (from 2026-12-05); :func:`for_device` reads it back checked (:func:`read_adaptation`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from hybridperf.estimate.execution import Execution, Granularity, execution
 from hybridperf.estimate.pricing import UNVERIFIED_PREFIX, RooflineMemo, priced_cost, price
 from hybridperf.precision import alu_precision
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures, sheet_reason
+from hybridperf.residual.sidecar import FIGURES_KEY, check_figures, figures_digest, number
 from hybridperf.units import numel
 
 #: trained-on GPUs as the headline names them
@@ -856,6 +858,7 @@ class ZeroShotGpu:
                 "weighted_host": self.weighted_host, "kernel": self.kernel.to_dict() if self.kernel else None,
                 "adapted_on": self.adapted_on, "saved_on": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 SHEET_KEY: sheet_figures(sheet) if sheet is not None else None}
+        meta[FIGURES_KEY] = figures_digest(_adaptation_figures(meta))  # an edit of them is refused at load
         from hybridperf.files import write_atomic
         from hybridperf.json_text import dumps
 
@@ -898,6 +901,136 @@ def _loo_ridge(rows, h0: float) -> float:
 
 def adaptation_file(runtime: str) -> str:
     return f"gpu_adaptation-{runtime}.json"
+
+
+#: the keys of a stored adaptation that price or that its predictions print, whose sha256 it records
+#: (:data:`~hybridperf.residual.sidecar.FIGURES_KEY`, from 2026-12-05); the others are words (its base model, its
+#: date, the sheet's figures: compared with the sheet at each prediction)
+ADAPTATION_FIGURES = ("device", "runtime", "log_scale", "weighted_host", "kernel", "adapted_on")
+#: the largest |log-scale| a stored adaptation may hold: :meth:`ZeroShotGpu.adapt` fits the host level within 3 of
+#: its start, log(launches / weighted launches), within log 2.07 (:data:`HOST_WEIGHT`) of 0, so within 3.73; a
+#: larger one was not fitted (and ``exp`` of one above ~709 overflows)
+LOG_SCALE_LIMIT = 5.0
+
+
+def _adaptation_figures(meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: meta.get(k) for k in ADAPTATION_FIGURES}
+
+
+def read_adaptation(path: Path, device: str, runtime: str) -> dict[str, Any]:
+    """The stored adaptation ``path`` (``<models>/<device>/gpu_adaptation-<runtime>.json``), checked as
+    :meth:`ZeroShotGpu.save_adaptation` writes it: this hybridperf's schema, of ``device`` and ``runtime`` (those its
+    place names), each figure of its type and range, and, in one stored from 2026-12-05, the figures its sha256
+    records. Until 2026-12-05 an adaptation of another schema was skipped without a word (priced zero-shot), one of
+    another runtime or device than its place names was used, a hand-edited figure priced as stored, and a missing
+    key or a figure of another type was exit 3 (a NaN one too, at the report).
+
+    Returns
+    -------
+    dict
+        The file's JSON object; ``log_scale`` a map of finite floats, ``adapted_on`` an int, ``weighted_host`` a bool,
+        ``kernel`` None or a map :meth:`ResidualKernel.from_dict` reads.
+
+    Raises
+    ------
+    InputError
+        One line naming ``path`` and the fix: calibrate again, or delete it (predict is then zero-shot).
+    """
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"stored GPU adaptation {path} is unreadable ({error_line(exc, 120)}); calibrate again or "
+                         "delete it") from None
+    fix = (f"; calibrate again (`hybridperf calibrate --device {device} --runtime {runtime} --data ROWS.csv`) or "
+           "delete it (predict is then zero-shot)")
+    schema = meta.get("schema_version")
+    if schema != ADAPTATION_SCHEMA:
+        from hybridperf.residual.model import _newer, _shown
+
+        newer = _newer(schema, ADAPTATION_SCHEMA)
+        raise InputError(f"{path}: a GPU adaptation of schema {_shown(schema, ADAPTATION_SCHEMA)}, "
+                         f"{'newer than' if newer else 'not'} this hybridperf's ({ADAPTATION_SCHEMA})"
+                         f"{'; upgrade hybridperf, or' if newer else ';'} {fix[2:]}")
+    for key, want in (("device", device), ("runtime", runtime)):
+        if meta.get(key) != want:
+            raise InputError(f"{path} is an adaptation of {key} {meta.get(key)!r}, not of {want!r} its "
+                             f"{'folder' if key == 'device' else 'file name'} names (copied or renamed?){fix}")
+    try:
+        _check_adaptation(meta)
+    except KeyError as exc:
+        raise InputError(f"{path} is not an adaptation hybridperf wrote: it has no {exc}{fix}") from None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path} is not an adaptation hybridperf wrote: {exc}{fix}") from None
+    check_figures(path, meta, _adaptation_figures(meta), fix)
+    return meta
+
+
+def _check_adaptation(meta: dict[str, Any]) -> None:
+    """Each figure of a stored adaptation of its type and range (:func:`read_adaptation`); ``adapted_on`` made an int.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        What :meth:`ZeroShotGpu.save_adaptation` does not write (the message names the key).
+    """
+    scales = meta["log_scale"]
+    if not isinstance(scales, dict):
+        raise TypeError(f"its log_scale is a JSON {_json_kind(scales)}, not an object")
+    unknown = sorted(set(scales) - {*GROUPS, "host"})
+    if unknown:
+        raise ValueError(f"its log_scale corrects {unknown[0]!r}, not one of {', '.join((*GROUPS, 'host'))}")
+    for key in scales:
+        _figure(f"log_scale's {key}", scales[key])
+        if abs(scales[key]) > LOG_SCALE_LIMIT:
+            raise ValueError(f"its log_scale's {key} {scales[key]!r} is beyond +-{LOG_SCALE_LIMIT:g} (a factor "
+                             f"{math.exp(LOG_SCALE_LIMIT):.0f}), which no adaptation fits")
+    meta["adapted_on"] = int(number(meta, "adapted_on", low=1, integer=True))
+    if not isinstance(meta["weighted_host"], bool):
+        raise TypeError(f"its weighted_host {meta['weighted_host']!r} is not true or false")
+    kernel = meta["kernel"]
+    if kernel is not None:
+        _check_kernel(kernel)
+    if not isinstance(meta.get(SHEET_KEY), (dict, type(None))):
+        raise TypeError(f"its {SHEET_KEY} is a JSON {_json_kind(meta[SHEET_KEY])}, not an object")
+
+
+def _check_kernel(k: Any) -> None:
+    """A stored :class:`ResidualKernel` (its :meth:`~ResidualKernel.to_dict`): finite numbers, a positive scale and
+    length, a non-negative bias, one point per weight, each of the composition's ``len(GROUPS) + 2`` features."""
+    if not isinstance(k, dict):
+        raise TypeError(f"its kernel is a JSON {_json_kind(k)}, not an object")
+    missing = [key for key in ("center", "scale", "points", "alpha", "length", "bias") if key not in k]
+    if missing:
+        raise ValueError(f"its kernel has no {missing[0]}")
+    points = k["points"]
+    if not isinstance(points, list) or not points:
+        raise ValueError("its kernel's points are not a list of measured models")
+    n = len(GROUPS) + 2  # Breakdown.composition
+    vectors = {"center": k["center"], "scale": k["scale"], "alpha": k["alpha"],
+               **{f"points[{i}]": v for i, v in enumerate(points)}}
+    for key, v in vectors.items():
+        size = len(points) if key == "alpha" else n
+        if not isinstance(v, list) or len(v) != size:
+            raise ValueError(f"its kernel's {key} is not a list of {size} numbers")
+        for i, x in enumerate(v):
+            _figure(f"kernel's {key}[{i}]", x, positive=key == "scale")
+    _figure("kernel's length", k["length"], positive=True)
+    number({"kernel's bias": k["bias"]}, "kernel's bias", low=0.0)
+
+
+def _figure(name: str, value: Any, positive: bool = False) -> None:
+    """``value`` (the figure ``name``) a finite number (above 0 where ``positive``)."""
+    number({name: value}, name)
+    if positive and value <= 0:
+        raise ValueError(f"its {name} {value!r} is not positive")
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null", list: "array",
+             dict: "object"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 @lru_cache(maxsize=4)
@@ -960,26 +1093,20 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
     for base in model_search_path():
         p = base / spec.id / adaptation_file(rt.value)
         if p.exists():
-            try:
-                meta = json.loads(p.read_text())
-                if not isinstance(meta, dict):
-                    raise ValueError("not a JSON object")
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise InputError(f"stored GPU adaptation {p} is unreadable ({exc}); calibrate again or delete it") from None
-            if not (meta.get("log_scale") or meta.get("weighted_host") or meta.get("kernel")):
+            meta = read_adaptation(p, spec.id, rt.value)
+            if not (meta["log_scale"] or meta["weighted_host"] or meta["kernel"]):
                 break  # an adaptation that kept no correction prices as zero-shot does, and says so
-            if meta.get("schema_version") == ADAPTATION_SCHEMA:
-                kernel = ResidualKernel.from_dict(meta["kernel"]) if meta.get("kernel") else None
-                adapted = ZeroShotGpu(model, rt, meta["log_scale"], int(meta["adapted_on"]),
-                                      weighted_host=bool(meta.get("weighted_host")), kernel=kernel)
-                adapted.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: "sheet not recorded"
-                adapted.sheet_unrecorded_ = adapted.sheet_ is None
-                adapted.stored_in_ = str(p) if stored_for(base / spec.id)[0] is not None else None  # not packaged
-                return adapted
+            kernel = ResidualKernel.from_dict(meta["kernel"]) if meta["kernel"] else None
+            adapted = ZeroShotGpu(model, rt, meta["log_scale"], meta["adapted_on"], weighted_host=meta["weighted_host"],
+                                  kernel=kernel)
+            adapted.sheet_ = meta.get(SHEET_KEY)  # absent before 2026-12-03: "sheet not recorded"
+            adapted.sheet_unrecorded_ = adapted.sheet_ is None
+            adapted.stored_in_ = str(p) if stored_for(base / spec.id)[0] is not None else None  # not packaged
+            return adapted
     return ZeroShotGpu(model, rt)
 
 
 __all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "LaunchMemo", "LaunchTable", "MappedLaunches",
            "OP_MAP", "RIDGE_GRID", "ResidualKernel", "TRAINED_ON", "UNVERIFIED_MARGIN", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file", "for_device",
-           "launch_table", "launches", "load_cross_device", "load_kernel_time", "neusight_view", "spec_at",
+           "launch_table", "launches", "load_cross_device", "load_kernel_time", "neusight_view", "read_adaptation", "spec_at",
            "unverified_reason"]
