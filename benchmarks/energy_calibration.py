@@ -207,13 +207,16 @@ def read_launch_bytes(path: Path = LAUNCH_BYTES) -> dict[str, float]:
 def launch_bytes_row(analyzed, key: str, dtype: str) -> dict[str, object]:
     """One row of the launch-bytes file: the launches eager PyTorch makes of ``analyzed`` at ``dtype`` (fp16 rows
     priced under ``--precision fp16``, as ``benchmarks.accuracy featurize-h100`` prices them), their bytes, and
-    TVM's fused kernels' bytes at that precision (features.csv's ``log_bytes``, for comparison)."""
-    from hybridperf.estimate.execution import Granularity
-    from hybridperf.estimate.pricing import priced_cost
+    TVM's fused kernels' bytes at that precision (features.csv's ``log_bytes``, for comparison). The launches are
+    those of ``analyzed`` as eager PyTorch runs it (:func:`hybridperf.estimate.pricing.as_run_by`: constant
+    subexpressions and the normaliser's folded nodes, which it computes every call), as ``predict`` prices them
+    (since 2026-12-05; before, the analysis as folded)."""
+    from hybridperf.estimate.execution import Granularity, execution
+    from hybridperf.estimate.pricing import as_run_by, priced_cost
     from hybridperf.residual.zero_shot import launches
 
     prec = "fp16" if dtype == "fp16" else None
-    ls = launches(analyzed, Granularity.PER_OP, prec)
+    ls = launches(as_run_by(analyzed, execution("torch", "gpu")), Granularity.PER_OP, prec)
     fused = sum(priced_cost(k.cost, k.precision, prec)[0].bytes_total for k in analyzed.kernels
                 if k.counts_toward_time)
     return {"key": key, "launches": len(ls), "launch_bytes": sum(ln.cost.bytes_total for ln in ls),

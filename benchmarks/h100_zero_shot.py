@@ -141,11 +141,14 @@ _NOT_PRICING = ("commands", "report", "measure")
 def fingerprint(kernel_time_dir: Path | None = None) -> str:
     """sha256 over what a cached price depends on: every file of the ``hybridperf`` package that pricing reads
     (sources, device sheets, the shipped cross-device model; all but :data:`_NOT_PRICING`) and the kernel-time
-    model's files (when priced). Any edit there, a docstring included, makes the cache stale: a rerun prices again."""
+    model's files (when priced), and this benchmark's own source (how it prices: until 2026-12-05 not in the
+    fingerprint, so a change to :func:`_price_one` reused the old prices). Any edit there, a docstring included,
+    makes the cache stale: a rerun prices again."""
     h = hashlib.sha256()
     pkg = PACKAGE
     files = [("hybridperf", p) for p in sorted(pkg.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
              and p.relative_to(pkg).parts[0] not in _NOT_PRICING]
+    files.append(("benchmark", Path(__file__).resolve()))
     if kernel_time_dir:
         files += [("kernel-time", p) for p in sorted(Path(kernel_time_dir).iterdir()) if p.is_file()]
     for tag, p in files:
@@ -199,18 +202,23 @@ def _export(onnx: str, cmd: str, python: str) -> tuple[Path | None, str]:
 def _price_one(path: Path, combos, spec, model, kernel_time) -> dict:
     from hybridperf.analysis.analyze import analyze
     from hybridperf.api import predict_on
+    from hybridperf.estimate.pricing import as_run_by
     from hybridperf.residual.zero_shot import ZeroShotGpu
 
     analyzed = analyze(str(path))
     out = {}
     for rt, dt in sorted(combos):
         prec = None if dt == "fp32" else dt
-        bd, _ = ZeroShotGpu(model, rt).breakdown(analyzed, spec, prec)
+        zs = ZeroShotGpu(model, rt)
+        # priced as the runtime runs the graph, as `predict` prices it: constant subexpressions and the normaliser's
+        # folded nodes are computed every call (until 2026-12-05 this benchmark priced the analysis as folded)
+        run = as_run_by(analyzed, zs.execution_for(spec))
+        bd, _ = zs.breakdown(run, spec, prec)
         roof = predict_on(analyzed, spec, prec, residual=None).latency_s
         e = {"device_s": list(bd.device_s), "group": list(bd.group), "host_floor_s": bd.host_floor_s,
              "host_weights": list(bd.host_weights), "roofline_s": roof}
         if kernel_time is not None:
-            kt, _ = ZeroShotGpu(model, rt, kernel_time=kernel_time).breakdown(analyzed, spec, prec)
+            kt, _ = ZeroShotGpu(model, rt, kernel_time=kernel_time).breakdown(run, spec, prec)
             e["kt_device_s"] = list(kt.device_s)
         out[f"{path.name}|{rt}|{dt}"] = e
     return out
