@@ -8,6 +8,10 @@ launch overhead is unchanged.
 
 energy  = MACs x pJ/MAC[precision] + bytes x pJ/byte[dram]     (dynamic)
         + idle_power x latency                                  (static)
+
+The pJ/MAC is that of the precision the compute runs at (the peak's fallback, e.g. fp32's for an int8 kernel on a
+sheet without an int8 peak). One kernel's energy is not capped here: a prediction's total is capped at max power x
+its latency by :func:`hybridperf.estimate.pricing.bounded_energy`, which says so in its note.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ binary prefixes), in one of two styles:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from collections.abc import Callable, Sequence
@@ -75,9 +76,12 @@ def fmt_energy(j: float | None) -> str:
     ``50.0 pJ``; zero is ``0.0 uJ``; from 10000 MJ ``1.663e10 J`` (:func:`_fixed`).
 
     An NPU inference (tens of nJ) or an ``--max-energy 50nJ`` limit read ``0.0 uJ`` until 2026-12-03; None (unknown)
-    is ``-``, as :func:`fmt_time`'s (it read ``0.0 uJ`` until 2026-12-05)."""
-    if j is None:
+    is ``-``, as :func:`fmt_time`'s (it read ``0.0 uJ`` until 2026-12-05), and so is NaN (no figure: it read ``nan pJ``
+    until 2026-12-05); an infinite figure reads ``inf J`` (it raised ValueError until 2026-12-05)."""
+    if j is None or math.isnan(j):
         return "-"
+    if math.isinf(j):
+        return f"{j} J"
     if not j:
         return "0.0 uJ"
     return _fixed(j, _ENERGY_PREFIXES, "J")
