@@ -68,7 +68,10 @@ def test_annotate_totals_are_predict_roofline_only_with_energy(model_dir, capsys
     t = json.loads(js)["totals"]
     head = out.splitlines()
     assert f"latency {fmt_time(t['latency_s'])} [" in head[0] and head[0].endswith(f", {fmt_flops(t['flops'])}")
-    assert head[1] == (f"# energy {fmt_energy(t['energy_j'])} per call; runtime {runtime} (--runtime); the totals of "
+    # the energy note follows the figure, as predict's table gives it (since 2026-12-05; until then its cap part only)
+    note = json.loads(js)["totals"]["energy_note"]
+    energy = f"{fmt_energy(t['energy_j'])} ({note})" if note else fmt_energy(t["energy_j"])
+    assert head[1] == (f"# energy {energy} per call; runtime {runtime} (--runtime); the totals of "
                        f"`hybridperf predict --roofline-only --runtime {runtime}`")
     assert head[2].startswith("# each op: its FLOPs, bytes read and bytes written per call of main")
 
@@ -88,7 +91,7 @@ def test_annotate_energy_of_an_unpriced_op_is_a_lower_bound(tmp_path, capsys):
     code_p, js, _ = _run(capsys, "predict", path, "-d", "t4", "--roofline-only", "--format", "json")
     assert code == code_p == ExitCode.OK
     energy = json.loads(js)["totals"]["energy_j"]
-    assert out.splitlines()[1].startswith(f"# energy {fmt_bound(energy, fmt_energy, True)} per call; ")
+    assert out.splitlines()[1].startswith(f"# energy {fmt_bound(energy, fmt_energy, True)} (")
     assert out.splitlines()[1].startswith("# energy ≥ ")
     assert re.search(r"R\.unique\(.*# UNSUPPORTED: ", out)
 
@@ -135,7 +138,7 @@ def test_annotate_kernel_energies_add_up_to_the_header(model_dir, capsys, device
     assert code == ExitCode.OK
     head = out.splitlines()[1]
     assert "capped" not in head  # a capped header's energy is below its kernels' sum, as it says
-    total, total_tol = _joules(re.match(r"# energy ([0-9.]+ [kmunp]?J) per call", head).group(1))
+    total, total_tol = _joules(re.match(r"# energy ([0-9.]+ [kmunp]?J)( \(.*\))? per call", head).group(1))
     kernels = [_joules(e) for e in re.findall(r"  # .* [0-9.]+ [num]?s, ([0-9.]+ [kmunp]?J)$", out, re.M)]
     assert len(kernels) > 1
     assert sum(e for e, _ in kernels) == pytest.approx(total, abs=total_tol + sum(t for _, t in kernels))

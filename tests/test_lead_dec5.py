@@ -43,3 +43,15 @@ def test_a_bias_as_large_as_the_output_joins_its_kernel(tmp_path):
         ls = launches(analyze(_linear_then_relu(tmp_path, batch)), Granularity.PER_OP)
         assert [launch.op for launch in ls][:1] == ["linear"] and len(ls) == 2  # linear + bias, then the relu
         assert ls[0].cost.flops == 2 * batch * 512 * 1000 + batch * 1000  # the bias add's FLOPs join the GEMM's
+
+
+def test_annotate_header_names_an_estimated_energy(tmp_path, monkeypatch, capsys):
+    # until 2026-12-05 annotate's energy line kept only the cap part of the energy note: on t4 it never said that the
+    # idle power it prices is estimated, not measured (predict's table does)
+    from hybridperf.cli import main
+
+    monkeypatch.setenv("HYBRIDPERF_HOME", str(tmp_path / "home"))
+    model = _linear_then_relu(tmp_path, 1)
+    assert main(["annotate", str(model), "-d", "t4"]) == 0
+    energy_line = capsys.readouterr().out.splitlines()[1]
+    assert energy_line.startswith("# energy ") and "idle power of t4 estimated, not measured" in energy_line

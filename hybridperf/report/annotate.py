@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from hybridperf.costs import Status
-from hybridperf.estimate.pricing import KernelPrediction, Prediction, energy_capped, priced_cost, runs_every_call
+from hybridperf.estimate.pricing import KernelPrediction, Prediction, priced_cost, runs_every_call
 from hybridperf.report.format import fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time
 from hybridperf.report.text import LOWER_BOUND_TOTALS
 from hybridperf.units import shapes_text
@@ -136,8 +136,10 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
     runtime call is not priced: :func:`header_line` says why) reads ``unknown``: until 2026-12-05 ``0.0 uJ``."""
     lb = bool(pred.lower_bound_reason) or "energy_j" in pred.unknown_figures
     energy = fmt_bound(pred.energy_j, fmt_energy, lb)
-    if energy_capped(pred.energy_note):
-        energy += f" ({pred.energy_note.split(';')[0]})"
+    # the whole energy note, as predict's table gives it: until 2026-12-05 only its cap part, so an estimated idle
+    # power or energy per MAC (`idle power of t4 estimated, not measured`) went unsaid here
+    if pred.energy_note:
+        energy += f" ({pred.energy_note})"
     text = f"# energy {energy} per call"
     if runtime:
         text += (f"; runtime {runtime} (--runtime); the totals of `hybridperf predict --roofline-only --runtime "
