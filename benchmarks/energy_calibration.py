@@ -210,7 +210,8 @@ def launch_bytes_row(analyzed, key: str, dtype: str) -> dict[str, object]:
     TVM's fused kernels' bytes at that precision (features.csv's ``log_bytes``, for comparison). The launches are
     those of ``analyzed`` as eager PyTorch runs it (:func:`hybridperf.estimate.pricing.as_run_by`: constant
     subexpressions and the normaliser's folded nodes, which it computes every call), as ``predict`` prices them
-    (since 2026-12-05; before, the analysis as folded)."""
+    (since 2026-12-05; before, the analysis as folded). :func:`~hybridperf.residual.zero_shot.launches` is a function
+    of the records it is given (it knows no runtime), so the run copy is made here."""
     from hybridperf.estimate.execution import Granularity, execution
     from hybridperf.estimate.pricing import as_run_by, priced_cost
     from hybridperf.residual.zero_shot import launches

@@ -202,7 +202,6 @@ def _export(onnx: str, cmd: str, python: str) -> tuple[Path | None, str]:
 def _price_one(path: Path, combos, spec, model, kernel_time) -> dict:
     from hybridperf.analysis.analyze import analyze
     from hybridperf.api import predict_on
-    from hybridperf.estimate.pricing import as_run_by
     from hybridperf.residual.zero_shot import ZeroShotGpu
 
     analyzed = analyze(str(path))
@@ -210,15 +209,14 @@ def _price_one(path: Path, combos, spec, model, kernel_time) -> dict:
     for rt, dt in sorted(combos):
         prec = None if dt == "fp32" else dt
         zs = ZeroShotGpu(model, rt)
-        # priced as the runtime runs the graph, as `predict` prices it: constant subexpressions and the normaliser's
-        # folded nodes are computed every call (until 2026-12-05 this benchmark priced the analysis as folded)
-        run = as_run_by(analyzed, zs.execution_for(spec))
-        bd, _ = zs.breakdown(run, spec, prec)
+        # the breakdown prices the graph as the runtime runs it, as `predict` does (as_run_by: constant subexpressions
+        # and the normaliser's folded nodes computed every call; until 2026-12-05 this benchmark priced it as folded)
+        bd, _ = zs.breakdown(analyzed, spec, prec)
         roof = predict_on(analyzed, spec, prec, residual=None).latency_s
         e = {"device_s": list(bd.device_s), "group": list(bd.group), "host_floor_s": bd.host_floor_s,
              "host_weights": list(bd.host_weights), "roofline_s": roof}
         if kernel_time is not None:
-            kt, _ = ZeroShotGpu(model, rt, kernel_time=kernel_time).breakdown(run, spec, prec)
+            kt, _ = ZeroShotGpu(model, rt, kernel_time=kernel_time).breakdown(analyzed, spec, prec)
             e["kt_device_s"] = list(kt.device_s)
         out[f"{path.name}|{rt}|{dt}"] = e
     return out

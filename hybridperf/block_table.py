@@ -614,6 +614,11 @@ class BlockTable:
                 bd, ls = dev.model.breakdown(analyzed, dev.spec, self.precision)
                 dev.host_floor_s, dev.execution = bd.host_floor_s, bd.execution
                 launches[dev.spec.id] = (bd, ls)
+        # the normaliser's folds a runtime runs every call (as_run_by, in the breakdown) are launched after the graph,
+        # in no block: such a variant is priced through the session (until 2026-12-05 the breakdown read them as folded)
+        n_records = len(analyzed.analysis.records)
+        if any(i >= n_records for _, ls in launches.values() for ln in ls for i in ln.op_indices):
+            return False
         while True:
             runs = _runs(len(keys), open_)
             groups = _segment_groups(runs, bounds, len(seg.record_spans))

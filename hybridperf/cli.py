@@ -18,7 +18,8 @@ import errno
 import importlib
 import importlib.util  # `import importlib` alone does not bind the submodule (it only works where something else imported it)
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 
 class ExitCode(enum.IntEnum):
@@ -29,6 +30,12 @@ class ExitCode(enum.IntEnum):
     INPUT_ERROR = 2
     INTERNAL_ERROR = 3
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, the shell's convention; exit 3, "internal", until 2026-12-04)
+    TERMINATED = 143  # SIGTERM under :func:`terminated_cleanly` (128 + SIGTERM); elsewhere the signal's default
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where :func:`terminated_cleanly` holds it, as Ctrl-C raises KeyboardInterrupt: a
+    ``BaseException`` so that ``except Exception`` lets it through to :func:`run_guarded` (exit 143)."""
 
 
 #: command name -> module under hybridperf.commands
@@ -287,13 +294,38 @@ def _escape_undecodable_output() -> None:
         stream.reconfigure(errors=UNDECODABLE)
 
 
+@contextmanager
+def terminated_cleanly() -> Iterator[None]:
+    """Within the block SIGTERM (``kill PID``, ``timeout``, a CI job cancelled) raises :class:`Terminated`, as Ctrl-C
+    raises KeyboardInterrupt, so that what the command wrote is removed on the way out; :func:`run_guarded` says
+    "hybridperf: terminated" and returns exit 143. The handler only raises (until 2026-12-05 it printed from inside the
+    signal handler, and its ``SystemExit(143)`` went past :func:`run_guarded`). Outside the main thread (no signal
+    handler can be set there), or where SIGTERM is ignored, nothing changes; the handler before is put back after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated(signum)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def run_guarded(func, args) -> int:
     """Call ``func(args)`` and map exceptions to exit codes and one-line messages.
 
-    :class:`~hybridperf.errors.InputError` is exit 2, Ctrl-C 130, a write that found no room (a full disk) exit 2,
-    anything else exit 3. A closed stdout or stderr is no error here: :func:`main` drops what is written into it and
-    the command keeps its own exit code, so a ``BrokenPipeError`` that reaches this guard came from some other pipe
-    and is exit 3 (until 2026-12-04 every ``BrokenPipeError`` was exit 0, a failed ``check`` among them).
+    :class:`~hybridperf.errors.InputError` is exit 2, Ctrl-C 130, SIGTERM under :func:`terminated_cleanly` 143, a
+    write that found no room (a full disk) exit 2, anything else exit 3. A closed stdout or stderr is no error here:
+    :func:`main` drops what is written into it and the command keeps its own exit code, so a ``BrokenPipeError`` that
+    reaches this guard came from some other pipe and is exit 3 (until 2026-12-04 every ``BrokenPipeError`` was exit
+    0, a failed ``check`` among them).
     """
     from hybridperf.errors import HybridperfError, InputError
 
@@ -319,6 +351,8 @@ def run_guarded(func, args) -> int:
         return _error_line(f"hybridperf: error: {_one_line(exc)}", ExitCode.INPUT_ERROR)
     except KeyboardInterrupt:
         return _error_line("hybridperf: interrupted", ExitCode.INTERRUPTED)
+    except Terminated:
+        return _error_line("hybridperf: terminated", ExitCode.TERMINATED)
     except OSError as exc:  # a BrokenPipeError here is not stdout's or stderr's (main's _PipeSafe keeps those): exit 3
         if exc.errno not in _NO_ROOM:
             return _internal(exc, verbose)

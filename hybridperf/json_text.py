@@ -85,7 +85,7 @@ def dumps(data: Any, indent: int | None = 2, nonfinite_as_null: bool = False,
 def escape_control(text: str) -> str:
     """``text`` with each control character (C0, DEL and C1) written as its escape (a newline as ``\\n``, a NUL as
     ``\\x00``): the one home of :func:`hybridperf.report.format.one_line` and of the path an error message names
-    (:func:`hybridperf.frontends.load.shown_path`); any other text as it is."""
+    (:func:`hybridperf.frontends.common.shown_path`); any other text as it is."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 

@@ -28,7 +28,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from hybridperf.cli import ExitCode
+from hybridperf.cli import ExitCode, terminated_cleanly
 from hybridperf.commands._common import StoreOnce, add_format_argument, check_batch, check_output_path
 from hybridperf.commands.calibrate_options import MEASUREMENTS_DIR, ParserDefault, refuse_unread, stored_in, unread
 
@@ -107,7 +107,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     if is_gpu_calibration(args):
         return run_gpu(args)
     if args.measure is not None:
-        with _terminated_cleanly():  # a `kill` while measuring removes what this run wrote, as Ctrl-C does
+        # a `kill` while measuring removes what this run wrote (its scratch tables, a staged copy, the folders made for
+        # --out), as Ctrl-C does, and the model stored before stays; until 2026-12-05 SIGTERM ended the process at once,
+        # leaving its hybridperf-calibrate-* folder in the temporary directory
+        with terminated_cleanly():
             return run_measure(args)
     refuse_unread(args, "cpu-data")  # --shots, --rounds, --threads, --models, --dtype: until 2026-12-04 ignored
     from hybridperf.measure.host import HOST_ID
@@ -447,7 +450,7 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
     per_fold, untested_why = heldout_adaptation(res.n, res.k, shots)
     untested = untested_why is not None
     result = {"device": spec.id, "stored": str(out), "replaced": replaced, "replaced_measurements": replaced_data,
-              "correction_kept": _keeps_correction(res.model), "data": str(data), "models": res.n,
+              "correction_kept": res.model.keeps_correction(), "data": str(data), "models": res.n,
               "adapted_on": res.k, "heldout_adapted_on": per_fold,
               "threads": threads, "measured": _provenance(rows), "duplicates_left_out": duplicates,
               "not_calibrated_on": [{"key": k, "why": v} for k, v in left_out.items()],
@@ -675,40 +678,6 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
         except OSError:  # not empty (another process's, a lock file), or gone
             return
-
-
-def _keeps_correction(model) -> bool:
-    """Whether the adapted ``model`` prices otherwise than its base model: False where the adaptation kept no
-    correction (:meth:`~hybridperf.residual.model.ResidualModel.adapt`: none beat the base model by leave-one-out)
-    and blends in no model of its K rows alone (a blend keeps one: :mod:`hybridperf.residual.cross_host`)."""
-    a = getattr(model, "adaptation_", None) or {}
-    return not (a.get("method") == "none" and not a.get("alone_weight"))
-
-
-@contextmanager
-def _terminated_cleanly():
-    """SIGTERM (``kill PID``, ``timeout``, a CI job cancelled) raises ``SystemExit(143)`` here, as Ctrl-C raises
-    KeyboardInterrupt, so that what the run wrote is removed on the way out (its scratch tables, a staged copy, the
-    folders made for ``--out``) and the model stored before stays. Until 2026-12-05 SIGTERM ended the process at
-    once: killed while it featurized or adapted, ``calibrate --measure`` left its ``hybridperf-calibrate-*`` folder in
-    the temporary directory. Outside the main thread (no signal handler can be set there), or where SIGTERM is
-    ignored, nothing changes."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
-        yield
-        return
-
-    def stop(signum, frame):
-        print("hybridperf: terminated", file=sys.stderr, flush=True)
-        raise SystemExit(128 + signum)
-
-    before = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
 
 @contextmanager

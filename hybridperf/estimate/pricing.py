@@ -4,6 +4,7 @@ correction passed in by the caller (resolved at the API edge, :func:`hybridperf.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from hybridperf.analysis.analyze import Analyzed
 from hybridperf.analysis.cost_pass import FOLDED_NOTE, RUN_EVERY_CALL_NOTE, OpRecord, precision_of, with_dtype_split
 from hybridperf.analysis.kernels import Kernel, with_ops_run
 from hybridperf.analysis.memory import MemoryPlan
-from hybridperf.costs import OpContext, OpCost, Status, default_registry
+from hybridperf.costs import CostRegistry, OpContext, OpCost, Status, build_registry
 from hybridperf.device.spec import DeviceSpec, load_spec
 from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
@@ -555,7 +556,7 @@ def folded_records(work: Any, start: int, runtime: str) -> list[OpRecord]:
     (:attr:`~hybridperf.frontends.normalize.FoldedWork.priced`)."""
     if work is None or not work.nodes or not work.priced:
         return []
-    registry = default_registry()
+    registry = _families()
     note = FOLDED_RUN_NOTE.format(runtime=runtime)
     out: list[OpRecord] = []
     for i, node in enumerate(work.kernels):
@@ -573,6 +574,18 @@ def folded_records(work: Any, start: int, runtime: str) -> list[OpRecord]:
     return out
 
 
+@functools.cache
+def _families() -> CostRegistry:
+    """The cost rules, read for their families only (:func:`folded_records`): built without checking each op name
+    against TVM, so pricing a stored analysis needs no TVM (:func:`~hybridperf.costs.default_registry` imports it: 2 s
+    and 390 MiB in a process without it, until 2026-12-05); the families are the same."""
+    return build_registry(check_exists=False)
+
+
+#: how the notes of the records :func:`as_run_by` writes begin: a copy that carries one is already run
+_RUN_NOTE_STARTS = (RUN_EVERY_CALL_NOTE.split("{runtime}")[0], FOLDED_RUN_NOTE.split("{runtime}")[0])
+
+
 def as_run_by(analyzed: Analyzed, ex: Execution) -> Analyzed:
     """``analyzed`` as the runtime of ``ex`` (:class:`~hybridperf.estimate.execution.Execution`) runs it.
 
@@ -585,10 +598,17 @@ def as_run_by(analyzed: Analyzed, ex: Execution) -> Analyzed:
     every runtime read them as folded: a GRU or LSTM exported with a zero initial state lost its first step's
     ``h0 @ W_hh`` under torch (8 % of the FLOPs of a 10-step GRU with 1024 hidden units). Until 2026-12-05 the
     normaliser's folds (causal masks, rotary tables: 9 launches of a tiny Llama) were only named in a note.
+
+    Idempotent: a copy it made (its records carry the notes it writes) is returned as is, whichever runtime that
+    does not fold constants asks (they run the same work; the notes name the first). Until 2026-12-05 a second call
+    appended the folded launches again (a tiny Llama's kernels 151, 160, 169; :func:`predict_on` of such a copy
+    counted 98,432 FLOPs twice).
     """
     if ex.folds_constants:
         return analyzed
     records = analyzed.analysis.records
+    if any(r.note.startswith(_RUN_NOTE_STARTS) for r in records):
+        return analyzed
     run = runs_every_call(records)
     extra = folded_records(getattr(analyzed, "folded", None), len(records), ex.runtime.value)
     if not run and not extra:

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.errors import ModelLoadError
-from hybridperf.frontends.common import (  # noqa: F401 - check_model_file, shown_path: their old home's names
-    OTHER_MODEL_SUFFIXES, LoadedModel, check_model_file, is_onnx_proto, shown_path)
+from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, LoadedModel, check_model_file, is_onnx_proto
 from hybridperf.frontends.onnx_import import from_onnx, load_onnx_proto
 from hybridperf.frontends.torch_files import not_an_export_program
 

@@ -308,8 +308,7 @@ def folded_work(node: onnx.NodeProto, inputs: Sequence[np.ndarray | None], outpu
     kernel = FoldedNode(node.op_type, next((o for o in node.output if o), node.op_type),
                         tuple((tuple(int(d) for d in v.shape), v.dtype.name) for v in ins),
                         tuple((tuple(int(d) for d in o.shape), o.dtype.name) for o in outputs))
-    return FoldedWork(1, sum(int(o.size) for o in outputs), sum(int(v.nbytes) for v in ins),
-                      sum(int(o.nbytes) for o in outputs), (kernel,))
+    return FoldedWork(1, kernel.elements, kernel.bytes_read, kernel.bytes_written, (kernel,))
 
 
 @dataclass(frozen=True)

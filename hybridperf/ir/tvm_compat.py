@@ -307,8 +307,7 @@ def empty_tensor(shape: tuple[int, ...], dtype: str) -> Any:
     import numpy as np  # noqa: PLC0415
 
     tvm, _ = tvm_modules()
-    dt = tvm.DataType(dtype)
-    nbytes = (numel(shape) * dt.bits * dt.lanes + 7) // 8
+    nbytes = tensor_bytes(dtype, numel(shape))
     pages = mmap.mmap(-1, max(nbytes, 1))  # anonymous, private: zeros, allocated on first write
     flat = tvm.runtime.from_dlpack(np.frombuffer(pages, dtype=np.uint8, count=nbytes))
     return flat._create_view(tuple(shape), dtype)  # noqa: SLF001 - the bytes as ``dtype``, no copy

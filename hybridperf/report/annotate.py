@@ -138,7 +138,7 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
     energy = fmt_bound(pred.energy_j, fmt_energy, lb)
     # the whole energy note, as predict's table gives it: until 2026-12-05 only its cap part, so an estimated idle
     # power or energy per MAC (`idle power of t4 estimated, not measured`) went unsaid here
-    if pred.energy_note:
+    if pred.energy_note and "energy_j" not in pred.unknown_figures:  # an unknown energy has no figure to qualify
         energy += f" ({pred.energy_note})"
     text = f"# energy {energy} per call"
     if runtime:

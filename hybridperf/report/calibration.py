@@ -70,11 +70,13 @@ def _no_correction_lines(result: dict[str, Any]) -> list[str]:
 def _cpu_words(m: dict[str, Any]) -> str:
     """The CPU the models were measured on: ``lscpu``'s model name and, where known, vendor, family, model and
     stepping (until 2026-12-05 the name alone, "AMD EPYC" for Zen 3, 4 and 5 alike)."""
+    from hybridperf.device.spec import cpu_words
+
     name = m.get("cpu_model") or "an unknown CPU"
-    parts = [("", m.get("cpu_vendor")), ("family ", m.get("cpu_family")), ("model ", m.get("cpu_model_id")),
-             ("stepping ", m.get("cpu_stepping"))]
-    known = [f"{label}{value}" for label, value in parts if value not in (None, "")]
-    return f"{name} ({' '.join(known)})" if known else name
+    # a part measurements.csv left empty ("") is unknown, as None is
+    vals = [None if m.get(k) in (None, "") else m.get(k) for k in ("cpu_vendor", "cpu_family", "cpu_model_id",
+                                                                     "cpu_stepping")]
+    return f"{name} ({cpu_words(*vals)})" if any(v is not None for v in vals) else name
 
 
 def measure_calibration_text(result: dict[str, Any]) -> str:

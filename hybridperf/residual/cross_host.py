@@ -605,26 +605,21 @@ class CrossHostModel(ResidualModel):
         s = super()._summary().replace("lightgbm residual", "cross-host lightgbm residual", 1)
         if self.host_ is not None and not self.adaptation_:
             h, own = self.host_, self.own_host()
-            if own is not None and own.figures.device == h.device:
-                s += (f", for {h.device} ({h.threads} thread(s)), one of its training CPUs: with its own offset "
-                      f"(x{math.exp(own.log_offset):.2f})")
-            elif own is not None:
-                s += (f", for {h.device} ({h.threads} thread(s)), the CPU of its training host {own.figures.device} "
-                      f"({h.cpu}, the same threads): with that host's offset (x{math.exp(own.log_offset):.2f}), "
-                      "not zero-shot")
+            where, whose, log_offset = self._offset_words()
+            if own is not None:  # on a training CPU: that host's offset, always
+                s += f", {where}: with {whose} (x{math.exp(log_offset):.2f})"
+                if own.figures.device != h.device:
+                    s += ", not zero-shot"
             else:
-                lent = self.lent_offset()
                 siblings = self.same_cpu_hosts()
                 if siblings:
                     at = ", ".join(f"{e.figures.device} ({e.figures.threads} thread(s))" for e in siblings)
-                    s += (f", for {h.device} ({h.threads} thread(s){self.host_note_}): not zero-shot, its CPU "
-                          f"({h.cpu}) was trained on with other threads: {at}; priced from spec")
+                    s += (f", {where}: not zero-shot, its CPU ({h.cpu}) was trained on with other threads: {at}; "
+                          "priced from spec")
                 else:
-                    s += f", zero-shot from spec for {h.device} ({h.threads} thread(s){self.host_note_})"
-                if lent is not None:
-                    n = sum(e.lends for e in self.host_effects_)
-                    whose = f"median offset of {n} of its training CPUs" if n > 1 else "offset of one of its training CPUs"
-                    s += f" with the {whose} (x{math.exp(lent):.2f})"
+                    s += f", zero-shot from spec {where}"
+                if log_offset is not None:
+                    s += f" with {whose} (x{math.exp(log_offset):.2f})"
                 why = self.unverified_reason()
                 if why:
                     s += f", unverified ({why})"
@@ -644,33 +639,47 @@ class CrossHostModel(ResidualModel):
         is that model's figures) or there is none. Until 2026-12-05 an adapted model said nothing of it: after a
         calibration that kept no correction on the Zen 5 host, `predict` dropped "with that host's offset (x1.16)"
         though its figure, the base model's, still had it."""
-        a, h, own = self.adaptation_, self.host_, self.own_host()
+        a = self.adaptation_
         if a.get("group_scales") or float(a.get("alone_weight") or 0.0) >= 1.0:
             return ""
-        if own is not None and own.figures.device == h.device:
-            where, whose = f"for {h.device} ({h.threads} thread(s)), one of its training CPUs", "its own offset"
-        elif own is not None:
-            where = (f"for {h.device} ({h.threads} thread(s)), the CPU of its training host {own.figures.device} "
-                     f"({h.cpu}, the same threads)")
-            whose = "that host's offset"
-        else:
-            n = sum(e.lends for e in self.host_effects_)
-            where = f"for {h.device} ({h.threads} thread(s){self.host_note_})"
-            whose = (f"the median offset of {n} of its training CPUs" if n > 1 else
-                     "the offset of one of its training CPUs")
-        log_offset = own.log_offset if own is not None else self.lent_offset()
+        where, whose, log_offset = self._offset_words()
         if log_offset is None:  # no training host lends its offset: none is added
             return ""
-        if a["method"] != "none":
+        if not self.keeps_correction():
+            how = "as before calibrating, with"
+        elif a["method"] != "none":
             how = "corrected on top of"
         else:  # blended in part with a model of the K alone: not as before calibrating
-            how = "with" if a.get("alone_weight") else "as before calibrating, with"
+            how = "with"
         return f", {where}: {how} {whose} (x{math.exp(log_offset):.2f})"
+
+    def keeps_correction(self) -> bool:
+        """:meth:`ResidualModel.keeps_correction`; True also where the adaptation kept no correction of the base
+        model but blends in a model of its K rows alone (``adaptation_["alone_weight"]``): its figures are not the
+        base model's."""
+        a = getattr(self, "adaptation_", None) or {}
+        return super().keeps_correction() or bool(a.get("alone_weight"))
+
+    def _offset_words(self) -> tuple[str, str, float | None]:
+        """The host offset (:meth:`host_offset`) of :attr:`host_` (not None) in :meth:`_summary`'s words: for what
+        (``"for ID (T thread(s)), one of its training CPUs"``), whose offset (``"its own offset"``, ``"that host's
+        offset"``, ``"the median offset of N of its training CPUs"``) and its log; None where no training host lends
+        its offset."""
+        h, own = self.host_, self.own_host()
+        if own is not None and own.figures.device == h.device:
+            return (f"for {h.device} ({h.threads} thread(s)), one of its training CPUs", "its own offset",
+                    own.log_offset)
+        if own is not None:
+            return (f"for {h.device} ({h.threads} thread(s)), the CPU of its training host {own.figures.device} "
+                    f"({h.cpu}, the same threads)", "that host's offset", own.log_offset)
+        n = sum(e.lends for e in self.host_effects_)
+        whose = f"the median offset of {n} of its training CPUs" if n > 1 else "the offset of one of its training CPUs"
+        return f"for {h.device} ({h.threads} thread(s){self.host_note_})", whose, self.lent_offset()
 
     def _kept(self) -> str:
         # blended with a model of the K rows alone, "no correction kept: none beat the base model" read (until
         # 2026-12-04) as "the base model's figures", where with weight 1 they are the alone model's only
-        if self.adaptation_.get("alone_weight") and self.adaptation_["method"] == "none":
+        if self.adaptation_["method"] == "none" and self.keeps_correction():
             return "no correction of the base model kept"
         return super()._kept()
 

@@ -32,7 +32,6 @@ never pickle.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 from collections.abc import Collection, Iterable, Sequence
@@ -47,8 +46,9 @@ from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR, USER_MODELS
 from hybridperf.errors import InputError, NotFittedError, error_line
 from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
-from hybridperf.residual.sidecar import (DIGESTS_KEY, FIGURES_KEY, check_figures, figures_digest, number, read_booster,
-                                         read_sidecar, recorded_digests, write_booster, write_sidecar)
+from hybridperf.residual.sidecar import (DIGESTS_KEY, FIGURES_KEY, check_figures, figure, figures_digest,
+                                         is_newer_version, number, read_booster, read_sidecar, recorded_digests,
+                                         shown_version, write_booster, write_sidecar)
 from hybridperf.residual.features import (
     FEATURES_VERSION,
     GROUPS,
@@ -439,6 +439,12 @@ class ResidualModel:
             s += f", few-shot adapted with {self.adaptation_['k']} measured models ({self._kept()})"
         return s
 
+    def keeps_correction(self) -> bool:
+        """Whether this model, where adapted (:meth:`adapt`), prices otherwise than its base model: False where the
+        adaptation kept no correction (none beat the base model by leave-one-out); True for a model not adapted."""
+        a = getattr(self, "adaptation_", None) or {}
+        return a.get("method") != "none"
+
     def _kept(self) -> str:
         """What the few-shot adaptation kept, in :meth:`_summary`'s words."""
         method = self.adaptation_["method"]
@@ -605,22 +611,23 @@ class ResidualModel:
                             f"{SIDECAR_FILE}){fix if holds_model(d) else '; run hybridperf calibrate'}", fix)
         schema, features = meta.get("schema_version"), meta.get("features_version")
         if schema != SCHEMA_VERSION or features != FEATURES_VERSION:
-            raise _version_refusal(side, f"schema {_shown(schema, SCHEMA_VERSION)} / features "
-                                   f"{_shown(features, FEATURES_VERSION)}",
+            raise _version_refusal(side, f"schema {shown_version(schema, SCHEMA_VERSION)} / features "
+                                   f"{shown_version(features, FEATURES_VERSION)}",
                                    f"schema {SCHEMA_VERSION}, features {FEATURES_VERSION}",
-                                   _newer(schema, SCHEMA_VERSION) or _newer(features, FEATURES_VERSION), fix[2:])
+                                   is_newer_version(schema, SCHEMA_VERSION)
+                                   or is_newer_version(features, FEATURES_VERSION), fix[2:])
         kernel_file = meta.get("kernel_file")
         kernel_version = meta.get("kernel_features_version", "1")
         if kernel_file and kernel_version != KERNEL_FEATURES_VERSION:
-            raise _version_refusal(side, f"kernel features {_shown(kernel_version, KERNEL_FEATURES_VERSION)}",
+            raise _version_refusal(side, f"kernel features {shown_version(kernel_version, KERNEL_FEATURES_VERSION)}",
                                    f"kernel features {KERNEL_FEATURES_VERSION}",
-                                   _newer(kernel_version, KERNEL_FEATURES_VERSION), fix[2:])
+                                   is_newer_version(kernel_version, KERNEL_FEATURES_VERSION), fix[2:])
         if device is not None and meta.get("device") not in (None, device):
             raise InputError(f"{side} is a model of {meta.get('device')!r}, not of {device!r} whose folder holds it "
                              f"(copied from another device's?){fix}")
         try:
             # params of a sidecar written before labels were recorded lack "label": those models learnt the median
-            m = cls(**{"label": LEGACY_LABEL, **_params(meta["params"])})
+            m = cls(**{"label": LEGACY_LABEL, **_checked_params(meta["params"])})
             if kernel_file not in (None, KERNEL_FILE):
                 raise ValueError(f"kernel_file {kernel_file!r}")
             if meta.get("model_features", list(MODEL_FEATURES)) != list(MODEL_FEATURES):
@@ -635,7 +642,7 @@ class ResidualModel:
             # a map of digests without one of a booster read: refused (until 2026-12-04 that booster was read unverified)
             digests = recorded_digests(meta.get(DIGESTS_KEY), [MODEL_FILE, *([KERNEL_FILE] if kernel_file else [])])
             m.metrics_ = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
-            m.adaptation_ = _adaptation(meta.get("adaptation"))
+            m.adaptation_ = _checked_adaptation(meta.get("adaptation"))
             m.trained_on_ = meta.get("trained_on") or ""
             if not isinstance(m.trained_on_, str):
                 raise ValueError(f"its trained_on {m.trained_on_!r} is not a date")
@@ -917,7 +924,7 @@ _PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "measured_weights": (bool,), "label": (str, type(None))}
 
 
-def _params(params: Any) -> dict[str, Any]:
+def _checked_params(params: Any) -> dict[str, Any]:
     """A sidecar's ``params``, each of the type :meth:`ResidualModel.get_params` writes (until 2026-12-05 a
     ``context`` of ``"no"`` read as true, and one of ``false`` beside a kernel booster of context features was a
     LightGBMError, exit 3). Unknown keys are left for the constructor to refuse.
@@ -943,7 +950,7 @@ def _strings(value: Any, key: str) -> list[str]:
     return value
 
 
-def _adaptation(a: Any) -> dict[str, Any] | None:
+def _checked_adaptation(a: Any) -> dict[str, Any] | None:
     """A sidecar's ``adaptation`` (None: the base model), its figures that price checked: ``offset``, ``slope``,
     ``center`` finite, ``k`` a count, ``group_scales`` one finite positive scale per kernel group or null,
     ``min_latency_s`` positive or absent. Until 2026-12-05 a NaN there priced NaN, and a missing key, another type or
@@ -970,28 +977,15 @@ def _adaptation(a: Any) -> dict[str, Any] | None:
     except ValueError as exc:
         raise ValueError(f"its adaptation's {str(exc).removeprefix('its ')}") from exc
     scales = a.get("group_scales")
-    if scales is not None and (not isinstance(scales, list) or len(scales) != _N_GROUPS or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0) for v in scales)):
-        raise ValueError(f"its adaptation's group_scales are not {_N_GROUPS} finite positive scales")
+    if scales is not None:
+        try:
+            if not isinstance(scales, list) or len(scales) != _N_GROUPS:
+                raise ValueError
+            for v in scales:
+                figure(v, "group_scales", positive=True)
+        except ValueError:
+            raise ValueError(f"its adaptation's group_scales are not {_N_GROUPS} finite positive scales") from None
     return a
-
-
-def _shown(got: Any, have: Any) -> str:
-    """The version ``got`` of a stored file as a refusal shows it: as JSON writes it where it is not of the type of
-    ``have`` (this hybridperf's), so that ``"2"`` is not shown as this hybridperf's ``2`` (until 2026-12-05: "schema 2
-    ... do not match this hybridperf's (schema 2 ...)")."""
-    if type(got) is type(have):
-        return str(got)
-    kinds = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
-    return f"{json.dumps(got)} (a JSON {kinds.get(type(got), type(got).__name__)}, not a {kinds[type(have)]})"
-
-
-def _newer(got: Any, have: Any) -> bool:
-    """Whether the version ``got`` of a stored file is above ``have`` (this hybridperf's): written by a newer one."""
-    try:
-        return int(got) > int(have)
-    except (TypeError, ValueError):
-        return False
 
 
 def _version_refusal(side: Path, got: str, have: str, newer: bool, fix: str) -> InputError:

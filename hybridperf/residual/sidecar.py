@@ -115,10 +115,29 @@ def check_figures(side: Path, meta: dict[str, Any], figures: dict[str, Any], fix
                          f"{', '.join(sorted(figures)[:3])}, are not the ones its {FIGURES_KEY} records){fix}")
 
 
+def figure(value: Any, name: str, low: float | None = None, integer: bool = False, positive: bool = False) -> Any:
+    """``value``, the figure ``name`` of a stored file, checked: a finite number (an int with ``integer``), at least
+    ``low``, above 0 where ``positive``. A bool is not a number here (JSON ``true`` is not a figure).
+
+    Raises
+    ------
+    ValueError
+        It is not such a number (the message names ``name`` and the value).
+    """
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
+            or (low is not None and value < low):
+        want = "an integer" if integer else "a finite number"
+        raise ValueError(f"its {name} {value!r} is not {want}{f' of at least {low:g}' if low is not None else ''}")
+    if positive and value <= 0:
+        raise ValueError(f"its {name} {value!r} is not positive")
+    return value
+
+
 def number(meta: dict[str, Any], key: str, low: float | None = None, integer: bool = False,
            optional: bool = False) -> Any:
-    """``meta[key]`` checked as a sidecar's figure: a finite number (an int with ``integer``), at least ``low``;
-    None where ``optional`` and it is null or absent. A bool is not a number here (JSON ``true`` is not a figure).
+    """``meta[key]`` checked as a sidecar's figure (:func:`figure`): a finite number (an int with ``integer``), at
+    least ``low``; None where ``optional`` and it is null or absent.
 
     Raises
     ------
@@ -130,12 +149,35 @@ def number(meta: dict[str, Any], key: str, low: float | None = None, integer: bo
     value = meta.get(key) if optional else meta[key]
     if value is None and optional:
         return None
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
-            or (low is not None and value < low):
-        want = "an integer" if integer else "a finite number"
-        raise ValueError(f"its {key} {value!r} is not {want}{f' of at least {low:g}' if low is not None else ''}")
-    return value
+    return figure(value, key, low=low, integer=integer)
+
+
+#: the JSON name of each Python type :func:`json.loads` gives
+_JSON_KINDS = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null", list: "array",
+               dict: "object"}
+
+
+def json_kind(value: Any) -> str:
+    """The JSON type of ``value`` (read by :func:`json.loads`) in JSON's words: ``"string"``, ``"number"``,
+    ``"array"``; another Python type by its name."""
+    return _JSON_KINDS.get(type(value), type(value).__name__)
+
+
+def shown_version(got: Any, have: Any) -> str:
+    """The version ``got`` of a stored file as a refusal shows it: as JSON writes it where it is not of the type of
+    ``have`` (this hybridperf's), so that ``"2"`` is not shown as this hybridperf's ``2`` (until 2026-12-05: "schema 2
+    ... do not match this hybridperf's (schema 2 ...)")."""
+    if type(got) is type(have):
+        return str(got)
+    return f"{json.dumps(got)} (a JSON {json_kind(got)}, not a {json_kind(have)})"
+
+
+def is_newer_version(got: Any, have: Any) -> bool:
+    """Whether the version ``got`` of a stored file is above ``have`` (this hybridperf's): written by a newer one."""
+    try:
+        return int(got) > int(have)
+    except (TypeError, ValueError):
+        return False
 
 
 def write_sidecar(path: Path, meta: dict[str, Any]) -> None:
@@ -374,5 +416,6 @@ def _why(exc: BaseException) -> str:
     return error_line(exc, 120)
 
 
-__all__ = ["DIGESTS_KEY", "FIGURES_KEY", "booster_digest", "booster_problem", "check_figures", "figures_digest",
-           "number", "read_booster", "read_sidecar", "recorded_digests", "write_booster", "write_sidecar"]
+__all__ = ["DIGESTS_KEY", "FIGURES_KEY", "booster_digest", "booster_problem", "check_figures", "figure",
+           "figures_digest", "is_newer_version", "json_kind", "number", "read_booster", "read_sidecar",
+           "recorded_digests", "shown_version", "write_booster", "write_sidecar"]

@@ -55,10 +55,11 @@ from hybridperf.device.spec import DeviceSpec
 from hybridperf.errors import InputError, SpecError, error_line
 from hybridperf.estimate import torch_eager
 from hybridperf.estimate.execution import Execution, Granularity, execution
-from hybridperf.estimate.pricing import UNVERIFIED_PREFIX, RooflineMemo, priced_cost, price
+from hybridperf.estimate.pricing import UNVERIFIED_PREFIX, RooflineMemo, as_run_by, priced_cost, price
 from hybridperf.precision import alu_precision
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures, sheet_reason
-from hybridperf.residual.sidecar import FIGURES_KEY, check_figures, figures_digest, number
+from hybridperf.residual.sidecar import (FIGURES_KEY, check_figures, figure, figures_digest, is_newer_version,
+                                         json_kind, number, shown_version)
 from hybridperf.units import numel
 
 #: trained-on GPUs as the headline names them
@@ -631,7 +632,9 @@ class ZeroShotGpu:
         return self.model.default_floor_s_, "the operator data's median dispatch floor: this device's host was never timed"
 
     def breakdown(self, analyzed: Analyzed, spec: DeviceSpec, precision: str | None = None) -> tuple[Breakdown, tuple[Launch, ...]]:
-        """Per-kernel device times of ``analyzed`` on ``spec`` (before composition) and the launches."""
+        """Per-kernel device times of ``analyzed`` on ``spec`` (before composition) and the launches: those of
+        ``analyzed`` as this model's runtime runs it (:func:`~hybridperf.estimate.pricing.as_run_by`), as
+        :func:`~hybridperf.estimate.pricing.predict_on` prices it."""
         bd, _, table = self._breakdown(analyzed, spec, precision)
         return bd, table.launches
 
@@ -640,6 +643,9 @@ class ZeroShotGpu:
         from hybridperf.residual.neusight import PricedOps
 
         ex = self.execution_for(spec)
+        # the graph as the runtime runs it (constant work and the normaliser's folds, every call under torch): until
+        # 2026-12-05 callers that did not apply as_run_by (GPU calibration, the block table) priced it as folded
+        analyzed = as_run_by(analyzed, ex)
         table = (self.memo.table if self.memo is not None else launch_table)(analyzed, ex.granularity, precision)
         ls = table.launches
         priced = self.rooflines.price if self.rooflines is not None else price
@@ -947,10 +953,8 @@ def read_adaptation(path: Path, device: str, runtime: str) -> dict[str, Any]:
            "delete it (predict is then zero-shot)")
     schema = meta.get("schema_version")
     if schema != ADAPTATION_SCHEMA:
-        from hybridperf.residual.model import _newer, _shown
-
-        newer = _newer(schema, ADAPTATION_SCHEMA)
-        raise InputError(f"{path}: a GPU adaptation of schema {_shown(schema, ADAPTATION_SCHEMA)}, "
+        newer = is_newer_version(schema, ADAPTATION_SCHEMA)
+        raise InputError(f"{path}: a GPU adaptation of schema {shown_version(schema, ADAPTATION_SCHEMA)}, "
                          f"{'newer than' if newer else 'not'} this hybridperf's ({ADAPTATION_SCHEMA})"
                          f"{'; upgrade hybridperf, or' if newer else ';'} {fix[2:]}")
     for key, want in (("device", device), ("runtime", runtime)):
@@ -968,7 +972,7 @@ def read_adaptation(path: Path, device: str, runtime: str) -> dict[str, Any]:
 
 
 def _check_adaptation(meta: dict[str, Any]) -> None:
-    """Each figure of a stored adaptation of its type and range (:func:`read_adaptation`); ``adapted_on`` made an int.
+    """Each figure of a stored adaptation of its type and range (:func:`read_adaptation`).
 
     Raises
     ------
@@ -977,30 +981,30 @@ def _check_adaptation(meta: dict[str, Any]) -> None:
     """
     scales = meta["log_scale"]
     if not isinstance(scales, dict):
-        raise TypeError(f"its log_scale is a JSON {_json_kind(scales)}, not an object")
+        raise TypeError(f"its log_scale is a JSON {json_kind(scales)}, not an object")
     unknown = sorted(set(scales) - {*GROUPS, "host"})
     if unknown:
         raise ValueError(f"its log_scale corrects {unknown[0]!r}, not one of {', '.join((*GROUPS, 'host'))}")
     for key in scales:
-        _figure(f"log_scale's {key}", scales[key])
+        figure(scales[key], f"log_scale's {key}")
         if abs(scales[key]) > LOG_SCALE_LIMIT:
             raise ValueError(f"its log_scale's {key} {scales[key]!r} is beyond +-{LOG_SCALE_LIMIT:g} (a factor "
                              f"{math.exp(LOG_SCALE_LIMIT):.0f}), which no adaptation fits")
-    meta["adapted_on"] = int(number(meta, "adapted_on", low=1, integer=True))
+    number(meta, "adapted_on", low=1, integer=True)
     if not isinstance(meta["weighted_host"], bool):
         raise TypeError(f"its weighted_host {meta['weighted_host']!r} is not true or false")
     kernel = meta["kernel"]
     if kernel is not None:
         _check_kernel(kernel)
     if not isinstance(meta.get(SHEET_KEY), (dict, type(None))):
-        raise TypeError(f"its {SHEET_KEY} is a JSON {_json_kind(meta[SHEET_KEY])}, not an object")
+        raise TypeError(f"its {SHEET_KEY} is a JSON {json_kind(meta[SHEET_KEY])}, not an object")
 
 
 def _check_kernel(k: Any) -> None:
     """A stored :class:`ResidualKernel` (its :meth:`~ResidualKernel.to_dict`): finite numbers, a positive scale and
     length, a non-negative bias, one point per weight, each of the composition's ``len(GROUPS) + 2`` features."""
     if not isinstance(k, dict):
-        raise TypeError(f"its kernel is a JSON {_json_kind(k)}, not an object")
+        raise TypeError(f"its kernel is a JSON {json_kind(k)}, not an object")
     missing = [key for key in ("center", "scale", "points", "alpha", "length", "bias") if key not in k]
     if missing:
         raise ValueError(f"its kernel has no {missing[0]}")
@@ -1015,22 +1019,9 @@ def _check_kernel(k: Any) -> None:
         if not isinstance(v, list) or len(v) != size:
             raise ValueError(f"its kernel's {key} is not a list of {size} numbers")
         for i, x in enumerate(v):
-            _figure(f"kernel's {key}[{i}]", x, positive=key == "scale")
-    _figure("kernel's length", k["length"], positive=True)
-    number({"kernel's bias": k["bias"]}, "kernel's bias", low=0.0)
-
-
-def _figure(name: str, value: Any, positive: bool = False) -> None:
-    """``value`` (the figure ``name``) a finite number (above 0 where ``positive``)."""
-    number({name: value}, name)
-    if positive and value <= 0:
-        raise ValueError(f"its {name} {value!r} is not positive")
-
-
-def _json_kind(value: Any) -> str:
-    kinds = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null", list: "array",
-             dict: "object"}
-    return kinds.get(type(value), type(value).__name__)
+            figure(x, f"kernel's {key}[{i}]", positive=key == "scale")
+    figure(k["length"], "kernel's length", positive=True)
+    figure(k["bias"], "kernel's bias", low=0.0)
 
 
 @lru_cache(maxsize=4)
