@@ -13,41 +13,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
 
 from hybridperf.device.spec import load_spec
 from hybridperf.estimate.execution import execution
 from hybridperf.frontends.normalize import normalize
 
-S = 16  # sequence length: the folded mask is S x S
-
-#: the folded mask chain's three kernels, one operation per element written: Range (S), Less (S x S), Where (S x S)
-FOLDED_FLOPS = S + S * S + S * S
-
-
-def _mask_model() -> onnx.ModelProto:
-    """``y = x + causal_mask`` (x 1 x S x S), the mask built from constants as exports build it: the normaliser folds
-    Range, Less and Where, which eager PyTorch runs every call."""
-    i64 = lambda v, dims=(): helper.make_tensor("v", TensorProto.INT64, list(dims), [v])  # noqa: E731
-    f32 = lambda v: helper.make_tensor("v", TensorProto.FLOAT, [], [v])  # noqa: E731
-    nodes = [
-        helper.make_node("Constant", [], ["start"], value=i64(0)),
-        helper.make_node("Constant", [], ["limit"], value=i64(S)),
-        helper.make_node("Constant", [], ["delta"], value=i64(1)),
-        helper.make_node("Range", ["start", "limit", "delta"], ["pos"]),
-        helper.make_node("Constant", [], ["ax0"], value=i64(0, (1,))),
-        helper.make_node("Constant", [], ["ax1"], value=i64(1, (1,))),
-        helper.make_node("Unsqueeze", ["pos", "ax0"], ["row"]),
-        helper.make_node("Unsqueeze", ["pos", "ax1"], ["col"]),
-        helper.make_node("Less", ["row", "col"], ["future"]),
-        helper.make_node("Constant", [], ["neg"], value=f32(-1e9)),
-        helper.make_node("Constant", [], ["zero"], value=f32(0.0)),
-        helper.make_node("Where", ["future", "zero", "neg"], ["mask"]),
-        helper.make_node("Add", ["x", "mask"], ["y"]),
-    ]
-    graph = helper.make_graph(nodes, "mask", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, S, S])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, S, S])])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+from test_folded_torch_dec5 import FOLDED_FLOPS, S, _mask_model  # the same masked model
 
 
 @pytest.fixture(scope="module")
