@@ -141,7 +141,9 @@ def test_own_int8_kernels_at_an_assumed_rate_warn(qdq_path, float_path):
     from hybridperf.analysis.analyze import analyze
     from hybridperf.estimate.pricing import predict_on
 
-    line = "raspberry-pi-4b lists no int8 peak; the model's int8 kernels are priced at its fp32 peak (an assumed rate)"
+    # until 2026-12-05 the line named the peak alone, though the energy per MAC falls back to fp32's with it
+    line = ("raspberry-pi-4b lists no int8 peak; the model's int8 kernels are priced at its fp32 peak and energy per MAC "
+            "(an assumed rate)")
     q = analyze(qdq_path)
     assert line in predict_on(q, "raspberry-pi-4b").warnings  # before: no warning at all
     assert not any("lists no int8 peak" in w for w in predict_on(q, "snapdragon-855").warnings)  # it has one
@@ -150,7 +152,7 @@ def test_own_int8_kernels_at_an_assumed_rate_warn(qdq_path, float_path):
     # the override's own line stays as it was, once
     ws = predict_on(f, "raspberry-pi-4b", "int8").warnings
     assert [w for w in ws if "lists no" in w] == [
-        "--precision int8: raspberry-pi-4b lists no int8 peak; its kernels are priced at its fp32 peak"]
+        "--precision int8: raspberry-pi-4b lists no int8 peak; its kernels are priced at its fp32 peak and energy per MAC"]
 
 
 def test_tvm_runtime_peak_names_the_int8_execution(qdq_path):

@@ -266,7 +266,7 @@ def test_a_precision_the_sheet_lacks_is_a_warning_naming_the_peak_used(models):
     and since 2026-12-03 so do the warnings (JSON ``warnings``, stderr), as for every input not honoured as given."""
     spec = toy(peaks={"fp32": {"value": 10, "unit": "TFLOP/s", "source": "test"}})
     pred = predict_on(analyze(models["matmul"]), spec, precision="fp16", residual=None)
-    assert pred.warnings == ("--precision fp16: toy lists no fp16 peak; its kernels are priced at its fp32 peak",)
+    assert pred.warnings == ("--precision fp16: toy lists no fp16 peak; its kernels are priced at its fp32 peak and energy per MAC",)
     assert predict_on(analyze(models["matmul"]), toy(), precision="fp16", residual=None).warnings == ()  # it has one
 
 

@@ -178,10 +178,11 @@ class Prediction:
         for prec, used in _precision_fallbacks(self.kernels, self.precision):
             if prec == self.precision:  # e.g. fp16 on a CPU sheet that lists bf16, fp8 on a T4 (int8)
                 out.append(f"--precision {prec}: {self.spec.id} lists no {prec} peak; its kernels are priced at its "
-                           f"{', '.join(used)} peak")
+                           f"{', '.join(used)} peak and energy per MAC")
             else:  # a model's own int8 (or fp16...) kernels: warned since 2026-12-03 (an int8 model on the Pi was not)
+                # the energy per MAC falls back with the peak (hybridperf.estimate.roofline): said since 2026-12-05
                 out.append(f"{self.spec.id} lists no {prec} peak; the model's {prec} kernels are priced at its "
-                           f"{', '.join(used)} peak (an assumed rate)")
+                           f"{', '.join(used)} peak and energy per MAC (an assumed rate)")
         if self.precision is not None and self.runtime_memory is not None and self.runtime_memory.runtime == "onnxruntime":
             # the headline peak (and what check --max-memory judges) is onnxruntime's, which runs the graph as stored
             out.append(f"--precision {self.precision}: the peak memory is onnxruntime's for the model as stored "
