@@ -79,6 +79,12 @@ def dumps(data: Any, indent: int | None = 2, nonfinite_as_null: bool = False,
 
     if nonfinite_as_null:
         data = finite_or_null(data)
+    text = json.dumps(data, indent=indent, allow_nan=False, default=plain)
+    # a lone surrogate can only be in the text as an escape \udXXX (ensure_ascii): without one, nothing to redo, and
+    # the document is not walked a second time (a sweep writes a row per model); a false alarm (a non-BMP character's
+    # surrogate pair, a literal backslash before "ud") only takes the walk, with the same text
+    if "\\ud" not in text:
+        return text
     return json.dumps(_text_escaped(data), indent=indent, allow_nan=False, default=plain)
 
 
