@@ -217,20 +217,22 @@ def test_tuple_parameter_counts_every_tensor():
     assert dict(a.input_shapes) == {"xs[0]": (4, 8), "xs[1]": (4, 8)}
 
 
+@I.ir_module
+class Extern:
+    """An opaque packed call (no cost rule) feeding a priced add: shared with tests/test_api_annotate_dec5.py."""
+
+    @R.function
+    def main(a: R.Tensor((16, 32), "float32")) -> R.Tensor((16, 32), "float32"):
+        with R.dataflow():
+            b = R.call_dps_packed("my_ext_op", (a,), out_ty=R.Tensor((16, 32), "float32"))
+            c = R.add(b, a)
+            R.output(c)
+        return c
+
+
 def test_packed_call_names_its_function():
     """R.call_dps_packed / R.call_packed showed 'no cost rule for this op'; now the note names the function and
     the fix."""
-
-    @I.ir_module
-    class Extern:
-        @R.function
-        def main(a: R.Tensor((16, 32), "float32")) -> R.Tensor((16, 32), "float32"):
-            with R.dataflow():
-                b = R.call_dps_packed("my_ext_op", (a,), out_ty=R.Tensor((16, 32), "float32"))
-                c = R.add(b, a)
-                R.output(c)
-            return c
-
     pred = _predict(Extern)
     ext, add = pred.analyzed.analysis.records
     assert ext.status is Status.UNSUPPORTED and add.cost.flops == 16 * 32

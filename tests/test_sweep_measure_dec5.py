@@ -22,14 +22,9 @@ import time
 
 import pytest
 
-from hybridperf.cli import ExitCode, main
+from hybridperf.cli import ExitCode
 from hybridperf.errors import InputError
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from test_sweep_user_audit import _run  # the command's exit code, stdout and stderr
 
 
 @pytest.fixture(scope="module")
