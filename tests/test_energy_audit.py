@@ -226,7 +226,7 @@ def test_a_t4_matmul_at_peak_no_longer_implies_more_than_max_power_from_its_macs
 
 
 def test_h100_probe_per_mac_is_loop_power_less_idle_over_rate():
-    """The probe-measured pJ/MAC of h100-sxm-measured: (loop W - idle 119.9 W) / (the sheet's peak / 2)."""
+    """The probe-measured pJ/MAC of h100-sxm-measured: (loop W - the sheet's idle W) / (the sheet's peak / 2)."""
     raw = yaml.safe_load((default_spec_dir() / "h100-sxm-measured.yaml").read_text())
     loop = re.compile(r"loop, ([\d.]+) W, minus idle ([\d.]+) W\) / \(measured rate / 2\)")
     checked = 0
@@ -235,7 +235,9 @@ def test_h100_probe_per_mac_is_loop_power_less_idle_over_rate():
         if not m:
             continue
         peak = raw["peak_compute"][prec]["value"] * 1e12
-        want = (float(m.group(1)) - float(m.group(2))) / (peak / 2) / PJ  # fp64: 603.4 W / 28.05 T MAC/s = 21.52
+        # the idle subtracted is the one the sheet prices (until 2026-12-05 the probe's 119.9 W beside a fitted 126.3 W)
+        assert float(m.group(2)) == raw["power"]["idle"]["value"], prec
+        want = (float(m.group(1)) - float(m.group(2))) / (peak / 2) / PJ  # fp64: (723.3 - 126.3) W / 28.05 T MAC/s = 21.29
         assert q["value"] == pytest.approx(want, rel=1e-3), prec
         checked += 1
     assert checked == 5  # fp64, tf32, bf16, fp8, int8
@@ -303,3 +305,21 @@ def test_predict_many_row_carries_the_energy_note(tiny):
     assert measured["energy_note"] is None and measured["energy_j"] > 0
     bad = predict_row(str(Path(tiny).with_name("missing.onnx")), "t4", None, None, True)
     assert bad["status"] == "error" and bad["energy_j"] is None and bad["energy_note"] is None
+
+
+def test_write_spec_rederives_the_probe_per_mac_over_the_fitted_idle():
+    """A refit of the idle re-derives the probe's per-MAC figures over it (until 2026-12-05: they stayed over the
+    probe's own 119.9 W idle while the sheet priced a fitted 126.3 W)."""
+    import copy
+
+    from benchmarks.energy_calibration import _probe_per_mac_over_idle
+
+    raw = yaml.safe_load((default_spec_dir() / "h100-sxm-measured.yaml").read_text())
+    same = copy.deepcopy(raw)
+    _probe_per_mac_over_idle(same, raw["power"]["idle"]["value"])
+    assert same["energy"] == raw["energy"]  # the shipped sheet is consistent with its own idle
+    _probe_per_mac_over_idle(same, 119.9)
+    peak_int8 = raw["peak_compute"]["int8"]["value"] * 1e12
+    assert same["energy"]["per_mac"]["int8"]["value"] == pytest.approx((419.9 - 119.9) / (peak_int8 / 2) / PJ, rel=1e-3)
+    assert "minus idle 119.9 W)" in same["energy"]["per_mac"]["int8"]["source"]
+    assert same["energy"]["per_mac"]["fp32"] == raw["energy"]["per_mac"]["fp32"]  # fitted terms are not the probe's
