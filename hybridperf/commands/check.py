@@ -175,9 +175,16 @@ def run(args: argparse.Namespace) -> ExitCode:
     sys.stdout.write(render(result) + "\n")
     for line in notes:  # after the work, so that bad input still gets one line on stderr
         print(f"hybridperf: note: {line}", file=sys.stderr)
+    # one line per model and warning, naming every device it holds on (until 2026-12-05 a model's load note, e.g. a
+    # TFLite dynamic batch priced at its stored size, was printed once per device)
+    devices_of: dict[tuple[str, str], list[str]] = {}
     for pred in result.predictions.values():
         for w in pred.warnings:
-            print(f"hybridperf: warning: {pred.analyzed.source} on {pred.spec.id}: {w}", file=sys.stderr)
+            ids = devices_of.setdefault((str(pred.analyzed.source), w), [])
+            if pred.spec.id not in ids:
+                ids.append(pred.spec.id)
+    for (source, w), ids in devices_of.items():
+        print(f"hybridperf: warning: {source} on {', '.join(ids)}: {w}", file=sys.stderr)
     if result.undecided:
         print(f"hybridperf: error: {undecided_line(result.undecided)}", file=sys.stderr)
         return ExitCode.INPUT_ERROR
