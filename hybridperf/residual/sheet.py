@@ -62,12 +62,16 @@ def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[s
         One line per changed, added or removed figure; empty when the two agree (numbers within a relative
         1e-9, what a round trip through JSON keeps).
     """
+    from hybridperf.precision import Precision  # integer peaks are OP/s, as `devices` and `probe` write them
+
+    integer = {f"peak_compute.{p.value}" for p in Precision if p.is_integer}
     out = []
     for key in sorted(set(recorded) | set(now)):
         old, new = recorded.get(key), now.get(key)
         if _same(old, new):
             continue
-        unit = "FLOP/s" if key.startswith("peak_compute.") else _UNITS.get(key.rsplit(".", 1)[-1], "")
+        peak = "OP/s" if key in integer else "FLOP/s"
+        unit = peak if key.startswith("peak_compute.") else _UNITS.get(key.rsplit(".", 1)[-1], "")
         out.append(f"{key} {_change(old, new, unit)}")
     return out
 

@@ -726,10 +726,10 @@ class ZeroShotGpu:
             note += f", unverified ({why})"
         note += f"; runtime {ex.runtime.value} ({kernels} kernels, {ex.composition.value})"
         if ex.host_per_launch and not self.adapted_on:
-            from hybridperf.report.format import fmt_time
+            from hybridperf.units import format_si  # not report.format, a layer above (until 2026-12-05 an upward import)
 
             floor, where = self._host_floor_source(spec)
-            note += f", host {fmt_time(floor)} per launch ({where})"
+            note += f", host {format_si(floor, 's', digits=3)} per launch ({where})"
         return note
 
     def describe(self, spec: DeviceSpec, bd: Breakdown, precision: str | None, fused: bool = True) -> str:
