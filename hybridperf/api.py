@@ -1378,10 +1378,11 @@ class Session:
 
     def _with_runtime_memory(self, pred: Prediction, runtime: Any) -> Prediction:
         """:func:`_with_runtime_memory`, with onnxruntime's peak (its graph optimiser runs once per
-        model, 0.2-15 s) kept per model file, input shapes and precision, what it depends on."""
+        model, 0.2-15 s) kept per model file, input shapes, precision and the sheet's instruction sets, what it depends
+        on."""
         if runtime is None:
             return pred
-        from hybridperf.estimate.runtime_memory import Runtime, resolve_runtime, runtime_peak
+        from hybridperf.estimate.runtime_memory import Runtime, ort_isa, resolve_runtime, runtime_peak
 
         rt = resolve_runtime(runtime, pred.spec.kind, pred.spec.id)
         from hybridperf.analysis.cache import file_key as _file_key
@@ -1390,7 +1391,9 @@ class Session:
         file_key = _file_key(src) if rt is Runtime.ONNXRUNTIME and Path(str(src)).suffix.lower() == ".onnx" else None
         if file_key is None:
             return _with_runtime_memory(pred, runtime)
-        key = (file_key, tuple(sorted(pred.analyzed.input_shapes.items())), pred.precision)
+        # and by the sheet's instruction sets and their note (ort_isa), which the peak and its notes depend on: until
+        # 2026-12-05b a session gave raspberry-pi-4b the NCHWc peak of the x86 sheet priced before it
+        key = (file_key, tuple(sorted(pred.analyzed.input_shapes.items())), pred.precision, ort_isa(pred.spec))
         got = self._runtime_peaks.get(key)
         if got is None:
             while len(self._runtime_peaks) >= _KEEP_RUNTIME_PEAKS:
