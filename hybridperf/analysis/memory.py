@@ -198,8 +198,36 @@ def plan_memory(lowered: Any, weight_bytes: int = 0, input_bytes: int = 0, func_
     lowered : tvm.IRModule
         Output of :func:`hybridperf.ir.lowering.to_memory_plannable`.
     """
+    outside = {**lowering.ops_outside_plan(lowered, func_name), **run_time_allocations(lowered, func_name)}
     return plan_stream(call_stream.of_lowered(lowered, func_name), weight_bytes, input_bytes,
-                       ops_outside_plan=lowering.ops_outside_plan(lowered, func_name))
+                       ops_outside_plan=outside)
+
+
+def run_time_allocations(lowered: Any, func_name: str = "main") -> dict[str, None]:
+    """Kernel outputs of ``lowered[func_name]`` whose size is known only at run time: a ``builtin.alloc_tensor``
+    of symbolic shape (NonMaxSuppression's selected boxes: a ``dynamic_strided_slice`` of its fixed-size result
+    to the count found, and every tensor computed from them). TVM's planner gives such a tensor no static
+    storage, or a block of symbolic size; either way none of its bytes are in the planned figures.
+
+    Returns
+    -------
+    dict of str to None
+        ``"<kernel> run-time output"`` -> None (size unknown), for :attr:`MemoryPlan.ops_outside_plan`.
+    """
+    dynamic: set[Any] = set()
+    out: dict[str, None] = {}
+    for b in _tvm.bindings(lowered[func_name]):
+        v = b.value
+        if not _tvm.is_call(v):
+            continue
+        if _tvm.is_global_var(v.op) or _tvm.is_extern_func(v.op):
+            if any(_tvm.is_var(a) and a in dynamic for a in _tvm.items(v.args)):
+                name = str(v.op.global_symbol) if _tvm.is_extern_func(v.op) else str(v.op.name_hint)
+                out[f"{name} run-time output"] = None
+        elif _tvm.op_name(v) == call_stream.ALLOC_OP and any(
+                i.nbytes is None for i in _tvm.tensor_infos(_tvm.expr_type(v))):
+            dynamic.add(b.var)
+    return out
 
 
 def plan_stream(stream: CallStream, weight_bytes: int = 0, input_bytes: int = 0,
@@ -499,8 +527,9 @@ def tvm_planned_bytes(lowered: Any, func_name: str = "main") -> int:
         if not _tvm.is_call(v):
             continue
         opn = _tvm.op_name(v)
-        if opn == "relax.memory.alloc_storage":
-            total += int(v.args[0].values[0].value)
+        if opn == "relax.memory.alloc_storage":  # a run-time (symbolic) size counts 0, as plan_memory's figures
+            size = v.args[0].values[0]
+            total += int(size.value) if hasattr(size, "value") else 0
         elif opn == "relax.builtin.alloc_tensor":
             total += _tvm.tensor_infos(_tvm.expr_type(v))[0].nbytes or 0
     return total
