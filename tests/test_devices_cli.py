@@ -80,7 +80,8 @@ def test_show_compute_units_of_a_cpu_sheet(capsys):
     ("ryzen-9-7950x", ("zero-shot from spec for ryzen-9-7950x (16 thread(s))", "median offset of")),
     ("host-xeon-1c", ("one of its training CPUs: with its own offset",)),
     ("host-epyc-1c", ("lightgbm residual", "trained on 186 measurements")),
-    ("t4", ("zero-shot from spec (cross-device model", "runtime torch (per-op kernels")),
+    ("t4", ("cross-device model, not zero-shot: t4 is one of its training GPUs", "runtime torch (per-op kernels")),
+    ("l4", ("zero-shot from spec (cross-device model", "runtime torch (per-op kernels")),
     ("ethos-u55", ("roofline only: no residual model for ethos-u55",)),
 ])
 def test_show_says_how_latency_is_priced(device, words, capsys):

@@ -14,6 +14,9 @@ The runtime probe is an execution-mode property, explicit rather than a hidden b
 
 * **zero-shot from spec** (nothing measured on the device): the training devices' median
   dispatch floor and the sheet bandwidth times their median attainable fraction;
+* **a training device's own sheet** (its id among ``probes_``): the probe recorded from its operator data
+  (:meth:`CrossDeviceModel.probe_for`); not zero-shot, and its report says so
+  (:func:`hybridperf.residual.zero_shot.training_gpu_note`; until 2026-12-05b called "zero-shot from spec");
 * **probed**: the floor measured with a tiny element-wise op and, optionally, the attainable
   bandwidth with one large element-wise op and the attainable fp32 rate of one large GEMM
   (``hybridperf probe``; seconds on the device).

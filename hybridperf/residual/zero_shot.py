@@ -11,6 +11,10 @@ its eager-timed training data less each op's host dispatch; an experiment, not s
 per-kernel device times are composed with the runtime's host floor (eager: ``max(host sum, device sum)``;
 CUDA graphs: device sum).
 Kernels of other op types keep their roofline time and are counted as such in the note.
+On one of the model's training GPUs' own sheets (the sheet ids it recorded a runtime probe for:
+:meth:`ZeroShotGpu.on_training_gpu`) the prediction uses that GPU's measured probe and the model saw its operators:
+the note says "not zero-shot" (:func:`training_gpu_note`) and ``execution.zero_shot`` is false; "zero-shot from spec"
+(:data:`ZERO_SHOT_NOTE`) is for a GPU measured nowhere.
 A sheet written by ``hybridperf probe`` on the GPU may carry ``family_probes`` (fixed operator shapes timed
 there): the fp32 kernels of each probed family are then rescaled by them
 (:meth:`~hybridperf.residual.cross_device.CrossDeviceModel.predict_latency`) and the note says when they were
@@ -64,7 +68,31 @@ from hybridperf.units import numel
 
 #: trained-on GPUs as the headline names them
 TRAINED_ON = "P4, P100, T4, V100, A100"
+#: the headline on a GPU measured nowhere (one of the training GPUs' own sheets: :func:`training_gpu_note`)
 ZERO_SHOT_NOTE = f"zero-shot from spec (cross-device model trained on {TRAINED_ON} operators)"
+
+
+def training_gpu_note(device_id: str) -> str:
+    """The headline on one of the cross-device model's training GPUs (:meth:`ZeroShotGpu.on_training_gpu`), in the
+    words the CPU side uses for a training CPU's own sheet ("not zero-shot", "one of its training CPUs").
+
+    Until 2026-12-05b it was :data:`ZERO_SHOT_NOTE` there too, and ``execution.zero_shot`` true, though the model
+    saw that GPU's operator measurements and prices it with its own measured dispatch floor and bandwidth.
+
+    Parameters
+    ----------
+    device_id : str
+        The sheet id, as the model records its training GPUs (``t4``, ``a100-pcie-40gb``).
+
+    Returns
+    -------
+    str
+        ``"cross-device model, not zero-shot: t4 is one of its training GPUs (trained on ... operators)"``.
+    """
+    return (f"cross-device model, not zero-shot: {device_id} is one of its training GPUs "
+            f"(trained on {TRAINED_ON} operators)")
+
+
 #: the cross-device model's directory under the model search path
 MODEL_ID = "cross-device"
 #: a sheet figure more than this factor outside the training GPUs' range makes a zero-shot figure "unverified"
@@ -616,6 +644,28 @@ class ZeroShotGpu:
         """The model's latency from its :meth:`breakdown`, with this object's corrections."""
         return bd.latency_s(self.log_scale, self.weighted_host) * math.exp(self.kernel(bd) if self.kernel else 0.0)
 
+    def on_training_gpu(self, spec: DeviceSpec) -> bool:
+        """Whether ``spec`` is one of the cross-device model's training GPUs: its sheet id is one the model recorded a
+        runtime probe for (``probes_``; the shipped model's: ``t4``, ``p4``, ``p100-pcie-16gb``, ``v100-pcie-32gb``, ``a100-pcie-40gb``,
+        ``a100-pcie-80gb``), so the trees saw that GPU's operator measurements and it is priced with its own measured
+        dispatch floor, bandwidth and GEMM rate (:meth:`~hybridperf.residual.cross_device.CrossDeviceModel.probe_for`,
+        :meth:`_host_floor_source`): not zero-shot (:func:`training_gpu_note`).
+
+        Matched by sheet id, the key those figures are looked up by, not by the sheet's figures: a copy of ``t4.yaml``
+        under another id is priced with the zero-shot defaults (median floor, bandwidth x median fraction), so its
+        figures are zero-shot and it says "zero-shot from spec". The CPU side matches a training CPU by id, else by
+        the CPU identity the sheet states (:meth:`~hybridperf.residual.cross_host.CrossHostModel.own_host`), and then
+        prices it with that host's offset; a GPU sheet states no such identity, so the label follows the pricing: a sheet
+        with a training GPU's id (edited or not) takes that GPU's probe and is called one of its training GPUs.
+        """
+        return spec.id in (getattr(self.model, "probes_", None) or {})
+
+    def is_zero_shot(self, spec: DeviceSpec) -> bool:
+        """Whether nothing measured on ``spec``'s GPU enters this model's prediction there
+        (:attr:`~hybridperf.estimate.execution.ExecutionSummary.zero_shot`): not adapted and not one of the training
+        GPUs (:meth:`on_training_gpu`; until 2026-12-05b true on those too)."""
+        return not self.adapted_on and not self.on_training_gpu(spec)
+
     def execution_for(self, spec: DeviceSpec) -> Execution:
         return execution(self.runtime, spec.kind)
 
@@ -715,8 +765,10 @@ class ZeroShotGpu:
         2026-12-04 the note said "fused kernels" of 23 unfused launches)."""
         ex = ex or self.execution_for(spec)
         kernels = ex.granularity.value if fused or ex.granularity is not Granularity.FUSED else "unfused (--no-fuse)"
-        note = ZERO_SHOT_NOTE if not self.adapted_on else (
-            f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}")
+        if self.adapted_on:
+            note = f"cross-device model few-shot adapted on {self.adapted_on} measured models of {spec.id}"
+        else:  # a training GPU's own sheet is not zero-shot (until 2026-12-05b it said so)
+            note = training_gpu_note(spec.id) if self.on_training_gpu(spec) else ZERO_SHOT_NOTE
         if self.adapted_on and self.stored_in_ is not None:
             from hybridperf.residual.model import stored_note
 
@@ -766,7 +818,7 @@ class ZeroShotGpu:
         rows += [kp for kp in prediction.kernels if kp.kernel.status in (Status.UNSUPPORTED, Status.SYMBOLIC)]
         rows = tuple(sorted(rows, key=lambda kp: min(kp.kernel.op_indices, default=-1)))
         summary = ExecutionSummary(bd.execution.runtime.value, n, bd.covered, float(sum(host)),
-                                   float(sum(scaled)), bd.execution.composition.value, self.adapted_on == 0)
+                                   float(sum(scaled)), bd.execution.composition.value, self.is_zero_shot(spec))
         priced_at = {p for p in bd.priced_precisions if p is not None}
         out = replace(prediction, kernels=rows, latency_s=float(total),
                       calibration=self.describe(spec, bd, prediction.precision, prediction.analyzed.fused),
@@ -1100,4 +1152,4 @@ def for_device(spec: DeviceSpec, runtime: Any = None) -> ZeroShotGpu | None:
 __all__ = ["Breakdown", "GROUPS", "HOST_WEIGHT", "KERNEL_GRID", "Launch", "LaunchMemo", "LaunchTable", "MappedLaunches",
            "OP_MAP", "RIDGE_GRID", "ResidualKernel", "TRAINED_ON", "UNVERIFIED_MARGIN", "ZERO_SHOT_NOTE", "ZeroShotGpu", "adaptation_file", "for_device",
            "launch_table", "launches", "load_cross_device", "load_kernel_time", "neusight_view", "read_adaptation", "spec_at",
-           "unverified_reason"]
+           "training_gpu_note", "unverified_reason"]
