@@ -70,10 +70,14 @@ print(f"{sys.argv[1]}: identical to the editable install's (latency {wheel['tota
 EOF
 "$ref_py" -m hybridperf predict "$model" -d "$device" --format json > editable.json
 "$tmp/venv/bin/python" "$tmp/same.py" wheel.json editable.json
-# a GPU sheet with no measurements: the shipped cross-device model prices it zero-shot
+# a GPU sheet with no measurements: the shipped cross-device model prices it zero-shot; one of its training GPUs
+# says it is not (t4 said zero-shot until 2026-12-05)
+"$hp" predict "$model" -d l4 --format json > wheel-l4.json
+"$ref_py" -m hybridperf predict "$model" -d l4 --format json > editable-l4.json
+"$tmp/venv/bin/python" "$tmp/same.py" wheel-l4.json editable-l4.json "zero-shot from spec"
 "$hp" predict "$model" -d t4 --format json > wheel-t4.json
 "$ref_py" -m hybridperf predict "$model" -d t4 --format json > editable-t4.json
-"$tmp/venv/bin/python" "$tmp/same.py" wheel-t4.json editable-t4.json "zero-shot from spec"
+"$tmp/venv/bin/python" "$tmp/same.py" wheel-t4.json editable-t4.json "not zero-shot: t4 is one of its training GPUs"
 [ -z "$(ls -A "$tmp/home")" ] || { echo "a read-only command wrote into HYBRIDPERF_HOME" >&2; exit 1; }
 # the default device `host` (this machine): the wheel run probes it once into $HYBRIDPERF_HOME/hosts/, the
 # editable run finds that probe (same HYBRIDPERF_HOME) and must predict the same: zero-shot, or, on a machine whose
