@@ -813,8 +813,10 @@ def render_ort(rows: list[dict]) -> list[str]:
         "2.3 MiB; measured run 10.0 MiB); `tests/test_runtime_memory.py` pins this on a hand-built graph against "
         "onnxruntime itself (pattern 48 MiB + output 8 MiB predicted, about 56 MiB measured; live set 32 MiB). "
         "Kernel-internal scratch (e.g. im2col buffers of convolutions onnxruntime does not run as NCHWc) is not "
-        "modelled beyond the fitted run overhead; the largest miss left, segformer (about 55 MiB more measured than "
-        "the pattern + outputs hold), is of that kind or a shape rule, not yet isolated.", "",
+        "modelled beyond the fitted run overhead. Which ops write over a dying input is each kernel's declaration, "
+        "checked against onnxruntime 1.32 itself (`tests/test_memory_oos_dec5b.py`): Softmax, LogSoftmax and the Elu "
+        "family do, the binary element-wise ops, Erf and Sqrt do not (until 2026-12-05 the reverse: segformer b1 read "
+        "23.9 % low, about 55 MiB, and whisper-tiny's encoder, outside these rows, 41 % high).", "",
         "Per family (held out, today's files):", "",
         "| family | n | before MAPE | after MAPE | after within ±10 % | worst (after) |", "|---|---|---|---|---|---|",
     ]
