@@ -405,6 +405,79 @@ def _new_filled(fill: int) -> Any:
     return convert
 
 
+def _where_scalar(scalar_at: int) -> Any:
+    """Converter of ``aten.where.ScalarOther`` (``scalar_at`` 2: ``where(cond, x, -inf)``) / ``.ScalarSelf`` (1): the
+    scalar a constant of the tensor operand's dtype. TVM 0.27 converts ``where.self`` only, and Hugging Face
+    transformers 5 builds every attention mask with ``where.ScalarOther``: BERT, GPT-2, Llama, T5, DeiT and wav2vec2
+    fell back to the decomposed import (each ``matmul`` an ``expand`` + ``bmm``, a copy kernel per ``expand``)."""
+
+    def convert(node: Any, importer: Any) -> Any:
+        from hybridperf.ir import tvm_compat as _tvm
+
+        _, relax = _tvm.tvm_modules()
+        bb = importer.block_builder
+        cond = importer.env[node.args[0]]
+        tensor = importer.env[node.args[3 - scalar_at]]
+        scalar, dtype = node.args[scalar_at], str(tensor.ty.dtype)
+        if isinstance(scalar, float) and not dtype.startswith(("float", "bfloat")):  # PyTorch promotes to float
+            tensor, dtype = bb.emit(relax.op.astype(tensor, "float32")), "float32"
+        value = relax.const(scalar, dtype)
+        x, y = (tensor, value) if scalar_at == 2 else (value, tensor)
+        return bb.emit(relax.op.where(cond, x, y))
+
+    return convert
+
+
+def _to_device(node: Any, importer: Any) -> Any:
+    """``aten.to.device(input, device, dtype, ...)``: the cast to ``dtype`` (the device is this model's), the input
+    itself where it has that dtype. TVM 0.27 has no converter (Hugging Face decoders' ``mask.to(device, bool)``)."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    _, relax = _tvm.tvm_modules()
+    x = importer.env[node.args[0]]
+    dtype = _node_arg(node, 2, "dtype", None)
+    dt = str(x.ty.dtype) if dtype is None else importer._convert_data_type(str(dtype), importer.env)
+    return x if dt == str(x.ty.dtype) else importer.block_builder.emit(relax.op.astype(x, dt))
+
+
+def _weight_norm(node: Any, importer: Any) -> Any:
+    """``aten._weight_norm(v, g, dim=0)``: ``v * (g / ||v||)``, the 2-norm over every axis but ``dim`` (all axes for
+    ``dim`` -1), as PyTorch computes a ``weight_norm`` parametrisation each call (wav2vec2's positional
+    convolution). TVM 0.27 has no converter."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    _, relax = _tvm.tvm_modules()
+    bb = importer.block_builder
+    v, g = importer.env[node.args[0]], importer.env[node.args[1]]
+    ndim = len(importer.shape_of(v))
+    dim = int(_node_arg(node, 2, "dim", 0))
+    axes = [a for a in range(ndim) if dim == -1 or a != dim % ndim]
+    norm = bb.emit(relax.op.sqrt(bb.emit(relax.op.sum(bb.emit(relax.op.multiply(v, v)), axes, keepdims=True))))
+    return bb.emit(relax.op.multiply(v, bb.emit(relax.op.divide(g, norm))))
+
+
+def _expand_or_same(node: Any, importer: Any) -> Any:
+    """``aten.expand(input, size)``: the input itself where ``size`` is its own shape (PyTorch returns it as is), else
+    TVM's ``broadcast_to``. The decomposed import writes each ``matmul`` as ``expand`` + ``bmm``, and the identity
+    ``broadcast_to`` was priced as a copy kernel (48 in Swin-T, launches eager PyTorch never makes)."""
+    from hybridperf.ir import tvm_compat as _tvm
+
+    tvm, _ = _tvm.tvm_modules()
+    x = importer.env[node.args[0]]
+    dims = importer.shape_of(x)
+    size = importer.retrieve_args(node)[1]
+    if dims is not None and len(size) == len(dims) and all(
+            isinstance(d, tvm.tirx.IntImm) and (s == -1 or (isinstance(s, int) and s == int(d.value)))
+            for d, s in zip(dims, size)):
+        return x
+    return importer._expand(node)
+
+
+def _swapaxes(node: Any, importer: Any) -> Any:
+    """``aten.swapaxes(input, axis0, axis1)``: ``transpose``'s conversion (TVM 0.27 has none for this alias; MaxViT)."""
+    return importer._transpose(node)
+
+
 #: converters hybridperf adds to TVM's (ATen op name -> ``f(node, importer)``)
 _CONVERTERS = {
     "scaled_dot_product_attention.default": _sdpa_any_mask,
@@ -413,6 +486,13 @@ _CONVERTERS = {
     "cumsum.default": _cumsum_promoted,
     "new_ones.default": _new_filled(1),
     "new_zeros.default": _new_filled(0),
+    # until 2026-12-05b these fell back to the decomposed import (see _where_scalar)
+    "where.ScalarOther": _where_scalar(2),
+    "where.ScalarSelf": _where_scalar(1),
+    "to.device": _to_device,
+    "_weight_norm.default": _weight_norm,
+    "swapaxes.default": _swapaxes,
+    "expand.default": _expand_or_same,
 }
 
 #: ATen ops of a program exported in training mode -> the index of their ``training`` / ``train`` argument
