@@ -46,6 +46,9 @@ UNVERIFIED_PREFIX = "unverified: "
 #: the words of a :attr:`Prediction.latency_note` saying that a learned model's fitted constant overhead is most of
 #: the figure (a model far smaller than any it was trained on): such a prediction also warns, one line
 BELOW_TRAINING_SCALE = "below the scale of the models it was trained on"
+#: the words of a :attr:`Prediction.latency_note` saying that most of a learned figure is kernels of op families the
+#: model never saw, at their roofline (:func:`hybridperf.residual.model.untrained_share_note`)
+UNTRAINED_FAMILIES = "op families the model was never trained on"
 
 #: why a model whose every op is zero-cost has no latency or energy on a sheet that prices no runtime call
 #: (:attr:`Prediction.unpriced_reason`): the CPU learned models' fitted overhead (100 us, a grid value chosen by
@@ -192,8 +195,8 @@ class Prediction:
         unfused = self._unfused_note()
         if unfused:
             out.append(unfused)
-        if SHEET_CHANGED in self.latency_note or BELOW_TRAINING_SCALE in self.latency_note:
-            out.append(f"latency {self.latency_note}")  # fitted to other sheet figures, or extrapolated
+        if any(words in self.latency_note for words in (SHEET_CHANGED, BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES)):
+            out.append(f"latency {self.latency_note}")  # fitted to other sheet figures, extrapolated, or not learned
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
         # bytes as the reports print them: a device of a few hundred KiB read "0.00 GiB" until 2026-12-03
         if peak is not None and cap is not None and peak > cap:

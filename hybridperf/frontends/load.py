@@ -113,9 +113,14 @@ def normalized_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, ba
 
 def _load_onnx(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None, provenance: bool,
                source: str, inplace: bool) -> LoadedModel:
-    """:func:`normalized_onnx`, then the import."""
-    return import_normalized(normalized_onnx(model, shapes, batch, source, inplace), source, shapes, batch,
-                             provenance)
+    """:func:`normalized_onnx`, then the import; a model with ``ConvInteger`` nodes gets a load note
+    (:func:`~hybridperf.frontends.qoperator.integer_conv_note`, read before the normaliser rewrites it)."""
+    from hybridperf.frontends.qoperator import integer_conv_note
+
+    note = integer_conv_note(model)
+    loaded = import_normalized(normalized_onnx(model, shapes, batch, source, inplace), source, shapes, batch,
+                               provenance)
+    return replace(loaded, notes=(*loaded.notes, note)) if note else loaded
 
 
 def import_normalized(res: Any, source: str, shapes: Mapping[str, tuple[int, ...]] | None, batch: int | None,

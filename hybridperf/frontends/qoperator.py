@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 
-__all__ = ["QOPERATOR_OPS", "check_qoperator", "qoperator_to_qdq"]
+__all__ = ["QOPERATOR_OPS", "check_qoperator", "integer_conv_note", "qoperator_to_qdq"]
 
 
 #: ONNX QOperator / integer ops TVM's ONNX frontend cannot import
@@ -56,6 +56,27 @@ def check_qoperator(model: Any, source: str = "model") -> None:
         f"{source}: QOperator-format int8 ops cannot be imported by TVM: {', '.join(q)}{more}; "
         "re-quantize in QDQ format (onnxruntime.quantization.quantize_static(..., quant_format=QuantFormat.QDQ))"
     )
+
+
+def integer_conv_note(model: Any) -> str:
+    """A load note for an ONNX model with ``ConvInteger`` nodes (what ``quantize_dynamic`` makes of every ``Conv``),
+    "" for one without: they are priced as int8 convolutions (:func:`qoperator_to_qdq`), while onnxruntime runs them
+    on its CPU ``ConvInteger`` kernel, not its packed int8 convolution (``QLinearConv``). Reads the node lists only.
+
+    Until 2026-12-05 nothing said so: measured with onnxruntime 1.32 on one Zen 4 thread, ``quantize_dynamic``'s
+    ResNet-18 took 310 ms against 33 ms float and 39 ms static QOperator (predicted 53 ms), its MobileNetV3-small
+    75 ms against 2.3 ms (predicted 4.8 ms); its ``MatMulInteger`` transformers run at their priced rate.
+    """
+    from hybridperf.frontends.normalize import walk_nodes
+
+    n = sum(1 for node in walk_nodes(model.graph.node) if node.op_type == "ConvInteger" and node.domain in ("", "ai.onnx"))
+    if not n:
+        return ""
+    return (f"{n} ConvInteger node{'s' if n != 1 else ''} (quantize_dynamic of a Conv) priced as int8 convolutions; "
+            "onnxruntime's CPU ConvInteger kernel is not its packed int8 convolution and measured 3-30x slower than "
+            "the float model (ResNet-18 9x, MobileNetV3-small 32x): on onnxruntime they take far longer than priced; "
+            "quantize the convolutions statically (quantize_static) or leave them float "
+            "(quantize_dynamic(..., op_types_to_quantize=['MatMul', 'Gemm']))")
 
 
 #: integer ops with an int32 result -> the float op they are (ONNX defines them on zero-point-shifted ints)

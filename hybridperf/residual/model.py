@@ -44,7 +44,7 @@ import numpy as np
 
 from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR, USER_MODELS
 from hybridperf.errors import InputError, NotFittedError, error_line
-from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE
+from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
 from hybridperf.residual.sidecar import (DIGESTS_KEY, FIGURES_KEY, check_figures, figure, figures_digest,
                                          is_newer_version, number, read_booster, read_sidecar, recorded_digests,
@@ -139,6 +139,41 @@ class KernelTable:
 def mape(pred: np.ndarray, true: np.ndarray) -> float:
     pred, true = np.asarray(pred, float), np.asarray(true, float)
     return float(np.mean(np.abs(pred - true) / true) * 100)
+
+
+#: the share of a figure that kernels of op families the model was never trained on (priced at roofline) may carry
+#: before the figure is marked unverified
+UNTRAINED_SHARE_UNVERIFIED = 0.5
+
+
+def untrained_share_note(prediction: Any, kernel_index: Sequence[int], roof_s: np.ndarray, calibrated: np.ndarray,
+                         total_s: float) -> str:
+    """Why a learned CPU figure is unverified when most of it is kernels of op families the model never saw (priced
+    at their roofline), else "".
+
+    Until 2026-12-05 such a figure only said "N kernel(s) of untrained op families at roofline": a static int8
+    ResNet-18 on host-epyc-zen4-1c read 10.2 ms, every kernel at the int8 roofline, against about 64 ms measured
+    (onnxruntime's int8 kernels run far below the sheet's MatMulInteger peak; the models were trained on float32
+    measurements only), and ``check`` passed it unmarked.
+
+    Parameters
+    ----------
+    prediction : Prediction
+        The prediction priced (its kernels' precisions name int8 where that is what went untrained).
+    kernel_index, roof_s, calibrated
+        Per featurized kernel: its position in ``prediction.kernels``, its roofline time (s), whether the model
+        covers its op family.
+    total_s : float
+        The figure (s).
+    """
+    untrained = ~np.asarray(calibrated, bool)
+    share = float(np.asarray(roof_s)[untrained].sum()) / total_s if total_s > 0 else 0.0
+    if not untrained.any() or share <= UNTRAINED_SHARE_UNVERIFIED:
+        return ""
+    precisions = {str(prediction.kernels[i].kernel.precision) for i, u in zip(kernel_index, untrained) if u}
+    int8 = any("int8" in p or "uint8" in p for p in precisions)
+    what = "; its training measurements are float32 models, and these are int8 kernels" if int8 else ""
+    return f"{share:.0%} of it is {int(untrained.sum())} kernel(s) of {UNTRAINED_FAMILIES}, priced at their roofline{what}"
 
 
 class ResidualModel:
@@ -457,8 +492,10 @@ class ResidualModel:
         cal = np.array([fam <= self.seen_families_ if self.seen_families_ else True for fam in f.kernel_families], bool)
         roof = f.kernel_roofline_s
         if len(roof) == 0 or not cal.any():  # the model changes nothing: what its sheet was does not matter
-            return replace(prediction, calibration=self.summary() + "; no kernel of a trained op family: roofline only",
-                           calibration_stored_in=self.stored_in_)
+            out = replace(prediction, calibration=self.summary() + "; no kernel of a trained op family: roofline only",
+                          calibration_stored_in=self.stored_in_)
+            why = untrained_share_note(prediction, f.kernel_index, roof, cal, out.latency_s)
+            return out.unverified(why) if why else out
         if self.kernel_booster_ is not None:
             r = np.exp(self.kernel_booster_.predict(self._kernel_inputs(f.kernels, np.zeros(len(roof), int))))
         else:
@@ -495,6 +532,9 @@ class ResidualModel:
         why = self._below_scale(total, kernels_s, overhead_s)
         if why:  # e.g. a 2x64 MatMul: 110 us predicted, 5.9 us measured (2026-12-03)
             out = out.unverified(why)
+        why = untrained_share_note(prediction, f.kernel_index, roof, cal, total)
+        if why:
+            out = out.unverified(why, first=False)
         return out
 
     def _below_scale(self, total_s: float, kernels_s: float, overhead_s: float) -> str:
@@ -503,7 +543,10 @@ class ResidualModel:
         at; "" when it is not. The overhead is most of such a figure; an adaptation fitted on measured models
         (:meth:`adapt`, ``min_latency_s``) checked it down to the fastest of them: a figure at least that is not
         below its scale. (Until 2026-12-04 the unscaled overhead was judged against the scaled kernels, and a model
-        just adapted on models of 14-60 us still warned on them.)"""
+        just adapted on models of 14-60 us still warned on them.) The overhead is judged against all the rest of the
+        figure, kernels of untrained families at roofline included: until 2026-12-05 only the calibrated ones counted,
+        so a quantized DistilBERT (its int8 kernels untrained, 454 ms) read "overhead (100 us) is most of this figure"."""
+        kernels_s = max(kernels_s, total_s - overhead_s)
         if overhead_s <= kernels_s:
             return ""
         a = getattr(self, "adaptation_", None) or {}
