@@ -144,10 +144,11 @@ def _mig(capsys, model, *argv):
 def test_mig_refuses_to_suggest_on_nothing_priced(models, capsys):
     code, out, err = _mig(capsys, models["nms"])
     assert code == ExitCode.INPUT_ERROR
-    assert out[4].split() == ["1g.10gb", "14/108", "0.125", "9.31", "GiB", "yes", "unknown", "-"]  # no "<- suggested"
+    # no "<- suggested"; since 2026-12-05b the fit is on a lower bound: NMS's selected boxes are allocated at run time
+    assert out[4].split() == ["1g.10gb", "14/108", "0.125", "9.31", "GiB", "yes", "(lower", "bound)", "unknown", "-"]
     assert out[-2] == "latency unknown (nothing priced): 1 op uncosted: vision.all_class_non_max_suppression"
-    why = (f"latency unknown (no op priced) (1 op type has no cost ({NMS_OP})); add cost rules, or pass "
-           "--allow-unsupported to size on the lower bound")
+    why = (f"latency unknown (no op priced), memory only a lower bound (1 op type has no cost ({NMS_OP})); add cost "
+           "rules, or pass --allow-unsupported to size on the lower bound")
     assert out[-1] == f"no suggestion: {why}"
     assert err == f"hybridperf: error: cannot size a MIG profile for {models['nms']} on a100-sxm-80gb: {why}\n"
 
@@ -156,7 +157,8 @@ def test_mig_allow_unsupported_sizes_on_memory_but_never_judges_an_unknown_laten
     code, out, err = _mig(capsys, models["nms"], "--allow-unsupported")
     assert code == ExitCode.OK and err == ""
     assert out[4].endswith("<- suggested")
-    assert out[-1] == "suggested: 1g.10gb (smallest profile that fits; latency unknown, not judged)"
+    # since 2026-12-05b the peak is a lower bound (NMS's selected boxes are allocated at run time), and says so
+    assert out[-1] == "suggested: 1g.10gb (smallest profile that fits on its memory lower bound; latency unknown, not judged)"
     code, out, err = _mig(capsys, models["nms"], "--allow-unsupported", "--max-latency", "1ms")
     assert code == ExitCode.INPUT_ERROR
     assert out[4].split()[-2:] == ["unknown", "unknown"]  # latency, meets budget
