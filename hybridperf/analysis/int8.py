@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 import dataclasses
 
@@ -45,8 +46,9 @@ from hybridperf.costs import OpCost, Status
 from hybridperf.costs.data_movement import VIEW_OPS
 
 
-__all__ = ["DYNAMIC_QUANT_OPS", "FOLDED", "INT8_EXECUTION", "Int8Op", "Int8Plan", "apply_int8", "apply_int8_kernels",
-           "dynamic_quant_ops", "find_int8", "float_work_hint", "int8_memory_plan"]
+__all__ = ["DYNAMIC_QUANT_OPS", "FOLDED", "INT8_EXECUTION", "Int8Op", "Int8Plan", "OrtFloatAnchors", "anchor_records",
+           "apply_int8", "apply_int8_kernels", "as_float_kernels", "dynamic_quant_ops", "find_int8", "float_work_hint",
+           "int8_memory_plan", "ort_float_anchors", "qdq_anchor_names"]
 
 
 #: reason given to dequantize / quantize / epilogue ops absorbed by an int8 kernel
@@ -710,3 +712,103 @@ def _file_dynamic_quant_ops(source: str) -> tuple[str, ...]:
         return dynamic_quant_ops(load_onnx_proto(p))
     except Exception:  # noqa: BLE001 - the model loaded once already; an unreadable file only loses the hint
         return ()
+
+
+# ----------------------------------------------------------------------------------- onnxruntime's own fusion
+
+
+#: ONNX ops whose QDQ form (``DequantizeLinear`` on the data and the weight) onnxruntime may fuse into an int8 kernel
+#: (``QLinearConv``, ``QLinearMatMul``, ``QGemm``), and what the notes call them
+QDQ_ANCHOR_KINDS = MappingProxyType({"Conv": "convolution", "ConvTranspose": "convolution", "MatMul": "matmul",
+                                     "Gemm": "matmul"})
+
+#: op types of an onnxruntime-optimised graph that run a QDQ anchor in float32 (its own ops and its CPU fusions)
+ORT_FLOAT_ANCHOR_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm"})
+
+#: the int8 records that stand for a QDQ anchor: what :func:`_int8_ops` makes of a Conv, MatMul or Gemm
+_ANCHOR_RECORD_OPS = frozenset({"relax.nn.conv1d", "relax.nn.conv2d", "relax.nn.conv3d", "relax.nn.conv1d_transpose",
+                                "relax.nn.conv2d_transpose", "relax.matmul"})
+
+
+@dataclass(frozen=True)
+class OrtFloatAnchors:
+    """The QDQ convolutions / matmuls of an ONNX model (:func:`qdq_anchor_names`) that onnxruntime's optimised graph
+    runs in float32 (:func:`ort_float_anchors`): names in graph order."""
+
+    anchors: tuple[str, ...]
+    float_names: tuple[str, ...]
+    kinds: tuple[str, ...]  # the notes' words for the float ones' kinds ("convolution", "matmul"), sorted
+    of_kinds: int  # how many of ``anchors`` are of those kinds: the note's "of M"
+
+    def note(self) -> str:
+        """``"11 of 20 QDQ convolutions stay float32 in onnxruntime's optimised graph (int8 activations on x86):
+        priced as float32"``; "" where none does."""
+        if not self.float_names:
+            return ""
+        what = " and ".join(f"{k}s" for k in self.kinds)
+        return (f"{len(self.float_names)} of {self.of_kinds} QDQ {what} stay float32 in onnxruntime's optimised "
+                "graph (int8 activations on x86): priced as float32")
+
+
+def qdq_anchor_names(model: Any) -> tuple[str, ...]:
+    """Names of the nodes of ``model`` (an ``onnx.ModelProto``) that :func:`find_int8` prices as int8 kernels once
+    imported: a Conv, ConvTranspose, MatMul or Gemm (:data:`QDQ_ANCHOR_KINDS`) whose data and weight inputs are each a
+    ``DequantizeLinear`` result; graph order (the importer's)."""
+    dq = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    return tuple(n.name for n in model.graph.node
+                 if n.op_type in QDQ_ANCHOR_KINDS and len(n.input) > 1 and n.input[0] in dq and n.input[1] in dq)
+
+
+def ort_float_anchors(model: Any, optimised: Any) -> OrtFloatAnchors:
+    """Which QDQ anchors of ``model`` (:func:`qdq_anchor_names`) ``optimised`` (onnxruntime's optimised graph of it)
+    still runs as a float op (:data:`ORT_FLOAT_ANCHOR_OPS`, matched by node name: onnxruntime keeps the names of the
+    nodes it does not fuse). onnxruntime's x86 build fuses a QDQ node group into ``QLinearConv`` / ``QLinearMatMul``
+    only where its activations are uint8 (``QDQIsInt8Allowed`` is false off ARM; int8 activations are converted to
+    uint8 where a pair of Q/DQ allows it): a ``quantize_static`` model with the default int8 activations keeps many of
+    them as ``DequantizeLinear -> Conv (float32) -> QuantizeLinear``."""
+    anchors = qdq_anchor_names(model)
+    ops = {n.name: n.op_type for n in optimised.graph.node if n.op_type in ORT_FLOAT_ANCHOR_OPS}
+    kind = {n.name: QDQ_ANCHOR_KINDS[n.op_type] for n in model.graph.node if n.op_type in QDQ_ANCHOR_KINDS}
+    floats = tuple(a for a in anchors if a in ops)
+    kinds = tuple(sorted({kind[a] for a in floats}))
+    return OrtFloatAnchors(anchors, floats, kinds, sum(kind[a] in kinds for a in anchors))
+
+
+def anchor_records(analysis: ModelAnalysis, source_nodes: Mapping[str, str], anchors: Sequence[str]) -> dict[str, int] | None:
+    """ONNX node name -> index of the int8 record :func:`apply_int8` made of it, for the names ``anchors``
+    (:func:`qdq_anchor_names`, graph order); None where they cannot be matched.
+
+    By :attr:`~hybridperf.analysis.analyze.Analyzed.source_nodes` where the analysis kept them; otherwise by order:
+    the importer converts nodes in graph order, so the k-th int8 convolution / matmul record is the k-th anchor, where
+    the counts agree (a normaliser that merged or split one of them breaks the count: None)."""
+    recs = [r for r in analysis.records if r.precision == "int8" and r.op in _ANCHOR_RECORD_OPS]
+    if source_nodes:
+        by_node = {source_nodes.get(r.var): r.index for r in recs}
+        got = {a: by_node[a] for a in anchors if a in by_node}
+        return got if len(got) == len(anchors) else None
+    if len(recs) != len(anchors):
+        return None
+    return {a: r.index for a, r in zip(anchors, recs)}
+
+
+def as_float_kernels(analysis: ModelAnalysis, kernels: Sequence[Any], indices: Iterable[int],
+                     note: str) -> tuple[ModelAnalysis, tuple[Any, ...]]:
+    """``analysis`` and its ``kernels`` with the int8 records ``indices`` (and each kernel holding one) priced as the
+    float32 ops a runtime runs in their place: precision ``fp32``, their traffic at 4 B per element where
+    :func:`apply_int8` had made it 1 B (data, weight and output of the op; its int32 bias stays as it was), note
+    ``note``. The float32 ``DequantizeLinear`` / ``QuantizeLinear`` kernels around each stay folded (elementwise, small
+    beside the convolution)."""
+    idx = set(indices)
+    if not idx:
+        return analysis, tuple(kernels)
+
+    def widen(c: OpCost) -> OpCost:
+        return OpCost(c.flops, 4 * c.bytes_read, 4 * c.bytes_written, 4 * c.weight_bytes)
+
+    records = list(analysis.records)
+    for i in idx:
+        r = records[i]
+        records[i] = dataclasses.replace(r, cost=widen(r.cost), precision="fp32", note=note)
+    out = tuple(dataclasses.replace(k, cost=widen(k.cost), precision="fp32")
+                if k.precision == "int8" and idx.intersection(k.op_indices) else k for k in kernels)
+    return dataclasses.replace(analysis, records=tuple(records)), out

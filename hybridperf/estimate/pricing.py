@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridperf.analysis.analyze import Analyzed
@@ -667,6 +668,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     ex = _execution_of(runtime, residual, spec)
     if ex is not None:
         analyzed = as_run_by(analyzed, ex)
+    analyzed, qdq_unverified = as_ort_runs_qdq(analyzed, spec, runtime)
     priced = rooflines.price if rooflines is not None else price
     preds = []
     for k in analyzed.kernels:
@@ -709,8 +711,101 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     # Until 2026-12-04 their work was missing from eager PyTorch's latency with nothing to say so; then, for a day, a
     # reason of latency_note (unverified); until 2026-12-05 a note that they were not priced
     power = estimated_power_note(spec)
+    if qdq_unverified:
+        pred = pred.unverified(qdq_unverified, first=False)
     return replace(pred, energy_j=energy_j, energy_note=energy_note(capped, spec, power), estimated_power_note=power,
                    folded_note=folded_note(pred.analyzed, ex) if ex is not None else "")
+
+
+#: :func:`as_ort_runs_qdq`'s note where onnxruntime cannot be asked
+ORT_QDQ_UNCHECKED = ("onnxruntime is not installed: whether its optimised graph runs some of the {n} QDQ "
+                     "convolutions / matmuls in float32 (it does on x86 for int8 activations) was not checked; all "
+                     "priced as int8 kernels")
+
+
+def as_ort_runs_qdq(analyzed: Analyzed, spec: DeviceSpec, runtime: Any = None) -> tuple[Analyzed, str]:
+    """``analyzed`` with the QDQ convolutions / matmuls that onnxruntime's optimised graph leaves float32 priced as
+    float32 kernels (:func:`hybridperf.analysis.int8.as_float_kernels`) and a load note saying how many
+    (:meth:`~hybridperf.analysis.int8.OrtFloatAnchors.note`); ``analyzed`` itself where the model has no int8
+    anchor, the sheet is not a CPU, or the runtime is not onnxruntime (``runtime`` None on a CPU sheet: onnxruntime,
+    whose timings the CPU models learn).
+
+    onnxruntime's x86 build fuses a ``DequantizeLinear -> Conv -> QuantizeLinear`` group into ``QLinearConv`` only
+    for uint8 activations: a ``quantize_static`` model with its default int8 activations keeps many float32 (ResNet-18
+    11 of 20 convolutions, SqueezeNet 1.1 24 of 26). Until 2026-12-05b every one was priced at the int8 peak. The
+    optimised graph is this machine's onnxruntime's (:func:`~hybridperf.estimate.runtime_memory.ort_optimized_model`,
+    kept per file): a sheet of an ARM CPU (whose build fuses int8 activations) keeps int8 pricing, and an x86 sheet
+    priced on an ARM machine gets a note that nothing was checked. The anchors map to the kernels through
+    :attr:`~hybridperf.analysis.analyze.Analyzed.source_nodes` or their order
+    (:func:`~hybridperf.analysis.int8.anchor_records`); where they cannot, they stay int8 and the second item says
+    why the latency is unverified ("" otherwise).
+    """
+    from hybridperf.estimate.runtime_memory import Runtime, host_isa, ort_isa
+
+    if spec.kind != "cpu" or _runtime_name(runtime, spec) != Runtime.ONNXRUNTIME.value:
+        return analyzed, ""
+    if not any(k.precision == "int8" and k.counts_toward_time for k in analyzed.kernels):
+        return analyzed, ""
+    if ort_isa(spec)[0][:1] == ("arm",):
+        return analyzed, ""  # onnxruntime's ARM build fuses int8 activations (QDQIsInt8Allowed)
+    got = _ort_float_anchors(str(analyzed.source))
+    if got is None:
+        return analyzed, ""
+    if isinstance(got, str):
+        return replace(analyzed, load_notes=(*analyzed.load_notes, got)), ""
+    if host_isa()[:1] == ("arm",):
+        return replace(analyzed, load_notes=(*analyzed.load_notes, (
+            f"{len(got.anchors)} QDQ convolutions / matmuls priced as int8 kernels: not checked against onnxruntime's "
+            "x86 graph optimiser (this machine's onnxruntime is an ARM build, which fuses them all)"))), ""
+    note = got.note()
+    if not note:
+        return analyzed, ""
+    from hybridperf.analysis.int8 import anchor_records, as_float_kernels
+
+    where = anchor_records(analyzed.analysis, analyzed.source_nodes, got.anchors)
+    if where is None:
+        return (replace(analyzed, load_notes=(*analyzed.load_notes, note.replace(
+                    ": priced as float32", ": not matched to the imported ops, priced as int8 kernels"))),
+                "QDQ ops onnxruntime runs in float32 priced as int8 kernels (too low)")
+    analysis, kernels = as_float_kernels(analyzed.analysis, analyzed.kernels, [where[n] for n in got.float_names],
+                                         "float32 in onnxruntime's optimised graph (QDQ group not fused)")
+    return replace(analyzed, analysis=analysis, kernels=kernels, load_notes=(*analyzed.load_notes, note)), ""
+
+
+def _ort_float_anchors(source: str) -> Any:
+    """:func:`~hybridperf.analysis.int8.ort_float_anchors` of the ONNX file ``source``, kept per file
+    (:func:`hybridperf.analysis.cache.file_key`); a note (str) where onnxruntime is not installed; None where
+    ``source`` is no readable ONNX file, it has no QDQ anchor or onnxruntime could not optimise it."""
+    from hybridperf.analysis.cache import file_key
+
+    p = Path(source)
+    if p.suffix.lower() != ".onnx" or not p.is_file():
+        return None
+    key = file_key(p)
+    return _ort_float_anchors_of(key) if key is not None else None
+
+
+@functools.lru_cache(maxsize=16)
+def _ort_float_anchors_of(key: tuple) -> Any:
+    """:func:`_ort_float_anchors` of the file whose :func:`~hybridperf.analysis.cache.file_key` is ``key``."""
+    import importlib.util
+
+    from hybridperf.analysis.int8 import ort_float_anchors, qdq_anchor_names
+    from hybridperf.frontends.onnx_import import load_onnx_proto
+    from hybridperf.estimate.runtime_memory import ort_optimized_model
+
+    try:
+        model = load_onnx_proto(Path(key[0]))
+    except Exception:  # noqa: BLE001 - the model loaded once already; an unreadable file keeps int8 pricing
+        return None
+    anchors = qdq_anchor_names(model)
+    if not anchors:
+        return None
+    if importlib.util.find_spec("onnxruntime") is None:
+        return ORT_QDQ_UNCHECKED.format(n=len(anchors))
+    # the QDQ fusion does not depend on the NCHWc layout, which would only rename the float convolutions' ops
+    opt, optimised = ort_optimized_model(key[0], disabled=("NchwcTransformer",))
+    return ort_float_anchors(model, opt) if optimised else None
 
 
 def folded_note(analyzed: Analyzed, ex: Execution) -> str:
