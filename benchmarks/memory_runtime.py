@@ -815,8 +815,8 @@ def render_ort(rows: list[dict]) -> list[str]:
         "Kernel-internal scratch (e.g. im2col buffers of convolutions onnxruntime does not run as NCHWc) is not "
         "modelled beyond the fitted run overhead. Which ops write over a dying input is each kernel's declaration, "
         "checked against onnxruntime 1.32 itself (`tests/test_memory_oos_dec5b.py`): Softmax, LogSoftmax and the Elu "
-        "family do, the binary element-wise ops, Erf and Sqrt do not (until 2026-12-05 the reverse: segformer b1 read "
-        "23.9 % low, about 55 MiB, and whisper-tiny's encoder, outside these rows, 41 % high).", "",
+        "family do, the binary element-wise ops, Erf and Sqrt do not (until 2026-12-05 the reverse: SegFormer-b0 at "
+        "batch 1 read 23.9 % low, about 55 MiB, and whisper-tiny's encoder, outside these rows, 41 % high).", "",
         "Per family (held out, today's files):", "",
         "| family | n | before MAPE | after MAPE | after within ±10 % | worst (after) |", "|---|---|---|---|---|---|",
     ]

@@ -32,6 +32,11 @@ class Precision(str, enum.Enum):
         return self in (Precision.INT8, Precision.INT4, Precision.INT32)
 
     @property
+    def rate_unit(self) -> str:
+        """The unit of a peak at this precision: ``OP/s`` for integer math, else ``FLOP/s`` (every report's)."""
+        return "OP/s" if self.is_integer else "FLOP/s"
+
+    @property
     def fallback(self) -> tuple[str, ...]:
         """This precision, then where a device without a peak for it runs it, in order."""
         return _FALLBACK[self]
@@ -68,6 +73,15 @@ _DTYPE_NAME = re.compile(r"(?:e\d+m\d+_)?[a-z]+?(\d+)(?:_[a-z0-9]+)?(?:x(\d+))?"
 
 
 @functools.cache
+def rate_unit(label: str) -> str:
+    """The unit of a peak at the precision ``label``: :attr:`Precision.rate_unit`, and for a label the enum does not
+    name (``uint8``) ``OP/s`` where it is an integer type, else ``FLOP/s``; the one rule every report uses."""
+    try:
+        return Precision(label).rate_unit
+    except ValueError:
+        return "OP/s" if label.startswith(("int", "uint")) else "FLOP/s"
+
+
 def dtype_bits(dtype: str) -> int | None:
     """Bits per element of a dtype name (``float32`` -> 32, ``float8_e4m3fn`` -> 8, ``int4`` -> 4,
     ``float32x4`` -> 128, ``bool`` -> 8 as stored); None for a name with no bit width (``handle``).

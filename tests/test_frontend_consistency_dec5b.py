@@ -152,3 +152,15 @@ def test_decomposed_matmul_has_no_copy_kernel_for_its_identity_expand():
     assert [r.outputs[0].shape for r in bcast] == [(1, 2, 4, 4)]
     assert a.analysis.flops - sum(r.cost.flops for r in a.analysis.records if r.op != "relax.matmul") \
         == 2 * (2 * 4 * 4 * 8)  # 2 heads x 4 x 4 x 8 MAC
+
+
+@pytest.mark.torch
+def test_where_with_an_int_scalar_and_a_bool_tensor_is_int64():
+    # until 2026-12-05b (review): torch.where(c, bool_tensor, 1) became a bool result; PyTorch promotes it to int64
+    torch = pytest.importorskip("torch")
+
+    class M(torch.nn.Module):
+        def forward(self, c, b):
+            return torch.where(c, b, 1)
+
+    _imported_as_exported(torch, M().eval(), torch.tensor([True, False, True]), torch.tensor([False, True, True]))

@@ -243,7 +243,7 @@ def test_cuda_graph_adaptation_that_keeps_no_correction_is_not_called_adapted(mo
     assert main(["calibrate", "--device", "l4", "--data", str(rows), "--models", str(model_dir)]) == 0
     text = capsys.readouterr().out
     assert text.startswith("calibrated l4 (torch-cudagraph): no correction kept from 3 measured models")
-    assert "predict stays as it was before calibrating" in text  # 2026-12-05b: it said "zero-shot from spec", wrong on a training GPU
+    assert "predict uses the unadapted model" in text  # 2026-12-05b: it said "zero-shot from spec", wrong on a training GPU
     assert main(["predict", model, "--batch", "1", "-d", "l4", "--runtime", "torch-cudagraph", "--format", "json"]) == 0
     after = json.loads(capsys.readouterr().out)
     assert after["execution"]["zero_shot"] and "few-shot" not in after["calibration"]

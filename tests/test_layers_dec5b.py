@@ -20,9 +20,12 @@ def _layer(dotted: str) -> str:
 def _imported(node: ast.AST) -> list[str]:
     if isinstance(node, ast.Import):
         return [a.name for a in node.names if a.name.startswith("hybridperf.")]
-    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-        if node.module == "hybridperf":  # ``from hybridperf import json_text`` / ``__version__`` (the package's own)
-            return [f"hybridperf.{a.name if a.name in RANK else '_version'}" for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level:
+        raise AssertionError(f"relative import at line {node.lineno}: the package imports absolutely")
+    if isinstance(node, ast.ImportFrom) and node.module:
+        if node.module == "hybridperf":  # a module (``json_text``), ``__version__``, or the API the package re-exports
+            return [f"hybridperf.{a.name if a.name in RANK else '_version' if a.name == '__version__' else 'api'}"
+                    for a in node.names]
         if node.module.startswith("hybridperf."):
             return [node.module]
     return []

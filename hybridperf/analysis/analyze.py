@@ -241,7 +241,7 @@ def _from_composed(got: Any, batch: int | None, int8: bool,
     spans = got.spans if kernels is got.kernels else None  # int8 kernels regrouped: no longer the segments'
     return Analyzed(source=got.source, input_shapes=in_shapes, analysis=analysis, kernels=kernels, memory=got.memory,
                     fused=True, timings_s=got.timings_s, source_nodes=MappingProxyType({}), segments=spans,
-                    folded=got.folded)
+                    folded=got.folded, load_notes=tuple(got.notes))
 
 
 def _lower_and_plan(mod: Any, analysis: Any, input_bytes: int, fused: bool, cache: Any, lower: bool,

@@ -63,7 +63,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -142,6 +142,8 @@ class Composed:
     spans: Segments | None = None
     #: the work of the nodes the normaliser folded (:class:`~hybridperf.frontends.normalize.FoldedWork`)
     folded: Any = None
+    #: what the load noted (:attr:`~hybridperf.frontends.common.LoadedModel.notes`: ConvInteger nodes)
+    notes: tuple[str, ...] = ()
 
 
 class BlockCache:
@@ -889,6 +891,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     from hybridperf.frontends.common import is_onnx_proto
     from hybridperf.frontends.load import import_normalized, normalized_onnx, proto_source
     from hybridperf.frontends.onnx_import import load_onnx_proto
+    from hybridperf.frontends.qoperator import integer_conv_note
 
     blocks: BlockCache = cache.blocks
     t: dict[str, float] = {}
@@ -899,6 +902,9 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     else:
         source, proto, inplace = str(Path(model)), load_onnx_proto(model), True
     t1 = c()
+    # read before the normaliser rewrites the nodes; the whole-model path's load adds the same note (until
+    # 2026-12-05b a Session, predict-many and sweeps composed the model without it)
+    notes = tuple(n for n in [integer_conv_note(proto)] if n)
     res = normalized_onnx(proto, shapes, batch, source, inplace)
     t2 = c()
     t["load_s"], t["normalize_s"] = t1 - t0, t2 - t1
@@ -907,7 +913,7 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
     cuts = plan_cuts(graph)
     if not cuts:
         blocks.whole += 1
-        return import_normalized(res, source, shapes, batch)
+        return _noted(import_normalized(res, source, shapes, batch), notes)
     try:
         parts = _segments(norm, cuts, cache)
         t3 = c()
@@ -918,11 +924,16 @@ def analyze_segments(model: Any, shapes: Mapping[str, tuple[int, ...]] | None, b
         t5 = c()
     except _Unusable:
         blocks.fallbacks += 1
-        return import_normalized(res, source, shapes, batch)
+        return _noted(import_normalized(res, source, shapes, batch), notes)
     blocks.composed += 1
     t["segments_s"], t["compose_s"], t["memory_plan_s"] = t3 - t2, t4 - t3, t5 - t4
     return Composed(analysis, kernels, memory, MappingProxyType(dict(res.input_shapes)), source, len(parts),
-                    MappingProxyType(t), Segments(tuple(live for _, live in cuts), *where), res.folded)
+                    MappingProxyType(t), Segments(tuple(live for _, live in cuts), *where), res.folded, notes)
+
+
+def _noted(loaded: Any, notes: tuple[str, ...]) -> Any:
+    """``loaded`` (a :class:`~hybridperf.frontends.common.LoadedModel`) with ``notes`` after its own."""
+    return replace(loaded, notes=(*loaded.notes, *notes)) if notes else loaded
 
 
 def _init_bytes(t: Any) -> tuple[int, str]:

@@ -179,7 +179,7 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         "path": spec.path,
         "latency_model": latency_model(spec),
         "peak_compute": {
-            p: q(f"peak_compute.{p}", v, "OP/s" if Precision(p).is_integer else "FLOP/s")
+            p: q(f"peak_compute.{p}", v, Precision(p).rate_unit)
             for p, v in spec.peak_flops_per_s.items()
         },
         "sparsity": {

@@ -73,7 +73,7 @@ def integer_conv_note(model: Any) -> str:
     if not n:
         return ""
     return (f"{n} ConvInteger node{'s' if n != 1 else ''} (quantize_dynamic of a Conv) priced as int8 convolutions; "
-            "onnxruntime's CPU ConvInteger kernel is not its packed int8 convolution and measured 3-30x slower than "
+            "onnxruntime's CPU ConvInteger kernel is not its packed int8 convolution and measured 9-33x slower than "
             "the float model (ResNet-18 9x, MobileNetV3-small 32x): on onnxruntime they take far longer than priced; "
             "quantize the convolutions statically (quantize_static) or leave them float "
             "(quantize_dynamic(..., op_types_to_quantize=['MatMul', 'Gemm']))")

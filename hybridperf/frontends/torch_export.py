@@ -421,6 +421,8 @@ def _where_scalar(scalar_at: int) -> Any:
         scalar, dtype = node.args[scalar_at], str(tensor.ty.dtype)
         if isinstance(scalar, float) and not dtype.startswith(("float", "bfloat")):  # PyTorch promotes to float
             tensor, dtype = bb.emit(relax.op.astype(tensor, "float32")), "float32"
+        elif isinstance(scalar, int) and not isinstance(scalar, bool) and dtype == "bool":  # and a bool one to int64
+            tensor, dtype = bb.emit(relax.op.astype(tensor, "int64")), "int64"
         value = relax.const(scalar, dtype)
         x, y = (tensor, value) if scalar_at == 2 else (value, tensor)
         return bb.emit(relax.op.where(cond, x, y))

@@ -19,13 +19,13 @@ def gpu_calibration_text(result: Mapping[str, Any]) -> str:
         head = f"few-shot adapted on {n} measured models"
     else:
         head = (f"no correction kept from {n} measured models (a CUDA-graph correction takes 4 or more and must "
-                "lower the leave-one-out error): predict stays as it was before calibrating")
+                "lower the leave-one-out error): predict uses the unadapted model")
     lines = [
         f"calibrated {result['device']} ({result['runtime']}): {head}",
         f"stored    {result['stored']}" + _replaced(result.get("replaced")),
-        f"held-out  leave-one-out MAPE {m['adapted']:.1f} % (before calibrating, on the same models: {m['zero_shot']:.1f} %)",
+        f"held-out  leave-one-out MAPE {m['adapted']:.1f} % (the unadapted model on the same models: {m['zero_shot']:.1f} %)",
         "",
-        f"{'model':<36} {'measured':>10} {'before':>10} {'adapted':>10}",
+        f"{'model':<36} {'measured':>10} {'unadapted':>10} {'adapted':>10}",
     ]
     for r in result["per_model"]:
         lines.append(f"{r['key']:<36} {fmt_time(r['measured_s']):>10} {fmt_time(r['zero_shot_s']):>10} "

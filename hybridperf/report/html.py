@@ -25,6 +25,7 @@ from hybridperf.costs import Status
 from hybridperf.estimate.pricing import Prediction
 from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.files import write_atomic
+from hybridperf.precision import rate_unit
 from hybridperf.report.format import (fmt_bound, fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_peak, fmt_time,
                                       format_si)
 from hybridperf.report.text import (UNCOSTED, clip, coverage_text, imported_plan_text, plan_label, runtime_parts_text,
@@ -63,6 +64,7 @@ svg{max-width:100%;height:auto;display:block}
 svg text{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}
 .note{font-size:12px;color:#555;max-width:1100px}
 """
+
 
 
 def _e(s: Any) -> str:
@@ -184,7 +186,7 @@ def _roofline_roofs(out: list[str], ax: _LogAxes, peaks: dict[str, float], bw: f
             f'x2="{_f(ax.x(x1))}" y2="{_f(ax.y(peak))}" stroke="{col}" stroke-width="2" '
             f'stroke-dasharray="{"" if prec == "fp32" else "6 3"}"/>'
         )
-        unit = "OP/s" if prec.startswith(("int", "uint")) else "FLOP/s"  # as `hybridperf devices` writes integer peaks
+        unit = rate_unit(prec)  # as `hybridperf devices` writes integer peaks
         legend.append((col, f"{prec} {format_si(peak, unit)}, ridge {ridge:.3g} {unit.removesuffix('/s')}/B",
                        "" if prec == "fp32" else "6 3"))
     legend.insert(0, ("#444", f"DRAM {format_si(bw, 'B/s')}", ""))

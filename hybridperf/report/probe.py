@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hybridperf.precision import rate_unit
 from hybridperf.report.format import fmt_bytes, fmt_contention, format_si, table
 
 
@@ -13,7 +14,7 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
     ``replaced`` is given, what the probed sheet it replaced says of itself: ``probed DATE by hybridperf VERSION``)."""
     rows = []
     for g in result.gemm:
-        unit = "OP/s" if g.precision.startswith("int") else "FLOP/s"
+        unit = rate_unit(g.precision)
         rows.append([f"peak {g.precision}", format_si(g.flops_per_s, unit), f"{g.n}^3 GEMM, {g.backend}"])
     for b in result.bandwidth:
         rows.append([f"{b.level} {b.kernel}", format_si(b.bytes_per_s, "B/s"),

@@ -172,9 +172,8 @@ def untrained_share_note(prediction: Any, kernel_index: Sequence[int], roof_s: n
         return ""
     precisions = [str(prediction.kernels[i].kernel.precision) for i, u in zip(kernel_index, untrained) if u]
     int8 = sum(1 for p in precisions if "int8" in p)  # int8, uint8
-    what = "" if not int8 else ("; its training measurements are float32 models, and these are int8 kernels"
-                                if int8 == len(precisions) else
-                                f"; its training measurements are float32 models, and {int8} of these are int8 kernels")
+    what = "" if not int8 else ("; they are int8 kernels" if int8 == len(precisions) else
+                                f"; {int8} of them are int8 kernels")
     return f"{share:.0%} of it is {int(untrained.sum())} kernel(s) of {UNTRAINED_FAMILIES}, priced at their roofline{what}"
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from hybridperf.device.spec import latency_figures
 from hybridperf.estimate.pricing import SHEET_CHANGED, Prediction
+from hybridperf.precision import rate_unit
 from hybridperf.units import format_si
 
 __all__ = ["NOT_RECORDED", "SHEET_KEY", "qualified", "recalibrated", "sheet_changes", "sheet_figures", "sheet_reason"]
@@ -46,6 +47,12 @@ _UNITS = {"bandwidth": "B/s", "attainable_bandwidth": "B/s", "capacity": "B", "l
 sheet_figures = latency_figures
 
 
+def _peak_unit(key: str) -> str:
+    """``peak_compute.<p>``'s unit: integer peaks are OP/s, as `devices` and `probe` write them (until 2026-12-05
+    a changed int8 peak read GFLOP/s)."""
+    return rate_unit(key.removeprefix("peak_compute."))
+
+
 def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     """Each figure that differs between ``recorded`` and ``now`` (:func:`sheet_figures`), in key order, in the
     reports' SI style (:func:`~hybridperf.units.format_si`): ``"peak_compute.fp32 101.9 GFLOP/s -> 203.8 GFLOP/s"``,
@@ -62,16 +69,12 @@ def sheet_changes(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[s
         One line per changed, added or removed figure; empty when the two agree (numbers within a relative
         1e-9, what a round trip through JSON keeps).
     """
-    from hybridperf.precision import Precision  # integer peaks are OP/s, as `devices` and `probe` write them
-
-    integer = {f"peak_compute.{p.value}" for p in Precision if p.is_integer}
     out = []
     for key in sorted(set(recorded) | set(now)):
         old, new = recorded.get(key), now.get(key)
         if _same(old, new):
             continue
-        peak = "OP/s" if key in integer else "FLOP/s"
-        unit = peak if key.startswith("peak_compute.") else _UNITS.get(key.rsplit(".", 1)[-1], "")
+        unit = _peak_unit(key) if key.startswith("peak_compute.") else _UNITS.get(key.rsplit(".", 1)[-1], "")
         out.append(f"{key} {_change(old, new, unit)}")
     return out
 
