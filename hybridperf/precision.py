@@ -72,7 +72,6 @@ _STORAGE_DTYPES = {Precision.TF32: "float32", Precision.FP16: "float16", Precisi
 _DTYPE_NAME = re.compile(r"(?:e\d+m\d+_)?[a-z]+?(\d+)(?:_[a-z0-9]+)?(?:x(\d+))?")
 
 
-@functools.cache
 def rate_unit(label: str) -> str:
     """The unit of a peak at the precision ``label``: :attr:`Precision.rate_unit`, and for a label the enum does not
     name (``uint8``) ``OP/s`` where it is an integer type, else ``FLOP/s``; the one rule every report uses."""
@@ -82,6 +81,7 @@ def rate_unit(label: str) -> str:
         return "OP/s" if label.startswith(("int", "uint")) else "FLOP/s"
 
 
+@functools.cache
 def dtype_bits(dtype: str) -> int | None:
     """Bits per element of a dtype name (``float32`` -> 32, ``float8_e4m3fn`` -> 8, ``int4`` -> 4,
     ``float32x4`` -> 128, ``bool`` -> 8 as stored); None for a name with no bit width (``handle``).

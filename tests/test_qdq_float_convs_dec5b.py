@@ -116,7 +116,8 @@ def test_without_onnxruntime_int8_pricing_stays_and_says_not_checked(models, mon
     finally:
         pricing._ort_float_anchors_of.cache_clear()
     assert [k.precision for k in _conv_kernels(pred)] == ["int8", "int8", "int8"]
-    assert _qdq_notes(pred) == [pricing.ORT_QDQ_UNCHECKED.format(n=3)]
+    assert _qdq_notes(pred) == [pricing.ORT_QDQ_UNCHECKED.format(why="onnxruntime is not installed")]
+    assert pricing.ORT_QDQ_UNVERIFIED in pred.latency_note  # since the review of 2026-12-05: the latency is marked
 
 
 def test_anchors_map_by_provenance_and_by_order_alike(models):

@@ -46,7 +46,7 @@ from hybridperf.costs import OpCost, Status
 from hybridperf.costs.data_movement import VIEW_OPS
 
 
-__all__ = ["DYNAMIC_QUANT_OPS", "FOLDED", "INT8_EXECUTION", "Int8Op", "Int8Plan", "OrtFloatAnchors", "anchor_records",
+__all__ = ["ANCHOR_RECORD_OPS", "DYNAMIC_QUANT_OPS", "FOLDED", "INT8_EXECUTION", "Int8Op", "Int8Plan", "OrtFloatAnchors", "anchor_records",
            "apply_int8", "apply_int8_kernels", "as_float_kernels", "dynamic_quant_ops", "find_int8", "float_work_hint",
            "int8_memory_plan", "ort_float_anchors", "qdq_anchor_names"]
 
@@ -726,7 +726,7 @@ QDQ_ANCHOR_KINDS = MappingProxyType({"Conv": "convolution", "ConvTranspose": "co
 ORT_FLOAT_ANCHOR_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm"})
 
 #: the int8 records that stand for a QDQ anchor: what :func:`_int8_ops` makes of a Conv, MatMul or Gemm
-_ANCHOR_RECORD_OPS = frozenset({"relax.nn.conv1d", "relax.nn.conv2d", "relax.nn.conv3d", "relax.nn.conv1d_transpose",
+ANCHOR_RECORD_OPS = frozenset({"relax.nn.conv1d", "relax.nn.conv2d", "relax.nn.conv3d", "relax.nn.conv1d_transpose",
                                 "relax.nn.conv2d_transpose", "relax.matmul"})
 
 
@@ -781,7 +781,7 @@ def anchor_records(analysis: ModelAnalysis, source_nodes: Mapping[str, str], anc
     By :attr:`~hybridperf.analysis.analyze.Analyzed.source_nodes` where the analysis kept them; otherwise by order:
     the importer converts nodes in graph order, so the k-th int8 convolution / matmul record is the k-th anchor, where
     the counts agree (a normaliser that merged or split one of them breaks the count: None)."""
-    recs = [r for r in analysis.records if r.precision == "int8" and r.op in _ANCHOR_RECORD_OPS]
+    recs = [r for r in analysis.records if r.precision == "int8" and r.op in ANCHOR_RECORD_OPS]
     if source_nodes:
         by_node = {source_nodes.get(r.var): r.index for r in recs}
         got = {a: by_node[a] for a in anchors if a in by_node}
@@ -795,7 +795,8 @@ def as_float_kernels(analysis: ModelAnalysis, kernels: Sequence[Any], indices: I
                      note: str) -> tuple[ModelAnalysis, tuple[Any, ...]]:
     """``analysis`` and its ``kernels`` with the int8 records ``indices`` (and each kernel holding one) priced as the
     float32 ops a runtime runs in their place: precision ``fp32``, their traffic at 4 B per element where
-    :func:`apply_int8` had made it 1 B (data, weight and output of the op; its int32 bias stays as it was), note
+    :func:`apply_int8` had made it 1 B (every byte the record reads and writes, an int32 bias included, a few bytes per
+    output channel), note
     ``note``. The float32 ``DequantizeLinear`` / ``QuantizeLinear`` kernels around each stay folded (elementwise, small
     beside the convolution)."""
     idx = set(indices)

@@ -668,7 +668,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     ex = _execution_of(runtime, residual, spec)
     if ex is not None:
         analyzed = as_run_by(analyzed, ex)
-    analyzed, qdq_unverified = as_ort_runs_qdq(analyzed, spec, runtime)
+    analyzed, qdq_unverified = as_ort_runs_qdq(analyzed, spec, runtime, precision)
     priced = rooflines.price if rooflines is not None else price
     preds = []
     for k in analyzed.kernels:
@@ -717,18 +717,21 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
                    folded_note=folded_note(pred.analyzed, ex) if ex is not None else "")
 
 
-#: :func:`as_ort_runs_qdq`'s note where onnxruntime cannot be asked
-ORT_QDQ_UNCHECKED = ("onnxruntime is not installed: whether its optimised graph runs some of the {n} QDQ "
-                     "convolutions / matmuls in float32 (it does on x86 for int8 activations) was not checked; all "
-                     "priced as int8 kernels")
+#: :func:`as_ort_runs_qdq`'s note where onnxruntime's optimised graph could not be asked ({why}: the reason)
+ORT_QDQ_UNCHECKED = ("whether onnxruntime's optimised graph runs some of this model's QDQ convolutions / matmuls in "
+                     "float32 (it does on x86 for int8 activations) was not checked ({why}): all priced as int8 "
+                     "kernels")
+#: the latency's unverified reason where it was not checked
+ORT_QDQ_UNVERIFIED = "QDQ convolutions / matmuls priced as int8 kernels, not checked against onnxruntime's optimised graph"
 
 
-def as_ort_runs_qdq(analyzed: Analyzed, spec: DeviceSpec, runtime: Any = None) -> tuple[Analyzed, str]:
+def as_ort_runs_qdq(analyzed: Analyzed, spec: DeviceSpec, runtime: Any = None,
+                    precision: str | None = None) -> tuple[Analyzed, str]:
     """``analyzed`` with the QDQ convolutions / matmuls that onnxruntime's optimised graph leaves float32 priced as
     float32 kernels (:func:`hybridperf.analysis.int8.as_float_kernels`) and a load note saying how many
     (:meth:`~hybridperf.analysis.int8.OrtFloatAnchors.note`); ``analyzed`` itself where the model has no int8
     anchor, the sheet is not a CPU, or the runtime is not onnxruntime (``runtime`` None on a CPU sheet: onnxruntime,
-    whose timings the CPU models learn).
+    whose timings the CPU models learn). The second item is why the latency is unverified ("" where it is not).
 
     onnxruntime's x86 build fuses a ``DequantizeLinear -> Conv -> QuantizeLinear`` group into ``QLinearConv`` only
     for uint8 activations: a ``quantize_static`` model with its default int8 activations keeps many float32 (ResNet-18
@@ -737,8 +740,11 @@ def as_ort_runs_qdq(analyzed: Analyzed, spec: DeviceSpec, runtime: Any = None) -
     kept per file): a sheet of an ARM CPU (whose build fuses int8 activations) keeps int8 pricing, and an x86 sheet
     priced on an ARM machine gets a note that nothing was checked. The anchors map to the kernels through
     :attr:`~hybridperf.analysis.analyze.Analyzed.source_nodes` or their order
-    (:func:`~hybridperf.analysis.int8.anchor_records`); where they cannot, they stay int8 and the second item says
-    why the latency is unverified ("" otherwise).
+    (:func:`~hybridperf.analysis.int8.anchor_records`). Where the graph cannot be asked (onnxruntime not installed,
+    an in-memory ``onnx.ModelProto``, a model its optimiser refuses or over its size limit, anchors without unique
+    node names) or the anchors cannot be matched, they stay int8, a note says why and the latency is unverified
+    (until the review of 2026-12-05 several of those cases were silent). ``precision``: a ``--precision`` override,
+    which re-prices the float32 kernels, these included, and the note says so.
     """
     from hybridperf.estimate.runtime_memory import Runtime, host_isa, ort_isa
 
@@ -748,18 +754,26 @@ def as_ort_runs_qdq(analyzed: Analyzed, spec: DeviceSpec, runtime: Any = None) -
         return analyzed, ""
     if ort_isa(spec)[0][:1] == ("arm",):
         return analyzed, ""  # onnxruntime's ARM build fuses int8 activations (QDQIsInt8Allowed)
-    got = _ort_float_anchors(str(analyzed.source))
+
+    def unchecked(why: str) -> tuple[Analyzed, str]:
+        return replace(analyzed, load_notes=(*analyzed.load_notes, ORT_QDQ_UNCHECKED.format(why=why))), \
+            ORT_QDQ_UNVERIFIED
+
+    source = str(analyzed.source)
+    if source.startswith("<onnx.ModelProto"):
+        return unchecked("an in-memory onnx.ModelProto: pass its file") if _has_qdq_anchor(analyzed) else (analyzed, "")
+    if host_isa()[:1] == ("arm",):
+        return unchecked("this machine's onnxruntime is an ARM build, which fuses them all")
+    got = _ort_float_anchors(source)
     if got is None:
         return analyzed, ""
     if isinstance(got, str):
-        return replace(analyzed, load_notes=(*analyzed.load_notes, got)), ""
-    if host_isa()[:1] == ("arm",):
-        return replace(analyzed, load_notes=(*analyzed.load_notes, (
-            f"{len(got.anchors)} QDQ convolutions / matmuls priced as int8 kernels: not checked against onnxruntime's "
-            "x86 graph optimiser (this machine's onnxruntime is an ARM build, which fuses them all)"))), ""
+        return unchecked(got)
     note = got.note()
     if not note:
         return analyzed, ""
+    if precision is not None:
+        note += f" (then re-priced at --precision {precision}, as every float32 kernel)"
     from hybridperf.analysis.int8 import anchor_records, as_float_kernels
 
     where = anchor_records(analyzed.analysis, analyzed.source_nodes, got.anchors)
@@ -772,10 +786,17 @@ def as_ort_runs_qdq(analyzed: Analyzed, spec: DeviceSpec, runtime: Any = None) -
     return replace(analyzed, analysis=analysis, kernels=kernels, load_notes=(*analyzed.load_notes, note)), ""
 
 
+def _has_qdq_anchor(analyzed: Analyzed) -> bool:
+    """Whether ``analyzed`` holds an int8 convolution / matmul record (what a QDQ anchor becomes)."""
+    from hybridperf.analysis.int8 import ANCHOR_RECORD_OPS
+
+    return any(r.precision == "int8" and r.op in ANCHOR_RECORD_OPS for r in analyzed.analysis.records)
+
+
 def _ort_float_anchors(source: str) -> Any:
     """:func:`~hybridperf.analysis.int8.ort_float_anchors` of the ONNX file ``source``, kept per file
-    (:func:`hybridperf.analysis.cache.file_key`); a note (str) where onnxruntime is not installed; None where
-    ``source`` is no readable ONNX file, it has no QDQ anchor or onnxruntime could not optimise it."""
+    (:func:`hybridperf.analysis.cache.file_key`); why it could not be made (str); None where ``source`` is no
+    readable ONNX file (a TFLite or ``.pt2`` model: not onnxruntime's) or it has no QDQ anchor."""
     from hybridperf.analysis.cache import file_key
 
     p = Path(source)
@@ -797,15 +818,17 @@ def _ort_float_anchors_of(key: tuple) -> Any:
     try:
         model = load_onnx_proto(Path(key[0]))
     except Exception:  # noqa: BLE001 - the model loaded once already; an unreadable file keeps int8 pricing
-        return None
+        return "the file could not be read again"
     anchors = qdq_anchor_names(model)
     if not anchors:
         return None
+    if "" in anchors or len(set(anchors)) != len(anchors):
+        return "its QDQ convolutions / matmuls have no unique node names to match"
     if importlib.util.find_spec("onnxruntime") is None:
-        return ORT_QDQ_UNCHECKED.format(n=len(anchors))
+        return "onnxruntime is not installed"
     # the QDQ fusion does not depend on the NCHWc layout, which would only rename the float convolutions' ops
     opt, optimised = ort_optimized_model(key[0], disabled=("NchwcTransformer",))
-    return ort_float_anchors(model, opt) if optimised else None
+    return ort_float_anchors(model, opt) if optimised else "onnxruntime's optimiser could not read it, or it is over 1 GiB"
 
 
 def folded_note(analyzed: Analyzed, ex: Execution) -> str:
