@@ -48,19 +48,24 @@ def _dynamic(src, dst):
     return dst
 
 
-def _static(src, dst, fmt):
+def _static(src, dst, fmt, activation="QUInt8"):
+    """``quantize_static`` of the one-input float model ``src`` into ``dst`` (``fmt`` QDQ / QOperator, weights int8,
+    activations ``activation``), calibrated on two random inputs of the model's own input shape."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    (inp,) = onnx.load(str(src)).graph.input
+    name, shape = inp.name, [d.dim_value for d in inp.type.tensor_type.shape.dim]
 
     class Reader(CalibrationDataReader):
         def __init__(self):
             rng = np.random.default_rng(2)
-            self.it = iter([{"x": rng.normal(0, 1, (1, CIN, HW, HW)).astype(np.float32)} for _ in range(2)])
+            self.it = iter([{name: rng.normal(0, 1, shape).astype(np.float32)} for _ in range(2)])
 
         def get_next(self):
             return next(self.it, None)
 
     quantize_static(str(src), str(dst), Reader(), quant_format=getattr(QuantFormat, fmt),
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                    activation_type=getattr(QuantType, activation), weight_type=QuantType.QInt8)
     return dst
 
 

@@ -46,19 +46,9 @@ def _float_convs(path):
 
 
 def _static(src, dst, activation):
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from test_int8_real_dec5b import _static as quantize
 
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            rng = np.random.default_rng(2)
-            self.it = iter([{"x": rng.normal(0, 1, (1, CIN, HW, HW)).astype(np.float32)} for _ in range(2)])
-
-        def get_next(self):
-            return next(self.it, None)
-
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=getattr(QuantType, activation), weight_type=QuantType.QInt8)
-    return str(dst)
+    return str(quantize(src, dst, "QDQ", activation))
 
 
 @pytest.fixture(scope="module")
