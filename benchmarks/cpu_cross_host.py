@@ -5,7 +5,9 @@ rows of its whole-plan run, :data:`DATA_DIRS`; Zen 5 ``host-epyc-zen5-1c``, firs
 design choice here; an Intel Xeon with AMX, one thread ``host-xeon-1c`` and two threads ``host-xeon-amx-2c``, both
 measured after every design choice; the Zen 4 CPU with two threads, ``host-epyc-zen4-2c``, measured 2026-12-03) the
 hosts of the other CPUs are the training hosts (one CPU measured at two thread counts is held out whole,
-:data:`SAME_CPU`); on the held-out host it reports MAPE and the share within +-10 % of
+:data:`SAME_CPU`); a CPU of :data:`UNSEEN_HOSTS` (the Zen 1 EPYC ``host-epyc-zen1-1c``, measured 2026-12-05) trains
+nothing and is scored by a model of every host of :data:`HOSTS`; on the held-out host it reports MAPE and the share
+within +-10 % of
 
 * the roofline of the host's sheet;
 * the per-device residual of another host (:data:`~hybridperf.residual.model.CALIBRATION_PARAMS`, trained on the
@@ -24,7 +26,8 @@ Usage::
 
     taskset -c 0 python -m benchmarks.cpu_cross_host   # writes benchmarks/results/cpu_cross_host.md
     taskset -c 0 python -m benchmarks.cpu_cross_host --save-model hybridperf/data/models/cross-host-cpu
-        # the packaged model (every host), used by CPU sheets, --device host and calibrate --measure
+        # the packaged model (every host of HOSTS; never one of UNSEEN_HOSTS), used by CPU sheets, --device host
+        # and calibrate --measure
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1, "host-epy
 #: AVX-512), first seen 2026-12-05 and measured after every setting here was fixed; its sheet is the probe kept in
 #: its calibration directory (``host-epyc-zen1-1c.yaml``, not a packaged sheet)
 UNSEEN_HOSTS = {"host-epyc-zen1-1c": 1}
+#: every host a table scores (held out in turn, or never trained on), with its threads
+SCORED_HOSTS = {**HOSTS, **UNSEEN_HOSTS}
 #: hosts that are the same physical CPU run with other threads: held out together (leave one *CPU* out), so the
 #: zero-shot rows are those of a CPU never measured; the row :data:`SAME_CPU_ROW` adds the other thread count back
 SAME_CPU = {"host-xeon-1c": ("host-xeon-amx-2c",), "host-xeon-amx-2c": ("host-xeon-1c",),
@@ -206,7 +211,7 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
 
     dirs = DATA_DIRS if dirs is None else dirs
     out = {}
-    for host, threads in {**HOSTS, **UNSEEN_HOSTS}.items():
+    for host, threads in SCORED_HOSTS.items():
         d = CALIB / dirs.get(host, host)
         X, y, groups, _, kt, rows = load_table(d, target=CPU_TARGET, exclude=exclude)
         sheet = d / f"{host}.yaml"
@@ -270,7 +275,7 @@ def timing_spreads(dirs: dict[str, str] | None = None, exclude: frozenset[str] =
 
     dirs = DATA_DIRS if dirs is None else dirs
     out = {}
-    for host in {**HOSTS, **UNSEEN_HOSTS}:
+    for host in SCORED_HOSTS:
         d = CALIB / dirs.get(host, host)
         with (d / "rounds.csv" if (d / "rounds.csv").exists() else d / "measurements.csv").open() as f:
             out[host] = timing_spread(r for r in csv.DictReader(f) if r["key"] not in exclude)
@@ -292,10 +297,13 @@ FEW_ROW = f"cross-host + few-shot K={K}"
 ALONE_ROW = f"trained on the K={K} rows alone"
 
 
-def training_hosts(held: str) -> list[str]:
-    """The hosts whose rows train the model that predicts ``held``: every host of :data:`HOSTS` but ``held`` and
-    the same CPU at its other thread count (:data:`SAME_CPU`); never one of :data:`UNSEEN_HOSTS`."""
-    return [h for h in HOSTS if h != held and h not in SAME_CPU.get(held, ())]
+def training_hosts(held: str | None, same_cpu: bool = False) -> list[str]:
+    """The hosts whose rows train the model that predicts ``held``: every host of :data:`HOSTS` but ``held`` and,
+    unless ``same_cpu``, the same CPU at its other thread count (:data:`SAME_CPU`); never one of
+    :data:`UNSEEN_HOSTS`. ``held`` None: the packaged model's training set (``--save-model``), every host of
+    :data:`HOSTS`."""
+    twins = () if same_cpu or held is None else SAME_CPU.get(held, ())
+    return [h for h in HOSTS if h != held and h not in twins]
 
 
 def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -305,7 +313,7 @@ def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float
     from hybridperf.residual.model import CALIBRATION_PARAMS, ResidualModel, subset
 
     results = {}
-    for held in (*HOSTS, *UNSEEN_HOSTS):
+    for held in SCORED_HOSTS:
         X, y, kt, groups, fig, _ = data[held]
         train = {h: data[h][:5] for h in training_hosts(held)}
         true = np.exp(y)
@@ -324,7 +332,7 @@ def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float
         anyo = model.lending(train).for_host(fig)  # every training host's offset a candidate
         res[ANY_OFFSET_ROW] = _stats(np.exp(base + anyo.nearest_host().log_offset), true)
         if held in SAME_CPU:
-            both = {h: data[h][:5] for h in HOSTS if h != held}
+            both = {h: data[h][:5] for h in training_hosts(held, same_cpu=True)}
             same = ch.train(both, spreads={h: spreads[h] for h in both}).for_host(fig)
             res[SAME_CPU_ROW] = _stats(np.exp(same.predict(X, kth)), true)
         few, alone, zs_rest = [], [], []
@@ -466,7 +474,7 @@ def _pct(v: float, digits: int) -> str:
 
 def design_line() -> str:
     """The header paragraph that names the design hosts (:data:`DESIGN_HOSTS`) and the clean test hosts."""
-    test = [h for h in (*HOSTS, *UNSEEN_HOSTS) if h not in DESIGN_HOSTS]
+    test = [h for h in SCORED_HOSTS if h not in DESIGN_HOSTS]
     return ("Design hosts and test hosts (since 2026-12-04): the few-shot blend rules (`ADAPT_ALONE_*`, "
             "`ADAPT_ROUNDS`, `ADAPT_SHRINK`) were chosen on pairs among "
             f"{', '.join(f'`{h}`' for h in PAIR_HOSTS)} (`PAIR_HOSTS`), the median-offset rule with Zen 3 and the "
@@ -512,7 +520,7 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
            "the median offset of the training hosts whose timings reproduce (`CrossHostModel.lent_offset`, since "
            f"2026-12-03; the row \"{NEAREST_ROW}\" is the rule before: the offset of the one nearest in those figures): "
            f"median p90/p10 of the timed runs at most {MAX_OFFSET_SPREAD:g} (`MAX_OFFSET_SPREAD`, since 2026-12-02; "
-           + ", ".join(f"`{h}` {v:.2f}" for h, v in spreads.items())
+           + ", ".join(f"`{h}` {v:.2f}" for h, v in spreads.items() if h in HOSTS)
            + f"; the row \"{ANY_OFFSET_ROW}\" is the rule before that). Settings fixed a priori: `{CROSS_HOST_PARAMS}`; "
            "nothing was tuned on a held-out host (when they were fixed there were three hosts: with two training hosts, an "
            "inner leave-one-host-out trains on one host, where every host column is constant, so it cannot choose between "
@@ -647,7 +655,7 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(RESULTS / "cpu_cross_host.md"))
-    p.add_argument("--save-model", metavar="DIR", help="instead: train on all hosts and store the model in DIR")
+    p.add_argument("--save-model", metavar="DIR", help="instead: train on every host of HOSTS (never UNSEEN_HOSTS) and store the model in DIR")
     p.add_argument("--pairs", action="store_true",
                    help="instead: the host-pair few-shot table (the design set), to cpu_cross_host_pairs.md")
     p.add_argument("--data", action="append", default=[], metavar="HOST=DIR",
@@ -665,10 +673,11 @@ def main(argv: list[str] | None = None) -> int:
         from hybridperf.residual import cross_host as ch
         from hybridperf.residual.model import CPU_TARGET
 
-        spreads = timing_spreads(dirs, exclude)
-        m = ch.train({h: data[h][:5] for h in HOSTS}, params={"label": CPU_TARGET}, spreads=spreads)
-        m.metrics_ = {**m.metrics_, "hosts": {h: int(len(data[h][1])) for h in HOSTS},
-                      "data": {h: f"calibration/{dirs.get(h, h)}" for h in HOSTS},
+        hosts = training_hosts(None)
+        spreads = {h: v for h, v in timing_spreads(dirs, exclude).items() if h in hosts}
+        m = ch.train({h: data[h][:5] for h in hosts}, params={"label": CPU_TARGET}, spreads=spreads)
+        m.metrics_ = {**m.metrics_, "hosts": {h: int(len(data[h][1])) for h in hosts},
+                      "data": {h: f"calibration/{dirs.get(h, h)}" for h in hosts},
                       "left_out": {"subnormal activations (benchmarks/results/subnormal_scan.csv)": sorted(exclude)},
                       "timing_spread": {h: round(v, 4) for h, v in spreads.items()}}
         m.save(args.save_model)

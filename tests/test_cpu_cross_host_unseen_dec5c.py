@@ -26,12 +26,15 @@ def test_unseen_hosts_are_no_training_host():
         assert host not in HOSTS and host not in SAME_CPU and host not in DESIGN_HOSTS and host not in PAIR_HOSTS
         assert host in LABELS
         # scored by a model of every training host: the packaged model's training set
-        assert training_hosts(host) == list(HOSTS)
+        assert training_hosts(host) == list(HOSTS) == training_hosts(None)
     for held in HOSTS:
         train = training_hosts(held)
         assert held not in train
         assert not set(train) & set(UNSEEN_HOSTS)
         assert not set(train) & set(SAME_CPU.get(held, ()))
+        # the row "same CPU at its other thread count trained on" adds the twin back, still no unseen host
+        both = training_hosts(held, same_cpu=True)
+        assert set(both) == set(HOSTS) - {held}
 
 
 def test_unseen_mark_says_never_trained():
