@@ -101,8 +101,12 @@ def test_densenet_figure_identical_with_onnxruntime_order_forced_both_ways(monke
     opt, optimised = rm.ort_optimized_model(model)
     assert optimised
     variants = _swap_densenet_reorders(opt)
-    # onnxruntime's NCHWc transformer (x86: AVX2 or AVX-512) leaves 4 ReorderOutput nodes here: two orders
-    assert sum(n.op_type == "ReorderOutput" for n in opt.graph.node) == 4
+    # onnxruntime's NCHWc transformer leaves 4 ReorderOutput nodes here on the AVX-512 hosts CI ran on (two
+    # orders), 1 on an AVX2-only Zen 1 (one order: nothing to force; until 2026-12-05 this failed there)
+    reorders = sum(n.op_type == "ReorderOutput" for n in opt.graph.node)
+    if reorders != 4:
+        pytest.skip(f"onnxruntime on this CPU ({rm.host_isa()}) leaves {reorders} ReorderOutput node(s) in "
+                    "densenet_like, not the 4 that give two orders")
     assert len(variants) == 2
     # onnxruntime saved one of the two orders replayed
     assert [n.output[0] for n in opt.graph.node] in [[n.output[0] for n in v.graph.node] for v in variants]
