@@ -723,7 +723,7 @@ QDQ_ANCHOR_KINDS = MappingProxyType({"Conv": "convolution", "ConvTranspose": "co
                                      "Gemm": "matmul"})
 
 #: op types of an onnxruntime-optimised graph that run a QDQ anchor in float32 (its own ops and its CPU fusions)
-ORT_FLOAT_ANCHOR_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm"})
+ORT_FLOAT_ANCHOR_OPS = frozenset({*QDQ_ANCHOR_KINDS, "FusedConv", "FusedMatMul", "FusedGemm"})
 
 #: the int8 records that stand for a QDQ anchor: what :func:`_int8_ops` makes of a Conv, MatMul or Gemm
 ANCHOR_RECORD_OPS = frozenset({"relax.nn.conv1d", "relax.nn.conv2d", "relax.nn.conv3d", "relax.nn.conv1d_transpose",
@@ -740,14 +740,14 @@ class OrtFloatAnchors:
     kinds: tuple[str, ...]  # the notes' words for the float ones' kinds ("convolution", "matmul"), sorted
     of_kinds: int  # how many of ``anchors`` are of those kinds: the note's "of M"
 
-    def note(self) -> str:
+    def note(self, priced: str = "priced as float32") -> str:
         """``"11 of 20 QDQ convolutions stay float32 in onnxruntime's optimised graph (int8 activations on x86):
-        priced as float32"``; "" where none does."""
+        priced as float32"`` (``priced``: how they were priced); "" where none does."""
         if not self.float_names:
             return ""
         what = " and ".join(f"{k}s" for k in self.kinds)
         return (f"{len(self.float_names)} of {self.of_kinds} QDQ {what} stay float32 in onnxruntime's optimised "
-                "graph (int8 activations on x86): priced as float32")
+                f"graph (int8 activations on x86): {priced}")
 
 
 def qdq_anchor_names(model: Any) -> tuple[str, ...]:

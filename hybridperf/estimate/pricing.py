@@ -769,18 +769,18 @@ def as_ort_runs_qdq(analyzed: Analyzed, spec: DeviceSpec, runtime: Any = None,
         return analyzed, ""
     if isinstance(got, str):
         return unchecked(got)
-    note = got.note()
-    if not note:
+    if not got.float_names:
         return analyzed, ""
-    if precision is not None:
-        note += f" (then re-priced at --precision {precision}, as every float32 kernel)"
     from hybridperf.analysis.int8 import anchor_records, as_float_kernels
 
     where = anchor_records(analyzed.analysis, analyzed.source_nodes, got.anchors)
     if where is None:
-        return (replace(analyzed, load_notes=(*analyzed.load_notes, note.replace(
-                    ": priced as float32", ": not matched to the imported ops, priced as int8 kernels"))),
+        return (replace(analyzed, load_notes=(*analyzed.load_notes, got.note(
+                    "not matched to the imported ops, priced as int8 kernels"))),
                 "QDQ ops onnxruntime runs in float32 priced as int8 kernels (too low)")
+    note = got.note()
+    if precision is not None:
+        note += f" (then re-priced at --precision {precision}, as every float32 kernel)"
     analysis, kernels = as_float_kernels(analyzed.analysis, analyzed.kernels, [where[n] for n in got.float_names],
                                          "float32 in onnxruntime's optimised graph (QDQ group not fused)")
     return replace(analyzed, analysis=analysis, kernels=kernels, load_notes=(*analyzed.load_notes, note)), ""
