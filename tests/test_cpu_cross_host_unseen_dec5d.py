@@ -1,0 +1,51 @@
+"""Every CPU no model was trained on, in the CPU cross-host benchmark (2026-12-05, second session).
+
+The Zen 1 EPYC was measured with one thread (``host-epyc-zen1-1c``) and then with two threads on both vCPUs
+(``host-epyc-zen1-2c``, the setting of ``--device host`` on that machine). Both are in
+:data:`~benchmarks.cpu_cross_host.UNSEEN_HOSTS`: each is priced on the probe kept in its own calibration directory,
+with as many threads as the sheet's cores, and each has an independent retest and a split-half line.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import yaml
+
+from benchmarks.cpu_cross_host import RETESTS, SAME_CPU, SPLIT_HALVES, UNSEEN_HOSTS
+from hybridperf.device.spec import available_devices, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_unseen_host_is_priced_on_its_own_probe_at_its_thread_count():
+    # until 2026-12-07: the 2-thread Zen 1 sheet is the `probe --host` sheet with its id renamed
+    assert set(UNSEEN_HOSTS) == {"host-epyc-zen1-1c", "host-epyc-zen1-2c"}
+    for host, threads in UNSEEN_HOSTS.items():
+        sheet = ROOT / "calibration" / host / f"{host}.yaml"
+        raw = yaml.safe_load(sheet.read_text())
+        spec = parse_spec(raw, str(sheet))
+        assert spec.id == host
+        assert host not in available_devices()
+        assert spec.compute_unit_count == threads
+        ident = raw["cpu_identity"]
+        assert (ident["vendor"], int(ident["family"]), int(ident["model"])) == ("AuthenticAMD", 23, 1)
+
+
+def test_unseen_hosts_have_a_retest_and_a_split_half_and_no_twin_row():
+    for host in UNSEEN_HOSTS:
+        assert (host, host, f"{host}-retest") in RETESTS
+        assert (host, host) in SPLIT_HALVES
+        # a twin row would train on the other thread count, which is unseen too: no such row
+        assert host not in SAME_CPU
+
+
+def test_two_thread_rows_were_timed_with_two_threads():
+    # until 2026-12-07: every row of the 2-thread run and its retest records threads 2
+    for d in ("host-epyc-zen1-2c", "host-epyc-zen1-2c-retest"):
+        with (ROOT / "calibration" / d / "measurements.csv").open() as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) >= 70
+        assert {r["threads"] for r in rows} == {"2"}
+        assert {r["cpu_family"] for r in rows} == {"23"}
