@@ -5,8 +5,8 @@ rows of its whole-plan run, :data:`DATA_DIRS`; Zen 5 ``host-epyc-zen5-1c``, firs
 design choice here; an Intel Xeon with AMX, one thread ``host-xeon-1c`` and two threads ``host-xeon-amx-2c``, both
 measured after every design choice; the Zen 4 CPU with two threads, ``host-epyc-zen4-2c``, measured 2026-12-03) the
 hosts of the other CPUs are the training hosts (one CPU measured at two thread counts is held out whole,
-:data:`SAME_CPU`); a CPU of :data:`UNSEEN_HOSTS` (the Zen 1 EPYC ``host-epyc-zen1-1c``, measured 2026-12-05) trains
-nothing and is scored by a model of every host of :data:`HOSTS`; on the held-out host it reports MAPE and the share
+:data:`SAME_CPU`); a CPU of :data:`UNSEEN_HOSTS` (the Zen 1 EPYC, ``host-epyc-zen1-1c`` with one thread and
+``host-epyc-zen1-2c`` with two, measured 2026-12-05) trains nothing and is scored by a model of every host of :data:`HOSTS`; on the held-out host it reports MAPE and the share
 within +-10 % of
 
 * the roofline of the host's sheet;
@@ -47,9 +47,10 @@ HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1, "host-epy
 #: CPUs never trained on, by any row of the table or by ``--save-model``: each is scored by a model of every host of
 #: :data:`HOSTS` (the packaged model's training set), zero-shot from its sheet and adapted with K=10, as a user's
 #: unmeasured machine meets the packaged model. AMD EPYC Zen 1 (family 23 model 1, AVX2 on 128-bit units, no
-#: AVX-512), first seen 2026-12-05 and measured after every setting here was fixed; its sheet is the probe kept in
-#: its calibration directory (``host-epyc-zen1-1c.yaml``, not a packaged sheet)
-UNSEEN_HOSTS = {"host-epyc-zen1-1c": 1}
+#: AVX-512), first seen 2026-12-05 and measured after every setting here was fixed, with one thread on core 1 and
+#: (``host-epyc-zen1-2c``, the setting of ``--device host`` there) two threads on both vCPUs; each sheet is the probe
+#: kept in its calibration directory (``<host>.yaml``, not a packaged sheet)
+UNSEEN_HOSTS = {"host-epyc-zen1-1c": 1, "host-epyc-zen1-2c": 2}
 #: every host a table scores (held out in turn, or never trained on), with its threads
 SCORED_HOSTS = {**HOSTS, **UNSEEN_HOSTS}
 #: hosts that are the same physical CPU run with other threads: held out together (leave one *CPU* out), so the
@@ -69,7 +70,8 @@ DATA_DIRS = {"host-epyc-zen4-1c": "host-epyc-zen4-1c-r3"}
 LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xeon Sapphire Rapids (2 threads)",
           "host-epyc-zen4-1c": "AMD EPYC Zen 4 (1 thread)", "host-epyc-zen5-1c": "AMD EPYC Zen 5 (1 thread)",
           "host-xeon-1c": "Intel Xeon with AMX (1 thread)", "host-xeon-amx-2c": "Intel Xeon with AMX (2 threads)",
-          "host-epyc-zen4-2c": "AMD EPYC Zen 4 (2 threads)", "host-epyc-zen1-1c": "AMD EPYC Zen 1 (1 thread)"}
+          "host-epyc-zen4-2c": "AMD EPYC Zen 4 (2 threads)", "host-epyc-zen1-1c": "AMD EPYC Zen 1 (1 thread)",
+          "host-epyc-zen1-2c": "AMD EPYC Zen 1 (2 threads)"}
 #: (host, test directory, retest directory): the same configurations measured twice on the same host
 RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
@@ -82,12 +84,14 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-xeon-1c", "host-xeon-1c", "host-xeon-1c-retest"),
            ("host-xeon-amx-2c", "host-xeon-amx-2c", "host-xeon-amx-2c-retest"),
            ("host-epyc-zen4-2c", "host-epyc-zen4-2c", "host-epyc-zen4-2c-retest"),
-           ("host-epyc-zen1-1c", "host-epyc-zen1-1c", "host-epyc-zen1-1c-retest"))
+           ("host-epyc-zen1-1c", "host-epyc-zen1-1c", "host-epyc-zen1-1c-retest"),
+           ("host-epyc-zen1-2c", "host-epyc-zen1-2c", "host-epyc-zen1-2c-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
 #: beside the run's independent retest in :data:`RETESTS`
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-1c", "host-epyc-zen5-1c"),
                 ("host-xeon-1c", "host-xeon-1c"), ("host-xeon-amx-2c", "host-xeon-amx-2c"),
-                ("host-epyc-zen4-2c", "host-epyc-zen4-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-1c"))
+                ("host-epyc-zen4-2c", "host-epyc-zen4-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-1c"),
+                ("host-epyc-zen1-2c", "host-epyc-zen1-2c"))
 #: figures of :func:`benchmarks.retest_cpu.figures` compared by the split-half lines
 SPLIT_FIGURES = ("raw median", "raw minimum")
 #: figures compared by the test-retest lines, where both directories have them
@@ -631,6 +635,15 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
             "no packaged sheet). It is in no training set, neither the other hosts' rows here nor the packaged model "
             "(`UNSEEN_HOSTS`): its section is what the packaged model's training set gives on an unmeasured CPU a "
             f"generation older than any it was trained on (its offset {offset.get('host-epyc-zen1-1c', float('nan')):.2f}x).",
+            "- `host-epyc-zen1-2c` is the same Zen 1 virtual machine run with 2 onnxruntime threads on both vCPUs, "
+            "the setting of `--device host` there (the README's first command): the same 72 configurations, 4 "
+            "interleaved rounds and an independent 4-round retest (`calibration/host-epyc-zen1-2c`, `-retest`, "
+            "recorded under device `host`), measured 2026-12-05 after every setting here was fixed and priced on the "
+            "2-thread `hybridperf probe --host` sheet taken before the runs (kept there, its id renamed: "
+            "`host-epyc-zen1-2c.yaml`). Like its 1-thread core it is in no training set (`UNSEEN_HOSTS`). Its 2 "
+            f"threads ran a median {_speedup('host-epyc-zen1-1c-retest', 'host-epyc-zen1-2c'):.2f}x faster than one core "
+            "in its retest (the faster of its two runs); "
+            f"its offset is {offset.get('host-epyc-zen1-2c', float('nan')):.2f}x.",
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
               + ("(`DATA_DIRS`): the whole plan, the same configurations as Zen 3's rows, measured with interleaved "
                  "rounds; chosen before its figures were seen because it covers the same configuration space as Zen 3 "
