@@ -105,13 +105,23 @@ def _kill_self_while_adapting(monkeypatch, signum):
     monkeypatch.setattr(ch, "adapt_cross_host", adapt)
 
 
+@pytest.fixture
+def sigint_default():
+    """Ctrl-C raising KeyboardInterrupt, as in a terminal, whatever this test run inherited: a test run started as a
+    background job of a shell without job control (``cmd &`` in a script, ``nohup``) inherits SIGINT ignored, which
+    the command respects (``tests/test_signals_dec5d.py``). Until 2026-12-07: both tests below failed there."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def _scratch(tmp: Path) -> list[Path]:
     return sorted(tmp.glob("hybridperf-calibrate-*"))
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 128 + 15), (signal.SIGINT, 130)])
 def test_a_kill_while_calibrating_leaves_the_previous_model_and_no_scratch(signum, code, tmp_path, capsys,
-                                                                           monkeypatch):
+                                                                           monkeypatch, sigint_default):
     """Until 2026-12-05 SIGTERM (`kill PID`, `timeout`) while calibrate featurized or adapted ended the process at
     once, leaving /tmp/hybridperf-calibrate-* (its tables: 168 KiB for 5 zoo models); Ctrl-C there cleaned up. Now
     both leave the model stored before and its measurements byte for byte, and nothing in the temporary directory
@@ -149,7 +159,7 @@ def test_a_kill_while_calibrating_leaves_the_previous_model_and_no_scratch(signu
                                                             "host.yaml", "identity.json", "model"]
 
 
-def test_a_signal_while_storing_is_delivered_after_the_store(tmp_path, capsys, monkeypatch):
+def test_a_signal_while_storing_is_delivered_after_the_store(tmp_path, capsys, monkeypatch, sigint_default):
     """Until 2026-12-05 a Ctrl-C between the renames of a store could leave part of a model (which predictions refuse)
     or a new model beside the previous run's measurements. Now the signal waits for both to be in place."""
     import hybridperf.residual.store as store
