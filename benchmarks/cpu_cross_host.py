@@ -6,8 +6,8 @@ design choice here; an Intel Xeon with AMX, one thread ``host-xeon-1c`` and two 
 measured after every design choice; the Zen 4 CPU with two threads, ``host-epyc-zen4-2c``, measured 2026-12-03) the
 hosts of the other CPUs are the training hosts (one CPU measured at two thread counts is held out whole,
 :data:`SAME_CPU`); a CPU of :data:`UNSEEN_HOSTS` (the Zen 1 EPYC, ``host-epyc-zen1-1c`` with one thread and
-``host-epyc-zen1-2c`` with two, measured 2026-12-05) trains nothing and is scored by a model of every host of :data:`HOSTS`; on the held-out host it reports MAPE and the share
-within +-10 % of
+``host-epyc-zen1-2c`` with two, measured 2026-12-05) trains nothing and is scored by a model of every host of
+:data:`HOSTS`; on the held-out host it reports MAPE and the share within +-10 % of
 
 * the roofline of the host's sheet;
 * the per-device residual of another host (:data:`~hybridperf.residual.model.CALIBRATION_PARAMS`, trained on the
@@ -668,7 +668,8 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(RESULTS / "cpu_cross_host.md"))
-    p.add_argument("--save-model", metavar="DIR", help="instead: train on every host of HOSTS (never UNSEEN_HOSTS) and store the model in DIR")
+    p.add_argument("--save-model", metavar="DIR",
+                   help="instead: train on every host of HOSTS (never UNSEEN_HOSTS) and store the model in DIR")
     p.add_argument("--pairs", action="store_true",
                    help="instead: the host-pair few-shot table (the design set), to cpu_cross_host_pairs.md")
     p.add_argument("--data", action="append", default=[], metavar="HOST=DIR",

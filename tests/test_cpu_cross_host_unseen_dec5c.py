@@ -4,20 +4,13 @@
 :data:`~benchmarks.cpu_cross_host.UNSEEN_HOSTS` (AMD EPYC Zen 1, measured 2026-12-05) is in no training set: not in
 another host's leave-one-out model and not in the packaged model (``--save-model`` trains on :data:`HOSTS`), so its
 section is what the packaged model's training set gives on a CPU it never saw. Its sheet is the probe kept in its
-calibration directory, not a packaged sheet.
+calibration directory, not a packaged sheet (``test_cpu_cross_host_unseen_dec5d.py``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
 from benchmarks.cpu_cross_host import (DESIGN_HOSTS, HOSTS, LABELS, PAIR_HOSTS, SAME_CPU, UNSEEN_HOSTS, UNSEEN_MARK,
                                        training_hosts)
-from hybridperf.device.spec import available_devices, parse_spec
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_unseen_hosts_are_no_training_host():
@@ -40,14 +33,3 @@ def test_unseen_hosts_are_no_training_host():
 def test_unseen_mark_says_never_trained():
     assert UNSEEN_MARK.startswith("(never trained on")
 
-
-def test_zen1_sheet_is_its_own_probe_not_a_packaged_sheet():
-    host = "host-epyc-zen1-1c"
-    sheet = ROOT / "calibration" / host / f"{host}.yaml"
-    raw = yaml.safe_load(sheet.read_text())
-    spec = parse_spec(raw, str(sheet))
-    assert spec.id == host
-    assert host not in available_devices()  # a probe kept with the measurements, not shipped
-    ident = raw["cpu_identity"]
-    assert (ident["vendor"], int(ident["family"]), int(ident["model"])) == ("AuthenticAMD", 23, 1)
-    assert spec.compute_unit_count == UNSEEN_HOSTS[host] == 1

@@ -14,8 +14,8 @@ import signal
 
 import pytest
 
-from hybridperf.cli import main
 from test_calib_flow_dec4 import _fake_measuring, _host_home, _static_models
+from test_first_user_dec5 import _calibrate
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_an_ignored_ctrl_c_while_storing_does_not_interrupt(tmp_path, capsys, mo
         return real(model, directory)
 
     monkeypatch.setattr(store, "save_model", save)
-    code = main(["calibrate", "--device", "host", "--measure", *map(str, models), "--rounds", "1"])
+    code = _calibrate(models)
     err = capsys.readouterr().err
     assert sent == [signal.SIGINT]
     assert code == 0
