@@ -65,18 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hybridperf", default=shutil.which("hybridperf") or str(Path(sys.executable).parent / "hybridperf"),
                    help="the CLI to run (default: the one beside this Python)")
     p.add_argument("--out", type=Path, help="also write the table to this markdown file")
+    p.add_argument("--per-model", type=Path,
+                   help="also write each configuration's prediction and measurements to this CSV file "
+                        "(model, device, predicted_s, measured_s: the geometric mean, then one column per directory)")
     args = p.parse_args(argv)
 
     truth, runs = measured(args.data, hazard_keys())
     models = sorted(truth)
     lines = [f"# `hybridperf predict-many` against {', '.join(f'`{d}`' for d in args.data)}", "",
              f"Reproduce: `python -m benchmarks.device_vs_measured --data {' '.join(str(d) for d in args.data)} "
-             + " ".join(f"--device {d}" for d in args.device) + "` (pinned as the measurements were)", "",
+             + " ".join(f"--device {d}" for d in args.device)
+             + (f" --out {args.out}" if args.out else "") + (f" --per-model {args.per_model}" if args.per_model else "")
+             + "` (pinned as the measurements were)", "",
              f"{len(models)} configurations (collapsed-activation ones left out); label: the fastest timed run "
              "(geometric mean over the directories).", "",
              "| device | n | MAPE | within ±10 % | median predicted / measured |", "|---|---:|---:|---:|---:|"]
+    per_model: list[list[str]] = []
     for device in args.device:
         pred = predicted(models, device, args.hybridperf)
+        per_model += [[m, device, "" if pred.get(m) is None else f"{pred[m]:.6g}", f"{truth[m]:.6g}",
+                       *(f"{x:.6g}" for x in runs[m])] for m in models]
         pairs = [(pred[m], truth[m]) for m in models if pred.get(m) is not None]
         mape, within, ratio = stats(pairs)
         unknown = len(models) - len(pairs)
@@ -90,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.write_text(text)
+    if args.per_model:
+        with args.per_model.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["model", "device", "predicted_s", "measured_s", *(f"measured_s:{d}" for d in args.data)])
+            w.writerows(per_model)  # an empty predicted_s: not ok, or its latency unknown
     return 0
 
 

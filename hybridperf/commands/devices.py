@@ -139,7 +139,7 @@ def _host_row() -> dict[str, Any]:
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one spec with unit (SI), source and measured flag."""
     from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, load_spec
-    from hybridperf.precision import Precision
+    from hybridperf.precision import rate_unit
 
     if spec_dir is None:
         from hybridperf.commands._common import resolve_device
@@ -179,7 +179,7 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         "path": spec.path,
         "latency_model": latency_model(spec),
         "peak_compute": {
-            p: q(f"peak_compute.{p}", v, Precision(p).rate_unit)
+            p: q(f"peak_compute.{p}", v, rate_unit(p))
             for p, v in spec.peak_flops_per_s.items()
         },
         "sparsity": {

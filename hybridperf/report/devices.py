@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hybridperf.precision import Precision
+from hybridperf.precision import rate_unit
 from hybridperf.report.format import format_si, table
 from hybridperf.units import plural
 
@@ -23,7 +23,7 @@ def list_table(rows: list[dict[str, Any]]) -> str:
             body.append([r["id"], name, r["kind"], *[UNKNOWN] * (len(headers) - 3)])
             continue
         peaks = [
-            format_si(r["peak_flops_per_s"].get(p), Precision(p).rate_unit, 3)
+            format_si(r["peak_flops_per_s"].get(p), rate_unit(p), 3)
             for p in LIST_PRECISIONS
         ]
         bw = r["dram_attainable_bandwidth_bytes_per_s"] or r["dram_bandwidth_bytes_per_s"]
