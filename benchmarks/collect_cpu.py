@@ -510,7 +510,14 @@ def cmd_rounds(args) -> int:
 
 
 def cmd_featurize(args) -> int:
+    from hybridperf.device.spec import SpecError, load_spec
+
     out = Path(args.out)
+    try:
+        load_spec(args.device)  # a sheet that cannot be used fails every configuration: say so once, write nothing
+    except SpecError as exc:
+        print(f"featurize: {exc}", file=sys.stderr)
+        return 2
     keys = _read_keys(out / "measurements.csv") - _read_keys(out / "features.csv")
     n = _featurize_keys(out, keys, args.device, args.target)
     print(f"featurized {n} new configuration(s) into {out}")
