@@ -510,7 +510,8 @@ def cmd_rounds(args) -> int:
 
 
 def cmd_featurize(args) -> int:
-    from hybridperf.device.spec import SpecError, load_spec
+    from hybridperf.device.spec import load_spec
+    from hybridperf.errors import SpecError
 
     out = Path(args.out)
     try:
