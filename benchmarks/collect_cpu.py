@@ -510,17 +510,15 @@ def cmd_rounds(args) -> int:
 
 
 def cmd_featurize(args) -> int:
-    from hybridperf.device.spec import load_spec
     from hybridperf.errors import SpecError
 
     out = Path(args.out)
-    try:
-        load_spec(args.device)  # a sheet that cannot be used fails every configuration: say so once, write nothing
+    keys = _read_keys(out / "measurements.csv") - _read_keys(out / "features.csv")
+    try:  # featurize_measured loads the sheet before any model: one that cannot be used stops it, nothing written
+        n = _featurize_keys(out, keys, args.device, args.target)
     except SpecError as exc:
         print(f"featurize: {exc}", file=sys.stderr)
         return 2
-    keys = _read_keys(out / "measurements.csv") - _read_keys(out / "features.csv")
-    n = _featurize_keys(out, keys, args.device, args.target)
     print(f"featurized {n} new configuration(s) into {out}")
     return 0
 

@@ -27,12 +27,15 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hybridperf.errors import InputError, error_line
 from hybridperf.ir.tvm_compat import start_tvm  # a name of this module: featurize_measured looks it up here
+
+if TYPE_CHECKING:
+    from hybridperf.device.spec import DeviceSpec
 
 FEATURES_VERSION = "1"
 #: version of :data:`KERNEL_FEATURES` and their targets (2: main-op shape, resize and transcendental features,
@@ -531,7 +534,8 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
     return row, krows
 
 
-def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], profile_csv: Path | None, device: str, precision: str | None = None,
+def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], profile_csv: Path | None,
+                       device: str | Path | DeviceSpec, precision: str | None = None,
                        log: Callable[[str], None] | None = None,
                        target: str = "latency_s",
                        analyses: Mapping[str, Any] | None = None) -> tuple[list[dict], list[dict]]:
@@ -555,12 +559,20 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
     already (``calibrate --measure``, which checks every roofline before measuring, calling :func:`start_tvm` first);
     such a model is priced, not analysed again, and its ``analysis_s`` is the time its analysis took
     (:attr:`~hybridperf.analysis.analyze.Analyzed.timings_s`) plus the pricing here.
+
+    ``device`` (an id, a sheet's path or a :class:`~hybridperf.device.spec.DeviceSpec`) is loaded once, before any
+    model: a sheet that cannot be used raises :class:`~hybridperf.errors.SpecError` (until 2026-12-05 it was loaded
+    for every model and its error logged as each model's "analysis failed", so every row was skipped and nothing
+    said why once).
     """
     import csv
     import time
 
     from hybridperf.analysis.analyze import analyze
+    from hybridperf.device.spec import DeviceSpec, load_spec
     from hybridperf.estimate.pricing import predict_on
+
+    spec = device if isinstance(device, DeviceSpec) else load_spec(device)
 
     if isinstance(measurements_csv, (str, Path)):
         with Path(measurements_csv).open() as fh:
@@ -589,7 +601,7 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
         try:
             if an is None:
                 an = analyze(m["model"], batch=int(m["batch"]) if m.get("batch") else None, provenance=True)
-            pred = predict_on(an, device, precision, residual=None)
+            pred = predict_on(an, spec, precision, residual=None)
         except Exception as exc:  # noqa: BLE001 - a model hybridperf cannot analyse is reported and skipped
             if log:
                 log(f"{m['key']}: analysis failed: {type(exc).__name__}: {error_line(exc, 150)}")
