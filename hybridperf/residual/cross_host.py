@@ -409,7 +409,8 @@ class CrossHostModel(ResidualModel):
         return new
 
     def adapt(self, X_new, y_new, device: str | None = None, ridge: float = 1.0,
-              kernels: KernelTable | None = None, label: str | None = None) -> CrossHostModel:
+              kernels: KernelTable | None = None, label: str | None = None, *,
+              candidate: tuple[int, float] | None = None) -> CrossHostModel:
         """Few-shot adaptation to K measured models of :attr:`host_`; returns a new model, this one is unchanged.
 
         With ``kernels`` (the K models' kernel rows, with their measured per-kernel ratios): a *kernel
@@ -428,6 +429,10 @@ class CrossHostModel(ResidualModel):
         ``adaptation_["alone_weight"]``, the alone model :attr:`alone_` (saved in :data:`ALONE_DIR`).
         Without kernel rows: :meth:`ResidualModel.adapt` (offset, offset + slope or group scales), plus the
         "none" candidate. ``label`` as for :meth:`ResidualModel.adapt`.
+
+        ``candidate`` ``(rounds, shrink)`` (with kernel rows only): that kernel correction, as the choice above
+        would build it, without choosing and without the alone blend; ``(0, 0.0)`` is "none". For analysis of the
+        choice (``benchmarks.few_shot_ceiling``: what the best candidate in hindsight would reach), not for use.
         """
         X = np.atleast_2d(np.asarray(X_new, float))
         y = np.asarray(y_new, float)
@@ -435,7 +440,15 @@ class CrossHostModel(ResidualModel):
         base.adaptation_ = None
         base.alone_ = None
         base.stored_in_ = None  # a new model: not the one stored (:meth:`ResidualModel.summary`)
-        if kernels is None or self.kernel_booster_ is None or not len(kernels.row) or len(y) < 2:
+        no_kernels = kernels is None or self.kernel_booster_ is None or not len(kernels.row) or len(y) < 2
+        if candidate is not None:
+            if no_kernels:
+                raise ValueError("candidate= needs kernel rows of at least 2 models and a kernel booster")
+            rounds, lam = candidate
+            if rounds not in (0, *ADAPT_ROUNDS) or not 0.0 <= lam <= 1.0 or (rounds and not lam):
+                raise ValueError(f"candidate {candidate!r}: rounds one of {ADAPT_ROUNDS}, shrink in [0, 1] "
+                                 "(0 only with 0 rounds: none)")
+        if no_kernels:
             new = super().adapt(X, y, device=device, ridge=ridge, kernels=kernels)
             a = new.adaptation_
             keep = float(np.mean(np.abs(y - base.predict(X, kernels))))
@@ -443,7 +456,7 @@ class CrossHostModel(ResidualModel):
             if keep <= min(v for k, v in a["loo_abs_log_error"].items() if k != "none"):
                 a.update({"method": "none", "offset": 0.0, "slope": 0.0, "group_scales": None})
         else:
-            new = self._adapt_kernels(base, X, y, kernels)
+            new = self._adapt_kernels(base, X, y, kernels, candidate)
         if device:
             new.device = device
         if label is not None:
@@ -454,8 +467,10 @@ class CrossHostModel(ResidualModel):
         new.adaptation_["min_latency_s"] = min_latency_s(X, y)  # how small a figure it was checked at (apply())
         return new
 
-    def _adapt_kernels(self, base: CrossHostModel, X: np.ndarray, y: np.ndarray, kernels: KernelTable) -> CrossHostModel:
-        """The kernel-correction adaptation of :meth:`adapt` (``base``: this model without an adaptation)."""
+    def _adapt_kernels(self, base: CrossHostModel, X: np.ndarray, y: np.ndarray, kernels: KernelTable,
+                       candidate: tuple[int, float] | None = None) -> CrossHostModel:
+        """The kernel-correction adaptation of :meth:`adapt` (``base``: this model without an adaptation;
+        ``candidate``: build that one, no choice and no blend)."""
         import lightgbm as lgb
 
         n = len(y)
@@ -482,35 +497,39 @@ class CrossHostModel(ResidualModel):
             return m
 
         cands = [(r, lam) for r in ADAPT_ROUNDS for lam in ADAPT_SHRINK]
-        # leave-models-out predictions of each candidate (and of the alone model) for the K models
-        loo_pred: dict[str, np.ndarray] = {"none": base.predict(X, kernels)}
-        loo_pred.update({_method(r, lam): np.full(n, np.nan) for r, lam in cands})
-        alone_pred = np.full(n, np.nan)
-        folds = _loo_folds(n)
-        blend = max(ADAPT_ALONE_WEIGHTS) > 0 and n - max(len(f) for f in folds) >= ALONE_MIN_MODELS
-        for test in folds:
-            fit = np.setdiff1d(np.arange(n), test)
-            grown = grow(fit, max(ADAPT_ROUNDS)) if max(ADAPT_ROUNDS) else None
-            for r in ADAPT_ROUNDS:
-                fr = grown.predict(kx, num_iteration=start + r) if r else f0
-                for lam in ADAPT_SHRINK:
-                    p = with_kernels(f0 + lam * (fr - f0)).predict(X, kernels)
-                    a = lam * float(np.mean(y[fit] - p[fit]))
-                    loo_pred[_method(r, lam)][test] = p[test] + a
-            if blend:
-                alone_pred[test] = _fit_alone(X, y, kernels, fit).predict(X[test], _kernel_only(subset(kernels, test)))
-        loo = {k: float(np.mean(np.abs(y - v))) for k, v in loo_pred.items()}
-        order = ["none", *(_method(r, lam) for r, lam in cands)]
-        best = min(order, key=lambda k: (loo[k], order.index(k)))
-        # then the blend with the alone model, for the chosen candidate (w = 0 first: kept on a tie)
-        loo_w = {w: float(np.mean(np.abs(y - ((1.0 - w) * loo_pred[best] + w * alone_pred)))) if w else loo[best]
-                 for w in ADAPT_ALONE_WEIGHTS if blend or not w}
-        ok = {w: e for w, e in loo_w.items() if not w or e < (1.0 - ADAPT_ALONE_MARGIN) * loo[best]}
-        weight = min(ok, key=lambda w: (ok[w], w))
+        if candidate is not None:  # built as asked: no leave-models-out choice, no blend
+            best = "none" if candidate[0] == 0 and candidate[1] == 0.0 else _method(*candidate)
+            loo, loo_w, weight = {}, {}, 0.0
+        else:
+            # leave-models-out predictions of each candidate (and of the alone model) for the K models
+            loo_pred: dict[str, np.ndarray] = {"none": base.predict(X, kernels)}
+            loo_pred.update({_method(r, lam): np.full(n, np.nan) for r, lam in cands})
+            alone_pred = np.full(n, np.nan)
+            folds = _loo_folds(n)
+            blend = max(ADAPT_ALONE_WEIGHTS) > 0 and n - max(len(f) for f in folds) >= ALONE_MIN_MODELS
+            for test in folds:
+                fit = np.setdiff1d(np.arange(n), test)
+                grown = grow(fit, max(ADAPT_ROUNDS)) if max(ADAPT_ROUNDS) else None
+                for r in ADAPT_ROUNDS:
+                    fr = grown.predict(kx, num_iteration=start + r) if r else f0
+                    for lam in ADAPT_SHRINK:
+                        p = with_kernels(f0 + lam * (fr - f0)).predict(X, kernels)
+                        a = lam * float(np.mean(y[fit] - p[fit]))
+                        loo_pred[_method(r, lam)][test] = p[test] + a
+                if blend:
+                    alone_pred[test] = _fit_alone(X, y, kernels, fit).predict(X[test], _kernel_only(subset(kernels, test)))
+            loo = {k: float(np.mean(np.abs(y - v))) for k, v in loo_pred.items()}
+            order = ["none", *(_method(r, lam) for r, lam in cands)]
+            best = min(order, key=lambda k: (loo[k], order.index(k)))
+            # then the blend with the alone model, for the chosen candidate (w = 0 first: kept on a tie)
+            loo_w = {w: float(np.mean(np.abs(y - ((1.0 - w) * loo_pred[best] + w * alone_pred)))) if w else loo[best]
+                     for w in ADAPT_ALONE_WEIGHTS if blend or not w}
+            ok = {w: e for w, e in loo_w.items() if not w or e < (1.0 - ADAPT_ALONE_MARGIN) * loo[best]}
+            weight = min(ok, key=lambda w: (ok[w], w))
         new = copy.copy(base)
         offset, rounds, lam = 0.0, 0, 0.0
         if best != "none":
-            rounds, lam = cands[order.index(best) - 1]
+            rounds, lam = candidate if candidate is not None else cands[order.index(best) - 1]
             if rounds:
                 new.kernel_booster_ = _shrink_trees(grow(np.arange(n), rounds), start, lam)
             offset = lam * float(np.mean(y - new.predict(X, kernels)))

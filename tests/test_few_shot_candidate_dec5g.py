@@ -1,0 +1,41 @@
+"""``CrossHostModel.adapt(candidate=...)``: one kernel correction built as the leave-one-out choice would build it,
+for ``benchmarks.few_shot_ceiling`` (what the best candidate in hindsight reaches)."""
+
+import numpy as np
+import pytest
+
+from tests.test_cross_host import _zen4_rows
+
+
+def test_a_forced_candidate_is_the_one_adapt_builds_when_it_chooses_it(monkeypatch):
+    """With the blend off, the candidate adapt chooses on Zen 4 rows 0-9, forced, predicts as the chosen model; the
+    forced "none" is the zero-shot model; a forced candidate records no leave-one-out figures (none were made)."""
+    from hybridperf.residual import cross_host as ch
+    from hybridperf.residual.model import subset
+
+    X, y, kth, base = _zen4_rows()
+    monkeypatch.setattr(ch, "ADAPT_ALONE_WEIGHTS", (0.0,))
+    pick, rows = np.arange(10), np.arange(20, 40)
+    chosen = base.adapt(X[pick], y[pick], kernels=subset(kth, pick))
+    a = chosen.adaptation_
+    forced = base.adapt(X[pick], y[pick], kernels=subset(kth, pick), candidate=(a["kernel_rounds"], a["shrink"]))
+    assert forced.adaptation_["method"] == a["method"] and forced.adaptation_["offset"] == pytest.approx(a["offset"])
+    assert forced.adaptation_["loo_abs_log_error"] == {} and forced.alone_ is None
+    np.testing.assert_allclose(forced.predict(X[rows], subset(kth, rows)), chosen.predict(X[rows], subset(kth, rows)))
+    none = base.adapt(X[pick], y[pick], kernels=subset(kth, pick), candidate=(0, 0.0))
+    assert none.adaptation_["method"] == "none" and none.adaptation_["offset"] == 0.0
+    np.testing.assert_allclose(none.predict(X[rows], subset(kth, rows)), base.predict(X[rows], subset(kth, rows)))
+    # the offset alone, unshrunk: the mean log residual of the 10 models is added to every prediction
+    off = base.adapt(X[pick], y[pick], kernels=subset(kth, pick), candidate=(0, 1.0))
+    mean = float(np.mean(y[pick] - base.predict(X[pick], subset(kth, pick))))
+    np.testing.assert_allclose(off.predict(X[rows], subset(kth, rows)), base.predict(X[rows], subset(kth, rows)) + mean)
+
+
+@pytest.mark.parametrize("candidate", [(7, 0.5), (30, 0.0), (30, 1.5), (0, -0.1)])
+def test_a_candidate_outside_the_grid_is_refused(candidate):
+    from hybridperf.residual.model import subset
+
+    X, y, kth, base = _zen4_rows()
+    pick = np.arange(10)
+    with pytest.raises(ValueError, match="candidate"):
+        base.adapt(X[pick], y[pick], kernels=subset(kth, pick), candidate=candidate)
