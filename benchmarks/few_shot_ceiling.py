@@ -79,20 +79,38 @@ def candidates() -> list[tuple[int, float]]:
     return [(0, 0.0), *((r, lam) for r in ch.ADAPT_ROUNDS for lam in ch.ADAPT_SHRINK)]
 
 
-def score_host(held: str, exclude: frozenset[str]) -> dict:
-    """``held``'s figures: MAPE % on each draw's rest of zero-shot, the shipped adaptation and every candidate."""
+def held_out(held: str, exclude: frozenset[str]):
+    """``(X, y, kernels with host columns, configuration keys, zero-shot model)`` of ``held``, the model trained as
+    ``cpu_cross_host`` trains the one that predicts it (its training hosts, their timing spreads)."""
     from hybridperf.residual import cross_host as ch
-    from hybridperf.residual.model import subset
 
     data = load_hosts(DATA_DIRS, exclude)
     spreads = timing_spreads(DATA_DIRS, exclude)
     X, y, kt, _, fig, rows = data[held]
     train = {h: data[h][:5] for h in training_hosts(held)}
     zs = ch.train(train, spreads={h: spreads[h] for h in train}).for_host(fig)
-    kth = ch.with_host(kt, fig)
+    return X, y, ch.with_host(kt, fig), [r["key"] for r in rows], zs
+
+
+def parse_hosts(text: str, jobs: int) -> list[str] | None:
+    """The hosts of ``--hosts`` (None, with one line on stderr, where one is unknown, none is given or ``jobs`` < 1)."""
+    hosts = [h for h in text.split(",") if h]
+    unknown = [h for h in hosts if h not in SCORED_HOSTS]
+    if unknown or not hosts or jobs < 1:
+        print(f"error: --hosts from {', '.join(SCORED_HOSTS)} (unknown: {', '.join(unknown) or 'none given'}) "
+              f"and --jobs >= 1 (got {jobs})", file=sys.stderr)
+        return None
+    return hosts
+
+
+def score_host(held: str, exclude: frozenset[str]) -> dict:
+    """``held``'s figures: MAPE % on each draw's rest of zero-shot, the shipped adaptation and every candidate."""
+    from hybridperf.residual.model import subset
+
+    X, y, kth, keys, zs = held_out(held, exclude)
     grid = candidates()
     shipped, per_cand, chosen = [], [], []
-    for pick, rest in draws([r["key"] for r in rows], K, TRIALS, SEED):
+    for pick, rest in draws(keys, K, TRIALS, SEED):
         kp, kr = subset(kth, pick), subset(kth, rest)
         ad = zs.adapt(X[pick], y[pick], kernels=kp)
         shipped.append(_mape(ad.predict(X[rest], kr), y[rest]))
@@ -148,11 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated hosts to score (default: every host of cpu_cross_host's table)")
     p.add_argument("--jobs", type=int, default=1, help="hosts scored at once, one process each (default 1)")
     args = p.parse_args(argv)
-    hosts = [h for h in args.hosts.split(",") if h]
-    unknown = [h for h in hosts if h not in SCORED_HOSTS]
-    if unknown or not hosts or args.jobs < 1:
-        print(f"few_shot_ceiling: error: unknown host(s) {', '.join(unknown) or '(none given)'} or --jobs < 1; "
-              f"choose from {', '.join(SCORED_HOSTS)}", file=sys.stderr)
+    hosts = parse_hosts(args.hosts, args.jobs)
+    if hosts is None:
         return 2
     from benchmarks.subnormal_scan import hazard_keys
 

@@ -21,23 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.cpu_cross_host import (
-    DATA_DIRS,
-    DESIGN_HOSTS,
-    LABELS,
-    RESULTS,
-    SCORED_HOSTS,
-    SEED,
-    TRIALS,
-    _left_out_line,
-    draws,
-    label_line,
-    load_hosts,
-    network_of,
-    timing_spreads,
-    training_hosts,
-)
-from benchmarks.few_shot_ceiling import TARGET_PCT, _mape
+from benchmarks import cpu_cross_host as cch
+from benchmarks.few_shot_ceiling import TARGET_PCT, _mape, held_out, parse_hosts
 
 COMMAND = "taskset -c 0 python -m benchmarks.few_shot_curve"
 SHOTS = (5, 10, 15, 20)
@@ -53,33 +38,26 @@ EXPLAIN = ("The hosts, training sets and draw rule of `cpu_cross_host.md` (leave
 def score_host(held: str, shots: tuple[int, ...], exclude: frozenset[str]) -> dict:
     """``held``: K -> (zero-shot MAPE % on the rests, adapted MAPE %, draws, mean rest size); None where a draw of K
     networks leaves none to score."""
-    from hybridperf.residual import cross_host as ch
     from hybridperf.residual.model import subset
 
-    data = load_hosts(DATA_DIRS, exclude)
-    spreads = timing_spreads(DATA_DIRS, exclude)
-    X, y, kt, _, fig, rows = data[held]
-    train = {h: data[h][:5] for h in training_hosts(held)}
-    zs = ch.train(train, spreads={h: spreads[h] for h in train}).for_host(fig)
-    kth = ch.with_host(kt, fig)
-    keys = [r["key"] for r in rows]
+    X, y, kth, keys, zs = held_out(held, exclude)
     out = {}
     for k in shots:
         zs_m, ad_m, sizes = [], [], []
-        for pick, rest in draws(keys, k, TRIALS, SEED):
+        for pick, rest in cch.draws(keys, k, cch.TRIALS, cch.SEED):
             kr = subset(kth, rest)
             ad = zs.adapt(X[pick], y[pick], kernels=subset(kth, pick))
             zs_m.append(_mape(zs.predict(X[rest], kr), y[rest]))
             ad_m.append(_mape(ad.predict(X[rest], kr), y[rest]))
             sizes.append(len(rest))
         out[k] = (float(np.mean(zs_m)), float(np.mean(ad_m)), len(zs_m), float(np.mean(sizes))) if zs_m else None
-    return {"host": held, "curve": out, "networks": len(dict.fromkeys(network_of(k) for k in keys))}
+    return {"host": held, "curve": out, "networks": len(dict.fromkeys(cch.network_of(k) for k in keys))}
 
 
 def report(results: list[dict], shots: tuple[int, ...], exclude: frozenset[str], command: str) -> str:
     head = " | ".join(f"K={k}" for k in shots)
     lines = ["# CPU few-shot error against the number of measured models K", "", f"Reproduce: `{command}`", "",
-             EXPLAIN, "", label_line(), "", _left_out_line(exclude), "",
+             EXPLAIN, "", cch.label_line(), "", cch._left_out_line(exclude), "",
              ("Each cell: adapted MAPE (zero-shot MAPE on the same rests). `unknown`: a draw of K networks "
               "leaves none to score."), "",
              f"| held-out host | networks | {head} | fewest K at or below {TARGET_PCT:g} % |",
@@ -94,9 +72,9 @@ def report(results: list[dict], shots: tuple[int, ...], exclude: frozenset[str],
             cells.append(f"{c[1]:.1f} % ({c[0]:.1f} %)")
             if first is None and c[1] <= TARGET_PCT:
                 first = k
-        design = " (design host)" if r["host"] in DESIGN_HOSTS else ""
+        design = " (design host)" if r["host"] in cch.DESIGN_HOSTS else ""
         reach = f"K={first}" if first is not None else f"none up to K={max(shots)}"
-        lines.append(f"| `{r['host']}`{design} ({LABELS[r['host']]}) | {r['networks']} | {' | '.join(cells)} | "
+        lines.append(f"| `{r['host']}`{design} ({cch.LABELS[r['host']]}) | {r['networks']} | {' | '.join(cells)} | "
                      f"{reach} |")
     lines.append("")
     return "\n".join(lines)
@@ -104,21 +82,21 @@ def report(results: list[dict], shots: tuple[int, ...], exclude: frozenset[str],
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=str(RESULTS / "few_shot_curve.md"))
-    p.add_argument("--hosts", default=",".join(SCORED_HOSTS),
+    p.add_argument("--out", default=str(cch.RESULTS / "few_shot_curve.md"))
+    p.add_argument("--hosts", default=",".join(cch.SCORED_HOSTS),
                    help="comma-separated hosts to score (default: every host of cpu_cross_host's table)")
     p.add_argument("--shots", default=",".join(map(str, SHOTS)), help="comma-separated K values (default %(default)s)")
     p.add_argument("--jobs", type=int, default=1, help="hosts scored at once, one process each (default 1)")
     args = p.parse_args(argv)
-    hosts = [h for h in args.hosts.split(",") if h]
-    unknown = [h for h in hosts if h not in SCORED_HOSTS]
+    hosts = parse_hosts(args.hosts, args.jobs)
     try:
         shots = tuple(int(s) for s in args.shots.split(",") if s)
     except ValueError:
         shots = ()
-    if unknown or not hosts or args.jobs < 1 or not shots or min(shots) < 2:
-        print(f"few_shot_curve: error: --hosts from {', '.join(SCORED_HOSTS)}, --shots integers >= 2, --jobs >= 1 "
-              f"(got hosts {args.hosts!r}, shots {args.shots!r}, jobs {args.jobs})", file=sys.stderr)
+    if hosts is None:
+        return 2
+    if not shots or min(shots) < 2:
+        print(f"error: --shots takes integers >= 2, comma-separated (got {args.shots!r})", file=sys.stderr)
         return 2
     from benchmarks.subnormal_scan import hazard_keys
 
