@@ -39,3 +39,33 @@ def test_a_candidate_outside_the_grid_is_refused(candidate):
     pick = np.arange(10)
     with pytest.raises(ValueError, match="candidate"):
         base.adapt(X[pick], y[pick], kernels=subset(kth, pick), candidate=candidate)
+
+
+def test_few_shot_benchmarks_refuse_bad_options_and_write_nothing(tmp_path, capsys):
+    from benchmarks import few_shot_ceiling, few_shot_curve
+
+    out = tmp_path / "t.md"
+    assert few_shot_ceiling.main(["--hosts", "host-nope", "--out", str(out)]) == 2
+    assert few_shot_curve.main(["--shots", "1", "--out", str(out)]) == 2
+    assert few_shot_curve.main(["--shots", "five", "--out", str(out)]) == 2
+    assert few_shot_curve.main(["--jobs", "0", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("error: ") for line in err) and not out.exists()
+
+
+def test_few_shot_tables_say_unknown_where_nothing_was_scored():
+    """A host whose draws leave no network to score reads `unknown` in every cell, never 0; the curve's verdict
+    column names the first K at or below the target from the adapted figures."""
+    from benchmarks import few_shot_ceiling, few_shot_curve
+
+    grid = few_shot_ceiling.candidates()
+    assert grid[0] == (0, 0.0) and (0, 1.0) in grid and len(grid) == 1 + 5 * 10
+    text = few_shot_ceiling.report([{"host": "host-epyc-1c", "grid": grid, "shipped": [], "per_candidate": [],
+                                     "chosen": [], "n": 4}], frozenset(), "cmd")
+    row = next(line for line in text.splitlines() if line.startswith("| `host-epyc-1c`"))
+    assert row.count("unknown") == 6 and " 0.0 %" not in row
+    curve = few_shot_curve.report([{"host": "host-epyc-1c", "networks": 12,
+                                    "curve": {5: (9.0, 8.5, 10, 7.0), 10: None, 20: (9.0, 7.5, 10, 2.0)}}],
+                                  (5, 10, 20), frozenset(), "cmd")
+    row = next(line for line in curve.splitlines() if line.startswith("| `host-epyc-1c`"))
+    assert "8.5 % (9.0 %) | unknown | 7.5 % (9.0 %) | K=20 |" in row
