@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--measure", nargs="+", metavar="MODEL", action=StoreOnce,
                      help="CPU: ONNX models (or directories of them) to measure on this machine and adapt the "
                           "cross-host CPU model to (on the CPUs measured, 20 different networks improved the "
-                          "prediction on every one, 5-15 did not always: benchmarks/results/few_shot_curve.md); GPU: "
+                          "prediction on every one, 5-15 did not always: README, 'How far K = 10 could go'); GPU: "
                           ".pt2 programs (torch.export) run here with PyTorch on CUDA (at least 2; a few seconds each)")
     src.add_argument("--reset", action="store_true",
                      help="remove the model calibrate stored for --device (and its measurements), so that predict "
