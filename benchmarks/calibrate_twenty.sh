@@ -6,13 +6,8 @@
 # output's held-out errors are leave-one-model-out over the 20.
 # Needs the zoo exports in .zoo/ (python -m benchmarks.collect_cpu export ... with the torch environment).
 # Usage: bash benchmarks/calibrate_twenty.sh [NEW_OR_EMPTY_WORKDIR] > benchmarks/results/calibrate_twenty_<host>.txt 2>&1
-set -u
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-H=${HYBRIDPERF:-$ROOT/.venv/bin/hybridperf}
-W=${1:-$(mktemp -d)}
-if [ -n "$(ls -A "$W" 2>/dev/null)" ]; then echo "calibrate_twenty: $W is not empty; name a new or empty folder" >&2; exit 2; fi
-export HYBRIDPERF_HOME=$W/home
-mkdir -p "$W/models" "$W/out"
+FLOW=calibrate_twenty
+source "$(dirname "$0")/flow_workdir.sh" "$@"
 n=0
 for f in $(ls "$ROOT"/.zoo/*_b1_*_legacy.onnx 2>/dev/null | sort); do
     case "$(basename "$f")" in hf_mobilevit_small_*) continue ;; esac

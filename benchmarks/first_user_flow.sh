@@ -4,13 +4,8 @@
 # six batch-1 zoo exports, then two models it never measured, predicted and checked with `hybridperf measure` twice.
 # Needs the zoo exports in .zoo/ (python -m benchmarks.zoo --export NAME --batch 1, with the torch environment).
 # Usage: bash benchmarks/first_user_flow.sh [NEW_OR_EMPTY_WORKDIR] > benchmarks/results/first_user_flow_<host>.txt 2>&1
-set -u
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-H=${HYBRIDPERF:-$ROOT/.venv/bin/hybridperf}
-W=${1:-$(mktemp -d)}
-if [ -n "$(ls -A "$W" 2>/dev/null)" ]; then echo "first_user_flow: $W is not empty; name a new or empty folder" >&2; exit 2; fi
-export HYBRIDPERF_HOME=$W/home
-mkdir -p "$W/models" "$W/out"
+FLOW=first_user_flow
+source "$(dirname "$0")/flow_workdir.sh" "$@"
 for m in resnet18_b1_r224 squeezenet1_1_b1_r224 mobilenet_v3_small_b1_r224 efficientnet_b0_b1_r224 bert_tiny_b1_s128 \
          shufflenet_v2_x1_0_b1_r224 mnasnet1_0_b1_r224 regnet_y_400mf_b1_r224; do
     cp "$ROOT/.zoo/${m}_legacy.onnx" "$W/models/$m.onnx" || { echo "missing .zoo/${m}_legacy.onnx: export it first" >&2; exit 2; }
