@@ -6,7 +6,8 @@ leave-one-model-out over the K models. With the same hosts, training sets and dr
 (leave one CPU out; 10 draws of 10 networks, seed 0), this scores on each draw's rest
 
 * the zero-shot model and the shipped adaptation (as in ``cpu_cross_host.md``);
-* every candidate of the grid, built on the K models as the choice would build it (``adapt(candidate=...)``);
+* every candidate of the grid, built on the K models as the choice would build it (``candidate_predictions``: the
+  kernel trees grown once per draw, each candidate reading its first trees, shrunk);
 * the best candidate of each draw chosen in hindsight (on the rest it is scored on: no rule that sees only the K
   models can do better on average) and the best single candidate for all draws (in hindsight too);
 * the model-level offset alone, unshrunk.
@@ -58,7 +59,7 @@ EXPLAIN = ("`CrossHostModel.adapt` chooses one correction from a fixed grid (0, 
            "then may blend in a model of the K rows alone. With the hosts, training sets and draws of "
            "`cpu_cross_host.md` (leave one CPU out; 10 draws of 10 networks, one configuration of each, seed 0; "
            "scored on every configuration of the networks not drawn), each candidate of the grid is built on the K "
-           "models as the choice would build it (`adapt(candidate=...)`) and scored on the rest. *Best per draw*: "
+           "models as the choice would build it (`candidate_predictions`, as `adapt(candidate=...)` builds it) and scored on the rest. *Best per draw*: "
            "the candidate with the lowest MAPE on each draw's rest, chosen in hindsight, mean over draws: no rule "
            "that sees only the K models can choose better on average. *Best single candidate*: the one candidate "
            "with the lowest mean MAPE over the draws, also in hindsight. Where the best per draw is above the 8 % "
@@ -115,8 +116,8 @@ def score_host(held: str, exclude: frozenset[str]) -> dict:
         ad = zs.adapt(X[pick], y[pick], kernels=kp)
         shipped.append(_mape(ad.predict(X[rest], kr), y[rest]))
         chosen.append((ad.adaptation_["kernel_rounds"], ad.adaptation_["shrink"], ad.adaptation_["alone_weight"]))
-        per_cand.append([_mape(zs.adapt(X[pick], y[pick], kernels=kp, candidate=c).predict(X[rest], kr), y[rest])
-                         for c in grid])
+        pred = zs.candidate_predictions(X[pick], y[pick], kp, grid, X[rest], kr)
+        per_cand.append([_mape(pred[c], y[rest]) for c in grid])
     return {"host": held, "grid": grid, "shipped": shipped, "per_candidate": per_cand, "chosen": chosen,
             "n": len(y)}
 

@@ -31,6 +31,26 @@ def test_a_forced_candidate_is_the_one_adapt_builds_when_it_chooses_it(monkeypat
     np.testing.assert_allclose(off.predict(X[rows], subset(kth, rows)), base.predict(X[rows], subset(kth, rows)) + mean)
 
 
+def test_candidate_predictions_are_those_of_each_candidate_built_alone():
+    """candidate_predictions grows the trees once, for the most rounds asked, and reads each candidate's first
+    trees, shrunk: every candidate predicts as the model adapt(candidate=...) builds for it alone (its own booster
+    of exactly that many trees, leaf values shrunk)."""
+    from hybridperf.residual.model import subset
+
+    X, y, kth, base = _zen4_rows()
+    pick, rows = np.arange(10), np.arange(20, 40)
+    grid = [(0, 0.0), (0, 0.4), (10, 0.3), (30, 1.0), (100, 0.6), (300, 0.2)]
+    pred = base.candidate_predictions(X[pick], y[pick], subset(kth, pick), grid, X[rows], subset(kth, rows))
+    assert list(pred) == grid
+    for c in grid:
+        alone = base.adapt(X[pick], y[pick], kernels=subset(kth, pick), candidate=c)
+        np.testing.assert_allclose(pred[c], alone.predict(X[rows], subset(kth, rows)), rtol=0, atol=1e-12)
+    # the candidates differ: more trees and another shrinkage change the prediction
+    assert np.max(np.abs(pred[(10, 0.3)] - pred[(300, 0.2)])) > 1e-3
+    with pytest.raises(ValueError, match="candidate"):
+        base.candidate_predictions(X[pick], y[pick], subset(kth, pick), [(20, 0.5)], X[rows], subset(kth, rows))
+
+
 @pytest.mark.parametrize("candidate", [(7, 0.5), (30, 0.0), (30, 1.5), (0, -0.1)])
 def test_a_candidate_outside_the_grid_is_refused(candidate):
     from hybridperf.residual.model import subset

@@ -432,23 +432,13 @@ class CrossHostModel(ResidualModel):
 
         ``candidate`` ``(rounds, shrink)`` (with kernel rows only): that kernel correction, as the choice above
         would build it, without choosing and without the alone blend; ``(0, 0.0)`` is "none". For analysis of the
-        choice (``benchmarks.few_shot_ceiling``: what the best candidate in hindsight would reach), not for use.
+        choice (``benchmarks.few_shot_ceiling``), not for use; :meth:`candidate_predictions` scores many at once.
         """
         X = np.atleast_2d(np.asarray(X_new, float))
         y = np.asarray(y_new, float)
-        base = copy.copy(self)
-        base.adaptation_ = None
-        base.alone_ = None
-        base.stored_in_ = None  # a new model: not the one stored (:meth:`ResidualModel.summary`)
-        no_kernels = kernels is None or self.kernel_booster_ is None or not len(kernels.row) or len(y) < 2
-        if candidate is not None:
-            if no_kernels:
-                raise ValueError("candidate= needs kernel rows of at least 2 models and a kernel booster")
-            rounds, lam = candidate
-            if rounds not in (0, *ADAPT_ROUNDS) or not 0.0 <= lam <= 1.0 or (rounds and not lam):
-                raise ValueError(f"candidate {candidate!r}: rounds one of {ADAPT_ROUNDS}, shrink in [0, 1] "
-                                 "(0 only with 0 rounds: none)")
-        if no_kernels:
+        base = self._unadapted()
+        if candidate is None and (kernels is None or self.kernel_booster_ is None or not len(kernels.row)
+                                  or len(y) < 2):
             new = super().adapt(X, y, device=device, ridge=ridge, kernels=kernels)
             a = new.adaptation_
             keep = float(np.mean(np.abs(y - base.predict(X, kernels))))
@@ -456,93 +446,65 @@ class CrossHostModel(ResidualModel):
             if keep <= min(v for k, v in a["loo_abs_log_error"].items() if k != "none"):
                 a.update({"method": "none", "offset": 0.0, "slope": 0.0, "group_scales": None})
         else:
-            new = self._adapt_kernels(base, X, y, kernels, candidate)
+            fit = _KernelFit(base, X, y, kernels, () if candidate is None else [candidate])
+            # a candidate asked for is built as the choice would build it: no leave-models-out figures, no blend
+            (rounds, lam), loo, loo_w, weight = _choose(fit) if candidate is None else (candidate, {}, {}, 0.0)
+            booster = _shrink_trees(fit.grow(np.arange(len(y)), rounds), fit.start, lam) if rounds else None
+            new = fit.corrected(rounds, lam, booster)
+            if weight:
+                new.alone_ = _fit_alone(X, y, kernels, np.arange(len(y)))
+                new.alone_.seen_families_ = self.seen_families_  # apply() calibrates the same kernels with both
+            new.adaptation_.update({"loo_abs_log_error": loo, "alone_weight": float(weight),
+                                    "alone_loo_abs_log_error": {f"{w:g}": v for w, v in loo_w.items()},
+                                    "alone_model": ALONE_DIR if weight else None})
+        return new._adapted_to(X, y, device, label)
+
+    def candidate_predictions(self, X_new, y_new, kernels: KernelTable, grid: Sequence[tuple[int, float]],
+                              X_eval, kernels_eval: KernelTable) -> dict[tuple[int, float], np.ndarray]:
+        """What each kernel correction of ``grid`` (``(rounds, shrink)`` pairs of :meth:`adapt`'s grid; ``(0, 0.0)``:
+        "none"), built on the K models ``X_new``, ``y_new``, ``kernels`` as ``adapt(candidate=...)`` builds it,
+        predicts for the rows ``X_eval``, ``kernels_eval`` (log residuals, as :meth:`predict`). The added trees are
+        grown once, for the most rounds asked, and every booster is read once per rounds on each set of kernel rows:
+        LightGBM adds one tree per round, so the first trees of a longer run are those of a shorter one, and shrinking
+        the leaf values of the added trees by ``shrink`` shrinks what they add by it. For the analysis of the choice
+        (``benchmarks.few_shot_ceiling``: 51 candidates a draw). Raises ``ValueError`` as ``adapt(candidate=...)``."""
+        X = np.atleast_2d(np.asarray(X_new, float))
+        y = np.asarray(y_new, float)
+        fit = _KernelFit(self._unadapted(), X, y, kernels, grid)
+        Xe = np.atleast_2d(np.asarray(X_eval, float))
+        kxe = fit.base._kernel_inputs(kernels_eval.X, kernels_eval.row)
+        e0 = fit.base.kernel_booster_.predict(kxe)
+        most = max(r for r, _ in grid)
+        grown = fit.grow(np.arange(len(y)), most) if most else None
+        read = {r: (grown.predict(fit.kx, num_iteration=fit.start + r), grown.predict(kxe, num_iteration=fit.start + r))
+                if r else (fit.f0, e0) for r in {r for r, _ in grid}}
+        out = {}
+        for rounds, lam in grid:
+            ft, fe = read[rounds]
+            p = fit.with_kernels(fit.f0 + lam * (ft - fit.f0)).predict(X, kernels)
+            offset = lam * float(np.mean(y - p))
+            out[(rounds, lam)] = fit.with_kernels(e0 + lam * (fe - e0)).predict(Xe, kernels_eval) + offset
+        return out
+
+    def _unadapted(self) -> CrossHostModel:
+        """A copy of this model without its adaptation (the base of a new one)."""
+        base = copy.copy(self)
+        base.adaptation_ = None
+        base.alone_ = None
+        base.stored_in_ = None  # a new model: not the one stored (:meth:`ResidualModel.summary`)
+        return base
+
+    def _adapted_to(self, X: np.ndarray, y: np.ndarray, device: str | None, label: str | None) -> CrossHostModel:
+        """This new adapted model (changed in place, returned) with the device, label and range of its K models."""
         if device:
-            new.device = device
+            self.device = device
         if label is not None:
-            new.label = label
-        new.adaptation_["device"] = device
+            self.label = label
+        self.adaptation_["device"] = device
         z = X[:, _LOG_ROOF]
-        new.adaptation_["log_roofline_range"] = [float(z.min()), float(z.max())]
-        new.adaptation_["min_latency_s"] = min_latency_s(X, y)  # how small a figure it was checked at (apply())
-        return new
-
-    def _adapt_kernels(self, base: CrossHostModel, X: np.ndarray, y: np.ndarray, kernels: KernelTable,
-                       candidate: tuple[int, float] | None = None) -> CrossHostModel:
-        """The kernel-correction adaptation of :meth:`adapt` (``base``: this model without an adaptation;
-        ``candidate``: build that one, no choice and no blend)."""
-        import lightgbm as lgb
-
-        n = len(y)
-        kx = base._kernel_inputs(kernels.X, kernels.row)
-        label = kernels.y - base.host_offset()  # the kernel booster was trained on rows less their host's offset
-        w = _kernel_weights(kernels, n, measured=self.measured_weights)
-        names = list(self._kernel_names())
-        start = self.kernel_booster_.current_iteration()
-
-        f0 = self.kernel_booster_.predict(kx)
-
-        def grow(models: np.ndarray, rounds: int):
-            sel = np.isin(kernels.row, models)
-            # the trees start from the base booster (no boost-from-average), so the mean kernel error is taken out
-            # first: it shifts every kernel alike, which the model-level offset fitted afterwards absorbs
-            shift = float(np.average(label[sel] - f0[sel], weights=w[sel]))
-            ds = lgb.Dataset(kx[sel], label[sel] - shift, weight=w[sel], feature_name=names, free_raw_data=False,
-                             params={"min_data_in_bin": 1, "verbose": -1})
-            return lgb.train(ADAPT_PARAMS, ds, num_boost_round=rounds, init_model=self.kernel_booster_)
-
-        def with_kernels(f: np.ndarray) -> CrossHostModel:
-            m = copy.copy(base)
-            m.kernel_booster_ = _Fixed(f)
-            return m
-
-        cands = [(r, lam) for r in ADAPT_ROUNDS for lam in ADAPT_SHRINK]
-        if candidate is not None:  # built as asked: no leave-models-out choice, no blend
-            best = "none" if candidate[0] == 0 and candidate[1] == 0.0 else _method(*candidate)
-            loo, loo_w, weight = {}, {}, 0.0
-        else:
-            # leave-models-out predictions of each candidate (and of the alone model) for the K models
-            loo_pred: dict[str, np.ndarray] = {"none": base.predict(X, kernels)}
-            loo_pred.update({_method(r, lam): np.full(n, np.nan) for r, lam in cands})
-            alone_pred = np.full(n, np.nan)
-            folds = _loo_folds(n)
-            blend = max(ADAPT_ALONE_WEIGHTS) > 0 and n - max(len(f) for f in folds) >= ALONE_MIN_MODELS
-            for test in folds:
-                fit = np.setdiff1d(np.arange(n), test)
-                grown = grow(fit, max(ADAPT_ROUNDS)) if max(ADAPT_ROUNDS) else None
-                for r in ADAPT_ROUNDS:
-                    fr = grown.predict(kx, num_iteration=start + r) if r else f0
-                    for lam in ADAPT_SHRINK:
-                        p = with_kernels(f0 + lam * (fr - f0)).predict(X, kernels)
-                        a = lam * float(np.mean(y[fit] - p[fit]))
-                        loo_pred[_method(r, lam)][test] = p[test] + a
-                if blend:
-                    alone_pred[test] = _fit_alone(X, y, kernels, fit).predict(X[test], _kernel_only(subset(kernels, test)))
-            loo = {k: float(np.mean(np.abs(y - v))) for k, v in loo_pred.items()}
-            order = ["none", *(_method(r, lam) for r, lam in cands)]
-            best = min(order, key=lambda k: (loo[k], order.index(k)))
-            # then the blend with the alone model, for the chosen candidate (w = 0 first: kept on a tie)
-            loo_w = {w: float(np.mean(np.abs(y - ((1.0 - w) * loo_pred[best] + w * alone_pred)))) if w else loo[best]
-                     for w in ADAPT_ALONE_WEIGHTS if blend or not w}
-            ok = {w: e for w, e in loo_w.items() if not w or e < (1.0 - ADAPT_ALONE_MARGIN) * loo[best]}
-            weight = min(ok, key=lambda w: (ok[w], w))
-        new = copy.copy(base)
-        offset, rounds, lam = 0.0, 0, 0.0
-        if best != "none":
-            rounds, lam = candidate if candidate is not None else cands[order.index(best) - 1]
-            if rounds:
-                new.kernel_booster_ = _shrink_trees(grow(np.arange(n), rounds), start, lam)
-            offset = lam * float(np.mean(y - new.predict(X, kernels)))
-        if weight:
-            new.alone_ = _fit_alone(X, y, kernels, np.arange(n))
-            new.alone_.seen_families_ = self.seen_families_  # apply() calibrates the same kernels with both
-        new.adaptation_ = {"method": best, "offset": offset, "slope": 0.0, "center": float(X[:, _LOG_ROOF].mean()),
-                           "k": int(n), "kernel_rounds": int(rounds), "shrink": float(lam), "loo_abs_log_error": loo,
-                           "alone_weight": float(weight),
-                           "alone_loo_abs_log_error": {f"{w:g}": v for w, v in loo_w.items()},
-                           "alone_model": ALONE_DIR if weight else None, "group_scales": None,
-                           "base_device": self.device}
-        return new
+        self.adaptation_["log_roofline_range"] = [float(z.min()), float(z.max())]
+        self.adaptation_["min_latency_s"] = min_latency_s(X, y)  # how small a figure it was checked at (apply())
+        return self
 
     def _alone_weight(self) -> float:
         """The adaptation's blend weight of :attr:`alone_` (0 without one); refuses a weight whose model is missing."""
@@ -768,6 +730,94 @@ class CrossHostModel(ResidualModel):
 def _figures(d: Mapping[str, Any]) -> HostFigures:
     """:class:`HostFigures` from a sidecar (``assumed``, a JSON list, as a tuple; absent before 2026-12-03)."""
     return HostFigures(**{**d, "assumed": tuple(d.get("assumed") or ())})
+
+
+class _KernelFit:
+    """What a kernel correction of :meth:`CrossHostModel.adapt` is fitted from: the K models' rows, their kernel rows
+    as the base model's kernel booster reads them, its predictions there and the labels it gets wrong."""
+
+    def __init__(self, base: CrossHostModel, X: np.ndarray, y: np.ndarray, kernels: KernelTable | None,
+                 grid: Sequence[tuple[int, float]] = ()):
+        """``grid``: candidates ``(rounds, shrink)`` to be built without a choice (``ValueError`` for one outside the
+        grid of :meth:`CrossHostModel.adapt`, or without kernel rows of 2 or more models)."""
+        if grid and (kernels is None or base.kernel_booster_ is None or not len(kernels.row) or len(y) < 2):
+            raise ValueError("candidate= needs kernel rows of at least 2 models and a kernel booster")
+        for rounds, lam in grid:
+            if rounds not in (0, *ADAPT_ROUNDS) or not 0.0 <= lam <= 1.0 or (rounds and not lam):
+                raise ValueError(f"candidate {(rounds, lam)!r}: rounds one of {ADAPT_ROUNDS}, shrink in [0, 1] "
+                                 "(0 only with 0 rounds: none)")
+        self.base, self.X, self.y, self.kernels = base, X, y, kernels
+        self.kx = base._kernel_inputs(kernels.X, kernels.row)
+        self.label = kernels.y - base.host_offset()  # the kernel booster was trained on rows less their host's offset
+        self.w = _kernel_weights(kernels, len(y), measured=base.measured_weights)
+        self.start = base.kernel_booster_.current_iteration()
+        self.f0 = base.kernel_booster_.predict(self.kx)
+
+    def grow(self, models: np.ndarray, rounds: int):
+        """The base kernel booster with ``rounds`` trees (:data:`ADAPT_PARAMS`) added, fitted on ``models``' kernels."""
+        import lightgbm as lgb
+
+        sel = np.isin(self.kernels.row, models)
+        # the trees start from the base booster (no boost-from-average), so the mean kernel error is taken out
+        # first: it shifts every kernel alike, which the model-level offset fitted afterwards absorbs
+        shift = float(np.average(self.label[sel] - self.f0[sel], weights=self.w[sel]))
+        ds = lgb.Dataset(self.kx[sel], self.label[sel] - shift, weight=self.w[sel],
+                         feature_name=list(self.base._kernel_names()), free_raw_data=False,
+                         params={"min_data_in_bin": 1, "verbose": -1})
+        return lgb.train(ADAPT_PARAMS, ds, num_boost_round=rounds, init_model=self.base.kernel_booster_)
+
+    def with_kernels(self, f: np.ndarray) -> CrossHostModel:
+        """The base model with kernel predictions ``f`` on the K models' kernel rows."""
+        m = copy.copy(self.base)
+        m.kernel_booster_ = _Fixed(f)
+        return m
+
+    def corrected(self, rounds: int, lam: float, booster) -> CrossHostModel:
+        """The candidate ``(rounds, lam)`` (``(0, 0.0)``: none) with ``booster`` (the base one with the candidate's
+        trees, shrunk; None for 0 rounds), its model-level offset fitted on the K models and shrunk by ``lam``."""
+        new = copy.copy(self.base)
+        if rounds:
+            new.kernel_booster_ = booster
+        offset = lam * float(np.mean(self.y - new.predict(self.X, self.kernels))) if lam else 0.0
+        new.adaptation_ = {"method": _method(rounds, lam) if lam else "none", "offset": offset, "slope": 0.0,
+                           "center": float(self.X[:, _LOG_ROOF].mean()), "k": len(self.y),
+                           "kernel_rounds": int(rounds), "shrink": float(lam), "group_scales": None,
+                           "base_device": self.base.device}
+        return new
+
+
+def _choose(fit: _KernelFit) -> tuple[tuple[int, float], dict[str, float], dict[float, float], float]:
+    """:meth:`CrossHostModel.adapt`'s choice: the candidate ``(rounds, shrink)`` (``(0, 0.0)``: none) with the lowest
+    leave-models-out mean absolute log error over the K models, then the blend weight of a model of the K rows alone;
+    returns ``(candidate, error of each candidate by name, error of each blend weight, weight)``."""
+    X, y, kernels = fit.X, fit.y, fit.kernels
+    n = len(y)
+    cands = [(r, lam) for r in ADAPT_ROUNDS for lam in ADAPT_SHRINK]
+    # leave-models-out predictions of each candidate (and of the alone model) for the K models
+    loo_pred: dict[str, np.ndarray] = {"none": fit.base.predict(X, kernels)}
+    loo_pred.update({_method(r, lam): np.full(n, np.nan) for r, lam in cands})
+    alone_pred = np.full(n, np.nan)
+    folds = _loo_folds(n)
+    blend = max(ADAPT_ALONE_WEIGHTS) > 0 and n - max(len(f) for f in folds) >= ALONE_MIN_MODELS
+    for test in folds:
+        train = np.setdiff1d(np.arange(n), test)
+        grown = fit.grow(train, max(ADAPT_ROUNDS)) if max(ADAPT_ROUNDS) else None
+        for r in ADAPT_ROUNDS:
+            fr = grown.predict(fit.kx, num_iteration=fit.start + r) if r else fit.f0
+            for lam in ADAPT_SHRINK:
+                p = fit.with_kernels(fit.f0 + lam * (fr - fit.f0)).predict(X, kernels)
+                loo_pred[_method(r, lam)][test] = p[test] + lam * float(np.mean(y[train] - p[train]))
+        if blend:
+            alone_pred[test] = _fit_alone(X, y, kernels, train).predict(X[test], _kernel_only(subset(kernels, test)))
+    loo = {k: float(np.mean(np.abs(y - v))) for k, v in loo_pred.items()}
+    order = ["none", *(_method(r, lam) for r, lam in cands)]
+    best = min(order, key=lambda k: (loo[k], order.index(k)))
+    # then the blend with the alone model, for the chosen candidate (w = 0 first: kept on a tie)
+    loo_w = {w: float(np.mean(np.abs(y - ((1.0 - w) * loo_pred[best] + w * alone_pred)))) if w else loo[best]
+             for w in ADAPT_ALONE_WEIGHTS if blend or not w}
+    ok = {w: e for w, e in loo_w.items() if not w or e < (1.0 - ADAPT_ALONE_MARGIN) * loo[best]}
+    weight = min(ok, key=lambda w: (ok[w], w))
+    return ((0, 0.0) if best == "none" else cands[order.index(best) - 1]), loo, loo_w, weight
 
 
 class _Fixed:
