@@ -137,12 +137,31 @@ def _block(text: str) -> list[str]:
     return ["```", text, "```", ""]
 
 
+def kernel_spread_line(samples: Sequence[Mapping]) -> str:
+    """How far each reference kernel's fastest run moved between the rounds of a run: per kernel, the fastest run of
+    each round, then the fastest and slowest of those (ms) and their ratio. ``samples``: ``reference_samples.csv`` rows;
+    "" where they predate the kernels' fastest runs (``gemm_min_s``). A kernel whose ratio is far above the others'
+    moves the speed index without the models (the streaming add with 2 threads, ``docs/ground-truth.md``)."""
+    if not samples or not samples[0].get("gemm_min_s"):
+        return ""
+    parts = []
+    for name, col in (("GEMM", "gemm_min_s"), ("conv", "conv_min_s"), ("add", "stream_min_s")):
+        per_round: dict[str, float] = {}
+        for row in samples:
+            per_round[row["round"]] = min(per_round.get(row["round"], float("inf")), float(row[col]))
+        lo, hi = min(per_round.values()), max(per_round.values())
+        parts.append(f"{name} {lo * 1e3:.3f} / {hi * 1e3:.3f} ({hi / lo:.2f}x)")
+    return ("Each reference kernel's fastest run per round, fastest / slowest round (ms; ratio): "
+            + ", ".join(parts) + ".")
+
+
 def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
     """CPU identity and the speed index of every round of directory ``d``."""
     from hybridperf.report.format import table
 
     r0 = raw[0]
     speed = _rows(d / "speed_index.csv")
+    samples = _rows(d / "reference_samples.csv") if (d / "reference_samples.csv").exists() else []
     keys = {r["key"] for r in raw}
     dates = sorted(r["date_utc"] for r in raw)
     ident = (f"`{r0.get('cpu_model', '')}` ({r0.get('cpu_vendor', '')} family {r0.get('cpu_family', '?')} model "
@@ -157,7 +176,8 @@ def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
             f"Speed index (ms; geometric mean of a 512^3 GEMM, a 64-channel 56x56 3x3 convolution and a 4 Mi-element "
             f"add, reference version {r0.get('reference_version', '?')}):", "",
             *_block(table(rows, ["round", "start UTC", "start", "end", "round index", "all timings", "timings", "end/start"],
-                          "rrrrrrrr"))]
+                          "rrrrrrrr")),
+            *([spread, ""] if (spread := kernel_spread_line(samples)) else [])]
 
 
 def split_half(raw: Sequence[Mapping]) -> tuple[list[int], list[int], dict, dict] | None:
