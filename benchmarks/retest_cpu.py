@@ -95,15 +95,26 @@ def rounds_rows(d: Path) -> list[dict]:
     if raw and "round_min_index_s" not in raw[0]:
         low = {s["round"]: s["min_index_s"] for s in _rows(d / "speed_index.csv")}
         raw = [{**r, "round_min_index_s": low[r["round"]]} for r in raw]
-    samples = _rows(d / "reference_samples.csv") if (d / "reference_samples.csv").exists() else []
+    samples = reference_samples(d)
     if raw and samples and samples[0].get("gemm_min_s"):
         # the compute part of the reference only (fastest GEMM and conv runs; directories that recorded them):
         # the streaming add tracks DRAM contention from the other core, which moves the index more than most models
-        comp: dict[str, float] = {}
-        for s in samples:
-            comp[s["round"]] = min(comp.get(s["round"], float("inf")), (float(s["gemm_min_s"]) * float(s["conv_min_s"])) ** 0.5)
+        comp = round_minima(samples, lambda s: (float(s["gemm_min_s"]) * float(s["conv_min_s"])) ** 0.5)
         raw = [{**r, "round_min_compute_index_s": comp[r["round"]]} for r in raw]
     return raw
+
+
+def reference_samples(d: Path) -> list[dict]:
+    """``reference_samples.csv`` of ``d`` (every timing of the reference workload); [] where the run has none."""
+    return _rows(d / "reference_samples.csv") if (d / "reference_samples.csv").exists() else []
+
+
+def round_minima(samples: Sequence[Mapping], value) -> dict[str, float]:
+    """The smallest ``value(sample)`` of each round of ``samples`` (``reference_samples.csv`` rows), by round."""
+    out: dict[str, float] = {}
+    for s in samples:
+        out[s["round"]] = min(out.get(s["round"], float("inf")), value(s))
+    return out
 
 
 def pooled_rows(runs: Sequence[Sequence[Mapping]]) -> list[dict]:
@@ -146,10 +157,8 @@ def kernel_spread_line(samples: Sequence[Mapping]) -> str:
         return ""
     parts = []
     for name, col in (("GEMM", "gemm_min_s"), ("conv", "conv_min_s"), ("add", "stream_min_s")):
-        per_round: dict[str, float] = {}
-        for row in samples:
-            per_round[row["round"]] = min(per_round.get(row["round"], float("inf")), float(row[col]))
-        lo, hi = min(per_round.values()), max(per_round.values())
+        per_round = round_minima(samples, lambda row, col=col: float(row[col])).values()
+        lo, hi = min(per_round), max(per_round)
         parts.append(f"{name} {lo * 1e3:.3f} / {hi * 1e3:.3f} ({hi / lo:.2f}x)")
     return ("Each reference kernel's fastest run per round, fastest / slowest round (ms; ratio): "
             + ", ".join(parts) + ".")
@@ -161,7 +170,6 @@ def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
 
     r0 = raw[0]
     speed = _rows(d / "speed_index.csv")
-    samples = _rows(d / "reference_samples.csv") if (d / "reference_samples.csv").exists() else []
     keys = {r["key"] for r in raw}
     dates = sorted(r["date_utc"] for r in raw)
     ident = (f"`{r0.get('cpu_model', '')}` ({r0.get('cpu_vendor', '')} family {r0.get('cpu_family', '?')} model "
@@ -177,7 +185,7 @@ def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
             f"add, reference version {r0.get('reference_version', '?')}):", "",
             *_block(table(rows, ["round", "start UTC", "start", "end", "round index", "all timings", "timings", "end/start"],
                           "rrrrrrrr")),
-            *([spread, ""] if (spread := kernel_spread_line(samples)) else [])]
+            *([spread, ""] if (spread := kernel_spread_line(reference_samples(d))) else [])]
 
 
 def split_half(raw: Sequence[Mapping]) -> tuple[list[int], list[int], dict, dict] | None:

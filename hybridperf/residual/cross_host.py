@@ -437,8 +437,9 @@ class CrossHostModel(ResidualModel):
         X = np.atleast_2d(np.asarray(X_new, float))
         y = np.asarray(y_new, float)
         base = self._unadapted()
-        if candidate is None and (kernels is None or self.kernel_booster_ is None or not len(kernels.row)
-                                  or len(y) < 2):
+        if candidate is not None:
+            self._check_candidates(kernels, len(y), [candidate])
+        if candidate is None and not self._adapts_kernels(kernels, len(y)):
             new = super().adapt(X, y, device=device, ridge=ridge, kernels=kernels)
             a = new.adaptation_
             keep = float(np.mean(np.abs(y - base.predict(X, kernels))))
@@ -446,7 +447,7 @@ class CrossHostModel(ResidualModel):
             if keep <= min(v for k, v in a["loo_abs_log_error"].items() if k != "none"):
                 a.update({"method": "none", "offset": 0.0, "slope": 0.0, "group_scales": None})
         else:
-            fit = _KernelFit(base, X, y, kernels, () if candidate is None else [candidate])
+            fit = _KernelFit(base, X, y, kernels)
             # a candidate asked for is built as the choice would build it: no leave-models-out figures, no blend
             (rounds, lam), loo, loo_w, weight = _choose(fit) if candidate is None else (candidate, {}, {}, 0.0)
             booster = _shrink_trees(fit.grow(np.arange(len(y)), rounds), fit.start, lam) if rounds else None
@@ -470,7 +471,8 @@ class CrossHostModel(ResidualModel):
         (``benchmarks.few_shot_ceiling``: 51 candidates a draw). Raises ``ValueError`` as ``adapt(candidate=...)``."""
         X = np.atleast_2d(np.asarray(X_new, float))
         y = np.asarray(y_new, float)
-        fit = _KernelFit(self._unadapted(), X, y, kernels, grid)
+        self._check_candidates(kernels, len(y), grid)
+        fit = _KernelFit(self._unadapted(), X, y, kernels)
         Xe = np.atleast_2d(np.asarray(X_eval, float))
         kxe = fit.base._kernel_inputs(kernels_eval.X, kernels_eval.row)
         e0 = fit.base.kernel_booster_.predict(kxe)
@@ -485,6 +487,16 @@ class CrossHostModel(ResidualModel):
             offset = lam * float(np.mean(y - p))
             out[(rounds, lam)] = fit.with_kernels(e0 + lam * (fe - e0)).predict(Xe, kernels_eval) + offset
         return out
+
+    def _check_candidates(self, kernels: KernelTable | None, n_models: int, grid: Sequence[tuple[int, float]]) -> None:
+        """Refuses (``ValueError``) candidates to build without a choice where there are no kernel rows of 2 or more
+        models to fit them on, or one outside :meth:`adapt`'s grid."""
+        if not self._adapts_kernels(kernels, n_models):
+            raise ValueError("candidate= needs kernel rows of at least 2 models and a kernel booster")
+        for rounds, lam in grid:
+            if rounds not in (0, *ADAPT_ROUNDS) or not 0.0 <= lam <= 1.0 or (rounds and not lam):
+                raise ValueError(f"candidate {(rounds, lam)!r}: rounds one of {ADAPT_ROUNDS}, shrink in [0, 1] "
+                                 "(0 only with 0 rounds: none)")
 
     def _unadapted(self) -> CrossHostModel:
         """A copy of this model without its adaptation (the base of a new one)."""
@@ -736,16 +748,7 @@ class _KernelFit:
     """What a kernel correction of :meth:`CrossHostModel.adapt` is fitted from: the K models' rows, their kernel rows
     as the base model's kernel booster reads them, its predictions there and the labels it gets wrong."""
 
-    def __init__(self, base: CrossHostModel, X: np.ndarray, y: np.ndarray, kernels: KernelTable | None,
-                 grid: Sequence[tuple[int, float]] = ()):
-        """``grid``: candidates ``(rounds, shrink)`` to be built without a choice (``ValueError`` for one outside the
-        grid of :meth:`CrossHostModel.adapt`, or without kernel rows of 2 or more models)."""
-        if grid and (kernels is None or base.kernel_booster_ is None or not len(kernels.row) or len(y) < 2):
-            raise ValueError("candidate= needs kernel rows of at least 2 models and a kernel booster")
-        for rounds, lam in grid:
-            if rounds not in (0, *ADAPT_ROUNDS) or not 0.0 <= lam <= 1.0 or (rounds and not lam):
-                raise ValueError(f"candidate {(rounds, lam)!r}: rounds one of {ADAPT_ROUNDS}, shrink in [0, 1] "
-                                 "(0 only with 0 rounds: none)")
+    def __init__(self, base: CrossHostModel, X: np.ndarray, y: np.ndarray, kernels: KernelTable):
         self.base, self.X, self.y, self.kernels = base, X, y, kernels
         self.kx = base._kernel_inputs(kernels.X, kernels.row)
         self.label = kernels.y - base.host_offset()  # the kernel booster was trained on rows less their host's offset

@@ -357,6 +357,11 @@ class ResidualModel:
         out = np.log(lat / roof)
         return out + self._adaptation(X)
 
+    def _adapts_kernels(self, kernels: KernelTable | None, n_models: int) -> bool:
+        """Whether an adaptation to ``n_models`` models can use their kernel rows: this model has a kernel booster,
+        ``kernels`` holds rows, and there are 2 or more models (one has no leave-one-out to choose by)."""
+        return kernels is not None and self.kernel_booster_ is not None and len(kernels.row) > 0 and n_models >= 2
+
     def _group_times(self, X: np.ndarray, kernels: KernelTable) -> np.ndarray:
         """(n models, n groups): the base model's predicted seconds per kernel group, overhead excluded."""
         f = self.kernel_booster_.predict(self._kernel_inputs(kernels.X, kernels.row))
@@ -417,7 +422,7 @@ class ResidualModel:
         a, b = fit(np.arange(len(X)), slope)
         loo_out = {"offset+slope" if s_ else "offset": v for s_, v in loo.items()}
         scales = None
-        if kernels is not None and self.kernel_booster_ is not None and len(kernels.row) and len(X) >= 2:
+        if self._adapts_kernels(kernels, len(X)):
             # per-group scales s: measured ~ sum_g s_g T_g + overhead, least squares in relative error, ridge to 1
             # (one scale per group from one model has no leave-one-out to choose it by: never from fewer than 2)
             T = self._group_times(X, kernels)
