@@ -6,8 +6,9 @@ design choice here; an Intel Xeon with AMX, one thread ``host-xeon-1c`` and two 
 measured after every design choice; the Zen 4 CPU with two threads, ``host-epyc-zen4-2c``, measured 2026-12-03) the
 hosts of the other CPUs are the training hosts (one CPU measured at two thread counts is held out whole,
 :data:`SAME_CPU`); a CPU of :data:`UNSEEN_HOSTS` (the Zen 1 EPYC, ``host-epyc-zen1-1c`` with one thread and
-``host-epyc-zen1-2c`` with two, measured 2026-12-05) trains nothing and is scored by a model of every host of
-:data:`HOSTS`; on the held-out host it reports MAPE and the share within +-10 % of
+``host-epyc-zen1-2c`` with two, measured 2026-12-05; the Zen 5 EPYC with two threads, ``host-epyc-zen5-2c``) trains
+nothing and is scored by a model of every host of :data:`HOSTS` but the same CPU at its other thread count; on the
+held-out host it reports MAPE and the share within +-10 % of
 
 * the roofline of the host's sheet;
 * the per-device residual of another host (:data:`~hybridperf.residual.model.CALIBRATION_PARAMS`, trained on the
@@ -49,14 +50,19 @@ HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1, "host-epy
 #: unmeasured machine meets the packaged model. AMD EPYC Zen 1 (family 23 model 1, AVX2 on 128-bit units, no
 #: AVX-512), first seen 2026-12-05 and measured after every setting here was fixed, with one thread on core 1 and
 #: (``host-epyc-zen1-2c``, the setting of ``--device host`` there) two threads on both vCPUs; each sheet is the probe
-#: kept in its calibration directory (``<host>.yaml``, not a packaged sheet)
-UNSEEN_HOSTS = {"host-epyc-zen1-1c": 1, "host-epyc-zen1-2c": 2}
+#: kept in its calibration directory (``<host>.yaml``, not a packaged sheet). AMD EPYC Zen 5 with 2 threads on both
+#: vCPUs (``host-epyc-zen5-2c``, the setting of ``--device host`` there; added 2026-12-05 evening, its questions
+#: written down before its rows were featurized): its 1-thread core is a training host (``host-epyc-zen5-1c``), left
+#: out of the model that scores it (:data:`SAME_CPU`), so it too is a CPU never measured
+UNSEEN_HOSTS = {"host-epyc-zen1-1c": 1, "host-epyc-zen1-2c": 2, "host-epyc-zen5-2c": 2}
 #: every host a table scores (held out in turn, or never trained on), with its threads
 SCORED_HOSTS = {**HOSTS, **UNSEEN_HOSTS}
 #: hosts that are the same physical CPU run with other threads: held out together (leave one *CPU* out), so the
 #: zero-shot rows are those of a CPU never measured; the row :data:`SAME_CPU_ROW` adds the other thread count back
 SAME_CPU = {"host-xeon-1c": ("host-xeon-amx-2c",), "host-xeon-amx-2c": ("host-xeon-1c",),
-            "host-epyc-zen4-1c": ("host-epyc-zen4-2c",), "host-epyc-zen4-2c": ("host-epyc-zen4-1c",)}
+            "host-epyc-zen4-1c": ("host-epyc-zen4-2c",), "host-epyc-zen4-2c": ("host-epyc-zen4-1c",),
+            # one way only: the 2-thread Zen 5 trains nothing (UNSEEN_HOSTS), so its core has no twin to leave out
+            "host-epyc-zen5-2c": ("host-epyc-zen5-1c",)}
 #: the hosts of the few-shot design set (``--pairs``): Zen 5 and the AMX Xeon core were measured after that design
 #: was fixed and are test hosts only (their rows never chose a setting)
 PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
@@ -65,13 +71,15 @@ PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
 #: sequence lengths and batches included), chosen before its figures were seen because it covers the same
 #: configuration space as Zen 3 (the earlier ``-r2`` run has only the 72 default-size batch 1 and 2
 #: configurations). ``--data HOST=DIR`` overrides it (``--data host-epyc-zen4-1c=host-epyc-zen4-1c-r2``: the
-#: 72-configuration rows).
-DATA_DIRS = {"host-epyc-zen4-1c": "host-epyc-zen4-1c-r3"}
+#: 72-configuration rows). The 2-thread Zen 5's rows: the first of two back-to-back 16-round runs (``-r16``, the run
+#: with the most rounds that has an independent retest, ``-r16-retest``; chosen before its figures were seen), priced
+#: on the 2-thread ``probe --host`` sheet of the same day (13:21 UTC, before the day's 2-thread runs), its id renamed
+DATA_DIRS = {"host-epyc-zen4-1c": "host-epyc-zen4-1c-r3", "host-epyc-zen5-2c": "host-epyc-zen5-2c-day2-r16"}
 LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xeon Sapphire Rapids (2 threads)",
           "host-epyc-zen4-1c": "AMD EPYC Zen 4 (1 thread)", "host-epyc-zen5-1c": "AMD EPYC Zen 5 (1 thread)",
           "host-xeon-1c": "Intel Xeon with AMX (1 thread)", "host-xeon-amx-2c": "Intel Xeon with AMX (2 threads)",
           "host-epyc-zen4-2c": "AMD EPYC Zen 4 (2 threads)", "host-epyc-zen1-1c": "AMD EPYC Zen 1 (1 thread)",
-          "host-epyc-zen1-2c": "AMD EPYC Zen 1 (2 threads)"}
+          "host-epyc-zen1-2c": "AMD EPYC Zen 1 (2 threads)", "host-epyc-zen5-2c": "AMD EPYC Zen 5 (2 threads)"}
 #: (host, test directory, retest directory): the same configurations measured twice on the same host
 RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
@@ -85,13 +93,15 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-xeon-amx-2c", "host-xeon-amx-2c", "host-xeon-amx-2c-retest"),
            ("host-epyc-zen4-2c", "host-epyc-zen4-2c", "host-epyc-zen4-2c-retest"),
            ("host-epyc-zen1-1c", "host-epyc-zen1-1c", "host-epyc-zen1-1c-retest"),
-           ("host-epyc-zen1-2c", "host-epyc-zen1-2c", "host-epyc-zen1-2c-retest"))
+           ("host-epyc-zen1-2c", "host-epyc-zen1-2c", "host-epyc-zen1-2c-retest"),
+           # 16 rounds each, back to back (2026-12-05 18:32-20:03 UTC)
+           ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16", "host-epyc-zen5-2c-day2-r16-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
 #: beside the run's independent retest in :data:`RETESTS`
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-1c", "host-epyc-zen5-1c"),
                 ("host-xeon-1c", "host-xeon-1c"), ("host-xeon-amx-2c", "host-xeon-amx-2c"),
                 ("host-epyc-zen4-2c", "host-epyc-zen4-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-1c"),
-                ("host-epyc-zen1-2c", "host-epyc-zen1-2c"))
+                ("host-epyc-zen1-2c", "host-epyc-zen1-2c"), ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16"))
 #: figures of :func:`benchmarks.retest_cpu.figures` compared by the split-half lines
 SPLIT_FIGURES = ("raw median", "raw minimum")
 #: figures compared by the test-retest lines, where both directories have them
@@ -103,6 +113,9 @@ RETEST_COLUMNS = ("latency_s", "latency_min_s", "latency_min_norm_s", "latency_m
 DESIGN_HOSTS = (*PAIR_HOSTS, "host-epyc-zen4-2c")
 #: what the section of a host of :data:`UNSEEN_HOSTS` says in its title
 UNSEEN_MARK = "(never trained on: predicted by a model of every host above, the packaged model's training set)"
+#: the same for a host of :data:`UNSEEN_HOSTS` whose CPU is a training host at another thread count
+UNSEEN_TWIN_MARK = ("(never trained on: predicted by a model of every host above but its CPU's 1-thread rows, "
+                    "`SAME_CPU`)")
 #: what a held-out section of a design host says in its title
 DESIGN_MARK = "(design host: settings were chosen with its rows)"
 K = 10
@@ -544,7 +557,7 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
         out += [f"## Held out: {LABELS[host]} — `{host}`, {len(data[host][1])} configurations"
                 + (f" (rows of `calibration/{src}`)" if src != host else "")
                 + (f" {DESIGN_MARK}" if host in DESIGN_HOSTS else "")
-                + (f" {UNSEEN_MARK}" if host in UNSEEN_HOSTS else ""), "",
+                + (f" {UNSEEN_TWIN_MARK if host in SAME_CPU else UNSEEN_MARK}" if host in UNSEEN_HOSTS else ""), "",
                 f"Sheet figures: fp32 {fig.fp32_flops_per_s / 1e9:.0f} GFLOP/s, int8 {fig.int8_ops_per_s / 1e9:.0f} GOPS, "
                 f"DRAM {fig.dram_bytes_per_s / 1e9:.1f} GB/s, L2 {fig.l2_bytes / 2**10:.0f} KiB, "
                 f"LLC {fig.llc_bytes / 2**20:.0f} MiB, {fig.threads} thread(s), AVX-512 {'yes' if fig.avx512 else 'no'}.", "",
@@ -644,11 +657,25 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
             f"threads ran a median {_speedup('host-epyc-zen1-1c-retest', 'host-epyc-zen1-2c'):.2f}x faster than one core "
             "in its retest (the faster of its two runs); "
             f"its offset is {offset.get('host-epyc-zen1-2c', float('nan')):.2f}x.",
+            "- `host-epyc-zen5-2c` is the CPU of `host-epyc-zen5-1c` (AMD EPYC Zen 5, `lscpu` family 26 model 2 "
+            "stepping 1 under KVM, 2 vCPUs) run with 2 onnxruntime threads on both vCPUs, the setting of `--device "
+            "host` there: the 72 default-size configurations in 16 interleaved rounds, 2026-12-05 18:32-19:16 UTC, "
+            "nothing else running (`calibration/host-epyc-zen5-2c-day2-r16`; its independent 16-round retest "
+            "`-r16-retest` right after), priced on the 2-thread `hybridperf probe --host` sheet of the same virtual "
+            "machine taken at 13:21 UTC that day (kept with the rows, its id renamed: `host-epyc-zen5-2c.yaml`). "
+            "Added as a test setting after every setting here was fixed, its questions written in CHANGELOG before "
+            "its rows were featurized; in no training set (`UNSEEN_HOSTS`), and its 1-thread core is left out of "
+            f"the model that scores it (`SAME_CPU`); the row \"{SAME_CPU_ROW}\" adds the core back (what "
+            "`--device host` gives there). Its 2 threads ran a median "
+            f"{_speedup('host-epyc-zen5-1c-r4', 'host-epyc-zen5-2c-day2-r16'):.2f}x faster than one core "
+            "(`host-epyc-zen5-1c-r4`, the same day); "
+            f"its offset is {offset.get('host-epyc-zen5-2c', float('nan')):.2f}x.",
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
               + ("(`DATA_DIRS`): the whole plan, the same configurations as Zen 3's rows, measured with interleaved "
                  "rounds; chosen before its figures were seen because it covers the same configuration space as Zen 3 "
                  "(the earlier `-r2` rows: 72 default-size configurations; test-retest above)."
-                 if DATA_DIRS.get(h) == d else "(`--data`).") for h, d in dirs.items() if d != h), ""]
+                 if DATA_DIRS.get(h) == d else "(`--data`).") for h, d in dirs.items()
+              if d != h and not (h == "host-epyc-zen5-2c" and d == DATA_DIRS[h])), ""]  # its own note above
     out += ["## Targets", ""]
     for host, res in results.items():
         zs = res["cross-host, zero-shot from spec"][0]
