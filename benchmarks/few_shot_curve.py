@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     exclude = hazard_keys()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(score_host, hosts, [shots] * len(hosts), [exclude] * len(hosts)))
-    extra = [f"--{name} {getattr(args, name)}" for name in ("hosts", "shots")
-             if getattr(args, name) != p.get_default(name)]
+    extra = [f"--{name} {getattr(args, name)}" for name in ("hosts", "shots", "out")
+             if getattr(args, name) != p.get_default(name)]  # --out too: the command must not overwrite the table
     text = report(results, shots, exclude, " ".join([COMMAND, *extra]))
     Path(args.out).write_text(text)
     sys.stdout.write(text)
