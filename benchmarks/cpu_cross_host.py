@@ -75,6 +75,13 @@ PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
 #: with the most rounds that has an independent retest, ``-r16-retest``; chosen before its figures were seen), priced
 #: on the 2-thread ``probe --host`` sheet of the same day (13:21 UTC, before the day's 2-thread runs), its id renamed
 DATA_DIRS = {"host-epyc-zen4-1c": "host-epyc-zen4-1c-r3", "host-epyc-zen5-2c": "host-epyc-zen5-2c-day2-r16"}
+#: why each directory of :data:`DATA_DIRS` holds its host's rows (the report's notes)
+DATA_DIR_WHY = {
+    "host-epyc-zen4-1c": "the whole plan, the same configurations as Zen 3's rows, measured with interleaved rounds; "
+                         "chosen before its figures were seen because it covers the same configuration space as Zen 3 "
+                         "(the earlier `-r2` rows: 72 default-size configurations; test-retest above).",
+    "host-epyc-zen5-2c": "the first of two back-to-back 16-round runs, the run with the most rounds that has an "
+                         "independent retest; chosen before its figures were seen (its note above)."}
 LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xeon Sapphire Rapids (2 threads)",
           "host-epyc-zen4-1c": "AMD EPYC Zen 4 (1 thread)", "host-epyc-zen5-1c": "AMD EPYC Zen 5 (1 thread)",
           "host-xeon-1c": "Intel Xeon with AMX (1 thread)", "host-xeon-amx-2c": "Intel Xeon with AMX (2 threads)",
@@ -671,11 +678,8 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
             "(`host-epyc-zen5-1c-r4`, the same day); "
             f"its offset is {offset.get('host-epyc-zen5-2c', float('nan')):.2f}x.",
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
-              + ("(`DATA_DIRS`): the whole plan, the same configurations as Zen 3's rows, measured with interleaved "
-                 "rounds; chosen before its figures were seen because it covers the same configuration space as Zen 3 "
-                 "(the earlier `-r2` rows: 72 default-size configurations; test-retest above)."
-                 if DATA_DIRS.get(h) == d else "(`--data`).") for h, d in dirs.items()
-              if d != h and not (h == "host-epyc-zen5-2c" and d == DATA_DIRS[h])), ""]  # its own note above
+              + (f"(`DATA_DIRS`): {DATA_DIR_WHY[h]}" if DATA_DIRS.get(h) == d else "(`--data`).")
+              for h, d in dirs.items() if d != h), ""]
     out += ["## Targets", ""]
     for host, res in results.items():
         zs = res["cross-host, zero-shot from spec"][0]

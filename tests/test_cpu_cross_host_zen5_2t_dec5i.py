@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.cpu_cross_host import (DATA_DIRS, HOSTS, RETESTS, SAME_CPU, SPLIT_HALVES, UNSEEN_HOSTS,
+from benchmarks.cpu_cross_host import (DATA_DIR_WHY, DATA_DIRS, HOSTS, RETESTS, SAME_CPU, SPLIT_HALVES, UNSEEN_HOSTS,
                                        training_hosts)
 from hybridperf.device.spec import available_devices, parse_spec
 
@@ -51,3 +51,9 @@ def test_zen5_two_threads_rows_sheet_and_retest():
     assert (d / "features.csv").exists() and (d / "kernel_features.csv").exists()
     assert (HOST, DATA_DIRS[HOST], f"{DATA_DIRS[HOST]}-retest") in RETESTS
     assert (HOST, DATA_DIRS[HOST]) in SPLIT_HALVES
+
+
+def test_every_data_dir_says_why():
+    # the report's notes say why each host's rows come from another directory than calibration/<host>
+    assert set(DATA_DIR_WHY) == set(DATA_DIRS)
+    assert all(why.strip().endswith(".") for why in DATA_DIR_WHY.values())
