@@ -66,14 +66,10 @@ SAME_CPU = {"host-xeon-1c": ("host-xeon-amx-2c",), "host-xeon-amx-2c": ("host-xe
 #: the hosts of the few-shot design set (``--pairs``): Zen 5 and the AMX Xeon core were measured after that design
 #: was fixed and are test hosts only (their rows never chose a setting)
 PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
-#: the calibration directory of each host's rows where it is not ``calibration/<host>``: Zen 4's whole-plan run of
-#: the interleaved-rounds protocol (``-r3``: the same 186 configurations as Zen 3's rows, larger resolutions,
-#: sequence lengths and batches included), chosen before its figures were seen because it covers the same
-#: configuration space as Zen 3 (the earlier ``-r2`` run has only the 72 default-size batch 1 and 2
-#: configurations). ``--data HOST=DIR`` overrides it (``--data host-epyc-zen4-1c=host-epyc-zen4-1c-r2``: the
-#: 72-configuration rows). The 2-thread Zen 5's rows: the first of two back-to-back 16-round runs (``-r16``, the run
-#: with the most rounds that has an independent retest, ``-r16-retest``; chosen before its figures were seen), priced
-#: on the 2-thread ``probe --host`` sheet of the same day (13:21 UTC, before the day's 2-thread runs), its id renamed
+#: the calibration directory of each host's rows where it is not ``calibration/<host>`` (why each: :data:`DATA_DIR_WHY`;
+#: Zen 4's is ``-r3``, the whole plan with larger resolutions, sequence lengths and batches; the 2-thread Zen 5's
+#: ``-day2-r16``, priced on the 2-thread ``probe --host`` sheet of the same day, its id renamed). ``--data HOST=DIR``
+#: overrides it (``--data host-epyc-zen4-1c=host-epyc-zen4-1c-r2``: the 72-configuration rows).
 DATA_DIRS = {"host-epyc-zen4-1c": "host-epyc-zen4-1c-r3", "host-epyc-zen5-2c": "host-epyc-zen5-2c-day2-r16"}
 #: why each directory of :data:`DATA_DIRS` holds its host's rows (the report's notes)
 DATA_DIR_WHY = {

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -105,6 +106,12 @@ def parse_hosts(text: str, jobs: int) -> list[str] | None:
     return hosts
 
 
+def command_options(p: argparse.ArgumentParser, args: argparse.Namespace, names: Sequence[str]) -> list[str]:
+    """The options ``names`` of ``args`` that differ from ``p``'s defaults, as ``--name value``: what the table's
+    reproduce command adds (``--out`` among them, so the command of a partial table does not overwrite the main one)."""
+    return [f"--{name} {getattr(args, name)}" for name in names if getattr(args, name) != p.get_default(name)]
+
+
 def score_host(held: str, exclude: frozenset[str]) -> dict:
     """``held``'s figures: MAPE % on each draw's rest of zero-shot, the shipped adaptation and every candidate."""
     from hybridperf.residual.model import subset
@@ -176,9 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     exclude = hazard_keys()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(score_host, hosts, [exclude] * len(hosts)))
-    extra = [f"--{name} {getattr(args, name)}" for name in ("hosts", "out")
-             if getattr(args, name) != p.get_default(name)]  # --out too: the command must not overwrite the table
-    text = report(results, exclude, " ".join([COMMAND, *extra]))
+    text = report(results, exclude, " ".join([COMMAND, *command_options(p, args, ("hosts", "out"))]))
     Path(args.out).write_text(text)
     sys.stdout.write(text)
     return 0

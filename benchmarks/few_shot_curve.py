@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import cpu_cross_host as cch
-from benchmarks.few_shot_ceiling import TARGET_PCT, _mape, held_out, parse_hosts
+from benchmarks.few_shot_ceiling import TARGET_PCT, _mape, command_options, held_out, parse_hosts
 
 COMMAND = "taskset -c 0 python -m benchmarks.few_shot_curve"
 SHOTS = (5, 10, 15, 20)
@@ -103,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     exclude = hazard_keys()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(score_host, hosts, [shots] * len(hosts), [exclude] * len(hosts)))
-    extra = [f"--{name} {getattr(args, name)}" for name in ("hosts", "shots", "out")
-             if getattr(args, name) != p.get_default(name)]  # --out too: the command must not overwrite the table
-    text = report(results, shots, exclude, " ".join([COMMAND, *extra]))
+    text = report(results, shots, exclude, " ".join([COMMAND, *command_options(p, args, ("hosts", "shots", "out"))]))
     Path(args.out).write_text(text)
     sys.stdout.write(text)
     return 0

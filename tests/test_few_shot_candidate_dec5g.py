@@ -89,3 +89,18 @@ def test_few_shot_tables_say_unknown_where_nothing_was_scored():
                                   (5, 10, 20), frozenset(), "cmd")
     row = next(line for line in curve.splitlines() if line.startswith("| `host-epyc-1c`"))
     assert "8.5 % (9.0 %) | unknown | 7.5 % (9.0 %) | K=20 |" in row
+
+
+def test_reproduce_command_names_every_non_default_option_out_included():
+    # a partial table's command must write where the table was written, not over the main one (2026-12-05 evening)
+    import argparse
+
+    from benchmarks.few_shot_ceiling import command_options
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default="benchmarks/results/few_shot_curve.md")
+    p.add_argument("--hosts", default="a,b")
+    p.add_argument("--shots", default="5,10")
+    args = p.parse_args(["--hosts", "b", "--out", "x.md"])
+    assert command_options(p, args, ("hosts", "shots", "out")) == ["--hosts b", "--out x.md"]
+    assert command_options(p, p.parse_args([]), ("hosts", "shots", "out")) == []
