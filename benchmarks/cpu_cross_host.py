@@ -223,9 +223,6 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
     :data:`DATA_DIRS`, else the host's id), less the configurations keyed in ``exclude``. The host's figures come
     from its sheet in ``hw_specs/``, or from the directory's own ``<host>.yaml`` where it has one (the sheet its
     tables were priced on, when that is not the shipped one)."""
-    import yaml
-
-    from hybridperf.device.spec import load_spec, parse_spec
     from hybridperf.residual.cross_host import host_figures
     from hybridperf.residual.model import CPU_TARGET, load_table
 
@@ -234,14 +231,24 @@ def load_hosts(dirs: dict[str, str] | None = None, exclude: frozenset[str] = fro
     for host, threads in SCORED_HOSTS.items():
         d = CALIB / dirs.get(host, host)
         X, y, groups, _, kt, rows = load_table(d, target=CPU_TARGET, exclude=exclude)
-        sheet = d / f"{host}.yaml"
-        # an archived sheet of this very id (the figures its tables were priced on) is parsed, not loaded: load_spec
-        # refuses a file outside the package that takes a shipped id with other figures (since 2026-12-04, so the
-        # first-sheet command stopped with a traceback)
-        spec = parse_spec(yaml.safe_load(sheet.read_text()), str(sheet)) if sheet.exists() else load_spec(host)
-        fig = host_figures(spec, threads, measured_cpu(d))
+        fig = host_figures(host_spec(host, dirs), threads, measured_cpu(d))
         out[host] = (X, y, kt, groups, fig, rows)
     return out
+
+
+def host_spec(host: str, dirs: dict[str, str] | None = None):
+    """The sheet ``host``'s rows are priced on: the directory's own ``<host>.yaml`` where it has one (the sheet its
+    tables were priced on, when that is not the shipped one), else the shipped sheet of that id."""
+    import yaml
+
+    from hybridperf.device.spec import load_spec, parse_spec
+
+    d = CALIB / (DATA_DIRS if dirs is None else dirs).get(host, host)
+    sheet = d / f"{host}.yaml"
+    # an archived sheet of this very id (the figures its tables were priced on) is parsed, not loaded: load_spec
+    # refuses a file outside the package that takes a shipped id with other figures (since 2026-12-04, so the
+    # first-sheet command stopped with a traceback)
+    return parse_spec(yaml.safe_load(sheet.read_text()), str(sheet)) if sheet.exists() else load_spec(host)
 
 
 def measured_cpu(d: Path) -> str:
