@@ -39,9 +39,9 @@ from benchmarks.cpu_cross_host import (
     CALIB,
     DATA_DIRS,
     DESIGN_HOSTS,
+    HOSTS,
     LABELS,
     RESULTS,
-    SCORED_HOSTS,
     _left_out_line,
     label_line,
     load_hosts,
@@ -146,7 +146,7 @@ def evaluate(exclude: frozenset[str]) -> dict[str, dict]:
     data = load_hosts(DATA_DIRS, exclude)
     spreads = timing_spreads(DATA_DIRS, exclude)
     with tempfile.TemporaryDirectory() as tmp:
-        probes = probe_tables(SCORED_HOSTS, Path(tmp))
+        probes = probe_tables(HOSTS, Path(tmp))
 
     def ratios(model, host):
         X, y, kt, _ = probes[host]
@@ -154,7 +154,7 @@ def evaluate(exclude: frozenset[str]) -> dict[str, dict]:
         return y - model.for_host(fig).predict(X, ch.with_host(kt, fig))
 
     out = {}
-    for held in SCORED_HOSTS:
+    for held in HOSTS:
         if held not in probes:
             continue
         X, y, kt, _, fig, _ = data[held]

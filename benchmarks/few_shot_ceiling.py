@@ -35,9 +35,9 @@ import numpy as np
 from benchmarks.cpu_cross_host import (
     DATA_DIRS,
     DESIGN_HOSTS,
+    HOSTS,
     LABELS,
     RESULTS,
-    SCORED_HOSTS,
     SEED,
     TRIALS,
     K,
@@ -98,9 +98,9 @@ def held_out(held: str, exclude: frozenset[str]):
 def parse_hosts(text: str, jobs: int) -> list[str] | None:
     """The hosts of ``--hosts`` (None, with one line on stderr, where one is unknown, none is given or ``jobs`` < 1)."""
     hosts = [h for h in text.split(",") if h]
-    unknown = [h for h in hosts if h not in SCORED_HOSTS]
+    unknown = [h for h in hosts if h not in HOSTS]
     if unknown or not hosts or jobs < 1:
-        print(f"error: --hosts from {', '.join(SCORED_HOSTS)} (unknown: {', '.join(unknown) or 'none given'}) "
+        print(f"error: --hosts from {', '.join(HOSTS)} (unknown: {', '.join(unknown) or 'none given'}) "
               f"and --jobs >= 1 (got {jobs})", file=sys.stderr)
         return None
     return hosts
@@ -171,7 +171,7 @@ def report(results: list[dict], exclude: frozenset[str], command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(RESULTS / "few_shot_ceiling.md"))
-    p.add_argument("--hosts", default=",".join(SCORED_HOSTS),
+    p.add_argument("--hosts", default=",".join(HOSTS),
                    help="comma-separated hosts to score (default: every host of cpu_cross_host's table)")
     p.add_argument("--jobs", type=int, default=1, help="hosts scored at once, one process each (default 1)")
     args = p.parse_args(argv)

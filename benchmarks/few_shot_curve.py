@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import cpu_cross_host as cch
-from benchmarks.few_shot_ceiling import TARGET_PCT, _mape, command_options, held_out, parse_hosts
+from benchmarks.few_shot_ceiling import (
+    TARGET_PCT,
+    _mape,
+    command_options,
+    held_out,
+    parse_hosts,
+)
 
 COMMAND = "taskset -c 0 python -m benchmarks.few_shot_curve"
 SHOTS = (5, 10, 15, 20)
@@ -83,7 +89,7 @@ def report(results: list[dict], shots: tuple[int, ...], exclude: frozenset[str],
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(cch.RESULTS / "few_shot_curve.md"))
-    p.add_argument("--hosts", default=",".join(cch.SCORED_HOSTS),
+    p.add_argument("--hosts", default=",".join(cch.HOSTS),
                    help="comma-separated hosts to score (default: every host of cpu_cross_host's table)")
     p.add_argument("--shots", default=",".join(map(str, SHOTS)), help="comma-separated K values (default %(default)s)")
     p.add_argument("--jobs", type=int, default=1, help="hosts scored at once, one process each (default 1)")
