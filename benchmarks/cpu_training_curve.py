@@ -2,10 +2,10 @@
 
 For each held-out CPU setting of ``benchmarks.cpu_cross_host`` (held out with the same CPU at its other thread count,
 :data:`~benchmarks.cpu_cross_host.SAME_CPU`, as there), the cross-host model is trained on every subset of k of the
-other CPUs (a CPU measured at two thread counts brings both settings), k = 1 up to all of them, and predicts the
-held-out setting zero-shot from its sheet. With k = all it is the zero-shot row of ``cpu_cross_host.md``. A subset
-in which no training host lends its offset (the loaded Xeon slice alone: its timings do not reproduce,
-:data:`~hybridperf.residual.cross_host.MAX_OFFSET_SPREAD`) cannot price a new CPU and is left out, and counted.
+other training CPUs (a CPU measured at two thread counts brings both settings; the hosts of
+:data:`~benchmarks.cpu_cross_host.NOT_TRAINED`, whose timings do not reproduce, train nothing), k = 1 up to all of
+them, and predicts the held-out setting zero-shot from its sheet. With k = all it is the zero-shot row of
+``cpu_cross_host.md``. A subset in which no training host lends its offset would be left out, and counted.
 
 The question behind it: the notes of issue 12 say the targets still missed on CPUs (the AMX Xeon zero-shot, K = 10 on
 Zen 5) need "more training CPUs like them". This shows how the error has moved with the number of CPUs so far;
@@ -31,6 +31,7 @@ from benchmarks.cpu_cross_host import (
     DESIGN_HOSTS,
     HOSTS,
     LABELS,
+    NOT_TRAINED,
     RESULTS,
     SAME_CPU,
     _left_out_line,
@@ -45,10 +46,11 @@ LOADED = "host-xeon-2c"
 
 
 def cpus() -> list[tuple[str, ...]]:
-    """The CPUs of :data:`HOSTS`, each as the tuple of its settings (in :data:`HOSTS` order), in order of first setting."""
+    """The training CPUs (:data:`HOSTS` but :data:`NOT_TRAINED`), each as the tuple of its settings (in :data:`HOSTS`
+    order), in order of first setting."""
     out: list[tuple[str, ...]] = []
     for h in HOSTS:
-        if not any(h in c for c in out):
+        if h not in NOT_TRAINED and not any(h in c for c in out):
             out.append(tuple(x for x in HOSTS if x == h or x in SAME_CPU.get(h, ())))
     return out
 
