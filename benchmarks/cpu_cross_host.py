@@ -52,7 +52,7 @@ CALIB = Path("calibration")
 #: in CHANGELOG before that run, so they train since.
 HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1, "host-epyc-zen5-1c": 1, "host-xeon-1c": 1,
          "host-xeon-amx-2c": 2, "host-epyc-zen4-2c": 2, "host-epyc-zen1-1c": 1, "host-epyc-zen1-2c": 2,
-         "host-epyc-zen5-2c": 2}
+         "host-epyc-zen5-2c": 2, "host-xeon480-2c": 2}
 #: hosts held out and scored like the others whose rows train no model: those whose timings do not reproduce (median
 #: p90 / p10 of the timed runs above :data:`~hybridperf.residual.cross_host.MAX_OFFSET_SPREAD`, the rule that already
 #: kept their offset from being lent; ``tests/test_cpu_cross_host_hosts_dec6b.py`` checks the list against it): the
@@ -65,7 +65,9 @@ NOT_TRAINED = ("host-xeon-2c",)
 SAME_CPU = {"host-xeon-1c": ("host-xeon-amx-2c",), "host-xeon-amx-2c": ("host-xeon-1c",),
             "host-epyc-zen4-1c": ("host-epyc-zen4-2c",), "host-epyc-zen4-2c": ("host-epyc-zen4-1c",),
             "host-epyc-zen5-1c": ("host-epyc-zen5-2c",), "host-epyc-zen5-2c": ("host-epyc-zen5-1c",),
-            "host-epyc-zen1-1c": ("host-epyc-zen1-2c",), "host-epyc-zen1-2c": ("host-epyc-zen1-1c",)}
+            "host-epyc-zen1-1c": ("host-epyc-zen1-2c",), "host-epyc-zen1-2c": ("host-epyc-zen1-1c",),
+            # the Xeon slice's CPU measured quietly (2026-12-06): lscpu's BogoMIPS 5200 and L3 480 MiB of the slice
+            "host-xeon-2c": ("host-xeon480-2c",), "host-xeon480-2c": ("host-xeon-2c",)}
 #: the hosts of the few-shot design set (``--pairs``): Zen 5 and the AMX Xeon core were measured after that design
 #: was fixed and are test hosts only (their rows never chose a setting)
 PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
@@ -85,7 +87,8 @@ LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xe
           "host-epyc-zen4-1c": "AMD EPYC Zen 4 (1 thread)", "host-epyc-zen5-1c": "AMD EPYC Zen 5 (1 thread)",
           "host-xeon-1c": "Intel Xeon with AMX (1 thread)", "host-xeon-amx-2c": "Intel Xeon with AMX (2 threads)",
           "host-epyc-zen4-2c": "AMD EPYC Zen 4 (2 threads)", "host-epyc-zen1-1c": "AMD EPYC Zen 1 (1 thread)",
-          "host-epyc-zen1-2c": "AMD EPYC Zen 1 (2 threads)", "host-epyc-zen5-2c": "AMD EPYC Zen 5 (2 threads)"}
+          "host-epyc-zen1-2c": "AMD EPYC Zen 1 (2 threads)", "host-epyc-zen5-2c": "AMD EPYC Zen 5 (2 threads)",
+          "host-xeon480-2c": "Intel Xeon of the slice, measured quietly (2 threads)"}
 #: (host, test directory, retest directory): the same configurations measured twice on the same host
 RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
@@ -107,7 +110,8 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-1c", "host-epyc-zen5-1c"),
                 ("host-xeon-1c", "host-xeon-1c"), ("host-xeon-amx-2c", "host-xeon-amx-2c"),
                 ("host-epyc-zen4-2c", "host-epyc-zen4-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-1c"),
-                ("host-epyc-zen1-2c", "host-epyc-zen1-2c"), ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16"))
+                ("host-epyc-zen1-2c", "host-epyc-zen1-2c"), ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16"),
+                ("host-xeon480-2c", "host-xeon480-2c"))
 #: figures of :func:`benchmarks.retest_cpu.figures` compared by the split-half lines
 SPLIT_FIGURES = ("raw median", "raw minimum")
 #: figures compared by the test-retest lines, where both directories have them
@@ -137,6 +141,11 @@ def _measurements(d: Path) -> dict[str, dict]:
     """A calibration directory's ``measurements.csv`` rows by configuration key."""
     with (d / "measurements.csv").open() as f:
         return {r["key"]: r for r in csv.DictReader(f)}
+
+
+def _shared(a: str, b: str) -> int:
+    """How many configurations the ``calibration/`` directories ``a`` and ``b`` both measured."""
+    return len(set(_measurements(CALIB / a)) & set(_measurements(CALIB / b)))
 
 
 def _speedup(slow: str, fast: str) -> float:
@@ -322,23 +331,26 @@ FEW_ROW = f"cross-host + few-shot K={K}"
 ALONE_ROW = f"trained on the K={K} rows alone"
 
 
-def training_hosts(held: str | None, same_cpu: bool = False) -> list[str]:
+def training_hosts(held: str | None, same_cpu: bool = False, not_trained: tuple[str, ...] = NOT_TRAINED) -> list[str]:
     """The hosts whose rows train the model that predicts ``held``: every host of :data:`HOSTS` but ``held``, those of
-    :data:`NOT_TRAINED` and, unless ``same_cpu``, the same CPU at its other thread count (:data:`SAME_CPU`). ``held``
-    None: the packaged model's training set (``--save-model``), every host of :data:`HOSTS` but :data:`NOT_TRAINED`."""
+    ``not_trained`` (default :data:`NOT_TRAINED`) and, unless ``same_cpu``, the same CPU at its other thread count
+    (:data:`SAME_CPU`). ``held`` None: the packaged model's training set (``--save-model``), every host of
+    :data:`HOSTS` but ``not_trained``."""
     twins = () if same_cpu or held is None else SAME_CPU.get(held, ())
-    return [h for h in HOSTS if h != held and h not in twins and h not in NOT_TRAINED]
+    return [h for h in HOSTS if h != held and h not in twins and h not in not_trained]
 
 
-def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float, float]]]:
-    """host -> predictor -> (MAPE %, within +-10 %), leave one CPU out (:func:`training_hosts`)."""
+def evaluate(data, spreads: dict[str, float], not_trained: tuple[str, ...] = NOT_TRAINED
+             ) -> dict[str, dict[str, tuple[float, float]]]:
+    """host -> predictor -> (MAPE %, within +-10 %), leave one CPU out (:func:`training_hosts`; ``not_trained``: the
+    hosts whose rows train nothing, scored all the same)."""
     from hybridperf.residual import cross_host as ch
     from hybridperf.residual.model import CALIBRATION_PARAMS, ResidualModel, subset
 
     results = {}
     for held in HOSTS:
         X, y, kt, groups, fig, _ = data[held]
-        train = {h: data[h][:5] for h in training_hosts(held)}
+        train = {h: data[h][:5] for h in training_hosts(held, not_trained=not_trained)}
         true = np.exp(y)
         res = {"roofline": _stats(np.ones(len(y)), true)}
         other = max(train, key=lambda h: len(train[h][1]))
@@ -355,7 +367,7 @@ def evaluate(data, spreads: dict[str, float]) -> dict[str, dict[str, tuple[float
         anyo = model.lending(train).for_host(fig)  # every training host's offset a candidate
         res[ANY_OFFSET_ROW] = _stats(np.exp(base + anyo.nearest_host().log_offset), true)
         if held in SAME_CPU:
-            both = {h: data[h][:5] for h in training_hosts(held, same_cpu=True)}
+            both = {h: data[h][:5] for h in training_hosts(held, same_cpu=True, not_trained=not_trained)}
             same = ch.train(both, spreads={h: spreads[h] for h in both}).for_host(fig)
             res[SAME_CPU_ROW] = _stats(np.exp(same.predict(X, kth)), true)
         few, alone, zs_rest = [], [], []
@@ -585,8 +597,10 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
             "configurations 0.76x to 3.4x the Zen 3 core's latency. A 2-thread run waits for its slower thread at "
             "every operator, so contention, not the CPU, sets these timings, and no sheet figure predicts them. "
             "Its 25 rows were re-featurized for this benchmark (kernel features v3; the 10 configurations whose "
-            "ONNX exports are no longer in `.zoo/` are left out). It was an earlier development host, not available "
-            "here to probe or remeasure.",
+            "ONNX exports are no longer in `.zoo/` are left out). Its CPU was measured quietly on 2026-12-06 "
+            f"(`host-xeon480-2c`, below): on the {_shared('host-xeon-2c', 'host-xeon480-2c')} configurations "
+            f"measured in both, the slice's fastest runs are a median {_speedup('host-xeon-2c', 'host-xeon480-2c'):.2f}x "
+            "the quiet ones.",
             "- Host effects (since 2026-12-01): without them, the Xeon's 4.4x offset (median label) was learned from the host "
             "columns and pulled the zero-shot model for a held-out EPYC towards it (Zen 3: 19.2 %, Zen 4: 10.6 %).",
             "- Zen 3's test-retest (raw: 18 % median, 16 % fastest run) is the old protocol (one pass, 2.5 h apart); Zen 4's uses interleaved "
@@ -676,6 +690,18 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
             f"{_speedup('host-epyc-zen5-1c-r4', 'host-epyc-zen5-2c-day2-r16'):.2f}x faster than one core "
             "(`host-epyc-zen5-1c-r4`, the same day); "
             f"its offset is {offset.get('host-epyc-zen5-2c', float('nan')):.2f}x.",
+            "- `host-xeon480-2c` is the CPU of the Xeon slice measured quietly: this workplace's VM of 2026-12-06 "
+            "(`lscpu` \"Intel(R) Xeon(R) Processor\", GenuineIntel family 6 model 167 stepping 1 under KVM, 2 vCPUs, "
+            "BogoMIPS 5200, L2 2 MiB per core, L3 480 MiB, AVX-512 with VNNI / BF16 / FP16 and AMX: the BogoMIPS and L3 "
+            "the slice recorded; not the AMX Xeon of `host-xeon-1c`, stepping 8, L3 105 MiB) with 2 onnxruntime "
+            "threads on both vCPUs, the setting of `--device host` there: the 72 default-size configurations in 4 "
+            "interleaved rounds, seed 70, 01:27-01:42 UTC, nothing else running but short reads "
+            "(`calibration/host-xeon480-2c`, `lscpu.txt` beside the rows), priced on the 2-thread probe taken at "
+            "01:25 UTC before any model was timed (kept with the rows: `host-xeon480-2c.yaml`). The packaged model's "
+            "predictions for it (trained on the nine quiet settings, none of this CPU) were committed before the runs "
+            "(`zero_shot_predictions.csv`; scored in `device_vs_measured_xeon480_2t.md`). Held out with the slice "
+            f"(`SAME_CPU`); its questions were written in CHANGELOG before any timing. Its offset is "
+            f"{offset.get('host-xeon480-2c', float('nan')):.2f}x. No independent retest: its split halves above.",
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
               + (f"(`DATA_DIRS`): {DATA_DIR_WHY[h]}" if DATA_DIRS.get(h) == d else "(`--data`).")
               for h, d in dirs.items() if d != h), ""]
@@ -704,11 +730,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="instead: the host-pair few-shot table (the design set), to cpu_cross_host_pairs.md")
     p.add_argument("--data", action="append", default=[], metavar="HOST=DIR",
                    help="read HOST's rows from calibration/DIR (default: DATA_DIRS)")
+    p.add_argument("--not-trained", action="append", default=[], metavar="HOST",
+                   help="also keep HOST's rows out of every training set (it is still held out and scored; "
+                        "NOT_TRAINED are always out): the table without a host's rows, to decide whether it trains")
     p.add_argument("--keep-subnormal", action="store_true",
                    help="keep the configurations whose activations collapse to subnormals (left out by default: "
                         "benchmarks/results/subnormal_scan.csv; the tables before 2026-12-03 kept them)")
     args = p.parse_args(argv)
     dirs = {**DATA_DIRS, **dict(a.split("=", 1) for a in args.data)}
+    unknown = sorted(set(args.not_trained) - set(HOSTS))
+    if unknown:
+        p.error(f"--not-trained {unknown[0]}: not a host of HOSTS ({', '.join(HOSTS)})")
+    not_trained = (*NOT_TRAINED, *(h for h in args.not_trained if h not in NOT_TRAINED))
     from benchmarks.subnormal_scan import hazard_keys
 
     exclude = frozenset() if args.keep_subnormal else hazard_keys()
@@ -717,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
         from hybridperf.residual import cross_host as ch
         from hybridperf.residual.model import CPU_TARGET
 
-        hosts = training_hosts(None)
+        hosts = training_hosts(None, not_trained=not_trained)
         spreads = {h: v for h, v in timing_spreads(dirs, exclude).items() if h in hosts}
         m = ch.train({h: data[h][:5] for h in hosts}, params={"label": CPU_TARGET}, spreads=spreads)
         m.metrics_ = {**m.metrics_, "hosts": {h: int(len(data[h][1])) for h in hosts},
@@ -734,10 +767,11 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(text)
         sys.stdout.write(text)
         return 0
-    extra = ([f"--data {a}" for a in args.data] + (["--keep-subnormal"] if args.keep_subnormal else [])
+    extra = ([f"--data {a}" for a in args.data] + [f"--not-trained {h}" for h in args.not_trained]
+             + (["--keep-subnormal"] if args.keep_subnormal else [])
              + ([f"--out {args.out}"] if args.out != p.get_default("out") else []))
     spreads = timing_spreads(dirs, exclude)
-    text = report(evaluate(data, spreads), data, spreads, dirs, " ".join([COMMAND, *extra]), exclude)
+    text = report(evaluate(data, spreads, not_trained), data, spreads, dirs, " ".join([COMMAND, *extra]), exclude)
     Path(args.out).write_text(text)
     sys.stdout.write(text)
     return 0

@@ -51,13 +51,16 @@ def cpus() -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for h in HOSTS:
         if h not in NOT_TRAINED and not any(h in c for c in out):
-            out.append(tuple(x for x in HOSTS if x == h or x in SAME_CPU.get(h, ())))
+            out.append(tuple(x for x in HOSTS if (x == h or x in SAME_CPU.get(h, ())) and x not in NOT_TRAINED))
     return out
 
 
 def subsets(held: str) -> dict[int, list[tuple[str, ...]]]:
-    """k -> every subset of k CPUs other than ``held``'s, each as the settings it trains on (in :data:`HOSTS` order)."""
-    others = [c for c in cpus() if held not in c]
+    """k -> every subset of k CPUs other than ``held``'s, each as the settings it trains on (in :data:`HOSTS` order).
+    ``held``'s CPU is its own settings and those of :data:`SAME_CPU` (a host that trains nothing, the Xeon slice, is
+    in no CPU of :func:`cpus`, yet its CPU's quiet run is left out when it is held out)."""
+    mine = {held, *SAME_CPU.get(held, ())}
+    others = [c for c in cpus() if not mine & set(c)]
     return {k: [tuple(h for h in HOSTS if any(h in c for c in combo)) for combo in itertools.combinations(others, k)]
             for k in range(1, len(others) + 1)}
 

@@ -13,13 +13,15 @@ import json
 
 from benchmarks.cpu_cross_host import DESIGN_HOSTS, HOSTS, LABELS, NOT_TRAINED, PAIR_HOSTS, SAME_CPU, training_hosts
 
-#: the four CPUs measured at two thread counts: (1 thread, 2 threads)
+#: the CPUs measured in two settings: the four at 1 and 2 threads, (1 thread, 2 threads), and the Xeon slice (loaded,
+#: one pass) with its quiet run of 2026-12-06, both with 2 threads
 TWINS = (("host-xeon-1c", "host-xeon-amx-2c"), ("host-epyc-zen4-1c", "host-epyc-zen4-2c"),
-         ("host-epyc-zen5-1c", "host-epyc-zen5-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-2c"))
+         ("host-epyc-zen5-1c", "host-epyc-zen5-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-2c"),
+         ("host-xeon-2c", "host-xeon480-2c"))
 
 
 def test_every_measured_setting_trains_and_is_held_out_with_its_twin():
-    assert len(HOSTS) == 10 and set(LABELS) == set(HOSTS)
+    assert len(HOSTS) == 11 and set(LABELS) == set(HOSTS)
     assert set(PAIR_HOSTS) <= set(DESIGN_HOSTS) <= set(HOSTS)
     assert SAME_CPU == {**{a: (b,) for a, b in TWINS}, **{b: (a,) for a, b in TWINS}}
     trained = [h for h in HOSTS if h not in NOT_TRAINED]
@@ -31,6 +33,7 @@ def test_every_measured_setting_trains_and_is_held_out_with_its_twin():
         assert set(train) == set(trained) - {held, *twins}
         # the row "same CPU at its other thread count trained on" adds the twin back
         assert set(training_hosts(held, same_cpu=True)) == set(trained) - {held}
+    assert set(training_hosts("host-xeon480-2c", same_cpu=True)) == set(training_hosts("host-xeon480-2c"))
 
 
 def test_the_hosts_that_train_nothing_are_those_whose_timings_do_not_reproduce():
@@ -57,3 +60,5 @@ def test_the_packaged_model_has_an_offset_for_every_training_host():
     assert effects["host-epyc-zen5-2c"]["cpu"] == "AuthenticAMD family 26 model 2 stepping 1"
     assert effects["host-epyc-zen5-2c"]["threads"] == 2
     assert effects["host-epyc-zen1-2c"]["cpu"] == "AuthenticAMD family 23 model 1 stepping 2"
+    assert effects["host-xeon480-2c"]["cpu"] == "GenuineIntel family 6 model 167 stepping 1"
+    assert effects["host-xeon480-2c"]["threads"] == 2

@@ -13,14 +13,14 @@ def test_a_cpu_is_all_its_settings():
     assert sorted(h for c in got for h in c) == sorted(set(HOSTS) - set(NOT_TRAINED))
     for c in got:
         for h in c:
-            assert set(c) == {h, *SAME_CPU.get(h, ())}
-    assert len(got) == 5  # Zen 3, Zen 4, Zen 5, the AMX Xeon, Zen 1
+            assert set(c) == {h, *SAME_CPU.get(h, ())} - set(NOT_TRAINED)
+    assert len(got) == 6  # Zen 3, Zen 4, Zen 5, the AMX Xeon, Zen 1, the slice's Xeon measured quietly (2026-12-06)
 
 
 def test_subsets_are_every_combination_of_the_other_cpus_and_the_largest_is_the_tables_model():
     for held in HOSTS:
         by_k = tc.subsets(held)
-        others = [c for c in tc.cpus() if held not in c]
+        others = [c for c in tc.cpus() if not {held, *SAME_CPU.get(held, ())} & set(c)]
         assert sorted(by_k) == list(range(1, len(others) + 1))
         for k, combos in by_k.items():
             assert len(combos) == comb(len(others), k) and len(set(combos)) == len(combos)
@@ -31,4 +31,7 @@ def test_subsets_are_every_combination_of_the_other_cpus_and_the_largest_is_the_
 
 def test_the_loaded_slice_trains_no_subset_but_is_scored():
     assert all("host-xeon-2c" not in hosts for k, combos in tc.subsets("host-epyc-1c").items() for hosts in combos)
-    assert len(tc.subsets("host-xeon-2c")) == 5  # held out, it is predicted from subsets of all five training CPUs
+    # held out, it is predicted from subsets of the five training CPUs that are not its own: its quiet run
+    # (host-xeon480-2c, 2026-12-06) is the same CPU and is left out with it, as in cpu_cross_host
+    assert len(tc.subsets("host-xeon-2c")) == 5
+    assert all("host-xeon480-2c" not in hosts for combos in tc.subsets("host-xeon-2c").values() for hosts in combos)

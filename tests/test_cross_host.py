@@ -99,7 +99,8 @@ def test_packaged_model_is_shipped_and_cross_host():
     # lent to other CPUs only by those whose timings reproduce (host-xeon-2c, measured under load, lends none)
     lenders = {h for h, e in effects.items() if e["lends"]}
     assert lenders == {"host-epyc-1c", "host-epyc-zen4-1c", "host-epyc-zen5-1c", "host-xeon-1c", "host-xeon-amx-2c",
-                       "host-epyc-zen4-2c", "host-epyc-zen1-1c", "host-epyc-zen1-2c", "host-epyc-zen5-2c"}
+                       "host-epyc-zen4-2c", "host-epyc-zen1-1c", "host-epyc-zen1-2c", "host-epyc-zen5-2c",
+                       "host-xeon480-2c"}  # the slice's CPU measured quietly (2026-12-06) lends its offset
     assert all(e["lends"] == (e["timing_spread"] <= 1.25) for e in effects.values())
     assert meta["params"]["label"] == "latency_min_s"  # CPU models predict the fastest run (model.CPU_TARGET)
 
@@ -401,6 +402,8 @@ def test_a_machine_with_a_training_cpu_gets_that_hosts_offset():
     cpus = {e.figures.device: e.figures.cpu for e in _packaged().host_effects_}
     assert cpus["host-epyc-zen4-1c"] == cpus["host-epyc-zen4-2c"] == zen4
     assert cpus["host-epyc-1c"] == "" and "host-xeon-2c" not in cpus  # the slice trains nothing (NOT_TRAINED)
+    # its CPU measured quietly (2026-12-06) trains, with the lscpu identity its rows recorded
+    assert cpus["host-xeon480-2c"] == "GenuineIntel family 6 model 167 stepping 1"
     two = {e.figures.device: e for e in _packaged().host_effects_}["host-epyc-zen4-2c"]
     sheet = load_spec("host-epyc-zen4-2c")  # stands in for this machine's probed sheet
     mine = base_model(dataclasses.replace(sheet, id="host"), 2, zen4)

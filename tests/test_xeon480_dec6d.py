@@ -1,0 +1,79 @@
+"""The Xeon slice's CPU measured quietly (``host-xeon480-2c``, 2026-12-06): its rows, its sheet, the zero-shot
+predictions stored before any model was timed, and how the cross-host benchmark holds it out.
+
+The loaded Xeon slice (``host-xeon-2c``: one pass under a load average of 3.6-4.6) recorded ``lscpu`` BogoMIPS 5200
+and L3 480 MiB; the virtual machine of 2026-12-06 reads the same. Its probe sheet and the packaged model's predictions
+for its 72 configurations were committed before its interleaved rounds ran (CHANGELOG, 2026-12-06 plan).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import yaml
+
+from benchmarks.cpu_cross_host import HOSTS, NOT_TRAINED, SAME_CPU, training_hosts
+from hybridperf.device.spec import available_devices, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "host-xeon480-2c"
+D = ROOT / "calibration" / HOST
+
+
+def _rows(name: str) -> list[dict]:
+    with (D / name).open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_rows_record_the_cpu_threads_and_rounds():
+    rows = _rows("measurements.csv")
+    assert len(rows) == 72  # the default-size batch 1 and 2 configurations of the plan
+    assert {(r["cpu_vendor"], r["cpu_family"], r["cpu_model_id"], r["cpu_stepping"]) for r in rows} == {
+        ("GenuineIntel", "6", "167", "1")}
+    assert {r["threads"] for r in rows} == {"2"} and {r["pinned_cores"] for r in rows} == {"0,1"}
+    assert {r["device"] for r in rows} == {HOST} and {r["rounds"] for r in rows} == {"4"}
+    lscpu = (D / "lscpu.txt").read_text()
+    assert "BogoMIPS:" in lscpu and "5200.00" in lscpu and "480 MiB" in lscpu  # the slice's lscpu figures
+
+
+def test_the_sheet_is_its_own_two_thread_probe():
+    sheet = D / f"{HOST}.yaml"
+    spec = parse_spec(yaml.safe_load(sheet.read_text()), str(sheet))
+    assert spec.id == HOST and HOST not in available_devices()  # kept with the rows, not a packaged sheet
+    assert spec.compute_unit_count == 2 and spec.cpu_identity is not None
+
+
+def test_the_stored_predictions_are_zero_shot_for_every_measured_model():
+    pred = _rows("zero_shot_predictions.csv")
+    assert {r["model"] for r in pred} == {r["model"] for r in _rows("measurements.csv")}
+    assert {r["device"] for r in pred} == {HOST} and {r["status"] for r in pred} == {"ok"}
+    for r in pred:
+        assert float(r["latency_s"]) > 0
+        # the packaged model of then: the nine quiet settings (972 measurements), none of them this CPU
+        assert f"zero-shot from spec for {HOST} (2 thread(s))" in r["calibration"], r["calibration"]
+        assert "trained on 972 measurements" in r["calibration"]
+
+
+def test_held_out_with_the_slice_and_never_trained_on_the_slice():
+    assert HOSTS[HOST] == 2
+    assert SAME_CPU[HOST] == ("host-xeon-2c",) and SAME_CPU["host-xeon-2c"] == (HOST,)
+    for held in (HOST, "host-xeon-2c"):
+        train = training_hosts(held)
+        assert HOST not in train and "host-xeon-2c" not in train
+    assert "host-xeon-2c" in NOT_TRAINED
+    assert "host-xeon-2c" not in training_hosts(HOST, same_cpu=True)
+
+
+def test_the_scored_figure_is_that_of_the_stored_files():
+    """``device_vs_measured_xeon480_2t.md``: the stored predictions against the fastest runs, recomputed here."""
+    from benchmarks.subnormal_scan import hazard_keys
+
+    truth = {r["model"]: float(r["latency_min_s"]) for r in _rows("measurements.csv") if r["key"] not in hazard_keys()}
+    pred = {r["model"]: float(r["latency_s"]) for r in _rows("zero_shot_predictions.csv")}
+    errs = [abs(pred[m] - y) / y for m, y in truth.items()]
+    text = (ROOT / "benchmarks" / "results" / "device_vs_measured_xeon480_2t.md").read_text()
+    mape = 100 * math.fsum(errs) / len(errs)
+    within = 100 * sum(e <= 0.10 for e in errs) / len(errs)
+    assert f"| {len(errs)} | {mape:.1f} % | {within:.0f} % |" in text
