@@ -104,7 +104,9 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen1-1c", "host-epyc-zen1-1c", "host-epyc-zen1-1c-retest"),
            ("host-epyc-zen1-2c", "host-epyc-zen1-2c", "host-epyc-zen1-2c-retest"),
            # 16 rounds each, back to back (2026-12-05 18:32-20:03 UTC)
-           ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16", "host-epyc-zen5-2c-day2-r16-retest"))
+           ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16", "host-epyc-zen5-2c-day2-r16-retest"),
+           # started when the first run's benchmark reruns ended, 1 h later (2026-12-06 02:42 UTC)
+           ("host-xeon480-2c", "host-xeon480-2c", "host-xeon480-2c-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
 #: beside the run's independent retest in :data:`RETESTS`
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-1c", "host-epyc-zen5-1c"),
@@ -701,7 +703,8 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
             "predictions for it (trained on the nine quiet settings, none of this CPU) were committed before the runs "
             "(`zero_shot_predictions.csv`; scored in `device_vs_measured_xeon480_2t.md`). Held out with the slice "
             f"(`SAME_CPU`); its questions were written in CHANGELOG before any timing. Its offset is "
-            f"{offset.get('host-xeon480-2c', float('nan')):.2f}x. No independent retest: its split halves above.",
+            f"{offset.get('host-xeon480-2c', float('nan')):.2f}x. Its independent retest (`-retest`, 02:42-02:59 UTC) ran "
+            "on a host 1.2x as slow by speed index (test-retest above).",
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
               + (f"(`DATA_DIRS`): {DATA_DIR_WHY[h]}" if DATA_DIRS.get(h) == d else "(`--data`).")
               for h, d in dirs.items() if d != h), ""]

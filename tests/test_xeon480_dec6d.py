@@ -77,3 +77,14 @@ def test_the_scored_figure_is_that_of_the_stored_files():
     mape = 100 * math.fsum(errs) / len(errs)
     within = 100 * sum(e <= 0.10 for e in errs) / len(errs)
     assert f"| {len(errs)} | {mape:.1f} % | {within:.0f} % |" in text
+
+
+def test_its_retest_and_split_halves_are_reported():
+    from benchmarks.cpu_cross_host import RETESTS, SPLIT_HALVES
+
+    assert (HOST, HOST, f"{HOST}-retest") in RETESTS and (HOST, HOST) in SPLIT_HALVES
+    with (ROOT / "calibration" / f"{HOST}-retest" / "measurements.csv").open() as f:
+        retest = list(csv.DictReader(f))
+    # the same configurations, CPU, threads and rounds as the run it retests
+    assert {r["key"] for r in retest} == {r["key"] for r in _rows("measurements.csv")}
+    assert {(r["cpu_model_id"], r["cpu_stepping"], r["threads"], r["rounds"]) for r in retest} == {("167", "1", "2", "4")}
