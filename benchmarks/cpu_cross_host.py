@@ -370,7 +370,9 @@ def evaluate(data, spreads: dict[str, float], not_trained: tuple[str, ...] = NOT
         res[ANY_OFFSET_ROW] = _stats(np.exp(base + anyo.nearest_host().log_offset), true)
         if held in SAME_CPU:
             both = {h: data[h][:5] for h in training_hosts(held, same_cpu=True, not_trained=not_trained)}
-            same = ch.train(both, spreads={h: spreads[h] for h in both}).for_host(fig)
+            # the other setting of its CPU may train nothing (NOT_TRAINED): then it is the zero-shot model already
+            same = (zs if both.keys() == train.keys()
+                    else ch.train(both, spreads={h: spreads[h] for h in both}).for_host(fig))
             res[SAME_CPU_ROW] = _stats(np.exp(same.predict(X, kth)), true)
         few, alone, zs_rest = [], [], []
         for pick, rest in draws([r["key"] for r in data[held][5]]):

@@ -41,8 +41,6 @@ from benchmarks.cpu_cross_host import (
 )
 
 COMMAND = "taskset -c 0,1 python -m benchmarks.cpu_training_curve --jobs 2"
-#: the setting whose one-pass rows were measured under load: not in the mean of the quiet settings
-LOADED = "host-xeon-2c"
 
 
 def cpus() -> list[tuple[str, ...]]:
@@ -104,12 +102,14 @@ def report(results: list[dict], exclude: frozenset[str], command: str) -> str:
             v = r["by_k"].get(k)
             cells.append(f"{np.mean(v):.1f} ({min(v):.1f}-{max(v):.1f}; n {len(v)})" if v else "unknown")
         lines.append(f"| `{r['host']}`{tag} ({LABELS[r['host']]}) | {r['n']} | {' | '.join(cells)} | {r['skipped']} |")
-    quiet = [r for r in results if r["host"] != LOADED]
+    # the hosts whose timings do not reproduce (NOT_TRAINED: the loaded slice) are not in the mean of the quiet ones
+    quiet = [r for r in results if r["host"] not in NOT_TRAINED]
     means = []
     for k in ks:
         per = [np.mean(r["by_k"][k]) for r in quiet if r["by_k"].get(k)]
         means.append(f"{np.mean(per):.1f} (of {len(per)})" if per else "unknown")
-    lines += [f"| mean of the quiet settings (all but `{LOADED}`) | | {' | '.join(means)} | |", ""]
+    but = ", ".join(f"`{h}`" for h in NOT_TRAINED)
+    lines += [f"| mean of the quiet settings (all but {but}) | | {' | '.join(means)} | |", ""]
     return "\n".join(lines)
 
 

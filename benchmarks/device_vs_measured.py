@@ -50,8 +50,14 @@ def predicted(models: list[str], device: str, exe: str) -> dict[str, float | Non
     """``predict-many`` latency per model on ``device`` (None where its status is not ok or the latency unknown)."""
     out = subprocess.run([exe, "predict-many", *models, "--device", device, "--format", "csv"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
+    return latencies(csv.DictReader(io.StringIO(out)))
+
+
+def latencies(rows) -> dict[str, float | None]:
+    """model -> ``latency_s`` of ``predict-many --format csv`` rows (None where its status is not ok or the latency
+    unknown: an empty cell, never 0)."""
     return {r["model"]: float(r["latency_s"]) if r["status"].startswith("ok") and r["latency_s"] else None
-            for r in csv.DictReader(io.StringIO(out))}
+            for r in rows}
 
 
 def stored(path: Path) -> tuple[str, dict[str, float | None]]:
@@ -63,8 +69,7 @@ def stored(path: Path) -> tuple[str, dict[str, float | None]]:
     if len(devices) != 1:
         raise SystemExit(f"{path}: predictions of {len(devices)} devices ({', '.join(sorted(devices))}); store one "
                          "device per file")
-    return devices.pop(), {r["model"]: float(r["latency_s"]) if r["status"].startswith("ok") and r["latency_s"]
-                           else None for r in rows}
+    return devices.pop(), latencies(rows)
 
 
 def stats(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
