@@ -52,14 +52,23 @@ CALIB = Path("calibration")
 #: in CHANGELOG before that run, so they train since.
 HOSTS = {"host-epyc-1c": 1, "host-xeon-2c": 2, "host-epyc-zen4-1c": 1, "host-epyc-zen5-1c": 1, "host-xeon-1c": 1,
          "host-xeon-amx-2c": 2, "host-epyc-zen4-2c": 2, "host-epyc-zen1-1c": 1, "host-epyc-zen1-2c": 2,
-         "host-epyc-zen5-2c": 2, "host-xeon480-2c": 2}
-#: hosts held out and scored like the others whose rows train no model: those whose timings do not reproduce (median
-#: p90 / p10 of the timed runs above :data:`~hybridperf.residual.cross_host.MAX_OFFSET_SPREAD`, the rule that already
-#: kept their offset from being lent; ``tests/test_cpu_cross_host_hosts_dec6b.py`` checks the list against it): the
-#: Xeon slice, one pass under load (1.48). Since 2026-12-06 (its rows trained the boosters before; the leave-one-CPU-out
-#: figures without them were better on the mean of the nine quiet settings, zero-shot 11.6 -> 10.3 %, K=10 7.8 ->
-#: 7.5 %, the rule written in CHANGELOG before that run)
-NOT_TRAINED = ("host-xeon-2c",)
+         "host-epyc-zen5-2c": 2, "host-xeon480-2c": 2, "host-xeon480-1c": 1}
+#: hosts held out and scored like the others whose rows train no model, each with why (the report's notes):
+#:
+#: * those whose timings do not reproduce (median p90 / p10 of the timed runs above
+#:   :data:`~hybridperf.residual.cross_host.MAX_OFFSET_SPREAD`, the rule that already kept their offset from being lent;
+#:   ``tests/test_cpu_cross_host_hosts_dec6b.py`` checks them against it): the Xeon slice, one pass under load (1.48).
+#:   Since 2026-12-06 (its rows trained the boosters before; the leave-one-CPU-out figures without them were better on
+#:   the mean of the nine quiet settings, zero-shot 11.6 -> 10.3 %, K=10 7.8 -> 7.5 %, the rule written in CHANGELOG
+#:   before that run);
+#: * quiet settings that the adoption rule (written in CHANGELOG before each run: adopt if, over the quiet training
+#:   settings, mean zero-shot falls and mean K=10 does not rise) did not adopt: the 1-thread run of the quiet slice
+#:   Xeon (2026-12-06, ten settings: zero-shot 10.83 -> 11.16 %, K=10 7.51 -> 7.53 % with it training).
+NOT_TRAINED_WHY = {
+    "host-xeon-2c": "its timings do not reproduce (one pass under load: median p90 / p10 1.48)",
+    "host-xeon480-1c": "not adopted: with its rows training, the mean over the ten quiet training settings rose "
+                       "(zero-shot 10.83 -> 11.16 %, K=10 7.51 -> 7.53 %; rule written in CHANGELOG before the run)"}
+NOT_TRAINED = tuple(NOT_TRAINED_WHY)
 #: hosts that are the same physical CPU run with other threads: held out together (leave one *CPU* out), so the
 #: zero-shot rows are those of a CPU never measured; the row :data:`SAME_CPU_ROW` adds the other thread count back
 SAME_CPU = {"host-xeon-1c": ("host-xeon-amx-2c",), "host-xeon-amx-2c": ("host-xeon-1c",),
@@ -67,7 +76,10 @@ SAME_CPU = {"host-xeon-1c": ("host-xeon-amx-2c",), "host-xeon-amx-2c": ("host-xe
             "host-epyc-zen5-1c": ("host-epyc-zen5-2c",), "host-epyc-zen5-2c": ("host-epyc-zen5-1c",),
             "host-epyc-zen1-1c": ("host-epyc-zen1-2c",), "host-epyc-zen1-2c": ("host-epyc-zen1-1c",),
             # the Xeon slice's CPU measured quietly (2026-12-06): lscpu's BogoMIPS 5200 and L3 480 MiB of the slice
-            "host-xeon-2c": ("host-xeon480-2c",), "host-xeon480-2c": ("host-xeon-2c",)}
+            "host-xeon-2c": ("host-xeon480-2c", "host-xeon480-1c"),
+            "host-xeon480-2c": ("host-xeon-2c", "host-xeon480-1c"),
+            # the same quiet Xeon with one thread (2026-12-06, the next session on that VM)
+            "host-xeon480-1c": ("host-xeon480-2c", "host-xeon-2c")}
 #: the hosts of the few-shot design set (``--pairs``): Zen 5 and the AMX Xeon core were measured after that design
 #: was fixed and are test hosts only (their rows never chose a setting)
 PAIR_HOSTS = ("host-epyc-1c", "host-xeon-2c", "host-epyc-zen4-1c")
@@ -88,7 +100,8 @@ LABELS = {"host-epyc-1c": "AMD EPYC Zen 3 (1 thread)", "host-xeon-2c": "Intel Xe
           "host-xeon-1c": "Intel Xeon with AMX (1 thread)", "host-xeon-amx-2c": "Intel Xeon with AMX (2 threads)",
           "host-epyc-zen4-2c": "AMD EPYC Zen 4 (2 threads)", "host-epyc-zen1-1c": "AMD EPYC Zen 1 (1 thread)",
           "host-epyc-zen1-2c": "AMD EPYC Zen 1 (2 threads)", "host-epyc-zen5-2c": "AMD EPYC Zen 5 (2 threads)",
-          "host-xeon480-2c": "Intel Xeon of the slice, measured quietly (2 threads)"}
+          "host-xeon480-2c": "Intel Xeon of the slice, measured quietly (2 threads)",
+          "host-xeon480-1c": "Intel Xeon of the slice, measured quietly (1 thread)"}
 #: (host, test directory, retest directory): the same configurations measured twice on the same host
 RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-epyc-zen4-1c", "host-epyc-zen4-1c", "host-epyc-zen4-1c-retest"),
@@ -113,7 +126,7 @@ SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-
                 ("host-xeon-1c", "host-xeon-1c"), ("host-xeon-amx-2c", "host-xeon-amx-2c"),
                 ("host-epyc-zen4-2c", "host-epyc-zen4-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-1c"),
                 ("host-epyc-zen1-2c", "host-epyc-zen1-2c"), ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16"),
-                ("host-xeon480-2c", "host-xeon480-2c"))
+                ("host-xeon480-2c", "host-xeon480-2c"), ("host-xeon480-1c", "host-xeon480-1c"))
 #: figures of :func:`benchmarks.retest_cpu.figures` compared by the split-half lines
 SPLIT_FIGURES = ("raw median", "raw minimum")
 #: figures compared by the test-retest lines, where both directories have them
@@ -572,7 +585,9 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
            f"the K rows alone, weight {', '.join(f'{w:g}' for w in ADAPT_ALONE_WEIGHTS)} by the same leave-one-model-out "
            f"(alone model refitted per fold), a weight above 0 only where it lowers that error by {ADAPT_ALONE_MARGIN:.0%} "
            "(chosen on the host pairs, 2026-12-02).", "", design_line(), "", label_line(), "",
-           _left_out_line(exclude), ""]
+           _left_out_line(exclude), "",
+           "Held out and scored, but in no training set (`NOT_TRAINED`): "
+           + "; ".join(f"`{h}`, {why}" for h, why in NOT_TRAINED_WHY.items()) + ".", ""]
     for host, res in results.items():
         fig = data[host][4]
         src = dirs.get(host, host)
@@ -707,6 +722,17 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
             f"(`SAME_CPU`); its questions were written in CHANGELOG before any timing. Its offset is "
             f"{offset.get('host-xeon480-2c', float('nan')):.2f}x. Its independent retest (`-retest`, 02:42-02:59 UTC) ran "
             "on a host 1.2x as slow by speed index (test-retest above).",
+            "- `host-xeon480-1c` is the same virtual machine a session later (`lscpu` identical, `lscpu.txt` beside the "
+            "rows) with 1 onnxruntime thread pinned to core 1: the same 72 configurations in 4 interleaved rounds, seed "
+            "72, 2026-12-06 04:25-04:46 UTC, core 0 idle but for editing, priced on its 1-thread probe taken at 04:24 "
+            "UTC before any model was timed (`host-xeon480-1c.yaml`). The packaged model's predictions for it "
+            "(trained on the ten quiet settings, this CPU's 2-thread run among them) were committed before the runs "
+            "(`stored_predictions.csv`; scored in `device_vs_measured_xeon480_1t.md`). Held out with both other "
+            f"settings of its CPU (`SAME_CPU`); the row \"{SAME_CPU_ROW}\" adds the quiet 2-thread run back. Its "
+            f"2 threads ran a median {_speedup('host-xeon480-1c', 'host-xeon480-2c'):.2f}x faster than one core "
+            "(runs about 3 h apart; `cpu_thread_scaling.md`); its offset is "
+            f"{offset.get('host-xeon480-1c', float('nan')):.2f}x. Its questions were written in CHANGELOG before any "
+            "timing.",
             *(f"- `{h}`'s rows are those of `calibration/{d}` "
               + (f"(`DATA_DIRS`): {DATA_DIR_WHY[h]}" if DATA_DIRS.get(h) == d else "(`--data`).")
               for h, d in dirs.items() if d != h), ""]

@@ -102,14 +102,15 @@ def report(results: list[dict], exclude: frozenset[str], command: str) -> str:
             v = r["by_k"].get(k)
             cells.append(f"{np.mean(v):.1f} ({min(v):.1f}-{max(v):.1f}; n {len(v)})" if v else "unknown")
         lines.append(f"| `{r['host']}`{tag} ({LABELS[r['host']]}) | {r['n']} | {' | '.join(cells)} | {r['skipped']} |")
-    # the hosts whose timings do not reproduce (NOT_TRAINED: the loaded slice) are not in the mean of the quiet ones
+    # the hosts that train nothing (NOT_TRAINED: the loaded slice, the Xeon's 1-thread run the adoption rule did not
+    # adopt) are not in the mean of the training settings
     quiet = [r for r in results if r["host"] not in NOT_TRAINED]
     means = []
     for k in ks:
         per = [np.mean(r["by_k"][k]) for r in quiet if r["by_k"].get(k)]
         means.append(f"{np.mean(per):.1f} (of {len(per)})" if per else "unknown")
     but = ", ".join(f"`{h}`" for h in NOT_TRAINED)
-    lines += [f"| mean of the quiet settings (all but {but}) | | {' | '.join(means)} | |", ""]
+    lines += [f"| mean of the training settings (all but {but}) | | {' | '.join(means)} | |", ""]
     return "\n".join(lines)
 
 

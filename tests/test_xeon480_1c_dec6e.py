@@ -1,0 +1,108 @@
+"""The quiet Xeon with one thread (``host-xeon480-1c``, 2026-12-06): its rows, its sheet, the packaged model's
+predictions stored before any model was timed, and how the cross-host benchmark holds it out with the CPU's other
+settings.
+
+The virtual machine is the one of ``host-xeon480-2c`` (the CPU of the loaded Xeon slice ``host-xeon-2c``), a session
+later. Its 1-thread probe sheet and the packaged model's predictions for the 72 configurations were committed before
+its interleaved rounds ran (CHANGELOG, plan of 04:23 UTC).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import yaml
+
+from benchmarks.cpu_cross_host import HOSTS, LABELS, NOT_TRAINED, SAME_CPU, training_hosts
+from hybridperf.device.spec import available_devices, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "host-xeon480-1c"
+D = ROOT / "calibration" / HOST
+#: the settings of this CPU: the loaded slice, the quiet 2-thread run, this 1-thread run
+XEON480 = {"host-xeon-2c", "host-xeon480-2c", HOST}
+
+
+def _rows(directory: Path, name: str) -> list[dict]:
+    with (directory / name).open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_rows_record_the_cpu_one_thread_on_core_1_and_rounds():
+    rows = _rows(D, "measurements.csv")
+    two = _rows(ROOT / "calibration" / "host-xeon480-2c", "measurements.csv")
+    assert {r["key"] for r in rows} == {r["key"] for r in two}  # the 72 configurations of the 2-thread run
+    assert {(r["cpu_vendor"], r["cpu_family"], r["cpu_model_id"], r["cpu_stepping"]) for r in rows} == {
+        ("GenuineIntel", "6", "167", "1")}
+    assert {r["threads"] for r in rows} == {"1"} and {r["pinned_cores"] for r in rows} == {"1"}
+    assert {r["device"] for r in rows} == {HOST} and {r["rounds"] for r in rows} == {"4"}
+    lscpu = (D / "lscpu.txt").read_text()
+    assert "5200.00" in lscpu and "480 MiB" in lscpu and "Model:                                   167" in lscpu
+
+
+def test_the_sheet_is_its_own_one_thread_probe():
+    sheet = D / f"{HOST}.yaml"
+    spec = parse_spec(yaml.safe_load(sheet.read_text()), str(sheet))
+    assert spec.id == HOST and HOST not in available_devices()  # kept with the rows, not a packaged sheet
+    assert spec.compute_unit_count == 1 and spec.cpu_identity is not None
+
+
+def test_the_stored_predictions_cover_every_measured_model_and_say_they_are_not_zero_shot():
+    pred = _rows(D, "stored_predictions.csv")
+    assert {r["model"] for r in pred} == {r["model"] for r in _rows(D, "measurements.csv")}
+    assert {r["device"] for r in pred} == {HOST} and {r["status"] for r in pred} == {"ok"}
+    for r in pred:
+        assert float(r["latency_s"]) > 0
+        # the packaged model of then: the ten quiet settings (1042 measurements), this CPU's 2-thread run among them
+        assert "trained on 1042 measurements" in r["calibration"]
+        assert "not zero-shot" in r["calibration"] and "host-xeon480-2c (2 thread(s))" in r["calibration"]
+
+
+def test_held_out_with_both_other_settings_of_its_cpu_and_trains_nothing():
+    assert HOSTS[HOST] == 1 and HOST in LABELS
+    # the adoption rule written before its run said no (CHANGELOG 2026-12-06): scored, in no training set
+    assert HOST in NOT_TRAINED and HOST not in training_hosts(None)
+    assert all(HOST not in training_hosts(h, same_cpu=True) for h in HOSTS)
+    for held in XEON480:
+        assert set(SAME_CPU[held]) == XEON480 - {held}
+        assert not set(training_hosts(held)) & XEON480
+    # the row "same CPU at its other thread count trained on" adds the quiet 2-thread run back, never the slice
+    assert "host-xeon480-2c" in training_hosts(HOST, same_cpu=True)
+    assert "host-xeon-2c" not in training_hosts(HOST, same_cpu=True)
+
+
+def test_the_scored_figure_is_that_of_the_stored_files():
+    """``device_vs_measured_xeon480_1t.md``: the stored predictions against the fastest runs, recomputed here."""
+    from benchmarks.subnormal_scan import hazard_keys
+
+    truth = {r["model"]: float(r["latency_min_s"]) for r in _rows(D, "measurements.csv") if r["key"] not in hazard_keys()}
+    pred = {r["model"]: float(r["latency_s"]) for r in _rows(D, "stored_predictions.csv")}
+    errs = [abs(pred[m] - y) / y for m, y in truth.items()]
+    text = (ROOT / "benchmarks" / "results" / "device_vs_measured_xeon480_1t.md").read_text()
+    mape = 100 * math.fsum(errs) / len(errs)
+    within = 100 * sum(e <= 0.10 for e in errs) / len(errs)
+    assert f"| {len(errs)} | {mape:.1f} % | {within:.0f} % |" in text
+
+
+def test_thread_scaling_pairs_and_measured_speedups_are_those_of_the_files():
+    """``cpu_thread_scaling.md``: the CPUs measured quietly at 1 and 2 threads, and each measured speed-up recomputed
+    from the two directories' fastest runs (the model columns need training and are not recomputed here)."""
+    from benchmarks.cpu_cross_host import DATA_DIRS, _speedup, timing_spreads
+    from benchmarks.cpu_thread_scaling import thread_pairs
+    from benchmarks.subnormal_scan import hazard_keys
+
+    pairs = thread_pairs(timing_spreads(None, hazard_keys()))
+    assert pairs == [("host-epyc-zen4-1c", "host-epyc-zen4-2c"), ("host-epyc-zen5-1c", "host-epyc-zen5-2c"),
+                     ("host-xeon-1c", "host-xeon-amx-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-2c"),
+                     (HOST, "host-xeon480-2c")]  # the loaded slice (2 threads, one pass) in none
+    text = (ROOT / "benchmarks" / "results" / "cpu_thread_scaling.md").read_text()
+    for one, two in pairs:
+        a, b = DATA_DIRS.get(one, one), DATA_DIRS.get(two, two)
+        # the table's speed-up is the median over the configurations of both runs less the subnormal ones
+        keys = _speedup(a, b)
+        assert f"| `{one}` / `{two}` " in text
+        line = next(x for x in text.splitlines() if x.startswith(f"| `{one}` / `{two}` "))
+        shown = float(line.split("|")[3].strip().rstrip("x"))
+        assert abs(shown - keys) <= 0.02, (one, two, shown, keys)
