@@ -119,7 +119,9 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            # 16 rounds each, back to back (2026-12-05 18:32-20:03 UTC)
            ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16", "host-epyc-zen5-2c-day2-r16-retest"),
            # started when the first run's benchmark reruns ended, 1 h later (2026-12-06 02:42 UTC)
-           ("host-xeon480-2c", "host-xeon480-2c", "host-xeon480-2c-retest"))
+           ("host-xeon480-2c", "host-xeon480-2c", "host-xeon480-2c-retest"),
+           # right after the first run's held-out table (2026-12-06 05:14 UTC)
+           ("host-xeon480-1c", "host-xeon480-1c", "host-xeon480-1c-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
 #: beside the run's independent retest in :data:`RETESTS`
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-1c", "host-epyc-zen5-1c"),

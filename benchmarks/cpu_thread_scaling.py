@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 
@@ -61,6 +62,25 @@ def thread_pairs(spreads: dict[str, float]) -> list[tuple[str, str]]:
     return out
 
 
+#: the reference kernels' timings compared between the two runs (``speed_index.csv``, every round's start and end
+#: timing): the round's speed index (geometric mean of GEMM, conv and stream) and the conv kernel alone
+REFERENCE_FIGURES = {"index": ("speed_index_s",), "conv": ("start_conv_s", "end_conv_s")}
+
+
+def reference_speedup(one_dir: str, two_dir: str, what: str) -> float:
+    """Median reference timing of the 1-thread run over that of the 2-thread run (:data:`REFERENCE_FIGURES`; the
+    reference runs with each run's own threads); NaN where a run has no ``speed_index.csv``."""
+    med = []
+    for d in (one_dir, two_dir):
+        path = CALIB / d / "speed_index.csv"
+        if not path.exists():
+            return float("nan")
+        with path.open() as f:
+            med.append(float(np.median([float(r[c]) for r in csv.DictReader(f) for c in REFERENCE_FIGURES[what]
+                                        if r.get(c)])))
+    return med[0] / med[1]
+
+
 def _by_key(rows: list[dict], values: np.ndarray) -> dict[str, float]:
     return {r["key"]: float(v) for r, v in zip(rows, values)}
 
@@ -88,7 +108,9 @@ def scale(one: str, two: str, data, spreads: dict[str, float]) -> dict:
     # differ by the host's drift as well as by the threads
     d1, d2 = (DATA_DIRS.get(h, h) for h in (one, two))
     out["dates"] = tuple(min((r.get("date_first_utc") or "unknown")[:16] for r in _measurements(CALIB / d).values()) for d in (d1, d2))
-    out["retests"] = {rt: _speedup(d1, rt) for h, test, rt in RETESTS if h == two and test == d2}
+    out["retests"] = {rt: (_speedup(d1, rt), reference_speedup(d1, rt, "conv"))
+                      for h, test, rt in RETESTS if h == two and test == d2}
+    out["reference"] = {what: reference_speedup(d1, d2, what) for what in REFERENCE_FIGURES}
     for what in ("true", "roof", "zs"):
         out[what] = float(np.exp(np.median([logs[one][what][k] - logs[two][what][k] for k in keys])))
     return out
@@ -105,19 +127,27 @@ def report(results: dict[tuple[str, str], dict], exclude: frozenset[str]) -> str
            "level (median predicted / measured; below 1: predicted too fast). Label: the fastest timed run. The two "
            "runs of a CPU were made minutes to hours apart (their first timings below), so a measured speed-up also "
            "carries the host's drift between them; where the 2-thread run has an independent retest, the speed-up "
-           "against the retest is given too.", "",
+           "against the retest is given too. *Reference kernels'*: the median timing of the interleaved rounds' "
+           "reference workload (`hybridperf.measure.rounds.reference_models`, run with each run's threads, at the "
+           "start and end of every round) of the 1-thread run over the 2-thread run's: the speed index (GEMM, conv, "
+           "stream) and the 3x3 conv alone (looked at on 2026-12-06 after the measured column was seen, as a possible "
+           "thread-scaling probe; the lines below give it against the retests too).", "",
            _left_out_line(exclude), "",
            "| CPU | configurations | measured speed-up 1 -> 2 threads | roofline's | zero-shot model's "
+           "| reference kernels' (index / conv) "
            "| offset 1 thread / 2 threads | zero-shot level 1 thread / 2 threads | zero-shot MAPE 1 thread / 2 threads |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (one, two), r in results.items():
         a, b = r[one], r[two]
         out.append(f"| `{one}` / `{two}` ({LABELS[one].rsplit(' (', 1)[0]}) | {r['n']} | {r['true']:.2f}x "
-                   f"| {r['roof']:.2f}x | {r['zs']:.2f}x | x{a['offset']:.2f} / x{b['offset']:.2f} "
+                   f"| {r['roof']:.2f}x | {r['zs']:.2f}x "
+                   f"| {r['reference']['index']:.2f}x / {r['reference']['conv']:.2f}x "
+                   f"| x{a['offset']:.2f} / x{b['offset']:.2f} "
                    f"| {a['zs_level']:.3f} / {b['zs_level']:.3f} | {a['zs_mape']:.1f} / {b['zs_mape']:.1f} % |")
     out += ["", "Runs compared (first timing, UTC) and the speed-up against the 2-thread run's retests:", ""]
     for (one, two), r in results.items():
-        rt = "; ".join(f"against `{d}` {v:.2f}x" for d, v in r["retests"].items()) or "no retest"
+        rt = "; ".join(f"against `{d}` {v:.2f}x (reference conv {c:.2f}x)" for d, (v, c) in r["retests"].items())
+        rt = rt or "no retest"
         out.append(f"- `{DATA_DIRS.get(one, one)}` {r['dates'][0]} / `{DATA_DIRS.get(two, two)}` {r['dates'][1]}: {rt}")
     out += ["", "Training settings of each row's model (every other CPU's quiet settings):", ""]
     out += [f"- `{one}` / `{two}`: {', '.join(f'`{h}`' for h in r['hosts'])}" for (one, two), r in results.items()]
