@@ -106,3 +106,14 @@ def test_thread_scaling_pairs_and_measured_speedups_are_those_of_the_files():
         line = next(x for x in text.splitlines() if x.startswith(f"| `{one}` / `{two}` "))
         shown = float(line.split("|")[3].strip().rstrip("x"))
         assert abs(shown - keys) <= 0.02, (one, two, shown, keys)
+
+
+def test_its_retest_and_split_halves_are_reported():
+    from benchmarks.cpu_cross_host import RETESTS, SPLIT_HALVES
+
+    assert (HOST, HOST, f"{HOST}-retest") in RETESTS and (HOST, HOST) in SPLIT_HALVES
+    retest = _rows(ROOT / "calibration" / f"{HOST}-retest", "measurements.csv")
+    # the same configurations, CPU, threads, core and rounds as the run it retests
+    assert {r["key"] for r in retest} == {r["key"] for r in _rows(D, "measurements.csv")}
+    assert {(r["cpu_model_id"], r["cpu_stepping"], r["threads"], r["pinned_cores"], r["rounds"]) for r in retest} == {
+        ("167", "1", "1", "1", "4")}
