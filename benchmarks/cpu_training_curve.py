@@ -3,7 +3,8 @@
 For each held-out CPU setting of ``benchmarks.cpu_cross_host`` (held out with the same CPU at its other thread count,
 :data:`~benchmarks.cpu_cross_host.SAME_CPU`, as there), the cross-host model is trained on every subset of k of the
 other training CPUs (a CPU measured at two thread counts brings both settings; the hosts of
-:data:`~benchmarks.cpu_cross_host.NOT_TRAINED`, whose timings do not reproduce, train nothing), k = 1 up to all of
+:data:`~benchmarks.cpu_cross_host.NOT_TRAINED` train nothing: the loaded slice, whose timings do not reproduce, and
+the settings the adoption rule did not adopt, ``NOT_TRAINED_WHY``), k = 1 up to all of
 them, and predicts the held-out setting zero-shot from its sheet. With k = all it is the zero-shot row of
 ``cpu_cross_host.md``. A subset in which no training host lends its offset would be left out, and counted.
 
