@@ -13,6 +13,7 @@ import csv
 import math
 from pathlib import Path
 
+import pytest
 import yaml
 
 from benchmarks.cpu_cross_host import HOSTS, LABELS, NOT_TRAINED, SAME_CPU, training_hosts
@@ -42,22 +43,32 @@ def test_rows_record_the_cpu_one_thread_on_core_1_and_rounds():
     assert "5200.00" in lscpu and "480 MiB" in lscpu and "Model:                                   167" in lscpu
 
 
-def test_the_sheet_is_its_own_one_thread_probe():
-    sheet = D / f"{HOST}.yaml"
+@pytest.mark.parametrize("host, threads", [(HOST, 1), ("host-xeon480-2c", 2)])
+def test_each_setting_is_priced_on_its_own_probe(host, threads):
+    sheet = ROOT / "calibration" / host / f"{host}.yaml"
     spec = parse_spec(yaml.safe_load(sheet.read_text()), str(sheet))
-    assert spec.id == HOST and HOST not in available_devices()  # kept with the rows, not a packaged sheet
-    assert spec.compute_unit_count == 1 and spec.cpu_identity is not None
+    assert spec.id == host and host not in available_devices()  # kept with the rows, not a packaged sheet
+    assert spec.compute_unit_count == threads and spec.cpu_identity is not None
 
 
-def test_the_stored_predictions_cover_every_measured_model_and_say_they_are_not_zero_shot():
-    pred = _rows(D, "stored_predictions.csv")
-    assert {r["model"] for r in pred} == {r["model"] for r in _rows(D, "measurements.csv")}
-    assert {r["device"] for r in pred} == {HOST} and {r["status"] for r in pred} == {"ok"}
+#: (setting, stored predictions, what every row's calibration note says): the packaged model of the day each was
+#: written, before the setting's runs: the nine quiet settings for the 2-thread run (972 measurements, none of this
+#: CPU: zero-shot), the ten for the 1-thread run (1042, this CPU's 2-thread run among them: not zero-shot)
+STORED = [("host-xeon480-2c", "zero_shot_predictions.csv",
+           ("zero-shot from spec for host-xeon480-2c (2 thread(s))", "trained on 972 measurements")),
+          (HOST, "stored_predictions.csv",
+           ("not zero-shot", "host-xeon480-2c (2 thread(s))", "trained on 1042 measurements"))]
+
+
+@pytest.mark.parametrize("host, name, says", STORED)
+def test_the_stored_predictions_cover_every_measured_model_and_say_what_priced_them(host, name, says):
+    d = ROOT / "calibration" / host
+    pred = _rows(d, name)
+    assert {r["model"] for r in pred} == {r["model"] for r in _rows(d, "measurements.csv")}
+    assert {r["device"] for r in pred} == {host} and {r["status"] for r in pred} == {"ok"}
     for r in pred:
         assert float(r["latency_s"]) > 0
-        # the packaged model of then: the ten quiet settings (1042 measurements), this CPU's 2-thread run among them
-        assert "trained on 1042 measurements" in r["calibration"]
-        assert "not zero-shot" in r["calibration"] and "host-xeon480-2c (2 thread(s))" in r["calibration"]
+        assert all(text in r["calibration"] for text in says), r["calibration"]
 
 
 def test_held_out_with_both_other_settings_of_its_cpu_and_trains_nothing():
@@ -73,14 +84,17 @@ def test_held_out_with_both_other_settings_of_its_cpu_and_trains_nothing():
     assert "host-xeon-2c" not in training_hosts(HOST, same_cpu=True)
 
 
-def test_the_scored_figure_is_that_of_the_stored_files():
-    """``device_vs_measured_xeon480_1t.md``: the stored predictions against the fastest runs, recomputed here."""
+@pytest.mark.parametrize("host, name, says", STORED)
+def test_the_scored_figure_is_that_of_the_stored_files(host, name, says):
+    """``device_vs_measured_xeon480_{2t,1t}.md``: the stored predictions against the fastest runs, recomputed here."""
     from benchmarks.subnormal_scan import hazard_keys
 
-    truth = {r["model"]: float(r["latency_min_s"]) for r in _rows(D, "measurements.csv") if r["key"] not in hazard_keys()}
-    pred = {r["model"]: float(r["latency_s"]) for r in _rows(D, "stored_predictions.csv")}
+    d = ROOT / "calibration" / host
+    truth = {r["model"]: float(r["latency_min_s"]) for r in _rows(d, "measurements.csv") if r["key"] not in hazard_keys()}
+    pred = {r["model"]: float(r["latency_s"]) for r in _rows(d, name)}
     errs = [abs(pred[m] - y) / y for m, y in truth.items()]
-    text = (ROOT / "benchmarks" / "results" / "device_vs_measured_xeon480_1t.md").read_text()
+    threads = HOSTS[host]
+    text = (ROOT / "benchmarks" / "results" / f"device_vs_measured_xeon480_{threads}t.md").read_text()
     mape = 100 * math.fsum(errs) / len(errs)
     within = 100 * sum(e <= 0.10 for e in errs) / len(errs)
     assert f"| {len(errs)} | {mape:.1f} % | {within:.0f} % |" in text

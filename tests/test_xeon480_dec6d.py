@@ -9,13 +9,10 @@ for its 72 configurations were committed before its interleaved rounds ran (CHAN
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
-import yaml
 
 from benchmarks.cpu_cross_host import HOSTS, NOT_TRAINED, SAME_CPU, training_hosts
-from hybridperf.device.spec import available_devices, parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "host-xeon480-2c"
@@ -38,22 +35,7 @@ def test_rows_record_the_cpu_threads_and_rounds():
     assert "BogoMIPS:" in lscpu and "5200.00" in lscpu and "480 MiB" in lscpu  # the slice's lscpu figures
 
 
-def test_the_sheet_is_its_own_two_thread_probe():
-    sheet = D / f"{HOST}.yaml"
-    spec = parse_spec(yaml.safe_load(sheet.read_text()), str(sheet))
-    assert spec.id == HOST and HOST not in available_devices()  # kept with the rows, not a packaged sheet
-    assert spec.compute_unit_count == 2 and spec.cpu_identity is not None
-
-
-def test_the_stored_predictions_are_zero_shot_for_every_measured_model():
-    pred = _rows("zero_shot_predictions.csv")
-    assert {r["model"] for r in pred} == {r["model"] for r in _rows("measurements.csv")}
-    assert {r["device"] for r in pred} == {HOST} and {r["status"] for r in pred} == {"ok"}
-    for r in pred:
-        assert float(r["latency_s"]) > 0
-        # the packaged model of then: the nine quiet settings (972 measurements), none of them this CPU
-        assert f"zero-shot from spec for {HOST} (2 thread(s))" in r["calibration"], r["calibration"]
-        assert "trained on 972 measurements" in r["calibration"]
+# its sheet, stored predictions and their scored figure: tests/test_xeon480_1c_dec6e.py (both settings of this CPU)
 
 
 def test_held_out_with_the_slice_and_never_trained_on_the_slice():
@@ -66,19 +48,6 @@ def test_held_out_with_the_slice_and_never_trained_on_the_slice():
         assert HOST not in train and "host-xeon-2c" not in train
     assert "host-xeon-2c" in NOT_TRAINED
     assert "host-xeon-2c" not in training_hosts(HOST, same_cpu=True)
-
-
-def test_the_scored_figure_is_that_of_the_stored_files():
-    """``device_vs_measured_xeon480_2t.md``: the stored predictions against the fastest runs, recomputed here."""
-    from benchmarks.subnormal_scan import hazard_keys
-
-    truth = {r["model"]: float(r["latency_min_s"]) for r in _rows("measurements.csv") if r["key"] not in hazard_keys()}
-    pred = {r["model"]: float(r["latency_s"]) for r in _rows("zero_shot_predictions.csv")}
-    errs = [abs(pred[m] - y) / y for m, y in truth.items()]
-    text = (ROOT / "benchmarks" / "results" / "device_vs_measured_xeon480_2t.md").read_text()
-    mape = 100 * math.fsum(errs) / len(errs)
-    within = 100 * sum(e <= 0.10 for e in errs) / len(errs)
-    assert f"| {len(errs)} | {mape:.1f} % | {within:.0f} % |" in text
 
 
 def test_its_retest_and_split_halves_are_reported():
