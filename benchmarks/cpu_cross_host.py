@@ -165,10 +165,11 @@ def _shared(a: str, b: str) -> int:
     return len(set(_measurements(CALIB / a)) & set(_measurements(CALIB / b)))
 
 
-def _speedup(slow: str, fast: str) -> float:
-    """Median ratio of the fastest runs of the configurations measured in both ``calibration/`` directories."""
+def _speedup(slow: str, fast: str, exclude: frozenset[str] = frozenset()) -> float:
+    """Median ratio of the fastest runs of the configurations measured in both ``calibration/`` directories, less
+    those keyed in ``exclude``."""
     a, b = _measurements(CALIB / slow), _measurements(CALIB / fast)
-    keys = sorted(set(a) & set(b))
+    keys = sorted((set(a) & set(b)) - exclude)
     return float(np.median([float(a[k]["latency_min_s"]) / float(b[k]["latency_min_s"]) for k in keys]))
 
 

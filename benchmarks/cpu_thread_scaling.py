@@ -85,8 +85,10 @@ def _by_key(rows: list[dict], values: np.ndarray) -> dict[str, float]:
     return {r["key"]: float(v) for r, v in zip(rows, values)}
 
 
-def scale(one: str, two: str, data, spreads: dict[str, float]) -> dict:
-    """Figures of one CPU (see the module docstring); latencies in log seconds are compared by key."""
+def scale(one: str, two: str, data, spreads: dict[str, float], exclude: frozenset[str] = frozenset()) -> dict:
+    """Figures of one CPU (see the module docstring); predicted latencies in log seconds are compared by key, the
+    measured ones by :func:`~benchmarks.cpu_cross_host._speedup` of the two directories (less ``exclude``, the keys
+    ``data`` was loaded without)."""
     from hybridperf.residual import cross_host as ch
 
     hosts = training_hosts(one)
@@ -99,19 +101,21 @@ def scale(one: str, two: str, data, spreads: dict[str, float]) -> dict:
         X, y, kt, _, fig, rows = data[h]
         pred = model.for_host(fig).predict(X, ch.with_host(kt, fig))
         roof = np.log([float(r["roofline_latency_s"]) for r in rows])
-        logs[h] = {"true": _by_key(rows, roof + y), "roof": _by_key(rows, roof), "zs": _by_key(rows, roof + pred)}
+        logs[h] = {"roof": _by_key(rows, roof), "zs": _by_key(rows, roof + pred)}
         out[h] = {"offset": float(np.exp(np.median(y))), "zs_level": float(np.exp(np.median(pred - y))),
                   "zs_mape": float(np.mean(np.abs(np.exp(pred - y) - 1.0)) * 100)}
-    keys = sorted(set(logs[one]["true"]) & set(logs[two]["true"]))
+    keys = sorted(set(logs[one]["roof"]) & set(logs[two]["roof"]))
     out["n"] = len(keys)
+    d1, d2 = (DATA_DIRS.get(h, h) for h in (one, two))
+    out["true"] = _speedup(d1, d2, exclude)
     # the runs' dates, and the speed-up against each independent retest of the 2-thread run: two runs hours apart
     # differ by the host's drift as well as by the threads
-    d1, d2 = (DATA_DIRS.get(h, h) for h in (one, two))
-    out["dates"] = tuple(min((r.get("date_first_utc") or "unknown")[:16] for r in _measurements(CALIB / d).values()) for d in (d1, d2))
-    out["retests"] = {rt: (_speedup(d1, rt), reference_speedup(d1, rt, "conv"))
+    out["dates"] = tuple(min((r.get("date_first_utc") or "unknown")[:16] for r in _measurements(CALIB / d).values())
+                         for d in (d1, d2))
+    out["retests"] = {rt: (_speedup(d1, rt, exclude), reference_speedup(d1, rt, "conv"))
                       for h, test, rt in RETESTS if h == two and test == d2}
     out["reference"] = {what: reference_speedup(d1, d2, what) for what in REFERENCE_FIGURES}
-    for what in ("true", "roof", "zs"):
+    for what in ("roof", "zs"):
         out[what] = float(np.exp(np.median([logs[one][what][k] - logs[two][what][k] for k in keys])))
     return out
 
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     exclude = hazard_keys()
     data = load_hosts(DATA_DIRS, exclude)
     spreads = timing_spreads(DATA_DIRS, exclude)
-    results = {pair: scale(*pair, data, spreads) for pair in thread_pairs(spreads)}
+    results = {pair: scale(*pair, data, spreads, exclude) for pair in thread_pairs(spreads)}
     text = report(results, exclude)
     Path(args.out).write_text(text)
     sys.stdout.write(text)
