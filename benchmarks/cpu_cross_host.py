@@ -121,18 +121,27 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            # started when the first run's benchmark reruns ended, 1 h later (2026-12-06 02:42 UTC)
            ("host-xeon480-2c", "host-xeon480-2c", "host-xeon480-2c-retest"),
            # right after the first run's held-out table (2026-12-06 05:14 UTC)
-           ("host-xeon480-1c", "host-xeon480-1c", "host-xeon480-1c-retest"))
+           ("host-xeon480-1c", "host-xeon480-1c", "host-xeon480-1c-retest"),
+           # 8 rounds each, back to back, planned before they ran (2026-12-06 06:56-08:10 UTC)
+           ("host-xeon480-1c", "host-xeon480-1c-r8", "host-xeon480-1c-r8-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
 #: beside the run's independent retest in :data:`RETESTS`
 SPLIT_HALVES = (("host-epyc-zen4-1c", "host-epyc-zen4-1c-r3"), ("host-epyc-zen5-1c", "host-epyc-zen5-1c"),
                 ("host-xeon-1c", "host-xeon-1c"), ("host-xeon-amx-2c", "host-xeon-amx-2c"),
                 ("host-epyc-zen4-2c", "host-epyc-zen4-2c"), ("host-epyc-zen1-1c", "host-epyc-zen1-1c"),
                 ("host-epyc-zen1-2c", "host-epyc-zen1-2c"), ("host-epyc-zen5-2c", "host-epyc-zen5-2c-day2-r16"),
-                ("host-xeon480-2c", "host-xeon480-2c"), ("host-xeon480-1c", "host-xeon480-1c"))
+                ("host-xeon480-2c", "host-xeon480-2c"), ("host-xeon480-1c", "host-xeon480-1c"),
+                ("host-xeon480-1c", "host-xeon480-1c-r8"), ("host-xeon480-1c", "host-xeon480-1c-r8-retest"))
 #: figures of :func:`benchmarks.retest_cpu.figures` compared by the split-half lines
 SPLIT_FIGURES = ("raw median", "raw minimum")
-#: figures compared by the test-retest lines, where both directories have them
-RETEST_COLUMNS = ("latency_s", "latency_min_s", "latency_min_norm_s", "latency_min_run_norm_s")
+#: figures compared by the test-retest lines, where both directories have them: ``measurements.csv`` column -> what
+#: the line calls it. The normalised figures are the unit-free columns (reference units): the ``*_norm_s`` columns
+#: are the same figures multiplied back by their own run's median index, so between two runs they carry the host's
+#: change again (until 2026-12-06 08:30 UTC these lines compared those, and read 6-13 % where the normalised
+#: figures of ``benchmarks.retest_cpu`` read 2.5-6.7 % on the quiet Xeon's pairs)
+RETEST_COLUMNS = {"latency_s": "raw median", "latency_min_s": "raw fastest run",
+                  "latency_min_norm": "fastest run / the round's fastest reference timing",
+                  "latency_min_run_norm": "fastest run / the round's fastest reference runs (the goal's figure)"}
 #: the hosts whose rows chose a setting: the few-shot blend rules (``ADAPT_*`` of
 #: :mod:`hybridperf.residual.cross_host`, on the pairs of :data:`PAIR_HOSTS`), the median-offset rule (Zen 3 and the
 #: Zen 4 core held out) and :data:`~hybridperf.residual.model.CALIBRATION_PARAMS` (Zen 3); the 2-thread Zen 4 is the
@@ -493,12 +502,12 @@ def retest_lines(exclude: frozenset[str] = frozenset()) -> list[str]:
         a, b = _measurements(CALIB / test), _measurements(CALIB / rt)
         keys = sorted((set(a) & set(b)) - exclude)
         parts = []
-        for c in RETEST_COLUMNS:
+        for c, name in RETEST_COLUMNS.items():
             if keys and a[keys[0]].get(c) and b[keys[0]].get(c):
                 ra = np.array([float(a[k][c]) for k in keys])
                 rb = np.array([float(b[k][c]) for k in keys])
                 m, w = _stats(rb, ra)
-                parts.append(f"`{c}` MAPE {m:.1f} %, {w:.0f} % within +-10 %")
+                parts.append(f"{name} (`{c}`) MAPE {m:.1f} %, {w:.0f} % within +-10 %")
         lines.append(f"- {LABELS[host]} (`{test}` vs `{rt}`, {len(keys)} configurations): " + "; ".join(parts))
     return lines + split_half_lines(exclude)
 
@@ -603,7 +612,10 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
                 table([[name, _pct(m, 1), _pct(w, 0)] for name, (m, w) in res.items()],
                       ["predictor", "MAPE", "within +-10 %"], "lrr"), "",
                 rests_line([r["key"] for r in data[host][5]]), ""]
-    out += ["## Test-retest (same configurations, same host, measured again later)", "", *retest_lines(exclude), ""]
+    out += ["## Test-retest (same configurations, same host, measured again later)", "",
+            "Normalised figures are in reference units (each round's fastest run over that round's reference), "
+            "comparable between runs; `benchmarks.retest_cpu` prints more of them for any pair.", "",
+            *retest_lines(exclude), ""]
     out += ["## The same CPU in other runs: its offset", "",
             "A machine whose CPU (vendor, family, model, stepping) and threads are those of a training host is priced "
             "with that host's offset, not the median (`CrossHostModel.own_host`, since 2026-12-03; `--device host` on "

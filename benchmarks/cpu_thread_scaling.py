@@ -81,6 +81,14 @@ def reference_speedup(one_dir: str, two_dir: str, what: str) -> float:
     return med[0] / med[1]
 
 
+def runs(host: str) -> list[str]:
+    """Every run directory of a setting: its data directory, then each run of :data:`RETESTS` of it, in that order."""
+    out = [DATA_DIRS.get(host, host)]
+    for h, test, rt in RETESTS:
+        out += [d for d in (test, rt) if h == host and d not in out]
+    return out
+
+
 def _by_key(rows: list[dict], values: np.ndarray) -> dict[str, float]:
     return {r["key"]: float(v) for r, v in zip(rows, values)}
 
@@ -115,6 +123,7 @@ def scale(one: str, two: str, data, spreads: dict[str, float], exclude: frozense
     out["retests"] = {rt: (_speedup(d1, rt, exclude), reference_speedup(d1, rt, "conv"))
                       for h, test, rt in RETESTS if h == two and test == d2}
     out["reference"] = {what: reference_speedup(d1, d2, what) for what in REFERENCE_FIGURES}
+    out["pairings"] = {(a, b): _speedup(a, b, exclude) for a in runs(one) for b in runs(two)}
     for what in ("roof", "zs"):
         out[what] = float(np.exp(np.median([logs[one][what][k] - logs[two][what][k] for k in keys])))
     return out
@@ -153,6 +162,15 @@ def report(results: dict[tuple[str, str], dict], exclude: frozenset[str]) -> str
         rt = "; ".join(f"against `{d}` {v:.2f}x (reference conv {c:.2f}x)" for d, (v, c) in r["retests"].items())
         rt = rt or "no retest"
         out.append(f"- `{DATA_DIRS.get(one, one)}` {r['dates'][0]} / `{DATA_DIRS.get(two, two)}` {r['dates'][1]}: {rt}")
+    out += ["", "The measured speed-up over every pairing of a CPU's 1-thread runs with its 2-thread runs (each setting's "
+            "data directory and the runs of its test-retest pairs in `cpu_cross_host.RETESTS`; fastest runs, as the "
+            "table's column; added 2026-12-06 08:15 UTC after the 8-round runs of "
+            "`host-xeon480-1c`): how much of the measured column is the host's drift between runs:", ""]
+    for (one, two), r in results.items():
+        v = np.array(list(r["pairings"].values()))
+        n1, n2 = len(runs(one)), len(runs(two))
+        out.append(f"- `{one}` / `{two}`: {n1} x {n2} runs, {v.min():.2f}-{v.max():.2f}x (median {np.median(v):.2f}x)"
+                   f" against the zero-shot model's {r['zs']:.2f}x")
     out += ["", "Training settings of each row's model (every other CPU's quiet settings):", ""]
     out += [f"- `{one}` / `{two}`: {', '.join(f'`{h}`' for h in r['hosts'])}" for (one, two), r in results.items()]
     return "\n".join(out) + "\n"

@@ -84,17 +84,24 @@ def test_held_out_with_both_other_settings_of_its_cpu_and_trains_nothing():
     assert "host-xeon-2c" not in training_hosts(HOST, same_cpu=True)
 
 
-@pytest.mark.parametrize("host, name, says", STORED)
-def test_the_scored_figure_is_that_of_the_stored_files(host, name, says):
-    """``device_vs_measured_xeon480_{2t,1t}.md``: the stored predictions against the fastest runs, recomputed here."""
+#: (measured directory, stored predictions, report): each setting's predictions against its first run, and the
+#: 1-thread predictions (committed before any of them) against the two 8-round runs of 2026-12-06 06:56-08:05 UTC
+SCORED = [("host-xeon480-2c", "host-xeon480-2c/zero_shot_predictions.csv", "device_vs_measured_xeon480_2t.md"),
+          (HOST, f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t.md"),
+          (f"{HOST}-r8", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8.md"),
+          (f"{HOST}-r8-retest", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8_retest.md")]
+
+
+@pytest.mark.parametrize("measured, stored, report", SCORED)
+def test_the_scored_figure_is_that_of_the_stored_files(measured, stored, report):
+    """``device_vs_measured_xeon480_*.md``: the stored predictions against the fastest runs, recomputed here."""
     from benchmarks.subnormal_scan import hazard_keys
 
-    d = ROOT / "calibration" / host
+    d = ROOT / "calibration" / measured
     truth = {r["model"]: float(r["latency_min_s"]) for r in _rows(d, "measurements.csv") if r["key"] not in hazard_keys()}
-    pred = {r["model"]: float(r["latency_s"]) for r in _rows(d, name)}
+    pred = {r["model"]: float(r["latency_s"]) for r in _rows(ROOT / "calibration", stored)}
     errs = [abs(pred[m] - y) / y for m, y in truth.items()]
-    threads = HOSTS[host]
-    text = (ROOT / "benchmarks" / "results" / f"device_vs_measured_xeon480_{threads}t.md").read_text()
+    text = (ROOT / "benchmarks" / "results" / report).read_text()
     mape = 100 * math.fsum(errs) / len(errs)
     within = 100 * sum(e <= 0.10 for e in errs) / len(errs)
     assert f"| {len(errs)} | {mape:.1f} % | {within:.0f} % |" in text
@@ -120,12 +127,59 @@ def test_thread_scaling_pairs_and_measured_speedups_are_those_of_the_files():
         assert line.split("|")[3].strip() == f"{_speedup(a, b, exclude):.2f}x", line
 
 
-def test_its_retest_and_split_halves_are_reported():
+def test_the_speedup_over_every_pairing_of_runs_is_that_of_the_files():
+    """``cpu_thread_scaling.md``'s list of each CPU's speed-up over every pairing of its 1- and 2-thread runs: this
+    CPU's four 1-thread runs (first run, its retest, the two 8-round runs) against its two 2-thread runs."""
+    import numpy as np
+
+    from benchmarks.cpu_cross_host import _speedup
+    from benchmarks.cpu_thread_scaling import runs
+    from benchmarks.subnormal_scan import hazard_keys
+
+    assert runs(HOST) == [HOST, f"{HOST}-retest", f"{HOST}-r8", f"{HOST}-r8-retest"]
+    assert runs("host-xeon480-2c") == ["host-xeon480-2c", "host-xeon480-2c-retest"]
+    v = np.array([_speedup(a, b, hazard_keys()) for a in runs(HOST) for b in runs("host-xeon480-2c")])
+    text = (ROOT / "benchmarks" / "results" / "cpu_thread_scaling.md").read_text()
+    assert (f"- `{HOST}` / `host-xeon480-2c`: 4 x 2 runs, {v.min():.2f}-{v.max():.2f}x (median {np.median(v):.2f}x)"
+            in text)
+
+
+#: (run, its independent retest, rounds of each): the 4-round pair of 04:25 / 05:14 UTC and the two 8-round runs
+#: planned at 06:58 UTC before they ran (CHANGELOG 2026-12-06 06:55)
+RETEST_PAIRS = [(HOST, f"{HOST}-retest", "4"), (f"{HOST}-r8", f"{HOST}-r8-retest", "8")]
+
+
+@pytest.mark.parametrize("run, retest, rounds", RETEST_PAIRS)
+def test_its_retests_and_split_halves_are_reported(run, retest, rounds):
     from benchmarks.cpu_cross_host import RETESTS, SPLIT_HALVES
 
-    assert (HOST, HOST, f"{HOST}-retest") in RETESTS and (HOST, HOST) in SPLIT_HALVES
-    retest = _rows(ROOT / "calibration" / f"{HOST}-retest", "measurements.csv")
-    # the same configurations, CPU, threads, core and rounds as the run it retests
-    assert {r["key"] for r in retest} == {r["key"] for r in _rows(D, "measurements.csv")}
-    assert {(r["cpu_model_id"], r["cpu_stepping"], r["threads"], r["pinned_cores"], r["rounds"]) for r in retest} == {
-        ("167", "1", "1", "1", "4")}
+    assert (HOST, run, retest) in RETESTS and (HOST, run) in SPLIT_HALVES
+    configurations = {r["key"] for r in _rows(D, "measurements.csv")}
+    for d in (run, retest):
+        rows = _rows(ROOT / "calibration" / d, "measurements.csv")
+        # the same configurations, device, CPU, threads and core as the first run, and the planned rounds
+        assert {r["key"] for r in rows} == configurations and {r["device"] for r in rows} == {HOST}
+        assert {(r["cpu_model_id"], r["cpu_stepping"], r["threads"], r["pinned_cores"], r["rounds"])
+                for r in rows} == {("167", "1", "1", "1", rounds)}
+        assert (ROOT / "calibration" / d / "lscpu.txt").read_text().count("480 MiB") == 1
+
+
+def test_the_retest_lines_compare_normalised_figures_in_reference_units():
+    """``cpu_cross_host.md``'s test-retest lines: the normalised figures are the unit-free columns (the ``*_s`` ones
+    are multiplied back by each run's own median index, which carries the host's change between runs again)."""
+    import numpy as np
+
+    from benchmarks.cpu_cross_host import retest_lines
+    from benchmarks.subnormal_scan import hazard_keys
+
+    def table(d):
+        return {r["key"]: r for r in _rows(ROOT / "calibration" / d, "measurements.csv")}
+
+    a, b = table(f"{HOST}-r8"), table(f"{HOST}-r8-retest")
+    keys = sorted((set(a) & set(b)) - hazard_keys())
+    ratio = np.array([float(b[k]["latency_min_run_norm"]) / float(a[k]["latency_min_run_norm"]) for k in keys])
+    figure = f"(`latency_min_run_norm`) MAPE {np.mean(np.abs(ratio - 1)) * 100:.1f} %"
+    line = next(x for x in retest_lines(hazard_keys()) if f"`{HOST}-r8` vs `{HOST}-r8-retest`" in x)
+    assert figure in line and "the goal's figure" in line and "_norm_s" not in line
+    assert line in (ROOT / "benchmarks" / "results" / "cpu_cross_host.md").read_text()
+
