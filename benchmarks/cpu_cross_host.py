@@ -122,7 +122,7 @@ RETESTS = (("host-epyc-1c", "host-epyc-1c", "host-epyc-1c-retest"),
            ("host-xeon480-2c", "host-xeon480-2c", "host-xeon480-2c-retest"),
            # right after the first run's held-out table (2026-12-06 05:14 UTC)
            ("host-xeon480-1c", "host-xeon480-1c", "host-xeon480-1c-retest"),
-           # 8 rounds each, back to back, planned before they ran (2026-12-06 06:56-08:10 UTC)
+           # 8 rounds each, back to back, planned before they ran (2026-12-06 06:56-08:04 UTC)
            ("host-xeon480-1c", "host-xeon480-1c-r8", "host-xeon480-1c-r8-retest"))
 #: (host, rounds directory): split-half test-retest inside one run (its first rounds against the others), stated
 #: beside the run's independent retest in :data:`RETESTS`
