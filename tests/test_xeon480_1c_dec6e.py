@@ -89,7 +89,8 @@ def test_held_out_with_both_other_settings_of_its_cpu_and_trains_nothing():
 SCORED = [("host-xeon480-2c", "host-xeon480-2c/zero_shot_predictions.csv", "device_vs_measured_xeon480_2t.md"),
           (HOST, f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t.md"),
           (f"{HOST}-r8", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8.md"),
-          (f"{HOST}-r8-retest", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8_retest.md")]
+          (f"{HOST}-r8-retest", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8_retest.md"),
+          (f"{HOST}-r8b", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8b.md")]
 
 
 @pytest.mark.parametrize("measured, stored, report", SCORED)
@@ -162,6 +163,20 @@ def test_its_retests_and_split_halves_are_reported(run, retest, rounds):
         assert {(r["cpu_model_id"], r["cpu_stepping"], r["threads"], r["pinned_cores"], r["rounds"])
                 for r in rows} == {("167", "1", "1", "1", rounds)}
         assert (ROOT / "calibration" / d / "lscpu.txt").read_text().count("480 MiB") == 1
+
+
+def test_the_third_8_round_run_is_the_same_setting():
+    """``host-xeon480-1c-r8b`` (planned at 08:46 UTC before it ran): an out-of-sample check of the 8-round pair, reported
+    by ``benchmarks.retest_cpu`` (``retest_cpu_xeon480_1t_r8b*.md``), in no table of ``cpu_cross_host``."""
+    from benchmarks.cpu_cross_host import RETESTS
+
+    rows = _rows(ROOT / "calibration" / f"{HOST}-r8b", "measurements.csv")
+    assert {r["key"] for r in rows} == {r["key"] for r in _rows(D, "measurements.csv")}
+    assert {(r["device"], r["cpu_model_id"], r["threads"], r["pinned_cores"], r["rounds"]) for r in rows} == {
+        (HOST, "167", "1", "1", "8")}
+    assert all(f"{HOST}-r8b" not in pair for pair in RETESTS)
+    text = (ROOT / "benchmarks" / "results" / "retest_cpu_xeon480_1t_r8b.md").read_text()
+    assert f"--test calibration/{HOST}-r8-retest --retest calibration/{HOST}-r8b" in text
 
 
 def test_the_retest_lines_compare_normalised_figures_in_reference_units():
