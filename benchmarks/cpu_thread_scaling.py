@@ -85,7 +85,8 @@ def runs(host: str) -> list[str]:
     """Every run directory of a setting: its data directory, then each run of :data:`RETESTS` of it, in that order."""
     out = [DATA_DIRS.get(host, host)]
     for h, test, rt in RETESTS:
-        out += [d for d in (test, rt) if h == host and d not in out]
+        if h == host:
+            out += [d for d in (test, rt) if d not in out]
     return out
 
 
@@ -114,16 +115,17 @@ def scale(one: str, two: str, data, spreads: dict[str, float], exclude: frozense
                   "zs_mape": float(np.mean(np.abs(np.exp(pred - y) - 1.0)) * 100)}
     keys = sorted(set(logs[one]["roof"]) & set(logs[two]["roof"]))
     out["n"] = len(keys)
-    d1, d2 = (DATA_DIRS.get(h, h) for h in (one, two))
-    out["true"] = _speedup(d1, d2, exclude)
+    d1, d2 = (DATA_DIRS.get(h, h) for h in (one, two))  # the first run of each: runs(one)[0], runs(two)[0]
+    # every pairing of the two settings' runs; the table's measured column is that of the two data directories
+    out["pairings"] = {(a, b): _speedup(a, b, exclude) for a in runs(one) for b in runs(two)}
+    out["true"] = out["pairings"][d1, d2]
     # the runs' dates, and the speed-up against each independent retest of the 2-thread run: two runs hours apart
     # differ by the host's drift as well as by the threads
     out["dates"] = tuple(min((r.get("date_first_utc") or "unknown")[:16] for r in _measurements(CALIB / d).values())
                          for d in (d1, d2))
-    out["retests"] = {rt: (_speedup(d1, rt, exclude), reference_speedup(d1, rt, "conv"))
+    out["retests"] = {rt: (out["pairings"][d1, rt], reference_speedup(d1, rt, "conv"))
                       for h, test, rt in RETESTS if h == two and test == d2}
     out["reference"] = {what: reference_speedup(d1, d2, what) for what in REFERENCE_FIGURES}
-    out["pairings"] = {(a, b): _speedup(a, b, exclude) for a in runs(one) for b in runs(two)}
     for what in ("roof", "zs"):
         out[what] = float(np.exp(np.median([logs[one][what][k] - logs[two][what][k] for k in keys])))
     return out

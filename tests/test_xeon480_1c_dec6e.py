@@ -145,35 +145,28 @@ def test_the_speedup_over_every_pairing_of_runs_is_that_of_the_files():
             in text)
 
 
-#: (run, its independent retest, rounds of each): the 4-round pair of 04:25 / 05:14 UTC and the two 8-round runs
-#: planned at 06:58 UTC before they ran (CHANGELOG 2026-12-06 06:55)
-RETEST_PAIRS = [(HOST, f"{HOST}-retest", "4"), (f"{HOST}-r8", f"{HOST}-r8-retest", "8")]
+#: every later run of this setting and its rounds: the 4-round retest of 05:14 UTC, the two 8-round runs planned at
+#: 06:56 UTC and the third planned at 08:46 UTC, each before it ran (CHANGELOG 2026-12-06 06:55)
+LATER_RUNS = [(f"{HOST}-retest", "4"), (f"{HOST}-r8", "8"), (f"{HOST}-r8-retest", "8"), (f"{HOST}-r8b", "8")]
 
 
-@pytest.mark.parametrize("run, retest, rounds", RETEST_PAIRS)
-def test_its_retests_and_split_halves_are_reported(run, retest, rounds):
+@pytest.mark.parametrize("run, rounds", LATER_RUNS)
+def test_every_later_run_is_the_same_setting(run, rounds):
+    rows = _rows(ROOT / "calibration" / run, "measurements.csv")
+    # the same configurations, device, CPU, threads and core as the first run, and the planned rounds
+    assert {r["key"] for r in rows} == {r["key"] for r in _rows(D, "measurements.csv")}
+    assert {(r["device"], r["cpu_model_id"], r["cpu_stepping"], r["threads"], r["pinned_cores"], r["rounds"])
+            for r in rows} == {(HOST, "167", "1", "1", "1", rounds)}
+    assert (ROOT / "calibration" / run / "lscpu.txt").read_text().count("480 MiB") == 1
+
+
+def test_its_retests_and_split_halves_are_reported():
+    """The two pairs in ``cpu_cross_host``'s test-retest lines; the third 8-round run, an out-of-sample check of the
+    second pair, only in ``retest_cpu``'s report (``retest_cpu_xeon480_1t_r8b.md``)."""
     from benchmarks.cpu_cross_host import RETESTS, SPLIT_HALVES
 
-    assert (HOST, run, retest) in RETESTS and (HOST, run) in SPLIT_HALVES
-    configurations = {r["key"] for r in _rows(D, "measurements.csv")}
-    for d in (run, retest):
-        rows = _rows(ROOT / "calibration" / d, "measurements.csv")
-        # the same configurations, device, CPU, threads and core as the first run, and the planned rounds
-        assert {r["key"] for r in rows} == configurations and {r["device"] for r in rows} == {HOST}
-        assert {(r["cpu_model_id"], r["cpu_stepping"], r["threads"], r["pinned_cores"], r["rounds"])
-                for r in rows} == {("167", "1", "1", "1", rounds)}
-        assert (ROOT / "calibration" / d / "lscpu.txt").read_text().count("480 MiB") == 1
-
-
-def test_the_third_8_round_run_is_the_same_setting():
-    """``host-xeon480-1c-r8b`` (planned at 08:46 UTC before it ran): an out-of-sample check of the 8-round pair, reported
-    by ``benchmarks.retest_cpu`` (``retest_cpu_xeon480_1t_r8b*.md``), in no table of ``cpu_cross_host``."""
-    from benchmarks.cpu_cross_host import RETESTS
-
-    rows = _rows(ROOT / "calibration" / f"{HOST}-r8b", "measurements.csv")
-    assert {r["key"] for r in rows} == {r["key"] for r in _rows(D, "measurements.csv")}
-    assert {(r["device"], r["cpu_model_id"], r["threads"], r["pinned_cores"], r["rounds"]) for r in rows} == {
-        (HOST, "167", "1", "1", "8")}
+    for run, retest in ((HOST, f"{HOST}-retest"), (f"{HOST}-r8", f"{HOST}-r8-retest")):
+        assert (HOST, run, retest) in RETESTS and (HOST, run) in SPLIT_HALVES
     assert all(f"{HOST}-r8b" not in pair for pair in RETESTS)
     text = (ROOT / "benchmarks" / "results" / "retest_cpu_xeon480_1t_r8b.md").read_text()
     assert f"--test calibration/{HOST}-r8-retest --retest calibration/{HOST}-r8b" in text
