@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +64,30 @@ def thread_pairs(spreads: dict[str, float]) -> list[tuple[str, str]]:
 
 
 #: the reference kernels' timings compared between the two runs (``speed_index.csv``, every round's start and end
-#: timing): the round's speed index (geometric mean of GEMM, conv and stream) and the conv kernel alone
-REFERENCE_FIGURES = {"index": ("speed_index_s",), "conv": ("start_conv_s", "end_conv_s")}
+#: timing): the round's speed index (geometric mean of GEMM, conv and stream), the conv kernel alone, and (for the
+#: interleaved runs, :data:`INTERLEAVED`) the GEMM and the streaming add alone
+REFERENCE_FIGURES = {"index": ("speed_index_s",), "conv": ("start_conv_s", "end_conv_s"),
+                     "GEMM": ("start_gemm_s", "end_gemm_s"), "add": ("start_stream_s", "end_stream_s")}
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """One CPU measured with 1 and 2 threads in alternating blocks of rounds (``collect_cpu rounds --rounds 2, 4, ...``
+    on each directory in turn), so the host's drift between the settings is shared by both: the 1-thread and 2-thread
+    run directories (under ``calibration/``), the rounds of one block, and the tags of the ``hybridperf probe`` sheets
+    taken back to back (1 thread, then 2) before the first block and after the last (``<dir>/<setting>-<tag>.yaml``)."""
+
+    one: str
+    two: str
+    block_rounds: int
+    probes: tuple[str, ...] = ("probe-before", "probe-after")
+
+
+#: (1-thread setting, 2-thread setting) -> its interleaved runs (planned 2026-12-06 09:54 UTC before they ran; they
+#: train nothing and are reported here only)
+INTERLEAVED: dict[tuple[str, str], Interleaved] = {
+    ("host-xeon480-1c", "host-xeon480-2c"): Interleaved("host-xeon480-1c-alt", "host-xeon480-2c-alt", 2),
+}
 
 
 def reference_speedup(one_dir: str, two_dir: str, what: str) -> float:
@@ -82,11 +105,73 @@ def reference_speedup(one_dir: str, two_dir: str, what: str) -> float:
 
 
 def runs(host: str) -> list[str]:
-    """Every run directory of a setting: its data directory, then each run of :data:`RETESTS` of it, in that order."""
+    """Every run directory of a setting: its data directory, then each run of :data:`RETESTS` of it, then its
+    interleaved run (:data:`INTERLEAVED`), in that order."""
     out = [DATA_DIRS.get(host, host)]
     for h, test, rt in RETESTS:
         if h == host:
             out += [d for d in (test, rt) if d not in out]
+    for pair, run in INTERLEAVED.items():
+        out += [d for h, d in zip(pair, (run.one, run.two)) if h == host and d not in out]
+    return out
+
+
+def block_speedups(run: Interleaved, exclude: frozenset[str] = frozenset()) -> list[float]:
+    """The measured speed-up of each block pair of an interleaved run (the i-th 1-thread block against the i-th
+    2-thread block): median over the configurations of both, less ``exclude``, of the fastest 1-thread run over the
+    fastest 2-thread run within the blocks."""
+    from benchmarks.retest_cpu import rounds_rows
+    from hybridperf.measure.rounds import summarize
+
+    raw = [rounds_rows(CALIB / d) for d in (run.one, run.two)]
+    done = [sorted({int(r["round"]) for r in rows}) for rows in raw]
+    out = []
+    for i in range(0, min(len(d) for d in done), run.block_rounds):
+        fast = [{s.key: s.latency_min_s for s in summarize(rows, d[i:i + run.block_rounds])}
+                for rows, d in zip(raw, done)]
+        keys = sorted((set(fast[0]) & set(fast[1])) - exclude)
+        out.append(float(np.median([fast[0][k] / fast[1][k] for k in keys])))
+    return out
+
+
+def probe_sheet(d: str, setting: str, tag: str):
+    """The ``hybridperf probe`` sheet ``calibration/<d>/<setting>-<tag>.yaml`` (parsed: its id is not a shipped one)."""
+    import yaml
+
+    from hybridperf.device.spec import parse_spec
+
+    path = CALIB / d / f"{setting}-{tag}.yaml"
+    return parse_spec(yaml.safe_load(path.read_text()), str(path))
+
+
+def interleaved(pair: tuple[str, str], run: Interleaved, model, exclude: frozenset[str]) -> dict:
+    """Figures of an interleaved run: the measured speed-up over all its rounds and per block pair, the reference
+    kernels' speed-up in the same rounds, each pair of back-to-back probes' fp32 GEMM and DRAM copy ratio (2 threads
+    over 1), and, priced on the probes taken before the first block, the rooflines' and the zero-shot ``model``'s
+    speed-up (median over the configurations) with its MAPE and level on each run."""
+    from benchmarks.cpu_cross_host import measured_cpu
+    from hybridperf.residual import cross_host as ch
+    from hybridperf.residual.model import CPU_TARGET, load_table
+
+    out: dict = {"measured": _speedup(run.one, run.two, exclude), "blocks": block_speedups(run, exclude),
+                 "reference": {what: reference_speedup(run.one, run.two, what) for what in REFERENCE_FIGURES}}
+    out["probes"] = {}
+    for tag in run.probes:
+        one, two = (probe_sheet(d, h, tag) for d, h in zip((run.one, run.two), pair))
+        out["probes"][tag] = {"fp32": two.peak_flops("fp32") / one.peak_flops("fp32"),
+                              "dram": two.dram_bandwidth_bytes_per_s / one.dram_bandwidth_bytes_per_s}
+    logs = {}
+    for d, h, threads in zip((run.one, run.two), pair, (1, 2)):
+        X, y, _, _, kt, rows = load_table(CALIB / d, target=CPU_TARGET, exclude=exclude)
+        fig = ch.host_figures(probe_sheet(d, h, run.probes[0]), threads, measured_cpu(CALIB / d))
+        pred = model.for_host(fig).predict(X, ch.with_host(kt, fig))
+        roof = np.log([float(r["roofline_latency_s"]) for r in rows])
+        logs[h] = {"roof": _by_key(rows, roof), "zs": _by_key(rows, roof + pred)}
+        out[h] = {"zs_level": float(np.exp(np.median(pred - y))),
+                  "zs_mape": float(np.mean(np.abs(np.exp(pred - y) - 1.0)) * 100), "n": len(y)}
+    keys = sorted(set(logs[pair[0]]["roof"]) & set(logs[pair[1]]["roof"]))
+    for what in ("roof", "zs"):
+        out[what] = float(np.exp(np.median([logs[pair[0]][what][k] - logs[pair[1]][what][k] for k in keys])))
     return out
 
 
@@ -128,6 +213,8 @@ def scale(one: str, two: str, data, spreads: dict[str, float], exclude: frozense
     out["reference"] = {what: reference_speedup(d1, d2, what) for what in REFERENCE_FIGURES}
     for what in ("roof", "zs"):
         out[what] = float(np.exp(np.median([logs[one][what][k] - logs[two][what][k] for k in keys])))
+    if (one, two) in INTERLEAVED:
+        out["interleaved"] = interleaved((one, two), INTERLEAVED[one, two], model, exclude)
     return out
 
 
@@ -173,6 +260,30 @@ def report(results: dict[tuple[str, str], dict], exclude: frozenset[str]) -> str
         n1, n2 = len(runs(one)), len(runs(two))
         out.append(f"- `{one}` / `{two}`: {n1} x {n2} runs, {v.min():.2f}-{v.max():.2f}x (median {np.median(v):.2f}x)"
                    f" against the zero-shot model's {r['zs']:.2f}x")
+    inter = {pair: r["interleaved"] for pair, r in results.items() if "interleaved" in r}
+    if inter:
+        out += ["", "## Interleaved runs: 1 and 2 threads in alternating blocks of rounds", "",
+                "The same CPU measured with 1 thread (one core pinned) and 2 threads (both vCPUs) in alternating blocks "
+                "of rounds, so that the host's drift between runs is shared by both settings (planned 2026-12-06 09:54 "
+                "UTC before they ran; `INTERLEAVED`); `hybridperf probe` with 1 thread, then 2, back to back before "
+                "the first block and after the last. Measured: fastest runs, as the table above, over all rounds and "
+                "per block pair; reference kernels: median timing over the rounds (1 thread over 2); probes: 2-thread "
+                "figure over 1-thread; the rooflines' and the zero-shot model's speed-up priced on the probes taken "
+                "before the first block (the model of the table's row: trained on the other CPUs), its MAPE and level "
+                "scored on these runs.", "",
+                "| CPU runs | rounds a setting | measured speed-up, all rounds | per block pair | reference kernels' "
+                "(index / GEMM / conv / add) | probes' fp32 GEMM / DRAM copy (before; after) | rooflines' | zero-shot "
+                "model's | zero-shot MAPE 1 thread / 2 threads | zero-shot level 1 thread / 2 threads |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for (one, two), r in inter.items():
+            run = INTERLEAVED[one, two]
+            rounds = len(r["blocks"]) * run.block_rounds
+            ref = " / ".join(f"{r['reference'][w]:.2f}x" for w in ("index", "GEMM", "conv", "add"))
+            probes = "; ".join(f"{p['fp32']:.2f}x / {p['dram']:.2f}x" for p in r["probes"].values())
+            out.append(f"| `{run.one}` / `{run.two}` | {rounds} | {r['measured']:.2f}x "
+                       f"| {', '.join(f'{b:.2f}x' for b in r['blocks'])} | {ref} | {probes} | {r['roof']:.2f}x "
+                       f"| {r['zs']:.2f}x | {r[one]['zs_mape']:.1f} / {r[two]['zs_mape']:.1f} % "
+                       f"| {r[one]['zs_level']:.3f} / {r[two]['zs_level']:.3f} |")
     out += ["", "Training settings of each row's model (every other CPU's quiet settings):", ""]
     out += [f"- `{one}` / `{two}`: {', '.join(f'`{h}`' for h in r['hosts'])}" for (one, two), r in results.items()]
     return "\n".join(out) + "\n"
