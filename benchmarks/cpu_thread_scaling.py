@@ -134,6 +134,12 @@ def block_speedups(run: Interleaved, exclude: frozenset[str] = frozenset()) -> l
     return out
 
 
+def _rounds_done(d: str) -> set[str]:
+    """The rounds a run directory completed (``speed_index.csv``)."""
+    with (CALIB / d / "speed_index.csv").open() as f:
+        return {r["round"] for r in csv.DictReader(f)}
+
+
 def probe_sheet(d: str, setting: str, tag: str):
     """The ``hybridperf probe`` sheet ``calibration/<d>/<setting>-<tag>.yaml`` (parsed: its id is not a shipped one)."""
     import yaml
@@ -153,7 +159,9 @@ def interleaved(pair: tuple[str, str], run: Interleaved, model, exclude: frozens
     from hybridperf.residual import cross_host as ch
     from hybridperf.residual.model import CPU_TARGET, load_table
 
+    rounds = min(len(_rounds_done(d)) for d in (run.one, run.two))
     out: dict = {"measured": _speedup(run.one, run.two, exclude), "blocks": block_speedups(run, exclude),
+                 "rounds": rounds,
                  "reference": {what: reference_speedup(run.one, run.two, what) for what in REFERENCE_FIGURES}}
     out["probes"] = {}
     for tag in run.probes:
@@ -164,19 +172,35 @@ def interleaved(pair: tuple[str, str], run: Interleaved, model, exclude: frozens
     for d, h, threads in zip((run.one, run.two), pair, (1, 2)):
         X, y, _, _, kt, rows = load_table(CALIB / d, target=CPU_TARGET, exclude=exclude)
         fig = ch.host_figures(probe_sheet(d, h, run.probes[0]), threads, measured_cpu(CALIB / d))
-        pred = model.for_host(fig).predict(X, ch.with_host(kt, fig))
-        roof = np.log([float(r["roofline_latency_s"]) for r in rows])
-        logs[h] = {"roof": _by_key(rows, roof), "zs": _by_key(rows, roof + pred)}
-        out[h] = {"zs_level": float(np.exp(np.median(pred - y))),
-                  "zs_mape": float(np.mean(np.abs(np.exp(pred - y) - 1.0)) * 100), "n": len(y)}
-    keys = sorted(set(logs[pair[0]]["roof"]) & set(logs[pair[1]]["roof"]))
-    for what in ("roof", "zs"):
-        out[what] = float(np.exp(np.median([logs[pair[0]][what][k] - logs[pair[1]][what][k] for k in keys])))
+        logs[h], out[h] = _priced(model, X, y, kt, fig, rows)
+    _, ratios = _ratios(logs, *pair)
+    out.update(ratios)
     return out
 
 
 def _by_key(rows: list[dict], values: np.ndarray) -> dict[str, float]:
     return {r["key"]: float(v) for r, v in zip(rows, values)}
+
+
+def _priced(model, X, y, kt, fig, rows) -> tuple[dict, dict]:
+    """One setting's rows priced by the zero-shot ``model`` for the host ``fig``: the log roofline and the log
+    zero-shot latency by key, and the offset (median measured / roofline), zero-shot level (median predicted /
+    measured) and zero-shot MAPE (%)."""
+    from hybridperf.residual import cross_host as ch
+
+    pred = model.for_host(fig).predict(X, ch.with_host(kt, fig))
+    roof = np.log([float(r["roofline_latency_s"]) for r in rows])
+    logs = {"roof": _by_key(rows, roof), "zs": _by_key(rows, roof + pred)}
+    return logs, {"offset": float(np.exp(np.median(y))), "zs_level": float(np.exp(np.median(pred - y))),
+                  "zs_mape": float(np.mean(np.abs(np.exp(pred - y) - 1.0)) * 100)}
+
+
+def _ratios(logs: dict, one: str, two: str) -> tuple[int, dict[str, float]]:
+    """The configurations priced for both settings, and the median 1-thread over 2-thread ratio of the rooflines
+    (``"roof"``) and of the zero-shot latencies (``"zs"``) over them."""
+    keys = sorted(set(logs[one]["roof"]) & set(logs[two]["roof"]))
+    return len(keys), {what: float(np.exp(np.median([logs[one][what][k] - logs[two][what][k] for k in keys])))
+                       for what in ("roof", "zs")}
 
 
 def scale(one: str, two: str, data, spreads: dict[str, float], exclude: frozenset[str] = frozenset()) -> dict:
@@ -193,13 +217,8 @@ def scale(one: str, two: str, data, spreads: dict[str, float], exclude: frozense
     logs = {}
     for h in (one, two):
         X, y, kt, _, fig, rows = data[h]
-        pred = model.for_host(fig).predict(X, ch.with_host(kt, fig))
-        roof = np.log([float(r["roofline_latency_s"]) for r in rows])
-        logs[h] = {"roof": _by_key(rows, roof), "zs": _by_key(rows, roof + pred)}
-        out[h] = {"offset": float(np.exp(np.median(y))), "zs_level": float(np.exp(np.median(pred - y))),
-                  "zs_mape": float(np.mean(np.abs(np.exp(pred - y) - 1.0)) * 100)}
-    keys = sorted(set(logs[one]["roof"]) & set(logs[two]["roof"]))
-    out["n"] = len(keys)
+        logs[h], out[h] = _priced(model, X, y, kt, fig, rows)
+    out["n"], ratios = _ratios(logs, one, two)
     d1, d2 = (DATA_DIRS.get(h, h) for h in (one, two))  # the first run of each: runs(one)[0], runs(two)[0]
     # every pairing of the two settings' runs; the table's measured column is that of the two data directories
     out["pairings"] = {(a, b): _speedup(a, b, exclude) for a in runs(one) for b in runs(two)}
@@ -211,8 +230,7 @@ def scale(one: str, two: str, data, spreads: dict[str, float], exclude: frozense
     out["retests"] = {rt: (out["pairings"][d1, rt], reference_speedup(d1, rt, "conv"))
                       for h, test, rt in RETESTS if h == two and test == d2}
     out["reference"] = {what: reference_speedup(d1, d2, what) for what in REFERENCE_FIGURES}
-    for what in ("roof", "zs"):
-        out[what] = float(np.exp(np.median([logs[one][what][k] - logs[two][what][k] for k in keys])))
+    out.update(ratios)
     if (one, two) in INTERLEAVED:
         out["interleaved"] = interleaved((one, two), INTERLEAVED[one, two], model, exclude)
     return out
@@ -277,7 +295,7 @@ def report(results: dict[tuple[str, str], dict], exclude: frozenset[str]) -> str
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for (one, two), r in inter.items():
             run = INTERLEAVED[one, two]
-            rounds = len(r["blocks"]) * run.block_rounds
+            rounds = r["rounds"]
             ref = " / ".join(f"{r['reference'][w]:.2f}x" for w in ("index", "GEMM", "conv", "add"))
             probes = "; ".join(f"{p['fp32']:.2f}x / {p['dram']:.2f}x" for p in r["probes"].values())
             out.append(f"| `{run.one}` / `{run.two}` | {rounds} | {r['measured']:.2f}x "
