@@ -116,3 +116,19 @@ def test_the_probes_were_taken_with_the_runs_threads(run, setting, threads):
         spec = parse_spec(yaml.safe_load(path.read_text()), str(path))
         assert spec.id == f"{setting}-{tag}" and spec.id not in available_devices()
         assert spec.compute_unit_count == threads and spec.cpu_identity is not None
+
+
+@pytest.mark.parametrize("earlier", ["r8", "r8-retest", "r8b"])
+def test_the_one_thread_run_against_the_earlier_eight_round_runs(earlier):
+    """``retest_cpu_xeon480_1t_alt_vs_*.md`` (looked at after the runs, not planned): the interleaved 1-thread run
+    against each 8-round run of the same setting 1-3 h before it; the default normalised figure (the rounds' fastest
+    reference runs) recomputed from the unit-free column of both ``measurements.csv``."""
+    a = {r["key"]: r for r in _rows(CALIB / f"host-xeon480-1c-{earlier}" / "measurements.csv")}
+    b = {r["key"]: r for r in _rows(CALIB / RUNS[0] / "measurements.csv")}
+    keys = sorted(set(a) & set(b))
+    mape = statistics.fmean(abs(float(b[k]["latency_min_run_norm"]) / float(a[k]["latency_min_run_norm"]) - 1)
+                            for k in keys)
+    text = (ROOT / "benchmarks" / "results" / f"retest_cpu_xeon480_1t_alt_vs_{earlier.replace('-', '_')}.md").read_text()
+    independent = text.split("### Independent runs: ")[1].split("### Independent runs, first")[0]
+    line = next(x for x in independent.splitlines() if x.startswith("normalised minimum (fastest reference runs"))
+    assert line.split(")")[-1].split()[:3] == [str(len(keys)), f"{mape * 100:.1f}", "%"], line
