@@ -99,6 +99,8 @@ def test_probe_writes_a_loadable_measured_spec(probed):
     assert spec.memory["l2"].capacity_bytes > 0
     raw = yaml.safe_load(probed.read_text())
     assert raw["peak_compute"]["fp32"]["measured"] is True
+    # when it ran, to the UTC minute (2026-12-06: a VM's figures move with the hour)
+    assert re.match(r"Probed 20\d\d-\d\d-\d\dT\d\d:\d\dZ by hybridperf ", raw["notes"]), raw["notes"][:60]
 
 
 # Timed on this (shared, noisy) host: a check of the probe against the machine, not a gate on the code.

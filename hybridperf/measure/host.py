@@ -230,7 +230,8 @@ def check_writable(directory: Path, what: str) -> None:
 
 
 def describe_host(identity: dict[str, Any], date: str) -> str:
-    """``AMD EPYC family 25 model 17 (probed 2026-12-01)``."""
+    """``AMD EPYC family 25 model 17 (probed 2026-12-01T09:54Z)``: ``date`` is when (a probe's
+    :attr:`~hybridperf.measure.probe.ProbeResult.moment`, or a date)."""
     name = identity.get("model_name") or identity.get("vendor") or "CPU"
     fam = f" family {identity['family']} model {identity['model']}" if identity.get("family") is not None else ""
     return f"{name}{fam} (probed {date})"
@@ -393,8 +394,8 @@ def _probe_and_store(quick: bool, progress: Callable[[str, int, int], None] | No
         # the identity goes first, without the format: a sheet written after it is taken as current only once the
         # identity that matches it says so, so an interrupted probe is probed again rather than half trusted
         (out.parent / IDENTITY_FILE).unlink(missing_ok=True)
-        probe.write_spec(result, out, device_id=HOST_ID, name=describe_host(identity, result.date))
-        _write_identity(out.parent, identity, result.date, f"hybridperf probe{' --quick' if quick else ''} --cpu-only",
+        probe.write_spec(result, out, device_id=HOST_ID, name=describe_host(identity, result.moment))
+        _write_identity(out.parent, identity, result.moment, f"hybridperf probe{' --quick' if quick else ''} --cpu-only",
                         warning=result.contention.describe() if busy else None)
     except OSError as exc:  # a read-only file system, a full disk
         raise InputError(f"cannot store this machine's probed sheet in {out.parent}: {exc.strerror or exc}; set "

@@ -147,10 +147,18 @@ class ProbeResult:
     errors: Mapping[str, str] = field(default_factory=dict)
     gpu: Mapping[str, Any] | None = None  # measure_torch.probe_cuda() output on a CUDA machine
     contention: Contention | None = None  # CPU probe: how busy its CPUs were while it timed (None: not measured)
+    time_utc: str = ""  # when the probe began, ``HH:MM`` UTC ("": not recorded, e.g. a GPU probe's result)
 
     @property
     def source(self) -> str:
         return f"measured by hybridperf probe {self.version} on {self.date}"
+
+    @property
+    def moment(self) -> str:
+        """When the probe began, ``2026-12-06T09:54Z`` (UTC, to the minute; the date alone where the time is not
+        recorded): on a shared or virtual machine the figures move with the hour (a 1-thread Xeon VM read fp32 141
+        GFLOP/s at 04:24 UTC and 172 at 09:54 the same day, ``docs/cpu-cross-host.md``), so the sheet says when."""
+        return f"{self.date}T{self.time_utc}Z" if self.time_utc else self.date
 
     def peak(self, precision: str) -> GemmRate | None:
         rates = [g for g in self.gemm if g.precision == precision]
@@ -907,7 +915,8 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         use_gpu = _cuda_available()
     host = read_host_info()
     caches = read_caches()
-    date = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    now = _dt.datetime.now(_dt.timezone.utc)
+    date = now.date().isoformat()
     if use_gpu:
         return _probe_gpu(quick, progress, host, caches, date)
 
@@ -938,7 +947,8 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         errors["dispatch"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     report("done", total, total)
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
-                       gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention)
+                       gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
+                       time_utc=now.strftime("%H:%M"))
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str) -> ProbeResult:
@@ -1012,7 +1022,7 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
     launch = _cpu_launch(result, src)
     pmax = _CPU_WATTS_PER_CORE * cores
     power, energy = _cpu_power_energy(peaks, pmax, cores)
-    notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''}. "
+    notes = (f"Probed {result.moment} by hybridperf {result.version}{' (--quick)' if result.quick else ''}. "
              f"CPU: {host.cpu_model}; {cores} usable of {host.logical_cpus} logical CPUs; governor "
              f"{host.governor or 'not exposed'}; {host.machine}; Python {host.python}; numpy {host.numpy} ({host.blas}); "
              f"onnxruntime {host.onnxruntime or 'not installed'}. "
