@@ -31,6 +31,7 @@ callback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import math
 import os
@@ -918,7 +919,7 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
     now = _dt.datetime.now(_dt.timezone.utc)
     date = now.date().isoformat()
     if use_gpu:
-        return _probe_gpu(quick, progress, host, caches, date)
+        return dataclasses.replace(_probe_gpu(quick, progress, host, caches, date), time_utc=now.strftime("%H:%M"))
 
     report = progress or (lambda step, done, total: None)
     threads = host.usable_cpus
@@ -1175,7 +1176,7 @@ def _gpu_spec_dict(result: ProbeResult, device_id: str, name: str | None) -> dic
     energy, dev_name = _gpu_energy(src, g, peaks, pmax, power_idle, dram)
     extras = {k: g[k] for k in ("compute_capability", "sm_count", "driver_version", "cuda_version", "torch_version",
                                 "sm_clock_max_mhz") if g.get(k) is not None}
-    notes = (f"Probed {result.date} by hybridperf {result.version}{' (--quick)' if result.quick else ''} on "
+    notes = (f"Probed {result.moment} by hybridperf {result.version}{' (--quick)' if result.quick else ''} on "
              f"{dev_name}: " + ", ".join(f"{k} {v}" for k, v in extras.items()) + f". Host CPU: {result.host.cpu_model}.")
     if result.errors:
         notes += " Precisions that did not run: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items()) + "."
