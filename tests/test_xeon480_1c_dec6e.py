@@ -90,7 +90,16 @@ SCORED = [("host-xeon480-2c", "host-xeon480-2c/zero_shot_predictions.csv", "devi
           (HOST, f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t.md"),
           (f"{HOST}-r8", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8.md"),
           (f"{HOST}-r8-retest", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8_retest.md"),
-          (f"{HOST}-r8b", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8b.md")]
+          (f"{HOST}-r8b", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_r8b.md"),
+          # the interleaved runs (plan of 2026-12-06 09:54 UTC), and the same model on the fresh probe of the 1-thread one
+          (f"{HOST}-alt", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_alt.md"),
+          (f"{HOST}-alt", f"{HOST}-alt/fresh_probe_predictions.csv", "device_vs_measured_xeon480_1t_alt_fresh_probe.md"),
+          ("host-xeon480-2c-alt", "host-xeon480-2c/zero_shot_predictions.csv", "device_vs_measured_xeon480_2t_alt.md"),
+          # the fresh-probe check planned at 11:12 UTC: its own probe's predictions, committed before it ran, the stored
+          # ones of 04:24 and those on the probe of 09:54
+          (f"{HOST}-late", f"{HOST}-late/fresh_probe_predictions.csv", "device_vs_measured_xeon480_1t_late_fresh_probe.md"),
+          (f"{HOST}-late", f"{HOST}/stored_predictions.csv", "device_vs_measured_xeon480_1t_late.md"),
+          (f"{HOST}-late", f"{HOST}-alt/fresh_probe_predictions.csv", "device_vs_measured_xeon480_1t_late_alt_probe.md")]
 
 
 @pytest.mark.parametrize("measured, stored, report", SCORED)
@@ -147,8 +156,10 @@ def test_the_speedup_over_every_pairing_of_runs_is_that_of_the_files():
 
 
 #: every later run of this setting and its rounds: the 4-round retest of 05:14 UTC, the two 8-round runs planned at
-#: 06:56 UTC and the third planned at 08:46 UTC, each before it ran (CHANGELOG 2026-12-06 06:55)
-LATER_RUNS = [(f"{HOST}-retest", "4"), (f"{HOST}-r8", "8"), (f"{HOST}-r8-retest", "8"), (f"{HOST}-r8b", "8")]
+#: 06:56 UTC and the third planned at 08:46 UTC, the interleaved run planned at 09:54 UTC and the fresh-probe check
+#: planned at 11:12 UTC, each before it ran (CHANGELOG 2026-12-06)
+LATER_RUNS = [(f"{HOST}-retest", "4"), (f"{HOST}-r8", "8"), (f"{HOST}-r8-retest", "8"), (f"{HOST}-r8b", "8"),
+              (f"{HOST}-alt", "6"), (f"{HOST}-late", "4")]
 
 
 @pytest.mark.parametrize("run, rounds", LATER_RUNS)

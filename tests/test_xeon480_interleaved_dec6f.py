@@ -132,3 +132,19 @@ def test_the_one_thread_run_against_the_earlier_eight_round_runs(earlier):
     independent = text.split("### Independent runs: ")[1].split("### Independent runs, first")[0]
     line = next(x for x in independent.splitlines() if x.startswith("normalised minimum (fastest reference runs"))
     assert line.split(")")[-1].split()[:3] == [str(len(keys)), f"{mape * 100:.1f}", "%"], line
+
+
+#: (run, its probe's id, how the probe's notes begin: the probe of 09:54 UTC ran before probes gave the minute)
+FRESH = [(RUNS[0], "host-xeon480-1c-probe-before", "Probed 2026-12-06 by"),
+         ("host-xeon480-1c-late", "host-xeon480-1c-probe-late", "Probed 2026-12-06T11:1")]
+
+
+@pytest.mark.parametrize("run, probe_id, notes", FRESH)
+def test_the_fresh_probe_predictions_were_made_on_the_runs_own_probe(run, probe_id, notes):
+    """``fresh_probe_predictions.csv``: the packaged model's predictions of every measured model on the probe taken
+    right before the run (for ``-alt`` made after its runs, for ``-late`` committed before them; CHANGELOG)."""
+    pred = _rows(CALIB / run / "fresh_probe_predictions.csv")
+    assert {r["model"] for r in pred} == {r["model"] for r in _rows(CALIB / run / "measurements.csv")}
+    assert {r["device"] for r in pred} == {probe_id} and {r["status"] for r in pred} == {"ok"}
+    assert all("trained on 1042 measurements" in r["calibration"] and "not zero-shot" in r["calibration"] for r in pred)
+    assert yaml.safe_load((CALIB / run / f"{probe_id}.yaml").read_text())["notes"].startswith(notes)
