@@ -148,7 +148,7 @@ class ProbeResult:
     errors: Mapping[str, str] = field(default_factory=dict)
     gpu: Mapping[str, Any] | None = None  # measure_torch.probe_cuda() output on a CUDA machine
     contention: Contention | None = None  # CPU probe: how busy its CPUs were while it timed (None: not measured)
-    time_utc: str = ""  # when the probe began, ``HH:MM`` UTC ("": not recorded, e.g. a GPU probe's result)
+    time_utc: str = ""  # when the probe began, ``HH:MM`` UTC ("": not recorded, e.g. rebuilt from a saved probe.json)
 
     @property
     def source(self) -> str:
