@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,14 +92,14 @@ INTERLEAVED: dict[tuple[str, str], Interleaved] = {
 def reference_speedup(one_dir: str, two_dir: str, what: str) -> float:
     """Median reference timing of the 1-thread run over that of the 2-thread run (:data:`REFERENCE_FIGURES`; the
     reference runs with each run's own threads); NaN where a run has no ``speed_index.csv``."""
+    from benchmarks.retest_cpu import csv_rows
+
     med = []
     for d in (one_dir, two_dir):
         path = CALIB / d / "speed_index.csv"
         if not path.exists():
             return float("nan")
-        with path.open() as f:
-            med.append(float(np.median([float(r[c]) for r in csv.DictReader(f) for c in REFERENCE_FIGURES[what]
-                                        if r.get(c)])))
+        med.append(float(np.median([float(r[c]) for r in csv_rows(path) for c in REFERENCE_FIGURES[what] if r.get(c)])))
     return med[0] / med[1]
 
 
@@ -136,8 +135,9 @@ def block_speedups(run: Interleaved, exclude: frozenset[str] = frozenset()) -> l
 
 def _rounds_done(d: str) -> set[str]:
     """The rounds a run directory completed (``speed_index.csv``)."""
-    with (CALIB / d / "speed_index.csv").open() as f:
-        return {r["round"] for r in csv.DictReader(f)}
+    from benchmarks.retest_cpu import csv_rows
+
+    return {r["round"] for r in csv_rows(CALIB / d / "speed_index.csv")}
 
 
 def probe_sheet(d: str, setting: str, tag: str):

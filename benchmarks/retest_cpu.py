@@ -57,7 +57,8 @@ INDEX_FIGURES = {"normalised median (all timings of the round)": ("round_mean_in
 MEDIAN_OF_MINIMA = {"normalised minimum, median over rounds (fastest reference runs)": "round_min_run_index_s"}
 
 
-def _rows(path: Path) -> list[dict]:
+def csv_rows(path: Path) -> list[dict]:
+    """The rows of a CSV file, as dicts of its header's columns."""
     with path.open() as f:
         return list(csv.DictReader(f))
 
@@ -91,9 +92,9 @@ def figures(raw: Sequence[Mapping], rounds: Sequence[int] | None = None) -> dict
 def rounds_rows(d: Path) -> list[dict]:
     """``rounds.csv`` of ``d``, with ``round_min_index_s`` filled from ``speed_index.csv`` where the rows
     predate that column."""
-    raw = _rows(d / "rounds.csv")
+    raw = csv_rows(d / "rounds.csv")
     if raw and "round_min_index_s" not in raw[0]:
-        low = {s["round"]: s["min_index_s"] for s in _rows(d / "speed_index.csv")}
+        low = {s["round"]: s["min_index_s"] for s in csv_rows(d / "speed_index.csv")}
         raw = [{**r, "round_min_index_s": low[r["round"]]} for r in raw]
     samples = reference_samples(d)
     if raw and samples and samples[0].get("gemm_min_s"):
@@ -106,7 +107,7 @@ def rounds_rows(d: Path) -> list[dict]:
 
 def reference_samples(d: Path) -> list[dict]:
     """``reference_samples.csv`` of ``d`` (every timing of the reference workload); [] where the run has none."""
-    return _rows(d / "reference_samples.csv") if (d / "reference_samples.csv").exists() else []
+    return csv_rows(d / "reference_samples.csv") if (d / "reference_samples.csv").exists() else []
 
 
 def round_minima(samples: Sequence[Mapping], value) -> dict[str, float]:
@@ -169,7 +170,7 @@ def host_section(d: Path, raw: Sequence[Mapping]) -> list[str]:
     from hybridperf.report.format import table
 
     r0 = raw[0]
-    speed = _rows(d / "speed_index.csv")
+    speed = csv_rows(d / "speed_index.csv")
     keys = {r["key"] for r in raw}
     dates = sorted(r["date_utc"] for r in raw)
     ident = (f"`{r0.get('cpu_model', '')}` ({r0.get('cpu_vendor', '')} family {r0.get('cpu_family', '?')} model "
@@ -218,8 +219,8 @@ def independent_section(test: Sequence[Path], retest_dirs: Sequence[Path], raw_a
                         raw_b: Sequence[Mapping]) -> list[str]:
     from hybridperf.report.format import table
 
-    ia = statistics.median(float(s["speed_index_s"]) for d in test for s in _rows(d / "speed_index.csv"))
-    ib = statistics.median(float(s["speed_index_s"]) for d in retest_dirs for s in _rows(d / "speed_index.csv"))
+    ia = statistics.median(float(s["speed_index_s"]) for d in test for s in csv_rows(d / "speed_index.csv"))
+    ib = statistics.median(float(s["speed_index_s"]) for d in retest_dirs for s in csv_rows(d / "speed_index.csv"))
     return [f"### Independent runs: {_names(retest_dirs)} against {_names(test)}", "",
             f"Median speed index {ia * 1e3:.3f} ms, then {ib * 1e3:.3f} ms (the host was {ib / ia:.3f}x as slow).", "",
             *_block(table(stats_rows(figures(raw_a), figures(raw_b)), STATS_HEADER, "lrrrrr"))]
@@ -255,7 +256,7 @@ def old_protocol_section(old_test: Path, old_retest: Path) -> list[str]:
     from hybridperf.report.format import table
 
     def columns(d: Path) -> dict[str, dict[str, float]]:
-        rows = _rows(d / "measurements.csv")
+        rows = csv_rows(d / "measurements.csv")
         return {name: {r["key"]: float(r[col]) for r in rows if r.get(col)}
                 for name, col in (("raw median", "latency_s"), ("raw minimum", "latency_min_s"))}
 
@@ -281,7 +282,7 @@ def cross_host_section(test: Path, baseline_device: str) -> list[str]:
     preds = {"roofline on the new sheet": roof,
              f"{baseline_device} residual (other CPU) on the new sheet's roofline": roof * np.exp(model.predict(X, kt))}
     truths = {f"measurements.csv `{CPU_TARGET}`": meas}
-    summary = {r["key"]: r for r in _rows(test / "measurements.csv")}
+    summary = {r["key"]: r for r in csv_rows(test / "measurements.csv")}
     if all(summary.get(r["key"], {}).get("latency_min_norm_s") for r in rows):
         truths["measurements.csv `latency_min_norm_s`"] = np.array([float(summary[r["key"]]["latency_min_norm_s"]) for r in rows])
     out = []
