@@ -31,7 +31,6 @@ callback.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as _dt
 import math
 import os
@@ -919,7 +918,7 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
     now = _dt.datetime.now(_dt.timezone.utc)
     date = now.date().isoformat()
     if use_gpu:
-        return dataclasses.replace(_probe_gpu(quick, progress, host, caches, date), time_utc=now.strftime("%H:%M"))
+        return _probe_gpu(quick, progress, host, caches, date, now.strftime("%H:%M"))
 
     report = progress or (lambda step, done, total: None)
     threads = host.usable_cpus
@@ -952,7 +951,7 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
                        time_utc=now.strftime("%H:%M"))
 
 
-def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str) -> ProbeResult:
+def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
     from hybridperf.measure import torch_cuda as measure_torch
 
     report = progress or (lambda step, done, total: None)
@@ -964,11 +963,11 @@ def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, d
         power_s=0.5 if quick else 1.5,
     )
     report("done", 1, 1)
-    return result_from_cuda_probe(out, host=host, caches=caches, date=date, quick=quick)
+    return result_from_cuda_probe(out, host=host, caches=caches, date=date, quick=quick, time_utc=time_utc)
 
 
 def result_from_cuda_probe(out: Mapping[str, Any], *, host: HostInfo, caches: tuple[CacheLevel, ...] = (),
-                           date: str, quick: bool = False, version: str = __version__) -> ProbeResult:
+                           date: str, quick: bool = False, version: str = __version__, time_utc: str = "") -> ProbeResult:
     """A :class:`ProbeResult` from the dict of :func:`hybridperf.measure.torch_cuda.probe_cuda`.
 
     The same conversion the CUDA probe uses, so a ``probe.json`` saved on a GPU
@@ -985,7 +984,8 @@ def result_from_cuda_probe(out: Mapping[str, Any], *, host: HostInfo, caches: tu
         bws.append(Bandwidth(kernel="copy", level="l2", array_bytes=out["l2_copy_bytes"], threads=1,
                              bytes_per_s=out["l2_copy_bandwidth_bytes_per_s"], repeats=20))
     return ProbeResult(date=date, version=version, quick=quick, kind="gpu", host=host, caches=caches, gemm=gemm,
-                       bandwidth=tuple(bws), dispatch=None, errors=dict(out.get("gemm_errors", {})), gpu=dict(out))
+                       bandwidth=tuple(bws), dispatch=None, errors=dict(out.get("gemm_errors", {})), gpu=dict(out),
+                       time_utc=time_utc)
 
 
 # --------------------------------------------------------------------------- spec writing

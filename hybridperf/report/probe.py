@@ -41,7 +41,7 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
                      "not counted (no getrusage): whether another process competed is unknown"])
     host = result.host
     head = (f"{spec.id}: {spec.name}\n{host.usable_cpus} usable CPUs, governor {host.governor or 'not exposed'}, "
-            f"{result.source}{f' at {result.time_utc} UTC' if getattr(result, 'time_utc', '') else ''}"
+            f"{result.source}{f' at {result.time_utc} UTC' if result.time_utc else ''}"
             f"{' (--quick)' if result.quick else ''}\n")
     tail = f"\nwrote {out}" + (f" (replacing the sheet {replaced})" if replaced else "")
     return head + table(rows, ["FIGURE", "VALUE", "HOW"], rule=False) + tail
