@@ -115,29 +115,23 @@ def runs(host: str) -> list[str]:
     return out
 
 
-def block_speedups(run: Interleaved, exclude: frozenset[str] = frozenset()) -> list[float]:
-    """The measured speed-up of each block pair of an interleaved run (the i-th 1-thread block against the i-th
-    2-thread block): median over the configurations of both, less ``exclude``, of the fastest 1-thread run over the
-    fastest 2-thread run within the blocks."""
+def block_speedups(run: Interleaved, exclude: frozenset[str] = frozenset()) -> tuple[int, list[float]]:
+    """The rounds both runs of an interleaved run completed, and the measured speed-up of each block pair (the i-th
+    1-thread block against the i-th 2-thread block): median over the configurations of both, less ``exclude``, of the
+    fastest 1-thread run over the fastest 2-thread run within the blocks."""
     from benchmarks.retest_cpu import rounds_rows
     from hybridperf.measure.rounds import summarize
 
     raw = [rounds_rows(CALIB / d) for d in (run.one, run.two)]
     done = [sorted({int(r["round"]) for r in rows}) for rows in raw]
+    rounds = min(len(d) for d in done)
     out = []
-    for i in range(0, min(len(d) for d in done), run.block_rounds):
+    for i in range(0, rounds, run.block_rounds):
         fast = [{s.key: s.latency_min_s for s in summarize(rows, d[i:i + run.block_rounds])}
                 for rows, d in zip(raw, done)]
         keys = sorted((set(fast[0]) & set(fast[1])) - exclude)
         out.append(float(np.median([fast[0][k] / fast[1][k] for k in keys])))
-    return out
-
-
-def _rounds_done(d: str) -> set[str]:
-    """The rounds a run directory completed (``speed_index.csv``)."""
-    from benchmarks.retest_cpu import csv_rows
-
-    return {r["round"] for r in csv_rows(CALIB / d / "speed_index.csv")}
+    return rounds, out
 
 
 def probe_sheet(d: str, setting: str, tag: str):
@@ -159,9 +153,8 @@ def interleaved(pair: tuple[str, str], run: Interleaved, model, exclude: frozens
     from hybridperf.residual import cross_host as ch
     from hybridperf.residual.model import CPU_TARGET, load_table
 
-    rounds = min(len(_rounds_done(d)) for d in (run.one, run.two))
-    out: dict = {"measured": _speedup(run.one, run.two, exclude), "blocks": block_speedups(run, exclude),
-                 "rounds": rounds,
+    rounds, blocks = block_speedups(run, exclude)
+    out: dict = {"measured": _speedup(run.one, run.two, exclude), "blocks": blocks, "rounds": rounds,
                  "reference": {what: reference_speedup(run.one, run.two, what) for what in REFERENCE_FIGURES}}
     out["probes"] = {}
     for tag in run.probes:
@@ -295,10 +288,9 @@ def report(results: dict[tuple[str, str], dict], exclude: frozenset[str]) -> str
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for (one, two), r in inter.items():
             run = INTERLEAVED[one, two]
-            rounds = r["rounds"]
             ref = " / ".join(f"{r['reference'][w]:.2f}x" for w in ("index", "GEMM", "conv", "add"))
             probes = "; ".join(f"{p['fp32']:.2f}x / {p['dram']:.2f}x" for p in r["probes"].values())
-            out.append(f"| `{run.one}` / `{run.two}` | {rounds} | {r['measured']:.2f}x "
+            out.append(f"| `{run.one}` / `{run.two}` | {r['rounds']} | {r['measured']:.2f}x "
                        f"| {', '.join(f'{b:.2f}x' for b in r['blocks'])} | {ref} | {probes} | {r['roof']:.2f}x "
                        f"| {r['zs']:.2f}x | {r[one]['zs_mape']:.1f} / {r[two]['zs_mape']:.1f} % "
                        f"| {r[one]['zs_level']:.3f} / {r[two]['zs_level']:.3f} |")
