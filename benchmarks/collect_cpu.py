@@ -131,20 +131,49 @@ PLAN: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
 ]
 
 
+#: zoo networks measured on no CPU before 2026-12-06 12:16 UTC (CHANGELOG's plan of that session): every zoo network
+#: outside :data:`PLAN` that exports and imports (``ssdlite320_mobilenet_v3_large`` does not import: its shapes depend on
+#: input values), batch 1 at the default size (the two ResNet-50 segmentation networks at 256 px, as the plan's
+#: smaller segmentation size). They train nothing; ``--plan unseen`` / ``both`` measures them
+#: (``benchmarks.unseen_networks`` scores them)
+UNSEEN_PLAN: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
+    ("resnet101", (1,), (224,)),
+    ("wide_resnet50_2", (1,), (224,)),
+    ("efficientnet_b3", (1,), (300,)),
+    ("efficientnet_v2_s", (1,), (384,)),
+    ("vgg16", (1,), (224,)),
+    ("maxvit_t", (1,), (224,)),
+    ("fcn_resnet50", (1,), (256,)),
+    ("deeplabv3_resnet50", (1,), (256,)),
+    ("bert_large", (1,), (128,)),
+    ("gpt2_medium", (1,), (128,)),
+    ("hf_vit_base", (1,), (224,)),
+    ("hf_swin_tiny", (1,), (224,)),
+    ("hf_convnext_tiny", (1,), (224,)),
+    ("hf_resnet50", (1,), (224,)),
+    ("whisper_tiny_encoder", (1,), (3000,)),
+    ("wav2vec2_base", (1,), (16000,)),
+]
+#: ``--plan`` choices: the training plan, the unseen networks, or both in the same rounds
+PLANS = {"train": PLAN, "unseen": UNSEEN_PLAN, "both": PLAN + UNSEEN_PLAN}
+
+
 def key_of(name: str, batch: int, size: int) -> str:
     return f"{name}_b{batch}_{size}"
 
 
-def configs(only: set[str] | None = None, batches: set[int] | None = None, default_size: bool = False) -> list[dict]:
-    """Every configuration of :data:`PLAN`: batch 1 at the default size of every model first.
+def configs(only: set[str] | None = None, batches: set[int] | None = None, default_size: bool = False,
+            plan: str = "train") -> list[dict]:
+    """Every configuration of ``PLANS[plan]`` (default :data:`PLAN`): batch 1 at the default size of every model first.
 
     ``batches`` keeps only those batch sizes; ``default_size`` only each model's default resolution or
-    sequence length (the smaller plan of ``rounds``: every family, a fraction of the time).
+    sequence length, or its first planned size where the default is not planned (the smaller plan of ``rounds``:
+    every family, a fraction of the time).
     """
     from benchmarks.zoo import InputKind, get, onnx_path
 
     out = []
-    for name, plan_batches, sizes in PLAN:
+    for name, plan_batches, sizes in PLANS[plan]:
         if only and name not in only:
             continue
         entry = get(name)
@@ -154,7 +183,7 @@ def configs(only: set[str] | None = None, batches: set[int] | None = None, defau
             if batches and b not in batches:
                 continue
             for si, s in enumerate(sizes):
-                if default_size and s != default:
+                if default_size and s != (default if default in sizes else sizes[0]):
                     continue
                 res, seq = (s, None) if image else (None, s)
                 out.append({"key": key_of(name, b, s), "name": name, "family": entry.family, "batch": b,
@@ -194,7 +223,7 @@ def cmd_export(args) -> int:
     (out / EXPORT_DONE).unlink(missing_ok=True)
     only = set(args.only.split(",")) if args.only else None
     failed = set()
-    for c in configs(only, args.batches, args.default_size):
+    for c in configs(only, args.batches, args.default_size, args.plan):
         if c["path"].exists() or c["name"] in failed:
             continue
         t0 = time.perf_counter()
@@ -476,8 +505,9 @@ def cmd_rounds(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     only = set(args.only.split(",")) if args.only else None
-    plan = {c["key"]: c for c in configs(only, args.batches, args.default_size) if c["path"].exists()}
-    missing = [c["key"] for c in configs(only, args.batches, args.default_size) if c["key"] not in plan]
+    wanted = configs(only, args.batches, args.default_size, args.plan)
+    plan = {c["key"]: c for c in wanted if c["path"].exists()}
+    missing = [c["key"] for c in wanted if c["key"] not in plan]
     if missing:
         print(f"{len(missing)} configuration(s) not exported, left out: {', '.join(missing)}", file=sys.stderr)
     skipped = _read_keys(out / "skipped.csv")
@@ -555,6 +585,10 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--only", help="comma-separated zoo names")
     o.add_argument("--batches", type=_int_set, help="comma-separated batch sizes (default: the whole plan)")
     o.add_argument("--default-size", action="store_true", help="only each model's default resolution / seq_len")
+    for q in (e, o):
+        q.add_argument("--plan", choices=sorted(PLANS), default="train",
+                       help="train: the networks the models are trained on (PLAN); unseen: networks measured on no "
+                            "CPU before 2026-12-06 (UNSEEN_PLAN); both: both in the same rounds")
     o.add_argument("--rounds", type=int, default=4, help="rounds in all (rounds already in the directory are kept)")
     o.add_argument("--seed", type=int, default=0, help="seed of the per-round shuffles")
     o.add_argument("--threads", type=int, default=THREADS,
