@@ -55,16 +55,30 @@ def hazard_keys(path: Path = OUT) -> frozenset[str]:
         return frozenset(k for r in csv.DictReader(f) if r["hazard"] == "1" for k in r["keys"].split("|"))
 
 
+def _earlier(path: Path) -> dict[tuple[str, str], dict]:
+    """(model, input shapes) -> row of an earlier scan in ``path`` ({} without one): a rerun on a machine without every
+    export keeps those rows instead of dropping their hazards."""
+    if not path.exists():
+        return {}
+    with path.open() as f:
+        return {(r["model"], r["input_shapes"]): r for r in csv.DictReader(f)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calibration", type=Path, default=ROOT / "calibration")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    rows, missing = [], []
+    rows, missing, kept = [], [], []
+    earlier = _earlier(args.out)
     for (model, shapes), (keys, hosts) in sorted(configurations(args.calibration).items()):
         path = ROOT / model
         if not path.exists():
-            missing.append(model)
+            if (model, shapes) in earlier:  # scanned before where its export was: kept, not dropped
+                rows.append({**earlier[model, shapes], "keys": "|".join(sorted(keys)), "hosts": "|".join(sorted(hosts))})
+                kept.append(model)
+            else:
+                missing.append(model)
             continue
         s = scan_inputs(path, parse_shapes(shapes))
         rows.append({"model": model, "input_shapes": shapes, "keys": "|".join(sorted(keys)),
@@ -84,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
           "(collapsed activations, `hybridperf.measure.subnormal`); such configurations are left out of the CPU "
           "training and scoring tables (`benchmarks.cpu_cross_host`).\n")
     hit = [r for r in rows if int(r["subnormal"])]
-    print(f"{len(rows)} configurations scanned, {len(missing)} without an export under .zoo/ (not scanned); "
-          f"{len(hit)} with any subnormal value, {sum(r['hazard'] for r in rows)} hazards.\n")
+    print(f"{len(rows) - len(kept)} configurations scanned, {len(kept)} without an export under .zoo/ kept from the "
+          f"earlier scan in the output file, {len(missing)} without either (not scanned); "
+          f"{len(hit)} with any subnormal value, {sum(int(r['hazard']) for r in rows)} hazards.\n")
     print("| model | input shapes | mean node share | share of all values | nodes mostly subnormal / read | "
           "worst node (share) | hazard | measured on |")
     print("|---|---|---:|---:|---:|---|---|---|")
@@ -93,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {Path(r['model']).name} | {r['input_shapes']} | {float(r['mean_node_share']) * 100:.2f} % | "
               f"{float(r['share']) * 100:.2f} % | "
               f"{r['nodes_mostly_subnormal']} / {r['nodes']} | {r['worst_node']} ({float(r['worst_node_share']) * 100:.0f} %) | "
-              f"{'yes' if r['hazard'] else 'no'} | {r['hosts'].replace('|', ', ')} |")
+              f"{'yes' if int(r['hazard']) else 'no'} | {r['hosts'].replace('|', ', ')} |")
     if missing:
         print(f"\nNot scanned (no export): {', '.join(sorted(missing))}")
     return 0

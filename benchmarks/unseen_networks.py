@@ -1,0 +1,309 @@
+"""Networks never measured on any CPU: how the CPU models predict a new CPU *and* a new network.
+
+Every held-out figure of :mod:`benchmarks.cpu_cross_host` holds out a CPU, but the same networks were measured on
+every CPU, so the model that predicts a held-out CPU has seen each of its networks on other CPUs. A user brings a
+network of their own. Planned in CHANGELOG (2026-12-06, 12:16 UTC, before any timing); two sections:
+
+1. **Measured** (``calibration/host-xeon480-1c-unseen``, :data:`RUN`): the zoo networks measured on no CPU before
+   (:data:`benchmarks.collect_cpu.UNSEEN_PLAN`) timed in the same interleaved rounds as the 72 configurations measured
+   before (``collect_cpu rounds --plan both``), 1 thread. Scored: the packaged model's predictions on the probe taken
+   right before the rounds, committed before any timing (``fresh_probe_predictions.csv``), and the zero-shot model
+   held out with this CPU's settings (trained as :func:`benchmarks.cpu_cross_host.evaluate` trains it for
+   ``host-xeon480-1c``), on the seen networks, the unseen networks of a family measured before and those of a
+   family never measured; split-half test-retest of each set.
+2. **Leave CPU and networks out**, offline, on every held-out setting of :mod:`benchmarks.cpu_cross_host`: the
+   networks dealt into :data:`FOLDS` folds by zoo family (:func:`family_folds`), each setting's rows of a fold
+   predicted by a zero-shot model trained on the other CPUs without that fold's families, against the usual held-out
+   model (every network trained) on the same rows.
+
+Evaluation only: nothing in the models or their training sets is chosen on these figures.
+
+Usage::
+
+    taskset -c 0,1 python -m benchmarks.unseen_networks --jobs 2   # writes benchmarks/results/unseen_networks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import cpu_cross_host as cc
+
+#: the measured run of section 1 and the setting whose held-out zero-shot model predicts it
+RUN = Path("calibration") / "host-xeon480-1c-unseen"
+SETTING = "host-xeon480-1c"
+PROBE = RUN / "host-xeon480-1c-probe-unseen.yaml"
+STORED = RUN / "fresh_probe_predictions.csv"
+#: folds of section 2 (families sorted by name, dealt round-robin)
+FOLDS = 5
+RESULTS = Path("benchmarks") / "results"
+COMMAND = "taskset -c 0,1 python -m benchmarks.unseen_networks --jobs 2"
+#: the sets of section 1, in table order
+SEEN, NEW_MEMBER, NEW_FAMILY = ("networks measured before (training plan)", "unseen network, family measured before",
+                                "unseen network, family never measured")
+
+
+def family(network: str) -> str:
+    """The zoo family of a network (``resnet101`` -> ``resnet``)."""
+    from benchmarks.zoo import get
+
+    return get(network).family
+
+
+def trained_families() -> frozenset[str]:
+    """The zoo families of the training plan (:data:`benchmarks.collect_cpu.PLAN`)."""
+    from benchmarks.collect_cpu import PLAN
+
+    return frozenset(family(name) for name, _, _ in PLAN)
+
+
+def set_of(key: str, trained: frozenset[str] | None = None) -> str:
+    """Which set of section 1 a configuration key belongs to: :data:`SEEN` (its network is in the training plan),
+    :data:`NEW_MEMBER` (not, but its zoo family is) or :data:`NEW_FAMILY`."""
+    from benchmarks.collect_cpu import PLAN
+
+    net = cc.network_of(key)
+    if net in {name for name, _, _ in PLAN}:
+        return SEEN
+    return NEW_MEMBER if family(net) in (trained_families() if trained is None else trained) else NEW_FAMILY
+
+
+def family_folds(networks: Sequence[str], folds: int = FOLDS) -> dict[str, int]:
+    """network -> fold: the networks' zoo families sorted by name and dealt round-robin into ``folds`` folds, so no
+    family is split between a fold and its training set."""
+    fams = sorted({family(n) for n in networks})
+    fold = {f: i % folds for i, f in enumerate(fams)}
+    return {n: fold[family(n)] for n in networks}
+
+
+def stats(pred: np.ndarray, true: np.ndarray) -> tuple[float, float, float]:
+    """(MAPE %, share within +-10 % in %, median predicted / measured)."""
+    pred, true = np.asarray(pred, float), np.asarray(true, float)
+    err = np.abs(pred - true) / true
+    return float(100 * err.mean()), float(100 * (err <= 0.10).mean()), float(np.median(pred / true))
+
+
+def _left_out() -> frozenset[str]:
+    """The configurations left out of training and scoring, as :mod:`benchmarks.cpu_cross_host` leaves them out: those
+    whose activations collapse to subnormal floats (``benchmarks/results/subnormal_scan.csv``)."""
+    from benchmarks.subnormal_scan import hazard_keys
+
+    return hazard_keys()
+
+
+def _pct(x: float) -> str:
+    return "unknown" if x != x else f"{x:.1f} %"
+
+
+# ------------------------------------------------------------------------------------------- section 1 (measured)
+
+def heldout_predictions(run: Path = RUN, probe: Path = PROBE, setting: str = SETTING
+                        ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(keys, measured / roofline, held-out zero-shot predicted / roofline)`` of ``run``'s featurized rows (their
+    ratio is predicted / measured, so these score like latencies): the model of
+    :func:`benchmarks.cpu_cross_host.evaluate` for ``setting`` (trained on the rows of
+    :func:`~benchmarks.cpu_cross_host.training_hosts`), priced on ``probe`` with ``setting``'s threads."""
+    import yaml
+
+    from hybridperf.device.spec import parse_spec
+    from hybridperf.residual import cross_host as ch
+    from hybridperf.residual.model import CPU_TARGET, load_table
+
+    exclude = _left_out()
+    data = cc.load_hosts(exclude=exclude)
+    spreads = cc.timing_spreads(exclude=exclude)
+    train = {h: data[h][:5] for h in cc.training_hosts(setting)}
+    model = ch.train(train, spreads={h: spreads[h] for h in train})
+    X, y, _, _, kt, rows = load_table(run, target=CPU_TARGET, exclude=exclude)
+    fig = ch.host_figures(parse_spec(yaml.safe_load(probe.read_text()), str(probe)), cc.HOSTS[setting],
+                          cc.measured_cpu(run))
+    pred = model.for_host(fig).predict(X, ch.with_host(kt, fig))
+    return [r["key"] for r in rows], np.exp(y), np.exp(pred)
+
+
+def stored_predictions(run: Path = RUN, stored: Path = STORED) -> dict[str, tuple[float, float]]:
+    """key -> (stored prediction s, measured fastest run s) of ``run``'s configurations that the stored
+    ``predict-many --format csv`` output prices (a row without a latency is left out, and counted by the caller)."""
+    from benchmarks.device_vs_measured import stored as read_stored
+    from benchmarks.retest_cpu import csv_rows
+
+    _, pred = read_stored(stored)
+    exclude = _left_out()
+    out = {}
+    for r in csv_rows(run / "measurements.csv"):
+        p = pred.get(r["model"]) if r["key"] not in exclude else None
+        if p is not None:
+            out[r["key"]] = (p, float(r["latency_min_s"]))
+    return out
+
+
+def measured_section(run: Path = RUN) -> list[str]:
+    """Section 1: the stored and the held-out predictions by set, the unseen networks one by one, and the split-half
+    test-retest of each set."""
+    from benchmarks.retest_cpu import STATS_HEADER, csv_rows, rounds_rows, split_half, stats_rows
+    from hybridperf.report.format import table
+
+    trained = trained_families()
+    stored = stored_predictions(run)
+    keys, true_r, held_r = heldout_predictions(run)
+    held = dict(zip(keys, held_r / true_r))  # predicted / measured
+    exclude = _left_out()
+    all_keys = [r["key"] for r in csv_rows(run / "measurements.csv")]
+    measured_keys = [k for k in all_keys if k not in exclude]
+    left = sorted(set(all_keys) - set(measured_keys))
+    sets = {k: set_of(k, trained) for k in measured_keys}
+    rows = []
+    for name in (SEEN, NEW_MEMBER, NEW_FAMILY, "all unseen networks"):
+        ks = [k for k in measured_keys if sets[k] == name or (name.startswith("all") and sets[k] != SEEN)]
+        s_keys = [k for k in ks if k in stored]
+        h_keys = [k for k in ks if k in held]
+        s = stats([stored[k][0] for k in s_keys], [stored[k][1] for k in s_keys]) if s_keys else (float("nan"),) * 3
+        h = stats([held[k] for k in h_keys], np.ones(len(h_keys))) if h_keys else (float("nan"),) * 3
+        rows.append([name, str(len(ks)), str(len(s_keys)), _pct(s[0]), _pct(s[1]), f"{s[2]:.3f}",
+                     str(len(h_keys)), _pct(h[0]), _pct(h[1]), f"{h[2]:.3f}"])
+    head = ["set", "configurations", "stored n", "stored MAPE", "stored +-10 %", "stored median pred / meas",
+            "held-out n", "held-out zero-shot MAPE", "held-out +-10 %", "held-out median pred / meas"]
+    per = []
+    for k in measured_keys:
+        if sets[k] == SEEN:
+            continue
+        p, m = stored.get(k, (float("nan"), float("nan")))
+        per.append([k, family(cc.network_of(k)), "yes" if sets[k] == NEW_MEMBER else "no",
+                    f"{m * 1e3:.2f}", f"{p * 1e3:.2f}", f"{100 * (p / m - 1):+.1f} %",
+                    f"{100 * (held[k] - 1):+.1f} %" if k in held else "unknown"])
+    raw = [r for r in rounds_rows(run) if r["key"] not in exclude]
+    retest = []
+    for name in (SEEN, "all unseen networks"):
+        part = [r for r in raw if (sets.get(r["key"]) == SEEN) == (name == SEEN)]
+        halves = split_half(part)
+        if halves is None:
+            continue
+        first, second, a, b = halves
+        retest += [f"{name}, rounds {first} against {second}:", "", "```",
+                   table(stats_rows(a, b), STATS_HEADER, "lrrrrr"), "```", ""]
+    n_rounds = len({r["round"] for r in raw})
+    return ["## 1. Measured: networks never measured on any CPU, on this Xeon with 1 thread", "",
+            f"Run `{run}` ({n_rounds} interleaved rounds, the unseen networks and the networks measured before in the "
+            f"same rounds, 1 thread on core 1; `lscpu.txt` beside it). Stored: the packaged model's `predict-many` on "
+            f"the probe taken right before the rounds (`{PROBE.name}`), committed before any timing "
+            f"(`{STORED.name}`). Held-out zero-shot: the model of `cpu_cross_host` for `{SETTING}` (no row of this "
+            "CPU trained it), priced on the same probe. Measured: the fastest timed run over the rounds. Left out, as "
+            "`cpu_cross_host` leaves them out (activations collapse to subnormal floats, "
+            f"`benchmarks/results/subnormal_scan.csv`): {', '.join(f'`{k}`' for k in left) or 'none'}.", "",
+            "```", table(rows, head, "lrrrrrrrrr"), "```", "",
+            "Each unseen network (measured and stored prediction in ms; errors predicted / measured - 1):", "",
+            "```", table(per, ["configuration", "zoo family", "family measured before", "measured ms",
+                               "stored ms", "stored error", "held-out error"], "lllrrrr"), "```", "",
+            "Split-half test-retest of each set (the same run's first rounds against its last):", "", *retest]
+
+
+# ------------------------------------------------------------------------------- section 2 (leave CPU and networks out)
+
+def _held_out(args) -> tuple[str, list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """One setting of section 2: ``(setting, keys, measured / roofline, usual held-out prediction / roofline,
+    prediction / roofline of the models trained without each row's fold)``."""
+    from hybridperf.residual import cross_host as ch
+    from hybridperf.residual.model import subset
+
+    held, folds = args
+    exclude = _left_out()
+    data = cc.load_hosts(exclude=exclude)
+    spreads = cc.timing_spreads(exclude=exclude)
+    X, y, kt, _, fig, rows = data[held]
+    keys = [r["key"] for r in rows]
+    kth = ch.with_host(kt, fig)
+    hosts = cc.training_hosts(held)
+    full = ch.train({h: data[h][:5] for h in hosts}, spreads={h: spreads[h] for h in hosts})
+    usual = full.for_host(fig).predict(X, kth)
+    out = np.full(len(y), np.nan)
+    fold_of = [folds[cc.network_of(k)] for k in keys]
+    for f in sorted(set(fold_of)):
+        train = {}
+        for h in hosts:
+            Xh, yh, kth_, gh, figh, rowsh = data[h]
+            keep = np.array([i for i, r in enumerate(rowsh) if folds[cc.network_of(r["key"])] != f], dtype=int)
+            train[h] = (Xh[keep], yh[keep], subset(kth_, keep), [gh[i] for i in keep], figh)
+        model = ch.train(train, spreads={h: spreads[h] for h in train}).for_host(fig)
+        test = np.array([i for i, g in enumerate(fold_of) if g == f], dtype=int)
+        out[test] = model.predict(X[test], subset(kth, test))
+    return held, keys, np.exp(y), np.exp(usual), np.exp(out)
+
+
+def leave_networks_out(jobs: int = 1, folds: int = FOLDS) -> dict[str, tuple[list[str], np.ndarray, np.ndarray,
+                                                                               np.ndarray]]:
+    """setting -> (keys, measured / roofline, usual held-out zero-shot, zero-shot without the row's fold's families)
+    for every setting of :data:`benchmarks.cpu_cross_host.HOSTS`."""
+    data = cc.load_hosts(exclude=_left_out())
+    nets = sorted({cc.network_of(r["key"]) for h in cc.HOSTS for r in data[h][5]})
+    fold = family_folds(nets, folds)
+    work = [(h, fold) for h in cc.HOSTS]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as ex:
+            done = list(ex.map(_held_out, work))
+    else:
+        done = [_held_out(w) for w in work]
+    return {h: (keys, true, usual, lno) for h, keys, true, usual, lno in done}
+
+
+def networks_out_section(results: Mapping[str, tuple], folds: int = FOLDS) -> list[str]:
+    from hybridperf.report.format import table
+
+    rows, a, b = [], [], []
+    for h, (keys, true, usual, lno) in results.items():
+        su, sl = stats(usual, true), stats(lno, true)
+        a.append(su[0])
+        b.append(sl[0])
+        rows.append([cc.LABELS[h] + (" (design host)" if h in cc.DESIGN_HOSTS else ""), str(len(keys)),
+                     str(len({cc.network_of(k) for k in keys})), _pct(su[0]), _pct(su[1]), _pct(sl[0]), _pct(sl[1]),
+                     f"{sl[0] - su[0]:+.1f}"])
+    quiet = [i for i, h in enumerate(results) if h != "host-xeon-2c"]  # the loaded slice: one pass under load
+    rows.append(["mean of the settings", "", "", _pct(statistics.fmean(a)), "", _pct(statistics.fmean(b)), "",
+                 f"{statistics.fmean(b) - statistics.fmean(a):+.1f}"])
+    rows.append(["mean without the loaded slice (`host-xeon-2c`)", "", "",
+                 _pct(statistics.fmean(a[i] for i in quiet)), "", _pct(statistics.fmean(b[i] for i in quiet)), "",
+                 f"{statistics.fmean(b[i] for i in quiet) - statistics.fmean(a[i] for i in quiet):+.1f}"])
+    data_nets = sorted({cc.network_of(k) for keys, *_ in results.values() for k in keys})
+    fold = family_folds(data_nets, folds)
+    fams = {}
+    for n, f in fold.items():
+        fams.setdefault(f, set()).add(family(n))
+    fold_lines = [f"- fold {f}: {', '.join(sorted(v))}" for f, v in sorted(fams.items())]
+    return ["## 2. Leave CPU and networks out (every measured setting, offline)", "",
+            f"Each held-out setting as in `cpu_cross_host` (its CPU's other settings held out too); its networks "
+            f"dealt into {folds} folds by zoo family; a fold's rows predicted by a zero-shot model trained on the "
+            "training CPUs' rows *without that fold's families* (their offsets, the median of each CPU's rows, "
+            "taken on the rows kept). Against the usual held-out zero-shot model (every network trained) on the "
+            "same rows. MAPE on the fastest timed run.", "",
+            "```", table(rows, ["held-out setting", "configurations", "networks", "zero-shot, networks trained",
+                                "+-10 %", "zero-shot, CPU and networks held out", "+-10 %", "difference (points)"],
+                         "lrrrrrrr"), "```", "", "Folds:", "", *fold_lines, ""]
+
+
+def report(jobs: int = 1, run: Path = RUN) -> str:
+    head = ["# Networks never measured: a new CPU and a new network", "",
+            f"Command: `{COMMAND}`", "",
+            "Planned in CHANGELOG (2026-12-06, 12:16 UTC) before any timing. Evaluation only: nothing in the models "
+            "or their training sets is chosen on these figures.", ""]
+    return "\n".join([*head, *measured_section(run), *networks_out_section(leave_networks_out(jobs))]) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.unseen_networks", description=__doc__.splitlines()[0])
+    p.add_argument("--jobs", type=int, default=1, help="processes for section 2 (one held-out setting each)")
+    p.add_argument("--out", default=str(RESULTS / "unseen_networks.md"))
+    args = p.parse_args(argv)
+    text = report(args.jobs)
+    Path(args.out).write_text(text)
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
