@@ -4,7 +4,7 @@ Every held-out figure of :mod:`benchmarks.cpu_cross_host` holds out a CPU, but t
 every CPU, so the model that predicts a held-out CPU has seen each of its networks on other CPUs. A user brings a
 network of their own. Planned in CHANGELOG (2026-12-06, 12:16 UTC, before any timing); two sections:
 
-1. **Measured** (``calibration/host-xeon480-1c-unseen``, :data:`RUN`): the zoo networks measured on no CPU before
+1. **Measured** (:data:`RUNS`, 1 and 2 threads): the zoo networks measured on no CPU before
    (:data:`benchmarks.collect_cpu.UNSEEN_PLAN`) timed in the same interleaved rounds as the 72 configurations measured
    before (``collect_cpu rounds --plan both``), 1 thread. Scored: the packaged model's predictions on the probe taken
    right before the rounds, committed before any timing (``fresh_probe_predictions.csv``), and the zero-shot model
@@ -37,10 +37,11 @@ import numpy as np
 from benchmarks import cpu_cross_host as cc
 
 #: the measured run of section 1 and the setting whose held-out zero-shot model predicts it
-RUN = Path("calibration") / "host-xeon480-1c-unseen"
-SETTING = "host-xeon480-1c"
-PROBE = RUN / "host-xeon480-1c-probe-unseen.yaml"
-STORED = RUN / "fresh_probe_predictions.csv"
+#: the measured runs of section 1: setting -> its run (``<setting>-unseen``; in the directory, the probe
+#: ``<setting>-probe-unseen.yaml`` and :data:`STORED`); a run not measured (yet) is left out of the report
+RUNS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen",
+        "host-xeon480-2c": Path("calibration") / "host-xeon480-2c-unseen"}
+STORED = "fresh_probe_predictions.csv"
 #: folds of section 2 (families sorted by name, dealt round-robin)
 FOLDS = 5
 RESULTS = Path("benchmarks") / "results"
@@ -104,12 +105,16 @@ def _pct(x: float) -> str:
 
 # ------------------------------------------------------------------------------------------- section 1 (measured)
 
-def heldout_predictions(run: Path = RUN, probe: Path = PROBE, setting: str = SETTING
-                        ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``(keys, measured / roofline, held-out zero-shot predicted / roofline)`` of ``run``'s featurized rows (their
-    ratio is predicted / measured, so these score like latencies): the model of
+def probe_of(setting: str) -> Path:
+    """The probe a measured run of section 1 was priced on (taken right before its rounds)."""
+    return RUNS[setting] / f"{setting}-probe-unseen.yaml"
+
+
+def heldout_predictions(setting: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(keys, measured / roofline, held-out zero-shot predicted / roofline)`` of the featurized rows of ``setting``'s
+    run (their ratio is predicted / measured, so these score like latencies): the model of
     :func:`benchmarks.cpu_cross_host.evaluate` for ``setting`` (trained on the rows of
-    :func:`~benchmarks.cpu_cross_host.training_hosts`), priced on ``probe`` with ``setting``'s threads."""
+    :func:`~benchmarks.cpu_cross_host.training_hosts`), priced on the run's probe with ``setting``'s threads."""
     import yaml
 
     from hybridperf.device.spec import parse_spec
@@ -121,6 +126,7 @@ def heldout_predictions(run: Path = RUN, probe: Path = PROBE, setting: str = SET
     spreads = cc.timing_spreads(exclude=exclude)
     train = {h: data[h][:5] for h in cc.training_hosts(setting)}
     model = ch.train(train, spreads={h: spreads[h] for h in train})
+    run, probe = RUNS[setting], probe_of(setting)
     X, y, _, _, kt, rows = load_table(run, target=CPU_TARGET, exclude=exclude)
     fig = ch.host_figures(parse_spec(yaml.safe_load(probe.read_text()), str(probe)), cc.HOSTS[setting],
                           cc.measured_cpu(run))
@@ -128,13 +134,14 @@ def heldout_predictions(run: Path = RUN, probe: Path = PROBE, setting: str = SET
     return [r["key"] for r in rows], np.exp(y), np.exp(pred)
 
 
-def stored_predictions(run: Path = RUN, stored: Path = STORED) -> dict[str, tuple[float, float]]:
-    """key -> (stored prediction s, measured fastest run s) of ``run``'s configurations that the stored
-    ``predict-many --format csv`` output prices (a row without a latency is left out, and counted by the caller)."""
+def stored_predictions(run: Path) -> dict[str, tuple[float, float]]:
+    """key -> (stored prediction s, measured fastest run s) of ``run``'s configurations that its stored
+    ``predict-many --format csv`` output (:data:`STORED`) prices (a row without a latency is left out, and counted
+    by the caller)."""
     from benchmarks.device_vs_measured import stored as read_stored
     from benchmarks.retest_cpu import csv_rows
 
-    _, pred = read_stored(stored)
+    _, pred = read_stored(run / STORED)
     exclude = _left_out()
     out = {}
     for r in csv_rows(run / "measurements.csv"):
@@ -144,15 +151,16 @@ def stored_predictions(run: Path = RUN, stored: Path = STORED) -> dict[str, tupl
     return out
 
 
-def measured_section(run: Path = RUN) -> list[str]:
+def measured_section(setting: str) -> list[str]:
     """Section 1: the stored and the held-out predictions by set, the unseen networks one by one, and the split-half
     test-retest of each set."""
     from benchmarks.retest_cpu import STATS_HEADER, csv_rows, rounds_rows, split_half, stats_rows
     from hybridperf.report.format import table
 
+    run = RUNS[setting]
     trained = trained_families()
     stored = stored_predictions(run)
-    keys, true_r, held_r = heldout_predictions(run)
+    keys, true_r, held_r = heldout_predictions(setting)
     held = dict(zip(keys, held_r / true_r))  # predicted / measured
     exclude = _left_out()
     all_keys = [r["key"] for r in csv_rows(run / "measurements.csv")]
@@ -189,11 +197,15 @@ def measured_section(run: Path = RUN) -> list[str]:
         retest += [f"{name}, rounds {first} against {second}:", "", "```",
                    table(stats_rows(a, b), STATS_HEADER, "lrrrrr"), "```", ""]
     n_rounds = len({r["round"] for r in raw})
-    return ["## 1. Measured: networks never measured on any CPU, on this Xeon with 1 thread", "",
+    first = csv_rows(run / "measurements.csv")[0]
+    calibration = csv_rows(run / STORED)[0]["calibration"]
+    start = csv_rows(run / "speed_index.csv")[0]["start_utc"][:16].replace("T", " ")
+    return [f"## 1. Measured: networks never measured on any CPU, `{setting}` ({first['threads']} thread(s))", "",
             f"Run `{run}` ({n_rounds} interleaved rounds, the unseen networks and the networks measured before in the "
-            f"same rounds, 1 thread on core 1; `lscpu.txt` beside it). Stored: the packaged model's `predict-many` on "
-            f"the probe taken right before the rounds (`{PROBE.name}`), committed before any timing "
-            f"(`{STORED.name}`). Held-out zero-shot: the model of `cpu_cross_host` for `{SETTING}` (no row of this "
+            f"same rounds, {first['threads']} thread(s) on core(s) {first['pinned_cores']}, from {start} UTC; "
+            f"`lscpu.txt` beside it). Stored: the packaged model's `predict-many` on the probe taken right before the "
+            f"rounds (`{probe_of(setting).name}`), committed before any timing (`{STORED}`; its calibration line: "
+            f"\"{calibration}\"). Held-out zero-shot: the model of `cpu_cross_host` for `{setting}` (no row of this "
             "CPU trained it), priced on the same probe. Measured: the fastest timed run over the rounds. Left out, as "
             "`cpu_cross_host` leaves them out (activations collapse to subnormal floats, "
             f"`benchmarks/results/subnormal_scan.csv`): {', '.join(f'`{k}`' for k in left) or 'none'}.", "",
@@ -286,12 +298,13 @@ def networks_out_section(results: Mapping[str, tuple], folds: int = FOLDS) -> li
                          "lrrrrrrr"), "```", "", "Folds:", "", *fold_lines, ""]
 
 
-def report(jobs: int = 1, run: Path = RUN) -> str:
+def report(jobs: int = 1) -> str:
     head = ["# Networks never measured: a new CPU and a new network", "",
             f"Command: `{COMMAND}`", "",
             "Planned in CHANGELOG (2026-12-06, 12:16 UTC) before any timing. Evaluation only: nothing in the models "
             "or their training sets is chosen on these figures.", ""]
-    return "\n".join([*head, *measured_section(run), *networks_out_section(leave_networks_out(jobs))]) + "\n"
+    measured = [line for s, run in RUNS.items() if (run / "measurements.csv").exists() for line in measured_section(s)]
+    return "\n".join([*head, *measured, *networks_out_section(leave_networks_out(jobs))]) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
