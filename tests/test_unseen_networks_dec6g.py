@@ -118,3 +118,53 @@ def test_a_subnormal_rescan_keeps_the_rows_of_exports_it_does_not_have(tmp_path,
     assert "0 configurations scanned, 1 without an export under .zoo/ kept from the earlier scan" in capsys.readouterr().out
     assert _rows(out) == [{**earlier, "hosts": "host-a"}]
     assert scan.hazard_keys(out) == {"x_b1_224"}
+
+
+def _section(text: str, setting: str) -> str:
+    return text.split(f"## 1. Measured: networks never measured on any CPU, `{setting}`")[1].split("\n## ")[0]
+
+
+@pytest.mark.parametrize("setting", ["host-xeon480-1c", "host-xeon480-2c"])
+def test_the_stored_figures_are_those_of_the_files(setting):
+    """``unseen_networks.md`` section 1: the stored predictions' figures per set and per unseen network, recomputed
+    from ``fresh_probe_predictions.csv`` and ``measurements.csv`` (the held-out columns need training: not here)."""
+    import statistics
+
+    from benchmarks.subnormal_scan import hazard_keys
+    from benchmarks.unseen_networks import NEW_FAMILY, NEW_MEMBER, RUNS, SEEN, set_of
+
+    run = ROOT / RUNS[setting]
+    pred = {r["model"]: float(r["latency_s"]) for r in _rows(run / "fresh_probe_predictions.csv")}
+    pairs = {r["key"]: (pred[r["model"]], float(r["latency_min_s"])) for r in _rows(run / "measurements.csv")
+             if r["key"] not in hazard_keys()}
+    assert len(pairs) == 86  # 88 configurations less the two MobileViT ones (collapsed activations)
+    text = _section((ROOT / "benchmarks" / "results" / "unseen_networks.md").read_text(), setting)
+    lines = {x.split("  ")[0]: [c.strip() for c in x.split("  ") if c.strip()] for x in text.splitlines()}
+    for name in (SEEN, NEW_MEMBER, NEW_FAMILY, "all unseen networks"):
+        ks = [k for k in pairs if (set_of(k) == name) or (name.startswith("all") and set_of(k) != SEEN)]
+        err = [abs(pairs[k][0] / pairs[k][1] - 1) for k in ks]
+        med = statistics.median(pairs[k][0] / pairs[k][1] for k in ks)
+        within = 100 * sum(e <= 0.10 for e in err) / len(err)
+        assert lines[name][1:6] == [str(len(ks)), str(len(ks)), f"{100 * statistics.fmean(err):.1f} %",
+                                    f"{within:.1f} %", f"{med:.3f}"], name
+    for k, (p, m) in pairs.items():
+        if set_of(k) != SEEN:
+            assert lines[k][3:6] == [f"{m * 1e3:.2f}", f"{p * 1e3:.2f}", f"{100 * (p / m - 1):+.1f} %"], k
+
+
+def test_the_networks_trained_column_is_the_cross_host_zero_shot_figure():
+    """``unseen_networks.md`` section 2's baseline is the held-out zero-shot model of ``cpu_cross_host.md`` (same
+    training hosts, rows and settings): per held-out setting, the same MAPE."""
+    from benchmarks.cpu_cross_host import DESIGN_HOSTS, HOSTS, LABELS
+
+    results = ROOT / "benchmarks" / "results"
+    cross = [x.split()[-4] for x in (results / "cpu_cross_host.md").read_text().splitlines()
+             if x.startswith("cross-host, zero-shot from spec ")]
+    assert len(cross) == len(HOSTS)
+    text = (results / "unseen_networks.md").read_text().split("## 2. Leave CPU and networks out")[1]
+    for host, figure in zip(HOSTS, cross):
+        label = LABELS[host] + (" (design host)" if host in DESIGN_HOSTS else "")
+        line = next(x for x in text.splitlines() if x.startswith(label + "  "))
+        cells = [c.strip() for c in line.split("  ") if c.strip()]
+        assert cells[3] == f"{figure} %", host
+        assert float(cells[5].rstrip(" %")) - float(figure) == pytest.approx(float(cells[7]), abs=0.11), host  # rounded each
