@@ -43,6 +43,12 @@ from benchmarks import cpu_cross_host as cc
 RUNS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen",
         "host-xeon480-2c": Path("calibration") / "host-xeon480-2c-unseen"}
 STORED = "fresh_probe_predictions.csv"
+#: independent retests of section 1's runs (planned in CHANGELOG before they ran): setting -> directory; one not
+#: measured is left out
+RETESTS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen-retest"}
+#: ``measurements.csv`` columns the retest lines compare: the goal's unit-free figure and the raw fastest run
+RETEST_COLUMNS = {"latency_min_run_norm": "fastest run / the round's fastest reference runs (the goal's figure)",
+                  "latency_min_s": "raw fastest run"}
 #: folds of section 2 (families sorted by name, dealt round-robin)
 FOLDS = 5
 RESULTS = Path("benchmarks") / "results"
@@ -209,6 +215,7 @@ def measured_section(setting: str) -> list[str]:
         first, second, a, b = halves
         retest += [f"{name}, rounds {first} against {second}:", "", "```",
                    table(stats_rows(a, b), STATS_HEADER, "lrrrrr"), "```", ""]
+    retest_lines = retest_section(setting, {k: sets[k] for k in measured_keys}, stored, held)
     n_rounds = len({r["round"] for r in raw})
     first = csv_rows(run / "measurements.csv")[0]
     calibration = csv_rows(run / STORED)[0]["calibration"]
@@ -226,7 +233,52 @@ def measured_section(setting: str) -> list[str]:
             "Each unseen network (measured and stored prediction in ms; errors predicted / measured - 1):", "",
             "```", table(per, ["configuration", "zoo family", "family measured before", "measured ms",
                                "stored ms", "stored error", "held-out error"], "lllrrrr"), "```", "",
-            "Split-half test-retest of each set (the same run's first rounds against its last):", "", *retest]
+            "Split-half test-retest of each set (the same run's first rounds against its last):", "", *retest,
+            *retest_lines]
+
+
+def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, tuple[float, float]],
+                   held: Mapping[str, float]) -> list[str]:
+    """The independent retest of ``setting``'s run (:data:`RETESTS`; [] where it is not measured): test-retest of each
+    set on :data:`RETEST_COLUMNS`, and the run's stored and held-out predictions scored on the retest (``stored``:
+    key -> (prediction, the run's fastest run); ``held``: key -> held-out predicted / the run's fastest run)."""
+    from benchmarks.retest_cpu import csv_rows
+    from hybridperf.measure.rounds import retest
+    from hybridperf.report.format import table
+
+    d = RETESTS.get(setting)
+    if d is None or not (d / "measurements.csv").exists():
+        return []
+    a = {r["key"]: r for r in csv_rows(RUNS[setting] / "measurements.csv")}
+    b = {r["key"]: r for r in csv_rows(d / "measurements.csv")}
+    groups = {"networks measured before": [k for k, s in sets.items() if s == SEEN],
+              "unseen networks": [k for k, s in sets.items() if s != SEEN]}
+    rows = []
+    for name, ks in groups.items():
+        ks = [k for k in ks if k in b]
+        for column, what in RETEST_COLUMNS.items():
+            s = retest({k: float(a[k][column]) for k in ks}, {k: float(b[k][column]) for k in ks})
+            w = dict(s.within)
+            rows.append([name, what, str(s.n), f"{100 * s.mape:.1f} %", f"{s.median_ratio:.3f}",
+                         f"{100 * w[0.03]:.1f} %", f"{100 * w[0.10]:.1f} %"])
+    scored = []
+    for name, ks in groups.items():
+        ks = [k for k in ks if k in b and k in stored]
+        new = {k: float(b[k]["latency_min_s"]) for k in ks}
+        s = stats([stored[k][0] for k in ks], [new[k] for k in ks])
+        hk = [k for k in ks if k in held]
+        h = stats([held[k] * stored[k][1] / new[k] for k in hk], np.ones(len(hk)))
+        scored.append([name, str(len(ks)), _pct(s[0]), _pct(s[1]), f"{s[2]:.3f}", _pct(h[0]), _pct(h[1]),
+                       f"{h[2]:.3f}"])
+    rounds = len({r["round"] for r in csv_rows(d / "speed_index.csv")})
+    start = csv_rows(d / "speed_index.csv")[0]["start_utc"][:16].replace("T", " ")
+    return [f"Independent retest `{d}` ({rounds} rounds from {start} UTC, the same configurations and settings; planned "
+            "in CHANGELOG before it ran):", "", "```",
+            table(rows, ["set", "figure", "n", "MAPE", "median ratio", "within +-3 %", "within +-10 %"], "llrrrrr"),
+            "```", "", "The run's stored and held-out predictions scored on the retest's fastest runs:", "", "```",
+            table(scored, ["set", "n", "stored MAPE", "stored +-10 %", "stored median pred / meas",
+                           "held-out MAPE", "held-out +-10 %", "held-out median pred / meas"], "lrrrrrrr"),
+            "```", ""]
 
 
 # ------------------------------------------------------------------------------- section 2 (leave CPU and networks out)
