@@ -262,7 +262,11 @@ def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, t
             rows.append([name, what, str(s.n), f"{100 * s.mape:.1f} %", f"{s.median_ratio:.3f}",
                          f"{100 * w[0.03]:.1f} %", f"{100 * w[0.10]:.1f} %"])
     scored = []
-    for name, ks in groups.items():
+    unseen = [k for k in groups["unseen networks"] if k in b]
+    low, high = (f(float(b[k]["latency_min_s"]) for k in unseen) for f in (min, max))
+    in_range = [k for k in groups["networks measured before"] if low <= float(b.get(k, {}).get("latency_min_s", 0)) <= high]
+    for name, ks in {**groups, f"networks measured before, measured {low * 1e3:.0f}-{high * 1e3:.0f} ms (the unseen "
+                                "networks' range)": in_range}.items():
         ks = [k for k in ks if k in b and k in stored]
         new = {k: float(b[k]["latency_min_s"]) for k in ks}
         s = stats([stored[k][0] for k in ks], [new[k] for k in ks])

@@ -168,3 +168,30 @@ def test_the_networks_trained_column_is_the_cross_host_zero_shot_figure():
         cells = [c.strip() for c in line.split("  ") if c.strip()]
         assert cells[3] == f"{figure} %", host
         assert float(cells[5].rstrip(" %")) - float(figure) == pytest.approx(float(cells[7]), abs=0.11), host  # rounded each
+
+
+def test_the_retest_lines_are_those_of_the_files():
+    """Section 1's independent retest of the 1-thread run (planned before it ran): each set's test-retest on the
+    goal's unit-free figure, and the stored predictions scored on the retest, recomputed from the files."""
+    import statistics
+
+    from benchmarks.subnormal_scan import hazard_keys
+    from benchmarks.unseen_networks import RETESTS, RUNS, SEEN, set_of
+
+    setting = "host-xeon480-1c"
+    a = {r["key"]: r for r in _rows(ROOT / RUNS[setting] / "measurements.csv") if r["key"] not in hazard_keys()}
+    b = {r["key"]: r for r in _rows(ROOT / RETESTS[setting] / "measurements.csv")}
+    assert set(a) <= set(b) and {r["seed"] for r in _rows(ROOT / RETESTS[setting] / "speed_index.csv")} == {"82"}
+    assert {(r["device"], r["threads"], r["pinned_cores"]) for r in b.values()} == {("host-xeon480-1c", "1", "1")}
+    pred = {r["model"]: float(r["latency_s"]) for r in _rows(ROOT / RUNS[setting] / "fresh_probe_predictions.csv")}
+    text = _section((ROOT / "benchmarks" / "results" / "unseen_networks.md").read_text(), setting)
+    text = text.split("Independent retest")[1]
+    for name, seen in (("networks measured before", True), ("unseen networks", False)):
+        ks = [k for k in a if (set_of(k) == SEEN) == seen]
+        col = "latency_min_run_norm"
+        mape = statistics.fmean(abs(float(b[k][col]) / float(a[k][col]) - 1) for k in ks)
+        line = next(x for x in text.splitlines() if x.startswith(name + "  ") and "goal's figure" in x)
+        assert line.split(")")[-1].split()[:3] == [str(len(ks)), f"{100 * mape:.1f}", "%"], line
+        err = statistics.fmean(abs(pred[a[k]["model"]] / float(b[k]["latency_min_s"]) - 1) for k in ks)
+        scored = next(x for x in text.split("scored on the retest")[1].splitlines() if x.startswith(name + "  "))
+        assert [c.strip() for c in scored.split("  ") if c.strip()][1:3] == [str(len(ks)), f"{100 * err:.1f} %"]
