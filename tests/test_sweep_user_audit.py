@@ -284,3 +284,41 @@ def test_csv_names_runtime_shapes_energy_note_and_warnings(sweep_dir, capsys):
     assert row["energy_note"] == (p["totals"]["energy_note"] or "")
     assert row["warnings"].split(" | ") == p["warnings"] and len(p["warnings"]) >= 1
     assert float(row["latency_s"]) == p["totals"]["latency_s"]
+
+
+def test_a_pool_that_breaks_at_submit_loses_no_model(monkeypatch):
+    """A worker can die between two submissions, and ``submit`` then raises ``BrokenProcessPool`` itself: the model
+    being submitted is predicted later, not dropped (it was, and the table ended in an internal KeyError: seen once in
+    a clean-clone CI run of ``test_a_worker_that_dies_fails_its_model_only``, 2026-12-06)."""
+    import concurrent.futures
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    import hybridperf.commands.predict_many as pm
+
+    broke = []
+
+    class Pool:  # the second submission of the first pool finds it broken; every later pool works
+        def __init__(self, max_workers, mp_context=None, initializer=None):
+            self.submitted = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, *args, **kw):
+            self.submitted += 1
+            if self.submitted == 2 and not broke:
+                broke.append(args[0])
+                raise BrokenProcessPool("a worker died")
+            f = Future()
+            f.set_result(fn(*args, **kw))
+            return f
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(pm, "predict_row", lambda path, spec_ref, **kw: {"model": path, "status": "ok"})
+    models = ["a.onnx", "b.onnx", "c.onnx", "d.onnx"]
+    got = [path for path, _ in pm._pool_results(models, "t4", {}, 2)]
+    assert broke == ["b.onnx"] and sorted(got) == models and len(got) == len(models)

@@ -411,8 +411,11 @@ def _pool_results(models: list[str], spec_ref: str, call: dict[str, Any], jobs: 
             try:
                 while todo or running:
                     while todo and len(running) <= jobs:
-                        m = todo.pop()
+                        m = todo[-1]
+                        # submit raises BrokenProcessPool once a worker has died: the model stays to do (until
+                        # 2026-12-06 it was popped first and lost, and the table ended in an internal KeyError)
                         running[pool.submit(predict_row, m, spec_ref, **call)] = m
+                        todo.pop()
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
                         row = fut.result()  # BrokenProcessPool: a worker died
