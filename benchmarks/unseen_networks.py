@@ -6,7 +6,7 @@ network of their own. Planned in CHANGELOG (2026-12-06, 12:16 UTC, before any ti
 
 1. **Measured** (:data:`RUNS`, 1 and 2 threads): the zoo networks measured on no CPU before
    (:data:`benchmarks.collect_cpu.UNSEEN_PLAN`) timed in the same interleaved rounds as the 72 configurations measured
-   before (``collect_cpu rounds --plan both``), 1 thread. Scored: the packaged model's predictions on the probe taken
+   before (``collect_cpu rounds --plan both``), with 1 thread and with 2. Scored: the packaged model's predictions on the probe taken
    right before the rounds, committed before any timing (``fresh_probe_predictions.csv``), and the zero-shot model
    held out with this CPU's settings (trained as :func:`benchmarks.cpu_cross_host.evaluate` trains it for
    ``host-xeon480-1c``), on the seen networks, the unseen networks of a family measured before and those of a
@@ -37,7 +37,6 @@ import numpy as np
 
 from benchmarks import cpu_cross_host as cc
 
-#: the measured run of section 1 and the setting whose held-out zero-shot model predicts it
 #: the measured runs of section 1: setting -> its run (``<setting>-unseen``; in the directory, the probe
 #: ``<setting>-probe-unseen.yaml`` and :data:`STORED`); a run not measured (yet) is left out of the report
 RUNS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen",
@@ -91,11 +90,28 @@ def family_folds(networks: Sequence[str], folds: int = FOLDS) -> dict[str, int]:
     return {n: fold[family(n)] for n in networks}
 
 
-def stats(pred: np.ndarray, true: np.ndarray) -> tuple[float, float, float]:
-    """(MAPE %, share within +-10 % in %, median predicted / measured)."""
-    pred, true = np.asarray(pred, float), np.asarray(true, float)
-    err = np.abs(pred - true) / true
-    return float(100 * err.mean()), float(100 * (err <= 0.10).mean()), float(np.median(pred / true))
+def stats(pred: Sequence[float], true: Sequence[float]) -> tuple[float, float, float]:
+    """(MAPE %, share within +-10 % in %, median predicted / measured): :func:`benchmarks.device_vs_measured.stats`
+    of the pairs; NaN (unknown) for no pair."""
+    from benchmarks.device_vs_measured import stats as pair_stats
+
+    return pair_stats(list(zip(pred, true))) if len(pred) else (float("nan"),) * 3
+
+
+def _set_row(name: str, n: int, stored: Sequence[tuple[float, float]], held: Sequence[float]) -> list[str]:
+    """A table row of a set: its ``n`` configurations, the stored predictions' figures on the ``(predicted,
+    measured)`` pairs ``stored`` and the held-out model's on its predicted / measured ratios ``held``."""
+    s = stats([p for p, _ in stored], [m for _, m in stored])
+    h = stats(held, [1.0] * len(held))
+    return [name, str(n), str(len(stored)), _pct(s[0]), _pct(s[1]), f"{s[2]:.3f}", str(len(held)), _pct(h[0]),
+            _pct(h[1]), f"{h[2]:.3f}"]
+
+
+def _in_range(seen: Sequence[str], unseen: Sequence[str], latency: Mapping[str, float]) -> tuple[float, float, list[str]]:
+    """``(low, high, keys)``: the unseen configurations' range of measured latency ``latency`` and the seen ones within
+    it (the unseen networks are all large; the seen set also holds sub-millisecond ones)."""
+    low, high = (f(latency[k] for k in unseen) for f in (min, max))
+    return low, high, [k for k in seen if k in latency and low <= latency[k] <= high]
 
 
 def _left_out() -> frozenset[str]:
@@ -117,24 +133,23 @@ def probe_of(setting: str) -> Path:
     return RUNS[setting] / f"{setting}-probe-unseen.yaml"
 
 
-def heldout_predictions(setting: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+def heldout_predictions(setting: str, data, spreads: Mapping[str, float]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(keys, measured / roofline, held-out zero-shot predicted / roofline)`` of the featurized rows of ``setting``'s
     run (their ratio is predicted / measured, so these score like latencies): the model of
     :func:`benchmarks.cpu_cross_host.evaluate` for ``setting`` (trained on the rows of
-    :func:`~benchmarks.cpu_cross_host.training_hosts`), priced on the run's probe with ``setting``'s threads."""
+    :func:`~benchmarks.cpu_cross_host.training_hosts`), priced on the run's probe with ``setting``'s threads; ``data``
+    and ``spreads``: :func:`~benchmarks.cpu_cross_host.load_hosts` and :func:`~benchmarks.cpu_cross_host.timing_spreads`
+    less :func:`_left_out`."""
     import yaml
 
     from hybridperf.device.spec import parse_spec
     from hybridperf.residual import cross_host as ch
     from hybridperf.residual.model import CPU_TARGET, load_table
 
-    exclude = _left_out()
-    data = cc.load_hosts(exclude=exclude)
-    spreads = cc.timing_spreads(exclude=exclude)
     train = {h: data[h][:5] for h in cc.training_hosts(setting)}
     model = ch.train(train, spreads={h: spreads[h] for h in train})
     run, probe = RUNS[setting], probe_of(setting)
-    X, y, _, _, kt, rows = load_table(run, target=CPU_TARGET, exclude=exclude)
+    X, y, _, _, kt, rows = load_table(run, target=CPU_TARGET, exclude=_left_out())
     fig = ch.host_figures(parse_spec(yaml.safe_load(probe.read_text()), str(probe)), cc.HOSTS[setting],
                           cc.measured_cpu(run))
     pred = model.for_host(fig).predict(X, ch.with_host(kt, fig))
@@ -158,43 +173,36 @@ def stored_predictions(run: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def measured_section(setting: str) -> list[str]:
+def measured_section(setting: str, data, spreads: Mapping[str, float]) -> list[str]:
     """Section 1: the stored and the held-out predictions by set, the unseen networks one by one, and the split-half
-    test-retest of each set."""
+    test-retest of each set (``data``, ``spreads``: as :func:`heldout_predictions`)."""
     from benchmarks.retest_cpu import STATS_HEADER, csv_rows, rounds_rows, split_half, stats_rows
     from hybridperf.report.format import table
 
     run = RUNS[setting]
     trained = trained_families()
     stored = stored_predictions(run)
-    keys, true_r, held_r = heldout_predictions(setting)
+    keys, true_r, held_r = heldout_predictions(setting, data, spreads)
     held = dict(zip(keys, held_r / true_r))  # predicted / measured
     exclude = _left_out()
-    all_keys = [r["key"] for r in csv_rows(run / "measurements.csv")]
+    measurements = csv_rows(run / "measurements.csv")
+    all_keys = [r["key"] for r in measurements]
     measured_keys = [k for k in all_keys if k not in exclude]
     left = sorted(set(all_keys) - set(measured_keys))
     sets = {k: set_of(k, trained) for k in measured_keys}
     rows = []
     for name in (SEEN, NEW_MEMBER, NEW_FAMILY, "all unseen networks"):
         ks = [k for k in measured_keys if sets[k] == name or (name.startswith("all") and sets[k] != SEEN)]
-        s_keys = [k for k in ks if k in stored]
-        h_keys = [k for k in ks if k in held]
-        s = stats([stored[k][0] for k in s_keys], [stored[k][1] for k in s_keys]) if s_keys else (float("nan"),) * 3
-        h = stats([held[k] for k in h_keys], np.ones(len(h_keys))) if h_keys else (float("nan"),) * 3
-        rows.append([name, str(len(ks)), str(len(s_keys)), _pct(s[0]), _pct(s[1]), f"{s[2]:.3f}",
-                     str(len(h_keys)), _pct(h[0]), _pct(h[1]), f"{h[2]:.3f}"])
-    # added after the first figures were seen (not in the plan): the unseen networks are all 22-530 ms, the seen set
-    # also holds sub-millisecond ones, so the seen networks within the unseen set's range of measured latency
+        rows.append(_set_row(name, len(ks), [stored[k] for k in ks if k in stored], [held[k] for k in ks if k in held]))
+    # added after the first figures were seen (not in the plan): the seen networks within the unseen set's range of
+    # measured latency
     unseen = [k for k in measured_keys if sets[k] != SEEN and k in stored]
     if unseen:
-        low, high = (f(stored[k][1] for k in unseen) for f in (min, max))
-        ks = [k for k in measured_keys if sets[k] == SEEN and k in stored and low <= stored[k][1] <= high]
-        hk = [k for k in ks if k in held]
-        s = stats([stored[k][0] for k in ks], [stored[k][1] for k in ks])
-        h = stats([held[k] for k in hk], np.ones(len(hk))) if hk else (float("nan"),) * 3
-        rows.insert(1, [f"{SEEN}, measured {low * 1e3:.0f}-{high * 1e3:.0f} ms (the unseen networks' range; added "
-                        "after the plan)", str(len(ks)), str(len(ks)), _pct(s[0]), _pct(s[1]), f"{s[2]:.3f}",
-                        str(len(hk)), _pct(h[0]), _pct(h[1]), f"{h[2]:.3f}"])
+        low, high, ks = _in_range([k for k in measured_keys if sets[k] == SEEN], unseen,
+                                  {k: m for k, (_, m) in stored.items()})
+        rows.insert(1, _set_row(f"{SEEN}, measured {low * 1e3:.0f}-{high * 1e3:.0f} ms (the unseen networks' range; "
+                                "added after the plan)", len(ks), [stored[k] for k in ks],
+                                [held[k] for k in ks if k in held]))
     head = ["set", "configurations", "stored n", "stored MAPE", "stored +-10 %", "stored median pred / meas",
             "held-out n", "held-out zero-shot MAPE", "held-out +-10 %", "held-out median pred / meas"]
     per = []
@@ -217,7 +225,7 @@ def measured_section(setting: str) -> list[str]:
                    table(stats_rows(a, b), STATS_HEADER, "lrrrrr"), "```", ""]
     retest_lines = retest_section(setting, {k: sets[k] for k in measured_keys}, stored, held)
     n_rounds = len({r["round"] for r in raw})
-    first = csv_rows(run / "measurements.csv")[0]
+    first = measurements[0]
     calibration = csv_rows(run / STORED)[0]["calibration"]
     start = csv_rows(run / "speed_index.csv")[0]["start_utc"][:16].replace("T", " ")
     return [f"## 1. Measured: networks never measured on any CPU, `{setting}` ({first['threads']} thread(s))", "",
@@ -242,8 +250,7 @@ def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, t
     """The independent retest of ``setting``'s run (:data:`RETESTS`; [] where it is not measured): test-retest of each
     set on :data:`RETEST_COLUMNS`, and the run's stored and held-out predictions scored on the retest (``stored``:
     key -> (prediction, the run's fastest run); ``held``: key -> held-out predicted / the run's fastest run)."""
-    from benchmarks.retest_cpu import csv_rows
-    from hybridperf.measure.rounds import retest
+    from benchmarks.retest_cpu import csv_rows, stats_rows
     from hybridperf.report.format import table
 
     d = RETESTS.get(setting)
@@ -256,24 +263,19 @@ def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, t
     rows = []
     for name, ks in groups.items():
         ks = [k for k in ks if k in b]
-        for column, what in RETEST_COLUMNS.items():
-            s = retest({k: float(a[k][column]) for k in ks}, {k: float(b[k][column]) for k in ks})
-            w = dict(s.within)
-            rows.append([name, what, str(s.n), f"{100 * s.mape:.1f} %", f"{s.median_ratio:.3f}",
-                         f"{100 * w[0.03]:.1f} %", f"{100 * w[0.10]:.1f} %"])
+        test, again = ({what: {k: float(r[k][column]) for k in ks} for column, what in RETEST_COLUMNS.items()}
+                       for r in (a, b))
+        rows += [[name, *row] for row in stats_rows(test, again)]
     scored = []
-    unseen = [k for k in groups["unseen networks"] if k in b]
-    low, high = (f(float(b[k]["latency_min_s"]) for k in unseen) for f in (min, max))
-    in_range = [k for k in groups["networks measured before"] if low <= float(b.get(k, {}).get("latency_min_s", 0)) <= high]
+    low, high, in_range = _in_range(groups["networks measured before"], [k for k in groups["unseen networks"] if k in b],
+                                    {k: float(r["latency_min_s"]) for k, r in b.items()})
     for name, ks in {**groups, f"networks measured before, measured {low * 1e3:.0f}-{high * 1e3:.0f} ms (the unseen "
                                 "networks' range)": in_range}.items():
         ks = [k for k in ks if k in b and k in stored]
         new = {k: float(b[k]["latency_min_s"]) for k in ks}
-        s = stats([stored[k][0] for k in ks], [new[k] for k in ks])
-        hk = [k for k in ks if k in held]
-        h = stats([held[k] * stored[k][1] / new[k] for k in hk], np.ones(len(hk)))
-        scored.append([name, str(len(ks)), _pct(s[0]), _pct(s[1]), f"{s[2]:.3f}", _pct(h[0]), _pct(h[1]),
-                       f"{h[2]:.3f}"])
+        row = _set_row(name, len(ks), [(stored[k][0], new[k]) for k in ks],
+                       [held[k] * stored[k][1] / new[k] for k in ks if k in held])
+        scored.append([row[0], *row[2:6], *row[7:]])  # one count: every configuration here has a stored prediction
     rounds = len({r["round"] for r in csv_rows(d / "speed_index.csv")})
     start = csv_rows(d / "speed_index.csv")[0]["start_utc"][:16].replace("T", " ")
     return [f"Independent retest `{d}` ({rounds} rounds from {start} UTC, the same configurations and settings; planned "
@@ -317,11 +319,11 @@ def _held_out(args) -> tuple[str, list[str], np.ndarray, np.ndarray, np.ndarray]
     return held, keys, np.exp(y), np.exp(usual), np.exp(out)
 
 
-def leave_networks_out(jobs: int = 1, folds: int = FOLDS) -> dict[str, tuple[list[str], np.ndarray, np.ndarray,
-                                                                               np.ndarray]]:
+def leave_networks_out(data, jobs: int = 1, folds: int = FOLDS) -> dict[str, tuple[list[str], np.ndarray,
+                                                                                     np.ndarray, np.ndarray]]:
     """setting -> (keys, measured / roofline, usual held-out zero-shot, zero-shot without the row's fold's families)
-    for every setting of :data:`benchmarks.cpu_cross_host.HOSTS`."""
-    data = cc.load_hosts(exclude=_left_out())
+    for every setting of :data:`benchmarks.cpu_cross_host.HOSTS` (``data``: as :func:`heldout_predictions`; each
+    worker loads its own)."""
     nets = sorted({cc.network_of(r["key"]) for h in cc.HOSTS for r in data[h][5]})
     fold = family_folds(nets, folds)
     work = [(h, fold) for h in cc.HOSTS]
@@ -373,8 +375,11 @@ def report(jobs: int = 1) -> str:
             f"Command: `{COMMAND}`", "",
             "Planned in CHANGELOG (2026-12-06, 12:16 UTC) before any timing. Evaluation only: nothing in the models "
             "or their training sets is chosen on these figures.", ""]
-    measured = [line for s, run in RUNS.items() if (run / "measurements.csv").exists() for line in measured_section(s)]
-    return "\n".join([*head, *measured, *networks_out_section(leave_networks_out(jobs))]) + "\n"
+    exclude = _left_out()
+    data, spreads = cc.load_hosts(exclude=exclude), cc.timing_spreads(exclude=exclude)
+    measured = [line for s, run in RUNS.items() if (run / "measurements.csv").exists()
+                for line in measured_section(s, data, spreads)]
+    return "\n".join([*head, *measured, *networks_out_section(leave_networks_out(data, jobs))]) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
