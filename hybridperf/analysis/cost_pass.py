@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
+from hybridperf.analysis.subnormal import (CARRY_OPS, MATMUL_OPS, SOFTMAX_OPS, broadcast_share, matmul_macs,
+                                          window_entries)
 from hybridperf.costs.registry import CountedRule, ZeroCost
 from hybridperf.frozen import reduce_read_only
 from hybridperf.ir import tvm_compat as _tvm
@@ -114,6 +116,10 @@ class OpRecord:
     read_vars: tuple[str, ...] = field(default=(), compare=False, repr=False)
     #: a constant subexpression (:data:`FOLDED_NOTE`): its cost where a runtime runs it every call; None for the rest
     unfolded: Unfolded | None = field(default=None, compare=False, repr=False)
+    #: a softmax's output entries that a mask of about -100 makes float32 subnormals, and a matrix product's
+    #: multiply-adds that read such entries (:mod:`hybridperf.analysis.subnormal`; estimates from the graph, 0: none)
+    subnormal_outputs: int = field(default=0, repr=False)
+    subnormal_macs: int = field(default=0, repr=False)
 
     @property
     def counts_toward_time(self) -> bool:
@@ -162,6 +168,13 @@ class ModelAnalysis:
     @property
     def unsupported_ops(self) -> list[str]:
         return sorted({r.op for r in self.records if r.status is Status.UNSUPPORTED})
+
+    @property
+    def subnormal_work(self) -> tuple[int, int]:
+        """(softmax output entries, matrix-product multiply-adds) that read or write float32 subnormals the model
+        makes itself (:mod:`hybridperf.analysis.subnormal`), over the ops that run."""
+        run = [r for r in self.records if r.counts_toward_time]
+        return sum(r.subnormal_outputs for r in run), sum(r.subnormal_macs for r in run)
 
     @property
     def coverage(self) -> float:
@@ -295,6 +308,9 @@ class _CostPass:
         self.const_leaves: dict[str, tuple[Any, ...]] = {}
         #: tuple / tuple-field vars -> the record vars (or inputs) they hold
         self.reads_of: dict[str, tuple[str, ...]] = {}
+        #: var -> entries that a softmax would make subnormal (before one), and entries that are (after it)
+        self.masked: dict[str, float] = {}
+        self.subnormal: dict[str, float] = {}
         self._infos: dict[int, list[TensorInfo]] = {}
         self._alive: list[Any] = []
 
@@ -359,7 +375,7 @@ class _CostPass:
         name = _tvm.var_name(binding.var)
         value = binding.value
         if _tvm.is_call(value):
-            self.records.append(self._record(name, binding.var, value))
+            self.records.append(self._subnormals(self._record(name, binding.var, value), value))
         elif _tvm.is_if(value):  # its branches are not bindings of this function: neither is priced
             self.records.append(self._control_flow(name, binding.var, value))
         else:
@@ -484,6 +500,51 @@ class _CostPass:
             attrs=MappingProxyType(dict(priced.attrs)),
             unfolded=unfolded,
         )
+
+    def _carried(self, table: dict[str, float], arg: Any, out_numel: int | None) -> float:
+        """Entries of ``table`` an argument holds, as entries of an output of ``out_numel`` (broadcast)."""
+        if not _tvm.is_var(arg):
+            return 0.0
+        count = table.get(self.resolve(_tvm.var_name(arg)), 0.0)
+        infos = self.infos(arg)
+        return broadcast_share(count, infos[0].numel if infos else None, out_numel) if count else 0.0
+
+    def _subnormals(self, rec: OpRecord, call: Any) -> OpRecord:
+        """Follow float32 entries that a softmax makes subnormal (:mod:`hybridperf.analysis.subnormal`): count a
+        constant's window entries at an add, carry them through views and adds, turn them into a softmax's subnormal
+        outputs and a matrix product's multiply-adds that read them."""
+        if rec.op not in CARRY_OPS and rec.op not in SOFTMAX_OPS and rec.op not in MATMUL_OPS:
+            return rec
+        if len(rec.outputs) != 1 or rec.outputs[0].dtype != "float32":
+            return rec
+        args = _tvm.call_args(call)
+        out_numel = rec.outputs[0].numel
+        if rec.op in MATMUL_OPS:
+            # each operand's own entries (a broadcast operand meets the other's batches: not counted again)
+            counts = [self.subnormal.get(self.resolve(_tvm.var_name(a)), 0.0) if _tvm.is_var(a) else 0.0
+                      for a in args[:2]]
+            if len(counts) < 2 or not any(counts):
+                return rec
+            return replace(rec, subnormal_macs=matmul_macs(counts[0], counts[1], rec.outputs[0].shape))
+        if rec.op in SOFTMAX_OPS:
+            count = self._carried(self.masked, args[0], out_numel) if args else 0.0
+            if not count:
+                return rec
+            self.subnormal[rec.var] = count
+            return replace(rec, subnormal_outputs=int(round(count)))
+        masked = sum(self._carried(self.masked, a, out_numel) for a in args)
+        if rec.op == "relax.add":
+            for a in args:
+                for c in self.constants_of(a):
+                    infos = self.infos(c)
+                    n = window_entries(_tvm.constant_array(c))
+                    masked += broadcast_share(n, infos[0].numel if infos else None, out_numel) if n else 0.0
+        if masked:
+            self.masked[rec.var] = masked
+        after = sum(self._carried(self.subnormal, a, out_numel) for a in args)
+        if after:
+            self.subnormal[rec.var] = after
+        return rec
 
     def _price(self, op: str, call: Any, ctx: OpContext, symbolic: bool) -> _Priced:
         """Status, FLOPs and read bytes of one call from its registry entry (or TVM's TIR estimate

@@ -22,6 +22,9 @@ every figure can be traced to where it came from. Schema version 1::
     launch_overhead: {value: 5, unit: us, source: "..."}
     call_overhead:                 # optional, CPU sheets only; one inference call of a runtime, by runtime
       onnxruntime: {value: 9, unit: us, source: "measured ...", measured: true}
+    subnormal_assist:              # optional, CPU sheets only; extra time onnxruntime takes per float32 subnormal
+      mac: {value: 2.2, unit: ns, source: "measured ...", measured: true}       # a MatMul multiply-add reading one
+      softmax: {value: 6.5, unit: ns, source: "measured ...", measured: true}   # a Softmax output that is one
     power:
       idle: {value: 50, unit: W, source: "..."}
       max: {value: 400, unit: W, source: "..."}
@@ -89,7 +92,10 @@ _TOP_KEYS_REQUIRED = (
     "energy",
 )
 _TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "call_overhead",
-                      "notes")
+                      "subnormal_assist", "notes")
+#: the figures of a sheet's ``subnormal_assist`` (seconds): per multiply-add of onnxruntime's MatMul that reads a
+#: float32 subnormal operand, per output of its Softmax that is one (:mod:`hybridperf.analysis.subnormal`)
+SUBNORMAL_ASSIST_KEYS = ("mac", "softmax")
 #: the runtimes whose per-call overhead a sheet's ``call_overhead`` may give: onnxruntime's ``session.run`` (what
 #: ``hybridperf probe`` times on a CPU), the one runtime of a CPU sheet whose call a prediction prices
 #: (:func:`hybridperf.estimate.pricing.predict_on`: a model that launches no kernel); a GPU's execution model has its
@@ -429,6 +435,13 @@ class DeviceSpec:
     #: kernel (:func:`hybridperf.estimate.pricing.predict_on`); a model with kernels has it in its learned model's
     #: figure already. Not a :func:`latency_figures` figure: no stored model is made with it
     call_overhead_s: Mapping[str, float] = field(default_factory=dict)
+    #: optional ``subnormal_assist`` of a CPU sheet: extra seconds onnxruntime takes, at the sheet's threads, per
+    #: MatMul multiply-add that reads a float32 subnormal (``mac``) and per Softmax output that is one (``softmax``),
+    #: as ``hybridperf probe`` times them; None where the sheet gives none (unknown, never 0). Priced for the
+    #: subnormals a model makes itself (:mod:`hybridperf.analysis.subnormal`;
+    #: :func:`hybridperf.estimate.pricing.with_subnormal_assists`); not a :func:`latency_figures` figure
+    subnormal_mac_s: float | None = None
+    subnormal_softmax_s: float | None = None
 
     def __hash__(self) -> int:
         """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
@@ -868,6 +881,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     family_probes, measured_on = _family_probes(v, raw)
     cpu = _cpu_identity(v, raw, kind)
     calls = _call_overhead(v, raw, kind)
+    assist = _subnormal_assist(v, raw, kind)
 
     return DeviceSpec(
         id=dev_id,
@@ -894,6 +908,8 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         family_probes_measured_on=measured_on,
         cpu_identity=cpu,
         call_overhead_s=MappingProxyType(calls),
+        subnormal_mac_s=assist.get("mac"),
+        subnormal_softmax_s=assist.get("softmax"),
     )
 
 
@@ -1212,6 +1228,24 @@ def _call_overhead(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
     return out
 
 
+def _subnormal_assist(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
+    """``subnormal_assist``: seconds per subnormal operand (:data:`SUBNORMAL_ASSIST_KEYS`), CPU sheets only; empty
+    where the sheet gives none."""
+    if "subnormal_assist" not in raw:
+        return {}
+    section = v.section(raw, "subnormal_assist")
+    if kind != "cpu":
+        v.fail("subnormal_assist", f"is for CPU sheets (kind cpu), this sheet is kind {kind}; remove it (the figures "
+                                   "are onnxruntime's on an x86 core, timed by `hybridperf probe`)")
+    out = {}
+    for key, q in section.items():
+        if key not in SUBNORMAL_ASSIST_KEYS:
+            v.fail(f"subnormal_assist.{key}", f"unknown figure{did_you_mean(str(key), SUBNORMAL_ASSIST_KEYS)}; use "
+                                              f"{', '.join(SUBNORMAL_ASSIST_KEYS)}")
+        out[key] = v.quantity(q, f"subnormal_assist.{key}", "time", zero_ok=True)  # 0: measured, no assist
+    return out
+
+
 def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:
     """Refuse a ``compute_units`` figure counted in the other figure's unit: until 2026-12-04 any count unit was taken
     for either, so a GPU's "2560 CUDA cores" written as ``count: {value: 2560, unit: lanes}`` (or ``unit: core``)
@@ -1307,7 +1341,9 @@ class _Validator:
             self.fail(key, f"must be a positive number, got {val!r}")
         return float(val)
 
-    def quantity(self, q: Any, key: str, category: str) -> float:
+    def quantity(self, q: Any, key: str, category: str, zero_ok: bool = False) -> float:
+        """A ``{value, unit, source[, measured, note]}`` mapping in SI units; its value positive (or 0 where
+        ``zero_ok``: a cost measured as none)."""
         if not isinstance(q, dict):
             self.fail(key, "must be a mapping {value, unit, source}" + _bare_quantity_fix(q, category))
         unknown = sorted(set(q) - _QUANTITY_KEYS)
@@ -1327,7 +1363,8 @@ class _Validator:
         if cat != category:
             allowed = ", ".join(units_of(category))
             self.fail(f"{key}.unit", f"{unit!r} is a {cat} unit but this key needs {category}; use one of {allowed}")
-        value = self.positive(q["value"], f"{key}.value")
+        value = (0.0 if zero_ok and q["value"] == 0 and not isinstance(q["value"], bool)
+                 else self.positive(q["value"], f"{key}.value"))
         src = q["source"]
         if not isinstance(src, str) or not src.strip():
             self.fail(f"{key}.source", "must name where the number comes from")

@@ -20,7 +20,7 @@ from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
 from hybridperf.ir.tvm_compat import TensorInfo
 from hybridperf.precision import stored_bytes
-from hybridperf.units import bytes_text, numel
+from hybridperf.units import bytes_text, numel, plural
 
 if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at run time only where a runtime is named
     from hybridperf.estimate.execution import Execution
@@ -121,6 +121,13 @@ class Prediction:
     #: where the latency and energy of a model that launches no kernel come from where the sheet gives its runtime's
     #: per-call overhead (:data:`CALL_OVERHEAD_NOTE`: that overhead, and its time x idle power), else ""
     call_overhead_note: str = ""
+    #: the time of the microcode assists the float32 subnormals the model makes itself cost
+    #: (:func:`with_subnormal_assists`), included in :attr:`latency_s`: 0.0 where it makes none (or on a sheet that is
+    #: not a CPU's), None where it makes some and they are not priced (unknown: the sheet has no ``subnormal_assist``
+    #: figures, or the runtime is not onnxruntime; :attr:`warnings` says so)
+    subnormal_assist_s: float | None = 0.0
+    #: how :attr:`subnormal_assist_s` was priced (:data:`SUBNORMAL_NOTE`), else ""
+    subnormal_note: str = ""
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -193,6 +200,8 @@ class Prediction:
                        "(onnxruntime on a CPU does not apply the override; the TVM plan line prices it)")
         if self.runtime == "tvm" and self.spec.kind == "cpu":
             out.append(TVM_ON_CPU_NOTE)
+        if self.subnormal_assist_s is None:
+            out.append(subnormal_warning(self))
         unfused = self._unfused_note()
         if unfused:
             out.append(unfused)
@@ -334,6 +343,64 @@ def with_call_overhead(pred: Prediction, runtime: Any) -> Prediction:
     how = "measured" if f"call_overhead.{name}" in pred.spec.measured else "the"
     note = CALL_OVERHEAD_NOTE.format(runtime=name, device=pred.spec.id, how=how)
     return replace(pred, latency_s=overhead, energy_j=pred.spec.idle_power_w * overhead, call_overhead_note=note)
+
+
+#: :attr:`Prediction.subnormal_note` of a priced assist term
+SUBNORMAL_NOTE = ("subnormal assists {time} included: a mask of about -100 before {softmaxes} makes {outputs} "
+                  "float32 subnormal probabilities, read by {macs} multiply-adds ({device}'s {how} subnormal_assist "
+                  "figures); onnxruntime's session option session.set_denormal_as_zero=1 removes them on its pool "
+                  "threads")
+#: the warning where they are not priced (:attr:`Prediction.subnormal_assist_s` None)
+SUBNORMAL_UNPRICED = ("a mask of about -100 before {softmaxes} makes {outputs} float32 subnormal probabilities, read "
+                      "by {macs} multiply-adds: x86 cores take microcode assists on them (2.3 ns per multiply-add on "
+                      "one thread of an Intel Xeon, 2026-12-06), not priced here ({why})")
+
+
+def _subnormal_counts(pred: Prediction) -> tuple[int, int, int]:
+    """(softmaxes, subnormal outputs, multiply-adds reading them) of the ops ``pred`` runs."""
+    run = [r for r in pred.analyzed.analysis.records if r.counts_toward_time]
+    return (sum(1 for r in run if r.subnormal_outputs), sum(r.subnormal_outputs for r in run),
+            sum(r.subnormal_macs for r in run))
+
+
+def subnormal_warning(pred: Prediction) -> str:
+    """The warning of a prediction whose model makes subnormals that are not priced (:data:`SUBNORMAL_UNPRICED`)."""
+    softmaxes, outputs, macs = _subnormal_counts(pred)
+    name = _runtime_name(pred.runtime, pred.spec)
+    why = (f"{pred.spec.id} gives no subnormal_assist figures; `hybridperf probe` on the machine measures them"
+           if name == "onnxruntime" else f"the figures are onnxruntime's and this prediction is for {name}")
+    return SUBNORMAL_UNPRICED.format(softmaxes=plural(softmaxes, "softmax", "softmaxes"), outputs=f"{outputs:,}",
+                                     macs=f"{macs:,}", why=why)
+
+
+def with_subnormal_assists(pred: Prediction, runtime: Any) -> Prediction:
+    """``pred`` with the assists its model's own float32 subnormals cost on a CPU (:mod:`hybridperf.analysis.subnormal`).
+
+    Swin's shifted-window attention adds -100 before its softmax; the probabilities there are subnormal and the
+    matrix product that reads them multiplies subnormal operands. An x86 core without flush-to-zero / denormals-are-
+    zero (onnxruntime sets neither on the thread that calls ``run``) takes a microcode assist for each: on one
+    thread of an Intel Xeon 2.3 ns per such multiply-add against 0.02 ns for a normal one. The term is the counts
+    times the sheet's ``subnormal_assist`` figures (``hybridperf probe``), added to the latency (and its time x idle
+    power to the energy) after the roofline or learned figure, which is priced on the shapes alone. ``pred`` as it is
+    where the model makes none or the sheet is not a CPU's; :attr:`Prediction.subnormal_assist_s` None (unknown, with
+    a warning) where the sheet gives no figures or the runtime is not onnxruntime.
+    """
+    if pred.spec.kind != "cpu":
+        return pred
+    softmaxes, outputs, macs = _subnormal_counts(pred)
+    if not (outputs or macs):
+        return pred
+    mac_s, softmax_s = pred.spec.subnormal_mac_s, pred.spec.subnormal_softmax_s
+    if _runtime_name(runtime, pred.spec) != "onnxruntime" or mac_s is None or softmax_s is None:
+        return replace(pred, subnormal_assist_s=None)
+    extra = macs * mac_s + outputs * softmax_s
+    how = "measured" if "subnormal_assist.mac" in pred.spec.measured else "the"
+    note = SUBNORMAL_NOTE.format(time=f"+{extra * 1e3:.3g} ms", softmaxes=plural(softmaxes, "softmax", "softmaxes"),
+                                 outputs=f"{outputs:,}", macs=f"{macs:,}", device=pred.spec.id, how=how)
+    if not pred.latency_s and not pred.complete:  # nothing priced: the figures stay unknown, the term with them
+        return replace(pred, subnormal_assist_s=extra, subnormal_note=note)
+    return replace(pred, latency_s=pred.latency_s + extra, energy_j=pred.energy_j + pred.spec.idle_power_w * extra,
+                   subnormal_assist_s=extra, subnormal_note=note)
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
@@ -706,6 +773,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         # a model that launches no kernel: one runtime call, where the sheet gives its overhead (until 2026-12-05
         # unknown on every CPU sheet, the probe's measured session.run time only words in a source)
         pred = with_call_overhead(pred, runtime if runtime is not None else (ex.runtime if ex is not None else None))
+    pred = with_subnormal_assists(pred, runtime if runtime is not None else (ex.runtime if ex is not None else None))
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
     # the folded nodes ex's runtime runs, priced as its launches by as_run_by: a note, not a qualifier of the latency.
     # Until 2026-12-04 their work was missing from eager PyTorch's latency with nothing to say so; then, for a day, a

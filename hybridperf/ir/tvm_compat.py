@@ -321,6 +321,11 @@ def estimate_tir_flops(prim_func: Any) -> float:
     return float(_est(tvm.IRModule({"main": prim_func})))
 
 
+def constant_array(const: Any) -> Any:
+    """The contents of a Relax constant as a numpy array."""
+    return const.value.numpy()
+
+
 def constant_bytes(const: Any) -> bytes:
     """The raw contents of a Relax constant."""
     return const.value.numpy().tobytes()

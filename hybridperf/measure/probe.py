@@ -132,6 +132,31 @@ class DispatchOverhead:
 
 
 @dataclass(frozen=True)
+class SubnormalAssist:
+    """Extra onnxruntime time per float32 subnormal, timed by :func:`subnormal_assist`.
+
+    Attributes
+    ----------
+    mac_s : float
+        Per MatMul multiply-add that reads a subnormal operand (0: none measurable).
+    softmax_s : float
+        Per Softmax output that is a subnormal (0: none measurable).
+    threads : int
+        onnxruntime's intra-op threads.
+    matmul_s, matmul_normal_s, softmax_s_total, softmax_normal_s : float
+        Fastest run of each model with subnormals and without.
+    """
+
+    mac_s: float
+    softmax_s: float
+    threads: int
+    matmul_s: float
+    matmul_normal_s: float
+    softmax_total_s: float
+    softmax_normal_s: float
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """Everything one probe measured, plus when and with what."""
 
@@ -148,6 +173,7 @@ class ProbeResult:
     gpu: Mapping[str, Any] | None = None  # measure_torch.probe_cuda() output on a CUDA machine
     contention: Contention | None = None  # CPU probe: how busy its CPUs were while it timed (None: not measured)
     time_utc: str = ""  # when the probe began, ``HH:MM`` UTC ("": not recorded, e.g. rebuilt from a saved probe.json)
+    subnormal: SubnormalAssist | None = None  # CPU probe: onnxruntime's subnormal assists (None: not measured)
 
     @property
     def source(self) -> str:
@@ -804,6 +830,68 @@ def dispatch_overhead(runs: int = 2000, nodes: int = 64) -> DispatchOverhead:
     return DispatchOverhead(per_call_s=one, per_node_s=slope, nodes=nodes, runs=runs)
 
 
+#: the shapes :func:`subnormal_assist` times: Swin-T's first-stage window attention (64 windows x 3 heads, 49 tokens,
+#: head size 32), the half of each score matrix a shifted window's mask covers
+SUBNORMAL_SHAPE = (192, 49, 32)
+#: an extra time below this share of the run without subnormals reads as none (the probe's resolution)
+SUBNORMAL_RESOLUTION = 0.05
+
+
+def subnormal_assist(threads: int = 1, runs: int = 15) -> SubnormalAssist:
+    """Time onnxruntime's MatMul and Softmax with and without float32 subnormals (x86 microcode assists).
+
+    The MatMul multiplies probabilities whose masked half is ``exp(-100)`` = 3.7e-44 (what a softmax after a -100
+    mask writes: Swin's shifted windows) by a normal matrix, against the same with those entries 0; the Softmax reads
+    scores with that half offset by -100 (subnormal outputs) against -10000 (zeros). The extra time is divided by the
+    subnormal multiply-adds (each masked entry meets the N columns) and by the subnormal outputs counted. Fastest of
+    ``runs`` runs each, alternating; an extra time under :data:`SUBNORMAL_RESOLUTION` of the normal run is 0.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    b, m, n = SUBNORMAL_SHAPE
+    f32 = TensorProto.FLOAT
+    mm = _ort_session(_onnx_model([helper.make_node("MatMul", ["A", "B"], ["C"])],
+                                  [helper.make_tensor_value_info("A", f32, [b, m, m]),
+                                   helper.make_tensor_value_info("B", f32, [b, m, n])],
+                                  [helper.make_tensor_value_info("C", f32, [b, m, n])]), threads=threads, spin=False)
+    sm = _ort_session(_onnx_model([helper.make_node("Softmax", ["X"], ["Y"], axis=-1)],
+                                  [helper.make_tensor_value_info("X", f32, [b, m, m])],
+                                  [helper.make_tensor_value_info("Y", f32, [b, m, m])]), threads=threads, spin=False)
+    rng = np.random.default_rng(0)
+    mask = np.zeros((b, m, m), bool)
+    half = (m + 1) // 2
+    mask[:, :half, half:] = True
+    mask[:, half:, :half] = True
+    probs = (rng.random((b, m, m)) / m).astype(np.float32)
+    right = rng.standard_normal((b, m, n)).astype(np.float32)
+    scores = (0.1 * rng.standard_normal((b, m, m))).astype(np.float32)
+    feeds = {"mm": ({"A": np.where(mask, np.float32(np.exp(np.float32(-100))), probs), "B": right},
+                    {"A": np.where(mask, np.float32(0), probs), "B": right}),
+             "sm": ({"X": np.where(mask, scores - 100, scores).astype(np.float32)},
+                    {"X": np.where(mask, scores - 10000, scores).astype(np.float32)})}
+    sessions = {"mm": mm, "sm": sm}
+    best = {(k, i): float("inf") for k in feeds for i in (0, 1)}
+    out = sessions["sm"].run(None, feeds["sm"][0])[0]
+    for _ in range(runs):
+        for k, pair in feeds.items():
+            for i, feed in enumerate(pair):
+                t0 = time.perf_counter()
+                sessions[k].run(None, feed)
+                best[(k, i)] = min(best[(k, i)], time.perf_counter() - t0)
+
+    def per(extra: float, normal: float, count: int) -> float:
+        return extra / count if count and extra > SUBNORMAL_RESOLUTION * normal else 0.0
+
+    tiny = np.finfo(np.float32).tiny
+    outputs = int(np.count_nonzero((out != 0) & (np.abs(out) < tiny)))
+    return SubnormalAssist(
+        mac_s=per(best[("mm", 0)] - best[("mm", 1)], best[("mm", 1)], int(mask.sum()) * n),
+        softmax_s=per(best[("sm", 0)] - best[("sm", 1)], best[("sm", 1)], outputs),
+        threads=threads, matmul_s=best[("mm", 0)], matmul_normal_s=best[("mm", 1)],
+        softmax_total_s=best[("sm", 0)], softmax_normal_s=best[("sm", 1)])
+
+
 # --------------------------------------------------------------------------- whole probe
 
 
@@ -945,10 +1033,15 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         dispatch = dispatch_overhead(runs=500 if quick else 3000)
     except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is skipped and estimated
         errors["dispatch"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    subnormal = None
+    try:
+        subnormal = subnormal_assist(threads=threads, runs=5 if quick else 15)
+    except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figures are not on the sheet
+        errors["subnormal"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     report("done", total, total)
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
-                       time_utc=now.strftime("%H:%M"))
+                       time_utc=now.strftime("%H:%M"), subnormal=subnormal)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -989,6 +1082,19 @@ def result_from_cuda_probe(out: Mapping[str, Any], *, host: HostInfo, caches: tu
 
 
 # --------------------------------------------------------------------------- spec writing
+
+
+def subnormal_section(a: SubnormalAssist, src: str) -> dict[str, Any]:
+    """A sheet's ``subnormal_assist`` from :func:`subnormal_assist`'s figures (ns; 0 where none was measurable)."""
+    b, m, n = SUBNORMAL_SHAPE
+    shape = f"{b} x {m} x {m} probabilities with half of each row exp(-100)"
+    return {
+        "mac": _q(a.mac_s * 1e9, "ns", f"{src}: onnxruntime MatMul ({shape}) x ({b} x {m} x {n}), {a.threads} "
+                  f"thread(s), fastest run {a.matmul_s * 1e3:.3g} ms against {a.matmul_normal_s * 1e3:.3g} ms with "
+                  "those entries 0, per multiply-add reading a subnormal", measured=True),
+        "softmax": _q(a.softmax_s * 1e9, "ns", f"{src}: onnxruntime Softmax ({b} x {m} x {m} scores, half offset by "
+                      f"-100), {a.threads} thread(s), fastest run {a.softmax_total_s * 1e3:.3g} ms against "
+                      f"{a.softmax_normal_s * 1e3:.3g} ms offset by -10000, per subnormal output", measured=True)}
 
 
 def _sig(x: float, digits: int = 4) -> float:
@@ -1049,6 +1155,7 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
             result.dispatch.per_call_s * 1e6, "us", f"{src}: onnxruntime per-call time, median session.run of a 1-node "
             f"Add model ({result.dispatch.runs} runs; one node's dispatch included)", measured=True)}}
            if result.dispatch is not None and result.dispatch.per_call_s > 0 else {}),
+        **({"subnormal_assist": subnormal_section(result.subnormal, src)} if result.subnormal is not None else {}),
         "power": power,
         "energy": energy,
         "compute_units": {"count": {"value": cores, "unit": "core",

@@ -199,13 +199,21 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         # where latency_s and energy_j of such a model come from on a sheet that gives its runtime's per-call
         # overhead (Prediction.call_overhead_note: that overhead, its time x idle power); null elsewhere
         "call_overhead_note": pred.call_overhead_note or None,
+        # the assists of the float32 subnormals the model makes itself (a mask of about -100 before a softmax), in
+        # latency_s: 0.0 where it makes none, null where it makes some and they are not priced (a warning says why);
+        # since 2026-12-06 (until then in no figure)
+        "subnormal_assist_s": pred.subnormal_assist_s,
+        "subnormal_note": pred.subnormal_note or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,
         "weight_bytes": pred.memory.weight_bytes,
         "kernels": timed_kernel_count(pred),
     }
-    return mark_unknown(totals, bool(totals["lower_bound"]), unknown=pred.unknown_figures)
+    totals = mark_unknown(totals, bool(totals["lower_bound"]), unknown=pred.unknown_figures)
+    if pred.subnormal_assist_s is None:  # made and not priced: unknown, not a qualifier check judges (a warning)
+        totals["unknown_fields"].append("subnormal_assist_s")
+    return totals
 
 
 def timed_kernel_count(pred: Prediction) -> int:
@@ -381,6 +389,8 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"note      {an.fusion_note}")
     if pred.folded_note:  # the folded nodes its runtime runs, priced as launches: a note, not a latency qualifier
         lines.append(f"note      {pred.folded_note}")
+    if pred.subnormal_note:  # the assists of the model's own subnormals, priced in the latency
+        lines.append(f"note      {pred.subnormal_note}")
     for w in pred.warnings:
         lines.append(f"WARNING   {w}")
     if top <= 0:  # --top 0: the summary lines only, no kernel table
