@@ -348,8 +348,8 @@ def with_call_overhead(pred: Prediction, runtime: Any) -> Prediction:
 #: :attr:`Prediction.subnormal_note` of a priced assist term
 SUBNORMAL_NOTE = ("subnormal assists {time} included: a mask of about -100 before {softmaxes} makes {outputs} "
                   "float32 subnormal probabilities, read by {macs} multiply-adds ({device}'s {how} subnormal_assist "
-                  "figures); onnxruntime's session option session.set_denormal_as_zero=1 removes them on its pool "
-                  "threads")
+                  "figures); onnxruntime's session.set_denormal_as_zero=1 removes them on its intra-op pool threads, "
+                  "not on the thread that calls run")
 #: the warning where they are not priced (:attr:`Prediction.subnormal_assist_s` None)
 SUBNORMAL_UNPRICED = ("a mask of about -100 before {softmaxes} makes {outputs} float32 subnormal probabilities, read "
                       "by {macs} multiply-adds: x86 cores take microcode assists on them (2.3 ns per multiply-add on "
