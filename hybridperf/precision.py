@@ -142,3 +142,22 @@ def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
     if precision is None or dtype != "float32":
         return nbytes
     return nbytes * storage_bytes(precision) // 4
+
+
+#: ``exp(x)`` is a float32 subnormal (below 2**-126, about 1.18e-38, and not 0) for x in this open interval:
+#: (ln 2**-149, ln 2**-126) = (-103.28, -87.34). A mask of -100 before a softmax lands there (Swin's shifted windows);
+#: -10000, ``-inf`` or the dtype's minimum give exact zeros (:mod:`hybridperf.analysis.subnormal`)
+EXP_SUBNORMAL_WINDOW = (-149 * 0.6931471805599453, -126 * 0.6931471805599453)
+
+
+def exp_subnormal_entries(values) -> int:
+    """Entries of ``values`` (a float array) whose ``exp`` is a float32 subnormal (:data:`EXP_SUBNORMAL_WINDOW`);
+    0 for an integer array."""
+    import numpy as np
+
+    v = np.asarray(values)
+    if v.dtype.kind != "f":
+        return 0
+    lo, hi = EXP_SUBNORMAL_WINDOW
+    return int(np.count_nonzero((v > lo) & (v < hi)))
+

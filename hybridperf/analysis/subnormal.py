@@ -9,7 +9,7 @@ cores take a microcode assist for such an operand unless flush-to-zero / denorma
 costs is a figure of the host (:attr:`~hybridperf.device.spec.DeviceSpec.subnormal_mac_s`), what the model does
 is counted here, by the cost pass, from the graph alone:
 
-* :func:`window_entries`: the entries of a constant that fall in the window (candidates: the scores added to them
+* :func:`window_entries` (:func:`hybridperf.precision.exp_subnormal_entries`): the entries of a constant that fall in the window (candidates: the scores added to them
   move the exponent by a few units, so an entry is an estimate, not a certainty; on torchvision's Swin-T with
   random inputs every masked entry came out subnormal, the share :mod:`hybridperf.measure.subnormal` counted);
 * the count follows the data through the ops of :data:`CARRY_OPS` (views and adds, scaled by broadcasting) to a
@@ -17,18 +17,16 @@ is counted here, by the cost pass, from the graph alone:
   (:data:`MATMUL_OPS`) that read them: each candidate entry of the left operand is multiplied by the N columns of
   the right one (N multiply-adds), of the right operand by the M rows of the left.
 
-Imports: numpy only (the cost pass hands over constants' arrays and shapes).
+Imports: :mod:`hybridperf.precision` (the window, :func:`window_entries`, which the ONNX import also uses to keep a
+mask folded with a weight left on disk); numpy where a constant is read (``import hybridperf`` stays free of it).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import numpy as np
+from hybridperf.precision import EXP_SUBNORMAL_WINDOW, exp_subnormal_entries as window_entries
 
-#: ``exp(x)`` is a float32 subnormal for x in this open interval: (ln 2**-149, ln 2**-126)
-EXP_SUBNORMAL_WINDOW = (math.log(2.0 ** -149), math.log(2.0 ** -126))
 #: Relax ops that carry candidate entries to their float32 output unchanged (views, a cast to float32: Hugging Face's
 #: attention casts its probabilities to their own dtype) or adding (a broadcasting add)
 CARRY_OPS = frozenset({"relax.reshape", "relax.permute_dims", "relax.expand_dims", "relax.squeeze",
@@ -37,15 +35,6 @@ CARRY_OPS = frozenset({"relax.reshape", "relax.permute_dims", "relax.expand_dims
 SOFTMAX_OPS = frozenset({"relax.nn.softmax"})
 #: Relax ops that multiply-add their operands
 MATMUL_OPS = frozenset({"relax.matmul"})
-
-
-def window_entries(values: np.ndarray) -> int:
-    """Entries of ``values`` whose ``exp`` is a float32 subnormal (:data:`EXP_SUBNORMAL_WINDOW`)."""
-    lo, hi = EXP_SUBNORMAL_WINDOW
-    v = np.asarray(values)
-    if v.dtype.kind != "f":
-        return 0
-    return int(np.count_nonzero((v > lo) & (v < hi)))
 
 
 def broadcast_share(count: float, numel_in: int | None, numel_out: int | None) -> float:

@@ -24,6 +24,8 @@ from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, SHAPE_MISFIT, Load
 from hybridperf.frontends.torch_files import torch_archive_error
 
 
+#: the most elements of a placeholder kept holding a mask of -100 (``_hp_keep_mask``: Hugging Face's Swin-T, 115,248)
+KEPT_MASK_ELEMENTS = 1 << 24
 #: external tensors up to this many bytes are read into memory (shape arithmetic and quantisation
 #: scales need their values); larger ones (the weights) stay on disk: analysis reads only dims and dtype
 INLINE_EXTERNAL_BYTES = 1 << 16
@@ -491,6 +493,34 @@ def _tracing_importer(base: type) -> type:
             self._hp_placeholders[hash(const)] = const
             return const
 
+        def _hp_keep_mask(self, inputs, sym):
+            """The placeholder an Add of a weight left on disk and a read constant folds into, holding that constant
+            (broadcast; the weight read as 0) where it has entries whose ``exp`` is a float32 subnormal: a mask of
+            -100 added to a relative-position bias (Hugging Face's Swin) would otherwise become a placeholder of
+            zeros, and the cost pass would not see the subnormals it makes (:mod:`hybridperf.analysis.subnormal`).
+            ``sym`` itself elsewhere, or where the result would exceed :data:`KEPT_MASK_ELEMENTS`."""
+            import numpy as np  # noqa: PLC0415
+
+            from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
+            from hybridperf.precision import exp_subnormal_entries  # noqa: PLC0415
+
+            if not self._hp_is_placeholder(sym):
+                return sym
+            infos = _tvm.tensor_infos(_tvm.expr_type(sym))
+            if len(infos) != 1 or infos[0].shape is None or infos[0].dtype != "float32":
+                return sym
+            read = [_tvm.constant_array(x) for x in inputs
+                    if x is not None and _tvm.is_constant(x) and not self._hp_is_placeholder(x)]
+            if not any(exp_subnormal_entries(a) for a in read) or (infos[0].numel or 0) > KEPT_MASK_ELEMENTS:
+                return sym
+            kept = np.zeros(infos[0].shape, np.float32)
+            for a in read:
+                kept = kept + a.astype(np.float32)
+            _, relax = _tvm.tvm_modules()
+            const = relax.const(np.ascontiguousarray(np.broadcast_to(kept, infos[0].shape)))
+            self._hp_placeholders[hash(const)] = const
+            return const
+
         def _hp_fold_by_type(self, op_name, inputs, attrs, opset):
             """The constant TVM's converter would fold ``op_name`` into, as a placeholder of its type.
 
@@ -581,6 +611,8 @@ def _tracing_importer(base: type) -> type:
                     sym = self._hp_convert(op_name, inputs, attrs, opset, node)
                     if on_placeholders and _tvm.is_constant(sym):
                         sym = self._hp_placeholder(_tvm.expr_type(sym)) or sym
+                if on_placeholders and op_name == "Add":
+                    sym = self._hp_keep_mask(inputs, sym)
             except Exception:
                 self.hp_failed_node = (op_name, name)
                 raise

@@ -1,0 +1,217 @@
+"""Subnormals a model makes itself (a mask of about -100 before a softmax): counted by the cost pass, timed by the
+probe (a sheet's ``subnormal_assist``), priced on CPU sheets that give the figures, warned where they do not."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from hybridperf.analysis.subnormal import EXP_SUBNORMAL_WINDOW, broadcast_share, matmul_macs, window_entries  # noqa: E402
+from hybridperf.device.spec import load_spec, parse_spec  # noqa: E402
+from hybridperf.errors import SpecError  # noqa: E402
+
+HEADS, TOKENS, HEAD = 3, 8, 4  # scores (1, HEADS, TOKENS, TOKENS), values (1, HEADS, TOKENS, HEAD)
+
+
+def _attention(mask_value: float, cast: bool = False, masked_rows: int = TOKENS // 2) -> onnx.ModelProto:
+    """softmax(scores + mask) @ values, the mask (1, 1, T, T) holding ``mask_value`` in the first ``masked_rows`` rows'
+    last half of the columns (broadcast over the heads); ``cast`` puts a float32 -> float32 Cast after the softmax
+    (Hugging Face's attention)."""
+    mask = np.zeros((1, 1, TOKENS, TOKENS), np.float32)
+    mask[0, 0, :masked_rows, TOKENS // 2:] = mask_value
+    nodes = [helper.make_node("Add", ["scores", "mask"], ["masked"]),
+             helper.make_node("Softmax", ["masked"], ["probs"], axis=-1)]
+    probs = "probs"
+    if cast:
+        nodes.append(helper.make_node("Cast", ["probs"], ["probs32"], to=TensorProto.FLOAT))
+        probs = "probs32"
+    nodes.append(helper.make_node("MatMul", [probs, "values"], ["out"]))
+    graph = helper.make_graph(
+        nodes, "attention",
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, HEADS, TOKENS, TOKENS]),
+         helper.make_tensor_value_info("values", TensorProto.FLOAT, [1, HEADS, TOKENS, HEAD])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, HEADS, TOKENS, HEAD])],
+        initializer=[numpy_helper.from_array(mask, "mask")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+#: entries the mask of :func:`_attention` puts in exp's subnormal window, broadcast over the heads
+MASKED = HEADS * (TOKENS // 2) * (TOKENS // 2)
+
+
+def test_the_window_is_exps_float32_subnormal_range():
+    lo, hi = EXP_SUBNORMAL_WINDOW
+    assert lo == pytest.approx(-149 * math.log(2)) and hi == pytest.approx(-126 * math.log(2))
+    assert np.float32(np.exp(np.float32(-100))) < np.finfo(np.float32).tiny  # subnormal: Swin's mask
+    assert np.float32(np.exp(np.float32(-10000))) == 0  # BERT's: exact zero, no assist
+    # -100 and -90 in the window; -10000, -50, 0 and -inf not; integers are never a mask's window
+    assert window_entries(np.array([-100.0, -90.0, -10000.0, -50.0, 0.0, -np.inf], np.float32)) == 2
+    assert window_entries(np.array([-100, -90], np.int64)) == 0
+
+
+def test_broadcast_and_matmul_arithmetic():
+    assert broadcast_share(16, 64, 192) == 16 * 3  # a (1, 64 windows, 1, 49, 49) mask over 3 heads
+    assert broadcast_share(16, None, 192) == 0.0
+    assert matmul_macs(10, 0, (2, 49, 32)) == 10 * 32  # each left entry meets N columns
+    assert matmul_macs(0, 10, (2, 49, 32)) == 10 * 49  # each right entry meets M rows
+    assert matmul_macs(10, 0, (32,)) == 0
+
+
+@pytest.fixture(scope="module")
+def analyses():
+    from hybridperf.analysis.analyze import analyze
+
+    return {name: analyze(_attention(v, cast=c)) for name, (v, c) in
+            {"minus100": (-100.0, False), "minus10000": (-10000.0, False), "cast": (-100.0, True)}.items()}
+
+
+def test_the_cost_pass_counts_a_minus_100_mask_before_a_softmax(analyses):
+    a = analyses["minus100"].analysis
+    assert a.subnormal_work == (MASKED, MASKED * HEAD)
+    soft = [r for r in a.records if r.op == "relax.nn.softmax"]
+    mm = [r for r in a.records if r.op == "relax.matmul"]
+    assert [r.subnormal_outputs for r in soft] == [MASKED] and [r.subnormal_macs for r in mm] == [MASKED * HEAD]
+
+
+def test_a_minus_10000_mask_makes_zeros_not_subnormals(analyses):
+    assert analyses["minus10000"].analysis.subnormal_work == (0, 0)
+
+
+def test_a_float32_cast_after_the_softmax_carries_the_count(analyses):
+    assert analyses["cast"].analysis.subnormal_work == (MASKED, MASKED * HEAD)
+
+
+def _cpu_sheet(mac_ns: float | None = 2.0, softmax_ns: float | None = 6.0):
+    spec = load_spec("host-epyc-1c")
+    return dataclasses.replace(spec, subnormal_mac_s=None if mac_ns is None else mac_ns * 1e-9,
+                               subnormal_softmax_s=None if softmax_ns is None else softmax_ns * 1e-9)
+
+
+def test_a_cpu_sheet_with_figures_prices_counts_times_figures(analyses):
+    from hybridperf.estimate.pricing import predict_on
+
+    an = analyses["minus100"]
+    without = predict_on(an, load_spec("host-epyc-1c"))
+    priced = predict_on(an, _cpu_sheet(2.0, 6.0))
+    term = (MASKED * HEAD * 2.0 + MASKED * 6.0) * 1e-9
+    assert priced.subnormal_assist_s == pytest.approx(term)
+    assert priced.latency_s == pytest.approx(priced.roofline_latency_s + term)
+    spec = priced.spec
+    assert priced.energy_j == pytest.approx(without.energy_j + spec.idle_power_w * term)
+    assert "subnormal assists" in priced.subnormal_note and f"{MASKED:,}" in priced.subnormal_note
+    assert not any("subnormal" in w for w in priced.warnings)
+
+
+def test_a_cpu_sheet_without_figures_says_unknown(analyses):
+    from hybridperf.estimate.pricing import predict_on
+    from hybridperf.report.text import to_dict
+
+    pred = predict_on(analyses["minus100"], load_spec("host-epyc-1c"))
+    assert pred.subnormal_assist_s is None and pred.latency_s == pred.roofline_latency_s
+    warn = [w for w in pred.warnings if "subnormal" in w]
+    assert len(warn) == 1 and "hybridperf probe" in warn[0] and f"{MASKED * HEAD:,} multiply-adds" in warn[0]
+    totals = to_dict(pred)["totals"]
+    assert totals["subnormal_assist_s"] is None and "subnormal_assist_s" in totals["unknown_fields"]
+
+
+def test_no_subnormals_or_a_gpu_sheet_cost_nothing_and_warn_nothing(analyses):
+    from hybridperf.estimate.pricing import predict_on
+
+    clean = predict_on(analyses["minus10000"], _cpu_sheet())
+    assert clean.subnormal_assist_s == 0.0 and clean.latency_s == clean.roofline_latency_s
+    gpu = predict_on(analyses["minus100"], load_spec("t4"), residual=None)
+    assert gpu.subnormal_assist_s == 0.0 and not any("subnormal" in w for w in gpu.warnings)
+
+
+def test_another_runtime_is_not_priced_with_onnxruntimes_figures(analyses):
+    from hybridperf.estimate.pricing import with_subnormal_assists, predict_on
+
+    pred = predict_on(analyses["minus100"], load_spec("host-epyc-1c"))
+    pred = dataclasses.replace(pred, latency_s=pred.roofline_latency_s, spec=_cpu_sheet(), subnormal_assist_s=0.0)
+    assert with_subnormal_assists(pred, "onnxruntime").subnormal_assist_s > 0
+    tvm = with_subnormal_assists(pred, "tvm")
+    assert tvm.subnormal_assist_s is None and tvm.latency_s == pred.latency_s
+
+
+def _sheet_with(section) -> dict:
+    from hybridperf.data import packaged_dir
+
+    raw = yaml.safe_load((packaged_dir("hw_specs") / "host-epyc-1c.yaml").read_text())
+    raw["subnormal_assist"] = section
+    return raw
+
+
+def test_the_sheet_section_parses_and_allows_a_measured_zero():
+    spec = parse_spec(_sheet_with({"mac": {"value": 2.3, "unit": "ns", "source": "measured here", "measured": True},
+                                   "softmax": {"value": 0, "unit": "ns", "source": "measured here", "measured": True}}),
+                      "host-epyc-1c.yaml")
+    assert spec.subnormal_mac_s == pytest.approx(2.3e-9) and spec.subnormal_softmax_s == 0.0
+    assert "subnormal_assist.mac" in spec.measured
+
+
+@pytest.mark.parametrize("section, words", [
+    ({"macs": {"value": 2, "unit": "ns", "source": "s"}}, "did you mean 'mac'"),
+    ({"mac": {"value": -1, "unit": "ns", "source": "s"}}, "positive"),
+    ({"mac": {"value": 2, "unit": "GB/s", "source": "s"}}, "time"),
+])
+def test_a_bad_section_is_refused_naming_the_fix(section, words):
+    with pytest.raises(SpecError, match=words):
+        parse_spec(_sheet_with(section), "host-epyc-1c.yaml")
+
+
+def test_a_gpu_sheet_refuses_the_section():
+    from hybridperf.data import packaged_dir
+
+    raw = yaml.safe_load((packaged_dir("hw_specs") / "t4.yaml").read_text())
+    raw["subnormal_assist"] = {"mac": {"value": 2, "unit": "ns", "source": "s"}}
+    with pytest.raises(SpecError, match="CPU sheets"):
+        parse_spec(raw, "t4.yaml")
+
+
+def test_the_probe_writes_the_section_the_sheet_reads():
+    from hybridperf.measure.probe import SubnormalAssist, subnormal_section
+
+    a = SubnormalAssist(mac_s=2.25e-9, softmax_s=0.0, threads=1, matmul_s=0.017, matmul_normal_s=0.0004,
+                        softmax_total_s=0.0018, softmax_normal_s=0.0018)
+    section = subnormal_section(a, "measured by hybridperf probe on 2026-12-06")
+    assert section["mac"]["value"] == 2.25 and section["softmax"]["value"] == 0
+    spec = parse_spec(_sheet_with(json.loads(json.dumps(section))), "host-epyc-1c.yaml")
+    assert spec.subnormal_mac_s == pytest.approx(2.25e-9) and spec.subnormal_softmax_s == 0.0
+
+
+def test_a_mask_folded_with_a_weight_left_on_disk_is_kept(tmp_path):
+    """Hugging Face's Swin adds its -100 mask to a relative-position bias above the 64 KiB the ONNX import reads: the
+    fold became a placeholder of zeros, and its subnormals went uncounted (stage 3 of hf_swin_tiny until 2026-12-06)."""
+    from hybridperf.analysis.analyze import analyze
+    from hybridperf.frontends.onnx_import import INLINE_EXTERNAL_BYTES
+
+    windows, heads, t, d = 4, 12, 49, 8
+    bias = np.full((1, heads, t, t), 0.5, np.float32)
+    assert bias.nbytes > INLINE_EXTERNAL_BYTES  # left on disk, a placeholder
+    mask = np.zeros((windows, 1, t, t), np.float32)
+    mask[1:, :, :, t // 2:] = -100.0  # three of the four windows mask their last columns
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["bias", "mask"], ["bias_mask"]),
+         helper.make_node("Add", ["scores", "bias_mask"], ["masked"]),
+         helper.make_node("Softmax", ["masked"], ["probs"], axis=-1),
+         helper.make_node("MatMul", ["probs", "values"], ["out"])], "hf_attention",
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [windows, heads, t, t]),
+         helper.make_tensor_value_info("values", TensorProto.FLOAT, [windows, heads, t, d])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [windows, heads, t, d])],
+        initializer=[numpy_helper.from_array(bias, "bias"), numpy_helper.from_array(mask, "mask")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "hf_attention.onnx"
+    onnx.save(model, str(path))
+    masked = (windows - 1) * t * (t - t // 2) * heads  # per masked window: every row, the last t - t//2 columns
+    assert analyze(str(path)).analysis.subnormal_work == (masked, masked * d)
