@@ -215,3 +215,34 @@ def test_a_mask_folded_with_a_weight_left_on_disk_is_kept(tmp_path):
     onnx.save(model, str(path))
     masked = (windows - 1) * t * (t - t // 2) * heads  # per masked window: every row, the last t - t//2 columns
     assert analyze(str(path)).analysis.subnormal_work == (masked, masked * d)
+
+
+def test_a_priced_assist_comes_off_the_training_label(tmp_path):
+    """A calibration on a sheet that prices subnormal assists: the learned model is fitted to the label less them (a
+    prediction adds them after it), and the model's kernel rows, whose measured times hold them, train nothing."""
+    import csv
+    import shutil
+    from pathlib import Path
+
+    from hybridperf.residual.model import load_table
+
+    src = Path(__file__).resolve().parents[1] / "calibration" / "host-xeon480-1c-unseen"
+    for name in ("features.csv", "kernel_features.csv"):
+        shutil.copy(src / name, tmp_path / name)
+    X0, y0, _, _, kt0, rows0 = load_table(tmp_path)
+    with (tmp_path / "features.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    key = "swin_t_b1_224"
+    assist = 0.25 * float(next(r for r in rows if r["key"] == key)["measured_latency_s"])
+    for r in rows:
+        r["subnormal_assist_s"] = assist if r["key"] == key else ""
+    with (tmp_path / "features.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    X1, y1, _, _, kt1, rows1 = load_table(tmp_path)
+    i = [r["key"] for r in rows1].index(key)
+    assert y1[i] == pytest.approx(y0[i] + math.log(0.75))  # (measured - assist) / roofline
+    assert np.delete(y1, i) == pytest.approx(np.delete(y0, i))
+    assert i not in set(kt1.row) and i in set(kt0.row)
+    assert len(kt1.y) == len(kt0.y) - int(np.sum(kt0.row == i))

@@ -192,6 +192,10 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         # does not give it (unknown); until 2026-12-05 not shown, though predictions priced it
         "call_overhead": {rt: q(f"call_overhead.{rt}", spec.call_overhead_s.get(rt), "s")
                           for rt in CALL_OVERHEAD_RUNTIMES},
+        # onnxruntime's extra time per float32 subnormal (what the subnormals a model makes itself are priced at on a
+        # CPU sheet), null where the sheet does not give it (unknown); since 2026-12-06
+        "subnormal_assist": {"mac": q("subnormal_assist.mac", spec.subnormal_mac_s, "s"),
+                             "softmax": q("subnormal_assist.softmax", spec.subnormal_softmax_s, "s")},
         "power": {"idle": q("power.idle", spec.idle_power_w, "W"), "max": q("power.max", spec.max_power_w, "W")},
         "energy": {
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},

@@ -91,6 +91,12 @@ def show_table(d: dict[str, Any]) -> str:
                 rows.append([f"call_overhead.{rt}", UNKNOWN,
                              "not on the sheet (a model that launches no kernel has no latency here)"])
             add(f"call_overhead.{rt}", calls.get(rt), "s")
+        assist = d.get("subnormal_assist") or {}
+        for k in ("mac", "softmax"):
+            if assist.get(k) is None:
+                rows.append([f"subnormal_assist.{k}", UNKNOWN,
+                             "not on the sheet (subnormals a model makes itself are not priced here)"])
+            add(f"subnormal_assist.{k}", assist.get(k), "s")
     add("power.idle", d["power"]["idle"], "W")
     add("power.max", d["power"]["max"], "W")
     for p, q in d["energy"]["per_mac"].items():

@@ -516,7 +516,11 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
     row = {"key": key, "features_version": f.version, "device": prediction.spec.id,
            "precision_override": prediction.precision or "",
            "roofline_latency_s": prediction.roofline_latency_s, "measured_latency_s": measured_s if measured_s else "",
-           "op_families": "|".join(sorted(set().union(*f.kernel_families))) if f.kernel_families else ""}
+           "op_families": "|".join(sorted(set().union(*f.kernel_families))) if f.kernel_families else "",
+           # the assists of the model's own subnormals priced on the sheet (pricing.with_subnormal_assists): taken off
+           # its label by load_table, which the learned model is fitted to, as a prediction adds them after it; ""
+           # where not priced (none made, or unknown)
+           "subnormal_assist_s": prediction.subnormal_assist_s or ""}
     row.update({n: round(float(v), 6) for n, v in zip(MODEL_FEATURES, f.model)})
     krows = []
     if group_times is not None:

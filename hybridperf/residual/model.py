@@ -894,6 +894,13 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
         raise InputError(f"{fpath}: {len(unpriced)} row(s) have a roofline of 0 (nothing priced), so no ratio to it "
                          f"can be learned ({', '.join(unpriced[:5])}{', ...' if len(unpriced) > 5 else ''}); drop "
                          "those rows")
+    # the assists of a model's own subnormals that its sheet prices (features.feature_rows' subnormal_assist_s) come
+    # off its label: a prediction adds them after the learned figure (pricing.with_subnormal_assists); its kernel
+    # rows, whose measured times hold them, train nothing
+    assisted = {r["key"] for r in rows if float(r.get("subnormal_assist_s") or 0) > 0}
+    rows = [{**r, "measured_latency_s": repr(max(float(r["measured_latency_s"]) - float(r["subnormal_assist_s"]),
+                                                 0.05 * float(r["measured_latency_s"])))} if r["key"] in assisted
+            else r for r in rows]
     X = np.array([[float(r[n]) for n in MODEL_FEATURES] for r in rows])
     y = np.log(np.array([float(r["measured_latency_s"]) / float(r["roofline_latency_s"]) for r in rows]))
     groups = [r.get("family") or r["key"] for r in rows]
@@ -908,7 +915,7 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
                 if r.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
                     raise InputError(f"{kpath} was built with kernel features version {r.get('kernel_features_version', '1')}, "
                                      f"this hybridperf uses {KERNEL_FEATURES_VERSION}; re-run featurize")
-                if r["key"] not in index:
+                if r["key"] not in index or r["key"] in assisted:
                     continue
                 # per-kernel ground truth joined through the source graph (features.kernel_unit_times) when the
                 # profile had node names, else the kernel's family group's time in its model
