@@ -12,8 +12,9 @@ output (:func:`hybridperf.measure.probe.subnormal_assist`), and a CPU prediction
 
 ``probe`` alternates 1-thread (core 1) and 2-thread (cores 0 and 1) probes, ``--repeats`` of each; ``daz`` times the
 affected models with 2 threads with and without ``session.set_denormal_as_zero`` (which onnxruntime applies to its
-intra-op pool threads), interleaved; ``report`` needs no timing: it prices the stored predictions of every run of
-this CPU again with the term and reads the per-kernel rows of every training host.
+intra-op pool threads), interleaved; ``report`` needs no timing: it counts every measured configuration's subnormals with the cost pass (the exports under
+``.zoo/``; kept in ``counts.csv``), prices the stored predictions of every run of this CPU again with the term and
+reads the per-kernel rows of every training host.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ def runs_section(figs: Mapping[int, tuple[float, float]], cnt: Mapping[str, tupl
              "Each run's label (`latency_min_s`, the fastest timed run) against the prediction stored for it (made on "
              "the run's own sheet, before it was timed where the file says *fresh*), and the same plus counts x the "
              "median probed figures of the run's thread count. Every other configuration is unchanged: the term is "
-             "0 for a model without subnormals (checked below).", "",
+             "0 for a model without subnormals (section 1's count of every configuration).", "",
              "| run | threads | configuration | measured ms | stored ms | error | term ms | with term ms | error |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     before, after = [], []
@@ -324,9 +325,31 @@ def unseen_section(figs: Mapping[int, tuple[float, float]], cnt: Mapping[str, tu
     return lines + [""]
 
 
-def report(out: Path = OUT) -> str:
+COUNT_FIELDS = ("key", "model", "softmaxes", "subnormal_outputs", "subnormal_macs")
+
+
+def write_counts(every: Mapping[str, tuple[int, int, int]], run: str, out: Path = OUT) -> None:
+    """Keep the cost pass's counts of every configuration of ``run`` in ``out/counts.csv`` (what the tests score the
+    report's tables with, on a machine without the exports)."""
+    models = {r["key"]: r["model"] for r in _read(CALIB / run / "measurements.csv")}
+    with (out / "counts.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COUNT_FIELDS)
+        for key, (n, o, m) in sorted(every.items()):
+            w.writerow([key, models[key], n, o, m])
+
+
+def stored_counts(out: Path = OUT) -> dict[str, tuple[int, int, int]]:
+    """key -> (softmaxes, subnormal outputs, multiply-adds) of ``out/counts.csv``."""
+    return {r["key"]: (int(r["softmaxes"]), int(r["subnormal_outputs"]), int(r["subnormal_macs"]))
+            for r in _read(out / "counts.csv")}
+
+
+def report(out: Path = OUT, run: str = "host-xeon480-2c-unseen") -> str:
     figs = figures(out)
-    cnt = counts(AFFECTED)
+    every = scan_all(run)
+    write_counts(every, run, out)
+    cnt = {k: every[k] for k in AFFECTED}
     probes = _read(out / "subnormal_probe.csv")
     lines = ["# Subnormals a model makes itself: the probe's figures and the priced term on this Xeon", "",
              "Commands: `python -m benchmarks.subnormal_assists probe | daz | report` (module docstring). CPU: "
@@ -344,7 +367,6 @@ def report(out: Path = OUT) -> str:
               "Counts of the cost pass (`ModelAnalysis.subnormal_work`):", "",
               "| configuration | softmaxes with a -100 mask | subnormal outputs | multiply-adds reading them |",
               "|---|---:|---:|---:|"]
-    every = scan_all()
     found = sorted(k for k, (_, o, m) in every.items() if o or m)
     for key, (n, o, m) in cnt.items():
         lines.append(f"| {key} | {n} | {o:,} | {m:,} |")

@@ -246,3 +246,76 @@ def test_a_priced_assist_comes_off_the_training_label(tmp_path):
     assert np.delete(y1, i) == pytest.approx(np.delete(y0, i))
     assert i not in set(kt1.row) and i in set(kt0.row)
     assert len(kt1.y) == len(kt0.y) - int(np.sum(kt0.row == i))
+
+
+# ------------------------------------------------------------------ the measured figures (benchmarks.subnormal_assists)
+
+def _bench():
+    from benchmarks import subnormal_assists as sa
+
+    return sa
+
+
+def test_the_probes_are_of_this_xeon_with_both_thread_counts():
+    sa = _bench()
+    rows = sa._read(sa.OUT / "subnormal_probe.csv")
+    assert sorted(int(r["threads"]) for r in rows) == [1, 1, 1, 2, 2, 2]
+    assert {(r["cpu_vendor"], r["cpu_family"], r["cpu_model_id"]) for r in rows} == {("GenuineIntel", "6", "167")}
+    assert (sa.OUT / "lscpu.txt").read_text().count("Model:") == 1
+    figs = sa.figures()
+    assert figs[1][0] == pytest.approx(2.405) and figs[2][0] == pytest.approx(1.234)  # medians of three
+    assert figs[1][0] == pytest.approx(2 * figs[2][0], rel=0.05)  # two threads halve it
+
+
+def test_the_counts_kept_find_only_the_swins():
+    sa = _bench()
+    counts = sa.stored_counts()
+    assert len(counts) == 72 + 16
+    found = {k for k, (_, o, m) in counts.items() if o or m}
+    assert found == set(sa.AFFECTED)
+    # 5 masked softmaxes (stages 1, 2 and 3's three shifted blocks), N = 32 columns meet each subnormal probability
+    assert counts["swin_t_b1_224"] == counts["hf_swin_tiny_b1_224"] == (5, 256320, 256320 * 32)
+    assert counts["swin_t_b2_224"] == (5, 2 * 256320, 2 * 256320 * 32)
+
+
+def test_the_stored_results_are_the_kept_data_priced_again():
+    """Sections 2, 3 and 5 of the results file recomputed from the kept counts, probes, DAZ timings, stored
+    predictions and measurements."""
+    sa = _bench()
+    text = (sa.ROOT / "benchmarks" / "results" / "subnormal_assists.md").read_text()
+    counts = sa.stored_counts()
+    cnt = {k: counts[k] for k in sa.AFFECTED}
+    figs = sa.figures()
+    for section in (sa.runs_section(figs, cnt), sa.daz_section(sa.OUT, figs, cnt), sa.unseen_section(figs, counts)):
+        assert "\n".join(section) in text
+    assert "MAPE over these 21 rows: **32.3 % without the term, 13.6 % with it**" in text
+
+
+def test_the_unseen_figures_without_the_term_are_the_unseen_networks_tables():
+    sa = _bench()
+    text = "\n".join(sa.unseen_section(sa.figures(), sa.stored_counts()))
+    results = (sa.ROOT / "benchmarks" / "results" / "unseen_networks.md").read_text()
+    assert "| `host-xeon480-1c-unseen` | unseen | 16 | 7.4 % | 75 % | 6.1 % |" in text
+    assert "| `host-xeon480-2c-unseen` | unseen | 16 | 11.9 % |" in text
+    assert "7.4 %" in results and "11.9 %" in results
+
+
+def test_the_term_matches_what_denormals_as_zero_removes():
+    sa = _bench()
+    rows = sa._read(sa.OUT / "daz.csv")
+    counts = sa.stored_counts()
+    mac_ns, sm_ns = sa.figures()[2]
+    for key in sa.AFFECTED:
+        med = {m: sorted(float(r["best_s"]) for r in rows if r["key"] == key and r["mode"] == m)
+               for m in ("default", "daz")}
+        removed = med["default"][len(med["default"]) // 2] - med["daz"][len(med["daz"]) // 2]
+        _, outputs, macs = counts[key]
+        assert removed == pytest.approx((macs * mac_ns + outputs * sm_ns) * 1e-9, rel=0.15)
+
+
+def test_the_assist_is_an_intel_thing_in_the_stored_kernel_rows():
+    sa = _bench()
+    lines = [ln for ln in sa.hosts_section() if ln.startswith("| `host-")]
+    assert len(lines) == 12
+    ratio = {ln.split("`")[1]: float(ln.split("|")[3].strip().rstrip("x")) for ln in lines}
+    assert all(ratio[h] > 15 for h in ratio if "xeon" in h) and all(ratio[h] < 2.5 for h in ratio if "epyc" in h)
