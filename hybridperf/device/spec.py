@@ -1207,43 +1207,50 @@ def _cpu_identity(v: _Validator, raw: dict, kind: str) -> SheetCpu | None:
                     source=src)
 
 
+def _cpu_section(v: _Validator, raw: dict, kind: str, name: str, gpu_fix: str) -> dict | None:
+    """The optional CPU-only section ``name`` of a sheet (None where absent); a sheet of another kind is refused with
+    ``gpu_fix``."""
+    if name not in raw:
+        return None
+    section = v.section(raw, name)
+    if kind != "cpu":
+        v.fail(name, f"is for CPU sheets (kind cpu), this sheet is kind {kind}; remove it ({gpu_fix})")
+    return section
+
+
+def _times_by_key(v: _Validator, section: dict, name: str, allowed: tuple[str, ...], noun: str, use: str,
+                  zero_ok: bool = False) -> dict[str, float]:
+    """Seconds of each entry of ``section`` (a sheet's ``name``), keyed by one of ``allowed`` (an unknown ``noun``
+    names them and what they are, ``use``)."""
+    out = {}
+    for key, q in section.items():
+        if key not in allowed:
+            v.fail(f"{name}.{key}", f"unknown {noun}{did_you_mean(str(key), allowed)}; use {', '.join(allowed)}{use}")
+        out[key] = v.quantity(q, f"{name}.{key}", "time", zero_ok=zero_ok)
+    return out
+
+
 def _call_overhead(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
     """``call_overhead``: seconds per inference call, by runtime (:data:`CALL_OVERHEAD_RUNTIMES`), CPU sheets only;
     empty where the sheet gives none."""
-    if "call_overhead" not in raw:
+    calls = _cpu_section(v, raw, kind, "call_overhead", "a GPU's execution model prices its synchronisation itself")
+    if calls is None:
         return {}
-    calls = v.section(raw, "call_overhead")
-    if kind != "cpu":
-        v.fail("call_overhead", f"is for CPU sheets (kind cpu), this sheet is kind {kind}; remove it (a GPU's "
-                                "execution model prices its synchronisation itself)")
     if "value" in calls or "unit" in calls:  # {value, unit, source} without the runtime: name the level it lacks
         v.fail("call_overhead", "is by runtime: write call_overhead: {onnxruntime: {value: ..., unit: us, source: "
                                 "...}} (the runtime whose session.run it times)")
-    out = {}
-    for rt, q in calls.items():
-        if rt not in CALL_OVERHEAD_RUNTIMES:
-            v.fail(f"call_overhead.{rt}", f"unknown runtime{did_you_mean(str(rt), CALL_OVERHEAD_RUNTIMES)}; use "
-                                          f"{', '.join(CALL_OVERHEAD_RUNTIMES)} (the runtime whose call is priced)")
-        out[rt] = v.quantity(q, f"call_overhead.{rt}", "time")
-    return out
+    return _times_by_key(v, calls, "call_overhead", CALL_OVERHEAD_RUNTIMES, "runtime",
+                         " (the runtime whose call is priced)")
 
 
 def _subnormal_assist(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
-    """``subnormal_assist``: seconds per subnormal operand (:data:`SUBNORMAL_ASSIST_KEYS`), CPU sheets only; empty
-    where the sheet gives none."""
-    if "subnormal_assist" not in raw:
+    """``subnormal_assist``: seconds per subnormal operand (:data:`SUBNORMAL_ASSIST_KEYS`; 0 allowed: measured, no
+    assist), CPU sheets only; empty where the sheet gives none."""
+    section = _cpu_section(v, raw, kind, "subnormal_assist",
+                           "the figures are onnxruntime's on an x86 core, timed by `hybridperf probe`")
+    if section is None:
         return {}
-    section = v.section(raw, "subnormal_assist")
-    if kind != "cpu":
-        v.fail("subnormal_assist", f"is for CPU sheets (kind cpu), this sheet is kind {kind}; remove it (the figures "
-                                   "are onnxruntime's on an x86 core, timed by `hybridperf probe`)")
-    out = {}
-    for key, q in section.items():
-        if key not in SUBNORMAL_ASSIST_KEYS:
-            v.fail(f"subnormal_assist.{key}", f"unknown figure{did_you_mean(str(key), SUBNORMAL_ASSIST_KEYS)}; use "
-                                              f"{', '.join(SUBNORMAL_ASSIST_KEYS)}")
-        out[key] = v.quantity(q, f"subnormal_assist.{key}", "time", zero_ok=True)  # 0: measured, no assist
-    return out
+    return _times_by_key(v, section, "subnormal_assist", SUBNORMAL_ASSIST_KEYS, "figure", "", zero_ok=True)
 
 
 def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:
