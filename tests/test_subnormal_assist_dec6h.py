@@ -112,6 +112,20 @@ def test_a_cpu_sheet_with_figures_prices_counts_times_figures(analyses):
     assert not any("subnormal" in w for w in priced.warnings)
 
 
+def test_the_page_and_the_annotation_say_where_the_assists_are(analyses):
+    """The HTML page's sum line and annotate's totals line name the term, which is in no kernel's latency."""
+    from hybridperf.estimate.pricing import predict_on
+    from hybridperf.report.annotate import totals_line
+    from hybridperf.report.html import render_html
+
+    priced = predict_on(analyses["minus100"], _cpu_sheet(2.0, 6.0))
+    page = render_html(priced)
+    assert "subnormal assists add" in page and "whole-model term" not in page.split("subnormal assists add")[1][:400]
+    assert priced.subnormal_note in totals_line(priced)
+    plain = predict_on(analyses["minus10000"], _cpu_sheet(2.0, 6.0))
+    assert "subnormal" not in render_html(plain) and "subnormal" not in totals_line(plain)
+
+
 def test_a_cpu_sheet_without_figures_says_unknown(analyses):
     from hybridperf.estimate.pricing import predict_on
     from hybridperf.report.text import to_dict

@@ -146,6 +146,8 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
                  f"{runtime}`")
     if pred.folded_note:
         text += f"; {pred.folded_note}"
+    if pred.subnormal_note:  # in the latency of the header line, in no op's comment
+        text += f"; {pred.subnormal_note}"
     return text
 
 

@@ -593,12 +593,17 @@ def _latency_sum_text(rep: dict) -> str:
         return f"the total is no kernel's ({tot['call_overhead_note']})"
     if not total:
         return "no kernel was priced: the total is unknown" if tot["lower_bound"] else "every kernel takes no time"
-    if math.isclose(summed, total, rel_tol=1e-6, abs_tol=1e-12):
+    # the assists of the model's own subnormals (totals.subnormal_assist_s) are in the total, in no kernel's latency
+    assist = tot.get("subnormal_assist_s") or 0.0
+    added = f"; subnormal assists add {fmt_time(assist)} ({tot['subnormal_note']})" if assist else ""
+    if math.isclose(summed + assist, total, rel_tol=1e-6, abs_tol=1e-12):
+        if assist:
+            return f"the kernels' latencies sum to {fmt_time(summed)} of the {lower}{fmt_time(total)} total" + added
         return "the kernels' latencies sum to the total" + (
             " (a lower bound: the kernels without a cost have no time)" if tot["lower_bound"] else "")
-    rest = total - summed
+    rest = total - summed - assist
     return (f"the kernels' latencies sum to {fmt_time(summed)} of the {lower}{fmt_time(total)} total ("
-            f"{share_text(summed, total)}); the other {fmt_time(abs(rest))} is "
+            f"{share_text(summed, total)}){added}; the other {fmt_time(abs(rest))} is "
             + ("priced for the model as a whole, not per kernel (the learned model's whole-model term)" if rest > 0
                else "taken off by the learned model's whole-model term"))
 
