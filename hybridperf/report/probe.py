@@ -31,6 +31,12 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
             rows.append(["dispatch per node", "unknown", f"onnxruntime, 1 vs {d.nodes} Add nodes: no positive slope; "
                                                          "the sheet takes the per-call figure"])
         rows.append(["dispatch per call", format_si(d.per_call_s, "s", 3), "onnxruntime session.run, 1 Add node"])
+    a = getattr(result, "subnormal", None)
+    if a is not None:  # what the sheet's subnormal_assist prices the subnormals a model makes itself at (0: none)
+        rows.append(["subnormal per MAC", format_si(a.mac_s, "s", 3) if a.mac_s else "0 (none measurable)",
+                     f"onnxruntime MatMul reading exp(-100), {a.threads} thread(s)"])
+        rows.append(["subnormal per output", format_si(a.softmax_s, "s", 3) if a.softmax_s else "0 (none measurable)",
+                     f"onnxruntime Softmax writing exp(-100), {a.threads} thread(s)"])
     for k, v in result.errors.items():
         rows.append([k, "-", v])
     c = getattr(result, "contention", None)
