@@ -15,8 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
-from hybridperf.analysis.subnormal import (CARRY_OPS, MATMUL_OPS, SOFTMAX_OPS, broadcast_share, matmul_macs,
-                                          window_entries)
+from hybridperf.analysis.subnormal import (CARRY_OPS, MASK_ELEMENTS, MATMUL_OPS, SOFTMAX_OPS, broadcast_share,
+                                          matmul_macs, window_entries)
 from hybridperf.costs.registry import CountedRule, ZeroCost
 from hybridperf.frozen import reduce_read_only
 from hybridperf.ir import tvm_compat as _tvm
@@ -308,9 +308,11 @@ class _CostPass:
         self.const_leaves: dict[str, tuple[Any, ...]] = {}
         #: tuple / tuple-field vars -> the record vars (or inputs) they hold
         self.reads_of: dict[str, tuple[str, ...]] = {}
-        #: var -> entries that a softmax would make subnormal (before one), and entries that are (after it)
-        self.masked: dict[str, float] = {}
+        #: var -> the float32 constants added into it, each with how many of its entries one constant entry became
+        #: (before a softmax), and the entries that are subnormal (after one); constant hash -> its window entries
+        self.masked: dict[str, list[tuple[Any, float]]] = {}
         self.subnormal: dict[str, float] = {}
+        self.windows: dict[int, int] = {}
         self._infos: dict[int, list[TensorInfo]] = {}
         self._alive: list[Any] = []
 
@@ -375,7 +377,8 @@ class _CostPass:
         name = _tvm.var_name(binding.var)
         value = binding.value
         if _tvm.is_call(value):
-            self.records.append(self._subnormals(self._record(name, binding.var, value), value))
+            args = _tvm.call_args(value)
+            self.records.append(self._subnormals(self._record(name, binding.var, value, args), args))
         elif _tvm.is_if(value):  # its branches are not bindings of this function: neither is priced
             self.records.append(self._control_flow(name, binding.var, value))
         else:
@@ -455,9 +458,8 @@ class _CostPass:
             self.count_constants(a)
         return in_infos, const_flags, repeated, in_vars
 
-    def _record(self, name: str, var: Any, value: Any) -> OpRecord:
+    def _record(self, name: str, var: Any, value: Any, args: list[Any]) -> OpRecord:
         op = _tvm.op_name(value)
-        args = _tvm.call_args(value)
         in_infos, const_flags, repeated, in_vars = self._operands(args)
         out_infos = self.infos(var)
         prec = precision_of([i.dtype for i in in_infos] or [o.dtype for o in out_infos])
@@ -501,50 +503,61 @@ class _CostPass:
             unfolded=unfolded,
         )
 
-    def _carried(self, table: dict[str, float], arg: Any, out_numel: int | None) -> float:
-        """Entries of ``table`` an argument holds, as entries of an output of ``out_numel`` (broadcast)."""
-        if not _tvm.is_var(arg):
-            return 0.0
-        count = table.get(self.resolve(_tvm.var_name(arg)), 0.0)
+    def _broadcast(self, arg: Any, out_numel: int | None) -> float:
+        """How many output entries of ``out_numel`` each entry of ``arg`` becomes (broadcast; 0 where unknown)."""
         infos = self.infos(arg)
-        return broadcast_share(count, infos[0].numel if infos else None, out_numel) if count else 0.0
+        return broadcast_share(1.0, infos[0].numel if len(infos) == 1 else None, out_numel)
 
-    def _subnormals(self, rec: OpRecord, call: Any) -> OpRecord:
-        """Follow float32 entries that a softmax makes subnormal (:mod:`hybridperf.analysis.subnormal`): count a
-        constant's window entries at an add, carry them through views and adds, turn them into a softmax's subnormal
-        outputs and a matrix product's multiply-adds that read them."""
+    def _subnormals(self, rec: OpRecord, args: list[Any]) -> OpRecord:
+        """Follow float32 entries that a softmax makes subnormal (:mod:`hybridperf.analysis.subnormal`): an add's
+        float32 constants (up to :data:`~hybridperf.analysis.subnormal.MASK_ELEMENTS` entries) are carried, with how
+        many output entries each of their entries became, through views and adds; a softmax reads their window
+        entries (only then: a bias add that no softmax reads is never looked at) into its subnormal outputs, carried on
+        to the multiply-adds of the matrix products that read them."""
         if rec.op not in CARRY_OPS and rec.op not in SOFTMAX_OPS and rec.op not in MATMUL_OPS:
             return rec
         if len(rec.outputs) != 1 or rec.outputs[0].dtype != "float32":
             return rec
-        args = _tvm.call_args(call)
         out_numel = rec.outputs[0].numel
+        held = [self.resolve(_tvm.var_name(a)) if _tvm.is_var(a) else None for a in args]
+        if rec.op != "relax.add" and not any(v in self.masked or v in self.subnormal for v in held if v):
+            return rec  # nothing carried in (most views and matmuls): the pass stays as fast as before
         if rec.op in MATMUL_OPS:
             # each operand's own entries (a broadcast operand meets the other's batches: not counted again)
-            counts = [self.subnormal.get(self.resolve(_tvm.var_name(a)), 0.0) if _tvm.is_var(a) else 0.0
-                      for a in args[:2]]
+            counts = [self.subnormal.get(v, 0.0) if v else 0.0 for v in held[:2]]
             if len(counts) < 2 or not any(counts):
                 return rec
             return replace(rec, subnormal_macs=matmul_macs(counts[0], counts[1], rec.outputs[0].shape))
         if rec.op in SOFTMAX_OPS:
-            count = self._carried(self.masked, args[0], out_numel) if args else 0.0
+            scale = self._broadcast(args[0], out_numel) if args else 0.0
+            count = sum(self._window(c) * k * scale for c, k in self.masked.get(held[0], ())) if held else 0.0
             if not count:
                 return rec
             self.subnormal[rec.var] = count
             return replace(rec, subnormal_outputs=int(round(count)))
-        masked = sum(self._carried(self.masked, a, out_numel) for a in args)
-        if rec.op == "relax.add":
-            for a in args:
+        masked: list[tuple[Any, float]] = []
+        after = 0.0
+        for a, v in zip(args, held):
+            scale = self._broadcast(a, out_numel)
+            masked += [(c, k * scale) for c, k in self.masked.get(v, ())] if v else []
+            after += self.subnormal.get(v, 0.0) * scale if v else 0.0
+            if rec.op == "relax.add":
                 for c in self.constants_of(a):
                     infos = self.infos(c)
-                    n = window_entries(_tvm.constant_array(c))
-                    masked += broadcast_share(n, infos[0].numel if infos else None, out_numel) if n else 0.0
+                    if len(infos) == 1 and infos[0].dtype == "float32" and 0 < (infos[0].numel or 0) <= MASK_ELEMENTS:
+                        masked.append((c, broadcast_share(1.0, infos[0].numel, out_numel)))
         if masked:
             self.masked[rec.var] = masked
-        after = sum(self._carried(self.subnormal, a, out_numel) for a in args)
         if after:
             self.subnormal[rec.var] = after
         return rec
+
+    def _window(self, const: Any) -> int:
+        """Entries of a constant whose ``exp`` is a float32 subnormal, read once per constant."""
+        key = hash(const)
+        if key not in self.windows:
+            self.windows[key] = window_entries(_tvm.constant_array(const))
+        return self.windows[key]
 
     def _price(self, op: str, call: Any, ctx: OpContext, symbolic: bool) -> _Priced:
         """Status, FLOPs and read bytes of one call from its registry entry (or TVM's TIR estimate

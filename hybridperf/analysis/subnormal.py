@@ -31,6 +31,9 @@ from hybridperf.precision import EXP_SUBNORMAL_WINDOW, exp_subnormal_entries as 
 #: attention casts its probabilities to their own dtype) or adding (a broadcasting add)
 CARRY_OPS = frozenset({"relax.reshape", "relax.permute_dims", "relax.expand_dims", "relax.squeeze",
                        "relax.flatten", "relax.astype", "relax.add"})
+#: the most entries of a constant the cost pass reads for a mask (Swin-T's largest, 64 windows x 49 x 49: 153,664; the
+#: import's kept placeholders are at most ``frontends.onnx_import.KEPT_MASK_ELEMENTS``, the same)
+MASK_ELEMENTS = 1 << 24
 #: Relax ops whose output holds the candidates as values
 SOFTMAX_OPS = frozenset({"relax.nn.softmax"})
 #: Relax ops that multiply-add their operands
@@ -53,5 +56,5 @@ def matmul_macs(count_a: float, count_b: float, out_shape: Sequence[int] | None)
     return int(round(count_a * n + count_b * m))
 
 
-__all__ = ["CARRY_OPS", "EXP_SUBNORMAL_WINDOW", "MATMUL_OPS", "SOFTMAX_OPS", "broadcast_share", "matmul_macs",
+__all__ = ["CARRY_OPS", "EXP_SUBNORMAL_WINDOW", "MASK_ELEMENTS", "MATMUL_OPS", "SOFTMAX_OPS", "broadcast_share", "matmul_macs",
            "window_entries"]

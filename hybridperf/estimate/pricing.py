@@ -352,8 +352,8 @@ SUBNORMAL_NOTE = ("subnormal assists {time} included: a mask of about -100 befor
                   "not on the thread that calls run")
 #: the warning where they are not priced (:attr:`Prediction.subnormal_assist_s` None)
 SUBNORMAL_UNPRICED = ("a mask of about -100 before {softmaxes} makes {outputs} float32 subnormal probabilities, read "
-                      "by {macs} multiply-adds: x86 cores take microcode assists on them (2.3 ns per multiply-add on "
-                      "one thread of an Intel Xeon, 2026-12-06), not priced here ({why})")
+                      "by {macs} multiply-adds: x86 cores take microcode assists on them (2.4 ns per multiply-add on "
+                      "one thread of an Intel Xeon, family 6 model 167, 2026-12-06), not priced here ({why})")
 
 
 def _subnormal_counts(pred: Prediction) -> tuple[int, int, int]:
@@ -379,7 +379,7 @@ def with_subnormal_assists(pred: Prediction, runtime: Any) -> Prediction:
     Swin's shifted-window attention adds -100 before its softmax; the probabilities there are subnormal and the
     matrix product that reads them multiplies subnormal operands. An x86 core without flush-to-zero / denormals-are-
     zero (onnxruntime sets neither on the thread that calls ``run``) takes a microcode assist for each: on one
-    thread of an Intel Xeon 2.3 ns per such multiply-add against 0.02 ns for a normal one. The term is the counts
+    thread of an Intel Xeon 2.4 ns per such multiply-add against 0.03 ns for a normal one. The term is the counts
     times the sheet's ``subnormal_assist`` figures (``hybridperf probe``), added to the latency (and its time x idle
     power to the energy) after the roofline or learned figure, which is priced on the shapes alone. ``pred`` as it is
     where the model makes none or the sheet is not a CPU's; :attr:`Prediction.subnormal_assist_s` None (unknown, with
