@@ -333,3 +333,39 @@ def test_the_assist_is_an_intel_thing_in_the_stored_kernel_rows():
     assert len(lines) == 12
     ratio = {ln.split("`")[1]: float(ln.split("|")[3].strip().rstrip("x")) for ln in lines}
     assert all(ratio[h] > 15 for h in ratio if "xeon" in h) and all(ratio[h] < 2.5 for h in ratio if "epyc" in h)
+
+
+@pytest.mark.torch
+def test_a_mask_computed_in_a_torch_program_is_evaluated_and_counted():
+    """torch.export keeps Swin's mask computation (a zeros image, slice assignments, masked_fill(-100)) as constant
+    subexpressions, not a constant: the cost pass evaluates the one a softmax reads (its literals include -100)."""
+    torch = pytest.importorskip("torch")
+    from hybridperf.api import analyze
+
+    t, d = 8, 4
+
+    class Masked(torch.nn.Module):
+        def forward(self, scores, values):
+            img = scores.new_zeros((t,))
+            img[t // 2:] = 1.0  # two regions, as a shifted window's
+            diff = img[None, :] - img[:, None]
+            mask = diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
+            return torch.softmax(scores + mask, dim=-1) @ values
+
+    ep = torch.export.export(Masked(), (torch.randn(1, HEADS, t, t), torch.randn(1, HEADS, t, d)))
+    masked = HEADS * 2 * (t // 2) * (t // 2)  # the off-diagonal blocks, over the heads
+    assert analyze(ep).analysis.subnormal_work == (masked, masked * d)
+
+
+def test_a_mask_that_could_not_be_evaluated_is_unknown_not_zero(analyses):
+    from hybridperf.analysis.cost_pass import ModelAnalysis
+    from hybridperf.estimate.pricing import predict_on
+
+    an = analyses["minus10000"]
+    recs = tuple(dataclasses.replace(r, subnormal_unknown=True) if r.op == "relax.nn.softmax" else r
+                 for r in an.analysis.records)
+    broken = dataclasses.replace(an, analysis=dataclasses.replace(an.analysis, records=recs))
+    assert isinstance(broken.analysis, ModelAnalysis)
+    pred = predict_on(broken, _cpu_sheet())
+    assert pred.subnormal_assist_s is None and pred.latency_s == pred.roofline_latency_s
+    assert any("could not be evaluated" in w for w in pred.warnings)

@@ -120,6 +120,8 @@ class OpRecord:
     #: multiply-adds that read such entries (:mod:`hybridperf.analysis.subnormal`; estimates from the graph, 0: none)
     subnormal_outputs: int = field(default=0, repr=False)
     subnormal_macs: int = field(default=0, repr=False)
+    #: a softmax whose mask, computed in the graph from constants, could not be evaluated: its count is unknown
+    subnormal_unknown: bool = field(default=False, repr=False)
 
     @property
     def counts_toward_time(self) -> bool:
@@ -312,7 +314,9 @@ class _CostPass:
         #: (before a softmax), and the entries that are subnormal (after one); constant hash -> its window entries
         self.masked: dict[str, list[tuple[Any, float]]] = {}
         self.subnormal: dict[str, float] = {}
-        self.windows: dict[int, int] = {}
+        self.windows: dict[Any, int | None] = {}
+        #: the bindings of constant subexpressions (a mask computed from constants: torch.export's Swin), by var
+        self.const_bindings: dict[str, Any] = {}
         self._infos: dict[int, list[TensorInfo]] = {}
         self._alive: list[Any] = []
 
@@ -379,10 +383,14 @@ class _CostPass:
         if _tvm.is_call(value):
             args = _tvm.call_args(value)
             self.records.append(self._subnormals(self._record(name, binding.var, value, args), args))
+            if name in self.const_vars:
+                self.const_bindings[name] = binding
         elif _tvm.is_if(value):  # its branches are not bindings of this function: neither is priced
             self.records.append(self._control_flow(name, binding.var, value))
         else:
             self._data_flow(name, value)
+            if _tvm.is_constant(value):  # a literal a constant subexpression may be computed from (-100)
+                self.const_bindings[name] = binding
 
     def _control_flow(self, name: str, var: Any, value: Any) -> OpRecord:
         """An ``If`` on a run-time condition: one unsupported record, so the totals are lower bounds (its branches
@@ -530,11 +538,13 @@ class _CostPass:
             return replace(rec, subnormal_macs=matmul_macs(counts[0], counts[1], rec.outputs[0].shape))
         if rec.op in SOFTMAX_OPS:
             scale = self._broadcast(args[0], out_numel) if args else 0.0
-            count = sum(self._window(c) * k * scale for c, k in self.masked.get(held[0], ())) if held else 0.0
-            if not count:
-                return rec
-            self.subnormal[rec.var] = count
-            return replace(rec, subnormal_outputs=int(round(count)))
+            windows = [(self._window(c), k) for c, k in self.masked.get(held[0], ())] if held else []
+            count = sum(n * k * scale for n, k in windows if n)
+            unknown = any(n is None for n, _ in windows)
+            if count:
+                self.subnormal[rec.var] = count
+            return replace(rec, subnormal_outputs=int(round(count)), subnormal_unknown=unknown) if count or unknown \
+                else rec
         masked: list[tuple[Any, float]] = []
         after = 0.0
         for a, v in zip(args, held):
@@ -542,8 +552,10 @@ class _CostPass:
             masked += [(c, k * scale) for c, k in self.masked.get(v, ())] if v else []
             after += self.subnormal.get(v, 0.0) * scale if v else 0.0
             if rec.op == "relax.add":
-                for c in self.constants_of(a):
-                    infos = self.infos(c)
+                # a literal constant, or one computed from constants in the graph (read only if a softmax reads it)
+                consts = self.constants_of(a) or ([("computed", v)] if v in self.const_bindings else [])
+                for c in consts:
+                    infos = self.infos(c if not isinstance(c, tuple) else a)
                     if len(infos) == 1 and infos[0].dtype == "float32" and 0 < (infos[0].numel or 0) <= MASK_ELEMENTS:
                         masked.append((c, broadcast_share(1.0, infos[0].numel, out_numel)))
         if masked:
@@ -552,12 +564,41 @@ class _CostPass:
             self.subnormal[rec.var] = after
         return rec
 
-    def _window(self, const: Any) -> int:
-        """Entries of a constant whose ``exp`` is a float32 subnormal, read once per constant."""
-        key = hash(const)
+    def _window(self, const: Any) -> int | None:
+        """Entries of a constant whose ``exp`` is a float32 subnormal, read once per constant; ``("computed", var)``: a
+        constant subexpression, evaluated (:func:`~hybridperf.ir.tvm_compat.evaluate_bindings`) only where one of
+        the literals it is computed from has such entries (a -100 fill); None where that fails (unknown)."""
+        key = const if isinstance(const, tuple) else hash(const)
         if key not in self.windows:
-            self.windows[key] = window_entries(_tvm.constant_array(const))
+            self.windows[key] = (self._computed_window(const[1]) if isinstance(const, tuple)
+                                 else window_entries(_tvm.constant_array(const)))
         return self.windows[key]
+
+    def _computed_window(self, var: str) -> int | None:
+        """:meth:`_window` of the constant subexpression bound to ``var``."""
+        need, stack, literal = {}, [var], False
+        while stack:
+            v = stack.pop()
+            if v in need:
+                continue
+            b = self.const_bindings.get(v)
+            if b is None:
+                return None  # an ancestor bound otherwise (an alias, a tuple): not evaluated
+            need[v] = b
+            for a in _tvm.call_args(b.value) if _tvm.is_call(b.value) else [b.value]:
+                if _tvm.is_var(a):
+                    stack.append(_tvm.var_name(a))
+                elif _tvm.is_constant(a):
+                    infos = self.infos(a)
+                    literal = literal or (len(infos) == 1 and (infos[0].numel or 0) <= MASK_ELEMENTS
+                                          and window_entries(_tvm.constant_array(a)) > 0)
+        if not literal:
+            return 0
+        try:  # in the order they were bound (const_bindings keeps it)
+            return window_entries(_tvm.evaluate_bindings([b for v, b in self.const_bindings.items() if v in need],
+                                                         need[var].var))
+        except Exception:  # noqa: BLE001 - a build or run of TVM's: the count is unknown, said so
+            return None
 
     def _price(self, op: str, call: Any, ctx: OpContext, symbolic: bool) -> _Priced:
         """Status, FLOPs and read bytes of one call from its registry entry (or TVM's TIR estimate

@@ -356,16 +356,26 @@ SUBNORMAL_UNPRICED = ("a mask of about -100 before {softmaxes} makes {outputs} f
                       "one thread of an Intel Xeon, family 6 model 167, 2026-12-06), not priced here ({why})")
 
 
-def _subnormal_counts(pred: Prediction) -> tuple[int, int, int]:
-    """(softmaxes, subnormal outputs, multiply-adds reading them) of the ops ``pred`` runs."""
+#: the warning where a mask computed in the graph could not be evaluated (:attr:`OpRecord.subnormal_unknown`)
+SUBNORMAL_UNCOUNTED = ("a mask computed in the graph from a literal of about -100 is added before {softmaxes}; it "
+                       "could not be evaluated, so the float32 subnormals it makes (x86 cores take microcode assists "
+                       "on them) are neither counted nor priced")
+
+
+def _subnormal_counts(pred: Prediction) -> tuple[int, int, int, int]:
+    """(softmaxes, subnormal outputs, multiply-adds reading them, softmaxes whose mask could not be evaluated) of the
+    ops ``pred`` runs."""
     run = [r for r in pred.analyzed.analysis.records if r.counts_toward_time]
     return (sum(1 for r in run if r.subnormal_outputs), sum(r.subnormal_outputs for r in run),
-            sum(r.subnormal_macs for r in run))
+            sum(r.subnormal_macs for r in run), sum(1 for r in run if r.subnormal_unknown))
 
 
 def subnormal_warning(pred: Prediction) -> str:
-    """The warning of a prediction whose model makes subnormals that are not priced (:data:`SUBNORMAL_UNPRICED`)."""
-    softmaxes, outputs, macs = _subnormal_counts(pred)
+    """The warning of a prediction whose model makes subnormals that are not priced (:data:`SUBNORMAL_UNPRICED`), or
+    whose mask could not be evaluated (:data:`SUBNORMAL_UNCOUNTED`)."""
+    softmaxes, outputs, macs, uncounted = _subnormal_counts(pred)
+    if uncounted:
+        return SUBNORMAL_UNCOUNTED.format(softmaxes=plural(uncounted, "softmax", "softmaxes"))
     name = _runtime_name(pred.runtime, pred.spec)
     why = (f"{pred.spec.id} gives no subnormal_assist figures; `hybridperf probe` on the machine measures them"
            if name == "onnxruntime" else f"the figures are onnxruntime's and this prediction is for {name}")
@@ -387,7 +397,9 @@ def with_subnormal_assists(pred: Prediction, runtime: Any) -> Prediction:
     """
     if pred.spec.kind != "cpu":
         return pred
-    softmaxes, outputs, macs = _subnormal_counts(pred)
+    softmaxes, outputs, macs, uncounted = _subnormal_counts(pred)
+    if uncounted:
+        return replace(pred, subnormal_assist_s=None)
     if not (outputs or macs):
         return pred
     mac_s, softmax_s = pred.spec.subnormal_mac_s, pred.spec.subnormal_softmax_s
