@@ -232,8 +232,8 @@ def test_a_mask_folded_with_a_weight_left_on_disk_is_kept(tmp_path):
 
 
 def test_a_priced_assist_comes_off_the_training_label(tmp_path):
-    """A calibration on a sheet that prices subnormal assists: the learned model is fitted to the label less them (a
-    prediction adds them after it), and the model's kernel rows, whose measured times hold them, train nothing."""
+    """A calibration on a sheet that prices subnormal assists: the learned model is fitted to the label less them, and
+    each kernel's part comes off its unit's measured time (a prediction adds them after the learned figure)."""
     import csv
     import shutil
     from pathlib import Path
@@ -244,22 +244,37 @@ def test_a_priced_assist_comes_off_the_training_label(tmp_path):
     for name in ("features.csv", "kernel_features.csv"):
         shutil.copy(src / name, tmp_path / name)
     X0, y0, _, _, kt0, rows0 = load_table(tmp_path)
-    with (tmp_path / "features.csv").open() as f:
-        rows = list(csv.DictReader(f))
+
+    def rewrite(name, change):
+        with (tmp_path / name).open() as f:
+            rows = list(csv.DictReader(f))
+        for r in rows:
+            change(r)
+        with (tmp_path / name).open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]) + [k for k in ("subnormal_assist_s",) if k not in rows[0]])
+            w.writeheader()
+            w.writerows(rows)
+
     key = "swin_t_b1_224"
-    assist = 0.25 * float(next(r for r in rows if r["key"] == key)["measured_latency_s"])
-    for r in rows:
-        r["subnormal_assist_s"] = assist if r["key"] == key else ""
-    with (tmp_path / "features.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    measured = float(next(r for r in rows0 if r["key"] == key)["measured_latency_s"])
+    assist = 0.25 * measured
+    rewrite("features.csv", lambda r: r.__setitem__("subnormal_assist_s", assist if r["key"] == key else ""))
+    with (tmp_path / "kernel_features.csv").open() as f:
+        first = next(r for r in csv.DictReader(f) if r["key"] == key and r["unit_roofline_s"])
+    unit_meas, unit_roof = float(first["unit_measured_s"]), float(first["unit_roofline_s"])
+    part = 0.5 * unit_meas  # the kernel's share of the assists, off its unit
+    rewrite("kernel_features.csv", lambda r: r.__setitem__(
+        "subnormal_assist_s", part if (r["key"], r["kernel"]) == (key, first["kernel"]) else ""))
     X1, y1, _, _, kt1, rows1 = load_table(tmp_path)
     i = [r["key"] for r in rows1].index(key)
     assert y1[i] == pytest.approx(y0[i] + math.log(0.75))  # (measured - assist) / roofline
     assert np.delete(y1, i) == pytest.approx(np.delete(y0, i))
-    assert i not in set(kt1.row) and i in set(kt0.row)
-    assert len(kt1.y) == len(kt0.y) - int(np.sum(kt0.row == i))
+    assert len(kt1.y) == len(kt0.y)  # its kernel rows still train, less their part
+    unit_rows = [j for j, r in enumerate(kt0.row) if r == i
+                 and math.isclose(kt0.y[j], math.log(min(max(unit_meas / unit_roof, 1e-2), 1e3)), rel_tol=1e-9)]
+    assert unit_rows and all(kt1.y[j] == pytest.approx(math.log((unit_meas - part) / unit_roof)) for j in unit_rows)
+    others = np.setdiff1d(np.arange(len(kt0.y)), unit_rows)
+    assert kt1.y[others] == pytest.approx(kt0.y[others])
 
 
 # ------------------------------------------------------------------ the measured figures (benchmarks.subnormal_assists)

@@ -529,13 +529,32 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
             roof_g[g] += r
         units = (kernel_unit_times(prediction, node_times, measured_s or 0.0) if node_times is not None
                  else [("", "", "")] * len(f.kernel_index))
+        assists = kernel_assists_s(prediction, f.kernel_index)
         for n, (g, fam, r, x, u) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels, units)):
             kr = {"key": key, "kernel_features_version": KERNEL_FEATURES_VERSION, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
                   "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0),
-                  "unit": u[0], "unit_roofline_s": u[1], "unit_measured_s": u[2]}
+                  "unit": u[0], "unit_roofline_s": u[1], "unit_measured_s": u[2],
+                  # this kernel's part of the row's subnormal_assist_s: taken off its unit's measured time by load_table
+                  "subnormal_assist_s": assists[n] or ""}
             kr.update({nm: round(float(v), 6) for nm, v in zip(KERNEL_FEATURES, x)})
             krows.append(kr)
     return row, krows
+
+
+def kernel_assists_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
+    """The subnormal assists priced for each kernel of ``kernel_index`` (its ops' subnormal multiply-adds and softmax
+    outputs x the sheet's figures; :func:`hybridperf.estimate.pricing.with_subnormal_assists`), 0 where the prediction
+    priced none."""
+    spec = prediction.spec
+    if not prediction.subnormal_assist_s:
+        return [0.0] * len(kernel_index)
+    records = prediction.analyzed.analysis.records
+    out = []
+    for i in kernel_index:
+        ops = [records[j] for j in prediction.kernels[i].kernel.op_indices]
+        out.append(sum(r.subnormal_macs for r in ops) * spec.subnormal_mac_s
+                   + sum(r.subnormal_outputs for r in ops) * spec.subnormal_softmax_s)
+    return out
 
 
 def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], profile_csv: Path | None,
@@ -633,6 +652,6 @@ def featurize_measured(measurements_csv: Path | Iterable[Mapping[str, str]], pro
 
 __all__ = [
     "FEATURES_VERSION", "KERNEL_FEATURES_VERSION", "GROUPS", "KERNEL_FEATURES", "MODEL_FEATURES", "Features", "featurize", "feature_rows",
-    "featurize_measured", "kernel_group", "kernel_unit_times", "measured_group_times", "ort_group", "start_tvm",
+    "featurize_measured", "kernel_assists_s", "kernel_group", "kernel_unit_times", "measured_group_times", "ort_group", "start_tvm",
     "valid_tap_fraction",
 ]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,6 +139,12 @@ class KernelTable:
 def mape(pred: np.ndarray, true: np.ndarray) -> float:
     pred, true = np.asarray(pred, float), np.asarray(true, float)
     return float(np.mean(np.abs(pred - true) / true) * 100)
+
+
+def assist_s(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The subnormal assists priced for each row of a :func:`load_table` table (``subnormal_assist_s``, taken off its
+    label; 0 where none was priced): what a figure compared with the measured time adds back."""
+    return np.array([float(r.get("subnormal_assist_s") or 0.0) for r in rows])
 
 
 #: the share of a figure that kernels of op families the model was never trained on (priced at roofline) may carry
@@ -895,8 +901,8 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
                          f"can be learned ({', '.join(unpriced[:5])}{', ...' if len(unpriced) > 5 else ''}); drop "
                          "those rows")
     # the assists of a model's own subnormals that its sheet prices (features.feature_rows' subnormal_assist_s) come
-    # off its label: a prediction adds them after the learned figure (pricing.with_subnormal_assists); its kernel
-    # rows, whose measured times hold them, train nothing
+    # off its label, and each kernel's part off its unit's (or group's) measured time: a prediction adds them after
+    # the learned figure (pricing.with_subnormal_assists)
     assisted = {r["key"] for r in rows if float(r.get("subnormal_assist_s") or 0) > 0}
     rows = [{**r, "measured_latency_s": repr(max(float(r["measured_latency_s"]) - float(r["subnormal_assist_s"]),
                                                  0.05 * float(r["measured_latency_s"])))} if r["key"] in assisted
@@ -911,23 +917,33 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
         index = {r["key"]: i for i, r in enumerate(rows)}
         kx, ky, kr, kf = [], [], [], []
         with kpath.open() as fh:
-            for r in csv.DictReader(fh):
-                if r.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
-                    raise InputError(f"{kpath} was built with kernel features version {r.get('kernel_features_version', '1')}, "
-                                     f"this hybridperf uses {KERNEL_FEATURES_VERSION}; re-run featurize")
-                if r["key"] not in index or r["key"] in assisted:
-                    continue
-                # per-kernel ground truth joined through the source graph (features.kernel_unit_times) when the
-                # profile had node names, else the kernel's family group's time in its model
-                meas, roof = ((r["unit_measured_s"], r["unit_roofline_s"]) if r.get("unit_roofline_s")
-                              else (r["group_measured_s"], r["group_roofline_s"]))
-                if float(roof) <= 0:
-                    continue
-                ratio = min(max(float(meas) * scale.get(r["key"], 1.0) / float(roof), 1e-2), 1e3)
-                kx.append([float(r[n]) for n in KERNEL_FEATURES])
-                ky.append(math.log(ratio))
-                kr.append(index[r["key"]])
-                kf.append(frozenset(r["families"].split("|")))
+            krows = list(csv.DictReader(fh))
+        taken: dict[tuple[str, str], float] = {}  # (key, unit or group) -> the assists of its kernels
+        for r in krows:
+            if r["key"] in assisted and r.get("subnormal_assist_s"):
+                at = (r["key"], r.get("unit", "") if r.get("unit_roofline_s") else r["group"])
+                taken[at] = taken.get(at, 0.0) + float(r["subnormal_assist_s"])
+        for r in krows:
+            if r.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
+                raise InputError(f"{kpath} was built with kernel features version {r.get('kernel_features_version', '1')}, "
+                                 f"this hybridperf uses {KERNEL_FEATURES_VERSION}; re-run featurize")
+            if r["key"] not in index:
+                continue
+            # per-kernel ground truth joined through the source graph (features.kernel_unit_times) when the
+            # profile had node names, else the kernel's family group's time in its model
+            unit = bool(r.get("unit_roofline_s"))
+            meas, roof = ((r["unit_measured_s"], r["unit_roofline_s"]) if unit
+                          else (r["group_measured_s"], r["group_roofline_s"]))
+            if float(roof) <= 0:
+                continue
+            meas_s = float(meas) * scale.get(r["key"], 1.0)
+            less = taken.get((r["key"], r.get("unit", "") if unit else r["group"]), 0.0) if taken else 0.0
+            meas_s = max(meas_s - less, 0.05 * meas_s) if less else meas_s
+            ratio = min(max(meas_s / float(roof), 1e-2), 1e3)
+            kx.append([float(r[n]) for n in KERNEL_FEATURES])
+            ky.append(math.log(ratio))
+            kr.append(index[r["key"]])
+            kf.append(frozenset(r["families"].split("|")))
         if kx:
             kt = KernelTable(np.array(kx), np.array(ky), np.array(kr, dtype=int), kf)
     return X, y, groups, families, kt, rows
