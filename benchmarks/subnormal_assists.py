@@ -225,12 +225,24 @@ def runs_section(figs: Mapping[int, tuple[float, float]], cnt: Mapping[str, tupl
     return lines
 
 
-def daz_section(out: Path, figs: Mapping[int, tuple[float, float]], cnt: Mapping[str, tuple[int, int, int]]) -> list[str]:
+def _probe_lines(probes: Sequence[Mapping[str, str]], figs: Mapping[int, tuple[float, float]]) -> list[str]:
+    """The table of ``subnormal_probe.csv``'s probes and their medians (:func:`figures`)."""
+    lines = ["| time (UTC) | threads | cores | ns per multiply-add reading a subnormal | ns per subnormal softmax output | "
+             "MatMul ms with / without | Softmax ms with / without |", "|---|---:|---|---:|---:|---:|---:|"]
+    for r in probes:
+        lines.append(f"| {r['date_utc'][11:19]} | {r['threads']} | {r['cores']} | {r['mac_ns']} | {r['softmax_ns']} | "
+                     f"{r['matmul_ms']} / {r['matmul_normal_ms']} | {r['softmax_ms']} / {r['softmax_normal_ms']} |")
+    return lines + ["", "Medians: " + "; ".join(f"{t} thread(s) {m:.3g} ns per multiply-add, {s:.3g} ns per output"
+                                                for t, (m, s) in figs.items()) + ".", ""]
+
+
+def daz_section(out: Path, figs: Mapping[int, tuple[float, float]], cnt: Mapping[str, tuple[int, int, int]],
+                title: str = "## 3. Two threads with and without onnxruntime's denormals-as-zero") -> list[str]:
     path = out / "daz.csv"
     if not path.exists():
         return []
     rows = _read(path)
-    lines = ["## 3. Two threads with and without onnxruntime's denormals-as-zero", "",
+    lines = [title, "",
              f"`session.set_denormal_as_zero=1` (onnxruntime sets flush-to-zero and denormals-are-zero on its intra-op "
              f"pool threads), {len({r['round'] for r in rows})} interleaved rounds of a shuffled order, fastest of "
              f"{rows[0]['runs']} runs each; per configuration the median over rounds of each mode's fastest run, and "
@@ -325,6 +337,25 @@ def unseen_section(figs: Mapping[int, tuple[float, float]], cnt: Mapping[str, tu
     return lines + [""]
 
 
+def other_cpu_section(out: Path, cnt: Mapping[str, tuple[int, int, int]]) -> list[str]:
+    """The probe and the denormals-as-zero runs of another CPU (``out``: its ``subnormal_probe.csv``, ``daz.csv``,
+    ``lscpu.txt``), the term priced with its own figures; [] where it has no probes."""
+    if not (out / "subnormal_probe.csv").exists():
+        return []
+    probes = _read(out / "subnormal_probe.csv")
+    figs = figures(out)
+    p = probes[0]
+    return [f"## 6. Another CPU: {p['cpu_model']} ({p['cpu_vendor']} family {p['cpu_family']} model "
+            f"{p['cpu_model_id']} stepping {p['cpu_stepping']}; `lscpu` in `{out.relative_to(ROOT)}/lscpu.txt`)", "",
+            "The same probe and the same denormals-as-zero runs on this CPU (planned in CHANGELOG before they ran). "
+            "Where the probe writes 0 (`none measurable`), the run with subnormals was less than "
+            "`SUBNORMAL_RESOLUTION` (5 %) slower than the one without (the MatMul columns).", "",
+            *_probe_lines(probes, figs),
+            *daz_section(out, figs, cnt, "Two threads with and without onnxruntime's denormals-as-zero on this CPU:")]
+
+
+#: another CPU's probes and denormals-as-zero runs (:func:`other_cpu_section`)
+ZEN4 = CALIB / "host-epyc-zen4-subnormal"
 COUNT_FIELDS = ("key", "model", "softmaxes", "subnormal_outputs", "subnormal_macs")
 
 
@@ -356,14 +387,7 @@ def report(out: Path = OUT, run: str = "host-xeon480-2c-unseen") -> str:
              f"{probes[0]['cpu_model']} ({probes[0]['cpu_vendor']} family {probes[0]['cpu_family']} model "
              f"{probes[0]['cpu_model_id']} stepping {probes[0]['cpu_stepping']}; `lscpu` in "
              f"`{out.relative_to(ROOT)}/lscpu.txt`), onnxruntime {probes[0]['onnxruntime']}.", "",
-             "## 1. The probe's figures (`hybridperf probe`'s `subnormal_assist`)", "",
-             "| time (UTC) | threads | cores | ns per multiply-add reading a subnormal | ns per subnormal softmax output | "
-             "MatMul ms with / without | Softmax ms with / without |", "|---|---:|---|---:|---:|---:|---:|"]
-    for r in probes:
-        lines.append(f"| {r['date_utc'][11:19]} | {r['threads']} | {r['cores']} | {r['mac_ns']} | {r['softmax_ns']} | "
-                     f"{r['matmul_ms']} / {r['matmul_normal_ms']} | {r['softmax_ms']} / {r['softmax_normal_ms']} |")
-    lines += ["", "Medians: " + "; ".join(f"{t} thread(s) {m:.3g} ns per multiply-add, {s:.3g} ns per output"
-                                          for t, (m, s) in figs.items()) + ".", "",
+             "## 1. The probe's figures (`hybridperf probe`'s `subnormal_assist`)", "", *_probe_lines(probes, figs),
               "Counts of the cost pass (`ModelAnalysis.subnormal_work`):", "",
               "| configuration | softmaxes with a -100 mask | subnormal outputs | multiply-adds reading them |",
               "|---|---:|---:|---:|"]
@@ -378,6 +402,7 @@ def report(out: Path = OUT, run: str = "host-xeon480-2c-unseen") -> str:
     lines += daz_section(out, figs, cnt)
     lines += hosts_section()
     lines += unseen_section(figs, cnt)
+    lines += other_cpu_section(ZEN4, cnt)
     return "\n".join(lines)
 
 
