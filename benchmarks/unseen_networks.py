@@ -4,9 +4,9 @@ Every held-out figure of :mod:`benchmarks.cpu_cross_host` holds out a CPU, but t
 every CPU, so the model that predicts a held-out CPU has seen each of its networks on other CPUs. A user brings a
 network of their own. Planned in CHANGELOG (2026-12-06, 12:16 UTC, before any timing); two sections:
 
-1. **Measured** (:data:`RUNS`, 1 and 2 threads): the zoo networks measured on no CPU before
-   (:data:`benchmarks.collect_cpu.UNSEEN_PLAN`) timed in the same interleaved rounds as the 72 configurations measured
-   before (``collect_cpu rounds --plan both``), with 1 thread and with 2. Scored: the packaged model's predictions on the probe taken
+1. **Measured** (:data:`RUNS`: the quiet Xeon and Zen 4, each with 1 and 2 threads): the zoo networks measured on
+   no CPU before (:data:`benchmarks.collect_cpu.UNSEEN_PLAN`) timed in the same interleaved rounds as the 72
+   configurations measured before (``collect_cpu rounds --plan both``). Scored: the packaged model's predictions on the probe taken
    right before the rounds, committed before any timing (``fresh_probe_predictions.csv``), and the zero-shot model
    held out with this CPU's settings (trained as :func:`benchmarks.cpu_cross_host.evaluate` trains it for
    ``host-xeon480-1c``), on the seen networks, the unseen networks of a family measured before and those of a
@@ -40,7 +40,10 @@ from benchmarks import cpu_cross_host as cc
 #: the measured runs of section 1: setting -> its run (``<setting>-unseen``; in the directory, the probe
 #: ``<setting>-probe-unseen.yaml`` and :data:`STORED`); a run not measured (yet) is left out of the report
 RUNS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen",
-        "host-xeon480-2c": Path("calibration") / "host-xeon480-2c-unseen"}
+        "host-xeon480-2c": Path("calibration") / "host-xeon480-2c-unseen",
+        # a second CPU (Zen 4, 1 and 2 threads; planned in CHANGELOG 2026-12-06 16:26 UTC before any timing)
+        "host-epyc-zen4-1c": Path("calibration") / "host-epyc-zen4-1c-unseen",
+        "host-epyc-zen4-2c": Path("calibration") / "host-epyc-zen4-2c-unseen"}
 STORED = "fresh_probe_predictions.csv"
 #: independent retests of section 1's runs (planned in CHANGELOG before they ran): setting -> directory; one not
 #: measured is left out
@@ -173,9 +176,10 @@ def stored_predictions(run: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def measured_section(setting: str, data, spreads: Mapping[str, float]) -> list[str]:
+def measured_section(setting: str, data, spreads: Mapping[str, float]) -> tuple[list[str], list[list[str]]]:
     """Section 1: the stored and the held-out predictions by set, the unseen networks one by one, and the split-half
-    test-retest of each set (``data``, ``spreads``: as :func:`heldout_predictions`)."""
+    test-retest of each set (``data``, ``spreads``: as :func:`heldout_predictions`); and the set rows (the summary's
+    lines: :func:`summary_lines`)."""
     from benchmarks.retest_cpu import STATS_HEADER, csv_rows, rounds_rows, split_half, stats_rows
     from hybridperf.report.format import table
 
@@ -228,7 +232,7 @@ def measured_section(setting: str, data, spreads: Mapping[str, float]) -> list[s
     first = measurements[0]
     calibration = csv_rows(run / STORED)[0]["calibration"]
     start = csv_rows(run / "speed_index.csv")[0]["start_utc"][:16].replace("T", " ")
-    return [f"## 1. Measured: networks never measured on any CPU, `{setting}` ({first['threads']} thread(s))", "",
+    return ([f"## 1. Measured: networks never measured on any CPU, `{setting}` ({first['threads']} thread(s))", "",
             f"Run `{run}` ({n_rounds} interleaved rounds, the unseen networks and the networks measured before in the "
             f"same rounds, {first['threads']} thread(s) on core(s) {first['pinned_cores']}, from {start} UTC; "
             f"`lscpu.txt` beside it). Stored: the packaged model's `predict-many` on the probe taken right before the "
@@ -242,7 +246,25 @@ def measured_section(setting: str, data, spreads: Mapping[str, float]) -> list[s
             "```", table(per, ["configuration", "zoo family", "family measured before", "measured ms",
                                "stored ms", "stored error", "held-out error"], "lllrrrr"), "```", "",
             "Split-half test-retest of each set (the same run's first rounds against its last):", "", *retest,
-            *retest_lines]
+            *retest_lines], rows)
+
+
+def summary_lines(rows: Mapping[str, list[list[str]]]) -> list[str]:
+    """The measured runs side by side (``rows``: setting -> :func:`measured_section`'s set rows): MAPE of the stored
+    and of the held-out predictions on the seen networks, those in the unseen networks' latency range, and the unseen
+    networks."""
+    from hybridperf.report.format import table
+
+    body = []
+    for setting, r in rows.items():
+        by = {x[0]: x for x in r}
+        ranged = next((x for x in r if x[0].startswith(SEEN + ",")), None)
+        body.append([f"`{setting}`", cc.LABELS.get(setting, setting), by[SEEN][3], ranged[3] if ranged else "unknown",
+                     by["all unseen networks"][3], by[SEEN][7], ranged[7] if ranged else "unknown",
+                     by["all unseen networks"][7]])
+    return ["Summary of section 1 (MAPE on the fastest timed run; the rows below per run):", "", "```",
+            table(body, ["run's setting", "CPU", "stored: seen", "seen, same latency range", "unseen",
+                         "held-out zero-shot: seen", "seen, same latency range", "unseen"], "llrrrrrr"), "```", ""]
 
 
 def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, tuple[float, float]],
@@ -373,13 +395,15 @@ def networks_out_section(results: Mapping[str, tuple], folds: int = FOLDS) -> li
 def report(jobs: int = 1) -> str:
     head = ["# Networks never measured: a new CPU and a new network", "",
             f"Command: `{COMMAND}`", "",
-            "Planned in CHANGELOG (2026-12-06, 12:16 UTC) before any timing. Evaluation only: nothing in the models "
+            "Planned in CHANGELOG (2026-12-06, 12:16 UTC; the Zen 4 run at 16:26 UTC) before any timing. Evaluation "
+            "only: nothing in the models "
             "or their training sets is chosen on these figures.", ""]
     exclude = _left_out()
     data, spreads = cc.load_hosts(exclude=exclude), cc.timing_spreads(exclude=exclude)
-    measured = [line for s, run in RUNS.items() if (run / "measurements.csv").exists()
-                for line in measured_section(s, data, spreads)]
-    return "\n".join([*head, *measured, *networks_out_section(leave_networks_out(data, jobs))]) + "\n"
+    done = {s: measured_section(s, data, spreads) for s, run in RUNS.items() if (run / "measurements.csv").exists()}
+    measured = [line for lines, _ in done.values() for line in lines]
+    summary = summary_lines({s: rows for s, (_, rows) in done.items()})
+    return "\n".join([*head, *summary, *measured, *networks_out_section(leave_networks_out(data, jobs))]) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -124,7 +124,8 @@ def _section(text: str, setting: str) -> str:
     return text.split(f"## 1. Measured: networks never measured on any CPU, `{setting}`")[1].split("\n## ")[0]
 
 
-@pytest.mark.parametrize("setting", ["host-xeon480-1c", "host-xeon480-2c"])
+@pytest.mark.parametrize("setting", ["host-xeon480-1c", "host-xeon480-2c", "host-epyc-zen4-1c",
+                                     "host-epyc-zen4-2c"])
 def test_the_stored_figures_are_those_of_the_files(setting):
     """``unseen_networks.md`` section 1: the stored predictions' figures per set and per unseen network, recomputed
     from ``fresh_probe_predictions.csv`` and ``measurements.csv`` (the held-out columns need training: not here)."""
