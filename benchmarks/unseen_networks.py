@@ -47,7 +47,8 @@ RUNS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen",
 STORED = "fresh_probe_predictions.csv"
 #: independent retests of section 1's runs (planned in CHANGELOG before they ran): setting -> directory; one not
 #: measured is left out
-RETESTS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen-retest"}
+RETESTS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen-retest",
+           "host-epyc-zen4-1c": Path("calibration") / "host-epyc-zen4-1c-unseen-retest"}
 #: ``measurements.csv`` columns the retest lines compare: the goal's unit-free figure and the raw fastest run
 RETEST_COLUMNS = {"latency_min_run_norm": "fastest run / the round's fastest reference runs (the goal's figure)",
                   "latency_min_s": "raw fastest run"}

@@ -171,19 +171,19 @@ def test_the_networks_trained_column_is_the_cross_host_zero_shot_figure():
         assert float(cells[5].rstrip(" %")) - float(figure) == pytest.approx(float(cells[7]), abs=0.11), host  # rounded each
 
 
-def test_the_retest_lines_are_those_of_the_files():
-    """Section 1's independent retest of the 1-thread run (planned before it ran): each set's test-retest on the
+@pytest.mark.parametrize(("setting", "seed"), [("host-xeon480-1c", "82"), ("host-epyc-zen4-1c", "87")])
+def test_the_retest_lines_are_those_of_the_files(setting, seed):
+    """Section 1's independent retests of the 1-thread runs (planned before they ran): each set's test-retest on the
     goal's unit-free figure, and the stored predictions scored on the retest, recomputed from the files."""
     import statistics
 
     from benchmarks.subnormal_scan import hazard_keys
     from benchmarks.unseen_networks import RETESTS, RUNS, SEEN, set_of
 
-    setting = "host-xeon480-1c"
     a = {r["key"]: r for r in _rows(ROOT / RUNS[setting] / "measurements.csv") if r["key"] not in hazard_keys()}
     b = {r["key"]: r for r in _rows(ROOT / RETESTS[setting] / "measurements.csv")}
-    assert set(a) <= set(b) and {r["seed"] for r in _rows(ROOT / RETESTS[setting] / "speed_index.csv")} == {"82"}
-    assert {(r["device"], r["threads"], r["pinned_cores"]) for r in b.values()} == {("host-xeon480-1c", "1", "1")}
+    assert set(a) <= set(b) and {r["seed"] for r in _rows(ROOT / RETESTS[setting] / "speed_index.csv")} == {seed}
+    assert {(r["device"], r["threads"], r["pinned_cores"]) for r in b.values()} == {(setting, "1", "1")}
     pred = {r["model"]: float(r["latency_s"]) for r in _rows(ROOT / RUNS[setting] / "fresh_probe_predictions.csv")}
     text = _section((ROOT / "benchmarks" / "results" / "unseen_networks.md").read_text(), setting)
     text = text.split("Independent retest")[1]
