@@ -150,6 +150,12 @@ def stored_bytes(dtype: str, nbytes: int, precision: str | None) -> int:
 EXP_SUBNORMAL_WINDOW = (-149 * 0.6931471805599453, -126 * 0.6931471805599453)
 
 
+#: the most entries of a constant read (or a placeholder kept) as a mask in that window: Swin-T's largest is 64
+#: windows x 49 x 49 = 153,664, the Hugging Face Swin-T's kept placeholder 115,248 (the cost pass,
+#: :mod:`hybridperf.analysis.subnormal`, and the ONNX import, ``frontends.onnx_import._hp_keep_mask``)
+SUBNORMAL_MASK_ELEMENTS = 1 << 24
+
+
 def exp_subnormal_entries(values) -> int:
     """Entries of ``values`` (a float array) whose ``exp`` is a float32 subnormal (:data:`EXP_SUBNORMAL_WINDOW`);
     0 for an integer array."""

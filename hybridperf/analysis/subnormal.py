@@ -25,15 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hybridperf.precision import EXP_SUBNORMAL_WINDOW, exp_subnormal_entries as window_entries
+from hybridperf.precision import EXP_SUBNORMAL_WINDOW, SUBNORMAL_MASK_ELEMENTS, exp_subnormal_entries as window_entries
 
 #: Relax ops that carry candidate entries to their float32 output unchanged (views, a cast to float32: Hugging Face's
 #: attention casts its probabilities to their own dtype) or adding (a broadcasting add)
 CARRY_OPS = frozenset({"relax.reshape", "relax.permute_dims", "relax.expand_dims", "relax.squeeze",
                        "relax.flatten", "relax.astype", "relax.add"})
-#: the most entries of a constant the cost pass reads for a mask (Swin-T's largest, 64 windows x 49 x 49: 153,664; the
-#: import's kept placeholders are at most ``frontends.onnx_import.KEPT_MASK_ELEMENTS``, the same)
-MASK_ELEMENTS = 1 << 24
+#: the most entries of a constant the cost pass reads for a mask (:data:`hybridperf.precision.SUBNORMAL_MASK_ELEMENTS`,
+#: the bound of the import's kept placeholders too)
+MASK_ELEMENTS = SUBNORMAL_MASK_ELEMENTS
 #: Relax ops whose output holds the candidates as values
 SOFTMAX_OPS = frozenset({"relax.nn.softmax"})
 #: Relax ops that multiply-add their operands

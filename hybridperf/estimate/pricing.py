@@ -365,9 +365,15 @@ SUBNORMAL_UNCOUNTED = ("a mask computed in the graph from a literal of about -10
 def _subnormal_counts(pred: Prediction) -> tuple[int, int, int, int]:
     """(softmaxes, subnormal outputs, multiply-adds reading them, softmaxes whose mask could not be evaluated) of the
     ops ``pred`` runs."""
-    run = [r for r in pred.analyzed.analysis.records if r.counts_toward_time]
-    return (sum(1 for r in run if r.subnormal_outputs), sum(r.subnormal_outputs for r in run),
-            sum(r.subnormal_macs for r in run), sum(1 for r in run if r.subnormal_unknown))
+    an = pred.analyzed.analysis
+    run = [r for r in an.records if r.counts_toward_time]
+    return (sum(1 for r in run if r.subnormal_outputs), *an.subnormal_work, sum(1 for r in run if r.subnormal_unknown))
+
+
+def subnormal_assist_time_s(spec: DeviceSpec, outputs: int, macs: int) -> float:
+    """The assists of ``outputs`` subnormal softmax outputs and ``macs`` multiply-adds reading them at ``spec``'s
+    ``subnormal_assist`` figures (both given: the caller checks)."""
+    return macs * spec.subnormal_mac_s + outputs * spec.subnormal_softmax_s
 
 
 def subnormal_warning(pred: Prediction) -> str:
@@ -405,7 +411,7 @@ def with_subnormal_assists(pred: Prediction, runtime: Any) -> Prediction:
     mac_s, softmax_s = pred.spec.subnormal_mac_s, pred.spec.subnormal_softmax_s
     if _runtime_name(runtime, pred.spec) != "onnxruntime" or mac_s is None or softmax_s is None:
         return replace(pred, subnormal_assist_s=None)
-    extra = macs * mac_s + outputs * softmax_s
+    extra = subnormal_assist_time_s(pred.spec, outputs, macs)
     how = "measured" if "subnormal_assist.mac" in pred.spec.measured else "the"
     note = SUBNORMAL_NOTE.format(time=f"+{extra * 1e3:.3g} ms", softmaxes=plural(softmaxes, "softmax", "softmaxes"),
                                  outputs=f"{outputs:,}", macs=f"{macs:,}", device=pred.spec.id, how=how)
@@ -745,6 +751,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     """
     spec = device if isinstance(device, DeviceSpec) else load_spec(device)
     ex = _execution_of(runtime, residual, spec)
+    # the runtime that runs the model: named, else the residual's execution's (None: neither)
+    run_by = runtime if runtime is not None else (ex.runtime if ex is not None else None)
     if ex is not None:
         analyzed = as_run_by(analyzed, ex)
     analyzed, qdq_unverified = as_ort_runs_qdq(analyzed, spec, runtime, precision)
@@ -784,8 +792,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         pred = replace(pred, energy_j=launched_dynamic_energy_j(pred.kernels) + spec.idle_power_w * pred.latency_s)
         # a model that launches no kernel: one runtime call, where the sheet gives its overhead (until 2026-12-05
         # unknown on every CPU sheet, the probe's measured session.run time only words in a source)
-        pred = with_call_overhead(pred, runtime if runtime is not None else (ex.runtime if ex is not None else None))
-    pred = with_subnormal_assists(pred, runtime if runtime is not None else (ex.runtime if ex is not None else None))
+        pred = with_call_overhead(pred, run_by)
+    pred = with_subnormal_assists(pred, run_by)
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
     # the folded nodes ex's runtime runs, priced as its launches by as_run_by: a note, not a qualifier of the latency.
     # Until 2026-12-04 their work was missing from eager PyTorch's latency with nothing to say so; then, for a day, a

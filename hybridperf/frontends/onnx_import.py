@@ -24,8 +24,6 @@ from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, SHAPE_MISFIT, Load
 from hybridperf.frontends.torch_files import torch_archive_error
 
 
-#: the most elements of a placeholder kept holding a mask of -100 (``_hp_keep_mask``: Hugging Face's Swin-T, 115,248)
-KEPT_MASK_ELEMENTS = 1 << 24
 #: external tensors up to this many bytes are read into memory (shape arithmetic and quantisation
 #: scales need their values); larger ones (the weights) stay on disk: analysis reads only dims and dtype
 INLINE_EXTERNAL_BYTES = 1 << 16
@@ -498,11 +496,12 @@ def _tracing_importer(base: type) -> type:
             (broadcast; the weight read as 0) where it has entries whose ``exp`` is a float32 subnormal: a mask of
             -100 added to a relative-position bias (Hugging Face's Swin) would otherwise become a placeholder of
             zeros, and the cost pass would not see the subnormals it makes (:mod:`hybridperf.analysis.subnormal`).
-            ``sym`` itself elsewhere, or where the result would exceed :data:`KEPT_MASK_ELEMENTS`."""
+            ``sym`` itself elsewhere, or where the result would exceed
+            :data:`~hybridperf.precision.SUBNORMAL_MASK_ELEMENTS`."""
             import numpy as np  # noqa: PLC0415
 
             from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
-            from hybridperf.precision import exp_subnormal_entries  # noqa: PLC0415
+            from hybridperf.precision import SUBNORMAL_MASK_ELEMENTS, exp_subnormal_entries  # noqa: PLC0415
 
             if not self._hp_is_placeholder(sym):
                 return sym
@@ -511,7 +510,7 @@ def _tracing_importer(base: type) -> type:
                 return sym
             read = [_tvm.constant_array(x) for x in inputs
                     if x is not None and _tvm.is_constant(x) and not self._hp_is_placeholder(x)]
-            if not any(exp_subnormal_entries(a) for a in read) or (infos[0].numel or 0) > KEPT_MASK_ELEMENTS:
+            if not any(exp_subnormal_entries(a) for a in read) or (infos[0].numel or 0) > SUBNORMAL_MASK_ELEMENTS:
                 return sym
             kept = np.zeros(infos[0].shape, np.float32)
             for a in read:

@@ -339,7 +339,7 @@ def constant_array(const: Any) -> Any:
 
 def constant_bytes(const: Any) -> bytes:
     """The raw contents of a Relax constant."""
-    return const.value.numpy().tobytes()
+    return constant_array(const).tobytes()
 
 
 def global_var(name: str, ty: Any) -> Any:

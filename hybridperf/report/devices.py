@@ -57,7 +57,7 @@ def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
 
 
 def show_table(d: dict[str, Any]) -> str:
-    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, is_estimate
+    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, SUBNORMAL_ASSIST_KEYS, is_estimate
 
     rows: list[list[str]] = []
     unused = set(d.get("unused_figures", ()))
@@ -92,7 +92,7 @@ def show_table(d: dict[str, Any]) -> str:
                              "not on the sheet (a model that launches no kernel has no latency here)"])
             add(f"call_overhead.{rt}", calls.get(rt), "s")
         assist = d.get("subnormal_assist") or {}
-        for k in ("mac", "softmax"):
+        for k in SUBNORMAL_ASSIST_KEYS:
             if assist.get(k) is None:
                 rows.append([f"subnormal_assist.{k}", UNKNOWN,
                              "not on the sheet (subnormals a model makes itself are not priced here)"])

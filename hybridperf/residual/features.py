@@ -545,15 +545,16 @@ def kernel_assists_s(prediction: Any, kernel_index: Sequence[int]) -> list[float
     """The subnormal assists priced for each kernel of ``kernel_index`` (its ops' subnormal multiply-adds and softmax
     outputs x the sheet's figures; :func:`hybridperf.estimate.pricing.with_subnormal_assists`), 0 where the prediction
     priced none."""
-    spec = prediction.spec
+    from hybridperf.estimate.pricing import subnormal_assist_time_s
+
     if not prediction.subnormal_assist_s:
         return [0.0] * len(kernel_index)
     records = prediction.analyzed.analysis.records
     out = []
     for i in kernel_index:
         ops = [records[j] for j in prediction.kernels[i].kernel.op_indices]
-        out.append(sum(r.subnormal_macs for r in ops) * spec.subnormal_mac_s
-                   + sum(r.subnormal_outputs for r in ops) * spec.subnormal_softmax_s)
+        out.append(subnormal_assist_time_s(prediction.spec, sum(r.subnormal_outputs for r in ops),
+                                           sum(r.subnormal_macs for r in ops)))
     return out
 
 
