@@ -85,18 +85,16 @@ def show_table(d: dict[str, Any]) -> str:
     # a CPU sheet's runtime call, `unknown` where the sheet does not give it (until 2026-12-05 no row, though
     # predictions priced it): a model that launches no kernel then reads latency unknown there
     if d["kind"] == "cpu":
-        calls = d.get("call_overhead") or {}
-        for rt in CALL_OVERHEAD_RUNTIMES:
-            if calls.get(rt) is None:
-                rows.append([f"call_overhead.{rt}", UNKNOWN,
-                             "not on the sheet (a model that launches no kernel has no latency here)"])
-            add(f"call_overhead.{rt}", calls.get(rt), "s")
-        assist = d.get("subnormal_assist") or {}
-        for k in SUBNORMAL_ASSIST_KEYS:
-            if assist.get(k) is None:
-                rows.append([f"subnormal_assist.{k}", UNKNOWN,
-                             "not on the sheet (subnormals a model makes itself are not priced here)"])
-            add(f"subnormal_assist.{k}", assist.get(k), "s")
+        # each of a CPU-only section's figures in seconds, `unknown` (and why) where the sheet does not give it
+        for name, keys, why in (("call_overhead", CALL_OVERHEAD_RUNTIMES, "a model that launches no kernel has no "
+                                                                           "latency here"),
+                                ("subnormal_assist", SUBNORMAL_ASSIST_KEYS, "subnormals a model makes itself are not "
+                                                                            "priced here")):
+            section = d.get(name) or {}
+            for k in keys:
+                if section.get(k) is None:
+                    rows.append([f"{name}.{k}", UNKNOWN, f"not on the sheet ({why})"])
+                add(f"{name}.{k}", section.get(k), "s")
     add("power.idle", d["power"]["idle"], "W")
     add("power.max", d["power"]["max"], "W")
     for p, q in d["energy"]["per_mac"].items():
