@@ -45,13 +45,23 @@ RUNS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen",
         "host-epyc-zen4-1c": Path("calibration") / "host-epyc-zen4-1c-unseen",
         "host-epyc-zen4-2c": Path("calibration") / "host-epyc-zen4-2c-unseen"}
 STORED = "fresh_probe_predictions.csv"
-#: independent retests of section 1's runs (planned in CHANGELOG before they ran): setting -> directory; one not
-#: measured is left out
-RETESTS = {"host-xeon480-1c": Path("calibration") / "host-xeon480-1c-unseen-retest",
-           "host-epyc-zen4-1c": Path("calibration") / "host-epyc-zen4-1c-unseen-retest"}
+#: independent retests of section 1's runs (each planned in CHANGELOG before it ran): setting -> directories, in the
+#: order they ran; each is compared with the run and with every retest before it; one not measured is left out
+RETESTS = {"host-xeon480-1c": (Path("calibration") / "host-xeon480-1c-unseen-retest",),
+           "host-epyc-zen4-1c": (Path("calibration") / "host-epyc-zen4-1c-unseen-retest",
+                                 # across hours (plan (6) of 2026-12-06 19:13 UTC)
+                                 Path("calibration") / "host-epyc-zen4-1c-unseen-hours"),
+           # plan (5) of 2026-12-06 19:13 UTC
+           "host-epyc-zen4-2c": (Path("calibration") / "host-epyc-zen4-2c-unseen-retest",)}
 #: ``measurements.csv`` columns the retest lines compare: the goal's unit-free figure and the raw fastest run
 RETEST_COLUMNS = {"latency_min_run_norm": "fastest run / the round's fastest reference runs (the goal's figure)",
                   "latency_min_s": "raw fastest run"}
+#: the retest lines' third figure, from the runs' rounds (``benchmarks.retest_cpu.figures``): the fastest run over the
+#: GEMM and conv of the reference only, without its streaming add, which tracks DRAM contention from the other core
+#: with 2 threads (added 2026-12-06 19:45 UTC, after the 2-thread retest's figures were seen; the goal's figure is
+#: unchanged)
+NO_STREAM_FIGURE = "normalised minimum (fastest GEMM + conv reference timing of the round, no stream)"
+NO_STREAM = "fastest run / the round's fastest GEMM + conv reference runs (no stream)"
 #: folds of section 2 (families sorted by name, dealt round-robin)
 FOLDS = 5
 RESULTS = Path("benchmarks") / "results"
@@ -177,6 +187,16 @@ def stored_predictions(run: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
+def run_sets(setting: str) -> dict[str, str]:
+    """The set of each configuration scored in ``setting``'s run (:func:`set_of`), in the order of its
+    ``measurements.csv``, without those :func:`_left_out` leaves out."""
+    from benchmarks.retest_cpu import csv_rows
+
+    trained, exclude = trained_families(), _left_out()
+    return {r["key"]: set_of(r["key"], trained) for r in csv_rows(RUNS[setting] / "measurements.csv")
+            if r["key"] not in exclude}
+
+
 def measured_section(setting: str, data, spreads: Mapping[str, float]) -> tuple[list[str], list[list[str]]]:
     """Section 1: the stored and the held-out predictions by set, the unseen networks one by one, and the split-half
     test-retest of each set (``data``, ``spreads``: as :func:`heldout_predictions`); and the set rows (the summary's
@@ -185,16 +205,14 @@ def measured_section(setting: str, data, spreads: Mapping[str, float]) -> tuple[
     from hybridperf.report.format import table
 
     run = RUNS[setting]
-    trained = trained_families()
     stored = stored_predictions(run)
     keys, true_r, held_r = heldout_predictions(setting, data, spreads)
     held = dict(zip(keys, held_r / true_r))  # predicted / measured
-    exclude = _left_out()
+    exclude = _left_out()  # also the split halves' rows below
     measurements = csv_rows(run / "measurements.csv")
-    all_keys = [r["key"] for r in measurements]
-    measured_keys = [k for k in all_keys if k not in exclude]
-    left = sorted(set(all_keys) - set(measured_keys))
-    sets = {k: set_of(k, trained) for k in measured_keys}
+    sets = run_sets(setting)
+    measured_keys = list(sets)
+    left = sorted({r["key"] for r in measurements} - set(sets))
     rows = []
     for name in (SEEN, NEW_MEMBER, NEW_FAMILY, "all unseen networks"):
         ks = [k for k in measured_keys if sets[k] == name or (name.startswith("all") and sets[k] != SEEN)]
@@ -268,46 +286,104 @@ def summary_lines(rows: Mapping[str, list[list[str]]]) -> list[str]:
                          "held-out zero-shot: seen", "seen, same latency range", "unseen"], "llrrrrrr"), "```", ""]
 
 
-def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, tuple[float, float]],
-                   held: Mapping[str, float]) -> list[str]:
-    """The independent retest of ``setting``'s run (:data:`RETESTS`; [] where it is not measured): test-retest of each
-    set on :data:`RETEST_COLUMNS`, and the run's stored and held-out predictions scored on the retest (``stored``:
-    key -> (prediction, the run's fastest run); ``held``: key -> held-out predicted / the run's fastest run)."""
-    from benchmarks.retest_cpu import csv_rows, stats_rows
-    from hybridperf.report.format import table
+def _start_utc(run: Path) -> str:
+    """When a run's first round began (``speed_index.csv``), as ``YYYY-MM-DDTHH:MM:SS``."""
+    from benchmarks.retest_cpu import csv_rows
 
-    d = RETESTS.get(setting)
-    if d is None or not (d / "measurements.csv").exists():
-        return []
-    a = {r["key"]: r for r in csv_rows(RUNS[setting] / "measurements.csv")}
-    b = {r["key"]: r for r in csv_rows(d / "measurements.csv")}
-    groups = {"networks measured before": [k for k, s in sets.items() if s == SEEN],
-              "unseen networks": [k for k, s in sets.items() if s != SEEN]}
+    return csv_rows(run / "speed_index.csv")[0]["start_utc"][:19]
+
+
+def retest_pairs(setting: str) -> list[tuple[Path, Path]]:
+    """The test-retest pairs of ``setting``'s run: each measured retest of :data:`RETESTS` against the run and against
+    every measured retest before it, earlier run first."""
+    done = [d for d in RETESTS.get(setting, ()) if (d / "measurements.csv").exists()]
+    return [(first, d) for i, d in enumerate(done) for first in (RUNS[setting], *done[:i])]
+
+
+def _hours_apart(first: Path, second: Path) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(_start_utc(second)) - datetime.fromisoformat(_start_utc(first))).total_seconds() / 3600
+
+
+def pair_rows(first: Path, second: Path, sets: Mapping[str, str]) -> list[list[str]]:
+    """Test-retest of each set between two runs of the same configurations, on :data:`RETEST_COLUMNS` (rows: set,
+    figure, n, MAPE, median ratio, within +-3 %, within +-10 %); the configurations ``sets`` names that both hold."""
+    from benchmarks.retest_cpu import csv_rows, figures, rounds_rows, stats_rows
+
+    a = {r["key"]: r for r in csv_rows(first / "measurements.csv")}
+    b = {r["key"]: r for r in csv_rows(second / "measurements.csv")}
+    fa, fb = (figures(rounds_rows(d)).get(NO_STREAM_FIGURE, {}) for d in (first, second))
     rows = []
-    for name, ks in groups.items():
-        ks = [k for k in ks if k in b]
+    for name, seen in (("networks measured before", True), ("unseen networks", False)):
+        ks = [k for k, s in sets.items() if (s == SEEN) == seen and k in a and k in b]
         test, again = ({what: {k: float(r[k][column]) for k in ks} for column, what in RETEST_COLUMNS.items()}
                        for r in (a, b))
+        if all(k in fa and k in fb for k in ks):  # runs that recorded the reference kernels' fastest runs
+            test[NO_STREAM], again[NO_STREAM] = ({k: f[k] for k in ks} for f in (fa, fb))
         rows += [[name, *row] for row in stats_rows(test, again)]
-    scored = []
-    low, high, in_range = _in_range(groups["networks measured before"], [k for k in groups["unseen networks"] if k in b],
-                                    {k: float(r["latency_min_s"]) for k, r in b.items()})
-    for name, ks in {**groups, f"networks measured before, measured {low * 1e3:.0f}-{high * 1e3:.0f} ms (the unseen "
-                                "networks' range)": in_range}.items():
-        ks = [k for k in ks if k in b and k in stored]
-        new = {k: float(b[k]["latency_min_s"]) for k in ks}
-        row = _set_row(name, len(ks), [(stored[k][0], new[k]) for k in ks],
-                       [held[k] * stored[k][1] / new[k] for k in ks if k in held])
-        scored.append([row[0], *row[2:6], *row[7:]])  # one count: every configuration here has a stored prediction
-    rounds = len({r["round"] for r in csv_rows(d / "speed_index.csv")})
-    start = csv_rows(d / "speed_index.csv")[0]["start_utc"][:16].replace("T", " ")
-    return [f"Independent retest `{d}` ({rounds} rounds from {start} UTC, the same configurations and settings; planned "
-            "in CHANGELOG before it ran):", "", "```",
-            table(rows, ["set", "figure", "n", "MAPE", "median ratio", "within +-3 %", "within +-10 %"], "llrrrrr"),
-            "```", "", "The run's stored and held-out predictions scored on the retest's fastest runs:", "", "```",
-            table(scored, ["set", "n", "stored MAPE", "stored +-10 %", "stored median pred / meas",
-                           "held-out MAPE", "held-out +-10 %", "held-out median pred / meas"], "lrrrrrrr"),
-            "```", ""]
+    return rows
+
+
+def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, tuple[float, float]],
+                   held: Mapping[str, float]) -> list[str]:
+    """The independent retests of ``setting``'s run (:func:`retest_pairs`; [] where none is measured): test-retest of
+    each set on :data:`RETEST_COLUMNS` for every pair, and the run's stored and held-out predictions scored on each
+    retest (``stored``: key -> (prediction, the run's fastest run); ``held``: key -> held-out predicted / the run's
+    fastest run)."""
+    from benchmarks.retest_cpu import csv_rows
+    from hybridperf.report.format import table
+
+    lines = []
+    for d in dict.fromkeys(second for _, second in retest_pairs(setting)):
+        rounds = len({r["round"] for r in csv_rows(d / "speed_index.csv")})
+        lines += [f"Independent retest `{d}` ({rounds} rounds from {_start_utc(d)[:16].replace('T', ' ')} UTC, the "
+                  "same configurations and settings; planned in CHANGELOG before it ran):", ""]
+        for first, second in retest_pairs(setting):
+            if second == d:
+                lines += [f"Against `{first}` ({_hours_apart(first, d):.1f} h earlier):", "", "```",
+                          table(pair_rows(first, d, sets), ["set", "figure", "n", "MAPE", "median ratio",
+                                                            "within +-3 %", "within +-10 %"], "llrrrrr"), "```", ""]
+        b = {r["key"]: r for r in csv_rows(d / "measurements.csv")}
+        seen = [k for k, s in sets.items() if s == SEEN]
+        unseen = [k for k, s in sets.items() if s != SEEN]
+        low, high, in_range = _in_range(seen, [k for k in unseen if k in b],
+                                        {k: float(r["latency_min_s"]) for k, r in b.items()})
+        scored = []
+        for name, ks in {"networks measured before": seen, "unseen networks": unseen,
+                         f"networks measured before, measured {low * 1e3:.0f}-{high * 1e3:.0f} ms (the unseen "
+                         "networks' range)": in_range}.items():
+            ks = [k for k in ks if k in b and k in stored]
+            new = {k: float(b[k]["latency_min_s"]) for k in ks}
+            row = _set_row(name, len(ks), [(stored[k][0], new[k]) for k in ks],
+                           [held[k] * stored[k][1] / new[k] for k in ks if k in held])
+            scored.append([row[0], *row[2:6], *row[7:]])  # one count: every configuration here has a stored prediction
+        lines += ["The run's stored and held-out predictions scored on this retest's fastest runs:", "", "```",
+                  table(scored, ["set", "n", "stored MAPE", "stored +-10 %", "stored median pred / meas",
+                                 "held-out MAPE", "held-out +-10 %", "held-out median pred / meas"], "lrrrrrrr"),
+                  "```", ""]
+    return lines
+
+
+def retest_summary_lines(sets: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """Every test-retest pair of section 1 side by side (``sets``: setting -> key -> set, as :func:`measured_section`
+    classes them): MAPE of each set on the goal's figure and on the raw fastest run, and the hours between the runs."""
+    from hybridperf.report.format import table
+
+    body = []
+    for setting, s in sets.items():
+        for first, second in retest_pairs(setting):
+            by = {(r[0], r[1]): r[3] for r in pair_rows(first, second, s)}
+            body.append([f"`{setting}`", f"`{first.name}`", f"`{second.name}`", f"{_hours_apart(first, second):.1f}",
+                         *(by.get((name, what), "unknown") for what in (*RETEST_COLUMNS.values(), NO_STREAM)
+                           for name in ("networks measured before", "unseen networks"))])
+    if not body:
+        return []
+    return ["Test-retest of the measured runs (MAPE between two independent runs of the same 88 configurations; "
+            "goal's figure: fastest run / the round's fastest reference runs; the goal is 3 %; no stream: over the "
+            "GEMM and conv of the reference only, added after the 2-thread retest was seen):", "", "```",
+            table(body, ["setting", "run", "retest", "hours apart", "goal's figure: seen", "unseen", "raw fastest: seen",
+                         "unseen", "no stream: seen", "unseen"], "lllrrrrrrr"), "```", ""]
 
 
 # ------------------------------------------------------------------------------- section 2 (leave CPU and networks out)
@@ -403,7 +479,8 @@ def report(jobs: int = 1) -> str:
     data, spreads = cc.load_hosts(exclude=exclude), cc.timing_spreads(exclude=exclude)
     done = {s: measured_section(s, data, spreads) for s, run in RUNS.items() if (run / "measurements.csv").exists()}
     measured = [line for lines, _ in done.values() for line in lines]
-    summary = summary_lines({s: rows for s, (_, rows) in done.items()})
+    summary = [*summary_lines({s: rows for s, (_, rows) in done.items()}),
+               *retest_summary_lines({s: run_sets(s) for s in done})]
     return "\n".join([*head, *summary, *measured, *networks_out_section(leave_networks_out(data, jobs))]) + "\n"
 
 

@@ -171,28 +171,73 @@ def test_the_networks_trained_column_is_the_cross_host_zero_shot_figure():
         assert float(cells[5].rstrip(" %")) - float(figure) == pytest.approx(float(cells[7]), abs=0.11), host  # rounded each
 
 
-@pytest.mark.parametrize(("setting", "seed"), [("host-xeon480-1c", "82"), ("host-epyc-zen4-1c", "87")])
-def test_the_retest_lines_are_those_of_the_files(setting, seed):
-    """Section 1's independent retests of the 1-thread runs (planned before they ran): each set's test-retest on the
-    goal's unit-free figure, and the stored predictions scored on the retest, recomputed from the files."""
+#: (setting, index in RETESTS[setting], shuffle seed, threads, pinned cores) of each independent retest (planned
+#: before it ran: CHANGELOG 2026-12-06 13:41, 17:55 and 19:13 UTC)
+RETEST_RUNS = [("host-xeon480-1c", 0, "82", "1", "1"), ("host-epyc-zen4-1c", 0, "87", "1", "1"),
+               ("host-epyc-zen4-1c", 1, "89", "1", "1"), ("host-epyc-zen4-2c", 0, "88", "2", "0,1")]
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.split("  ") if c.strip()]
+
+
+@pytest.mark.parametrize(("setting", "index", "seed", "threads", "cores"), RETEST_RUNS)
+def test_the_retest_lines_are_those_of_the_files(setting, index, seed, threads, cores):
+    """Section 1's independent retests (planned before they ran): each set's test-retest on the goal's unit-free
+    figure against the run and against every retest before it, and the stored predictions scored on the retest,
+    recomputed from the files."""
     import statistics
 
     from benchmarks.subnormal_scan import hazard_keys
     from benchmarks.unseen_networks import RETESTS, RUNS, SEEN, set_of
 
+    retest = RETESTS[setting][index]
     a = {r["key"]: r for r in _rows(ROOT / RUNS[setting] / "measurements.csv") if r["key"] not in hazard_keys()}
-    b = {r["key"]: r for r in _rows(ROOT / RETESTS[setting] / "measurements.csv")}
-    assert set(a) <= set(b) and {r["seed"] for r in _rows(ROOT / RETESTS[setting] / "speed_index.csv")} == {seed}
-    assert {(r["device"], r["threads"], r["pinned_cores"]) for r in b.values()} == {(setting, "1", "1")}
+    b = {r["key"]: r for r in _rows(ROOT / retest / "measurements.csv")}
+    assert set(a) <= set(b) and {r["seed"] for r in _rows(ROOT / retest / "speed_index.csv")} == {seed}
+    assert {(r["device"], r["threads"], r["pinned_cores"]) for r in b.values()} == {(setting, threads, cores)}
+    # the same machine as the run, and no training set reads it
+    from benchmarks.cpu_cross_host import DATA_DIRS
+    from benchmarks.cpu_cross_host import RETESTS as TRAIN_RETESTS
+
+    assert (ROOT / retest / "lscpu.txt").read_text() == (ROOT / RUNS[setting] / "lscpu.txt").read_text()
+    assert retest.name not in DATA_DIRS.values() and all(retest.name not in r for r in TRAIN_RETESTS)
     pred = {r["model"]: float(r["latency_s"]) for r in _rows(ROOT / RUNS[setting] / "fresh_probe_predictions.csv")}
     text = _section((ROOT / "benchmarks" / "results" / "unseen_networks.md").read_text(), setting)
-    text = text.split("Independent retest")[1]
+    text = text.split(f"Independent retest `{retest}`")[1].split("Independent retest")[0]
+    col = "latency_min_run_norm"
+    for earlier in (RUNS[setting], *RETESTS[setting][:index]):
+        first = {r["key"]: r for r in _rows(ROOT / earlier / "measurements.csv")}
+        block = text.split(f"Against `{earlier}`")[1].split("Against `")[0]
+        for name, seen in (("networks measured before", True), ("unseen networks", False)):
+            ks = [k for k in a if (set_of(k) == SEEN) == seen]
+            mape = statistics.fmean(abs(float(b[k][col]) / float(first[k][col]) - 1) for k in ks)
+            line = next(x for x in block.splitlines() if x.startswith(name + "  ") and "goal's figure" in x)
+            assert line.split(")")[-1].split()[:3] == [str(len(ks)), f"{100 * mape:.1f}", "%"], line
     for name, seen in (("networks measured before", True), ("unseen networks", False)):
         ks = [k for k in a if (set_of(k) == SEEN) == seen]
-        col = "latency_min_run_norm"
-        mape = statistics.fmean(abs(float(b[k][col]) / float(a[k][col]) - 1) for k in ks)
-        line = next(x for x in text.splitlines() if x.startswith(name + "  ") and "goal's figure" in x)
-        assert line.split(")")[-1].split()[:3] == [str(len(ks)), f"{100 * mape:.1f}", "%"], line
         err = statistics.fmean(abs(pred[a[k]["model"]] / float(b[k]["latency_min_s"]) - 1) for k in ks)
-        scored = next(x for x in text.split("scored on the retest")[1].splitlines() if x.startswith(name + "  "))
-        assert [c.strip() for c in scored.split("  ") if c.strip()][1:3] == [str(len(ks)), f"{100 * err:.1f} %"]
+        scored = next(x for x in text.split("scored on this retest")[1].splitlines() if x.startswith(name + "  "))
+        assert _cells(scored)[1:3] == [str(len(ks)), f"{100 * err:.1f} %"]
+
+
+def test_the_retest_summary_repeats_the_pair_tables():
+    """The test-retest summary at the head of ``unseen_networks.md``: one row per pair of runs, each figure that of
+    the pair's table in section 1."""
+    from benchmarks.unseen_networks import NO_STREAM, RETEST_COLUMNS, retest_pairs
+
+    text = (ROOT / "benchmarks" / "results" / "unseen_networks.md").read_text()
+    summary = text.split("Test-retest of the measured runs")[1].split("## 1.")[0]
+    goal, raw = RETEST_COLUMNS.values()
+    n = 0
+    for setting in dict.fromkeys(s for s, *_ in RETEST_RUNS):
+        for first, second in retest_pairs(setting):
+            n += 1
+            block = _section(text, setting).split(f"Independent retest `{second}`")[1].split(
+                f"Against `{first}`")[1].split("```")[1]
+            by = {(c[0], c[1]): c[3] for c in map(_cells, block.splitlines()) if len(c) > 3}
+            line = next(x for x in summary.splitlines() if x.startswith(f"`{setting}`  ")
+                        and f"`{first.name}`" in x and f"`{second.name}`" in x)
+            assert _cells(line)[-6:] == [by[(name, what)] for what in (goal, raw, NO_STREAM)
+                                         for name in ("networks measured before", "unseen networks")], line
+    assert n == sum(1 for x in summary.splitlines() if x.startswith("`host-"))

@@ -1,0 +1,189 @@
+"""What onnxruntime's CPU Transpose costs per element, by whether it moves the innermost axis.
+
+The largest miss on a new network, on both CPUs measured (MaxViT-T: -6 to -29 %, ``unseen_networks.md``), sits in
+its ``Transpose`` nodes. This reads each run's per-node profile (``profile.csv``: one profiled run of every
+configuration, written by ``collect_cpu rounds``) and the exports the rounds timed, and prices every profiled
+``Transpose`` node by its permutation in canonical form (size-1 axes dropped, axes that stay adjacent merged):
+
+* **keeps the innermost axis**: the last input axis stays last, so the copy moves contiguous runs;
+* **swaps the last two axes**: a (batched) 2-D transpose, ``(..., i, j) -> (..., j, i)``, e.g. a key transposed
+  for ``Q x K^T``;
+* **moves the innermost axis otherwise**: any other permutation that moves the last input axis, e.g. MaxViT's
+  window partitions, which send the channel axis of a 6-D view last.
+
+Per run it prints the time of each class, its elements and time per element, and the networks whose Transposes
+move the innermost axis otherwise (seen: in the training plan; unseen: never measured before 2026-12-06). Nodes the profile
+names that the export does not (onnxruntime's optimizer made or renamed them) are counted apart. Evaluation and
+design input only: no model, sheet or cost rule reads it.
+
+    taskset -c 0 python -m benchmarks.transpose_cost > benchmarks/results/transpose_cost.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the runs read by default: the runs of the 88 configurations (72 of the training plan, 16 never measured) on
+#: two CPUs, 1 and 2 threads
+RUNS = ("host-xeon480-1c-unseen", "host-xeon480-2c-unseen", "host-epyc-zen4-1c-unseen", "host-epyc-zen4-2c-unseen")
+COMMAND = "taskset -c 0 python -m benchmarks.transpose_cost > benchmarks/results/transpose_cost.md"
+KEEPS, SWAPS, MOVES = ("keeps the innermost axis", "swaps the last two axes (2-D transpose)",
+                       "moves the innermost axis otherwise")
+
+
+def canonical(shape: Sequence[int], perm: Sequence[int]) -> tuple[int, ...]:
+    """The permutation with size-1 axes dropped and runs of axes that stay adjacent merged (e.g. a (0, 2, 1, 3)
+    transpose of a 1 x 8 x 1 x 4 tensor is the identity, ``()``; (0, 2, 3, 1) of 2 x 3 x 4 x 5 is (0, 2, 1))."""
+    keep = [a for a in perm if shape[a] != 1]
+    order = sorted(keep)
+    p = [order.index(a) for a in keep]
+    groups: list[list[int]] = []
+    for a in p:
+        if groups and a == groups[-1][-1] + 1:
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    firsts = sorted(g[0] for g in groups)
+    q = tuple(firsts.index(g[0]) for g in groups)
+    return () if q == tuple(range(len(q))) else q
+
+
+def transpose_class(shape: Sequence[int], perm: Sequence[int]) -> str | None:
+    """:data:`KEEPS`, :data:`SWAPS` or :data:`MOVES` by the canonical form; ``None`` for a transpose that moves no
+    element (the identity in canonical form)."""
+    q = canonical(shape, perm)
+    if not q:
+        return None
+    r = len(q)
+    if q[-1] == r - 1:
+        return KEEPS
+    return SWAPS if q == (*range(r - 2), r - 1, r - 2) else MOVES
+
+
+def export_transposes(path: Path) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Transpose node name -> (input shape, perm) of an ONNX export (shapes by ONNX shape inference); nodes whose
+    input shape is not fully known are left out."""
+    import onnx
+    from onnx import shape_inference
+
+    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    g = model.graph
+    shapes = {v.name: tuple(d.dim_value if d.HasField("dim_value") else 0 for d in v.type.tensor_type.shape.dim)
+              for v in (*g.value_info, *g.input, *g.output)}
+    out = {}
+    for n in g.node:
+        if n.op_type != "Transpose":
+            continue
+        shape = shapes.get(n.input[0])
+        if not shape or 0 in shape:
+            continue
+        perm = next((tuple(a.ints) for a in n.attribute if a.name == "perm"), tuple(reversed(range(len(shape)))))
+        out[n.name] = (shape, perm)
+    return out
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def run_table(run: Path, exports: dict[str, dict], seen_networks: frozenset[str]) -> tuple[list[list[str]], list[list[str]], dict]:
+    """One run: the class rows (class, nodes, elements, ms, ns per element, median node ns per element) and the
+    networks whose Transposes move the innermost axis otherwise (configuration, seen, nodes, ms, share of the measured
+    fastest run, ns per element); and the totals by class (``{class: (seconds, elements)}``)."""
+    measured = {r["key"]: r for r in _rows(run / "measurements.csv")}
+    per_node: dict[tuple[str, str], float] = defaultdict(float)
+    for r in _rows(run / "profile.csv"):
+        if r["op_type"] == "Transpose":
+            per_node[(r["key"], r["graph_node"])] += float(r["duration_s"])
+    totals: dict[str, list] = defaultdict(lambda: [0.0, 0, 0, []])  # seconds, elements, nodes, per-node ns
+    nets: dict[str, list] = defaultdict(lambda: [0, 0.0, 0])
+    for (key, node), t in per_node.items():
+        nodes = exports.get(measured[key]["model"], {})
+        if node not in nodes:
+            cls = "not in the export (made or renamed by onnxruntime)"
+            elements = 0
+        else:
+            shape, perm = nodes[node]
+            cls = transpose_class(shape, perm) or "identity in canonical form"
+            elements = math.prod(shape)
+        tot = totals[cls]
+        tot[0] += t
+        tot[1] += elements
+        tot[2] += 1
+        if elements:
+            tot[3].append(t / elements * 1e9)
+        if cls == MOVES:
+            n = nets[key]
+            n[0] += 1
+            n[1] += t
+            n[2] += elements
+    order = [KEEPS, SWAPS, MOVES, "identity in canonical form", "not in the export (made or renamed by onnxruntime)"]
+    rows = []
+    for cls in order:
+        if cls not in totals:
+            continue
+        t, e, n, ns = totals[cls]
+        rows.append([cls, str(n), f"{e / 1e6:.2f} M" if e else "unknown", f"{t * 1e3:.2f}",
+                     f"{t / e * 1e9:.2f}" if e else "unknown", f"{statistics.median(ns):.2f}" if ns else "unknown"])
+    from benchmarks.cpu_cross_host import network_of
+
+    net_rows = []
+    for key, (n, t, e) in sorted(nets.items(), key=lambda kv: -kv[1][1]):
+        fastest = float(measured[key]["latency_min_s"])
+        net_rows.append([key, "seen" if network_of(key) in seen_networks else "unseen", str(n), f"{t * 1e3:.2f}",
+                         f"{100 * t / fastest:.1f} %", f"{t / e * 1e9:.2f}"])
+    return rows, net_rows, {c: (v[0], v[1]) for c, v in totals.items()}
+
+
+def report(runs: Sequence[str]) -> str:
+    from benchmarks.collect_cpu import PLAN
+    from hybridperf.report.format import table
+
+    seen = frozenset(name for name, _, _ in PLAN)
+    dirs = [ROOT / "calibration" / r for r in runs]
+    paths = sorted({r["model"] for d in dirs for r in _rows(d / "measurements.csv")})
+    exports, missing = {}, []
+    for p in paths:
+        if (ROOT / p).exists():
+            exports[p] = export_transposes(ROOT / p)
+        else:
+            missing.append(p)
+    lines = ["# onnxruntime CPU Transpose: time per element by whether it moves the innermost axis", "",
+             f"Command: `{COMMAND}`", "",
+             "Every profiled `Transpose` node of each run (`profile.csv`: one profiled run per configuration), its "
+             "permutation in canonical form (size-1 axes dropped, adjacent axes merged) from the export's shapes. "
+             "ns / element: the class's time over its input elements (float32: 4 bytes read and 4 written each). "
+             f"Exports not found (their nodes count as not in the export): {len(missing)}.", ""]
+    for run, d in zip(runs, dirs):
+        rows, nets, _ = run_table(d, exports, seen)
+        first = _rows(d / "measurements.csv")[0]
+        lines += [f"## `{run}` ({first['cpu_model']}, family {first['cpu_family']} model {first['cpu_model_id']}, "
+                  f"{first['threads']} thread(s))", "", "```",
+                  table(rows, ["class", "nodes", "elements", "ms", "ns / element", "median node ns / element"],
+                        "lrrrrr"), "```", "",
+                  "Configurations with Transposes that move the innermost axis otherwise (not a 2-D transpose):", "",
+                  "```",
+                  table(nets, ["configuration", "network", "nodes", "ms", "share of fastest run", "ns / element"],
+                        "llrrrr") if nets else "none", "```", ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.transpose_cost", description=__doc__.splitlines()[0])
+    p.add_argument("--runs", nargs="+", default=list(RUNS), help="calibration directories (names) with profile.csv")
+    args = p.parse_args(argv)
+    sys.stdout.write(report(args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""``benchmarks.transpose_cost`` (2026-12-06, 19:11 UTC session): the canonical form of a permutation and the class of
+a Transpose, and the report's figures recomputed from the files it reads."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@pytest.mark.parametrize(("shape", "perm", "expected"), [
+    ((1, 8, 1, 4), (0, 2, 1, 3), ()),                      # only size-1 axes move: no element moves
+    ((2, 3, 4, 5), (0, 1, 2, 3), ()),                      # the identity
+    ((2, 3, 4, 5), (0, 2, 3, 1), (0, 2, 1)),               # axes 2 and 3 stay adjacent: merged
+    ((2, 3, 4, 5), (0, 2, 1, 3), (0, 2, 1, 3)),            # BERT's head split keeps the last axis
+    ((1, 64, 7, 8, 7, 8), (0, 2, 4, 3, 5, 1), (1, 3, 2, 4, 0)),  # MaxViT's window partition: channels go last
+    ((6, 1500, 64), (0, 2, 1), (0, 2, 1)),
+])
+def test_the_canonical_form_drops_unit_axes_and_merges_adjacent_ones(shape, perm, expected):
+    from benchmarks.transpose_cost import canonical
+
+    assert canonical(shape, perm) == expected
+
+
+def test_the_class_is_where_the_last_input_axis_goes():
+    from benchmarks.transpose_cost import KEEPS, MOVES, SWAPS, transpose_class
+
+    assert transpose_class((2, 3, 4, 5), (0, 2, 1, 3)) == KEEPS
+    assert transpose_class((1, 2, 58, 28, 28), (0, 2, 1, 3, 4)) == KEEPS  # ShuffleNet's channel shuffle
+    assert transpose_class((6, 1500, 64), (0, 2, 1)) == SWAPS  # a key transposed for Q x K^T
+    assert transpose_class((2, 12, 128, 64), (0, 1, 3, 2)) == SWAPS  # the same with batch and heads apart
+    assert transpose_class((1, 64, 7, 8, 7, 8), (0, 2, 4, 3, 5, 1)) == MOVES
+    assert transpose_class((2, 3, 4), (2, 0, 1)) == SWAPS  # axes 0 and 1 stay adjacent: canonical (1, 0)
+    assert transpose_class((2, 3, 4, 5), (3, 1, 0, 2)) == MOVES
+    assert transpose_class((1, 8, 1, 4), (0, 2, 1, 3)) is None
+
+
+def test_the_maxvit_rows_are_those_of_the_files():
+    """Each run's MaxViT-T row (the one configuration with such Transposes) recomputed from its ``profile.csv`` and
+    the export's shapes; skipped without the export (CI has no ``.zoo``)."""
+    from benchmarks.transpose_cost import MOVES, RUNS, export_transposes, transpose_class
+
+    text = (RESULTS / "transpose_cost.md").read_text()
+    key, path = "maxvit_t_b1_224", ROOT / ".zoo" / "maxvit_t_b1_r224_legacy.onnx"
+    if not path.exists():
+        pytest.skip("the .zoo exports are not in this checkout (python -m benchmarks.collect_cpu export)")
+    nodes = export_transposes(path)
+    for run in RUNS:
+        assert {r["model"] for r in csv.DictReader((ROOT / "calibration" / run / "measurements.csv").open())
+                if r["key"] == key} == {str(path.relative_to(ROOT))}
+        t, e, n = 0.0, 0, 0
+        for r in csv.DictReader((ROOT / "calibration" / run / "profile.csv").open()):
+            node = nodes.get(r["graph_node"]) if r["key"] == key and r["op_type"] == "Transpose" else None
+            if node and transpose_class(*node) == MOVES:
+                t, e, n = t + float(r["duration_s"]), e + math.prod(node[0]), n + 1
+        section = text.split(f"## `{run}`")[1].split("\n## ")[0]
+        line = next(x for x in section.splitlines() if x.startswith(key + " "))
+        cells = [c.strip() for c in line.split("  ") if c.strip()]
+        assert [cells[2], cells[3], cells[5]] == [str(n), f"{t * 1e3:.2f}", f"{t / e * 1e9:.2f}"], run
+
+
+def test_the_other_permutations_cost_several_times_the_rest_on_every_run():
+    """The finding the report exists for, as its tables give it: per element, a Transpose that moves the innermost
+    axis other than as a 2-D transpose costs more than four times one that keeps it and than a 2-D transpose, on both
+    CPUs and with 1 and 2 threads; and no configuration of the training plan has one (the residual cannot learn it)."""
+    from benchmarks.transpose_cost import KEEPS, MOVES, RUNS, SWAPS
+
+    text = (RESULTS / "transpose_cost.md").read_text()
+    for run in RUNS:
+        section = text.split(f"## `{run}`")[1].split("\n## ")[0]
+        ns = {}
+        for cls in (KEEPS, SWAPS, MOVES):
+            line = next(x for x in section.splitlines() if x.startswith(cls))
+            ns[cls] = float([c.strip() for c in line.split("  ") if c.strip()][4])
+        assert ns[MOVES] > 4 * max(ns[KEEPS], ns[SWAPS]), run
+        nets = section.split("otherwise (not a 2-D transpose):")[1].split("```")[1]
+        assert [x.split()[1] for x in nets.splitlines()[3:] if x.strip()] == ["unseen"], run
