@@ -177,11 +177,143 @@ def report(runs: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+#: the shapes timed alone by ``probe``: every (input shape, perm) of MaxViT-T b1's Transposes that move the innermost
+#: axis otherwise, then one of each other class at a similar size (a BERT-base head split, b2, and its key
+#: transposed for Q x K^T)
+PROBE_EXPORT = Path(".zoo") / "maxvit_t_b1_r224_legacy.onnx"
+OTHER_SHAPES = (((2, 128, 12, 64), (0, 2, 1, 3)), ((2, 12, 128, 64), (0, 1, 3, 2)))
+PROBE_FIELDS = ["shape", "perm", "class", "elements", "threads", "runs", "fastest_s", "ns_per_element", "cpu_model",
+                "cpu_family", "cpu_model_id", "cpu_stepping", "onnxruntime", "date_utc", "round"]
+
+
+def probe_cases() -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """What ``probe`` times: the distinct (shape, perm) of :data:`PROBE_EXPORT` of the "moves otherwise" class, in the
+    export's order, then :data:`OTHER_SHAPES`."""
+    cases = []
+    for shape, perm in export_transposes(ROOT / PROBE_EXPORT).values():
+        if transpose_class(shape, perm) == MOVES and (shape, perm) not in cases:
+            cases.append((shape, perm))
+    return [*cases, *OTHER_SHAPES]
+
+
+def _session(shape: tuple[int, ...], perm: tuple[int, ...], threads: int):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    out_shape = [shape[a] for a in perm]
+    graph = helper.make_graph([helper.make_node("Transpose", ["x"], ["y"], perm=list(perm))], "transpose",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) -> None:
+    """Time each of :func:`probe_cases` alone in onnxruntime (one Transpose node, float32 input of random values),
+    ``runs`` timed runs after 5 warm-up runs, fastest kept, for each thread count, the cases shuffled in each of
+    ``rounds`` rounds; rows appended to ``out`` / ``probe.csv`` with ``lscpu`` in ``out`` / ``lscpu.txt``."""
+    import datetime
+    import random
+    import subprocess
+    import time
+
+    import numpy as np
+    import onnxruntime as ort
+
+    from hybridperf.measure.probe import read_host_info
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lscpu.txt").write_text(subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout)
+    host = read_host_info()
+    cases = probe_cases()
+    rng = random.Random(seed)
+    rows = []
+    for r in range(rounds):
+        order = [(c, t) for c in cases for t in threads]
+        rng.shuffle(order)
+        for (shape, perm), t in order:
+            sess = _session(shape, perm, t)
+            x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+            for _ in range(5):
+                sess.run(None, {"x": x})
+            best = float("inf")
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                sess.run(None, {"x": x})
+                best = min(best, time.perf_counter() - t0)
+            n = math.prod(shape)
+            rows.append({"shape": "x".join(map(str, shape)), "perm": ",".join(map(str, perm)),
+                         "class": transpose_class(shape, perm), "elements": n, "threads": t, "runs": runs,
+                         "fastest_s": f"{best:.4e}", "ns_per_element": f"{best / n * 1e9:.4f}",
+                         "cpu_model": host.cpu_model, "cpu_family": host.cpu_family, "cpu_model_id": host.cpu_model_id,
+                         "cpu_stepping": host.cpu_stepping, "onnxruntime": ort.__version__,
+                         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                         "round": r})
+    path = out / "probe.csv"
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, PROBE_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+
+
+def probe_report(out: Path, runs: Sequence[str]) -> str:
+    """The probe's figures (median over rounds of each case's fastest run, per thread count) beside the same shapes'
+    time per element in the runs' profiles (median over nodes of that shape and permutation)."""
+    from hybridperf.report.format import table
+
+    rows = _rows(out / "probe.csv")
+    threads = sorted({int(r["threads"]) for r in rows})
+    nodes = export_transposes(ROOT / PROBE_EXPORT)
+    prof: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for run in runs:
+        for r in _rows(ROOT / "calibration" / run / "profile.csv"):
+            node = nodes.get(r["graph_node"]) if r["key"] == "maxvit_t_b1_224" and r["op_type"] == "Transpose" else None
+            if node:
+                key = ("x".join(map(str, node[0])), ",".join(map(str, node[1])), run)
+                prof[key].append(float(r["duration_s"]) / math.prod(node[0]) * 1e9)
+    body = []
+    for shape, perm in dict.fromkeys((r["shape"], r["perm"]) for r in rows):
+        cells = [shape, perm, next(r["class"] for r in rows if r["shape"] == shape)]
+        for t in threads:
+            v = [float(r["ns_per_element"]) for r in rows if (r["shape"], r["perm"], r["threads"]) == (shape, perm, str(t))]
+            cells.append(f"{statistics.median(v):.2f}")
+        for run in runs:
+            v = prof.get((shape, perm, run))
+            cells.append(f"{statistics.median(v):.2f}" if v else "unknown")
+        body.append(cells)
+    first = rows[0]
+    head = ["shape", "perm", "class", *(f"probe {t} thread(s)" for t in threads), *(f"profile {r}" for r in runs)]
+    return "\n".join([f"## Timed alone: `{out}`", "",
+                       f"onnxruntime {first['onnxruntime']} on {first['cpu_model']} (family {first['cpu_family']} "
+                       f"model {first['cpu_model_id']} stepping {first['cpu_stepping']}), {len({r['round'] for r in rows})}"
+                       f" rounds from {first['date_utc']}; ns per element: median over rounds of each case's fastest "
+                       "run. Profile columns: the same shape's MaxViT-T nodes in each run's `profile.csv` (median).", "",
+                       "```", table(body, head, "lll" + "r" * (len(head) - 3)), "```", ""])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.transpose_cost", description=__doc__.splitlines()[0])
     p.add_argument("--runs", nargs="+", default=list(RUNS), help="calibration directories (names) with profile.csv")
+    p.add_argument("--probe", type=Path, help="time the shapes alone first, appending to PROBE/probe.csv")
+    p.add_argument("--probe-dir", type=Path, help="add the probe table of PROBE_DIR/probe.csv to the report")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--timed-runs", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    sys.stdout.write(report(args.runs))
+    if args.probe:
+        probe(args.probe, [int(t) for t in args.threads.split(",")], args.rounds, args.timed_runs, args.seed)
+        return 0
+    text = report(args.runs)
+    if args.probe_dir:
+        text += "\n" + probe_report(args.probe_dir, [r for r in args.runs if "zen4" in r or "xeon" in r])
+    sys.stdout.write(text)
     return 0
 
 
