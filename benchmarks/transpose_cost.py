@@ -16,7 +16,13 @@ move the innermost axis otherwise (seen: in the training plan; unseen: never mea
 names that the export does not (onnxruntime's optimizer made or renamed them) are counted apart. Evaluation and
 design input only: no model, sheet or cost rule reads it.
 
-    taskset -c 0 python -m benchmarks.transpose_cost > benchmarks/results/transpose_cost.md
+    taskset -c 0 python -m benchmarks.transpose_cost --probe-dir calibration/host-epyc-zen4-transpose \
+        > benchmarks/results/transpose_cost.md
+
+``--probe DIR`` first times the shapes alone (:func:`probe`; 2026-12-06, plan (7) in CHANGELOG):
+
+    nice -n -20 taskset -c 0,1 python -m benchmarks.transpose_cost --probe calibration/host-epyc-zen4-transpose \
+        --rounds 3 --seed 90
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the runs read by default: the runs of the 88 configurations (72 of the training plan, 16 never measured) on
 #: two CPUs, 1 and 2 threads
 RUNS = ("host-xeon480-1c-unseen", "host-xeon480-2c-unseen", "host-epyc-zen4-1c-unseen", "host-epyc-zen4-2c-unseen")
-COMMAND = "taskset -c 0 python -m benchmarks.transpose_cost > benchmarks/results/transpose_cost.md"
+COMMAND = ("taskset -c 0 python -m benchmarks.transpose_cost --probe-dir calibration/host-epyc-zen4-transpose "
+           "> benchmarks/results/transpose_cost.md")
 KEEPS, SWAPS, MOVES = ("keeps the innermost axis", "swaps the last two axes (2-D transpose)",
                        "moves the innermost axis otherwise")
 
@@ -278,7 +285,9 @@ def probe_report(out: Path, runs: Sequence[str]) -> str:
                 key = ("x".join(map(str, node[0])), ",".join(map(str, node[1])), run)
                 prof[key].append(float(r["duration_s"]) / math.prod(node[0]) * 1e9)
     body = []
-    for shape, perm in dict.fromkeys((r["shape"], r["perm"]) for r in rows):
+    timed = {(r["shape"], r["perm"]) for r in rows}
+    for shape, perm in (c for c in (("x".join(map(str, s)), ",".join(map(str, q))) for s, q in probe_cases())
+                        if c in timed):
         cells = [shape, perm, next(r["class"] for r in rows if r["shape"] == shape)]
         for t in threads:
             v = [float(r["ns_per_element"]) for r in rows if (r["shape"], r["perm"], r["threads"]) == (shape, perm, str(t))]
@@ -287,6 +296,25 @@ def probe_report(out: Path, runs: Sequence[str]) -> str:
             v = prof.get((shape, perm, run))
             cells.append(f"{statistics.median(v):.2f}" if v else "unknown")
         body.append(cells)
+    # the whole class priced by the probe: each MaxViT-T node of it at its shape's probe figure (the run's threads)
+    priced = []
+    for run in runs:
+        t = _rows(ROOT / "calibration" / run / "measurements.csv")[0]["threads"]
+        fig = {(r["shape"], r["perm"]): [] for r in rows}
+        for r in rows:
+            if r["threads"] == t:
+                fig[(r["shape"], r["perm"])].append(float(r["ns_per_element"]))
+        got, want = 0.0, 0.0
+        for r in _rows(ROOT / "calibration" / run / "profile.csv"):
+            node = nodes.get(r["graph_node"]) if r["key"] == "maxvit_t_b1_224" and r["op_type"] == "Transpose" else None
+            if node and transpose_class(*node) == MOVES:
+                v = fig.get(("x".join(map(str, node[0])), ",".join(map(str, node[1]))))
+                if not v:
+                    continue
+                got += statistics.median(v) * math.prod(node[0]) * 1e-9
+                want += float(r["duration_s"])
+        if want:
+            priced.append([f"`{run}`", t, f"{got * 1e3:.2f}", f"{want * 1e3:.2f}", f"{100 * (got / want - 1):+.1f} %"])
     first = rows[0]
     head = ["shape", "perm", "class", *(f"probe {t} thread(s)" for t in threads), *(f"profile {r}" for r in runs)]
     return "\n".join([f"## Timed alone: `{out}`", "",
@@ -294,7 +322,12 @@ def probe_report(out: Path, runs: Sequence[str]) -> str:
                        f"model {first['cpu_model_id']} stepping {first['cpu_stepping']}), {len({r['round'] for r in rows})}"
                        f" rounds from {first['date_utc']}; ns per element: median over rounds of each case's fastest "
                        "run. Profile columns: the same shape's MaxViT-T nodes in each run's `profile.csv` (median).", "",
-                       "```", table(body, head, "lll" + "r" * (len(head) - 3)), "```", ""])
+                       "```", table(body, head, "lll" + "r" * (len(head) - 3)), "```", "",
+                       "MaxViT-T's Transposes that move the innermost axis otherwise, priced node by node at the "
+                       "probe's figure for their shape (the run's thread count), against their time in each run's "
+                       "profile:", "", "```",
+                       table(priced, ["run", "threads", "probe-priced ms", "profiled ms", "error"], "lrrrr"),
+                       "```", ""])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

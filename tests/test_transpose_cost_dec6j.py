@@ -80,3 +80,67 @@ def test_the_other_permutations_cost_several_times_the_rest_on_every_run():
         assert ns[MOVES] > 4 * max(ns[KEEPS], ns[SWAPS]), run
         nets = section.split("otherwise (not a 2-D transpose):")[1].split("```")[1]
         assert [x.split()[1] for x in nets.splitlines()[3:] if x.strip()] == ["unseen"], run
+
+
+PROBE = ROOT / "calibration" / "host-epyc-zen4-transpose"
+
+
+def test_the_probe_is_the_planned_one():
+    """Plan (7) of 2026-12-06 (written at 20:26 UTC before it ran): MaxViT's 12 shapes of the class and one of each
+    other class, 1 and 2 threads, 3 rounds, 50 timed runs, on the Zen 4 of the runs (identical ``lscpu``)."""
+    rows = list(csv.DictReader((PROBE / "probe.csv").open()))
+    assert {r["round"] for r in rows} == {"0", "1", "2"} and {r["threads"] for r in rows} == {"1", "2"}
+    assert {r["runs"] for r in rows} == {"50"} and len(rows) == 3 * 2 * 14
+    assert sum(1 for c in {(r["shape"], r["perm"], r["class"]) for r in rows}
+               if c[2] == "moves the innermost axis otherwise") == 12
+    assert {(r["cpu_family"], r["cpu_model_id"], r["cpu_stepping"], r["onnxruntime"]) for r in rows} == {
+        ("25", "17", "1", "1.32.0")}
+    assert min(r["date_utc"] for r in rows) >= "2026-12-06T20:26"
+    assert (PROBE / "lscpu.txt").read_text() == (ROOT / "calibration" / "host-epyc-zen4-1c-unseen" / "lscpu.txt").read_text()
+    for r in rows:  # the per-element figure is the fastest run over the elements
+        assert float(r["ns_per_element"]) == pytest.approx(float(r["fastest_s"]) / int(r["elements"]) * 1e9, rel=1e-3)
+
+
+def test_the_probe_table_is_that_of_the_file():
+    """The report's probe columns: the median over rounds of each case's per-element figure."""
+    import statistics
+
+    rows = list(csv.DictReader((PROBE / "probe.csv").open()))
+    text = (RESULTS / "transpose_cost.md").read_text().split("## Timed alone")[1]
+    for shape, perm in {(r["shape"], r["perm"]) for r in rows}:
+        line = next(x for x in text.splitlines() if x.startswith(f"{shape} ") and f" {perm} " in x)
+        cells = [c.strip() for c in line.split("  ") if c.strip()]
+        want = [f"{statistics.median(float(r['ns_per_element']) for r in rows if (r['shape'], r['perm'], r['threads']) == (shape, perm, t)):.2f}"
+                for t in ("1", "2")]
+        assert cells[3:5] == want, line
+
+
+def test_the_probe_prices_maxvits_transposes_as_profiled():
+    """The priced table recomputed from the probe, the export and each run's profile (skipped without ``.zoo``);
+    and, the plan's criterion, every run within 25 % (the Zen 4 probe on the Zen 4 runs and the Xeon's alike)."""
+    import statistics
+
+    from benchmarks.transpose_cost import MOVES, RUNS, export_transposes, transpose_class
+
+    text = (RESULTS / "transpose_cost.md").read_text().split("priced node by node")[1]
+    path = ROOT / ".zoo" / "maxvit_t_b1_r224_legacy.onnx"
+    for run in RUNS:
+        line = next(x for x in text.splitlines() if x.startswith(f"`{run}`"))
+        assert abs(float(line.split()[-2])) < 25, line
+    if not path.exists():
+        pytest.skip("the .zoo exports are not in this checkout (python -m benchmarks.collect_cpu export)")
+    nodes = export_transposes(path)
+    rows = list(csv.DictReader((PROBE / "probe.csv").open()))
+    for run in RUNS:
+        threads = next(csv.DictReader((ROOT / "calibration" / run / "measurements.csv").open()))["threads"]
+        got = want = 0.0
+        for r in csv.DictReader((ROOT / "calibration" / run / "profile.csv").open()):
+            node = nodes.get(r["graph_node"]) if r["key"] == "maxvit_t_b1_224" and r["op_type"] == "Transpose" else None
+            if node and transpose_class(*node) == MOVES:
+                shape, perm = "x".join(map(str, node[0])), ",".join(map(str, node[1]))
+                ns = statistics.median(float(p["ns_per_element"]) for p in rows
+                                       if (p["shape"], p["perm"], p["threads"]) == (shape, perm, threads))
+                got += ns * math.prod(node[0]) * 1e-9
+                want += float(r["duration_s"])
+        line = next(x for x in text.splitlines() if x.startswith(f"`{run}`"))
+        assert line.split()[2:4] == [f"{got * 1e3:.2f}", f"{want * 1e3:.2f}"], line
