@@ -51,8 +51,9 @@ RETESTS = {"host-xeon480-1c": (Path("calibration") / "host-xeon480-1c-unseen-ret
            "host-epyc-zen4-1c": (Path("calibration") / "host-epyc-zen4-1c-unseen-retest",
                                  # across hours (plan (6) of 2026-12-06 19:13 UTC)
                                  Path("calibration") / "host-epyc-zen4-1c-unseen-hours"),
-           # plan (5) of 2026-12-06 19:13 UTC
-           "host-epyc-zen4-2c": (Path("calibration") / "host-epyc-zen4-2c-unseen-retest",)}
+           # plan (5) of 2026-12-06 19:13 UTC; across hours, plan (8) of 20:34 UTC
+           "host-epyc-zen4-2c": (Path("calibration") / "host-epyc-zen4-2c-unseen-retest",
+                                 Path("calibration") / "host-epyc-zen4-2c-unseen-hours")}
 #: ``measurements.csv`` columns the retest lines compare: the goal's unit-free figure and the raw fastest run
 RETEST_COLUMNS = {"latency_min_run_norm": "fastest run / the round's fastest reference runs (the goal's figure)",
                   "latency_min_s": "raw fastest run"}
