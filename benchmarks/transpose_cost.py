@@ -36,6 +36,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.retest_cpu import csv_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 #: the runs read by default: the runs of the 88 configurations (72 of the training plan, 16 never measured) on
 #: two CPUs, 1 and 2 threads
@@ -97,18 +99,13 @@ def export_transposes(path: Path) -> dict[str, tuple[tuple[int, ...], tuple[int,
     return out
 
 
-def _rows(path: Path) -> list[dict]:
-    with path.open() as f:
-        return list(csv.DictReader(f))
-
-
-def run_table(run: Path, exports: dict[str, dict], seen_networks: frozenset[str]) -> tuple[list[list[str]], list[list[str]], dict]:
+def run_table(run: Path, exports: dict[str, dict], seen_networks: frozenset[str]) -> tuple[list[list[str]], list[list[str]]]:
     """One run: the class rows (class, nodes, elements, ms, ns per element, median node ns per element) and the
     networks whose Transposes move the innermost axis otherwise (configuration, seen, nodes, ms, share of the measured
-    fastest run, ns per element); and the totals by class (``{class: (seconds, elements)}``)."""
-    measured = {r["key"]: r for r in _rows(run / "measurements.csv")}
+    fastest run, ns per element)."""
+    measured = {r["key"]: r for r in csv_rows(run / "measurements.csv")}
     per_node: dict[tuple[str, str], float] = defaultdict(float)
-    for r in _rows(run / "profile.csv"):
+    for r in csv_rows(run / "profile.csv"):
         if r["op_type"] == "Transpose":
             per_node[(r["key"], r["graph_node"])] += float(r["duration_s"])
     totals: dict[str, list] = defaultdict(lambda: [0.0, 0, 0, []])  # seconds, elements, nodes, per-node ns
@@ -148,7 +145,7 @@ def run_table(run: Path, exports: dict[str, dict], seen_networks: frozenset[str]
         fastest = float(measured[key]["latency_min_s"])
         net_rows.append([key, "seen" if network_of(key) in seen_networks else "unseen", str(n), f"{t * 1e3:.2f}",
                          f"{100 * t / fastest:.1f} %", f"{t / e * 1e9:.2f}"])
-    return rows, net_rows, {c: (v[0], v[1]) for c, v in totals.items()}
+    return rows, net_rows
 
 
 def report(runs: Sequence[str]) -> str:
@@ -157,7 +154,7 @@ def report(runs: Sequence[str]) -> str:
 
     seen = frozenset(name for name, _, _ in PLAN)
     dirs = [ROOT / "calibration" / r for r in runs]
-    paths = sorted({r["model"] for d in dirs for r in _rows(d / "measurements.csv")})
+    paths = sorted({r["model"] for d in dirs for r in csv_rows(d / "measurements.csv")})
     exports, missing = {}, []
     for p in paths:
         if (ROOT / p).exists():
@@ -171,8 +168,8 @@ def report(runs: Sequence[str]) -> str:
              "ns / element: the class's time over its input elements (float32: 4 bytes read and 4 written each). "
              f"Exports not found (their nodes count as not in the export): {len(missing)}.", ""]
     for run, d in zip(runs, dirs):
-        rows, nets, _ = run_table(d, exports, seen)
-        first = _rows(d / "measurements.csv")[0]
+        rows, nets = run_table(d, exports, seen)
+        first = csv_rows(d / "measurements.csv")[0]
         lines += [f"## `{run}` ({first['cpu_model']}, family {first['cpu_family']} model {first['cpu_model_id']}, "
                   f"{first['threads']} thread(s))", "", "```",
                   table(rows, ["class", "nodes", "elements", "ms", "ns / element", "median node ns / element"],
@@ -193,30 +190,32 @@ PROBE_FIELDS = ["shape", "perm", "class", "elements", "threads", "runs", "fastes
                 "cpu_family", "cpu_model_id", "cpu_stepping", "onnxruntime", "date_utc", "round"]
 
 
-def probe_cases() -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """What ``probe`` times: the distinct (shape, perm) of :data:`PROBE_EXPORT` of the "moves otherwise" class, in the
-    export's order, then :data:`OTHER_SHAPES`."""
+def case_key(shape: Sequence[int], perm: Sequence[int]) -> tuple[str, str]:
+    """How ``probe.csv`` writes a case: (``1x64x8x7x8x7``, ``0,2,4,3,5,1``)."""
+    return "x".join(map(str, shape)), ",".join(map(str, perm))
+
+
+def probe_cases(nodes: dict | None = None) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """What ``probe`` times: the distinct (shape, perm) of :data:`PROBE_EXPORT` (``nodes``: its
+    :func:`export_transposes`, read when not given) of the "moves otherwise" class, in the export's order, then
+    :data:`OTHER_SHAPES`."""
     cases = []
-    for shape, perm in export_transposes(ROOT / PROBE_EXPORT).values():
+    for shape, perm in (export_transposes(ROOT / PROBE_EXPORT) if nodes is None else nodes).values():
         if transpose_class(shape, perm) == MOVES and (shape, perm) not in cases:
             cases.append((shape, perm))
     return [*cases, *OTHER_SHAPES]
 
 
 def _session(shape: tuple[int, ...], perm: tuple[int, ...], threads: int):
-    import onnxruntime as ort
+    """An onnxruntime CPU session of one float32 Transpose, built as ``hybridperf probe`` builds its kernels."""
     from onnx import TensorProto, helper
 
-    out_shape = [shape[a] for a in perm]
-    graph = helper.make_graph([helper.make_node("Transpose", ["x"], ["y"], perm=list(perm))], "transpose",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    so = ort.SessionOptions()
-    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-    so.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    from hybridperf.measure.probe import _onnx_model, _ort_session
+
+    model = _onnx_model([helper.make_node("Transpose", ["x"], ["y"], perm=list(perm))],
+                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape[a] for a in perm])])
+    return _ort_session(model, threads=threads)
 
 
 def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) -> None:
@@ -253,7 +252,8 @@ def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) 
                 sess.run(None, {"x": x})
                 best = min(best, time.perf_counter() - t0)
             n = math.prod(shape)
-            rows.append({"shape": "x".join(map(str, shape)), "perm": ",".join(map(str, perm)),
+            key = case_key(shape, perm)
+            rows.append({"shape": key[0], "perm": key[1],
                          "class": transpose_class(shape, perm), "elements": n, "threads": t, "runs": runs,
                          "fastest_s": f"{best:.4e}", "ns_per_element": f"{best / n * 1e9:.4f}",
                          "cpu_model": host.cpu_model, "cpu_family": host.cpu_family, "cpu_model_id": host.cpu_model_id,
@@ -274,20 +274,23 @@ def probe_report(out: Path, runs: Sequence[str]) -> str:
     time per element in the runs' profiles (median over nodes of that shape and permutation)."""
     from hybridperf.report.format import table
 
-    rows = _rows(out / "probe.csv")
+    rows = csv_rows(out / "probe.csv")
     threads = sorted({int(r["threads"]) for r in rows})
     nodes = export_transposes(ROOT / PROBE_EXPORT)
-    prof: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    # each run's MaxViT-T Transpose nodes of the export: (shape, perm) as probe.csv writes them, seconds, elements
+    profiled: dict[str, list[tuple[tuple[str, str], float, int]]] = {}
     for run in runs:
-        for r in _rows(ROOT / "calibration" / run / "profile.csv"):
-            node = nodes.get(r["graph_node"]) if r["key"] == "maxvit_t_b1_224" and r["op_type"] == "Transpose" else None
-            if node:
-                key = ("x".join(map(str, node[0])), ",".join(map(str, node[1])), run)
-                prof[key].append(float(r["duration_s"]) / math.prod(node[0]) * 1e9)
+        profiled[run] = [(case_key(*node), float(r["duration_s"]), math.prod(node[0]))
+                         for r in csv_rows(ROOT / "calibration" / run / "profile.csv")
+                         if r["key"] == "maxvit_t_b1_224" and r["op_type"] == "Transpose"
+                         and (node := nodes.get(r["graph_node"])) is not None]
+    prof: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for run, found in profiled.items():
+        for key, t, n in found:
+            prof[(*key, run)].append(t / n * 1e9)
     body = []
     timed = {(r["shape"], r["perm"]) for r in rows}
-    for shape, perm in (c for c in (("x".join(map(str, s)), ",".join(map(str, q))) for s, q in probe_cases())
-                        if c in timed):
+    for shape, perm in (c for c in (case_key(s, q) for s, q in probe_cases(nodes)) if c in timed):
         cells = [shape, perm, next(r["class"] for r in rows if r["shape"] == shape)]
         for t in threads:
             v = [float(r["ns_per_element"]) for r in rows if (r["shape"], r["perm"], r["threads"]) == (shape, perm, str(t))]
@@ -297,22 +300,20 @@ def probe_report(out: Path, runs: Sequence[str]) -> str:
             cells.append(f"{statistics.median(v):.2f}" if v else "unknown")
         body.append(cells)
     # the whole class priced by the probe: each MaxViT-T node of it at its shape's probe figure (the run's threads)
+    classes = {case_key(*node): transpose_class(*node) for node in nodes.values()}
     priced = []
     for run in runs:
-        t = _rows(ROOT / "calibration" / run / "measurements.csv")[0]["threads"]
+        t = csv_rows(ROOT / "calibration" / run / "measurements.csv")[0]["threads"]
         fig = {(r["shape"], r["perm"]): [] for r in rows}
         for r in rows:
             if r["threads"] == t:
                 fig[(r["shape"], r["perm"])].append(float(r["ns_per_element"]))
         got, want = 0.0, 0.0
-        for r in _rows(ROOT / "calibration" / run / "profile.csv"):
-            node = nodes.get(r["graph_node"]) if r["key"] == "maxvit_t_b1_224" and r["op_type"] == "Transpose" else None
-            if node and transpose_class(*node) == MOVES:
-                v = fig.get(("x".join(map(str, node[0])), ",".join(map(str, node[1]))))
-                if not v:
-                    continue
-                got += statistics.median(v) * math.prod(node[0]) * 1e-9
-                want += float(r["duration_s"])
+        for key, seconds, n in profiled[run]:
+            v = fig.get(key)
+            if v and classes[key] == MOVES:
+                got += statistics.median(v) * n * 1e-9
+                want += seconds
         if want:
             priced.append([f"`{run}`", t, f"{got * 1e3:.2f}", f"{want * 1e3:.2f}", f"{100 * (got / want - 1):+.1f} %"])
     first = rows[0]
@@ -345,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     text = report(args.runs)
     if args.probe_dir:
-        text += "\n" + probe_report(args.probe_dir, [r for r in args.runs if "zen4" in r or "xeon" in r])
+        text += "\n" + probe_report(args.probe_dir, args.runs)
     sys.stdout.write(text)
     return 0
 

@@ -198,10 +198,11 @@ def run_sets(setting: str) -> dict[str, str]:
             if r["key"] not in exclude}
 
 
-def measured_section(setting: str, data, spreads: Mapping[str, float]) -> tuple[list[str], list[list[str]]]:
+def measured_section(setting: str, data, spreads: Mapping[str, float]) -> tuple[
+        list[str], list[list[str]], dict[tuple[Path, Path], list[list[str]]]]:
     """Section 1: the stored and the held-out predictions by set, the unseen networks one by one, and the split-half
-    test-retest of each set (``data``, ``spreads``: as :func:`heldout_predictions`); and the set rows (the summary's
-    lines: :func:`summary_lines`)."""
+    test-retest of each set (``data``, ``spreads``: as :func:`heldout_predictions`); the set rows (the summary's
+    lines: :func:`summary_lines`); and the retest pairs' rows (:func:`retest_section`)."""
     from benchmarks.retest_cpu import STATS_HEADER, csv_rows, rounds_rows, split_half, stats_rows
     from hybridperf.report.format import table
 
@@ -247,7 +248,7 @@ def measured_section(setting: str, data, spreads: Mapping[str, float]) -> tuple[
         first, second, a, b = halves
         retest += [f"{name}, rounds {first} against {second}:", "", "```",
                    table(stats_rows(a, b), STATS_HEADER, "lrrrrr"), "```", ""]
-    retest_lines = retest_section(setting, {k: sets[k] for k in measured_keys}, stored, held)
+    retest_lines, pairs = retest_section(setting, sets, stored, held)
     n_rounds = len({r["round"] for r in raw})
     first = measurements[0]
     calibration = csv_rows(run / STORED)[0]["calibration"]
@@ -266,7 +267,7 @@ def measured_section(setting: str, data, spreads: Mapping[str, float]) -> tuple[
             "```", table(per, ["configuration", "zoo family", "family measured before", "measured ms",
                                "stored ms", "stored error", "held-out error"], "lllrrrr"), "```", "",
             "Split-half test-retest of each set (the same run's first rounds against its last):", "", *retest,
-            *retest_lines], rows)
+            *retest_lines], rows, pairs)
 
 
 def summary_lines(rows: Mapping[str, list[list[str]]]) -> list[str]:
@@ -327,24 +328,25 @@ def pair_rows(first: Path, second: Path, sets: Mapping[str, str]) -> list[list[s
 
 
 def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, tuple[float, float]],
-                   held: Mapping[str, float]) -> list[str]:
-    """The independent retests of ``setting``'s run (:func:`retest_pairs`; [] where none is measured): test-retest of
-    each set on :data:`RETEST_COLUMNS` for every pair, and the run's stored and held-out predictions scored on each
-    retest (``stored``: key -> (prediction, the run's fastest run); ``held``: key -> held-out predicted / the run's
-    fastest run)."""
+                   held: Mapping[str, float]) -> tuple[list[str], dict[tuple[Path, Path], list[list[str]]]]:
+    """The independent retests of ``setting``'s run (:func:`retest_pairs`; no lines where none is measured):
+    test-retest of each set on :data:`RETEST_COLUMNS` for every pair, and the run's stored and held-out predictions
+    scored on each retest (``stored``: key -> (prediction, the run's fastest run); ``held``: key -> held-out predicted
+    / the run's fastest run); and each pair's :func:`pair_rows` (the summary's: :func:`retest_summary_lines`)."""
     from benchmarks.retest_cpu import csv_rows
     from hybridperf.report.format import table
 
+    pairs = {(first, second): pair_rows(first, second, sets) for first, second in retest_pairs(setting)}
     lines = []
-    for d in dict.fromkeys(second for _, second in retest_pairs(setting)):
+    for d in dict.fromkeys(second for _, second in pairs):
         rounds = len({r["round"] for r in csv_rows(d / "speed_index.csv")})
         lines += [f"Independent retest `{d}` ({rounds} rounds from {_start_utc(d)[:16].replace('T', ' ')} UTC, the "
                   "same configurations and settings; planned in CHANGELOG before it ran):", ""]
-        for first, second in retest_pairs(setting):
+        for (first, second), rows in pairs.items():
             if second == d:
                 lines += [f"Against `{first}` ({_hours_apart(first, d):.1f} h earlier):", "", "```",
-                          table(pair_rows(first, d, sets), ["set", "figure", "n", "MAPE", "median ratio",
-                                                            "within +-3 %", "within +-10 %"], "llrrrrr"), "```", ""]
+                          table(rows, ["set", "figure", "n", "MAPE", "median ratio", "within +-3 %", "within +-10 %"],
+                                "llrrrrr"), "```", ""]
         b = {r["key"]: r for r in csv_rows(d / "measurements.csv")}
         seen = [k for k, s in sets.items() if s == SEEN]
         unseen = [k for k, s in sets.items() if s != SEEN]
@@ -363,18 +365,19 @@ def retest_section(setting: str, sets: Mapping[str, str], stored: Mapping[str, t
                   table(scored, ["set", "n", "stored MAPE", "stored +-10 %", "stored median pred / meas",
                                  "held-out MAPE", "held-out +-10 %", "held-out median pred / meas"], "lrrrrrrr"),
                   "```", ""]
-    return lines
+    return lines, pairs
 
 
-def retest_summary_lines(sets: Mapping[str, Mapping[str, str]]) -> list[str]:
-    """Every test-retest pair of section 1 side by side (``sets``: setting -> key -> set, as :func:`measured_section`
-    classes them): MAPE of each set on the goal's figure and on the raw fastest run, and the hours between the runs."""
+def retest_summary_lines(pairs: Mapping[str, Mapping[tuple[Path, Path], list[list[str]]]]) -> list[str]:
+    """Every test-retest pair of section 1 side by side (``pairs``: setting -> (run, retest) -> :func:`pair_rows`, as
+    :func:`retest_section` returns them): MAPE of each set on the goal's figure, the raw fastest run and the no-stream
+    figure, and the hours between the runs."""
     from hybridperf.report.format import table
 
     body = []
-    for setting, s in sets.items():
-        for first, second in retest_pairs(setting):
-            by = {(r[0], r[1]): r[3] for r in pair_rows(first, second, s)}
+    for setting, by_pair in pairs.items():
+        for (first, second), rows in by_pair.items():
+            by = {(r[0], r[1]): r[3] for r in rows}
             body.append([f"`{setting}`", f"`{first.name}`", f"`{second.name}`", f"{_hours_apart(first, second):.1f}",
                          *(by.get((name, what), "unknown") for what in (*RETEST_COLUMNS.values(), NO_STREAM)
                            for name in ("networks measured before", "unseen networks"))])
@@ -479,9 +482,9 @@ def report(jobs: int = 1) -> str:
     exclude = _left_out()
     data, spreads = cc.load_hosts(exclude=exclude), cc.timing_spreads(exclude=exclude)
     done = {s: measured_section(s, data, spreads) for s, run in RUNS.items() if (run / "measurements.csv").exists()}
-    measured = [line for lines, _ in done.values() for line in lines]
-    summary = [*summary_lines({s: rows for s, (_, rows) in done.items()}),
-               *retest_summary_lines({s: run_sets(s) for s in done})]
+    measured = [line for lines, _, _ in done.values() for line in lines]
+    summary = [*summary_lines({s: rows for s, (_, rows, _) in done.items()}),
+               *retest_summary_lines({s: pairs for s, (_, _, pairs) in done.items()})]
     return "\n".join([*head, *summary, *measured, *networks_out_section(leave_networks_out(data, jobs))]) + "\n"
 
 
