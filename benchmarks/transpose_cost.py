@@ -78,19 +78,39 @@ def transpose_class(shape: Sequence[int], perm: Sequence[int]) -> str | None:
 
 
 def export_transposes(path: Path) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
-    """Transpose node name -> (input shape, perm) of an ONNX export (shapes by ONNX shape inference); nodes whose
-    input shape is not fully known are left out."""
+    """Transpose node name -> (input shape, perm) of an ONNX export. Shapes come from ONNX shape inference where it
+    resolves them, else from one onnxruntime run of the unoptimised graph with those inputs made outputs (inputs as
+    ``hybridperf measure`` fills them): exports whose Reshapes take computed shapes (Hugging Face's MobileViT) leave
+    every Transpose's input shape unknown to shape inference. Until 2026-12-06 23:00 UTC such nodes were left out
+    (and the report counted them as "not in the export"), which hid MobileViT's Transposes that move the
+    innermost axis."""
     import onnx
-    from onnx import shape_inference
+    from onnx import helper, shape_inference
 
-    model = shape_inference.infer_shapes(onnx.load(str(path)))
-    g = model.graph
-    shapes = {v.name: tuple(d.dim_value if d.HasField("dim_value") else 0 for d in v.type.tensor_type.shape.dim)
-              for v in (*g.value_info, *g.input, *g.output)}
+    model = onnx.load(str(path))
+    inferred = shape_inference.infer_shapes(model).graph
+    infos = {v.name: v.type.tensor_type for v in (*inferred.value_info, *inferred.input, *inferred.output)}
+    shapes = {name: tuple(d.dim_value if d.HasField("dim_value") else 0 for d in t.shape.dim)
+              for name, t in infos.items()}
+    nodes = [n for n in model.graph.node if n.op_type == "Transpose"]
+    unknown = sorted({n.input[0] for n in nodes if not shapes.get(n.input[0]) or 0 in shapes[n.input[0]]})
+    if unknown:
+        import onnxruntime as ort
+
+        from hybridperf.measure.onnxruntime import model_inputs
+
+        outputs = {o.name for o in model.graph.output}
+        for name in unknown:
+            if name not in outputs:
+                elem = infos[name].elem_type if name in infos else onnx.TensorProto.FLOAT
+                model.graph.output.append(helper.make_tensor_value_info(name, elem, None))
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        sess = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        values = sess.run(unknown, model_inputs(path, None, None)[0])
+        shapes.update({name: tuple(v.shape) for name, v in zip(unknown, values)})
     out = {}
-    for n in g.node:
-        if n.op_type != "Transpose":
-            continue
+    for n in nodes:
         shape = shapes.get(n.input[0])
         if not shape or 0 in shape:
             continue
