@@ -14,7 +14,7 @@ configuration, written by ``collect_cpu rounds``) and the exports the rounds tim
 Per run it prints the time of each class, its elements and time per element, and the networks whose Transposes
 move the innermost axis otherwise (seen: in the training plan; unseen: never measured before 2026-12-06). Nodes the profile
 names that the export does not (onnxruntime's optimizer made or renamed them) are counted apart. Evaluation and
-design input only: no model, sheet or cost rule reads it.
+design input (the classes are :mod:`hybridperf.analysis.transpose`'s, which the cost pass counts).
 
     taskset -c 0 python -m benchmarks.transpose_cost --probe-dir calibration/host-epyc-zen4-transpose \
         > benchmarks/results/transpose_cost.md
@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.retest_cpu import csv_rows
+from hybridperf.analysis.transpose import KEEPS, MOVES, SWAPS, transpose_class
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the runs read by default: the runs of the 88 configurations (72 of the training plan, 16 never measured) on
@@ -44,39 +45,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ("host-xeon480-1c-unseen", "host-xeon480-2c-unseen", "host-epyc-zen4-1c-unseen", "host-epyc-zen4-2c-unseen")
 COMMAND = ("taskset -c 0 python -m benchmarks.transpose_cost --probe-dir calibration/host-epyc-zen4-transpose "
            "> benchmarks/results/transpose_cost.md")
-KEEPS, SWAPS, MOVES = ("keeps the innermost axis", "swaps the last two axes (2-D transpose)",
-                       "moves the innermost axis otherwise")
-
-
-def canonical(shape: Sequence[int], perm: Sequence[int]) -> tuple[int, ...]:
-    """The permutation with size-1 axes dropped and runs of axes that stay adjacent merged (e.g. a (0, 2, 1, 3)
-    transpose of a 1 x 8 x 1 x 4 tensor is the identity, ``()``; (0, 2, 3, 1) of 2 x 3 x 4 x 5 is (0, 2, 1))."""
-    keep = [a for a in perm if shape[a] != 1]
-    order = sorted(keep)
-    p = [order.index(a) for a in keep]
-    groups: list[list[int]] = []
-    for a in p:
-        if groups and a == groups[-1][-1] + 1:
-            groups[-1].append(a)
-        else:
-            groups.append([a])
-    firsts = sorted(g[0] for g in groups)
-    q = tuple(firsts.index(g[0]) for g in groups)
-    return () if q == tuple(range(len(q))) else q
-
-
-def transpose_class(shape: Sequence[int], perm: Sequence[int]) -> str | None:
-    """:data:`KEEPS`, :data:`SWAPS` or :data:`MOVES` by the canonical form; ``None`` for a transpose that moves no
-    element (the identity in canonical form)."""
-    q = canonical(shape, perm)
-    if not q:
-        return None
-    r = len(q)
-    if q[-1] == r - 1:
-        return KEEPS
-    return SWAPS if q == (*range(r - 2), r - 1, r - 2) else MOVES
-
-
 def export_transposes(path: Path) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """Transpose node name -> (input shape, perm) of an ONNX export. Shapes come from ONNX shape inference where it
     resolves them, else from one onnxruntime run of the unoptimised graph with those inputs made outputs (inputs as
