@@ -208,6 +208,12 @@ def _append(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
     new = not path.exists()
+    if not new:  # a column added since the file was written would shift every later one
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != list(rows[0]):
+            raise SystemExit(f"{path} has columns {header}, the new rows {list(rows[0])}: featurize into an empty "
+                             "directory")
     with path.open("a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         if new:

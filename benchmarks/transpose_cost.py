@@ -127,11 +127,14 @@ def run_table(run: Path, exports: dict[str, dict], seen_networks: frozenset[str]
         rows.append([cls, str(n), f"{e / 1e6:.2f} M" if e else "unknown", f"{t * 1e3:.2f}",
                      f"{t / e * 1e9:.2f}" if e else "unknown", f"{statistics.median(ns):.2f}" if ns else "unknown"])
     from benchmarks.cpu_cross_host import network_of
+    from benchmarks.subnormal_scan import hazard_keys
 
     net_rows = []
+    left_out = hazard_keys()  # in the training plan, left out of training (activations collapse to subnormals)
     for key, (n, t, e) in sorted(nets.items(), key=lambda kv: -kv[1][1]):
         fastest = float(measured[key]["latency_min_s"])
-        net_rows.append([key, "seen" if network_of(key) in seen_networks else "unseen", str(n), f"{t * 1e3:.2f}",
+        seen = "unseen" if network_of(key) not in seen_networks else "seen, left out" if key in left_out else "seen"
+        net_rows.append([key, seen, str(n), f"{t * 1e3:.2f}",
                          f"{100 * t / fastest:.1f} %", f"{t / e * 1e9:.2f}"])
     return rows, net_rows
 
@@ -154,7 +157,9 @@ def report(runs: Sequence[str]) -> str:
              "Every profiled `Transpose` node of each run (`profile.csv`: one profiled run per configuration), its "
              "permutation in canonical form (size-1 axes dropped, adjacent axes merged) from the export's shapes. "
              "ns / element: the class's time over its input elements (float32: 4 bytes read and 4 written each). "
-             f"Exports not found (their nodes count as not in the export): {len(missing)}.", ""]
+             f"Exports not found (their nodes count as not in the export): {len(missing)}. Network: seen (in the "
+             "training plan), seen, left out (in the plan, left out of training and scoring: its activations "
+             "collapse to subnormal floats on random inputs, `benchmarks/results/subnormal_scan.csv`) or unseen.", ""]
     for run, d in zip(runs, dirs):
         rows, nets = run_table(d, exports, seen)
         first = csv_rows(d / "measurements.csv")[0]

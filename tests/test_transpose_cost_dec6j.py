@@ -73,8 +73,12 @@ def test_the_other_permutations_cost_several_times_the_rest_on_every_run():
     """The finding the report exists for, as its tables give it: per element, a Transpose that moves the innermost
     axis other than as a 2-D transpose costs more than four times one that keeps it and than a 2-D transpose, on both
     CPUs and with 1 and 2 threads; and the configurations that have one are MaxViT-T (never measured before) and
-    MobileViT-small b1 and b2 (in the training plan: until 2026-12-06 22:16 UTC the report missed them, its shapes
-    from ONNX shape inference alone, which MobileViT's computed Reshapes defeat)."""
+    MobileViT-small b1 and b2 (in the training plan, left out of training as subnormal hazards; until 2026-12-06
+    22:16 UTC the report missed them, its shapes from ONNX shape inference alone, which MobileViT's computed Reshapes
+    defeat)."""
+    from benchmarks.subnormal_scan import hazard_keys
+
+    assert {"hf_mobilevit_small_b1_256", "hf_mobilevit_small_b2_256"} <= hazard_keys()
     from benchmarks.transpose_cost import KEEPS, MOVES, RUNS, SWAPS
 
     text = (RESULTS / "transpose_cost.md").read_text()
@@ -86,9 +90,10 @@ def test_the_other_permutations_cost_several_times_the_rest_on_every_run():
             ns[cls] = float([c.strip() for c in line.split("  ") if c.strip()][4])
         assert ns[MOVES] > 4 * max(ns[KEEPS], ns[SWAPS]), run
         nets = section.split("otherwise (not a 2-D transpose):")[1].split("```")[1]
-        found = {x.split()[0]: x.split()[1] for x in nets.splitlines()[3:] if x.strip()}
-        assert found == {"maxvit_t_b1_224": "unseen", "hf_mobilevit_small_b1_256": "seen",
-                         "hf_mobilevit_small_b2_256": "seen"}, run
+        found = {x.split("  ")[0].strip(): [c.strip() for c in x.split("  ") if c.strip()][1]
+                 for x in nets.splitlines()[3:] if x.strip()}
+        assert found == {"maxvit_t_b1_224": "unseen", "hf_mobilevit_small_b1_256": "seen, left out",
+                         "hf_mobilevit_small_b2_256": "seen, left out"}, run
 
 
 PROBE = ROOT / "calibration" / "host-epyc-zen4-transpose"

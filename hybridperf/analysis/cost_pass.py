@@ -17,6 +17,7 @@ from typing import Any
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
 from hybridperf.analysis.subnormal import (CARRY_OPS, MASK_ELEMENTS, MATMUL_OPS, SOFTMAX_OPS, broadcast_share,
                                           matmul_macs, window_entries)
+from hybridperf.analysis.transpose import innermost_elements
 from hybridperf.costs.registry import CountedRule, ZeroCost
 from hybridperf.frozen import reduce_read_only
 from hybridperf.ir import tvm_compat as _tvm
@@ -122,6 +123,9 @@ class OpRecord:
     subnormal_macs: int = field(default=0, repr=False)
     #: a softmax whose mask, computed in the graph from constants, could not be evaluated: its count is unknown
     subnormal_unknown: bool = field(default=False, repr=False)
+    #: a ``permute_dims`` that moves the innermost axis other than as a 2-D transpose: its input elements
+    #: (:mod:`hybridperf.analysis.transpose`; 0: any other op, or a shape that is not static)
+    innermost_transpose_elements: int = field(default=0, repr=False)
 
     @property
     def counts_toward_time(self) -> bool:
@@ -177,6 +181,13 @@ class ModelAnalysis:
         makes itself (:mod:`hybridperf.analysis.subnormal`), over the ops that run."""
         run = [r for r in self.records if r.counts_toward_time]
         return sum(r.subnormal_outputs for r in run), sum(r.subnormal_macs for r in run)
+
+    @property
+    def innermost_transposes(self) -> tuple[int, int]:
+        """(transposes, their input elements) that move the innermost axis other than as a 2-D transpose
+        (:mod:`hybridperf.analysis.transpose`), over the ops that run."""
+        run = [r for r in self.records if r.counts_toward_time and r.innermost_transpose_elements]
+        return len(run), sum(r.innermost_transpose_elements for r in run)
 
     @property
     def coverage(self) -> float:
@@ -509,6 +520,8 @@ class _CostPass:
             note=priced.note,
             attrs=MappingProxyType(dict(priced.attrs)),
             unfolded=unfolded,
+            innermost_transpose_elements=(innermost_elements(in_infos[0].shape, priced.attrs.get("axes"))
+                                          if op == "relax.permute_dims" and in_infos else 0),
         )
 
     def _broadcast(self, arg: Any, out_numel: int | None) -> float:

@@ -196,6 +196,9 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         # CPU sheet), null where the sheet does not give it (unknown); since 2026-12-06
         "subnormal_assist": {"mac": q("subnormal_assist.mac", spec.subnormal_mac_s, "s"),
                              "softmax": q("subnormal_assist.softmax", spec.subnormal_softmax_s, "s")},
+        # onnxruntime's extra time per element of a transpose that moves the innermost axis other than as a 2-D
+        # transpose (seconds per element), null where the sheet does not give it (unknown); since 2026-12-06
+        "transpose": {"innermost": q("transpose.innermost", spec.innermost_transpose_s_per_element, "s")},
         "power": {"idle": q("power.idle", spec.idle_power_w, "W"), "max": q("power.max", spec.max_power_w, "W")},
         "energy": {
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},

@@ -25,6 +25,8 @@ every figure can be traced to where it came from. Schema version 1::
     subnormal_assist:              # optional, CPU sheets only; extra time onnxruntime takes per float32 subnormal
       mac: {value: 2.2, unit: ns, source: "measured ...", measured: true}       # a MatMul multiply-add reading one
       softmax: {value: 6.5, unit: ns, source: "measured ...", measured: true}   # a Softmax output that is one
+    transpose:                     # optional, CPU sheets only; extra time onnxruntime's Transpose takes per element
+      innermost: {value: 3.1, unit: ns, source: "measured ...", measured: true}  # moving the innermost axis (not 2-D)
     power:
       idle: {value: 50, unit: W, source: "..."}
       max: {value: 400, unit: W, source: "..."}
@@ -92,10 +94,14 @@ _TOP_KEYS_REQUIRED = (
     "energy",
 )
 _TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "call_overhead",
-                      "subnormal_assist", "notes")
+                      "subnormal_assist", "transpose", "notes")
 #: the figures of a sheet's ``subnormal_assist`` (seconds): per multiply-add of onnxruntime's MatMul that reads a
 #: float32 subnormal operand, per output of its Softmax that is one (:mod:`hybridperf.analysis.subnormal`)
 SUBNORMAL_ASSIST_KEYS = ("mac", "softmax")
+#: the figures of a sheet's ``transpose`` (seconds per input element): the extra time onnxruntime's Transpose takes
+#: for a permutation that moves the innermost axis other than as a 2-D transpose, beyond one that keeps it
+#: (:mod:`hybridperf.analysis.transpose`)
+TRANSPOSE_KEYS = ("innermost",)
 #: the runtimes whose per-call overhead a sheet's ``call_overhead`` may give: onnxruntime's ``session.run`` (what
 #: ``hybridperf probe`` times on a CPU), the one runtime of a CPU sheet whose call a prediction prices
 #: (:func:`hybridperf.estimate.pricing.predict_on`: a model that launches no kernel); a GPU's execution model has its
@@ -442,6 +448,12 @@ class DeviceSpec:
     #: :func:`hybridperf.estimate.pricing.with_subnormal_assists`); not a :func:`latency_figures` figure
     subnormal_mac_s: float | None = None
     subnormal_softmax_s: float | None = None
+    #: optional ``transpose.innermost`` of a CPU sheet: extra seconds per input element onnxruntime's Transpose takes,
+    #: at the sheet's threads, for a permutation that moves the innermost axis other than as a 2-D transpose, beyond
+    #: one that keeps it, as ``hybridperf probe`` times them; None where the sheet gives none (unknown, never 0).
+    #: Priced for the transposes the cost pass counts (:mod:`hybridperf.analysis.transpose`;
+    #: :func:`hybridperf.estimate.pricing.with_innermost_transposes`); not a :func:`latency_figures` figure
+    innermost_transpose_s_per_element: float | None = None
 
     def __hash__(self) -> int:
         """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
@@ -882,6 +894,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     cpu = _cpu_identity(v, raw, kind)
     calls = _call_overhead(v, raw, kind)
     assist = _subnormal_assist(v, raw, kind)
+    transpose = _transpose(v, raw, kind)
 
     return DeviceSpec(
         id=dev_id,
@@ -910,6 +923,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         call_overhead_s=MappingProxyType(calls),
         subnormal_mac_s=assist.get("mac"),
         subnormal_softmax_s=assist.get("softmax"),
+        innermost_transpose_s_per_element=transpose.get("innermost"),
     )
 
 
@@ -1251,6 +1265,16 @@ def _subnormal_assist(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
     if section is None:
         return {}
     return _times_by_key(v, section, "subnormal_assist", SUBNORMAL_ASSIST_KEYS, "figure", "", zero_ok=True)
+
+
+def _transpose(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
+    """``transpose``: extra seconds per element (:data:`TRANSPOSE_KEYS`; 0 allowed: measured, no extra), CPU sheets
+    only; empty where the sheet gives none."""
+    section = _cpu_section(v, raw, kind, "transpose",
+                           "the figure is onnxruntime's CPU Transpose, timed by `hybridperf probe`")
+    if section is None:
+        return {}
+    return _times_by_key(v, section, "transpose", TRANSPOSE_KEYS, "figure", "", zero_ok=True)
 
 
 def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:

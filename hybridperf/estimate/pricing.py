@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
 
 __all__ = ["CALL_OVERHEAD_NOTE", "KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "ROOFLINE_NO_CALL",
            "RooflineMemo", "as_run_by", "bounded_energy", "folded_records", "launched_dynamic_energy_j", "predict_on",
-           "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead"]
+           "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead", "with_innermost_transposes"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,13 @@ class Prediction:
     subnormal_assist_s: float | None = 0.0
     #: how :attr:`subnormal_assist_s` was priced (:data:`SUBNORMAL_NOTE`), else ""
     subnormal_note: str = ""
+    #: the extra time of the transposes that move the innermost axis other than as a 2-D transpose
+    #: (:func:`with_innermost_transposes`), included in :attr:`latency_s`: 0.0 where the model has none (or on a sheet
+    #: that is not a CPU's), None where it has some and they are not priced (unknown: the sheet has no
+    #: ``transpose.innermost`` figure, or the runtime is not onnxruntime; :attr:`warnings` says so)
+    innermost_transpose_s: float | None = 0.0
+    #: how :attr:`innermost_transpose_s` was priced (:data:`TRANSPOSE_NOTE`), else ""
+    innermost_transpose_note: str = ""
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -202,6 +209,8 @@ class Prediction:
             out.append(TVM_ON_CPU_NOTE)
         if self.subnormal_assist_s is None:
             out.append(subnormal_warning(self))
+        if self.innermost_transpose_s is None:
+            out.append(transpose_warning(self))
         unfused = self._unfused_note()
         if unfused:
             out.append(unfused)
@@ -419,6 +428,59 @@ def with_subnormal_assists(pred: Prediction, runtime: Any) -> Prediction:
         return replace(pred, subnormal_assist_s=extra, subnormal_note=note)
     return replace(pred, latency_s=pred.latency_s + extra, energy_j=pred.energy_j + pred.spec.idle_power_w * extra,
                    subnormal_assist_s=extra, subnormal_note=note)
+
+
+#: :attr:`Prediction.innermost_transpose_note` of a priced term
+TRANSPOSE_NOTE = ("transposes {time} included: {transposes} move the innermost axis other than as a 2-D transpose "
+                  "({elements} elements; onnxruntime copies them element by element), at {device}'s {how} "
+                  "transpose.innermost figure over a copy that keeps the innermost axis")
+#: the warning where they are not priced (:attr:`Prediction.innermost_transpose_s` None)
+TRANSPOSE_UNPRICED = ("{transposes} move the innermost axis other than as a 2-D transpose ({elements} elements): "
+                      "onnxruntime copies them element by element, about 3 ns per element more than a copy that "
+                      "keeps the innermost axis on a Zen 4 and a Sapphire Rapids Xeon (2026-12-06), not priced here "
+                      "({why})")
+
+
+def transpose_warning(pred: Prediction) -> str:
+    """The warning of a prediction whose model has transposes that move the innermost axis and are not priced
+    (:data:`TRANSPOSE_UNPRICED`)."""
+    transposes, elements = pred.analyzed.analysis.innermost_transposes
+    name = _runtime_name(pred.runtime, pred.spec)
+    why = (f"{pred.spec.id} gives no transpose.innermost figure; `hybridperf probe` on the machine measures it"
+           if name == "onnxruntime" else f"the figure is onnxruntime's and this prediction is for {name}")
+    return TRANSPOSE_UNPRICED.format(transposes=plural(transposes, "transpose"), elements=f"{elements:,}", why=why)
+
+
+def with_innermost_transposes(pred: Prediction, runtime: Any) -> Prediction:
+    """``pred`` with the extra time of its transposes that move the innermost axis other than as a 2-D transpose
+    (:mod:`hybridperf.analysis.transpose`) on a CPU.
+
+    onnxruntime's CPU Transpose copies such a permutation element by element: 3.35-3.86 ns per float32 element on a
+    Zen 4 and a Sapphire Rapids Xeon against 0.31-0.46 ns for one that keeps the innermost axis
+    (``benchmarks/results/transpose_cost.md``). The roofline prices a transpose by its bytes and the learned model
+    by what such kernels cost in its training rows, where they are rare (MobileViT-small alone, about 3 % of its
+    time on a Zen 4); the term is the counted input
+    elements times the sheet's ``transpose.innermost`` figure (the extra per element over a copy that keeps the
+    innermost axis, ``hybridperf probe``), added to the latency (and its time x idle power to the energy). ``pred``
+    as it is where the model has none or the sheet is not a CPU's; :attr:`Prediction.innermost_transpose_s` None
+    (unknown, with a warning) where the sheet gives no figure or the runtime is not onnxruntime.
+    """
+    if pred.spec.kind != "cpu":
+        return pred
+    transposes, elements = pred.analyzed.analysis.innermost_transposes
+    if not elements:
+        return pred
+    figure = pred.spec.innermost_transpose_s_per_element
+    if _runtime_name(runtime, pred.spec) != "onnxruntime" or figure is None:
+        return replace(pred, innermost_transpose_s=None)
+    extra = elements * figure
+    how = "measured" if "transpose.innermost" in pred.spec.measured else "the"
+    note = TRANSPOSE_NOTE.format(time=f"+{extra * 1e3:.3g} ms", transposes=plural(transposes, "transpose"),
+                                 elements=f"{elements:,}", device=pred.spec.id, how=how)
+    if not pred.latency_s and not pred.complete:  # nothing priced: the figures stay unknown, the term with them
+        return replace(pred, innermost_transpose_s=extra, innermost_transpose_note=note)
+    return replace(pred, latency_s=pred.latency_s + extra, energy_j=pred.energy_j + pred.spec.idle_power_w * extra,
+                   innermost_transpose_s=extra, innermost_transpose_note=note)
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
@@ -794,6 +856,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         # unknown on every CPU sheet, the probe's measured session.run time only words in a source)
         pred = with_call_overhead(pred, run_by)
     pred = with_subnormal_assists(pred, run_by)
+    pred = with_innermost_transposes(pred, run_by)
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
     # the folded nodes ex's runtime runs, priced as its launches by as_run_by: a note, not a qualifier of the latency.
     # Until 2026-12-04 their work was missing from eager PyTorch's latency with nothing to say so; then, for a day, a

@@ -157,6 +157,31 @@ class SubnormalAssist:
 
 
 @dataclass(frozen=True)
+class TransposeFigure:
+    """Extra onnxruntime time per element of a Transpose that moves the innermost axis other than as a 2-D
+    transpose, timed by :func:`innermost_transpose`.
+
+    Attributes
+    ----------
+    per_element_s : float
+        The extra time per input element over a Transpose of the same tensor that keeps the innermost axis (0: none
+        measurable).
+    threads : int
+        onnxruntime's intra-op threads.
+    moves_s, keeps_s : float
+        Fastest run of each Transpose.
+    elements : int
+        Input elements of each.
+    """
+
+    per_element_s: float
+    threads: int
+    moves_s: float
+    keeps_s: float
+    elements: int
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """Everything one probe measured, plus when and with what."""
 
@@ -174,6 +199,8 @@ class ProbeResult:
     contention: Contention | None = None  # CPU probe: how busy its CPUs were while it timed (None: not measured)
     time_utc: str = ""  # when the probe began, ``HH:MM`` UTC ("": not recorded, e.g. rebuilt from a saved probe.json)
     subnormal: SubnormalAssist | None = None  # CPU probe: onnxruntime's subnormal assists (None: not measured)
+    # CPU probe: onnxruntime's Transpose that moves the innermost axis (None: not measured)
+    transpose: TransposeFigure | None = None
 
     @property
     def source(self) -> str:
@@ -892,6 +919,47 @@ def subnormal_assist(threads: int = 1, runs: int = 15) -> SubnormalAssist:
         softmax_total_s=best[("sm", 0)], softmax_normal_s=best[("sm", 1)])
 
 
+def innermost_transpose(threads: int = 1, runs: int = 15) -> TransposeFigure:
+    """Time onnxruntime's Transpose of one float32 tensor with a permutation that moves the innermost axis other than
+    as a 2-D transpose, and with one that keeps it (:data:`~hybridperf.analysis.transpose.PROBE_SHAPE`: MaxViT-T's
+    first window partition, 200,704 elements; the same bytes moved by both).
+
+    The figure is the difference of their fastest runs (of ``runs``, alternating, after 3 warm-up runs each) per
+    element: what a transpose of that class costs beyond the copy the roofline and the learned model price. Measured
+    2026-12-06 on a Zen 4 (1 and 2 threads): 3.38-3.40 ns per element against 0.15-0.25 ns for a transpose keeping
+    the innermost axis (``calibration/host-epyc-zen4-transpose``). An extra time under
+    :data:`SUBNORMAL_RESOLUTION` of the keeping copy reads as none (0).
+    """
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from hybridperf.analysis.transpose import PROBE_KEEPS, PROBE_MOVES, PROBE_SHAPE
+
+    def session(perm: tuple[int, ...]):
+        return _ort_session(_onnx_model([helper.make_node("Transpose", ["X"], ["Y"], perm=list(perm))],
+                                        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(PROBE_SHAPE))],
+                                        [helper.make_tensor_value_info("Y", TensorProto.FLOAT,
+                                                                       [PROBE_SHAPE[a] for a in perm])]),
+                            threads=threads, spin=False)
+
+    sessions = {"moves": session(PROBE_MOVES), "keeps": session(PROBE_KEEPS)}
+    feed = {"X": np.random.default_rng(0).standard_normal(PROBE_SHAPE, dtype=np.float32)}
+    for sess in sessions.values():
+        for _ in range(3):
+            sess.run(None, feed)
+    best = dict.fromkeys(sessions, float("inf"))
+    for _ in range(runs):
+        for k, sess in sessions.items():
+            t0 = time.perf_counter()
+            sess.run(None, feed)
+            best[k] = min(best[k], time.perf_counter() - t0)
+    elements = int(np.prod(PROBE_SHAPE))
+    extra = best["moves"] - best["keeps"]
+    per = extra / elements if extra > SUBNORMAL_RESOLUTION * best["keeps"] else 0.0
+    return TransposeFigure(per_element_s=per, threads=threads, moves_s=best["moves"], keeps_s=best["keeps"],
+                           elements=elements)
+
+
 # --------------------------------------------------------------------------- whole probe
 
 
@@ -1038,10 +1106,15 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         subnormal = subnormal_assist(threads=threads, runs=5 if quick else 15)
     except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figures are not on the sheet
         errors["subnormal"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    transpose = None
+    try:
+        transpose = innermost_transpose(threads=threads, runs=5 if quick else 15)
+    except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
+        errors["transpose"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     report("done", total, total)
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
-                       time_utc=now.strftime("%H:%M"), subnormal=subnormal)
+                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -1095,6 +1168,18 @@ def subnormal_section(a: SubnormalAssist, src: str) -> dict[str, Any]:
         "softmax": _q(a.softmax_s * 1e9, "ns", f"{src}: onnxruntime Softmax ({b} x {m} x {m} scores, half offset by "
                       f"-100), {a.threads} thread(s), fastest run {a.softmax_total_s * 1e3:.3g} ms against "
                       f"{a.softmax_normal_s * 1e3:.3g} ms offset by -10000, per subnormal output", measured=True)}
+
+
+def transpose_section(t: TransposeFigure, src: str) -> dict[str, Any]:
+    """A sheet's ``transpose`` from :func:`innermost_transpose`'s figure (ns per element; 0 where none was
+    measurable)."""
+    from hybridperf.analysis.transpose import PROBE_KEEPS, PROBE_MOVES, PROBE_SHAPE
+
+    shape = " x ".join(map(str, PROBE_SHAPE))
+    return {"innermost": _q(t.per_element_s * 1e9, "ns", f"{src}: onnxruntime Transpose of {shape} float32, perm "
+                            f"{PROBE_MOVES} (moves the innermost axis) fastest run {t.moves_s * 1e3:.3g} ms against "
+                            f"{t.keeps_s * 1e3:.3g} ms with perm {PROBE_KEEPS} (keeps it), {t.threads} thread(s), "
+                            "per element", measured=True)}
 
 
 def _sig(x: float, digits: int = 4) -> float:
@@ -1156,6 +1241,7 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
             f"Add model ({result.dispatch.runs} runs; one node's dispatch included)", measured=True)}}
            if result.dispatch is not None and result.dispatch.per_call_s > 0 else {}),
         **({"subnormal_assist": subnormal_section(result.subnormal, src)} if result.subnormal is not None else {}),
+        **({"transpose": transpose_section(result.transpose, src)} if result.transpose is not None else {}),
         "power": power,
         "energy": energy,
         "compute_units": {"count": {"value": cores, "unit": "core",

@@ -148,6 +148,8 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
         text += f"; {pred.folded_note}"
     if pred.subnormal_note:  # in the latency of the header line, in no op's comment
         text += f"; {pred.subnormal_note}"
+    if pred.innermost_transpose_note:
+        text += f"; {pred.innermost_transpose_note}"
     return text
 
 

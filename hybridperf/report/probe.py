@@ -37,6 +37,11 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
                      f"onnxruntime MatMul reading exp(-100), {a.threads} thread(s)"])
         rows.append(["subnormal per output", format_si(a.softmax_s, "s", 3) if a.softmax_s else "0 (none measurable)",
                      f"onnxruntime Softmax writing exp(-100), {a.threads} thread(s)"])
+    t = getattr(result, "transpose", None)
+    if t is not None:  # what the sheet's transpose.innermost prices a transpose moving the innermost axis at (0: none)
+        rows.append(["transpose per element", format_si(t.per_element_s, "s", 3) if t.per_element_s
+                     else "0 (none measurable)", f"onnxruntime Transpose moving the innermost axis over one keeping "
+                                                 f"it, {t.threads} thread(s)"])
     for k, v in result.errors.items():
         rows.append([k, "-", v])
     c = getattr(result, "contention", None)

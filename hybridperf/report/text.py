@@ -204,6 +204,11 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         # since 2026-12-06 (until then in no figure)
         "subnormal_assist_s": pred.subnormal_assist_s,
         "subnormal_note": pred.subnormal_note or None,
+        # the extra time of transposes that move the innermost axis other than as a 2-D transpose, in latency_s: 0.0
+        # where the model has none, null where it has some and they are not priced (a warning says why); since
+        # 2026-12-06 22:16 UTC (until then priced as any copy)
+        "innermost_transpose_s": pred.innermost_transpose_s,
+        "innermost_transpose_note": pred.innermost_transpose_note or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,
@@ -213,6 +218,8 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
     totals = mark_unknown(totals, bool(totals["lower_bound"]), unknown=pred.unknown_figures)
     if pred.subnormal_assist_s is None:  # made and not priced: unknown, not a qualifier check judges (a warning)
         totals["unknown_fields"].append("subnormal_assist_s")
+    if pred.innermost_transpose_s is None:  # counted and not priced: unknown, a warning says why
+        totals["unknown_fields"].append("innermost_transpose_s")
     return totals
 
 
@@ -391,6 +398,8 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"note      {pred.folded_note}")
     if pred.subnormal_note:  # the assists of the model's own subnormals, priced in the latency
         lines.append(f"note      {pred.subnormal_note}")
+    if pred.innermost_transpose_note:  # the transposes that move the innermost axis, priced in the latency
+        lines.append(f"note      {pred.innermost_transpose_note}")
     for w in pred.warnings:
         lines.append(f"WARNING   {w}")
     if top <= 0:  # --top 0: the summary lines only, no kernel table

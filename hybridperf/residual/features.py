@@ -520,7 +520,10 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
            # the assists of the model's own subnormals priced on the sheet (pricing.with_subnormal_assists): taken off
            # its label by load_table, which the learned model is fitted to, as a prediction adds them after it; ""
            # where not priced (none made, or unknown)
-           "subnormal_assist_s": prediction.subnormal_assist_s or ""}
+           "subnormal_assist_s": prediction.subnormal_assist_s or "",
+           # the extra time of its transposes that move the innermost axis priced on the sheet
+           # (pricing.with_innermost_transposes): taken off its label by load_table as the assists are
+           "innermost_transpose_s": prediction.innermost_transpose_s or ""}
     row.update({n: round(float(v), 6) for n, v in zip(MODEL_FEATURES, f.model)})
     krows = []
     if group_times is not None:
@@ -530,15 +533,30 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
         units = (kernel_unit_times(prediction, node_times, measured_s or 0.0) if node_times is not None
                  else [("", "", "")] * len(f.kernel_index))
         assists = kernel_assists_s(prediction, f.kernel_index)
+        transposes = kernel_transposes_s(prediction, f.kernel_index)
         for n, (g, fam, r, x, u) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels, units)):
             kr = {"key": key, "kernel_features_version": KERNEL_FEATURES_VERSION, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
                   "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0),
                   "unit": u[0], "unit_roofline_s": u[1], "unit_measured_s": u[2],
                   # this kernel's part of the row's subnormal_assist_s: taken off its unit's measured time by load_table
-                  "subnormal_assist_s": assists[n] or ""}
+                  "subnormal_assist_s": assists[n] or "",
+                  # and of innermost_transpose_s
+                  "innermost_transpose_s": transposes[n] or ""}
             kr.update({nm: round(float(v), 6) for nm, v in zip(KERNEL_FEATURES, x)})
             krows.append(kr)
     return row, krows
+
+
+def kernel_transposes_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
+    """The extra transpose time priced for each kernel of ``kernel_index`` (its ops' elements of transposes that move
+    the innermost axis x the sheet's figure; :func:`hybridperf.estimate.pricing.with_innermost_transposes`), 0 where
+    the prediction priced none."""
+    if not prediction.innermost_transpose_s:
+        return [0.0] * len(kernel_index)
+    records = prediction.analyzed.analysis.records
+    figure = prediction.spec.innermost_transpose_s_per_element
+    return [figure * sum(records[j].innermost_transpose_elements for j in prediction.kernels[i].kernel.op_indices)
+            for i in kernel_index]
 
 
 def kernel_assists_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:

@@ -141,10 +141,23 @@ def mape(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.mean(np.abs(pred - true) / true) * 100)
 
 
+#: the columns of a features row (and a kernel row) priced outside the learned model: the subnormal assists
+#: (:func:`hybridperf.estimate.pricing.with_subnormal_assists`) and the extra time of transposes that move the
+#: innermost axis (:func:`hybridperf.estimate.pricing.with_innermost_transposes`), taken off the label by
+#: :func:`load_table` and added back after the learned figure
+OUTSIDE_COLUMNS = ("subnormal_assist_s", "innermost_transpose_s")
+
+
+def outside_s(row: Mapping[str, Any]) -> float:
+    """The time of ``row`` priced outside the learned model (:data:`OUTSIDE_COLUMNS`; 0 where none)."""
+    return sum(float(row.get(c) or 0.0) for c in OUTSIDE_COLUMNS)
+
+
 def assist_s(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """The subnormal assists priced for each row of a :func:`load_table` table (``subnormal_assist_s``, taken off its
-    label; 0 where none was priced): what a figure compared with the measured time adds back."""
-    return np.array([float(r.get("subnormal_assist_s") or 0.0) for r in rows])
+    """The time priced outside the learned model for each row of a :func:`load_table` table (:func:`outside_s`: the
+    subnormal assists and the innermost-axis transposes, taken off its label; 0 where none was priced): what a figure
+    compared with the measured time adds back."""
+    return np.array([outside_s(r) for r in rows])
 
 
 #: the share of a figure that kernels of op families the model was never trained on (priced at roofline) may carry
@@ -903,8 +916,9 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
     # the assists of a model's own subnormals that its sheet prices (features.feature_rows' subnormal_assist_s) come
     # off its label, and each kernel's part off its unit's (or group's) measured time: a prediction adds them after
     # the learned figure (pricing.with_subnormal_assists)
-    assisted = {r["key"] for r in rows if float(r.get("subnormal_assist_s") or 0) > 0}
-    rows = [{**r, "measured_latency_s": repr(max(float(r["measured_latency_s"]) - float(r["subnormal_assist_s"]),
+    # (and the transposes that move the innermost axis: pricing.with_innermost_transposes)
+    assisted = {r["key"] for r in rows if outside_s(r) > 0}
+    rows = [{**r, "measured_latency_s": repr(max(float(r["measured_latency_s"]) - outside_s(r),
                                                  0.05 * float(r["measured_latency_s"])))} if r["key"] in assisted
             else r for r in rows]
     X = np.array([[float(r[n]) for n in MODEL_FEATURES] for r in rows])
@@ -920,9 +934,9 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
             krows = list(csv.DictReader(fh))
         taken: dict[tuple[str, str], float] = {}  # (key, unit or group) -> the assists of its kernels
         for r in krows:
-            if r["key"] in assisted and r.get("subnormal_assist_s"):
+            if r["key"] in assisted and outside_s(r):
                 at = (r["key"], r.get("unit", "") if r.get("unit_roofline_s") else r["group"])
-                taken[at] = taken.get(at, 0.0) + float(r["subnormal_assist_s"])
+                taken[at] = taken.get(at, 0.0) + outside_s(r)
         for r in krows:
             if r.get("kernel_features_version", "1") != KERNEL_FEATURES_VERSION:
                 raise InputError(f"{kpath} was built with kernel features version {r.get('kernel_features_version', '1')}, "
