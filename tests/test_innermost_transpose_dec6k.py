@@ -256,3 +256,19 @@ def test_a_feature_row_carries_the_term(analyses):
     row, krows = feature_rows(pred, "two", measured_s=0.01, group_times={})
     assert row["innermost_transpose_s"] == pytest.approx(2 * ELEMENTS * 3.0e-9)
     assert sum(float(k["innermost_transpose_s"] or 0) for k in krows) == pytest.approx(2 * ELEMENTS * 3.0e-9)
+
+
+def test_the_product_probe_reproduces_the_sheets_figure():
+    """Plan (11): ``hybridperf probe`` on the Zen 4 of the sheets (identical ``lscpu``), 3 rounds at 1 and 2 threads;
+    each figure within the plan's 25 % of the sheet's (from plan (7)'s probe), the sheets written read back."""
+    probes = ROOT / "calibration" / "host-epyc-zen4-transpose" / "product-probes"
+    assert (probes / "lscpu.txt").read_text() == (ROOT / "calibration" / "host-epyc-zen4-1c-unseen" / "lscpu.txt").read_text()
+    for threads, sheet in ((1, "host-epyc-zen4-1c"), (2, "host-epyc-zen4-2c")):
+        want = load_spec(sheet).innermost_transpose_s_per_element
+        for r in (1, 2, 3):
+            result = json.loads((probes / f"zen4-{threads}t-round{r}.json").read_text())["transpose"]
+            assert result["threads"] == threads and result["elements"] == ELEMENTS
+            assert result["per_element_s"] == pytest.approx((result["moves_s"] - result["keeps_s"]) / ELEMENTS)
+            assert abs(result["per_element_s"] / want - 1) <= 0.25
+            spec = load_spec(str(probes / f"zen4-{threads}t-round{r}.yaml"))
+            assert spec.innermost_transpose_s_per_element == pytest.approx(result["per_element_s"], rel=1e-3)
