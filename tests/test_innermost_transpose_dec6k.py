@@ -272,3 +272,26 @@ def test_the_product_probe_reproduces_the_sheets_figure():
             assert abs(result["per_element_s"] / want - 1) <= 0.25
             spec = load_spec(str(probes / f"zen4-{threads}t-round{r}.yaml"))
             assert spec.innermost_transpose_s_per_element == pytest.approx(result["per_element_s"], rel=1e-3)
+
+
+def test_a_model_composed_by_the_block_cache_keeps_the_count(tmp_path):
+    """A CNN the block cache cuts into segments (a ``Session``'s default, as predict-many uses): the composed analysis
+    holds the same counts as the whole one (until 2026-12-06 22:40 UTC composed records were rebuilt without them,
+    the subnormal counts too)."""
+    from hybridperf import api
+
+    w = [numpy_helper.from_array(np.full((8, 8, 3, 3), 0.01, np.float32), f"w{i}") for i in range(3)]
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c0"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c0"], ["r0"]),
+             helper.make_node("Transpose", ["r0"], ["t0"], perm=[0, 3, 2, 1]),  # moves the innermost axis: (2, 1, 0)
+             helper.make_node("Conv", ["t0", "w1"], ["c1"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2"], ["y"], pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 8])], w)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    path = tmp_path / "cnn.onnx"
+    onnx.save(model, str(path))
+    session = api.Session(keep_analyses=0)
+    composed = session.analyze(str(path))
+    assert session.stats()["block_models_composed"] == 1
+    assert composed.analysis.innermost_transposes == api.analyze(str(path)).analysis.innermost_transposes == (1, 512)

@@ -58,6 +58,7 @@ whole.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import time
@@ -825,9 +826,10 @@ def _compose(parts: list[tuple[_Segment, tuple[tuple[int, int], ...], tuple[tupl
 def _placed_records(seg: _Segment, place: _Place, off: int) -> list[OpRecord]:
     """The segment's records, renamed as the whole model's and numbered from ``off``."""
     rn = _Names(place)
-    return [OpRecord(r.index + off, rn[v], r.op, r.family, r.status, r.cost, r.inputs, r.outputs,
-                     tuple([rn[c] for c in iv]), r.precision, r.note, r.attrs, tuple([rn[c] for c in rv]),
-                     unfolded=r.unfolded)
+    # every other field kept as the segment's analysis made it (until 2026-12-06 22:40 UTC a new record was built
+    # from a list of fields that left out the subnormal counts and the innermost-axis transpose elements)
+    return [dataclasses.replace(r, index=r.index + off, var=rn[v], input_vars=tuple([rn[c] for c in iv]),
+                                read_vars=tuple([rn[c] for c in rv]))
             for r, (v, iv, rv) in zip(seg.records, seg.rec_codes)]
 
 
