@@ -295,3 +295,12 @@ def test_a_model_composed_by_the_block_cache_keeps_the_count(tmp_path):
     composed = session.analyze(str(path))
     assert session.stats()["block_models_composed"] == 1
     assert composed.analysis.innermost_transposes == api.analyze(str(path)).analysis.innermost_transposes == (1, 512)
+
+
+def test_the_host_sheet_without_the_figure_names_probe_host(analyses):
+    """``--device host``'s cached sheet, probed before the probe timed the figure: the warning names the command that
+    renews it."""
+    from hybridperf.estimate.pricing import predict_on
+
+    pred = predict_on(analyses["moves"], dataclasses.replace(_cpu_sheet(None), id="host"))
+    assert any("`hybridperf probe --host` probes this machine again" in w for w in pred.warnings)

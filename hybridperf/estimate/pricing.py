@@ -15,7 +15,7 @@ from hybridperf.analysis.cost_pass import FOLDED_NOTE, RUN_EVERY_CALL_NOTE, OpRe
 from hybridperf.analysis.kernels import Kernel, with_ops_run
 from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.costs import CostRegistry, OpContext, OpCost, Status, build_registry
-from hybridperf.device.spec import DeviceSpec, load_spec
+from hybridperf.device.spec import HOST_ID, DeviceSpec, load_spec
 from hybridperf.errors import InputError, SpecError
 from hybridperf.estimate.roofline import RooflineEstimate, roofline
 from hybridperf.ir.tvm_compat import TensorInfo
@@ -446,7 +446,10 @@ def transpose_warning(pred: Prediction) -> str:
     (:data:`TRANSPOSE_UNPRICED`)."""
     transposes, elements = pred.analyzed.analysis.innermost_transposes
     name = _runtime_name(pred.runtime, pred.spec)
-    why = (f"{pred.spec.id} gives no transpose.innermost figure; `hybridperf probe` on the machine measures it"
+    # the cached sheet of --device host was probed before the probe timed it (2026-12-06): `probe --host` renews it
+    probe = "`hybridperf probe --host` probes this machine again" if pred.spec.id == HOST_ID else \
+        "`hybridperf probe` on the machine measures it"
+    why = (f"{pred.spec.id} gives no transpose.innermost figure; {probe}"
            if name == "onnxruntime" else f"the figure is onnxruntime's and this prediction is for {name}")
     return TRANSPOSE_UNPRICED.format(transposes=plural(transposes, "transpose"), elements=f"{elements:,}", why=why)
 
