@@ -489,8 +489,9 @@ def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: l
                  out_types: dict[str, Any], init_of: Mapping[str, Any], cache: Any, last: bool) -> _Segment:
     """The whole pipeline on one segment (a model of its own), in the form :func:`_compose` reads;
     ``last``: the model's last segment (its output binding the whole model's)."""
-    mod = _import(model, nodes, in_types, outs, out_types, init_of)
-    analysis = analyze_module(mod)
+    loaded = _import(model, nodes, in_types, outs, out_types, init_of)
+    mod = loaded.module
+    analysis = analyze_module(mod).with_own_kernels(loaded.own_kernel_vars)
     if any(r.status is Status.SYMBOLIC for r in analysis.records):
         raise _Unusable("symbolic")
     fused, kernels, stream = _lower(mod, analysis, cache)
@@ -535,7 +536,8 @@ def _lower(mod: Any, analysis: ModelAnalysis, cache: Any) -> tuple[Any, tuple[Ke
 
 def _import(model: Any, nodes: list[Any], in_types: list[Any], outs: list[str], out_types: dict[str, Any],
             init_of: Mapping[str, Any]) -> Any:
-    """The segment as an ONNX model of its own (its inputs typed as in the whole graph), imported."""
+    """The segment as an ONNX model of its own (its inputs typed as in the whole graph), imported (a
+    :class:`~hybridperf.frontends.common.LoadedModel`)."""
     import onnx
     from onnx import helper
 
@@ -549,7 +551,7 @@ def _import(model: Any, nodes: list[Any], in_types: list[Any], outs: list[str], 
     sub.ir_version = model.ir_version
     sub.opset_import.extend(model.opset_import)
     sub.graph.CopyFrom(g)
-    return from_onnx(sub, {vi.name: _dims(vi) for vi in in_types}, source="<segment>").module
+    return from_onnx(sub, {vi.name: _dims(vi) for vi in in_types}, source="<segment>")
 
 
 def _outputs(main: Any, analysis: ModelAnalysis, last: bool) -> tuple[int, bool, tuple[str, ...]]:

@@ -182,6 +182,14 @@ class ModelAnalysis:
         run = [r for r in self.records if r.counts_toward_time]
         return sum(r.subnormal_outputs for r in run), sum(r.subnormal_macs for r in run)
 
+    def with_own_kernels(self, own: frozenset[str]) -> ModelAnalysis:
+        """This analysis with no transpose elements counted on the records of ``own`` (the vars of ONNX nodes that
+        onnxruntime runs with a kernel of their own: :attr:`~hybridperf.frontends.common.LoadedModel.own_kernel_vars`)."""
+        if not any(r.var in own and r.innermost_transpose_elements for r in self.records):
+            return self
+        return replace(self, records=tuple(replace(r, innermost_transpose_elements=0) if r.var in own else r
+                                           for r in self.records))
+
     @property
     def innermost_transposes(self) -> tuple[int, int]:
         """(transposes, their input elements) that move the innermost axis other than as a 2-D transpose

@@ -31,6 +31,10 @@ class LoadedModel:
     #: what the load assumed that the figures depend on, one line each (a TFLite input's dynamic batch priced at its
     #: stored size): carried to :attr:`Analyzed.load_notes` and so to the prediction's warnings
     notes: tuple[str, ...] = ()
+    #: Relax binding vars converted from ONNX nodes that onnxruntime runs with a kernel of their own rather than as
+    #: their Relax decomposition (:data:`~hybridperf.frontends.onnx_import.OWN_KERNEL_OPS`: DepthToSpace,
+    #: SpaceToDepth): their ``permute_dims`` is none of onnxruntime's Transposes (:mod:`hybridperf.analysis.transpose`)
+    own_kernel_vars: frozenset[str] = frozenset()
 
 
 #: suffixes of the model files that are not ONNX (TFLite flatbuffers, torch.export archives, torch pickles)

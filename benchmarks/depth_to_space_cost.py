@@ -1,0 +1,134 @@
+"""onnxruntime's DepthToSpace and SpaceToDepth against the same permutation as a Transpose, timed alone.
+
+TVM converts an ONNX DepthToSpace / SpaceToDepth into reshape -> ``permute_dims`` -> reshape, and that
+``permute_dims`` moves the innermost axis: the cost pass would count it for the transpose term
+(:mod:`hybridperf.analysis.transpose`) although onnxruntime runs these ops with kernels of its own. This times each
+(float32, 1 x 256 x 56 x 56 for DepthToSpace, the inverse shape for SpaceToDepth, block 2) against the same data
+movement written as Reshape -> Transpose -> Reshape and against a Transpose of the same 6-D view that keeps the
+innermost axis, 1 and 2 threads, shuffled rounds, the fastest of 30 runs after 3 warm-up runs; rows with ``lscpu``
+into ``OUT/depth_to_space.csv``. Design input of :data:`hybridperf.frontends.onnx_import.OWN_KERNEL_OPS`.
+
+    nice -n -20 taskset -c 0,1 python -m benchmarks.depth_to_space_cost --out calibration/host-epyc-zen4-transpose \
+        --rounds 3 --seed 93
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+N, C, H, W, B = 1, 64, 56, 56, 2
+DEEP, WIDE = (N, C * B * B, H, W), (N, C, H * B, W * B)
+FIELDS = ["case", "elements", "threads", "runs", "fastest_s", "ns_per_element", "cpu_model", "cpu_family",
+          "cpu_model_id", "cpu_stepping", "onnxruntime", "date_utc", "round"]
+
+
+def cases() -> dict[str, tuple[bytes, tuple[int, ...]]]:
+    """case -> (ONNX model, input shape)."""
+    from onnx import TensorProto, helper
+
+    from hybridperf.measure.probe import _onnx_model
+
+    def model(nodes, ishape, oshape, inits=()):
+        return _onnx_model(nodes, [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(ishape))],
+                           [helper.make_tensor_value_info("Y", TensorProto.FLOAT, list(oshape))], inits)
+
+    def view(perm, ishape, six, oshape):
+        s1 = helper.make_tensor("s1", TensorProto.INT64, [6], list(six))
+        s2 = helper.make_tensor("s2", TensorProto.INT64, [4], list(oshape))
+        return model([helper.make_node("Reshape", ["X", "s1"], ["a"]),
+                      helper.make_node("Transpose", ["a"], ["t"], perm=list(perm)),
+                      helper.make_node("Reshape", ["t", "s2"], ["Y"])], ishape, oshape, [s1, s2])
+
+    d2s_view = (N, C, B, B, H, W)
+    s2d_view = (N, C, H, B, W, B)
+    return {
+        "DepthToSpace CRD": (model([helper.make_node("DepthToSpace", ["X"], ["Y"], blocksize=B, mode="CRD")],
+                                   DEEP, WIDE), DEEP),
+        "DepthToSpace DCR": (model([helper.make_node("DepthToSpace", ["X"], ["Y"], blocksize=B, mode="DCR")],
+                                   DEEP, WIDE), DEEP),
+        "Transpose as DepthToSpace CRD (0,1,4,2,5,3)": (view((0, 1, 4, 2, 5, 3), DEEP, d2s_view, WIDE), DEEP),
+        "SpaceToDepth": (model([helper.make_node("SpaceToDepth", ["X"], ["Y"], blocksize=B)], WIDE, DEEP), WIDE),
+        "Transpose as SpaceToDepth (0,3,5,1,2,4)": (view((0, 3, 5, 1, 2, 4), WIDE, s2d_view, DEEP), WIDE),
+        "Transpose keeping the innermost axis (0,1,3,2,4,5)": (view((0, 1, 3, 2, 4, 5), DEEP, d2s_view, WIDE), DEEP),
+    }
+
+
+def run(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    from hybridperf.measure.probe import _ort_session, read_host_info
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lscpu.txt").write_text(subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout)
+    host = read_host_info()
+    models = cases()
+    rng = random.Random(seed)
+    rows = []
+    for r in range(rounds):
+        order = [(c, t) for c in models for t in threads]
+        rng.shuffle(order)
+        for case, t in order:
+            model, shape = models[case]
+            sess = _ort_session(model, threads=t, spin=False)
+            x = {"X": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
+            for _ in range(3):
+                sess.run(None, x)
+            best = float("inf")
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                sess.run(None, x)
+                best = min(best, time.perf_counter() - t0)
+            n = int(np.prod(shape))
+            rows.append({"case": case, "elements": n, "threads": t, "runs": runs, "fastest_s": f"{best:.4e}",
+                         "ns_per_element": f"{best / n * 1e9:.4f}", "cpu_model": host.cpu_model,
+                         "cpu_family": host.cpu_family, "cpu_model_id": host.cpu_model_id,
+                         "cpu_stepping": host.cpu_stepping, "onnxruntime": ort.__version__,
+                         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                         "round": r})
+    path = out / "depth_to_space.csv"
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, FIELDS)
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+
+
+def summary(path: Path) -> dict[tuple[str, int], float]:
+    """(case, threads) -> median over rounds of its ns per element."""
+    import statistics
+
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    keys = {(r["case"], int(r["threads"])) for r in rows}
+    return {k: statistics.median(float(r["ns_per_element"]) for r in rows if (r["case"], int(r["threads"])) == k)
+            for k in sorted(keys)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.depth_to_space_cost", description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--timed-runs", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--summary", action="store_true", help="print the medians of OUT/depth_to_space.csv, time nothing")
+    args = p.parse_args(argv)
+    if not args.summary:
+        run(args.out, [int(t) for t in args.threads.split(",")], args.rounds, args.timed_runs, args.seed)
+    for (case, t), ns in summary(args.out / "depth_to_space.csv").items():
+        print(f"{case:52s} {t} thread(s) {ns:6.2f} ns per element")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
