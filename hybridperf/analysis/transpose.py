@@ -14,7 +14,7 @@ The cost pass counts the input elements of each Relax ``permute_dims`` of the cl
 (:attr:`~hybridperf.analysis.cost_pass.OpRecord.innermost_transpose_elements`); what an element costs is a figure of
 the host (:attr:`~hybridperf.device.spec.DeviceSpec.innermost_transpose_s_per_element`, ``hybridperf probe``). The
 ``permute_dims`` of an ONNX DepthToSpace or SpaceToDepth is not counted: onnxruntime runs those with kernels of their
-own (1.80 and 0.28 ns per element on the Zen 4, :data:`hybridperf.frontends.onnx_import.OWN_KERNEL_OPS`).
+own (1.80 and 0.29 ns per element on the Zen 4, :data:`hybridperf.frontends.onnx_import.OWN_KERNEL_OPS`).
 Pure functions of shapes; no imports beyond the standard library.
 """
 

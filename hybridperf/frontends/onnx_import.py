@@ -710,8 +710,9 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
 
 #: ONNX ops whose Relax conversion is a reshape -> ``permute_dims`` -> reshape but which onnxruntime's CPU provider runs
 #: with a kernel of its own, not its Transpose: on a Zen 4 (2026-12-06, 1 thread, 1 x 256 x 56 x 56 float32, block 2)
-#: DepthToSpace 1.80 ns per element (CRD and DCR), SpaceToDepth 0.28 ns, against 3.98 ns for the same permutation
-#: as a Transpose and 0.22 ns for one keeping the innermost axis. The transpose term does not price them
+#: DepthToSpace 1.80 ns per element (CRD and DCR), SpaceToDepth 0.29 ns, against 4.00 ns for the same permutation
+#: as a Transpose and 0.22 ns for one keeping the innermost axis (`calibration/host-epyc-zen4-transpose/depth-to-space`,
+#: `benchmarks.depth_to_space_cost`, 1 and 2 threads alike). The transpose term does not price them
 #: (:attr:`~hybridperf.frontends.common.LoadedModel.own_kernel_vars`)
 OWN_KERNEL_OPS = frozenset({"DepthToSpace", "SpaceToDepth"})
 
