@@ -15,19 +15,16 @@ into ``OUT/depth_to_space.csv``. Design input of :data:`hybridperf.frontends.onn
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
 import random
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.ort_alone import HOST_FIELDS, append_rows, fastest_s, host_columns, medians, start
+
 N, C, H, W, B = 1, 64, 56, 56, 2
 DEEP, WIDE = (N, C * B * B, H, W), (N, C, H * B, W * B)
-FIELDS = ["case", "elements", "threads", "runs", "fastest_s", "ns_per_element", "cpu_model", "cpu_family",
-          "cpu_model_id", "cpu_stepping", "onnxruntime", "date_utc", "round"]
+FIELDS = ["case", "elements", "threads", "runs", "fastest_s", "ns_per_element", *HOST_FIELDS, "round"]
 
 
 def cases() -> dict[str, tuple[bytes, tuple[int, ...]]]:
@@ -63,13 +60,10 @@ def cases() -> dict[str, tuple[bytes, tuple[int, ...]]]:
 
 def run(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) -> None:
     import numpy as np
-    import onnxruntime as ort
 
-    from hybridperf.measure.probe import _ort_session, read_host_info
+    from hybridperf.measure.probe import _ort_session
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "lscpu.txt").write_text(subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout)
-    host = read_host_info()
+    host = start(out)
     models = cases()
     rng = random.Random(seed)
     rows = []
@@ -79,39 +73,17 @@ def run(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) ->
         for case, t in order:
             model, shape = models[case]
             sess = _ort_session(model, threads=t, spin=False)
-            x = {"X": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
-            for _ in range(3):
-                sess.run(None, x)
-            best = float("inf")
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                sess.run(None, x)
-                best = min(best, time.perf_counter() - t0)
+            best = fastest_s(sess, {"X": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}, runs,
+                             warmup=3)
             n = int(np.prod(shape))
             rows.append({"case": case, "elements": n, "threads": t, "runs": runs, "fastest_s": f"{best:.4e}",
-                         "ns_per_element": f"{best / n * 1e9:.4f}", "cpu_model": host.cpu_model,
-                         "cpu_family": host.cpu_family, "cpu_model_id": host.cpu_model_id,
-                         "cpu_stepping": host.cpu_stepping, "onnxruntime": ort.__version__,
-                         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                         "round": r})
-    path = out / "depth_to_space.csv"
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        if new:
-            w.writeheader()
-        w.writerows(rows)
+                         "ns_per_element": f"{best / n * 1e9:.4f}", **host_columns(host), "round": r})
+    append_rows(out / "depth_to_space.csv", FIELDS, rows)
 
 
 def summary(path: Path) -> dict[tuple[str, int], float]:
     """(case, threads) -> median over rounds of its ns per element."""
-    import statistics
-
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    keys = {(r["case"], int(r["threads"])) for r in rows}
-    return {k: statistics.median(float(r["ns_per_element"]) for r in rows if (r["case"], int(r["threads"])) == k)
-            for k in sorted(keys)}
+    return medians(path, lambda r: (r["case"], int(r["threads"])), "ns_per_element")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,22 +16,19 @@ input only.
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
 import random
 import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from benchmarks.ort_alone import HOST_FIELDS, append_rows, fastest_s, host_columns, medians, start
 
 ROOT = Path(__file__).resolve().parents[1]
 B, G, H, T, D = 1, 64, 2, 49, 32
 #: multiply-adds of each product at this shape (both equations: T x T x D per head and window)
 MACS = B * G * H * T * T * D
-FIELDS = ["case", "op", "threads", "spin", "runs", "fastest_s", "ps_per_mac", "cpu_model", "cpu_family",
-          "cpu_model_id", "cpu_stepping", "onnxruntime", "date_utc", "round"]
+FIELDS = ["case", "op", "threads", "spin", "runs", "fastest_s", "ps_per_mac", *HOST_FIELDS, "round"]
 #: the profiles compared (1 and 2 threads) and the first-stage nodes of the shape timed here
 PROFILES = {1: "host-epyc-zen4-1c-unseen", 2: "host-epyc-zen4-2c-unseen"}
 STAGE0 = "/blocks.0/"
@@ -68,13 +65,9 @@ def models() -> dict[tuple[str, str], tuple[bytes, dict]]:
 
 
 def run(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) -> None:
-    import onnxruntime as ort
+    from hybridperf.measure.probe import _ort_session
 
-    from hybridperf.measure.probe import _ort_session, read_host_info
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "lscpu.txt").write_text(subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout)
-    host = read_host_info()
+    host = start(out)
     cases = models()
     rng = random.Random(seed)
     rows = []
@@ -84,37 +77,17 @@ def run(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) ->
         for (case, op), t, spin in order:
             model, feed = cases[(case, op)]
             sess = _ort_session(model, threads=t, spin=spin)
-            for _ in range(3):
-                sess.run(None, feed)
-            best = float("inf")
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                sess.run(None, feed)
-                best = min(best, time.perf_counter() - t0)
+            best = fastest_s(sess, feed, runs, warmup=3)
             del sess  # its spinning threads stop before the next case
             rows.append({"case": case, "op": op, "threads": t, "spin": int(spin), "runs": runs,
                          "fastest_s": f"{best:.4e}", "ps_per_mac": f"{best / MACS * 1e12:.2f}",
-                         "cpu_model": host.cpu_model, "cpu_family": host.cpu_family,
-                         "cpu_model_id": host.cpu_model_id, "cpu_stepping": host.cpu_stepping,
-                         "onnxruntime": ort.__version__,
-                         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                         "round": r})
-    path = out / "einsum.csv"
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        if new:
-            w.writeheader()
-        w.writerows(rows)
+                         **host_columns(host), "round": r})
+    append_rows(out / "einsum.csv", FIELDS, rows)
 
 
 def probe_medians(path: Path) -> dict[tuple[str, str, int, int], float]:
     """(case, op, threads, spin) -> median over rounds of its picoseconds per multiply-add."""
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    keys = {(r["case"], r["op"], int(r["threads"]), int(r["spin"])) for r in rows}
-    return {k: statistics.median(float(r["ps_per_mac"]) for r in rows
-                                 if (r["case"], r["op"], int(r["threads"]), int(r["spin"])) == k) for k in sorted(keys)}
+    return medians(path, lambda r: (r["case"], r["op"], int(r["threads"]), int(r["spin"])), "ps_per_mac")
 
 
 def profile_medians() -> dict[tuple[str, int], float]:

@@ -28,7 +28,6 @@ design input (the classes are :mod:`hybridperf.analysis.transpose`'s, which the 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import statistics
 import sys
@@ -36,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.ort_alone import HOST_FIELDS, append_rows, fastest_s, host_columns, start
 from benchmarks.retest_cpu import csv_rows
 from hybridperf.analysis.transpose import KEEPS, MOVES, SWAPS, transpose_class
 
@@ -179,8 +179,8 @@ def report(runs: Sequence[str]) -> str:
 #: transposed for Q x K^T)
 PROBE_EXPORT = Path(".zoo") / "maxvit_t_b1_r224_legacy.onnx"
 OTHER_SHAPES = (((2, 128, 12, 64), (0, 2, 1, 3)), ((2, 12, 128, 64), (0, 1, 3, 2)))
-PROBE_FIELDS = ["shape", "perm", "class", "elements", "threads", "runs", "fastest_s", "ns_per_element", "cpu_model",
-                "cpu_family", "cpu_model_id", "cpu_stepping", "onnxruntime", "date_utc", "round"]
+PROBE_FIELDS = ["shape", "perm", "class", "elements", "threads", "runs", "fastest_s", "ns_per_element", *HOST_FIELDS,
+                "round"]
 
 
 def case_key(shape: Sequence[int], perm: Sequence[int]) -> tuple[str, str]:
@@ -215,19 +215,11 @@ def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) 
     """Time each of :func:`probe_cases` alone in onnxruntime (one Transpose node, float32 input of random values),
     ``runs`` timed runs after 5 warm-up runs, fastest kept, for each thread count, the cases shuffled in each of
     ``rounds`` rounds; rows appended to ``out`` / ``probe.csv`` with ``lscpu`` in ``out`` / ``lscpu.txt``."""
-    import datetime
     import random
-    import subprocess
-    import time
 
     import numpy as np
-    import onnxruntime as ort
 
-    from hybridperf.measure.probe import read_host_info
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "lscpu.txt").write_text(subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout)
-    host = read_host_info()
+    host = start(out)
     cases = probe_cases()
     rng = random.Random(seed)
     rows = []
@@ -236,30 +228,15 @@ def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) 
         rng.shuffle(order)
         for (shape, perm), t in order:
             sess = _session(shape, perm, t)
-            x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
-            for _ in range(5):
-                sess.run(None, {"x": x})
-            best = float("inf")
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                sess.run(None, {"x": x})
-                best = min(best, time.perf_counter() - t0)
+            best = fastest_s(sess, {"x": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}, runs,
+                             warmup=5)
             n = math.prod(shape)
             key = case_key(shape, perm)
             rows.append({"shape": key[0], "perm": key[1],
                          "class": transpose_class(shape, perm), "elements": n, "threads": t, "runs": runs,
                          "fastest_s": f"{best:.4e}", "ns_per_element": f"{best / n * 1e9:.4f}",
-                         "cpu_model": host.cpu_model, "cpu_family": host.cpu_family, "cpu_model_id": host.cpu_model_id,
-                         "cpu_stepping": host.cpu_stepping, "onnxruntime": ort.__version__,
-                         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                         "round": r})
-    path = out / "probe.csv"
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, PROBE_FIELDS)
-        if new:
-            w.writeheader()
-        w.writerows(rows)
+                         **host_columns(host), "round": r})
+    append_rows(out / "probe.csv", PROBE_FIELDS, rows)
 
 
 def probe_report(out: Path, runs: Sequence[str]) -> str:
