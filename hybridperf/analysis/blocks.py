@@ -58,7 +58,6 @@ whole.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 import time
@@ -830,8 +829,8 @@ def _placed_records(seg: _Segment, place: _Place, off: int) -> list[OpRecord]:
     rn = _Names(place)
     # every other field kept as the segment's analysis made it (until 2026-12-06 22:40 UTC a new record was built
     # from a list of fields that left out the subnormal counts and the innermost-axis transpose elements)
-    return [dataclasses.replace(r, index=r.index + off, var=rn[v], input_vars=tuple([rn[c] for c in iv]),
-                                read_vars=tuple([rn[c] for c in rv]))
+    return [replace(r, index=r.index + off, var=rn[v], input_vars=tuple([rn[c] for c in iv]),
+                    read_vars=tuple([rn[c] for c in rv]))
             for r, (v, iv, rv) in zip(seg.records, seg.rec_codes)]
 
 

@@ -15,12 +15,14 @@ The cost pass counts the input elements of each Relax ``permute_dims`` of the cl
 the host (:attr:`~hybridperf.device.spec.DeviceSpec.innermost_transpose_s_per_element`, ``hybridperf probe``). The
 ``permute_dims`` of an ONNX DepthToSpace or SpaceToDepth is not counted: onnxruntime runs those with kernels of their
 own (1.80 and 0.29 ns per element on the Zen 4, :data:`hybridperf.frontends.onnx_import.OWN_KERNEL_OPS`).
-Pure functions of shapes; no imports beyond the standard library.
+Pure functions of shapes (:func:`hybridperf.units.numel` counts the elements).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from hybridperf.units import numel
 
 #: the classes, by where the last input axis goes (:func:`transpose_class`)
 KEEPS = "keeps the innermost axis"
@@ -63,12 +65,7 @@ def innermost_elements(shape: Sequence[int] | None, perm: Sequence[int] | None) 
     that is not static)."""
     if not shape or any(not isinstance(d, int) for d in shape):
         return 0
-    if transpose_class(shape, perm) != MOVES:
-        return 0
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+    return numel(shape) if transpose_class(shape, perm) == MOVES else 0
 
 
 #: the probe's pair (``hybridperf probe``): MaxViT-T's window partition, and the same tensor with a permutation that

@@ -424,10 +424,17 @@ def with_subnormal_assists(pred: Prediction, runtime: Any) -> Prediction:
     how = "measured" if "subnormal_assist.mac" in pred.spec.measured else "the"
     note = SUBNORMAL_NOTE.format(time=f"+{extra * 1e3:.3g} ms", softmaxes=plural(softmaxes, "softmax", "softmaxes"),
                                  outputs=f"{outputs:,}", macs=f"{macs:,}", device=pred.spec.id, how=how)
-    if not pred.latency_s and not pred.complete:  # nothing priced: the figures stay unknown, the term with them
-        return replace(pred, subnormal_assist_s=extra, subnormal_note=note)
-    return replace(pred, latency_s=pred.latency_s + extra, energy_j=pred.energy_j + pred.spec.idle_power_w * extra,
-                   subnormal_assist_s=extra, subnormal_note=note)
+    return _with_extra_time(pred, extra, subnormal_assist_s=extra, subnormal_note=note)
+
+
+def _with_extra_time(pred: Prediction, extra_s: float, **term: Any) -> Prediction:
+    """``pred`` with a term priced outside the learned model (``term``: its fields, e.g. ``subnormal_assist_s`` and
+    its note): ``extra_s`` added to the latency and ``extra_s`` x idle power to the energy, unless nothing was priced
+    (the figures stay unknown, the term with them)."""
+    if not pred.latency_s and not pred.complete:
+        return replace(pred, **term)
+    return replace(pred, latency_s=pred.latency_s + extra_s,
+                   energy_j=pred.energy_j + pred.spec.idle_power_w * extra_s, **term)
 
 
 #: :attr:`Prediction.innermost_transpose_note` of a priced term
@@ -480,10 +487,7 @@ def with_innermost_transposes(pred: Prediction, runtime: Any) -> Prediction:
     how = "measured" if "transpose.innermost" in pred.spec.measured else "the"
     note = TRANSPOSE_NOTE.format(time=f"+{extra * 1e3:.3g} ms", transposes=plural(transposes, "transpose"),
                                  elements=f"{elements:,}", device=pred.spec.id, how=how)
-    if not pred.latency_s and not pred.complete:  # nothing priced: the figures stay unknown, the term with them
-        return replace(pred, innermost_transpose_s=extra, innermost_transpose_note=note)
-    return replace(pred, latency_s=pred.latency_s + extra, energy_j=pred.energy_j + pred.spec.idle_power_w * extra,
-                   innermost_transpose_s=extra, innermost_transpose_note=note)
+    return _with_extra_time(pred, extra, innermost_transpose_s=extra, innermost_transpose_note=note)
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:

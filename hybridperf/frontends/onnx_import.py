@@ -615,8 +615,8 @@ def _tracing_importer(base: type) -> type:
             except Exception:
                 self.hp_failed_node = (op_name, name)
                 raise
-            if node is not None and not name and node.output:
-                name = f"output:{node.output[0]}"
+            if node is not None and not name:
+                name = node_name(node)
             self.hp_node_exprs.append((name, sym))
             return sym
 
@@ -717,14 +717,10 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
 OWN_KERNEL_OPS = frozenset({"DepthToSpace", "SpaceToDepth"})
 
 
-def own_kernel_vars(model: Any, mod: Any, node_exprs: list[tuple[str, Any]]) -> frozenset[str]:
-    """The Relax vars of ``mod`` converted from :data:`OWN_KERNEL_OPS` nodes of ``model`` (through
-    :func:`source_nodes`, worked out only where the graph has such a node)."""
-    names = {n.name or (f"output:{n.output[0]}" if n.output else "") for n in model.graph.node
-             if n.op_type in OWN_KERNEL_OPS}
-    if not names:
-        return frozenset()
-    return frozenset(v for v, n in source_nodes(mod, node_exprs).items() if n in names)
+def node_name(node: Any) -> str:
+    """The name an ONNX node is known by in :func:`source_nodes`: its own, else ``output:<its first output>`` (as a
+    profile's ``graph_node`` names an unnamed node: :func:`hybridperf.measure.onnxruntime.unnamed_node_name`)."""
+    return node.name or (f"output:{node.output[0]}" if node.output else "")
 
 
 def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = "<memory>",
@@ -780,7 +776,9 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
                 raise ModelLoadError(f"{source}: the model's own shapes are inconsistent at {at}: "
                                      f"{first[:240].rstrip('.')}; fix the model (re-export it)") from exc
         raise ModelLoadError(f"{source}: import into TVM Relax failed{where}: {first[:240].rstrip('.')}{fix}") from exc
+    # the nodes of OWN_KERNEL_OPS, and the vars converted from them: provenance worked out once, where asked or needed
+    own = {node_name(n) for n in model.graph.node if n.op_type in OWN_KERNEL_OPS}
+    sources = source_nodes(mod, node_exprs) if provenance or own else {}
     return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx",
-                       node_count=len(model.graph.node),
-                       source_nodes=source_nodes(mod, node_exprs) if provenance else {},
-                       own_kernel_vars=own_kernel_vars(model, mod, node_exprs))
+                       node_count=len(model.graph.node), source_nodes=sources if provenance else {},
+                       own_kernel_vars=frozenset(v for v, n in sources.items() if n in own))

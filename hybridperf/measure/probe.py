@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import math
 import os
 import platform
@@ -947,12 +948,9 @@ def innermost_transpose(threads: int = 1, runs: int = 15) -> TransposeFigure:
     for sess in sessions.values():
         for _ in range(3):
             sess.run(None, feed)
-    best = dict.fromkeys(sessions, float("inf"))
-    for _ in range(runs):
-        for k, sess in sessions.items():
-            t0 = time.perf_counter()
-            sess.run(None, feed)
-            best[k] = min(best[k], time.perf_counter() - t0)
+    # ``runs`` rounds alternating the two (no time budget: exactly that many)
+    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feed) for k, s in sessions.items()},
+                                        min_rounds=runs, budget_s=0.0)
     elements = int(np.prod(PROBE_SHAPE))
     extra = best["moves"] - best["keeps"]
     per = extra / elements if extra > SUBNORMAL_RESOLUTION * best["keeps"] else 0.0
