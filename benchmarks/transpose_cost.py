@@ -199,18 +199,6 @@ def probe_cases(nodes: dict | None = None) -> list[tuple[tuple[int, ...], tuple[
     return [*cases, *OTHER_SHAPES]
 
 
-def _session(shape: tuple[int, ...], perm: tuple[int, ...], threads: int):
-    """An onnxruntime CPU session of one float32 Transpose, built as ``hybridperf probe`` builds its kernels."""
-    from onnx import TensorProto, helper
-
-    from hybridperf.measure.probe import _onnx_model, _ort_session
-
-    model = _onnx_model([helper.make_node("Transpose", ["x"], ["y"], perm=list(perm))],
-                        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
-                        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape[a] for a in perm])])
-    return _ort_session(model, threads=threads)
-
-
 def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) -> None:
     """Time each of :func:`probe_cases` alone in onnxruntime (one Transpose node, float32 input of random values),
     ``runs`` timed runs after 5 warm-up runs, fastest kept, for each thread count, the cases shuffled in each of
@@ -218,6 +206,8 @@ def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) 
     import random
 
     import numpy as np
+
+    from hybridperf.measure.probe import transpose_session
 
     host = start(out)
     cases = probe_cases()
@@ -227,8 +217,8 @@ def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) 
         order = [(c, t) for c in cases for t in threads]
         rng.shuffle(order)
         for (shape, perm), t in order:
-            sess = _session(shape, perm, t)
-            best = fastest_s(sess, {"x": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}, runs,
+            sess = transpose_session(shape, perm, t)
+            best = fastest_s(sess, {"X": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}, runs,
                              warmup=5)
             n = math.prod(shape)
             key = case_key(shape, perm)

@@ -38,7 +38,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -920,6 +920,16 @@ def subnormal_assist(threads: int = 1, runs: int = 15) -> SubnormalAssist:
         softmax_total_s=best[("sm", 0)], softmax_normal_s=best[("sm", 1)])
 
 
+def transpose_session(shape: Sequence[int], perm: Sequence[int], threads: int | None, spin: bool = True):
+    """An onnxruntime CPU session of one float32 Transpose of ``shape`` by ``perm`` (input ``X``, output ``Y``)."""
+    from onnx import TensorProto, helper
+
+    return _ort_session(_onnx_model([helper.make_node("Transpose", ["X"], ["Y"], perm=list(perm))],
+                                    [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(shape))],
+                                    [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [shape[a] for a in perm])]),
+                        threads=threads, spin=spin)
+
+
 def innermost_transpose(threads: int = 1, runs: int = 15) -> TransposeFigure:
     """Time onnxruntime's Transpose of one float32 tensor with a permutation that moves the innermost axis other than
     as a 2-D transpose, and with one that keeps it (:data:`~hybridperf.analysis.transpose.PROBE_SHAPE`: MaxViT-T's
@@ -932,18 +942,11 @@ def innermost_transpose(threads: int = 1, runs: int = 15) -> TransposeFigure:
     :data:`SUBNORMAL_RESOLUTION` of the keeping copy reads as none (0).
     """
     import numpy as np
-    from onnx import TensorProto, helper
 
     from hybridperf.analysis.transpose import PROBE_KEEPS, PROBE_MOVES, PROBE_SHAPE
 
-    def session(perm: tuple[int, ...]):
-        return _ort_session(_onnx_model([helper.make_node("Transpose", ["X"], ["Y"], perm=list(perm))],
-                                        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(PROBE_SHAPE))],
-                                        [helper.make_tensor_value_info("Y", TensorProto.FLOAT,
-                                                                       [PROBE_SHAPE[a] for a in perm])]),
-                            threads=threads, spin=False)
-
-    sessions = {"moves": session(PROBE_MOVES), "keeps": session(PROBE_KEEPS)}
+    sessions = {name: transpose_session(PROBE_SHAPE, perm, threads, spin=False)
+                for name, perm in (("moves", PROBE_MOVES), ("keeps", PROBE_KEEPS))}
     feed = {"X": np.random.default_rng(0).standard_normal(PROBE_SHAPE, dtype=np.float32)}
     for sess in sessions.values():
         for _ in range(3):
