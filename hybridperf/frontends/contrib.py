@@ -10,7 +10,7 @@ one op into the Relax ops that compute it, with the semantics of onnxruntime's o
 prices each step. A case a converter does not handle raises :class:`NotImplementedError` naming the
 attribute or input; the importer turns it into one line (exit 2).
 
-:data:`CONVERTERS` is keyed by ``(domain, op_type)``; :func:`hybridperf.frontends.normalize.check_supported`
+:data:`CONVERTERS` (with :mod:`.recurrent`'s ONNX ``LSTM`` / ``GRU`` / ``RNN``) is keyed by ``(domain, op_type)``; :func:`hybridperf.frontends.normalize.check_supported`
 treats its keys as importable, and the importer calls them instead of TVM's converter of the same name.
 """
 
@@ -22,57 +22,12 @@ from typing import Any
 import numpy as np
 
 from hybridperf.frontends.onnx_shapes import conv_shape, fused_matmul_shape, gemm_shape
+from hybridperf.frontends.recurrent import CONVERTERS as RECURRENT_CONVERTERS
+from hybridperf.frontends.relax_build import attr, input_at, outputs, relax_ops, static_info, wanted
 
 __all__ = ["CONVERTERS", "converter_for"]
 
 MS = "com.microsoft"
-
-
-def _relax():
-    from hybridperf.ir.tvm_compat import tvm_modules  # noqa: PLC0415
-
-    return tvm_modules()[1]
-
-
-def _info(bb: Any, expr: Any) -> tuple[Any, tuple[int, ...], str]:
-    """``expr`` bound (normalised), its static shape and dtype; a symbolic shape raises."""
-    from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
-
-    expr = bb.normalize(expr)
-    infos = _tvm.tensor_infos(_tvm.expr_type(expr))
-    if len(infos) != 1 or infos[0].shape is None:
-        raise NotImplementedError("a contrib op input has no static shape; bind every input with --shape")
-    return expr, tuple(int(d) for d in infos[0].shape), infos[0].dtype
-
-
-def _attr(attrs: dict, name: str, default: Any) -> Any:
-    v = attrs.get(name, default)
-    return v.decode() if isinstance(v, bytes) else v
-
-
-def _outputs(bb: Any, node: Any, values: list[Any]) -> Any:
-    """The converter's result for ``node``'s outputs, each bound: ``values[k]`` for each named output, a
-    placeholder for an unnamed one (nothing reads it); one output is returned bare."""
-    relax = _relax()
-    n = len(node.output)
-    out = []
-    for k in range(n):
-        v = values[k] if k < len(values) else None
-        if v is None:
-            if node.output[k]:
-                raise NotImplementedError(f"{node.op_type} output {k} ({node.output[k]!r}) is not supported; "
-                                          "only the outputs inference reads are")
-            v = relax.const(0, "float32")
-        out.append(bb.normalize(v))
-    return out[0] if n == 1 else relax.Tuple(out)
-
-
-def _wanted(node: Any, k: int) -> bool:
-    return k < len(node.output) and bool(node.output[k])
-
-
-def _input(inputs: list[Any], k: int) -> Any:
-    return inputs[k] if k < len(inputs) else None
 
 
 # --------------------------------------------------------------------------- normalisations
@@ -83,11 +38,11 @@ def _skip_norm(simplified: bool) -> Callable:
     output 0 the layer (RMS) norm of ``s`` over the last axis, output 3 ``s`` itself."""
 
     def convert(bb, inputs, attrs, node):
-        relax = _relax()
+        relax = relax_ops()
         x, skip, gamma = inputs[0], inputs[1], inputs[2]
-        beta = None if simplified else _input(inputs, 3)
-        bias = _input(inputs, 3 if simplified else 4)
-        eps = float(_attr(attrs, "epsilon", 1e-12))
+        beta = None if simplified else input_at(inputs, 3)
+        bias = input_at(inputs, 3 if simplified else 4)
+        eps = float(attr(attrs, "epsilon", 1e-12))
         s = bb.normalize(relax.op.add(x, skip))
         if bias is not None:
             s = bb.normalize(relax.op.add(s, bias))
@@ -95,12 +50,12 @@ def _skip_norm(simplified: bool) -> Callable:
             y = relax.op.nn.rms_norm(s, gamma, axes=[-1], epsilon=eps)
         else:
             if beta is None:
-                _, gshape, gdtype = _info(bb, gamma)
+                _, gshape, gdtype = static_info(bb, gamma)
                 beta = relax.const(np.zeros(gshape, gdtype))
                 y = relax.op.nn.layer_norm(s, gamma, beta, axes=[-1], epsilon=eps, center=False)
             else:
                 y = relax.op.nn.layer_norm(s, gamma, beta, axes=[-1], epsilon=eps)
-        return _outputs(bb, node, [y, None, None, s])
+        return outputs(bb, node, [y, None, None, s])
 
     return convert
 
@@ -108,18 +63,18 @@ def _skip_norm(simplified: bool) -> Callable:
 def _simplified_layer_norm(bb, inputs, attrs, node):
     """``SimplifiedLayerNormalization`` (onnxruntime registers it in the ONNX domain): RMS norm over
     the axes from ``axis`` on."""
-    relax = _relax()
-    x, shape, _ = _info(bb, inputs[0])
-    axis = int(_attr(attrs, "axis", -1)) % len(shape)
-    eps = float(_attr(attrs, "epsilon", 1e-5))
-    return _outputs(bb, node, [relax.op.nn.rms_norm(x, inputs[1], axes=list(range(axis, len(shape))), epsilon=eps)])
+    relax = relax_ops()
+    x, shape, _ = static_info(bb, inputs[0])
+    axis = int(attr(attrs, "axis", -1)) % len(shape)
+    eps = float(attr(attrs, "epsilon", 1e-5))
+    return outputs(bb, node, [relax.op.nn.rms_norm(x, inputs[1], axes=list(range(axis, len(shape))), epsilon=eps)])
 
 
 # --------------------------------------------------------------------------- matmuls and activations
 
 
 def _swap_last(expr: Any, rank: int) -> Any:
-    relax = _relax()
+    relax = relax_ops()
     axes = list(range(rank))
     axes[-1], axes[-2] = axes[-2], axes[-1]
     return relax.op.permute_dims(expr, axes)
@@ -128,26 +83,26 @@ def _swap_last(expr: Any, rank: int) -> Any:
 def _fused_matmul(bb, inputs, attrs, node):
     """``FusedMatMul``: ``alpha * op(A) @ op(B)``, ``op`` a transpose of the last two axes when ``transA`` /
     ``transB``."""
-    relax = _relax()
-    if int(_attr(attrs, "transBatchA", 0)) or int(_attr(attrs, "transBatchB", 0)):
+    relax = relax_ops()
+    if int(attr(attrs, "transBatchA", 0)) or int(attr(attrs, "transBatchB", 0)):
         raise NotImplementedError("FusedMatMul with transBatchA / transBatchB is not supported")
-    a, ashape, dtype = _info(bb, inputs[0])
-    b, bshape, _ = _info(bb, inputs[1])
-    if int(_attr(attrs, "transA", 0)) and len(ashape) >= 2:
+    a, ashape, dtype = static_info(bb, inputs[0])
+    b, bshape, _ = static_info(bb, inputs[1])
+    if int(attr(attrs, "transA", 0)) and len(ashape) >= 2:
         a = _swap_last(a, len(ashape))
-    if int(_attr(attrs, "transB", 0)) and len(bshape) >= 2:
+    if int(attr(attrs, "transB", 0)) and len(bshape) >= 2:
         b = _swap_last(b, len(bshape))
     y = relax.op.matmul(a, b)
-    alpha = float(_attr(attrs, "alpha", 1.0))
+    alpha = float(attr(attrs, "alpha", 1.0))
     if alpha != 1.0:
         y = relax.op.multiply(bb.normalize(y), relax.const(alpha, dtype))
-    return _outputs(bb, node, [y])
+    return outputs(bb, node, [y])
 
 
 def _activation(x: Any, kind: str, attrs: dict, op: str = "FusedGemm") -> Any:
     """``FusedGemm``'s / ``FusedConv``'s ``activation`` attribute applied to ``x`` (``FusedConv`` passes its
     parameters as ``activation_params``: LeakyRelu's alpha, Clip's min and max, HardSigmoid's alpha and beta)."""
-    relax = _relax()
+    relax = relax_ops()
     params = [float(p) for p in (attrs.get("activation_params") or ())]
     if kind == "Relu":
         return relax.op.nn.relu(x)
@@ -156,7 +111,7 @@ def _activation(x: Any, kind: str, attrs: dict, op: str = "FusedGemm") -> Any:
     if kind == "Tanh":
         return relax.op.tanh(x)
     if kind == "LeakyRelu":
-        return relax.op.nn.leakyrelu(x, params[0] if params else float(_attr(attrs, "activation_alpha", 0.01)))
+        return relax.op.nn.leakyrelu(x, params[0] if params else float(attr(attrs, "activation_alpha", 0.01)))
     if kind == "Clip" and op == "FusedConv" and len(params) == 2:
         return relax.op.clip(x, params[0], params[1])
     if kind == "HardSigmoid" and op == "FusedConv":
@@ -173,58 +128,58 @@ def _fused_conv(bb, inputs, attrs, node):
     ``activation(conv(X, W, B) + Z)``, the convolution by TVM's own Conv converter."""
     from tvm.relax.frontend.onnx import onnx_frontend  # noqa: PLC0415
 
-    relax = _relax()
+    relax = relax_ops()
     x = bb.normalize(inputs[0])
     conv_attrs = {k: v for k, v in attrs.items() if not k.startswith("activation")}
-    y = onnx_frontend.Conv._impl_v11(bb, [x, inputs[1], _input(inputs, 2)], conv_attrs, [{}, {}])  # noqa: SLF001
-    z = _input(inputs, 3)
+    y = onnx_frontend.Conv._impl_v11(bb, [x, inputs[1], input_at(inputs, 2)], conv_attrs, [{}, {}])  # noqa: SLF001
+    z = input_at(inputs, 3)
     if z is not None:
         y = relax.op.add(bb.normalize(y), z)
-    kind = _attr(attrs, "activation", "")
+    kind = attr(attrs, "activation", "")
     if kind:
         y = _activation(bb.normalize(y), kind, attrs, op="FusedConv")
-    return _outputs(bb, node, [y])
+    return outputs(bb, node, [y])
 
 
 def _fused_gemm(bb, inputs, attrs, node):
     """``FusedGemm``: ``activation(alpha * op(A) @ op(B) + beta * C)``."""
-    relax = _relax()
-    a, _, dtype = _info(bb, inputs[0])
+    relax = relax_ops()
+    a, _, dtype = static_info(bb, inputs[0])
     b = inputs[1]
-    if int(_attr(attrs, "transA", 0)):
+    if int(attr(attrs, "transA", 0)):
         a = relax.op.permute_dims(a, [1, 0])
-    if int(_attr(attrs, "transB", 0)):
+    if int(attr(attrs, "transB", 0)):
         b = relax.op.permute_dims(b, [1, 0])
     y = relax.op.matmul(a, b)
-    alpha, beta = float(_attr(attrs, "alpha", 1.0)), float(_attr(attrs, "beta", 1.0))
+    alpha, beta = float(attr(attrs, "alpha", 1.0)), float(attr(attrs, "beta", 1.0))
     if alpha != 1.0:
         y = relax.op.multiply(bb.normalize(y), relax.const(alpha, dtype))
-    c = _input(inputs, 2)
+    c = input_at(inputs, 2)
     if c is not None and beta != 0.0:
         if beta != 1.0:
             c = relax.op.multiply(c, relax.const(beta, dtype))
         y = relax.op.add(bb.normalize(y), c)
-    kind = _attr(attrs, "activation", "")
+    kind = attr(attrs, "activation", "")
     if kind:
         y = _activation(bb.normalize(y), kind, attrs)
-    return _outputs(bb, node, [y])
+    return outputs(bb, node, [y])
 
 
 def _quick_gelu(bb, inputs, attrs, node):
     """``QuickGelu``: ``x * sigmoid(alpha * x)``, ``alpha`` 1.702 by default."""
-    relax = _relax()
-    x, _, dtype = _info(bb, inputs[0])
-    alpha = float(_attr(attrs, "alpha", 1.702))
+    relax = relax_ops()
+    x, _, dtype = static_info(bb, inputs[0])
+    alpha = float(attr(attrs, "alpha", 1.702))
     # alpha 1 is SiLU / Swish (onnxruntime fuses EfficientNet's x * sigmoid(x) into QuickGelu alpha=1): no scaling
     # multiply (until 2026-12-03 it was priced, 1 FLOP per element the model does not run)
     scaled = x if alpha == 1.0 else relax.op.multiply(x, relax.const(alpha, dtype))
-    return _outputs(bb, node, [relax.op.multiply(x, relax.op.sigmoid(scaled))])
+    return outputs(bb, node, [relax.op.multiply(x, relax.op.sigmoid(scaled))])
 
 
 def _bias_add(bb, inputs, attrs, node):
     """``BiasAdd``: ``X + bias + skip``."""
-    relax = _relax()
-    return _outputs(bb, node, [relax.op.add(bb.normalize(relax.op.add(inputs[0], inputs[1])), inputs[2])])
+    relax = relax_ops()
+    return outputs(bb, node, [relax.op.add(bb.normalize(relax.op.add(inputs[0], inputs[1])), inputs[2])])
 
 
 # --------------------------------------------------------------------------- attention
@@ -234,8 +189,8 @@ def _mask_bias(bb, mask: Any, batch: int, seq: int, total: int, dtype: str, fill
     """An additive attention bias ``(B, 1, S or 1, T)`` from an onnxruntime mask: 2-D ``(B, T)`` or 3-D
     ``(B, S, T)`` with 1 to attend and 0 not (``fill`` where 0), or 1-D ``(B,)`` valid lengths (key
     positions at or past the length get ``fill``)."""
-    relax = _relax()
-    mask, mshape, _ = _info(bb, mask)
+    relax = relax_ops()
+    mask, mshape, _ = static_info(bb, mask)
     if len(mshape) == 1 and mshape[0] == batch:
         pos = relax.const(np.arange(total, dtype=np.int64).reshape(1, total))
         ends = relax.op.reshape(relax.op.astype(mask, "int64"), (batch, 1))
@@ -256,8 +211,8 @@ def _attention_bias(bb, key_mask: Any, attention_bias: Any, attrs: dict, batch: 
                     dtype: str) -> Any:
     """The additive bias of an attention (None: neither input given): its onnxruntime ``key_mask`` as a bias
     (:func:`_mask_bias`, masked positions get ``mask_filter_value``) plus its ``attention_bias`` input."""
-    relax = _relax()
-    fill = float(_attr(attrs, "mask_filter_value", -10000.0))
+    relax = relax_ops()
+    fill = float(attr(attrs, "mask_filter_value", -10000.0))
     bias = None if key_mask is None else _mask_bias(bb, key_mask, batch, seq, total, dtype, fill)
     if attention_bias is not None:
         bias = attention_bias if bias is None else bb.normalize(relax.op.add(bias, attention_bias))
@@ -267,75 +222,75 @@ def _attention_bias(bb, key_mask: Any, attention_bias: Any, attrs: dict, batch: 
 def _attend(q: Any, k: Any, v: Any, bias: Any, attrs: dict) -> Any:
     """``softmax(q k^T * scale + bias) v`` for BSNH ``q``, ``k``, ``v`` (``bias`` additive, or None), causal
     (bottom right: query ``i`` sees the past and keys up to ``i``) when ``unidirectional``."""
-    relax = _relax()
-    scale = float(_attr(attrs, "scale", 0.0)) or None
-    causal = "BottomRight" if int(_attr(attrs, "unidirectional", 0)) else None
+    relax = relax_ops()
+    scale = float(attr(attrs, "scale", 0.0)) or None
+    causal = "BottomRight" if int(attr(attrs, "unidirectional", 0)) else None
     return relax.op.nn.attention(q, k, v, bias, scale=scale, causal_mask=causal)
 
 
 def _bnsh(expr: Any) -> Any:
     """BSNH <-> BNSH (the same permutation both ways)."""
-    return _relax().op.permute_dims(expr, [0, 2, 1, 3])
+    return relax_ops().op.permute_dims(expr, [0, 2, 1, 3])
 
 
 def _attention(bb, inputs, attrs, node):
     """``Attention`` (com.microsoft): one ``input @ weight + bias`` gives Q, K, V (``qkv_hidden_sizes``, else
     thirds); ``past`` ``(2, B, N, P, H)`` is prepended to K and V, ``present`` returns them."""
-    relax = _relax()
+    relax = relax_ops()
     for unsupported in ("do_rotary", "past_present_share_buffer"):
-        if int(_attr(attrs, unsupported, 0)):
+        if int(attr(attrs, unsupported, 0)):
             raise NotImplementedError(f"Attention with {unsupported}=1 is not supported")
-    if _input(inputs, 6) is not None:
+    if input_at(inputs, 6) is not None:
         raise NotImplementedError("Attention with a past_sequence_length input is not supported")
-    x, (batch, seq, _), dtype = _info(bb, inputs[0])
-    w, wshape, _ = _info(bb, inputs[1])
-    heads = int(_attr(attrs, "num_heads", 0))
-    sizes = list(_attr(attrs, "qkv_hidden_sizes", [])) or [wshape[1] // 3] * 3
+    x, (batch, seq, _), dtype = static_info(bb, inputs[0])
+    w, wshape, _ = static_info(bb, inputs[1])
+    heads = int(attr(attrs, "num_heads", 0))
+    sizes = list(attr(attrs, "qkv_hidden_sizes", [])) or [wshape[1] // 3] * 3
     dq, dk, dv = (int(s) for s in sizes)
     if heads <= 0 or dq % heads or dk % heads or dv % heads or dq != dk:
         raise NotImplementedError(f"Attention hidden sizes {sizes} do not split into num_heads={heads} heads")
     qkv = relax.op.matmul(x, w)
-    if _input(inputs, 2) is not None:
+    if input_at(inputs, 2) is not None:
         qkv = relax.op.add(bb.normalize(qkv), inputs[2])
     parts = bb.normalize(relax.op.split(bb.normalize(qkv), [dq, dq + dk], axis=2))
     q, k, v = (bb.normalize(relax.op.reshape(relax.TupleGetItem(parts, i), (batch, seq, heads, d // heads)))
                for i, d in enumerate((dq, dk, dv)))
-    past = _input(inputs, 4)
+    past = input_at(inputs, 4)
     if past is not None:
-        past, pshape, _ = _info(bb, past)
+        past, pshape, _ = static_info(bb, past)
         halves = bb.normalize(relax.op.split(past, 2, axis=0))
         pk, pv = (bb.normalize(relax.op.squeeze(relax.TupleGetItem(halves, i), [0])) for i in (0, 1))
         k = bb.normalize(relax.op.concat([_bnsh(pk), k], axis=1))
         v = bb.normalize(relax.op.concat([_bnsh(pv), v], axis=1))
     total = seq + (pshape[3] if past is not None else 0)
-    bias = _attention_bias(bb, _input(inputs, 3), _input(inputs, 5), attrs, batch, seq, total, dtype)
+    bias = _attention_bias(bb, input_at(inputs, 3), input_at(inputs, 5), attrs, batch, seq, total, dtype)
     y = relax.op.reshape(bb.normalize(_attend(q, k, v, bias, attrs)), (batch, seq, dv))
     present = None
-    if _wanted(node, 1):
+    if wanted(node, 1):
         present = relax.op.concat([relax.op.expand_dims(_bnsh(k), [0]), relax.op.expand_dims(_bnsh(v), [0])], axis=0)
-    return _outputs(bb, node, [y, present])
+    return outputs(bb, node, [y, present])
 
 
 def _multi_head_attention(bb, inputs, attrs, node):
     """``MultiHeadAttention``: Q ``(B, S, D)``, K and V ``(B, L, D)`` (or BNSH ``(B, N, L, H)``, as a
     decoder's cross attention passes them), an optional packed bias ``(D + D + Dv)``, a key padding mask,
     an attention bias and ``past_key`` / ``past_value`` ``(B, N, P, H)`` prepended to K and V."""
-    relax = _relax()
-    if _input(inputs, 1) is None or _input(inputs, 2) is None:
+    relax = relax_ops()
+    if input_at(inputs, 1) is None or input_at(inputs, 2) is None:
         raise NotImplementedError("MultiHeadAttention with packed QKV (no key / value input) is not supported")
-    if any(_input(inputs, i) is not None for i in (8, 9)):
+    if any(input_at(inputs, i) is not None for i in (8, 9)):
         raise NotImplementedError("MultiHeadAttention with past_sequence_length / cache_indirection is not supported")
-    heads = int(_attr(attrs, "num_heads", 0))
-    q, qshape, dtype = _info(bb, inputs[0])
-    k, kshape, _ = _info(bb, inputs[1])
-    v, vshape, _ = _info(bb, inputs[2])
+    heads = int(attr(attrs, "num_heads", 0))
+    q, qshape, dtype = static_info(bb, inputs[0])
+    k, kshape, _ = static_info(bb, inputs[1])
+    v, vshape, _ = static_info(bb, inputs[2])
     if len(qshape) != 3 or len(kshape) not in (3, 4) or len(vshape) != len(kshape):
         raise NotImplementedError(f"MultiHeadAttention shapes query {qshape}, key {kshape} are not supported "
                                   "(query (B, S, D) with key and value (B, L, D) or (B, N, L, H) are)")
     batch, seq, dq = qshape
     if heads <= 0 or dq % heads:
         raise NotImplementedError(f"MultiHeadAttention hidden size {dq} does not split into num_heads={heads} heads")
-    bias = _input(inputs, 3)
+    bias = input_at(inputs, 3)
     if bias is not None:
         if len(kshape) != 3:
             raise NotImplementedError("MultiHeadAttention with a bias and BNSH key / value is not supported")
@@ -349,19 +304,19 @@ def _multi_head_attention(bb, inputs, attrs, node):
         v = bb.normalize(relax.op.reshape(v, (batch, vshape[1], heads, vshape[2] // heads)))
     else:
         k, v = bb.normalize(_bnsh(k)), bb.normalize(_bnsh(v))
-    past_k, past_v = _input(inputs, 6), _input(inputs, 7)
+    past_k, past_v = input_at(inputs, 6), input_at(inputs, 7)
     if (past_k is None) != (past_v is None):
         raise NotImplementedError("MultiHeadAttention with only one of past_key / past_value is not supported")
     if past_k is not None:
         k = bb.normalize(relax.op.concat([_bnsh(past_k), k], axis=1))
         v = bb.normalize(relax.op.concat([_bnsh(past_v), v], axis=1))
-    total = _info(bb, k)[1][1]
-    _, _, vheads, vsize = _info(bb, v)[1]
-    bias = _attention_bias(bb, _input(inputs, 4), _input(inputs, 5), attrs, batch, seq, total, dtype)
+    total = static_info(bb, k)[1][1]
+    _, _, vheads, vsize = static_info(bb, v)[1]
+    bias = _attention_bias(bb, input_at(inputs, 4), input_at(inputs, 5), attrs, batch, seq, total, dtype)
     y = relax.op.reshape(bb.normalize(_attend(q, k, v, bias, attrs)), (batch, seq, vheads * vsize))
-    present_k = _bnsh(k) if _wanted(node, 1) else None
-    present_v = _bnsh(v) if _wanted(node, 2) else None
-    return _outputs(bb, node, [y, present_k, present_v])
+    present_k = _bnsh(k) if wanted(node, 1) else None
+    present_v = _bnsh(v) if wanted(node, 2) else None
+    return outputs(bb, node, [y, present_k, present_v])
 
 
 #: (domain, op type) -> converter ``(bb, inputs, attrs, node) -> Relax expression or tuple``
@@ -377,6 +332,7 @@ CONVERTERS: dict[tuple[str, str], Callable] = {
     (MS, "BiasAdd"): _bias_add,
     (MS, "Attention"): _attention,
     (MS, "MultiHeadAttention"): _multi_head_attention,
+    **RECURRENT_CONVERTERS,  # ONNX LSTM / GRU / RNN, which TVM's frontend does not convert
 }
 
 

@@ -1331,7 +1331,7 @@ def check_supported(model: onnx.ModelProto, source: str = "model") -> None:
     listed = ", ".join(f"{k} ({v})" for k, v in sorted(counts.items()))
     hint = "e.g. opset <= 22, no custom ops"
     if any(k.split("::")[-1] in _LOOP_OPS for k in counts):
-        hint = "loops and recurrent layers unrolled, e.g. traced at a fixed sequence length"
+        hint = "loops unrolled, e.g. traced at a fixed sequence length"
     elif any(k.startswith("com.microsoft::") for k in counts):
         # onnxruntime's fused ops compute what the exported subgraphs did: price the export itself
         hint = ("or pass the model as exported, before onnxruntime's fusions (transformers optimize_model, "
@@ -1342,8 +1342,9 @@ def check_supported(model: onnx.ModelProto, source: str = "model") -> None:
     )
 
 
-#: ops a re-export removes by unrolling (control-flow loops, recurrent layers), not by an opset or domain change
-_LOOP_OPS = frozenset({"Loop", "Scan", "LSTM", "GRU", "RNN"})
+#: ops a re-export removes by unrolling (control-flow loops), not by an opset or domain change (the recurrent layers
+#: LSTM / GRU / RNN import since 2026-12-07: :mod:`hybridperf.frontends.recurrent`)
+_LOOP_OPS = frozenset({"Loop", "Scan"})
 
 
 #: ops whose output *shape* depends on the input *values*

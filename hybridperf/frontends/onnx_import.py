@@ -760,12 +760,16 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
                 f"{len(model.graph.node)} nodes; export the model without its data-dependent post-processing "
                 "(e.g. a detector's backbone and heads, without box selection / NMS)"
             ) from exc
+        failed = getattr(exc, "hp_failed_node", None)
+        if type(exc) is NotImplementedError and failed:
+            # a converter of ours (hybridperf.frontends.contrib, .recurrent) names the case and its fix: whole, not cut
+            at = f"node {failed[1]!r} ({failed[0]})" if failed[1] else f"a {failed[0]} node"
+            raise UnsupportedModelError(f"{source}: {at} cannot be imported: {first.strip()}") from exc
         if "not supported" in " ".join(msg).lower() or isinstance(exc, NotImplementedError):
             raise UnsupportedModelError(
                 f"{source}: TVM's ONNX frontend cannot import this model ({first.strip()[:200]}); "
                 f"{len(model.graph.node)} nodes; re-export the model without that op (or at another opset)"
             ) from exc
-        failed = getattr(exc, "hp_failed_node", None)
         where = f" at node {failed[1]!r} ({failed[0]})" if failed and failed[1] else f" at a {failed[0]} node" if failed else ""
         fix = "; re-export the model, or report it"
         if SHAPE_MISFIT.search(first):

@@ -1,0 +1,162 @@
+"""Recurrent networks (ONNX LSTM / GRU / RNN, importable since 2026-12-07): predicted against measured.
+
+Until 2026-12-07 every ONNX model with an ``LSTM``, ``GRU`` or ``RNN`` node exited 2 ("TVM's ONNX frontend cannot
+import"); :mod:`hybridperf.frontends.recurrent` unrolls them. How good the unrolled pricing is on a CPU under
+onnxruntime, whose ``DeepCPU`` kernels run each layer as one node, is measured here on the networks of
+:mod:`benchmarks.recurrent_models` (written by others: PyTorch's word-language-model example, Hugging Face Encodec
+and Parakeet's RNN-T decoder). No training row holds a recurrent layer; nothing is fitted to these figures.
+
+Protocol (plan (14) of CHANGELOG 2026-12-07, written before any timing):
+
+1. ``predict``: the packaged CPU model's prediction of every export on this CPU's shipped sheets
+   (:data:`SETTINGS`), stored in ``<run>/predictions.csv`` before anything is timed;
+2. the product's own measurement, ``hybridperf calibrate --device SHEET --measure .zoo/recurrent --rounds 8
+   --out <run>/<setting>`` (interleaved rounds with the host speed index, ``lscpu`` and versions recorded; 1 thread
+   pinned to one core, 2 threads on both);
+3. ``report``: stored predictions against each run's fastest timed run (the CPU label ``latency_min_s``), MAPE and
+   share within +-10 %, with the split-half test-retest of the same runs (the second half of the rounds against the first).
+
+Usage::
+
+    python -m benchmarks.recurrent_cost predict --run calibration/host-epyc-zen4-recurrent
+    taskset -c 1 hybridperf calibrate --device host-epyc-zen4-1c --measure .zoo/recurrent --rounds 8 \\
+        --out calibration/host-epyc-zen4-recurrent/host-epyc-zen4-1c
+    hybridperf calibrate --device host-epyc-zen4-2c --measure .zoo/recurrent --rounds 8 \\
+        --out calibration/host-epyc-zen4-recurrent/host-epyc-zen4-2c
+    python -m benchmarks.recurrent_cost report --run calibration/host-epyc-zen4-recurrent \\
+        > benchmarks/results/recurrent_cost.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+#: the shipped sheets of this development host's CPU (AMD EPYC Zen 4, 1 and 2 threads)
+SETTINGS = ("host-epyc-zen4-1c", "host-epyc-zen4-2c")
+ZOO = Path(".zoo") / "recurrent"
+PREDICTIONS = "predictions.csv"
+FIELDS = ["model", "device", "predicted_s", "roofline_s", "flops", "kernels", "recurrent_nodes", "calibration",
+          "hybridperf", "date_utc"]
+
+
+def recurrent_nodes(path: Path) -> str:
+    """``"LSTM x2"``-style count of the recurrent nodes of an ONNX file (its graph only, weights not read)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    counts: dict[str, int] = {}
+    for n in model.graph.node:
+        if n.op_type in ("LSTM", "GRU", "RNN"):
+            counts[n.op_type] = counts.get(n.op_type, 0) + 1
+    return " ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+
+
+def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS) -> Path:
+    """Store the packaged model's predictions of every export of ``zoo`` on each sheet of ``settings``."""
+    from hybridperf import __version__
+    from hybridperf.api import analyze, predict_on
+
+    run.mkdir(parents=True, exist_ok=True)
+    out = run / PREDICTIONS
+    rows = []
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    for path in sorted(zoo.glob("*.onnx")):
+        analyzed = analyze(path)
+        for device in settings:
+            p = predict_on(analyzed, device)
+            rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
+                         "roofline_s": p.roofline_latency_s, "flops": analyzed.analysis.flops,
+                         "kernels": len(analyzed.kernels), "recurrent_nodes": recurrent_nodes(path),
+                         "calibration": p.calibration, "hybridperf": __version__, "date_utc": now})
+    with out.open("w", newline="") as f:
+        w = csv.DictWriter(f, FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    return out
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def measured(setting_dir: Path) -> dict[str, float]:
+    """model stem -> fastest timed run (``latency_min_s``) of a ``calibrate --measure`` run's measurements."""
+    from hybridperf.residual.model import CPU_TARGET
+
+    rows = _rows(setting_dir / "calibration" / "measurements.csv")
+    return {Path(r["model"]).stem: float(r[CPU_TARGET]) for r in rows}
+
+
+def split_half(setting_dir: Path) -> tuple[float, float] | None:
+    """Split-half test-retest (the fastest run of the second half of the rounds against the first half's) of a run:
+    (MAPE %, share within +-3 %); None where it has fewer than two rounds."""
+    from hybridperf.measure.rounds import split_half_min
+
+    stats = split_half_min(_rows(setting_dir / "calibration" / "measurements.csv"))
+    return None if stats is None else (100 * stats.mape, 100 * dict(stats.within)[0.03])
+
+
+def _pct(v: float) -> str:
+    return f"{v:+.1f} %"
+
+
+def report(run: Path, settings: Sequence[str] = SETTINGS) -> str:
+    stored = _rows(run / PREDICTIONS)
+    lines = ["# Recurrent networks: stored predictions against the product's measurement", "",
+             "Reproduce: see the docstring of `benchmarks/recurrent_cost.py` (predict, the two `hybridperf calibrate "
+             "--measure` runs, report).", "",
+             (f"Predictions stored in `{run / PREDICTIONS}` before any timing (plan (14), CHANGELOG 2026-12-07); "
+              "measured by `hybridperf calibrate --measure` (interleaved rounds, onnxruntime, `lscpu` in each "
+              "run's `calibration/`); label: the fastest timed run. Error = predicted / measured - 1."), ""]
+    for setting in settings:
+        d = run / setting
+        if not (d / "calibration" / "measurements.csv").exists():
+            lines += [f"## {setting}: not measured", ""]
+            continue
+        truth = measured(d)
+        mine = {r["model"]: r for r in stored if r["device"] == setting}
+        keys = [k for k in mine if k in truth]
+        errs = {k: float(mine[k]["predicted_s"]) / truth[k] - 1 for k in keys}
+        roof = {k: float(mine[k]["roofline_s"]) / truth[k] - 1 for k in keys}
+        lines += [f"## {setting}", "",
+                  "| network | recurrent nodes | GFLOP | measured ms | predicted ms | error | roofline error |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for k in sorted(keys):
+            r = mine[k]
+            lines.append(f"| `{k}` | {r['recurrent_nodes']} | {float(r['flops']) / 1e9:.2f} | {truth[k] * 1e3:.2f} | "
+                         f"{float(r['predicted_s']) * 1e3:.2f} | {_pct(100 * errs[k])} | {_pct(100 * roof[k])} |")
+        if keys:
+            ape = [abs(e) for e in errs.values()]
+            within = sum(a <= 0.10 for a in ape) / len(ape)
+            lines += ["", f"MAPE {100 * statistics.mean(ape):.1f} % over {len(keys)} networks, "
+                          f"{100 * within:.0f} % within +-10 %, median error {_pct(100 * statistics.median(errs.values()))}; "
+                          f"roofline MAPE {100 * statistics.mean(abs(e) for e in roof.values()):.1f} %."]
+        sh = split_half(d)
+        if sh is not None:
+            lines.append(f"Split-half test-retest of this run (second half of the rounds against the first, fastest runs): MAPE {sh[0]:.1f} %, "
+                         f"{sh[1]:.0f} % within +-3 %.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("step", choices=("predict", "report"))
+    p.add_argument("--run", type=Path, default=Path("calibration") / "host-epyc-zen4-recurrent")
+    p.add_argument("--zoo", type=Path, default=ZOO)
+    a = p.parse_args(argv)
+    if a.step == "predict":
+        print(predict(a.run, a.zoo))
+    else:
+        print(report(a.run))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""Recurrent networks written by others, exported to ONNX for ``benchmarks.recurrent_cost``.
+
+Each is built with random weights (fixed seed; nothing is downloaded) and exported with PyTorch's ONNX exporter
+(``dynamo=False``, opset 17, as the zoo's ``_legacy`` exports), which writes every ``nn.LSTM`` / ``nn.GRU`` /
+``nn.RNN`` as one ONNX ``LSTM`` / ``GRU`` / ``RNN`` node (imported by :mod:`hybridperf.frontends.recurrent`
+since 2026-12-07):
+
+- ``wlm_*``: the word-level language model of PyTorch's examples (``pytorch/examples``,
+  ``word_language_model/model.py``, ``RNNModel``: embedding, a 2-layer ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``
+  (tanh or ReLU), a linear decoder over the vocabulary), at the example's defaults (``--emsize 200 --nhid 200
+  --nlayers 2 --bptt 35``, eval batch 10, WikiText-2's 33,278 words) and its README's medium model
+  (``--emsize 650 --nhid 650``), sequence-first as the example feeds it;
+- ``encodec_*``: Hugging Face ``EncodecModel`` (``EncodecConfig()``, the 24 kHz codec's architecture): its SEANet
+  encoder on 1 s of mono audio and decoder on that second's 75 latent frames (each with a 2-layer LSTM);
+- ``parakeet_rnnt_decoder``: Hugging Face ``ParakeetRNNTDecoder`` (``ParakeetRNNTConfig()``), the RNN-T prediction
+  network (embedding, LSTM, projection) over 64 tokens.
+
+torch and transformers live in a separate environment (the package never imports them)::
+
+    .venv-bench/bin/python -m benchmarks.recurrent_models --out .zoo/recurrent
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+#: WikiText-2's vocabulary, the example's ntokens on its default data
+WIKITEXT2_TOKENS = 33278
+BPTT = 35
+EVAL_BATCH = 10
+
+
+def _wlm(kind: str, size: int):
+    """``RNNModel`` of pytorch/examples word_language_model, its architecture (dropout is inactive in eval)."""
+    import torch
+    from torch import nn
+
+    class RNNModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Embedding(WIKITEXT2_TOKENS, size)
+            if kind in ("LSTM", "GRU"):
+                self.rnn = getattr(nn, kind)(size, size, 2)
+            else:
+                self.rnn = nn.RNN(size, size, 2, nonlinearity={"RNN_TANH": "tanh", "RNN_RELU": "relu"}[kind])
+            self.decoder = nn.Linear(size, WIKITEXT2_TOKENS)
+
+        def forward(self, tokens):
+            output, _ = self.rnn(self.encoder(tokens))
+            return torch.log_softmax(self.decoder(output).view(-1, WIKITEXT2_TOKENS), dim=1)
+
+    return RNNModel().eval(), (torch.randint(0, WIKITEXT2_TOKENS, (BPTT, EVAL_BATCH)),)
+
+
+def _encodec(part: str):
+    import torch
+    from transformers import EncodecConfig, EncodecModel
+
+    config = EncodecConfig()
+    model = EncodecModel(config).eval()
+    if part == "encoder":
+        return model.encoder, (torch.randn(1, 1, config.sampling_rate),)
+    frames = config.sampling_rate // int(torch.tensor(config.upsampling_ratios).prod())
+    return model.decoder, (torch.randn(1, config.hidden_size, frames),)
+
+
+def _parakeet_decoder():
+    import torch
+    from transformers.models.parakeet.configuration_parakeet import ParakeetRNNTConfig
+    from transformers.models.parakeet.modeling_parakeet import ParakeetRNNTDecoder
+
+    config = ParakeetRNNTConfig()
+    return ParakeetRNNTDecoder(config).eval(), (torch.randint(0, config.vocab_size, (1, 64)),)
+
+
+#: file stem -> builder of ``(module, example inputs)``
+MODELS = {
+    **{f"wlm_{kind.lower()}_{size}_b{EVAL_BATCH}_s{BPTT}": (lambda kind=kind, size=size: _wlm(kind, size))
+       for size in (200, 650) for kind in ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")},
+    "encodec_24khz_encoder_b1_s24000": lambda: _encodec("encoder"),
+    "encodec_24khz_decoder_b1_s75": lambda: _encodec("decoder"),
+    "parakeet_rnnt_decoder_b1_s64": _parakeet_decoder,
+}
+
+
+def export(out: Path, names: list[str] | None = None) -> list[Path]:
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names or list(MODELS):
+        torch.manual_seed(0)
+        module, args = MODELS[name]()
+        path = out / f"{name}.onnx"
+        with torch.no_grad():
+            torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path(".zoo") / "recurrent")
+    p.add_argument("names", nargs="*", help=f"models to export (default all: {', '.join(MODELS)})")
+    a = p.parse_args(argv)
+    for path in export(a.out, a.names or None):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
