@@ -171,3 +171,20 @@ def test_recurrent_ops_are_importable_and_loops_still_are_not():
     assert unsupported_ops(layer("LSTM")) == []
     assert unsupported_ops(layer("GRU")) == []
     assert unsupported_ops(layer("RNN")) == []
+
+
+def test_a_zero_initial_state_is_no_state():
+    """torch.onnx.export writes h0 / c0 as an Expand of a zero constant, which the normaliser folds: the same layer
+    as one without initial state (no product of zeros with R at the first step, which a constant folder would read
+    as load-time work), not one product more."""
+    from hybridperf.api import analyze
+
+    T, B, I, H = 4, 1, 8, 16
+    model = layer("GRU", T=T, B=B, I=I, H=H)
+    zeros = numpy_helper.from_array(np.zeros((1, B, H), np.float32), "h0")
+    del model.graph.input[1:]
+    model.graph.initializer.append(zeros)
+    got = [r.cost.flops for r in analyze(model).analysis.records if r.op == "relax.matmul"]
+    none = [r.cost.flops for r in analyze(layer("GRU", T=T, B=B, I=I, H=H, init=False)).analysis.records
+            if r.op == "relax.matmul"]
+    assert got == none and len(got) == 1 + 2 * (T - 1)

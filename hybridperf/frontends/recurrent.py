@@ -161,9 +161,11 @@ def _initial_state(bb: Any, state: Any, d: int, batch: int, hidden: int, dtype: 
     """Direction ``d`` of ``initial_h`` / ``initial_c`` (``[directions, batch, H]``; ``layout`` 1:
     ``[batch, directions, H]``); None where it is absent (zeros: the first step has no term of it, and no product
     of zeros with ``R`` that a constant folder would take for work done at load time)."""
+    from hybridperf.ir import tvm_compat as _tvm  # noqa: PLC0415
+
     relax = relax_ops()
-    if state is None:
-        return None
+    if state is None or (_tvm.is_constant(state) and not np.any(_tvm.constant_array(state))):
+        return None  # absent, or zeros as an exporter writes them (torch: Expand of a zero constant, folded)
     state, _, _ = static_info(bb, state)
     axis = 1 if layout else 0
     return relax.op.reshape(relax.op.strided_slice(state, axes=[axis], begin=[d], end=[d + 1]), (batch, hidden))
