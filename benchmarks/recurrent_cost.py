@@ -40,8 +40,32 @@ from pathlib import Path
 SETTINGS = ("host-epyc-zen4-1c", "host-epyc-zen4-2c")
 ZOO = Path(".zoo") / "recurrent"
 PREDICTIONS = "predictions.csv"
-FIELDS = ["model", "device", "predicted_s", "roofline_s", "flops", "kernels", "recurrent_nodes", "calibration",
-          "hybridperf", "date_utc"]
+FIELDS = ["model", "device", "predicted_s", "predicted_learned_s", "predicted_no_llc_s", "roofline_s", "flops", "kernels", "recurrent_nodes",
+          "calibration", "hybridperf", "date_utc"]
+
+
+LLC_PROBE = "llc_probe.csv"
+LLC_FIELDS = ["round", "threads", "llc_bytes", "weight_bytes", "fastest_s", "bytes_per_s"]
+
+
+def probe_llc(run: Path, rounds: int = 3, threads: Sequence[int] = (1, 2)) -> Path:
+    """Time :func:`hybridperf.measure.probe.llc_reread` (the rate a sheet's ``memory.llc.bandwidth`` gives) ``rounds``
+    times at each thread count, alternating, on this machine's LLC; rows appended to ``<run>/llc_probe.csv`` with
+    the host's columns (``lscpu`` in ``<run>/lscpu.txt``). Run 1 thread pinned (``taskset -c 1``): the 2-thread
+    sessions then run on that core alone, so pass ``--threads 2`` unpinned separately."""
+    from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
+    from hybridperf.measure.probe import _llc_bytes, llc_reread, read_caches
+
+    host = start(run)
+    llc = _llc_bytes(read_caches())
+    out = run / LLC_PROBE
+    for r in range(rounds):
+        for t in threads:
+            f = llc_reread(llc, threads=t)
+            append_rows(out, LLC_FIELDS + HOST_FIELDS, [{"round": r, "threads": t, "llc_bytes": llc,
+                                                         "weight_bytes": f.weight_bytes, "fastest_s": f.fastest_s,
+                                                         "bytes_per_s": f.bytes_per_s, **host_columns(host)}])
+    return out
 
 
 def recurrent_nodes(path: Path) -> str:
@@ -56,20 +80,49 @@ def recurrent_nodes(path: Path) -> str:
     return " ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
 
 
-def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS) -> Path:
-    """Store the packaged model's predictions of every export of ``zoo`` on each sheet of ``settings``."""
+def without_llc_rate(spec):
+    """``spec`` without its LLC rate (``memory.llc.bandwidth``): every recurrent re-read priced from DRAM, as before
+    plan (15)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    llc = spec.memory.get("llc")
+    if llc is None:
+        return spec
+    bare = replace(llc, bandwidth_bytes_per_s=None, attainable_bandwidth_bytes_per_s=None)
+    return replace(spec, memory=MappingProxyType({**spec.memory, "llc": bare}))
+
+
+def learned_recurrent(analyzed):
+    """``analyzed`` with no record marked as unrolled from a recurrent node: the learned model prices those kernels
+    as any other (plan (15) without (15b)); their re-read weights stay marked."""
+    from dataclasses import replace
+
+    records = tuple(replace(r, recurrent_node="") for r in analyzed.analysis.records)
+    return replace(analyzed, analysis=replace(analyzed.analysis, records=records))
+
+
+def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS, name: str = PREDICTIONS) -> Path:
+    """Store the packaged model's predictions of every export of ``zoo`` on each sheet of ``settings`` in
+    ``run / name``: as the product prices them (``predicted_s``: plan (15b), recurrent kernels at their roofline
+    with the LLC rate), with the learned model on those kernels (``predicted_learned_s``: plan (15)) and as before
+    plan (15) (``predicted_no_llc_s``: that and the sheet without its LLC rate)."""
     from hybridperf import __version__
     from hybridperf.api import analyze, predict_on
+    from hybridperf.device.spec import load_spec
 
     run.mkdir(parents=True, exist_ok=True)
-    out = run / PREDICTIONS
+    out = run / name
     rows = []
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     for path in sorted(zoo.glob("*.onnx")):
         analyzed = analyze(path)
         for device in settings:
             p = predict_on(analyzed, device)
+            learned = predict_on(learned_recurrent(analyzed), device)
+            bare = predict_on(learned_recurrent(analyzed), without_llc_rate(load_spec(device)))
             rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
+                         "predicted_learned_s": learned.latency_s, "predicted_no_llc_s": bare.latency_s,
                          "roofline_s": p.roofline_latency_s, "flops": analyzed.analysis.flops,
                          "kernels": len(analyzed.kernels), "recurrent_nodes": recurrent_nodes(path),
                          "calibration": p.calibration, "hybridperf": __version__, "date_utc": now})
@@ -147,11 +200,14 @@ def report(run: Path, settings: Sequence[str] = SETTINGS) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=("predict", "report"))
+    p.add_argument("step", choices=("probe-llc", "predict", "report"))
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="probe-llc: thread counts")
     p.add_argument("--run", type=Path, default=Path("calibration") / "host-epyc-zen4-recurrent")
     p.add_argument("--zoo", type=Path, default=ZOO)
     a = p.parse_args(argv)
-    if a.step == "predict":
+    if a.step == "probe-llc":
+        print(probe_llc(a.run, threads=a.threads))
+    elif a.step == "predict":
         print(predict(a.run, a.zoo))
     else:
         print(report(a.run))

@@ -17,7 +17,8 @@ since 2026-12-07):
 
 torch and transformers live in a separate environment (the package never imports them)::
 
-    .venv-bench/bin/python -m benchmarks.recurrent_models --out .zoo/recurrent
+    .venv-bench/bin/python -m benchmarks.recurrent_models                # plan (14)'s, to .zoo/recurrent
+    .venv-bench/bin/python -m benchmarks.recurrent_models --set check    # plan (15)'s, to .zoo/recurrent-check
 """
 
 from __future__ import annotations
@@ -74,7 +75,41 @@ def _parakeet_decoder():
     return ParakeetRNNTDecoder(config).eval(), (torch.randint(0, config.vocab_size, (1, 64)),)
 
 
-#: file stem -> builder of ``(module, example inputs)``
+def _layer(kind: str, hidden: int, batch: int, steps: int = 32):
+    """One ``nn.LSTM`` / ``nn.GRU`` layer (input size = hidden size), sequence-first, from a zero state."""
+    import torch
+    from torch import nn
+
+    class Layer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = getattr(nn, kind)(hidden, hidden, 1)
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+
+    return Layer().eval(), (torch.randn(steps, batch, hidden),)
+
+
+def _parakeet_at(batch: int, tokens: int):
+    import torch
+
+    module, _ = _parakeet_decoder()
+    from transformers.models.parakeet.configuration_parakeet import ParakeetRNNTConfig
+
+    return module, (torch.randint(0, ParakeetRNNTConfig().vocab_size, (batch, tokens)),)
+
+
+#: the set plan (15) of CHANGELOG 2026-12-07 scores the LLC term on (``--set check``): measured after the change
+CHECK = {
+    **{f"lstm_h{h}_b{b}_t32": (lambda h=h, b=b: _layer("LSTM", h, b)) for h in (256, 768, 1536) for b in (1, 8)},
+    **{f"gru_h{h}_b1_t32": (lambda h=h: _layer("GRU", h, 1)) for h in (256, 768, 1536)},
+    "parakeet_rnnt_decoder_b1_s16": lambda: _parakeet_at(1, 16),
+    "parakeet_rnnt_decoder_b1_s128": lambda: _parakeet_at(1, 128),
+    "parakeet_rnnt_decoder_b4_s64": lambda: _parakeet_at(4, 64),
+}
+
+#: file stem -> builder of ``(module, example inputs)``: plan (14)'s networks
 MODELS = {
     **{f"wlm_{kind.lower()}_{size}_b{EVAL_BATCH}_s{BPTT}": (lambda kind=kind, size=size: _wlm(kind, size))
        for size in (200, 650) for kind in ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")},
@@ -84,14 +119,19 @@ MODELS = {
 }
 
 
-def export(out: Path, names: list[str] | None = None) -> list[Path]:
+#: ``--set`` choices
+SETS = {"networks": MODELS, "check": CHECK}
+
+
+def export(out: Path, names: list[str] | None = None, which: str = "networks") -> list[Path]:
     import torch
 
+    models = SETS[which]
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in names or list(MODELS):
+    for name in names or list(models):
         torch.manual_seed(0)
-        module, args = MODELS[name]()
+        module, args = models[name]()
         path = out / f"{name}.onnx"
         with torch.no_grad():
             torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17)
@@ -101,10 +141,14 @@ def export(out: Path, names: list[str] | None = None) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path(".zoo") / "recurrent")
-    p.add_argument("names", nargs="*", help=f"models to export (default all: {', '.join(MODELS)})")
+    p.add_argument("--set", choices=sorted(SETS), default="networks",
+                   help="networks: plan (14)'s (default, to .zoo/recurrent); check: plan (15)'s layers and Parakeet "
+                        "variants (to .zoo/recurrent-check)")
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("names", nargs="*", help="models to export (default: all of the set)")
     a = p.parse_args(argv)
-    for path in export(a.out, a.names or None):
+    out = a.out or Path(".zoo") / ("recurrent" if a.set == "networks" else "recurrent-check")
+    for path in export(out, a.names or None, a.set):
         print(path)
     return 0
 

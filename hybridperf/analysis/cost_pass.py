@@ -126,6 +126,14 @@ class OpRecord:
     #: a ``permute_dims`` that moves the innermost axis other than as a 2-D transpose: its input elements
     #: (:mod:`hybridperf.analysis.transpose`; 0: any other op, or a shape that is not static)
     innermost_transpose_elements: int = field(default=0, repr=False)
+    #: a recurrent layer's step product that re-reads a weight an earlier step of the same layer and direction read:
+    #: the bytes it re-reads, and the bytes of every weight one step of that layer reads (what a cache must hold
+    #: for the re-reads to hit it) (:mod:`hybridperf.analysis.recurrent`; 0: any other op)
+    reread_weight_bytes: int = field(default=0, repr=False)
+    reread_set_bytes: int = field(default=0, repr=False)
+    #: the ONNX recurrent node (LSTM, GRU, RNN) this op was unrolled from ("": none): a CPU model prices its kernels
+    #: as an op family it was never trained on (:data:`hybridperf.analysis.recurrent.RECURRENT_FAMILY`)
+    recurrent_node: str = field(default="", repr=False)
 
     @property
     def counts_toward_time(self) -> bool:

@@ -60,6 +60,11 @@ class OpCost:
         this part and leaves the rest at its own dtype's bytes
         (:func:`hybridperf.estimate.pricing.priced_cost`). None: all of the traffic is float32 for an op
         labelled ``fp32``, none of it for one labelled ``int32``.
+    llc_bytes_read : int
+        The part of ``weight_bytes`` the last-level cache serves rather than DRAM: a recurrent layer's weight that
+        every step re-reads and the LLC holds (set by the pricing of a device whose sheet gives the LLC's rate:
+        :func:`hybridperf.estimate.pricing.with_llc_reads`; 0 everywhere else). The roofline times it at the LLC's
+        rate (:func:`hybridperf.estimate.roofline.roofline`).
     """
 
     flops: int = 0
@@ -69,6 +74,7 @@ class OpCost:
     float32_bytes_read: int | None = None
     float32_bytes_written: int | None = None
     float32_weight_bytes: int | None = None
+    llc_bytes_read: int = 0
 
     @property
     def has_float32_part(self) -> bool:
@@ -93,6 +99,7 @@ class OpCost:
             self.bytes_read + other.bytes_read,
             self.bytes_written + other.bytes_written,
             self.weight_bytes + other.weight_bytes,
+            llc_bytes_read=self.llc_bytes_read + other.llc_bytes_read,
         )
 
 

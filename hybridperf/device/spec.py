@@ -510,7 +510,8 @@ class DeviceSpec:
         """The figures of this sheet (keys of :attr:`sources`) that no prediction reads, so that ``devices show`` says
         so rather than let a figure look priced: sparsity speed-ups (no prediction assumes sparse weights), the pJ per
         MAC of a precision without a peak (its work runs, and is priced, at the fallback's peak), bandwidths
-        of levels other than DRAM (the roofline reads DRAM only), energy per byte of levels other than DRAM (energy
+        of levels other than DRAM (the roofline reads DRAM only, and a CPU's LLC rate for the weights a recurrent
+        layer re-reads: :mod:`hybridperf.analysis.recurrent`), energy per byte of levels other than DRAM (energy
         prices DRAM traffic), the boost clock, and cache or unit figures the device's learned model does not take (the
         cross-device GPU model: l2, else llc capacity, unit count and lanes; the cross-host CPU model: l2 and llc
         capacity, core count; an NPU: roofline only)."""
@@ -521,6 +522,8 @@ class DeviceSpec:
             parts = key.split(".")
             if parts[0] == "sparsity" or key == "compute_units.boost_clock":
                 out.append(key)
+            elif key == "memory.llc.bandwidth" and self.kind == "cpu":
+                continue  # priced: the weights recurrent layers re-read from the LLC (pricing.with_llc_reads)
             elif parts[0] == "memory" and parts[1] != "dram" and (parts[2] != "capacity" or parts[1] not in read):
                 out.append(key)
             elif parts[0] == "energy" and parts[1] == "per_byte" and parts[2] != "dram":
@@ -605,6 +608,13 @@ class DeviceSpec:
         bw = self.dram.effective_bandwidth_bytes_per_s
         assert bw is not None  # validated at load time
         return bw
+
+    @property
+    def llc_bandwidth_bytes_per_s(self) -> float | None:
+        """The rate at which the last-level cache serves a weight it holds (a CPU sheet's ``memory.llc.bandwidth``:
+        ``hybridperf probe`` times onnxruntime re-reading one); None where the sheet gives none."""
+        llc = self.memory.get("llc")
+        return None if llc is None else llc.effective_bandwidth_bytes_per_s
 
     def __reduce__(self) -> tuple[Any, tuple[type, dict[str, Any]]]:
         # a mappingproxy does not pickle, so neither did a loaded sheet ("cannot pickle 'mappingproxy' object", and

@@ -214,7 +214,8 @@ class Prediction:
         unfused = self._unfused_note()
         if unfused:
             out.append(unfused)
-        if any(words in self.latency_note for words in (SHEET_CHANGED, BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES)):
+        if any(words in self.latency_note
+               for words in (SHEET_CHANGED, BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES, RECURRENT_REREAD)):
             out.append(f"latency {self.latency_note}")  # fitted to other sheet figures, extrapolated, or not learned
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
         # bytes as the reports print them: a device of a few hundred KiB read "0.00 GiB" until 2026-12-03
@@ -576,6 +577,53 @@ class RooflineMemo:
         return est
 
 
+def _llc_holds(spec: DeviceSpec, set_bytes: int) -> bool | None:
+    """Whether ``spec``'s last-level cache holds ``set_bytes`` (a recurrent step's weights); None where the sheet gives
+    no LLC capacity."""
+    llc = spec.memory.get("llc")
+    if llc is None or llc.capacity_bytes is None:
+        return None
+    return set_bytes <= llc.capacity_bytes
+
+
+def with_llc_reads(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec) -> OpCost:
+    """``kernel``'s cost with the weights its recurrent step products re-read (:mod:`hybridperf.analysis.recurrent`)
+    served by the last-level cache (:attr:`OpCost.llc_bytes_read`), where ``spec`` is a CPU sheet that gives the
+    LLC's rate (``memory.llc.bandwidth``) and a capacity that holds the layer's step weights; else the cost as it is
+    (every byte from DRAM). ``records``: the analysis's op records (a kernel's ``op_indices`` index them)."""
+    if spec.kind != "cpu" or spec.llc_bandwidth_bytes_per_s is None:
+        return kernel.cost
+    members = [records[i] for i in kernel.op_indices]
+    reread = sum(r.reread_weight_bytes for r in members)
+    if not reread or not _llc_holds(spec, max(r.reread_set_bytes for r in members)):
+        return kernel.cost
+    return replace(kernel.cost, llc_bytes_read=min(reread, kernel.cost.weight_bytes))
+
+
+#: the reason a CPU prediction of a recurrent model is unverified where its sheet cannot say which cache holds the
+#: weights each step re-reads
+RECURRENT_REREAD = "recurrent weights re-read every step"
+RECURRENT_REREAD_NOTE = (RECURRENT_REREAD + " ({mib:.3g} MiB a step) priced from DRAM: {device}'s "
+                         "sheet gives no {what}, and a last-level cache that holds them serves them 2-3x faster "
+                         "(measured on Zen 4); {fix}")
+
+
+def recurrent_reread_note(analyzed: Analyzed, spec: DeviceSpec) -> str:
+    """Why a CPU prediction of a model whose recurrent layers re-read their weights every step is unverified: the
+    sheet gives no LLC rate, or no LLC capacity; "" where the pricing could tell which cache serves them (or the
+    model has no such layer, or the device is not a CPU)."""
+    sets = [r.reread_set_bytes for r in analyzed.analysis.records if r.reread_weight_bytes and r.counts_toward_time]
+    if spec.kind != "cpu" or not sets:
+        return ""
+    holds = _llc_holds(spec, max(sets))
+    if holds is False or (holds and spec.llc_bandwidth_bytes_per_s is not None):
+        return ""  # larger than the LLC (DRAM is right), or priced at the LLC's rate
+    what = "LLC capacity" if holds is None else "LLC rate (memory.llc.bandwidth)"
+    fix = "`hybridperf probe --host`" if spec.id == HOST_ID else "`hybridperf probe` on that machine"
+    return RECURRENT_REREAD_NOTE.format(mib=max(sets) / 2**20, device=spec.id, what=what,
+                                        fix=f"{fix} measures it")
+
+
 def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple[OpCost, str]:
     """An op's or kernel's cost and precision under the override: float32 work (``fp32``) runs at ``precision``,
     other precisions (fp16, int8, and ``int32``: integer and bool index or mask work) as they are; float32 tensors
@@ -594,7 +642,9 @@ def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple
     else:
         return cost, op_precision
     read, written, weight = (stored_bytes("float32", f32, precision) + total - f32 for total, f32 in parts)
-    return OpCost(cost.flops, read, written, weight), prec
+    # the LLC's part of the weights shrinks with them
+    llc = round(cost.llc_bytes_read * weight / cost.weight_bytes) if cost.llc_bytes_read and cost.weight_bytes else 0
+    return OpCost(cost.flops, read, written, weight, llc_bytes_read=llc), prec
 
 
 def priced_memory(analyzed: Analyzed, precision: str | None) -> MemoryPlan:
@@ -834,7 +884,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
             preds.append(KernelPrediction(k, ZERO, 0.0))
             continue
         try:
-            est = priced(k.cost, k.precision, spec, precision)
+            est = priced(with_llc_reads(k, analyzed.analysis.records, spec), k.precision, spec, precision)
         except SpecError as exc:  # no peak for the kernel's precision: the model may say why it has such kernels
             from hybridperf.analysis.int8 import float_work_hint
 
@@ -864,6 +914,9 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         pred = with_call_overhead(pred, run_by)
     pred = with_subnormal_assists(pred, run_by)
     pred = with_innermost_transposes(pred, run_by)
+    why = recurrent_reread_note(analyzed, spec)
+    if why:
+        pred = pred.unverified(why, first=False)
     energy_j, capped = bounded_energy(pred.energy_j, pred.latency_s, spec)
     # the folded nodes ex's runtime runs, priced as its launches by as_run_by: a note, not a qualifier of the latency.
     # Until 2026-12-04 their work was missing from eager PyTorch's latency with nothing to say so; then, for a day, a

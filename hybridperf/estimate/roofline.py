@@ -1,6 +1,9 @@
 """Roofline latency and energy of one op or kernel: pure functions of (cost, spec).
 
-latency = max(flops / peak_flops[precision], bytes / dram_bandwidth) + launch overhead
+latency = max(flops / peak_flops[precision], bytes / dram_bandwidth + llc bytes / llc_bandwidth) + launch overhead
+
+where ``llc bytes`` (:attr:`~hybridperf.costs.OpCost.llc_bytes_read`, a recurrent layer's weights re-read from the
+last-level cache) is 0 but on a sheet that gives the LLC's rate.
 
 On a slice of the device (a MIG profile) holding ``compute_share`` of its compute and
 ``memory_share`` of its DRAM bandwidth, the two terms are divided by those shares; the
@@ -68,6 +71,9 @@ def roofline(
     bw = spec.dram_bandwidth_bytes_per_s
     compute_s = cost.flops / peak / compute_share if cost.flops else 0.0
     memory_s = cost.bytes_total / bw / memory_share if cost.bytes_total else 0.0
+    llc_bw = spec.llc_bandwidth_bytes_per_s
+    if cost.llc_bytes_read and llc_bw:
+        memory_s += cost.llc_bytes_read * (1.0 / llc_bw - 1.0 / bw) / memory_share
     overhead_s = spec.launch_overhead_s * launches
     work_s = max(compute_s, memory_s)
     if work_s < overhead_s:

@@ -35,6 +35,10 @@ class LoadedModel:
     #: their Relax decomposition (:data:`~hybridperf.frontends.onnx_import.OWN_KERNEL_OPS`: DepthToSpace,
     #: SpaceToDepth): their ``permute_dims`` is none of onnxruntime's Transposes (:mod:`hybridperf.analysis.transpose`)
     own_kernel_vars: frozenset[str] = frozenset()
+    #: Relax binding vars converted from ONNX recurrent nodes (LSTM, GRU, RNN: :mod:`.recurrent`) -> (the node's
+    #: name, its directions): what :func:`hybridperf.analysis.recurrent.with_rereads` reads to find the weights each
+    #: step re-reads
+    recurrent_vars: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 #: suffixes of the model files that are not ONNX (TFLite flatbuffers, torch.export archives, torch pickles)

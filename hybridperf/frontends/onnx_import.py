@@ -717,6 +717,18 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
 OWN_KERNEL_OPS = frozenset({"DepthToSpace", "SpaceToDepth"})
 
 
+#: ONNX ops :mod:`hybridperf.frontends.recurrent` unrolls
+RECURRENT_OPS = frozenset({"LSTM", "GRU", "RNN"})
+
+
+def recurrent_directions(node: Any) -> int:
+    """The directions of an ONNX recurrent node (2 for ``direction="bidirectional"``, else 1)."""
+    for a in node.attribute:
+        if a.name == "direction":
+            return 2 if a.s in (b"bidirectional", "bidirectional") else 1
+    return 1
+
+
 def node_name(node: Any) -> str:
     """The name an ONNX node is known by in :func:`source_nodes`: its own, else ``output:<its first output>`` (as a
     profile's ``graph_node`` names an unnamed node: :func:`hybridperf.measure.onnxruntime.unnamed_node_name`)."""
@@ -782,7 +794,11 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
         raise ModelLoadError(f"{source}: import into TVM Relax failed{where}: {first[:240].rstrip('.')}{fix}") from exc
     # the nodes of OWN_KERNEL_OPS, and the vars converted from them: provenance worked out once, where asked or needed
     own = {node_name(n) for n in model.graph.node if n.op_type in OWN_KERNEL_OPS}
-    sources = source_nodes(mod, node_exprs) if provenance or own else {}
+    # the recurrent nodes (name -> directions), whose steps re-read their weights
+    recurrent = {node_name(n): recurrent_directions(n) for n in model.graph.node
+                 if n.op_type in RECURRENT_OPS and (n.domain or "") in ("", "ai.onnx")}
+    sources = source_nodes(mod, node_exprs) if provenance or own or recurrent else {}
     return LoadedModel(module=mod, input_shapes=dict(input_shapes), source=source, format="onnx",
                        node_count=len(model.graph.node), source_nodes=sources if provenance else {},
-                       own_kernel_vars=frozenset(v for v, n in sources.items() if n in own))
+                       own_kernel_vars=frozenset(v for v, n in sources.items() if n in own),
+                       recurrent_vars={v: (n, recurrent[n]) for v, n in sources.items() if n in recurrent})

@@ -183,6 +183,28 @@ class TransposeFigure:
 
 
 @dataclass(frozen=True)
+class LlcReread:
+    """The rate at which onnxruntime re-reads a weight the last-level cache holds, timed by :func:`llc_reread`.
+
+    Attributes
+    ----------
+    bytes_per_s : float
+        Weight bytes over the fastest run of one ``[1, k] x [k, 2k]`` MatMul (the weight read once a run).
+    threads : int
+        onnxruntime's intra-op threads.
+    weight_bytes : int
+        The weight's float32 bytes (a quarter of the LLC: held by it, past every private L2 measured).
+    fastest_s : float
+        The fastest run.
+    """
+
+    bytes_per_s: float
+    threads: int
+    weight_bytes: int
+    fastest_s: float
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """Everything one probe measured, plus when and with what."""
 
@@ -202,6 +224,8 @@ class ProbeResult:
     subnormal: SubnormalAssist | None = None  # CPU probe: onnxruntime's subnormal assists (None: not measured)
     # CPU probe: onnxruntime's Transpose that moves the innermost axis (None: not measured)
     transpose: TransposeFigure | None = None
+    # CPU probe: onnxruntime re-reading a weight the LLC holds (None: not measured, or no LLC found)
+    llc: LlcReread | None = None
 
     @property
     def source(self) -> str:
@@ -961,6 +985,36 @@ def innermost_transpose(threads: int = 1, runs: int = 15) -> TransposeFigure:
                            elements=elements)
 
 
+def llc_reread(llc_bytes: int, threads: int = 1, runs: int = 200) -> LlcReread:
+    """Time onnxruntime's MatMul of one row ``[1, k]`` with a float32 weight ``[k, 2k]`` of about ``llc_bytes / 4``
+    (``k`` a multiple of 16), the product each step of a recurrent layer computes with its weight: after the first
+    run the last-level cache holds the weight, so the fastest of ``runs`` (after 20 warm-up runs) reads it from there.
+    The weight's bytes over that time are the rate a sheet gives as ``memory.llc.bandwidth``
+    (:mod:`hybridperf.analysis.recurrent`). Measured 2026-12-07 on a Zen 4 (32 MiB LLC, 8 MiB weight): 78 GB/s with
+    1 thread, 144 GB/s with 2, against 26-33 / 50-74 GB/s for weights of 36-64 MiB (DRAM)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    k = max(16, int((llc_bytes / 4 / 8) ** 0.5) // 16 * 16)
+    weight = np.random.default_rng(0).standard_normal((k, 2 * k), dtype=np.float32)
+    model = _onnx_model([helper.make_node("MatMul", ["X", "W"], ["Y"])],
+                        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, k])],
+                        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 2 * k])],
+                        [numpy_helper.from_array(weight, "W")])
+    sess = _ort_session(model, threads=threads)
+    feed = {"X": np.ones((1, k), np.float32)}
+    best = _best_seconds(lambda: sess.run(None, feed), runs, warmup=20)
+    return LlcReread(bytes_per_s=weight.nbytes / best, threads=threads, weight_bytes=weight.nbytes, fastest_s=best)
+
+
+def llc_bandwidth_quantity(figure: LlcReread, src: str) -> dict[str, Any]:
+    """A sheet's ``memory.llc.bandwidth`` from :func:`llc_reread`'s figure."""
+    return _q(figure.bytes_per_s / 1e9, "GB/s",
+              f"{src}: onnxruntime MatMul [1, k] x [k, 2k] re-reading a {figure.weight_bytes / 2**20:.3g} MiB float32 "
+              f"weight the last-level cache holds, fastest run {figure.fastest_s * 1e6:.4g} us, {figure.threads} "
+              "thread(s) (the rate a recurrent layer's steps re-read their weights at)", measured=True)
+
+
 # --------------------------------------------------------------------------- whole probe
 
 
@@ -1112,10 +1166,16 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         transpose = innermost_transpose(threads=threads, runs=5 if quick else 15)
     except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
         errors["transpose"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    llc = None
+    if max((c.level for c in caches if c.type in ("Data", "Unified")), default=0) >= 3:
+        try:
+            llc = llc_reread(_llc_bytes(caches), threads=threads, runs=50 if quick else 200)
+        except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
+            errors["llc"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     report("done", total, total)
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
-                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose)
+                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -1314,6 +1374,8 @@ def _cpu_memory(result: ProbeResult, src: str, cores: int) -> dict[str, Any]:
         memory["llc"] = {"capacity": _q(caches[top].size_bytes / 2**20, "MiB",
                                         f"{src}: /sys/devices/system/cpu/cpu0/cache, L{top} (shared by "
                                         f"{caches[top].shared_cpu_count} CPUs visible here)", measured=True)}
+        if result.llc is not None:
+            memory["llc"]["bandwidth"] = llc_bandwidth_quantity(result.llc, src)
 
     return memory
 

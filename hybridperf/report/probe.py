@@ -42,6 +42,10 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
         rows.append(["transpose per element", format_si(t.per_element_s, "s", 3) if t.per_element_s
                      else "0 (none measurable)", f"onnxruntime Transpose moving the innermost axis over one keeping "
                                                  f"it, {t.threads} thread(s)"])
+    r = getattr(result, "llc", None)
+    if r is not None:  # what the sheet's memory.llc.bandwidth prices a recurrent layer's re-read weights at
+        rows.append(["LLC re-read", format_si(r.bytes_per_s, "B/s"),
+                     f"onnxruntime MatMul re-reading a {fmt_bytes(r.weight_bytes)} weight, {r.threads} thread(s)"])
     for k, v in result.errors.items():
         rows.append([k, "-", v])
     c = getattr(result, "contention", None)

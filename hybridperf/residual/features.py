@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hybridperf.analysis.recurrent import kernel_families
 from hybridperf.errors import InputError, error_line
 from hybridperf.ir.tvm_compat import start_tvm  # a name of this module: featurize_measured looks it up here
 
@@ -265,7 +266,7 @@ def featurize(prediction: Any) -> Features:
         if not k.counts_toward_time:
             continue
         est = kp.estimate
-        families = frozenset(records[j].family for j in k.op_indices)
+        families = kernel_families(records, k.op_indices)  # an unrolled recurrent layer's: never trained on
         g = kernel_group(families)
         cost = k.cost
         # the priced cost (precision override may halve bytes) is what the roofline saw
