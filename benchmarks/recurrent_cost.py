@@ -159,42 +159,123 @@ def _pct(v: float) -> str:
     return f"{v:+.1f} %"
 
 
-def report(run: Path, settings: Sequence[str] = SETTINGS) -> str:
-    stored = _rows(run / PREDICTIONS)
-    lines = ["# Recurrent networks: stored predictions against the product's measurement", "",
+#: the prediction columns a report scores, where the predictions file has them: column -> heading
+COLUMNS = {"predicted_s": "product", "predicted_learned_s": "(15): learned on recurrent kernels",
+           "predicted_no_llc_s": "before (15): DRAM every step"}
+
+
+def _stats(pred: Mapping[str, float], truth: Mapping[str, float]) -> tuple[float, float, float]:
+    """(MAPE %, share within +-10 % in %, median error %) of ``pred`` against ``truth`` over their shared keys."""
+    errs = [pred[k] / truth[k] - 1 for k in pred if k in truth]
+    ape = [abs(e) for e in errs]
+    return 100 * statistics.mean(ape), 100 * sum(a <= 0.10 for a in ape) / len(ape), 100 * statistics.median(errs)
+
+
+def node_times(setting_dir: Path) -> dict[tuple[str, str], float]:
+    """(model, ONNX node) -> onnxruntime's median profiled time of each recurrent node of a ``calibrate --measure``
+    run (its ``calibration/profile.csv``)."""
+    times: dict[tuple[str, str], list[float]] = {}
+    for r in _rows(setting_dir / "calibration" / "profile.csv"):
+        if r["op_type"] in ("LSTM", "GRU", "RNN"):
+            times.setdefault((r["key"], r["graph_node"] or r["node"]), []).append(float(r["duration_s"]))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def node_predictions(zoo: Path, model: str, device: str) -> dict[str, tuple[float, float, float]]:
+    """ONNX recurrent node -> (the product's time of its kernels, the learned model's ((15)), their roofline from
+    DRAM (before (15))) of ``zoo / model.onnx`` on ``device``."""
+    from hybridperf.api import analyze, predict_on
+    from hybridperf.device.spec import load_spec
+    from hybridperf.estimate.pricing import price
+
+    analyzed = analyze(zoo / f"{model}.onnx")
+    records = analyzed.analysis.records
+    spec = load_spec(device)
+    bare = without_llc_rate(spec)
+    product = predict_on(analyzed, spec)
+    learned = predict_on(learned_recurrent(analyzed), spec)
+    out: dict[str, list[float]] = {}
+    for kp, kl in zip(product.kernels, learned.kernels):
+        nodes = {records[j].recurrent_node for j in kp.kernel.op_indices} - {""}
+        if len(nodes) != 1 or not kp.kernel.counts_toward_time:
+            continue
+        k = kp.kernel
+        sums = out.setdefault(nodes.pop(), [0.0, 0.0, 0.0])
+        sums[0] += kp.latency_s
+        sums[1] += kl.latency_s
+        sums[2] += price(k.cost, k.precision, bare).latency_s
+    return {n: (a, b, c) for n, (a, b, c) in out.items()}
+
+
+def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, stored_name: str = PREDICTIONS,
+           now_name: str | None = None, heading: str = "") -> str:
+    """Stored predictions (``run / stored_name``; ``now_name``: predictions made after the runs, reported apart as
+    not blind) against each setting's ``calibrate --measure`` run, and each recurrent node's profiled time against
+    its kernels' prediction."""
+    stored = _rows(run / stored_name)
+    now = _rows(run / now_name) if now_name else []
+    lines = [heading or "# Recurrent networks: stored predictions against the product's measurement", "",
              "Reproduce: see the docstring of `benchmarks/recurrent_cost.py` (predict, the two `hybridperf calibrate "
              "--measure` runs, report).", "",
-             (f"Predictions stored in `{run / PREDICTIONS}` before any timing (plan (14), CHANGELOG 2026-12-07); "
-              "measured by `hybridperf calibrate --measure` (interleaved rounds, onnxruntime, `lscpu` in each "
-              "run's `calibration/`); label: the fastest timed run. Error = predicted / measured - 1."), ""]
+             (f"Predictions stored in `{run / stored_name}` before any timing; measured by `hybridperf calibrate "
+              "--measure` (8 interleaved rounds, onnxruntime, `lscpu` in each run's `calibration/`); label: the "
+              "fastest timed run. Error = predicted / measured - 1. Columns: *product*, as `hybridperf predict` "
+              "prices them when the file was written; *(15)*, the learned model on the recurrent kernels, their "
+              "re-read weights at the LLC rate; *before (15)*, every step's weight from DRAM (the product until "
+              "2026-12-07)."), ""]
+    if now_name:
+        lines += [f"`{run / now_name}`: the same networks priced after plan (15) / (15b) were built, from what these "
+                  "runs showed: not blind, reported apart.", ""]
     for setting in settings:
         d = run / setting
         if not (d / "calibration" / "measurements.csv").exists():
             lines += [f"## {setting}: not measured", ""]
             continue
         truth = measured(d)
-        mine = {r["model"]: r for r in stored if r["device"] == setting}
-        keys = [k for k in mine if k in truth]
-        errs = {k: float(mine[k]["predicted_s"]) / truth[k] - 1 for k in keys}
-        roof = {k: float(mine[k]["roofline_s"]) / truth[k] - 1 for k in keys}
-        lines += [f"## {setting}", "",
-                  "| network | recurrent nodes | GFLOP | measured ms | predicted ms | error | roofline error |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
-        for k in sorted(keys):
-            r = mine[k]
-            lines.append(f"| `{k}` | {r['recurrent_nodes']} | {float(r['flops']) / 1e9:.2f} | {truth[k] * 1e3:.2f} | "
-                         f"{float(r['predicted_s']) * 1e3:.2f} | {_pct(100 * errs[k])} | {_pct(100 * roof[k])} |")
-        if keys:
-            ape = [abs(e) for e in errs.values()]
-            within = sum(a <= 0.10 for a in ape) / len(ape)
-            lines += ["", f"MAPE {100 * statistics.mean(ape):.1f} % over {len(keys)} networks, "
-                          f"{100 * within:.0f} % within +-10 %, median error {_pct(100 * statistics.median(errs.values()))}; "
-                          f"roofline MAPE {100 * statistics.mean(abs(e) for e in roof.values()):.1f} %."]
+        for title, rows in (("stored before timing", stored), ("priced after the runs (not blind)", now)):
+            mine = {r["model"]: r for r in rows if r["device"] == setting and r["model"] in truth}
+            if not mine:
+                continue
+            cols = [c for c in COLUMNS if c in next(iter(mine.values())) and mine[next(iter(mine))].get(c)]
+            lines += [f"## {setting}: {title}", "",
+                      "| network | recurrent nodes | GFLOP | measured ms | "
+                      + " | ".join(f"{COLUMNS[c]} ms (error)" for c in cols) + " |",
+                      "|---|---|---:|---:|" + "---:|" * len(cols)]
+            for k in sorted(mine):
+                r = mine[k]
+                cells = " | ".join(f"{float(r[c]) * 1e3:.2f} ({_pct(100 * (float(r[c]) / truth[k] - 1))})" for c in cols)
+                lines.append(f"| `{k}` | {r['recurrent_nodes']} | {float(r['flops']) / 1e9:.2f} | "
+                             f"{truth[k] * 1e3:.2f} | {cells} |")
+            lines.append("")
+            for c in cols:
+                m, w, med = _stats({k: float(r[c]) for k, r in mine.items()}, truth)
+                lines.append(f"- {COLUMNS[c]}: MAPE {m:.1f} % over {len(mine)} networks, {w:.0f} % within +-10 %, "
+                             f"median error {_pct(med)}")
+            lines.append("")
         sh = split_half(d)
         if sh is not None:
-            lines.append(f"Split-half test-retest of this run (second half of the rounds against the first, fastest runs): MAPE {sh[0]:.1f} %, "
-                         f"{sh[1]:.0f} % within +-3 %.")
-        lines.append("")
+            lines += [f"Split-half test-retest of this run (the second half of the rounds against the first, fastest "
+                      f"runs): MAPE {sh[0]:.1f} %, {sh[1]:.0f} % within +-3 %.", ""]
+        nodes = node_times(d)
+        if nodes:
+            lines += [f"### {setting}: each recurrent node, onnxruntime's profile against its kernels", "",
+                      "| network | node | profiled ms | product ms (error) | (15) ms (error) | before (15) roofline ms "
+                      "(error) |", "|---|---|---:|---:|---:|---:|"]
+            errs: dict[int, list[float]] = {0: [], 1: [], 2: []}
+            for model in sorted({m for m, _ in nodes}):
+                pred = node_predictions(zoo, model, setting)
+                for (m, node), t in sorted(nodes.items()):
+                    if m != model or node not in pred:
+                        continue
+                    cells = []
+                    for i, v in enumerate(pred[node]):
+                        errs[i].append(v / t - 1)
+                        cells.append(f"{v * 1e3:.3f} ({_pct(100 * (v / t - 1))})")
+                    lines.append(f"| `{model}` | `{node}` | {t * 1e3:.3f} | " + " | ".join(cells) + " |")
+            if errs[0]:
+                lines += ["", "MAPE over the nodes: " + ", ".join(
+                    f"{name} {100 * statistics.mean(abs(e) for e in errs[i]):.1f} %"
+                    for i, name in enumerate(("product", "(15)", "before (15) roofline"))), ""]
     return "\n".join(lines)
 
 
@@ -210,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     elif a.step == "predict":
         print(predict(a.run, a.zoo))
     else:
-        print(report(a.run))
+        now = "predictions_now.csv" if (a.run / "predictions_now.csv").exists() else None
+        print(report(a.run, zoo=a.zoo, now_name=now))
     return 0
 
 

@@ -1,0 +1,191 @@
+"""Recurrent layers' re-read weights priced at the last-level cache's rate (plans (15) / (15b) of CHANGELOG
+2026-12-07): the marking of the re-reads, the roofline's LLC term, the sheet figure and its probe, the note where a
+sheet cannot say, and the learned CPU model leaving recurrent kernels at their roofline."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_recurrent_dec7 import layer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MiB = 2**20
+
+
+def _spec(device="host-epyc-zen4-1c"):
+    from hybridperf.device.spec import load_spec
+
+    return load_spec(device)
+
+
+def _with_llc(spec, rate_bytes_per_s=None, capacity_bytes=None):
+    llc = spec.memory["llc"]
+    llc = replace(llc, bandwidth_bytes_per_s=rate_bytes_per_s, attainable_bandwidth_bytes_per_s=None,
+                  capacity_bytes=llc.capacity_bytes if capacity_bytes is None else capacity_bytes)
+    return replace(spec, memory=MappingProxyType({**spec.memory, "llc": llc}))
+
+
+def test_roofline_times_the_llc_part_at_the_llc_rate():
+    from hybridperf.costs import OpCost
+    from hybridperf.estimate.roofline import roofline
+
+    spec = _spec()
+    dram, llc = spec.dram_bandwidth_bytes_per_s, spec.llc_bandwidth_bytes_per_s
+    cost = OpCost(flops=2 * 640 * 2560, bytes_read=640 * 2560 * 4 + 640 * 4, bytes_written=2560 * 4,
+                  weight_bytes=640 * 2560 * 4)
+    plain = roofline(cost, spec)
+    cached = roofline(replace(cost, llc_bytes_read=cost.weight_bytes), spec)
+    assert plain.memory_s == pytest.approx((640 * 2560 * 4 + 640 * 4 + 2560 * 4) / dram)
+    assert cached.memory_s == pytest.approx((640 * 4 + 2560 * 4) / dram + 640 * 2560 * 4 / llc)
+    # a sheet without the rate: every byte from DRAM
+    assert roofline(replace(cost, llc_bytes_read=cost.weight_bytes), _with_llc(spec)).memory_s == plain.memory_s
+    # the LLC part adds up in a kernel's sum
+    assert (cost + replace(cost, llc_bytes_read=5)).llc_bytes_read == 5
+
+
+def test_a_precision_override_shrinks_the_llc_part_with_the_weights():
+    from hybridperf.costs import OpCost
+    from hybridperf.estimate.pricing import priced_cost
+
+    cost = OpCost(flops=10, bytes_read=4000 + 400, bytes_written=40, weight_bytes=4000, llc_bytes_read=4000)
+    half, prec = priced_cost(cost, "fp32", "fp16")
+    assert prec == "fp16" and half.weight_bytes == 2000 and half.llc_bytes_read == 2000
+
+
+def _rereads(model):
+    from hybridperf.api import analyze
+
+    a = analyze(model)
+    products = [r for r in a.analysis.records if r.op == "relax.matmul"]
+    return a, products
+
+
+def test_each_step_after_the_first_rereads_its_weight():
+    """LSTM of T steps from a given state: T step products of one weight R (H x 4H floats), the first a DRAM read,
+    T - 1 re-reads; the input product reads W once; every record of the layer names its node."""
+    T, B, I, H = 6, 1, 8, 16
+    a, products = _rereads(layer("LSTM", T=T, B=B, I=I, H=H))
+    again = [r for r in products if r.reread_weight_bytes]
+    assert len(again) == T - 1
+    assert {r.reread_weight_bytes for r in again} == {H * 4 * H * 4} == {r.reread_set_bytes for r in again}
+    node = a.analysis.records[0].recurrent_node
+    assert node and all(r.recurrent_node == node for r in a.analysis.records)
+    # two directions: a first read of each direction's own R
+    _, products = _rereads(layer("LSTM", T=T, B=B, I=I, H=H, direction="bidirectional"))
+    assert len([r for r in products if r.reread_weight_bytes]) == 2 * (T - 1)
+    # GRU without linear_before_reset: two weights a step (H x 2H and H x H), both held for the re-reads
+    _, products = _rereads(layer("GRU", T=T, B=B, I=I, H=H))
+    again = [r for r in products if r.reread_weight_bytes]
+    assert len(again) == 2 * (T - 1)
+    assert {r.reread_set_bytes for r in again} == {(H * 2 * H + H * H) * 4}
+
+
+def test_a_model_without_recurrent_layers_is_unmarked():
+    from hybridperf.api import analyze
+
+    a = analyze(ROOT / "examples" / "resnet_like.onnx")
+    assert not any(r.reread_weight_bytes or r.recurrent_node for r in a.analysis.records)
+
+
+def _kernel_of_rereads(analyzed):
+    return next(k for k in analyzed.kernels
+                if any(analyzed.analysis.records[j].reread_weight_bytes for j in k.op_indices))
+
+
+def test_the_llc_serves_the_rereads_only_where_it_holds_them():
+    from hybridperf.api import analyze
+    from hybridperf.estimate.pricing import with_llc_reads
+
+    a = analyze(layer("LSTM", T=4, B=1, I=8, H=16))
+    k = _kernel_of_rereads(a)
+    spec = _spec()
+    weight = 16 * 64 * 4
+    assert with_llc_reads(k, a.analysis.records, spec).llc_bytes_read == weight
+    assert with_llc_reads(k, a.analysis.records, _with_llc(spec, capacity_bytes=weight - 1)).llc_bytes_read == 0
+    assert with_llc_reads(k, a.analysis.records, _with_llc(spec)).llc_bytes_read == 0  # no rate on the sheet
+    assert with_llc_reads(k, a.analysis.records, _spec("t4")) == k.cost  # a GPU: DRAM (its sheet has no LLC rate)
+
+
+def test_a_sheet_that_cannot_say_marks_the_latency_unverified():
+    from hybridperf.api import analyze, predict_on
+    from hybridperf.estimate.pricing import RECURRENT_REREAD, recurrent_reread_note
+
+    a = analyze(layer("LSTM", T=4, B=1, I=8, H=16))
+    spec = _spec()
+    assert recurrent_reread_note(a, spec) == ""  # the Zen 4 sheet gives the rate
+    bare = _with_llc(spec)
+    note = recurrent_reread_note(a, bare)
+    assert note.startswith(RECURRENT_REREAD) and "memory.llc.bandwidth" in note and "hybridperf probe" in note
+    assert recurrent_reread_note(a, _with_llc(spec, capacity_bytes=16)) == ""  # larger than the LLC: DRAM is right
+    assert recurrent_reread_note(a, _spec("t4")) == ""
+    pred = predict_on(a, bare)
+    assert RECURRENT_REREAD in pred.latency_note
+    assert any(RECURRENT_REREAD in w for w in pred.warnings)
+
+
+def test_recurrent_kernels_are_priced_at_their_roofline_by_the_learned_cpu_model():
+    """(15b): every kernel of an unrolled layer is an op family the CPU model never met, so its latency is its
+    roofline (the LLC rate included); the prediction says what share of the latency that is."""
+    from hybridperf.analysis.recurrent import RECURRENT_FAMILY
+    from hybridperf.api import analyze, predict_on
+
+    a = analyze(layer("LSTM", T=8, B=1, I=64, H=256))
+    pred = predict_on(a, "host-epyc-zen4-1c")
+    records = a.analysis.records
+    recurrent = [kp for kp in pred.kernels if kp.kernel.counts_toward_time
+                 and any(records[j].recurrent_node for j in kp.kernel.op_indices)]
+    assert recurrent and all(not kp.calibrated and kp.latency_s == kp.estimate.latency_s for kp in recurrent)
+    assert "untrained op families" in pred.calibration
+    from hybridperf.residual.features import featurize
+
+    assert all(RECURRENT_FAMILY in f for f in featurize(pred).kernel_families)
+
+
+def test_the_zen4_sheets_give_the_probes_median():
+    rows = list(csv.DictReader((ROOT / "calibration" / "host-epyc-zen4-recurrent" / "llc_probe.csv").open()))
+    for sheet, threads in (("host-epyc-zen4-1c", "1"), ("host-epyc-zen4-2c", "2")):
+        median = statistics.median(float(r["bytes_per_s"]) for r in rows if r["threads"] == threads)
+        assert _spec(sheet).llc_bandwidth_bytes_per_s == pytest.approx(median, rel=5e-4)
+        assert "memory.llc.bandwidth" not in _spec(sheet).unused_figures
+    assert {r["cpu_model_id"] for r in rows} == {"17"} and {r["cpu_family"] for r in rows} == {"25"}
+
+
+def test_probe_section_and_figure():
+    from hybridperf.measure.probe import LlcReread, llc_bandwidth_quantity
+
+    f = LlcReread(bytes_per_s=79.3e9, threads=1, weight_bytes=8 * MiB, fastest_s=8 * MiB / 79.3e9)
+    q = llc_bandwidth_quantity(f, "measured by hybridperf probe 0.1.0 on 2026-12-07")
+    assert q["value"] == pytest.approx(79.3) and q["unit"] == "GB/s" and q["measured"] is True
+    assert "8 MiB" in q["source"] and "1 thread(s)" in q["source"]
+
+
+def test_llc_reread_times_a_row_times_a_quarter_of_the_llc():
+    pytest.importorskip("onnxruntime")
+    from hybridperf.measure.probe import llc_reread
+
+    f = llc_reread(4 * MiB, threads=1, runs=5)
+    k = int((4 * MiB / 4 / 8) ** 0.5) // 16 * 16
+    assert f.weight_bytes == k * 2 * k * 4 and f.threads == 1
+    assert f.bytes_per_s == pytest.approx(f.weight_bytes / f.fastest_s)
+
+
+def test_a_session_composing_blocks_prices_a_recurrent_model_as_predict_does(tmp_path):
+    import onnx
+
+    from hybridperf.api import Session, predict
+
+    path = tmp_path / "lstm.onnx"
+    onnx.save(layer("LSTM", T=6, B=1, I=32, H=64), path)
+    one = predict(path, "host-epyc-zen4-1c")
+    many = Session().predict(path, "host-epyc-zen4-1c")
+    assert many.latency_s == pytest.approx(one.latency_s, rel=1e-9)
+    assert np.isfinite(one.latency_s) and one.latency_s > 0
