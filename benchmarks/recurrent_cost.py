@@ -40,8 +40,8 @@ from pathlib import Path
 SETTINGS = ("host-epyc-zen4-1c", "host-epyc-zen4-2c")
 ZOO = Path(".zoo") / "recurrent"
 PREDICTIONS = "predictions.csv"
-FIELDS = ["model", "device", "predicted_s", "predicted_learned_s", "predicted_no_llc_s", "roofline_s", "flops", "kernels", "recurrent_nodes",
-          "calibration", "hybridperf", "date_utc"]
+FIELDS = ["model", "device", "predicted_s", "predicted_step_s", "predicted_learned_s", "predicted_no_llc_s", "roofline_s",
+          "flops", "kernels", "recurrent_nodes", "calibration", "hybridperf", "date_utc"]
 
 
 LLC_PROBE = "llc_probe.csv"
@@ -63,6 +63,30 @@ def probe_llc(run: Path, rounds: int = 3, threads: Sequence[int] = (1, 2)) -> Pa
         for t in threads:
             f = llc_reread(llc, threads=t)
             append_rows(out, LLC_FIELDS + HOST_FIELDS, [{"round": r, "threads": t, "llc_bytes": llc,
+                                                         "weight_bytes": f.weight_bytes, "fastest_s": f.fastest_s,
+                                                         "bytes_per_s": f.bytes_per_s, **host_columns(host)}])
+    return out
+
+
+LLC_SWEEP = "llc_sweep.csv"
+#: the weight sizes :func:`sweep_llc` times (MiB)
+SWEEP_MIB = (2, 4, 8, 12, 16, 20, 24, 28, 32, 40, 64)
+
+
+def sweep_llc(run: Path, threads: int, sizes_mib: Sequence[int] = SWEEP_MIB, rounds: int = 3) -> Path:
+    """Where the LLC stops holding a re-read weight: :func:`hybridperf.measure.probe.llc_reread`'s product with
+    weights of ``sizes_mib`` (``rounds`` passes over the sizes, interleaved), rows appended to
+    ``<run>/llc_sweep.csv``."""
+    from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
+    from hybridperf.measure.probe import _llc_bytes, llc_reread, read_caches
+
+    host = start(run)
+    llc = _llc_bytes(read_caches())
+    out = run / LLC_SWEEP
+    for r in range(rounds):
+        for mib in sizes_mib:
+            f = llc_reread(4 * mib * 2**20, threads=threads, runs=100)
+            append_rows(out, LLC_FIELDS + HOST_FIELDS, [{"round": r, "threads": threads, "llc_bytes": llc,
                                                          "weight_bytes": f.weight_bytes, "fastest_s": f.fastest_s,
                                                          "bytes_per_s": f.bytes_per_s, **host_columns(host)}])
     return out
@@ -102,11 +126,28 @@ def learned_recurrent(analyzed):
     return replace(analyzed, analysis=replace(analyzed.analysis, records=records))
 
 
+def step_rule(spec, analyzed):
+    """``spec`` priced as plan (15b) priced the LLC's share (all of a step's weights that fit the LLC from it, none
+    otherwise), for a model whose step weights all fit it: its LLC capacity doubled, which makes
+    :func:`hybridperf.estimate.pricing.llc_share` 1 up to the real capacity; ``spec`` itself for any other model
+    (where both rules give 0 for weights as large as the LLC)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    llc = spec.memory.get("llc")
+    sets = [r.reread_set_bytes for r in analyzed.analysis.records if r.reread_weight_bytes]
+    if llc is None or llc.capacity_bytes is None or not sets or max(sets) > llc.capacity_bytes:
+        return spec
+    doubled = replace(llc, capacity_bytes=2 * llc.capacity_bytes)
+    return replace(spec, memory=MappingProxyType({**spec.memory, "llc": doubled}))
+
+
 def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS, name: str = PREDICTIONS) -> Path:
     """Store the packaged model's predictions of every export of ``zoo`` on each sheet of ``settings`` in
-    ``run / name``: as the product prices them (``predicted_s``: plan (15b), recurrent kernels at their roofline
-    with the LLC rate), with the learned model on those kernels (``predicted_learned_s``: plan (15)) and as before
-    plan (15) (``predicted_no_llc_s``: that and the sheet without its LLC rate)."""
+    ``run / name``: as the product prices them (``predicted_s``: recurrent kernels at their roofline with the LLC's
+    share of the re-read weights at its rate), with plan (15b)'s share (``predicted_step_s``: :func:`step_rule`),
+    with the learned model on those kernels (``predicted_learned_s``: plan (15)) and as before plan (15)
+    (``predicted_no_llc_s``: that and the sheet without its LLC rate)."""
     from hybridperf import __version__
     from hybridperf.api import analyze, predict_on
     from hybridperf.device.spec import load_spec
@@ -119,10 +160,12 @@ def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS, name
         analyzed = analyze(path)
         for device in settings:
             p = predict_on(analyzed, device)
+            step = predict_on(analyzed, step_rule(load_spec(device), analyzed))
             learned = predict_on(learned_recurrent(analyzed), device)
             bare = predict_on(learned_recurrent(analyzed), without_llc_rate(load_spec(device)))
             rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
-                         "predicted_learned_s": learned.latency_s, "predicted_no_llc_s": bare.latency_s,
+                         "predicted_step_s": step.latency_s, "predicted_learned_s": learned.latency_s,
+                         "predicted_no_llc_s": bare.latency_s,
                          "roofline_s": p.roofline_latency_s, "flops": analyzed.analysis.flops,
                          "kernels": len(analyzed.kernels), "recurrent_nodes": recurrent_nodes(path),
                          "calibration": p.calibration, "hybridperf": __version__, "date_utc": now})
@@ -160,7 +203,8 @@ def _pct(v: float) -> str:
 
 
 #: the prediction columns a report scores, where the predictions file has them: column -> heading
-COLUMNS = {"predicted_s": "product", "predicted_learned_s": "(15): learned on recurrent kernels",
+COLUMNS = {"predicted_s": "product", "predicted_step_s": "(15b): all of a step's weights from the LLC where they fit it",
+           "predicted_learned_s": "(15): learned on recurrent kernels",
            "predicted_no_llc_s": "before (15): DRAM every step"}
 
 
@@ -281,13 +325,16 @@ def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, store
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=("probe-llc", "predict", "report"))
+    p.add_argument("step", choices=("probe-llc", "sweep-llc", "predict", "report"))
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="probe-llc: thread counts")
     p.add_argument("--run", type=Path, default=Path("calibration") / "host-epyc-zen4-recurrent")
     p.add_argument("--zoo", type=Path, default=ZOO)
     a = p.parse_args(argv)
     if a.step == "probe-llc":
         print(probe_llc(a.run, threads=a.threads))
+    elif a.step == "sweep-llc":
+        for t in a.threads:
+            print(sweep_llc(a.run, t))
     elif a.step == "predict":
         print(predict(a.run, a.zoo))
     else:

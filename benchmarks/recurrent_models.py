@@ -109,6 +109,16 @@ CHECK = {
     "parakeet_rnnt_decoder_b4_s64": lambda: _parakeet_at(4, 64),
 }
 
+#: plan (16)'s set (``--set edge``): layers whose step weights lie between half the 32 MiB LLC and all of it
+EDGE = {
+    "lstm_h1024_b1_t32": lambda: _layer("LSTM", 1024, 1),   # 16 MiB a step
+    "gru_h1280_b1_t32": lambda: _layer("GRU", 1280, 1),     # 18.75 MiB
+    "lstm_h1152_b1_t32": lambda: _layer("LSTM", 1152, 1),   # 20.25 MiB
+    "gru_h1408_b1_t32": lambda: _layer("GRU", 1408, 1),     # 22.7 MiB
+    "lstm_h1280_b1_t32": lambda: _layer("LSTM", 1280, 1),   # 25 MiB
+    "lstm_h1024_b4_t32": lambda: _layer("LSTM", 1024, 4),   # 16 MiB, batch 4
+}
+
 #: file stem -> builder of ``(module, example inputs)``: plan (14)'s networks
 MODELS = {
     **{f"wlm_{kind.lower()}_{size}_b{EVAL_BATCH}_s{BPTT}": (lambda kind=kind, size=size: _wlm(kind, size))
@@ -120,7 +130,7 @@ MODELS = {
 
 
 #: ``--set`` choices
-SETS = {"networks": MODELS, "check": CHECK}
+SETS = {"networks": MODELS, "check": CHECK, "edge": EDGE}
 
 
 def export(out: Path, names: list[str] | None = None, which: str = "networks") -> list[Path]:
@@ -143,11 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--set", choices=sorted(SETS), default="networks",
                    help="networks: plan (14)'s (default, to .zoo/recurrent); check: plan (15)'s layers and Parakeet "
-                        "variants (to .zoo/recurrent-check)")
+                        "variants (to .zoo/recurrent-check); edge: plan (16)'s (to .zoo/recurrent-edge)")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("names", nargs="*", help="models to export (default: all of the set)")
     a = p.parse_args(argv)
-    out = a.out or Path(".zoo") / ("recurrent" if a.set == "networks" else "recurrent-check")
+    out = a.out or Path(".zoo") / ("recurrent" if a.set == "networks" else f"recurrent-{a.set}")
     for path in export(out, a.names or None, a.set):
         print(path)
     return 0

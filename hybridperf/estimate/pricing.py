@@ -577,27 +577,36 @@ class RooflineMemo:
         return est
 
 
-def _llc_holds(spec: DeviceSpec, set_bytes: int) -> bool | None:
-    """Whether ``spec``'s last-level cache holds ``set_bytes`` (a recurrent step's weights); None where the sheet gives
-    no LLC capacity."""
+def llc_share(spec: DeviceSpec, set_bytes: int) -> float | None:
+    """The share of a recurrent layer's re-reads ``spec``'s last-level cache serves, given the bytes of weights one
+    step reads (``set_bytes``): all of them up to half its capacity, none from its capacity on, linearly between;
+    None where the sheet gives no LLC capacity.
+
+    From onnxruntime re-reading one weight on the Zen 4 development host (32 MiB LLC shared by the VM's 2 vCPUs,
+    ``calibration/host-epyc-zen4-recurrent/llc_sweep.csv``): 66-78 GB/s with 1 thread up to 16 MiB, 53 at 20 MiB,
+    40 at 24, 34-35 at 28-32 (DRAM: 30 at 40 MiB); with 2 threads 142-151 GB/s up to 16 MiB, 123 at 20, 92 at 28, 75
+    at 32. The private caches, other tenants and the layer's other tensors share the LLC, so half of it is what a
+    step's weights get whole."""
     llc = spec.memory.get("llc")
     if llc is None or llc.capacity_bytes is None:
         return None
-    return set_bytes <= llc.capacity_bytes
+    cap = llc.capacity_bytes
+    return min(1.0, max(0.0, (cap - set_bytes) / (cap / 2)))
 
 
 def with_llc_reads(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec) -> OpCost:
     """``kernel``'s cost with the weights its recurrent step products re-read (:mod:`hybridperf.analysis.recurrent`)
-    served by the last-level cache (:attr:`OpCost.llc_bytes_read`), where ``spec`` is a CPU sheet that gives the
-    LLC's rate (``memory.llc.bandwidth``) and a capacity that holds the layer's step weights; else the cost as it is
-    (every byte from DRAM). ``records``: the analysis's op records (a kernel's ``op_indices`` index them)."""
+    served by the last-level cache (:attr:`OpCost.llc_bytes_read`: :func:`llc_share` of them), where ``spec`` is a
+    CPU sheet that gives the LLC's rate (``memory.llc.bandwidth``) and capacity; else the cost as it is (every byte
+    from DRAM). ``records``: the analysis's op records (a kernel's ``op_indices`` index them)."""
     if spec.kind != "cpu" or spec.llc_bandwidth_bytes_per_s is None:
         return kernel.cost
     members = [records[i] for i in kernel.op_indices]
     reread = sum(r.reread_weight_bytes for r in members)
-    if not reread or not _llc_holds(spec, max(r.reread_set_bytes for r in members)):
+    share = llc_share(spec, max(r.reread_set_bytes for r in members)) if reread else None
+    if not share:
         return kernel.cost
-    return replace(kernel.cost, llc_bytes_read=min(reread, kernel.cost.weight_bytes))
+    return replace(kernel.cost, llc_bytes_read=round(share * min(reread, kernel.cost.weight_bytes)))
 
 
 #: the reason a CPU prediction of a recurrent model is unverified where its sheet cannot say which cache holds the
@@ -615,10 +624,10 @@ def recurrent_reread_note(analyzed: Analyzed, spec: DeviceSpec) -> str:
     sets = [r.reread_set_bytes for r in analyzed.analysis.records if r.reread_weight_bytes and r.counts_toward_time]
     if spec.kind != "cpu" or not sets:
         return ""
-    holds = _llc_holds(spec, max(sets))
-    if holds is False or (holds and spec.llc_bandwidth_bytes_per_s is not None):
-        return ""  # larger than the LLC (DRAM is right), or priced at the LLC's rate
-    what = "LLC capacity" if holds is None else "LLC rate (memory.llc.bandwidth)"
+    share = llc_share(spec, max(sets))
+    if share == 0.0 or (share is not None and spec.llc_bandwidth_bytes_per_s is not None):
+        return ""  # as large as the LLC (DRAM is right), or priced at the LLC's rate
+    what = "LLC capacity" if share is None else "LLC rate (memory.llc.bandwidth)"
     fix = "`hybridperf probe --host`" if spec.id == HOST_ID else "`hybridperf probe` on that machine"
     return RECURRENT_REREAD_NOTE.format(mib=max(sets) / 2**20, device=spec.id, what=what,
                                         fix=f"{fix} measures it")
