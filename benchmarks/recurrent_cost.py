@@ -16,6 +16,11 @@ Protocol (plan (14) of CHANGELOG 2026-12-07, written before any timing):
 3. ``report``: stored predictions against each run's fastest timed run (the CPU label ``latency_min_s``), MAPE and
    share within +-10 %, with the split-half test-retest of the same runs (the second half of the rounds against the first).
 
+Plans (15) / (15b) / (16) repeat steps 1-3 on the sets ``--set check`` and ``--set edge`` of
+:mod:`benchmarks.recurrent_models` (runs ``calibration/host-epyc-zen4-recurrent-check`` / ``-edge``, reports
+``benchmarks/results/recurrent_check.md`` / ``recurrent_edge.md``); ``probe-llc`` measured the Zen 4 sheets' LLC
+rate and ``sweep-llc`` the weight sizes the LLC holds (``llc_probe.csv``, ``llc_sweep.csv`` of the first run).
+
 Usage::
 
     python -m benchmarks.recurrent_cost predict --run calibration/host-epyc-zen4-recurrent
@@ -40,7 +45,7 @@ from pathlib import Path
 SETTINGS = ("host-epyc-zen4-1c", "host-epyc-zen4-2c")
 ZOO = Path(".zoo") / "recurrent"
 PREDICTIONS = "predictions.csv"
-FIELDS = ["model", "device", "predicted_s", "predicted_step_s", "predicted_learned_s", "predicted_no_llc_s", "roofline_s",
+FIELDS = ["model", "device", "predicted_s", "predicted_learned_s", "predicted_no_llc_s", "roofline_s",
           "flops", "kernels", "recurrent_nodes", "calibration", "hybridperf", "date_utc"]
 
 
@@ -126,28 +131,16 @@ def learned_recurrent(analyzed):
     return replace(analyzed, analysis=replace(analyzed.analysis, records=records))
 
 
-def step_rule(spec, analyzed):
-    """``spec`` priced as plan (15b) priced the LLC's share (all of a step's weights that fit the LLC from it, none
-    otherwise), for a model whose step weights all fit it: its LLC capacity doubled, which makes
-    :func:`hybridperf.estimate.pricing.llc_share` 1 up to the real capacity; ``spec`` itself for any other model
-    (where both rules give 0 for weights as large as the LLC)."""
-    from dataclasses import replace
-    from types import MappingProxyType
-
-    llc = spec.memory.get("llc")
-    sets = [r.reread_set_bytes for r in analyzed.analysis.records if r.reread_weight_bytes]
-    if llc is None or llc.capacity_bytes is None or not sets or max(sets) > llc.capacity_bytes:
-        return spec
-    doubled = replace(llc, capacity_bytes=2 * llc.capacity_bytes)
-    return replace(spec, memory=MappingProxyType({**spec.memory, "llc": doubled}))
-
-
 def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS, name: str = PREDICTIONS) -> Path:
     """Store the packaged model's predictions of every export of ``zoo`` on each sheet of ``settings`` in
-    ``run / name``: as the product prices them (``predicted_s``: recurrent kernels at their roofline with the LLC's
-    share of the re-read weights at its rate), with plan (15b)'s share (``predicted_step_s``: :func:`step_rule`),
-    with the learned model on those kernels (``predicted_learned_s``: plan (15)) and as before plan (15)
-    (``predicted_no_llc_s``: that and the sheet without its LLC rate)."""
+    ``run / name``: as the product prices them (``predicted_s``: recurrent kernels at their roofline, the re-read
+    weights of a layer that fits the LLC at its rate), with the learned model on those kernels
+    (``predicted_learned_s``: plan (15)) and as before plan (15) (``predicted_no_llc_s``: that and the sheet
+    without its LLC rate). The edge set's stored file also has ``predicted_step_s``: plan (15b)'s rule, written
+    while the product priced plan (16)'s share (all up to half the LLC, none from all of it), with the LLC capacity
+    doubled so that the share was 1 up to the real capacity (exact there: every kernel of those single layers is
+    priced at its roofline, none by the learned model, which reads the capacity); the product has priced (15b)'s
+    rule again since (16) was rejected."""
     from hybridperf import __version__
     from hybridperf.api import analyze, predict_on
     from hybridperf.device.spec import load_spec
@@ -160,11 +153,10 @@ def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS, name
         analyzed = analyze(path)
         for device in settings:
             p = predict_on(analyzed, device)
-            step = predict_on(analyzed, step_rule(load_spec(device), analyzed))
             learned = predict_on(learned_recurrent(analyzed), device)
             bare = predict_on(learned_recurrent(analyzed), without_llc_rate(load_spec(device)))
             rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
-                         "predicted_step_s": step.latency_s, "predicted_learned_s": learned.latency_s,
+                         "predicted_learned_s": learned.latency_s,
                          "predicted_no_llc_s": bare.latency_s,
                          "roofline_s": p.roofline_latency_s, "flops": analyzed.analysis.flops,
                          "kernels": len(analyzed.kernels), "recurrent_nodes": recurrent_nodes(path),
@@ -202,8 +194,20 @@ def _pct(v: float) -> str:
     return f"{v:+.1f} %"
 
 
+#: what a run's report says of itself, by the run's directory name
+ABOUT = {
+    "host-epyc-zen4-recurrent": "Plan (14): the networks of `benchmarks.recurrent_models` (`--set networks`).",
+    "host-epyc-zen4-recurrent-check": ("Plans (15) / (15b): the check set (`--set check`); the stored *product* "
+                                       "column is (15b), the product's pricing since."),
+    "host-epyc-zen4-recurrent-edge": (
+        "Plan (16): the edge set (`--set edge`). The stored *product* column is plan (16)'s share (all of a step's "
+        "weights from the LLC up to half of it, none from all of it, linearly between), the product while the file "
+        "was written; the *(15b)'s rule* column is the product's pricing again since (16) failed its plan at 2 "
+        "threads. The node tables are priced now (that rule)."),
+}
+
 #: the prediction columns a report scores, where the predictions file has them: column -> heading
-COLUMNS = {"predicted_s": "product", "predicted_step_s": "(15b): all of a step's weights from the LLC where they fit it",
+COLUMNS = {"predicted_s": "product", "predicted_step_s": "(15b)'s rule: all of a step's weights from the LLC where they fit it",
            "predicted_learned_s": "(15): learned on recurrent kernels",
            "predicted_no_llc_s": "before (15): DRAM every step"}
 
@@ -252,7 +256,7 @@ def node_predictions(zoo: Path, model: str, device: str) -> dict[str, tuple[floa
 
 
 def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, stored_name: str = PREDICTIONS,
-           now_name: str | None = None, heading: str = "") -> str:
+           now_name: str | None = None, heading: str = "", about: str = "") -> str:
     """Stored predictions (``run / stored_name``; ``now_name``: predictions made after the runs, reported apart as
     not blind) against each setting's ``calibrate --measure`` run, and each recurrent node's profiled time against
     its kernels' prediction."""
@@ -270,6 +274,8 @@ def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, store
     if now_name:
         lines += [f"`{run / now_name}`: the same networks priced after plan (15) / (15b) were built, from what these "
                   "runs showed: not blind, reported apart.", ""]
+    if about:
+        lines += [about, ""]
     for setting in settings:
         d = run / setting
         if not (d / "calibration" / "measurements.csv").exists():
@@ -339,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         print(predict(a.run, a.zoo))
     else:
         now = "predictions_now.csv" if (a.run / "predictions_now.csv").exists() else None
-        print(report(a.run, zoo=a.zoo, now_name=now))
+        print(report(a.run, zoo=a.zoo, now_name=now, about=ABOUT.get(a.run.name, "")))
     return 0
 
 

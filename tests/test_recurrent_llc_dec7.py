@@ -115,6 +115,18 @@ def test_the_llc_serves_the_rereads_only_where_it_holds_them():
     assert with_llc_reads(k, a.analysis.records, _spec("t4")) == k.cost  # a GPU: DRAM (its sheet has no LLC rate)
 
 
+def test_the_llc_serves_all_of_a_layer_that_fits_it_and_none_of_one_that_does_not():
+    """The step rule (15b) stays: plan (16)'s share falling from half the LLC to all of it was rejected on the edge
+    set (worse with 2 threads)."""
+    from hybridperf.estimate.pricing import llc_share
+
+    spec = _spec()  # 32 MiB LLC
+    assert [llc_share(spec, m * MiB) for m in (4, 16, 24, 32, 33, 40)] == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    no_capacity = replace(spec, memory=MappingProxyType({**spec.memory, "llc": replace(
+        spec.memory["llc"], capacity_bytes=None)}))
+    assert llc_share(no_capacity, MiB) is None
+
+
 def test_a_sheet_that_cannot_say_marks_the_latency_unverified():
     from hybridperf.api import analyze, predict_on
     from hybridperf.estimate.pricing import RECURRENT_REREAD, recurrent_reread_note

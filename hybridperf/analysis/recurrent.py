@@ -10,8 +10,9 @@ Parakeet's RNN-T decoder, 128 such products of a 6.25 MiB weight, was predicted 
 
 :func:`with_rereads` marks each step product after a layer's first of each weight (per direction): the bytes it
 re-reads (:attr:`~hybridperf.analysis.cost_pass.OpRecord.reread_weight_bytes`) and the bytes a step of that layer
-reads in weights (``reread_set_bytes``: what the cache must hold). Which cache serves them, and at what rate, is the
-device's (:func:`hybridperf.estimate.pricing.with_llc_reads`). Only recurrent layers are marked: a weight other
+reads in weights (``reread_set_bytes``: what the cache must hold). Whether the LLC serves them (where they fit
+it), and at what rate, is the device's (:func:`hybridperf.estimate.pricing.llc_share`,
+:func:`~hybridperf.estimate.pricing.with_llc_reads`). Only recurrent layers are marked: a weight other
 kernels share (ALBERT's layers) is priced from DRAM, as the learned models were trained.
 """
 

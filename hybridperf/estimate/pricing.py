@@ -579,19 +579,19 @@ class RooflineMemo:
 
 def llc_share(spec: DeviceSpec, set_bytes: int) -> float | None:
     """The share of a recurrent layer's re-reads ``spec``'s last-level cache serves, given the bytes of weights one
-    step reads (``set_bytes``): all of them up to half its capacity, none from its capacity on, linearly between;
-    None where the sheet gives no LLC capacity.
+    step reads (``set_bytes``): all of them where they fit its capacity, none otherwise; None where the sheet gives
+    no LLC capacity.
 
-    From onnxruntime re-reading one weight on the Zen 4 development host (32 MiB LLC shared by the VM's 2 vCPUs,
-    ``calibration/host-epyc-zen4-recurrent/llc_sweep.csv``): 66-78 GB/s with 1 thread up to 16 MiB, 53 at 20 MiB,
-    40 at 24, 34-35 at 28-32 (DRAM: 30 at 40 MiB); with 2 threads 142-151 GB/s up to 16 MiB, 123 at 20, 92 at 28, 75
-    at 32. The private caches, other tenants and the layer's other tensors share the LLC, so half of it is what a
-    step's weights get whole."""
+    Where a layer stops fitting is not sharper than that on the Zen 4 development host (32 MiB LLC shared by the
+    VM's 2 vCPUs and other tenants): onnxruntime re-reading one weight kept the LLC rate up to 16 MiB and reached
+    DRAM's by 28 MiB (``calibration/host-epyc-zen4-recurrent/llc_sweep.csv``), but LSTM / GRU layers of 16-25 MiB
+    a step ran at DRAM speed with 1 thread and at the LLC's with 2 (``benchmarks/results/recurrent_edge.md``), so a
+    share falling from half the LLC to all of it (plan (16) of CHANGELOG 2026-12-07) was worse than this rule with 2
+    threads (MAPE 51.4 against 5.9 %) and better with 1 (18.7 against 29.9 %): rejected as planned."""
     llc = spec.memory.get("llc")
     if llc is None or llc.capacity_bytes is None:
         return None
-    cap = llc.capacity_bytes
-    return min(1.0, max(0.0, (cap - set_bytes) / (cap / 2)))
+    return 1.0 if set_bytes <= llc.capacity_bytes else 0.0
 
 
 def with_llc_reads(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec) -> OpCost:

@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from hybridperf.frontends.relax_build import attr, input_at, outputs, relax_ops, static_info, wanted
+from hybridperf.frontends.relax_build import (
+    attr,
+    input_at,
+    outputs,
+    relax_ops,
+    static_info,
+    wanted,
+)
 
 __all__ = ["ACTIVATIONS", "CONVERTERS", "GATES"]
 
@@ -356,7 +363,6 @@ def _gru(bb, inputs, attrs, node):
 
 def _rnn(bb, inputs, attrs, node):
     """``RNN``: ``H = f(X W^T + H R^T + Wb + Rb)`` per step."""
-    relax = relax_ops()
     layer = _Layer(bb, inputs, attrs, node)
     hs, last_h = [], []
     for d in range(len(layer.reverse)):
