@@ -203,3 +203,22 @@ def test_a_session_composing_blocks_prices_a_recurrent_model_as_predict_does(tmp
     many = Session().predict(path, "host-epyc-zen4-1c")
     assert many.latency_s == pytest.approx(one.latency_s, rel=1e-9)
     assert np.isfinite(one.latency_s) and one.latency_s > 0
+
+
+def test_calibrates_table_prices_recurrent_models_as_predict_does():
+    """A table's prediction (what ``calibrate`` reports as its zero-shot column) holds kernels of op families the
+    model was never trained on at their roofline, as ``predict`` does: on the check set's committed tables it gives
+    the predictions stored before that run (until 2026-12-07 Parakeet's decoder over 128 tokens read 43.1 ms there
+    against predict's 31.6)."""
+    from hybridperf.residual.cross_host import _log_roof_index, base_model, sheet_cpu_label, with_host
+    from hybridperf.residual.model import CPU_TARGET, load_table
+
+    run = ROOT / "calibration" / "host-epyc-zen4-recurrent-check"
+    stored = {(r["model"], r["device"]): float(r["predicted_s"]) for r in csv.DictReader((run / "predictions.csv").open())}
+    for sheet, threads in (("host-epyc-zen4-1c", 1), ("host-epyc-zen4-2c", 2)):
+        spec = _spec(sheet)
+        X, _, _, _, kt, rows = load_table(run / sheet / "calibration", target=CPU_TARGET)
+        base = base_model(spec, threads, sheet_cpu_label(spec))
+        got = np.exp(X[:, _log_roof_index()] + base.predict(X, with_host(kt, base.host_)))
+        for r, g in zip(rows, got):
+            assert g == pytest.approx(stored[(r["key"], sheet)], rel=1e-6), r["key"]
