@@ -6,9 +6,10 @@ it, with the semantics of the ONNX operator schema (gates ``iofc`` for LSTM, ``z
 ``direction``, ``clip``, peepholes, ``input_forget``, ``linear_before_reset``, the activation lists) and in the
 order onnxruntime's CPU kernels run it (``onnxruntime/core/providers/cpu/rnn``): per direction, one product of
 the whole sequence with the input weights ``W`` (both biases added), then per step the product of the hidden
-state with the recurrent weights ``R`` and the gates' element-wise work. The cost pass prices each of these and
-TVM plans their memory, so a layer of ``T`` steps is ``1 + T`` (GRU: ``1 + 2T`` without
-``linear_before_reset``) matrix products and ``T`` groups of element-wise kernels.
+state with the recurrent weights ``R`` and the gates' element-wise work (none for a zero or absent initial state:
+its first step has no state product). The cost pass prices each of these and TVM plans their memory, so a layer of
+``T`` steps from a given state is ``1 + T`` matrix products (GRU without ``linear_before_reset``: ``1 + 2T``) and
+``T`` groups of element-wise kernels; :mod:`hybridperf.analysis.recurrent` marks the weights the steps re-read.
 
 Not handled (:class:`NotImplementedError` naming the case; the importer turns it into one line, exit 2):
 ``sequence_lens`` that is not a constant equal to the sequence length for every batch entry (variable-length
