@@ -215,7 +215,8 @@ class Prediction:
         if unfused:
             out.append(unfused)
         if any(words in self.latency_note
-               for words in (SHEET_CHANGED, BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES, RECURRENT_REREAD)):
+               for words in (SHEET_CHANGED, BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES, RECURRENT_REREAD,
+                             RECURRENT_UNROLLED)):
             out.append(f"latency {self.latency_note}")  # fitted to other sheet figures, extrapolated, or not learned
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
         # bytes as the reports print them: a device of a few hundred KiB read "0.00 GiB" until 2026-12-03
@@ -617,12 +618,22 @@ RECURRENT_REREAD_NOTE = (RECURRENT_REREAD + " ({mib:.3g} MiB a step) priced from
                          "(measured on Zen 4); {fix}")
 
 
+#: the reason a prediction of a recurrent model on a device other than a CPU is unverified
+RECURRENT_UNROLLED = "recurrent layers priced as their unrolled per-step kernels"
+RECURRENT_UNMEASURED = (RECURRENT_UNROLLED + " on {device}, which is not a CPU: cuDNN and other accelerator "
+                        "libraries run a layer as a few fused kernels; not measured")
+
+
 def recurrent_reread_note(analyzed: Analyzed, spec: DeviceSpec) -> str:
-    """Why a CPU prediction of a model whose recurrent layers re-read their weights every step is unverified: the
-    sheet gives no LLC rate, or no LLC capacity; "" where the pricing could tell which cache serves them (or the
-    model has no such layer, or the device is not a CPU)."""
+    """Why a prediction of a model with recurrent layers is unverified: on a CPU sheet that gives no LLC rate, or no
+    LLC capacity, the weights its steps re-read are priced from DRAM; on another device the unrolled layer has not
+    been measured (:data:`RECURRENT_UNMEASURED`). "" where the pricing could tell which cache serves them, and for a
+    model without such a layer."""
+    if spec.kind != "cpu":
+        recurrent = any(r.recurrent_node and r.counts_toward_time for r in analyzed.analysis.records)
+        return RECURRENT_UNMEASURED.format(device=spec.id) if recurrent else ""
     sets = [r.reread_set_bytes for r in analyzed.analysis.records if r.reread_weight_bytes and r.counts_toward_time]
-    if spec.kind != "cpu" or not sets:
+    if not sets:
         return ""
     share = llc_share(spec, max(sets))
     if share == 0.0 or (share is not None and spec.llc_bandwidth_bytes_per_s is not None):
