@@ -188,3 +188,24 @@ def test_a_zero_initial_state_is_no_state():
     none = [r.cost.flops for r in analyze(layer("GRU", T=T, B=B, I=I, H=H, init=False)).analysis.records
             if r.op == "relax.matmul"]
     assert got == none and len(got) == 1 + 2 * (T - 1)
+
+
+def test_a_contrib_converters_refusal_is_one_whole_line_with_its_fix(tmp_path):
+    """Since 2026-12-07 a refusal of one of our converters is its whole message (it was cut at 200 characters inside
+    "TVM's ONNX frontend cannot import this model (...)"), with the fix an onnxruntime fusion has."""
+    import subprocess
+    import sys
+
+    node = helper.make_node("FusedMatMul", ["A", "B"], ["Y"], domain="com.microsoft", transBatchA=1)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("A", TensorProto.FLOAT, (2, 3, 4)),
+                                            helper.make_tensor_value_info("B", TensorProto.FLOAT, (2, 4, 5))],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    path = tmp_path / "fused.onnx"
+    onnx.save(model, path)
+    proc = subprocess.run([sys.executable, "-m", "hybridperf", "predict", str(path), "--device", "t4"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert "FusedMatMul node cannot be imported" in line and "transBatchA" in line
+    assert "before onnxruntime's fusions" in line

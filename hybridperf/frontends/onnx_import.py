@@ -774,9 +774,14 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
             ) from exc
         failed = getattr(exc, "hp_failed_node", None)
         if type(exc) is NotImplementedError and failed:
-            # a converter of ours (hybridperf.frontends.contrib, .recurrent) names the case and its fix: whole, not cut
+            # a converter of ours (hybridperf.frontends.contrib, .recurrent) names the case: whole, not cut; a
+            # recurrent layer's names its fix too, an onnxruntime fusion's is the export before the fusions
+            from hybridperf.frontends.recurrent import GATES  # noqa: PLC0415
+
             at = f"node {failed[1]!r} ({failed[0]})" if failed[1] else f"a {failed[0]} node"
-            raise UnsupportedModelError(f"{source}: {at} cannot be imported: {first.strip()}") from exc
+            fix = "" if failed[0] in GATES else ("; pass the model as exported, before onnxruntime's fusions, or "
+                                                 "re-export it without that op")
+            raise UnsupportedModelError(f"{source}: {at} cannot be imported: {first.strip()}{fix}") from exc
         if "not supported" in " ".join(msg).lower() or isinstance(exc, NotImplementedError):
             raise UnsupportedModelError(
                 f"{source}: TVM's ONNX frontend cannot import this model ({first.strip()[:200]}); "
