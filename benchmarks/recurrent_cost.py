@@ -45,8 +45,8 @@ from pathlib import Path
 SETTINGS = ("host-epyc-zen4-1c", "host-epyc-zen4-2c")
 ZOO = Path(".zoo") / "recurrent"
 PREDICTIONS = "predictions.csv"
-FIELDS = ["model", "device", "predicted_s", "predicted_learned_s", "predicted_no_llc_s", "roofline_s",
-          "flops", "kernels", "recurrent_nodes", "calibration", "hybridperf", "date_utc"]
+FIELDS = ["model", "device", "predicted_s", "predicted_no_l2_s", "predicted_learned_s", "predicted_no_llc_s",
+          "roofline_s", "flops", "kernels", "recurrent_nodes", "calibration", "hybridperf", "date_utc"]
 
 
 LLC_PROBE = "llc_probe.csv"
@@ -122,6 +122,19 @@ def without_llc_rate(spec):
     return replace(spec, memory=MappingProxyType({**spec.memory, "llc": bare}))
 
 
+def without_l2_rate(spec):
+    """``spec`` without its L2 rate (``memory.l2.bandwidth``): no recurrent re-read priced at the cores' L2, as before
+    plan (17) (the learned model reads the L2 capacity, not its rate, so nothing else changes)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    l2 = spec.memory.get("l2")
+    if l2 is None:
+        return spec
+    bare = replace(l2, bandwidth_bytes_per_s=None, attainable_bandwidth_bytes_per_s=None)
+    return replace(spec, memory=MappingProxyType({**spec.memory, "l2": bare}))
+
+
 def learned_recurrent(analyzed):
     """``analyzed`` with no record marked as unrolled from a recurrent node: the learned model prices those kernels
     as any other (plan (15) without (15b)); their re-read weights stay marked."""
@@ -134,7 +147,8 @@ def learned_recurrent(analyzed):
 def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS, name: str = PREDICTIONS) -> Path:
     """Store the packaged model's predictions of every export of ``zoo`` on each sheet of ``settings`` in
     ``run / name``: as the product prices them (``predicted_s``: recurrent kernels at their roofline, the re-read
-    weights of a layer that fits the LLC at its rate), with the learned model on those kernels
+    weights of a layer that fits the cores' L2 caches at their rate, else of one that fits the LLC at its rate),
+    without the L2 level (``predicted_no_l2_s``: plan (16)'s product), with the learned model on those kernels
     (``predicted_learned_s``: plan (15)) and as before plan (15) (``predicted_no_llc_s``: that and the sheet
     without its LLC rate). The edge set's stored file also has ``predicted_step_s``: plan (15b)'s rule, written
     while the product priced plan (16)'s share (all up to half the LLC, none from all of it), with the LLC capacity
@@ -153,9 +167,11 @@ def predict(run: Path, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS, name
         analyzed = analyze(path)
         for device in settings:
             p = predict_on(analyzed, device)
-            learned = predict_on(learned_recurrent(analyzed), device)
-            bare = predict_on(learned_recurrent(analyzed), without_llc_rate(load_spec(device)))
+            no_l2 = predict_on(analyzed, without_l2_rate(load_spec(device)))
+            learned = predict_on(learned_recurrent(analyzed), without_l2_rate(load_spec(device)))
+            bare = predict_on(learned_recurrent(analyzed), without_l2_rate(without_llc_rate(load_spec(device))))
             rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
+                         "predicted_no_l2_s": no_l2.latency_s,
                          "predicted_learned_s": learned.latency_s,
                          "predicted_no_llc_s": bare.latency_s,
                          "roofline_s": p.roofline_latency_s, "flops": analyzed.analysis.flops,
@@ -196,6 +212,8 @@ def _pct(v: float) -> str:
 
 #: what a run's report says of itself, by the run's directory name
 ABOUT = {
+    "host-epyc-zen4-recurrent-small": ("Plan (17): the small set (`--set small`); the stored *product* column has the "
+                                       "cores' L2 level, *before (17)* does not."),
     "host-epyc-zen4-recurrent": "Plan (14): the networks of `benchmarks.recurrent_models` (`--set networks`).",
     "host-epyc-zen4-recurrent-check": ("Plans (15) / (15b): the check set (`--set check`); the stored *product* "
                                        "column is (15b), the product's pricing since."),
@@ -207,7 +225,7 @@ ABOUT = {
 }
 
 #: the prediction columns a report scores, where the predictions file has them: column -> heading
-COLUMNS = {"predicted_s": "product", "predicted_step_s": "(15b)'s rule: all of a step's weights from the LLC where they fit it",
+COLUMNS = {"predicted_s": "product", "predicted_no_l2_s": "before (17): no L2 level", "predicted_step_s": "(15b)'s rule: all of a step's weights from the LLC where they fit it",
            "predicted_learned_s": "(15): learned on recurrent kernels",
            "predicted_no_llc_s": "before (15): DRAM every step"}
 

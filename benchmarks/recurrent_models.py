@@ -119,6 +119,16 @@ EDGE = {
     "lstm_h1024_b4_t32": lambda: _layer("LSTM", 1024, 4),   # 16 MiB, batch 4
 }
 
+#: plan (17)'s set (``--set small``): layers whose step weights fit two cores' 1 MiB L2 caches
+SMALL = {
+    "lstm_h128_b1_t64": lambda: _layer("LSTM", 128, 1, 64),    # 0.25 MiB a step
+    "lstm_h192_b1_t64": lambda: _layer("LSTM", 192, 1, 64),    # 0.56 MiB
+    "lstm_h320_b1_t64": lambda: _layer("LSTM", 320, 1, 64),    # 1.56 MiB
+    "lstm_h320_b4_t64": lambda: _layer("LSTM", 320, 4, 64),    # 1.56 MiB, batch 4
+    "gru_h384_b1_t64": lambda: _layer("GRU", 384, 1, 64),      # 1.69 MiB
+    "gru_h192_b4_t64": lambda: _layer("GRU", 192, 4, 64),      # 0.42 MiB, batch 4
+}
+
 #: file stem -> builder of ``(module, example inputs)``: plan (14)'s networks
 MODELS = {
     **{f"wlm_{kind.lower()}_{size}_b{EVAL_BATCH}_s{BPTT}": (lambda kind=kind, size=size: _wlm(kind, size))
@@ -130,7 +140,7 @@ MODELS = {
 
 
 #: ``--set`` choices
-SETS = {"networks": MODELS, "check": CHECK, "edge": EDGE}
+SETS = {"networks": MODELS, "check": CHECK, "edge": EDGE, "small": SMALL}
 
 
 def export(out: Path, names: list[str] | None = None, which: str = "networks") -> list[Path]:
@@ -153,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--set", choices=sorted(SETS), default="networks",
                    help="networks: plan (14)'s (default, to .zoo/recurrent); check: plan (15)'s layers and Parakeet "
-                        "variants (to .zoo/recurrent-check); edge: plan (16)'s (to .zoo/recurrent-edge)")
+                        "variants (to .zoo/recurrent-check); edge: plan (16)'s (to .zoo/recurrent-edge); small: "
+                        "plan (17)'s (to .zoo/recurrent-small)")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("names", nargs="*", help="models to export (default: all of the set)")
     a = p.parse_args(argv)

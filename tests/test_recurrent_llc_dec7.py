@@ -34,6 +34,33 @@ def _with_llc(spec, rate_bytes_per_s=None, capacity_bytes=None):
     return replace(spec, memory=MappingProxyType({**spec.memory, "llc": llc}))
 
 
+def _without_l2_rate(spec):
+    l2 = replace(spec.memory["l2"], bandwidth_bytes_per_s=None, attainable_bandwidth_bytes_per_s=None)
+    return replace(spec, memory=MappingProxyType({**spec.memory, "l2": l2}))
+
+
+def test_a_step_that_fits_the_cores_l2_is_reread_at_the_l2_rate():
+    """Plan (17): the L2 caches of the cores a sheet runs on (1 MiB each, 2 cores on host-epyc-zen4-2c) hold a step's
+    weights up to their sum, and the roofline times those re-reads at the sheet's L2 rate."""
+    from hybridperf.api import analyze
+    from hybridperf.costs import OpCost
+    from hybridperf.estimate.pricing import l2_holds, with_cache_reads
+    from hybridperf.estimate.roofline import roofline
+
+    one, two = _spec("host-epyc-zen4-1c"), _spec("host-epyc-zen4-2c")
+    assert l2_holds(one, MiB) and not l2_holds(one, MiB + 1)
+    assert l2_holds(two, 2 * MiB) and not l2_holds(two, 2 * MiB + 1)
+    assert not l2_holds(_without_l2_rate(two), MiB)
+    a = analyze(layer("LSTM", T=4, B=1, I=8, H=16))
+    k = _kernel_of_rereads(a)
+    got = with_cache_reads(k, a.analysis.records, two)
+    assert got.l2_bytes_read == 16 * 64 * 4 and got.llc_bytes_read == 0
+    cost = OpCost(flops=2, bytes_read=MiB + 64, bytes_written=64, weight_bytes=MiB, l2_bytes_read=MiB)
+    assert roofline(cost, two).memory_s == pytest.approx(128 / two.dram_bandwidth_bytes_per_s
+                                                         + MiB / two.l2_bandwidth_bytes_per_s)
+    assert "memory.l2.bandwidth" not in two.unused_figures
+
+
 def test_roofline_times_the_llc_part_at_the_llc_rate():
     from hybridperf.costs import OpCost
     from hybridperf.estimate.roofline import roofline
@@ -103,16 +130,16 @@ def _kernel_of_rereads(analyzed):
 
 def test_the_llc_serves_the_rereads_only_where_it_holds_them():
     from hybridperf.api import analyze
-    from hybridperf.estimate.pricing import with_llc_reads
+    from hybridperf.estimate.pricing import with_cache_reads
 
     a = analyze(layer("LSTM", T=4, B=1, I=8, H=16))
     k = _kernel_of_rereads(a)
-    spec = _spec()
+    spec = _without_l2_rate(_spec())  # the LLC rule alone (a 16 KiB step would fit the L2)
     weight = 16 * 64 * 4
-    assert with_llc_reads(k, a.analysis.records, spec).llc_bytes_read == weight
-    assert with_llc_reads(k, a.analysis.records, _with_llc(spec, capacity_bytes=weight - 1)).llc_bytes_read == 0
-    assert with_llc_reads(k, a.analysis.records, _with_llc(spec)).llc_bytes_read == 0  # no rate on the sheet
-    assert with_llc_reads(k, a.analysis.records, _spec("t4")) == k.cost  # a GPU: DRAM (its sheet has no LLC rate)
+    assert with_cache_reads(k, a.analysis.records, spec).llc_bytes_read == weight
+    assert with_cache_reads(k, a.analysis.records, _with_llc(spec, capacity_bytes=weight - 1)).llc_bytes_read == 0
+    assert with_cache_reads(k, a.analysis.records, _with_llc(spec)).llc_bytes_read == 0  # no rate on the sheet
+    assert with_cache_reads(k, a.analysis.records, _spec("t4")) == k.cost  # a GPU: DRAM (its sheet has no LLC rate)
 
 
 def test_the_llc_serves_all_of_a_layer_that_fits_it_and_none_of_one_that_does_not():
@@ -134,6 +161,7 @@ def test_a_sheet_that_cannot_say_marks_the_latency_unverified():
     a = analyze(layer("LSTM", T=4, B=1, I=8, H=16))
     spec = _spec()
     assert recurrent_reread_note(a, spec) == ""  # the Zen 4 sheet gives the rate
+    spec = _without_l2_rate(spec)  # a 16 KiB step fits the L2, which would price it
     bare = _with_llc(spec)
     note = recurrent_reread_note(a, bare)
     assert note.startswith(RECURRENT_REREAD) and "memory.llc.bandwidth" in note and "hybridperf probe" in note

@@ -12,7 +12,7 @@ Parakeet's RNN-T decoder, 128 such products of a 6.25 MiB weight, was predicted 
 re-reads (:attr:`~hybridperf.analysis.cost_pass.OpRecord.reread_weight_bytes`) and the bytes a step of that layer
 reads in weights (``reread_set_bytes``: what the cache must hold). Whether the LLC serves them (where they fit
 it), and at what rate, is the device's (:func:`hybridperf.estimate.pricing.llc_share`,
-:func:`~hybridperf.estimate.pricing.with_llc_reads`). Only recurrent layers are marked: a weight other
+:func:`~hybridperf.estimate.pricing.with_cache_reads`). Only recurrent layers are marked: a weight other
 kernels share (ALBERT's layers) is priced from DRAM, as the learned models were trained.
 """
 

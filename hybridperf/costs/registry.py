@@ -60,11 +60,11 @@ class OpCost:
         this part and leaves the rest at its own dtype's bytes
         (:func:`hybridperf.estimate.pricing.priced_cost`). None: all of the traffic is float32 for an op
         labelled ``fp32``, none of it for one labelled ``int32``.
-    llc_bytes_read : int
-        The part of ``weight_bytes`` the last-level cache serves rather than DRAM: a recurrent layer's weight that
-        every step re-reads and the LLC holds (set by the pricing of a device whose sheet gives the LLC's rate:
-        :func:`hybridperf.estimate.pricing.with_llc_reads`; 0 everywhere else). The roofline times it at the LLC's
-        rate (:func:`hybridperf.estimate.roofline.roofline`).
+    llc_bytes_read, l2_bytes_read : int
+        The part of ``weight_bytes`` the last-level cache, or the L2 caches of the cores the device runs on, serve
+        rather than DRAM: a recurrent layer's weight that every step re-reads and that cache holds (set by the pricing
+        of a CPU whose sheet gives that cache's rate: :func:`hybridperf.estimate.pricing.with_cache_reads`; 0
+        everywhere else). The roofline times each at its cache's rate (:func:`hybridperf.estimate.roofline.roofline`).
     """
 
     flops: int = 0
@@ -75,6 +75,7 @@ class OpCost:
     float32_bytes_written: int | None = None
     float32_weight_bytes: int | None = None
     llc_bytes_read: int = 0
+    l2_bytes_read: int = 0
 
     @property
     def has_float32_part(self) -> bool:
@@ -100,6 +101,7 @@ class OpCost:
             self.bytes_written + other.bytes_written,
             self.weight_bytes + other.weight_bytes,
             llc_bytes_read=self.llc_bytes_read + other.llc_bytes_read,
+            l2_bytes_read=self.l2_bytes_read + other.l2_bytes_read,
         )
 
 

@@ -510,8 +510,8 @@ class DeviceSpec:
         """The figures of this sheet (keys of :attr:`sources`) that no prediction reads, so that ``devices show`` says
         so rather than let a figure look priced: sparsity speed-ups (no prediction assumes sparse weights), the pJ per
         MAC of a precision without a peak (its work runs, and is priced, at the fallback's peak), bandwidths
-        of levels other than DRAM (the roofline reads DRAM only, and a CPU's LLC rate for the weights a recurrent
-        layer re-reads: :mod:`hybridperf.analysis.recurrent`), energy per byte of levels other than DRAM (energy
+        of levels other than DRAM (the roofline reads DRAM only, and a CPU's L2 and LLC rates for the weights a
+        recurrent layer re-reads: :mod:`hybridperf.analysis.recurrent`), energy per byte of levels other than DRAM (energy
         prices DRAM traffic), the boost clock, and cache or unit figures the device's learned model does not take (the
         cross-device GPU model: l2, else llc capacity, unit count and lanes; the cross-host CPU model: l2 and llc
         capacity, core count; an NPU: roofline only)."""
@@ -522,8 +522,8 @@ class DeviceSpec:
             parts = key.split(".")
             if parts[0] == "sparsity" or key == "compute_units.boost_clock":
                 out.append(key)
-            elif key == "memory.llc.bandwidth" and self.kind == "cpu":
-                continue  # priced: the weights recurrent layers re-read from the LLC (pricing.with_llc_reads)
+            elif key in ("memory.llc.bandwidth", "memory.l2.bandwidth") and self.kind == "cpu":
+                continue  # priced: the weights recurrent layers re-read from a cache (pricing.with_cache_reads)
             elif parts[0] == "memory" and parts[1] != "dram" and (parts[2] != "capacity" or parts[1] not in read):
                 out.append(key)
             elif parts[0] == "energy" and parts[1] == "per_byte" and parts[2] != "dram":
@@ -608,6 +608,13 @@ class DeviceSpec:
         bw = self.dram.effective_bandwidth_bytes_per_s
         assert bw is not None  # validated at load time
         return bw
+
+    @property
+    def l2_bandwidth_bytes_per_s(self) -> float | None:
+        """The rate of the L2 caches of the cores the sheet runs on, together (a CPU sheet's ``memory.l2.bandwidth``:
+        ``hybridperf probe``'s copy of L2-sized arrays x cores); None where the sheet gives none."""
+        l2 = self.memory.get("l2")
+        return None if l2 is None else l2.effective_bandwidth_bytes_per_s
 
     @property
     def llc_bandwidth_bytes_per_s(self) -> float | None:

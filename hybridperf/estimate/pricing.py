@@ -595,19 +595,38 @@ def llc_share(spec: DeviceSpec, set_bytes: int) -> float | None:
     return 1.0 if set_bytes <= llc.capacity_bytes else 0.0
 
 
-def with_llc_reads(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec) -> OpCost:
+def l2_holds(spec: DeviceSpec, set_bytes: int) -> bool:
+    """Whether the L2 caches of the cores ``spec`` runs on (capacity per core x ``compute_units.count``) hold
+    ``set_bytes`` of a recurrent step's weights, on a sheet that gives their rate (``memory.l2.bandwidth``).
+
+    onnxruntime splits a step's product between its threads, so each core's L2 holds its share: with 2 threads on the
+    Zen 4 VM a layer of 1 MiB a step ran at about 160 GB/s, the sheet's L2 rate (184.9 GB/s over both cores), against
+    131.7 GB/s from the LLC (plan (17) of CHANGELOG 2026-12-07)."""
+    l2 = spec.memory.get("l2")
+    if l2 is None or l2.capacity_bytes is None or spec.l2_bandwidth_bytes_per_s is None:
+        return False
+    return set_bytes <= l2.capacity_bytes * (spec.compute_unit_count or 1)
+
+
+def with_cache_reads(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec) -> OpCost:
     """``kernel``'s cost with the weights its recurrent step products re-read (:mod:`hybridperf.analysis.recurrent`)
-    served by the last-level cache (:attr:`OpCost.llc_bytes_read`: :func:`llc_share` of them), where ``spec`` is a
-    CPU sheet that gives the LLC's rate (``memory.llc.bandwidth``) and capacity; else the cost as it is (every byte
-    from DRAM). ``records``: the analysis's op records (a kernel's ``op_indices`` index them)."""
-    if spec.kind != "cpu" or spec.llc_bandwidth_bytes_per_s is None:
+    served by a cache, on a CPU sheet that gives its rate: the cores' L2 caches where they hold a step's weights
+    (:func:`l2_holds`: :attr:`OpCost.l2_bytes_read`), else the last-level cache where it does (:func:`llc_share`, on a
+    sheet with ``memory.llc.bandwidth``: :attr:`OpCost.llc_bytes_read`); else the cost as it is (every byte from
+    DRAM). ``records``: the analysis's op records (a kernel's ``op_indices`` index them)."""
+    if spec.kind != "cpu":
         return kernel.cost
     members = [records[i] for i in kernel.op_indices]
-    reread = sum(r.reread_weight_bytes for r in members)
-    share = llc_share(spec, max(r.reread_set_bytes for r in members)) if reread else None
+    reread = min(sum(r.reread_weight_bytes for r in members), kernel.cost.weight_bytes)
+    if not reread:
+        return kernel.cost
+    step = max(r.reread_set_bytes for r in members)
+    if l2_holds(spec, step):
+        return replace(kernel.cost, l2_bytes_read=reread)
+    share = llc_share(spec, step) if spec.llc_bandwidth_bytes_per_s is not None else None
     if not share:
         return kernel.cost
-    return replace(kernel.cost, llc_bytes_read=round(share * min(reread, kernel.cost.weight_bytes)))
+    return replace(kernel.cost, llc_bytes_read=round(share * reread))
 
 
 #: the reason a CPU prediction of a recurrent model is unverified where its sheet cannot say which cache holds the
@@ -635,6 +654,8 @@ def recurrent_reread_note(analyzed: Analyzed, spec: DeviceSpec) -> str:
     sets = [r.reread_set_bytes for r in analyzed.analysis.records if r.reread_weight_bytes and r.counts_toward_time]
     if not sets:
         return ""
+    if l2_holds(spec, max(sets)):
+        return ""  # priced at the L2 caches' rate
     share = llc_share(spec, max(sets))
     if share == 0.0 or (share is not None and spec.llc_bandwidth_bytes_per_s is not None):
         return ""  # as large as the LLC (DRAM is right), or priced at the LLC's rate
@@ -662,9 +683,10 @@ def priced_cost(cost: OpCost, op_precision: str, precision: str | None) -> tuple
     else:
         return cost, op_precision
     read, written, weight = (stored_bytes("float32", f32, precision) + total - f32 for total, f32 in parts)
-    # the LLC's part of the weights shrinks with them
-    llc = round(cost.llc_bytes_read * weight / cost.weight_bytes) if cost.llc_bytes_read and cost.weight_bytes else 0
-    return OpCost(cost.flops, read, written, weight, llc_bytes_read=llc), prec
+    # the caches' part of the weights shrinks with them
+    cached = [round(c * weight / cost.weight_bytes) if c and cost.weight_bytes else 0
+              for c in (cost.llc_bytes_read, cost.l2_bytes_read)]
+    return OpCost(cost.flops, read, written, weight, llc_bytes_read=cached[0], l2_bytes_read=cached[1]), prec
 
 
 def priced_memory(analyzed: Analyzed, precision: str | None) -> MemoryPlan:
@@ -904,7 +926,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
             preds.append(KernelPrediction(k, ZERO, 0.0))
             continue
         try:
-            est = priced(with_llc_reads(k, analyzed.analysis.records, spec), k.precision, spec, precision)
+            est = priced(with_cache_reads(k, analyzed.analysis.records, spec), k.precision, spec, precision)
         except SpecError as exc:  # no peak for the kernel's precision: the model may say why it has such kernels
             from hybridperf.analysis.int8 import float_work_hint
 

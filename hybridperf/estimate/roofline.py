@@ -1,9 +1,11 @@
 """Roofline latency and energy of one op or kernel: pure functions of (cost, spec).
 
-latency = max(flops / peak_flops[precision], bytes / dram_bandwidth + llc bytes / llc_bandwidth) + launch overhead
+latency = max(flops / peak_flops[precision], dram bytes / dram_bandwidth + llc bytes / llc_bandwidth
+              + l2 bytes / l2_bandwidth) + launch overhead
 
-where ``llc bytes`` (:attr:`~hybridperf.costs.OpCost.llc_bytes_read`, a recurrent layer's weights re-read from the
-last-level cache) is 0 but on a sheet that gives the LLC's rate.
+where ``llc bytes`` and ``l2 bytes`` (:attr:`~hybridperf.costs.OpCost.llc_bytes_read`, ``l2_bytes_read``: a recurrent
+layer's weights re-read from a cache) are 0 but on a CPU sheet that gives that cache's rate, and ``dram bytes`` is the
+rest.
 
 On a slice of the device (a MIG profile) holding ``compute_share`` of its compute and
 ``memory_share`` of its DRAM bandwidth, the two terms are divided by those shares; the
@@ -71,9 +73,10 @@ def roofline(
     bw = spec.dram_bandwidth_bytes_per_s
     compute_s = cost.flops / peak / compute_share if cost.flops else 0.0
     memory_s = cost.bytes_total / bw / memory_share if cost.bytes_total else 0.0
-    llc_bw = spec.llc_bandwidth_bytes_per_s
-    if cost.llc_bytes_read and llc_bw:
-        memory_s += cost.llc_bytes_read * (1.0 / llc_bw - 1.0 / bw) / memory_share
+    for cached, rate in ((cost.llc_bytes_read, spec.llc_bandwidth_bytes_per_s),
+                         (cost.l2_bytes_read, spec.l2_bandwidth_bytes_per_s)):
+        if cached and rate:
+            memory_s += cached * (1.0 / rate - 1.0 / bw) / memory_share
     overhead_s = spec.launch_overhead_s * launches
     work_s = max(compute_s, memory_s)
     if work_s < overhead_s:
