@@ -216,7 +216,8 @@ ABOUT = {
                                        "cores' L2 level, *before (17)* does not."),
     "host-epyc-zen4-recurrent": "Plan (14): the networks of `benchmarks.recurrent_models` (`--set networks`).",
     "host-epyc-zen4-recurrent-check": ("Plans (15) / (15b): the check set (`--set check`); the stored *product* "
-                                       "column is (15b), the product's pricing since."),
+                                       "column is (15b); the section priced after the runs adds plan (17)'s L2 "
+                                       "level, the product since."),
     "host-epyc-zen4-recurrent-edge": (
         "Plan (16): the edge set (`--set edge`). The stored *product* column is plan (16)'s share (all of a step's "
         "weights from the LLC up to half of it, none from all of it, linearly between), the product while the file "
