@@ -109,30 +109,28 @@ def recurrent_nodes(path: Path) -> str:
     return " ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
 
 
-def without_llc_rate(spec):
-    """``spec`` without its LLC rate (``memory.llc.bandwidth``): every recurrent re-read priced from DRAM, as before
-    plan (15)."""
+def without_rate(spec, level: str):
+    """``spec`` without the rate of its memory ``level`` (``memory.<level>.bandwidth``; the learned model reads cache
+    capacities, not rates, so nothing else changes): ``"llc"``, every recurrent re-read priced from DRAM, as before
+    plan (15); ``"l2"``, none at the cores' L2, as before plan (17)."""
     from dataclasses import replace
     from types import MappingProxyType
 
-    llc = spec.memory.get("llc")
-    if llc is None:
+    got = spec.memory.get(level)
+    if got is None:
         return spec
-    bare = replace(llc, bandwidth_bytes_per_s=None, attainable_bandwidth_bytes_per_s=None)
-    return replace(spec, memory=MappingProxyType({**spec.memory, "llc": bare}))
+    bare = replace(got, bandwidth_bytes_per_s=None, attainable_bandwidth_bytes_per_s=None)
+    return replace(spec, memory=MappingProxyType({**spec.memory, level: bare}))
+
+
+def without_llc_rate(spec):
+    """:func:`without_rate` of the LLC."""
+    return without_rate(spec, "llc")
 
 
 def without_l2_rate(spec):
-    """``spec`` without its L2 rate (``memory.l2.bandwidth``): no recurrent re-read priced at the cores' L2, as before
-    plan (17) (the learned model reads the L2 capacity, not its rate, so nothing else changes)."""
-    from dataclasses import replace
-    from types import MappingProxyType
-
-    l2 = spec.memory.get("l2")
-    if l2 is None:
-        return spec
-    bare = replace(l2, bandwidth_bytes_per_s=None, attainable_bandwidth_bytes_per_s=None)
-    return replace(spec, memory=MappingProxyType({**spec.memory, "l2": bare}))
+    """:func:`without_rate` of the L2."""
+    return without_rate(spec, "l2")
 
 
 def learned_recurrent(analyzed):
