@@ -209,3 +209,18 @@ def test_a_contrib_converters_refusal_is_one_whole_line_with_its_fix(tmp_path):
     (line,) = proc.stderr.splitlines()
     assert "FusedMatMul node cannot be imported" in line and "transBatchA" in line
     assert "before onnxruntime's fusions" in line
+
+
+@pytest.mark.parametrize("op, kw", [("GRU", {"attrs": {"linear_before_reset": 1}}), ("GRU", {}),
+                                    ("LSTM", {"direction": "bidirectional", "peep": True})])
+def test_weights_given_as_inputs_are_sliced_and_transposed_in_the_graph(op, kw):
+    """W, R, B (and P) as graph inputs rather than initializers: the converter slices and transposes them with ops
+    (a constant is transposed once, at import); the outputs are onnxruntime's all the same."""
+    model = layer(op, **kw)
+    inits = list(model.graph.initializer)
+    del model.graph.initializer[:]
+    for t in inits:
+        model.graph.input.append(helper.make_tensor_value_info(t.name, TensorProto.FLOAT, numpy_helper.to_array(t).shape))
+    feeds = feeds_of(model)
+    for g, r in zip(relax_outputs(model, feeds), ort_outputs(model, feeds)):
+        np.testing.assert_allclose(g, r, atol=2e-5, rtol=1e-5)
