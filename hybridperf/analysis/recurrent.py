@@ -66,7 +66,10 @@ def with_rereads(analysis: ModelAnalysis, recurrent_vars: Mapping[str, tuple[str
     rereads: dict[int, int] = {}
     step_set: dict[str, int] = {}
     for (node, _), members in groups.items():
-        first = recurrent_vars[analysis.records[members[0]].var][1]  # one first read per direction
+        # one first read per direction; the records do not say which direction's weight a product reads (both are
+        # the same size), so a bidirectional layer's second forward step stands for the reverse direction's first:
+        # the bytes re-read per layer, and so every kernel's total, are exact
+        first = recurrent_vars[analysis.records[members[0]].var][1]
         again = members[first:]
         if not again:  # a product once per direction (the input product X W^T): no re-read
             continue
