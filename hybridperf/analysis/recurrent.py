@@ -68,7 +68,7 @@ def with_rereads(analysis: ModelAnalysis, recurrent_vars: Mapping[str, tuple[str
     for (node, _), members in groups.items():
         # one first read per direction; the records do not say which direction's weight a product reads (both are
         # the same size), so a bidirectional layer's second forward step stands for the reverse direction's first:
-        # the bytes re-read per layer, and so every kernel's total, are exact
+        # the bytes re-read per layer, and so the layer's time, are exact; those two kernels are priced as each other
         first = recurrent_vars[analysis.records[members[0]].var][1]
         again = members[first:]
         if not again:  # a product once per direction (the input product X W^T): no re-read
