@@ -253,3 +253,15 @@ def test_calibrates_table_prices_recurrent_models_as_predict_does():
         got = np.exp(X[:, _log_roof_index()] + base.predict(X, with_host(kt, base.host_)))
         for r, g in zip(rows, got):
             assert g == pytest.approx(stored[(r["key"], sheet)], rel=1e-6), r["key"]
+
+
+def test_devices_show_says_a_cpu_sheet_has_no_llc_rate(capsys):
+    from hybridperf.cli import main
+
+    assert main(["devices", "show", "host-epyc-zen5-1c"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("memory.llc.bandwidth"))
+    assert "unknown" in row and "hybridperf" in row
+    assert main(["devices", "show", "host-epyc-zen4-1c"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("memory.llc.bandwidth"))
+    assert "79.3 GB/s" in row

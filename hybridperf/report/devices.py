@@ -81,6 +81,11 @@ def show_table(d: dict[str, Any]) -> str:
         for k in ("bandwidth", "attainable_bandwidth", "capacity"):
             if m.get(k):  # null: not on the sheet
                 add(f"memory.{level}.{k}", m[k], m[k]["unit"])
+    if d["kind"] == "cpu" and not (d["memory"].get("llc") or {}).get("bandwidth"):
+        # the rate recurrent layers re-read their weights at from the LLC: priced from DRAM without it
+        rows.append(["memory.llc.bandwidth", UNKNOWN, "not on the sheet (a recurrent layer's re-read weights are "
+                                                      "priced from DRAM and its latency unverified; `hybridperf "
+                                                      "probe` measures it)"])
     add("launch_overhead", d["launch_overhead"], "s")
     # a CPU sheet's runtime call, `unknown` where the sheet does not give it (until 2026-12-05 no row, though
     # predictions priced it): a model that launches no kernel then reads latency unknown there
