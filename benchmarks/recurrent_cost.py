@@ -41,6 +41,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hybridperf.frontends.recurrent import RECURRENT_OPS
+
 #: the shipped sheets of this development host's CPU (AMD EPYC Zen 4, 1 and 2 threads)
 SETTINGS = ("host-epyc-zen4-1c", "host-epyc-zen4-2c")
 ZOO = Path(".zoo") / "recurrent"
@@ -104,7 +106,7 @@ def recurrent_nodes(path: Path) -> str:
     model = onnx.load(str(path), load_external_data=False)
     counts: dict[str, int] = {}
     for n in model.graph.node:
-        if n.op_type in ("LSTM", "GRU", "RNN"):
+        if n.op_type in RECURRENT_OPS:
             counts[n.op_type] = counts.get(n.op_type, 0) + 1
     return " ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
 
@@ -241,7 +243,7 @@ def node_times(setting_dir: Path) -> dict[tuple[str, str], float]:
     run (its ``calibration/profile.csv``)."""
     times: dict[tuple[str, str], list[float]] = {}
     for r in _rows(setting_dir / "calibration" / "profile.csv"):
-        if r["op_type"] in ("LSTM", "GRU", "RNN"):
+        if r["op_type"] in RECURRENT_OPS:
             times.setdefault((r["key"], r["graph_node"] or r["node"]), []).append(float(r["duration_s"]))
     return {k: statistics.median(v) for k, v in times.items()}
 

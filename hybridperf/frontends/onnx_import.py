@@ -21,6 +21,7 @@ import warnings
 
 from hybridperf.errors import ModelLoadError, UnsupportedModelError
 from hybridperf.frontends.common import OTHER_MODEL_SUFFIXES, SHAPE_MISFIT, LoadedModel, shapes_misfit_fix
+from hybridperf.frontends.recurrent import RECURRENT_OPS
 from hybridperf.frontends.torch_files import torch_archive_error
 
 
@@ -717,10 +718,6 @@ def _relax_from_onnx(model, shape_dict: dict[str, list[int]], opset: int | None)
 OWN_KERNEL_OPS = frozenset({"DepthToSpace", "SpaceToDepth"})
 
 
-#: ONNX ops :mod:`hybridperf.frontends.recurrent` unrolls
-RECURRENT_OPS = frozenset({"LSTM", "GRU", "RNN"})
-
-
 def recurrent_directions(node: Any) -> int:
     """The directions of an ONNX recurrent node (2 for ``direction="bidirectional"``, else 1)."""
     for a in node.attribute:
@@ -776,10 +773,8 @@ def from_onnx(model, input_shapes: Mapping[str, tuple[int, ...]], source: str = 
         if type(exc) is NotImplementedError and failed:
             # a converter of ours (hybridperf.frontends.contrib, .recurrent) names the case: whole, not cut; a
             # recurrent layer's names its fix too, an onnxruntime fusion's is the export before the fusions
-            from hybridperf.frontends.recurrent import GATES  # noqa: PLC0415
-
             at = f"node {failed[1]!r} ({failed[0]})" if failed[1] else f"a {failed[0]} node"
-            fix = "" if failed[0] in GATES else ("; pass the model as exported, before onnxruntime's fusions, or "
+            fix = "" if failed[0] in RECURRENT_OPS else ("; pass the model as exported, before onnxruntime's fusions, or "
                                                  "re-export it without that op")
             raise UnsupportedModelError(f"{source}: {at} cannot be imported: {first.strip()}{fix}") from exc
         if "not supported" in " ".join(msg).lower() or isinstance(exc, NotImplementedError):

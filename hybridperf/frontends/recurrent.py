@@ -33,10 +33,12 @@ from hybridperf.frontends.relax_build import (
     wanted,
 )
 
-__all__ = ["ACTIVATIONS", "CONVERTERS", "GATES"]
+__all__ = ["ACTIVATIONS", "CONVERTERS", "GATES", "RECURRENT_OPS"]
 
 #: gates per op, in the order of the rows of ``W``, ``R`` and each half of ``B``
 GATES = {"LSTM": "iofc", "GRU": "zrh", "RNN": "i"}
+#: the ONNX ops this module unrolls
+RECURRENT_OPS = frozenset(GATES)
 
 #: the default activation list of one direction
 _DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
