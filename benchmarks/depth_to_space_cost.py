@@ -15,12 +15,12 @@ into ``OUT/depth_to_space.csv``. Design input of :data:`hybridperf.frontends.onn
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.ort_alone import HOST_FIELDS, append_rows, fastest_s, host_columns, medians, start
+from benchmarks.ort_alone import (HOST_FIELDS, append_rows, fastest_s, host_columns, medians, shuffled_rounds, start,
+                                  thread_counts, timing_options)
 
 N, C, H, W, B = 1, 64, 56, 56, 2
 DEEP, WIDE = (N, C * B * B, H, W), (N, C, H * B, W * B)
@@ -65,19 +65,15 @@ def run(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) ->
 
     host = start(out)
     models = cases()
-    rng = random.Random(seed)
     rows = []
-    for r in range(rounds):
-        order = [(c, t) for c in models for t in threads]
-        rng.shuffle(order)
-        for case, t in order:
-            model, shape = models[case]
-            sess = _ort_session(model, threads=t, spin=False)
-            best = fastest_s(sess, {"X": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}, runs,
-                             warmup=3)
-            n = int(np.prod(shape))
-            rows.append({"case": case, "elements": n, "threads": t, "runs": runs, "fastest_s": f"{best:.4e}",
-                         "ns_per_element": f"{best / n * 1e9:.4f}", **host_columns(host), "round": r})
+    for r, case, t, _ in shuffled_rounds(models, threads, rounds, seed):
+        model, shape = models[case]
+        sess = _ort_session(model, threads=t, spin=False)
+        best = fastest_s(sess, {"X": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}, runs,
+                         warmup=3)
+        n = int(np.prod(shape))
+        rows.append({"case": case, "elements": n, "threads": t, "runs": runs, "fastest_s": f"{best:.4e}",
+                     "ns_per_element": f"{best / n * 1e9:.4f}", **host_columns(host), "round": r})
     append_rows(out / "depth_to_space.csv", FIELDS, rows)
 
 
@@ -89,14 +85,11 @@ def summary(path: Path) -> dict[tuple[str, int], float]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.depth_to_space_cost", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--timed-runs", type=int, default=30)
-    p.add_argument("--seed", type=int, default=0)
+    timing_options(p, timed_runs=30)
     p.add_argument("--summary", action="store_true", help="print the medians of OUT/depth_to_space.csv, time nothing")
     args = p.parse_args(argv)
     if not args.summary:
-        run(args.out, [int(t) for t in args.threads.split(",")], args.rounds, args.timed_runs, args.seed)
+        run(args.out, thread_counts(args), args.rounds, args.timed_runs, args.seed)
     for (case, t), ns in summary(args.out / "depth_to_space.csv").items():
         print(f"{case:52s} {t} thread(s) {ns:6.2f} ns per element")
     return 0

@@ -16,13 +16,13 @@ input only.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.ort_alone import HOST_FIELDS, append_rows, fastest_s, host_columns, medians, start
+from benchmarks.ort_alone import (HOST_FIELDS, append_rows, fastest_s, host_columns, medians, shuffled_rounds, start,
+                                  thread_counts, timing_options)
 
 ROOT = Path(__file__).resolve().parents[1]
 B, G, H, T, D = 1, 64, 2, 49, 32
@@ -69,19 +69,15 @@ def run(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) ->
 
     host = start(out)
     cases = models()
-    rng = random.Random(seed)
     rows = []
-    for r in range(rounds):
-        order = [(c, t, s) for c in cases for t in threads for s in (True, False)]
-        rng.shuffle(order)
-        for (case, op), t, spin in order:
-            model, feed = cases[(case, op)]
-            sess = _ort_session(model, threads=t, spin=spin)
-            best = fastest_s(sess, feed, runs, warmup=3)
-            del sess  # its spinning threads stop before the next case
-            rows.append({"case": case, "op": op, "threads": t, "spin": int(spin), "runs": runs,
-                         "fastest_s": f"{best:.4e}", "ps_per_mac": f"{best / MACS * 1e12:.2f}",
-                         **host_columns(host), "round": r})
+    for r, (case, op), t, spin in shuffled_rounds(cases, threads, rounds, seed, variants=(True, False)):
+        model, feed = cases[(case, op)]
+        sess = _ort_session(model, threads=t, spin=spin)
+        best = fastest_s(sess, feed, runs, warmup=3)
+        del sess  # its spinning threads stop before the next case
+        rows.append({"case": case, "op": op, "threads": t, "spin": int(spin), "runs": runs,
+                     "fastest_s": f"{best:.4e}", "ps_per_mac": f"{best / MACS * 1e12:.2f}",
+                     **host_columns(host), "round": r})
     append_rows(out / "einsum.csv", FIELDS, rows)
 
 
@@ -107,14 +103,11 @@ def profile_medians() -> dict[tuple[str, int], float]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.einsum_cost", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--timed-runs", type=int, default=30)
-    p.add_argument("--seed", type=int, default=0)
+    timing_options(p, timed_runs=30)
     p.add_argument("--summary", action="store_true", help="print the medians of OUT/einsum.csv, time nothing")
     args = p.parse_args(argv)
     if not args.summary:
-        run(args.out, [int(t) for t in args.threads.split(",")], args.rounds, args.timed_runs, args.seed)
+        run(args.out, thread_counts(args), args.rounds, args.timed_runs, args.seed)
     prof = profile_medians()
     for (case, op, t, spin), ps in probe_medians(args.out / "einsum.csv").items():
         extra = f"   profile {prof[(case, t)]:.1f}" if op == "Einsum" and (case, t) in prof else ""

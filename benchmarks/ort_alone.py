@@ -1,14 +1,16 @@
 """What the benchmarks that time onnxruntime nodes alone share (``transpose_cost --probe``, ``depth_to_space_cost``,
 ``einsum_cost``): the host recorded with the rows, the fastest of a session's runs, the rows appended to a CSV, and
-the medians over rounds read back."""
+the medians over rounds read back, the shuffled rounds and their command-line options."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime
+import random
 import statistics
 import subprocess
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +62,30 @@ def medians(path: Path, key: Callable[[Mapping[str, str]], Hashable], column: st
         for r in csv.DictReader(f):
             groups.setdefault(key(r), []).append(float(r[column]))
     return {k: statistics.median(groups[k]) for k in sorted(groups)}
+
+
+def shuffled_rounds(cases: Iterable[Any], threads: Sequence[int], rounds: int, seed: int,
+                    variants: Sequence[Any] = (None,)) -> Iterator[tuple[int, Any, int, Any]]:
+    """``(round, case, threads, variant)``: in each of ``rounds`` rounds every case at every thread count (and
+    variant) once, in an order shuffled by one ``random.Random(seed)`` over the rounds."""
+    cases = list(cases)
+    rng = random.Random(seed)
+    for r in range(rounds):
+        order = [(c, t, v) for c in cases for t in threads for v in variants]
+        rng.shuffle(order)
+        for c, t, v in order:
+            yield r, c, t, v
+
+
+def timing_options(p: argparse.ArgumentParser, timed_runs: int) -> None:
+    """The options of a benchmark timed in :func:`shuffled_rounds`: ``--threads`` (comma-separated counts, default
+    1,2), ``--rounds`` (3), ``--timed-runs`` (``timed_runs``) and ``--seed`` (0)."""
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--timed-runs", type=int, default=timed_runs)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def thread_counts(args: argparse.Namespace) -> list[int]:
+    """The thread counts of :func:`timing_options`' ``--threads``."""
+    return [int(t) for t in args.threads.split(",")]

@@ -35,7 +35,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.ort_alone import HOST_FIELDS, append_rows, fastest_s, host_columns, start
+from benchmarks.ort_alone import (HOST_FIELDS, append_rows, fastest_s, host_columns, shuffled_rounds, start, thread_counts,
+                                  timing_options)
 from benchmarks.retest_cpu import csv_rows
 from hybridperf.analysis.transpose import KEEPS, MOVES, SWAPS, transpose_class
 
@@ -203,29 +204,22 @@ def probe(out: Path, threads: Sequence[int], rounds: int, runs: int, seed: int) 
     """Time each of :func:`probe_cases` alone in onnxruntime (one Transpose node, float32 input of random values),
     ``runs`` timed runs after 5 warm-up runs, fastest kept, for each thread count, the cases shuffled in each of
     ``rounds`` rounds; rows appended to ``out`` / ``probe.csv`` with ``lscpu`` in ``out`` / ``lscpu.txt``."""
-    import random
-
     import numpy as np
 
     from hybridperf.measure.probe import transpose_session
 
     host = start(out)
-    cases = probe_cases()
-    rng = random.Random(seed)
     rows = []
-    for r in range(rounds):
-        order = [(c, t) for c in cases for t in threads]
-        rng.shuffle(order)
-        for (shape, perm), t in order:
-            sess = transpose_session(shape, perm, t)
-            best = fastest_s(sess, {"X": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}, runs,
-                             warmup=5)
-            n = math.prod(shape)
-            key = case_key(shape, perm)
-            rows.append({"shape": key[0], "perm": key[1],
-                         "class": transpose_class(shape, perm), "elements": n, "threads": t, "runs": runs,
-                         "fastest_s": f"{best:.4e}", "ns_per_element": f"{best / n * 1e9:.4f}",
-                         **host_columns(host), "round": r})
+    for r, (shape, perm), t, _ in shuffled_rounds(probe_cases(), threads, rounds, seed):
+        sess = transpose_session(shape, perm, t)
+        best = fastest_s(sess, {"X": np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}, runs,
+                         warmup=5)
+        n = math.prod(shape)
+        key = case_key(shape, perm)
+        rows.append({"shape": key[0], "perm": key[1],
+                     "class": transpose_class(shape, perm), "elements": n, "threads": t, "runs": runs,
+                     "fastest_s": f"{best:.4e}", "ns_per_element": f"{best / n * 1e9:.4f}",
+                     **host_columns(host), "round": r})
     append_rows(out / "probe.csv", PROBE_FIELDS, rows)
 
 
@@ -296,13 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", nargs="+", default=list(RUNS), help="calibration directories (names) with profile.csv")
     p.add_argument("--probe", type=Path, help="time the shapes alone first, appending to PROBE/probe.csv")
     p.add_argument("--probe-dir", type=Path, help="add the probe table of PROBE_DIR/probe.csv to the report")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--timed-runs", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
+    timing_options(p, timed_runs=50)
     args = p.parse_args(argv)
     if args.probe:
-        probe(args.probe, [int(t) for t in args.threads.split(",")], args.rounds, args.timed_runs, args.seed)
+        probe(args.probe, thread_counts(args), args.rounds, args.timed_runs, args.seed)
         return 0
     text = report(args.runs)
     if args.probe_dir:
