@@ -616,11 +616,11 @@ def with_cache_reads(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSp
     DRAM). ``records``: the analysis's op records (a kernel's ``op_indices`` index them)."""
     if spec.kind != "cpu":
         return kernel.cost
-    members = [records[i] for i in kernel.op_indices]
-    reread = min(sum(r.reread_weight_bytes for r in members), kernel.cost.weight_bytes)
+    # every kernel of every CPU prediction passes here: the sum alone for a kernel that re-reads nothing
+    reread = min(sum(records[i].reread_weight_bytes for i in kernel.op_indices), kernel.cost.weight_bytes)
     if not reread:
         return kernel.cost
-    step = max(r.reread_set_bytes for r in members)
+    step = max(records[i].reread_set_bytes for i in kernel.op_indices)
     if l2_holds(spec, step):
         return replace(kernel.cost, l2_bytes_read=reread)
     share = llc_share(spec, step) if spec.llc_bandwidth_bytes_per_s is not None else None
