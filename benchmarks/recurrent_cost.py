@@ -354,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="probe-llc: thread counts")
     p.add_argument("--run", type=Path, default=Path("calibration") / "host-epyc-zen4-recurrent")
     p.add_argument("--zoo", type=Path, default=ZOO)
+    p.add_argument("--name", default=PREDICTIONS, help="predict: the file under --run to store them in")
     a = p.parse_args(argv)
     if a.step == "probe-llc":
         print(probe_llc(a.run, threads=a.threads))
@@ -361,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         for t in a.threads:
             print(sweep_llc(a.run, t))
     elif a.step == "predict":
-        print(predict(a.run, a.zoo))
+        print(predict(a.run, a.zoo, name=a.name))
     else:
         now = "predictions_now.csv" if (a.run / "predictions_now.csv").exists() else None
         print(report(a.run, zoo=a.zoo, now_name=now, about=ABOUT.get(a.run.name, "")))

@@ -19,6 +19,7 @@ torch and transformers live in a separate environment (the package never imports
 
     .venv-bench/bin/python -m benchmarks.recurrent_models                # plan (14)'s, to .zoo/recurrent
     .venv-bench/bin/python -m benchmarks.recurrent_models --set check    # plan (15)'s, to .zoo/recurrent-check
+    .venv-bench/bin/python -m benchmarks.recurrent_models --set steps    # plan (18)'s, to .zoo/recurrent-steps
 """
 
 from __future__ import annotations
@@ -75,15 +76,16 @@ def _parakeet_decoder():
     return ParakeetRNNTDecoder(config).eval(), (torch.randint(0, config.vocab_size, (1, 64)),)
 
 
-def _layer(kind: str, hidden: int, batch: int, steps: int = 32):
-    """One ``nn.LSTM`` / ``nn.GRU`` layer (input size = hidden size), sequence-first, from a zero state."""
+def _layer(kind: str, hidden: int, batch: int, steps: int = 32, bidirectional: bool = False):
+    """One ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (tanh) layer (input size = hidden size), sequence-first, from a zero
+    state."""
     import torch
     from torch import nn
 
     class Layer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = getattr(nn, kind)(hidden, hidden, 1)
+            self.rnn = getattr(nn, kind)(hidden, hidden, 1, bidirectional=bidirectional)
 
         def forward(self, x):
             return self.rnn(x)[0]
@@ -129,6 +131,19 @@ SMALL = {
     "gru_h192_b4_t64": lambda: _layer("GRU", 192, 4, 64),      # 0.42 MiB, batch 4
 }
 
+#: plan (18)'s set (``--set steps``, CHANGELOG 2026-12-07 02:26 UTC session): layers none of the sets above holds, their
+#: step weights in the cores' L2 (0.14-0.9 MiB) or the LLC (2.25-3 MiB), one bidirectional, one ``RNN``
+STEPS = {
+    "lstm_h96_b1_t128": lambda: _layer("LSTM", 96, 1, 128),     # 0.14 MiB a step
+    "lstm_h240_b2_t48": lambda: _layer("LSTM", 240, 2, 48),     # 0.88 MiB, batch 2
+    "gru_h128_b1_t96": lambda: _layer("GRU", 128, 1, 96),       # 0.19 MiB
+    "gru_h256_b1_t64": lambda: _layer("GRU", 256, 1, 64),       # 0.75 MiB
+    "rnn_h448_b1_t64": lambda: _layer("RNN", 448, 1, 64),       # 0.77 MiB
+    "lstm_h160_b1_t64_bi": lambda: _layer("LSTM", 160, 1, 64, bidirectional=True),  # 0.39 MiB a direction
+    "lstm_h384_b1_t48": lambda: _layer("LSTM", 384, 1, 48),     # 2.25 MiB
+    "gru_h512_b2_t32": lambda: _layer("GRU", 512, 2, 32),       # 3 MiB, batch 2
+}
+
 #: file stem -> builder of ``(module, example inputs)``: plan (14)'s networks
 MODELS = {
     **{f"wlm_{kind.lower()}_{size}_b{EVAL_BATCH}_s{BPTT}": (lambda kind=kind, size=size: _wlm(kind, size))
@@ -140,7 +155,7 @@ MODELS = {
 
 
 #: ``--set`` choices
-SETS = {"networks": MODELS, "check": CHECK, "edge": EDGE, "small": SMALL}
+SETS = {"networks": MODELS, "check": CHECK, "edge": EDGE, "small": SMALL, "steps": STEPS}
 
 
 def export(out: Path, names: list[str] | None = None, which: str = "networks") -> list[Path]:
@@ -164,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", choices=sorted(SETS), default="networks",
                    help="networks: plan (14)'s (default, to .zoo/recurrent); check: plan (15)'s layers and Parakeet "
                         "variants (to .zoo/recurrent-check); edge: plan (16)'s (to .zoo/recurrent-edge); small: "
-                        "plan (17)'s (to .zoo/recurrent-small)")
+                        "plan (17)'s (to .zoo/recurrent-small); steps: plan (18)'s (to .zoo/recurrent-steps)")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("names", nargs="*", help="models to export (default: all of the set)")
     a = p.parse_args(argv)
