@@ -75,6 +75,108 @@ def probe_llc(run: Path, rounds: int = 3, threads: Sequence[int] = (1, 2)) -> Pa
     return out
 
 
+L2_PROBE = "l2_probe.csv"
+L2_FIELDS = ["round", "threads", "l2_bytes", "weight_bytes", "small_weight_bytes", "step_s", "small_step_s",
+             "bytes_per_s"]
+
+
+def probe_l2(run: Path, rounds: int = 3, threads: Sequence[int] = (1, 2)) -> Path:
+    """Time :func:`hybridperf.measure.probe.l2_reread` (the rate a CPU sheet's ``memory.l2.bandwidth`` gives since
+    plan (18c)) ``rounds`` times at each thread count, alternating, on the L2 caches of that many cores; rows
+    appended to ``<run>/l2_probe.csv`` with the host's columns. Pin as :func:`probe_llc` says."""
+    from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
+    from hybridperf.measure.probe import l2_reread, read_caches
+
+    host = start(run)
+    l2 = next(c.size_bytes for c in read_caches() if c.level == 2 and c.type in ("Data", "Unified"))
+    out = run / L2_PROBE
+    for r in range(rounds):
+        for t in threads:
+            f = l2_reread(l2 * t, threads=t)
+            append_rows(out, L2_FIELDS + HOST_FIELDS, [{
+                "round": r, "threads": t, "l2_bytes": l2 * t, "weight_bytes": f.weight_bytes,
+                "small_weight_bytes": f.small_weight_bytes, "step_s": f.step_s, "small_step_s": f.small_step_s,
+                "bytes_per_s": f.bytes_per_s, **host_columns(host)}])
+    return out
+
+
+NODE_STEPS = "node_steps.csv"
+NODE_STEP_FIELDS = ["round", "threads", "case", "kind", "units", "batch", "steps", "fastest_s"]
+#: plan (18)'s exploration (``steps``): the small set's layers (kind, units, batch), timed as onnxruntime nodes
+STEP_LAYERS = (("LSTM", 128, 1), ("LSTM", 192, 1), ("LSTM", 320, 1), ("LSTM", 320, 4), ("GRU", 384, 1),
+               ("GRU", 192, 4))
+STEP_LENGTHS = (8, 64)
+
+
+def _layer_model(kind: str, units: int, batch: int, steps: int) -> bytes:
+    """An ONNX ``LSTM`` / ``GRU`` node as ``torch.onnx.export`` writes ``nn.LSTM`` / ``nn.GRU`` (input size = units,
+    both biases, ``linear_before_reset`` for a GRU, zero initial state), random weights."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hybridperf.measure.probe import _onnx_model
+
+    g = {"LSTM": 4, "GRU": 3}[kind]
+    rng = np.random.default_rng(units * batch)
+    scale = 1.0 / units ** 0.5
+    inits = [numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+             for name, shape in (("W", (1, g * units, units)), ("R", (1, g * units, units)), ("B", (1, 2 * g * units)))]
+    attrs = {"hidden_size": units, **({"linear_before_reset": 1} if kind == "GRU" else {})}
+    return _onnx_model([helper.make_node(kind, ["X", "W", "R", "B"], ["Y"], **attrs)],
+                       [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, batch, units])],
+                       [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [steps, 1, batch, units])], inits)
+
+
+def _matmul_model(m: int, k: int, n: int) -> bytes:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hybridperf.measure.probe import _onnx_model
+
+    w = np.random.default_rng(k * n).standard_normal((k, n)).astype(np.float32)
+    return _onnx_model([helper.make_node("MatMul", ["X", "W"], ["Y"])],
+                       [helper.make_tensor_value_info("X", TensorProto.FLOAT, [m, k])],
+                       [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])], [numpy_helper.from_array(w, "W")])
+
+
+def node_steps(run: Path, threads: int, rounds: int = 4, runs: int = 300, seed: int = 18) -> Path:
+    """Plan (18)'s exploration: each of :data:`STEP_LAYERS` as one onnxruntime node over :data:`STEP_LENGTHS` steps,
+    its input product (``[64 x batch, units] x [units, gates x units]``) and one step product
+    (``[batch, units] x [units, gates x units]``) as lone MatMuls; the fastest of ``runs`` runs in each of
+    ``rounds`` shuffled rounds, rows appended to ``<run>/node_steps.csv``. A layer's time a step is the slope
+    between the lengths; less its input product's share a step, the step's product and gates."""
+    import random
+
+    import numpy as np
+
+    from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
+    from hybridperf.measure.probe import _best_seconds, _ort_session
+
+    host = start(run)
+    cases = []
+    for kind, units, batch in STEP_LAYERS:
+        g = {"LSTM": 4, "GRU": 3}[kind]
+        for t in STEP_LENGTHS:
+            cases.append((f"{kind.lower()}_h{units}_b{batch}_t{t}", kind, units, batch, t,
+                          _layer_model(kind, units, batch, t), (t, batch, units)))
+        cases.append((f"input_product_{kind.lower()}_h{units}_b{batch}", "MatMul", units, batch, max(STEP_LENGTHS),
+                      _matmul_model(max(STEP_LENGTHS) * batch, units, g * units), (max(STEP_LENGTHS) * batch, units)))
+        cases.append((f"step_product_{kind.lower()}_h{units}_b{batch}", "MatMul", units, batch, 1,
+                      _matmul_model(batch, units, g * units), (batch, units)))
+    out = run / NODE_STEPS
+    order = random.Random(seed)
+    for r in range(rounds):
+        order.shuffle(cases)
+        for name, kind, units, batch, steps, model, shape in cases:
+            sess = _ort_session(model, threads=threads)
+            feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+            best = _best_seconds(lambda: sess.run(None, feed), runs, warmup=20)
+            append_rows(out, NODE_STEP_FIELDS + HOST_FIELDS, [{
+                "round": r, "threads": threads, "case": name, "kind": kind, "units": units, "batch": batch,
+                "steps": steps, "fastest_s": best, **host_columns(host)}])
+    return out
+
+
 LLC_SWEEP = "llc_sweep.csv"
 #: the weight sizes :func:`sweep_llc` times (MiB)
 SWEEP_MIB = (2, 4, 8, 12, 16, 20, 24, 28, 32, 40, 64)
@@ -350,14 +452,19 @@ def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, store
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=("probe-llc", "sweep-llc", "predict", "report"))
-    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="probe-llc: thread counts")
+    p.add_argument("step", choices=("probe-llc", "sweep-llc", "probe-l2", "steps", "predict", "report"))
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="probe-llc / probe-l2 / steps: thread counts")
     p.add_argument("--run", type=Path, default=Path("calibration") / "host-epyc-zen4-recurrent")
     p.add_argument("--zoo", type=Path, default=ZOO)
     p.add_argument("--name", default=PREDICTIONS, help="predict: the file under --run to store them in")
     a = p.parse_args(argv)
     if a.step == "probe-llc":
         print(probe_llc(a.run, threads=a.threads))
+    elif a.step == "probe-l2":
+        print(probe_l2(a.run, threads=a.threads))
+    elif a.step == "steps":
+        for t in a.threads:
+            print(node_steps(a.run, t))
     elif a.step == "sweep-llc":
         for t in a.threads:
             print(sweep_llc(a.run, t))

@@ -205,6 +205,32 @@ class LlcReread:
 
 
 @dataclass(frozen=True)
+class L2Reread:
+    """The rate at which onnxruntime's recurrent kernel re-reads a step weight the cores' L2 caches hold, timed by
+    :func:`l2_reread`: the growth of an ``LSTM`` node's time a step with its recurrent weight's bytes.
+
+    Attributes
+    ----------
+    bytes_per_s : float
+        ``(weight_bytes - small_weight_bytes) / (step_s - small_step_s)``.
+    threads : int
+        onnxruntime's intra-op threads.
+    weight_bytes, small_weight_bytes : int
+        The recurrent weights' float32 bytes (``4H x H``) of the two layers: about half and a quarter of the L2 of
+        the ``threads`` cores.
+    step_s, small_step_s : float
+        Each layer's time a step: the slope of its fastest run between 8 and 72 steps.
+    """
+
+    bytes_per_s: float
+    threads: int
+    weight_bytes: int
+    small_weight_bytes: int
+    step_s: float
+    small_step_s: float
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """Everything one probe measured, plus when and with what."""
 
@@ -226,6 +252,8 @@ class ProbeResult:
     transpose: TransposeFigure | None = None
     # CPU probe: onnxruntime re-reading a weight the LLC holds (None: not measured, or no LLC found)
     llc: LlcReread | None = None
+    # CPU probe: onnxruntime's LSTM re-reading a step weight the cores' L2 caches hold (None: not measured, no L2)
+    l2: L2Reread | None = None
 
     @property
     def source(self) -> str:
@@ -1007,6 +1035,75 @@ def llc_reread(llc_bytes: int, threads: int = 1, runs: int = 200) -> LlcReread:
     return LlcReread(bytes_per_s=weight.nbytes / best, threads=threads, weight_bytes=weight.nbytes, fastest_s=best)
 
 
+#: :func:`l2_reread`'s sequence lengths (the slope between them is a layer's time a step) and its layers' input size
+L2_STEPS = (8, 72)
+L2_INPUT_SIZE = 16
+
+
+def _lstm_session(units: int, steps: int, threads: int) -> Callable[[], Any]:
+    """One ``run`` of an onnxruntime session of an ``LSTM`` node (``units`` hidden units, input size
+    :data:`L2_INPUT_SIZE`, batch 1, ``steps`` steps, zero initial state)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(units)
+    scale = 1.0 / units ** 0.5
+    w = (rng.standard_normal((1, 4 * units, L2_INPUT_SIZE)) * scale).astype(np.float32)
+    r = (rng.standard_normal((1, 4 * units, units)) * scale).astype(np.float32)
+    model = _onnx_model([helper.make_node("LSTM", ["X", "W", "R"], ["Y"], hidden_size=units)],
+                        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [steps, 1, L2_INPUT_SIZE])],
+                        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [steps, 1, 1, units])],
+                        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R")])
+    sess = _ort_session(model, threads=threads)
+    feed = {"X": rng.standard_normal((steps, 1, L2_INPUT_SIZE)).astype(np.float32)}
+    return lambda: sess.run(None, feed)
+
+
+def _units_for(weight_bytes: float) -> int:
+    """An LSTM's units (a multiple of 16) whose recurrent weight (``4H x H`` float32) is about ``weight_bytes``."""
+    return max(16, int((weight_bytes / 16) ** 0.5) // 16 * 16)
+
+
+def l2_reread(l2_bytes: int, threads: int = 1, runs: int = 100, rounds: int = 3) -> L2Reread:
+    """Time two onnxruntime ``LSTM`` layers whose recurrent weights (``4H x H`` float32) are about half and a
+    quarter of ``l2_bytes`` (the L2 caches of the ``threads`` cores they run on, together), each over the
+    :data:`L2_STEPS` sequence lengths: the fastest of ``runs`` runs in each of ``rounds`` interleaved rounds. Each
+    layer's time a step is the slope between the lengths; the weight bytes the larger layer adds over the time it
+    adds is the rate a sheet gives as ``memory.l2.bandwidth``: how fast a recurrent layer's step product re-reads a
+    weight the L2 caches hold (:mod:`hybridperf.analysis.recurrent`); what a step costs whatever its weight (the
+    gates, the dispatch and the threads' hand-off) cancels. Measured 2026-12-07 on a Zen 4 (1 MiB L2 a core) in
+    plan (18c) of CHANGELOG: about 100 GB/s with 1 thread and 175 GB/s with 2, where a copy of L2-sized arrays
+    read 77-92 GB/s a core."""
+    units, small = _units_for(l2_bytes / 2), _units_for(l2_bytes / 4)
+    if small >= units:
+        raise RuntimeError(f"an L2 of {l2_bytes} B is too small for two LSTM layers of different sizes")
+    layers = {(u, t): _lstm_session(u, t, threads) for u in (units, small) for t in L2_STEPS}
+    best = dict.fromkeys(layers, float("inf"))
+    for _ in range(rounds):
+        for key, run in layers.items():
+            best[key] = min(best[key], _best_seconds(run, runs, warmup=10))
+    lo, hi = L2_STEPS
+    step = {u: (best[(u, hi)] - best[(u, lo)]) / (hi - lo) for u in (units, small)}
+    weight, small_weight = (16 * u * u for u in (units, small))
+    grown = step[units] - step[small]
+    if grown <= 0:
+        raise RuntimeError(f"onnxruntime's {units}-unit LSTM was not slower a step than its {small}-unit one "
+                           f"({step[units] * 1e6:.3g} against {step[small] * 1e6:.3g} us): no L2 rate")
+    return L2Reread(bytes_per_s=(weight - small_weight) / grown, threads=threads, weight_bytes=weight,
+                    small_weight_bytes=small_weight, step_s=step[units], small_step_s=step[small])
+
+
+def l2_bandwidth_quantity(figure: L2Reread, src: str) -> dict[str, Any]:
+    """A CPU sheet's ``memory.l2.bandwidth`` from :func:`l2_reread`'s figure."""
+    units, small = (int(round((b / 16) ** 0.5)) for b in (figure.weight_bytes, figure.small_weight_bytes))
+    return _q(figure.bytes_per_s / 1e9, "GB/s",
+              f"{src}: onnxruntime LSTM layers of {units} and {small} units re-reading their "
+              f"{figure.weight_bytes / 2**10:.4g} / {figure.small_weight_bytes / 2**10:.4g} KiB recurrent weights "
+              f"from the L2 caches, {figure.step_s * 1e6:.4g} / {figure.small_step_s * 1e6:.4g} us a step, "
+              f"{figure.threads} thread(s): the weight bytes the larger adds over the time it adds (the rate a "
+              "recurrent layer's steps re-read a weight the cores' L2 caches hold at)", measured=True)
+
+
 def llc_bandwidth_quantity(figure: LlcReread, src: str) -> dict[str, Any]:
     """A sheet's ``memory.llc.bandwidth`` from :func:`llc_reread`'s figure."""
     return _q(figure.bytes_per_s / 1e9, "GB/s",
@@ -1172,10 +1269,17 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
             llc = llc_reread(_llc_bytes(caches), threads=threads, runs=50 if quick else 200)
         except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
             errors["llc"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    l2 = None
+    l2_caches = [c for c in caches if c.level == 2 and c.type in ("Data", "Unified")]
+    if l2_caches:
+        try:
+            l2 = l2_reread(l2_caches[0].size_bytes * threads, threads=threads, runs=30 if quick else 100)
+        except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the sheet keeps the copy's figure
+            errors["l2"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     report("done", total, total)
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
-                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc)
+                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc, l2=l2)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -1358,12 +1462,14 @@ def _cpu_memory(result: ProbeResult, src: str, cores: int) -> dict[str, Any]:
                                         measured=True)
     caches = {c.level: c for c in result.caches if c.type in ("Data", "Unified")}
     l2bw = result.best_bandwidth("l2")
-    if 2 in caches or l2bw:
+    if 2 in caches or l2bw or result.l2 is not None:
         memory["l2"] = {}
         if 2 in caches:
             memory["l2"]["capacity"] = _q(caches[2].size_bytes / 2**10, "KiB",
                                           f"{src}: /sys/devices/system/cpu/cpu0/cache, L2 of one core", measured=True)
-        if l2bw:
+        if result.l2 is not None:
+            memory["l2"]["bandwidth"] = l2_bandwidth_quantity(result.l2, src)
+        elif l2bw:
             total = l2bw.bytes_per_s * cores
             memory["l2"]["bandwidth"] = _q(
                 total / 1e9, "GB/s",
