@@ -312,10 +312,27 @@ def _pct(v: float) -> str:
     return f"{v:+.1f} %"
 
 
+#: plan (18)'s run: its directories (a retest of each thread count after the first runs, planned at 02:39 UTC; two
+#: more 2-thread runs, plan (19)), the
+#: predictions stored at each stage of the plan and the columns scored
+STEPS_RUN = "host-epyc-zen4-recurrent-steps"
+RUN_OPTIONS = {STEPS_RUN: {
+    "settings": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-retest", "host-epyc-zen4-2c", "host-epyc-zen4-2c-retest",
+                 # plan (19) of CHANGELOG 2026-12-07 (02:41 UTC): the decision on (18) at 2 threads
+                 "host-epyc-zen4-2c-r3", "host-epyc-zen4-2c-r4"),
+    "extra": (("predictions_18ab.csv", "(18a) + (18b)"), ("predictions_18a.csv", "(18a): splits as views"),
+              ("predictions_shipped.csv", "before (18)")),
+    "columns": ("predicted_s", "extra:(18a) + (18b)", "extra:(18a): splits as views", "extra:before (18)")}}
+
 #: what a run's report says of itself, by the run's directory name
 ABOUT = {
     "host-epyc-zen4-recurrent-small": ("Plan (17): the small set (`--set small`); the stored *product* column has the "
                                        "cores' L2 level, *before (17)* does not."),
+    STEPS_RUN: ("Plan (18): the steps set (`--set steps`). The stored *product* column is (18) whole (the splits "
+                "as views, no dispatch for the kernels a recurrent node runs inside itself on a CPU, the L2 re-read "
+                "rate from onnxruntime's LSTM); the others were stored at each stage, all before any timing. The "
+                "`-retest` runs were planned after the first runs (the 2-thread one was unsteady), before they ran. "
+                "The node tables are priced now."),
     "host-epyc-zen4-recurrent": "Plan (14): the networks of `benchmarks.recurrent_models` (`--set networks`).",
     "host-epyc-zen4-recurrent-check": ("Plans (15) / (15b): the check set (`--set check`); the stored *product* "
                                        "column is (15b); the section priced after the runs adds plan (17)'s L2 "
@@ -376,13 +393,34 @@ def node_predictions(zoo: Path, model: str, device: str) -> dict[str, tuple[floa
     return {n: (a, b, c) for n, (a, b, c) in out.items()}
 
 
+def _with_extra(rows: list[dict[str, str]], run: Path, extra: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """``rows`` with the ``predicted_s`` of each ``(file, heading)`` of ``extra`` (predictions stored under ``run``
+    before the same timing, at an earlier stage of a plan) as the column ``extra:<heading>``."""
+    for name, heading in extra:
+        got = {(r["model"], r["device"]): r["predicted_s"] for r in _rows(run / name)}
+        for r in rows:
+            r[f"extra:{heading}"] = got.get((r["model"], r["device"]), "")
+    return rows
+
+
+def _device(setting: str) -> str:
+    """The sheet a run directory measured: ``host-epyc-zen4-2c-retest`` / ``-r3`` -> ``host-epyc-zen4-2c``."""
+    import re
+
+    return re.sub(r"-(retest|r\d+)$", "", setting)
+
+
 def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, stored_name: str = PREDICTIONS,
-           now_name: str | None = None, heading: str = "", about: str = "") -> str:
-    """Stored predictions (``run / stored_name``; ``now_name``: predictions made after the runs, reported apart as
-    not blind) against each setting's ``calibrate --measure`` run, and each recurrent node's profiled time against
-    its kernels' prediction."""
-    stored = _rows(run / stored_name)
+           now_name: str | None = None, heading: str = "", about: str = "",
+           extra: Sequence[tuple[str, str]] = (), columns: Sequence[str] | None = None) -> str:
+    """Stored predictions (``run / stored_name``, with ``extra`` files' as more columns; ``now_name``: predictions
+    made after the runs, reported apart as not blind) against each setting's ``calibrate --measure`` run (a
+    ``<sheet>-retest`` directory: that sheet's predictions again), and each recurrent node's profiled time against its
+    kernels' prediction. ``columns``: the prediction columns scored (default: :data:`COLUMNS` the file has)."""
+    stored = _with_extra(_rows(run / stored_name), run, extra)
     now = _rows(run / now_name) if now_name else []
+    heads = {**COLUMNS, **{f"extra:{h}": h for _, h in extra}}
+    wanted = list(columns) if columns is not None else list(COLUMNS)
     lines = [heading or "# Recurrent networks: stored predictions against the product's measurement", "",
              "Reproduce: see the docstring of `benchmarks/recurrent_cost.py` (predict, the two `hybridperf calibrate "
              "--measure` runs, report).", "",
@@ -404,13 +442,13 @@ def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, store
             continue
         truth = measured(d)
         for title, rows in (("stored before timing", stored), ("priced after the runs (not blind)", now)):
-            mine = {r["model"]: r for r in rows if r["device"] == setting and r["model"] in truth}
+            mine = {r["model"]: r for r in rows if r["device"] == _device(setting) and r["model"] in truth}
             if not mine:
                 continue
-            cols = [c for c in COLUMNS if c in next(iter(mine.values())) and mine[next(iter(mine))].get(c)]
+            cols = [c for c in wanted if c in next(iter(mine.values())) and mine[next(iter(mine))].get(c)]
             lines += [f"## {setting}: {title}", "",
                       "| network | recurrent nodes | GFLOP | measured ms | "
-                      + " | ".join(f"{COLUMNS[c]} ms (error)" for c in cols) + " |",
+                      + " | ".join(f"{heads[c]} ms (error)" for c in cols) + " |",
                       "|---|---|---:|---:|" + "---:|" * len(cols)]
             for k in sorted(mine):
                 r = mine[k]
@@ -420,7 +458,7 @@ def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, store
             lines.append("")
             for c in cols:
                 m, w, med = _stats({k: float(r[c]) for k, r in mine.items()}, truth)
-                lines.append(f"- {COLUMNS[c]}: MAPE {m:.1f} % over {len(mine)} networks, {w:.0f} % within +-10 %, "
+                lines.append(f"- {heads[c]}: MAPE {m:.1f} % over {len(mine)} networks, {w:.0f} % within +-10 %, "
                              f"median error {_pct(med)}")
             lines.append("")
         sh = split_half(d)
@@ -434,7 +472,7 @@ def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, store
                       "(error) |", "|---|---|---:|---:|---:|---:|"]
             errs: dict[int, list[float]] = {0: [], 1: [], 2: []}
             for model in sorted({m for m, _ in nodes}):
-                pred = node_predictions(zoo, model, setting)
+                pred = node_predictions(zoo, model, _device(setting))
                 for (m, node), t in sorted(nodes.items()):
                     if m != model or node not in pred:
                         continue
@@ -472,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         print(predict(a.run, a.zoo, name=a.name))
     else:
         now = "predictions_now.csv" if (a.run / "predictions_now.csv").exists() else None
-        print(report(a.run, zoo=a.zoo, now_name=now, about=ABOUT.get(a.run.name, "")))
+        print(report(a.run, zoo=a.zoo, now_name=now, about=ABOUT.get(a.run.name, ""),
+                     **RUN_OPTIONS.get(a.run.name, {})))
     return 0
 
 
