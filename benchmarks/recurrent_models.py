@@ -144,6 +144,19 @@ STEPS = {
     "gru_h512_b2_t32": lambda: _layer("GRU", 512, 2, 32),       # 3 MiB, batch 2
 }
 
+#: plan (20)'s set (``--set steps2``): layers none of the sets above holds, to judge plan (18) again with a steadiness
+#: gate (CHANGELOG 2026-12-07, 03:00 UTC)
+STEPS2 = {
+    "lstm_h112_b1_t96": lambda: _layer("LSTM", 112, 1, 96),     # 0.19 MiB a step
+    "lstm_h208_b1_t64": lambda: _layer("LSTM", 208, 1, 64),     # 0.66 MiB
+    "lstm_h256_b1_t64": lambda: _layer("LSTM", 256, 1, 64),     # 1 MiB
+    "gru_h160_b2_t64": lambda: _layer("GRU", 160, 2, 64),       # 0.29 MiB, batch 2
+    "gru_h320_b1_t48": lambda: _layer("GRU", 320, 1, 48),       # 1.17 MiB
+    "rnn_h384_b1_t96": lambda: _layer("RNN", 384, 1, 96),       # 0.56 MiB
+    "lstm_h128_b1_t64_bi": lambda: _layer("LSTM", 128, 1, 64, bidirectional=True),  # 0.25 MiB a direction
+    "gru_h448_b1_t32": lambda: _layer("GRU", 448, 1, 32),       # 2.3 MiB
+}
+
 #: file stem -> builder of ``(module, example inputs)``: plan (14)'s networks
 MODELS = {
     **{f"wlm_{kind.lower()}_{size}_b{EVAL_BATCH}_s{BPTT}": (lambda kind=kind, size=size: _wlm(kind, size))
@@ -155,7 +168,7 @@ MODELS = {
 
 
 #: ``--set`` choices
-SETS = {"networks": MODELS, "check": CHECK, "edge": EDGE, "small": SMALL, "steps": STEPS}
+SETS = {"networks": MODELS, "check": CHECK, "edge": EDGE, "small": SMALL, "steps": STEPS, "steps2": STEPS2}
 
 
 def export(out: Path, names: list[str] | None = None, which: str = "networks") -> list[Path]:
@@ -179,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", choices=sorted(SETS), default="networks",
                    help="networks: plan (14)'s (default, to .zoo/recurrent); check: plan (15)'s layers and Parakeet "
                         "variants (to .zoo/recurrent-check); edge: plan (16)'s (to .zoo/recurrent-edge); small: "
-                        "plan (17)'s (to .zoo/recurrent-small); steps: plan (18)'s (to .zoo/recurrent-steps)")
+                        "plan (17)'s (to .zoo/recurrent-small); steps: plan (18)'s (to .zoo/recurrent-steps); steps2: plan (20)'s (to .zoo/recurrent-steps2)")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("names", nargs="*", help="models to export (default: all of the set)")
     a = p.parse_args(argv)
