@@ -316,13 +316,19 @@ def _pct(v: float) -> str:
 #: more 2-thread runs, plan (19)), the
 #: predictions stored at each stage of the plan and the columns scored
 STEPS_RUN = "host-epyc-zen4-recurrent-steps"
+STEPS2_RUN = "host-epyc-zen4-recurrent-steps2"
 RUN_OPTIONS = {STEPS_RUN: {
     "settings": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-retest", "host-epyc-zen4-2c", "host-epyc-zen4-2c-retest",
                  # plan (19) of CHANGELOG 2026-12-07 (02:41 UTC): the decision on (18) at 2 threads
                  "host-epyc-zen4-2c-r3", "host-epyc-zen4-2c-r4"),
     "extra": (("predictions_18ab.csv", "(18a) + (18b)"), ("predictions_18a.csv", "(18a): splits as views"),
               ("predictions_shipped.csv", "before (18)")),
-    "columns": ("predicted_s", "extra:(18a) + (18b)", "extra:(18a): splits as views", "extra:before (18)")}}
+    "columns": ("predicted_s", "extra:(18a) + (18b)", "extra:(18a): splits as views", "extra:before (18)")},
+    # plan (20) of CHANGELOG 2026-12-07 (03:00 UTC): (18) judged again on a new set, runs gated on their steadiness;
+    # stored while (18) was reverted (plan (19)); (18) reinstated by this plan
+    STEPS2_RUN: {"settings": ("host-epyc-zen4-1c", "host-epyc-zen4-1c-r2", "host-epyc-zen4-2c"),
+                 "extra": (("predictions_18.csv", "with (18)"),), "columns": ("extra:with (18)", "predicted_s"),
+                 "labels": {"predicted_s": "without (18)"}}}
 
 #: what a run's report says of itself, by the run's directory name
 ABOUT = {
@@ -331,8 +337,14 @@ ABOUT = {
     STEPS_RUN: ("Plan (18): the steps set (`--set steps`). The stored *product* column is (18) whole (the splits "
                 "as views, no dispatch for the kernels a recurrent node runs inside itself on a CPU, the L2 re-read "
                 "rate from onnxruntime's LSTM); the others were stored at each stage, all before any timing. The "
-                "`-retest` runs were planned after the first runs (the 2-thread one was unsteady), before they ran. "
-                "The node tables are priced now."),
+                "`-retest` runs were planned after the first runs (the 2-thread one was unsteady), before they ran; "
+                "`-r3` / `-r4` are plan (19)'s, which reverted (18) (not lower on both); plan (20) reinstated it. "
+                "The node tables are priced now (the product's pricing when the report was written)."),
+    STEPS2_RUN: ("Plan (20): (18) judged again on a new set (`--set steps2`), a run counting only where its "
+                 "split-half test-retest is within 3 % (an unsteady one measured again, at most twice: the first "
+                 "1-thread run was, `-r2` is its repeat). *with (18)* and *without (18)* (the product between plans "
+                 "(19) and (20)) were both stored before any timing; (18) won on the first steady run of both thread "
+                 "counts and is the product again. The node tables are priced now (with (18))."),
     "host-epyc-zen4-recurrent": "Plan (14): the networks of `benchmarks.recurrent_models` (`--set networks`).",
     "host-epyc-zen4-recurrent-check": ("Plans (15) / (15b): the check set (`--set check`); the stored *product* "
                                        "column is (15b); the section priced after the runs adds plan (17)'s L2 "
@@ -412,14 +424,16 @@ def _device(setting: str) -> str:
 
 def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, stored_name: str = PREDICTIONS,
            now_name: str | None = None, heading: str = "", about: str = "",
-           extra: Sequence[tuple[str, str]] = (), columns: Sequence[str] | None = None) -> str:
+           extra: Sequence[tuple[str, str]] = (), columns: Sequence[str] | None = None,
+           labels: Mapping[str, str] | None = None) -> str:
     """Stored predictions (``run / stored_name``, with ``extra`` files' as more columns; ``now_name``: predictions
     made after the runs, reported apart as not blind) against each setting's ``calibrate --measure`` run (a
     ``<sheet>-retest`` directory: that sheet's predictions again), and each recurrent node's profiled time against its
-    kernels' prediction. ``columns``: the prediction columns scored (default: :data:`COLUMNS` the file has)."""
+    kernels' prediction. ``columns``: the prediction columns scored (default: :data:`COLUMNS` the file has);
+    ``labels``: headings of columns other than :data:`COLUMNS` gives."""
     stored = _with_extra(_rows(run / stored_name), run, extra)
     now = _rows(run / now_name) if now_name else []
-    heads = {**COLUMNS, **{f"extra:{h}": h for _, h in extra}}
+    heads = {**COLUMNS, **{f"extra:{h}": h for _, h in extra}, **(labels or {})}
     wanted = list(columns) if columns is not None else list(COLUMNS)
     lines = [heading or "# Recurrent networks: stored predictions against the product's measurement", "",
              "Reproduce: see the docstring of `benchmarks/recurrent_cost.py` (predict, the two `hybridperf calibrate "
@@ -488,6 +502,34 @@ def report(run: Path, settings: Sequence[str] = SETTINGS, zoo: Path = ZOO, store
     return "\n".join(lines)
 
 
+#: the runs before plan (18) and their exports: run directory -> zoo
+EARLIER = {"host-epyc-zen4-recurrent": ZOO, "host-epyc-zen4-recurrent-check": Path(".zoo") / "recurrent-check",
+           "host-epyc-zen4-recurrent-edge": Path(".zoo") / "recurrent-edge",
+           "host-epyc-zen4-recurrent-small": Path(".zoo") / "recurrent-small"}
+AFTER_18 = "predictions_after18.csv"
+
+
+def rescore(root: Path = Path("calibration"), earlier: Mapping[str, Path] = EARLIER) -> str:
+    """The runs before plan (18) priced again as the product prices them now (``predict`` into each run's
+    ``predictions_after18.csv``; not blind: their timings were known when (18) was built), against their stored
+    predictions: a markdown section."""
+    lines = ["## The sets measured before plan (18), priced again with it (not blind)", "",
+             "| set | setting | stored (product then) MAPE | with (18) MAPE |", "|---|---|---:|---:|"]
+    for name, zoo in earlier.items():
+        run = root / name
+        if not (run / AFTER_18).exists():
+            predict(run, zoo, name=AFTER_18)
+        stored, now = _rows(run / PREDICTIONS), _rows(run / AFTER_18)
+        for setting in SETTINGS:
+            truth = measured(run / setting)
+            cells = []
+            for rows in (stored, now):
+                pred = {r["model"]: float(r["predicted_s"]) for r in rows if r["device"] == setting}
+                cells.append(f"{_stats(pred, truth)[0]:.1f} %")
+            lines.append(f"| `{name}` | {setting} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + [""])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("step", choices=("probe-llc", "sweep-llc", "probe-l2", "steps", "predict", "report"))
@@ -510,8 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         print(predict(a.run, a.zoo, name=a.name))
     else:
         now = "predictions_now.csv" if (a.run / "predictions_now.csv").exists() else None
-        print(report(a.run, zoo=a.zoo, now_name=now, about=ABOUT.get(a.run.name, ""),
-                     **RUN_OPTIONS.get(a.run.name, {})))
+        text = report(a.run, zoo=a.zoo, now_name=now, about=ABOUT.get(a.run.name, ""), **RUN_OPTIONS.get(a.run.name, {}))
+        print(text + ("\n" + rescore(a.run.parent) if a.run.name == STEPS_RUN else ""))
     return 0
 
 

@@ -76,8 +76,7 @@ from hybridperf.analysis.analyze import Analyzed
 # the session was called from this module, which the wrapper takes for the CLI
 from hybridperf.api import _python_errors
 from hybridperf.errors import InputError
-from hybridperf.estimate.pricing import bounded_energy, price, with_cache_reads
-from hybridperf.estimate.roofline import ZERO
+from hybridperf.estimate.pricing import bounded_energy, price, price_kernel
 
 __all__ = ["BlockTable", "TablePrediction"]
 
@@ -658,8 +657,7 @@ class BlockTable:
             did = dev.spec.id
             cols: list[list[list]] = [[[] for _ in range(4)] for _ in range(n)]
             for i, (k, g) in enumerate(zip(analyzed.kernels, kernel_group)):
-                est = (price(with_cache_reads(k, records, dev.spec), k.precision, dev.spec, self.precision)
-                       if k.counts_toward_time else ZERO)
+                est = price_kernel(k, records, dev.spec, self.precision)
                 rest = 1 if i >= seg.first_rest_kernel else 0
                 c = cols[g]
                 c[0 + rest].append(est.latency_s)

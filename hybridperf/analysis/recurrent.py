@@ -14,6 +14,12 @@ reads in weights (``reread_set_bytes``: what the cache must hold). Whether the L
 it), and at what rate, is the device's (:func:`hybridperf.estimate.pricing.llc_share`,
 :func:`~hybridperf.estimate.pricing.with_cache_reads`). Only recurrent layers are marked: a weight other
 kernels share (ALBERT's layers) is priced from DRAM, as the learned models were trained.
+
+The unrolling writes a ``split`` of each step's gate block into its gates and of the sequence's input product into
+its steps; the runtime's kernel reads those blocks in place (onnxruntime's ``LSTM`` / ``GRU`` / ``RNN``, cuDNN's
+layers), so :func:`with_rereads` makes them views (:data:`SPLIT_VIEW_NOTE`; plan (18a) of CHANGELOG 2026-12-07:
+a copy of the gate block a step, 31 of the 398 us a 128-unit LSTM over 64 steps was priced at on Zen 4, against
+259 us measured).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord
+from hybridperf.costs.registry import OpCost, Status
 
-__all__ = ["RECURRENT_FAMILY", "kernel_families", "with_rereads"]
+__all__ = ["RECURRENT_FAMILY", "SPLIT_VIEW_NOTE", "kernel_families", "with_rereads"]
 
 #: the op family a learned CPU model sees in a kernel of an unrolled recurrent layer (:func:`kernel_families`): no
 #: training row holds one, so the model prices such kernels at their roofline (with the LLC rate of the re-read
@@ -33,6 +40,10 @@ RECURRENT_FAMILY = "recurrent"
 
 #: the Relax op of a step's product
 _PRODUCT = "relax.matmul"
+#: the Relax op the unrolling cuts a gate block (or the input product) with
+_SPLIT = "relax.split"
+#: the note of a ``split`` of an unrolled recurrent layer, a view (zero cost)
+SPLIT_VIEW_NOTE = "a view: the recurrent layer's kernel reads this block in place"
 
 
 def with_rereads(analysis: ModelAnalysis, recurrent_vars: Mapping[str, tuple[str, int]]) -> ModelAnalysis:
@@ -50,14 +61,15 @@ def with_rereads(analysis: ModelAnalysis, recurrent_vars: Mapping[str, tuple[str
     -------
     ModelAnalysis
         The same analysis where no var is a recurrent node's; else each record of one names its node
-        (``recurrent_node``), and the step products after the first
+        (``recurrent_node``), its ``split`` records are views (zero cost, :data:`SPLIT_VIEW_NOTE`), and the step
+        products after the first
         ``directions`` of each (node, weight shape) group carry ``reread_weight_bytes`` (their weight's bytes) and
         ``reread_set_bytes`` (the weights one step of that node reads: one product of each group that re-reads).
     """
     if not recurrent_vars:
         return analysis
-    analysis = replace(analysis, records=tuple(replace(r, recurrent_node=recurrent_vars[r.var][0])
-                                               if r.var in recurrent_vars else r for r in analysis.records))
+    analysis = replace(analysis, records=tuple(_in_layer(r, recurrent_vars[r.var][0]) if r.var in recurrent_vars
+                                               else r for r in analysis.records))
     groups: dict[tuple[str, tuple], list[int]] = {}
     for k, r in enumerate(analysis.records):
         if r.op != _PRODUCT or r.var not in recurrent_vars or not r.cost.weight_bytes or not r.counts_toward_time:
@@ -82,6 +94,13 @@ def with_rereads(analysis: ModelAnalysis, recurrent_vars: Mapping[str, tuple[str
     records = tuple(replace(r, reread_weight_bytes=rereads[k], reread_set_bytes=step_set[recurrent_vars[r.var][0]])
                     if k in rereads else r for k, r in enumerate(analysis.records))
     return replace(analysis, records=records)
+
+
+def _in_layer(record: OpRecord, node: str) -> OpRecord:
+    """``record``, unrolled from the recurrent ``node``: named so, and a view where it is a ``split``."""
+    if record.op == _SPLIT and record.counts_toward_time:
+        return replace(record, recurrent_node=node, status=Status.ZERO_COST, cost=OpCost(), note=SPLIT_VIEW_NOTE)
+    return replace(record, recurrent_node=node)
 
 
 def kernel_families(records: Sequence[OpRecord], op_indices: Sequence[int]) -> frozenset[str]:

@@ -612,7 +612,9 @@ class DeviceSpec:
     @property
     def l2_bandwidth_bytes_per_s(self) -> float | None:
         """The rate of the L2 caches of the cores the sheet runs on, together (a CPU sheet's ``memory.l2.bandwidth``:
-        ``hybridperf probe``'s copy of L2-sized arrays x cores); None where the sheet gives none."""
+        since 2026-12-07 ``hybridperf probe``'s onnxruntime LSTM re-reading a weight they hold,
+        :func:`hybridperf.measure.probe.l2_reread`; on sheets probed before, a copy of L2-sized arrays x cores, their
+        source says which); None where the sheet gives none."""
         l2 = self.memory.get("l2")
         return None if l2 is None else l2.effective_bandwidth_bytes_per_s
 

@@ -5,7 +5,7 @@ correction passed in by the caller (resolved at the API edge, :func:`hybridperf.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +17,7 @@ from hybridperf.analysis.memory import MemoryPlan
 from hybridperf.costs import CostRegistry, OpContext, OpCost, Status, build_registry
 from hybridperf.device.spec import HOST_ID, DeviceSpec, load_spec
 from hybridperf.errors import InputError, SpecError
-from hybridperf.estimate.roofline import RooflineEstimate, roofline
+from hybridperf.estimate.roofline import ZERO, RooflineEstimate, roofline
 from hybridperf.ir.tvm_compat import TensorInfo
 from hybridperf.precision import stored_bytes
 from hybridperf.units import bytes_text, numel, plural
@@ -514,12 +514,14 @@ def price(
     precision: str | None = None,
     compute_share: float = 1.0,
     memory_share: float = 1.0,
+    in_node: bool = False,
 ) -> RooflineEstimate:
     """The one pricing function: an op's or kernel's ``cost`` (run at ``op_precision``) under the
     precision override (:func:`priced_cost`) on ``spec``, or on a slice of it holding
-    ``compute_share`` of its compute and ``memory_share`` of its bandwidth (a MIG profile)."""
+    ``compute_share`` of its compute and ``memory_share`` of its bandwidth (a MIG profile); ``in_node``: without
+    the launch overhead (:func:`~hybridperf.estimate.roofline.roofline`, :func:`runs_in_node`)."""
     cost, prec = priced_cost(cost, op_precision, precision)
-    return roofline(cost, spec, prec, compute_share=compute_share, memory_share=memory_share)
+    return roofline(cost, spec, prec, compute_share=compute_share, memory_share=memory_share, in_node=in_node)
 
 
 class RooflineMemo:
@@ -563,16 +565,17 @@ class RooflineMemo:
             got = self._sheets[spec.id] = (spec, {})
         return got[1]
 
-    def price(self, cost: OpCost, op_precision: str, spec: DeviceSpec, precision: str | None = None) -> RooflineEstimate:
-        """:func:`price` on the whole device, computed once per cost, precisions and sheet."""
+    def price(self, cost: OpCost, op_precision: str, spec: DeviceSpec, precision: str | None = None,
+              in_node: bool = False) -> RooflineEstimate:
+        """:func:`price` on the whole device, computed once per cost, precisions, ``in_node`` and sheet."""
         memo = self.estimates(spec)
-        key = (cost, op_precision, precision)
+        key = (cost, op_precision, precision, in_node)
         est = memo.get(key)
         if est is not None:
             self.hits += 1
             return est
         self.misses += 1
-        est = memo[key] = price(cost, op_precision, spec, precision)
+        est = memo[key] = price(cost, op_precision, spec, precision, in_node=in_node)
         while len(memo) > self.max_entries:
             memo.pop(next(iter(memo)))
         return est
@@ -627,6 +630,29 @@ def with_cache_reads(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSp
     if not share:
         return kernel.cost
     return replace(kernel.cost, llc_bytes_read=round(share * reread))
+
+
+def runs_in_node(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec) -> bool:
+    """Whether ``kernel`` runs inside a recurrent node's kernel on ``spec`` without a launch of its own: on a CPU
+    (onnxruntime runs an ``LSTM`` / ``GRU`` / ``RNN`` as one node), every op of the kernel unrolled from a recurrent
+    node and none a matrix product (the node calls its GEMM for the input product and once a step: each of those
+    keeps its dispatch). Plan (18b) of CHANGELOG 2026-12-07: a 128-unit LSTM step's gates cost about 0.2 us on Zen 4
+    where two kernels' dispatch (0.53 us) was priced. Other devices launch per step (cuDNN): False."""
+    if spec.kind != "cpu" or not kernel.op_indices:
+        return False
+    return all(records[i].recurrent_node and records[i].op != "relax.matmul" for i in kernel.op_indices)
+
+
+def price_kernel(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec, precision: str | None = None,
+                 priced: Callable[..., RooflineEstimate] = price) -> RooflineEstimate:
+    """A kernel's roofline on ``spec`` as every prediction prices it: its cost with the cache reads of recurrent
+    weights (:func:`with_cache_reads`), without a launch where it runs inside a recurrent node
+    (:func:`runs_in_node`), through ``priced`` (:func:`price`, or a :class:`RooflineMemo`'s); :data:`ZERO` for a
+    kernel that adds no time."""
+    if not kernel.counts_toward_time:
+        return ZERO
+    return priced(with_cache_reads(kernel, records, spec), kernel.precision, spec, precision,
+                  in_node=runs_in_node(kernel, records, spec))
 
 
 #: the reason a CPU prediction of a recurrent model is unverified where its sheet cannot say which cache holds the
@@ -920,13 +946,8 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     priced = rooflines.price if rooflines is not None else price
     preds = []
     for k in analyzed.kernels:
-        if not k.counts_toward_time:
-            from hybridperf.estimate.roofline import ZERO
-
-            preds.append(KernelPrediction(k, ZERO, 0.0))
-            continue
         try:
-            est = priced(with_cache_reads(k, analyzed.analysis.records, spec), k.precision, spec, precision)
+            est = price_kernel(k, analyzed.analysis.records, spec, precision, priced)
         except SpecError as exc:  # no peak for the kernel's precision: the model may say why it has such kernels
             from hybridperf.analysis.int8 import float_work_hint
 

@@ -59,13 +59,16 @@ def roofline(
     launches: int = 1,
     compute_share: float = 1.0,
     memory_share: float = 1.0,
+    in_node: bool = False,
 ) -> RooflineEstimate:
     """Roofline estimate for ``cost`` executed as ``launches`` kernel launches, on the whole
     device or on a slice with ``compute_share`` / ``memory_share`` of it (both in (0, 1]).
 
     An op with neither FLOPs nor bytes that is still launched costs the launch
     overhead (bound ``overhead``); pass ``launches=0`` for work that is not
-    launched at all (views), which returns :data:`ZERO`.
+    launched at all (views), which returns :data:`ZERO`. ``in_node``: work the runtime does inside a node another
+    kernel's launch pays for (an unrolled recurrent layer's gates, which onnxruntime computes inside its one
+    ``LSTM`` node): its work without the launch overhead.
     """
     if launches == 0:
         return ZERO
@@ -77,7 +80,7 @@ def roofline(
                          (cost.l2_bytes_read, spec.l2_bandwidth_bytes_per_s)):
         if cached and rate:
             memory_s += cached * (1.0 / rate - 1.0 / bw) / memory_share
-    overhead_s = spec.launch_overhead_s * launches
+    overhead_s = 0.0 if in_node else spec.launch_overhead_s * launches
     work_s = max(compute_s, memory_s)
     if work_s < overhead_s:
         bound = Bound.OVERHEAD

@@ -207,9 +207,7 @@ class LlcReread:
 @dataclass(frozen=True)
 class L2Reread:
     """The rate at which onnxruntime's recurrent kernel re-reads a step weight the cores' L2 caches hold, timed by
-    :func:`l2_reread`: the growth of an ``LSTM`` node's time a step with its recurrent weight's bytes. A measurement
-    of ``benchmarks.recurrent_cost probe-l2``; no sheet takes it (plan (18c) of CHANGELOG 2026-12-07 was reverted
-    with plan (18)).
+    :func:`l2_reread`: the growth of an ``LSTM`` node's time a step with its recurrent weight's bytes.
 
     Attributes
     ----------
@@ -254,6 +252,8 @@ class ProbeResult:
     transpose: TransposeFigure | None = None
     # CPU probe: onnxruntime re-reading a weight the LLC holds (None: not measured, or no LLC found)
     llc: LlcReread | None = None
+    # CPU probe: onnxruntime's LSTM re-reading a step weight the cores' L2 caches hold (None: not measured, no L2)
+    l2: L2Reread | None = None
 
     @property
     def source(self) -> str:
@@ -1069,12 +1069,11 @@ def l2_reread(l2_bytes: int, threads: int = 1, runs: int = 100, rounds: int = 3)
     quarter of ``l2_bytes`` (the L2 caches of the ``threads`` cores they run on, together), each over the
     :data:`L2_STEPS` sequence lengths: the fastest of ``runs`` runs in each of ``rounds`` interleaved rounds. Each
     layer's time a step is the slope between the lengths; the weight bytes the larger layer adds over the time it
-    adds is the rate: how fast a recurrent layer's step product re-reads a weight the L2 caches hold
-    (:mod:`hybridperf.analysis.recurrent`); what a step costs whatever its weight (the gates, the dispatch and the
-    threads' hand-off) cancels. Measured 2026-12-07 on a Zen 4 (1 MiB L2 a core) in
+    adds is the rate a sheet gives as ``memory.l2.bandwidth``: how fast a recurrent layer's step product re-reads a
+    weight the L2 caches hold (:mod:`hybridperf.analysis.recurrent`); what a step costs whatever its weight (the
+    gates, the dispatch and the threads' hand-off) cancels. Measured 2026-12-07 on a Zen 4 (1 MiB L2 a core) in
     plan (18c) of CHANGELOG: about 100 GB/s with 1 thread and 175 GB/s with 2, where a copy of L2-sized arrays
-    read 77-92 GB/s a core. No sheet takes it while plan (18) stays reverted (``hybridperf probe`` writes the copy's
-    figure as ``memory.l2.bandwidth``)."""
+    read 77-92 GB/s a core."""
     units, small = _units_for(l2_bytes / 2), _units_for(l2_bytes / 4)
     if small >= units:
         raise RuntimeError(f"an L2 of {l2_bytes} B is too small for two LSTM layers of different sizes")
@@ -1092,6 +1091,17 @@ def l2_reread(l2_bytes: int, threads: int = 1, runs: int = 100, rounds: int = 3)
                            f"({step[units] * 1e6:.3g} against {step[small] * 1e6:.3g} us): no L2 rate")
     return L2Reread(bytes_per_s=(weight - small_weight) / grown, threads=threads, weight_bytes=weight,
                     small_weight_bytes=small_weight, step_s=step[units], small_step_s=step[small])
+
+
+def l2_bandwidth_quantity(figure: L2Reread, src: str) -> dict[str, Any]:
+    """A CPU sheet's ``memory.l2.bandwidth`` from :func:`l2_reread`'s figure."""
+    units, small = (int(round((b / 16) ** 0.5)) for b in (figure.weight_bytes, figure.small_weight_bytes))
+    return _q(figure.bytes_per_s / 1e9, "GB/s",
+              f"{src}: onnxruntime LSTM layers of {units} and {small} units re-reading their "
+              f"{figure.weight_bytes / 2**10:.4g} / {figure.small_weight_bytes / 2**10:.4g} KiB recurrent weights "
+              f"from the L2 caches, {figure.step_s * 1e6:.4g} / {figure.small_step_s * 1e6:.4g} us a step, "
+              f"{figure.threads} thread(s): the weight bytes the larger adds over the time it adds (the rate a "
+              "recurrent layer's steps re-read a weight the cores' L2 caches hold at)", measured=True)
 
 
 def llc_bandwidth_quantity(figure: LlcReread, src: str) -> dict[str, Any]:
@@ -1259,10 +1269,17 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
             llc = llc_reread(_llc_bytes(caches), threads=threads, runs=50 if quick else 200)
         except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
             errors["llc"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    l2 = None
+    l2_caches = [c for c in caches if c.level == 2 and c.type in ("Data", "Unified")]
+    if l2_caches:
+        try:
+            l2 = l2_reread(l2_caches[0].size_bytes * threads, threads=threads, runs=30 if quick else 100)
+        except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the sheet keeps the copy's figure
+            errors["l2"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     report("done", total, total)
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
-                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc)
+                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc, l2=l2)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -1445,12 +1462,14 @@ def _cpu_memory(result: ProbeResult, src: str, cores: int) -> dict[str, Any]:
                                         measured=True)
     caches = {c.level: c for c in result.caches if c.type in ("Data", "Unified")}
     l2bw = result.best_bandwidth("l2")
-    if 2 in caches or l2bw:
+    if 2 in caches or l2bw or result.l2 is not None:
         memory["l2"] = {}
         if 2 in caches:
             memory["l2"]["capacity"] = _q(caches[2].size_bytes / 2**10, "KiB",
                                           f"{src}: /sys/devices/system/cpu/cpu0/cache, L2 of one core", measured=True)
-        if l2bw:
+        if result.l2 is not None:
+            memory["l2"]["bandwidth"] = l2_bandwidth_quantity(result.l2, src)
+        elif l2bw:
             total = l2bw.bytes_per_s * cores
             memory["l2"]["bandwidth"] = _q(
                 total / 1e9, "GB/s",

@@ -46,6 +46,11 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
     if r is not None:  # what the sheet's memory.llc.bandwidth prices a recurrent layer's re-read weights at
         rows.append(["LLC re-read", format_si(r.bytes_per_s, "B/s"),
                      f"onnxruntime MatMul re-reading a {fmt_bytes(r.weight_bytes)} weight, {r.threads} thread(s)"])
+    q = getattr(result, "l2", None)
+    if q is not None:  # what the sheet's memory.l2.bandwidth prices a recurrent layer's re-read weights at
+        rows.append(["L2 re-read", format_si(q.bytes_per_s, "B/s"),
+                     f"onnxruntime LSTM with {fmt_bytes(q.weight_bytes)} against {fmt_bytes(q.small_weight_bytes)} of "
+                     f"recurrent weight a step, {q.threads} thread(s)"])
     for k, v in result.errors.items():
         rows.append([k, "-", v])
     c = getattr(result, "contention", None)
