@@ -188,18 +188,24 @@ STEP_FIGURES = {
 }
 
 
-@pytest.mark.parametrize("setting", sorted(STEP_FIGURES))
-def test_the_steps_sets_figures_come_from_the_committed_runs(setting):
+def _mapes(run: Path, setting: str, files: tuple[str, ...]) -> list[float]:
+    """MAPE % (one decimal) of each stored predictions file of ``run`` against the measurements of ``setting``'s
+    directory (the predictions of its sheet), each file predicting exactly what was measured."""
     from benchmarks.recurrent_cost import _device, _stats, measured
 
-    truth = measured(STEPS / setting)
+    truth = measured(run / setting)
     got = []
-    for name in ("predictions.csv", "predictions_shipped.csv"):
-        pred = {r["model"]: float(r["predicted_s"]) for r in csv.DictReader((STEPS / name).open())
+    for name in files:
+        pred = {r["model"]: float(r["predicted_s"]) for r in csv.DictReader((run / name).open())
                 if r["device"] == _device(setting)}
         assert set(pred) == set(truth)
         got.append(round(_stats(pred, truth)[0], 1))
-    assert tuple(got) == STEP_FIGURES[setting]
+    return got
+
+
+@pytest.mark.parametrize("setting", sorted(STEP_FIGURES))
+def test_the_steps_sets_figures_come_from_the_committed_runs(setting):
+    assert tuple(_mapes(STEPS, setting, ("predictions.csv", "predictions_shipped.csv"))) == STEP_FIGURES[setting]
 
 
 STEPS2 = ROOT / "calibration" / "host-epyc-zen4-recurrent-steps2"
@@ -213,15 +219,9 @@ STEP2_FIGURES = {
 
 @pytest.mark.parametrize("setting", sorted(STEP2_FIGURES))
 def test_the_steps2_sets_figures_come_from_the_committed_runs(setting):
-    from benchmarks.recurrent_cost import _device, _stats, measured, split_half
+    from benchmarks.recurrent_cost import split_half
 
-    truth = measured(STEPS2 / setting)
-    got = []
-    for name in ("predictions_18.csv", "predictions.csv"):
-        pred = {r["model"]: float(r["predicted_s"]) for r in csv.DictReader((STEPS2 / name).open())
-                if r["device"] == _device(setting)}
-        assert set(pred) == set(truth)
-        got.append(round(_stats(pred, truth)[0], 1))
+    got = _mapes(STEPS2, setting, ("predictions_18.csv", "predictions.csv"))
     got.append(round(split_half(STEPS2 / setting)[0], 1))
     assert tuple(got) == STEP2_FIGURES[setting]
 
@@ -247,14 +247,6 @@ AFTER_18 = {"host-epyc-zen4-recurrent": (8.5, 10.6), "host-epyc-zen4-recurrent-c
 
 @pytest.mark.parametrize("run", sorted(AFTER_18))
 def test_the_earlier_sets_priced_with_18_come_from_the_committed_files(run):
-    from benchmarks.recurrent_cost import _stats, measured
-
     d = ROOT / "calibration" / run
-    rows = list(csv.DictReader((d / "predictions_after18.csv").open()))
-    got = []
-    for setting in ("host-epyc-zen4-1c", "host-epyc-zen4-2c"):
-        truth = measured(d / setting)
-        pred = {r["model"]: float(r["predicted_s"]) for r in rows if r["device"] == setting}
-        assert set(pred) == set(truth)
-        got.append(round(_stats(pred, truth)[0], 1))
+    got = [_mapes(d, setting, ("predictions_after18.csv",))[0] for setting in ("host-epyc-zen4-1c", "host-epyc-zen4-2c")]
     assert tuple(got) == AFTER_18[run]
