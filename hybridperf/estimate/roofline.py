@@ -82,7 +82,9 @@ def roofline(
             memory_s += cached * (1.0 / rate - 1.0 / bw) / memory_share
     overhead_s = 0.0 if in_node else spec.launch_overhead_s * launches
     work_s = max(compute_s, memory_s)
-    if work_s < overhead_s:
+    if not work_s and not overhead_s:  # in a node, nothing to do (no FLOPs, no bytes): bound by nothing
+        bound = Bound.NONE
+    elif work_s < overhead_s:
         bound = Bound.OVERHEAD
     elif compute_s >= memory_s:
         bound = Bound.COMPUTE
