@@ -21,7 +21,7 @@ class ParserDefault(int):
 #: the options each flow of ``calibrate`` reads, besides ``--device``, its source, ``--out`` and ``--format``; one of
 #: the others given is refused, naming the flow it goes with (:func:`refuse_unread`)
 READS: dict[str, frozenset[str]] = {
-    "cpu-measure": frozenset({"shots", "batch", "rounds", "threads", "seed"}),
+    "cpu-measure": frozenset({"shots", "batch", "rounds", "threads", "seed", "steady"}),
     "cpu-data": frozenset({"few_shot", "base_device", "seed", "target"}),
     "gpu-measure": frozenset({"runtime", "dtype"}),
     "gpu-data": frozenset({"runtime", "models"}),
@@ -32,6 +32,7 @@ READS: dict[str, frozenset[str]] = {
 _GOES_WITH = {
     "shots": "a CPU --measure", "batch": "a CPU --measure", "threads": "a CPU --measure",
     "rounds": "a CPU --measure (onnxruntime's interleaved rounds)",
+    "steady": "a CPU --measure (its runs' own test-retest)",
     "seed": "a CPU calibration (LightGBM, the --shots / --few-shot sample, the --measure round order)",
     "few_shot": "a CPU --data (with --base-device)", "base_device": "--few-shot on a CPU --data",
     "target": "a CPU --data", "runtime": "a GPU calibration",

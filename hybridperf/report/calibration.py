@@ -33,7 +33,12 @@ def _retest_line(r: dict[str, Any] | None) -> str:
     (a, b), (c, d) = r["halves"]
     first = f"round {a}" if a == b else f"rounds {a}-{b}"
     second = f"round {c}" if c == d else f"rounds {c}-{d}"
-    return (f"measurement test-retest (fastest run, {second} against {first}, {r['models']} models): "
+    runs = [m for m in r.get("runs_mape_pct") or () if m is not None]
+    which = ""
+    if len(runs) > 1:  # --steady measured again: the run adapted to, and the others' figures
+        others = ", ".join(f"{m:.1f}" for i, m in enumerate(runs, 1) if i != r["run_used"])
+        which = f"; run {r['run_used']} of {len(runs)} (--steady {r['steady_pct']:g} %; the others {others} %)"
+    return (f"measurement test-retest (fastest run, {second} against {first}, {r['models']} models{which}): "
             f"{r['mape_pct']:.1f} % MAPE, {r['within_10_pct']:.0f} % within +-10 %: differences between the errors "
             "above smaller than that are noise")
 
