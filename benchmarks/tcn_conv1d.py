@@ -1,0 +1,118 @@
+"""Dilated 1-D convolutions (a temporal convolutional network): the learned CPU model against onnxruntime, per node.
+
+Found on 2026-12-07 while looking for network families the CPU models price badly (an exploration, not a plan: no
+product change rests on it). A TCN in the style of Bai, Kolter and Koltun (2018, "An Empirical Evaluation of Generic
+Convolutional and Recurrent Networks for Sequence Modeling"): eight ``nn.Conv1d`` layers of 64 channels, kernel 3,
+dilation 1, 2, ..., 128, each padded by twice its dilation and cut back to the input's length, on 4096 steps of 16
+channels. Every layer does the same work (about 101 MFLOP), and onnxruntime takes the same time for each, whatever
+the dilation; the learned model, trained on 2-D convolutions where dilation came with taps falling in the padding
+(DeepLab's atrous layers, ``benchmarks/dilated_conv.py``), predicts the layers of larger dilation up to 4x faster.
+
+Writes a table: each ONNX ``Conv`` node's median profiled time (onnxruntime, 1 thread, 20 runs after 5) against the
+learned model's and the roofline's time for its kernel, on the packaged sheet of this machine's CPU.
+
+Usage (torch builds the model; it lives in a separate environment)::
+
+    .venv-bench/bin/python -m benchmarks.tcn_conv1d export            # to .zoo/tcn/tcn8_l4096.onnx
+    taskset -c 1 python -m benchmarks.tcn_conv1d report --device host-epyc-zen4-1c > benchmarks/results/tcn_conv1d.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+MODEL = Path(".zoo") / "tcn" / "tcn8_l4096.onnx"
+LEVELS, CHANNELS, INPUTS, STEPS = 8, 64, 16, 4096
+
+
+def export(path: Path = MODEL) -> Path:
+    import torch
+    from torch import nn
+
+    class TCN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Conv1d(CHANNELS if i else INPUTS, CHANNELS, 3, dilation=2**i,
+                                                   padding=2 * 2**i) for i in range(LEVELS)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = torch.relu(layer(x))[..., :x.shape[-1]]
+            return x
+
+    torch.manual_seed(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(TCN().eval(), (torch.randn(1, INPUTS, STEPS),), str(path), dynamo=False, opset_version=17)
+    return path
+
+
+def node_times(path: Path, runs: int = 20, warmup: int = 5) -> dict[str, float]:
+    """ONNX node name -> onnxruntime's median profiled time (s), 1 thread."""
+    import json
+    import tempfile
+
+    import numpy as np
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
+        so.enable_profiling, so.profile_file_prefix = True, str(Path(tmp) / "tcn")
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        feed = {i.name: np.random.default_rng(0).standard_normal([d for d in i.shape]).astype(np.float32)
+                for i in sess.get_inputs()}
+        for _ in range(warmup + runs):
+            sess.run(None, feed)
+        events = json.loads(Path(sess.end_profiling()).read_text())
+    times: dict[str, list[float]] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            times.setdefault(e["name"].removesuffix("_kernel_time"), []).append(e["dur"] * 1e-6)
+    return {k: statistics.median(v[warmup:]) for k, v in times.items()}
+
+
+def report(device: str, path: Path = MODEL) -> str:
+    from hybridperf.api import analyze, predict_on
+
+    analyzed = analyze(path)
+    learned = predict_on(analyzed, device)
+    nodes = node_times(path)
+    records = analyzed.analysis.records
+    lines = [f"# Dilated 1-D convolutions (TCN) on `{device}`: the learned model against onnxruntime", "",
+             "Reproduce: see the docstring of `benchmarks/tcn_conv1d.py`. An exploration (2026-12-07), not a plan.", "",
+             "| layer | dilation | MFLOP | onnxruntime ms | learned ms (error) | roofline ms (error) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    conv_kernels = [kp for kp in learned.kernels
+                    if any(records[j].op == "relax.nn.conv1d" for j in kp.kernel.op_indices)]
+    errs: dict[str, list[float]] = {"learned": [], "roofline": []}
+    for i, kp in enumerate(conv_kernels):
+        t = nodes.get(f"/layers.{i}/Conv")
+        if t is None:
+            continue
+        got = {"learned": kp.latency_s, "roofline": kp.estimate.latency_s}
+        for k, v in got.items():
+            errs[k].append(v / t - 1)
+        lines.append(f"| {i} | {2**i} | {kp.kernel.cost.flops / 1e6:.1f} | {t * 1e3:.3f} | "
+                     + " | ".join(f"{got[k] * 1e3:.3f} ({100 * (got[k] / t - 1):+.1f} %)" for k in got) + " |")
+    lines += ["", "MAPE over the layers: " + ", ".join(
+        f"{k} {100 * statistics.mean(abs(e) for e in v):.1f} %" for k, v in errs.items() if v),
+        f"Whole model: learned {learned.latency_s * 1e3:.3f} ms, roofline {learned.roofline_latency_s * 1e3:.3f} ms, "
+        f"the nodes' sum {sum(nodes.values()) * 1e3:.3f} ms.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("step", choices=("export", "report"))
+    p.add_argument("--device", default="host-epyc-zen4-1c")
+    p.add_argument("--model", type=Path, default=MODEL)
+    a = p.parse_args(argv)
+    print(export(a.model) if a.step == "export" else report(a.device, a.model))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
