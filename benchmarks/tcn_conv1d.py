@@ -14,7 +14,13 @@ learned model's and the roofline's time for its kernel, on the packaged sheet of
 Usage (torch builds the model; it lives in a separate environment)::
 
     .venv-bench/bin/python -m benchmarks.tcn_conv1d export            # to .zoo/tcn/tcn8_l4096.onnx
+    .venv-bench/bin/python -m benchmarks.tcn_conv1d export --set vocoders   # plan (21)'s set, to .zoo/vocoders
     taskset -c 1 python -m benchmarks.tcn_conv1d report --device host-epyc-zen4-1c > benchmarks/results/tcn_conv1d.md
+
+Plan (21) (CHANGELOG 2026-12-07): ``predict`` (before and with the change: ``--name predictions_21.csv``) stores the
+product's predictions of the vocoders on the Zen 4 sheets, ``hybridperf calibrate --measure .zoo/vocoders --steady 3
+--out calibration/host-epyc-zen4-vocoders/<sheet>`` times them, ``score`` writes
+``benchmarks/results/vocoders.md``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,53 @@ def export(path: Path = MODEL) -> Path:
     with torch.no_grad():
         torch.onnx.export(TCN().eval(), (torch.randn(1, INPUTS, STEPS),), str(path), dynamo=False, opset_version=17)
     return path
+
+
+#: plan (21)'s blind set (``export --set vocoders``): networks written by others with dilated 1-D convolutions, random
+#: weights (fixed seed), Hugging Face transformers' default configurations
+VOCODERS_DIR = Path(".zoo") / "vocoders"
+
+
+def _hifigan(frames: int):
+    import torch
+    from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
+
+    config = SpeechT5HifiGanConfig()  # resblock dilations (1, 3, 5), upsampling 4 x 4 x 4 x 4
+    return SpeechT5HifiGan(config).eval(), (torch.randn(1, frames, config.model_in_dim),)
+
+
+def _dac(part: str, seconds: float = 0.25):
+    import torch
+    from transformers import DacConfig, DacModel
+
+    config = DacConfig()  # residual units of dilation 1, 3, 9
+    model = DacModel(config).eval()
+    samples = int(config.sampling_rate * seconds)
+    if part == "encoder":
+        return model.encoder, (torch.randn(1, 1, samples),)
+    hop = 1
+    for r in config.downsampling_ratios:
+        hop *= r
+    return model.decoder, (torch.randn(1, config.hidden_size, samples // hop),)
+
+
+VOCODERS = {"speecht5_hifigan_f50": lambda: _hifigan(50), "speecht5_hifigan_f150": lambda: _hifigan(150),
+            "dac_16khz_encoder_s0.25": lambda: _dac("encoder"), "dac_16khz_decoder_s0.25": lambda: _dac("decoder")}
+
+
+def export_vocoders(out: Path = VOCODERS_DIR) -> list[Path]:
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, build in VOCODERS.items():
+        torch.manual_seed(0)
+        module, args = build()
+        path = out / f"{name}.onnx"
+        with torch.no_grad():
+            torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17)
+        written.append(path)
+    return written
 
 
 def node_times(path: Path, runs: int = 20, warmup: int = 5) -> dict[str, float]:
@@ -104,13 +157,90 @@ def report(device: str, path: Path = MODEL) -> str:
     return "\n".join(lines)
 
 
+SETTINGS = ("host-epyc-zen4-1c", "host-epyc-zen4-2c")
+RUN = Path("calibration") / "host-epyc-zen4-vocoders"
+FIELDS = ["model", "device", "predicted_s", "roofline_s", "calibration", "hybridperf", "date_utc"]
+
+
+def predict(run: Path = RUN, zoo: Path = VOCODERS_DIR, name: str = "predictions.csv",
+            settings: tuple[str, ...] = SETTINGS) -> Path:
+    """Store the product's prediction of every export of ``zoo`` on each sheet of ``settings`` in ``run / name``,
+    before the set is timed."""
+    import csv
+    import datetime
+
+    from hybridperf import __version__
+    from hybridperf.api import analyze, predict_on
+
+    run.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    rows = []
+    for path in sorted(zoo.glob("*.onnx")):
+        analyzed = analyze(path)
+        for device in settings:
+            p = predict_on(analyzed, device)
+            rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
+                         "roofline_s": p.roofline_latency_s, "calibration": p.calibration, "hybridperf": __version__,
+                         "date_utc": now})
+    out = run / name
+    with out.open("w", newline="") as f:
+        w = csv.DictWriter(f, FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    return out
+
+
+#: plan (21)'s stored predictions: file -> heading
+STORED = {"predictions_21.csv": "with (21)", "predictions.csv": "without (21)"}
+
+
+def score(run: Path = RUN, stored: dict[str, str] | None = None) -> str:
+    """Each measured run under ``run`` (a ``calibrate --measure --out`` directory per setting, ``-r2`` / ``-r3`` its
+    repeats) against the stored predictions of its sheet: a markdown table, with each run's split-half test-retest."""
+    import csv
+
+    from benchmarks.recurrent_cost import _device, _stats, measured, split_half
+
+    stored = STORED if stored is None else stored
+    lines = ["# Vocoders with dilated 1-D convolutions: stored predictions against the product's measurement", "",
+             "Reproduce: see the docstring of `benchmarks/tcn_conv1d.py`; plan (21) of CHANGELOG 2026-12-07. "
+             "Predictions stored before any timing; label: the fastest timed run of `hybridperf calibrate --measure`.",
+             "", "| run | network | measured ms | " + " | ".join(f"{h} ms (error)" for h in stored.values()) + " |",
+             "|---|---|---:|" + "---:|" * len(stored)]
+    summary = []
+    for d in sorted(p for p in run.iterdir() if (p / "calibration" / "measurements.csv").exists()):
+        truth = measured(d)
+        preds = {}
+        for name in stored:
+            preds[name] = {r["model"]: float(r["predicted_s"]) for r in csv.DictReader((run / name).open())
+                           if r["device"] == _device(d.name)}
+        for m in sorted(truth):
+            lines.append(f"| {d.name} | `{m}` | {truth[m] * 1e3:.2f} | " + " | ".join(
+                f"{preds[n][m] * 1e3:.2f} ({100 * (preds[n][m] / truth[m] - 1):+.1f} %)" for n in stored) + " |")
+        sh = split_half(d)
+        summary.append(f"- {d.name}: " + ", ".join(f"{h} MAPE {_stats(preds[n], truth)[0]:.1f} %"
+                                                   for n, h in stored.items())
+                       + (f"; split-half test-retest {sh[0]:.1f} %" if sh else ""))
+    return "\n".join(lines + [""] + summary + [""])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=("export", "report"))
+    p.add_argument("step", choices=("export", "report", "predict", "score"))
+    p.add_argument("--name", default="predictions.csv", help="predict: the file under calibration/host-epyc-zen4-vocoders")
+    p.add_argument("--set", choices=("tcn", "vocoders"), default="tcn",
+                   help="export: the TCN (default) or plan (21)'s vocoders (to .zoo/vocoders)")
     p.add_argument("--device", default="host-epyc-zen4-1c")
     p.add_argument("--model", type=Path, default=MODEL)
     a = p.parse_args(argv)
-    print(export(a.model) if a.step == "export" else report(a.device, a.model))
+    if a.step == "export":
+        print(*(export_vocoders() if a.set == "vocoders" else [export(a.model)]), sep="\n")
+    elif a.step == "predict":
+        print(predict(name=a.name))
+    elif a.step == "score":
+        print(score())
+    else:
+        print(report(a.device, a.model))
     return 0
 
 
