@@ -767,11 +767,41 @@ def report(results, data, spreads: dict[str, float], dirs: dict[str, str] | None
     return "\n".join(out) + "\n"
 
 
+def write_envelope(model_dir: Path, kernel_tables) -> str:
+    """Write :func:`hybridperf.residual.model.dilation_envelope` of the kernel rows of ``kernel_tables`` into the
+    sidecar of the model in ``model_dir`` (nothing else of it changes; its digests cover the boosters only) and say
+    what was written."""
+    import json
+
+    from hybridperf.json_text import dumps
+    from hybridperf.residual.cross_host import CrossHostModel
+    from hybridperf.residual.model import ENVELOPE_KEY, SIDECAR_FILE, dilation_envelope
+    from hybridperf.residual.sidecar import FIGURES_KEY, figures_digest
+
+    env = dilation_envelope(np.vstack([kt.X for kt in kernel_tables]))
+    path = model_dir / SIDECAR_FILE
+    meta = json.loads(path.read_text())
+    out = {}
+    for k, v in meta.items():  # the key after seen_families, where save() writes it
+        if k != ENVELOPE_KEY:
+            out[k] = v
+        if k == "seen_families":
+            out[ENVELOPE_KEY] = [list(p) for p in env]
+    # the figures that price include it: their digest again, as save() records it
+    out[FIGURES_KEY] = figures_digest(CrossHostModel._priced({k: v for k, v in out.items() if k != FIGURES_KEY}))
+    path.write_text(dumps(out, indent=1, default=float) + "\n")
+    return f"{path}: {ENVELOPE_KEY} {[list(p) for p in env]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(RESULTS / "cpu_cross_host.md"))
     p.add_argument("--save-model", metavar="DIR",
                    help="instead: train on every host of HOSTS but NOT_TRAINED and store the model in DIR")
+    p.add_argument("--write-envelope", metavar="DIR",
+                   help="instead: write the dilated-convolution envelope of the training rows (those --save-model "
+                        "trains on) into the sidecar of the model stored in DIR, its boosters unchanged (plan (21) of "
+                        "CHANGELOG 2026-12-07; --save-model computes it itself)")
     p.add_argument("--pairs", action="store_true",
                    help="instead: the host-pair few-shot table (the design set), to cpu_cross_host_pairs.md")
     p.add_argument("--data", action="append", default=[], metavar="HOST=DIR",
@@ -792,6 +822,9 @@ def main(argv: list[str] | None = None) -> int:
 
     exclude = frozenset() if args.keep_subnormal else hazard_keys()
     data = load_hosts(dirs, exclude)
+    if args.write_envelope:
+        print(write_envelope(Path(args.write_envelope), [data[h][2] for h in training_hosts(None, not_trained=not_trained)]))
+        return 0
     if args.save_model:
         from hybridperf.residual import cross_host as ch
         from hybridperf.residual.model import CPU_TARGET

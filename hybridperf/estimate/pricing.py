@@ -50,6 +50,9 @@ BELOW_TRAINING_SCALE = "below the scale of the models it was trained on"
 #: the words of a :attr:`Prediction.latency_note` saying that most of a learned figure is kernels of op families the
 #: model never saw, at their roofline (:func:`hybridperf.residual.model.untrained_share_note`)
 UNTRAINED_FAMILIES = "op families the model was never trained on"
+#: the same for dilated convolutions the learned model's training rows do not cover (a dilation with a valid-tap
+#: share no training row reached: :func:`hybridperf.residual.model.inside_envelope`)
+UNTRAINED_DILATION = "dilated convolution(s) outside the rows the model was trained on"
 
 #: why a model whose every op is zero-cost has no latency or energy on a sheet that prices no runtime call
 #: (:attr:`Prediction.unpriced_reason`): the CPU learned models' fitted overhead (100 us, a grid value chosen by
@@ -215,8 +218,8 @@ class Prediction:
         if unfused:
             out.append(unfused)
         if any(words in self.latency_note
-               for words in (SHEET_CHANGED, BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES, RECURRENT_REREAD,
-                             RECURRENT_UNROLLED)):
+               for words in (SHEET_CHANGED, BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES, UNTRAINED_DILATION,
+                             RECURRENT_REREAD, RECURRENT_UNROLLED)):
             out.append(f"latency {self.latency_note}")  # fitted to other sheet figures, extrapolated, or not learned
         peak, cap = self.peak_memory_bytes, self.spec.dram.capacity_bytes
         # bytes as the reports print them: a device of a few hundred KiB read "0.00 GiB" until 2026-12-03

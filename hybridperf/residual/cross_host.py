@@ -455,6 +455,7 @@ class CrossHostModel(ResidualModel):
             if weight:
                 new.alone_ = _fit_alone(X, y, kernels, np.arange(len(y)))
                 new.alone_.seen_families_ = self.seen_families_  # apply() calibrates the same kernels with both
+                new.alone_.conv_dilation_envelope_ = getattr(self, "conv_dilation_envelope_", None)
             new.adaptation_.update({"loo_abs_log_error": loo, "alone_weight": float(weight),
                                     "alone_loo_abs_log_error": {f"{w:g}": v for w, v in loo_w.items()},
                                     "alone_model": ALONE_DIR if weight else None})

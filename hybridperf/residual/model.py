@@ -44,7 +44,7 @@ import numpy as np
 
 from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR, USER_MODELS
 from hybridperf.errors import InputError, NotFittedError, error_line
-from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE, UNTRAINED_FAMILIES
+from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE, UNTRAINED_DILATION, UNTRAINED_FAMILIES
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
 from hybridperf.residual.sidecar import (DIGESTS_KEY, FIGURES_KEY, check_figures, figure, figures_digest,
                                          is_newer_version, number, read_booster, read_sidecar, recorded_digests,
@@ -65,6 +65,37 @@ SIDECAR_FILE = "residual.json"
 _OVERHEAD_GRID_S = (0.0, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
 _LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
 _K_LOG_ROOF = KERNEL_FEATURES.index("log_roofline_s")
+_K_DILATION = KERNEL_FEATURES.index("conv_dilation")
+_K_VALID_TAPS = KERNEL_FEATURES.index("conv_valid_tap_fraction")
+#: the sidecar key of :attr:`ResidualModel.conv_dilation_envelope_`
+ENVELOPE_KEY = "conv_dilation_envelope"
+
+
+def dilation_envelope(kernel_X: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """The (dilation, valid-tap share) points of the kernel rows ``kernel_X`` (:data:`KERNEL_FEATURES` first) with a
+    convolution dilated above 1, less those another point dominates (as dilated and as full): what a learned model
+    saw of dilated convolutions (plan (21) of CHANGELOG 2026-12-07)."""
+    X = np.asarray(kernel_X, float)
+    if X.ndim != 2 or not len(X):
+        return ()
+    pts = {(float(d), float(f)) for d, f in zip(X[:, _K_DILATION], X[:, _K_VALID_TAPS]) if d > 1}
+    return tuple(sorted(p for p in pts if not any(q != p and q[0] >= p[0] and q[1] >= p[1] for q in pts)))
+
+
+def inside_envelope(kernel_X: np.ndarray, envelope: Sequence[Sequence[float]] | None) -> np.ndarray:
+    """Per kernel row: False for a convolution dilated above 1 that no point of ``envelope`` covers (a training row
+    at least as dilated whose taps read at least as much of the input), True otherwise; all True where the model
+    recorded no envelope (``None``: saved before 2026-12-07)."""
+    X = np.atleast_2d(np.asarray(kernel_X, float))
+    out = np.ones(len(X), bool)
+    if envelope is None or not len(X):
+        return out
+    pts = np.asarray(envelope, float).reshape(-1, 2)
+    eps = 1e-9
+    for i, (d, f) in enumerate(zip(X[:, _K_DILATION], X[:, _K_VALID_TAPS])):
+        if d > 1:
+            out[i] = bool(np.any((pts[:, 0] >= d - eps) & (pts[:, 1] >= f - eps)))
+    return out
 _N_GROUPS = sum(1 for n in KERNEL_FEATURES if n.startswith("group_"))
 #: context columns appended to every kernel row by :func:`kernel_context` (derived from the kernel rows of its model)
 CONTEXT_FEATURES: tuple[str, ...] = ("log_group_roofline_s", "log_group_kernels", "group_time_share", "log_model_roofline_s")
@@ -166,7 +197,7 @@ UNTRAINED_SHARE_UNVERIFIED = 0.5
 
 
 def untrained_share_note(prediction: Any, kernel_index: Sequence[int], roof_s: np.ndarray, calibrated: np.ndarray,
-                         total_s: float) -> str:
+                         total_s: float, outside: np.ndarray | None = None) -> str:
     """Why a learned CPU figure is unverified when most of it is kernels of op families the model never saw (priced
     at their roofline), else "".
 
@@ -184,6 +215,9 @@ def untrained_share_note(prediction: Any, kernel_index: Sequence[int], roof_s: n
         covers its op family.
     total_s : float
         The figure (s).
+    outside : array of bool, optional
+        Per featurized kernel: a dilated convolution outside the model's training rows (:func:`inside_envelope`),
+        among those not calibrated.
     """
     untrained = ~np.asarray(calibrated, bool)
     share = float(np.asarray(roof_s)[untrained].sum()) / total_s if total_s > 0 else 0.0
@@ -193,7 +227,11 @@ def untrained_share_note(prediction: Any, kernel_index: Sequence[int], roof_s: n
     int8 = sum(1 for p in precisions if "int8" in p)  # int8, uint8
     what = "" if not int8 else ("; they are int8 kernels" if int8 == len(precisions) else
                                 f"; {int8} of them are int8 kernels")
-    return f"{share:.0%} of it is {int(untrained.sum())} kernel(s) of {UNTRAINED_FAMILIES}, priced at their roofline{what}"
+    n_out = int(np.asarray(outside, bool).sum()) if outside is not None else 0
+    n_fam = int(untrained.sum()) - n_out
+    kinds = ([f"{n_fam} kernel(s) of {UNTRAINED_FAMILIES}"] if n_fam else []) + (
+        [f"{n_out} {UNTRAINED_DILATION} (its dilation against its share of taps reading the input)"] if n_out else [])
+    return f"{share:.0%} of it is {' and '.join(kinds)}, priced at their roofline{what}"
 
 
 class ResidualModel:
@@ -308,6 +346,7 @@ class ResidualModel:
             for fam in kernels.families:
                 seen.update(fam)
         self.seen_families_ = frozenset(seen)
+        self.conv_dilation_envelope_ = dilation_envelope(kernels.X) if kernels is not None and len(kernels.row) else ()
         folds = _folds(groups if groups is not None else [str(i % 5) for i in range(len(X))])
 
         # kernel model, and its out-of-fold per-model log ratio K
@@ -383,9 +422,11 @@ class ResidualModel:
         roofline where every kernel is untrained. Until 2026-12-07 a table (``calibrate``'s held-out columns) priced
         them with the learned correction, so ``calibrate``'s "zero-shot" column of an unrolled recurrent model was not
         ``predict``'s figure (Parakeet's decoder over 128 tokens: 43.1 against 31.6 ms, measured 29.6)."""
-        if kernels is None or kernels.families is None or not self.seen_families_ or not len(kernels.row):
+        if kernels is None or not len(kernels.row):
             return out
-        unseen = np.array([not frozenset(f) <= self.seen_families_ for f in kernels.families], bool)
+        unseen = ~inside_envelope(kernels.X, getattr(self, "conv_dilation_envelope_", None))
+        if kernels.families is not None and self.seen_families_:
+            unseen |= np.array([not frozenset(f) <= self.seen_families_ for f in kernels.families], bool)
         if not unseen.any():
             return out
         roof_k = np.exp(kernels.X[:, _K_LOG_ROOF])
@@ -545,11 +586,14 @@ class ResidualModel:
         self._check()
         f = featurize(prediction)
         cal = np.array([fam <= self.seen_families_ if self.seen_families_ else True for fam in f.kernel_families], bool)
+        envelope = getattr(self, "conv_dilation_envelope_", None)
+        outside = ~inside_envelope(f.kernels, envelope) if len(cal) else np.zeros(0, bool)
+        cal &= ~outside
         roof = f.kernel_roofline_s
         if len(roof) == 0 or not cal.any():  # the model changes nothing: what its sheet was does not matter
             out = replace(prediction, calibration=self.summary() + "; no kernel of a trained op family: roofline only",
                           calibration_stored_in=self.stored_in_)
-            why = untrained_share_note(prediction, f.kernel_index, roof, cal, out.latency_s)
+            why = untrained_share_note(prediction, f.kernel_index, roof, cal, out.latency_s, outside)
             return out.unverified(why) if why else out
         if self.kernel_booster_ is not None:
             r = np.exp(self.kernel_booster_.predict(self._kernel_inputs(f.kernels, np.zeros(len(roof), int))))
@@ -578,16 +622,18 @@ class ResidualModel:
             total = (s_cal * math.exp(g) + self.overhead_s_) * math.exp(adj) + float(roof[~cal].sum())
             kernels_s, overhead_s = s_cal * math.exp(g + adj), self.overhead_s_ * math.exp(adj)
         note = self.summary()
-        n_unc = int((~cal).sum())
-        if n_unc:
-            note += f"; {n_unc} kernel(s) of untrained op families at roofline (uncalibrated)"
+        n_unc, n_out = int((~cal).sum()), int(outside.sum())
+        if n_unc - n_out:
+            note += f"; {n_unc - n_out} kernel(s) of untrained op families at roofline (uncalibrated)"
+        if n_out:
+            note += f"; {n_out} {UNTRAINED_DILATION} at roofline (uncalibrated)"
         out = replace(prediction, kernels=tuple(new_k), latency_s=total, calibration=note,
                       calibration_stored_in=self.stored_in_)
         out = qualified(out, self.sheet_, self.sheet_unrecorded_, self.figures_read(prediction.spec))
         why = self._below_scale(total, kernels_s, overhead_s)
         if why:  # e.g. a 2x64 MatMul: 110 us predicted, 5.9 us measured (2026-12-03)
             out = out.unverified(why)
-        why = untrained_share_note(prediction, f.kernel_index, roof, cal, total)
+        why = untrained_share_note(prediction, f.kernel_index, roof, cal, total, outside)
         if why:
             out = out.unverified(why, first=False)
         return out
@@ -650,6 +696,8 @@ class ResidualModel:
             "params": self.get_params(),
             "overhead_s": self.overhead_s_,
             "seen_families": sorted(self.seen_families_),
+            ENVELOPE_KEY: (None if getattr(self, "conv_dilation_envelope_", None) is None
+                           else [list(p) for p in self.conv_dilation_envelope_]),
             "n_train": self.n_train_,
             "n_kernel_train": self.n_kernel_train_,
             "metrics": self.metrics_,
@@ -735,6 +783,7 @@ class ResidualModel:
             # NaN, a negative or a +1 s latency, and an adaptation or sheet of another type was exit 3)
             m.overhead_s_ = float(number(meta, "overhead_s", low=0.0))
             m.seen_families_ = frozenset(_strings(meta["seen_families"], "seen_families"))
+            m.conv_dilation_envelope_ = _checked_envelope(meta.get(ENVELOPE_KEY))
             m.n_train_ = int(number(meta, "n_train", low=0, integer=True))
             m.n_kernel_train_ = int(number(meta, "n_kernel_train", low=0, integer=True, optional=True) or 0)
             # a map of digests without one of a booster read: refused (until 2026-12-04 that booster was read unverified)
@@ -1064,6 +1113,19 @@ def _strings(value: Any, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TypeError(f"its {key} is not a list of names")
     return value
+
+
+def _checked_envelope(raw: Any) -> tuple[tuple[float, float], ...] | None:
+    """A sidecar's :data:`ENVELOPE_KEY`: a list of [dilation > 1, valid-tap share in (0, 1]] pairs, or None (absent:
+    a model saved before 2026-12-07, which prices every dilated convolution with its correction)."""
+    if raw is None:
+        return None
+    ok = isinstance(raw, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
+        and math.isfinite(p[0]) and math.isfinite(p[1]) and p[0] > 1 and 0 < p[1] <= 1 for p in raw)
+    if not ok:
+        raise ValueError(f"{ENVELOPE_KEY} must be a list of [dilation > 1, valid-tap share in (0, 1]] pairs")
+    return tuple((float(d), float(f)) for d, f in raw)
 
 
 def _checked_adaptation(a: Any) -> dict[str, Any] | None:
