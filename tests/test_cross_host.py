@@ -856,13 +856,16 @@ def test_a_calibration_says_how_well_its_own_measurements_reproduce(zen4_host, t
     assert main([*argv, "--format", "json"]) == 0
     r = json.loads(capsys.readouterr().out)["measurement_retest"]  # 4 rounds by default
     assert r == {"rounds": 4, "halves": [[1, 2], [3, 4]], "models": 3, "mape_pct": pytest.approx(4.0),
-                 "within_10_pct": 100.0}
+                 "within_10_pct": 100.0,
+                 # one run (no --steady): its figure, and that it is the one used (2026-12-07)
+                 "steady_pct": None, "run_used": 1, "runs_mape_pct": [pytest.approx(4.0)]}
     assert main([*argv, "--rounds", "2"]) == 0
     assert ("measurement test-retest (fastest run, round 2 against round 1, 3 models): 4.0 % MAPE, 100 % "
             "within +-10 %") in capsys.readouterr().out
     assert main([*argv, "--rounds", "1", "--format", "json"]) == 0
     r = json.loads(capsys.readouterr().out)["measurement_retest"]
-    assert r == {"rounds": 1, "halves": None, "models": None, "mape_pct": None, "within_10_pct": None}
+    assert r == {"rounds": 1, "halves": None, "models": None, "mape_pct": None, "within_10_pct": None,
+                 "steady_pct": None, "run_used": 1, "runs_mape_pct": [None]}
     assert main([*argv, "--rounds", "1"]) == 0
     assert ("measurement test-retest: unknown (1 round; --rounds 2 or more compares the halves)"
             in capsys.readouterr().out)

@@ -108,7 +108,7 @@ def test_a_model_without_an_envelope_prices_dilated_convolutions_as_before(tmp_p
     assert all(kp.calibrated for kp in pred.kernels if kp.kernel.counts_toward_time)
 
 
-@pytest.mark.parametrize("bad", [[[1.0, 0.5]], [[2.0, 1.5]], [[2.0]], "x", [[2.0, True]]])
+@pytest.mark.parametrize("bad", [[[1.0, 0.5]], [[2.0, "0.5"]], [[2.0]], "x", [[2.0, True]]])
 def test_a_bad_envelope_in_a_sidecar_is_refused(bad, tmp_path):
     from hybridperf.residual.cross_host import CrossHostModel
     from hybridperf.residual.model import ENVELOPE_KEY

@@ -63,10 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=ParserDefault(4), action=StoreOnce,
                    help="with --measure (CPU): interleaved measurement rounds (default %(default)s)")
     p.add_argument("--steady", type=float, metavar="PCT", action=StoreOnce,
-                   help="with --measure (CPU): measure again, up to %d runs in all, while a run's own split-half "
-                        "test-retest (its second half of rounds against the first) is above PCT %%, and adapt to the "
-                        "steadiest run (3: the goal of a reproducible label; on a shared host a run of a few seconds "
-                        "can fall in a neighbour's burst)" % STEADY_RUNS)
+                   help=f"with --measure (CPU): measure again, up to {STEADY_RUNS} runs in all, while a run's own "
+                        "split-half test-retest (its second half of rounds against the first) is above PCT %%, and "
+                        "adapt to the steadiest run (3: the goal of a reproducible label; on a shared host a run of a "
+                        "few seconds can fall in a neighbour's burst)")
     p.add_argument("--threads", type=int, metavar="N", action=StoreOnce,
                    help="with --measure (CPU): onnxruntime threads (default: the CPUs this process may use; a named CPU "
                         "sheet with a core count: that count, the only one allowed)")

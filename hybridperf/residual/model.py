@@ -65,6 +65,7 @@ SIDECAR_FILE = "residual.json"
 _OVERHEAD_GRID_S = (0.0, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
 _LOG_ROOF = MODEL_FEATURES.index("log_roofline_s")
 _K_LOG_ROOF = KERNEL_FEATURES.index("log_roofline_s")
+_N_GROUPS = sum(1 for n in KERNEL_FEATURES if n.startswith("group_"))
 _K_DILATION = KERNEL_FEATURES.index("conv_dilation")
 _K_VALID_TAPS = KERNEL_FEATURES.index("conv_valid_tap_fraction")
 #: the sidecar key of :attr:`ResidualModel.conv_dilation_envelope_`
@@ -96,7 +97,6 @@ def inside_envelope(kernel_X: np.ndarray, envelope: Sequence[Sequence[float]] | 
         if d > 1:
             out[i] = bool(np.any((pts[:, 0] >= d - eps) & (pts[:, 1] >= f - eps)))
     return out
-_N_GROUPS = sum(1 for n in KERNEL_FEATURES if n.startswith("group_"))
 #: context columns appended to every kernel row by :func:`kernel_context` (derived from the kernel rows of its model)
 CONTEXT_FEATURES: tuple[str, ...] = ("log_group_roofline_s", "log_group_kernels", "group_time_share", "log_model_roofline_s")
 KERNEL_INPUTS: tuple[str, ...] = (*KERNEL_FEATURES, *CONTEXT_FEATURES)
@@ -346,7 +346,8 @@ class ResidualModel:
             for fam in kernels.families:
                 seen.update(fam)
         self.seen_families_ = frozenset(seen)
-        self.conv_dilation_envelope_ = dilation_envelope(kernels.X) if kernels is not None and len(kernels.row) else ()
+        # what it saw of dilated convolutions (None without kernel rows: nothing known, nothing guarded)
+        self.conv_dilation_envelope_ = dilation_envelope(kernels.X) if kernels is not None and len(kernels.row) else None
         folds = _folds(groups if groups is not None else [str(i % 5) for i in range(len(X))])
 
         # kernel model, and its out-of-fold per-model log ratio K
@@ -1116,15 +1117,15 @@ def _strings(value: Any, key: str) -> list[str]:
 
 
 def _checked_envelope(raw: Any) -> tuple[tuple[float, float], ...] | None:
-    """A sidecar's :data:`ENVELOPE_KEY`: a list of [dilation > 1, valid-tap share in (0, 1]] pairs, or None (absent:
+    """A sidecar's :data:`ENVELOPE_KEY`: a list of [dilation > 1, valid-tap share] pairs of finite numbers, or None (absent:
     a model saved before 2026-12-07, which prices every dilated convolution with its correction)."""
     if raw is None:
         return None
     ok = isinstance(raw, list) and all(
         isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
-        and math.isfinite(p[0]) and math.isfinite(p[1]) and p[0] > 1 and 0 < p[1] <= 1 for p in raw)
+        and math.isfinite(p[0]) and math.isfinite(p[1]) and p[0] > 1 for p in raw)
     if not ok:
-        raise ValueError(f"{ENVELOPE_KEY} must be a list of [dilation > 1, valid-tap share in (0, 1]] pairs")
+        raise ValueError(f"{ENVELOPE_KEY} must be a list of [dilation > 1, valid-tap share] pairs of numbers")
     return tuple((float(d), float(f)) for d, f in raw)
 
 
