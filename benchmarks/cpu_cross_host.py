@@ -788,7 +788,7 @@ def write_envelope(model_dir: Path, kernel_tables) -> str:
         if k == "seen_families":
             out[ENVELOPE_KEY] = [list(p) for p in env]
     # the figures that price include it: their digest again, as save() records it
-    out[FIGURES_KEY] = figures_digest(CrossHostModel._priced({k: v for k, v in out.items() if k != FIGURES_KEY}))
+    out[FIGURES_KEY] = figures_digest(CrossHostModel._priced(out))  # _priced leaves the digest itself out
     path.write_text(dumps(out, indent=1, default=float) + "\n")
     return f"{path}: {ENVELOPE_KEY} {[list(p) for p in env]}"
 

@@ -83,6 +83,23 @@ def test_a_long_dilated_1d_convolution_is_priced_at_its_roofline_and_said():
     assert any(kp.calibrated for kp in plain.kernels) and UNTRAINED_DILATION not in plain.latency_note
 
 
+def _packaged_with_envelope(d: Path, *envelope) -> Path:
+    """A copy of the packaged model in ``d`` whose sidecar has no envelope (no argument) or ``envelope[0]``, its
+    figures digest recorded again (as save() records it), so that only the envelope can refuse it."""
+    from hybridperf.residual.cross_host import CrossHostModel
+    from hybridperf.residual.model import ENVELOPE_KEY
+    from hybridperf.residual.sidecar import FIGURES_KEY, figures_digest
+
+    shutil.copytree(PACKAGED, d)
+    meta = json.loads((d / "residual.json").read_text())
+    del meta[ENVELOPE_KEY]
+    if envelope:
+        meta[ENVELOPE_KEY] = envelope[0]
+    meta[FIGURES_KEY] = figures_digest(CrossHostModel._priced(meta))
+    (d / "residual.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return d
+
+
 def test_a_model_without_an_envelope_prices_dilated_convolutions_as_before(tmp_path):
     """A sidecar saved before 2026-12-07 has no envelope: it loads, and its model calibrates every convolution (as
     then)."""
@@ -91,16 +108,8 @@ def test_a_model_without_an_envelope_prices_dilated_convolutions_as_before(tmp_p
     from hybridperf.api import analyze, predict_on
     from hybridperf.device.spec import load_spec
     from hybridperf.residual.cross_host import CrossHostModel, base_model, sheet_cpu_label
-    from hybridperf.residual.model import ENVELOPE_KEY
-    from hybridperf.residual.sidecar import FIGURES_KEY, figures_digest
 
-    d = tmp_path / "old"
-    shutil.copytree(PACKAGED, d)
-    meta = json.loads((d / "residual.json").read_text())
-    del meta[ENVELOPE_KEY]
-    meta[FIGURES_KEY] = figures_digest(CrossHostModel._priced({k: v for k, v in meta.items() if k != FIGURES_KEY}))
-    (d / "residual.json").write_text(json.dumps(meta, indent=1) + "\n")
-    assert CrossHostModel.load(d).conv_dilation_envelope_ is None
+    assert CrossHostModel.load(_packaged_with_envelope(tmp_path / "old")).conv_dilation_envelope_ is None
     spec = load_spec("host-epyc-zen4-1c")
     old = copy.copy(base_model(spec, 1, sheet_cpu_label(spec)))
     old.conv_dilation_envelope_ = None
@@ -112,16 +121,9 @@ def test_a_model_without_an_envelope_prices_dilated_convolutions_as_before(tmp_p
 def test_a_bad_envelope_in_a_sidecar_is_refused(bad, tmp_path):
     from hybridperf.residual.cross_host import CrossHostModel
     from hybridperf.residual.model import ENVELOPE_KEY
-    from hybridperf.residual.sidecar import FIGURES_KEY, figures_digest
 
-    d = tmp_path / "bad"
-    shutil.copytree(PACKAGED, d)
-    meta = json.loads((d / "residual.json").read_text())
-    meta[ENVELOPE_KEY] = bad
-    meta[FIGURES_KEY] = figures_digest(CrossHostModel._priced({k: v for k, v in meta.items() if k != FIGURES_KEY}))
-    (d / "residual.json").write_text(json.dumps(meta, indent=1) + "\n")
     with pytest.raises(Exception, match=ENVELOPE_KEY):
-        CrossHostModel.load(d)
+        CrossHostModel.load(_packaged_with_envelope(tmp_path / "bad", bad))
 
 
 def test_a_model_round_trips_its_envelope(tmp_path):

@@ -30,7 +30,7 @@ from dataclasses import replace
 from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord
 from hybridperf.costs.registry import OpCost, Status
 
-__all__ = ["RECURRENT_FAMILY", "SPLIT_VIEW_NOTE", "kernel_families", "with_rereads"]
+__all__ = ["PRODUCT_OP", "RECURRENT_FAMILY", "SPLIT_VIEW_NOTE", "kernel_families", "with_rereads"]
 
 #: the op family a learned CPU model sees in a kernel of an unrolled recurrent layer (:func:`kernel_families`): no
 #: training row holds one, so the model prices such kernels at their roofline (with the LLC rate of the re-read
@@ -38,8 +38,8 @@ __all__ = ["RECURRENT_FAMILY", "SPLIT_VIEW_NOTE", "kernel_families", "with_rerea
 #: where its learned correction of other kernels added 30-50 %
 RECURRENT_FAMILY = "recurrent"
 
-#: the Relax op of a step's product
-_PRODUCT = "relax.matmul"
+#: the Relax op of a recurrent layer's matrix products (the input product and each step's)
+PRODUCT_OP = "relax.matmul"
 #: the Relax op the unrolling cuts a gate block (or the input product) with
 _SPLIT = "relax.split"
 #: the note of a ``split`` of an unrolled recurrent layer, a view (zero cost)
@@ -72,7 +72,7 @@ def with_rereads(analysis: ModelAnalysis, recurrent_vars: Mapping[str, tuple[str
                                                else r for r in analysis.records))
     groups: dict[tuple[str, tuple], list[int]] = {}
     for k, r in enumerate(analysis.records):
-        if r.op != _PRODUCT or r.var not in recurrent_vars or not r.cost.weight_bytes or not r.counts_toward_time:
+        if r.op != PRODUCT_OP or r.var not in recurrent_vars or not r.cost.weight_bytes or not r.counts_toward_time:
             continue
         groups.setdefault((recurrent_vars[r.var][0], tuple(i.shape for i in r.inputs)), []).append(k)
     rereads: dict[int, int] = {}

@@ -386,6 +386,10 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
 
     runs: list[tuple] = []  # (rows, profile, failures, split-half stats) of each run
 
+    def pct(stats) -> float | None:
+        """A run's split-half test-retest MAPE in %; None: unknown (one round, or fewer than 2 models)."""
+        return stats.mape * 100.0 if stats is not None else None
+
     def progress(key: str, rnd: int, median_s: float, fastest_s: float) -> None:
         again = f"run {len(runs) + 1}/{STEADY_RUNS}, " if args.steady is not None else ""
         print(f"calibrate: {again}round {rnd + 1}/{args.rounds} {key}: median {fmt_time(median_s)}, fastest "
@@ -395,18 +399,18 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
         got = measure_rounds(models, spec.id, threads, rounds=args.rounds, seed=args.seed, on_measured=progress,
                              batch=args.batch)
         runs.append((*got, split_half_min(got[0])))
-        pct = runs[-1][3].mape * 100.0 if runs[-1][3] is not None else None
-        if args.steady is None or pct is None or pct <= args.steady or len(runs) == STEADY_RUNS:
+        last = pct(runs[-1][3])
+        if args.steady is None or last is None or last <= args.steady or len(runs) == STEADY_RUNS:
             break
-        print(f"hybridperf: warning: run {len(runs)} unsteady: its split-half test-retest is {pct:.1f} %, above "
+        print(f"hybridperf: warning: run {len(runs)} unsteady: its split-half test-retest is {last:.1f} %, above "
               f"--steady {args.steady:g} %: measuring again ({len(runs) + 1} of at most {STEADY_RUNS})",
               file=sys.stderr, flush=True)
-    used = min(range(len(runs)), key=lambda i: runs[i][3].mape if runs[i][3] is not None else 0.0)
+    used = min(range(len(runs)), key=lambda i: pct(runs[i][3]) or 0.0)
     rows, profile, failures, own = runs[used]
-    own_pct = own.mape * 100.0 if own is not None else None
+    own_pct = pct(own)
     if args.steady is not None and own_pct is not None and own_pct > args.steady:
         print(f"hybridperf: warning: no run steady within --steady {args.steady:g} % in {STEADY_RUNS} (split-half "
-              f"test-retest " + ", ".join(f"{r[3].mape * 100.0:.1f}" for r in runs) + f" %): adapted to the steadiest "
+              f"test-retest " + ", ".join(f"{pct(r[3]):.1f}" for r in runs) + f" %): adapted to the steadiest "
               f"(run {used + 1}, {own_pct:.1f} %); held-out differences below it are noise", file=sys.stderr)
     elif args.steady is None and own_pct is not None and own_pct > UNSTEADY_PCT:
         print(f"hybridperf: warning: the measurement is unsteady: its split-half test-retest is {own_pct:.1f} % "
@@ -511,12 +515,11 @@ def run_measure(args: argparse.Namespace) -> ExitCode:
               "measurement_retest": {"rounds": args.rounds,
                                      "halves": [[1, half], [half + 1, args.rounds]] if args.rounds >= 2 else None,
                                      "models": own.n if own else None,
-                                     "mape_pct": own.mape * 100.0 if own else None,
+                                     "mape_pct": own_pct,
                                      "within_10_pct": dict(own.within)[0.10] * 100.0 if own else None,
                                      # --steady: each run's split-half MAPE %, the run used (1-based), the bound
                                      "steady_pct": args.steady, "run_used": used + 1,
-                                     "runs_mape_pct": [r[3].mape * 100.0 if r[3] is not None else None
-                                                       for r in runs]},
+                                     "runs_mape_pct": [pct(r[3]) for r in runs]},
               "per_model": [dict(zip(("key", "measured_s", "roofline_s", "zero_shot_s", "adapted_s"),
                                      (*r[:4], None if untested else r[4]))) for r in res.per_model]}
     from hybridperf.commands._common import warn_if_adaptation_worse

@@ -14,6 +14,7 @@ from hybridperf.analysis.analyze import Analyzed
 from hybridperf.analysis.cost_pass import FOLDED_NOTE, RUN_EVERY_CALL_NOTE, OpRecord, precision_of, with_dtype_split
 from hybridperf.analysis.kernels import Kernel, with_ops_run
 from hybridperf.analysis.memory import MemoryPlan
+from hybridperf.analysis.recurrent import PRODUCT_OP
 from hybridperf.costs import CostRegistry, OpContext, OpCost, Status, build_registry
 from hybridperf.device.spec import HOST_ID, DeviceSpec, load_spec
 from hybridperf.errors import InputError, SpecError
@@ -643,7 +644,7 @@ def runs_in_node(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec) 
     where two kernels' dispatch (0.53 us) was priced. Other devices launch per step (cuDNN): False."""
     if spec.kind != "cpu" or not kernel.op_indices:
         return False
-    return all(records[i].recurrent_node and records[i].op != "relax.matmul" for i in kernel.op_indices)
+    return all(records[i].recurrent_node and records[i].op != PRODUCT_OP for i in kernel.op_indices)
 
 
 def price_kernel(kernel: Kernel, records: Sequence[OpRecord], spec: DeviceSpec, precision: str | None = None,

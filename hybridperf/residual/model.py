@@ -418,7 +418,8 @@ class ResidualModel:
 
     def _untrained_at_roofline(self, X: np.ndarray, kernels: KernelTable | None, out: np.ndarray) -> np.ndarray:
         """``out`` (log ratios of the model rows ``X``) with each model that has kernel rows of op families this model
-        was never trained on (``kernels.families`` against :attr:`seen_families_`) priced as :meth:`apply` prices it:
+        was never trained on (``kernels.families`` against :attr:`seen_families_`), or of dilated convolutions outside
+        its training rows (:func:`inside_envelope`), priced as :meth:`apply` prices it:
         ``(calibrated kernels x exp(g) + overhead) x exp(adaptation) + untrained kernels at roofline``, or its
         roofline where every kernel is untrained. Until 2026-12-07 a table (``calibrate``'s held-out columns) priced
         them with the learned correction, so ``calibrate``'s "zero-shot" column of an unrolled recurrent model was not
