@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
+from hybridperf.analysis.elementwise_math import math_elements
 from hybridperf.analysis.subnormal import (CARRY_OPS, MASK_ELEMENTS, MATMUL_OPS, SOFTMAX_OPS, broadcast_share,
                                           matmul_macs, window_entries)
 from hybridperf.analysis.transpose import innermost_elements
@@ -204,6 +205,12 @@ class ModelAnalysis:
         (:mod:`hybridperf.analysis.transpose`), over the ops that run."""
         run = [r for r in self.records if r.counts_toward_time and r.innermost_transpose_elements]
         return len(run), sum(r.innermost_transpose_elements for r in run)
+
+    @property
+    def math_elements(self) -> dict[str, int]:
+        """float32 output elements per function of the element-wise math onnxruntime evaluates one element at a time
+        (:func:`hybridperf.analysis.elementwise_math.math_elements`), over the ops that run."""
+        return math_elements(self.records)
 
     @property
     def coverage(self) -> float:

@@ -138,7 +138,7 @@ def _host_row() -> dict[str, Any]:
 
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one spec with unit (SI), source and measured flag."""
-    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, load_spec
+    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, ELEMENTWISE_MATH_KEYS, load_spec
     from hybridperf.precision import rate_unit
 
     if spec_dir is None:
@@ -199,6 +199,10 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         # onnxruntime's extra time per element of a transpose that moves the innermost axis other than as a 2-D
         # transpose (seconds per element), null where the sheet does not give it (unknown); since 2026-12-06
         "transpose": {"innermost": q("transpose.innermost", spec.innermost_transpose_s_per_element, "s")},
+        # onnxruntime's extra time per element of the element-wise math it evaluates one element at a time (seconds
+        # per element, by function), null where the sheet does not give it (unknown); since 2026-12-07
+        "elementwise_math": {k: q(f"elementwise_math.{k}", spec.elementwise_math_s_per_element.get(k), "s")
+                             for k in ELEMENTWISE_MATH_KEYS},
         "power": {"idle": q("power.idle", spec.idle_power_w, "W"), "max": q("power.max", spec.max_power_w, "W")},
         "energy": {
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},

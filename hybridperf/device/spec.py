@@ -27,6 +27,8 @@ every figure can be traced to where it came from. Schema version 1::
       softmax: {value: 6.5, unit: ns, source: "measured ...", measured: true}   # a Softmax output that is one
     transpose:                     # optional, CPU sheets only; extra time onnxruntime's Transpose takes per element
       innermost: {value: 3.1, unit: ns, source: "measured ...", measured: true}  # moving the innermost axis (not 2-D)
+    elementwise_math:              # optional, CPU sheets only; extra time per element over a copy, by function
+      sin: {value: 1.8, unit: ns, source: "measured ...", measured: true}  # also cos, tan, log
     power:
       idle: {value: 50, unit: W, source: "..."}
       max: {value: 400, unit: W, source: "..."}
@@ -94,7 +96,7 @@ _TOP_KEYS_REQUIRED = (
     "energy",
 )
 _TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "call_overhead",
-                      "subnormal_assist", "transpose", "notes")
+                      "subnormal_assist", "transpose", "elementwise_math", "notes")
 #: the figures of a sheet's ``subnormal_assist`` (seconds): per multiply-add of onnxruntime's MatMul that reads a
 #: float32 subnormal operand, per output of its Softmax that is one (:mod:`hybridperf.analysis.subnormal`)
 SUBNORMAL_ASSIST_KEYS = ("mac", "softmax")
@@ -102,6 +104,10 @@ SUBNORMAL_ASSIST_KEYS = ("mac", "softmax")
 #: for a permutation that moves the innermost axis other than as a 2-D transpose, beyond one that keeps it
 #: (:mod:`hybridperf.analysis.transpose`)
 TRANSPOSE_KEYS = ("innermost",)
+#: the functions of a sheet's ``elementwise_math`` (seconds per float32 output element): the extra time onnxruntime's
+#: CPU kernel of the ONNX op of that name (capitalised) takes per element beyond a copy, for the element-wise math it
+#: evaluates one element at a time (:mod:`hybridperf.analysis.elementwise_math`)
+ELEMENTWISE_MATH_KEYS = ("sin", "cos", "tan", "log")
 #: the runtimes whose per-call overhead a sheet's ``call_overhead`` may give: onnxruntime's ``session.run`` (what
 #: ``hybridperf probe`` times on a CPU), the one runtime of a CPU sheet whose call a prediction prices
 #: (:func:`hybridperf.estimate.pricing.predict_on`: a model that launches no kernel); a GPU's execution model has its
@@ -454,6 +460,12 @@ class DeviceSpec:
     #: Priced for the transposes the cost pass counts (:mod:`hybridperf.analysis.transpose`;
     #: :func:`hybridperf.estimate.pricing.with_innermost_transposes`); not a :func:`latency_figures` figure
     innermost_transpose_s_per_element: float | None = None
+    #: optional ``elementwise_math`` of a CPU sheet: extra seconds per float32 output element onnxruntime's kernel of
+    #: each function (:data:`ELEMENTWISE_MATH_KEYS`) takes, at the sheet's threads, beyond a copy, as ``hybridperf
+    #: probe`` times them; empty where the sheet gives none (unknown, never 0). Priced for the ops the cost pass counts
+    #: (:mod:`hybridperf.analysis.elementwise_math`; :func:`hybridperf.estimate.pricing.with_elementwise_math`); not a
+    #: :func:`latency_figures` figure
+    elementwise_math_s_per_element: Mapping[str, float] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
@@ -914,6 +926,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     calls = _call_overhead(v, raw, kind)
     assist = _subnormal_assist(v, raw, kind)
     transpose = _transpose(v, raw, kind)
+    math = _elementwise_math(v, raw, kind)
 
     return DeviceSpec(
         id=dev_id,
@@ -943,6 +956,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         subnormal_mac_s=assist.get("mac"),
         subnormal_softmax_s=assist.get("softmax"),
         innermost_transpose_s_per_element=transpose.get("innermost"),
+        elementwise_math_s_per_element=MappingProxyType(math),
     )
 
 
@@ -1294,6 +1308,16 @@ def _transpose(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
     if section is None:
         return {}
     return _times_by_key(v, section, "transpose", TRANSPOSE_KEYS, "figure", "", zero_ok=True)
+
+
+def _elementwise_math(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
+    """``elementwise_math``: extra seconds per element by function (:data:`ELEMENTWISE_MATH_KEYS`; 0 allowed: measured,
+    no extra), CPU sheets only; empty where the sheet gives none."""
+    section = _cpu_section(v, raw, kind, "elementwise_math",
+                           "the figures are onnxruntime's CPU kernels, timed by `hybridperf probe`")
+    if section is None:
+        return {}
+    return _times_by_key(v, section, "elementwise_math", ELEMENTWISE_MATH_KEYS, "function", "", zero_ok=True)
 
 
 def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:

@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
 
 __all__ = ["CALL_OVERHEAD_NOTE", "KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "ROOFLINE_NO_CALL",
            "RooflineMemo", "as_run_by", "bounded_energy", "folded_records", "launched_dynamic_energy_j", "predict_on",
-           "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead", "with_innermost_transposes"]
+           "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead", "with_elementwise_math",
+           "with_innermost_transposes"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,14 @@ class Prediction:
     innermost_transpose_s: float | None = 0.0
     #: how :attr:`innermost_transpose_s` was priced (:data:`TRANSPOSE_NOTE`), else ""
     innermost_transpose_note: str = ""
+    #: the extra time of the element-wise math onnxruntime evaluates one element at a time
+    #: (:func:`with_elementwise_math`), included in :attr:`latency_s`: 0.0 where the model has none (or on a sheet
+    #: that is not a CPU's), None where it has some and they are not priced (unknown: the sheet has no
+    #: ``elementwise_math`` figure for one of its functions, or the runtime is not onnxruntime; :attr:`warnings` says
+    #: so)
+    elementwise_math_s: float | None = 0.0
+    #: how :attr:`elementwise_math_s` was priced (:data:`MATH_NOTE`), else ""
+    elementwise_math_note: str = ""
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -215,6 +224,8 @@ class Prediction:
             out.append(subnormal_warning(self))
         if self.innermost_transpose_s is None:
             out.append(transpose_warning(self))
+        if self.elementwise_math_s is None:
+            out.append(math_warning(self))
         unfused = self._unfused_note()
         if unfused:
             out.append(unfused)
@@ -494,6 +505,59 @@ def with_innermost_transposes(pred: Prediction, runtime: Any) -> Prediction:
     note = TRANSPOSE_NOTE.format(time=f"+{extra * 1e3:.3g} ms", transposes=plural(transposes, "transpose"),
                                  elements=f"{elements:,}", device=pred.spec.id, how=how)
     return _with_extra_time(pred, extra, innermost_transpose_s=extra, innermost_transpose_note=note)
+
+
+#: :attr:`Prediction.elementwise_math_note` of a priced term
+MATH_NOTE = ("element-wise math {time} included: {counts} float32 elements that onnxruntime evaluates one element at "
+             "a time, at {device}'s {how} elementwise_math figures over a copy")
+#: the warning where they are not priced (:attr:`Prediction.elementwise_math_s` None)
+MATH_UNPRICED = ("{counts} float32 elements of element-wise math that onnxruntime evaluates one element at a time: "
+                 "about 1.6-1.8 ns per element more than a copy on a Zen 4 (2026-12-07), not priced here ({why})")
+
+
+def _math_counts(elements: dict[str, int]) -> str:
+    """``sin 1,024 / log 64``: the counted elements per function, in the sheet's order."""
+    return " / ".join(f"{k} {n:,}" for k, n in elements.items())
+
+
+def math_warning(pred: Prediction) -> str:
+    """The warning of a prediction whose model has element-wise math onnxruntime evaluates one element at a time that
+    is not priced (:data:`MATH_UNPRICED`)."""
+    elements = pred.analyzed.analysis.math_elements
+    name = _runtime_name(pred.runtime, pred.spec)
+    missing = [k for k in elements if k not in pred.spec.elementwise_math_s_per_element]
+    probe = "`hybridperf probe --host` probes this machine again" if pred.spec.id == HOST_ID else \
+        "`hybridperf probe` on the machine measures them"
+    why = (f"{pred.spec.id} gives no elementwise_math figure for {', '.join(missing)}; {probe}"
+           if name == "onnxruntime" else f"the figures are onnxruntime's and this prediction is for {name}")
+    return MATH_UNPRICED.format(counts=_math_counts(elements), why=why)
+
+
+def with_elementwise_math(pred: Prediction, runtime: Any) -> Prediction:
+    """``pred`` with the extra time of the element-wise math onnxruntime evaluates one element at a time on a CPU
+    (:mod:`hybridperf.analysis.elementwise_math`: ``sin``, ``cos``, ``tan``, ``log``).
+
+    The roofline prices such an op as one FLOP per element and the learned CPU models as the cheap element-wise work
+    of their training rows, which hold these functions only in a few thousand elements; onnxruntime takes 1.7-1.9 ns
+    per element for them on a Zen 4 with one thread against 0.09 ns for a copy. The term is each function's counted
+    float32 output elements times the sheet's ``elementwise_math`` figure for it (the extra per element over a copy,
+    ``hybridperf probe``), added to the latency (and its time x idle power to the energy). ``pred`` as it is where the
+    model has none or the sheet is not a CPU's; :attr:`Prediction.elementwise_math_s` None (unknown, with a warning)
+    where the sheet lacks a figure of a function the model has or the runtime is not onnxruntime.
+    """
+    if pred.spec.kind != "cpu":
+        return pred
+    elements = pred.analyzed.analysis.math_elements
+    if not elements:
+        return pred
+    figures = pred.spec.elementwise_math_s_per_element
+    if _runtime_name(runtime, pred.spec) != "onnxruntime" or any(k not in figures for k in elements):
+        return replace(pred, elementwise_math_s=None)
+    extra = sum(n * figures[k] for k, n in elements.items())
+    how = "measured" if all(f"elementwise_math.{k}" in pred.spec.measured for k in elements) else "the"
+    note = MATH_NOTE.format(time=f"+{extra * 1e3:.3g} ms", counts=_math_counts(elements), device=pred.spec.id,
+                            how=how)
+    return _with_extra_time(pred, extra, elementwise_math_s=extra, elementwise_math_note=note)
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
@@ -981,6 +1045,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
         pred = with_call_overhead(pred, run_by)
     pred = with_subnormal_assists(pred, run_by)
     pred = with_innermost_transposes(pred, run_by)
+    pred = with_elementwise_math(pred, run_by)
     why = recurrent_reread_note(analyzed, spec)
     if why:
         pred = pred.unverified(why, first=False)

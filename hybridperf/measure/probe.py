@@ -183,6 +183,30 @@ class TransposeFigure:
 
 
 @dataclass(frozen=True)
+class ElementwiseMath:
+    """Extra onnxruntime time per float32 element of the element-wise math it evaluates one element at a time, timed
+    by :func:`elementwise_math`.
+
+    Attributes
+    ----------
+    per_element_s : mapping
+        Function (:data:`~hybridperf.device.spec.ELEMENTWISE_MATH_KEYS`) -> the extra time per element over a ``Neg``
+        of the same tensor (0: none measurable).
+    threads : int
+        onnxruntime's intra-op threads.
+    fastest_s : mapping
+        Function -> fastest run of its lone node; ``"neg"`` the copy's.
+    elements : int
+        Elements of each node's input and output.
+    """
+
+    per_element_s: Mapping[str, float]
+    threads: int
+    fastest_s: Mapping[str, float]
+    elements: int
+
+
+@dataclass(frozen=True)
 class LlcReread:
     """The rate at which onnxruntime re-reads a weight the last-level cache holds, timed by :func:`llc_reread`.
 
@@ -254,6 +278,8 @@ class ProbeResult:
     llc: LlcReread | None = None
     # CPU probe: onnxruntime's LSTM re-reading a step weight the cores' L2 caches hold (None: not measured, no L2)
     l2: L2Reread | None = None
+    # CPU probe: onnxruntime's element-wise math evaluated one element at a time (None: not measured)
+    math: ElementwiseMath | None = None
 
     @property
     def source(self) -> str:
@@ -1013,6 +1039,43 @@ def innermost_transpose(threads: int = 1, runs: int = 15) -> TransposeFigure:
                            elements=elements)
 
 
+#: the elements :func:`elementwise_math` times each node over (1 MiB of float32 in, 1 MiB out)
+MATH_PROBE_ELEMENTS = 2**18
+
+
+def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
+    """Time onnxruntime's lone ``Sin``, ``Cos``, ``Tan`` and ``Log`` nodes (:data:`~hybridperf.device.spec.
+    ELEMENTWISE_MATH_KEYS`, capitalised) and a ``Neg`` over :data:`MATH_PROBE_ELEMENTS` float32 elements (values
+    0.05-8, where each is defined), fastest of ``runs`` alternating rounds after 3 warm-up runs each.
+
+    Each function's figure is its fastest run less the ``Neg``'s, per element: what it costs beyond the copy the
+    roofline and the learned model price (:mod:`hybridperf.analysis.elementwise_math`). Measured 2026-12-07 on a
+    Zen 4 (``calibration/host-epyc-zen4-math``). An extra time under :data:`SUBNORMAL_RESOLUTION` of the copy reads
+    as none (0).
+    """
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from hybridperf.device.spec import ELEMENTWISE_MATH_KEYS
+
+    n = MATH_PROBE_ELEMENTS
+    io = ([helper.make_tensor_value_info("X", TensorProto.FLOAT, [n])],
+          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [n])])
+    sessions = {k: _ort_session(_onnx_model([helper.make_node(k.capitalize(), ["X"], ["Y"])], *io), threads=threads,
+                                spin=False) for k in ("neg", *ELEMENTWISE_MATH_KEYS)}
+    feed = {"X": (0.05 + 2 * np.abs(np.random.default_rng(0).standard_normal(n))).astype(np.float32)}
+    for sess in sessions.values():
+        for _ in range(3):
+            sess.run(None, feed)
+    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feed) for k, s in sessions.items()},
+                                        min_rounds=runs, budget_s=0.0)
+    copy = best["neg"]
+    per = {k: (best[k] - copy) / n if best[k] - copy > SUBNORMAL_RESOLUTION * copy else 0.0
+           for k in ELEMENTWISE_MATH_KEYS}
+    return ElementwiseMath(per_element_s=per, threads=threads,
+                           fastest_s=dict(best), elements=n)
+
+
 def llc_reread(llc_bytes: int, threads: int = 1, runs: int = 200) -> LlcReread:
     """Time onnxruntime's MatMul of one row ``[1, k]`` with a float32 weight ``[k, 2k]`` of about ``llc_bytes / 4``
     (``k`` a multiple of 16), the product each step of a recurrent layer computes with its weight: after the first
@@ -1263,6 +1326,11 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         transpose = innermost_transpose(threads=threads, runs=5 if quick else 15)
     except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
         errors["transpose"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    math_figure = None
+    try:
+        math_figure = elementwise_math(threads=threads, runs=5 if quick else 15)
+    except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figures are not on the sheet
+        errors["elementwise math"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     llc = None
     if max((c.level for c in caches if c.type in ("Data", "Unified")), default=0) >= 3:
         try:
@@ -1279,7 +1347,8 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
     report("done", total, total)
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
-                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc, l2=l2)
+                       time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc, l2=l2,
+                       math=math_figure)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -1347,6 +1416,14 @@ def transpose_section(t: TransposeFigure, src: str) -> dict[str, Any]:
                             "per element", measured=True)}
 
 
+def math_section(m: ElementwiseMath, src: str) -> dict[str, Any]:
+    """A sheet's ``elementwise_math`` from :func:`elementwise_math`'s figures (ns per element; 0 where none was
+    measurable)."""
+    return {k: _q(v * 1e9, "ns", f"{src}: onnxruntime {k.capitalize()} of {m.elements:,} float32 elements, fastest "
+                  f"run {m.fastest_s[k] * 1e3:.3g} ms against {m.fastest_s['neg'] * 1e3:.3g} ms for a Neg, "
+                  f"{m.threads} thread(s), per element", measured=True) for k, v in m.per_element_s.items()}
+
+
 def _sig(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
@@ -1407,6 +1484,7 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
            if result.dispatch is not None and result.dispatch.per_call_s > 0 else {}),
         **({"subnormal_assist": subnormal_section(result.subnormal, src)} if result.subnormal is not None else {}),
         **({"transpose": transpose_section(result.transpose, src)} if result.transpose is not None else {}),
+        **({"elementwise_math": math_section(result.math, src)} if result.math is not None else {}),
         "power": power,
         "energy": energy,
         "compute_units": {"count": {"value": cores, "unit": "core",

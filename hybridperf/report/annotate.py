@@ -150,6 +150,8 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
         text += f"; {pred.subnormal_note}"
     if pred.innermost_transpose_note:
         text += f"; {pred.innermost_transpose_note}"
+    if pred.elementwise_math_note:
+        text += f"; {pred.elementwise_math_note}"
     return text
 
 

@@ -57,7 +57,8 @@ def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
 
 
 def show_table(d: dict[str, Any]) -> str:
-    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, SUBNORMAL_ASSIST_KEYS, TRANSPOSE_KEYS, is_estimate
+    from hybridperf.device.spec import (CALL_OVERHEAD_RUNTIMES, ELEMENTWISE_MATH_KEYS, SUBNORMAL_ASSIST_KEYS,
+                                          TRANSPOSE_KEYS, is_estimate)
 
     rows: list[list[str]] = []
     unused = set(d.get("unused_figures", ()))
@@ -96,7 +97,9 @@ def show_table(d: dict[str, Any]) -> str:
                                 ("subnormal_assist", SUBNORMAL_ASSIST_KEYS, "subnormals a model makes itself are not "
                                                                             "priced here"),
                                 ("transpose", TRANSPOSE_KEYS, "transposes that move the innermost axis are not "
-                                                              "priced here")):
+                                                              "priced here"),
+                                ("elementwise_math", ELEMENTWISE_MATH_KEYS, "this function's time per element beyond "
+                                                                            "a copy is not priced here")):
             section = d.get(name) or {}
             for k in keys:
                 if section.get(k) is None:

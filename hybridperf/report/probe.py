@@ -42,6 +42,11 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
         rows.append(["transpose per element", format_si(t.per_element_s, "s", 3) if t.per_element_s
                      else "0 (none measurable)", f"onnxruntime Transpose moving the innermost axis over one keeping "
                                                  f"it, {t.threads} thread(s)"])
+    m = getattr(result, "math", None)
+    if m is not None:  # what the sheet's elementwise_math prices each function's elements at (0: none)
+        for k, v in m.per_element_s.items():
+            rows.append([f"{k} per element", format_si(v, "s", 3) if v else "0 (none measurable)",
+                         f"onnxruntime {k.capitalize()} over a Neg, {m.threads} thread(s)"])
     r = getattr(result, "llc", None)
     if r is not None:  # what the sheet's memory.llc.bandwidth prices a recurrent layer's re-read weights at
         rows.append(["LLC re-read", format_si(r.bytes_per_s, "B/s"),

@@ -209,6 +209,11 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         # 2026-12-06 22:16 UTC (until then priced as any copy)
         "innermost_transpose_s": pred.innermost_transpose_s,
         "innermost_transpose_note": pred.innermost_transpose_note or None,
+        # the extra time of element-wise math onnxruntime evaluates one element at a time (sin, cos, tan, log), in
+        # latency_s: 0.0 where the model has none, null where it has some and they are not priced (a warning says
+        # why); since 2026-12-07 (until then priced as one FLOP per element)
+        "elementwise_math_s": pred.elementwise_math_s,
+        "elementwise_math_note": pred.elementwise_math_note or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,
@@ -220,6 +225,8 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         totals["unknown_fields"].append("subnormal_assist_s")
     if pred.innermost_transpose_s is None:  # counted and not priced: unknown, a warning says why
         totals["unknown_fields"].append("innermost_transpose_s")
+    if pred.elementwise_math_s is None:  # counted and not priced: unknown, a warning says why
+        totals["unknown_fields"].append("elementwise_math_s")
     return totals
 
 
@@ -400,6 +407,8 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"note      {pred.subnormal_note}")
     if pred.innermost_transpose_note:  # the transposes that move the innermost axis, priced in the latency
         lines.append(f"note      {pred.innermost_transpose_note}")
+    if pred.elementwise_math_note:  # the element-wise math evaluated one element at a time, priced in the latency
+        lines.append(f"note      {pred.elementwise_math_note}")
     for w in pred.warnings:
         lines.append(f"WARNING   {w}")
     if top <= 0:  # --top 0: the summary lines only, no kernel table

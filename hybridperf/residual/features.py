@@ -524,7 +524,9 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
            "subnormal_assist_s": prediction.subnormal_assist_s or "",
            # the extra time of its transposes that move the innermost axis priced on the sheet
            # (pricing.with_innermost_transposes): taken off its label by load_table as the assists are
-           "innermost_transpose_s": prediction.innermost_transpose_s or ""}
+           "innermost_transpose_s": prediction.innermost_transpose_s or "",
+           # and of the element-wise math onnxruntime evaluates one element at a time (pricing.with_elementwise_math)
+           "elementwise_math_s": prediction.elementwise_math_s or ""}
     row.update({n: round(float(v), 6) for n, v in zip(MODEL_FEATURES, f.model)})
     krows = []
     if group_times is not None:
@@ -535,6 +537,7 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
                  else [("", "", "")] * len(f.kernel_index))
         assists = kernel_assists_s(prediction, f.kernel_index)
         transposes = kernel_transposes_s(prediction, f.kernel_index)
+        maths = kernel_math_s(prediction, f.kernel_index)
         for n, (g, fam, r, x, u) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels, units)):
             kr = {"key": key, "kernel_features_version": KERNEL_FEATURES_VERSION, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
                   "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0),
@@ -542,7 +545,9 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
                   # this kernel's part of the row's subnormal_assist_s: taken off its unit's measured time by load_table
                   "subnormal_assist_s": assists[n] or "",
                   # and of innermost_transpose_s
-                  "innermost_transpose_s": transposes[n] or ""}
+                  "innermost_transpose_s": transposes[n] or "",
+                  # and of elementwise_math_s
+                  "elementwise_math_s": maths[n] or ""}
             kr.update({nm: round(float(v), 6) for nm, v in zip(KERNEL_FEATURES, x)})
             krows.append(kr)
     return row, krows
@@ -558,6 +563,20 @@ def kernel_transposes_s(prediction: Any, kernel_index: Sequence[int]) -> list[fl
     figure = prediction.spec.innermost_transpose_s_per_element
     return [figure * sum(records[j].innermost_transpose_elements for j in prediction.kernels[i].kernel.op_indices)
             for i in kernel_index]
+
+
+def kernel_math_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
+    """The extra element-wise math time priced for each kernel of ``kernel_index`` (its ops' counted elements x the
+    sheet's figure of each function; :func:`hybridperf.estimate.pricing.with_elementwise_math`), 0 where the
+    prediction priced none."""
+    from hybridperf.analysis.elementwise_math import math_elements
+
+    if not prediction.elementwise_math_s:
+        return [0.0] * len(kernel_index)
+    records = prediction.analyzed.analysis.records
+    figures = prediction.spec.elementwise_math_s_per_element
+    return [sum(n * figures[k] for k, n in math_elements(records[j] for j in prediction.kernels[i].kernel.op_indices)
+                .items()) for i in kernel_index]
 
 
 def kernel_assists_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:

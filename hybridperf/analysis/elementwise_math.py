@@ -1,0 +1,49 @@
+"""Element-wise math that onnxruntime's CPU kernels evaluate one element at a time: a time per element that neither
+the roofline (one FLOP per element, :mod:`hybridperf.costs.elementwise`) nor the learned CPU models see.
+
+onnxruntime 1.32's CPU ``Sin``, ``Cos``, ``Tan`` and ``Log`` take ten to twenty times a copy's time per element,
+where its ``Exp``, ``Tanh``, ``Sigmoid`` and ``Erf`` take two to five times it. Timed 2026-12-07 on a Zen 4 with 1 thread, lone nodes over
+2^20 float32 elements: Sin 1.85, Cos 1.88, Log 1.67 ns per element against Exp 0.18, Tanh 0.26, Erf 0.51 and a copy-
+like Neg 0.09 ns (``benchmarks/results/elementwise_math.md``). The learned CPU models' training rows hold these four
+ops only in rotary embeddings (LLaMA-, Qwen2-style, a few thousand elements) and T5's bucketed relative positions, so
+they price them as cheap element-wise work: Descript's audio codec, whose Snake activations take ``sin`` of every
+activation, spent 8.8 of its 71 ms in ``Sin`` on the Zen 4 and was predicted 19 % too fast.
+
+The cost pass counts each such op's output elements (:func:`math_elements`: float32 outputs of the ops of
+:data:`SCALAR_MATH_OPS` that run); what an element costs beyond a copy is a figure of the host per function
+(:attr:`~hybridperf.device.spec.DeviceSpec.elementwise_math_s_per_element`, ``hybridperf probe``;
+:func:`hybridperf.estimate.pricing.with_elementwise_math`). ONNX ``Softplus`` is lowered by TVM's importer into
+``maximum``, ``exp`` and ``log``: its ``log`` is counted (onnxruntime's own Softplus kernel is slower still, about
+11 ns per element there; not priced). Pure functions of records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from hybridperf.device.spec import ELEMENTWISE_MATH_KEYS
+
+#: Relax op -> the key of its figure in a CPU sheet's ``elementwise_math`` section
+#: (:data:`~hybridperf.device.spec.ELEMENTWISE_MATH_KEYS`, the ONNX op the probe times capitalised)
+SCALAR_MATH_OPS: Mapping[str, str] = MappingProxyType({f"relax.{k}": k for k in ELEMENTWISE_MATH_KEYS})
+#: the element type onnxruntime's kernels of these ops run on a CPU
+COUNTED_DTYPE = "float32"
+
+__all__ = ["COUNTED_DTYPE", "SCALAR_MATH_OPS", "math_elements"]
+
+
+def math_elements(records: Iterable[Any]) -> dict[str, int]:
+    """Output elements per sheet key (:data:`SCALAR_MATH_OPS`) of the records that run (``counts_toward_time``) with a
+    static float32 output, in the sheet's order; keys with none are left out."""
+    out: dict[str, int] = {}
+    for r in records:
+        key = SCALAR_MATH_OPS.get(r.op)
+        if key is None or not r.counts_toward_time or not r.outputs:
+            continue
+        o = r.outputs[0]
+        if o.dtype != COUNTED_DTYPE or o.numel is None:
+            continue
+        out[key] = out.get(key, 0) + o.numel
+    return {k: out[k] for k in ELEMENTWISE_MATH_KEYS if k in out}
