@@ -109,8 +109,9 @@ def node_types(path: Path, threads: int = 1, runs: int = 10, warmup: int = 3) ->
         so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
         so.enable_profiling, so.profile_file_prefix = True, str(Path(tmp) / "p")
         sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        feed = {i.name: np.random.default_rng(0).standard_normal(i.shape).astype(np.float32)
-                for i in sess.get_inputs()}
+        rng = np.random.default_rng(0)
+        feed = {i.name: (rng.integers(0, 100, i.shape) if i.type == "tensor(int64)"
+                         else rng.standard_normal(i.shape).astype(np.float32)) for i in sess.get_inputs()}
         for _ in range(warmup + runs):
             sess.run(None, feed)
         events = json.loads(Path(sess.end_profiling()).read_text())

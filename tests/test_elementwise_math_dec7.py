@@ -160,7 +160,7 @@ def test_another_runtime_is_not_priced_with_onnxruntimes_figures(analyses):
 def test_predict_many_rows_and_csv_carry_the_term(analyses):
     from hybridperf.report.many import CSV_COLUMNS
 
-    assert CSV_COLUMNS[-1] == "elementwise_math_s"
+    assert CSV_COLUMNS[-2:] == ("elementwise_math_s", "depthwise_conv1d_s")
     from hybridperf.commands._sweep import FIGURES
 
     assert "elementwise_math_s" in FIGURES
@@ -284,3 +284,14 @@ def test_the_training_tables_carry_the_term_and_the_label_loses_it(analyses):
     assert outside_s(row) == pytest.approx(pred.elementwise_math_s)
     plain, _ = feature_rows(predict_on(analyses["vector"], _cpu_sheet(FIGURES_NS)), "v", measured_s=1e-3)
     assert plain["elementwise_math_s"] == "" and outside_s(plain) == 0.0
+
+
+def test_the_zen4_sheets_give_the_medians_of_the_committed_probes():
+    from benchmarks.elementwise_math import RUN, sheet_figures
+
+    figures = sheet_figures(ROOT / RUN)
+    for threads, sheet in ((1, "host-epyc-zen4-1c"), (2, "host-epyc-zen4-2c")):
+        got = load_spec(sheet).elementwise_math_s_per_element
+        assert set(got) == set(ELEMENTWISE_MATH_KEYS)
+        for k, v in got.items():
+            assert v == pytest.approx(round(figures[(threads, k)], 3) * 1e-9)

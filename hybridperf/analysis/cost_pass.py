@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
+from hybridperf.analysis.depthwise1d import depthwise_work
 from hybridperf.analysis.elementwise_math import math_elements
 from hybridperf.analysis.subnormal import (CARRY_OPS, MASK_ELEMENTS, MATMUL_OPS, SOFTMAX_OPS, broadcast_share,
                                           matmul_macs, window_entries)
@@ -205,6 +206,12 @@ class ModelAnalysis:
         (:mod:`hybridperf.analysis.transpose`), over the ops that run."""
         run = [r for r in self.records if r.counts_toward_time and r.innermost_transpose_elements]
         return len(run), sum(r.innermost_transpose_elements for r in run)
+
+    @property
+    def depthwise_conv1d_work(self) -> dict[str, tuple[int, int]]:
+        """(multiply-adds, output elements) per class of the depthwise 1-D convolutions that run
+        (:func:`hybridperf.analysis.depthwise1d.depthwise_work`)."""
+        return depthwise_work(self.records)
 
     @property
     def math_elements(self) -> dict[str, int]:

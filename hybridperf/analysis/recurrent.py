@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from hybridperf.analysis.depthwise1d import DEPTHWISE_1D_FAMILY, depthwise_key
 from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord
 from hybridperf.costs.registry import OpCost, Status
 
@@ -104,9 +105,13 @@ def _in_layer(record: OpRecord, node: str) -> OpRecord:
 
 
 def kernel_families(records: Sequence[OpRecord], op_indices: Sequence[int]) -> frozenset[str]:
-    """The op families a learned model sees in a kernel of ``records[op_indices]``: its ops' cost families, and
-    :data:`RECURRENT_FAMILY` where one of them was unrolled from a recurrent node."""
+    """The op families a learned model sees in a kernel of ``records[op_indices]``: its ops' cost families,
+    :data:`RECURRENT_FAMILY` where one of them was unrolled from a recurrent node, and
+    :data:`~hybridperf.analysis.depthwise1d.DEPTHWISE_1D_FAMILY` where one is a depthwise 1-D convolution (since
+    2026-12-07: neither was in any training row)."""
     fams = {records[j].family for j in op_indices}
     if any(records[j].recurrent_node for j in op_indices):
         fams.add(RECURRENT_FAMILY)
+    if any(depthwise_key(records[j]) is not None for j in op_indices):
+        fams.add(DEPTHWISE_1D_FAMILY)
     return frozenset(fams)

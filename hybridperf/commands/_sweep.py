@@ -58,7 +58,7 @@ def _init_worker() -> None:
 FIGURES = ("input_shapes", "latency_s", "latency_note", "energy_j", "energy_note", "estimated_power_note",
            "peak_memory_bytes", "flops", "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound",
            "memory_estimate", "runtime_memory_note", "warnings", "unknown_fields", "folded_note", "subnormal_assist_s",
-           "innermost_transpose_s", "elementwise_math_s")
+           "innermost_transpose_s", "elementwise_math_s", "depthwise_conv1d_s")
 
 
 def blank_row(path: str, runtime: str) -> dict[str, Any]:
@@ -127,6 +127,8 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             innermost_transpose_s=pred.innermost_transpose_s,
             # and of element-wise math onnxruntime evaluates one element at a time, as totals.elementwise_math_s
             elementwise_math_s=pred.elementwise_math_s,
+            # and what depthwise 1-D convolutions priced at probed figures add, as totals.depthwise_conv1d_s
+            depthwise_conv1d_s=pred.depthwise_conv1d_s,
             energy_j=pred.energy_j,
             # capped at max power, or priced on an estimated power sheet (predict's totals.energy_note; until
             # 2026-12-03 a predict-many row gave such an energy with nothing to say so)

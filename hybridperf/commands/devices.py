@@ -138,7 +138,8 @@ def _host_row() -> dict[str, Any]:
 
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one spec with unit (SI), source and measured flag."""
-    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, ELEMENTWISE_MATH_KEYS, load_spec
+    from hybridperf.device.spec import (CALL_OVERHEAD_RUNTIMES, DEPTHWISE_CONV1D_KEYS, ELEMENTWISE_MATH_KEYS,
+                                        load_spec)
     from hybridperf.precision import rate_unit
 
     if spec_dir is None:
@@ -203,6 +204,10 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         # per element, by function), null where the sheet does not give it (unknown); since 2026-12-07
         "elementwise_math": {k: q(f"elementwise_math.{k}", spec.elementwise_math_s_per_element.get(k), "s")
                              for k in ELEMENTWISE_MATH_KEYS},
+        # onnxruntime's time per multiply-add and per output of a depthwise 1-D convolution of each class, null where
+        # the sheet does not give it (unknown); since 2026-12-07
+        "depthwise_conv1d": {k: q(f"depthwise_conv1d.{k}", spec.depthwise_conv1d_s_per_item.get(k), "s")
+                             for k in DEPTHWISE_CONV1D_KEYS},
         "power": {"idle": q("power.idle", spec.idle_power_w, "W"), "max": q("power.max", spec.max_power_w, "W")},
         "energy": {
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},

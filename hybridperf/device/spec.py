@@ -29,6 +29,9 @@ every figure can be traced to where it came from. Schema version 1::
       innermost: {value: 3.1, unit: ns, source: "measured ...", measured: true}  # moving the innermost axis (not 2-D)
     elementwise_math:              # optional, CPU sheets only; extra time per element over a copy, by function
       sin: {value: 1.8, unit: ns, source: "measured ...", measured: true}  # also cos, tan, log
+    depthwise_conv1d:              # optional, CPU sheets only; onnxruntime's time per multiply-add and per output
+      conv_mac: {value: 0.14, unit: ns, source: "measured ...", measured: true}    # by class: conv, conv_strided,
+      conv_output: {value: 0.45, unit: ns, source: "measured ...", measured: true} # transpose, transpose_strided
     power:
       idle: {value: 50, unit: W, source: "..."}
       max: {value: 400, unit: W, source: "..."}
@@ -96,7 +99,7 @@ _TOP_KEYS_REQUIRED = (
     "energy",
 )
 _TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "call_overhead",
-                      "subnormal_assist", "transpose", "elementwise_math", "notes")
+                      "subnormal_assist", "transpose", "elementwise_math", "depthwise_conv1d", "notes")
 #: the figures of a sheet's ``subnormal_assist`` (seconds): per multiply-add of onnxruntime's MatMul that reads a
 #: float32 subnormal operand, per output of its Softmax that is one (:mod:`hybridperf.analysis.subnormal`)
 SUBNORMAL_ASSIST_KEYS = ("mac", "softmax")
@@ -108,6 +111,13 @@ TRANSPOSE_KEYS = ("innermost",)
 #: CPU kernel of the ONNX op of that name (capitalised) takes per element beyond a copy, for the element-wise math it
 #: evaluates one element at a time (:mod:`hybridperf.analysis.elementwise_math`)
 ELEMENTWISE_MATH_KEYS = ("sin", "cos", "tan", "log")
+#: the classes of a depthwise 1-D convolution: a convolution (``conv``) or transposed convolution (``transpose``)
+#: whose groups hold one input channel each, with stride 1 or above it (``_strided``)
+#: (:mod:`hybridperf.analysis.depthwise1d`)
+DEPTHWISE_CONV1D_CLASSES = ("conv", "conv_strided", "transpose", "transpose_strided")
+#: the figures of a sheet's ``depthwise_conv1d``: onnxruntime's CPU time per multiply-add (``<class>_mac``) and per
+#: output element (``<class>_output``) of each class, seconds
+DEPTHWISE_CONV1D_KEYS = tuple(f"{c}_{part}" for c in DEPTHWISE_CONV1D_CLASSES for part in ("mac", "output"))
 #: the runtimes whose per-call overhead a sheet's ``call_overhead`` may give: onnxruntime's ``session.run`` (what
 #: ``hybridperf probe`` times on a CPU), the one runtime of a CPU sheet whose call a prediction prices
 #: (:func:`hybridperf.estimate.pricing.predict_on`: a model that launches no kernel); a GPU's execution model has its
@@ -466,6 +476,12 @@ class DeviceSpec:
     #: (:mod:`hybridperf.analysis.elementwise_math`; :func:`hybridperf.estimate.pricing.with_elementwise_math`); not a
     #: :func:`latency_figures` figure
     elementwise_math_s_per_element: Mapping[str, float] = field(default_factory=dict)
+    #: optional ``depthwise_conv1d`` of a CPU sheet: seconds onnxruntime takes, at the sheet's threads, per
+    #: multiply-add and per output element of a depthwise 1-D convolution of each class (:data:`DEPTHWISE_CONV1D_KEYS`),
+    #: as ``hybridperf probe`` times them; empty where the sheet gives none (unknown, never 0). Prices those
+    #: convolutions (:mod:`hybridperf.analysis.depthwise1d`; :func:`hybridperf.estimate.pricing.with_depthwise_conv1d`);
+    #: not a :func:`latency_figures` figure
+    depthwise_conv1d_s_per_item: Mapping[str, float] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
@@ -927,6 +943,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     assist = _subnormal_assist(v, raw, kind)
     transpose = _transpose(v, raw, kind)
     math = _elementwise_math(v, raw, kind)
+    depthwise = _depthwise_conv1d(v, raw, kind)
 
     return DeviceSpec(
         id=dev_id,
@@ -957,6 +974,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         subnormal_softmax_s=assist.get("softmax"),
         innermost_transpose_s_per_element=transpose.get("innermost"),
         elementwise_math_s_per_element=MappingProxyType(math),
+        depthwise_conv1d_s_per_item=MappingProxyType(depthwise),
     )
 
 
@@ -1318,6 +1336,16 @@ def _elementwise_math(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
     if section is None:
         return {}
     return _times_by_key(v, section, "elementwise_math", ELEMENTWISE_MATH_KEYS, "function", "", zero_ok=True)
+
+
+def _depthwise_conv1d(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
+    """``depthwise_conv1d``: seconds per multiply-add and per output by class (:data:`DEPTHWISE_CONV1D_KEYS`; 0
+    allowed: measured, none), CPU sheets only; empty where the sheet gives none."""
+    section = _cpu_section(v, raw, kind, "depthwise_conv1d",
+                           "the figures are onnxruntime's CPU convolutions, timed by `hybridperf probe`")
+    if section is None:
+        return {}
+    return _times_by_key(v, section, "depthwise_conv1d", DEPTHWISE_CONV1D_KEYS, "figure", "", zero_ok=True)
 
 
 def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:

@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
 
 __all__ = ["CALL_OVERHEAD_NOTE", "KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "ROOFLINE_NO_CALL",
            "RooflineMemo", "as_run_by", "bounded_energy", "folded_records", "launched_dynamic_energy_j", "predict_on",
-           "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead", "with_elementwise_math",
-           "with_innermost_transposes"]
+           "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead", "with_depthwise_conv1d",
+           "with_elementwise_math", "with_innermost_transposes"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,14 @@ class Prediction:
     elementwise_math_s: float | None = 0.0
     #: how :attr:`elementwise_math_s` was priced (:data:`MATH_NOTE`), else ""
     elementwise_math_note: str = ""
+    #: what pricing the depthwise 1-D convolutions at the sheet's probed figures (:func:`with_depthwise_conv1d`) added
+    #: to :attr:`latency_s` over the price their kernels had (their roofline, as no learned model was trained on one;
+    #: negative where the figures are faster): 0.0 where the model has none (or on a sheet that is not a CPU's), None
+    #: where it has some and they are not priced so (unknown: the sheet has no ``depthwise_conv1d`` figure for one of
+    #: its classes, or the runtime is not onnxruntime; :attr:`warnings` says so)
+    depthwise_conv1d_s: float | None = 0.0
+    #: how :attr:`depthwise_conv1d_s` was priced (:data:`DEPTHWISE_NOTE`), else ""
+    depthwise_conv1d_note: str = ""
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -226,6 +234,8 @@ class Prediction:
             out.append(transpose_warning(self))
         if self.elementwise_math_s is None:
             out.append(math_warning(self))
+        if self.depthwise_conv1d_s is None:
+            out.append(depthwise_warning(self))
         unfused = self._unfused_note()
         if unfused:
             out.append(unfused)
@@ -515,8 +525,9 @@ MATH_UNPRICED = ("{counts} float32 elements of element-wise math that onnxruntim
                  "about 1.6-1.8 ns per element more than a copy on a Zen 4 (2026-12-07), not priced here ({why})")
 
 
-def _math_counts(elements: dict[str, int]) -> str:
-    """``sin 1,024 / log 64``: the counted elements per function, in the sheet's order."""
+def _per_key(elements: dict[str, int]) -> str:
+    """``sin 1,024 / log 64``: counts per sheet key (elements per function, multiply-adds per class), in the sheet's
+    order."""
     return " / ".join(f"{k} {n:,}" for k, n in elements.items())
 
 
@@ -530,7 +541,7 @@ def math_warning(pred: Prediction) -> str:
         "`hybridperf probe` on the machine measures them"
     why = (f"{pred.spec.id} gives no elementwise_math figure for {', '.join(missing)}; {probe}"
            if name == "onnxruntime" else f"the figures are onnxruntime's and this prediction is for {name}")
-    return MATH_UNPRICED.format(counts=_math_counts(elements), why=why)
+    return MATH_UNPRICED.format(counts=_per_key(elements), why=why)
 
 
 def with_elementwise_math(pred: Prediction, runtime: Any) -> Prediction:
@@ -555,9 +566,85 @@ def with_elementwise_math(pred: Prediction, runtime: Any) -> Prediction:
         return replace(pred, elementwise_math_s=None)
     extra = sum(n * figures[k] for k, n in elements.items())
     how = "measured" if all(f"elementwise_math.{k}" in pred.spec.measured for k in elements) else "the"
-    note = MATH_NOTE.format(time=f"+{extra * 1e3:.3g} ms", counts=_math_counts(elements), device=pred.spec.id,
+    note = MATH_NOTE.format(time=f"+{extra * 1e3:.3g} ms", counts=_per_key(elements), device=pred.spec.id,
                             how=how)
     return _with_extra_time(pred, extra, elementwise_math_s=extra, elementwise_math_note=note)
+
+
+#: :attr:`Prediction.depthwise_conv1d_note` of a priced term
+DEPTHWISE_NOTE = ("depthwise 1-D convolutions {time} included: {convs} ({counts}; onnxruntime runs one "
+                  "small product per channel) priced at {probed} from {device}'s {how} depthwise_conv1d figures "
+                  "instead of {was}")
+#: the warning where they are not priced so (:attr:`Prediction.depthwise_conv1d_s` None)
+DEPTHWISE_UNPRICED = ("{convs} ({counts}): onnxruntime runs one small product per channel, 1.4 to 23 "
+                      "times their roofline on a Zen 4 (2026-12-07), and no learned model was trained on one; priced "
+                      "at their roofline here ({why})")
+
+
+def _depthwise_parts(pred: Prediction) -> tuple[int, dict[str, tuple[int, int]], list[str]]:
+    """(depthwise 1-D convolutions that run, their (multiply-adds, outputs) per class, the sheet figures they need)."""
+    from hybridperf.analysis.depthwise1d import depthwise_key
+
+    convs = sum(1 for r in pred.analyzed.analysis.records if r.counts_toward_time and depthwise_key(r) is not None)
+    work = pred.analyzed.analysis.depthwise_conv1d_work
+    return convs, work, [f"{k}_{part}" for k in work for part in ("mac", "output")]
+
+
+def _macs_text(work: dict[str, tuple[int, int]]) -> str:
+    """``conv 1,024 multiply-adds / 128 outputs; ...`` per class."""
+    return "; ".join(f"{k} {m:,} multiply-adds / {o:,} outputs" for k, (m, o) in work.items())
+
+
+def depthwise_warning(pred: Prediction) -> str:
+    """The warning of a prediction whose model has depthwise 1-D convolutions not priced at probed figures
+    (:data:`DEPTHWISE_UNPRICED`)."""
+    convs, work, needed = _depthwise_parts(pred)
+    name = _runtime_name(pred.runtime, pred.spec)
+    missing = [k for k in needed if k not in pred.spec.depthwise_conv1d_s_per_item]
+    probe = "`hybridperf probe --host` probes this machine again" if pred.spec.id == HOST_ID else \
+        "`hybridperf probe` on the machine measures them"
+    why = (f"{pred.spec.id} gives no depthwise_conv1d figure for {', '.join(missing)}; {probe}"
+           if name == "onnxruntime" else f"the figures are onnxruntime's and this prediction is for {name}")
+    return DEPTHWISE_UNPRICED.format(convs=plural(convs, "depthwise 1-D convolution"), counts=_macs_text(work),
+                                     why=why)
+
+
+def with_depthwise_conv1d(pred: Prediction, runtime: Any) -> Prediction:
+    """``pred`` with its depthwise 1-D convolutions priced at the CPU sheet's probed ``depthwise_conv1d`` figures
+    (:mod:`hybridperf.analysis.depthwise1d`).
+
+    onnxruntime runs such a convolution as one small matrix product per channel, 1.4 to 23 times its roofline on a
+    Zen 4 (``benchmarks/results/depthwise_conv1d.md``), and no learned CPU model was trained on one (a kernel holding
+    one is priced at its roofline by them). Each such kernel's time becomes its convolutions' multiply-adds times the
+    sheet's figures of their class (seconds per multiply-add and per output element, ``hybridperf probe``) times their
+    output elements; the difference from the price the
+    kernel had is the term, added to the latency (and its time x idle power to the energy). ``pred`` as it is where the
+    model has none or the sheet is not a CPU's; :attr:`Prediction.depthwise_conv1d_s` None (unknown, with a warning)
+    where the sheet lacks a figure of a class the model has or the runtime is not onnxruntime.
+    """
+    from hybridperf.analysis.depthwise1d import depthwise_work, priced_s
+
+    if pred.spec.kind != "cpu":
+        return pred
+    convs, work, needed = _depthwise_parts(pred)
+    if not work:
+        return pred
+    figures = pred.spec.depthwise_conv1d_s_per_item
+    if _runtime_name(runtime, pred.spec) != "onnxruntime" or any(k not in figures for k in needed):
+        return replace(pred, depthwise_conv1d_s=None)
+    records = pred.analyzed.analysis.records
+    probed = was = 0.0
+    for kp in pred.kernels:
+        k_work = depthwise_work(records[j] for j in kp.kernel.op_indices)
+        if k_work:
+            probed += priced_s(k_work, figures)
+            was += kp.latency_s
+    extra = probed - was
+    how = "measured" if all(f"depthwise_conv1d.{k}" in pred.spec.measured for k in needed) else "the"
+    note = DEPTHWISE_NOTE.format(time=f"{extra * 1e3:+.3g} ms", convs=plural(convs, "convolution"),
+                                 counts=_macs_text(work), probed=f"{probed * 1e3:.3g} ms", device=pred.spec.id,
+                                 how=how, was=f"{was * 1e3:.3g} ms")
+    return _with_extra_time(pred, extra, depthwise_conv1d_s=extra, depthwise_conv1d_note=note)
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
@@ -1046,6 +1133,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     pred = with_subnormal_assists(pred, run_by)
     pred = with_innermost_transposes(pred, run_by)
     pred = with_elementwise_math(pred, run_by)
+    pred = with_depthwise_conv1d(pred, run_by)
     why = recurrent_reread_note(analyzed, spec)
     if why:
         pred = pred.unverified(why, first=False)

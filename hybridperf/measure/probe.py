@@ -207,6 +207,31 @@ class ElementwiseMath:
 
 
 @dataclass(frozen=True)
+class DepthwiseConv1d:
+    """onnxruntime's time per multiply-add and per output element of a depthwise 1-D convolution of each class, timed
+    by :func:`depthwise_conv1d`.
+
+    Attributes
+    ----------
+    per_mac_s, per_output_s : mapping
+        Class (:data:`~hybridperf.device.spec.DEPTHWISE_CONV1D_CLASSES`) -> seconds per multiply-add and per output
+        element, fitted to its two nodes (0 where the fit gave none).
+    threads : int
+        onnxruntime's intra-op threads.
+    fastest_s : mapping
+        ``"<class> k<kernel>"`` -> fastest run of that lone node.
+    work : mapping
+        ``"<class> k<kernel>"`` -> (multiply-adds, output elements) of that node.
+    """
+
+    per_mac_s: Mapping[str, float]
+    per_output_s: Mapping[str, float]
+    threads: int
+    fastest_s: Mapping[str, float]
+    work: Mapping[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
 class LlcReread:
     """The rate at which onnxruntime re-reads a weight the last-level cache holds, timed by :func:`llc_reread`.
 
@@ -280,6 +305,8 @@ class ProbeResult:
     l2: L2Reread | None = None
     # CPU probe: onnxruntime's element-wise math evaluated one element at a time (None: not measured)
     math: ElementwiseMath | None = None
+    # CPU probe: onnxruntime's depthwise 1-D convolutions (None: not measured)
+    depthwise: DepthwiseConv1d | None = None
 
     @property
     def source(self) -> str:
@@ -1076,6 +1103,71 @@ def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
                            fastest_s=dict(best), elements=n)
 
 
+#: the nodes :func:`depthwise_conv1d` times for each class: (ONNX op, stride, the two kernels) over 256 channels x
+#: 4096 steps (kernel 31 a Conformer's, 12 at stride 2 BigVGAN's anti-aliasing filters)
+DEPTHWISE_PROBE = {"conv": ("Conv", 1, (3, 31)), "conv_strided": ("Conv", 2, (4, 12)),
+                   "transpose": ("ConvTranspose", 1, (3, 31)), "transpose_strided": ("ConvTranspose", 2, (4, 12))}
+DEPTHWISE_PROBE_SHAPE = (256, 4096)
+
+
+def two_point_fit(points: Sequence[tuple[float, float, float]]) -> tuple[float, float]:
+    """``(per_mac, per_output)`` seconds with ``t = macs x per_mac + outputs x per_output`` through two
+    ``(macs, outputs, t)`` points; where that gives a negative figure, it is 0 and the other the least-squares fit of
+    both points alone."""
+    import numpy as np
+
+    a = np.array([[m, o] for m, o, _ in points], float)
+    t = np.array([p[2] for p in points], float)
+    per_mac, per_output = np.linalg.solve(a, t)
+    if per_mac < 0:
+        return 0.0, float(a[:, 1] @ t / (a[:, 1] @ a[:, 1]))
+    if per_output < 0:
+        return float(a[:, 0] @ t / (a[:, 0] @ a[:, 0])), 0.0
+    return float(per_mac), float(per_output)
+
+
+def depthwise_conv1d(threads: int = 1, runs: int = 15) -> DepthwiseConv1d:
+    """Time onnxruntime's lone depthwise 1-D ``Conv`` / ``ConvTranspose`` nodes of each class of
+    :data:`~hybridperf.device.spec.DEPTHWISE_CONV1D_CLASSES` at two kernel sizes (:data:`DEPTHWISE_PROBE`, over
+    :data:`DEPTHWISE_PROBE_SHAPE`), fastest of ``runs`` alternating rounds after 3 warm-up runs each, each timed run
+    right after an untimed one of the same node (warm); each class's figures are the time per multiply-add and per output element through its two nodes (:func:`two_point_fit`):
+    onnxruntime's per-channel product has a cost per output besides its taps. Measured 2026-12-07 on a Zen 4
+    (``calibration/host-epyc-zen4-depthwise1d``)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hybridperf.device.spec import DEPTHWISE_CONV1D_CLASSES
+
+    c, n = DEPTHWISE_PROBE_SHAPE
+    rng = np.random.default_rng(0)
+    sessions, work = {}, {}
+    for cls in DEPTHWISE_CONV1D_CLASSES:
+        op, s, kernels = DEPTHWISE_PROBE[cls]
+        for k in kernels:
+            out = (n - k) // s + 1 if op == "Conv" else (n - 1) * s + k
+            w = numpy_helper.from_array(rng.standard_normal((c, 1, k)).astype(np.float32), "W")
+            model = _onnx_model([helper.make_node(op, ["X", "W"], ["Y"], group=c, kernel_shape=[k], strides=[s])],
+                                [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, c, n])],
+                                [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, c, out])], [w])
+            name = f"{cls} k{k}"
+            sessions[name] = _ort_session(model, threads=threads, spin=False)
+            work[name] = (c * k * (out if op == "Conv" else n), c * out)
+    feed = {"X": rng.standard_normal((1, c, n)).astype(np.float32)}
+    for sess in sessions.values():
+        for _ in range(3):
+            sess.run(None, feed)
+    # each timed run right after an untimed one of the same node: its buffers warm, as a network's node finds the
+    # tensor its producer just wrote (alternating cold, the kernel-3 nodes took 2.3x their warm time on a Zen 4)
+    runners = {k: functools.partial(s.run, None, feed) for k, s in sessions.items()}
+    best, _ = _interleaved_best_seconds(runners, min_rounds=runs, budget_s=0.0, warm=runners)
+    per_mac, per_output = {}, {}
+    for cls in DEPTHWISE_CONV1D_CLASSES:
+        names = [f"{cls} k{k}" for k in DEPTHWISE_PROBE[cls][2]]
+        per_mac[cls], per_output[cls] = two_point_fit([(*work[nm], best[nm]) for nm in names])
+    return DepthwiseConv1d(per_mac_s=per_mac, per_output_s=per_output, threads=threads, fastest_s=dict(best),
+                           work=work)
+
+
 def llc_reread(llc_bytes: int, threads: int = 1, runs: int = 200) -> LlcReread:
     """Time onnxruntime's MatMul of one row ``[1, k]`` with a float32 weight ``[k, 2k]`` of about ``llc_bytes / 4``
     (``k`` a multiple of 16), the product each step of a recurrent layer computes with its weight: after the first
@@ -1331,6 +1423,11 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         math_figure = elementwise_math(threads=threads, runs=5 if quick else 15)
     except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figures are not on the sheet
         errors["elementwise math"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    depthwise = None
+    try:
+        depthwise = depthwise_conv1d(threads=threads, runs=5 if quick else 15)
+    except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figures are not on the sheet
+        errors["depthwise conv1d"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     llc = None
     if max((c.level for c in caches if c.type in ("Data", "Unified")), default=0) >= 3:
         try:
@@ -1348,7 +1445,7 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
                        time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc, l2=l2,
-                       math=math_figure)
+                       math=math_figure, depthwise=depthwise)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -1424,6 +1521,20 @@ def math_section(m: ElementwiseMath, src: str) -> dict[str, Any]:
                   f"{m.threads} thread(s), per element", measured=True) for k, v in m.per_element_s.items()}
 
 
+def depthwise_section(d: DepthwiseConv1d, src: str) -> dict[str, Any]:
+    """A sheet's ``depthwise_conv1d`` from :func:`depthwise_conv1d`'s figures (ns per multiply-add and per output)."""
+    c, n = DEPTHWISE_PROBE_SHAPE
+    out = {}
+    for cls in d.per_mac_s:
+        op, stride, kernels = DEPTHWISE_PROBE[cls]
+        runs = ", ".join(f"kernel {k} {d.fastest_s[f'{cls} k{k}'] * 1e3:.3g} ms" for k in kernels)
+        how = (f"{src}: onnxruntime depthwise {op} of {c} channels x {n} steps, stride {stride}, {d.threads} "
+               f"thread(s), fastest runs {runs}, fitted to their multiply-adds and outputs")
+        out[f"{cls}_mac"] = _q(d.per_mac_s[cls] * 1e9, "ns", f"{how}; per multiply-add", measured=True)
+        out[f"{cls}_output"] = _q(d.per_output_s[cls] * 1e9, "ns", f"{how}; per output element", measured=True)
+    return out
+
+
 def _sig(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
@@ -1485,6 +1596,7 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         **({"subnormal_assist": subnormal_section(result.subnormal, src)} if result.subnormal is not None else {}),
         **({"transpose": transpose_section(result.transpose, src)} if result.transpose is not None else {}),
         **({"elementwise_math": math_section(result.math, src)} if result.math is not None else {}),
+        **({"depthwise_conv1d": depthwise_section(result.depthwise, src)} if result.depthwise is not None else {}),
         "power": power,
         "energy": energy,
         "compute_units": {"count": {"value": cores, "unit": "core",

@@ -152,6 +152,8 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
         text += f"; {pred.innermost_transpose_note}"
     if pred.elementwise_math_note:
         text += f"; {pred.elementwise_math_note}"
+    if pred.depthwise_conv1d_note:
+        text += f"; {pred.depthwise_conv1d_note}"
     return text
 
 

@@ -57,8 +57,8 @@ def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
 
 
 def show_table(d: dict[str, Any]) -> str:
-    from hybridperf.device.spec import (CALL_OVERHEAD_RUNTIMES, ELEMENTWISE_MATH_KEYS, SUBNORMAL_ASSIST_KEYS,
-                                          TRANSPOSE_KEYS, is_estimate)
+    from hybridperf.device.spec import (CALL_OVERHEAD_RUNTIMES, DEPTHWISE_CONV1D_KEYS, ELEMENTWISE_MATH_KEYS,
+                                          SUBNORMAL_ASSIST_KEYS, TRANSPOSE_KEYS, is_estimate)
 
     rows: list[list[str]] = []
     unused = set(d.get("unused_figures", ()))
@@ -99,7 +99,9 @@ def show_table(d: dict[str, Any]) -> str:
                                 ("transpose", TRANSPOSE_KEYS, "transposes that move the innermost axis are not "
                                                               "priced here"),
                                 ("elementwise_math", ELEMENTWISE_MATH_KEYS, "this function's time per element beyond "
-                                                                            "a copy is not priced here")):
+                                                                            "a copy is not priced here"),
+                                ("depthwise_conv1d", DEPTHWISE_CONV1D_KEYS, "these convolutions are priced at their "
+                                                                            "roofline here")):
             section = d.get(name) or {}
             for k in keys:
                 if section.get(k) is None:

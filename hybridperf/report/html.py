@@ -595,13 +595,16 @@ def _latency_sum_text(rep: dict) -> str:
         return "no kernel was priced: the total is unknown" if tot["lower_bound"] else "every kernel takes no time"
     # the assists of the model's own subnormals (totals.subnormal_assist_s) are in the total, in no kernel's latency
     # and so is the extra time of transposes that move the innermost axis (totals.innermost_transpose_s) and of
-    # element-wise math evaluated one element at a time (totals.elementwise_math_s)
+    # element-wise math evaluated one element at a time (totals.elementwise_math_s), and what depthwise 1-D
+    # convolutions priced at probed figures add over their kernels' latencies (totals.depthwise_conv1d_s)
     subnormal, transposes = tot.get("subnormal_assist_s") or 0.0, tot.get("innermost_transpose_s") or 0.0
-    maths = tot.get("elementwise_math_s") or 0.0
-    assist = subnormal + transposes + maths
+    maths, depthwise = tot.get("elementwise_math_s") or 0.0, tot.get("depthwise_conv1d_s") or 0.0
+    assist = subnormal + transposes + maths + depthwise
     added = (f"; subnormal assists add {fmt_time(subnormal)} ({tot['subnormal_note']})" if subnormal else "") + (
         f"; transposes add {fmt_time(transposes)} ({tot['innermost_transpose_note']})" if transposes else "") + (
-        f"; element-wise math adds {fmt_time(maths)} ({tot['elementwise_math_note']})" if maths else "")
+        f"; element-wise math adds {fmt_time(maths)} ({tot['elementwise_math_note']})" if maths else "") + (
+        f"; depthwise 1-D convolutions add {fmt_time(depthwise)} ({tot['depthwise_conv1d_note']})" if depthwise
+        else "")
     if math.isclose(summed + assist, total, rel_tol=1e-6, abs_tol=1e-12):
         if assist:
             return f"the kernels' latencies sum to {fmt_time(summed)} of the {lower}{fmt_time(total)} total" + added

@@ -22,14 +22,16 @@ def to_json(rows: list[dict[str, Any]], device: str, precision: str | None = Non
 CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
                "lower_bound_reason", "memory_lower_bound", "memory_estimate",
                "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings", "latency_note",
-               "calibration", "precision", "subnormal_assist_s", "innermost_transpose_s", "elementwise_math_s")
+               "calibration", "precision", "subnormal_assist_s", "innermost_transpose_s", "elementwise_math_s",
+               "depthwise_conv1d_s")
 # runtime .. warnings appended 2026-12-04 (columns read by name stay where they were): until then a CSV row gave an
 # estimated energy, an unverified latency (the warnings) and the shapes priced with nothing to say so; latency_note
 # and calibration too (what priced the latency, and whether it is unverified); precision, the run's --precision
 # (empty: none, each op at the model's own), last (a CSV row did not say an int8 / fp16 run was one);
 # subnormal_assist_s after it (2026-12-06: the JSON rows had it, the CSV did not say whether a latency held the
 # assists of the model's own subnormals; empty where unknown, as the JSON's null); innermost_transpose_s after it
-# (2026-12-06 22:16 UTC, with the term); elementwise_math_s after it (2026-12-07, with the term)
+# (2026-12-06 22:16 UTC, with the term); elementwise_math_s after it (2026-12-07, with the term), then
+# depthwise_conv1d_s (2026-12-07)
 
 
 def to_csv(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:

@@ -47,6 +47,13 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
         for k, v in m.per_element_s.items():
             rows.append([f"{k} per element", format_si(v, "s", 3) if v else "0 (none measurable)",
                          f"onnxruntime {k.capitalize()} over a Neg, {m.threads} thread(s)"])
+    dw = getattr(result, "depthwise", None)
+    if dw is not None:  # what the sheet's depthwise_conv1d prices each class's multiply-adds at
+        for k, v in dw.per_mac_s.items():
+            rows.append([f"depthwise 1-D {k.replace('_', ' ')}", f"{format_si(v, 's', 3)} per MAC + "
+                         f"{format_si(dw.per_output_s[k], 's', 3)} per output",
+                         f"onnxruntime depthwise {'ConvTranspose' if k.startswith('transpose') else 'Conv'}, two "
+                         f"kernels, {dw.threads} thread(s)"])
     r = getattr(result, "llc", None)
     if r is not None:  # what the sheet's memory.llc.bandwidth prices a recurrent layer's re-read weights at
         rows.append(["LLC re-read", format_si(r.bytes_per_s, "B/s"),

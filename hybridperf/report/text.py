@@ -214,6 +214,11 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         # why); since 2026-12-07 (until then priced as one FLOP per element)
         "elementwise_math_s": pred.elementwise_math_s,
         "elementwise_math_note": pred.elementwise_math_note or None,
+        # what pricing depthwise 1-D convolutions at the sheet's probed figures added over their kernels' roofline, in
+        # latency_s (negative where faster): 0.0 where the model has none, null where it has some and they are not
+        # priced so (a warning says why); since 2026-12-07 (until then the learned model priced them as 2-D ones)
+        "depthwise_conv1d_s": pred.depthwise_conv1d_s,
+        "depthwise_conv1d_note": pred.depthwise_conv1d_note or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,
@@ -227,6 +232,8 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         totals["unknown_fields"].append("innermost_transpose_s")
     if pred.elementwise_math_s is None:  # counted and not priced: unknown, a warning says why
         totals["unknown_fields"].append("elementwise_math_s")
+    if pred.depthwise_conv1d_s is None:  # counted and not priced at probed figures: unknown, a warning says why
+        totals["unknown_fields"].append("depthwise_conv1d_s")
     return totals
 
 
@@ -409,6 +416,8 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"note      {pred.innermost_transpose_note}")
     if pred.elementwise_math_note:  # the element-wise math evaluated one element at a time, priced in the latency
         lines.append(f"note      {pred.elementwise_math_note}")
+    if pred.depthwise_conv1d_note:  # the depthwise 1-D convolutions, priced at probed figures in the latency
+        lines.append(f"note      {pred.depthwise_conv1d_note}")
     for w in pred.warnings:
         lines.append(f"WARNING   {w}")
     if top <= 0:  # --top 0: the summary lines only, no kernel table

@@ -526,7 +526,9 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
            # (pricing.with_innermost_transposes): taken off its label by load_table as the assists are
            "innermost_transpose_s": prediction.innermost_transpose_s or "",
            # and of the element-wise math onnxruntime evaluates one element at a time (pricing.with_elementwise_math)
-           "elementwise_math_s": prediction.elementwise_math_s or ""}
+           "elementwise_math_s": prediction.elementwise_math_s or "",
+           # and what pricing depthwise 1-D convolutions at probed figures adds (pricing.with_depthwise_conv1d)
+           "depthwise_conv1d_s": prediction.depthwise_conv1d_s or ""}
     row.update({n: round(float(v), 6) for n, v in zip(MODEL_FEATURES, f.model)})
     krows = []
     if group_times is not None:
@@ -538,6 +540,7 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
         assists = kernel_assists_s(prediction, f.kernel_index)
         transposes = kernel_transposes_s(prediction, f.kernel_index)
         maths = kernel_math_s(prediction, f.kernel_index)
+        depthwise = kernel_depthwise_s(prediction, f.kernel_index)
         for n, (g, fam, r, x, u) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels, units)):
             kr = {"key": key, "kernel_features_version": KERNEL_FEATURES_VERSION, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
                   "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0),
@@ -547,7 +550,9 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
                   # and of innermost_transpose_s
                   "innermost_transpose_s": transposes[n] or "",
                   # and of elementwise_math_s
-                  "elementwise_math_s": maths[n] or ""}
+                  "elementwise_math_s": maths[n] or "",
+                  # and of depthwise_conv1d_s
+                  "depthwise_conv1d_s": depthwise[n] or ""}
             kr.update({nm: round(float(v), 6) for nm, v in zip(KERNEL_FEATURES, x)})
             krows.append(kr)
     return row, krows
@@ -577,6 +582,23 @@ def kernel_math_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
     figures = prediction.spec.elementwise_math_s_per_element
     return [sum(n * figures[k] for k, n in math_elements(records[j] for j in prediction.kernels[i].kernel.op_indices)
                 .items()) for i in kernel_index]
+
+
+def kernel_depthwise_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
+    """What pricing its depthwise 1-D convolutions at the sheet's figures adds to each kernel of ``kernel_index`` (its
+    convolutions' multiply-adds and outputs x the figures of their class, less the kernel's price;
+    :func:`hybridperf.estimate.pricing.with_depthwise_conv1d`), 0 where the prediction priced none so."""
+    from hybridperf.analysis.depthwise1d import depthwise_work, priced_s
+
+    if not prediction.depthwise_conv1d_s:
+        return [0.0] * len(kernel_index)
+    records = prediction.analyzed.analysis.records
+    out = []
+    for i in kernel_index:
+        kp = prediction.kernels[i]
+        work = depthwise_work(records[j] for j in kp.kernel.op_indices)
+        out.append(priced_s(work, prediction.spec.depthwise_conv1d_s_per_item) - kp.latency_s if work else 0.0)
+    return out
 
 
 def kernel_assists_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:

@@ -175,9 +175,10 @@ def mape(pred: np.ndarray, true: np.ndarray) -> float:
 #: the columns of a features row (and a kernel row) priced outside the learned model: the subnormal assists
 #: (:func:`hybridperf.estimate.pricing.with_subnormal_assists`) and the extra time of transposes that move the
 #: innermost axis (:func:`hybridperf.estimate.pricing.with_innermost_transposes`) and of the element-wise math
-#: onnxruntime evaluates one element at a time (:func:`hybridperf.estimate.pricing.with_elementwise_math`), taken off
-#: the label by :func:`load_table` and added back after the learned figure
-OUTSIDE_COLUMNS = ("subnormal_assist_s", "innermost_transpose_s", "elementwise_math_s")
+#: onnxruntime evaluates one element at a time (:func:`hybridperf.estimate.pricing.with_elementwise_math`) and of the
+#: depthwise 1-D convolutions priced at probed figures (:func:`hybridperf.estimate.pricing.with_depthwise_conv1d`),
+#: taken off the label by :func:`load_table` and added back after the learned figure
+OUTSIDE_COLUMNS = ("subnormal_assist_s", "innermost_transpose_s", "elementwise_math_s", "depthwise_conv1d_s")
 
 
 def outside_s(row: Mapping[str, Any]) -> float:
@@ -999,8 +1000,9 @@ def _load_table(data_dir: str | Path, kernels: bool = True, target: str | None =
     # off its label, and each kernel's part off its unit's (or group's) measured time: a prediction adds them after
     # the learned figure (pricing.with_subnormal_assists)
     # (and the transposes that move the innermost axis: pricing.with_innermost_transposes; and the element-wise math
-    # evaluated one element at a time: pricing.with_elementwise_math)
-    assisted = {r["key"] for r in rows if outside_s(r) > 0}
+    # evaluated one element at a time: pricing.with_elementwise_math; and what depthwise 1-D convolutions priced at
+    # probed figures add, which may be negative: pricing.with_depthwise_conv1d)
+    assisted = {r["key"] for r in rows if outside_s(r) != 0}
     rows = [{**r, "measured_latency_s": repr(max(float(r["measured_latency_s"]) - outside_s(r),
                                                  0.05 * float(r["measured_latency_s"])))} if r["key"] in assisted
             else r for r in rows]

@@ -1,0 +1,213 @@
+"""Plan (23)'s blind set: networks written by others with depthwise 1-D convolutions, exported, predicted before
+timing, and scored against the product's measurement.
+
+Conformer speech encoders (Wav2Vec2-Conformer with rotary positions, NVIDIA's Parakeet / FastConformer encoder,
+SeamlessM4T v2's speech encoder), FastSpeech2-Conformer's encoder and decoder, Mamba's causal convolution (6 layers of
+384, 48 tokens) and ConvBERT's span-based dynamic convolution: transformers' configurations (small ones where the
+default is large), random weights (``torch.manual_seed(0)``), never ``from_pretrained``. Every depthwise convolution
+of the set has stride 1 (kernels 4-31).
+
+Usage::
+
+    .venv-bench/bin/python -m benchmarks.depthwise_set export          # to .zoo/depthwise-set
+    python -m benchmarks.depthwise_set predict                          # before any timing
+    git worktree add /tmp/before23 ef97c92 && cp benchmarks/depthwise_set.py /tmp/before23/benchmarks/ && \
+        (cd /tmp/before23 && ln -s /work/main/.zoo .zoo && PYTHONPATH=. python -m benchmarks.depthwise_set predict \
+        --name predictions.csv) && cp /tmp/before23/calibration/host-epyc-zen4-depthwise1d/predictions.csv \
+        calibration/host-epyc-zen4-depthwise1d/      # the product before (23)
+    taskset -c 1 hybridperf calibrate --device host-epyc-zen4-1c --measure .zoo/depthwise-set --rounds 8 \
+        --steady 3 --out calibration/host-epyc-zen4-depthwise1d/host-epyc-zen4-1c
+    hybridperf calibrate --device host-epyc-zen4-2c --measure .zoo/depthwise-set --rounds 16 --steady 3 \
+        --out calibration/host-epyc-zen4-depthwise1d/host-epyc-zen4-2c
+    python -m benchmarks.depthwise_set score > benchmarks/results/depthwise_set.md
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ZOO = Path(".zoo") / "depthwise-set"
+RUN = Path("calibration") / "host-epyc-zen4-depthwise1d"
+#: plan (23)'s stored predictions: file -> heading
+STORED = {"predictions_23.csv": "with (23)", "predictions.csv": "without (23)"}
+SCORE_TITLE = ("Networks with depthwise 1-D convolutions", "`benchmarks/depthwise_set.py`; plan (23)")
+
+
+def _export(name: str, module, args, **kwargs) -> Path:
+    import torch
+
+    ZOO.mkdir(parents=True, exist_ok=True)
+    path = ZOO / f"{name}.onnx"
+    with torch.no_grad():
+        torch.onnx.export(module.eval(), args, str(path), dynamo=False, opset_version=17, **kwargs)
+    return path
+
+
+class _First:
+    """Build an ``nn.Module`` calling ``m(**{input_name: x}, **extra)`` and returning its first output."""
+
+    def __new__(cls, m, input_name: str, **extra):
+        from torch import nn
+
+        class Wrap(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):
+                out = self.m(**{input_name: x}, **extra)
+                return out[0] if isinstance(out, (tuple, list)) else out.last_hidden_state
+
+        return Wrap()
+
+
+def _w2v2_conformer(pos: str) -> Path:
+    import torch
+    from transformers import Wav2Vec2ConformerConfig, Wav2Vec2ConformerModel
+
+    torch.manual_seed(0)
+    config = Wav2Vec2ConformerConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                                     intermediate_size=1024, conv_depthwise_kernel_size=31,
+                                     position_embeddings_type=pos, attn_implementation="eager")
+    model = Wav2Vec2ConformerModel(config).eval()
+    audio = torch.randn(1, 16000)  # 1 s at 16 kHz -> 49 frames
+    return _export(f"w2v2_conformer_{pos}_h256_l4_b1_s16000", _First(model, "input_values", return_dict=False),
+                   (audio,))
+
+
+def w2v2_conformer_rotary() -> Path:
+    return _w2v2_conformer("rotary")
+
+
+def _fs2(part: str, length: int) -> Path:
+    import torch
+    from transformers import FastSpeech2ConformerConfig, FastSpeech2ConformerModel
+
+    torch.manual_seed(0)
+    config = FastSpeech2ConformerConfig()  # hidden 384, 2 heads, 4+4 layers, encoder kernel 7, decoder kernel 31
+    model = FastSpeech2ConformerModel(config).eval()
+    if part == "encoder":
+        ids = torch.randint(1, config.vocab_size, (1, length))
+        return _export(f"fastspeech2_conformer_encoder_b1_s{length}", _First(model.encoder, "input_tensor",
+                                                                              return_dict=False), (ids,))
+    frames = torch.randn(1, length, config.hidden_size)  # the length-regulated encoder output
+    return _export(f"fastspeech2_conformer_decoder_b1_f{length}", _First(model.decoder, "input_tensor",
+                                                                          return_dict=False), (frames,))
+
+
+def fs2_encoder() -> Path:
+    return _fs2("encoder", 64)
+
+
+def fs2_decoder() -> Path:
+    return _fs2("decoder", 400)  # about 4.6 s of 22.05 kHz audio at hop 256
+
+
+def parakeet() -> Path:
+    import torch
+    from transformers import ParakeetEncoder, ParakeetEncoderConfig
+
+    torch.manual_seed(0)
+    config = ParakeetEncoderConfig(hidden_size=256, num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
+                                   conv_kernel_size=9, subsampling_conv_channels=128, num_mel_bins=80,
+                                   attn_implementation="eager")
+    model = ParakeetEncoder(config).eval()
+    mel = torch.randn(1, 300, config.num_mel_bins)  # 3 s of 10 ms log-mel frames -> 38 encoder frames
+    return _export("parakeet_encoder_h256_l6_b1_f300", _First(model, "input_features"), (mel,))
+
+
+def seamless_v2() -> Path:
+    import torch
+    from transformers import SeamlessM4Tv2Config
+    from transformers.models.seamless_m4t_v2.modeling_seamless_m4t_v2 import SeamlessM4Tv2SpeechEncoder
+
+    torch.manual_seed(0)
+    config = SeamlessM4Tv2Config(hidden_size=256, speech_encoder_layers=4, speech_encoder_attention_heads=4,
+                                 speech_encoder_intermediate_size=1024, conv_depthwise_kernel_size=31,
+                                 attn_implementation="eager")
+    model = SeamlessM4Tv2SpeechEncoder(config).eval()
+    feats = torch.randn(1, 200, config.feature_projection_input_dim)  # 4 s (stacked fbank, 20 ms a frame)
+    return _export("seamless_m4tv2_speech_encoder_h256_l4_b1_f200", _First(model, "input_features"), (feats,))
+
+
+def mamba() -> Path:
+    import torch
+    from transformers import MambaConfig, MambaModel
+
+    torch.manual_seed(0)
+    config = MambaConfig(hidden_size=384, num_hidden_layers=6, state_size=16, vocab_size=1000, expand=2,
+                         use_cache=False)
+    model = MambaModel(config).eval()
+    ids = torch.randint(0, config.vocab_size, (1, 48))
+    return _export("mamba_h384_l6_b1_s48", _First(model, "input_ids", use_cache=False, return_dict=False), (ids,))
+
+
+def convbert() -> Path:
+    import torch
+    from transformers import ConvBertConfig, ConvBertModel
+
+    torch.manual_seed(0)
+    config = ConvBertConfig(hidden_size=256, num_hidden_layers=6, num_attention_heads=4, intermediate_size=1024,
+                            embedding_size=128, conv_kernel_size=9, head_ratio=2, attn_implementation="eager")
+    model = ConvBertModel(config).eval()
+    ids = torch.randint(0, config.vocab_size, (1, 128))
+    return _export("convbert_small_b1_s128", _First(model, "input_ids", return_dict=False), (ids,))
+
+
+NETWORKS = (w2v2_conformer_rotary, fs2_encoder, fs2_decoder, parakeet, seamless_v2, mamba, convbert)
+
+
+def export() -> list[Path]:
+    """Write every network of :data:`NETWORKS` to :data:`ZOO`."""
+    return [net() for net in NETWORKS]
+
+
+def predict(run: Path = RUN, zoo: Path = ZOO, settings=("host-epyc-zen4-1c", "host-epyc-zen4-2c"),
+            name: str = "predictions_23.csv") -> list[Path]:
+    """Store the product's prediction of every export of ``zoo`` on each sheet before the set is timed: with (23)
+    (``predictions_23.csv``, or ``name``). The product without (23) is the one of commit ef97c92, run from a worktree
+    of it with the same step and ``--name predictions.csv`` (the module docstring)."""
+    import csv
+    import datetime
+
+    from benchmarks.tcn_conv1d import FIELDS
+    from hybridperf import __version__
+    from hybridperf.api import analyze, predict_on
+
+    run.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    rows = []
+    for path in sorted(zoo.glob("*.onnx")):
+        analyzed = analyze(path)
+        for device in settings:
+            p = predict_on(analyzed, device)
+            rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
+                         "roofline_s": p.roofline_latency_s, "calibration": p.calibration, "hybridperf": __version__,
+                         "date_utc": now})
+    out = run / name
+    with out.open("w", newline="") as f:
+        w = csv.DictWriter(f, FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    return [out]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("step", choices=("export", "predict", "score"))
+    p.add_argument("--name", default="predictions_23.csv")
+    a = p.parse_args(argv)
+    if a.step == "export":
+        print(*export(), sep="\n")
+    elif a.step == "predict":
+        print(*predict(name=a.name), sep="\n")
+    else:
+        from benchmarks.tcn_conv1d import score
+
+        print(score(run=RUN, stored=STORED, title=SCORE_TITLE))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
