@@ -203,9 +203,9 @@ def _export(out: Path, name: str, module, args) -> Path:
     return path
 
 
-def _static_resamplers(model) -> None:
-    """Give each anti-aliasing resampler of Qwen2.5-Omni's BigVGAN its channel count as a Python int: transformers'
-    up / down samplers expand their depthwise filter to ``hidden_states.shape[1]`` channels at run time, which the
+def _static_resamplers(model, act_cls=None) -> None:
+    """Give each anti-aliasing resampler of Qwen2.5-Omni's BigVGAN (or of the activations of class ``act_cls``:
+    X-codec2's and NeuCodec's are the same design) its channel count as a Python int: transformers' up / down samplers expand their depthwise filter to ``hidden_states.shape[1]`` channels at run time, which the
     TorchScript exporter no longer knows after an edge ``Pad`` (it refuses a convolution of unknown kernel shape).
     The same arithmetic (its output checked equal, difference 0.0) and the same graph: a depthwise ``Conv`` /
     ``ConvTranspose`` of kernel 12, groups = channels."""
@@ -225,7 +225,7 @@ def _static_resamplers(model) -> None:
         return F.conv1d(x, self.filter.expand(self.channels, -1, -1), stride=self.stride, groups=self.channels)
 
     for m in model.modules():
-        if isinstance(m, q.Qwen2_5OmniAntiAliasedActivation1d):
+        if isinstance(m, act_cls or q.Qwen2_5OmniAntiAliasedActivation1d):
             m.upsample.channels = m.downsample.channels = m.act.in_features
             m.upsample.forward = types.MethodType(up, m.upsample)
             m.downsample.forward = types.MethodType(down, m.downsample)
