@@ -244,29 +244,9 @@ def predict(run: Path = RUN, zoo: Path = ZOO, settings=("host-epyc-zen4-1c", "ho
     """Store the product's prediction of every export of ``zoo`` on each sheet before the set is timed: with (23)
     (``predictions_23.csv``, or ``name``). The product without (23) is the one of commit ef97c92, run from a worktree
     of it with the same step and ``--name predictions.csv`` (the module docstring)."""
-    import csv
-    import datetime
+    from benchmarks.tcn_conv1d import predict as store
 
-    from benchmarks.tcn_conv1d import FIELDS
-    from hybridperf import __version__
-    from hybridperf.api import analyze, predict_on
-
-    run.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    rows = []
-    for path in sorted(zoo.glob("*.onnx")):
-        analyzed = analyze(path)
-        for device in settings:
-            p = predict_on(analyzed, device)
-            rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
-                         "roofline_s": p.roofline_latency_s, "calibration": p.calibration, "hybridperf": __version__,
-                         "date_utc": now})
-    out = run / name
-    with out.open("w", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-    return [out]
+    return [store(run=run, zoo=zoo, name=name, settings=tuple(settings))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -940,10 +940,10 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     family_probes, measured_on = _family_probes(v, raw)
     cpu = _cpu_identity(v, raw, kind)
     calls = _call_overhead(v, raw, kind)
-    assist = _subnormal_assist(v, raw, kind)
-    transpose = _transpose(v, raw, kind)
-    math = _elementwise_math(v, raw, kind)
-    depthwise = _depthwise_conv1d(v, raw, kind)
+    assist = _probed_section(v, raw, kind, "subnormal_assist")
+    transpose = _probed_section(v, raw, kind, "transpose")
+    math = _probed_section(v, raw, kind, "elementwise_math")
+    depthwise = _probed_section(v, raw, kind, "depthwise_conv1d")
 
     return DeviceSpec(
         id=dev_id,
@@ -1308,44 +1308,26 @@ def _call_overhead(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
                          " (the runtime whose call is priced)")
 
 
-def _subnormal_assist(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
-    """``subnormal_assist``: seconds per subnormal operand (:data:`SUBNORMAL_ASSIST_KEYS`; 0 allowed: measured, no
-    assist), CPU sheets only; empty where the sheet gives none."""
-    section = _cpu_section(v, raw, kind, "subnormal_assist",
-                           "the figures are onnxruntime's on an x86 core, timed by `hybridperf probe`")
+#: a CPU sheet's sections of onnxruntime's probed figures (seconds; 0 allowed: measured, none): name -> (the keys
+#: allowed, what a key names, what a GPU sheet is told). ``subnormal_assist``: per subnormal operand;
+#: ``transpose``: extra per element; ``elementwise_math``: extra per element by function; ``depthwise_conv1d``: per
+#: multiply-add and per output by class
+_PROBED_SECTIONS = {
+    "subnormal_assist": (SUBNORMAL_ASSIST_KEYS, "figure", "the figures are onnxruntime's on an x86 core"),
+    "transpose": (TRANSPOSE_KEYS, "figure", "the figure is onnxruntime's CPU Transpose"),
+    "elementwise_math": (ELEMENTWISE_MATH_KEYS, "function", "the figures are onnxruntime's CPU kernels"),
+    "depthwise_conv1d": (DEPTHWISE_CONV1D_KEYS, "figure", "the figures are onnxruntime's CPU convolutions"),
+}
+
+
+def _probed_section(v: _Validator, raw: dict, kind: str, name: str) -> dict[str, float]:
+    """Seconds by key of the CPU-only section ``name`` of :data:`_PROBED_SECTIONS` (empty where the sheet gives
+    none; a GPU sheet's is refused)."""
+    keys, noun, what = _PROBED_SECTIONS[name]
+    section = _cpu_section(v, raw, kind, name, f"{what}, timed by `hybridperf probe`")
     if section is None:
         return {}
-    return _times_by_key(v, section, "subnormal_assist", SUBNORMAL_ASSIST_KEYS, "figure", "", zero_ok=True)
-
-
-def _transpose(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
-    """``transpose``: extra seconds per element (:data:`TRANSPOSE_KEYS`; 0 allowed: measured, no extra), CPU sheets
-    only; empty where the sheet gives none."""
-    section = _cpu_section(v, raw, kind, "transpose",
-                           "the figure is onnxruntime's CPU Transpose, timed by `hybridperf probe`")
-    if section is None:
-        return {}
-    return _times_by_key(v, section, "transpose", TRANSPOSE_KEYS, "figure", "", zero_ok=True)
-
-
-def _elementwise_math(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
-    """``elementwise_math``: extra seconds per element by function (:data:`ELEMENTWISE_MATH_KEYS`; 0 allowed: measured,
-    no extra), CPU sheets only; empty where the sheet gives none."""
-    section = _cpu_section(v, raw, kind, "elementwise_math",
-                           "the figures are onnxruntime's CPU kernels, timed by `hybridperf probe`")
-    if section is None:
-        return {}
-    return _times_by_key(v, section, "elementwise_math", ELEMENTWISE_MATH_KEYS, "function", "", zero_ok=True)
-
-
-def _depthwise_conv1d(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
-    """``depthwise_conv1d``: seconds per multiply-add and per output by class (:data:`DEPTHWISE_CONV1D_KEYS`; 0
-    allowed: measured, none), CPU sheets only; empty where the sheet gives none."""
-    section = _cpu_section(v, raw, kind, "depthwise_conv1d",
-                           "the figures are onnxruntime's CPU convolutions, timed by `hybridperf probe`")
-    if section is None:
-        return {}
-    return _times_by_key(v, section, "depthwise_conv1d", DEPTHWISE_CONV1D_KEYS, "figure", "", zero_ok=True)
+    return _times_by_key(v, section, name, keys, noun, "", zero_ok=True)
 
 
 def _check_unit_kind(v: _Validator, name: str, unit: str, kind: str) -> None:

@@ -475,16 +475,24 @@ TRANSPOSE_UNPRICED = ("{transposes} move the innermost axis other than as a 2-D 
                       "({why})")
 
 
+def _unpriced_why(pred: Prediction, lacking: str, one: bool = False) -> str:
+    """Why a term of onnxruntime's probed figures is not priced: the sheet gives no ``lacking`` (and the probe that
+    measures it), or the prediction is for another runtime; ``one``: a single figure."""
+    name = _runtime_name(pred.runtime, pred.spec)
+    if name != "onnxruntime":
+        return f"the figure{'' if one else 's'} {'is' if one else 'are'} onnxruntime's and this prediction is for {name}"
+    # the cached sheet of --device host was probed before the probe timed these (2026-12-06 / 07): `probe --host`
+    # renews it
+    probe = "`hybridperf probe --host` probes this machine again" if pred.spec.id == HOST_ID else \
+        f"`hybridperf probe` on the machine measures {'it' if one else 'them'}"
+    return f"{pred.spec.id} gives no {lacking}; {probe}"
+
+
 def transpose_warning(pred: Prediction) -> str:
     """The warning of a prediction whose model has transposes that move the innermost axis and are not priced
     (:data:`TRANSPOSE_UNPRICED`)."""
     transposes, elements = pred.analyzed.analysis.innermost_transposes
-    name = _runtime_name(pred.runtime, pred.spec)
-    # the cached sheet of --device host was probed before the probe timed it (2026-12-06): `probe --host` renews it
-    probe = "`hybridperf probe --host` probes this machine again" if pred.spec.id == HOST_ID else \
-        "`hybridperf probe` on the machine measures it"
-    why = (f"{pred.spec.id} gives no transpose.innermost figure; {probe}"
-           if name == "onnxruntime" else f"the figure is onnxruntime's and this prediction is for {name}")
+    why = _unpriced_why(pred, "transpose.innermost figure", one=True)
     return TRANSPOSE_UNPRICED.format(transposes=plural(transposes, "transpose"), elements=f"{elements:,}", why=why)
 
 
@@ -535,12 +543,8 @@ def math_warning(pred: Prediction) -> str:
     """The warning of a prediction whose model has element-wise math onnxruntime evaluates one element at a time that
     is not priced (:data:`MATH_UNPRICED`)."""
     elements = pred.analyzed.analysis.math_elements
-    name = _runtime_name(pred.runtime, pred.spec)
     missing = [k for k in elements if k not in pred.spec.elementwise_math_s_per_element]
-    probe = "`hybridperf probe --host` probes this machine again" if pred.spec.id == HOST_ID else \
-        "`hybridperf probe` on the machine measures them"
-    why = (f"{pred.spec.id} gives no elementwise_math figure for {', '.join(missing)}; {probe}"
-           if name == "onnxruntime" else f"the figures are onnxruntime's and this prediction is for {name}")
+    why = _unpriced_why(pred, f"elementwise_math figure for {', '.join(missing)}")
     return MATH_UNPRICED.format(counts=_per_key(elements), why=why)
 
 
@@ -599,12 +603,8 @@ def depthwise_warning(pred: Prediction) -> str:
     """The warning of a prediction whose model has depthwise 1-D convolutions not priced at probed figures
     (:data:`DEPTHWISE_UNPRICED`)."""
     convs, work, needed = _depthwise_parts(pred)
-    name = _runtime_name(pred.runtime, pred.spec)
     missing = [k for k in needed if k not in pred.spec.depthwise_conv1d_s_per_item]
-    probe = "`hybridperf probe --host` probes this machine again" if pred.spec.id == HOST_ID else \
-        "`hybridperf probe` on the machine measures them"
-    why = (f"{pred.spec.id} gives no depthwise_conv1d figure for {', '.join(missing)}; {probe}"
-           if name == "onnxruntime" else f"the figures are onnxruntime's and this prediction is for {name}")
+    why = _unpriced_why(pred, f"depthwise_conv1d figure for {', '.join(missing)}")
     return DEPTHWISE_UNPRICED.format(convs=plural(convs, "depthwise 1-D convolution"), counts=_macs_text(work),
                                      why=why)
 
