@@ -133,7 +133,7 @@ def optypes(paths: Sequence[Path], device: str) -> str:
     latencies grouped by their main op (the convolution, else ``sin`` where the kernel holds one, else its ops)."""
     from hybridperf.api import analyze, predict_on
 
-    lines = [f"# Where onnxruntime spends the vocoders' time on `{device}`, and what the product priced", "",
+    lines = [f"# Where onnxruntime spends each network's time on `{device}`, and what the product priced", "",
              "Reproduce: `python -m benchmarks.elementwise_math optypes --device DEVICE FILES` (1 thread). An "
              "exploration (2026-12-07), not a plan.", ""]
     for p in paths:
