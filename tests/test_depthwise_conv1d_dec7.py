@@ -14,7 +14,8 @@ import yaml
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from hybridperf.device.spec import DEPTHWISE_CONV1D_KEYS, load_spec, parse_spec  # noqa: E402
+from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_KEYS  # noqa: E402
+from hybridperf.device.spec import load_spec, parse_spec  # noqa: E402
 from hybridperf.errors import SpecError  # noqa: E402
 
 C, L = 8, 64
@@ -224,7 +225,7 @@ def test_the_two_point_fit_as_arithmetic():
 def test_the_probe_figures_are_fitted_to_its_two_nodes_a_class(monkeypatch):
     """Correctness of what the probe returns (not its speed), on made-up timings made of known figures."""
     pytest.importorskip("onnxruntime")
-    from hybridperf.device.spec import DEPTHWISE_CONV1D_CLASSES
+    from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_CLASSES
     from hybridperf.measure import probe as p
 
     c, n = p.DEPTHWISE_PROBE_SHAPE

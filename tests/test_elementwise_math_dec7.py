@@ -15,7 +15,8 @@ import yaml
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from hybridperf.device.spec import ELEMENTWISE_MATH_KEYS, load_spec, parse_spec  # noqa: E402
+from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS  # noqa: E402
+from hybridperf.device.spec import load_spec, parse_spec  # noqa: E402
 from hybridperf.errors import SpecError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

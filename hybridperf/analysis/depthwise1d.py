@@ -20,18 +20,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hybridperf.device.spec import DEPTHWISE_CONV1D_CLASSES
-
+#: the classes of a depthwise 1-D convolution: a convolution (``conv``) or transposed convolution (``transpose``)
+#: whose groups hold one input channel each, with stride 1 or above it (``_strided``)
+DEPTHWISE_CONV1D_CLASSES = ("conv", "conv_strided", "transpose", "transpose_strided")
+#: the figures of a CPU sheet's ``depthwise_conv1d``: onnxruntime's time per multiply-add (``<class>_mac``) and per
+#: output element (``<class>_output``) of each class, seconds
+DEPTHWISE_CONV1D_KEYS = tuple(f"{c}_{part}" for c in DEPTHWISE_CONV1D_CLASSES for part in ("mac", "output"))
 #: the op family a kernel holding a depthwise 1-D convolution has besides its ops' (never trained on)
 DEPTHWISE_1D_FAMILY = "depthwise_conv1d"
 #: Relax op -> the class's stem (its key in a sheet's ``depthwise_conv1d``; ``_strided`` where a stride is above 1)
 _OPS = {"relax.nn.conv1d": "conv", "relax.nn.conv1d_transpose": "transpose"}
 
-__all__ = ["DEPTHWISE_1D_FAMILY", "depthwise_key", "depthwise_work", "priced_s"]
+__all__ = ["DEPTHWISE_1D_FAMILY", "DEPTHWISE_CONV1D_CLASSES", "DEPTHWISE_CONV1D_KEYS", "depthwise_key", "depthwise_work",
+           "priced_s"]
 
 
 def depthwise_key(record: Any) -> str | None:
-    """The class (:data:`~hybridperf.device.spec.DEPTHWISE_CONV1D_CLASSES`) of a Relax 1-D convolution or transposed
+    """The class (:data:`DEPTHWISE_CONV1D_CLASSES`) of a Relax 1-D convolution or transposed
     convolution whose groups hold one input channel each, None for any other op (or a shape that is not static)."""
     stem = _OPS.get(record.op)
     if stem is None or not record.inputs or record.inputs[0].shape is None:

@@ -23,15 +23,15 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from hybridperf.device.spec import ELEMENTWISE_MATH_KEYS
-
-#: Relax op -> the key of its figure in a CPU sheet's ``elementwise_math`` section
-#: (:data:`~hybridperf.device.spec.ELEMENTWISE_MATH_KEYS`, the ONNX op the probe times capitalised)
+#: the functions of a CPU sheet's ``elementwise_math`` (seconds per float32 output element): the extra time
+#: onnxruntime's CPU kernel of the ONNX op of that name (capitalised) takes per element beyond a copy
+ELEMENTWISE_MATH_KEYS = ("sin", "cos", "tan", "log")
+#: Relax op -> the key of its figure in a CPU sheet's ``elementwise_math`` section (:data:`ELEMENTWISE_MATH_KEYS`)
 SCALAR_MATH_OPS: Mapping[str, str] = MappingProxyType({f"relax.{k}": k for k in ELEMENTWISE_MATH_KEYS})
 #: the element type onnxruntime's kernels of these ops run on a CPU
 COUNTED_DTYPE = "float32"
 
-__all__ = ["COUNTED_DTYPE", "SCALAR_MATH_OPS", "math_elements"]
+__all__ = ["COUNTED_DTYPE", "ELEMENTWISE_MATH_KEYS", "SCALAR_MATH_OPS", "math_elements"]
 
 
 def math_elements(records: Iterable[Any]) -> dict[str, int]:

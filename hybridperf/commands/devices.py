@@ -138,8 +138,9 @@ def _host_row() -> dict[str, Any]:
 
 def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one spec with unit (SI), source and measured flag."""
-    from hybridperf.device.spec import (CALL_OVERHEAD_RUNTIMES, DEPTHWISE_CONV1D_KEYS, ELEMENTWISE_MATH_KEYS,
-                                        load_spec)
+    from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_KEYS
+    from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS
+    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, load_spec
     from hybridperf.precision import rate_unit
 
     if spec_dir is None:

@@ -70,6 +70,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_KEYS
+from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS
 from hybridperf.errors import SpecError, did_you_mean, error_line
 from hybridperf.frozen import reduce_read_only
 from hybridperf.precision import PRECISIONS, fallback_chain
@@ -107,17 +109,6 @@ SUBNORMAL_ASSIST_KEYS = ("mac", "softmax")
 #: for a permutation that moves the innermost axis other than as a 2-D transpose, beyond one that keeps it
 #: (:mod:`hybridperf.analysis.transpose`)
 TRANSPOSE_KEYS = ("innermost",)
-#: the functions of a sheet's ``elementwise_math`` (seconds per float32 output element): the extra time onnxruntime's
-#: CPU kernel of the ONNX op of that name (capitalised) takes per element beyond a copy, for the element-wise math it
-#: evaluates one element at a time (:mod:`hybridperf.analysis.elementwise_math`)
-ELEMENTWISE_MATH_KEYS = ("sin", "cos", "tan", "log")
-#: the classes of a depthwise 1-D convolution: a convolution (``conv``) or transposed convolution (``transpose``)
-#: whose groups hold one input channel each, with stride 1 or above it (``_strided``)
-#: (:mod:`hybridperf.analysis.depthwise1d`)
-DEPTHWISE_CONV1D_CLASSES = ("conv", "conv_strided", "transpose", "transpose_strided")
-#: the figures of a sheet's ``depthwise_conv1d``: onnxruntime's CPU time per multiply-add (``<class>_mac``) and per
-#: output element (``<class>_output``) of each class, seconds
-DEPTHWISE_CONV1D_KEYS = tuple(f"{c}_{part}" for c in DEPTHWISE_CONV1D_CLASSES for part in ("mac", "output"))
 #: the runtimes whose per-call overhead a sheet's ``call_overhead`` may give: onnxruntime's ``session.run`` (what
 #: ``hybridperf probe`` times on a CPU), the one runtime of a CPU sheet whose call a prediction prices
 #: (:func:`hybridperf.estimate.pricing.predict_on`: a model that launches no kernel); a GPU's execution model has its

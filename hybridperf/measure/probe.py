@@ -190,7 +190,7 @@ class ElementwiseMath:
     Attributes
     ----------
     per_element_s : mapping
-        Function (:data:`~hybridperf.device.spec.ELEMENTWISE_MATH_KEYS`) -> the extra time per element over a ``Neg``
+        Function (:data:`~hybridperf.analysis.elementwise_math.ELEMENTWISE_MATH_KEYS`) -> the extra time per element over a ``Neg``
         of the same tensor (0: none measurable).
     threads : int
         onnxruntime's intra-op threads.
@@ -214,7 +214,7 @@ class DepthwiseConv1d:
     Attributes
     ----------
     per_mac_s, per_output_s : mapping
-        Class (:data:`~hybridperf.device.spec.DEPTHWISE_CONV1D_CLASSES`) -> seconds per multiply-add and per output
+        Class (:data:`~hybridperf.analysis.depthwise1d.DEPTHWISE_CONV1D_CLASSES`) -> seconds per multiply-add and per output
         element, fitted to its two nodes (0 where the fit gave none).
     threads : int
         onnxruntime's intra-op threads.
@@ -1083,7 +1083,7 @@ def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
     import numpy as np
     from onnx import TensorProto, helper
 
-    from hybridperf.device.spec import ELEMENTWISE_MATH_KEYS
+    from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS
 
     n = MATH_PROBE_ELEMENTS
     io = ([helper.make_tensor_value_info("X", TensorProto.FLOAT, [n])],
@@ -1128,7 +1128,7 @@ def two_point_fit(points: Sequence[tuple[float, float, float]]) -> tuple[float, 
 
 def depthwise_conv1d(threads: int = 1, runs: int = 15) -> DepthwiseConv1d:
     """Time onnxruntime's lone depthwise 1-D ``Conv`` / ``ConvTranspose`` nodes of each class of
-    :data:`~hybridperf.device.spec.DEPTHWISE_CONV1D_CLASSES` at two kernel sizes (:data:`DEPTHWISE_PROBE`, over
+    :data:`~hybridperf.analysis.depthwise1d.DEPTHWISE_CONV1D_CLASSES` at two kernel sizes (:data:`DEPTHWISE_PROBE`, over
     :data:`DEPTHWISE_PROBE_SHAPE`), fastest of ``runs`` alternating rounds after 3 warm-up runs each, each timed run
     right after an untimed one of the same node (warm); each class's figures are the time per multiply-add and per output element through its two nodes (:func:`two_point_fit`):
     onnxruntime's per-channel product has a cost per output besides its taps. Measured 2026-12-07 on a Zen 4
@@ -1136,7 +1136,7 @@ def depthwise_conv1d(threads: int = 1, runs: int = 15) -> DepthwiseConv1d:
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
-    from hybridperf.device.spec import DEPTHWISE_CONV1D_CLASSES
+    from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_CLASSES
 
     c, n = DEPTHWISE_PROBE_SHAPE
     rng = np.random.default_rng(0)

@@ -57,8 +57,9 @@ def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
 
 
 def show_table(d: dict[str, Any]) -> str:
-    from hybridperf.device.spec import (CALL_OVERHEAD_RUNTIMES, DEPTHWISE_CONV1D_KEYS, ELEMENTWISE_MATH_KEYS,
-                                          SUBNORMAL_ASSIST_KEYS, TRANSPOSE_KEYS, is_estimate)
+    from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_KEYS
+    from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS
+    from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, SUBNORMAL_ASSIST_KEYS, TRANSPOSE_KEYS, is_estimate
 
     rows: list[list[str]] = []
     unused = set(d.get("unused_figures", ()))
