@@ -45,13 +45,14 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
     m = getattr(result, "math", None)
     if m is not None:  # what the sheet's elementwise_math prices each function's elements at (0: none)
         for k, v in m.per_element_s.items():
-            rows.append([f"{k} per element", format_si(v, "s", 3) if v else "0 (none measurable)",
+            rows.append([f"{k} per element", f"{v * 1e9:.3g} ns" if v else "0 (none measurable)",
                          f"onnxruntime {k.capitalize()} over a Neg, {m.threads} thread(s)"])
     dw = getattr(result, "depthwise", None)
     if dw is not None:  # what the sheet's depthwise_conv1d prices each class's multiply-adds at
         for k, v in dw.per_mac_s.items():
-            rows.append([f"depthwise 1-D {k.replace('_', ' ')}", f"{format_si(v, 's', 3)} per MAC + "
-                         f"{format_si(dw.per_output_s[k], 's', 3)} per output",
+            # in ns, as the sheet writes them (format_si writes figures under 1 ns as 1.3e-10 s)
+            rows.append([f"depthwise 1-D {k.replace('_', ' ')}", f"{v * 1e9:.3g} ns per MAC + "
+                         f"{dw.per_output_s[k] * 1e9:.3g} ns per output",
                          f"onnxruntime depthwise {'ConvTranspose' if k.startswith('transpose') else 'Conv'}, two "
                          f"kernels, {dw.threads} thread(s)"])
     r = getattr(result, "llc", None)
