@@ -296,3 +296,23 @@ def test_the_zen4_sheets_give_the_medians_of_the_committed_probes():
         assert set(got) == set(ELEMENTWISE_MATH_KEYS)
         for k, v in got.items():
             assert v == pytest.approx(round(figures[(threads, k)], 3) * 1e-9)
+
+
+def test_check_never_passes_a_latency_that_leaves_an_unpriced_term_out(analyses):
+    """A CPU sheet without the figures: the latency leaves the math's time out, so ``check`` judges a lower bound
+    (undecided without ``--allow-unsupported``); with the figures the term is priced and the check decides."""
+    from hybridperf.estimate.budget import Budget, Metric, compare
+    from hybridperf.estimate.pricing import predict_on
+
+    unpriced = predict_on(analyses["snake"], _cpu_sheet(None))
+    lat, mem, en = compare(unpriced, Budget(1.0, 2**40, 1.0), "snake.onnx", "cpu")
+    assert lat.metric is Metric.LATENCY and "element-wise math is not priced" in lat.lower_bound
+    assert lat.undecided and not lat.passed and en.undecided and not mem.lower_bound
+    from hybridperf.report.check import undecided_line
+
+    assert "run `hybridperf probe` on the device, or pass --allow-unsupported" in undecided_line([lat])
+    accepted, _, _ = compare(unpriced, Budget(1.0), "snake.onnx", "cpu", allow_unsupported=True)
+    assert accepted.passed and accepted.lower_bound  # judged as the bound it is, and saying so
+    priced = predict_on(analyses["snake"], _cpu_sheet(FIGURES_NS))
+    lat, _, _ = compare(priced, Budget(1.0), "snake.onnx", "cpu")
+    assert lat.passed and not lat.lower_bound

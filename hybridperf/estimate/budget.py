@@ -434,10 +434,29 @@ def uncosted_text(pred: Any) -> str:
     return f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})" if uncosted else ""
 
 
+#: the terms a CPU sheet's probed figures price outside the learned model: a prediction whose term is None (the
+#: model has that work, the sheet or runtime does not price it) leaves its time out of the latency and energy
+UNPRICED_TERMS = {"subnormal_assist_s": "subnormal assists", "innermost_transpose_s": "innermost-axis transposes",
+                  "elementwise_math_s": "element-wise math", "depthwise_conv1d_s": "depthwise 1-D convolutions"}
+
+
+def unpriced_terms_text(pred: Any) -> str:
+    """``"the time of element-wise math is not priced (the sheet gives no figure: its warning)"`` for a prediction with
+    an unpriced term (:data:`UNPRICED_TERMS`), else "": its latency and energy leave that time out, so they are lower
+    bounds (since 2026-12-07 ``check`` judges them so; they were warnings only)."""
+    names = [what for field, what in UNPRICED_TERMS.items() if getattr(pred, field, 0.0) is None]
+    if not names:
+        return ""
+    return (f"the time of {', '.join(names)} is not priced (the warning says why; `hybridperf probe` on the device "
+            "measures it)")
+
+
 def _caveats(pred: Any, metric: Metric) -> tuple[str, str, float | None]:
     """(why the figure is a lower bound, why it is unknown, :attr:`MetricCheck.estimate`) for ``metric`` of
     ``pred``."""
     lower = uncosted_text(pred)
+    if metric is not Metric.MEMORY:  # a term left out of the latency (and its idle energy) makes both lower bounds
+        lower = "; ".join(t for t in (lower, unpriced_terms_text(pred)) if t)
     if metric is Metric.MEMORY:
         # the peak's kind as every report marks it (peak_kind): onnxruntime's peak is judged on onnxruntime's own
         # graph and sizes, not on the TVM plan (until 2026-12-03 an unknown TVM plan was ignored here and a guessed

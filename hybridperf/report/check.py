@@ -19,8 +19,14 @@ def undecided_line(checks) -> str:
     """One line: which limits cannot be judged, why, and how to proceed."""
     parts = list(dict.fromkeys(f"{c.metric.value} of {c.model} on {c.device} ({c.unknown or 'lower bound: ' + c.lower_bound})" for c in checks))
     fixes = []
-    if any(c.lower_bound and c.value is not None for c in checks):
-        fixes.append("add cost rules, or pass --allow-unsupported to judge the lower bound")
+    bounded = [c for c in checks if c.lower_bound and c.value is not None]
+    if bounded:
+        # an uncosted op needs a cost rule; a term of probed figures the sheet lacks needs the probe (since
+        # 2026-12-07 such a term makes a lower bound too: budget.unpriced_terms_text)
+        fix = " or ".join(f for f, words in (("add cost rules", "no cost"), ("run `hybridperf probe` on the device",
+                                                                            "is not priced"))
+                          if any(words in c.lower_bound for c in bounded)) or "add cost rules"
+        fixes.append(f"{fix}, or pass --allow-unsupported to judge the lower bound")
     if any(c.lower_bound and c.value is None for c in checks):  # nothing priced: no bound to accept
         fixes.append("a figure of which nothing was priced can only be judged once its ops have cost rules")
     if any(c.value is None and not c.lower_bound for c in checks):
