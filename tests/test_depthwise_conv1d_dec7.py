@@ -305,3 +305,22 @@ def test_the_training_tables_carry_the_term_and_a_negative_one_comes_off_the_lab
     assert len(MODEL_FEATURES) == X.shape[1]
     # the label is the measured time less the (negative) term, over the roofline
     assert float(np.exp(y[0])) == pytest.approx((1e-3 - fast.depthwise_conv1d_s) / fast.roofline_latency_s)
+
+
+def test_the_blind_reports_are_what_the_committed_runs_and_predictions_give():
+    """Plans (22) and (23)'s reports recomputed from the runs and the predictions stored before them."""
+    from pathlib import Path
+
+    from benchmarks import depthwise_set, elementwise_math
+    from benchmarks.tcn_conv1d import score
+
+    root = Path(__file__).resolve().parents[1]
+    reports = {"depthwise_set.md": score(run=root / depthwise_set.RUN, stored=depthwise_set.STORED,
+                                         title=depthwise_set.SCORE_TITLE),
+               "elementwise_math_set.md": score(run=root / elementwise_math.RUN, stored=elementwise_math.STORED,
+                                                title=elementwise_math.SCORE_TITLE)}
+    for name, text in reports.items():
+        committed = (root / "benchmarks" / "results" / name).read_text()
+        assert committed.rstrip("\n") == text.replace(str(root) + "/", "").rstrip("\n"), name
+    assert "host-epyc-zen4-1c: with (23) MAPE 16.8 %, without (23) MAPE 22.6 %" in reports["depthwise_set.md"]
+    assert "host-epyc-zen4-2c: with (22) MAPE 19.7 %, without (22) MAPE 31.4 %" in reports["elementwise_math_set.md"]
