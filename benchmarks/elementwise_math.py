@@ -24,7 +24,6 @@ Zen 4 sheets before it is timed (``--name``: with and without the term), ``hybri
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,34 +96,13 @@ def sheet_figures(out: Path = RUN) -> dict[tuple[int, str], float]:
 
 
 def node_types(path: Path, threads: int = 1, runs: int = 10, warmup: int = 3) -> dict[str, float]:
-    """onnxruntime op type -> the sum over its nodes of each node's median profiled time (s)."""
-    import json
-    import tempfile
+    """onnxruntime op type -> the sum over its nodes of each node's median profiled time (s)
+    (:func:`benchmarks.tcn_conv1d.profiled_nodes`), largest first."""
+    from benchmarks.tcn_conv1d import profiled_nodes
 
-    import numpy as np
-    import onnxruntime as ort
-
-    with tempfile.TemporaryDirectory() as tmp:
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-        so.enable_profiling, so.profile_file_prefix = True, str(Path(tmp) / "p")
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        rng = np.random.default_rng(0)
-        feed = {i.name: (rng.integers(0, 100, i.shape) if i.type == "tensor(int64)"
-                         else rng.standard_normal(i.shape).astype(np.float32)) for i in sess.get_inputs()}
-        for _ in range(warmup + runs):
-            sess.run(None, feed)
-        events = json.loads(Path(sess.end_profiling()).read_text())
-    times: dict[str, list[float]] = {}
-    op: dict[str, str] = {}
-    for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            name = e["name"].removesuffix("_kernel_time")
-            times.setdefault(name, []).append(e["dur"] * 1e-6)
-            op[name] = e["args"]["op_name"]
     out: dict[str, float] = {}
-    for name, v in times.items():
-        out[op[name]] = out.get(op[name], 0.0) + statistics.median(v[warmup:])
+    for op, t in profiled_nodes(path, threads, runs, warmup).values():
+        out[op] = out.get(op, 0.0) + t
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 

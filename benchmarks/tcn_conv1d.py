@@ -102,8 +102,9 @@ def export_vocoders(out: Path = VOCODERS_DIR) -> list[Path]:
     return written
 
 
-def node_times(path: Path, runs: int = 20, warmup: int = 5) -> dict[str, float]:
-    """ONNX node name -> onnxruntime's median profiled time (s), 1 thread."""
+def profiled_nodes(path: Path, threads: int = 1, runs: int = 20, warmup: int = 5) -> dict[str, tuple[str, float]]:
+    """ONNX node name -> (onnxruntime op type, median profiled time in s over ``runs`` after ``warmup``), with
+    ``threads`` intra-op threads; float inputs standard normal, int64 ones (token ids) in 0-99."""
     import json
     import tempfile
 
@@ -112,19 +113,28 @@ def node_times(path: Path, runs: int = 20, warmup: int = 5) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
-        so.enable_profiling, so.profile_file_prefix = True, str(Path(tmp) / "tcn")
+        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        so.enable_profiling, so.profile_file_prefix = True, str(Path(tmp) / "profile")
         sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        feed = {i.name: np.random.default_rng(0).standard_normal([d for d in i.shape]).astype(np.float32)
-                for i in sess.get_inputs()}
+        rng = np.random.default_rng(0)
+        feed = {i.name: (rng.integers(0, 100, i.shape) if i.type == "tensor(int64)"
+                         else rng.standard_normal(i.shape).astype(np.float32)) for i in sess.get_inputs()}
         for _ in range(warmup + runs):
             sess.run(None, feed)
         events = json.loads(Path(sess.end_profiling()).read_text())
     times: dict[str, list[float]] = {}
+    ops: dict[str, str] = {}
     for e in events:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            times.setdefault(e["name"].removesuffix("_kernel_time"), []).append(e["dur"] * 1e-6)
-    return {k: statistics.median(v[warmup:]) for k, v in times.items()}
+            name = e["name"].removesuffix("_kernel_time")
+            times.setdefault(name, []).append(e["dur"] * 1e-6)
+            ops[name] = e["args"]["op_name"]
+    return {k: (ops[k], statistics.median(v[warmup:])) for k, v in times.items()}
+
+
+def node_times(path: Path, runs: int = 20, warmup: int = 5) -> dict[str, float]:
+    """ONNX node name -> onnxruntime's median profiled time (s), 1 thread (:func:`profiled_nodes`)."""
+    return {k: t for k, (_, t) in profiled_nodes(path, 1, runs, warmup).items()}
 
 
 def report(device: str, path: Path = MODEL) -> str:

@@ -2,10 +2,10 @@
 trained on one.
 
 onnxruntime turns 2-D convolutions into its blocked NCHWc kernels; a 1-D convolution whose groups hold one input
-channel each (groups = input channels) runs as one small matrix product per channel: 0.14-0.20 ns per multiply-add
-with stride 1 and 0.39-0.42 ns with stride 2 on a Zen 4 with 1 thread, 0.24-0.33 / 0.54-0.63 ns for the transposed
-convolution, 1.4 to 23 times what the product priced them at (``benchmarks/results/depthwise_conv1d.md``: lone
-nodes; BigVGAN's anti-aliased activations, a Conformer's convolution module, Mamba's causal convolution). The learned
+channel each (groups = input channels) runs as one small matrix product per channel: 0.15-0.21 ns per multiply-add
+with stride 1 and 0.38-0.43 ns with stride 2 on a Zen 4 with 1 thread, 0.24-0.34 / 0.53-0.55 ns for the transposed
+convolution, 2.3 to 20 times their roofline with 1 thread and 1.2 to 33 times with 2
+(``benchmarks/results/depthwise_conv1d.md``: lone nodes; BigVGAN's anti-aliased activations, a Conformer's convolution module, Mamba's causal convolution). The learned
 CPU models' training rows hold depthwise convolutions in 2-D only, which onnxruntime runs fast.
 
 A kernel holding one is of :data:`DEPTHWISE_1D_FAMILY`, an op family no learned model was trained on (priced at its

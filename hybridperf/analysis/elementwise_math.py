@@ -1,10 +1,11 @@
 """Element-wise math that onnxruntime's CPU kernels evaluate one element at a time: a time per element that neither
 the roofline (one FLOP per element, :mod:`hybridperf.costs.elementwise`) nor the learned CPU models see.
 
-onnxruntime 1.32's CPU ``Sin``, ``Cos``, ``Tan`` and ``Log`` take ten to twenty times a copy's time per element,
-where its ``Exp``, ``Tanh``, ``Sigmoid`` and ``Erf`` take two to five times it. Timed 2026-12-07 on a Zen 4 with 1 thread, lone nodes over
-2^20 float32 elements: Sin 1.85, Cos 1.88, Log 1.67 ns per element against Exp 0.18, Tanh 0.26, Erf 0.51 and a copy-
-like Neg 0.09 ns (``benchmarks/results/elementwise_math.md``). The learned CPU models' training rows hold these four
+onnxruntime 1.32's CPU ``Sin``, ``Cos`` and ``Log`` take about five times a copy's time per element and ``Tan``
+nearly forty, where its ``Exp``, ``Tanh``, ``Sigmoid`` and ``Erf`` take about what a copy takes (up to 1.5 times).
+Timed 2026-12-07 on a Zen 4 with 1 thread, lone nodes over 2^20 float32 elements, median of 3 rounds: Sin 1.89, Cos
+1.89, Log 1.72, Tan 13.4 ns per element against Exp 0.26, Tanh 0.29, Sigmoid 0.30, Erf 0.52 and a copy-like Neg 0.35
+ns (``benchmarks/results/elementwise_math.md``). The learned CPU models' training rows hold these four
 ops only in rotary embeddings (LLaMA-, Qwen2-style, a few thousand elements) and T5's bucketed relative positions, so
 they price them as cheap element-wise work: Descript's audio codec, whose Snake activations take ``sin`` of every
 activation, spent 8.8 of its 71 ms in ``Sin`` on the Zen 4 and was predicted 19 % too fast.

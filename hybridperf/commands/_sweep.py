@@ -58,7 +58,7 @@ def _init_worker() -> None:
 FIGURES = ("input_shapes", "latency_s", "latency_note", "energy_j", "energy_note", "estimated_power_note",
            "peak_memory_bytes", "flops", "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound",
            "memory_estimate", "runtime_memory_note", "warnings", "unknown_fields", "folded_note", "subnormal_assist_s",
-           "innermost_transpose_s", "elementwise_math_s", "depthwise_conv1d_s")
+           "innermost_transpose_s", "elementwise_math_s", "depthwise_conv1d_s")  # the last four: pricing.OUTSIDE_TERMS
 
 
 def blank_row(path: str, runtime: str) -> dict[str, Any]:
@@ -94,6 +94,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
     60260 B against 76662 B).
     """
     from hybridperf.errors import InputError as _InputError
+    from hybridperf.estimate.pricing import OUTSIDE_TERMS
 
     t0 = time.perf_counter()
     row = blank_row(path, runtime)
@@ -119,16 +120,10 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             # the folded nodes the runtime runs unpriced, as predict's totals.folded_note: not a qualifier of the
             # latency (until 2026-12-04 inside latency_note, so the row read "ok (unverified)")
             folded_note=pred.folded_note or None,
-            # the assists of the model's own float32 subnormals in latency_s, as predict's totals.subnormal_assist_s
-            # (null: made and not priced, a warning says why)
-            subnormal_assist_s=pred.subnormal_assist_s,
-            # the extra time of transposes that move the innermost axis in latency_s, as predict's
-            # totals.innermost_transpose_s (null: counted and not priced)
-            innermost_transpose_s=pred.innermost_transpose_s,
-            # and of element-wise math onnxruntime evaluates one element at a time, as totals.elementwise_math_s
-            elementwise_math_s=pred.elementwise_math_s,
-            # and what depthwise 1-D convolutions priced at probed figures add, as totals.depthwise_conv1d_s
-            depthwise_conv1d_s=pred.depthwise_conv1d_s,
+            # the terms of probed figures in latency_s (subnormal assists, transposes that move the innermost axis,
+            # element-wise math, depthwise 1-D convolutions), as predict's totals (null: counted and not priced, a
+            # warning says why)
+            **{f: getattr(pred, f) for f in OUTSIDE_TERMS},
             energy_j=pred.energy_j,
             # capped at max power, or priced on an estimated power sheet (predict's totals.energy_note; until
             # 2026-12-03 a predict-many row gave such an energy with nothing to say so)

@@ -431,23 +431,26 @@ def uncosted_text(pred: Any) -> str:
     traffic are lower bounds; ``check`` and ``mig`` say it alike)."""
     uncosted = list(getattr(pred, "uncosted_ops", []))
     kinds = "op type has" if len(uncosted) == 1 else "op types have"
-    return f"{len(uncosted)} {kinds} no cost ({', '.join(uncosted)})" if uncosted else ""
+    return f"{len(uncosted)} {kinds} {NO_COST} ({', '.join(uncosted)})" if uncosted else ""
 
 
-#: the terms a CPU sheet's probed figures price outside the learned model: a prediction whose term is None (the
-#: model has that work, the sheet or runtime does not price it) leaves its time out of the latency and energy
-UNPRICED_TERMS = {"subnormal_assist_s": "subnormal assists", "innermost_transpose_s": "innermost-axis transposes",
-                  "elementwise_math_s": "element-wise math", "depthwise_conv1d_s": "depthwise 1-D convolutions"}
+#: the words of a lower bound's reason that a term of probed figures is not priced (:func:`unpriced_terms_text`), which
+#: ``check``'s undecided line answers with the probe (:func:`hybridperf.report.check.undecided_line`)
+NOT_PRICED = "is not priced"
+#: the words of one that ops have no cost rule (:func:`uncosted_text`), answered with cost rules
+NO_COST = "no cost"
 
 
 def unpriced_terms_text(pred: Any) -> str:
-    """``"the time of element-wise math is not priced (the sheet gives no figure: its warning)"`` for a prediction with
-    an unpriced term (:data:`UNPRICED_TERMS`), else "": its latency and energy leave that time out, so they are lower
-    bounds (since 2026-12-07 ``check`` judges them so; they were warnings only)."""
-    names = [what for field, what in UNPRICED_TERMS.items() if getattr(pred, field, 0.0) is None]
+    """``"the time of element-wise math is not priced (the warning says why; ...)"`` for a prediction with an unpriced
+    term (:attr:`~hybridperf.estimate.pricing.Prediction.unpriced_terms`), else "": its latency and energy leave that
+    time out, so they are lower bounds (since 2026-12-07 ``check`` judges them so; they were warnings only)."""
+    from hybridperf.estimate.pricing import OUTSIDE_TERMS
+
+    names = [OUTSIDE_TERMS[f][1] for f in getattr(pred, "unpriced_terms", ())]
     if not names:
         return ""
-    return (f"the time of {', '.join(names)} is not priced (the warning says why; `hybridperf probe` on the device "
+    return (f"the time of {', '.join(names)} {NOT_PRICED} (the warning says why; `hybridperf probe` on the device "
             "measures it)")
 
 

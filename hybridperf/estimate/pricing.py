@@ -5,9 +5,10 @@ correction passed in by the caller (resolved at the API edge, :func:`hybridperf.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from hybridperf.analysis.analyze import Analyzed
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
 
 
 __all__ = ["CALL_OVERHEAD_NOTE", "KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "ROOFLINE_NO_CALL",
-           "RooflineMemo", "as_run_by", "bounded_energy", "folded_records", "launched_dynamic_energy_j", "predict_on",
+           "OUTSIDE_TERMS", "RooflineMemo", "as_run_by", "bounded_energy", "folded_records", "launched_dynamic_energy_j", "predict_on",
            "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead", "with_depthwise_conv1d",
            "with_elementwise_math", "with_innermost_transposes"]
 
@@ -78,6 +79,19 @@ CALL_OVERHEAD_NOTE = ("no kernel launches: latency is the per-call overhead of {
 #: TVM's, beside a TVM peak)
 TVM_ON_CPU_NOTE = ("--runtime tvm on a CPU sheet changes the peak memory only: the latency is priced as without it "
                    "(the learned CPU models are trained on onnxruntime timings; TVM's CPU kernels are not modelled)")
+
+
+#: the terms priced outside the learned model from a CPU sheet's probed figures, in the order a prediction adds them:
+#: :class:`Prediction` field (seconds in the latency; None: the model has that work and the sheet or runtime does not
+#: price it, a warning says why) -> (its note field, what it prices). The one list the reports, the training tables
+#: (:data:`hybridperf.residual.model.OUTSIDE_COLUMNS`) and ``check`` (:func:`hybridperf.estimate.budget.
+#: unpriced_terms_text`) read
+OUTSIDE_TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "subnormal_assist_s": ("subnormal_note", "subnormal assists"),
+    "innermost_transpose_s": ("innermost_transpose_note", "innermost-axis transposes"),
+    "elementwise_math_s": ("elementwise_math_note", "element-wise math"),
+    "depthwise_conv1d_s": ("depthwise_conv1d_note", "depthwise 1-D convolutions"),
+})
 
 
 @dataclass(frozen=True)
@@ -156,6 +170,16 @@ class Prediction:
     depthwise_conv1d_s: float | None = 0.0
     #: how :attr:`depthwise_conv1d_s` was priced (:data:`DEPTHWISE_NOTE`), else ""
     depthwise_conv1d_note: str = ""
+
+    @property
+    def outside_notes(self) -> tuple[str, ...]:
+        """The notes of the :data:`OUTSIDE_TERMS` priced in :attr:`latency_s`, in their order."""
+        return tuple(n for n in (getattr(self, note) for note, _ in OUTSIDE_TERMS.values()) if n)
+
+    @property
+    def unpriced_terms(self) -> tuple[str, ...]:
+        """The :data:`OUTSIDE_TERMS` fields that are unknown (None): the model has that work and it is not priced."""
+        return tuple(f for f in OUTSIDE_TERMS if getattr(self, f) is None)
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -554,7 +578,7 @@ def with_elementwise_math(pred: Prediction, runtime: Any) -> Prediction:
 
     The roofline prices such an op as one FLOP per element and the learned CPU models as the cheap element-wise work
     of their training rows, which hold these functions only in a few thousand elements; onnxruntime takes 1.7-1.9 ns
-    per element for them on a Zen 4 with one thread against 0.09 ns for a copy. The term is each function's counted
+    per element for them on a Zen 4 with one thread against 0.35 ns for a copy. The term is each function's counted
     float32 output elements times the sheet's ``elementwise_math`` figure for it (the extra per element over a copy,
     ``hybridperf probe``), added to the latency (and its time x idle power to the energy). ``pred`` as it is where the
     model has none or the sheet is not a CPU's; :attr:`Prediction.elementwise_math_s` None (unknown, with a warning)
@@ -580,7 +604,7 @@ DEPTHWISE_NOTE = ("depthwise 1-D convolutions {time} included: {convs} ({counts}
                   "small product per channel) priced at {probed} from {device}'s {how} depthwise_conv1d figures "
                   "instead of {was}")
 #: the warning where they are not priced so (:attr:`Prediction.depthwise_conv1d_s` None)
-DEPTHWISE_UNPRICED = ("{convs} ({counts}): onnxruntime runs one small product per channel, 1.4 to 23 "
+DEPTHWISE_UNPRICED = ("{convs} ({counts}): onnxruntime runs one small product per channel, 1.2 to 33 "
                       "times their roofline on a Zen 4 (2026-12-07), and no learned model was trained on one; priced "
                       "at their roofline here ({why})")
 
@@ -609,36 +633,44 @@ def depthwise_warning(pred: Prediction) -> str:
                                      why=why)
 
 
+def depthwise_kernel_terms(pred: Prediction) -> list[tuple[float, float]]:
+    """``(time at the sheet's depthwise_conv1d figures, price it had)`` of each kernel of ``pred`` (``(0, 0)`` for a
+    kernel holding no depthwise 1-D convolution); every figure the model needs is on the sheet (the caller checks).
+    The one place :func:`with_depthwise_conv1d` and the training tables' kernel rows
+    (:func:`hybridperf.residual.features.kernel_depthwise_s`) take these from."""
+    from hybridperf.analysis.depthwise1d import depthwise_work, priced_s
+
+    records, figures = pred.analyzed.analysis.records, pred.spec.depthwise_conv1d_s_per_item
+    out = []
+    for kp in pred.kernels:
+        work = depthwise_work(records[j] for j in kp.kernel.op_indices)
+        out.append((priced_s(work, figures), kp.latency_s) if work else (0.0, 0.0))
+    return out
+
+
 def with_depthwise_conv1d(pred: Prediction, runtime: Any) -> Prediction:
     """``pred`` with its depthwise 1-D convolutions priced at the CPU sheet's probed ``depthwise_conv1d`` figures
     (:mod:`hybridperf.analysis.depthwise1d`).
 
-    onnxruntime runs such a convolution as one small matrix product per channel, 1.4 to 23 times its roofline on a
+    onnxruntime runs such a convolution as one small matrix product per channel, 1.2 to 33 times its roofline on a
     Zen 4 (``benchmarks/results/depthwise_conv1d.md``), and no learned CPU model was trained on one (a kernel holding
-    one is priced at its roofline by them). Each such kernel's time becomes its convolutions' multiply-adds times the
-    sheet's figures of their class (seconds per multiply-add and per output element, ``hybridperf probe``) times their
-    output elements; the difference from the price the
-    kernel had is the term, added to the latency (and its time x idle power to the energy). ``pred`` as it is where the
+    one is priced at its roofline by them). Each such kernel's time becomes its convolutions' multiply-adds and output
+    elements at the sheet's figures of their class (seconds per multiply-add and per output element, ``hybridperf
+    probe``; :func:`depthwise_kernel_terms`); the difference from the price the kernel had is the term, added to the
+    latency (and its time x idle power to the energy). ``pred`` as it is where the
     model has none or the sheet is not a CPU's; :attr:`Prediction.depthwise_conv1d_s` None (unknown, with a warning)
     where the sheet lacks a figure of a class the model has or the runtime is not onnxruntime.
     """
-    from hybridperf.analysis.depthwise1d import depthwise_work, priced_s
-
     if pred.spec.kind != "cpu":
         return pred
     convs, work, needed = _depthwise_parts(pred)
     if not work:
         return pred
-    figures = pred.spec.depthwise_conv1d_s_per_item
-    if _runtime_name(runtime, pred.spec) != "onnxruntime" or any(k not in figures for k in needed):
+    if _runtime_name(runtime, pred.spec) != "onnxruntime" or any(k not in pred.spec.depthwise_conv1d_s_per_item
+                                                                  for k in needed):
         return replace(pred, depthwise_conv1d_s=None)
-    records = pred.analyzed.analysis.records
-    probed = was = 0.0
-    for kp in pred.kernels:
-        k_work = depthwise_work(records[j] for j in kp.kernel.op_indices)
-        if k_work:
-            probed += priced_s(k_work, figures)
-            was += kp.latency_s
+    terms = depthwise_kernel_terms(pred)
+    probed, was = sum(p for p, _ in terms), sum(w for _, w in terms)
     extra = probed - was
     how = "measured" if all(f"depthwise_conv1d.{k}" in pred.spec.measured for k in needed) else "the"
     note = DEPTHWISE_NOTE.format(time=f"{extra * 1e3:+.3g} ms", convs=plural(convs, "convolution"),

@@ -146,14 +146,8 @@ def totals_line(pred: Prediction, runtime: str | None = None) -> str:
                  f"{runtime}`")
     if pred.folded_note:
         text += f"; {pred.folded_note}"
-    if pred.subnormal_note:  # in the latency of the header line, in no op's comment
-        text += f"; {pred.subnormal_note}"
-    if pred.innermost_transpose_note:
-        text += f"; {pred.innermost_transpose_note}"
-    if pred.elementwise_math_note:
-        text += f"; {pred.elementwise_math_note}"
-    if pred.depthwise_conv1d_note:
-        text += f"; {pred.depthwise_conv1d_note}"
+    for note in pred.outside_notes:  # in the latency of the header line, in no op's comment
+        text += f"; {note}"
     return text
 
 

@@ -23,8 +23,10 @@ def undecided_line(checks) -> str:
     if bounded:
         # an uncosted op needs a cost rule; a term of probed figures the sheet lacks needs the probe (since
         # 2026-12-07 such a term makes a lower bound too: budget.unpriced_terms_text)
-        fix = " or ".join(f for f, words in (("add cost rules", "no cost"), ("run `hybridperf probe` on the device",
-                                                                            "is not priced"))
+        from hybridperf.estimate.budget import NO_COST, NOT_PRICED
+
+        fix = " or ".join(f for f, words in (("add cost rules", NO_COST), ("run `hybridperf probe` on the device",
+                                                                          NOT_PRICED))
                           if any(words in c.lower_bound for c in bounded)) or "add cost rules"
         fixes.append(f"{fix}, or pass --allow-unsupported to judge the lower bound")
     if any(c.lower_bound and c.value is None for c in checks):  # nothing priced: no bound to accept

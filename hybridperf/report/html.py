@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridperf.costs import Status
-from hybridperf.estimate.pricing import Prediction
+from hybridperf.estimate.pricing import OUTSIDE_TERMS, Prediction
 from hybridperf.estimate.runtime_memory import peak_kind
 from hybridperf.files import write_atomic
 from hybridperf.precision import rate_unit
@@ -599,7 +599,7 @@ def _latency_sum_text(rep: dict) -> str:
     # convolutions priced at probed figures add over their kernels' latencies (totals.depthwise_conv1d_s)
     subnormal, transposes = tot.get("subnormal_assist_s") or 0.0, tot.get("innermost_transpose_s") or 0.0
     maths, depthwise = tot.get("elementwise_math_s") or 0.0, tot.get("depthwise_conv1d_s") or 0.0
-    assist = subnormal + transposes + maths + depthwise
+    assist = sum(tot.get(f) or 0.0 for f in OUTSIDE_TERMS)
     added = (f"; subnormal assists add {fmt_time(subnormal)} ({tot['subnormal_note']})" if subnormal else "") + (
         f"; transposes add {fmt_time(transposes)} ({tot['innermost_transpose_note']})" if transposes else "") + (
         f"; element-wise math adds {fmt_time(maths)} ({tot['elementwise_math_note']})" if maths else "") + (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hybridperf.estimate.pricing import energy_capped
+from hybridperf.estimate.pricing import OUTSIDE_TERMS, energy_capped
 # one_line: control characters as escapes, so a row stays one line
 from hybridperf.report.format import fmt_bound, fmt_energy, fmt_flops, fmt_peak, fmt_time, one_line, table
 from hybridperf.json_text import dumps
@@ -22,8 +22,7 @@ def to_json(rows: list[dict[str, Any]], device: str, precision: str | None = Non
 CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
                "lower_bound_reason", "memory_lower_bound", "memory_estimate",
                "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings", "latency_note",
-               "calibration", "precision", "subnormal_assist_s", "innermost_transpose_s", "elementwise_math_s",
-               "depthwise_conv1d_s")
+               "calibration", "precision", *OUTSIDE_TERMS)
 # runtime .. warnings appended 2026-12-04 (columns read by name stay where they were): until then a CSV row gave an
 # estimated energy, an unverified latency (the warnings) and the shapes priced with nothing to say so; latency_note
 # and calibration too (what priced the latency, and whether it is unverified); precision, the run's --precision

@@ -226,14 +226,9 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "kernels": timed_kernel_count(pred),
     }
     totals = mark_unknown(totals, bool(totals["lower_bound"]), unknown=pred.unknown_figures)
-    if pred.subnormal_assist_s is None:  # made and not priced: unknown, not a qualifier check judges (a warning)
-        totals["unknown_fields"].append("subnormal_assist_s")
-    if pred.innermost_transpose_s is None:  # counted and not priced: unknown, a warning says why
-        totals["unknown_fields"].append("innermost_transpose_s")
-    if pred.elementwise_math_s is None:  # counted and not priced: unknown, a warning says why
-        totals["unknown_fields"].append("elementwise_math_s")
-    if pred.depthwise_conv1d_s is None:  # counted and not priced at probed figures: unknown, a warning says why
-        totals["unknown_fields"].append("depthwise_conv1d_s")
+    # a term of probed figures counted and not priced: unknown, a warning says why (and check judges the latency a
+    # lower bound since 2026-12-07)
+    totals["unknown_fields"].extend(pred.unpriced_terms)
     return totals
 
 
@@ -410,14 +405,9 @@ def to_table(pred: Prediction, top: int = 15) -> str:
         lines.append(f"note      {an.fusion_note}")
     if pred.folded_note:  # the folded nodes its runtime runs, priced as launches: a note, not a latency qualifier
         lines.append(f"note      {pred.folded_note}")
-    if pred.subnormal_note:  # the assists of the model's own subnormals, priced in the latency
-        lines.append(f"note      {pred.subnormal_note}")
-    if pred.innermost_transpose_note:  # the transposes that move the innermost axis, priced in the latency
-        lines.append(f"note      {pred.innermost_transpose_note}")
-    if pred.elementwise_math_note:  # the element-wise math evaluated one element at a time, priced in the latency
-        lines.append(f"note      {pred.elementwise_math_note}")
-    if pred.depthwise_conv1d_note:  # the depthwise 1-D convolutions, priced at probed figures in the latency
-        lines.append(f"note      {pred.depthwise_conv1d_note}")
+    # the terms of probed figures priced in the latency (subnormal assists, transposes, element-wise math, depthwise
+    # 1-D convolutions)
+    lines.extend(f"note      {note}" for note in pred.outside_notes)
     for w in pred.warnings:
         lines.append(f"WARNING   {w}")
     if top <= 0:  # --top 0: the summary lines only, no kernel table

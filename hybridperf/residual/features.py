@@ -513,22 +513,18 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
                  group_times: Mapping[str, float] | None = None,
                  node_times: Iterable[tuple[str, float]] | None = None) -> tuple[dict, list[dict]]:
     """One model row and kernel rows (CSV-ready dicts) for the training tables."""
+    from hybridperf.estimate.pricing import OUTSIDE_TERMS
+
     f = featurize(prediction)
     row = {"key": key, "features_version": f.version, "device": prediction.spec.id,
            "precision_override": prediction.precision or "",
            "roofline_latency_s": prediction.roofline_latency_s, "measured_latency_s": measured_s if measured_s else "",
            "op_families": "|".join(sorted(set().union(*f.kernel_families))) if f.kernel_families else "",
-           # the assists of the model's own subnormals priced on the sheet (pricing.with_subnormal_assists): taken off
-           # its label by load_table, which the learned model is fitted to, as a prediction adds them after it; ""
-           # where not priced (none made, or unknown)
-           "subnormal_assist_s": prediction.subnormal_assist_s or "",
-           # the extra time of its transposes that move the innermost axis priced on the sheet
-           # (pricing.with_innermost_transposes): taken off its label by load_table as the assists are
-           "innermost_transpose_s": prediction.innermost_transpose_s or "",
-           # and of the element-wise math onnxruntime evaluates one element at a time (pricing.with_elementwise_math)
-           "elementwise_math_s": prediction.elementwise_math_s or "",
-           # and what pricing depthwise 1-D convolutions at probed figures adds (pricing.with_depthwise_conv1d)
-           "depthwise_conv1d_s": prediction.depthwise_conv1d_s or ""}
+           # the terms priced on the sheet outside the learned model (pricing.OUTSIDE_TERMS: the assists of the model's
+           # own subnormals, transposes that move the innermost axis, element-wise math, depthwise 1-D convolutions):
+           # taken off its label by load_table, which the learned model is fitted to, as a prediction adds them after
+           # it; "" where not priced (none, or unknown)
+           **{f: getattr(prediction, f) or "" for f in OUTSIDE_TERMS}}
     row.update({n: round(float(v), 6) for n, v in zip(MODEL_FEATURES, f.model)})
     krows = []
     if group_times is not None:
@@ -588,17 +584,12 @@ def kernel_depthwise_s(prediction: Any, kernel_index: Sequence[int]) -> list[flo
     """What pricing its depthwise 1-D convolutions at the sheet's figures adds to each kernel of ``kernel_index`` (its
     convolutions' multiply-adds and outputs x the figures of their class, less the kernel's price;
     :func:`hybridperf.estimate.pricing.with_depthwise_conv1d`), 0 where the prediction priced none so."""
-    from hybridperf.analysis.depthwise1d import depthwise_work, priced_s
+    from hybridperf.estimate.pricing import depthwise_kernel_terms
 
     if not prediction.depthwise_conv1d_s:
         return [0.0] * len(kernel_index)
-    records = prediction.analyzed.analysis.records
-    out = []
-    for i in kernel_index:
-        kp = prediction.kernels[i]
-        work = depthwise_work(records[j] for j in kp.kernel.op_indices)
-        out.append(priced_s(work, prediction.spec.depthwise_conv1d_s_per_item) - kp.latency_s if work else 0.0)
-    return out
+    terms = depthwise_kernel_terms(prediction)
+    return [terms[i][0] - terms[i][1] for i in kernel_index]
 
 
 def kernel_assists_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:

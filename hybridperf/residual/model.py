@@ -44,7 +44,7 @@ import numpy as np
 
 from hybridperf.data import HOST_MODEL_DIR, HOSTS_DIR, USER_MODELS
 from hybridperf.errors import InputError, NotFittedError, error_line
-from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE, UNTRAINED_DILATION, UNTRAINED_FAMILIES
+from hybridperf.estimate.pricing import BELOW_TRAINING_SCALE, OUTSIDE_TERMS, UNTRAINED_DILATION, UNTRAINED_FAMILIES
 from hybridperf.residual.sheet import SHEET_KEY, qualified, sheet_figures
 from hybridperf.residual.sidecar import (DIGESTS_KEY, FIGURES_KEY, check_figures, figure, figures_digest,
                                          is_newer_version, number, read_booster, read_sidecar, recorded_digests,
@@ -172,13 +172,12 @@ def mape(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.mean(np.abs(pred - true) / true) * 100)
 
 
-#: the columns of a features row (and a kernel row) priced outside the learned model: the subnormal assists
-#: (:func:`hybridperf.estimate.pricing.with_subnormal_assists`) and the extra time of transposes that move the
-#: innermost axis (:func:`hybridperf.estimate.pricing.with_innermost_transposes`) and of the element-wise math
-#: onnxruntime evaluates one element at a time (:func:`hybridperf.estimate.pricing.with_elementwise_math`) and of the
-#: depthwise 1-D convolutions priced at probed figures (:func:`hybridperf.estimate.pricing.with_depthwise_conv1d`),
-#: taken off the label by :func:`load_table` and added back after the learned figure
-OUTSIDE_COLUMNS = ("subnormal_assist_s", "innermost_transpose_s", "elementwise_math_s", "depthwise_conv1d_s")
+#: the columns of a features row (and a kernel row) priced outside the learned model
+#: (:data:`~hybridperf.estimate.pricing.OUTSIDE_TERMS`: the subnormal assists, the extra time of transposes that move
+#: the innermost axis and of the element-wise math onnxruntime evaluates one element at a time, what depthwise 1-D
+#: convolutions priced at probed figures add), taken off the label by :func:`load_table` and added back after the
+#: learned figure
+OUTSIDE_COLUMNS = tuple(OUTSIDE_TERMS)
 
 
 def outside_s(row: Mapping[str, Any]) -> float:
