@@ -17,6 +17,7 @@ from typing import Any
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
 from hybridperf.analysis.depthwise1d import depthwise_work
 from hybridperf.analysis.elementwise_math import math_elements
+from hybridperf.analysis.gather import short_blocks
 from hybridperf.analysis.subnormal import (CARRY_OPS, MASK_ELEMENTS, MATMUL_OPS, SOFTMAX_OPS, broadcast_share,
                                           matmul_macs, window_entries)
 from hybridperf.analysis.transpose import innermost_elements
@@ -206,6 +207,12 @@ class ModelAnalysis:
         (:mod:`hybridperf.analysis.transpose`), over the ops that run."""
         run = [r for r in self.records if r.counts_toward_time and r.innermost_transpose_elements]
         return len(run), sum(r.innermost_transpose_elements for r in run)
+
+    @property
+    def short_gathers(self) -> tuple[int, int]:
+        """(gathers, blocks) of the ``take`` ops that run and copy many short blocks
+        (:func:`hybridperf.analysis.gather.short_blocks`)."""
+        return short_blocks(self.records)
 
     @property
     def depthwise_conv1d_work(self) -> dict[str, tuple[int, int]]:

@@ -209,6 +209,9 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         # the sheet does not give it (unknown); since 2026-12-07
         "depthwise_conv1d": {k: q(f"depthwise_conv1d.{k}", spec.depthwise_conv1d_s_per_item.get(k), "s")
                              for k in DEPTHWISE_CONV1D_KEYS},
+        # onnxruntime's extra time per block its Gather copies beyond a copy of the block's elements (seconds per
+        # block), null where the sheet does not give it (unknown); since 2026-12-07
+        "gather": {"block": q("gather.block", spec.gather_s_per_block, "s")},
         "power": {"idle": q("power.idle", spec.idle_power_w, "W"), "max": q("power.max", spec.max_power_w, "W")},
         "energy": {
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},

@@ -32,6 +32,8 @@ every figure can be traced to where it came from. Schema version 1::
     depthwise_conv1d:              # optional, CPU sheets only; onnxruntime's time per multiply-add and per output
       conv_mac: {value: 0.14, unit: ns, source: "measured ...", measured: true}    # by class: conv, conv_strided,
       conv_output: {value: 0.45, unit: ns, source: "measured ...", measured: true} # transpose, transpose_strided
+    gather:                        # optional, CPU sheets only; extra time onnxruntime's Gather takes per copied block
+      block: {value: 7.3, unit: ns, source: "measured ...", measured: true}  # beyond a copy of the block's elements
     power:
       idle: {value: 50, unit: W, source: "..."}
       max: {value: 400, unit: W, source: "..."}
@@ -71,6 +73,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_KEYS
+from hybridperf.analysis.gather import GATHER_KEYS
 from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS
 from hybridperf.errors import SpecError, did_you_mean, error_line
 from hybridperf.frozen import reduce_read_only
@@ -101,7 +104,8 @@ _TOP_KEYS_REQUIRED = (
     "energy",
 )
 _TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "call_overhead",
-                      "subnormal_assist", "transpose", "elementwise_math", "depthwise_conv1d", "notes")
+                      "subnormal_assist", "transpose", "elementwise_math", "depthwise_conv1d", "gather",
+                      "notes")
 #: the figures of a sheet's ``subnormal_assist`` (seconds): per multiply-add of onnxruntime's MatMul that reads a
 #: float32 subnormal operand, per output of its Softmax that is one (:mod:`hybridperf.analysis.subnormal`)
 SUBNORMAL_ASSIST_KEYS = ("mac", "softmax")
@@ -473,6 +477,12 @@ class DeviceSpec:
     #: convolutions (:mod:`hybridperf.analysis.depthwise1d`; :func:`hybridperf.estimate.pricing.with_depthwise_conv1d`);
     #: not a :func:`latency_figures` figure
     depthwise_conv1d_s_per_item: Mapping[str, float] = field(default_factory=dict)
+    #: optional ``gather.block`` of a CPU sheet: extra seconds onnxruntime's ``Gather`` takes, at the sheet's threads,
+    #: per copied block beyond a copy of the block's elements, as ``hybridperf probe`` times it; None where the sheet
+    #: gives none (unknown, never 0). Priced for the gathers of many short blocks the cost pass counts
+    #: (:mod:`hybridperf.analysis.gather`; :func:`hybridperf.estimate.pricing.with_short_gathers`); not a
+    #: :func:`latency_figures` figure
+    gather_s_per_block: float | None = None
 
     def __hash__(self) -> int:
         """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
@@ -935,6 +945,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     transpose = _probed_section(v, raw, kind, "transpose")
     math = _probed_section(v, raw, kind, "elementwise_math")
     depthwise = _probed_section(v, raw, kind, "depthwise_conv1d")
+    gather = _probed_section(v, raw, kind, "gather")
 
     return DeviceSpec(
         id=dev_id,
@@ -966,6 +977,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         innermost_transpose_s_per_element=transpose.get("innermost"),
         elementwise_math_s_per_element=MappingProxyType(math),
         depthwise_conv1d_s_per_item=MappingProxyType(depthwise),
+        gather_s_per_block=gather.get("block"),
     )
 
 
@@ -1302,12 +1314,13 @@ def _call_overhead(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
 #: a CPU sheet's sections of onnxruntime's probed figures (seconds; 0 allowed: measured, none): name -> (the keys
 #: allowed, what a key names, what a GPU sheet is told). ``subnormal_assist``: per subnormal operand;
 #: ``transpose``: extra per element; ``elementwise_math``: extra per element by function; ``depthwise_conv1d``: per
-#: multiply-add and per output by class
+#: multiply-add and per output by class; ``gather``: extra per copied block
 _PROBED_SECTIONS = {
     "subnormal_assist": (SUBNORMAL_ASSIST_KEYS, "figure", "the figures are onnxruntime's on an x86 core"),
     "transpose": (TRANSPOSE_KEYS, "figure", "the figure is onnxruntime's CPU Transpose"),
     "elementwise_math": (ELEMENTWISE_MATH_KEYS, "function", "the figures are onnxruntime's CPU kernels"),
     "depthwise_conv1d": (DEPTHWISE_CONV1D_KEYS, "figure", "the figures are onnxruntime's CPU convolutions"),
+    "gather": (GATHER_KEYS, "figure", "the figure is onnxruntime's CPU Gather"),
 }
 
 

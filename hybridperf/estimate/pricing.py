@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
 __all__ = ["CALL_OVERHEAD_NOTE", "KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "ROOFLINE_NO_CALL",
            "OUTSIDE_TERMS", "RooflineMemo", "as_run_by", "bounded_energy", "folded_records", "launched_dynamic_energy_j", "predict_on",
            "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead", "with_depthwise_conv1d",
-           "with_elementwise_math", "with_innermost_transposes"]
+           "with_elementwise_math", "with_innermost_transposes", "with_short_gathers"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ OUTSIDE_TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "innermost_transpose_s": ("innermost_transpose_note", "innermost-axis transposes"),
     "elementwise_math_s": ("elementwise_math_note", "element-wise math"),
     "depthwise_conv1d_s": ("depthwise_conv1d_note", "depthwise 1-D convolutions"),
+    "short_gather_s": ("short_gather_note", "gathers of short blocks"),
 })
 
 
@@ -170,6 +171,13 @@ class Prediction:
     depthwise_conv1d_s: float | None = 0.0
     #: how :attr:`depthwise_conv1d_s` was priced (:data:`DEPTHWISE_NOTE`), else ""
     depthwise_conv1d_note: str = ""
+    #: the extra time of the gathers that copy many short blocks (:func:`with_short_gathers`), included in
+    #: :attr:`latency_s`: 0.0 where the model has none (or on a sheet that is not a CPU's), None where it has some and
+    #: they are not priced (unknown: the sheet has no ``gather.block`` figure, or the runtime is not onnxruntime;
+    #: :attr:`warnings` says so)
+    short_gather_s: float | None = 0.0
+    #: how :attr:`short_gather_s` was priced (:data:`GATHER_NOTE`), else ""
+    short_gather_note: str = ""
 
     @property
     def outside_notes(self) -> tuple[str, ...]:
@@ -260,6 +268,8 @@ class Prediction:
             out.append(math_warning(self))
         if self.depthwise_conv1d_s is None:
             out.append(depthwise_warning(self))
+        if self.short_gather_s is None:
+            out.append(gather_warning(self))
         unfused = self._unfused_note()
         if unfused:
             out.append(unfused)
@@ -677,6 +687,56 @@ def with_depthwise_conv1d(pred: Prediction, runtime: Any) -> Prediction:
                                  counts=_macs_text(work), probed=f"{probed * 1e3:.3g} ms", device=pred.spec.id,
                                  how=how, was=f"{was * 1e3:.3g} ms")
     return _with_extra_time(pred, extra, depthwise_conv1d_s=extra, depthwise_conv1d_note=note)
+
+
+#: :attr:`Prediction.short_gather_note` of a priced term
+GATHER_NOTE = ("gathers {time} included: {gathers} copy {blocks} blocks shorter than {short} elements (onnxruntime "
+               "copies one block at a time), at {device}'s {how} gather.block figure over a copy of their elements")
+#: the warning where they are not priced (:attr:`Prediction.short_gather_s` None)
+GATHER_UNPRICED = ("{gathers} copy {blocks} blocks shorter than {short} elements: onnxruntime copies one block at a "
+                   "time, about 7 ns a block more than a copy of its elements on a Zen 4 with 1 thread (2026-12-07), "
+                   "not priced here ({why})")
+
+
+def _gather_words(pred: Prediction) -> dict[str, str]:
+    """The counts :data:`GATHER_NOTE` and :data:`GATHER_UNPRICED` name."""
+    from hybridperf.analysis.gather import SHORT_BLOCK_ELEMENTS
+
+    gathers, blocks = pred.analyzed.analysis.short_gathers
+    return {"gathers": plural(gathers, "gather"), "blocks": f"{blocks:,}", "short": str(SHORT_BLOCK_ELEMENTS)}
+
+
+def gather_warning(pred: Prediction) -> str:
+    """The warning of a prediction whose model has gathers of many short blocks that are not priced
+    (:data:`GATHER_UNPRICED`)."""
+    return GATHER_UNPRICED.format(**_gather_words(pred), why=_unpriced_why(pred, "gather.block figure", one=True))
+
+
+def with_short_gathers(pred: Prediction, runtime: Any) -> Prediction:
+    """``pred`` with the extra time of its gathers that copy many short blocks (:mod:`hybridperf.analysis.gather`) on
+    a CPU.
+
+    onnxruntime's CPU Gather copies one block per index (and per position before the gathered axis), about 7 ns a
+    block beyond the copy of its elements on a Zen 4 with one thread: 7.7 ns an element in blocks of one element
+    against 0.41 for a copy (``benchmarks/results/gather_blocks.md``). The roofline prices a gather by the bytes of
+    its index and of the rows it selects and the learned model as the gathers of its training rows, whose blocks are
+    long or few; the term is the counted blocks times the sheet's ``gather.block`` figure (the extra per block over a
+    copy of its elements, ``hybridperf probe``), added to the latency (and its time x idle power to the energy).
+    ``pred`` as it is where the model has none or the sheet is not a CPU's; :attr:`Prediction.short_gather_s` None
+    (unknown, with a warning) where the sheet gives no figure or the runtime is not onnxruntime.
+    """
+    if pred.spec.kind != "cpu":
+        return pred
+    _, blocks = pred.analyzed.analysis.short_gathers
+    if not blocks:
+        return pred
+    figure = pred.spec.gather_s_per_block
+    if _runtime_name(runtime, pred.spec) != "onnxruntime" or figure is None:
+        return replace(pred, short_gather_s=None)
+    extra = blocks * figure
+    how = "measured" if "gather.block" in pred.spec.measured else "the"
+    note = GATHER_NOTE.format(time=f"+{extra * 1e3:.3g} ms", **_gather_words(pred), device=pred.spec.id, how=how)
+    return _with_extra_time(pred, extra, short_gather_s=extra, short_gather_note=note)
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
@@ -1166,6 +1226,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     pred = with_innermost_transposes(pred, run_by)
     pred = with_elementwise_math(pred, run_by)
     pred = with_depthwise_conv1d(pred, run_by)
+    pred = with_short_gathers(pred, run_by)
     why = recurrent_reread_note(analyzed, spec)
     if why:
         pred = pred.unverified(why, first=False)

@@ -232,6 +232,30 @@ class DepthwiseConv1d:
 
 
 @dataclass(frozen=True)
+class GatherFigure:
+    """Extra onnxruntime time per block a ``Gather`` copies beyond a copy of the block's elements, timed by
+    :func:`gather_block`.
+
+    Attributes
+    ----------
+    per_block_s : float
+        The extra time per copied block over a ``Neg`` of the same number of elements (0: none measurable).
+    threads : int
+        onnxruntime's intra-op threads.
+    gather_s, copy_s : float
+        Fastest run of the ``Gather`` and of the ``Neg``.
+    blocks : int
+        Blocks the ``Gather`` copies (one element each), and elements of the ``Neg``.
+    """
+
+    per_block_s: float
+    threads: int
+    gather_s: float
+    copy_s: float
+    blocks: int
+
+
+@dataclass(frozen=True)
 class LlcReread:
     """The rate at which onnxruntime re-reads a weight the last-level cache holds, timed by :func:`llc_reread`.
 
@@ -307,6 +331,8 @@ class ProbeResult:
     math: ElementwiseMath | None = None
     # CPU probe: onnxruntime's depthwise 1-D convolutions (None: not measured)
     depthwise: DepthwiseConv1d | None = None
+    # CPU probe: onnxruntime's Gather per copied block (None: not measured)
+    gather: GatherFigure | None = None
 
     @property
     def source(self) -> str:
@@ -1103,6 +1129,47 @@ def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
                            fastest_s=dict(best), elements=n)
 
 
+#: :func:`gather_block`'s Gather: (rows of the float32 table, indices), one element a block
+GATHER_PROBE = (4096, 2**18)
+
+
+def gather_block(threads: int = 1, runs: int = 15) -> GatherFigure:
+    """Time onnxruntime's lone ``Gather`` of :data:`GATHER_PROBE`'s indices (uniform, seed 0) from a float32 table
+    of one element a row (each index copies a block of one element) and a ``Neg`` over as many elements, fastest of
+    ``runs`` alternating rounds after 3 warm-up runs each.
+
+    The figure is the ``Gather``'s fastest run less the ``Neg``'s, per block: what a block costs beyond the copy the
+    roofline and the learned model price (:mod:`hybridperf.analysis.gather`). Measured 2026-12-07 on a Zen 4
+    (``calibration/host-epyc-zen4-gather``). An extra time under :data:`SUBNORMAL_RESOLUTION` of the copy reads as
+    none (0).
+    """
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    rows, n = GATHER_PROBE
+    rng = np.random.default_rng(0)
+    gather = _ort_session(_onnx_model(
+        [helper.make_node("Gather", ["X", "I"], ["Y"], axis=0)],
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [rows]),
+         helper.make_tensor_value_info("I", TensorProto.INT64, [n])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [n])]), threads=threads, spin=False)
+    copy = _ort_session(_onnx_model(
+        [helper.make_node("Neg", ["X"], ["Y"])], [helper.make_tensor_value_info("X", TensorProto.FLOAT, [n])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [n])]), threads=threads, spin=False)
+    feeds = {"gather": {"X": rng.standard_normal(rows).astype(np.float32),
+                        "I": rng.integers(0, rows, size=n).astype(np.int64)},
+             "copy": {"X": rng.standard_normal(n).astype(np.float32)}}
+    sessions = {"gather": gather, "copy": copy}
+    for k, sess in sessions.items():
+        for _ in range(3):
+            sess.run(None, feeds[k])
+    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feeds[k]) for k, s in sessions.items()},
+                                        min_rounds=runs, budget_s=0.0)
+    extra = best["gather"] - best["copy"]
+    per = extra / n if extra > SUBNORMAL_RESOLUTION * best["copy"] else 0.0
+    return GatherFigure(per_block_s=per, threads=threads, gather_s=best["gather"], copy_s=best["copy"], blocks=n)
+
+
 #: the nodes :func:`depthwise_conv1d` times for each class: (ONNX op, stride, the two kernels) over 256 channels x
 #: 4096 steps (kernel 31 a Conformer's, 12 at stride 2 BigVGAN's anti-aliasing filters)
 DEPTHWISE_PROBE = {"conv": ("Conv", 1, (3, 31)), "conv_strided": ("Conv", 2, (4, 12)),
@@ -1428,6 +1495,11 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         depthwise = depthwise_conv1d(threads=threads, runs=5 if quick else 15)
     except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figures are not on the sheet
         errors["depthwise conv1d"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    gather = None
+    try:
+        gather = gather_block(threads=threads, runs=5 if quick else 15)
+    except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
+        errors["gather"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     llc = None
     if max((c.level for c in caches if c.type in ("Data", "Unified")), default=0) >= 3:
         try:
@@ -1445,7 +1517,7 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
                        time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc, l2=l2,
-                       math=math_figure, depthwise=depthwise)
+                       math=math_figure, depthwise=depthwise, gather=gather)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -1535,6 +1607,15 @@ def depthwise_section(d: DepthwiseConv1d, src: str) -> dict[str, Any]:
     return out
 
 
+def gather_section(g: GatherFigure, src: str) -> dict[str, Any]:
+    """A sheet's ``gather`` from :func:`gather_block`'s figure (ns per block; 0 where none was measurable)."""
+    rows, _ = GATHER_PROBE
+    return {"block": _q(g.per_block_s * 1e9, "ns", f"{src}: onnxruntime Gather of {g.blocks:,} indices from {rows:,} "
+                        f"float32 rows of one element, fastest run {g.gather_s * 1e3:.3g} ms against "
+                        f"{g.copy_s * 1e3:.3g} ms for a Neg of as many elements, {g.threads} thread(s), per block",
+                        measured=True)}
+
+
 def _sig(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
@@ -1597,6 +1678,7 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         **({"transpose": transpose_section(result.transpose, src)} if result.transpose is not None else {}),
         **({"elementwise_math": math_section(result.math, src)} if result.math is not None else {}),
         **({"depthwise_conv1d": depthwise_section(result.depthwise, src)} if result.depthwise is not None else {}),
+        **({"gather": gather_section(result.gather, src)} if result.gather is not None else {}),
         "power": power,
         "energy": energy,
         "compute_units": {"count": {"value": cores, "unit": "core",

@@ -599,12 +599,14 @@ def _latency_sum_text(rep: dict) -> str:
     # convolutions priced at probed figures add over their kernels' latencies (totals.depthwise_conv1d_s)
     subnormal, transposes = tot.get("subnormal_assist_s") or 0.0, tot.get("innermost_transpose_s") or 0.0
     maths, depthwise = tot.get("elementwise_math_s") or 0.0, tot.get("depthwise_conv1d_s") or 0.0
+    gathers = tot.get("short_gather_s") or 0.0  # and of gathers that copy many short blocks (totals.short_gather_s)
     assist = sum(tot.get(f) or 0.0 for f in OUTSIDE_TERMS)
     added = (f"; subnormal assists add {fmt_time(subnormal)} ({tot['subnormal_note']})" if subnormal else "") + (
         f"; transposes add {fmt_time(transposes)} ({tot['innermost_transpose_note']})" if transposes else "") + (
         f"; element-wise math adds {fmt_time(maths)} ({tot['elementwise_math_note']})" if maths else "") + (
         f"; depthwise 1-D convolutions add {fmt_time(depthwise)} ({tot['depthwise_conv1d_note']})" if depthwise
-        else "")
+        else "") + (f"; gathers of short blocks add {fmt_time(gathers)} ({tot['short_gather_note']})" if gathers
+                    else "")
     if math.isclose(summed + assist, total, rel_tol=1e-6, abs_tol=1e-12):
         if assist:
             return f"the kernels' latencies sum to {fmt_time(summed)} of the {lower}{fmt_time(total)} total" + added

@@ -30,7 +30,7 @@ CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", 
 # subnormal_assist_s after it (2026-12-06: the JSON rows had it, the CSV did not say whether a latency held the
 # assists of the model's own subnormals; empty where unknown, as the JSON's null); innermost_transpose_s after it
 # (2026-12-06 22:16 UTC, with the term); elementwise_math_s after it (2026-12-07, with the term), then
-# depthwise_conv1d_s (2026-12-07)
+# depthwise_conv1d_s (2026-12-07), then short_gather_s (2026-12-07, with the term)
 
 
 def to_csv(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:

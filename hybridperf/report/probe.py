@@ -55,6 +55,10 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
                          f"{dw.per_output_s[k] * 1e9:.3g} ns per output",
                          f"onnxruntime depthwise {'ConvTranspose' if k.startswith('transpose') else 'Conv'}, two "
                          f"kernels, {dw.threads} thread(s)"])
+    g = getattr(result, "gather", None)
+    if g is not None:  # what the sheet's gather.block prices a copied short block at (0: none)
+        rows.append(["gather per block", f"{g.per_block_s * 1e9:.3g} ns" if g.per_block_s else "0 (none measurable)",
+                     f"onnxruntime Gather of one-element blocks over a Neg, {g.threads} thread(s)"])
     r = getattr(result, "llc", None)
     if r is not None:  # what the sheet's memory.llc.bandwidth prices a recurrent layer's re-read weights at
         rows.append(["LLC re-read", format_si(r.bytes_per_s, "B/s"),

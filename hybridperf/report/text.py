@@ -219,6 +219,11 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         # priced so (a warning says why); since 2026-12-07 (until then the learned model priced them as 2-D ones)
         "depthwise_conv1d_s": pred.depthwise_conv1d_s,
         "depthwise_conv1d_note": pred.depthwise_conv1d_note or None,
+        # the extra time of gathers that copy many short blocks (onnxruntime copies one block at a time), in
+        # latency_s: 0.0 where the model has none, null where it has some and they are not priced (a warning says
+        # why); since 2026-12-07 (until then priced as a copy of their bytes)
+        "short_gather_s": pred.short_gather_s,
+        "short_gather_note": pred.short_gather_note or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,

@@ -521,7 +521,8 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
            "roofline_latency_s": prediction.roofline_latency_s, "measured_latency_s": measured_s if measured_s else "",
            "op_families": "|".join(sorted(set().union(*f.kernel_families))) if f.kernel_families else "",
            # the terms priced on the sheet outside the learned model (pricing.OUTSIDE_TERMS: the assists of the model's
-           # own subnormals, transposes that move the innermost axis, element-wise math, depthwise 1-D convolutions):
+           # own subnormals, transposes that move the innermost axis, element-wise math, depthwise 1-D convolutions,
+           # gathers of short blocks):
            # taken off its label by load_table, which the learned model is fitted to, as a prediction adds them after
            # it; "" where not priced (none, or unknown)
            **{f: getattr(prediction, f) or "" for f in OUTSIDE_TERMS}}
@@ -537,6 +538,7 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
         transposes = kernel_transposes_s(prediction, f.kernel_index)
         maths = kernel_math_s(prediction, f.kernel_index)
         depthwise = kernel_depthwise_s(prediction, f.kernel_index)
+        gathers = kernel_gather_s(prediction, f.kernel_index)
         for n, (g, fam, r, x, u) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels, units)):
             kr = {"key": key, "kernel_features_version": KERNEL_FEATURES_VERSION, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
                   "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0),
@@ -548,7 +550,9 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
                   # and of elementwise_math_s
                   "elementwise_math_s": maths[n] or "",
                   # and of depthwise_conv1d_s
-                  "depthwise_conv1d_s": depthwise[n] or ""}
+                  "depthwise_conv1d_s": depthwise[n] or "",
+                  # and of short_gather_s
+                  "short_gather_s": gathers[n] or ""}
             kr.update({nm: round(float(v), 6) for nm, v in zip(KERNEL_FEATURES, x)})
             krows.append(kr)
     return row, krows
@@ -578,6 +582,19 @@ def kernel_math_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
     figures = prediction.spec.elementwise_math_s_per_element
     return [sum(n * figures[k] for k, n in math_elements(records[j] for j in prediction.kernels[i].kernel.op_indices)
                 .items()) for i in kernel_index]
+
+
+def kernel_gather_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
+    """The extra gather time priced for each kernel of ``kernel_index`` (its ops' counted short blocks x the sheet's
+    figure; :func:`hybridperf.estimate.pricing.with_short_gathers`), 0 where the prediction priced none."""
+    from hybridperf.analysis.gather import record_blocks
+
+    if not prediction.short_gather_s:
+        return [0.0] * len(kernel_index)
+    records = prediction.analyzed.analysis.records
+    figure = prediction.spec.gather_s_per_block
+    return [figure * sum(record_blocks(records[j]) for j in prediction.kernels[i].kernel.op_indices)
+            for i in kernel_index]
 
 
 def kernel_depthwise_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
