@@ -18,6 +18,10 @@ Steps (1-thread steps pinned, ``taskset -c 1``; ``--threads 2`` unpinned)::
     hybridperf calibrate --device host-epyc-zen4-2c --measure .zoo/gather-set --rounds 16 --steady 3 \\
         --out calibration/host-epyc-zen4-gather/host-epyc-zen4-2c
     python -m benchmarks.gather_blocks score > benchmarks/results/gather_set.md
+    python -m benchmarks.gather_blocks after > benchmarks/results/depthwise_set_after24.md   # not blind
+
+``after`` prices plan (23)'s 11 networks (``.zoo/depthwise-all``, timed before this plan) again with (24) and scores
+them against their committed runs: not blind (ConvBERT's small configuration was the exploration's network).
 """
 
 from __future__ import annotations
@@ -256,9 +260,26 @@ def predict(run: Path = RUN, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS
     return run / "predictions_24.csv", run / "predictions.csv"
 
 
+#: plan (23)'s set, priced again after (24) (:func:`after`): the predictions written, and the two columns scored
+AFTER_NAME = "predictions_after24.csv"
+AFTER_STORED = {AFTER_NAME: "with (24)", "predictions_23.csv": "before (24)"}
+AFTER_TITLE = ("Plan (23)'s networks priced again with plan (24) (not blind)",
+               "`benchmarks/gather_blocks.py` (`after`); plan (24)")
+
+
+def after(zoo: Path = Path(".zoo") / "depthwise-all") -> str:
+    """Store the product's predictions of plan (23)'s set (``zoo``) in its run directory (:data:`AFTER_NAME`) and score
+    them and plan (23)'s against its committed runs."""
+    from benchmarks.depthwise_set import RUN as DEPTHWISE_RUN
+    from benchmarks.tcn_conv1d import predict as store, score
+
+    store(run=DEPTHWISE_RUN, zoo=zoo, name=AFTER_NAME)
+    return score(run=DEPTHWISE_RUN, stored=AFTER_STORED, title=AFTER_TITLE, blind=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=("lone", "probe", "summary", "export", "predict", "score"))
+    p.add_argument("step", choices=("lone", "probe", "summary", "export", "predict", "score", "after"))
     p.add_argument("--out", type=Path, default=RUN)
     p.add_argument("--threads", type=int, action="append", help="lone / probe: thread counts (default 1)")
     p.add_argument("--rounds", type=int, default=3)
@@ -275,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(a.out))
     elif a.step == "predict":
         print(*predict(a.out, a.zoo), sep="\n")
+    elif a.step == "after":
+        print(after())
     else:
         from benchmarks.tcn_conv1d import score
 

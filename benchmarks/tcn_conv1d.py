@@ -208,10 +208,12 @@ STORED = {"predictions_21.csv": "with (21)", "predictions.csv": "without (21)"}
 SCORE_TITLE = ("Vocoders with dilated 1-D convolutions", "`benchmarks/tcn_conv1d.py`; plan (21)")
 
 
-def score(run: Path = RUN, stored: dict[str, str] | None = None, title: tuple[str, str] = SCORE_TITLE) -> str:
+def score(run: Path = RUN, stored: dict[str, str] | None = None, title: tuple[str, str] = SCORE_TITLE,
+          blind: bool = True) -> str:
     """Each measured run under ``run`` (a ``calibrate --measure --out`` directory per setting, ``-r2`` / ``-r3`` its
     repeats) against the stored predictions of its sheet: a markdown table, with each run's split-half test-retest.
-    ``title``: the report's heading and where its plan is (the module, the plan's number)."""
+    ``title``: the report's heading and where its plan is (the module, the plan's number); ``blind`` False: the
+    predictions were made after the runs (a set priced again), and the report says so."""
     import csv
 
     from benchmarks.recurrent_cost import _device, _stats, measured, split_half
@@ -219,7 +221,9 @@ def score(run: Path = RUN, stored: dict[str, str] | None = None, title: tuple[st
     stored = STORED if stored is None else stored
     lines = [f"# {title[0]}: stored predictions against the product's measurement", "",
              f"Reproduce: see the docstring of {title[1]} of CHANGELOG 2026-12-07. "
-             "Predictions stored before any timing; label: the fastest timed run of `hybridperf calibrate --measure`.",
+             + ("Predictions stored before any timing" if blind else
+                "Predictions made after the runs (not blind)")
+             + "; label: the fastest timed run of `hybridperf calibrate --measure`.",
              "", "| run | network | measured ms | " + " | ".join(f"{h} ms (error)" for h in stored.values()) + " |",
              "|---|---|---:|" + "---:|" * len(stored)]
     summary = []
