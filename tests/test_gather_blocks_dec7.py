@@ -301,3 +301,40 @@ def test_the_summary_recomputes_the_committed_exploration():
     text = summary(ROOT / RUN)
     committed = (ROOT / "benchmarks" / "results" / "gather_blocks.md").read_text()
     assert text.replace(str(ROOT / RUN), str(RUN)).strip() == committed.strip()
+
+
+def test_the_blind_report_and_the_set_priced_again_are_what_the_committed_runs_give():
+    """Plan (24)'s report recomputed from its runs and the predictions stored before them; plan (23)'s set priced
+    again with (24) (not blind) from its runs and the predictions written after them."""
+    from benchmarks import gather_blocks
+    from benchmarks.depthwise_set import RUN as DEPTHWISE_RUN
+    from benchmarks.tcn_conv1d import score
+
+    reports = {"gather_set.md": score(run=ROOT / gather_blocks.RUN, stored=gather_blocks.STORED,
+                                      title=gather_blocks.SCORE_TITLE),
+               "depthwise_set_after24.md": score(run=ROOT / DEPTHWISE_RUN, stored=gather_blocks.AFTER_STORED,
+                                                 title=gather_blocks.AFTER_TITLE, blind=False)}
+    for name, text in reports.items():
+        committed = (ROOT / "benchmarks" / "results" / name).read_text()
+        assert committed.rstrip("\n") == text.rstrip("\n"), name
+    assert "host-epyc-zen4-1c: with (24) MAPE 6.6 %, without (24) MAPE 36.6 %" in reports["gather_set.md"]
+    assert "host-epyc-zen4-2c: with (24) MAPE 8.3 %, without (24) MAPE 34.6 %" in reports["gather_set.md"]
+    assert "Predictions made after the runs (not blind)" in reports["depthwise_set_after24.md"]
+    assert "host-epyc-zen4-1c: with (24) MAPE 12.9 %, before (24) MAPE 16.8 %" in reports["depthwise_set_after24.md"]
+
+
+def test_the_stored_predictions_differ_by_the_term_alone():
+    """Without (24) is the same sheet with no gather figure: each network's two stored predictions differ by its
+    counted blocks times the sheet's figure."""
+    import csv
+
+    from benchmarks import gather_blocks
+
+    run = ROOT / gather_blocks.RUN
+    with_, without = ({(r["model"], r["device"]): float(r["predicted_s"]) for r in csv.DictReader((run / n).open())}
+                      for n in gather_blocks.STORED)
+    assert set(with_) == set(without) and len(with_) == 4 * 2
+    blocks = {"convbert_base_b1_s128": 10_616_832, "convbert_mediumsmall_b1_s256": 10_616_832,
+              "led_encoder_h256_l4_b1_s1024": 7_077_888, "longformer_h256_l4_b1_s512": 3_538_944}
+    for (model, device), t in with_.items():
+        assert t - without[(model, device)] == pytest.approx(blocks[model] * load_spec(device).gather_s_per_block)
