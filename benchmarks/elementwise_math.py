@@ -266,34 +266,14 @@ def predict(run: Path, zoo: Path, settings: Sequence[str] = SETTINGS) -> tuple[P
     """Store the product's prediction of every export of ``zoo`` on each sheet of ``settings`` before the set is
     timed: with (22) (``predictions_22.csv``, the sheets as shipped) and without it (``predictions.csv``, the same
     sheets with no ``elementwise_math`` figures: the term unpriced, everything else the same)."""
-    import csv
     import dataclasses
-    import datetime
 
-    from benchmarks.tcn_conv1d import FIELDS
-    from hybridperf import __version__
-    from hybridperf.api import analyze, predict_on
-    from hybridperf.device.spec import load_spec
+    from benchmarks.tcn_conv1d import predict_sheets
 
-    run.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    rows: dict[str, list[dict]] = {name: [] for name in STORED}
-    for path in sorted(zoo.glob("*.onnx")):
-        analyzed = analyze(path)
-        for device in settings:
-            spec = load_spec(device)
-            for name, sheet in (("predictions_22.csv", spec),
-                                ("predictions.csv", dataclasses.replace(spec, elementwise_math_s_per_element={}))):
-                p = predict_on(analyzed, sheet)
-                rows[name].append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
-                                   "roofline_s": p.roofline_latency_s, "calibration": p.calibration,
-                                   "hybridperf": __version__, "date_utc": now})
-    for name, rs in rows.items():
-        with (run / name).open("w", newline="") as f:
-            w = csv.DictWriter(f, FIELDS)
-            w.writeheader()
-            w.writerows(rs)
-    return run / "predictions_22.csv", run / "predictions.csv"
+    with_, without = predict_sheets(run, zoo, settings, {
+        "predictions_22.csv": lambda spec: spec,
+        "predictions.csv": lambda spec: dataclasses.replace(spec, elementwise_math_s_per_element={})})
+    return with_, without
 
 
 def main(argv: list[str] | None = None) -> int:

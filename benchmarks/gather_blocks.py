@@ -171,16 +171,6 @@ def summary(out: Path = RUN) -> str:
     return "\n".join(lines)
 
 
-def _export(name: str, module, args) -> Path:
-    import torch
-
-    ZOO.mkdir(parents=True, exist_ok=True)
-    path = ZOO / f"{name}.onnx"
-    with torch.no_grad():
-        torch.onnx.export(module.eval(), args, str(path), dynamo=False, opset_version=17)
-    return path
-
-
 def export() -> list[Path]:
     """Write plan (24)'s blind set to :data:`ZOO` (transformers' configurations, random weights, seed 0): ConvBERT in
     its base configuration (12 layers of 768, 128 tokens) and a medium-small one (384 wide, 256 tokens), whose span
@@ -191,6 +181,10 @@ def export() -> list[Path]:
     from transformers import ConvBertConfig, ConvBertModel, LEDConfig, LEDModel, LongformerConfig, LongformerModel
 
     from benchmarks.depthwise_set import _First
+    from benchmarks.elementwise_math import _export as export_to
+
+    def _export(name: str, module, args) -> Path:
+        return export_to(ZOO, name, module, args)
 
     written = []
     torch.manual_seed(0)
@@ -230,34 +224,14 @@ def predict(run: Path = RUN, zoo: Path = ZOO, settings: Sequence[str] = SETTINGS
     """Store the product's prediction of every export of ``zoo`` on each sheet of ``settings`` before the set is
     timed: with (24) (``predictions_24.csv``, the sheets as shipped) and without it (``predictions.csv``, the same
     sheets with no ``gather`` figure: the term unpriced, everything else the same)."""
-    import csv
     import dataclasses
-    import datetime
 
-    from benchmarks.tcn_conv1d import FIELDS
-    from hybridperf import __version__
-    from hybridperf.api import analyze, predict_on
-    from hybridperf.device.spec import load_spec
+    from benchmarks.tcn_conv1d import predict_sheets
 
-    run.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    rows: dict[str, list[dict]] = {name: [] for name in STORED}
-    for path in sorted(zoo.glob("*.onnx")):
-        analyzed = analyze(path)
-        for device in settings:
-            spec = load_spec(device)
-            for name, sheet in (("predictions_24.csv", spec),
-                                ("predictions.csv", dataclasses.replace(spec, gather_s_per_block=None))):
-                p = predict_on(analyzed, sheet)
-                rows[name].append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
-                                   "roofline_s": p.roofline_latency_s, "calibration": p.calibration,
-                                   "hybridperf": __version__, "date_utc": now})
-    for name, rs in rows.items():
-        with (run / name).open("w", newline="") as f:
-            w = csv.DictWriter(f, FIELDS)
-            w.writeheader()
-            w.writerows(rs)
-    return run / "predictions_24.csv", run / "predictions.csv"
+    with_, without = predict_sheets(run, zoo, settings, {
+        "predictions_24.csv": lambda spec: spec,
+        "predictions.csv": lambda spec: dataclasses.replace(spec, gather_s_per_block=None)})
+    return with_, without
 
 
 #: plan (23)'s set, priced again after (24) (:func:`after`): the predictions written, and the two columns scored

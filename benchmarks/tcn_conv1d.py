@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 MODEL = Path(".zoo") / "tcn" / "tcn8_l4096.onnx"
 LEVELS, CHANNELS, INPUTS, STEPS = 8, 64, 16, 4096
@@ -176,28 +178,38 @@ def predict(run: Path = RUN, zoo: Path = VOCODERS_DIR, name: str = "predictions.
             settings: tuple[str, ...] = SETTINGS) -> Path:
     """Store the product's prediction of every export of ``zoo`` on each sheet of ``settings`` in ``run / name``,
     before the set is timed."""
+    return predict_sheets(run, zoo, settings, {name: lambda spec: spec})[0]
+
+
+def predict_sheets(run: Path, zoo: Path, settings: Sequence[str], sheets: Mapping[str, Callable[[Any], Any]]) -> list[Path]:
+    """Store the product's prediction of every export of ``zoo`` on each sheet of ``settings`` before the set is
+    timed, once per file of ``sheets`` (file name -> the sheet as priced there, made from the shipped one: e.g. the
+    same sheet without a plan's figure, for the predictions without it); the files under ``run``, in that order."""
     import csv
     import datetime
 
     from hybridperf import __version__
     from hybridperf.api import analyze, predict_on
+    from hybridperf.device.spec import load_spec
 
     run.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    rows = []
+    rows: dict[str, list[dict]] = {name: [] for name in sheets}
     for path in sorted(zoo.glob("*.onnx")):
         analyzed = analyze(path)
         for device in settings:
-            p = predict_on(analyzed, device)
-            rows.append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
-                         "roofline_s": p.roofline_latency_s, "calibration": p.calibration, "hybridperf": __version__,
-                         "date_utc": now})
-    out = run / name
-    with out.open("w", newline="") as f:
-        w = csv.DictWriter(f, FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-    return out
+            spec = load_spec(device)
+            for name, sheet_of in sheets.items():
+                p = predict_on(analyzed, sheet_of(spec))
+                rows[name].append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
+                                   "roofline_s": p.roofline_latency_s, "calibration": p.calibration,
+                                   "hybridperf": __version__, "date_utc": now})
+    for name, rs in rows.items():
+        with (run / name).open("w", newline="") as f:
+            w = csv.DictWriter(f, FIELDS)
+            w.writeheader()
+            w.writerows(rs)
+    return [run / name for name in sheets]
 
 
 #: plan (21)'s stored predictions: file -> heading

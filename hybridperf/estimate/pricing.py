@@ -547,16 +547,26 @@ def with_innermost_transposes(pred: Prediction, runtime: Any) -> Prediction:
     if pred.spec.kind != "cpu":
         return pred
     transposes, elements = pred.analyzed.analysis.innermost_transposes
-    if not elements:
+    return _one_figure_term(pred, runtime, elements, pred.spec.innermost_transpose_s_per_element,
+                            "transpose.innermost", "innermost_transpose_s",
+                            lambda time, how: TRANSPOSE_NOTE.format(
+                                time=time, transposes=plural(transposes, "transpose"), elements=f"{elements:,}",
+                                device=pred.spec.id, how=how))
+
+
+def _one_figure_term(pred: Prediction, runtime: Any, amount: int, figure: float | None, key: str, field: str,
+                     note: Callable[[str, str], str]) -> Prediction:
+    """``pred`` with a term of one probed figure of a CPU sheet: ``amount`` (elements, blocks) x ``figure`` (the
+    sheet's ``key``, seconds each) in ``field`` of :data:`OUTSIDE_TERMS` and its note (``note(time, how)``: the time
+    added, and "measured" or "the" as the sheet marks the figure); ``pred`` as it is where ``amount`` is 0; ``field``
+    None (unknown, with a warning) where the sheet gives no figure or the runtime is not onnxruntime."""
+    if not amount:
         return pred
-    figure = pred.spec.innermost_transpose_s_per_element
     if _runtime_name(runtime, pred.spec) != "onnxruntime" or figure is None:
-        return replace(pred, innermost_transpose_s=None)
-    extra = elements * figure
-    how = "measured" if "transpose.innermost" in pred.spec.measured else "the"
-    note = TRANSPOSE_NOTE.format(time=f"+{extra * 1e3:.3g} ms", transposes=plural(transposes, "transpose"),
-                                 elements=f"{elements:,}", device=pred.spec.id, how=how)
-    return _with_extra_time(pred, extra, innermost_transpose_s=extra, innermost_transpose_note=note)
+        return replace(pred, **{field: None})
+    extra = amount * figure
+    how = "measured" if key in pred.spec.measured else "the"
+    return _with_extra_time(pred, extra, **{field: extra, OUTSIDE_TERMS[field][0]: note(f"+{extra * 1e3:.3g} ms", how)})
 
 
 #: :attr:`Prediction.elementwise_math_note` of a priced term
@@ -728,15 +738,9 @@ def with_short_gathers(pred: Prediction, runtime: Any) -> Prediction:
     if pred.spec.kind != "cpu":
         return pred
     _, blocks = pred.analyzed.analysis.short_gathers
-    if not blocks:
-        return pred
-    figure = pred.spec.gather_s_per_block
-    if _runtime_name(runtime, pred.spec) != "onnxruntime" or figure is None:
-        return replace(pred, short_gather_s=None)
-    extra = blocks * figure
-    how = "measured" if "gather.block" in pred.spec.measured else "the"
-    note = GATHER_NOTE.format(time=f"+{extra * 1e3:.3g} ms", **_gather_words(pred), device=pred.spec.id, how=how)
-    return _with_extra_time(pred, extra, short_gather_s=extra, short_gather_note=note)
+    return _one_figure_term(pred, runtime, blocks, pred.spec.gather_s_per_block, "gather.block", "short_gather_s",
+                            lambda time, how: GATHER_NOTE.format(time=time, **_gather_words(pred),
+                                                                 device=pred.spec.id, how=how))
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
