@@ -319,6 +319,8 @@ def test_the_blind_report_and_the_set_priced_again_are_what_the_committed_runs_g
         assert committed.rstrip("\n") == text.rstrip("\n"), name
     assert "host-epyc-zen4-1c: with (24) MAPE 6.6 %, without (24) MAPE 36.6 %" in reports["gather_set.md"]
     assert "host-epyc-zen4-2c: with (24) MAPE 8.3 %, without (24) MAPE 34.6 %" in reports["gather_set.md"]
+    assert "host-epyc-zen4-1c-retest: with (24) MAPE 4.5 %, without (24) MAPE 34.3 %" in reports["gather_set.md"]
+    assert "host-epyc-zen4-2c-retest: with (24) MAPE 6.4 %, without (24) MAPE 32.0 %" in reports["gather_set.md"]
     assert "Predictions made after the runs (not blind)" in reports["depthwise_set_after24.md"]
     assert "host-epyc-zen4-1c: with (24) MAPE 12.9 %, before (24) MAPE 16.8 %" in reports["depthwise_set_after24.md"]
 
