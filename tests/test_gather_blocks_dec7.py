@@ -133,7 +133,7 @@ def test_the_table_the_page_and_the_annotation_say_where_the_term_is(analyses):
     assert "short blocks" not in render_html(plain) and "short blocks" not in totals_line(plain)
 
 
-def test_a_cpu_sheet_without_the_figure_says_unknown_and_check_does_not_pass(analyses, tmp_path):
+def test_a_cpu_sheet_without_the_figure_says_unknown_and_a_lower_bound(analyses):
     from hybridperf.estimate.budget import unpriced_terms_text
     from hybridperf.estimate.pricing import predict_on
     from hybridperf.report.text import to_dict
@@ -145,6 +145,15 @@ def test_a_cpu_sheet_without_the_figure_says_unknown_and_check_does_not_pass(ana
     totals = to_dict(pred)["totals"]
     assert totals["short_gather_s"] is None and "short_gather_s" in totals["unknown_fields"]
     assert "short_gather_s" in pred.unpriced_terms and "gathers of short blocks" in unpriced_terms_text(pred)
+    # predict says what check judges: the latency and energy are lower bounds, with the reason beside them
+    from hybridperf.report.text import to_table
+
+    assert pred.latency_lower_bound and totals["latency_lower_bound"] is True and totals["lower_bound"] is False
+    assert totals["latency_lower_bound_reason"] == f"lower bound: {pred.unpriced_terms_reason}"
+    line = next(x for x in to_table(pred).splitlines() if x.startswith("latency"))
+    assert line.startswith("latency   ≥ ") and "the time of gathers of short blocks is not priced" in line
+    priced = to_dict(predict_on(analyses["unfold"], _cpu_sheet(7.4)))["totals"]
+    assert priced["latency_lower_bound"] is False and priced["latency_lower_bound_reason"] is None
 
 
 def test_none_counted_or_a_gpu_sheet_cost_nothing_and_warn_nothing(analyses):

@@ -91,14 +91,19 @@ def test_fmt_bound_none_is_unknown(fmt):
 # --------------------------------------------------------------------------- the latency's reason
 
 
-@pytest.mark.parametrize("lower, unpriced, overhead, reason", [
-    ("lower bound: 1 op uncosted: nonzero", "", "", "lower bound: 1 op uncosted: nonzero"),
-    ("", "nothing priced: ...", "", "nothing priced: ..."),
-    ("", "", "the per-call overhead ...", "the per-call overhead ..."),
-    ("", "", "", ""),
+@pytest.mark.parametrize("lower, terms, unpriced, overhead, reason", [
+    ("lower bound: 1 op uncosted: nonzero", "", "", "", "lower bound: 1 op uncosted: nonzero"),
+    # a term of probed figures not priced (since 2026-12-07): a lower bound too, after the uncosted ops
+    ("", "the time of x is not priced", "", "", "lower bound: the time of x is not priced"),
+    ("lower bound: 1 op uncosted: nonzero", "the time of x is not priced", "", "",
+     "lower bound: 1 op uncosted: nonzero; lower bound: the time of x is not priced"),
+    ("", "", "nothing priced: ...", "", "nothing priced: ..."),
+    ("", "", "", "the per-call overhead ...", "the per-call overhead ..."),
+    ("", "", "", "", ""),
 ])
-def test_latency_reason_is_the_first_of_lower_unpriced_overhead(lower, unpriced, overhead, reason):
-    pred = SimpleNamespace(lower_bound_reason=lower, unpriced_reason=unpriced, call_overhead_note=overhead)
+def test_latency_reason_is_the_first_of_lower_unpriced_overhead(lower, terms, unpriced, overhead, reason):
+    pred = SimpleNamespace(lower_bound_reason=lower, unpriced_terms_reason=terms, unpriced_reason=unpriced,
+                           call_overhead_note=overhead)
     assert Prediction.latency_reason.fget(pred) == reason
 
 

@@ -434,24 +434,16 @@ def uncosted_text(pred: Any) -> str:
     return f"{len(uncosted)} {kinds} {NO_COST} ({', '.join(uncosted)})" if uncosted else ""
 
 
-#: the words of a lower bound's reason that a term of probed figures is not priced (:func:`unpriced_terms_text`), which
-#: ``check``'s undecided line answers with the probe (:func:`hybridperf.report.check.undecided_line`)
-NOT_PRICED = "is not priced"
-#: the words of one that ops have no cost rule (:func:`uncosted_text`), answered with cost rules
+#: the words of a lower bound's reason that ops have no cost rule (:func:`uncosted_text`), answered with cost rules
 NO_COST = "no cost"
 
 
 def unpriced_terms_text(pred: Any) -> str:
     """``"the time of element-wise math is not priced (the warning says why; ...)"`` for a prediction with an unpriced
-    term (:attr:`~hybridperf.estimate.pricing.Prediction.unpriced_terms`), else "": its latency and energy leave that
-    time out, so they are lower bounds (since 2026-12-07 ``check`` judges them so; they were warnings only)."""
-    from hybridperf.estimate.pricing import OUTSIDE_TERMS
-
-    names = [OUTSIDE_TERMS[f][1] for f in getattr(pred, "unpriced_terms", ())]
-    if not names:
-        return ""
-    return (f"the time of {', '.join(names)} {NOT_PRICED} (the warning says why; `hybridperf probe` on the device "
-            "measures it)")
+    term, else "" (:attr:`~hybridperf.estimate.pricing.Prediction.unpriced_terms_reason`, the one text ``predict``
+    prints beside the latency too): its latency and energy leave that time out, so they are lower bounds (since
+    2026-12-07 ``check`` judges them so; they were warnings only)."""
+    return getattr(pred, "unpriced_terms_reason", "")
 
 
 def _caveats(pred: Any, metric: Metric) -> tuple[str, str, float | None]:

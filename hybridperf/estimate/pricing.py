@@ -81,6 +81,11 @@ TVM_ON_CPU_NOTE = ("--runtime tvm on a CPU sheet changes the peak memory only: t
                    "(the learned CPU models are trained on onnxruntime timings; TVM's CPU kernels are not modelled)")
 
 
+#: the words of the reason a latency is a lower bound where a term of probed figures is not priced
+#: (:attr:`Prediction.unpriced_terms_reason`), which ``check``'s undecided line answers with the probe
+NOT_PRICED = "is not priced"
+
+
 #: the terms priced outside the learned model from a CPU sheet's probed figures, in the order a prediction adds them:
 #: :class:`Prediction` field (seconds in the latency; None: the model has that work and the sheet or runtime does not
 #: price it, a warning says why) -> (its note field, what it prices). The one list the reports, the training tables
@@ -188,6 +193,25 @@ class Prediction:
     def unpriced_terms(self) -> tuple[str, ...]:
         """The :data:`OUTSIDE_TERMS` fields that are unknown (None): the model has that work and it is not priced."""
         return tuple(f for f in OUTSIDE_TERMS if getattr(self, f) is None)
+
+    @property
+    def unpriced_terms_reason(self) -> str:
+        """``"the time of element-wise math is not priced (the warning says why; ...)"`` where :attr:`unpriced_terms`
+        is not empty, else "": the latency and energy leave that time out, so they are lower bounds. The one text
+        ``predict``'s reports print beside the latency (:attr:`latency_reason`, since 2026-12-07 08:30 UTC; until then
+        only the warning said it, beside a plain figure) and ``check`` judges (:func:`hybridperf.estimate.budget.
+        unpriced_terms_text`)."""
+        names = [OUTSIDE_TERMS[f][1] for f in self.unpriced_terms]
+        if not names:
+            return ""
+        return (f"the time of {', '.join(names)} {NOT_PRICED} (the warning says why; `hybridperf probe` on the device "
+                "measures it)")
+
+    @property
+    def latency_lower_bound(self) -> bool:
+        """The latency and energy are lower bounds: some op has no cost (:attr:`complete`) or a term of probed figures
+        is not priced (:attr:`unpriced_terms`)."""
+        return not self.complete or bool(self.unpriced_terms)
 
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
@@ -341,7 +365,9 @@ class Prediction:
         (:attr:`unpriced_reason`), else where it comes from in a model that launches no kernel
         (:attr:`call_overhead_note`: the sheet's per-call overhead); "" for a latency priced on kernels. The one home
         of the reason ``predict``'s table, the HTML report's latency card and ``annotate``'s header line print."""
-        return self.lower_bound_reason or self.unpriced_reason or self.call_overhead_note
+        bound = "; ".join(r for r in (self.lower_bound_reason, self.unpriced_terms_reason and
+                                      f"lower bound: {self.unpriced_terms_reason}") if r)
+        return bound or self.unpriced_reason or self.call_overhead_note
 
     @property
     def unknown_figures(self) -> tuple[str, ...]:

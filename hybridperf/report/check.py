@@ -23,7 +23,8 @@ def undecided_line(checks) -> str:
     if bounded:
         # an uncosted op needs a cost rule; a term of probed figures the sheet lacks needs the probe (since
         # 2026-12-07 such a term makes a lower bound too: budget.unpriced_terms_text)
-        from hybridperf.estimate.budget import NO_COST, NOT_PRICED
+        from hybridperf.estimate.budget import NO_COST
+        from hybridperf.estimate.pricing import NOT_PRICED
 
         fix = " or ".join(f for f, words in (("add cost rules", NO_COST), ("run `hybridperf probe` on the device",
                                                                           NOT_PRICED))

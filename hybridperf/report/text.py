@@ -193,6 +193,11 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         "folded_note": pred.folded_note or None,
         "lower_bound": not pred.complete,
         "lower_bound_reason": pred.lower_bound_reason or None,
+        # latency_s and energy_j are lower bounds: some op has no cost (lower_bound) or a term of a CPU sheet's probed
+        # figures is not priced (its field in unknown_fields, latency_lower_bound_reason says which); since
+        # 2026-12-07 08:30 UTC, when check already judged such a latency a lower bound and only a warning said so here
+        "latency_lower_bound": pred.latency_lower_bound,
+        "latency_lower_bound_reason": pred.latency_reason if pred.latency_lower_bound else None,
         # why latency_s and energy_j are null for a model whose every op has a cost: none launches a kernel and the
         # runtime's per-call overhead is not modelled (Prediction.unpriced_reason); until 2026-12-05 they were 0.0
         "unpriced_reason": pred.unpriced_reason or None,
@@ -385,7 +390,8 @@ def to_table(pred: Prediction, top: int = 15) -> str:
     lower = pred.lower_bound_reason
     # a lower bound, or unknown where no kernel launched and the runtime's call is not modelled (until 2026-12-05
     # "0.0 us", "0.0 uJ"): unknown_figures names the latency then
-    bound = bool(lower) or "latency_s" in pred.unknown_figures
+    # (or a term of the sheet's probed figures is not priced: Prediction.latency_lower_bound, since 2026-12-07)
+    bound = pred.latency_lower_bound or "latency_s" in pred.unknown_figures
     power = f"   [{pred.energy_note}]" if pred.energy_note else ""
     lines = [
         f"model     {an.source}  inputs {inputs_text(an.input_shapes)}",
