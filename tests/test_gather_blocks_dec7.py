@@ -181,7 +181,8 @@ def test_predict_many_rows_and_csv_carry_the_term():
     from hybridperf.estimate.pricing import OUTSIDE_TERMS
     from hybridperf.report.many import CSV_COLUMNS
 
-    assert CSV_COLUMNS[-1] == "short_gather_s" and list(OUTSIDE_TERMS)[-1] == "short_gather_s"
+    assert CSV_COLUMNS[-2:] == ("short_gather_s", "latency_lower_bound_reason")
+    assert list(OUTSIDE_TERMS)[-1] == "short_gather_s"
     assert FIGURES[-len(OUTSIDE_TERMS):] == tuple(OUTSIDE_TERMS)
 
 
@@ -350,3 +351,22 @@ def test_the_stored_predictions_differ_by_the_term_alone():
     for (model, device), t in with_.items():
         assert t - without[(model, device)] == pytest.approx(blocks[model] * load_spec(device).gather_s_per_block)
 
+
+
+def test_predict_many_says_the_latency_is_a_lower_bound_where_the_term_is_not_priced(analyses, tmp_path):
+    """As predict and check: a row whose latency leaves out the unpriced term is a lower bound (status, the table's
+    ≥, the reason in its own column); FLOPs are not."""
+    from hybridperf.report.many import to_csv, to_table
+
+    path = tmp_path / "unfold.onnx"
+    onnx.save(_gather_model((1, 64, 136, 1), 2, (9, 128)), str(path))
+    from hybridperf.commands._sweep import predict_row
+
+    row = predict_row(str(path), "host-epyc-1c", None, None, True, runtime="onnxruntime")
+    assert row["status"] == "lower bound" and row["lower_bound"] is False and row["short_gather_s"] is None
+    assert row["latency_lower_bound_reason"].startswith("lower bound: the time of gathers of short blocks")
+    text = to_table([row], "host-epyc-1c")
+    assert "≥ " in text.splitlines()[2] and "1 lower bound" in text
+    assert to_csv([row], "host-epyc-1c").splitlines()[1].endswith("measures it)")
+    zen4 = predict_row(str(path), "host-epyc-zen4-1c", None, None, True, runtime="onnxruntime")
+    assert zen4["status"] == "ok" and zen4["latency_lower_bound_reason"] is None and zen4["short_gather_s"] > 0

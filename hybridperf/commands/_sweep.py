@@ -56,7 +56,8 @@ def _init_worker() -> None:
 
 #: the keys of a row's figures, null in an error row
 FIGURES = ("input_shapes", "latency_s", "latency_note", "energy_j", "energy_note", "estimated_power_note",
-           "peak_memory_bytes", "flops", "calibration", "lower_bound", "lower_bound_reason", "memory_lower_bound",
+           "peak_memory_bytes", "flops", "calibration", "lower_bound", "lower_bound_reason", "latency_lower_bound_reason",
+           "memory_lower_bound",
            "memory_estimate", "runtime_memory_note", "warnings", "unknown_fields", "folded_note", "subnormal_assist_s",
            "innermost_transpose_s", "elementwise_math_s", "depthwise_conv1d_s",
            "short_gather_s")  # the last five: pricing.OUTSIDE_TERMS
@@ -151,7 +152,11 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
         )
         # unknown is null in every format (until 2026-12-04 0 in the JSON and JSONL rows)
         mark_unknown(row, bool(row["lower_bound"]), ("latency_s", "energy_j", "flops"), pred.unknown_figures)
-        if not pred.complete:
+        # the latency and energy leave out a term of probed figures the sheet lacks: lower bounds too, as predict's
+        # totals.latency_lower_bound_reason (since 2026-12-07; until then "ok" beside the warning, while check
+        # judged such a latency a lower bound)
+        row["latency_lower_bound_reason"] = pred.latency_reason if pred.latency_lower_bound else None
+        if pred.latency_lower_bound:
             row["status"] = "lower bound"
     except _InputError as exc:
         row.update(status="error", error=error_line(exc))

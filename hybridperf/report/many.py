@@ -22,7 +22,7 @@ def to_json(rows: list[dict[str, Any]], device: str, precision: str | None = Non
 CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", "flops", "lower_bound",
                "lower_bound_reason", "memory_lower_bound", "memory_estimate",
                "unknown_fields", "error", "runtime", "input_shapes", "energy_note", "warnings", "latency_note",
-               "calibration", "precision", *OUTSIDE_TERMS)
+               "calibration", "precision", *OUTSIDE_TERMS, "latency_lower_bound_reason")
 # runtime .. warnings appended 2026-12-04 (columns read by name stay where they were): until then a CSV row gave an
 # estimated energy, an unverified latency (the warnings) and the shapes priced with nothing to say so; latency_note
 # and calibration too (what priced the latency, and whether it is unverified); precision, the run's --precision
@@ -30,7 +30,8 @@ CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", 
 # subnormal_assist_s after it (2026-12-06: the JSON rows had it, the CSV did not say whether a latency held the
 # assists of the model's own subnormals; empty where unknown, as the JSON's null); innermost_transpose_s after it
 # (2026-12-06 22:16 UTC, with the term); elementwise_math_s after it (2026-12-07, with the term), then
-# depthwise_conv1d_s (2026-12-07), then short_gather_s (2026-12-07, with the term)
+# depthwise_conv1d_s (2026-12-07), then short_gather_s (2026-12-07, with the term); latency_lower_bound_reason last
+# (2026-12-07 09:15 UTC: why the latency and energy are lower bounds, uncosted ops or an unpriced probed term)
 
 
 def to_csv(rows: list[dict[str, Any]], device: str, precision: str | None = None) -> str:
@@ -74,8 +75,11 @@ def _status(r: dict[str, Any]) -> str:
     where the peak is the TVM plan's because the runtime's is not modelled, why (as predict's memory line: until
     2026-12-04 the table gave that peak as the runtime's)."""
     unverified = bool(r.get("latency_note"))
-    if r.get("lower_bound_reason"):
-        status = r["lower_bound_reason"] + (" (unverified)" if unverified else "")
+    # why a lower bound: uncosted ops, or a term of probed figures the sheet lacks (latency_lower_bound_reason, which
+    # holds the first too; an --output file of an older hybridperf has lower_bound_reason only)
+    reason = r.get("latency_lower_bound_reason") or r.get("lower_bound_reason")
+    if reason:
+        status = reason + (" (unverified)" if unverified else "")
     else:
         status = "ok (unverified)" if unverified else "ok"
     if energy_capped(r.get("energy_note")):  # as predict's energy line (until 2026-12-04 only the CSV and JSON said so)
@@ -105,13 +109,15 @@ def to_table(rows: list[dict[str, Any]], device: str, precision: str | None = No
     for r in rows:
         if r["status"] != "error":
             lb = bool(r["lower_bound"])  # some op has no cost: time, energy and FLOPs are lower bounds (0: unknown)
+            # or a term of probed figures is not priced: time and energy are lower bounds, FLOPs not
+            lb_time = lb or bool(r.get("latency_lower_bound_reason"))
             # a figure unknown_fields names is None (mark_unknown), unknown: also the latency and energy of a model
             # that launches no kernel (until 2026-12-05 its energy read "0.0 uJ" here), never 0
             body.append(
                 [
                     one_line(r["model"]),
-                    fmt_bound(r["latency_s"], fmt_time, lb),
-                    fmt_bound(r["energy_j"], fmt_energy, lb),
+                    fmt_bound(r["latency_s"], fmt_time, lb_time),
+                    fmt_bound(r["energy_j"], fmt_energy, lb_time),
                     # a plan over ops of data-dependent size is a lower bound too (predict's "peak ≥ 9.13 MiB")
                     fmt_peak(r["peak_memory_bytes"], "estimate" if r.get("memory_estimate") else
                              "lower_bound" if r.get("memory_lower_bound") else "exact"),
