@@ -127,6 +127,10 @@ def test_the_table_the_page_and_the_annotation_say_where_the_term_is(analyses):
 
     priced = predict_on(analyses["unfold"], _cpu_sheet(7.4))
     assert "gathers of short blocks add" in render_html(priced)
+    from hybridperf.estimate.pricing import OUTSIDE_TERMS
+    from hybridperf.report.html import _TERM_ADDS
+
+    assert tuple(_TERM_ADDS) == tuple(OUTSIDE_TERMS)  # the page names every term, in the prediction's order
     assert priced.short_gather_note in totals_line(priced)
     assert f"note      {priced.short_gather_note}" in to_table(priced)
     plain = predict_on(analyses["embedding"], _cpu_sheet(7.4))

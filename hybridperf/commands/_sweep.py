@@ -155,7 +155,7 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
         # the latency and energy leave out a term of probed figures the sheet lacks: lower bounds too, as predict's
         # totals.latency_lower_bound_reason (since 2026-12-07; until then "ok" beside the warning, while check
         # judged such a latency a lower bound)
-        row["latency_lower_bound_reason"] = pred.latency_reason if pred.latency_lower_bound else None
+        row["latency_lower_bound_reason"] = pred.latency_lower_bound_reason
         if pred.latency_lower_bound:
             row["status"] = "lower bound"
     except _InputError as exc:

@@ -213,6 +213,12 @@ class Prediction:
         is not priced (:attr:`unpriced_terms`)."""
         return not self.complete or bool(self.unpriced_terms)
 
+    @property
+    def latency_lower_bound_reason(self) -> str | None:
+        """Why the latency and energy are lower bounds (:attr:`latency_reason`), None where they are not: predict's
+        JSON ``totals.latency_lower_bound_reason`` and predict-many's row of that name."""
+        return self.latency_reason if self.latency_lower_bound else None
+
     def unverified(self, why: str, first: bool = True) -> Prediction:
         """This prediction with ``why`` added to :attr:`latency_note`, the one form every note takes:
         ``unverified: <reason>; <reason>`` (the prefix once). ``first``: before the reasons already there, else after
@@ -734,18 +740,18 @@ GATHER_UNPRICED = ("{gathers} copy {blocks} blocks shorter than {short} elements
                    "not priced here ({why})")
 
 
-def _gather_words(pred: Prediction) -> dict[str, str]:
-    """The counts :data:`GATHER_NOTE` and :data:`GATHER_UNPRICED` name."""
+def _gather_words(gathers: int, blocks: int) -> dict[str, str]:
+    """The counts :data:`GATHER_NOTE` and :data:`GATHER_UNPRICED` name (``ModelAnalysis.short_gathers``)."""
     from hybridperf.analysis.gather import SHORT_BLOCK_ELEMENTS
 
-    gathers, blocks = pred.analyzed.analysis.short_gathers
     return {"gathers": plural(gathers, "gather"), "blocks": f"{blocks:,}", "short": str(SHORT_BLOCK_ELEMENTS)}
 
 
 def gather_warning(pred: Prediction) -> str:
     """The warning of a prediction whose model has gathers of many short blocks that are not priced
     (:data:`GATHER_UNPRICED`)."""
-    return GATHER_UNPRICED.format(**_gather_words(pred), why=_unpriced_why(pred, "gather.block figure", one=True))
+    return GATHER_UNPRICED.format(**_gather_words(*pred.analyzed.analysis.short_gathers),
+                                  why=_unpriced_why(pred, "gather.block figure", one=True))
 
 
 def with_short_gathers(pred: Prediction, runtime: Any) -> Prediction:
@@ -763,9 +769,9 @@ def with_short_gathers(pred: Prediction, runtime: Any) -> Prediction:
     """
     if pred.spec.kind != "cpu":
         return pred
-    _, blocks = pred.analyzed.analysis.short_gathers
+    gathers, blocks = pred.analyzed.analysis.short_gathers
     return _one_figure_term(pred, runtime, blocks, pred.spec.gather_s_per_block, "gather.block", "short_gather_s",
-                            lambda time, how: GATHER_NOTE.format(time=time, **_gather_words(pred),
+                            lambda time, how: GATHER_NOTE.format(time=time, **_gather_words(gathers, blocks),
                                                                  device=pred.spec.id, how=how))
 
 

@@ -576,6 +576,12 @@ def _kernel_table(rep: dict) -> str:
     ) + note
 
 
+#: how the latency card's sum names each term of :data:`~hybridperf.estimate.pricing.OUTSIDE_TERMS` it adds
+_TERM_ADDS = {"subnormal_assist_s": "subnormal assists add", "innermost_transpose_s": "transposes add",
+              "elementwise_math_s": "element-wise math adds", "depthwise_conv1d_s": "depthwise 1-D convolutions add",
+              "short_gather_s": "gathers of short blocks add"}
+
+
 def _latency_sum_text(rep: dict) -> str:
     """How the kernels' latencies make the total: on a runtime with host dispatch, each kernel's device time under
     the composition; else their sum and what the total adds to it (a learned model's whole-model term: 100 us of the
@@ -593,20 +599,12 @@ def _latency_sum_text(rep: dict) -> str:
         return f"the total is no kernel's ({tot['call_overhead_note']})"
     if not total:
         return "no kernel was priced: the total is unknown" if tot["lower_bound"] else "every kernel takes no time"
-    # the assists of the model's own subnormals (totals.subnormal_assist_s) are in the total, in no kernel's latency
-    # and so is the extra time of transposes that move the innermost axis (totals.innermost_transpose_s) and of
-    # element-wise math evaluated one element at a time (totals.elementwise_math_s), and what depthwise 1-D
-    # convolutions priced at probed figures add over their kernels' latencies (totals.depthwise_conv1d_s)
-    subnormal, transposes = tot.get("subnormal_assist_s") or 0.0, tot.get("innermost_transpose_s") or 0.0
-    maths, depthwise = tot.get("elementwise_math_s") or 0.0, tot.get("depthwise_conv1d_s") or 0.0
-    gathers = tot.get("short_gather_s") or 0.0  # and of gathers that copy many short blocks (totals.short_gather_s)
+    # the terms of probed figures (pricing.OUTSIDE_TERMS: subnormal assists, transposes that move the innermost axis,
+    # element-wise math, what depthwise 1-D convolutions priced at probed figures add over their kernels' latencies,
+    # gathers of short blocks) are in the total, in no kernel's latency
     assist = sum(tot.get(f) or 0.0 for f in OUTSIDE_TERMS)
-    added = (f"; subnormal assists add {fmt_time(subnormal)} ({tot['subnormal_note']})" if subnormal else "") + (
-        f"; transposes add {fmt_time(transposes)} ({tot['innermost_transpose_note']})" if transposes else "") + (
-        f"; element-wise math adds {fmt_time(maths)} ({tot['elementwise_math_note']})" if maths else "") + (
-        f"; depthwise 1-D convolutions add {fmt_time(depthwise)} ({tot['depthwise_conv1d_note']})" if depthwise
-        else "") + (f"; gathers of short blocks add {fmt_time(gathers)} ({tot['short_gather_note']})" if gathers
-                    else "")
+    added = "".join(f"; {words} {fmt_time(tot[f])} ({tot[OUTSIDE_TERMS[f][0]]})"
+                    for f, words in _TERM_ADDS.items() if tot.get(f))
     if math.isclose(summed + assist, total, rel_tol=1e-6, abs_tol=1e-12):
         if assist:
             return f"the kernels' latencies sum to {fmt_time(summed)} of the {lower}{fmt_time(total)} total" + added

@@ -197,7 +197,7 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         # figures is not priced (its field in unknown_fields, latency_lower_bound_reason says which); since
         # 2026-12-07 08:30 UTC, when check already judged such a latency a lower bound and only a warning said so here
         "latency_lower_bound": pred.latency_lower_bound,
-        "latency_lower_bound_reason": pred.latency_reason if pred.latency_lower_bound else None,
+        "latency_lower_bound_reason": pred.latency_lower_bound_reason,
         # why latency_s and energy_j are null for a model whose every op has a cost: none launches a kernel and the
         # runtime's per-call overhead is not modelled (Prediction.unpriced_reason); until 2026-12-05 they were 0.0
         "unpriced_reason": pred.unpriced_reason or None,

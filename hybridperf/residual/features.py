@@ -562,12 +562,20 @@ def kernel_transposes_s(prediction: Any, kernel_index: Sequence[int]) -> list[fl
     """The extra transpose time priced for each kernel of ``kernel_index`` (its ops' elements of transposes that move
     the innermost axis x the sheet's figure; :func:`hybridperf.estimate.pricing.with_innermost_transposes`), 0 where
     the prediction priced none."""
-    if not prediction.innermost_transpose_s:
+    return _kernel_counts_s(prediction, kernel_index, prediction.innermost_transpose_s,
+                            prediction.spec.innermost_transpose_s_per_element,
+                            lambda r: r.innermost_transpose_elements)
+
+
+def _kernel_counts_s(prediction: Any, kernel_index: Sequence[int], term_s: float | None, figure: float | None,
+                     count: Any) -> list[float]:
+    """Each kernel of ``kernel_index``'s part of a term of one probed figure (``figure`` x the ``count(record)`` of
+    its ops: :func:`hybridperf.estimate.pricing._one_figure_term`'s amount, kernel by kernel), 0 where the prediction
+    priced none (``term_s`` 0 or None)."""
+    if not term_s:
         return [0.0] * len(kernel_index)
     records = prediction.analyzed.analysis.records
-    figure = prediction.spec.innermost_transpose_s_per_element
-    return [figure * sum(records[j].innermost_transpose_elements for j in prediction.kernels[i].kernel.op_indices)
-            for i in kernel_index]
+    return [figure * sum(count(records[j]) for j in prediction.kernels[i].kernel.op_indices) for i in kernel_index]
 
 
 def kernel_math_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
@@ -589,12 +597,8 @@ def kernel_gather_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]
     figure; :func:`hybridperf.estimate.pricing.with_short_gathers`), 0 where the prediction priced none."""
     from hybridperf.analysis.gather import record_blocks
 
-    if not prediction.short_gather_s:
-        return [0.0] * len(kernel_index)
-    records = prediction.analyzed.analysis.records
-    figure = prediction.spec.gather_s_per_block
-    return [figure * sum(record_blocks(records[j]) for j in prediction.kernels[i].kernel.op_indices)
-            for i in kernel_index]
+    return _kernel_counts_s(prediction, kernel_index, prediction.short_gather_s, prediction.spec.gather_s_per_block,
+                            record_blocks)
 
 
 def kernel_depthwise_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
