@@ -185,8 +185,8 @@ def test_predict_many_rows_and_csv_carry_the_term():
     from hybridperf.estimate.pricing import OUTSIDE_TERMS
     from hybridperf.report.many import CSV_COLUMNS
 
-    assert CSV_COLUMNS[-2:] == ("short_gather_s", "latency_lower_bound_reason")
-    assert list(OUTSIDE_TERMS)[-1] == "short_gather_s"
+    assert "short_gather_s" in CSV_COLUMNS and CSV_COLUMNS[-1] == "latency_lower_bound_reason"
+    assert "short_gather_s" in OUTSIDE_TERMS  # since plan (26) of 2026-12-07 not the last
     assert FIGURES[-len(OUTSIDE_TERMS):] == tuple(OUTSIDE_TERMS)
 
 

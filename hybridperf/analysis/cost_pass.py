@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hybridperf.costs import CostRegistry, OpContext, OpCost, RuleResult, Status, default_registry, op_cost
+from hybridperf.analysis.broadcast import short_spans
 from hybridperf.analysis.depthwise1d import depthwise_work
 from hybridperf.analysis.elementwise_math import math_elements
 from hybridperf.analysis.gather import short_blocks
@@ -213,6 +214,12 @@ class ModelAnalysis:
         """(gathers, blocks) of the ``take`` ops that run and copy many short blocks
         (:func:`hybridperf.analysis.gather.short_blocks`)."""
         return short_blocks(self.records)
+
+    @property
+    def short_broadcasts(self) -> tuple[int, int]:
+        """(ops, spans) of the binary element-wise ops that run and broadcast over many short spans
+        (:func:`hybridperf.analysis.broadcast.short_spans`)."""
+        return short_spans(self.records)
 
     @property
     def depthwise_conv1d_work(self) -> dict[str, tuple[int, int]]:

@@ -60,7 +60,7 @@ FIGURES = ("input_shapes", "latency_s", "latency_note", "energy_j", "energy_note
            "memory_lower_bound",
            "memory_estimate", "runtime_memory_note", "warnings", "unknown_fields", "folded_note", "subnormal_assist_s",
            "innermost_transpose_s", "elementwise_math_s", "depthwise_conv1d_s",
-           "short_gather_s")  # the last five: pricing.OUTSIDE_TERMS
+           "short_gather_s", "short_broadcast_s")  # the last six: pricing.OUTSIDE_TERMS
 
 
 def blank_row(path: str, runtime: str) -> dict[str, Any]:
@@ -123,8 +123,8 @@ def predict_row(path: str, spec_ref: Any, batch: int | None, precision: str | No
             # latency (until 2026-12-04 inside latency_note, so the row read "ok (unverified)")
             folded_note=pred.folded_note or None,
             # the terms of probed figures in latency_s (subnormal assists, transposes that move the innermost axis,
-            # element-wise math, depthwise 1-D convolutions, gathers of short blocks), as predict's totals (null: counted and not priced, a
-            # warning says why)
+            # element-wise math, depthwise 1-D convolutions, gathers of short blocks, broadcasts over short spans), as
+            # predict's totals (null: counted and not priced, a warning says why)
             **{f: getattr(pred, f) for f in OUTSIDE_TERMS},
             energy_j=pred.energy_j,
             # capped at max power, or priced on an estimated power sheet (predict's totals.energy_note; until

@@ -212,6 +212,9 @@ def show_device(device: str, spec_dir: Path | None = None) -> dict[str, Any]:
         # onnxruntime's extra time per block its Gather copies beyond a copy of the block's elements (seconds per
         # block), null where the sheet does not give it (unknown); since 2026-12-07
         "gather": {"block": q("gather.block", spec.gather_s_per_block, "s")},
+        # onnxruntime's extra time per span its Add / Sub / Mul / Div broadcast over beyond their work (seconds per
+        # span), null where the sheet does not give it (unknown); since 2026-12-07
+        "broadcast": {"span": q("broadcast.span", spec.broadcast_s_per_span, "s")},
         "power": {"idle": q("power.idle", spec.idle_power_w, "W"), "max": q("power.max", spec.max_power_w, "W")},
         "energy": {
             "per_mac": {p: q(f"energy.per_mac.{p}", v, "pJ") for p, v in spec.energy_pj_per_mac.items()},

@@ -34,6 +34,8 @@ every figure can be traced to where it came from. Schema version 1::
       conv_output: {value: 0.45, unit: ns, source: "measured ...", measured: true} # transpose, transpose_strided
     gather:                        # optional, CPU sheets only; extra time onnxruntime's Gather takes per copied block
       block: {value: 7.3, unit: ns, source: "measured ...", measured: true}  # beyond a copy of the block's elements
+    broadcast:                     # optional, CPU sheets only; extra time onnxruntime's Add / Sub / Mul / Div take
+      span: {value: 9.0, unit: ns, source: "measured ...", measured: true}   # per broadcast span beyond their work
     power:
       idle: {value: 50, unit: W, source: "..."}
       max: {value: 400, unit: W, source: "..."}
@@ -72,6 +74,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from hybridperf.analysis.broadcast import BROADCAST_KEYS
 from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_KEYS
 from hybridperf.analysis.gather import GATHER_KEYS
 from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS
@@ -105,7 +108,7 @@ _TOP_KEYS_REQUIRED = (
 )
 _TOP_KEYS_OPTIONAL = ("sparsity", "mig_profiles", "compute_units", "cpu_identity", "family_probes", "call_overhead",
                       "subnormal_assist", "transpose", "elementwise_math", "depthwise_conv1d", "gather",
-                      "notes")
+                      "broadcast", "notes")
 #: the figures of a sheet's ``subnormal_assist`` (seconds): per multiply-add of onnxruntime's MatMul that reads a
 #: float32 subnormal operand, per output of its Softmax that is one (:mod:`hybridperf.analysis.subnormal`)
 SUBNORMAL_ASSIST_KEYS = ("mac", "softmax")
@@ -483,6 +486,12 @@ class DeviceSpec:
     #: (:mod:`hybridperf.analysis.gather`; :func:`hybridperf.estimate.pricing.with_short_gathers`); not a
     #: :func:`latency_figures` figure
     gather_s_per_block: float | None = None
+    #: optional ``broadcast.span`` of a CPU sheet: extra seconds onnxruntime's ``Add`` / ``Sub`` / ``Mul`` / ``Div``
+    #: take, at the sheet's threads, per broadcast span beyond the op's work, as ``hybridperf probe`` times it; None
+    #: where the sheet gives none (unknown, never 0). Priced for the ops that broadcast over many short spans the cost
+    #: pass counts (:mod:`hybridperf.analysis.broadcast`; :func:`hybridperf.estimate.pricing.with_short_broadcasts`);
+    #: not a :func:`latency_figures` figure
+    broadcast_s_per_span: float | None = None
 
     def __hash__(self) -> int:
         """Hash of the identity and the headline figures: equal sheets hash equal (their mappings are read-only
@@ -946,6 +955,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
     math = _probed_section(v, raw, kind, "elementwise_math")
     depthwise = _probed_section(v, raw, kind, "depthwise_conv1d")
     gather = _probed_section(v, raw, kind, "gather")
+    broadcast = _probed_section(v, raw, kind, "broadcast")
 
     return DeviceSpec(
         id=dev_id,
@@ -978,6 +988,7 @@ def parse_spec(raw: Any, where: str) -> DeviceSpec:
         elementwise_math_s_per_element=MappingProxyType(math),
         depthwise_conv1d_s_per_item=MappingProxyType(depthwise),
         gather_s_per_block=gather.get("block"),
+        broadcast_s_per_span=broadcast.get("span"),
     )
 
 
@@ -1314,13 +1325,14 @@ def _call_overhead(v: _Validator, raw: dict, kind: str) -> dict[str, float]:
 #: a CPU sheet's sections of onnxruntime's probed figures (seconds; 0 allowed: measured, none): name -> (the keys
 #: allowed, what a key names, what a GPU sheet is told). ``subnormal_assist``: per subnormal operand;
 #: ``transpose``: extra per element; ``elementwise_math``: extra per element by function; ``depthwise_conv1d``: per
-#: multiply-add and per output by class; ``gather``: extra per copied block
+#: multiply-add and per output by class; ``gather``: extra per copied block; ``broadcast``: extra per broadcast span
 _PROBED_SECTIONS = {
     "subnormal_assist": (SUBNORMAL_ASSIST_KEYS, "figure", "the figures are onnxruntime's on an x86 core"),
     "transpose": (TRANSPOSE_KEYS, "figure", "the figure is onnxruntime's CPU Transpose"),
     "elementwise_math": (ELEMENTWISE_MATH_KEYS, "function", "the figures are onnxruntime's CPU kernels"),
     "depthwise_conv1d": (DEPTHWISE_CONV1D_KEYS, "figure", "the figures are onnxruntime's CPU convolutions"),
     "gather": (GATHER_KEYS, "figure", "the figure is onnxruntime's CPU Gather"),
+    "broadcast": (BROADCAST_KEYS, "figure", "the figure is onnxruntime's CPU element-wise broadcast"),
 }
 
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # execution imports the runtime memory model (and onnx): at r
 __all__ = ["CALL_OVERHEAD_NOTE", "KernelPrediction", "NO_CALL_OVERHEAD", "Prediction", "ROOFLINE_NO_CALL",
            "OUTSIDE_TERMS", "RooflineMemo", "as_run_by", "bounded_energy", "folded_records", "launched_dynamic_energy_j", "predict_on",
            "price", "priced_cost", "priced_memory", "runs_every_call", "with_call_overhead", "with_depthwise_conv1d",
-           "with_elementwise_math", "with_innermost_transposes", "with_short_gathers"]
+           "with_elementwise_math", "with_innermost_transposes", "with_short_broadcasts",
+           "with_short_gathers"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ OUTSIDE_TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "elementwise_math_s": ("elementwise_math_note", "element-wise math"),
     "depthwise_conv1d_s": ("depthwise_conv1d_note", "depthwise 1-D convolutions"),
     "short_gather_s": ("short_gather_note", "gathers of short blocks"),
+    "short_broadcast_s": ("short_broadcast_note", "broadcasts over short spans"),
 })
 
 
@@ -183,6 +185,13 @@ class Prediction:
     short_gather_s: float | None = 0.0
     #: how :attr:`short_gather_s` was priced (:data:`GATHER_NOTE`), else ""
     short_gather_note: str = ""
+    #: the extra time of the element-wise ops that broadcast over many short spans (:func:`with_short_broadcasts`),
+    #: included in :attr:`latency_s`: 0.0 where the model has none (or on a sheet that is not a CPU's), None where it
+    #: has some and they are not priced (unknown: the sheet has no ``broadcast.span`` figure, or the runtime is not
+    #: onnxruntime; :attr:`warnings` says so)
+    short_broadcast_s: float | None = 0.0
+    #: how :attr:`short_broadcast_s` was priced (:data:`BROADCAST_NOTE`), else ""
+    short_broadcast_note: str = ""
 
     @property
     def outside_notes(self) -> tuple[str, ...]:
@@ -300,6 +309,8 @@ class Prediction:
             out.append(depthwise_warning(self))
         if self.short_gather_s is None:
             out.append(gather_warning(self))
+        if self.short_broadcast_s is None:
+            out.append(broadcast_warning(self))
         unfused = self._unfused_note()
         if unfused:
             out.append(unfused)
@@ -773,6 +784,51 @@ def with_short_gathers(pred: Prediction, runtime: Any) -> Prediction:
     return _one_figure_term(pred, runtime, blocks, pred.spec.gather_s_per_block, "gather.block", "short_gather_s",
                             lambda time, how: GATHER_NOTE.format(time=time, **_gather_words(gathers, blocks),
                                                                  device=pred.spec.id, how=how))
+
+
+#: :attr:`Prediction.short_broadcast_note` of a priced term
+BROADCAST_NOTE = ("broadcasts {time} included: {ops} broadcast over {spans} spans shorter than {short} elements "
+                  "(onnxruntime runs one span at a time), at {device}'s {how} broadcast.span figure over their work")
+#: the warning where they are not priced (:attr:`Prediction.short_broadcast_s` None)
+BROADCAST_UNPRICED = ("{ops} broadcast over {spans} spans shorter than {short} elements: onnxruntime runs one span "
+                      "at a time, about 9 ns a span more than the op without broadcast on a Zen 4 with 1 thread "
+                      "(2026-12-07), not priced here ({why})")
+
+
+def _broadcast_words(ops: int, spans: int) -> dict[str, str]:
+    """The counts :data:`BROADCAST_NOTE` and :data:`BROADCAST_UNPRICED` name (``ModelAnalysis.short_broadcasts``)."""
+    from hybridperf.analysis.broadcast import SHORT_SPAN_ELEMENTS
+
+    return {"ops": plural(ops, "element-wise op"), "spans": f"{spans:,}", "short": str(SHORT_SPAN_ELEMENTS)}
+
+
+def broadcast_warning(pred: Prediction) -> str:
+    """The warning of a prediction whose model has element-wise ops broadcasting over many short spans that are not
+    priced (:data:`BROADCAST_UNPRICED`)."""
+    return BROADCAST_UNPRICED.format(**_broadcast_words(*pred.analyzed.analysis.short_broadcasts),
+                                     why=_unpriced_why(pred, "broadcast.span figure", one=True))
+
+
+def with_short_broadcasts(pred: Prediction, runtime: Any) -> Prediction:
+    """``pred`` with the extra time of its element-wise ops that broadcast over many short spans
+    (:mod:`hybridperf.analysis.broadcast`) on a CPU.
+
+    onnxruntime's CPU ``Add``, ``Sub``, ``Mul`` and ``Div`` run a broadcast one span at a time, about 9 ns a span
+    beyond the op's work on a Zen 4 with one thread (0.73 ns an element in spans of 16 against 0.18 without broadcast;
+    plan (26) of CHANGELOG 2026-12-07). The roofline prices such an op by its bytes and the learned model as the
+    element-wise work of its training rows, whose spans are long or few; the term is the counted spans times the
+    sheet's ``broadcast.span`` figure (``hybridperf probe``), added to the latency (and its time x idle power to the
+    energy). ``pred`` as it is where the model has none or the sheet is not a CPU's;
+    :attr:`Prediction.short_broadcast_s` None (unknown, with a warning) where the sheet gives no figure or the
+    runtime is not onnxruntime.
+    """
+    if pred.spec.kind != "cpu":
+        return pred
+    ops, spans = pred.analyzed.analysis.short_broadcasts
+    return _one_figure_term(pred, runtime, spans, pred.spec.broadcast_s_per_span, "broadcast.span",
+                            "short_broadcast_s",
+                            lambda time, how: BROADCAST_NOTE.format(time=time, **_broadcast_words(ops, spans),
+                                                                    device=pred.spec.id, how=how))
 
 
 def _precision_fallbacks(kernels: tuple[KernelPrediction, ...], precision: str | None) -> list[tuple[str, list[str]]]:
@@ -1263,6 +1319,7 @@ def predict_on(analyzed: Analyzed, device: str | DeviceSpec, precision: str | No
     pred = with_elementwise_math(pred, run_by)
     pred = with_depthwise_conv1d(pred, run_by)
     pred = with_short_gathers(pred, run_by)
+    pred = with_short_broadcasts(pred, run_by)
     why = recurrent_reread_note(analyzed, spec)
     if why:
         pred = pred.unverified(why, first=False)

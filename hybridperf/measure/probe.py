@@ -232,6 +232,31 @@ class DepthwiseConv1d:
 
 
 @dataclass(frozen=True)
+class BroadcastFigure:
+    """Extra onnxruntime time per span a broadcasting ``Mul`` runs beyond a copy of its output, timed by
+    :func:`broadcast_span`.
+
+    Attributes
+    ----------
+    per_span_s : float
+        The extra time per broadcast span over a ``Neg`` of the output's elements (0: none measurable).
+    threads : int
+        onnxruntime's intra-op threads.
+    broadcast_s, copy_s : float
+        Fastest run of the ``Mul`` and of the ``Neg``.
+    spans, span : int
+        Spans the ``Mul`` runs, and elements a span.
+    """
+
+    per_span_s: float
+    threads: int
+    broadcast_s: float
+    copy_s: float
+    spans: int
+    span: int
+
+
+@dataclass(frozen=True)
 class GatherFigure:
     """Extra onnxruntime time per block a ``Gather`` copies beyond a copy of the block's elements, timed by
     :func:`gather_block`.
@@ -333,6 +358,8 @@ class ProbeResult:
     depthwise: DepthwiseConv1d | None = None
     # CPU probe: onnxruntime's Gather per copied block (None: not measured)
     gather: GatherFigure | None = None
+    # CPU probe: onnxruntime's broadcasting element-wise ops per span (None: not measured)
+    broadcast: BroadcastFigure | None = None
 
     @property
     def source(self) -> str:
@@ -1170,6 +1197,49 @@ def gather_block(threads: int = 1, runs: int = 15) -> GatherFigure:
     return GatherFigure(per_block_s=per, threads=threads, gather_s=best["gather"], copy_s=best["copy"], blocks=n)
 
 
+#: :func:`broadcast_span`'s Mul: (spans, elements a span), a value of ``(spans, 1)`` repeated over each span of
+#: ``(spans, span)`` (Mamba's discretisation repeats one over each 16-element state)
+BROADCAST_PROBE = (2**14, 16)
+
+
+def broadcast_span(threads: int = 1, runs: int = 15) -> BroadcastFigure:
+    """Time onnxruntime's lone ``Mul`` of ``(spans, 1)`` by ``(spans, span)`` float32 operands (:data:`BROADCAST_PROBE`:
+    one value repeated over each span) and a ``Neg`` of its output's elements, fastest of ``runs`` alternating rounds
+    after 3 warm-up runs each.
+
+    The figure is the ``Mul``'s fastest run less the ``Neg``'s, per span: what a span costs beyond the element-wise
+    work the roofline and the learned model price (:mod:`hybridperf.analysis.broadcast`). Measured 2026-12-07 on a
+    Zen 4 (``calibration/host-epyc-zen4-broadcast``). An extra time under :data:`SUBNORMAL_RESOLUTION` of the copy
+    reads as none (0).
+    """
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    spans, span = BROADCAST_PROBE
+    rng = np.random.default_rng(0)
+    mul = _ort_session(_onnx_model(
+        [helper.make_node("Mul", ["A", "B"], ["Y"])],
+        [helper.make_tensor_value_info("A", TensorProto.FLOAT, [spans, 1]),
+         helper.make_tensor_value_info("B", TensorProto.FLOAT, [spans, span])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [spans, span])]), threads=threads, spin=False)
+    copy = _ort_session(_onnx_model(
+        [helper.make_node("Neg", ["X"], ["Y"])], [helper.make_tensor_value_info("X", TensorProto.FLOAT, [spans, span])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [spans, span])]), threads=threads, spin=False)
+    feeds = {"broadcast": {"A": rng.standard_normal((spans, 1)).astype(np.float32),
+                           "B": rng.standard_normal((spans, span)).astype(np.float32)},
+             "copy": {"X": rng.standard_normal((spans, span)).astype(np.float32)}}
+    sessions = {"broadcast": mul, "copy": copy}
+    for k, sess in sessions.items():
+        for _ in range(3):
+            sess.run(None, feeds[k])
+    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feeds[k]) for k, s in sessions.items()},
+                                        min_rounds=runs, budget_s=0.0)
+    extra = best["broadcast"] - best["copy"]
+    per = extra / spans if extra > SUBNORMAL_RESOLUTION * best["copy"] else 0.0
+    return BroadcastFigure(per_span_s=per, threads=threads, broadcast_s=best["broadcast"], copy_s=best["copy"],
+                           spans=spans, span=span)
+
+
 #: the nodes :func:`depthwise_conv1d` times for each class: (ONNX op, stride, the two kernels) over 256 channels x
 #: 4096 steps (kernel 31 a Conformer's, 12 at stride 2 BigVGAN's anti-aliasing filters)
 DEPTHWISE_PROBE = {"conv": ("Conv", 1, (3, 31)), "conv_strided": ("Conv", 2, (4, 12)),
@@ -1500,6 +1570,11 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
         gather = gather_block(threads=threads, runs=5 if quick else 15)
     except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
         errors["gather"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
+    broadcast = None
+    try:
+        broadcast = broadcast_span(threads=threads, runs=5 if quick else 15)
+    except Exception as exc:  # noqa: BLE001 - needs onnxruntime: without it the figure is not on the sheet
+        errors["broadcast"] = f"skipped: {type(exc).__name__}: {error_line(exc, 160)}"
     llc = None
     if max((c.level for c in caches if c.type in ("Data", "Unified")), default=0) >= 3:
         try:
@@ -1517,7 +1592,8 @@ def probe(quick: bool = False, progress: Progress | None = None, use_gpu: bool |
     return ProbeResult(date=date, version=__version__, quick=quick, kind="cpu", host=host, caches=caches,
                        gemm=tuple(gemm), bandwidth=tuple(bws), dispatch=dispatch, errors=errors, contention=contention,
                        time_utc=now.strftime("%H:%M"), subnormal=subnormal, transpose=transpose, llc=llc, l2=l2,
-                       math=math_figure, depthwise=depthwise, gather=gather)
+                       math=math_figure, depthwise=depthwise, gather=gather,
+                       broadcast=broadcast)
 
 
 def _probe_gpu(quick: bool, progress: Progress | None, host: HostInfo, caches, date: str, time_utc: str) -> ProbeResult:
@@ -1616,6 +1692,14 @@ def gather_section(g: GatherFigure, src: str) -> dict[str, Any]:
                         measured=True)}
 
 
+def broadcast_section(b: BroadcastFigure, src: str) -> dict[str, Any]:
+    """A sheet's ``broadcast`` from :func:`broadcast_span`'s figure (ns per span; 0 where none was measurable)."""
+    return {"span": _q(b.per_span_s * 1e9, "ns", f"{src}: onnxruntime Mul of ({b.spans:,}, 1) by ({b.spans:,}, "
+                       f"{b.span}) float32 (one value repeated over each span of {b.span}), fastest run "
+                       f"{b.broadcast_s * 1e3:.3g} ms against {b.copy_s * 1e3:.3g} ms for a Neg of its output, "
+                       f"{b.threads} thread(s), per span", measured=True)}
+
+
 def _sig(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
@@ -1679,6 +1763,7 @@ def spec_dict(result: ProbeResult, device_id: str, name: str | None = None) -> d
         **({"elementwise_math": math_section(result.math, src)} if result.math is not None else {}),
         **({"depthwise_conv1d": depthwise_section(result.depthwise, src)} if result.depthwise is not None else {}),
         **({"gather": gather_section(result.gather, src)} if result.gather is not None else {}),
+        **({"broadcast": broadcast_section(result.broadcast, src)} if result.broadcast is not None else {}),
         "power": power,
         "energy": energy,
         "compute_units": {"count": {"value": cores, "unit": "core",

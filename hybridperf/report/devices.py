@@ -59,6 +59,7 @@ def cpu_identity_row(ident: dict[str, Any] | None) -> list[str]:
 def show_table(d: dict[str, Any]) -> str:
     from hybridperf.analysis.depthwise1d import DEPTHWISE_CONV1D_KEYS
     from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS
+    from hybridperf.analysis.broadcast import BROADCAST_KEYS
     from hybridperf.analysis.gather import GATHER_KEYS
     from hybridperf.device.spec import CALL_OVERHEAD_RUNTIMES, SUBNORMAL_ASSIST_KEYS, TRANSPOSE_KEYS, is_estimate
 
@@ -104,7 +105,8 @@ def show_table(d: dict[str, Any]) -> str:
                                                                             "a copy is not priced here"),
                                 ("depthwise_conv1d", DEPTHWISE_CONV1D_KEYS, "these convolutions are priced at their "
                                                                             "roofline here"),
-                                ("gather", GATHER_KEYS, "gathers of many short blocks are not priced here")):
+                                ("gather", GATHER_KEYS, "gathers of many short blocks are not priced here"),
+                                ("broadcast", BROADCAST_KEYS, "broadcasts over many short spans are not priced here")):
             section = d.get(name) or {}
             for k in keys:
                 if section.get(k) is None:

@@ -579,7 +579,7 @@ def _kernel_table(rep: dict) -> str:
 #: how the latency card's sum names each term of :data:`~hybridperf.estimate.pricing.OUTSIDE_TERMS` it adds
 _TERM_ADDS = {"subnormal_assist_s": "subnormal assists add", "innermost_transpose_s": "transposes add",
               "elementwise_math_s": "element-wise math adds", "depthwise_conv1d_s": "depthwise 1-D convolutions add",
-              "short_gather_s": "gathers of short blocks add"}
+              "short_gather_s": "gathers of short blocks add", "short_broadcast_s": "broadcasts over short spans add"}
 
 
 def _latency_sum_text(rep: dict) -> str:

@@ -30,7 +30,8 @@ CSV_COLUMNS = ("model", "status", "latency_s", "energy_j", "peak_memory_bytes", 
 # subnormal_assist_s after it (2026-12-06: the JSON rows had it, the CSV did not say whether a latency held the
 # assists of the model's own subnormals; empty where unknown, as the JSON's null); innermost_transpose_s after it
 # (2026-12-06 22:16 UTC, with the term); elementwise_math_s after it (2026-12-07, with the term), then
-# depthwise_conv1d_s (2026-12-07), then short_gather_s (2026-12-07, with the term); latency_lower_bound_reason last
+# depthwise_conv1d_s (2026-12-07), then short_gather_s (2026-12-07, with the term), then short_broadcast_s (2026-12-07,
+# plan (26), with the term); latency_lower_bound_reason last
 # (2026-12-07 09:15 UTC: why the latency and energy are lower bounds, uncosted ops or an unpriced probed term)
 
 

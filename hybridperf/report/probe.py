@@ -59,6 +59,10 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
     if g is not None:  # what the sheet's gather.block prices a copied short block at (0: none)
         rows.append(["gather per block", f"{g.per_block_s * 1e9:.3g} ns" if g.per_block_s else "0 (none measurable)",
                      f"onnxruntime Gather of one-element blocks over a Neg, {g.threads} thread(s)"])
+    b = getattr(result, "broadcast", None)
+    if b is not None:  # what the sheet's broadcast.span prices a short broadcast span at (0: none)
+        rows.append(["broadcast per span", f"{b.per_span_s * 1e9:.3g} ns" if b.per_span_s else "0 (none measurable)",
+                     f"onnxruntime Mul repeating a value over spans of {b.span} over a Neg, {b.threads} thread(s)"])
     r = getattr(result, "llc", None)
     if r is not None:  # what the sheet's memory.llc.bandwidth prices a recurrent layer's re-read weights at
         rows.append(["LLC re-read", format_si(r.bytes_per_s, "B/s"),

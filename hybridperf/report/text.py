@@ -229,6 +229,11 @@ def _totals_dict(pred: Prediction) -> dict[str, Any]:
         # why); since 2026-12-07 (until then priced as a copy of their bytes)
         "short_gather_s": pred.short_gather_s,
         "short_gather_note": pred.short_gather_note or None,
+        # the extra time of element-wise ops that broadcast over many short spans (onnxruntime runs one span at a
+        # time), in latency_s: 0.0 where the model has none, null where it has some and they are not priced (a warning
+        # says why); since 2026-12-07 (until then priced as element-wise work of their bytes)
+        "short_broadcast_s": pred.short_broadcast_s,
+        "short_broadcast_note": pred.short_broadcast_note or None,
         "flops": total.flops,
         "bytes_read": total.bytes_read,
         "bytes_written": total.bytes_written,

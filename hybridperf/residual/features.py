@@ -522,7 +522,7 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
            "op_families": "|".join(sorted(set().union(*f.kernel_families))) if f.kernel_families else "",
            # the terms priced on the sheet outside the learned model (pricing.OUTSIDE_TERMS: the assists of the model's
            # own subnormals, transposes that move the innermost axis, element-wise math, depthwise 1-D convolutions,
-           # gathers of short blocks):
+           # gathers of short blocks, broadcasts over short spans):
            # taken off its label by load_table, which the learned model is fitted to, as a prediction adds them after
            # it; "" where not priced (none, or unknown)
            **{f: getattr(prediction, f) or "" for f in OUTSIDE_TERMS}}
@@ -539,6 +539,7 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
         maths = kernel_math_s(prediction, f.kernel_index)
         depthwise = kernel_depthwise_s(prediction, f.kernel_index)
         gathers = kernel_gather_s(prediction, f.kernel_index)
+        broadcasts = kernel_broadcast_s(prediction, f.kernel_index)
         for n, (g, fam, r, x, u) in enumerate(zip(f.kernel_groups, f.kernel_families, f.kernel_roofline_s, f.kernels, units)):
             kr = {"key": key, "kernel_features_version": KERNEL_FEATURES_VERSION, "kernel": n, "group": g, "families": "|".join(sorted(fam)), "roofline_s": r,
                   "group_roofline_s": roof_g[g], "group_measured_s": group_times.get(g, 0.0),
@@ -552,7 +553,9 @@ def feature_rows(prediction: Any, key: str, measured_s: float | None = None,
                   # and of depthwise_conv1d_s
                   "depthwise_conv1d_s": depthwise[n] or "",
                   # and of short_gather_s
-                  "short_gather_s": gathers[n] or ""}
+                  "short_gather_s": gathers[n] or "",
+                  # and of short_broadcast_s
+                  "short_broadcast_s": broadcasts[n] or ""}
             kr.update({nm: round(float(v), 6) for nm, v in zip(KERNEL_FEATURES, x)})
             krows.append(kr)
     return row, krows
@@ -599,6 +602,18 @@ def kernel_gather_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]
 
     return _kernel_counts_s(prediction, kernel_index, prediction.short_gather_s, prediction.spec.gather_s_per_block,
                             record_blocks)
+
+
+def kernel_broadcast_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
+    """The extra broadcast time priced for each kernel of ``kernel_index`` (its ops' counted short spans x the sheet's
+    figure; :func:`hybridperf.estimate.pricing.with_short_broadcasts`), 0 where the prediction priced none."""
+    from hybridperf.analysis.broadcast import counted_spans
+
+    if not prediction.short_broadcast_s:
+        return [0.0] * len(kernel_index)
+    counted = counted_spans(prediction.analyzed.analysis.records)
+    figure = prediction.spec.broadcast_s_per_span
+    return [figure * sum(counted.get(j, 0) for j in prediction.kernels[i].kernel.op_indices) for i in kernel_index]
 
 
 def kernel_depthwise_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
