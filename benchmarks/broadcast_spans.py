@@ -20,6 +20,15 @@ Steps (1-thread steps pinned, ``taskset -c 1``; ``--threads 2`` unpinned)::
     hybridperf calibrate --device host-epyc-zen4-2c --measure .zoo/ssm-set --rounds 16 --steady 3 \\
         --out calibration/host-epyc-zen4-ssm/host-epyc-zen4-2c
     python -m benchmarks.broadcast_spans score > benchmarks/results/ssm_set.md
+
+Plan (27), (26) as the product runs it on a machine it probes, on a second set::
+
+    taskset -c 1 hybridperf probe --cpu-only --out calibration/host-epyc-zen4-ssm2/host-epyc-zen4-1c-probe.yaml
+    hybridperf probe --cpu-only --out calibration/host-epyc-zen4-ssm2/host-epyc-zen4-2c-probe.yaml
+    .venv-bench/bin/python -m benchmarks.ssm_set export --second        # to .zoo/ssm-set2
+    python -m benchmarks.broadcast_spans predict --second                # before any timing
+    (the two calibrate commands above with .zoo/ssm-set2 and calibration/host-epyc-zen4-ssm2/...)
+    python -m benchmarks.broadcast_spans score --second > benchmarks/results/ssm_set2.md
 """
 
 from __future__ import annotations
@@ -196,13 +205,40 @@ def predict(run: Path = SET_RUN, zoo: Path = ZOO, settings: Sequence[str] = SETT
         "predictions.csv": lambda spec: dataclasses.replace(spec, broadcast_s_per_span=None)})
 
 
+#: plan (27): the second set, its run directory, the probed sheets (setting -> file) and the stored predictions
+ZOO2 = Path(".zoo") / "ssm-set2"
+SET_RUN2 = Path("calibration") / "host-epyc-zen4-ssm2"
+PROBED = {"host-epyc-zen4-1c": "host-epyc-zen4-1c-probe.yaml", "host-epyc-zen4-2c": "host-epyc-zen4-2c-probe.yaml"}
+STORED2 = {"predictions_27.csv": "probed sheet, with the term", "predictions.csv": "probed sheet, without",
+           "predictions_shipped.csv": "shipped sheet, with the term"}
+SCORE_TITLE2 = ("State-space networks on the sheets of this machine's probe: broadcasts over many short spans",
+                "`benchmarks/broadcast_spans.py`; plan (27)")
+
+
+def predict_second(run: Path = SET_RUN2, zoo: Path = ZOO2) -> list[Path]:
+    """Store the product's prediction of every export of ``zoo`` before the set is timed: on each probed sheet of
+    :data:`PROBED` with the term (``predictions_27.csv``) and without it (``predictions.csv``: the same sheet with no
+    ``broadcast`` figure), and on the shipped sheet of the setting (``predictions_shipped.csv``)."""
+    import dataclasses
+
+    from benchmarks.tcn_conv1d import predict_sheets
+    from hybridperf.device.spec import load_spec
+
+    probed = {setting: load_spec(run / name) for setting, name in PROBED.items()}
+    return predict_sheets(run, zoo, tuple(PROBED), {
+        "predictions_27.csv": lambda spec: probed[spec.id],
+        "predictions.csv": lambda spec: dataclasses.replace(probed[spec.id], broadcast_s_per_span=None),
+        "predictions_shipped.csv": lambda spec: spec})
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("step", choices=("lone", "probe", "summary", "predict", "score"))
     p.add_argument("--out", type=Path, default=None, help="the run directory (default: the step's)")
     p.add_argument("--threads", type=int, action="append", help="lone / probe: thread counts (default 1)")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--zoo", type=Path, default=ZOO, help="predict: the blind set's directory of ONNX files")
+    p.add_argument("--zoo", type=Path, default=None, help="predict: the blind set's directory of ONNX files")
+    p.add_argument("--second", action="store_true", help="predict / score: plan (27)'s set on the probed sheets")
     a = p.parse_args(argv)
     threads = tuple(a.threads or (1,))
     if a.step == "lone":
@@ -211,12 +247,15 @@ def main(argv: list[str] | None = None) -> int:
         print(probe(a.out or RUN, a.rounds, threads))
     elif a.step == "summary":
         print(summary(a.out or RUN))
+    elif a.step == "predict" and a.second:
+        print(*predict_second(a.out or SET_RUN2, a.zoo or ZOO2), sep="\n")
     elif a.step == "predict":
-        print(*predict(a.out or SET_RUN, a.zoo), sep="\n")
+        print(*predict(a.out or SET_RUN, a.zoo or ZOO), sep="\n")
     else:
         from benchmarks.tcn_conv1d import score
 
-        print(score(run=a.out or SET_RUN, stored=STORED, title=SCORE_TITLE))
+        print(score(run=a.out or (SET_RUN2 if a.second else SET_RUN), stored=STORED2 if a.second else STORED,
+                    title=SCORE_TITLE2 if a.second else SCORE_TITLE))
     return 0
 
 
