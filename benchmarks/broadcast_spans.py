@@ -29,6 +29,14 @@ Plan (27), (26) as the product runs it on a machine it probes, on a second set::
     python -m benchmarks.broadcast_spans predict --second                # before any timing
     (the two calibrate commands above with .zoo/ssm-set2 and calibration/host-epyc-zen4-ssm2/...)
     python -m benchmarks.broadcast_spans score --second > benchmarks/results/ssm_set2.md
+    python -m benchmarks.broadcast_spans reprice > benchmarks/results/ssm_set_probed.md   # not blind
+    python -m benchmarks.broadcast_spans after > benchmarks/results/mamba_after26.md      # not blind
+
+``reprice`` prices (26)'s set again on this VM's probes of 2026-12-06 (``benchmarks.popular_set.PROBED_1206``, which
+have no ``broadcast`` figure: the Zen 4 sheets' figures from ``broadcast_probe.csv`` are added), with and without the
+term: what (27) was planned on, made after (26)'s runs were seen. ``after`` prices the sets of plans (22) and (23),
+which hold Mamba's two earlier configurations (the only networks of any earlier set with the term), again with (26)
+and scores them against their committed runs beside their latest stored predictions.
 """
 
 from __future__ import annotations
@@ -231,9 +239,56 @@ def predict_second(run: Path = SET_RUN2, zoo: Path = ZOO2) -> list[Path]:
         "predictions_shipped.csv": lambda spec: spec})
 
 
+REPRICED = {"predictions_probed_1206_26.csv": "2026-12-06 probe, with the term",
+            "predictions_probed_1206.csv": "2026-12-06 probe, without"}
+REPRICED_TITLE = ("(26)'s state-space networks priced again on this VM's probe of 2026-12-06 (not blind)",
+                  "`benchmarks/broadcast_spans.py` (`reprice`); plan (27)")
+
+
+def reprice(run: Path = SET_RUN, zoo: Path = ZOO) -> str:
+    """Store (26)'s set's predictions on this VM's probes of 2026-12-06 with the figures of :func:`sheet_figures`
+    and without any, and score them against the committed runs (:data:`REPRICED`)."""
+    import dataclasses
+
+    from benchmarks.popular_set import PROBED_1206
+    from benchmarks.tcn_conv1d import predict_sheets, score
+    from hybridperf.device.spec import load_spec
+
+    figures = sheet_figures()
+    probed = {k: load_spec(v) for k, v in PROBED_1206.items()}
+    threads = {"host-epyc-zen4-1c": 1, "host-epyc-zen4-2c": 2}
+    names = list(REPRICED)
+    predict_sheets(run, zoo, tuple(PROBED_1206), {
+        names[0]: lambda spec: dataclasses.replace(probed[spec.id],
+                                                   broadcast_s_per_span=figures[threads[spec.id]] * 1e-9),
+        names[1]: lambda spec: dataclasses.replace(probed[spec.id], broadcast_s_per_span=None)})
+    return score(run=run, stored=REPRICED, title=REPRICED_TITLE, blind=False)
+
+
+#: :func:`after`: (run directory, zoo, the latest predictions stored before (26)) of the earlier sets with Mamba
+AFTER_SETS = ((Path("calibration") / "host-epyc-zen4-math", Path(".zoo") / "mathops-set", "predictions_after23.csv"),
+              (Path("calibration") / "host-epyc-zen4-depthwise1d", Path(".zoo") / "depthwise-all",
+               "predictions_after24.csv"))
+AFTER_NAME = "predictions_after26.csv"
+
+
+def after() -> str:
+    """Store plans (22)'s and (23)'s sets' predictions with (26) (:data:`AFTER_NAME`) and score them and the latest
+    ones before it against the sets' committed runs (not blind)."""
+    from benchmarks.tcn_conv1d import predict as store, score
+
+    parts = []
+    for run, zoo, before in AFTER_SETS:
+        store(run=run, zoo=zoo, name=AFTER_NAME)
+        parts.append(score(run=run, stored={AFTER_NAME: "with (26)", before: "before (26)"},
+                           title=(f"{run.name}'s networks priced again with plan (26) (not blind)",
+                                  "`benchmarks/broadcast_spans.py` (`after`); plan (26)"), blind=False))
+    return "\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=("lone", "probe", "summary", "predict", "score"))
+    p.add_argument("step", choices=("lone", "probe", "summary", "predict", "score", "reprice", "after"))
     p.add_argument("--out", type=Path, default=None, help="the run directory (default: the step's)")
     p.add_argument("--threads", type=int, action="append", help="lone / probe: thread counts (default 1)")
     p.add_argument("--rounds", type=int, default=3)
@@ -247,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
         print(probe(a.out or RUN, a.rounds, threads))
     elif a.step == "summary":
         print(summary(a.out or RUN))
+    elif a.step == "after":
+        print(after())
+    elif a.step == "reprice":
+        print(reprice())
     elif a.step == "predict" and a.second:
         print(*predict_second(a.out or SET_RUN2, a.zoo or ZOO2), sep="\n")
     elif a.step == "predict":

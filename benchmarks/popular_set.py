@@ -13,6 +13,12 @@ Usage::
     hybridperf calibrate --device host-epyc-zen4-2c --measure .zoo/popular-set --rounds 16 --steady 3 \\
         --out calibration/host-epyc-zen4-popular/host-epyc-zen4-2c
     python -m benchmarks.popular_set score > benchmarks/results/popular_set.md
+    python -m benchmarks.popular_set reprice > benchmarks/results/popular_set_probed.md   # not blind
+
+``reprice`` prices the set again on this VM's probes of 2026-12-06 (written before the set was measured, for the
+networks of ``benchmarks/unseen_networks.py``): the sheets ``--device host`` would have read here, where the shipped
+Zen 4 sheets are probes of an earlier VM of this CPU (2026-12-01 / 03). Not blind: the runs were seen first (plan (26)
+of CHANGELOG 2026-12-07).
 """
 
 from __future__ import annotations
@@ -159,12 +165,34 @@ def export() -> list[Path]:
     return written
 
 
+#: :func:`reprice`: setting -> this VM's probe of 2026-12-06, and the stored predictions scored
+PROBED_1206 = {"host-epyc-zen4-1c": Path("calibration") / "host-epyc-zen4-1c-unseen" / "host-epyc-zen4-1c-probe-unseen.yaml",
+               "host-epyc-zen4-2c": Path("calibration") / "host-epyc-zen4-2c-unseen" / "host-epyc-zen4-2c-probe-unseen.yaml"}
+REPRICED = "predictions_probed_1206.csv"
+REPRICED_STORED = {**STORED, REPRICED: "this VM's probe of 2026-12-06"}
+REPRICED_TITLE = ("Popular architectures priced again on this VM's probe (not blind)",
+                  "`benchmarks/popular_set.py` (`reprice`); plan (26)")
+
+
+def reprice() -> str:
+    """Store the set's predictions on :data:`PROBED_1206`'s sheets (:data:`REPRICED`) and score them beside the stored
+    ones against the committed runs."""
+    from benchmarks.tcn_conv1d import predict_sheets, score
+    from hybridperf.device.spec import load_spec
+
+    probed = {k: load_spec(v) for k, v in PROBED_1206.items()}
+    predict_sheets(RUN, ZOO, tuple(PROBED_1206), {REPRICED: lambda spec: probed[spec.id]})
+    return score(run=RUN, stored=REPRICED_STORED, title=REPRICED_TITLE, blind=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=("export", "predict", "score"))
+    p.add_argument("step", choices=("export", "predict", "score", "reprice"))
     a = p.parse_args(argv)
     if a.step == "export":  # torch and transformers: .venv-bench
         print(*export(), sep="\n")
+    elif a.step == "reprice":
+        print(reprice())
     elif a.step == "predict":
         from benchmarks.tcn_conv1d import SETTINGS, predict
 
