@@ -311,3 +311,74 @@ def test_the_training_tables_carry_the_term_and_the_label_loses_it(analyses):
     assert outside_s(row) == pytest.approx(pred.short_broadcast_s)
     plain, _ = feature_rows(predict_on(analyses["plain"], _cpu_sheet(9.0)), "p", measured_s=1e-3)
     assert plain["short_broadcast_s"] == "" and outside_s(plain) == 0.0
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_zen4_sheets_give_the_medians_of_the_committed_probes():
+    from benchmarks.broadcast_spans import RUN, sheet_figures
+
+    figures = sheet_figures(ROOT / RUN)
+    assert set(figures) == {1, 2}
+    for threads, sheet in ((1, "host-epyc-zen4-1c"), (2, "host-epyc-zen4-2c")):
+        assert load_spec(sheet).broadcast_s_per_span == pytest.approx(round(figures[threads], 3) * 1e-9)
+
+
+def test_the_summary_recomputes_the_committed_exploration():
+    from benchmarks.broadcast_spans import RUN, summary
+
+    text = summary(ROOT / RUN)
+    committed = (ROOT / "benchmarks" / "results" / "broadcast_spans.md").read_text()
+    assert text.replace(str(ROOT / RUN), str(RUN)).strip() == committed.strip()
+
+
+def test_the_blind_reports_and_the_sets_priced_again_are_what_the_committed_runs_give():
+    """Plans (26) and (27)'s reports recomputed from their runs and the predictions stored before them; the sets
+    priced again (not blind) from their runs and the predictions written after them."""
+    from benchmarks import broadcast_spans as b, popular_set
+    from benchmarks.tcn_conv1d import score
+
+    reports = {"ssm_set.md": score(run=ROOT / b.SET_RUN, stored=b.STORED, title=b.SCORE_TITLE),
+               "ssm_set2.md": score(run=ROOT / b.SET_RUN2, stored=b.STORED2, title=b.SCORE_TITLE2),
+               "ssm_set_probed.md": score(run=ROOT / b.SET_RUN, stored=b.REPRICED, title=b.REPRICED_TITLE,
+                                          blind=False),
+               "popular_set_probed.md": score(run=ROOT / popular_set.RUN, stored=popular_set.REPRICED_STORED,
+                                              title=popular_set.REPRICED_TITLE, blind=False)}
+    for name, text in reports.items():
+        committed = (ROOT / "benchmarks" / "results" / name).read_text()
+        assert committed.rstrip("\n") == text.rstrip("\n"), name
+    assert "host-epyc-zen4-1c: with (26) MAPE 24.9 %, without (26) MAPE 35.8 %" in reports["ssm_set.md"]
+    assert "host-epyc-zen4-2c: with (26) MAPE 36.2 %, without (26) MAPE 29.1 %" in reports["ssm_set.md"]
+    assert ("host-epyc-zen4-1c: probed sheet, with the term MAPE 14.7 %, probed sheet, without MAPE 30.4 %, "
+            "shipped sheet, with the term MAPE 11.1 %") in reports["ssm_set2.md"]
+    assert ("host-epyc-zen4-2c: probed sheet, with the term MAPE 21.9 %, probed sheet, without MAPE 33.0 %, "
+            "shipped sheet, with the term MAPE 10.3 %") in reports["ssm_set2.md"]
+    assert "this VM's probe of 2026-12-06 MAPE 4.0 %" in reports["popular_set_probed.md"]
+    after = "\n".join(score(run=ROOT / run, stored={b.AFTER_NAME: "with (26)", before: "before (26)"},
+                            title=(f"{run.name}'s networks priced again with plan (26) (not blind)",
+                                   "`benchmarks/broadcast_spans.py` (`after`); plan (26)"), blind=False)
+                      for run, _, before in b.AFTER_SETS)
+    assert (ROOT / "benchmarks" / "results" / "mamba_after26.md").read_text().rstrip("\n") == after.rstrip("\n")
+
+
+#: the short spans of each network of (26)'s set with the term: layers x 3 ops x channels x tokens
+SSM_SPANS = {"falcon_mamba_h256_l4_b1_s64": 4 * 3 * 512 * 64, "jamba_h256_l4_b1_s48": 3 * 3 * 512 * 48,
+             "mamba_h192_l3_b1_s96": 3 * 3 * 384 * 96, "zamba_h256_l4_b1_s48": 4 * 2 * 3 * 256 * 48}
+
+
+def test_the_stored_predictions_differ_by_the_term_alone():
+    """Without (26) is the same sheet with no broadcast figure: each network's two stored predictions differ by its
+    counted spans times the sheet's figure (0 for the Mamba-2 family, which broadcasts over no short span)."""
+    import csv
+
+    from benchmarks import broadcast_spans as b
+
+    run = ROOT / b.SET_RUN
+    with_, without = ({(r["model"], r["device"]): float(r["predicted_s"]) for r in csv.DictReader((run / n).open())}
+                      for n in b.STORED)
+    assert set(with_) == set(without) and len(with_) == 7 * 2
+    for (model, device), t in with_.items():
+        spans = SSM_SPANS.get(model, 0)
+        assert t - without[(model, device)] == pytest.approx(spans * load_spec(device).broadcast_s_per_span,
+                                                             abs=1e-12)

@@ -296,6 +296,7 @@ def test_predict_many_takes_files_and_directories_once(models, tmp_path, capsys)
                              "innermost_transpose_s",  # since 2026-12-06 22:16 UTC
                              "elementwise_math_s", "depthwise_conv1d_s",  # since 2026-12-07
                              "short_gather_s",  # since 2026-12-07 07:33 UTC (plan (24))
+                             "short_broadcast_s",  # since 2026-12-07 10:13 UTC (plan (26))
                              "latency_lower_bound_reason"]  # since 2026-12-07 09:15 UTC
     assert relu["subnormal_assist_s"] == "0.0" and broken["subnormal_assist_s"] == ""  # none made; unknown
     # lower_bound is a bool beside its reason, as predict's totals (it held the reason string until 2026-12-03)
@@ -344,8 +345,9 @@ def test_summary_grammar_and_csv_unknowns():
              "memory_lower_bound": False, "unknown_fields": ["latency_s", "energy_j", "flops"]}]
     assert to_table(rows, "t4").splitlines()[-1] == "1 model on t4: 0 ok, 1 lower bound, 0 failed"  # was "bounds"
     assert to_csv(rows, "t4").splitlines()[1] == ("t4,a.onnx,lower bound,,,,,true,lower bound: 1 op uncosted: x,false,,"
-                                                  "latency_s energy_j flops,,,,,,,,,,,,,,")  # subnormal_assist_s, innermost_transpose_s,
-    # elementwise_math_s, depthwise_conv1d_s, short_gather_s: unknown; latency_lower_bound_reason: none given
+                                                  "latency_s energy_j flops,,,,,,,,,,,,,,,")  # subnormal_assist_s, innermost_transpose_s,
+    # elementwise_math_s, depthwise_conv1d_s, short_gather_s, short_broadcast_s: unknown; latency_lower_bound_reason: none
+    # given
 
 
 # --------------------------------------------------------------------------- mig

@@ -161,7 +161,7 @@ def test_another_runtime_is_not_priced_with_onnxruntimes_figures(analyses):
 def test_predict_many_rows_and_csv_carry_the_term(analyses):
     from hybridperf.report.many import CSV_COLUMNS
 
-    assert CSV_COLUMNS[-4:-1] == ("elementwise_math_s", "depthwise_conv1d_s", "short_gather_s")
+    assert CSV_COLUMNS[-5:-2] == ("elementwise_math_s", "depthwise_conv1d_s", "short_gather_s")  # then short_broadcast_s
     from hybridperf.commands._sweep import FIGURES
     from hybridperf.estimate.pricing import OUTSIDE_TERMS
 

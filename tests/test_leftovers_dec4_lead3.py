@@ -91,8 +91,8 @@ def test_predict_many_csv_names_the_precision_of_the_run():
     row = {"model": "a.onnx", "status": "ok", "latency_s": 1e-3}
     header, line = to_csv([row], "t4", "fp16").splitlines()
     assert header.endswith(",precision,subnormal_assist_s,innermost_transpose_s,elementwise_math_s,depthwise_conv1d_s,"
-                           "short_gather_s,latency_lower_bound_reason")
-    assert line.endswith(",fp16,,,,,,")
+                           "short_gather_s,short_broadcast_s,latency_lower_bound_reason")
+    assert line.endswith(",fp16,,,,,,,")
     assert to_csv([row], "t4").splitlines()[1].endswith(",")  # no override: an empty cell
 
 

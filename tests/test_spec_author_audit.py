@@ -137,7 +137,7 @@ def test_unknown_key_with_nothing_close_lists_the_keys(tmp_path):
     assert error(sheet(tmp_path, lambda r: r.update(vendor="NVIDIA"))) == (
         "key 'vendor' is not a known key (the keys here: schema_version, id, name, kind, peak_compute, memory, "
         "launch_overhead, power, energy, sparsity, mig_profiles, compute_units, cpu_identity, family_probes, call_overhead, subnormal_assist, transpose, "
-        "elementwise_math, depthwise_conv1d, gather, notes; free text goes in notes)")
+        "elementwise_math, depthwise_conv1d, gather, broadcast, notes; free text goes in notes)")
     assert error(sheet(tmp_path, lambda r: r["compute_units"].update(tensor_cores=r["compute_units"]["count"]))) == (
         "key 'compute_units.tensor_cores' is not a known key (the keys here: count, fp32_lanes_per_unit, boost_clock)")
     # a close spelling keeps its one guess
