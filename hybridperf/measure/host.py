@@ -37,8 +37,12 @@ IDENTITY_FILE = "identity.json"
 #: format is probed again. 2: the notes name the ISA flags (AVX-512) the cross-host model reads (e54722d);
 #: 3: peak GEMM and bandwidth figures are the best of interleaved trials, so a busy neighbour does not set them;
 #: 4: fp32 / fp64 GEMMs run the OpenBLAS kernels picked for this CPU even where OPENBLAS_CORETYPE forces others
-#: (timed in a child process without it; a Zen 5 core read ~110 instead of ~205 GFLOP/s fp32 with Haswell's).
-HOST_SHEET_FORMAT = 4
+#: (timed in a child process without it; a Zen 5 core read ~110 instead of ~205 GFLOP/s fp32 with Haswell's);
+#: 5: the probed figures of every term priced outside the learned model (``pricing.OUTSIDE_TERMS``: subnormal assists,
+#: transposes, element-wise math, depthwise 1-D convolutions, gathers and broadcasts, all added to the probe after
+#: format 4, 2026-12-06 / 07); a cache without them left such a model's latency a lower bound, which ``check`` does not
+#: pass, until ``hybridperf probe --host``
+HOST_SHEET_FORMAT = 5
 
 
 class CacheState(enum.Enum):
