@@ -223,6 +223,24 @@ SCORE_TITLE2 = ("State-space networks on the sheets of this machine's probe: bro
                 "`benchmarks/broadcast_spans.py`; plan (27)")
 
 
+def retest_lines(run: Path = SET_RUN2) -> str:
+    """Each run of ``run`` with a ``-retest`` beside it against that retest: MAPE of the fastest timed runs, the
+    retest's median ratio to the run and the largest difference (markdown lines)."""
+    import statistics
+
+    from benchmarks.recurrent_cost import measured
+
+    lines = []
+    for d in sorted(p for p in run.iterdir() if (run / f"{p.name}-retest" / "calibration").exists()):
+        a, b = measured(d), measured(run / f"{d.name}-retest")
+        keys = sorted(set(a) & set(b))
+        diffs = [abs(b[k] / a[k] - 1) for k in keys]
+        lines.append(f"- {d.name} against {d.name}-retest ({len(keys)} networks, fastest timed runs): test-retest "
+                     f"{100 * statistics.mean(diffs):.1f} % MAPE, the retest's median ratio "
+                     f"{statistics.median(b[k] / a[k] for k in keys):.3f}, at most {100 * max(diffs):.1f} %")
+    return "\n".join(lines)
+
+
 def predict_second(run: Path = SET_RUN2, zoo: Path = ZOO2) -> list[Path]:
     """Store the product's prediction of every export of ``zoo`` before the set is timed: on each probed sheet of
     :data:`PROBED` with the term (``predictions_27.csv``) and without it (``predictions.csv``: the same sheet with no
@@ -315,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(score(run=a.out or (SET_RUN2 if a.second else SET_RUN), stored=STORED2 if a.second else STORED,
                     title=SCORE_TITLE2 if a.second else SCORE_TITLE))
+        if a.second:
+            print(retest_lines(a.out or SET_RUN2))
     return 0
 
 
