@@ -296,7 +296,7 @@ def test_predict_many_takes_files_and_directories_once(models, tmp_path, capsys)
                              "innermost_transpose_s",  # since 2026-12-06 22:16 UTC
                              "elementwise_math_s", "depthwise_conv1d_s",  # since 2026-12-07
                              "short_gather_s",  # since 2026-12-07 07:33 UTC (plan (24))
-                             "short_broadcast_s",  # since 2026-12-07 10:13 UTC (plan (26))
+                             "short_broadcast_s",  # since 2026-12-07 10:11 UTC (plan (26))
                              "latency_lower_bound_reason"]  # since 2026-12-07 09:15 UTC
     assert relu["subnormal_assist_s"] == "0.0" and broken["subnormal_assist_s"] == ""  # none made; unknown
     # lower_bound is a bool beside its reason, as predict's totals (it held the reason string until 2026-12-03)
