@@ -609,11 +609,10 @@ def kernel_broadcast_s(prediction: Any, kernel_index: Sequence[int]) -> list[flo
     figure; :func:`hybridperf.estimate.pricing.with_short_broadcasts`), 0 where the prediction priced none."""
     from hybridperf.analysis.broadcast import counted_spans
 
-    if not prediction.short_broadcast_s:
-        return [0.0] * len(kernel_index)
-    counted = counted_spans(prediction.analyzed.analysis.records)
-    figure = prediction.spec.broadcast_s_per_span
-    return [figure * sum(counted.get(j, 0) for j in prediction.kernels[i].kernel.op_indices) for i in kernel_index]
+    # a record's count needs the others (a product's bias): counted once, read by the record's index in the records
+    counted = counted_spans(prediction.analyzed.analysis.records) if prediction.short_broadcast_s else {}
+    return _kernel_counts_s(prediction, kernel_index, prediction.short_broadcast_s,
+                            prediction.spec.broadcast_s_per_span, lambda record: counted.get(record.index, 0))
 
 
 def kernel_depthwise_s(prediction: Any, kernel_index: Sequence[int]) -> list[float]:
