@@ -596,6 +596,25 @@ def _interleaved_best_seconds(kernels: Mapping[str, Callable[[], Any]], min_roun
     return best, rounds
 
 
+def _fastest_runs(sessions: Mapping[str, Any], feeds: Mapping[str, Mapping[str, Any]], runs: int) -> dict[str, float]:
+    """Fastest run of each onnxruntime session (its feed in ``feeds``, by the same name) over ``runs`` rounds that run
+    every session once in turn (no time budget: exactly that many), after 3 warm-up runs each: the timing of the
+    lone-node probes whose figure is one node's extra over another's (:func:`_extra_per`)."""
+    for k, sess in sessions.items():
+        for _ in range(3):
+            sess.run(None, feeds[k])
+    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feeds[k]) for k, s in sessions.items()},
+                                        min_rounds=runs, budget_s=0.0)
+    return best
+
+
+def _extra_per(slow_s: float, base_s: float, count: int) -> float:
+    """``(slow_s - base_s) / count``: a probed figure per element, block or span over a reference node; 0 (none
+    measurable) where there is no count or the difference is under :data:`SUBNORMAL_RESOLUTION` of the reference."""
+    extra = slow_s - base_s
+    return extra / count if count and extra > SUBNORMAL_RESOLUTION * base_s else 0.0
+
+
 def _ort_session(model_bytes: bytes, threads: int | None = None, optimize: bool = True, spin: bool = True):
     """A CPU session; ``spin=False`` stops its idle intra-op threads from busy-waiting after a run (they would
     steal the core from whatever is timed next)."""
@@ -1066,14 +1085,12 @@ def subnormal_assist(threads: int = 1, runs: int = 15) -> SubnormalAssist:
                 sessions[k].run(None, feed)
                 best[(k, i)] = min(best[(k, i)], time.perf_counter() - t0)
 
-    def per(extra: float, normal: float, count: int) -> float:
-        return extra / count if count and extra > SUBNORMAL_RESOLUTION * normal else 0.0
 
     tiny = np.finfo(np.float32).tiny
     outputs = int(np.count_nonzero((out != 0) & (np.abs(out) < tiny)))
     return SubnormalAssist(
-        mac_s=per(best[("mm", 0)] - best[("mm", 1)], best[("mm", 1)], int(mask.sum()) * n),
-        softmax_s=per(best[("sm", 0)] - best[("sm", 1)], best[("sm", 1)], outputs),
+        mac_s=_extra_per(best[("mm", 0)], best[("mm", 1)], int(mask.sum()) * n),
+        softmax_s=_extra_per(best[("sm", 0)], best[("sm", 1)], outputs),
         threads=threads, matmul_s=best[("mm", 0)], matmul_normal_s=best[("mm", 1)],
         softmax_total_s=best[("sm", 0)], softmax_normal_s=best[("sm", 1)])
 
@@ -1106,15 +1123,9 @@ def innermost_transpose(threads: int = 1, runs: int = 15) -> TransposeFigure:
     sessions = {name: transpose_session(PROBE_SHAPE, perm, threads, spin=False)
                 for name, perm in (("moves", PROBE_MOVES), ("keeps", PROBE_KEEPS))}
     feed = {"X": np.random.default_rng(0).standard_normal(PROBE_SHAPE, dtype=np.float32)}
-    for sess in sessions.values():
-        for _ in range(3):
-            sess.run(None, feed)
-    # ``runs`` rounds alternating the two (no time budget: exactly that many)
-    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feed) for k, s in sessions.items()},
-                                        min_rounds=runs, budget_s=0.0)
+    best = _fastest_runs(sessions, {k: feed for k in sessions}, runs)  # ``runs`` rounds alternating the two
     elements = int(np.prod(PROBE_SHAPE))
-    extra = best["moves"] - best["keeps"]
-    per = extra / elements if extra > SUBNORMAL_RESOLUTION * best["keeps"] else 0.0
+    per = _extra_per(best["moves"], best["keeps"], elements)
     return TransposeFigure(per_element_s=per, threads=threads, moves_s=best["moves"], keeps_s=best["keeps"],
                            elements=elements)
 
@@ -1144,14 +1155,8 @@ def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
     sessions = {k: _ort_session(_onnx_model([helper.make_node(k.capitalize(), ["X"], ["Y"])], *io), threads=threads,
                                 spin=False) for k in ("neg", *ELEMENTWISE_MATH_KEYS)}
     feed = {"X": (0.05 + 2 * np.abs(np.random.default_rng(0).standard_normal(n))).astype(np.float32)}
-    for sess in sessions.values():
-        for _ in range(3):
-            sess.run(None, feed)
-    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feed) for k, s in sessions.items()},
-                                        min_rounds=runs, budget_s=0.0)
-    copy = best["neg"]
-    per = {k: (best[k] - copy) / n if best[k] - copy > SUBNORMAL_RESOLUTION * copy else 0.0
-           for k in ELEMENTWISE_MATH_KEYS}
+    best = _fastest_runs(sessions, {k: feed for k in sessions}, runs)
+    per = {k: _extra_per(best[k], best["neg"], n) for k in ELEMENTWISE_MATH_KEYS}
     return ElementwiseMath(per_element_s=per, threads=threads,
                            fastest_s=dict(best), elements=n)
 
@@ -1186,14 +1191,8 @@ def gather_block(threads: int = 1, runs: int = 15) -> GatherFigure:
     feeds = {"gather": {"X": rng.standard_normal(rows).astype(np.float32),
                         "I": rng.integers(0, rows, size=n).astype(np.int64)},
              "copy": {"X": rng.standard_normal(n).astype(np.float32)}}
-    sessions = {"gather": gather, "copy": copy}
-    for k, sess in sessions.items():
-        for _ in range(3):
-            sess.run(None, feeds[k])
-    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feeds[k]) for k, s in sessions.items()},
-                                        min_rounds=runs, budget_s=0.0)
-    extra = best["gather"] - best["copy"]
-    per = extra / n if extra > SUBNORMAL_RESOLUTION * best["copy"] else 0.0
+    best = _fastest_runs({"gather": gather, "copy": copy}, feeds, runs)
+    per = _extra_per(best["gather"], best["copy"], n)
     return GatherFigure(per_block_s=per, threads=threads, gather_s=best["gather"], copy_s=best["copy"], blocks=n)
 
 
@@ -1228,14 +1227,8 @@ def broadcast_span(threads: int = 1, runs: int = 15) -> BroadcastFigure:
     feeds = {"broadcast": {"A": rng.standard_normal((spans, 1)).astype(np.float32),
                            "B": rng.standard_normal((spans, span)).astype(np.float32)},
              "copy": {"X": rng.standard_normal((spans, span)).astype(np.float32)}}
-    sessions = {"broadcast": mul, "copy": copy}
-    for k, sess in sessions.items():
-        for _ in range(3):
-            sess.run(None, feeds[k])
-    best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feeds[k]) for k, s in sessions.items()},
-                                        min_rounds=runs, budget_s=0.0)
-    extra = best["broadcast"] - best["copy"]
-    per = extra / spans if extra > SUBNORMAL_RESOLUTION * best["copy"] else 0.0
+    best = _fastest_runs({"broadcast": mul, "copy": copy}, feeds, runs)
+    per = _extra_per(best["broadcast"], best["copy"], spans)
     return BroadcastFigure(per_span_s=per, threads=threads, broadcast_s=best["broadcast"], copy_s=best["copy"],
                            spans=spans, span=span)
 
