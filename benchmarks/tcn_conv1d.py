@@ -181,10 +181,12 @@ def predict(run: Path = RUN, zoo: Path = VOCODERS_DIR, name: str = "predictions.
     return predict_sheets(run, zoo, settings, {name: lambda spec: spec})[0]
 
 
-def predict_sheets(run: Path, zoo: Path, settings: Sequence[str], sheets: Mapping[str, Callable[[Any], Any]]) -> list[Path]:
+def predict_sheets(run: Path, zoo: Path, settings: Sequence[str], sheets: Mapping[str, Callable[[Any], Any]],
+                   analyses: Mapping[str, Callable[[Any], Any]] | None = None) -> list[Path]:
     """Store the product's prediction of every export of ``zoo`` on each sheet of ``settings`` before the set is
     timed, once per file of ``sheets`` (file name -> the sheet as priced there, made from the shipped one: e.g. the
-    same sheet without a plan's figure, for the predictions without it); the files under ``run``, in that order."""
+    same sheet without a plan's figure, for the predictions without it; ``analyses``, where it names the file: the
+    analysed model as priced there, made from the product's); the files under ``run``, in that order."""
     import csv
     import datetime
 
@@ -200,7 +202,7 @@ def predict_sheets(run: Path, zoo: Path, settings: Sequence[str], sheets: Mappin
         for device in settings:
             spec = load_spec(device)
             for name, sheet_of in sheets.items():
-                p = predict_on(analyzed, sheet_of(spec))
+                p = predict_on((analyses or {}).get(name, lambda a: a)(analyzed), sheet_of(spec))
                 rows[name].append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
                                    "roofline_s": p.roofline_latency_s, "calibration": p.calibration,
                                    "hybridperf": __version__, "date_utc": now})

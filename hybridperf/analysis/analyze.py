@@ -180,7 +180,8 @@ def analyze_with_memory_module(
     src_nodes, folded, load_notes = model.source_nodes, model.folded, model.notes
     t["load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    analysis = with_rereads(analyze_module(mod).with_own_kernels(model.own_kernel_vars), model.recurrent_vars)
+    analysis = with_rereads(analyze_module(mod).with_own_kernels(model.own_kernel_vars)
+                            .with_activations(model.activation_vars), model.recurrent_vars)
     t["cost_pass_s"] = time.perf_counter() - t0
     if not in_shapes:
         in_shapes = {k: v.shape for k, v in analysis.input_infos.items() if v.shape is not None}

@@ -491,7 +491,8 @@ def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: l
     ``last``: the model's last segment (its output binding the whole model's)."""
     loaded = _import(model, nodes, in_types, outs, out_types, init_of)
     mod = loaded.module
-    analysis = with_rereads(analyze_module(mod).with_own_kernels(loaded.own_kernel_vars), loaded.recurrent_vars)
+    analysis = with_rereads(analyze_module(mod).with_own_kernels(loaded.own_kernel_vars)
+                            .with_activations(loaded.activation_vars), loaded.recurrent_vars)
     if any(r.status is Status.SYMBOLIC for r in analysis.records):
         raise _Unusable("symbolic")
     fused, kernels, stream = _lower(mod, analysis, cache)

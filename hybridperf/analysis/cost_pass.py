@@ -138,6 +138,12 @@ class OpRecord:
     #: the ONNX recurrent node (LSTM, GRU, RNN) this op was unrolled from ("": none): a CPU model prices its kernels
     #: as an op family it was never trained on (:data:`hybridperf.analysis.recurrent.RECURRENT_FAMILY`)
     recurrent_node: str = field(default="", repr=False)
+    #: the key (:data:`hybridperf.analysis.elementwise_math.ACTIVATION_KEYS`) of the ONNX activation this op was
+    #: lowered from where onnxruntime runs that activation with a kernel of its own ("": none), and on the op that
+    #: gives the activation's output, that output's elements (0 on the others): the activation is priced once, at its
+    #: own figure, and none of its ops at theirs (:mod:`hybridperf.analysis.elementwise_math`)
+    activation: str = field(default="", repr=False)
+    activation_elements: int = field(default=0, repr=False)
 
     @property
     def counts_toward_time(self) -> bool:
@@ -201,6 +207,25 @@ class ModelAnalysis:
             return self
         return replace(self, records=tuple(replace(r, innermost_transpose_elements=0) if r.var in own else r
                                            for r in self.records))
+
+    def with_activations(self, activation_vars: Mapping[str, tuple[str, str]]) -> ModelAnalysis:
+        """This analysis with the records of ``activation_vars`` (the vars of ONNX activations that onnxruntime runs
+        with a kernel of its own: :attr:`~hybridperf.frontends.common.LoadedModel.activation_vars`, var -> (node,
+        key)) marked with their key, and the last record of each node (its output) with the node's output elements."""
+        if not activation_vars:
+            return self
+        last: dict[str, int] = {}
+        for k, r in enumerate(self.records):
+            if r.var in activation_vars:
+                last[activation_vars[r.var][0]] = k
+
+        def marked(k: int, r: OpRecord) -> OpRecord:
+            node, key = activation_vars[r.var]
+            out = r.outputs[0].numel if last[node] == k and r.outputs else 0
+            return replace(r, activation=key, activation_elements=out or 0)
+
+        return replace(self, records=tuple(marked(k, r) if r.var in activation_vars else r
+                                           for k, r in enumerate(self.records)))
 
     @property
     def innermost_transposes(self) -> tuple[int, int]:

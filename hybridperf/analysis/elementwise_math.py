@@ -13,9 +13,14 @@ activation, spent 8.8 of its 71 ms in ``Sin`` on the Zen 4 and was predicted 19 
 The cost pass counts each such op's output elements (:func:`math_elements`: float32 outputs of the ops of
 :data:`SCALAR_MATH_OPS` that run); what an element costs beyond a copy is a figure of the host per function
 (:attr:`~hybridperf.device.spec.DeviceSpec.elementwise_math_s_per_element`, ``hybridperf probe``;
-:func:`hybridperf.estimate.pricing.with_elementwise_math`). ONNX ``Softplus`` is lowered by TVM's importer into
-``maximum``, ``exp`` and ``log``: its ``log`` is counted (onnxruntime's own Softplus kernel is slower still, about
-11 ns per element there; not priced). Pure functions of records.
+:func:`hybridperf.estimate.pricing.with_elementwise_math`).
+
+ONNX activations that TVM's importer lowers into a chain of cheap element-wise ops but that onnxruntime runs with a
+kernel of its own evaluating one element at a time (:data:`ACTIVATION_KEYS`: ``Softplus`` 11.1, ``Mish`` 11.7,
+``Elu`` 1.8, ``Selu`` 1.9, ``Celu`` 2.7 ns per element on the Zen 4 with 1 thread, 2026-12-07, plan (28) of
+CHANGELOG 2026-12-07) are counted once per ONNX node at its output's elements, under the activation's own figure, and
+none of the ops of their lowering under theirs (until plan (28) a ``Softplus``'s ``log`` was counted at ``log``'s
+figure: :attr:`~hybridperf.analysis.cost_pass.OpRecord.activation`). Pure functions of records.
 """
 
 from __future__ import annotations
@@ -24,27 +29,40 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+#: the functions that are one Relax op each (``relax.sin``, ...)
+FUNCTION_KEYS = ("sin", "cos", "tan", "log")
+#: the ONNX activations onnxruntime runs with a kernel of their own (``Softplus``, ...), lowered by TVM into several
+#: Relax ops (:data:`hybridperf.frontends.onnx_import.SCALAR_ACTIVATION_OPS`)
+ACTIVATION_KEYS = ("softplus", "mish", "elu", "selu", "celu")
 #: the functions of a CPU sheet's ``elementwise_math`` (seconds per float32 output element): the extra time
 #: onnxruntime's CPU kernel of the ONNX op of that name (capitalised) takes per element beyond a copy
-ELEMENTWISE_MATH_KEYS = ("sin", "cos", "tan", "log")
-#: Relax op -> the key of its figure in a CPU sheet's ``elementwise_math`` section (:data:`ELEMENTWISE_MATH_KEYS`)
-SCALAR_MATH_OPS: Mapping[str, str] = MappingProxyType({f"relax.{k}": k for k in ELEMENTWISE_MATH_KEYS})
+ELEMENTWISE_MATH_KEYS = FUNCTION_KEYS + ACTIVATION_KEYS
+#: Relax op -> the key of its figure in a CPU sheet's ``elementwise_math`` section (:data:`FUNCTION_KEYS`)
+SCALAR_MATH_OPS: Mapping[str, str] = MappingProxyType({f"relax.{k}": k for k in FUNCTION_KEYS})
 #: the element type onnxruntime's kernels of these ops run on a CPU
 COUNTED_DTYPE = "float32"
 
-__all__ = ["COUNTED_DTYPE", "ELEMENTWISE_MATH_KEYS", "SCALAR_MATH_OPS", "math_elements"]
+__all__ = ["ACTIVATION_KEYS", "COUNTED_DTYPE", "ELEMENTWISE_MATH_KEYS", "FUNCTION_KEYS", "SCALAR_MATH_OPS",
+           "math_elements"]
 
 
 def math_elements(records: Iterable[Any]) -> dict[str, int]:
-    """Output elements per sheet key (:data:`SCALAR_MATH_OPS`) of the records that run (``counts_toward_time``) with a
-    static float32 output, in the sheet's order; keys with none are left out."""
+    """Output elements per sheet key of the records that run (``counts_toward_time``) with a static float32 output, in
+    the sheet's order (:data:`ELEMENTWISE_MATH_KEYS`); keys with none are left out.
+
+    A record of an ONNX activation's lowering (:attr:`~hybridperf.analysis.cost_pass.OpRecord.activation`) counts
+    its ``activation_elements`` (the node's output, on its last record; 0 on the others) under the activation's key;
+    any other counts its output under :data:`SCALAR_MATH_OPS`' key of its op."""
     out: dict[str, int] = {}
     for r in records:
-        key = SCALAR_MATH_OPS.get(r.op)
+        activation = getattr(r, "activation", "")
+        key = activation or SCALAR_MATH_OPS.get(r.op)
         if key is None or not r.counts_toward_time or not r.outputs:
             continue
         o = r.outputs[0]
         if o.dtype != COUNTED_DTYPE or o.numel is None:
             continue
-        out[key] = out.get(key, 0) + o.numel
+        n = r.activation_elements if activation else o.numel
+        if n:
+            out[key] = out.get(key, 0) + n
     return {k: out[k] for k in ELEMENTWISE_MATH_KEYS if k in out}

@@ -617,7 +617,7 @@ MATH_NOTE = ("element-wise math {time} included: {counts} float32 elements that 
              "a time, at {device}'s {how} elementwise_math figures over a copy")
 #: the warning where they are not priced (:attr:`Prediction.elementwise_math_s` None)
 MATH_UNPRICED = ("{counts} float32 elements of element-wise math that onnxruntime evaluates one element at a time: "
-                 "about 1.6-1.8 ns per element more than a copy on a Zen 4 (2026-12-07), not priced here ({why})")
+                 "about 1.5-13 ns per element more than a copy on a Zen 4 (2026-12-07), not priced here ({why})")
 
 
 def _per_key(elements: dict[str, int]) -> str:
@@ -637,7 +637,8 @@ def math_warning(pred: Prediction) -> str:
 
 def with_elementwise_math(pred: Prediction, runtime: Any) -> Prediction:
     """``pred`` with the extra time of the element-wise math onnxruntime evaluates one element at a time on a CPU
-    (:mod:`hybridperf.analysis.elementwise_math`: ``sin``, ``cos``, ``tan``, ``log``).
+    (:mod:`hybridperf.analysis.elementwise_math`: ``sin``, ``cos``, ``tan``, ``log``, and the activations
+    ``Softplus``, ``Mish``, ``Elu``, ``Selu``, ``Celu`` that onnxruntime runs with kernels of their own).
 
     The roofline prices such an op as one FLOP per element and the learned CPU models as the cheap element-wise work
     of their training rows, which hold these functions only in a few thousand elements; onnxruntime takes 1.7-1.9 ns

@@ -632,11 +632,11 @@ def _ort_session(model_bytes: bytes, threads: int | None = None, optimize: bool 
     return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
 
 
-def _onnx_model(nodes, inputs, outputs, initializers=()) -> bytes:
+def _onnx_model(nodes, inputs, outputs, initializers=(), opset: int = 13) -> bytes:
     from onnx import helper
 
     graph = helper.make_graph(nodes, "probe", inputs, outputs, initializer=list(initializers))
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="hybridperf-probe")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="hybridperf-probe")
     model.ir_version = 8  # readable by every onnxruntime >= 1.14
     return model.SerializeToString()
 
@@ -1134,28 +1134,38 @@ def innermost_transpose(threads: int = 1, runs: int = 15) -> TransposeFigure:
 MATH_PROBE_ELEMENTS = 2**18
 
 
+#: the ONNX opset of :func:`elementwise_math`'s nodes (``Mish`` is an op from opset 18)
+MATH_PROBE_OPSET = 18
+
+
 def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
-    """Time onnxruntime's lone ``Sin``, ``Cos``, ``Tan`` and ``Log`` nodes (:data:`~hybridperf.device.spec.
-    ELEMENTWISE_MATH_KEYS`, capitalised) and a ``Neg`` over :data:`MATH_PROBE_ELEMENTS` float32 elements (values
-    0.05-8, where each is defined), fastest of ``runs`` alternating rounds after 3 warm-up runs each.
+    """Time onnxruntime's lone ``Sin``, ``Cos``, ``Tan``, ``Log``, ``Softplus``, ``Mish``, ``Elu``, ``Selu`` and
+    ``Celu`` nodes (:data:`~hybridperf.analysis.elementwise_math.ELEMENTWISE_MATH_KEYS`, capitalised) and a ``Neg``
+    over :data:`MATH_PROBE_ELEMENTS` float32 elements, fastest of ``runs`` alternating rounds after 3 warm-up runs
+    each. The functions read values 0.05-8, where each is defined; the activations standard normal values, as an
+    activation's input has both signs (onnxruntime's ``Elu`` takes about 1.35 times as long on positive values alone
+    on the Zen 4 of plan (28)).
 
     Each function's figure is its fastest run less the ``Neg``'s, per element: what it costs beyond the copy the
     roofline and the learned model price (:mod:`hybridperf.analysis.elementwise_math`). Measured 2026-12-07 on a
-    Zen 4 (``calibration/host-epyc-zen4-math``). An extra time under :data:`SUBNORMAL_RESOLUTION` of the copy reads
-    as none (0).
+    Zen 4 (``calibration/host-epyc-zen4-math``, ``calibration/host-epyc-zen4-activations``). An extra time under
+    :data:`SUBNORMAL_RESOLUTION` of the copy reads as none (0).
     """
     import numpy as np
     from onnx import TensorProto, helper
 
-    from hybridperf.analysis.elementwise_math import ELEMENTWISE_MATH_KEYS
+    from hybridperf.analysis.elementwise_math import ACTIVATION_KEYS, ELEMENTWISE_MATH_KEYS
 
     n = MATH_PROBE_ELEMENTS
     io = ([helper.make_tensor_value_info("X", TensorProto.FLOAT, [n])],
           [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [n])])
-    sessions = {k: _ort_session(_onnx_model([helper.make_node(k.capitalize(), ["X"], ["Y"])], *io), threads=threads,
-                                spin=False) for k in ("neg", *ELEMENTWISE_MATH_KEYS)}
-    feed = {"X": (0.05 + 2 * np.abs(np.random.default_rng(0).standard_normal(n))).astype(np.float32)}
-    best = _fastest_runs(sessions, {k: feed for k in sessions}, runs)
+    sessions = {k: _ort_session(_onnx_model([helper.make_node(k.capitalize(), ["X"], ["Y"])], *io,
+                                            opset=MATH_PROBE_OPSET), threads=threads, spin=False)
+                for k in ("neg", *ELEMENTWISE_MATH_KEYS)}
+    normal = np.random.default_rng(0).standard_normal(n)
+    positive = {"X": (0.05 + 2 * np.abs(normal)).astype(np.float32)}
+    signed = {"X": normal.astype(np.float32)}
+    best = _fastest_runs(sessions, {k: signed if k in ACTIVATION_KEYS else positive for k in sessions}, runs)
     per = {k: _extra_per(best[k], best["neg"], n) for k in ELEMENTWISE_MATH_KEYS}
     return ElementwiseMath(per_element_s=per, threads=threads,
                            fastest_s=dict(best), elements=n)
