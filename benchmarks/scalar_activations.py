@@ -24,6 +24,7 @@ Plan (28)'s blind set and its scoring::
     hybridperf calibrate --device host-epyc-zen4-2c --measure .zoo/activation-set --rounds 16 --steady 3 \
         --out calibration/host-epyc-zen4-activation-set/host-epyc-zen4-2c
     python -m benchmarks.scalar_activations score > benchmarks/results/activation_set.md
+    python -m benchmarks.scalar_activations after > benchmarks/results/activations_after28.md   # not blind
 
 ``predict`` stores the product's predictions on the Zen 4 sheets (with the activations' figures,
 ``predictions_28.csv``; without them, each activation priced as its Relax lowering was before plan (28),
@@ -33,7 +34,6 @@ Plan (28)'s blind set and its scoring::
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,12 +93,6 @@ def summary(out: Path = RUN) -> str:
         "Lone nodes over 2^20 elements,", "Lone nodes over 2^20 standard normal elements,")
 
 
-def _export(out: Path, name: str, module, args) -> Path:
-    from benchmarks.elementwise_math import _export as write
-
-    return write(out, name, module, args)
-
-
 def export(out: Path = ZOO) -> list[Path]:
     """Write plan (28)'s set: networks written by others whose activations onnxruntime runs one element at a time
     over many elements, that no earlier set holds; random weights (seed 0), transformers' configurations.
@@ -110,6 +104,8 @@ def export(out: Path = ZOO) -> list[Path]:
     import torch
     from transformers import (EncodecConfig, EncodecModel, MimiConfig, MimiModel, PocketTTSAudioTokenizerConfig,
                               PocketTTSAudioTokenizerModel, XcodecConfig, XcodecModel)
+
+    from benchmarks.elementwise_math import _export
 
     written = []
     torch.manual_seed(0)
@@ -168,9 +164,42 @@ def before_28(analyzed):
     return dataclasses.replace(analyzed, analysis=dataclasses.replace(analyzed.analysis, records=records))
 
 
+#: :func:`after`: (run directory, zoo) of the earlier sets whose networks hold such activations (the Mamba family's
+#: ``Softplus``; EnCodec's 24 kHz codec's and Mimi's decoder's ``Elu``)
+AFTER_SETS = ((Path("calibration") / "host-epyc-zen4-math", Path(".zoo") / "mathops-set"),
+              (Path("calibration") / "host-epyc-zen4-depthwise1d", Path(".zoo") / "depthwise-all"),
+              (Path("calibration") / "host-epyc-zen4-recurrent", Path(".zoo") / "recurrent"),
+              (Path("calibration") / "host-epyc-zen4-ssm", Path(".zoo") / "ssm-set"),
+              (Path("calibration") / "host-epyc-zen4-ssm2", Path(".zoo") / "ssm-set2"))
+#: :func:`after`'s stored predictions (the shipped Zen 4 sheets): file -> heading
+AFTER = {"predictions_after28.csv": "with (28)", "predictions_before28.csv": "before (28)"}
+
+
+def after(sets=AFTER_SETS) -> str:
+    """Store the earlier sets' predictions on the shipped Zen 4 sheets with (28) and without it (:func:`before_28`;
+    everything else as the product prices it now), then :func:`after_report`."""
+    from benchmarks.tcn_conv1d import predict_sheets
+
+    same = {name: (lambda spec: spec) for name in AFTER}
+    for run, zoo in sets:
+        predict_sheets(run, zoo, SETTINGS, same, analyses={"predictions_before28.csv": before_28})
+    return after_report(sets)
+
+
+def after_report(sets=AFTER_SETS, root: Path = Path()) -> str:
+    """The stored predictions of :func:`after` scored against the sets' committed runs (not blind: the runs were
+    seen before plan (28)); ``root``: where the run directories are."""
+    from benchmarks.tcn_conv1d import score
+
+    return "\n".join(score(run=root / run, stored=AFTER,
+                           title=(f"{run.name}'s networks priced again with plan (28) (not blind)",
+                                  "`benchmarks/scalar_activations.py` (`after`); plan (28)"), blind=False)
+                     for run, _ in sets)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=("unary", "probe", "summary", "export", "predict", "score"))
+    p.add_argument("step", choices=("unary", "probe", "summary", "export", "predict", "score", "after"))
     p.add_argument("--out", type=Path, default=RUN)
     p.add_argument("--threads", type=int, action="append", help="unary / probe: thread counts (default 1)")
     p.add_argument("--rounds", type=int, default=3)
@@ -190,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(a.out))
     elif a.step == "predict":
         print(*predict(a.run, a.zoo), sep="\n")
+    elif a.step == "after":
+        print(after())
     else:
         from benchmarks.tcn_conv1d import score
 

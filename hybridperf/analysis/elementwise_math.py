@@ -17,10 +17,11 @@ The cost pass counts each such op's output elements (:func:`math_elements`: floa
 
 ONNX activations that TVM's importer lowers into a chain of cheap element-wise ops but that onnxruntime runs with a
 kernel of its own evaluating one element at a time (:data:`ACTIVATION_KEYS`: ``Softplus`` 11.1, ``Mish`` 11.7,
-``Elu`` 1.8, ``Selu`` 1.9, ``Celu`` 2.7 ns per element on the Zen 4 with 1 thread, 2026-12-07, plan (28) of
-CHANGELOG 2026-12-07) are counted once per ONNX node at its output's elements, under the activation's own figure, and
-none of the ops of their lowering under theirs (until plan (28) a ``Softplus``'s ``log`` was counted at ``log``'s
-figure: :attr:`~hybridperf.analysis.cost_pass.OpRecord.activation`). Pure functions of records.
+``Elu`` 1.8, ``Selu`` 1.9 ns per element on the Zen 4 with 1 thread, 2026-12-07, plan (28) of CHANGELOG 2026-12-07;
+``Celu``, 2.0 ns there, is an op TVM 0.27's importer refuses, so no model holding one is priced) are counted once
+per ONNX node at its output's elements, under the activation's own figure, and none of the ops of their lowering
+under theirs (until plan (28) a ``Softplus``'s ``log`` was counted at ``log``'s figure:
+:attr:`~hybridperf.analysis.cost_pass.OpRecord.activation`). Pure functions of records.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 FUNCTION_KEYS = ("sin", "cos", "tan", "log")
 #: the ONNX activations onnxruntime runs with a kernel of their own (``Softplus``, ...), lowered by TVM into several
 #: Relax ops (:data:`hybridperf.frontends.onnx_import.SCALAR_ACTIVATION_OPS`)
-ACTIVATION_KEYS = ("softplus", "mish", "elu", "selu", "celu")
+ACTIVATION_KEYS = ("softplus", "mish", "elu", "selu")
 #: the functions of a CPU sheet's ``elementwise_math`` (seconds per float32 output element): the extra time
 #: onnxruntime's CPU kernel of the ONNX op of that name (capitalised) takes per element beyond a copy
 ELEMENTWISE_MATH_KEYS = FUNCTION_KEYS + ACTIVATION_KEYS

@@ -638,7 +638,7 @@ def math_warning(pred: Prediction) -> str:
 def with_elementwise_math(pred: Prediction, runtime: Any) -> Prediction:
     """``pred`` with the extra time of the element-wise math onnxruntime evaluates one element at a time on a CPU
     (:mod:`hybridperf.analysis.elementwise_math`: ``sin``, ``cos``, ``tan``, ``log``, and the activations
-    ``Softplus``, ``Mish``, ``Elu``, ``Selu``, ``Celu`` that onnxruntime runs with kernels of their own).
+    ``Softplus``, ``Mish``, ``Elu``, ``Selu`` that onnxruntime runs with kernels of their own).
 
     The roofline prices such an op as one FLOP per element and the learned CPU models as the cheap element-wise work
     of their training rows, which hold these functions only in a few thousand elements; onnxruntime takes 1.7-1.9 ns

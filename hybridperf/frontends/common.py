@@ -40,8 +40,8 @@ class LoadedModel:
     #: step re-reads
     recurrent_vars: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     #: Relax binding vars converted from ONNX activations that onnxruntime runs with a kernel of its own evaluating one
-    #: element at a time (:data:`~hybridperf.frontends.onnx_import.SCALAR_ACTIVATION_OPS`: Softplus, Mish, Elu, Selu,
-    #: Celu) -> (the node's name, its key in a CPU sheet's ``elementwise_math``): what
+    #: element at a time (:data:`~hybridperf.frontends.onnx_import.SCALAR_ACTIVATION_OPS`: Softplus, Mish, Elu, Selu)
+    #: -> (the node's name, its key in a CPU sheet's ``elementwise_math``): what
     #: :meth:`hybridperf.analysis.cost_pass.ModelAnalysis.with_activations` reads
     activation_vars: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 

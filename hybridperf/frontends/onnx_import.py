@@ -721,11 +721,11 @@ OWN_KERNEL_OPS = frozenset({"DepthToSpace", "SpaceToDepth"})
 #: ONNX activations whose Relax conversion is a chain of cheap element-wise ops (``Softplus``: ``maximum``, ``abs``,
 #: ``exp``, ``add``, ``log``; ``Elu``: ``exp``, ``subtract``, ``relu``, ...) but which onnxruntime's CPU provider runs
 #: with a kernel of its own that evaluates one element at a time: on a Zen 4 (2026-12-07, 1 thread, 2^20 float32
-#: elements) Softplus 11.1, Mish 11.7, Elu 1.8, Selu 1.9, Celu 2.7 ns per element against 0.15 for a ``Neg`` (plan (28)
-#: of CHANGELOG 2026-12-07). ONNX op -> its key in a CPU sheet's ``elementwise_math``
+#: elements) Softplus 11.1, Mish 11.7, Elu 1.8, Selu 1.9 ns per element against 0.26 for a ``Neg`` (plan (28) of
+#: CHANGELOG 2026-12-07; ``Celu``, 2.0 ns, is not imported by TVM 0.27 at all). ONNX op -> its key in a CPU sheet's
+#: ``elementwise_math``
 #: (:attr:`~hybridperf.frontends.common.LoadedModel.activation_vars`, :mod:`hybridperf.analysis.elementwise_math`)
-SCALAR_ACTIVATION_OPS = MappingProxyType({"Softplus": "softplus", "Mish": "mish", "Elu": "elu", "Selu": "selu",
-                                          "Celu": "celu"})
+SCALAR_ACTIVATION_OPS = MappingProxyType({"Softplus": "softplus", "Mish": "mish", "Elu": "elu", "Selu": "selu"})
 
 
 def recurrent_directions(node: Any) -> int:

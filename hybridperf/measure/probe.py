@@ -1139,8 +1139,8 @@ MATH_PROBE_OPSET = 18
 
 
 def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
-    """Time onnxruntime's lone ``Sin``, ``Cos``, ``Tan``, ``Log``, ``Softplus``, ``Mish``, ``Elu``, ``Selu`` and
-    ``Celu`` nodes (:data:`~hybridperf.analysis.elementwise_math.ELEMENTWISE_MATH_KEYS`, capitalised) and a ``Neg``
+    """Time onnxruntime's lone ``Sin``, ``Cos``, ``Tan``, ``Log``, ``Softplus``, ``Mish``, ``Elu`` and ``Selu``
+    nodes (:data:`~hybridperf.analysis.elementwise_math.ELEMENTWISE_MATH_KEYS`, capitalised) and a ``Neg``
     over :data:`MATH_PROBE_ELEMENTS` float32 elements, fastest of ``runs`` alternating rounds after 3 warm-up runs
     each. The functions read values 0.05-8, where each is defined; the activations standard normal values, as an
     activation's input has both signs (onnxruntime's ``Elu`` takes about 1.35 times as long on positive values alone
