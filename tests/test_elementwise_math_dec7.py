@@ -227,7 +227,8 @@ def test_the_probe_figure_is_the_difference_of_its_runs_per_element(monkeypatch)
     n = p.MATH_PROBE_ELEMENTS
     times = {"neg": 40e-6, "sin": 40e-6 + n * 1.75e-9, "cos": 40e-6 + n * 1.5e-9, "tan": 40e-6 + n * 13e-9,
              "log": 41e-6, "softplus": 40e-6 + n * 10.5e-9, "mish": 40e-6 + n * 11e-9, "elu": 40e-6 + n * 1.5e-9,
-             "selu": 40e-6 + n * 1.75e-9}
+             "selu": 40e-6 + n * 1.75e-9, "grid_sample_bilinear": 40e-6 + n * 2.25e-9,
+             "grid_sample_nearest": 40e-6 + n * 6e-9, "grid_sample_bicubic": 40e-6 + n * 34e-9}
     monkeypatch.setattr(p, "_interleaved_best_seconds", _fake_best(times))
     m = p.elementwise_math(threads=2, runs=1)
     assert m.per_element_s["sin"] == pytest.approx(1.75e-9) and m.per_element_s["tan"] == pytest.approx(13e-9)
@@ -292,16 +293,17 @@ def test_the_training_tables_carry_the_term_and_the_label_loses_it(analyses):
 
 
 def test_the_zen4_sheets_give_the_medians_of_the_committed_probes():
-    """The functions from plan (22)'s probes, the activations from plan (28)'s."""
+    """The functions from plan (22)'s probes, the activations from plan (28)'s, GridSample's from plan (29)'s."""
     from benchmarks.elementwise_math import RUN, sheet_figures
+    from benchmarks.grid_sample import RUN as GRID
     from benchmarks.scalar_activations import RUN as ACTIVATIONS
-    from hybridperf.analysis.elementwise_math import ACTIVATION_KEYS, FUNCTION_KEYS
+    from hybridperf.analysis.elementwise_math import ACTIVATION_KEYS, FUNCTION_KEYS, GRID_SAMPLE_KEYS
 
-    functions, activations = sheet_figures(ROOT / RUN), sheet_figures(ROOT / ACTIVATIONS)
+    functions, activations, grid = (sheet_figures(ROOT / r) for r in (RUN, ACTIVATIONS, GRID))
     for threads, sheet in ((1, "host-epyc-zen4-1c"), (2, "host-epyc-zen4-2c")):
         got = load_spec(sheet).elementwise_math_s_per_element
         assert set(got) == set(ELEMENTWISE_MATH_KEYS)
-        for keys, figures in ((FUNCTION_KEYS, functions), (ACTIVATION_KEYS, activations)):
+        for keys, figures in ((FUNCTION_KEYS, functions), (ACTIVATION_KEYS, activations), (GRID_SAMPLE_KEYS, grid)):
             for k in keys:
                 assert got[k] == pytest.approx(round(figures[(threads, k)], 3) * 1e-9)
 

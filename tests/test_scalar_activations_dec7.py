@@ -147,7 +147,7 @@ def test_the_probe_times_the_activations_over_both_signs_and_the_functions_over_
 def test_cached_host_sheets_of_format_5_are_probed_again():
     from hybridperf.measure.host import HOST_SHEET_FORMAT
 
-    assert HOST_SHEET_FORMAT == 6
+    assert HOST_SHEET_FORMAT >= 6
 
 
 def test_the_summary_recomputes_the_committed_exploration_and_probes():

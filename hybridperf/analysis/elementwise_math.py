@@ -21,7 +21,12 @@ kernel of its own evaluating one element at a time (:data:`ACTIVATION_KEYS`: ``S
 ``Celu``, 2.0 ns there, is an op TVM 0.27's importer refuses, so no model holding one is priced) are counted once
 per ONNX node at its output's elements, under the activation's own figure, and none of the ops of their lowering
 under theirs (until plan (28) a ``Softplus``'s ``log`` was counted at ``log``'s figure:
-:attr:`~hybridperf.analysis.cost_pass.OpRecord.activation`). Pure functions of records.
+:attr:`~hybridperf.analysis.cost_pass.OpRecord.activation`).
+
+onnxruntime's ``GridSample`` (deformable attention's sampling) interpolates one output element at a time too: 1.7-3.0
+ns an output bilinear, 6.6 nearest, 35-51 bicubic with 1 thread on the Zen 4 (2026-12-07, plan (29)), where its
+roofline is a fraction of a nanosecond; its outputs count under :data:`GRID_SAMPLE_KEYS` by method. Pure functions of
+records.
 """
 
 from __future__ import annotations
@@ -35,16 +40,39 @@ FUNCTION_KEYS = ("sin", "cos", "tan", "log")
 #: the ONNX activations onnxruntime runs with a kernel of their own (``Softplus``, ...), lowered by TVM into several
 #: Relax ops (:data:`hybridperf.frontends.onnx_import.SCALAR_ACTIVATION_OPS`)
 ACTIVATION_KEYS = ("softplus", "mish", "elu", "selu")
+#: ``relax.image.grid_sample`` (ONNX ``GridSample``) by method: onnxruntime interpolates one output element at a time
+#: (plan (29) of CHANGELOG 2026-12-07)
+GRID_SAMPLE_OP = "relax.image.grid_sample"
+GRID_SAMPLE_KEYS = ("grid_sample_bilinear", "grid_sample_nearest", "grid_sample_bicubic")
 #: the functions of a CPU sheet's ``elementwise_math`` (seconds per float32 output element): the extra time
-#: onnxruntime's CPU kernel of the ONNX op of that name (capitalised) takes per element beyond a copy
-ELEMENTWISE_MATH_KEYS = FUNCTION_KEYS + ACTIVATION_KEYS
+#: onnxruntime's CPU kernel of the ONNX op of that name (capitalised; ``GridSample`` of that mode) takes per element
+#: beyond a copy
+ELEMENTWISE_MATH_KEYS = FUNCTION_KEYS + ACTIVATION_KEYS + GRID_SAMPLE_KEYS
 #: Relax op -> the key of its figure in a CPU sheet's ``elementwise_math`` section (:data:`FUNCTION_KEYS`)
 SCALAR_MATH_OPS: Mapping[str, str] = MappingProxyType({f"relax.{k}": k for k in FUNCTION_KEYS})
 #: the element type onnxruntime's kernels of these ops run on a CPU
 COUNTED_DTYPE = "float32"
 
-__all__ = ["ACTIVATION_KEYS", "COUNTED_DTYPE", "ELEMENTWISE_MATH_KEYS", "FUNCTION_KEYS", "SCALAR_MATH_OPS",
-           "math_elements"]
+__all__ = ["ACTIVATION_KEYS", "COUNTED_DTYPE", "ELEMENTWISE_MATH_KEYS", "FUNCTION_KEYS", "GRID_SAMPLE_KEYS",
+           "GRID_SAMPLE_OP", "SCALAR_MATH_OPS", "math_elements", "math_node", "record_key"]
+
+
+def math_node(key: str) -> str:
+    """The onnxruntime node a sheet key's figure is of: ``Sin``, ``Softplus``, ``GridSample (bilinear)``."""
+    grid = key.removeprefix("grid_sample_")
+    return f"GridSample ({grid})" if grid != key else key.capitalize()
+
+
+def record_key(record: Any) -> str | None:
+    """The sheet key one record's output elements count under, else None: an ONNX activation's mark, a function's
+    op, or a grid sample's method."""
+    activation = getattr(record, "activation", "")
+    if activation:
+        return activation
+    if record.op == GRID_SAMPLE_OP:
+        key = f"grid_sample_{record.attrs.get('method', 'bilinear')}"
+        return key if key in GRID_SAMPLE_KEYS else None
+    return SCALAR_MATH_OPS.get(record.op)
 
 
 def math_elements(records: Iterable[Any]) -> dict[str, int]:
@@ -53,11 +81,11 @@ def math_elements(records: Iterable[Any]) -> dict[str, int]:
 
     A record of an ONNX activation's lowering (:attr:`~hybridperf.analysis.cost_pass.OpRecord.activation`) counts
     its ``activation_elements`` (the node's output, on its last record; 0 on the others) under the activation's key;
-    any other counts its output under :data:`SCALAR_MATH_OPS`' key of its op."""
+    any other counts its output under :func:`record_key`'s key (its op's, a grid sample's method's)."""
     out: dict[str, int] = {}
     for r in records:
         activation = getattr(r, "activation", "")
-        key = activation or SCALAR_MATH_OPS.get(r.op)
+        key = record_key(r)
         if key is None or not r.counts_toward_time or not r.outputs:
             continue
         o = r.outputs[0]

@@ -62,11 +62,24 @@ def resize(ctx: OpContext) -> RuleResult:
     return RuleResult(2 * taps * ctx.out.numel if taps > 1 else 0)
 
 
+#: taps of each ``relax.image.grid_sample`` method: the input values one output element interpolates
+GRID_SAMPLE_TAPS = {"nearest": 1, "bilinear": 4, "bicubic": 16}
+
+
+def grid_sample(ctx: OpContext) -> RuleResult:
+    """Sampling at given coordinates (ONNX ``GridSample``, ``torch.nn.functional.grid_sample``: deformable
+    attention's sampling): a (mul, add) per tap per output element, 4 taps bilinear, 16 bicubic, none nearest; the
+    traffic is the input, the grid and the output (each read or written once at best: the roofline's)."""
+    taps = GRID_SAMPLE_TAPS.get(str(ctx.attr("method", "bilinear")), 4)
+    return RuleResult(2 * taps * ctx.out.numel if taps > 1 else 0)
+
+
 def register(reg: CostRegistry) -> None:
     reg.add(COPY_OPS, copy, "data_movement")
     reg.add(SCATTER_OPS, scatter, "data_movement")
     reg.add(LIKE_OPS, fill_like, "data_movement")
     reg.add(["relax.take", "relax.gather_elements", "relax.gather_nd", "relax.index_tensor"], gather, "gather")
     reg.add(["relax.image.resize2d", "relax.image.resize3d"], resize, "resize")
+    reg.add(["relax.image.grid_sample"], grid_sample, "grid_sample")
     reg.zero_cost(VIEW_OPS, "view: lowered to a no-copy memory.view sharing the input's storage")
     reg.zero_cost(SHAPE_OPS, "shape metadata only, no tensor data is touched")

@@ -42,8 +42,9 @@ IDENTITY_FILE = "identity.json"
 #: transposes, element-wise math, depthwise 1-D convolutions, gathers and broadcasts, all added to the probe after
 #: format 4, 2026-12-06 / 07); a cache without them left such a model's latency a lower bound, which ``check`` does not
 #: pass, until ``hybridperf probe --host``; 6: the ``elementwise_math`` figures of the activations onnxruntime runs
-#: with kernels of their own (Softplus, Mish, Elu, Selu: plan (28), 2026-12-07)
-HOST_SHEET_FORMAT = 6
+#: with kernels of their own (Softplus, Mish, Elu, Selu: plan (28), 2026-12-07); 7: those of GridSample by mode
+#: (plan (29), 2026-12-07)
+HOST_SHEET_FORMAT = 7
 
 
 class CacheState(enum.Enum):

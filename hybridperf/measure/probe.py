@@ -1136,6 +1136,9 @@ MATH_PROBE_ELEMENTS = 2**18
 
 #: the ONNX opset of :func:`elementwise_math`'s nodes (``Mish`` is an op from opset 18)
 MATH_PROBE_OPSET = 18
+#: :func:`elementwise_math`'s ``GridSample``: ((channels, height, width) of its float32 input, the side of its square
+#: grid), so that it writes :data:`MATH_PROBE_ELEMENTS` outputs (coordinates uniform over the input, seed 0)
+GRID_PROBE = ((16, 64, 64), 128)
 
 
 def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
@@ -1144,7 +1147,7 @@ def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
     over :data:`MATH_PROBE_ELEMENTS` float32 elements, fastest of ``runs`` alternating rounds after 3 warm-up runs
     each. The functions read values 0.05-8, where each is defined; the activations standard normal values, as an
     activation's input has both signs (onnxruntime's ``Elu`` takes about 1.35 times as long on positive values alone
-    on the Zen 4 of plan (28)).
+    on the Zen 4 of plan (28)). ``GridSample`` of each mode (:data:`GRID_PROBE`) writes as many outputs.
 
     Each function's figure is its fastest run less the ``Neg``'s, per element: what it costs beyond the copy the
     roofline and the learned model price (:mod:`hybridperf.analysis.elementwise_math`). Measured 2026-12-07 on a
@@ -1154,18 +1157,32 @@ def elementwise_math(threads: int = 1, runs: int = 15) -> ElementwiseMath:
     import numpy as np
     from onnx import TensorProto, helper
 
-    from hybridperf.analysis.elementwise_math import ACTIVATION_KEYS, ELEMENTWISE_MATH_KEYS
+    from hybridperf.analysis.elementwise_math import ACTIVATION_KEYS, ELEMENTWISE_MATH_KEYS, GRID_SAMPLE_KEYS
 
     n = MATH_PROBE_ELEMENTS
     io = ([helper.make_tensor_value_info("X", TensorProto.FLOAT, [n])],
           [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [n])])
-    sessions = {k: _ort_session(_onnx_model([helper.make_node(k.capitalize(), ["X"], ["Y"])], *io,
-                                            opset=MATH_PROBE_OPSET), threads=threads, spin=False)
-                for k in ("neg", *ELEMENTWISE_MATH_KEYS)}
-    normal = np.random.default_rng(0).standard_normal(n)
+    (c, h, w), out_hw = GRID_PROBE
+    assert c * out_hw * out_hw == n
+    grid_io = ([helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, c, h, w]),
+                helper.make_tensor_value_info("G", TensorProto.FLOAT, [1, out_hw, out_hw, 2])],
+               [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, c, out_hw, out_hw])])
+
+    def model(k: str) -> bytes:
+        if k in GRID_SAMPLE_KEYS:  # GridSample-16's modes (bilinear, nearest, bicubic), zeros outside
+            node = helper.make_node("GridSample", ["X", "G"], ["Y"], mode=k.removeprefix("grid_sample_"))
+            return _onnx_model([node], *grid_io, opset=MATH_PROBE_OPSET)
+        return _onnx_model([helper.make_node(k.capitalize(), ["X"], ["Y"])], *io, opset=MATH_PROBE_OPSET)
+
+    sessions = {k: _ort_session(model(k), threads=threads, spin=False) for k in ("neg", *ELEMENTWISE_MATH_KEYS)}
+    rng = np.random.default_rng(0)
+    normal = rng.standard_normal(n)
     positive = {"X": (0.05 + 2 * np.abs(normal)).astype(np.float32)}
     signed = {"X": normal.astype(np.float32)}
-    best = _fastest_runs(sessions, {k: signed if k in ACTIVATION_KEYS else positive for k in sessions}, runs)
+    grid = {"X": normal.astype(np.float32)[:c * h * w].reshape(1, c, h, w),
+            "G": rng.uniform(-1.0, 1.0, (1, out_hw, out_hw, 2)).astype(np.float32)}
+    best = _fastest_runs(sessions, {k: grid if k in GRID_SAMPLE_KEYS else signed if k in ACTIVATION_KEYS else positive
+                                    for k in sessions}, runs)
     per = {k: _extra_per(best[k], best["neg"], n) for k in ELEMENTWISE_MATH_KEYS}
     return ElementwiseMath(per_element_s=per, threads=threads,
                            fastest_s=dict(best), elements=n)
@@ -1667,7 +1684,9 @@ def transpose_section(t: TransposeFigure, src: str) -> dict[str, Any]:
 def math_section(m: ElementwiseMath, src: str) -> dict[str, Any]:
     """A sheet's ``elementwise_math`` from :func:`elementwise_math`'s figures (ns per element; 0 where none was
     measurable)."""
-    return {k: _q(v * 1e9, "ns", f"{src}: onnxruntime {k.capitalize()} of {m.elements:,} float32 elements, fastest "
+    from hybridperf.analysis.elementwise_math import math_node
+
+    return {k: _q(v * 1e9, "ns", f"{src}: onnxruntime {math_node(k)} of {m.elements:,} float32 elements, fastest "
                   f"run {m.fastest_s[k] * 1e3:.3g} ms against {m.fastest_s['neg'] * 1e3:.3g} ms for a Neg, "
                   f"{m.threads} thread(s), per element", measured=True) for k, v in m.per_element_s.items()}
 

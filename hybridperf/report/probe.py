@@ -44,9 +44,11 @@ def to_table(result: Any, spec: Any, out: Path, replaced: str | None = None) -> 
                                                  f"it, {t.threads} thread(s)"])
     m = getattr(result, "math", None)
     if m is not None:  # what the sheet's elementwise_math prices each function's elements at (0: none)
+        from hybridperf.analysis.elementwise_math import math_node
+
         for k, v in m.per_element_s.items():
             rows.append([f"{k} per element", f"{v * 1e9:.3g} ns" if v else "0 (none measurable)",
-                         f"onnxruntime {k.capitalize()} over a Neg, {m.threads} thread(s)"])
+                         f"onnxruntime {math_node(k)} over a Neg, {m.threads} thread(s)"])
     dw = getattr(result, "depthwise", None)
     if dw is not None:  # what the sheet's depthwise_conv1d prices each class's multiply-adds at
         for k, v in dw.per_mac_s.items():

@@ -63,6 +63,7 @@ FAMILY_GROUP: Mapping[str, str] = {
     "data_movement": "data_movement",
     "gather": "data_movement",
     "resize": "data_movement",
+    "grid_sample": "data_movement",
     "sort": "data_movement",
     "view": "data_movement",
 }
