@@ -215,6 +215,28 @@ STORED = {"predictions_29.csv": "with (29)", "predictions.csv": "without (29)"}
 SCORE_TITLE = ("Detectors and segmenters on deformable attention (GridSample)", "`benchmarks/grid_sample.py`; plan (29)")
 
 
+def whole_set(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> str:
+    """Plan (29)'s judgement: per setting, the MAPE over all five networks (the first runs' three, the float-grid
+    runs' two) with and without the figures, each against its own stored predictions."""
+    import csv
+
+    from benchmarks.recurrent_cost import _stats, measured
+
+    lines = []
+    for setting in settings:
+        truth, preds = {}, {name: {} for name in STORED}
+        for run in (root / SET_RUN, root / SET_RUN2):
+            if not (run / setting / "calibration" / "measurements.csv").exists():
+                continue
+            truth.update(measured(run / setting))
+            for name in STORED:
+                preds[name].update({r["model"]: float(r["predicted_s"]) for r in csv.DictReader((run / name).open())
+                                    if r["device"] == setting})
+        lines.append(f"- {setting}, {len(truth)} networks: " + ", ".join(
+            f"{head} MAPE {_stats(preds[name], truth)[0]:.1f} %" for name, head in STORED.items()))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("step", choices=("lone", "probe", "summary", "export", "predict", "score"))
@@ -245,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.tcn_conv1d import score
 
         print(score(run=a.run, stored=STORED, title=SCORE_TITLE))
+        if a.float_grid:
+            print(whole_set())
     return 0
 
 

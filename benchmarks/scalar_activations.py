@@ -222,10 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     elif a.step == "after":
         print(after())
     else:
-        from benchmarks.tcn_conv1d import score
-
-        print(score(run=a.run, stored=STORED, title=SCORE_TITLE))
+        print(report(a.run))
     return 0
+
+
+def report(run: Path = SET_RUN) -> str:
+    """Plan (28)'s report: each run against the stored predictions (:func:`benchmarks.tcn_conv1d.score`), then each
+    run against its retest (:func:`benchmarks.broadcast_spans.retest_lines`)."""
+    from benchmarks.broadcast_spans import retest_lines
+    from benchmarks.tcn_conv1d import score
+
+    return score(run=run, stored=STORED, title=SCORE_TITLE) + "\n" + retest_lines(run)
 
 
 #: plan (28)'s stored predictions: file -> heading

@@ -129,3 +129,18 @@ def test_the_summary_recomputes_the_committed_exploration_and_probes():
     committed = (ROOT / "benchmarks" / "results" / "grid_sample.md").read_text()
     assert text.replace(str(ROOT / RUN), str(RUN)).strip() == committed.strip()
     assert "| 1 | grid_sample_bilinear | 2.331 |" in committed
+
+
+def test_the_blind_reports_are_what_the_committed_runs_give():
+    """Plan (29)'s reports recomputed from its runs and the predictions stored before them, and the whole set's
+    judgement over both."""
+    from benchmarks.grid_sample import SCORE_TITLE, SET_RUN, SET_RUN2, STORED, whole_set
+    from benchmarks.tcn_conv1d import score
+
+    first = score(run=ROOT / SET_RUN, stored=STORED, title=SCORE_TITLE)
+    assert first.strip() == (ROOT / "benchmarks" / "results" / "deformable_set.md").read_text().strip()
+    both = whole_set(ROOT)
+    second = score(run=ROOT / SET_RUN2, stored=STORED, title=SCORE_TITLE) + "\n" + both
+    assert second.strip() == (ROOT / "benchmarks" / "results" / "deformable_set_float.md").read_text().strip()
+    assert "host-epyc-zen4-1c, 5 networks: with (29) MAPE 3.7 %, without (29) MAPE 12.1 %" in both
+    assert "host-epyc-zen4-2c, 5 networks: with (29) MAPE 0.6 %, without (29) MAPE 10.6 %" in both
