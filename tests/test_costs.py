@@ -206,7 +206,7 @@ UNSUPPORTED = {
         "relax.vision.non_max_suppression", "relax.nn.attention_var_len",
     },
     "no cost rule yet": {
-        "relax.bucketize", "relax.hamming_window", "relax.image.affine_grid", "relax.image.grid_sample",
+        "relax.bucketize", "relax.hamming_window", "relax.image.affine_grid",
         "relax.multinomial_from_uniform", "relax.vision.multibox_transform_loc", "relax.vision.roi_align",
         "relax.vision.roi_pool",
     },
