@@ -216,14 +216,16 @@ SCORE_TITLE = ("Detectors and segmenters on deformable attention (GridSample)", 
 
 
 def whole_set(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> str:
-    """Plan (29)'s judgement: per setting, the MAPE over all five networks (the first runs' three, the float-grid
-    runs' two) with and without the figures, each against its own stored predictions."""
+    """Plan (29)'s judgement: per setting (and its retest, where measured), the MAPE over all five networks (the
+    first runs' three, the float-grid runs' two) with and without the figures, each against its own stored
+    predictions; then each run against its retest over the five (:func:`retest_lines`)."""
     import csv
 
     from benchmarks.recurrent_cost import _stats, measured
 
     lines = []
-    for setting in settings:
+    for setting in (*settings, *(f"{s}-retest" for s in settings)):
+        device = setting.removesuffix("-retest")
         truth, preds = {}, {name: {} for name in STORED}
         for run in (root / SET_RUN, root / SET_RUN2):
             if not (run / setting / "calibration" / "measurements.csv").exists():
@@ -231,10 +233,36 @@ def whole_set(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> str:
             truth.update(measured(run / setting))
             for name in STORED:
                 preds[name].update({r["model"]: float(r["predicted_s"]) for r in csv.DictReader((run / name).open())
-                                    if r["device"] == setting})
+                                    if r["device"] == device})
+        if not truth:
+            continue
         lines.append(f"- {setting}, {len(truth)} networks: " + ", ".join(
             f"{head} MAPE {_stats(preds[name], truth)[0]:.1f} %" for name, head in STORED.items()))
-    return "\n".join(lines)
+    return "\n".join(lines + retest_lines(root, settings))
+
+
+def retest_lines(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> list[str]:
+    """Each setting's run against its retest over the five networks (both set directories): MAPE of the fastest timed
+    runs, the retest's median ratio to the run and the largest difference (markdown lines; none without a retest)."""
+    import statistics
+
+    from benchmarks.recurrent_cost import measured
+
+    out = []
+    for setting in settings:
+        a, b = {}, {}
+        for run in (root / SET_RUN, root / SET_RUN2):
+            if (run / f"{setting}-retest" / "calibration" / "measurements.csv").exists():
+                a.update(measured(run / setting))
+                b.update(measured(run / f"{setting}-retest"))
+        keys = sorted(set(a) & set(b))
+        if not keys:
+            continue
+        diffs = [abs(b[k] / a[k] - 1) for k in keys]
+        out.append(f"- {setting} against {setting}-retest ({len(keys)} networks, fastest timed runs): test-retest "
+                   f"{100 * statistics.mean(diffs):.1f} % MAPE, the retest's median ratio "
+                   f"{statistics.median(b[k] / a[k] for k in keys):.3f}, at most {100 * max(diffs):.1f} %")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
