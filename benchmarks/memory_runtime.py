@@ -199,7 +199,7 @@ def cmd_torch_graphs(args) -> int:
     import onnx
     from onnx import helper
 
-    from hybridperf.analysis.analyze import analyze_module
+    from hybridperf.analysis.cost_pass import analyze_module
     from hybridperf.frontends.load import load_model
 
     cache = json.loads(TORCH_GRAPHS.read_text()) if TORCH_GRAPHS.exists() else {}

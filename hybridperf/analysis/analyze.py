@@ -15,10 +15,10 @@ from types import MappingProxyType
 from typing import Any
 import time
 
-from hybridperf.analysis.cost_pass import ModelAnalysis, analyze_module
+from hybridperf.analysis.cost_pass import ModelAnalysis
 from hybridperf.analysis.kernels import Kernel, group_kernels, unfused_kernels
 from hybridperf.analysis.memory import MemoryPlan, plan_memory, plan_stream
-from hybridperf.analysis.recurrent import with_rereads
+from hybridperf.analysis.marks import analyze_loaded
 from hybridperf.costs import Status
 from hybridperf.errors import error_line
 from hybridperf.frozen import reduce_read_only
@@ -180,8 +180,7 @@ def analyze_with_memory_module(
     src_nodes, folded, load_notes = model.source_nodes, model.folded, model.notes
     t["load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    analysis = with_rereads(analyze_module(mod).with_own_kernels(model.own_kernel_vars)
-                            .with_activations(model.activation_vars), model.recurrent_vars)
+    analysis = analyze_loaded(model)
     t["cost_pass_s"] = time.perf_counter() - t0
     if not in_shapes:
         in_shapes = {k: v.shape for k, v in analysis.input_infos.items() if v.shape is not None}

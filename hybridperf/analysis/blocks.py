@@ -68,10 +68,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord, analyze_module
+from hybridperf.analysis.cost_pass import ModelAnalysis, OpRecord
 from hybridperf.analysis.kernels import Kernel, group_kernels
 from hybridperf.analysis.memory import MemoryPlan, plan_stream
-from hybridperf.analysis.recurrent import with_rereads
+from hybridperf.analysis.marks import analyze_loaded
 from hybridperf.costs import Status
 from hybridperf.ir import call_stream, lowering
 from hybridperf.ir import tvm_compat as _tvm
@@ -491,8 +491,7 @@ def _run_segment(model: Any, nodes: list[Any], ins: tuple[str, ...], in_types: l
     ``last``: the model's last segment (its output binding the whole model's)."""
     loaded = _import(model, nodes, in_types, outs, out_types, init_of)
     mod = loaded.module
-    analysis = with_rereads(analyze_module(mod).with_own_kernels(loaded.own_kernel_vars)
-                            .with_activations(loaded.activation_vars), loaded.recurrent_vars)
+    analysis = analyze_loaded(loaded)
     if any(r.status is Status.SYMBOLIC for r in analysis.records):
         raise _Unusable("symbolic")
     fused, kernels, stream = _lower(mod, analysis, cache)
