@@ -224,21 +224,23 @@ SCORE_TITLE2 = ("State-space networks on the sheets of this machine's probe: bro
 
 
 def retest_lines(run: Path = SET_RUN2) -> str:
-    """Each run of ``run`` with a ``-retest`` beside it against that retest: MAPE of the fastest timed runs, the
-    retest's median ratio to the run and the largest difference (markdown lines)."""
-    import statistics
-
+    """Each run of ``run`` with a ``-retest`` beside it against that retest (:func:`retest_line`; markdown lines)."""
     from benchmarks.recurrent_cost import measured
 
-    lines = []
-    for d in sorted(p for p in run.iterdir() if (run / f"{p.name}-retest" / "calibration").exists()):
-        a, b = measured(d), measured(run / f"{d.name}-retest")
-        keys = sorted(set(a) & set(b))
-        diffs = [abs(b[k] / a[k] - 1) for k in keys]
-        lines.append(f"- {d.name} against {d.name}-retest ({len(keys)} networks, fastest timed runs): test-retest "
-                     f"{100 * statistics.mean(diffs):.1f} % MAPE, the retest's median ratio "
-                     f"{statistics.median(b[k] / a[k] for k in keys):.3f}, at most {100 * max(diffs):.1f} %")
-    return "\n".join(lines)
+    return "\n".join(retest_line(d.name, measured(d), measured(run / f"{d.name}-retest"))
+                     for d in sorted(p for p in run.iterdir() if (run / f"{p.name}-retest" / "calibration").exists()))
+
+
+def retest_line(name: str, first: dict[str, float], retest: dict[str, float]) -> str:
+    """One run (``name``: its setting) against its retest over their shared networks (fastest timed runs, model ->
+    s): MAPE, the retest's median ratio to the run and the largest difference, as a markdown line."""
+    import statistics
+
+    keys = sorted(set(first) & set(retest))
+    diffs = [abs(retest[k] / first[k] - 1) for k in keys]
+    return (f"- {name} against {name}-retest ({len(keys)} networks, fastest timed runs): test-retest "
+            f"{100 * statistics.mean(diffs):.1f} % MAPE, the retest's median ratio "
+            f"{statistics.median(retest[k] / first[k] for k in keys):.3f}, at most {100 * max(diffs):.1f} %")
 
 
 def predict_second(run: Path = SET_RUN2, zoo: Path = ZOO2) -> list[Path]:

@@ -38,35 +38,30 @@ PROBE_FIELDS = ["round", "threads", "function", "elements", "fastest_s", "copy_s
 
 
 def unary(out: Path = RUN, rounds: int = 3, threads: Sequence[int] = (1,), elements: int = 2**20,
-          runs: int = 30) -> Path:
-    """Time a lone node of each of :data:`UNARY_OPS` over ``elements`` float32 values (0.05-8), fastest of ``runs``
-    alternating runs after 3 warm-up runs, ``rounds`` times at each thread count; rows appended to
-    ``out / unary.csv`` with the host's columns."""
-    import functools
-
+          runs: int = 30, ops: Sequence[str] = UNARY_OPS, signed: bool = False, opset: int = 13) -> Path:
+    """Time a lone node (``opset``) of each of ``ops`` over ``elements`` float32 values (0.05-8; ``signed``: standard
+    normal), fastest of ``runs`` alternating runs after 3 warm-up runs (:func:`hybridperf.measure.probe._fastest_runs`),
+    ``rounds`` times at each thread count; rows appended to ``out / unary.csv`` with the host's columns."""
     import numpy as np
     from onnx import TensorProto, helper
 
     from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
-    from hybridperf.measure.probe import _interleaved_best_seconds, _onnx_model, _ort_session
+    from hybridperf.measure.probe import _fastest_runs, _onnx_model, _ort_session
 
     host = start(out)
     io = ([helper.make_tensor_value_info("X", TensorProto.FLOAT, [elements])],
           [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [elements])])
-    feed = {"X": (0.05 + 2 * np.abs(np.random.default_rng(0).standard_normal(elements))).astype(np.float32)}
+    normal = np.random.default_rng(0).standard_normal(elements)
+    feed = {"X": (normal if signed else 0.05 + 2 * np.abs(normal)).astype(np.float32)}
     path = out / UNARY_CSV
     for r in range(rounds):
         for t in threads:
-            sessions = {op: _ort_session(_onnx_model([helper.make_node(op, ["X"], ["Y"])], *io), threads=t, spin=False)
-                        for op in UNARY_OPS}
-            for s in sessions.values():
-                for _ in range(3):
-                    s.run(None, feed)
-            best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feed) for k, s in sessions.items()},
-                                                min_rounds=runs, budget_s=0.0)
+            sessions = {op: _ort_session(_onnx_model([helper.make_node(op, ["X"], ["Y"])], *io, opset=opset),
+                                         threads=t, spin=False) for op in ops}
+            best = _fastest_runs(sessions, dict.fromkeys(sessions, feed), runs)
             append_rows(path, UNARY_FIELDS + HOST_FIELDS,
                         [{"round": r, "threads": t, "op": op, "elements": elements, "fastest_s": best[op],
-                          "ns_per_element": 1e9 * best[op] / elements, **host_columns(host)} for op in UNARY_OPS])
+                          "ns_per_element": 1e9 * best[op] / elements, **host_columns(host)} for op in ops])
     return path
 
 

@@ -60,22 +60,20 @@ SET_RUN2 = Path("calibration") / "host-epyc-zen4-deformable-set-float"
 
 def lone(out: Path = RUN, rounds: int = 3, threads: Sequence[int] = (1,), runs: int = 15) -> Path:
     """Time a lone ``GridSample`` (opset 18, zeros outside) of each mode and :data:`LONE_SHAPES`, fastest of ``runs``
-    alternating runs after 3 warm-up runs, ``rounds`` times at each thread count; rows appended to ``out /
-    lone.csv`` with the host's columns."""
-    import functools
-
+    alternating runs after 3 warm-up runs (:func:`hybridperf.measure.probe._fastest_runs`), ``rounds`` times at each
+    thread count; rows appended to ``out / lone.csv`` with the host's columns."""
     import numpy as np
     from onnx import TensorProto, helper
 
     from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
-    from hybridperf.measure.probe import MATH_PROBE_OPSET, _interleaved_best_seconds, _onnx_model, _ort_session
+    from hybridperf.measure.probe import MATH_PROBE_OPSET, _fastest_runs, _onnx_model, _ort_session
 
     host = start(out)
     rng = np.random.default_rng(0)
     path = out / LONE_CSV
     for r in range(rounds):
         for t in threads:
-            kernels, meta = {}, {}
+            sessions, feeds, meta = {}, {}, {}
             for c, h, w, gh, gw in LONE_SHAPES:
                 io = ([helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, c, h, w]),
                        helper.make_tensor_value_info("G", TensorProto.FLOAT, [1, gh, gw, 2])],
@@ -83,18 +81,16 @@ def lone(out: Path = RUN, rounds: int = 3, threads: Sequence[int] = (1,), runs: 
                 feed = {"X": rng.standard_normal((1, c, h, w)).astype(np.float32),
                         "G": rng.uniform(-1.0, 1.0, (1, gh, gw, 2)).astype(np.float32)}
                 for mode in MODES:
-                    s = _ort_session(_onnx_model([helper.make_node("GridSample", ["X", "G"], ["Y"], mode=mode)], *io,
-                                                 opset=MATH_PROBE_OPSET), threads=t, spin=False)
-                    for _ in range(3):
-                        s.run(None, feed)
                     key = (mode, c, h, w, gh, gw)
-                    kernels[key] = functools.partial(s.run, None, feed)
-                    meta[key] = c * gh * gw
-            best, _ = _interleaved_best_seconds(kernels, min_rounds=runs, budget_s=0.0)
+                    sessions[key] = _ort_session(_onnx_model([helper.make_node("GridSample", ["X", "G"], ["Y"],
+                                                                               mode=mode)], *io, opset=MATH_PROBE_OPSET),
+                                                 threads=t, spin=False)
+                    feeds[key], meta[key] = feed, c * gh * gw
+            best = _fastest_runs(sessions, feeds, runs)
             append_rows(path, LONE_FIELDS + HOST_FIELDS,
                         [{"round": r, "threads": t, "mode": k[0], "channels": k[1], "height": k[2], "width": k[3],
                           "grid_h": k[4], "grid_w": k[5], "outputs": meta[k], "fastest_s": best[k],
-                          "ns_per_output": 1e9 * best[k] / meta[k], **host_columns(host)} for k in kernels])
+                          "ns_per_output": 1e9 * best[k] / meta[k], **host_columns(host)} for k in sessions])
     return path
 
 
@@ -242,10 +238,9 @@ def whole_set(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> str:
 
 
 def retest_lines(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> list[str]:
-    """Each setting's run against its retest over the five networks (both set directories): MAPE of the fastest timed
-    runs, the retest's median ratio to the run and the largest difference (markdown lines; none without a retest)."""
-    import statistics
-
+    """Each setting's run against its retest over the five networks (both set directories;
+    :func:`benchmarks.broadcast_spans.retest_line`; none without a retest)."""
+    from benchmarks.broadcast_spans import retest_line
     from benchmarks.recurrent_cost import measured
 
     out = []
@@ -255,13 +250,8 @@ def retest_lines(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> lis
             if (run / f"{setting}-retest" / "calibration" / "measurements.csv").exists():
                 a.update(measured(run / setting))
                 b.update(measured(run / f"{setting}-retest"))
-        keys = sorted(set(a) & set(b))
-        if not keys:
-            continue
-        diffs = [abs(b[k] / a[k] - 1) for k in keys]
-        out.append(f"- {setting} against {setting}-retest ({len(keys)} networks, fastest timed runs): test-retest "
-                   f"{100 * statistics.mean(diffs):.1f} % MAPE, the retest's median ratio "
-                   f"{statistics.median(b[k] / a[k] for k in keys):.3f}, at most {100 * max(diffs):.1f} %")
+        if set(a) & set(b):
+            out.append(retest_line(setting, a, b))
     return out
 
 

@@ -51,36 +51,13 @@ SETTINGS = ("host-epyc-zen4-1c", "host-epyc-zen4-2c")
 
 def unary(out: Path = RUN, rounds: int = 3, threads: Sequence[int] = (1,), elements: int = 2**20,
           runs: int = 30) -> Path:
-    """Time a lone node of each of :data:`UNARY_OPS` (opset 18) over ``elements`` standard normal float32 values,
-    fastest of ``runs`` alternating runs after 3 warm-up runs, ``rounds`` times at each thread count; rows appended
-    to ``out / unary.csv`` with the host's columns (those of :mod:`benchmarks.elementwise_math`'s ``unary.csv``)."""
-    import functools
+    """Time a lone node of each of :data:`UNARY_OPS` (opset 18) over ``elements`` standard normal float32 values
+    (:func:`benchmarks.elementwise_math.unary`: fastest of ``runs`` alternating runs after 3 warm-up runs, ``rounds``
+    times at each thread count); rows appended to ``out / unary.csv`` with the host's columns."""
+    from benchmarks.elementwise_math import unary as time_unary
+    from hybridperf.measure.probe import MATH_PROBE_OPSET
 
-    import numpy as np
-    from onnx import TensorProto, helper
-
-    from benchmarks.elementwise_math import UNARY_FIELDS
-    from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
-    from hybridperf.measure.probe import MATH_PROBE_OPSET, _interleaved_best_seconds, _onnx_model, _ort_session
-
-    host = start(out)
-    io = ([helper.make_tensor_value_info("X", TensorProto.FLOAT, [elements])],
-          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [elements])])
-    feed = {"X": np.random.default_rng(0).standard_normal(elements).astype(np.float32)}
-    path = out / UNARY_CSV
-    for r in range(rounds):
-        for t in threads:
-            sessions = {op: _ort_session(_onnx_model([helper.make_node(op, ["X"], ["Y"])], *io, opset=MATH_PROBE_OPSET),
-                                         threads=t, spin=False) for op in UNARY_OPS}
-            for s in sessions.values():
-                for _ in range(3):
-                    s.run(None, feed)
-            best, _ = _interleaved_best_seconds({k: functools.partial(s.run, None, feed) for k, s in sessions.items()},
-                                                min_rounds=runs, budget_s=0.0)
-            append_rows(path, UNARY_FIELDS + HOST_FIELDS,
-                        [{"round": r, "threads": t, "op": op, "elements": elements, "fastest_s": best[op],
-                          "ns_per_element": 1e9 * best[op] / elements, **host_columns(host)} for op in UNARY_OPS])
-    return path
+    return time_unary(out, rounds, threads, elements, runs, ops=UNARY_OPS, signed=True, opset=MATH_PROBE_OPSET)
 
 
 def summary(out: Path = RUN) -> str:
