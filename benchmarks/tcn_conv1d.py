@@ -186,7 +186,8 @@ def predict_sheets(run: Path, zoo: Path, settings: Sequence[str], sheets: Mappin
     """Store the product's prediction of every export of ``zoo`` on each sheet of ``settings`` before the set is
     timed, once per file of ``sheets`` (file name -> the sheet as priced there, made from the shipped one: e.g. the
     same sheet without a plan's figure, for the predictions without it; ``analyses``, where it names the file: the
-    analysed model as priced there, made from the product's); the files under ``run``, in that order."""
+    analysed model as priced there, made from the product's); the files under ``run``, in that order. A setting is a
+    sheet's id or its file (a probe's ``ID.yaml``); the rows name the sheet's id."""
     import csv
     import datetime
 
@@ -203,7 +204,7 @@ def predict_sheets(run: Path, zoo: Path, settings: Sequence[str], sheets: Mappin
             spec = load_spec(device)
             for name, sheet_of in sheets.items():
                 p = predict_on((analyses or {}).get(name, lambda a: a)(analyzed), sheet_of(spec))
-                rows[name].append({"model": path.stem, "device": device, "predicted_s": p.latency_s,
+                rows[name].append({"model": path.stem, "device": spec.id, "predicted_s": p.latency_s,
                                    "roofline_s": p.roofline_latency_s, "calibration": p.calibration,
                                    "hybridperf": __version__, "date_utc": now})
     for name, rs in rows.items():
