@@ -48,3 +48,26 @@ def test_a_probed_sheet_file_is_a_setting_and_its_rows_name_its_id(tmp_path):
     assert row["device"] == "host-probed-1c" and row["model"] == "squeezenet1_1"
     want = predict_on(analyze(zoo / "squeezenet1_1.onnx"), load_spec(path)).latency_s
     assert float(row["predicted_s"]) == pytest.approx(want, rel=1e-12)
+
+
+def test_the_committed_report_is_recomputed_from_the_committed_runs(monkeypatch):
+    """``benchmarks/results/second_cpu_zen3.md`` is what ``score`` makes of the stored predictions and the runs
+    committed under ``calibration/host-epyc-zen3-sets``: every figure in it comes from those files."""
+    from benchmarks.second_cpu import RUN, score
+
+    monkeypatch.chdir(ROOT)
+    assert score(RUN) + "\n" == (ROOT / "benchmarks" / "results" / "second_cpu_zen3.md").read_text()
+
+
+def test_the_judgement_compares_the_term_with_its_absence_per_run(monkeypatch):
+    """Each summary row of a set with a term says whether its MAPE with the term is below the one without, as the
+    two figures of the row say."""
+    from benchmarks.second_cpu import RUN, score
+
+    monkeypatch.chdir(ROOT)
+    rows = [line.split(" | ") for line in score(RUN).splitlines()
+            if line.startswith("| ") and line.endswith(("| yes |", "| no |"))]
+    assert rows
+    for cells in rows:
+        with_, without, verdict = float(cells[4].rstrip(" %")), float(cells[5].rstrip(" %")), cells[6].rstrip(" |")
+        assert verdict == ("yes" if with_ < without else "no")
