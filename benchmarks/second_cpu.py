@@ -105,11 +105,13 @@ def score(run: Path = RUN, sets: Sequence[PlanSet] = SETS) -> str:
     """Each set's table (:func:`benchmarks.tcn_conv1d.score`), then every set's MAPE per setting with the plan's term
     and without it, and each run against its retest where one was measured."""
     from benchmarks.broadcast_spans import retest_line
-    from benchmarks.recurrent_cost import _device, _stats, measured
+    from benchmarks.recurrent_cost import _device, _stats, measured, split_half
     from benchmarks.tcn_conv1d import score as table
 
-    parts, summary = [], ["## Every set", "", "| set | plan | run | networks | " + " | ".join(
-        ("with the term", "without")) + " | better with the term |", "|---|---|---|---:|---:|---:|---|"]
+    parts, summary = [], ["## Every set", "", "MAPE of the stored predictions against the fastest timed runs; split-half: "
+                          "the run's own test-retest (its second half of rounds against its first).", "",
+                          "| set | plan | run | networks | with the term | without | better with the term | split-half |",
+                          "|---|---|---|---:|---:|---:|---|---:|"]
     retests = []
     import csv
     for s in sets:
@@ -127,7 +129,9 @@ def score(run: Path = RUN, sets: Sequence[PlanSet] = SETS) -> str:
                 mapes.append(_stats(preds, truth)[0])
             better = "" if len(mapes) < 2 else ("yes" if mapes[0] < mapes[1] else "no")
             cells = [f"{m:.1f} %" for m in mapes] + ([""] if len(mapes) < 2 else [])
-            summary.append(f"| {s.name} | {s.plan} | {d.name} | {len(truth)} | " + " | ".join(cells) + f" | {better} |")
+            sh = split_half(d)
+            summary.append(f"| {s.name} | {s.plan} | {d.name} | {len(truth)} | " + " | ".join(cells)
+                           + f" | {better} | " + (f"{sh[0]:.1f} %" if sh else "") + " |")
             if (where / f"{d.name}-retest" / "calibration" / "measurements.csv").exists():
                 retests.append(f"{s.name}: " + retest_line(d.name, truth, measured(where / f"{d.name}-retest"))[2:])
     return "\n".join(["# Plans (22), (24)-(29) on a second CPU (plan (30))", "", *summary, "",
