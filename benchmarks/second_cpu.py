@@ -63,17 +63,10 @@ SETS = (
 def _exporter(s: PlanSet) -> Callable[[], list[Path]]:
     import importlib
 
-    zoo = Path(".zoo") / s.zoo
-    if s.name == "ssm":
-        from benchmarks.ssm_set import NETWORKS, export
-        return lambda: export(NETWORKS)
-    if s.name == "ssm2":
-        from benchmarks.ssm_set import SECOND, export
-        return lambda: export(SECOND)
-    mod = importlib.import_module(f"benchmarks.{s.module}")
-    if s.name in ("gather", "popular"):
-        return mod.export
-    return lambda: mod.export(zoo)
+    if s.name in ("ssm", "ssm2"):  # one module writes both state-space sets
+        from benchmarks.ssm_set import NETWORKS, SECOND, export
+        return lambda: export(SECOND if s.name == "ssm2" else NETWORKS)
+    return importlib.import_module(f"benchmarks.{s.module}").export  # each writes to its own .zoo directory
 
 
 def export(sets: Sequence[PlanSet] = SETS) -> None:
@@ -88,14 +81,14 @@ def predict(run: Path = RUN, sets: Sequence[PlanSet] = SETS, prefix: str = PREFI
     term and without it, as the set's own module stores them (under ``run / set``)."""
     import importlib
 
-    from benchmarks.tcn_conv1d import predict_sheets
+    from benchmarks.tcn_conv1d import predict as product_only
 
     sheets = tuple(str(run / f"{prefix}-{t}c.yaml") for t in (1, 2))
     out = []
     for s in sets:
         zoo, where = Path(".zoo") / s.zoo, run / s.name
-        if s.name == "popular":
-            out += predict_sheets(where, zoo, sheets, {"predictions.csv": lambda spec: spec})
+        if s.name == "popular":  # no term: the product alone, as popular_set's own predict step stores it
+            out.append(product_only(where, zoo, "predictions.csv", sheets))
             continue
         out += list(importlib.import_module(f"benchmarks.{s.module}").predict(where, zoo, sheets))
     return out
@@ -104,6 +97,8 @@ def predict(run: Path = RUN, sets: Sequence[PlanSet] = SETS, prefix: str = PREFI
 def score(run: Path = RUN, sets: Sequence[PlanSet] = SETS) -> str:
     """Each set's table (:func:`benchmarks.tcn_conv1d.score`), then every set's MAPE per setting with the plan's term
     and without it, and each run against its retest where one was measured."""
+    import csv
+
     from benchmarks.broadcast_spans import retest_line
     from benchmarks.recurrent_cost import _device, _stats, measured, split_half
     from benchmarks.tcn_conv1d import score as table
@@ -113,7 +108,6 @@ def score(run: Path = RUN, sets: Sequence[PlanSet] = SETS) -> str:
                           "| set | plan | run | networks | with the term | without | better with the term | split-half |",
                           "|---|---|---|---:|---:|---:|---|---:|"]
     retests = []
-    import csv
     for s in sets:
         where = run / s.name
         if not where.exists():
