@@ -215,9 +215,8 @@ def whole_set(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> str:
     """Plan (29)'s judgement: per setting (and its retest, where measured), the MAPE over all five networks (the
     first runs' three, the float-grid runs' two) with and without the figures, each against its own stored
     predictions; then each run against its retest over the five (:func:`retest_lines`)."""
-    import csv
-
     from benchmarks.recurrent_cost import _stats, measured
+    from benchmarks.tcn_conv1d import stored_predictions
 
     lines = []
     for setting in (*settings, *(f"{s}-retest" for s in settings)):
@@ -228,8 +227,7 @@ def whole_set(root: Path = Path(), settings: Sequence[str] = SETTINGS) -> str:
                 continue
             truth.update(measured(run / setting))
             for name in STORED:
-                preds[name].update({r["model"]: float(r["predicted_s"]) for r in csv.DictReader((run / name).open())
-                                    if r["device"] == device})
+                preds[name].update(stored_predictions(run / name, device))
         if not truth:
             continue
         lines.append(f"- {setting}, {len(truth)} networks: " + ", ".join(

@@ -33,30 +33,32 @@ PREFIX = "host-epyc-zen3"
 
 @dataclass(frozen=True)
 class PlanSet:
-    """One blind set: its directory under ``.zoo``, the plan it judged, the module that exports it and stores its
-    predictions (``predict(run, zoo, settings)``), and the stored files scored (file -> heading)."""
+    """One blind set: its directory under ``.zoo``, the plan it judged and the module that exports it and stores
+    its predictions (``predict(run, zoo, settings)``) and names the files it stores (its ``STORED``)."""
 
     name: str
     zoo: str
     plan: str
     module: str
-    stored: tuple[tuple[str, str], ...]
+
+    @property
+    def stored(self) -> dict[str, str]:
+        """The stored files scored (file -> heading): the module's own ``STORED``, with the term first (the popular
+        architectures, which have no term: the product alone, under a heading that names no plan)."""
+        import importlib
+
+        stored = importlib.import_module(f"benchmarks.{self.module}").STORED
+        return {name: "the product" for name in stored} if self.name == "popular" else dict(stored)
 
 
 SETS = (
-    PlanSet("mathops", "mathops-set", "(22)", "elementwise_math",
-            (("predictions_22.csv", "with (22)"), ("predictions.csv", "without (22)"))),
-    PlanSet("gather", "gather-set", "(24)", "gather_blocks",
-            (("predictions_24.csv", "with (24)"), ("predictions.csv", "without (24)"))),
-    PlanSet("popular", "popular-set", "(25)", "popular_set", (("predictions.csv", "the product"),)),
-    PlanSet("ssm", "ssm-set", "(26)", "broadcast_spans",
-            (("predictions_26.csv", "with (26)"), ("predictions.csv", "without (26)"))),
-    PlanSet("ssm2", "ssm-set2", "(27)", "broadcast_spans",
-            (("predictions_26.csv", "with (26) / (27)"), ("predictions.csv", "without"))),
-    PlanSet("activations", "activation-set", "(28)", "scalar_activations",
-            (("predictions_28.csv", "with (28)"), ("predictions.csv", "without (28)"))),
-    PlanSet("deformable", "deformable-set", "(29)", "grid_sample",
-            (("predictions_29.csv", "with (29)"), ("predictions.csv", "without (29)"))),
+    PlanSet("mathops", "mathops-set", "(22)", "elementwise_math"),
+    PlanSet("gather", "gather-set", "(24)", "gather_blocks"),
+    PlanSet("popular", "popular-set", "(25)", "popular_set"),
+    PlanSet("ssm", "ssm-set", "(26)", "broadcast_spans"),
+    PlanSet("ssm2", "ssm-set2", "(27)", "broadcast_spans"),  # plan (27) judged (26)'s term on a second set
+    PlanSet("activations", "activation-set", "(28)", "scalar_activations"),
+    PlanSet("deformable", "deformable-set", "(29)", "grid_sample"),
 )
 
 
@@ -97,11 +99,10 @@ def predict(run: Path = RUN, sets: Sequence[PlanSet] = SETS, prefix: str = PREFI
 def score(run: Path = RUN, sets: Sequence[PlanSet] = SETS) -> str:
     """Each set's table (:func:`benchmarks.tcn_conv1d.score`), then every set's MAPE per setting with the plan's term
     and without it, and each run against its retest where one was measured."""
-    import csv
-
     from benchmarks.broadcast_spans import retest_line
-    from benchmarks.recurrent_cost import _device, _stats, measured, split_half
+    from benchmarks.recurrent_cost import _stats, measured
     from benchmarks.tcn_conv1d import score as table
+    from benchmarks.tcn_conv1d import scored_runs
 
     parts, summary = [], ["## Every set", "", "MAPE of the stored predictions against the fastest timed runs; split-half: "
                           "the run's own test-retest (its second half of rounds against its first).", "",
@@ -109,21 +110,16 @@ def score(run: Path = RUN, sets: Sequence[PlanSet] = SETS) -> str:
                           "|---|---|---|---:|---:|---:|---|---:|"]
     retests = []
     for s in sets:
-        where = run / s.name
+        where, stored = run / s.name, s.stored
         if not where.exists():
             continue
-        parts.append(table(where, dict(s.stored), (f"{s.name}: plan {s.plan}'s set on {run.name}",
-                                                    "`benchmarks/second_cpu.py`; plan (30)")).replace("# ", "## ", 1))
-        for d in sorted(p for p in where.iterdir() if (p / "calibration" / "measurements.csv").exists()):
-            truth = measured(d)
-            mapes = []
-            for name, _ in s.stored:
-                preds = {r["model"]: float(r["predicted_s"]) for r in csv.DictReader((where / name).open())
-                         if r["device"] == _device(d.name)}
-                mapes.append(_stats(preds, truth)[0])
+        runs = scored_runs(where, stored)
+        parts.append(table(where, stored, (f"{s.name}: plan {s.plan}'s set on {run.name}",
+                                           "`benchmarks/second_cpu.py`; plan (30)"), runs=runs).replace("# ", "## ", 1))
+        for d, truth, preds, sh in runs:
+            mapes = [_stats(preds[name], truth)[0] for name in stored]
             better = "" if len(mapes) < 2 else ("yes" if mapes[0] < mapes[1] else "no")
             cells = [f"{m:.1f} %" for m in mapes] + ([""] if len(mapes) < 2 else [])
-            sh = split_half(d)
             summary.append(f"| {s.name} | {s.plan} | {d.name} | {len(truth)} | " + " | ".join(cells)
                            + f" | {better} | " + (f"{sh[0]:.1f} %" if sh else "") + " |")
             if (where / f"{d.name}-retest" / "calibration" / "measurements.csv").exists():

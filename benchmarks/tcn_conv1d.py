@@ -223,15 +223,37 @@ STORED = {"predictions_21.csv": "with (21)", "predictions.csv": "without (21)"}
 SCORE_TITLE = ("Vocoders with dilated 1-D convolutions", "`benchmarks/tcn_conv1d.py`; plan (21)")
 
 
+def stored_predictions(path: Path, device: str) -> dict[str, float]:
+    """A stored predictions file's rows of one sheet: model -> predicted seconds (the one reader of the files
+    :func:`predict_sheets` writes, for :func:`scored_runs` and the plans' own judgements)."""
+    import csv
+
+    with path.open(newline="") as f:
+        return {r["model"]: float(r["predicted_s"]) for r in csv.DictReader(f) if r["device"] == device}
+
+
+def scored_runs(run: Path, stored: Mapping[str, str]) -> list[tuple[Path, dict[str, float], dict[str, dict[str, float]],
+                                                                      tuple[float, float] | None]]:
+    """Each measured run under ``run`` (a ``calibrate --measure --out`` directory per setting, sorted by name) with
+    its label (model -> fastest timed seconds), each stored file's predictions of its sheet (file -> model ->
+    seconds) and its split-half test-retest (None where it has one round)."""
+    from benchmarks.recurrent_cost import _device, measured, split_half
+
+    out = []
+    for d in sorted(p for p in run.iterdir() if (p / "calibration" / "measurements.csv").exists()):
+        out.append((d, measured(d), {name: stored_predictions(run / name, _device(d.name)) for name in stored},
+                    split_half(d)))
+    return out
+
+
 def score(run: Path = RUN, stored: dict[str, str] | None = None, title: tuple[str, str] = SCORE_TITLE,
-          blind: bool = True) -> str:
+          blind: bool = True, runs: Sequence[tuple] | None = None) -> str:
     """Each measured run under ``run`` (a ``calibrate --measure --out`` directory per setting, ``-r2`` / ``-r3`` its
     repeats) against the stored predictions of its sheet: a markdown table, with each run's split-half test-retest.
     ``title``: the report's heading and where its plan is (the module, the plan's number); ``blind`` False: the
-    predictions were made after the runs (a set priced again), and the report says so."""
-    import csv
-
-    from benchmarks.recurrent_cost import _device, _stats, measured, split_half
+    predictions were made after the runs (a set priced again), and the report says so; ``runs``: those runs as
+    :func:`scored_runs` read them (read here where not given)."""
+    from benchmarks.recurrent_cost import _stats
 
     stored = STORED if stored is None else stored
     lines = [f"# {title[0]}: stored predictions against the product's measurement", "",
@@ -242,16 +264,10 @@ def score(run: Path = RUN, stored: dict[str, str] | None = None, title: tuple[st
              "", "| run | network | measured ms | " + " | ".join(f"{h} ms (error)" for h in stored.values()) + " |",
              "|---|---|---:|" + "---:|" * len(stored)]
     summary = []
-    for d in sorted(p for p in run.iterdir() if (p / "calibration" / "measurements.csv").exists()):
-        truth = measured(d)
-        preds = {}
-        for name in stored:
-            preds[name] = {r["model"]: float(r["predicted_s"]) for r in csv.DictReader((run / name).open())
-                           if r["device"] == _device(d.name)}
+    for d, truth, preds, sh in (scored_runs(run, stored) if runs is None else runs):
         for m in sorted(truth):
             lines.append(f"| {d.name} | `{m}` | {truth[m] * 1e3:.2f} | " + " | ".join(
                 f"{preds[n][m] * 1e3:.2f} ({100 * (preds[n][m] / truth[m] - 1):+.1f} %)" for n in stored) + " |")
-        sh = split_half(d)
         summary.append(f"- {d.name}: " + ", ".join(f"{h} MAPE {_stats(preds[n], truth)[0]:.1f} %"
                                                    for n, h in stored.items())
                        + (f"; split-half test-retest {sh[0]:.1f} %" if sh else ""))

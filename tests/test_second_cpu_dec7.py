@@ -21,12 +21,12 @@ def test_every_set_names_the_files_its_module_stores():
         mod = importlib.import_module(f"benchmarks.{s.module}")
         if s.name not in ("ssm", "ssm2"):  # their exports write where the set is read from
             assert mod.ZOO == Path(".zoo") / s.zoo, s.name
-        if s.name == "popular":  # no term of its own: the product as it stands
-            assert [f for f, _ in s.stored] == list(mod.STORED)
+        assert list(s.stored) == list(mod.STORED), s.name  # its module's files, with the term first, then without
+        if s.name == "popular":  # no term of its own: the product as it stands, under a heading naming no plan
+            assert list(s.stored.values()) == ["the product"]
             continue
         assert callable(mod.predict), s.name
-        stored = mod.STORED
-        assert [f for f, _ in s.stored] == list(stored), s.name  # with the term first, then without
+        assert [h.split()[0] for h in s.stored.values()] == ["with", "without"], s.name
 
 
 def test_a_probed_sheet_file_is_a_setting_and_its_rows_name_its_id(tmp_path):
