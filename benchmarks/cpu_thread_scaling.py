@@ -47,6 +47,12 @@ from benchmarks.cpu_cross_host import (
 COMMAND = "taskset -c 0 python -m benchmarks.cpu_thread_scaling"
 
 
+def _ratio(v: float) -> str:
+    """A speed-up as the tables print it; "unknown" where a run has no such timing (NaN: the one-pass protocol of
+    ``host-epyc-1c`` timed no reference kernel)."""
+    return "unknown" if np.isnan(v) else f"{v:.2f}x"
+
+
 def thread_pairs(spreads: dict[str, float]) -> list[tuple[str, str]]:
     """(1-thread setting, 2-thread setting) of every CPU measured at both with timings that reproduce (``spreads``:
     :func:`~benchmarks.cpu_cross_host.timing_spreads`, at most
@@ -254,12 +260,12 @@ def report(results: dict[tuple[str, str], dict], exclude: frozenset[str]) -> str
         a, b = r[one], r[two]
         out.append(f"| `{one}` / `{two}` ({LABELS[one].rsplit(' (', 1)[0]}) | {r['n']} | {r['true']:.2f}x "
                    f"| {r['roof']:.2f}x | {r['zs']:.2f}x "
-                   f"| {r['reference']['index']:.2f}x / {r['reference']['conv']:.2f}x "
+                   f"| {_ratio(r['reference']['index'])} / {_ratio(r['reference']['conv'])} "
                    f"| x{a['offset']:.2f} / x{b['offset']:.2f} "
                    f"| {a['zs_level']:.3f} / {b['zs_level']:.3f} | {a['zs_mape']:.1f} / {b['zs_mape']:.1f} % |")
     out += ["", "Runs compared (first timing, UTC) and the speed-up against the 2-thread run's retests:", ""]
     for (one, two), r in results.items():
-        rt = "; ".join(f"against `{d}` {v:.2f}x (reference conv {c:.2f}x)" for d, (v, c) in r["retests"].items())
+        rt = "; ".join(f"against `{d}` {v:.2f}x (reference conv {_ratio(c)})" for d, (v, c) in r["retests"].items())
         rt = rt or "no retest"
         out.append(f"- `{DATA_DIRS.get(one, one)}` {r['dates'][0]} / `{DATA_DIRS.get(two, two)}` {r['dates'][1]}: {rt}")
     out += ["", "The measured speed-up over every pairing of a CPU's 1-thread runs with its 2-thread runs (each setting's "

@@ -144,16 +144,19 @@ def test_cross_host_adapt_records_it_too(tiny):
     measured = np.array([40e-6, 50e-6, 60e-6, 45e-6, 55e-6])
     ad = base.adapt(X, np.log(measured / np.array([p.latency_s for p in preds])), device="tiny-host")
     assert ad.adaptation_["min_latency_s"] == pytest.approx(40e-6, rel=1e-6)  # features are float32
-    figures = 0
+    figures, noted = 0, 0
+    overhead_s = base.overhead_s_ * math.exp(base.host_offset())  # as it enters the figure: times the lent offset
     for p in tiny:
         out = hybridperf.predict(p, spec, residual=ad)
         zero_shot = hybridperf.predict(p, spec, residual=base)
-        # zero-shot: the overhead as it enters the figure, times the offset the sheet's CPU is lent
-        assert f"overhead ({base.overhead_s_ * math.exp(base.host_offset()) * 1e6:.0f} us)" in zero_shot.latency_note
+        # zero-shot: the overhead named where it is most of the figure (more than the rest of it), and not elsewhere
+        named = f"overhead ({overhead_s * 1e6:.0f} us)" in zero_shot.latency_note
+        assert named == (overhead_s > zero_shot.latency_s - overhead_s), zero_shot.latency_note
+        noted += named
         if out.latency_s >= 40e-6:
             assert BELOW_TRAINING_SCALE not in out.latency_note
             figures += 1
-    assert figures >= 1
+    assert figures >= 1 and noted >= 1
 
 
 def test_packaged_figures_do_not_change():

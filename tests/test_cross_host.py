@@ -100,7 +100,8 @@ def test_packaged_model_is_shipped_and_cross_host():
     lenders = {h for h, e in effects.items() if e["lends"]}
     assert lenders == {"host-epyc-1c", "host-epyc-zen4-1c", "host-epyc-zen5-1c", "host-xeon-1c", "host-xeon-amx-2c",
                        "host-epyc-zen4-2c", "host-epyc-zen1-1c", "host-epyc-zen1-2c", "host-epyc-zen5-2c",
-                       "host-xeon480-2c"}  # the slice's CPU measured quietly (2026-12-06) lends its offset
+                       "host-xeon480-2c",  # the slice's CPU measured quietly (2026-12-06) lends its offset
+                       "host-epyc-zen3-2c"}  # the Zen 3 VM with 2 threads (2026-12-07), adopted by plan (34)
     assert all(e["lends"] == (e["timing_spread"] <= 1.25) for e in effects.values())
     assert meta["params"]["label"] == "latency_min_s"  # CPU models predict the fastest run (model.CPU_TARGET)
 

@@ -239,8 +239,8 @@ def test_a_session_composing_blocks_prices_a_recurrent_model_as_predict_does(tmp
 def test_calibrates_table_prices_recurrent_models_as_predict_does():
     """A table's prediction (what ``calibrate`` reports as its zero-shot column) holds kernels of op families the
     model was never trained on at their roofline, as ``predict`` does: on the check set's committed tables it gives
-    the predictions stored before that run (until 2026-12-07 Parakeet's decoder over 128 tokens read 43.1 ms there
-    against predict's 31.6)."""
+    the predictions stored before that run, by the packaged model of then (until 2026-12-07 Parakeet's decoder over
+    128 tokens read 43.1 ms there against predict's 31.6)."""
     from hybridperf.residual.cross_host import _log_roof_index, base_model, sheet_cpu_label, with_host
     from hybridperf.residual.model import CPU_TARGET, load_table
 
@@ -252,7 +252,12 @@ def test_calibrates_table_prices_recurrent_models_as_predict_does():
         base = base_model(spec, threads, sheet_cpu_label(spec))
         got = np.exp(X[:, _log_roof_index()] + base.predict(X, with_host(kt, base.host_)))
         for r, g in zip(rows, got):
-            assert g == pytest.approx(stored[(r["key"], sheet)], rel=1e-6), r["key"]
+            # the bare GRU / LSTM networks are priced at their roofline alone (no learned kernel): the same figure
+            # whatever model prices them; Parakeet's decoder has learned kernels beside its LSTM, which the packaged
+            # model retrained since (2026-12-07, plan (34): 1042 -> 1112 measurements) moves by up to 2 %, far
+            # inside the 36 % the table path read before it held untrained families at their roofline
+            bare = r["key"].startswith(("gru_", "lstm_"))
+            assert g == pytest.approx(stored[(r["key"], sheet)], rel=1e-6 if bare else 0.05), r["key"]
 
 
 def test_devices_show_says_a_cpu_sheet_has_no_llc_rate(capsys):

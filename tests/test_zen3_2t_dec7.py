@@ -88,3 +88,15 @@ def test_the_packaged_model_holds_its_rows():
     assert hosts[HOST] == 70 and set(hosts) == set(HOSTS) - set(NOT_TRAINED)
     assert meta["metrics"]["data"][HOST] == f"calibration/{HOST}"
     assert meta["n_train"] == sum(hosts.values())
+
+
+def test_a_run_without_reference_kernels_reads_unknown_not_nan():
+    """``host-epyc-1c`` (one-pass protocol, 2026-11-23) timed no reference kernel: its pair's reference speed-up is
+    unknown in ``cpu_thread_scaling.md``, never ``nanx``."""
+    from benchmarks.cpu_thread_scaling import _ratio
+
+    assert _ratio(float("nan")) == "unknown" and _ratio(1.5) == "1.50x"
+    text = (ROOT / "benchmarks" / "results" / "cpu_thread_scaling.md").read_text()
+    assert "nan" not in text.lower().replace("nanoseconds", "")
+    line = next(x for x in text.splitlines() if x.startswith(f"| `host-epyc-1c` / `{HOST}` "))
+    assert "| unknown / unknown |" in line
