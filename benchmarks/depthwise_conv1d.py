@@ -42,19 +42,23 @@ SHEETS = {1: "host-epyc-zen4-1c", 2: "host-epyc-zen4-2c"}
 FIELDS = ["threads", "op", "channels", "length", "kernel", "stride", "macs", "fastest_s", "learned_s", "roofline_s"]
 
 
-def _model(op: str, c: int, n: int, k: int, s: int):
+def _model(op: str, c: int, n: int, k: int, s: int, cout: int | None = None, groups: int | None = None):
+    """A lone ``op`` (``Conv`` or ``ConvTranspose``) node over ``c`` channels x ``n`` steps, kernel ``k``, stride
+    ``s``, and its multiply-adds: depthwise by default (``cout = groups = c``), dense with ``groups=1``."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
+    cout, groups = c if cout is None else cout, c if groups is None else groups
     out = (n - k) // s + 1 if op == "Conv" else (n - 1) * s + k
-    w = np.random.default_rng(0).standard_normal((c, 1, k)).astype(np.float32)
-    graph = helper.make_graph([helper.make_node(op, ["x", "w"], ["y"], group=c, kernel_shape=[k], strides=[s])],
-                              "depthwise", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, n])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, out])],
+    shape = (cout, c // groups, k) if op == "Conv" else (c, cout // groups, k)
+    w = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    graph = helper.make_graph([helper.make_node(op, ["x", "w"], ["y"], group=groups, kernel_shape=[k], strides=[s])],
+                              "conv1d", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, n])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cout, out])],
                               initializer=[numpy_helper.from_array(w, "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    return model, c * k * (out if op == "Conv" else n)
+    return model, cout * (c // groups) * k * (out if op == "Conv" else n)
 
 
 def measure(threads: int, out: Path = OUT, runs: int = 15) -> Path:
