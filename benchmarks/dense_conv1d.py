@@ -16,6 +16,7 @@ Usage::
 
     taskset -c 1 python -m benchmarks.dense_conv1d --threads 1 --sheet SHEET_1C --out DIR
     taskset -c 0,1 python -m benchmarks.dense_conv1d --threads 2 --sheet SHEET_2C --out DIR
+    (each a round: the Zen 3 VM's rows are 3 rounds of the two, alternating)
     python -m benchmarks.dense_conv1d --report --out DIR > benchmarks/results/dense_conv1d_zen3.md
 """
 
@@ -65,21 +66,29 @@ def measure(threads: int, sheet: str, out: Path, runs: int = 15) -> Path:
 
 
 def report(out: Path) -> str:
-    """Markdown of ``dense_conv1d.csv``: measured against learned and roofline, per shape and thread count, with the
-    median ratio per op and thread count."""
+    """Markdown of ``dense_conv1d.csv``: per shape and thread count, the median over its runs (rounds) of the fastest
+    time, against the product's learned and roofline time, with the median ratio per op and thread count."""
     with (out / CSV).open() as f:
         rows = list(csv.DictReader(f))
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        key = (int(r["threads"]), r["op"] != "Conv", int(r["in_channels"]), int(r["out_channels"]), int(r["length"]),
+               int(r["kernel"]), int(r["stride"]))
+        groups.setdefault(key, []).append(r)
     lines = ["# Dense 1-D convolutions in onnxruntime against the product's price (lone nodes)", "",
              f"Reproduce: see the docstring of `benchmarks/dense_conv1d.py`. Host: `{out}/lscpu.txt`. An exploration "
-             "(2026-12-07), not a plan.", "",
-             "| threads | sheet | op | in -> out channels x steps | kernel / stride | measured us | ns per MAC | "
-             "learned us (x) | roofline us (x) |", "|---:|---|---|---|---|---:|---:|---:|---:|"]
+             "(2026-12-07), not a plan. Measured: the median over rounds of each round's fastest of 15 runs.", "",
+             "| threads | sheet | op | in -> out channels x steps | kernel / stride | rounds | measured us | ns per MAC "
+             "| learned us (x) | roofline us (x) |", "|---:|---|---|---|---|---:|---:|---:|---:|---:|"]
     ratios: dict[tuple[int, str], list[float]] = {}
-    for r in rows:
-        t, learned, roof = float(r["fastest_s"]), float(r["learned_s"]), float(r["roofline_s"])
-        ratios.setdefault((int(r["threads"]), r["op"]), []).append(t / learned)
+    for key in sorted(groups):
+        g = groups[key]
+        r = g[0]
+        t = statistics.median(float(x["fastest_s"]) for x in g)
+        learned, roof = float(r["learned_s"]), float(r["roofline_s"])
+        ratios.setdefault((key[0], r["op"]), []).append(t / learned)
         lines.append(f"| {r['threads']} | `{Path(r['sheet']).stem}` | {r['op']} | {r['in_channels']} -> "
-                     f"{r['out_channels']} x {r['length']} | {r['kernel']} / {r['stride']} | {t * 1e6:.0f} | "
+                     f"{r['out_channels']} x {r['length']} | {r['kernel']} / {r['stride']} | {len(g)} | {t * 1e6:.0f} | "
                      f"{1e9 * t / int(r['macs']):.4f} | {learned * 1e6:.0f} ({t / learned:.2f}) | "
                      f"{roof * 1e6:.0f} ({t / roof:.2f}) |")
     lines += ["", "(x): measured over the product's time. " + "; ".join(

@@ -75,3 +75,20 @@ def test_measuring_needs_a_sheet(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--out", "unused"])
     assert e.value.code == 2 and "--sheet" in capsys.readouterr().err
+
+
+def test_the_committed_report_is_recomputed_from_the_committed_rows(monkeypatch):
+    """``benchmarks/results/dense_conv1d_zen3.md`` is what ``report`` makes of the rows under
+    ``calibration/host-epyc-zen3-dense1d`` (3 rounds of 12 shapes at 1 and 2 threads), each row recording its CPU."""
+    import csv
+    from pathlib import Path
+
+    from benchmarks.dense_conv1d import CSV, SHAPES, report
+
+    root = Path(__file__).resolve().parents[1]
+    out = Path("calibration") / "host-epyc-zen3-dense1d"
+    rows = list(csv.DictReader((root / out / CSV).open()))
+    assert len(rows) == 3 * 2 * len(SHAPES)
+    assert {r["cpu_model"] for r in rows} == {"AMD EPYC"} and {r["cpu_family"] for r in rows} == {"25"}
+    monkeypatch.chdir(root)
+    assert report(out) + "\n" == (root / "benchmarks" / "results" / "dense_conv1d_zen3.md").read_text()
