@@ -72,8 +72,8 @@ def report(out: Path) -> str:
         rows = list(csv.DictReader(f))
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        key = (int(r["threads"]), r["op"] != "Conv", int(r["in_channels"]), int(r["out_channels"]), int(r["length"]),
-               int(r["kernel"]), int(r["stride"]))
+        key = (int(r["threads"]), r["sheet"], r["op"] != "Conv", int(r["in_channels"]), int(r["out_channels"]),
+               int(r["length"]), int(r["kernel"]), int(r["stride"]))
         groups.setdefault(key, []).append(r)
     lines = ["# Dense 1-D convolutions in onnxruntime against the product's price (lone nodes)", "",
              f"Reproduce: see the docstring of `benchmarks/dense_conv1d.py`. Host: `{out}/lscpu.txt`. An exploration "
