@@ -42,25 +42,18 @@ FIELDS = ["threads", "sheet", "op", "in_channels", "out_channels", "length", "ke
 def measure(threads: int, sheet: str, out: Path, runs: int = 15) -> Path:
     """Time every shape of :data:`SHAPES` with ``threads`` and price it on ``sheet`` (an id or a sheet file); rows
     appended to ``out / dense_conv1d.csv``."""
-    import numpy as np
-
-    from benchmarks.depthwise_conv1d import _model
-    from benchmarks.ort_alone import HOST_FIELDS, append_rows, fastest_s, host_columns, start
-    from hybridperf.api import analyze, predict_on
+    from benchmarks.depthwise_conv1d import _model, timed_and_priced
+    from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
     from hybridperf.device.spec import load_spec
-    from hybridperf.measure.probe import _ort_session
 
     spec = load_spec(Path(sheet)) if Path(sheet).is_file() else sheet
     host = start(out)
     rows = []
     for op, cin, cout, n, k, s in SHAPES:
         model, macs = _model(op, cin, n, k, s, cout=cout, groups=1)
-        sess = _ort_session(model.SerializeToString(), threads=threads, spin=False)
-        feed = {"x": np.random.default_rng(1).standard_normal((1, cin, n)).astype(np.float32)}
-        pred = predict_on(analyze(model), spec)
         rows.append({"threads": threads, "sheet": sheet, "op": op, "in_channels": cin, "out_channels": cout,
-                     "length": n, "kernel": k, "stride": s, "macs": macs, "fastest_s": fastest_s(sess, feed, runs, 3),
-                     "learned_s": pred.latency_s, "roofline_s": pred.roofline_latency_s, **host_columns(host)})
+                     "length": n, "kernel": k, "stride": s, "macs": macs,
+                     **timed_and_priced(model, cin, n, threads, spec, runs), **host_columns(host)})
     append_rows(out / CSV, FIELDS + HOST_FIELDS, rows)
     return out / CSV
 

@@ -61,25 +61,33 @@ def _model(op: str, c: int, n: int, k: int, s: int, cout: int | None = None, gro
     return model, cout * (c // groups) * k * (out if op == "Conv" else n)
 
 
+def timed_and_priced(model, c: int, n: int, threads: int, spec, runs: int) -> dict[str, float]:
+    """A lone node of :func:`_model` (input ``c`` channels x ``n`` steps): the fastest of ``runs`` onnxruntime runs
+    with ``threads`` (3 warm-up runs) and the product's learned and roofline time on ``spec`` (an id or a sheet)."""
+    import numpy as np
+
+    from benchmarks.ort_alone import fastest_s
+    from hybridperf.api import analyze, predict_on
+    from hybridperf.measure.probe import _ort_session
+
+    sess = _ort_session(model.SerializeToString(), threads=threads, spin=False)
+    feed = {"x": np.random.default_rng(1).standard_normal((1, c, n)).astype(np.float32)}
+    pred = predict_on(analyze(model), spec)
+    return {"fastest_s": fastest_s(sess, feed, runs, 3), "learned_s": pred.latency_s,
+            "roofline_s": pred.roofline_latency_s}
+
+
 def measure(threads: int, out: Path = OUT, runs: int = 15) -> Path:
     """Time every shape of :data:`SHAPES` with ``threads`` and price it on :data:`SHEETS` ``[threads]``; rows appended
     to ``out / depthwise_conv1d.csv``."""
-    import numpy as np
-
-    from benchmarks.ort_alone import HOST_FIELDS, append_rows, fastest_s, host_columns, start
-    from hybridperf.api import analyze, predict_on
-    from hybridperf.measure.probe import _ort_session
+    from benchmarks.ort_alone import HOST_FIELDS, append_rows, host_columns, start
 
     host = start(out)
     rows = []
     for op, c, n, k, s in SHAPES:
         model, macs = _model(op, c, n, k, s)
-        sess = _ort_session(model.SerializeToString(), threads=threads, spin=False)
-        feed = {"x": np.random.default_rng(1).standard_normal((1, c, n)).astype(np.float32)}
-        pred = predict_on(analyze(model), SHEETS[threads])
         rows.append({"threads": threads, "op": op, "channels": c, "length": n, "kernel": k, "stride": s, "macs": macs,
-                     "fastest_s": fastest_s(sess, feed, runs, 3), "learned_s": pred.latency_s,
-                     "roofline_s": pred.roofline_latency_s, **host_columns(host)})
+                     **timed_and_priced(model, c, n, threads, SHEETS[threads], runs), **host_columns(host)})
     append_rows(out / CSV, FIELDS + HOST_FIELDS, rows)
     return out / CSV
 
